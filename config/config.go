@@ -1,0 +1,136 @@
+// Package config is emfa's typed configuration: the structs an operator's YAML decodes
+// into, loading (viper as a loader only, ${ENV} expansion, EMFA_* overrides), defaults and
+// validation that reports every problem at once. A loaded *Config is a snapshot: nothing
+// mutates it after Load returns, and no request path reads viper.
+//
+// config imports no other emfa package; it is data and validation only.
+package config
+
+import (
+	"encoding/json"
+	"log/slog"
+	"time"
+)
+
+// Config is the whole configuration of one emfa process.
+type Config struct {
+	Server    Server     `mapstructure:"server"`
+	Storage   Storage    `mapstructure:"storage"`
+	Log       Log        `mapstructure:"log"`
+	Providers []Provider `mapstructure:"providers"`
+
+	// Warnings are non-fatal findings of validation (e.g. anonymous access), for the
+	// operator's eyes at start-up and in `emfa check`.
+	Warnings []string `mapstructure:"-"`
+	// Source names where the configuration came from (a path, or "embedded default").
+	Source string `mapstructure:"-"`
+}
+
+// Server configures emfa's HTTP listener toward IBM Verify.
+type Server struct {
+	Listen string `mapstructure:"listen"`
+	Auth   Auth   `mapstructure:"auth"`
+	// RequestTimeout bounds every contract call; Verify blocks a login on it.
+	RequestTimeout  time.Duration `mapstructure:"requestTimeout"`
+	MaxBodyBytes    int64         `mapstructure:"maxBodyBytes"`
+	ShutdownTimeout time.Duration `mapstructure:"shutdownTimeout"`
+}
+
+// Auth is how IBM Verify authenticates to emfa. Any configured method admits a call.
+type Auth struct {
+	Basic  *BasicAuth  `mapstructure:"basic"`
+	Header *HeaderAuth `mapstructure:"header"`
+	// AllowAnonymous switches inbound authentication off. For local experiments only.
+	AllowAnonymous bool `mapstructure:"allowAnonymous"`
+}
+
+// BasicAuth is HTTP Basic authentication (Verify's "basic" webhook authentication).
+type BasicAuth struct {
+	Username string `mapstructure:"username"`
+	Password Secret `mapstructure:"password"`
+}
+
+// HeaderAuth is a static secret header (Verify's "header" webhook authentication).
+type HeaderAuth struct {
+	Name  string `mapstructure:"name"`
+	Value Secret `mapstructure:"value"`
+}
+
+// Storage selects and configures the persistence backend.
+type Storage struct {
+	Driver string `mapstructure:"driver"` // sqlite or postgres
+	DSN    Secret `mapstructure:"dsn"`    // may carry a database password
+	// EncryptionKey seals factor secrets at rest: base64 of 32 bytes (AES-256-GCM).
+	EncryptionKey Secret `mapstructure:"encryptionKey"`
+	// PreviousEncryptionKeys still decrypt secrets sealed before a key rotation.
+	PreviousEncryptionKeys []Secret `mapstructure:"previousEncryptionKeys"`
+}
+
+// Log configures the process log.
+type Log struct {
+	Level  string `mapstructure:"level"`  // debug, info, warn, error
+	Format string `mapstructure:"format"` // json or text
+}
+
+// Provider is one external-MFA provider as IBM Verify sees it, served under
+// /v1/providers/{credentialPrefix}.
+type Provider struct {
+	Name             string   `mapstructure:"name"`
+	Description      string   `mapstructure:"description"`
+	CredentialPrefix string   `mapstructure:"credentialPrefix"`
+	Enabled          *bool    `mapstructure:"enabled"` // default true
+	Capabilities     []string `mapstructure:"capabilities"`
+	Engine           string   `mapstructure:"engine"` // builtin
+	Builtin          *Builtin `mapstructure:"builtin"`
+}
+
+// IsEnabled reports whether the provider serves factors (unset means enabled).
+func (p Provider) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
+
+// Builtin configures the built-in factor engine of one provider.
+type Builtin struct {
+	TOTP    TOTP    `mapstructure:"totp"`
+	Lockout Lockout `mapstructure:"lockout"`
+}
+
+// TOTP configures RFC 6238 codes: the parameters of newly generated seeds, and the
+// verification window applied to every TOTP factor.
+type TOTP struct {
+	Algorithm string `mapstructure:"algorithm"` // SHA1, SHA256, SHA512
+	Digits    int    `mapstructure:"digits"`    // 6 or 8
+	Period    int    `mapstructure:"period"`    // seconds
+	// Window is how many steps before and after the current one are accepted.
+	Window int `mapstructure:"window"`
+	// Issuer is shown by authenticator apps next to the account name.
+	Issuer string `mapstructure:"issuer"`
+}
+
+// Lockout throttles guessing: after MaxFailures consecutive failures a factor is locked
+// for Duration, then unlocks by itself.
+type Lockout struct {
+	MaxFailures int           `mapstructure:"maxFailures"`
+	Duration    time.Duration `mapstructure:"duration"`
+}
+
+// Secret is a configuration string that must never reach a log or an error message.
+type Secret string
+
+// Reveal returns the secret itself; call it only where the secret is used.
+func (s Secret) Reveal() string { return string(s) }
+
+// String redacts, so fmt and %v never print the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString redacts for %#v as well.
+func (s Secret) GoString() string { return `"` + s.String() + `"` }
+
+// LogValue redacts in slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON redacts when a configuration is printed as JSON.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }

@@ -1,0 +1,275 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const testKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes
+
+func env(m map[string]string) Options {
+	return Options{LookupEnv: func(k string) (string, bool) { v, ok := m[k]; return v, ok }}
+}
+
+const fullYAML = `
+server:
+  listen: "127.0.0.1:9090"
+  auth:
+    basic:  {username: verify, password: "${EMFA_VERIFY_PASSWORD}"}
+    header: {name: X-Api-Key, value: "k-123"}
+storage:
+  driver: sqlite
+  dsn: "file:/var/lib/emfa/emfa.db"
+  encryptionKey: "${EMFA_ENCRYPTION_KEY}"
+providers:
+  - name: Built-in factors
+    credentialPrefix: emfa
+    enabled: true
+    capabilities: [TOTP]
+    engine: builtin
+    builtin:
+      totp: {algorithm: SHA256, digits: 8, period: 60, window: 2}
+      lockout: {maxFailures: 5, duration: 10m}
+`
+
+func TestParseFull(t *testing.T) {
+	cfg, err := Parse([]byte(fullYAML), "yaml", env(map[string]string{
+		"EMFA_VERIFY_PASSWORD": "s3cret$pw",
+		"EMFA_ENCRYPTION_KEY":  testKey,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enabled := true
+	want := Config{
+		Server: Server{
+			Listen: "127.0.0.1:9090",
+			Auth: Auth{
+				Basic:  &BasicAuth{Username: "verify", Password: "s3cret$pw"},
+				Header: &HeaderAuth{Name: "X-Api-Key", Value: "k-123"},
+			},
+			RequestTimeout:  DefaultRequestTimeout,
+			MaxBodyBytes:    DefaultMaxBodyBytes,
+			ShutdownTimeout: DefaultShutdownTimeout,
+		},
+		Storage: Storage{Driver: "sqlite", DSN: "file:/var/lib/emfa/emfa.db", EncryptionKey: testKey},
+		Log:     Log{Level: "info", Format: "json"},
+		Providers: []Provider{{
+			Name: "Built-in factors", CredentialPrefix: "emfa", Enabled: &enabled,
+			Capabilities: []string{"TOTP"}, Engine: "builtin",
+			Builtin: &Builtin{
+				TOTP:    TOTP{Algorithm: "SHA256", Digits: 8, Period: 60, Window: 2, Issuer: "emfa"},
+				Lockout: Lockout{MaxFailures: 5, Duration: 10 * time.Minute},
+			},
+		}},
+	}
+	if diff := cmp.Diff(want, *cfg); diff != "" {
+		t.Errorf("config mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// Viper lower-cases keys; values such as capability and header names must survive.
+func TestMixedCaseValuesSurvive(t *testing.T) {
+	cfg, err := Parse([]byte(fullYAML), "yaml", env(map[string]string{
+		"EMFA_VERIFY_PASSWORD": "pw", "EMFA_ENCRYPTION_KEY": testKey,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Providers[0].Capabilities[0]; got != "TOTP" {
+		t.Errorf("capability = %q, want TOTP", got)
+	}
+	if got := cfg.Server.Auth.Header.Name; got != "X-Api-Key" {
+		t.Errorf("header name = %q, want X-Api-Key", got)
+	}
+	if got := cfg.Providers[0].CredentialPrefix; got != "emfa" {
+		t.Errorf("prefix = %q", got)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	cfg, err := Parse([]byte(fullYAML), "yaml", env(map[string]string{
+		"EMFA_VERIFY_PASSWORD":            "pw",
+		"EMFA_ENCRYPTION_KEY":             testKey,
+		"EMFA_SERVER_LISTEN":              "0.0.0.0:7000",
+		"EMFA_STORAGE_DRIVER":             "postgres",
+		"EMFA_STORAGE_DSN":                "postgres://x@y/z",
+		"EMFA_SERVER_REQUESTTIMEOUT":      "3s",
+		"EMFA_SERVER_AUTH_BASIC_PASSWORD": "from-env",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Listen != "0.0.0.0:7000" || cfg.Storage.Driver != "postgres" ||
+		cfg.Storage.DSN != "postgres://x@y/z" || cfg.Server.RequestTimeout != 3*time.Second ||
+		cfg.Server.Auth.Basic.Password != "from-env" {
+		t.Errorf("overrides not applied: %+v", cfg.Server)
+	}
+	for _, want := range []string{"EMFA_SERVER_LISTEN", "EMFA_STORAGE_ENCRYPTIONKEY", "EMFA_SERVER_AUTH_HEADER_NAME"} {
+		if !strings.Contains(strings.Join(EnvOverrides(), " "), want) {
+			t.Errorf("EnvOverrides lacks %s", want)
+		}
+	}
+}
+
+func TestEnvDefaultAndMissing(t *testing.T) {
+	y := strings.Replace(fullYAML, "${EMFA_VERIFY_PASSWORD}", "${NOPE:-fallback}", 1)
+	cfg, err := Parse([]byte(y), "yaml", env(map[string]string{"EMFA_ENCRYPTION_KEY": testKey}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Auth.Basic.Password != "fallback" {
+		t.Errorf("password = %q", cfg.Server.Auth.Basic.Password.Reveal())
+	}
+	y = strings.Replace(fullYAML, "k-123", "${HDR_SECRET}", 1)
+	y = strings.Replace(y, "- name: Built-in factors", "- name: ${PROVIDER_NAME}", 1)
+	_, err = Parse([]byte(y), "yaml", env(nil))
+	want := []string{
+		"server.auth.basic.password: environment variable EMFA_VERIFY_PASSWORD is not set",
+		"storage.encryptionKey: environment variable EMFA_ENCRYPTION_KEY is not set",
+		"server.auth.header.value: environment variable HDR_SECRET is not set",
+		"providers[0].name: environment variable PROVIDER_NAME is not set",
+	}
+	assertErrors(t, err, want)
+}
+
+// Validation reports every problem at once, each with its path.
+func TestValidateReportsEverything(t *testing.T) {
+	y := `
+server:
+  listen: "nonsense"
+  auth: {}
+storage:
+  driver: mysql
+  dsn: ""
+  encryptionKey: "c2hvcnQ="
+providers:
+  - name: A
+    credentialPrefix: "a:b"
+    capabilities: [totp, TOTP, ""]
+  - name: ""
+    credentialPrefix: dup
+    capabilities: [push]
+  - name: C
+    credentialPrefix: DUP
+    engine: quantum
+    capabilities: []
+  - name: D
+    credentialPrefix: d
+    capabilities: [totp]
+    builtin:
+      totp: {algorithm: MD5, digits: 7, period: 5, window: 40}
+      lockout: {maxFailures: 1000}
+`
+	_, err := Parse([]byte(y), "yaml", env(nil))
+	assertErrors(t, err, []string{
+		`server.listen: "nonsense" is not host:port`,
+		"server.auth: no inbound authentication configured",
+		`storage.driver: unknown driver "mysql"`,
+		"storage.dsn: must not be empty",
+		"storage.encryptionKey: malformed key: decodes to 5 bytes, want 32",
+		`providers[0].credentialPrefix: "a:b" must not contain ':'`,
+		`providers[0].capabilities[1]: "TOTP" duplicates capabilities[0]`,
+		"providers[0].capabilities[2]: must not be empty",
+		"providers[1].name: must not be empty",
+		`providers[1].capabilities[0]: the builtin engine cannot serve "push"`,
+		`providers[2].credentialPrefix: "DUP" duplicates providers[1]`,
+		"providers[2].capabilities: must list at least one capability",
+		`providers[2].engine: unknown engine "quantum"`,
+		`providers[3].builtin.totp.algorithm: unknown algorithm "MD5"`,
+		"providers[3].builtin.totp.digits: must be 6 or 8, not 7",
+		"providers[3].builtin.totp.period: must be between 10 and 300 seconds, not 5",
+		"providers[3].builtin.totp.window: must be between 0 and 10 steps, not 40",
+		"providers[3].builtin.lockout.maxFailures: must be between 1 and 100, not 1000",
+	})
+}
+
+func TestUnknownKeyIsAnError(t *testing.T) {
+	y := strings.Replace(fullYAML, "listen:", "listne:", 1)
+	_, err := Parse([]byte(y), "yaml", env(map[string]string{"EMFA_VERIFY_PASSWORD": "pw", "EMFA_ENCRYPTION_KEY": testKey}))
+	if err == nil || !strings.Contains(err.Error(), "listne") {
+		t.Fatalf("want an error naming the unknown key, got %v", err)
+	}
+}
+
+func TestBadYAML(t *testing.T) {
+	_, err := Parse([]byte("server: [unclosed"), "yaml", env(nil))
+	if err == nil || !strings.Contains(err.Error(), "parse yaml") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestAnonymousWarns(t *testing.T) {
+	y := `
+server: {auth: {allowAnonymous: true}}
+storage: {dsn: ":memory:", encryptionKey: "` + testKey + `"}
+providers: [{name: A, credentialPrefix: a, capabilities: [totp]}]
+`
+	cfg, err := Parse([]byte(y), "yaml", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], "allowAnonymous") {
+		t.Errorf("warnings = %q", cfg.Warnings)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "emfa.yaml")
+	if err := os.WriteFile(path, []byte(fullYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, env(map[string]string{"EMFA_VERIFY_PASSWORD": "pw", "EMFA_ENCRYPTION_KEY": testKey}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Source != path {
+		t.Errorf("source = %q", cfg.Source)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml"), Options{}); err == nil {
+		t.Error("missing file: want error")
+	}
+}
+
+func TestSecretsAreRedacted(t *testing.T) {
+	cfg, err := Parse([]byte(fullYAML), "yaml", env(map[string]string{
+		"EMFA_VERIFY_PASSWORD": "hunter2-very-secret", "EMFA_ENCRYPTION_KEY": testKey,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "storage", cfg.Storage, "auth", cfg.Server.Auth.Basic.Password)
+	out := buf.String() + fmt.Sprintf("%v %+v %#v", *cfg, *cfg.Server.Auth.Basic, cfg.Storage)
+	for _, secret := range []string{"hunter2-very-secret", testKey, "k-123"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("secret %q leaked: %s", secret, out)
+		}
+	}
+}
+
+func assertErrors(t *testing.T, err error, want []string) {
+	t.Helper()
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("want config.Errors, got %T: %v", err, err)
+	}
+	got := err.Error()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing error %q in:\n%s", w, got)
+		}
+	}
+	if len(errs) != len(want) {
+		t.Errorf("got %d errors, want %d:\n%s", len(errs), len(want), got)
+	}
+}

@@ -1,0 +1,85 @@
+// Package provider is the engine port: the contract types of IBM Verify's external-MFA
+// webhook and the Engine interface that the HTTP adapter calls. It knows nothing about
+// HTTP, TOTP or vendors; engines (provider/builtin, provider/remote) implement it.
+package provider
+
+import (
+	"context"
+	"errors"
+)
+
+// Status is the outcome vocabulary Verify understands, spelled exactly as Verify expects.
+type Status string
+
+const (
+	StatusSuccess  Status = "SUCCESS"
+	StatusPending  Status = "PENDING"
+	StatusFailed   Status = "FAILED"
+	StatusCanceled Status = "CANCELED"
+	StatusTimeout  Status = "TIMEOUT"
+)
+
+// Flow is the integration pattern announced per enrollment in attributes.authExecutionFlow.
+type Flow string
+
+const (
+	FlowValidate         Flow = "validate"
+	FlowInitThenValidate Flow = "init_then_validate"
+	FlowInitThenPoll     Flow = "init_then_poll"
+)
+
+// Enrollment is one usable factor of a user, as listed by the enrollments resource.
+type Enrollment struct {
+	Capability string         `json:"capability"`
+	ID         string         `json:"id"`
+	Attributes map[string]any `json:"attributes"`
+}
+
+// Request is what Verify sends to initiate, validate and result. Username and Passvalue are
+// lifted out of Attributes by the adapter; Attributes keeps everything Verify sent.
+type Request struct {
+	// Capability is bare: the adapter has already removed a "{credentialPrefix}:" prefix.
+	Capability    string
+	ID            string
+	TransactionID string
+	Username      string
+	Passvalue     string
+	Attributes    map[string]any
+	// RequestID correlates the call with the access and audit logs.
+	RequestID string
+}
+
+// Outcome is the answer to initiate, validate, result and test.
+type Outcome struct {
+	Status        Status         `json:"status"`
+	TransactionID string         `json:"transactionId,omitempty"`
+	Attributes    map[string]any `json:"attributes,omitempty"`
+	// Reason says why an outcome is what it is, for logs and audit only: Verify (and so
+	// an attacker probing it) sees the uniform status, never the reason.
+	Reason string `json:"-"`
+}
+
+// Failed returns a FAILED outcome carrying an internal reason.
+func Failed(reason string) Outcome { return Outcome{Status: StatusFailed, Reason: reason} }
+
+// Engine serves one provider's factors. Business outcomes (wrong code, unknown user,
+// unknown transaction) are Outcomes with a nil error; a non-nil error is a server fault
+// (store down, bug) that the adapter answers with a 5xx.
+type Engine interface {
+	// Enrollments lists the user's usable factors for the given capabilities; an unknown
+	// or disabled user yields an empty list, never an error.
+	Enrollments(ctx context.Context, username string, capabilities []string) ([]Enrollment, error)
+	Initiate(ctx context.Context, req Request) (Outcome, error)
+	Validate(ctx context.Context, req Request) (Outcome, error)
+	Result(ctx context.Context, req Request) (Outcome, error)
+	// Test reports whether the backend is reachable (Verify's connection test).
+	Test(ctx context.Context) (Outcome, error)
+}
+
+// Closer is implemented by engines that hold resources (HTTP clients, token sources).
+type Closer interface {
+	Close() error
+}
+
+// ErrUnavailable marks a backend fault an engine wants reported as a server error.
+var ErrUnavailable = errors.New("backend unavailable")

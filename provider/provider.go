@@ -66,9 +66,9 @@ func Failed(reason string) Outcome { return Outcome{Status: StatusFailed, Reason
 // unknown transaction) are Outcomes with a nil error; a non-nil error is a server fault
 // (store down, bug) that the adapter answers with a 5xx.
 type Engine interface {
-	// Enrollments lists the user's usable factors for the given capabilities; an unknown
-	// or disabled user yields an empty list, never an error.
-	Enrollments(ctx context.Context, username string, capabilities []string) ([]Enrollment, error)
+	// Enrollments lists the user's usable factors; an unknown or disabled user yields an
+	// empty list, never an error. The Provider filters the list to its capabilities.
+	Enrollments(ctx context.Context, username string) ([]Enrollment, error)
 	Initiate(ctx context.Context, req Request) (Outcome, error)
 	Validate(ctx context.Context, req Request) (Outcome, error)
 	Result(ctx context.Context, req Request) (Outcome, error)

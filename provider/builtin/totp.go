@@ -1,0 +1,173 @@
+package builtin
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+)
+
+// TOTPSpec describes a TOTP factor to enroll; zero fields take the provider's defaults.
+type TOTPSpec struct {
+	Secret    []byte // nil: generate one
+	Algorithm Algorithm
+	Digits    int
+	Period    int
+	Label     string
+}
+
+// EnrolledTOTP is a new TOTP factor and what the user's app needs.
+type EnrolledTOTP struct {
+	Factor     store.Factor
+	Secret     string // Base32, shown once
+	OTPAuthURI string
+}
+
+// EnrollTOTP creates an active TOTP factor for an existing user, sealing the seed.
+func (e *Engine) EnrollTOTP(ctx context.Context, username string, spec TOTPSpec) (EnrolledTOTP, error) {
+	if spec.Algorithm == "" {
+		spec.Algorithm = e.totp.Algorithm
+	}
+	if spec.Digits == 0 {
+		spec.Digits = e.totp.Digits
+	}
+	if spec.Period == 0 {
+		spec.Period = e.totp.Period
+	}
+	if spec.Label == "" {
+		spec.Label = "Authenticator app"
+	}
+	if _, err := ParseAlgorithm(string(spec.Algorithm)); err != nil {
+		return EnrolledTOTP{}, err
+	}
+	if spec.Digits != 6 && spec.Digits != 8 {
+		return EnrolledTOTP{}, fmt.Errorf("digits must be 6 or 8, not %d", spec.Digits)
+	}
+	if spec.Period < 10 || spec.Period > 300 {
+		return EnrolledTOTP{}, fmt.Errorf("period must be between 10 and 300 seconds, not %d", spec.Period)
+	}
+	if spec.Secret == nil {
+		spec.Secret = make([]byte, spec.Algorithm.SeedSize())
+		rand.Read(spec.Secret)
+	} else if len(spec.Secret) < 16 {
+		return EnrolledTOTP{}, fmt.Errorf("secret is %d bits; RFC 4226 requires at least 128", len(spec.Secret)*8)
+	}
+	u, err := e.store.GetUser(ctx, username)
+	if err != nil {
+		return EnrolledTOTP{}, fmt.Errorf("user %q: %w", username, err)
+	}
+	key, err := totp.Generate(totp.GenerateOpts{
+		Issuer: e.totp.Issuer, AccountName: username, Period: uint(spec.Period),
+		Secret: spec.Secret, Digits: otp.Digits(spec.Digits), Algorithm: otpAlgorithm(spec.Algorithm),
+	})
+	if err != nil {
+		return EnrolledTOTP{}, fmt.Errorf("otpauth uri: %w", err)
+	}
+	now := e.now()
+	f := store.Factor{
+		ID: NewID(), UserID: u.ID, Type: TypeTOTP, Label: spec.Label, State: store.FactorActive,
+		Params: map[string]string{
+			"algorithm": string(spec.Algorithm),
+			"digits":    strconv.Itoa(spec.Digits),
+			"period":    strconv.Itoa(spec.Period),
+		},
+		Counter: -1, CreatedAt: now, UpdatedAt: now,
+	}
+	if f.Secret, f.KeyID, err = e.keys.Seal(spec.Secret, []byte(f.ID)); err != nil {
+		return EnrolledTOTP{}, err
+	}
+	if err := e.store.CreateFactor(ctx, f); err != nil {
+		return EnrolledTOTP{}, err
+	}
+	return EnrolledTOTP{Factor: f, Secret: EncodeSecret(spec.Secret), OTPAuthURI: key.URL()}, nil
+}
+
+func otpAlgorithm(a Algorithm) otp.Algorithm {
+	switch a {
+	case SHA256:
+		return otp.AlgorithmSHA256
+	case SHA512:
+		return otp.AlgorithmSHA512
+	}
+	return otp.AlgorithmSHA1
+}
+
+type totpParams struct {
+	alg    Algorithm
+	digits int
+	period int
+}
+
+func paramsOf(f *store.Factor) (totpParams, error) {
+	alg, err := ParseAlgorithm(f.Params["algorithm"])
+	if err != nil {
+		return totpParams{}, err
+	}
+	digits, err1 := strconv.Atoi(f.Params["digits"])
+	period, err2 := strconv.Atoi(f.Params["period"])
+	if err1 != nil || err2 != nil || period <= 0 || (digits != 6 && digits != 8) {
+		return totpParams{}, fmt.Errorf("factor %s: corrupt TOTP parameters", f.ID)
+	}
+	return totpParams{alg, digits, period}, nil
+}
+
+// validateTOTP checks a code against every step of the window (without stopping early, so
+// timing does not tell which step matched), then claims the matched step with an atomic
+// compare-and-set: a step at or below the last accepted one is a replay (RFC 6238 §5.2).
+func (e *Engine) validateTOTP(ctx context.Context, f *store.Factor, code string) (provider.Outcome, error) {
+	p, err := paramsOf(f)
+	if err != nil {
+		return provider.Outcome{}, err
+	}
+	seed, err := e.keys.Open(f.Secret, f.KeyID, []byte(f.ID))
+	if err != nil {
+		return provider.Outcome{}, fmt.Errorf("factor %s: %w", f.ID, err)
+	}
+	if len(code) != p.digits || !allDigits(code) {
+		return e.fail(ctx, f, "malformed code")
+	}
+	now := e.now()
+	current := TOTPStep(now.Unix(), p.period)
+	matched := int64(-1)
+	for step := current - int64(e.totp.Window); step <= current+int64(e.totp.Window); step++ {
+		if step < 0 {
+			continue
+		}
+		want := HOTP(p.alg, seed, uint64(step), p.digits)
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 && matched < 0 {
+			matched = step
+		}
+	}
+	if matched < 0 {
+		return e.fail(ctx, f, "wrong code")
+	}
+	// A replay proves knowledge of a valid code, not guessing, so it is refused without
+	// counting toward the lockout: otherwise one observed code could lock the owner out.
+	if matched <= f.Counter {
+		return provider.Failed("replayed code"), nil
+	}
+	if err := e.store.AdvanceCounter(ctx, f.ID, matched, now); err != nil {
+		if errors.Is(err, store.ErrReplay) {
+			return provider.Failed("replayed code"), nil
+		}
+		return provider.Outcome{}, err
+	}
+	return provider.Outcome{Status: provider.StatusSuccess}, nil
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}

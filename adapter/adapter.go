@@ -1,0 +1,219 @@
+// Package adapter serves IBM Verify's external-MFA contract over HTTP. It is the only
+// package that imports echo: routes, inbound authentication, decoding, error mapping and
+// middleware live here, and handlers stay thin calls into provider.Provider, so a move to
+// another router touches this package alone.
+package adapter
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/emfa/emfa/provider"
+)
+
+// Options configure the HTTP service.
+type Options struct {
+	Providers []*provider.Provider
+	Auth      Auth
+	// RequestTimeout bounds each contract call (default 10 s).
+	RequestTimeout time.Duration
+	// MaxBodyBytes bounds request bodies (default 64 KiB).
+	MaxBodyBytes int64
+	Log          *slog.Logger
+	// Ready reports whether dependencies (the store) answer, for /readyz.
+	Ready func(context.Context) error
+}
+
+// Auth is how callers (IBM Verify) authenticate. Any configured method admits a call.
+type Auth struct {
+	BasicUsername, BasicPassword string // both empty: Basic is off
+	HeaderName, HeaderValue      string // both empty: the header secret is off
+	AllowAnonymous               bool
+}
+
+// Server is the HTTP face of emfa.
+type Server struct {
+	echo      *echo.Echo
+	providers map[string]*provider.Provider // by lower-cased credentialPrefix
+	auth      authenticator
+	timeout   time.Duration
+	maxBody   int64
+	log       *slog.Logger
+	ready     func(context.Context) error
+
+	authFailures atomic.Int64
+}
+
+// New builds the service. It does not listen: use Handler with an http.Server.
+func New(o Options) *Server {
+	s := &Server{
+		providers: map[string]*provider.Provider{},
+		auth:      newAuthenticator(o.Auth),
+		timeout:   o.RequestTimeout,
+		maxBody:   o.MaxBodyBytes,
+		log:       o.Log,
+		ready:     o.Ready,
+	}
+	if s.timeout <= 0 {
+		s.timeout = 10 * time.Second
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 64 << 10
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, p := range o.Providers {
+		s.providers[strings.ToLower(p.CredentialPrefix)] = p
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Logger.SetOutput(io.Discard)
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.requestID, s.accessLog, s.recover, s.limitBody, s.deadline)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	// Authentication is route middleware rather than group middleware: a group's
+	// catch-all would turn a wrong method into 404 instead of 405. It still runs before
+	// the provider lookup, so an outsider cannot probe which prefixes exist.
+	g := e.Group("/v1/providers/:prefix")
+	g.POST("/enrollments", s.enrollments, s.authenticate)
+	g.POST("/initiate", s.initiate, s.authenticate)
+	g.POST("/validate", s.validate, s.authenticate)
+	g.POST("/result", s.result, s.authenticate)
+	g.Match([]string{http.MethodGet, http.MethodPost}, "/test", s.test, s.authenticate)
+	s.echo = e
+	return s
+}
+
+// Handler is the service's http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// AuthFailures counts rejected inbound credentials since start.
+func (s *Server) AuthFailures() int64 { return s.authFailures.Load() }
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	if s.ready != nil {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		if err := s.ready(ctx); err != nil {
+			s.log.Warn("not ready", "err", err)
+			return &Error{Status: http.StatusServiceUnavailable, ID: "not_ready", Msg: "store unreachable"}
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) provider(c echo.Context) (*provider.Provider, error) {
+	p, ok := s.providers[strings.ToLower(c.Param("prefix"))]
+	if !ok {
+		return nil, &Error{Status: http.StatusNotFound, ID: "unknown_provider", Msg: "no provider with that credentialPrefix"}
+	}
+	c.Set(ctxProvider, p.CredentialPrefix)
+	return p, nil
+}
+
+func (s *Server) enrollments(c echo.Context) error {
+	p, err := s.provider(c)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Username *string `json:"username"`
+	}
+	if err := decode(c, &body); err != nil {
+		return err
+	}
+	if body.Username == nil || *body.Username == "" {
+		return badRequest("username is required")
+	}
+	list, err := p.Enrollments(c.Request().Context(), *body.Username)
+	if err != nil {
+		if s.degraded(c, err) {
+			return c.JSON(http.StatusOK, []provider.Enrollment{})
+		}
+		return err
+	}
+	return c.JSON(http.StatusOK, list)
+}
+
+func (s *Server) initiate(c echo.Context) error {
+	return s.serve(c, provider.ResourceInitiate)
+}
+
+func (s *Server) validate(c echo.Context) error {
+	return s.serve(c, provider.ResourceValidate)
+}
+
+func (s *Server) result(c echo.Context) error {
+	return s.serve(c, provider.ResourceResult)
+}
+
+func (s *Server) serve(c echo.Context, resource string) error {
+	p, err := s.provider(c)
+	if err != nil {
+		return err
+	}
+	req, err := decodeRequest(c, resource)
+	if err != nil {
+		return err
+	}
+	req.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+	ctx := c.Request().Context()
+	var out provider.Outcome
+	switch resource {
+	case provider.ResourceInitiate:
+		out, err = p.Initiate(ctx, req)
+	case provider.ResourceValidate:
+		out, err = p.Validate(ctx, req)
+	default:
+		out, err = p.Result(ctx, req)
+	}
+	return s.answer(c, out, err)
+}
+
+func (s *Server) test(c echo.Context) error {
+	p, err := s.provider(c)
+	if err != nil {
+		return err
+	}
+	out, err := p.Test(c.Request().Context())
+	return s.answer(c, out, err)
+}
+
+// answer writes an outcome, or turns an engine error into the contract's answer: a call
+// that ran out of time is a FAILED (Verify must not hang on a slow backend), anything
+// else is a server fault.
+func (s *Server) answer(c echo.Context, out provider.Outcome, err error) error {
+	if err != nil {
+		if !s.degraded(c, err) {
+			return err
+		}
+		out = provider.Failed("deadline exceeded")
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// degraded reports (and logs) an error that the contract answers as a business failure.
+func (s *Server) degraded(c echo.Context, err error) bool {
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	s.log.Warn("request deadline exceeded", "path", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+	return true
+}

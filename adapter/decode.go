@@ -1,0 +1,102 @@
+package adapter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/emfa/emfa/provider"
+)
+
+// decode reads a JSON body into v. Unknown fields are ignored (Verify adds some), but the
+// body must be one well-formed JSON value.
+func decode(c echo.Context, v any) error {
+	data, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		if isTooLarge(err) {
+			return &Error{Status: http.StatusRequestEntityTooLarge, ID: "body_too_large", Msg: "body too large"}
+		}
+		return badRequest("body could not be read")
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return badRequest("body is empty; a JSON object is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return badRequest(fmt.Sprintf("%s must be a %s", typeErr.Field, kindName(typeErr.Type.Kind().String())))
+		}
+		return badRequest("body is not valid JSON")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("body has data after the JSON value")
+	}
+	return nil
+}
+
+func kindName(k string) string {
+	switch k {
+	case "ptr", "string":
+		return "string"
+	case "map":
+		return "object"
+	}
+	return k
+}
+
+// challengeBody is initiate, validate and result as Verify sends them.
+type challengeBody struct {
+	Capability    *string        `json:"capability"`
+	ID            *string        `json:"id"`
+	TransactionID *string        `json:"transactionId"`
+	Attributes    map[string]any `json:"attributes"`
+}
+
+// decodeRequest decodes and checks the mandatory fields of one resource
+// (verify-contract.md §5-7).
+func decodeRequest(c echo.Context, resource string) (provider.Request, error) {
+	var b challengeBody
+	if err := decode(c, &b); err != nil {
+		return provider.Request{}, err
+	}
+	switch {
+	case b.Capability == nil || *b.Capability == "":
+		return provider.Request{}, badRequest("capability is required")
+	case b.ID == nil || *b.ID == "":
+		return provider.Request{}, badRequest("id is required")
+	case b.Attributes == nil:
+		return provider.Request{}, badRequest("attributes is required")
+	}
+	req := provider.Request{Capability: *b.Capability, ID: *b.ID, Attributes: b.Attributes}
+	var ok bool
+	if req.Username, ok = b.Attributes["username"].(string); !ok || req.Username == "" {
+		return provider.Request{}, badRequest("attributes.username is required")
+	}
+	if b.TransactionID != nil {
+		req.TransactionID = *b.TransactionID
+	}
+	switch resource {
+	case provider.ResourceValidate:
+		if req.Passvalue, ok = b.Attributes["passvalue"].(string); !ok {
+			// Some callers send a numeric code; a JSON number keeps its digits as text.
+			n, isNum := b.Attributes["passvalue"].(json.Number)
+			if !isNum {
+				return provider.Request{}, badRequest("attributes.passvalue is required")
+			}
+			req.Passvalue = n.String()
+		}
+		delete(req.Attributes, "passvalue") // engines get it from Passvalue; nothing else keeps it
+	case provider.ResourceResult:
+		if req.TransactionID == "" {
+			return provider.Request{}, badRequest("transactionId is required")
+		}
+	}
+	return req, nil
+}

@@ -1,0 +1,88 @@
+package adapter
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Error is the one error type that carries an HTTP status to the error handler. Msg is
+// what the caller sees; Err is the internal cause, logged and never shown.
+type Error struct {
+	Status int
+	ID     string
+	Msg    string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// errorBody mirrors the error body of IBM Verify's own APIs.
+type errorBody struct {
+	MessageID          string `json:"messageId"`
+	MessageDescription string `json:"messageDescription"`
+}
+
+func badRequest(msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, ID: "invalid_request", Msg: msg}
+}
+
+// handleError answers every error as JSON, never an HTML page, and logs server faults.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var e *Error
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &e):
+	case errors.As(err, &he):
+		e = &Error{Status: he.Code, ID: idFor(he.Code), Msg: http.StatusText(he.Code)}
+	default:
+		e = &Error{Status: http.StatusInternalServerError, Err: err}
+	}
+	if e.Status >= 500 {
+		s.log.Error("server fault", "path", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+		if e.ID == "" {
+			e.ID, e.Msg = "internal_error", "internal error"
+		}
+	}
+	if e.ID == "" {
+		e.ID = idFor(e.Status)
+	}
+	var werr error
+	if c.Request().Method == http.MethodHead {
+		werr = c.NoContent(e.Status)
+	} else {
+		werr = c.JSON(e.Status, errorBody{MessageID: e.ID, MessageDescription: e.Msg})
+	}
+	if werr != nil {
+		s.log.Debug("write error response", "err", werr)
+	}
+}
+
+func idFor(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "invalid_request"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusRequestEntityTooLarge:
+		return "body_too_large"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	}
+	return "error"
+}

@@ -1,0 +1,111 @@
+package adapter
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// ctxProvider is the echo context key under which handlers leave the provider's prefix
+// for the access log.
+const ctxProvider = "emfa.provider"
+
+var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// requestID keeps a caller's X-Request-Id when it is harmless in a log line, else makes
+// one, and echoes it in the response.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !safeRequestID.MatchString(id) {
+			b := make([]byte, 12)
+			rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+// accessLog writes one line per request: never bodies, query strings or headers, so no
+// code, passvalue or credential can reach the log.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err) // answer now, so the status below is the one sent
+		}
+		status := c.Response().Status
+		level := slog.LevelInfo
+		switch {
+		case status >= 500:
+			level = slog.LevelError
+		case status >= 400:
+			level = slog.LevelWarn
+		}
+		attrs := []any{
+			"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
+			"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+			"bytes", c.Response().Size, "remote", c.RealIP(),
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+		}
+		if p, ok := c.Get(ctxProvider).(string); ok {
+			attrs = append(attrs, "provider", p)
+		}
+		s.log.Log(c.Request().Context(), level, "request", attrs...)
+		return nil
+	}
+}
+
+// recover turns a panic into a logged 500 JSON answer; the process goes on.
+func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				err = &Error{Status: http.StatusInternalServerError, ID: "internal_error", Msg: "internal error",
+					Err: fmt.Errorf("panic: %v\n%s", r, debug.Stack())}
+			}
+		}()
+		return next(c)
+	}
+}
+
+// limitBody caps the request body; decode turns the overflow into a 413.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().ContentLength > s.maxBody {
+			return &Error{Status: http.StatusRequestEntityTooLarge, ID: "body_too_large", Msg: fmt.Sprintf("body exceeds %d bytes", s.maxBody)}
+		}
+		c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, s.maxBody)
+		return next(c)
+	}
+}
+
+// deadline bounds the whole call: Verify blocks a user's login on it.
+func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
+}
+
+// isTooLarge reports whether err comes from reading past the body limit.
+func isTooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}

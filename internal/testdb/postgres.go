@@ -1,0 +1,102 @@
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/postgres"
+)
+
+// DSNEnv names the server PostgreSQL tests use. Unset, they skip; set but unreachable,
+// they fail, so a CI that sets it can never pass by skipping.
+const DSNEnv = "EMFA_TEST_POSTGRES_DSN"
+
+// Server is a database the tests may create schemas in.
+type Server struct {
+	DSN   string
+	Admin *pgxpool.Pool
+}
+
+// Connect returns the server named by DSNEnv, skipping tb when the variable is unset.
+func Connect(tb testing.TB) *Server {
+	tb.Helper()
+	dsn := os.Getenv(DSNEnv)
+	if dsn == "" {
+		tb.Skipf("%s is not set: skipping the PostgreSQL tests "+
+			"(set it to e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run them)", DSNEnv)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		tb.Fatalf("%s: %v", DSNEnv, err)
+	}
+	if err := admin.Ping(ctx); err != nil {
+		admin.Close()
+		tb.Fatalf("%s is set but the server does not answer: %v", DSNEnv, err)
+	}
+	tb.Cleanup(admin.Close)
+	return &Server{DSN: dsn, Admin: admin}
+}
+
+// Postgres opens a store in a fresh schema of its own (see Server.Open).
+func Postgres(tb testing.TB) store.Store { return Connect(tb).Open(tb) }
+
+// Open opens a store in a schema of its own, which is dropped when tb ends, so tests run
+// in parallel without seeing each other's rows and leave nothing behind.
+func (sv *Server) Open(tb testing.TB) *postgres.Store {
+	tb.Helper()
+	s, err := postgres.Open(context.Background(), sv.SchemaDSN(tb, sv.NewSchema(tb)))
+	if err != nil {
+		tb.Fatalf("open postgres: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() }) // runs before the schema's cleanup: last in, first out
+	return s
+}
+
+// NewSchema creates an empty schema that is dropped when tb ends.
+func (sv *Server) NewSchema(tb testing.TB) string {
+	tb.Helper()
+	b := make([]byte, 8)
+	rand.Read(b)
+	schema := "emfa_t_" + hex.EncodeToString(b)
+	ident := pgx.Identifier{schema}.Sanitize()
+	if _, err := sv.Admin.Exec(context.Background(), "CREATE SCHEMA "+ident); err != nil {
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := sv.Admin.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+// SchemaDSN is the server's DSN with search_path set to schema, in URL or keyword/value
+// form; pgx passes it to the server as a run-time parameter.
+func (sv *Server) SchemaDSN(tb testing.TB, schema string) string {
+	tb.Helper()
+	if !strings.HasPrefix(sv.DSN, "postgres://") && !strings.HasPrefix(sv.DSN, "postgresql://") {
+		return sv.DSN + " search_path=" + schema
+	}
+	u, err := url.Parse(sv.DSN)
+	if err != nil {
+		tb.Fatalf("%s: %v", DSNEnv, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -1,0 +1,103 @@
+package postgres_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/postgres"
+	"github.com/emfa/emfa/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	sv := testdb.Connect(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return sv.Open(t) })
+}
+
+// TestSearchPath checks that the tables land in the schema the DSN names, which is what
+// keeps the parallel tests apart (and lets a deployment share a database).
+func TestSearchPath(t *testing.T) {
+	t.Parallel()
+	sv := testdb.Connect(t)
+	schema := sv.NewSchema(t)
+	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var n int
+	err = sv.Admin.QueryRow(t.Context(),
+		`SELECT count(*) FROM information_schema.tables WHERE table_schema = $1
+		 AND table_name IN ('users', 'factors', 'transactions', 'audit', 'goose_db_version')`, schema).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 5 {
+		t.Errorf("%d of the 5 tables are in schema %s", n, schema)
+	}
+	// Opening again migrates nothing and keeps the data.
+	if err := s.CreateUser(t.Context(), store.User{ID: "u1", Name: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := postgres.Open(t.Context(), sv.SchemaDSN(t, schema))
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s2.Close()
+	if _, err := s2.GetUser(t.Context(), "alice"); err != nil {
+		t.Errorf("GetUser after reopen: %v", err)
+	}
+}
+
+// TestConcurrentOpen opens one schema from several stores at once, as instances of a
+// deployment starting together would: the migration lock must let exactly one migrate.
+func TestConcurrentOpen(t *testing.T) {
+	t.Parallel()
+	sv := testdb.Connect(t)
+	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	const n = 4
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			s, err := postgres.Open(t.Context(), dsn)
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("Open: %v", err)
+		}
+	}
+}
+
+// TestOpenUnreachable needs no server: nothing listens on port 1. The error must say what
+// failed without carrying the password.
+func TestOpenUnreachable(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	s, err := postgres.Open(ctx, "postgres://emfa:hunter2@127.0.0.1:1/emfa?sslmode=disable&connect_timeout=5")
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded with no server")
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error reveals the password: %v", err)
+	}
+}
+
+func BenchmarkAdvanceCounter(b *testing.B) {
+	sv := testdb.Connect(b)
+	storetest.BenchAdvanceCounter(b, func(b *testing.B) store.Store { return sv.Open(b) })
+}
+
+func BenchmarkGetFactor(b *testing.B) {
+	sv := testdb.Connect(b)
+	storetest.BenchGetFactor(b, func(b *testing.B) store.Store { return sv.Open(b) })
+}

@@ -1,0 +1,151 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/sqlite"
+	"github.com/emfa/emfa/store/storetest"
+)
+
+// open opens dsn and closes it when the test ends.
+func open(tb testing.TB, dsn string) *sqlite.Store {
+	tb.Helper()
+	s, err := sqlite.Open(tb.Context(), dsn)
+	if err != nil {
+		tb.Fatalf("Open(%q): %v", dsn, err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func fileDSN(tb testing.TB) string {
+	return "file:" + filepath.Join(tb.TempDir(), "emfa.db")
+}
+
+func TestConformance(t *testing.T) {
+	t.Run("file", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store { return open(t, fileDSN(t)) })
+	})
+	t.Run("memory", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store { return open(t, ":memory:") })
+	})
+}
+
+// TestOpenDSN opens each accepted form of DSN and checks that the store works and that the
+// pragmas it relies on hold even when the DSN asks otherwise.
+func TestOpenDSN(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir) // for the relative path
+	for _, tc := range []struct {
+		name, dsn string
+		file      string // the database file it should create; "" for memory
+	}{
+		{"path", filepath.Join(dir, "a.db"), "a.db"},
+		{"uri", "file:" + filepath.Join(dir, "b.db"), "b.db"},
+		{"relative uri with mode", "file:c.db?mode=rwc", "c.db"},
+		{"memory", ":memory:", ""},
+		{"uri memory", "file::memory:", ""},
+		{"pragmas overridden", filepath.Join(dir, "d.db") + "?_pragma=foreign_keys(0)&_fk=0&_journal_mode=DELETE&_pragma=synchronous(OFF)", "d.db"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := open(t, tc.dsn)
+			// foreign_keys must be on whatever the DSN said.
+			err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "nobody", State: store.FactorActive})
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("CreateFactor for a missing user: got %v, want ErrNotFound", err)
+			}
+			if tc.file == "" {
+				return
+			}
+			db, err := sql.Open("sqlite", filepath.Join(dir, tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var mode string
+			if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+				t.Fatal(err)
+			}
+			if mode != "wal" {
+				t.Errorf("journal_mode = %q, want wal", mode)
+			}
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	for _, tc := range []struct{ name, dsn string }{
+		{"empty", ""},
+		{"bad query", "file:x.db?%zz"},
+		{"directory missing", filepath.Join(t.TempDir(), "no", "such", "dir", "emfa.db")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := sqlite.Open(t.Context(), tc.dsn)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%q) succeeded, want an error", tc.dsn)
+			}
+		})
+	}
+}
+
+// TestReopen checks that data survives Close and that migrating an up-to-date database is a
+// no-op.
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	dsn := fileDSN(t)
+	s, err := sqlite.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := store.User{ID: "u1", Name: "alice", CreatedAt: time.UnixMilli(1_700_000_000_000)}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dsn)
+	got, err := s.GetUser(ctx, "alice")
+	if err != nil {
+		t.Fatalf("GetUser after reopen: %v", err)
+	}
+	if got.ID != u.ID || !got.CreatedAt.Equal(u.CreatedAt) {
+		t.Errorf("GetUser after reopen = %+v, want %+v", got, u)
+	}
+}
+
+// benchStores are the configurations the benchmarks compare.
+var benchStores = []struct {
+	name string
+	dsn  func(testing.TB) string
+}{
+	{"file", fileDSN},
+	{"memory", func(testing.TB) string { return ":memory:" }},
+}
+
+func BenchmarkAdvanceCounter(b *testing.B) {
+	for _, bs := range benchStores {
+		b.Run(bs.name, func(b *testing.B) {
+			storetest.BenchAdvanceCounter(b, func(b *testing.B) store.Store { return open(b, bs.dsn(b)) })
+		})
+	}
+}
+
+func BenchmarkGetFactor(b *testing.B) {
+	for _, bs := range benchStores {
+		b.Run(bs.name, func(b *testing.B) {
+			storetest.BenchGetFactor(b, func(b *testing.B) store.Store { return open(b, bs.dsn(b)) })
+		})
+	}
+}

@@ -1,0 +1,991 @@
+// Package storetest is the conformance suite for store.Store: every backend runs Run against
+// fresh instances of itself, so the engines can rely on one behaviour whatever the database.
+// It also holds the benchmarks the backends share.
+//
+// The suite pins what store.go documents and, where the interface leaves room, the choices
+// the backends made together (see the comments on the cases), so that a second backend can
+// never quietly differ from the first.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/emfa/emfa/store"
+)
+
+// t0 is the suite's clock. Every time handed to a store is t0 plus whole milliseconds,
+// because the store keeps millisecond precision.
+var t0 = time.Date(2025, time.March, 14, 15, 9, 26, 535_000_000, time.UTC)
+
+// at returns t0 shifted by d, truncated to the store's precision.
+func at(d time.Duration) time.Time { return t0.Add(d).Truncate(time.Millisecond) }
+
+// cmpOpts treats nil and empty maps and slices alike: a backend may hand back either for a
+// factor without params or a transaction without data. Times compare with Equal (go-cmp
+// uses the method), so the location a backend returns does not matter.
+var cmpOpts = []cmp.Option{cmpopts.EquateEmpty()}
+
+// Run runs the conformance suite. newStore must return an empty store that the subtest may
+// use alone; it is called once per subtest, from the subtest's goroutine, and should
+// register its own cleanup with t.Cleanup. Subtests run in parallel.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s store.Store)
+	}{
+		{"Ping", testPing},
+		{"UserCreateGet", testUserCreateGet},
+		{"UserCreateDuplicate", testUserCreateDuplicate},
+		{"UserGetMissing", testUserGetMissing},
+		{"UserList", testUserList},
+		{"UserSetDisabled", testUserSetDisabled},
+		{"UserDelete", testUserDelete},
+		{"TimePrecision", testTimePrecision},
+		{"FactorRoundTrip", testFactorRoundTrip},
+		{"FactorCreateErrors", testFactorCreateErrors},
+		{"FactorList", testFactorList},
+		{"FactorSetState", testFactorSetState},
+		{"FactorDelete", testFactorDelete},
+		{"FactorUpdateSecret", testFactorUpdateSecret},
+		{"AdvanceCounter", testAdvanceCounter},
+		{"RecordFailure", testRecordFailure},
+		{"RecordFailureNoMax", testRecordFailureNoMax},
+		{"ResetFailures", testResetFailures},
+		{"TransactionCreateGet", testTransactionCreateGet},
+		{"CompleteTransaction", testCompleteTransaction},
+		{"AddAttempt", testAddAttempt},
+		{"CancelPending", testCancelPending},
+		{"DeleteExpiredTransactions", testDeleteExpiredTransactions},
+		{"Audit", testAudit},
+		{"AuditDefaultLimit", testAuditDefaultLimit},
+		{"CanceledContext", testCanceledContext},
+		{"ConcurrentAdvanceCounter", testConcurrentAdvanceCounter},
+		{"ConcurrentCompleteTransaction", testConcurrentCompleteTransaction},
+		{"ConcurrentRecordFailure", testConcurrentRecordFailure},
+		{"ConcurrentAddAttempt", testConcurrentAddAttempt},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, newStore(t))
+		})
+	}
+}
+
+// --- fixtures ---
+
+func newUser(id string) store.User {
+	return store.User{ID: id, Name: "name-" + id, CreatedAt: at(0)}
+}
+
+func newFactor(id, userID string, created time.Time) store.Factor {
+	return store.Factor{
+		ID:        id,
+		UserID:    userID,
+		Type:      "totp",
+		Label:     "phone " + id,
+		State:     store.FactorActive,
+		Secret:    []byte("sealed-" + id),
+		KeyID:     "k1",
+		Params:    map[string]string{"algorithm": "SHA1", "digits": "6", "period": "30"},
+		Counter:   -1,
+		CreatedAt: created,
+		UpdatedAt: created,
+	}
+}
+
+func newTransaction(id, factorID string, expires time.Time) store.Transaction {
+	return store.Transaction{
+		ID:         id,
+		Provider:   "sms",
+		Username:   "alice",
+		Capability: "smsotp",
+		FactorID:   factorID,
+		Status:     "PENDING",
+		Secret:     []byte("hash-" + id),
+		Data:       []byte(`{"vendor":"` + id + `"}`),
+		ExpiresAt:  expires,
+		CreatedAt:  at(0),
+		UpdatedAt:  at(0),
+	}
+}
+
+func mustCreateUser(t *testing.T, s store.Store, u store.User) {
+	t.Helper()
+	if err := s.CreateUser(t.Context(), u); err != nil {
+		t.Fatalf("CreateUser(%q): %v", u.Name, err)
+	}
+}
+
+func mustCreateFactor(t *testing.T, s store.Store, f store.Factor) {
+	t.Helper()
+	if err := s.CreateFactor(t.Context(), f); err != nil {
+		t.Fatalf("CreateFactor(%q): %v", f.ID, err)
+	}
+}
+
+func mustCreateTransaction(t *testing.T, s store.Store, tx store.Transaction) {
+	t.Helper()
+	if err := s.CreateTransaction(t.Context(), tx); err != nil {
+		t.Fatalf("CreateTransaction(%q): %v", tx.ID, err)
+	}
+}
+
+func mustGetFactor(t *testing.T, s store.Store, id string) store.Factor {
+	t.Helper()
+	f, err := s.GetFactor(t.Context(), id)
+	if err != nil {
+		t.Fatalf("GetFactor(%q): %v", id, err)
+	}
+	return f
+}
+
+func mustGetTransaction(t *testing.T, s store.Store, id string) store.Transaction {
+	t.Helper()
+	tx, err := s.GetTransaction(t.Context(), id)
+	if err != nil {
+		t.Fatalf("GetTransaction(%q): %v", id, err)
+	}
+	return tx
+}
+
+// userWithFactor creates user u1 and its factor f1 and returns the factor as stored.
+func userWithFactor(t *testing.T, s store.Store) store.Factor {
+	t.Helper()
+	mustCreateUser(t, s, newUser("u1"))
+	f := newFactor("f1", "u1", at(0))
+	mustCreateFactor(t, s, f)
+	return f
+}
+
+// wantErr fails the test unless err matches want: nil means no error.
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	switch {
+	case want == nil && err != nil:
+		t.Fatalf("%s: unexpected error %v", what, err)
+	case want != nil && !errors.Is(err, want):
+		t.Fatalf("%s: got error %v, want %v", what, err, want)
+	}
+}
+
+func diff(t *testing.T, what string, want, got any) {
+	t.Helper()
+	if d := cmp.Diff(want, got, cmpOpts...); d != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", what, d)
+	}
+}
+
+// --- users ---
+
+func testPing(t *testing.T, s store.Store) {
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+}
+
+func testUserCreateGet(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	want := store.User{ID: "u1", Name: "alice", Disabled: true, CreatedAt: at(time.Hour)}
+	mustCreateUser(t, s, want)
+	got, err := s.GetUser(ctx, "alice")
+	if err != nil {
+		t.Fatalf("GetUser: %v", err)
+	}
+	diff(t, "user", want, got)
+}
+
+func testUserCreateDuplicate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, store.User{ID: "u1", Name: "alice", CreatedAt: at(0)})
+	for _, tc := range []struct {
+		name string
+		u    store.User
+	}{
+		{"same name", store.User{ID: "u2", Name: "alice", CreatedAt: at(0)}},
+		{"same id", store.User{ID: "u1", Name: "bob", CreatedAt: at(0)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr(t, "CreateUser", s.CreateUser(ctx, tc.u), store.ErrExists)
+		})
+	}
+	// The failed creations must not have changed the original.
+	got, err := s.GetUser(ctx, "alice")
+	if err != nil {
+		t.Fatalf("GetUser: %v", err)
+	}
+	diff(t, "user", store.User{ID: "u1", Name: "alice", CreatedAt: at(0)}, got)
+	if _, err := s.GetUser(ctx, "bob"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetUser(bob) after failed create: got %v, want ErrNotFound", err)
+	}
+}
+
+func testUserGetMissing(t *testing.T, s store.Store) {
+	_, err := s.GetUser(t.Context(), "nobody")
+	wantErr(t, "GetUser", err, store.ErrNotFound)
+}
+
+func testUserList(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	got, err := s.ListUsers(ctx)
+	if err != nil {
+		t.Fatalf("ListUsers on an empty store: %v", err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("ListUsers on an empty store: got %d users", len(got))
+	}
+	// Byte order, whatever the database's collation: "Zed" sorts before "alice".
+	users := []store.User{
+		{ID: "3", Name: "bob", CreatedAt: at(0)},
+		{ID: "1", Name: "alice", CreatedAt: at(time.Second)},
+		{ID: "2", Name: "Zed", Disabled: true, CreatedAt: at(2 * time.Second)},
+	}
+	for _, u := range users {
+		mustCreateUser(t, s, u)
+	}
+	got, err = s.ListUsers(ctx)
+	if err != nil {
+		t.Fatalf("ListUsers: %v", err)
+	}
+	diff(t, "users", []store.User{users[2], users[1], users[0]}, got)
+}
+
+func testUserSetDisabled(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, store.User{ID: "u1", Name: "alice", CreatedAt: at(0)})
+	for _, tc := range []struct {
+		name     string
+		user     string
+		disabled bool
+		err      error
+	}{
+		{"disable", "alice", true, nil},
+		{"disable again", "alice", true, nil},
+		{"enable", "alice", false, nil},
+		{"missing", "nobody", true, store.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.SetUserDisabled(ctx, tc.user, tc.disabled)
+			wantErr(t, "SetUserDisabled", err, tc.err)
+			if tc.err != nil {
+				return
+			}
+			got, err := s.GetUser(ctx, tc.user)
+			if err != nil {
+				t.Fatalf("GetUser: %v", err)
+			}
+			if got.Disabled != tc.disabled {
+				t.Errorf("Disabled = %v, want %v", got.Disabled, tc.disabled)
+			}
+		})
+	}
+}
+
+func testUserDelete(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, store.User{ID: "u1", Name: "alice", CreatedAt: at(0)})
+	mustCreateUser(t, s, store.User{ID: "u2", Name: "bob", CreatedAt: at(0)})
+	mustCreateFactor(t, s, newFactor("a1", "u1", at(0)))
+	mustCreateFactor(t, s, newFactor("a2", "u1", at(time.Second)))
+	keep := newFactor("b1", "u2", at(0))
+	mustCreateFactor(t, s, keep)
+
+	if err := s.DeleteUser(ctx, "alice"); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	_, err := s.GetUser(ctx, "alice")
+	wantErr(t, "GetUser after delete", err, store.ErrNotFound)
+	for _, id := range []string{"a1", "a2"} {
+		_, err := s.GetFactor(ctx, id)
+		wantErr(t, "GetFactor "+id+" after its user was deleted", err, store.ErrNotFound)
+	}
+	fs, err := s.ListFactors(ctx, "u1")
+	if err != nil {
+		t.Fatalf("ListFactors: %v", err)
+	}
+	if len(fs) != 0 {
+		t.Errorf("ListFactors after delete: got %d factors, want 0", len(fs))
+	}
+	diff(t, "other user's factor", keep, mustGetFactor(t, s, "b1"))
+	wantErr(t, "DeleteUser again", s.DeleteUser(ctx, "alice"), store.ErrNotFound)
+	// The name is free again.
+	mustCreateUser(t, s, store.User{ID: "u3", Name: "alice", CreatedAt: at(0)})
+}
+
+func testTimePrecision(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	// Sub-millisecond digits are dropped, not rounded; other zones come back as the same
+	// instant.
+	in := time.Date(2025, time.March, 14, 16, 9, 26, 535_897_932, time.FixedZone("CET", 3600))
+	mustCreateUser(t, s, store.User{ID: "u1", Name: "alice", CreatedAt: in})
+	got, err := s.GetUser(ctx, "alice")
+	if err != nil {
+		t.Fatalf("GetUser: %v", err)
+	}
+	if want := in.Truncate(time.Millisecond); !got.CreatedAt.Equal(want) {
+		t.Errorf("CreatedAt = %v, want %v", got.CreatedAt, want)
+	}
+	// The zero time survives as the zero time, not as 1970.
+	mustCreateUser(t, s, store.User{ID: "u2", Name: "bob"})
+	got, err = s.GetUser(ctx, "bob")
+	if err != nil {
+		t.Fatalf("GetUser: %v", err)
+	}
+	if !got.CreatedAt.IsZero() {
+		t.Errorf("CreatedAt = %v, want the zero time", got.CreatedAt)
+	}
+}
+
+// --- factors ---
+
+func testFactorRoundTrip(t *testing.T, s store.Store) {
+	mustCreateUser(t, s, newUser("u1"))
+	for _, tc := range []struct {
+		name string
+		f    store.Factor
+	}{
+		{"all fields", store.Factor{
+			ID:          "full",
+			UserID:      "u1",
+			Type:        "hotp",
+			Label:       "Yubikey «5» ✓",
+			State:       store.FactorDisabled,
+			Secret:      []byte{0, 1, 2, 0xfe, 0xff, 0},
+			KeyID:       "2025-03",
+			Params:      map[string]string{"algorithm": "SHA256", "digits": "8", "note": `quotes " and \ slash`},
+			Counter:     1<<53 + 1,
+			Failures:    3,
+			LockedUntil: at(15 * time.Minute),
+			CreatedAt:   at(-time.Hour),
+			UpdatedAt:   at(time.Minute),
+		}},
+		{"zero values", store.Factor{
+			ID:        "bare",
+			UserID:    "u1",
+			Type:      "smsotp",
+			State:     store.FactorActive,
+			Counter:   -1,
+			CreatedAt: at(0),
+			UpdatedAt: at(0),
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mustCreateFactor(t, s, tc.f)
+			diff(t, "factor", tc.f, mustGetFactor(t, s, tc.f.ID))
+		})
+	}
+}
+
+func testFactorCreateErrors(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	orig := userWithFactor(t, s)
+	for _, tc := range []struct {
+		name string
+		f    store.Factor
+		err  error
+	}{
+		{"missing user", newFactor("f2", "nobody", at(0)), store.ErrNotFound},
+		{"duplicate id", newFactor("f1", "u1", at(time.Hour)), store.ErrExists},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr(t, "CreateFactor", s.CreateFactor(ctx, tc.f), tc.err)
+		})
+	}
+	diff(t, "original factor", orig, mustGetFactor(t, s, "f1"))
+	_, err := s.GetFactor(ctx, "f2")
+	wantErr(t, "GetFactor of a factor never created", err, store.ErrNotFound)
+}
+
+func testFactorList(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, newUser("u1"))
+	mustCreateUser(t, s, newUser("u2"))
+	// Created out of order; "B" and "a" share a creation time, so the id breaks the tie in
+	// byte order.
+	fs := []store.Factor{
+		newFactor("late", "u1", at(time.Hour)),
+		newFactor("a", "u1", at(time.Minute)),
+		newFactor("B", "u1", at(time.Minute)),
+		newFactor("early", "u1", at(0)),
+		newFactor("other", "u2", at(0)),
+	}
+	for _, f := range fs {
+		mustCreateFactor(t, s, f)
+	}
+	for _, tc := range []struct {
+		user string
+		want []store.Factor
+	}{
+		{"u1", []store.Factor{fs[3], fs[2], fs[1], fs[0]}},
+		{"u2", []store.Factor{fs[4]}},
+		{"nobody", nil},
+	} {
+		t.Run(tc.user, func(t *testing.T) {
+			got, err := s.ListFactors(ctx, tc.user)
+			if err != nil {
+				t.Fatalf("ListFactors: %v", err)
+			}
+			diff(t, "factors", tc.want, got)
+		})
+	}
+}
+
+func testFactorSetState(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	want := userWithFactor(t, s)
+	for _, tc := range []struct {
+		name  string
+		id    string
+		state store.FactorState
+		now   time.Time
+		err   error
+	}{
+		{"disable", "f1", store.FactorDisabled, at(time.Minute), nil},
+		{"enable", "f1", store.FactorActive, at(2 * time.Minute), nil},
+		{"missing", "nope", store.FactorDisabled, at(3 * time.Minute), store.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr(t, "SetFactorState", s.SetFactorState(ctx, tc.id, tc.state, tc.now), tc.err)
+			if tc.err != nil {
+				return
+			}
+			want.State, want.UpdatedAt = tc.state, tc.now
+			diff(t, "factor", want, mustGetFactor(t, s, tc.id))
+		})
+	}
+}
+
+func testFactorDelete(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	userWithFactor(t, s)
+	keep := newFactor("f2", "u1", at(time.Second))
+	mustCreateFactor(t, s, keep)
+	if err := s.DeleteFactor(ctx, "f1"); err != nil {
+		t.Fatalf("DeleteFactor: %v", err)
+	}
+	_, err := s.GetFactor(ctx, "f1")
+	wantErr(t, "GetFactor after delete", err, store.ErrNotFound)
+	wantErr(t, "DeleteFactor again", s.DeleteFactor(ctx, "f1"), store.ErrNotFound)
+	got, err := s.ListFactors(ctx, "u1")
+	if err != nil {
+		t.Fatalf("ListFactors: %v", err)
+	}
+	diff(t, "remaining factors", []store.Factor{keep}, got)
+	if _, err := s.GetUser(ctx, "name-u1"); err != nil {
+		t.Errorf("GetUser after deleting one of its factors: %v", err)
+	}
+}
+
+func testFactorUpdateSecret(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	want := userWithFactor(t, s)
+	now := at(time.Hour)
+	if err := s.UpdateFactorSecret(ctx, "f1", []byte{9, 8, 7}, "k2", now); err != nil {
+		t.Fatalf("UpdateFactorSecret: %v", err)
+	}
+	want.Secret, want.KeyID, want.UpdatedAt = []byte{9, 8, 7}, "k2", now
+	diff(t, "factor", want, mustGetFactor(t, s, "f1"))
+	err := s.UpdateFactorSecret(ctx, "nope", []byte{1}, "k2", now)
+	wantErr(t, "UpdateFactorSecret on a missing factor", err, store.ErrNotFound)
+}
+
+func testAdvanceCounter(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	want := userWithFactor(t, s) // counter -1
+	// Lock the factor first, so the first success has something to clear.
+	if _, err := s.RecordFailure(ctx, "f1", at(0), 2, time.Hour); err != nil {
+		t.Fatalf("RecordFailure: %v", err)
+	}
+	if _, err := s.RecordFailure(ctx, "f1", at(0), 2, time.Hour); err != nil {
+		t.Fatalf("RecordFailure: %v", err)
+	}
+	if f := mustGetFactor(t, s, "f1"); f.LockedUntil.IsZero() || f.Failures != 2 {
+		t.Fatalf("setup: factor not locked: failures %d, locked until %v", f.Failures, f.LockedUntil)
+	}
+	for _, tc := range []struct {
+		name string
+		id   string
+		next int64
+		now  time.Time
+		err  error
+	}{
+		{"first use", "f1", 5, at(time.Minute), nil},
+		{"same value", "f1", 5, at(2 * time.Minute), store.ErrReplay},
+		{"lower value", "f1", 4, at(3 * time.Minute), store.ErrReplay},
+		{"next value", "f1", 6, at(4 * time.Minute), nil},
+		{"jump ahead", "f1", 1 << 40, at(5 * time.Minute), nil},
+		{"missing", "nope", 7, at(6 * time.Minute), store.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.AdvanceCounter(ctx, tc.id, tc.next, tc.now)
+			wantErr(t, "AdvanceCounter", err, tc.err)
+			if tc.err == store.ErrNotFound {
+				return
+			}
+			if tc.err == nil {
+				// Success stores the counter and clears failures and lockout.
+				want.Counter, want.Failures, want.LockedUntil, want.UpdatedAt = tc.next, 0, time.Time{}, tc.now
+			}
+			// A replay changes nothing, not even UpdatedAt.
+			diff(t, "factor", want, mustGetFactor(t, s, tc.id))
+		})
+	}
+}
+
+func testRecordFailure(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	userWithFactor(t, s)
+	const maxFailures, lockFor = 3, 5 * time.Minute
+	for _, tc := range []struct {
+		name         string
+		now          time.Time
+		wantFailures int
+		wantLocked   time.Time
+	}{
+		{"first", at(time.Second), 1, time.Time{}},
+		{"second", at(2 * time.Second), 2, time.Time{}},
+		{"reaches max", at(3 * time.Second), 3, at(3*time.Second + lockFor)},
+		// A failure recorded while locked is past max too, so it renews the lockout.
+		{"while locked", at(4 * time.Second), 4, at(4*time.Second + lockFor)},
+		// LockedUntil <= now is an expired lockout: it is cleared and the count restarts.
+		{"lockout expired at now", at(4*time.Second + lockFor), 1, time.Time{}},
+		{"counts again", at(10 * time.Minute), 2, time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.RecordFailure(ctx, "f1", tc.now, maxFailures, lockFor)
+			if err != nil {
+				t.Fatalf("RecordFailure: %v", err)
+			}
+			if got.Failures != tc.wantFailures || !got.LockedUntil.Equal(tc.wantLocked) {
+				t.Errorf("got failures %d, locked until %v; want %d, %v",
+					got.Failures, got.LockedUntil, tc.wantFailures, tc.wantLocked)
+			}
+			if !got.UpdatedAt.Equal(tc.now) {
+				t.Errorf("UpdatedAt = %v, want %v", got.UpdatedAt, tc.now)
+			}
+			// What it returns is what it stored.
+			diff(t, "returned vs stored factor", mustGetFactor(t, s, "f1"), got)
+		})
+	}
+	_, err := s.RecordFailure(ctx, "nope", at(0), maxFailures, lockFor)
+	wantErr(t, "RecordFailure on a missing factor", err, store.ErrNotFound)
+}
+
+func testRecordFailureNoMax(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	userWithFactor(t, s)
+	for _, maxFailures := range []int{0, -1} {
+		t.Run(fmt.Sprintf("max %d", maxFailures), func(t *testing.T) {
+			if err := s.ResetFailures(ctx, "f1", at(0)); err != nil {
+				t.Fatalf("ResetFailures: %v", err)
+			}
+			var f store.Factor
+			for i := range 10 {
+				var err error
+				f, err = s.RecordFailure(ctx, "f1", at(time.Duration(i)*time.Second), maxFailures, time.Hour)
+				if err != nil {
+					t.Fatalf("RecordFailure: %v", err)
+				}
+			}
+			if f.Failures != 10 || !f.LockedUntil.IsZero() {
+				t.Errorf("after 10 failures: failures %d, locked until %v; want 10, never locked", f.Failures, f.LockedUntil)
+			}
+		})
+	}
+}
+
+func testResetFailures(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	want := userWithFactor(t, s)
+	if _, err := s.RecordFailure(ctx, "f1", at(0), 1, time.Hour); err != nil {
+		t.Fatalf("RecordFailure: %v", err)
+	}
+	now := at(time.Minute)
+	if err := s.ResetFailures(ctx, "f1", now); err != nil {
+		t.Fatalf("ResetFailures: %v", err)
+	}
+	want.UpdatedAt = now
+	diff(t, "factor", want, mustGetFactor(t, s, "f1"))
+	wantErr(t, "ResetFailures on a missing factor", s.ResetFailures(ctx, "nope", now), store.ErrNotFound)
+}
+
+// --- transactions ---
+
+func testTransactionCreateGet(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	full := newTransaction("t1", "f1", at(5*time.Minute))
+	full.Attempts = 2
+	bare := store.Transaction{ID: "t2", Status: "PENDING", ExpiresAt: at(time.Minute), CreatedAt: at(0), UpdatedAt: at(0)}
+	for _, tx := range []store.Transaction{full, bare} {
+		t.Run(tx.ID, func(t *testing.T) {
+			mustCreateTransaction(t, s, tx)
+			diff(t, "transaction", tx, mustGetTransaction(t, s, tx.ID))
+		})
+	}
+	dup := newTransaction("t1", "f9", at(time.Hour))
+	wantErr(t, "CreateTransaction duplicate", s.CreateTransaction(ctx, dup), store.ErrExists)
+	diff(t, "transaction after a duplicate create", full, mustGetTransaction(t, s, "t1"))
+	_, err := s.GetTransaction(ctx, "nope")
+	wantErr(t, "GetTransaction missing", err, store.ErrNotFound)
+}
+
+func testCompleteTransaction(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	want := newTransaction("t1", "f1", at(5*time.Minute))
+	mustCreateTransaction(t, s, want)
+	for _, tc := range []struct {
+		name   string
+		id     string
+		status string
+		now    time.Time
+		err    error
+	}{
+		{"pending to success", "t1", "SUCCESS", at(time.Minute), nil},
+		{"already complete", "t1", "FAILED", at(2 * time.Minute), store.ErrConflict},
+		{"missing", "nope", "SUCCESS", at(3 * time.Minute), store.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr(t, "CompleteTransaction", s.CompleteTransaction(ctx, tc.id, tc.status, tc.now), tc.err)
+			if tc.err == store.ErrNotFound {
+				return
+			}
+			if tc.err == nil {
+				want.Status, want.UpdatedAt = tc.status, tc.now
+			}
+			diff(t, "transaction", want, mustGetTransaction(t, s, tc.id))
+		})
+	}
+}
+
+func testAddAttempt(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	want := newTransaction("t1", "f1", at(5*time.Minute))
+	mustCreateTransaction(t, s, want)
+	for i := 1; i <= 3; i++ {
+		now := at(time.Duration(i) * time.Second)
+		n, err := s.AddAttempt(ctx, "t1", now)
+		if err != nil {
+			t.Fatalf("AddAttempt %d: %v", i, err)
+		}
+		if n != i {
+			t.Errorf("AddAttempt %d returned %d", i, n)
+		}
+		want.Attempts, want.UpdatedAt = i, now
+	}
+	diff(t, "transaction", want, mustGetTransaction(t, s, "t1"))
+
+	if err := s.CompleteTransaction(ctx, "t1", "FAILED", at(time.Minute)); err != nil {
+		t.Fatalf("CompleteTransaction: %v", err)
+	}
+	_, err := s.AddAttempt(ctx, "t1", at(2*time.Minute))
+	wantErr(t, "AddAttempt after completion", err, store.ErrConflict)
+	if got := mustGetTransaction(t, s, "t1"); got.Attempts != 3 {
+		t.Errorf("Attempts after a refused AddAttempt = %d, want 3", got.Attempts)
+	}
+	_, err = s.AddAttempt(ctx, "nope", at(0))
+	wantErr(t, "AddAttempt missing", err, store.ErrNotFound)
+}
+
+func testCancelPending(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	txs := map[string]store.Transaction{
+		"old1":  newTransaction("old1", "f1", at(time.Hour)),
+		"old2":  newTransaction("old2", "f1", at(time.Hour)),
+		"keep":  newTransaction("keep", "f1", at(time.Hour)),
+		"done":  newTransaction("done", "f1", at(time.Hour)),
+		"other": newTransaction("other", "f2", at(time.Hour)),
+	}
+	for _, tx := range txs {
+		mustCreateTransaction(t, s, tx)
+	}
+	if err := s.CompleteTransaction(ctx, "done", "SUCCESS", at(time.Second)); err != nil {
+		t.Fatalf("CompleteTransaction: %v", err)
+	}
+	done := txs["done"]
+	done.Status, done.UpdatedAt = "SUCCESS", at(time.Second)
+	txs["done"] = done
+
+	now := at(time.Minute)
+	n, err := s.CancelPending(ctx, "f1", "keep", "CANCELED", now)
+	if err != nil {
+		t.Fatalf("CancelPending: %v", err)
+	}
+	if n != 2 {
+		t.Errorf("CancelPending changed %d, want 2", n)
+	}
+	for _, id := range []string{"old1", "old2"} {
+		tx := txs[id]
+		tx.Status, tx.UpdatedAt = "CANCELED", now
+		txs[id] = tx
+	}
+	for id, want := range txs {
+		diff(t, "transaction "+id, want, mustGetTransaction(t, s, id))
+	}
+
+	n, err = s.CancelPending(ctx, "f1", "keep", "CANCELED", at(2*time.Minute))
+	if err != nil || n != 0 {
+		t.Errorf("CancelPending again: got %d, %v; want 0, nil", n, err)
+	}
+	// With no id to keep, every pending one of the factor goes.
+	n, err = s.CancelPending(ctx, "f1", "", "CANCELED", at(3*time.Minute))
+	if err != nil || n != 1 {
+		t.Errorf("CancelPending without keep: got %d, %v; want 1, nil", n, err)
+	}
+	n, err = s.CancelPending(ctx, "nope", "", "CANCELED", at(3*time.Minute))
+	if err != nil || n != 0 {
+		t.Errorf("CancelPending on an unknown factor: got %d, %v; want 0, nil", n, err)
+	}
+}
+
+func testDeleteExpiredTransactions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	cutoff := at(time.Hour)
+	for i, d := range []time.Duration{-3 * time.Minute, -2 * time.Minute, -time.Millisecond, 0, time.Minute} {
+		tx := newTransaction(fmt.Sprintf("t%d", i), "f1", cutoff.Add(d))
+		if i == 1 {
+			tx.Status = "SUCCESS" // completed or not, expired is expired
+		}
+		mustCreateTransaction(t, s, tx)
+	}
+	_, err := s.DeleteExpiredTransactions(ctx, cutoff, 0)
+	if err == nil {
+		t.Errorf("DeleteExpiredTransactions with limit 0: want an error (a caller looping until n < limit would never stop)")
+	}
+	for _, tc := range []struct {
+		limit, want int
+	}{{2, 2}, {2, 1}, {2, 0}} {
+		n, err := s.DeleteExpiredTransactions(ctx, cutoff, tc.limit)
+		if err != nil {
+			t.Fatalf("DeleteExpiredTransactions: %v", err)
+		}
+		if n != tc.want {
+			t.Errorf("DeleteExpiredTransactions(limit %d) = %d, want %d", tc.limit, n, tc.want)
+		}
+	}
+	// t0..t2 expired before the cut-off; t3 expires exactly at it, which is not "before".
+	for i, want := range []error{store.ErrNotFound, store.ErrNotFound, store.ErrNotFound, nil, nil} {
+		id := fmt.Sprintf("t%d", i)
+		_, err := s.GetTransaction(ctx, id)
+		wantErr(t, "GetTransaction "+id, err, want)
+	}
+}
+
+// --- audit ---
+
+func testAudit(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	got, err := s.ListAudit(ctx, store.AuditFilter{})
+	if err != nil {
+		t.Fatalf("ListAudit on an empty store: %v", err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("ListAudit on an empty store: got %d events", len(got))
+	}
+	ev := func(d time.Duration, user, outcome string) store.AuditEvent {
+		return store.AuditEvent{
+			Time: at(d), RequestID: "req-" + outcome, Provider: "totp", Username: user,
+			Capability: "totp", FactorID: "f1", Resource: "validate", Outcome: outcome, Reason: "because",
+		}
+	}
+	events := []store.AuditEvent{
+		ev(0, "alice", "A"),
+		ev(time.Second, "bob", "B"),
+		ev(2*time.Second, "alice", "C"),
+		ev(2*time.Second, "alice", "D"), // same time as C: the later append is newer
+		ev(-time.Second, "bob", "E"),    // appended last but older than all
+		{Time: at(time.Minute), Resource: "admin"},
+	}
+	for _, e := range events {
+		if err := s.AppendAudit(ctx, e); err != nil {
+			t.Fatalf("AppendAudit: %v", err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		f    store.AuditFilter
+		want []store.AuditEvent
+	}{
+		{"all", store.AuditFilter{}, []store.AuditEvent{events[5], events[3], events[2], events[1], events[0], events[4]}},
+		{"alice", store.AuditFilter{Username: "alice"}, []store.AuditEvent{events[3], events[2], events[0]}},
+		{"bob limit 1", store.AuditFilter{Username: "bob", Limit: 1}, []store.AuditEvent{events[1]}},
+		{"limit 2", store.AuditFilter{Limit: 2}, []store.AuditEvent{events[5], events[3]}},
+		{"nobody", store.AuditFilter{Username: "nobody"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.ListAudit(ctx, tc.f)
+			if err != nil {
+				t.Fatalf("ListAudit: %v", err)
+			}
+			diff(t, "events", tc.want, got)
+		})
+	}
+}
+
+func testAuditDefaultLimit(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 105
+	for i := range n {
+		e := store.AuditEvent{Time: at(time.Duration(i) * time.Second), Username: "alice", Outcome: fmt.Sprint(i)}
+		if err := s.AppendAudit(ctx, e); err != nil {
+			t.Fatalf("AppendAudit: %v", err)
+		}
+	}
+	for _, limit := range []int{0, -1} {
+		got, err := s.ListAudit(ctx, store.AuditFilter{Limit: limit})
+		if err != nil {
+			t.Fatalf("ListAudit: %v", err)
+		}
+		if len(got) != 100 {
+			t.Fatalf("ListAudit(limit %d): got %d events, want the default 100", limit, len(got))
+		}
+		if first, last := got[0].Outcome, got[99].Outcome; first != fmt.Sprint(n-1) || last != fmt.Sprint(n-100) {
+			t.Errorf("ListAudit(limit %d): events %s..%s, want the newest, %d..%d", limit, first, last, n-1, n-100)
+		}
+	}
+}
+
+// --- context ---
+
+func testCanceledContext(t *testing.T, s store.Store) {
+	userWithFactor(t, s)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"GetFactor", func() error { _, err := s.GetFactor(ctx, "f1"); return err }},
+		{"ListUsers", func() error { _, err := s.ListUsers(ctx); return err }},
+		{"AdvanceCounter", func() error { return s.AdvanceCounter(ctx, "f1", 10, at(0)) }},
+		{"CreateUser", func() error { return s.CreateUser(ctx, newUser("u2")) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr(t, tc.name+" with a canceled context", tc.call(), context.Canceled)
+		})
+	}
+	// Nothing was written.
+	if f := mustGetFactor(t, s, "f1"); f.Counter != -1 {
+		t.Errorf("Counter = %d after a canceled AdvanceCounter, want -1", f.Counter)
+	}
+}
+
+// --- concurrency ---
+
+// concurrently runs fn n times at once and returns the errors, one per call. The calls are
+// released together so they contend instead of trickling in as goroutines start.
+func concurrently(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	ready.Add(n)
+	done.Add(n)
+	for i := range n {
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-start
+			errs[i] = fn(i)
+		}()
+	}
+	ready.Wait()
+	close(start)
+	done.Wait()
+	return errs
+}
+
+// countErrs counts nil errors and errors matching want; any other error fails the test.
+func countErrs(t *testing.T, errs []error, want error) (ok, matched int) {
+	t.Helper()
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, want):
+			matched++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	return ok, matched
+}
+
+func testConcurrentAdvanceCounter(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	userWithFactor(t, s)
+	const n = 50
+	errs := concurrently(n, func(int) error { return s.AdvanceCounter(ctx, "f1", 42, at(time.Minute)) })
+	if ok, replays := countErrs(t, errs, store.ErrReplay); ok != 1 || replays != n-1 {
+		t.Errorf("%d concurrent AdvanceCounter(42): %d succeeded, %d replays; want 1 and %d", n, ok, replays, n-1)
+	}
+	if f := mustGetFactor(t, s, "f1"); f.Counter != 42 {
+		t.Errorf("Counter = %d, want 42", f.Counter)
+	}
+}
+
+func testConcurrentCompleteTransaction(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateTransaction(t, s, newTransaction("t1", "f1", at(time.Hour)))
+	const n = 50
+	errs := concurrently(n, func(i int) error {
+		return s.CompleteTransaction(ctx, "t1", fmt.Sprintf("DONE-%d", i), at(time.Minute))
+	})
+	ok, conflicts := countErrs(t, errs, store.ErrConflict)
+	if ok != 1 || conflicts != n-1 {
+		t.Fatalf("%d concurrent CompleteTransaction: %d succeeded, %d conflicts; want 1 and %d", n, ok, conflicts, n-1)
+	}
+	// The stored status is the winner's.
+	var winner string
+	for i, err := range errs {
+		if err == nil {
+			winner = fmt.Sprintf("DONE-%d", i)
+		}
+	}
+	if got := mustGetTransaction(t, s, "t1").Status; got != winner {
+		t.Errorf("Status = %q, want the winner's %q", got, winner)
+	}
+}
+
+func testConcurrentRecordFailure(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	userWithFactor(t, s)
+	const n = 20
+	errs := concurrently(n, func(int) error {
+		_, err := s.RecordFailure(ctx, "f1", at(time.Minute), 0, time.Hour)
+		return err
+	})
+	countErrs(t, errs, nil)
+	if f := mustGetFactor(t, s, "f1"); f.Failures != n {
+		t.Errorf("Failures = %d after %d concurrent RecordFailure, want %d", f.Failures, n, n)
+	}
+}
+
+func testConcurrentAddAttempt(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateTransaction(t, s, newTransaction("t1", "f1", at(time.Hour)))
+	const n = 20
+	var mu sync.Mutex
+	seen := make(map[int]bool)
+	errs := concurrently(n, func(int) error {
+		c, err := s.AddAttempt(ctx, "t1", at(time.Minute))
+		mu.Lock()
+		defer mu.Unlock()
+		seen[c] = true
+		return err
+	})
+	countErrs(t, errs, nil)
+	// Each call saw its own count: no two read the same value before writing.
+	for i := 1; i <= n; i++ {
+		if !seen[i] {
+			t.Errorf("no AddAttempt returned %d; returned %v", i, seen)
+		}
+	}
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/postgres"
+	"github.com/emfa/emfa/store/sqlite"
+)
+
+//go:embed default.yaml
+var defaultConfig []byte
+
+// loadConfig reads --config, or the embedded default with its generated secrets.
+func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
+	if path != "" {
+		return config.Load(path, config.Options{})
+	}
+	dataDir := os.Getenv("EMFA_DATA_DIR")
+	if dataDir == "" {
+		dataDir = "emfa-data"
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	lookup := func(name string) (string, bool) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			return v, true
+		}
+		switch name {
+		case "EMFA_DATA_DIR":
+			return dataDir, true
+		case "EMFA_VERIFY_PASSWORD":
+			return keptSecret(filepath.Join(dataDir, "verify-password"), 24, stderr,
+				"generated the password Verify must send (Basic auth, user 'verify')")
+		case "EMFA_ENCRYPTION_KEY":
+			return keptSecret(filepath.Join(dataDir, "encryption.key"), 32, stderr,
+				"generated the key that encrypts factor secrets: BACK IT UP — without it no factor can be verified")
+		}
+		return "", false
+	}
+	cfg, err := config.Parse(defaultConfig, "yaml", config.Options{LookupEnv: lookup})
+	if err != nil {
+		return nil, fmt.Errorf("embedded default: %w", err)
+	}
+	cfg.Source = "embedded default (data in " + dataDir + ")"
+	return cfg, nil
+}
+
+// keptSecret reads a generated secret from path, or generates n random bytes, writes
+// them (base64, mode 0600, created exclusively) and prints the notice once.
+func keptSecret(path string, n int, stderr io.Writer, notice string) (string, bool) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), true
+	}
+	buf := make([]byte, n)
+	rand.Read(buf)
+	secret := base64.StdEncoding.EncodeToString(buf)
+	if n != 32 { // a password: URL-safe, no padding, easy to paste into Verify
+		secret = base64.RawURLEncoding.EncodeToString(buf)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) { // another process won the race: use its secret
+		b, err := os.ReadFile(path)
+		return strings.TrimSpace(string(b)), err == nil
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "emfa: cannot keep a generated secret in %s: %v\n", path, err)
+		return "", false
+	}
+	_, werr := f.WriteString(secret + "\n")
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		os.Remove(path)
+		fmt.Fprintf(stderr, "emfa: cannot keep a generated secret in %s: %v\n", path, werr)
+		return "", false
+	}
+	if strings.HasSuffix(path, "verify-password") {
+		fmt.Fprintf(stderr, "emfa: %s: %s (kept in %s)\n", notice, secret, path)
+	} else {
+		fmt.Fprintf(stderr, "emfa: %s (kept in %s)\n", notice, path)
+	}
+	return secret, true
+}
+
+// openStore opens the configured backend; migrations run inside Open.
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	switch cfg.Storage.Driver {
+	case "postgres":
+		return postgres.Open(ctx, cfg.Storage.DSN.Reveal())
+	default:
+		return sqlite.Open(ctx, cfg.Storage.DSN.Reveal())
+	}
+}
+
+func newKeyring(cfg *config.Config) (*builtin.Keyring, error) {
+	current, err := config.DecodeKey(cfg.Storage.EncryptionKey)
+	if err != nil {
+		return nil, err
+	}
+	var previous [][]byte
+	for _, s := range cfg.Storage.PreviousEncryptionKeys {
+		k, err := config.DecodeKey(s)
+		if err != nil {
+			return nil, err
+		}
+		previous = append(previous, k)
+	}
+	return builtin.NewKeyring(current, previous...)
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(cfg.Log.Format, "text") {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// env is everything a command needs once configuration is loaded.
+type env struct {
+	cfg   *config.Config
+	store store.Store
+	keys  *builtin.Keyring
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+func openEnv(ctx context.Context, configPath string, stderr io.Writer) (*env, error) {
+	cfg, err := loadConfig(configPath, stderr)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := newKeyring(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &env{cfg: cfg, store: st, keys: keys, log: newLogger(cfg, stderr), now: time.Now}, nil
+}
+
+func (e *env) Close() error { return e.store.Close() }
+
+// builtinEngine builds the engine of one builtin provider.
+func (e *env) builtinEngine(p config.Provider) (*builtin.Engine, error) {
+	b := p.Builtin
+	if b == nil {
+		b = &config.Builtin{}
+	}
+	alg, _ := builtin.ParseAlgorithm(b.TOTP.Algorithm) // validated by config
+	return builtin.New(builtin.Options{
+		Store: e.store, Keyring: e.keys, Now: e.now,
+		TOTP: builtin.TOTPOptions{Algorithm: alg, Digits: b.TOTP.Digits, Period: b.TOTP.Period,
+			Window: b.TOTP.Window, Issuer: b.TOTP.Issuer},
+		Lockout: builtin.Lockout{MaxFailures: b.Lockout.MaxFailures, Duration: b.Lockout.Duration},
+	})
+}
+
+// providers builds every configured provider around its engine.
+func (e *env) providers() ([]*provider.Provider, error) {
+	var out []*provider.Provider
+	for _, p := range e.cfg.Providers {
+		var engine provider.Engine
+		switch p.Engine {
+		case config.EngineBuiltin:
+			b, err := e.builtinEngine(p)
+			if err != nil {
+				return nil, fmt.Errorf("provider %s: %w", p.CredentialPrefix, err)
+			}
+			engine = b
+		default:
+			return nil, fmt.Errorf("provider %s: unknown engine %q", p.CredentialPrefix, p.Engine)
+		}
+		out = append(out, &provider.Provider{
+			Name: p.Name, CredentialPrefix: p.CredentialPrefix, Enabled: p.IsEnabled(),
+			Capabilities: p.Capabilities, Engine: engine, Log: e.log, Audit: e.store, Now: e.now,
+		})
+	}
+	return out, nil
+}
+
+// enrollmentEngine is the builtin engine whose defaults new TOTP factors take: the first
+// builtin provider that serves totp.
+func (e *env) enrollmentEngine() (*builtin.Engine, error) {
+	for _, p := range e.cfg.Providers {
+		if p.Engine == config.EngineBuiltin {
+			return e.builtinEngine(p)
+		}
+	}
+	return nil, errors.New("no builtin provider is configured")
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/adapter"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/store"
+)
+
+// benchServer wires the real adapter, engine and SQLite store behind a loopback server,
+// with a clock the benchmark moves so that every validation presents a fresh code.
+func benchServer(b *testing.B) (srv *httptest.Server, factorID string, clock *atomic.Int64, seed []byte) {
+	b.Helper()
+	dir := b.TempDir()
+	path := dir + "/emfa.yaml"
+	writeBenchConfig(b, path, dir)
+	ctx := context.Background()
+	e, err := openEnv(ctx, path, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close() })
+	clock = &atomic.Int64{}
+	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
+	e.now = func() time.Time { return time.Unix(clock.Load(), 0) }
+	if err := e.store.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: e.now()}); err != nil {
+		b.Fatal(err)
+	}
+	seed = []byte("0123456789abcdefghij")
+	engine, _ := e.enrollmentEngine()
+	enrolled, err := engine.EnrollTOTP(ctx, "alice", builtin.TOTPSpec{Secret: seed})
+	if err != nil {
+		b.Fatal(err)
+	}
+	providers, err := e.providers()
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := adapter.New(adapter.Options{Providers: providers, Log: e.log, Ready: e.store.Ping,
+		Auth: adapter.Auth{BasicUsername: "verify", BasicPassword: "sim-password"}})
+	srv = httptest.NewServer(a.Handler())
+	b.Cleanup(srv.Close)
+	return srv, enrolled.Factor.ID, clock, seed
+}
+
+func writeBenchConfig(b *testing.B, path, dir string) {
+	cfg := fmt.Sprintf(`server: {auth: {basic: {username: verify, password: sim-password}}}
+storage: {driver: sqlite, dsn: "file:%s/emfa.db", encryptionKey: %q}
+log: {level: warn}
+providers: [{name: B, credentialPrefix: emfa, capabilities: [totp]}]
+`, dir, testEncryptionKey)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkHTTPValidate is one successful TOTP validation through the whole stack: HTTP
+// on loopback, auth, decoding, engine, AES-GCM, HMAC, and the atomic counter update.
+func BenchmarkHTTPValidate(b *testing.B) {
+	srv, factorID, clock, seed := benchServer(b)
+	client := srv.Client()
+	for b.Loop() {
+		now := clock.Add(30)
+		code := builtin.HOTP(builtin.SHA1, seed, uint64(now/30), 6)
+		body := fmt.Sprintf(`{"capability":"totp","id":%q,"attributes":{"username":"alice","passvalue":%q}}`, factorID, code)
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/providers/emfa/validate", strings.NewReader(body))
+		req.SetBasicAuth("verify", "sim-password")
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(out) != `{"status":"SUCCESS"}`+"\n" {
+			b.Fatalf("validate: %s", out)
+		}
+	}
+}
+
+// BenchmarkHTTPEnrollmentsParallel is the lookup Verify makes before every challenge.
+func BenchmarkHTTPEnrollmentsParallel(b *testing.B) {
+	srv, _, _, _ := benchServer(b)
+	client := srv.Client()
+	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("POST", srv.URL+"/v1/providers/emfa/enrollments", strings.NewReader(`{"username":"alice"}`))
+			req.SetBasicAuth("verify", "sim-password")
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}

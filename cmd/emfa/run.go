@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// usageError makes run print the command's usage and exit 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+const usage = `emfa — an external-MFA provider for IBM Verify
+
+Usage:
+  emfa serve   [--config F]                 serve Verify's webhook contract
+  emfa check   [--config F]                 validate a configuration
+  emfa users   add|list|delete|disable|enable [--config F] [NAME]
+  emfa factors add totp --user NAME [--secret B32] [--algorithm A] [--digits N] [--period S] [--name LABEL]
+  emfa factors list --user NAME
+  emfa factors delete|disable|enable|unlock ID
+  emfa totp code --secret B32 [--algorithm A] [--digits N] [--period S] [--time UNIX]
+
+Without --config, commands use the embedded default: SQLite under ./emfa-data.
+`
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"serve":   cmdServe,
+		"check":   cmdCheck,
+		"users":   cmdUsers,
+		"factors": cmdFactors,
+		"totp":    cmdTOTP,
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "emfa: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err := cmd(ctx, args[1:], stdout, stderr); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "emfa %s: %s\n\n%s", args[0], ue.msg, usage)
+			return 2
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "emfa %s: %s\n", args[0], indent(err.Error()))
+		return 1
+	}
+	return 0
+}
+
+// parseFlags parses flags wherever they stand among the arguments (`users add NAME
+// --config F` as well as `users add --config F NAME`) and returns the positional ones.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+// indent keeps a multi-line error (every config problem) readable under its prefix.
+func indent(s string) string {
+	if !strings.Contains(s, "\n") {
+		return s
+	}
+	return "\n  " + strings.ReplaceAll(s, "\n", "\n  ")
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/emfa/emfa/adapter"
+)
+
+// listening, when set (by tests), learns the address serve listens on.
+var listening func(addr string)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	configPath := fs.String("config", "", "configuration file (default: the embedded default)")
+	if rest, err := parseFlags(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return usageError{"serve takes no arguments"}
+	}
+	e, err := openEnv(ctx, *configPath, stderr)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	for _, w := range e.cfg.Warnings {
+		e.log.Warn("configuration: " + w)
+	}
+	providers, err := e.providers()
+	if err != nil {
+		return err
+	}
+	a := e.cfg.Server.Auth
+	opts := adapter.Options{
+		Providers:      providers,
+		RequestTimeout: e.cfg.Server.RequestTimeout,
+		MaxBodyBytes:   e.cfg.Server.MaxBodyBytes,
+		Log:            e.log,
+		Ready:          e.store.Ping,
+		Auth:           adapter.Auth{AllowAnonymous: a.AllowAnonymous},
+	}
+	if a.Basic != nil {
+		opts.Auth.BasicUsername, opts.Auth.BasicPassword = a.Basic.Username, a.Basic.Password.Reveal()
+	}
+	if a.Header != nil {
+		opts.Auth.HeaderName, opts.Auth.HeaderValue = a.Header.Name, a.Header.Value.Reveal()
+	}
+	srv := &http.Server{
+		Handler:           adapter.New(opts).Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       e.cfg.Server.RequestTimeout + 5*time.Second,
+		WriteTimeout:      e.cfg.Server.RequestTimeout + 5*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", e.cfg.Server.Listen)
+	if err != nil {
+		return err
+	}
+	e.log.Info("emfa serving", "addr", ln.Addr().String(), "config", e.cfg.Source, "providers", len(providers), "storage", e.cfg.Storage.Driver)
+	if listening != nil {
+		listening(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	e.log.Info("shutting down", "grace", e.cfg.Server.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	e.log.Info("stopped")
+	return nil
+}

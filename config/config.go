@@ -99,8 +99,9 @@ type TOTP struct {
 	Algorithm string `mapstructure:"algorithm"` // SHA1, SHA256, SHA512
 	Digits    int    `mapstructure:"digits"`    // 6 or 8
 	Period    int    `mapstructure:"period"`    // seconds
-	// Window is how many steps before and after the current one are accepted.
-	Window int `mapstructure:"window"`
+	// Window is how many steps before and after the current one are accepted; unset
+	// means 1 (RFC 6238 §5.2), and 0 may be set explicitly.
+	Window *int `mapstructure:"window"`
 	// Issuer is shown by authenticator apps next to the account name.
 	Issuer string `mapstructure:"issuer"`
 }

@@ -66,7 +66,7 @@ func TestParseFull(t *testing.T) {
 			Name: "Built-in factors", CredentialPrefix: "emfa", Enabled: &enabled,
 			Capabilities: []string{"TOTP"}, Engine: "builtin",
 			Builtin: &Builtin{
-				TOTP:    TOTP{Algorithm: "SHA256", Digits: 8, Period: 60, Window: 2, Issuer: "emfa"},
+				TOTP:    TOTP{Algorithm: "SHA256", Digits: 8, Period: 60, Window: new(2), Issuer: "emfa"},
 				Lockout: Lockout{MaxFailures: 5, Duration: 10 * time.Minute},
 			},
 		}},
@@ -271,5 +271,54 @@ func assertErrors(t *testing.T, err error, want []string) {
 	}
 	if len(errs) != len(want) {
 		t.Errorf("got %d errors, want %d:\n%s", len(errs), len(want), got)
+	}
+}
+
+// The README's complete example is testdata/config/emfa.yaml, and it loads.
+func TestReadmeExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile("../testdata/config/emfa.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, _ := strings.Cut(string(readme), "A complete example")
+	_, block, _ := strings.Cut(after, "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	if diff := cmp.Diff(string(example), block); diff != "" {
+		t.Errorf("README example differs from testdata/config/emfa.yaml (-file +readme):\n%s", diff)
+	}
+	cfg, err := Load("../testdata/config/emfa.yaml", env(map[string]string{
+		"EMFA_VERIFY_PASSWORD": "pw", "EMFA_API_KEY": "key", "EMFA_ENCRYPTION_KEY": testKey,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *cfg.Providers[0].Builtin.TOTP.Window != 1 || cfg.Server.Auth.Header.Name != "X-Api-Key" {
+		t.Errorf("example loaded wrongly: %+v", cfg.Providers[0])
+	}
+}
+
+func TestTOTPWindowDefaultAndExplicitZero(t *testing.T) {
+	base := `
+server: {auth: {basic: {username: v, password: p}}}
+storage: {dsn: ":memory:", encryptionKey: "` + testKey + `"}
+providers: [{name: A, credentialPrefix: a, capabilities: [totp]%s}]
+`
+	cfg, err := Parse([]byte(fmt.Sprintf(base, "")), "yaml", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := *cfg.Providers[0].Builtin.TOTP.Window; w != 1 {
+		t.Errorf("default window %d, want 1", w)
+	}
+	cfg, err = Parse([]byte(fmt.Sprintf(base, ", builtin: {totp: {window: 0}}")), "yaml", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := *cfg.Providers[0].Builtin.TOTP.Window; w != 0 {
+		t.Errorf("explicit window %d, want 0", w)
 	}
 }

@@ -51,6 +51,7 @@ const (
 	DefaultMaxBodyBytes    = 64 << 10
 	DefaultShutdownTimeout = 15 * time.Second
 	DefaultMaxFailures     = 10
+	DefaultTOTPWindow      = 1
 	DefaultLockoutDuration = 15 * time.Minute
 )
 
@@ -74,6 +75,9 @@ func (c *Config) applyDefaults() {
 			b.TOTP.Digits = cmpOr(b.TOTP.Digits, 6)
 			b.TOTP.Period = cmpOr(b.TOTP.Period, 30)
 			b.TOTP.Issuer = cmpOr(b.TOTP.Issuer, "emfa")
+			if b.TOTP.Window == nil {
+				b.TOTP.Window = new(DefaultTOTPWindow)
+			}
 			b.Lockout.MaxFailures = cmpOr(b.Lockout.MaxFailures, DefaultMaxFailures)
 			b.Lockout.Duration = cmpOr(b.Lockout.Duration, DefaultLockoutDuration)
 		}
@@ -234,8 +238,8 @@ func validateBuiltin(b *Builtin, at string, add func(path, format string, args .
 	if t.Period < 10 || t.Period > 300 {
 		add(at+".totp.period", "must be between 10 and 300 seconds, not %d", t.Period)
 	}
-	if t.Window < 0 || t.Window > 10 {
-		add(at+".totp.window", "must be between 0 and 10 steps, not %d", t.Window)
+	if t.Window != nil && (*t.Window < 0 || *t.Window > 10) {
+		add(at+".totp.window", "must be between 0 and 10 steps, not %d", *t.Window)
 	}
 	if b.Lockout.MaxFailures < 1 || b.Lockout.MaxFailures > 100 {
 		// NIST SP 800-63B: no more than 100 consecutive failed attempts.

@@ -175,7 +175,7 @@ func (e *env) builtinEngine(p config.Provider) (*builtin.Engine, error) {
 	return builtin.New(builtin.Options{
 		Store: e.store, Keyring: e.keys, Now: e.now,
 		TOTP: builtin.TOTPOptions{Algorithm: alg, Digits: b.TOTP.Digits, Period: b.TOTP.Period,
-			Window: b.TOTP.Window, Issuer: b.TOTP.Issuer},
+			Window: *b.TOTP.Window, Issuer: b.TOTP.Issuer},
 		Lockout: builtin.Lockout{MaxFailures: b.Lockout.MaxFailures, Duration: b.Lockout.Duration},
 	})
 }

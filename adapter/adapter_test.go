@@ -341,4 +341,3 @@ func TestRequestID(t *testing.T) {
 	}
 	t.Error("no access log line with the request id")
 }
-

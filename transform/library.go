@@ -1,0 +1,532 @@
+package transform
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+	"github.com/google/uuid"
+)
+
+// verifyAdded are the functions IBM Verify adds to standard CEL (flatten comes from cel-go's
+// lists extension, whose list.flatten() has exactly Verify's meaning).
+var verifyAdded = []string{
+	"base64Encode", "flatten", "formatTime", "hmacSha1", "joinStrings",
+	"jsonToFormURLEncoded", "put", "putAll", "toLower", "toUpper",
+}
+
+// emfaOnly are the functions emfa adds beyond Verify's dialect; EmfaOnlyFunctions documents them.
+var emfaOnly = []string{"hmacSha256", "maskEmail", "maskPhone", "uuid"}
+
+// library is the Verify dialect's function library plus emfa's additions.
+type library struct{}
+
+// LibraryName implements cel.SingletonLibrary.
+func (library) LibraryName() string { return "emfa.transform" }
+
+// CompileOptions implements cel.Library.
+func (library) CompileOptions() []cel.EnvOption {
+	k := cel.TypeParamType("K")
+	v := cel.TypeParamType("V")
+	w := cel.TypeParamType("W")
+	str := cel.StringType
+	return []cel.EnvOption{
+		// put and putAll take dyn values: a header map, statically map(string, list(string)),
+		// accepts a string value (stored as a one-element list), and cel-go rejects a second,
+		// header-specific overload because its signature overlaps the generic one.
+		cel.Function("put",
+			cel.MemberOverload("map_put_key_value",
+				[]*cel.Type{cel.MapType(k, v), k, cel.DynType}, cel.MapType(k, cel.DynType),
+				cel.FunctionBinding(mapPut))),
+		cel.Function("putAll",
+			cel.MemberOverload("map_putAll_map",
+				[]*cel.Type{cel.MapType(k, v), cel.MapType(k, w)}, cel.MapType(k, cel.DynType),
+				cel.BinaryBinding(mapPutAll))),
+		cel.Function("formatTime",
+			cel.Overload("formatTime_timestamp_string",
+				[]*cel.Type{cel.TimestampType, str}, str,
+				cel.BinaryBinding(formatTime))),
+		cel.Function("joinStrings",
+			cel.Overload("joinStrings_list_string",
+				[]*cel.Type{cel.ListType(str), str}, str,
+				cel.BinaryBinding(joinStrings))),
+		cel.Function("hmacSha1",
+			cel.Overload("hmacSha1_string_string",
+				[]*cel.Type{str, str}, str,
+				cel.BinaryBinding(hmacHex(sha1.New)))),
+		cel.Function("base64Encode",
+			cel.MemberOverload("string_base64Encode",
+				[]*cel.Type{str}, str,
+				cel.UnaryBinding(stringFunc(func(s string) string {
+					return base64.StdEncoding.EncodeToString([]byte(s))
+				})))),
+		cel.Function("toUpper",
+			cel.MemberOverload("string_toUpper",
+				[]*cel.Type{str}, str,
+				cel.UnaryBinding(stringFunc(strings.ToUpper)))),
+		cel.Function("toLower",
+			cel.MemberOverload("string_toLower",
+				[]*cel.Type{str}, str,
+				cel.UnaryBinding(stringFunc(strings.ToLower)))),
+		cel.Function("jsonToFormURLEncoded",
+			cel.Overload("jsonToFormURLEncoded_map_bool",
+				[]*cel.Type{cel.MapType(str, cel.DynType), cel.BoolType}, str,
+				cel.BinaryBinding(jsonToFormURLEncoded))),
+
+		// emfa only.
+		cel.Function("uuid",
+			cel.Overload("uuid", nil, str,
+				cel.FunctionBinding(func(...ref.Val) ref.Val {
+					return types.String(uuid.NewString())
+				}))),
+		cel.Function("hmacSha256",
+			cel.Overload("hmacSha256_string_string",
+				[]*cel.Type{str, str}, str,
+				cel.BinaryBinding(hmacHex(sha256.New)))),
+		cel.Function("maskPhone",
+			cel.Overload("maskPhone_string",
+				[]*cel.Type{str}, str,
+				cel.UnaryBinding(stringFunc(maskPhone)))),
+		cel.Function("maskEmail",
+			cel.Overload("maskEmail_string",
+				[]*cel.Type{str}, str,
+				cel.UnaryBinding(stringFunc(maskEmail)))),
+
+		cel.CostModel(costModels()...),
+	}
+}
+
+// ProgramOptions implements cel.Library.
+func (library) ProgramOptions() []cel.ProgramOption { return nil }
+
+// costModels price the library's functions for the static estimate and the runtime tracker, so
+// that copying a map or encoding a long string costs what it does rather than one unit.
+func costModels() []cost.OverloadModel {
+	call := cost.Const(cost.CallCost)
+	scan := func(q cost.QuantityExpr) cost.QuantityExpr { return cost.Sum(call, cost.StringScan(q)) }
+	return []cost.OverloadModel{
+		cost.MemberOverload("map_put_key_value",
+			cost.EvalCost(cost.Sum(call, cost.Length(cost.Target()))),
+			cost.ResultSize(cost.Sum(cost.Length(cost.Target()), cost.Const(1)))),
+		cost.MemberOverload("map_putAll_map",
+			cost.EvalCost(cost.Sum(call, cost.Length(cost.Target()), cost.Length(cost.Arg(0)))),
+			cost.ResultSize(cost.Sum(cost.Length(cost.Target()), cost.Length(cost.Arg(0))))),
+		cost.Overload("formatTime_timestamp_string",
+			cost.EvalCost(scan(cost.Length(cost.Arg(1)))),
+			// No layout element prints more than three times its own length ("Jan" may
+			// print "September").
+			cost.ResultSize(cost.AtMost(cost.Scale(cost.Length(cost.Arg(1)), 3)))),
+		cost.Overload("joinStrings_list_string",
+			cost.EvalCost(scan(cost.Sum(cost.ElemTotal(cost.Arg(0)),
+				cost.Mul(cost.Length(cost.Arg(0)), cost.Length(cost.Arg(1)))))),
+			cost.ResultSize(cost.AtMost(cost.Sum(cost.ElemTotal(cost.Arg(0)),
+				cost.Mul(cost.Length(cost.Arg(0)), cost.Length(cost.Arg(1))))))),
+		cost.Overload("hmacSha1_string_string",
+			cost.EvalCost(scan(cost.Sum(cost.Length(cost.Arg(0)), cost.Length(cost.Arg(1))))),
+			cost.ResultSize(cost.Const(2*sha1.Size))),
+		cost.Overload("hmacSha256_string_string",
+			cost.EvalCost(scan(cost.Sum(cost.Length(cost.Arg(0)), cost.Length(cost.Arg(1))))),
+			cost.ResultSize(cost.Const(2*sha256.Size))),
+		cost.MemberOverload("string_base64Encode",
+			cost.EvalCost(scan(cost.Length(cost.Target()))),
+			// Up to four UTF-8 bytes per code point, four characters per three bytes.
+			cost.ResultSize(cost.AtMost(cost.Sum(cost.Scale(cost.Length(cost.Target()), 16.0/3), cost.Const(3))))),
+		cost.MemberOverload("string_toUpper",
+			cost.EvalCost(scan(cost.Length(cost.Target()))),
+			cost.ResultSize(cost.Target())),
+		cost.MemberOverload("string_toLower",
+			cost.EvalCost(scan(cost.Length(cost.Target()))),
+			cost.ResultSize(cost.Target())),
+		cost.Overload("jsonToFormURLEncoded_map_bool",
+			cost.EvalCost(scan(cost.Sum(cost.KeyTotal(cost.Arg(0)), cost.ElemTotal(cost.Arg(0)), cost.Length(cost.Arg(0))))),
+			// Percent-encoding triples a byte, and a code point is up to four bytes.
+			cost.ResultSize(cost.AtMost(cost.Scale(cost.Sum(cost.KeyTotal(cost.Arg(0)), cost.ElemTotal(cost.Arg(0)), cost.Scale(cost.Length(cost.Arg(0)), 24)), 12)))),
+		cost.Overload("uuid",
+			cost.EvalCost(call),
+			cost.ResultSize(cost.Const(36))),
+		cost.Overload("maskPhone_string",
+			cost.EvalCost(scan(cost.Length(cost.Arg(0)))),
+			cost.ResultSize(cost.Arg(0))),
+		cost.Overload("maskEmail_string",
+			cost.EvalCost(scan(cost.Length(cost.Arg(0)))),
+			cost.ResultSize(cost.AtMost(cost.Sum(cost.Arg(0), cost.Const(3))))),
+	}
+}
+
+// stringFunc lifts a string function to a CEL unary binding.
+func stringFunc(fn func(string) string) func(ref.Val) ref.Val {
+	return func(v ref.Val) ref.Val {
+		s, ok := v.(types.String)
+		if !ok {
+			return types.MaybeNoSuchOverloadErr(v)
+		}
+		return types.String(fn(string(s)))
+	}
+}
+
+// mapPut implements m.put(k, v): a copy of m with k set to v. The receiver is never modified. On a
+// header map a string value is stored as a one-element list and the result is again a header
+// map, so that chained puts keep the header shape.
+func mapPut(args ...ref.Val) ref.Val {
+	if len(args) != 3 {
+		return types.NoSuchOverloadErr()
+	}
+	m, ok := args[0].(traits.Mapper)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(args[0])
+	}
+	key, val := args[1], args[2]
+	if !validKey(key) {
+		return types.NewErr("put: unsupported key type %s", key.Type().TypeName())
+	}
+	_, isHeader := m.(headerMap)
+	if isHeader {
+		var err error
+		if val, err = headerValue(val); err != nil {
+			return types.WrapErr(err)
+		}
+	}
+	out := make(map[ref.Val]ref.Val, int(sizeOf(m))+1)
+	for it := m.Iterator(); it.HasNext() == types.True; {
+		k := it.Next()
+		if !sameKey(k, key, isHeader) {
+			out[k] = m.Get(k)
+		}
+	}
+	out[key] = val
+	res := types.NewRefValMap(types.DefaultTypeAdapter, out)
+	if isHeader {
+		return headerMap{res}
+	}
+	return res
+}
+
+// mapPutAll implements m.putAll(m2): a copy of m with every entry of m2 set. On a header map the
+// values of m2 are stored as header values, as put does.
+func mapPutAll(recv, arg ref.Val) ref.Val {
+	m, ok := recv.(traits.Mapper)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(recv)
+	}
+	m2, ok := arg.(traits.Mapper)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(arg)
+	}
+	_, isHeader := m.(headerMap)
+	out := make(map[ref.Val]ref.Val, int(sizeOf(m)+sizeOf(m2)))
+	for it := m.Iterator(); it.HasNext() == types.True; {
+		k := it.Next()
+		if !replaced(k, m2, isHeader) {
+			out[k] = m.Get(k)
+		}
+	}
+	for it := m2.Iterator(); it.HasNext() == types.True; {
+		k := it.Next()
+		if !validKey(k) {
+			return types.NewErr("putAll: unsupported key type %s", k.Type().TypeName())
+		}
+		v := m2.Get(k)
+		if types.IsError(v) {
+			return v
+		}
+		if isHeader {
+			var err error
+			if v, err = headerValue(v); err != nil {
+				return types.WrapErr(err)
+			}
+		}
+		out[k] = v
+	}
+	res := types.NewRefValMap(types.DefaultTypeAdapter, out)
+	if isHeader {
+		return headerMap{res}
+	}
+	return res
+}
+
+// validKey reports whether k may be a map key: CEL allows strings, integers and booleans.
+func validKey(k ref.Val) bool {
+	switch k.(type) {
+	case types.String, types.Int, types.Uint, types.Bool:
+		return true
+	}
+	return false
+}
+
+// sameKey reports whether an existing key k is replaced by a put of key: when the two are equal
+// under CEL's heterogeneous equality (1 and 1u are one key), and on a header map also when they
+// are header names that differ only in case, so that header.put("accept", …) replaces "Accept".
+func sameKey(k, key ref.Val, header bool) bool {
+	if k.Equal(key) == types.True {
+		return true
+	}
+	if !header {
+		return false
+	}
+	ks, ok1 := k.(types.String)
+	keys, ok2 := key.(types.String)
+	return ok1 && ok2 && strings.EqualFold(string(ks), string(keys))
+}
+
+// replaced reports whether the existing key k is replaced by m2 in a putAll.
+func replaced(k ref.Val, m2 traits.Mapper, header bool) bool {
+	if m2.Contains(k) == types.True {
+		return true
+	}
+	if !header {
+		return false
+	}
+	for it := m2.Iterator(); it.HasNext() == types.True; {
+		if sameKey(k, it.Next(), true) {
+			return true
+		}
+	}
+	return false
+}
+
+func sizeOf(m traits.Sizer) int64 {
+	if n, ok := m.Size().(types.Int); ok {
+		return int64(n)
+	}
+	return 0
+}
+
+// formatTime implements formatTime(t, layout) with a Go reference-time layout. The timestamp is
+// formatted in its own location: now is always UTC (Eval sees to that), and timestamps CEL
+// creates are UTC unless written with an offset, so output never depends on the host's zone.
+func formatTime(t, layout ref.Val) ref.Val {
+	ts, ok := t.(types.Timestamp)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(t)
+	}
+	l, ok := layout.(types.String)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(layout)
+	}
+	return types.String(ts.Time.Format(string(l)))
+}
+
+// joinStrings implements joinStrings(list, sep).
+func joinStrings(list, sep ref.Val) ref.Val {
+	l, ok := list.(traits.Lister)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(list)
+	}
+	s, ok := sep.(types.String)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(sep)
+	}
+	var b strings.Builder
+	for i := int64(0); i < sizeOf(l); i++ {
+		e := l.Get(types.Int(i))
+		es, ok := e.(types.String)
+		if !ok {
+			if types.IsError(e) {
+				return e
+			}
+			return types.NewErr("joinStrings: element %d is %s, not string", i, e.Type().TypeName())
+		}
+		if i > 0 {
+			b.WriteString(string(s))
+		}
+		b.WriteString(string(es))
+	}
+	return types.String(b.String())
+}
+
+// hmacHex returns a binding computing the HMAC of (message, key) as lower-case hex.
+func hmacHex(h func() hash.Hash) func(ref.Val, ref.Val) ref.Val {
+	return func(msg, key ref.Val) ref.Val {
+		m, ok := msg.(types.String)
+		if !ok {
+			return types.MaybeNoSuchOverloadErr(msg)
+		}
+		k, ok := key.(types.String)
+		if !ok {
+			return types.MaybeNoSuchOverloadErr(key)
+		}
+		mac := hmac.New(h, []byte(k))
+		mac.Write([]byte(m))
+		return types.String(hex.EncodeToString(mac.Sum(nil)))
+	}
+}
+
+// jsonToFormURLEncoded implements jsonToFormURLEncoded(map, sorted): k=v pairs joined by '&',
+// keys and values percent-encoded per RFC 3986 (only A-Za-z0-9-._~ kept, space is %20). Strings
+// are used as they are, numbers and booleans as their JSON text, null as the empty string, and a
+// list repeats its key once per element (in list order). A map value is an error.
+//
+// CEL maps carry no order, so with sorted false the dialect leaves the order open; emfa then
+// also emits the keys in byte order, so that its output is reproducible.
+func jsonToFormURLEncoded(mv, sortedv ref.Val) ref.Val {
+	m, ok := mv.(traits.Mapper)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(mv)
+	}
+	if _, ok := sortedv.(types.Bool); !ok {
+		return types.MaybeNoSuchOverloadErr(sortedv)
+	}
+	type pair struct{ k, v string }
+	var pairs []pair
+	for it := m.Iterator(); it.HasNext() == types.True; {
+		kv := it.Next()
+		k, ok := kv.(types.String)
+		if !ok {
+			return types.NewErr("jsonToFormURLEncoded: key of type %s, want string", kv.Type().TypeName())
+		}
+		v := m.Get(kv)
+		if l, ok := v.(traits.Lister); ok {
+			for i := int64(0); i < sizeOf(l); i++ {
+				s, err := formScalar(l.Get(types.Int(i)))
+				if err != nil {
+					return types.NewErr("jsonToFormURLEncoded: key '%s': %v", string(k), err)
+				}
+				pairs = append(pairs, pair{string(k), s})
+			}
+			continue
+		}
+		s, err := formScalar(v)
+		if err != nil {
+			return types.NewErr("jsonToFormURLEncoded: key '%s': %v", string(k), err)
+		}
+		pairs = append(pairs, pair{string(k), s})
+	}
+	// A stable sort keeps a list's elements in their order under a key.
+	slices.SortStableFunc(pairs, func(a, b pair) int { return strings.Compare(a.k, b.k) })
+	var b strings.Builder
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(percentEncode(p.k))
+		b.WriteByte('=')
+		b.WriteString(percentEncode(p.v))
+	}
+	return types.String(b.String())
+}
+
+// formScalar renders a form value: a string as is, anything else JSON-scalar as its JSON text.
+func formScalar(v ref.Val) (string, error) {
+	switch v := v.(type) {
+	case types.String:
+		return string(v), nil
+	case types.Bool:
+		return strconv.FormatBool(bool(v)), nil
+	case types.Int:
+		return strconv.FormatInt(int64(v), 10), nil
+	case types.Uint:
+		return strconv.FormatUint(uint64(v), 10), nil
+	case types.Double:
+		return strconv.FormatFloat(float64(v), 'g', -1, 64), nil
+	case types.Null:
+		return "", nil
+	case *types.Err:
+		return "", v
+	}
+	return "", fmt.Errorf("value of type %s cannot be form-encoded", v.Type().TypeName())
+}
+
+// percentEncode escapes every byte of s except RFC 3986's unreserved characters, with upper-case
+// hex digits: the canonical form DUO's request signature uses.
+func percentEncode(s string) string {
+	const hexDigits = "0123456789ABCDEF"
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !unreserved(s[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s)+2*n)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if unreserved(c) {
+			b = append(b, c)
+			continue
+		}
+		b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+	}
+	return string(b)
+}
+
+func unreserved(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// maskPhone hides a phone number for display: a leading '+', the first digit and the last four
+// digits stay, every other digit becomes '*', and separators (spaces, dashes, parentheses) stay
+// where they are. A number of fewer than eight digits is masked entirely, since keeping five of
+// its digits would show most of it.
+//
+//	"+15551230123"    → "+1******0123"
+//	"+1 555-123-0123" → "+1 ***-***-0123"
+//	"1234567"         → "*******"
+func maskPhone(s string) string {
+	digits := 0
+	for _, r := range s {
+		if '0' <= r && r <= '9' {
+			digits++
+		}
+	}
+	var b strings.Builder
+	seen := 0
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			b.WriteRune(r)
+			continue
+		}
+		seen++
+		if digits >= 8 && (seen == 1 || seen > digits-4) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('*')
+		}
+	}
+	return b.String()
+}
+
+// maskEmail hides the local part of an e-mail address for display: its first character stays and
+// the rest becomes "***" whatever its length; the domain stays.
+//
+//	"alice@example.com" → "a***@example.com"
+//	"@example.com"      → "***@example.com"
+//	"bob"               → "b***"
+func maskEmail(s string) string {
+	if s == "" {
+		return ""
+	}
+	local, domain, hasAt := strings.Cut(s, "@")
+	// A local part may itself contain a quoted '@'; the domain follows the last one.
+	if i := strings.LastIndexByte(s, '@'); hasAt && i >= 0 {
+		local, domain = s[:i], s[i+1:]
+	}
+	masked := "***"
+	if r, size := utf8.DecodeRuneInString(local); size > 0 && r != utf8.RuneError {
+		masked = string(r) + masked
+	}
+	if !hasAt {
+		return masked
+	}
+	return masked + "@" + domain
+}
+
+// errHeaderValue is returned when a header map is given a value that is neither a string nor a
+// list of strings.
+var errHeaderValue = errors.New("header value must be a string or a list of strings")

@@ -1,0 +1,314 @@
+package transform
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+	"cel.dev/cel-go/interpreter"
+)
+
+// ErrCostLimit is returned (wrapped) by Eval when an evaluation exceeds its cost limit.
+var ErrCostLimit = errors.New("cost limit exceeded")
+
+// Vars are the values of an evaluation's variables by name. Values are plain Go values: a body
+// from DecodeJSON, an http.Header or map[string][]string for header maps, strings, ints, and a
+// time.Time for now. Variables the environment does not declare are ignored.
+type Vars map[string]any
+
+// Program is a compiled transform. A Program is immutable and safe for concurrent use.
+type Program struct {
+	env      *Env
+	ast      *ast.AST
+	prg      cel.Program
+	estimate cost.Estimate
+}
+
+// Compile parses and type-checks source in env. It rejects a transform whose result cannot be a
+// map, and one whose worst-case cost estimate exceeds the environment's ceiling. Errors carry the
+// CEL position (line:column) of the problem.
+func Compile(env *Env, source string) (*Program, error) {
+	if env == nil {
+		return nil, errors.New("transform: compile: nil environment")
+	}
+	checked, iss := env.cel.Compile(source)
+	if iss.Err() != nil {
+		return nil, fmt.Errorf("transform: compile: %w", iss.Err())
+	}
+	native := checked.NativeRep()
+	root := native.Expr()
+	pos := position(native, root.ID())
+	if t := checked.OutputType(); t.Kind() != types.MapKind && t.Kind() != types.DynKind {
+		return nil, fmt.Errorf("transform: compile: %s: result is %s, want a map", pos, cel.FormatCELType(t))
+	}
+	est, err := env.cel.EstimateCost(checked, sizeHint(env.limits.inputSizeHint))
+	if err != nil {
+		return nil, fmt.Errorf("transform: compile: %s: cost estimate: %w", pos, err)
+	}
+	if est.Max > env.limits.maxEstimatedCost {
+		return nil, fmt.Errorf("transform: compile: %s: worst-case cost estimate %s exceeds the limit %d (inputs assumed to hold at most %d elements)",
+			pos, costString(est.Max), env.limits.maxEstimatedCost, env.limits.inputSizeHint)
+	}
+	prg, err := env.cel.Program(checked,
+		cel.CostLimit(env.limits.costLimit),
+		cel.InterruptCheckFrequency(interruptCheckFrequency),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("transform: compile: %w", err)
+	}
+	return &Program{env: env, ast: native, prg: prg, estimate: est}, nil
+}
+
+// CostEstimate returns the static estimate of the transform's evaluation cost, assuming every
+// input list, map and string holds at most the environment's input size hint.
+func (p *Program) CostEstimate() (minCost, maxCost uint64) {
+	return p.estimate.Min, p.estimate.Max
+}
+
+// Eval evaluates the transform once. The context bounds the evaluation (its deadline is checked
+// between comprehension iterations), as does the environment's cost limit. now is read once per
+// evaluation: from vars[VarNow] when the caller gives it (tests pass a fixed time), else the
+// clock; either way it is converted to UTC. The result is a map of plain JSON-able values (see
+// toJSON). A failure at run time is returned as an error holding the CEL position and message,
+// never a variable's value.
+func (p *Program) Eval(ctx context.Context, vars Vars) (result map[string]any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			result = nil
+			if re, ok := r.(runtime.Error); ok {
+				err = fmt.Errorf("transform: eval: internal error: %s", re.Error())
+				return
+			}
+			err = fmt.Errorf("transform: eval: internal error (panic of type %T)", r)
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("transform: eval: %w", err)
+	}
+	act, err := p.activation(vars)
+	if err != nil {
+		return nil, fmt.Errorf("transform: eval: %w", err)
+	}
+	val, _, err := p.prg.ContextEval(ctx, act)
+	if err != nil {
+		return nil, p.evalError(err)
+	}
+	m, ok := val.(traits.Mapper)
+	if !ok {
+		return nil, fmt.Errorf("transform: eval: result is %s, want a map", val.Type().TypeName())
+	}
+	out, err := mapToJSON(m)
+	if err != nil {
+		return nil, fmt.Errorf("transform: eval: result: %w", err)
+	}
+	return out, nil
+}
+
+// activation builds the evaluation's variables from vars: only declared names, now filled in and
+// made UTC, header maps marked as such.
+func (p *Program) activation(vars Vars) (map[string]any, error) {
+	act := make(map[string]any, len(p.env.vars)+1)
+	for name, t := range p.env.vars {
+		v, ok := vars[name]
+		switch {
+		case t.IsExactType(cel.TimestampType) && name == VarNow:
+			if !ok || v == nil {
+				v = time.Now()
+			}
+			if tm, isTime := v.(time.Time); isTime {
+				v = tm.UTC()
+			}
+		case !ok:
+			continue
+		case t.IsExactType(headerType):
+			h, err := newHeaderMap(v)
+			if err != nil {
+				return nil, fmt.Errorf("variable %s: %w", name, err)
+			}
+			v = h
+		case name == VarRequest:
+			v = requestWithHeader(v)
+		}
+		act[name] = v
+	}
+	return act, nil
+}
+
+// requestWithHeader marks the header entry of the incoming transform's request variable as a
+// header map, leaving the caller's map untouched.
+func requestWithHeader(v any) any {
+	req, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	h, ok := req[VarHeader]
+	if !ok {
+		return v
+	}
+	hv, err := newHeaderMap(h)
+	if err != nil {
+		return v
+	}
+	cp := make(map[string]any, len(req))
+	for k, x := range req {
+		cp[k] = x
+	}
+	cp[VarHeader] = hv
+	return cp
+}
+
+// evalError turns an evaluation error into one that names the position and CEL's message, with
+// quoted text (which may echo a value) removed.
+func (p *Program) evalError(err error) error {
+	var cancelled interpreter.EvalCancelledError
+	if errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded {
+		return fmt.Errorf("transform: eval: %w (limit %d)", ErrCostLimit, p.env.limits.costLimit)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("transform: eval: %w", err)
+	}
+	if strings.HasPrefix(err.Error(), "internal error:") {
+		// cel-go recovered a panic and put its text, which may hold anything, in the message.
+		return errors.New("transform: eval: internal error (a function panicked)")
+	}
+	msg := redact(err.Error())
+	var celErr *types.Err
+	if errors.As(err, &celErr) && celErr.NodeID() != 0 {
+		return fmt.Errorf("transform: eval: %s: %s", position(p.ast, celErr.NodeID()), msg)
+	}
+	return fmt.Errorf("transform: eval: %s", msg)
+}
+
+var quoted = regexp.MustCompile("\"(?:[^\"\\\\]|\\\\.)*\"|`[^`]*`")
+
+// redact removes double- and back-quoted text from a CEL runtime message: errors of conversions
+// and parsers (strconv, time, regexp) quote their input, which may be a secret. Single quotes,
+// which CEL uses for type and function names, are kept.
+func redact(msg string) string {
+	return quoted.ReplaceAllString(msg, `"…"`)
+}
+
+// position renders the source position of an expression as <input>:line:column.
+func position(a *ast.AST, id int64) string {
+	loc := a.SourceInfo().GetStartLocation(id)
+	return fmt.Sprintf("<input>:%d:%d", loc.Line(), loc.Column()+1)
+}
+
+func costString(c uint64) string {
+	if c == math.MaxUint64 {
+		return "unbounded"
+	}
+	return strconv.FormatUint(c, 10)
+}
+
+// sizeHint is the cost estimator: every list, map and string reached from a variable holds at
+// most this many elements.
+type sizeHint uint64
+
+// EstimateSize implements cost.Estimator.
+func (h sizeHint) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
+	if len(n.Path()) == 0 {
+		return nil
+	}
+	sz := cost.RangedSizeEstimate(0, uint64(h))
+	return &sz
+}
+
+// EstimateCallCost implements cost.Estimator; the library's cost models price its functions.
+func (sizeHint) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
+}
+
+// mapToJSON converts a CEL map with string keys to plain Go values.
+func mapToJSON(m traits.Mapper) (map[string]any, error) {
+	out := make(map[string]any, int(sizeOf(m)))
+	for it := m.Iterator(); it.HasNext() == types.True; {
+		k := it.Next()
+		ks, err := mapKey(k)
+		if err != nil {
+			return nil, err
+		}
+		v, err := toJSON(m.Get(k))
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", ks, err)
+		}
+		out[ks] = v
+	}
+	return out, nil
+}
+
+// mapKey renders a map key as a JSON object key: strings as they are, integers and booleans as
+// their text.
+func mapKey(k ref.Val) (string, error) {
+	switch k := k.(type) {
+	case types.String:
+		return string(k), nil
+	case types.Int:
+		return strconv.FormatInt(int64(k), 10), nil
+	case types.Uint:
+		return strconv.FormatUint(uint64(k), 10), nil
+	case types.Bool:
+		return strconv.FormatBool(bool(k)), nil
+	}
+	return "", fmt.Errorf("map key of type %s", k.Type().TypeName())
+}
+
+// toJSON converts a CEL value to a plain Go value that encoding/json renders as CEL's JSON
+// mapping does: int stays int64 (uint uint64), double float64, bytes become a base64 string,
+// timestamps RFC 3339 text, durations seconds with an "s" suffix, null nil; maps and lists keep
+// their nesting as map[string]any and []any.
+func toJSON(v ref.Val) (any, error) {
+	switch v := v.(type) {
+	case types.Null:
+		return nil, nil
+	case types.Bool:
+		return bool(v), nil
+	case types.Int:
+		return int64(v), nil
+	case types.Uint:
+		return uint64(v), nil
+	case types.Double:
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, errors.New("double is not a finite number")
+		}
+		return f, nil
+	case types.String:
+		return string(v), nil
+	case types.Bytes:
+		return base64.StdEncoding.EncodeToString(v), nil
+	case types.Timestamp:
+		return v.Time.Format(time.RFC3339Nano), nil
+	case types.Duration:
+		return strconv.FormatFloat(v.Duration.Seconds(), 'f', -1, 64) + "s", nil
+	case *types.Err:
+		return nil, errors.New(redact(v.Error()))
+	case traits.Mapper:
+		return mapToJSON(v)
+	case traits.Lister:
+		n := sizeOf(v)
+		out := make([]any, 0, n)
+		for i := int64(0); i < n; i++ {
+			e, err := toJSON(v.Get(types.Int(i)))
+			if err != nil {
+				return nil, fmt.Errorf("element %d: %w", i, err)
+			}
+			out = append(out, e)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("value of type %s has no JSON form", v.Type().TypeName())
+}

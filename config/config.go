@@ -80,8 +80,18 @@ type Provider struct {
 	CredentialPrefix string   `mapstructure:"credentialPrefix"`
 	Enabled          *bool    `mapstructure:"enabled"` // default true
 	Capabilities     []string `mapstructure:"capabilities"`
-	Engine           string   `mapstructure:"engine"` // builtin
+	Engine           string   `mapstructure:"engine"` // builtin or remote
 	Builtin          *Builtin `mapstructure:"builtin"`
+	// Remote is the remote engine's section: an IBM Verify real-time webhook (urls,
+	// authentication, headers, resources with CEL transforms) as YAML, or
+	// {webhookFile: F, values: {placeholder: value}} naming a Verify webhook JSON used
+	// verbatim. It is kept as a generic tree with the keys' case intact (viper would
+	// lower-case them; resource names and JWT claims are case-sensitive); the remote engine
+	// decodes and validates it.
+	Remote map[string]any `mapstructure:"remote"`
+	// ChallengeLifetime bounds a challenge the engine starts (push, SMS...): past it a
+	// result is TIMEOUT whatever the backend says. Default 5m.
+	ChallengeLifetime time.Duration `mapstructure:"challengeLifetime"`
 }
 
 // IsEnabled reports whether the provider serves factors (unset means enabled).

@@ -64,7 +64,7 @@ func TestParseFull(t *testing.T) {
 		Log:     Log{Level: "info", Format: "json"},
 		Providers: []Provider{{
 			Name: "Built-in factors", CredentialPrefix: "emfa", Enabled: &enabled,
-			Capabilities: []string{"TOTP"}, Engine: "builtin",
+			Capabilities: []string{"TOTP"}, Engine: "builtin", ChallengeLifetime: DefaultChallengeLife,
 			Builtin: &Builtin{
 				TOTP:    TOTP{Algorithm: "SHA256", Digits: 8, Period: 60, Window: new(2), Issuer: "emfa"},
 				Lockout: Lockout{MaxFailures: 5, Duration: 10 * time.Minute},
@@ -321,4 +321,58 @@ providers: [{name: A, credentialPrefix: a, capabilities: [totp]%s}]
 	if w := *cfg.Providers[0].Builtin.TOTP.Window; w != 0 {
 		t.Errorf("explicit window %d, want 0", w)
 	}
+}
+
+// A remote section keeps its keys' case (viper would lower-case them) and has its
+// ${NAME} references expanded, with exact paths in the errors.
+func TestRemoteSectionKeepsCase(t *testing.T) {
+	y := `
+server: {auth: {basic: {username: v, password: p}}}
+storage: {dsn: ":memory:", encryptionKey: "` + testKey + `"}
+providers:
+  - name: Vendor
+    credentialPrefix: vend
+    engine: remote
+    capabilities: [mobileOTP, Push]
+    challengeLifetime: 2m
+    remote:
+      urls: ["https://api.example.com"]
+      authentication:
+        type: jwt
+        jwt: {alg: HS256, key: "${JWT_KEY}", lifetime: 300, additionalClaims: {tenantID: acme, "X-Role": mfa}}
+      resources:
+        mobileOTP_1: {suffix: /otp, method: POST}
+        enrollments: {suffix: "/users/${MISSING_PATH}", transform: {outgoing: '{"body": {"userName": body.username}}'}}
+`
+	_, err := Parse([]byte(y), "yaml", env(map[string]string{"JWT_KEY": "k"}))
+	assertErrors(t, err, []string{"providers[0].remote.resources.enrollments.suffix: environment variable MISSING_PATH is not set"})
+
+	cfg, err := Parse([]byte(y), "yaml", env(map[string]string{"JWT_KEY": "k", "MISSING_PATH": "u"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Providers[0]
+	if p.ChallengeLifetime != 2*time.Minute || p.Capabilities[0] != "mobileOTP" {
+		t.Errorf("provider: %+v", p)
+	}
+	want := map[string]any{
+		"urls": []any{"https://api.example.com"},
+		"authentication": map[string]any{"type": "jwt", "jwt": map[string]any{
+			"alg": "HS256", "key": "k", "lifetime": 300,
+			"additionalClaims": map[string]any{"tenantID": "acme", "X-Role": "mfa"}}},
+		"resources": map[string]any{
+			"mobileOTP_1": map[string]any{"suffix": "/otp", "method": "POST"},
+			"enrollments": map[string]any{"suffix": "/users/u", "transform": map[string]any{"outgoing": `{"body": {"userName": body.username}}`}},
+		},
+	}
+	if diff := cmp.Diff(want, p.Remote); diff != "" {
+		t.Errorf("remote section (-want +got):\n%s", diff)
+	}
+
+	noSection, _, _ := strings.Cut(y, "    remote:")
+	_, err = Parse([]byte(noSection+"    builtin: {}\n"), "yaml", env(nil))
+	assertErrors(t, err, []string{
+		"providers[0].remote: a remote engine needs a remote section",
+		"providers[0].builtin: only a builtin engine takes a builtin section",
+	})
 }

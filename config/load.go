@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 )
 
 // Options tune loading; the zero value reads the process environment.
@@ -60,6 +62,14 @@ func Parse(data []byte, format string, opts Options) (*Config, error) {
 	lookup := opts.lookup()
 	var errs Errors
 	applyEnvOverrides(settings, lookup)
+	// Remote sections are taken from the document itself below, keys' case intact.
+	if providers, ok := settings["providers"].([]any); ok {
+		for _, p := range providers {
+			if m, ok := p.(map[string]any); ok {
+				delete(m, "remote")
+			}
+		}
+	}
 	expanded := expandTree(settings, "", lookup, &errs)
 	// Map iteration made the order random; sort so the same file gives the same report.
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
@@ -78,6 +88,9 @@ func Parse(data []byte, format string, opts Options) (*Config, error) {
 	}
 	if err := dec.Decode(expanded); err != nil {
 		errs = append(errs, decodeErrors(err)...)
+	}
+	if err := restoreRemote(&cfg, data, format, lookup, &errs); err != nil {
+		return nil, err
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -243,4 +256,32 @@ func canonicalPath(path string) string {
 		}
 	}
 	return strings.Join(parts, ".")
+}
+
+// restoreRemote sets each provider's Remote section from the document itself: viper
+// lower-cases every map key, and a webhook's resource names and JWT claims are
+// case-sensitive. ${NAME} references inside are expanded like everywhere else.
+func restoreRemote(cfg *Config, data []byte, format string, lookup func(string) (string, bool), errs *Errors) error {
+	var doc struct {
+		Providers []struct {
+			Remote map[string]any `yaml:"remote" json:"remote"`
+		} `yaml:"providers" json:"providers"`
+	}
+	var err error
+	if format == "json" {
+		err = json.Unmarshal(data, &doc)
+	} else {
+		err = yaml.Unmarshal(data, &doc)
+	}
+	if err != nil {
+		return fmt.Errorf("parse %s: %w", format, err)
+	}
+	for i := range cfg.Providers {
+		if i >= len(doc.Providers) || doc.Providers[i].Remote == nil {
+			continue
+		}
+		tree := expandTree(doc.Providers[i].Remote, fmt.Sprintf("providers[%d].remote", i), lookup, errs)
+		cfg.Providers[i].Remote = tree.(map[string]any)
+	}
+	return nil
 }

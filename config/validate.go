@@ -35,6 +35,7 @@ func (es Errors) Unwrap() []error { return es }
 // Engines emfa knows.
 const (
 	EngineBuiltin = "builtin"
+	EngineRemote  = "remote"
 )
 
 // BuiltinCapabilities are the factor types the built-in engine serves. A provider's
@@ -52,6 +53,7 @@ const (
 	DefaultShutdownTimeout = 15 * time.Second
 	DefaultMaxFailures     = 10
 	DefaultTOTPWindow      = 1
+	DefaultChallengeLife   = 5 * time.Minute
 	DefaultLockoutDuration = 15 * time.Minute
 )
 
@@ -67,6 +69,7 @@ func (c *Config) applyDefaults() {
 	for i := range c.Providers {
 		p := &c.Providers[i]
 		p.Engine = cmpOr(p.Engine, EngineBuiltin)
+		p.ChallengeLifetime = cmpOr(p.ChallengeLifetime, DefaultChallengeLife)
 		if p.Engine == EngineBuiltin && p.Builtin == nil {
 			p.Builtin = &Builtin{}
 		}
@@ -211,11 +214,26 @@ func (c *Config) Validate() error {
 				add(cat, "the builtin engine cannot serve %q (it serves %s)", capName, strings.Join(BuiltinCapabilities, ", "))
 			}
 		}
+		if p.ChallengeLifetime < time.Second || p.ChallengeLifetime > time.Hour {
+			add(at+".challengeLifetime", "must be between 1s and 1h, not %s", p.ChallengeLifetime)
+		}
 		switch p.Engine {
 		case EngineBuiltin:
 			validateBuiltin(p.Builtin, at+".builtin", add)
+			if p.Remote != nil {
+				add(at+".remote", "only a remote engine takes a remote section")
+			}
+		case EngineRemote:
+			// The webhook itself is decoded and validated by the remote engine (emfa check
+			// reports both); here only its presence.
+			if len(p.Remote) == 0 {
+				add(at+".remote", "a remote engine needs a remote section: a Verify webhook, or webhookFile")
+			}
+			if p.Builtin != nil {
+				add(at+".builtin", "only a builtin engine takes a builtin section")
+			}
 		default:
-			add(at+".engine", "unknown engine %q (want %s)", p.Engine, EngineBuiltin)
+			add(at+".engine", "unknown engine %q (want %s or %s)", p.Engine, EngineBuiltin, EngineRemote)
 		}
 	}
 	if len(errs) > 0 {

@@ -7,22 +7,17 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"io/fs"
 	"maps"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-// duoWebhookPath is IBM's published DUO webhook, kept in shared/ beside the repository and
-// deliberately not copied into it.
-const duoWebhookPath = "../../shared/verify/ibm-duo-webhook.json"
+	"github.com/emfa/emfa/internal/verifyfiles"
+)
 
 const (
 	duoHost = "api-1234abcd.duosecurity.com"
@@ -48,13 +43,7 @@ type duoPrograms struct {
 
 func loadDUO(tb testing.TB) *duoPrograms {
 	tb.Helper()
-	data, err := os.ReadFile(duoWebhookPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		tb.Skipf("IBM's DUO webhook %s is not present (it lives in shared/, outside the repository)", duoWebhookPath)
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
+	data := verifyfiles.Read(tb, "ibm-duo-webhook.json")
 	var wh struct {
 		Resources map[string]duoResource `json:"resources"`
 	}

@@ -16,25 +16,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/internal/verifyfiles"
 )
-
-// sharedFile reads a file of ../shared (EMFA_SHARED_DIR in CI). It skips when the folder
-// is absent, unless EMFA_REQUIRE_SHARED is set, when it fails.
-func sharedFile(t *testing.T, rel string) []byte {
-	t.Helper()
-	dir := os.Getenv("EMFA_SHARED_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared")
-	}
-	data, err := os.ReadFile(filepath.Join(dir, rel))
-	if err != nil {
-		if os.Getenv("EMFA_REQUIRE_SHARED") != "" {
-			t.Fatalf("shared file needed: %v", err)
-		}
-		t.Skipf("shared file absent (set EMFA_SHARED_DIR): %v", err)
-	}
-	return data
-}
 
 // fieldPaths lists the paths of the FieldErrors in err.
 func fieldPaths(err error) []string {
@@ -55,7 +38,7 @@ func fieldPaths(err error) []string {
 
 func TestParseWebhookDUO(t *testing.T) {
 	t.Parallel()
-	data := sharedFile(t, "verify/ibm-duo-webhook.json")
+	data := verifyfiles.Read(t, "ibm-duo-webhook.json")
 	w, err := ParseWebhook(data)
 	if err != nil {
 		t.Fatal(err)

@@ -113,6 +113,13 @@ func (a *authenticator) invalidate(req *http.Request) {
 	}
 }
 
+// tokenBased reports whether a refused call deserves one retry with a fresh credential:
+// only a cached OAuth token can be stale; the other schemes would send the same thing.
+func (a *authenticator) tokenBased() bool {
+	_, ok := a.scheme.(*oauthScheme)
+	return ok
+}
+
 // headerValues are the header authentication values by key, as transforms read them in
 // authentication_header. Callers must not modify the map.
 func (a *authenticator) headerValues() map[string]string { return a.header }

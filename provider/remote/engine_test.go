@@ -1,0 +1,334 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/transform"
+)
+
+// seen is one request the vendor received.
+type seen struct {
+	Method, Path, Query, Body string
+	Header                    http.Header
+}
+
+// vendor is a scripted loopback vendor: answer decides each response.
+type vendor struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	reqs   []seen
+	answer func(r *http.Request, body string) (int, string)
+}
+
+func newVendor(t *testing.T, answer func(r *http.Request, body string) (int, string)) *vendor {
+	v := &vendor{answer: answer}
+	v.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		v.mu.Lock()
+		v.reqs = append(v.reqs, seen{r.Method, r.URL.Path, r.URL.RawQuery, string(b), r.Header.Clone()})
+		v.mu.Unlock()
+		status, body := v.answer(r, string(b))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(v.srv.Close)
+	return v
+}
+
+func (v *vendor) requests() []seen {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]seen(nil), v.reqs...)
+}
+
+func newEngine(t *testing.T, w *Webhook) *Engine {
+	t.Helper()
+	e, err := New(Options{Webhook: w, Provider: "acme", Store: testdb.SQLite(t), ChallengeLifetime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func req(capability, txid, passvalue string) provider.Request {
+	return provider.Request{Capability: capability, ID: "dev-1", TransactionID: txid, Username: "alice",
+		Passvalue: passvalue, Attributes: map[string]any{"username": "alice", "number": json.Number("7")}}
+}
+
+func TestResourceSelection(t *testing.T) {
+	v := newVendor(t, func(*http.Request, string) (int, string) { return 200, `{"status":"SUCCESS"}` })
+	e := newEngine(t, &Webhook{URLs: []string{v.srv.URL + "/api"}, Resources: map[string]Resource{
+		"validate": {Suffix: "/validate"},
+		"hotp_1":   {Suffix: "/hotp"},
+		"smsotp_2": {Suffix: "/sms-check"},
+		"initiate": {Suffix: "/start", Transform: Transform{Incoming: `{"body": {"status": "PENDING", "transactionId": "tx-1"}}`}},
+	}})
+	ctx := context.Background()
+	e.Validate(ctx, req("HOTP", "", "123")) // capability-specific, any case
+	e.Validate(ctx, req("totp", "", "123")) // generic
+	if out, _ := e.Initiate(ctx, req("smsotp", "", "")); out.Status != provider.StatusPending {
+		t.Fatalf("initiate: %+v", out)
+	}
+	e.Validate(ctx, req("smsotp", "tx-1", "123")) // step 2: smsotp_2
+	var paths []string
+	for _, r := range v.requests() {
+		paths = append(paths, r.Path)
+	}
+	if diff := cmp.Diff([]string{"/api/hotp", "/api/validate", "/api/start", "/api/sms-check"}, paths); diff != "" {
+		t.Errorf("paths (-want +got):\n%s", diff)
+	}
+	// Without an outgoing transform, Verify's payload is sent as JSON.
+	var sent map[string]any
+	json.Unmarshal([]byte(v.requests()[0].Body), &sent)
+	want := map[string]any{"capability": "HOTP", "id": "dev-1", "attributes": map[string]any{"username": "alice", "passvalue": "123", "number": float64(7)}}
+	if diff := cmp.Diff(want, sent); diff != "" {
+		t.Errorf("default body (-want +got):\n%s", diff)
+	}
+}
+
+func TestOutgoingResultKeys(t *testing.T) {
+	v := newVendor(t, func(*http.Request, string) (int, string) { return 200, `{"ok": true}` })
+	e := newEngine(t, &Webhook{
+		URLs:           []string{v.srv.URL},
+		Authentication: Authentication{Type: AuthBasic, Basic: BasicAuth{Username: "u", Password: "p"}},
+		Headers:        []Header{{Key: "X-Static", Value: "s"}},
+		Resources: map[string]Resource{
+			"validate": {Suffix: "/v", Transform: Transform{
+				Outgoing: `{"body": "a=1&b=" + body.attributes.passvalue, "method": "put", "path": "/other",
+					"query": {"q": "x y", "multi": ["1", "2"]},
+					"header": header.put("content-type", "application/x-www-form-urlencoded").put("authorization", "bearer abc"),
+					"skip_authentication": true, "title_case_bearer": true}`,
+				Incoming: `{"body": {"status": body.ok ? "SUCCESS" : "FAILED", "attributes": {"code": status_code, "sentMethod": request.method}}}`,
+			}},
+		},
+	})
+	out, err := e.Validate(context.Background(), req("totp", "", "42"))
+	if err != nil || out.Status != provider.StatusSuccess {
+		t.Fatalf("validate: %+v %v", out, err)
+	}
+	if diff := cmp.Diff(map[string]any{"code": int64(200), "sentMethod": "PUT"}, out.Attributes); diff != "" {
+		t.Errorf("incoming variables (-want +got):\n%s", diff)
+	}
+	r := v.requests()[0]
+	if r.Method != "PUT" || r.Path != "/other" || r.Body != "a=1&b=42" {
+		t.Errorf("request %+v", r)
+	}
+	if r.Query != "multi=1&multi=2&q=x+y" {
+		t.Errorf("query %q", r.Query)
+	}
+	if r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" || r.Header.Get("X-Static") != "s" {
+		t.Errorf("headers %v", r.Header)
+	}
+	// skip_authentication dropped Basic; title_case_bearer fixed the transform's own value.
+	if got := r.Header.Get("Authorization"); got != "Bearer abc" {
+		t.Errorf("Authorization %q", got)
+	}
+}
+
+func TestGETHasNoBody(t *testing.T) {
+	v := newVendor(t, func(*http.Request, string) (int, string) { return 200, `{"status":"SUCCESS"}` })
+	e := newEngine(t, &Webhook{
+		URLs:           []string{v.srv.URL},
+		Authentication: Authentication{Type: AuthBasic, Basic: BasicAuth{Username: "u", Password: "p"}},
+		Resources:      map[string]Resource{"test": {Suffix: "/ping", Method: "get"}},
+	})
+	if out, _ := e.Test(context.Background()); out.Status != provider.StatusSuccess {
+		t.Fatalf("test: %+v", out)
+	}
+	r := v.requests()[0]
+	if r.Method != "GET" || r.Body != "" || !strings.HasPrefix(r.Header.Get("Authorization"), "Basic ") {
+		t.Errorf("request %+v", r)
+	}
+}
+
+func TestFailuresAnswerFailed(t *testing.T) {
+	status := atomic.Int32{}
+	status.Store(200)
+	v := newVendor(t, func(*http.Request, string) (int, string) { return int(status.Load()), `{"result": "x"}` })
+	e := newEngine(t, &Webhook{URLs: []string{v.srv.URL}, Resources: map[string]Resource{
+		"validate":    {Suffix: "/v", ExpectedStatus: []int{201}, Transform: Transform{Incoming: `{"body": {"status": "SUCCESS"}}`}},
+		"initiate":    {Suffix: "/i", Transform: Transform{Incoming: `{"body": {"status": body.nope.deeper}}`}},
+		"result":      {Suffix: "/r", Transform: Transform{Incoming: `{"body": {"status": "MAYBE"}}`}},
+		"enrollments": {Suffix: "/e", Transform: Transform{Incoming: `{"body": {"not": "a list"}}`}},
+	}})
+	ctx := context.Background()
+	if out, _ := e.Validate(ctx, req("totp", "", "1")); out.Status != provider.StatusFailed {
+		t.Errorf("status outside the resource's expectedStatus: %+v", out)
+	}
+	status.Store(201)
+	if out, _ := e.Validate(ctx, req("totp", "", "1")); out.Status != provider.StatusSuccess {
+		t.Errorf("status inside expectedStatus: %+v", out)
+	}
+	status.Store(200)
+	if out, err := e.Initiate(ctx, req("push", "", "")); out.Status != provider.StatusFailed || err != nil {
+		t.Errorf("transform runtime error: %+v %v", out, err)
+	}
+	if list, err := e.Enrollments(ctx, "alice"); len(list) != 0 || err != nil {
+		t.Errorf("enrollments answer not a list: %+v %v", list, err)
+	}
+	if got := e.Stats(); got.UnexpectedStatus.Load() != 1 || got.TransformErrors.Load() != 2 {
+		t.Errorf("counted %d unexpected statuses, %d transform errors", got.UnexpectedStatus.Load(), got.TransformErrors.Load())
+	}
+	if out, _ := e.Test(ctx); out.Status != provider.StatusFailed || out.Attributes["reason"] == nil {
+		t.Errorf("no test resource: %+v", out)
+	}
+}
+
+// A vendor refusing the cached OAuth token gets one retry with a fresh token.
+func TestOAuthRetryOnce(t *testing.T) {
+	var tokens atomic.Int32
+	tokenSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := tokens.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"tok-`+string(rune('0'+n))+`","token_type":"bearer","expires_in":3600}`)
+	}))
+	t.Cleanup(tokenSrv.Close)
+	v := newVendor(t, func(r *http.Request, _ string) (int, string) {
+		if r.Header.Get("Authorization") == "Bearer tok-1" {
+			return 401, `{"error":"expired"}`
+		}
+		return 200, `{"status":"SUCCESS"}`
+	})
+	e := newEngine(t, &Webhook{
+		URLs: []string{v.srv.URL},
+		Authentication: Authentication{Type: AuthOAuth, OAuth: OAuth{
+			TokenEndpoint: tokenSrv.URL, ClientID: "c", ClientSecret: "s"}},
+		Resources: map[string]Resource{"validate": {Suffix: "/v"}},
+	})
+	if out, _ := e.Validate(context.Background(), req("totp", "", "1")); out.Status != provider.StatusSuccess {
+		t.Errorf("after refresh: %+v", out)
+	}
+	if tokens.Load() != 2 || len(v.requests()) != 2 || e.Stats().TokenRetries.Load() != 1 {
+		t.Errorf("tokens %d, vendor calls %d, retries %d; want 2, 2, 1", tokens.Load(), len(v.requests()), e.Stats().TokenRetries.Load())
+	}
+
+	// A vendor that refuses every token: one retry, then FAILED.
+	v.answer = func(*http.Request, string) (int, string) { return 403, `{}` }
+	if out, _ := e.Validate(context.Background(), req("totp", "", "1")); out.Status != provider.StatusFailed {
+		t.Errorf("always refused: %+v", out)
+	}
+	if len(v.requests()) != 4 {
+		t.Errorf("vendor calls %d, want 4 (one retry only)", len(v.requests()))
+	}
+}
+
+// Of many concurrent validations of one transaction, one succeeds.
+func TestTransactionOneSuccess(t *testing.T) {
+	v := newVendor(t, func(r *http.Request, _ string) (int, string) {
+		if strings.HasSuffix(r.URL.Path, "/start") {
+			return 200, `{"txid":"vendor-tx"}`
+		}
+		return 200, `{"status":"SUCCESS"}`
+	})
+	e := newEngine(t, &Webhook{URLs: []string{v.srv.URL}, Resources: map[string]Resource{
+		"initiate": {Suffix: "/start", Transform: Transform{Incoming: `{"body": {"status": "PENDING", "transactionId": body.txid}}`}},
+		"validate": {Suffix: "/check"},
+	}})
+	ctx := context.Background()
+	out, err := e.Initiate(ctx, req("smsotp", "", ""))
+	if err != nil || out.TransactionID != "vendor-tx" {
+		t.Fatalf("initiate: %+v %v", out, err)
+	}
+	// The vendor reusing a transaction id is refused.
+	if again, _ := e.Initiate(ctx, req("smsotp", "", "")); again.Status != provider.StatusFailed {
+		t.Errorf("reused vendor txid: %+v", again)
+	}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if out, _ := e.Validate(ctx, req("smsotp", "vendor-tx", "1")); out.Status == provider.StatusSuccess {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Errorf("%d successes, want 1", wins.Load())
+	}
+}
+
+func TestCompileErrorsNameResourceAndDirection(t *testing.T) {
+	_, err := Compile(&Webhook{Resources: map[string]Resource{
+		"enrollments": {Transform: Transform{Outgoing: `{"body": body.username +}`}},
+		"validate":    {Transform: Transform{Incoming: `"just a string"`}},
+		"result":      {Transform: Transform{Incoming: `{"body": nosuchvar}`}},
+	}})
+	var es config.Errors
+	if !errors.As(err, &es) || len(es) != 3 {
+		t.Fatalf("want 3 errors, got %v", err)
+	}
+	for _, want := range []string{"resources.enrollments.transform.outgoing: 1:25: Syntax error", "resources.result.transform.incoming: 1:10: undeclared reference", "undeclared reference", "resources.validate.transform.incoming: 1:1: result is string, want a map"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+	if !strings.Contains(err.Error(), "1:25") && !strings.Contains(err.Error(), ":1:") {
+		t.Errorf("no CEL position in:\n%v", err)
+	}
+}
+
+func TestLoadWebhook(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "wh.json"), []byte(`{"name": "x", "urls": ["{{url}}"],
+		"authentication": {"type": "header", "header": {"values": [{"key": "k", "value": "{{ secret }}"}]}},
+		"resources": {"test": {"suffix": "/t"}}}`), 0o600)
+
+	w, source, err := LoadWebhook(map[string]any{"webhookFile": "wh.json", "values": map[string]any{"url": "https://v.example.com", "secret": `a"b`}, "timeout": "3s"}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if source != filepath.Join(dir, "wh.json") || w.URLs[0] != "https://v.example.com" || w.Authentication.Header.Values[0].Value.Reveal() != `a"b` || time.Duration(w.Timeout) != 3*time.Second {
+		t.Errorf("webhook %+v from %s", w, source)
+	}
+	if _, _, err := LoadWebhook(map[string]any{"webhookFile": "wh.json", "values": map[string]any{"url": "u"}}, dir); err == nil || !strings.Contains(err.Error(), "secret") {
+		t.Errorf("missing placeholder: %v", err)
+	}
+	if _, _, err := LoadWebhook(map[string]any{"webhookFile": "missing.json"}, dir); err == nil {
+		t.Error("missing file accepted")
+	}
+	inline, _, err := LoadWebhook(map[string]any{"urls": []any{"https://a"}, "resources": map[string]any{"mobileOTP_1": map[string]any{"suffix": "/m"}}}, dir)
+	if err != nil || inline.Resources["mobileOTP_1"].Suffix != "/m" {
+		t.Errorf("inline: %+v %v", inline, err)
+	}
+}
+
+func TestEvalTransform(t *testing.T) {
+	w := &Webhook{URLs: []string{"https://api.example.com:8443/base"},
+		Authentication: Authentication{Type: AuthHeader, Header: HeaderAuth{Values: []HeaderValue{{Key: "ikey", Value: "I"}}}},
+		Resources: map[string]Resource{"initiate": {Suffix: "/start", Transform: Transform{
+			Outgoing: `{"body": {"who": body.username, "at": formatTime(now, "2006"), "sig": authentication_header.ikey, "p": path, "h": host, "m": method}}`,
+			Incoming: `{"body": {"status": status_code == 200 ? "PENDING" : "FAILED", "user": request.body.username}}`,
+		}}}}
+	out, err := EvalTransform(context.Background(), w, "initiate", transform.Outgoing, map[string]any{"body": map[string]any{"username": "alice"}}, time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC))
+	want := map[string]any{"body": map[string]any{"who": "alice", "at": "2031", "sig": "I", "p": "/base/start", "h": "api.example.com:8443", "m": "POST"}}
+	if diff := cmp.Diff(want, out); err != nil || diff != "" {
+		t.Errorf("outgoing (-want +got):\n%s %v", diff, err)
+	}
+	out, err = EvalTransform(context.Background(), w, "initiate", transform.Incoming, map[string]any{"body": map[string]any{}, "request": map[string]any{"body": map[string]any{"username": "bob"}}}, time.Now())
+	if diff := cmp.Diff(map[string]any{"body": map[string]any{"status": "PENDING", "user": "bob"}}, out); err != nil || diff != "" {
+		t.Errorf("incoming (-want +got):\n%s %v", diff, err)
+	}
+	if _, err := EvalTransform(context.Background(), w, "nope", transform.Outgoing, map[string]any{"body": map[string]any{}}, time.Now()); err == nil {
+		t.Error("unknown resource accepted")
+	}
+}

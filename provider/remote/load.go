@@ -1,0 +1,158 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emfa/emfa/transform"
+)
+
+var placeholderRE = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}`)
+
+// LoadWebhook turns a provider's remote section into a Webhook. The section is either a
+// webhook itself, or names a Verify webhook JSON with webhookFile (relative paths from
+// baseDir) used verbatim: {{name}} placeholders in it, as in IBM's published samples, are
+// filled from the section's values, and any other keys of the section (timeout, urls...)
+// override the file's. source names where the webhook came from, for messages.
+func LoadWebhook(section map[string]any, baseDir string) (w *Webhook, source string, err error) {
+	rest := maps.Clone(section)
+	file, _ := rest["webhookFile"].(string)
+	values, _ := rest["values"].(map[string]any)
+	delete(rest, "webhookFile")
+	delete(rest, "values")
+	if _, ok := section["webhookFile"]; ok && file == "" {
+		return nil, "", fmt.Errorf("webhookFile must be a path")
+	}
+	if values != nil && file == "" {
+		return nil, "", fmt.Errorf("values fill the placeholders of a webhookFile; there is none")
+	}
+	w = &Webhook{}
+	if file != "" {
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(baseDir, file)
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, file, fmt.Errorf("webhookFile: %w", err)
+		}
+		filled, err := fillPlaceholders(data, values)
+		if err != nil {
+			return nil, file, fmt.Errorf("webhookFile %s: %w", file, err)
+		}
+		if w, err = ParseWebhook(filled); err != nil {
+			return nil, file, fmt.Errorf("webhookFile %s: %w", file, err)
+		}
+		source = file
+	}
+	if len(rest) > 0 {
+		// Through JSON, so the section decodes exactly as a webhook JSON would.
+		data, err := json.Marshal(rest)
+		if err != nil {
+			return nil, source, fmt.Errorf("remote section: %w", err)
+		}
+		if err := json.Unmarshal(data, w); err != nil {
+			return nil, source, fmt.Errorf("remote section: %w", err)
+		}
+	}
+	return w, source, nil
+}
+
+// fillPlaceholders replaces {{name}} in a JSON document with values[name], escaped for a
+// JSON string; a placeholder left without a value is an error naming every such name.
+func fillPlaceholders(data []byte, values map[string]any) ([]byte, error) {
+	var missing []string
+	out := placeholderRE.ReplaceAllFunc(data, func(m []byte) []byte {
+		name := string(placeholderRE.FindSubmatch(m)[1])
+		v, ok := values[name]
+		if !ok {
+			if !slices.Contains(missing, name) {
+				missing = append(missing, name)
+			}
+			return m
+		}
+		quoted, _ := json.Marshal(fmt.Sprint(v))
+		return quoted[1 : len(quoted)-1]
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("placeholders without a value in values: %s", strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
+// EvalTransform evaluates one transform of w on vars, as the engine would (emfa transform
+// eval; Verify's transform playground). Variables vars leaves out get the engine's values:
+// header, method, path and host from the webhook and resource, authentication_header from
+// its header authentication, now from the clock; for incoming, status_code 200 and
+// request built the same way.
+func EvalTransform(ctx context.Context, w *Webhook, resourceName string, dir transform.Direction, vars map[string]any, now time.Time) (map[string]any, error) {
+	resources, err := Compile(w)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := resources[strings.ToLower(resourceName)]
+	if !ok {
+		return nil, fmt.Errorf("no resource %q (have %s)", resourceName, strings.Join(slices.Sorted(maps.Keys(resources)), ", "))
+	}
+	prg := r.outgoing
+	if dir == transform.Incoming {
+		prg = r.incoming
+	}
+	if prg == nil {
+		return nil, fmt.Errorf("resource %s has no %s transform", resourceName, dir)
+	}
+	if len(w.URLs) == 0 {
+		return nil, fmt.Errorf("the webhook has no urls")
+	}
+	base, err := url.Parse(w.URLs[0])
+	if err != nil {
+		return nil, err
+	}
+	headers := http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}
+	for _, h := range w.Headers {
+		headers.Set(h.Key, h.Value)
+	}
+	authHeader := map[string]string{}
+	for _, v := range w.Authentication.Header.Values {
+		authHeader[v.Key] = v.Value.Reveal()
+	}
+	defaults := map[string]any{
+		transform.VarHeader: map[string][]string(headers), transform.VarMethod: r.def.method(),
+		transform.VarPath: base.Path + r.def.Suffix, transform.VarHost: strings.ToLower(base.Host),
+		transform.VarAuthenticationHeader: authHeader, transform.VarNow: now,
+	}
+	if dir == transform.Incoming {
+		request := map[string]any{"body": map[string]any{}}
+		for _, k := range []string{transform.VarHeader, transform.VarMethod, transform.VarPath, transform.VarHost} {
+			request[k] = defaults[k]
+		}
+		defaults = map[string]any{transform.VarStatusCode: int64(200), transform.VarHeader: map[string][]string{}, "request": request}
+	}
+	all := transform.Vars{}
+	maps.Copy(all, defaults)
+	for k, v := range vars {
+		if k == transform.VarNow {
+			if s, ok := v.(string); ok {
+				t, err := time.Parse(time.RFC3339, s)
+				if err != nil {
+					return nil, fmt.Errorf("now: %w", err)
+				}
+				v = t
+			}
+		}
+		all[k] = v
+	}
+	if _, ok := all[transform.VarBody]; !ok {
+		return nil, fmt.Errorf("the input needs a body")
+	}
+	return prg.Eval(ctx, all)
+}

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 )
@@ -28,12 +29,32 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
+	// Compile every remote provider's transforms, so a CEL error is found here and not at
+	// the first login.
+	var errs config.Errors
+	transforms := 0
+	for i, p := range cfg.Providers {
+		if p.Engine != config.EngineRemote {
+			continue
+		}
+		w, err := remoteWebhook(cfg, i)
+		if err != nil {
+			errs = append(errs, prefixed(cfg.Source+": ", err)...)
+			continue
+		}
+		for _, r := range w.Resources {
+			transforms += min(1, len(r.Transform.Outgoing)) + min(1, len(r.Transform.Incoming))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
 	caps := 0
 	for _, p := range cfg.Providers {
 		caps += len(p.Capabilities)
 	}
-	fmt.Fprintf(stdout, "ok: %s: %d provider(s), %d capabilities, storage %s, listen %s\n",
-		cfg.Source, len(cfg.Providers), caps, cfg.Storage.Driver, cfg.Server.Listen)
+	fmt.Fprintf(stdout, "ok: %s: %d provider(s), %d capabilities, %d transforms compiled, storage %s, listen %s\n",
+		cfg.Source, len(cfg.Providers), caps, transforms, cfg.Storage.Driver, cfg.Server.Listen)
 	return nil
 }
 

@@ -18,10 +18,14 @@ import (
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/remote"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
 	"github.com/emfa/emfa/store/sqlite"
 )
+
+// clock is the engines' clock; tests replace it to reach expiry without sleeping.
+var clock = time.Now
 
 //go:embed default.yaml
 var defaultConfig []byte
@@ -140,11 +144,12 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 
 // env is everything a command needs once configuration is loaded.
 type env struct {
-	cfg   *config.Config
-	store store.Store
-	keys  *builtin.Keyring
-	log   *slog.Logger
-	now   func() time.Time
+	cfg     *config.Config
+	store   store.Store
+	keys    *builtin.Keyring
+	log     *slog.Logger
+	now     func() time.Time
+	closers []provider.Closer // engines holding connections, closed before the store
 }
 
 func openEnv(ctx context.Context, configPath string, stderr io.Writer) (*env, error) {
@@ -160,10 +165,62 @@ func openEnv(ctx context.Context, configPath string, stderr io.Writer) (*env, er
 	if err != nil {
 		return nil, err
 	}
-	return &env{cfg: cfg, store: st, keys: keys, log: newLogger(cfg, stderr), now: time.Now}, nil
+	return &env{cfg: cfg, store: st, keys: keys, log: newLogger(cfg, stderr), now: clock}, nil
 }
 
-func (e *env) Close() error { return e.store.Close() }
+func (e *env) Close() error {
+	var errs []error
+	for _, c := range e.closers {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(append(errs, e.store.Close())...)
+}
+
+// configDir is where relative paths in the configuration (webhookFile) start.
+func configDir(cfg *config.Config) string {
+	if strings.HasPrefix(cfg.Source, "embedded") {
+		return "."
+	}
+	return filepath.Dir(cfg.Source)
+}
+
+// remoteWebhook loads a remote provider's webhook and checks it; errors are prefixed
+// with where it came from.
+func remoteWebhook(cfg *config.Config, i int) (*remote.Webhook, error) {
+	p := cfg.Providers[i]
+	w, source, err := remote.LoadWebhook(p.Remote, configDir(cfg))
+	where := fmt.Sprintf("providers[%d] (%s).remote", i, p.CredentialPrefix)
+	if source != "" {
+		where += " from " + source
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	var errs config.Errors
+	if err := w.Validate(); err != nil {
+		errs = append(errs, prefixed(where+".", err)...)
+	}
+	if _, err := remote.Compile(w); err != nil {
+		errs = append(errs, prefixed(where+".", err)...)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return w, nil
+}
+
+// prefixed puts prefix before every problem of a config.Errors (or before err).
+func prefixed(prefix string, err error) config.Errors {
+	var es config.Errors
+	if !errors.As(err, &es) {
+		return config.Errors{fmt.Errorf("%s%w", prefix, err)}
+	}
+	out := make(config.Errors, len(es))
+	for i, e := range es {
+		out[i] = fmt.Errorf("%s%w", prefix, e)
+	}
+	return out
+}
 
 // builtinEngine builds the engine of one builtin provider.
 func (e *env) builtinEngine(p config.Provider) (*builtin.Engine, error) {
@@ -183,9 +240,21 @@ func (e *env) builtinEngine(p config.Provider) (*builtin.Engine, error) {
 // providers builds every configured provider around its engine.
 func (e *env) providers() ([]*provider.Provider, error) {
 	var out []*provider.Provider
-	for _, p := range e.cfg.Providers {
+	for i, p := range e.cfg.Providers {
 		var engine provider.Engine
 		switch p.Engine {
+		case config.EngineRemote:
+			w, err := remoteWebhook(e.cfg, i)
+			if err != nil {
+				return nil, err
+			}
+			r, err := remote.New(remote.Options{Webhook: w, Provider: p.CredentialPrefix, Store: e.store,
+				ChallengeLifetime: p.ChallengeLifetime, Log: e.log, Now: e.now})
+			if err != nil {
+				return nil, fmt.Errorf("provider %s: %w", p.CredentialPrefix, err)
+			}
+			e.closers = append(e.closers, r)
+			engine = r
 		case config.EngineBuiltin:
 			b, err := e.builtinEngine(p)
 			if err != nil {

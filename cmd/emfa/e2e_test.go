@@ -55,7 +55,7 @@ providers:
 
 // startServe runs `emfa serve` in-process until the test ends; it returns the base URL
 // and the captured log.
-func startServe(t *testing.T, cfgPath string) (string, *lockedBuffer) {
+func startServe(t testing.TB, cfgPath string) (string, *lockedBuffer) {
 	t.Helper()
 	addrc := make(chan string, 1)
 	listening = func(addr string) { addrc <- addr }

@@ -24,6 +24,7 @@ Usage:
   emfa factors list --user NAME
   emfa factors delete|disable|enable|unlock ID
   emfa totp code --secret B32 [--algorithm A] [--digits N] [--period S] [--time UNIX]
+  emfa transform eval --provider P --resource R --direction outgoing|incoming --input FILE [--config F]
 
 Without --config, commands use the embedded default: SQLite under ./emfa-data.
 `
@@ -35,11 +36,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"serve":   cmdServe,
-		"check":   cmdCheck,
-		"users":   cmdUsers,
-		"factors": cmdFactors,
-		"totp":    cmdTOTP,
+		"serve":     cmdServe,
+		"check":     cmdCheck,
+		"users":     cmdUsers,
+		"factors":   cmdFactors,
+		"totp":      cmdTOTP,
+		"transform": cmdTransform,
 	}
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)

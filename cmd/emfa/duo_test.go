@@ -1,0 +1,392 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/duofake"
+	"github.com/emfa/emfa/internal/verifyfiles"
+)
+
+const (
+	duoIKey = "DIWJ8X6AEYOR5OMC6TQ1"
+	duoSKey = "Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep"
+	aliceID = "DPFZRS9FB0D46QFTM891"
+)
+
+// fakeClock replaces the engines' clock for one test.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func useFakeClock(t *testing.T) *fakeClock {
+	c := &fakeClock{t: time.Now()}
+	clock = c.Now
+	t.Cleanup(func() { clock = time.Now })
+	return c
+}
+
+// duoSetup serves emfa with a remote provider built from IBM's published DUO webhook,
+// read verbatim from shared/verify: only its {{placeholders}} are filled, from values.
+func duoSetup(t *testing.T, vendorTimeout string) (*verifySim, *duofake.Server, *fakeClock, *lockedBuffer) {
+	return duoSetupAt(t, vendorTimeout, "")
+}
+
+// duoSetupAt is duoSetup with the vendor URL replaced (a closed port, say).
+func duoSetupAt(t *testing.T, vendorTimeout, vendorURL string) (*verifySim, *duofake.Server, *fakeClock, *lockedBuffer) {
+	t.Helper()
+	webhook := verifyfiles.Path(t, "ibm-duo-webhook.json")
+	clk := useFakeClock(t)
+	duo := duofake.New(t, duofake.Options{IntegrationKey: duoIKey, SecretKey: duoSKey})
+	duo.AddUser("alice", duofake.Device{
+		ID: aliceID, Type: "phone", Name: "Alice's iPhone", Number: "XXX-XXX-0123",
+		Capabilities: []string{"auto", "push", "sms", "phone", "mobile_otp"},
+	})
+	duo.AddUser("bob", duofake.Device{ID: "DPBOB0000000000000000", Type: "phone", Name: "Bob's phone",
+		Capabilities: []string{"push"}})
+
+	if vendorURL == "" {
+		vendorURL = duo.URL()
+	}
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`server:
+  listen: "127.0.0.1:0"
+  requestTimeout: 5s
+  auth: {basic: {username: verify, password: sim-password}}
+storage: {driver: sqlite, dsn: "file:%s/emfa.db", encryptionKey: %q}
+log: {level: debug}
+providers:
+  - name: DUO Security
+    credentialPrefix: duo
+    capabilities: [smsotp, push, hotp]
+    engine: remote
+    challengeLifetime: 2m
+    remote:
+      webhookFile: %q
+      values:
+        duo_url: %q
+        duo_integration_key: %s
+        duo_signing_key: %s
+      timeout: %s
+`, dir, testEncryptionKey, webhook, vendorURL, duoIKey, duoSKey, vendorTimeout)
+	path := filepath.Join(dir, "emfa.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustEmfa(t, "check", "--config", path); !strings.Contains(out, "12 transforms compiled") {
+		t.Fatalf("check: %s", out)
+	}
+	base, logs := startServe(t, path)
+	return &verifySim{t: t, base: base + "/v1/providers/duo", user: "verify", pw: "sim-password"}, duo, clk, logs
+}
+
+// challenge sends initiate, validate or result and returns the status and transactionId.
+func (v *verifySim) challenge(resource, capability, id, user, txid, passvalue string) (string, string) {
+	v.t.Helper()
+	attrs := map[string]any{"username": user}
+	if passvalue != "" {
+		attrs["passvalue"] = passvalue
+	}
+	body := map[string]any{"capability": capability, "id": id, "attributes": attrs}
+	if txid != "" {
+		body["transactionId"] = txid
+	}
+	data, _ := json.Marshal(body)
+	code, resp := v.call("POST", resource, string(data))
+	status := v.status(code, resp)
+	var out struct {
+		TransactionID string `json:"transactionId"`
+	}
+	json.Unmarshal(resp, &out)
+	return status, out.TransactionID
+}
+
+func TestDUOWebhookUnchanged(t *testing.T) {
+	sim, duo, clk, logs := duoSetup(t, "2s")
+
+	t.Run("enrollments", func(t *testing.T) {
+		sim.t = t
+		got := map[string]string{}
+		for _, e := range sim.enrollments("alice") {
+			if e.ID != aliceID || e.Attributes["deviceName"] != "Alice's iPhone" || e.Attributes["deliveryAddress"] != "XXX-XXX-0123" {
+				t.Errorf("enrollment %+v", e)
+			}
+			got[e.Capability] = e.Attributes["authExecutionFlow"].(string)
+		}
+		// auto is dropped by IBM's transform; phone is dropped by emfa because the
+		// provider does not expose it; mobile_otp becomes hotp.
+		want := map[string]string{"push": "init_then_poll", "smsotp": "init_then_validate", "hotp": "validate"}
+		if !mapsEqual(got, want) {
+			t.Errorf("alice's enrollments %v, want %v", got, want)
+		}
+		if list := sim.enrollments("nobody"); len(list) != 0 {
+			t.Errorf("unknown user: %+v", list)
+		}
+	})
+
+	t.Run("push approved", func(t *testing.T) {
+		sim.t = t
+		duo.SetPushOutcome("alice", duofake.Waiting, duofake.Waiting, duofake.Allow)
+		status, txid := sim.challenge("initiate", "push", aliceID, "alice", "", "")
+		if status != "PENDING" || txid == "" {
+			t.Fatalf("initiate: %s %q", status, txid)
+		}
+		for i, want := range []string{"PENDING", "PENDING", "SUCCESS"} {
+			if got, _ := sim.challenge("result", "push", aliceID, "alice", txid, ""); got != want {
+				t.Errorf("poll %d: %s, want %s", i, got, want)
+			}
+		}
+		// Terminal is remembered: the vendor is not asked again.
+		polls := duo.Polls(txid)
+		if got, _ := sim.challenge("result", "duo:push", aliceID, "alice", txid, ""); got != "SUCCESS" || duo.Polls(txid) != polls {
+			t.Errorf("repeat poll: %s (vendor polled %d→%d)", got, polls, duo.Polls(txid))
+		}
+	})
+
+	for _, c := range []struct {
+		name string
+		step duofake.Step
+		want string
+	}{
+		{"push denied", duofake.Deny, "FAILED"},
+		{"push fraud", duofake.Fraud, "FAILED"},
+		{"push timeout at DUO", duofake.Timeout, "TIMEOUT"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sim.t = t
+			duo.SetPushOutcome("alice", duofake.Waiting, c.step)
+			_, txid := sim.challenge("initiate", "push", aliceID, "alice", "", "")
+			if got, _ := sim.challenge("result", "push", aliceID, "alice", txid, ""); got != "PENDING" {
+				t.Errorf("first poll %s", got)
+			}
+			for range 2 {
+				if got, _ := sim.challenge("result", "push", aliceID, "alice", txid, ""); got != c.want {
+					t.Errorf("poll: %s, want %s", got, c.want)
+				}
+			}
+		})
+	}
+
+	t.Run("push past emfa's deadline", func(t *testing.T) {
+		sim.t = t
+		duo.SetPushOutcome("alice", duofake.Waiting) // DUO would say waiting for ever
+		_, txid := sim.challenge("initiate", "push", aliceID, "alice", "", "")
+		if got, _ := sim.challenge("result", "push", aliceID, "alice", txid, ""); got != "PENDING" {
+			t.Fatalf("before the deadline: %s", got)
+		}
+		clk.Advance(2*time.Minute + time.Second)
+		polls := duo.Polls(txid)
+		for range 2 {
+			if got, _ := sim.challenge("result", "push", aliceID, "alice", txid, ""); got != "TIMEOUT" {
+				t.Errorf("after the deadline: %s, want TIMEOUT", got)
+			}
+		}
+		if duo.Polls(txid) != polls {
+			t.Error("the vendor was polled after emfa's deadline")
+		}
+	})
+
+	t.Run("foreign transactions", func(t *testing.T) {
+		sim.t = t
+		duo.SetPushOutcome("alice", duofake.Waiting, duofake.Allow)
+		_, txid := sim.challenge("initiate", "push", aliceID, "alice", "", "")
+		calls := len(duo.Requests())
+		for _, c := range []struct{ capability, id, user, txid string }{
+			{"push", aliceID, "bob", txid},                   // another user
+			{"smsotp", aliceID, "alice", txid},               // another capability
+			{"push", "DPBOB0000000000000000", "alice", txid}, // another factor
+			{"push", aliceID, "alice", "made-up"},            // unknown
+		} {
+			if got, _ := sim.challenge("result", c.capability, c.id, c.user, c.txid, ""); got != "FAILED" {
+				t.Errorf("%+v: %s", c, got)
+			}
+		}
+		if got, _ := sim.challenge("validate", "push", aliceID, "bob", txid, "123456"); got != "FAILED" {
+			t.Errorf("bob validating alice's transaction: %s", got)
+		}
+		if len(duo.Requests()) != calls {
+			t.Errorf("foreign transactions reached the vendor: %d calls", len(duo.Requests())-calls)
+		}
+	})
+
+	t.Run("sms then passcode", func(t *testing.T) {
+		sim.t = t
+		status, txid := sim.challenge("initiate", "smsotp", aliceID, "alice", "", "")
+		if status != "PENDING" || txid == "" {
+			t.Fatalf("initiate: %s", status)
+		}
+		// IBM maps DUO's deny+sent to PENDING: the code went out, none entered yet.
+		if got, _ := sim.challenge("result", "smsotp", aliceID, "alice", txid, ""); got != "PENDING" {
+			t.Errorf("result after send: %s", got)
+		}
+		code, ok := duo.SentPasscode("alice")
+		if !ok {
+			t.Fatal("DUO sent no code")
+		}
+		if got, _ := sim.challenge("validate", "smsotp", aliceID, "alice", txid, "000000"); got != "FAILED" {
+			t.Errorf("wrong code: %s", got)
+		}
+		if got, _ := sim.challenge("validate", "smsotp", aliceID, "alice", txid, code); got != "SUCCESS" {
+			t.Errorf("right code: %s", got)
+		}
+		if got, _ := sim.challenge("validate", "smsotp", aliceID, "alice", txid, code); got != "FAILED" {
+			t.Errorf("second use of the transaction: %s", got)
+		}
+	})
+
+	t.Run("hotp_1 passcode", func(t *testing.T) {
+		sim.t = t
+		duo.SetPasscode("alice", "314159")
+		before := len(duo.Requests())
+		if got := sim.validate("hotp", aliceID, "alice", "271828"); got != "FAILED" {
+			t.Errorf("wrong passcode: %s", got)
+		}
+		if got := sim.validate("hotp", aliceID, "alice", "314159"); got != "SUCCESS" {
+			t.Errorf("right passcode: %s", got)
+		}
+		reqs := duo.Requests()[before:]
+		if len(reqs) != 2 || reqs[1].Path != "/auth/v2/auth" || reqs[1].Form.Get("factor") != "passcode" || reqs[1].Form.Get("passcode") != "314159" {
+			t.Errorf("vendor saw %+v", reqs)
+		}
+	})
+
+	t.Run("test", func(t *testing.T) {
+		sim.t = t
+		if c, data := sim.call("GET", "test", ""); sim.status(c, data) != "SUCCESS" {
+			t.Errorf("test: %s", data)
+		}
+	})
+
+	// Every request emfa sent passed DUO's signature and Date checks.
+	for _, r := range duo.Requests() {
+		if r.Reject != "" {
+			t.Errorf("DUO refused %s %s: %s", r.Method, r.Path, r.Reject)
+		}
+	}
+	if strings.Contains(logs.String(), duoSKey) || strings.Contains(logs.String(), "314159") {
+		t.Error("the signing key or a passcode reached the log")
+	}
+}
+
+// A vendor that misbehaves yields FAILED (or []) within the configured timeout, is
+// counted in the log, and leaks nothing.
+func TestDUOVendorFaults(t *testing.T) {
+	sim, duo, _, logs := duoSetup(t, "1s")
+	goroutines := runtime.NumGoroutine()
+	cases := []struct {
+		name  string
+		path  string
+		fault duofake.Fault
+	}{
+		{"hang", "/auth/v2/auth", duofake.Hang()},
+		{"server error with HTML", "/auth/v2/auth", duofake.Status(500, "<html><body>Internal Server Error</body></html>")},
+		{"HTML with 200", "/auth/v2/auth", duofake.Status(200, "<html>maintenance</html>")},
+		{"truncated body", "/auth/v2/auth", duofake.Truncate()},
+		{"oversized body", "/auth/v2/auth", duofake.Oversize(2 << 20)},
+		{"slow drip", "/auth/v2/auth", duofake.Drip(200 * time.Millisecond)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sim.t = t
+			duo.SetFault(c.path, c.fault)
+			defer duo.ClearFault(c.path)
+			start := time.Now()
+			status, txid := sim.challenge("initiate", "push", aliceID, "alice", "", "")
+			if status != "FAILED" || txid != "" {
+				t.Errorf("initiate: %s %q", status, txid)
+			}
+			// Bounded by the 1 s vendor timeout, well inside the 5 s request deadline.
+			if elapsed := time.Since(start); elapsed > 4*time.Second {
+				t.Errorf("answered after %s", elapsed)
+			}
+		})
+	}
+	t.Run("enrollments from a dead vendor", func(t *testing.T) {
+		sim.t = t
+		duo.SetFault("/auth/v2/preauth", duofake.Hang())
+		defer duo.ClearFault("/auth/v2/preauth")
+		if list := sim.enrollments("alice"); len(list) != 0 {
+			t.Errorf("enrollments: %+v", list)
+		}
+	})
+	// Each transport fault is logged with its kind (and counted by the engine). An HTML or
+	// half JSON body with a 200 reaches IBM's incoming transform as a string, which it
+	// answers FAILED itself.
+	for _, kind := range []string{`"kind":"timeout"`, `"kind":"too_large"`, "unexpected status"} {
+		if !strings.Contains(logs.String(), kind) {
+			t.Errorf("log does not record %s:\n%s", kind, grepLines(logs.String(), "vendor"))
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := duo.WaitIdle(ctx); err != nil {
+		t.Errorf("the vendor still has requests in flight: %v", err)
+	}
+	// Goroutines settle: no request, body reader or token refresh left behind.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > goroutines+5 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines+5 {
+		t.Errorf("goroutines grew from %d to %d", goroutines, n)
+	}
+}
+
+func TestDUOConnectionRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	sim, _, _, logs := duoSetupAt(t, "2s", closed)
+	if got, _ := sim.challenge("initiate", "push", aliceID, "alice", "", ""); got != "FAILED" {
+		t.Errorf("initiate: %s", got)
+	}
+	if list := sim.enrollments("alice"); len(list) != 0 {
+		t.Errorf("enrollments: %+v", list)
+	}
+	if c, data := sim.call("GET", "test", ""); sim.status(c, data) != "FAILED" {
+		t.Errorf("test: %s", data)
+	}
+	if !strings.Contains(logs.String(), `"kind":"refused"`) {
+		t.Error("the refused connection is not logged as such")
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// grepLines keeps the lines of s that contain sub, for failure messages.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

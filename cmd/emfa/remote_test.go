@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/duofake"
+	"github.com/emfa/emfa/internal/verifyfiles"
+)
+
+func TestCheckReportsTransformErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vendor.yaml")
+	os.WriteFile(path, []byte(fmt.Sprintf(`server: {auth: {basic: {username: v, password: p}}}
+storage: {dsn: "file:%s/emfa.db", encryptionKey: %q}
+providers:
+  - name: Vendor
+    credentialPrefix: vend
+    engine: remote
+    capabilities: [push]
+    remote:
+      urls: ["https://vendor.example.com"]
+      resources:
+        initiate:
+          suffix: /start
+          transform:
+            outgoing: '{"body": {"user": body.attributes.username +}}'
+            incoming: '{"body": {"status": status}}'
+        result: {method: TELEPORT}
+`, dir, testEncryptionKey)), 0o600)
+	code, _, errOut := emfa(t, "check", "--config", path)
+	if code != 1 {
+		t.Fatalf("check: exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{
+		path + ": providers[0] (vend).remote.resources.initiate.transform.outgoing: 1:45: Syntax error",
+		path + ": providers[0] (vend).remote.resources.initiate.transform.incoming: 1:21: undeclared reference to 'status'",
+		"providers[0] (vend).remote.resources.result.method",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("check output lacks %q:\n%s", want, errOut)
+		}
+	}
+	// serve refuses the same configuration before listening.
+	if code, _, _ := emfa(t, "serve", "--config", path); code != 1 {
+		t.Errorf("serve with a broken transform: exit %d", code)
+	}
+}
+
+// emfa transform eval runs IBM's DUO transform as Verify's playground would.
+func TestTransformEval(t *testing.T) {
+	webhook := verifyfiles.Path(t, "ibm-duo-webhook.json")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "emfa.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`server: {auth: {basic: {username: v, password: p}}}
+storage: {dsn: "file:%s/emfa.db", encryptionKey: %q}
+providers:
+  - name: DUO
+    credentialPrefix: duo
+    engine: remote
+    capabilities: [push, smsotp, hotp]
+    remote:
+      webhookFile: %q
+      values: {duo_url: "https://api-x.duosecurity.com", duo_integration_key: IKEY, duo_signing_key: SKEY}
+`, dir, testEncryptionKey, webhook)), 0o600)
+	input := filepath.Join(dir, "in.json")
+	os.WriteFile(input, []byte(`{"body": {"response": {"devices": [{"device": "D1", "name": "Phone", "capabilities": ["auto", "push", "mobile_otp"]}]}}}`), 0o600)
+	out := mustEmfa(t, "transform", "eval", "--config", cfg, "--provider", "duo", "--resource", "enrollments", "--direction", "incoming", "--input", input)
+	var got struct{ Body []map[string]any }
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Body) != 2 || got.Body[0]["capability"] != "push" || got.Body[1]["capability"] != "hotp" {
+		t.Errorf("eval incoming: %v\n%s", err, out)
+	}
+	os.WriteFile(input, []byte(`{"body": {"username": "alice"}, "now": "2026-11-22T10:00:00Z"}`), 0o600)
+	out = mustEmfa(t, "transform", "eval", "--config", cfg, "--provider", "duo", "--resource", "enrollments", "--direction", "outgoing", "--input", input)
+	for _, want := range []string{`"body": "username=alice"`, `"22 Nov 26 10:00 +0000"`, `"skip_authentication": true`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("eval outgoing lacks %s:\n%s", want, out)
+		}
+	}
+	if code, _, errOut := emfa(t, "transform", "eval", "--config", cfg, "--provider", "duo", "--resource", "nope", "--direction", "outgoing", "--input", input); code != 1 || !strings.Contains(errOut, "no resource") {
+		t.Errorf("unknown resource: %d %s", code, errOut)
+	}
+}
+
+// BenchmarkMediatedPushInitiate is one mediated call through the whole stack: Verify's
+// HTTP call on loopback, IBM's outgoing transform (HMAC signature), the call to the DUO
+// fake (which checks it), the incoming transform, and the transaction write.
+func BenchmarkMediatedPushInitiate(b *testing.B) {
+	webhook := verifyfiles.Path(b, "ibm-duo-webhook.json")
+	duo := duofake.New(b, duofake.Options{IntegrationKey: duoIKey, SecretKey: duoSKey})
+	duo.AddUser("alice", duofake.Device{ID: aliceID, Type: "phone", Capabilities: []string{"push"}})
+	dir := b.TempDir()
+	path := filepath.Join(dir, "emfa.yaml")
+	os.WriteFile(path, []byte(fmt.Sprintf(`server: {listen: "127.0.0.1:0", auth: {basic: {username: verify, password: sim-password}}}
+storage: {driver: sqlite, dsn: "file:%s/emfa.db", encryptionKey: %q}
+log: {level: error}
+providers:
+  - {name: DUO, credentialPrefix: duo, capabilities: [push], engine: remote,
+     remote: {webhookFile: %q, values: {duo_url: %q, duo_integration_key: %s, duo_signing_key: %s}}}
+`, dir, testEncryptionKey, webhook, duo.URL(), duoIKey, duoSKey)), 0o600)
+	base, _ := startServe(b, path)
+	body := `{"capability":"push","id":"` + aliceID + `","attributes":{"username":"alice"}}`
+	client := &http.Client{Timeout: 10 * time.Second}
+	for b.Loop() {
+		req, _ := http.NewRequest("POST", base+"/v1/providers/duo/initiate", strings.NewReader(body))
+		req.SetBasicAuth("verify", "sim-password")
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(data), `"PENDING"`) {
+			b.Fatalf("initiate: %s", data)
+		}
+	}
+}

@@ -51,11 +51,17 @@ const (
 	// DefaultCostLimit bounds the runtime cost of one evaluation. One unit is roughly one
 	// operation (about 50ns); IBM's DUO transforms cost well under a thousand.
 	DefaultCostLimit = 1_000_000
-	// DefaultMaxEstimatedCost rejects, at compile time, a transform whose worst-case static
-	// estimate exceeds it. The estimate assumes every input list, map and string holds at most
-	// DefaultInputSizeHint elements, so this ceiling catches nested iteration over inputs (a
-	// triple comprehension) and huge literals, not ordinary transforms.
-	DefaultMaxEstimatedCost = 10_000_000
+	// DefaultMaxEstimatedCost is 0: Compile rejects nothing on its static estimate alone,
+	// because IBM Verify accepts such transforms and emfa must too (an ordinary
+	// list.filter(...).map(...) chain already defeats the estimator: "unbounded"). The
+	// runtime cost limit bounds what an evaluation really does. WithMaxEstimatedCost sets a
+	// ceiling where strictness is wanted.
+	DefaultMaxEstimatedCost = 0
+	// AdvisoryEstimatedCost is the worst-case static estimate above which CostWarning
+	// speaks. The estimate assumes every input list, map and string holds at most
+	// DefaultInputSizeHint elements, so this catches nested iteration over inputs (a triple
+	// comprehension) and huge literals, not ordinary transforms.
+	AdvisoryEstimatedCost = 10_000_000
 	// DefaultInputSizeHint is the size assumed for every input list, map and string when the
 	// cost of a transform is estimated.
 	DefaultInputSizeHint = 100
@@ -103,8 +109,8 @@ func WithCostLimit(n uint64) Option {
 	}
 }
 
-// WithMaxEstimatedCost sets the ceiling on the static worst-case cost estimate above which
-// Compile rejects a transform; 0 keeps DefaultMaxEstimatedCost.
+// WithMaxEstimatedCost sets a ceiling on the static worst-case cost estimate above which
+// Compile rejects a transform; 0 (the default) sets none.
 func WithMaxEstimatedCost(n uint64) Option {
 	return func(l *limits) {
 		if n > 0 {

@@ -38,7 +38,7 @@ type Program struct {
 }
 
 // Compile parses and type-checks source in env. It rejects a transform whose result cannot be a
-// map, and one whose worst-case cost estimate exceeds the environment's ceiling. Errors carry the
+// map, and one whose worst-case cost estimate exceeds the environment's ceiling, if it has one. Errors carry the
 // CEL position (line:column) of the problem.
 func Compile(env *Env, source string) (*Program, error) {
 	if env == nil {
@@ -58,7 +58,7 @@ func Compile(env *Env, source string) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transform: compile: %s: cost estimate: %w", pos, err)
 	}
-	if est.Max > env.limits.maxEstimatedCost {
+	if ceiling := env.limits.maxEstimatedCost; ceiling > 0 && est.Max > ceiling {
 		return nil, fmt.Errorf("transform: compile: %s: worst-case cost estimate %s exceeds the limit %d (inputs assumed to hold at most %d elements)",
 			pos, costString(est.Max), env.limits.maxEstimatedCost, env.limits.inputSizeHint)
 	}
@@ -70,6 +70,17 @@ func Compile(env *Env, source string) (*Program, error) {
 		return nil, fmt.Errorf("transform: compile: %w", err)
 	}
 	return &Program{env: env, ast: native, prg: prg, estimate: est}, nil
+}
+
+// CostWarning says, when the worst-case static estimate exceeds AdvisoryEstimatedCost
+// (or cannot be bounded), that this transform could be expensive; "" otherwise. The runtime
+// cost limit still bounds every evaluation.
+func (p *Program) CostWarning() string {
+	if p.estimate.Max <= AdvisoryEstimatedCost {
+		return ""
+	}
+	return fmt.Sprintf("worst-case cost estimate %s exceeds %d (inputs assumed to hold at most %d elements); the runtime cost limit of %d applies",
+		costString(p.estimate.Max), AdvisoryEstimatedCost, p.env.limits.inputSizeHint, p.env.limits.costLimit)
 }
 
 // CostEstimate returns the static estimate of the transform's evaluation cost, assuming every

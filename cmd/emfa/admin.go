@@ -37,7 +37,10 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if p.Engine != config.EngineRemote {
 			continue
 		}
-		w, err := remoteWebhook(cfg, i)
+		w, warnings, err := remoteWebhook(cfg, i)
+		for _, msg := range warnings {
+			fmt.Fprintf(stderr, "warning: %s: %s\n", cfg.Source, msg)
+		}
 		if err != nil {
 			errs = append(errs, prefixed(cfg.Source+": ", err)...)
 			continue

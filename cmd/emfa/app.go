@@ -184,9 +184,9 @@ func configDir(cfg *config.Config) string {
 	return filepath.Dir(cfg.Source)
 }
 
-// remoteWebhook loads a remote provider's webhook and checks it; errors are prefixed
-// with where it came from.
-func remoteWebhook(cfg *config.Config, i int) (*remote.Webhook, error) {
+// remoteWebhook loads a remote provider's webhook and checks it; errors and warnings are
+// prefixed with where it came from.
+func remoteWebhook(cfg *config.Config, i int) (*remote.Webhook, []string, error) {
 	p := cfg.Providers[i]
 	w, source, err := remote.LoadWebhook(p.Remote, configDir(cfg))
 	where := fmt.Sprintf("providers[%d] (%s).remote", i, p.CredentialPrefix)
@@ -194,19 +194,16 @@ func remoteWebhook(cfg *config.Config, i int) (*remote.Webhook, error) {
 		where += " from " + source
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
+		return nil, nil, fmt.Errorf("%s: %w", where, err)
 	}
-	var errs config.Errors
-	if err := w.Validate(); err != nil {
-		errs = append(errs, prefixed(where+".", err)...)
+	warnings, err := remote.Check(w)
+	for i, msg := range warnings {
+		warnings[i] = where + "." + msg
 	}
-	if _, err := remote.Compile(w); err != nil {
-		errs = append(errs, prefixed(where+".", err)...)
+	if err != nil {
+		return nil, warnings, prefixed(where+".", err)
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return w, nil
+	return w, warnings, nil
 }
 
 // prefixed puts prefix before every problem of a config.Errors (or before err).
@@ -244,9 +241,12 @@ func (e *env) providers() ([]*provider.Provider, error) {
 		var engine provider.Engine
 		switch p.Engine {
 		case config.EngineRemote:
-			w, err := remoteWebhook(e.cfg, i)
+			w, warnings, err := remoteWebhook(e.cfg, i)
 			if err != nil {
 				return nil, err
+			}
+			for _, msg := range warnings {
+				e.log.Warn("transform: " + msg)
 			}
 			r, err := remote.New(remote.Options{Webhook: w, Provider: p.CredentialPrefix, Store: e.store,
 				ChallengeLifetime: p.ChallengeLifetime, Log: e.log, Now: e.now})

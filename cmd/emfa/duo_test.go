@@ -49,15 +49,7 @@ func duoSetup(t *testing.T, vendorTimeout string) (*verifySim, *duofake.Server, 
 func duoSetupAt(t *testing.T, vendorTimeout, vendorURL string) (*verifySim, *duofake.Server, *fakeClock, *lockedBuffer) {
 	t.Helper()
 	webhook := verifyfiles.Path(t, "ibm-duo-webhook.json")
-	clk := useFakeClock(t)
-	duo := duofake.New(t, duofake.Options{IntegrationKey: duoIKey, SecretKey: duoSKey})
-	duo.AddUser("alice", duofake.Device{
-		ID: aliceID, Type: "phone", Name: "Alice's iPhone", Number: "XXX-XXX-0123",
-		Capabilities: []string{"auto", "push", "sms", "phone", "mobile_otp"},
-	})
-	duo.AddUser("bob", duofake.Device{ID: "DPBOB0000000000000000", Type: "phone", Name: "Bob's phone",
-		Capabilities: []string{"push"}})
-
+	duo := newDUO(t)
 	if vendorURL == "" {
 		vendorURL = duo.URL()
 	}
@@ -86,6 +78,43 @@ providers:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return serveDUO(t, path, duo)
+}
+
+// exampleSetup serves testdata/config/duo.yaml, emfa's own DUO configuration, as an
+// operator would: secrets and addresses from the environment, with EMFA_* overrides for
+// the listener and the database.
+func exampleSetup(t *testing.T) (*verifySim, *duofake.Server, *fakeClock, *lockedBuffer) {
+	t.Helper()
+	duo := newDUO(t)
+	for k, v := range map[string]string{
+		"DUO_API_URL": duo.URL(), "DUO_IKEY": duoIKey, "DUO_SKEY": duoSKey,
+		"EMFA_VERIFY_PASSWORD": "sim-password", "EMFA_ENCRYPTION_KEY": testEncryptionKey,
+		"EMFA_SERVER_LISTEN": "127.0.0.1:0", "EMFA_STORAGE_DSN": "file:" + filepath.Join(t.TempDir(), "emfa.db"),
+		"EMFA_LOG_LEVEL": "debug", "EMFA_LOG_FORMAT": "json",
+	} {
+		t.Setenv(k, v)
+	}
+	return serveDUO(t, "../../testdata/config/duo.yaml", duo)
+}
+
+func newDUO(t *testing.T) *duofake.Server {
+	duo := duofake.New(t, duofake.Options{IntegrationKey: duoIKey, SecretKey: duoSKey})
+	duo.AddUser("alice", duofake.Device{
+		ID: aliceID, Type: "phone", Name: "Alice's iPhone", Number: "XXX-XXX-0123",
+		Capabilities: []string{"auto", "push", "sms", "phone", "mobile_otp"},
+	})
+	duo.AddUser("bob", duofake.Device{ID: "DPBOB0000000000000000", Type: "phone", Name: "Bob's phone",
+		Capabilities: []string{"push"}})
+	// A hardware token: DUO lists it without capabilities.
+	duo.AddUser("carol", duofake.Device{ID: "DPCAROLPHONE00000000", Type: "phone", Name: "Carol's phone",
+		Capabilities: []string{"push"}}, duofake.Device{ID: "DPCAROLTOKEN00000000", Type: "token", Name: "Carol's token"})
+	return duo
+}
+
+func serveDUO(t *testing.T, path string, duo *duofake.Server) (*verifySim, *duofake.Server, *fakeClock, *lockedBuffer) {
+	t.Helper()
+	clk := useFakeClock(t)
 	if out := mustEmfa(t, "check", "--config", path); !strings.Contains(out, "12 transforms compiled") {
 		t.Fatalf("check: %s", out)
 	}
@@ -116,6 +145,28 @@ func (v *verifySim) challenge(resource, capability, id, user, txid, passvalue st
 
 func TestDUOWebhookUnchanged(t *testing.T) {
 	sim, duo, clk, logs := duoSetup(t, "2s")
+	duoFlows(t, sim, duo, clk, logs)
+	// IBM's enrollments transform reads d.capabilities unguarded: a user with a token
+	// device, which DUO lists without capabilities, gets no factors at all.
+	sim.t = t
+	if list := sim.enrollments("carol"); len(list) != 0 {
+		t.Errorf("IBM's transform on a token device: %+v", list)
+	}
+}
+
+// emfa's own DUO configuration answers every flow the same way, and keeps a token
+// device from hiding the user's other factors.
+func TestDUOExampleConfig(t *testing.T) {
+	sim, duo, clk, logs := exampleSetup(t)
+	duoFlows(t, sim, duo, clk, logs)
+	sim.t = t
+	if list := sim.enrollments("carol"); len(list) != 1 || list[0].ID != "DPCAROLPHONE00000000" || list[0].Capability != "push" {
+		t.Errorf("carol: %+v", list)
+	}
+}
+
+// duoFlows drives every DUO flow through emfa's contract endpoints.
+func duoFlows(t *testing.T, sim *verifySim, duo *duofake.Server, clk *fakeClock, logs *lockedBuffer) {
 
 	t.Run("enrollments", func(t *testing.T) {
 		sim.t = t

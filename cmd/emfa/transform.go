@@ -49,7 +49,7 @@ func cmdTransform(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if idx < 0 || cfg.Providers[idx].Engine != config.EngineRemote {
 		return fmt.Errorf("no remote provider %q in %s", *prefix, cfg.Source)
 	}
-	w, err := remoteWebhook(cfg, idx)
+	w, _, err := remoteWebhook(cfg, idx)
 	if err != nil {
 		return err
 	}

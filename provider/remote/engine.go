@@ -88,11 +88,34 @@ func mustEnv(d transform.Direction) *transform.Env {
 	return env
 }
 
-// Compile compiles every transform of w and returns config.Errors naming each failing
-// resource and direction (with the CEL position in the message), or nil. New calls it;
-// `emfa check` too.
-func Compile(w *Webhook) (map[string]*resource, error) {
+// Check validates w and compiles its transforms: what New would refuse, as config.Errors
+// naming each resource and direction, and advisory warnings (a transform whose worst-case
+// cost is high or cannot be bounded).
+func Check(w *Webhook) (warnings []string, err error) {
 	var errs config.Errors
+	if err := w.Validate(); err != nil {
+		errs = append(errs, err.(config.Errors)...)
+	}
+	_, warnings, err = compile(w)
+	if err != nil {
+		errs = append(errs, err.(config.Errors)...)
+	}
+	if len(errs) > 0 {
+		return warnings, errs
+	}
+	return warnings, nil
+}
+
+// Compile compiles every transform of w and returns config.Errors naming each failing
+// resource and direction (with the CEL position in the message), or nil.
+func Compile(w *Webhook) (map[string]*resource, error) {
+	resources, _, err := compile(w)
+	return resources, err
+}
+
+func compile(w *Webhook) (map[string]*resource, []string, error) {
+	var errs config.Errors
+	var warnings []string
 	out := map[string]*resource{}
 	names := make([]string, 0, len(w.Resources))
 	for name := range w.Resources {
@@ -123,13 +146,16 @@ func Compile(w *Webhook) (map[string]*resource, error) {
 				continue
 			}
 			*d.dst = prg
+			if w := prg.CostWarning(); w != "" {
+				warnings = append(warnings, fmt.Sprintf("resources.%s.transform.%s: %s", name, d.dir, w))
+			}
 		}
 		out[strings.ToLower(name)] = r
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, warnings, errs
 	}
-	return out, nil
+	return out, warnings, nil
 }
 
 // celMessage drops the prefixes a compile error carries ("transform: compile: ",

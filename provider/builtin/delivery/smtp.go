@@ -1,0 +1,266 @@
+package delivery
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	netmail "net/mail"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wneessen/go-mail"
+
+	"github.com/emfa/emfa/config"
+)
+
+// TLS modes of an SMTP connection.
+const (
+	// TLSNone is a plaintext connection: for a relay on the same host or network only.
+	TLSNone = "none"
+	// TLSStartTLS upgrades the connection with STARTTLS (RFC 3207) and fails if the server
+	// does not offer it; the submission port 587.
+	TLSStartTLS = "starttls"
+	// TLSImplicit speaks TLS from the first byte (RFC 8314); the submissions port 465.
+	TLSImplicit = "tls"
+)
+
+// SMTPOptions configure an SMTP sender.
+type SMTPOptions struct {
+	Host string
+	// Port defaults to 587 for starttls, 465 for tls and 25 for none.
+	Port int
+	// TLS is TLSStartTLS (the default), TLSImplicit or TLSNone.
+	TLS string
+	// Username and Password authenticate with AUTH PLAIN, or LOGIN when the server offers
+	// only that; both empty sends without authentication.
+	Username string
+	Password config.Secret
+	// AllowPlaintextAuth permits a password over a TLSNone connection, for a relay reached
+	// over a trusted link. Without it such a configuration is refused, and it is refused with
+	// any other TLS mode, where it would mean nothing.
+	AllowPlaintextAuth bool
+	// From is the sender, "otp@example.com" or "Example <otp@example.com>". Its domain is also
+	// the right-hand side of the Message-ID.
+	From string
+	// Timeout bounds one send, from dialling to QUIT; DefaultTimeout when unset.
+	Timeout time.Duration
+	// InsecureSkipVerify accepts any server certificate. It exists for tests and a local
+	// development relay with a self-signed certificate; in production it hands the password
+	// and every code to whoever can intercept the connection. Prefer RootCAs.
+	InsecureSkipVerify bool
+	// RootCAs, when set, replaces the system roots for verifying the server: a private CA,
+	// or a test's own certificate.
+	RootCAs *x509.CertPool
+}
+
+var _ slog.LogValuer = SMTPOptions{}
+
+// LogValue shows where mail goes and how, never the password.
+func (o SMTPOptions) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("host", o.Host),
+		slog.Int("port", o.Port),
+		slog.String("tls", o.TLS),
+		slog.String("username", o.Username),
+		slog.String("from", o.From),
+	)
+}
+
+// SMTP sends e-mail through a submission server, one connection per message: codes are few
+// and far between, and a pooled SMTP session would need keep-alives that relays dislike.
+type SMTP struct {
+	host      string
+	addr      string // host:port, IPv6 literals bracketed
+	mode      string
+	from      *netmail.Address
+	domain    string // of From, for Message-IDs
+	opts      []mail.Option
+	tlsConfig *tls.Config
+	timeout   time.Duration
+	now       func() time.Time
+}
+
+var _ Sender = (*SMTP)(nil)
+
+// NewSMTP validates o, reporting every problem at once, and returns the sender.
+func NewSMTP(o SMTPOptions) (*SMTP, error) {
+	var errs []error
+	mode := cmp.Or(o.TLS, TLSStartTLS)
+	port := o.Port
+	switch mode {
+	case TLSStartTLS:
+		port = cmp.Or(port, 587)
+	case TLSImplicit:
+		port = cmp.Or(port, 465)
+	case TLSNone:
+		port = cmp.Or(port, 25)
+	default:
+		errs = append(errs, fmt.Errorf("tls %q: want none, starttls or tls", o.TLS))
+	}
+	if o.Host == "" || strings.ContainsAny(o.Host, ":/ ") && net.ParseIP(o.Host) == nil {
+		errs = append(errs, fmt.Errorf("host %q: want a host name or an IP address", o.Host))
+	}
+	if port < 1 || port > 65535 {
+		errs = append(errs, fmt.Errorf("port %d: out of range", port))
+	}
+	if o.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("timeout %s: negative", o.Timeout))
+	}
+	from, err := netmail.ParseAddress(o.From)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("from %q: %w", o.From, err))
+	}
+	auth := o.Username != "" || o.Password != ""
+	switch {
+	case auth && (o.Username == "" || o.Password == ""):
+		errs = append(errs, errors.New("username and password: set both or neither"))
+	case auth && mode == TLSNone && !o.AllowPlaintextAuth:
+		errs = append(errs, errors.New("password over a plaintext connection: use tls or starttls, or set allowPlaintextAuth"))
+	}
+	if o.AllowPlaintextAuth && mode != TLSNone {
+		errs = append(errs, fmt.Errorf("allowPlaintextAuth: only meaningful with tls none, not %s", mode))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("smtp: %w", errors.Join(errs...))
+	}
+
+	helo, err := os.Hostname()
+	if err != nil || helo == "" {
+		helo = "localhost"
+	}
+	tlsConfig := &tls.Config{
+		ServerName:         o.Host,
+		RootCAs:            o.RootCAs,
+		InsecureSkipVerify: o.InsecureSkipVerify, //nolint:gosec // documented as tests/development only
+		MinVersion:         tls.VersionTLS12,
+	}
+	opts := []mail.Option{
+		mail.WithPort(port),
+		mail.WithHELO(helo),
+		mail.WithTLSConfig(tlsConfig),
+	}
+	switch mode {
+	case TLSStartTLS:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	default:
+		// Implicit TLS is done by dial, below; go-mail must not try STARTTLS on top.
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	}
+	switch {
+	case !auth:
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthNoAuth))
+	case mode == TLSNone:
+		// go-mail refuses PLAIN and LOGIN without TLS unless told; we were told.
+		opts = append(opts, mail.WithOpportunisticSMTPAuth(mail.SMTPAuthPlainNoEnc, mail.SMTPAuthLoginNoEnc),
+			mail.WithUsername(o.Username), mail.WithPassword(o.Password.Reveal()))
+	default:
+		opts = append(opts, mail.WithOpportunisticSMTPAuth(mail.SMTPAuthPlain, mail.SMTPAuthLogin),
+			mail.WithUsername(o.Username), mail.WithPassword(o.Password.Reveal()))
+	}
+	_, domain, _ := strings.Cut(from.Address, "@")
+	return &SMTP{
+		host:      o.Host,
+		addr:      net.JoinHostPort(o.Host, strconv.Itoa(port)),
+		mode:      mode,
+		from:      from,
+		domain:    strings.ToLower(domain),
+		opts:      opts,
+		tlsConfig: tlsConfig,
+		timeout:   cmp.Or(o.Timeout, DefaultTimeout),
+		now:       time.Now,
+	}, nil
+}
+
+// Kind is "smtp".
+func (*SMTP) Kind() string { return "smtp" }
+
+// Serves reports true for Email only.
+func (*SMTP) Serves(c Channel) bool { return c == Email }
+
+// Send delivers m as a plain-text e-mail. m.To must be one bare address and m.Subject a single
+// line.
+func (s *SMTP) Send(ctx context.Context, m Message) error {
+	to, ok := ValidEmail(m.To)
+	if !ok {
+		return fmt.Errorf("smtp: recipient %s: not an e-mail address", maskRecipient(m.To))
+	}
+	if strings.ContainsAny(m.Subject, "\r\n") {
+		// A line break would let the subject write headers of its own.
+		return errors.New("smtp: subject: line break")
+	}
+	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
+	msg.FromMailAddress(s.from)
+	msg.ToMailAddress(&netmail.Address{Address: to})
+	msg.Subject(m.Subject)
+	msg.SetBodyString(mail.TypeTextPlain, m.Text)
+	msg.SetMessageIDWithValue(messageID(s.domain))
+	msg.SetDateWithValue(s.now())
+
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	left := time.Until(deadline)
+	if err := ctx.Err(); err != nil || left <= 0 {
+		return fmt.Errorf("smtp: send to %s: %w", MaskEmail(to), cmp.Or(err, context.DeadlineExceeded))
+	}
+
+	// go-mail bounds each command by its timeout but reads ctx only while dialling; the
+	// connection is therefore closed when ctx ends (a server that accepts and then says
+	// nothing), and closed again after the send, because go-mail leaves it open when the
+	// greeting, STARTTLS or AUTH fails.
+	var conn net.Conn
+	stop := func() bool { return false }
+	dial := func(dctx context.Context, network, _ string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(dctx, network, s.addr)
+		if err != nil {
+			return nil, err
+		}
+		conn, stop = c, context.AfterFunc(ctx, func() { c.Close() })
+		if s.mode != TLSImplicit {
+			return c, nil
+		}
+		tc := tls.Client(c, s.tlsConfig)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			return nil, err
+		}
+		return tc, nil
+	}
+	client, err := mail.NewClient(s.host, append(s.opts[:len(s.opts):len(s.opts)],
+		mail.WithTimeout(left), mail.WithDialContextFunc(dial))...)
+	if err == nil {
+		err = client.DialAndSendWithContext(ctx, msg)
+	}
+	stop()
+	if conn != nil {
+		conn.Close()
+	}
+	if err == nil {
+		return nil
+	}
+	cerr := ctx.Err()
+	if cerr == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		// go-mail's per-command deadline is the time left, so it fires with ctx's.
+		cerr = context.DeadlineExceeded
+	}
+	if cerr != nil {
+		return fmt.Errorf("smtp: send to %s: %w (%w)", MaskEmail(to), cerr, err)
+	}
+	return fmt.Errorf("smtp: send to %s: %w", MaskEmail(to), err)
+}
+
+// messageID is a Message-ID with 160 random bits on the sender's domain: the host name, which
+// go-mail would use, is a container's random name in most deployments.
+func messageID(domain string) string {
+	var b [20]byte
+	rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])) + "@" + domain
+}

@@ -18,6 +18,9 @@ type Config struct {
 	Storage   Storage    `mapstructure:"storage"`
 	Log       Log        `mapstructure:"log"`
 	Providers []Provider `mapstructure:"providers"`
+	// Delivery are the senders of SMS and e-mail codes, by name; builtin factors refer to
+	// them (smsotp.sender).
+	Delivery map[string]Delivery `mapstructure:"delivery"`
 
 	// Warnings are non-fatal findings of validation (e.g. anonymous access), for the
 	// operator's eyes at start-up and in `emfa check`.
@@ -99,9 +102,116 @@ func (p Provider) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
 
 // Builtin configures the built-in factor engine of one provider.
 type Builtin struct {
-	TOTP    TOTP    `mapstructure:"totp"`
-	Lockout Lockout `mapstructure:"lockout"`
+	TOTP     TOTP       `mapstructure:"totp"`
+	HOTP     HOTP       `mapstructure:"hotp"`
+	SMSOTP   CodeFactor `mapstructure:"smsotp"`
+	EmailOTP CodeFactor `mapstructure:"emailotp"`
+	Push     Push       `mapstructure:"push"`
+	Question Question   `mapstructure:"question"`
+	// SendLimits bound the codes sent, against SMS pumping and mail bombing.
+	SendLimits SendLimits `mapstructure:"sendLimits"`
+	Lockout    Lockout    `mapstructure:"lockout"`
 }
+
+// HOTP configures RFC 4226 counter codes.
+type HOTP struct {
+	Algorithm string `mapstructure:"algorithm"` // for new seeds; SHA1 default
+	Digits    int    `mapstructure:"digits"`    // 6 or 8
+	// Window is how many counter values ahead of the last accepted one a code may be
+	// (privacyIDEA: 10).
+	Window int `mapstructure:"window"`
+	// ResyncWindow is how far ahead two consecutive codes may resynchronise a token.
+	ResyncWindow int `mapstructure:"resyncWindow"`
+}
+
+// CodeFactor configures a code sent by SMS or e-mail.
+type CodeFactor struct {
+	Sender      string        `mapstructure:"sender"` // a name under delivery
+	Length      int           `mapstructure:"length"`
+	Lifetime    time.Duration `mapstructure:"lifetime"`
+	MaxAttempts int           `mapstructure:"maxAttempts"` // wrong codes per transaction
+	Subject     string        `mapstructure:"subject"`     // e-mail only
+	// Template is the message; {{code}}, {{user}} and {{minutes}} are replaced.
+	Template string `mapstructure:"template"`
+}
+
+// SendLimits bound sends per user and per destination (phone number or address).
+type SendLimits struct {
+	PerUser        []RateLimit `mapstructure:"perUser"`
+	PerDestination []RateLimit `mapstructure:"perDestination"`
+}
+
+// RateLimit allows Max sends per Window.
+type RateLimit struct {
+	Window time.Duration `mapstructure:"window"`
+	Max    int           `mapstructure:"max"`
+}
+
+// Push configures push approval on a registered device.
+type Push struct {
+	Lifetime       time.Duration `mapstructure:"lifetime"`       // of a challenge
+	NumberMatching bool          `mapstructure:"numberMatching"` // against push fatigue
+	// ActivationLifetime bounds a device's activation code (single use).
+	ActivationLifetime time.Duration `mapstructure:"activationLifetime"`
+	// ServerURL is emfa's address as devices reach it, put in registration URIs.
+	ServerURL string    `mapstructure:"serverURL"`
+	Notifier  *Notifier `mapstructure:"notifier"`
+}
+
+// Notifier tells a device a challenge is waiting (devices may also poll).
+type Notifier struct {
+	Type    string        `mapstructure:"type"` // http
+	URL     string        `mapstructure:"url"`
+	Headers []NamedSecret `mapstructure:"headers"`
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
+// Question configures security questions. Off unless Enabled: NIST SP 800-63B does not
+// accept knowledge answers as an authenticator.
+type Question struct {
+	Enabled     bool          `mapstructure:"enabled"`
+	MaxAttempts int           `mapstructure:"maxAttempts"`
+	Lifetime    time.Duration `mapstructure:"lifetime"`
+}
+
+// NamedSecret is a header whose value may be secret.
+type NamedSecret struct {
+	Name  string `mapstructure:"name"`
+	Value Secret `mapstructure:"value"`
+}
+
+// Delivery is one sender of codes. Type selects which fields apply.
+type Delivery struct {
+	Type    string        `mapstructure:"type"` // smtp, twilio, http, log
+	Timeout time.Duration `mapstructure:"timeout"`
+	// smtp
+	Host               string `mapstructure:"host"`
+	Port               int    `mapstructure:"port"`
+	TLS                string `mapstructure:"tls"` // none, starttls, tls
+	Username           string `mapstructure:"username"`
+	Password           Secret `mapstructure:"password"`
+	AllowPlaintextAuth bool   `mapstructure:"allowPlaintextAuth"`
+	// smtp (an address) and twilio (a number or messaging service)
+	From string `mapstructure:"from"`
+	// twilio
+	AccountSID string `mapstructure:"accountSid"`
+	AuthToken  Secret `mapstructure:"authToken"`
+	BaseURL    string `mapstructure:"baseURL"`
+	// http
+	URL            string        `mapstructure:"url"`
+	Method         string        `mapstructure:"method"`
+	Headers        []NamedSecret `mapstructure:"headers"`
+	Body           string        `mapstructure:"body"` // CEL over to, code, message, user
+	ExpectedStatus []int         `mapstructure:"expectedStatus"`
+}
+
+// Delivery types, and the channels each can serve.
+const (
+	DeliverySMTP   = "smtp"
+	DeliveryTwilio = "twilio"
+	DeliveryHTTP   = "http"
+	DeliveryLog    = "log"
+)
 
 // TOTP configures RFC 6238 codes: the parameters of newly generated seeds, and the
 // verification window applied to every TOTP factor.

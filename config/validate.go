@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
 	"slices"
@@ -40,7 +41,7 @@ const (
 
 // BuiltinCapabilities are the factor types the built-in engine serves. A provider's
 // capability names them case-insensitively (an operator may call it "TOTP").
-var BuiltinCapabilities = []string{"totp"}
+var BuiltinCapabilities = []string{"totp", "hotp", "smsotp", "emailotp", "push", "question"}
 
 // Storage drivers emfa knows.
 var storageDrivers = []string{"sqlite", "postgres"}
@@ -66,6 +67,20 @@ func (c *Config) applyDefaults() {
 	c.Storage.Driver = cmpOr(c.Storage.Driver, "sqlite")
 	c.Log.Level = cmpOr(c.Log.Level, "info")
 	c.Log.Format = cmpOr(c.Log.Format, "json")
+	for name, d := range c.Delivery {
+		d.Type = strings.ToLower(d.Type)
+		d.Timeout = cmpOr(d.Timeout, 10*time.Second)
+		if d.Type == DeliverySMTP {
+			d.TLS = strings.ToLower(cmpOr(d.TLS, "starttls"))
+			if d.Port == 0 {
+				d.Port = map[string]int{"none": 25, "starttls": 587, "tls": 465}[d.TLS]
+			}
+		}
+		if d.Type == DeliveryHTTP {
+			d.Method = strings.ToUpper(cmpOr(d.Method, "POST"))
+		}
+		c.Delivery[name] = d
+	}
 	for i := range c.Providers {
 		p := &c.Providers[i]
 		p.Engine = cmpOr(p.Engine, EngineBuiltin)
@@ -81,6 +96,31 @@ func (c *Config) applyDefaults() {
 			if b.TOTP.Window == nil {
 				b.TOTP.Window = new(DefaultTOTPWindow)
 			}
+			b.HOTP.Algorithm = strings.ToUpper(cmpOr(b.HOTP.Algorithm, "SHA1"))
+			b.HOTP.Digits = cmpOr(b.HOTP.Digits, 6)
+			b.HOTP.Window = cmpOr(b.HOTP.Window, 10)
+			b.HOTP.ResyncWindow = cmpOr(b.HOTP.ResyncWindow, 1000)
+			for _, f := range []*CodeFactor{&b.SMSOTP, &b.EmailOTP} {
+				f.Length = cmpOr(f.Length, 6)
+				f.Lifetime = cmpOr(f.Lifetime, 5*time.Minute)
+				f.MaxAttempts = cmpOr(f.MaxAttempts, 3)
+				f.Template = cmpOr(f.Template, "Your sign-in code is {{code}}. It expires in {{minutes}} minutes.")
+			}
+			b.EmailOTP.Subject = cmpOr(b.EmailOTP.Subject, "Your sign-in code")
+			if b.SendLimits.PerUser == nil {
+				b.SendLimits.PerUser = []RateLimit{{Window: 30 * time.Second, Max: 1}, {Window: time.Hour, Max: 10}}
+			}
+			if b.SendLimits.PerDestination == nil {
+				b.SendLimits.PerDestination = []RateLimit{{Window: 30 * time.Second, Max: 1}, {Window: time.Hour, Max: 10}}
+			}
+			b.Push.Lifetime = cmpOr(b.Push.Lifetime, 2*time.Minute)
+			b.Push.ActivationLifetime = cmpOr(b.Push.ActivationLifetime, 10*time.Minute)
+			if n := b.Push.Notifier; n != nil {
+				n.Type = cmpOr(n.Type, "http")
+				n.Timeout = cmpOr(n.Timeout, 5*time.Second)
+			}
+			b.Question.MaxAttempts = cmpOr(b.Question.MaxAttempts, 3)
+			b.Question.Lifetime = cmpOr(b.Question.Lifetime, 5*time.Minute)
 			b.Lockout.MaxFailures = cmpOr(b.Lockout.MaxFailures, DefaultMaxFailures)
 			b.Lockout.Duration = cmpOr(b.Lockout.Duration, DefaultLockoutDuration)
 		}
@@ -220,6 +260,7 @@ func (c *Config) Validate() error {
 		switch p.Engine {
 		case EngineBuiltin:
 			validateBuiltin(p.Builtin, at+".builtin", add)
+			c.validateBuiltinFactors(p, at, add)
 			if p.Remote != nil {
 				add(at+".remote", "only a remote engine takes a remote section")
 			}
@@ -236,11 +277,140 @@ func (c *Config) Validate() error {
 			add(at+".engine", "unknown engine %q (want %s or %s)", p.Engine, EngineBuiltin, EngineRemote)
 		}
 	}
+	c.validateDelivery(add)
 	if len(errs) > 0 {
 		return errs
 	}
 	return nil
 }
+
+// validateDelivery checks each sender's fields for its type.
+func (c *Config) validateDelivery(add func(path, format string, args ...any)) {
+	for _, name := range slices.Sorted(maps.Keys(c.Delivery)) {
+		d, at := c.Delivery[name], "delivery."+name
+		need := func(field, value string) {
+			if strings.TrimSpace(value) == "" {
+				add(at+"."+field, "is required for a %s sender", d.Type)
+			}
+		}
+		switch d.Type {
+		case DeliverySMTP:
+			need("host", d.Host)
+			need("from", d.From)
+			if !slices.Contains([]string{"none", "starttls", "tls"}, d.TLS) {
+				add(at+".tls", "unknown mode %q (want none, starttls or tls)", d.TLS)
+			}
+			if d.Port < 1 || d.Port > 65535 {
+				add(at+".port", "must be a TCP port, not %d", d.Port)
+			}
+		case DeliveryTwilio:
+			need("accountSid", d.AccountSID)
+			need("authToken", d.AuthToken.Reveal())
+			need("from", d.From)
+		case DeliveryHTTP:
+			need("url", d.URL)
+			need("body", d.Body)
+		case DeliveryLog:
+		default:
+			add(at+".type", "unknown sender type %q (want smtp, twilio, http or log)", d.Type)
+		}
+	}
+}
+
+// validateBuiltinFactors checks that each capability a builtin provider exposes is
+// configured to work: code factors name a sender able to reach their channel, questions
+// are switched on.
+func (c *Config) validateBuiltinFactors(p Provider, at string, add func(path, format string, args ...any)) {
+	b := p.Builtin
+	if b == nil {
+		return
+	}
+	channels := map[string][]string{ // which channels a sender type serves
+		DeliverySMTP: {"emailotp"}, DeliveryTwilio: {"smsotp"},
+		DeliveryHTTP: {"smsotp", "emailotp"}, DeliveryLog: {"smsotp", "emailotp"},
+	}
+	for _, capName := range p.Capabilities {
+		capName = strings.ToLower(capName)
+		switch capName {
+		case "smsotp", "emailotp":
+			f := b.SMSOTP
+			if capName == "emailotp" {
+				f = b.EmailOTP
+			}
+			fat := at + ".builtin." + capName
+			d, ok := c.deliveryNamed(f.Sender)
+			switch {
+			case f.Sender == "":
+				add(fat+".sender", "%s needs a sender (a name under delivery)", capName)
+			case !ok:
+				add(fat+".sender", "no sender %q under delivery", f.Sender)
+			case !slices.Contains(channels[d.Type], capName):
+				add(fat+".sender", "a %s sender cannot deliver %s", d.Type, capName)
+			case d.Type == DeliveryLog:
+				c.Warnings = append(c.Warnings, fmt.Sprintf("%s.sender: %q is a log sender: codes are written to the log, for development only", fat, f.Sender))
+			}
+			if f.Length < 6 || f.Length > 10 {
+				add(fat+".length", "must be between 6 and 10 digits, not %d", f.Length)
+			}
+			if f.Lifetime < 30*time.Second || f.Lifetime > time.Hour {
+				add(fat+".lifetime", "must be between 30s and 1h, not %s", f.Lifetime)
+			}
+			if f.MaxAttempts < 1 || f.MaxAttempts > 10 {
+				add(fat+".maxAttempts", "must be between 1 and 10, not %d", f.MaxAttempts)
+			}
+			if !strings.Contains(f.Template, "{{code}}") {
+				add(fat+".template", "must contain {{code}}")
+			}
+		case "question":
+			if !b.Question.Enabled {
+				add(at+".builtin.question.enabled", "the question capability needs question.enabled: true (security questions are not an authenticator under NIST SP 800-63B)")
+			}
+		case "push":
+			if n := b.Push.Notifier; n != nil {
+				if n.Type != "http" {
+					add(at+".builtin.push.notifier.type", "unknown notifier %q (want http)", n.Type)
+				}
+				if !strings.HasPrefix(n.URL, "https://") && !strings.HasPrefix(n.URL, "http://") {
+					add(at+".builtin.push.notifier.url", "must be an http(s) URL")
+				}
+			}
+			if b.Push.Lifetime < 10*time.Second || b.Push.Lifetime > 30*time.Minute {
+				add(at+".builtin.push.lifetime", "must be between 10s and 30m, not %s", b.Push.Lifetime)
+			}
+		}
+	}
+	for i, l := range append(slices.Clone(b.SendLimits.PerUser), b.SendLimits.PerDestination...) {
+		if l.Window <= 0 || l.Max < 1 {
+			add(fmt.Sprintf("%s.builtin.sendLimits[%d]", at, i), "needs a positive window and max")
+		}
+	}
+	h := b.HOTP
+	if !slices.Contains([]string{"SHA1", "SHA256", "SHA512"}, h.Algorithm) {
+		add(at+".builtin.hotp.algorithm", "unknown algorithm %q (want SHA1, SHA256 or SHA512)", h.Algorithm)
+	}
+	if h.Digits != 6 && h.Digits != 8 {
+		add(at+".builtin.hotp.digits", "must be 6 or 8, not %d", h.Digits)
+	}
+	if h.Window < 1 || h.Window > 100 {
+		add(at+".builtin.hotp.window", "must be between 1 and 100, not %d", h.Window)
+	}
+	if h.ResyncWindow < h.Window || h.ResyncWindow > 10000 {
+		add(at+".builtin.hotp.resyncWindow", "must be between the window and 10000, not %d", h.ResyncWindow)
+	}
+}
+
+// deliveryNamed finds a sender by name, case-insensitively (viper lower-cases map keys).
+func (c *Config) deliveryNamed(name string) (Delivery, bool) {
+	for k, d := range c.Delivery {
+		if strings.EqualFold(k, name) {
+			return d, true
+		}
+	}
+	return Delivery{}, false
+}
+
+// DeliveryNamed is the sender a factor names.
+func (c *Config) DeliveryNamed(name string) (Delivery, bool) { return c.deliveryNamed(name) }
 
 func validateBuiltin(b *Builtin, at string, add func(path, format string, args ...any)) {
 	if b == nil {

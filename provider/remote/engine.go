@@ -47,6 +47,7 @@ type Engine struct {
 	urls      *rotation
 	host      string // shared host[:port] of every URL, or ""
 	store     store.Store
+	txs       provider.Transactions
 	lifetime  time.Duration
 	log       *slog.Logger
 	now       func() time.Time
@@ -208,6 +209,8 @@ func New(o Options) (*Engine, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
+	// Vendors' transaction ids are kept apart from each other's and from emfa's own.
+	e.txs = provider.Transactions{Store: e.store, Prefix: "r:" + e.prefix + ":", Now: e.now}
 	return e, nil
 }
 
@@ -288,11 +291,8 @@ func (e *Engine) Initiate(ctx context.Context, req provider.Request) (provider.O
 	if out.Status != provider.StatusPending || out.TransactionID == "" {
 		return out, nil
 	}
-	now := e.now()
-	err := e.store.CreateTransaction(ctx, store.Transaction{
-		ID: e.txKey(out.TransactionID), Provider: e.prefix, Username: req.Username,
-		Capability: req.Capability, FactorID: req.ID, Status: string(provider.StatusPending),
-		ExpiresAt: now.Add(e.lifetime), CreatedAt: now, UpdatedAt: now,
+	err := e.txs.Start(ctx, req, store.Transaction{
+		ID: out.TransactionID, Provider: e.prefix, ExpiresAt: e.now().Add(e.lifetime),
 	})
 	if errors.Is(err, store.ErrExists) {
 		// A vendor that reuses a transaction id cannot be told apart from a replay.
@@ -313,9 +313,12 @@ func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.O
 		}
 		return e.outcome(ctx, r, payload(req)), nil
 	}
-	tx, refusal, err := e.transaction(ctx, req)
+	tx, refusal, err := e.txs.Load(ctx, req)
 	if err != nil || refusal != nil {
 		return deref(refusal), err
+	}
+	if tx.Status == string(provider.StatusTimeout) {
+		return provider.Remembered(tx), nil
 	}
 	if tx.Status != string(provider.StatusPending) {
 		return provider.Failed("transaction already " + tx.Status), nil
@@ -342,12 +345,12 @@ func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.O
 // Result polls a transaction: from the store once terminal, TIMEOUT past its deadline,
 // otherwise from the vendor.
 func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Outcome, error) {
-	tx, refusal, err := e.transaction(ctx, req)
+	tx, refusal, err := e.txs.Load(ctx, req)
 	if err != nil || refusal != nil {
 		return deref(refusal), err
 	}
 	if tx.Status != string(provider.StatusPending) {
-		return provider.Outcome{Status: provider.Status(tx.Status), Reason: "remembered"}, nil
+		return provider.Remembered(tx), nil
 	}
 	r := e.lookup(provider.ResourceResult, req.Capability, 2)
 	if r == nil {
@@ -365,15 +368,12 @@ func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Out
 	default:
 		return out, nil
 	}
-	if err := e.store.CompleteTransaction(ctx, tx.ID, string(out.Status), e.now()); err != nil {
-		if !errors.Is(err, store.ErrConflict) {
-			return provider.Outcome{}, err
-		}
-		// Another poll finished it first: answer what it recorded.
-		if tx, err = e.store.GetTransaction(ctx, tx.ID); err != nil {
-			return provider.Outcome{}, err
-		}
-		return provider.Outcome{Status: provider.Status(tx.Status), Reason: "completed concurrently"}, nil
+	done, err := e.txs.Finish(ctx, tx.ID, out.Status)
+	if err != nil {
+		return provider.Outcome{}, err
+	}
+	if done.Status != string(out.Status) { // another poll finished it first
+		return provider.Remembered(done), nil
 	}
 	return out, nil
 }
@@ -390,44 +390,6 @@ func (e *Engine) Test(ctx context.Context) (provider.Outcome, error) {
 	}
 	return out, nil
 }
-
-// transaction loads the transaction a request names and checks it belongs to this user,
-// capability and factor, and is within its deadline. A refusal is an Outcome to answer
-// without calling the vendor.
-func (e *Engine) transaction(ctx context.Context, req provider.Request) (store.Transaction, *provider.Outcome, error) {
-	tx, err := e.store.GetTransaction(ctx, e.txKey(req.TransactionID))
-	if errors.Is(err, store.ErrNotFound) {
-		return tx, ptr(provider.Failed("unknown transaction")), nil
-	}
-	if err != nil {
-		return tx, nil, err
-	}
-	switch {
-	case tx.Username != req.Username:
-		return tx, ptr(provider.Failed("transaction of another user")), nil
-	case !strings.EqualFold(tx.Capability, req.Capability):
-		return tx, ptr(provider.Failed("transaction of another capability")), nil
-	case tx.FactorID != req.ID:
-		return tx, ptr(provider.Failed("transaction of another factor")), nil
-	}
-	if tx.Status == string(provider.StatusPending) && !e.now().Before(tx.ExpiresAt) {
-		err := e.store.CompleteTransaction(ctx, tx.ID, string(provider.StatusTimeout), e.now())
-		if err != nil && !errors.Is(err, store.ErrConflict) {
-			return tx, nil, err
-		}
-		if errors.Is(err, store.ErrConflict) {
-			if tx, err = e.store.GetTransaction(ctx, tx.ID); err != nil {
-				return tx, nil, err
-			}
-			return tx, nil, nil
-		}
-		return tx, &provider.Outcome{Status: provider.StatusTimeout, Reason: "challenge expired"}, nil
-	}
-	return tx, nil, nil
-}
-
-// txKey keeps vendors' transaction ids apart from each other's and from emfa's own.
-func (e *Engine) txKey(id string) string { return "r:" + e.prefix + ":" + id }
 
 // outcome calls a resource and reads the contract answer from the incoming transform's
 // body. Every fault is a FAILED outcome whose Reason says what went wrong.
@@ -762,8 +724,6 @@ func remarshal(v any, dst any) error {
 	}
 	return json.Unmarshal(data, dst)
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func deref(o *provider.Outcome) provider.Outcome {
 	if o == nil {

@@ -1,0 +1,96 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emfa/emfa/store"
+)
+
+// Transactions keeps the challenges an engine starts, with the contract's rules whatever
+// the engine: a transaction is bound to its user, capability and factor; it has a
+// deadline, past which it is TIMEOUT; once terminal it stays so and is answered from the
+// store; it completes once (verify-contract.md §5-7).
+type Transactions struct {
+	Store store.Store
+	// Prefix keeps one engine's ids apart from another's ("r:duo:" for a vendor's txids).
+	Prefix string
+	Now    func() time.Time
+}
+
+// Key is the store id of a transaction id as Verify sees it.
+func (t Transactions) Key(transactionID string) string { return t.Prefix + transactionID }
+
+func (t Transactions) now() time.Time {
+	if t.Now == nil {
+		return time.Now()
+	}
+	return t.Now()
+}
+
+// Start records a PENDING transaction for req's user, capability and factor. tx.ID is the
+// id Verify will send back (Key is applied here); tx.ExpiresAt must be set. ErrExists
+// (wrapped) when the id is taken.
+func (t Transactions) Start(ctx context.Context, req Request, tx store.Transaction) error {
+	now := t.now()
+	tx.ID = t.Key(tx.ID)
+	tx.Username, tx.Capability, tx.FactorID = req.Username, req.Capability, req.ID
+	tx.Status = string(StatusPending)
+	tx.CreatedAt, tx.UpdatedAt = now, now
+	if tx.ExpiresAt.IsZero() {
+		return errors.New("transaction without a deadline")
+	}
+	return t.Store.CreateTransaction(ctx, tx)
+}
+
+// Load finds the transaction req names and checks it belongs to req's user, capability
+// and factor. A refusal is the Outcome to answer (FAILED) without going further. A
+// PENDING transaction past its deadline is completed as TIMEOUT here, so the caller sees
+// its final state.
+func (t Transactions) Load(ctx context.Context, req Request) (tx store.Transaction, refusal *Outcome, err error) {
+	tx, err = t.Store.GetTransaction(ctx, t.Key(req.TransactionID))
+	if errors.Is(err, store.ErrNotFound) {
+		return tx, ptr(Failed("unknown transaction")), nil
+	}
+	if err != nil {
+		return tx, nil, err
+	}
+	switch {
+	case tx.Username != req.Username:
+		return tx, ptr(Failed("transaction of another user")), nil
+	case !strings.EqualFold(tx.Capability, req.Capability):
+		return tx, ptr(Failed("transaction of another capability")), nil
+	case tx.FactorID != req.ID:
+		return tx, ptr(Failed("transaction of another factor")), nil
+	}
+	if tx.Status == string(StatusPending) && !t.now().Before(tx.ExpiresAt) {
+		tx, err = t.Finish(ctx, tx.ID, StatusTimeout)
+		return tx, nil, err
+	}
+	return tx, nil, nil
+}
+
+// Finish moves a PENDING transaction (by store id) to status. If another request
+// finished it first, the transaction is returned as that one left it; the caller answers
+// tx.Status either way.
+func (t Transactions) Finish(ctx context.Context, id string, status Status) (store.Transaction, error) {
+	err := t.Store.CompleteTransaction(ctx, id, string(status), t.now())
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return store.Transaction{}, fmt.Errorf("finish transaction: %w", err)
+	}
+	tx, err := t.Store.GetTransaction(ctx, id)
+	if err != nil {
+		return store.Transaction{}, fmt.Errorf("finish transaction: %w", err)
+	}
+	return tx, nil
+}
+
+// Remembered answers a transaction that is no longer PENDING with its terminal status.
+func Remembered(tx store.Transaction) Outcome {
+	return Outcome{Status: Status(tx.Status), Reason: "transaction already " + tx.Status}
+}
+
+func ptr[T any](v T) *T { return &v }

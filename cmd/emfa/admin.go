@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -136,59 +138,28 @@ func userErr(name string, err error) error {
 	return err
 }
 
+// addFunc adds one factor for user, after flags are parsed and the store is open.
+type addFunc func(ctx context.Context, e *env, user string, stdout io.Writer) error
+
+// factorAdders declare, per factor type, the flags of `emfa factors add TYPE` and return
+// what adds it. Each type's adder lives with its type (totp below; the others in files of
+// their own, registered in init).
+var factorAdders = map[string]func(fs *flag.FlagSet) addFunc{
+	builtin.TypeTOTP: addTOTP,
+}
+
 func cmdFactors(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError{"factors needs a subcommand: add, list, delete, disable, enable, unlock"}
 	}
 	sub := args[0]
+	if sub == "add" {
+		return addFactor(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("factors "+sub, flag.ContinueOnError)
 	user := fs.String("user", "", "the user's name")
-	secret := fs.String("secret", "", "import this Base32 seed instead of generating one")
-	algorithm := fs.String("algorithm", "", "SHA1, SHA256 or SHA512 (default: the provider's)")
-	digits := fs.Int("digits", 0, "6 or 8 (default: the provider's)")
-	period := fs.Int("period", 0, "seconds per step (default: the provider's)")
-	label := fs.String("name", "", "label shown to the user")
 	return withEnv(ctx, fs, args[1:], stderr, func(e *env, rest []string) error {
 		switch sub {
-		case "add":
-			if len(rest) != 1 {
-				return usageError{"factors add needs a type: totp"}
-			}
-			if rest[0] != builtin.TypeTOTP {
-				return fmt.Errorf("unknown factor type %q (want totp)", rest[0])
-			}
-			if *user == "" {
-				return usageError{"factors add needs --user"}
-			}
-			spec := builtin.TOTPSpec{Digits: *digits, Period: *period, Label: *label}
-			if *algorithm != "" {
-				alg, err := builtin.ParseAlgorithm(*algorithm)
-				if err != nil {
-					return err
-				}
-				spec.Algorithm = alg
-			}
-			if *secret != "" {
-				seed, err := builtin.DecodeSecret(*secret)
-				if err != nil {
-					return err
-				}
-				spec.Secret = seed
-			}
-			engine, err := e.enrollmentEngine()
-			if err != nil {
-				return err
-			}
-			enrolled, err := engine.EnrollTOTP(ctx, *user, spec)
-			if err != nil {
-				return userErr(*user, err)
-			}
-			f := enrolled.Factor
-			return printJSON(stdout, map[string]any{
-				"id": f.ID, "type": f.Type, "user": *user, "name": f.Label, "state": f.State,
-				"algorithm": f.Params["algorithm"], "digits": f.Params["digits"], "period": f.Params["period"],
-				"secret": enrolled.Secret, "otpauthURI": enrolled.OTPAuthURI,
-			})
 		case "list":
 			if *user == "" {
 				return usageError{"factors list needs --user"}
@@ -238,6 +209,69 @@ func cmdFactors(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return usageError{"unknown factors subcommand " + sub}
 	})
+}
+
+// addFactor is `emfa factors add TYPE --user NAME [type's flags]`.
+func addFactor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return usageError{"factors add needs a type: " + strings.Join(slices.Sorted(maps.Keys(factorAdders)), ", ")}
+	}
+	declare, ok := factorAdders[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown factor type %q (want %s)", args[0], strings.Join(slices.Sorted(maps.Keys(factorAdders)), ", "))
+	}
+	fs := flag.NewFlagSet("factors add "+args[0], flag.ContinueOnError)
+	user := fs.String("user", "", "the user's name")
+	add := declare(fs)
+	return withEnv(ctx, fs, args[1:], stderr, func(e *env, rest []string) error {
+		if len(rest) > 0 {
+			return usageError{"factors add takes no arguments after the type"}
+		}
+		if *user == "" {
+			return usageError{"factors add needs --user"}
+		}
+		return add(ctx, e, *user, stdout)
+	})
+}
+
+// addTOTP imports or generates a TOTP seed and prints the factor with its otpauth URI.
+func addTOTP(fs *flag.FlagSet) addFunc {
+	secret := fs.String("secret", "", "import this Base32 seed instead of generating one")
+	algorithm := fs.String("algorithm", "", "SHA1, SHA256 or SHA512 (default: the provider's)")
+	digits := fs.Int("digits", 0, "6 or 8 (default: the provider's)")
+	period := fs.Int("period", 0, "seconds per step (default: the provider's)")
+	label := fs.String("name", "", "label shown to the user")
+	return func(ctx context.Context, e *env, user string, stdout io.Writer) error {
+		spec := builtin.TOTPSpec{Digits: *digits, Period: *period, Label: *label}
+		if *algorithm != "" {
+			alg, err := builtin.ParseAlgorithm(*algorithm)
+			if err != nil {
+				return err
+			}
+			spec.Algorithm = alg
+		}
+		if *secret != "" {
+			seed, err := builtin.DecodeSecret(*secret)
+			if err != nil {
+				return err
+			}
+			spec.Secret = seed
+		}
+		engine, err := e.enrollmentEngine()
+		if err != nil {
+			return err
+		}
+		enrolled, err := engine.EnrollTOTP(ctx, user, spec)
+		if err != nil {
+			return userErr(user, err)
+		}
+		f := enrolled.Factor
+		return printJSON(stdout, map[string]any{
+			"id": f.ID, "type": f.Type, "user": user, "name": f.Label, "state": f.State,
+			"algorithm": f.Params["algorithm"], "digits": f.Params["digits"], "period": f.Params["period"],
+			"secret": enrolled.Secret, "otpauthURI": enrolled.OTPAuthURI,
+		})
+	}
 }
 
 // cmdTOTP prints the current code of a seed: for tests, demos and checking a token.

@@ -53,6 +53,32 @@ type Engine struct {
 	totp    TOTPOptions
 	lockout Lockout
 	now     func() time.Time
+	kinds   map[string]kind // by factor type
+}
+
+// kind is what one factor type does at each step of the contract; each lives in a file
+// of its own. The Engine has already checked the factor against the request (it exists,
+// belongs to this enabled user, serves this capability, is active and not locked).
+type kind interface {
+	flow() provider.Flow
+	// attributes are what enrollments shows besides authExecutionFlow and deviceName
+	// (a masked deliveryAddress, say); nil for none.
+	attributes(f *store.Factor) map[string]any
+	initiate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error)
+	validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error)
+	result(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error)
+}
+
+// validateOnly is embedded by kinds whose flow is validate: they start no challenge.
+type validateOnly struct{}
+
+func (validateOnly) flow() provider.Flow                     { return provider.FlowValidate }
+func (validateOnly) attributes(*store.Factor) map[string]any { return nil }
+func (validateOnly) initiate(_ context.Context, f *store.Factor, _ provider.Request) (provider.Outcome, error) {
+	return provider.Failed(fmt.Sprintf("%s has no initiate step (flow validate)", f.Type)), nil
+}
+func (validateOnly) result(_ context.Context, f *store.Factor, _ provider.Request) (provider.Outcome, error) {
+	return provider.Failed(fmt.Sprintf("%s has no result step (flow validate)", f.Type)), nil
 }
 
 var _ provider.Engine = (*Engine)(nil)
@@ -83,12 +109,11 @@ func New(o Options) (*Engine, error) {
 	if o.Lockout.Duration <= 0 {
 		o.Lockout.Duration = 15 * time.Minute
 	}
-	return &Engine{store: o.Store, keys: o.Keyring, totp: o.TOTP, lockout: o.Lockout, now: o.Now}, nil
-}
-
-// flows maps a factor type to the Verify flow it follows.
-var flows = map[string]provider.Flow{
-	TypeTOTP: provider.FlowValidate,
+	e := &Engine{store: o.Store, keys: o.Keyring, totp: o.TOTP, lockout: o.Lockout, now: o.Now}
+	e.kinds = map[string]kind{
+		TypeTOTP: totpKind{e: e},
+	}
+	return e, nil
 }
 
 // Enrollments lists the active factors of an enabled user.
@@ -109,40 +134,45 @@ func (e *Engine) Enrollments(ctx context.Context, username string) ([]provider.E
 	}
 	var out []provider.Enrollment
 	for _, f := range factors {
-		flow, served := flows[f.Type]
+		k, served := e.kinds[f.Type]
 		if !served || f.State != store.FactorActive {
 			continue
 		}
-		out = append(out, provider.Enrollment{
-			Capability: f.Type,
-			ID:         f.ID,
-			Attributes: map[string]any{"authExecutionFlow": string(flow), "deviceName": f.Label},
-		})
+		attrs := map[string]any{"authExecutionFlow": string(k.flow()), "deviceName": f.Label}
+		for name, v := range k.attributes(&f) {
+			attrs[name] = v
+		}
+		out = append(out, provider.Enrollment{Capability: f.Type, ID: f.ID, Attributes: attrs})
 	}
 	return out, nil
 }
 
-// Initiate starts a challenge. TOTP has none: Verify validates it directly.
+// Initiate starts a challenge on the factor the request names.
 func (e *Engine) Initiate(ctx context.Context, req provider.Request) (provider.Outcome, error) {
-	return provider.Failed(fmt.Sprintf("capability %s has no initiate step (flow %s)", req.Capability, flows[factorType(req.Capability)])), nil
+	return e.step(ctx, req, kind.initiate)
 }
 
 // Validate checks a code.
 func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.Outcome, error) {
+	return e.step(ctx, req, kind.validate)
+}
+
+// Result polls a challenge.
+func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Outcome, error) {
+	return e.step(ctx, req, kind.result)
+}
+
+// step checks the factor against the request, then hands it to its kind.
+func (e *Engine) step(ctx context.Context, req provider.Request, fn func(kind, context.Context, *store.Factor, provider.Request) (provider.Outcome, error)) (provider.Outcome, error) {
 	f, out, err := e.factorFor(ctx, req)
 	if err != nil || f == nil {
 		return out, err
 	}
-	switch f.Type {
-	case TypeTOTP:
-		return e.validateTOTP(ctx, f, req.Passvalue)
+	k, ok := e.kinds[f.Type]
+	if !ok {
+		return provider.Failed("this engine does not serve factor type " + f.Type), nil
 	}
-	return provider.Failed("factor type " + f.Type + " cannot validate"), nil
-}
-
-// Result polls a challenge. TOTP has none.
-func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Outcome, error) {
-	return provider.Failed(fmt.Sprintf("capability %s has no result step", req.Capability)), nil
+	return fn(k, ctx, f, req)
 }
 
 // Test reports whether the store answers.

@@ -119,6 +119,16 @@ func paramsOf(f *store.Factor) (totpParams, error) {
 	return totpParams{alg, digits, period}, nil
 }
 
+// totpKind is RFC 6238 time-based codes.
+type totpKind struct {
+	validateOnly
+	e *Engine
+}
+
+func (k totpKind) validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
+	return k.e.validateTOTP(ctx, f, req.Passvalue)
+}
+
 // validateTOTP checks a code against every step of the window (without stopping early, so
 // timing does not tell which step matched), then claims the matched step with an atomic
 // compare-and-set: a step at or below the last accepted one is a replay (RFC 6238 §5.2).

@@ -21,7 +21,16 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	// A command run without --config uses the embedded default, whose data directory
+	// would otherwise land in this package's folder.
+	dir, err := os.MkdirTemp("", "emfa-test-data-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("EMFA_DATA_DIR", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // emfa runs the command in-process and returns its exit code and output.

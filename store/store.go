@@ -18,10 +18,14 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
-	// ErrReplay: AdvanceCounter found the counter already at or beyond the value offered.
-	ErrReplay = errors.New("counter not advanced (replay)")
-	// ErrConflict: a compare-and-set on a transaction found it no longer pending.
-	ErrConflict = errors.New("transaction no longer pending")
+	// ErrReplay: AdvanceCounter found the counter already at or beyond the value offered,
+	// or UseNonce found the nonce already used and not yet expired.
+	ErrReplay = errors.New("replay")
+	// ErrConflict: a compare-and-set found its record no longer pending (a transaction
+	// completed, a factor already activated).
+	ErrConflict = errors.New("no longer pending")
+	// ErrRateLimited: ReserveSend found a limit reached.
+	ErrRateLimited = errors.New("rate limited")
 )
 
 // User is a person Verify asks about, keyed by the value Verify sends as username.
@@ -32,12 +36,17 @@ type User struct {
 	CreatedAt time.Time
 }
 
-// FactorState is the lifecycle state of a factor.
+// FactorState is the lifecycle state of a factor. Only an active factor is offered or
+// verified; the store itself accepts any state and moves a factor out of FactorPending
+// only through ActivateFactor.
 type FactorState string
 
 const (
 	FactorActive   FactorState = "active"
 	FactorDisabled FactorState = "disabled"
+	// FactorPending: created but not yet usable (a push device waiting for its
+	// registration); ActivateFactor makes it active, once.
+	FactorPending FactorState = "pending"
 )
 
 // Factor is one authenticator of a user: a TOTP seed, a phone, a device...
@@ -87,6 +96,12 @@ type AuditEvent struct {
 	Reason     string
 }
 
+// SendLimit allows at most Max sends per Window (see Store.ReserveSend).
+type SendLimit struct {
+	Window time.Duration // > 0
+	Max    int           // >= 0; 0 allows none
+}
+
 // AuditFilter selects audit events, newest first.
 type AuditFilter struct {
 	Username string // empty: all users
@@ -120,6 +135,13 @@ type Store interface {
 	ResetFailures(ctx context.Context, id string, now time.Time) error
 	// UpdateFactorSecret replaces the sealed secret and key id (key rotation, re-seeding).
 	UpdateFactorSecret(ctx context.Context, id string, secret []byte, keyID string, now time.Time) error
+	// ActivateFactor moves a FactorPending factor to FactorActive and replaces its params,
+	// in one atomic step: ErrConflict when it is not pending, so an activation is used
+	// once (exactly one of concurrent calls succeeds); ErrNotFound when it does not exist.
+	ActivateFactor(ctx context.Context, id string, params map[string]string, now time.Time) error
+	// UpdateFactorParams replaces a factor's label and params (its non-secret settings),
+	// whatever its state.
+	UpdateFactorParams(ctx context.Context, id, label string, params map[string]string, now time.Time) error
 
 	// Transactions.
 	CreateTransaction(ctx context.Context, t Transaction) error // ErrExists
@@ -136,6 +158,36 @@ type Store interface {
 	// DeleteExpiredTransactions deletes at most limit transactions that expired before
 	// before, and returns how many it deleted (call again until it returns < limit).
 	DeleteExpiredTransactions(ctx context.Context, before time.Time, limit int) (int, error)
+	// ListPendingTransactions lists the factor's PENDING transactions that have not
+	// expired (ExpiresAt > now), oldest first (CreatedAt, then id in byte order).
+	ListPendingTransactions(ctx context.Context, factorID string, now time.Time) ([]Transaction, error)
+
+	// Send limits.
+
+	// ReserveSend records one send at now under every key (e.g. "user:alice",
+	// "to:+15550100"; a key given twice counts once) if, for every key and every limit,
+	// the sends already recorded under that key within the limit's window
+	// (at > now-Window) are fewer than Max. Otherwise it records nothing and returns
+	// ErrRateLimited. Check and record are one atomic step, across processes too:
+	// concurrent reservations can never together exceed a limit. With no keys it records
+	// nothing; with no limits it records under every key. A limit with Window <= 0 or
+	// Max < 0 is an error.
+	ReserveSend(ctx context.Context, keys []string, limits []SendLimit, now time.Time) error
+	// DeleteSendsBefore deletes at most limit sends recorded before before and returns how
+	// many (call again until it returns < limit). Keep at least the longest window
+	// ReserveSend is given, or limits stop holding. limit <= 0 is an error.
+	DeleteSendsBefore(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// Nonces.
+
+	// UseNonce records nonce within scope (e.g. a device's factor id) as used until
+	// expires. It returns ErrReplay when the same scope and nonce are recorded and not yet
+	// expired (expires > now); an expired record is replaced. Of concurrent calls with one
+	// nonce exactly one succeeds.
+	UseNonce(ctx context.Context, scope, nonce string, expires, now time.Time) error
+	// DeleteExpiredNonces deletes at most limit nonces that expired at or before before and
+	// returns how many (call again until it returns < limit). limit <= 0 is an error.
+	DeleteExpiredNonces(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// Audit.
 	AppendAudit(ctx context.Context, e AuditEvent) error

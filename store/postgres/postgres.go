@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,7 +32,8 @@ var _ store.Store = (*Store)(nil)
 // Every compare-and-set is one UPDATE whose WHERE clause carries the condition. Under READ
 // COMMITTED a concurrent UPDATE of the same row waits for the first to commit and then
 // re-evaluates WHERE and SET against the new row, so of many concurrent AdvanceCounter calls
-// with the same value exactly one matches, and concurrent failures all count.
+// with the same value exactly one matches, and concurrent failures all count. ReserveSend,
+// which must count rows before inserting, serializes on advisory locks instead.
 type Store struct {
 	pool *pgxpool.Pool
 }
@@ -307,6 +309,52 @@ func (s *Store) UpdateFactorSecret(ctx context.Context, id string, secret []byte
 	return nil
 }
 
+func (s *Store) ActivateFactor(ctx context.Context, id string, params map[string]string, now time.Time) error {
+	p, err := encodeParams(params)
+	if err != nil {
+		return fmt.Errorf("postgres: activate factor %s: %w", id, err)
+	}
+	// The state test and the write are one statement: of concurrent activations, the
+	// others wait for the first, re-read the row as active and change nothing.
+	tag, err := s.pool.Exec(ctx,
+		`UPDATE factors SET state = $2, params = $3, updated_at = $4 WHERE id = $1 AND state = $5`,
+		id, string(store.FactorActive), p, millis(now), string(store.FactorPending))
+	if err := changedOne(tag, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = s.factorNotPending(ctx, id)
+		}
+		return fmt.Errorf("postgres: activate factor %s: %w", id, err)
+	}
+	return nil
+}
+
+func (s *Store) UpdateFactorParams(ctx context.Context, id, label string, params map[string]string, now time.Time) error {
+	p, err := encodeParams(params)
+	if err != nil {
+		return fmt.Errorf("postgres: update params of factor %s: %w", id, err)
+	}
+	tag, err := s.pool.Exec(ctx,
+		`UPDATE factors SET label = $2, params = $3, updated_at = $4 WHERE id = $1`,
+		id, label, p, millis(now))
+	if err := changedOne(tag, err); err != nil {
+		return fmt.Errorf("postgres: update params of factor %s: %w", id, err)
+	}
+	return nil
+}
+
+// factorNotPending explains why ActivateFactor changed nothing: ErrNotFound or ErrConflict.
+func (s *Store) factorNotPending(ctx context.Context, id string) error {
+	var state string
+	err := s.pool.QueryRow(ctx, `SELECT state FROM factors WHERE id = $1`, id).Scan(&state)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.ErrNotFound
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("state %s: %w", state, store.ErrConflict)
+}
+
 // factorExists returns nil if the factor exists, store.ErrNotFound if not.
 func (s *Store) factorExists(ctx context.Context, id string) error {
 	var one int
@@ -439,6 +487,18 @@ func (s *Store) DeleteExpiredTransactions(ctx context.Context, before time.Time,
 	return int(tag.RowsAffected()), nil
 }
 
+func (s *Store) ListPendingTransactions(ctx context.Context, factorID string, now time.Time) ([]store.Transaction, error) {
+	// transactions.id has the database's collation; sort it by bytes, as SQLite does.
+	txs, err := query(ctx, s, scanTransaction,
+		`SELECT `+txCols+` FROM transactions WHERE factor_id = $1 AND status = $2 AND expires_at > $3
+		 ORDER BY created_at, id COLLATE "C"`,
+		factorID, pending, millis(now))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list pending transactions of %s: %w", factorID, err)
+	}
+	return txs, nil
+}
+
 func scanTransaction(row pgx.Row) (store.Transaction, error) {
 	var t store.Transaction
 	var expires, created, updated int64
@@ -450,6 +510,120 @@ func scanTransaction(row pgx.Row) (store.Transaction, error) {
 	t.Secret, t.Data = nilIfEmpty(t.Secret), nilIfEmpty(t.Data)
 	t.ExpiresAt, t.CreatedAt, t.UpdatedAt = fromMillis(expires), fromMillis(created), fromMillis(updated)
 	return t, nil
+}
+
+// --- send limits ---
+
+func (s *Store) ReserveSend(ctx context.Context, keys []string, limits []store.SendLimit, now time.Time) error {
+	keys, err := sendKeys(keys, limits)
+	if err != nil {
+		return fmt.Errorf("postgres: reserve send: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	// Counting and then inserting is not one statement, and no row exists to lock before
+	// a key's first send, so reservations of a key serialize on an advisory lock on its
+	// hash, held to the end of the transaction: every instance sharing the database
+	// queues on it. Each count runs after our locks are granted, so under READ COMMITTED
+	// it sees every send committed by an earlier holder. Keys are locked in sorted order so
+	// that two reservations sharing keys cannot deadlock.
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// One round trip: a batch runs its statements in order.
+		b := &pgx.Batch{}
+		for _, key := range keys {
+			b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key)
+		}
+		var limited error
+		for _, key := range keys {
+			for _, l := range limits {
+				// Counting stops at Max: a flood under one key costs no more than the limit.
+				b.Queue(`SELECT count(*) FROM (SELECT 1 FROM sends WHERE key = $1 AND at > $2 LIMIT $3) s`,
+					key, millis(now.Add(-l.Window)), l.Max).QueryRow(func(row pgx.Row) error {
+					var n int
+					if err := row.Scan(&n); err != nil {
+						return err
+					}
+					if n >= l.Max && limited == nil {
+						limited = fmt.Errorf("key %s: %d sends within %v: %w", key, l.Max, l.Window, store.ErrRateLimited)
+					}
+					return nil
+				})
+			}
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		if limited != nil {
+			return limited // rolls back, releasing the locks
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO sends (key, at) SELECT unnest($1::text[]), $2::bigint`, keys, millis(now))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: reserve send: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) DeleteSendsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("postgres: delete sends: limit %d is not positive", limit)
+	}
+	// sends has no key of its own; a row's ctid is stable while FOR UPDATE holds it.
+	tag, err := s.pool.Exec(ctx,
+		`DELETE FROM sends WHERE ctid = ANY (ARRAY(
+		     SELECT ctid FROM sends WHERE at < $1 ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED))`,
+		millis(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete sends: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// sendKeys checks limits and returns keys sorted without duplicates: a key named twice is
+// one send under it, not two, and sorted is the order ReserveSend locks them in.
+func sendKeys(keys []string, limits []store.SendLimit) ([]string, error) {
+	for _, l := range limits {
+		if l.Window <= 0 || l.Max < 0 {
+			return nil, fmt.Errorf("invalid limit of %d per %v", l.Max, l.Window)
+		}
+	}
+	return slices.Compact(slices.Sorted(slices.Values(keys))), nil
+}
+
+// --- nonces ---
+
+func (s *Store) UseNonce(ctx context.Context, scope, nonce string, expires, now time.Time) error {
+	// One statement: a concurrent use of the same nonce waits on the first one's row (or
+	// its unique-index entry), then re-checks the WHERE against it and changes nothing.
+	tag, err := s.pool.Exec(ctx,
+		`INSERT INTO nonces (scope, nonce, expires_at) VALUES ($1, $2, $3)
+		 ON CONFLICT (scope, nonce) DO UPDATE SET expires_at = excluded.expires_at
+		 WHERE nonces.expires_at <= $4`,
+		scope, nonce, millis(expires), millis(now))
+	if err := changedOne(tag, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = store.ErrReplay
+		}
+		return fmt.Errorf("postgres: use nonce in scope %s: %w", scope, err)
+	}
+	return nil
+}
+
+func (s *Store) DeleteExpiredNonces(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("postgres: delete expired nonces: limit %d is not positive", limit)
+	}
+	tag, err := s.pool.Exec(ctx,
+		`DELETE FROM nonces WHERE (scope, nonce) IN (
+		     SELECT scope, nonce FROM nonces WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2
+		     FOR UPDATE SKIP LOCKED)`,
+		millis(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete expired nonces: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // --- audit ---

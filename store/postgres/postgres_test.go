@@ -31,12 +31,13 @@ func TestSearchPath(t *testing.T) {
 	var n int
 	err = sv.Admin.QueryRow(t.Context(),
 		`SELECT count(*) FROM information_schema.tables WHERE table_schema = $1
-		 AND table_name IN ('users', 'factors', 'transactions', 'audit', 'goose_db_version')`, schema).Scan(&n)
+		 AND table_name IN ('users', 'factors', 'transactions', 'audit', 'sends', 'nonces', 'goose_db_version')`,
+		schema).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 5 {
-		t.Errorf("%d of the 5 tables are in schema %s", n, schema)
+	if n != 7 {
+		t.Errorf("%d of the 7 tables are in schema %s", n, schema)
 	}
 	// Opening again migrates nothing and keeps the data.
 	if err := s.CreateUser(t.Context(), store.User{ID: "u1", Name: "alice"}); err != nil {

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,9 +79,10 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pragmas["journal_mode"] = "WAL"
 	}
 	wq := withPragmas(query, pragmas)
-	// IMMEDIATE takes the write lock at BEGIN (only goose's migrations use transactions):
-	// a deferred transaction that reads first and then writes can fail with SQLITE_BUSY
-	// without waiting if another process wrote in between.
+	// IMMEDIATE takes the write lock at BEGIN (goose's migrations and inTx use
+	// transactions): a deferred transaction that reads first and then writes can fail with
+	// SQLITE_BUSY without waiting if another process wrote in between, and what it read
+	// could change under it before it writes.
 	wq.Set("_txlock", "immediate")
 	w, err := sql.Open("sqlite", base+"?"+wq.Encode())
 	if err != nil {
@@ -438,6 +440,52 @@ func (s *Store) UpdateFactorSecret(ctx context.Context, id string, secret []byte
 	return nil
 }
 
+func (s *Store) ActivateFactor(ctx context.Context, id string, params map[string]string, now time.Time) error {
+	p, err := encodeParams(params)
+	if err != nil {
+		return fmt.Errorf("sqlite: activate factor %s: %w", id, err)
+	}
+	// The state test and the write are one statement: of concurrent activations, the
+	// second finds the factor active and changes nothing.
+	res, err := s.w.ExecContext(ctx,
+		`UPDATE factors SET state = $2, params = $3, updated_at = $4 WHERE id = $1 AND state = $5`,
+		id, string(store.FactorActive), p, millis(now), string(store.FactorPending))
+	if err := changedOne(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = s.factorNotPending(ctx, id)
+		}
+		return fmt.Errorf("sqlite: activate factor %s: %w", id, err)
+	}
+	return nil
+}
+
+func (s *Store) UpdateFactorParams(ctx context.Context, id, label string, params map[string]string, now time.Time) error {
+	p, err := encodeParams(params)
+	if err != nil {
+		return fmt.Errorf("sqlite: update params of factor %s: %w", id, err)
+	}
+	res, err := s.w.ExecContext(ctx,
+		`UPDATE factors SET label = $2, params = $3, updated_at = $4 WHERE id = $1`,
+		id, label, p, millis(now))
+	if err := changedOne(res, err); err != nil {
+		return fmt.Errorf("sqlite: update params of factor %s: %w", id, err)
+	}
+	return nil
+}
+
+// factorNotPending explains why ActivateFactor changed nothing: ErrNotFound or ErrConflict.
+func (s *Store) factorNotPending(ctx context.Context, id string) error {
+	var state string
+	err := s.r.QueryRowContext(ctx, `SELECT state FROM factors WHERE id = $1`, id).Scan(&state)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("state %s: %w", state, store.ErrConflict)
+}
+
 // factorExists returns nil if the factor exists, an error wrapping store.ErrNotFound if not.
 func (s *Store) factorExists(ctx context.Context, id string) error {
 	var one int
@@ -569,6 +617,21 @@ func (s *Store) DeleteExpiredTransactions(ctx context.Context, before time.Time,
 	return n, nil
 }
 
+func (s *Store) ListPendingTransactions(ctx context.Context, factorID string, now time.Time) ([]store.Transaction, error) {
+	rows, err := s.r.QueryContext(ctx,
+		`SELECT `+txCols+` FROM transactions WHERE factor_id = $1 AND status = $2 AND expires_at > $3
+		 ORDER BY created_at, id`,
+		factorID, pending, millis(now))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list pending transactions of %s: %w", factorID, err)
+	}
+	txs, err := collect(rows, scanTransaction)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list pending transactions of %s: %w", factorID, err)
+	}
+	return txs, nil
+}
+
 func scanTransaction(sc scanner) (store.Transaction, error) {
 	var t store.Transaction
 	var expires, created, updated int64
@@ -580,6 +643,107 @@ func scanTransaction(sc scanner) (store.Transaction, error) {
 	t.Secret, t.Data = nilIfEmpty(t.Secret), nilIfEmpty(t.Data)
 	t.ExpiresAt, t.CreatedAt, t.UpdatedAt = fromMillis(expires), fromMillis(created), fromMillis(updated)
 	return t, nil
+}
+
+// --- send limits ---
+
+func (s *Store) ReserveSend(ctx context.Context, keys []string, limits []store.SendLimit, now time.Time) error {
+	keys, err := sendKeys(keys, limits)
+	if err != nil {
+		return fmt.Errorf("sqlite: reserve send: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	// Counts and inserts share one IMMEDIATE transaction on the writer: it holds the
+	// database's write lock from BEGIN, so no other reservation, from this process or
+	// another, can record a send between our counts and our inserts.
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, key := range keys {
+			for _, l := range limits {
+				// Counting stops at Max: a flood under one key costs no more than the limit.
+				var n int
+				err := tx.QueryRowContext(ctx,
+					`SELECT count(*) FROM (SELECT 1 FROM sends WHERE key = $1 AND at > $2 LIMIT $3)`,
+					key, millis(now.Add(-l.Window)), l.Max).Scan(&n)
+				if err != nil {
+					return err
+				}
+				if n >= l.Max {
+					return fmt.Errorf("key %s: %d sends within %v: %w", key, l.Max, l.Window, store.ErrRateLimited)
+				}
+			}
+		}
+		for _, key := range keys {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sends (key, at) VALUES ($1, $2)`, key, millis(now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: reserve send: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) DeleteSendsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("sqlite: delete sends: limit %d is not positive", limit)
+	}
+	res, err := s.w.ExecContext(ctx,
+		`DELETE FROM sends WHERE rowid IN (SELECT rowid FROM sends WHERE at < $1 ORDER BY at LIMIT $2)`,
+		millis(before), limit)
+	n, err := affected(res, err)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete sends: %w", err)
+	}
+	return n, nil
+}
+
+// sendKeys checks limits and returns keys sorted without duplicates: a key named twice is
+// one send under it, not two.
+func sendKeys(keys []string, limits []store.SendLimit) ([]string, error) {
+	for _, l := range limits {
+		if l.Window <= 0 || l.Max < 0 {
+			return nil, fmt.Errorf("invalid limit of %d per %v", l.Max, l.Window)
+		}
+	}
+	return slices.Compact(slices.Sorted(slices.Values(keys))), nil
+}
+
+// --- nonces ---
+
+func (s *Store) UseNonce(ctx context.Context, scope, nonce string, expires, now time.Time) error {
+	// One statement: of concurrent uses the first inserts, the rest find the row and its
+	// unexpired expires_at fails the WHERE, so they change nothing.
+	res, err := s.w.ExecContext(ctx,
+		`INSERT INTO nonces (scope, nonce, expires_at) VALUES ($1, $2, $3)
+		 ON CONFLICT (scope, nonce) DO UPDATE SET expires_at = excluded.expires_at
+		 WHERE nonces.expires_at <= $4`,
+		scope, nonce, millis(expires), millis(now))
+	if err := changedOne(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = store.ErrReplay
+		}
+		return fmt.Errorf("sqlite: use nonce in scope %s: %w", scope, err)
+	}
+	return nil
+}
+
+func (s *Store) DeleteExpiredNonces(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("sqlite: delete expired nonces: limit %d is not positive", limit)
+	}
+	res, err := s.w.ExecContext(ctx,
+		`DELETE FROM nonces WHERE rowid IN (
+		     SELECT rowid FROM nonces WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)`,
+		millis(before), limit)
+	n, err := affected(res, err)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete expired nonces: %w", err)
+	}
+	return n, nil
 }
 
 // --- audit ---
@@ -636,6 +800,24 @@ func scanAudit(sc scanner) (store.AuditEvent, error) {
 }
 
 // --- helpers ---
+
+// inTx runs fn in a transaction on the writer and commits it if fn returns nil. The pool's
+// _txlock makes it BEGIN IMMEDIATE, so the transaction holds the write lock throughout.
+// fn must use only tx: for an in-memory database the readers are the writer's one
+// connection, which tx holds.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		// Nothing to report from a failed rollback: the transaction is gone either way
+		// (a canceled context has already rolled it back).
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
 
 // scanner is what *sql.Row and *sql.Rows have in common.
 type scanner interface {

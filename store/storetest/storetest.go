@@ -56,6 +56,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"FactorSetState", testFactorSetState},
 		{"FactorDelete", testFactorDelete},
 		{"FactorUpdateSecret", testFactorUpdateSecret},
+		{"FactorUpdateParams", testFactorUpdateParams},
+		{"ActivateFactor", testActivateFactor},
 		{"AdvanceCounter", testAdvanceCounter},
 		{"RecordFailure", testRecordFailure},
 		{"RecordFailureNoMax", testRecordFailureNoMax},
@@ -65,6 +67,14 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AddAttempt", testAddAttempt},
 		{"CancelPending", testCancelPending},
 		{"DeleteExpiredTransactions", testDeleteExpiredTransactions},
+		{"ListPendingTransactions", testListPendingTransactions},
+		{"ReserveSend", testReserveSend},
+		{"ReserveSendLimits", testReserveSendLimits},
+		{"ReserveSendKeys", testReserveSendKeys},
+		{"ReserveSendInvalid", testReserveSendInvalid},
+		{"DeleteSendsBefore", testDeleteSendsBefore},
+		{"UseNonce", testUseNonce},
+		{"DeleteExpiredNonces", testDeleteExpiredNonces},
 		{"Audit", testAudit},
 		{"AuditDefaultLimit", testAuditDefaultLimit},
 		{"CanceledContext", testCanceledContext},
@@ -72,6 +82,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentCompleteTransaction", testConcurrentCompleteTransaction},
 		{"ConcurrentRecordFailure", testConcurrentRecordFailure},
 		{"ConcurrentAddAttempt", testConcurrentAddAttempt},
+		{"ConcurrentActivateFactor", testConcurrentActivateFactor},
+		{"ConcurrentReserveSend", testConcurrentReserveSend},
+		{"ConcurrentReserveSendKeys", testConcurrentReserveSendKeys},
+		{"ConcurrentUseNonce", testConcurrentUseNonce},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -498,6 +512,91 @@ func testFactorUpdateSecret(t *testing.T, s store.Store) {
 	wantErr(t, "UpdateFactorSecret on a missing factor", err, store.ErrNotFound)
 }
 
+func testFactorUpdateParams(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	want := userWithFactor(t, s)
+	pend := newFactor("f2", "u1", at(0))
+	pend.State = store.FactorPending
+	mustCreateFactor(t, s, pend)
+	for _, tc := range []struct {
+		name   string
+		id     string
+		label  string
+		params map[string]string
+		now    time.Time
+		err    error
+	}{
+		{"replace", "f1", "Pixel «9»", map[string]string{"phone": "+15550100"}, at(time.Minute), nil},
+		{"clear", "f1", "", nil, at(2 * time.Minute), nil},
+		// Params are settings, not the lifecycle: a pending factor stays pending.
+		{"pending", "f2", "new phone", map[string]string{"platform": "android"}, at(3 * time.Minute), nil},
+		{"missing", "nope", "x", nil, at(4 * time.Minute), store.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.UpdateFactorParams(ctx, tc.id, tc.label, tc.params, tc.now)
+			wantErr(t, "UpdateFactorParams", err, tc.err)
+			if tc.err != nil {
+				return
+			}
+			f := want
+			if tc.id == "f2" {
+				f = pend
+			}
+			// Only label, params and UpdatedAt change; secret, counter and state stay.
+			f.Label, f.Params, f.UpdatedAt = tc.label, tc.params, tc.now
+			diff(t, "factor", f, mustGetFactor(t, s, tc.id))
+			if tc.id == "f1" {
+				want = f
+			}
+		})
+	}
+}
+
+func testActivateFactor(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, newUser("u1"))
+	factors := map[string]store.Factor{}
+	for _, st := range []store.FactorState{store.FactorPending, store.FactorActive, store.FactorDisabled} {
+		f := newFactor(string(st), "u1", at(0))
+		f.Type, f.State, f.Params = "push", st, map[string]string{"registration": "r-" + string(st)}
+		mustCreateFactor(t, s, f)
+		factors[f.ID] = f
+	}
+	bare := newFactor("bare", "u1", at(0))
+	bare.State = store.FactorPending
+	mustCreateFactor(t, s, bare)
+	factors["bare"] = bare
+	for _, tc := range []struct {
+		name   string
+		id     string
+		params map[string]string
+		now    time.Time
+		err    error
+	}{
+		{"pending", "pending", map[string]string{"device": "d1", "platform": "ios"}, at(time.Minute), nil},
+		// An activation is used once.
+		{"again", "pending", map[string]string{"device": "d2"}, at(2 * time.Minute), store.ErrConflict},
+		{"active", "active", map[string]string{"device": "d3"}, at(2 * time.Minute), store.ErrConflict},
+		{"disabled", "disabled", map[string]string{"device": "d4"}, at(2 * time.Minute), store.ErrConflict},
+		{"nil params", "bare", nil, at(3 * time.Minute), nil},
+		{"missing", "nope", nil, at(4 * time.Minute), store.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr(t, "ActivateFactor", s.ActivateFactor(ctx, tc.id, tc.params, tc.now), tc.err)
+			if tc.err == store.ErrNotFound {
+				return
+			}
+			want := factors[tc.id]
+			if tc.err == nil {
+				want.State, want.Params, want.UpdatedAt = store.FactorActive, tc.params, tc.now
+				factors[tc.id] = want
+			}
+			// A refused activation changes nothing, params included.
+			diff(t, "factor", want, mustGetFactor(t, s, tc.id))
+		})
+	}
+}
+
 func testAdvanceCounter(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	want := userWithFactor(t, s) // counter -1
@@ -779,6 +878,311 @@ func testDeleteExpiredTransactions(t *testing.T, s store.Store) {
 	}
 }
 
+func testListPendingTransactions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tx := func(id, factorID string, created, expires time.Time) store.Transaction {
+		tx := newTransaction(id, factorID, expires)
+		tx.CreatedAt, tx.UpdatedAt = created, created
+		return tx
+	}
+	txs := map[string]store.Transaction{}
+	// "B" and "a" share a creation time, as do "expired" and "p-early": the id breaks the
+	// tie in byte order.
+	for _, tx := range []store.Transaction{
+		tx("p-late", "f1", at(2*time.Minute), at(time.Hour)),
+		tx("p-early", "f1", at(0), at(time.Hour)),
+		tx("a", "f1", at(time.Minute), at(time.Hour)),
+		tx("B", "f1", at(time.Minute), at(time.Hour)),
+		tx("expired", "f1", at(0), at(10*time.Minute)),
+		tx("done", "f1", at(0), at(time.Hour)),
+		tx("other", "f2", at(0), at(time.Hour)),
+	} {
+		txs[tx.ID] = tx
+	}
+	for _, tx := range txs {
+		mustCreateTransaction(t, s, tx)
+	}
+	if err := s.CompleteTransaction(ctx, "done", "SUCCESS", at(time.Second)); err != nil {
+		t.Fatalf("CompleteTransaction: %v", err)
+	}
+	list := func(ids ...string) []store.Transaction {
+		var out []store.Transaction
+		for _, id := range ids {
+			out = append(out, txs[id])
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		factorID string
+		now      time.Time
+		want     []store.Transaction
+	}{
+		{"before expiry", "f1", at(10*time.Minute - time.Millisecond), list("expired", "p-early", "B", "a", "p-late")},
+		// ExpiresAt == now is expired.
+		{"at expiry", "f1", at(10 * time.Minute), list("p-early", "B", "a", "p-late")},
+		{"all expired", "f1", at(time.Hour), nil},
+		{"other factor", "f2", at(0), list("other")},
+		{"unknown factor", "nope", at(0), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.ListPendingTransactions(ctx, tc.factorID, tc.now)
+			if err != nil {
+				t.Fatalf("ListPendingTransactions: %v", err)
+			}
+			diff(t, "transactions", tc.want, got)
+		})
+	}
+}
+
+// --- send limits ---
+
+// perHour is the limit most send tests use.
+func perHour(n int) []store.SendLimit { return []store.SendLimit{{Window: time.Hour, Max: n}} }
+
+// sendsWithin returns how many sends are recorded under key within window of now. It can
+// only find out by reserving with growing limits, so it records one more send.
+func sendsWithin(t *testing.T, s store.Store, key string, window time.Duration, now time.Time) int {
+	t.Helper()
+	for n := range 1000 {
+		err := s.ReserveSend(t.Context(), []string{key}, []store.SendLimit{{Window: window, Max: n + 1}}, now)
+		if err == nil {
+			return n
+		}
+		if !errors.Is(err, store.ErrRateLimited) {
+			t.Fatalf("ReserveSend(%q): %v", key, err)
+		}
+	}
+	t.Fatalf("more than 1000 sends under %q", key)
+	return 0
+}
+
+func testReserveSend(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name string
+		key  string
+		now  time.Time
+		err  error
+	}{
+		{"first", "user:alice", at(0), nil},
+		{"second", "user:alice", at(time.Minute), nil},
+		{"third", "user:alice", at(2 * time.Minute), store.ErrRateLimited},
+		{"other key", "user:bob", at(2 * time.Minute), nil},
+		{"first still within the window", "user:alice", at(time.Hour - time.Millisecond), store.ErrRateLimited},
+		// The window is at > now-Window: a send exactly Window old has left it.
+		{"first left the window", "user:alice", at(time.Hour), nil},
+		{"full again", "user:alice", at(time.Hour), store.ErrRateLimited},
+		{"both left the window", "user:alice", at(2 * time.Hour), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.ReserveSend(ctx, []string{tc.key}, perHour(2), tc.now)
+			wantErr(t, "ReserveSend", err, tc.err)
+		})
+	}
+}
+
+func testReserveSendLimits(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	limits := []store.SendLimit{{Window: time.Minute, Max: 1}, {Window: time.Hour, Max: 3}}
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		err  error
+	}{
+		{"first", at(0), nil},
+		{"minute full", at(30 * time.Second), store.ErrRateLimited},
+		{"next minute", at(time.Minute), nil},
+		{"third", at(2 * time.Minute), nil},
+		{"hour full", at(3 * time.Minute), store.ErrRateLimited},
+		// Were the refused reservations recorded, the hour would still hold 3 (1m, 2m, 3m).
+		{"first left the hour", at(time.Hour), nil},
+		{"minute full again", at(time.Hour + 30*time.Second), store.ErrRateLimited},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr(t, "ReserveSend", s.ReserveSend(ctx, []string{"k"}, limits, tc.now), tc.err)
+		})
+	}
+	// Max 0 allows none.
+	err := s.ReserveSend(ctx, []string{"zero"}, perHour(0), at(0))
+	wantErr(t, "ReserveSend with Max 0", err, store.ErrRateLimited)
+	if n := sendsWithin(t, s, "zero", time.Hour, at(0)); n != 0 {
+		t.Errorf("refused reservation recorded %d sends", n)
+	}
+}
+
+func testReserveSendKeys(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := at(time.Minute)
+	for range 2 {
+		if err := s.ReserveSend(ctx, []string{"user:alice"}, perHour(2), at(0)); err != nil {
+			t.Fatalf("ReserveSend: %v", err)
+		}
+	}
+	// One key full refuses the whole reservation, and the other keys record nothing, in
+	// whichever order the keys come.
+	for _, keys := range [][]string{
+		{"to:+15550100", "user:alice"},
+		{"user:alice", "to:+15550101"},
+	} {
+		t.Run(fmt.Sprint(keys), func(t *testing.T) {
+			err := s.ReserveSend(ctx, keys, perHour(2), now)
+			wantErr(t, "ReserveSend with one key full", err, store.ErrRateLimited)
+			other := keys[0]
+			if other == "user:alice" {
+				other = keys[1]
+			}
+			if n := sendsWithin(t, s, other, time.Hour, now); n != 0 {
+				t.Errorf("refused reservation recorded %d sends under %s, want 0", n, other)
+			}
+		})
+	}
+	t.Run("all keys recorded", func(t *testing.T) {
+		keys := []string{"user:bob", "to:+15550102", "ip:192.0.2.1"}
+		for range 2 {
+			if err := s.ReserveSend(ctx, keys, perHour(2), now); err != nil {
+				t.Fatalf("ReserveSend: %v", err)
+			}
+		}
+		for _, k := range keys {
+			if n := sendsWithin(t, s, k, time.Hour, now); n != 2 {
+				t.Errorf("%d sends under %s, want 2", n, k)
+			}
+		}
+	})
+	t.Run("duplicate key counts once", func(t *testing.T) {
+		err := s.ReserveSend(ctx, []string{"dup", "dup"}, perHour(1), now)
+		wantErr(t, "ReserveSend", err, nil)
+		if n := sendsWithin(t, s, "dup", time.Hour, now); n != 1 {
+			t.Errorf("%d sends under dup, want 1", n)
+		}
+	})
+	t.Run("no keys", func(t *testing.T) {
+		// Nothing to limit: even Max 0 lets it through.
+		wantErr(t, "ReserveSend", s.ReserveSend(ctx, nil, perHour(0), now), nil)
+	})
+	t.Run("no limits", func(t *testing.T) {
+		for range 3 {
+			wantErr(t, "ReserveSend", s.ReserveSend(ctx, []string{"free"}, nil, now), nil)
+		}
+		if n := sendsWithin(t, s, "free", time.Hour, now); n != 3 {
+			t.Errorf("%d sends under free, want 3", n)
+		}
+	})
+}
+
+func testReserveSendInvalid(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name   string
+		limits []store.SendLimit
+	}{
+		{"zero window", []store.SendLimit{{Window: 0, Max: 1}}},
+		{"negative window", []store.SendLimit{{Window: -time.Hour, Max: 1}}},
+		{"negative max", []store.SendLimit{{Window: time.Hour, Max: -1}}},
+		{"one bad of two", []store.SendLimit{{Window: time.Hour, Max: 5}, {Window: 0, Max: 5}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.ReserveSend(ctx, []string{"k"}, tc.limits, at(0))
+			if err == nil || errors.Is(err, store.ErrRateLimited) {
+				t.Errorf("ReserveSend: got %v, want an error other than ErrRateLimited", err)
+			}
+		})
+	}
+	if n := sendsWithin(t, s, "k", time.Hour, at(0)); n != 0 {
+		t.Errorf("invalid reservations recorded %d sends, want 0", n)
+	}
+}
+
+func testDeleteSendsBefore(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	cutoff := at(time.Hour)
+	offsets := []time.Duration{-3 * time.Minute, -2 * time.Minute, -time.Millisecond, 0, time.Minute}
+	for i, d := range offsets {
+		if err := s.ReserveSend(ctx, []string{fmt.Sprintf("k%d", i)}, nil, cutoff.Add(d)); err != nil {
+			t.Fatalf("ReserveSend: %v", err)
+		}
+	}
+	if _, err := s.DeleteSendsBefore(ctx, cutoff, 0); err == nil {
+		t.Errorf("DeleteSendsBefore with limit 0: want an error (a caller looping until n < limit would never stop)")
+	}
+	for _, tc := range []struct{ limit, want int }{{2, 2}, {2, 1}, {2, 0}} {
+		n, err := s.DeleteSendsBefore(ctx, cutoff, tc.limit)
+		if err != nil {
+			t.Fatalf("DeleteSendsBefore: %v", err)
+		}
+		if n != tc.want {
+			t.Errorf("DeleteSendsBefore(limit %d) = %d, want %d", tc.limit, n, tc.want)
+		}
+	}
+	// k0..k2 were made before the cut-off; k3 exactly at it, which is not "before".
+	for i, want := range []int{0, 0, 0, 1, 1} {
+		key := fmt.Sprintf("k%d", i)
+		if n := sendsWithin(t, s, key, time.Hour, cutoff.Add(2*time.Minute)); n != want {
+			t.Errorf("%d sends left under %s, want %d", n, key, want)
+		}
+	}
+}
+
+// --- nonces ---
+
+func testUseNonce(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name         string
+		scope, nonce string
+		expires, now time.Time
+		err          error
+	}{
+		{"first use", "f1", "n1", at(5 * time.Minute), at(0), nil},
+		{"replay", "f1", "n1", at(10 * time.Minute), at(time.Minute), store.ErrReplay},
+		{"replay just before expiry", "f1", "n1", at(10 * time.Minute), at(5*time.Minute - time.Millisecond), store.ErrReplay},
+		{"other scope", "f2", "n1", at(5 * time.Minute), at(time.Minute), nil},
+		{"other nonce", "f1", "n2", at(5 * time.Minute), at(time.Minute), nil},
+		// expires <= now is expired: the record is replaced, with the new expiry.
+		{"expired at now", "f1", "n1", at(15 * time.Minute), at(5 * time.Minute), nil},
+		// Had a refused replay moved the expiry, or the replacement kept the old one, this
+		// would pass.
+		{"replay of the replacement", "f1", "n1", at(20 * time.Minute), at(10 * time.Minute), store.ErrReplay},
+		{"replacement expired", "f1", "n1", at(20 * time.Minute), at(15 * time.Minute), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.UseNonce(ctx, tc.scope, tc.nonce, tc.expires, tc.now)
+			wantErr(t, "UseNonce", err, tc.err)
+		})
+	}
+}
+
+func testDeleteExpiredNonces(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	cutoff := at(time.Hour)
+	offsets := []time.Duration{-3 * time.Minute, -2 * time.Minute, -time.Millisecond, 0, time.Millisecond}
+	for i, d := range offsets {
+		if err := s.UseNonce(ctx, "s", fmt.Sprintf("n%d", i), cutoff.Add(d), at(0)); err != nil {
+			t.Fatalf("UseNonce: %v", err)
+		}
+	}
+	if _, err := s.DeleteExpiredNonces(ctx, cutoff, 0); err == nil {
+		t.Errorf("DeleteExpiredNonces with limit 0: want an error (a caller looping until n < limit would never stop)")
+	}
+	for _, tc := range []struct{ limit, want int }{{2, 2}, {2, 2}, {2, 0}} {
+		n, err := s.DeleteExpiredNonces(ctx, cutoff, tc.limit)
+		if err != nil {
+			t.Fatalf("DeleteExpiredNonces: %v", err)
+		}
+		if n != tc.want {
+			t.Errorf("DeleteExpiredNonces(limit %d) = %d, want %d", tc.limit, n, tc.want)
+		}
+	}
+	// n0..n3 expired at or before the cut-off and are gone: using them again at a time
+	// when they would not have expired succeeds. n4 expires after it and is kept.
+	for i, want := range []error{nil, nil, nil, nil, store.ErrReplay} {
+		nonce := fmt.Sprintf("n%d", i)
+		err := s.UseNonce(ctx, "s", nonce, at(2*time.Hour), at(time.Minute))
+		wantErr(t, "UseNonce "+nonce+" after cleanup", err, want)
+	}
+}
+
 // --- audit ---
 
 func testAudit(t *testing.T, s store.Store) {
@@ -867,6 +1271,8 @@ func testCanceledContext(t *testing.T, s store.Store) {
 		{"ListUsers", func() error { _, err := s.ListUsers(ctx); return err }},
 		{"AdvanceCounter", func() error { return s.AdvanceCounter(ctx, "f1", 10, at(0)) }},
 		{"CreateUser", func() error { return s.CreateUser(ctx, newUser("u2")) }},
+		{"ReserveSend", func() error { return s.ReserveSend(ctx, []string{"k"}, perHour(1), at(0)) }},
+		{"UseNonce", func() error { return s.UseNonce(ctx, "f1", "n1", at(time.Hour), at(0)) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			wantErr(t, tc.name+" with a canceled context", tc.call(), context.Canceled)
@@ -876,6 +1282,10 @@ func testCanceledContext(t *testing.T, s store.Store) {
 	if f := mustGetFactor(t, s, "f1"); f.Counter != -1 {
 		t.Errorf("Counter = %d after a canceled AdvanceCounter, want -1", f.Counter)
 	}
+	if n := sendsWithin(t, s, "k", time.Hour, at(0)); n != 0 {
+		t.Errorf("%d sends after a canceled ReserveSend, want 0", n)
+	}
+	wantErr(t, "UseNonce after a canceled UseNonce", s.UseNonce(t.Context(), "f1", "n1", at(time.Hour), at(0)), nil)
 }
 
 // --- concurrency ---
@@ -988,4 +1398,105 @@ func testConcurrentAddAttempt(t *testing.T, s store.Store) {
 			t.Errorf("no AddAttempt returned %d; returned %v", i, seen)
 		}
 	}
+}
+
+func testConcurrentActivateFactor(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, newUser("u1"))
+	f := newFactor("f1", "u1", at(0))
+	f.State = store.FactorPending
+	mustCreateFactor(t, s, f)
+	const n = 20
+	errs := concurrently(n, func(i int) error {
+		return s.ActivateFactor(ctx, "f1", map[string]string{"device": fmt.Sprint(i)}, at(time.Minute))
+	})
+	ok, conflicts := countErrs(t, errs, store.ErrConflict)
+	if ok != 1 || conflicts != n-1 {
+		t.Fatalf("%d concurrent ActivateFactor: %d succeeded, %d conflicts; want 1 and %d", n, ok, conflicts, n-1)
+	}
+	// The stored params are the winner's.
+	want := f
+	want.State, want.UpdatedAt = store.FactorActive, at(time.Minute)
+	for i, err := range errs {
+		if err == nil {
+			want.Params = map[string]string{"device": fmt.Sprint(i)}
+		}
+	}
+	diff(t, "factor", want, mustGetFactor(t, s, "f1"))
+}
+
+func testConcurrentReserveSend(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n, maxSends = 20, 5
+	errs := concurrently(n, func(int) error {
+		return s.ReserveSend(ctx, []string{"user:alice"}, perHour(maxSends), at(0))
+	})
+	if ok, limited := countErrs(t, errs, store.ErrRateLimited); ok != maxSends || limited != n-maxSends {
+		t.Errorf("%d concurrent ReserveSend (max %d): %d succeeded, %d limited; want %d and %d",
+			n, maxSends, ok, limited, maxSends, n-maxSends)
+	}
+	if got := sendsWithin(t, s, "user:alice", time.Hour, at(time.Minute)); got != maxSends {
+		t.Errorf("%d sends recorded, want %d", got, maxSends)
+	}
+}
+
+// testConcurrentReserveSendKeys reserves under two keys at once, named in either order and
+// sharing one key between all callers: the shared key bounds the total, and a backend
+// that locks keys in the order given would deadlock.
+func testConcurrentReserveSendKeys(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n, maxSends = 20, 5
+	keySets := [][]string{
+		{"user:alice", "to:+15550100"},
+		{"to:+15550100", "user:alice"},
+		{"to:+15550101", "user:alice"},
+	}
+	errs := concurrently(n, func(i int) error {
+		return s.ReserveSend(ctx, keySets[i%len(keySets)], perHour(maxSends), at(0))
+	})
+	if ok, limited := countErrs(t, errs, store.ErrRateLimited); ok != maxSends || limited != n-maxSends {
+		t.Errorf("%d concurrent ReserveSend (max %d): %d succeeded, %d limited; want %d and %d",
+			n, maxSends, ok, limited, maxSends, n-maxSends)
+	}
+	var phones int
+	for i, err := range errs {
+		if err == nil && i%len(keySets) == 2 {
+			phones++
+		}
+	}
+	now := at(time.Minute)
+	if got := sendsWithin(t, s, "user:alice", time.Hour, now); got != maxSends {
+		t.Errorf("%d sends under user:alice, want %d", got, maxSends)
+	}
+	// Every success recorded under both its keys, every refusal under neither.
+	if got := sendsWithin(t, s, "to:+15550101", time.Hour, now); got != phones {
+		t.Errorf("%d sends under to:+15550101, want %d", got, phones)
+	}
+	if got := sendsWithin(t, s, "to:+15550100", time.Hour, now); got != maxSends-phones {
+		t.Errorf("%d sends under to:+15550100, want %d", got, maxSends-phones)
+	}
+}
+
+func testConcurrentUseNonce(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 20
+	t.Run("new", func(t *testing.T) {
+		errs := concurrently(n, func(int) error { return s.UseNonce(ctx, "f1", "n1", at(time.Hour), at(0)) })
+		if ok, replays := countErrs(t, errs, store.ErrReplay); ok != 1 || replays != n-1 {
+			t.Errorf("%d concurrent UseNonce: %d succeeded, %d replays; want 1 and %d", n, ok, replays, n-1)
+		}
+	})
+	t.Run("expired", func(t *testing.T) {
+		if err := s.UseNonce(ctx, "f1", "n2", at(time.Minute), at(0)); err != nil {
+			t.Fatalf("UseNonce: %v", err)
+		}
+		// Replacing the expired record is the race here.
+		errs := concurrently(n, func(int) error {
+			return s.UseNonce(ctx, "f1", "n2", at(time.Hour), at(2*time.Minute))
+		})
+		if ok, replays := countErrs(t, errs, store.ErrReplay); ok != 1 || replays != n-1 {
+			t.Errorf("%d concurrent UseNonce of an expired nonce: %d succeeded, %d replays; want 1 and %d",
+				n, ok, replays, n-1)
+		}
+	})
 }

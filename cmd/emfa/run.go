@@ -24,6 +24,11 @@ Usage:
   emfa factors list --user NAME
   emfa factors delete|disable|enable|unlock ID
   emfa totp code --secret B32 [--algorithm A] [--digits N] [--period S] [--time UNIX]
+  emfa factors add push --user NAME [--name LABEL]   a pending device and its activation code
+  emfa device  register --server URL --code CODE --state FILE [--alg ES256|Ed25519] [--name N]
+  emfa device  pending --state FILE
+  emfa device  approve|deny|cancel CHALLENGE --state FILE [--number N]
+  emfa replay  FILES... [--target URL [--user U --password P | --header Name=Value]] [-v]
   emfa transform eval --provider P --resource R --direction outgoing|incoming --input FILE [--config F]
 
 Without --config, commands use the embedded default: SQLite under ./emfa-data.
@@ -42,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"factors":   cmdFactors,
 		"totp":      cmdTOTP,
 		"transform": cmdTransform,
+		"device":    cmdDevice,
+		"replay":    cmdReplay,
 	}
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)
@@ -60,6 +67,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
+		}
+		if errors.Is(err, errSilent) { // the command has said why
+			return 1
 		}
 		fmt.Fprintf(stderr, "emfa %s: %s\n", args[0], indent(err.Error()))
 		return 1

@@ -37,20 +37,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	a := e.cfg.Server.Auth
+	devices, err := e.devices()
+	if err != nil {
+		return err
+	}
 	opts := adapter.Options{
 		Providers:      providers,
 		RequestTimeout: e.cfg.Server.RequestTimeout,
 		MaxBodyBytes:   e.cfg.Server.MaxBodyBytes,
 		Log:            e.log,
 		Ready:          e.store.Ping,
-		Auth:           adapter.Auth{AllowAnonymous: a.AllowAnonymous},
-	}
-	if a.Basic != nil {
-		opts.Auth.BasicUsername, opts.Auth.BasicPassword = a.Basic.Username, a.Basic.Password.Reveal()
-	}
-	if a.Header != nil {
-		opts.Auth.HeaderName, opts.Auth.HeaderValue = a.Header.Name, a.Header.Value.Reveal()
+		Devices:        devices,
+		Auth:           adapterAuth(e.cfg),
 	}
 	srv := &http.Server{
 		Handler:           adapter.New(opts).Handler(),

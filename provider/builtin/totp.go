@@ -1,6 +1,7 @@
 package builtin
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -17,6 +18,7 @@ import (
 
 // TOTPSpec describes a TOTP factor to enroll; zero fields take the provider's defaults.
 type TOTPSpec struct {
+	ID        string // "": a new random id (a replayed recording keeps its own)
 	Secret    []byte // nil: generate one
 	Algorithm Algorithm
 	Digits    int
@@ -73,7 +75,7 @@ func (e *Engine) EnrollTOTP(ctx context.Context, username string, spec TOTPSpec)
 	}
 	now := e.now()
 	f := store.Factor{
-		ID: NewID(), UserID: u.ID, Type: TypeTOTP, Label: spec.Label, State: store.FactorActive,
+		ID: cmp.Or(spec.ID, NewID()), UserID: u.ID, Type: TypeTOTP, Label: spec.Label, State: store.FactorActive,
 		Params: map[string]string{
 			"algorithm": string(spec.Algorithm),
 			"digits":    strconv.Itoa(spec.Digits),

@@ -1,0 +1,265 @@
+// Package transcript is emfa's recorded MFA transactions: a YAML format for a whole
+// scenario (the configuration it runs against, a fixed clock, setup, and the Verify calls
+// with the answers expected — and, for remote providers, the vendor exchanges each call
+// causes), the matchers that compare answers, and a runner that replays a transcript
+// against an emfa over HTTP while serving the vendor side itself.
+//
+// The runner knows emfa only through HTTP and the small Env interface, so the same
+// transcript replays against an in-process emfa (which can move its clock and create
+// users) or a running one.
+package transcript
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Transcript is one scenario.
+type Transcript struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description,omitempty"`
+	// Clock is where the fake clock starts (default DefaultClock).
+	Clock time.Time `yaml:"clock,omitempty"`
+	// Config is the emfa configuration, inline; ConfigFile names one instead (relative to
+	// the transcript). Replay replaces its listener and storage, and points every remote
+	// provider at the transcript's vendor (${vendor} also names it).
+	Config     string `yaml:"config,omitempty"`
+	ConfigFile string `yaml:"configFile,omitempty"`
+	// Env holds values for ${NAME} references of the configuration.
+	Env   map[string]string `yaml:"env,omitempty"`
+	Setup []Setup           `yaml:"setup,omitempty"`
+	Steps []Step            `yaml:"steps"`
+
+	path string
+}
+
+// DefaultClock is where a transcript's clock starts unless it says otherwise.
+var DefaultClock = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Path is the file the transcript was read from.
+func (t *Transcript) Path() string { return t.path }
+
+// Setup creates what the scenario needs before its first call.
+type Setup struct {
+	User   string      `yaml:"user,omitempty"`
+	Factor *FactorSpec `yaml:"factor,omitempty"`
+}
+
+// FactorSpec is a factor to create. As names a variable that receives its id.
+type FactorSpec struct {
+	Type     string `yaml:"type"`
+	User     string `yaml:"user"`
+	ID       string `yaml:"id,omitempty"` // keep this id (a recorded session's)
+	Name     string `yaml:"name,omitempty"`
+	Secret   string `yaml:"secret,omitempty"` // Base32 seed (totp, hotp)
+	Counter  int64  `yaml:"counter,omitempty"`
+	Phone    string `yaml:"phone,omitempty"`
+	Email    string `yaml:"email,omitempty"`
+	Question string `yaml:"question,omitempty"`
+	Answer   string `yaml:"answer,omitempty"`
+	As       string `yaml:"as,omitempty"`
+}
+
+// Step is one thing that happens: a Verify call (with its expected answer and vendor
+// exchanges), a clock move, or a device action.
+type Step struct {
+	Name    string        `yaml:"name,omitempty"`
+	Call    *Call         `yaml:"call,omitempty"`
+	Expect  *Expect       `yaml:"expect,omitempty"`
+	Vendor  []Exchange    `yaml:"vendor,omitempty"`
+	Advance Duration      `yaml:"advance,omitempty"`
+	Device  *DeviceAction `yaml:"device,omitempty"`
+}
+
+// Call is a request as Verify sends it.
+type Call struct {
+	Provider string `yaml:"provider,omitempty"` // credentialPrefix; default: the only provider
+	Resource string `yaml:"resource"`           // enrollments, initiate, validate, result, test
+	Method   string `yaml:"method,omitempty"`   // default POST
+	// Auth is "none" to send no credentials, or "wrong" to send wrong ones; default the
+	// configured ones.
+	Auth    string            `yaml:"auth,omitempty"`
+	Headers map[string]string `yaml:"headers,omitempty"`
+	Body    any               `yaml:"body,omitempty"` // sent as JSON
+	Raw     *string           `yaml:"raw,omitempty"`  // sent as-is (bad JSON)
+}
+
+// Expect is the answer expected.
+type Expect struct {
+	Status  int               `yaml:"status,omitempty"` // default 200
+	Headers map[string]string `yaml:"headers,omitempty"`
+	Body    any               `yaml:"body,omitempty"`
+}
+
+// Exchange is one vendor call: what emfa must send, and what the vendor answers.
+type Exchange struct {
+	Request  VendorRequest  `yaml:"request"`
+	Response VendorResponse `yaml:"response"`
+}
+
+// VendorRequest is matched against what emfa sends. Query, Form and Body are compared
+// whole; Headers only for the names listed.
+type VendorRequest struct {
+	Method  string            `yaml:"method,omitempty"`
+	Path    string            `yaml:"path,omitempty"`
+	Query   map[string]any    `yaml:"query,omitempty"`
+	Headers map[string]string `yaml:"headers,omitempty"`
+	Form    map[string]any    `yaml:"form,omitempty"`
+	Body    any               `yaml:"body,omitempty"`
+}
+
+// VendorResponse is served to emfa.
+type VendorResponse struct {
+	Status  int               `yaml:"status,omitempty"` // default 200
+	Headers map[string]string `yaml:"headers,omitempty"`
+	Body    any               `yaml:"body,omitempty"` // JSON
+	Raw     *string           `yaml:"raw,omitempty"`  // as-is
+}
+
+// DeviceAction answers a push challenge as the user's device would.
+type DeviceAction struct {
+	Action    string `yaml:"action"` // approve, deny, cancel
+	User      string `yaml:"user,omitempty"`
+	Challenge string `yaml:"challenge"`
+	Number    string `yaml:"number,omitempty"`
+}
+
+// Duration is a time.Duration written as "3m".
+type Duration time.Duration
+
+// UnmarshalYAML reads "3m30s".
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes "3m30s".
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// IsZero lets omitempty leave out a zero duration.
+func (d Duration) IsZero() bool { return d == 0 }
+
+// Load reads a transcript. Unknown keys are errors: a typo must not silently weaken a test.
+func Load(path string) (*Transcript, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	t.path = path
+	return t, nil
+}
+
+// Parse reads a transcript from YAML.
+func Parse(data []byte) (*Transcript, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var t Transcript
+	if err := dec.Decode(&t); err != nil {
+		return nil, err
+	}
+	if err := t.validate(); err != nil {
+		return nil, err
+	}
+	if t.Clock.IsZero() {
+		t.Clock = DefaultClock
+	}
+	return &t, nil
+}
+
+func (t *Transcript) validate() error {
+	var problems []string
+	if t.Name == "" {
+		problems = append(problems, "name is required")
+	}
+	if (t.Config == "") == (t.ConfigFile == "") {
+		problems = append(problems, "exactly one of config and configFile is required")
+	}
+	if len(t.Steps) == 0 {
+		problems = append(problems, "steps: at least one step is required")
+	}
+	for i, s := range t.Steps {
+		kinds := 0
+		if s.Call != nil {
+			kinds++
+			if s.Call.Resource == "" {
+				problems = append(problems, fmt.Sprintf("steps[%d].call.resource is required", i))
+			}
+		}
+		if s.Advance != 0 {
+			kinds++
+		}
+		if s.Device != nil {
+			kinds++
+		}
+		if kinds != 1 {
+			problems = append(problems, fmt.Sprintf("steps[%d]: exactly one of call, advance, device", i))
+		}
+		if s.Call == nil && (s.Expect != nil || len(s.Vendor) > 0) {
+			problems = append(problems, fmt.Sprintf("steps[%d]: expect and vendor go with a call", i))
+		}
+	}
+	for i, s := range t.Setup {
+		if (s.User == "") == (s.Factor == nil) {
+			problems = append(problems, fmt.Sprintf("setup[%d]: exactly one of user and factor", i))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// ConfigText is the configuration the transcript runs against.
+func (t *Transcript) ConfigText() (string, error) {
+	if t.Config != "" {
+		return t.Config, nil
+	}
+	path := t.ConfigFile
+	if !filepath.IsAbs(path) && t.path != "" {
+		path = filepath.Join(filepath.Dir(t.path), path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("configFile: %w", err)
+	}
+	return string(data), nil
+}
+
+// ConfigDir is where relative paths in the configuration start: the transcript's folder
+// for an inline configuration, the configuration file's otherwise.
+func (t *Transcript) ConfigDir() string {
+	dir := filepath.Dir(t.path)
+	if t.ConfigFile != "" {
+		path := t.ConfigFile
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		return filepath.Dir(path)
+	}
+	return dir
+}
+
+// Marshal writes a transcript as YAML (recording).
+func Marshal(t *Transcript) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(t); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}

@@ -1,0 +1,176 @@
+package transcript
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMatch(t *testing.T) {
+	cases := []struct {
+		name      string
+		want, got any
+		wantPath  string // "" when it must match
+	}{
+		{"exact", map[string]any{"status": "SUCCESS"}, map[string]any{"status": "SUCCESS"}, ""},
+		{"wrong value", map[string]any{"status": "SUCCESS"}, map[string]any{"status": "FAILED"}, "body.status"},
+		{"missing field", map[string]any{"status": "PENDING", "transactionId": MatchAny}, map[string]any{"status": "PENDING"}, "body.transactionId"},
+		{"unexpected field", map[string]any{"status": "FAILED"}, map[string]any{"status": "FAILED", "transactionId": "x"}, "body.transactionId"},
+		{"absent ok", map[string]any{"status": "FAILED", "transactionId": MatchAbsent}, map[string]any{"status": "FAILED"}, ""},
+		{"absent violated", map[string]any{"transactionId": MatchAbsent}, map[string]any{"transactionId": "x"}, "body.transactionId"},
+		{"any", MatchAny, "abc", ""},
+		{"any empty", MatchAny, "", "body"},
+		{"regexp", "<re:^[a-z0-9]{26}$>", "jfw7ok7g6ow73s3knahgrwy4xu", ""},
+		{"regexp no", "<re:^[a-z]+$>", "ABC", "body"},
+		{"list length", []any{"a"}, []any{"a", "b"}, "body"},
+		{"list element", []any{map[string]any{"id": "a"}}, []any{map[string]any{"id": "b"}}, "body[0].id"},
+		{"numbers", map[string]any{"n": 7}, map[string]any{"n": json.Number("7")}, ""},
+		{"number vs string", map[string]any{"n": 7}, map[string]any{"n": "7"}, "body.n"},
+		{"bool", true, true, ""},
+		{"null", nil, nil, ""},
+		{"object vs string", map[string]any{}, "x", "body"},
+	}
+	for _, c := range cases {
+		sc := &scope{vars: map[string]string{}}
+		m := sc.match("body", c.want, c.got)
+		switch {
+		case c.wantPath == "" && m != nil:
+			t.Errorf("%s: unexpected mismatch %s", c.name, m)
+		case c.wantPath != "" && m == nil:
+			t.Errorf("%s: matched, want a mismatch at %s", c.name, c.wantPath)
+		case c.wantPath != "" && m.Path != c.wantPath:
+			t.Errorf("%s: mismatch at %s, want %s", c.name, m.Path, c.wantPath)
+		}
+	}
+	sc := &scope{vars: map[string]string{}}
+	if m := sc.match("body", map[string]any{"transactionId": "<capture:tx>"}, map[string]any{"transactionId": "abc"}); m != nil || sc.vars["tx"] != "abc" {
+		t.Errorf("capture: %v %v", m, sc.vars)
+	}
+}
+
+type clockEnv struct{ now time.Time }
+
+func (e clockEnv) URL() string                                  { return "" }
+func (e clockEnv) Provider() string                             { return "p" }
+func (e clockEnv) Authorize(*http.Request, string)              {}
+func (e clockEnv) Now() time.Time                               { return e.now }
+func (e clockEnv) Advance(time.Duration) error                  { return ErrNotInProcess }
+func (e clockEnv) Setup(context.Context, Setup) (string, error) { return "", ErrNotInProcess }
+func (e clockEnv) Sent(to string) (string, error)               { return "123456", nil }
+func (e clockEnv) Device(context.Context, DeviceAction) error   { return ErrNotInProcess }
+
+func TestExpand(t *testing.T) {
+	sc := &scope{vars: map[string]string{"tx": "abc"}, env: clockEnv{now: time.Unix(59, 0)}}
+	for in, want := range map[string]string{
+		"${tx}":      "abc",
+		"id-${tx}-x": "id-abc-x",
+		// RFC 6238 at 59 s, 8 digits: 94287082.
+		"${totp(GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ, 8)}": "94287082",
+		// RFC 4226 counter 1: 287082.
+		"${hotp(GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ, 1)}": "287082",
+		"${sent(+15550100)}":                           "123456",
+	} {
+		got, err := sc.expand(in)
+		if err != nil || got != want {
+			t.Errorf("expand(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"${nope}", "${totp()}", "${frob(x)}", "${hotp(GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ, x)}"} {
+		if _, err := sc.expand(bad); err == nil {
+			t.Errorf("expand(%q): want an error", bad)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for src, want := range map[string]string{
+		"name: x\nsteps: [{advance: 1m}]":                                 "exactly one of config and configFile",
+		"name: x\nconfig: c\nsteps: []":                                   "at least one step",
+		"name: x\nconfig: c\nsteps: [{advance: 1m, call: {resource: r}}]": "exactly one of call, advance, device",
+		"name: x\nconfig: c\nsteps: [{advance: soon}]":                    "time: invalid duration",
+		"name: x\nconfig: c\nsteps: [{cal: {resource: r}}]":               "field cal not found",
+	} {
+		if _, err := Parse([]byte(src)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q): %v, want %q", src, err, want)
+		}
+	}
+}
+
+// stubEnv is an "emfa" that answers from a function and may call the vendor.
+type stubEnv struct {
+	clockEnv
+	url string
+}
+
+func (e stubEnv) URL() string { return e.url }
+
+func TestRunReportsVendorAndAnswerMismatches(t *testing.T) {
+	src := `
+name: vendor round trip
+config: "irrelevant"
+steps:
+  - name: initiate
+    call: {resource: initiate, body: {capability: push, id: d1, attributes: {username: alice}}}
+    vendor:
+      - request:
+          method: POST
+          path: /auth
+          form: {username: alice, factor: push}
+          headers: {Authorization: <any>}
+        response: {body: {txid: "t-1"}}
+    expect: {body: {status: PENDING, transactionId: "<capture:tx>"}}
+  - name: result
+    call: {resource: result, body: {transactionId: "${tx}"}}
+    expect: {body: {status: SUCCESS}}
+`
+	tr, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(form string, answer string) error {
+		return Run(context.Background(), tr, func(ctx context.Context, _ *Transcript, vendorURL string) (Env, func(), error) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				if strings.HasSuffix(r.URL.Path, "/initiate") {
+					req, _ := http.NewRequest("POST", vendorURL+"/auth", strings.NewReader(form))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.Header.Set("Authorization", "Basic x")
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					var v struct{ Txid string }
+					json.NewDecoder(resp.Body).Decode(&v)
+					resp.Body.Close()
+					io.WriteString(w, `{"status":"PENDING","transactionId":"`+v.Txid+`"}`)
+					return
+				}
+				if !strings.Contains(string(body), `"t-1"`) {
+					t.Errorf("captured transactionId not reused: %s", body)
+				}
+				io.WriteString(w, answer)
+			}))
+			return stubEnv{url: srv.URL}, srv.Close, nil
+		})
+	}
+	if err := run("factor=push&username=alice", `{"status":"SUCCESS"}`); err != nil {
+		t.Errorf("matching run: %v", err)
+	}
+	err = run("factor=sms&username=alice", `{"status":"SUCCESS"}`)
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != 1 || se.Mismatch == nil || se.Mismatch.Path != "vendor[0].request.form.factor" {
+		t.Errorf("vendor mismatch: %v", err)
+	}
+	err = run("factor=push&username=alice", `{"status":"FAILED"}`)
+	if !errors.As(err, &se) || se.Step != 2 || se.Mismatch.Path != "body.status" ||
+		err.Error() != `step 2 (result): body.status: want "SUCCESS", got "FAILED"` {
+		t.Errorf("answer mismatch: %v", err)
+	}
+}

@@ -30,6 +30,8 @@ type Options struct {
 	Log          *slog.Logger
 	// Ready reports whether dependencies (the store) answer, for /readyz.
 	Ready func(context.Context) error
+	// Devices, when set, serves the push device API under /v1/devices.
+	Devices Devices
 }
 
 // Auth is how callers (IBM Verify) authenticate. Any configured method admits a call.
@@ -93,6 +95,9 @@ func New(o Options) *Server {
 	g.POST("/validate", s.validate, s.authenticate)
 	g.POST("/result", s.result, s.authenticate)
 	g.Match([]string{http.MethodGet, http.MethodPost}, "/test", s.test, s.authenticate)
+	if o.Devices != nil {
+		s.routeDevices(e, o.Devices)
+	}
 	s.echo = e
 	return s
 }

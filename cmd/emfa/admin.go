@@ -150,11 +150,14 @@ var factorAdders = map[string]func(fs *flag.FlagSet) addFunc{
 
 func cmdFactors(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"factors needs a subcommand: add, list, delete, disable, enable, unlock"}
+		return usageError{"factors needs a subcommand: add, list, delete, disable, enable, unlock, resync"}
 	}
 	sub := args[0]
 	if sub == "add" {
 		return addFactor(ctx, args[1:], stdout, stderr)
+	}
+	if sub == "resync" {
+		return resyncFactor(ctx, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("factors "+sub, flag.ContinueOnError)
 	user := fs.String("user", "", "the user's name")
@@ -194,6 +197,12 @@ func cmdFactors(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			case "disable":
 				err = e.store.SetFactorState(ctx, id, store.FactorDisabled, e.now())
 			case "enable":
+				// A pending factor becomes active only through its own activation (a push
+				// device registering its key), never by hand.
+				f, gerr := e.store.GetFactor(ctx, id)
+				if gerr == nil && f.State == store.FactorPending {
+					return fmt.Errorf("factor %s is waiting for its device to register; it cannot be enabled by hand", id)
+				}
 				err = e.store.SetFactorState(ctx, id, store.FactorActive, e.now())
 			case "unlock":
 				err = e.store.ResetFailures(ctx, id, e.now())

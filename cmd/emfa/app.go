@@ -150,6 +150,7 @@ type env struct {
 	log     *slog.Logger
 	now     func() time.Time
 	closers []provider.Closer // engines holding connections, closed before the store
+	senders senderSet         // delivery.go
 }
 
 func openEnv(ctx context.Context, configPath string, stderr io.Writer) (*env, error) {
@@ -226,11 +227,22 @@ func (e *env) builtinEngine(p config.Provider) (*builtin.Engine, error) {
 		b = &config.Builtin{}
 	}
 	alg, _ := builtin.ParseAlgorithm(b.TOTP.Algorithm) // validated by config
+	sms, email, err := e.codeSenders(b)
+	if err != nil {
+		return nil, err
+	}
 	return builtin.New(builtin.Options{
 		Store: e.store, Keyring: e.keys, Now: e.now,
 		TOTP: builtin.TOTPOptions{Algorithm: alg, Digits: b.TOTP.Digits, Period: b.TOTP.Period,
 			Window: *b.TOTP.Window, Issuer: b.TOTP.Issuer},
 		Lockout: builtin.Lockout{MaxFailures: b.Lockout.MaxFailures, Duration: b.Lockout.Duration},
+		Push:    e.pushOptions(b.Push),
+
+		HOTP:       hotpOptions(b.HOTP),
+		SMSOTP:     codeOptions(b.SMSOTP, sms),
+		EmailOTP:   codeOptions(b.EmailOTP, email),
+		Question:   questionOptions(b.Question),
+		SendLimits: sendLimits(b.SendLimits),
 	})
 }
 

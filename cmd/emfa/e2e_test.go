@@ -57,13 +57,21 @@ providers:
 // and the captured log.
 func startServe(t testing.TB, cfgPath string) (string, *lockedBuffer) {
 	t.Helper()
+	base, logs, _ := startServeArgs(t, "--config", cfgPath)
+	return base, logs
+}
+
+// startServeArgs is startServe with any serve arguments; stop shuts it down (it also
+// happens when the test ends).
+func startServeArgs(t testing.TB, args ...string) (string, *lockedBuffer, func()) {
+	t.Helper()
 	addrc := make(chan string, 1)
 	listening = func(addr string) { addrc <- addr }
 	t.Cleanup(func() { listening = nil })
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &lockedBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", cfgPath}, io.Discard, logs) }()
+	go func() { done <- run(ctx, append([]string{"serve"}, args...), io.Discard, logs) }()
 	var addr string
 	select {
 	case addr = <-addrc:
@@ -72,13 +80,17 @@ func startServe(t testing.TB, cfgPath string) (string, *lockedBuffer) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not start")
 	}
-	t.Cleanup(func() {
-		cancel() // what SIGTERM does: graceful shutdown
-		if code := <-done; code != 0 {
-			t.Errorf("serve exited %d after shutdown:\n%s", code, logs)
-		}
-	})
-	return "http://" + addr, logs
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel() // what SIGTERM does: graceful shutdown
+			if code := <-done; code != 0 {
+				t.Errorf("serve exited %d after shutdown:\n%s", code, logs)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return "http://" + addr, logs, stop
 }
 
 type lockedBuffer struct {

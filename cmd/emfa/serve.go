@@ -37,6 +37,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Purges expired transactions, old send records and nonces; stopped (and waited for)
+	// before the store closes.
+	defer e.startSweeper(ctx)()
 	devices, err := e.devices()
 	if err != nil {
 		return err

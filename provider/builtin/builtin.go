@@ -27,6 +27,13 @@ type Options struct {
 	Keyring *Keyring
 	TOTP    TOTPOptions
 	Lockout Lockout
+	Push    PushOptions
+	// HOTP, SMS and e-mail codes, security questions, and the limits on codes sent.
+	HOTP       HOTPOptions
+	SMSOTP     CodeOptions
+	EmailOTP   CodeOptions
+	Question   QuestionOptions
+	SendLimits SendLimits
 	// Now is the engine's clock; tests inject a fake one. Default time.Now.
 	Now func() time.Time
 }
@@ -52,8 +59,15 @@ type Engine struct {
 	keys    *Keyring
 	totp    TOTPOptions
 	lockout Lockout
+	push    PushOptions
 	now     func() time.Time
 	kinds   map[string]kind // by factor type
+
+	// hotp.go, codes.go, question.go
+	hotp       HOTPOptions
+	sms, email codeSettings
+	question   QuestionOptions
+	sendLimits SendLimits
 }
 
 // kind is what one factor type does at each step of the contract; each lives in a file
@@ -109,9 +123,20 @@ func New(o Options) (*Engine, error) {
 	if o.Lockout.Duration <= 0 {
 		o.Lockout.Duration = 15 * time.Minute
 	}
-	e := &Engine{store: o.Store, keys: o.Keyring, totp: o.TOTP, lockout: o.Lockout, now: o.Now}
+	e := &Engine{store: o.Store, keys: o.Keyring, totp: o.TOTP, lockout: o.Lockout, push: o.Push.withDefaults(), now: o.Now}
 	e.kinds = map[string]kind{
 		TypeTOTP: totpKind{e: e},
+		TypePush: pushKind{e: e},
+
+		TypeHOTP:     hotpKind{e: e},
+		TypeSMSOTP:   e.codeKind(TypeSMSOTP),
+		TypeEmailOTP: e.codeKind(TypeEmailOTP),
+	}
+	if err := e.configureCodes(o); err != nil {
+		return nil, err
+	}
+	if e.question.Enabled {
+		e.kinds[TypeQuestion] = questionKind{e: e}
 	}
 	return e, nil
 }

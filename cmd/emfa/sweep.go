@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/provider/builtin"
+)
+
+// sweepEvery is how often serve purges expired transactions, old send records and expired
+// nonces.
+const sweepEvery = time.Minute
+
+// swept, when set (by tests), learns the outcome of every sweep serve makes.
+var swept func(builtin.Swept, error)
+
+// startSweeper runs the sweeper until ctx ends or stop is called; stop returns once the
+// sweeper has finished, so the store can be closed after it.
+func (e *env) startSweeper(ctx context.Context) (stop func()) {
+	// Send records must outlive the longest window any provider's limits look at.
+	var retention time.Duration
+	for _, p := range e.cfg.Providers {
+		if p.Engine != config.EngineBuiltin || p.Builtin == nil {
+			continue
+		}
+		for _, l := range append(append([]config.RateLimit(nil), p.Builtin.SendLimits.PerUser...), p.Builtin.SendLimits.PerDestination...) {
+			retention = max(retention, l.Window)
+		}
+	}
+	s := &builtin.Sweeper{Store: e.store, Now: e.now, SendRetention: retention, Log: e.log, OnSweep: swept}
+	ctx, cancel := context.WithCancel(ctx)
+	ticker := time.NewTicker(sweepEvery)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(ctx, ticker.C)
+	}()
+	return func() {
+		cancel()
+		ticker.Stop()
+		<-done
+	}
+}

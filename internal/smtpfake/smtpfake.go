@@ -1,0 +1,357 @@
+// Package smtpfake is a real SMTP server for tests (emersion/go-smtp) on a loopback port.
+// It speaks the protocol a relay speaks — plaintext, STARTTLS or implicit TLS, AUTH PLAIN
+// when credentials are set — and keeps every message it accepts, so a test can read the
+// code an e-mail carried. Recipients can be made to bounce with a permanent 550.
+package smtpfake
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// TLS modes, as emfa's smtp sender names them.
+const (
+	TLSNone     = "none"     // plaintext; STARTTLS not offered; plaintext AUTH allowed
+	TLSStartTLS = "starttls" // STARTTLS offered
+	TLSImplicit = "tls"      // a TLS listener (RFC 8314)
+)
+
+// Options configure a Server.
+type Options struct {
+	// TLS is TLSNone (the default), TLSStartTLS or TLSImplicit. The certificate is
+	// self-signed for 127.0.0.1 and localhost; clients trust it through CertPool.
+	TLS string
+	// Username and Password, when set, make AUTH PLAIN mandatory before MAIL.
+	Username, Password string
+}
+
+// Message is one message as the server accepted it.
+type Message struct {
+	From string
+	To   []string
+	Data string // the raw message, headers and body
+	TLS  bool
+	User string // who authenticated, "" for nobody
+}
+
+// Server is a running fake; its methods are safe for concurrent use.
+type Server struct {
+	opts Options
+	host string
+	port int
+	pool *x509.CertPool
+
+	mu       sync.Mutex
+	messages []Message
+	rejected map[string]bool
+	trace    bytes.Buffer
+}
+
+// Start serves on a free loopback port until the test ends.
+func Start(tb testing.TB, o Options) *Server {
+	tb.Helper()
+	if o.TLS == "" {
+		o.TLS = TLSNone
+	}
+	s := &Server{opts: o, rejected: map[string]bool{}}
+	srv := smtp.NewServer(s)
+	srv.Domain = "localhost"
+	srv.ReadTimeout = 10 * time.Second
+	srv.WriteTimeout = 10 * time.Second
+	srv.MaxMessageBytes = 1 << 20
+	srv.MaxRecipients = 10
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Debug = traceWriter{s}
+	cert, pool, err := selfSigned()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.pool = pool
+	var l net.Listener
+	switch o.TLS {
+	case TLSNone:
+		srv.AllowInsecureAuth = true
+		l, err = net.Listen("tcp", "127.0.0.1:0")
+	case TLSStartTLS:
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		l, err = net.Listen("tcp", "127.0.0.1:0")
+	case TLSImplicit:
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		l, err = tls.Listen("tcp", "127.0.0.1:0", srv.TLSConfig)
+	default:
+		tb.Fatalf("smtpfake: TLS mode %q (want none, starttls or tls)", o.TLS)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go srv.Serve(l)
+	tb.Cleanup(func() { srv.Close() })
+	host, port, _ := net.SplitHostPort(l.Addr().String())
+	s.host = host
+	s.port, _ = strconv.Atoi(port)
+	return s
+}
+
+// Host is the server's address (127.0.0.1).
+func (s *Server) Host() string { return s.host }
+
+// Port is the server's port.
+func (s *Server) Port() int { return s.port }
+
+// CertPool trusts the server's certificate.
+func (s *Server) CertPool() *x509.CertPool { return s.pool }
+
+// Messages returns the messages accepted so far, oldest first.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.messages...)
+}
+
+// To returns the messages accepted for address (compared case-insensitively), oldest
+// first.
+func (s *Server) To(address string) []Message {
+	var out []Message
+	for _, m := range s.Messages() {
+		for _, to := range m.To {
+			if strings.EqualFold(to, address) {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Reject makes RCPT TO for address fail with 550 5.1.1 (no such user), or accepted again
+// when reject is false.
+func (s *Server) Reject(address string, reject bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejected[strings.ToLower(address)] = reject
+}
+
+// Trace returns both sides of every conversation so far.
+func (s *Server) Trace() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.trace.String()
+}
+
+type traceWriter struct{ s *Server }
+
+func (w traceWriter) Write(p []byte) (int, error) {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	return w.s.trace.Write(p)
+}
+
+// NewSession implements smtp.Backend.
+func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{srv: s, conn: c}, nil
+}
+
+// session implements smtp.Session and smtp.AuthSession.
+type session struct {
+	srv  *Server
+	conn *smtp.Conn
+	user string
+	from string
+	to   []string
+}
+
+var _ smtp.AuthSession = (*session)(nil)
+
+func (m *session) AuthMechanisms() []string {
+	if m.srv.opts.Username == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (m *session) Auth(mech string) (sasl.Server, error) {
+	if mech != sasl.Plain {
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	return sasl.NewPlainServer(func(_, username, password string) error {
+		if username != m.srv.opts.Username || password != m.srv.opts.Password {
+			return smtp.ErrAuthFailed
+		}
+		m.user = username
+		return nil
+	}), nil
+}
+
+func (m *session) Mail(from string, _ *smtp.MailOptions) error {
+	if m.srv.opts.Username != "" && m.user == "" {
+		return smtp.ErrAuthRequired
+	}
+	m.from = from
+	return nil
+}
+
+func (m *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if m.srv.opts.Username != "" && m.user == "" {
+		return smtp.ErrAuthRequired
+	}
+	m.srv.mu.Lock()
+	rejected := m.srv.rejected[strings.ToLower(to)]
+	m.srv.mu.Unlock()
+	if rejected {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	}
+	m.to = append(m.to, to)
+	return nil
+}
+
+func (m *session) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if len(m.to) == 0 {
+		return errors.New("no recipients")
+	}
+	_, isTLS := m.conn.TLSConnectionState()
+	m.srv.mu.Lock()
+	m.srv.messages = append(m.srv.messages, Message{From: m.from, To: m.to, Data: string(b), TLS: isTLS, User: m.user})
+	m.srv.mu.Unlock()
+	return nil
+}
+
+func (m *session) Reset() { m.from, m.to = "", nil }
+
+func (m *session) Logout() error { return nil }
+
+// Header returns the decoded value of the message's header name ("" when absent).
+func (m Message) Header(name string) string {
+	msg, err := mail.ReadMessage(strings.NewReader(m.Data))
+	if err != nil {
+		return ""
+	}
+	v, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get(name))
+	if err != nil {
+		return msg.Header.Get(name)
+	}
+	return v
+}
+
+// Subject is the decoded Subject header.
+func (m Message) Subject() string { return m.Header("Subject") }
+
+// Text is the message's plain-text body, its transfer encoding undone: the body of a
+// single-part message, or the first text/plain part of a multipart one.
+func (m Message) Text() (string, error) {
+	msg, err := mail.ReadMessage(strings.NewReader(m.Data))
+	if err != nil {
+		return "", fmt.Errorf("smtpfake: %w", err)
+	}
+	return textOf(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body)
+}
+
+func textOf(contentType, encoding string, body io.Reader) (string, error) {
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if contentType == "" {
+		mediaType, err = "text/plain", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("smtpfake: content type %q: %w", contentType, err)
+	}
+	if strings.HasPrefix(mediaType, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if err != nil {
+				return "", fmt.Errorf("smtpfake: no text/plain part: %w", err)
+			}
+			if ct := p.Header.Get("Content-Type"); ct == "" || strings.HasPrefix(ct, "text/plain") || strings.HasPrefix(ct, "multipart/") {
+				return textOf(ct, p.Header.Get("Content-Transfer-Encoding"), p)
+			}
+		}
+	}
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "quoted-printable":
+		body = quotedprintable.NewReader(body)
+	case "base64":
+		body = base64.NewDecoder(base64.StdEncoding, newlineStripper{body})
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return "", fmt.Errorf("smtpfake: body: %w", err)
+	}
+	return strings.ReplaceAll(string(b), "\r\n", "\n"), nil
+}
+
+// newlineStripper drops the line breaks of a base64 body.
+type newlineStripper struct{ r io.Reader }
+
+func (n newlineStripper) Read(p []byte) (int, error) {
+	for {
+		k, err := n.r.Read(p)
+		j := 0
+		for _, c := range p[:k] {
+			if c != '\r' && c != '\n' {
+				p[j] = c
+				j++
+			}
+		}
+		if j > 0 || err != nil {
+			return j, err
+		}
+	}
+}
+
+// selfSigned makes a certificate for 127.0.0.1, ::1 and localhost, and a pool trusting it.
+func selfSigned() (tls.Certificate, *x509.CertPool, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "emfa smtpfake"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool, nil
+}

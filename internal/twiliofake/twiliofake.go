@@ -1,0 +1,242 @@
+// Package twiliofake is an in-process fake of Twilio's Programmable Messaging API for tests,
+// written from Twilio's documentation of the Message resource, not from any client:
+//
+//	POST /2010-04-01/Accounts/{AccountSid}/Messages.json
+//
+// with HTTP Basic authentication (the Account SID and its Auth Token), a form body (To; From
+// or MessagingServiceSid; Body), and a 201 answer carrying the Message resource as JSON.
+// Refusals have Twilio's error shape ({"code", "message", "more_info", "status"}) and codes:
+// 20003 authentication, 20404 unknown resource, 21602 no body, 21603 no sender, 21604 no
+// recipient, 21211 invalid recipient, 21617 body over 1600 characters.
+//
+// The fake keeps every message it accepts, so a test reads the code that was "sent"; a test
+// can also make it refuse every message with an error of its choosing.
+package twiliofake
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// Options configure a Server.
+type Options struct {
+	// AccountSID ("AC" and 32 hex digits) and AuthToken are the credentials requests must
+	// carry; the SID is also in the path.
+	AccountSID string
+	AuthToken  string
+	// Clock stamps messages; default time.Now.
+	Clock func() time.Time
+}
+
+// Message is one accepted message.
+type Message struct {
+	SID                 string
+	To                  string
+	From                string
+	MessagingServiceSID string
+	Body                string
+	DateCreated         time.Time
+}
+
+// Error is a refusal in Twilio's shape.
+type Error struct {
+	Status  int    // HTTP status, e.g. 400
+	Code    int    // Twilio error code, e.g. 21211
+	Message string // e.g. "Invalid 'To' Phone Number: +15005550001"
+}
+
+// Server is a running fake; its methods are safe for concurrent use.
+type Server struct {
+	opts Options
+	ts   *httptest.Server
+
+	mu       sync.Mutex
+	messages []Message
+	requests int
+	fail     *Error
+}
+
+// New starts a fake on loopback and stops it when the test ends.
+func New(tb testing.TB, o Options) *Server {
+	tb.Helper()
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if len(o.AccountSID) != 34 || !strings.HasPrefix(o.AccountSID, "AC") || o.AuthToken == "" {
+		tb.Fatalf("twiliofake: want an AccountSID (AC and 32 hex digits) and an AuthToken")
+	}
+	s := &Server{opts: o}
+	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	tb.Cleanup(s.ts.Close)
+	return s
+}
+
+// URL is the base URL to configure in place of https://api.twilio.com.
+func (s *Server) URL() string { return s.ts.URL }
+
+// Messages returns the accepted messages, oldest first.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.messages...)
+}
+
+// To returns the messages accepted for the number to, oldest first.
+func (s *Server) To(to string) []Message {
+	var out []Message
+	for _, m := range s.Messages() {
+		if m.To == to {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Requests counts every request received, refused ones included.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// Fail makes every authenticated message creation answer e, until Fail(nil).
+func (s *Server) Fail(e *Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = e
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.requests++
+	s.mu.Unlock()
+	path := "/2010-04-01/Accounts/" + s.opts.AccountSID + "/Messages.json"
+	user, pass, ok := r.BasicAuth()
+	if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(s.opts.AccountSID)) != 1 ||
+		subtle.ConstantTimeCompare([]byte(pass), []byte(s.opts.AuthToken)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		writeError(w, Error{Status: http.StatusUnauthorized, Code: 20003, Message: "Authenticate"})
+		return
+	}
+	if r.URL.Path != path {
+		writeError(w, Error{Status: http.StatusNotFound, Code: 20404,
+			Message: "The requested resource " + r.URL.Path + " was not found"})
+		return
+	}
+	if r.Method != http.MethodPost {
+		writeError(w, Error{Status: http.StatusMethodNotAllowed, Code: 20004, Message: "Method not allowed"})
+		return
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		writeError(w, Error{Status: http.StatusBadRequest, Code: 21604, Message: "A 'To' phone number is required."})
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		writeError(w, Error{Status: http.StatusBadRequest, Code: 20001, Message: "Invalid form body"})
+		return
+	}
+	to, from, service, body := r.PostForm.Get("To"), r.PostForm.Get("From"), r.PostForm.Get("MessagingServiceSid"), r.PostForm.Get("Body")
+	switch {
+	case to == "":
+		writeError(w, Error{Status: 400, Code: 21604, Message: "A 'To' phone number is required."})
+		return
+	case from == "" && service == "":
+		writeError(w, Error{Status: 400, Code: 21603, Message: "A 'From' or 'MessagingServiceSid' parameter is required to send a message."})
+		return
+	case body == "":
+		writeError(w, Error{Status: 400, Code: 21602, Message: "Message body is required."})
+		return
+	case !e164(to):
+		writeError(w, Error{Status: 400, Code: 21211, Message: "Invalid 'To' Phone Number: " + to})
+		return
+	case utf8.RuneCountInString(body) > 1600:
+		writeError(w, Error{Status: 400, Code: 21617, Message: "The concatenated message body exceeds the 1600 character limit."})
+		return
+	}
+	s.mu.Lock()
+	if f := s.fail; f != nil {
+		s.mu.Unlock()
+		writeError(w, *f)
+		return
+	}
+	m := Message{SID: sid("SM"), To: to, From: from, MessagingServiceSID: service, Body: body, DateCreated: s.opts.Clock().UTC()}
+	s.messages = append(s.messages, m)
+	s.mu.Unlock()
+
+	var svc, fromField any = nil, from
+	if service != "" {
+		svc = service
+		if from == "" {
+			fromField = nil // Twilio picks a number of the service later
+		}
+	}
+	date := m.DateCreated.Format(time.RFC1123Z)
+	uri := "/2010-04-01/Accounts/" + s.opts.AccountSID + "/Messages/" + m.SID + ".json"
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusCreated)
+	json.NewEncoder(w).Encode(map[string]any{
+		"account_sid": s.opts.AccountSID, "api_version": "2010-04-01", "body": body,
+		"date_created": date, "date_sent": nil, "date_updated": date, "direction": "outbound-api",
+		"error_code": nil, "error_message": nil, "from": fromField, "messaging_service_sid": svc,
+		"num_media": "0", "num_segments": strconv.Itoa(segments(body)), "price": nil, "price_unit": "USD",
+		"sid": m.SID, "status": "queued", "to": to, "uri": uri,
+		"subresource_uris": map[string]string{"media": strings.TrimSuffix(uri, ".json") + "/Media.json"},
+	})
+}
+
+func writeError(w http.ResponseWriter, e Error) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(e.Status)
+	json.NewEncoder(w).Encode(map[string]any{
+		"code": e.Code, "message": e.Message, "status": e.Status,
+		"more_info": fmt.Sprintf("https://www.twilio.com/docs/errors/%d", e.Code),
+	})
+}
+
+// e164 is '+' and 8 to 15 digits, the first not 0.
+func e164(s string) bool {
+	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	for _, c := range s[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// segments is how many SMS the body takes: 160 GSM-7 characters, or 153 per segment when
+// concatenated; 70 and 67 when any character needs UCS-2 (approximated as non-ASCII).
+func segments(body string) int {
+	n, single, multi := utf8.RuneCountInString(body), 160, 153
+	for _, r := range body {
+		if r > 0x7f {
+			single, multi = 70, 67
+			break
+		}
+	}
+	if n <= single {
+		return 1
+	}
+	return (n + multi - 1) / multi
+}
+
+// sid is a Twilio-style identifier: a two-letter prefix and 32 hex digits.
+func sid(prefix string) string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}

@@ -1,0 +1,411 @@
+package builtin
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+)
+
+// The device API's refusals; the HTTP adapter maps each to a status. Wrapped errors say
+// why, for the log; callers see only the sentinel's meaning.
+var (
+	// ErrDeviceAuth: a signed request did not authenticate (unknown device, bad
+	// signature, stale timestamp, replayed nonce...).
+	ErrDeviceAuth = errors.New("device authentication failed")
+	// ErrActivation: an activation code unknown, expired or already used.
+	ErrActivation = errors.New("activation code invalid, expired or already used")
+	// ErrNoChallenge: no such challenge for this device.
+	ErrNoChallenge = errors.New("no such challenge")
+	// ErrChallengeClosed: the challenge was answered, withdrawn or timed out already.
+	ErrChallengeClosed = errors.New("challenge no longer pending")
+	// ErrInvalid: a malformed request (unknown alg, unreadable key, unknown decision).
+	ErrInvalid = errors.New("invalid request")
+)
+
+// Signature algorithms a device may register with.
+const (
+	AlgES256   = "ES256"   // ECDSA P-256 with SHA-256; signature ASN.1 DER
+	AlgEd25519 = "Ed25519" // RFC 8032 over the signing string itself
+)
+
+// ClockSkew is how far a signed request's timestamp may be from emfa's clock, either way.
+const ClockSkew = 5 * time.Minute
+
+// Decision is a device's answer to a challenge.
+type Decision string
+
+const (
+	Approve Decision = "approve"
+	Deny    Decision = "deny"
+	Cancel  Decision = "cancel"
+)
+
+// Registration is what a device sends to register with an activation code.
+type Registration struct {
+	ActivationCode string
+	// PublicKey is base64 of the DER SubjectPublicKeyInfo.
+	PublicKey string
+	Alg       string
+	Name      string
+}
+
+// SignedRequest is what the adapter hands over of a signed device call.
+type SignedRequest struct {
+	DeviceID, Method, Path, Timestamp, Nonce, Signature string
+	BodySHA256                                          [32]byte
+}
+
+// Challenge is a pending challenge as its device sees it. The number of number matching
+// is not in it: the user reads it on the login page and types it on the device, so an
+// approval proves they are at that login.
+type Challenge struct {
+	ID             string    `json:"id"`
+	User           string    `json:"user"`
+	Message        string    `json:"message"`
+	NumberMatching bool      `json:"numberMatching"`
+	ExpiresAt      time.Time `json:"expiresAt"`
+}
+
+// DevicesOptions configure the device service.
+type DevicesOptions struct {
+	Store store.Store
+	Now   func() time.Time // default time.Now
+	Log   *slog.Logger     // decisions and refusals; default discard
+}
+
+// Devices serves the device side of push approval: registration with an activation
+// code, then signed calls to list and answer challenges. One serves every provider: a
+// device is a factor, whichever provider started its challenge.
+type Devices struct {
+	store store.Store
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// NewDevices builds the device service.
+func NewDevices(o DevicesOptions) (*Devices, error) {
+	if o.Store == nil {
+		return nil, errors.New("devices: a store is required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Devices{store: o.Store, now: o.Now, log: o.Log}, nil
+}
+
+// Register spends an activation code on a device's public key and returns the device
+// id (the factor's id). Of concurrent registrations with one code exactly one succeeds.
+func (d *Devices) Register(ctx context.Context, r Registration) (string, error) {
+	// Check the request before the code, so a malformed attempt does not spend it.
+	if _, err := parsePublicKey(r.Alg, r.PublicKey); err != nil {
+		return "", err
+	}
+	if len(r.Name) > 100 || strings.ContainsFunc(r.Name, unicode.IsControl) {
+		return "", fmt.Errorf("%w: name must be at most 100 bytes, without control characters", ErrInvalid)
+	}
+	if r.ActivationCode == "" {
+		return "", fmt.Errorf("%w: no code", ErrActivation)
+	}
+	now := d.now()
+	id := activationKey(strings.ToLower(strings.TrimSpace(r.ActivationCode)))
+	tx, err := d.store.GetTransaction(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", fmt.Errorf("%w: unknown code", ErrActivation)
+	case err != nil:
+		return "", err
+	case tx.Capability != activationCapability:
+		return "", fmt.Errorf("%w: not an activation code", ErrActivation)
+	case tx.Status != string(provider.StatusPending):
+		return "", fmt.Errorf("%w: code already %s", ErrActivation, tx.Status)
+	case !now.Before(tx.ExpiresAt):
+		d.store.CompleteTransaction(ctx, id, string(provider.StatusTimeout), now) // best effort: it is refused either way
+		return "", fmt.Errorf("%w: code expired at %s", ErrActivation, tx.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	// The code is spent first: this compare-and-set decides which of concurrent
+	// registrations wins.
+	if err := d.store.CompleteTransaction(ctx, id, string(provider.StatusSuccess), now); err != nil {
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+			return "", fmt.Errorf("%w: code used concurrently", ErrActivation)
+		}
+		return "", err
+	}
+	params := map[string]string{"alg": r.Alg, "publicKey": r.PublicKey, "registeredAt": now.UTC().Format(time.RFC3339)}
+	if err := d.store.ActivateFactor(ctx, tx.FactorID, params, now); err != nil {
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+			return "", fmt.Errorf("%w: factor %s not pending: %v", ErrActivation, tx.FactorID, err)
+		}
+		return "", err
+	}
+	if name := strings.TrimSpace(r.Name); name != "" {
+		if err := d.store.UpdateFactorParams(ctx, tx.FactorID, name, params, now); err != nil {
+			return "", err
+		}
+	}
+	d.log.Info("push device registered", "device", tx.FactorID, "user", tx.Username, "alg", r.Alg)
+	return tx.FactorID, nil
+}
+
+var nonceSyntax = regexp.MustCompile(`^[A-Za-z0-9_-]{16,128}$`)
+
+// Authenticate checks a signed request: a known active push device, a timestamp within
+// ClockSkew, a valid signature over SigningString, and a nonce not used before. Every
+// refusal wraps ErrDeviceAuth.
+func (d *Devices) Authenticate(ctx context.Context, r SignedRequest) error {
+	refuse := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrDeviceAuth, fmt.Sprintf(format, args...))
+	}
+	if r.DeviceID == "" || r.Timestamp == "" || r.Nonce == "" || r.Signature == "" {
+		return refuse("missing signature headers")
+	}
+	if !nonceSyntax.MatchString(r.Nonce) {
+		return refuse("malformed nonce")
+	}
+	now := d.now()
+	ts, err := strconv.ParseInt(r.Timestamp, 10, 64)
+	if err != nil {
+		return refuse("malformed timestamp")
+	}
+	at := time.Unix(ts, 0)
+	if skew := now.Sub(at); skew > ClockSkew || skew < -ClockSkew {
+		return refuse("timestamp %s is %s from emfa's clock", at.UTC().Format(time.RFC3339), skew.Round(time.Second))
+	}
+	f, err := d.store.GetFactor(ctx, r.DeviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return refuse("unknown device")
+	}
+	if err != nil {
+		return err
+	}
+	if f.Type != TypePush || f.State != store.FactorActive || f.Params["publicKey"] == "" {
+		return refuse("factor is a %s %s, not an active registered push device", f.State, f.Type)
+	}
+	key, err := parsePublicKey(f.Params["alg"], f.Params["publicKey"])
+	if err != nil {
+		return fmt.Errorf("device %s: stored key: %w", f.ID, err)
+	}
+	sig, err := decodeBase64(r.Signature)
+	if err != nil {
+		return refuse("signature is not base64")
+	}
+	msg := SigningString(r.DeviceID, r.Method, r.Path, r.Timestamp, r.Nonce, r.BodySHA256)
+	if !verifySignature(key, []byte(msg), sig) {
+		return refuse("bad signature")
+	}
+	// After the signature, so only the device itself can fill its nonce table. The nonce
+	// is kept as long as its timestamp could be accepted (the sweeper purges it after).
+	if err := d.store.UseNonce(ctx, "device:"+f.ID, r.Nonce, at.Add(ClockSkew+time.Second), now); err != nil {
+		if errors.Is(err, store.ErrReplay) {
+			return refuse("replayed nonce")
+		}
+		return err
+	}
+	return nil
+}
+
+// Pending lists the device's challenges still waiting, oldest first.
+func (d *Devices) Pending(ctx context.Context, deviceID string) ([]Challenge, error) {
+	txs, err := d.store.ListPendingTransactions(ctx, deviceID, d.now())
+	if err != nil {
+		return nil, err
+	}
+	out := []Challenge{}
+	for _, tx := range txs {
+		if !strings.HasPrefix(tx.ID, pushPrefix) {
+			continue
+		}
+		var data challengeData
+		if err := json.Unmarshal(tx.Data, &data); err != nil {
+			return nil, fmt.Errorf("challenge %s: %w", tx.ID, err)
+		}
+		out = append(out, Challenge{
+			ID: strings.TrimPrefix(tx.ID, pushPrefix), User: tx.Username, Message: data.Message,
+			NumberMatching: data.Number != 0, ExpiresAt: tx.ExpiresAt.UTC(),
+		})
+	}
+	return out, nil
+}
+
+// Answer records a device's decision on one of its pending challenges and returns the
+// status it set: approve is SUCCESS (with number matching, only with the right number;
+// a wrong one is a denial), deny FAILED, cancel CANCELED. Of concurrent answers exactly
+// one is recorded; the others get ErrChallengeClosed.
+func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, decision Decision, number *int) (provider.Status, error) {
+	var status provider.Status
+	switch decision {
+	case Approve:
+		status = provider.StatusSuccess
+	case Deny:
+		status = provider.StatusFailed
+	case Cancel:
+		status = provider.StatusCanceled
+	default:
+		return "", fmt.Errorf("%w: decision must be approve, deny or cancel", ErrInvalid)
+	}
+	txs := pushTransactions(d.store, d.now)
+	id := txs.Key(challengeID)
+	tx, err := d.store.GetTransaction(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && tx.FactorID != deviceID) {
+		return "", ErrNoChallenge
+	}
+	if err != nil {
+		return "", err
+	}
+	if tx.Status == string(provider.StatusPending) && !d.now().Before(tx.ExpiresAt) {
+		if tx, err = txs.Finish(ctx, id, provider.StatusTimeout); err != nil {
+			return "", err
+		}
+	}
+	if tx.Status != string(provider.StatusPending) {
+		return "", fmt.Errorf("%w: %s", ErrChallengeClosed, tx.Status)
+	}
+	var data challengeData
+	if err := json.Unmarshal(tx.Data, &data); err != nil {
+		return "", fmt.Errorf("challenge %s: %w", tx.ID, err)
+	}
+	reason := map[provider.Status]string{provider.StatusSuccess: "approved", provider.StatusFailed: "denied", provider.StatusCanceled: "canceled"}[status]
+	if status == provider.StatusSuccess && data.Number != 0 && (number == nil || *number != data.Number) {
+		status, reason = provider.StatusFailed, "wrong number"
+		if number == nil {
+			reason = "approved without the number"
+		}
+	}
+	if err := d.store.CompleteTransaction(ctx, id, string(status), d.now()); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return "", fmt.Errorf("%w: answered concurrently", ErrChallengeClosed)
+		}
+		return "", err
+	}
+	attrs := []any{"device", deviceID, "user", tx.Username, "challenge", challengeID, "status", string(status), "reason", reason}
+	if status == provider.StatusFailed {
+		// A denial is the user saying "that was not me": a fraud signal.
+		d.log.Warn("push denied on the device: possible fraud", attrs...)
+	} else {
+		d.log.Info("push answered", attrs...)
+	}
+	ev := store.AuditEvent{Time: d.now(), Provider: tx.Provider, Username: tx.Username, Capability: tx.Capability,
+		FactorID: deviceID, Resource: "device answer", Outcome: string(status), Reason: reason}
+	if err := d.store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
+		d.log.Error("audit write", "resource", ev.Resource, "err", err)
+	}
+	return status, nil
+}
+
+// SigningString is what a device signs for a request: a version tag, then the device id,
+// method, path (as sent, without the query), timestamp and nonce exactly as in their
+// headers, and the lower-case hex SHA-256 of the body (of nothing, for a GET), joined by
+// "\n" without a trailing newline.
+func SigningString(deviceID, method, path, timestamp, nonce string, bodySHA256 [32]byte) string {
+	return strings.Join([]string{"emfa-device-v1", deviceID, strings.ToUpper(method), path, timestamp, nonce,
+		hex.EncodeToString(bodySHA256[:])}, "\n")
+}
+
+// GenerateDeviceKey makes a device key pair for alg (what `emfa device` and tests do;
+// a real app keeps its key in the platform's keystore).
+func GenerateDeviceKey(alg string) (crypto.Signer, error) {
+	switch alg {
+	case AlgES256:
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case AlgEd25519:
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		return k, err
+	}
+	return nil, fmt.Errorf("%w: alg must be %s or %s", ErrInvalid, AlgES256, AlgEd25519)
+}
+
+// EncodePublicKey is the form registration takes: base64 of the DER SubjectPublicKeyInfo.
+func EncodePublicKey(key crypto.Signer) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(key.Public())
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(der), nil
+}
+
+// SignDevice signs a signing string and returns the signature header's value (base64):
+// ES256 signs its SHA-256 and encodes the signature in ASN.1 DER; Ed25519 signs it as is.
+func SignDevice(key crypto.Signer, msg string) (string, error) {
+	var sig []byte
+	var err error
+	switch k := key.(type) {
+	case *ecdsa.PrivateKey:
+		digest := sha256.Sum256([]byte(msg))
+		sig, err = ecdsa.SignASN1(rand.Reader, k, digest[:])
+	case ed25519.PrivateKey:
+		sig = ed25519.Sign(k, []byte(msg))
+	default:
+		err = fmt.Errorf("unsupported device key %T", key)
+	}
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(sig), nil
+}
+
+// parsePublicKey reads a registered key and checks it suits alg.
+func parsePublicKey(alg, b64 string) (crypto.PublicKey, error) {
+	der, err := decodeBase64(b64)
+	if err != nil || len(der) == 0 {
+		return nil, fmt.Errorf("%w: publicKey must be base64 of a DER SubjectPublicKeyInfo", ErrInvalid)
+	}
+	key, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: publicKey: %v", ErrInvalid, err)
+	}
+	switch k := key.(type) {
+	case *ecdsa.PublicKey:
+		if alg == AlgES256 && k.Curve == elliptic.P256() {
+			return k, nil
+		}
+	case ed25519.PublicKey:
+		if alg == AlgEd25519 {
+			return k, nil
+		}
+	}
+	if alg != AlgES256 && alg != AlgEd25519 {
+		return nil, fmt.Errorf("%w: alg must be %s or %s", ErrInvalid, AlgES256, AlgEd25519)
+	}
+	return nil, fmt.Errorf("%w: publicKey is not an %s key", ErrInvalid, alg)
+}
+
+func verifySignature(key crypto.PublicKey, msg, sig []byte) bool {
+	switch k := key.(type) {
+	case *ecdsa.PublicKey:
+		digest := sha256.Sum256(msg)
+		return ecdsa.VerifyASN1(k, digest[:], sig)
+	case ed25519.PublicKey:
+		return ed25519.Verify(k, msg, sig)
+	}
+	return false
+}
+
+// decodeBase64 accepts standard or URL-safe base64, padded or not.
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.TrimRight(strings.TrimSpace(s), "=")
+	if strings.ContainsAny(s, "-_") {
+		return base64.RawURLEncoding.DecodeString(s)
+	}
+	return base64.RawStdEncoding.DecodeString(s)
+}

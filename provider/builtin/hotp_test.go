@@ -1,0 +1,210 @@
+package builtin_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/store"
+)
+
+// RFC 4226 Appendix D: the secret "12345678901234567890", counters 0 to 9.
+var rfc4226Codes = []string{"755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489"}
+
+func (f *engineFixture) enrollHOTP(t testing.TB, user string, counter int64) string {
+	t.Helper()
+	enrolled, err := f.engine.EnrollHOTP(context.Background(), user, builtin.HOTPSpec{Secret: rfcSeed, Counter: counter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enrolled.Factor.ID
+}
+
+func hotpCode(counter uint64) string { return builtin.HOTP(builtin.SHA1, rfcSeed, counter, 6) }
+
+func TestHOTPValidateRFC4226Vectors(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		f := newEngineFixture(t, st, nil)
+		id := f.enrollHOTP(t, "alice", 0)
+		for i, code := range rfc4226Codes {
+			if got := hotpCode(uint64(i)); got != code {
+				t.Fatalf("HOTP(%d) = %s, RFC 4226 says %s", i, got, code)
+			}
+			expect(t, "counter "+code, f.validate(t, "alice", "hotp", id, "", code), provider.StatusSuccess, "accepted")
+		}
+		fac, _ := st.GetFactor(context.Background(), id)
+		if fac.Counter != 9 {
+			t.Errorf("counter %d, want 9", fac.Counter)
+		}
+	})
+}
+
+func TestHOTPWindow(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		f := newEngineFixture(t, st, func(o *builtin.Options) { o.HOTP.Window = 10 })
+		id := f.enrollHOTP(t, "alice", 0)
+		steps := []struct {
+			name    string
+			counter uint64
+			want    provider.Status
+			reason  string
+		}{
+			{"ten ahead is outside (0-9 accepted)", 10, provider.StatusFailed, "wrong code (not among the 10 counter values after -1)"},
+			{"last value of the window", 9, provider.StatusSuccess, "counter 9 accepted"},
+			{"the code just accepted", 9, provider.StatusFailed, "replayed code"},
+			{"an older code", 5, provider.StatusFailed, "wrong code"},
+			{"window moved: 19 is in", 19, provider.StatusSuccess, "counter 19 accepted"},
+			{"30 is out", 30, provider.StatusFailed, "wrong code"},
+			{"20 is next", 20, provider.StatusSuccess, ""},
+		}
+		for _, s := range steps {
+			expect(t, s.name, f.validate(t, "alice", "hotp", id, "", hotpCode(s.counter)), s.want, s.reason)
+		}
+		expect(t, "malformed", f.validate(t, "alice", "hotp", id, "", "12345"), provider.StatusFailed, "malformed")
+		// Wrong codes counted (10, 5, 30, malformed), the replay did not; the successes
+		// in between reset the count.
+		if fac, _ := st.GetFactor(context.Background(), id); fac.Failures != 1 || fac.Counter != 20 {
+			t.Errorf("factor: failures %d counter %d", fac.Failures, fac.Counter)
+		}
+	})
+}
+
+func TestHOTPLockout(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		f := newEngineFixture(t, st, func(o *builtin.Options) { o.Lockout.MaxFailures = 3 })
+		id := f.enrollHOTP(t, "alice", 0)
+		for range 3 {
+			expect(t, "wrong", f.validate(t, "alice", "hotp", id, "", "000000"), provider.StatusFailed, "wrong code")
+		}
+		expect(t, "locked", f.validate(t, "alice", "hotp", id, "", hotpCode(0)), provider.StatusFailed, "locked until")
+		f.clock.Advance(15 * time.Minute)
+		expect(t, "unlocked", f.validate(t, "alice", "hotp", id, "", hotpCode(0)), provider.StatusSuccess, "")
+	})
+}
+
+// Of fifty concurrent validations of one code, exactly one succeeds.
+func TestHOTPConcurrentReplay(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		f := newEngineFixture(t, st, nil)
+		id := f.enrollHOTP(t, "alice", 0)
+		code := hotpCode(3)
+		var wg sync.WaitGroup
+		var successes atomic.Int32
+		for range 50 {
+			wg.Go(func() {
+				out, err := f.engine.Validate(context.Background(), provider.Request{Capability: "hotp", ID: id, Username: "alice", Passvalue: code})
+				if err != nil {
+					t.Error(err)
+				}
+				if out.Status == provider.StatusSuccess {
+					successes.Add(1)
+				} else if out.Reason != "replayed code" {
+					t.Errorf("%s %q", out.Status, out.Reason)
+				}
+			})
+		}
+		wg.Wait()
+		if n := successes.Load(); n != 1 {
+			t.Fatalf("%d successes, want exactly 1", n)
+		}
+	})
+}
+
+func TestHOTPResync(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		f := newEngineFixture(t, st, func(o *builtin.Options) {
+			o.HOTP = builtin.HOTPOptions{Window: 10, ResyncWindow: 1000}
+			o.Lockout.MaxFailures = 2
+		})
+		ctx := context.Background()
+		id := f.enrollHOTP(t, "alice", 0)
+		// The token was pressed 500 times away from emfa: its codes are out of the window,
+		// and two attempts lock the factor.
+		f.validate(t, "alice", "hotp", id, "", hotpCode(500))
+		expect(t, "out of the window", f.validate(t, "alice", "hotp", id, "", hotpCode(501)), provider.StatusFailed, "locked")
+
+		if _, err := f.engine.ResyncHOTP(ctx, id, hotpCode(500), hotpCode(502)); !errors.Is(err, builtin.ErrNotSynchronised) {
+			t.Errorf("codes not consecutive: %v", err)
+		}
+		if _, err := f.engine.ResyncHOTP(ctx, id, hotpCode(1000), hotpCode(1001)); !errors.Is(err, builtin.ErrNotSynchronised) {
+			t.Errorf("beyond the resync window (0-999 after -1): %v", err)
+		}
+		if _, err := f.engine.ResyncHOTP(ctx, id, "12345", "123456"); err == nil || !strings.Contains(err.Error(), "6 digits") {
+			t.Errorf("malformed: %v", err)
+		}
+		next, err := f.engine.ResyncHOTP(ctx, id, hotpCode(500), hotpCode(501))
+		if err != nil || next != 502 {
+			t.Fatalf("resync: %d %v", next, err)
+		}
+		// Resynchronised and unlocked; the two codes used are spent.
+		expect(t, "second resync code", f.validate(t, "alice", "hotp", id, "", hotpCode(501)), provider.StatusFailed, "replayed")
+		expect(t, "next code", f.validate(t, "alice", "hotp", id, "", hotpCode(502)), provider.StatusSuccess, "")
+		if _, err := f.engine.ResyncHOTP(ctx, id, hotpCode(500), hotpCode(501)); !errors.Is(err, builtin.ErrNotSynchronised) {
+			t.Errorf("resync backwards: %v", err)
+		}
+
+		sms := f.enrollSMS(t, "alice", "+15551230123")
+		if _, err := f.engine.ResyncHOTP(ctx, sms, "123456", "123456"); err == nil || !strings.Contains(err.Error(), "not hotp") {
+			t.Errorf("resync of an sms factor: %v", err)
+		}
+		if _, err := f.engine.ResyncHOTP(ctx, "nope", "123456", "123456"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown factor: %v", err)
+		}
+	})
+}
+
+func TestEnrollHOTP(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		f := newEngineFixture(t, st, func(o *builtin.Options) {
+			o.HOTP = builtin.HOTPOptions{Algorithm: builtin.SHA256, Digits: 8}
+		})
+		ctx := context.Background()
+		enrolled, err := f.engine.EnrollHOTP(ctx, "alice", builtin.HOTPSpec{Counter: 5, Label: "YubiKey"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fac := enrolled.Factor
+		u, err := url.Parse(enrolled.OTPAuthURI)
+		if err != nil || u.Scheme != "otpauth" || u.Host != "hotp" || u.Path != "/emfa:alice" {
+			t.Fatalf("uri %q: %v", enrolled.OTPAuthURI, err)
+		}
+		q := u.Query()
+		if q.Get("counter") != "5" || q.Get("digits") != "8" || q.Get("algorithm") != "SHA256" || q.Get("issuer") != "emfa" || q.Get("secret") != enrolled.Secret {
+			t.Errorf("uri query %v", q)
+		}
+		seed, err := builtin.DecodeSecret(enrolled.Secret)
+		if err != nil || len(seed) != 32 {
+			t.Fatalf("seed: %d bytes %v", len(seed), err)
+		}
+		stored, _ := st.GetFactor(ctx, fac.ID)
+		if bytes.Contains(stored.Secret, seed) || stored.Counter != 4 || stored.Label != "YubiKey" || stored.Type != "hotp" {
+			t.Errorf("stored factor %+v", stored)
+		}
+		// The first code accepted is the one for counter 5.
+		expect(t, "counter 4", f.validate(t, "alice", "hotp", fac.ID, "", builtin.HOTP(builtin.SHA256, seed, 4, 8)), provider.StatusFailed, "")
+		expect(t, "counter 5", f.validate(t, "alice", "hotp", fac.ID, "", builtin.HOTP(builtin.SHA256, seed, 5, 8)), provider.StatusSuccess, "")
+
+		for _, spec := range []builtin.HOTPSpec{{Digits: 7}, {Secret: []byte("short")}, {Counter: -1}, {Algorithm: "MD5"}} {
+			if _, err := f.engine.EnrollHOTP(ctx, "alice", spec); err == nil {
+				t.Errorf("%+v accepted", spec)
+			}
+		}
+		if _, err := f.engine.EnrollHOTP(ctx, "zed", builtin.HOTPSpec{}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown user: %v", err)
+		}
+		list, _ := f.engine.Enrollments(ctx, "alice")
+		if len(list) != 1 || list[0].Capability != "hotp" || list[0].Attributes["authExecutionFlow"] != "validate" {
+			t.Errorf("enrollments %+v", list)
+		}
+		expect(t, "initiate", f.initiate(t, "alice", "hotp", fac.ID), provider.StatusFailed, "no initiate step")
+	})
+}

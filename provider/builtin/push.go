@@ -1,0 +1,295 @@
+package builtin
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+)
+
+// TypePush is push approval on a registered device (flow init_then_poll), modelled on
+// privacyIDEA's push token: the device holds a private key, emfa its public key; the
+// device fetches a challenge and answers it with a signed request (device.go).
+const TypePush = "push"
+
+// Store ids and capabilities of the two kinds of push transaction. A challenge's store id
+// is pushPrefix + the transactionId Verify sees; an activation code's is activationPrefix
+// + the hex SHA-256 of the code, so the store never holds a usable code.
+const (
+	pushPrefix           = "push:"
+	activationPrefix     = "push-activation:"
+	activationCapability = "push-activation"
+)
+
+// PushOptions configure push approval for one provider.
+type PushOptions struct {
+	// Lifetime bounds a challenge: unanswered past it, result is TIMEOUT. Default 2m.
+	Lifetime time.Duration
+	// NumberMatching shows Verify a 2-digit number (attributes.number) that the user must
+	// type on the device to approve, against push fatigue.
+	NumberMatching bool
+	// ActivationLifetime bounds an activation code. Default 10m.
+	ActivationLifetime time.Duration
+	// ServerURL is emfa's address as devices reach it, put in registration URIs.
+	ServerURL string
+	// Notifier tells a device a challenge waits; nil: devices poll.
+	Notifier Notifier
+	// Log receives notifier failures. Default: discard.
+	Log *slog.Logger
+}
+
+func (o PushOptions) withDefaults() PushOptions {
+	if o.Lifetime <= 0 {
+		o.Lifetime = 2 * time.Minute
+	}
+	if o.ActivationLifetime <= 0 {
+		o.ActivationLifetime = 10 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	o.ServerURL = strings.TrimRight(o.ServerURL, "/")
+	return o
+}
+
+// Notifier tells a device that a challenge waits for it. Devices also poll, so a failed
+// notification is logged and the challenge stays pending.
+type Notifier interface {
+	Notify(ctx context.Context, n Notification) error
+}
+
+// Notification is what a Notifier passes on: enough for a push service to wake the
+// device, nothing it could approve with.
+type Notification struct {
+	DeviceID    string    `json:"deviceId"`
+	ChallengeID string    `json:"challengeId"`
+	User        string    `json:"user"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+}
+
+// challengeData is a push challenge's Data.
+type challengeData struct {
+	Message string `json:"message"`
+	// Number is what the user must type on the device (10-99); 0 without number matching.
+	Number int `json:"number,omitempty"`
+}
+
+// pushKind is push approval.
+type pushKind struct{ e *Engine }
+
+func (pushKind) flow() provider.Flow                     { return provider.FlowInitThenPoll }
+func (pushKind) attributes(*store.Factor) map[string]any { return nil }
+
+func (pushKind) validate(context.Context, *store.Factor, provider.Request) (provider.Outcome, error) {
+	return provider.Failed("push has no validate step (flow init_then_poll)"), nil
+}
+
+// initiate starts a challenge, withdraws the factor's older ones (one login, one
+// question on the phone) and wakes the device.
+func (k pushKind) initiate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
+	if f.Params["publicKey"] == "" {
+		// Active without a key: enabled by hand before any device registered.
+		return provider.Failed("push device never registered"), nil
+	}
+	o, txs := k.e.push, pushTransactions(k.e.store, k.e.now)
+	now := k.e.now()
+	id := NewID()
+	d := challengeData{Message: "Sign-in request for " + req.Username}
+	if o.NumberMatching {
+		d.Number = twoDigits()
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return provider.Outcome{}, err
+	}
+	// The store keeps milliseconds; the notification says what the device API will.
+	tx := store.Transaction{ID: id, Data: data, ExpiresAt: now.Add(o.Lifetime).Truncate(time.Millisecond)}
+	if err := txs.Start(ctx, req, tx); err != nil {
+		return provider.Outcome{}, fmt.Errorf("push: start challenge: %w", err)
+	}
+	canceled, err := k.e.store.CancelPending(ctx, f.ID, txs.Key(id), string(provider.StatusCanceled), now)
+	if err != nil {
+		return provider.Outcome{}, fmt.Errorf("push: cancel older challenges: %w", err)
+	}
+	if o.Notifier != nil {
+		n := Notification{DeviceID: f.ID, ChallengeID: id, User: req.Username, ExpiresAt: tx.ExpiresAt.UTC()}
+		if err := o.Notifier.Notify(ctx, n); err != nil {
+			o.Log.Warn("push notification failed; the device may still poll",
+				"device", f.ID, "user", req.Username, "challenge", id, "err", err)
+		}
+	}
+	out := provider.Outcome{Status: provider.StatusPending, TransactionID: id, Reason: "challenge sent"}
+	if canceled > 0 {
+		out.Reason += fmt.Sprintf("; %d older challenge(s) canceled", canceled)
+	}
+	if d.Number != 0 {
+		out.Attributes = map[string]any{"number": d.Number}
+	}
+	return out, nil
+}
+
+// result reports where the challenge stands; Load has already turned a missed deadline
+// into TIMEOUT and refused another user's, factor's or capability's transaction.
+func (k pushKind) result(ctx context.Context, _ *store.Factor, req provider.Request) (provider.Outcome, error) {
+	tx, refusal, err := pushTransactions(k.e.store, k.e.now).Load(ctx, req)
+	if err != nil {
+		return provider.Outcome{}, err
+	}
+	if refusal != nil {
+		return *refusal, nil
+	}
+	return provider.Outcome{Status: provider.Status(tx.Status), Reason: pushReasons[provider.Status(tx.Status)]}, nil
+}
+
+var pushReasons = map[provider.Status]string{
+	provider.StatusPending:  "waiting for the device",
+	provider.StatusSuccess:  "approved on the device",
+	provider.StatusFailed:   "denied on the device",
+	provider.StatusCanceled: "canceled (device, admin or a newer challenge)",
+	provider.StatusTimeout:  "not answered before the deadline",
+}
+
+func pushTransactions(st store.Store, now func() time.Time) provider.Transactions {
+	return provider.Transactions{Store: st, Prefix: pushPrefix, Now: now}
+}
+
+// twoDigits is a uniformly random number from 10 to 99.
+func twoDigits() int {
+	n, err := rand.Int(rand.Reader, big.NewInt(90))
+	if err != nil { // crypto/rand does not fail (Go 1.24+)
+		panic(err)
+	}
+	return 10 + int(n.Int64())
+}
+
+// PushSpec describes a push device to enroll.
+type PushSpec struct {
+	// ID is the factor's id; "" for a new random one (a replayed recording keeps its own).
+	ID string
+	// Label names the device until it registers (its registration may name it).
+	Label string
+}
+
+// EnrolledPush is a pending push factor and what its device needs to register.
+type EnrolledPush struct {
+	Factor store.Factor
+	// ActivationCode registers the device, once, before ExpiresAt. Shown once: emfa
+	// keeps only its hash.
+	ActivationCode string
+	ExpiresAt      time.Time
+	// RegistrationURI is emfa://register?server=…&code=… (server omitted without a
+	// configured serverURL), for a QR code an app reads.
+	RegistrationURI string
+	// RegistrationURL is the same as a link on emfa's own address (serverURL), the code
+	// in the fragment so it reaches no server log; empty without a serverURL.
+	RegistrationURL string
+}
+
+// EnrollPush creates a pending push factor for an existing user and its single-use
+// activation code. The factor is offered to Verify only once a device has registered.
+func (e *Engine) EnrollPush(ctx context.Context, username string, spec PushSpec) (EnrolledPush, error) {
+	u, err := e.store.GetUser(ctx, username)
+	if err != nil {
+		return EnrolledPush{}, fmt.Errorf("user %q: %w", username, err)
+	}
+	if spec.Label == "" {
+		spec.Label = "Push device"
+	}
+	now := e.now()
+	f := store.Factor{
+		ID: cmp.Or(spec.ID, NewID()), UserID: u.ID, Type: TypePush, Label: spec.Label, State: store.FactorPending,
+		Params: map[string]string{}, Counter: -1, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := e.store.CreateFactor(ctx, f); err != nil {
+		return EnrolledPush{}, err
+	}
+	code := NewID()
+	tx := store.Transaction{
+		ID: activationKey(code), Username: username, Capability: activationCapability, FactorID: f.ID,
+		Status: string(provider.StatusPending), ExpiresAt: now.Add(e.push.ActivationLifetime),
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if err := e.store.CreateTransaction(ctx, tx); err != nil {
+		// A factor nobody can register would only clutter the user's list.
+		if derr := e.store.DeleteFactor(context.WithoutCancel(ctx), f.ID); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return EnrolledPush{}, fmt.Errorf("push: activation code: %w", err)
+	}
+	out := EnrolledPush{Factor: f, ActivationCode: code, ExpiresAt: tx.ExpiresAt}
+	q := url.Values{"code": {code}}
+	if e.push.ServerURL != "" {
+		q.Set("server", e.push.ServerURL)
+		out.RegistrationURL = e.push.ServerURL + "/v1/devices/register#code=" + code
+	}
+	out.RegistrationURI = "emfa://register?" + q.Encode()
+	return out, nil
+}
+
+func activationKey(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return activationPrefix + hex.EncodeToString(sum[:])
+}
+
+// HTTPNotifier posts a Notification as JSON to a webhook (a push gateway that wakes the
+// app through APNs/FCM, say).
+type HTTPNotifier struct {
+	url    string
+	header http.Header
+	client *http.Client
+}
+
+// NewHTTPNotifier posts to url with header (may hold credentials), each call bounded by
+// timeout (default 5s).
+func NewHTTPNotifier(url string, header http.Header, timeout time.Duration) *HTTPNotifier {
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	return &HTTPNotifier{url: url, header: header.Clone(), client: &http.Client{Timeout: timeout}}
+}
+
+// LogValue keeps the headers (credentials) out of logs.
+func (n *HTTPNotifier) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("type", "http"), slog.String("url", n.url))
+}
+
+// Notify posts the notification; any status outside 2xx is an error.
+func (n *HTTPNotifier) Notify(ctx context.Context, msg Notification) error {
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("notifier: %w", err)
+	}
+	for k, v := range n.header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("notifier: %w", err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // keep the connection reusable
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("notifier: status %d", resp.StatusCode)
+	}
+	return nil
+}

@@ -1,0 +1,301 @@
+package builtin
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+)
+
+// TypeQuestion is security questions: initiate asks one of the user's questions, validate
+// checks the answer.
+//
+// Knowledge answers are not an authenticator under NIST SP 800-63B (§5.1.1.2 forbids
+// prompting for "specific types of information", and §5.1 lists no knowledge-based
+// authenticator): answers are guessable, researchable and shared. The engine serves the
+// type only when QuestionOptions.Enabled is set, for organisations that accept that.
+const TypeQuestion = "question"
+
+// QuestionOptions configure security questions.
+type QuestionOptions struct {
+	// Enabled serves the question factor type; off by default.
+	Enabled bool
+	// MaxAttempts is the number of answers tried per transaction; default 3.
+	MaxAttempts int
+	// Lifetime of a question's transaction; default 5 minutes.
+	Lifetime time.Duration
+	// Argon2 hashes the answers of new enrollments; zero fields take OWASP's
+	// recommended argon2id parameters (19 MiB, 2 passes, 1 lane).
+	Argon2 Argon2Params
+}
+
+// Argon2Params are argon2id's cost parameters (RFC 9106).
+type Argon2Params struct {
+	Time      uint32 // passes
+	MemoryKiB uint32
+	Threads   uint8
+}
+
+func (o QuestionOptions) withDefaults() QuestionOptions {
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 3
+	}
+	if o.Lifetime <= 0 {
+		o.Lifetime = 5 * time.Minute
+	}
+	if o.Argon2.Time == 0 {
+		o.Argon2.Time = 2
+	}
+	if o.Argon2.MemoryKiB == 0 {
+		o.Argon2.MemoryKiB = 19 * 1024
+	}
+	if o.Argon2.Threads == 0 {
+		o.Argon2.Threads = 1
+	}
+	return o
+}
+
+// ErrQuestionsDisabled refuses to enroll questions on an engine that does not serve them.
+var ErrQuestionsDisabled = errors.New("security questions are disabled (question.enabled: false); they are not an authenticator under NIST SP 800-63B")
+
+// QA is one question and its answer, in clear, as an administrator enrolls it.
+type QA struct {
+	Question string
+	Answer   string
+}
+
+// Limits on what is enrolled.
+const (
+	maxQuestions      = 20
+	maxQuestionLength = 300 // characters
+	maxAnswerLength   = 200 // characters, after normalisation
+)
+
+// paramQuestions is the Params key holding the question texts (a JSON array): they are
+// shown to whoever starts a challenge, so they are no secret.
+const paramQuestions = "questions"
+
+// paramAsking is the Params key of the question being asked (its index), kept until it is
+// answered right.
+const paramAsking = "asking"
+
+// questionSecret is sealed in Factor.Secret: one argon2id hash per question, in the order
+// of the questions, each with its own salt and the parameters it was made with (so they
+// can be raised for new enrollments without breaking old ones).
+type questionSecret struct {
+	Answers []answerHash `json:"answers"`
+}
+
+type answerHash struct {
+	Salt      []byte `json:"salt"`
+	Hash      []byte `json:"hash"`
+	Time      uint32 `json:"t"`
+	MemoryKiB uint32 `json:"m"`
+	Threads   uint8  `json:"p"`
+}
+
+// NormalizeAnswer is what is hashed of an answer, so that "  Main  Street" and "main
+// street" match: Unicode NFKC (compatibility forms, so a full-width "Ａ" is an "A"),
+// case-folded, NFKC again (folding can denormalise), runs of white space collapsed to one
+// space, trimmed.
+func NormalizeAnswer(s string) string {
+	s = norm.NFKC.String(s)
+	s = cases.Fold().String(s) // a Caser is stateful: one per call
+	s = norm.NFKC.String(s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// EnrollQuestions creates an active question factor holding every pair: the questions in
+// Params, the answers normalised and hashed with argon2id, the hashes sealed. A user has
+// at most one question factor.
+func (e *Engine) EnrollQuestions(ctx context.Context, username string, pairs []QA, label string) (store.Factor, error) {
+	if !e.question.Enabled {
+		return store.Factor{}, ErrQuestionsDisabled
+	}
+	if len(pairs) == 0 || len(pairs) > maxQuestions {
+		return store.Factor{}, fmt.Errorf("between 1 and %d questions, not %d", maxQuestions, len(pairs))
+	}
+	questions := make([]string, len(pairs))
+	var secret questionSecret
+	seen := map[string]bool{}
+	for i, p := range pairs {
+		q := strings.Join(strings.Fields(p.Question), " ")
+		a := NormalizeAnswer(p.Answer)
+		switch {
+		case q == "" || utf8.RuneCountInString(q) > maxQuestionLength || !utf8.ValidString(q):
+			return store.Factor{}, fmt.Errorf("question %d: between 1 and %d characters of text", i+1, maxQuestionLength)
+		case seen[NormalizeAnswer(q)]:
+			return store.Factor{}, fmt.Errorf("question %d: asked twice", i+1)
+		case a == "" || utf8.RuneCountInString(a) > maxAnswerLength || !utf8.ValidString(p.Answer):
+			// The answer itself is never repeated in an error.
+			return store.Factor{}, fmt.Errorf("answer %d: between 1 and %d characters of text", i+1, maxAnswerLength)
+		}
+		seen[NormalizeAnswer(q)] = true
+		questions[i] = q
+		secret.Answers = append(secret.Answers, e.hashAnswer(a))
+	}
+	if label == "" {
+		label = "Security questions"
+	}
+	u, err := e.store.GetUser(ctx, username)
+	if err != nil {
+		return store.Factor{}, fmt.Errorf("user %q: %w", username, err)
+	}
+	existing, err := e.store.ListFactors(ctx, u.ID)
+	if err != nil {
+		return store.Factor{}, err
+	}
+	for _, f := range existing {
+		if f.Type == TypeQuestion {
+			return store.Factor{}, fmt.Errorf("%w: %s already has question factor %s (delete it to enroll new questions)", ErrDuplicate, username, f.ID)
+		}
+	}
+	qs, _ := json.Marshal(questions)
+	plain, _ := json.Marshal(secret)
+	now := e.now()
+	f := store.Factor{
+		ID: NewID(), UserID: u.ID, Type: TypeQuestion, Label: label, State: store.FactorActive,
+		Params: map[string]string{paramQuestions: string(qs)}, Counter: -1, CreatedAt: now, UpdatedAt: now,
+	}
+	if f.Secret, f.KeyID, err = e.keys.Seal(plain, []byte(f.ID)); err != nil {
+		return store.Factor{}, err
+	}
+	if err := e.store.CreateFactor(ctx, f); err != nil {
+		return store.Factor{}, err
+	}
+	return f, nil
+}
+
+func (e *Engine) hashAnswer(normalized string) answerHash {
+	p := e.question.Argon2
+	h := answerHash{Salt: make([]byte, 16), Time: p.Time, MemoryKiB: p.MemoryKiB, Threads: p.Threads}
+	rand.Read(h.Salt)
+	h.Hash = argon2.IDKey([]byte(normalized), h.Salt, p.Time, p.MemoryKiB, p.Threads, 32)
+	return h
+}
+
+func (h answerHash) matches(normalized string) bool {
+	got := argon2.IDKey([]byte(normalized), h.Salt, h.Time, h.MemoryKiB, h.Threads, uint32(len(h.Hash)))
+	return subtle.ConstantTimeCompare(got, h.Hash) == 1
+}
+
+// Questions returns the question texts of a question factor.
+func Questions(f *store.Factor) ([]string, error) {
+	var qs []string
+	if err := json.Unmarshal([]byte(f.Params[paramQuestions]), &qs); err != nil || len(qs) == 0 {
+		return nil, fmt.Errorf("factor %s: corrupt questions", f.ID)
+	}
+	return qs, nil
+}
+
+// questionData is what a question transaction keeps in Data: which question was asked.
+type questionData struct {
+	Question int `json:"q"`
+}
+
+// questionKind asks one of the factor's questions at random.
+type questionKind struct {
+	e *Engine
+}
+
+func (questionKind) flow() provider.Flow                     { return provider.FlowInitThenValidate }
+func (questionKind) attributes(*store.Factor) map[string]any { return nil }
+
+func (k questionKind) initiate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
+	e := k.e
+	qs, err := Questions(f)
+	if err != nil {
+		return provider.Outcome{}, err
+	}
+	now := e.now()
+	// The question stays until it is answered right: otherwise whoever knows one answer
+	// of several could fail, or let the challenge expire, until that question comes up.
+	idx, err := strconv.Atoi(f.Params[paramAsking])
+	kept := err == nil && idx >= 0 && idx < len(qs)
+	if !kept {
+		idx = randomIndex(len(qs))
+		params := maps.Clone(f.Params)
+		params[paramAsking] = strconv.Itoa(idx)
+		if err := e.store.UpdateFactorParams(ctx, f.ID, f.Label, params, now); err != nil {
+			return provider.Outcome{}, err
+		}
+	}
+	data, _ := json.Marshal(questionData{Question: idx})
+	id := NewID()
+	txs := e.challenges()
+	if err := txs.Start(ctx, req, store.Transaction{ID: id, Data: data, ExpiresAt: now.Add(e.question.Lifetime)}); err != nil {
+		return provider.Outcome{}, err
+	}
+	canceled, err := e.store.CancelPending(ctx, f.ID, txs.Key(id), string(provider.StatusCanceled), now)
+	if err != nil {
+		return provider.Outcome{}, err
+	}
+	reason := fmt.Sprintf("asked question %d of %d", idx+1, len(qs))
+	if kept {
+		reason += " (again: not yet answered right)"
+	}
+	if canceled > 0 {
+		reason += fmt.Sprintf("; %d earlier challenge(s) canceled", canceled)
+	}
+	return provider.Outcome{
+		Status: provider.StatusPending, TransactionID: id,
+		Attributes: map[string]any{"question": qs[idx]}, Reason: reason,
+	}, nil
+}
+
+func (k questionKind) validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
+	e := k.e
+	out, err := e.answerChallenge(ctx, f, req, e.question.MaxAttempts, "answer", func(tx store.Transaction) (bool, error) {
+		var d questionData
+		if err := json.Unmarshal(tx.Data, &d); err != nil {
+			return false, fmt.Errorf("transaction %s: corrupt question: %w", tx.ID, err)
+		}
+		plain, err := e.keys.Open(f.Secret, f.KeyID, []byte(f.ID))
+		if err != nil {
+			return false, fmt.Errorf("factor %s: %w", f.ID, err)
+		}
+		var s questionSecret
+		if err := json.Unmarshal(plain, &s); err != nil || d.Question < 0 || d.Question >= len(s.Answers) {
+			return false, fmt.Errorf("factor %s: corrupt answers", f.ID)
+		}
+		return s.Answers[d.Question].matches(NormalizeAnswer(req.Passvalue)), nil
+	})
+	if err == nil && out.Status == provider.StatusSuccess {
+		// Answered: the next challenge draws a question afresh.
+		params := maps.Clone(f.Params)
+		delete(params, paramAsking)
+		err = e.store.UpdateFactorParams(ctx, f.ID, f.Label, params, e.now())
+	}
+	return out, err
+}
+
+func (k questionKind) result(ctx context.Context, _ *store.Factor, req provider.Request) (provider.Outcome, error) {
+	return k.e.challengeResult(ctx, req)
+}
+
+// randomIndex is uniform in [0, n) from crypto/rand.
+func randomIndex(n int) int {
+	limit := ^uint64(0) - ^uint64(0)%uint64(n) // largest multiple of n, for rejection
+	var b [8]byte
+	for {
+		rand.Read(b[:])
+		if v := binary.BigEndian.Uint64(b[:]); v < limit {
+			return int(v % uint64(n))
+		}
+	}
+}

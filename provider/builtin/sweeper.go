@@ -1,0 +1,106 @@
+package builtin
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/emfa/emfa/store"
+)
+
+// Sweeper purges what challenges leave behind: transactions long expired, send records
+// older than any send limit looks at, and expired nonces. It deletes in bounded batches,
+// so a backlog never holds a long write lock (SQLite has one writer) or a huge PostgreSQL
+// transaction. Several replicas may each run one: the deletes are idempotent.
+type Sweeper struct {
+	Store store.Store
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// TransactionGrace keeps a transaction this long after its deadline, so a late
+	// result poll still gets its remembered terminal status rather than "unknown";
+	// default 1 hour.
+	TransactionGrace time.Duration
+	// SendRetention keeps send records at least this long: the longest window of any
+	// send limit, or limits stop holding. Default 24 hours.
+	SendRetention time.Duration
+	// Batch is the most rows one delete removes; default 500.
+	Batch int
+	Log   *slog.Logger // optional
+	// OnSweep, when set, is told the outcome of every sweep Run makes (tests, metrics).
+	OnSweep func(Swept, error)
+}
+
+// Swept counts what one Sweep deleted.
+type Swept struct {
+	Transactions, Sends, Nonces int
+}
+
+func (s *Sweeper) defaults() (now func() time.Time, grace, retention time.Duration, batch int) {
+	now, grace, retention, batch = s.Now, s.TransactionGrace, s.SendRetention, s.Batch
+	if now == nil {
+		now = time.Now
+	}
+	if grace <= 0 {
+		grace = time.Hour
+	}
+	if retention <= 0 {
+		retention = 24 * time.Hour
+	}
+	if batch <= 0 {
+		batch = 500
+	}
+	return
+}
+
+// Sweep makes one pass: each kind of record is deleted batch by batch until a batch
+// comes back short. An error stops that kind (the others are still swept) and is
+// returned with what was deleted.
+func (s *Sweeper) Sweep(ctx context.Context) (Swept, error) {
+	nowFn, grace, retention, batch := s.defaults()
+	now := nowFn()
+	var out Swept
+	var errs []error
+	drain := func(n *int, del func(context.Context, time.Time, int) (int, error), before time.Time) {
+		for ctx.Err() == nil {
+			k, err := del(ctx, before, batch)
+			*n += k
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			if k < batch {
+				return
+			}
+		}
+		errs = append(errs, ctx.Err())
+	}
+	drain(&out.Transactions, s.Store.DeleteExpiredTransactions, now.Add(-grace))
+	drain(&out.Sends, s.Store.DeleteSendsBefore, now.Add(-retention))
+	drain(&out.Nonces, s.Store.DeleteExpiredNonces, now)
+	return out, errors.Join(errs...)
+}
+
+// Run sweeps once at once and then at every tick, until ctx ends. Ticks come from the
+// caller (a time.Ticker's channel in production, a test's own channel otherwise).
+func (s *Sweeper) Run(ctx context.Context, ticks <-chan time.Time) {
+	for {
+		swept, err := s.Sweep(ctx)
+		if s.Log != nil {
+			switch {
+			case err != nil && ctx.Err() == nil:
+				s.Log.Warn("sweep", "transactions", swept.Transactions, "sends", swept.Sends, "nonces", swept.Nonces, "err", err)
+			case swept != Swept{}:
+				s.Log.Info("sweep", "transactions", swept.Transactions, "sends", swept.Sends, "nonces", swept.Nonces)
+			}
+		}
+		if s.OnSweep != nil {
+			s.OnSweep(swept, err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticks:
+		}
+	}
+}

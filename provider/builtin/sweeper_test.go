@@ -1,0 +1,121 @@
+package builtin_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/store"
+)
+
+// sweepFixture fills a store with transactions, sends and nonces around the fake clock's
+// now: some old enough to go, some not.
+func sweepFixture(t *testing.T, st store.Store, clk *clock) {
+	t.Helper()
+	ctx := context.Background()
+	now := clk.Now()
+	tx := func(id string, expires time.Time) {
+		t.Helper()
+		err := st.CreateTransaction(ctx, store.Transaction{ID: id, Username: "alice", Capability: "smsotp", FactorID: "f",
+			Status: "PENDING", ExpiresAt: expires, CreatedAt: now.Add(-2 * time.Hour), UpdatedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 7 { // expired more than the grace (1 h) ago
+		tx(fmt.Sprintf("old-%d", i), now.Add(-time.Hour-time.Duration(i+1)*time.Minute))
+	}
+	tx("recent", now.Add(-time.Minute)) // expired, within the grace
+	tx("live", now.Add(time.Minute))
+	for i := range 5 { // sends older than the retention (2 h)
+		if err := st.ReserveSend(ctx, []string{fmt.Sprintf("user:%d", i)}, nil, now.Add(-3*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.ReserveSend(ctx, []string{"user:alice"}, nil, now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := st.UseNonce(ctx, "dev", fmt.Sprintf("expired-%d", i), now.Add(-time.Second), now.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.UseNonce(ctx, "dev", "live", now.Add(time.Minute), now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSweep(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+		sweepFixture(t, st, clk)
+		s := &builtin.Sweeper{Store: st, Now: clk.Now, SendRetention: 2 * time.Hour, Batch: 2}
+		got, err := s.Sweep(ctx)
+		if err != nil || got != (builtin.Swept{Transactions: 7, Sends: 5, Nonces: 3}) {
+			t.Fatalf("sweep: %+v %v", got, err)
+		}
+		for _, id := range []string{"recent", "live"} {
+			if _, err := st.GetTransaction(ctx, id); err != nil {
+				t.Errorf("%s: %v", id, err)
+			}
+		}
+		if _, err := st.GetTransaction(ctx, "old-0"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("old-0: %v", err)
+		}
+		// The live nonce is still used; the send within retention still counts.
+		if err := st.UseNonce(ctx, "dev", "live", clk.Now().Add(time.Minute), clk.Now()); !errors.Is(err, store.ErrReplay) {
+			t.Errorf("live nonce: %v", err)
+		}
+		if err := st.ReserveSend(ctx, []string{"user:alice"}, []store.SendLimit{{Window: 2 * time.Hour, Max: 1}}, clk.Now()); !errors.Is(err, store.ErrRateLimited) {
+			t.Errorf("recent send was swept: %v", err)
+		}
+		if got, err := s.Sweep(ctx); err != nil || got != (builtin.Swept{}) {
+			t.Errorf("second sweep: %+v %v", got, err)
+		}
+		// An hour later, the grace and the retention have passed for the rest.
+		clk.Advance(time.Hour + time.Minute)
+		if got, err := s.Sweep(ctx); err != nil || got != (builtin.Swept{Transactions: 1, Sends: 1, Nonces: 1}) {
+			t.Errorf("an hour later: %+v %v", got, err)
+		}
+	})
+}
+
+func TestSweeperRun(t *testing.T) {
+	st := testdb.SQLite(t)
+	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	sweepFixture(t, st, clk)
+	s := &builtin.Sweeper{Store: st, Now: clk.Now, SendRetention: 2 * time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	ticks := make(chan time.Time) // unbuffered: a send returns once Run waits for it
+	done := make(chan struct{})
+	go func() { s.Run(ctx, ticks); close(done) }()
+
+	ticks <- time.Time{} // the first sweep, at start, is done
+	if _, err := st.GetTransaction(ctx, "old-0"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("first sweep left old-0: %v", err)
+	}
+	clk.Advance(2 * time.Hour)
+	ticks <- time.Time{} // a sweep ran on the previous tick
+	ticks <- time.Time{}
+	if _, err := st.GetTransaction(ctx, "live"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("tick did not sweep: %v", err)
+	}
+	cancel()
+	<-done // Run stops with its context
+}
+
+func TestSweepStopsWithContext(t *testing.T) {
+	st := testdb.SQLite(t)
+	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	sweepFixture(t, st, clk)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := (&builtin.Sweeper{Store: st, Now: clk.Now}).Sweep(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled sweep: %v", err)
+	}
+}

@@ -30,6 +30,8 @@ type Options struct {
 	Log          *slog.Logger
 	// Ready reports whether dependencies (the store) answer, for /readyz.
 	Ready func(context.Context) error
+	// Recorder, when set, receives every contract call (emfa serve --record).
+	Recorder Recorder
 	// Devices, when set, serves the push device API under /v1/devices.
 	Devices Devices
 }
@@ -50,6 +52,7 @@ type Server struct {
 	maxBody   int64
 	log       *slog.Logger
 	ready     func(context.Context) error
+	recorder  Recorder
 
 	authFailures atomic.Int64
 }
@@ -63,6 +66,7 @@ func New(o Options) *Server {
 		maxBody:   o.MaxBodyBytes,
 		log:       o.Log,
 		ready:     o.Ready,
+		recorder:  o.Recorder,
 	}
 	if s.timeout <= 0 {
 		s.timeout = 10 * time.Second
@@ -81,7 +85,7 @@ func New(o Options) *Server {
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(io.Discard)
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.requestID, s.accessLog, s.recover, s.limitBody, s.deadline)
+	e.Use(s.requestID, s.record, s.accessLog, s.recover, s.limitBody, s.deadline)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

@@ -18,6 +18,7 @@ import (
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/provider/remote"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
@@ -151,6 +152,8 @@ type env struct {
 	now     func() time.Time
 	closers []provider.Closer // engines holding connections, closed before the store
 	senders senderSet         // delivery.go
+	// senderOverride, when set, builds every sender instead (replay captures codes).
+	senderOverride func(config.Delivery) (delivery.Sender, error)
 }
 
 func openEnv(ctx context.Context, configPath string, stderr io.Writer) (*env, error) {

@@ -33,7 +33,11 @@ func (e *env) sender(name string) (delivery.Sender, error) {
 	if !ok {
 		return nil, fmt.Errorf("no sender %q under delivery", name)
 	}
-	s, err := e.newSender(d)
+	build := e.newSender
+	if e.senderOverride != nil {
+		build = e.senderOverride
+	}
+	s, err := build(d)
 	if err != nil {
 		return nil, fmt.Errorf("delivery.%s: %w", name, err)
 	}

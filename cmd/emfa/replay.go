@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -8,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +22,8 @@ import (
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/internal/verifyfiles"
 	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/builtin/delivery"
+	"github.com/emfa/emfa/provider/remote"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/transcript"
 )
@@ -100,7 +105,15 @@ func inProcess(logs *lockedLog) transcript.Start {
 		cleanup := func() { os.RemoveAll(dir) }
 		lookup := func(name string) (string, bool) {
 			if v, ok := t.Env[name]; ok {
-				return v, true
+				if v != "<redacted>" {
+					return v, true
+				}
+				// A recording's secret: the real value when this environment has it,
+				// else a stand-in (inbound credentials and signatures still agree).
+				if real, ok := os.LookupEnv(name); ok && real != "" {
+					return real, true
+				}
+				return "redacted-" + name, true
 			}
 			switch name {
 			case "vendor":
@@ -117,21 +130,34 @@ func inProcess(logs *lockedLog) transcript.Start {
 			return os.LookupEnv(name)
 		}
 		cfg, err := config.Parse([]byte(text), "yaml", config.Options{LookupEnv: func(name string) (string, bool) {
-			v, ok := lookup(name)
-			if name == "EMFA_STORAGE_ENCRYPTIONKEY" && !ok {
+			if name == "EMFA_STORAGE_ENCRYPTIONKEY" { // the store is throwaway
 				return replayKey, true
 			}
-			return v, ok
+			return lookup(name)
 		}})
 		if err != nil {
 			cleanup()
 			return nil, nil, fmt.Errorf("configuration: %w", err)
 		}
 		cfg.Source = t.ConfigDir() + "/transcript"
-		for i := range cfg.Providers {
-			if cfg.Providers[i].Engine == config.EngineRemote {
-				cfg.Providers[i].Remote["urls"] = []any{vendorURL}
+		for i, p := range cfg.Providers {
+			if p.Engine != config.EngineRemote {
+				continue
 			}
+			// The vendor is the transcript's, at the same base path as the real one.
+			w, _, err := remote.LoadWebhook(p.Remote, configDir(cfg))
+			if err != nil {
+				cleanup()
+				return nil, nil, fmt.Errorf("provider %s: %w", p.CredentialPrefix, err)
+			}
+			base := vendorURL
+			if len(w.URLs) > 0 {
+				// A recording redacts placeholder values, URLs included: no base path then.
+				if u, err := url.Parse(w.URLs[0]); err == nil && u.IsAbs() && u.Host != "" {
+					base += strings.TrimSuffix(u.Path, "/")
+				}
+			}
+			cfg.Providers[i].Remote["urls"] = []any{base}
 		}
 		keys, err := newKeyring(cfg)
 		if err != nil {
@@ -145,16 +171,25 @@ func inProcess(logs *lockedLog) transcript.Start {
 		}
 		clk := &replayClock{t: t.Clock}
 		e := &env{cfg: cfg, store: st, keys: keys, log: newLogger(cfg, logs), now: clk.Now}
+		// Nothing leaves a replay: every sender captures what it would have delivered.
+		codes := &capturedCodes{byTo: map[string]string{}}
+		e.senderOverride = func(config.Delivery) (delivery.Sender, error) { return codes, nil }
 		providers, err := e.providers()
 		if err != nil {
 			e.Close()
 			cleanup()
 			return nil, nil, err
 		}
+		devices, err := builtin.NewDevices(builtin.DevicesOptions{Store: st, Now: clk.Now, Log: e.log})
+		if err != nil {
+			e.Close()
+			cleanup()
+			return nil, nil, err
+		}
 		opts := adapter.Options{Providers: providers, RequestTimeout: cfg.Server.RequestTimeout,
-			MaxBodyBytes: cfg.Server.MaxBodyBytes, Log: e.log, Ready: st.Ping, Auth: adapterAuth(cfg)}
+			MaxBodyBytes: cfg.Server.MaxBodyBytes, Log: e.log, Ready: st.Ping, Auth: adapterAuth(cfg), Devices: devices}
 		srv := httptest.NewServer(adapter.New(opts).Handler())
-		r := &replayEnv{env: e, srv: srv, clock: clk, auth: opts.Auth}
+		r := &replayEnv{env: e, srv: srv, clock: clk, auth: opts.Auth, devices: devices, phones: map[string][]string{}, codes: codes}
 		return r, func() { srv.Close(); e.Close(); cleanup() }, nil
 	}
 }
@@ -174,11 +209,30 @@ func adapterAuth(cfg *config.Config) adapter.Auth {
 
 // replayEnv is an in-process emfa for a transcript.
 type replayEnv struct {
-	env   *env
-	srv   *httptest.Server
-	clock *replayClock
-	auth  adapter.Auth
+	env     *env
+	srv     *httptest.Server
+	clock   *replayClock
+	auth    adapter.Auth
+	devices *builtin.Devices
+	phones  map[string][]string // registered push devices by user
+	codes   *capturedCodes
 }
+
+// capturedCodes is the sender of a replay: it keeps the last code for each destination.
+type capturedCodes struct {
+	mu   sync.Mutex
+	byTo map[string]string
+}
+
+func (c *capturedCodes) Send(_ context.Context, m delivery.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byTo[m.To] = m.Code
+	return nil
+}
+
+func (c *capturedCodes) Kind() string                 { return "replay" }
+func (c *capturedCodes) Serves(delivery.Channel) bool { return true }
 
 func (r *replayEnv) URL() string { return r.srv.URL }
 
@@ -220,29 +274,116 @@ func (r *replayEnv) Setup(ctx context.Context, s transcript.Setup) (string, erro
 	if err != nil {
 		return "", err
 	}
+	// A recording's secrets are redacted: fresh ones serve lookups; codes need the real ones.
+	secret := func() ([]byte, error) {
+		if f.Secret == "" || f.Secret == "<redacted>" {
+			return nil, nil
+		}
+		seed, err := builtin.DecodeSecret(f.Secret)
+		if err != nil {
+			return nil, fmt.Errorf("factor secret: %w", err)
+		}
+		return seed, nil
+	}
 	switch f.Type {
+	case builtin.TypeHOTP:
+		seed, err := secret()
+		if err != nil {
+			return "", err
+		}
+		enrolled, err := engine.EnrollHOTP(ctx, f.User, builtin.HOTPSpec{Secret: seed, Counter: f.Counter, Label: f.Name})
+		if err != nil {
+			return "", err
+		}
+		return enrolled.Factor.ID, nil
+	case builtin.TypeSMSOTP, builtin.TypeEmailOTP:
+		var factor store.Factor
+		if f.Type == builtin.TypeSMSOTP {
+			factor, err = engine.EnrollSMSOTP(ctx, f.User, f.Phone, f.Name)
+		} else {
+			factor, err = engine.EnrollEmailOTP(ctx, f.User, f.Email, f.Name)
+		}
+		return factor.ID, err
+	case builtin.TypeQuestion:
+		answer := f.Answer
+		if answer == "<redacted>" {
+			answer = "redacted answer"
+		}
+		factor, err := engine.EnrollQuestions(ctx, f.User, []builtin.QA{{Question: f.Question, Answer: answer}}, f.Name)
+		return factor.ID, err
 	case builtin.TypeTOTP:
 		spec := builtin.TOTPSpec{ID: f.ID, Label: f.Name}
-		if f.Secret != "" {
-			if spec.Secret, err = builtin.DecodeSecret(f.Secret); err != nil {
-				return "", fmt.Errorf("factor secret: %w", err)
-			}
+		if spec.Secret, err = secret(); err != nil {
+			return "", err
 		}
 		enrolled, err := engine.EnrollTOTP(ctx, f.User, spec)
 		if err != nil {
 			return "", err
 		}
 		return enrolled.Factor.ID, nil
+	case builtin.TypePush:
+		// Enroll, and register a device key at once: the transcript's device is ready.
+		pushEngine, err := r.env.pushEngine()
+		if err != nil {
+			return "", err
+		}
+		enrolled, err := pushEngine.EnrollPush(ctx, f.User, builtin.PushSpec{ID: f.ID, Label: f.Name})
+		if err != nil {
+			return "", err
+		}
+		key, err := builtin.GenerateDeviceKey("ES256")
+		if err != nil {
+			return "", err
+		}
+		pub, err := builtin.EncodePublicKey(key)
+		if err != nil {
+			return "", err
+		}
+		id, err := r.devices.Register(ctx, builtin.Registration{ActivationCode: enrolled.ActivationCode,
+			PublicKey: pub, Alg: "ES256", Name: cmp.Or(f.Name, "Push device")})
+		if err != nil {
+			return "", err
+		}
+		r.phones[f.User] = append(r.phones[f.User], id)
+		return id, nil
 	}
 	return "", fmt.Errorf("setup of %s factors is not supported yet", f.Type)
 }
 
 func (r *replayEnv) Sent(to string) (string, error) {
+	r.codes.mu.Lock()
+	defer r.codes.mu.Unlock()
+	if code, ok := r.codes.byTo[to]; ok {
+		return code, nil
+	}
 	return "", fmt.Errorf("no code was sent to %s", to)
 }
 
+// Device answers a push challenge through the device service, as a registered device of
+// the user (any user's, when the step names none) would.
 func (r *replayEnv) Device(ctx context.Context, a transcript.DeviceAction) error {
-	return fmt.Errorf("device actions are not supported yet")
+	var candidates []string
+	for user, ids := range r.phones {
+		if a.User == "" || a.User == user {
+			candidates = append(candidates, ids...)
+		}
+	}
+	var number *int
+	if a.Number != "" {
+		n, err := strconv.Atoi(a.Number)
+		if err != nil {
+			return fmt.Errorf("device number %q: %w", a.Number, err)
+		}
+		number = &n
+	}
+	for _, id := range candidates {
+		_, err := r.devices.Answer(ctx, id, a.Challenge, builtin.Decision(a.Action), number)
+		if errors.Is(err, builtin.ErrNoChallenge) {
+			continue
+		}
+		return err
+	}
+	return fmt.Errorf("no device of the transcript has challenge %s", a.Challenge)
 }
 
 // replayClock is the fake clock a replay moves with advance steps.

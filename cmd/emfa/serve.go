@@ -20,6 +20,7 @@ var listening func(addr string)
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	configPath := fs.String("config", "", "configuration file (default: the embedded default)")
+	recordDir := fs.String("record", "", "write each transaction served as a transcript into this directory")
 	if rest, err := parseFlags(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
@@ -52,6 +53,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Ready:          e.store.Ping,
 		Devices:        devices,
 		Auth:           adapterAuth(e.cfg),
+	}
+	if *recordDir != "" {
+		rec := newRecorder(e, *configPath, *recordDir)
+		defer rec.Close() // after the server has stopped: every open transaction is written
+		opts.Recorder = callRecorder{rec}
+		e.log.Warn("recording every transaction into transcripts (secrets redacted)", "dir", *recordDir)
 	}
 	srv := &http.Server{
 		Handler:           adapter.New(opts).Handler(),

@@ -566,6 +566,13 @@ func (e *Engine) send(ctx context.Context, target *url.URL, out outgoing, body [
 			return nil, fmt.Errorf("authentication: %w", err)
 		}
 		resp, err := e.client.do(ctx, req)
+		if provider.Recording(ctx) {
+			x := provider.Exchange{Time: e.now(), Method: req.Method, URL: req.URL, RequestHeader: req.Header.Clone(), RequestBody: body}
+			if err == nil {
+				x.Status, x.ResponseHeader, x.ResponseBody = resp.Status, resp.Header, resp.Body
+			}
+			provider.RecordExchange(ctx, x)
+		}
 		if err != nil || attempt > 0 || out.skipAuth || !e.auth.tokenBased() ||
 			(resp.Status != http.StatusUnauthorized && resp.Status != http.StatusForbidden) {
 			return resp, err

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -50,6 +51,17 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		for _, r := range w.Resources {
 			transforms += min(1, len(r.Transform.Outgoing)) + min(1, len(r.Transform.Incoming))
 		}
+	}
+	// Build every sender too (a malformed account SID, a gateway body that does not
+	// compile), without sending anything.
+	probe := &env{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Delivery)) {
+		if _, err := probe.newSender(cfg.Delivery[name]); err != nil {
+			errs = append(errs, fmt.Errorf("%s: delivery.%s: %w", cfg.Source, name, err))
+		}
+	}
+	for _, c := range probe.closers {
+		c.Close()
 	}
 	if len(errs) > 0 {
 		return errs

@@ -248,3 +248,21 @@ func mustRead(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// check builds every sender, so a broken one is found before the first login.
+func TestCheckBuildsSenders(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "emfa.yaml")
+	os.WriteFile(path, []byte(`server: {auth: {basic: {username: v, password: p}}}
+storage: {dsn: "file:`+dir+`/emfa.db", encryptionKey: "`+testEncryptionKey+`"}
+delivery:
+  hook: {type: http, url: "https://gw.example.com/send", body: '{"to": to, "text": message +}'}
+  sms:  {type: twilio, accountSid: AC1, authToken: t, from: "+15550001111", baseURL: "http://gw.example.com"}
+providers:
+  - {name: A, credentialPrefix: a, capabilities: [smsotp], builtin: {smsotp: {sender: hook}}}
+`), 0o600)
+	code, _, errOut := emfa(t, "check", "--config", path)
+	if code != 1 || !strings.Contains(errOut, "delivery.hook:") || !strings.Contains(errOut, "delivery.sms:") {
+		t.Errorf("check: exit %d\n%s", code, errOut)
+	}
+}

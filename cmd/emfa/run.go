@@ -17,20 +17,26 @@ func (e usageError) Error() string { return e.msg }
 const usage = `emfa — an external-MFA provider for IBM Verify
 
 Usage:
-  emfa serve   [--config F] [--record DIR]  serve Verify's webhook contract (--record: write transcripts)
-  emfa check   [--config F]                 validate a configuration
-  emfa users   add|list|delete|disable|enable [--config F] [NAME]
-  emfa factors add totp --user NAME [--secret B32] [--algorithm A] [--digits N] [--period S] [--name LABEL]
+  emfa serve   [--config F] [--record DIR]   serve Verify's webhook contract (--record: write transcripts)
+  emfa check   [--config F]                  validate a configuration and compile its transforms
+  emfa users   add|list|delete|disable|enable [NAME]
+  emfa factors add totp     --user NAME [--secret B32] [--algorithm A] [--digits N] [--period S] [--name LABEL]
+  emfa factors add hotp     --user NAME [--secret B32] [--counter N] [--algorithm A] [--digits N] [--name LABEL]
+  emfa factors add smsotp   --user NAME --phone E164 [--name LABEL]
+  emfa factors add emailotp --user NAME --email ADDRESS [--name LABEL]
+  emfa factors add question --user NAME --question Q --answer A [--question Q --answer A ...]
+  emfa factors add push     --user NAME [--name LABEL]   a pending device and its activation code
   emfa factors list --user NAME
   emfa factors delete|disable|enable|unlock ID
-  emfa totp code --secret B32 [--algorithm A] [--digits N] [--period S] [--time UNIX]
-  emfa factors add push --user NAME [--name LABEL]   a pending device and its activation code
+  emfa factors resync ID CODE1 CODE2                      an HOTP token that ran ahead
   emfa device  register --server URL --code CODE --state FILE [--alg ES256|Ed25519] [--name N]
   emfa device  pending --state FILE
   emfa device  approve|deny|cancel CHALLENGE --state FILE [--number N]
+  emfa totp    code --secret B32 [--algorithm A] [--digits N] [--period S] [--time UNIX]
   emfa replay  FILES... [--target URL [--user U --password P | --header Name=Value]] [-v]
-  emfa transform eval --provider P --resource R --direction outgoing|incoming --input FILE [--config F]
+  emfa transform eval --provider P --resource R --direction outgoing|incoming --input FILE
 
+Every command but totp, device and replay takes --config F.
 Without --config, commands use the embedded default: SQLite under ./emfa-data.
 `
 

@@ -1,6 +1,7 @@
-// Package builtin is emfa's own factor engine: factors whose secrets emfa keeps (TOTP
-// now; HOTP, SMS and e-mail codes, push and questions as they land), so an organisation
-// needs no other MFA product. One file per factor; this file holds what they share.
+// Package builtin is emfa's own factor engine: factors whose secrets emfa keeps — TOTP,
+// HOTP, SMS and e-mail codes, push approval on a registered device, and security
+// questions — so an organisation needs no other MFA product. One file per factor kind;
+// this file holds what they share.
 package builtin
 
 import (

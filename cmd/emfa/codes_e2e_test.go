@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -33,21 +31,7 @@ const (
 // codesConfig serves every built-in factor but TOTP and push, with e-mail through a real
 // SMTP server and SMS through the Twilio fake, both on loopback.
 func codesConfig(t *testing.T, storage string, mail *smtpfake.Server, sms *twiliofake.Server) string {
-	t.Helper()
-	dir := t.TempDir()
-	if storage == "" {
-		storage = fmt.Sprintf("driver: sqlite\n  dsn: \"file:%s\"", filepath.Join(dir, "emfa.db"))
-	}
-	cfg := fmt.Sprintf(`server:
-  listen: "127.0.0.1:0"
-  requestTimeout: 5s
-  auth:
-    basic: {username: verify, password: "sim-password"}
-storage:
-  %s
-  encryptionKey: %q
-log: {level: debug, format: json}
-delivery:
+	return writeTestConfig(t, storage, fmt.Sprintf(`delivery:
   mail: {type: smtp, host: %q, port: %d, tls: none, from: "emfa <otp@example.com>", timeout: 5s}
   sms: {type: twilio, accountSid: %q, authToken: %q, from: %q, baseURL: %q, timeout: 5s}
 providers:
@@ -64,12 +48,7 @@ providers:
       emailotp: {sender: mail, length: 8, subject: "emfa sign-in"}
       question: {enabled: true, maxAttempts: 2}
       lockout: {maxFailures: 5, duration: 15m}
-`, storage, testEncryptionKey, mail.Host(), mail.Port(), twilioSID, twilioToken, twilioFrom, sms.URL())
-	path := filepath.Join(dir, "emfa.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+`, mail.Host(), mail.Port(), twilioSID, twilioToken, twilioFrom, sms.URL()))
 }
 
 // answer is a contract answer as the simulator decoded it.

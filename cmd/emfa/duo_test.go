@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -53,14 +52,7 @@ func duoSetupAt(t *testing.T, vendorTimeout, vendorURL string) (*verifySim, *duo
 	if vendorURL == "" {
 		vendorURL = duo.URL()
 	}
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`server:
-  listen: "127.0.0.1:0"
-  requestTimeout: 5s
-  auth: {basic: {username: verify, password: sim-password}}
-storage: {driver: sqlite, dsn: "file:%s/emfa.db", encryptionKey: %q}
-log: {level: debug}
-providers:
+	path := writeTestConfig(t, "", fmt.Sprintf(`providers:
   - name: DUO Security
     credentialPrefix: duo
     capabilities: [smsotp, push, hotp]
@@ -73,11 +65,7 @@ providers:
         duo_integration_key: %s
         duo_signing_key: %s
       timeout: %s
-`, dir, testEncryptionKey, webhook, vendorURL, duoIKey, duoSKey, vendorTimeout)
-	path := filepath.Join(dir, "emfa.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, webhook, vendorURL, duoIKey, duoSKey, vendorTimeout))
 	return serveDUO(t, path, duo)
 }
 

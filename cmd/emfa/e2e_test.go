@@ -21,8 +21,24 @@ import (
 
 const testEncryptionKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 
-// writeConfig writes a configuration for a test instance on a free loopback port.
+// writeConfig writes a configuration for a test instance on a free loopback port: one
+// builtin provider with TOTP. storage "" is a fresh SQLite file.
 func writeConfig(t *testing.T, storage string) string {
+	return writeTestConfig(t, storage, `providers:
+  - name: Built-in factors
+    credentialPrefix: emfa
+    capabilities: [totp]
+    engine: builtin
+    builtin:
+      totp: {window: 1}
+      lockout: {maxFailures: 3, duration: 15m}
+`)
+}
+
+// writeTestConfig writes the server, storage and log sections every test instance shares
+// (loopback port, the simulator's credentials, a debug JSON log), then body (delivery and
+// providers), and returns the file's path.
+func writeTestConfig(t testing.TB, storage, body string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if storage == "" {
@@ -37,15 +53,7 @@ storage:
   %s
   encryptionKey: %q
 log: {level: debug, format: json}
-providers:
-  - name: Built-in factors
-    credentialPrefix: emfa
-    capabilities: [totp]
-    engine: builtin
-    builtin:
-      totp: {window: 1}
-      lockout: {maxFailures: 3, duration: 15m}
-`, storage, testEncryptionKey)
+`, storage, testEncryptionKey) + body
 	path := filepath.Join(dir, "emfa.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

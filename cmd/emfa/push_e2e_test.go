@@ -22,21 +22,7 @@ import (
 
 // writePushConfig is writeConfig with push exposed, number matching on, and a notifier.
 func writePushConfig(t testing.TB, storage, notifierURL string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if storage == "" {
-		storage = fmt.Sprintf("driver: sqlite\n  dsn: \"file:%s\"", filepath.Join(dir, "emfa.db"))
-	}
-	cfg := fmt.Sprintf(`server:
-  listen: "127.0.0.1:0"
-  requestTimeout: 5s
-  auth:
-    basic: {username: verify, password: "sim-password"}
-storage:
-  %s
-  encryptionKey: %q
-log: {level: debug, format: json}
-providers:
+	return writeTestConfig(t, storage, fmt.Sprintf(`providers:
   - name: Built-in factors
     credentialPrefix: emfa
     capabilities: [totp, push]
@@ -50,12 +36,7 @@ providers:
           url: %q
           headers: [{name: X-Gateway-Key, value: gateway-secret}]
           timeout: 2s
-`, storage, testEncryptionKey, notifierURL)
-	path := filepath.Join(dir, "emfa.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+`, notifierURL))
 }
 
 // notifierSink is a push gateway: it keeps what emfa notifies.

@@ -22,13 +22,7 @@ func TestRecordThenReplay(t *testing.T) {
 	duo := newDUO(t)
 	duo.SetPushOutcome("alice", duofake.Waiting, duofake.Allow)
 	duo.SetPasscode("alice", "314159")
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "emfa.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`server:
-  listen: "127.0.0.1:0"
-  auth: {basic: {username: verify, password: sim-password}}
-storage: {driver: sqlite, dsn: "file:%s/emfa.db", encryptionKey: %q}
-providers:
+	cfgPath := writeTestConfig(t, "", fmt.Sprintf(`providers:
   - name: Built-in factors
     credentialPrefix: emfa
     capabilities: [totp]
@@ -39,15 +33,14 @@ providers:
     remote:
       webhookFile: %q
       values: {duo_url: %q, duo_integration_key: %s, duo_signing_key: %s}
-`, dir, testEncryptionKey, webhook, duo.URL(), duoIKey, duoSKey)), 0o600)
-
+`, webhook, duo.URL(), duoIKey, duoSKey))
 	const seed = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 	mustEmfa(t, "users", "add", "alice", "--config", cfgPath)
 	var f struct{ ID string }
 	if err := json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--secret", seed, "--config", cfgPath)), &f); err != nil {
 		t.Fatal(err)
 	}
-	recordDir := filepath.Join(dir, "recorded")
+	recordDir := filepath.Join(t.TempDir(), "recorded")
 	base, _, stop := startServeArgs(t, "--config", cfgPath, "--record", recordDir)
 	emfa := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password"}
 	duoSim := &verifySim{t: t, base: base + "/v1/providers/duo", user: "verify", pw: "sim-password"}

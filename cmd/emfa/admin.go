@@ -257,27 +257,14 @@ func addFactor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // addTOTP imports or generates a TOTP seed and prints the factor with its otpauth URI.
 func addTOTP(fs *flag.FlagSet) addFunc {
-	secret := fs.String("secret", "", "import this Base32 seed instead of generating one")
-	algorithm := fs.String("algorithm", "", "SHA1, SHA256 or SHA512 (default: the provider's)")
-	digits := fs.Int("digits", 0, "6 or 8 (default: the provider's)")
+	sf := declareSeedFlags(fs)
 	period := fs.Int("period", 0, "seconds per step (default: the provider's)")
-	label := fs.String("name", "", "label shown to the user")
 	return func(ctx context.Context, e *env, user string, stdout io.Writer) error {
-		spec := builtin.TOTPSpec{Digits: *digits, Period: *period, Label: *label}
-		if *algorithm != "" {
-			alg, err := builtin.ParseAlgorithm(*algorithm)
-			if err != nil {
-				return err
-			}
-			spec.Algorithm = alg
+		seed, alg, err := sf.parse()
+		if err != nil {
+			return err
 		}
-		if *secret != "" {
-			seed, err := builtin.DecodeSecret(*secret)
-			if err != nil {
-				return err
-			}
-			spec.Secret = seed
-		}
+		spec := builtin.TOTPSpec{Secret: seed, Algorithm: alg, Digits: *sf.digits, Period: *period, Label: *sf.label}
 		engine, err := e.enrollmentEngine()
 		if err != nil {
 			return err
@@ -335,4 +322,36 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// seedFlags are the flags of a factor with a seed (totp, hotp).
+type seedFlags struct {
+	secret, algorithm, label *string
+	digits                   *int
+}
+
+func declareSeedFlags(fs *flag.FlagSet) seedFlags {
+	return seedFlags{
+		secret:    fs.String("secret", "", "import this Base32 seed (a hardware token's, a migration's) instead of generating one"),
+		algorithm: fs.String("algorithm", "", "SHA1, SHA256 or SHA512 (default: the provider's)"),
+		digits:    fs.Int("digits", 0, "6 or 8 (default: the provider's)"),
+		label:     fs.String("name", "", "label shown to the user"),
+	}
+}
+
+// parse decodes the seed and algorithm given, if any (nil and "" take the defaults).
+func (s seedFlags) parse() ([]byte, builtin.Algorithm, error) {
+	var alg builtin.Algorithm
+	if *s.algorithm != "" {
+		a, err := builtin.ParseAlgorithm(*s.algorithm)
+		if err != nil {
+			return nil, "", err
+		}
+		alg = a
+	}
+	if *s.secret == "" {
+		return nil, alg, nil
+	}
+	seed, err := builtin.DecodeSecret(*s.secret)
+	return seed, alg, err
 }

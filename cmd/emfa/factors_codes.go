@@ -38,27 +38,14 @@ func (e *env) codeEngine(capability string) (*builtin.Engine, error) {
 
 // addHOTP imports or generates an HOTP seed and prints the factor with its otpauth URI.
 func addHOTP(fs *flag.FlagSet) addFunc {
-	secret := fs.String("secret", "", "import this Base32 seed (a hardware token's) instead of generating one")
+	sf := declareSeedFlags(fs)
 	counter := fs.Int64("counter", 0, "the token's next counter value")
-	algorithm := fs.String("algorithm", "", "SHA1, SHA256 or SHA512 (default: the provider's)")
-	digits := fs.Int("digits", 0, "6 or 8 (default: the provider's)")
-	label := fs.String("name", "", "label shown to the user")
 	return func(ctx context.Context, e *env, user string, stdout io.Writer) error {
-		spec := builtin.HOTPSpec{Digits: *digits, Counter: *counter, Label: *label}
-		if *algorithm != "" {
-			alg, err := builtin.ParseAlgorithm(*algorithm)
-			if err != nil {
-				return err
-			}
-			spec.Algorithm = alg
+		seed, alg, err := sf.parse()
+		if err != nil {
+			return err
 		}
-		if *secret != "" {
-			seed, err := builtin.DecodeSecret(*secret)
-			if err != nil {
-				return err
-			}
-			spec.Secret = seed
-		}
+		spec := builtin.HOTPSpec{Secret: seed, Algorithm: alg, Digits: *sf.digits, Counter: *counter, Label: *sf.label}
 		engine, err := e.codeEngine(builtin.TypeHOTP)
 		if err != nil {
 			return err

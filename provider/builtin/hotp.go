@@ -2,7 +2,6 @@ package builtin
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -79,44 +78,28 @@ func (e *Engine) EnrollHOTP(ctx context.Context, username string, spec HOTPSpec)
 	if spec.Label == "" {
 		spec.Label = "Token"
 	}
-	if _, err := ParseAlgorithm(string(spec.Algorithm)); err != nil {
+	seed, err := checkSeed(spec.Algorithm, spec.Digits, spec.Secret)
+	if err != nil {
 		return EnrolledHOTP{}, err
-	}
-	if spec.Digits != 6 && spec.Digits != 8 {
-		return EnrolledHOTP{}, fmt.Errorf("digits must be 6 or 8, not %d", spec.Digits)
 	}
 	if spec.Counter < 0 {
 		return EnrolledHOTP{}, fmt.Errorf("counter must not be negative, not %d", spec.Counter)
 	}
-	if spec.Secret == nil {
-		spec.Secret = make([]byte, spec.Algorithm.SeedSize())
-		rand.Read(spec.Secret)
-	} else if len(spec.Secret) < 16 {
-		return EnrolledHOTP{}, fmt.Errorf("secret is %d bits; RFC 4226 requires at least 128", len(spec.Secret)*8)
-	}
-	u, err := e.store.GetUser(ctx, username)
-	if err != nil {
-		return EnrolledHOTP{}, fmt.Errorf("user %q: %w", username, err)
-	}
-	now := e.now()
-	f := store.Factor{
-		ID: NewID(), UserID: u.ID, Type: TypeHOTP, Label: spec.Label, State: store.FactorActive,
+	f, err := e.createSealed(ctx, username, store.Factor{
+		Type: TypeHOTP, Label: spec.Label,
 		Params: map[string]string{
 			"algorithm": string(spec.Algorithm),
 			"digits":    strconv.Itoa(spec.Digits),
 		},
 		// The store keeps the last accepted counter; the token's next one is one more.
-		Counter: spec.Counter - 1, CreatedAt: now, UpdatedAt: now,
-	}
-	if f.Secret, f.KeyID, err = e.keys.Seal(spec.Secret, []byte(f.ID)); err != nil {
-		return EnrolledHOTP{}, err
-	}
-	if err := e.store.CreateFactor(ctx, f); err != nil {
+		Counter: spec.Counter - 1,
+	}, seed)
+	if err != nil {
 		return EnrolledHOTP{}, err
 	}
 	return EnrolledHOTP{
-		Factor: f, Secret: EncodeSecret(spec.Secret),
-		OTPAuthURI: hotpURI(e.totp.Issuer, username, spec.Secret, spec.Algorithm, spec.Digits, spec.Counter),
+		Factor: f, Secret: EncodeSecret(seed),
+		OTPAuthURI: hotpURI(e.totp.Issuer, username, seed, spec.Algorithm, spec.Digits, spec.Counter),
 	}, nil
 }
 

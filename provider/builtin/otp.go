@@ -1,7 +1,10 @@
 package builtin
 
 import (
+	"cmp"
+	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -10,6 +13,8 @@ import (
 	"fmt"
 	"hash"
 	"strings"
+
+	"github.com/emfa/emfa/store"
 )
 
 // Algorithm is an HMAC hash for HOTP/TOTP (RFC 6238 §1.2).
@@ -87,4 +92,40 @@ func DecodeSecret(s string) ([]byte, error) {
 // EncodeSecret is the unpadded Base32 form authenticator apps expect.
 func EncodeSecret(seed []byte) string {
 	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(seed)
+}
+
+// checkSeed checks what TOTP and HOTP factors share — an algorithm, 6 or 8 digits, a seed
+// of at least 128 bits — and generates a seed of the algorithm's size when none is given.
+func checkSeed(alg Algorithm, digits int, seed []byte) ([]byte, error) {
+	if _, err := ParseAlgorithm(string(alg)); err != nil {
+		return nil, err
+	}
+	if digits != 6 && digits != 8 {
+		return nil, fmt.Errorf("digits must be 6 or 8, not %d", digits)
+	}
+	if seed == nil {
+		seed = make([]byte, alg.SeedSize())
+		rand.Read(seed)
+		return seed, nil
+	}
+	if len(seed) < 16 {
+		return nil, fmt.Errorf("secret is %d bits; RFC 4226 requires at least 128", len(seed)*8)
+	}
+	return seed, nil
+}
+
+// createSealed creates f, active, for the user called username, its seed sealed to its
+// id (a new one unless f has an id).
+func (e *Engine) createSealed(ctx context.Context, username string, f store.Factor, seed []byte) (store.Factor, error) {
+	u, err := e.store.GetUser(ctx, username)
+	if err != nil {
+		return f, fmt.Errorf("user %q: %w", username, err)
+	}
+	now := e.now()
+	f.ID = cmp.Or(f.ID, NewID())
+	f.UserID, f.State, f.CreatedAt, f.UpdatedAt = u.ID, store.FactorActive, now, now
+	if f.Secret, f.KeyID, err = e.keys.Seal(seed, []byte(f.ID)); err != nil {
+		return f, err
+	}
+	return f, e.store.CreateFactor(ctx, f)
 }

@@ -1,9 +1,7 @@
 package builtin
 
 import (
-	"cmp"
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -47,49 +45,32 @@ func (e *Engine) EnrollTOTP(ctx context.Context, username string, spec TOTPSpec)
 	if spec.Label == "" {
 		spec.Label = "Authenticator app"
 	}
-	if _, err := ParseAlgorithm(string(spec.Algorithm)); err != nil {
+	seed, err := checkSeed(spec.Algorithm, spec.Digits, spec.Secret)
+	if err != nil {
 		return EnrolledTOTP{}, err
-	}
-	if spec.Digits != 6 && spec.Digits != 8 {
-		return EnrolledTOTP{}, fmt.Errorf("digits must be 6 or 8, not %d", spec.Digits)
 	}
 	if spec.Period < 10 || spec.Period > 300 {
 		return EnrolledTOTP{}, fmt.Errorf("period must be between 10 and 300 seconds, not %d", spec.Period)
 	}
-	if spec.Secret == nil {
-		spec.Secret = make([]byte, spec.Algorithm.SeedSize())
-		rand.Read(spec.Secret)
-	} else if len(spec.Secret) < 16 {
-		return EnrolledTOTP{}, fmt.Errorf("secret is %d bits; RFC 4226 requires at least 128", len(spec.Secret)*8)
-	}
-	u, err := e.store.GetUser(ctx, username)
-	if err != nil {
-		return EnrolledTOTP{}, fmt.Errorf("user %q: %w", username, err)
-	}
 	key, err := totp.Generate(totp.GenerateOpts{
 		Issuer: e.totp.Issuer, AccountName: username, Period: uint(spec.Period),
-		Secret: spec.Secret, Digits: otp.Digits(spec.Digits), Algorithm: otpAlgorithm(spec.Algorithm),
+		Secret: seed, Digits: otp.Digits(spec.Digits), Algorithm: otpAlgorithm(spec.Algorithm),
 	})
 	if err != nil {
 		return EnrolledTOTP{}, fmt.Errorf("otpauth uri: %w", err)
 	}
-	now := e.now()
-	f := store.Factor{
-		ID: cmp.Or(spec.ID, NewID()), UserID: u.ID, Type: TypeTOTP, Label: spec.Label, State: store.FactorActive,
+	f, err := e.createSealed(ctx, username, store.Factor{
+		ID: spec.ID, Type: TypeTOTP, Label: spec.Label, Counter: -1,
 		Params: map[string]string{
 			"algorithm": string(spec.Algorithm),
 			"digits":    strconv.Itoa(spec.Digits),
 			"period":    strconv.Itoa(spec.Period),
 		},
-		Counter: -1, CreatedAt: now, UpdatedAt: now,
-	}
-	if f.Secret, f.KeyID, err = e.keys.Seal(spec.Secret, []byte(f.ID)); err != nil {
+	}, seed)
+	if err != nil {
 		return EnrolledTOTP{}, err
 	}
-	if err := e.store.CreateFactor(ctx, f); err != nil {
-		return EnrolledTOTP{}, err
-	}
-	return EnrolledTOTP{Factor: f, Secret: EncodeSecret(spec.Secret), OTPAuthURI: key.URL()}, nil
+	return EnrolledTOTP{Factor: f, Secret: EncodeSecret(seed), OTPAuthURI: key.URL()}, nil
 }
 
 func otpAlgorithm(a Algorithm) otp.Algorithm {

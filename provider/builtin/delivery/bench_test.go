@@ -3,6 +3,8 @@ package delivery
 import (
 	"fmt"
 	"testing"
+
+	"github.com/emfa/emfa/internal/smtpfake"
 )
 
 // BenchmarkSMTPSend is one whole SMTP session per message, as Send makes it, against a
@@ -19,11 +21,11 @@ func BenchmarkSMTPSend(b *testing.B) {
 		{"tls+auth", TLSImplicit, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			so := mailServerOptions{mode: bc.mode, noTrace: true}
+			so := smtpfake.Options{TLS: bc.mode}
 			if bc.auth {
-				so.username, so.password = smtpUser, smtpPassword
+				so.Username, so.Password = smtpUser, smtpPassword
 			}
-			srv := startMailServer(b, so)
+			srv := smtpfake.Start(b, so)
 			o := optionsFor(srv, bc.mode)
 			if bc.auth {
 				o.Username, o.Password = smtpUser, smtpPassword

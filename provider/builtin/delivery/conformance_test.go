@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/emfa/emfa/internal/smtpfake"
 )
 
 // delivered is a message as it arrived: its recipient and the text that holds the code.
@@ -31,7 +33,7 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	suts := map[string]func(t *testing.T) senderUnderTest{
 		"smtp": func(t *testing.T) senderUnderTest {
-			srv := startMailServer(t, mailServerOptions{mode: TLSStartTLS, username: smtpUser, password: smtpPassword})
+			srv := smtpfake.Start(t, smtpfake.Options{TLS: TLSStartTLS, Username: smtpUser, Password: smtpPassword})
 			o := optionsFor(srv, TLSStartTLS)
 			o.Username, o.Password = smtpUser, smtpPassword
 			return senderUnderTest{
@@ -39,7 +41,7 @@ func TestConformance(t *testing.T) {
 				channels: []Channel{Email},
 				delivered: func() []delivered {
 					var out []delivered
-					for _, r := range srv.received() {
+					for _, r := range srv.Messages() {
 						p, _ := parseReceived(t, r)
 						out = append(out, delivered{To: p.To, Text: p.Body})
 					}

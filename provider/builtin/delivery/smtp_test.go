@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/internal/smtpfake"
 )
 
 const (
@@ -37,14 +38,13 @@ func newTestSMTP(t testing.TB, o SMTPOptions) *SMTP {
 }
 
 // optionsFor points SMTP options at srv, trusting its certificate.
-func optionsFor(srv *mailServer, mode string) SMTPOptions {
-	_, pool := testCert()
+func optionsFor(srv *smtpfake.Server, mode string) SMTPOptions {
 	return SMTPOptions{
-		Host:    srv.host,
-		Port:    srv.port,
+		Host:    srv.Host(),
+		Port:    srv.Port(),
 		TLS:     mode,
 		From:    "Example OTP <otp@example.com>",
-		RootCAs: pool,
+		RootCAs: srv.CertPool(),
 		Timeout: 5 * time.Second,
 	}
 }
@@ -61,7 +61,7 @@ type parsedMail struct {
 	Body         string
 }
 
-func parseReceived(t *testing.T, r receivedMail) (parsedMail, netmail.Header) {
+func parseReceived(t *testing.T, r smtpfake.Message) (parsedMail, netmail.Header) {
 	t.Helper()
 	msg, err := netmail.ReadMessage(strings.NewReader(r.Data))
 	if err != nil {
@@ -121,11 +121,11 @@ func TestSMTPSend(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			so := mailServerOptions{mode: tt.mode}
+			so := smtpfake.Options{TLS: tt.mode}
 			if tt.auth {
-				so.username, so.password = smtpUser, smtpPassword
+				so.Username, so.Password = smtpUser, smtpPassword
 			}
-			srv := startMailServer(t, so)
+			srv := smtpfake.Start(t, so)
 			o := optionsFor(srv, tt.mode)
 			if tt.auth {
 				o.Username, o.Password = smtpUser, smtpPassword
@@ -138,7 +138,7 @@ func TestSMTPSend(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := srv.received()
+			got := srv.Messages()
 			if len(got) != 1 {
 				t.Fatalf("received %d messages, want 1", len(got))
 			}
@@ -168,7 +168,7 @@ func TestSMTPSend(t *testing.T) {
 				t.Errorf("mailer header %q, want none", ua)
 			}
 			// The client ends its session: no connection left for the server to time out.
-			if trace := srv.protocolTrace(); !strings.Contains(trace, "QUIT") {
+			if trace := srv.Trace(); !strings.Contains(trace, "QUIT") {
 				t.Errorf("no QUIT in the session:\n%s", trace)
 			}
 		})
@@ -179,13 +179,12 @@ func TestSMTPSend(t *testing.T) {
 // none to check) and, for a silent server, where its closed connections are reported.
 type smtpTarget struct {
 	o      SMTPOptions
-	srv    *mailServer
+	srv    *smtpfake.Server
 	closed <-chan struct{}
 }
 
 func TestSMTPSendErrors(t *testing.T) {
 	t.Parallel()
-	_, pool := testCert()
 	tests := []struct {
 		name    string
 		setup   func(t *testing.T) smtpTarget
@@ -198,7 +197,7 @@ func TestSMTPSendErrors(t *testing.T) {
 		{
 			name: "wrong password",
 			setup: func(t *testing.T) smtpTarget {
-				srv := startMailServer(t, mailServerOptions{mode: TLSStartTLS, username: smtpUser, password: smtpPassword})
+				srv := smtpfake.Start(t, smtpfake.Options{TLS: TLSStartTLS, Username: smtpUser, Password: smtpPassword})
 				o := optionsFor(srv, TLSStartTLS)
 				o.Username, o.Password = smtpUser, "wrong-"+smtpPassword
 				return smtpTarget{o: o, srv: srv}
@@ -208,7 +207,7 @@ func TestSMTPSendErrors(t *testing.T) {
 		{
 			name: "no credentials where the server wants them",
 			setup: func(t *testing.T) smtpTarget {
-				srv := startMailServer(t, mailServerOptions{mode: TLSStartTLS, username: smtpUser, password: smtpPassword})
+				srv := smtpfake.Start(t, smtpfake.Options{TLS: TLSStartTLS, Username: smtpUser, Password: smtpPassword})
 				return smtpTarget{o: optionsFor(srv, TLSStartTLS), srv: srv}
 			},
 			check: wantErrorContaining("authenticate"),
@@ -216,7 +215,8 @@ func TestSMTPSendErrors(t *testing.T) {
 		{
 			name: "recipient refused",
 			setup: func(t *testing.T) smtpTarget {
-				srv := startMailServer(t, mailServerOptions{mode: TLSStartTLS})
+				srv := smtpfake.Start(t, smtpfake.Options{TLS: TLSStartTLS})
+				srv.Reject("bob@rejected.example", true)
 				return smtpTarget{o: optionsFor(srv, TLSStartTLS), srv: srv}
 			},
 			to:    "bob@rejected.example",
@@ -225,7 +225,7 @@ func TestSMTPSendErrors(t *testing.T) {
 		{
 			name: "starttls not offered",
 			setup: func(t *testing.T) smtpTarget {
-				srv := startMailServer(t, mailServerOptions{mode: TLSNone})
+				srv := smtpfake.Start(t, smtpfake.Options{TLS: TLSNone})
 				return smtpTarget{o: optionsFor(srv, TLSStartTLS), srv: srv}
 			},
 			check: wantErrorContaining("STARTTLS"),
@@ -233,7 +233,7 @@ func TestSMTPSendErrors(t *testing.T) {
 		{
 			name: "untrusted certificate",
 			setup: func(t *testing.T) smtpTarget {
-				srv := startMailServer(t, mailServerOptions{mode: TLSStartTLS})
+				srv := smtpfake.Start(t, smtpfake.Options{TLS: TLSStartTLS})
 				o := optionsFor(srv, TLSStartTLS)
 				o.RootCAs = x509EmptyPool()
 				return smtpTarget{o: o, srv: srv}
@@ -243,7 +243,7 @@ func TestSMTPSendErrors(t *testing.T) {
 		{
 			name: "implicit tls to a plaintext server",
 			setup: func(t *testing.T) smtpTarget {
-				srv := startMailServer(t, mailServerOptions{mode: TLSNone})
+				srv := smtpfake.Start(t, smtpfake.Options{TLS: TLSNone})
 				return smtpTarget{o: optionsFor(srv, TLSImplicit), srv: srv}
 			},
 			check: wantErrorContaining("tls"),
@@ -251,7 +251,7 @@ func TestSMTPSendErrors(t *testing.T) {
 		{
 			name: "connection refused",
 			setup: func(t *testing.T) smtpTarget {
-				return smtpTarget{o: SMTPOptions{Host: "127.0.0.1", Port: closedPort(t), TLS: TLSStartTLS, From: "otp@example.com", RootCAs: pool}}
+				return smtpTarget{o: SMTPOptions{Host: "127.0.0.1", Port: closedPort(t), TLS: TLSStartTLS, From: "otp@example.com"}}
 			},
 			within: 2 * time.Second,
 			check: func(t *testing.T, err error) {
@@ -292,7 +292,7 @@ func TestSMTPSendErrors(t *testing.T) {
 		{
 			name: "recipient not an address",
 			setup: func(t *testing.T) smtpTarget {
-				srv := startMailServer(t, mailServerOptions{mode: TLSStartTLS})
+				srv := smtpfake.Start(t, smtpfake.Options{TLS: TLSStartTLS})
 				return smtpTarget{o: optionsFor(srv, TLSStartTLS), srv: srv}
 			},
 			to:    "Alice <alice@example.com>",
@@ -301,7 +301,7 @@ func TestSMTPSendErrors(t *testing.T) {
 		{
 			name: "subject with a line break",
 			setup: func(t *testing.T) smtpTarget {
-				srv := startMailServer(t, mailServerOptions{mode: TLSStartTLS})
+				srv := smtpfake.Start(t, smtpfake.Options{TLS: TLSStartTLS})
 				return smtpTarget{o: optionsFor(srv, TLSStartTLS), srv: srv}
 			},
 			subject: "Your code\r\nBcc: everyone@example.com",
@@ -338,7 +338,7 @@ func TestSMTPSendErrors(t *testing.T) {
 				t.Errorf("error after %s, want within %s", elapsed, tt.within)
 			}
 			if target.srv != nil {
-				if got := target.srv.received(); len(got) != 0 {
+				if got := target.srv.Messages(); len(got) != 0 {
 					t.Errorf("server received %d messages", len(got))
 				}
 			}
@@ -355,14 +355,14 @@ func TestSMTPSendErrors(t *testing.T) {
 
 func TestSMTPInsecureSkipVerify(t *testing.T) {
 	t.Parallel()
-	srv := startMailServer(t, mailServerOptions{mode: TLSImplicit})
+	srv := smtpfake.Start(t, smtpfake.Options{TLS: TLSImplicit})
 	o := optionsFor(srv, TLSImplicit)
 	o.RootCAs = nil
 	o.InsecureSkipVerify = true
 	if err := newTestSMTP(t, o).Send(t.Context(), Message{To: "alice@example.com", Text: "code 1"}); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(srv.received()); n != 1 {
+	if n := len(srv.Messages()); n != 1 {
 		t.Errorf("received %d messages, want 1", n)
 	}
 }

@@ -60,15 +60,8 @@ type HOTPSpec struct {
 	Label   string
 }
 
-// EnrolledHOTP is a new HOTP factor and what the user's token or app needs.
-type EnrolledHOTP struct {
-	Factor     store.Factor
-	Secret     string // Base32, shown once
-	OTPAuthURI string
-}
-
 // EnrollHOTP creates an active HOTP factor for an existing user, sealing the seed.
-func (e *Engine) EnrollHOTP(ctx context.Context, username string, spec HOTPSpec) (EnrolledHOTP, error) {
+func (e *Engine) EnrollHOTP(ctx context.Context, username string, spec HOTPSpec) (EnrolledSeed, error) {
 	if spec.Algorithm == "" {
 		spec.Algorithm = e.hotp.Algorithm
 	}
@@ -80,10 +73,10 @@ func (e *Engine) EnrollHOTP(ctx context.Context, username string, spec HOTPSpec)
 	}
 	seed, err := checkSeed(spec.Algorithm, spec.Digits, spec.Secret)
 	if err != nil {
-		return EnrolledHOTP{}, err
+		return EnrolledSeed{}, err
 	}
 	if spec.Counter < 0 {
-		return EnrolledHOTP{}, fmt.Errorf("counter must not be negative, not %d", spec.Counter)
+		return EnrolledSeed{}, fmt.Errorf("counter must not be negative, not %d", spec.Counter)
 	}
 	f, err := e.createSealed(ctx, username, store.Factor{
 		Type: TypeHOTP, Label: spec.Label,
@@ -95,9 +88,9 @@ func (e *Engine) EnrollHOTP(ctx context.Context, username string, spec HOTPSpec)
 		Counter: spec.Counter - 1,
 	}, seed)
 	if err != nil {
-		return EnrolledHOTP{}, err
+		return EnrolledSeed{}, err
 	}
-	return EnrolledHOTP{
+	return EnrolledSeed{
 		Factor: f, Secret: EncodeSecret(seed),
 		OTPAuthURI: hotpURI(e.totp.Issuer, username, seed, spec.Algorithm, spec.Digits, spec.Counter),
 	}, nil

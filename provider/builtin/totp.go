@@ -24,15 +24,15 @@ type TOTPSpec struct {
 	Label     string
 }
 
-// EnrolledTOTP is a new TOTP factor and what the user's app needs.
-type EnrolledTOTP struct {
+// EnrolledSeed is a new TOTP or HOTP factor and what the user's app or token needs.
+type EnrolledSeed struct {
 	Factor     store.Factor
 	Secret     string // Base32, shown once
 	OTPAuthURI string
 }
 
 // EnrollTOTP creates an active TOTP factor for an existing user, sealing the seed.
-func (e *Engine) EnrollTOTP(ctx context.Context, username string, spec TOTPSpec) (EnrolledTOTP, error) {
+func (e *Engine) EnrollTOTP(ctx context.Context, username string, spec TOTPSpec) (EnrolledSeed, error) {
 	if spec.Algorithm == "" {
 		spec.Algorithm = e.totp.Algorithm
 	}
@@ -47,17 +47,17 @@ func (e *Engine) EnrollTOTP(ctx context.Context, username string, spec TOTPSpec)
 	}
 	seed, err := checkSeed(spec.Algorithm, spec.Digits, spec.Secret)
 	if err != nil {
-		return EnrolledTOTP{}, err
+		return EnrolledSeed{}, err
 	}
 	if spec.Period < 10 || spec.Period > 300 {
-		return EnrolledTOTP{}, fmt.Errorf("period must be between 10 and 300 seconds, not %d", spec.Period)
+		return EnrolledSeed{}, fmt.Errorf("period must be between 10 and 300 seconds, not %d", spec.Period)
 	}
 	key, err := totp.Generate(totp.GenerateOpts{
 		Issuer: e.totp.Issuer, AccountName: username, Period: uint(spec.Period),
 		Secret: seed, Digits: otp.Digits(spec.Digits), Algorithm: otpAlgorithm(spec.Algorithm),
 	})
 	if err != nil {
-		return EnrolledTOTP{}, fmt.Errorf("otpauth uri: %w", err)
+		return EnrolledSeed{}, fmt.Errorf("otpauth uri: %w", err)
 	}
 	f, err := e.createSealed(ctx, username, store.Factor{
 		ID: spec.ID, Type: TypeTOTP, Label: spec.Label, Counter: -1,
@@ -68,9 +68,9 @@ func (e *Engine) EnrollTOTP(ctx context.Context, username string, spec TOTPSpec)
 		},
 	}, seed)
 	if err != nil {
-		return EnrolledTOTP{}, err
+		return EnrolledSeed{}, err
 	}
-	return EnrolledTOTP{Factor: f, Secret: EncodeSecret(seed), OTPAuthURI: key.URL()}, nil
+	return EnrolledSeed{Factor: f, Secret: EncodeSecret(seed), OTPAuthURI: key.URL()}, nil
 }
 
 func otpAlgorithm(a Algorithm) otp.Algorithm {

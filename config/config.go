@@ -67,6 +67,8 @@ type Storage struct {
 	EncryptionKey Secret `mapstructure:"encryptionKey"`
 	// PreviousEncryptionKeys still decrypt secrets sealed before a key rotation.
 	PreviousEncryptionKeys []Secret `mapstructure:"previousEncryptionKeys"`
+	// AuditRetention is how long audit events are kept; unset means 90 days, 0 forever.
+	AuditRetention *time.Duration `mapstructure:"auditRetention"`
 }
 
 // Log configures the process log.

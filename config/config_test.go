@@ -60,7 +60,7 @@ func TestParseFull(t *testing.T) {
 			MaxBodyBytes:    DefaultMaxBodyBytes,
 			ShutdownTimeout: DefaultShutdownTimeout,
 		},
-		Storage: Storage{Driver: "sqlite", DSN: "file:/var/lib/emfa/emfa.db", EncryptionKey: testKey},
+		Storage: Storage{Driver: "sqlite", DSN: "file:/var/lib/emfa/emfa.db", EncryptionKey: testKey, AuditRetention: new(DefaultAuditRetention)},
 		Log:     Log{Level: "info", Format: "json"},
 		Providers: []Provider{{
 			Name: "Built-in factors", CredentialPrefix: "emfa", Enabled: &enabled,
@@ -439,4 +439,20 @@ providers:
 	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], "log sender") {
 		t.Errorf("warnings %q", cfg.Warnings)
 	}
+}
+
+func TestAuditRetention(t *testing.T) {
+	base := `
+server: {auth: {basic: {username: v, password: p}}}
+storage: {dsn: ":memory:", encryptionKey: "` + testKey + `"%s}
+providers: [{name: A, credentialPrefix: a, capabilities: [totp]}]
+`
+	for in, want := range map[string]time.Duration{"": DefaultAuditRetention, ", auditRetention: 0": 0, ", auditRetention: 720h": 720 * time.Hour} {
+		cfg, err := Parse([]byte(fmt.Sprintf(base, in)), "yaml", env(nil))
+		if err != nil || *cfg.Storage.AuditRetention != want {
+			t.Errorf("%q: %v %v, want %s", in, cfg, err, want)
+		}
+	}
+	_, err := Parse([]byte(fmt.Sprintf(base, ", auditRetention: 5m")), "yaml", env(nil))
+	assertErrors(t, err, []string{"storage.auditRetention: must be 0 (keep forever) or at least 1h, not 5m0s"})
 }

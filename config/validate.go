@@ -55,6 +55,7 @@ const (
 	DefaultMaxFailures     = 10
 	DefaultTOTPWindow      = 1
 	DefaultChallengeLife   = 5 * time.Minute
+	DefaultAuditRetention  = 90 * 24 * time.Hour
 	DefaultLockoutDuration = 15 * time.Minute
 )
 
@@ -65,6 +66,9 @@ func (c *Config) applyDefaults() {
 	s.MaxBodyBytes = cmpOr(s.MaxBodyBytes, DefaultMaxBodyBytes)
 	s.ShutdownTimeout = cmpOr(s.ShutdownTimeout, DefaultShutdownTimeout)
 	c.Storage.Driver = cmpOr(c.Storage.Driver, "sqlite")
+	if c.Storage.AuditRetention == nil {
+		c.Storage.AuditRetention = new(DefaultAuditRetention)
+	}
 	c.Log.Level = cmpOr(c.Log.Level, "info")
 	c.Log.Format = cmpOr(c.Log.Format, "json")
 	for name, d := range c.Delivery {
@@ -195,6 +199,9 @@ func (c *Config) Validate() error {
 		add("storage.encryptionKey", "must be set: base64 of 32 random bytes (e.g. `openssl rand -base64 32`)")
 	} else if _, err := DecodeKey(c.Storage.EncryptionKey); err != nil {
 		add("storage.encryptionKey", "%v", err)
+	}
+	if r := c.Storage.AuditRetention; r != nil && *r != 0 && *r < time.Hour {
+		add("storage.auditRetention", "must be 0 (keep forever) or at least 1h, not %s", *r)
 	}
 	for i, k := range c.Storage.PreviousEncryptionKeys {
 		if _, err := DecodeKey(k); err != nil {

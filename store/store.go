@@ -192,6 +192,9 @@ type Store interface {
 	// Audit.
 	AppendAudit(ctx context.Context, e AuditEvent) error
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// DeleteAuditBefore deletes at most limit audit events older than before (retention),
+	// oldest first, and returns how many (limit <= 0 is an error).
+	DeleteAuditBefore(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// Ping reports whether the backend is reachable (readiness).
 	Ping(ctx context.Context) error

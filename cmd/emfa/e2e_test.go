@@ -316,6 +316,19 @@ func simulate(t *testing.T, storage string) {
 		}
 	})
 
+	t.Run("audit trail", func(t *testing.T) {
+		out := mustEmfa(t, "audit", "--user", "alice", "--config", cfg)
+		for _, want := range []string{"wrong code", "replayed code", "factor belongs to another user", "SUCCESS"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("audit lacks %q:\n%s", want, out)
+			}
+		}
+		lines := strings.Split(strings.TrimSpace(mustEmfa(t, "audit", "--json", "--limit", "2", "--config", cfg)), "\n")
+		if len(lines) != 2 || !strings.Contains(lines[0], `"Outcome"`) {
+			t.Errorf("audit --json --limit 2:\n%s", strings.Join(lines, "\n"))
+		}
+	})
+
 	t.Run("health", func(t *testing.T) {
 		for _, p := range []string{"/healthz", "/readyz"} {
 			resp, err := http.Get(base + p)

@@ -32,6 +32,7 @@ Usage:
   emfa device  register --server URL --code CODE --state FILE [--alg ES256|Ed25519] [--name N]
   emfa device  pending --state FILE
   emfa device  approve|deny|cancel CHALLENGE --state FILE [--number N]
+  emfa audit   [--user NAME] [--limit N] [--json]          decisions, newest first
   emfa totp    code --secret B32 [--algorithm A] [--digits N] [--period S] [--time UNIX]
   emfa replay  FILES... [--target URL [--user U --password P | --header Name=Value]] [-v]
   emfa transform eval --provider P --resource R --direction outgoing|incoming --input FILE
@@ -55,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"transform": cmdTransform,
 		"device":    cmdDevice,
 		"replay":    cmdReplay,
+		"audit":     cmdAudit,
 	}
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)

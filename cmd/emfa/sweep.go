@@ -28,7 +28,8 @@ func (e *env) startSweeper(ctx context.Context) (stop func()) {
 			retention = max(retention, l.Window)
 		}
 	}
-	s := &builtin.Sweeper{Store: e.store, Now: e.now, SendRetention: retention, Log: e.log, OnSweep: swept}
+	s := &builtin.Sweeper{Store: e.store, Now: e.now, SendRetention: retention, Log: e.log, OnSweep: swept,
+		AuditRetention: *e.cfg.Storage.AuditRetention}
 	ctx, cancel := context.WithCancel(ctx)
 	ticker := time.NewTicker(sweepEvery)
 	done := make(chan struct{})

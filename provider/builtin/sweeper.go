@@ -24,6 +24,8 @@ type Sweeper struct {
 	// SendRetention keeps send records at least this long: the longest window of any
 	// send limit, or limits stop holding. Default 24 hours.
 	SendRetention time.Duration
+	// AuditRetention deletes audit events older than this; 0 keeps them forever.
+	AuditRetention time.Duration
 	// Batch is the most rows one delete removes; default 500.
 	Batch int
 	Log   *slog.Logger // optional
@@ -33,7 +35,7 @@ type Sweeper struct {
 
 // Swept counts what one Sweep deleted.
 type Swept struct {
-	Transactions, Sends, Nonces int
+	Transactions, Sends, Nonces, Audit int
 }
 
 func (s *Sweeper) defaults() (now func() time.Time, grace, retention time.Duration, batch int) {
@@ -78,6 +80,9 @@ func (s *Sweeper) Sweep(ctx context.Context) (Swept, error) {
 	drain(&out.Transactions, s.Store.DeleteExpiredTransactions, now.Add(-grace))
 	drain(&out.Sends, s.Store.DeleteSendsBefore, now.Add(-retention))
 	drain(&out.Nonces, s.Store.DeleteExpiredNonces, now)
+	if s.AuditRetention > 0 {
+		drain(&out.Audit, s.Store.DeleteAuditBefore, now.Add(-s.AuditRetention))
+	}
 	return out, errors.Join(errs...)
 }
 

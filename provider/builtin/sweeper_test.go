@@ -119,3 +119,28 @@ func TestSweepStopsWithContext(t *testing.T) {
 		t.Errorf("cancelled sweep: %v", err)
 	}
 }
+
+// Audit events older than the retention go; without a retention they all stay.
+func TestSweepAudit(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+		for i, age := range []time.Duration{100 * 24 * time.Hour, 91 * 24 * time.Hour, 89 * 24 * time.Hour, time.Hour} {
+			ev := store.AuditEvent{Time: clk.Now().Add(-age), RequestID: fmt.Sprint(i), Username: "alice", Outcome: "SUCCESS"}
+			if err := st.AppendAudit(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := (&builtin.Sweeper{Store: st, Now: clk.Now}).Sweep(ctx); err != nil || got.Audit != 0 {
+			t.Errorf("no retention: %+v %v", got, err)
+		}
+		got, err := (&builtin.Sweeper{Store: st, Now: clk.Now, AuditRetention: 90 * 24 * time.Hour, Batch: 1}).Sweep(ctx)
+		if err != nil || got.Audit != 2 {
+			t.Fatalf("90 days: %+v %v", got, err)
+		}
+		left, _ := st.ListAudit(ctx, store.AuditFilter{})
+		if len(left) != 2 || left[0].RequestID != "3" || left[1].RequestID != "2" {
+			t.Errorf("kept %+v", left)
+		}
+	})
+}

@@ -757,3 +757,17 @@ func nilIfEmpty(b []byte) []byte {
 	}
 	return b
 }
+
+func (s *Store) DeleteAuditBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("postgres: delete audit: limit %d is not positive", limit)
+	}
+	tag, err := s.pool.Exec(ctx,
+		`DELETE FROM audit WHERE id IN (
+		     SELECT id FROM audit WHERE time < $1 ORDER BY time LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+		millis(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete audit: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

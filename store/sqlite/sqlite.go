@@ -916,3 +916,17 @@ func nilIfEmpty(b []byte) []byte {
 	}
 	return b
 }
+
+func (s *Store) DeleteAuditBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("sqlite: delete audit: limit %d is not positive", limit)
+	}
+	res, err := s.w.ExecContext(ctx,
+		`DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE time < $1 ORDER BY time LIMIT $2)`,
+		millis(before), limit)
+	n, err := affected(res, err)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete audit: %w", err)
+	}
+	return n, nil
+}

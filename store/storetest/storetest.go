@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ReserveSendKeys", testReserveSendKeys},
 		{"ReserveSendInvalid", testReserveSendInvalid},
 		{"DeleteSendsBefore", testDeleteSendsBefore},
+		{"DeleteAuditBefore", testDeleteAuditBefore},
 		{"UseNonce", testUseNonce},
 		{"DeleteExpiredNonces", testDeleteExpiredNonces},
 		{"Audit", testAudit},
@@ -1499,4 +1500,33 @@ func testConcurrentUseNonce(t *testing.T, s store.Store) {
 				n, ok, replays, n-1)
 		}
 	})
+}
+
+func testDeleteAuditBefore(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i := range 5 {
+		ev := store.AuditEvent{Time: at(time.Duration(i) * time.Hour), RequestID: fmt.Sprint(i), Provider: "p",
+			Username: "alice", Resource: "validate", Outcome: "SUCCESS"}
+		if err := s.AppendAudit(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.DeleteAuditBefore(ctx, at(3*time.Hour), 0); err == nil {
+		t.Error("DeleteAuditBefore with limit 0: want an error")
+	}
+	// Events at 0h, 1h, 2h are older than 3h; two batches of 2 remove them, oldest first.
+	if n, err := s.DeleteAuditBefore(ctx, at(3*time.Hour), 2); err != nil || n != 2 {
+		t.Fatalf("first batch: %d, %v", n, err)
+	}
+	left, err := s.ListAudit(ctx, store.AuditFilter{})
+	if err != nil || len(left) != 3 || left[len(left)-1].RequestID != "2" {
+		t.Fatalf("after the first batch: %+v %v", left, err)
+	}
+	if n, err := s.DeleteAuditBefore(ctx, at(3*time.Hour), 2); err != nil || n != 1 {
+		t.Fatalf("second batch: %d, %v", n, err)
+	}
+	left, _ = s.ListAudit(ctx, store.AuditFilter{})
+	if len(left) != 2 || left[0].RequestID != "4" || left[1].RequestID != "3" {
+		t.Errorf("kept %+v, want the events at 4h and 3h", left)
+	}
 }

@@ -11,21 +11,19 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/emfa/emfa/provider"
-	"github.com/emfa/emfa/provider/builtin"
 )
 
-// Devices is the backend of the device API (push approval); *builtin.Devices is it.
+// Devices is the backend of the device API (push approval); the built-in engine's
+// device service is it (cmd checks that at compile time).
 // Devices carry no Verify credentials: they register with an activation code and sign
 // every later call with their own key.
 type Devices interface {
-	Register(ctx context.Context, r builtin.Registration) (deviceID string, err error)
-	// Authenticate checks a signed call; a refusal wraps builtin.ErrDeviceAuth.
-	Authenticate(ctx context.Context, r builtin.SignedRequest) error
-	Pending(ctx context.Context, deviceID string) ([]builtin.Challenge, error)
-	Answer(ctx context.Context, deviceID, challengeID string, d builtin.Decision, number *int) (provider.Status, error)
+	Register(ctx context.Context, r provider.DeviceRegistration) (deviceID string, err error)
+	// Authenticate checks a signed call; a refusal wraps provider.ErrDeviceAuth.
+	Authenticate(ctx context.Context, r provider.SignedDeviceRequest) error
+	Pending(ctx context.Context, deviceID string) ([]provider.DeviceChallenge, error)
+	Answer(ctx context.Context, deviceID, challengeID string, d provider.Decision, number *int) (provider.Status, error)
 }
-
-var _ Devices = (*builtin.Devices)(nil)
 
 // Headers of a signed device call (README: "Push approval and the device API").
 const (
@@ -65,13 +63,13 @@ func (api deviceAPI) signed(next echo.HandlerFunc) echo.HandlerFunc {
 			return badRequest("body could not be read")
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		sr := builtin.SignedRequest{
+		sr := provider.SignedDeviceRequest{
 			DeviceID: r.Header.Get(HeaderDeviceID), Method: r.Method, Path: r.URL.EscapedPath(),
 			Timestamp: r.Header.Get(HeaderTimestamp), Nonce: r.Header.Get(HeaderNonce),
 			Signature: r.Header.Get(HeaderSignature), BodySHA256: sha256.Sum256(body),
 		}
 		if err := api.d.Authenticate(r.Context(), sr); err != nil {
-			if !errors.Is(err, builtin.ErrDeviceAuth) {
+			if !errors.Is(err, provider.ErrDeviceAuth) {
 				return api.fault(c, err)
 			}
 			// One answer for every refusal; the reason goes to the log only.
@@ -98,10 +96,10 @@ func (api deviceAPI) register(c echo.Context) error {
 	if body.ActivationCode == "" || body.PublicKey == "" || body.Alg == "" {
 		return badRequest("activationCode, publicKey and alg are required")
 	}
-	id, err := api.d.Register(c.Request().Context(), builtin.Registration{
+	id, err := api.d.Register(c.Request().Context(), provider.DeviceRegistration{
 		ActivationCode: body.ActivationCode, PublicKey: body.PublicKey, Alg: body.Alg, Name: body.Name,
 	})
-	if errors.Is(err, builtin.ErrActivation) {
+	if errors.Is(err, provider.ErrActivation) {
 		// Unknown, expired and used codes look alike: a code cannot be probed.
 		api.s.log.Warn("device registration refused", "reason", err.Error(), "remote", c.RealIP(),
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
@@ -130,7 +128,7 @@ func (api deviceAPI) answer(c echo.Context) error {
 		return err
 	}
 	status, err := api.d.Answer(c.Request().Context(), c.Get(ctxDevice).(string), c.Param("id"),
-		builtin.Decision(body.Decision), body.Number)
+		provider.Decision(body.Decision), body.Number)
 	if err != nil {
 		return api.fail(c, err)
 	}
@@ -140,11 +138,11 @@ func (api deviceAPI) answer(c echo.Context) error {
 // fail maps the device service's refusals to statuses; anything else is a fault.
 func (api deviceAPI) fail(c echo.Context, err error) error {
 	switch {
-	case errors.Is(err, builtin.ErrInvalid):
+	case errors.Is(err, provider.ErrInvalidDeviceRequest):
 		return badRequest(err.Error())
-	case errors.Is(err, builtin.ErrNoChallenge):
+	case errors.Is(err, provider.ErrNoChallenge):
 		return &Error{Status: http.StatusNotFound, ID: "not_found", Msg: "no such challenge"}
-	case errors.Is(err, builtin.ErrChallengeClosed):
+	case errors.Is(err, provider.ErrChallengeClosed):
 		return &Error{Status: http.StatusConflict, ID: "conflict", Msg: "challenge no longer pending", Err: err}
 	}
 	return api.fault(c, err)

@@ -12,41 +12,40 @@ import (
 	"testing"
 
 	"github.com/emfa/emfa/provider"
-	"github.com/emfa/emfa/provider/builtin"
 )
 
 // fakeDevices records what the device API hands over and answers from fields.
 type fakeDevices struct {
 	mu        sync.Mutex
-	reg       builtin.Registration
-	signed    builtin.SignedRequest
+	reg       provider.DeviceRegistration
+	signed    provider.SignedDeviceRequest
 	answered  [3]string // device, challenge, decision
 	number    *int
 	regErr    error
 	authErr   error
 	answerErr error
-	pending   []builtin.Challenge
+	pending   []provider.DeviceChallenge
 }
 
-func (f *fakeDevices) Register(_ context.Context, r builtin.Registration) (string, error) {
+func (f *fakeDevices) Register(_ context.Context, r provider.DeviceRegistration) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reg = r
 	return "dev-1", f.regErr
 }
 
-func (f *fakeDevices) Authenticate(_ context.Context, r builtin.SignedRequest) error {
+func (f *fakeDevices) Authenticate(_ context.Context, r provider.SignedDeviceRequest) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.signed = r
 	return f.authErr
 }
 
-func (f *fakeDevices) Pending(context.Context, string) ([]builtin.Challenge, error) {
+func (f *fakeDevices) Pending(context.Context, string) ([]provider.DeviceChallenge, error) {
 	return f.pending, nil
 }
 
-func (f *fakeDevices) Answer(_ context.Context, device, challenge string, d builtin.Decision, number *int) (provider.Status, error) {
+func (f *fakeDevices) Answer(_ context.Context, device, challenge string, d provider.Decision, number *int) (provider.Status, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.answered = [3]string{device, challenge, string(d)}
@@ -87,7 +86,7 @@ func TestDeviceRegister(t *testing.T) {
 	if code != http.StatusCreated || body != `{"deviceId":"dev-1"}` {
 		t.Fatalf("register: %d %s", code, body)
 	}
-	if d.reg != (builtin.Registration{ActivationCode: "abc", PublicKey: "MFkw", Alg: "ES256", Name: "Pixel 8"}) {
+	if d.reg != (provider.DeviceRegistration{ActivationCode: "abc", PublicKey: "MFkw", Alg: "ES256", Name: "Pixel 8"}) {
 		t.Errorf("handed over %+v", d.reg)
 	}
 	for _, c := range []struct {
@@ -96,9 +95,9 @@ func TestDeviceRegister(t *testing.T) {
 		status     int
 		id         string
 	}{
-		{"used code", good, fmt.Errorf("%w: code already SUCCESS", builtin.ErrActivation), 401, "unauthorized"},
-		{"unknown code", good, fmt.Errorf("%w: unknown code", builtin.ErrActivation), 401, "unauthorized"},
-		{"bad key", good, fmt.Errorf("%w: publicKey is not an ES256 key", builtin.ErrInvalid), 400, "invalid_request"},
+		{"used code", good, fmt.Errorf("%w: code already SUCCESS", provider.ErrActivation), 401, "unauthorized"},
+		{"unknown code", good, fmt.Errorf("%w: unknown code", provider.ErrActivation), 401, "unauthorized"},
+		{"bad key", good, fmt.Errorf("%w: publicKey is not an ES256 key", provider.ErrInvalidDeviceRequest), 400, "invalid_request"},
 		{"store down", good, errors.New("db gone"), 500, "internal_error"},
 		{"missing code", `{"publicKey":"MFkw","alg":"ES256"}`, nil, 400, "invalid_request"},
 		{"not JSON", `{"activationCode":`, nil, 400, "invalid_request"},
@@ -122,12 +121,12 @@ func TestDeviceRegister(t *testing.T) {
 
 func TestDeviceSignedCalls(t *testing.T) {
 	h, d := deviceHarness(t)
-	d.pending = []builtin.Challenge{{ID: "ch1", User: "alice", Message: "Sign-in request for alice", NumberMatching: true}}
+	d.pending = []provider.DeviceChallenge{{ID: "ch1", User: "alice", Message: "Sign-in request for alice", NumberMatching: true}}
 	code, body, _ := h.do(t, "GET", "/v1/devices/challenges", "", signedHeaders...)
 	if code != 200 || !strings.HasPrefix(body, `{"challenges":[{"id":"ch1","user":"alice","message":"Sign-in request for alice","numberMatching":true,`) {
 		t.Errorf("pending: %d %s", code, body)
 	}
-	want := builtin.SignedRequest{DeviceID: "dev-1", Method: "GET", Path: "/v1/devices/challenges", Timestamp: "1767225600",
+	want := provider.SignedDeviceRequest{DeviceID: "dev-1", Method: "GET", Path: "/v1/devices/challenges", Timestamp: "1767225600",
 		Nonce: "nonce-nonce-nonce-1", Signature: "c2ln", BodySHA256: sha256.Sum256(nil)}
 	if d.signed != want {
 		t.Errorf("handed over %+v, want %+v", d.signed, want)
@@ -152,9 +151,9 @@ func TestDeviceSignedCalls(t *testing.T) {
 		status     int
 		id         string
 	}{
-		{"unknown challenge", answer, builtin.ErrNoChallenge, 404, "not_found"},
-		{"already answered", answer, fmt.Errorf("%w: SUCCESS", builtin.ErrChallengeClosed), 409, "conflict"},
-		{"unknown decision", `{"decision":"maybe"}`, fmt.Errorf("%w: decision must be approve, deny or cancel", builtin.ErrInvalid), 400, "invalid_request"},
+		{"unknown challenge", answer, provider.ErrNoChallenge, 404, "not_found"},
+		{"already answered", answer, fmt.Errorf("%w: SUCCESS", provider.ErrChallengeClosed), 409, "conflict"},
+		{"unknown decision", `{"decision":"maybe"}`, fmt.Errorf("%w: decision must be approve, deny or cancel", provider.ErrInvalidDeviceRequest), 400, "invalid_request"},
 		{"number not a number", `{"decision":"approve","number":"x"}`, nil, 400, "invalid_request"},
 		{"store timeout", answer, context.DeadlineExceeded, 503, "unavailable"},
 		{"too large", `{"decision":"` + strings.Repeat("a", 2000) + `"}`, nil, 413, "body_too_large"},
@@ -177,7 +176,7 @@ func TestDeviceAuthRefused(t *testing.T) {
 	reasons := []string{"bad signature", "replayed nonce", "timestamp 2026-01-01T00:00:00Z is 6m0s from emfa's clock", "unknown device"}
 	var first string
 	for i, reason := range reasons {
-		d.authErr = fmt.Errorf("%w: %s", builtin.ErrDeviceAuth, reason)
+		d.authErr = fmt.Errorf("%w: %s", provider.ErrDeviceAuth, reason)
 		code, body, _ := h.do(t, "POST", "/v1/devices/challenges/ch1", `{"decision":"approve"}`, signedHeaders...)
 		if code != http.StatusUnauthorized || errorID(t, body) != "unauthorized" {
 			t.Errorf("%s: %d %s", reason, code, body)
@@ -195,7 +194,7 @@ func TestDeviceAuthRefused(t *testing.T) {
 		t.Error("an unauthenticated answer reached the service")
 	}
 	// Verify's credentials are no device credentials.
-	d.authErr = fmt.Errorf("%w: missing signature headers", builtin.ErrDeviceAuth)
+	d.authErr = fmt.Errorf("%w: missing signature headers", provider.ErrDeviceAuth)
 	if code, _, _ := h.do(t, "GET", "/v1/devices/challenges", ""); code != http.StatusUnauthorized {
 		t.Errorf("Basic credentials on the device API: %d", code)
 	}

@@ -63,6 +63,8 @@ func (e *env) pushEngine() (*builtin.Engine, error) {
 	return e.builtinEngine(p)
 }
 
+var _ adapter.Devices = (*builtin.Devices)(nil)
+
 // devices is the device API's backend, or nil (no device routes) when no builtin
 // provider exposes push.
 func (e *env) devices() (adapter.Devices, error) {

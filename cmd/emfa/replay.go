@@ -21,6 +21,7 @@ import (
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/internal/verifyfiles"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/provider/remote"
@@ -339,7 +340,7 @@ func (r *replayEnv) Setup(ctx context.Context, s transcript.Setup) (string, erro
 		if err != nil {
 			return "", err
 		}
-		id, err := r.devices.Register(ctx, builtin.Registration{ActivationCode: enrolled.ActivationCode,
+		id, err := r.devices.Register(ctx, provider.DeviceRegistration{ActivationCode: enrolled.ActivationCode,
 			PublicKey: pub, Alg: "ES256", Name: cmp.Or(f.Name, "Push device")})
 		if err != nil {
 			return "", err
@@ -377,8 +378,8 @@ func (r *replayEnv) Device(ctx context.Context, a transcript.DeviceAction) error
 		number = &n
 	}
 	for _, id := range candidates {
-		_, err := r.devices.Answer(ctx, id, a.Challenge, builtin.Decision(a.Action), number)
-		if errors.Is(err, builtin.ErrNoChallenge) {
+		_, err := r.devices.Answer(ctx, id, a.Challenge, provider.Decision(a.Action), number)
+		if errors.Is(err, provider.ErrNoChallenge) {
 			continue
 		}
 		return err

@@ -25,22 +25,6 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// The device API's refusals; the HTTP adapter maps each to a status. Wrapped errors say
-// why, for the log; callers see only the sentinel's meaning.
-var (
-	// ErrDeviceAuth: a signed request did not authenticate (unknown device, bad
-	// signature, stale timestamp, replayed nonce...).
-	ErrDeviceAuth = errors.New("device authentication failed")
-	// ErrActivation: an activation code unknown, expired or already used.
-	ErrActivation = errors.New("activation code invalid, expired or already used")
-	// ErrNoChallenge: no such challenge for this device.
-	ErrNoChallenge = errors.New("no such challenge")
-	// ErrChallengeClosed: the challenge was answered, withdrawn or timed out already.
-	ErrChallengeClosed = errors.New("challenge no longer pending")
-	// ErrInvalid: a malformed request (unknown alg, unreadable key, unknown decision).
-	ErrInvalid = errors.New("invalid request")
-)
-
 // Signature algorithms a device may register with.
 const (
 	AlgES256   = "ES256"   // ECDSA P-256 with SHA-256; signature ASN.1 DER
@@ -49,41 +33,6 @@ const (
 
 // ClockSkew is how far a signed request's timestamp may be from emfa's clock, either way.
 const ClockSkew = 5 * time.Minute
-
-// Decision is a device's answer to a challenge.
-type Decision string
-
-const (
-	Approve Decision = "approve"
-	Deny    Decision = "deny"
-	Cancel  Decision = "cancel"
-)
-
-// Registration is what a device sends to register with an activation code.
-type Registration struct {
-	ActivationCode string
-	// PublicKey is base64 of the DER SubjectPublicKeyInfo.
-	PublicKey string
-	Alg       string
-	Name      string
-}
-
-// SignedRequest is what the adapter hands over of a signed device call.
-type SignedRequest struct {
-	DeviceID, Method, Path, Timestamp, Nonce, Signature string
-	BodySHA256                                          [32]byte
-}
-
-// Challenge is a pending challenge as its device sees it. The number of number matching
-// is not in it: the user reads it on the login page and types it on the device, so an
-// approval proves they are at that login.
-type Challenge struct {
-	ID             string    `json:"id"`
-	User           string    `json:"user"`
-	Message        string    `json:"message"`
-	NumberMatching bool      `json:"numberMatching"`
-	ExpiresAt      time.Time `json:"expiresAt"`
-}
 
 // DevicesOptions configure the device service.
 type DevicesOptions struct {
@@ -117,45 +66,45 @@ func NewDevices(o DevicesOptions) (*Devices, error) {
 
 // Register spends an activation code on a device's public key and returns the device
 // id (the factor's id). Of concurrent registrations with one code exactly one succeeds.
-func (d *Devices) Register(ctx context.Context, r Registration) (string, error) {
+func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (string, error) {
 	// Check the request before the code, so a malformed attempt does not spend it.
 	if _, err := parsePublicKey(r.Alg, r.PublicKey); err != nil {
 		return "", err
 	}
 	if len(r.Name) > 100 || strings.ContainsFunc(r.Name, unicode.IsControl) {
-		return "", fmt.Errorf("%w: name must be at most 100 bytes, without control characters", ErrInvalid)
+		return "", fmt.Errorf("%w: name must be at most 100 bytes, without control characters", provider.ErrInvalidDeviceRequest)
 	}
 	if r.ActivationCode == "" {
-		return "", fmt.Errorf("%w: no code", ErrActivation)
+		return "", fmt.Errorf("%w: no code", provider.ErrActivation)
 	}
 	now := d.now()
 	id := activationKey(strings.ToLower(strings.TrimSpace(r.ActivationCode)))
 	tx, err := d.store.GetTransaction(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return "", fmt.Errorf("%w: unknown code", ErrActivation)
+		return "", fmt.Errorf("%w: unknown code", provider.ErrActivation)
 	case err != nil:
 		return "", err
 	case tx.Capability != activationCapability:
-		return "", fmt.Errorf("%w: not an activation code", ErrActivation)
+		return "", fmt.Errorf("%w: not an activation code", provider.ErrActivation)
 	case tx.Status != string(provider.StatusPending):
-		return "", fmt.Errorf("%w: code already %s", ErrActivation, tx.Status)
+		return "", fmt.Errorf("%w: code already %s", provider.ErrActivation, tx.Status)
 	case !now.Before(tx.ExpiresAt):
 		d.store.CompleteTransaction(ctx, id, string(provider.StatusTimeout), now) // best effort: it is refused either way
-		return "", fmt.Errorf("%w: code expired at %s", ErrActivation, tx.ExpiresAt.UTC().Format(time.RFC3339))
+		return "", fmt.Errorf("%w: code expired at %s", provider.ErrActivation, tx.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	// The code is spent first: this compare-and-set decides which of concurrent
 	// registrations wins.
 	if err := d.store.CompleteTransaction(ctx, id, string(provider.StatusSuccess), now); err != nil {
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-			return "", fmt.Errorf("%w: code used concurrently", ErrActivation)
+			return "", fmt.Errorf("%w: code used concurrently", provider.ErrActivation)
 		}
 		return "", err
 	}
 	params := map[string]string{"alg": r.Alg, "publicKey": r.PublicKey, "registeredAt": now.UTC().Format(time.RFC3339)}
 	if err := d.store.ActivateFactor(ctx, tx.FactorID, params, now); err != nil {
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-			return "", fmt.Errorf("%w: factor %s not pending: %v", ErrActivation, tx.FactorID, err)
+			return "", fmt.Errorf("%w: factor %s not pending: %v", provider.ErrActivation, tx.FactorID, err)
 		}
 		return "", err
 	}
@@ -173,9 +122,9 @@ var nonceSyntax = regexp.MustCompile(`^[A-Za-z0-9_-]{16,128}$`)
 // Authenticate checks a signed request: a known active push device, a timestamp within
 // ClockSkew, a valid signature over SigningString, and a nonce not used before. Every
 // refusal wraps ErrDeviceAuth.
-func (d *Devices) Authenticate(ctx context.Context, r SignedRequest) error {
+func (d *Devices) Authenticate(ctx context.Context, r provider.SignedDeviceRequest) error {
 	refuse := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrDeviceAuth, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s", provider.ErrDeviceAuth, fmt.Sprintf(format, args...))
 	}
 	if r.DeviceID == "" || r.Timestamp == "" || r.Nonce == "" || r.Signature == "" {
 		return refuse("missing signature headers")
@@ -226,12 +175,12 @@ func (d *Devices) Authenticate(ctx context.Context, r SignedRequest) error {
 }
 
 // Pending lists the device's challenges still waiting, oldest first.
-func (d *Devices) Pending(ctx context.Context, deviceID string) ([]Challenge, error) {
+func (d *Devices) Pending(ctx context.Context, deviceID string) ([]provider.DeviceChallenge, error) {
 	txs, err := d.store.ListPendingTransactions(ctx, deviceID, d.now())
 	if err != nil {
 		return nil, err
 	}
-	out := []Challenge{}
+	out := []provider.DeviceChallenge{}
 	for _, tx := range txs {
 		if !strings.HasPrefix(tx.ID, pushPrefix) {
 			continue
@@ -240,7 +189,7 @@ func (d *Devices) Pending(ctx context.Context, deviceID string) ([]Challenge, er
 		if err := json.Unmarshal(tx.Data, &data); err != nil {
 			return nil, fmt.Errorf("challenge %s: %w", tx.ID, err)
 		}
-		out = append(out, Challenge{
+		out = append(out, provider.DeviceChallenge{
 			ID: strings.TrimPrefix(tx.ID, pushPrefix), User: tx.Username, Message: data.Message,
 			NumberMatching: data.Number != 0, ExpiresAt: tx.ExpiresAt.UTC(),
 		})
@@ -252,23 +201,23 @@ func (d *Devices) Pending(ctx context.Context, deviceID string) ([]Challenge, er
 // status it set: approve is SUCCESS (with number matching, only with the right number;
 // a wrong one is a denial), deny FAILED, cancel CANCELED. Of concurrent answers exactly
 // one is recorded; the others get ErrChallengeClosed.
-func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, decision Decision, number *int) (provider.Status, error) {
+func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, decision provider.Decision, number *int) (provider.Status, error) {
 	var status provider.Status
 	switch decision {
-	case Approve:
+	case provider.Approve:
 		status = provider.StatusSuccess
-	case Deny:
+	case provider.Deny:
 		status = provider.StatusFailed
-	case Cancel:
+	case provider.Cancel:
 		status = provider.StatusCanceled
 	default:
-		return "", fmt.Errorf("%w: decision must be approve, deny or cancel", ErrInvalid)
+		return "", fmt.Errorf("%w: decision must be approve, deny or cancel", provider.ErrInvalidDeviceRequest)
 	}
 	txs := pushTransactions(d.store, d.now)
 	id := txs.Key(challengeID)
 	tx, err := d.store.GetTransaction(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && tx.FactorID != deviceID) {
-		return "", ErrNoChallenge
+		return "", provider.ErrNoChallenge
 	}
 	if err != nil {
 		return "", err
@@ -279,7 +228,7 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 		}
 	}
 	if tx.Status != string(provider.StatusPending) {
-		return "", fmt.Errorf("%w: %s", ErrChallengeClosed, tx.Status)
+		return "", fmt.Errorf("%w: %s", provider.ErrChallengeClosed, tx.Status)
 	}
 	var data challengeData
 	if err := json.Unmarshal(tx.Data, &data); err != nil {
@@ -294,7 +243,7 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 	}
 	if err := d.store.CompleteTransaction(ctx, id, string(status), d.now()); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return "", fmt.Errorf("%w: answered concurrently", ErrChallengeClosed)
+			return "", fmt.Errorf("%w: answered concurrently", provider.ErrChallengeClosed)
 		}
 		return "", err
 	}
@@ -332,7 +281,7 @@ func GenerateDeviceKey(alg string) (crypto.Signer, error) {
 		_, k, err := ed25519.GenerateKey(rand.Reader)
 		return k, err
 	}
-	return nil, fmt.Errorf("%w: alg must be %s or %s", ErrInvalid, AlgES256, AlgEd25519)
+	return nil, fmt.Errorf("%w: alg must be %s or %s", provider.ErrInvalidDeviceRequest, AlgES256, AlgEd25519)
 }
 
 // EncodePublicKey is the form registration takes: base64 of the DER SubjectPublicKeyInfo.
@@ -368,11 +317,11 @@ func SignDevice(key crypto.Signer, msg string) (string, error) {
 func parsePublicKey(alg, b64 string) (crypto.PublicKey, error) {
 	der, err := decodeBase64(b64)
 	if err != nil || len(der) == 0 {
-		return nil, fmt.Errorf("%w: publicKey must be base64 of a DER SubjectPublicKeyInfo", ErrInvalid)
+		return nil, fmt.Errorf("%w: publicKey must be base64 of a DER SubjectPublicKeyInfo", provider.ErrInvalidDeviceRequest)
 	}
 	key, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("%w: publicKey: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: publicKey: %v", provider.ErrInvalidDeviceRequest, err)
 	}
 	switch k := key.(type) {
 	case *ecdsa.PublicKey:
@@ -385,9 +334,9 @@ func parsePublicKey(alg, b64 string) (crypto.PublicKey, error) {
 		}
 	}
 	if alg != AlgES256 && alg != AlgEd25519 {
-		return nil, fmt.Errorf("%w: alg must be %s or %s", ErrInvalid, AlgES256, AlgEd25519)
+		return nil, fmt.Errorf("%w: alg must be %s or %s", provider.ErrInvalidDeviceRequest, AlgES256, AlgEd25519)
 	}
-	return nil, fmt.Errorf("%w: publicKey is not an %s key", ErrInvalid, alg)
+	return nil, fmt.Errorf("%w: publicKey is not an %s key", provider.ErrInvalidDeviceRequest, alg)
 }
 
 func verifySignature(key crypto.PublicKey, msg, sig []byte) bool {

@@ -117,7 +117,7 @@ func (f *pushFixture) register(t *testing.T, user, alg string) device {
 		t.Fatal(err)
 	}
 	pub, _ := builtin.EncodePublicKey(key)
-	id, err := f.devices.Register(context.Background(), builtin.Registration{
+	id, err := f.devices.Register(context.Background(), provider.DeviceRegistration{
 		ActivationCode: f.enroll(t, user).ActivationCode, PublicKey: pub, Alg: alg, Name: user + "'s phone"})
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +126,7 @@ func (f *pushFixture) register(t *testing.T, user, alg string) device {
 }
 
 // signed builds a request as the device signs it, now.
-func (f *pushFixture) signed(t *testing.T, d device, method, path string, body []byte) builtin.SignedRequest {
+func (f *pushFixture) signed(t *testing.T, d device, method, path string, body []byte) provider.SignedDeviceRequest {
 	t.Helper()
 	ts := strconv.FormatInt(f.clock.Now().Unix(), 10)
 	nonce := randomNonce()
@@ -135,7 +135,7 @@ func (f *pushFixture) signed(t *testing.T, d device, method, path string, body [
 	if err != nil {
 		t.Fatal(err)
 	}
-	return builtin.SignedRequest{DeviceID: d.id, Method: method, Path: path, Timestamp: ts, Nonce: nonce,
+	return provider.SignedDeviceRequest{DeviceID: d.id, Method: method, Path: path, Timestamp: ts, Nonce: nonce,
 		Signature: sig, BodySHA256: sum}
 }
 
@@ -163,7 +163,7 @@ func (f *pushFixture) result(t *testing.T, user, id, txid string) provider.Statu
 	return out.Status
 }
 
-func (f *pushFixture) answer(d device, challenge string, decision builtin.Decision, number *int) (provider.Status, error) {
+func (f *pushFixture) answer(d device, challenge string, decision provider.Decision, number *int) (provider.Status, error) {
 	return f.devices.Answer(context.Background(), d.id, challenge, decision, number)
 }
 
@@ -200,27 +200,27 @@ func TestDeviceAuthentication(t *testing.T) {
 				}
 				cases := []struct {
 					name, why string
-					mutate    func(r *builtin.SignedRequest)
+					mutate    func(r *provider.SignedDeviceRequest)
 				}{
-					{"tampered body", "bad signature", func(r *builtin.SignedRequest) { r.BodySHA256 = sha256.Sum256([]byte(`{"decision":"deny"}`)) }},
-					{"other path", "bad signature", func(r *builtin.SignedRequest) { r.Path = "/v1/devices/challenges/y" }},
-					{"other method", "bad signature", func(r *builtin.SignedRequest) { r.Method = "PUT" }},
-					{"wrong key", "bad signature", func(r *builtin.SignedRequest) {
+					{"tampered body", "bad signature", func(r *provider.SignedDeviceRequest) { r.BodySHA256 = sha256.Sum256([]byte(`{"decision":"deny"}`)) }},
+					{"other path", "bad signature", func(r *provider.SignedDeviceRequest) { r.Path = "/v1/devices/challenges/y" }},
+					{"other method", "bad signature", func(r *provider.SignedDeviceRequest) { r.Method = "PUT" }},
+					{"wrong key", "bad signature", func(r *provider.SignedDeviceRequest) {
 						sig, _ := builtin.SignDevice(other, builtin.SigningString(r.DeviceID, r.Method, r.Path, r.Timestamp, r.Nonce, r.BodySHA256))
 						r.Signature = sig
 					}},
-					{"timestamp changed after signing", "bad signature", func(r *builtin.SignedRequest) { r.Timestamp = strconv.FormatInt(f.clock.Now().Unix()+1, 10) }},
-					{"nonce changed after signing", "bad signature", func(r *builtin.SignedRequest) { r.Nonce = randomNonce() }},
-					{"garbage signature", "not base64", func(r *builtin.SignedRequest) { r.Signature = "not base64!" }},
-					{"empty signature", "missing", func(r *builtin.SignedRequest) { r.Signature = "" }},
-					{"unknown device", "unknown device", func(r *builtin.SignedRequest) { r.DeviceID = "nope" }},
-					{"malformed nonce", "malformed nonce", func(r *builtin.SignedRequest) { r.Nonce = "short" }},
-					{"malformed timestamp", "malformed timestamp", func(r *builtin.SignedRequest) { r.Timestamp = "yesterday" }},
+					{"timestamp changed after signing", "bad signature", func(r *provider.SignedDeviceRequest) { r.Timestamp = strconv.FormatInt(f.clock.Now().Unix()+1, 10) }},
+					{"nonce changed after signing", "bad signature", func(r *provider.SignedDeviceRequest) { r.Nonce = randomNonce() }},
+					{"garbage signature", "not base64", func(r *provider.SignedDeviceRequest) { r.Signature = "not base64!" }},
+					{"empty signature", "missing", func(r *provider.SignedDeviceRequest) { r.Signature = "" }},
+					{"unknown device", "unknown device", func(r *provider.SignedDeviceRequest) { r.DeviceID = "nope" }},
+					{"malformed nonce", "malformed nonce", func(r *provider.SignedDeviceRequest) { r.Nonce = "short" }},
+					{"malformed timestamp", "malformed timestamp", func(r *provider.SignedDeviceRequest) { r.Timestamp = "yesterday" }},
 				}
 				for _, c := range cases {
 					r := f.signed(t, d, "POST", path, body)
 					c.mutate(&r)
-					if err := f.devices.Authenticate(ctx, r); !errors.Is(err, builtin.ErrDeviceAuth) || !strings.Contains(err.Error(), c.why) {
+					if err := f.devices.Authenticate(ctx, r); !errors.Is(err, provider.ErrDeviceAuth) || !strings.Contains(err.Error(), c.why) {
 						t.Errorf("%s: %v, want ErrDeviceAuth (%s)", c.name, err, c.why)
 					}
 				}
@@ -229,7 +229,7 @@ func TestDeviceAuthentication(t *testing.T) {
 					f.clock.Advance(-off) // sign at now+off
 					r := f.signed(t, d, "POST", path, body)
 					f.clock.Advance(off)
-					if err := f.devices.Authenticate(ctx, r); !errors.Is(err, builtin.ErrDeviceAuth) || !strings.Contains(err.Error(), "from emfa's clock") {
+					if err := f.devices.Authenticate(ctx, r); !errors.Is(err, provider.ErrDeviceAuth) || !strings.Contains(err.Error(), "from emfa's clock") {
 						t.Errorf("timestamp %s away: %v, want refused", -off, err)
 					}
 				}
@@ -245,14 +245,14 @@ func TestDeviceAuthentication(t *testing.T) {
 				if err := f.devices.Authenticate(ctx, r); err != nil {
 					t.Fatal(err)
 				}
-				if err := f.devices.Authenticate(ctx, r); !errors.Is(err, builtin.ErrDeviceAuth) || !strings.Contains(err.Error(), "replayed nonce") {
+				if err := f.devices.Authenticate(ctx, r); !errors.Is(err, provider.ErrDeviceAuth) || !strings.Contains(err.Error(), "replayed nonce") {
 					t.Errorf("replayed nonce: %v", err)
 				}
 				// A disabled device is no device.
 				if err := st.SetFactorState(ctx, d.id, store.FactorDisabled, f.clock.Now()); err != nil {
 					t.Fatal(err)
 				}
-				if err := f.devices.Authenticate(ctx, f.signed(t, d, "POST", path, body)); !errors.Is(err, builtin.ErrDeviceAuth) {
+				if err := f.devices.Authenticate(ctx, f.signed(t, d, "POST", path, body)); !errors.Is(err, provider.ErrDeviceAuth) {
 					t.Errorf("disabled device: %v", err)
 				}
 			})
@@ -261,7 +261,7 @@ func TestDeviceAuthentication(t *testing.T) {
 			pending := f.enroll(t, "alice")
 			key, _ := builtin.GenerateDeviceKey(builtin.AlgEd25519)
 			r := f.signed(t, device{id: pending.Factor.ID, key: key}, "GET", "/v1/devices/challenges", nil)
-			if err := f.devices.Authenticate(ctx, r); !errors.Is(err, builtin.ErrDeviceAuth) {
+			if err := f.devices.Authenticate(ctx, r); !errors.Is(err, provider.ErrDeviceAuth) {
 				t.Errorf("pending factor authenticated: %v", err)
 			}
 			// Enabled by hand, it is still no registered device.
@@ -269,7 +269,7 @@ func TestDeviceAuthentication(t *testing.T) {
 				t.Fatal(err)
 			}
 			r = f.signed(t, device{id: pending.Factor.ID, key: key}, "GET", "/v1/devices/challenges", nil)
-			if err := f.devices.Authenticate(ctx, r); !errors.Is(err, builtin.ErrDeviceAuth) {
+			if err := f.devices.Authenticate(ctx, r); !errors.Is(err, provider.ErrDeviceAuth) {
 				t.Errorf("keyless factor authenticated: %v", err)
 			}
 			if out := f.initiate(t, "alice", pending.Factor.ID); out.Status != provider.StatusFailed {
@@ -303,7 +303,7 @@ func TestActivation(t *testing.T) {
 		key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
 		pub, _ := builtin.EncodePublicKey(key)
 		reg := func(code string) (string, error) {
-			return f.devices.Register(ctx, builtin.Registration{ActivationCode: code, PublicKey: pub, Alg: builtin.AlgES256, Name: "Pixel 8"})
+			return f.devices.Register(ctx, provider.DeviceRegistration{ActivationCode: code, PublicKey: pub, Alg: builtin.AlgES256, Name: "Pixel 8"})
 		}
 
 		t.Run("enrollment", func(t *testing.T) {
@@ -332,23 +332,23 @@ func TestActivation(t *testing.T) {
 		t.Run("single use", func(t *testing.T) {
 			e := f.enroll(t, "alice")
 			// A malformed request does not spend the code.
-			if _, err := f.devices.Register(ctx, builtin.Registration{ActivationCode: e.ActivationCode, PublicKey: "AAAA", Alg: "ES256"}); !errors.Is(err, builtin.ErrInvalid) {
+			if _, err := f.devices.Register(ctx, provider.DeviceRegistration{ActivationCode: e.ActivationCode, PublicKey: "AAAA", Alg: "ES256"}); !errors.Is(err, provider.ErrInvalidDeviceRequest) {
 				t.Errorf("bad key: %v", err)
 			}
-			if _, err := f.devices.Register(ctx, builtin.Registration{ActivationCode: e.ActivationCode, PublicKey: pub, Alg: "Ed25519"}); !errors.Is(err, builtin.ErrInvalid) {
+			if _, err := f.devices.Register(ctx, provider.DeviceRegistration{ActivationCode: e.ActivationCode, PublicKey: pub, Alg: "Ed25519"}); !errors.Is(err, provider.ErrInvalidDeviceRequest) {
 				t.Errorf("key of another alg: %v", err)
 			}
-			if _, err := f.devices.Register(ctx, builtin.Registration{ActivationCode: e.ActivationCode, PublicKey: pub, Alg: "RS256"}); !errors.Is(err, builtin.ErrInvalid) {
+			if _, err := f.devices.Register(ctx, provider.DeviceRegistration{ActivationCode: e.ActivationCode, PublicKey: pub, Alg: "RS256"}); !errors.Is(err, provider.ErrInvalidDeviceRequest) {
 				t.Errorf("unknown alg: %v", err)
 			}
-			if _, err := f.devices.Register(ctx, builtin.Registration{ActivationCode: e.ActivationCode, PublicKey: pub, Alg: "ES256", Name: "a\nb"}); !errors.Is(err, builtin.ErrInvalid) {
+			if _, err := f.devices.Register(ctx, provider.DeviceRegistration{ActivationCode: e.ActivationCode, PublicKey: pub, Alg: "ES256", Name: "a\nb"}); !errors.Is(err, provider.ErrInvalidDeviceRequest) {
 				t.Errorf("name with a newline: %v", err)
 			}
 			id, err := reg(strings.ToUpper(e.ActivationCode)) // typed by hand, in capitals
 			if err != nil || id != e.Factor.ID {
 				t.Fatalf("register: %q %v", id, err)
 			}
-			if _, err := reg(e.ActivationCode); !errors.Is(err, builtin.ErrActivation) {
+			if _, err := reg(e.ActivationCode); !errors.Is(err, provider.ErrActivation) {
 				t.Errorf("second use: %v", err)
 			}
 			got, _ := st.GetFactor(ctx, id)
@@ -363,12 +363,12 @@ func TestActivation(t *testing.T) {
 		})
 
 		t.Run("unknown and expired", func(t *testing.T) {
-			if _, err := reg("nosuchcode"); !errors.Is(err, builtin.ErrActivation) {
+			if _, err := reg("nosuchcode"); !errors.Is(err, provider.ErrActivation) {
 				t.Errorf("unknown code: %v", err)
 			}
 			e := f.enroll(t, "bob")
 			f.clock.Advance(10 * time.Minute)
-			if _, err := reg(e.ActivationCode); !errors.Is(err, builtin.ErrActivation) {
+			if _, err := reg(e.ActivationCode); !errors.Is(err, provider.ErrActivation) {
 				t.Errorf("expired code: %v", err)
 			}
 			if got, _ := st.GetFactor(ctx, e.Factor.ID); got.State != store.FactorPending {
@@ -386,7 +386,7 @@ func TestActivation(t *testing.T) {
 					switch {
 					case err == nil:
 						won.Add(1)
-					case errors.Is(err, builtin.ErrActivation):
+					case errors.Is(err, provider.ErrActivation):
 						refused.Add(1)
 					default:
 						t.Error(err)

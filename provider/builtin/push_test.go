@@ -41,12 +41,12 @@ func TestPushLifecycle(t *testing.T) {
 		}
 
 		for _, c := range []struct {
-			decision builtin.Decision
+			decision provider.Decision
 			want     provider.Status
 		}{
-			{builtin.Approve, provider.StatusSuccess},
-			{builtin.Deny, provider.StatusFailed},
-			{builtin.Cancel, provider.StatusCanceled},
+			{provider.Approve, provider.StatusSuccess},
+			{provider.Deny, provider.StatusFailed},
+			{provider.Cancel, provider.StatusCanceled},
 		} {
 			t.Run(string(c.decision), func(t *testing.T) {
 				tx := start(t)
@@ -66,7 +66,7 @@ func TestPushLifecycle(t *testing.T) {
 						t.Errorf("result: %s, want %s", got, c.want)
 					}
 				}
-				if _, err := f.answer(alice, tx, builtin.Approve, nil); !errors.Is(err, builtin.ErrChallengeClosed) {
+				if _, err := f.answer(alice, tx, provider.Approve, nil); !errors.Is(err, provider.ErrChallengeClosed) {
 					t.Errorf("second answer: %v", err)
 				}
 				if list, _ := f.devices.Pending(ctx, alice.id); len(list) != 0 {
@@ -90,10 +90,10 @@ func TestPushLifecycle(t *testing.T) {
 			if list, _ := f.devices.Pending(ctx, alice.id); len(list) != 1 || list[0].ID != second {
 				t.Errorf("pending: %+v", list)
 			}
-			if _, err := f.answer(alice, first, builtin.Approve, nil); !errors.Is(err, builtin.ErrChallengeClosed) {
+			if _, err := f.answer(alice, first, provider.Approve, nil); !errors.Is(err, provider.ErrChallengeClosed) {
 				t.Errorf("approving the canceled one: %v", err)
 			}
-			f.answer(alice, second, builtin.Cancel, nil)
+			f.answer(alice, second, provider.Cancel, nil)
 		})
 
 		t.Run("deadline", func(t *testing.T) {
@@ -106,7 +106,7 @@ func TestPushLifecycle(t *testing.T) {
 			if list, _ := f.devices.Pending(ctx, alice.id); len(list) != 0 {
 				t.Errorf("expired challenge listed: %+v", list)
 			}
-			if _, err := f.answer(alice, tx, builtin.Approve, nil); !errors.Is(err, builtin.ErrChallengeClosed) {
+			if _, err := f.answer(alice, tx, provider.Approve, nil); !errors.Is(err, provider.ErrChallengeClosed) {
 				t.Errorf("approving after the deadline: %v", err)
 			}
 			for range 2 {
@@ -127,13 +127,13 @@ func TestPushLifecycle(t *testing.T) {
 			if got := f.result(t, "alice", alice.id, "no-such-transaction"); got != provider.StatusFailed {
 				t.Errorf("unknown transaction: %s", got)
 			}
-			if _, err := f.answer(bob, tx, builtin.Approve, nil); !errors.Is(err, builtin.ErrNoChallenge) {
+			if _, err := f.answer(bob, tx, provider.Approve, nil); !errors.Is(err, provider.ErrNoChallenge) {
 				t.Errorf("bob's device answering alice's challenge: %v", err)
 			}
-			if _, err := f.answer(alice, "no-such-challenge", builtin.Approve, nil); !errors.Is(err, builtin.ErrNoChallenge) {
+			if _, err := f.answer(alice, "no-such-challenge", provider.Approve, nil); !errors.Is(err, provider.ErrNoChallenge) {
 				t.Errorf("unknown challenge: %v", err)
 			}
-			if _, err := f.answer(alice, tx, "maybe", nil); !errors.Is(err, builtin.ErrInvalid) {
+			if _, err := f.answer(alice, tx, "maybe", nil); !errors.Is(err, provider.ErrInvalidDeviceRequest) {
 				t.Errorf("unknown decision: %v", err)
 			}
 			if got := f.result(t, "alice", alice.id, tx); got != provider.StatusPending {
@@ -160,7 +160,7 @@ func TestPushLifecycle(t *testing.T) {
 			if !strings.Contains(f.logs.String(), "gateway down") {
 				t.Error("notifier failure not logged")
 			}
-			if got, err := f.answer(alice, tx, builtin.Approve, nil); err != nil || got != provider.StatusSuccess {
+			if got, err := f.answer(alice, tx, provider.Approve, nil); err != nil || got != provider.StatusSuccess {
 				t.Errorf("a polling device still approves: %s %v", got, err)
 			}
 		})
@@ -189,7 +189,7 @@ func TestPushNumberMatching(t *testing.T) {
 			t.Errorf("the device is told the number: %s", raw)
 		}
 		right := n
-		if got, err := f.answer(d, tx, builtin.Approve, &right); err != nil || got != provider.StatusSuccess {
+		if got, err := f.answer(d, tx, provider.Approve, &right); err != nil || got != provider.StatusSuccess {
 			t.Errorf("right number: %s %v", got, err)
 		}
 		if got := f.result(t, "alice", d.id, tx); got != provider.StatusSuccess {
@@ -198,7 +198,7 @@ func TestPushNumberMatching(t *testing.T) {
 
 		tx, n = start()
 		wrong := n%90 + 11 // another 2-digit number
-		if got, err := f.answer(d, tx, builtin.Approve, &wrong); err != nil || got != provider.StatusFailed {
+		if got, err := f.answer(d, tx, provider.Approve, &wrong); err != nil || got != provider.StatusFailed {
 			t.Errorf("wrong number: %s %v", got, err)
 		}
 		if got := f.result(t, "alice", d.id, tx); got != provider.StatusFailed {
@@ -209,11 +209,11 @@ func TestPushNumberMatching(t *testing.T) {
 		}
 
 		tx, _ = start()
-		if got, _ := f.answer(d, tx, builtin.Approve, nil); got != provider.StatusFailed {
+		if got, _ := f.answer(d, tx, provider.Approve, nil); got != provider.StatusFailed {
 			t.Errorf("approve without the number: %s", got)
 		}
 		tx, _ = start()
-		if got, _ := f.answer(d, tx, builtin.Deny, nil); got != provider.StatusFailed {
+		if got, _ := f.answer(d, tx, provider.Deny, nil); got != provider.StatusFailed {
 			t.Errorf("deny needs no number: %s", got)
 		}
 	})
@@ -231,9 +231,9 @@ func TestPushConcurrentAnswers(t *testing.T) {
 			var winners []provider.Status
 			var wg sync.WaitGroup
 			for i := range 8 {
-				decision := builtin.Approve
+				decision := provider.Approve
 				if i%2 == 1 {
-					decision = builtin.Deny
+					decision = provider.Deny
 				}
 				wg.Go(func() {
 					got, err := f.answer(d, tx, decision, nil)
@@ -242,7 +242,7 @@ func TestPushConcurrentAnswers(t *testing.T) {
 						mu.Lock()
 						winners = append(winners, got)
 						mu.Unlock()
-					case !errors.Is(err, builtin.ErrChallengeClosed):
+					case !errors.Is(err, provider.ErrChallengeClosed):
 						t.Error(err)
 					}
 				})

@@ -152,13 +152,7 @@ func (e *Engine) validateHOTP(ctx context.Context, f *store.Factor, code string)
 	if len(code) != p.digits || !allDigits(code) {
 		return e.fail(ctx, f, "malformed code")
 	}
-	matched := int64(-1)
-	for c := f.Counter + 1; c <= f.Counter+int64(e.hotp.Window); c++ {
-		want := HOTP(p.alg, seed, uint64(c), p.digits)
-		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 && matched < 0 {
-			matched = c
-		}
-	}
+	matched := matchCounter(p.alg, seed, p.digits, code, f.Counter+1, f.Counter+int64(e.hotp.Window))
 	if matched < 0 {
 		// The code just accepted, sent again (a double submit, or an observer), is a
 		// replay: refused without counting toward the lockout, so one observed code
@@ -169,13 +163,7 @@ func (e *Engine) validateHOTP(ctx context.Context, f *store.Factor, code string)
 		}
 		return e.fail(ctx, f, fmt.Sprintf("wrong code (not among the %d counter values after %d)", e.hotp.Window, f.Counter))
 	}
-	if err := e.store.AdvanceCounter(ctx, f.ID, matched, e.now()); err != nil {
-		if errors.Is(err, store.ErrReplay) {
-			return provider.Failed("replayed code"), nil
-		}
-		return provider.Outcome{}, err
-	}
-	return provider.Outcome{Status: provider.StatusSuccess, Reason: fmt.Sprintf("counter %d accepted", matched)}, nil
+	return e.claimCounter(ctx, f, matched, provider.Outcome{Status: provider.StatusSuccess, Reason: fmt.Sprintf("counter %d accepted", matched)})
 }
 
 // ResyncHOTP resynchronises an HOTP factor whose token has run ahead of the look-ahead

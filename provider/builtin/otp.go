@@ -8,12 +8,15 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/subtle"
 	"encoding/base32"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash"
 	"strings"
 
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
 )
 
@@ -128,4 +131,34 @@ func (e *Engine) createSealed(ctx context.Context, username string, f store.Fact
 		return f, err
 	}
 	return f, e.store.CreateFactor(ctx, f)
+}
+
+// matchCounter returns the counter in [from, to] whose code is code, or -1. Every value is
+// computed and compared, without stopping at a match, so the timing does not tell which
+// one matched; negative counters are skipped.
+func matchCounter(alg Algorithm, seed []byte, digits int, code string, from, to int64) int64 {
+	matched := int64(-1)
+	for c := max(from, 0); c <= to; c++ {
+		want := HOTP(alg, seed, uint64(c), digits)
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 && matched < 0 {
+			matched = c
+		}
+	}
+	return matched
+}
+
+// claimCounter moves the factor's counter to the matched value with the store's atomic
+// compare-and-set, so of concurrent requests with one code exactly one succeeds; the
+// others, and any value at or below the last accepted one, are replays.
+func (e *Engine) claimCounter(ctx context.Context, f *store.Factor, matched int64, success provider.Outcome) (provider.Outcome, error) {
+	if matched <= f.Counter {
+		return provider.Failed("replayed code"), nil
+	}
+	if err := e.store.AdvanceCounter(ctx, f.ID, matched, e.now()); err != nil {
+		if errors.Is(err, store.ErrReplay) {
+			return provider.Failed("replayed code"), nil
+		}
+		return provider.Outcome{}, err
+	}
+	return success, nil
 }

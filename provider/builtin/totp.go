@@ -2,8 +2,6 @@ package builtin
 
 import (
 	"context"
-	"crypto/subtle"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -127,33 +125,15 @@ func (e *Engine) validateTOTP(ctx context.Context, f *store.Factor, code string)
 	if len(code) != p.digits || !allDigits(code) {
 		return e.fail(ctx, f, "malformed code")
 	}
-	now := e.now()
-	current := TOTPStep(now.Unix(), p.period)
-	matched := int64(-1)
-	for step := current - int64(e.totp.Window); step <= current+int64(e.totp.Window); step++ {
-		if step < 0 {
-			continue
-		}
-		want := HOTP(p.alg, seed, uint64(step), p.digits)
-		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 && matched < 0 {
-			matched = step
-		}
-	}
+	current := TOTPStep(e.now().Unix(), p.period)
+	window := int64(e.totp.Window)
+	matched := matchCounter(p.alg, seed, p.digits, code, current-window, current+window)
 	if matched < 0 {
 		return e.fail(ctx, f, "wrong code")
 	}
 	// A replay proves knowledge of a valid code, not guessing, so it is refused without
 	// counting toward the lockout: otherwise one observed code could lock the owner out.
-	if matched <= f.Counter {
-		return provider.Failed("replayed code"), nil
-	}
-	if err := e.store.AdvanceCounter(ctx, f.ID, matched, now); err != nil {
-		if errors.Is(err, store.ErrReplay) {
-			return provider.Failed("replayed code"), nil
-		}
-		return provider.Outcome{}, err
-	}
-	return provider.Outcome{Status: provider.StatusSuccess}, nil
+	return e.claimCounter(ctx, f, matched, provider.Outcome{Status: provider.StatusSuccess})
 }
 
 func allDigits(s string) bool {

@@ -94,6 +94,42 @@ type AuditEvent struct {
 	Resource   string // enrollments, initiate, validate, result, or an admin action
 	Outcome    string // SUCCESS, FAILED, ...
 	Reason     string
+	// WebhookID is Verify's X-Webhook-ID of the call that decided, when it sent one.
+	WebhookID string
+}
+
+// IdempotencyKey names one contract request as Verify may send it again: the provider
+// (credentialPrefix), Verify's X-Webhook-ID and a fingerprint of the request (resource and
+// a hash of its canonical body). A same ID with another fingerprint is another request.
+type IdempotencyKey struct {
+	Provider    string
+	WebhookID   string
+	Fingerprint string
+}
+
+// IdempotencyRecord is the first execution of a request: running (Done false) under the
+// claim of Owner until LeaseUntil, then its answer (Status and Body) until ExpiresAt.
+type IdempotencyRecord struct {
+	Key        IdempotencyKey
+	Owner      string
+	Done       bool
+	Status     int
+	Body       []byte
+	LeaseUntil time.Time
+	ExpiresAt  time.Time
+	CreatedAt  time.Time
+}
+
+// IdempotencyClaim is what ClaimIdempotency found.
+type IdempotencyClaim struct {
+	// Claimed: the caller now holds the record (new, expired and replaced, or abandoned by
+	// an owner whose lease passed) and must execute the request, then Complete or Release.
+	// Otherwise Record is the other execution: done (its answer) or still running.
+	Claimed bool
+	Record  IdempotencyRecord
+	// OtherFingerprint: on a claim, the same provider and ID are recorded with another
+	// fingerprint (the same X-Webhook-ID sent with a different request).
+	OtherFingerprint bool
 }
 
 // SendLimit allows at most Max sends per Window (see Store.ReserveSend).
@@ -188,6 +224,27 @@ type Store interface {
 	// DeleteExpiredNonces deletes at most limit nonces that expired at or before before and
 	// returns how many (call again until it returns < limit). limit <= 0 is an error.
 	DeleteExpiredNonces(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// Idempotency records (Verify's retries by X-Webhook-ID).
+
+	// ClaimIdempotency records key as running under owner until leaseUntil, kept until
+	// expiresAt, when no record of it exists, or the one that does has expired
+	// (ExpiresAt <= now) or is running with a lease that has passed (LeaseUntil <= now).
+	// Otherwise it claims nothing and returns the record. Of concurrent claims on one key,
+	// across processes too, exactly one succeeds.
+	ClaimIdempotency(ctx context.Context, key IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (IdempotencyClaim, error)
+	// GetIdempotency returns the record of key; ErrNotFound when there is none.
+	GetIdempotency(ctx context.Context, key IdempotencyKey) (IdempotencyRecord, error)
+	// CompleteIdempotency stores the answer of the running record that owner holds;
+	// ErrConflict when owner no longer holds it (another took over, or it is done).
+	CompleteIdempotency(ctx context.Context, key IdempotencyKey, owner string, status int, body []byte, now time.Time) error
+	// ReleaseIdempotency deletes the running record that owner holds, so that the next
+	// attempt executes afresh; nothing when owner does not hold it.
+	ReleaseIdempotency(ctx context.Context, key IdempotencyKey, owner string) error
+	// DeleteExpiredIdempotency deletes at most limit records that expired at or before
+	// before and returns how many (call again until it returns < limit). limit <= 0 is an
+	// error.
+	DeleteExpiredIdempotency(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// Audit.
 	AppendAudit(ctx context.Context, e AuditEvent) error

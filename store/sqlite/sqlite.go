@@ -748,15 +748,15 @@ func (s *Store) DeleteExpiredNonces(ctx context.Context, before time.Time, limit
 
 // --- audit ---
 
-const auditCols = `time, request_id, provider, username, capability, factor_id, resource, outcome, reason`
+const auditCols = `time, request_id, provider, username, capability, factor_id, resource, outcome, reason, webhook_id`
 
 // defaultAuditLimit applies when AuditFilter.Limit <= 0.
 const defaultAuditLimit = 100
 
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	_, err := s.w.ExecContext(ctx,
-		`INSERT INTO audit (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason)
+		`INSERT INTO audit (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID)
 	if err != nil {
 		return fmt.Errorf("sqlite: append audit: %w", err)
 	}
@@ -791,7 +791,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 func scanAudit(sc scanner) (store.AuditEvent, error) {
 	var e store.AuditEvent
 	var t int64
-	err := sc.Scan(&t, &e.RequestID, &e.Provider, &e.Username, &e.Capability, &e.FactorID, &e.Resource, &e.Outcome, &e.Reason)
+	err := sc.Scan(&t, &e.RequestID, &e.Provider, &e.Username, &e.Capability, &e.FactorID, &e.Resource, &e.Outcome, &e.Reason, &e.WebhookID)
 	if err != nil {
 		return store.AuditEvent{}, err
 	}

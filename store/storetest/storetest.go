@@ -87,6 +87,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentReserveSend", testConcurrentReserveSend},
 		{"ConcurrentReserveSendKeys", testConcurrentReserveSendKeys},
 		{"ConcurrentUseNonce", testConcurrentUseNonce},
+		{"Idempotency", testIdempotency},
+		{"IdempotencyTakeOver", testIdempotencyTakeOver},
+		{"IdempotencyRelease", testIdempotencyRelease},
+		{"DeleteExpiredIdempotency", testDeleteExpiredIdempotency},
+		{"ConcurrentClaimIdempotency", testConcurrentClaimIdempotency},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1199,6 +1204,7 @@ func testAudit(t *testing.T, s store.Store) {
 		return store.AuditEvent{
 			Time: at(d), RequestID: "req-" + outcome, Provider: "totp", Username: user,
 			Capability: "totp", FactorID: "f1", Resource: "validate", Outcome: outcome, Reason: "because",
+			WebhookID: "wh-" + outcome,
 		}
 	}
 	events := []store.AuditEvent{

@@ -34,6 +34,8 @@ type Options struct {
 	Recorder Recorder
 	// Devices, when set, serves the push device API under /v1/devices.
 	Devices Devices
+	// Idempotency, when set, answers Verify's retries (X-Webhook-ID) from the store.
+	Idempotency *provider.Idempotency
 }
 
 // Auth is how callers (IBM Verify) authenticate. Any configured method admits a call.
@@ -53,8 +55,10 @@ type Server struct {
 	log       *slog.Logger
 	ready     func(context.Context) error
 	recorder  Recorder
+	idem      *provider.Idempotency
 
 	authFailures atomic.Int64
+	retries      atomic.Int64
 }
 
 // New builds the service. It does not listen: use Handler with an http.Server.
@@ -67,6 +71,7 @@ func New(o Options) *Server {
 		log:       o.Log,
 		ready:     o.Ready,
 		recorder:  o.Recorder,
+		idem:      o.Idempotency,
 	}
 	if s.timeout <= 0 {
 		s.timeout = 10 * time.Second
@@ -94,10 +99,12 @@ func New(o Options) *Server {
 	// catch-all would turn a wrong method into 404 instead of 405. It still runs before
 	// the provider lookup, so an outsider cannot probe which prefixes exist.
 	g := e.Group("/v1/providers/:prefix")
+	// Methods: IBM's samples use GET for result and test, and the method is the
+	// operator's choice in Verify's webhook, so the resources that only read take both.
 	g.POST("/enrollments", s.enrollments, s.authenticate)
-	g.POST("/initiate", s.initiate, s.authenticate)
-	g.POST("/validate", s.validate, s.authenticate)
-	g.POST("/result", s.result, s.authenticate)
+	g.POST("/initiate", s.initiate, s.authenticate, s.idempotent(provider.ResourceInitiate))
+	g.POST("/validate", s.validate, s.authenticate, s.idempotent(provider.ResourceValidate))
+	g.Match([]string{http.MethodGet, http.MethodPost}, "/result", s.result, s.authenticate, s.idempotent(provider.ResourceResult))
 	g.Match([]string{http.MethodGet, http.MethodPost}, "/test", s.test, s.authenticate)
 	if o.Devices != nil {
 		s.routeDevices(e, o.Devices)
@@ -111,6 +118,9 @@ func (s *Server) Handler() http.Handler { return s.echo }
 
 // AuthFailures counts rejected inbound credentials since start.
 func (s *Server) AuthFailures() int64 { return s.authFailures.Load() }
+
+// Retries counts retries answered from an idempotency record since start.
+func (s *Server) Retries() int64 { return s.retries.Load() }
 
 func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
@@ -156,7 +166,7 @@ func (s *Server) enrollments(c echo.Context) error {
 		if s.degraded(c, err) {
 			return c.JSON(http.StatusOK, []provider.Enrollment{})
 		}
-		return err
+		return unavailable(err)
 	}
 	return c.JSON(http.StatusOK, list)
 }
@@ -183,6 +193,7 @@ func (s *Server) serve(c echo.Context, resource string) error {
 		return err
 	}
 	req.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+	req.WebhookID, _ = c.Get(ctxWebhookID).(string)
 	ctx := c.Request().Context()
 	var out provider.Outcome
 	switch resource {
@@ -206,16 +217,24 @@ func (s *Server) test(c echo.Context) error {
 }
 
 // answer writes an outcome, or turns an engine error into the contract's answer: a call
-// that ran out of time is a FAILED (Verify must not hang on a slow backend), anything
-// else is a server fault.
+// that ran out of time is a FAILED (Verify must not hang on a slow backend); anything
+// else is a backend fault (the store unreachable, a disk full), answered 503 so that
+// Verify retries on another replica (verify-contract.md §12). Every business outcome is
+// a 200.
 func (s *Server) answer(c echo.Context, out provider.Outcome, err error) error {
 	if err != nil {
 		if !s.degraded(c, err) {
-			return err
+			return unavailable(err)
 		}
 		out = provider.Failed("deadline exceeded")
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// unavailable is the answer to an engine or store fault: 503, so that Verify's retry goes
+// to another URL; the cause is logged, never shown.
+func unavailable(err error) error {
+	return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable", Msg: "a backend is unavailable; retry", Err: err}
 }
 
 // degraded reports (and logs) an error that the contract answers as a business failure.

@@ -63,7 +63,11 @@ type challengeBody struct {
 // (verify-contract.md §5-7).
 func decodeRequest(c echo.Context, resource string) (provider.Request, error) {
 	var b challengeBody
-	if err := decode(c, &b); err != nil {
+	if q, ok, err := queryChallenge(c); err != nil {
+		return provider.Request{}, err
+	} else if ok {
+		b = q
+	} else if err := decode(c, &b); err != nil {
 		return provider.Request{}, err
 	}
 	switch {
@@ -99,4 +103,38 @@ func decodeRequest(c echo.Context, resource string) (provider.Request, error) {
 		}
 	}
 	return req, nil
+}
+
+// queryChallenge reads a GET without a body (IBM's samples send result as a GET) from its
+// query string: transactionId, capability, id and username. ok is false when the request
+// has a body (then it is decoded as on POST) or is not a GET.
+func queryChallenge(c echo.Context) (challengeBody, bool, error) {
+	req := c.Request()
+	if req.Method != http.MethodGet {
+		return challengeBody{}, false, nil
+	}
+	data, err := io.ReadAll(req.Body)
+	if err != nil {
+		if isTooLarge(err) {
+			return challengeBody{}, false, &Error{Status: http.StatusRequestEntityTooLarge, ID: "body_too_large", Msg: "body too large"}
+		}
+		return challengeBody{}, false, badRequest("body could not be read")
+	}
+	if len(bytes.TrimSpace(data)) > 0 {
+		req.Body = io.NopCloser(bytes.NewReader(data))
+		return challengeBody{}, false, nil
+	}
+	q := req.URL.Query()
+	str := func(name string) *string {
+		if !q.Has(name) {
+			return nil
+		}
+		v := q.Get(name)
+		return &v
+	}
+	b := challengeBody{Capability: str("capability"), ID: str("id"), TransactionID: str("transactionId"), Attributes: map[string]any{}}
+	if u := str("username"); u != nil {
+		b.Attributes["username"] = *u
+	}
+	return b, true, nil
 }

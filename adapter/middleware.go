@@ -62,6 +62,12 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if p, ok := c.Get(ctxProvider).(string); ok {
 			attrs = append(attrs, "provider", p)
 		}
+		if id, ok := c.Get(ctxWebhookID).(string); ok {
+			attrs = append(attrs, "webhook_id", id)
+		}
+		if retry, _ := c.Get(ctxRetry).(bool); retry {
+			attrs = append(attrs, "retry", true)
+		}
 		s.log.Log(c.Request().Context(), level, "request", attrs...)
 		return nil
 	}

@@ -75,6 +75,9 @@ func (s *Server) record(next echo.HandlerFunc) echo.HandlerFunc {
 				call.Auth = "none"
 			}
 		}
+		if retry, _ := c.Get(ctxRetry).(bool); retry {
+			return nil // answered from the first attempt's record: not a call of its own
+		}
 		s.recorder.Record(call)
 		return nil
 	}

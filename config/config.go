@@ -37,6 +37,16 @@ type Server struct {
 	RequestTimeout  time.Duration `mapstructure:"requestTimeout"`
 	MaxBodyBytes    int64         `mapstructure:"maxBodyBytes"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdownTimeout"`
+	// Idempotency keeps the answers to calls Verify may retry (X-Webhook-ID).
+	Idempotency Idempotency `mapstructure:"idempotency"`
+}
+
+// Idempotency configures how long the answer to an initiate, validate or result that came
+// with an X-Webhook-ID is kept, so that Verify's retry gets it again instead of a second
+// execution (verify-contract.md §12).
+type Idempotency struct {
+	// TTL: default 10 minutes; at least twice server.requestTimeout.
+	TTL time.Duration `mapstructure:"ttl"`
 }
 
 // Auth is how IBM Verify authenticates to emfa. Any configured method admits a call.

@@ -59,6 +59,7 @@ func TestParseFull(t *testing.T) {
 			RequestTimeout:  DefaultRequestTimeout,
 			MaxBodyBytes:    DefaultMaxBodyBytes,
 			ShutdownTimeout: DefaultShutdownTimeout,
+			Idempotency:     Idempotency{TTL: DefaultIdempotencyTTL},
 		},
 		Storage: Storage{Driver: "sqlite", DSN: "file:/var/lib/emfa/emfa.db", EncryptionKey: testKey, AuditRetention: new(DefaultAuditRetention)},
 		Log:     Log{Level: "info", Format: "json"},

@@ -57,6 +57,7 @@ const (
 	DefaultChallengeLife   = 5 * time.Minute
 	DefaultAuditRetention  = 90 * 24 * time.Hour
 	DefaultLockoutDuration = 15 * time.Minute
+	DefaultIdempotencyTTL  = 10 * time.Minute
 )
 
 func (c *Config) applyDefaults() {
@@ -65,6 +66,7 @@ func (c *Config) applyDefaults() {
 	s.RequestTimeout = cmpOr(s.RequestTimeout, DefaultRequestTimeout)
 	s.MaxBodyBytes = cmpOr(s.MaxBodyBytes, DefaultMaxBodyBytes)
 	s.ShutdownTimeout = cmpOr(s.ShutdownTimeout, DefaultShutdownTimeout)
+	s.Idempotency.TTL = cmpOr(s.Idempotency.TTL, DefaultIdempotencyTTL)
 	c.Storage.Driver = cmpOr(c.Storage.Driver, "sqlite")
 	if c.Storage.AuditRetention == nil {
 		c.Storage.AuditRetention = new(DefaultAuditRetention)
@@ -160,6 +162,10 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.MaxBodyBytes < 0 {
 		add("server.maxBodyBytes", "must not be negative")
+	}
+	if ttl := c.Server.Idempotency.TTL; ttl < 2*c.Server.RequestTimeout {
+		// A retry may come up to a request deadline after the first attempt ended.
+		add("server.idempotency.ttl", "%v is shorter than twice server.requestTimeout (%v): a retry could outlive the answer kept for it", ttl, c.Server.RequestTimeout)
 	}
 	a := c.Server.Auth
 	if a.Basic != nil {

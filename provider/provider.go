@@ -47,6 +47,8 @@ type Request struct {
 	Attributes    map[string]any
 	// RequestID correlates the call with the access and audit logs.
 	RequestID string
+	// WebhookID is Verify's X-Webhook-ID, when it sent one (verify-contract.md §12).
+	WebhookID string
 }
 
 // Outcome is the answer to initiate, validate, result and test.

@@ -132,7 +132,7 @@ func (p *Provider) decide(ctx context.Context, requestID, resource string, req R
 		p.Log.Log(ctx, level, "decision",
 			"provider", p.CredentialPrefix, "resource", resource, "capability", req.Capability,
 			"factor", req.ID, "user", req.Username, "status", string(out.Status),
-			"reason", out.Reason, "request_id", requestID)
+			"reason", out.Reason, "request_id", requestID, "webhook_id", req.WebhookID)
 	}
 	if p.Audit == nil {
 		return
@@ -144,7 +144,7 @@ func (p *Provider) decide(ctx context.Context, requestID, resource string, req R
 	ev := store.AuditEvent{
 		Time: now(), RequestID: requestID, Provider: p.CredentialPrefix, Username: req.Username,
 		Capability: req.Capability, FactorID: req.ID, Resource: resource,
-		Outcome: string(out.Status), Reason: out.Reason,
+		Outcome: string(out.Status), Reason: out.Reason, WebhookID: req.WebhookID,
 	}
 	// The answer is decided already; losing an audit row must not turn it into an error,
 	// but it must be visible.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/adapter"
+	"github.com/emfa/emfa/provider"
 )
 
 // listening, when set (by tests), learns the address serve listens on.
@@ -53,6 +54,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Ready:          e.store.Ping,
 		Devices:        devices,
 		Auth:           adapterAuth(e.cfg),
+		Idempotency: &provider.Idempotency{
+			Store: e.store, TTL: e.cfg.Server.Idempotency.TTL, Now: e.now,
+			// A live first attempt always ends within its deadline; the margin covers
+			// recording its answer and clocks a little apart between replicas.
+			Lease: e.cfg.Server.RequestTimeout + 2*time.Second,
+		},
 	}
 	if *recordDir != "" {
 		rec := newRecorder(e, *configPath, *recordDir)

@@ -10,7 +10,7 @@ import (
 )
 
 // Sweeper purges what challenges leave behind: transactions long expired, send records
-// older than any send limit looks at, and expired nonces. It deletes in bounded batches,
+// older than any send limit looks at, expired nonces and expired idempotency records. It deletes in bounded batches,
 // so a backlog never holds a long write lock (SQLite has one writer) or a huge PostgreSQL
 // transaction. Several replicas may each run one: the deletes are idempotent.
 type Sweeper struct {
@@ -35,7 +35,7 @@ type Sweeper struct {
 
 // Swept counts what one Sweep deleted.
 type Swept struct {
-	Transactions, Sends, Nonces, Audit int
+	Transactions, Sends, Nonces, Audit, Idempotency int
 }
 
 func (s *Sweeper) defaults() (now func() time.Time, grace, retention time.Duration, batch int) {
@@ -80,6 +80,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (Swept, error) {
 	drain(&out.Transactions, s.Store.DeleteExpiredTransactions, now.Add(-grace))
 	drain(&out.Sends, s.Store.DeleteSendsBefore, now.Add(-retention))
 	drain(&out.Nonces, s.Store.DeleteExpiredNonces, now)
+	drain(&out.Idempotency, s.Store.DeleteExpiredIdempotency, now)
 	if s.AuditRetention > 0 {
 		drain(&out.Audit, s.Store.DeleteAuditBefore, now.Add(-s.AuditRetention))
 	}
@@ -94,9 +95,9 @@ func (s *Sweeper) Run(ctx context.Context, ticks <-chan time.Time) {
 		if s.Log != nil {
 			switch {
 			case err != nil && ctx.Err() == nil:
-				s.Log.Warn("sweep", "transactions", swept.Transactions, "sends", swept.Sends, "nonces", swept.Nonces, "err", err)
+				s.Log.Warn("sweep", "transactions", swept.Transactions, "sends", swept.Sends, "nonces", swept.Nonces, "idempotency", swept.Idempotency, "err", err)
 			case swept != Swept{}:
-				s.Log.Info("sweep", "transactions", swept.Transactions, "sends", swept.Sends, "nonces", swept.Nonces)
+				s.Log.Info("sweep", "transactions", swept.Transactions, "sends", swept.Sends, "nonces", swept.Nonces, "idempotency", swept.Idempotency)
 			}
 		}
 		if s.OnSweep != nil {

@@ -1,0 +1,155 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+)
+
+// HeaderWebhookID is the header IBM Verify sends with every webhook call, the same on a
+// retry (verify-contract.md §12).
+const HeaderWebhookID = "X-Webhook-ID"
+
+// maxWebhookIDLen bounds X-Webhook-ID; a longer one is refused with 400.
+const maxWebhookIDLen = 256
+
+// Echo context keys for the access log and the recorder.
+const (
+	ctxWebhookID = "emfa.webhook_id"
+	ctxRetry     = "emfa.retry"
+)
+
+// webhookID reads and checks X-Webhook-ID: "" when absent.
+func webhookID(c echo.Context) (string, error) {
+	id := c.Request().Header.Get(HeaderWebhookID)
+	if id == "" {
+		return "", nil
+	}
+	if len(id) > maxWebhookIDLen {
+		return "", badRequest("X-Webhook-ID is longer than 256 characters")
+	}
+	if strings.IndexFunc(id, unicode.IsControl) >= 0 {
+		return "", badRequest("X-Webhook-ID has control characters")
+	}
+	c.Set(ctxWebhookID, id)
+	return id, nil
+}
+
+// idempotent makes initiate, validate and result with an X-Webhook-ID run at most once
+// per provider, ID and request (verify-contract.md §12): the first attempt's answer is
+// recorded in the store before it is sent, and a retry — on this replica or another —
+// gets it again byte for byte without reaching the engine. It runs after authentication,
+// so a recorded answer is only ever shown to an authenticated caller.
+func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			id, err := webhookID(c)
+			if err != nil {
+				return err
+			}
+			if id == "" || s.idem == nil {
+				return next(c)
+			}
+			p, ok := s.providers[strings.ToLower(c.Param("prefix"))]
+			if !ok {
+				return next(c) // the handler answers 404; nothing to record
+			}
+			c.Set(ctxProvider, p.CredentialPrefix)
+			req := c.Request()
+			body, err := io.ReadAll(req.Body)
+			if err != nil {
+				if isTooLarge(err) {
+					return &Error{Status: http.StatusRequestEntityTooLarge, ID: "body_too_large", Msg: "body too large"}
+				}
+				return badRequest("body could not be read")
+			}
+			req.Body = io.NopCloser(bytes.NewReader(body))
+			if len(bytes.TrimSpace(body)) == 0 && req.Method == http.MethodGet {
+				body = canonicalQuery(req.URL.Query())
+			}
+			key := store.IdempotencyKey{Provider: p.CredentialPrefix, WebhookID: id, Fingerprint: provider.Fingerprint(resource, body)}
+
+			resp := c.Response()
+			orig := resp.Writer
+			ans, served, other, err := s.idem.Do(req.Context(), key, func(ctx context.Context) (provider.Answer, error) {
+				// Run the handler into a buffer: the answer is recorded before it is sent,
+				// so a crash after it was sent can never make a retry execute again.
+				buf := &captureWriter{header: orig.Header()}
+				resp.Writer = buf
+				defer func() { resp.Writer = orig }()
+				c.SetRequest(req.WithContext(ctx))
+				if err := next(c); err != nil {
+					c.Error(err)
+				}
+				return provider.Answer{Status: resp.Status, Body: buf.body.Bytes()}, nil
+			})
+			resp.Writer = orig
+			var rerr *provider.RecordError
+			switch {
+			case errors.As(err, &rerr):
+				s.log.Error("idempotency record not saved; a retry of this request may execute again",
+					"webhook_id", id, "provider", p.CredentialPrefix, "resource", resource, "err", err)
+			case errors.Is(err, provider.ErrInFlight):
+				return &Error{Status: http.StatusServiceUnavailable, ID: "retry_in_progress",
+					Msg: "the first attempt of this request is still running; retry", Err: err}
+			case err != nil:
+				return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable", Msg: "store unavailable; retry", Err: err}
+			}
+			if other {
+				s.log.Warn("X-Webhook-ID reused with a different request: executed as a new request",
+					"webhook_id", id, "provider", p.CredentialPrefix, "resource", resource)
+			}
+			if served == provider.Replayed {
+				c.Set(ctxRetry, true)
+				s.retries.Add(1)
+				s.log.Info("retry answered from its first attempt's record",
+					"webhook_id", id, "provider", p.CredentialPrefix, "resource", resource, "status", ans.Status)
+				resp.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+				return c.Blob(ans.Status, echo.MIMEApplicationJSON, ans.Body)
+			}
+			// Executed here: the handler already set the headers; send what was recorded.
+			orig.WriteHeader(ans.Status)
+			n, _ := orig.Write(ans.Body)
+			resp.Size = int64(n)
+			return nil
+		}
+	}
+}
+
+// captureWriter holds an answer until it is recorded; headers go to the real response.
+type captureWriter struct {
+	header http.Header
+	body   bytes.Buffer
+}
+
+func (w *captureWriter) Header() http.Header         { return w.header }
+func (w *captureWriter) Write(b []byte) (int, error) { return w.body.Write(b) }
+func (w *captureWriter) WriteHeader(int)             {}
+
+// canonicalQuery renders a GET's query as the JSON-ish bytes its fingerprint hashes.
+func canonicalQuery(q url.Values) []byte {
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b bytes.Buffer
+	for _, k := range keys {
+		b.WriteString(url.QueryEscape(k))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(strings.Join(q[k], ",")))
+		b.WriteByte('&')
+	}
+	return b.Bytes()
+}

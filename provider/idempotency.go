@@ -1,0 +1,183 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/emfa/emfa/store"
+)
+
+// IdempotencyStore keeps idempotency records; store.Store satisfies it.
+type IdempotencyStore interface {
+	ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error)
+	GetIdempotency(ctx context.Context, key store.IdempotencyKey) (store.IdempotencyRecord, error)
+	CompleteIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte, now time.Time) error
+	ReleaseIdempotency(ctx context.Context, key store.IdempotencyKey, owner string) error
+}
+
+// Answer is a contract call's answer as it was sent: HTTP status and body.
+type Answer struct {
+	Status int
+	Body   []byte
+}
+
+// How a call keyed by X-Webhook-ID was served.
+type Served int
+
+const (
+	// Executed: this attempt ran the request (the first, or a take-over of one whose
+	// process died).
+	Executed Served = iota
+	// Replayed: the answer is the recorded one of an earlier attempt; nothing ran.
+	Replayed
+)
+
+// ErrInFlight: the first attempt of a request is still running and this attempt's
+// deadline came first. The adapter answers it with a 503, so Verify retries once more.
+var ErrInFlight = errors.New("the first attempt of this request is still running")
+
+// Idempotency executes each contract call that carries Verify's X-Webhook-ID at most once
+// per provider, ID and request fingerprint (verify-contract.md §12). Records live in the
+// store, so a retry that reaches another replica is recognised too.
+type Idempotency struct {
+	Store IdempotencyStore
+	// TTL is how long an answer is kept for retries (server.idempotency.ttl).
+	TTL time.Duration
+	// Lease is how long a first attempt may run before a retry takes it over as dead: the
+	// request deadline and a margin, so a live attempt always finishes inside it.
+	Lease time.Duration
+	// Now is the clock for the records; default time.Now. Waiting uses real time.
+	Now func() time.Time
+	// Poll is the first interval at which a retry looks for a running attempt's answer;
+	// it doubles up to 8 times that. Default 20 ms.
+	Poll time.Duration
+}
+
+// Fingerprint identifies a request by its resource and canonical body: the same JSON with
+// its keys in another order or other white space is the same request. A body that is not
+// JSON is hashed as sent.
+func Fingerprint(resource string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(resource))
+	h.Write([]byte{0})
+	var v any
+	if err := json.Unmarshal(body, &v); err == nil {
+		canon, _ := json.Marshal(v) // map keys sorted; cannot fail on what Unmarshal made
+		h.Write(canon)
+	} else {
+		h.Write(body)
+	}
+	return resource + ":" + hex.EncodeToString(h.Sum(nil))
+}
+
+func (i *Idempotency) now() time.Time {
+	if i.Now == nil {
+		return time.Now()
+	}
+	return i.Now()
+}
+
+// Do runs fn unless key has run before: then it returns the recorded answer (Replayed),
+// waiting for it while the first attempt still runs. other reports that the same provider
+// and ID are recorded with another fingerprint. An answer with a status of 500 or more is
+// not kept: the next attempt executes afresh (the store or a backend failed; Verify
+// retries elsewhere). A store error is returned as is; fn's error is returned as is, after
+// the claim is released.
+func (i *Idempotency) Do(ctx context.Context, key store.IdempotencyKey, fn func(context.Context) (Answer, error)) (ans Answer, served Served, other bool, err error) {
+	owner := newOwner()
+	poll := i.Poll
+	if poll <= 0 {
+		poll = 20 * time.Millisecond
+	}
+	for {
+		now := i.now()
+		claim, err := i.Store.ClaimIdempotency(ctx, key, owner, now.Add(i.Lease), now.Add(i.TTL), now)
+		if err != nil {
+			return Answer{}, Executed, false, err
+		}
+		if claim.Claimed {
+			return i.execute(ctx, key, owner, fn, claim.OtherFingerprint)
+		}
+		rec, err := i.wait(ctx, key, claim.Record, poll)
+		switch {
+		case err != nil:
+			return Answer{}, Replayed, false, err
+		case rec.Done:
+			return Answer{Status: rec.Status, Body: rec.Body}, Replayed, false, nil
+		}
+		// The first attempt's lease passed, or its record is gone: claim it again.
+	}
+}
+
+func (i *Idempotency) execute(ctx context.Context, key store.IdempotencyKey, owner string, fn func(context.Context) (Answer, error), other bool) (Answer, Served, bool, error) {
+	defer func() {
+		if r := recover(); r != nil {
+			_ = i.Store.ReleaseIdempotency(context.WithoutCancel(ctx), key, owner)
+			panic(r)
+		}
+	}()
+	ans, err := fn(ctx)
+	// The answer is decided: record it even if this request's context ends now.
+	wctx := context.WithoutCancel(ctx)
+	if err != nil || ans.Status >= 500 {
+		if rerr := i.Store.ReleaseIdempotency(wctx, key, owner); rerr != nil && err == nil {
+			err = fmt.Errorf("release idempotency record: %w", rerr)
+		}
+		return ans, Executed, other, err
+	}
+	if err := i.Store.CompleteIdempotency(wctx, key, owner, ans.Status, ans.Body, i.now()); err != nil {
+		// The answer stands (the caller sends it); a retry will find the record running
+		// and take it over when the lease passes. Report it for the log.
+		return ans, Executed, other, &RecordError{Err: err}
+	}
+	return ans, Executed, other, nil
+}
+
+// RecordError: the request executed and has its answer, but the answer could not be
+// recorded for retries. The caller sends the answer and logs the error.
+type RecordError struct{ Err error }
+
+func (e *RecordError) Error() string { return "record idempotent answer: " + e.Err.Error() }
+func (e *RecordError) Unwrap() error { return e.Err }
+
+// wait polls the record until it is done, its lease passes, it vanishes, or ctx ends.
+func (i *Idempotency) wait(ctx context.Context, key store.IdempotencyKey, rec store.IdempotencyRecord, poll time.Duration) (store.IdempotencyRecord, error) {
+	maxPoll := 8 * poll
+	t := time.NewTimer(poll)
+	defer t.Stop()
+	for {
+		if rec.Done || !i.now().Before(rec.LeaseUntil) {
+			return rec, nil
+		}
+		select {
+		case <-ctx.Done():
+			return rec, fmt.Errorf("%w: %w", ErrInFlight, ctx.Err())
+		case <-t.C:
+		}
+		var err error
+		rec, err = i.Store.GetIdempotency(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.IdempotencyRecord{}, nil // released: claim afresh
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return rec, fmt.Errorf("%w: %w", ErrInFlight, ctx.Err())
+			}
+			return rec, err
+		}
+		poll = min(2*poll, maxPoll)
+		t.Reset(poll)
+	}
+}
+
+func newOwner() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

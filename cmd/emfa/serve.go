@@ -13,6 +13,7 @@ import (
 
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store/sqlite"
 )
 
 // listening, when set (by tests), learns the address serve listens on.
@@ -32,6 +33,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer e.Close()
+	if e.cfg.Storage.Driver == "sqlite" {
+		// One serving process per SQLite file: a second one refuses to start.
+		release, err := sqlite.Own(e.cfg.Storage.DSN.Reveal())
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	for _, w := range e.cfg.Warnings {
 		e.log.Warn("configuration: " + w)
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/adapter"
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 )
@@ -20,10 +22,19 @@ import (
 // benchServer wires the real adapter, engine and SQLite store behind a loopback server,
 // with a clock the benchmark moves so that every validation presents a fresh code.
 func benchServer(b *testing.B) (srv *httptest.Server, factorID string, clock *atomic.Int64, seed []byte) {
+	return benchServerOn(b, "")
+}
+
+// benchServerOn is benchServer on the storage section given ("" is a SQLite file), with
+// idempotency records on, as serve has them.
+func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID string, clock *atomic.Int64, seed []byte) {
 	b.Helper()
 	dir := b.TempDir()
 	path := dir + "/emfa.yaml"
-	writeBenchConfig(b, path, dir)
+	if storage == "" {
+		storage = fmt.Sprintf(`{driver: sqlite, dsn: "file:%s/emfa.db"}`, dir)
+	}
+	writeBenchConfig(b, path, storage)
 	ctx := context.Background()
 	e, err := openEnv(ctx, path, io.Discard)
 	if err != nil {
@@ -47,18 +58,19 @@ func benchServer(b *testing.B) (srv *httptest.Server, factorID string, clock *at
 		b.Fatal(err)
 	}
 	a := adapter.New(adapter.Options{Providers: providers, Log: e.log, Ready: e.store.Ping,
-		Auth: adapter.Auth{BasicUsername: "verify", BasicPassword: "sim-password"}})
+		Auth:        adapter.Auth{BasicUsername: "verify", BasicPassword: "sim-password"},
+		Idempotency: &provider.Idempotency{Store: e.store, TTL: 10 * time.Minute, Lease: 12 * time.Second, Now: e.now}})
 	srv = httptest.NewServer(a.Handler())
 	b.Cleanup(srv.Close)
 	return srv, enrolled.Factor.ID, clock, seed
 }
 
-func writeBenchConfig(b *testing.B, path, dir string) {
+func writeBenchConfig(b *testing.B, path, storage string) {
 	cfg := fmt.Sprintf(`server: {auth: {basic: {username: verify, password: sim-password}}}
-storage: {driver: sqlite, dsn: "file:%s/emfa.db", encryptionKey: %q}
+storage: %s
 log: {level: warn}
 providers: [{name: B, credentialPrefix: emfa, capabilities: [totp]}]
-`, dir, testEncryptionKey)
+`, storage[:len(storage)-1]+fmt.Sprintf(", encryptionKey: %q}", testEncryptionKey))
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
 	}
@@ -68,6 +80,29 @@ providers: [{name: B, credentialPrefix: emfa, capabilities: [totp]}]
 // on loopback, auth, decoding, engine, AES-GCM, HMAC, and the atomic counter update.
 func BenchmarkHTTPValidate(b *testing.B) {
 	srv, factorID, clock, seed := benchServer(b)
+	benchValidate(b, srv, factorID, clock, seed, false)
+}
+
+// BenchmarkHTTPValidateIdempotency is the cost of the idempotency record on the validate
+// path (verify-contract.md §12): without X-Webhook-ID (no record) and with a fresh one per
+// call (claim and complete: two more writes), on SQLite and on PostgreSQL.
+func BenchmarkHTTPValidateIdempotency(b *testing.B) {
+	for _, st := range []string{"sqlite", "postgres"} {
+		for _, withID := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s/webhookID=%v", st, withID), func(b *testing.B) {
+				storage := ""
+				if st == "postgres" {
+					sv := testdb.Connect(b)
+					storage = fmt.Sprintf("{driver: postgres, dsn: %q}", sv.SchemaDSN(b, sv.NewSchema(b)))
+				}
+				srv, factorID, clock, seed := benchServerOn(b, storage)
+				benchValidate(b, srv, factorID, clock, seed, withID)
+			})
+		}
+	}
+}
+
+func benchValidate(b *testing.B, srv *httptest.Server, factorID string, clock *atomic.Int64, seed []byte, withID bool) {
 	client := srv.Client()
 	for b.Loop() {
 		now := clock.Add(30)
@@ -75,6 +110,9 @@ func BenchmarkHTTPValidate(b *testing.B) {
 		body := fmt.Sprintf(`{"capability":"totp","id":%q,"attributes":{"username":"alice","passvalue":%q}}`, factorID, code)
 		req, _ := http.NewRequest("POST", srv.URL+"/v1/providers/emfa/validate", strings.NewReader(body))
 		req.SetBasicAuth("verify", "sim-password")
+		if withID {
+			req.Header.Set("X-Webhook-ID", newWebhookID())
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			b.Fatal(err)

@@ -600,3 +600,29 @@ func TestSecondServeOnSQLiteRefuses(t *testing.T) {
 	first.kill(t)
 	startReplica(t, "successor", cfg)
 }
+
+// Against one emfa on SQLite, as against three replicas: a lost answer's retry gets it
+// again, a fresh call does not.
+func TestOneServerRetries(t *testing.T) {
+	cfg := writeConfig(t, "")
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	seed := []byte("12345678901234567890")
+	var f struct{ ID string }
+	json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--secret", builtin.EncodeSecret(seed), "--config", cfg)), &f)
+	v := newHAVerify(t, startReplica(t, "one", cfg))
+	body := challengeJSON("totp", f.ID, "alice", "", totpAt(seed, time.Now()))
+	id := newWebhookID()
+	code, first := v.at(0, "POST", "validate", id, body)
+	if v.outcome(code, first).Status != "SUCCESS" {
+		t.Fatalf("first attempt: %s", first)
+	}
+	if code, again := v.at(0, "POST", "validate", id, body); code != 200 || string(again) != string(first) {
+		t.Errorf("retry: %d %s, want %s", code, again, first)
+	}
+	if got := v.outcome(v.at(0, "POST", "validate", newWebhookID(), body)).Status; got != "FAILED" {
+		t.Errorf("the same code in a new request: %s, want FAILED (a code is accepted once)", got)
+	}
+	if code, data := v.at(0, "POST", "validate", strings.Repeat("w", 257), body); code != 400 {
+		t.Errorf("oversized X-Webhook-ID: %d %s", code, data)
+	}
+}

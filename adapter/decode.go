@@ -16,12 +16,9 @@ import (
 // decode reads a JSON body into v. Unknown fields are ignored (Verify adds some), but the
 // body must be one well-formed JSON value.
 func decode(c echo.Context, v any) error {
-	data, err := io.ReadAll(c.Request().Body)
+	data, err := readBody(c)
 	if err != nil {
-		if isTooLarge(err) {
-			return &Error{Status: http.StatusRequestEntityTooLarge, ID: "body_too_large", Msg: "body too large"}
-		}
-		return badRequest("body could not be read")
+		return err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return badRequest("body is empty; a JSON object is required")
@@ -113,15 +110,11 @@ func queryChallenge(c echo.Context) (challengeBody, bool, error) {
 	if req.Method != http.MethodGet {
 		return challengeBody{}, false, nil
 	}
-	data, err := io.ReadAll(req.Body)
+	data, err := peekBody(c)
 	if err != nil {
-		if isTooLarge(err) {
-			return challengeBody{}, false, &Error{Status: http.StatusRequestEntityTooLarge, ID: "body_too_large", Msg: "body too large"}
-		}
-		return challengeBody{}, false, badRequest("body could not be read")
+		return challengeBody{}, false, err
 	}
 	if len(bytes.TrimSpace(data)) > 0 {
-		req.Body = io.NopCloser(bytes.NewReader(data))
 		return challengeBody{}, false, nil
 	}
 	q := req.URL.Query()
@@ -137,4 +130,26 @@ func queryChallenge(c echo.Context) (challengeBody, bool, error) {
 		b.Attributes["username"] = *u
 	}
 	return b, true, nil
+}
+
+// readBody reads the request body within the body limit, answering an overflow with 413.
+func readBody(c echo.Context) ([]byte, error) {
+	data, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		if isTooLarge(err) {
+			return nil, &Error{Status: http.StatusRequestEntityTooLarge, ID: "body_too_large", Msg: "body too large"}
+		}
+		return nil, badRequest("body could not be read")
+	}
+	return data, nil
+}
+
+// peekBody is readBody for a middleware: the handler after it reads the same bytes.
+func peekBody(c echo.Context) ([]byte, error) {
+	data, err := readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	c.Request().Body = io.NopCloser(bytes.NewReader(data))
+	return data, nil
 }

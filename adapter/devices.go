@@ -1,11 +1,9 @@
 package adapter
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
-	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -55,14 +53,10 @@ func (s *Server) routeDevices(e *echo.Echo, d Devices) {
 func (api deviceAPI) signed(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		body, err := io.ReadAll(r.Body)
+		body, err := peekBody(c)
 		if err != nil {
-			if isTooLarge(err) {
-				return &Error{Status: http.StatusRequestEntityTooLarge, ID: "body_too_large", Msg: "body too large"}
-			}
-			return badRequest("body could not be read")
+			return err
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		sr := provider.SignedDeviceRequest{
 			DeviceID: r.Header.Get(HeaderDeviceID), Method: r.Method, Path: r.URL.EscapedPath(),
 			Timestamp: r.Header.Get(HeaderTimestamp), Nonce: r.Header.Get(HeaderNonce),

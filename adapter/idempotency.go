@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -67,14 +66,10 @@ func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
 			}
 			c.Set(ctxProvider, p.CredentialPrefix)
 			req := c.Request()
-			body, err := io.ReadAll(req.Body)
+			body, err := peekBody(c)
 			if err != nil {
-				if isTooLarge(err) {
-					return &Error{Status: http.StatusRequestEntityTooLarge, ID: "body_too_large", Msg: "body too large"}
-				}
-				return badRequest("body could not be read")
+				return err
 			}
-			req.Body = io.NopCloser(bytes.NewReader(body))
 			if len(bytes.TrimSpace(body)) == 0 && req.Method == http.MethodGet {
 				body = canonicalQuery(req.URL.Query())
 			}

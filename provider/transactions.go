@@ -88,9 +88,81 @@ func (t Transactions) Finish(ctx context.Context, id string, status Status) (sto
 	return tx, nil
 }
 
+// ForValidate loads the transaction a validate names and answers it unless it is still
+// PENDING and in time (done false): a refusal, TIMEOUT past its deadline, or FAILED for
+// any other terminal status — a SUCCESS included: a transaction validates successfully
+// once, and a replay of it is refused.
+func (t Transactions) ForValidate(ctx context.Context, req Request) (tx store.Transaction, answer Outcome, done bool, err error) {
+	tx, refusal, err := t.Load(ctx, req)
+	if err != nil || refusal != nil {
+		return tx, deref(refusal), true, err
+	}
+	answer, done = validateAnswer(tx)
+	return tx, answer, done, nil
+}
+
+// ForResult loads the transaction a result names and answers it unless it is still
+// PENDING and in time (done false): a refusal, or its remembered terminal status (TIMEOUT
+// past its deadline).
+func (t Transactions) ForResult(ctx context.Context, req Request) (tx store.Transaction, answer Outcome, done bool, err error) {
+	tx, refusal, err := t.Load(ctx, req)
+	if err != nil || refusal != nil {
+		return tx, deref(refusal), true, err
+	}
+	if tx.Status != string(StatusPending) {
+		return tx, Remembered(tx), true, nil
+	}
+	return tx, Outcome{}, false, nil
+}
+
+// Succeed completes a PENDING transaction (by store id) as SUCCESS, once: of concurrent
+// requests exactly one gets ok; the others get the answer validate gives a completed
+// transaction. (Not Finish: it cannot tell this request's success from another's.)
+func (t Transactions) Succeed(ctx context.Context, id string) (answer Outcome, ok bool, err error) {
+	err = t.Store.CompleteTransaction(ctx, id, string(StatusSuccess), t.now())
+	if err == nil {
+		return Outcome{Status: StatusSuccess}, true, nil
+	}
+	if !errors.Is(err, store.ErrConflict) {
+		return Outcome{}, false, err
+	}
+	answer, err = t.Reread(ctx, id)
+	return answer, false, err
+}
+
+// Reread answers validate for a transaction found completed since it was loaded (an
+// attempt or a success lost a race): what ForValidate would answer now.
+func (t Transactions) Reread(ctx context.Context, id string) (Outcome, error) {
+	tx, err := t.Store.GetTransaction(ctx, id)
+	if err != nil {
+		return Outcome{}, err
+	}
+	answer, _ := validateAnswer(tx)
+	return answer, nil
+}
+
+// validateAnswer is validate's answer on a transaction that is no longer PENDING: TIMEOUT
+// when it expired (emfa's rule), otherwise FAILED.
+func validateAnswer(tx store.Transaction) (Outcome, bool) {
+	switch Status(tx.Status) {
+	case StatusPending:
+		return Outcome{}, false
+	case StatusTimeout:
+		return Remembered(tx), true
+	}
+	return Failed("transaction already " + tx.Status), true
+}
+
 // Remembered answers a transaction that is no longer PENDING with its terminal status.
 func Remembered(tx store.Transaction) Outcome {
 	return Outcome{Status: Status(tx.Status), Reason: "transaction already " + tx.Status}
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func deref(o *Outcome) Outcome {
+	if o == nil {
+		return Outcome{}
+	}
+	return *o
+}

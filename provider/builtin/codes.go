@@ -318,20 +318,13 @@ func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provi
 		return provider.Failed(fmt.Sprintf("%s needs the transactionId of its initiate (flow init_then_validate)", f.Type)), nil
 	}
 	txs := e.challenges()
-	tx, refusal, err := txs.Load(ctx, req)
-	if err != nil || refusal != nil {
-		return derefOutcome(refusal), err
-	}
-	if out, done := validateTerminal(tx); done {
-		return out, nil
+	tx, answer, done, err := txs.ForValidate(ctx, req)
+	if err != nil || done {
+		return answer, err
 	}
 	n, err := e.store.AddAttempt(ctx, tx.ID, e.now())
 	if errors.Is(err, store.ErrConflict) { // completed since it was loaded
-		if tx, err = e.store.GetTransaction(ctx, tx.ID); err != nil {
-			return provider.Outcome{}, err
-		}
-		out, _ := validateTerminal(tx)
-		return out, nil
+		return txs.Reread(ctx, tx.ID)
 	}
 	if err != nil {
 		return provider.Outcome{}, err
@@ -356,15 +349,8 @@ func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provi
 		}
 		return e.fail(ctx, f, reason)
 	}
-	// Not txs.Finish: it cannot tell this request's success from a concurrent one's.
-	if err := e.store.CompleteTransaction(ctx, tx.ID, string(provider.StatusSuccess), e.now()); err != nil {
-		if !errors.Is(err, store.ErrConflict) {
-			return provider.Outcome{}, err
-		}
-		if tx, err = e.store.GetTransaction(ctx, tx.ID); err != nil {
-			return provider.Outcome{}, err
-		}
-		return provider.Failed("transaction already " + tx.Status), nil
+	if answer, ok, err := txs.Succeed(ctx, tx.ID); err != nil || !ok {
+		return answer, err
 	}
 	if f.Failures > 0 || !f.LockedUntil.IsZero() {
 		// Failures count consecutive ones, as AdvanceCounter resets them for TOTP/HOTP.
@@ -375,37 +361,14 @@ func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provi
 	return provider.Outcome{Status: provider.StatusSuccess, Reason: fmt.Sprintf("right %s (attempt %d of %d)", what, n, maxAttempts)}, nil
 }
 
-// validateTerminal answers validate on a transaction that is no longer pending: TIMEOUT
-// when it expired (emfa's rule), otherwise FAILED, a success included: a transaction
-// validates successfully once, and a replay of it is refused.
-func validateTerminal(tx store.Transaction) (provider.Outcome, bool) {
-	switch provider.Status(tx.Status) {
-	case provider.StatusPending:
-		return provider.Outcome{}, false
-	case provider.StatusTimeout:
-		return provider.Remembered(tx), true
-	}
-	return provider.Failed("transaction already " + tx.Status), true
-}
-
 // challengeResult is result for an init_then_validate factor: PENDING until validated,
 // then the remembered terminal status. It changes nothing but an expiry.
 func (e *Engine) challengeResult(ctx context.Context, req provider.Request) (provider.Outcome, error) {
-	tx, refusal, err := e.challenges().Load(ctx, req)
-	if err != nil || refusal != nil {
-		return derefOutcome(refusal), err
-	}
-	if tx.Status != string(provider.StatusPending) {
-		return provider.Remembered(tx), nil
+	_, answer, done, err := e.challenges().ForResult(ctx, req)
+	if err != nil || done {
+		return answer, err
 	}
 	return provider.Outcome{Status: provider.StatusPending, Reason: "waiting for validate"}, nil
-}
-
-func derefOutcome(o *provider.Outcome) provider.Outcome {
-	if o == nil {
-		return provider.Outcome{}
-	}
-	return *o
 }
 
 // ErrInvalidDestination is a phone number or e-mail address a code factor cannot use.

@@ -200,7 +200,7 @@ func (k *codeFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 		said = k.say(code)
 	}
 	msg := delivery.Message{
-		To: to, Subject: k.subject, Code: code, User: req.Username,
+		To: to, Channel: k.channel, Subject: k.subject, Code: code, User: req.Username,
 		Text: k.s.template.Render(map[string]string{
 			delivery.VarCode: said, delivery.VarUser: req.Username, delivery.VarMinutes: k.s.minutes(),
 		}),

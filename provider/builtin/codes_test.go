@@ -65,10 +65,10 @@ func (o *outbox) last(t *testing.T) delivery.Message {
 // engineFixture is an engine with recording senders, a fake clock and two users, for the
 // factors of hotp.go, the code factors and question.go.
 type engineFixture struct {
-	engine     *builtin.Engine
-	store      store.Store
-	clock      *clock
-	sms, email *outbox
+	engine            *builtin.Engine
+	store             store.Store
+	clock             *clock
+	sms, email, voice *outbox
 }
 
 // engineConfig is what a fixture's engine is built from: a builtin section as
@@ -102,16 +102,18 @@ func newEngineFixture(t testing.TB, st store.Store, configure func(*engineConfig
 	f := &engineFixture{
 		store: st, clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
 		sms: &outbox{channels: []delivery.Channel{delivery.SMS}}, email: &outbox{channels: []delivery.Channel{delivery.Email}},
+		voice: &outbox{channels: []delivery.Channel{delivery.Voice}},
 	}
 	c := &engineConfig{
 		section: map[string]any{
 			"lockout":    map[string]any{"maxFailures": 5, "duration": "15m"},
 			"smsotp":     map[string]any{"sender": "sms", "template": "{{user}}: your code is {{code}} ({{minutes}} min)"},
 			"emailotp":   map[string]any{"sender": "email", "length": 8, "lifetime": "90s"},
+			"voicecall":  map[string]any{"sender": "voice"},
 			"sendLimits": unlimited(),
 			"question":   map[string]any{"enabled": true},
 		},
-		senders: map[string]delivery.Sender{"sms": f.sms, "email": f.email},
+		senders: map[string]delivery.Sender{"sms": f.sms, "email": f.email, "voice": f.voice},
 	}
 	if configure != nil {
 		configure(c)
@@ -530,6 +532,8 @@ func TestEnrollCodeRefusals(t *testing.T) {
 			{"no domain", second(f.engine.Enroll(ctx, enrollment("emailotp", "alice", "email", "alice"))), builtin.ErrInvalidDestination},
 			{"duplicate phone", second(f.engine.Enroll(ctx, enrollment("smsotp", "alice", "phone", "+15551230123"))), builtin.ErrDuplicate},
 			{"duplicate address", second(f.engine.Enroll(ctx, enrollment("emailotp", "alice", "email", "ALICE@example.com"))), builtin.ErrDuplicate},
+			{"duplicate voice phone", second(f.engine.Enroll(ctx, enrollment("voicecall", "alice", "phone", "+15551230123"))), nil},
+			{"duplicate voice phone again", second(f.engine.Enroll(ctx, enrollment("voicecall", "alice", "phone", "+15551230123"))), builtin.ErrDuplicate},
 			{"unknown user", second(f.engine.Enroll(ctx, enrollment("smsotp", "zed", "phone", "+15551230123"))), store.ErrNotFound},
 			{"unknown type", second(f.engine.Enroll(ctx, enrollment("fax", "alice", "phone", "+15551230123"))), builtin.ErrUnknownType},
 		}
@@ -539,7 +543,7 @@ func TestEnrollCodeRefusals(t *testing.T) {
 			}
 		}
 		list, _ := st.ListFactors(ctx, "u-alice")
-		if len(list) != 2 {
+		if len(list) != 3 { // sms, e-mail, voice
 			t.Errorf("refusals wrote factors: %d", len(list))
 		}
 		// Bob may use alice's phone: a duplicate is per user.

@@ -22,12 +22,13 @@ import (
 // registry is every built-in factor type, by name, with a fresh value of its settings
 // (holding their defaults). A new factor type is a file of its own and one line here.
 var registry = map[string]func() Settings{
-	TypeTOTP:     newTOTPSettings,
-	TypeHOTP:     newHOTPSettings,
-	TypeSMSOTP:   newSMSOTPSettings,
-	TypeEmailOTP: newEmailOTPSettings,
-	TypePush:     newPushSettings,
-	TypeQuestion: newQuestionSettings,
+	TypeTOTP:      newTOTPSettings,
+	TypeHOTP:      newHOTPSettings,
+	TypeSMSOTP:    newSMSOTPSettings,
+	TypeEmailOTP:  newEmailOTPSettings,
+	TypeVoiceCall: newVoiceCallSettings,
+	TypePush:      newPushSettings,
+	TypeQuestion:  newQuestionSettings,
 }
 
 // Types lists the factor types the engine knows, sorted: the capabilities a builtin

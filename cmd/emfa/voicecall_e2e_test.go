@@ -1,17 +1,14 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emfa/emfa/internal/twiliofake"
-	"github.com/emfa/emfa/store"
 )
 
 // spokenCode is the code in a call's <Say>, its digits apart.
@@ -111,19 +108,7 @@ providers:
 	tw.Fail(nil)
 
 	stop()
-	e, err := openEnv(context.Background(), cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	events, err := e.store.ListAudit(context.Background(), store.AuditFilter{Username: "alice", Limit: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reasons := ""
-	for _, ev := range events {
-		reasons += ev.Capability + ": " + ev.Reason + "\n"
-	}
+	reasons := auditReasons(t, cfg, "alice")
 	for _, want := range []string{"voicecall: code sent by twilio to +1 ***-***-0123", "smsotp: send limit reached for user alice or destination +1 ***-***-0123",
 		"voicecall: send by twilio to +1 ***-***-0123: twilio: send to +1 ***-***-0123: status 400 code 21215"} {
 		if !strings.Contains(reasons, want) {

@@ -217,15 +217,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, Error{Status: 400, Code: 21617, Message: "The concatenated message body exceeds the 1600 character limit."})
 		return
 	}
-	s.mu.Lock()
-	if f := s.fail; f != nil {
-		s.mu.Unlock()
-		writeError(w, *f)
+	m := Message{SID: sid("SM"), To: to, From: from, MessagingServiceSID: service, Body: body, DateCreated: s.opts.Clock().UTC()}
+	if !s.accept(w, func() { s.messages = append(s.messages, m) }) {
 		return
 	}
-	m := Message{SID: sid("SM"), To: to, From: from, MessagingServiceSID: service, Body: body, DateCreated: s.opts.Clock().UTC()}
-	s.messages = append(s.messages, m)
-	s.mu.Unlock()
 
 	var svc, fromField any = nil, from
 	if service != "" {
@@ -246,6 +241,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		"sid": m.SID, "status": "queued", "to": to, "uri": uri,
 		"subresource_uris": map[string]string{"media": strings.TrimSuffix(uri, ".json") + "/Media.json"},
 	})
+}
+
+// accept keeps what keep records, unless a scripted failure (Fail) answers instead.
+func (s *Server) accept(w http.ResponseWriter, keep func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.fail; f != nil {
+		writeError(w, *f)
+		return false
+	}
+	keep()
+	return true
 }
 
 // createCall is Calls.json: a call to To from From that runs the TwiML given.
@@ -274,15 +281,10 @@ func (s *Server) createCall(w http.ResponseWriter, r *http.Request) {
 		writeError(w, Error{Status: 400, Code: 12100, Message: "Document parse failure"})
 		return
 	}
-	s.mu.Lock()
-	if f := s.fail; f != nil {
-		s.mu.Unlock()
-		writeError(w, *f)
+	c := Call{SID: sid("CA"), To: to, From: from, Twiml: twiml, DateCreated: s.opts.Clock().UTC()}
+	if !s.accept(w, func() { s.calls = append(s.calls, c) }) {
 		return
 	}
-	c := Call{SID: sid("CA"), To: to, From: from, Twiml: twiml, DateCreated: s.opts.Clock().UTC()}
-	s.calls = append(s.calls, c)
-	s.mu.Unlock()
 
 	date := c.DateCreated.Format(time.RFC1123Z)
 	uri := "/2010-04-01/Accounts/" + s.opts.AccountSID + "/Calls/" + c.SID + ".json"

@@ -52,6 +52,29 @@ func (t Transactions) Start(ctx context.Context, req Request, tx store.Transacti
 // its final state.
 func (t Transactions) Load(ctx context.Context, req Request) (tx store.Transaction, refusal *Outcome, err error) {
 	tx, err = t.Store.GetTransaction(ctx, t.Key(req.TransactionID))
+	return t.bound(ctx, req, tx, err)
+}
+
+// Current is the transaction with store id as it stands: a PENDING one past its deadline
+// is completed as TIMEOUT first. For the other side of a challenge (a device answering
+// it), which has no Request to bind it to.
+func (t Transactions) Current(ctx context.Context, id string) (store.Transaction, error) {
+	tx, err := t.Store.GetTransaction(ctx, id)
+	if err != nil {
+		return tx, err
+	}
+	return t.expire(ctx, tx)
+}
+
+// expire completes a PENDING transaction past its deadline as TIMEOUT.
+func (t Transactions) expire(ctx context.Context, tx store.Transaction) (store.Transaction, error) {
+	if tx.Status == string(StatusPending) && !t.now().Before(tx.ExpiresAt) {
+		return t.Finish(ctx, tx.ID, StatusTimeout)
+	}
+	return tx, nil
+}
+
+func (t Transactions) bound(ctx context.Context, req Request, tx store.Transaction, err error) (store.Transaction, *Outcome, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return tx, ptr(Failed("unknown transaction")), nil
 	}
@@ -66,11 +89,8 @@ func (t Transactions) Load(ctx context.Context, req Request) (tx store.Transacti
 	case tx.FactorID != req.ID:
 		return tx, ptr(Failed("transaction of another factor")), nil
 	}
-	if tx.Status == string(StatusPending) && !t.now().Before(tx.ExpiresAt) {
-		tx, err = t.Finish(ctx, tx.ID, StatusTimeout)
-		return tx, nil, err
-	}
-	return tx, nil, nil
+	tx, err = t.expire(ctx, tx)
+	return tx, nil, err
 }
 
 // Finish moves a PENDING transaction (by store id) to status. If another request

@@ -18,8 +18,8 @@ type Config struct {
 	Storage   Storage    `mapstructure:"storage"`
 	Log       Log        `mapstructure:"log"`
 	Providers []Provider `mapstructure:"providers"`
-	// Delivery are the senders of SMS and e-mail codes, by name; builtin factors refer to
-	// them (smsotp.sender).
+	// Delivery are the senders of SMS, e-mail and voice codes, by name; builtin factors
+	// refer to them (smsotp.sender).
 	Delivery map[string]Delivery `mapstructure:"delivery"`
 
 	// Warnings are non-fatal findings of validation (e.g. anonymous access), for the
@@ -96,7 +96,11 @@ type Provider struct {
 	Enabled          *bool    `mapstructure:"enabled"` // default true
 	Capabilities     []string `mapstructure:"capabilities"`
 	Engine           string   `mapstructure:"engine"` // builtin or remote
-	Builtin          *Builtin `mapstructure:"builtin"`
+	// Builtin is the builtin engine's section: its own settings (lockout, sendLimits,
+	// maxFactorsPerUser) and one section per factor type (totp, smsotp…). Like Remote it
+	// is kept as a generic tree, which the builtin engine decodes and validates: each
+	// factor type owns its settings, so a new type needs nothing here.
+	Builtin map[string]any `mapstructure:"builtin"`
 	// Remote is the remote engine's section: an IBM Verify real-time webhook (urls,
 	// authentication, headers, resources with CEL transforms) as YAML, or
 	// {webhookFile: F, values: {placeholder: value}} naming a Verify webhook JSON used
@@ -111,80 +115,6 @@ type Provider struct {
 
 // IsEnabled reports whether the provider serves factors (unset means enabled).
 func (p Provider) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
-
-// Builtin configures the built-in factor engine of one provider.
-type Builtin struct {
-	TOTP     TOTP       `mapstructure:"totp"`
-	HOTP     HOTP       `mapstructure:"hotp"`
-	SMSOTP   CodeFactor `mapstructure:"smsotp"`
-	EmailOTP CodeFactor `mapstructure:"emailotp"`
-	Push     Push       `mapstructure:"push"`
-	Question Question   `mapstructure:"question"`
-	// SendLimits bound the codes sent, against SMS pumping and mail bombing.
-	SendLimits SendLimits `mapstructure:"sendLimits"`
-	Lockout    Lockout    `mapstructure:"lockout"`
-}
-
-// HOTP configures RFC 4226 counter codes.
-type HOTP struct {
-	Algorithm string `mapstructure:"algorithm"` // for new seeds; SHA1 default
-	Digits    int    `mapstructure:"digits"`    // 6 or 8
-	// Window is how many counter values ahead of the last accepted one a code may be
-	// (privacyIDEA: 10).
-	Window int `mapstructure:"window"`
-	// ResyncWindow is how far ahead two consecutive codes may resynchronise a token.
-	ResyncWindow int `mapstructure:"resyncWindow"`
-}
-
-// CodeFactor configures a code sent by SMS or e-mail.
-type CodeFactor struct {
-	Sender      string        `mapstructure:"sender"` // a name under delivery
-	Length      int           `mapstructure:"length"`
-	Lifetime    time.Duration `mapstructure:"lifetime"`
-	MaxAttempts int           `mapstructure:"maxAttempts"` // wrong codes per transaction
-	Subject     string        `mapstructure:"subject"`     // e-mail only
-	// Template is the message; {{code}}, {{user}} and {{minutes}} are replaced.
-	Template string `mapstructure:"template"`
-}
-
-// SendLimits bound sends per user and per destination (phone number or address).
-type SendLimits struct {
-	PerUser        []RateLimit `mapstructure:"perUser"`
-	PerDestination []RateLimit `mapstructure:"perDestination"`
-}
-
-// RateLimit allows Max sends per Window.
-type RateLimit struct {
-	Window time.Duration `mapstructure:"window"`
-	Max    int           `mapstructure:"max"`
-}
-
-// Push configures push approval on a registered device.
-type Push struct {
-	Lifetime       time.Duration `mapstructure:"lifetime"`       // of a challenge
-	NumberMatching bool          `mapstructure:"numberMatching"` // against push fatigue
-	// ActivationLifetime bounds a device's activation code (single use).
-	ActivationLifetime time.Duration `mapstructure:"activationLifetime"`
-	// ServerURL is emfa's address as devices reach it, put in registration URIs.
-	ServerURL string    `mapstructure:"serverURL"`
-	Notifier  *Notifier `mapstructure:"notifier"`
-}
-
-// Notifier tells a device a challenge is waiting (devices may also poll).
-type Notifier struct {
-	Type    string        `mapstructure:"type"` // http
-	URL     string        `mapstructure:"url"`
-	Headers []NamedSecret `mapstructure:"headers"`
-	Timeout time.Duration `mapstructure:"timeout"`
-}
-
-// Question configures security questions. Off unless Enabled: NIST SP 800-63B does not
-// accept knowledge answers as an authenticator.
-type Question struct {
-	Enabled     bool          `mapstructure:"enabled"`
-	MaxAttempts int           `mapstructure:"maxAttempts"`
-	Lifetime    time.Duration `mapstructure:"lifetime"`
-}
 
 // NamedSecret is a header whose value may be secret.
 type NamedSecret struct {
@@ -224,26 +154,6 @@ const (
 	DeliveryHTTP   = "http"
 	DeliveryLog    = "log"
 )
-
-// TOTP configures RFC 6238 codes: the parameters of newly generated seeds, and the
-// verification window applied to every TOTP factor.
-type TOTP struct {
-	Algorithm string `mapstructure:"algorithm"` // SHA1, SHA256, SHA512
-	Digits    int    `mapstructure:"digits"`    // 6 or 8
-	Period    int    `mapstructure:"period"`    // seconds
-	// Window is how many steps before and after the current one are accepted; unset
-	// means 1 (RFC 6238 §5.2), and 0 may be set explicitly.
-	Window *int `mapstructure:"window"`
-	// Issuer is shown by authenticator apps next to the account name.
-	Issuer string `mapstructure:"issuer"`
-}
-
-// Lockout throttles guessing: after MaxFailures consecutive failures a factor is locked
-// for Duration, then unlocks by itself.
-type Lockout struct {
-	MaxFailures int           `mapstructure:"maxFailures"`
-	Duration    time.Duration `mapstructure:"duration"`
-}
 
 // Secret is a configuration string that must never reach a log or an error message.
 type Secret string

@@ -39,10 +39,6 @@ const (
 	EngineRemote  = "remote"
 )
 
-// BuiltinCapabilities are the factor types the built-in engine serves. A provider's
-// capability names them case-insensitively (an operator may call it "TOTP").
-var BuiltinCapabilities = []string{"totp", "hotp", "smsotp", "emailotp", "push", "question"}
-
 // Storage drivers emfa knows.
 var storageDrivers = []string{"sqlite", "postgres"}
 
@@ -52,11 +48,8 @@ const (
 	DefaultRequestTimeout  = 10 * time.Second
 	DefaultMaxBodyBytes    = 64 << 10
 	DefaultShutdownTimeout = 15 * time.Second
-	DefaultMaxFailures     = 10
-	DefaultTOTPWindow      = 1
 	DefaultChallengeLife   = 5 * time.Minute
 	DefaultAuditRetention  = 90 * 24 * time.Hour
-	DefaultLockoutDuration = 15 * time.Minute
 	DefaultIdempotencyTTL  = 10 * time.Minute
 )
 
@@ -91,45 +84,6 @@ func (c *Config) applyDefaults() {
 		p := &c.Providers[i]
 		p.Engine = cmpOr(p.Engine, EngineBuiltin)
 		p.ChallengeLifetime = cmpOr(p.ChallengeLifetime, DefaultChallengeLife)
-		if p.Engine == EngineBuiltin && p.Builtin == nil {
-			p.Builtin = &Builtin{}
-		}
-		if b := p.Builtin; b != nil {
-			b.TOTP.Algorithm = strings.ToUpper(cmpOr(b.TOTP.Algorithm, "SHA1"))
-			b.TOTP.Digits = cmpOr(b.TOTP.Digits, 6)
-			b.TOTP.Period = cmpOr(b.TOTP.Period, 30)
-			b.TOTP.Issuer = cmpOr(b.TOTP.Issuer, "emfa")
-			if b.TOTP.Window == nil {
-				b.TOTP.Window = new(DefaultTOTPWindow)
-			}
-			b.HOTP.Algorithm = strings.ToUpper(cmpOr(b.HOTP.Algorithm, "SHA1"))
-			b.HOTP.Digits = cmpOr(b.HOTP.Digits, 6)
-			b.HOTP.Window = cmpOr(b.HOTP.Window, 10)
-			b.HOTP.ResyncWindow = cmpOr(b.HOTP.ResyncWindow, 1000)
-			for _, f := range []*CodeFactor{&b.SMSOTP, &b.EmailOTP} {
-				f.Length = cmpOr(f.Length, 6)
-				f.Lifetime = cmpOr(f.Lifetime, 5*time.Minute)
-				f.MaxAttempts = cmpOr(f.MaxAttempts, 3)
-				f.Template = cmpOr(f.Template, "Your sign-in code is {{code}}. It expires in {{minutes}} minutes.")
-			}
-			b.EmailOTP.Subject = cmpOr(b.EmailOTP.Subject, "Your sign-in code")
-			if b.SendLimits.PerUser == nil {
-				b.SendLimits.PerUser = []RateLimit{{Window: 30 * time.Second, Max: 1}, {Window: time.Hour, Max: 10}}
-			}
-			if b.SendLimits.PerDestination == nil {
-				b.SendLimits.PerDestination = []RateLimit{{Window: 30 * time.Second, Max: 1}, {Window: time.Hour, Max: 10}}
-			}
-			b.Push.Lifetime = cmpOr(b.Push.Lifetime, 2*time.Minute)
-			b.Push.ActivationLifetime = cmpOr(b.Push.ActivationLifetime, 10*time.Minute)
-			if n := b.Push.Notifier; n != nil {
-				n.Type = cmpOr(n.Type, "http")
-				n.Timeout = cmpOr(n.Timeout, 5*time.Second)
-			}
-			b.Question.MaxAttempts = cmpOr(b.Question.MaxAttempts, 3)
-			b.Question.Lifetime = cmpOr(b.Question.Lifetime, 5*time.Minute)
-			b.Lockout.MaxFailures = cmpOr(b.Lockout.MaxFailures, DefaultMaxFailures)
-			b.Lockout.Duration = cmpOr(b.Lockout.Duration, DefaultLockoutDuration)
-		}
 	}
 }
 
@@ -263,17 +217,14 @@ func (c *Config) Validate() error {
 				add(cat, "%q duplicates capabilities[%d]", capName, k)
 			}
 			seen[strings.ToLower(capName)] = j
-			if p.Engine == EngineBuiltin && !containsFold(BuiltinCapabilities, capName) {
-				add(cat, "the builtin engine cannot serve %q (it serves %s)", capName, strings.Join(BuiltinCapabilities, ", "))
-			}
 		}
 		if p.ChallengeLifetime < time.Second || p.ChallengeLifetime > time.Hour {
 			add(at+".challengeLifetime", "must be between 1s and 1h, not %s", p.ChallengeLifetime)
 		}
 		switch p.Engine {
 		case EngineBuiltin:
-			validateBuiltin(p.Builtin, at+".builtin", add)
-			c.validateBuiltinFactors(p, at, add)
+			// The builtin section is decoded and validated by the builtin engine, each
+			// factor type its own (emfa check reports both).
 			if p.Remote != nil {
 				add(at+".remote", "only a remote engine takes a remote section")
 			}
@@ -330,88 +281,6 @@ func (c *Config) validateDelivery(add func(path, format string, args ...any)) {
 	}
 }
 
-// validateBuiltinFactors checks that each capability a builtin provider exposes is
-// configured to work: code factors name a sender able to reach their channel, questions
-// are switched on.
-func (c *Config) validateBuiltinFactors(p Provider, at string, add func(path, format string, args ...any)) {
-	b := p.Builtin
-	if b == nil {
-		return
-	}
-	channels := map[string][]string{ // which channels a sender type serves
-		DeliverySMTP: {"emailotp"}, DeliveryTwilio: {"smsotp"},
-		DeliveryHTTP: {"smsotp", "emailotp"}, DeliveryLog: {"smsotp", "emailotp"},
-	}
-	for _, capName := range p.Capabilities {
-		capName = strings.ToLower(capName)
-		switch capName {
-		case "smsotp", "emailotp":
-			f := b.SMSOTP
-			if capName == "emailotp" {
-				f = b.EmailOTP
-			}
-			fat := at + ".builtin." + capName
-			d, ok := c.deliveryNamed(f.Sender)
-			switch {
-			case f.Sender == "":
-				add(fat+".sender", "%s needs a sender (a name under delivery)", capName)
-			case !ok:
-				add(fat+".sender", "no sender %q under delivery", f.Sender)
-			case !slices.Contains(channels[d.Type], capName):
-				add(fat+".sender", "a %s sender cannot deliver %s", d.Type, capName)
-			case d.Type == DeliveryLog:
-				c.Warnings = append(c.Warnings, fmt.Sprintf("%s.sender: %q is a log sender: codes are written to the log, for development only", fat, f.Sender))
-			}
-			if f.Length < 6 || f.Length > 10 {
-				add(fat+".length", "must be between 6 and 10 digits, not %d", f.Length)
-			}
-			if f.Lifetime < 30*time.Second || f.Lifetime > time.Hour {
-				add(fat+".lifetime", "must be between 30s and 1h, not %s", f.Lifetime)
-			}
-			if f.MaxAttempts < 1 || f.MaxAttempts > 10 {
-				add(fat+".maxAttempts", "must be between 1 and 10, not %d", f.MaxAttempts)
-			}
-			if !strings.Contains(f.Template, "{{code}}") {
-				add(fat+".template", "must contain {{code}}")
-			}
-		case "question":
-			if !b.Question.Enabled {
-				add(at+".builtin.question.enabled", "the question capability needs question.enabled: true (security questions are not an authenticator under NIST SP 800-63B)")
-			}
-		case "push":
-			if n := b.Push.Notifier; n != nil {
-				if n.Type != "http" {
-					add(at+".builtin.push.notifier.type", "unknown notifier %q (want http)", n.Type)
-				}
-				if !strings.HasPrefix(n.URL, "https://") && !strings.HasPrefix(n.URL, "http://") {
-					add(at+".builtin.push.notifier.url", "must be an http(s) URL")
-				}
-			}
-			if b.Push.Lifetime < 10*time.Second || b.Push.Lifetime > 30*time.Minute {
-				add(at+".builtin.push.lifetime", "must be between 10s and 30m, not %s", b.Push.Lifetime)
-			}
-		}
-	}
-	for i, l := range append(slices.Clone(b.SendLimits.PerUser), b.SendLimits.PerDestination...) {
-		if l.Window <= 0 || l.Max < 1 {
-			add(fmt.Sprintf("%s.builtin.sendLimits[%d]", at, i), "needs a positive window and max")
-		}
-	}
-	h := b.HOTP
-	if !slices.Contains([]string{"SHA1", "SHA256", "SHA512"}, h.Algorithm) {
-		add(at+".builtin.hotp.algorithm", "unknown algorithm %q (want SHA1, SHA256 or SHA512)", h.Algorithm)
-	}
-	if h.Digits != 6 && h.Digits != 8 {
-		add(at+".builtin.hotp.digits", "must be 6 or 8, not %d", h.Digits)
-	}
-	if h.Window < 1 || h.Window > 100 {
-		add(at+".builtin.hotp.window", "must be between 1 and 100, not %d", h.Window)
-	}
-	if h.ResyncWindow < h.Window || h.ResyncWindow > 10000 {
-		add(at+".builtin.hotp.resyncWindow", "must be between the window and 10000, not %d", h.ResyncWindow)
-	}
-}
-
 // deliveryNamed finds a sender by name, case-insensitively (viper lower-cases map keys).
 func (c *Config) deliveryNamed(name string) (Delivery, bool) {
 	for k, d := range c.Delivery {
@@ -424,32 +293,6 @@ func (c *Config) deliveryNamed(name string) (Delivery, bool) {
 
 // DeliveryNamed is the sender a factor names.
 func (c *Config) DeliveryNamed(name string) (Delivery, bool) { return c.deliveryNamed(name) }
-
-func validateBuiltin(b *Builtin, at string, add func(path, format string, args ...any)) {
-	if b == nil {
-		return
-	}
-	t := b.TOTP
-	if !slices.Contains([]string{"SHA1", "SHA256", "SHA512"}, t.Algorithm) {
-		add(at+".totp.algorithm", "unknown algorithm %q (want SHA1, SHA256 or SHA512)", t.Algorithm)
-	}
-	if t.Digits != 6 && t.Digits != 8 {
-		add(at+".totp.digits", "must be 6 or 8, not %d", t.Digits)
-	}
-	if t.Period < 10 || t.Period > 300 {
-		add(at+".totp.period", "must be between 10 and 300 seconds, not %d", t.Period)
-	}
-	if t.Window != nil && (*t.Window < 0 || *t.Window > 10) {
-		add(at+".totp.window", "must be between 0 and 10 steps, not %d", *t.Window)
-	}
-	if b.Lockout.MaxFailures < 1 || b.Lockout.MaxFailures > 100 {
-		// NIST SP 800-63B: no more than 100 consecutive failed attempts.
-		add(at+".lockout.maxFailures", "must be between 1 and 100, not %d", b.Lockout.MaxFailures)
-	}
-	if b.Lockout.Duration < time.Second {
-		add(at+".lockout.duration", "must be at least 1s, not %s", b.Lockout.Duration)
-	}
-}
 
 // DecodeKey decodes an encryption key: base64 (standard or URL alphabet, padded or not) of
 // exactly 32 bytes.
@@ -464,13 +307,4 @@ func DecodeKey(s Secret) ([]byte, error) {
 		}
 	}
 	return nil, fmt.Errorf("malformed key: not base64")
-}
-
-func containsFold(list []string, s string) bool {
-	for _, v := range list {
-		if strings.EqualFold(v, s) {
-			return true
-		}
-	}
-	return false
 }

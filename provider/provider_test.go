@@ -94,3 +94,72 @@ func TestTransactions(t *testing.T) {
 		}
 	})
 }
+
+// ForValidate, ForResult and Succeed are the rules every engine answers validate and
+// result with: a transaction succeeds once, a success is not validated again, an expiry
+// is TIMEOUT to both.
+func TestTransactionAnswers(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		txs := provider.Transactions{Store: st, Prefix: "t:", Now: func() time.Time { return now }}
+		req := provider.Request{Username: "alice", Capability: "smsotp", ID: "f1", TransactionID: "a"}
+		for _, id := range []string{"a", "b"} {
+			if err := txs.Start(ctx, req, store.Transaction{ID: id, ExpiresAt: now.Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tx, _, done, err := txs.ForValidate(ctx, req)
+		if err != nil || done || tx.ID != "t:a" {
+			t.Fatalf("pending: %+v %v %v", tx, done, err)
+		}
+		if _, _, done, err := txs.ForResult(ctx, req); err != nil || done {
+			t.Fatalf("result of a pending transaction answered: %v %v", done, err)
+		}
+		// Of concurrent successes exactly one is ok; the others are FAILED.
+		var wg sync.WaitGroup
+		oks := make(chan bool, 8)
+		for range 8 {
+			wg.Go(func() {
+				out, ok, err := txs.Succeed(ctx, "t:a")
+				if err != nil || (ok != (out.Status == provider.StatusSuccess)) {
+					t.Errorf("succeed: %+v %v %v", out, ok, err)
+				}
+				oks <- ok
+			})
+		}
+		wg.Wait()
+		close(oks)
+		n := 0
+		for ok := range oks {
+			if ok {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d successes of one transaction", n)
+		}
+		if _, out, done, err := txs.ForValidate(ctx, req); err != nil || !done || out.Status != provider.StatusFailed {
+			t.Errorf("validate after success: %+v %v %v", out, done, err)
+		}
+		if _, out, done, err := txs.ForResult(ctx, req); err != nil || !done || out.Status != provider.StatusSuccess {
+			t.Errorf("result after success: %+v %v %v", out, done, err)
+		}
+		if out, err := txs.Reread(ctx, "t:a"); err != nil || out.Status != provider.StatusFailed {
+			t.Errorf("reread: %+v %v", out, err)
+		}
+		// Past the deadline both steps answer TIMEOUT.
+		now = now.Add(time.Minute)
+		late := req
+		late.TransactionID = "b"
+		if _, out, done, err := txs.ForValidate(ctx, late); err != nil || !done || out.Status != provider.StatusTimeout {
+			t.Errorf("validate after expiry: %+v %v %v", out, done, err)
+		}
+		if _, out, done, err := txs.ForResult(ctx, late); err != nil || !done || out.Status != provider.StatusTimeout {
+			t.Errorf("result after expiry: %+v %v %v", out, done, err)
+		}
+		if _, out, done, err := txs.ForValidate(ctx, provider.Request{Username: "bob", Capability: "smsotp", ID: "f1", TransactionID: "b"}); err != nil || !done || out.Status != provider.StatusFailed {
+			t.Errorf("another user's: %+v %v %v", out, done, err)
+		}
+	})
+}

@@ -52,6 +52,29 @@ func (t Transactions) Start(ctx context.Context, req Request, tx store.Transacti
 // its final state.
 func (t Transactions) Load(ctx context.Context, req Request) (tx store.Transaction, refusal *Outcome, err error) {
 	tx, err = t.Store.GetTransaction(ctx, t.Key(req.TransactionID))
+	return t.bound(ctx, req, tx, err)
+}
+
+// Current is the transaction with store id as it stands: a PENDING one past its deadline
+// is completed as TIMEOUT first. For the other side of a challenge (a device answering
+// it), which has no Request to bind it to.
+func (t Transactions) Current(ctx context.Context, id string) (store.Transaction, error) {
+	tx, err := t.Store.GetTransaction(ctx, id)
+	if err != nil {
+		return tx, err
+	}
+	return t.expire(ctx, tx)
+}
+
+// expire completes a PENDING transaction past its deadline as TIMEOUT.
+func (t Transactions) expire(ctx context.Context, tx store.Transaction) (store.Transaction, error) {
+	if tx.Status == string(StatusPending) && !t.now().Before(tx.ExpiresAt) {
+		return t.Finish(ctx, tx.ID, StatusTimeout)
+	}
+	return tx, nil
+}
+
+func (t Transactions) bound(ctx context.Context, req Request, tx store.Transaction, err error) (store.Transaction, *Outcome, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return tx, ptr(Failed("unknown transaction")), nil
 	}
@@ -66,11 +89,8 @@ func (t Transactions) Load(ctx context.Context, req Request) (tx store.Transacti
 	case tx.FactorID != req.ID:
 		return tx, ptr(Failed("transaction of another factor")), nil
 	}
-	if tx.Status == string(StatusPending) && !t.now().Before(tx.ExpiresAt) {
-		tx, err = t.Finish(ctx, tx.ID, StatusTimeout)
-		return tx, nil, err
-	}
-	return tx, nil, nil
+	tx, err = t.expire(ctx, tx)
+	return tx, nil, err
 }
 
 // Finish moves a PENDING transaction (by store id) to status. If another request
@@ -88,9 +108,81 @@ func (t Transactions) Finish(ctx context.Context, id string, status Status) (sto
 	return tx, nil
 }
 
+// ForValidate loads the transaction a validate names and answers it unless it is still
+// PENDING and in time (done false): a refusal, TIMEOUT past its deadline, or FAILED for
+// any other terminal status — a SUCCESS included: a transaction validates successfully
+// once, and a replay of it is refused.
+func (t Transactions) ForValidate(ctx context.Context, req Request) (tx store.Transaction, answer Outcome, done bool, err error) {
+	tx, refusal, err := t.Load(ctx, req)
+	if err != nil || refusal != nil {
+		return tx, deref(refusal), true, err
+	}
+	answer, done = validateAnswer(tx)
+	return tx, answer, done, nil
+}
+
+// ForResult loads the transaction a result names and answers it unless it is still
+// PENDING and in time (done false): a refusal, or its remembered terminal status (TIMEOUT
+// past its deadline).
+func (t Transactions) ForResult(ctx context.Context, req Request) (tx store.Transaction, answer Outcome, done bool, err error) {
+	tx, refusal, err := t.Load(ctx, req)
+	if err != nil || refusal != nil {
+		return tx, deref(refusal), true, err
+	}
+	if tx.Status != string(StatusPending) {
+		return tx, Remembered(tx), true, nil
+	}
+	return tx, Outcome{}, false, nil
+}
+
+// Succeed completes a PENDING transaction (by store id) as SUCCESS, once: of concurrent
+// requests exactly one gets ok; the others get the answer validate gives a completed
+// transaction. (Not Finish: it cannot tell this request's success from another's.)
+func (t Transactions) Succeed(ctx context.Context, id string) (answer Outcome, ok bool, err error) {
+	err = t.Store.CompleteTransaction(ctx, id, string(StatusSuccess), t.now())
+	if err == nil {
+		return Outcome{Status: StatusSuccess}, true, nil
+	}
+	if !errors.Is(err, store.ErrConflict) {
+		return Outcome{}, false, err
+	}
+	answer, err = t.Reread(ctx, id)
+	return answer, false, err
+}
+
+// Reread answers validate for a transaction found completed since it was loaded (an
+// attempt or a success lost a race): what ForValidate would answer now.
+func (t Transactions) Reread(ctx context.Context, id string) (Outcome, error) {
+	tx, err := t.Store.GetTransaction(ctx, id)
+	if err != nil {
+		return Outcome{}, err
+	}
+	answer, _ := validateAnswer(tx)
+	return answer, nil
+}
+
+// validateAnswer is validate's answer on a transaction that is no longer PENDING: TIMEOUT
+// when it expired (emfa's rule), otherwise FAILED.
+func validateAnswer(tx store.Transaction) (Outcome, bool) {
+	switch Status(tx.Status) {
+	case StatusPending:
+		return Outcome{}, false
+	case StatusTimeout:
+		return Remembered(tx), true
+	}
+	return Failed("transaction already " + tx.Status), true
+}
+
 // Remembered answers a transaction that is no longer PENDING with its terminal status.
 func Remembered(tx store.Transaction) Outcome {
 	return Outcome{Status: Status(tx.Status), Reason: "transaction already " + tx.Status}
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func deref(o *Outcome) Outcome {
+	if o == nil {
+		return Outcome{}
+	}
+	return *o
+}

@@ -55,6 +55,19 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Build every sender too (a malformed account SID, a gateway body that does not
 	// compile), without sending anything.
 	probe := &env{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	// Each builtin provider's section is decoded and checked by its factor types.
+	for i, p := range cfg.Providers {
+		if p.Engine != config.EngineBuiltin {
+			continue
+		}
+		warnings, err := builtin.Check(probe.builtinOptions(i))
+		for _, msg := range warnings {
+			fmt.Fprintln(stderr, "warning:", msg)
+		}
+		if err != nil {
+			errs = append(errs, prefixed(cfg.Source+": ", err)...)
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Delivery)) {
 		if _, err := probe.newSender(cfg.Delivery[name]); err != nil {
 			errs = append(errs, fmt.Errorf("%s: delivery.%s: %w", cfg.Source, name, err))
@@ -150,16 +163,6 @@ func userErr(name string, err error) error {
 	return err
 }
 
-// addFunc adds one factor for user, after flags are parsed and the store is open.
-type addFunc func(ctx context.Context, e *env, user string, stdout io.Writer) error
-
-// factorAdders declare, per factor type, the flags of `emfa factors add TYPE` and return
-// what adds it. Each type's adder lives with its type (totp below; the others in files of
-// their own, registered in init).
-var factorAdders = map[string]func(fs *flag.FlagSet) addFunc{
-	builtin.TypeTOTP: addTOTP,
-}
-
 func cmdFactors(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError{"factors needs a subcommand: add, list, delete, disable, enable, unlock, resync"}
@@ -232,56 +235,6 @@ func cmdFactors(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	})
 }
 
-// addFactor is `emfa factors add TYPE --user NAME [type's flags]`.
-func addFactor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return usageError{"factors add needs a type: " + strings.Join(slices.Sorted(maps.Keys(factorAdders)), ", ")}
-	}
-	declare, ok := factorAdders[args[0]]
-	if !ok {
-		return fmt.Errorf("unknown factor type %q (want %s)", args[0], strings.Join(slices.Sorted(maps.Keys(factorAdders)), ", "))
-	}
-	fs := flag.NewFlagSet("factors add "+args[0], flag.ContinueOnError)
-	user := fs.String("user", "", "the user's name")
-	add := declare(fs)
-	return withEnv(ctx, fs, args[1:], stderr, func(e *env, rest []string) error {
-		if len(rest) > 0 {
-			return usageError{"factors add takes no arguments after the type"}
-		}
-		if *user == "" {
-			return usageError{"factors add needs --user"}
-		}
-		return add(ctx, e, *user, stdout)
-	})
-}
-
-// addTOTP imports or generates a TOTP seed and prints the factor with its otpauth URI.
-func addTOTP(fs *flag.FlagSet) addFunc {
-	sf := declareSeedFlags(fs)
-	period := fs.Int("period", 0, "seconds per step (default: the provider's)")
-	return func(ctx context.Context, e *env, user string, stdout io.Writer) error {
-		seed, alg, err := sf.parse()
-		if err != nil {
-			return err
-		}
-		spec := builtin.TOTPSpec{Secret: seed, Algorithm: alg, Digits: *sf.digits, Period: *period, Label: *sf.label}
-		engine, err := e.enrollmentEngine()
-		if err != nil {
-			return err
-		}
-		enrolled, err := engine.EnrollTOTP(ctx, user, spec)
-		if err != nil {
-			return userErr(user, err)
-		}
-		f := enrolled.Factor
-		return printJSON(stdout, map[string]any{
-			"id": f.ID, "type": f.Type, "user": user, "name": f.Label, "state": f.State,
-			"algorithm": f.Params["algorithm"], "digits": f.Params["digits"], "period": f.Params["period"],
-			"secret": enrolled.Secret, "otpauthURI": enrolled.OTPAuthURI,
-		})
-	}
-}
-
 // cmdTOTP prints the current code of a seed: for tests, demos and checking a token.
 func cmdTOTP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "code" {
@@ -322,36 +275,4 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// seedFlags are the flags of a factor with a seed (totp, hotp).
-type seedFlags struct {
-	secret, algorithm, label *string
-	digits                   *int
-}
-
-func declareSeedFlags(fs *flag.FlagSet) seedFlags {
-	return seedFlags{
-		secret:    fs.String("secret", "", "import this Base32 seed (a hardware token's, a migration's) instead of generating one"),
-		algorithm: fs.String("algorithm", "", "SHA1, SHA256 or SHA512 (default: the provider's)"),
-		digits:    fs.Int("digits", 0, "6 or 8 (default: the provider's)"),
-		label:     fs.String("name", "", "label shown to the user"),
-	}
-}
-
-// parse decodes the seed and algorithm given, if any (nil and "" take the defaults).
-func (s seedFlags) parse() ([]byte, builtin.Algorithm, error) {
-	var alg builtin.Algorithm
-	if *s.algorithm != "" {
-		a, err := builtin.ParseAlgorithm(*s.algorithm)
-		if err != nil {
-			return nil, "", err
-		}
-		alg = a
-	}
-	if *s.secret == "" {
-		return nil, alg, nil
-	}
-	seed, err := builtin.DecodeSecret(*s.secret)
-	return seed, alg, err
 }

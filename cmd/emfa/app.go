@@ -12,9 +12,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
@@ -152,6 +154,8 @@ type env struct {
 	now     func() time.Time
 	closers []provider.Closer // engines holding connections, closed before the store
 	senders senderSet         // delivery.go
+	// sendRetention is the longest send-limit window of the providers built.
+	sendRetention time.Duration
 	// senderOverride, when set, builds every sender instead (replay captures codes).
 	senderOverride func(config.Delivery) (delivery.Sender, error)
 }
@@ -223,30 +227,23 @@ func prefixed(prefix string, err error) config.Errors {
 	return out
 }
 
-// builtinEngine builds the engine of one builtin provider.
-func (e *env) builtinEngine(p config.Provider) (*builtin.Engine, error) {
-	b := p.Builtin
-	if b == nil {
-		b = &config.Builtin{}
+// builtinOptions are what the builtin engine of providers[i] is built from: its section
+// as loaded, which the engine decodes, each factor type its own.
+func (e *env) builtinOptions(i int) builtin.Options {
+	p := e.cfg.Providers[i]
+	return builtin.Options{
+		Store: e.store, Keyring: e.keys, Now: e.now, Log: e.log,
+		Config: p.Builtin, Capabilities: p.Capabilities, Senders: e.sender, Path: fmt.Sprintf("providers[%d]", i),
 	}
-	alg, _ := builtin.ParseAlgorithm(b.TOTP.Algorithm) // validated by config
-	sms, email, err := e.codeSenders(b)
-	if err != nil {
-		return nil, err
-	}
-	return builtin.New(builtin.Options{
-		Store: e.store, Keyring: e.keys, Now: e.now,
-		TOTP: builtin.TOTPOptions{Algorithm: alg, Digits: b.TOTP.Digits, Period: b.TOTP.Period,
-			Window: *b.TOTP.Window, Issuer: b.TOTP.Issuer},
-		Lockout: builtin.Lockout{MaxFailures: b.Lockout.MaxFailures, Duration: b.Lockout.Duration},
-		Push:    e.pushOptions(b.Push),
+}
 
-		HOTP:       hotpOptions(b.HOTP),
-		SMSOTP:     codeOptions(b.SMSOTP, sms),
-		EmailOTP:   codeOptions(b.EmailOTP, email),
-		Question:   questionOptions(b.Question),
-		SendLimits: sendLimits(b.SendLimits),
-	})
+// builtinEngine builds the engine of providers[i], a builtin provider.
+func (e *env) builtinEngine(i int) (*builtin.Engine, error) {
+	b, err := builtin.New(e.builtinOptions(i))
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: %w", e.cfg.Providers[i].CredentialPrefix, err)
+	}
+	return b, nil
 }
 
 // providers builds every configured provider around its engine.
@@ -271,10 +268,15 @@ func (e *env) providers() ([]*provider.Provider, error) {
 			e.closers = append(e.closers, r)
 			engine = r
 		case config.EngineBuiltin:
-			b, err := e.builtinEngine(p)
+			b, err := e.builtinEngine(i)
 			if err != nil {
-				return nil, fmt.Errorf("provider %s: %w", p.CredentialPrefix, err)
+				return nil, err
 			}
+			for _, msg := range b.Warnings() {
+				e.log.Warn("configuration: " + msg)
+			}
+			// Send records must outlive the longest window any provider's limits look at.
+			e.sendRetention = max(e.sendRetention, b.SendRetention())
 			engine = b
 		default:
 			return nil, fmt.Errorf("provider %s: unknown engine %q", p.CredentialPrefix, p.Engine)
@@ -287,13 +289,26 @@ func (e *env) providers() ([]*provider.Provider, error) {
 	return out, nil
 }
 
-// enrollmentEngine is the builtin engine whose defaults new TOTP factors take: the first
-// builtin provider that serves totp.
-func (e *env) enrollmentEngine() (*builtin.Engine, error) {
+// pushProvider reports whether a builtin provider exposes push: only then are the
+// device API's routes served.
+func (e *env) pushProvider() bool {
 	for _, p := range e.cfg.Providers {
-		if p.Engine == config.EngineBuiltin {
-			return e.builtinEngine(p)
+		if p.Engine == config.EngineBuiltin && slices.ContainsFunc(p.Capabilities, func(c string) bool {
+			return strings.EqualFold(c, builtin.TypePush)
+		}) {
+			return true
 		}
 	}
-	return nil, errors.New("no builtin provider is configured")
+	return false
+}
+
+var _ adapter.Devices = (*builtin.Devices)(nil)
+
+// devices is the device API's backend, or nil (no device routes) when no builtin
+// provider exposes push.
+func (e *env) devices() (adapter.Devices, error) {
+	if !e.pushProvider() {
+		return nil, nil
+	}
+	return builtin.NewDevices(builtin.DevicesOptions{Store: e.store, Now: e.now, Log: e.log})
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -48,8 +49,9 @@ func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID
 		b.Fatal(err)
 	}
 	seed = []byte("0123456789abcdefghij")
-	engine, _ := e.enrollmentEngine()
-	enrolled, err := engine.EnrollTOTP(ctx, "alice", builtin.TOTPSpec{Secret: seed})
+	engine, _ := e.enrollEngine(builtin.TypeTOTP)
+	enrolled, err := engine.Enroll(ctx, builtin.Enrollment{Type: builtin.TypeTOTP, User: "alice",
+		Values: url.Values{"secret": {builtin.EncodeSecret(seed)}}})
 	if err != nil {
 		b.Fatal(err)
 	}

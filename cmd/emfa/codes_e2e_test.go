@@ -331,19 +331,7 @@ func simulateCodes(t *testing.T, storage string) {
 	})
 
 	t.Run("audit and logs hold no code", func(t *testing.T) {
-		e, err := openEnv(context.Background(), cfg, io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.Close()
-		events, err := e.store.ListAudit(context.Background(), store.AuditFilter{Username: "alice", Limit: 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		reasons := ""
-		for _, ev := range events {
-			reasons += ev.Reason + "\n"
-		}
+		reasons := auditReasons(t, cfg, "alice")
 		for _, want := range []string{"code sent by twilio to +1 ***-***-0123", "send limit reached", "canceled", "wrong code (attempt 1 of 3)",
 			"send by twilio to +1 ***-***-0123", "code sent by smtp to a***@example.com", "send by smtp", "asked question", "counter 5 accepted"} {
 			if !strings.Contains(reasons, want) {
@@ -417,4 +405,23 @@ func parallelSuccesses(t *testing.T, sim *verifySim, n int, body map[string]any)
 	}
 	wg.Wait()
 	return int(successes.Load())
+}
+
+// auditReasons are the audit trail's lines for user, "capability: reason" each.
+func auditReasons(t *testing.T, cfg, user string) string {
+	t.Helper()
+	e, err := openEnv(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	events, err := e.store.ListAudit(context.Background(), store.AuditFilter{Username: user, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := ""
+	for _, ev := range events {
+		reasons += ev.Capability + ": " + ev.Reason + "\n"
+	}
+	return reasons
 }

@@ -6,9 +6,7 @@ import (
 	"sync"
 
 	"github.com/emfa/emfa/config"
-	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
-	"github.com/emfa/emfa/store"
 )
 
 // senderSet holds the senders built from the configuration's delivery section, each once
@@ -86,48 +84,3 @@ func (e *env) newSender(d config.Delivery) (delivery.Sender, error) {
 type closeFunc func()
 
 func (f closeFunc) Close() error { f(); return nil }
-
-// codeSenders are the senders of a builtin provider's SMS and e-mail codes (nil when it
-// names none).
-func (e *env) codeSenders(b *config.Builtin) (sms, email delivery.Sender, err error) {
-	if sms, err = e.sender(b.SMSOTP.Sender); err != nil {
-		return nil, nil, err
-	}
-	if email, err = e.sender(b.EmailOTP.Sender); err != nil {
-		return nil, nil, err
-	}
-	return sms, email, nil
-}
-
-// codeOptions maps a code factor's configuration to the engine's.
-func codeOptions(c config.CodeFactor, sender delivery.Sender) builtin.CodeOptions {
-	return builtin.CodeOptions{
-		Sender: sender, Length: c.Length, Lifetime: c.Lifetime, MaxAttempts: c.MaxAttempts,
-		Subject: c.Subject, Template: c.Template,
-	}
-}
-
-// hotpOptions maps the HOTP configuration (validated: the algorithm parses).
-func hotpOptions(h config.HOTP) builtin.HOTPOptions {
-	alg, _ := builtin.ParseAlgorithm(h.Algorithm)
-	return builtin.HOTPOptions{Algorithm: alg, Digits: h.Digits, Window: h.Window, ResyncWindow: h.ResyncWindow}
-}
-
-func questionOptions(q config.Question) builtin.QuestionOptions {
-	return builtin.QuestionOptions{Enabled: q.Enabled, MaxAttempts: q.MaxAttempts, Lifetime: q.Lifetime}
-}
-
-// sendLimits maps the send limits; an explicit empty list stays "no limit".
-func sendLimits(l config.SendLimits) builtin.SendLimits {
-	conv := func(in []config.RateLimit) []store.SendLimit {
-		if in == nil {
-			return nil
-		}
-		out := make([]store.SendLimit, len(in))
-		for i, r := range in {
-			out[i] = store.SendLimit{Window: r.Window, Max: r.Max}
-		}
-		return out
-	}
-	return builtin.SendLimits{PerUser: conv(l.PerUser), PerDestination: conv(l.PerDestination)}
-}

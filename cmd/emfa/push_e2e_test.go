@@ -316,16 +316,16 @@ func BenchmarkPushRoundTrip(b *testing.B) {
 	if err := e.store.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: e.now()}); err != nil {
 		b.Fatal(err)
 	}
-	engine, err := e.pushEngine()
+	engine, err := e.enrollEngine(builtin.TypePush)
 	if err != nil {
 		b.Fatal(err)
 	}
-	enrolled, err := engine.EnrollPush(ctx, "alice", builtin.PushSpec{})
+	enrolled, err := engine.Enroll(ctx, builtin.Enrollment{Type: builtin.TypePush, User: "alice"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	statePath := filepath.Join(b.TempDir(), "device.json")
-	if err := deviceRegister(ctx, srv.URL, enrolled.ActivationCode, "ES256", "bench", statePath, io.Discard); err != nil {
+	if err := deviceRegister(ctx, srv.URL, enrolled.Output["activationCode"].(string), "ES256", "bench", statePath, io.Discard); err != nil {
 		b.Fatal(err)
 	}
 	st, key, err := loadDeviceState(statePath)

@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/transcript"
 )
@@ -83,18 +88,42 @@ func (e *env) recordedSetup(o transcript.Observed) []transcript.Setup {
 	}
 	out := []transcript.Setup{{User: user}}
 	for _, f := range factors {
-		spec := &transcript.FactorSpec{Type: f.Type, User: user, ID: f.ID, Name: f.Label,
-			Phone: f.Params["phone"], Email: f.Params["email"]}
-		switch f.Type {
-		case "totp", "hotp":
-			spec.Secret = "<redacted>"
-			if f.Type == "hotp" {
-				spec.Counter = f.Counter + 1
-			}
-		case "question":
-			spec.Question, spec.Answer = f.Params["question0"], "<redacted>"
+		spec, err := recordedFactor(user, &f)
+		if err != nil {
+			e.log.Warn("recording: factor setup", "factor", f.ID, "err", err)
+			continue
 		}
 		out = append(out, transcript.Setup{Factor: spec})
 	}
 	return out
+}
+
+// recordedFactor is the setup of a factor as its type records it (builtin.Recorded:
+// secrets redacted), in a transcript's terms.
+func recordedFactor(user string, f *store.Factor) (*transcript.FactorSpec, error) {
+	values, ok := builtin.Recorded(f)
+	if !ok {
+		return nil, fmt.Errorf("no setup for %s factors", f.Type)
+	}
+	fields, _ := builtin.FieldsOf(f.Type)
+	all := map[string]any{"type": f.Type, "user": user, "id": f.ID, "name": f.Label}
+	for _, field := range fields {
+		v := values.Get(field.Name)
+		if v == "" {
+			continue
+		}
+		all[field.Name] = v
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && field.Kind == builtin.FieldInt {
+			all[field.Name] = n
+		}
+	}
+	data, err := yaml.Marshal(all)
+	if err != nil {
+		return nil, err
+	}
+	var spec transcript.FactorSpec
+	if err := yaml.Unmarshal(data, &spec); err != nil {
+		return nil, err
+	}
+	return &spec, nil
 }

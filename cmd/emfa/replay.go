@@ -271,84 +271,74 @@ func (r *replayEnv) Setup(ctx context.Context, s transcript.Setup) (string, erro
 		return "", r.env.store.CreateUser(ctx, store.User{ID: builtin.NewID(), Name: s.User, CreatedAt: r.clock.Now()})
 	}
 	f := s.Factor
-	engine, err := r.env.enrollmentEngine()
+	engine, err := r.env.enrollEngine(f.Type)
 	if err != nil {
 		return "", err
 	}
-	// A recording's secrets are redacted: fresh ones serve lookups; codes need the real ones.
-	secret := func() ([]byte, error) {
-		if f.Secret == "" || f.Secret == "<redacted>" {
-			return nil, nil
-		}
-		seed, err := builtin.DecodeSecret(f.Secret)
-		if err != nil {
-			return nil, fmt.Errorf("factor secret: %w", err)
-		}
-		return seed, nil
+	values, err := setupValues(f)
+	if err != nil {
+		return "", err
 	}
-	switch f.Type {
-	case builtin.TypeHOTP:
-		seed, err := secret()
-		if err != nil {
-			return "", err
-		}
-		enrolled, err := engine.EnrollHOTP(ctx, f.User, builtin.HOTPSpec{Secret: seed, Counter: f.Counter, Label: f.Name})
-		if err != nil {
-			return "", err
-		}
-		return enrolled.Factor.ID, nil
-	case builtin.TypeSMSOTP, builtin.TypeEmailOTP:
-		var factor store.Factor
-		if f.Type == builtin.TypeSMSOTP {
-			factor, err = engine.EnrollSMSOTP(ctx, f.User, f.Phone, f.Name)
-		} else {
-			factor, err = engine.EnrollEmailOTP(ctx, f.User, f.Email, f.Name)
-		}
-		return factor.ID, err
-	case builtin.TypeQuestion:
-		answer := f.Answer
-		if answer == "<redacted>" {
-			answer = "redacted answer"
-		}
-		factor, err := engine.EnrollQuestions(ctx, f.User, []builtin.QA{{Question: f.Question, Answer: answer}}, f.Name)
-		return factor.ID, err
-	case builtin.TypeTOTP:
-		spec := builtin.TOTPSpec{ID: f.ID, Label: f.Name}
-		if spec.Secret, err = secret(); err != nil {
-			return "", err
-		}
-		enrolled, err := engine.EnrollTOTP(ctx, f.User, spec)
-		if err != nil {
-			return "", err
-		}
-		return enrolled.Factor.ID, nil
-	case builtin.TypePush:
-		// Enroll, and register a device key at once: the transcript's device is ready.
-		pushEngine, err := r.env.pushEngine()
-		if err != nil {
-			return "", err
-		}
-		enrolled, err := pushEngine.EnrollPush(ctx, f.User, builtin.PushSpec{ID: f.ID, Label: f.Name})
-		if err != nil {
-			return "", err
-		}
-		key, err := builtin.GenerateDeviceKey("ES256")
-		if err != nil {
-			return "", err
-		}
-		pub, err := builtin.EncodePublicKey(key)
-		if err != nil {
-			return "", err
-		}
-		id, err := r.devices.Register(ctx, provider.DeviceRegistration{ActivationCode: enrolled.ActivationCode,
-			PublicKey: pub, Alg: "ES256", Name: cmp.Or(f.Name, "Push device")})
-		if err != nil {
-			return "", err
-		}
-		r.phones[f.User] = append(r.phones[f.User], id)
-		return id, nil
+	enrolled, err := engine.Enroll(ctx, builtin.Enrollment{Type: f.Type, User: f.User, ID: f.ID, Values: values})
+	if err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("setup of %s factors is not supported yet", f.Type)
+	code, ok := enrolled.Output["activationCode"].(string)
+	if !ok {
+		return enrolled.Factor.ID, nil
+	}
+	// A device waits for its key: register one at once, so the transcript's device is
+	// ready.
+	key, err := builtin.GenerateDeviceKey("ES256")
+	if err != nil {
+		return "", err
+	}
+	pub, err := builtin.EncodePublicKey(key)
+	if err != nil {
+		return "", err
+	}
+	id, err := r.devices.Register(ctx, provider.DeviceRegistration{ActivationCode: code,
+		PublicKey: pub, Alg: "ES256", Name: cmp.Or(f.Name, "Push device")})
+	if err != nil {
+		return "", err
+	}
+	r.phones[f.User] = append(r.phones[f.User], id)
+	return id, nil
+}
+
+// setupValues are a transcript's factor as enrollment values: its fields by their names
+// (phone, secret, counter…), a recording's redacted secrets replaced by the type's
+// stand-ins or left out (a seed is then generated afresh).
+func setupValues(f *transcript.FactorSpec) (url.Values, error) {
+	fields, ok := builtin.FieldsOf(f.Type)
+	if !ok {
+		return nil, fmt.Errorf("setup of %s factors is not supported", f.Type)
+	}
+	data, err := yaml.Marshal(f)
+	if err != nil {
+		return nil, err
+	}
+	var all map[string]any
+	if err := yaml.Unmarshal(data, &all); err != nil {
+		return nil, err
+	}
+	all["name"] = f.Name
+	values := url.Values{}
+	for _, field := range fields {
+		v, ok := all[field.Name]
+		if !ok || v == "" {
+			continue
+		}
+		s := fmt.Sprint(v)
+		if s == builtin.Redacted {
+			if field.StandIn == "" {
+				continue
+			}
+			s = field.StandIn
+		}
+		values.Set(field.Name, s)
+	}
+	return values, nil
 }
 
 func (r *replayEnv) Sent(to string) (string, error) {

@@ -14,19 +14,13 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-const usage = `emfa — an external-MFA provider for IBM Verify
+var usage = `emfa — an external-MFA provider for IBM Verify
 
 Usage:
   emfa serve   [--config F] [--record DIR]   serve Verify's webhook contract (--record: write transcripts)
   emfa check   [--config F]                  validate a configuration and compile its transforms
   emfa users   add|list|delete|disable|enable [NAME]
-  emfa factors add totp     --user NAME [--secret B32] [--algorithm A] [--digits N] [--period S] [--name LABEL]
-  emfa factors add hotp     --user NAME [--secret B32] [--counter N] [--algorithm A] [--digits N] [--name LABEL]
-  emfa factors add smsotp   --user NAME --phone E164 [--name LABEL]
-  emfa factors add emailotp --user NAME --email ADDRESS [--name LABEL]
-  emfa factors add question --user NAME --question Q --answer A [--question Q --answer A ...]
-  emfa factors add push     --user NAME [--name LABEL]   a pending device and its activation code
-  emfa factors list --user NAME
+` + factorsAddUsage() + `  emfa factors list --user NAME
   emfa factors delete|disable|enable|unlock ID
   emfa factors resync ID CODE1 CODE2                      an HOTP token that ran ahead
   emfa device  register --server URL --code CODE --state FILE [--alg ES256|Ed25519] [--name N]

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider/builtin"
 )
 
@@ -18,17 +17,9 @@ var swept func(builtin.Swept, error)
 // startSweeper runs the sweeper until ctx ends or stop is called; stop returns once the
 // sweeper has finished, so the store can be closed after it.
 func (e *env) startSweeper(ctx context.Context) (stop func()) {
-	// Send records must outlive the longest window any provider's limits look at.
-	var retention time.Duration
-	for _, p := range e.cfg.Providers {
-		if p.Engine != config.EngineBuiltin || p.Builtin == nil {
-			continue
-		}
-		for _, l := range append(append([]config.RateLimit(nil), p.Builtin.SendLimits.PerUser...), p.Builtin.SendLimits.PerDestination...) {
-			retention = max(retention, l.Window)
-		}
-	}
-	s := &builtin.Sweeper{Store: e.store, Now: e.now, SendRetention: retention, Log: e.log, OnSweep: swept,
+	// Send records outlive the longest window any provider's limits look at (providers
+	// are built first).
+	s := &builtin.Sweeper{Store: e.store, Now: e.now, SendRetention: e.sendRetention, Log: e.log, OnSweep: swept,
 		AuditRetention: *e.cfg.Storage.AuditRetention}
 	ctx, cancel := context.WithCancel(ctx)
 	ticker := time.NewTicker(sweepEvery)

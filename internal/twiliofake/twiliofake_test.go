@@ -121,3 +121,59 @@ func TestRefusals(t *testing.T) {
 		}
 	}
 }
+
+// A voice message is a call whose TwiML says the text twice; the fake keeps it and the
+// test reads back what was said.
+func TestCall(t *testing.T) {
+	s := twiliofake.New(t, twiliofake.Options{AccountSID: sid, AuthToken: token})
+	voice := delivery.Message{To: "+15551230123", Channel: delivery.Voice, Text: "Your code is 1, 2, 3 & <4>."}
+	if err := sender(t, s, token, "+15005550006").Send(context.Background(), voice); err != nil {
+		t.Fatal(err)
+	}
+	calls := s.Calls()
+	if len(calls) != 1 || len(s.Messages()) != 0 || calls[0].To != "+15551230123" || calls[0].From != "+15005550006" ||
+		!strings.HasPrefix(calls[0].SID, "CA") {
+		t.Fatalf("calls %+v", calls)
+	}
+	if text, loop, err := calls[0].Say(); err != nil || text != voice.Text || loop != 2 {
+		t.Errorf("said %q %d times (%v) in %s", text, loop, err, calls[0].Twiml)
+	}
+
+	// A Messaging Service cannot call; a wrong token is refused like a message's.
+	if err := sender(t, s, token, "MG0123456789abcdef0123456789abcdef").Send(context.Background(), voice); err == nil {
+		t.Error("a call from a Messaging Service SID")
+	}
+	var se *delivery.StatusError
+	if err := sender(t, s, "wrong", "+15005550006").Send(context.Background(), voice); !errors.As(err, &se) || se.Code != 20003 {
+		t.Errorf("wrong token: %v", err)
+	}
+	// The raw API: what a call needs, and the answer's shape.
+	for form, want := range map[string]int{
+		"From=%2B15005550006&Twiml=%3CResponse%2F%3E":                   21201,
+		"To=%2B15551230123&Twiml=%3CResponse%2F%3E":                     21213,
+		"To=%2B15551230123&From=%2B15005550006":                         21205,
+		"To=%2B15551230123&From=%2B15005550006&Twiml=%3CSay%3E":         12100,
+		"To=%2B15551230123&From=SENDER&Twiml=%3CResponse%2F%3E":         21212,
+		"To=%2B15551230123&From=%2B15005550006&Twiml=%3CResponse%2F%3E": 0,
+	} {
+		req, _ := http.NewRequest("POST", s.URL()+"/2010-04-01/Accounts/"+sid+"/Calls.json", strings.NewReader(form))
+		req.SetBasicAuth(sid, token)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		switch {
+		case want == 0 && (resp.StatusCode != 201 || body["status"] != "queued" || body["to"] != "+15551230123" || body["direction"] != "outbound-api"):
+			t.Errorf("%s: %d %v", form, resp.StatusCode, body)
+		case want != 0 && (resp.StatusCode != 400 || body["code"] != float64(want)):
+			t.Errorf("%s: %d %v, want code %d", form, resp.StatusCode, body, want)
+		}
+	}
+	if len(s.Calls()) != 2 {
+		t.Errorf("%d calls", len(s.Calls()))
+	}
+}

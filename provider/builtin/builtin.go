@@ -1,7 +1,8 @@
 // Package builtin is emfa's own factor engine: factors whose secrets emfa keeps — TOTP,
-// HOTP, SMS and e-mail codes, push approval on a registered device, and security
-// questions — so an organisation needs no other MFA product. One file per factor kind;
-// this file holds what they share.
+// HOTP, SMS, e-mail and voice-call codes, push approval on a registered device, and
+// security questions — so an organisation needs no other MFA product. Each factor type
+// is a file of its own (its settings, enrollment and checks) and a line of the registry
+// (factor.go); this file holds the engine they share.
 package builtin
 
 import (
@@ -10,137 +11,172 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
-)
-
-// Factor types the engine serves (the bare capability names).
-const (
-	TypeTOTP = "totp"
 )
 
 // Options configure one builtin engine (one provider).
 type Options struct {
 	Store   store.Store
 	Keyring *Keyring
-	TOTP    TOTPOptions
-	Lockout Lockout
-	Push    PushOptions
-	// HOTP, SMS and e-mail codes, security questions, and the limits on codes sent.
-	HOTP       HOTPOptions
-	SMSOTP     CodeOptions
-	EmailOTP   CodeOptions
-	Question   QuestionOptions
-	SendLimits SendLimits
+	// Config is the provider's builtin section as loaded (config.Provider.Builtin): the
+	// engine's own settings (lockout, sendLimits, maxFactorsPerUser) and one section per
+	// factor type, which that type decodes.
+	Config map[string]any
+	// Capabilities are what the provider exposes: factor types, in any case. Each type
+	// exposed must be able to serve (a code factor needs a sender...).
+	Capabilities []string
+	// Senders finds the senders factors name.
+	Senders Senders
+	// Path is the provider's place in the configuration ("providers[0]"), for errors.
+	Path string
+	// Log receives what fails in the background (a push notification). Default: discard.
+	Log *slog.Logger
 	// Now is the engine's clock; tests inject a fake one. Default time.Now.
 	Now func() time.Time
 }
 
-// TOTPOptions are the provider's TOTP settings: defaults for new seeds and the window.
-type TOTPOptions struct {
-	Algorithm Algorithm
-	Digits    int
-	Period    int
-	Window    int
-	Issuer    string
+// Lockout throttles guessing per factor: after MaxFailures consecutive failures a factor
+// is locked for Duration.
+type Lockout struct {
+	MaxFailures int           `mapstructure:"maxFailures"`
+	Duration    time.Duration `mapstructure:"duration"`
 }
 
-// Lockout throttles guessing per factor.
-type Lockout struct {
-	MaxFailures int
-	Duration    time.Duration
+// engineSettings are the keys of a builtin section that are not a factor type's.
+type engineSettings struct {
+	Lockout    Lockout    `mapstructure:"lockout"`
+	SendLimits SendLimits `mapstructure:"sendLimits"`
+	// MaxFactorsPerUser bounds the factors one user may enroll, of every type together.
+	MaxFactorsPerUser int `mapstructure:"maxFactorsPerUser"`
 }
 
 // Engine is the built-in factor engine of one provider.
 type Engine struct {
-	store   store.Store
-	keys    *Keyring
-	totp    TOTPOptions
-	lockout Lockout
-	push    PushOptions
-	now     func() time.Time
-	kinds   map[string]kind // by factor type
-
-	// hotp.go, codes.go, question.go
-	hotp       HOTPOptions
-	sms, email codeSettings
-	question   QuestionOptions
+	store      store.Store
+	keys       *Keyring
+	log        *slog.Logger
+	now        func() time.Time
+	lockout    Lockout
 	sendLimits SendLimits
-}
-
-// kind is what one factor type does at each step of the contract; each lives in a file
-// of its own. The Engine has already checked the factor against the request (it exists,
-// belongs to this enabled user, serves this capability, is active and not locked).
-type kind interface {
-	flow() provider.Flow
-	// attributes are what enrollments shows besides authExecutionFlow and deviceName
-	// (a masked deliveryAddress, say); nil for none.
-	attributes(f *store.Factor) map[string]any
-	initiate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error)
-	validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error)
-	result(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error)
-}
-
-// validateOnly is embedded by kinds whose flow is validate: they start no challenge.
-type validateOnly struct{}
-
-func (validateOnly) flow() provider.Flow                     { return provider.FlowValidate }
-func (validateOnly) attributes(*store.Factor) map[string]any { return nil }
-func (validateOnly) initiate(_ context.Context, f *store.Factor, _ provider.Request) (provider.Outcome, error) {
-	return provider.Failed(fmt.Sprintf("%s has no initiate step (flow validate)", f.Type)), nil
-}
-func (validateOnly) result(_ context.Context, f *store.Factor, _ provider.Request) (provider.Outcome, error) {
-	return provider.Failed(fmt.Sprintf("%s has no result step (flow validate)", f.Type)), nil
+	maxFactors int
+	exposed    map[string]bool   // by factor type
+	factors    map[string]Factor // every registered type, by name
+	served     map[string]Factor // those switched on
+	warnings   []string
 }
 
 var _ provider.Engine = (*Engine)(nil)
+
+// parsed is a builtin section decoded and checked.
+type parsed struct {
+	engine   engineSettings
+	settings map[string]Settings
+	exposed  map[string]bool
+	warnings []string
+}
+
+// parse decodes and checks o's section: every problem at once, as config.Errors with
+// their configuration paths.
+func parse(o Options) (*parsed, error) {
+	at := joinPath(o.Path, "builtin")
+	if o.Path == "" {
+		at = "builtin"
+	}
+	var errs config.Errors
+	p := &parsed{
+		engine:   engineSettings{Lockout: Lockout{MaxFailures: 10, Duration: 15 * time.Minute}, MaxFactorsPerUser: 20},
+		settings: map[string]Settings{}, exposed: map[string]bool{},
+	}
+	for j, c := range o.Capabilities {
+		typ := strings.ToLower(c)
+		if _, ok := registry[typ]; !ok {
+			errs = append(errs, &config.FieldError{Path: fmt.Sprintf("%s.capabilities[%d]", o.Path, j),
+				Msg: fmt.Sprintf("the builtin engine cannot serve %q (it serves %s)", c, strings.Join(Types(), ", "))})
+		}
+		p.exposed[typ] = true
+	}
+	own := map[string]any{}
+	sections := map[string]any{}
+	for key, v := range o.Config {
+		if _, ok := registry[strings.ToLower(key)]; ok {
+			sections[strings.ToLower(key)] = v
+		} else {
+			own[key] = v
+		}
+	}
+	decode(own, &p.engine, at, &errs)
+	p.engine.SendLimits.check(at+".sendLimits", &errs)
+	if l := p.engine.Lockout; l.MaxFailures < 1 || l.MaxFailures > 100 {
+		// NIST SP 800-63B: no more than 100 consecutive failed attempts.
+		errs = append(errs, &config.FieldError{Path: at + ".lockout.maxFailures", Msg: fmt.Sprintf("must be between 1 and 100, not %d", l.MaxFailures)})
+	}
+	if p.engine.Lockout.Duration < time.Second {
+		errs = append(errs, &config.FieldError{Path: at + ".lockout.duration", Msg: fmt.Sprintf("must be at least 1s, not %s", p.engine.Lockout.Duration)})
+	}
+	if n := p.engine.MaxFactorsPerUser; n < 1 || n > 1000 {
+		errs = append(errs, &config.FieldError{Path: at + ".maxFactorsPerUser", Msg: fmt.Sprintf("must be between 1 and 1000, not %d", n)})
+	}
+	for _, typ := range Types() {
+		s := registry[typ]()
+		decode(sections[typ], s, at+"."+typ, &errs)
+		s.Check(&Checker{at: at + "." + typ, Exposed: p.exposed[typ], senders: o.Senders, errs: &errs, warnings: &p.warnings})
+		p.settings[typ] = s
+	}
+	if len(errs) > 0 {
+		return p, errs
+	}
+	return p, nil
+}
+
+// Check decodes and checks a builtin section without building an engine (emfa check):
+// warnings, and config.Errors listing every problem.
+func Check(o Options) (warnings []string, err error) {
+	p, err := parse(o)
+	return p.warnings, err
+}
 
 // New builds an engine. It checks the options so a misconfiguration fails at start-up.
 func New(o Options) (*Engine, error) {
 	if o.Store == nil || o.Keyring == nil {
 		return nil, errors.New("builtin: a store and a keyring are required")
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.TOTP.Algorithm == "" {
-		o.TOTP.Algorithm = SHA1
-	}
-	if o.TOTP.Digits == 0 {
-		o.TOTP.Digits = 6
-	}
-	if o.TOTP.Period == 0 {
-		o.TOTP.Period = 30
-	}
-	if o.TOTP.Issuer == "" {
-		o.TOTP.Issuer = "emfa"
-	}
-	if o.Lockout.MaxFailures <= 0 {
-		o.Lockout.MaxFailures = 10
-	}
-	if o.Lockout.Duration <= 0 {
-		o.Lockout.Duration = 15 * time.Minute
-	}
-	e := &Engine{store: o.Store, keys: o.Keyring, totp: o.TOTP, lockout: o.Lockout, push: o.Push.withDefaults(), now: o.Now}
-	e.kinds = map[string]kind{
-		TypeTOTP: totpKind{e: e},
-		TypePush: pushKind{e: e},
-
-		TypeHOTP:     hotpKind{e: e},
-		TypeSMSOTP:   e.codeKind(TypeSMSOTP),
-		TypeEmailOTP: e.codeKind(TypeEmailOTP),
-	}
-	if err := e.configureCodes(o); err != nil {
+	p, err := parse(o)
+	if err != nil {
 		return nil, err
 	}
-	if e.question.Enabled {
-		e.kinds[TypeQuestion] = questionKind{e: e}
+	e := &Engine{
+		store: o.Store, keys: o.Keyring, log: o.Log, now: o.Now,
+		lockout: p.engine.Lockout, sendLimits: p.engine.SendLimits.withDefaults(), maxFactors: p.engine.MaxFactorsPerUser,
+		exposed: p.exposed, factors: map[string]Factor{}, served: map[string]Factor{}, warnings: p.warnings,
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	for typ, s := range p.settings {
+		f := s.Open(e)
+		e.factors[typ] = f
+		if o, ok := f.(offered); !ok || o.offered() {
+			e.served[typ] = f
+		}
 	}
 	return e, nil
 }
+
+// Warnings are the findings of the configuration that do not stop the engine (a log
+// sender), for the operator's eyes.
+func (e *Engine) Warnings() []string { return e.warnings }
+
+// Exposes reports whether the engine's provider exposes a factor type.
+func (e *Engine) Exposes(typ string) bool { return e.exposed[typ] }
 
 // Enrollments lists the active factors of an enabled user.
 func (e *Engine) Enrollments(ctx context.Context, username string) ([]provider.Enrollment, error) {
@@ -160,12 +196,12 @@ func (e *Engine) Enrollments(ctx context.Context, username string) ([]provider.E
 	}
 	var out []provider.Enrollment
 	for _, f := range factors {
-		k, served := e.kinds[f.Type]
+		k, served := e.served[f.Type]
 		if !served || f.State != store.FactorActive {
 			continue
 		}
-		attrs := map[string]any{"authExecutionFlow": string(k.flow()), "deviceName": f.Label}
-		for name, v := range k.attributes(&f) {
+		attrs := map[string]any{"authExecutionFlow": string(k.Flow()), "deviceName": f.Label}
+		for name, v := range k.Attributes(&f) {
 			attrs[name] = v
 		}
 		out = append(out, provider.Enrollment{Capability: f.Type, ID: f.ID, Attributes: attrs})
@@ -175,26 +211,26 @@ func (e *Engine) Enrollments(ctx context.Context, username string) ([]provider.E
 
 // Initiate starts a challenge on the factor the request names.
 func (e *Engine) Initiate(ctx context.Context, req provider.Request) (provider.Outcome, error) {
-	return e.step(ctx, req, kind.initiate)
+	return e.step(ctx, req, Factor.Initiate)
 }
 
 // Validate checks a code.
 func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.Outcome, error) {
-	return e.step(ctx, req, kind.validate)
+	return e.step(ctx, req, Factor.Validate)
 }
 
 // Result polls a challenge.
 func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Outcome, error) {
-	return e.step(ctx, req, kind.result)
+	return e.step(ctx, req, Factor.Result)
 }
 
-// step checks the factor against the request, then hands it to its kind.
-func (e *Engine) step(ctx context.Context, req provider.Request, fn func(kind, context.Context, *store.Factor, provider.Request) (provider.Outcome, error)) (provider.Outcome, error) {
+// step checks the factor against the request, then hands it to its type.
+func (e *Engine) step(ctx context.Context, req provider.Request, fn func(Factor, context.Context, *store.Factor, provider.Request) (provider.Outcome, error)) (provider.Outcome, error) {
 	f, out, err := e.factorFor(ctx, req)
 	if err != nil || f == nil {
 		return out, err
 	}
-	k, ok := e.kinds[f.Type]
+	k, ok := e.served[f.Type]
 	if !ok {
 		return provider.Failed("this engine does not serve factor type " + f.Type), nil
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,47 +63,103 @@ func (o *outbox) last(t *testing.T) delivery.Message {
 }
 
 // engineFixture is an engine with recording senders, a fake clock and two users, for the
-// factors of hotp.go, codes.go and question.go.
+// factors of hotp.go, the code factors and question.go.
 type engineFixture struct {
-	engine     *builtin.Engine
-	store      store.Store
-	clock      *clock
-	sms, email *outbox
+	engine            *builtin.Engine
+	store             store.Store
+	clock             *clock
+	sms, email, voice *outbox
+}
+
+// engineConfig is what a fixture's engine is built from: a builtin section as
+// configuration loading leaves it, the senders it names, the capabilities exposed.
+type engineConfig struct {
+	section map[string]any
+	senders map[string]delivery.Sender
+	caps    []string
+}
+
+// set sets a key of the section by its dotted path ("lockout.maxFailures").
+func (c *engineConfig) set(path string, v any) {
+	m := c.section
+	keys := strings.Split(path, ".")
+	for _, k := range keys[:len(keys)-1] {
+		sub, ok := m[k].(map[string]any)
+		if !ok {
+			sub = map[string]any{}
+			m[k] = sub
+		}
+		m = sub
+	}
+	m[keys[len(keys)-1]] = v
 }
 
 // unlimited lets any number of codes out, for tests that are not about send limits.
-var unlimited = builtin.SendLimits{PerUser: []store.SendLimit{}, PerDestination: []store.SendLimit{}}
+func unlimited() map[string]any { return map[string]any{"perUser": []any{}, "perDestination": []any{}} }
 
-func newEngineFixture(t testing.TB, st store.Store, configure func(*builtin.Options)) *engineFixture {
+func newEngineFixture(t testing.TB, st store.Store, configure func(*engineConfig)) *engineFixture {
 	t.Helper()
-	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{9}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
 	f := &engineFixture{
 		store: st, clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
 		sms: &outbox{channels: []delivery.Channel{delivery.SMS}}, email: &outbox{channels: []delivery.Channel{delivery.Email}},
+		voice: &outbox{channels: []delivery.Channel{delivery.Voice}},
 	}
-	o := builtin.Options{
-		Store: st, Keyring: keys, Now: f.clock.Now,
-		Lockout:    builtin.Lockout{MaxFailures: 5, Duration: 15 * time.Minute},
-		SMSOTP:     builtin.CodeOptions{Sender: f.sms, Template: "{{user}}: your code is {{code}} ({{minutes}} min)"},
-		EmailOTP:   builtin.CodeOptions{Sender: f.email, Length: 8, Lifetime: 90 * time.Second},
-		SendLimits: unlimited,
-		Question:   builtin.QuestionOptions{Enabled: true, Argon2: builtin.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}},
+	c := &engineConfig{
+		section: map[string]any{
+			"lockout":    map[string]any{"maxFailures": 5, "duration": "15m"},
+			"smsotp":     map[string]any{"sender": "sms", "template": "{{user}}: your code is {{code}} ({{minutes}} min)"},
+			"emailotp":   map[string]any{"sender": "email", "length": 8, "lifetime": "90s"},
+			"voicecall":  map[string]any{"sender": "voice"},
+			"sendLimits": unlimited(),
+			"question":   map[string]any{"enabled": true},
+		},
+		senders: map[string]delivery.Sender{"sms": f.sms, "email": f.email, "voice": f.voice},
 	}
 	if configure != nil {
-		configure(&o)
+		configure(c)
 	}
-	if f.engine, err = builtin.New(o); err != nil {
-		t.Fatal(err)
-	}
+	f.engine = newEngine(t, st, f.clock.Now, c)
 	for _, name := range []string{"alice", "bob"} {
 		if err := st.CreateUser(context.Background(), store.User{ID: "u-" + name, Name: name, CreatedAt: f.clock.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return f
+}
+
+// newEngine builds an engine from c, with cheap argon2 parameters.
+func newEngine(t testing.TB, st store.Store, now func() time.Time, c *engineConfig) *builtin.Engine {
+	t.Helper()
+	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Now: now, Config: c.section, Capabilities: c.caps,
+		Senders: func(name string) (delivery.Sender, error) { return c.senders[name], nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtin.SetArgon2(e, builtin.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
+	return e
+}
+
+// enroll enrolls a factor of typ for user with values given as name, value pairs.
+func (f *engineFixture) enroll(t testing.TB, typ, user string, nameValues ...string) builtin.Enrolled {
+	t.Helper()
+	enrolled, err := f.engine.Enroll(context.Background(), enrollment(typ, user, nameValues...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enrolled
+}
+
+// enrollment is a request to enroll typ for user, with values as name, value pairs.
+func enrollment(typ, user string, nameValues ...string) builtin.Enrollment {
+	v := url.Values{}
+	for i := 0; i+1 < len(nameValues); i += 2 {
+		v.Add(nameValues[i], nameValues[i+1])
+	}
+	return builtin.Enrollment{Type: typ, User: user, Values: v}
 }
 
 func (f *engineFixture) call(t testing.TB, step func(*builtin.Engine, context.Context, provider.Request) (provider.Outcome, error), user, capability, id, txid, passvalue string) provider.Outcome {
@@ -137,20 +194,12 @@ func (f *engineFixture) result(t testing.TB, user, capability, id, txid string) 
 
 func (f *engineFixture) enrollSMS(t testing.TB, user, phone string) string {
 	t.Helper()
-	fac, err := f.engine.EnrollSMSOTP(context.Background(), user, phone, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fac.ID
+	return f.enroll(t, "smsotp", user, "phone", phone).Factor.ID
 }
 
 func (f *engineFixture) enrollEmail(t testing.TB, user, address string) string {
 	t.Helper()
-	fac, err := f.engine.EnrollEmailOTP(context.Background(), user, address, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fac.ID
+	return f.enroll(t, "emailotp", user, "email", address).Factor.ID
 }
 
 // expect checks an outcome's status and that its reason mentions reason.
@@ -343,7 +392,7 @@ func TestCodeSendFailureLeavesNothingUsable(t *testing.T) {
 func TestCodeSendLimits(t *testing.T) {
 	t.Run("same limits per user and destination", func(t *testing.T) {
 		testdb.ForEach(t, func(t *testing.T, st store.Store) {
-			f := newEngineFixture(t, st, func(o *builtin.Options) { o.SendLimits = builtin.SendLimits{} }) // the defaults
+			f := newEngineFixture(t, st, func(c *engineConfig) { delete(c.section, "sendLimits") }) // the defaults
 			id := f.enrollSMS(t, "alice", "+15551230123")
 			expect(t, "first", f.initiate(t, "alice", "smsotp", id), provider.StatusPending, "")
 			out := f.initiate(t, "alice", "smsotp", id)
@@ -371,11 +420,9 @@ func TestCodeSendLimits(t *testing.T) {
 	})
 	t.Run("per destination", func(t *testing.T) {
 		testdb.ForEach(t, func(t *testing.T, st store.Store) {
-			f := newEngineFixture(t, st, func(o *builtin.Options) {
-				o.SendLimits = builtin.SendLimits{
-					PerUser:        []store.SendLimit{{Window: time.Hour, Max: 10}},
-					PerDestination: []store.SendLimit{{Window: time.Hour, Max: 1}},
-				}
+			f := newEngineFixture(t, st, func(c *engineConfig) {
+				c.set("sendLimits.perUser", []any{map[string]any{"window": "1h", "max": 10}})
+				c.set("sendLimits.perDestination", []any{map[string]any{"window": "1h", "max": 1}})
 			})
 			// Two users share a phone; addresses differ only in case.
 			alice := f.enrollSMS(t, "alice", "+447911123456")
@@ -393,11 +440,9 @@ func TestCodeSendLimits(t *testing.T) {
 	})
 	t.Run("per user", func(t *testing.T) {
 		testdb.ForEach(t, func(t *testing.T, st store.Store) {
-			f := newEngineFixture(t, st, func(o *builtin.Options) {
-				o.SendLimits = builtin.SendLimits{
-					PerUser:        []store.SendLimit{{Window: time.Hour, Max: 2}},
-					PerDestination: []store.SendLimit{{Window: time.Hour, Max: 10}},
-				}
+			f := newEngineFixture(t, st, func(c *engineConfig) {
+				c.set("sendLimits.perUser", []any{map[string]any{"window": "1h", "max": 2}})
+				c.set("sendLimits.perDestination", []any{map[string]any{"window": "1h", "max": 10}})
 			})
 			phone := f.enrollSMS(t, "alice", "+15551230123")
 			mail := f.enrollEmail(t, "alice", "alice@example.com")
@@ -414,7 +459,7 @@ func TestCodeSendLimits(t *testing.T) {
 
 func TestCodeLockout(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
-		f := newEngineFixture(t, st, func(o *builtin.Options) { o.Lockout.MaxFailures = 4 })
+		f := newEngineFixture(t, st, func(c *engineConfig) { c.set("lockout.maxFailures", 4) })
 		id := f.enrollSMS(t, "alice", "+15551230123")
 		// Wrong codes across transactions lock the factor.
 		for range 2 {
@@ -481,21 +526,24 @@ func TestEnrollCodeRefusals(t *testing.T) {
 			err  error
 			want error
 		}{
-			{"national number", second(f.engine.EnrollSMSOTP(ctx, "alice", "555-0123", "")), builtin.ErrInvalidDestination},
-			{"spaces", second(f.engine.EnrollSMSOTP(ctx, "alice", "+1 555 123 0123", "")), builtin.ErrInvalidDestination},
-			{"display name", second(f.engine.EnrollEmailOTP(ctx, "alice", "Alice <alice@example.com>", "")), builtin.ErrInvalidDestination},
-			{"no domain", second(f.engine.EnrollEmailOTP(ctx, "alice", "alice", "")), builtin.ErrInvalidDestination},
-			{"duplicate phone", second(f.engine.EnrollSMSOTP(ctx, "alice", "+15551230123", "")), builtin.ErrDuplicate},
-			{"duplicate address", second(f.engine.EnrollEmailOTP(ctx, "alice", "ALICE@example.com", "")), builtin.ErrDuplicate},
-			{"unknown user", second(f.engine.EnrollSMSOTP(ctx, "zed", "+15551230123", "")), store.ErrNotFound},
+			{"national number", second(f.engine.Enroll(ctx, enrollment("smsotp", "alice", "phone", "555-0123"))), builtin.ErrInvalidDestination},
+			{"spaces", second(f.engine.Enroll(ctx, enrollment("smsotp", "alice", "phone", "+1 555 123 0123"))), builtin.ErrInvalidDestination},
+			{"display name", second(f.engine.Enroll(ctx, enrollment("emailotp", "alice", "email", "Alice <alice@example.com>"))), builtin.ErrInvalidDestination},
+			{"no domain", second(f.engine.Enroll(ctx, enrollment("emailotp", "alice", "email", "alice"))), builtin.ErrInvalidDestination},
+			{"duplicate phone", second(f.engine.Enroll(ctx, enrollment("smsotp", "alice", "phone", "+15551230123"))), builtin.ErrDuplicate},
+			{"duplicate address", second(f.engine.Enroll(ctx, enrollment("emailotp", "alice", "email", "ALICE@example.com"))), builtin.ErrDuplicate},
+			{"duplicate voice phone", second(f.engine.Enroll(ctx, enrollment("voicecall", "alice", "phone", "+15551230123"))), nil},
+			{"duplicate voice phone again", second(f.engine.Enroll(ctx, enrollment("voicecall", "alice", "phone", "+15551230123"))), builtin.ErrDuplicate},
+			{"unknown user", second(f.engine.Enroll(ctx, enrollment("smsotp", "zed", "phone", "+15551230123"))), store.ErrNotFound},
+			{"unknown type", second(f.engine.Enroll(ctx, enrollment("fax", "alice", "phone", "+15551230123"))), builtin.ErrUnknownType},
 		}
 		for _, c := range cases {
-			if !errors.Is(c.err, c.want) {
+			if !errors.Is(c.err, c.want) || (c.want == nil) != (c.err == nil) {
 				t.Errorf("%s: %v, want %v", c.name, c.err, c.want)
 			}
 		}
 		list, _ := st.ListFactors(ctx, "u-alice")
-		if len(list) != 2 {
+		if len(list) != 3 { // sms, e-mail, voice
 			t.Errorf("refusals wrote factors: %d", len(list))
 		}
 		// Bob may use alice's phone: a duplicate is per user.
@@ -505,31 +553,8 @@ func TestEnrollCodeRefusals(t *testing.T) {
 
 func second[T any](_ T, err error) error { return err }
 
-func TestCodeOptionsChecked(t *testing.T) {
-	st := testdb.SQLite(t)
-	keys, _ := builtin.NewKeyring(bytes.Repeat([]byte{1}, 32))
-	smtpOnly := &outbox{channels: []delivery.Channel{delivery.Email}}
-	cases := []struct {
-		name string
-		o    builtin.Options
-		want string
-	}{
-		{"template without code", builtin.Options{SMSOTP: builtin.CodeOptions{Template: "hello {{user}}"}}, "must contain {{code}}"},
-		{"unknown placeholder", builtin.Options{EmailOTP: builtin.CodeOptions{Template: "{{code}} {{nope}}"}}, "unknown placeholder"},
-		{"e-mail sender behind sms", builtin.Options{SMSOTP: builtin.CodeOptions{Sender: smtpOnly}}, "cannot deliver sms"},
-		{"short code", builtin.Options{SMSOTP: builtin.CodeOptions{Length: 4}}, "between 6 and 10"},
-		{"bad limit", builtin.Options{SendLimits: builtin.SendLimits{PerUser: []store.SendLimit{{Window: 0, Max: 1}}}}, "positive window"},
-	}
-	for _, c := range cases {
-		c.o.Store, c.o.Keyring = st, keys
-		if _, err := builtin.New(c.o); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: %v, want %q", c.name, err, c.want)
-		}
-	}
-}
-
 func TestCodeWithoutSender(t *testing.T) {
-	f := newEngineFixture(t, testdb.SQLite(t), func(o *builtin.Options) { o.SMSOTP.Sender = nil })
+	f := newEngineFixture(t, testdb.SQLite(t), func(c *engineConfig) { c.set("smsotp.sender", "") })
 	id := f.enrollSMS(t, "alice", "+15551230123")
 	expect(t, "initiate", f.initiate(t, "alice", "smsotp", id), provider.StatusFailed, "no sender configured for smsotp")
 }
@@ -603,15 +628,15 @@ func benchStores(b *testing.B, fn func(b *testing.B, st store.Store)) {
 
 // smsBench is an engine whose SMS go to the log sender, with n users each holding one
 // smsotp factor (phones +1555000000i).
-func smsBench(b *testing.B, st store.Store, n int, limits builtin.SendLimits, capture *codeCapture) (*engineFixture, []string) {
+func smsBench(b *testing.B, st store.Store, n int, limits map[string]any, capture *codeCapture) (*engineFixture, []string) {
 	b.Helper()
 	var handler slog.Handler = slog.DiscardHandler
 	if capture != nil {
 		handler = capture
 	}
-	f := newEngineFixture(b, st, func(o *builtin.Options) {
-		o.SMSOTP.Sender = delivery.NewLog(slog.New(handler))
-		o.SendLimits = limits
+	f := newEngineFixture(b, st, func(c *engineConfig) {
+		c.senders["sms"] = delivery.NewLog(slog.New(handler))
+		c.section["sendLimits"] = limits
 	})
 	ctx := context.Background()
 	ids := make([]string, n)
@@ -620,18 +645,14 @@ func smsBench(b *testing.B, st store.Store, n int, limits builtin.SendLimits, ca
 		if err := st.CreateUser(ctx, store.User{ID: "u-" + user, Name: user, CreatedAt: f.clock.Now()}); err != nil {
 			b.Fatal(err)
 		}
-		fac, err := f.engine.EnrollSMSOTP(ctx, user, fmt.Sprintf("+1555%07d", i), "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		ids[i] = fac.ID
+		ids[i] = f.enrollSMS(b, user, fmt.Sprintf("+1555%07d", i))
 	}
 	return f, ids
 }
 
 // The default-shaped limit (one per 30 s per user and per number), met by moving the
 // clock 31 s per initiate: every initiate reserves, stores, sends and cancels for real.
-var benchLimits = builtin.SendLimits{PerUser: []store.SendLimit{{Window: 30 * time.Second, Max: 1}}, PerDestination: []store.SendLimit{{Window: 30 * time.Second, Max: 1}}}
+var benchLimits = map[string]any{"perUser": []any{map[string]any{"window": "30s", "max": 1}}, "perDestination": []any{map[string]any{"window": "30s", "max": 1}}}
 
 func BenchmarkSMSInitiate(b *testing.B) {
 	benchStores(b, func(b *testing.B, st store.Store) {
@@ -676,7 +697,7 @@ func BenchmarkSMSInitiateParallel(b *testing.B) {
 func smsValidations(b *testing.B, st store.Store, n int) (*engineFixture, []provider.Request) {
 	b.Helper()
 	capture := &codeCapture{codes: map[string]string{}}
-	f, ids := smsBench(b, st, 1, unlimited, capture)
+	f, ids := smsBench(b, st, 1, unlimited(), capture)
 	ctx := context.Background()
 	fac, _ := st.GetFactor(ctx, ids[0])
 	reqs := make([]provider.Request, n)

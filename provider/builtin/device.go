@@ -215,17 +215,12 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 	}
 	txs := pushTransactions(d.store, d.now)
 	id := txs.Key(challengeID)
-	tx, err := d.store.GetTransaction(ctx, id)
+	tx, err := txs.Current(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && tx.FactorID != deviceID) {
 		return "", provider.ErrNoChallenge
 	}
 	if err != nil {
 		return "", err
-	}
-	if tx.Status == string(provider.StatusPending) && !d.now().Before(tx.ExpiresAt) {
-		if tx, err = txs.Finish(ctx, id, provider.StatusTimeout); err != nil {
-			return "", err
-		}
 	}
 	if tx.Status != string(provider.StatusPending) {
 		return "", fmt.Errorf("%w: %s", provider.ErrChallengeClosed, tx.Status)

@@ -77,12 +77,13 @@ func newPushFixture(t *testing.T, st store.Store, numberMatching bool) *pushFixt
 	f := &pushFixture{store: st, clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
 		logs: &lockedLog{}, notified: &notifierRecorder{}}
 	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	f.engine, err = builtin.New(builtin.Options{Store: st, Keyring: keys, Now: f.clock.Now,
-		Push: builtin.PushOptions{NumberMatching: numberMatching, ServerURL: "https://emfa.example.com/",
-			Notifier: f.notified, Log: log}})
+	f.engine, err = builtin.New(builtin.Options{Store: st, Keyring: keys, Now: f.clock.Now, Log: log,
+		Capabilities: []string{"push"}, Config: map[string]any{
+			"push": map[string]any{"numberMatching": numberMatching, "serverURL": "https://emfa.example.com/"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	builtin.SetNotifier(f.engine, f.notified)
 	f.devices, err = builtin.NewDevices(builtin.DevicesOptions{Store: st, Now: f.clock.Now, Log: log})
 	if err != nil {
 		t.Fatal(err)
@@ -95,13 +96,28 @@ func newPushFixture(t *testing.T, st store.Store, numberMatching bool) *pushFixt
 	return f
 }
 
-func (f *pushFixture) enroll(t *testing.T, user string) builtin.EnrolledPush {
+// enrolledPush is a push enrollment's output, as a test reads it.
+type enrolledPush struct {
+	Factor                                           store.Factor
+	ActivationCode, RegistrationURI, RegistrationURL string
+	ExpiresAt                                        time.Time
+}
+
+func (f *pushFixture) enroll(t *testing.T, user string) enrolledPush {
 	t.Helper()
-	e, err := f.engine.EnrollPush(context.Background(), user, builtin.PushSpec{})
+	e, err := f.engine.Enroll(context.Background(), builtin.Enrollment{Type: builtin.TypePush, User: user})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e
+	out := enrolledPush{Factor: e.Factor}
+	out.ActivationCode, _ = e.Output["activationCode"].(string)
+	out.RegistrationURI, _ = e.Output["registrationURI"].(string)
+	out.RegistrationURL, _ = e.Output["registrationURL"].(string)
+	expires, _ := e.Output["expiresAt"].(string)
+	if out.ExpiresAt, err = time.Parse(time.RFC3339, expires); err != nil {
+		t.Fatalf("expiresAt %q: %v", expires, err)
+	}
+	return out
 }
 
 // device is a registered device as a test plays it.

@@ -1,6 +1,7 @@
 package builtin
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -16,84 +17,84 @@ import (
 // mode).
 const TypeHOTP = "hotp"
 
-// HOTPOptions are the provider's HOTP settings: defaults for new seeds, the look-ahead
-// window and the resynchronisation window.
-type HOTPOptions struct {
-	Algorithm Algorithm // default SHA1
-	Digits    int       // 6 or 8, default 6
+// hotpSettings are the hotp section: defaults for new seeds, the look-ahead window and
+// the resynchronisation window.
+type hotpSettings struct {
+	Algorithm string `mapstructure:"algorithm"` // for new seeds
+	Digits    int    `mapstructure:"digits"`    // 6 or 8
 	// Window is how many counter values after the last accepted one a code may be
-	// (privacyIDEA: 10); default 10.
-	Window int
+	// (privacyIDEA: 10).
+	Window int `mapstructure:"window"`
 	// ResyncWindow is how far ahead two consecutive codes may resynchronise a token
-	// (privacyIDEA: 1000); default 1000.
-	ResyncWindow int
+	// (privacyIDEA: 1000).
+	ResyncWindow int `mapstructure:"resyncWindow"`
+
+	alg Algorithm
 }
 
-func (o HOTPOptions) withDefaults() HOTPOptions {
-	if o.Algorithm == "" {
-		o.Algorithm = SHA1
-	}
-	if o.Digits == 0 {
-		o.Digits = 6
-	}
-	if o.Window <= 0 {
-		o.Window = 10
-	}
-	if o.ResyncWindow < o.Window {
-		o.ResyncWindow = max(1000, o.Window)
-	}
-	return o
+func newHOTPSettings() Settings {
+	return &hotpSettings{Algorithm: "SHA1", Digits: 6, Window: 10, ResyncWindow: 1000}
 }
+
+func (s *hotpSettings) Check(c *Checker) {
+	s.alg = checkSeedSettings(c, s.Algorithm, s.Digits)
+	if s.Window < 1 || s.Window > 100 {
+		c.Errorf("window", "must be between 1 and 100, not %d", s.Window)
+	}
+	if s.ResyncWindow < s.Window || s.ResyncWindow > 10000 {
+		c.Errorf("resyncWindow", "must be between the window and 10000, not %d", s.ResyncWindow)
+	}
+}
+
+func (s *hotpSettings) Open(e *Engine) Factor { return &hotpFactor{e: e, s: s} }
 
 // ErrNotSynchronised means two codes were not consecutive codes of the token within the
 // resynchronisation window.
 var ErrNotSynchronised = errors.New("codes are not two consecutive codes of this token within the resynchronisation window")
 
-// HOTPSpec describes an HOTP factor to enroll; zero fields take the provider's defaults.
-type HOTPSpec struct {
-	Secret    []byte // nil: generate one
-	Algorithm Algorithm
-	Digits    int
-	// Counter is the token's next counter value: the first code accepted is the one for
-	// Counter or a later one within the window. A new soft token starts at 0.
-	Counter int64
-	Label   string
+// hotpFactor is RFC 4226 counter-based codes.
+type hotpFactor struct {
+	validateOnly
+	e *Engine
+	s *hotpSettings
 }
 
-// EnrollHOTP creates an active HOTP factor for an existing user, sealing the seed.
-func (e *Engine) EnrollHOTP(ctx context.Context, username string, spec HOTPSpec) (EnrolledSeed, error) {
-	if spec.Algorithm == "" {
-		spec.Algorithm = e.hotp.Algorithm
-	}
-	if spec.Digits == 0 {
-		spec.Digits = e.hotp.Digits
-	}
-	if spec.Label == "" {
-		spec.Label = "Token"
-	}
-	seed, err := checkSeed(spec.Algorithm, spec.Digits, spec.Secret)
+func (k *hotpFactor) Fields() []Field {
+	return seedFields(Field{Name: "counter", Meta: "N", Kind: FieldInt, Usage: "the token's next counter value"})
+}
+
+func (k *hotpFactor) Recorded(f *store.Factor) url.Values {
+	return url.Values{"secret": {Redacted}, "counter": {strconv.FormatInt(f.Counter+1, 10)}}
+}
+
+// Enroll creates an active HOTP factor, its seed given or generated, and sealed. The
+// counter given is the token's next one: the first code accepted is that counter's or a
+// later one within the window (a new soft token starts at 0).
+func (k *hotpFactor) Enroll(ctx context.Context, u store.User, _ []store.Factor, in Enrollment) (Enrolled, error) {
+	seed, alg, digits, err := seedInput(in.Values, k.s.alg, k.s.Digits)
 	if err != nil {
-		return EnrolledSeed{}, err
+		return Enrolled{}, err
 	}
-	if spec.Counter < 0 {
-		return EnrolledSeed{}, fmt.Errorf("counter must not be negative, not %d", spec.Counter)
+	var counter int64
+	if v := in.Values.Get("counter"); v != "" {
+		if counter, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return Enrolled{}, fmt.Errorf("%w: counter %q is not a number", ErrInput, v)
+		}
 	}
-	f, err := e.createSealed(ctx, username, store.Factor{
-		Type: TypeHOTP, Label: spec.Label,
-		Params: map[string]string{
-			"algorithm": string(spec.Algorithm),
-			"digits":    strconv.Itoa(spec.Digits),
-		},
-		// The store keeps the last accepted counter; the token's next one is one more.
-		Counter: spec.Counter - 1,
-	}, seed)
-	if err != nil {
-		return EnrolledSeed{}, err
+	if counter < 0 {
+		return Enrolled{}, fmt.Errorf("counter must not be negative, not %d", counter)
 	}
-	return EnrolledSeed{
-		Factor: f, Secret: EncodeSecret(seed),
-		OTPAuthURI: hotpURI(e.totp.Issuer, username, seed, spec.Algorithm, spec.Digits, spec.Counter),
-	}, nil
+	f := k.e.newFactor(u, TypeHOTP, cmp.Or(in.Values.Get("name"), "Token"), in)
+	f.Params = map[string]string{"algorithm": string(alg), "digits": strconv.Itoa(digits)}
+	// The store keeps the last accepted counter; the token's next one is one more.
+	f.Counter = counter - 1
+	if err := k.e.createSealed(ctx, &f, seed); err != nil {
+		return Enrolled{}, err
+	}
+	return Enrolled{Factor: f, Output: map[string]any{
+		"algorithm": f.Params["algorithm"], "digits": f.Params["digits"], "counter": counter,
+		"secret": EncodeSecret(seed), "otpauthURI": hotpURI(k.e.issuer(), u.Name, seed, alg, digits, counter),
+	}}, nil
 }
 
 // hotpURI is the Key URI Format authenticator apps read (Google Authenticator's wiki);
@@ -126,21 +127,15 @@ func hotpParamsOf(f *store.Factor) (hotpParams, error) {
 	return hotpParams{alg, digits}, nil
 }
 
-// hotpKind is RFC 4226 counter-based codes.
-type hotpKind struct {
-	validateOnly
-	e *Engine
-}
-
-func (k hotpKind) validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
-	return k.e.validateHOTP(ctx, f, req.Passvalue)
+func (k *hotpFactor) Validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
+	return k.e.validateHOTP(ctx, f, req.Passvalue, k.s.Window)
 }
 
 // validateHOTP looks for the code among the Window counter values after the last accepted
 // one, checking all of them (so timing does not tell which matched), then claims the
 // matched value with an atomic compare-and-set: of concurrent requests with one code,
 // exactly one advances the counter.
-func (e *Engine) validateHOTP(ctx context.Context, f *store.Factor, code string) (provider.Outcome, error) {
+func (e *Engine) validateHOTP(ctx context.Context, f *store.Factor, code string, window int) (provider.Outcome, error) {
 	p, err := hotpParamsOf(f)
 	if err != nil {
 		return provider.Outcome{}, err
@@ -152,7 +147,7 @@ func (e *Engine) validateHOTP(ctx context.Context, f *store.Factor, code string)
 	if len(code) != p.digits || !allDigits(code) {
 		return e.fail(ctx, f, "malformed code")
 	}
-	matched := matchCounter(p.alg, seed, p.digits, code, f.Counter+1, f.Counter+int64(e.hotp.Window))
+	matched := matchCounter(p.alg, seed, p.digits, code, f.Counter+1, f.Counter+int64(window))
 	if matched < 0 {
 		// The code just accepted, sent again (a double submit, or an observer), is a
 		// replay: refused without counting toward the lockout, so one observed code
@@ -161,7 +156,7 @@ func (e *Engine) validateHOTP(ctx context.Context, f *store.Factor, code string)
 		if f.Counter >= 0 && subtle.ConstantTimeCompare([]byte(HOTP(p.alg, seed, uint64(f.Counter), p.digits)), []byte(code)) == 1 {
 			return provider.Failed("replayed code"), nil
 		}
-		return e.fail(ctx, f, fmt.Sprintf("wrong code (not among the %d counter values after %d)", e.hotp.Window, f.Counter))
+		return e.fail(ctx, f, fmt.Sprintf("wrong code (not among the %d counter values after %d)", window, f.Counter))
 	}
 	return e.claimCounter(ctx, f, matched, provider.Outcome{Status: provider.StatusSuccess, Reason: fmt.Sprintf("counter %d accepted", matched)})
 }
@@ -190,7 +185,8 @@ func (e *Engine) ResyncHOTP(ctx context.Context, factorID, code1, code2 string) 
 		return 0, fmt.Errorf("factor %s: %w", f.ID, err)
 	}
 	// Each candidate costs one HMAC: the second is only computed when the first matches.
-	for c := f.Counter + 1; c <= f.Counter+int64(e.hotp.ResyncWindow); c++ {
+	resync := e.factors[TypeHOTP].(*hotpFactor).s.ResyncWindow
+	for c := f.Counter + 1; c <= f.Counter+int64(resync); c++ {
 		if HOTP(p.alg, seed, uint64(c), p.digits) != code1 || HOTP(p.alg, seed, uint64(c+1), p.digits) != code2 {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,11 +23,7 @@ var rfc4226Codes = []string{"755224", "287082", "359152", "969429", "338314", "2
 
 func (f *engineFixture) enrollHOTP(t testing.TB, user string, counter int64) string {
 	t.Helper()
-	enrolled, err := f.engine.EnrollHOTP(context.Background(), user, builtin.HOTPSpec{Secret: rfcSeed, Counter: counter})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return enrolled.Factor.ID
+	return f.enroll(t, "hotp", user, "secret", builtin.EncodeSecret(rfcSeed), "counter", strconv.FormatInt(counter, 10)).Factor.ID
 }
 
 func hotpCode(counter uint64) string { return builtin.HOTP(builtin.SHA1, rfcSeed, counter, 6) }
@@ -50,7 +47,7 @@ func TestHOTPValidateRFC4226Vectors(t *testing.T) {
 
 func TestHOTPWindow(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
-		f := newEngineFixture(t, st, func(o *builtin.Options) { o.HOTP.Window = 10 })
+		f := newEngineFixture(t, st, func(c *engineConfig) { c.set("hotp.window", 10) })
 		id := f.enrollHOTP(t, "alice", 0)
 		steps := []struct {
 			name    string
@@ -80,7 +77,7 @@ func TestHOTPWindow(t *testing.T) {
 
 func TestHOTPLockout(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
-		f := newEngineFixture(t, st, func(o *builtin.Options) { o.Lockout.MaxFailures = 3 })
+		f := newEngineFixture(t, st, func(c *engineConfig) { c.set("lockout.maxFailures", 3) })
 		id := f.enrollHOTP(t, "alice", 0)
 		for range 3 {
 			expect(t, "wrong", f.validate(t, "alice", "hotp", id, "", "000000"), provider.StatusFailed, "wrong code")
@@ -121,9 +118,9 @@ func TestHOTPConcurrentReplay(t *testing.T) {
 
 func TestHOTPResync(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
-		f := newEngineFixture(t, st, func(o *builtin.Options) {
-			o.HOTP = builtin.HOTPOptions{Window: 10, ResyncWindow: 1000}
-			o.Lockout.MaxFailures = 2
+		f := newEngineFixture(t, st, func(c *engineConfig) {
+			c.set("hotp", map[string]any{"window": 10, "resyncWindow": 1000})
+			c.set("lockout.maxFailures", 2)
 		})
 		ctx := context.Background()
 		id := f.enrollHOTP(t, "alice", 0)
@@ -164,24 +161,23 @@ func TestHOTPResync(t *testing.T) {
 
 func TestEnrollHOTP(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
-		f := newEngineFixture(t, st, func(o *builtin.Options) {
-			o.HOTP = builtin.HOTPOptions{Algorithm: builtin.SHA256, Digits: 8}
+		f := newEngineFixture(t, st, func(c *engineConfig) {
+			c.set("hotp", map[string]any{"algorithm": "sha256", "digits": 8})
 		})
 		ctx := context.Background()
-		enrolled, err := f.engine.EnrollHOTP(ctx, "alice", builtin.HOTPSpec{Counter: 5, Label: "YubiKey"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		enrolled := f.enroll(t, "hotp", "alice", "counter", "5", "name", "YubiKey")
 		fac := enrolled.Factor
-		u, err := url.Parse(enrolled.OTPAuthURI)
+		uri, secret := enrolled.Output["otpauthURI"].(string), enrolled.Output["secret"].(string)
+		u, err := url.Parse(uri)
 		if err != nil || u.Scheme != "otpauth" || u.Host != "hotp" || u.Path != "/emfa:alice" {
-			t.Fatalf("uri %q: %v", enrolled.OTPAuthURI, err)
+			t.Fatalf("uri %q: %v", uri, err)
 		}
 		q := u.Query()
-		if q.Get("counter") != "5" || q.Get("digits") != "8" || q.Get("algorithm") != "SHA256" || q.Get("issuer") != "emfa" || q.Get("secret") != enrolled.Secret {
-			t.Errorf("uri query %v", q)
+		if q.Get("counter") != "5" || q.Get("digits") != "8" || q.Get("algorithm") != "SHA256" || q.Get("issuer") != "emfa" || q.Get("secret") != secret ||
+			enrolled.Output["counter"] != int64(5) {
+			t.Errorf("uri query %v, output %v", q, enrolled.Output)
 		}
-		seed, err := builtin.DecodeSecret(enrolled.Secret)
+		seed, err := builtin.DecodeSecret(secret)
 		if err != nil || len(seed) != 32 {
 			t.Fatalf("seed: %d bytes %v", len(seed), err)
 		}
@@ -193,12 +189,12 @@ func TestEnrollHOTP(t *testing.T) {
 		expect(t, "counter 4", f.validate(t, "alice", "hotp", fac.ID, "", builtin.HOTP(builtin.SHA256, seed, 4, 8)), provider.StatusFailed, "")
 		expect(t, "counter 5", f.validate(t, "alice", "hotp", fac.ID, "", builtin.HOTP(builtin.SHA256, seed, 5, 8)), provider.StatusSuccess, "")
 
-		for _, spec := range []builtin.HOTPSpec{{Digits: 7}, {Secret: []byte("short")}, {Counter: -1}, {Algorithm: "MD5"}} {
-			if _, err := f.engine.EnrollHOTP(ctx, "alice", spec); err == nil {
-				t.Errorf("%+v accepted", spec)
+		for _, bad := range [][]string{{"digits", "7"}, {"secret", builtin.EncodeSecret([]byte("short"))}, {"counter", "-1"}, {"algorithm", "MD5"}, {"counter", "x"}} {
+			if _, err := f.engine.Enroll(ctx, enrollment("hotp", "alice", bad...)); err == nil {
+				t.Errorf("%v accepted", bad)
 			}
 		}
-		if _, err := f.engine.EnrollHOTP(ctx, "zed", builtin.HOTPSpec{}); !errors.Is(err, store.ErrNotFound) {
+		if _, err := f.engine.Enroll(ctx, enrollment("hotp", "zed")); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("unknown user: %v", err)
 		}
 		list, _ := f.engine.Enrollments(ctx, "alice")

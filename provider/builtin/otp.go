@@ -1,7 +1,6 @@
 package builtin
 
 import (
-	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -14,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/emfa/emfa/provider"
@@ -97,40 +98,62 @@ func EncodeSecret(seed []byte) string {
 	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(seed)
 }
 
-// checkSeed checks what TOTP and HOTP factors share — an algorithm, 6 or 8 digits, a seed
-// of at least 128 bits — and generates a seed of the algorithm's size when none is given.
-func checkSeed(alg Algorithm, digits int, seed []byte) ([]byte, error) {
-	if _, err := ParseAlgorithm(string(alg)); err != nil {
-		return nil, err
+// checkSeedSettings checks the defaults a TOTP or HOTP section gives new seeds.
+func checkSeedSettings(c *Checker, algorithm string, digits int) Algorithm {
+	alg, err := ParseAlgorithm(algorithm)
+	if err != nil {
+		c.Errorf("algorithm", "%v", err)
 	}
 	if digits != 6 && digits != 8 {
-		return nil, fmt.Errorf("digits must be 6 or 8, not %d", digits)
+		c.Errorf("digits", "must be 6 or 8, not %d", digits)
 	}
-	if seed == nil {
-		seed = make([]byte, alg.SeedSize())
-		rand.Read(seed)
-		return seed, nil
-	}
-	if len(seed) < 16 {
-		return nil, fmt.Errorf("secret is %d bits; RFC 4226 requires at least 128", len(seed)*8)
-	}
-	return seed, nil
+	return alg
 }
 
-// createSealed creates f, active, for the user called username, its seed sealed to its
-// id (a new one unless f has an id).
-func (e *Engine) createSealed(ctx context.Context, username string, f store.Factor, seed []byte) (store.Factor, error) {
-	u, err := e.store.GetUser(ctx, username)
-	if err != nil {
-		return f, fmt.Errorf("user %q: %w", username, err)
+// seedFields are the enrollment fields of a factor with a seed (totp, hotp), then its own.
+func seedFields(own ...Field) []Field {
+	fields := []Field{
+		{Name: "secret", Meta: "B32", Secret: true, Usage: "import this Base32 seed (a hardware token's, a migration's) instead of generating one"},
+		{Name: "algorithm", Meta: "A", Usage: "SHA1, SHA256 or SHA512 (default: the provider's)"},
+		{Name: "digits", Meta: "N", Kind: FieldInt, Usage: "6 or 8 (default: the provider's)"},
 	}
-	now := e.now()
-	f.ID = cmp.Or(f.ID, NewID())
-	f.UserID, f.State, f.CreatedAt, f.UpdatedAt = u.ID, store.FactorActive, now, now
+	return append(append(fields, own...), Field{Name: "name", Meta: "LABEL", Usage: "label shown to the user"})
+}
+
+// seedInput reads what TOTP and HOTP enrollments share — an algorithm, 6 or 8 digits, a
+// seed of at least 128 bits — taking the defaults for what is not given, and generates a
+// seed of the algorithm's size when none is.
+func seedInput(v url.Values, defAlg Algorithm, defDigits int) (seed []byte, alg Algorithm, digits int, err error) {
+	alg, digits = defAlg, defDigits
+	if a := v.Get("algorithm"); a != "" {
+		if alg, err = ParseAlgorithm(a); err != nil {
+			return nil, "", 0, err
+		}
+	}
+	if d := v.Get("digits"); d != "" {
+		if digits, err = strconv.Atoi(d); err != nil {
+			return nil, "", 0, fmt.Errorf("%w: digits %q is not a number", ErrInput, d)
+		}
+	}
+	if digits != 6 && digits != 8 {
+		return nil, "", 0, fmt.Errorf("digits must be 6 or 8, not %d", digits)
+	}
+	if secret := v.Get("secret"); secret != "" {
+		seed, err = DecodeSecret(secret)
+		return seed, alg, digits, err
+	}
+	seed = make([]byte, alg.SeedSize())
+	rand.Read(seed)
+	return seed, alg, digits, nil
+}
+
+// createSealed stores f with its seed sealed to its id.
+func (e *Engine) createSealed(ctx context.Context, f *store.Factor, seed []byte) error {
+	var err error
 	if f.Secret, f.KeyID, err = e.keys.Seal(seed, []byte(f.ID)); err != nil {
-		return f, err
+		return err
 	}
-	return f, e.store.CreateFactor(ctx, f)
+	return e.store.CreateFactor(ctx, *f)
 }
 
 // matchCounter returns the counter in [from, to] whose code is code, or -1. Every value is

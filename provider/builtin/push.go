@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
 )
@@ -36,35 +37,69 @@ const (
 	activationCapability = "push-activation"
 )
 
-// PushOptions configure push approval for one provider.
-type PushOptions struct {
-	// Lifetime bounds a challenge: unanswered past it, result is TIMEOUT. Default 2m.
-	Lifetime time.Duration
+// pushSettings are the push section.
+type pushSettings struct {
+	// Lifetime bounds a challenge: unanswered past it, result is TIMEOUT.
+	Lifetime time.Duration `mapstructure:"lifetime"`
 	// NumberMatching shows Verify a 2-digit number (attributes.number) that the user must
 	// type on the device to approve, against push fatigue.
-	NumberMatching bool
-	// ActivationLifetime bounds an activation code. Default 10m.
-	ActivationLifetime time.Duration
+	NumberMatching bool `mapstructure:"numberMatching"`
+	// ActivationLifetime bounds an activation code.
+	ActivationLifetime time.Duration `mapstructure:"activationLifetime"`
 	// ServerURL is emfa's address as devices reach it, put in registration URIs.
-	ServerURL string
-	// Notifier tells a device a challenge waits; nil: devices poll.
-	Notifier Notifier
-	// Log receives notifier failures. Default: discard.
-	Log *slog.Logger
+	ServerURL string `mapstructure:"serverURL"`
+	// Notifier tells a device a challenge waits; without one devices poll.
+	Notifier *notifierSettings `mapstructure:"notifier"`
 }
 
-func (o PushOptions) withDefaults() PushOptions {
-	if o.Lifetime <= 0 {
-		o.Lifetime = 2 * time.Minute
+// notifierSettings configure an HTTPNotifier.
+type notifierSettings struct {
+	Type    string        `mapstructure:"type"` // http
+	URL     string        `mapstructure:"url"`
+	Headers []header      `mapstructure:"headers"`
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
+// header is a request header whose value may be secret.
+type header struct {
+	Name  string        `mapstructure:"name"`
+	Value config.Secret `mapstructure:"value"`
+}
+
+func newPushSettings() Settings {
+	return &pushSettings{Lifetime: 2 * time.Minute, ActivationLifetime: 10 * time.Minute}
+}
+
+func (s *pushSettings) Check(c *Checker) {
+	s.ServerURL = strings.TrimRight(s.ServerURL, "/")
+	if s.Lifetime < 10*time.Second || s.Lifetime > 30*time.Minute {
+		c.Errorf("lifetime", "must be between 10s and 30m, not %s", s.Lifetime)
 	}
-	if o.ActivationLifetime <= 0 {
-		o.ActivationLifetime = 10 * time.Minute
+	if s.ActivationLifetime <= 0 {
+		c.Errorf("activationLifetime", "must be positive, not %s", s.ActivationLifetime)
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+	if n := s.Notifier; n != nil {
+		n.Type = strings.ToLower(cmp.Or(n.Type, "http"))
+		n.Timeout = cmp.Or(n.Timeout, 5*time.Second)
+		if n.Type != "http" {
+			c.Errorf("notifier.type", "unknown notifier %q (want http)", n.Type)
+		}
+		if !strings.HasPrefix(n.URL, "https://") && !strings.HasPrefix(n.URL, "http://") {
+			c.Errorf("notifier.url", "must be an http(s) URL")
+		}
 	}
-	o.ServerURL = strings.TrimRight(o.ServerURL, "/")
-	return o
+}
+
+func (s *pushSettings) Open(e *Engine) Factor {
+	k := &pushFactor{e: e, s: s}
+	if n := s.Notifier; n != nil {
+		h := http.Header{}
+		for _, v := range n.Headers {
+			h.Add(v.Name, v.Value.Reveal())
+		}
+		k.notifier = NewHTTPNotifier(n.URL, h, n.Timeout)
+	}
+	return k
 }
 
 // Notifier tells a device that a challenge waits for it. Devices also poll, so a failed
@@ -89,24 +124,33 @@ type challengeData struct {
 	Number int `json:"number,omitempty"`
 }
 
-// pushKind is push approval.
-type pushKind struct{ e *Engine }
+// pushFactor is push approval.
+type pushFactor struct {
+	e        *Engine
+	s        *pushSettings
+	notifier Notifier // nil: devices poll
+}
 
-func (pushKind) flow() provider.Flow                     { return provider.FlowInitThenPoll }
-func (pushKind) attributes(*store.Factor) map[string]any { return nil }
+func (*pushFactor) Flow() provider.Flow                     { return provider.FlowInitThenPoll }
+func (*pushFactor) Attributes(*store.Factor) map[string]any { return nil }
+func (*pushFactor) Recorded(*store.Factor) url.Values       { return url.Values{} }
 
-func (pushKind) validate(context.Context, *store.Factor, provider.Request) (provider.Outcome, error) {
+func (*pushFactor) Fields() []Field {
+	return []Field{{Name: "name", Meta: "LABEL", Usage: "label of the device until it registers"}}
+}
+
+func (*pushFactor) Validate(context.Context, *store.Factor, provider.Request) (provider.Outcome, error) {
 	return provider.Failed("push has no validate step (flow init_then_poll)"), nil
 }
 
-// initiate starts a challenge, withdraws the factor's older ones (one login, one
+// Initiate starts a challenge, withdraws the factor's older ones (one login, one
 // question on the phone) and wakes the device.
-func (k pushKind) initiate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
+func (k *pushFactor) Initiate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
 	if f.Params["publicKey"] == "" {
 		// Active without a key: enabled by hand before any device registered.
 		return provider.Failed("push device never registered"), nil
 	}
-	o, txs := k.e.push, pushTransactions(k.e.store, k.e.now)
+	o, txs := k.s, pushTransactions(k.e.store, k.e.now)
 	now := k.e.now()
 	id := NewID()
 	d := challengeData{Message: "Sign-in request for " + req.Username}
@@ -126,10 +170,10 @@ func (k pushKind) initiate(ctx context.Context, f *store.Factor, req provider.Re
 	if err != nil {
 		return provider.Outcome{}, fmt.Errorf("push: cancel older challenges: %w", err)
 	}
-	if o.Notifier != nil {
+	if k.notifier != nil {
 		n := Notification{DeviceID: f.ID, ChallengeID: id, User: req.Username, ExpiresAt: tx.ExpiresAt.UTC()}
-		if err := o.Notifier.Notify(ctx, n); err != nil {
-			o.Log.Warn("push notification failed; the device may still poll",
+		if err := k.notifier.Notify(ctx, n); err != nil {
+			k.e.log.Warn("push notification failed; the device may still poll",
 				"device", f.ID, "user", req.Username, "challenge", id, "err", err)
 		}
 	}
@@ -143,9 +187,9 @@ func (k pushKind) initiate(ctx context.Context, f *store.Factor, req provider.Re
 	return out, nil
 }
 
-// result reports where the challenge stands; Load has already turned a missed deadline
+// Result reports where the challenge stands; Load has already turned a missed deadline
 // into TIMEOUT and refused another user's, factor's or capability's transaction.
-func (k pushKind) result(ctx context.Context, _ *store.Factor, req provider.Request) (provider.Outcome, error) {
+func (k *pushFactor) Result(ctx context.Context, _ *store.Factor, req provider.Request) (provider.Outcome, error) {
 	tx, refusal, err := pushTransactions(k.e.store, k.e.now).Load(ctx, req)
 	if err != nil {
 		return provider.Outcome{}, err
@@ -177,68 +221,42 @@ func twoDigits() int {
 	return 10 + int(n.Int64())
 }
 
-// PushSpec describes a push device to enroll.
-type PushSpec struct {
-	// ID is the factor's id; "" for a new random one (a replayed recording keeps its own).
-	ID string
-	// Label names the device until it registers (its registration may name it).
-	Label string
-}
-
-// EnrolledPush is a pending push factor and what its device needs to register.
-type EnrolledPush struct {
-	Factor store.Factor
-	// ActivationCode registers the device, once, before ExpiresAt. Shown once: emfa
-	// keeps only its hash.
-	ActivationCode string
-	ExpiresAt      time.Time
-	// RegistrationURI is emfa://register?server=…&code=… (server omitted without a
-	// configured serverURL), for a QR code an app reads.
-	RegistrationURI string
-	// RegistrationURL is the same as a link on emfa's own address (serverURL), the code
-	// in the fragment so it reaches no server log; empty without a serverURL.
-	RegistrationURL string
-}
-
-// EnrollPush creates a pending push factor for an existing user and its single-use
-// activation code. The factor is offered to Verify only once a device has registered.
-func (e *Engine) EnrollPush(ctx context.Context, username string, spec PushSpec) (EnrolledPush, error) {
-	u, err := e.store.GetUser(ctx, username)
-	if err != nil {
-		return EnrolledPush{}, fmt.Errorf("user %q: %w", username, err)
+// Enroll creates a pending push factor and its single-use activation code, shown once
+// with the registration URI (emfa://register?server=…&code=…, server omitted without a
+// serverURL) and, with a serverURL, the same as a link on emfa's own address, the code in
+// the fragment so it reaches no server log. The factor is offered to Verify only once a
+// device has registered.
+func (k *pushFactor) Enroll(ctx context.Context, u store.User, _ []store.Factor, in Enrollment) (Enrolled, error) {
+	if !k.e.exposed[TypePush] {
+		// Without a provider exposing push no device API is served: nothing could register.
+		return Enrolled{}, errors.New("no builtin provider exposes the push capability")
 	}
-	if spec.Label == "" {
-		spec.Label = "Push device"
-	}
-	now := e.now()
-	f := store.Factor{
-		ID: cmp.Or(spec.ID, NewID()), UserID: u.ID, Type: TypePush, Label: spec.Label, State: store.FactorPending,
-		Params: map[string]string{}, Counter: -1, CreatedAt: now, UpdatedAt: now,
-	}
-	if err := e.store.CreateFactor(ctx, f); err != nil {
-		return EnrolledPush{}, err
+	f := k.e.newFactor(u, TypePush, cmp.Or(in.Values.Get("name"), "Push device"), in)
+	f.State = store.FactorPending
+	if err := k.e.store.CreateFactor(ctx, f); err != nil {
+		return Enrolled{}, err
 	}
 	code := NewID()
 	tx := store.Transaction{
-		ID: activationKey(code), Username: username, Capability: activationCapability, FactorID: f.ID,
-		Status: string(provider.StatusPending), ExpiresAt: now.Add(e.push.ActivationLifetime),
-		CreatedAt: now, UpdatedAt: now,
+		ID: activationKey(code), Username: u.Name, Capability: activationCapability, FactorID: f.ID,
+		Status: string(provider.StatusPending), ExpiresAt: f.CreatedAt.Add(k.s.ActivationLifetime),
+		CreatedAt: f.CreatedAt, UpdatedAt: f.CreatedAt,
 	}
-	if err := e.store.CreateTransaction(ctx, tx); err != nil {
+	if err := k.e.store.CreateTransaction(ctx, tx); err != nil {
 		// A factor nobody can register would only clutter the user's list.
-		if derr := e.store.DeleteFactor(context.WithoutCancel(ctx), f.ID); derr != nil {
+		if derr := k.e.store.DeleteFactor(context.WithoutCancel(ctx), f.ID); derr != nil {
 			err = errors.Join(err, derr)
 		}
-		return EnrolledPush{}, fmt.Errorf("push: activation code: %w", err)
+		return Enrolled{}, fmt.Errorf("push: activation code: %w", err)
 	}
-	out := EnrolledPush{Factor: f, ActivationCode: code, ExpiresAt: tx.ExpiresAt}
 	q := url.Values{"code": {code}}
-	if e.push.ServerURL != "" {
-		q.Set("server", e.push.ServerURL)
-		out.RegistrationURL = e.push.ServerURL + "/v1/devices/register#code=" + code
+	out := map[string]any{"activationCode": code, "expiresAt": tx.ExpiresAt.UTC().Format(time.RFC3339)}
+	if k.s.ServerURL != "" {
+		q.Set("server", k.s.ServerURL)
+		out["registrationURL"] = k.s.ServerURL + "/v1/devices/register#code=" + code
 	}
-	out.RegistrationURI = "emfa://register?" + q.Encode()
-	return out, nil
+	out["registrationURI"] = "emfa://register?" + q.Encode()
+	return Enrolled{Factor: f, Output: out}, nil
 }
 
 func activationKey(code string) string {

@@ -1,6 +1,7 @@
 package builtin
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -28,20 +30,20 @@ import (
 // Knowledge answers are not an authenticator under NIST SP 800-63B (§5.1.1.2 forbids
 // prompting for "specific types of information", and §5.1 lists no knowledge-based
 // authenticator): answers are guessable, researchable and shared. The engine serves the
-// type only when QuestionOptions.Enabled is set, for organisations that accept that.
+// type only when question.enabled is set, for organisations that accept that.
 const TypeQuestion = "question"
 
-// QuestionOptions configure security questions.
-type QuestionOptions struct {
-	// Enabled serves the question factor type; off by default.
-	Enabled bool
-	// MaxAttempts is the number of answers tried per transaction; default 3.
-	MaxAttempts int
-	// Lifetime of a question's transaction; default 5 minutes.
-	Lifetime time.Duration
-	// Argon2 hashes the answers of new enrollments; zero fields take OWASP's
-	// recommended argon2id parameters (19 MiB, 2 passes, 1 lane).
-	Argon2 Argon2Params
+// questionSettings are the question section. Off unless Enabled.
+type questionSettings struct {
+	Enabled bool `mapstructure:"enabled"`
+	// MaxAttempts is the number of answers tried per transaction.
+	MaxAttempts int `mapstructure:"maxAttempts"`
+	// Lifetime of a question's transaction.
+	Lifetime time.Duration `mapstructure:"lifetime"`
+
+	// argon2 hashes the answers of new enrollments: OWASP's recommended argon2id
+	// parameters (19 MiB, 2 passes, 1 lane); tests lower them.
+	argon2 Argon2Params
 }
 
 // Argon2Params are argon2id's cost parameters (RFC 9106).
@@ -51,33 +53,26 @@ type Argon2Params struct {
 	Threads   uint8
 }
 
-func (o QuestionOptions) withDefaults() QuestionOptions {
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 3
-	}
-	if o.Lifetime <= 0 {
-		o.Lifetime = 5 * time.Minute
-	}
-	if o.Argon2.Time == 0 {
-		o.Argon2.Time = 2
-	}
-	if o.Argon2.MemoryKiB == 0 {
-		o.Argon2.MemoryKiB = 19 * 1024
-	}
-	if o.Argon2.Threads == 0 {
-		o.Argon2.Threads = 1
-	}
-	return o
+func newQuestionSettings() Settings {
+	return &questionSettings{MaxAttempts: 3, Lifetime: 5 * time.Minute, argon2: Argon2Params{Time: 2, MemoryKiB: 19 * 1024, Threads: 1}}
 }
+
+func (s *questionSettings) Check(c *Checker) {
+	if c.Exposed && !s.Enabled {
+		c.Errorf("enabled", "the question capability needs question.enabled: true (security questions are not an authenticator under NIST SP 800-63B)")
+	}
+	if s.MaxAttempts < 1 {
+		c.Errorf("maxAttempts", "must be at least 1, not %d", s.MaxAttempts)
+	}
+	if s.Lifetime <= 0 {
+		c.Errorf("lifetime", "must be positive, not %s", s.Lifetime)
+	}
+}
+
+func (s *questionSettings) Open(e *Engine) Factor { return &questionFactor{e: e, s: s} }
 
 // ErrQuestionsDisabled refuses to enroll questions on an engine that does not serve them.
 var ErrQuestionsDisabled = errors.New("security questions are disabled (question.enabled: false); they are not an authenticator under NIST SP 800-63B")
-
-// QA is one question and its answer, in clear, as an administrator enrolls it.
-type QA struct {
-	Question string
-	Answer   string
-}
 
 // Limits on what is enrolled.
 const (
@@ -120,69 +115,82 @@ func NormalizeAnswer(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// EnrollQuestions creates an active question factor holding every pair: the questions in
-// Params, the answers normalised and hashed with argon2id, the hashes sealed. A user has
-// at most one question factor.
-func (e *Engine) EnrollQuestions(ctx context.Context, username string, pairs []QA, label string) (store.Factor, error) {
-	if !e.question.Enabled {
-		return store.Factor{}, ErrQuestionsDisabled
+// questionFactor asks one of the factor's questions at random.
+type questionFactor struct {
+	e *Engine
+	s *questionSettings
+}
+
+func (k *questionFactor) offered() bool                         { return k.s.Enabled }
+func (*questionFactor) Flow() provider.Flow                     { return provider.FlowInitThenValidate }
+func (*questionFactor) Attributes(*store.Factor) map[string]any { return nil }
+
+func (*questionFactor) Fields() []Field {
+	return []Field{
+		{Name: "question", Meta: "Q", Kind: FieldList, Required: true, Usage: "a question (repeat, each followed by its --answer)"},
+		{Name: "answer", Meta: "A", Kind: FieldList, Secret: true, StandIn: "redacted answer", Usage: "the answer to the question before it"},
+		{Name: "name", Meta: "LABEL", Usage: "label shown to the user (default Security questions)"},
 	}
-	if len(pairs) == 0 || len(pairs) > maxQuestions {
-		return store.Factor{}, fmt.Errorf("between 1 and %d questions, not %d", maxQuestions, len(pairs))
+}
+
+// Recorded keeps the first question; its answer is never recorded.
+func (*questionFactor) Recorded(f *store.Factor) url.Values {
+	qs, _ := Questions(f)
+	if len(qs) == 0 {
+		return url.Values{}
 	}
-	questions := make([]string, len(pairs))
+	return url.Values{"question": {qs[0]}, "answer": {Redacted}}
+}
+
+// Enroll creates an active question factor holding every question and answer pair: the
+// questions in Params, the answers normalised and hashed with argon2id, the hashes
+// sealed. A user has at most one question factor.
+func (k *questionFactor) Enroll(ctx context.Context, u store.User, existing []store.Factor, in Enrollment) (Enrolled, error) {
+	if !k.s.Enabled {
+		return Enrolled{}, ErrQuestionsDisabled
+	}
+	qs, as := in.Values["question"], in.Values["answer"]
+	if len(qs) == 0 || len(qs) != len(as) {
+		return Enrolled{}, fmt.Errorf("%w: needs --question Q --answer A pairs (got %d questions, %d answers)", ErrInput, len(qs), len(as))
+	}
+	if len(qs) > maxQuestions {
+		return Enrolled{}, fmt.Errorf("between 1 and %d questions, not %d", maxQuestions, len(qs))
+	}
+	questions := make([]string, len(qs))
 	var secret questionSecret
 	seen := map[string]bool{}
-	for i, p := range pairs {
-		q := strings.Join(strings.Fields(p.Question), " ")
-		a := NormalizeAnswer(p.Answer)
+	for i := range qs {
+		q := strings.Join(strings.Fields(qs[i]), " ")
+		a := NormalizeAnswer(as[i])
 		switch {
 		case q == "" || utf8.RuneCountInString(q) > maxQuestionLength || !utf8.ValidString(q):
-			return store.Factor{}, fmt.Errorf("question %d: between 1 and %d characters of text", i+1, maxQuestionLength)
+			return Enrolled{}, fmt.Errorf("question %d: between 1 and %d characters of text", i+1, maxQuestionLength)
 		case seen[NormalizeAnswer(q)]:
-			return store.Factor{}, fmt.Errorf("question %d: asked twice", i+1)
-		case a == "" || utf8.RuneCountInString(a) > maxAnswerLength || !utf8.ValidString(p.Answer):
+			return Enrolled{}, fmt.Errorf("question %d: asked twice", i+1)
+		case a == "" || utf8.RuneCountInString(a) > maxAnswerLength || !utf8.ValidString(as[i]):
 			// The answer itself is never repeated in an error.
-			return store.Factor{}, fmt.Errorf("answer %d: between 1 and %d characters of text", i+1, maxAnswerLength)
+			return Enrolled{}, fmt.Errorf("answer %d: between 1 and %d characters of text", i+1, maxAnswerLength)
 		}
 		seen[NormalizeAnswer(q)] = true
 		questions[i] = q
-		secret.Answers = append(secret.Answers, e.hashAnswer(a))
-	}
-	if label == "" {
-		label = "Security questions"
-	}
-	u, err := e.store.GetUser(ctx, username)
-	if err != nil {
-		return store.Factor{}, fmt.Errorf("user %q: %w", username, err)
-	}
-	existing, err := e.store.ListFactors(ctx, u.ID)
-	if err != nil {
-		return store.Factor{}, err
+		secret.Answers = append(secret.Answers, hashAnswer(k.s.argon2, a))
 	}
 	for _, f := range existing {
 		if f.Type == TypeQuestion {
-			return store.Factor{}, fmt.Errorf("%w: %s already has question factor %s (delete it to enroll new questions)", ErrDuplicate, username, f.ID)
+			return Enrolled{}, fmt.Errorf("%w: %s already has question factor %s (delete it to enroll new questions)", ErrDuplicate, u.Name, f.ID)
 		}
 	}
-	qs, _ := json.Marshal(questions)
+	text, _ := json.Marshal(questions)
 	plain, _ := json.Marshal(secret)
-	now := e.now()
-	f := store.Factor{
-		ID: NewID(), UserID: u.ID, Type: TypeQuestion, Label: label, State: store.FactorActive,
-		Params: map[string]string{paramQuestions: string(qs)}, Counter: -1, CreatedAt: now, UpdatedAt: now,
+	f := k.e.newFactor(u, TypeQuestion, cmp.Or(in.Values.Get("name"), "Security questions"), in)
+	f.Params[paramQuestions] = string(text)
+	if err := k.e.createSealed(ctx, &f, plain); err != nil {
+		return Enrolled{}, err
 	}
-	if f.Secret, f.KeyID, err = e.keys.Seal(plain, []byte(f.ID)); err != nil {
-		return store.Factor{}, err
-	}
-	if err := e.store.CreateFactor(ctx, f); err != nil {
-		return store.Factor{}, err
-	}
-	return f, nil
+	return Enrolled{Factor: f, Output: map[string]any{"questions": questions}}, nil
 }
 
-func (e *Engine) hashAnswer(normalized string) answerHash {
-	p := e.question.Argon2
+func hashAnswer(p Argon2Params, normalized string) answerHash {
 	h := answerHash{Salt: make([]byte, 16), Time: p.Time, MemoryKiB: p.MemoryKiB, Threads: p.Threads}
 	rand.Read(h.Salt)
 	h.Hash = argon2.IDKey([]byte(normalized), h.Salt, p.Time, p.MemoryKiB, p.Threads, 32)
@@ -208,15 +216,7 @@ type questionData struct {
 	Question int `json:"q"`
 }
 
-// questionKind asks one of the factor's questions at random.
-type questionKind struct {
-	e *Engine
-}
-
-func (questionKind) flow() provider.Flow                     { return provider.FlowInitThenValidate }
-func (questionKind) attributes(*store.Factor) map[string]any { return nil }
-
-func (k questionKind) initiate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
+func (k *questionFactor) Initiate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
 	e := k.e
 	qs, err := Questions(f)
 	if err != nil {
@@ -237,11 +237,10 @@ func (k questionKind) initiate(ctx context.Context, f *store.Factor, req provide
 	}
 	data, _ := json.Marshal(questionData{Question: idx})
 	id := NewID()
-	txs := e.challenges()
-	if err := txs.Start(ctx, req, store.Transaction{ID: id, Data: data, ExpiresAt: now.Add(e.question.Lifetime)}); err != nil {
+	if err := e.challenges().Start(ctx, req, store.Transaction{ID: id, Data: data, ExpiresAt: now.Add(k.s.Lifetime)}); err != nil {
 		return provider.Outcome{}, err
 	}
-	canceled, err := e.store.CancelPending(ctx, f.ID, txs.Key(id), string(provider.StatusCanceled), now)
+	canceled, err := e.cancelOlder(ctx, f.ID, id)
 	if err != nil {
 		return provider.Outcome{}, err
 	}
@@ -258,9 +257,9 @@ func (k questionKind) initiate(ctx context.Context, f *store.Factor, req provide
 	}, nil
 }
 
-func (k questionKind) validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
+func (k *questionFactor) Validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
 	e := k.e
-	out, err := e.answerChallenge(ctx, f, req, e.question.MaxAttempts, "answer", func(tx store.Transaction) (bool, error) {
+	out, err := e.answerChallenge(ctx, f, req, k.s.MaxAttempts, "answer", func(tx store.Transaction) (bool, error) {
 		var d questionData
 		if err := json.Unmarshal(tx.Data, &d); err != nil {
 			return false, fmt.Errorf("transaction %s: corrupt question: %w", tx.ID, err)
@@ -284,7 +283,7 @@ func (k questionKind) validate(ctx context.Context, f *store.Factor, req provide
 	return out, err
 }
 
-func (k questionKind) result(ctx context.Context, _ *store.Factor, req provider.Request) (provider.Outcome, error) {
+func (k *questionFactor) Result(ctx context.Context, _ *store.Factor, req provider.Request) (provider.Outcome, error) {
 	return k.e.challengeResult(ctx, req)
 }
 

@@ -34,7 +34,19 @@ func TestNormalizeAnswer(t *testing.T) {
 	}
 }
 
-var questionPairs = []builtin.QA{
+// qa is one question and its answer, as an administrator enrolls it.
+type qa struct{ Question, Answer string }
+
+// questionEnrollment enrolls pairs, in order, for user.
+func questionEnrollment(user string, pairs []qa) builtin.Enrollment {
+	var nv []string
+	for _, p := range pairs {
+		nv = append(nv, "question", p.Question, "answer", p.Answer)
+	}
+	return enrollment(builtin.TypeQuestion, user, nv...)
+}
+
+var questionPairs = []qa{
 	{Question: "What was the name of your first pet?", Answer: "Rex"},
 	{Question: "In which city were you born?", Answer: "São Paulo"},
 	{Question: "What was your first car?", Answer: "Fiat  Panda"},
@@ -49,11 +61,11 @@ var answers = map[string]string{
 
 func (f *engineFixture) enrollQuestions(t testing.TB, user string) string {
 	t.Helper()
-	fac, err := f.engine.EnrollQuestions(context.Background(), user, questionPairs, "")
+	enrolled, err := f.engine.Enroll(context.Background(), questionEnrollment(user, questionPairs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fac.ID
+	return enrolled.Factor.ID
 }
 
 func TestQuestionFlow(t *testing.T) {
@@ -103,7 +115,7 @@ func TestQuestionFlow(t *testing.T) {
 // does not draw another one.
 func TestQuestionStaysUntilAnswered(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
-		f := newEngineFixture(t, st, func(o *builtin.Options) { o.Question.MaxAttempts = 1 })
+		f := newEngineFixture(t, st, func(c *engineConfig) { c.set("question.maxAttempts", 1) })
 		id := f.enrollQuestions(t, "alice")
 		first := f.initiate(t, "alice", "question", id)
 		q := first.Attributes["question"]
@@ -137,9 +149,9 @@ func TestQuestionStaysUntilAnswered(t *testing.T) {
 
 func TestQuestionAttemptsAndLockout(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
-		f := newEngineFixture(t, st, func(o *builtin.Options) {
-			o.Question.MaxAttempts = 2
-			o.Lockout.MaxFailures = 3
+		f := newEngineFixture(t, st, func(c *engineConfig) {
+			c.set("question.maxAttempts", 2)
+			c.set("lockout.maxFailures", 3)
 		})
 		id := f.enrollQuestions(t, "alice")
 		out := f.initiate(t, "alice", "question", id)
@@ -159,7 +171,7 @@ func TestQuestionAttemptsAndLockout(t *testing.T) {
 
 func TestQuestionExpiry(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
-		f := newEngineFixture(t, st, func(o *builtin.Options) { o.Question.Lifetime = time.Minute })
+		f := newEngineFixture(t, st, func(c *engineConfig) { c.set("question.lifetime", time.Minute) })
 		id := f.enrollQuestions(t, "alice")
 		out := f.initiate(t, "alice", "question", id)
 		f.clock.Advance(time.Minute)
@@ -204,22 +216,22 @@ func TestEnrollQuestionsRefusals(t *testing.T) {
 		ctx := context.Background()
 		cases := []struct {
 			name  string
-			pairs []builtin.QA
+			pairs []qa
 			want  string
 		}{
-			{"none", nil, "between 1 and 20 questions"},
-			{"empty question", []builtin.QA{{Question: "  ", Answer: "x"}}, "question 1"},
-			{"empty answer", []builtin.QA{{Question: "Q?", Answer: " \t "}}, "answer 1"},
-			{"asked twice", []builtin.QA{{Question: "Q?", Answer: "a"}, {Question: " q? ", Answer: "b"}}, "question 2: asked twice"},
+			{"none", nil, "pairs"},
+			{"empty question", []qa{{Question: "  ", Answer: "x"}}, "question 1"},
+			{"empty answer", []qa{{Question: "Q?", Answer: " \t "}}, "answer 1"},
+			{"asked twice", []qa{{Question: "Q?", Answer: "a"}, {Question: " q? ", Answer: "b"}}, "question 2: asked twice"},
 		}
 		for _, c := range cases {
-			_, err := f.engine.EnrollQuestions(ctx, "alice", c.pairs, "")
+			_, err := f.engine.Enroll(ctx, questionEnrollment("alice", c.pairs))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("%s: %v, want %q", c.name, err, c.want)
 			}
 		}
 		f.enrollQuestions(t, "alice")
-		if _, err := f.engine.EnrollQuestions(ctx, "alice", questionPairs, ""); !errors.Is(err, builtin.ErrDuplicate) {
+		if _, err := f.engine.Enroll(ctx, questionEnrollment("alice", questionPairs)); !errors.Is(err, builtin.ErrDuplicate) {
 			t.Errorf("second question factor: %v", err)
 		}
 		list, _ := st.ListFactors(ctx, "u-alice")
@@ -234,13 +246,8 @@ func TestQuestionsDisabled(t *testing.T) {
 		enabled := newEngineFixture(t, st, nil)
 		id := enabled.enrollQuestions(t, "alice")
 		disabled := &engineFixture{store: st, clock: enabled.clock}
-		keys, _ := builtin.NewKeyring(bytes.Repeat([]byte{9}, 32))
-		var err error
-		disabled.engine, err = builtin.New(builtin.Options{Store: st, Keyring: keys, Now: enabled.clock.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := disabled.engine.EnrollQuestions(context.Background(), "bob", questionPairs, ""); !errors.Is(err, builtin.ErrQuestionsDisabled) {
+		disabled.engine = newEngine(t, st, enabled.clock.Now, &engineConfig{section: map[string]any{}})
+		if _, err := disabled.engine.Enroll(context.Background(), questionEnrollment("bob", questionPairs)); !errors.Is(err, builtin.ErrQuestionsDisabled) {
 			t.Errorf("enroll: %v", err)
 		}
 		if list, _ := disabled.engine.Enrollments(context.Background(), "alice"); len(list) != 0 {

@@ -1,8 +1,10 @@
 package builtin
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
 
 	"github.com/pquerna/otp"
@@ -12,64 +14,93 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TOTPSpec describes a TOTP factor to enroll; zero fields take the provider's defaults.
-type TOTPSpec struct {
-	ID        string // "": a new random id (a replayed recording keeps its own)
-	Secret    []byte // nil: generate one
-	Algorithm Algorithm
-	Digits    int
-	Period    int
-	Label     string
+// TypeTOTP is RFC 6238 time-based codes (authenticator apps).
+const TypeTOTP = "totp"
+
+// totpSettings are the totp section: the parameters of newly generated seeds, and the
+// verification window applied to every TOTP factor.
+type totpSettings struct {
+	Algorithm string `mapstructure:"algorithm"` // SHA1, SHA256, SHA512
+	Digits    int    `mapstructure:"digits"`    // 6 or 8
+	Period    int    `mapstructure:"period"`    // seconds
+	// Window is how many steps before and after the current one are accepted (RFC 6238
+	// §5.2 advises 1); 0 may be set.
+	Window int `mapstructure:"window"`
+	// Issuer is shown by authenticator apps next to the account name (HOTP's too).
+	Issuer string `mapstructure:"issuer"`
+
+	alg Algorithm
 }
 
-// EnrolledSeed is a new TOTP or HOTP factor and what the user's app or token needs.
-type EnrolledSeed struct {
-	Factor     store.Factor
-	Secret     string // Base32, shown once
-	OTPAuthURI string
+func newTOTPSettings() Settings {
+	return &totpSettings{Algorithm: "SHA1", Digits: 6, Period: 30, Window: 1, Issuer: "emfa"}
 }
 
-// EnrollTOTP creates an active TOTP factor for an existing user, sealing the seed.
-func (e *Engine) EnrollTOTP(ctx context.Context, username string, spec TOTPSpec) (EnrolledSeed, error) {
-	if spec.Algorithm == "" {
-		spec.Algorithm = e.totp.Algorithm
+func (s *totpSettings) Check(c *Checker) {
+	s.alg = checkSeedSettings(c, s.Algorithm, s.Digits)
+	if s.Period < 10 || s.Period > 300 {
+		c.Errorf("period", "must be between 10 and 300 seconds, not %d", s.Period)
 	}
-	if spec.Digits == 0 {
-		spec.Digits = e.totp.Digits
+	if s.Window < 0 || s.Window > 10 {
+		c.Errorf("window", "must be between 0 and 10 steps, not %d", s.Window)
 	}
-	if spec.Period == 0 {
-		spec.Period = e.totp.Period
+	if s.Issuer == "" {
+		c.Errorf("issuer", "must not be empty")
 	}
-	if spec.Label == "" {
-		spec.Label = "Authenticator app"
-	}
-	seed, err := checkSeed(spec.Algorithm, spec.Digits, spec.Secret)
+}
+
+func (s *totpSettings) Open(e *Engine) Factor { return &totpFactor{e: e, s: s} }
+
+// totpFactor is RFC 6238 time-based codes.
+type totpFactor struct {
+	validateOnly
+	e *Engine
+	s *totpSettings
+}
+
+func (k *totpFactor) Fields() []Field {
+	return seedFields(Field{Name: "period", Meta: "S", Kind: FieldInt, Usage: "seconds per step (default: the provider's)"})
+}
+
+func (k *totpFactor) Recorded(*store.Factor) url.Values { return url.Values{"secret": {Redacted}} }
+
+// Enroll creates an active TOTP factor, its seed given or generated, and sealed; the
+// seed and its otpauth URI are shown once.
+func (k *totpFactor) Enroll(ctx context.Context, u store.User, _ []store.Factor, in Enrollment) (Enrolled, error) {
+	seed, alg, digits, err := seedInput(in.Values, k.s.alg, k.s.Digits)
 	if err != nil {
-		return EnrolledSeed{}, err
+		return Enrolled{}, err
 	}
-	if spec.Period < 10 || spec.Period > 300 {
-		return EnrolledSeed{}, fmt.Errorf("period must be between 10 and 300 seconds, not %d", spec.Period)
+	period := k.s.Period
+	if v := in.Values.Get("period"); v != "" {
+		if period, err = strconv.Atoi(v); err != nil {
+			return Enrolled{}, fmt.Errorf("%w: period %q is not a number", ErrInput, v)
+		}
+	}
+	if period < 10 || period > 300 {
+		return Enrolled{}, fmt.Errorf("period must be between 10 and 300 seconds, not %d", period)
 	}
 	key, err := totp.Generate(totp.GenerateOpts{
-		Issuer: e.totp.Issuer, AccountName: username, Period: uint(spec.Period),
-		Secret: seed, Digits: otp.Digits(spec.Digits), Algorithm: otpAlgorithm(spec.Algorithm),
+		Issuer: k.s.Issuer, AccountName: u.Name, Period: uint(period),
+		Secret: seed, Digits: otp.Digits(digits), Algorithm: otpAlgorithm(alg),
 	})
 	if err != nil {
-		return EnrolledSeed{}, fmt.Errorf("otpauth uri: %w", err)
+		return Enrolled{}, fmt.Errorf("otpauth uri: %w", err)
 	}
-	f, err := e.createSealed(ctx, username, store.Factor{
-		ID: spec.ID, Type: TypeTOTP, Label: spec.Label, Counter: -1,
-		Params: map[string]string{
-			"algorithm": string(spec.Algorithm),
-			"digits":    strconv.Itoa(spec.Digits),
-			"period":    strconv.Itoa(spec.Period),
-		},
-	}, seed)
-	if err != nil {
-		return EnrolledSeed{}, err
+	f := k.e.newFactor(u, TypeTOTP, cmp.Or(in.Values.Get("name"), "Authenticator app"), in)
+	f.Params = map[string]string{"algorithm": string(alg), "digits": strconv.Itoa(digits), "period": strconv.Itoa(period)}
+	if err := k.e.createSealed(ctx, &f, seed); err != nil {
+		return Enrolled{}, err
 	}
-	return EnrolledSeed{Factor: f, Secret: EncodeSecret(seed), OTPAuthURI: key.URL()}, nil
+	return Enrolled{Factor: f, Output: map[string]any{
+		"algorithm": f.Params["algorithm"], "digits": f.Params["digits"], "period": f.Params["period"],
+		"secret": EncodeSecret(seed), "otpauthURI": key.URL(),
+	}}, nil
 }
+
+// issuer is what authenticator apps show next to the account name, for TOTP and HOTP
+// alike: totp.issuer.
+func (e *Engine) issuer() string { return e.factors[TypeTOTP].(*totpFactor).s.Issuer }
 
 func otpAlgorithm(a Algorithm) otp.Algorithm {
 	switch a {
@@ -100,20 +131,14 @@ func paramsOf(f *store.Factor) (totpParams, error) {
 	return totpParams{alg, digits, period}, nil
 }
 
-// totpKind is RFC 6238 time-based codes.
-type totpKind struct {
-	validateOnly
-	e *Engine
-}
-
-func (k totpKind) validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
-	return k.e.validateTOTP(ctx, f, req.Passvalue)
+func (k *totpFactor) Validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
+	return k.e.validateTOTP(ctx, f, req.Passvalue, k.s.Window)
 }
 
 // validateTOTP checks a code against every step of the window (without stopping early, so
 // timing does not tell which step matched), then claims the matched step with an atomic
 // compare-and-set: a step at or below the last accepted one is a replay (RFC 6238 §5.2).
-func (e *Engine) validateTOTP(ctx context.Context, f *store.Factor, code string) (provider.Outcome, error) {
+func (e *Engine) validateTOTP(ctx context.Context, f *store.Factor, code string, window int) (provider.Outcome, error) {
 	p, err := paramsOf(f)
 	if err != nil {
 		return provider.Outcome{}, err
@@ -126,8 +151,7 @@ func (e *Engine) validateTOTP(ctx context.Context, f *store.Factor, code string)
 		return e.fail(ctx, f, "malformed code")
 	}
 	current := TOTPStep(e.now().Unix(), p.period)
-	window := int64(e.totp.Window)
-	matched := matchCounter(p.alg, seed, p.digits, code, current-window, current+window)
+	matched := matchCounter(p.alg, seed, p.digits, code, current-int64(window), current+int64(window))
 	if matched < 0 {
 		return e.fail(ctx, f, "wrong code")
 	}

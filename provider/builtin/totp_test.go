@@ -37,25 +37,17 @@ type fixture struct {
 func newFixture(t *testing.T, st store.Store) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := &clock{t: time.Unix(1111111109, 0).UTC()}
-	e, err := builtin.New(builtin.Options{
-		Store: st, Keyring: keys, Now: clk.Now,
-		TOTP:    builtin.TOTPOptions{Window: 1},
-		Lockout: builtin.Lockout{MaxFailures: 3, Duration: 15 * time.Minute},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEngine(t, st, clk.Now, &engineConfig{section: map[string]any{
+		"totp":    map[string]any{"window": 1},
+		"lockout": map[string]any{"maxFailures": 3, "duration": 15 * time.Minute},
+	}})
 	f := &fixture{engine: e, store: st, clock: clk}
 	for _, name := range []string{"alice", "bob"} {
 		if err := st.CreateUser(ctx, store.User{ID: "u-" + name, Name: name, CreatedAt: clk.Now()}); err != nil {
 			t.Fatal(err)
 		}
-		enrolled, err := e.EnrollTOTP(ctx, name, builtin.TOTPSpec{Secret: rfcSeed, Label: name + "'s phone"})
+		enrolled, err := e.Enroll(ctx, enrollment("totp", name, "secret", builtin.EncodeSecret(rfcSeed), "name", name+"'s phone"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,16 +213,17 @@ func TestEnrollTOTP(t *testing.T) {
 	st := testdb.SQLite(t)
 	f := newFixture(t, st)
 	ctx := context.Background()
-	got, err := f.engine.EnrollTOTP(ctx, "alice", builtin.TOTPSpec{Algorithm: builtin.SHA256, Digits: 8, Period: 60})
+	got, err := f.engine.Enroll(ctx, enrollment("totp", "alice", "algorithm", "SHA256", "digits", "8", "period", "60"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"otpauth://totp/emfa:alice?", "algorithm=SHA256", "digits=8", "period=60", "secret=" + got.Secret} {
-		if !strings.Contains(got.OTPAuthURI, want) {
-			t.Errorf("uri %s lacks %s", got.OTPAuthURI, want)
+	uri, secret := got.Output["otpauthURI"].(string), got.Output["secret"].(string)
+	for _, want := range []string{"otpauth://totp/emfa:alice?", "algorithm=SHA256", "digits=8", "period=60", "secret=" + secret} {
+		if !strings.Contains(uri, want) {
+			t.Errorf("uri %s lacks %s", uri, want)
 		}
 	}
-	seed, _ := builtin.DecodeSecret(got.Secret)
+	seed, _ := builtin.DecodeSecret(secret)
 	if len(seed) != 32 {
 		t.Errorf("generated SHA256 seed is %d bytes, want 32", len(seed))
 	}
@@ -242,12 +235,12 @@ func TestEnrollTOTP(t *testing.T) {
 	if out := f.validate(t, "alice", got.Factor.ID, code); out.Status != provider.StatusSuccess {
 		t.Errorf("new factor: %s %q", out.Status, out.Reason)
 	}
-	for _, bad := range []builtin.TOTPSpec{{Digits: 7}, {Period: 5}, {Secret: []byte("short")}, {Algorithm: "MD5"}} {
-		if _, err := f.engine.EnrollTOTP(ctx, "alice", bad); err == nil {
-			t.Errorf("spec %+v accepted", bad)
+	for _, bad := range [][]string{{"digits", "7"}, {"period", "5"}, {"secret", builtin.EncodeSecret([]byte("short"))}, {"algorithm", "MD5"}, {"secret", "!!"}} {
+		if _, err := f.engine.Enroll(ctx, enrollment("totp", "alice", bad...)); err == nil {
+			t.Errorf("%v accepted", bad)
 		}
 	}
-	if _, err := f.engine.EnrollTOTP(ctx, "nobody", builtin.TOTPSpec{}); err == nil {
+	if _, err := f.engine.Enroll(ctx, enrollment("totp", "nobody")); err == nil {
 		t.Error("factor for an unknown user accepted")
 	}
 	factors, _ := st.ListFactors(ctx, "u-alice")

@@ -1,6 +1,6 @@
-// Package delivery sends the one-time codes of the built-in SMS and e-mail factors: over SMTP,
-// through Twilio's Messaging API, through an operator's own HTTP gateway (its request body
-// written in CEL), or, for development only, into the log. It also holds what the factors
+// Package delivery sends the one-time codes of the built-in SMS, e-mail and voice-call
+// factors: over SMTP, through Twilio's Messaging and Voice APIs, through an operator's own
+// HTTP gateway (its request body written in CEL), or, for development only, into the log. It also holds what the factors
 // need around a send: a tiny message template, and validation and masking of phone numbers and
 // e-mail addresses.
 //
@@ -34,12 +34,17 @@ type Channel string
 const (
 	SMS   Channel = "sms"
 	Email Channel = "email"
+	// Voice is a phone call that reads the message out.
+	Voice Channel = "voice"
 )
 
 // Message is one code to deliver.
 type Message struct {
-	// To is the recipient: an E.164 phone number for SMS, an e-mail address for e-mail.
+	// To is the recipient: an E.164 phone number for SMS and voice, an e-mail address for
+	// e-mail.
 	To string
+	// Channel is how the message travels; "" is SMS, for senders of SMS alone.
+	Channel Channel
 	// Subject is the e-mail subject; SMS senders ignore it.
 	Subject string
 	// Text is the rendered message, code included.

@@ -265,8 +265,8 @@ func jsonKind(v any) string {
 // Kind is "http".
 func (*HTTP) Kind() string { return "http" }
 
-// Serves reports true for both channels: the gateway is the operator's to choose.
-func (*HTTP) Serves(c Channel) bool { return c == SMS || c == Email }
+// Serves reports true for every channel: the gateway is the operator's to choose.
+func (*HTTP) Serves(c Channel) bool { return c == SMS || c == Email || c == Voice }
 
 // Close closes the sender's idle connections.
 func (h *HTTP) Close() { h.hc.CloseIdleConnections() }

@@ -27,8 +27,8 @@ func NewLog(logger *slog.Logger) *Log {
 // Kind is "log".
 func (*Log) Kind() string { return "log" }
 
-// Serves reports true for both channels.
-func (*Log) Serves(c Channel) bool { return c == SMS || c == Email }
+// Serves reports true for every channel.
+func (*Log) Serves(c Channel) bool { return c == SMS || c == Email || c == Voice }
 
 // Send logs the recipient, the user and the code at WARN level.
 func (l *Log) Send(ctx context.Context, m Message) error {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,7 +20,8 @@ import (
 // DefaultTwilioBaseURL is Twilio's REST API.
 const DefaultTwilioBaseURL = "https://api.twilio.com"
 
-// TwilioOptions configure a Twilio Programmable Messaging sender.
+// TwilioOptions configure a Twilio sender: Programmable Messaging for SMS, Programmable
+// Voice for calls.
 type TwilioOptions struct {
 	// AccountSID is the account, "AC" and 32 hex digits; with AuthToken it is the HTTP Basic
 	// credential. (An API key SID and secret cannot stand in: the SID is also in the path.)
@@ -50,9 +52,10 @@ func (o TwilioOptions) LogValue() slog.Value {
 	)
 }
 
-// Twilio sends SMS through Twilio's Messages resource.
+// Twilio sends SMS through Twilio's Messages resource, and places calls that read the
+// message out through its Calls resource.
 type Twilio struct {
-	endpoint  string // …/2010-04-01/Accounts/{sid}/Messages.json
+	account   string // …/2010-04-01/Accounts/{sid}
 	sid       string
 	token     config.Secret
 	fromField string // "From" or "MessagingServiceSid"
@@ -93,7 +96,7 @@ func NewTwilio(o TwilioOptions) (*Twilio, error) {
 	}
 	timeout := cmp.Or(o.Timeout, DefaultTimeout)
 	t := &Twilio{
-		endpoint:  base + "/2010-04-01/Accounts/" + o.AccountSID + "/Messages.json",
+		account:   base + "/2010-04-01/Accounts/" + o.AccountSID,
 		sid:       o.AccountSID,
 		token:     o.AuthToken,
 		fromField: fromField,
@@ -170,8 +173,11 @@ func isLoopback(host string) bool {
 // Kind is "twilio".
 func (*Twilio) Kind() string { return "twilio" }
 
-// Serves reports true for SMS only.
-func (*Twilio) Serves(c Channel) bool { return c == SMS }
+// Serves reports true for SMS, and for voice when the sender is a phone number: a call
+// needs a caller ID, which a Messaging Service or an alphanumeric sender is not.
+func (t *Twilio) Serves(c Channel) bool {
+	return c == SMS || c == Voice && t.fromField == "From" && ValidE164(t.from)
+}
 
 // Close closes the idle connections of the sender's own client; a client given in the options
 // is left to its owner.
@@ -189,20 +195,27 @@ type twilioError struct {
 	Status   int    `json:"status"`
 }
 
-// Send creates a Message resource: Twilio has accepted the SMS (201), not delivered it. A
-// refusal is a *StatusError with Twilio's error code and message.
+// Send creates a Message resource for an SMS, a Call resource for a voice message:
+// Twilio has accepted the SMS or queued the call (201), not delivered it. A refusal is a
+// *StatusError with Twilio's error code and message.
 func (t *Twilio) Send(ctx context.Context, m Message) error {
 	if !ValidE164(m.To) {
 		return fmt.Errorf("twilio: recipient %s: not an E.164 number", MaskPhone(m.To))
 	}
+	resource, form := "/Messages.json", url.Values{"To": {m.To}, t.fromField: {t.from}, "Body": {m.Text}}
+	switch m.Channel {
+	case SMS, "":
+	case Voice:
+		if !t.Serves(Voice) {
+			return fmt.Errorf("twilio: a call needs a phone number as from, not %q", t.from)
+		}
+		resource, form = "/Calls.json", url.Values{"To": {m.To}, "From": {t.from}, "Twiml": {sayTwice(m.Text)}}
+	default:
+		return fmt.Errorf("twilio: cannot deliver %s", m.Channel)
+	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
-	form := url.Values{
-		"To":        {m.To},
-		t.fromField: {t.from},
-		"Body":      {m.Text},
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.endpoint, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.account+resource, strings.NewReader(form.Encode()))
 	if err != nil {
 		return fmt.Errorf("twilio: %w", err)
 	}
@@ -227,4 +240,14 @@ func (t *Twilio) Send(ctx context.Context, m Message) error {
 		serr.Message = http.StatusText(status)
 	}
 	return fmt.Errorf("twilio: send to %s: %w", MaskPhone(m.To), serr)
+}
+
+// sayTwice is the TwiML of a call that reads text out twice (Twilio's <Say loop="2">),
+// so a user who missed a digit hears it again without a second call.
+func sayTwice(text string) string {
+	var b strings.Builder
+	b.WriteString(`<Response><Say loop="2">`)
+	xml.EscapeText(&b, []byte(text))
+	b.WriteString(`</Say></Response>`)
+	return b.String()
 }

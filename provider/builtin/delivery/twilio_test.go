@@ -328,8 +328,8 @@ func TestNewTwilio(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if tw.endpoint != tt.wantEndpoint {
-					t.Errorf("endpoint %s, want %s", tw.endpoint, tt.wantEndpoint)
+				if got := tw.account + "/Messages.json"; got != tt.wantEndpoint {
+					t.Errorf("endpoint %s, want %s", got, tt.wantEndpoint)
 				}
 				return
 			}
@@ -354,5 +354,22 @@ func TestTwilioOptionsLogValue(t *testing.T) {
 	}
 	if !strings.Contains(out, testAccountSID) {
 		t.Errorf("account not logged: %s", out)
+	}
+}
+
+// A call needs a caller ID: only a Twilio sender from a phone number serves voice, and its
+// TwiML says the text, escaped, twice.
+func TestTwilioVoice(t *testing.T) {
+	for from, want := range map[string]bool{"+15005550006": true, testServiceSID: false, "EMFA": false} {
+		s, err := NewTwilio(TwilioOptions{AccountSID: testAccountSID, AuthToken: testAuthToken, From: from})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Serves(Voice) != want || !s.Serves(SMS) || s.Serves(Email) {
+			t.Errorf("from %s: serves voice %v, want %v", from, s.Serves(Voice), want)
+		}
+	}
+	if got, want := sayTwice(`1, 2 <&> "3"`), `<Response><Say loop="2">1, 2 &lt;&amp;&gt; &#34;3&#34;</Say></Response>`; got != want {
+		t.Errorf("twiml %s, want %s", got, want)
 	}
 }

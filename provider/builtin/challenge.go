@@ -1,0 +1,87 @@
+package builtin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+)
+
+// challenges are the transactions of the engine's init_then_validate factors (codes,
+// questions). Their ids are random, so one prefix serves them all; the binding to user,
+// capability and factor keeps one factor's transaction from answering for another.
+func (e *Engine) challenges() provider.Transactions {
+	return provider.Transactions{Store: e.store, Prefix: "b:", Now: e.now}
+}
+
+// cancelOlder withdraws the factor's pending challenges but the one with id (CANCELED):
+// only the newest works.
+func (e *Engine) cancelOlder(ctx context.Context, factorID, id string) (int, error) {
+	return e.store.CancelPending(ctx, factorID, e.challenges().Key(id), string(provider.StatusCanceled), e.now())
+}
+
+// answerChallenge is validate for an init_then_validate factor: the transaction must be
+// the request's, pending and in time; each answer consumes one of maxAttempts before it
+// is checked, so parallel guesses cannot exceed the bound, and the transaction completes
+// once. what names the answer in reasons ("code", "answer"); check says whether the
+// request's passvalue is right, without leaking it.
+func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provider.Request, maxAttempts int, what string,
+	check func(tx store.Transaction) (bool, error)) (provider.Outcome, error) {
+	if req.TransactionID == "" {
+		return provider.Failed(fmt.Sprintf("%s needs the transactionId of its initiate (flow init_then_validate)", f.Type)), nil
+	}
+	txs := e.challenges()
+	tx, answer, done, err := txs.ForValidate(ctx, req)
+	if err != nil || done {
+		return answer, err
+	}
+	n, err := e.store.AddAttempt(ctx, tx.ID, e.now())
+	if errors.Is(err, store.ErrConflict) { // completed since it was loaded
+		return txs.Reread(ctx, tx.ID)
+	}
+	if err != nil {
+		return provider.Outcome{}, err
+	}
+	if n > maxAttempts {
+		// Not checked, and not completed here: the request holding the last allowed
+		// attempt decides the transaction, so a burst of duplicates of the right answer
+		// cannot fail it under the user.
+		return provider.Failed(fmt.Sprintf("attempt %d beyond the %d allowed; %s not checked", n, maxAttempts, what)), nil
+	}
+	right, err := check(tx)
+	if err != nil {
+		return provider.Outcome{}, err
+	}
+	if !right {
+		reason := fmt.Sprintf("wrong %s (attempt %d of %d)", what, n, maxAttempts)
+		if n == maxAttempts {
+			if _, err := txs.Finish(ctx, tx.ID, provider.StatusFailed); err != nil {
+				return provider.Outcome{}, err
+			}
+			reason += "; transaction failed"
+		}
+		return e.fail(ctx, f, reason)
+	}
+	if answer, ok, err := txs.Succeed(ctx, tx.ID); err != nil || !ok {
+		return answer, err
+	}
+	if f.Failures > 0 || !f.LockedUntil.IsZero() {
+		// Failures count consecutive ones, as AdvanceCounter resets them for TOTP/HOTP.
+		if err := e.store.ResetFailures(ctx, f.ID, e.now()); err != nil {
+			return provider.Outcome{}, err
+		}
+	}
+	return provider.Outcome{Status: provider.StatusSuccess, Reason: fmt.Sprintf("right %s (attempt %d of %d)", what, n, maxAttempts)}, nil
+}
+
+// challengeResult is result for an init_then_validate factor: PENDING until validated,
+// then the remembered terminal status. It changes nothing but an expiry.
+func (e *Engine) challengeResult(ctx context.Context, req provider.Request) (provider.Outcome, error) {
+	_, answer, done, err := e.challenges().ForResult(ctx, req)
+	if err != nil || done {
+		return answer, err
+	}
+	return provider.Outcome{Status: provider.StatusPending, Reason: "waiting for validate"}, nil
+}

@@ -1,0 +1,46 @@
+package builtin
+
+import (
+	"fmt"
+
+	"github.com/emfa/emfa/provider/builtin/delivery"
+)
+
+// TypeEmailOTP is a one-time code sent by e-mail (flow init_then_validate).
+const TypeEmailOTP = "emailotp"
+
+// emailSettings are the emailotp section: a code's settings (codes.go) and a subject.
+type emailSettings struct {
+	codeSettings `mapstructure:",squash"`
+	Subject      string `mapstructure:"subject"`
+}
+
+func newEmailOTPSettings() Settings {
+	return &emailSettings{
+		codeSettings: defaultCodeSettings("Your sign-in code is {{code}}. It expires in {{minutes}} minutes."),
+		Subject:      "Your sign-in code",
+	}
+}
+
+func (s *emailSettings) Check(c *Checker) {
+	s.check(c, delivery.Email, TypeEmailOTP)
+	if s.Subject == "" {
+		c.Errorf("subject", "must not be empty")
+	}
+}
+
+func (s *emailSettings) Open(e *Engine) Factor {
+	return &codeFactor{e: e, typ: TypeEmailOTP, channel: delivery.Email, s: &s.codeSettings, subject: s.Subject, to: mailbox}
+}
+
+// mailbox is the destination of e-mailed codes, stored with its domain lower-cased.
+var mailbox = destination{
+	param: "email", meta: "ADDRESS", usage: "the e-mail address", label: "E-mail", mask: delivery.MaskEmail,
+	normalize: func(s string) (string, error) {
+		normalized, ok := delivery.ValidEmail(s)
+		if !ok {
+			return "", fmt.Errorf("%w: %q is not one bare e-mail address", ErrInvalidDestination, s)
+		}
+		return normalized, nil
+	},
+}

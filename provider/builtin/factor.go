@@ -1,0 +1,309 @@
+package builtin
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+
+	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin/delivery"
+	"github.com/emfa/emfa/store"
+)
+
+// registry is every built-in factor type, by name, with a fresh value of its settings
+// (holding their defaults). A new factor type is a file of its own and one line here.
+var registry = map[string]func() Settings{
+	TypeTOTP:      newTOTPSettings,
+	TypeHOTP:      newHOTPSettings,
+	TypeSMSOTP:    newSMSOTPSettings,
+	TypeEmailOTP:  newEmailOTPSettings,
+	TypeVoiceCall: newVoiceCallSettings,
+	TypePush:      newPushSettings,
+	TypeQuestion:  newQuestionSettings,
+}
+
+// Types lists the factor types the engine knows, sorted: the capabilities a builtin
+// provider may expose.
+func Types() []string { return slices.Sorted(maps.Keys(registry)) }
+
+// Settings are one factor type's section of a provider's builtin configuration, the way
+// Dex's connector configs are: decoded from the section's raw data into the type's own
+// struct (mapstructure tags), then Check applies what defaults decoding cannot and
+// reports every problem at its path, and Open builds the factor for an engine.
+type Settings interface {
+	Check(c *Checker)
+	Open(e *Engine) Factor
+}
+
+// Factor is one built-in factor type at work, privacyIDEA's token class in Go: it enrolls
+// and answers each step of the contract. The Engine has already checked the factor
+// against the request (it exists, belongs to this enabled user, serves this capability,
+// is active and not locked).
+type Factor interface {
+	// Flow is announced in the type's enrollments (attributes.authExecutionFlow).
+	Flow() provider.Flow
+	// Fields are what an enrollment takes: the flags of `emfa factors add TYPE`, the keys
+	// of an admin API's request.
+	Fields() []Field
+	// Enroll creates a factor of the type for u, who has existing factors.
+	Enroll(ctx context.Context, u store.User, existing []store.Factor, in Enrollment) (Enrolled, error)
+	// Attributes are what enrollments shows besides authExecutionFlow and deviceName (a
+	// masked deliveryAddress, say); nil for none.
+	Attributes(f *store.Factor) map[string]any
+	Initiate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error)
+	Validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error)
+	Result(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error)
+	// Recorded is what a transcript needs to enroll f again, as enrollment values, its
+	// secrets replaced by Redacted.
+	Recorded(f *store.Factor) url.Values
+}
+
+// offered is implemented by factors that may be switched off: an engine does not list or
+// answer for them (it still enrolls them, or explains why not).
+type offered interface{ offered() bool }
+
+// FieldKind is how an enrollment field's value reads.
+type FieldKind int
+
+const (
+	FieldString FieldKind = iota
+	FieldInt              // a decimal integer
+	FieldList             // repeatable: each occurrence adds a value
+)
+
+// Field is one input of an enrollment.
+type Field struct {
+	Name  string // "phone": the flag --phone, the key "phone"
+	Meta  string // what a usage line calls the value ("E164"); default the name in capitals
+	Usage string
+	Kind  FieldKind
+	// Required fields must be given; the CLI says so before opening anything.
+	Required bool
+	// Secret fields are never recorded; a replay of a recording enrolls StandIn instead,
+	// or nothing ("": a seed is generated afresh).
+	Secret  bool
+	StandIn string
+}
+
+// Redacted stands for a secret a recording does not keep.
+const Redacted = "<redacted>"
+
+// Enrollment is a request to enroll one factor, as the CLI, an admin API or a
+// self-service page makes it.
+type Enrollment struct {
+	Type string
+	User string
+	// ID keeps a given factor id (a replayed recording's); "" for a new random one.
+	ID     string
+	Values url.Values // by Field name
+}
+
+// Enrolled is a new factor and what its owner is shown once: a seed, an activation code.
+type Enrolled struct {
+	Factor store.Factor
+	Output map[string]any
+}
+
+// ErrInput is an enrollment's input that cannot be right whatever the user's factors: a
+// missing or malformed value (the CLI answers it as a usage error).
+var ErrInput = errors.New("invalid input")
+
+// ErrTooManyFactors refuses an enrollment beyond maxFactorsPerUser.
+var ErrTooManyFactors = errors.New("too many factors")
+
+// ErrUnknownType is a factor type the engine does not know.
+var ErrUnknownType = errors.New("unknown factor type")
+
+// Enroll creates a factor for an existing user: the one path every enrollment takes, so
+// the rules for every type (the user exists, maxFactorsPerUser) are checked once.
+func (e *Engine) Enroll(ctx context.Context, in Enrollment) (Enrolled, error) {
+	f, ok := e.factors[in.Type]
+	if !ok {
+		return Enrolled{}, fmt.Errorf("%w %q (want %s)", ErrUnknownType, in.Type, strings.Join(Types(), ", "))
+	}
+	u, err := e.store.GetUser(ctx, in.User)
+	if err != nil {
+		return Enrolled{}, fmt.Errorf("user %q: %w", in.User, err)
+	}
+	existing, err := e.store.ListFactors(ctx, u.ID)
+	if err != nil {
+		return Enrolled{}, err
+	}
+	if len(existing) >= e.maxFactors {
+		return Enrolled{}, fmt.Errorf("%w: %s already has %d factors, the most builtin.maxFactorsPerUser allows; delete one first",
+			ErrTooManyFactors, u.Name, len(existing))
+	}
+	return f.Enroll(ctx, u, existing, in)
+}
+
+// FieldsOf are the enrollment fields of a factor type, known before any configuration is
+// read (a command declares them as its flags): they do not depend on settings.
+func FieldsOf(typ string) ([]Field, bool) {
+	settings, ok := registry[typ]
+	if !ok {
+		return nil, false
+	}
+	return settings().Open(&Engine{}).Fields(), true
+}
+
+// Recorded is what a transcript needs to enroll f again, as enrollment values, secrets
+// redacted; false for a type the engine does not know. Like FieldsOf it needs no
+// settings.
+func Recorded(f *store.Factor) (url.Values, bool) {
+	settings, ok := registry[f.Type]
+	if !ok {
+		return nil, false
+	}
+	return settings().Open(&Engine{}).Recorded(f), true
+}
+
+// newFactor is what every enrollment stores before its type adds its own: an active
+// factor of the user, with the requested id or a new one.
+func (e *Engine) newFactor(u store.User, typ, label string, in Enrollment) store.Factor {
+	now := e.now()
+	return store.Factor{
+		ID: cmp.Or(in.ID, NewID()), UserID: u.ID, Type: typ, Label: label, State: store.FactorActive,
+		Params: map[string]string{}, Counter: -1, CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+// DeclareFlags declares fields as flags of fs, and returns what reads the values given
+// (only the flags set, so absent ones take the type's defaults).
+func DeclareFlags(fs *flag.FlagSet, fields []Field) func() url.Values {
+	for _, f := range fields {
+		switch f.Kind {
+		case FieldInt:
+			fs.Int64(f.Name, 0, f.Usage)
+		case FieldList:
+			fs.Var(&listFlag{}, f.Name, f.Usage)
+		default:
+			fs.String(f.Name, "", f.Usage)
+		}
+	}
+	return func() url.Values {
+		v := url.Values{}
+		fs.Visit(func(fl *flag.Flag) {
+			if !slices.ContainsFunc(fields, func(f Field) bool { return f.Name == fl.Name }) {
+				return
+			}
+			if l, ok := fl.Value.(*listFlag); ok {
+				v[fl.Name] = slices.Clone(*l)
+				return
+			}
+			v.Set(fl.Name, fl.Value.String())
+		})
+		return v
+	}
+}
+
+// listFlag is a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ", ") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// validateOnly is embedded by factors whose flow is validate: they start no challenge.
+type validateOnly struct{}
+
+func (validateOnly) Flow() provider.Flow                     { return provider.FlowValidate }
+func (validateOnly) Attributes(*store.Factor) map[string]any { return nil }
+func (validateOnly) Initiate(_ context.Context, f *store.Factor, _ provider.Request) (provider.Outcome, error) {
+	return provider.Failed(fmt.Sprintf("%s has no initiate step (flow validate)", f.Type)), nil
+}
+func (validateOnly) Result(_ context.Context, f *store.Factor, _ provider.Request) (provider.Outcome, error) {
+	return provider.Failed(fmt.Sprintf("%s has no result step (flow validate)", f.Type)), nil
+}
+
+// Checker is what a factor type's Check works with: where its section is, whether its
+// provider exposes the type, the senders, and where problems and warnings go.
+type Checker struct {
+	at string // "providers[0].builtin.smsotp"
+	// Exposed is set when the provider exposes the type: it must then be able to serve.
+	Exposed  bool
+	senders  Senders
+	errs     *config.Errors
+	warnings *[]string
+}
+
+// Errorf reports a problem with the key of the section.
+func (c *Checker) Errorf(key, format string, args ...any) {
+	*c.errs = append(*c.errs, &config.FieldError{Path: joinPath(c.at, key), Msg: fmt.Sprintf(format, args...)})
+}
+
+// Warnf reports a finding that does not stop emfa.
+func (c *Checker) Warnf(key, format string, args ...any) {
+	*c.warnings = append(*c.warnings, joinPath(c.at, key)+": "+fmt.Sprintf(format, args...))
+}
+
+// Sender finds the sender a factor names at key, for channel; a type its provider exposes
+// needs one. nil when none is named or it cannot serve (reported).
+func (c *Checker) Sender(key, name string, channel delivery.Channel, typ string) delivery.Sender {
+	if name == "" {
+		if c.Exposed {
+			c.Errorf(key, "%s needs a sender (a name under delivery)", typ)
+		}
+		return nil
+	}
+	if c.senders == nil {
+		c.Errorf(key, "no sender %q under delivery", name)
+		return nil
+	}
+	s, err := c.senders(name)
+	switch {
+	case err != nil:
+		c.Errorf(key, "%v", err)
+		return nil
+	case s == nil:
+		c.Errorf(key, "no sender %q under delivery", name)
+		return nil
+	case !s.Serves(channel):
+		c.Errorf(key, "a %s sender cannot deliver %s", s.Kind(), typ)
+		return nil
+	case s.Kind() == "log" && c.Exposed:
+		c.Warnf(key, "%q is a log sender: codes are written to the log, for development only", name)
+	}
+	return s
+}
+
+// Senders finds a sender under delivery by name (built once, shared by providers).
+type Senders func(name string) (delivery.Sender, error)
+
+func joinPath(at, key string) string {
+	if key == "" {
+		return at
+	}
+	return at + "." + key
+}
+
+// decode reads raw (a section as configuration loading left it: keys possibly
+// lower-cased, durations as strings) into out, reporting each unknown key and each
+// malformed value at its path.
+func decode(raw any, out any, at string, errs *config.Errors) {
+	if raw == nil {
+		return
+	}
+	var md mapstructure.Metadata
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result: out, Metadata: &md, WeaklyTypedInput: true,
+		DecodeHook: mapstructure.StringToTimeDurationHookFunc(),
+	})
+	if err == nil {
+		err = dec.Decode(raw)
+	}
+	if err != nil {
+		*errs = append(*errs, &config.FieldError{Path: at, Msg: strings.ReplaceAll(err.Error(), "\n", "; ")})
+	}
+	slices.Sort(md.Unused)
+	for _, key := range md.Unused {
+		*errs = append(*errs, &config.FieldError{Path: joinPath(at, key), Msg: "unknown key"})
+	}
+}

@@ -1,7 +1,7 @@
 // Package postgres is the store.Store for deployments that run several emfa instances
-// against one PostgreSQL database. It opens a pgx connection pool, migrates the schema with
-// goose, and runs store/sqlstore's statements through pgx's database/sql driver; this
-// package says how PostgreSQL's SQL differs.
+// against one PostgreSQL database. It runs store/sqlstore's statements through pgx's
+// database/sql driver and migrates the schema with goose when it is opened; this package
+// says how PostgreSQL's SQL differs.
 package postgres
 
 import (
@@ -10,7 +10,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -34,39 +33,39 @@ var _ store.Store = (*Store)(nil)
 // re-evaluates WHERE and SET against the new row, so of many concurrent AdvanceCounter calls
 // with the same value exactly one matches, and concurrent failures all count. ReserveSend,
 // which must count rows before inserting, serializes on advisory locks instead.
-//
-// The pgx pool is the only pool: the *sql.DB the statements run through is a view of it
-// that keeps no connections of its own, so the DSN's pool settings (pool_max_conns...)
-// still apply.
 type Store struct {
 	*sqlstore.Store
-	pool *pgxpool.Pool
 }
 
 // Open connects to the database dsn names (a URL or keyword/value string, as pgx accepts)
 // and migrates it to the current schema. Parameters pgx does not know are sent to the
 // server as run-time settings, so "?search_path=emfa" puts the tables in schema emfa.
+//
+// The DSN's pool settings pgxpool knows (pool_max_conns, pool_max_conn_lifetime,
+// pool_max_conn_idle_time) size database/sql's pool, which keeps its connections idle
+// between requests rather than handing them back to a second pool: a pgxpool under
+// database/sql would cost an acquire and a new driver connection on every statement.
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx redacts the password from its parse errors.
 		return nil, fmt.Errorf("postgres: parse dsn: %w", err)
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: open: %w", err)
-	}
+	db := stdlib.OpenDB(*cfg.ConnConfig)
+	db.SetMaxOpenConns(int(cfg.MaxConns))
+	db.SetMaxIdleConns(int(cfg.MaxConns))
+	db.SetConnMaxLifetime(cfg.MaxConnLifetime)
+	db.SetConnMaxIdleTime(cfg.MaxConnIdleTime)
 	// The pool connects lazily; fail here, not on the first request.
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	if err := migrate(ctx, pool); err != nil {
-		pool.Close()
+	if err := migrate(ctx, cfg.ConnConfig, db); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
-	db := stdlib.OpenDBFromPool(pool)
-	return &Store{Store: sqlstore.New(db, db, dialect{}), pool: pool}, nil
+	return &Store{Store: sqlstore.New(db, db, dialect{})}, nil
 }
 
 // migrationLockID names the advisory lock held while migrating (the bytes of "emfamigr").
@@ -79,8 +78,8 @@ const migrationLockID = 0x656d66616d696772
 // because goose checks for pending migrations (creating its version table when missing)
 // before it takes that lock: concurrent first starts collide there and sit out goose's 1 s
 // retry. The wait in pg_advisory_lock ends with ctx; closing the connection releases it.
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	lock, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig)
+func migrate(ctx context.Context, cfg *pgx.ConnConfig, db *sql.DB) error {
+	lock, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("connect for the migration lock: %w", err)
 	}
@@ -88,28 +87,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if _, err := lock.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLockID)); err != nil {
 		return fmt.Errorf("take the migration lock: %w", err)
 	}
-
-	// goose speaks database/sql; closing this view of the pool leaves the pool open.
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	dir, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, dir)
-	if err != nil {
-		return err
-	}
-	_, err = p.Up(ctx)
-	return err
-}
-
-// Close closes the database/sql view, then the pool, waiting for connections in use to
-// be returned.
-func (s *Store) Close() error {
-	err := s.Store.Close()
-	s.pool.Close()
-	return err
+	return sqlstore.Migrate(ctx, db, goose.DialectPostgres, migrations)
 }
 
 // dialect is what PostgreSQL's SQL says its own way.

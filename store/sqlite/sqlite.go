@@ -10,7 +10,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"runtime"
 	"strings"
@@ -150,23 +149,10 @@ func initWriter(ctx context.Context, w *sql.DB, memory bool) error {
 			return fmt.Errorf("sqlite: open: journal_mode is %q, want wal", mode)
 		}
 	}
-	if err := migrate(ctx, w); err != nil {
+	if err := sqlstore.Migrate(ctx, w, goose.DialectSQLite3, migrations); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	return nil
-}
-
-func migrate(ctx context.Context, db *sql.DB) error {
-	dir, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, dir)
-	if err != nil {
-		return err
-	}
-	_, err = p.Up(ctx)
-	return err
 }
 
 // parseDSN splits dsn into the part SQLite opens and its query, and tells whether it names

@@ -14,9 +14,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/emfa/emfa/store"
 )
@@ -62,6 +65,21 @@ type Store struct {
 // dialect d. The store owns the pools: Close closes them.
 func New(w, r *sql.DB, d Dialect) *Store {
 	return &Store{w: w, r: r, d: d, name: d.Name()}
+}
+
+// Migrate applies to db the goose migrations in fsys's directory "migrations" that it has
+// not had yet.
+func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS) error {
+	dir, err := fs.Sub(fsys, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(dialect, db, dir)
+	if err != nil {
+		return err
+	}
+	_, err = p.Up(ctx)
+	return err
 }
 
 // Close closes both pools.
@@ -151,10 +169,10 @@ func scanUser(sc scanner) (store.User, error) {
 const factorCols = `id, user_id, type, label, state, secret, key_id, params, counter, failures, locked_until, created_at, updated_at`
 
 func (s *Store) CreateFactor(ctx context.Context, f store.Factor) error {
-	op := "create factor " + f.ID
+	const op = "create factor "
 	params, err := encodeParams(f.Params)
 	if err != nil {
-		return s.fail(op, err)
+		return s.fail(op+f.ID, err)
 	}
 	_, err = s.w.ExecContext(ctx,
 		`INSERT INTO factors (`+factorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
@@ -162,11 +180,11 @@ func (s *Store) CreateFactor(ctx context.Context, f store.Factor) error {
 		f.Counter, f.Failures, millis(f.LockedUntil), millis(f.CreatedAt), millis(f.UpdatedAt))
 	switch c := s.d.Constraint(err); {
 	case errors.Is(c, store.ErrExists):
-		return s.fail(op, store.ErrExists)
+		return s.fail(op+f.ID, store.ErrExists)
 	case errors.Is(c, store.ErrNotFound):
-		return s.fail(op, fmt.Errorf("user %s: %w", f.UserID, store.ErrNotFound))
+		return s.fail(op+f.ID, fmt.Errorf("user %s: %w", f.UserID, store.ErrNotFound))
 	case err != nil:
-		return s.fail(op, err)
+		return s.fail(op+f.ID, err)
 	}
 	return nil
 }
@@ -207,7 +225,7 @@ func (s *Store) DeleteFactor(ctx context.Context, id string) error {
 }
 
 func (s *Store) AdvanceCounter(ctx context.Context, id string, next int64, now time.Time) error {
-	op := "advance counter of " + id
+	const op = "advance counter of "
 	// The comparison and the write are one statement, so two requests carrying the same
 	// code cannot both pass: the second finds counter = next and changes nothing.
 	res, err := s.w.ExecContext(ctx,
@@ -216,13 +234,13 @@ func (s *Store) AdvanceCounter(ctx context.Context, id string, next int64, now t
 		id, next, millis(now))
 	if err := changedOne(res, err); err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			return s.fail(op, err)
+			return s.fail(op+id, err)
 		}
 		// Nothing changed: either no such factor or the counter is already there.
 		if err := s.factorExists(ctx, id); err != nil {
-			return s.fail(op, err)
+			return s.fail(op+id, err)
 		}
-		return s.fail(fmt.Sprintf("%s to %d", op, next), store.ErrReplay)
+		return s.fail(fmt.Sprintf("%s%s to %d", op, id, next), store.ErrReplay)
 	}
 	return nil
 }
@@ -278,10 +296,10 @@ func (s *Store) UpdateFactorSecret(ctx context.Context, id string, secret []byte
 }
 
 func (s *Store) ActivateFactor(ctx context.Context, id string, params map[string]string, now time.Time) error {
-	op := "activate factor " + id
+	const op = "activate factor "
 	p, err := encodeParams(params)
 	if err != nil {
-		return s.fail(op, err)
+		return s.fail(op+id, err)
 	}
 	// The state test and the write are one statement: of concurrent activations, the
 	// others find the factor active and change nothing.
@@ -292,22 +310,22 @@ func (s *Store) ActivateFactor(ctx context.Context, id string, params map[string
 		if errors.Is(err, store.ErrNotFound) {
 			err = s.factorNotPending(ctx, id)
 		}
-		return s.fail(op, err)
+		return s.fail(op+id, err)
 	}
 	return nil
 }
 
 func (s *Store) UpdateFactorParams(ctx context.Context, id, label string, params map[string]string, now time.Time) error {
-	op := "update params of factor " + id
+	const op = "update params of factor "
 	p, err := encodeParams(params)
 	if err != nil {
-		return s.fail(op, err)
+		return s.fail(op+id, err)
 	}
 	res, err := s.w.ExecContext(ctx,
 		`UPDATE factors SET label = $2, params = $3, updated_at = $4 WHERE id = $1`,
 		id, label, p, millis(now))
 	if err := changedOne(res, err); err != nil {
-		return s.fail(op, err)
+		return s.fail(op+id, err)
 	}
 	return nil
 }

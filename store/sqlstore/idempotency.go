@@ -1,20 +1,19 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
-	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/emfa/emfa/store"
 )
 
-// claimIdempotency inserts a running record, or takes over one that expired or whose
-// owner's lease passed; the WHERE of the upsert is the whole decision, so one statement
-// is the atomic step (a concurrent claim waits on the row, then re-checks the WHERE).
-const claimIdempotency = `INSERT INTO idempotency
+// claimIdempotencySQL inserts a running record, or takes over one that expired or whose
+// owner's lease passed: the upsert's WHERE is the whole decision, so one statement is the
+// atomic step (SQLite has one writer; in PostgreSQL a concurrent claim waits on the row,
+// then re-checks the WHERE against it).
+const claimIdempotencySQL = `INSERT INTO idempotency
 	    (provider, webhook_id, fingerprint, owner, done, status, body, lease_until, expires_at, created_at)
 	VALUES ($1, $2, $3, $4, FALSE, 0, NULL, $5, $6, $7)
 	ON CONFLICT (provider, webhook_id, fingerprint) DO UPDATE SET
@@ -27,21 +26,23 @@ const idempotencyCols = `provider, webhook_id, fingerprint, owner, done, status,
 func (s *Store) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
 	// A record swept between the upsert and the read is claimed on the next round.
 	for range 3 {
-		tag, err := s.pool.Exec(ctx, claimIdempotency,
+		res, err := s.w.ExecContext(ctx, claimIdempotencySQL,
 			key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil), millis(expiresAt), millis(now))
+		n, err := affected(res, err)
 		if err != nil {
-			return store.IdempotencyClaim{}, fmt.Errorf("postgres: claim idempotency record: %w", err)
+			return store.IdempotencyClaim{}, s.fail("claim idempotency record", err)
 		}
-		if tag.RowsAffected() == 1 {
+		if n == 1 {
 			var other bool
-			err := s.pool.QueryRow(ctx,
+			err := s.r.QueryRowContext(ctx,
 				`SELECT EXISTS (SELECT 1 FROM idempotency WHERE provider = $1 AND webhook_id = $2 AND fingerprint <> $3)`,
 				key.Provider, key.WebhookID, key.Fingerprint).Scan(&other)
 			if err != nil {
-				return store.IdempotencyClaim{}, fmt.Errorf("postgres: claim idempotency record: %w", err)
+				return store.IdempotencyClaim{}, s.fail("claim idempotency record", err)
 			}
-			rec := store.IdempotencyRecord{Key: key, Owner: owner, LeaseUntil: leaseUntil, ExpiresAt: expiresAt, CreatedAt: now}
-			return store.IdempotencyClaim{Claimed: true, Record: normalize(rec), OtherFingerprint: other}, nil
+			rec := store.IdempotencyRecord{Key: key, Owner: owner,
+				LeaseUntil: fromMillis(millis(leaseUntil)), ExpiresAt: fromMillis(millis(expiresAt)), CreatedAt: fromMillis(millis(now))}
+			return store.IdempotencyClaim{Claimed: true, Record: rec, OtherFingerprint: other}, nil
 		}
 		rec, err := s.GetIdempotency(ctx, key)
 		if errors.Is(err, store.ErrNotFound) {
@@ -52,21 +53,21 @@ func (s *Store) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, 
 		}
 		return store.IdempotencyClaim{Record: rec}, nil
 	}
-	return store.IdempotencyClaim{}, errors.New("postgres: claim idempotency record: the record kept vanishing")
+	return store.IdempotencyClaim{}, s.fail("claim idempotency record", errors.New("the record kept vanishing"))
 }
 
 func (s *Store) GetIdempotency(ctx context.Context, key store.IdempotencyKey) (store.IdempotencyRecord, error) {
-	row := s.pool.QueryRow(ctx,
-		`SELECT `+idempotencyCols+` FROM idempotency WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3`,
-		key.Provider, key.WebhookID, key.Fingerprint)
 	var r store.IdempotencyRecord
 	var lease, expires, created int64
-	err := row.Scan(&r.Key.Provider, &r.Key.WebhookID, &r.Key.Fingerprint, &r.Owner, &r.Done, &r.Status, &r.Body, &lease, &expires, &created)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.IdempotencyRecord{}, fmt.Errorf("postgres: idempotency record %s: %w", key.WebhookID, store.ErrNotFound)
+	err := s.r.QueryRowContext(ctx,
+		`SELECT `+idempotencyCols+` FROM idempotency WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3`,
+		key.Provider, key.WebhookID, key.Fingerprint).
+		Scan(&r.Key.Provider, &r.Key.WebhookID, &r.Key.Fingerprint, &r.Owner, &r.Done, &r.Status, &r.Body, &lease, &expires, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
 	}
 	if err != nil {
-		return store.IdempotencyRecord{}, fmt.Errorf("postgres: get idempotency record: %w", err)
+		return store.IdempotencyRecord{}, s.fail("idempotency record "+key.WebhookID, err)
 	}
 	r.LeaseUntil, r.ExpiresAt, r.CreatedAt = fromMillis(lease), fromMillis(expires), fromMillis(created)
 	return r, nil
@@ -76,46 +77,33 @@ func (s *Store) CompleteIdempotency(ctx context.Context, key store.IdempotencyKe
 	if body == nil {
 		body = []byte{}
 	}
-	tag, err := s.pool.Exec(ctx,
+	res, err := s.w.ExecContext(ctx,
 		`UPDATE idempotency SET done = TRUE, status = $5, body = $6
 		 WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3 AND owner = $4 AND NOT done`,
 		key.Provider, key.WebhookID, key.Fingerprint, owner, status, body)
-	if err := changedOne(tag, err); err != nil {
+	if err := changedOne(res, err); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			err = store.ErrConflict
 		}
-		return fmt.Errorf("postgres: complete idempotency record %s: %w", key.WebhookID, err)
+		return s.fail("complete idempotency record "+key.WebhookID, err)
 	}
 	return nil
 }
 
 func (s *Store) ReleaseIdempotency(ctx context.Context, key store.IdempotencyKey, owner string) error {
-	_, err := s.pool.Exec(ctx,
+	_, err := s.w.ExecContext(ctx,
 		`DELETE FROM idempotency WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3 AND owner = $4 AND NOT done`,
 		key.Provider, key.WebhookID, key.Fingerprint, owner)
 	if err != nil {
-		return fmt.Errorf("postgres: release idempotency record %s: %w", key.WebhookID, err)
+		return s.fail("release idempotency record "+key.WebhookID, err)
 	}
 	return nil
 }
 
 func (s *Store) DeleteExpiredIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, fmt.Errorf("postgres: delete expired idempotency records: limit %d is not positive", limit)
-	}
-	tag, err := s.pool.Exec(ctx,
-		`DELETE FROM idempotency WHERE (provider, webhook_id, fingerprint) IN (
-		     SELECT provider, webhook_id, fingerprint FROM idempotency WHERE expires_at <= $1
-		     ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-		millis(before), limit)
+	n, err := s.deleteOldest(ctx, "idempotency", "provider, webhook_id, fingerprint", "expires_at <= $1", "expires_at", millis(before), limit)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: delete expired idempotency records: %w", err)
+		return 0, s.fail("delete expired idempotency records", err)
 	}
-	return int(tag.RowsAffected()), nil
-}
-
-// normalize gives a record the millisecond precision the store keeps.
-func normalize(r store.IdempotencyRecord) store.IdempotencyRecord {
-	r.LeaseUntil, r.ExpiresAt, r.CreatedAt = fromMillis(millis(r.LeaseUntil)), fromMillis(millis(r.ExpiresAt)), fromMillis(millis(r.CreatedAt))
-	return r
+	return n, nil
 }

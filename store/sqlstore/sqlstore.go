@@ -1,0 +1,797 @@
+// Package sqlstore is the one store.Store implementation on database/sql that the SQL
+// backends share. store/sqlite and store/postgres open their database, set up its pools
+// and migrate it, then hand the pools to New with the Dialect that says what their SQL
+// does differently; every Store method lives here once.
+//
+// The statements are written in the SQL both databases accept: $n placeholders,
+// RETURNING, INSERT ... ON CONFLICT ... DO UPDATE ... WHERE, CAST(... AS BIGINT). Times are
+// unix milliseconds in integer columns, so comparisons are plain integer comparisons.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/emfa/emfa/store"
+)
+
+// Dialect is what one database's SQL needs that the shared statements cannot say the same
+// way for every backend. A new Store method needs a hook here only if its SQL cannot be
+// written once.
+type Dialect interface {
+	// Name prefixes every error the store returns: "sqlite", "postgres".
+	Name() string
+	// Constraint maps a constraint violation the driver reports to store.ErrExists (a
+	// unique or primary key) or store.ErrNotFound (a foreign key: the row referred to is
+	// missing), and anything else to nil.
+	Constraint(err error) error
+	// DeleteOldest returns a DELETE of at most $2 rows of table that match where (which
+	// may use $1), the first in order. key lists the columns that identify a row, "" when
+	// the table has none. Concurrent cleaners should not queue on the same rows.
+	DeleteOldest(table, key, where, order string) string
+	// ByteOrder returns an ORDER BY term that sorts the text column col by bytes, whatever
+	// the database's collation.
+	ByteOrder(col string) string
+	// LockKeys makes ReserveSend's count and insert one atomic step across processes:
+	// called in tx before the count, it holds until tx ends whatever lock keeps every
+	// other reservation of these keys (sorted, distinct) from recording a send meanwhile.
+	LockKeys(ctx context.Context, tx *sql.Tx, keys []string) error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Store is a store.Store on database/sql. Its compare-and-set methods are each one
+// statement whose WHERE carries the condition, so of concurrent calls exactly one changes
+// the row: SQLite runs one writer at a time, and PostgreSQL, under READ COMMITTED, makes a
+// concurrent UPDATE of the same row wait for the first to commit and then re-evaluate WHERE
+// and SET against the new row.
+type Store struct {
+	w    *sql.DB // writes, and ReserveSend's transaction
+	r    *sql.DB // reads; may be w
+	d    Dialect
+	name string
+}
+
+// New returns a store that writes through w and reads through r (which may be w) in
+// dialect d. The store owns the pools: Close closes them.
+func New(w, r *sql.DB, d Dialect) *Store {
+	return &Store{w: w, r: r, d: d, name: d.Name()}
+}
+
+// Migrate applies to db the goose migrations in fsys's directory "migrations" that it has
+// not had yet.
+func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS) error {
+	dir, err := fs.Sub(fsys, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(dialect, db, dir)
+	if err != nil {
+		return err
+	}
+	_, err = p.Up(ctx)
+	return err
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	if s.r == s.w {
+		return s.w.Close()
+	}
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Ping reports whether both pools can reach the database.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return s.fail("ping", err)
+	}
+	if s.r == s.w {
+		return nil
+	}
+	if err := s.r.PingContext(ctx); err != nil {
+		return s.fail("ping readers", err)
+	}
+	return nil
+}
+
+// --- users ---
+
+const userCols = `id, name, disabled, created_at`
+
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4)`,
+		u.ID, u.Name, u.Disabled, millis(u.CreatedAt))
+	if errors.Is(s.d.Constraint(err), store.ErrExists) {
+		err = store.ErrExists
+	}
+	if err != nil {
+		return s.fail(fmt.Sprintf("create user %q", u.Name), err)
+	}
+	return nil
+}
+
+func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = $1`, name))
+	if err != nil {
+		return store.User{}, s.fail(fmt.Sprintf("get user %q", name), notFound(err))
+	}
+	return u, nil
+}
+
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	// users.name sorts by bytes in both schemas (COLLATE "C" in PostgreSQL).
+	users, err := query(ctx, s.r, scanUser, `SELECT `+userCols+` FROM users ORDER BY name`)
+	if err != nil {
+		return nil, s.fail("list users", err)
+	}
+	return users, nil
+}
+
+func (s *Store) SetUserDisabled(ctx context.Context, name string, disabled bool) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE users SET disabled = $2 WHERE name = $1`, name, disabled)
+	if err := changedOne(res, err); err != nil {
+		return s.fail(fmt.Sprintf("set user %q disabled", name), err)
+	}
+	return nil
+}
+
+func (s *Store) DeleteUser(ctx context.Context, name string) error {
+	// The factors go with it: ON DELETE CASCADE, in the same statement.
+	res, err := s.w.ExecContext(ctx, `DELETE FROM users WHERE name = $1`, name)
+	if err := changedOne(res, err); err != nil {
+		return s.fail(fmt.Sprintf("delete user %q", name), err)
+	}
+	return nil
+}
+
+func scanUser(sc scanner) (store.User, error) {
+	var u store.User
+	var created int64
+	if err := sc.Scan(&u.ID, &u.Name, &u.Disabled, &created); err != nil {
+		return store.User{}, err
+	}
+	u.CreatedAt = fromMillis(created)
+	return u, nil
+}
+
+// --- factors ---
+
+const factorCols = `id, user_id, type, label, state, secret, key_id, params, counter, failures, locked_until, created_at, updated_at`
+
+func (s *Store) CreateFactor(ctx context.Context, f store.Factor) error {
+	const op = "create factor "
+	params, err := encodeParams(f.Params)
+	if err != nil {
+		return s.fail(op+f.ID, err)
+	}
+	_, err = s.w.ExecContext(ctx,
+		`INSERT INTO factors (`+factorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		f.ID, f.UserID, f.Type, f.Label, string(f.State), f.Secret, f.KeyID, params,
+		f.Counter, f.Failures, millis(f.LockedUntil), millis(f.CreatedAt), millis(f.UpdatedAt))
+	switch c := s.d.Constraint(err); {
+	case errors.Is(c, store.ErrExists):
+		return s.fail(op+f.ID, store.ErrExists)
+	case errors.Is(c, store.ErrNotFound):
+		return s.fail(op+f.ID, fmt.Errorf("user %s: %w", f.UserID, store.ErrNotFound))
+	case err != nil:
+		return s.fail(op+f.ID, err)
+	}
+	return nil
+}
+
+func (s *Store) GetFactor(ctx context.Context, id string) (store.Factor, error) {
+	f, err := scanFactor(s.r.QueryRowContext(ctx, `SELECT `+factorCols+` FROM factors WHERE id = $1`, id))
+	if err != nil {
+		return store.Factor{}, s.fail("get factor "+id, notFound(err))
+	}
+	return f, nil
+}
+
+func (s *Store) ListFactors(ctx context.Context, userID string) ([]store.Factor, error) {
+	// factors.id sorts by bytes in both schemas (COLLATE "C" in PostgreSQL).
+	fs, err := query(ctx, s.r, scanFactor,
+		`SELECT `+factorCols+` FROM factors WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, s.fail("list factors of "+userID, err)
+	}
+	return fs, nil
+}
+
+func (s *Store) SetFactorState(ctx context.Context, id string, st store.FactorState, now time.Time) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE factors SET state = $2, updated_at = $3 WHERE id = $1`,
+		id, string(st), millis(now))
+	if err := changedOne(res, err); err != nil {
+		return s.fail(fmt.Sprintf("set factor %s state", id), err)
+	}
+	return nil
+}
+
+func (s *Store) DeleteFactor(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM factors WHERE id = $1`, id)
+	if err := changedOne(res, err); err != nil {
+		return s.fail("delete factor "+id, err)
+	}
+	return nil
+}
+
+func (s *Store) AdvanceCounter(ctx context.Context, id string, next int64, now time.Time) error {
+	const op = "advance counter of "
+	// The comparison and the write are one statement, so two requests carrying the same
+	// code cannot both pass: the second finds counter = next and changes nothing.
+	res, err := s.w.ExecContext(ctx,
+		`UPDATE factors SET counter = $2, failures = 0, locked_until = 0, updated_at = $3
+		 WHERE id = $1 AND counter < $2`,
+		id, next, millis(now))
+	if err := changedOne(res, err); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return s.fail(op+id, err)
+		}
+		// Nothing changed: either no such factor or the counter is already there.
+		if err := s.factorExists(ctx, id); err != nil {
+			return s.fail(op+id, err)
+		}
+		return s.fail(fmt.Sprintf("%s%s to %d", op, id, next), store.ErrReplay)
+	}
+	return nil
+}
+
+// recordFailureSQL counts a failure in one statement, so concurrent failures are never
+// lost. SET expressions all see the row as it was: "expired" is recomputed in each rather
+// than shared through a sub-select, which in PostgreSQL would read a snapshot older than a
+// concurrent update. The casts tell PostgreSQL the parameters' type, which it cannot infer
+// from every use.
+//
+// $1 id, $2 now, $3 max, $4 now+lockFor.
+const recordFailureSQL = `
+UPDATE factors SET
+    failures = (CASE WHEN locked_until <> 0 AND locked_until <= CAST($2 AS BIGINT) THEN 0 ELSE failures END) + 1,
+    locked_until = CASE
+        WHEN CAST($3 AS BIGINT) > 0
+             AND (CASE WHEN locked_until <> 0 AND locked_until <= CAST($2 AS BIGINT) THEN 0 ELSE failures END) + 1 >= CAST($3 AS BIGINT)
+            THEN CAST($4 AS BIGINT)
+        WHEN locked_until <> 0 AND locked_until <= CAST($2 AS BIGINT)
+            THEN 0
+        ELSE locked_until
+    END,
+    updated_at = CAST($2 AS BIGINT)
+WHERE id = $1
+RETURNING ` + factorCols
+
+func (s *Store) RecordFailure(ctx context.Context, id string, now time.Time, maxFailures int, lockFor time.Duration) (store.Factor, error) {
+	f, err := scanFactor(s.w.QueryRowContext(ctx, recordFailureSQL,
+		id, millis(now), int64(maxFailures), millis(now.Add(lockFor))))
+	if err != nil {
+		return store.Factor{}, s.fail("record failure of "+id, notFound(err))
+	}
+	return f, nil
+}
+
+func (s *Store) ResetFailures(ctx context.Context, id string, now time.Time) error {
+	res, err := s.w.ExecContext(ctx,
+		`UPDATE factors SET failures = 0, locked_until = 0, updated_at = $2 WHERE id = $1`, id, millis(now))
+	if err := changedOne(res, err); err != nil {
+		return s.fail("reset failures of "+id, err)
+	}
+	return nil
+}
+
+func (s *Store) UpdateFactorSecret(ctx context.Context, id string, secret []byte, keyID string, now time.Time) error {
+	res, err := s.w.ExecContext(ctx,
+		`UPDATE factors SET secret = $2, key_id = $3, updated_at = $4 WHERE id = $1`,
+		id, secret, keyID, millis(now))
+	if err := changedOne(res, err); err != nil {
+		return s.fail("update secret of factor "+id, err)
+	}
+	return nil
+}
+
+func (s *Store) ActivateFactor(ctx context.Context, id string, params map[string]string, now time.Time) error {
+	const op = "activate factor "
+	p, err := encodeParams(params)
+	if err != nil {
+		return s.fail(op+id, err)
+	}
+	// The state test and the write are one statement: of concurrent activations, the
+	// others find the factor active and change nothing.
+	res, err := s.w.ExecContext(ctx,
+		`UPDATE factors SET state = $2, params = $3, updated_at = $4 WHERE id = $1 AND state = $5`,
+		id, string(store.FactorActive), p, millis(now), string(store.FactorPending))
+	if err := changedOne(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = s.factorNotPending(ctx, id)
+		}
+		return s.fail(op+id, err)
+	}
+	return nil
+}
+
+func (s *Store) UpdateFactorParams(ctx context.Context, id, label string, params map[string]string, now time.Time) error {
+	const op = "update params of factor "
+	p, err := encodeParams(params)
+	if err != nil {
+		return s.fail(op+id, err)
+	}
+	res, err := s.w.ExecContext(ctx,
+		`UPDATE factors SET label = $2, params = $3, updated_at = $4 WHERE id = $1`,
+		id, label, p, millis(now))
+	if err := changedOne(res, err); err != nil {
+		return s.fail(op+id, err)
+	}
+	return nil
+}
+
+// factorNotPending explains why ActivateFactor changed nothing: ErrNotFound or ErrConflict.
+func (s *Store) factorNotPending(ctx context.Context, id string) error {
+	var state string
+	if err := s.r.QueryRowContext(ctx, `SELECT state FROM factors WHERE id = $1`, id).Scan(&state); err != nil {
+		return notFound(err)
+	}
+	return fmt.Errorf("state %s: %w", state, store.ErrConflict)
+}
+
+// factorExists returns nil if the factor exists, an error wrapping store.ErrNotFound if not.
+func (s *Store) factorExists(ctx context.Context, id string) error {
+	var one int
+	return notFound(s.r.QueryRowContext(ctx, `SELECT 1 FROM factors WHERE id = $1`, id).Scan(&one))
+}
+
+func scanFactor(sc scanner) (store.Factor, error) {
+	var f store.Factor
+	var state string
+	var params []byte
+	var locked, created, updated int64
+	err := sc.Scan(&f.ID, &f.UserID, &f.Type, &f.Label, &state, &f.Secret, &f.KeyID, &params,
+		&f.Counter, &f.Failures, &locked, &created, &updated)
+	if err != nil {
+		return store.Factor{}, err
+	}
+	if f.Params, err = decodeParams(params); err != nil {
+		return store.Factor{}, fmt.Errorf("factor %s: %w", f.ID, err)
+	}
+	f.State = store.FactorState(state)
+	f.Secret = nilIfEmpty(f.Secret)
+	f.LockedUntil, f.CreatedAt, f.UpdatedAt = fromMillis(locked), fromMillis(created), fromMillis(updated)
+	return f, nil
+}
+
+// --- transactions ---
+
+const txCols = `id, provider, username, capability, factor_id, status, secret, attempts, data, expires_at, created_at, updated_at`
+
+// pending is the one status the compare-and-set operations move transactions out of.
+const pending = "PENDING"
+
+func (s *Store) CreateTransaction(ctx context.Context, t store.Transaction) error {
+	_, err := s.w.ExecContext(ctx,
+		`INSERT INTO transactions (`+txCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		t.ID, t.Provider, t.Username, t.Capability, t.FactorID, t.Status, t.Secret, t.Attempts, t.Data,
+		millis(t.ExpiresAt), millis(t.CreatedAt), millis(t.UpdatedAt))
+	if errors.Is(s.d.Constraint(err), store.ErrExists) {
+		err = store.ErrExists
+	}
+	if err != nil {
+		return s.fail("create transaction "+t.ID, err)
+	}
+	return nil
+}
+
+func (s *Store) GetTransaction(ctx context.Context, id string) (store.Transaction, error) {
+	t, err := scanTransaction(s.r.QueryRowContext(ctx, `SELECT `+txCols+` FROM transactions WHERE id = $1`, id))
+	if err != nil {
+		return store.Transaction{}, s.fail("get transaction "+id, notFound(err))
+	}
+	return t, nil
+}
+
+func (s *Store) CompleteTransaction(ctx context.Context, id, status string, now time.Time) error {
+	// The status test and the write are one statement: of concurrent completions, one
+	// moves the transaction out of PENDING and the others change nothing.
+	res, err := s.w.ExecContext(ctx,
+		`UPDATE transactions SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4`,
+		id, status, millis(now), pending)
+	if err := changedOne(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = s.notPending(ctx, id)
+		}
+		return s.fail("complete transaction "+id, err)
+	}
+	return nil
+}
+
+func (s *Store) AddAttempt(ctx context.Context, id string, now time.Time) (int, error) {
+	var n int
+	err := s.w.QueryRowContext(ctx,
+		`UPDATE transactions SET attempts = attempts + 1, updated_at = $2 WHERE id = $1 AND status = $3
+		 RETURNING attempts`,
+		id, millis(now), pending).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = s.notPending(ctx, id)
+	}
+	if err != nil {
+		return 0, s.fail("add attempt to transaction "+id, err)
+	}
+	return n, nil
+}
+
+// notPending explains why a compare-and-set on transaction id changed nothing: ErrNotFound
+// or ErrConflict.
+func (s *Store) notPending(ctx context.Context, id string) error {
+	var status string
+	if err := s.r.QueryRowContext(ctx, `SELECT status FROM transactions WHERE id = $1`, id).Scan(&status); err != nil {
+		return notFound(err)
+	}
+	return fmt.Errorf("status %s: %w", status, store.ErrConflict)
+}
+
+func (s *Store) CancelPending(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx,
+		`UPDATE transactions SET status = $3, updated_at = $4
+		 WHERE factor_id = $1 AND id <> $2 AND status = $5`,
+		factorID, keepID, status, millis(now), pending)
+	n, err := affected(res, err)
+	if err != nil {
+		return 0, s.fail("cancel pending transactions of "+factorID, err)
+	}
+	return n, nil
+}
+
+func (s *Store) DeleteExpiredTransactions(ctx context.Context, before time.Time, limit int) (int, error) {
+	// Oldest first, so a cleaner that stops early has removed the stalest.
+	n, err := s.deleteOldest(ctx, "transactions", "id", "expires_at < $1", "expires_at", millis(before), limit)
+	if err != nil {
+		return 0, s.fail("delete expired transactions", err)
+	}
+	return n, nil
+}
+
+func (s *Store) ListPendingTransactions(ctx context.Context, factorID string, now time.Time) ([]store.Transaction, error) {
+	txs, err := query(ctx, s.r, scanTransaction,
+		`SELECT `+txCols+` FROM transactions WHERE factor_id = $1 AND status = $2 AND expires_at > $3
+		 ORDER BY created_at, `+s.d.ByteOrder("id"),
+		factorID, pending, millis(now))
+	if err != nil {
+		return nil, s.fail("list pending transactions of "+factorID, err)
+	}
+	return txs, nil
+}
+
+func scanTransaction(sc scanner) (store.Transaction, error) {
+	var t store.Transaction
+	var expires, created, updated int64
+	err := sc.Scan(&t.ID, &t.Provider, &t.Username, &t.Capability, &t.FactorID, &t.Status, &t.Secret,
+		&t.Attempts, &t.Data, &expires, &created, &updated)
+	if err != nil {
+		return store.Transaction{}, err
+	}
+	t.Secret, t.Data = nilIfEmpty(t.Secret), nilIfEmpty(t.Data)
+	t.ExpiresAt, t.CreatedAt, t.UpdatedAt = fromMillis(expires), fromMillis(created), fromMillis(updated)
+	return t, nil
+}
+
+// --- send limits ---
+
+func (s *Store) ReserveSend(ctx context.Context, keys []string, limits []store.SendLimit, now time.Time) error {
+	keys, err := sendKeys(keys, limits)
+	if err != nil {
+		return s.fail("reserve send", err)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	// Lock, count, insert in one transaction: no row exists to lock before a key's first
+	// send, so the dialect locks the keys themselves, and each count then sees every send
+	// committed by an earlier holder.
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.d.LockKeys(ctx, tx, keys); err != nil {
+			return err
+		}
+		if err := countSends(ctx, tx, keys, limits, now); err != nil {
+			return err
+		}
+		return insertSends(ctx, tx, keys, now)
+	})
+	if err != nil {
+		return s.fail("reserve send", err)
+	}
+	return nil
+}
+
+// countSends returns ErrRateLimited if a key has reached a limit. One statement counts
+// under every key and limit, so it costs one round trip however many there are; each count
+// stops at Max, so a flood under one key costs no more than the limit.
+func countSends(ctx context.Context, tx *sql.Tx, keys []string, limits []store.SendLimit, now time.Time) error {
+	if len(limits) == 0 {
+		return nil
+	}
+	type check struct {
+		key   string
+		limit store.SendLimit
+	}
+	var checks []check
+	var counts []string
+	var args []any
+	for _, key := range keys {
+		for _, l := range limits {
+			n := len(args)
+			counts = append(counts, fmt.Sprintf(
+				`(SELECT count(*) FROM (SELECT 1 FROM sends WHERE key = $%d AND at > $%d LIMIT $%d) s)`, n+1, n+2, n+3))
+			args = append(args, key, millis(now.Add(-l.Window)), l.Max)
+			checks = append(checks, check{key, l})
+		}
+	}
+	got := make([]int, len(checks))
+	dest := make([]any, len(checks))
+	for i := range got {
+		dest[i] = &got[i]
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT `+strings.Join(counts, ", "), args...).Scan(dest...); err != nil {
+		return err
+	}
+	for i, c := range checks {
+		if got[i] >= c.limit.Max {
+			return fmt.Errorf("key %s: %d sends within %v: %w", c.key, c.limit.Max, c.limit.Window, store.ErrRateLimited)
+		}
+	}
+	return nil
+}
+
+// insertSends records one send at now under each key, in one statement.
+func insertSends(ctx context.Context, tx *sql.Tx, keys []string, now time.Time) error {
+	rows := make([]string, len(keys))
+	args := make([]any, 0, len(keys)+1)
+	args = append(args, millis(now))
+	for i, key := range keys {
+		rows[i] = fmt.Sprintf("($%d, $1)", i+2)
+		args = append(args, key)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO sends (key, at) VALUES `+strings.Join(rows, ", "), args...)
+	return err
+}
+
+func (s *Store) DeleteSendsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := s.deleteOldest(ctx, "sends", "", "at < $1", "at", millis(before), limit)
+	if err != nil {
+		return 0, s.fail("delete sends", err)
+	}
+	return n, nil
+}
+
+// sendKeys checks limits and returns keys sorted without duplicates: a key named twice is
+// one send under it, not two, and sorted is the order LockKeys takes them in, so two
+// reservations sharing keys cannot deadlock.
+func sendKeys(keys []string, limits []store.SendLimit) ([]string, error) {
+	for _, l := range limits {
+		if l.Window <= 0 || l.Max < 0 {
+			return nil, fmt.Errorf("invalid limit of %d per %v", l.Max, l.Window)
+		}
+	}
+	return slices.Compact(slices.Sorted(slices.Values(keys))), nil
+}
+
+// --- nonces ---
+
+func (s *Store) UseNonce(ctx context.Context, scope, nonce string, expires, now time.Time) error {
+	// One statement: of concurrent uses the first inserts; the rest find its row (waiting
+	// for it to commit, in PostgreSQL), and its unexpired expires_at fails the WHERE, so
+	// they change nothing.
+	res, err := s.w.ExecContext(ctx,
+		`INSERT INTO nonces (scope, nonce, expires_at) VALUES ($1, $2, $3)
+		 ON CONFLICT (scope, nonce) DO UPDATE SET expires_at = excluded.expires_at
+		 WHERE nonces.expires_at <= $4`,
+		scope, nonce, millis(expires), millis(now))
+	if err := changedOne(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = store.ErrReplay
+		}
+		return s.fail("use nonce in scope "+scope, err)
+	}
+	return nil
+}
+
+func (s *Store) DeleteExpiredNonces(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := s.deleteOldest(ctx, "nonces", "scope, nonce", "expires_at <= $1", "expires_at", millis(before), limit)
+	if err != nil {
+		return 0, s.fail("delete expired nonces", err)
+	}
+	return n, nil
+}
+
+// --- audit ---
+
+const auditCols = `time, request_id, provider, username, capability, factor_id, resource, outcome, reason, webhook_id`
+
+// defaultAuditLimit applies when AuditFilter.Limit <= 0.
+const defaultAuditLimit = 100
+
+func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) error {
+	_, err := s.w.ExecContext(ctx,
+		`INSERT INTO audit (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID)
+	if err != nil {
+		return s.fail("append audit", err)
+	}
+	return nil
+}
+
+func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultAuditLimit
+	}
+	var events []store.AuditEvent
+	var err error
+	if f.Username == "" {
+		events, err = query(ctx, s.r, scanAudit,
+			`SELECT `+auditCols+` FROM audit ORDER BY time DESC, id DESC LIMIT $1`, limit)
+	} else {
+		events, err = query(ctx, s.r, scanAudit,
+			`SELECT `+auditCols+` FROM audit WHERE username = $1 ORDER BY time DESC, id DESC LIMIT $2`,
+			f.Username, limit)
+	}
+	if err != nil {
+		return nil, s.fail("list audit", err)
+	}
+	return events, nil
+}
+
+func (s *Store) DeleteAuditBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := s.deleteOldest(ctx, "audit", "id", "time < $1", "time", millis(before), limit)
+	if err != nil {
+		return 0, s.fail("delete audit", err)
+	}
+	return n, nil
+}
+
+func scanAudit(sc scanner) (store.AuditEvent, error) {
+	var e store.AuditEvent
+	var t int64
+	err := sc.Scan(&t, &e.RequestID, &e.Provider, &e.Username, &e.Capability, &e.FactorID, &e.Resource, &e.Outcome, &e.Reason, &e.WebhookID)
+	if err != nil {
+		return store.AuditEvent{}, err
+	}
+	e.Time = fromMillis(t)
+	return e, nil
+}
+
+// --- helpers ---
+
+// fail wraps err with the backend's name and the operation, as every error leaves a method.
+func (s *Store) fail(op string, err error) error {
+	return fmt.Errorf("%s: %s: %w", s.name, op, err)
+}
+
+// deleteOldest runs the dialect's DeleteOldest on table with before as $1 and limit as $2,
+// and returns how many rows it deleted.
+func (s *Store) deleteOldest(ctx context.Context, table, key, where, order string, before int64, limit int) (int, error) {
+	if limit <= 0 {
+		// A caller looping "until it returns < limit" would never stop.
+		return 0, fmt.Errorf("limit %d is not positive", limit)
+	}
+	res, err := s.w.ExecContext(ctx, s.d.DeleteOldest(table, key, where, order), before, limit)
+	return affected(res, err)
+}
+
+// inTx runs fn in a transaction on the writer and commits it if fn returns nil. fn must use
+// only tx: for an in-memory SQLite database the readers are the writer's one connection,
+// which tx holds.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		// Nothing to report from a failed rollback: the transaction is gone either way
+		// (a canceled context has already rolled it back).
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// query runs q on db and scans every row with scan.
+func query[T any](ctx context.Context, db *sql.DB, scan func(scanner) (T, error), q string, args ...any) (out []T, err error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, rows.Close()) }()
+	out = []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// notFound turns sql.ErrNoRows into store.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+// affected returns how many rows an Exec changed.
+func affected(res sql.Result, err error) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// changedOne turns "no row matched" into store.ErrNotFound.
+func changedOne(res sql.Result, err error) error {
+	n, err := affected(res, err)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// millis is how times are stored: unix milliseconds, 0 for the zero time.
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// encodeParams returns the JSON for the params column. It is a string because SQLite's
+// STRICT text column refuses a blob; pgx sends a string to a jsonb parameter unchanged.
+func encodeParams(p map[string]string) (string, error) {
+	if len(p) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("encode params: %w", err)
+	}
+	return string(b), nil
+}
+
+func decodeParams(b []byte) (map[string]string, error) {
+	var p map[string]string
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("decode params: %w", err)
+	}
+	if len(p) == 0 {
+		return nil, nil
+	}
+	return p, nil
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}

@@ -151,6 +151,10 @@ func (s *Server) enrollments(c echo.Context) error {
 	if body.Username == nil || *body.Username == "" {
 		return badRequest("username is required")
 	}
+	if why := provider.CheckUsername(*body.Username); why != "" {
+		// Unknown to every store alike, and audited (provider/ident.go).
+		return c.JSON(http.StatusOK, p.RefuseEnrollments(c.Request().Context(), c.Response().Header().Get(echo.HeaderXRequestID), *body.Username, why))
+	}
 	list, err := p.Enrollments(c.Request().Context(), *body.Username)
 	if err != nil {
 		if s.degraded(c, err) {

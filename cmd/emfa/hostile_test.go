@@ -42,13 +42,17 @@ func hostileCalls() []hostileCall {
 		{"newline in username", "initiate", `{"capability":"totp","id":"f1","attributes":{"username":"alice\nforged"}}`, 200, `{"status":"FAILED"}`, true},
 		{"30 KB id", "validate", `{"capability":"totp","id":"` + big + `","attributes":{"username":"alice","passvalue":"1"}}`, 200, `{"status":"FAILED"}`, true},
 		{"30 KB username", "initiate", `{"capability":"totp","id":"f1","attributes":{"username":"` + big + `"}}`, 200, `{"status":"FAILED"}`, true},
+		{"duplicate username", "enrollments", `{"username":"nobody","username":"alice"}`, 400,
+			`{"messageId":"invalid_request","messageDescription":"body is ambiguous: duplicate key \"username\""}`, false},
+		{"duplicate attributes.username", "validate", `{"capability":"totp","id":"f1","attributes":{"username":"nobody","passvalue":"1","username":"alice"}}`, 400,
+			`{"messageId":"invalid_request","messageDescription":"body is ambiguous: duplicate key \"attributes.username\""}`, false},
 		{"30 KB transactionId", "result", `{"capability":"totp","id":"f1","transactionId":"` + big + `","attributes":{"username":"alice"}}`, 200, `{"status":"FAILED"}`, true},
 	}
 }
 
-// TestHostileInputs is issue 15 items 1 and 5: control characters and oversized values
-// are answered alike on SQLite and PostgreSQL — never a 5xx — and every decision is
-// audited, bounded.
+// TestHostileInputs is issue 15 items 1, 5 and 6: control characters, oversized values
+// and duplicate keys are answered alike on SQLite and PostgreSQL — never a 5xx — and
+// every decision is audited, bounded.
 func TestHostileInputs(t *testing.T) {
 	answers := map[string][]string{}
 	for _, backend := range []string{"sqlite", "postgres"} {

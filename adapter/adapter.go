@@ -89,6 +89,7 @@ func New(o Options) *Server {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.Use(s.refuseOptions) // after the access log: edges.go
 
 	// Authentication is route middleware rather than group middleware: a group's
 	// catch-all would turn a wrong method into 404 instead of 405. It still runs before

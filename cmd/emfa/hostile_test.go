@@ -130,3 +130,21 @@ func TestHostileInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestServeOversizedHeaderIsJSON: emfa serve bounds headers (adapter.MaxHeaderBytes) and
+// answers the overflow in JSON, not net/http's plain text.
+func TestServeOversizedHeaderIsJSON(t *testing.T) {
+	base, _ := startServe(t, writeConfig(t, ""))
+	req, _ := http.NewRequest("GET", base+"/healthz", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", adapter.MaxHeaderBytes+8<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || resp.Header.Get("Content-Type") != "application/json" ||
+		!strings.Contains(string(body), `"messageId":"header_too_large"`) {
+		t.Errorf("oversized header: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+}

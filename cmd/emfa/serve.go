@@ -66,12 +66,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ReadTimeout:       e.cfg.Server.RequestTimeout + 5*time.Second,
 		WriteTimeout:      e.cfg.Server.RequestTimeout + 5*time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    adapter.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", e.cfg.Server.Listen)
 	if err != nil {
 		return err
 	}
+	ln = adapter.JSONErrors(ln) // net/http's own 431 and 400 answers become JSON too
 	e.log.Info("emfa serving", "addr", ln.Addr().String(), "config", e.cfg.Source, "providers", len(providers), "storage", e.cfg.Storage.Driver)
 	if listening != nil {
 		listening(ln.Addr().String())

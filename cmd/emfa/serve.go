@@ -21,12 +21,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	configPath := fs.String("config", "", "configuration file (default: the embedded default)")
 	recordDir := fs.String("record", "", "write each transaction served as a transcript into this directory")
+	printSecrets := fs.Bool("print-secrets", true, "print a generated Verify password on stderr (false: only where it is kept)")
 	if rest, err := parseFlags(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
 		return usageError{"serve takes no arguments"}
 	}
-	e, err := openEnv(ctx, *configPath, stderr)
+	e, err := openEnv(ctx, *configPath, stderr, loadOptions{hideSecrets: !*printSecrets})
 	if err != nil {
 		return err
 	}

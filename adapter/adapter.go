@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,8 @@ type Options struct {
 	Recorder Recorder
 	// Devices, when set, serves the push device API under /v1/devices.
 	Devices Devices
+	// TrustedProxies may set X-Forwarded-For (proxy.go); nobody else is believed.
+	TrustedProxies []netip.Prefix
 }
 
 // Auth is how callers (IBM Verify) authenticate. Any configured method admits a call.
@@ -85,6 +88,7 @@ func New(o Options) *Server {
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(io.Discard)
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = ipExtractor(o.TrustedProxies)
 	e.Use(s.requestID, s.record, s.accessLog, s.recover, s.limitBody, s.deadline)
 
 	e.GET("/healthz", s.healthz)

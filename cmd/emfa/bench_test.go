@@ -47,14 +47,14 @@ func benchServer(b *testing.B) (srv *httptest.Server, factorID string, clock *at
 		b.Fatal(err)
 	}
 	a := adapter.New(adapter.Options{Providers: providers, Log: e.log, Ready: e.store.Ping,
-		Auth: adapter.Auth{BasicUsername: "verify", BasicPassword: "sim-password"}})
+		Auth: adapter.Auth{BasicUsername: "verify", BasicPassword: "sim-password-0123"}})
 	srv = httptest.NewServer(a.Handler())
 	b.Cleanup(srv.Close)
 	return srv, enrolled.Factor.ID, clock, seed
 }
 
 func writeBenchConfig(b *testing.B, path, dir string) {
-	cfg := fmt.Sprintf(`server: {auth: {basic: {username: verify, password: sim-password}}}
+	cfg := fmt.Sprintf(`server: {auth: {basic: {username: verify, password: sim-password-0123}}}
 storage: {driver: sqlite, dsn: "file:%s/emfa.db", encryptionKey: %q}
 log: {level: warn}
 providers: [{name: B, credentialPrefix: emfa, capabilities: [totp]}]
@@ -74,7 +74,7 @@ func BenchmarkHTTPValidate(b *testing.B) {
 		code := builtin.HOTP(builtin.SHA1, seed, uint64(now/30), 6)
 		body := fmt.Sprintf(`{"capability":"totp","id":%q,"attributes":{"username":"alice","passvalue":%q}}`, factorID, code)
 		req, _ := http.NewRequest("POST", srv.URL+"/v1/providers/emfa/validate", strings.NewReader(body))
-		req.SetBasicAuth("verify", "sim-password")
+		req.SetBasicAuth("verify", "sim-password-0123")
 		resp, err := client.Do(req)
 		if err != nil {
 			b.Fatal(err)
@@ -95,7 +95,7 @@ func BenchmarkHTTPEnrollmentsParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req, _ := http.NewRequest("POST", srv.URL+"/v1/providers/emfa/enrollments", strings.NewReader(`{"username":"alice"}`))
-			req.SetBasicAuth("verify", "sim-password")
+			req.SetBasicAuth("verify", "sim-password-0123")
 			resp, err := client.Do(req)
 			if err != nil {
 				b.Error(err)

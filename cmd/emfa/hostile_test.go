@@ -17,7 +17,7 @@ import (
 )
 
 // testVerifyPassword is what the test configurations make Verify send.
-const testVerifyPassword = "sim-password"
+const testVerifyPassword = "sim-password-0123"
 
 // hostileCall is one request of issue 15 and the answer the contract asks for.
 type hostileCall struct {

@@ -54,6 +54,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Ready:          e.store.Ping,
 		Devices:        devices,
 		Auth:           adapterAuth(e.cfg),
+		TrustedProxies: e.cfg.Server.ProxyPrefixes(),
 	}
 	if *recordDir != "" {
 		rec := newRecorder(e, *configPath, *recordDir)

@@ -56,6 +56,7 @@ type Server struct {
 	log       *slog.Logger
 	ready     func(context.Context) error
 	recorder  Recorder
+	throttle  *throttle // of failed authentications, per address
 
 	authFailures atomic.Int64
 }
@@ -70,6 +71,7 @@ func New(o Options) *Server {
 		log:       o.Log,
 		ready:     o.Ready,
 		recorder:  o.Recorder,
+		throttle:  newThrottle(),
 	}
 	if s.timeout <= 0 {
 		s.timeout = 10 * time.Second

@@ -25,3 +25,33 @@ func TestServePrintSecretsFalse(t *testing.T) {
 		t.Errorf("--print-secrets=false: want the file named and the password not printed:\n%s", out)
 	}
 }
+
+// TestWorldReadableStoreWarns: emfa check and serve say when an existing SQLite file or
+// its directory is readable by other users.
+func TestWorldReadableStoreWarns(t *testing.T) {
+	cfg := writeConfig(t, "")
+	dir := filepath.Dir(cfg)
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	mustEmfa(t, "users", "add", "alice", "--config", cfg) // creates the database, 0600
+	if code, _, errOut := emfa(t, "check", "--config", cfg); code != 0 || strings.Contains(errOut, "readable by other users") {
+		t.Fatalf("private files: %d %s", code, errOut)
+	}
+	if err := os.Chmod(filepath.Join(dir, "emfa.db"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := emfa(t, "check", "--config", cfg)
+	if code != 0 || !strings.Contains(errOut, "warning: storage: "+filepath.Join(dir, "emfa.db")+" is readable by other users (mode 0644)") ||
+		!strings.Contains(errOut, "the database's directory, is readable by other users (mode 0755)") {
+		t.Errorf("check: %d %s", code, errOut)
+	}
+	_, logs, stop := startServeArgs(t, "--config", cfg)
+	stop()
+	if !strings.Contains(logs.String(), "storage: "+filepath.Join(dir, "emfa.db")+" is readable by other users") {
+		t.Errorf("serve does not warn:\n%s", logs)
+	}
+}

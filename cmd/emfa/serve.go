@@ -35,6 +35,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, w := range e.cfg.Warnings {
 		e.log.Warn("configuration: " + w)
 	}
+	for _, w := range storageWarnings(e.cfg) {
+		e.log.Warn("storage: " + w)
+	}
 	providers, err := e.providers()
 	if err != nil {
 		return err

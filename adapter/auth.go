@@ -79,7 +79,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		s.throttle.failed(c.RealIP())
 		s.authFailures.Add(1)
 		s.log.Warn("inbound authentication failed", "reason", reason, "remote", c.RealIP(),
-			"path", c.Request().URL.Path, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			"path", loggedPath(c), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 		if s.auth.basic {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="emfa", charset="UTF-8"`)
 		}
@@ -91,7 +91,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) throttled(c echo.Context, wait time.Duration) error {
 	s.authFailures.Add(1)
 	s.log.Warn("inbound authentication throttled", "remote", c.RealIP(), "retry_after_s", math.Ceil(wait.Seconds()),
-		"path", c.Request().URL.Path, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		"path", loggedPath(c), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	return &Error{Status: http.StatusTooManyRequests, ID: "too_many_requests", Msg: "too many failed authentications from this address; retry later"}
 }

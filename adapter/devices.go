@@ -84,7 +84,7 @@ func (api deviceAPI) signed(next echo.HandlerFunc) echo.HandlerFunc {
 			// One answer for every refusal; the reason goes to the log only.
 			api.s.authFailures.Add(1)
 			api.s.log.Warn("device authentication failed", "reason", err.Error(), "device", provider.Printable(sr.DeviceID, provider.MaxFactorIDBytes),
-				"remote", c.RealIP(), "path", r.URL.Path, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+				"remote", c.RealIP(), "path", loggedPath(c), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 			return &Error{Status: http.StatusUnauthorized, ID: "unauthorized", Msg: "device authentication failed"}
 		}
 		c.Set(ctxDevice, sr.DeviceID)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,8 @@ type Options struct {
 	Devices Devices
 	// Idempotency, when set, answers Verify's retries (X-Webhook-ID) from the store.
 	Idempotency *provider.Idempotency
+	// TrustedProxies may set X-Forwarded-For (proxy.go); nobody else is believed.
+	TrustedProxies []netip.Prefix
 }
 
 // Auth is how callers (IBM Verify) authenticate. Any configured method admits a call.
@@ -56,6 +59,7 @@ type Server struct {
 	ready     func(context.Context) error
 	recorder  Recorder
 	idem      *provider.Idempotency
+	throttle  *throttle // of failed authentications, per address
 
 	authFailures atomic.Int64
 	retries      atomic.Int64
@@ -72,6 +76,7 @@ func New(o Options) *Server {
 		ready:     o.Ready,
 		recorder:  o.Recorder,
 		idem:      o.Idempotency,
+		throttle:  newThrottle(),
 	}
 	if s.timeout <= 0 {
 		s.timeout = 10 * time.Second
@@ -90,10 +95,12 @@ func New(o Options) *Server {
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(io.Discard)
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = ipExtractor(o.TrustedProxies)
 	e.Use(s.requestID, s.record, s.accessLog, s.recover, s.limitBody, s.deadline)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.Use(s.refuseOptions) // after the access log: edges.go
 
 	// Authentication is route middleware rather than group middleware: a group's
 	// catch-all would turn a wrong method into 404 instead of 405. It still runs before
@@ -160,6 +167,10 @@ func (s *Server) enrollments(c echo.Context) error {
 	}
 	if body.Username == nil || *body.Username == "" {
 		return badRequest("username is required")
+	}
+	if why := provider.CheckUsername(*body.Username); why != "" {
+		// Unknown to every store alike, and audited (provider/ident.go).
+		return c.JSON(http.StatusOK, p.RefuseEnrollments(c.Request().Context(), c.Response().Header().Get(echo.HeaderXRequestID), *body.Username, why))
 	}
 	list, err := p.Enrollments(c.Request().Context(), *body.Username)
 	if err != nil {

@@ -3,7 +3,10 @@ package adapter
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -64,16 +67,31 @@ func (a authenticator) check(r *http.Request) (bool, string) {
 // an unauthenticated caller cannot discover which credentialPrefixes exist.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		// An address that keeps failing is refused before its credentials are looked at
+		// (throttle.go): a password cannot be guessed at line rate.
+		if ok, wait := s.throttle.allow(c.RealIP()); !ok {
+			return s.throttled(c, wait)
+		}
 		ok, reason := s.auth.check(c.Request())
 		if ok {
 			return next(c)
 		}
+		s.throttle.failed(c.RealIP())
 		s.authFailures.Add(1)
 		s.log.Warn("inbound authentication failed", "reason", reason, "remote", c.RealIP(),
-			"path", c.Request().URL.Path, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			"path", loggedPath(c), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 		if s.auth.basic {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="emfa", charset="UTF-8"`)
 		}
 		return &Error{Status: http.StatusUnauthorized, ID: "unauthorized", Msg: "missing or invalid credentials"}
 	}
+}
+
+// throttled answers a refused attempt: 429 with Retry-After, logged like a failure.
+func (s *Server) throttled(c echo.Context, wait time.Duration) error {
+	s.authFailures.Add(1)
+	s.log.Warn("inbound authentication throttled", "remote", c.RealIP(), "retry_after_s", math.Ceil(wait.Seconds()),
+		"path", loggedPath(c), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	return &Error{Status: http.StatusTooManyRequests, ID: "too_many_requests", Msg: "too many failed authentications from this address; retry later"}
 }

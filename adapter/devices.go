@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -62,14 +63,22 @@ func (api deviceAPI) signed(next echo.HandlerFunc) echo.HandlerFunc {
 			Timestamp: r.Header.Get(HeaderTimestamp), Nonce: r.Header.Get(HeaderNonce),
 			Signature: r.Header.Get(HeaderSignature), BodySHA256: sha256.Sum256(body),
 		}
-		if err := api.d.Authenticate(r.Context(), sr); err != nil {
+		// A device id no store could hold (PostgreSQL refuses invalid UTF-8) is refused
+		// here, like an unknown one.
+		err = nil
+		if why := provider.CheckIdentifier("device id", sr.DeviceID, provider.MaxFactorIDBytes); why != "" {
+			err = fmt.Errorf("%w: %s", provider.ErrDeviceAuth, why)
+		} else {
+			err = api.d.Authenticate(r.Context(), sr)
+		}
+		if err != nil {
 			if !errors.Is(err, provider.ErrDeviceAuth) {
 				return api.fault(c, err)
 			}
 			// One answer for every refusal; the reason goes to the log only.
 			api.s.authFailures.Add(1)
-			api.s.log.Warn("device authentication failed", "reason", err.Error(), "device", sr.DeviceID,
-				"remote", c.RealIP(), "path", r.URL.Path, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			api.s.log.Warn("device authentication failed", "reason", err.Error(), "device", provider.Printable(sr.DeviceID, provider.MaxFactorIDBytes),
+				"remote", c.RealIP(), "path", loggedPath(c), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 			return &Error{Status: http.StatusUnauthorized, ID: "unauthorized", Msg: "device authentication failed"}
 		}
 		c.Set(ctxDevice, sr.DeviceID)
@@ -120,6 +129,9 @@ func (api deviceAPI) answer(c echo.Context) error {
 	}
 	if err := decode(c, &body); err != nil {
 		return err
+	}
+	if provider.CheckIdentifier("challenge", c.Param("id"), provider.MaxTransactionIDBytes) != "" {
+		return &Error{Status: http.StatusNotFound, ID: "not_found", Msg: "no such challenge"} // no store sees it
 	}
 	status, err := api.d.Answer(c.Request().Context(), c.Get(ctxDevice).(string), c.Param("id"),
 		provider.Decision(body.Decision), body.Number)

@@ -54,7 +54,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			level = slog.LevelWarn
 		}
 		attrs := []any{
-			"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
+			"method", c.Request().Method, "path", loggedPath(c), "status", status,
 			"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
 			"bytes", c.Response().Size, "remote", c.RealIP(),
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID),

@@ -37,6 +37,9 @@ type Server struct {
 	RequestTimeout  time.Duration `mapstructure:"requestTimeout"`
 	MaxBodyBytes    int64         `mapstructure:"maxBodyBytes"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdownTimeout"`
+	// TrustedProxies are the addresses (CIDR ranges) whose X-Forwarded-For names the
+	// client in logs; default none: the socket's peer is logged.
+	TrustedProxies []string `mapstructure:"trustedProxies"`
 	// Idempotency keeps the answers to calls Verify may retry (X-Webhook-ID).
 	Idempotency Idempotency `mapstructure:"idempotency"`
 }
@@ -55,6 +58,8 @@ type Auth struct {
 	Header *HeaderAuth `mapstructure:"header"`
 	// AllowAnonymous switches inbound authentication off. For local experiments only.
 	AllowAnonymous bool `mapstructure:"allowAnonymous"`
+	// AllowWeakSecrets accepts inbound secrets shorter than MinSecretChars (tests only).
+	AllowWeakSecrets bool `mapstructure:"allowWeakSecrets"`
 }
 
 // BasicAuth is HTTP Basic authentication (Verify's "basic" webhook authentication).

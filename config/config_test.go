@@ -24,7 +24,7 @@ server:
   listen: "127.0.0.1:9090"
   auth:
     basic:  {username: verify, password: "${EMFA_VERIFY_PASSWORD}"}
-    header: {name: X-Api-Key, value: "k-123"}
+    header: {name: X-Api-Key, value: "k-123-header-secret"}
 storage:
   driver: sqlite
   dsn: "file:/var/lib/emfa/emfa.db"
@@ -42,7 +42,7 @@ providers:
 
 func TestParseFull(t *testing.T) {
 	cfg, err := Parse([]byte(fullYAML), "yaml", env(map[string]string{
-		"EMFA_VERIFY_PASSWORD": "s3cret$pw",
+		"EMFA_VERIFY_PASSWORD": "s3cret$pw-0123456789",
 		"EMFA_ENCRYPTION_KEY":  testKey,
 	}))
 	if err != nil {
@@ -53,8 +53,8 @@ func TestParseFull(t *testing.T) {
 		Server: Server{
 			Listen: "127.0.0.1:9090",
 			Auth: Auth{
-				Basic:  &BasicAuth{Username: "verify", Password: "s3cret$pw"},
-				Header: &HeaderAuth{Name: "X-Api-Key", Value: "k-123"},
+				Basic:  &BasicAuth{Username: "verify", Password: "s3cret$pw-0123456789"},
+				Header: &HeaderAuth{Name: "X-Api-Key", Value: "k-123-header-secret"},
 			},
 			RequestTimeout:  DefaultRequestTimeout,
 			MaxBodyBytes:    DefaultMaxBodyBytes,
@@ -81,7 +81,7 @@ func TestParseFull(t *testing.T) {
 // Viper lower-cases keys; values such as capability and header names must survive.
 func TestMixedCaseValuesSurvive(t *testing.T) {
 	cfg, err := Parse([]byte(fullYAML), "yaml", env(map[string]string{
-		"EMFA_VERIFY_PASSWORD": "pw", "EMFA_ENCRYPTION_KEY": testKey,
+		"EMFA_VERIFY_PASSWORD": "verify-password-0123", "EMFA_ENCRYPTION_KEY": testKey,
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -99,20 +99,20 @@ func TestMixedCaseValuesSurvive(t *testing.T) {
 
 func TestEnvOverrides(t *testing.T) {
 	cfg, err := Parse([]byte(fullYAML), "yaml", env(map[string]string{
-		"EMFA_VERIFY_PASSWORD":            "pw",
+		"EMFA_VERIFY_PASSWORD":            "verify-password-0123",
 		"EMFA_ENCRYPTION_KEY":             testKey,
 		"EMFA_SERVER_LISTEN":              "0.0.0.0:7000",
 		"EMFA_STORAGE_DRIVER":             "postgres",
 		"EMFA_STORAGE_DSN":                "postgres://x@y/z",
 		"EMFA_SERVER_REQUESTTIMEOUT":      "3s",
-		"EMFA_SERVER_AUTH_BASIC_PASSWORD": "from-env",
+		"EMFA_SERVER_AUTH_BASIC_PASSWORD": "from-env-0123456789",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Server.Listen != "0.0.0.0:7000" || cfg.Storage.Driver != "postgres" ||
 		cfg.Storage.DSN != "postgres://x@y/z" || cfg.Server.RequestTimeout != 3*time.Second ||
-		cfg.Server.Auth.Basic.Password != "from-env" {
+		cfg.Server.Auth.Basic.Password != "from-env-0123456789" {
 		t.Errorf("overrides not applied: %+v", cfg.Server)
 	}
 	for _, want := range []string{"EMFA_SERVER_LISTEN", "EMFA_STORAGE_ENCRYPTIONKEY", "EMFA_SERVER_AUTH_HEADER_NAME"} {
@@ -123,12 +123,12 @@ func TestEnvOverrides(t *testing.T) {
 }
 
 func TestEnvDefaultAndMissing(t *testing.T) {
-	y := strings.Replace(fullYAML, "${EMFA_VERIFY_PASSWORD}", "${NOPE:-fallback}", 1)
+	y := strings.Replace(fullYAML, "${EMFA_VERIFY_PASSWORD}", "${NOPE:-fallback-password-0123}", 1)
 	cfg, err := Parse([]byte(y), "yaml", env(map[string]string{"EMFA_ENCRYPTION_KEY": testKey}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Server.Auth.Basic.Password != "fallback" {
+	if cfg.Server.Auth.Basic.Password != "fallback-password-0123" {
 		t.Errorf("password = %q", cfg.Server.Auth.Basic.Password.Reveal())
 	}
 	y = strings.Replace(fullYAML, "k-123", "${HDR_SECRET}", 1)
@@ -187,7 +187,7 @@ providers:
 
 func TestUnknownKeyIsAnError(t *testing.T) {
 	y := strings.Replace(fullYAML, "listen:", "listne:", 1)
-	_, err := Parse([]byte(y), "yaml", env(map[string]string{"EMFA_VERIFY_PASSWORD": "pw", "EMFA_ENCRYPTION_KEY": testKey}))
+	_, err := Parse([]byte(y), "yaml", env(map[string]string{"EMFA_VERIFY_PASSWORD": "verify-password-0123", "EMFA_ENCRYPTION_KEY": testKey}))
 	if err == nil || !strings.Contains(err.Error(), "listne") {
 		t.Fatalf("want an error naming the unknown key, got %v", err)
 	}
@@ -221,7 +221,7 @@ func TestLoadFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(fullYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(path, env(map[string]string{"EMFA_VERIFY_PASSWORD": "pw", "EMFA_ENCRYPTION_KEY": testKey}))
+	cfg, err := Load(path, env(map[string]string{"EMFA_VERIFY_PASSWORD": "verify-password-0123", "EMFA_ENCRYPTION_KEY": testKey}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestSecretsAreRedacted(t *testing.T) {
 	var buf strings.Builder
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "storage", cfg.Storage, "auth", cfg.Server.Auth.Basic.Password)
 	out := buf.String() + fmt.Sprintf("%v %+v %#v", *cfg, *cfg.Server.Auth.Basic, cfg.Storage)
-	for _, secret := range []string{"hunter2-very-secret", testKey, "k-123"} {
+	for _, secret := range []string{"hunter2-very-secret", testKey, "k-123-header-secret"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("secret %q leaked: %s", secret, out)
 		}
@@ -284,7 +284,7 @@ func TestReadmeExample(t *testing.T) {
 		t.Errorf("README example differs from testdata/config/emfa.yaml (-file +readme):\n%s", diff)
 	}
 	cfg, err := Load("../testdata/config/emfa.yaml", env(map[string]string{
-		"EMFA_VERIFY_PASSWORD": "pw", "EMFA_API_KEY": "key", "EMFA_ENCRYPTION_KEY": testKey,
+		"EMFA_VERIFY_PASSWORD": "verify-password-0123", "EMFA_API_KEY": "api-key-0123456789", "EMFA_ENCRYPTION_KEY": testKey,
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +298,7 @@ func TestReadmeExample(t *testing.T) {
 // ${NAME} references expanded, with exact paths in the errors.
 func TestRemoteSectionKeepsCase(t *testing.T) {
 	y := `
-server: {auth: {basic: {username: v, password: p}}}
+server: {auth: {basic: {username: v, password: verify-password-0123}}}
 storage: {dsn: ":memory:", encryptionKey: "` + testKey + `"}
 providers:
   - name: Vendor
@@ -350,7 +350,7 @@ providers:
 
 func TestAuditRetention(t *testing.T) {
 	base := `
-server: {auth: {basic: {username: v, password: p}}}
+server: {auth: {basic: {username: v, password: verify-password-0123}}}
 storage: {dsn: ":memory:", encryptionKey: "` + testKey + `"%s}
 providers: [{name: A, credentialPrefix: a, capabilities: [totp]}]
 `

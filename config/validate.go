@@ -242,6 +242,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateDelivery(add)
+	c.validateSecurity(add)
 	if len(errs) > 0 {
 		return errs
 	}

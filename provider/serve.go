@@ -105,7 +105,10 @@ func (p *Provider) Test(ctx context.Context) (Outcome, error) {
 func (p *Provider) call(ctx context.Context, resource string, req Request, fn func(context.Context, Request) (Outcome, error)) (Outcome, error) {
 	var out Outcome
 	c, exposed := p.Capability(req.Capability)
+	invalid := req.invalid()
 	switch {
+	case invalid != "":
+		out = Failed(invalid) // before any store sees it: answered alike on every store
 	case !p.Enabled:
 		out = Failed("provider disabled")
 	case !exposed:
@@ -128,6 +131,12 @@ func (p *Provider) decide(ctx context.Context, requestID, resource string, req R
 	if out.Status == StatusFailed {
 		level = slog.LevelWarn
 	}
+	// What the caller sent is recorded bounded and escaped: the audit write must not be
+	// what fails (PostgreSQL refuses a NUL), nor a log line carry 30 KB or a forged line.
+	req.Username = Printable(req.Username, MaxUsernameBytes)
+	req.Capability = Printable(req.Capability, MaxCapabilityBytes)
+	req.ID = Printable(req.ID, MaxFactorIDBytes)
+	out.Reason = Printable(out.Reason, maxReasonBytes)
 	if p.Log != nil {
 		p.Log.Log(ctx, level, "decision",
 			"provider", p.CredentialPrefix, "resource", resource, "capability", req.Capability,

@@ -105,8 +105,8 @@ func (sc *scope) value(expr string) (string, error) {
 			counter, digitsArg, algArg = c, 2, 3
 		}
 		digits, err := strconv.Atoi(arg(digitsArg, "6"))
-		if err != nil {
-			return "", fmt.Errorf("${%s}: bad digits", expr)
+		if err != nil || digits < 6 || digits > 8 { // builtin.HOTP divides by 10^digits
+			return "", fmt.Errorf("${%s}: bad digits (want 6 to 8)", expr)
 		}
 		alg, err := builtin.ParseAlgorithm(arg(algArg, "SHA1"))
 		if err != nil {

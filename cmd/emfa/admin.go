@@ -32,6 +32,9 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
+	for _, w := range storageWarnings(cfg) {
+		fmt.Fprintln(stderr, "warning: storage:", w)
+	}
 	// Compile every remote provider's transforms, so a CEL error is found here and not at
 	// the first login.
 	var errs config.Errors

@@ -33,8 +33,19 @@ var clock = time.Now
 //go:embed default.yaml
 var defaultConfig []byte
 
+// loadOptions tune loadConfig; the zero value is what every command but serve uses.
+type loadOptions struct {
+	// hideSecrets prints where a generated Verify password is kept, not the password
+	// itself (emfa serve --print-secrets=false).
+	hideSecrets bool
+}
+
 // loadConfig reads --config, or the embedded default with its generated secrets.
-func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
+func loadConfig(path string, stderr io.Writer, opts ...loadOptions) (*config.Config, error) {
+	var o loadOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	if path != "" {
 		return config.Load(path, config.Options{})
 	}
@@ -54,10 +65,10 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
 			return dataDir, true
 		case "EMFA_VERIFY_PASSWORD":
 			return keptSecret(filepath.Join(dataDir, "verify-password"), 24, stderr,
-				"generated the password Verify must send (Basic auth, user 'verify')")
+				"generated the password Verify must send (Basic auth, user 'verify')", !o.hideSecrets)
 		case "EMFA_ENCRYPTION_KEY":
 			return keptSecret(filepath.Join(dataDir, "encryption.key"), 32, stderr,
-				"generated the key that encrypts factor secrets: BACK IT UP — without it no factor can be verified")
+				"generated the key that encrypts factor secrets: BACK IT UP — without it no factor can be verified", false)
 		}
 		return "", false
 	}
@@ -70,8 +81,9 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
 }
 
 // keptSecret reads a generated secret from path, or generates n random bytes, writes
-// them (base64, mode 0600, created exclusively) and prints the notice once.
-func keptSecret(path string, n int, stderr io.Writer, notice string) (string, bool) {
+// them (base64, mode 0600, created exclusively) and prints the notice once, with the
+// secret itself when show is true.
+func keptSecret(path string, n int, stderr io.Writer, notice string, show bool) (string, bool) {
 	if b, err := os.ReadFile(path); err == nil {
 		return strings.TrimSpace(string(b)), true
 	}
@@ -99,7 +111,7 @@ func keptSecret(path string, n int, stderr io.Writer, notice string) (string, bo
 		fmt.Fprintf(stderr, "emfa: cannot keep a generated secret in %s: %v\n", path, werr)
 		return "", false
 	}
-	if strings.HasSuffix(path, "verify-password") {
+	if show {
 		fmt.Fprintf(stderr, "emfa: %s: %s (kept in %s)\n", notice, secret, path)
 	} else {
 		fmt.Fprintf(stderr, "emfa: %s (kept in %s)\n", notice, path)
@@ -160,8 +172,8 @@ type env struct {
 	senderOverride func(config.Delivery) (delivery.Sender, error)
 }
 
-func openEnv(ctx context.Context, configPath string, stderr io.Writer) (*env, error) {
-	cfg, err := loadConfig(configPath, stderr)
+func openEnv(ctx context.Context, configPath string, stderr io.Writer, opts ...loadOptions) (*env, error) {
+	cfg, err := loadConfig(configPath, stderr, opts...)
 	if err != nil {
 		return nil, err
 	}

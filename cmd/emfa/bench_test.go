@@ -60,7 +60,7 @@ func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID
 		b.Fatal(err)
 	}
 	a := adapter.New(adapter.Options{Providers: providers, Log: e.log, Ready: e.store.Ping,
-		Auth:        adapter.Auth{BasicUsername: "verify", BasicPassword: "sim-password"},
+		Auth:        adapter.Auth{BasicUsername: "verify", BasicPassword: "sim-password-0123"},
 		Idempotency: &provider.Idempotency{Store: e.store, TTL: 10 * time.Minute, Lease: 12 * time.Second, Now: e.now}})
 	srv = httptest.NewServer(a.Handler())
 	b.Cleanup(srv.Close)
@@ -68,7 +68,7 @@ func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID
 }
 
 func writeBenchConfig(b *testing.B, path, storage string) {
-	cfg := fmt.Sprintf(`server: {auth: {basic: {username: verify, password: sim-password}}}
+	cfg := fmt.Sprintf(`server: {auth: {basic: {username: verify, password: sim-password-0123}}}
 storage: %s
 log: {level: warn}
 providers: [{name: B, credentialPrefix: emfa, capabilities: [totp]}]
@@ -111,7 +111,7 @@ func benchValidate(b *testing.B, srv *httptest.Server, factorID string, clock *a
 		code := builtin.HOTP(builtin.SHA1, seed, uint64(now/30), 6)
 		body := fmt.Sprintf(`{"capability":"totp","id":%q,"attributes":{"username":"alice","passvalue":%q}}`, factorID, code)
 		req, _ := http.NewRequest("POST", srv.URL+"/v1/providers/emfa/validate", strings.NewReader(body))
-		req.SetBasicAuth("verify", "sim-password")
+		req.SetBasicAuth("verify", "sim-password-0123")
 		if withID {
 			req.Header.Set("X-Webhook-ID", newWebhookID())
 		}
@@ -135,7 +135,7 @@ func BenchmarkHTTPEnrollmentsParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req, _ := http.NewRequest("POST", srv.URL+"/v1/providers/emfa/enrollments", strings.NewReader(`{"username":"alice"}`))
-			req.SetBasicAuth("verify", "sim-password")
+			req.SetBasicAuth("verify", "sim-password-0123")
 			resp, err := client.Do(req)
 			if err != nil {
 				b.Error(err)

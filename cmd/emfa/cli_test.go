@@ -253,7 +253,7 @@ func mustRead(t *testing.T, path string) string {
 func TestCheckBuildsSenders(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "emfa.yaml")
-	os.WriteFile(path, []byte(`server: {auth: {basic: {username: v, password: p}}}
+	os.WriteFile(path, []byte(`server: {auth: {basic: {username: v, password: verify-password-0123}}}
 storage: {dsn: "file:`+dir+`/emfa.db", encryptionKey: "`+testEncryptionKey+`"}
 delivery:
   hook: {type: http, url: "https://gw.example.com/send", body: '{"to": to, "text": message +}'}

@@ -165,7 +165,7 @@ func simulateCodes(t *testing.T, storage string) {
 	})
 
 	base, logs, stop := startServeArgs(t, "--config", cfg)
-	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password"}
+	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
 	var seen []string // every code and answer, to look for in the logs
 
 	t.Run("enrollments", func(t *testing.T) {
@@ -338,7 +338,7 @@ func simulateCodes(t *testing.T, storage string) {
 				t.Errorf("no audit reason with %q in:\n%s", want, reasons)
 			}
 		}
-		for _, secret := range append(seen, twilioToken, "sim-password") {
+		for _, secret := range append(seen, twilioToken, "sim-password-0123") {
 			if strings.Contains(reasons, secret) || strings.Contains(logs.String(), secret) {
 				t.Errorf("%q is in the audit or the log", secret)
 			}
@@ -372,7 +372,7 @@ func simulateCodes(t *testing.T, storage string) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("no sweep at start")
 		}
-		sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password"}
+		sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
 		sim.want("result of a swept transaction", sim.step("result", "question", questionID, "alice", tx.TransactionID, ""), "FAILED")
 	})
 }

@@ -77,7 +77,7 @@ func exampleSetup(t *testing.T) (*verifySim, *duofake.Server, *fakeClock, *locke
 	duo := newDUO(t)
 	for k, v := range map[string]string{
 		"DUO_API_URL": duo.URL(), "DUO_IKEY": duoIKey, "DUO_SKEY": duoSKey,
-		"EMFA_VERIFY_PASSWORD": "sim-password", "EMFA_ENCRYPTION_KEY": testEncryptionKey,
+		"EMFA_VERIFY_PASSWORD": "sim-password-0123", "EMFA_ENCRYPTION_KEY": testEncryptionKey,
 		"EMFA_SERVER_LISTEN": "127.0.0.1:0", "EMFA_STORAGE_DSN": "file:" + filepath.Join(t.TempDir(), "emfa.db"),
 		"EMFA_LOG_LEVEL": "debug", "EMFA_LOG_FORMAT": "json",
 	} {
@@ -107,7 +107,7 @@ func serveDUO(t *testing.T, path string, duo *duofake.Server) (*verifySim, *duof
 		t.Fatalf("check: %s", out)
 	}
 	base, logs := startServe(t, path)
-	return &verifySim{t: t, base: base + "/v1/providers/duo", user: "verify", pw: "sim-password"}, duo, clk, logs
+	return &verifySim{t: t, base: base + "/v1/providers/duo", user: "verify", pw: "sim-password-0123"}, duo, clk, logs
 }
 
 // challenge sends initiate, validate or result and returns the status and transactionId.

@@ -48,7 +48,7 @@ func writeTestConfig(t testing.TB, storage, body string) string {
   listen: "127.0.0.1:0"
   requestTimeout: 5s
   auth:
-    basic: {username: verify, password: "sim-password"}
+    basic: {username: verify, password: "sim-password-0123"}
 storage:
   %s
   encryptionKey: %q
@@ -224,7 +224,7 @@ func simulate(t *testing.T, storage string) {
 	json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "totp", "--config", cfg, "--user", "bob")), &bobFactor)
 
 	base, logs := startServe(t, cfg)
-	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password"}
+	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
 	code := func(offset int64) string {
 		// The same code `emfa totp code` prints.
 		at := time.Now().Unix() + offset*30
@@ -308,7 +308,7 @@ func simulate(t *testing.T, storage string) {
 	})
 
 	t.Run("auth failures", func(t *testing.T) {
-		for _, creds := range [][2]string{{"", ""}, {"verify", "wrong"}, {"root", "sim-password"}} {
+		for _, creds := range [][2]string{{"", ""}, {"verify", "wrong"}, {"root", "sim-password-0123"}} {
 			bad := &verifySim{t: t, base: sim.base, user: creds[0], pw: creds[1]}
 			if c, _ := bad.call("POST", "enrollments", `{"username":"alice"}`); c != 401 {
 				t.Errorf("credentials %q: %d, want 401", creds, c)
@@ -341,7 +341,7 @@ func simulate(t *testing.T, storage string) {
 		}
 	})
 
-	for _, secretText := range []string{"sim-password", secret, current(t, code), testEncryptionKey} {
+	for _, secretText := range []string{"sim-password-0123", secret, current(t, code), testEncryptionKey} {
 		if strings.Contains(logs.String(), secretText) {
 			t.Errorf("log contains a secret or code %q", secretText)
 		}

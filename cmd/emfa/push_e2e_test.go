@@ -100,7 +100,7 @@ func simulatePush(t *testing.T, storage string) {
 	json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "push", "--user", "carol", "--config", cfg)), &carolEnrolled)
 
 	base, logs := startServe(t, cfg)
-	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password"}
+	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
 	if list := sim.enrollments("alice"); len(list) != 0 {
 		t.Errorf("an unregistered device is offered: %+v", list)
 	}
@@ -277,7 +277,7 @@ func simulatePush(t *testing.T, storage string) {
 	state, _ := os.ReadFile(aliceState)
 	var st deviceState
 	json.Unmarshal(state, &st)
-	for _, secret := range []string{enrolled.ActivationCode, st.PrivateKey, "gateway-secret", "sim-password"} {
+	for _, secret := range []string{enrolled.ActivationCode, st.PrivateKey, "gateway-secret", "sim-password-0123"} {
 		if secret == "" || strings.Contains(logs.String(), secret) {
 			t.Errorf("log contains a secret %q", secret)
 		}
@@ -310,7 +310,7 @@ func BenchmarkPushRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer(adapter.New(adapter.Options{Providers: providers, Log: e.log, Devices: devices,
-		Auth: adapter.Auth{BasicUsername: "verify", BasicPassword: "sim-password"}}).Handler())
+		Auth: adapter.Auth{BasicUsername: "verify", BasicPassword: "sim-password-0123"}}).Handler())
 	b.Cleanup(srv.Close)
 
 	if err := e.store.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: e.now()}); err != nil {
@@ -334,7 +334,7 @@ func BenchmarkPushRoundTrip(b *testing.B) {
 	}
 	verify := func(resource, body string) map[string]any {
 		req, _ := http.NewRequest("POST", srv.URL+"/v1/providers/emfa/"+resource, strings.NewReader(body))
-		req.SetBasicAuth("verify", "sim-password")
+		req.SetBasicAuth("verify", "sim-password-0123")
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -42,8 +42,8 @@ func TestRecordThenReplay(t *testing.T) {
 	}
 	recordDir := filepath.Join(t.TempDir(), "recorded")
 	base, _, stop := startServeArgs(t, "--config", cfgPath, "--record", recordDir)
-	emfa := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password"}
-	duoSim := &verifySim{t: t, base: base + "/v1/providers/duo", user: "verify", pw: "sim-password"}
+	emfa := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
+	duoSim := &verifySim{t: t, base: base + "/v1/providers/duo", user: "verify", pw: "sim-password-0123"}
 
 	code := strings.TrimSpace(mustEmfa(t, "totp", "code", "--secret", seed))
 	emfa.enrollments("alice")
@@ -67,7 +67,7 @@ func TestRecordThenReplay(t *testing.T) {
 	}
 	for _, path := range files {
 		data, _ := os.ReadFile(path)
-		for _, secret := range []string{"sim-password", duoSKey, seed, code, "314159", testEncryptionKey} {
+		for _, secret := range []string{"sim-password-0123", duoSKey, seed, code, "314159", testEncryptionKey} {
 			if strings.Contains(string(data), secret) {
 				t.Errorf("%s contains the secret %q", filepath.Base(path), secret)
 			}
@@ -108,7 +108,7 @@ func TestRecordUnwritableDir(t *testing.T) {
 	blocker := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(blocker, []byte("x"), 0o600)
 	base, logs, stop := startServeArgs(t, "--config", writeConfig(t, ""), "--record", filepath.Join(blocker, "sub"))
-	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password"}
+	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
 	if list := sim.enrollments("alice"); len(list) != 0 {
 		t.Errorf("enrollments: %+v", list)
 	}

@@ -18,7 +18,7 @@ import (
 func TestCheckReportsTransformErrors(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "vendor.yaml")
-	os.WriteFile(path, []byte(fmt.Sprintf(`server: {auth: {basic: {username: v, password: p}}}
+	os.WriteFile(path, []byte(fmt.Sprintf(`server: {auth: {basic: {username: v, password: verify-password-0123}}}
 storage: {dsn: "file:%s/emfa.db", encryptionKey: %q}
 providers:
   - name: Vendor
@@ -59,7 +59,7 @@ func TestTransformEval(t *testing.T) {
 	webhook := verifyfiles.Path(t, "ibm-duo-webhook.json")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "emfa.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`server: {auth: {basic: {username: v, password: p}}}
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`server: {auth: {basic: {username: v, password: verify-password-0123}}}
 storage: {dsn: "file:%s/emfa.db", encryptionKey: %q}
 providers:
   - name: DUO
@@ -98,7 +98,7 @@ func BenchmarkMediatedPushInitiate(b *testing.B) {
 	duo.AddUser("alice", duofake.Device{ID: aliceID, Type: "phone", Capabilities: []string{"push"}})
 	dir := b.TempDir()
 	path := filepath.Join(dir, "emfa.yaml")
-	os.WriteFile(path, []byte(fmt.Sprintf(`server: {listen: "127.0.0.1:0", auth: {basic: {username: verify, password: sim-password}}}
+	os.WriteFile(path, []byte(fmt.Sprintf(`server: {listen: "127.0.0.1:0", auth: {basic: {username: verify, password: sim-password-0123}}}
 storage: {driver: sqlite, dsn: "file:%s/emfa.db", encryptionKey: %q}
 log: {level: error}
 providers:
@@ -110,7 +110,7 @@ providers:
 	client := &http.Client{Timeout: 10 * time.Second}
 	for b.Loop() {
 		req, _ := http.NewRequest("POST", base+"/v1/providers/duo/initiate", strings.NewReader(body))
-		req.SetBasicAuth("verify", "sim-password")
+		req.SetBasicAuth("verify", "sim-password-0123")
 		resp, err := client.Do(req)
 		if err != nil {
 			b.Fatal(err)

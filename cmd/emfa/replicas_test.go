@@ -109,7 +109,7 @@ type haVerify struct {
 }
 
 func newHAVerify(t *testing.T, rs ...*replica) *haVerify {
-	h := &haVerify{t: t, user: "verify", pw: "sim-password",
+	h := &haVerify{t: t, user: "verify", pw: "sim-password-0123",
 		client: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	for _, r := range rs {
 		h.urls = append(h.urls, r.base)

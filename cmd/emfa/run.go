@@ -17,7 +17,8 @@ func (e usageError) Error() string { return e.msg }
 var usage = `emfa — an external-MFA provider for IBM Verify
 
 Usage:
-  emfa serve   [--config F] [--record DIR]   serve Verify's webhook contract (--record: write transcripts)
+  emfa serve   [--config F] [--record DIR] [--print-secrets=false]
+                                            serve Verify's webhook contract (--record: write transcripts)
   emfa check   [--config F]                  validate a configuration and compile its transforms
   emfa users   add|list|delete|disable|enable [NAME]
 ` + factorsAddUsage() + `  emfa factors list --user NAME

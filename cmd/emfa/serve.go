@@ -23,12 +23,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	configPath := fs.String("config", "", "configuration file (default: the embedded default)")
 	recordDir := fs.String("record", "", "write each transaction served as a transcript into this directory")
+	printSecrets := fs.Bool("print-secrets", true, "print a generated Verify password on stderr (false: only where it is kept)")
 	if rest, err := parseFlags(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
 		return usageError{"serve takes no arguments"}
 	}
-	e, err := openEnv(ctx, *configPath, stderr)
+	e, err := openEnv(ctx, *configPath, stderr, loadOptions{hideSecrets: !*printSecrets})
 	if err != nil {
 		return err
 	}
@@ -43,6 +44,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	for _, w := range e.cfg.Warnings {
 		e.log.Warn("configuration: " + w)
+	}
+	for _, w := range storageWarnings(e.cfg) {
+		e.log.Warn("storage: " + w)
 	}
 	providers, err := e.providers()
 	if err != nil {
@@ -69,6 +73,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			// recording its answer and clocks a little apart between replicas.
 			Lease: e.cfg.Server.RequestTimeout + 2*time.Second,
 		},
+		TrustedProxies: e.cfg.Server.ProxyPrefixes(),
 	}
 	if *recordDir != "" {
 		rec := newRecorder(e, *configPath, *recordDir)
@@ -82,12 +87,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ReadTimeout:       e.cfg.Server.RequestTimeout + 5*time.Second,
 		WriteTimeout:      e.cfg.Server.RequestTimeout + 5*time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    adapter.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", e.cfg.Server.Listen)
 	if err != nil {
 		return err
 	}
+	ln = adapter.JSONErrors(ln) // net/http's own 431 and 400 answers become JSON too
 	e.log.Info("emfa serving", "addr", ln.Addr().String(), "config", e.cfg.Source, "providers", len(providers), "storage", e.cfg.Storage.Driver)
 	if listening != nil {
 		listening(ln.Addr().String())

@@ -62,7 +62,7 @@ func TestReplayReportsMismatch(t *testing.T) {
 func TestReplayTarget(t *testing.T) {
 	base, _ := startServe(t, writeConfig(t, ""))
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"replay", "--target", base, "--user", "verify", "--password", "sim-password",
+	code := run(context.Background(), []string{"replay", "--target", base, "--user", "verify", "--password", "sim-password-0123",
 		"../../testdata/transcripts/contract.yaml", "../../testdata/transcripts/totp.yaml"}, &stdout, &stderr)
 	out := stdout.String()
 	// contract.yaml needs nothing inside emfa; totp.yaml's setup cannot run against it.

@@ -47,7 +47,7 @@ providers:
 
 	base, logs, stop := startServeArgs(t, "--config", cfg)
 	defer stop()
-	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password"}
+	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
 	list := sim.enrollments("alice")
 	if len(list) != 2 {
 		t.Fatalf("enrollments %+v", list)

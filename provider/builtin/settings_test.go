@@ -20,7 +20,7 @@ const settingsKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes
 func check(t *testing.T, yaml string) ([]string, error) {
 	t.Helper()
 	cfg, err := config.Parse([]byte(`
-server: {auth: {basic: {username: v, password: p}}}
+server: {auth: {basic: {username: v, password: a-password-of-16-chars}}}
 storage: {dsn: ":memory:", encryptionKey: "`+settingsKey+`"}
 delivery:
   mail:   {type: smtp, host: smtp.example.com, from: "MFA <mfa@example.com>"}

@@ -54,6 +54,10 @@ const (
 	tlsHandshakeTimeout = 10 * time.Second
 )
 
+// maxResponseHeaderBytes bounds a vendor's response headers, which maxResponseBytes (the
+// body) does not; Go's default lets ~10 MB through.
+const maxResponseHeaderBytes = 64 << 10
+
 // response is a vendor's answer, read whole.
 type response struct {
 	Status int
@@ -94,6 +98,7 @@ func newClient(w *Webhook) (*client, error) {
 		MaxConnsPerHost:       maxConns,
 		ForceAttemptHTTP2:     true,
 	}
+	tr.MaxResponseHeaderBytes = maxResponseHeaderBytes
 	return &client{
 		hc:        &http.Client{Transport: tr, CheckRedirect: noRedirect},
 		transport: tr,

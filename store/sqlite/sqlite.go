@@ -68,6 +68,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := createPrivate(base, query); err != nil { // filemode.go
+		return nil, err
+	}
 
 	// sql.Open only validates its arguments; connections are made on first use.
 	pragmas := map[string]string{

@@ -1,0 +1,62 @@
+package adapter
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestCheckUniqueKeys(t *testing.T) {
+	for _, c := range []struct {
+		in, dup string // dup: the path named, "" when the body is fine
+	}{
+		{`{"username":"alice"}`, ""},
+		{`{"a":{"x":1},"b":{"x":1},"c":[{"x":1},{"x":2}],"x":[1,"x","x"]}`, ""},
+		{`{"a":"b","b":"a"}`, ""},
+		{`{"username":"nobody","username":"alice"}`, `"username"`},
+		{`{"username":"nobody","USERNAME":"alice"}`, `"USERNAME"`},
+		{`{"id":"f","attributes":{"username":"a","passvalue":"1","username":"b"}}`, `"attributes.username"`},
+		{`{"attributes":{"k":{}},"attributes":{}}`, `"attributes"`},
+		{`[{"a":1,"a":2}]`, `"[].a"`},
+		{`{"ſ":1,"S":2}`, `"S"`}, // long s folds to S, as encoding/json matches
+	} {
+		err := checkUniqueKeys([]byte(c.in))
+		switch {
+		case c.dup == "" && err != nil:
+			t.Errorf("%s: %v", c.in, err)
+		case c.dup != "" && (!errors.Is(err, errDuplicateKey) || !strings.Contains(err.Error(), c.dup)):
+			t.Errorf("%s: %v, want a duplicate %s", c.in, err, c.dup)
+		}
+	}
+	if err := checkUniqueKeys([]byte(strings.Repeat("[", 40) + strings.Repeat("]", 40))); err == nil {
+		t.Error("40 levels of nesting accepted")
+	}
+}
+
+// TestDuplicateKeysRefused is issue 15 item 6: last-wins JSON is refused with 400 JSON
+// on the contract and the device API alike, before any engine sees it.
+func TestDuplicateKeysRefused(t *testing.T) {
+	h, d := deviceHarness(t)
+	for _, c := range []struct{ path, body string }{
+		{"/v1/providers/acme/enrollments", `{"username":"nobody","username":"alice"}`},
+		{"/v1/providers/acme/validate", `{"capability":"totp","id":"f1","attributes":{"username":"nobody","passvalue":"1","username":"alice"}}`},
+		{"/v1/providers/acme/initiate", `{"capability":"totp","id":"f1","id":"f2","attributes":{"username":"alice"}}`},
+		{"/v1/devices/register", `{"activationCode":"a","activationCode":"b","publicKey":"MFkw","alg":"ES256"}`},
+	} {
+		h.engine.last.Username = ""
+		code, body, _ := h.do(t, "POST", c.path, c.body)
+		var eb errorBody
+		if err := json.Unmarshal([]byte(body), &eb); err != nil || code != http.StatusBadRequest || !strings.Contains(eb.MessageDescription, "duplicate key") {
+			t.Errorf("%s %s: %d %s, want 400 naming the duplicate key", c.path, c.body, code, body)
+		}
+		if h.engine.last.Username != "" || d.reg.ActivationCode != "" {
+			t.Errorf("%s: the request reached the engine", c.path)
+		}
+	}
+	code, body, _ := h.do(t, "POST", "/v1/devices/challenges/ch1", `{"decision":"deny","decision":"approve"}`, signedHeaders...)
+	if code != http.StatusBadRequest || errorID(t, body) != "invalid_request" || d.answered != [3]string{} {
+		t.Errorf("device answer with a duplicate decision: %d %s (service saw %v)", code, body, d.answered)
+	}
+}

@@ -1,0 +1,113 @@
+package adapter
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Defaults of the inbound-authentication throttle: an address may fail 10 times in a
+// row, then once per 6 s (10 a minute) — a 16-character secret is out of reach at that
+// rate, and a caller that mistyped a password is not locked out for long.
+const (
+	throttleBurst   = 10
+	throttleEvery   = 6 * time.Second
+	throttleEntries = 10000
+)
+
+// throttle limits failed authentications per client address, in memory: a token bucket
+// per address, holding at most throttleEntries addresses (when full, addresses whose
+// budget has refilled are forgotten first, then any). Only failures take tokens, so a
+// caller that authenticates never uses up its address's budget; an address whose budget
+// is spent is refused (429) before its credentials are looked at, for as long as it takes
+// to earn one more attempt. Each replica keeps its own; the limit is per process.
+type throttle struct {
+	mu      sync.Mutex
+	now     func() time.Time
+	burst   float64
+	every   time.Duration
+	max     int
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func newThrottle() *throttle {
+	return &throttle{now: time.Now, burst: throttleBurst, every: throttleEvery, max: throttleEntries, buckets: map[string]*bucket{}}
+}
+
+// refill brings b up to date and reports whether it is full again.
+func (t *throttle) refill(b *bucket, now time.Time) bool {
+	if now.After(b.at) {
+		b.tokens = min(t.burst, b.tokens+float64(now.Sub(b.at))/float64(t.every))
+		b.at = now
+	}
+	return b.tokens >= t.burst
+}
+
+// allow reports whether the address may try to authenticate now, and if not, how long
+// until it may.
+func (t *throttle) allow(addr string) (bool, time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b, ok := t.buckets[throttleKey(addr)]
+	if !ok {
+		return true, 0
+	}
+	t.refill(b, t.now())
+	if b.tokens >= 1 {
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) * float64(t.every))
+}
+
+// failed takes one attempt from the address's budget.
+func (t *throttle) failed(addr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	key, now := throttleKey(addr), t.now()
+	b, ok := t.buckets[key]
+	if !ok {
+		if len(t.buckets) >= t.max {
+			t.evict(now)
+		}
+		b = &bucket{tokens: t.burst, at: now}
+		t.buckets[key] = b
+	}
+	t.refill(b, now)
+	b.tokens = max(0, b.tokens-1)
+}
+
+// evict forgets the addresses whose budget has refilled, or, when none has, one at
+// random (map order), so the table stays bounded whatever the number of addresses.
+func (t *throttle) evict(now time.Time) {
+	for k, b := range t.buckets {
+		if t.refill(b, now) {
+			delete(t.buckets, k)
+		}
+	}
+	for k := range t.buckets {
+		if len(t.buckets) < t.max {
+			return
+		}
+		delete(t.buckets, k)
+	}
+}
+
+// throttleKey is the address a budget belongs to: an IPv6 client is its /64, since one
+// host commonly holds a whole /64.
+func throttleKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}

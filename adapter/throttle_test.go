@@ -1,0 +1,116 @@
+package adapter
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a clock the test moves; nothing sleeps.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// from sends an enrollments call from peer with the given password.
+func (h *harness) from(t *testing.T, peer, password string) (int, http.Header) {
+	t.Helper()
+	req := httptest.NewRequest("POST", "/v1/providers/acme/enrollments", strings.NewReader(`{"username":"a"}`))
+	req.RemoteAddr = peer + ":4000"
+	req.SetBasicAuth("verify", password)
+	rec := httptest.NewRecorder()
+	h.srv.Handler().ServeHTTP(rec, req)
+	return rec.Code, rec.Header()
+}
+
+// TestAuthThrottle is issue 15 item 4: repeated 401s from one address are throttled, so a
+// password cannot be guessed at line rate; a caller with the right password never spends
+// its address's budget, and other addresses are not affected.
+func TestAuthThrottle(t *testing.T) {
+	h := newHarness(t, nil)
+	clk := &fakeClock{t: time.Unix(1767225600, 0)}
+	h.srv.throttle.now = clk.Now
+	const guesser, verify = "198.51.100.66", "192.0.2.1"
+
+	// A correct caller is never counted: any number of successes leave the budget whole.
+	for range 50 {
+		if code, _ := h.from(t, guesser, "pw-secret"); code != 200 {
+			t.Fatalf("correct caller: %d", code)
+		}
+	}
+	for i := range throttleBurst {
+		if code, _ := h.from(t, guesser, fmt.Sprintf("guess-%d", i)); code != 401 {
+			t.Fatalf("guess %d: %d, want 401 within the budget", i, code)
+		}
+	}
+	code, hdr := h.from(t, guesser, "guess-x")
+	if code != http.StatusTooManyRequests || hdr.Get("Retry-After") != "6" {
+		t.Errorf("over budget: %d Retry-After %q, want 429 and 6", code, hdr.Get("Retry-After"))
+	}
+	// Refused before the credentials are looked at: even the right password waits, so a
+	// guess cannot be confirmed while throttled.
+	if code, _ := h.from(t, guesser, "pw-secret"); code != http.StatusTooManyRequests {
+		t.Errorf("right password from a throttled address: %d, want 429", code)
+	}
+	// Another address — Verify's — is not slowed at all.
+	for range 20 {
+		if code, _ := h.from(t, verify, "pw-secret"); code != 200 {
+			t.Fatalf("Verify while another address is throttled: %d", code)
+		}
+	}
+	// One attempt is earned per 6 s; a minute refills the whole budget.
+	clk.Advance(5 * time.Second)
+	if code, _ := h.from(t, guesser, "guess-y"); code != http.StatusTooManyRequests {
+		t.Errorf("after 5 s: %d, want 429", code)
+	}
+	clk.Advance(time.Second)
+	if code, _ := h.from(t, guesser, "guess-z"); code != 401 {
+		t.Errorf("after 6 s: %d, want one more attempt (401)", code)
+	}
+	if code, _ := h.from(t, guesser, "guess-z2"); code != http.StatusTooManyRequests {
+		t.Errorf("second attempt after 6 s: %d, want 429", code)
+	}
+	clk.Advance(time.Minute)
+	if code, _ := h.from(t, guesser, "pw-secret"); code != 200 {
+		t.Errorf("after a minute: %d, want the right password admitted", code)
+	}
+	// One IPv6 /64 is one budget.
+	for i := range throttleBurst {
+		h.from(t, fmt.Sprintf("[2001:db8:1:2::%x]", i+1), "wrong")
+	}
+	if code, _ := h.from(t, "[2001:db8:1:2::ffff]", "wrong"); code != http.StatusTooManyRequests {
+		t.Errorf("another address of the same /64: %d, want 429", code)
+	}
+	if strings.Contains(h.logs.String(), "guess-") || strings.Contains(h.logs.String(), "pw-secret") {
+		t.Error("a password reached the log")
+	}
+	if !strings.Contains(h.logs.String(), `"msg":"inbound authentication throttled"`) {
+		t.Error("throttling is not logged")
+	}
+}
+
+// TestThrottleBounded: the limiter holds at most its maximum of addresses.
+func TestThrottleBounded(t *testing.T) {
+	th := newThrottle()
+	clk := &fakeClock{t: time.Unix(1767225600, 0)}
+	th.now, th.max = clk.Now, 100
+	for i := range 1000 {
+		th.failed(fmt.Sprintf("10.0.%d.%d", i/256, i%256))
+		if len(th.buckets) > th.max {
+			t.Fatalf("%d addresses kept, max %d", len(th.buckets), th.max)
+		}
+	}
+	// Addresses whose budget has refilled are the first forgotten.
+	clk.Advance(time.Hour)
+	th.failed("192.0.2.1")
+	if len(th.buckets) != 1 {
+		t.Errorf("%d addresses kept after every budget refilled, want 1", len(th.buckets))
+	}
+}

@@ -1,0 +1,103 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits on the identifiers Verify sends. Every store keeps them as text, and PostgreSQL
+// refuses what SQLite accepts (a NUL is SQLSTATE 22021), so one rule is applied before any
+// engine or store sees a value: valid UTF-8, no control character, at most this many bytes.
+// A value outside the rule cannot name anything emfa keeps, so it is answered like an
+// unknown one ([] or FAILED) — on every store alike — and audited.
+const (
+	MaxUsernameBytes      = 256
+	MaxFactorIDBytes      = 128
+	MaxCapabilityBytes    = 128 // the prefix included ("acme:totp")
+	MaxTransactionIDBytes = 256 // a vendor's id may be long
+)
+
+// Audit and log bounds: a value recorded about a refused request is cut to these.
+const (
+	maxReasonBytes = 512
+	truncMarker    = "…[truncated]"
+)
+
+// CheckIdentifier returns why s cannot be the identifier field names (at most limit
+// bytes of valid UTF-8 without control characters), or "" when it can.
+func CheckIdentifier(field, s string, limit int) string {
+	if len(s) > limit {
+		return fmt.Sprintf("%s is longer than %d bytes", field, limit)
+	}
+	if !utf8.ValidString(s) {
+		return field + " is not valid UTF-8"
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return field + " contains a control character"
+	}
+	return ""
+}
+
+// CheckUsername is CheckIdentifier for a user name.
+func CheckUsername(name string) string {
+	return CheckIdentifier("username", name, MaxUsernameBytes)
+}
+
+// invalid returns why req's identifiers break the rule, or "".
+func (req Request) invalid() string {
+	for _, c := range []struct {
+		field, value string
+		limit        int
+	}{
+		{"username", req.Username, MaxUsernameBytes},
+		{"capability", req.Capability, MaxCapabilityBytes},
+		{"id", req.ID, MaxFactorIDBytes},
+		{"transactionId", req.TransactionID, MaxTransactionIDBytes},
+	} {
+		if why := CheckIdentifier(c.field, c.value, c.limit); why != "" {
+			return why
+		}
+	}
+	return ""
+}
+
+// RefuseEnrollments audits an enrollment lookup refused at the edge (a user name outside
+// the rule) and returns its answer, the empty list an unknown user gets.
+func (p *Provider) RefuseEnrollments(ctx context.Context, requestID, username, reason string) []Enrollment {
+	p.decide(ctx, requestID, ResourceEnrollments, Request{Username: username}, Failed(reason))
+	return []Enrollment{}
+}
+
+// Printable returns s as it may go into a log line or an audit row: invalid bytes and
+// control characters escaped (\x00, \u0085), and cut to limit bytes with a marker when
+// longer. A value that already keeps the rule comes back unchanged.
+func Printable(s string, limit int) string {
+	if len(s) <= limit && CheckIdentifier("", s, limit) == "" {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		var piece string
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			piece = fmt.Sprintf(`\x%02x`, s[i])
+		case unicode.IsControl(r) && r < 0x100:
+			piece = fmt.Sprintf(`\x%02x`, r)
+		case unicode.IsControl(r):
+			piece = fmt.Sprintf(`\u%04x`, r)
+		default:
+			piece = s[i : i+size]
+		}
+		if b.Len()+len(piece) > limit {
+			b.WriteString(truncMarker)
+			break
+		}
+		b.WriteString(piece)
+		i += size
+	}
+	return b.String()
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
 )
 
@@ -278,7 +279,9 @@ func NewHTTPNotifier(url string, header http.Header, timeout time.Duration) *HTT
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	return &HTTPNotifier{url: url, header: header.Clone(), client: &http.Client{Timeout: timeout}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxResponseHeaderBytes = delivery.MaxResponseHeaderBytes
+	return &HTTPNotifier{url: url, header: header.Clone(), client: &http.Client{Timeout: timeout, Transport: tr}}
 }
 
 // LogValue keeps the headers (credentials) out of logs.

@@ -272,6 +272,9 @@ func TestHTTPNotifier(t *testing.T) {
 		if r.URL.Path == "/slow" {
 			<-r.Context().Done() // until the notifier's own timeout gives up
 		}
+		if r.URL.Path == "/huge" { // a gateway answering megabytes of headers
+			w.Header().Set("X-Filler", strings.Repeat("x", 200<<10))
+		}
 		w.WriteHeader(status)
 	}))
 	defer srv.Close()
@@ -294,5 +297,9 @@ func TestHTTPNotifier(t *testing.T) {
 	slow := builtin.NewHTTPNotifier(srv.URL+"/slow", nil, 50*time.Millisecond)
 	if err := slow.Notify(context.Background(), msg); err == nil {
 		t.Error("a notifier slower than its timeout did not fail")
+	}
+	huge := builtin.NewHTTPNotifier(srv.URL+"/huge", nil, time.Second)
+	if err := huge.Notify(context.Background(), msg); err == nil || !strings.Contains(err.Error(), "header") {
+		t.Errorf("200 KiB of response headers were accepted: %v", err)
 	}
 }

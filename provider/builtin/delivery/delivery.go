@@ -132,6 +132,9 @@ const (
 	maxConnsPerHost     = 256
 	idleConnTimeout     = 90 * time.Second
 	tlsHandshakeTimeout = 10 * time.Second
+	// MaxResponseHeaderBytes bounds a gateway's response headers (Go's default lets
+	// ~10 MB through); the body is read within its own bound.
+	MaxResponseHeaderBytes = 64 << 10
 )
 
 // newHTTPClient is a pooled client whose dial, TLS handshake and wait for response headers
@@ -143,13 +146,14 @@ func newHTTPClient(timeout time.Duration) *http.Client {
 			Timeout:   timeout,
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
-		TLSHandshakeTimeout:   min(tlsHandshakeTimeout, timeout),
-		ResponseHeaderTimeout: timeout,
-		ExpectContinueTimeout: time.Second,
-		IdleConnTimeout:       idleConnTimeout,
-		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
-		MaxConnsPerHost:       maxConnsPerHost,
-		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:    min(tlsHandshakeTimeout, timeout),
+		ResponseHeaderTimeout:  timeout,
+		ExpectContinueTimeout:  time.Second,
+		IdleConnTimeout:        idleConnTimeout,
+		MaxIdleConnsPerHost:    maxIdleConnsPerHost,
+		MaxConnsPerHost:        maxConnsPerHost,
+		ForceAttemptHTTP2:      true,
+		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
 	}
 	return &http.Client{Transport: tr, CheckRedirect: noRedirect}
 }

@@ -336,3 +336,19 @@ func TestHTTPOptionsLogValue(t *testing.T) {
 		t.Errorf("endpoint or header name not logged: %s", out)
 	}
 }
+
+// A gateway's response headers are bounded like its body: 200 KiB of them fail the send.
+func TestHTTPResponseHeadersBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Filler", strings.Repeat("x", 200<<10))
+	}))
+	defer srv.Close()
+	resp, err := newHTTPClient(time.Second).Get(srv.URL)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("200 KiB of response headers were accepted")
+	}
+	if !strings.Contains(err.Error(), "header") {
+		t.Errorf("error %v does not say the headers were too large", err)
+	}
+}

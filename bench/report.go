@@ -1,0 +1,181 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+type machine struct {
+	cpu, kernel, goVersion string
+	cores                  int
+	sqlite, postgres       string
+	loadStart, loadEnd     string
+}
+
+func machineInfo() machine {
+	m := machine{cores: runtime.NumCPU(), goVersion: runtime.Version(), cpu: "unknown CPU"}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				m.cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// loadAvg is /proc/loadavg's 1, 5 and 15 minute load averages.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+type memReport struct {
+	conns         int
+	before, after int // KiB
+	err           error
+}
+
+type startup struct {
+	what string
+	d    time.Duration
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= 10*time.Millisecond:
+		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/1e6)
+	default:
+		return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+	}
+}
+
+func median[T int64 | float64 | time.Duration](v []T) T {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+type summary struct {
+	tput             float64
+	p50, p99, cpuReq time.Duration
+	errors, requests int
+	starved          float64 // median share of worker time spent waiting for a fresh code
+}
+
+func summarise(ms []measurement) summary {
+	var tput []float64
+	var p50, p99, cpu []time.Duration
+	var starved []float64
+	var s summary
+	for _, m := range ms {
+		tput = append(tput, m.throughput())
+		p50 = append(p50, m.quantile(0.5))
+		p99 = append(p99, m.quantile(0.99))
+		cpu = append(cpu, m.cpuPerRequest())
+		starved = append(starved, m.starvedShare())
+		s.errors += m.errors
+		s.requests += m.requests
+	}
+	s.tput, s.p50, s.p99, s.cpuReq = median(tput), median(p50), median(p99), median(cpu)
+	s.starved = median(starved)
+	return s
+}
+
+func signedDur(d time.Duration) string {
+	if d < 0 {
+		return "−" + fmtDur(-d)
+	}
+	return "+" + fmtDur(d)
+}
+
+func report(o options, info machine, scenarios []*scenario, results map[*scenario][]measurement,
+	skipped []string, mem memReport, startups []startup) {
+	w := o.out
+	fmt.Fprintf(w, "\n## emfa benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(w, "Machine: %s, %d logical CPUs, Linux %s, %s. Load average (1/5/15 min) %s at the start, %s at the end.\n",
+		info.cpu, info.cores, info.kernel, info.goVersion, info.loadStart, info.loadEnd)
+	if info.postgres != "" {
+		fmt.Fprintf(w, "Stores: %s; %s.\n", info.sqlite, info.postgres)
+	}
+	fmt.Fprintf(w, "Run: -duration %s -warmup %s -c %d -rounds %d -factors %d -period %d -webhook-id=%v; medians of %d rounds, errors summed.\n\n",
+		o.duration, o.warmup, o.conc, o.rounds, o.factors, o.period, o.webhookID, o.rounds)
+
+	fmt.Fprintln(w, "| scenario | req/s | p50 | p99 | server CPU/req | errors / requests |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
+	sum := map[string]summary{}
+	limited := false
+	for _, s := range scenarios {
+		x := summarise(results[s])
+		sum[s.name] = x
+		name := s.name
+		if x.starved > 0.01 {
+			name += fmt.Sprintf(" ⚠ supply-limited: workers waited for fresh codes %.0f%% of the time", 100*x.starved)
+			limited = true
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %d / %d |\n", name, x.tput, fmtDur(x.p50), fmtDur(x.p99), fmtDur(x.cpuReq), x.errors, x.requests)
+	}
+	for _, s := range skipped {
+		fmt.Fprintf(w, "| %s | – | – | – | – | – |\n", s)
+	}
+	fmt.Fprintln(w)
+	if limited {
+		fmt.Fprintf(w, "⚠ A TOTP row ran out of fresh codes: its throughput is what %d factors with a %d s period can supply, not what emfa can serve. Raise -factors.\n\n",
+			o.factors, o.period)
+	}
+
+	fmt.Fprintln(w, "| call | emfa / bare throughput | bare p50 over the stub | emfa p50 over the stub | emfa / bare CPU per request |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	for _, c := range []struct{ label, bare, emfa, stub string }{
+		{"enrollments (DUO preauth)", "enrollments · bare Go mediator", "enrollments · emfa (duo.yaml)", "preauth · DUO stub direct"},
+		{"initiate push (DUO auth async)", "initiate push · bare Go mediator", "initiate push · emfa (duo.yaml)", "auth async push · DUO stub direct"},
+	} {
+		b, e, st := sum[c.bare], sum[c.emfa], sum[c.stub]
+		cpuRatio := "–"
+		if b.cpuReq > 0 {
+			cpuRatio = fmt.Sprintf("%.1f×", float64(e.cpuReq)/float64(b.cpuReq))
+		}
+		fmt.Fprintf(w, "| %s | %.2f | %s | %s | %s |\n", c.label, e.tput/b.tput, signedDur(b.p50-st.p50), signedDur(e.p50-st.p50), cpuRatio)
+	}
+	fmt.Fprintln(w)
+
+	if mem.err != nil {
+		fmt.Fprintf(w, "Memory: could not hold %d idle connections: %v\n", mem.conns, mem.err)
+	} else {
+		fmt.Fprintf(w, "Memory (emfa duo.yaml, VmRSS, after the load): %.1f MiB; with %d idle keep-alive connections open: %.1f MiB (%+.1f KiB per connection).\n",
+			float64(mem.before)/1024, mem.conns, float64(mem.after)/1024, float64(mem.after-mem.before)/float64(mem.conns))
+	}
+	var parts []string
+	for _, s := range startups {
+		parts = append(parts, fmt.Sprintf("%s %s", s.what, fmtDur(s.d)))
+	}
+	fmt.Fprintf(w, "Start-up (process start to the first /healthz 200): %s.\n", strings.Join(parts, "; "))
+}
+
+func starvedNote(m measurement) string {
+	if m.starved == 0 {
+		return ""
+	}
+	return fmt.Sprintf("  (waited for fresh codes %.0f%% of the time)", 100*m.starvedShare())
+}

@@ -24,6 +24,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -46,6 +48,7 @@ type options struct {
 	idle             int
 	webhookID        bool
 	logLevel         string
+	only             *regexp.Regexp
 	repo             string
 	out              io.Writer
 }
@@ -67,7 +70,16 @@ func main() {
 	fs.IntVar(&o.idle, "idle-conns", 1000, "idle keep-alive connections held open for the RSS measurement")
 	fs.BoolVar(&o.webhookID, "webhook-id", true, "send a fresh X-Webhook-ID with every contract call, as Verify does")
 	fs.StringVar(&o.logLevel, "emfa-log-level", "", "EMFA_LOG_LEVEL for the emfa servers (default: emfa's own, info)")
+	only := fs.String("only", "", "run only the scenarios whose name matches this regular expression")
 	_ = fs.Parse(os.Args[1:])
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -only:", err)
+			os.Exit(2)
+		}
+		o.only = re
+	}
 	fs.Visit(func(f *flag.Flag) { o.pgExplicit = o.pgExplicit || f.Name == "pg" })
 	if fs.NArg() > 0 || o.duration <= 0 || o.conc < 1 || o.rounds < 1 || o.factors < 1 || o.users < 1 || o.users > o.factors {
 		fmt.Fprintln(os.Stderr, "bench: bad arguments (see -h)")
@@ -301,6 +313,9 @@ func run(ctx context.Context, o options) (err error) {
 	var targets []*totpTarget
 	for _, driver := range []string{"sqlite", "postgres"} {
 		t := &totpTarget{label: map[string]string{"sqlite": "SQLite", "postgres": "PostgreSQL"}[driver]}
+		if !o.selected(totpScenario(t.label)) {
+			continue
+		}
 		targets = append(targets, t)
 		config := filepath.Join(tmp, "totp-"+driver+".yaml")
 		var storage string
@@ -414,13 +429,18 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	var skippedRows []string
 	for _, t := range targets {
-		name := "TOTP validate · emfa " + t.label
+		name := totpScenario(t.label)
 		if t.server == nil {
 			skippedRows = append(skippedRows, name+": "+t.skipped)
 			continue
 		}
 		scenarios = append(scenarios, &scenario{name: name, pid: pidOf(t.server.proc), build: validate(t),
 			check: expect200(checkStatus("SUCCESS")), starved: t.pool.starvedTime})
+	}
+
+	scenarios = slices.DeleteFunc(scenarios, func(s *scenario) bool { return !o.selected(s.name) })
+	if len(scenarios) == 0 {
+		return errors.New("-only matches no scenario")
 	}
 
 	// One request of each first, so that a broken set-up fails fast and clearly.
@@ -470,6 +490,10 @@ func run(ctx context.Context, o options) (err error) {
 	report(o, info, scenarios, results, skippedRows, mem, startups)
 	return nil
 }
+
+func (o options) selected(name string) bool { return o.only == nil || o.only.MatchString(name) }
+
+func totpScenario(store string) string { return "TOTP validate · emfa " + store }
 
 // once sends one request of s and checks its answer.
 func (s *scenario) once(ctx context.Context) error {

@@ -127,6 +127,9 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 	sum := map[string]summary{}
 	limited := false
 	for _, s := range scenarios {
+		if len(results[s]) == 0 {
+			continue
+		}
 		x := summarise(results[s])
 		sum[s.name] = x
 		name := s.name
@@ -151,7 +154,12 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 		{"enrollments (DUO preauth)", "enrollments · bare Go mediator", "enrollments · emfa (duo.yaml)", "preauth · DUO stub direct"},
 		{"initiate push (DUO auth async)", "initiate push · bare Go mediator", "initiate push · emfa (duo.yaml)", "auth async push · DUO stub direct"},
 	} {
-		b, e, st := sum[c.bare], sum[c.emfa], sum[c.stub]
+		b, okb := sum[c.bare]
+		e, oke := sum[c.emfa]
+		st, oks := sum[c.stub]
+		if !okb || !oke || !oks {
+			continue
+		}
 		cpuRatio := "–"
 		if b.cpuReq > 0 {
 			cpuRatio = fmt.Sprintf("%.1f×", float64(e.cpuReq)/float64(b.cpuReq))

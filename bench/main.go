@@ -130,26 +130,25 @@ func repoRoot() (string, error) {
 // childMain serves one role on an ephemeral loopback port, announced on stdout.
 func childMain(role string, args []string) int {
 	fs := flag.NewFlagSet(role, flag.ContinueOnError)
-	ikey := fs.String("ikey", "", "DUO integration key")
-	skey := fs.String("skey", "", "DUO secret key")
+	// Keys and passwords come in the environment, not on a command line ps shows.
+	ikey, skey, pass := os.Getenv("BENCH_DUO_IKEY"), os.Getenv("BENCH_DUO_SKEY"), os.Getenv("BENCH_VERIFY_PASSWORD")
 	verify := fs.Bool("verify", true, "stub: check signatures")
 	duo := fs.String("duo", "", "bare: the DUO base URL")
 	user := fs.String("user", "verify", "bare: Verify's Basic user")
-	pass := fs.String("pass", "", "bare: Verify's Basic password")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	var h http.Handler
 	switch role {
 	case "stub":
-		h = newStub(*ikey, *skey, *verify)
+		h = newStub(ikey, skey, *verify)
 	case "bare":
 		u, err := url.Parse(*duo)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 2
 		}
-		h = newBare(u, *ikey, *skey, *user, *pass)
+		h = newBare(u, ikey, skey, *user, pass)
 	default:
 		fmt.Fprintln(os.Stderr, "unknown role", role)
 		return 2
@@ -282,14 +281,14 @@ func run(ctx context.Context, o options) (err error) {
 	}
 
 	logf("starting the DUO stub and the bare mediator")
-	stubP, stubAddr, err := startChild(ctx, "stub", []string{"-ikey", ikey, "-skey", skey}, filepath.Join(tmp, "stub.log"))
+	childEnv := []string{"BENCH_DUO_IKEY=" + ikey, "BENCH_DUO_SKEY=" + skey, "BENCH_VERIFY_PASSWORD=" + password}
+	stubP, stubAddr, err := startChild(ctx, "stub", nil, childEnv, filepath.Join(tmp, "stub.log"))
 	if err != nil {
 		return err
 	}
 	procs = append(procs, stubP)
 	stubURL := &url.URL{Scheme: "http", Host: stubAddr}
-	bareP, bareAddr, err := startChild(ctx, "bare", []string{"-duo", stubURL.String(), "-ikey", ikey, "-skey", skey, "-pass", password},
-		filepath.Join(tmp, "bare.log"))
+	bareP, bareAddr, err := startChild(ctx, "bare", []string{"-duo", stubURL.String()}, childEnv, filepath.Join(tmp, "bare.log"))
 	if err != nil {
 		return err
 	}

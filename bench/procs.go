@@ -85,13 +85,13 @@ func (p *proc) tail() string {
 
 // startChild re-executes this program in a role (stub or bare) and returns the address it
 // listens on, which it prints on its first line.
-func startChild(ctx context.Context, role string, args []string, logPath string) (*proc, string, error) {
+func startChild(ctx context.Context, role string, args, kv []string, logPath string) (*proc, string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, "", err
 	}
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), roleEnv+"="+role)
+	cmd.Env = append(append(os.Environ(), roleEnv+"="+role), kv...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, "", err

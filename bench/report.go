@@ -148,8 +148,7 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 			o.factors, o.period)
 	}
 
-	fmt.Fprintln(w, "| call | emfa / bare throughput | bare p50 over the stub | emfa p50 over the stub | emfa / bare CPU per request |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	header := false
 	for _, c := range []struct{ label, bare, emfa, stub string }{
 		{"enrollments (DUO preauth)", "enrollments · bare Go mediator", "enrollments · emfa (duo.yaml)", "preauth · DUO stub direct"},
 		{"initiate push (DUO auth async)", "initiate push · bare Go mediator", "initiate push · emfa (duo.yaml)", "auth async push · DUO stub direct"},
@@ -160,13 +159,20 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 		if !okb || !oke || !oks {
 			continue
 		}
+		if !header {
+			fmt.Fprintln(w, "| call | emfa / bare throughput | bare p50 over the stub | emfa p50 over the stub | emfa / bare CPU per request |")
+			fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+			header = true
+		}
 		cpuRatio := "–"
 		if b.cpuReq > 0 {
 			cpuRatio = fmt.Sprintf("%.1f×", float64(e.cpuReq)/float64(b.cpuReq))
 		}
 		fmt.Fprintf(w, "| %s | %.2f | %s | %s | %s |\n", c.label, e.tput/b.tput, signedDur(b.p50-st.p50), signedDur(e.p50-st.p50), cpuRatio)
 	}
-	fmt.Fprintln(w)
+	if header {
+		fmt.Fprintln(w)
+	}
 
 	if mem.err != nil {
 		fmt.Fprintf(w, "Memory: could not hold %d idle connections: %v\n", mem.conns, mem.err)

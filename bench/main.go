@@ -49,6 +49,7 @@ type options struct {
 	webhookID        bool
 	logLevel         string
 	only             *regexp.Regexp
+	sqliteDir        string
 	repo             string
 	out              io.Writer
 }
@@ -70,6 +71,7 @@ func main() {
 	fs.IntVar(&o.idle, "idle-conns", 1000, "idle keep-alive connections held open for the RSS measurement")
 	fs.BoolVar(&o.webhookID, "webhook-id", true, "send a fresh X-Webhook-ID with every contract call, as Verify does")
 	fs.StringVar(&o.logLevel, "emfa-log-level", "", "EMFA_LOG_LEVEL for the emfa servers (default: emfa's own, info)")
+	fs.StringVar(&o.sqliteDir, "sqlite-dir", "", "directory for the SQLite databases (default: the run's temporary directory; /dev/shm takes the disk out)")
 	only := fs.String("only", "", "run only the scenarios whose name matches this regular expression")
 	_ = fs.Parse(os.Args[1:])
 	if *only != "" {
@@ -257,8 +259,16 @@ func run(ctx context.Context, o options) (err error) {
 			procs[i].stop(5 * time.Second)
 		}
 	}()
+	dbDir := tmp
+	if o.sqliteDir != "" {
+		if dbDir, err = os.MkdirTemp(o.sqliteDir, "emfa-bench-db-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dbDir)
+	}
 	info := machineInfo()
 	info.loadStart = loadAvg()
+	info.fsync = append(info.fsync, fsyncLatency(dbDir))
 
 	logf("building emfa")
 	bin := filepath.Join(tmp, "emfa")
@@ -297,7 +307,7 @@ func run(ctx context.Context, o options) (err error) {
 	logf("starting emfa with testdata/config/duo.yaml")
 	duo, err := startEmfa(ctx, bin, "emfa-duo", filepath.Join(o.repo, "testdata/config/duo.yaml"), tmp, append(secrets,
 		"DUO_API_URL="+stubURL.String(), "DUO_IKEY="+ikey, "DUO_SKEY="+skey,
-		"EMFA_STORAGE_DSN=file:"+filepath.Join(tmp, "duo.db")))
+		"EMFA_STORAGE_DSN=file:"+filepath.Join(dbDir, "duo.db")))
 	if err != nil {
 		return err
 	}
@@ -320,8 +330,7 @@ func run(ctx context.Context, o options) (err error) {
 		var storage string
 		switch driver {
 		case "sqlite":
-			storage = fmt.Sprintf("driver: sqlite\n  dsn: %q", "file:"+filepath.Join(tmp, "totp.db"))
-			info.sqlite = "SQLite file in " + os.TempDir()
+			storage = fmt.Sprintf("driver: sqlite\n  dsn: %q", "file:"+filepath.Join(dbDir, "totp.db"))
 		case "postgres":
 			if o.pgDSN == "" {
 				t.skipped = "skipped (-pg \"\")"
@@ -451,6 +460,10 @@ func run(ctx context.Context, o options) (err error) {
 
 	results := map[*scenario][]measurement{}
 	for r := 1; r <= o.rounds; r++ {
+		if r > 1 {
+			info.fsync = append(info.fsync, fsyncLatency(dbDir))
+		}
+		logf("round %d/%d: fsync of a 4 KiB write in the SQLite directory takes %s (median of 20)", r, o.rounds, fmtDur(info.fsync[len(info.fsync)-1]))
 		for _, s := range scenarios {
 			m, err := s.run(ctx, o.conc, o.warmup, o.duration)
 			if err != nil {
@@ -479,6 +492,8 @@ func run(ctx context.Context, o options) (err error) {
 		closeConns()
 	}
 	info.loadEnd = loadAvg()
+	info.fsync = append(info.fsync, fsyncLatency(dbDir))
+	info.sqlite = "SQLite files in " + dbDir[:strings.LastIndexByte(dbDir, '/')]
 
 	startups := []startup{{"emfa duo.yaml (SQLite)", duo.startup}}
 	for _, t := range targets {

@@ -14,6 +14,32 @@ type machine struct {
 	cores                  int
 	sqlite, postgres       string
 	loadStart, loadEnd     string
+	fsync                  []time.Duration // before each round and at the end
+}
+
+// fsyncLatency is the median time of 20 4 KiB writes each followed by fsync in dir: what
+// every SQLite commit waits for (synchronous=FULL), and on a shared disk the first thing
+// to vary.
+func fsyncLatency(dir string) time.Duration {
+	f, err := os.CreateTemp(dir, "fsync-probe-")
+	if err != nil {
+		return 0
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4096)
+	var ds []time.Duration
+	for range 20 {
+		t := time.Now()
+		if _, err := f.Write(buf); err != nil {
+			return 0
+		}
+		if err := f.Sync(); err != nil {
+			return 0
+		}
+		ds = append(ds, time.Since(t))
+	}
+	return median(ds)
 }
 
 func machineInfo() machine {
@@ -116,9 +142,16 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 	fmt.Fprintf(w, "\n## emfa benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(w, "Machine: %s, %d logical CPUs, Linux %s, %s. Load average (1/5/15 min) %s at the start, %s at the end.\n",
 		info.cpu, info.cores, info.kernel, info.goVersion, info.loadStart, info.loadEnd)
-	if info.postgres != "" {
-		fmt.Fprintf(w, "Stores: %s; %s.\n", info.sqlite, info.postgres)
+	var fs []string
+	for _, d := range info.fsync {
+		fs = append(fs, fmtDur(d))
 	}
+	stores := info.sqlite
+	if info.postgres != "" {
+		stores += "; " + info.postgres
+	}
+	fmt.Fprintf(w, "Stores: %s. fsync of 4 KiB in the SQLite directory (median of 20), before each round and at the end: %s.\n",
+		stores, strings.Join(fs, ", "))
 	fmt.Fprintf(w, "Run: -duration %s -warmup %s -c %d -rounds %d -factors %d -period %d -webhook-id=%v; medians of %d rounds, errors summed.\n\n",
 		o.duration, o.warmup, o.conc, o.rounds, o.factors, o.period, o.webhookID, o.rounds)
 

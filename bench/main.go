@@ -267,7 +267,7 @@ func run(ctx context.Context, o options) (err error) {
 		defer os.RemoveAll(dbDir)
 	}
 	info := machineInfo()
-	info.loadStart = loadAvg()
+	info.loadStart, info.psiStart, info.started = loadAvg(), pressure(), time.Now()
 	info.fsync = append(info.fsync, fsyncLatency(dbDir))
 
 	logf("building emfa")
@@ -491,7 +491,7 @@ func run(ctx context.Context, o options) (err error) {
 		mem.after, mem.err = rssKiB(duo.pid())
 		closeConns()
 	}
-	info.loadEnd = loadAvg()
+	info.loadEnd, info.psiEnd, info.ended = loadAvg(), pressure(), time.Now()
 	info.fsync = append(info.fsync, fsyncLatency(dbDir))
 	info.sqlite = "SQLite files in " + dbDir[:strings.LastIndexByte(dbDir, '/')]
 

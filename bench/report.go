@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -15,6 +16,47 @@ type machine struct {
 	sqlite, postgres       string
 	loadStart, loadEnd     string
 	fsync                  []time.Duration // before each round and at the end
+	psiStart, psiEnd       map[string]psi
+	started, ended         time.Time
+}
+
+// psi is a "some" total from /proc/pressure/<resource>: how long at least one task waited
+// for the resource, cumulative.
+type psi time.Duration
+
+func pressure() map[string]psi {
+	out := map[string]psi{}
+	for _, r := range []string{"cpu", "io"} {
+		b, err := os.ReadFile("/proc/pressure/" + r)
+		if err != nil {
+			continue
+		}
+		for f := range strings.FieldsSeq(strings.SplitN(string(b), "\n", 2)[0]) {
+			if v, ok := strings.CutPrefix(f, "total="); ok {
+				if us, err := strconv.ParseInt(v, 10, 64); err == nil {
+					out[r] = psi(time.Duration(us) * time.Microsecond)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// stalled says, per resource, the share of the run during which some task waited for it:
+// on a machine of one's own this stays near 0 %.
+func (m machine) stalled() string {
+	var parts []string
+	for _, r := range []string{"cpu", "io"} {
+		a, okA := m.psiStart[r]
+		b, okB := m.psiEnd[r]
+		if okA && okB {
+			parts = append(parts, fmt.Sprintf("%s %.0f %%", r, 100*time.Duration(b-a).Seconds()/m.ended.Sub(m.started).Seconds()))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " Pressure stall (share of the run some task waited for): " + strings.Join(parts, ", ") + "."
 }
 
 // fsyncLatency is the median time of 20 4 KiB writes each followed by fsync in dir: what
@@ -140,8 +182,8 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 	skipped []string, mem memReport, startups []startup) {
 	w := o.out
 	fmt.Fprintf(w, "\n## emfa benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(w, "Machine: %s, %d logical CPUs, Linux %s, %s. Load average (1/5/15 min) %s at the start, %s at the end.\n",
-		info.cpu, info.cores, info.kernel, info.goVersion, info.loadStart, info.loadEnd)
+	fmt.Fprintf(w, "Machine: %s, %d logical CPUs, Linux %s, %s. Load average (1/5/15 min) %s at the start, %s at the end.%s\n",
+		info.cpu, info.cores, info.kernel, info.goVersion, info.loadStart, info.loadEnd, info.stalled())
 	var fs []string
 	for _, d := range info.fsync {
 		fs = append(fs, fmtDur(d))

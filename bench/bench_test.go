@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/duofake"
+)
+
+// TestMain lets the harness re-execute the test binary as a stub or bare mediator, as it
+// re-executes itself under go run.
+func TestMain(m *testing.M) {
+	if role := os.Getenv(roleEnv); role != "" {
+		os.Exit(childMain(role, os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// RFC 6238 appendix B, SHA1, truncated to six digits.
+func TestTOTPCode(t *testing.T) {
+	seed := []byte("12345678901234567890")
+	for _, c := range []struct {
+		unix int64
+		want string
+	}{{59, "287082"}, {1111111109, "081804"}, {1234567890, "005924"}, {20000000000, "353130"}} {
+		if got := totpCode(seed, c.unix/30); got != c.want {
+			t.Errorf("T=%d: %s, want %s", c.unix, got, c.want)
+		}
+	}
+}
+
+// The hand-written signer against the strict fake used by emfa's own tests, through the
+// bare mediator's whole contract.
+func TestBareMediatorAgainstDuofake(t *testing.T) {
+	duo := duofake.New(t, duofake.Options{IntegrationKey: "DIKEY", SecretKey: "secret key with spaces"})
+	duo.AddUser("alice", duofake.Device{ID: "DP1", Type: "phone", Name: "Pixel", Number: "XXX-XXX-0100",
+		Capabilities: []string{"auto", "push", "sms", "mobile_otp"}})
+	duo.SetPushOutcome("alice", duofake.Allow)
+	duo.SetPasscode("alice", "123456")
+	u, _ := url.Parse(duo.URL())
+	srv := httptest.NewServer(newBare(u, "DIKEY", "secret key with spaces", "verify", "pw"))
+	defer srv.Close()
+
+	call := func(step, body string) []byte {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/providers/duo/"+step, strings.NewReader(body))
+		req.SetBasicAuth("verify", "pw")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: HTTP %d %s", step, resp.StatusCode, b.Bytes())
+		}
+		return b.Bytes()
+	}
+	if err := checkEnrollments(bytes.ReplaceAll(call("enrollments", `{"username":"alice"}`), []byte("DP1"), []byte(stubDevice))); err != nil {
+		t.Error(err)
+	}
+	var init contractStatus
+	_ = json.Unmarshal(call("initiate", `{"capability":"duo:push","id":"DP1","attributes":{"username":"alice"}}`), &init)
+	if init.Status != "PENDING" || init.TransactionID == "" {
+		t.Fatalf("initiate: %+v", init)
+	}
+	if err := checkStatus("SUCCESS")(call("result", `{"capability":"push","id":"DP1","transactionId":"`+init.TransactionID+`","attributes":{"username":"alice"}}`)); err != nil {
+		t.Error("result:", err)
+	}
+	if err := checkStatus("SUCCESS")(call("validate", `{"capability":"hotp","id":"DP1","attributes":{"username":"alice","passvalue":"123456"}}`)); err != nil {
+		t.Error("validate:", err)
+	}
+	for _, r := range duo.Requests() {
+		if r.Status != 200 {
+			t.Errorf("duofake refused %s %s: %d %s", r.Method, r.Path, r.Status, r.Reject)
+		}
+	}
+	// Wrong credentials inbound.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/providers/duo/enrollments", strings.NewReader(`{"username":"alice"}`))
+	req.SetBasicAuth("verify", "nope")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("bad password: HTTP %d", resp.StatusCode)
+	}
+}
+
+func TestStubChecksSignatures(t *testing.T) {
+	srv := httptest.NewServer(newStub("DIKEY", "skey", true))
+	defer srv.Close()
+	base, _ := url.Parse(srv.URL)
+	do := func(skey, method, path string, params url.Values) (int, []byte) {
+		req, err := duoRequest(base, "DIKEY", skey, method, path, params, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.Bytes()
+	}
+	if code, body := do("skey", "POST", "/auth/v2/preauth", url.Values{"username": {"a b"}}); code != 200 || checkPreauth(body) != nil {
+		t.Errorf("preauth: %d %s", code, body)
+	}
+	code, body1 := do("skey", "POST", "/auth/v2/auth", url.Values{"async": {"1"}, "factor": {"push"}, "device": {stubDevice}, "username": {"a"}})
+	_, body2 := do("skey", "POST", "/auth/v2/auth", url.Values{"async": {"1"}, "factor": {"push"}, "device": {stubDevice}, "username": {"a"}})
+	if code != 200 || checkTxid(body1) != nil || bytes.Equal(body1, body2) {
+		t.Errorf("auth: %d %s %s (txids must differ)", code, body1, body2)
+	}
+	if code, body := do("skey", "GET", "/auth/v2/auth_status", url.Values{"txid": {"x"}}); code != 200 || !bytes.Contains(body, []byte(`"allow"`)) {
+		t.Errorf("auth_status: %d %s", code, body)
+	}
+	if code, _ := do("wrong", "GET", "/auth/v2/check", url.Values{}); code != 401 {
+		t.Errorf("wrong secret: HTTP %d, want 401", code)
+	}
+}
+
+// Every step the pool hands out is inside emfa's window and above the factor's last one.
+func TestTOTPPoolSteps(t *testing.T) {
+	fs := []*totpFactor{{id: "a", last: -1}, {id: "b", last: -1}}
+	p := newTOTPPool(fs, 10, 1)
+	seen := map[string]int64{}
+	for range 4 {
+		f, step, err := p.take(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur := time.Now().Unix() / 10
+		if step < cur-1 || step > cur+1 || step <= seen[f.id] {
+			t.Fatalf("factor %s: step %d (current %d, last %d)", f.id, step, cur, seen[f.id])
+		}
+		seen[f.id] = step
+		p.put(f)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	for {
+		f, _, err := p.take(ctx)
+		if err != nil {
+			break // used up: waits for the next step, until the deadline
+		}
+		p.put(f)
+	}
+	if p.starvedTime() <= 0 {
+		t.Error("the wait for a fresh step was not counted")
+	}
+}
+
+// The whole harness, one short round: every scenario answers as expected.
+func TestHarnessSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds emfa and runs every scenario for a second (about 15 s)")
+	}
+	repo, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	o := options{duration: time.Second, warmup: 100 * time.Millisecond, conc: 4, rounds: 1,
+		pgDSN: os.Getenv("EMFA_TEST_POSTGRES_DSN"), pgExplicit: true, factors: 20, users: 2, period: 10,
+		idle: 50, webhookID: true, repo: repo, out: &out}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := run(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(out.String())
+	for _, want := range []string{"| enrollments · emfa (duo.yaml) |", "| initiate push · bare Go mediator |",
+		"| TOTP validate · emfa SQLite", "| enrollments (DUO preauth) |", "Start-up"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	errorsCol := regexp.MustCompile(`\| (\d+) / (\d+) \|$`)
+	rows := 0
+	for line := range strings.SplitSeq(out.String(), "\n") {
+		if m := errorsCol.FindStringSubmatch(line); m != nil {
+			rows++
+			if m[1] != "0" || m[2] == "0" {
+				t.Errorf("errors or no requests: %s", line)
+			}
+		}
+	}
+	if rows < 7 {
+		t.Errorf("%d scenario rows, want at least 7", rows)
+	}
+}

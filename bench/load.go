@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// The load generator: a closed loop of N workers, each sending its next request as soon as
+// the previous answer is read and checked, over keep-alive connections (one per worker at
+// most), for a fixed duration. Every answer is checked against what the scenario expects;
+// anything else is an error, counted and sampled.
+
+// scenario is one kind of request against one server.
+type scenario struct {
+	name string
+	pid  func() int // the server process whose CPU time is charged to the requests
+	// build makes the next request; done, if not nil, is called once it is answered.
+	build func(ctx context.Context, worker int) (req *http.Request, done func(), err error)
+	// check says whether an answer is the one expected.
+	check func(status int, body []byte) error
+	// starved, if not nil, is the total time workers have waited for a request to become
+	// possible (TOTP: for a fresh code); it is reported because it caps throughput.
+	starved func() time.Duration
+}
+
+type measurement struct {
+	requests  int
+	errors    int
+	errSample []string
+	elapsed   time.Duration
+	lat       []time.Duration // sorted
+	cpu       time.Duration   // the server's CPU time over the measurement
+	starved   time.Duration   // worker time spent waiting in build
+	conc      int
+}
+
+// starvedShare is the share of the workers' time spent waiting for a request to be possible.
+func (m measurement) starvedShare() float64 {
+	return m.starved.Seconds() / (float64(m.conc) * m.elapsed.Seconds())
+}
+
+func (m measurement) throughput() float64 { return float64(m.requests) / m.elapsed.Seconds() }
+
+func (m measurement) quantile(q float64) time.Duration {
+	if len(m.lat) == 0 {
+		return 0
+	}
+	return m.lat[min(len(m.lat)-1, int(q*float64(len(m.lat))))]
+}
+
+func (m measurement) cpuPerRequest() time.Duration {
+	if m.requests == 0 {
+		return 0
+	}
+	return m.cpu / time.Duration(m.requests)
+}
+
+// run drives s with conc workers: warmup first (not counted), then duration measured.
+func (s *scenario) run(ctx context.Context, conc int, warmup, duration time.Duration) (measurement, error) {
+	tr := &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, IdleConnTimeout: time.Minute,
+		DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	if warmup > 0 {
+		if _, err := s.loop(ctx, client, conc, warmup); err != nil {
+			return measurement{}, err
+		}
+	}
+	pid := s.pid()
+	var starved0 time.Duration
+	if s.starved != nil {
+		starved0 = s.starved()
+	}
+	cpu0, err := cpuTime(pid)
+	if err != nil {
+		return measurement{}, err
+	}
+	m, err := s.loop(ctx, client, conc, duration)
+	if err != nil {
+		return measurement{}, err
+	}
+	cpu1, err := cpuTime(pid)
+	if err != nil {
+		return measurement{}, err
+	}
+	m.cpu, m.conc = cpu1-cpu0, conc
+	if s.starved != nil {
+		m.starved = s.starved() - starved0
+	}
+	return m, nil
+}
+
+type workerResult struct {
+	lat       []time.Duration
+	errors    int
+	errSample []string
+}
+
+func (s *scenario) loop(ctx context.Context, client *http.Client, conc int, d time.Duration) (measurement, error) {
+	deadline := time.Now().Add(d)
+	// build may wait (for a fresh TOTP step) but not past the deadline; a request sent
+	// before the deadline is answered and counted.
+	buildCtx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	results := make([]workerResult, conc)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range conc {
+		wg.Go(func() {
+			r := &results[w]
+			r.lat = make([]time.Duration, 0, 4096)
+			for time.Now().Before(deadline) {
+				req, done, err := s.build(buildCtx, w)
+				if err != nil {
+					return // the deadline passed, or Ctrl-C
+				}
+				t0 := time.Now()
+				resp, err := client.Do(req.WithContext(ctx))
+				var body []byte
+				if err == nil {
+					body, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				lat := time.Since(t0)
+				if done != nil {
+					done()
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				if err == nil {
+					err = s.check(resp.StatusCode, body)
+				}
+				r.lat = append(r.lat, lat)
+				if err != nil {
+					r.errors++
+					if len(r.errSample) < 3 {
+						r.errSample = append(r.errSample, err.Error())
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return measurement{}, err
+	}
+	m := measurement{elapsed: time.Since(start)}
+	for _, r := range results {
+		m.lat = append(m.lat, r.lat...)
+		m.errors += r.errors
+		for _, e := range r.errSample {
+			if len(m.errSample) < 5 {
+				m.errSample = append(m.errSample, e)
+			}
+		}
+	}
+	m.requests = len(m.lat)
+	slices.Sort(m.lat)
+	return m, nil
+}
+
+// expectStatus200 wraps a body check with the HTTP status check.
+func expect200(check func(body []byte) error) func(int, []byte) error {
+	return func(status int, body []byte) error {
+		if status != http.StatusOK {
+			return fmt.Errorf("HTTP %d: %.200s", status, body)
+		}
+		return check(body)
+	}
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// A PostgreSQL schema of the harness's own, created before emfa's migrations run in it
+// (?search_path=) and dropped with everything in it at the end.
+
+// pgSchema creates a fresh schema and returns a DSN that selects it and a drop function.
+// An unreachable server is reported as such, so the caller can skip PostgreSQL.
+func pgSchema(ctx context.Context, dsn string) (schemaDSN, version string, drop func(), err error) {
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", "", nil, fmt.Errorf("the PostgreSQL DSN must be a postgres:// URL")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(cctx, dsn)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("PostgreSQL at %s unreachable: %w", redactDSN(dsn), err)
+	}
+	defer conn.Close(context.Background())
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "emfa_bench_" + hex.EncodeToString(b)
+	if err := conn.QueryRow(cctx, "SHOW server_version").Scan(&version); err != nil {
+		return "", "", nil, fmt.Errorf("PostgreSQL at %s: %w", redactDSN(dsn), err)
+	}
+	if _, err := conn.Exec(cctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", "", nil, fmt.Errorf("create schema: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	drop = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err == nil {
+			defer conn.Close(ctx)
+			_, err = conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+		}
+		if err != nil {
+			logf("could not drop schema %s: %v", schema, err)
+		}
+	}
+	return u.String(), version, drop, nil
+}
+
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparseable DSN)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Child processes: every server runs in a process of its own so that its CPU time and
+// memory can be read from /proc, apart from the load generator's.
+
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error
+}
+
+// startProc starts cmd with its output in logPath. The child is killed if the harness dies
+// (Pdeathsig), and stop kills it on a normal exit or Ctrl-C.
+func startProc(name string, cmd *exec.Cmd, logPath string) (*proc, error) {
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	if cmd.Stdout == nil {
+		cmd.Stdout = f
+	}
+	cmd.Stderr = f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// stop asks the process to end (SIGTERM), then kills it after grace.
+func (p *proc) stop(grace time.Duration) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// tail is the end of the process's log, for error messages.
+func (p *proc) tail() string {
+	b, err := os.ReadFile(p.log)
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	if len(s) > 2000 {
+		s = "…" + s[len(s)-2000:]
+	}
+	return s
+}
+
+// startChild re-executes this program in a role (stub or bare) and returns the address it
+// listens on, which it prints on its first line.
+func startChild(ctx context.Context, role string, args, kv []string, logPath string) (*proc, string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, "", err
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(append(os.Environ(), roleEnv+"="+role), kv...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := startProc(role, cmd, logPath)
+	if err != nil {
+		return nil, "", err
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		if sc.Scan() {
+			addr <- strings.TrimPrefix(sc.Text(), "listening ")
+		}
+		close(addr)
+		for sc.Scan() {
+		}
+	}()
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			<-p.done
+			return nil, "", fmt.Errorf("%s ended before listening: %v\n%s", role, p.err, p.tail())
+		}
+		return p, a, nil
+	case <-time.After(10 * time.Second):
+		p.stop(time.Second)
+		return nil, "", fmt.Errorf("%s did not listen within 10s\n%s", role, p.tail())
+	case <-ctx.Done():
+		p.stop(time.Second)
+		return nil, "", ctx.Err()
+	}
+}
+
+// freePort finds a loopback port nobody listens on (emfa takes its address from its
+// configuration and does not report an ephemeral one unless it logs at info).
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// waitHealthy polls /healthz every 2 ms and returns the time from the process's start to
+// the first 200.
+func waitHealthy(ctx context.Context, p *proc, base string, started time.Time) (time.Duration, error) {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.After(60 * time.Second)
+	for {
+		resp, err := client.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return time.Since(started), nil
+			}
+		}
+		select {
+		case <-p.done:
+			return 0, fmt.Errorf("%s exited: %v\n%s", p.name, p.err, p.tail())
+		case <-deadline:
+			return 0, fmt.Errorf("%s: /healthz not 200 within 60s\n%s", p.name, p.tail())
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// clockTick is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux ABI Go
+// supports.
+const clockTick = 10 * time.Millisecond
+
+// cpuTime is the user plus system CPU time the process has used (/proc/<pid>/stat fields
+// 14 and 15), to a resolution of 10 ms.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, errors.New("unexpected /proc stat format")
+	}
+	f := strings.Fields(string(b[i+1:])) // f[0] is field 3 (state)
+	if len(f) < 13 {
+		return 0, errors.New("unexpected /proc stat format")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("unexpected /proc stat format")
+	}
+	return time.Duration(utime+stime) * clockTick, nil
+}
+
+// rssKiB is VmRSS from /proc/<pid>/status.
+func rssKiB(pid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+// idleConns opens n keep-alive connections to addr, each carrying one GET /healthz whose
+// answer is read, and leaves them open and idle. close releases them.
+func idleConns(addr string, n int) (close func(), err error) {
+	conns := make([]net.Conn, 0, n)
+	closeAll := func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	for range n {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		conns = append(conns, c)
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr); err != nil {
+			closeAll()
+			return nil, err
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Close {
+			closeAll()
+			return nil, fmt.Errorf("GET /healthz: HTTP %d, close %v", resp.StatusCode, resp.Close)
+		}
+		_ = c.SetDeadline(time.Time{})
+	}
+	return closeAll, nil
+}

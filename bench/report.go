@@ -1,0 +1,270 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type machine struct {
+	cpu, kernel, goVersion string
+	cores                  int
+	sqlite, postgres       string
+	loadStart, loadEnd     string
+	fsync                  []time.Duration // before each round and at the end
+	psiStart, psiEnd       map[string]psi
+	started, ended         time.Time
+}
+
+// psi is a "some" total from /proc/pressure/<resource>: how long at least one task waited
+// for the resource, cumulative.
+type psi time.Duration
+
+func pressure() map[string]psi {
+	out := map[string]psi{}
+	for _, r := range []string{"cpu", "io"} {
+		b, err := os.ReadFile("/proc/pressure/" + r)
+		if err != nil {
+			continue
+		}
+		for f := range strings.FieldsSeq(strings.SplitN(string(b), "\n", 2)[0]) {
+			if v, ok := strings.CutPrefix(f, "total="); ok {
+				if us, err := strconv.ParseInt(v, 10, 64); err == nil {
+					out[r] = psi(time.Duration(us) * time.Microsecond)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// stalled says, per resource, the share of the run during which some task waited for it:
+// on a machine of one's own this stays near 0 %.
+func (m machine) stalled() string {
+	var parts []string
+	for _, r := range []string{"cpu", "io"} {
+		a, okA := m.psiStart[r]
+		b, okB := m.psiEnd[r]
+		if okA && okB {
+			parts = append(parts, fmt.Sprintf("%s %.0f %%", r, 100*time.Duration(b-a).Seconds()/m.ended.Sub(m.started).Seconds()))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " Pressure stall (share of the run some task waited for): " + strings.Join(parts, ", ") + "."
+}
+
+// fsyncLatency is the median time of 20 4 KiB writes each followed by fsync in dir: what
+// every SQLite commit waits for (synchronous=FULL), and on a shared disk the first thing
+// to vary.
+func fsyncLatency(dir string) time.Duration {
+	f, err := os.CreateTemp(dir, "fsync-probe-")
+	if err != nil {
+		return 0
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4096)
+	var ds []time.Duration
+	for range 20 {
+		t := time.Now()
+		if _, err := f.Write(buf); err != nil {
+			return 0
+		}
+		if err := f.Sync(); err != nil {
+			return 0
+		}
+		ds = append(ds, time.Since(t))
+	}
+	return median(ds)
+}
+
+func machineInfo() machine {
+	m := machine{cores: runtime.NumCPU(), goVersion: runtime.Version(), cpu: "unknown CPU"}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				m.cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// loadAvg is /proc/loadavg's 1, 5 and 15 minute load averages.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+type memReport struct {
+	conns         int
+	before, after int // KiB
+	err           error
+}
+
+type startup struct {
+	what string
+	d    time.Duration
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= 10*time.Millisecond:
+		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/1e6)
+	default:
+		return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+	}
+}
+
+func median[T int64 | float64 | time.Duration](v []T) T {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+type summary struct {
+	tput             float64
+	p50, p99, cpuReq time.Duration
+	errors, requests int
+	starved          float64 // median share of worker time spent waiting for a fresh code
+}
+
+func summarise(ms []measurement) summary {
+	var tput []float64
+	var p50, p99, cpu []time.Duration
+	var starved []float64
+	var s summary
+	for _, m := range ms {
+		tput = append(tput, m.throughput())
+		p50 = append(p50, m.quantile(0.5))
+		p99 = append(p99, m.quantile(0.99))
+		cpu = append(cpu, m.cpuPerRequest())
+		starved = append(starved, m.starvedShare())
+		s.errors += m.errors
+		s.requests += m.requests
+	}
+	s.tput, s.p50, s.p99, s.cpuReq = median(tput), median(p50), median(p99), median(cpu)
+	s.starved = median(starved)
+	return s
+}
+
+func signedDur(d time.Duration) string {
+	if d < 0 {
+		return "−" + fmtDur(-d)
+	}
+	return "+" + fmtDur(d)
+}
+
+func report(o options, info machine, scenarios []*scenario, results map[*scenario][]measurement,
+	skipped []string, mem memReport, startups []startup) {
+	w := o.out
+	fmt.Fprintf(w, "\n## emfa benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(w, "Machine: %s, %d logical CPUs, Linux %s, %s. Load average (1/5/15 min) %s at the start, %s at the end.%s\n",
+		info.cpu, info.cores, info.kernel, info.goVersion, info.loadStart, info.loadEnd, info.stalled())
+	var fs []string
+	for _, d := range info.fsync {
+		fs = append(fs, fmtDur(d))
+	}
+	stores := info.sqlite
+	if info.postgres != "" {
+		stores += "; " + info.postgres
+	}
+	fmt.Fprintf(w, "Stores: %s. fsync of 4 KiB in the SQLite directory (median of 20), before each round and at the end: %s.\n",
+		stores, strings.Join(fs, ", "))
+	fmt.Fprintf(w, "Run: -duration %s -warmup %s -c %d -rounds %d -factors %d -period %d -webhook-id=%v; medians of %d rounds, errors summed.\n\n",
+		o.duration, o.warmup, o.conc, o.rounds, o.factors, o.period, o.webhookID, o.rounds)
+
+	fmt.Fprintln(w, "| scenario | req/s | p50 | p99 | server CPU/req | errors / requests |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
+	sum := map[string]summary{}
+	limited := false
+	for _, s := range scenarios {
+		if len(results[s]) == 0 {
+			continue
+		}
+		x := summarise(results[s])
+		sum[s.name] = x
+		name := s.name
+		if x.starved > 0.01 {
+			name += fmt.Sprintf(" ⚠ supply-limited: workers waited for fresh codes %.0f%% of the time", 100*x.starved)
+			limited = true
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %d / %d |\n", name, x.tput, fmtDur(x.p50), fmtDur(x.p99), fmtDur(x.cpuReq), x.errors, x.requests)
+	}
+	for _, s := range skipped {
+		fmt.Fprintf(w, "| %s | – | – | – | – | – |\n", s)
+	}
+	fmt.Fprintln(w)
+	if limited {
+		fmt.Fprintf(w, "⚠ A TOTP row ran out of fresh codes: its throughput is what %d factors with a %d s period can supply, not what emfa can serve. Raise -factors.\n\n",
+			o.factors, o.period)
+	}
+
+	header := false
+	for _, c := range []struct{ label, bare, emfa, stub string }{
+		{"enrollments (DUO preauth)", "enrollments · bare Go mediator", "enrollments · emfa (duo.yaml)", "preauth · DUO stub direct"},
+		{"initiate push (DUO auth async)", "initiate push · bare Go mediator", "initiate push · emfa (duo.yaml)", "auth async push · DUO stub direct"},
+	} {
+		b, okb := sum[c.bare]
+		e, oke := sum[c.emfa]
+		st, oks := sum[c.stub]
+		if !okb || !oke || !oks {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w, "| call | emfa / bare throughput | bare p50 over the stub | emfa p50 over the stub | emfa / bare CPU per request |")
+			fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+			header = true
+		}
+		cpuRatio := "–"
+		if b.cpuReq > 0 {
+			cpuRatio = fmt.Sprintf("%.1f×", float64(e.cpuReq)/float64(b.cpuReq))
+		}
+		fmt.Fprintf(w, "| %s | %.2f | %s | %s | %s |\n", c.label, e.tput/b.tput, signedDur(b.p50-st.p50), signedDur(e.p50-st.p50), cpuRatio)
+	}
+	if header {
+		fmt.Fprintln(w)
+	}
+
+	if mem.err != nil {
+		fmt.Fprintf(w, "Memory: could not hold %d idle connections: %v\n", mem.conns, mem.err)
+	} else {
+		fmt.Fprintf(w, "Memory (emfa duo.yaml, VmRSS, after the load): %.1f MiB; with %d idle keep-alive connections open: %.1f MiB (%+.1f KiB per connection).\n",
+			float64(mem.before)/1024, mem.conns, float64(mem.after)/1024, float64(mem.after-mem.before)/float64(mem.conns))
+	}
+	var parts []string
+	for _, s := range startups {
+		parts = append(parts, fmt.Sprintf("%s %s", s.what, fmtDur(s.d)))
+	}
+	fmt.Fprintf(w, "Start-up (process start to the first /healthz 200): %s.\n", strings.Join(parts, "; "))
+}
+
+func starvedNote(m measurement) string {
+	if m.starved == 0 {
+		return ""
+	}
+	return fmt.Sprintf("  (waited for fresh codes %.0f%% of the time)", 100*m.starvedShare())
+}

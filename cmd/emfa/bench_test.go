@@ -37,10 +37,7 @@ func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID
 	}
 	writeBenchConfig(b, path, storage)
 	ctx := context.Background()
-	e, err := openEnv(ctx, path, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := openTestEnv(b, path)
 	b.Cleanup(func() { e.Close() })
 	clock = &atomic.Int64{}
 	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix())

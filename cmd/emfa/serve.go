@@ -3,32 +3,47 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store/sqlite"
 )
 
-// listening, when set (by tests), learns the address serve listens on.
-var listening func(addr string)
-
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	configPath := fs.String("config", "", "configuration file (default: the embedded default)")
-	recordDir := fs.String("record", "", "write each transaction served as a transcript into this directory")
-	if rest, err := parseFlags(fs, args); err != nil {
-		return err
-	} else if len(rest) > 0 {
-		return usageError{"serve takes no arguments"}
+func (d *deps) serveCmd() *cobra.Command {
+	var o storeOptions
+	var recordDir string
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "serve Verify's webhook contract",
+		Long: `serve answers IBM Verify's external-MFA webhook calls until SIGTERM or SIGINT, which shut
+it down gracefully. Without --config it runs the embedded default and, on first use,
+creates ./emfa-data (or $EMFA_DATA_DIR) with a generated Verify password and encryption
+key. SIGHUP is logged and ignored: reloading the configuration is not supported yet.`,
+		Example: `  emfa serve
+  emfa serve --config emfa.yaml
+  emfa serve --config emfa.yaml --record transcripts/`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return d.serve(c.Context(), o, recordDir)
+		},
 	}
-	e, err := openEnv(ctx, *configPath, stderr)
+	c.Flags().StringVar(&o.config, "config", "", "configuration file (default: the embedded default)")
+	c.Flags().StringVar(&recordDir, "record", "", "write each transaction served as a transcript into this `DIR`")
+	return c
+}
+
+func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) error {
+	e, err := d.openEnv(ctx, o, forServe)
 	if err != nil {
 		return err
 	}
@@ -70,11 +85,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Lease: e.cfg.Server.RequestTimeout + 2*time.Second,
 		},
 	}
-	if *recordDir != "" {
-		rec := newRecorder(e, *configPath, *recordDir)
+	if recordDir != "" {
+		rec := newRecorder(e, o.config, recordDir)
 		defer rec.Close() // after the server has stopped: every open transaction is written
 		opts.Recorder = callRecorder{rec}
-		e.log.Warn("recording every transaction into transcripts (secrets redacted)", "dir", *recordDir)
+		e.log.Warn("recording every transaction into transcripts (secrets redacted)", "dir", recordDir)
 	}
 	srv := &http.Server{
 		Handler:           adapter.New(opts).Handler(),
@@ -89,15 +104,25 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	e.log.Info("emfa serving", "addr", ln.Addr().String(), "config", e.cfg.Source, "providers", len(providers), "storage", e.cfg.Storage.Driver)
-	if listening != nil {
-		listening(ln.Addr().String())
+	if d.listening != nil {
+		d.listening(ln.Addr().String())
 	}
+	// A SIGHUP would otherwise end the process without a word; reload is not there yet.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+wait:
+	for {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		case <-hup:
+			e.log.Warn("SIGHUP ignored: reloading the configuration is not supported yet; restart emfa to apply changes")
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	e.log.Info("shutting down", "grace", e.cfg.Server.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Server.ShutdownTimeout)

@@ -201,15 +201,7 @@ func (d *deps) factorsCmd() *cobra.Command {
 	list := d.storeCmd(&cobra.Command{
 		Use: "list --user NAME", Short: "list a user's factors, with failure counts and lockouts",
 		Example: "  emfa factors list --user alice --config emfa.yaml",
-		Args: func(c *cobra.Command, args []string) error {
-			if err := noArgs(c, args); err != nil {
-				return err
-			}
-			if user == "" {
-				return usageError{"factors list needs --user"}
-			}
-			return nil
-		},
+		Args:    noArgsNeeding(&user, "factors list needs --user"),
 	}, func(ctx context.Context, e *env, _ []string) error {
 		u, err := e.store.GetUser(ctx, user)
 		if err != nil {
@@ -282,15 +274,7 @@ func (d *deps) totpCmd() *cobra.Command {
 		Short: "print the TOTP code of a seed (tests, demos, checking a token)",
 		Example: `  emfa totp code --secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ
   emfa totp code --secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ --digits 8 --time 59`,
-		Args: func(c *cobra.Command, args []string) error {
-			if err := noArgs(c, args); err != nil {
-				return err
-			}
-			if secret == "" {
-				return usageError{"totp code needs --secret"}
-			}
-			return nil
-		},
+		Args: noArgsNeeding(&secret, "totp code needs --secret"),
 		RunE: func(*cobra.Command, []string) error {
 			seed, err := builtin.DecodeSecret(secret)
 			if err != nil {

@@ -23,12 +23,12 @@ const (
 
 // duoSetup serves emfa with a remote provider built from IBM's published DUO webhook,
 // read verbatim from shared/verify: only its {{placeholders}} are filled, from values.
-func duoSetup(t *testing.T, vendorTimeout string) (*verifySim, *duofake.Server, *manualClock, *lockedBuffer) {
+func duoSetup(t *testing.T, vendorTimeout string) (*verifySim, *duofake.Server, *manualClock, *lockedLog) {
 	return duoSetupAt(t, vendorTimeout, "")
 }
 
 // duoSetupAt is duoSetup with the vendor URL replaced (a closed port, say).
-func duoSetupAt(t *testing.T, vendorTimeout, vendorURL string) (*verifySim, *duofake.Server, *manualClock, *lockedBuffer) {
+func duoSetupAt(t *testing.T, vendorTimeout, vendorURL string) (*verifySim, *duofake.Server, *manualClock, *lockedLog) {
 	t.Helper()
 	webhook := verifyfiles.Path(t, "ibm-duo-webhook.json")
 	duo := newDUO(t)
@@ -55,7 +55,7 @@ func duoSetupAt(t *testing.T, vendorTimeout, vendorURL string) (*verifySim, *duo
 // exampleSetup serves testdata/config/duo.yaml, emfa's own DUO configuration, as an
 // operator would: secrets and addresses from the environment, with EMFA_* overrides for
 // the listener and the database.
-func exampleSetup(t *testing.T) (*verifySim, *duofake.Server, *manualClock, *lockedBuffer) {
+func exampleSetup(t *testing.T) (*verifySim, *duofake.Server, *manualClock, *lockedLog) {
 	t.Helper()
 	duo := newDUO(t)
 	for k, v := range map[string]string{
@@ -83,7 +83,7 @@ func newDUO(t *testing.T) *duofake.Server {
 	return duo
 }
 
-func serveDUO(t *testing.T, path string, duo *duofake.Server) (*verifySim, *duofake.Server, *manualClock, *lockedBuffer) {
+func serveDUO(t *testing.T, path string, duo *duofake.Server) (*verifySim, *duofake.Server, *manualClock, *lockedLog) {
 	t.Helper()
 	app := fakeCLI()
 	if out := app.must(t, "check", "--config", path); !strings.Contains(out, "12 transforms compiled") {
@@ -138,7 +138,7 @@ func TestDUOExampleConfig(t *testing.T) {
 }
 
 // duoFlows drives every DUO flow through emfa's contract endpoints.
-func duoFlows(t *testing.T, sim *verifySim, duo *duofake.Server, clk *manualClock, logs *lockedBuffer) {
+func duoFlows(t *testing.T, sim *verifySim, duo *duofake.Server, clk *manualClock, logs *lockedLog) {
 
 	t.Run("enrollments", func(t *testing.T) {
 		sim.t = t

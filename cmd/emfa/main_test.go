@@ -80,10 +80,10 @@ func (c *cli) must(t testing.TB, args ...string) string {
 
 // serve runs `emfa serve args...` until the test ends; it returns the base URL, the
 // captured log, and stop, which shuts it down as SIGTERM does and waits.
-func (c *cli) serve(t testing.TB, args ...string) (string, *lockedBuffer, func()) {
+func (c *cli) serve(t testing.TB, args ...string) (string, *lockedLog, func()) {
 	t.Helper()
 	addrc := make(chan string, 1)
-	logs := &lockedBuffer{}
+	logs := &lockedLog{}
 	d := c.deps(io.Discard, logs)
 	d.listening = func(addr string) { addrc <- addr }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -113,7 +113,7 @@ func (c *cli) serve(t testing.TB, args ...string) (string, *lockedBuffer, func()
 }
 
 // startServe serves the configuration at cfgPath until the test ends.
-func (c *cli) startServe(t testing.TB, cfgPath string) (string, *lockedBuffer) {
+func (c *cli) startServe(t testing.TB, cfgPath string) (string, *lockedLog) {
 	t.Helper()
 	base, logs, _ := c.serve(t, "--config", cfgPath)
 	return base, logs
@@ -132,13 +132,13 @@ func mustEmfa(t testing.TB, args ...string) string {
 }
 
 // startServe serves cfgPath on the real clock until the test ends.
-func startServe(t testing.TB, cfgPath string) (string, *lockedBuffer) {
+func startServe(t testing.TB, cfgPath string) (string, *lockedLog) {
 	t.Helper()
 	return (&cli{}).startServe(t, cfgPath)
 }
 
 // startServeArgs is startServe with any serve arguments.
-func startServeArgs(t testing.TB, args ...string) (string, *lockedBuffer, func()) {
+func startServeArgs(t testing.TB, args ...string) (string, *lockedLog, func()) {
 	t.Helper()
 	return (&cli{}).serve(t, args...)
 }
@@ -171,15 +171,3 @@ func mustRead(t *testing.T, path string) string {
 	}
 	return string(b)
 }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }

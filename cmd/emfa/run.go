@@ -153,6 +153,20 @@ func noArgs(c *cobra.Command, args []string) error {
 	return nil
 }
 
+// noArgsNeeding is noArgs for a command that needs a flag: a usage error msg while
+// *required is empty.
+func noArgsNeeding(required *string, msg string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := noArgs(c, args); err != nil {
+			return err
+		}
+		if *required == "" {
+			return usageError{msg}
+		}
+		return nil
+	}
+}
+
 // indent keeps a multi-line error (every config problem) readable under its prefix.
 func indent(s string) string {
 	if !strings.Contains(s, "\n") {

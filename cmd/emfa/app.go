@@ -65,16 +65,20 @@ func loadConfig(path string, mode loadMode, init bool, stderr io.Writer) (*confi
 	dataDir := cmp.Or(os.Getenv("EMFA_DATA_DIR"), "emfa-data")
 	create := mode == forServe || init
 	keyFile := filepath.Join(dataDir, "encryption.key")
+	shown := dataDir // as the operator can find it from anywhere
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		shown = abs
+	}
 	if _, err := os.Stat(dataDir); errors.Is(err, fs.ErrNotExist) && mode == forAdmin && !create {
-		return nil, fmt.Errorf("no data directory %s here, so no store: point at the existing one with --config FILE "+
-			"or EMFA_DATA_DIR=DIR, or pass --init to create a new store in %s", dataDir, dataDir)
+		return nil, fmt.Errorf("no data directory %s, so no store: point at the existing one with --config FILE "+
+			"or EMFA_DATA_DIR=DIR, or pass --init to create a new store there", shown)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("data directory %s: %w", dataDir, err)
 	}
 	if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) && mode == forAdmin && !create && os.Getenv("EMFA_ENCRYPTION_KEY") == "" {
 		return nil, fmt.Errorf("no encryption key in %s: set EMFA_ENCRYPTION_KEY, point at the data directory that has one "+
 			"with --config FILE or EMFA_DATA_DIR=DIR, or pass --init to generate a new key (factors sealed with another key "+
-			"cannot be verified with it)", keyFile)
+			"cannot be verified with it)", filepath.Join(shown, "encryption.key"))
 	}
 	if create {
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {

@@ -43,6 +43,11 @@ key. SIGHUP is logged and ignored: reloading the configuration is not supported 
 }
 
 func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) error {
+	// A SIGHUP would otherwise end the process without a word; reload is not there yet.
+	// Caught from the start, so that one sent as soon as serve says it listens is too.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	e, err := d.openEnv(ctx, o, forServe)
 	if err != nil {
 		return err
@@ -107,10 +112,6 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	if d.listening != nil {
 		d.listening(ln.Addr().String())
 	}
-	// A SIGHUP would otherwise end the process without a word; reload is not there yet.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 wait:

@@ -52,6 +52,8 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			level = slog.LevelError
 		case status >= 400:
 			level = slog.LevelWarn
+		case c.Path() == "/healthz" || c.Path() == "/readyz": // probes come every few seconds
+			level = slog.LevelDebug
 		}
 		attrs := []any{
 			"method", c.Request().Method, "path", loggedPath(c), "status", status,

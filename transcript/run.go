@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -67,14 +67,17 @@ func (e *StepError) Unwrap() error { return e.Err }
 // Run replays t: it serves the vendor side, starts emfa through start, performs the
 // setup and steps in order and returns the first mismatch (a *StepError), or nil.
 func Run(ctx context.Context, t *Transcript, start Start) error {
-	v := newVendor()
+	v, err := newVendor()
+	if err != nil {
+		return fmt.Errorf("start the vendor: %w", err)
+	}
 	defer v.close()
-	env, stop, err := start(ctx, t, v.srv.URL)
+	env, stop, err := start(ctx, t, v.url)
 	if err != nil {
 		return fmt.Errorf("start emfa: %w", err)
 	}
 	defer stop()
-	sc := &scope{vars: map[string]string{"vendor": v.srv.URL}, env: env}
+	sc := &scope{vars: map[string]string{"vendor": v.url}, env: env}
 	v.scope = sc
 	for i, s := range t.Setup {
 		if s.Factor != nil {
@@ -275,7 +278,8 @@ func decodeBody(data []byte) any {
 
 // vendor serves a step's vendor exchanges in order and records the first difference.
 type vendor struct {
-	srv   *httptest.Server
+	url   string
+	close func()
 	scope *scope
 
 	mu        sync.Mutex
@@ -284,13 +288,31 @@ type vendor struct {
 	mismatch  *Mismatch
 }
 
-func newVendor() *vendor {
+func newVendor() (*vendor, error) {
 	v := &vendor{}
-	v.srv = httptest.NewServer(http.HandlerFunc(v.serve))
-	return v
+	var err error
+	v.url, v.close, err = ServeLocal(http.HandlerFunc(v.serve))
+	return v, err
 }
 
-func (v *vendor) close() { v.srv.Close() }
+// ServeLocal serves h on a free loopback port until stop: the vendor of a replay, and an
+// in-process emfa. (httptest would do the same, but it is test code and this ships.)
+func ServeLocal(h http.Handler) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	return "http://" + ln.Addr().String(), func() {
+		srv.Close()
+		<-done
+	}, nil
+}
 
 func (v *vendor) expect(ex []Exchange) {
 	v.mu.Lock()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,18 +13,34 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 )
 
-func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	configPath := fs.String("config", "", "configuration file")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
+func (d *deps) checkCmd() *cobra.Command {
+	var configPath string
+	c := &cobra.Command{
+		Use:   "check",
+		Short: "validate a configuration and compile its transforms",
+		Long: `check validates a configuration and compiles every remote provider's transforms and every
+sender, without starting anything: exit 0 and a one-line summary, or exit 1 listing every
+problem with its path.`,
+		Example: `  emfa check --config emfa.yaml`,
+		Args:    noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return d.check(configPath)
+		},
 	}
-	cfg, err := loadConfig(*configPath, stderr)
+	c.Flags().StringVar(&configPath, "config", "", "configuration `FILE` (default: the embedded default)")
+	return c
+}
+
+func (d *deps) check(configPath string) error {
+	stdout, stderr := d.stdout, d.stderr
+	cfg, err := loadConfig(storeOptions{config: configPath}, forReading, stderr)
 	if err != nil {
 		return err
 	}
@@ -91,72 +106,90 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// withEnv parses --config plus the command's own flags and opens the store.
-func withEnv(ctx context.Context, fs *flag.FlagSet, args []string, stderr io.Writer, fn func(e *env, rest []string) error) error {
-	configPath := fs.String("config", "", "configuration file (default: the embedded default)")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
+// storeCmd makes c a command that works on the store: it takes --config and --init, and
+// run gets the opened env. Arguments and flags are checked (c.Args) before anything opens.
+func (d *deps) storeCmd(c *cobra.Command, run func(ctx context.Context, e *env, args []string) error) *cobra.Command {
+	var o storeOptions
+	c.Flags().StringVar(&o.config, "config", "", "configuration `FILE` (default: the embedded default, data in ./emfa-data or $EMFA_DATA_DIR)")
+	c.Flags().BoolVar(&o.init, "init", false, "create the default data directory and its encryption key if there is none (serve does this itself)")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		e, err := d.openEnv(c.Context(), o, forAdmin)
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		return run(c.Context(), e, args)
 	}
-	e, err := openEnv(ctx, *configPath, stderr)
-	if err != nil {
-		return err
-	}
-	defer e.Close()
-	return fn(e, rest)
+	return c
 }
 
-func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{"users needs a subcommand: add, list, delete, disable, enable"}
-	}
-	sub := args[0]
-	fs := flag.NewFlagSet("users "+sub, flag.ContinueOnError)
-	return withEnv(ctx, fs, args[1:], stderr, func(e *env, rest []string) error {
-		if sub == "list" {
-			users, err := e.store.ListUsers(ctx)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSTATE\tCREATED")
-			for _, u := range users {
-				state := "enabled"
-				if u.Disabled {
-					state = "disabled"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, state, u.CreatedAt.UTC().Format(time.RFC3339))
-			}
-			return tw.Flush()
-		}
-		if len(rest) != 1 || strings.TrimSpace(rest[0]) == "" {
-			return usageError{"users " + sub + " needs exactly one NAME"}
-		}
-		name := rest[0]
-		switch sub {
-		case "add":
-			if err := e.store.CreateUser(ctx, store.User{ID: builtin.NewID(), Name: name, CreatedAt: e.now()}); err != nil {
-				if errors.Is(err, store.ErrExists) {
-					return fmt.Errorf("user %q already exists", name)
-				}
-				return err
-			}
-			fmt.Fprintf(stdout, "added user %s\n", name)
-		case "delete":
-			if err := e.store.DeleteUser(ctx, name); err != nil {
-				return userErr(name, err)
-			}
-			fmt.Fprintf(stdout, "deleted user %s and its factors\n", name)
-		case "disable", "enable":
-			if err := e.store.SetUserDisabled(ctx, name, sub == "disable"); err != nil {
-				return userErr(name, err)
-			}
-			fmt.Fprintf(stdout, "%sd user %s\n", sub, name)
-		default:
-			return usageError{"unknown users subcommand " + sub}
+// exactly is the check of a command that takes n arguments, named what.
+func exactly(n int, what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != n || (n > 0 && strings.TrimSpace(args[0]) == "") {
+			return usageError{strings.TrimPrefix(c.CommandPath(), "emfa ") + " needs " + what}
 		}
 		return nil
+	}
+}
+
+func (d *deps) usersCmd() *cobra.Command {
+	list := d.storeCmd(&cobra.Command{
+		Use: "list", Short: "list users", Example: "  emfa users list --config emfa.yaml", Args: noArgs,
+	}, func(ctx context.Context, e *env, _ []string) error {
+		users, err := e.store.ListUsers(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tSTATE\tCREATED")
+		for _, u := range users {
+			state := "enabled"
+			if u.Disabled {
+				state = "disabled"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, state, u.CreatedAt.UTC().Format(time.RFC3339))
+		}
+		return tw.Flush()
 	})
+	add := d.storeCmd(&cobra.Command{
+		Use: "add NAME", Short: "add a user", Example: "  emfa users add alice --config emfa.yaml", Args: exactly(1, "exactly one NAME"),
+	}, func(ctx context.Context, e *env, args []string) error {
+		name := args[0]
+		if err := e.store.CreateUser(ctx, store.User{ID: builtin.NewID(), Name: name, CreatedAt: e.now()}); err != nil {
+			if errors.Is(err, store.ErrExists) {
+				return fmt.Errorf("user %q already exists", name)
+			}
+			return err
+		}
+		fmt.Fprintf(d.stdout, "added user %s\n", name)
+		return nil
+	})
+	del := d.storeCmd(&cobra.Command{
+		Use: "delete NAME", Short: "delete a user and its factors", Example: "  emfa users delete alice --config emfa.yaml",
+		Args: exactly(1, "exactly one NAME"),
+	}, func(ctx context.Context, e *env, args []string) error {
+		if err := e.store.DeleteUser(ctx, args[0]); err != nil {
+			return userErr(args[0], err)
+		}
+		fmt.Fprintf(d.stdout, "deleted user %s and its factors\n", args[0])
+		return nil
+	})
+	state := func(verb, short string) *cobra.Command {
+		return d.storeCmd(&cobra.Command{
+			Use: verb + " NAME", Short: short, Example: "  emfa users " + verb + " alice --config emfa.yaml",
+			Args: exactly(1, "exactly one NAME"),
+		}, func(ctx context.Context, e *env, args []string) error {
+			if err := e.store.SetUserDisabled(ctx, args[0], verb == "disable"); err != nil {
+				return userErr(args[0], err)
+			}
+			fmt.Fprintf(d.stdout, "%sd user %s\n", verb, args[0])
+			return nil
+		})
+	}
+	return group("users", "manage users (add, list, delete, disable, enable)", `  emfa users add alice --config emfa.yaml
+  emfa users list --config emfa.yaml`,
+		add, list, del, state("disable", "disable a user: Verify is offered none of its factors"), state("enable", "enable a disabled user"))
 }
 
 func userErr(name string, err error) error {
@@ -166,116 +199,118 @@ func userErr(name string, err error) error {
 	return err
 }
 
-func cmdFactors(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{"factors needs a subcommand: add, list, delete, disable, enable, unlock, resync"}
-	}
-	sub := args[0]
-	if sub == "add" {
-		return addFactor(ctx, args[1:], stdout, stderr)
-	}
-	if sub == "resync" {
-		return resyncFactor(ctx, args[1:], stdout, stderr)
-	}
-	fs := flag.NewFlagSet("factors "+sub, flag.ContinueOnError)
-	user := fs.String("user", "", "the user's name")
-	return withEnv(ctx, fs, args[1:], stderr, func(e *env, rest []string) error {
-		switch sub {
-		case "list":
-			if *user == "" {
-				return usageError{"factors list needs --user"}
+func (d *deps) factorsCmd() *cobra.Command {
+	var user string
+	list := d.storeCmd(&cobra.Command{
+		Use: "list --user NAME", Short: "list a user's factors, with failure counts and lockouts",
+		Example: "  emfa factors list --user alice --config emfa.yaml",
+		Args:    noArgsNeeding(&user, "factors list needs --user"),
+	}, func(ctx context.Context, e *env, _ []string) error {
+		u, err := e.store.GetUser(ctx, user)
+		if err != nil {
+			return userErr(user, err)
+		}
+		factors, err := e.store.ListFactors(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTYPE\tNAME\tSTATE\tFAILURES\tLOCKED UNTIL")
+		for _, f := range factors {
+			locked := "-"
+			if f.LockedUntil.After(e.now()) {
+				locked = f.LockedUntil.UTC().Format(time.RFC3339)
 			}
-			u, err := e.store.GetUser(ctx, *user)
-			if err != nil {
-				return userErr(*user, err)
-			}
-			factors, err := e.store.ListFactors(ctx, u.ID)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tTYPE\tNAME\tSTATE\tFAILURES\tLOCKED UNTIL")
-			for _, f := range factors {
-				locked := "-"
-				if f.LockedUntil.After(e.now()) {
-					locked = f.LockedUntil.UTC().Format(time.RFC3339)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", f.ID, f.Type, f.Label, f.State, f.Failures, locked)
-			}
-			return tw.Flush()
-		case "delete", "disable", "enable", "unlock":
-			if len(rest) != 1 {
-				return usageError{"factors " + sub + " needs exactly one ID"}
-			}
-			id := rest[0]
-			var err error
-			switch sub {
-			case "delete":
-				err = e.store.DeleteFactor(ctx, id)
-			case "disable":
-				err = e.store.SetFactorState(ctx, id, store.FactorDisabled, e.now())
-			case "enable":
-				// A pending factor becomes active only through its own activation (a push
-				// device registering its key), never by hand.
-				f, gerr := e.store.GetFactor(ctx, id)
-				if gerr == nil && f.State == store.FactorPending {
-					return fmt.Errorf("factor %s is waiting for its device to register; it cannot be enabled by hand", id)
-				}
-				err = e.store.SetFactorState(ctx, id, store.FactorActive, e.now())
-			case "unlock":
-				err = e.store.ResetFailures(ctx, id, e.now())
-			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", f.ID, f.Type, f.Label, f.State, f.Failures, locked)
+		}
+		return tw.Flush()
+	})
+	list.Flags().StringVar(&user, "user", "", "the user's `NAME`")
+	one := func(verb, done, short string, apply func(ctx context.Context, e *env, id string) error) *cobra.Command {
+		return d.storeCmd(&cobra.Command{
+			Use: verb + " ID", Short: short, Example: "  emfa factors " + verb + " jfw7ok7g6ow73s3knahgrwy4xu --config emfa.yaml",
+			Args: exactly(1, "exactly one ID"),
+		}, func(ctx context.Context, e *env, args []string) error {
+			id := args[0]
+			err := apply(ctx, e, id)
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no factor %q", id)
 			}
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "%s factor %s\n", map[string]string{"delete": "deleted", "disable": "disabled", "enable": "enabled", "unlock": "unlocked"}[sub], id)
+			fmt.Fprintf(d.stdout, "%s factor %s\n", done, id)
 			return nil
-		}
-		return usageError{"unknown factors subcommand " + sub}
+		})
+	}
+	del := one("delete", "deleted", "delete a factor", func(ctx context.Context, e *env, id string) error {
+		return e.store.DeleteFactor(ctx, id)
 	})
+	disable := one("disable", "disabled", "disable a factor", func(ctx context.Context, e *env, id string) error {
+		return e.store.SetFactorState(ctx, id, store.FactorDisabled, e.now())
+	})
+	enable := one("enable", "enabled", "enable a disabled factor", func(ctx context.Context, e *env, id string) error {
+		// A pending factor becomes active only through its own activation (a push device
+		// registering its key), never by hand.
+		f, err := e.store.GetFactor(ctx, id)
+		if err == nil && f.State == store.FactorPending {
+			return fmt.Errorf("factor %s is waiting for its device to register; it cannot be enabled by hand", id)
+		}
+		return e.store.SetFactorState(ctx, id, store.FactorActive, e.now())
+	})
+	unlock := one("unlock", "unlocked", "clear a factor's lockout and failure count", func(ctx context.Context, e *env, id string) error {
+		return e.store.ResetFailures(ctx, id, e.now())
+	})
+	return group("factors", "manage factors (add, list, delete, disable, enable, unlock, resync)", `  emfa factors add totp --user alice --qr --config emfa.yaml
+  emfa factors list --user alice --config emfa.yaml
+  emfa factors unlock jfw7ok7g6ow73s3knahgrwy4xu --config emfa.yaml`,
+		d.factorsAddCmd(), list, del, disable, enable, unlock, d.factorsResyncCmd())
 }
 
-// cmdTOTP prints the current code of a seed: for tests, demos and checking a token.
-func cmdTOTP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "code" {
-		return usageError{"totp needs the subcommand code"}
+// totpCmd prints the current code of a seed: for tests, demos and checking a token.
+func (d *deps) totpCmd() *cobra.Command {
+	var secret, algorithm string
+	var digits, period int
+	var at int64
+	code := &cobra.Command{
+		Use:   "code --secret B32",
+		Short: "print the TOTP code of a seed (tests, demos, checking a token)",
+		Example: `  emfa totp code --secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ
+  emfa totp code --secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ --digits 8 --time 59`,
+		Args: noArgsNeeding(&secret, "totp code needs --secret"),
+		RunE: func(*cobra.Command, []string) error {
+			seed, err := builtin.DecodeSecret(secret)
+			if err != nil {
+				return err
+			}
+			alg, err := builtin.ParseAlgorithm(algorithm)
+			if err != nil {
+				return err
+			}
+			if digits < 6 || digits > 8 || period <= 0 {
+				return errors.New("digits must be 6 to 8 and period positive")
+			}
+			t := at
+			if t == 0 {
+				t = d.now().Unix()
+			}
+			fmt.Fprintln(d.stdout, builtin.HOTP(alg, seed, uint64(builtin.TOTPStep(t, period)), digits))
+			return nil
+		},
 	}
-	fs := flag.NewFlagSet("totp code", flag.ContinueOnError)
-	secret := fs.String("secret", "", "Base32 seed")
-	algorithm := fs.String("algorithm", "SHA1", "SHA1, SHA256 or SHA512")
-	digits := fs.Int("digits", 6, "6 or 8")
-	period := fs.Int("period", 30, "seconds per step")
-	at := fs.Int64("time", 0, "Unix time (default: now)")
-	if _, err := parseFlags(fs, args[1:]); err != nil {
-		return err
-	}
-	if *secret == "" {
-		return usageError{"totp code needs --secret"}
-	}
-	seed, err := builtin.DecodeSecret(*secret)
-	if err != nil {
-		return err
-	}
-	alg, err := builtin.ParseAlgorithm(*algorithm)
-	if err != nil {
-		return err
-	}
-	if *digits < 6 || *digits > 8 || *period <= 0 {
-		return errors.New("digits must be 6 to 8 and period positive")
-	}
-	t := *at
-	if t == 0 {
-		t = time.Now().Unix()
-	}
-	fmt.Fprintln(stdout, builtin.HOTP(alg, seed, uint64(builtin.TOTPStep(t, *period)), *digits))
-	return nil
+	f := code.Flags()
+	f.StringVar(&secret, "secret", "", "Base32 seed")
+	f.StringVar(&algorithm, "algorithm", "SHA1", "SHA1, SHA256 or SHA512")
+	f.IntVar(&digits, "digits", 6, "6 or 8")
+	f.IntVar(&period, "period", 30, "seconds per step")
+	f.Int64Var(&at, "time", 0, "Unix time (default: now)")
+	return group("totp", "TOTP codes", "  emfa totp code --secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", code)
 }
 
+// printJSON prints v indented, URIs as they are (an otpauth URI's & not escaped to \u0026).
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	_ "embed"
@@ -12,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -27,34 +29,77 @@ import (
 	"github.com/emfa/emfa/store/sqlite"
 )
 
-// clock is the engines' clock; tests replace it to reach expiry without sleeping.
-var clock = time.Now
-
 //go:embed default.yaml
 var defaultConfig []byte
 
-// loadOptions tune loadConfig; the zero value is what every command but serve uses.
-type loadOptions struct {
+// loadMode is what a command may do to the embedded default's data directory and which
+// secrets it needs.
+type loadMode int
+
+const (
+	// forServe creates the data directory and its secrets on first use.
+	forServe loadMode = iota
+	// forAdmin opens the store: it creates nothing without --init (a new directory, a new
+	// key) and demands no secret it never uses (Verify's password, a sender's token, a
+	// vendor's key).
+	forAdmin
+	// forReading opens no store (check, transform eval): it creates nothing and stands in
+	// for secrets that do not exist yet.
+	forReading
+)
+
+// storeOptions are the flags of a command that opens the store.
+type storeOptions struct {
+	config string
+	init   bool // create the default data directory and its secrets, as serve would
 	// hideSecrets prints where a generated Verify password is kept, not the password
 	// itself (emfa serve --print-secrets=false).
 	hideSecrets bool
 }
 
 // loadConfig reads --config, or the embedded default with its generated secrets.
-func loadConfig(path string, stderr io.Writer, opts ...loadOptions) (*config.Config, error) {
-	var o loadOptions
-	if len(opts) > 0 {
-		o = opts[0]
-	}
+func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config, error) {
+	path, init := o.config, o.init
 	if path != "" {
+		if mode == forAdmin {
+			return loadForAdmin(path)
+		}
 		return config.Load(path, config.Options{})
 	}
-	dataDir := os.Getenv("EMFA_DATA_DIR")
-	if dataDir == "" {
-		dataDir = "emfa-data"
+	dataDir := cmp.Or(os.Getenv("EMFA_DATA_DIR"), "emfa-data")
+	create := mode == forServe || init
+	keyFile := filepath.Join(dataDir, "encryption.key")
+	shown := dataDir // as the operator can find it from anywhere
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		shown = abs
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+	if _, err := os.Stat(dataDir); errors.Is(err, fs.ErrNotExist) && mode == forAdmin && !create {
+		return nil, fmt.Errorf("no data directory %s, so no store: point at the existing one with --config FILE "+
+			"or EMFA_DATA_DIR=DIR, or pass --init to create a new store there", shown)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("data directory %s: %w", dataDir, err)
+	}
+	if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) && mode == forAdmin && !create && os.Getenv("EMFA_ENCRYPTION_KEY") == "" {
+		return nil, fmt.Errorf("no encryption key in %s: set EMFA_ENCRYPTION_KEY, point at the data directory that has one "+
+			"with --config FILE or EMFA_DATA_DIR=DIR, or pass --init to generate a new key (factors sealed with another key "+
+			"cannot be verified with it)", filepath.Join(shown, "encryption.key"))
+	}
+	if create {
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	// secret is a generated secret: kept in the data directory, generated there only by a
+	// command that may create it, else a stand-in the command never uses.
+	secret := func(file string, n int, notice string) (string, bool) {
+		path := filepath.Join(dataDir, file)
+		if create {
+			return keptSecret(path, n, stderr, notice, file == "verify-password" && !o.hideSecrets)
+		}
+		if b, err := os.ReadFile(path); err == nil {
+			return strings.TrimSpace(string(b)), true
+		}
+		return standIn(n), true
 	}
 	lookup := func(name string) (string, bool) {
 		if v, ok := os.LookupEnv(name); ok && v != "" {
@@ -64,11 +109,9 @@ func loadConfig(path string, stderr io.Writer, opts ...loadOptions) (*config.Con
 		case "EMFA_DATA_DIR":
 			return dataDir, true
 		case "EMFA_VERIFY_PASSWORD":
-			return keptSecret(filepath.Join(dataDir, "verify-password"), 24, stderr,
-				"generated the password Verify must send (Basic auth, user 'verify')", !o.hideSecrets)
+			return secret("verify-password", 24, "generated the password Verify must send (Basic auth, user 'verify')")
 		case "EMFA_ENCRYPTION_KEY":
-			return keptSecret(filepath.Join(dataDir, "encryption.key"), 32, stderr,
-				"generated the key that encrypts factor secrets: BACK IT UP — without it no factor can be verified", false)
+			return secret("encryption.key", 32, "generated the key that encrypts factor secrets: BACK IT UP — without it no factor can be verified")
 		}
 		return "", false
 	}
@@ -80,9 +123,69 @@ func loadConfig(path string, stderr io.Writer, opts ...loadOptions) (*config.Con
 	return cfg, nil
 }
 
+// standIn is a well-formed secret of n bytes for a command that never uses it.
+func standIn(n int) string {
+	return base64.StdEncoding.EncodeToString(make([]byte, n))
+}
+
+// unsetMark marks a stand-in for an unset variable in a configuration loaded for an admin
+// command, so that loadForAdmin can tell whether the command would use it.
+const unsetMark = "emfa-unset-variable-"
+
+// loadForAdmin loads a configuration for a command that works on the store. Variables the
+// file references but the environment lacks are refused only where the command uses them
+// (storage, the builtin providers' settings): an operator adding a user needs the
+// encryption key, not the password Verify sends or a vendor's signing key.
+func loadForAdmin(path string) (*config.Config, error) {
+	cfg, err := config.Load(path, config.Options{})
+	if err == nil {
+		return cfg, nil
+	}
+	data, rerr := os.ReadFile(path)
+	if rerr != nil {
+		return nil, err
+	}
+	unset := map[string]bool{}
+	for _, m := range envRef.FindAllStringSubmatch(string(data), -1) {
+		if v, ok := os.LookupEnv(m[1]); (!ok || v == "") && m[2] == "" {
+			unset[m[1]] = true
+		}
+	}
+	if len(unset) == 0 {
+		return nil, err
+	}
+	lenient, lerr := config.Load(path, config.Options{LookupEnv: func(name string) (string, bool) {
+		if unset[name] {
+			return unsetMark + name, true
+		}
+		return os.LookupEnv(name)
+	}})
+	if lerr != nil || usesUnset(lenient) {
+		return nil, err
+	}
+	return lenient, nil
+}
+
+// envRef is a ${NAME} or ${NAME:-default} reference, as config expands them.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
+
+// usesUnset reports whether an admin command would use a stand-in of loadForAdmin.
+func usesUnset(cfg *config.Config) bool {
+	used := []string{cfg.Storage.Driver, cfg.Storage.DSN.Reveal(), cfg.Storage.EncryptionKey.Reveal()}
+	for _, k := range cfg.Storage.PreviousEncryptionKeys {
+		used = append(used, k.Reveal())
+	}
+	for _, p := range cfg.Providers {
+		used = append(used, p.Name, p.CredentialPrefix, p.Engine, strings.Join(p.Capabilities, ","))
+		if p.Engine == config.EngineBuiltin {
+			used = append(used, fmt.Sprint(p.Builtin))
+		}
+	}
+	return slices.ContainsFunc(used, func(s string) bool { return strings.Contains(s, unsetMark) })
+}
+
 // keptSecret reads a generated secret from path, or generates n random bytes, writes
-// them (base64, mode 0600, created exclusively) and prints the notice once, with the
-// secret itself when show is true.
+// them (base64, mode 0600, created exclusively) and prints the notice once.
 func keptSecret(path string, n int, stderr io.Writer, notice string, show bool) (string, bool) {
 	if b, err := os.ReadFile(path); err == nil {
 		return strings.TrimSpace(string(b)), true
@@ -119,26 +222,36 @@ func keptSecret(path string, n int, stderr io.Writer, notice string, show bool) 
 	return secret, true
 }
 
-// openStore opens the configured backend; migrations run inside Open.
+// openStore opens the configured backend; migrations run inside Open. A SQLite error
+// names its file (a PostgreSQL DSN may hold a password: it is not repeated).
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	switch cfg.Storage.Driver {
 	case "postgres":
-		return postgres.Open(ctx, cfg.Storage.DSN.Reveal())
+		st, err := postgres.Open(ctx, cfg.Storage.DSN.Reveal())
+		if err != nil {
+			return nil, fmt.Errorf("storage (postgres): %w", err)
+		}
+		return st, nil
 	default:
-		return sqlite.Open(ctx, cfg.Storage.DSN.Reveal())
+		st, err := sqlite.Open(ctx, cfg.Storage.DSN.Reveal())
+		if err != nil {
+			file, _, _ := strings.Cut(strings.TrimPrefix(cfg.Storage.DSN.Reveal(), "file:"), "?")
+			return nil, fmt.Errorf("storage %s: %w", file, err)
+		}
+		return st, nil
 	}
 }
 
 func newKeyring(cfg *config.Config) (*builtin.Keyring, error) {
 	current, err := config.DecodeKey(cfg.Storage.EncryptionKey)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: storage.encryptionKey: %w", cfg.Source, err)
 	}
 	var previous [][]byte
 	for _, s := range cfg.Storage.PreviousEncryptionKeys {
 		k, err := config.DecodeKey(s)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: storage.previousEncryptionKeys: %w", cfg.Source, err)
 		}
 		previous = append(previous, k)
 	}
@@ -170,10 +283,14 @@ type env struct {
 	sendRetention time.Duration
 	// senderOverride, when set, builds every sender instead (replay captures codes).
 	senderOverride func(config.Delivery) (delivery.Sender, error)
+	// swept, when set, learns the outcome of every sweep (deps.swept).
+	swept func(builtin.Swept, error)
 }
 
-func openEnv(ctx context.Context, configPath string, stderr io.Writer, opts ...loadOptions) (*env, error) {
-	cfg, err := loadConfig(configPath, stderr, opts...)
+// openEnv loads the configuration and opens the store, for serve (mode forServe) or an
+// admin command (forAdmin).
+func (d *deps) openEnv(ctx context.Context, o storeOptions, mode loadMode) (*env, error) {
+	cfg, err := loadConfig(o, mode, d.stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +302,12 @@ func openEnv(ctx context.Context, configPath string, stderr io.Writer, opts ...l
 	if err != nil {
 		return nil, err
 	}
-	return &env{cfg: cfg, store: st, keys: keys, log: newLogger(cfg, stderr), now: clock}, nil
+	e := &env{cfg: cfg, store: st, keys: keys, log: newLogger(cfg, d.stderr), now: d.now, swept: d.swept}
+	if mode == forAdmin {
+		// Admin commands send nothing (and may run without a sender's secrets).
+		e.senderOverride = func(config.Delivery) (delivery.Sender, error) { return noSender{}, nil }
+	}
+	return e, nil
 }
 
 func (e *env) Close() error {
@@ -315,6 +437,15 @@ func (e *env) pushProvider() bool {
 }
 
 var _ adapter.Devices = (*builtin.Devices)(nil)
+
+// noSender stands in for every sender of an admin command, which delivers nothing.
+type noSender struct{}
+
+func (noSender) Send(context.Context, delivery.Message) error {
+	return errors.New("an admin command sends nothing")
+}
+func (noSender) Kind() string                 { return "none" }
+func (noSender) Serves(delivery.Channel) bool { return true }
 
 // devices is the device API's backend, or nil (no device routes) when no builtin
 // provider exposes push.

@@ -3,43 +3,72 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/emfa/emfa/store"
 )
 
-// cmdAudit prints the audit trail, newest first: every decision with its reason, never a
+// auditJSON is an audit event as `audit --json` prints it: in the lower-camel keys of
+// every other JSON emfa prints.
+type auditJSON struct {
+	Time       time.Time `json:"time"`
+	RequestID  string    `json:"requestId"`
+	Provider   string    `json:"provider"`
+	Username   string    `json:"username"`
+	Capability string    `json:"capability"`
+	FactorID   string    `json:"factorId"`
+	Resource   string    `json:"resource"`
+	Outcome    string    `json:"outcome"`
+	Reason     string    `json:"reason"`
+	WebhookID  string    `json:"webhookId"`
+}
+
+// auditCmd prints the audit trail, newest first: every decision with its reason, never a
 // code or answer.
-func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	user := fs.String("user", "", "only this user's events")
-	limit := fs.Int("limit", 50, "at most this many events")
-	asJSON := fs.Bool("json", false, "one JSON object per line")
-	return withEnv(ctx, fs, args, stderr, func(e *env, rest []string) error {
-		if len(rest) > 0 {
-			return usageError{"audit takes no arguments"}
-		}
-		if *limit < 1 {
-			return usageError{"--limit must be positive"}
-		}
-		events, err := e.store.ListAudit(ctx, store.AuditFilter{Username: *user, Limit: *limit})
+func (d *deps) auditCmd() *cobra.Command {
+	var user string
+	var limit int
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "audit",
+		Short: "the audit trail, newest first: every decision with its reason, never a code or answer",
+		Example: `  emfa audit --config emfa.yaml --user alice --limit 20
+  emfa audit --config emfa.yaml --json | jq 'select(.outcome == "FAILED")'`,
+		Args: func(c *cobra.Command, args []string) error {
+			if err := noArgs(c, args); err != nil {
+				return err
+			}
+			if limit < 1 {
+				return usageError{"--limit must be positive"}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&user, "user", "", "only this user's events")
+	c.Flags().IntVar(&limit, "limit", 50, "at most this many events")
+	c.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line")
+	return d.storeCmd(c, func(ctx context.Context, e *env, _ []string) error {
+		events, err := e.store.ListAudit(ctx, store.AuditFilter{Username: user, Limit: limit})
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			enc := json.NewEncoder(stdout)
+		if asJSON {
+			enc := json.NewEncoder(d.stdout)
+			enc.SetEscapeHTML(false)
 			for _, ev := range events {
-				if err := enc.Encode(ev); err != nil {
+				if err := enc.Encode(auditJSON{Time: ev.Time, RequestID: ev.RequestID, Provider: ev.Provider,
+					Username: ev.Username, Capability: ev.Capability, FactorID: ev.FactorID, Resource: ev.Resource,
+					Outcome: ev.Outcome, Reason: ev.Reason, WebhookID: ev.WebhookID}); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tPROVIDER\tUSER\tCAPABILITY\tFACTOR\tRESOURCE\tOUTCOME\tREASON\tREQUEST")
 		for _, ev := range events {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.UTC().Format(time.RFC3339),

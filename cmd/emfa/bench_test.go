@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,13 +21,13 @@ import (
 
 // benchServer wires the real adapter, engine and SQLite store behind a loopback server,
 // with a clock the benchmark moves so that every validation presents a fresh code.
-func benchServer(b *testing.B) (srv *httptest.Server, factorID string, clock *atomic.Int64, seed []byte) {
+func benchServer(b *testing.B) (srv *httptest.Server, factorID string, clock *manualClock, seed []byte) {
 	return benchServerOn(b, "")
 }
 
 // benchServerOn is benchServer on the storage section given ("" is a SQLite file), with
 // idempotency records on, as serve has them.
-func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID string, clock *atomic.Int64, seed []byte) {
+func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID string, clock *manualClock, seed []byte) {
 	b.Helper()
 	dir := b.TempDir()
 	path := dir + "/emfa.yaml"
@@ -37,14 +36,10 @@ func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID
 	}
 	writeBenchConfig(b, path, storage)
 	ctx := context.Background()
-	e, err := openEnv(ctx, path, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := openTestEnv(b, path)
 	b.Cleanup(func() { e.Close() })
-	clock = &atomic.Int64{}
-	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
-	e.now = func() time.Time { return time.Unix(clock.Load(), 0) }
+	clock = &manualClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	e.now = clock.Now
 	if err := e.store.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: e.now()}); err != nil {
 		b.Fatal(err)
 	}
@@ -79,7 +74,7 @@ providers: [{name: B, credentialPrefix: emfa, capabilities: [totp]}]
 }
 
 // BenchmarkHTTPValidate is one successful TOTP validation through the whole stack: HTTP
-// on loopback, auth, decoding, engine, AES-GCM, HMAC, and the atomic counter update.
+// on loopback, auth, decoding, engine, AES-GCM, HMAC, and the fake clock's update.
 func BenchmarkHTTPValidate(b *testing.B) {
 	srv, factorID, clock, seed := benchServer(b)
 	benchValidate(b, srv, factorID, clock, seed, false)
@@ -104,11 +99,11 @@ func BenchmarkHTTPValidateIdempotency(b *testing.B) {
 	}
 }
 
-func benchValidate(b *testing.B, srv *httptest.Server, factorID string, clock *atomic.Int64, seed []byte, withID bool) {
+func benchValidate(b *testing.B, srv *httptest.Server, factorID string, clock *manualClock, seed []byte, withID bool) {
 	client := srv.Client()
 	for b.Loop() {
-		now := clock.Add(30)
-		code := builtin.HOTP(builtin.SHA1, seed, uint64(now/30), 6)
+		clock.Advance(30 * time.Second)
+		code := builtin.HOTP(builtin.SHA1, seed, uint64(clock.Now().Unix()/30), 6)
 		body := fmt.Sprintf(`{"capability":"totp","id":%q,"attributes":{"username":"alice","passvalue":%q}}`, factorID, code)
 		req, _ := http.NewRequest("POST", srv.URL+"/v1/providers/emfa/validate", strings.NewReader(body))
 		req.SetBasicAuth("verify", "sim-password-0123")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,13 +96,14 @@ func TestBadInputWritesNothing(t *testing.T) {
 }
 
 // With no --config, emfa runs on the embedded default: data under EMFA_DATA_DIR, the
-// Verify password and encryption key generated once, kept, and the password printed once.
+// Verify password and encryption key generated once (by serve, or a command given --init),
+// kept, and the password printed once.
 func TestEmbeddedDefault(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	t.Setenv("EMFA_DATA_DIR", dir)
 	t.Setenv("EMFA_VERIFY_PASSWORD", "")
 	t.Setenv("EMFA_ENCRYPTION_KEY", "")
-	code, _, errOut := emfa(t, "users", "add", "carol")
+	code, _, errOut := emfa(t, "users", "add", "carol", "--init")
 	if code != 0 {
 		t.Fatalf("users add: %d %s", code, errOut)
 	}
@@ -126,15 +128,101 @@ func TestEmbeddedDefault(t *testing.T) {
 	}
 }
 
-// selfCommand runs the test binary as `emfa args...`.
-func selfCommand(t *testing.T, args ...string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "EMFA_TEST_MAIN=1")
-	return cmd
+// A command other than serve, run where there is no store (no --config, another
+// directory), refuses instead of creating a new data directory and key and then reporting
+// the factor missing; it names the path and the ways to point at the existing store.
+func TestNoSilentNewStore(t *testing.T) {
+	t.Setenv("EMFA_VERIFY_PASSWORD", "")
+	t.Setenv("EMFA_ENCRYPTION_KEY", "")
+	t.Run("no data directory", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "elsewhere")
+		t.Setenv("EMFA_DATA_DIR", dir)
+		for _, args := range [][]string{{"users", "list"}, {"users", "add", "alice"}, {"factors", "list", "--user", "alice"},
+			{"factors", "add", "totp", "--user", "alice"}, {"factors", "disable", "x"}, {"audit"}} {
+			code, out, errOut := emfa(t, args...)
+			if code != 1 || out != "" {
+				t.Errorf("%q: exit %d, %q", args, code, out)
+			}
+			for _, want := range []string{dir, "--config", "EMFA_DATA_DIR", "--init"} {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("%q: the refusal does not name %q:\n%s", args, want, errOut)
+				}
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Fatalf("%q created %s: %v", args, dir, err)
+			}
+		}
+		// check reads without creating anything either.
+		if code, out, errOut := emfa(t, "check"); code != 0 || !strings.Contains(out, "ok: embedded default") {
+			t.Errorf("check: %d %s %s", code, out, errOut)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Fatalf("check created %s: %v", dir, err)
+		}
+	})
+	t.Run("no key", func(t *testing.T) {
+		// A data directory whose key is gone (or a directory that is not emfa's) would
+		// otherwise get a new key, which opens none of the factors sealed before.
+		dir := t.TempDir()
+		t.Setenv("EMFA_DATA_DIR", dir)
+		code, _, errOut := emfa(t, "users", "list")
+		if key := filepath.Join(dir, "encryption.key"); code != 1 || !strings.Contains(errOut, key) || !strings.Contains(errOut, "EMFA_ENCRYPTION_KEY") {
+			t.Errorf("exit %d:\n%s", code, errOut)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("the refused command left %v", entries)
+		}
+		// The key from the environment is enough: nothing is generated, not even Verify's
+		// password, which users never uses.
+		t.Setenv("EMFA_ENCRYPTION_KEY", testEncryptionKey)
+		code, _, errOut = emfa(t, "users", "add", "alice")
+		if code != 0 || strings.Contains(errOut, "generated") {
+			t.Errorf("users add with EMFA_ENCRYPTION_KEY: %d %s", code, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "verify-password")); !os.IsNotExist(err) {
+			t.Errorf("users add generated Verify's password: %v", err)
+		}
+	})
 }
 
-// SIGTERM stops serve gracefully: it stops listening, finishes, exits 0.
+// Admin commands need the store's secrets, not the ones only serve uses: with a
+// configuration naming ${EMFA_VERIFY_PASSWORD} and a vendor's key, users and factors run
+// without them; serve and check still demand them.
+func TestAdminNeedsNoServeSecrets(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "emfa.yaml")
+	os.WriteFile(cfg, []byte(`server:
+  auth: {basic: {username: verify, password: "${EMFA_VERIFY_PASSWORD}"}}
+storage: {dsn: "file:`+dir+`/emfa.db", encryptionKey: "${EMFA_ENCRYPTION_KEY}"}
+delivery:
+  sms: {type: twilio, accountSid: AC1, authToken: "${TWILIO_TOKEN}", from: "+15550001111"}
+providers:
+  - {name: Built-in factors, credentialPrefix: emfa, capabilities: [totp, smsotp], builtin: {smsotp: {sender: sms}}}
+`), 0o600)
+	t.Setenv("EMFA_VERIFY_PASSWORD", "")
+	t.Setenv("TWILIO_TOKEN", "")
+	t.Setenv("EMFA_ENCRYPTION_KEY", testEncryptionKey)
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	mustEmfa(t, "factors", "add", "smsotp", "--user", "alice", "--phone", "+15551230123", "--config", cfg)
+	if out := mustEmfa(t, "factors", "list", "--user", "alice", "--config", cfg); !strings.Contains(out, "smsotp") {
+		t.Errorf("factors list:\n%s", out)
+	}
+	mustEmfa(t, "audit", "--config", cfg)
+	for _, args := range [][]string{{"check"}, {"serve"}} {
+		code, _, errOut := emfa(t, append(args, "--config", cfg)...)
+		if code != 1 || !strings.Contains(errOut, "EMFA_VERIFY_PASSWORD is not set") || !strings.Contains(errOut, "TWILIO_TOKEN is not set") {
+			t.Errorf("%s without the secrets: exit %d\n%s", args[0], code, errOut)
+		}
+	}
+	// The store's own key stays required.
+	t.Setenv("EMFA_ENCRYPTION_KEY", "")
+	if code, _, errOut := emfa(t, "users", "list", "--config", cfg); code != 1 || !strings.Contains(errOut, "EMFA_ENCRYPTION_KEY is not set") {
+		t.Errorf("users list without the key: exit %d\n%s", code, errOut)
+	}
+}
+
+// SIGTERM stops serve gracefully: it stops listening, finishes, exits 0. A SIGHUP before
+// it neither kills serve nor passes unsaid: serve logs that reload is not supported.
 func TestServeSIGTERM(t *testing.T) {
 	cfg := writeConfig(t, "")
 	cmd := selfCommand(t, "serve", "--config", cfg)
@@ -154,10 +242,32 @@ func TestServeSIGTERM(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatal("serve never logged its address")
 	}
+	lines := make(chan string, 100)
 	go func() {
 		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
 		}
 	}()
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for said := false; !said; {
+		select {
+		case line := <-lines:
+			said = strings.Contains(line, "SIGHUP ignored") && strings.Contains(line, "not supported")
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatal("serve said nothing of the SIGHUP")
+		}
+	}
+	if resp, err := http.Get("http://" + addr + "/healthz"); err != nil {
+		t.Fatalf("serve after SIGHUP: %v", err)
+	} else {
+		resp.Body.Close()
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -238,15 +348,6 @@ func TestSIGKILLLosesNoCommittedFactor(t *testing.T) {
 	}
 	// The store is consistent and the CLI goes on using it.
 	mustEmfa(t, "factors", "list", "--user", "alice", "--config", cfg)
-}
-
-func mustRead(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // check builds every sender, so a broken one is found before the first login.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -106,20 +105,21 @@ func TestCodesEndToEnd(t *testing.T) {
 // HOTP, SMS, e-mail and question factors against `emfa serve`, reading the codes from the
 // SMTP server and the Twilio fake.
 func simulateCodes(t *testing.T, storage string) {
-	clk := useFakeClock(t)
+	app := fakeCLI()
+	clk := app.clock
 	mail := smtpfake.Start(t, smtpfake.Options{})
 	sms := twiliofake.New(t, twiliofake.Options{AccountSID: twilioSID, AuthToken: twilioToken})
 	cfg := codesConfig(t, storage, mail, sms)
-	if out := mustEmfa(t, "check", "--config", cfg); !strings.Contains(out, "4 capabilities") {
+	if out := app.must(t, "check", "--config", cfg); !strings.Contains(out, "4 capabilities") {
 		t.Fatalf("check: %s", out)
 	}
-	mustEmfa(t, "users", "add", "alice", "--config", cfg)
-	mustEmfa(t, "users", "add", "bob", "--config", cfg)
+	app.must(t, "users", "add", "alice", "--config", cfg)
+	app.must(t, "users", "add", "bob", "--config", cfg)
 
 	add := func(args ...string) map[string]any {
 		t.Helper()
 		var out map[string]any
-		if err := json.Unmarshal([]byte(mustEmfa(t, append(append([]string{"factors", "add"}, args...), "--config", cfg)...)), &out); err != nil || out["id"] == "" {
+		if err := json.Unmarshal([]byte(app.must(t, append(append([]string{"factors", "add"}, args...), "--config", cfg)...)), &out); err != nil || out["id"] == "" {
 			t.Fatalf("factors add %v: %v %v", args, out, err)
 		}
 		return out
@@ -140,7 +140,7 @@ func simulateCodes(t *testing.T, storage string) {
 	}
 
 	t.Run("enrollment refusals write nothing", func(t *testing.T) {
-		before := mustEmfa(t, "factors", "list", "--user", "alice", "--config", cfg)
+		before := app.must(t, "factors", "list", "--user", "alice", "--config", cfg)
 		for _, c := range []struct {
 			args []string
 			want string
@@ -154,17 +154,17 @@ func simulateCodes(t *testing.T, storage string) {
 			{[]string{"hotp", "--user", "alice", "--digits", "7"}, "digits must be 6 or 8"},
 			{[]string{"smsotp", "--user", "zed", "--phone", "+15551230125"}, `no user "zed"`},
 		} {
-			code, _, errOut := emfa(t, append(append([]string{"factors", "add"}, c.args...), "--config", cfg)...)
+			code, _, errOut := app.run(t, append(append([]string{"factors", "add"}, c.args...), "--config", cfg)...)
 			if code == 0 || !strings.Contains(errOut, c.want) {
 				t.Errorf("%v: exit %d %q, want %q", c.args, code, errOut, c.want)
 			}
 		}
-		if after := mustEmfa(t, "factors", "list", "--user", "alice", "--config", cfg); after != before {
+		if after := app.must(t, "factors", "list", "--user", "alice", "--config", cfg); after != before {
 			t.Errorf("refusals changed alice's factors:\n%s", after)
 		}
 	})
 
-	base, logs, stop := startServeArgs(t, "--config", cfg)
+	base, logs, stop := app.serve(t, "--config", cfg)
 	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
 	var seen []string // every code and answer, to look for in the logs
 
@@ -198,10 +198,10 @@ func simulateCodes(t *testing.T, storage string) {
 		sim.want("bob naming alice's token", sim.step("validate", "hotp", hotpID, "bob", "", code(6)), "FAILED")
 		sim.want("initiate", sim.step("initiate", "hotp", hotpID, "alice", "", ""), "FAILED")
 		// The token ran ahead: the operator resynchronises it from two consecutive codes.
-		if c, _, errOut := emfa(t, "factors", "resync", hotpID, code(300), code(302), "--config", cfg); c != 1 || !strings.Contains(errOut, "not two consecutive codes") {
+		if c, _, errOut := app.run(t, "factors", "resync", hotpID, code(300), code(302), "--config", cfg); c != 1 || !strings.Contains(errOut, "not two consecutive codes") {
 			t.Errorf("resync with a gap: %d %s", c, errOut)
 		}
-		if out := mustEmfa(t, "factors", "resync", hotpID, code(300), code(301), "--config", cfg); !strings.Contains(out, "next counter is 302") {
+		if out := app.must(t, "factors", "resync", hotpID, code(300), code(301), "--config", cfg); !strings.Contains(out, "next counter is 302") {
 			t.Errorf("resync: %s", out)
 		}
 		sim.want("after resync", sim.step("validate", "hotp", hotpID, "alice", "", code(302)), "SUCCESS")
@@ -353,7 +353,7 @@ func simulateCodes(t *testing.T, storage string) {
 		stop() // waits for the sweeper too
 		clk.Advance(2 * time.Hour)
 		sweeps := make(chan builtin.Swept, 1)
-		swept = func(s builtin.Swept, err error) {
+		app.swept = func(s builtin.Swept, err error) {
 			if err != nil {
 				t.Errorf("sweep: %v", err)
 			}
@@ -362,8 +362,8 @@ func simulateCodes(t *testing.T, storage string) {
 			default:
 			}
 		}
-		t.Cleanup(func() { swept = nil })
-		base, _, _ := startServeArgs(t, "--config", cfg)
+		t.Cleanup(func() { app.swept = nil })
+		base, _, _ := app.serve(t, "--config", cfg)
 		select {
 		case s := <-sweeps:
 			if s.Transactions == 0 || s.Sends == 0 {
@@ -410,10 +410,7 @@ func parallelSuccesses(t *testing.T, sim *verifySim, n int, body map[string]any)
 // auditReasons are the audit trail's lines for user, "capability: reason" each.
 func auditReasons(t *testing.T, cfg, user string) string {
 	t.Helper()
-	e, err := openEnv(context.Background(), cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openTestEnv(t, cfg)
 	defer e.Close()
 	events, err := e.store.ListAudit(context.Background(), store.AuditFilter{Username: user, Limit: 1000})
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/provider/builtin"
@@ -33,70 +34,80 @@ type deviceState struct {
 	PrivateKey string `json:"privateKey"`
 }
 
-// cmdDevice is a command-line authenticator: it plays the phone of push approval,
+// deviceCmd is a command-line authenticator: it plays the phone of push approval,
 // speaking the device API exactly as an app would.
-func cmdDevice(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{"device needs a subcommand: register, pending, approve, deny, cancel"}
+func (d *deps) deviceCmd() *cobra.Command {
+	var statePath string
+	stateFlag := func(c *cobra.Command) *cobra.Command {
+		c.Flags().StringVar(&statePath, "state", "", "`FILE` keeping the device's id and private key")
+		return c
 	}
-	sub := args[0]
-	fs := flag.NewFlagSet("device "+sub, flag.ContinueOnError)
-	statePath := fs.String("state", "", "file keeping the device's id and private key")
-	switch sub {
-	case "register":
-		server := fs.String("server", "", "emfa's base URL, e.g. https://emfa.example.com")
-		code := fs.String("code", "", "the activation code, or the registration URI")
-		alg := fs.String("alg", builtin.AlgES256, "key algorithm: ES256 or Ed25519")
-		name := fs.String("name", "", "device name shown to the user")
-		if rest, err := parseFlags(fs, args[1:]); err != nil {
-			return err
-		} else if len(rest) > 0 {
-			return usageError{"device register takes no arguments"}
-		}
-		return deviceRegister(ctx, *server, *code, *alg, *name, *statePath, stdout)
-	case "pending":
-		if rest, err := parseFlags(fs, args[1:]); err != nil {
-			return err
-		} else if len(rest) > 0 {
-			return usageError{"device pending takes no arguments"}
-		}
-		st, key, err := loadDeviceState(*statePath)
-		if err != nil {
-			return err
-		}
-		data, err := deviceSend(ctx, st, key, http.MethodGet, "/v1/devices/challenges", nil)
-		if err != nil {
-			return err
-		}
-		return printRaw(stdout, data)
-	case "approve", "deny", "cancel":
-		number := fs.Int("number", -1, "the number shown at the login (number matching)")
-		rest, err := parseFlags(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		if len(rest) != 1 {
-			return usageError{"device " + sub + " needs exactly one CHALLENGE id"}
-		}
-		st, key, err := loadDeviceState(*statePath)
-		if err != nil {
-			return err
-		}
-		body := map[string]any{"decision": sub}
-		if *number >= 0 {
-			body["number"] = *number
-		}
-		payload, _ := json.Marshal(body)
-		data, err := deviceSend(ctx, st, key, http.MethodPost, "/v1/devices/challenges/"+url.PathEscape(rest[0]), payload)
-		if err != nil {
-			return err
-		}
-		return printRaw(stdout, data)
+	var server, code, alg, name string
+	register := stateFlag(&cobra.Command{
+		Use:   "register --server URL --code CODE --state FILE",
+		Short: "generate a key pair and register it with an activation code (or a registration URI)",
+		Example: `  emfa device register --server https://emfa.example.com --code 7dq3… --state phone.json
+  emfa device register --code 'emfa://register?server=https%3A%2F%2Femfa.example.com&code=7dq3…' --state phone.json`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return d.deviceRegister(c.Context(), server, code, alg, name, statePath)
+		},
+	})
+	register.Flags().StringVar(&server, "server", "", "emfa's base URL, e.g. https://emfa.example.com")
+	register.Flags().StringVar(&code, "code", "", "the activation code, or the registration URI")
+	register.Flags().StringVar(&alg, "alg", builtin.AlgES256, "key algorithm: ES256 or Ed25519")
+	register.Flags().StringVar(&name, "name", "", "device name shown to the user")
+	pending := stateFlag(&cobra.Command{
+		Use:     "pending --state FILE",
+		Short:   "the device's pending challenges, as JSON",
+		Example: "  emfa device pending --state phone.json",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			st, key, err := loadDeviceState(statePath)
+			if err != nil {
+				return err
+			}
+			data, err := d.deviceSend(c.Context(), st, key, http.MethodGet, "/v1/devices/challenges", nil)
+			if err != nil {
+				return err
+			}
+			return printRaw(d.stdout, data)
+		},
+	})
+	var number int
+	answer := func(decision, short string) *cobra.Command {
+		c := stateFlag(&cobra.Command{
+			Use:     decision + " CHALLENGE --state FILE",
+			Short:   short,
+			Example: "  emfa device " + decision + " q7… --state phone.json --number 42",
+			Args:    exactly(1, "exactly one CHALLENGE id"),
+			RunE: func(c *cobra.Command, args []string) error {
+				st, key, err := loadDeviceState(statePath)
+				if err != nil {
+					return err
+				}
+				body := map[string]any{"decision": decision}
+				if number >= 0 {
+					body["number"] = number
+				}
+				payload, _ := json.Marshal(body)
+				data, err := d.deviceSend(c.Context(), st, key, http.MethodPost, "/v1/devices/challenges/"+url.PathEscape(args[0]), payload)
+				if err != nil {
+					return err
+				}
+				return printRaw(d.stdout, data)
+			},
+		})
+		c.Flags().IntVar(&number, "number", -1, "the number shown at the login (number matching)")
+		return c
 	}
-	return usageError{"unknown device subcommand " + sub}
+	return group("device", "play a phone for push approval: register, pending, approve, deny, cancel", `  emfa device register --server https://emfa.example.com --code 7dq3… --state phone.json
+  emfa device pending --state phone.json
+  emfa device approve q7… --state phone.json --number 42`,
+		register, pending, answer("approve", "approve a challenge"), answer("deny", "deny a challenge"), answer("cancel", "cancel a challenge"))
 }
 
-func deviceRegister(ctx context.Context, server, code, alg, name, statePath string, stdout io.Writer) error {
+func (d *deps) deviceRegister(ctx context.Context, server, code, alg, name, statePath string) error {
 	if statePath == "" {
 		return usageError{"device register needs --state"}
 	}
@@ -131,7 +142,7 @@ func deviceRegister(ctx context.Context, server, code, alg, name, statePath stri
 	}
 	payload, _ := json.Marshal(map[string]string{"activationCode": code, "publicKey": pub, "alg": alg, "name": name})
 	st := deviceState{Server: strings.TrimRight(server, "/"), Alg: alg}
-	data, err := deviceSend(ctx, st, nil, http.MethodPost, "/v1/devices/register", payload)
+	data, err := d.deviceSend(ctx, st, nil, http.MethodPost, "/v1/devices/register", payload)
 	if err != nil {
 		return err
 	}
@@ -159,7 +170,7 @@ func deviceRegister(ctx context.Context, server, code, alg, name, statePath stri
 	if werr != nil {
 		return fmt.Errorf("device registered as %s, but its key could not be kept: %w", st.DeviceID, werr)
 	}
-	return printJSON(stdout, map[string]string{"deviceId": st.DeviceID, "server": st.Server, "alg": alg, "state": statePath})
+	return printJSON(d.stdout, map[string]string{"deviceId": st.DeviceID, "server": st.Server, "alg": alg, "state": statePath})
 }
 
 func loadDeviceState(path string) (deviceState, crypto.Signer, error) {
@@ -169,7 +180,7 @@ func loadDeviceState(path string) (deviceState, crypto.Signer, error) {
 	var st deviceState
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return st, nil, err
+		return st, nil, fmt.Errorf("device state: %w", err)
 	}
 	if err := json.Unmarshal(data, &st); err != nil {
 		return st, nil, fmt.Errorf("%s: %w", path, err)
@@ -191,7 +202,7 @@ func loadDeviceState(path string) (deviceState, crypto.Signer, error) {
 
 // deviceSend sends a device request, signed when key is set, and returns the body of a
 // 2xx answer; any other answer is an error carrying emfa's message.
-func deviceSend(ctx context.Context, st deviceState, key crypto.Signer, method, path string, body []byte) ([]byte, error) {
+func (d *deps) deviceSend(ctx context.Context, st deviceState, key crypto.Signer, method, path string, body []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, st.Server+path, bytes.NewReader(body))
@@ -205,7 +216,7 @@ func deviceSend(ctx context.Context, st deviceState, key crypto.Signer, method, 
 	if key != nil {
 		nonce := make([]byte, 16)
 		rand.Read(nonce)
-		ts := strconv.FormatInt(clock().Unix(), 10)
+		ts := strconv.FormatInt(d.now().Unix(), 10)
 		n := base64.RawURLEncoding.EncodeToString(nonce)
 		msg := builtin.SigningString(st.DeviceID, method, req.URL.EscapedPath(), ts, n, sha256.Sum256(body))
 		sig, err := builtin.SignDevice(key, msg)

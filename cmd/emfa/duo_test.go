@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,30 +21,14 @@ const (
 	aliceID = "DPFZRS9FB0D46QFTM891"
 )
 
-// fakeClock replaces the engines' clock for one test.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-func useFakeClock(t *testing.T) *fakeClock {
-	c := &fakeClock{t: time.Now()}
-	clock = c.Now
-	t.Cleanup(func() { clock = time.Now })
-	return c
-}
-
 // duoSetup serves emfa with a remote provider built from IBM's published DUO webhook,
 // read verbatim from shared/verify: only its {{placeholders}} are filled, from values.
-func duoSetup(t *testing.T, vendorTimeout string) (*verifySim, *duofake.Server, *fakeClock, *lockedBuffer) {
+func duoSetup(t *testing.T, vendorTimeout string) (*verifySim, *duofake.Server, *manualClock, *lockedLog) {
 	return duoSetupAt(t, vendorTimeout, "")
 }
 
 // duoSetupAt is duoSetup with the vendor URL replaced (a closed port, say).
-func duoSetupAt(t *testing.T, vendorTimeout, vendorURL string) (*verifySim, *duofake.Server, *fakeClock, *lockedBuffer) {
+func duoSetupAt(t *testing.T, vendorTimeout, vendorURL string) (*verifySim, *duofake.Server, *manualClock, *lockedLog) {
 	t.Helper()
 	webhook := verifyfiles.Path(t, "ibm-duo-webhook.json")
 	duo := newDUO(t)
@@ -72,7 +55,7 @@ func duoSetupAt(t *testing.T, vendorTimeout, vendorURL string) (*verifySim, *duo
 // exampleSetup serves testdata/config/duo.yaml, emfa's own DUO configuration, as an
 // operator would: secrets and addresses from the environment, with EMFA_* overrides for
 // the listener and the database.
-func exampleSetup(t *testing.T) (*verifySim, *duofake.Server, *fakeClock, *lockedBuffer) {
+func exampleSetup(t *testing.T) (*verifySim, *duofake.Server, *manualClock, *lockedLog) {
 	t.Helper()
 	duo := newDUO(t)
 	for k, v := range map[string]string{
@@ -100,13 +83,14 @@ func newDUO(t *testing.T) *duofake.Server {
 	return duo
 }
 
-func serveDUO(t *testing.T, path string, duo *duofake.Server) (*verifySim, *duofake.Server, *fakeClock, *lockedBuffer) {
+func serveDUO(t *testing.T, path string, duo *duofake.Server) (*verifySim, *duofake.Server, *manualClock, *lockedLog) {
 	t.Helper()
-	clk := useFakeClock(t)
-	if out := mustEmfa(t, "check", "--config", path); !strings.Contains(out, "12 transforms compiled") {
+	app := fakeCLI()
+	if out := app.must(t, "check", "--config", path); !strings.Contains(out, "12 transforms compiled") {
 		t.Fatalf("check: %s", out)
 	}
-	base, logs := startServe(t, path)
+	base, logs := app.startServe(t, path)
+	clk := app.clock
 	return &verifySim{t: t, base: base + "/v1/providers/duo", user: "verify", pw: "sim-password-0123"}, duo, clk, logs
 }
 
@@ -154,7 +138,7 @@ func TestDUOExampleConfig(t *testing.T) {
 }
 
 // duoFlows drives every DUO flow through emfa's contract endpoints.
-func duoFlows(t *testing.T, sim *verifySim, duo *duofake.Server, clk *fakeClock, logs *lockedBuffer) {
+func duoFlows(t *testing.T, sim *verifySim, duo *duofake.Server, clk *manualClock, logs *lockedLog) {
 
 	t.Run("enrollments", func(t *testing.T) {
 		sim.t = t

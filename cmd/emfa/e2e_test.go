@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,58 +57,6 @@ log: {level: debug, format: json}
 	}
 	return path
 }
-
-// startServe runs `emfa serve` in-process until the test ends; it returns the base URL
-// and the captured log.
-func startServe(t testing.TB, cfgPath string) (string, *lockedBuffer) {
-	t.Helper()
-	base, logs, _ := startServeArgs(t, "--config", cfgPath)
-	return base, logs
-}
-
-// startServeArgs is startServe with any serve arguments; stop shuts it down (it also
-// happens when the test ends).
-func startServeArgs(t testing.TB, args ...string) (string, *lockedBuffer, func()) {
-	t.Helper()
-	addrc := make(chan string, 1)
-	listening = func(addr string) { addrc <- addr }
-	t.Cleanup(func() { listening = nil })
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, append([]string{"serve"}, args...), io.Discard, logs) }()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case code := <-done:
-		t.Fatalf("serve exited %d before listening:\n%s", code, logs)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start")
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel() // what SIGTERM does: graceful shutdown
-			if code := <-done; code != 0 {
-				t.Errorf("serve exited %d after shutdown:\n%s", code, logs)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return "http://" + addr, logs, stop
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // verifySim plays IBM Verify: it knows only the contract (verify-contract.md), sends what
 // Verify sends and checks every answer has the contract's shape before the test looks at
@@ -324,7 +269,7 @@ func simulate(t *testing.T, storage string) {
 			}
 		}
 		lines := strings.Split(strings.TrimSpace(mustEmfa(t, "audit", "--json", "--limit", "2", "--config", cfg)), "\n")
-		if len(lines) != 2 || !strings.Contains(lines[0], `"Outcome"`) {
+		if len(lines) != 2 || !strings.Contains(lines[0], `"outcome":`) || strings.Contains(lines[0], `"Outcome"`) {
 			t.Errorf("audit --json --limit 2:\n%s", strings.Join(lines, "\n"))
 		}
 	})
@@ -337,6 +282,25 @@ func simulate(t *testing.T, storage string) {
 			}
 			if resp != nil {
 				resp.Body.Close()
+			}
+		}
+		// Probes come every few seconds: their access-log lines are DEBUG, not INFO. (The
+		// line is written just after the answer: wait for it.)
+		var probes []string
+		for deadline := time.Now().Add(5 * time.Second); len(probes) < 2 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			probes = probes[:0]
+			for _, line := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(line, `"path":"/healthz"`) || strings.Contains(line, `"path":"/readyz"`) {
+					probes = append(probes, line)
+				}
+			}
+		}
+		if len(probes) < 2 {
+			t.Errorf("no access-log line for the probes:\n%s", logs)
+		}
+		for _, line := range probes {
+			if !strings.Contains(line, `"level":"DEBUG"`) {
+				t.Errorf("probe logged above DEBUG: %s", line)
 			}
 		}
 	})

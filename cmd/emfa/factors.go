@@ -1,127 +1,217 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 )
 
-// addFactor is `emfa factors add TYPE --user NAME [type's flags]`: the type's fields (its
-// enrollment's inputs) are its flags, and the builtin engine's registry knows them all,
-// so a new factor type needs nothing here.
-func addFactor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// factorsAddCmd is `emfa factors add TYPE --user NAME [type's flags]`: one subcommand per
+// factor type, whose fields (its enrollment's inputs) are its flags. The builtin engine's
+// registry knows them all, so a new factor type needs nothing here.
+func (d *deps) factorsAddCmd() *cobra.Command {
 	types := strings.Join(builtin.Types(), ", ")
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return usageError{"factors add needs a type: " + types}
-	}
-	typ := args[0]
-	fields, ok := builtin.FieldsOf(typ)
-	if !ok {
-		return fmt.Errorf("unknown factor type %q (want %s)", typ, types)
-	}
-	fs := flag.NewFlagSet("factors add "+typ, flag.ContinueOnError)
-	user := fs.String("user", "", "the user's name")
-	values := builtin.DeclareFlags(fs, fields)
-	return withEnv(ctx, fs, args[1:], stderr, func(e *env, rest []string) error {
-		if len(rest) > 0 {
-			return usageError{"factors add takes no arguments after the type"}
-		}
-		if *user == "" {
-			return usageError{"factors add needs --user"}
-		}
-		v := values()
-		for _, f := range fields {
-			if f.Required && len(v[f.Name]) == 0 {
-				return usageError{fmt.Sprintf("factors add %s needs --%s", typ, f.Name)}
+	add := &cobra.Command{
+		Use:   "add TYPE --user NAME",
+		Short: "add a factor of a type: " + types,
+		Example: `  emfa factors add totp --user alice --name "Alice's phone" --qr
+  emfa factors add smsotp --user alice --phone +15551230123`,
+		// The type's own flags follow it; they are not add's.
+		DisableFlagParsing: true,
+		RunE: func(c *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 0:
+				return usageError{"factors add needs a type: " + types}
+			case args[0] == "-h" || args[0] == "--help":
+				return c.Help()
+			case strings.HasPrefix(args[0], "-"):
+				return usageError{"factors add needs a type before its flags: " + types}
 			}
+			return fmt.Errorf("unknown factor type %q (want %s)", args[0], types)
+		},
+	}
+	for _, typ := range builtin.Types() {
+		add.AddCommand(d.addFactorCmd(typ))
+	}
+	return add
+}
+
+// addFactorCmd is `emfa factors add typ`.
+func (d *deps) addFactorCmd(typ string) *cobra.Command {
+	fields, _ := builtin.FieldsOf(typ)
+	var user string
+	var qr bool
+	usage := typ + " --user NAME"
+	for _, f := range fields {
+		arg := "--" + f.Name + " " + cmp.Or(f.Meta, strings.ToUpper(f.Name))
+		if f.Kind == builtin.FieldList {
+			arg += "..."
 		}
+		if !f.Required {
+			arg = "[" + arg + "]"
+		}
+		usage += " " + arg
+	}
+	c := &cobra.Command{
+		Use:     usage,
+		Short:   "add a " + typ + " factor; prints it as JSON (shown once: seeds, activation codes)",
+		Example: "  emfa factors add " + typ + " --user alice --config emfa.yaml",
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{"factors add takes no arguments after the type"}
+			}
+			if user == "" {
+				return usageError{"factors add needs --user"}
+			}
+			for _, f := range fields {
+				if f.Required && !c.Flags().Changed(f.Name) {
+					return usageError{fmt.Sprintf("factors add %s needs --%s", typ, f.Name)}
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&user, "user", "", "the user's `NAME`")
+	c.Flags().BoolVar(&qr, "qr", false, "also draw the factor's URI (otpauth, registration) as a QR code on stderr")
+	values := declareFields(c.Flags(), fields)
+	return d.storeCmd(c, func(ctx context.Context, e *env, _ []string) error {
 		engine, err := e.enrollEngine(typ)
 		if err != nil {
 			return err
 		}
-		enrolled, err := engine.Enroll(ctx, builtin.Enrollment{Type: typ, User: *user, Values: v})
+		enrolled, err := engine.Enroll(ctx, builtin.Enrollment{Type: typ, User: user, Values: values()})
 		if errors.Is(err, builtin.ErrInput) {
 			return usageError{fmt.Sprintf("factors add %s: %v", typ, err)}
 		}
 		if err != nil {
-			return userErr(*user, err)
+			return userErr(user, err)
 		}
 		f := enrolled.Factor
-		out := map[string]any{"id": f.ID, "type": f.Type, "user": *user, "name": f.Label, "state": f.State}
+		out := map[string]any{"id": f.ID, "type": f.Type, "user": user, "name": f.Label, "state": f.State}
 		maps.Copy(out, enrolled.Output)
-		return printJSON(stdout, out)
+		if err := printJSON(d.stdout, out); err != nil {
+			return err
+		}
+		if qr {
+			return printQR(d.stderr, typ, enrolled.Output)
+		}
+		return nil
 	})
 }
 
-// factorsAddUsage is the usage line of `emfa factors add` for every type, from its fields.
-func factorsAddUsage() string {
-	var b strings.Builder
-	for _, typ := range builtin.Types() {
-		fields, _ := builtin.FieldsOf(typ)
-		fmt.Fprintf(&b, "  emfa factors add %-9s --user NAME", typ)
-		for _, f := range fields {
-			arg := "--" + f.Name + " " + cmpOr(f.Meta, strings.ToUpper(f.Name))
-			if f.Kind == builtin.FieldList {
-				arg += "..."
-			}
-			if !f.Required {
-				arg = "[" + arg + "]"
-			}
-			b.WriteString(" " + arg)
+// declareFields declares an enrollment's fields as flags, and returns what reads the
+// values given (only the flags set, so absent ones take the type's defaults).
+func declareFields(fs *pflag.FlagSet, fields []builtin.Field) func() url.Values {
+	for _, f := range fields {
+		usage := f.Usage
+		if f.Meta != "" {
+			usage = "`" + f.Meta + "`: " + usage
 		}
-		b.WriteString("\n")
+		switch f.Kind {
+		case builtin.FieldInt:
+			fs.Int64(f.Name, 0, usage)
+		case builtin.FieldList:
+			fs.StringArray(f.Name, nil, usage+" (repeatable)")
+		default:
+			fs.String(f.Name, "", usage)
+		}
 	}
-	return b.String()
+	return func() url.Values {
+		v := url.Values{}
+		for _, f := range fields {
+			fl := fs.Lookup(f.Name)
+			if !fl.Changed {
+				continue
+			}
+			if f.Kind == builtin.FieldList {
+				list, _ := fs.GetStringArray(f.Name)
+				v[f.Name] = slices.Clone(list)
+				continue
+			}
+			v.Set(f.Name, fl.Value.String())
+		}
+		return v
+	}
 }
 
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
+// printQR draws every URI an enrollment printed (keys ending in URI: otpauthURI,
+// registrationURI) as a QR code, for a phone to scan off the terminal.
+func printQR(w io.Writer, typ string, output map[string]any) error {
+	var keys []string
+	for k, v := range output {
+		if s, ok := v.(string); ok && strings.HasSuffix(k, "URI") && s != "" {
+			keys = append(keys, k)
+		}
 	}
-	return s
+	if len(keys) == 0 {
+		fmt.Fprintf(w, "emfa factors: a %s factor has no URI to show as a QR code\n", typ)
+		return nil
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		code, err := terminalQR(output[k].(string))
+		if err != nil {
+			return fmt.Errorf("%s as a QR code: %w", k, err)
+		}
+		fmt.Fprintf(w, "%s:\n%s", k, code)
+	}
+	return nil
 }
 
 // enrollEngine is the builtin engine whose settings a new factor of typ takes: the first
-// builtin provider exposing it, else the first builtin provider (factors may be
-// provisioned before a provider offers them).
+// builtin provider exposing it. A type no provider exposes is refused, whatever the type:
+// Verify would never be offered the factor (and a push device would find no device API to
+// register with).
 func (e *env) enrollEngine(typ string) (*builtin.Engine, error) {
-	first := -1
-	for i, p := range e.cfg.Providers {
-		if p.Engine != config.EngineBuiltin {
-			continue
-		}
-		if slices.ContainsFunc(p.Capabilities, func(c string) bool { return strings.EqualFold(c, typ) }) {
-			return e.builtinEngine(i)
-		}
-		if first < 0 {
-			first = i
-		}
+	if i := e.exposing(typ); i >= 0 {
+		return e.builtinEngine(i)
 	}
-	if first < 0 {
-		return nil, errors.New("no builtin provider is configured")
+	if _, ok := builtin.FieldsOf(typ); !ok {
+		return nil, fmt.Errorf("unknown factor type %q (want %s)", typ, strings.Join(builtin.Types(), ", "))
 	}
-	return e.builtinEngine(first)
+	return nil, fmt.Errorf("no builtin provider in %s exposes the %s capability: add %s to a builtin provider's capabilities first",
+		e.cfg.Source, typ, typ)
 }
 
-// resyncFactor is `emfa factors resync ID CODE1 CODE2`: an HOTP token that has run ahead
-// of the look-ahead window is found again from two consecutive codes.
-func resyncFactor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("factors resync", flag.ContinueOnError)
-	return withEnv(ctx, fs, args, stderr, func(e *env, rest []string) error {
-		if len(rest) != 3 {
-			return usageError{"factors resync needs ID CODE1 CODE2 (two consecutive codes of the token)"}
-		}
+// exposing is the index of the first builtin provider exposing typ, or -1.
+func (e *env) exposing(typ string) int {
+	return slices.IndexFunc(e.cfg.Providers, func(p config.Provider) bool {
+		return p.Engine == config.EngineBuiltin && slices.ContainsFunc(p.Capabilities, func(c string) bool { return strings.EqualFold(c, typ) })
+	})
+}
+
+// factorsResyncCmd is `emfa factors resync ID CODE1 CODE2`: an HOTP token that has run
+// ahead of the look-ahead window is found again from two consecutive codes.
+func (d *deps) factorsResyncCmd() *cobra.Command {
+	return d.storeCmd(&cobra.Command{
+		Use:     "resync ID CODE1 CODE2",
+		Short:   "resynchronise an HOTP token that ran ahead of the window, from two consecutive codes",
+		Example: "  emfa factors resync k3xq7m2c5b4rmh6h2yq3vvdq6u 520489 403154 --config emfa.yaml",
+		Args:    exactly(3, "ID CODE1 CODE2 (two consecutive codes of the token)"),
+	}, func(ctx context.Context, e *env, rest []string) error {
 		id := rest[0]
-		engine, err := e.enrollEngine(builtin.TypeHOTP)
+		// An existing token is resynchronised whoever exposes HOTP today.
+		i := e.exposing(builtin.TypeHOTP)
+		if i < 0 {
+			i = slices.IndexFunc(e.cfg.Providers, func(p config.Provider) bool { return p.Engine == config.EngineBuiltin })
+		}
+		if i < 0 {
+			return errors.New("no builtin provider is configured")
+		}
+		engine, err := e.builtinEngine(i)
 		if err != nil {
 			return err
 		}
@@ -139,7 +229,7 @@ func resyncFactor(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		case err != nil:
 			return err
 		}
-		fmt.Fprintf(stdout, "resynchronised factor %s: the token's next counter is %d\n", id, next)
+		fmt.Fprintf(d.stdout, "resynchronised factor %s: the token's next counter is %d\n", id, next)
 		return nil
 	})
 }

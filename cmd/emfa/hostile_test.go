@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -63,8 +64,9 @@ func TestHostileInputs(t *testing.T) {
 				storage = fmt.Sprintf("driver: postgres\n  dsn: %q", sv.SchemaDSN(t, sv.NewSchema(t)))
 			}
 			ctx := context.Background()
-			logs := &lockedBuffer{}
-			e, err := openEnv(ctx, writeConfig(t, storage), logs)
+			logs := &lockedLog{}
+			d := &deps{stderr: logs, now: time.Now}
+			e, err := d.openEnv(ctx, storeOptions{config: writeConfig(t, storage)}, forServe)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -80,26 +80,27 @@ func simulatePush(t *testing.T, storage string) {
 	gateway := httptest.NewServer(sink)
 	defer gateway.Close()
 	cfg := writePushConfig(t, storage, gateway.URL)
-	clk := useFakeClock(t)
+	app := fakeCLI()
+	clk := app.clock
 	dir := t.TempDir()
 
-	mustEmfa(t, "users", "add", "alice", "--config", cfg)
-	mustEmfa(t, "users", "add", "bob", "--config", cfg)
+	app.must(t, "users", "add", "alice", "--config", cfg)
+	app.must(t, "users", "add", "bob", "--config", cfg)
 	var enrolled struct {
 		ID, State, ActivationCode, RegistrationURI, RegistrationURL string
 	}
-	if err := json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "push", "--user", "alice", "--name", "Alice's phone", "--config", cfg)), &enrolled); err != nil ||
+	if err := json.Unmarshal([]byte(app.must(t, "factors", "add", "push", "--user", "alice", "--name", "Alice's phone", "--config", cfg)), &enrolled); err != nil ||
 		enrolled.State != "pending" || enrolled.ActivationCode == "" ||
 		enrolled.RegistrationURI != "emfa://register?code="+enrolled.ActivationCode+"&server=https%3A%2F%2Femfa.example.com" ||
 		enrolled.RegistrationURL != "https://emfa.example.com/v1/devices/register#code="+enrolled.ActivationCode {
 		t.Fatalf("factors add push: %+v %v", enrolled, err)
 	}
 	var bobEnrolled, carolEnrolled struct{ ID, ActivationCode, RegistrationURI string }
-	json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "push", "--user", "bob", "--config", cfg)), &bobEnrolled)
-	mustEmfa(t, "users", "add", "carol", "--config", cfg)
-	json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "push", "--user", "carol", "--config", cfg)), &carolEnrolled)
+	json.Unmarshal([]byte(app.must(t, "factors", "add", "push", "--user", "bob", "--config", cfg)), &bobEnrolled)
+	app.must(t, "users", "add", "carol", "--config", cfg)
+	json.Unmarshal([]byte(app.must(t, "factors", "add", "push", "--user", "carol", "--config", cfg)), &carolEnrolled)
 
-	base, logs := startServe(t, cfg)
+	base, logs := app.startServe(t, cfg)
 	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
 	if list := sim.enrollments("alice"); len(list) != 0 {
 		t.Errorf("an unregistered device is offered: %+v", list)
@@ -109,7 +110,7 @@ func simulatePush(t *testing.T, storage string) {
 	// registration URI (bob's https link names the server itself).
 	aliceState, bobState := filepath.Join(dir, "alice.json"), filepath.Join(dir, "bob.json")
 	var reg struct{ DeviceID string }
-	json.Unmarshal([]byte(mustEmfa(t, "device", "register", "--server", base, "--code", enrolled.ActivationCode,
+	json.Unmarshal([]byte(app.must(t, "device", "register", "--server", base, "--code", enrolled.ActivationCode,
 		"--state", aliceState, "--alg", "ES256", "--name", "Pixel 8")), &reg)
 	if reg.DeviceID != enrolled.ID {
 		t.Fatalf("registered as %q, want %q", reg.DeviceID, enrolled.ID)
@@ -117,12 +118,12 @@ func simulatePush(t *testing.T, storage string) {
 	if fi, err := os.Stat(aliceState); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("state file: %v %v", fi, err)
 	}
-	mustEmfa(t, "device", "register", "--code", base+"/v1/devices/register#code="+bobEnrolled.ActivationCode, "--state", bobState, "--alg", "Ed25519")
-	mustEmfa(t, "device", "register", "--server", base, "--code", carolEnrolled.RegistrationURI, "--state", filepath.Join(dir, "carol.json"))
+	app.must(t, "device", "register", "--code", base+"/v1/devices/register#code="+bobEnrolled.ActivationCode, "--state", bobState, "--alg", "Ed25519")
+	app.must(t, "device", "register", "--server", base, "--code", carolEnrolled.RegistrationURI, "--state", filepath.Join(dir, "carol.json"))
 	if list := sim.enrollments("carol"); len(list) != 1 || list[0].ID != carolEnrolled.ID {
 		t.Errorf("carol: %+v", list)
 	}
-	if code, _, errOut := emfa(t, "device", "register", "--server", base, "--code", enrolled.ActivationCode, "--state", filepath.Join(dir, "again.json")); code != 1 ||
+	if code, _, errOut := app.run(t, "device", "register", "--server", base, "--code", enrolled.ActivationCode, "--state", filepath.Join(dir, "again.json")); code != 1 ||
 		!strings.Contains(errOut, "401: activation code invalid, expired or already used") {
 		t.Errorf("second registration with one code: %d %s", code, errOut)
 	}
@@ -161,7 +162,7 @@ func simulatePush(t *testing.T, storage string) {
 	device := func(t *testing.T, args ...string) string {
 		t.Helper()
 		var out struct{ Status string }
-		if err := json.Unmarshal([]byte(mustEmfa(t, append([]string{"device"}, append(args, "--state", aliceState)...)...)), &out); err != nil {
+		if err := json.Unmarshal([]byte(app.must(t, append([]string{"device"}, append(args, "--state", aliceState)...)...)), &out); err != nil {
 			t.Fatal(err)
 		}
 		return out.Status
@@ -175,7 +176,7 @@ func simulatePush(t *testing.T, storage string) {
 				NumberMatching bool
 			}
 		}
-		json.Unmarshal([]byte(mustEmfa(t, "device", "pending", "--state", aliceState)), &pending)
+		json.Unmarshal([]byte(app.must(t, "device", "pending", "--state", aliceState)), &pending)
 		if len(pending.Challenges) != 1 || pending.Challenges[0].ID != tx || pending.Challenges[0].User != "alice" || !pending.Challenges[0].NumberMatching {
 			t.Errorf("pending: %+v", pending)
 		}
@@ -240,7 +241,7 @@ func simulatePush(t *testing.T, storage string) {
 		if got := result(tx); got != "TIMEOUT" {
 			t.Errorf("past the lifetime: %s", got)
 		}
-		if code, _, errOut := emfa(t, "device", "approve", tx, "--number", fmt.Sprint(number), "--state", aliceState); code != 1 || !strings.Contains(errOut, "409") {
+		if code, _, errOut := app.run(t, "device", "approve", tx, "--number", fmt.Sprint(number), "--state", aliceState); code != 1 || !strings.Contains(errOut, "409") {
 			t.Errorf("approving a timed-out challenge: %d %s", code, errOut)
 		}
 		if got := result(tx); got != "TIMEOUT" {
@@ -250,7 +251,7 @@ func simulatePush(t *testing.T, storage string) {
 
 	t.Run("foreign", func(t *testing.T) {
 		tx, number := initiate(t)
-		if code, _, errOut := emfa(t, "device", "approve", tx, "--number", fmt.Sprint(number), "--state", bobState); code != 1 || !strings.Contains(errOut, "404") {
+		if code, _, errOut := app.run(t, "device", "approve", tx, "--number", fmt.Sprint(number), "--state", bobState); code != 1 || !strings.Contains(errOut, "404") {
 			t.Errorf("bob's device approving alice's challenge: %d %s", code, errOut)
 		}
 		if s, _ := sim.challenge("result", "push", bobEnrolled.ID, "bob", tx, ""); s != "FAILED" {
@@ -296,10 +297,7 @@ func BenchmarkPushRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	e, err := openEnv(ctx, path, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := openTestEnv(b, path)
 	b.Cleanup(func() { e.Close() })
 	providers, err := e.providers()
 	if err != nil {
@@ -325,7 +323,8 @@ func BenchmarkPushRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	statePath := filepath.Join(b.TempDir(), "device.json")
-	if err := deviceRegister(ctx, srv.URL, enrolled.Output["activationCode"].(string), "ES256", "bench", statePath, io.Discard); err != nil {
+	d := &deps{stdout: io.Discard, now: e.now}
+	if err := d.deviceRegister(ctx, srv.URL, enrolled.Output["activationCode"].(string), "ES256", "bench", statePath); err != nil {
 		b.Fatal(err)
 	}
 	st, key, err := loadDeviceState(statePath)
@@ -350,7 +349,7 @@ func BenchmarkPushRoundTrip(b *testing.B) {
 		tx, _ := out["transactionId"].(string)
 		number, _ := out["attributes"].(map[string]any)["number"].(float64)
 		answer := fmt.Sprintf(`{"decision":"approve","number":%d}`, int(number))
-		if _, err := deviceSend(ctx, st, key, "POST", "/v1/devices/challenges/"+tx, []byte(answer)); err != nil {
+		if _, err := d.deviceSend(ctx, st, key, "POST", "/v1/devices/challenges/"+tx, []byte(answer)); err != nil {
 			b.Fatal(err)
 		}
 		res := verify("result", fmt.Sprintf(`{"capability":"push","id":%q,"transactionId":%q,"attributes":{"username":"alice"}}`, enrolled.Factor.ID, tx))

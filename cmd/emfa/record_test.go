@@ -76,7 +76,7 @@ func TestRecordThenReplay(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
-		err = transcript.Run(context.Background(), tr, inProcess(&lockedLog{}))
+		err = transcript.Run(context.Background(), tr, inProcess(&lockedLog{}, verifyfiles.Dir()))
 		validatesTOTP := strings.Contains(string(data), "resource: validate") && strings.Contains(string(data), "provider: emfa")
 		if !validatesTOTP {
 			if err != nil {
@@ -97,7 +97,7 @@ func TestRecordThenReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := transcript.Run(context.Background(), tr, inProcess(&lockedLog{})); err != nil {
+		if err := transcript.Run(context.Background(), tr, inProcess(&lockedLog{}, verifyfiles.Dir())); err != nil {
 			t.Errorf("%s with its secrets re-supplied: %v\n%s", filepath.Base(path), err, fixed)
 		}
 	}

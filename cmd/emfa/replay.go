@@ -4,11 +4,8 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strconv"
@@ -16,11 +13,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/config"
-	"github.com/emfa/emfa/internal/verifyfiles"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
@@ -33,30 +30,53 @@ import (
 // configuration names no key of its own.
 const replayKey = "cmVwbGF5LW9ubHkta2V5LW5ldmVyLXByb2R1Y3Rpb24=" // "replay-only-key-never-production"
 
-// cmdReplay is `emfa replay FILES...`: each transcript against an in-process emfa (or a
+// replayCmd is `emfa replay FILES...`: each transcript against an in-process emfa (or a
 // running one with --target), a readable diff of the first mismatch per transcript, a
 // summary line, exit 1 on any failure.
-func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	target := fs.String("target", "", "replay the Verify side against this running emfa (base URL)")
-	user := fs.String("user", "verify", "with --target: Basic auth user")
-	password := fs.String("password", "", "with --target: Basic auth password (default $EMFA_VERIFY_PASSWORD)")
-	header := fs.String("header", "", "with --target: a header secret instead of Basic, as Name=Value")
-	verbose := fs.Bool("v", false, "show emfa's log for failing transcripts")
-	files, err := parseFlags(fs, args)
-	if err != nil {
-		return err
+func (d *deps) replayCmd() *cobra.Command {
+	var o replayOptions
+	c := &cobra.Command{
+		Use:   "replay FILES...",
+		Short: "replay transcripts: a diff of the first mismatch each, a summary, exit 1 on failure",
+		Long: `replay runs each transcript against an in-process emfa (a throwaway SQLite store, a fake
+clock, the transcript's vendor), or with --target the Verify side against a running emfa.
+A transcript whose configuration names ${EMFA_SHARED_DIR} (IBM's published files) finds
+them through --shared-dir or $EMFA_SHARED_DIR.`,
+		Example: `  emfa replay testdata/transcripts/*.yaml
+  emfa replay --shared-dir ../shared testdata/transcripts/duo-push.yaml
+  emfa replay --target https://emfa.staging.example.com --user verify --password … contract.yaml`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{"replay needs transcript files"}
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, files []string) error { return d.replay(c.Context(), o, files) },
 	}
-	if len(files) == 0 {
-		return usageError{"replay needs transcript files"}
-	}
+	f := c.Flags()
+	f.StringVar(&o.target, "target", "", "replay the Verify side against this running emfa (base `URL`)")
+	f.StringVar(&o.user, "user", "verify", "with --target: Basic auth user")
+	f.StringVar(&o.password, "password", "", "with --target: Basic auth password (default $EMFA_VERIFY_PASSWORD)")
+	f.StringVar(&o.header, "header", "", "with --target: a header secret instead of Basic, as `Name=Value`")
+	f.StringVar(&o.sharedDir, "shared-dir", "", "the `DIR` holding IBM's published files (verify/…), for ${EMFA_SHARED_DIR} (default $EMFA_SHARED_DIR)")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "show emfa's log for failing transcripts")
+	return c
+}
+
+type replayOptions struct {
+	target, user, password, header, sharedDir string
+	verbose                                   bool
+}
+
+func (d *deps) replay(ctx context.Context, o replayOptions, files []string) error {
+	stdout, stderr := d.stdout, d.stderr
 	var start transcript.Start
-	if *target != "" {
-		auth := targetAuth{user: *user, password: *password, header: *header}
+	if o.target != "" {
+		auth := targetAuth{user: o.user, password: o.password, header: o.header}
 		if auth.password == "" {
 			auth.password = os.Getenv("EMFA_VERIFY_PASSWORD")
 		}
-		start = auth.start(strings.TrimSuffix(*target, "/"))
+		start = auth.start(strings.TrimSuffix(o.target, "/"))
 	}
 	passed, failed := 0, 0
 	for _, path := range files {
@@ -65,10 +85,10 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			logs := &lockedLog{}
 			s := start
 			if s == nil {
-				s = inProcess(logs)
+				s = inProcess(logs, o.sharedDir)
 			}
 			err = transcript.Run(ctx, t, s)
-			if err != nil && *verbose {
+			if err != nil && o.verbose {
 				fmt.Fprintf(stderr, "--- emfa log for %s:\n%s", path, logs.String())
 			}
 		}
@@ -87,13 +107,11 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// errSilent fails a command whose output already said why.
-var errSilent = errors.New("")
-
 // inProcess starts an emfa inside this process for a transcript: its configuration with
 // a throwaway SQLite store, a fake clock at the transcript's start, every remote provider
-// pointed at the transcript's vendor, and its log kept in logs.
-func inProcess(logs *lockedLog) transcript.Start {
+// pointed at the transcript's vendor, ${EMFA_SHARED_DIR} (IBM's published files) at
+// sharedDir or else the environment's, and its log kept in logs.
+func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 	return func(ctx context.Context, t *transcript.Transcript, vendorURL string) (transcript.Env, func(), error) {
 		text, err := t.ConfigText()
 		if err != nil {
@@ -124,7 +142,9 @@ func inProcess(logs *lockedLog) transcript.Start {
 			case "EMFA_STORAGE_DSN":
 				return "file:" + dir + "/emfa.db", true
 			case "EMFA_SHARED_DIR":
-				return verifyfiles.Dir(), true
+				if sharedDir != "" {
+					return sharedDir, true
+				}
 			case "EMFA_LOG_LEVEL":
 				return "debug", true
 			case "EMFA_SERVER_AUTH_ALLOWWEAKSECRETS":
@@ -173,7 +193,7 @@ func inProcess(logs *lockedLog) transcript.Start {
 			cleanup()
 			return nil, nil, err
 		}
-		clk := &replayClock{t: t.Clock}
+		clk := &manualClock{t: t.Clock}
 		e := &env{cfg: cfg, store: st, keys: keys, log: newLogger(cfg, logs), now: clk.Now}
 		// Nothing leaves a replay: every sender captures what it would have delivered.
 		codes := &capturedCodes{byTo: map[string]string{}}
@@ -192,9 +212,14 @@ func inProcess(logs *lockedLog) transcript.Start {
 		}
 		opts := adapter.Options{Providers: providers, RequestTimeout: cfg.Server.RequestTimeout,
 			MaxBodyBytes: cfg.Server.MaxBodyBytes, Log: e.log, Ready: st.Ping, Auth: adapterAuth(cfg), Devices: devices}
-		srv := httptest.NewServer(adapter.New(opts).Handler())
-		r := &replayEnv{env: e, srv: srv, clock: clk, auth: opts.Auth, devices: devices, phones: map[string][]string{}, codes: codes}
-		return r, func() { srv.Close(); e.Close(); cleanup() }, nil
+		base, stopServer, err := transcript.ServeLocal(adapter.New(opts).Handler())
+		if err != nil {
+			e.Close()
+			cleanup()
+			return nil, nil, err
+		}
+		r := &replayEnv{env: e, url: base, clock: clk, auth: opts.Auth, devices: devices, phones: map[string][]string{}, codes: codes}
+		return r, func() { stopServer(); e.Close(); cleanup() }, nil
 	}
 }
 
@@ -214,8 +239,8 @@ func adapterAuth(cfg *config.Config) adapter.Auth {
 // replayEnv is an in-process emfa for a transcript.
 type replayEnv struct {
 	env     *env
-	srv     *httptest.Server
-	clock   *replayClock
+	url     string
+	clock   *manualClock
 	auth    adapter.Auth
 	devices *builtin.Devices
 	phones  map[string][]string // registered push devices by user
@@ -238,7 +263,7 @@ func (c *capturedCodes) Send(_ context.Context, m delivery.Message) error {
 func (c *capturedCodes) Kind() string                 { return "replay" }
 func (c *capturedCodes) Serves(delivery.Channel) bool { return true }
 
-func (r *replayEnv) URL() string { return r.srv.URL }
+func (r *replayEnv) URL() string { return r.url }
 
 func (r *replayEnv) Provider() string { return r.env.cfg.Providers[0].CredentialPrefix }
 
@@ -380,14 +405,15 @@ func (r *replayEnv) Device(ctx context.Context, a transcript.DeviceAction) error
 	return fmt.Errorf("no device of the transcript has challenge %s", a.Challenge)
 }
 
-// replayClock is the fake clock a replay moves with advance steps.
-type replayClock struct {
+// manualClock is a clock that moves only when told: a replay's, which advance steps move
+// (and the tests', which reach expiry with it instead of sleeping).
+type manualClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *replayClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *replayClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func (c *manualClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *manualClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // lockedLog keeps a replay's log, to show when it fails.
 type lockedLog struct {

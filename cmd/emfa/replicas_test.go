@@ -36,7 +36,7 @@ type replica struct {
 	base string
 	cmd  *exec.Cmd
 	done chan error
-	logs *lockedBuffer
+	logs *lockedLog
 }
 
 var servingAddr = regexp.MustCompile(`"msg":"emfa serving","addr":"([^"]+)"`)
@@ -45,7 +45,7 @@ var servingAddr = regexp.MustCompile(`"msg":"emfa serving","addr":"([^"]+)"`)
 // listens. It is killed when the test ends, if it still runs.
 func startReplica(t *testing.T, name, cfg string) *replica {
 	t.Helper()
-	r := &replica{name: name, cmd: selfCommand(t, "serve", "--config", cfg), done: make(chan error, 1), logs: &lockedBuffer{}}
+	r := &replica{name: name, cmd: selfCommand(t, "serve", "--config", cfg), done: make(chan error, 1), logs: &lockedLog{}}
 	stderr, err := r.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

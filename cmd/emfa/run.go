@@ -3,101 +3,167 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/emfa/emfa/provider/builtin"
 )
+
+// deps is what the command tree gets from its process instead of from package globals:
+// its streams, its clock, and the hooks through which tests learn what serve does.
+type deps struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// now is every engine's clock; tests give a fake one to reach expiry without sleeping.
+	now func() time.Time
+	// listening, when set, learns the address serve listens on.
+	listening func(addr string)
+	// swept, when set, learns the outcome of every sweep serve makes.
+	swept func(builtin.Swept, error)
+}
+
+// processDeps are the real process's.
+func processDeps() deps {
+	return deps{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, now: time.Now}
+}
 
 // usageError makes run print the command's usage and exit 2.
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-var usage = `emfa — an external-MFA provider for IBM Verify
+// errSilent fails a command whose output already said why.
+var errSilent = errors.New("")
 
-Usage:
-  emfa serve   [--config F] [--record DIR] [--print-secrets=false]
-                                            serve Verify's webhook contract (--record: write transcripts)
-  emfa check   [--config F]                  validate a configuration and compile its transforms
-  emfa users   add|list|delete|disable|enable [NAME]
-` + factorsAddUsage() + `  emfa factors list --user NAME
-  emfa factors delete|disable|enable|unlock ID
-  emfa factors resync ID CODE1 CODE2                      an HOTP token that ran ahead
-  emfa device  register --server URL --code CODE --state FILE [--alg ES256|Ed25519] [--name N]
-  emfa device  pending --state FILE
-  emfa device  approve|deny|cancel CHALLENGE --state FILE [--number N]
-  emfa audit   [--user NAME] [--limit N] [--json]          decisions, newest first
-  emfa totp    code --secret B32 [--algorithm A] [--digits N] [--period S] [--time UNIX]
-  emfa replay  FILES... [--target URL [--user U --password P | --header Name=Value]] [-v]
-  emfa transform eval --provider P --resource R --direction outgoing|incoming --input FILE
-
-Every command but totp, device and replay takes --config F.
-Without --config, commands use the embedded default: SQLite under ./emfa-data.
-`
-
-// run is main without the process: it returns the exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
+// run is main without the process: it returns the exit code (0 ok, 1 failure, 2 usage).
+func run(ctx context.Context, args []string, d deps) int {
+	if d.now == nil {
+		d.now = time.Now
 	}
-	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"serve":     cmdServe,
-		"check":     cmdCheck,
-		"users":     cmdUsers,
-		"factors":   cmdFactors,
-		"totp":      cmdTOTP,
-		"transform": cmdTransform,
-		"device":    cmdDevice,
-		"replay":    cmdReplay,
-		"audit":     cmdAudit,
+	if d.stdin == nil {
+		d.stdin = strings.NewReader("")
 	}
-	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stdout, usage)
+	root := newRoot(&d)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
 		return 0
 	}
-	cmd, ok := cmds[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "emfa: unknown command %q\n\n%s", args[0], usage)
+	name := commandName(cmd)
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		if ue.msg != "" {
+			fmt.Fprintf(d.stderr, "%s: %s\n\n", name, ue.msg)
+		}
+		fmt.Fprint(d.stderr, cmd.UsageString())
 		return 2
-	}
-	if err := cmd(ctx, args[1:], stdout, stderr); err != nil {
-		var ue usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "emfa %s: %s\n\n%s", args[0], ue.msg, usage)
-			return 2
-		}
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		if errors.Is(err, errSilent) { // the command has said why
-			return 1
-		}
-		fmt.Fprintf(stderr, "emfa %s: %s\n", args[0], indent(err.Error()))
+	case errors.Is(err, errSilent): // the command has said why
 		return 1
 	}
-	return 0
+	fmt.Fprintf(d.stderr, "%s: %s\n", name, indent(err.Error()))
+	return 1
 }
 
-// parseFlags parses flags wherever they stand among the arguments (`users add NAME
-// --config F` as well as `users add --config F NAME`) and returns the positional ones.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	fs.SetOutput(io.Discard)
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
+// commandName is how an error names the command: emfa and the top-level command
+// ("emfa factors"), as it always has.
+func commandName(c *cobra.Command) string {
+	for c.HasParent() && c.Parent().HasParent() {
+		c = c.Parent()
+	}
+	if !c.HasParent() {
+		return "emfa"
+	}
+	return "emfa " + c.Name()
+}
+
+const rootLong = `emfa — an external-MFA provider for IBM Verify.
+
+serve answers Verify's webhook calls; the other commands are the operator's tools and work
+on the configured store directly. Without --config, commands use the embedded default:
+SQLite under ./emfa-data (or $EMFA_DATA_DIR). Only serve creates that directory and its
+secrets on first use; any other command refuses to start a new store unless given --init.
+
+Exit status: 0 ok, 1 failure, 2 usage error.`
+
+// newRoot builds the command tree around d.
+func newRoot(d *deps) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "emfa",
+		Short: "an external-MFA provider for IBM Verify",
+		Long:  rootLong,
+		Example: `  emfa serve                                  # on 127.0.0.1:8080, data in ./emfa-data
+  emfa users add alice
+  emfa factors add totp --user alice --qr
+  emfa check --config emfa.yaml
+  emfa completion bash > /etc/bash_completion.d/emfa`,
+		SilenceErrors: true, // run reports errors and exit codes itself
+		SilenceUsage:  true,
+		Args:          noSubcommand,
+		RunE: func(*cobra.Command, []string) error {
+			return usageError{}
+		},
+	}
+	root.SetIn(d.stdin)
+	root.SetOut(d.stdout)
+	root.SetErr(d.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
+	root.AddCommand(d.serveCmd(), d.checkCmd(), d.usersCmd(), d.factorsCmd(), d.auditCmd(), d.totpCmd(),
+		d.deviceCmd(), d.replayCmd(), d.transformCmd(), versionCmd())
+	return root
+}
+
+// group is a command made of subcommands: alone it is a usage error naming them.
+func group(use, short, example string, subs ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{Use: use, Short: short, Example: example, Args: noSubcommand}
+	c.AddCommand(subs...)
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		var names []string
+		for _, s := range c.Commands() {
+			if s.IsAvailableCommand() {
+				names = append(names, s.Name())
 			}
-			return nil, usageError{err.Error()}
 		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
+		return usageError{c.Name() + " needs a subcommand: " + strings.Join(names, ", ")}
+	}
+	return c
+}
+
+// noSubcommand refuses an argument where a subcommand was expected.
+func noSubcommand(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if !c.HasParent() {
+		return usageError{fmt.Sprintf("unknown command %q", args[0])}
+	}
+	return usageError{fmt.Sprintf("unknown %s subcommand %s", c.Name(), args[0])}
+}
+
+// noArgs is the check of a command that takes no arguments.
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{c.CommandPath()[len("emfa "):] + " takes no arguments"}
+	}
+	return nil
+}
+
+// noArgsNeeding is noArgs for a command that needs a flag: a usage error msg while
+// *required is empty.
+func noArgsNeeding(required *string, msg string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := noArgs(c, args); err != nil {
+			return err
 		}
-		positional = append(positional, args[0])
-		args = args[1:]
+		if *required == "" {
+			return usageError{msg}
+		}
+		return nil
 	}
 }
 

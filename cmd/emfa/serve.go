@@ -3,33 +3,56 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store/sqlite"
 )
 
-// listening, when set (by tests), learns the address serve listens on.
-var listening func(addr string)
-
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	configPath := fs.String("config", "", "configuration file (default: the embedded default)")
-	recordDir := fs.String("record", "", "write each transaction served as a transcript into this directory")
-	printSecrets := fs.Bool("print-secrets", true, "print a generated Verify password on stderr (false: only where it is kept)")
-	if rest, err := parseFlags(fs, args); err != nil {
-		return err
-	} else if len(rest) > 0 {
-		return usageError{"serve takes no arguments"}
+func (d *deps) serveCmd() *cobra.Command {
+	var o storeOptions
+	var recordDir string
+	var printSecrets bool
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "serve Verify's webhook contract",
+		Long: `serve answers IBM Verify's external-MFA webhook calls until SIGTERM or SIGINT, which shut
+it down gracefully. Without --config it runs the embedded default and, on first use,
+creates ./emfa-data (or $EMFA_DATA_DIR) with a generated Verify password and encryption
+key. SIGHUP is logged and ignored: reloading the configuration is not supported yet.`,
+		Example: `  emfa serve
+  emfa serve --config emfa.yaml
+  emfa serve --config emfa.yaml --record transcripts/
+  emfa serve --print-secrets=false   # stderr is captured: name the password's file only`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			o.hideSecrets = !printSecrets
+			return d.serve(c.Context(), o, recordDir)
+		},
 	}
-	e, err := openEnv(ctx, *configPath, stderr, loadOptions{hideSecrets: !*printSecrets})
+	c.Flags().StringVar(&o.config, "config", "", "configuration file (default: the embedded default)")
+	c.Flags().StringVar(&recordDir, "record", "", "write each transaction served as a transcript into this `DIR`")
+	c.Flags().BoolVar(&printSecrets, "print-secrets", true, "print a generated Verify password on stderr (false: only the file that keeps it)")
+	return c
+}
+
+func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) error {
+	// A SIGHUP would otherwise end the process without a word; reload is not there yet.
+	// Caught from the start, so that one sent as soon as serve says it listens is too.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	e, err := d.openEnv(ctx, o, forServe)
 	if err != nil {
 		return err
 	}
@@ -75,11 +98,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		},
 		TrustedProxies: e.cfg.Server.ProxyPrefixes(),
 	}
-	if *recordDir != "" {
-		rec := newRecorder(e, *configPath, *recordDir)
+	if recordDir != "" {
+		rec := newRecorder(e, o.config, recordDir)
 		defer rec.Close() // after the server has stopped: every open transaction is written
 		opts.Recorder = callRecorder{rec}
-		e.log.Warn("recording every transaction into transcripts (secrets redacted)", "dir", *recordDir)
+		e.log.Warn("recording every transaction into transcripts (secrets redacted)", "dir", recordDir)
 	}
 	srv := &http.Server{
 		Handler:           adapter.New(opts).Handler(),
@@ -96,15 +119,21 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ln = adapter.JSONErrors(ln) // net/http's own 431 and 400 answers become JSON too
 	e.log.Info("emfa serving", "addr", ln.Addr().String(), "config", e.cfg.Source, "providers", len(providers), "storage", e.cfg.Storage.Driver)
-	if listening != nil {
-		listening(ln.Addr().String())
+	if d.listening != nil {
+		d.listening(ln.Addr().String())
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+wait:
+	for {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		case <-hup:
+			e.log.Warn("SIGHUP ignored: reloading the configuration is not supported yet; restart emfa to apply changes")
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	e.log.Info("shutting down", "grace", e.cfg.Server.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Server.ShutdownTimeout)

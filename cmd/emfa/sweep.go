@@ -11,15 +11,12 @@ import (
 // nonces.
 const sweepEvery = time.Minute
 
-// swept, when set (by tests), learns the outcome of every sweep serve makes.
-var swept func(builtin.Swept, error)
-
 // startSweeper runs the sweeper until ctx ends or stop is called; stop returns once the
 // sweeper has finished, so the store can be closed after it.
 func (e *env) startSweeper(ctx context.Context) (stop func()) {
 	// Send records outlive the longest window any provider's limits look at (providers
 	// are built first).
-	s := &builtin.Sweeper{Store: e.store, Now: e.now, SendRetention: e.sendRetention, Log: e.log, OnSweep: swept,
+	s := &builtin.Sweeper{Store: e.store, Now: e.now, SendRetention: e.sendRetention, Log: e.log, OnSweep: e.swept,
 		AuditRetention: *e.cfg.Storage.AuditRetention}
 	ctx, cancel := context.WithCancel(ctx)
 	ticker := time.NewTicker(sweepEvery)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -29,7 +28,7 @@ func TestTranscripts(t *testing.T) {
 				verifyfiles.Path(t, "ibm-duo-webhook.json") // skip, or fail in CI, without IBM's files
 			}
 			logs := &lockedLog{}
-			if err := transcript.Run(context.Background(), tr, inProcess(logs)); err != nil {
+			if err := transcript.Run(context.Background(), tr, inProcess(logs, verifyfiles.Dir())); err != nil {
 				t.Errorf("%v\n--- emfa log:\n%s", err, logs)
 			}
 		})
@@ -49,25 +48,21 @@ func TestReplayReportsMismatch(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "broken.yaml")
 	os.WriteFile(path, []byte(broken), 0o600)
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"replay", "../../testdata/transcripts/contract.yaml", path}, &stdout, &stderr)
-	out := stdout.String()
+	code, out, errOut := emfa(t, "replay", "../../testdata/transcripts/contract.yaml", path)
 	if code != 1 || !strings.Contains(out, `step 4 (the same code again is a replay): body.status: want "SUCCESS", got "FAILED"`) ||
 		!strings.HasSuffix(out, "1 passed, 1 failed\n") {
-		t.Errorf("exit %d\n%s%s", code, out, stderr.String())
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
 	}
 }
 
 // emfa replay --target replays the Verify side against a running emfa.
 func TestReplayTarget(t *testing.T) {
 	base, _ := startServe(t, writeConfig(t, ""))
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"replay", "--target", base, "--user", "verify", "--password", "sim-password-0123",
-		"../../testdata/transcripts/contract.yaml", "../../testdata/transcripts/totp.yaml"}, &stdout, &stderr)
-	out := stdout.String()
+	code, out, errOut := emfa(t, "replay", "--target", base, "--user", "verify", "--password", "sim-password-0123",
+		"../../testdata/transcripts/contract.yaml", "../../testdata/transcripts/totp.yaml")
 	// contract.yaml needs nothing inside emfa; totp.yaml's setup cannot run against it.
 	if code != 1 || !strings.Contains(out, "ok   ../../testdata/transcripts/contract.yaml") ||
 		!strings.Contains(out, "in-process emfa") || !strings.HasSuffix(out, "1 passed, 1 failed\n") {
-		t.Errorf("exit %d\n%s%s", code, out, stderr.String())
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
 	}
 }

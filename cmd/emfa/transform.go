@@ -2,62 +2,74 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider/remote"
 	"github.com/emfa/emfa/transform"
 )
 
-// cmdTransform is `emfa transform eval`: what a transform produces for an input, the
+// transformCmd is `emfa transform eval`: what a transform produces for an input, the
 // equivalent of Verify's transform playground, without calling the vendor.
-func cmdTransform(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "eval" {
-		return usageError{"transform needs the subcommand eval"}
+func (d *deps) transformCmd() *cobra.Command {
+	var o transformEval
+	eval := &cobra.Command{
+		Use:   "eval --provider P --resource R --direction outgoing|incoming --input FILE",
+		Short: "what a remote provider's transform produces for an input",
+		Example: `  emfa transform eval --config emfa.yaml --provider duo --resource initiate \
+    --direction outgoing --input vars.json`,
+		Args: func(c *cobra.Command, args []string) error {
+			if err := noArgs(c, args); err != nil {
+				return err
+			}
+			if o.prefix == "" || o.resource == "" || o.input == "" {
+				return usageError{"transform eval needs --provider, --resource, --direction and --input"}
+			}
+			if dir := transform.Direction(o.direction); dir != transform.Outgoing && dir != transform.Incoming {
+				return usageError{"--direction must be outgoing or incoming"}
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, _ []string) error { return d.transformEval(c.Context(), o) },
 	}
-	fs := flag.NewFlagSet("transform eval", flag.ContinueOnError)
-	configPath := fs.String("config", "", "configuration file")
-	prefix := fs.String("provider", "", "the provider's credentialPrefix")
-	resource := fs.String("resource", "", "resource name (enrollments, initiate, hotp_1...)")
-	direction := fs.String("direction", "", "outgoing or incoming")
-	input := fs.String("input", "", "JSON file of variables (body required; - for stdin)")
-	if _, err := parseFlags(fs, args[1:]); err != nil {
-		return err
-	}
-	if *prefix == "" || *resource == "" || *input == "" {
-		return usageError{"transform eval needs --provider, --resource, --direction and --input"}
-	}
-	dir := transform.Direction(*direction)
-	if dir != transform.Outgoing && dir != transform.Incoming {
-		return usageError{"--direction must be outgoing or incoming"}
-	}
-	cfg, err := loadConfig(*configPath, stderr)
+	f := eval.Flags()
+	f.StringVar(&o.config, "config", "", "configuration `FILE`")
+	f.StringVar(&o.prefix, "provider", "", "the provider's credentialPrefix")
+	f.StringVar(&o.resource, "resource", "", "resource name (enrollments, initiate, hotp_1...)")
+	f.StringVar(&o.direction, "direction", "", "outgoing or incoming")
+	f.StringVar(&o.input, "input", "", "JSON `FILE` of variables (body required; - for stdin)")
+	return group("transform", "try a remote provider's transforms", "  emfa transform eval --config emfa.yaml --provider duo --resource initiate --direction outgoing --input vars.json", eval)
+}
+
+type transformEval struct{ config, prefix, resource, direction, input string }
+
+func (d *deps) transformEval(ctx context.Context, o transformEval) error {
+	cfg, err := loadConfig(storeOptions{config: o.config}, forReading, d.stderr)
 	if err != nil {
 		return err
 	}
 	idx := -1
 	for i, p := range cfg.Providers {
-		if p.CredentialPrefix == *prefix {
+		if p.CredentialPrefix == o.prefix {
 			idx = i
 		}
 	}
 	if idx < 0 || cfg.Providers[idx].Engine != config.EngineRemote {
-		return fmt.Errorf("no remote provider %q in %s", *prefix, cfg.Source)
+		return fmt.Errorf("no remote provider %q in %s", o.prefix, cfg.Source)
 	}
 	w, _, err := remoteWebhook(cfg, idx)
 	if err != nil {
 		return err
 	}
 	var data []byte
-	if *input == "-" {
-		data, err = io.ReadAll(os.Stdin)
+	if o.input == "-" {
+		data, err = io.ReadAll(d.stdin)
 	} else {
-		data, err = os.ReadFile(*input)
+		data, err = os.ReadFile(o.input)
 	}
 	if err != nil {
 		return fmt.Errorf("input: %w", err)
@@ -65,13 +77,11 @@ func cmdTransform(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	decoded, err := transform.DecodeJSON(data)
 	vars, ok := decoded.(map[string]any)
 	if err != nil || !ok {
-		return fmt.Errorf("input must be a JSON object of variables, e.g. {\"body\": {...}}")
+		return fmt.Errorf("input %s must be a JSON object of variables, e.g. {\"body\": {...}}", o.input)
 	}
-	out, err := remote.EvalTransform(ctx, w, *resource, dir, vars, time.Now())
+	out, err := remote.EvalTransform(ctx, w, o.resource, transform.Direction(o.direction), vars, d.now())
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return printJSON(d.stdout, out)
 }

@@ -18,7 +18,8 @@ var spokenCode = regexp.MustCompile(`^Your sign-in code is (\d(?:, \d){5})\.$`)
 // fake's Calls resource, the code read from the TwiML the call would say, and one send
 // limit for a phone that gets both SMS and calls.
 func TestVoiceCallEndToEnd(t *testing.T) {
-	clk := useFakeClock(t)
+	app := fakeCLI()
+	clk := app.clock
 	tw := twiliofake.New(t, twiliofake.Options{AccountSID: twilioSID, AuthToken: twilioToken})
 	cfg := writeTestConfig(t, "", fmt.Sprintf(`delivery:
   twilio: {type: twilio, accountSid: %q, authToken: %q, from: %q, baseURL: %q, timeout: 5s}
@@ -30,22 +31,22 @@ providers:
       smsotp: {sender: twilio}
       voicecall: {sender: twilio, lifetime: 2m}
 `, twilioSID, twilioToken, twilioFrom, tw.URL()))
-	if out := mustEmfa(t, "check", "--config", cfg); !strings.Contains(out, "2 capabilities") {
+	if out := app.must(t, "check", "--config", cfg); !strings.Contains(out, "2 capabilities") {
 		t.Fatalf("check: %s", out)
 	}
-	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	app.must(t, "users", "add", "alice", "--config", cfg)
 	var voice, sms map[string]any
-	if err := json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "voicecall", "--user", "alice", "--phone", alicePhone, "--config", cfg)), &voice); err != nil ||
+	if err := json.Unmarshal([]byte(app.must(t, "factors", "add", "voicecall", "--user", "alice", "--phone", alicePhone, "--config", cfg)), &voice); err != nil ||
 		voice["type"] != "voicecall" || voice["phone"] != alicePhone || voice["deliveryAddress"] != "+1 ***-***-0123" || voice["name"] != "Phone" {
 		t.Fatalf("factors add voicecall: %v %v", voice, err)
 	}
-	json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "smsotp", "--user", "alice", "--phone", alicePhone, "--config", cfg)), &sms)
-	if code, _, errOut := emfa(t, "factors", "add", "voicecall", "--user", "alice", "--config", cfg); code != 2 || !strings.Contains(errOut, "needs --phone") {
+	json.Unmarshal([]byte(app.must(t, "factors", "add", "smsotp", "--user", "alice", "--phone", alicePhone, "--config", cfg)), &sms)
+	if code, _, errOut := app.run(t, "factors", "add", "voicecall", "--user", "alice", "--config", cfg); code != 2 || !strings.Contains(errOut, "needs --phone") {
 		t.Errorf("without --phone: %d %s", code, errOut)
 	}
 	voiceID, smsID := voice["id"].(string), sms["id"].(string)
 
-	base, logs, stop := startServeArgs(t, "--config", cfg)
+	base, logs, stop := app.serve(t, "--config", cfg)
 	defer stop()
 	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
 	list := sim.enrollments("alice")

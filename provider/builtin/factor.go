@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"maps"
 	"net/url"
@@ -175,41 +174,6 @@ func (e *Engine) newFactor(u store.User, typ, label string, in Enrollment) store
 		Params: map[string]string{}, Counter: -1, CreatedAt: now, UpdatedAt: now,
 	}
 }
-
-// DeclareFlags declares fields as flags of fs, and returns what reads the values given
-// (only the flags set, so absent ones take the type's defaults).
-func DeclareFlags(fs *flag.FlagSet, fields []Field) func() url.Values {
-	for _, f := range fields {
-		switch f.Kind {
-		case FieldInt:
-			fs.Int64(f.Name, 0, f.Usage)
-		case FieldList:
-			fs.Var(&listFlag{}, f.Name, f.Usage)
-		default:
-			fs.String(f.Name, "", f.Usage)
-		}
-	}
-	return func() url.Values {
-		v := url.Values{}
-		fs.Visit(func(fl *flag.Flag) {
-			if !slices.ContainsFunc(fields, func(f Field) bool { return f.Name == fl.Name }) {
-				return
-			}
-			if l, ok := fl.Value.(*listFlag); ok {
-				v[fl.Name] = slices.Clone(*l)
-				return
-			}
-			v.Set(fl.Name, fl.Value.String())
-		})
-		return v
-	}
-}
-
-// listFlag is a repeatable flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ", ") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // validateOnly is embedded by factors whose flow is validate: they start no challenge.
 type validateOnly struct{}

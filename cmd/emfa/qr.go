@@ -1,0 +1,51 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/boombuler/barcode/qr"
+)
+
+// quietZone is the light border a scanner needs around a QR code, in modules (the
+// standard asks for 4).
+const quietZone = 4
+
+// terminalQR draws text as a QR code in half-block characters, two module rows per line,
+// for a phone to scan off a terminal. The printed blocks are the light modules, as
+// qrencode's UTF-8 output does: a dark terminal's light text then shows the code the
+// right way round, quiet zone included.
+func terminalQR(text string) (string, error) {
+	code, err := qr.Encode(text, qr.M, qr.Auto) // what pquerna/otp's key images use
+	if err != nil {
+		return "", err
+	}
+	size := code.Bounds().Dx()
+	light := func(x, y int) bool {
+		x, y = x-quietZone, y-quietZone
+		if x < 0 || y < 0 || x >= size || y >= size {
+			return true
+		}
+		r, _, _, _ := code.At(x, y).RGBA()
+		return r >= 0x8000
+	}
+	var b strings.Builder
+	side := size + 2*quietZone
+	for y := 0; y < side; y += 2 {
+		for x := 0; x < side; x++ {
+			// The last line's lower half is past the code and the quiet zone: left dark.
+			top, bottom := light(x, y), y+1 < side && light(x, y+1)
+			switch {
+			case top && bottom:
+				b.WriteRune('█')
+			case top:
+				b.WriteRune('▀')
+			case bottom:
+				b.WriteRune('▄')
+			default:
+				b.WriteRune(' ')
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String(), nil
+}

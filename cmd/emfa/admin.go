@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 )
@@ -156,6 +157,10 @@ func (d *deps) usersCmd() *cobra.Command {
 		Use: "add NAME", Short: "add a user", Example: "  emfa users add alice --config emfa.yaml", Args: exactly(1, "exactly one NAME"),
 	}, func(ctx context.Context, e *env, args []string) error {
 		name := args[0]
+		// The rule Verify's requests are held to: a name outside it could never sign in.
+		if why := provider.CheckUsername(name); why != "" {
+			return usageError{why}
+		}
 		if err := e.store.CreateUser(ctx, store.User{ID: builtin.NewID(), Name: name, CreatedAt: e.now()}); err != nil {
 			if errors.Is(err, store.ErrExists) {
 				return fmt.Errorf("user %q already exists", name)

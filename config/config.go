@@ -31,6 +31,8 @@ type Config struct {
 
 	lines map[string]int // the YAML line of each path, lower-cased
 	unset []string       // paths whose ${NAME} was unset (UnsetIsWarning)
+	// unsetWarnings become Warnings once the file's name is known.
+	unsetWarnings []*FieldError
 }
 
 // Server configures emfa's HTTP listener toward IBM Verify.

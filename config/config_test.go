@@ -416,9 +416,9 @@ func TestUnsetVariablesWarn(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"delivery.sms.authToken: environment variable TWILIO_TOKEN is not set",
-		"server.auth.basic.password: environment variable EMFA_VERIFY_PASSWORD is not set",
-		"storage.encryptionKey: environment variable EMFA_ENCRYPTION_KEY is not set",
+		"line 5: server.auth.basic.password: environment variable EMFA_VERIFY_PASSWORD is not set",
+		"line 10: storage.encryptionKey: environment variable EMFA_ENCRYPTION_KEY is not set",
+		"line 21: delivery.sms.authToken: environment variable TWILIO_TOKEN is not set",
 	}
 	if diff := cmp.Diff(want, cfg.Warnings); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)

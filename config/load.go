@@ -54,6 +54,7 @@ func Load(path string, opts Options) (*Config, error) {
 	cfg, err := parse(data, opts)
 	if cfg != nil {
 		cfg.Source = path
+		cfg.warnUnset()
 	}
 	if err != nil {
 		if cfg == nil {
@@ -74,7 +75,23 @@ func Parse(data []byte, format string, opts Options) (*Config, error) {
 	if err != nil && cfg != nil {
 		return nil, cfg.Annotate(err)
 	}
+	if cfg != nil {
+		cfg.warnUnset()
+	}
 	return cfg, err
+}
+
+// warnUnset puts the unset variables first among the warnings, each where it is.
+func (c *Config) warnUnset() {
+	var out []string
+	sort.SliceStable(c.unsetWarnings, func(i, j int) bool { return c.Line(c.unsetWarnings[i].Path) < c.Line(c.unsetWarnings[j].Path) })
+	for _, w := range c.unsetWarnings {
+		cp := *w
+		cp.File, cp.Line = c.Source, c.Line(w.Path)
+		out = append(out, cp.Error())
+	}
+	c.Warnings = append(out, c.Warnings...)
+	c.unsetWarnings = nil
 }
 
 // parse does the work of Load. A nil Config with an error means the document itself
@@ -102,7 +119,7 @@ func parse(data []byte, opts Options) (*Config, error) {
 	expanded := x.tree(settings, "")
 	cfg.unset = x.unset
 	errs := x.errs
-	cfg.Warnings = append(cfg.Warnings, x.warnings...)
+	cfg.unsetWarnings = x.warnings
 	errs = append(errs, Decode(expanded, cfg, "")...)
 	cfg.Warnings = slices.Clip(cfg.Warnings)
 	// Validate even when some values did not decode: every problem at once. A value that
@@ -183,7 +200,7 @@ type expander struct {
 	lookup   func(string) (string, bool)
 	opts     Options
 	errs     Errors
-	warnings []string
+	warnings []*FieldError
 	unset    []string // paths whose value lacks an unset variable
 }
 
@@ -213,7 +230,7 @@ func (x *expander) tree(node any, path string) any {
 			at := canonicalPath(path)
 			msg := fmt.Sprintf("environment variable %s is not set", m[1])
 			if x.opts.Unset == UnsetIsWarning && !x.needed(at) {
-				x.warnings = append(x.warnings, at+": "+msg)
+				x.warnings = append(x.warnings, &FieldError{Path: at, Msg: msg})
 				x.unset = append(x.unset, at)
 			} else {
 				x.errs = append(x.errs, &FieldError{Path: at, Msg: msg})

@@ -22,10 +22,17 @@ import (
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	configPath := fs.String("config", "", "configuration file")
+	// --strict: an unset ${NAME} is an error, as for serve (default: a warning, so a
+	// configuration can be checked where its secrets are not).
+	strict := fs.Bool("strict", false, "treat an unset ${NAME} as an error")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*configPath, stderr)
+	opts := loadCheck
+	if *strict {
+		opts = loadAll
+	}
+	cfg, err := loadConfig(*configPath, stderr, opts)
 	if err != nil {
 		return err
 	}
@@ -64,13 +71,16 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		for _, msg := range warnings {
 			fmt.Fprintln(stderr, "warning:", msg)
 		}
-		if err != nil {
-			errs = append(errs, prefixed(cfg.Source+": ", err)...)
+		if err := cfg.Annotate(err); err != nil {
+			errs = append(errs, err.(config.Errors)...)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Delivery)) {
+		if cfg.Unset("delivery." + name) {
+			continue // its secret is missing (warned about): the sender cannot be built here
+		}
 		if _, err := probe.newSender(cfg.Delivery[name]); err != nil {
-			errs = append(errs, fmt.Errorf("%s: delivery.%s: %w", cfg.Source, name, err))
+			errs = append(errs, cfg.Annotate(&config.FieldError{Path: "delivery." + name, Msg: err.Error()}).(config.Errors)...)
 		}
 	}
 	for _, c := range probe.closers {
@@ -95,7 +105,7 @@ func withEnv(ctx context.Context, fs *flag.FlagSet, args []string, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	e, err := openEnv(ctx, *configPath, stderr)
+	e, err := openEnv(ctx, *configPath, stderr, loadStorage)
 	if err != nil {
 		return err
 	}

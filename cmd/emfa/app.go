@@ -33,10 +33,18 @@ var clock = time.Now
 //go:embed default.yaml
 var defaultConfig []byte
 
+// Load modes: serve needs every secret; a command that only opens the store needs the
+// storage section's (it never sends a code or calls a vendor); check needs none.
+var (
+	loadAll     = config.Options{}
+	loadStorage = config.Options{Unset: config.UnsetIsWarning, Need: []string{"storage"}}
+	loadCheck   = config.Options{Unset: config.UnsetIsWarning}
+)
+
 // loadConfig reads --config, or the embedded default with its generated secrets.
-func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
+func loadConfig(path string, stderr io.Writer, opts config.Options) (*config.Config, error) {
 	if path != "" {
-		return config.Load(path, config.Options{})
+		return config.Load(path, opts)
 	}
 	dataDir := os.Getenv("EMFA_DATA_DIR")
 	if dataDir == "" {
@@ -61,7 +69,8 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
 		}
 		return "", false
 	}
-	cfg, err := config.Parse(defaultConfig, "yaml", config.Options{LookupEnv: lookup})
+	opts.LookupEnv = lookup
+	cfg, err := config.Parse(defaultConfig, "yaml", opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded default: %w", err)
 	}
@@ -160,8 +169,8 @@ type env struct {
 	senderOverride func(config.Delivery) (delivery.Sender, error)
 }
 
-func openEnv(ctx context.Context, configPath string, stderr io.Writer) (*env, error) {
-	cfg, err := loadConfig(configPath, stderr)
+func openEnv(ctx context.Context, configPath string, stderr io.Writer, opts config.Options) (*env, error) {
+	cfg, err := loadConfig(configPath, stderr, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +216,18 @@ func remoteWebhook(cfg *config.Config, i int) (*remote.Webhook, []string, error)
 	warnings, err := remote.Check(w)
 	for i, msg := range warnings {
 		warnings[i] = where + "." + msg
+	}
+	if es, ok := err.(config.Errors); ok {
+		// A value whose ${NAME} is unset (emfa check without the secrets) was warned about.
+		var kept config.Errors
+		for _, e := range es {
+			if fe, ok := e.(*config.FieldError); !ok || !cfg.Unset(fmt.Sprintf("providers[%d].remote.%s", i, fe.Path)) {
+				kept = append(kept, e)
+			}
+		}
+		if err = nil; len(kept) > 0 {
+			err = kept
+		}
 	}
 	if err != nil {
 		return nil, warnings, prefixed(where+".", err)

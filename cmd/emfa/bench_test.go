@@ -37,7 +37,7 @@ func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID
 	}
 	writeBenchConfig(b, path, storage)
 	ctx := context.Background()
-	e, err := openEnv(ctx, path, io.Discard)
+	e, err := openEnv(ctx, path, io.Discard, loadAll)
 	if err != nil {
 		b.Fatal(err)
 	}

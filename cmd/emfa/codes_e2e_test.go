@@ -410,7 +410,7 @@ func parallelSuccesses(t *testing.T, sim *verifySim, n int, body map[string]any)
 // auditReasons are the audit trail's lines for user, "capability: reason" each.
 func auditReasons(t *testing.T, cfg, user string) string {
 	t.Helper()
-	e, err := openEnv(context.Background(), cfg, io.Discard)
+	e, err := openEnv(context.Background(), cfg, io.Discard, loadAll)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -296,7 +296,7 @@ func BenchmarkPushRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	e, err := openEnv(ctx, path, io.Discard)
+	e, err := openEnv(ctx, path, io.Discard, loadAll)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if len(rest) > 0 {
 		return usageError{"serve takes no arguments"}
 	}
-	e, err := openEnv(ctx, *configPath, stderr)
+	e, err := openEnv(ctx, *configPath, stderr, loadAll)
 	if err != nil {
 		return err
 	}

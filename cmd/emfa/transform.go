@@ -36,7 +36,7 @@ func cmdTransform(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if dir != transform.Outgoing && dir != transform.Incoming {
 		return usageError{"--direction must be outgoing or incoming"}
 	}
-	cfg, err := loadConfig(*configPath, stderr)
+	cfg, err := loadConfig(*configPath, stderr, loadAll)
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *recordDir != "" {
 		rec := newRecorder(e, *configPath, *recordDir)
 		defer rec.Close() // after the server has stopped: every open transaction is written
-		opts.Recorder = callRecorder{rec}
+		opts.Recorder = callRecorder{rec, e}
 		e.log.Warn("recording every transaction into transcripts (secrets redacted)", "dir", *recordDir)
 	}
 	srv := &http.Server{

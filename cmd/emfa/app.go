@@ -122,8 +122,30 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	case "postgres":
 		return postgres.Open(ctx, cfg.Storage.DSN.Reveal())
 	default:
-		return sqlite.Open(ctx, cfg.Storage.DSN.Reveal())
+		dsn := cfg.Storage.DSN.Reveal()
+		path := sqlitePath(dsn)
+		if path != "" {
+			// A first run makes the database's folder (file:/var/lib/emfa/emfa.db), or
+			// says which one it could not make.
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return nil, fmt.Errorf("storage.dsn: cannot create the database's folder %s: %w", filepath.Dir(path), err)
+			}
+		}
+		st, err := sqlite.Open(ctx, dsn)
+		if err != nil && path != "" {
+			return nil, fmt.Errorf("storage.dsn: database %s: %w", path, err)
+		}
+		return st, err
 	}
+}
+
+// sqlitePath is the file a SQLite DSN names, or "" for an in-memory database.
+func sqlitePath(dsn string) string {
+	base, query, _ := strings.Cut(dsn, "?")
+	if base == "" || strings.Contains(base, ":memory:") || strings.Contains(query, "mode=memory") {
+		return ""
+	}
+	return strings.TrimPrefix(base, "file:")
 }
 
 func newKeyring(cfg *config.Config) (*builtin.Keyring, error) {

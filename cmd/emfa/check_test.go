@@ -97,3 +97,30 @@ providers:
 		t.Errorf("serve without the token: exit %d\n%s", code, errOut)
 	}
 }
+
+// The complete example's SQLite file lives in a folder a first run may lack: emfa makes it,
+// or names the folder it could not make (issue 14, item 4).
+func TestSQLiteFolderOnFirstRun(t *testing.T) {
+	dir := t.TempDir()
+	path := writeTestConfig(t, `driver: sqlite
+  dsn: "file:`+filepath.Join(dir, "var", "lib", "emfa", "emfa.db")+`"`, "providers: [{name: A, credentialPrefix: a, capabilities: [totp]}]\n")
+	mustEmfa(t, "users", "add", "alice", "--config", path)
+
+	blocker := filepath.Join(dir, "file")
+	os.WriteFile(blocker, []byte("x"), 0o600)
+	path = writeTestConfig(t, `driver: sqlite
+  dsn: "file:`+filepath.Join(blocker, "emfa", "emfa.db")+`"`, "providers: [{name: A, credentialPrefix: a, capabilities: [totp]}]\n")
+	if code, _, errOut := emfa(t, "users", "add", "alice", "--config", path); code != 1 || !strings.Contains(errOut, filepath.Join(blocker, "emfa")) {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+}
+
+// testdata/config/all-factors.yaml, for trying every built-in factor, passes emfa check.
+func TestAllFactorsConfig(t *testing.T) {
+	t.Setenv("EMFA_VERIFY_PASSWORD", "pw")
+	t.Setenv("EMFA_ENCRYPTION_KEY", testEncryptionKey)
+	out := mustEmfa(t, "check", "--strict", "--config", "../../testdata/config/all-factors.yaml")
+	if !strings.Contains(out, "7 capabilities") {
+		t.Errorf("check: %s", out)
+	}
+}

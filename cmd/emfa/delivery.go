@@ -97,11 +97,15 @@ type closeFunc func()
 
 func (f closeFunc) Close() error { f(); return nil }
 
-// withStandInSecrets fills d's empty secrets with a stand-in.
+// withStandInSecrets fills what d's unset variables left empty with stand-ins of the
+// right shape.
 func withStandInSecrets(d config.Delivery) config.Delivery {
 	const standIn = "unset-secret"
 	d.Password = cmp.Or(d.Password, standIn)
 	d.AuthToken = cmp.Or(d.AuthToken, standIn)
+	d.AccountSID = cmp.Or(d.AccountSID, "AC"+strings.Repeat("0", 32))
+	d.Host = cmp.Or(d.Host, "unset.invalid")
+	d.URL = cmp.Or(d.URL, "https://unset.invalid/")
 	d.Headers = slices.Clone(d.Headers)
 	for i := range d.Headers {
 		d.Headers[i].Value = cmp.Or(d.Headers[i].Value, standIn)

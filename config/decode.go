@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,7 +74,7 @@ func decodeValue(v reflect.Value, raw any, at string, errs *Errors) {
 		if v.IsNil() {
 			v.Set(reflect.MakeMap(v.Type()))
 		}
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			elem := reflect.New(v.Type().Elem()).Elem()
 			decodeValue(elem, m[k], joinPath(at, k), errs)
 			v.SetMapIndex(reflect.ValueOf(k).Convert(v.Type().Key()), elem)
@@ -137,7 +139,7 @@ func decodeValue(v reflect.Value, raw any, at string, errs *Errors) {
 // decodeStruct sets the fields named by m's keys, reporting each key no field has.
 func decodeStruct(v reflect.Value, m map[string]any, at string, errs *Errors) {
 	fields := structFields(v)
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		f, ok := fields[strings.ToLower(k)]
 		if !ok {
 			msg := fmt.Sprintf("unknown key %q", k)

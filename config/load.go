@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
@@ -208,7 +209,7 @@ func (x *expander) tree(node any, path string) any {
 	switch n := node.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(n))
-		for _, k := range sortedKeys(n) {
+		for _, k := range slices.Sorted(maps.Keys(n)) {
 			out[k] = x.tree(n[k], joinPath(path, k))
 		}
 		return out
@@ -359,15 +360,6 @@ func (c *Config) Line(path string) int {
 		p = p[:i]
 	}
 	return 0
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // envKey is one scalar configuration key that an EMFA_* variable can override.

@@ -12,39 +12,48 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// Recorder receives every contract call once it has been answered (emfa serve --record).
-// Record must not block: it runs on the request's goroutine after the answer is written.
+// Recorder receives every contract call, and every device answer, once it has been
+// handled (emfa serve --record). Record runs on the request's goroutine before the answer
+// is released to the caller, so what it looks up (the factor a call named) is the state
+// that call left, not a later one's; it must be quick.
 type Recorder interface {
 	Record(c RecordedCall)
 }
 
-// RecordedCall is one contract call as it happened.
+// ResourceDevice is the Resource of a recorded device answer (POST
+// /v1/devices/challenges/{id}): the push approval, denial or cancellation a device sent.
+const ResourceDevice = "device"
+
+// RecordedCall is one contract call (or device answer) as it happened.
 type RecordedCall struct {
 	Time      time.Time
 	RequestID string
-	Provider  string // as addressed in the path
-	Resource  string // enrollments, initiate, validate, result, test, or what the path said
+	Provider  string // as addressed in the path; "" for a device answer
+	Resource  string // enrollments, initiate, validate, result, test, device, or what the path said
 	Method    string
 	// Auth is "" for a call that passed authentication, else "none" (no credentials
 	// came) or "wrong".
-	Auth      string
+	Auth string
+	// Challenge is the challenge a device answered (its transactionId).
+	Challenge string
 	Request   []byte // the body as received (up to the body limit)
 	Status    int
 	Response  []byte
 	Exchanges []provider.Exchange // the vendor calls it caused
 }
 
-// record observes the contract calls for the Recorder. It changes nothing: the body the
-// handler reads is copied as it reads it, the answer as it is written.
+// record observes the contract calls and device answers for the Recorder. It changes no
+// answer: the body the handler reads is copied as it reads it, the answer is held until
+// it is recorded and then sent as written.
 func (s *Server) record(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		path := c.Request().URL.Path
-		if s.recorder == nil || !strings.HasPrefix(path, "/v1/providers/") {
+		req := c.Request()
+		path := req.URL.Path
+		device := req.Method == http.MethodPost && strings.HasPrefix(path, "/v1/devices/challenges/")
+		if s.recorder == nil || (!strings.HasPrefix(path, "/v1/providers/") && !device) {
 			return next(c)
 		}
 		start := time.Now()
-		var out bytes.Buffer
-		req := c.Request()
 		// Read the body now (within the limit) so it is recorded even when the handler
 		// never reads it (a call refused before decoding); the handler reads the same bytes.
 		in, err := io.ReadAll(io.LimitReader(req.Body, s.maxBody))
@@ -55,28 +64,34 @@ func (s *Server) record(next echo.HandlerFunc) echo.HandlerFunc {
 		ctx, exchanges := provider.WithExchanges(req.Context())
 		c.SetRequest(req.WithContext(ctx))
 		resp := c.Response()
-		resp.Writer = &teeWriter{ResponseWriter: resp.Writer, buf: &out}
+		held := &heldWriter{ResponseWriter: resp.Writer}
+		resp.Writer = held
+		defer held.release()
 
 		if err := next(c); err != nil {
 			c.Error(err) // answer now, so what is recorded is what was sent
 		}
-		parts := strings.Split(strings.Trim(strings.TrimPrefix(path, "/v1/providers/"), "/"), "/")
+		if retry, _ := c.Get(ctxRetry).(bool); retry {
+			return nil // answered from the first attempt's record: not a call of its own
+		}
 		call := RecordedCall{
 			Time: start, RequestID: resp.Header().Get(echo.HeaderXRequestID), Method: req.Method,
-			Provider: parts[0], Request: in, Status: resp.Status, Response: out.Bytes(),
-			Exchanges: exchanges.List(),
+			Request: in, Status: resp.Status, Response: held.buf.Bytes(), Exchanges: exchanges.List(),
 		}
-		if len(parts) > 1 {
-			call.Resource = parts[len(parts)-1]
+		if device {
+			call.Resource, call.Challenge = ResourceDevice, strings.TrimPrefix(path, "/v1/devices/challenges/")
+		} else {
+			parts := strings.Split(strings.Trim(strings.TrimPrefix(path, "/v1/providers/"), "/"), "/")
+			call.Provider = parts[0]
+			if len(parts) > 1 {
+				call.Resource = parts[len(parts)-1]
+			}
 		}
-		if resp.Status == http.StatusUnauthorized {
+		if resp.Status == http.StatusUnauthorized && !device {
 			call.Auth = "wrong"
 			if req.Header.Get("Authorization") == "" && (s.auth.header == "" || req.Header.Get(s.auth.header) == "") {
 				call.Auth = "none"
 			}
-		}
-		if retry, _ := c.Get(ctxRetry).(bool); retry {
-			return nil // answered from the first attempt's record: not a call of its own
 		}
 		s.recorder.Record(call)
 		return nil
@@ -88,12 +103,39 @@ type readCloser struct {
 	io.Closer
 }
 
-type teeWriter struct {
+// heldWriter keeps an answer (status and body; headers go to the real writer's map) until
+// release sends it.
+type heldWriter struct {
 	http.ResponseWriter
-	buf *bytes.Buffer
+	status   int
+	buf      bytes.Buffer
+	released bool
 }
 
-func (t *teeWriter) Write(p []byte) (int, error) {
-	t.buf.Write(p)
-	return t.ResponseWriter.Write(p)
+func (h *heldWriter) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+
+func (h *heldWriter) Write(p []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return h.buf.Write(p)
+}
+
+// Flush is a no-op until release: nothing is sent before the call is recorded.
+func (h *heldWriter) Flush() {}
+
+func (h *heldWriter) release() {
+	if h.released {
+		return
+	}
+	h.released = true
+	if h.status == 0 {
+		return // nothing was written: net/http answers as it would have
+	}
+	h.ResponseWriter.WriteHeader(h.status)
+	h.ResponseWriter.Write(h.buf.Bytes())
 }

@@ -1,7 +1,8 @@
 // Package config is emfa's typed configuration: the structs an operator's YAML decodes
-// into, loading (viper as a loader only, ${ENV} expansion, EMFA_* overrides), defaults and
-// validation that reports every problem at once. A loaded *Config is a snapshot: nothing
-// mutates it after Load returns, and no request path reads viper.
+// into, loading (YAML read with its line numbers, ${ENV} expansion, EMFA_* overrides),
+// defaults and validation that reports every problem at once, each with its file, line
+// and path. A loaded *Config is a snapshot: nothing
+// mutates it after Load returns, and no request path reads the file.
 //
 // config imports no other emfa package; it is data and validation only.
 package config
@@ -27,6 +28,11 @@ type Config struct {
 	Warnings []string `mapstructure:"-"`
 	// Source names where the configuration came from (a path, or "embedded default").
 	Source string `mapstructure:"-"`
+
+	lines map[string]int // the YAML line of each path, lower-cased
+	unset []string       // paths whose ${NAME} was unset (UnsetIsWarning)
+	// unsetWarnings become Warnings once the file's name is known.
+	unsetWarnings []*FieldError
 }
 
 // Server configures emfa's HTTP listener toward IBM Verify.
@@ -103,15 +109,14 @@ type Provider struct {
 	Engine           string   `mapstructure:"engine"` // builtin or remote
 	// Builtin is the builtin engine's section: its own settings (lockout, sendLimits,
 	// maxFactorsPerUser) and one section per factor type (totp, smsotp…). Like Remote it
-	// is kept as a generic tree, which the builtin engine decodes and validates: each
-	// factor type owns its settings, so a new type needs nothing here.
+	// is kept as a generic tree, which the builtin engine decodes (with Decode) and
+	// validates: each factor type owns its settings, so a new type needs nothing here.
 	Builtin map[string]any `mapstructure:"builtin"`
 	// Remote is the remote engine's section: an IBM Verify real-time webhook (urls,
 	// authentication, headers, resources with CEL transforms) as YAML, or
 	// {webhookFile: F, values: {placeholder: value}} naming a Verify webhook JSON used
-	// verbatim. It is kept as a generic tree with the keys' case intact (viper would
-	// lower-case them; resource names and JWT claims are case-sensitive); the remote engine
-	// decodes and validates it.
+	// verbatim. It is kept as a generic tree with the keys' case intact (resource names
+	// and JWT claims are case-sensitive); the remote engine decodes and validates it.
 	Remote map[string]any `mapstructure:"remote"`
 	// ChallengeLifetime bounds a challenge the engine starts (push, SMS...): past it a
 	// result is TIMEOUT whatever the backend says. Default 5m.

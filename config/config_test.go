@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 const testKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes
@@ -66,14 +67,14 @@ func TestParseFull(t *testing.T) {
 		Providers: []Provider{{
 			Name: "Built-in factors", CredentialPrefix: "emfa", Enabled: &enabled,
 			Capabilities: []string{"TOTP"}, Engine: "builtin", ChallengeLifetime: DefaultChallengeLife,
-			// Kept as loaded (viper lower-cases keys); the builtin engine decodes it.
+			// Kept as written, keys' case intact; the builtin engine decodes it.
 			Builtin: map[string]any{
 				"totp":    map[string]any{"algorithm": "SHA256", "digits": 8, "period": 60, "window": 2},
-				"lockout": map[string]any{"maxfailures": 5, "duration": "10m"},
+				"lockout": map[string]any{"maxFailures": 5, "duration": "10m"},
 			},
 		}},
 	}
-	if diff := cmp.Diff(want, *cfg); diff != "" {
+	if diff := cmp.Diff(want, *cfg, cmpopts.IgnoreUnexported(Config{})); diff != "" {
 		t.Errorf("config mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -362,4 +363,70 @@ providers: [{name: A, credentialPrefix: a, capabilities: [totp]}]
 	}
 	_, err := Parse([]byte(fmt.Sprintf(base, ", auditRetention: 5m")), "yaml", env(nil))
 	assertErrors(t, err, []string{"storage.auditRetention: must be 0 (keep forever) or at least 1h, not 5m0s"})
+}
+
+// Every problem at once, each with its file and line: an unknown key does not hide the
+// others behind a decoder's raw text, a duration needs a unit and a sane range, a listen
+// port must be a port (issue 14, item 2).
+func TestEveryProblemWithItsLine(t *testing.T) {
+	text := `server:
+  listen: "127.0.0.1:99999"
+  requestTimeout: 10
+  shutdownTimeout: 2h
+  auth:
+    basic:
+      username: verify
+      pasword: x
+storage:
+  dsn: ":memory:"
+  encryptionKey: "` + testKey + `"
+  auditRetention: soon
+providers:
+  - name: A
+    credentialPrefix: a
+    capabilities: [totp]
+    challengeLifetim: 2m
+`
+	path := filepath.Join(t.TempDir(), "emfa.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path, env(nil))
+	assertErrors(t, err, []string{
+		path + `:2: server.listen: "127.0.0.1:99999": port "99999" is not a number from 0 to 65535`,
+		path + `:3: server.requestTimeout: 10 has no unit: write 10s (or ms, m, h)`,
+		path + `:4: server.shutdownTimeout: must be between 1s and 10m0s, not 2h0m0s`,
+		path + `:8: server.auth.basic: unknown key "pasword" (did you mean "password"?)`,
+		path + `:12: storage.auditRetention: must be a duration such as 30s, 5m or 1h30m, not "soon"`,
+		path + `:17: providers[0]: unknown key "challengeLifetim" (did you mean "challengeLifetime"?)`,
+	})
+	// In order of the file, and the empty password is not reported twice.
+	if got := err.Error(); !strings.HasPrefix(got, path+":2:") || strings.Contains(got, "password: must not be empty") {
+		t.Errorf("got:\n%s", got)
+	}
+}
+
+// Without the secrets in the environment, UnsetIsWarning reports each unset ${NAME} as a
+// warning and checks everything else as if it were set; Need keeps a command's own
+// secrets required.
+func TestUnsetVariablesWarn(t *testing.T) {
+	y := fullYAML + "delivery:\n  sms: {type: twilio, accountSid: AC1, authToken: \"${TWILIO_TOKEN}\", from: \"+15550001111\"}\n"
+	cfg, err := Parse([]byte(y), "yaml", Options{LookupEnv: env(nil).LookupEnv, Unset: UnsetIsWarning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"line 5: server.auth.basic.password: environment variable EMFA_VERIFY_PASSWORD is not set",
+		"line 10: storage.encryptionKey: environment variable EMFA_ENCRYPTION_KEY is not set",
+		"line 21: delivery.sms.authToken: environment variable TWILIO_TOKEN is not set",
+	}
+	if diff := cmp.Diff(want, cfg.Warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	// Everything else is still checked.
+	_, err = Parse([]byte(strings.Replace(y, "127.0.0.1:9090", "nonsense", 1)), "yaml", Options{LookupEnv: env(nil).LookupEnv, Unset: UnsetIsWarning})
+	assertErrors(t, err, []string{`line 3: server.listen: "nonsense" is not host:port`})
+	// A command that opens the store still needs the key.
+	_, err = Parse([]byte(y), "yaml", Options{LookupEnv: env(nil).LookupEnv, Unset: UnsetIsWarning, Need: []string{"storage"}})
+	assertErrors(t, err, []string{"line 10: storage.encryptionKey: environment variable EMFA_ENCRYPTION_KEY is not set"})
 }

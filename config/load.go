@@ -1,11 +1,9 @@
 package config
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -13,15 +11,30 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-viper/mapstructure/v2"
-	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 )
 
-// Options tune loading; the zero value reads the process environment.
+// UnsetMode says what a ${NAME} naming an unset variable is.
+type UnsetMode int
+
+const (
+	// UnsetIsError refuses the configuration (emfa serve: it would run without a secret).
+	UnsetIsError UnsetMode = iota
+	// UnsetIsWarning reports it as a warning and checks everything else as if it were set
+	// (emfa check on a machine without the secrets; commands that do not use them).
+	UnsetIsWarning
+)
+
+// Options tune loading; the zero value reads the process environment and requires every
+// ${NAME} to be set.
 type Options struct {
 	// LookupEnv resolves ${NAME} references and EMFA_* overrides; default os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Unset is what an unset ${NAME} is; default UnsetIsError.
+	Unset UnsetMode
+	// Need, with UnsetIsWarning, lists the sections whose references must still be set
+	// (["storage"] for a command that opens the store): they stay errors.
+	Need []string
 }
 
 func (o Options) lookup() func(string) (string, bool) {
@@ -32,117 +45,197 @@ func (o Options) lookup() func(string) (string, bool) {
 }
 
 // Load reads, expands, decodes, defaults and validates the configuration file at path.
-// The returned error lists every problem found (see Errors).
+// The returned error lists every problem found (see Errors), each with the file, its
+// line where the YAML has one, and its path.
 func Load(path string, opts Options) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	format := strings.TrimPrefix(filepath.Ext(path), ".")
-	if format == "" || format == "yml" {
-		format = "yaml"
+	cfg, err := parse(data, opts)
+	if cfg != nil {
+		cfg.Source = path
+		cfg.warnUnset()
 	}
-	cfg, err := Parse(data, format, opts)
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		if cfg == nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		return nil, cfg.Annotate(err)
 	}
-	cfg.Source = path
 	return cfg, nil
 }
 
-// Parse is Load on bytes already read; format is yaml or json.
+// Parse is Load on bytes already read; format is yaml or json (JSON is read as the YAML
+// it also is).
 func Parse(data []byte, format string, opts Options) (*Config, error) {
-	v := viper.New()
-	v.SetConfigType(format)
-	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", format, err)
+	if format != "yaml" && format != "yml" && format != "json" {
+		return nil, fmt.Errorf("parse %s: unknown format", format)
 	}
-	settings := v.AllSettings()
+	cfg, err := parse(data, opts)
+	if err != nil && cfg != nil {
+		return nil, cfg.Annotate(err)
+	}
+	if cfg != nil {
+		cfg.warnUnset()
+	}
+	return cfg, err
+}
 
+// warnUnset puts the unset variables first among the warnings, each where it is.
+func (c *Config) warnUnset() {
+	var out []string
+	sort.SliceStable(c.unsetWarnings, func(i, j int) bool { return c.Line(c.unsetWarnings[i].Path) < c.Line(c.unsetWarnings[j].Path) })
+	for _, w := range c.unsetWarnings {
+		cp := *w
+		cp.File, cp.Line = c.Source, c.Line(w.Path)
+		out = append(out, cp.Error())
+	}
+	c.Warnings = append(out, c.Warnings...)
+	c.unsetWarnings = nil
+}
+
+// parse does the work of Load. A nil Config with an error means the document itself
+// could not be read; otherwise the Config carries the lines to annotate the error with.
+func parse(data []byte, opts Options) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("parse yaml: %w", err)
+	}
+	cfg := &Config{lines: map[string]int{}}
+	var tree any = map[string]any{}
+	if len(doc.Content) > 0 {
+		var err error
+		if tree, err = nodeTree(doc.Content[0], "", cfg.lines); err != nil {
+			return nil, fmt.Errorf("parse yaml: %w", err)
+		}
+	}
+	settings, ok := tree.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("parse yaml: the configuration must be a section of keys, not %s", describe(tree))
+	}
 	lookup := opts.lookup()
-	var errs Errors
 	applyEnvOverrides(settings, lookup)
-	// Remote sections are taken from the document itself below, keys' case intact.
-	if providers, ok := settings["providers"].([]any); ok {
-		for _, p := range providers {
-			if m, ok := p.(map[string]any); ok {
-				delete(m, "remote")
+	x := &expander{lookup: lookup, opts: opts}
+	expanded := x.tree(settings, "")
+	cfg.unset = x.unset
+	errs := x.errs
+	cfg.unsetWarnings = x.warnings
+	errs = append(errs, Decode(expanded, cfg, "")...)
+	cfg.Warnings = slices.Clip(cfg.Warnings)
+	// Validate even when some values did not decode: every problem at once. A value that
+	// did not decode (or lacks its variable) is reported once, not again as invalid.
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		for _, e := range err.(Errors) {
+			if fe, ok := e.(*FieldError); !ok || !reported(errs, fe.Path) {
+				errs = append(errs, e)
 			}
 		}
 	}
-	expanded := expandTree(settings, "", lookup, &errs)
-	// Map iteration made the order random; sort so the same file gives the same report.
-	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-
-	var cfg Config
-	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
-		Result:           &cfg,
-		ErrorUnused:      true, // a typo in a key is an error, not a silently ignored setting
-		WeaklyTypedInput: true, // EMFA_* overrides arrive as strings
-		DecodeHook: mapstructure.ComposeDecodeHookFunc(
-			mapstructure.StringToTimeDurationHookFunc(),
-		),
-	})
-	if err != nil {
-		return nil, err
+	if errs = cfg.drop(errs); len(errs) > 0 {
+		return cfg, errs
 	}
-	if err := dec.Decode(expanded); err != nil {
-		errs = append(errs, decodeErrors(err)...)
-	}
-	if err := restoreRemote(&cfg, data, format, lookup, &errs); err != nil {
-		return nil, err
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	cfg.applyDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return &cfg, nil
+	return cfg, nil
 }
 
-// decodeErrors splits mapstructure's combined error into one entry per problem.
-func decodeErrors(err error) Errors {
-	var out Errors
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range joined.Unwrap() {
-			out = append(out, decodeErrors(e)...)
+// nodeTree turns a YAML node into maps, lists and scalars with every key's case intact
+// (resource names, JWT claims and header names are case-sensitive), and records the line
+// of every path (lower-cased) in lines.
+func nodeTree(n *yaml.Node, path string, lines map[string]int) (any, error) {
+	lines[strings.ToLower(path)] = n.Line
+	switch n.Kind {
+	case yaml.AliasNode:
+		return nodeTree(n.Alias, path, lines)
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+				merged, err := nodeTree(v, path, lines)
+				if err != nil {
+					return nil, err
+				}
+				if m, ok := merged.(map[string]any); ok {
+					for mk, mv := range m {
+						if _, set := out[mk]; !set {
+							out[mk] = mv
+						}
+					}
+				}
+				continue
+			}
+			p := joinPath(path, k.Value)
+			val, err := nodeTree(v, p, lines)
+			if err != nil {
+				return nil, err
+			}
+			lines[strings.ToLower(p)] = k.Line
+			out[k.Value] = val
 		}
-		return out
+		return out, nil
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			v, err := nodeTree(c, fmt.Sprintf("%s[%d]", path, i), lines)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	default:
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		return v, nil
 	}
-	return Errors{err}
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
-// expandTree replaces ${NAME} and ${NAME:-default} in every string value, recording an
-// error with its path for each reference to an unset variable. Only the braced form is
-// expanded, so a literal '$' in a password needs no escaping.
-func expandTree(node any, path string, lookup func(string) (string, bool), errs *Errors) any {
+// expander replaces ${NAME} and ${NAME:-default} in every string value. Only the braced
+// form is expanded, so a literal '$' in a password needs no escaping.
+type expander struct {
+	lookup   func(string) (string, bool)
+	opts     Options
+	errs     Errors
+	warnings []*FieldError
+	unset    []string // paths whose value lacks an unset variable
+}
+
+func (x *expander) tree(node any, path string) any {
 	switch n := node.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(n))
-		for k, val := range n {
-			out[k] = expandTree(val, joinPath(path, k), lookup, errs)
+		for _, k := range slices.Sorted(maps.Keys(n)) {
+			out[k] = x.tree(n[k], joinPath(path, k))
 		}
 		return out
 	case []any:
 		out := make([]any, len(n))
 		for i, val := range n {
-			out[i] = expandTree(val, fmt.Sprintf("%s[%d]", path, i), lookup, errs)
+			out[i] = x.tree(val, fmt.Sprintf("%s[%d]", path, i))
 		}
 		return out
 	case string:
 		return envRef.ReplaceAllStringFunc(n, func(ref string) string {
 			m := envRef.FindStringSubmatch(ref)
-			if val, ok := lookup(m[1]); ok && val != "" {
+			if val, ok := x.lookup(m[1]); ok && val != "" {
 				return val
 			}
 			if m[2] != "" {
 				return m[3]
 			}
-			*errs = append(*errs, &FieldError{Path: canonicalPath(path), Msg: fmt.Sprintf("environment variable %s is not set", m[1])})
+			at := canonicalPath(path)
+			msg := fmt.Sprintf("environment variable %s is not set", m[1])
+			if x.opts.Unset == UnsetIsWarning && !x.needed(at) {
+				x.warnings = append(x.warnings, &FieldError{Path: at, Msg: msg})
+				x.unset = append(x.unset, at)
+			} else {
+				x.errs = append(x.errs, &FieldError{Path: at, Msg: msg})
+			}
 			return ""
 		})
 	default:
@@ -150,10 +243,129 @@ func expandTree(node any, path string, lookup func(string) (string, bool), errs 
 	}
 }
 
+func (x *expander) needed(path string) bool {
+	for _, n := range x.opts.Need {
+		if under(path, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// reported reports whether errs has a problem at, above or below path already.
+func reported(errs Errors, path string) bool {
+	for _, e := range errs {
+		if fe, ok := e.(*FieldError); ok && (under(path, fe.Path) || under(fe.Path, path)) && fe.Path != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// under reports whether path is at or below section.
+func under(path, section string) bool {
+	path, section = strings.ToLower(path), strings.ToLower(section)
+	return path == section || strings.HasPrefix(path, section+".") || strings.HasPrefix(path, section+"[")
+}
+
+// drop removes the problems that only restate an unset variable already warned about
+// (an empty password, a key that does not decode): with UnsetIsWarning the rest of the
+// configuration is checked as if the variables were set.
+func (c *Config) drop(errs Errors) Errors {
+	if len(c.unset) == 0 {
+		return errs
+	}
+	var out Errors
+	for _, e := range errs {
+		if fe, ok := e.(*FieldError); ok && c.Unset(fe.Path) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// Unset reports whether path, or something under it, took its value from an unset
+// variable (loaded with UnsetIsWarning): a problem there is the missing secret's, already
+// warned about.
+func (c *Config) Unset(path string) bool {
+	for _, u := range c.unset {
+		if under(u, path) || under(path, u) {
+			return true
+		}
+	}
+	return false
+}
+
+// Annotate completes err's problems with where they are: the file (Source) and, where
+// the YAML has it, the line of the path (or of its nearest ancestor). Problems that only
+// restate an unset variable already warned about are dropped. Engines' checks go through
+// it too, so every problem of a file reads the same. The result is sorted by line.
+func (c *Config) Annotate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var errs Errors
+	if es, ok := err.(Errors); ok {
+		errs = es
+	} else {
+		errs = Errors{err}
+	}
+	errs = c.drop(errs)
+	if len(errs) == 0 {
+		return nil
+	}
+	out := make(Errors, len(errs))
+	for i, e := range errs {
+		fe, ok := e.(*FieldError)
+		if !ok {
+			if c.Source != "" {
+				e = fmt.Errorf("%s: %w", c.Source, e)
+			}
+			out[i] = e
+			continue
+		}
+		cp := *fe
+		if cp.File == "" {
+			cp.File = c.Source
+		}
+		if cp.Line == 0 {
+			cp.Line = c.Line(joinPath(cp.Path, cp.Key))
+		}
+		out[i] = &cp
+	}
+	sort.SliceStable(out, func(i, j int) bool { return lineOf(out[i]) < lineOf(out[j]) })
+	return out
+}
+
+func lineOf(e error) int {
+	if fe, ok := e.(*FieldError); ok && fe.Line > 0 {
+		return fe.Line
+	}
+	return 1 << 30
+}
+
+// Line is the line of path in the file, or of its nearest ancestor that has one; 0 when
+// none does (an EMFA_* override, a default).
+func (c *Config) Line(path string) int {
+	p := strings.ToLower(path)
+	for p != "" {
+		if l, ok := c.lines[p]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
+}
+
 // envKey is one scalar configuration key that an EMFA_* variable can override.
 type envKey struct {
 	env  string   // EMFA_STORAGE_ENCRYPTIONKEY
-	path []string // viper's lower-cased keys: storage, encryptionkey
+	path []string // the keys as documented: storage, encryptionKey
 }
 
 // envKeys walks the Config struct: server.listen is EMFA_SERVER_LISTEN,
@@ -172,7 +384,7 @@ func envKeys() []envKey {
 				continue
 			}
 			fEnv := env + "_" + strings.ToUpper(tag)
-			fPath := append(slices.Clone(path), strings.ToLower(tag))
+			fPath := append(slices.Clone(path), tag)
 			ft := t.Field(i).Type
 			for ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
@@ -191,7 +403,8 @@ func envKeys() []envKey {
 	return out
 }
 
-// applyEnvOverrides sets every key whose EMFA_* variable is set.
+// applyEnvOverrides sets every key whose EMFA_* variable is set, replacing the key in
+// whatever case the file wrote it.
 func applyEnvOverrides(settings map[string]any, lookup func(string) (string, bool)) {
 	for _, k := range envKeys() {
 		val, ok := lookup(k.env)
@@ -200,15 +413,26 @@ func applyEnvOverrides(settings map[string]any, lookup func(string) (string, boo
 		}
 		node := settings
 		for _, key := range k.path[:len(k.path)-1] {
-			sub, _ := node[key].(map[string]any)
+			name := keyIn(node, key)
+			sub, _ := node[name].(map[string]any)
 			if sub == nil {
 				sub = map[string]any{}
-				node[key] = sub
+				node[name] = sub
 			}
 			node = sub
 		}
-		node[k.path[len(k.path)-1]] = val
+		node[keyIn(node, k.path[len(k.path)-1])] = val
 	}
+}
+
+// keyIn is the spelling node uses for key (matched case-insensitively), or key itself.
+func keyIn(node map[string]any, key string) string {
+	for k := range node {
+		if strings.EqualFold(k, key) {
+			return k
+		}
+	}
+	return key
 }
 
 // EnvOverrides lists the EMFA_* variables that override configuration keys, sorted.
@@ -224,10 +448,13 @@ func joinPath(path, key string) string {
 	if path == "" {
 		return key
 	}
+	if key == "" {
+		return path
+	}
 	return path + "." + key
 }
 
-// canonicalPath restores the documented spelling of a path viper lower-cased
+// canonicalPath restores the documented spelling of a path written in another case
 // ("storage.encryptionkey" → "storage.encryptionKey") from the struct tags.
 func canonicalPath(path string) string {
 	t := reflect.TypeFor[Config]()
@@ -256,32 +483,4 @@ func canonicalPath(path string) string {
 		}
 	}
 	return strings.Join(parts, ".")
-}
-
-// restoreRemote sets each provider's Remote section from the document itself: viper
-// lower-cases every map key, and a webhook's resource names and JWT claims are
-// case-sensitive. ${NAME} references inside are expanded like everywhere else.
-func restoreRemote(cfg *Config, data []byte, format string, lookup func(string) (string, bool), errs *Errors) error {
-	var doc struct {
-		Providers []struct {
-			Remote map[string]any `yaml:"remote" json:"remote"`
-		} `yaml:"providers" json:"providers"`
-	}
-	var err error
-	if format == "json" {
-		err = json.Unmarshal(data, &doc)
-	} else {
-		err = yaml.Unmarshal(data, &doc)
-	}
-	if err != nil {
-		return fmt.Errorf("parse %s: %w", format, err)
-	}
-	for i := range cfg.Providers {
-		if i >= len(doc.Providers) || doc.Providers[i].Remote == nil {
-			continue
-		}
-		tree := expandTree(doc.Providers[i].Remote, fmt.Sprintf("providers[%d].remote", i), lookup, errs)
-		cfg.Providers[i].Remote = tree.(map[string]any)
-	}
-	return nil
 }

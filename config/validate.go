@@ -7,6 +7,7 @@ import (
 	"net"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -15,9 +16,29 @@ import (
 type FieldError struct {
 	Path string
 	Msg  string
+	// Key is the unknown key a problem at Path is about, whose own line is the one to show.
+	Key string
+	// File and Line say where in which file (Config.Annotate sets them); 0: no line.
+	File string
+	Line int
 }
 
-func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+// Error reads `emfa.yaml:14: server.auth.basic: unknown key "pasword"`.
+func (e *FieldError) Error() string {
+	msg := e.Path + ": " + e.Msg
+	if e.Path == "" {
+		msg = e.Msg
+	}
+	switch {
+	case e.File != "" && e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, msg)
+	case e.File != "":
+		return e.File + ": " + msg
+	case e.Line > 0:
+		return fmt.Sprintf("line %d: %s", e.Line, msg)
+	}
+	return msg
+}
 
 // Errors is every problem found in a configuration, in document order.
 type Errors []error
@@ -108,18 +129,24 @@ func (c *Config) Validate() error {
 		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 
-	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
-		add("server.listen", "%q is not host:port", c.Server.Listen)
+	if msg := checkListen(c.Server.Listen); msg != "" {
+		add("server.listen", "%s", msg)
 	}
-	if c.Server.RequestTimeout < 0 {
-		add("server.requestTimeout", "must not be negative")
+	between := func(path string, d, lo, hi time.Duration) {
+		if d < lo || d > hi {
+			add(path, "must be between %s and %s, not %s", lo, hi, d)
+		}
 	}
+	between("server.requestTimeout", c.Server.RequestTimeout, 100*time.Millisecond, 5*time.Minute)
+	between("server.shutdownTimeout", c.Server.ShutdownTimeout, time.Second, 10*time.Minute)
 	if c.Server.MaxBodyBytes < 0 {
 		add("server.maxBodyBytes", "must not be negative")
 	}
 	if ttl := c.Server.Idempotency.TTL; ttl < 2*c.Server.RequestTimeout {
 		// A retry may come up to a request deadline after the first attempt ended.
 		add("server.idempotency.ttl", "%v is shorter than twice server.requestTimeout (%v): a retry could outlive the answer kept for it", ttl, c.Server.RequestTimeout)
+	} else if ttl > 7*24*time.Hour {
+		add("server.idempotency.ttl", "must be at most 168h (Verify retries within minutes), not %s", ttl)
 	}
 	a := c.Server.Auth
 	if a.Basic != nil {
@@ -258,6 +285,9 @@ func (c *Config) validateDelivery(add func(path, format string, args ...any)) {
 				add(at+"."+field, "is required for a %s sender", d.Type)
 			}
 		}
+		if d.Timeout < 100*time.Millisecond || d.Timeout > 2*time.Minute {
+			add(at+".timeout", "must be between 100ms and 2m0s, not %s", d.Timeout)
+		}
 		switch d.Type {
 		case DeliverySMTP:
 			need("host", d.Host)
@@ -309,3 +339,20 @@ func DecodeKey(s Secret) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("malformed key: not base64")
 }
+
+// checkListen explains what is wrong with a listen address, or returns "".
+func checkListen(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port (e.g. 127.0.0.1:8080)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("%q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	if host != "" && net.ParseIP(host) == nil && !hostnameRE.MatchString(host) {
+		return fmt.Sprintf("%q: %q is neither an IP address nor a host name", addr, host)
+	}
+	return ""
+}
+
+var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)

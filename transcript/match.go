@@ -21,6 +21,18 @@ const (
 	redacted     = "<redacted>" // what recording writes in place of a secret
 )
 
+// AnswerStandIn is the answer replay enrolls for a security question whose answer a
+// recording redacted; ${answer()} gives it, where the recorded user answered right.
+var AnswerStandIn = func() string {
+	fields, _ := builtin.FieldsOf(builtin.TypeQuestion)
+	for _, f := range fields {
+		if f.Name == "answer" {
+			return f.StandIn
+		}
+	}
+	return ""
+}()
+
 // Mismatch is one difference between an expected and an actual value.
 type Mismatch struct {
 	Path      string
@@ -85,6 +97,9 @@ func (sc *scope) value(expr string) (string, error) {
 		if len(args) == 0 {
 			return "", fmt.Errorf("${%s}: needs a secret", expr)
 		}
+		if args[0] == redacted {
+			return "", fmt.Errorf("${%s}: the seed was redacted when recording: put the factor's Base32 seed here and in its setup", expr)
+		}
 		seed, err := builtin.DecodeSecret(args[0])
 		if err != nil {
 			return "", fmt.Errorf("${%s}: %w", expr, err)
@@ -122,8 +137,10 @@ func (sc *scope) value(expr string) (string, error) {
 			return "", fmt.Errorf("${%s}: %w", expr, err)
 		}
 		return code, nil
+	case "answer":
+		return AnswerStandIn, nil
 	}
-	return "", fmt.Errorf("${%s}: unknown generator %q (want totp, hotp or sent)", expr, name)
+	return "", fmt.Errorf("${%s}: unknown generator %q (want totp, hotp, sent or answer)", expr, name)
 }
 
 // expandValue expands every string inside v (a YAML value), leaving matchers alone.

@@ -19,18 +19,30 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// Observed is one contract call as emfa answered it, with the vendor calls it caused.
+// Observed is one contract call as emfa answered it, with the vendor calls it caused, or
+// one device answer (Resource "device").
 type Observed struct {
 	Time      time.Time
 	Provider  string
 	Resource  string
 	Method    string
 	Auth      string // "", "none" or "wrong": the credentials the call came with
+	Challenge string // a device answer's challenge (the push's transactionId)
 	Request   []byte
 	Status    int
 	Response  []byte
 	Exchanges []provider.Exchange
+	// Setup is what the call needs created before it can replay (the user and the
+	// built-in factors it names, as the call left them); nil for none.
+	Setup []Setup
+	// Input is what replay sends in place of the call's redacted passvalue when the call
+	// succeeded: ${totp(<redacted>)}, ${sent(+15551230123)}, ${answer()}… ("": it stays
+	// redacted). A refused passvalue is replayed as <redacted>, which is refused too.
+	Input string
 }
+
+// ResourceDevice is the Resource of an observed device answer.
+const ResourceDevice = "device"
 
 // RecorderOptions configure a Recorder.
 type RecorderOptions struct {
@@ -38,24 +50,29 @@ type RecorderOptions struct {
 	// Config is the serving configuration's text; it is copied into each transcript with
 	// its secrets redacted.
 	Config string
-	// Setup says what a call needs created before it can replay (the users and built-in
-	// factors it names); nil for none.
-	Setup func(o Observed) []Setup
-	Log   *slog.Logger
-	// Idle writes an open transaction nobody has called for this long (default 10 min).
+	Log    *slog.Logger
+	// Idle writes a session nobody has called for this long (default 10 min).
 	Idle time.Duration
 }
 
-// Recorder groups observed calls into transactions and writes each as a transcript: the
-// calls sharing a transactionId, or a single call (a lookup, a validate-only factor). It
-// never slows or changes an answer: Observe only queues, and a write that fails (a full
-// disk, a directory that went away) is logged.
+// maxSessionCalls bounds a session's transcript; a longer one is written in parts.
+const maxSessionCalls = 500
+
+// Recorder groups observed calls into sessions and writes each as a transcript: the calls
+// of one user to one provider — with the device answers to that user's pushes — until
+// nobody has called for Idle (or the recorder closes), so that what one call depends on
+// (the lockout earlier failures caused, the send limit an earlier code used up, the
+// transaction a late result polls) replays with it. A call that names no user, or is
+// refused (401, 400, 5xx), is a transcript of its own. The recorder never slows or
+// changes an answer: Observe only queues, and a write that fails (a full disk, a
+// directory that went away) is logged.
 type Recorder struct {
 	o      RecorderOptions
 	queue  chan Observed
 	done   chan struct{}
 	mu     sync.Mutex
-	open   map[string]*group // by provider + transactionId
+	open   map[string]*group // by provider + user
+	byTx   map[string]string // transactionId → the session that started it
 	seq    int
 	failed int
 	closed bool
@@ -78,7 +95,8 @@ func NewRecorder(o RecorderOptions) *Recorder {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		o.Log.Error("recording: transcripts directory unusable; calls will not be recorded until it is", "dir", o.Dir, "err", err)
 	}
-	r := &Recorder{o: o, queue: make(chan Observed, 1024), done: make(chan struct{}), open: map[string]*group{}}
+	r := &Recorder{o: o, queue: make(chan Observed, 1024), done: make(chan struct{}),
+		open: map[string]*group{}, byTx: map[string]string{}}
 	go r.loop()
 	return r
 }
@@ -99,7 +117,7 @@ func (r *Recorder) Observe(o Observed) {
 	}
 }
 
-// Close writes every open transaction and stops.
+// Close writes every open session and stops.
 func (r *Recorder) Close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -128,48 +146,65 @@ func (r *Recorder) loop() {
 		select {
 		case o, ok := <-r.queue:
 			if !ok {
-				for key, g := range r.open {
-					r.write(g.calls)
-					delete(r.open, key)
+				for _, key := range sortedKeys(r.open) {
+					r.flush(key)
 				}
 				return
 			}
 			r.add(o)
 		case <-tick.C:
-			for key, g := range r.open {
-				if time.Since(g.last) >= r.o.Idle {
-					r.write(g.calls)
-					delete(r.open, key)
+			for _, key := range sortedKeys(r.open) {
+				if time.Since(r.open[key].last) >= r.o.Idle {
+					r.flush(key)
 				}
 			}
 		}
 	}
 }
 
-// add files a call with its transaction, writing the transaction when it ends.
-func (r *Recorder) add(o Observed) {
-	req, _ := decodeJSON(o.Request).(map[string]any)
-	resp, _ := decodeJSON(o.Response).(map[string]any)
-	status, _ := resp["status"].(string)
-	txid, _ := req["transactionId"].(string)
-	if o.Resource == provider.ResourceInitiate && o.Status == 200 {
-		if started, ok := resp["transactionId"].(string); ok && started != "" {
-			r.open[o.Provider+"\x00"+started] = &group{calls: []Observed{o}, last: time.Now()}
-			return
+// flush writes a session and forgets it.
+func (r *Recorder) flush(key string) {
+	r.write(r.open[key].calls)
+	delete(r.open, key)
+	for tx, k := range r.byTx {
+		if k == key {
+			delete(r.byTx, tx)
 		}
 	}
-	key := o.Provider + "\x00" + txid
-	g, inTx := r.open[key]
-	if txid == "" || !inTx {
+}
+
+// add files a call with its session.
+func (r *Recorder) add(o Observed) {
+	if o.Resource == ResourceDevice {
+		key, ok := r.byTx[o.Challenge]
+		if !ok {
+			r.o.Log.Warn("recording: a device answer to a challenge not recorded is left out", "challenge", o.Challenge)
+			return
+		}
+		g := r.open[key]
+		g.calls, g.last = append(g.calls, o), time.Now()
+		return
+	}
+	req, _ := decodeJSON(o.Request).(map[string]any)
+	user := username(req)
+	if user == "" || o.Status != 200 {
 		r.write([]Observed{o})
 		return
 	}
+	key := o.Provider + "\x00" + user
+	g, ok := r.open[key]
+	if !ok {
+		g = &group{}
+		r.open[key] = g
+	}
 	g.calls, g.last = append(g.calls, o), time.Now()
-	terminal := status == "SUCCESS" || status == "CANCELED" || status == "TIMEOUT" ||
-		(status == "FAILED" && o.Resource == provider.ResourceResult)
-	if terminal || o.Status != 200 {
-		r.write(g.calls)
-		delete(r.open, key)
+	if resp, _ := decodeJSON(o.Response).(map[string]any); resp != nil {
+		if tx, _ := resp["transactionId"].(string); tx != "" {
+			r.byTx[tx] = key
+		}
+	}
+	if len(g.calls) >= maxSessionCalls {
+		r.flush(key)
 	}
 }
 
@@ -222,95 +257,184 @@ func safeName(s string) string {
 	return s
 }
 
-// transcript builds the transcript of one transaction.
+// transcript builds the transcript of one session.
 func (r *Recorder) transcript(calls []Observed) *Transcript {
 	first := calls[0]
-	t := &Transcript{Clock: first.Time.UTC().Truncate(time.Second)}
+	t := &Transcript{Clock: first.Time.UTC().Truncate(time.Millisecond)}
 	t.Config, t.Env = redactConfig(r.o.Config)
-	txVars := map[string]string{}  // transactionId → variable
-	factorVars := map[string]any{} // a set-up factor's recorded id → ${fN}
-	seenSetup := map[string]bool{}
+	b := &builder{t: t, txVars: map[string]string{}, numbers: map[string]capturedNumber{},
+		factorVars: map[string]any{}, specs: map[string]*FactorSpec{}, seen: map[string]bool{}}
 	user := ""
 	prev := t.Clock
 	for _, o := range calls {
-		if r.o.Setup != nil {
-			for _, s := range r.o.Setup(o) {
-				key := s.User
-				if s.Factor != nil {
-					key = "factor:" + s.Factor.ID
-				}
-				if !seenSetup[key] {
-					seenSetup[key] = true
-					if s.Factor != nil {
-						// Replay creates the factor anew; its id travels as a variable.
-						f := *s.Factor
-						f.As = fmt.Sprintf("f%d", len(factorVars)+1)
-						factorVars[f.ID] = "${" + f.As + "}"
-						f.ID = ""
-						s.Factor = &f
-					}
-					t.Setup = append(t.Setup, s)
-				}
-			}
-		}
-		if gap := o.Time.Sub(prev).Truncate(time.Second); gap >= time.Second {
+		b.setup(o.Setup)
+		// The clock moves as it did between the calls, to the millisecond: a TOTP code or
+		// an expiry lands where it did.
+		if gap := o.Time.Sub(prev).Truncate(time.Millisecond); gap >= time.Second {
 			t.Steps = append(t.Steps, Step{Advance: Duration(gap)})
 			prev = prev.Add(gap)
 		}
-		step := Step{Name: o.Resource, Call: &Call{Provider: o.Provider, Resource: o.Resource}}
-		if o.Method != "POST" {
-			step.Call.Method = o.Method
+		if o.Resource == ResourceDevice {
+			t.Steps = append(t.Steps, b.device(o))
+			continue
 		}
-		step.Call.Auth = o.Auth
-		if req := decodeJSON(o.Request); isJSON(o.Request) {
-			if m, ok := req.(map[string]any); ok {
-				if tx, ok := m["transactionId"].(string); ok {
-					if v, known := txVars[tx]; known {
-						m["transactionId"] = "${" + v + "}"
-					}
-				}
-				if u := username(m); u != "" && user == "" {
-					user = u
-				}
-			}
-			step.Call.Body = replaceStrings(redactValue(req, redacted), factorVars)
-		} else if len(o.Request) > 0 {
-			raw := string(o.Request)
-			step.Call.Raw = &raw
+		if u := username(decodeJSONMap(o.Request)); u != "" && user == "" {
+			user = u
 		}
-		exp := &Expect{Body: replaceStrings(decodeJSON(o.Response), factorVars)}
-		if o.Status != 200 {
-			exp.Status = o.Status
-		}
-		if m, ok := exp.Body.(map[string]any); ok {
-			if tx, ok := m["transactionId"].(string); ok && tx != "" {
-				if v, known := txVars[tx]; known {
-					m["transactionId"] = "${" + v + "}"
-				} else {
-					v := fmt.Sprintf("tx%d", len(txVars)+1)
-					txVars[tx] = v
-					m["transactionId"] = "<capture:" + v + ">"
-				}
-			}
-		}
-		step.Expect = exp
-		for _, x := range o.Exchanges {
-			step.Vendor = append(step.Vendor, recordExchange(x))
-		}
-		t.Steps = append(t.Steps, step)
+		t.Steps = append(t.Steps, b.call(o))
 	}
 	t.Name = fmt.Sprintf("recorded %s on %s", strings.Join(resources(calls), ", "), first.Provider)
 	if user != "" {
 		t.Name += " for " + user
 	}
-	t.Description = fmt.Sprintf("Recorded by emfa serve --record at %s. Secrets are %s: supply them (a TOTP seed in setup, a passvalue as ${totp(SEED)}) where the scenario depends on them.",
+	t.Description = fmt.Sprintf("Recorded by emfa serve --record at %s. Secrets are %s: a TOTP or HOTP seed must be put back (in setup and in ${totp(…)}/${hotp(…)}) for its codes to replay; sent codes replay as ${sent(…)}, right answers to questions as ${answer()}.",
 		first.Time.UTC().Format(time.RFC3339), redacted)
 	return t
+}
+
+// builder keeps what the steps of one transcript refer to.
+type builder struct {
+	t          *Transcript
+	txVars     map[string]string         // transactionId → variable
+	numbers    map[string]capturedNumber // transactionId → the number its push showed
+	factorVars map[string]any            // a set-up factor's recorded id → ${fN}
+	specs      map[string]*FactorSpec    // a set-up factor's recorded id → its setup
+	seen       map[string]bool
+}
+
+type capturedNumber struct{ value, name string }
+
+// setup adds what a call needs created, each user and factor once. A later call's view
+// of an HOTP factor may have a lower counter (the one its code was accepted at): the
+// setup must reach it.
+func (b *builder) setup(setup []Setup) {
+	for _, s := range setup {
+		key := s.User
+		if s.Factor != nil {
+			key = "factor:" + s.Factor.ID
+		}
+		if b.seen[key] {
+			if f := s.Factor; f != nil && b.specs[f.ID] != nil && f.Counter < b.specs[f.ID].Counter {
+				b.specs[f.ID].Counter = f.Counter
+			}
+			continue
+		}
+		b.seen[key] = true
+		if s.Factor != nil {
+			// Replay creates the factor anew; its id travels as a variable.
+			f := *s.Factor
+			f.As = fmt.Sprintf("f%d", len(b.factorVars)+1)
+			b.factorVars[f.ID] = "${" + f.As + "}"
+			b.specs[f.ID] = &f
+			f.ID = ""
+			s.Factor = &f
+		}
+		b.t.Setup = append(b.t.Setup, s)
+	}
+}
+
+// call is the step of one contract call.
+func (b *builder) call(o Observed) Step {
+	step := Step{Name: o.Resource, Call: &Call{Provider: o.Provider, Resource: o.Resource, Auth: o.Auth}}
+	if o.Method != "POST" {
+		step.Call.Method = o.Method
+	}
+	resp := decodeJSON(o.Response)
+	status := ""
+	if m, ok := resp.(map[string]any); ok {
+		status, _ = m["status"].(string)
+	}
+	factorID := ""
+	if req := decodeJSON(o.Request); isJSON(o.Request) {
+		if m, ok := req.(map[string]any); ok {
+			factorID, _ = m["id"].(string)
+			if tx, ok := m["transactionId"].(string); ok {
+				if v, known := b.txVars[tx]; known {
+					m["transactionId"] = "${" + v + "}"
+				}
+			}
+		}
+		body := redactValue(req, redacted)
+		if m, ok := body.(map[string]any); ok && o.Input != "" && status == "SUCCESS" {
+			if a, ok := m["attributes"].(map[string]any); ok && a["passvalue"] == redacted {
+				a["passvalue"] = o.Input
+			}
+		}
+		step.Call.Body = replaceStrings(body, b.factorVars)
+	} else if len(o.Request) > 0 {
+		raw := string(o.Request)
+		step.Call.Raw = &raw
+	}
+	exp := &Expect{Body: replaceStrings(resp, b.factorVars)}
+	if o.Status != 200 {
+		exp.Status = o.Status
+	}
+	if m, ok := exp.Body.(map[string]any); ok {
+		tx, _ := m["transactionId"].(string)
+		if tx != "" {
+			if v, known := b.txVars[tx]; known {
+				m["transactionId"] = "${" + v + "}"
+			} else {
+				v := fmt.Sprintf("tx%d", len(b.txVars)+1)
+				b.txVars[tx] = v
+				m["transactionId"] = "<capture:" + v + ">"
+			}
+		}
+		if a, ok := m["attributes"].(map[string]any); ok {
+			// The number a push shows is drawn afresh on replay: captured, and the
+			// device's answer reuses it.
+			if n, ok := a["number"]; ok && n != nil && tx != "" {
+				v := fmt.Sprintf("n%d", len(b.numbers)+1)
+				b.numbers[tx] = capturedNumber{value: fmt.Sprint(n), name: v}
+				a["number"] = "<capture:" + v + ">"
+			}
+			// Of several questions, replay may draw another.
+			if _, ok := a["question"]; ok {
+				if f := b.specs[factorID]; f != nil && len(f.Question) > 1 {
+					a["question"] = MatchAny
+				}
+			}
+		}
+	}
+	step.Expect = exp
+	for _, x := range o.Exchanges {
+		step.Vendor = append(step.Vendor, recordExchange(x))
+	}
+	return step
+}
+
+// device is the step of a device's answer to a push.
+func (b *builder) device(o Observed) Step {
+	var body struct {
+		Decision string `json:"decision"`
+		Number   *int   `json:"number"`
+	}
+	json.Unmarshal(o.Request, &body)
+	a := &DeviceAction{Action: body.Decision, Challenge: o.Challenge}
+	if v, ok := b.txVars[o.Challenge]; ok {
+		a.Challenge = "${" + v + "}"
+	}
+	if body.Number != nil {
+		// The number shown is reused; another one stays wrong on replay (0 is never shown).
+		a.Number = "0"
+		if n, ok := b.numbers[o.Challenge]; ok && n.value == fmt.Sprint(*body.Number) {
+			a.Number = "${" + n.name + "}"
+		}
+	}
+	return Step{Name: "device " + body.Decision, Device: a}
+}
+
+func decodeJSONMap(b []byte) map[string]any {
+	m, _ := decodeJSON(b).(map[string]any)
+	return m
 }
 
 func resources(calls []Observed) []string {
 	var out []string
 	for _, c := range calls {
+		if c.Resource == ResourceDevice {
+			continue
+		}
 		if len(out) == 0 || out[len(out)-1] != c.Resource {
 			out = append(out, c.Resource)
 		}
@@ -455,9 +579,15 @@ func redactConfig(text string) (string, map[string]string) {
 // redactNode replaces secret scalars under n; parent is the key n sits under.
 func redactNode(n *yaml.Node, parent string) {
 	switch n.Kind {
-	case yaml.DocumentNode, yaml.SequenceNode:
+	case yaml.DocumentNode:
 		for _, c := range n.Content {
 			redactNode(c, parent)
+		}
+	case yaml.SequenceNode:
+		// A list's items are not the section itself: header.values lists {key, value}
+		// pairs, where only the value is secret.
+		for _, c := range n.Content {
+			redactNode(c, parent+"[]")
 		}
 	case yaml.MappingNode:
 		keys := map[string]bool{}

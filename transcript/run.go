@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -82,7 +83,12 @@ func Run(ctx context.Context, t *Transcript, start Start) error {
 	for i, s := range t.Setup {
 		if s.Factor != nil {
 			f := *s.Factor
-			for _, p := range []*string{&f.Secret, &f.Phone, &f.Email, &f.Answer, &f.ID} {
+			f.Answer = slices.Clone(f.Answer)
+			fields := []*string{&f.Secret, &f.Phone, &f.Email, &f.ID}
+			for j := range f.Answer {
+				fields = append(fields, &f.Answer[j])
+			}
+			for _, p := range fields {
 				if *p, err = sc.expand(*p); err != nil {
 					return fmt.Errorf("setup[%d]: %w", i, err)
 				}

@@ -53,17 +53,47 @@ type Setup struct {
 
 // FactorSpec is a factor to create. As names a variable that receives its id.
 type FactorSpec struct {
-	Type     string `yaml:"type"`
-	User     string `yaml:"user"`
-	ID       string `yaml:"id,omitempty"` // keep this id (a recorded session's)
-	Name     string `yaml:"name,omitempty"`
-	Secret   string `yaml:"secret,omitempty"` // Base32 seed (totp, hotp)
-	Counter  int64  `yaml:"counter,omitempty"`
-	Phone    string `yaml:"phone,omitempty"`
-	Email    string `yaml:"email,omitempty"`
-	Question string `yaml:"question,omitempty"`
-	Answer   string `yaml:"answer,omitempty"`
-	As       string `yaml:"as,omitempty"`
+	Type      string `yaml:"type"`
+	User      string `yaml:"user"`
+	ID        string `yaml:"id,omitempty"` // keep this id (a recorded session's)
+	Name      string `yaml:"name,omitempty"`
+	Secret    string `yaml:"secret,omitempty"` // Base32 seed (totp, hotp)
+	Algorithm string `yaml:"algorithm,omitempty"`
+	Digits    int    `yaml:"digits,omitempty"`
+	Period    int    `yaml:"period,omitempty"`
+	Counter   int64  `yaml:"counter,omitempty"`
+	Phone     string `yaml:"phone,omitempty"`
+	Email     string `yaml:"email,omitempty"`
+	// Question and Answer are one pair, or lists of pairs; a recording writes each answer
+	// <redacted>, and replay enrolls the stand-in ${answer()} gives.
+	Question Strings `yaml:"question,omitempty"`
+	Answer   Strings `yaml:"answer,omitempty"`
+	As       string  `yaml:"as,omitempty"`
+}
+
+// Strings is one string, or a list of them.
+type Strings []string
+
+// UnmarshalYAML reads a scalar or a list.
+func (s *Strings) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*s = Strings{n.Value}
+		return nil
+	}
+	var list []string
+	if err := n.Decode(&list); err != nil {
+		return err
+	}
+	*s = list
+	return nil
+}
+
+// MarshalYAML writes one string as a scalar.
+func (s Strings) MarshalYAML() (any, error) {
+	if len(s) == 1 {
+		return s[0], nil
+	}
+	return []string(s), nil
 }
 
 // Step is one thing that happens: a Verify call (with its expected answer and vendor

@@ -23,25 +23,30 @@ import (
 
 func (d *deps) checkCmd() *cobra.Command {
 	var configPath string
+	var strict bool
 	c := &cobra.Command{
 		Use:   "check",
 		Short: "validate a configuration and compile its transforms",
 		Long: `check validates a configuration and compiles every remote provider's transforms and every
 sender, without starting anything: exit 0 and a one-line summary, or exit 1 listing every
 problem with its path.`,
-		Example: `  emfa check --config emfa.yaml`,
-		Args:    noArgs,
+		Example: `  emfa check --config emfa.yaml
+  emfa check --config emfa.yaml --strict   # unset ${NAME} variables are errors`,
+		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return d.check(configPath)
+			return d.check(storeOptions{config: configPath, strict: strict})
 		},
 	}
 	c.Flags().StringVar(&configPath, "config", "", "configuration `FILE` (default: the embedded default)")
+	// --strict: an unset ${NAME} is an error, as for serve (default: a warning, so a
+	// configuration can be checked where its secrets are not).
+	c.Flags().BoolVar(&strict, "strict", false, "treat an unset ${NAME} as an error")
 	return c
 }
 
-func (d *deps) check(configPath string) error {
+func (d *deps) check(o storeOptions) error {
 	stdout, stderr := d.stdout, d.stderr
-	cfg, err := loadConfig(storeOptions{config: configPath}, forReading, stderr)
+	cfg, err := loadConfig(o, forReading, stderr)
 	if err != nil {
 		return err
 	}
@@ -83,13 +88,16 @@ func (d *deps) check(configPath string) error {
 		for _, msg := range warnings {
 			fmt.Fprintln(stderr, "warning:", msg)
 		}
-		if err != nil {
-			errs = append(errs, prefixed(cfg.Source+": ", err)...)
+		if err := cfg.Annotate(err); err != nil {
+			errs = append(errs, err.(config.Errors)...)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Delivery)) {
+		if cfg.Unset("delivery." + name) {
+			continue // its secret is missing (warned about): the sender cannot be built here
+		}
 		if _, err := probe.newSender(cfg.Delivery[name]); err != nil {
-			errs = append(errs, fmt.Errorf("%s: delivery.%s: %w", cfg.Source, name, err))
+			errs = append(errs, cfg.Annotate(&config.FieldError{Path: "delivery." + name, Msg: err.Error()}).(config.Errors)...)
 		}
 	}
 	for _, c := range probe.closers {

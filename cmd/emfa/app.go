@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -37,14 +36,15 @@ var defaultConfig []byte
 type loadMode int
 
 const (
-	// forServe creates the data directory and its secrets on first use.
+	// forServe creates the data directory and its secrets on first use, and needs every
+	// secret the configuration names.
 	forServe loadMode = iota
 	// forAdmin opens the store: it creates nothing without --init (a new directory, a new
-	// key) and demands no secret it never uses (Verify's password, a sender's token, a
-	// vendor's key).
+	// key) and needs only the storage section's secrets (it never sends a code or calls a
+	// vendor): others left unset are stand-ins that refuse to be used.
 	forAdmin
 	// forReading opens no store (check, transform eval): it creates nothing and stands in
-	// for secrets that do not exist yet.
+	// for secrets that do not exist yet; unset variables are warnings unless strict.
 	forReading
 )
 
@@ -55,16 +55,27 @@ type storeOptions struct {
 	// hideSecrets prints where a generated Verify password is kept, not the password
 	// itself (emfa serve --print-secrets=false).
 	hideSecrets bool
+	// strict makes a reading command (check --strict, transform eval) need every secret.
+	strict bool
+}
+
+// configOptions are the load options of a mode: which unset variables are errors.
+func (o storeOptions) configOptions(mode loadMode) config.Options {
+	switch {
+	case mode == forAdmin:
+		return config.Options{Unset: config.UnsetIsWarning, Need: []string{"storage"}}
+	case mode == forReading && !o.strict:
+		return config.Options{Unset: config.UnsetIsWarning}
+	}
+	return config.Options{}
 }
 
 // loadConfig reads --config, or the embedded default with its generated secrets.
 func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config, error) {
 	path, init := o.config, o.init
+	opts := o.configOptions(mode)
 	if path != "" {
-		if mode == forAdmin {
-			return loadForAdmin(path)
-		}
-		return config.Load(path, config.Options{})
+		return config.Load(path, opts)
 	}
 	dataDir := cmp.Or(os.Getenv("EMFA_DATA_DIR"), "emfa-data")
 	create := mode == forServe || init
@@ -115,7 +126,8 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 		}
 		return "", false
 	}
-	cfg, err := config.Parse(defaultConfig, "yaml", config.Options{LookupEnv: lookup})
+	opts.LookupEnv = lookup
+	cfg, err := config.Parse(defaultConfig, "yaml", opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded default: %w", err)
 	}
@@ -126,62 +138,6 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 // standIn is a well-formed secret of n bytes for a command that never uses it.
 func standIn(n int) string {
 	return base64.StdEncoding.EncodeToString(make([]byte, n))
-}
-
-// unsetMark marks a stand-in for an unset variable in a configuration loaded for an admin
-// command, so that loadForAdmin can tell whether the command would use it.
-const unsetMark = "emfa-unset-variable-"
-
-// loadForAdmin loads a configuration for a command that works on the store. Variables the
-// file references but the environment lacks are refused only where the command uses them
-// (storage, the builtin providers' settings): an operator adding a user needs the
-// encryption key, not the password Verify sends or a vendor's signing key.
-func loadForAdmin(path string) (*config.Config, error) {
-	cfg, err := config.Load(path, config.Options{})
-	if err == nil {
-		return cfg, nil
-	}
-	data, rerr := os.ReadFile(path)
-	if rerr != nil {
-		return nil, err
-	}
-	unset := map[string]bool{}
-	for _, m := range envRef.FindAllStringSubmatch(string(data), -1) {
-		if v, ok := os.LookupEnv(m[1]); (!ok || v == "") && m[2] == "" {
-			unset[m[1]] = true
-		}
-	}
-	if len(unset) == 0 {
-		return nil, err
-	}
-	lenient, lerr := config.Load(path, config.Options{LookupEnv: func(name string) (string, bool) {
-		if unset[name] {
-			return unsetMark + name, true
-		}
-		return os.LookupEnv(name)
-	}})
-	if lerr != nil || usesUnset(lenient) {
-		return nil, err
-	}
-	return lenient, nil
-}
-
-// envRef is a ${NAME} or ${NAME:-default} reference, as config expands them.
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
-
-// usesUnset reports whether an admin command would use a stand-in of loadForAdmin.
-func usesUnset(cfg *config.Config) bool {
-	used := []string{cfg.Storage.Driver, cfg.Storage.DSN.Reveal(), cfg.Storage.EncryptionKey.Reveal()}
-	for _, k := range cfg.Storage.PreviousEncryptionKeys {
-		used = append(used, k.Reveal())
-	}
-	for _, p := range cfg.Providers {
-		used = append(used, p.Name, p.CredentialPrefix, p.Engine, strings.Join(p.Capabilities, ","))
-		if p.Engine == config.EngineBuiltin {
-			used = append(used, fmt.Sprint(p.Builtin))
-		}
-	}
-	return slices.ContainsFunc(used, func(s string) bool { return strings.Contains(s, unsetMark) })
 }
 
 // keptSecret reads a generated secret from path, or generates n random bytes, writes
@@ -233,13 +189,30 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 		}
 		return st, nil
 	default:
-		st, err := sqlite.Open(ctx, cfg.Storage.DSN.Reveal())
-		if err != nil {
-			file, _, _ := strings.Cut(strings.TrimPrefix(cfg.Storage.DSN.Reveal(), "file:"), "?")
-			return nil, fmt.Errorf("storage %s: %w", file, err)
+		dsn := cfg.Storage.DSN.Reveal()
+		path := sqlitePath(dsn)
+		if path != "" {
+			// A first run makes the database's folder (file:/var/lib/emfa/emfa.db), or
+			// says which one it could not make.
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return nil, fmt.Errorf("storage.dsn: cannot create the database's folder %s: %w", filepath.Dir(path), err)
+			}
 		}
-		return st, nil
+		st, err := sqlite.Open(ctx, dsn)
+		if err != nil && path != "" {
+			return nil, fmt.Errorf("storage.dsn: database %s: %w", path, err)
+		}
+		return st, err
 	}
+}
+
+// sqlitePath is the file a SQLite DSN names, or "" for an in-memory database.
+func sqlitePath(dsn string) string {
+	base, query, _ := strings.Cut(dsn, "?")
+	if base == "" || strings.Contains(base, ":memory:") || strings.Contains(query, "mode=memory") {
+		return ""
+	}
+	return strings.TrimPrefix(base, "file:")
 }
 
 func newKeyring(cfg *config.Config) (*builtin.Keyring, error) {
@@ -341,6 +314,18 @@ func remoteWebhook(cfg *config.Config, i int) (*remote.Webhook, []string, error)
 	warnings, err := remote.Check(w)
 	for i, msg := range warnings {
 		warnings[i] = where + "." + msg
+	}
+	if es, ok := err.(config.Errors); ok {
+		// A value whose ${NAME} is unset (emfa check without the secrets) was warned about.
+		var kept config.Errors
+		for _, e := range es {
+			if fe, ok := e.(*config.FieldError); !ok || !cfg.Unset(fmt.Sprintf("providers[%d].remote.%s", i, fe.Path)) {
+				kept = append(kept, e)
+			}
+		}
+		if err = nil; len(kept) > 0 {
+			err = kept
+		}
 	}
 	if err != nil {
 		return nil, warnings, prefixed(where+".", err)

@@ -230,7 +230,7 @@ func TestFactorsAddRefusesUnexposedType(t *testing.T) {
 // emfa replay finds IBM's files from --shared-dir (or $EMFA_SHARED_DIR), never from the
 // source tree: without either, a transcript that needs them fails and says which variable.
 func TestReplaySharedDir(t *testing.T) {
-	transcript := "../../testdata/transcripts/duo-push.yaml"
+	transcript := "../../testdata/transcripts/ibm/duo-push.yaml"
 	shared := os.Getenv("EMFA_SHARED_DIR")
 	if shared == "" {
 		t.Skip("EMFA_SHARED_DIR is not set: IBM's files are not here")

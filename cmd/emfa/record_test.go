@@ -6,101 +6,245 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emfa/emfa/internal/duofake"
 	"github.com/emfa/emfa/internal/verifyfiles"
+	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/transcript"
 )
 
-// A session recorded with serve --record, driven by an independent client, replays green
-// without editing — except that secrets it redacted must be re-supplied where the
-// scenario depends on them (a TOTP seed and the code typed).
-func TestRecordThenReplay(t *testing.T) {
-	webhook := verifyfiles.Path(t, "ibm-duo-webhook.json")
+// The seed every TOTP and HOTP factor of the recorded session uses: the one secret a
+// recording redacts that a replay needs put back by hand.
+const recordSeed = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+
+// recordEnv serves cfgPath with --record under a fake clock, with EMFA_* overrides for
+// what the shipped configurations leave to the environment.
+func recordEnv(t *testing.T, extra map[string]string) (dir string, app *cli) {
+	t.Helper()
+	for k, v := range map[string]string{
+		"EMFA_VERIFY_PASSWORD": "sim-password-0123", "EMFA_ENCRYPTION_KEY": testEncryptionKey,
+		"EMFA_SERVER_LISTEN": "127.0.0.1:0", "EMFA_STORAGE_DSN": "file:" + filepath.Join(t.TempDir(), "emfa.db"),
+		"EMFA_LOG_LEVEL": "debug", "EMFA_LOG_FORMAT": "json",
+	} {
+		t.Setenv(k, v)
+	}
+	for k, v := range extra {
+		t.Setenv(k, v)
+	}
+	return filepath.Join(t.TempDir(), "recorded"), fakeCLI()
+}
+
+// A live session of every built-in flow, served with --record from
+// testdata/config/all-factors.yaml and driven by an independent client, replays green
+// with no edit but the TOTP/HOTP seed put back (issue 14, item 5).
+func TestRecordEveryBuiltinFlowThenReplay(t *testing.T) {
+	const cfg = "../../testdata/config/all-factors.yaml"
+	recordDir, app := recordEnv(t, nil)
+	clk := app.clock
+	for _, u := range []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"} {
+		app.must(t, "users", "add", u, "--config", cfg)
+	}
+	add := func(args ...string) string {
+		var f struct{ ID, ActivationCode string }
+		json.Unmarshal([]byte(app.must(t, append(append([]string{"factors", "add"}, args...), "--config", cfg)...)), &f)
+		if f.ActivationCode != "" {
+			return f.ID + " " + f.ActivationCode
+		}
+		return f.ID
+	}
+	aliceTOTP := add("totp", "--user", "alice", "--secret", recordSeed)
+	bobTOTP := add("totp", "--user", "bob", "--secret", recordSeed)
+	carolHOTP := add("hotp", "--user", "carol", "--secret", recordSeed)
+	daveSMS := add("smsotp", "--user", "dave", "--phone", "+15551230123")
+	erinMail := add("emailotp", "--user", "erin", "--email", "erin@example.com")
+	frankCall := add("voicecall", "--user", "frank", "--phone", "+15551239999")
+	graceQ := add("question", "--user", "grace", "--question", "First pet?", "--answer", "Rex", "--question", "Home town?", "--answer", "São Paulo")
+	heidiPush, activation, _ := strings.Cut(add("push", "--user", "heidi"), " ")
+
+	base, logs, stop := app.serve(t, "--config", cfg, "--record", recordDir)
+	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
+	state := filepath.Join(t.TempDir(), "heidi.json")
+	app.must(t, "device", "register", "--server", base, "--code", activation, "--state", state)
+
+	totpNow := func() string {
+		return strings.TrimSpace(app.must(t, "totp", "code", "--secret", recordSeed, "--time", strconv.FormatInt(clk.Now().Unix(), 10)))
+	}
+	sentTo := func(to string) string {
+		t.Helper()
+		re := regexp.MustCompile(`"to":"` + regexp.QuoteMeta(to) + `","user":"[^"]*","code":"(\d+)"`)
+		m := re.FindAllStringSubmatch(logs.String(), -1)
+		if len(m) == 0 {
+			t.Fatalf("no code sent to %s", to)
+		}
+		return m[len(m)-1][1]
+	}
+	want := func(what string, got answer, status string) answer { t.Helper(); return sim.want(what, got, status) }
+
+	// TOTP: a code is accepted once.
+	sim.enrollments("alice")
+	code := totpNow()
+	want("totp", sim.step("validate", "totp", aliceTOTP, "alice", "", code), "SUCCESS")
+	want("totp replayed", sim.step("validate", "totp", aliceTOTP, "alice", "", code), "FAILED")
+
+	// Lockout: five wrong codes lock the factor; the right code is refused until it ends.
+	for i := range 5 {
+		want(fmt.Sprintf("wrong code %d", i+1), sim.step("validate", "totp", bobTOTP, "bob", "", "000000"), "FAILED")
+	}
+	want("locked", sim.step("validate", "totp", bobTOTP, "bob", "", totpNow()), "FAILED")
+	clk.Advance(16 * time.Minute)
+	want("unlocked", sim.step("validate", "totp", bobTOTP, "bob", "", totpNow()), "SUCCESS")
+
+	// HOTP: two presses of the token.
+	seed, _ := builtin.DecodeSecret(recordSeed)
+	want("hotp 0", sim.step("validate", "hotp", carolHOTP, "carol", "", builtin.HOTP(builtin.SHA1, seed, 0, 6)), "SUCCESS")
+	want("hotp 1", sim.step("validate", "hotp", carolHOTP, "carol", "", builtin.HOTP(builtin.SHA1, seed, 1, 6)), "SUCCESS")
+
+	// SMS: a code, a resend refused by the send limit, a wrong code, the right one.
+	tx := want("sms", sim.step("initiate", "smsotp", daveSMS, "dave", "", ""), "PENDING").TransactionID
+	want("sms resend too soon", sim.step("initiate", "smsotp", daveSMS, "dave", "", ""), "FAILED")
+	want("sms wrong", sim.step("validate", "smsotp", daveSMS, "dave", tx, "000000"), "FAILED")
+	want("sms right", sim.step("validate", "smsotp", daveSMS, "dave", tx, sentTo("+15551230123")), "SUCCESS")
+
+	// E-mail and voice call.
+	tx = want("email", sim.step("initiate", "emailotp", erinMail, "erin", "", ""), "PENDING").TransactionID
+	want("email right", sim.step("validate", "emailotp", erinMail, "erin", tx, sentTo("erin@example.com")), "SUCCESS")
+	tx = want("call", sim.step("initiate", "voicecall", frankCall, "frank", "", ""), "PENDING").TransactionID
+	want("call result", sim.step("result", "voicecall", frankCall, "frank", tx, ""), "PENDING")
+	want("call right", sim.step("validate", "voicecall", frankCall, "frank", tx, sentTo("+15551239999")), "SUCCESS")
+
+	// Questions: a wrong answer, then the right one to whichever was asked.
+	a := want("question", sim.step("initiate", "question", graceQ, "grace", "", ""), "PENDING")
+	want("question wrong", sim.step("validate", "question", graceQ, "grace", a.TransactionID, "Paris"), "FAILED")
+	answerTo := map[string]string{"First pet?": "rex", "Home town?": "  são  PAULO"}
+	want("question right", sim.step("validate", "question", graceQ, "grace", a.TransactionID, answerTo[fmt.Sprint(a.Attributes["question"])]), "SUCCESS")
+
+	// Push with number matching: approved, denied, canceled, a wrong number, and one left
+	// to expire, polled late.
+	device := func(decision, tx string, number any) {
+		t.Helper()
+		args := []string{"device", decision, tx, "--state", state}
+		if number != nil {
+			args = append(args, "--number", fmt.Sprint(number))
+		}
+		app.must(t, args...)
+	}
+	sim.enrollments("heidi")
+	for _, c := range []struct {
+		decision string
+		right    bool
+		status   string
+	}{{"approve", true, "SUCCESS"}, {"deny", false, "FAILED"}, {"cancel", false, "CANCELED"}, {"approve", false, "FAILED"}} {
+		a := want("push", sim.step("initiate", "push", heidiPush, "heidi", "", ""), "PENDING")
+		want("push pending", sim.step("result", "push", heidiPush, "heidi", a.TransactionID, ""), "PENDING")
+		var number any
+		if c.decision == "approve" {
+			number = a.Attributes["number"]
+			if !c.right {
+				number = 7
+			}
+		}
+		device(c.decision, a.TransactionID, number)
+		want("push "+c.decision, sim.step("result", "push", heidiPush, "heidi", a.TransactionID, ""), c.status)
+	}
+	a = want("push", sim.step("initiate", "push", heidiPush, "heidi", "", ""), "PENDING")
+	clk.Advance(2*time.Minute + time.Second)
+	want("push expired", sim.step("result", "push", heidiPush, "heidi", a.TransactionID, ""), "TIMEOUT")
+	clk.Advance(3 * time.Minute)
+	want("late result", sim.step("result", "push", heidiPush, "heidi", a.TransactionID, ""), "TIMEOUT")
+	stop()
+
+	secrets := []string{"sim-password-0123", testEncryptionKey, recordSeed, "Rex", "São Paulo", "rex"}
+	all := replayRecorded(t, recordDir, secrets)
+	for _, want := range []string{
+		"${sent(+15551230123)}", "${sent(erin@example.com)}", "${sent(+15551239999)}", "${answer()}",
+		"question:\n", "- First pet?", "number: <capture:n1>", "number: ${n1}", "number: \"0\"", "action: deny", "action: cancel",
+		"${totp(<redacted>, 6, 30, SHA1)}", "${hotp(<redacted>, 1, 6, SHA1)}",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no %q in the recording", want)
+		}
+	}
+}
+
+// A live session of every DUO flow through testdata/config/duo.yaml, recorded and
+// replayed with no edit at all.
+func TestRecordDUOFlowsThenReplay(t *testing.T) {
 	duo := newDUO(t)
-	duo.SetPushOutcome("alice", duofake.Waiting, duofake.Allow)
+	recordDir, app := recordEnv(t, map[string]string{"DUO_API_URL": duo.URL(), "DUO_IKEY": duoIKey, "DUO_SKEY": duoSKey})
+	clk := app.clock
+	base, _, stop := app.serve(t, "--config", "../../testdata/config/duo.yaml", "--record", recordDir)
+	sim := &verifySim{t: t, base: base + "/v1/providers/duo", user: "verify", pw: "sim-password-0123"}
+
+	sim.enrollments("alice")
+	sim.enrollments("carol") // a token without capabilities
+	for _, outcome := range []duofake.Step{duofake.Allow, duofake.Deny} {
+		duo.SetPushOutcome("alice", duofake.Waiting, outcome)
+		_, tx := sim.challenge("initiate", "push", aliceID, "alice", "", "")
+		sim.challenge("result", "push", aliceID, "alice", tx, "")
+		sim.challenge("result", "push", aliceID, "alice", tx, "")
+	}
+	duo.SetPushOutcome("alice", duofake.Waiting)
+	_, tx := sim.challenge("initiate", "push", aliceID, "alice", "", "")
+	sim.challenge("result", "push", aliceID, "alice", tx, "")
+	clk.Advance(2*time.Minute + time.Second)
+	if got, _ := sim.challenge("result", "push", aliceID, "alice", tx, ""); got != "TIMEOUT" {
+		t.Errorf("past the deadline: %s", got)
+	}
+	clk.Advance(time.Minute)
+	sim.challenge("result", "push", aliceID, "alice", tx, "")
+	_, tx = sim.challenge("initiate", "smsotp", aliceID, "alice", "", "")
+	code, _ := duo.SentPasscode("alice")
+	sim.challenge("validate", "smsotp", aliceID, "alice", tx, "000000")
+	if got, _ := sim.challenge("validate", "smsotp", aliceID, "alice", tx, code); got != "SUCCESS" {
+		t.Errorf("sms: %s", got)
+	}
 	duo.SetPasscode("alice", "314159")
-	cfgPath := writeTestConfig(t, "", fmt.Sprintf(`providers:
-  - name: Built-in factors
-    credentialPrefix: emfa
-    capabilities: [totp]
-  - name: DUO Security
-    credentialPrefix: duo
-    capabilities: [smsotp, push, hotp]
-    engine: remote
-    remote:
-      webhookFile: %q
-      values: {duo_url: %q, duo_integration_key: %s, duo_signing_key: %s}
-`, webhook, duo.URL(), duoIKey, duoSKey))
-	const seed = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-	mustEmfa(t, "users", "add", "alice", "--config", cfgPath)
-	var f struct{ ID string }
-	if err := json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--secret", seed, "--config", cfgPath)), &f); err != nil {
-		t.Fatal(err)
+	if got := sim.validate("hotp", aliceID, "alice", "314159"); got != "SUCCESS" {
+		t.Errorf("hotp: %s", got)
 	}
-	recordDir := filepath.Join(t.TempDir(), "recorded")
-	base, _, stop := startServeArgs(t, "--config", cfgPath, "--record", recordDir)
-	emfa := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
-	duoSim := &verifySim{t: t, base: base + "/v1/providers/duo", user: "verify", pw: "sim-password-0123"}
+	if status, _ := sim.call("GET", "test", ""); status != 200 {
+		t.Errorf("test: %d", status)
+	}
+	(&verifySim{t: t, base: sim.base, user: "verify", pw: "wrong"}).call("POST", "enrollments", `{"username":"alice"}`)
+	stop()
+	replayRecorded(t, recordDir, []string{"sim-password-0123", duoSKey, testEncryptionKey, "314159"})
+}
 
-	code := strings.TrimSpace(mustEmfa(t, "totp", "code", "--secret", seed))
-	emfa.enrollments("alice")
-	if got := emfa.validate("totp", f.ID, "alice", code); got != "SUCCESS" {
-		t.Fatalf("validate: %s", got)
+// replayRecorded checks no secret reached the recording, puts the seed back where a
+// recording redacted it (the one edit the README asks for), replays every transcript and
+// returns them all, concatenated.
+func replayRecorded(t *testing.T, dir string, secrets []string) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if len(files) == 0 {
+		t.Fatal("nothing recorded")
 	}
-	duoSim.enrollments("alice")
-	_, tx := duoSim.challenge("initiate", "push", aliceID, "alice", "", "")
-	duoSim.challenge("result", "push", aliceID, "alice", tx, "")
-	if got, _ := duoSim.challenge("result", "push", aliceID, "alice", tx, ""); got != "SUCCESS" {
-		t.Fatalf("push: %s", got)
-	}
-	duoSim.validate("hotp", aliceID, "alice", "314159")
-	bad := &verifySim{t: t, base: emfa.base, user: "verify", pw: "wrong"}
-	bad.call("POST", "enrollments", `{"username":"alice"}`)
-	stop() // writes every open transaction
-
-	files, _ := filepath.Glob(filepath.Join(recordDir, "*.yaml"))
-	if len(files) != 6 {
-		t.Fatalf("%d transcripts recorded, want 6 (2 lookups, validate, push transaction, hotp, 401)", len(files))
-	}
+	var all strings.Builder
 	for _, path := range files {
 		data, _ := os.ReadFile(path)
-		for _, secret := range []string{"sim-password-0123", duoSKey, seed, code, "314159", testEncryptionKey} {
+		all.Write(data)
+		for _, secret := range secrets {
 			if strings.Contains(string(data), secret) {
 				t.Errorf("%s contains the secret %q", filepath.Base(path), secret)
 			}
 		}
-		tr, err := transcript.Load(path)
+		fixed := strings.ReplaceAll(string(data), "secret: <redacted>", "secret: "+recordSeed)
+		fixed = strings.ReplaceAll(fixed, "otp(<redacted>,", "otp("+recordSeed+",")
+		tr, err := transcript.Parse([]byte(fixed))
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
-		err = transcript.Run(context.Background(), tr, inProcess(&lockedLog{}, verifyfiles.Dir()))
-		validatesTOTP := strings.Contains(string(data), "resource: validate") && strings.Contains(string(data), "provider: emfa")
-		if !validatesTOTP {
-			if err != nil {
-				t.Errorf("%s replays red: %v\n%s", filepath.Base(path), err, data)
-			}
-			continue
-		}
-		// The TOTP validation needs its seed and code back.
-		if err == nil {
-			t.Errorf("%s replays green with its secrets redacted", filepath.Base(path))
-		}
-		fixed := strings.Replace(string(data), "secret: <redacted>", "secret: "+seed, 1)
-		fixed = strings.Replace(fixed, "passvalue: <redacted>", `passvalue: "${totp(`+seed+`)}"`, 1)
-		if fixed == string(data) {
-			t.Fatalf("no redacted secret to re-supply in:\n%s", data)
-		}
-		tr, err = transcript.Parse([]byte(fixed))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := transcript.Run(context.Background(), tr, inProcess(&lockedLog{}, verifyfiles.Dir())); err != nil {
-			t.Errorf("%s with its secrets re-supplied: %v\n%s", filepath.Base(path), err, fixed)
+		logs := &lockedLog{}
+		if err := transcript.Run(context.Background(), tr, inProcess(logs, verifyfiles.Dir())); err != nil {
+			t.Errorf("%s replays red: %v\n%s\n--- emfa log:\n%s", filepath.Base(path), err, data, logs)
 		}
 	}
+	return all.String()
 }
 
 // Recording into a directory that cannot be written is logged, not fatal: emfa serves.

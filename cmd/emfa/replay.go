@@ -357,14 +357,20 @@ func setupValues(f *transcript.FactorSpec) (url.Values, error) {
 		if !ok || v == "" {
 			continue
 		}
-		s := fmt.Sprint(v)
-		if s == builtin.Redacted {
-			if field.StandIn == "" {
-				continue
-			}
-			s = field.StandIn
+		list, isList := v.([]any)
+		if !isList {
+			list = []any{v}
 		}
-		values.Set(field.Name, s)
+		for _, e := range list {
+			s := fmt.Sprint(e)
+			if s == builtin.Redacted {
+				if field.StandIn == "" {
+					continue
+				}
+				s = field.StandIn
+			}
+			values.Add(field.Name, s)
+		}
 	}
 	return values, nil
 }

@@ -101,7 +101,7 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	if recordDir != "" {
 		rec := newRecorder(e, o.config, recordDir)
 		defer rec.Close() // after the server has stopped: every open transaction is written
-		opts.Recorder = callRecorder{rec}
+		opts.Recorder = callRecorder{rec, e}
 		e.log.Warn("recording every transaction into transcripts (secrets redacted)", "dir", recordDir)
 	}
 	srv := &http.Server{

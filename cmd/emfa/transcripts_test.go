@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,9 +13,22 @@ import (
 )
 
 // TestTranscripts replays every recorded transaction under testdata/transcripts, as
-// `emfa replay testdata/transcripts/*.yaml` does.
+// `emfa replay testdata/transcripts/*.yaml` does — with nothing from outside the
+// repository, as in a fresh clone.
 func TestTranscripts(t *testing.T) {
-	files, err := filepath.Glob("../../testdata/transcripts/*.yaml")
+	t.Setenv("EMFA_SHARED_DIR", filepath.Join(t.TempDir(), "no-shared-folder"))
+	replayAll(t, "../../testdata/transcripts/*.yaml")
+}
+
+// TestTranscriptsIBMWebhook replays the DUO transcripts through IBM's published webhook,
+// read verbatim from shared/verify; it skips, saying why, where that folder is absent.
+func TestTranscriptsIBMWebhook(t *testing.T) {
+	verifyfiles.Path(t, "ibm-duo-webhook.json")
+	replayAll(t, "../../testdata/transcripts/ibm/*.yaml")
+}
+
+func replayAll(t *testing.T, glob string) {
+	files, err := filepath.Glob(glob)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no transcripts: %v", err)
 	}
@@ -24,14 +38,22 @@ func TestTranscripts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if text, _ := tr.ConfigText(); strings.Contains(text, "EMFA_SHARED_DIR") {
-				verifyfiles.Path(t, "ibm-duo-webhook.json") // skip, or fail in CI, without IBM's files
-			}
 			logs := &lockedLog{}
 			if err := transcript.Run(context.Background(), tr, inProcess(logs, verifyfiles.Dir())); err != nil {
 				t.Errorf("%v\n--- emfa log:\n%s", err, logs)
 			}
 		})
+	}
+}
+
+// emfa replay testdata/transcripts/*.yaml, as the README shows it, passes in a fresh
+// clone: no transcript there reads a file outside the repository.
+func TestReplayCommandFreshClone(t *testing.T) {
+	t.Setenv("EMFA_SHARED_DIR", filepath.Join(t.TempDir(), "no-shared-folder"))
+	files, _ := filepath.Glob("../../testdata/transcripts/*.yaml")
+	code, out, errOut := emfa(t, append([]string{"replay"}, files...)...)
+	if code != 0 || !strings.HasSuffix(out, fmt.Sprintf("%d passed, 0 failed\n", len(files))) {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
 	}
 }
 

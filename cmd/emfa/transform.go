@@ -48,7 +48,7 @@ func (d *deps) transformCmd() *cobra.Command {
 type transformEval struct{ config, prefix, resource, direction, input string }
 
 func (d *deps) transformEval(ctx context.Context, o transformEval) error {
-	cfg, err := loadConfig(storeOptions{config: o.config}, forReading, d.stderr)
+	cfg, err := loadConfig(storeOptions{config: o.config, strict: true}, forReading, d.stderr)
 	if err != nil {
 		return err
 	}

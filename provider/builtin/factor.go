@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/go-viper/mapstructure/v2"
-
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin/delivery"
@@ -248,26 +246,9 @@ func joinPath(at, key string) string {
 	return at + "." + key
 }
 
-// decode reads raw (a section as configuration loading left it: keys possibly
-// lower-cased, durations as strings) into out, reporting each unknown key and each
-// malformed value at its path.
+// decode reads raw (a section as configuration loading left it) into out, reporting each
+// unknown key, each malformed value and each duration without a unit at its path, the
+// way config reports its own (config.Annotate adds the lines).
 func decode(raw any, out any, at string, errs *config.Errors) {
-	if raw == nil {
-		return
-	}
-	var md mapstructure.Metadata
-	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
-		Result: out, Metadata: &md, WeaklyTypedInput: true,
-		DecodeHook: mapstructure.StringToTimeDurationHookFunc(),
-	})
-	if err == nil {
-		err = dec.Decode(raw)
-	}
-	if err != nil {
-		*errs = append(*errs, &config.FieldError{Path: at, Msg: strings.ReplaceAll(err.Error(), "\n", "; ")})
-	}
-	slices.Sort(md.Unused)
-	for _, key := range md.Unused {
-		*errs = append(*errs, &config.FieldError{Path: joinPath(at, key), Msg: "unknown key"})
-	}
+	*errs = append(*errs, config.Decode(raw, out, at)...)
 }

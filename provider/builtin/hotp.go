@@ -64,7 +64,8 @@ func (k *hotpFactor) Fields() []Field {
 }
 
 func (k *hotpFactor) Recorded(f *store.Factor) url.Values {
-	return url.Values{"secret": {Redacted}, "counter": {strconv.FormatInt(f.Counter+1, 10)}}
+	return url.Values{"secret": {Redacted}, "counter": {strconv.FormatInt(f.Counter+1, 10)},
+		"algorithm": {f.Params["algorithm"]}, "digits": {f.Params["digits"]}}
 }
 
 // Enroll creates an active HOTP factor, its seed given or generated, and sealed. The

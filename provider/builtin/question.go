@@ -133,13 +133,14 @@ func (*questionFactor) Fields() []Field {
 	}
 }
 
-// Recorded keeps the first question; its answer is never recorded.
+// Recorded keeps every question; their answers are never recorded.
 func (*questionFactor) Recorded(f *store.Factor) url.Values {
 	qs, _ := Questions(f)
-	if len(qs) == 0 {
-		return url.Values{}
+	answers := make([]string, len(qs))
+	for i := range answers {
+		answers[i] = Redacted
 	}
-	return url.Values{"question": {qs[0]}, "answer": {Redacted}}
+	return url.Values{"question": qs, "answer": answers}
 }
 
 // Enroll creates an active question factor holding every question and answer pair: the

@@ -3,6 +3,8 @@ package builtin_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -106,7 +108,7 @@ providers:
 		"providers[0].builtin.totp.digits: must be 6 or 8, not 7",
 		"providers[0].builtin.totp.period: must be between 10 and 300 seconds, not 5",
 		"providers[0].builtin.totp.window: must be between 0 and 10 steps, not 40",
-		"providers[0].builtin.totp.colour: unknown key",
+		`providers[0].builtin.totp: unknown key "colour"`,
 		"providers[0].builtin.hotp.window: must be between 1 and 100, not 0",
 		"providers[0].builtin.smsotp.sender: a smtp sender cannot deliver smsotp",
 		"providers[0].builtin.smsotp.length: must be between 6 and 10 digits, not 4",
@@ -119,7 +121,7 @@ providers:
 		"providers[0].builtin.lockout.maxFailures: must be between 1 and 100, not 1000",
 		"providers[0].builtin.sendLimits.perUser[0]: needs a positive window and max",
 		"providers[0].builtin.maxFactorsPerUser: must be between 1 and 1000, not 0",
-		"providers[0].builtin.frobnicate: unknown key",
+		`providers[0].builtin: unknown key "frobnicate"`,
 	})
 
 	warnings, err := check(t, `
@@ -200,5 +202,41 @@ func TestMaxFactorsPerUser(t *testing.T) {
 		if _, err := d.engine.Enroll(ctx, enrollment("totp", "alice")); !errors.Is(err, builtin.ErrTooManyFactors) {
 			t.Errorf("21st factor: %v", err)
 		}
+	})
+}
+
+// A factor type's section reports like config's own: an unknown key with the nearest
+// known one, a duration without a unit, and — through config.Annotate — each with its
+// file and line.
+func TestSettingsLinesAndUnits(t *testing.T) {
+	text := `server: {auth: {basic: {username: v, password: a-password-of-16-chars}}}
+storage: {dsn: ":memory:", encryptionKey: "` + settingsKey + `"}
+delivery:
+  devlog: {type: log}
+providers:
+  - name: A
+    credentialPrefix: a
+    capabilities: [smsotp, push]
+    builtin:
+      smsotp:
+        sender: devlog
+        lifetme: 5m
+      push:
+        lifetime: 120
+`
+	path := filepath.Join(t.TempDir(), "emfa.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Providers[0]
+	_, err = builtin.Check(builtin.Options{Config: p.Builtin, Capabilities: p.Capabilities, Path: "providers[0]",
+		Senders: func(string) (delivery.Sender, error) { return delivery.NewLog(nil), nil }})
+	assertErrors(t, cfg.Annotate(err), []string{
+		path + `:12: providers[0].builtin.smsotp: unknown key "lifetme" (did you mean "lifetime"?)`,
+		path + ":14: providers[0].builtin.push.lifetime: 120 has no unit: write 120s",
 	})
 }

@@ -62,7 +62,9 @@ func (k *totpFactor) Fields() []Field {
 	return seedFields(Field{Name: "period", Meta: "S", Kind: FieldInt, Usage: "seconds per step (default: the provider's)"})
 }
 
-func (k *totpFactor) Recorded(*store.Factor) url.Values { return url.Values{"secret": {Redacted}} }
+func (k *totpFactor) Recorded(f *store.Factor) url.Values {
+	return url.Values{"secret": {Redacted}, "algorithm": {f.Params["algorithm"]}, "digits": {f.Params["digits"]}, "period": {f.Params["period"]}}
+}
 
 // Enroll creates an active TOTP factor, its seed given or generated, and sealed; the
 // seed and its otpauth URI are shown once.

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// emfa check without the secrets in the environment warns about each unset ${NAME}, with
+// its line, and checks everything else; --strict makes them errors (issue 14, item 2).
+func TestCheckWithoutSecrets(t *testing.T) {
+	for _, name := range []string{"DUO_API_URL", "DUO_IKEY", "DUO_SKEY", "EMFA_VERIFY_PASSWORD", "EMFA_ENCRYPTION_KEY"} {
+		t.Setenv(name, "")
+	}
+	const duo = "../../testdata/config/duo.yaml"
+	code, out, errOut := emfa(t, "check", "--config", duo)
+	if code != 0 || !strings.Contains(out, "12 transforms compiled") ||
+		!strings.Contains(errOut, "warning: "+duo+":33: providers[0].remote.authentication.header.values[1].value: environment variable DUO_SKEY is not set") {
+		t.Errorf("check: exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = emfa(t, "check", "--strict", "--config", duo)
+	if code != 1 || !strings.Contains(errOut, duo+":24: providers[0].remote.urls[0]: environment variable DUO_API_URL is not set") {
+		t.Errorf("check --strict: exit %d\n%s", code, errOut)
+	}
+}
+
+// Every problem at once, each with file and line: a typo does not hide the rest, a
+// duration needs a unit, a port must be one, and a builtin section reports the same way.
+func TestCheckReportsEverythingWithLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "emfa.yaml")
+	os.WriteFile(path, []byte(`server:
+  listen: 127.0.0.1:99999
+  requestTimeout: 10
+  auth:
+    basic: {username: verify, pasword: x}
+storage: {dsn: ":memory:", encryptionKey: "`+testEncryptionKey+`"}
+providers:
+  - name: A
+    credentialPrefix: a
+    capabilities: [totp]
+    builtin:
+      totp: {perod: 30}
+      lockout: {duration: 900}
+`), 0o600)
+	code, _, errOut := emfa(t, "check", "--config", path)
+	for _, want := range []string{
+		path + `:2: server.listen: "127.0.0.1:99999": port "99999" is not a number from 0 to 65535`,
+		path + `:3: server.requestTimeout: 10 has no unit`,
+		path + `:5: server.auth.basic: unknown key "pasword" (did you mean "password"?)`,
+	} {
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("missing %q (exit %d):\n%s", want, code, errOut)
+		}
+	}
+	// The builtin section is checked once the rest loads.
+	data, _ := os.ReadFile(path)
+	_, providers, _ := strings.Cut(string(data), "storage:")
+	os.WriteFile(path, []byte("server: {auth: {basic: {username: verify, password: a-strong-password-0123}}}\nstorage:"+providers), 0o600)
+	code, _, errOut = emfa(t, "check", "--config", path)
+	for _, want := range []string{
+		path + `:8: providers[0].builtin.totp: unknown key "perod" (did you mean "period"?)`,
+		path + `:9: providers[0].builtin.lockout.duration: 900 has no unit`,
+	} {
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("missing %q (exit %d):\n%s", want, code, errOut)
+		}
+	}
+}
+
+// A command that does not use a secret does not require it: managing users needs the
+// store, not the SMS gateway's token.
+func TestCommandsNeedOnlyTheirSecrets(t *testing.T) {
+	t.Setenv("TWILIO_TOKEN", "")
+	path := writeTestConfig(t, "", `delivery:
+  sms: {type: twilio, accountSid: AC00000000000000000000000000000000, authToken: "${TWILIO_TOKEN}", from: "+15550001111"}
+providers:
+  - name: A
+    credentialPrefix: a
+    capabilities: [totp, smsotp]
+    builtin:
+      smsotp: {sender: sms}
+`)
+	mustEmfa(t, "users", "add", "alice", "--config", path)
+	if out := mustEmfa(t, "users", "list", "--config", path); !strings.Contains(out, "alice") {
+		t.Errorf("users list: %s", out)
+	}
+	mustEmfa(t, "factors", "add", "smsotp", "--user", "alice", "--phone", "+15551230123", "--config", path)
+	if code, _, errOut := emfa(t, "serve", "--config", path); code != 1 || !strings.Contains(errOut, "TWILIO_TOKEN is not set") {
+		t.Errorf("serve without the token: exit %d\n%s", code, errOut)
+	}
+}
+
+// The complete example's SQLite file lives in a folder a first run may lack: emfa makes it,
+// or names the folder it could not make (issue 14, item 4).
+func TestSQLiteFolderOnFirstRun(t *testing.T) {
+	dir := t.TempDir()
+	path := writeTestConfig(t, `driver: sqlite
+  dsn: "file:`+filepath.Join(dir, "var", "lib", "emfa", "emfa.db")+`"`, "providers: [{name: A, credentialPrefix: a, capabilities: [totp]}]\n")
+	mustEmfa(t, "users", "add", "alice", "--config", path)
+
+	blocker := filepath.Join(dir, "file")
+	os.WriteFile(blocker, []byte("x"), 0o600)
+	path = writeTestConfig(t, `driver: sqlite
+  dsn: "file:`+filepath.Join(blocker, "emfa", "emfa.db")+`"`, "providers: [{name: A, credentialPrefix: a, capabilities: [totp]}]\n")
+	if code, _, errOut := emfa(t, "users", "add", "alice", "--config", path); code != 1 || !strings.Contains(errOut, filepath.Join(blocker, "emfa")) {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+}
+
+// testdata/config/all-factors.yaml, for trying every built-in factor, passes emfa check.
+func TestAllFactorsConfig(t *testing.T) {
+	t.Setenv("EMFA_VERIFY_PASSWORD", "a-strong-password-0123")
+	t.Setenv("EMFA_ENCRYPTION_KEY", testEncryptionKey)
+	out := mustEmfa(t, "check", "--strict", "--config", "../../testdata/config/all-factors.yaml")
+	if !strings.Contains(out, "7 capabilities") {
+		t.Errorf("check: %s", out)
+	}
+}

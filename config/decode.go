@@ -1,0 +1,291 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Decode reads raw, a configuration tree (maps, lists and scalars, as YAML gives them),
+// into out, a pointer to a struct whose fields carry mapstructure tags, and returns one
+// FieldError per problem, each at its path under at: an unknown key (with the nearest
+// known one), a value of the wrong kind, a duration without a unit. Keys match their tags
+// case-insensitively; a key absent from raw leaves its field as it was, so defaults set
+// before decoding survive. Engines decode their own sections with it (builtin's factor
+// types), so every section reports alike, and a Config's Annotate adds the YAML lines.
+func Decode(raw any, out any, at string) Errors {
+	var errs Errors
+	if raw == nil {
+		return nil
+	}
+	decodeValue(reflect.ValueOf(out).Elem(), raw, at, &errs)
+	return errs
+}
+
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	anyMapType   = reflect.TypeFor[map[string]any]()
+)
+
+func decodeValue(v reflect.Value, raw any, at string, errs *Errors) {
+	fail := func(format string, args ...any) {
+		*errs = append(*errs, &FieldError{Path: at, Msg: fmt.Sprintf(format, args...)})
+	}
+	if raw == nil {
+		return // `key:` with nothing after it: as if absent
+	}
+	if v.Type() == durationType {
+		d, err := parseDuration(raw)
+		if err != nil {
+			fail("%v", err)
+			return
+		}
+		v.SetInt(int64(d))
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		decodeValue(v.Elem(), raw, at, errs)
+	case reflect.Struct:
+		m, ok := raw.(map[string]any)
+		if !ok {
+			fail("must be a section of keys, not %s", describe(raw))
+			return
+		}
+		decodeStruct(v, m, at, errs)
+	case reflect.Map:
+		m, ok := raw.(map[string]any)
+		if !ok {
+			fail("must be a section of keys, not %s", describe(raw))
+			return
+		}
+		if v.Type() == anyMapType {
+			v.Set(reflect.ValueOf(m)) // an engine's section: the engine decodes it
+			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(v.Type()))
+		}
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			elem := reflect.New(v.Type().Elem()).Elem()
+			decodeValue(elem, m[k], joinPath(at, k), errs)
+			v.SetMapIndex(reflect.ValueOf(k).Convert(v.Type().Key()), elem)
+		}
+	case reflect.Slice:
+		list, ok := raw.([]any)
+		if !ok {
+			fail("must be a list, not %s", describe(raw))
+			return
+		}
+		out := reflect.MakeSlice(v.Type(), len(list), len(list))
+		for i, e := range list {
+			decodeValue(out.Index(i), e, fmt.Sprintf("%s[%d]", at, i), errs)
+		}
+		v.Set(out)
+	case reflect.String:
+		switch x := raw.(type) {
+		case string:
+			v.SetString(x)
+		case int, int64, uint64, float64, bool:
+			v.SetString(fmt.Sprint(x)) // password: 12345
+		default:
+			fail("must be a string, not %s", describe(raw))
+		}
+	case reflect.Bool:
+		switch x := raw.(type) {
+		case bool:
+			v.SetBool(x)
+		case string: // from an EMFA_* variable
+			b, err := strconv.ParseBool(x)
+			if err != nil {
+				fail("must be true or false, not %q", x)
+				return
+			}
+			v.SetBool(b)
+		default:
+			fail("must be true or false, not %s", describe(raw))
+		}
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		n, ok := asInt(raw)
+		if !ok {
+			fail("must be a whole number, not %s", describe(raw))
+			return
+		}
+		v.SetInt(n)
+	case reflect.Float64:
+		switch x := raw.(type) {
+		case float64:
+			v.SetFloat(x)
+		case int:
+			v.SetFloat(float64(x))
+		default:
+			fail("must be a number, not %s", describe(raw))
+		}
+	case reflect.Interface:
+		v.Set(reflect.ValueOf(raw))
+	default:
+		fail("cannot be configured (%s)", v.Type())
+	}
+}
+
+// decodeStruct sets the fields named by m's keys, reporting each key no field has.
+func decodeStruct(v reflect.Value, m map[string]any, at string, errs *Errors) {
+	fields := structFields(v)
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		f, ok := fields[strings.ToLower(k)]
+		if !ok {
+			msg := fmt.Sprintf("unknown key %q", k)
+			if near := nearest(k, fields); near != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", near)
+			}
+			*errs = append(*errs, &FieldError{Path: at, Key: k, Msg: msg})
+			continue
+		}
+		decodeValue(f.value, m[k], joinPath(at, f.name), errs)
+	}
+}
+
+type field struct {
+	name  string // as documented: the tag
+	value reflect.Value
+}
+
+// structFields are v's configurable fields by lower-cased key; ",squash" embeds a
+// struct's fields at its own level.
+func structFields(v reflect.Value) map[string]field {
+	out := map[string]field{}
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag := sf.Tag.Get("mapstructure")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if opts == "squash" || (sf.Anonymous && name == "") {
+			// An embedded struct of an unexported type still has exported fields.
+			for k, f := range structFields(v.Field(i)) {
+				out[k] = f
+			}
+			continue
+		}
+		if !sf.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		out[strings.ToLower(name)] = field{name: name, value: v.Field(i)}
+	}
+	return out
+}
+
+// parseDuration reads a duration that carries its unit: "10s", "1h30m"; a bare 0 is
+// zero. A bare number is refused, since 10 would be ten nanoseconds.
+func parseDuration(raw any) (time.Duration, error) {
+	switch x := raw.(type) {
+	case time.Duration: // a section built in Go (tests, defaults)
+		return x, nil
+	case string:
+		s := strings.TrimSpace(x)
+		if n, err := strconv.ParseFloat(s, 64); err == nil {
+			if n == 0 {
+				return 0, nil
+			}
+			return 0, fmt.Errorf("%s has no unit: write %ss (or ms, m, h)", s, s)
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("must be a duration such as 30s, 5m or 1h30m, not %q", x)
+		}
+		return d, nil
+	case int, int64, uint64, float64:
+		if n, _ := asInt(x); n == 0 && fmt.Sprint(x) == "0" {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("%v has no unit: write %vs (or ms, m, h)", x, x)
+	}
+	return 0, fmt.Errorf("must be a duration such as 30s, 5m or 1h30m, not %s", describe(raw))
+}
+
+func asInt(raw any) (int64, bool) {
+	switch x := raw.(type) {
+	case int:
+		return int64(x), true
+	case int64:
+		return x, true
+	case uint64:
+		if x > math.MaxInt64 {
+			return 0, false
+		}
+		return int64(x), true
+	case float64:
+		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
+			return 0, false
+		}
+		return int64(x), true
+	case string: // from an EMFA_* variable
+		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+// describe names a value's kind for an error, quoting short scalars.
+func describe(raw any) string {
+	switch x := raw.(type) {
+	case map[string]any:
+		return "a section"
+	case []any:
+		return "a list"
+	case string:
+		return strconv.Quote(x)
+	case nil:
+		return "nothing"
+	}
+	return fmt.Sprint(raw)
+}
+
+// nearest is the known key closest to k, when it is close enough to be a typo.
+func nearest(k string, fields map[string]field) string {
+	best, bestDist := "", 3
+	for lower, f := range fields {
+		d := editDistance(strings.ToLower(k), lower)
+		if d < bestDist || (d == bestDist && best != "" && f.name < best) {
+			best, bestDist = f.name, d
+		}
+	}
+	if bestDist > max(1, len(k)/3) {
+		return ""
+	}
+	return best
+}
+
+// editDistance is Levenshtein's distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

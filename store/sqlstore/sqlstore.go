@@ -608,15 +608,15 @@ func (s *Store) DeleteExpiredNonces(ctx context.Context, before time.Time, limit
 
 // --- audit ---
 
-const auditCols = `time, request_id, provider, username, capability, factor_id, resource, outcome, reason, webhook_id`
+const auditCols = `time, request_id, provider, username, capability, factor_id, resource, outcome, reason, webhook_id, actor`
 
 // defaultAuditLimit applies when AuditFilter.Limit <= 0.
 const defaultAuditLimit = 100
 
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	_, err := s.w.ExecContext(ctx,
-		`INSERT INTO audit (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID)
+		`INSERT INTO audit (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID, e.Actor)
 	if err != nil {
 		return s.fail("append audit", err)
 	}
@@ -655,7 +655,7 @@ func (s *Store) DeleteAuditBefore(ctx context.Context, before time.Time, limit i
 func scanAudit(sc scanner) (store.AuditEvent, error) {
 	var e store.AuditEvent
 	var t int64
-	err := sc.Scan(&t, &e.RequestID, &e.Provider, &e.Username, &e.Capability, &e.FactorID, &e.Resource, &e.Outcome, &e.Reason, &e.WebhookID)
+	err := sc.Scan(&t, &e.RequestID, &e.Provider, &e.Username, &e.Capability, &e.FactorID, &e.Resource, &e.Outcome, &e.Reason, &e.WebhookID, &e.Actor)
 	if err != nil {
 		return store.AuditEvent{}, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 )
 
@@ -36,6 +37,8 @@ type Options struct {
 	Devices Devices
 	// Idempotency, when set, answers Verify's retries (X-Webhook-ID) from the store.
 	Idempotency *provider.Idempotency
+	// Admin, when set, serves the admin API under /admin/v1 (admin.go).
+	Admin *lifecycle.Manager
 }
 
 // Auth is how callers (IBM Verify) authenticate. Any configured method admits a call.
@@ -108,6 +111,9 @@ func New(o Options) *Server {
 	g.Match([]string{http.MethodGet, http.MethodPost}, "/test", s.test, s.authenticate)
 	if o.Devices != nil {
 		s.routeDevices(e, o.Devices)
+	}
+	if o.Admin != nil {
+		s.routeAdmin(e, o.Admin)
 	}
 	s.echo = e
 	return s

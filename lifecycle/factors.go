@@ -33,8 +33,8 @@ const (
 const (
 	// ActivationImmediate: active at once (Okta's activate=true): the admin vouches for
 	// the factor (a hardware token's seed, a number already verified elsewhere).
-	ActivationImmediate = "immediate"
-	ActivationPasscode  = builtin.ActivationPasscode
+	ActivationImmediate  = "immediate"
+	ActivationPasscode   = builtin.ActivationPasscode
 	ActivationOnFirstUse = builtin.ActivationOnFirstUse
 )
 

@@ -80,12 +80,12 @@ type Actor string
 type Kind int
 
 const (
-	Invalid   Kind = iota + 1 // the request is wrong (400)
-	NotFound                  // no such user, factor, token (404)
-	Conflict                  // it exists already, or is not in the state needed (409)
-	Refused                   // well-formed but refused: a wrong passcode, a guard (422)
-	Forbidden                 // the credentials do not allow it (403)
-	Unauthorized              // no valid credentials (401)
+	Invalid      Kind = iota + 1 // the request is wrong (400)
+	NotFound                     // no such user, factor, token (404)
+	Conflict                     // it exists already, or is not in the state needed (409)
+	Refused                      // well-formed but refused: a wrong passcode, a guard (422)
+	Forbidden                    // the credentials do not allow it (403)
+	Unauthorized                 // no valid credentials (401)
 )
 
 // Error is a refusal with a stable code (user_exists, invalid_phone...) and the field at

@@ -139,8 +139,9 @@ type Directory interface {
 	// validate or result in the audit trail (so as old as audit retention allows).
 	LastUsed(ctx context.Context, factorIDs []string) (map[string]time.Time, error)
 	// ListPendingFactors lists at most limit factors in FactorPending created before
-	// before, oldest first (the sweep of expired activations).
-	ListPendingFactors(ctx context.Context, before time.Time, limit int) ([]Factor, error)
+	// before, with ids after afterID, by id (the sweep of expired activations pages
+	// through them, skipping those it keeps).
+	ListPendingFactors(ctx context.Context, before time.Time, afterID string, limit int) ([]Factor, error)
 
 	// Admin API tokens. Names are unique, revoked ones included.
 	CreateAdminToken(ctx context.Context, t AdminToken) error // ErrExists

@@ -328,13 +328,13 @@ func (s *Store) LastUsed(ctx context.Context, factorIDs []string) (map[string]ti
 	return out, nil
 }
 
-func (s *Store) ListPendingFactors(ctx context.Context, before time.Time, limit int) ([]store.Factor, error) {
+func (s *Store) ListPendingFactors(ctx context.Context, before time.Time, afterID string, limit int) ([]store.Factor, error) {
 	if limit <= 0 {
 		return nil, s.fail("list pending factors", fmt.Errorf("limit %d is not positive", limit))
 	}
 	fs, err := query(ctx, s.r, scanFactor,
-		`SELECT `+factorCols+` FROM factors WHERE state = $1 AND created_at < $2 ORDER BY created_at, id LIMIT $3`,
-		string(store.FactorPending), millis(before), limit)
+		`SELECT `+factorCols+` FROM factors WHERE state = $1 AND created_at < $2 AND id > $3 ORDER BY id LIMIT $4`,
+		string(store.FactorPending), millis(before), afterID, limit)
 	if err != nil {
 		return nil, s.fail("list pending factors", err)
 	}

@@ -235,7 +235,7 @@ func testListPendingFactors(t *testing.T, s store.Store) {
 		f.State = st
 		mustCreateFactor(t, s, f)
 	}
-	got, err := s.ListPendingFactors(t.Context(), at(3*time.Hour), 10)
+	got, err := s.ListPendingFactors(t.Context(), at(3*time.Hour), "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,10 +244,13 @@ func testListPendingFactors(t *testing.T, s store.Store) {
 		ids = append(ids, f.ID)
 	}
 	diff(t, "pending before 3h", []string{"f0", "f2"}, ids)
-	if got, _ := s.ListPendingFactors(t.Context(), at(4*time.Hour), 1); len(got) != 1 || got[0].ID != "f0" {
+	if got, _ := s.ListPendingFactors(t.Context(), at(4*time.Hour), "", 1); len(got) != 1 || got[0].ID != "f0" {
 		t.Errorf("limit 1: %+v", got)
 	}
-	_, err = s.ListPendingFactors(t.Context(), at(0), 0)
+	if got, _ := s.ListPendingFactors(t.Context(), at(4*time.Hour), "f0", 1); len(got) != 1 || got[0].ID != "f2" {
+		t.Errorf("after f0: %+v", got)
+	}
+	_, err = s.ListPendingFactors(t.Context(), at(0), "", 0)
 	if err == nil {
 		t.Error("limit 0: no error")
 	}

@@ -30,6 +30,7 @@ func addFactor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fs := flag.NewFlagSet("factors add "+typ, flag.ContinueOnError)
 	user := fs.String("user", "", "the user's name")
+	activation := fs.String("activation", "", "leave the factor pending: passcode (its first code activates it: emfa's admin API) or onFirstUse (SMS, e-mail, voice); default active at once")
 	values := builtin.DeclareFlags(fs, fields)
 	return withEnv(ctx, fs, args[1:], stderr, func(e *env, rest []string) error {
 		if len(rest) > 0 {
@@ -48,7 +49,7 @@ func addFactor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		enrolled, err := engine.Enroll(ctx, builtin.Enrollment{Type: typ, User: *user, Values: v})
+		enrolled, err := engine.Enroll(ctx, builtin.Enrollment{Type: typ, User: *user, Values: v, Activation: *activation})
 		if errors.Is(err, builtin.ErrInput) {
 			return usageError{fmt.Sprintf("factors add %s: %v", typ, err)}
 		}

@@ -27,6 +27,8 @@ Usage:
   emfa device  pending --state FILE
   emfa device  approve|deny|cancel CHALLENGE --state FILE [--number N]
   emfa audit   [--user NAME] [--limit N] [--json]          decisions, newest first
+  emfa tokens  create --name NAME --scope read|write | list | revoke NAME   admin API tokens
+  emfa import  FILE [--format csv|jsonl] [--dry-run] [--full [--max-deletes N]] [--json]
   emfa totp    code --secret B32 [--algorithm A] [--digits N] [--period S] [--time UNIX]
   emfa replay  FILES... [--target URL [--user U --password P | --header Name=Value]] [-v]
   emfa transform eval --provider P --resource R --direction outgoing|incoming --input FILE
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"device":    cmdDevice,
 		"replay":    cmdReplay,
 		"audit":     cmdAudit,
+		"tokens":    cmdTokens, // tokens.go
+		"import":    cmdImport, // import.go
 	}
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)

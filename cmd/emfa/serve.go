@@ -51,6 +51,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Purges expired transactions, old send records and nonces; stopped (and waited for)
 	// before the store closes.
 	defer e.startSweeper(ctx)()
+	admin, err := e.wireAdmin(providers) // adminserve.go
+	if err != nil {
+		return err
+	}
+	defer e.startActivationSweeper(ctx, admin)()
 	devices, err := e.devices()
 	if err != nil {
 		return err
@@ -70,6 +75,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Lease: e.cfg.Server.RequestTimeout + 2*time.Second,
 		},
 	}
+	if e.cfg.Admin.IsEnabled() && e.cfg.Admin.Listen == "" {
+		opts.Admin = admin
+	}
+	stopAdmin, err := e.serveAdmin(ctx, admin)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopAdmin(); err != nil {
+			e.log.Warn("admin listener", "err", err)
+		}
+	}()
 	if *recordDir != "" {
 		rec := newRecorder(e, *configPath, *recordDir)
 		defer rec.Close() // after the server has stopped: every open transaction is written

@@ -28,9 +28,9 @@ type Lifecycle struct {
 
 func (c *Config) validateAdmin(add func(path, format string, args ...any)) {
 	if l := c.Admin.Listen; l != "" {
-		if _, _, err := net.SplitHostPort(l); err != nil {
+		if _, port, err := net.SplitHostPort(l); err != nil {
 			add("admin.listen", "%q is not host:port", l)
-		} else if l == c.Server.Listen {
+		} else if l == c.Server.Listen && port != "0" {
 			add("admin.listen", "is server.listen; leave it empty to serve the admin API there")
 		}
 		if !c.Admin.IsEnabled() {

@@ -82,7 +82,6 @@ func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
 		if err == io.EOF {
 			return rows, bad, nil
 		}
-		line, _ := cr.FieldPos(0)
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
 			bad = append(bad, refused(pe.Line, "", invalid("invalid_row", "", "%v", pe.Err)))
@@ -91,6 +90,7 @@ func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) != len(header) {
 			bad = append(bad, refused(line, "", invalid("invalid_row", "", "%d fields, the header has %d", len(rec), len(header))))
 			continue

@@ -53,7 +53,8 @@ type Factor struct {
 }
 
 func (m *Manager) factorOf(f store.Factor, lastUsed time.Time) Factor {
-	out := Factor{ID: f.ID, Type: f.Type, Label: f.Label, State: FactorActive, Created: f.CreatedAt, Failures: f.Failures,
+	// The store keeps milliseconds: a new factor shows the time its listing will.
+	out := Factor{ID: f.ID, Type: f.Type, Label: f.Label, State: FactorActive, Created: f.CreatedAt.Truncate(time.Millisecond), Failures: f.Failures,
 		Activation: builtin.ActivationOf(&f)}
 	switch f.State {
 	case store.FactorPending:

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,17 +16,7 @@ import (
 // adminBench serves the admin API as serve wires it, on a SQLite file, with a write token.
 func adminBench(b *testing.B) (base, token string) {
 	b.Helper()
-	dir := b.TempDir()
-	path := filepath.Join(dir, "emfa.yaml")
-	cfg := fmt.Sprintf(`server: {auth: {basic: {username: verify, password: pw}}}
-storage: {driver: sqlite, dsn: "file:%s/emfa.db", encryptionKey: %q}
-log: {level: error}
-providers:
-  - {name: b, credentialPrefix: emfa, capabilities: [totp], engine: builtin}
-`, dir, testEncryptionKey)
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	path := writeTestConfig(b, "", "providers:\n  - {name: b, credentialPrefix: emfa, capabilities: [totp], engine: builtin}\n")
 	ctx := context.Background()
 	e, err := openEnv(ctx, path, io.Discard)
 	if err != nil {

@@ -92,7 +92,7 @@ func (s *Store) applyChange(ctx context.Context, tx *sql.Tx, c store.UserChange)
 	for _, f := range c.CreateFactors {
 		f.UserID = userID
 		if err := s.insertFactor(ctx, tx, f); err != nil {
-			return err
+			return fmt.Errorf("factor %s: %w", f.ID, err)
 		}
 	}
 	for _, u := range c.UpdateFactors {
@@ -170,6 +170,8 @@ func writeProfile(ctx context.Context, tx *sql.Tx, userID string, p *store.Profi
 	return err
 }
 
+// insertFactor inserts f; a constraint it breaks is returned as store.ErrExists (the id
+// is taken) or store.ErrNotFound (no such user).
 func (s *Store) insertFactor(ctx context.Context, db execer, f store.Factor) error {
 	params, err := encodeParams(f.Params)
 	if err != nil {
@@ -180,7 +182,7 @@ func (s *Store) insertFactor(ctx context.Context, db execer, f store.Factor) err
 		f.ID, f.UserID, f.Type, f.Label, string(f.State), f.Secret, f.KeyID, params,
 		f.Counter, f.Failures, millis(f.LockedUntil), millis(f.CreatedAt), millis(f.UpdatedAt))
 	if c := s.d.Constraint(err); c != nil {
-		return fmt.Errorf("factor %s: %w", f.ID, c)
+		return c
 	}
 	return err
 }

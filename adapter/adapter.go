@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 )
 
@@ -39,6 +40,8 @@ type Options struct {
 	Idempotency *provider.Idempotency
 	// TrustedProxies may set X-Forwarded-For (proxy.go); nobody else is believed.
 	TrustedProxies []netip.Prefix
+	// Admin, when set, serves the admin API under /admin/v1 (admin.go).
+	Admin *lifecycle.Manager
 }
 
 // Auth is how callers (IBM Verify) authenticate. Any configured method admits a call.
@@ -115,6 +118,9 @@ func New(o Options) *Server {
 	g.Match([]string{http.MethodGet, http.MethodPost}, "/test", s.test, s.authenticate)
 	if o.Devices != nil {
 		s.routeDevices(e, o.Devices)
+	}
+	if o.Admin != nil {
+		s.routeAdmin(e, o.Admin)
 	}
 	s.echo = e
 	return s

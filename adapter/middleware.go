@@ -94,10 +94,14 @@ func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 // limitBody caps the request body; decode turns the overflow into a 413.
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if c.Request().ContentLength > s.maxBody {
-			return &Error{Status: http.StatusRequestEntityTooLarge, ID: "body_too_large", Msg: fmt.Sprintf("body exceeds %d bytes", s.maxBody)}
+		limit := s.maxBody
+		if n, _, ok := s.adminLimits(c); ok {
+			limit = n
 		}
-		c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, s.maxBody)
+		if c.Request().ContentLength > limit {
+			return &Error{Status: http.StatusRequestEntityTooLarge, ID: "body_too_large", Msg: fmt.Sprintf("body exceeds %d bytes", limit)}
+		}
+		c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, limit)
 		return next(c)
 	}
 }
@@ -105,7 +109,11 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 // deadline bounds the whole call: Verify blocks a user's login on it.
 func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
+		timeout := s.timeout
+		if _, t, ok := s.adminLimits(c); ok {
+			timeout = t
+		}
+		ctx, cancel := context.WithTimeout(c.Request().Context(), timeout)
 		defer cancel()
 		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)

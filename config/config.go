@@ -22,6 +22,9 @@ type Config struct {
 	// Delivery are the senders of SMS, e-mail and voice codes, by name; builtin factors
 	// refer to them (smsotp.sender).
 	Delivery map[string]Delivery `mapstructure:"delivery"`
+	// Admin is the admin API; Lifecycle its factors' activation (admin.go).
+	Admin     Admin     `mapstructure:"admin"`
+	Lifecycle Lifecycle `mapstructure:"lifecycle"`
 
 	// Warnings are non-fatal findings of validation (e.g. anonymous access), for the
 	// operator's eyes at start-up and in `emfa check`.

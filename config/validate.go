@@ -203,6 +203,8 @@ func (c *Config) Validate() error {
 		add("log.format", "unknown format %q (want json or text)", c.Log.Format)
 	}
 
+	c.validateAdmin(add)
+
 	if len(c.Providers) == 0 {
 		add("providers", "at least one provider is required")
 	}

@@ -38,6 +38,8 @@ type Provider struct {
 	Log          *slog.Logger
 	Audit        Auditor // optional
 	Now          func() time.Time
+	// Switches, when set, hide and refuse capabilities switched off org-wide.
+	Switches Switches
 }
 
 // Capability resolves a capability as Verify sent it — bare ("totp") or prefixed
@@ -68,6 +70,12 @@ func (p *Provider) Enrollments(ctx context.Context, username string) ([]Enrollme
 	}
 	for _, e := range list {
 		if c, ok := p.Capability(e.Capability); ok {
+			if refusal, err := p.switchedOff(ctx, c); err != nil || refusal != nil {
+				if err != nil {
+					return nil, fmt.Errorf("provider %s: enrollments: %w", p.CredentialPrefix, err)
+				}
+				continue
+			}
 			e.Capability = c
 			out = append(out, e)
 		}
@@ -115,7 +123,14 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 		out = Failed(fmt.Sprintf("capability %q not exposed by this provider", req.Capability))
 	default:
 		req.Capability = c
-		var err error
+		refusal, err := p.switchedOff(ctx, c)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("provider %s: %s: %w", p.CredentialPrefix, resource, err)
+		}
+		if refusal != nil {
+			out = *refusal
+			break
+		}
 		if out, err = fn(ctx, req); err != nil {
 			return Outcome{}, fmt.Errorf("provider %s: %s: %w", p.CredentialPrefix, resource, err)
 		}

@@ -96,6 +96,9 @@ type AuditEvent struct {
 	Reason     string
 	// WebhookID is Verify's X-Webhook-ID of the call that decided, when it sent one.
 	WebhookID string
+	// Actor is who made an admin change (an admin API token's name, or "cli"); empty for
+	// Verify's calls.
+	Actor string
 }
 
 // IdempotencyKey names one contract request as Verify may send it again: the provider
@@ -146,6 +149,9 @@ type AuditFilter struct {
 
 // Store is the persistence every engine and command uses.
 type Store interface {
+	// Directory: users as an organisation manages them (admin.go).
+	Directory
+
 	// Users. Names are unique; deleting a user deletes its factors.
 	CreateUser(ctx context.Context, u User) error // ErrExists
 	GetUser(ctx context.Context, name string) (User, error)

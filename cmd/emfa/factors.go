@@ -52,7 +52,7 @@ func (d *deps) factorsAddCmd() *cobra.Command {
 // addFactorCmd is `emfa factors add typ`.
 func (d *deps) addFactorCmd(typ string) *cobra.Command {
 	fields, _ := builtin.FieldsOf(typ)
-	var user string
+	var user, activation string
 	var qr bool
 	usage := typ + " --user NAME"
 	for _, f := range fields {
@@ -86,13 +86,14 @@ func (d *deps) addFactorCmd(typ string) *cobra.Command {
 	}
 	c.Flags().StringVar(&user, "user", "", "the user's `NAME`")
 	c.Flags().BoolVar(&qr, "qr", false, "also draw the factor's URI (otpauth, registration) as a QR code on stderr")
+	c.Flags().StringVar(&activation, "activation", "", "leave the factor pending: passcode (its first code activates it: emfa's admin API) or onFirstUse (SMS, e-mail, voice); default active at once")
 	values := declareFields(c.Flags(), fields)
 	return d.storeCmd(c, func(ctx context.Context, e *env, _ []string) error {
 		engine, err := e.enrollEngine(typ)
 		if err != nil {
 			return err
 		}
-		enrolled, err := engine.Enroll(ctx, builtin.Enrollment{Type: typ, User: user, Values: values()})
+		enrolled, err := engine.Enroll(ctx, builtin.Enrollment{Type: typ, User: user, Values: values(), Activation: activation})
 		if errors.Is(err, builtin.ErrInput) {
 			return usageError{fmt.Sprintf("factors add %s: %v", typ, err)}
 		}

@@ -78,6 +78,11 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	// Purges expired transactions, old send records and nonces; stopped (and waited for)
 	// before the store closes.
 	defer e.startSweeper(ctx)()
+	admin, err := e.wireAdmin(providers) // adminserve.go
+	if err != nil {
+		return err
+	}
+	defer e.startActivationSweeper(ctx, admin)()
 	devices, err := e.devices()
 	if err != nil {
 		return err
@@ -98,6 +103,18 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 		},
 		TrustedProxies: e.cfg.Server.ProxyPrefixes(),
 	}
+	if e.cfg.Admin.IsEnabled() && e.cfg.Admin.Listen == "" {
+		opts.Admin = admin
+	}
+	stopAdmin, err := e.serveAdmin(ctx, admin)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopAdmin(); err != nil {
+			e.log.Warn("admin listener", "err", err)
+		}
+	}()
 	if recordDir != "" {
 		rec := newRecorder(e, o.config, recordDir)
 		defer rec.Close() // after the server has stopped: every open transaction is written

@@ -178,7 +178,8 @@ func (e *Engine) Warnings() []string { return e.warnings }
 // Exposes reports whether the engine's provider exposes a factor type.
 func (e *Engine) Exposes(typ string) bool { return e.exposed[typ] }
 
-// Enrollments lists the active factors of an enabled user.
+// Enrollments lists the usable factors of an enabled user: active ones, and those
+// pre-provisioned for activation on first use.
 func (e *Engine) Enrollments(ctx context.Context, username string) ([]provider.Enrollment, error) {
 	u, err := e.store.GetUser(ctx, username)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -197,7 +198,7 @@ func (e *Engine) Enrollments(ctx context.Context, username string) ([]provider.E
 	var out []provider.Enrollment
 	for _, f := range factors {
 		k, served := e.served[f.Type]
-		if !served || f.State != store.FactorActive {
+		if !served || !usable(&f) {
 			continue
 		}
 		attrs := map[string]any{"authExecutionFlow": string(k.Flow()), "deviceName": f.Label}
@@ -234,7 +235,11 @@ func (e *Engine) step(ctx context.Context, req provider.Request, fn func(Factor,
 	if !ok {
 		return provider.Failed("this engine does not serve factor type " + f.Type), nil
 	}
-	return fn(k, ctx, f, req)
+	out, err = fn(k, ctx, f, req)
+	if err == nil {
+		err = e.activateOnFirstUse(ctx, f, out)
+	}
+	return out, err
 }
 
 // Test reports whether the store answers.
@@ -271,7 +276,7 @@ func (e *Engine) factorFor(ctx context.Context, req provider.Request) (*store.Fa
 		return nil, provider.Failed("user disabled"), nil
 	case f.Type != factorType(req.Capability):
 		return nil, provider.Failed(fmt.Sprintf("factor is %s, not %s", f.Type, req.Capability)), nil
-	case f.State != store.FactorActive:
+	case !usable(&f):
 		return nil, provider.Failed("factor " + string(f.State)), nil
 	case f.LockedUntil.After(e.now()):
 		return nil, provider.Failed("factor locked until " + f.LockedUntil.UTC().Format(time.RFC3339)), nil

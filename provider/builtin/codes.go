@@ -131,16 +131,28 @@ func (k *codeFactor) Recorded(f *store.Factor) url.Values {
 	return url.Values{k.to.param: {f.Params[k.to.param]}}
 }
 
-// Enroll creates an active factor sending to the destination given, once per user.
+// Enroll creates a factor sending to the destination given, once per user.
 func (k *codeFactor) Enroll(ctx context.Context, u store.User, existing []store.Factor, in Enrollment) (Enrolled, error) {
-	to, err := k.to.normalize(in.Values.Get(k.to.param))
+	f, out, err := k.build(u, existing, in)
 	if err != nil {
 		return Enrolled{}, err
+	}
+	if err := k.e.store.CreateFactor(ctx, f); err != nil {
+		return Enrolled{}, err
+	}
+	return Enrolled{Factor: f, Output: out}, nil
+}
+
+// build checks an enrollment and makes its factor, without storing it.
+func (k *codeFactor) build(u store.User, existing []store.Factor, in Enrollment) (store.Factor, map[string]any, error) {
+	to, err := k.to.normalize(in.Values.Get(k.to.param))
+	if err != nil {
+		return store.Factor{}, nil, err
 	}
 	for _, f := range existing {
 		// Mailbox names are case-insensitive in practice, whatever RFC 5321 allows.
 		if f.Type == k.typ && strings.EqualFold(f.Params[k.to.param], to) {
-			return Enrolled{}, fmt.Errorf("%w: %s already has %s factor %s for %s", ErrDuplicate, u.Name, k.typ, f.ID, to)
+			return store.Factor{}, nil, fmt.Errorf("%w: %s already has %s factor %s for %s", ErrDuplicate, u.Name, k.typ, f.ID, to)
 		}
 	}
 	f := k.e.newFactor(u, k.typ, in.Values.Get("name"), in)
@@ -148,10 +160,7 @@ func (k *codeFactor) Enroll(ctx context.Context, u store.User, existing []store.
 		f.Label = k.to.label
 	}
 	f.Params[k.to.param] = to
-	if err := k.e.store.CreateFactor(ctx, f); err != nil {
-		return Enrolled{}, err
-	}
-	return Enrolled{Factor: f, Output: map[string]any{k.to.param: to, "deliveryAddress": k.to.mask(to)}}, nil
+	return f, map[string]any{k.to.param: to, "deliveryAddress": k.to.mask(to)}, nil
 }
 
 // codeData is what a code transaction keeps in Data.

@@ -102,6 +102,9 @@ type Enrollment struct {
 	// ID keeps a given factor id (a replayed recording's); "" for a new random one.
 	ID     string
 	Values url.Values // by Field name
+	// Activation is how the factor becomes usable (activation.go): "" active at once,
+	// ActivationPasscode or ActivationOnFirstUse (see ActivationModes).
+	Activation string
 }
 
 // Enrolled is a new factor and what its owner is shown once: a seed, an activation code.
@@ -127,6 +130,9 @@ func (e *Engine) Enroll(ctx context.Context, in Enrollment) (Enrolled, error) {
 	if !ok {
 		return Enrolled{}, fmt.Errorf("%w %q (want %s)", ErrUnknownType, in.Type, strings.Join(Types(), ", "))
 	}
+	if err := checkActivation(in); err != nil {
+		return Enrolled{}, err
+	}
 	u, err := e.store.GetUser(ctx, in.User)
 	if err != nil {
 		return Enrolled{}, fmt.Errorf("user %q: %w", in.User, err)
@@ -139,7 +145,11 @@ func (e *Engine) Enroll(ctx context.Context, in Enrollment) (Enrolled, error) {
 		return Enrolled{}, fmt.Errorf("%w: %s already has %d factors, the most builtin.maxFactorsPerUser allows; delete one first",
 			ErrTooManyFactors, u.Name, len(existing))
 	}
-	return f.Enroll(ctx, u, existing, in)
+	enrolled, err := f.Enroll(ctx, u, existing, in)
+	if err != nil {
+		return Enrolled{}, err
+	}
+	return e.afterEnroll(ctx, u, in, enrolled)
 }
 
 // FieldsOf are the enrollment fields of a factor type, known before any configuration is
@@ -163,14 +173,16 @@ func Recorded(f *store.Factor) (url.Values, bool) {
 	return settings().Open(&Engine{}).Recorded(f), true
 }
 
-// newFactor is what every enrollment stores before its type adds its own: an active
-// factor of the user, with the requested id or a new one.
+// newFactor is what every enrollment stores before its type adds its own: a factor of
+// the user, active or pending its activation, with the requested id or a new one.
 func (e *Engine) newFactor(u store.User, typ, label string, in Enrollment) store.Factor {
 	now := e.now()
-	return store.Factor{
+	f := store.Factor{
 		ID: cmp.Or(in.ID, NewID()), UserID: u.ID, Type: typ, Label: label, State: store.FactorActive,
 		Params: map[string]string{}, Counter: -1, CreatedAt: now, UpdatedAt: now,
 	}
+	pend(&f, in)
+	return f
 }
 
 // validateOnly is embedded by factors whose flow is validate: they start no challenge.

@@ -86,7 +86,7 @@ func (k *hotpFactor) Enroll(ctx context.Context, u store.User, _ []store.Factor,
 		return Enrolled{}, fmt.Errorf("counter must not be negative, not %d", counter)
 	}
 	f := k.e.newFactor(u, TypeHOTP, cmp.Or(in.Values.Get("name"), "Token"), in)
-	f.Params = map[string]string{"algorithm": string(alg), "digits": strconv.Itoa(digits)}
+	f.Params["algorithm"], f.Params["digits"] = string(alg), strconv.Itoa(digits)
 	// The store keeps the last accepted counter; the token's next one is one more.
 	f.Counter = counter - 1
 	if err := k.e.createSealed(ctx, &f, seed); err != nil {

@@ -90,7 +90,7 @@ func (k *totpFactor) Enroll(ctx context.Context, u store.User, _ []store.Factor,
 		return Enrolled{}, fmt.Errorf("otpauth uri: %w", err)
 	}
 	f := k.e.newFactor(u, TypeTOTP, cmp.Or(in.Values.Get("name"), "Authenticator app"), in)
-	f.Params = map[string]string{"algorithm": string(alg), "digits": strconv.Itoa(digits), "period": strconv.Itoa(period)}
+	f.Params["algorithm"], f.Params["digits"], f.Params["period"] = string(alg), strconv.Itoa(digits), strconv.Itoa(period)
 	if err := k.e.createSealed(ctx, &f, seed); err != nil {
 		return Enrolled{}, err
 	}

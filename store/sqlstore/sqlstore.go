@@ -170,18 +170,8 @@ const factorCols = `id, user_id, type, label, state, secret, key_id, params, cou
 
 func (s *Store) CreateFactor(ctx context.Context, f store.Factor) error {
 	const op = "create factor "
-	params, err := encodeParams(f.Params)
-	if err != nil {
-		return s.fail(op+f.ID, err)
-	}
-	_, err = s.w.ExecContext(ctx,
-		`INSERT INTO factors (`+factorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		f.ID, f.UserID, f.Type, f.Label, string(f.State), f.Secret, f.KeyID, params,
-		f.Counter, f.Failures, millis(f.LockedUntil), millis(f.CreatedAt), millis(f.UpdatedAt))
-	switch c := s.d.Constraint(err); {
-	case errors.Is(c, store.ErrExists):
-		return s.fail(op+f.ID, store.ErrExists)
-	case errors.Is(c, store.ErrNotFound):
+	switch err := s.insertFactor(ctx, s.w, f); {
+	case errors.Is(err, store.ErrNotFound):
 		return s.fail(op+f.ID, fmt.Errorf("user %s: %w", f.UserID, store.ErrNotFound))
 	case err != nil:
 		return s.fail(op+f.ID, err)
@@ -608,16 +598,13 @@ func (s *Store) DeleteExpiredNonces(ctx context.Context, before time.Time, limit
 
 // --- audit ---
 
-const auditCols = `time, request_id, provider, username, capability, factor_id, resource, outcome, reason, webhook_id`
+const auditCols = `time, request_id, provider, username, capability, factor_id, resource, outcome, reason, webhook_id, actor`
 
 // defaultAuditLimit applies when AuditFilter.Limit <= 0.
 const defaultAuditLimit = 100
 
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) error {
-	_, err := s.w.ExecContext(ctx,
-		`INSERT INTO audit (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID)
-	if err != nil {
+	if err := insertAudit(ctx, s.w, e); err != nil {
 		return s.fail("append audit", err)
 	}
 	return nil
@@ -655,7 +642,7 @@ func (s *Store) DeleteAuditBefore(ctx context.Context, before time.Time, limit i
 func scanAudit(sc scanner) (store.AuditEvent, error) {
 	var e store.AuditEvent
 	var t int64
-	err := sc.Scan(&t, &e.RequestID, &e.Provider, &e.Username, &e.Capability, &e.FactorID, &e.Resource, &e.Outcome, &e.Reason, &e.WebhookID)
+	err := sc.Scan(&t, &e.RequestID, &e.Provider, &e.Username, &e.Capability, &e.FactorID, &e.Resource, &e.Outcome, &e.Reason, &e.WebhookID, &e.Actor)
 	if err != nil {
 		return store.AuditEvent{}, err
 	}

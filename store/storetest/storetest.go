@@ -93,6 +93,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteExpiredIdempotency", testDeleteExpiredIdempotency},
 		{"ConcurrentClaimIdempotency", testConcurrentClaimIdempotency},
 	}
+	tests = append(tests, adminTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

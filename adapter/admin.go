@@ -1,0 +1,506 @@
+package adapter
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/emfa/emfa/lifecycle"
+)
+
+// The admin API (/admin/v1): users and factors as an organisation manages them, thin
+// calls into lifecycle.Manager. Its own credentials (admin API tokens, as a bearer) open
+// it; Verify's webhook credentials never do, and its tokens never open the contract.
+
+// AdminPrefix is where the admin API is served.
+const AdminPrefix = "/admin/v1"
+
+// adminImportPath takes a directory export, larger and slower than any other request.
+const adminImportPath = AdminPrefix + "/import"
+
+// Import bounds: a 10,000-user CSV is about 1 MB.
+const (
+	importMaxBody = 32 << 20
+	importTimeout = 10 * time.Minute
+)
+
+//go:embed admin_openapi.json
+var adminOpenAPI []byte
+
+// AdminOpenAPI is the OpenAPI 3 document of the admin API.
+func AdminOpenAPI() []byte { return adminOpenAPI }
+
+// ctxActor is the echo context key of the admin token's name.
+const ctxActor = "emfa.actor"
+
+type adminAPI struct {
+	s *Server
+	m *lifecycle.Manager
+}
+
+// routeAdmin serves the admin API.
+func (s *Server) routeAdmin(e *echo.Echo, m *lifecycle.Manager) {
+	api := adminAPI{s: s, m: m}
+	read, write := api.auth(lifecycle.ScopeRead), api.auth(lifecycle.ScopeWrite)
+	g := e.Group(AdminPrefix)
+	g.GET("/openapi.json", func(c echo.Context) error { return c.JSONBlob(http.StatusOK, adminOpenAPI) })
+
+	g.GET("/users", api.listUsers, read)
+	g.POST("/users", api.createUser, write)
+	g.GET("/users/:user", api.getUser, read)
+	g.PATCH("/users/:user", api.updateUser, write)
+	g.DELETE("/users/:user", api.deleteUser, write)
+	g.POST("/users/:user/disable", api.userState(true), write)
+	g.POST("/users/:user/enable", api.userState(false), write)
+	g.POST("/users/:user/reset", api.resetUser, write)
+
+	g.GET("/users/:user/factors", api.listFactors, read)
+	g.POST("/users/:user/factors", api.enrollFactor, write)
+	g.GET("/users/:user/factors/:factor", api.getFactor, read)
+	g.PATCH("/users/:user/factors/:factor", api.renameFactor, write)
+	g.DELETE("/users/:user/factors/:factor", api.deleteFactor, write)
+	g.POST("/users/:user/factors/:factor/activate", api.activateFactor, write)
+	g.POST("/users/:user/factors/:factor/resend", api.resendActivation, write)
+	g.POST("/users/:user/factors/:factor/disable", api.factorState(true), write)
+	g.POST("/users/:user/factors/:factor/enable", api.factorState(false), write)
+	g.POST("/users/:user/factors/:factor/unlock", api.unlockFactor, write)
+
+	g.GET("/switches", api.listSwitches, read)
+	g.POST("/switches/:provider/:capability/disable", api.setSwitch(true), write)
+	g.POST("/switches/:provider/:capability/enable", api.setSwitch(false), write)
+
+	g.GET("/audit", api.audit, read)
+	g.POST("/import", api.importUsers, write)
+}
+
+// adminLimits are the body limit and deadline of a request: an import's are larger.
+func (s *Server) adminLimits(c echo.Context) (int64, time.Duration, bool) {
+	if c.Path() == adminImportPath {
+		return importMaxBody, importTimeout, true
+	}
+	return 0, 0, false
+}
+
+// auth admits a bearer admin token with scope (write includes read).
+func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Request().Header.Get(echo.HeaderAuthorization)
+			token, ok := strings.CutPrefix(h, "Bearer ")
+			name, got, err := "", "", lifecycle.ErrBadToken
+			if ok {
+				name, got, err = api.m.Authenticate(c.Request().Context(), strings.TrimSpace(token))
+			}
+			if err != nil && !errors.Is(err, lifecycle.ErrBadToken) {
+				return unavailable(err)
+			}
+			if err != nil {
+				api.s.authFailures.Add(1)
+				reason := "no bearer token"
+				if ok {
+					reason = err.Error()
+				}
+				api.s.log.Warn("admin authentication failed", "reason", reason, "remote", c.RealIP(), "path", c.Request().URL.Path,
+					"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="emfa admin"`)
+				return &lifecycle.Error{Kind: lifecycle.Unauthorized, Code: "unauthorized", Msg: "missing, unknown or revoked admin token"}
+			}
+			if scope == lifecycle.ScopeWrite && got != lifecycle.ScopeWrite {
+				return &lifecycle.Error{Kind: lifecycle.Forbidden, Code: "insufficient_scope", Msg: fmt.Sprintf("token %q is read-only", name)}
+			}
+			c.Set(ctxActor, name)
+			return next(c)
+		}
+	}
+}
+
+func actor(c echo.Context) lifecycle.Actor {
+	name, _ := c.Get(ctxActor).(string)
+	return lifecycle.Actor(name)
+}
+
+// param is a path parameter, percent-decoded (a username may hold any character).
+func param(c echo.Context, name string) string {
+	v := c.Param(name)
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
+}
+
+// decodeStrict reads a JSON object into v, refusing unknown fields and trailing data.
+func decodeStrict(c echo.Context, v any) error {
+	data, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_json", Msg: "body is empty; a JSON object is required"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typeErr) && typeErr.Field != "":
+			return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_field", Field: typeErr.Field,
+				Msg: "must be a " + kindName(typeErr.Type.Kind().String())}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "unknown_field", Field: field, Msg: "is not a field of this request"}
+		}
+		return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_json", Msg: "body is not a valid JSON object"}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_json", Msg: "body has data after the JSON object"}
+	}
+	return nil
+}
+
+// adminErrorBody is the admin API's error: a stable code, the field at fault, a message.
+type adminErrorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Field   string `json:"field,omitempty"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+var adminStatus = map[lifecycle.Kind]int{
+	lifecycle.Invalid: http.StatusBadRequest, lifecycle.NotFound: http.StatusNotFound, lifecycle.Conflict: http.StatusConflict,
+	lifecycle.Refused: http.StatusUnprocessableEntity, lifecycle.Forbidden: http.StatusForbidden, lifecycle.Unauthorized: http.StatusUnauthorized,
+}
+
+// adminError answers an error under /admin/: a lifecycle refusal with its code, an
+// adapter error (malformed body, too large, unavailable) or a router one in the same
+// shape. It reports whether it answered.
+func (s *Server) adminError(err error, c echo.Context) bool {
+	if !strings.HasPrefix(c.Request().URL.Path, "/admin/") {
+		return false
+	}
+	var body adminErrorBody
+	status := http.StatusInternalServerError
+	var le *lifecycle.Error
+	var ae *Error
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &le):
+		status = adminStatus[le.Kind]
+		body.Error.Code, body.Error.Field, body.Error.Message = le.Code, le.Field, le.Msg
+	case errors.As(err, &ae):
+		status = ae.Status
+		body.Error.Code, body.Error.Message = ae.ID, ae.Msg
+		if ae.ID == "invalid_request" {
+			body.Error.Code = "invalid_json"
+		}
+	case errors.As(err, &he):
+		status = he.Code
+		body.Error.Code, body.Error.Message = idFor(he.Code), http.StatusText(he.Code)
+	}
+	if status >= 500 {
+		s.log.Error("server fault", "path", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+		if body.Error.Code == "" {
+			body.Error.Code, body.Error.Message = "internal_error", "internal error"
+		}
+	}
+	if werr := c.JSON(status, body); werr != nil {
+		s.log.Debug("write error response", "err", werr)
+	}
+	return true
+}
+
+func (api adminAPI) listUsers(c echo.Context) error {
+	q := c.QueryParams()
+	limit, err := intParam(q, "limit")
+	if err != nil {
+		return err
+	}
+	page, err := api.m.ListUsers(c.Request().Context(), lifecycle.UserQuery{
+		Prefix: q.Get("prefix"), Group: q.Get("group"), State: q.Get("state"), Cursor: q.Get("cursor"), Limit: limit})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+func intParam(q url.Values, name string) (int, error) {
+	if !q.Has(name) {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(q.Get(name))
+	if err != nil || n < 1 {
+		return 0, &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_parameter", Field: name, Msg: "must be a positive integer"}
+	}
+	return n, nil
+}
+
+func (api adminAPI) createUser(c echo.Context) error {
+	var in lifecycle.UserInput
+	if err := decodeStrict(c, &in); err != nil {
+		return err
+	}
+	u, err := api.m.CreateUser(c.Request().Context(), actor(c), in)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, AdminPrefix+"/users/"+url.PathEscape(u.Name))
+	return c.JSON(http.StatusCreated, u)
+}
+
+func (api adminAPI) getUser(c echo.Context) error {
+	u, err := api.m.GetUser(c.Request().Context(), param(c, "user"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, u)
+}
+
+func (api adminAPI) updateUser(c echo.Context) error {
+	var in lifecycle.UserInput
+	if err := decodeStrict(c, &in); err != nil {
+		return err
+	}
+	u, err := api.m.UpdateUser(c.Request().Context(), actor(c), param(c, "user"), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, u)
+}
+
+func (api adminAPI) deleteUser(c echo.Context) error {
+	if err := api.m.DeleteUser(c.Request().Context(), actor(c), param(c, "user")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (api adminAPI) userState(disabled bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u, err := api.m.SetUserState(c.Request().Context(), actor(c), param(c, "user"), disabled)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, u)
+	}
+}
+
+// optionalBody decodes a body if there is one: some actions take options, or nothing.
+func optionalBody(c echo.Context, v any) error {
+	if c.Request().ContentLength == 0 {
+		return nil
+	}
+	data, err := peekBody(c)
+	if err != nil || len(bytes.TrimSpace(data)) == 0 {
+		return err
+	}
+	return decodeStrict(c, v)
+}
+
+func (api adminAPI) resetUser(c echo.Context) error {
+	var in struct {
+		Mode string `json:"mode"`
+	}
+	if err := optionalBody(c, &in); err != nil {
+		return err
+	}
+	n, err := api.m.ResetUser(c.Request().Context(), actor(c), param(c, "user"), in.Mode)
+	if err != nil {
+		return err
+	}
+	mode := in.Mode
+	if mode == "" {
+		mode = lifecycle.ResetDelete
+	}
+	return c.JSON(http.StatusOK, map[string]any{"mode": mode, "factors": n})
+}
+
+func (api adminAPI) listFactors(c echo.Context) error {
+	fs, err := api.m.ListFactors(c.Request().Context(), param(c, "user"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"factors": fs})
+}
+
+func (api adminAPI) enrollFactor(c echo.Context) error {
+	var in lifecycle.Enrollment
+	if err := decodeStrict(c, &in); err != nil {
+		return err
+	}
+	out, err := api.m.EnrollFactor(c.Request().Context(), actor(c), param(c, "user"), in)
+	if err != nil {
+		return err
+	}
+	// The answer holds what is shown once (a seed, an activation code): never cached.
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	return c.JSON(http.StatusCreated, out)
+}
+
+func (api adminAPI) getFactor(c echo.Context) error {
+	f, err := api.m.GetFactor(c.Request().Context(), param(c, "user"), param(c, "factor"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, f)
+}
+
+func (api adminAPI) renameFactor(c echo.Context) error {
+	var in struct {
+		Label string `json:"label"`
+	}
+	if err := decodeStrict(c, &in); err != nil {
+		return err
+	}
+	f, err := api.m.RenameFactor(c.Request().Context(), actor(c), param(c, "user"), param(c, "factor"), in.Label)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, f)
+}
+
+func (api adminAPI) deleteFactor(c echo.Context) error {
+	if err := api.m.DeleteFactor(c.Request().Context(), actor(c), param(c, "user"), param(c, "factor")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (api adminAPI) activateFactor(c echo.Context) error {
+	var in struct {
+		Passcode string `json:"passcode"`
+	}
+	if err := decodeStrict(c, &in); err != nil {
+		return err
+	}
+	f, err := api.m.ActivateFactor(c.Request().Context(), actor(c), param(c, "user"), param(c, "factor"), in.Passcode)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, f)
+}
+
+func (api adminAPI) resendActivation(c echo.Context) error {
+	expires, err := api.m.ResendActivation(c.Request().Context(), actor(c), param(c, "user"), param(c, "factor"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"activationExpiresAt": expires.UTC().Format(time.RFC3339)})
+}
+
+func (api adminAPI) factorState(disabled bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		f, err := api.m.SetFactorState(c.Request().Context(), actor(c), param(c, "user"), param(c, "factor"), disabled)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, f)
+	}
+}
+
+func (api adminAPI) unlockFactor(c echo.Context) error {
+	f, err := api.m.UnlockFactor(c.Request().Context(), actor(c), param(c, "user"), param(c, "factor"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, f)
+}
+
+func (api adminAPI) listSwitches(c echo.Context) error {
+	sws, err := api.m.ListSwitches(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"switches": sws})
+}
+
+func (api adminAPI) setSwitch(disabled bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var in struct {
+			Reason string `json:"reason"`
+		}
+		if err := optionalBody(c, &in); err != nil {
+			return err
+		}
+		sw, err := api.m.SetSwitch(c.Request().Context(), actor(c), param(c, "provider"), param(c, "capability"), disabled, in.Reason)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, sw)
+	}
+}
+
+func (api adminAPI) audit(c echo.Context) error {
+	q := c.QueryParams()
+	limit, err := intParam(q, "limit")
+	if err != nil {
+		return err
+	}
+	aq := lifecycle.AuditQuery{User: q.Get("user"), Action: q.Get("action"), Outcome: q.Get("outcome"), Cursor: q.Get("cursor"), Limit: limit}
+	for name, dst := range map[string]*time.Time{"since": &aq.Since, "until": &aq.Until} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_parameter", Field: name, Msg: "must be an RFC 3339 time"}
+			}
+			*dst = t
+		}
+	}
+	page, err := api.m.QueryAudit(c.Request().Context(), aq)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+func (api adminAPI) importUsers(c echo.Context) error {
+	q := c.QueryParams()
+	format := q.Get("format")
+	if format == "" {
+		switch ct := c.Request().Header.Get(echo.HeaderContentType); {
+		case strings.HasPrefix(ct, "text/csv"):
+			format = lifecycle.FormatCSV
+		case strings.HasPrefix(ct, "application/x-ndjson"), strings.HasPrefix(ct, "application/jsonl"):
+			format = lifecycle.FormatJSONL
+		}
+	}
+	opts := lifecycle.ImportOptions{MaxDeletes: lifecycle.DefaultMaxDeletes}
+	for name, dst := range map[string]*bool{"dryRun": &opts.DryRun, "full": &opts.Full} {
+		if v := q.Get(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_parameter", Field: name, Msg: "must be true or false"}
+			}
+			*dst = b
+		}
+	}
+	if q.Has("maxDeletes") {
+		n, err := strconv.Atoi(q.Get("maxDeletes"))
+		if err != nil || n < 0 {
+			return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_parameter", Field: "maxDeletes", Msg: "must be a non-negative integer"}
+		}
+		opts.MaxDeletes = n
+	}
+	data, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	rows, bad, err := lifecycle.ParseImport(bytes.NewReader(data), format)
+	if err != nil {
+		return err
+	}
+	rep, err := api.m.Import(c.Request().Context(), actor(c), rows, bad, opts)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, rep)
+}

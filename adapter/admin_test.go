@@ -1,0 +1,265 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/store"
+)
+
+// adminHarness is the contract harness with the admin API on a real store, and a write
+// and a read token.
+type adminHarness struct {
+	*harness
+	store         store.Store
+	write, read   string
+	revoked       string
+	manager       *lifecycle.Manager
+	contractCreds []string
+}
+
+func newAdminHarness(t *testing.T) *adminHarness {
+	t.Helper()
+	st := testdb.SQLite(t)
+	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: []string{"totp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine},
+		Capabilities: map[string][]string{"acme": {"totp", "smsOTP"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &adminHarness{store: st, manager: m}
+	ctx := context.Background()
+	if h.write, err = m.CreateToken(ctx, "cli", "provisioning", lifecycle.ScopeWrite); err != nil {
+		t.Fatal(err)
+	}
+	if h.read, err = m.CreateToken(ctx, "cli", "auditor", lifecycle.ScopeRead); err != nil {
+		t.Fatal(err)
+	}
+	if h.revoked, err = m.CreateToken(ctx, "cli", "old", lifecycle.ScopeWrite); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RevokeToken(ctx, "cli", "old"); err != nil {
+		t.Fatal(err)
+	}
+	h.harness = newHarness(t, func(o *Options) { o.Admin = m; o.MaxBodyBytes = 64 << 10 })
+	return h
+}
+
+// admin sends a request with a bearer token ("" for none).
+func (h *adminHarness) admin(t *testing.T, token, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	hdr := []string{"X-None", "1"}
+	if token != "" {
+		hdr = []string{"Authorization", "Bearer " + token}
+	}
+	code, text, header := h.do(t, method, path, body, hdr...)
+	var out map[string]any
+	if text != "" {
+		if err := json.Unmarshal([]byte(text), &out); err != nil {
+			t.Fatalf("%s %s: %d, not JSON: %q", method, path, code, text)
+		}
+	}
+	if !strings.HasPrefix(header.Get("Content-Type"), "application/json") && code != http.StatusNoContent {
+		t.Errorf("%s %s: Content-Type %q", method, path, header.Get("Content-Type"))
+	}
+	return code, out
+}
+
+func errorCode(out map[string]any) (code, field string) {
+	e, _ := out["error"].(map[string]any)
+	code, _ = e["code"].(string)
+	field, _ = e["field"].(string)
+	return code, field
+}
+
+// TestAdminOpenAPI checks that the document is valid OpenAPI 3 and that every route the
+// admin API serves is in it, and every operation in it is served.
+func TestAdminOpenAPI(t *testing.T) {
+	h := newAdminHarness(t)
+	code, text, _ := h.do(t, http.MethodGet, AdminPrefix+"/openapi.json", "", "X-None", "1")
+	if code != http.StatusOK {
+		t.Fatalf("GET openapi.json: %d", code)
+	}
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData([]byte(text))
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		t.Fatalf("the document is not valid OpenAPI 3: %v", err)
+	}
+	served := map[string]bool{}
+	for _, r := range h.srv.echo.Routes() {
+		path, ok := strings.CutPrefix(r.Path, AdminPrefix)
+		if !ok {
+			continue
+		}
+		parts := strings.Split(path, "/")
+		for i, p := range parts {
+			if name, ok := strings.CutPrefix(p, ":"); ok {
+				parts[i] = "{" + name + "}"
+			}
+		}
+		path = strings.Join(parts, "/")
+		served[r.Method+" "+path] = true
+		item := doc.Paths.Value(path)
+		if item == nil || item.GetOperation(r.Method) == nil {
+			t.Errorf("served but not documented: %s %s", r.Method, path)
+		}
+	}
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			if !served[method+" "+path] {
+				t.Errorf("documented but not served: %s %s", method, path)
+			}
+		}
+	}
+	if len(served) < 20 {
+		t.Errorf("only %d admin routes found", len(served))
+	}
+}
+
+// TestAdminAuth: admin tokens open only the admin API, Verify's credentials only the
+// contract; a read token cannot write; a revoked or missing token is refused.
+func TestAdminAuth(t *testing.T) {
+	h := newAdminHarness(t)
+	for _, tc := range []struct {
+		name, token, method, path, body string
+		want                            int
+		code                            string
+	}{
+		{"no token", "", "GET", "/admin/v1/users", "", 401, "unauthorized"},
+		{"revoked", h.revoked, "GET", "/admin/v1/users", "", 401, "unauthorized"},
+		{"garbage", "emfa_at_nope", "GET", "/admin/v1/users", "", 401, "unauthorized"},
+		{"read token reads", h.read, "GET", "/admin/v1/users", "", 200, ""},
+		{"read token writes", h.read, "POST", "/admin/v1/users", `{"name":"x"}`, 403, "insufficient_scope"},
+		{"write token writes", h.write, "POST", "/admin/v1/users", `{"name":"x"}`, 201, ""},
+		{"unknown admin route", h.write, "GET", "/admin/v1/nothing", "", 404, "not_found"},
+		{"wrong method", h.write, "PUT", "/admin/v1/users", "", 405, "method_not_allowed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := h.admin(t, tc.token, tc.method, tc.path, tc.body)
+			if got, _ := errorCode(out); code != tc.want || got != tc.code {
+				t.Errorf("%d %q, want %d %q (%v)", code, got, tc.want, tc.code, out)
+			}
+		})
+	}
+	// Verify's Basic credentials never open the admin API...
+	code, text, _ := h.do(t, "GET", "/admin/v1/users", "")
+	if code != http.StatusUnauthorized || !strings.Contains(text, `"unauthorized"`) {
+		t.Errorf("Verify's credentials on the admin API: %d %s", code, text)
+	}
+	// ...and an admin token never opens the contract.
+	code, _, _ = h.do(t, "POST", "/v1/providers/acme/enrollments", `{"username":"x"}`, "Authorization", "Bearer "+h.write)
+	if code != http.StatusUnauthorized {
+		t.Errorf("an admin token on the contract: %d", code)
+	}
+}
+
+// TestAdminBadInput: each refusal is a 4xx JSON error with a stable code and the field at
+// fault, and changes nothing.
+func TestAdminBadInput(t *testing.T) {
+	h := newAdminHarness(t)
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice","phone":"+15550100100"}`); code != 201 {
+		t.Fatalf("create alice: %d %v", code, out)
+	}
+	for _, tc := range []struct {
+		name, method, path, body string
+		want                     int
+		code, field              string
+	}{
+		{"malformed JSON", "POST", "/admin/v1/users", `{"name":`, 400, "invalid_json", ""},
+		{"empty body", "POST", "/admin/v1/users", ``, 400, "invalid_json", ""},
+		{"trailing data", "POST", "/admin/v1/users", `{"name":"bob"} {}`, 400, "invalid_json", ""},
+		{"unknown field", "POST", "/admin/v1/users", `{"name":"bob","nick":"b"}`, 400, "unknown_field", "nick"},
+		{"wrong type", "POST", "/admin/v1/users", `{"name":"bob","groups":"g"}`, 400, "invalid_field", "groups"},
+		{"missing name", "POST", "/admin/v1/users", `{"email":"b@example.com"}`, 400, "missing_field", "name"},
+		{"control character", "POST", "/admin/v1/users", `{"name":"bo\u0000b"}`, 400, "invalid_field", "name"},
+		{"invalid phone", "POST", "/admin/v1/users", `{"name":"bob","phone":"555-0100"}`, 400, "invalid_phone", "phone"},
+		{"invalid email", "POST", "/admin/v1/users", `{"name":"bob","email":"not an address"}`, 400, "invalid_email", "email"},
+		{"duplicate", "POST", "/admin/v1/users", `{"name":"alice"}`, 409, "user_exists", "name"},
+		{"rename a user", "PATCH", "/admin/v1/users/alice", `{"name":"alicia"}`, 400, "immutable_field", "name"},
+		{"bad phone on update", "PATCH", "/admin/v1/users/alice", `{"phone":"0"}`, 400, "invalid_phone", "phone"},
+		{"unknown user", "GET", "/admin/v1/users/nobody", "", 404, "not_found", "user"},
+		{"bad state filter", "GET", "/admin/v1/users?state=gone", "", 400, "invalid_parameter", "state"},
+		{"bad cursor", "GET", "/admin/v1/users?cursor=***", "", 400, "invalid_parameter", "cursor"},
+		{"unknown type", "POST", "/admin/v1/users/alice/factors", `{"type":"fax"}`, 400, "unknown_type", "type"},
+		{"unknown param", "POST", "/admin/v1/users/alice/factors", `{"type":"totp","params":{"colour":"red"}}`, 400, "unknown_field", "params.colour"},
+		{"missing phone", "POST", "/admin/v1/users/alice/factors", `{"type":"smsotp"}`, 400, "missing_field", "params.phone"},
+		{"bad activation", "POST", "/admin/v1/users/alice/factors", `{"type":"totp","activation":"onFirstUse"}`, 400, "invalid_activation", "activation"},
+		{"short seed", "POST", "/admin/v1/users/alice/factors", `{"type":"totp","params":{"secret":"JBSWY3DP"}}`, 400, "invalid_field", "params"},
+		{"unknown factor", "POST", "/admin/v1/users/alice/factors/nope/activate", `{"passcode":"123456"}`, 404, "not_found", "factor"},
+		{"bad reset mode", "POST", "/admin/v1/users/alice/reset", `{"mode":"wipe"}`, 400, "invalid_parameter", "mode"},
+		{"switch unknown provider", "POST", "/admin/v1/switches/nope/totp/disable", `{"reason":"x"}`, 404, "not_found", "provider"},
+		{"switch without reason", "POST", "/admin/v1/switches/acme/totp/disable", `{}`, 400, "missing_field", "reason"},
+		{"import without format", "POST", "/admin/v1/import", "username\nbob\n", 400, "invalid_format", "format"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := h.admin(t, h.write, tc.method, tc.path, tc.body)
+			c, f := errorCode(out)
+			if code != tc.want || c != tc.code || f != tc.field {
+				t.Errorf("%d %s %s, want %d %s %s (%v)", code, c, f, tc.want, tc.code, tc.field, out)
+			}
+		})
+	}
+	users, err := h.store.ListUsers(context.Background())
+	if err != nil || len(users) != 1 {
+		t.Errorf("after the refusals: %d users, %v; want alice alone", len(users), err)
+	}
+	u, _ := h.store.GetUserRecord(context.Background(), "alice")
+	fs, _ := h.store.ListFactors(context.Background(), u.ID)
+	if u.Profile.Phone != "+15550100100" || len(fs) != 0 {
+		t.Errorf("alice changed by refusals: %+v, %d factors", u.Profile, len(fs))
+	}
+	// Refusals are audited with the token's name.
+	page, err := h.manager.QueryAudit(context.Background(), lifecycle.AuditQuery{Action: "admin.users.create", Outcome: "FAILED"})
+	if err != nil || len(page.Events) == 0 || page.Events[0].Actor != "provisioning" {
+		t.Errorf("audit of refused creations: %+v, %v", page.Events, err)
+	}
+}
+
+// TestAdminSecretsNotLogged: tokens, seeds and activation codes never reach the log.
+func TestAdminSecretsNotLogged(t *testing.T) {
+	h := newAdminHarness(t)
+	h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`)
+	code, out := h.admin(t, h.write, "POST", "/admin/v1/users/alice/factors", `{"type":"totp"}`)
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, out)
+	}
+	enr := out["enrollment"].(map[string]any)
+	secret := enr["secret"].(string)
+	if qr, _ := enr["qrCode"].(string); !strings.HasPrefix(qr, "data:image/png;base64,") {
+		t.Errorf("qrCode %.40q", qr)
+	}
+	if f := out["factor"].(map[string]any); f["state"] != "pending_activation" {
+		t.Errorf("an API-enrolled TOTP factor is %v", f["state"])
+	}
+	h.admin(t, h.write, "POST", "/admin/v1/users/alice/factors/"+out["factor"].(map[string]any)["id"].(string)+"/activate", `{"passcode":"987654"}`)
+	h.admin(t, h.revoked, "GET", "/admin/v1/users", "")
+	logs := h.logs.String()
+	for _, s := range []string{h.write, h.read, h.revoked, secret, "987654"} {
+		if strings.Contains(logs, s) {
+			t.Errorf("the log holds a secret %.12q...", s)
+		}
+	}
+	if !slices.ContainsFunc(strings.Split(logs, "\n"), func(l string) bool { return strings.Contains(l, "admin authentication failed") }) {
+		t.Error("a refused token is not logged at all")
+	}
+}

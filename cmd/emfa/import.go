@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/emfa/emfa/lifecycle"
+)
+
+// importCmd is `emfa import FILE [--format csv|jsonl] [--dry-run] [--full [--max-deletes N]]
+// [--json]`: a directory export applied row by row, as POST /admin/v1/import does.
+func (d *deps) importCmd() *cobra.Command {
+	var format string
+	var dryRun, full, asJSON bool
+	var maxDeletes int
+	c := d.storeCmd(&cobra.Command{
+		Use:   "import FILE",
+		Short: "create and update users (and pre-provisioned factors) from a CSV or JSON-lines file",
+		Example: `  emfa import users.csv --dry-run --config emfa.yaml
+  emfa import users.csv --full --max-deletes 10 --config emfa.yaml`,
+		Args: exactly(1, "exactly one FILE"),
+	}, func(ctx context.Context, e *env, args []string) error {
+		if maxDeletes < 0 {
+			return usageError{"--max-deletes must not be negative"}
+		}
+		path := args[0]
+		f := format
+		if f == "" {
+			switch strings.ToLower(filepath.Ext(path)) {
+			case ".csv":
+				f = lifecycle.FormatCSV
+			case ".jsonl", ".ndjson":
+				f = lifecycle.FormatJSONL
+			default:
+				return usageError{"import cannot tell the format of " + path + ": give --format csv or jsonl"}
+			}
+		}
+		file, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		rows, bad, err := lifecycle.ParseImport(file, f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		m, err := e.cliManager()
+		if err != nil {
+			return err
+		}
+		rep, err := m.Import(ctx, "cli", rows, bad, lifecycle.ImportOptions{DryRun: dryRun, Full: full, MaxDeletes: maxDeletes})
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			err = printJSON(d.stdout, rep)
+		} else {
+			printImport(d.stdout, rep)
+		}
+		if err == nil && (rep.Refused > 0 || rep.DeletionRefused != "") {
+			return errSilent // the report says what was refused: exit 1
+		}
+		return err
+	})
+	c.Flags().StringVar(&format, "format", "", "csv or jsonl (default: from the file's extension)")
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
+	c.Flags().BoolVar(&full, "full", false, "the file is the whole directory: delete users absent from it (see --max-deletes)")
+	c.Flags().IntVar(&maxDeletes, "max-deletes", lifecycle.DefaultMaxDeletes, "with --full, delete nobody if more users than this are absent")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return c
+}
+
+// printImport prints a report as a diff: one line per row that changes or is refused.
+func printImport(w io.Writer, rep lifecycle.ImportReport) {
+	mark := map[string]string{lifecycle.ActionCreated: "+", lifecycle.ActionUpdated: "~", lifecycle.ActionDeleted: "-", lifecycle.ActionRefused: "!"}
+	for _, r := range rep.Rows {
+		m, ok := mark[r.Action]
+		if !ok {
+			continue
+		}
+		where := r.Username
+		if r.Line > 0 {
+			where = fmt.Sprintf("line %d %s", r.Line, r.Username)
+		}
+		switch {
+		case r.Error != nil:
+			fmt.Fprintf(w, "%s %s: %s\n", m, where, r.Error.Error())
+		case len(r.Changes) > 0:
+			fmt.Fprintf(w, "%s %s: %s\n", m, where, strings.Join(r.Changes, "; "))
+		default:
+			fmt.Fprintf(w, "%s %s\n", m, where)
+		}
+	}
+	if rep.DeletionRefused != "" {
+		fmt.Fprintln(w, "! "+rep.DeletionRefused)
+	}
+	verb := "import"
+	if rep.DryRun {
+		verb = "dry run (nothing changed)"
+	}
+	fmt.Fprintf(w, "%s: %d created, %d updated, %d unchanged, %d deleted, %d refused\n",
+		verb, rep.Created, rep.Updated, rep.Unchanged, rep.Deleted, rep.Refused)
+}

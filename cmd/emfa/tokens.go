@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// tokensCmd is `emfa tokens create --name NAME --scope read|write`, `emfa tokens list`
+// and `emfa tokens revoke NAME`: the admin API's credentials. A token is printed once;
+// the store keeps its hash.
+func (d *deps) tokensCmd() *cobra.Command {
+	var name, scope string
+	create := d.storeCmd(&cobra.Command{
+		Use: "create --name NAME --scope read|write", Short: "create an admin API token (printed once)",
+		Example: "  emfa tokens create --name iam-sync --scope write --config emfa.yaml",
+		Args:    noArgsNeeding(&name, "tokens create needs --name NAME --scope read|write"),
+	}, func(ctx context.Context, e *env, _ []string) error {
+		if scope == "" {
+			return usageError{"tokens create needs --name NAME --scope read|write"}
+		}
+		m, err := e.manager(nil, nil)
+		if err != nil {
+			return err
+		}
+		token, err := m.CreateToken(ctx, "cli", name, scope)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(d.stderr, "emfa: the token is shown once; keep it in a secret store (emfa keeps only its hash)")
+		fmt.Fprintln(d.stdout, token)
+		return nil
+	})
+	create.Flags().StringVar(&name, "name", "", "the token's `NAME`, the actor of its actions in the audit trail")
+	create.Flags().StringVar(&scope, "scope", "", "read (list and get) or write (everything)")
+	list := d.storeCmd(&cobra.Command{
+		Use: "list", Short: "list admin API tokens", Example: "  emfa tokens list --config emfa.yaml", Args: noArgs,
+	}, func(ctx context.Context, e *env, _ []string) error {
+		m, err := e.manager(nil, nil)
+		if err != nil {
+			return err
+		}
+		tokens, err := m.ListTokens(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tSCOPE\tCREATED\tREVOKED")
+		for _, t := range tokens {
+			revoked := "-"
+			if t.Revoked != nil {
+				revoked = t.Revoked.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, t.Scope, t.Created.UTC().Format(time.RFC3339), revoked)
+		}
+		return tw.Flush()
+	})
+	revoke := d.storeCmd(&cobra.Command{
+		Use: "revoke NAME", Short: "revoke an admin API token", Example: "  emfa tokens revoke iam-sync --config emfa.yaml",
+		Args: exactly(1, "exactly one NAME"),
+	}, func(ctx context.Context, e *env, args []string) error {
+		m, err := e.manager(nil, nil)
+		if err != nil {
+			return err
+		}
+		if err := m.RevokeToken(ctx, "cli", args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(d.stdout, "revoked token %s\n", args[0])
+		return nil
+	})
+	return group("tokens", "the admin API's bearer tokens", "  emfa tokens create --name iam-sync --scope write", create, list, revoke)
+}

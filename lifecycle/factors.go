@@ -1,0 +1,509 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/png"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/builtin/delivery"
+	"github.com/emfa/emfa/store"
+)
+
+// Factor states in the API. The store's pending is pending_activation.
+const (
+	FactorActive            = "active"
+	FactorPendingActivation = "pending_activation"
+	FactorDisabled          = "disabled"
+)
+
+// Activation values of an enrollment request.
+const (
+	// ActivationImmediate: active at once (Okta's activate=true): the admin vouches for
+	// the factor (a hardware token's seed, a number already verified elsewhere).
+	ActivationImmediate  = "immediate"
+	ActivationPasscode   = builtin.ActivationPasscode
+	ActivationOnFirstUse = builtin.ActivationOnFirstUse
+)
+
+// Factor is a factor as the admin API shows it: never a secret.
+type Factor struct {
+	ID          string     `json:"id"`
+	Type        string     `json:"type"`
+	Label       string     `json:"label"`
+	State       string     `json:"state"`
+	Activation  string     `json:"activation,omitempty"`
+	Destination string     `json:"deliveryAddress,omitempty"`
+	Created     time.Time  `json:"created"`
+	LastUsed    *time.Time `json:"lastUsed,omitempty"`
+	Failures    int        `json:"failures"`
+	LockedUntil *time.Time `json:"lockedUntil,omitempty"`
+}
+
+func (m *Manager) factorOf(f store.Factor, lastUsed time.Time) Factor {
+	// The store keeps milliseconds: a new factor shows the time its listing will.
+	out := Factor{ID: f.ID, Type: f.Type, Label: f.Label, State: FactorActive, Created: f.CreatedAt.Truncate(time.Millisecond), Failures: f.Failures,
+		Activation: builtin.ActivationOf(&f)}
+	switch f.State {
+	case store.FactorPending:
+		out.State = FactorPendingActivation
+		if out.Activation == "" {
+			out.Activation = "device" // push: waiting for its device to register
+		}
+	case store.FactorDisabled:
+		out.State = FactorDisabled
+	}
+	switch builtin.Destination(f.Type) {
+	case "phone":
+		out.Destination = delivery.MaskPhone(f.Params["phone"])
+	case "email":
+		out.Destination = delivery.MaskEmail(f.Params["email"])
+	}
+	if !lastUsed.IsZero() {
+		out.LastUsed = &lastUsed
+	}
+	if f.LockedUntil.After(m.now()) {
+		t := f.LockedUntil
+		out.LockedUntil = &t
+	}
+	return out
+}
+
+// user loads a user by name, or a not_found refusal.
+func (m *Manager) user(ctx context.Context, name string) (store.User, error) {
+	u, err := m.store.GetUser(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, notFound("not_found", "user", "no user %q", name)
+	}
+	return u, err
+}
+
+// factor loads a factor of the named user, or a not_found refusal (another user's factor
+// is not found either).
+func (m *Manager) factor(ctx context.Context, name, id string) (store.User, store.Factor, error) {
+	u, err := m.user(ctx, name)
+	if err != nil {
+		return u, store.Factor{}, err
+	}
+	f, err := m.store.GetFactor(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && f.UserID != u.ID) {
+		return u, store.Factor{}, notFound("not_found", "factor", "user %q has no factor %q", name, id)
+	}
+	return u, f, err
+}
+
+// ListFactors lists a user's factors, oldest first.
+func (m *Manager) ListFactors(ctx context.Context, name string) ([]Factor, error) {
+	u, err := m.user(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := m.store.ListFactors(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(fs))
+	for i, f := range fs {
+		ids[i] = f.ID
+	}
+	used, err := m.store.LastUsed(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Factor, len(fs))
+	for i, f := range fs {
+		out[i] = m.factorOf(f, used[f.ID])
+	}
+	return out, nil
+}
+
+// GetFactor returns one factor of a user.
+func (m *Manager) GetFactor(ctx context.Context, name, id string) (Factor, error) {
+	_, f, err := m.factor(ctx, name, id)
+	if err != nil {
+		return Factor{}, err
+	}
+	used, err := m.store.LastUsed(ctx, []string{id})
+	if err != nil {
+		return Factor{}, err
+	}
+	return m.factorOf(f, used[id]), nil
+}
+
+// Enrollment is a request to enroll a factor: its type, label, activation, and the type's
+// own parameters (the registry's Fields: phone, email, secret, digits, question...).
+type Enrollment struct {
+	Type       string                     `json:"type"`
+	Label      string                     `json:"label"`
+	Activation string                     `json:"activation"`
+	Params     map[string]json.RawMessage `json:"params"`
+}
+
+// Enrolled is a new factor and what the person enrolling it needs, shown once: an
+// otpauth URI and its QR code, an activation code and registration URI.
+type Enrolled struct {
+	Factor Factor         `json:"factor"`
+	Output map[string]any `json:"enrollment"`
+}
+
+// engine is the builtin engine that enrolls typ.
+func (m *Manager) engine(typ string) (*builtin.Engine, error) {
+	for _, e := range m.engines {
+		if e.Exposes(typ) {
+			return e, nil
+		}
+	}
+	if len(m.engines) == 0 {
+		return nil, conflict("no_builtin_provider", "type", "no builtin provider is configured")
+	}
+	return m.engines[0], nil
+}
+
+// values reads an enrollment's params as the type's fields declare them.
+func values(typ string, params map[string]json.RawMessage) (url.Values, *Error) {
+	fields, ok := builtin.FieldsOf(typ)
+	if !ok {
+		return nil, invalid("unknown_type", "type", "unknown factor type %q (want %s)", typ, strings.Join(builtin.Types(), ", "))
+	}
+	v := url.Values{}
+	for _, name := range slices.Sorted(maps.Keys(params)) {
+		i := slices.IndexFunc(fields, func(f builtin.Field) bool { return f.Name == name })
+		if i < 0 || name == "name" {
+			return nil, invalid("unknown_field", "params."+name, "%s factors take no parameter %q", typ, name)
+		}
+		raw := params[name]
+		switch fields[i].Kind {
+		case builtin.FieldList:
+			var list []string
+			if err := json.Unmarshal(raw, &list); err != nil {
+				return nil, invalid("invalid_field", "params."+name, "must be an array of strings")
+			}
+			v[name] = list
+		case builtin.FieldInt:
+			var n json.Number
+			if err := json.Unmarshal(raw, &n); err != nil {
+				return nil, invalid("invalid_field", "params."+name, "must be an integer")
+			}
+			if _, err := strconv.ParseInt(n.String(), 10, 64); err != nil {
+				return nil, invalid("invalid_field", "params."+name, "must be an integer")
+			}
+			v.Set(name, n.String())
+		default:
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return nil, invalid("invalid_field", "params."+name, "must be a string")
+			}
+			v.Set(name, s)
+		}
+	}
+	for _, f := range fields {
+		if f.Required && len(v[f.Name]) == 0 {
+			return nil, invalid("missing_field", "params."+f.Name, "%s factors need %s", typ, f.Name)
+		}
+	}
+	return v, nil
+}
+
+// activation is the engine's mode for an API enrollment: passcode by default where the
+// type has one, so nothing is offered to Verify before its owner has proved it works.
+func activation(typ, requested string) (string, *Error) {
+	modes := builtin.ActivationModes(typ)
+	switch requested {
+	case "":
+		if slices.Contains(modes, ActivationPasscode) {
+			return ActivationPasscode, nil
+		}
+		return "", nil
+	case ActivationImmediate:
+		return "", nil
+	}
+	if !slices.Contains(modes, requested) {
+		return "", invalid("invalid_activation", "activation", "%s factors take activation %s", typ, strings.Join(append([]string{ActivationImmediate}, modes...), " or "))
+	}
+	return requested, nil
+}
+
+// EnrollFactor enrolls a factor for a user.
+func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in Enrollment) (Enrolled, error) {
+	const action = "factors.enroll"
+	v, verr := values(in.Type, in.Params)
+	if verr == nil {
+		verr = checkText("label", in.Label, false, maxText)
+	}
+	mode, merr := activation(in.Type, in.Activation)
+	if verr == nil {
+		verr = merr
+	}
+	if verr != nil {
+		return Enrolled{}, m.refuse(ctx, actor, action, name, "", verr)
+	}
+	if in.Label != "" {
+		v.Set("name", in.Label)
+	}
+	if _, err := m.user(ctx, name); err != nil {
+		return Enrolled{}, err
+	}
+	e, err := m.engine(in.Type)
+	if err != nil {
+		return Enrolled{}, m.refuse(ctx, actor, action, name, "", err)
+	}
+	enrolled, err := e.Enroll(ctx, builtin.Enrollment{Type: in.Type, User: name, Values: v, Activation: mode})
+	if err != nil {
+		return Enrolled{}, m.refuse(ctx, actor, action, name, "", enrollError(err))
+	}
+	m.audit(ctx, actor, action, name, enrolled.Factor.ID, "SUCCESS", in.Type+" "+string(enrolled.Factor.State))
+	out := maps.Clone(enrolled.Output)
+	if uri, ok := out["otpauthURI"].(string); ok {
+		if qr, err := qrDataURI(uri); err == nil {
+			out["qrCode"] = qr
+		}
+	}
+	return Enrolled{Factor: m.factorOf(enrolled.Factor, time.Time{}), Output: out}, nil
+}
+
+// enrollError maps the engine's refusals.
+func enrollError(err error) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, builtin.ErrInvalidDestination):
+		field := "params.phone"
+		if strings.Contains(msg, "e-mail") {
+			field = "params.email"
+			return invalid("invalid_email", field, "%s", msg)
+		}
+		return invalid("invalid_phone", field, "%s", msg)
+	case errors.Is(err, builtin.ErrDuplicate):
+		return conflict("factor_exists", "", "%s", msg)
+	case errors.Is(err, builtin.ErrTooManyFactors):
+		return conflict("too_many_factors", "", "%s", msg)
+	case errors.Is(err, builtin.ErrNotSent):
+		return &Error{Kind: Refused, Code: "activation_not_sent", Msg: msg}
+	case errors.Is(err, builtin.ErrQuestionsDisabled):
+		return conflict("type_disabled", "type", "%s", msg)
+	case errors.Is(err, builtin.ErrInput), errors.Is(err, builtin.ErrUnknownType):
+		return invalid("invalid_field", "params", "%s", msg)
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("not_found", "user", "%s", msg)
+	case errors.Is(err, store.ErrExists):
+		return conflict("factor_exists", "", "%s", msg)
+	}
+	if strings.Contains(msg, "must") || strings.Contains(msg, "secret") || strings.Contains(msg, "algorithm") || strings.Contains(msg, "between") {
+		// The engine's other input checks (digits, period, a seed's length...).
+		return invalid("invalid_field", "params", "%s", msg)
+	}
+	return err
+}
+
+// qrDataURI is the otpauth URI as a PNG QR code in a data URI, for an enrolment page.
+func qrDataURI(uri string) (string, error) {
+	key, err := otp.NewKeyFromURL(uri)
+	if err != nil {
+		return "", err
+	}
+	img, err := key.Image(256, 256)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		return "", err
+	}
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes()), nil
+}
+
+// ActivateFactor checks the first code of a factor pending a passcode and makes it
+// active. A wrong code counts toward the factor's lockout.
+func (m *Manager) ActivateFactor(ctx context.Context, actor Actor, name, id, passcode string) (Factor, error) {
+	const action = "factors.activate"
+	if passcode == "" {
+		return Factor{}, m.refuse(ctx, actor, action, name, id, invalid("missing_field", "passcode", "is required"))
+	}
+	u, f, err := m.factor(ctx, name, id)
+	if err != nil {
+		return Factor{}, err
+	}
+	e, err := m.engine(f.Type)
+	if err != nil {
+		return Factor{}, err
+	}
+	if builtin.ActivationOf(&f) != ActivationPasscode {
+		return Factor{}, m.refuse(ctx, actor, action, name, id, conflict("not_pending", "", "factor %s waits for no passcode", id))
+	}
+	activated, err := e.Activate(ctx, u, id, passcode)
+	if errors.Is(err, builtin.ErrActivation) {
+		// The reason (wrong code, locked) goes to the audit trail; the code itself nowhere.
+		m.audit(ctx, actor, action, name, id, "FAILED", err.Error())
+		return Factor{}, &Error{Kind: Refused, Code: "invalid_passcode", Field: "passcode", Msg: "the passcode is wrong, expired or already used, or the factor is locked"}
+	}
+	if err != nil {
+		return Factor{}, errorOf(err, "factor")
+	}
+	m.audit(ctx, actor, action, name, id, "SUCCESS", "")
+	return m.factorOf(activated, time.Time{}), nil
+}
+
+// ResendActivation sends a new activation code to a code factor pending a passcode.
+func (m *Manager) ResendActivation(ctx context.Context, actor Actor, name, id string) (time.Time, error) {
+	const action = "factors.resend"
+	u, f, err := m.factor(ctx, name, id)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if builtin.ActivationOf(&f) != ActivationPasscode || builtin.Destination(f.Type) == "" {
+		return time.Time{}, m.refuse(ctx, actor, action, name, id, conflict("not_pending", "", "factor %s is not a code factor waiting for its passcode", id))
+	}
+	e, err := m.engine(f.Type)
+	if err != nil {
+		return time.Time{}, err
+	}
+	expires, err := e.ResendActivation(ctx, u, id)
+	if err != nil {
+		return time.Time{}, m.refuse(ctx, actor, action, name, id, enrollError(err))
+	}
+	m.audit(ctx, actor, action, name, id, "SUCCESS", "")
+	return expires, nil
+}
+
+// RenameFactor changes a factor's label (its deviceName in enrollments).
+func (m *Manager) RenameFactor(ctx context.Context, actor Actor, name, id, label string) (Factor, error) {
+	if err := checkText("label", label, true, maxText); err != nil {
+		return Factor{}, m.refuse(ctx, actor, "factors.rename", name, id, err)
+	}
+	_, f, err := m.factor(ctx, name, id)
+	if err != nil {
+		return Factor{}, err
+	}
+	c := store.UserChange{Name: name, Now: m.now(), UpdateFactors: []store.FactorUpdate{{ID: id, Label: label, Params: f.Params}},
+		Audit: []store.AuditEvent{m.event(actor, "factors.rename", name, id, "")}}
+	if err := m.apply(ctx, c, "factor"); err != nil {
+		return Factor{}, err
+	}
+	return m.GetFactor(ctx, name, id)
+}
+
+// SetFactorState disables or enables a factor. A pending factor is enabled only by its
+// own activation.
+func (m *Manager) SetFactorState(ctx context.Context, actor Actor, name, id string, disabled bool) (Factor, error) {
+	action, state := "factors.enable", store.FactorActive
+	if disabled {
+		action, state = "factors.disable", store.FactorDisabled
+	}
+	_, f, err := m.factor(ctx, name, id)
+	if err != nil {
+		return Factor{}, err
+	}
+	if f.State == store.FactorPending {
+		return Factor{}, m.refuse(ctx, actor, action, name, id, conflict("not_active", "", "factor %s is pending its activation", id))
+	}
+	c := store.UserChange{Name: name, Now: m.now(), StateChanges: []store.FactorStateChange{{ID: id, State: state}},
+		Audit: []store.AuditEvent{m.event(actor, action, name, id, "")}}
+	if err := m.apply(ctx, c, "factor"); err != nil {
+		return Factor{}, err
+	}
+	return m.GetFactor(ctx, name, id)
+}
+
+// UnlockFactor clears a factor's failures and lockout.
+func (m *Manager) UnlockFactor(ctx context.Context, actor Actor, name, id string) (Factor, error) {
+	if _, _, err := m.factor(ctx, name, id); err != nil {
+		return Factor{}, err
+	}
+	if err := m.store.ResetFailures(ctx, id, m.now()); err != nil {
+		return Factor{}, errorOf(err, "factor")
+	}
+	m.audit(ctx, actor, "factors.unlock", name, id, "SUCCESS", "")
+	return m.GetFactor(ctx, name, id)
+}
+
+// DeleteFactor deletes a factor.
+func (m *Manager) DeleteFactor(ctx context.Context, actor Actor, name, id string) error {
+	if _, _, err := m.factor(ctx, name, id); err != nil {
+		return err
+	}
+	c := store.UserChange{Name: name, Now: m.now(), DeleteFactors: []string{id},
+		Audit: []store.AuditEvent{m.event(actor, "factors.delete", name, id, "")}}
+	return m.apply(ctx, c, "factor")
+}
+
+// Reset modes.
+const (
+	ResetDelete  = "delete"
+	ResetDisable = "disable"
+)
+
+// ResetUser deletes (or disables) every factor of a user in one step, so the next
+// sign-in starts enrollment afresh. It returns how many factors it changed.
+func (m *Manager) ResetUser(ctx context.Context, actor Actor, name, mode string) (int, error) {
+	if mode == "" {
+		mode = ResetDelete
+	}
+	if mode != ResetDelete && mode != ResetDisable {
+		return 0, m.refuse(ctx, actor, "users.reset", name, "", invalid("invalid_parameter", "mode", "must be delete or disable, not %q", mode))
+	}
+	u, err := m.user(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	fs, err := m.store.ListFactors(ctx, u.ID)
+	if err != nil {
+		return 0, err
+	}
+	c := store.UserChange{Name: name, Now: m.now()}
+	for _, f := range fs {
+		switch {
+		case mode == ResetDelete:
+			c.DeleteFactors = append(c.DeleteFactors, f.ID)
+		case f.State != store.FactorDisabled:
+			c.StateChanges = append(c.StateChanges, store.FactorStateChange{ID: f.ID, State: store.FactorDisabled})
+		}
+	}
+	n := len(c.DeleteFactors) + len(c.StateChanges)
+	c.Audit = []store.AuditEvent{m.event(actor, "users.reset", name, "", fmt.Sprintf("%s %d factor(s)", mode, n))}
+	return n, m.apply(ctx, c, "user")
+}
+
+// SweepPending deletes factors whose activation has waited longer than the activation
+// lifetime (a seed never scanned, a code never typed, a device never registered). Factors
+// pre-provisioned for first use wait as long as it takes: they are usable already.
+func (m *Manager) SweepPending(ctx context.Context) (int, error) {
+	const batch = 500
+	before := m.now().Add(-m.lifetime)
+	deleted, after := 0, ""
+	for {
+		fs, err := m.store.ListPendingFactors(ctx, before, after, batch)
+		if err != nil {
+			return deleted, err
+		}
+		for _, f := range fs {
+			after = f.ID
+			if builtin.ActivationOf(&f) == ActivationOnFirstUse {
+				continue
+			}
+			err := m.store.DeleteFactor(ctx, f.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return deleted, err
+			}
+			deleted++
+			m.audit(ctx, "sweeper", "factors.expire", "", f.ID, "SUCCESS",
+				fmt.Sprintf("%s pending since %s", f.Type, f.CreatedAt.UTC().Format(time.RFC3339)))
+		}
+		if len(fs) < batch {
+			return deleted, nil
+		}
+	}
+}

@@ -1,0 +1,448 @@
+package lifecycle
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/store"
+)
+
+// ImportRow is one user of a directory export.
+type ImportRow struct {
+	Line        int      `json:"-"`
+	Username    string   `json:"username"`
+	Email       string   `json:"email"`
+	Phone       string   `json:"phone"`
+	DisplayName string   `json:"displayName"`
+	Groups      []string `json:"groups"`
+	// Factors are the types to pre-provision from the row's phone (smsotp, voicecall) or
+	// e-mail (emailotp), active on first use.
+	Factors []string `json:"factors"`
+}
+
+// Import formats.
+const (
+	FormatCSV   = "csv"
+	FormatJSONL = "jsonl"
+)
+
+// csvColumns are the columns a CSV import may have; username is required. groups and
+// factors hold several values separated by ';'.
+var csvColumns = []string{"username", "email", "phone", "displayName", "groups", "factors"}
+
+// ParseImport reads a CSV file (a header line naming its columns) or JSON lines. A row
+// that cannot be read is returned as a refusal and the others still are; an unreadable
+// file is an error.
+func ParseImport(r io.Reader, format string) ([]ImportRow, []RowResult, error) {
+	switch format {
+	case FormatCSV:
+		return parseCSV(r)
+	case FormatJSONL:
+		return parseJSONL(r)
+	}
+	return nil, nil, invalid("invalid_format", "format", "must be csv or jsonl, not %q", format)
+}
+
+func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, nil, invalid("invalid_file", "file", "no CSV header line: %v", err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		j := slices.IndexFunc(csvColumns, func(c string) bool { return strings.EqualFold(c, h) })
+		if j < 0 {
+			return nil, nil, invalid("invalid_file", "header", "unknown column %q (want %s)", h, strings.Join(csvColumns, ", "))
+		}
+		if _, dup := col[csvColumns[j]]; dup {
+			return nil, nil, invalid("invalid_file", "header", "column %q twice", h)
+		}
+		col[csvColumns[j]] = i
+	}
+	if _, ok := col["username"]; !ok {
+		return nil, nil, invalid("invalid_file", "header", "no username column")
+	}
+	var rows []ImportRow
+	var bad []RowResult
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return rows, bad, nil
+		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			bad = append(bad, refused(pe.Line, "", invalid("invalid_row", "", "%v", pe.Err)))
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		line, _ := cr.FieldPos(0)
+		if len(rec) != len(header) {
+			bad = append(bad, refused(line, "", invalid("invalid_row", "", "%d fields, the header has %d", len(rec), len(header))))
+			continue
+		}
+		get := func(name string) string {
+			if i, ok := col[name]; ok {
+				return strings.TrimSpace(rec[i])
+			}
+			return ""
+		}
+		rows = append(rows, ImportRow{Line: line, Username: get("username"), Email: get("email"), Phone: get("phone"),
+			DisplayName: get("displayName"), Groups: splitList(get("groups")), Factors: splitList(get("factors"))})
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ";") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func parseJSONL(r io.Reader) ([]ImportRow, []RowResult, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var rows []ImportRow
+	var bad []RowResult
+	for line := 1; sc.Scan(); line++ {
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		var row ImportRow
+		dec := json.NewDecoder(bytes.NewReader(text))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&row); err != nil || dec.More() {
+			msg := "not one JSON object of username, email, phone, displayName, groups, factors"
+			if err != nil {
+				msg += ": " + err.Error()
+			}
+			bad = append(bad, refused(line, "", invalid("invalid_row", "", "%s", msg)))
+			continue
+		}
+		row.Line = line
+		rows = append(rows, row)
+	}
+	return rows, bad, sc.Err()
+}
+
+// ImportOptions tune an import.
+type ImportOptions struct {
+	// DryRun reports what the import would do and changes nothing.
+	DryRun bool
+	// Full: the file is the whole directory, so users absent from it are deleted — if
+	// there are at most MaxDeletes of them; otherwise none is, and the report says why.
+	Full       bool
+	MaxDeletes int
+}
+
+// DefaultMaxDeletes is the deletion guard's default, inWebo's IWDS's order of magnitude.
+const DefaultMaxDeletes = 10
+
+// Row actions.
+const (
+	ActionCreated   = "created"
+	ActionUpdated   = "updated"
+	ActionUnchanged = "unchanged"
+	ActionDeleted   = "deleted"
+	ActionRefused   = "refused"
+)
+
+// RowResult is what an import did with one row (or, for a deletion, one user).
+type RowResult struct {
+	Line     int      `json:"line,omitempty"`
+	Username string   `json:"username,omitempty"`
+	Action   string   `json:"action"`
+	Changes  []string `json:"changes,omitempty"`
+	Error    *Error   `json:"error,omitempty"`
+}
+
+func refused(line int, user string, err *Error) RowResult {
+	return RowResult{Line: line, Username: user, Action: ActionRefused, Error: err}
+}
+
+// ImportReport is an import's outcome.
+type ImportReport struct {
+	DryRun    bool        `json:"dryRun"`
+	Created   int         `json:"created"`
+	Updated   int         `json:"updated"`
+	Unchanged int         `json:"unchanged"`
+	Deleted   int         `json:"deleted"`
+	Refused   int         `json:"refused"`
+	Rows      []RowResult `json:"rows"`
+	// DeletionRefused says why a full import deleted nobody.
+	DeletionRefused string `json:"deletionRefused,omitempty"`
+}
+
+// MarshalJSON of an Error shows its code, field and message.
+func (e *Error) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Code    string `json:"code"`
+		Field   string `json:"field,omitempty"`
+		Message string `json:"message"`
+	}{e.Code, e.Field, e.Msg})
+}
+
+// importBatch is how many users share a commit.
+const importBatch = 500
+
+// Import applies a directory export: each row creates its user, updates it where the row
+// differs, or changes nothing; a refused row changes nothing and stops nothing. Factors
+// are only ever added (pre-provisioned) or their pending destination updated, never
+// removed. Rows refused earlier (unreadable) are reported with the rest.
+func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unreadable []RowResult, o ImportOptions) (ImportReport, error) {
+	rep := ImportReport{DryRun: o.DryRun, Rows: slices.Clone(unreadable)}
+	existing, err := m.directory(ctx)
+	if err != nil {
+		return ImportReport{}, err
+	}
+	seen := map[string]bool{}
+	var changes []store.UserChange
+	var results []int // index in rep.Rows of each change
+	for _, row := range rows {
+		res := RowResult{Line: row.Line, Username: row.Username}
+		if seen[row.Username] && row.Username != "" {
+			rep.Rows = append(rep.Rows, refused(row.Line, row.Username, invalid("duplicate_row", "username", "%q appears earlier in the file", row.Username)))
+			continue
+		}
+		seen[row.Username] = true
+		c, changed, rerr := m.rowChange(actor, row, existing[row.Username])
+		if rerr != nil {
+			rep.Rows = append(rep.Rows, refused(row.Line, row.Username, rerr))
+			continue
+		}
+		res.Changes = changed
+		switch {
+		case c == nil:
+			res.Action = ActionUnchanged
+		case c.Create != nil:
+			res.Action = ActionCreated
+		default:
+			res.Action = ActionUpdated
+		}
+		rep.Rows = append(rep.Rows, res)
+		if c != nil {
+			changes = append(changes, *c)
+			results = append(results, len(rep.Rows)-1)
+		}
+	}
+	if o.Full {
+		changes, results = m.deletions(actor, &rep, existing, seen, o, changes, results)
+	}
+	if !o.DryRun {
+		for start := 0; start < len(changes); start += importBatch {
+			end := min(start+importBatch, len(changes))
+			for i, err := range m.store.ApplyUserChanges(ctx, changes[start:end]) {
+				if err == nil {
+					continue
+				}
+				le, ok := errorOf(err, "user").(*Error)
+				if !ok {
+					// A fault, not the row's doing: the rows applied so far stay applied.
+					return ImportReport{}, fmt.Errorf("import: %w", err)
+				}
+				r := &rep.Rows[results[start+i]]
+				r.Action, r.Error, r.Changes = ActionRefused, le, nil
+			}
+		}
+	}
+	for _, r := range rep.Rows {
+		switch r.Action {
+		case ActionCreated:
+			rep.Created++
+		case ActionUpdated:
+			rep.Updated++
+		case ActionUnchanged:
+			rep.Unchanged++
+		case ActionDeleted:
+			rep.Deleted++
+		case ActionRefused:
+			rep.Refused++
+		}
+	}
+	m.audit(ctx, actor, "import", "", "", "SUCCESS", fmt.Sprintf("dryRun=%v full=%v: %d created, %d updated, %d unchanged, %d deleted, %d refused",
+		o.DryRun, o.Full, rep.Created, rep.Updated, rep.Unchanged, rep.Deleted, rep.Refused))
+	return rep, nil
+}
+
+// deletions adds the deletion of every user absent from a full import, unless there are
+// more than the guard allows.
+func (m *Manager) deletions(actor Actor, rep *ImportReport, existing map[string]*current, seen map[string]bool, o ImportOptions,
+	changes []store.UserChange, results []int) ([]store.UserChange, []int) {
+	var absent []string
+	for _, name := range sortedKeys(existing) {
+		if !seen[name] {
+			absent = append(absent, name)
+		}
+	}
+	if len(absent) > o.MaxDeletes {
+		rep.DeletionRefused = fmt.Sprintf("%d users are absent from this full import, more than --max-deletes %d allows: nobody was deleted (check the file, or raise the limit)",
+			len(absent), o.MaxDeletes)
+		return changes, results
+	}
+	for _, name := range absent {
+		rep.Rows = append(rep.Rows, RowResult{Username: name, Action: ActionDeleted})
+		changes = append(changes, store.UserChange{Name: name, Delete: true, Now: m.now(),
+			Audit: []store.AuditEvent{m.event(actor, "import.delete", name, "", "absent from a full import")}})
+		results = append(results, len(rep.Rows)-1)
+	}
+	return changes, results
+}
+
+// current is a user as the store has it.
+type current struct {
+	rec     store.UserRecord
+	factors []store.Factor
+}
+
+// directory loads every user with its factors, page by page: an import compares each
+// row with it, and a full import needs every name.
+func (m *Manager) directory(ctx context.Context) (map[string]*current, error) {
+	out := map[string]*current{}
+	q := store.UserQuery{Limit: 1000}
+	for {
+		recs, err := m.store.ListUserRecords(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]string, len(recs))
+		for i, r := range recs {
+			ids[i] = r.ID
+		}
+		fs, err := m.store.ListFactorsOf(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			out[r.Name] = &current{rec: r, factors: fs[r.ID]}
+		}
+		if len(recs) < q.Limit {
+			return out, nil
+		}
+		q.After = recs[len(recs)-1].Name
+	}
+}
+
+// rowChange is the change that makes the store agree with row (nil when it does), and a
+// description of each difference.
+func (m *Manager) rowChange(actor Actor, row ImportRow, cur *current) (*store.UserChange, []string, *Error) {
+	if err := CheckName(row.Username); err != nil {
+		err.Field = "username"
+		return nil, nil, err
+	}
+	var base store.Profile
+	if cur != nil {
+		base = cur.rec.Profile
+	}
+	p, err := profile(base, UserInput{Email: &row.Email, Phone: &row.Phone, DisplayName: &row.DisplayName, Groups: &row.Groups})
+	if err != nil {
+		return nil, nil, err
+	}
+	now := m.now()
+	c := &store.UserChange{Name: row.Username, Now: now}
+	var changed []string
+	var u store.User
+	var factors []store.Factor
+	if cur == nil {
+		u = store.User{ID: builtin.NewID(), Name: row.Username, CreatedAt: now}
+		c.Create, c.Profile = &u, &p
+		changed = append(changed, "user")
+	} else {
+		u, factors = cur.rec.User, cur.factors
+		for _, d := range []struct{ name, was, is string }{
+			{"email", base.Email, p.Email}, {"phone", base.Phone, p.Phone}, {"displayName", base.DisplayName, p.DisplayName},
+			{"groups", strings.Join(base.Groups, ";"), strings.Join(p.Groups, ";")},
+		} {
+			if d.was != d.is {
+				changed = append(changed, fmt.Sprintf("%s: %q → %q", d.name, d.was, d.is))
+			}
+		}
+		if len(changed) > 0 {
+			c.Profile = &p
+		}
+	}
+	for _, typ := range slices.Compact(slices.Sorted(slices.Values(row.Factors))) {
+		f, what, err := m.rowFactor(u, factors, typ, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch {
+		case f == nil:
+		case what == "created":
+			c.CreateFactors = append(c.CreateFactors, *f)
+			factors = append(slices.Clone(factors), *f)
+			changed = append(changed, "factor "+typ+" pre-provisioned")
+		default:
+			c.UpdateFactors = append(c.UpdateFactors, store.FactorUpdate{ID: f.ID, Label: f.Label, Params: f.Params})
+			changed = append(changed, "factor "+typ+" "+what)
+		}
+	}
+	if len(changed) == 0 {
+		return nil, nil, nil
+	}
+	action := "import.update"
+	if cur == nil {
+		action = "import.create"
+	}
+	c.Audit = []store.AuditEvent{m.event(actor, action, row.Username, "", strings.Join(changed, "; "))}
+	return c, changed, nil
+}
+
+// rowFactor is the factor of typ a row asks for: nil when the user has it for this
+// destination; a new pre-provisioned one; or a pre-provisioned one not used yet, with its
+// destination updated. An active factor is never re-pointed: its owner proved the old
+// destination, so a new one is added beside it.
+func (m *Manager) rowFactor(u store.User, factors []store.Factor, typ string, p store.Profile) (*store.Factor, string, *Error) {
+	param := builtin.Destination(typ)
+	dest := map[string]string{"phone": p.Phone, "email": p.Email}[param]
+	switch {
+	case param == "":
+		return nil, "", invalid("invalid_factor", "factors", "only smsotp, emailotp and voicecall are pre-provisioned, not %q", typ)
+	case dest == "":
+		return nil, "", invalid("missing_field", param, "factor %s needs the row's %s", typ, param)
+	}
+	for _, f := range factors {
+		if f.Type == typ && strings.EqualFold(f.Params[param], dest) {
+			return nil, "", nil
+		}
+	}
+	for _, f := range factors {
+		if f.Type == typ && builtin.ActivationOf(&f) == ActivationOnFirstUse {
+			f.Params = map[string]string{param: dest, "activation": ActivationOnFirstUse}
+			return &f, fmt.Sprintf("%s updated", param), nil
+		}
+	}
+	e, err := m.engine(typ)
+	if err != nil {
+		var le *Error
+		errors.As(err, &le)
+		return nil, "", le
+	}
+	f, err := e.PreProvision(u, factors, typ, dest)
+	if err != nil {
+		le, ok := enrollError(err).(*Error)
+		if !ok {
+			le = invalid("invalid_factor", "factors", "%v", err)
+		}
+		le.Field = param
+		return nil, "", le
+	}
+	return &f, "created", nil
+}

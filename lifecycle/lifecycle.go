@@ -1,0 +1,187 @@
+// Package lifecycle is users and factors as an organisation manages them: create, update,
+// disable and delete users, enroll, activate and retire their factors, reset a user,
+// switch a capability off for everyone, import a directory, issue admin API tokens. The
+// admin API (adapter), `emfa import` and `emfa tokens` call it, and so will SCIM or a
+// directory sync; it holds the rules (validation, idempotence, the deletion guard,
+// the audit trail with its actor), the callers only translate.
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/store"
+)
+
+// DefaultActivationLifetime is how long a factor waits for its activation before the
+// sweep deletes it.
+const DefaultActivationLifetime = 7 * 24 * time.Hour
+
+// Options configure a Manager.
+type Options struct {
+	Store store.Store
+	// Engines are the builtin engines of the configured providers; a factor of a type is
+	// enrolled by the first that exposes it, else by the first.
+	Engines []*builtin.Engine
+	// Capabilities are each provider's, by credentialPrefix: what a switch may name.
+	Capabilities map[string][]string
+	// Switched, when set, is told that a switch changed (this replica's cache drops it).
+	Switched func()
+	// ActivationLifetime: default DefaultActivationLifetime.
+	ActivationLifetime time.Duration
+	Now                func() time.Time
+	Log                *slog.Logger
+}
+
+// Manager carries out an organisation's changes.
+type Manager struct {
+	store    store.Store
+	engines  []*builtin.Engine
+	caps     map[string][]string
+	switched func()
+	lifetime time.Duration
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// New builds a Manager.
+func New(o Options) (*Manager, error) {
+	if o.Store == nil {
+		return nil, errors.New("lifecycle: a store is required")
+	}
+	m := &Manager{store: o.Store, engines: o.Engines, caps: o.Capabilities, switched: o.Switched,
+		lifetime: o.ActivationLifetime, now: o.Now, log: o.Log}
+	if m.lifetime <= 0 {
+		m.lifetime = DefaultActivationLifetime
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.switched == nil {
+		m.switched = func() {}
+	}
+	return m, nil
+}
+
+// Actor is who asks for a change: an admin API token's name, "cli", "import".
+type Actor string
+
+// Kind is what sort of refusal an Error is; the admin API maps it to an HTTP status.
+type Kind int
+
+const (
+	Invalid      Kind = iota + 1 // the request is wrong (400)
+	NotFound                     // no such user, factor, token (404)
+	Conflict                     // it exists already, or is not in the state needed (409)
+	Refused                      // well-formed but refused: a wrong passcode, a guard (422)
+	Forbidden                    // the credentials do not allow it (403)
+	Unauthorized                 // no valid credentials (401)
+)
+
+// Error is a refusal with a stable code (user_exists, invalid_phone...) and the field at
+// fault; it changes nothing. Its message may be shown to the caller: it holds no secret.
+type Error struct {
+	Kind  Kind
+	Code  string
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return e.Code + ": " + e.Field + ": " + e.Msg
+	}
+	return e.Code + ": " + e.Msg
+}
+
+func invalid(code, field, format string, args ...any) *Error {
+	return &Error{Kind: Invalid, Code: code, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+func notFound(code, field, format string, args ...any) *Error {
+	return &Error{Kind: NotFound, Code: code, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+func conflict(code, field, format string, args ...any) *Error {
+	return &Error{Kind: Conflict, Code: code, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Limits on what a directory may hold for one user.
+const (
+	maxName       = 256
+	maxText       = 256
+	maxGroups     = 100
+	maxAttributes = 50
+	maxAttrValue  = 1024
+)
+
+// checkText refuses an empty (when required) or over-long value, invalid UTF-8, control
+// characters, and spaces around it.
+func checkText(field, v string, required bool, maxLen int) *Error {
+	switch {
+	case v == "" && required:
+		return invalid("missing_field", field, "is required")
+	case len(v) > maxLen:
+		return invalid("invalid_field", field, "is longer than %d bytes", maxLen)
+	case !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl):
+		return invalid("invalid_field", field, "must be text without control characters")
+	case strings.TrimSpace(v) != v:
+		return invalid("invalid_field", field, "must not start or end with spaces")
+	}
+	return nil
+}
+
+// errorOf turns a store or engine error into a refusal when it is one the caller can act
+// on, else returns it as is (a fault).
+func errorOf(err error, what string) error {
+	var le *Error
+	switch {
+	case err == nil, errors.As(err, &le):
+		return err
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("not_found", what, "%s not found", what)
+	case errors.Is(err, store.ErrExists):
+		return conflict("exists", "", "%s exists already", what)
+	}
+	return err
+}
+
+// audit appends a refusal or an action done outside ApplyUserChanges; the action stands
+// whether or not its record could be written, but the loss is logged.
+func (m *Manager) audit(ctx context.Context, actor Actor, action, user, factor, outcome, reason string) {
+	ev := store.AuditEvent{Time: m.now(), Resource: "admin." + action, Username: user, FactorID: factor,
+		Outcome: outcome, Reason: reason, Actor: string(actor)}
+	if err := m.store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
+		m.log.Error("audit write", "action", action, "err", err)
+	}
+}
+
+// event is the audit record of an action applied with a UserChange.
+func (m *Manager) event(actor Actor, action, user, factor, reason string) store.AuditEvent {
+	return store.AuditEvent{Time: m.now(), Resource: "admin." + action, Username: user, FactorID: factor,
+		Outcome: "SUCCESS", Reason: reason, Actor: string(actor)}
+}
+
+// refuse audits a refusal and returns it.
+func (m *Manager) refuse(ctx context.Context, actor Actor, action, user, factor string, err error) error {
+	var le *Error
+	if errors.As(err, &le) {
+		m.audit(ctx, actor, action, user, factor, "FAILED", le.Code+": "+le.Msg)
+	}
+	return err
+}
+
+// apply applies one change, mapping the store's refusals.
+func (m *Manager) apply(ctx context.Context, c store.UserChange, what string) error {
+	return errorOf(m.store.ApplyUserChanges(ctx, []store.UserChange{c})[0], what)
+}

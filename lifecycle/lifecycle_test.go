@@ -1,0 +1,218 @@
+package lifecycle_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/builtin/delivery"
+	"github.com/emfa/emfa/store"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// nullSender accepts every message.
+type nullSender struct{}
+
+func (nullSender) Kind() string                                 { return "null" }
+func (nullSender) Serves(delivery.Channel) bool                 { return true }
+func (nullSender) Send(context.Context, delivery.Message) error { return nil }
+
+func newManager(tb testing.TB, st store.Store) (*lifecycle.Manager, *clock) {
+	tb.Helper()
+	clk := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{3}, 32))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Now: clk.Now,
+		Capabilities: []string{"totp", "smsotp", "emailotp", "push"},
+		Config: map[string]any{"smsotp": map[string]any{"sender": "null"}, "emailotp": map[string]any{"sender": "null"},
+			"sendLimits": map[string]any{"perUser": []any{}, "perDestination": []any{}}},
+		Senders: func(string) (delivery.Sender, error) { return nullSender{}, nil }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{e}, Now: clk.Now,
+		Capabilities: map[string][]string{"emfa": {"totp", "smsotp"}}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m, clk
+}
+
+func parse(t *testing.T, format, text string) ([]lifecycle.ImportRow, []lifecycle.RowResult) {
+	t.Helper()
+	rows, bad, err := lifecycle.ParseImport(strings.NewReader(text), format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows, bad
+}
+
+func summary(r lifecycle.ImportReport) string {
+	return fmt.Sprintf("%d created, %d updated, %d unchanged, %d deleted, %d refused", r.Created, r.Updated, r.Unchanged, r.Deleted, r.Refused)
+}
+
+func TestImport(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManager(t, st)
+		csv := "username,email,phone,displayName,groups,factors\n" +
+			"alice,Alice@Example.com,+15550000001,Alice,eng;all,smsotp;emailotp\n" +
+			"bob,,+15550000002,Bob,all,voicecall\n" + // voicecall is not exposed, but may be pre-provisioned
+			"carol,,555,Carol,all,\n" + // invalid phone
+			"dave,,,Dave,all,smsotp\n" + // smsotp without a phone
+			"alice,,,,,\n" + // duplicate
+			"\"broken,\n"
+		rows, bad := parse(t, lifecycle.FormatCSV, csv)
+		dry, err := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := summary(dry); got != "2 created, 0 updated, 0 unchanged, 0 deleted, 4 refused" {
+			t.Errorf("dry run: %s", got)
+		}
+		if users, _ := st.ListUsers(ctx); len(users) != 0 {
+			t.Fatalf("a dry run created %d users", len(users))
+		}
+		rep, err := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := summary(rep); got != "2 created, 0 updated, 0 unchanged, 0 deleted, 4 refused" {
+			t.Errorf("import: %s", got)
+		}
+		codes := map[string]string{}
+		for _, r := range rep.Rows {
+			if r.Error != nil {
+				codes[fmt.Sprint(r.Line, r.Username)] = r.Error.Code + "/" + r.Error.Field
+			}
+		}
+		for _, want := range []string{"invalid_phone/phone", "missing_field/phone", "duplicate_row/username", "invalid_row/"} {
+			found := false
+			for _, c := range codes {
+				found = found || c == want
+			}
+			if !found {
+				t.Errorf("no refusal %s among %v", want, codes)
+			}
+		}
+		alice, err := m.GetUser(ctx, "alice")
+		if err != nil || alice.Email != "Alice@example.com" || strings.Join(alice.Groups, ",") != "all,eng" {
+			t.Errorf("alice: %+v %v", alice, err)
+		}
+		fs, _ := m.ListFactors(ctx, "alice")
+		if got := byType(fs); len(fs) != 2 || got["smsotp"].State != lifecycle.FactorPendingActivation || got["emailotp"].Activation != lifecycle.ActivationOnFirstUse {
+			t.Errorf("alice's factors: %+v", fs)
+		}
+		for _, name := range []string{"carol", "dave"} {
+			if _, err := st.GetUser(ctx, name); err == nil {
+				t.Errorf("refused row %s left a user", name)
+			}
+		}
+
+		// The same file again changes nothing; a changed row is updated, its pending
+		// factor re-pointed.
+		again, _ := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{})
+		if got := summary(again); got != "0 created, 0 updated, 2 unchanged, 0 deleted, 4 refused" {
+			t.Errorf("re-import: %s", got)
+		}
+		rows, bad = parse(t, lifecycle.FormatJSONL, `{"username":"alice","email":"alice@example.com","phone":"+15550000009","displayName":"Alice","groups":["all","eng"],"factors":["smsotp","emailotp"]}
+{"username":"bob","phone":"+15550000002","displayName":"Bob","groups":["all"],"factors":["voicecall"]}
+{"username":"erin","unknown":1}`)
+		changed, _ := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{})
+		if got := summary(changed); got != "0 created, 1 updated, 1 unchanged, 0 deleted, 1 refused" {
+			t.Errorf("changed import: %s %+v", got, changed.Rows)
+		}
+		fs, _ = m.ListFactors(ctx, "alice")
+		if len(fs) != 2 || !strings.HasSuffix(byType(fs)["smsotp"].Destination, "0009") {
+			t.Errorf("alice's pending SMS factor not re-pointed: %+v", fs)
+		}
+
+		// A full import: absent users deleted only within the guard.
+		rows, bad = parse(t, lifecycle.FormatJSONL, `{"username":"bob","phone":"+15550000002","displayName":"Bob","groups":["all"],"factors":["voicecall"]}`)
+		guarded, _ := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{Full: true, MaxDeletes: 0})
+		if guarded.Deleted != 0 || !strings.Contains(guarded.DeletionRefused, "1 users are absent") {
+			t.Errorf("guard 0: %s, %q", summary(guarded), guarded.DeletionRefused)
+		}
+		full, _ := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{Full: true, MaxDeletes: 1})
+		if full.Deleted != 1 || full.DeletionRefused != "" {
+			t.Errorf("guard 1: %s, %q", summary(full), full.DeletionRefused)
+		}
+		if _, err := st.GetUser(ctx, "alice"); err == nil {
+			t.Error("alice survived a full import without her")
+		}
+	})
+}
+
+func TestResetAndSweep(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range []lifecycle.Enrollment{
+			{Type: "totp"}, // pending a passcode
+			{Type: "smsotp", Activation: lifecycle.ActivationOnFirstUse, Params: raw(`{"phone":"+15550000001"}`)},
+			{Type: "emailotp", Activation: lifecycle.ActivationImmediate, Params: raw(`{"email":"a@example.com"}`)},
+			{Type: "push"}, // pending its device
+		} {
+			if _, err := m.EnrollFactor(ctx, "test", "alice", in); err != nil {
+				t.Fatalf("%s: %v", in.Type, err)
+			}
+		}
+		clk.Advance(lifecycle.DefaultActivationLifetime - time.Minute)
+		if n, err := m.SweepPending(ctx); n != 0 || err != nil {
+			t.Errorf("sweep before the lifetime: %d, %v", n, err)
+		}
+		clk.Advance(2 * time.Minute)
+		if n, err := m.SweepPending(ctx); n != 2 || err != nil {
+			t.Errorf("sweep after the lifetime: %d, %v (want the TOTP and push factors)", n, err)
+		}
+		fs, _ := m.ListFactors(ctx, "alice")
+		if got := byType(fs); len(fs) != 2 || got["smsotp"].State != lifecycle.FactorPendingActivation || got["emailotp"].State != lifecycle.FactorActive {
+			t.Errorf("after the sweep: %+v", fs)
+		}
+		if n, err := m.ResetUser(ctx, "test", "alice", lifecycle.ResetDisable); n != 2 || err != nil {
+			t.Errorf("reset disable: %d %v", n, err)
+		}
+		if n, err := m.ResetUser(ctx, "test", "alice", ""); n != 2 || err != nil {
+			t.Errorf("reset delete: %d %v", n, err)
+		}
+		if fs, _ := m.ListFactors(ctx, "alice"); len(fs) != 0 {
+			t.Errorf("after reset: %+v", fs)
+		}
+	})
+}
+
+func raw(s string) map[string]json.RawMessage {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func byType(fs []lifecycle.Factor) map[string]lifecycle.Factor {
+	out := map[string]lifecycle.Factor{}
+	for _, f := range fs {
+		out[f.Type] = f
+	}
+	return out
+}

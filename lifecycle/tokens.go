@@ -1,0 +1,290 @@
+package lifecycle
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emfa/emfa/store"
+)
+
+// Token scopes: read lists and gets; write does everything.
+const (
+	ScopeRead  = "read"
+	ScopeWrite = "write"
+)
+
+// tokenPrefix marks an admin API token, so a leaked one is recognised by secret scanners
+// and never mistaken for Verify's credentials.
+const tokenPrefix = "emfa_at_"
+
+var tokenName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// Token is an admin API token as listed: never the token itself.
+type Token struct {
+	Name    string     `json:"name"`
+	Scope   string     `json:"scope"`
+	Created time.Time  `json:"created"`
+	Revoked *time.Time `json:"revoked,omitempty"`
+}
+
+// HashToken is what the store keeps of a token: its SHA-256. A token holds 256 random
+// bits, so a fast hash is as safe as a slow one and costs a request nothing.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateToken issues a token; it is returned once and only its hash is kept.
+func (m *Manager) CreateToken(ctx context.Context, actor Actor, name, scope string) (string, error) {
+	if !tokenName.MatchString(name) {
+		return "", invalid("invalid_field", "name", "1 to 64 letters, digits, '_', '.', '-'")
+	}
+	if scope != ScopeRead && scope != ScopeWrite {
+		return "", invalid("invalid_field", "scope", "must be read or write, not %q", scope)
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	token := tokenPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+	err := m.store.CreateAdminToken(ctx, store.AdminToken{Name: name, Scope: scope, Hash: HashToken(token), CreatedAt: m.now()})
+	if errors.Is(err, store.ErrExists) {
+		return "", conflict("token_exists", "name", "a token named %q exists (revoked ones keep their name)", name)
+	}
+	if err != nil {
+		return "", err
+	}
+	m.audit(ctx, actor, "tokens.create", "", "", "SUCCESS", name+" "+scope)
+	return token, nil
+}
+
+// ListTokens lists every token, revoked ones included.
+func (m *Manager) ListTokens(ctx context.Context) ([]Token, error) {
+	ts, err := m.store.ListAdminTokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Token, len(ts))
+	for i, t := range ts {
+		out[i] = Token{Name: t.Name, Scope: t.Scope, Created: t.CreatedAt}
+		if !t.RevokedAt.IsZero() {
+			r := t.RevokedAt
+			out[i].Revoked = &r
+		}
+	}
+	return out, nil
+}
+
+// RevokeToken revokes a token at once, on every replica (each request reads it).
+func (m *Manager) RevokeToken(ctx context.Context, actor Actor, name string) error {
+	err := m.store.RevokeAdminToken(ctx, name, m.now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("not_found", "name", "no token %q", name)
+	case errors.Is(err, store.ErrConflict):
+		return conflict("already_revoked", "name", "token %q is revoked already", name)
+	case err != nil:
+		return err
+	}
+	m.audit(ctx, actor, "tokens.revoke", "", "", "SUCCESS", name)
+	return nil
+}
+
+// ErrBadToken is a token that is malformed, unknown or revoked: the caller gets one
+// answer for all three.
+var ErrBadToken = errors.New("invalid admin token")
+
+// Authenticate finds the token's name and scope. Its reason for refusing goes to the log
+// only.
+func (m *Manager) Authenticate(ctx context.Context, token string) (name, scope string, err error) {
+	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 128 {
+		return "", "", fmt.Errorf("%w: not an emfa admin token", ErrBadToken)
+	}
+	t, err := m.store.GetAdminToken(ctx, HashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", "", fmt.Errorf("%w: unknown", ErrBadToken)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if !t.RevokedAt.IsZero() {
+		return "", "", fmt.Errorf("%w: %q revoked", ErrBadToken, t.Name)
+	}
+	return t.Name, t.Scope, nil
+}
+
+// Switch is an org-wide capability switch as the admin API shows it.
+type Switch struct {
+	Provider   string    `json:"provider"`
+	Capability string    `json:"capability"`
+	State      string    `json:"state"` // enabled, disabled
+	Reason     string    `json:"reason,omitempty"`
+	Actor      string    `json:"actor,omitempty"`
+	Updated    time.Time `json:"updated"`
+}
+
+// ListSwitches lists every provider's capabilities with their switch.
+func (m *Manager) ListSwitches(ctx context.Context) ([]Switch, error) {
+	recorded, err := m.store.ListCapabilitySwitches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Switch
+	for _, prefix := range sortedKeys(m.caps) {
+		for _, c := range m.caps[prefix] {
+			s := Switch{Provider: prefix, Capability: c, State: "enabled"}
+			i := slices.IndexFunc(recorded, func(r store.CapabilitySwitch) bool {
+				return strings.EqualFold(r.Provider, prefix) && strings.EqualFold(r.Capability, c)
+			})
+			if i >= 0 {
+				r := recorded[i]
+				s.Reason, s.Actor, s.Updated = r.Reason, r.Actor, r.UpdatedAt
+				if r.Disabled {
+					s.State = "disabled"
+				}
+			}
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// SetSwitch switches a provider's capability off (disabled true) or on for everyone.
+func (m *Manager) SetSwitch(ctx context.Context, actor Actor, prefix, capability string, disabled bool, reason string) (Switch, error) {
+	action := "switches.enable"
+	if disabled {
+		action = "switches.disable"
+	}
+	p, c, err := m.capability(prefix, capability)
+	if err != nil {
+		return Switch{}, m.refuse(ctx, actor, action, "", "", err)
+	}
+	if err := checkText("reason", reason, disabled, maxText); err != nil {
+		return Switch{}, m.refuse(ctx, actor, action, "", "", err)
+	}
+	now := m.now()
+	sw := store.CapabilitySwitch{Provider: strings.ToLower(p), Capability: strings.ToLower(c), Disabled: disabled, Reason: reason,
+		Actor: string(actor), UpdatedAt: now}
+	ev := store.AuditEvent{Time: now, Resource: "admin." + action, Provider: p, Capability: c, Outcome: "SUCCESS", Reason: reason, Actor: string(actor)}
+	if err := m.store.SetCapabilitySwitch(ctx, sw, ev); err != nil {
+		return Switch{}, err
+	}
+	m.switched()
+	state := "enabled"
+	if disabled {
+		state = "disabled"
+	}
+	return Switch{Provider: p, Capability: c, State: state, Reason: reason, Actor: string(actor), Updated: now}, nil
+}
+
+// capability finds a configured provider's capability, in its configured spelling.
+func (m *Manager) capability(prefix, capability string) (string, string, *Error) {
+	for p, caps := range m.caps {
+		if !strings.EqualFold(p, prefix) {
+			continue
+		}
+		for _, c := range caps {
+			if strings.EqualFold(c, capability) {
+				return p, c, nil
+			}
+		}
+		return "", "", notFound("not_found", "capability", "provider %s has no capability %q", p, capability)
+	}
+	return "", "", notFound("not_found", "provider", "no provider %q", prefix)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// AuditQuery selects audit events, newest first.
+type AuditQuery struct {
+	User    string
+	Action  string // validate, initiate, admin.users.create...
+	Outcome string
+	Since   time.Time
+	Until   time.Time
+	Cursor  string
+	Limit   int // 1 to 1000; 0: 100
+}
+
+// AuditEvent is an audit event as the admin API shows it.
+type AuditEvent struct {
+	Time       time.Time `json:"time"`
+	Actor      string    `json:"actor,omitempty"`
+	Action     string    `json:"action"`
+	Outcome    string    `json:"outcome"`
+	Reason     string    `json:"reason,omitempty"`
+	User       string    `json:"user,omitempty"`
+	Provider   string    `json:"provider,omitempty"`
+	Capability string    `json:"capability,omitempty"`
+	FactorID   string    `json:"factorId,omitempty"`
+	RequestID  string    `json:"requestId,omitempty"`
+	WebhookID  string    `json:"webhookId,omitempty"`
+}
+
+// AuditPage is a page of events; Next is the cursor of the following one.
+type AuditPage struct {
+	Events []AuditEvent `json:"events"`
+	Next   string       `json:"next,omitempty"`
+}
+
+// QueryAudit returns a page of the audit trail.
+func (m *Manager) QueryAudit(ctx context.Context, q AuditQuery) (AuditPage, error) {
+	sq := store.AuditQuery{Username: q.User, Resource: q.Action, Outcome: q.Outcome, Since: q.Since, Until: q.Until, Limit: q.Limit}
+	if sq.Limit == 0 {
+		sq.Limit = 100
+	}
+	if sq.Limit < 1 || sq.Limit > 1000 {
+		return AuditPage{}, invalid("invalid_parameter", "limit", "must be between 1 and 1000")
+	}
+	if q.Cursor != "" {
+		c, ok := parseAuditCursor(q.Cursor)
+		if !ok {
+			return AuditPage{}, invalid("invalid_parameter", "cursor", "is not a cursor this API returned")
+		}
+		sq.Before = &c
+	}
+	entries, err := m.store.QueryAudit(ctx, sq)
+	if err != nil {
+		return AuditPage{}, err
+	}
+	page := AuditPage{Events: make([]AuditEvent, len(entries))}
+	for i, e := range entries {
+		page.Events[i] = AuditEvent{Time: e.Time, Actor: e.Actor, Action: e.Resource, Outcome: e.Outcome, Reason: e.Reason,
+			User: e.Username, Provider: e.Provider, Capability: e.Capability, FactorID: e.FactorID, RequestID: e.RequestID, WebhookID: e.WebhookID}
+	}
+	if len(entries) == sq.Limit {
+		last := entries[len(entries)-1]
+		page.Next = base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d.%d", last.Time.UnixMilli(), last.Seq))
+	}
+	return page, nil
+}
+
+func parseAuditCursor(s string) (store.AuditCursor, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return store.AuditCursor{}, false
+	}
+	ms, seq, ok := strings.Cut(string(b), ".")
+	t, err1 := strconv.ParseInt(ms, 10, 64)
+	n, err2 := strconv.ParseInt(seq, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return store.AuditCursor{}, false
+	}
+	return store.AuditCursor{Time: time.UnixMilli(t).UTC(), Seq: n}, true
+}

@@ -1,0 +1,255 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"maps"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/builtin/delivery"
+	"github.com/emfa/emfa/store"
+)
+
+// User states in the API.
+const (
+	StateActive   = "active"
+	StateDisabled = "disabled"
+)
+
+// User is a user as the admin API shows it.
+type User struct {
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	State       string            `json:"state"`
+	Email       string            `json:"email,omitempty"`
+	Phone       string            `json:"phone,omitempty"`
+	DisplayName string            `json:"displayName,omitempty"`
+	Groups      []string          `json:"groups"`
+	Attributes  map[string]string `json:"attributes"`
+	Created     time.Time         `json:"created"`
+	Updated     *time.Time        `json:"updated,omitempty"`
+}
+
+// UserInput creates a user (Name required) or updates one (each field set replaces).
+type UserInput struct {
+	Name        string             `json:"name"`
+	Email       *string            `json:"email"`
+	Phone       *string            `json:"phone"`
+	DisplayName *string            `json:"displayName"`
+	Groups      *[]string          `json:"groups"`
+	Attributes  *map[string]string `json:"attributes"`
+}
+
+func userOf(r store.UserRecord) User {
+	u := User{ID: r.ID, Name: r.Name, State: StateActive, Email: r.Profile.Email, Phone: r.Profile.Phone,
+		DisplayName: r.Profile.DisplayName, Groups: r.Profile.Groups, Attributes: r.Profile.Attributes, Created: r.CreatedAt}
+	if r.Disabled {
+		u.State = StateDisabled
+	}
+	if u.Groups == nil {
+		u.Groups = []string{}
+	}
+	if u.Attributes == nil {
+		u.Attributes = map[string]string{}
+	}
+	if !r.Profile.UpdatedAt.IsZero() {
+		t := r.Profile.UpdatedAt
+		u.Updated = &t
+	}
+	return u
+}
+
+var attrKey = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// CheckName refuses a username Verify could not have sent.
+func CheckName(name string) *Error {
+	if err := checkText("name", name, true, maxName); err != nil {
+		return err
+	}
+	return nil
+}
+
+// profile applies in to p (a copy), checking and normalising every field set.
+func profile(p store.Profile, in UserInput) (store.Profile, *Error) {
+	p.Groups, p.Attributes = slices.Clone(p.Groups), maps.Clone(p.Attributes)
+	if in.Email != nil {
+		p.Email = *in.Email
+		if p.Email != "" {
+			n, ok := delivery.ValidEmail(p.Email)
+			if !ok {
+				return p, invalid("invalid_email", "email", "%q is not one bare e-mail address", p.Email)
+			}
+			p.Email = n
+		}
+	}
+	if in.Phone != nil {
+		p.Phone = *in.Phone
+		if p.Phone != "" && !delivery.ValidE164(p.Phone) {
+			return p, invalid("invalid_phone", "phone", "%q is not an E.164 number (+ and 8 to 15 digits, e.g. +15551230123)", p.Phone)
+		}
+	}
+	if in.DisplayName != nil {
+		p.DisplayName = *in.DisplayName
+		if err := checkText("displayName", p.DisplayName, false, maxText); err != nil {
+			return p, err
+		}
+	}
+	if in.Groups != nil {
+		if len(*in.Groups) > maxGroups {
+			return p, invalid("invalid_field", "groups", "at most %d groups", maxGroups)
+		}
+		for _, g := range *in.Groups {
+			if err := checkText("groups", g, true, maxText); err != nil {
+				return p, err
+			}
+		}
+		p.Groups = slices.Compact(slices.Sorted(slices.Values(*in.Groups)))
+	}
+	if in.Attributes != nil {
+		if len(*in.Attributes) > maxAttributes {
+			return p, invalid("invalid_field", "attributes", "at most %d attributes", maxAttributes)
+		}
+		for k, v := range *in.Attributes {
+			if !attrKey.MatchString(k) {
+				return p, invalid("invalid_field", "attributes", "key %q: 1 to 64 letters, digits, '_', '.', '-'", k)
+			}
+			if err := checkText("attributes."+k, v, false, maxAttrValue); err != nil {
+				return p, err
+			}
+		}
+		p.Attributes = maps.Clone(*in.Attributes)
+	}
+	return p, nil
+}
+
+// CreateUser creates a user with its profile.
+func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (User, error) {
+	if err := CheckName(in.Name); err != nil {
+		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", err)
+	}
+	p, perr := profile(store.Profile{}, in)
+	if perr != nil {
+		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", perr)
+	}
+	now := m.now()
+	u := store.User{ID: builtin.NewID(), Name: in.Name, CreatedAt: now}
+	c := store.UserChange{Name: in.Name, Create: &u, Profile: &p, Now: now,
+		Audit: []store.AuditEvent{m.event(actor, "users.create", in.Name, "", "")}}
+	err := m.store.ApplyUserChanges(ctx, []store.UserChange{c})[0]
+	if errors.Is(err, store.ErrExists) {
+		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", conflict("user_exists", "name", "a user named %q exists already", in.Name))
+	}
+	if err != nil {
+		return User{}, err
+	}
+	return m.GetUser(ctx, in.Name)
+}
+
+// GetUser returns one user.
+func (m *Manager) GetUser(ctx context.Context, name string) (User, error) {
+	r, err := m.store.GetUserRecord(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return User{}, notFound("not_found", "user", "no user %q", name)
+	}
+	if err != nil {
+		return User{}, err
+	}
+	return userOf(r), nil
+}
+
+// UserQuery selects a page of users.
+type UserQuery struct {
+	Prefix string
+	Group  string
+	State  string // "", active, disabled
+	Cursor string // from the previous page's Next
+	Limit  int    // 1 to 1000; 0: 100
+}
+
+// UserPage is a page of users; Next is the cursor of the following one, "" at the end.
+type UserPage struct {
+	Users []User `json:"users"`
+	Next  string `json:"next,omitempty"`
+}
+
+// ListUsers returns a page of users, ordered by name.
+func (m *Manager) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) {
+	sq := store.UserQuery{Prefix: q.Prefix, Group: q.Group, Limit: q.Limit}
+	switch q.State {
+	case "":
+	case StateActive, StateDisabled:
+		d := q.State == StateDisabled
+		sq.Disabled = &d
+	default:
+		return UserPage{}, invalid("invalid_parameter", "state", "must be active or disabled, not %q", q.State)
+	}
+	if q.Limit == 0 {
+		sq.Limit = 100
+	}
+	if sq.Limit < 1 || sq.Limit > 1000 {
+		return UserPage{}, invalid("invalid_parameter", "limit", "must be between 1 and 1000")
+	}
+	if q.Cursor != "" {
+		after, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		if err != nil || len(after) == 0 {
+			return UserPage{}, invalid("invalid_parameter", "cursor", "is not a cursor this API returned")
+		}
+		sq.After = string(after)
+	}
+	recs, err := m.store.ListUserRecords(ctx, sq)
+	if err != nil {
+		return UserPage{}, err
+	}
+	page := UserPage{Users: make([]User, len(recs))}
+	for i, r := range recs {
+		page.Users[i] = userOf(r)
+	}
+	if len(recs) == sq.Limit {
+		page.Next = base64.RawURLEncoding.EncodeToString([]byte(recs[len(recs)-1].Name))
+	}
+	return page, nil
+}
+
+// UpdateUser replaces the profile fields in sets; the name cannot change.
+func (m *Manager) UpdateUser(ctx context.Context, actor Actor, name string, in UserInput) (User, error) {
+	if in.Name != "" && in.Name != name {
+		return User{}, m.refuse(ctx, actor, "users.update", name, "", invalid("immutable_field", "name", "a user's name cannot change (it is what Verify sends)"))
+	}
+	r, err := m.store.GetUserRecord(ctx, name)
+	if err != nil {
+		return User{}, errorOf(err, "user")
+	}
+	p, perr := profile(r.Profile, in)
+	if perr != nil {
+		return User{}, m.refuse(ctx, actor, "users.update", name, "", perr)
+	}
+	c := store.UserChange{Name: name, Profile: &p, Now: m.now(), Audit: []store.AuditEvent{m.event(actor, "users.update", name, "", "")}}
+	if err := m.apply(ctx, c, "user"); err != nil {
+		return User{}, err
+	}
+	return m.GetUser(ctx, name)
+}
+
+// SetUserState disables or enables a user: a disabled user has no enrollments and every
+// sign-in fails, its factors untouched.
+func (m *Manager) SetUserState(ctx context.Context, actor Actor, name string, disabled bool) (User, error) {
+	action := "users.enable"
+	if disabled {
+		action = "users.disable"
+	}
+	c := store.UserChange{Name: name, Disabled: &disabled, Now: m.now(), Audit: []store.AuditEvent{m.event(actor, action, name, "", "")}}
+	if err := m.apply(ctx, c, "user"); err != nil {
+		return User{}, err
+	}
+	return m.GetUser(ctx, name)
+}
+
+// DeleteUser deletes a user and its factors.
+func (m *Manager) DeleteUser(ctx context.Context, actor Actor, name string) error {
+	c := store.UserChange{Name: name, Delete: true, Now: m.now(), Audit: []store.AuditEvent{m.event(actor, "users.delete", name, "", "")}}
+	return m.apply(ctx, c, "user")
+}

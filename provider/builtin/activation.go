@@ -1,0 +1,244 @@
+package builtin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+)
+
+// Activation is how a factor enrolled by an organisation (the admin API, an import)
+// becomes usable. The CLI's default, "", creates it active.
+const (
+	// ActivationPasscode: pending until the first code is verified (POST …/activate):
+	// the code of the seed (TOTP, HOTP) or one sent to the new destination at enrolment
+	// (SMS, e-mail, voice). A pending factor is never offered to Verify.
+	ActivationPasscode = "passcode"
+	// ActivationOnFirstUse: a pre-provisioned code factor (SMS, e-mail, voice) from
+	// directory data. It is offered to Verify while pending, and the first successful
+	// sign-in with it makes it active.
+	ActivationOnFirstUse = "onFirstUse"
+)
+
+// Factor params the activation keeps while a factor is pending; they go when it
+// becomes active.
+const (
+	paramActivation   = "activation"
+	paramActivationTx = "activationTransaction"
+)
+
+// ErrActivation refuses an activation: the factor is not waiting for one of this kind,
+// or the code is wrong (the reason says which).
+var ErrActivation = errors.New("activation refused")
+
+// ActivationModes lists the activation modes a factor type takes besides "".
+func ActivationModes(typ string) []string {
+	switch typ {
+	case TypeTOTP, TypeHOTP:
+		return []string{ActivationPasscode}
+	case TypeSMSOTP, TypeEmailOTP, TypeVoiceCall:
+		return []string{ActivationPasscode, ActivationOnFirstUse}
+	}
+	return nil
+}
+
+// ActivationOf is the activation a pending factor waits for ("" when none: an active
+// factor, or a push device waiting to register).
+func ActivationOf(f *store.Factor) string {
+	if f.State != store.FactorPending {
+		return ""
+	}
+	return f.Params[paramActivation]
+}
+
+// usable reports whether a factor may be offered to Verify and answered for: active, or
+// pre-provisioned for activation on first use.
+func usable(f *store.Factor) bool {
+	return f.State == store.FactorActive || ActivationOf(f) == ActivationOnFirstUse
+}
+
+// activatedParams are a pending factor's params without the activation's own.
+func activatedParams(f *store.Factor) map[string]string {
+	p := maps.Clone(f.Params)
+	delete(p, paramActivation)
+	delete(p, paramActivationTx)
+	return p
+}
+
+// checkActivation refuses a mode the type does not take.
+func checkActivation(in Enrollment) error {
+	if in.Activation == "" {
+		return nil
+	}
+	for _, m := range ActivationModes(in.Type) {
+		if m == in.Activation {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s factors do not take activation %q", ErrInput, in.Type, in.Activation)
+}
+
+// pend marks a new factor pending its activation, if it has one.
+func pend(f *store.Factor, in Enrollment) {
+	if in.Activation == "" {
+		return
+	}
+	f.State = store.FactorPending
+	f.Params[paramActivation] = in.Activation
+}
+
+// afterEnroll starts what an activation needs once the factor exists: a code sent to
+// the new destination of a code factor. If it cannot be sent, the factor goes again:
+// nobody could activate it.
+func (e *Engine) afterEnroll(ctx context.Context, u store.User, in Enrollment, enrolled Enrolled) (Enrolled, error) {
+	if in.Activation != ActivationPasscode {
+		return enrolled, nil
+	}
+	k, ok := e.factors[in.Type].(*codeFactor)
+	if !ok {
+		return enrolled, nil
+	}
+	f := enrolled.Factor
+	_, expires, err := e.sendActivation(ctx, k, u, &f)
+	if err != nil {
+		if derr := e.store.DeleteFactor(context.WithoutCancel(ctx), f.ID); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return Enrolled{}, err
+	}
+	enrolled.Factor = f // its params now name the activation's transaction
+	enrolled.Output["activationExpiresAt"] = expires.UTC().Format(time.RFC3339)
+	return enrolled, nil
+}
+
+// ErrNotSent is an activation code that could not be sent (no sender, a send limit, the
+// provider refusing); the reason says which.
+var ErrNotSent = errors.New("activation code not sent")
+
+// sendActivation sends a code to a pending code factor's destination, exactly as a
+// sign-in's initiate does (same length, lifetime, attempts and send limits), and keeps
+// its transaction in the factor's params: only the newest code activates.
+func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User, f *store.Factor) (string, time.Time, error) {
+	out, err := k.Initiate(ctx, f, provider.Request{Username: u.Name, Capability: f.Type, ID: f.ID})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if out.Status != provider.StatusPending {
+		return "", time.Time{}, fmt.Errorf("%w: %s", ErrNotSent, out.Reason)
+	}
+	f.Params[paramActivationTx] = out.TransactionID
+	if err := e.store.UpdateFactorParams(ctx, f.ID, f.Label, f.Params, e.now()); err != nil {
+		return "", time.Time{}, err
+	}
+	return out.TransactionID, e.now().Add(k.s.Lifetime), nil
+}
+
+// ResendActivation sends a new activation code to a code factor pending a passcode; the
+// earlier one stops working.
+func (e *Engine) ResendActivation(ctx context.Context, u store.User, factorID string) (time.Time, error) {
+	f, err := e.store.GetFactor(ctx, factorID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	k, ok := e.factors[f.Type].(*codeFactor)
+	if f.UserID != u.ID || !ok || ActivationOf(&f) != ActivationPasscode {
+		return time.Time{}, fmt.Errorf("%w: factor %s is not a code factor waiting for a passcode", ErrActivation, factorID)
+	}
+	_, expires, err := e.sendActivation(ctx, k, u, &f)
+	return expires, err
+}
+
+// Activate checks the first code of a factor pending a passcode and makes it active. A
+// wrong code counts toward the factor's lockout, as at sign-in; the error wraps
+// ErrActivation with the reason.
+func (e *Engine) Activate(ctx context.Context, u store.User, factorID, passcode string) (store.Factor, error) {
+	f, err := e.store.GetFactor(ctx, factorID)
+	if err != nil {
+		return store.Factor{}, err
+	}
+	switch {
+	case f.UserID != u.ID:
+		return store.Factor{}, fmt.Errorf("factor %s of another user: %w", factorID, store.ErrNotFound)
+	case ActivationOf(&f) != ActivationPasscode:
+		return store.Factor{}, fmt.Errorf("%w: factor %s is %s and waits for no passcode", ErrActivation, f.ID, stateName(&f))
+	case f.LockedUntil.After(e.now()):
+		return store.Factor{}, fmt.Errorf("%w: factor locked until %s", ErrActivation, f.LockedUntil.UTC().Format(time.RFC3339))
+	}
+	var out provider.Outcome
+	switch k := e.factors[f.Type].(type) {
+	case *totpFactor:
+		out, err = e.validateTOTP(ctx, &f, passcode, k.s.Window)
+	case *hotpFactor:
+		out, err = e.validateHOTP(ctx, &f, passcode, k.s.Window)
+	case *codeFactor:
+		out, err = k.Validate(ctx, &f, provider.Request{Username: u.Name, Capability: f.Type, ID: f.ID,
+			TransactionID: f.Params[paramActivationTx], Passvalue: passcode})
+	default:
+		return store.Factor{}, fmt.Errorf("%w: %s factors take no passcode", ErrActivation, f.Type)
+	}
+	if err != nil {
+		return store.Factor{}, err
+	}
+	if out.Status != provider.StatusSuccess {
+		return store.Factor{}, fmt.Errorf("%w: %s", ErrActivation, out.Reason)
+	}
+	if err := e.store.ActivateFactor(ctx, f.ID, activatedParams(&f), e.now()); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.Factor{}, fmt.Errorf("%w: activated concurrently", ErrActivation)
+		}
+		return store.Factor{}, err
+	}
+	return e.store.GetFactor(ctx, f.ID)
+}
+
+// activateOnFirstUse makes a pre-provisioned factor active after its first successful
+// sign-in. The answer is decided already: losing the race to a concurrent one is fine.
+func (e *Engine) activateOnFirstUse(ctx context.Context, f *store.Factor, out provider.Outcome) error {
+	if out.Status != provider.StatusSuccess || ActivationOf(f) != ActivationOnFirstUse {
+		return nil
+	}
+	err := e.store.ActivateFactor(context.WithoutCancel(ctx), f.ID, activatedParams(f), e.now())
+	if errors.Is(err, store.ErrConflict) {
+		return nil
+	}
+	return err
+}
+
+func stateName(f *store.Factor) string {
+	if f.State == store.FactorPending && ActivationOf(f) == "" {
+		return "pending its device"
+	}
+	return string(f.State)
+}
+
+// PreProvision builds (without storing it) a code factor from directory data, pending
+// activation on first use: what an import writes in its own batch. It checks what Enroll
+// checks: the type, the destination, a duplicate, maxFactorsPerUser.
+func (e *Engine) PreProvision(u store.User, existing []store.Factor, typ, destination string) (store.Factor, error) {
+	k, ok := e.factors[typ].(*codeFactor)
+	if !ok {
+		return store.Factor{}, fmt.Errorf("%w: only smsotp, emailotp and voicecall factors are pre-provisioned, not %q", ErrInput, typ)
+	}
+	if len(existing) >= e.maxFactors {
+		return store.Factor{}, fmt.Errorf("%w: %s already has %d factors", ErrTooManyFactors, u.Name, len(existing))
+	}
+	in := Enrollment{Type: typ, User: u.Name, Activation: ActivationOnFirstUse, Values: map[string][]string{k.to.param: {destination}}}
+	f, _, err := k.build(u, existing, in)
+	return f, err
+}
+
+// Destination is the param a code factor type sends to ("phone", "email"); "" for
+// other types.
+func Destination(typ string) string {
+	switch typ {
+	case TypeSMSOTP, TypeVoiceCall:
+		return "phone"
+	case TypeEmailOTP:
+		return "email"
+	}
+	return ""
+}

@@ -1,0 +1,163 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// What an organisation keeps about its users and how it manages them: profiles, groups,
+// admin API tokens, org-wide capability switches, and the audit trail as an admin queries
+// it. The lifecycle package is the one caller; the contract path reads only the switches.
+
+// Profile is what a directory knows of a user beyond the name Verify sends. A user
+// created without one (emfa users add) has the zero Profile.
+type Profile struct {
+	Email       string
+	Phone       string
+	DisplayName string
+	// Groups are sorted and distinct.
+	Groups     []string
+	Attributes map[string]string
+	// UpdatedAt is the last change of the profile, the user's state or its factors made
+	// through ApplyUserChanges; the zero time when there was none.
+	UpdatedAt time.Time
+}
+
+// UserRecord is a user with its profile.
+type UserRecord struct {
+	User
+	Profile Profile
+}
+
+// UserQuery selects users for a page of a listing, ordered by name (bytes).
+type UserQuery struct {
+	Prefix string // names starting with it; "" all
+	Group  string // members of it; "" all
+	// Disabled, when set, keeps only users in that state.
+	Disabled *bool
+	After    string // names after it (the cursor); "" from the first
+	Limit    int    // <= 0: 100
+}
+
+// FactorUpdate replaces a factor's label and params (UpdateFactorParams in a change).
+type FactorUpdate struct {
+	ID     string
+	Label  string
+	Params map[string]string
+}
+
+// FactorStateChange moves a factor to a state (SetFactorState in a change).
+type FactorStateChange struct {
+	ID    string
+	State FactorState
+}
+
+// UserChange is everything one admin action or one import row does to one user, applied
+// by ApplyUserChanges as one atomic step: all of it, or nothing.
+type UserChange struct {
+	// Name is the user changed. With Create set, Create.Name.
+	Name string
+	// Create creates the user first (ErrExists when the name is taken).
+	Create *User
+	// Profile, when set, replaces the user's profile (groups included).
+	Profile *Profile
+	// Disabled, when set, sets the user's state.
+	Disabled *bool
+	// Factor changes; each must name a factor of this user (ErrNotFound otherwise).
+	CreateFactors []Factor
+	UpdateFactors []FactorUpdate
+	StateChanges  []FactorStateChange
+	DeleteFactors []string
+	// Delete deletes the user (and its factors) after everything else.
+	Delete bool
+	// Audit is appended in the same step, so an action is recorded exactly when it is done.
+	Audit []AuditEvent
+	// Now stamps the profile and the factors changed.
+	Now time.Time
+}
+
+// AdminToken is a credential of the admin API. The token itself is never stored: Hash is
+// its SHA-256, hex-encoded.
+type AdminToken struct {
+	Name      string
+	Scope     string // read or write
+	Hash      string
+	CreatedAt time.Time
+	// RevokedAt is the zero time while the token is valid.
+	RevokedAt time.Time
+}
+
+// CapabilitySwitch turns one capability of one provider off (or back on) for everyone.
+// A capability without a switch is on.
+type CapabilitySwitch struct {
+	Provider   string // credentialPrefix, lower-cased
+	Capability string // lower-cased
+	Disabled   bool
+	Reason     string
+	Actor      string
+	UpdatedAt  time.Time
+}
+
+// AuditQuery selects audit events, newest first.
+type AuditQuery struct {
+	Username string
+	Resource string // the action: validate, users.create, ...
+	Outcome  string
+	Since    time.Time // inclusive; zero: no bound
+	Until    time.Time // exclusive; zero: no bound
+	// Before is a cursor: only events older than the one with this Seq (and its time).
+	Before *AuditCursor
+	Limit  int // <= 0: 100
+}
+
+// AuditCursor is where a page of audit events ended.
+type AuditCursor struct {
+	Time time.Time
+	Seq  int64
+}
+
+// AuditEntry is an event with its sequence number (its place among events of the same
+// millisecond, and the cursor's key).
+type AuditEntry struct {
+	Seq int64
+	AuditEvent
+}
+
+// Directory is the part of a Store that manages users as an organisation does.
+type Directory interface {
+	// ApplyUserChanges applies each change atomically and independently: one error per
+	// change, nil where it was applied. A change that fails leaves nothing of itself and
+	// does not stop the others. Several changes may share a commit.
+	ApplyUserChanges(ctx context.Context, changes []UserChange) []error
+	// GetUserRecord returns a user and its profile; ErrNotFound.
+	GetUserRecord(ctx context.Context, name string) (UserRecord, error)
+	// ListUserRecords returns a page of users and profiles.
+	ListUserRecords(ctx context.Context, q UserQuery) ([]UserRecord, error)
+	// ListFactorsOf returns the factors of many users at once, by user id.
+	ListFactorsOf(ctx context.Context, userIDs []string) (map[string][]Factor, error)
+	// LastUsed returns, for each factor that has one, the time of its last successful
+	// validate or result in the audit trail (so as old as audit retention allows).
+	LastUsed(ctx context.Context, factorIDs []string) (map[string]time.Time, error)
+	// ListPendingFactors lists at most limit factors in FactorPending created before
+	// before, with ids after afterID, by id (the sweep of expired activations pages
+	// through them, skipping those it keeps).
+	ListPendingFactors(ctx context.Context, before time.Time, afterID string, limit int) ([]Factor, error)
+
+	// Admin API tokens. Names are unique, revoked ones included.
+	CreateAdminToken(ctx context.Context, t AdminToken) error // ErrExists
+	// GetAdminToken finds a token by hash, revoked or not; ErrNotFound.
+	GetAdminToken(ctx context.Context, hash string) (AdminToken, error)
+	ListAdminTokens(ctx context.Context) ([]AdminToken, error) // by name
+	// RevokeAdminToken revokes the named token; ErrNotFound, or ErrConflict when it is
+	// revoked already.
+	RevokeAdminToken(ctx context.Context, name string, now time.Time) error
+
+	// SetCapabilitySwitch records a switch (replacing the one of the same provider and
+	// capability) and appends ev to the audit trail in the same step.
+	SetCapabilitySwitch(ctx context.Context, s CapabilitySwitch, ev AuditEvent) error
+	// ListCapabilitySwitches returns every switch recorded, on and off.
+	ListCapabilitySwitches(ctx context.Context) ([]CapabilitySwitch, error)
+
+	// QueryAudit returns a page of audit events.
+	QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+}

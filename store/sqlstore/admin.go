@@ -1,0 +1,500 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emfa/emfa/store"
+)
+
+// The Directory half of the store (store/admin.go): profiles, groups, admin tokens,
+// capability switches and the admin's audit queries.
+
+// execer is what *sql.DB and *sql.Tx have in common.
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+// defaultPage applies when a query's Limit is <= 0.
+const defaultPage = 100
+
+// inChunk bounds the ids one IN (...) list carries, well under either database's limit
+// on parameters.
+const inChunk = 500
+
+func (s *Store) ApplyUserChanges(ctx context.Context, changes []store.UserChange) []error {
+	errs := make([]error, len(changes))
+	if len(changes) == 0 {
+		return errs
+	}
+	// One transaction for the batch (one commit, so one fsync, for a whole chunk of an
+	// import), one savepoint per change, so a change that fails is undone alone.
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for i, c := range changes {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT change`); err != nil {
+				return err
+			}
+			if err := s.applyChange(ctx, tx, c); err != nil {
+				errs[i] = s.fail(fmt.Sprintf("change user %q", c.Name), err)
+				if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT change`); rerr != nil {
+					return rerr
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT change`); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// Nothing was committed: every change failed, with the cause of the batch.
+		err = s.fail("apply user changes", err)
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	return errs
+}
+
+func (s *Store) applyChange(ctx context.Context, tx *sql.Tx, c store.UserChange) error {
+	var userID string
+	if u := c.Create; u != nil {
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4)`,
+			u.ID, u.Name, u.Disabled, millis(u.CreatedAt))
+		if errors.Is(s.d.Constraint(err), store.ErrExists) {
+			return store.ErrExists
+		}
+		if err != nil {
+			return err
+		}
+		userID = u.ID
+	} else if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE name = $1`, c.Name).Scan(&userID); err != nil {
+		return notFound(err)
+	}
+	if c.Disabled != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET disabled = $2 WHERE id = $1`, userID, *c.Disabled); err != nil {
+			return err
+		}
+	}
+	if err := writeProfile(ctx, tx, userID, c.Profile, c.Now); err != nil {
+		return err
+	}
+	for _, f := range c.CreateFactors {
+		f.UserID = userID
+		if err := s.insertFactor(ctx, tx, f); err != nil {
+			return fmt.Errorf("factor %s: %w", f.ID, err)
+		}
+	}
+	for _, u := range c.UpdateFactors {
+		p, err := encodeParams(u.Params)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE factors SET label = $3, params = $4, updated_at = $5 WHERE id = $1 AND user_id = $2`,
+			u.ID, userID, u.Label, p, millis(c.Now))
+		if err := changedOne(res, err); err != nil {
+			return fmt.Errorf("factor %s: %w", u.ID, err)
+		}
+	}
+	for _, sc := range c.StateChanges {
+		res, err := tx.ExecContext(ctx, `UPDATE factors SET state = $3, updated_at = $4 WHERE id = $1 AND user_id = $2`,
+			sc.ID, userID, string(sc.State), millis(c.Now))
+		if err := changedOne(res, err); err != nil {
+			return fmt.Errorf("factor %s: %w", sc.ID, err)
+		}
+	}
+	for _, id := range c.DeleteFactors {
+		res, err := tx.ExecContext(ctx, `DELETE FROM factors WHERE id = $1 AND user_id = $2`, id, userID)
+		if err := changedOne(res, err); err != nil {
+			return fmt.Errorf("factor %s: %w", id, err)
+		}
+	}
+	if c.Delete {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, userID); err != nil {
+			return err
+		}
+	}
+	for _, ev := range c.Audit {
+		if err := insertAudit(ctx, tx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeProfile replaces the user's profile and groups when p is set, else only stamps it
+// changed.
+func writeProfile(ctx context.Context, tx *sql.Tx, userID string, p *store.Profile, now time.Time) error {
+	if p == nil {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO user_profiles (user_id, updated_at) VALUES ($1, $2)
+			 ON CONFLICT (user_id) DO UPDATE SET updated_at = excluded.updated_at`, userID, millis(now))
+		return err
+	}
+	attrs, err := encodeParams(p.Attributes)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO user_profiles (user_id, email, phone, display_name, attributes, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+		 ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, phone = excluded.phone,
+		     display_name = excluded.display_name, attributes = excluded.attributes, updated_at = excluded.updated_at`,
+		userID, p.Email, p.Phone, p.DisplayName, attrs, millis(now))
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM user_groups WHERE user_id = $1`, userID); err != nil {
+		return err
+	}
+	groups := slices.Compact(slices.Sorted(slices.Values(p.Groups)))
+	if len(groups) == 0 {
+		return nil
+	}
+	rows := make([]string, len(groups))
+	args := []any{userID}
+	for i, g := range groups {
+		rows[i] = fmt.Sprintf("($1, $%d)", i+2)
+		args = append(args, g)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO user_groups (user_id, name) VALUES `+strings.Join(rows, ", "), args...)
+	return err
+}
+
+// insertFactor inserts f; a constraint it breaks is returned as store.ErrExists (the id
+// is taken) or store.ErrNotFound (no such user).
+func (s *Store) insertFactor(ctx context.Context, db execer, f store.Factor) error {
+	params, err := encodeParams(f.Params)
+	if err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx,
+		`INSERT INTO factors (`+factorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		f.ID, f.UserID, f.Type, f.Label, string(f.State), f.Secret, f.KeyID, params,
+		f.Counter, f.Failures, millis(f.LockedUntil), millis(f.CreatedAt), millis(f.UpdatedAt))
+	if c := s.d.Constraint(err); c != nil {
+		return c
+	}
+	return err
+}
+
+func insertAudit(ctx context.Context, db execer, e store.AuditEvent) error {
+	_, err := db.ExecContext(ctx,
+		`INSERT INTO audit (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID, e.Actor)
+	return err
+}
+
+// --- user records ---
+
+const recordCols = `u.id, u.name, u.disabled, u.created_at,
+	COALESCE(p.email, ''), COALESCE(p.phone, ''), COALESCE(p.display_name, ''), COALESCE(p.attributes, '{}'), COALESCE(p.updated_at, 0)`
+
+const recordFrom = ` FROM users u LEFT JOIN user_profiles p ON p.user_id = u.id`
+
+func scanRecord(sc scanner) (store.UserRecord, error) {
+	var r store.UserRecord
+	var created, updated int64
+	var attrs []byte
+	err := sc.Scan(&r.ID, &r.Name, &r.Disabled, &created, &r.Profile.Email, &r.Profile.Phone,
+		&r.Profile.DisplayName, &attrs, &updated)
+	if err != nil {
+		return store.UserRecord{}, err
+	}
+	if r.Profile.Attributes, err = decodeParams(attrs); err != nil {
+		return store.UserRecord{}, fmt.Errorf("user %q: attributes: %w", r.Name, err)
+	}
+	r.CreatedAt, r.Profile.UpdatedAt = fromMillis(created), fromMillis(updated)
+	return r, nil
+}
+
+func (s *Store) GetUserRecord(ctx context.Context, name string) (store.UserRecord, error) {
+	r, err := scanRecord(s.r.QueryRowContext(ctx, `SELECT `+recordCols+recordFrom+` WHERE u.name = $1`, name))
+	if err != nil {
+		return store.UserRecord{}, s.fail(fmt.Sprintf("get user record %q", name), notFound(err))
+	}
+	recs := []store.UserRecord{r}
+	if err := s.addGroups(ctx, recs); err != nil {
+		return store.UserRecord{}, s.fail(fmt.Sprintf("get user record %q", name), err)
+	}
+	return recs[0], nil
+}
+
+func (s *Store) ListUserRecords(ctx context.Context, q store.UserQuery) ([]store.UserRecord, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	if q.Prefix != "" {
+		// The range lets the name index start at the prefix; substr decides.
+		where = append(where, fmt.Sprintf("u.name >= %s AND substr(u.name, 1, %s) = %s",
+			arg(q.Prefix), arg(utf8.RuneCountInString(q.Prefix)), arg(q.Prefix)))
+	}
+	if q.After != "" {
+		where = append(where, "u.name > "+arg(q.After))
+	}
+	if q.Disabled != nil {
+		where = append(where, "u.disabled = "+arg(*q.Disabled))
+	}
+	if q.Group != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM user_groups g WHERE g.user_id = u.id AND g.name = "+arg(q.Group)+")")
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultPage
+	}
+	sqlq := `SELECT ` + recordCols + recordFrom
+	if len(where) > 0 {
+		sqlq += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	sqlq += ` ORDER BY u.name LIMIT ` + arg(limit)
+	recs, err := query(ctx, s.r, scanRecord, sqlq, args...)
+	if err == nil {
+		err = s.addGroups(ctx, recs)
+	}
+	if err != nil {
+		return nil, s.fail("list user records", err)
+	}
+	return recs, nil
+}
+
+// addGroups fills in the groups of recs.
+func (s *Store) addGroups(ctx context.Context, recs []store.UserRecord) error {
+	byID := make(map[string]*store.UserRecord, len(recs))
+	ids := make([]string, len(recs))
+	for i := range recs {
+		byID[recs[i].ID] = &recs[i]
+		ids[i] = recs[i].ID
+	}
+	type membership struct{ user, group string }
+	return inChunks(ids, func(chunk []string) error {
+		in, args := inList(chunk, 0)
+		ms, err := query(ctx, s.r, func(sc scanner) (membership, error) {
+			var m membership
+			return m, sc.Scan(&m.user, &m.group)
+		}, `SELECT user_id, name FROM user_groups WHERE user_id IN (`+in+`) ORDER BY user_id, `+s.d.ByteOrder("name"), args...)
+		for _, m := range ms {
+			r := byID[m.user]
+			r.Profile.Groups = append(r.Profile.Groups, m.group)
+		}
+		return err
+	})
+}
+
+func (s *Store) ListFactorsOf(ctx context.Context, userIDs []string) (map[string][]store.Factor, error) {
+	out := map[string][]store.Factor{}
+	err := inChunks(userIDs, func(chunk []string) error {
+		in, args := inList(chunk, 0)
+		fs, err := query(ctx, s.r, scanFactor,
+			`SELECT `+factorCols+` FROM factors WHERE user_id IN (`+in+`) ORDER BY created_at, id`, args...)
+		for _, f := range fs {
+			out[f.UserID] = append(out[f.UserID], f)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, s.fail("list factors of users", err)
+	}
+	return out, nil
+}
+
+func (s *Store) LastUsed(ctx context.Context, factorIDs []string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	type use struct {
+		id string
+		at int64
+	}
+	err := inChunks(factorIDs, func(chunk []string) error {
+		in, args := inList(chunk, 0)
+		uses, err := query(ctx, s.r, func(sc scanner) (use, error) {
+			var u use
+			return u, sc.Scan(&u.id, &u.at)
+		}, `SELECT factor_id, MAX(time) FROM audit WHERE factor_id IN (`+in+`)
+		      AND outcome = 'SUCCESS' AND resource IN ('validate', 'result') GROUP BY factor_id`, args...)
+		for _, u := range uses {
+			out[u.id] = fromMillis(u.at)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, s.fail("last use of factors", err)
+	}
+	return out, nil
+}
+
+func (s *Store) ListPendingFactors(ctx context.Context, before time.Time, afterID string, limit int) ([]store.Factor, error) {
+	if limit <= 0 {
+		return nil, s.fail("list pending factors", fmt.Errorf("limit %d is not positive", limit))
+	}
+	fs, err := query(ctx, s.r, scanFactor,
+		`SELECT `+factorCols+` FROM factors WHERE state = $1 AND created_at < $2 AND id > $3 ORDER BY id LIMIT $4`,
+		string(store.FactorPending), millis(before), afterID, limit)
+	if err != nil {
+		return nil, s.fail("list pending factors", err)
+	}
+	return fs, nil
+}
+
+// inChunks calls fn with ids in chunks of at most inChunk.
+func inChunks(ids []string, fn func([]string) error) error {
+	for chunk := range slices.Chunk(ids, inChunk) {
+		if err := fn(chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inList returns "$n+1, $n+2, ..." for vals, and vals as arguments.
+func inList(vals []string, n int) (string, []any) {
+	marks := make([]string, len(vals))
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		marks[i] = fmt.Sprintf("$%d", n+i+1)
+		args[i] = v
+	}
+	return strings.Join(marks, ", "), args
+}
+
+// --- admin tokens ---
+
+const tokenCols = `name, scope, hash, created_at, revoked_at`
+
+func scanToken(sc scanner) (store.AdminToken, error) {
+	var t store.AdminToken
+	var created, revoked int64
+	if err := sc.Scan(&t.Name, &t.Scope, &t.Hash, &created, &revoked); err != nil {
+		return store.AdminToken{}, err
+	}
+	t.CreatedAt, t.RevokedAt = fromMillis(created), fromMillis(revoked)
+	return t, nil
+}
+
+func (s *Store) CreateAdminToken(ctx context.Context, t store.AdminToken) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO admin_tokens (`+tokenCols+`) VALUES ($1, $2, $3, $4, $5)`,
+		t.Name, t.Scope, t.Hash, millis(t.CreatedAt), millis(t.RevokedAt))
+	if errors.Is(s.d.Constraint(err), store.ErrExists) {
+		err = store.ErrExists
+	}
+	if err != nil {
+		return s.fail(fmt.Sprintf("create admin token %q", t.Name), err)
+	}
+	return nil
+}
+
+func (s *Store) GetAdminToken(ctx context.Context, hash string) (store.AdminToken, error) {
+	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM admin_tokens WHERE hash = $1`, hash))
+	if err != nil {
+		return store.AdminToken{}, s.fail("get admin token", notFound(err))
+	}
+	return t, nil
+}
+
+func (s *Store) ListAdminTokens(ctx context.Context) ([]store.AdminToken, error) {
+	ts, err := query(ctx, s.r, scanToken, `SELECT `+tokenCols+` FROM admin_tokens ORDER BY `+s.d.ByteOrder("name"))
+	if err != nil {
+		return nil, s.fail("list admin tokens", err)
+	}
+	return ts, nil
+}
+
+func (s *Store) RevokeAdminToken(ctx context.Context, name string, now time.Time) error {
+	op := fmt.Sprintf("revoke admin token %q", name)
+	res, err := s.w.ExecContext(ctx, `UPDATE admin_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at = 0`, name, millis(now))
+	if err := changedOne(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			var one int
+			if s.r.QueryRowContext(ctx, `SELECT 1 FROM admin_tokens WHERE name = $1`, name).Scan(&one) == nil {
+				err = fmt.Errorf("already revoked: %w", store.ErrConflict)
+			}
+		}
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// --- capability switches ---
+
+func (s *Store) SetCapabilitySwitch(ctx context.Context, sw store.CapabilitySwitch, ev store.AuditEvent) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO capability_switches (provider, capability, disabled, reason, actor, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+			 ON CONFLICT (provider, capability) DO UPDATE SET disabled = excluded.disabled, reason = excluded.reason,
+			     actor = excluded.actor, updated_at = excluded.updated_at`,
+			sw.Provider, sw.Capability, sw.Disabled, sw.Reason, sw.Actor, millis(sw.UpdatedAt))
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+	if err != nil {
+		return s.fail(fmt.Sprintf("set switch %s:%s", sw.Provider, sw.Capability), err)
+	}
+	return nil
+}
+
+func (s *Store) ListCapabilitySwitches(ctx context.Context) ([]store.CapabilitySwitch, error) {
+	sws, err := query(ctx, s.r, func(sc scanner) (store.CapabilitySwitch, error) {
+		var sw store.CapabilitySwitch
+		var at int64
+		err := sc.Scan(&sw.Provider, &sw.Capability, &sw.Disabled, &sw.Reason, &sw.Actor, &at)
+		sw.UpdatedAt = fromMillis(at)
+		return sw, err
+	}, `SELECT provider, capability, disabled, reason, actor, updated_at FROM capability_switches ORDER BY provider, capability`)
+	if err != nil {
+		return nil, s.fail("list capability switches", err)
+	}
+	return sws, nil
+}
+
+// --- audit queries ---
+
+func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	for col, v := range map[string]string{"username": q.Username, "resource": q.Resource, "outcome": q.Outcome} {
+		if v != "" {
+			where = append(where, col+" = "+arg(v))
+		}
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "time >= "+arg(millis(q.Since)))
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "time < "+arg(millis(q.Until)))
+	}
+	if c := q.Before; c != nil {
+		t := arg(millis(c.Time))
+		where = append(where, fmt.Sprintf("(time < %s OR (time = %s AND id < %s))", t, t, arg(c.Seq)))
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultPage
+	}
+	sqlq := `SELECT id, ` + auditCols + ` FROM audit`
+	if len(where) > 0 {
+		sqlq += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	sqlq += ` ORDER BY time DESC, id DESC LIMIT ` + arg(limit)
+	entries, err := query(ctx, s.r, func(sc scanner) (store.AuditEntry, error) {
+		var e store.AuditEntry
+		var t int64
+		err := sc.Scan(&e.Seq, &t, &e.RequestID, &e.Provider, &e.Username, &e.Capability, &e.FactorID,
+			&e.Resource, &e.Outcome, &e.Reason, &e.WebhookID, &e.Actor)
+		e.Time = fromMillis(t)
+		return e, err
+	}, sqlq, args...)
+	if err != nil {
+		return nil, s.fail("query audit", err)
+	}
+	return entries, nil
+}

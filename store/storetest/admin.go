@@ -1,0 +1,361 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/store"
+)
+
+// adminTests are the cases of the Directory half of the store (store/admin.go).
+var adminTests = []struct {
+	name string
+	run  func(t *testing.T, s store.Store)
+}{
+	{"ApplyUserChanges", testApplyUserChanges},
+	{"ApplyUserChangesAtomic", testApplyUserChangesAtomic},
+	{"ApplyUserChangesFactors", testApplyUserChangesFactors},
+	{"ListUserRecords", testListUserRecords},
+	{"LastUsed", testLastUsed},
+	{"ListPendingFactors", testListPendingFactors},
+	{"AdminTokens", testAdminTokens},
+	{"CapabilitySwitches", testCapabilitySwitches},
+	{"QueryAudit", testQueryAudit},
+}
+
+func apply(t *testing.T, s store.Store, changes ...store.UserChange) []error {
+	t.Helper()
+	return s.ApplyUserChanges(t.Context(), changes)
+}
+
+func mustApply(t *testing.T, s store.Store, changes ...store.UserChange) {
+	t.Helper()
+	for i, err := range apply(t, s, changes...) {
+		if err != nil {
+			t.Fatalf("ApplyUserChanges[%d]: %v", i, err)
+		}
+	}
+}
+
+func create(id string, p *store.Profile) store.UserChange {
+	u := newUser(id)
+	return store.UserChange{Name: u.Name, Create: &u, Profile: p, Now: at(time.Second)}
+}
+
+func testApplyUserChanges(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p := &store.Profile{Email: "a@example.com", Phone: "+15550100", DisplayName: "Alice",
+		Groups: []string{"sales", "eng", "sales"}, Attributes: map[string]string{"dept": "7"}}
+	c := create("u1", p)
+	c.CreateFactors = []store.Factor{newFactor("f1", "ignored", at(0))}
+	c.Audit = []store.AuditEvent{{Time: at(0), Username: "name-u1", Resource: "users.create", Outcome: "SUCCESS", Actor: "ops"}}
+	mustApply(t, s, c)
+
+	got, err := s.GetUserRecord(ctx, "name-u1")
+	if err != nil {
+		t.Fatalf("GetUserRecord: %v", err)
+	}
+	want := store.UserRecord{User: newUser("u1"), Profile: store.Profile{Email: "a@example.com", Phone: "+15550100",
+		DisplayName: "Alice", Groups: []string{"eng", "sales"}, Attributes: map[string]string{"dept": "7"}, UpdatedAt: at(time.Second)}}
+	diff(t, "record", want, got)
+	if f := mustGetFactor(t, s, "f1"); f.UserID != "u1" {
+		t.Errorf("factor created for user %q, want u1", f.UserID)
+	}
+	ev, err := s.QueryAudit(ctx, store.AuditQuery{})
+	if err != nil || len(ev) != 1 || ev[0].Actor != "ops" {
+		t.Errorf("QueryAudit = %+v, %v; want the change's one event by ops", ev, err)
+	}
+
+	// A plain user has the zero profile.
+	mustCreateUser(t, s, newUser("u2"))
+	got, err = s.GetUserRecord(ctx, "name-u2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "plain record", store.UserRecord{User: newUser("u2")}, got)
+	_, err = s.GetUserRecord(ctx, "nobody")
+	wantErr(t, "GetUserRecord(nobody)", err, store.ErrNotFound)
+
+	// Replacing the profile replaces the groups; disabling sets the state.
+	yes := true
+	mustApply(t, s, store.UserChange{Name: "name-u1", Profile: &store.Profile{Groups: []string{"ops"}}, Disabled: &yes, Now: at(time.Minute)})
+	got, _ = s.GetUserRecord(ctx, "name-u1")
+	if !got.Disabled || len(got.Profile.Groups) != 1 || got.Profile.Groups[0] != "ops" || got.Profile.Email != "" || !got.Profile.UpdatedAt.Equal(at(time.Minute)) {
+		t.Errorf("after update: %+v", got)
+	}
+
+	// One change fails (duplicate, unknown user), the others are applied.
+	errs := apply(t, s, create("u3", nil), create("u1", nil), store.UserChange{Name: "nobody", Now: at(0)}, create("u4", nil))
+	wantErr(t, "change 0", errs[0], nil)
+	wantErr(t, "duplicate", errs[1], store.ErrExists)
+	wantErr(t, "unknown user", errs[2], store.ErrNotFound)
+	wantErr(t, "change 3", errs[3], nil)
+	for _, name := range []string{"name-u3", "name-u4"} {
+		if _, err := s.GetUser(ctx, name); err != nil {
+			t.Errorf("GetUser(%s): %v", name, err)
+		}
+	}
+
+	// Delete takes the factors, profile and groups along.
+	mustApply(t, s, store.UserChange{Name: "name-u1", Delete: true, Now: at(0)})
+	_, err = s.GetFactor(ctx, "f1")
+	wantErr(t, "factor of deleted user", err, store.ErrNotFound)
+	recs, err := s.ListUserRecords(ctx, store.UserQuery{Group: "ops"})
+	if err != nil || len(recs) != 0 {
+		t.Errorf("group of a deleted user: %+v, %v", recs, err)
+	}
+}
+
+func testApplyUserChangesAtomic(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, newUser("u0"))
+	mustCreateFactor(t, s, newFactor("taken", "u0", at(0)))
+	// The user would be created, then its factor collides: nothing of the change remains,
+	// its audit event included.
+	c := create("u1", &store.Profile{Groups: []string{"g"}})
+	c.CreateFactors = []store.Factor{newFactor("taken", "", at(0))}
+	c.Audit = []store.AuditEvent{{Time: at(0), Resource: "users.create"}}
+	errs := apply(t, s, c)
+	wantErr(t, "colliding factor", errs[0], store.ErrExists)
+	_, err := s.GetUser(ctx, "name-u1")
+	wantErr(t, "half-created user", err, store.ErrNotFound)
+	if ev, _ := s.QueryAudit(ctx, store.AuditQuery{}); len(ev) != 0 {
+		t.Errorf("audit of a change undone: %+v", ev)
+	}
+}
+
+func testApplyUserChangesFactors(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, newUser("u1"))
+	mustCreateUser(t, s, newUser("u2"))
+	for _, id := range []string{"a", "b", "c"} {
+		mustCreateFactor(t, s, newFactor(id, "u1", at(0)))
+	}
+	mustCreateFactor(t, s, newFactor("other", "u2", at(0)))
+	mustApply(t, s, store.UserChange{Name: "name-u1", Now: at(time.Hour),
+		UpdateFactors: []store.FactorUpdate{{ID: "a", Label: "new", Params: map[string]string{"k": "v"}}},
+		StateChanges:  []store.FactorStateChange{{ID: "b", State: store.FactorDisabled}},
+		DeleteFactors: []string{"c"},
+	})
+	a := mustGetFactor(t, s, "a")
+	if a.Label != "new" || a.Params["k"] != "v" || !a.UpdatedAt.Equal(at(time.Hour)) {
+		t.Errorf("updated factor: %+v", a)
+	}
+	if b := mustGetFactor(t, s, "b"); b.State != store.FactorDisabled {
+		t.Errorf("factor b state %s", b.State)
+	}
+	_, err := s.GetFactor(ctx, "c")
+	wantErr(t, "deleted factor", err, store.ErrNotFound)
+	// Another user's factor is not this user's to change.
+	for _, c := range []store.UserChange{
+		{Name: "name-u1", DeleteFactors: []string{"other"}},
+		{Name: "name-u1", StateChanges: []store.FactorStateChange{{ID: "other", State: store.FactorDisabled}}},
+		{Name: "name-u1", UpdateFactors: []store.FactorUpdate{{ID: "other", Label: "x"}}},
+	} {
+		wantErr(t, "other user's factor", apply(t, s, c)[0], store.ErrNotFound)
+	}
+	byUser, err := s.ListFactorsOf(ctx, []string{"u1", "u2", "nobody"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byUser["u1"]) != 2 || len(byUser["u2"]) != 1 || len(byUser["nobody"]) != 0 {
+		t.Errorf("ListFactorsOf: %d, %d, %d factors", len(byUser["u1"]), len(byUser["u2"]), len(byUser["nobody"]))
+	}
+}
+
+func testListUserRecords(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var changes []store.UserChange
+	for i, name := range []string{"bob", "alice", "alex", "al", "Zed", "éva", "carol"} {
+		u := store.User{ID: fmt.Sprint("u", i), Name: name, CreatedAt: at(0), Disabled: name == "alex"}
+		groups := []string{"all"}
+		if name[0] == 'a' {
+			groups = append(groups, "a-team")
+		}
+		changes = append(changes, store.UserChange{Name: name, Create: &u, Profile: &store.Profile{Groups: groups}, Now: at(0)})
+	}
+	mustApply(t, s, changes...)
+	no, yes := false, true
+	for _, tc := range []struct {
+		name string
+		q    store.UserQuery
+		want []string
+	}{
+		{"all, byte order", store.UserQuery{}, []string{"Zed", "al", "alex", "alice", "bob", "carol", "éva"}},
+		{"prefix", store.UserQuery{Prefix: "al"}, []string{"al", "alex", "alice"}},
+		{"prefix non-ascii", store.UserQuery{Prefix: "é"}, []string{"éva"}},
+		{"group", store.UserQuery{Group: "a-team"}, []string{"al", "alex", "alice"}},
+		{"disabled", store.UserQuery{Disabled: &yes}, []string{"alex"}},
+		{"enabled in group", store.UserQuery{Disabled: &no, Group: "a-team"}, []string{"al", "alice"}},
+		{"page", store.UserQuery{After: "al", Limit: 2}, []string{"alex", "alice"}},
+		{"none", store.UserQuery{Prefix: "x"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recs, err := s.ListUserRecords(ctx, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range recs {
+				got = append(got, r.Name)
+				if len(r.Profile.Groups) == 0 {
+					t.Errorf("%s listed without its groups", r.Name)
+				}
+			}
+			diff(t, "names", tc.want, got)
+		})
+	}
+}
+
+func testLastUsed(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, e := range []store.AuditEvent{
+		{Time: at(1 * time.Second), FactorID: "f1", Resource: "validate", Outcome: "SUCCESS"},
+		{Time: at(3 * time.Second), FactorID: "f1", Resource: "result", Outcome: "SUCCESS"},
+		{Time: at(5 * time.Second), FactorID: "f1", Resource: "validate", Outcome: "FAILED"},
+		{Time: at(6 * time.Second), FactorID: "f1", Resource: "initiate", Outcome: "PENDING"},
+		{Time: at(2 * time.Second), FactorID: "f2", Resource: "validate", Outcome: "SUCCESS"},
+	} {
+		if err := s.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.LastUsed(ctx, []string{"f1", "f2", "f3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "last used", map[string]time.Time{"f1": at(3 * time.Second), "f2": at(2 * time.Second)}, got)
+}
+
+func testListPendingFactors(t *testing.T, s store.Store) {
+	mustCreateUser(t, s, newUser("u1"))
+	for i, st := range []store.FactorState{store.FactorPending, store.FactorActive, store.FactorPending, store.FactorPending} {
+		f := newFactor(fmt.Sprint("f", i), "u1", at(time.Duration(i)*time.Hour))
+		f.State = st
+		mustCreateFactor(t, s, f)
+	}
+	got, err := s.ListPendingFactors(t.Context(), at(3*time.Hour), "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range got {
+		ids = append(ids, f.ID)
+	}
+	diff(t, "pending before 3h", []string{"f0", "f2"}, ids)
+	if got, _ := s.ListPendingFactors(t.Context(), at(4*time.Hour), "", 1); len(got) != 1 || got[0].ID != "f0" {
+		t.Errorf("limit 1: %+v", got)
+	}
+	if got, _ := s.ListPendingFactors(t.Context(), at(4*time.Hour), "f0", 1); len(got) != 1 || got[0].ID != "f2" {
+		t.Errorf("after f0: %+v", got)
+	}
+	_, err = s.ListPendingFactors(t.Context(), at(0), "", 0)
+	if err == nil {
+		t.Error("limit 0: no error")
+	}
+}
+
+func testAdminTokens(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := store.AdminToken{Name: "provisioning", Scope: "write", Hash: "h1", CreatedAt: at(0)}
+	b := store.AdminToken{Name: "auditor", Scope: "read", Hash: "h2", CreatedAt: at(time.Second)}
+	for _, tok := range []store.AdminToken{a, b} {
+		if err := s.CreateAdminToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantErr(t, "same name", s.CreateAdminToken(ctx, store.AdminToken{Name: "auditor", Scope: "read", Hash: "h3"}), store.ErrExists)
+	wantErr(t, "same hash", s.CreateAdminToken(ctx, store.AdminToken{Name: "x", Scope: "read", Hash: "h1"}), store.ErrExists)
+	got, err := s.GetAdminToken(ctx, "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "token", a, got)
+	_, err = s.GetAdminToken(ctx, "nope")
+	wantErr(t, "unknown hash", err, store.ErrNotFound)
+
+	wantErr(t, "revoke", s.RevokeAdminToken(ctx, "provisioning", at(time.Minute)), nil)
+	wantErr(t, "revoke again", s.RevokeAdminToken(ctx, "provisioning", at(time.Hour)), store.ErrConflict)
+	wantErr(t, "revoke unknown", s.RevokeAdminToken(ctx, "nobody", at(time.Hour)), store.ErrNotFound)
+	a.RevokedAt = at(time.Minute)
+	list, err := s.ListAdminTokens(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "tokens", []store.AdminToken{b, a}, list)
+}
+
+func testCapabilitySwitches(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sw := store.CapabilitySwitch{Provider: "emfa", Capability: "smsotp", Disabled: true, Reason: "fraud", Actor: "ops", UpdatedAt: at(0)}
+	ev := store.AuditEvent{Time: at(0), Resource: "switches.disable", Outcome: "SUCCESS", Actor: "ops"}
+	if err := s.SetCapabilitySwitch(ctx, sw, ev); err != nil {
+		t.Fatal(err)
+	}
+	other := store.CapabilitySwitch{Provider: "emfa", Capability: "emailotp", Disabled: true, Reason: "x", Actor: "ops", UpdatedAt: at(0)}
+	if err := s.SetCapabilitySwitch(ctx, other, ev); err != nil {
+		t.Fatal(err)
+	}
+	sw.Disabled, sw.Reason, sw.UpdatedAt = false, "over", at(time.Minute)
+	if err := s.SetCapabilitySwitch(ctx, sw, ev); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListCapabilitySwitches(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "switches", []store.CapabilitySwitch{other, sw}, got)
+	if evs, _ := s.QueryAudit(ctx, store.AuditQuery{Resource: "switches.disable"}); len(evs) != 3 {
+		t.Errorf("%d audit events for 3 switches", len(evs))
+	}
+}
+
+func testQueryAudit(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var events []store.AuditEvent
+	for i := range 10 {
+		e := store.AuditEvent{Time: at(time.Duration(i/2) * time.Second), Username: []string{"alice", "bob"}[i%2],
+			Resource: []string{"validate", "users.create"}[i%3%2], Outcome: []string{"SUCCESS", "FAILED"}[i%2], Reason: fmt.Sprint(i)}
+		events = append(events, e)
+		if err := s.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reasons := func(q store.AuditQuery) []string {
+		t.Helper()
+		got, err := s.QueryAudit(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range got {
+			out = append(out, e.Reason)
+		}
+		return out
+	}
+	diff(t, "all", []string{"9", "8", "7", "6", "5", "4", "3", "2", "1", "0"}, reasons(store.AuditQuery{}))
+	diff(t, "alice", []string{"8", "6", "4", "2", "0"}, reasons(store.AuditQuery{Username: "alice"}))
+	diff(t, "failed", []string{"9", "7", "5", "3", "1"}, reasons(store.AuditQuery{Outcome: "FAILED"}))
+	diff(t, "action", []string{"7", "4", "1"}, reasons(store.AuditQuery{Resource: "users.create"}))
+	diff(t, "time range", []string{"5", "4", "3", "2"}, reasons(store.AuditQuery{Since: at(time.Second), Until: at(3 * time.Second)}))
+
+	// Paging by cursor, through events sharing a millisecond, sees each event once.
+	var paged []string
+	q := store.AuditQuery{Limit: 3}
+	for {
+		page, err := s.QueryAudit(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			paged = append(paged, e.Reason)
+		}
+		if len(page) < q.Limit {
+			break
+		}
+		last := page[len(page)-1]
+		q.Before = &store.AuditCursor{Time: last.Time, Seq: last.Seq}
+	}
+	diff(t, "paged", []string{"9", "8", "7", "6", "5", "4", "3", "2", "1", "0"}, paged)
+}

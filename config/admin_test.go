@@ -7,7 +7,7 @@ import (
 )
 
 func TestAdminSection(t *testing.T) {
-	base := `server: {listen: "127.0.0.1:8080", auth: {basic: {username: v, password: p}}}
+	base := `server: {listen: "127.0.0.1:8080", auth: {basic: {username: v, password: a-strong-password-0123}}}
 storage: {dsn: x.db, encryptionKey: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
 providers: [{name: n, credentialPrefix: p, capabilities: [totp]}]
 `

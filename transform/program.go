@@ -35,6 +35,12 @@ type Program struct {
 	ast      *ast.AST
 	prg      cel.Program
 	estimate cost.Estimate
+	// untracked evaluates without runtime cost tracking, which costs about a third of an
+	// evaluation: used when every input is at most untrackedUpTo long, for then the static
+	// estimate (at most the cost limit for such inputs) already bounds the cost. nil when the
+	// estimate bounds no input size.
+	untracked     cel.Program
+	untrackedUpTo uint64
 }
 
 // Compile parses and type-checks source in env. It rejects a transform whose result cannot be a
@@ -69,7 +75,48 @@ func Compile(env *Env, source string) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transform: compile: %w", err)
 	}
-	return &Program{env: env, ast: native, prg: prg, estimate: est}, nil
+	p := &Program{env: env, ast: native, prg: prg, estimate: est}
+	if upTo, ok := env.boundedUpTo(checked); ok {
+		// The context's deadline, checked between comprehension iterations, still bounds
+		// the evaluation should the estimate ever fall short.
+		p.untracked, err = env.cel.Program(checked, cel.InterruptCheckFrequency(interruptCheckFrequency))
+		if err != nil {
+			return nil, fmt.Errorf("transform: compile: %w", err)
+		}
+		p.untrackedUpTo = upTo
+	}
+	return p, nil
+}
+
+// boundedUpTo finds the largest input size (a power of two up to 2^32, or any size when the
+// estimate does not depend on it) for which the worst-case cost estimate of checked stays within
+// the runtime cost limit. ok is false when even inputs of length 1 could exceed it.
+func (env *Env) boundedUpTo(checked *cel.Ast) (upTo uint64, ok bool) {
+	fits := func(exp int) bool {
+		est, err := env.cel.EstimateCost(checked, sizeHint(uint64(1)<<exp))
+		return err == nil && est.Max <= env.limits.costLimit
+	}
+	const top = 32
+	if fits(top) {
+		if est, err := env.cel.EstimateCost(checked, sizeHint(uint64(1)<<(top+1))); err == nil && est.Max <= env.limits.costLimit {
+			// The same worst case for 2^32 and 2^33: it does not grow with the inputs.
+			return unknownSize - 1, true
+		}
+		return uint64(1) << top, true
+	}
+	lo, hi := -1, top // fits(lo) (or lo < 0), !fits(hi)
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if fits(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	if lo < 0 {
+		return 0, false
+	}
+	return uint64(1) << lo, true
 }
 
 // CostWarning says, when the worst-case static estimate exceeds AdvisoryEstimatedCost
@@ -95,10 +142,25 @@ func (p *Program) CostEstimate() (minCost, maxCost uint64) {
 // clock; either way it is converted to UTC. The result is a map of plain JSON-able values (see
 // toJSON). A failure at run time is returned as an error holding the CEL position and message,
 // never a variable's value.
-func (p *Program) Eval(ctx context.Context, vars Vars) (result map[string]any, err error) {
+func (p *Program) Eval(ctx context.Context, vars Vars) (map[string]any, error) {
+	val, err := p.EvalValue(ctx, vars)
+	if err != nil {
+		return nil, err
+	}
+	out, err := mapToJSON(val.v.(traits.Mapper))
+	if err != nil {
+		return nil, fmt.Errorf("transform: eval: result: %w", err)
+	}
+	return out, nil
+}
+
+// EvalValue is Eval returning the result map as a Value, for callers that read a few of its
+// keys or convert it into their own types without building Go maps first. Vars may hold Values
+// (NewValue, NewHeaderValue) converted once for several evaluations.
+func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			result = nil
+			result = Value{}
 			if re, ok := r.(runtime.Error); ok {
 				err = fmt.Errorf("transform: eval: internal error: %s", re.Error())
 				return
@@ -107,33 +169,35 @@ func (p *Program) Eval(ctx context.Context, vars Vars) (result map[string]any, e
 		}
 	}()
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("transform: eval: %w", err)
+		return Value{}, fmt.Errorf("transform: eval: %w", err)
 	}
-	act, err := p.activation(vars)
+	act, size, err := p.activation(vars)
 	if err != nil {
-		return nil, fmt.Errorf("transform: eval: %w", err)
+		return Value{}, fmt.Errorf("transform: eval: %w", err)
 	}
-	val, _, err := p.prg.ContextEval(ctx, act)
+	prg := p.prg
+	if p.untracked != nil && size <= p.untrackedUpTo {
+		prg = p.untracked
+	}
+	val, _, err := prg.ContextEval(ctx, act)
 	if err != nil {
-		return nil, p.evalError(err)
+		return Value{}, p.evalError(err)
 	}
-	m, ok := val.(traits.Mapper)
-	if !ok {
-		return nil, fmt.Errorf("transform: eval: result is %s, want a map", val.Type().TypeName())
+	if _, ok := val.(traits.Mapper); !ok {
+		return Value{}, fmt.Errorf("transform: eval: result is %s, want a map", val.Type().TypeName())
 	}
-	out, err := mapToJSON(m)
-	if err != nil {
-		return nil, fmt.Errorf("transform: eval: result: %w", err)
-	}
-	return out, nil
+	return Value{v: val, size: unknownSize}, nil
 }
 
-// activation builds the evaluation's variables from vars: only declared names, now filled in and
-// made UTC, header maps marked as such.
-func (p *Program) activation(vars Vars) (map[string]any, error) {
-	act := make(map[string]any, len(p.env.vars)+1)
+// activation builds the evaluation's variables from vars: only declared names, converted to CEL
+// (Values as they are), now filled in and made UTC, header maps marked as such. size is the
+// largest string, list or map among them.
+func (p *Program) activation(vars Vars) (act map[string]any, size uint64, err error) {
+	act = make(map[string]any, len(p.env.vars)+1)
 	for name, t := range p.env.vars {
 		v, ok := vars[name]
+		var val ref.Val
+		var sz uint64
 		switch {
 		case t.IsExactType(cel.TimestampType) && name == VarNow:
 			if !ok || v == nil {
@@ -142,43 +206,47 @@ func (p *Program) activation(vars Vars) (map[string]any, error) {
 			if tm, isTime := v.(time.Time); isTime {
 				v = tm.UTC()
 			}
+			val, sz = toCEL(v)
 		case !ok:
 			continue
 		case t.IsExactType(headerType):
-			h, err := newHeaderMap(v)
-			if err != nil {
-				return nil, fmt.Errorf("variable %s: %w", name, err)
+			val, sz = headerToCEL(v)
+			if val == nil {
+				return nil, 0, fmt.Errorf("variable %s: header variable is %T, want a map of string lists", name, v)
 			}
-			v = h
 		case name == VarRequest:
-			v = requestWithHeader(v)
+			val, sz = requestToCEL(v)
+		default:
+			val, sz = toCEL(v)
 		}
-		act[name] = v
+		act[name] = val
+		size = max(size, sz)
 	}
-	return act, nil
+	return act, size, nil
 }
 
-// requestWithHeader marks the header entry of the incoming transform's request variable as a
-// header map, leaving the caller's map untouched.
-func requestWithHeader(v any) any {
+// requestToCEL converts the incoming transform's request variable, marking its header entry as a
+// header map.
+func requestToCEL(v any) (ref.Val, uint64) {
 	req, ok := v.(map[string]any)
 	if !ok {
-		return v
+		return toCEL(v)
 	}
-	h, ok := req[VarHeader]
-	if !ok {
-		return v
-	}
-	hv, err := newHeaderMap(h)
-	if err != nil {
-		return v
-	}
-	cp := make(map[string]any, len(req))
+	size := uint64(len(req))
+	m := make(map[string]ref.Val, len(req))
 	for k, x := range req {
-		cp[k] = x
+		var val ref.Val
+		var sz uint64
+		if k == VarHeader {
+			val, sz = headerToCEL(x)
+		}
+		if val == nil {
+			val, sz = toCEL(x)
+		}
+		m[k] = val
+		size = max(size, sz, uint64(len(k)))
 	}
-	cp[VarHeader] = hv
-	return cp
+	return types.NewMap(types.DefaultTypeAdapter, m), size
 }
 
 // evalError turns an evaluation error into one that names the position and CEL's message, with

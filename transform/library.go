@@ -74,9 +74,7 @@ func (library) CompileOptions() []cel.EnvOption {
 		cel.Function("base64Encode", noGuard,
 			cel.MemberOverload("string_base64Encode",
 				[]*cel.Type{str}, str,
-				cel.UnaryBinding(stringFunc(func(s string) string {
-					return base64.StdEncoding.EncodeToString([]byte(s))
-				})))),
+				cel.UnaryBinding(stringFunc(base64Encode)))),
 		cel.Function("toUpper", noGuard,
 			cel.MemberOverload("string_toUpper",
 				[]*cel.Type{str}, str,
@@ -170,6 +168,20 @@ func costModels() []cost.OverloadModel {
 	}
 }
 
+// base64Encode is standard base64 with padding, encoded through a pooled buffer rather than
+// copying s into a slice of its own.
+func base64Encode(s string) string {
+	bp := hmacBuffers.Get().(*[]byte)
+	b := append((*bp)[:0], s...)
+	b = base64.StdEncoding.AppendEncode(b, b)
+	out := string(b[len(s):])
+	if cap(b) <= 4<<10 {
+		*bp = b
+		hmacBuffers.Put(bp)
+	}
+	return out
+}
+
 // stringFunc lifts a string function to a CEL unary binding.
 func stringFunc(fn func(string) string) func(ref.Val) ref.Val {
 	return func(v ref.Val) ref.Val {
@@ -177,7 +189,11 @@ func stringFunc(fn func(string) string) func(ref.Val) ref.Val {
 		if !ok {
 			return types.MaybeNoSuchOverloadErr(v)
 		}
-		return types.String(fn(string(s)))
+		out := fn(string(s))
+		if out == string(s) {
+			return v // unchanged (a header name already in lower case): no new value
+		}
+		return types.String(out)
 	}
 }
 
@@ -397,7 +413,7 @@ func hmacHex(sum func(dst, data []byte) []byte, blockSize, size int) func(ref.Va
 	}
 }
 
-// hmacBuffers holds hmacHexString's scratch space between calls.
+// hmacBuffers holds scratch space for hmacHexString and base64Encode between calls.
 var hmacBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 func hmacHexString(sum func(dst, data []byte) []byte, blockSize, size int, key, msg string) string {

@@ -41,6 +41,10 @@ type Program struct {
 	// estimate bounds no input size.
 	untracked     cel.Program
 	untrackedUpTo uint64
+	// loops says whether the transform has a comprehension: only there does CEL check the
+	// context, so without one it is evaluated without handing it the context, which costs a
+	// cancelable context per evaluation.
+	loops bool
 }
 
 // Compile parses and type-checks source in env. It rejects a transform whose result cannot be a
@@ -75,17 +79,28 @@ func Compile(env *Env, source string) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transform: compile: %w", err)
 	}
-	p := &Program{env: env, ast: native, prg: prg, estimate: est}
+	p := &Program{env: env, ast: native, prg: prg, estimate: est, loops: hasComprehension(root)}
 	if upTo, ok := env.boundedUpTo(checked); ok {
 		// The context's deadline, checked between comprehension iterations, still bounds
 		// the evaluation should the estimate ever fall short.
-		p.untracked, err = env.cel.Program(checked, cel.InterruptCheckFrequency(interruptCheckFrequency))
+		p.untracked, err = env.cel.Program(checked, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.EvalOptions(cel.OptOptimize))
 		if err != nil {
 			return nil, fmt.Errorf("transform: compile: %w", err)
 		}
 		p.untrackedUpTo = upTo
 	}
 	return p, nil
+}
+
+// hasComprehension reports whether e contains a comprehension (a macro such as map or all).
+func hasComprehension(e ast.Expr) bool {
+	found := false
+	ast.PreOrderVisit(e, ast.NewExprVisitor(func(x ast.Expr) {
+		if x.Kind() == ast.ComprehensionKind {
+			found = true
+		}
+	}))
+	return found
 }
 
 // boundedUpTo finds the largest input size (a power of two up to 2^32, or any size when the
@@ -179,7 +194,12 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 	if p.untracked != nil && size <= p.untrackedUpTo {
 		prg = p.untracked
 	}
-	val, _, err := prg.ContextEval(ctx, act)
+	var val ref.Val
+	if p.loops {
+		val, _, err = prg.ContextEval(ctx, act)
+	} else {
+		val, _, err = prg.Eval(act)
+	}
 	if err != nil {
 		return Value{}, p.evalError(err)
 	}

@@ -152,8 +152,15 @@ func headerToCEL(v any) (ref.Val, uint64) {
 	case http.Header:
 		return headerToCEL(map[string][]string(h))
 	case map[string][]string:
-		val, size := toCEL(h)
-		return headerMap{val.(traits.Mapper)}, size
+		// Keys as CEL values: put copies the map entry by entry, and would box string keys on
+		// every copy.
+		size := uint64(len(h))
+		m := make(map[ref.Val]ref.Val, len(h))
+		for k, vs := range h {
+			m[types.String(k)] = types.NewStringList(types.DefaultTypeAdapter, vs)
+			size = max(size, uint64(len(k)), stringsSize(vs))
+		}
+		return headerMap{types.NewRefValMap(types.DefaultTypeAdapter, m)}, size
 	case Value:
 		if _, ok := h.v.(headerMap); ok {
 			return h.v, h.size

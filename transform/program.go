@@ -41,6 +41,9 @@ type Program struct {
 	// estimate bounds no input size.
 	untracked     cel.Program
 	untrackedUpTo uint64
+	// uses are the variables the transform reads: only their sizes decide whether the
+	// estimate bounds an evaluation.
+	uses map[string]bool
 	// loops says whether the transform has a comprehension: only there does CEL check the
 	// context, so without one it is evaluated without handing it the context, which costs a
 	// cancelable context per evaluation.
@@ -79,8 +82,8 @@ func Compile(env *Env, source string) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transform: compile: %w", err)
 	}
-	p := &Program{env: env, ast: native, prg: prg, estimate: est, loops: hasComprehension(root)}
-	if upTo, ok := env.boundedUpTo(checked); ok {
+	p := &Program{env: env, ast: native, prg: prg, estimate: est, loops: hasComprehension(root), uses: idents(root)}
+	if upTo, ok := env.boundedUpTo(checked, est); ok {
 		// The context's deadline, checked between comprehension iterations, still bounds
 		// the evaluation should the estimate ever fall short.
 		p.untracked, err = env.cel.Program(checked, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.EvalOptions(cel.OptOptimize))
@@ -90,6 +93,17 @@ func Compile(env *Env, source string) (*Program, error) {
 		p.untrackedUpTo = upTo
 	}
 	return p, nil
+}
+
+// idents returns the names of the identifiers e reads (variables and comprehension variables).
+func idents(e ast.Expr) map[string]bool {
+	names := map[string]bool{}
+	ast.PreOrderVisit(e, ast.NewExprVisitor(func(x ast.Expr) {
+		if x.Kind() == ast.IdentKind {
+			names[x.AsIdent()] = true
+		}
+	}))
+	return names
 }
 
 // hasComprehension reports whether e contains a comprehension (a macro such as map or all).
@@ -103,35 +117,34 @@ func hasComprehension(e ast.Expr) bool {
 	return found
 }
 
-// boundedUpTo finds the largest input size (a power of two up to 2^32, or any size when the
-// estimate does not depend on it) for which the worst-case cost estimate of checked stays within
-// the runtime cost limit. ok is false when even inputs of length 1 could exceed it.
-func (env *Env) boundedUpTo(checked *cel.Ast) (upTo uint64, ok bool) {
-	fits := func(exp int) bool {
-		est, err := env.cel.EstimateCost(checked, sizeHint(uint64(1)<<exp))
-		return err == nil && est.Max <= env.limits.costLimit
+// boundedUpTo finds an input size up to which the worst-case cost estimate of checked stays
+// within the runtime cost limit: any size when the estimate does not grow with the inputs, else
+// 4096, the input size hint the configuration was checked with (est is that estimate), or 32,
+// the largest that fits. ok is false when none does. Each estimate costs about as much as
+// compiling, so only these few are tried.
+func (env *Env) boundedUpTo(checked *cel.Ast, est cost.Estimate) (upTo uint64, ok bool) {
+	fits := func(h uint64) (cost.Estimate, bool) {
+		e, err := env.cel.EstimateCost(checked, sizeHint(h))
+		return e, err == nil && e.Max <= env.limits.costLimit
 	}
-	const top = 32
-	if fits(top) {
-		if est, err := env.cel.EstimateCost(checked, sizeHint(uint64(1)<<(top+1))); err == nil && est.Max <= env.limits.costLimit {
-			// The same worst case for 2^32 and 2^33: it does not grow with the inputs.
-			return unknownSize - 1, true
+	hint := env.limits.inputSizeHint
+	if est.Max <= env.limits.costLimit {
+		if huge, ok := fits(1 << 32); ok && huge.Max == est.Max {
+			return unknownSize - 1, true // the same for 2^32 as for the hint: size does not matter
 		}
-		return uint64(1) << top, true
+		if hint < 4096 {
+			if _, ok := fits(4096); ok {
+				return 4096, true
+			}
+		}
+		return hint, true
 	}
-	lo, hi := -1, top // fits(lo) (or lo < 0), !fits(hi)
-	for hi-lo > 1 {
-		mid := (lo + hi) / 2
-		if fits(mid) {
-			lo = mid
-		} else {
-			hi = mid
+	if hint > 32 {
+		if _, ok := fits(32); ok {
+			return 32, true
 		}
 	}
-	if lo < 0 {
-		return 0, false
-	}
-	return uint64(1) << lo, true
+	return 0, false
 }
 
 // CostWarning says, when the worst-case static estimate exceeds AdvisoryEstimatedCost
@@ -211,7 +224,7 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 
 // activation builds the evaluation's variables from vars: only declared names, converted to CEL
 // (Values as they are), now filled in and made UTC, header maps marked as such. size is the
-// largest string, list or map among them.
+// largest string, list or map among those the transform reads.
 func (p *Program) activation(vars Vars) (act map[string]any, size uint64, err error) {
 	act = make(map[string]any, len(p.env.vars)+1)
 	for name, t := range p.env.vars {
@@ -240,7 +253,9 @@ func (p *Program) activation(vars Vars) (act map[string]any, size uint64, err er
 			val, sz = toCEL(v)
 		}
 		act[name] = val
-		size = max(size, sz)
+		if p.uses[name] {
+			size = max(size, sz)
+		}
 	}
 	return act, size, nil
 }

@@ -54,3 +54,20 @@ func BenchmarkMediatedDUO(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCompileDUO is compiling IBM's DUO webhook (every transform, both programs), which
+// serve does before it listens.
+func BenchmarkCompileDUO(b *testing.B) {
+	w, _, err := LoadWebhook(map[string]any{
+		"webhookFile": verifyfiles.Path(b, "ibm-duo-webhook.json"),
+		"values":      map[string]any{"duo_url": "https://api-x.duosecurity.com", "duo_integration_key": "I", "duo_signing_key": "S"},
+	}, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Compile(w); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -190,20 +190,11 @@ func (o *outgoing) apply(res transform.Value) error {
 			o.body = data
 		case "header":
 			h := http.Header{}
-			err := v.Entries(func(name string, val transform.Value) error {
-				vals, err := stringList(val)
-				if err != nil {
-					return fmt.Errorf("header %s: %w", name, err)
-				}
+			if err := stringLists(v, "header", func(name string, vals []string) {
 				for _, s := range vals {
 					h.Add(name, s)
 				}
-				return nil
-			})
-			if err != nil {
-				if !v.IsMap() {
-					return fmt.Errorf("header must be a map")
-				}
+			}); err != nil {
 				return err
 			}
 			o.header = h
@@ -221,18 +212,7 @@ func (o *outgoing) apply(res transform.Value) error {
 			o.path = s
 		case "query":
 			q := map[string][]string{}
-			err := v.Entries(func(name string, val transform.Value) error {
-				vals, err := stringList(val)
-				if err != nil {
-					return fmt.Errorf("query %s: %w", name, err)
-				}
-				q[name] = vals
-				return nil
-			})
-			if err != nil {
-				if !v.IsMap() {
-					return fmt.Errorf("query must be a map")
-				}
+			if err := stringLists(v, "query", func(name string, vals []string) { q[name] = vals }); err != nil {
 				return err
 			}
 			o.query = q
@@ -249,6 +229,22 @@ func (o *outgoing) apply(res transform.Value) error {
 			}
 			o.titleCaseBearer = b
 		}
+		return nil
+	})
+}
+
+// stringLists calls add with each entry of the map v as a list of strings; what names the
+// result key in errors.
+func stringLists(v transform.Value, what string, add func(name string, vals []string)) error {
+	if !v.IsMap() {
+		return fmt.Errorf("%s must be a map", what)
+	}
+	return v.Entries(func(name string, val transform.Value) error {
+		vals, err := stringList(val)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", what, name, err)
+		}
+		add(name, vals)
 		return nil
 	})
 }

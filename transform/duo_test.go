@@ -340,3 +340,46 @@ func BenchmarkDUOTransforms(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDUOTransformsValues evaluates IBM's DUO transforms as the remote engine does: inputs
+// converted once per call (NewValue, NewHeaderValue; static headers, authentication values,
+// method, path and host once per engine and resource) and the
+// result read as a Value, without converting it to Go maps.
+func BenchmarkDUOTransformsValues(b *testing.B) {
+	d := loadDUO(b)
+	incoming := map[string]any{
+		"test":        map[string]any{"stat": "OK", "response": map[string]any{"time": 1357020061}},
+		"enrollments": map[string]any{"stat": "OK", "response": map[string]any{"result": "auth", "devices": []any{map[string]any{"device": "D1", "type": "phone", "number": "XXX-XXX-0100", "name": "iPhone", "capabilities": []any{"auto", "push", "sms", "phone"}}, map[string]any{"device": "D2", "type": "token", "name": "YubiKey", "capabilities": []any{"mobile_otp"}}}}},
+		"initiate":    map[string]any{"stat": "OK", "response": map[string]any{"txid": "45f7c92b"}},
+		"validate":    map[string]any{"stat": "OK", "response": map[string]any{"result": "allow", "status": "allow"}},
+		"hotp_1":      map[string]any{"stat": "OK", "response": map[string]any{"result": "allow", "status": "allow"}},
+		"result":      map[string]any{"stat": "OK", "response": map[string]any{"result": "waiting", "status": "pushed"}},
+	}
+	ctx := context.Background()
+	header := NewHeaderValue(map[string][]string{"Content-Type": {"application/json"}, "Accept": {"application/json"}})
+	auth := NewValue(map[string]string{"hdr_integration_key": duoIKey, "hdr_signing_key": duoSKey})
+	for _, name := range slices.Sorted(maps.Keys(d.resources)) {
+		r := d.resources[name]
+		body := NewValue(roundTripJSON(b, duoBodies[name]))
+		b.Run(name+"/outgoing", func(b *testing.B) {
+			vars := Vars{"body": body, "header": header, "method": NewValue(r.Method), "path": NewValue(r.Suffix),
+				"host": NewValue(duoHost), "authentication_header": auth, "now": fixedNow}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := d.outgoing[name].EvalValue(ctx, vars); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/incoming", func(b *testing.B) {
+			vars := Vars{"body": NewValue(roundTripJSON(b, incoming[name])), "header": NewHeaderValue(nil), "status_code": 200,
+				"request": map[string]any{"body": body}}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := d.incoming[name].EvalValue(ctx, vars); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

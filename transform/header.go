@@ -1,8 +1,6 @@
 package transform
 
 import (
-	"fmt"
-
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
@@ -13,25 +11,6 @@ import (
 // wrapped to let put and putAll tell it from other maps: on a header map they store a string as
 // a one-element list, as Verify does, and return a header map again.
 type headerMap struct{ traits.Mapper }
-
-// newHeaderMap turns a header value given by the caller (http.Header, map[string][]string, a
-// CEL map, or nil) into a headerMap.
-func newHeaderMap(v any) (ref.Val, error) {
-	if v == nil {
-		return headerMap{types.NewStringInterfaceMap(types.DefaultTypeAdapter, map[string]any{})}, nil
-	}
-	val, ok := v.(ref.Val)
-	if !ok {
-		val = types.DefaultTypeAdapter.NativeToValue(v)
-	}
-	switch m := val.(type) {
-	case headerMap:
-		return m, nil
-	case traits.Mapper:
-		return headerMap{m}, nil
-	}
-	return nil, fmt.Errorf("header variable is %T, want a map of string lists", v)
-}
 
 // headerValue checks a value stored into a header map, turning a string into a one-element list.
 func headerValue(v ref.Val) (ref.Val, error) {

@@ -1,21 +1,21 @@
 package transform
 
 import (
-	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/decls"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
@@ -44,64 +44,65 @@ func (library) CompileOptions() []cel.EnvOption {
 	v := cel.TypeParamType("V")
 	w := cel.TypeParamType("W")
 	str := cel.StringType
+	// Every binding checks its arguments' types itself, so CEL's runtime guard, which walks
+	// into map and list arguments on every call, is turned off.
+	noGuard := decls.DisableTypeGuards(true)
 	return []cel.EnvOption{
 		// put and putAll take dyn values: a header map, statically map(string, list(string)),
 		// accepts a string value (stored as a one-element list), and cel-go rejects a second,
 		// header-specific overload because its signature overlaps the generic one.
-		cel.Function("put",
+		cel.Function("put", noGuard,
 			cel.MemberOverload("map_put_key_value",
 				[]*cel.Type{cel.MapType(k, v), k, cel.DynType}, cel.MapType(k, cel.DynType),
 				cel.FunctionBinding(mapPut))),
-		cel.Function("putAll",
+		cel.Function("putAll", noGuard,
 			cel.MemberOverload("map_putAll_map",
 				[]*cel.Type{cel.MapType(k, v), cel.MapType(k, w)}, cel.MapType(k, cel.DynType),
 				cel.BinaryBinding(mapPutAll))),
-		cel.Function("formatTime",
+		cel.Function("formatTime", noGuard,
 			cel.Overload("formatTime_timestamp_string",
 				[]*cel.Type{cel.TimestampType, str}, str,
 				cel.BinaryBinding(formatTime))),
-		cel.Function("joinStrings",
+		cel.Function("joinStrings", noGuard,
 			cel.Overload("joinStrings_list_string",
 				[]*cel.Type{cel.ListType(str), str}, str,
 				cel.BinaryBinding(joinStrings))),
-		cel.Function("hmacSha1",
+		cel.Function("hmacSha1", noGuard,
 			cel.Overload("hmacSha1_string_string",
 				[]*cel.Type{str, str}, str,
-				cel.BinaryBinding(hmacHex(sha1.New)))),
-		cel.Function("base64Encode",
+				cel.BinaryBinding(hmacHex(sha1Sum, sha1.BlockSize, sha1.Size)))),
+		cel.Function("base64Encode", noGuard,
 			cel.MemberOverload("string_base64Encode",
 				[]*cel.Type{str}, str,
-				cel.UnaryBinding(stringFunc(func(s string) string {
-					return base64.StdEncoding.EncodeToString([]byte(s))
-				})))),
-		cel.Function("toUpper",
+				cel.UnaryBinding(stringFunc(base64Encode)))),
+		cel.Function("toUpper", noGuard,
 			cel.MemberOverload("string_toUpper",
 				[]*cel.Type{str}, str,
 				cel.UnaryBinding(stringFunc(strings.ToUpper)))),
-		cel.Function("toLower",
+		cel.Function("toLower", noGuard,
 			cel.MemberOverload("string_toLower",
 				[]*cel.Type{str}, str,
 				cel.UnaryBinding(stringFunc(strings.ToLower)))),
-		cel.Function("jsonToFormURLEncoded",
+		cel.Function("jsonToFormURLEncoded", noGuard,
 			cel.Overload("jsonToFormURLEncoded_map_bool",
 				[]*cel.Type{cel.MapType(str, cel.DynType), cel.BoolType}, str,
 				cel.BinaryBinding(jsonToFormURLEncoded))),
 
 		// emfa only.
-		cel.Function("uuid",
+		cel.Function("uuid", noGuard,
 			cel.Overload("uuid", nil, str,
 				cel.FunctionBinding(func(...ref.Val) ref.Val {
 					return types.String(uuid.NewString())
 				}))),
-		cel.Function("hmacSha256",
+		cel.Function("hmacSha256", noGuard,
 			cel.Overload("hmacSha256_string_string",
 				[]*cel.Type{str, str}, str,
-				cel.BinaryBinding(hmacHex(sha256.New)))),
-		cel.Function("maskPhone",
+				cel.BinaryBinding(hmacHex(sha256Sum, sha256.BlockSize, sha256.Size)))),
+		cel.Function("maskPhone", noGuard,
 			cel.Overload("maskPhone_string",
 				[]*cel.Type{str}, str,
 				cel.UnaryBinding(stringFunc(maskPhone)))),
-		cel.Function("maskEmail",
+		cel.Function("maskEmail", noGuard,
 			cel.Overload("maskEmail_string",
 				[]*cel.Type{str}, str,
 				cel.UnaryBinding(stringFunc(maskEmail)))),
@@ -167,6 +168,20 @@ func costModels() []cost.OverloadModel {
 	}
 }
 
+// base64Encode is standard base64 with padding, encoded through a pooled buffer rather than
+// copying s into a slice of its own.
+func base64Encode(s string) string {
+	bp := hmacBuffers.Get().(*[]byte)
+	b := append((*bp)[:0], s...)
+	b = base64.StdEncoding.AppendEncode(b, b)
+	out := string(b[len(s):])
+	if cap(b) <= 4<<10 {
+		*bp = b
+		hmacBuffers.Put(bp)
+	}
+	return out
+}
+
 // stringFunc lifts a string function to a CEL unary binding.
 func stringFunc(fn func(string) string) func(ref.Val) ref.Val {
 	return func(v ref.Val) ref.Val {
@@ -174,7 +189,11 @@ func stringFunc(fn func(string) string) func(ref.Val) ref.Val {
 		if !ok {
 			return types.MaybeNoSuchOverloadErr(v)
 		}
-		return types.String(fn(string(s)))
+		out := fn(string(s))
+		if out == string(s) {
+			return v // unchanged (a header name already in lower case): no new value
+		}
+		return types.String(out)
 	}
 }
 
@@ -201,12 +220,8 @@ func mapPut(args ...ref.Val) ref.Val {
 		}
 	}
 	out := make(map[ref.Val]ref.Val, int(sizeOf(m))+1)
-	for it := m.Iterator(); it.HasNext() == types.True; {
-		k := it.Next()
-		if !sameKey(k, key, isHeader) {
-			out[k] = m.Get(k)
-		}
-	}
+	keep := func(k ref.Val) bool { return !sameKey(k, key, isHeader) }
+	copyEntries(out, m, keep)
 	out[key] = val
 	res := types.NewRefValMap(types.DefaultTypeAdapter, out)
 	if isHeader {
@@ -228,12 +243,8 @@ func mapPutAll(recv, arg ref.Val) ref.Val {
 	}
 	_, isHeader := m.(headerMap)
 	out := make(map[ref.Val]ref.Val, int(sizeOf(m)+sizeOf(m2)))
-	for it := m.Iterator(); it.HasNext() == types.True; {
-		k := it.Next()
-		if !replaced(k, m2, isHeader) {
-			out[k] = m.Get(k)
-		}
-	}
+	keep := func(k ref.Val) bool { return !replaced(k, m2, isHeader) }
+	copyEntries(out, m, keep)
 	for it := m2.Iterator(); it.HasNext() == types.True; {
 		k := it.Next()
 		if !validKey(k) {
@@ -256,6 +267,35 @@ func mapPutAll(recv, arg ref.Val) ref.Val {
 		return headerMap{res}
 	}
 	return res
+}
+
+// copyEntries copies the entries of m whose keys keep accepts into dst. The maps CEL builds and
+// those NewValue makes are read directly, without an iterator and a lookup per key.
+func copyEntries(dst map[ref.Val]ref.Val, m traits.Mapper, keep func(ref.Val) bool) {
+	if h, ok := m.(headerMap); ok {
+		m = h.Mapper
+	}
+	switch g := m.Value().(type) {
+	case map[ref.Val]ref.Val:
+		for k, v := range g {
+			if keep(k) {
+				dst[k] = v
+			}
+		}
+		return
+	case map[string]ref.Val:
+		for k, v := range g {
+			if kv := types.String(k); keep(kv) {
+				dst[kv] = v
+			}
+		}
+		return
+	}
+	for it := m.Iterator(); it.HasNext() == types.True; {
+		if k := it.Next(); keep(k) {
+			dst[k] = m.Get(k)
+		}
+	}
 }
 
 // validKey reports whether k may be a map key: CEL allows strings, integers and booleans.
@@ -330,8 +370,16 @@ func joinStrings(list, sep ref.Val) ref.Val {
 	if !ok {
 		return types.MaybeNoSuchOverloadErr(sep)
 	}
+	n := sizeOf(l)
+	total := max(n-1, 0) * int64(len(s))
+	for i := int64(0); i < n; i++ {
+		if es, ok := l.Get(types.Int(i)).(types.String); ok {
+			total += int64(len(es))
+		}
+	}
 	var b strings.Builder
-	for i := int64(0); i < sizeOf(l); i++ {
+	b.Grow(int(total))
+	for i := int64(0); i < n; i++ {
 		e := l.Get(types.Int(i))
 		es, ok := e.(types.String)
 		if !ok {
@@ -348,8 +396,10 @@ func joinStrings(list, sep ref.Val) ref.Val {
 	return types.String(b.String())
 }
 
-// hmacHex returns a binding computing the HMAC of (message, key) as lower-case hex.
-func hmacHex(h func() hash.Hash) func(ref.Val, ref.Val) ref.Val {
+// hmacHex returns a binding computing the HMAC (RFC 2104) of (message, key) as lower-case hex.
+// It hashes with the one-shot sum into a pooled buffer: crypto/hmac allocates two hash states
+// and their pads on every call, a third of what a DUO signature costs.
+func hmacHex(sum func(dst, data []byte) []byte, blockSize, size int) func(ref.Val, ref.Val) ref.Val {
 	return func(msg, key ref.Val) ref.Val {
 		m, ok := msg.(types.String)
 		if !ok {
@@ -359,10 +409,55 @@ func hmacHex(h func() hash.Hash) func(ref.Val, ref.Val) ref.Val {
 		if !ok {
 			return types.MaybeNoSuchOverloadErr(key)
 		}
-		mac := hmac.New(h, []byte(k))
-		mac.Write([]byte(m))
-		return types.String(hex.EncodeToString(mac.Sum(nil)))
+		return types.String(hmacHexString(sum, blockSize, size, string(k), string(m)))
 	}
+}
+
+// hmacBuffers holds scratch space for hmacHexString and base64Encode between calls.
+var hmacBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+func hmacHexString(sum func(dst, data []byte) []byte, blockSize, size int, key, msg string) string {
+	if len(key) > blockSize {
+		key = string(sum(nil, []byte(key)))
+	}
+	bp := hmacBuffers.Get().(*[]byte)
+	b := (*bp)[:0]
+	pad := func(b []byte, x byte) []byte {
+		for i := 0; i < blockSize; i++ {
+			c := byte(0)
+			if i < len(key) {
+				c = key[i]
+			}
+			b = append(b, c^x)
+		}
+		return b
+	}
+	// inner = H((K ^ ipad) || msg), then H((K ^ opad) || inner), all in b.
+	b = pad(b, 0x36)
+	b = append(b, msg...)
+	start := len(b)
+	b = sum(b, b[:start])
+	outer := len(b)
+	b = pad(b, 0x5c)
+	b = append(b, b[start:start+size]...)
+	b = sum(b, b[outer:])
+	b = hex.AppendEncode(b, b[len(b)-size:])
+	out := string(b[len(b)-2*size:])
+	if cap(b) <= 4<<10 {
+		*bp = b
+		hmacBuffers.Put(bp)
+	}
+	return out
+}
+
+func sha1Sum(dst, data []byte) []byte {
+	s := sha1.Sum(data)
+	return append(dst, s[:]...)
+}
+
+func sha256Sum(dst, data []byte) []byte {
+	s := sha256.Sum256(data)
+	return append(dst, s[:]...)
 }
 
 // jsonToFormURLEncoded implements jsonToFormURLEncoded(map, sorted): k=v pairs joined by '&',
@@ -381,40 +476,66 @@ func jsonToFormURLEncoded(mv, sortedv ref.Val) ref.Val {
 		return types.MaybeNoSuchOverloadErr(sortedv)
 	}
 	type pair struct{ k, v string }
-	var pairs []pair
-	for it := m.Iterator(); it.HasNext() == types.True; {
-		kv := it.Next()
+	pairs := make([]pair, 0, sizeOf(m))
+	var bad ref.Val
+	add := func(kv, v ref.Val) bool {
 		k, ok := kv.(types.String)
 		if !ok {
-			return types.NewErr("jsonToFormURLEncoded: key of type %s, want string", kv.Type().TypeName())
+			bad = types.NewErr("jsonToFormURLEncoded: key of type %s, want string", kv.Type().TypeName())
+			return false
 		}
-		v := m.Get(kv)
 		if l, ok := v.(traits.Lister); ok {
 			for i := int64(0); i < sizeOf(l); i++ {
 				s, err := formScalar(l.Get(types.Int(i)))
 				if err != nil {
-					return types.NewErr("jsonToFormURLEncoded: key '%s': %v", string(k), err)
+					bad = types.NewErr("jsonToFormURLEncoded: key '%s': %v", string(k), err)
+					return false
 				}
 				pairs = append(pairs, pair{string(k), s})
 			}
-			continue
+			return true
 		}
 		s, err := formScalar(v)
 		if err != nil {
-			return types.NewErr("jsonToFormURLEncoded: key '%s': %v", string(k), err)
+			bad = types.NewErr("jsonToFormURLEncoded: key '%s': %v", string(k), err)
+			return false
 		}
 		pairs = append(pairs, pair{string(k), s})
+		return true
+	}
+	if h, ok := m.(headerMap); ok {
+		m = h.Mapper
+	}
+	switch g := m.Value().(type) {
+	case map[ref.Val]ref.Val:
+		for k, v := range g {
+			if !add(k, v) {
+				return bad
+			}
+		}
+	default:
+		for it := m.Iterator(); it.HasNext() == types.True; {
+			k := it.Next()
+			if !add(k, m.Get(k)) {
+				return bad
+			}
+		}
 	}
 	// A stable sort keeps a list's elements in their order under a key.
 	slices.SortStableFunc(pairs, func(a, b pair) int { return strings.Compare(a.k, b.k) })
+	n := 0
+	for _, p := range pairs {
+		n += percentEncodedLen(p.k) + percentEncodedLen(p.v) + 2
+	}
 	var b strings.Builder
+	b.Grow(n)
 	for i, p := range pairs {
 		if i > 0 {
 			b.WriteByte('&')
 		}
-		b.WriteString(percentEncode(p.k))
+		writePercentEncoded(&b, p.k)
 		b.WriteByte('=')
-		b.WriteString(percentEncode(p.v))
+		writePercentEncoded(&b, p.v)
 	}
 	return types.String(b.String())
 }
@@ -443,26 +564,39 @@ func formScalar(v ref.Val) (string, error) {
 // percentEncode escapes every byte of s except RFC 3986's unreserved characters, with upper-case
 // hex digits: the canonical form DUO's request signature uses.
 func percentEncode(s string) string {
-	const hexDigits = "0123456789ABCDEF"
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if !unreserved(s[i]) {
-			n++
-		}
-	}
-	if n == 0 {
+	if percentEncodedLen(s) == len(s) {
 		return s
 	}
-	b := make([]byte, 0, len(s)+2*n)
+	var b strings.Builder
+	b.Grow(percentEncodedLen(s))
+	writePercentEncoded(&b, s)
+	return b.String()
+}
+
+// percentEncodedLen is the length of s percent-encoded.
+func percentEncodedLen(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if !unreserved(s[i]) {
+			n += 2
+		}
+	}
+	return n
+}
+
+// writePercentEncoded writes s percent-encoded to b.
+func writePercentEncoded(b *strings.Builder, s string) {
+	const hexDigits = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if unreserved(c) {
-			b = append(b, c)
+			b.WriteByte(c)
 			continue
 		}
-		b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
 	}
-	return string(b)
 }
 
 func unreserved(c byte) bool {

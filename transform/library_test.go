@@ -2,8 +2,14 @@ package transform
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -302,6 +308,39 @@ func TestFunctionListsAreOffered(t *testing.T) {
 	for _, f := range append(VerifyFunctions(), EmfaOnlyFunctions()...) {
 		if !offered[f] {
 			t.Errorf("function %s is listed but not offered", f)
+		}
+	}
+}
+
+// The pooled one-shot HMAC agrees with crypto/hmac for keys shorter than, as long as and longer
+// than the hash's block, messages of any length, and concurrent use.
+func TestHMACMatchesCryptoHMAC(t *testing.T) {
+	t.Parallel()
+	for _, h := range []struct {
+		name       string
+		new        func() hash.Hash
+		sum        func(dst, data []byte) []byte
+		block, len int
+	}{
+		{"sha1", sha1.New, sha1Sum, sha1.BlockSize, sha1.Size},
+		{"sha256", sha256.New, sha256Sum, sha256.BlockSize, sha256.Size},
+	} {
+		for _, kl := range []int{0, 1, 20, 63, 64, 65, 128, 129, 300} {
+			for _, ml := range []int{0, 1, 55, 64, 1000, 5000} {
+				key, msg := strings.Repeat("k", kl), strings.Repeat("m€", ml)
+				mac := hmac.New(h.new, []byte(key))
+				mac.Write([]byte(msg))
+				want := hex.EncodeToString(mac.Sum(nil))
+				var wg sync.WaitGroup
+				for range 4 {
+					wg.Go(func() {
+						if got := hmacHexString(h.sum, h.block, h.len, key, msg); got != want {
+							t.Errorf("%s key %d msg %d: %s, want %s", h.name, kl, ml, got, want)
+						}
+					})
+				}
+				wg.Wait()
+			}
 		}
 	}
 }

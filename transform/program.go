@@ -35,6 +35,19 @@ type Program struct {
 	ast      *ast.AST
 	prg      cel.Program
 	estimate cost.Estimate
+	// untracked evaluates without runtime cost tracking, which costs about a third of an
+	// evaluation: used when every input is at most untrackedUpTo long, for then the static
+	// estimate (at most the cost limit for such inputs) already bounds the cost. nil when the
+	// estimate bounds no input size.
+	untracked     cel.Program
+	untrackedUpTo uint64
+	// uses are the variables the transform reads: only their sizes decide whether the
+	// estimate bounds an evaluation.
+	uses map[string]bool
+	// loops says whether the transform has a comprehension: only there does CEL check the
+	// context, so without one it is evaluated without handing it the context, which costs a
+	// cancelable context per evaluation.
+	loops bool
 }
 
 // Compile parses and type-checks source in env. It rejects a transform whose result cannot be a
@@ -69,7 +82,69 @@ func Compile(env *Env, source string) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transform: compile: %w", err)
 	}
-	return &Program{env: env, ast: native, prg: prg, estimate: est}, nil
+	p := &Program{env: env, ast: native, prg: prg, estimate: est, loops: hasComprehension(root), uses: idents(root)}
+	if upTo, ok := env.boundedUpTo(checked, est); ok {
+		// The context's deadline, checked between comprehension iterations, still bounds
+		// the evaluation should the estimate ever fall short.
+		p.untracked, err = env.cel.Program(checked, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.EvalOptions(cel.OptOptimize))
+		if err != nil {
+			return nil, fmt.Errorf("transform: compile: %w", err)
+		}
+		p.untrackedUpTo = upTo
+	}
+	return p, nil
+}
+
+// idents returns the names of the identifiers e reads (variables and comprehension variables).
+func idents(e ast.Expr) map[string]bool {
+	names := map[string]bool{}
+	ast.PreOrderVisit(e, ast.NewExprVisitor(func(x ast.Expr) {
+		if x.Kind() == ast.IdentKind {
+			names[x.AsIdent()] = true
+		}
+	}))
+	return names
+}
+
+// hasComprehension reports whether e contains a comprehension (a macro such as map or all).
+func hasComprehension(e ast.Expr) bool {
+	found := false
+	ast.PreOrderVisit(e, ast.NewExprVisitor(func(x ast.Expr) {
+		if x.Kind() == ast.ComprehensionKind {
+			found = true
+		}
+	}))
+	return found
+}
+
+// boundedUpTo finds an input size up to which the worst-case cost estimate of checked stays
+// within the runtime cost limit: any size when the estimate does not grow with the inputs, else
+// 4096, the input size hint the configuration was checked with (est is that estimate), or 32,
+// the largest that fits. ok is false when none does. Each estimate costs about as much as
+// compiling, so only these few are tried.
+func (env *Env) boundedUpTo(checked *cel.Ast, est cost.Estimate) (upTo uint64, ok bool) {
+	fits := func(h uint64) (cost.Estimate, bool) {
+		e, err := env.cel.EstimateCost(checked, sizeHint(h))
+		return e, err == nil && e.Max <= env.limits.costLimit
+	}
+	hint := env.limits.inputSizeHint
+	if est.Max <= env.limits.costLimit {
+		if huge, ok := fits(1 << 32); ok && huge.Max == est.Max {
+			return unknownSize - 1, true // the same for 2^32 as for the hint: size does not matter
+		}
+		if hint < 4096 {
+			if _, ok := fits(4096); ok {
+				return 4096, true
+			}
+		}
+		return hint, true
+	}
+	if hint > 32 {
+		if _, ok := fits(32); ok {
+			return 32, true
+		}
+	}
+	return 0, false
 }
 
 // CostWarning says, when the worst-case static estimate exceeds AdvisoryEstimatedCost
@@ -95,10 +170,25 @@ func (p *Program) CostEstimate() (minCost, maxCost uint64) {
 // clock; either way it is converted to UTC. The result is a map of plain JSON-able values (see
 // toJSON). A failure at run time is returned as an error holding the CEL position and message,
 // never a variable's value.
-func (p *Program) Eval(ctx context.Context, vars Vars) (result map[string]any, err error) {
+func (p *Program) Eval(ctx context.Context, vars Vars) (map[string]any, error) {
+	val, err := p.EvalValue(ctx, vars)
+	if err != nil {
+		return nil, err
+	}
+	out, err := mapToJSON(val.v.(traits.Mapper))
+	if err != nil {
+		return nil, fmt.Errorf("transform: eval: result: %w", err)
+	}
+	return out, nil
+}
+
+// EvalValue is Eval returning the result map as a Value, for callers that read a few of its
+// keys or convert it into their own types without building Go maps first. Vars may hold Values
+// (NewValue, NewHeaderValue) converted once for several evaluations.
+func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			result = nil
+			result = Value{}
 			if re, ok := r.(runtime.Error); ok {
 				err = fmt.Errorf("transform: eval: internal error: %s", re.Error())
 				return
@@ -107,33 +197,40 @@ func (p *Program) Eval(ctx context.Context, vars Vars) (result map[string]any, e
 		}
 	}()
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("transform: eval: %w", err)
+		return Value{}, fmt.Errorf("transform: eval: %w", err)
 	}
-	act, err := p.activation(vars)
+	act, size, err := p.activation(vars)
 	if err != nil {
-		return nil, fmt.Errorf("transform: eval: %w", err)
+		return Value{}, fmt.Errorf("transform: eval: %w", err)
 	}
-	val, _, err := p.prg.ContextEval(ctx, act)
+	prg := p.prg
+	if p.untracked != nil && size <= p.untrackedUpTo {
+		prg = p.untracked
+	}
+	var val ref.Val
+	if p.loops {
+		val, _, err = prg.ContextEval(ctx, act)
+	} else {
+		val, _, err = prg.Eval(act)
+	}
 	if err != nil {
-		return nil, p.evalError(err)
+		return Value{}, p.evalError(err)
 	}
-	m, ok := val.(traits.Mapper)
-	if !ok {
-		return nil, fmt.Errorf("transform: eval: result is %s, want a map", val.Type().TypeName())
+	if _, ok := val.(traits.Mapper); !ok {
+		return Value{}, fmt.Errorf("transform: eval: result is %s, want a map", val.Type().TypeName())
 	}
-	out, err := mapToJSON(m)
-	if err != nil {
-		return nil, fmt.Errorf("transform: eval: result: %w", err)
-	}
-	return out, nil
+	return Value{v: val, size: unknownSize}, nil
 }
 
-// activation builds the evaluation's variables from vars: only declared names, now filled in and
-// made UTC, header maps marked as such.
-func (p *Program) activation(vars Vars) (map[string]any, error) {
-	act := make(map[string]any, len(p.env.vars)+1)
+// activation builds the evaluation's variables from vars: only declared names, converted to CEL
+// (Values as they are), now filled in and made UTC, header maps marked as such. size is the
+// largest string, list or map among those the transform reads.
+func (p *Program) activation(vars Vars) (act map[string]any, size uint64, err error) {
+	act = make(map[string]any, len(p.env.vars)+1)
 	for name, t := range p.env.vars {
 		v, ok := vars[name]
+		var val ref.Val
+		var sz uint64
 		switch {
 		case t.IsExactType(cel.TimestampType) && name == VarNow:
 			if !ok || v == nil {
@@ -142,43 +239,49 @@ func (p *Program) activation(vars Vars) (map[string]any, error) {
 			if tm, isTime := v.(time.Time); isTime {
 				v = tm.UTC()
 			}
+			val, sz = toCEL(v)
 		case !ok:
 			continue
 		case t.IsExactType(headerType):
-			h, err := newHeaderMap(v)
-			if err != nil {
-				return nil, fmt.Errorf("variable %s: %w", name, err)
+			val, sz = headerToCEL(v)
+			if val == nil {
+				return nil, 0, fmt.Errorf("variable %s: header variable is %T, want a map of string lists", name, v)
 			}
-			v = h
 		case name == VarRequest:
-			v = requestWithHeader(v)
+			val, sz = requestToCEL(v)
+		default:
+			val, sz = toCEL(v)
 		}
-		act[name] = v
+		act[name] = val
+		if p.uses[name] {
+			size = max(size, sz)
+		}
 	}
-	return act, nil
+	return act, size, nil
 }
 
-// requestWithHeader marks the header entry of the incoming transform's request variable as a
-// header map, leaving the caller's map untouched.
-func requestWithHeader(v any) any {
+// requestToCEL converts the incoming transform's request variable, marking its header entry as a
+// header map.
+func requestToCEL(v any) (ref.Val, uint64) {
 	req, ok := v.(map[string]any)
 	if !ok {
-		return v
+		return toCEL(v)
 	}
-	h, ok := req[VarHeader]
-	if !ok {
-		return v
-	}
-	hv, err := newHeaderMap(h)
-	if err != nil {
-		return v
-	}
-	cp := make(map[string]any, len(req))
+	size := uint64(len(req))
+	m := make(map[string]ref.Val, len(req))
 	for k, x := range req {
-		cp[k] = x
+		var val ref.Val
+		var sz uint64
+		if k == VarHeader {
+			val, sz = headerToCEL(x)
+		}
+		if val == nil {
+			val, sz = toCEL(x)
+		}
+		m[k] = val
+		size = max(size, sz, uint64(len(k)))
 	}
-	cp[VarHeader] = hv
-	return cp
+	return types.NewMap(types.DefaultTypeAdapter, m), size
 }
 
 // evalError turns an evaluation error into one that names the position and CEL's message, with

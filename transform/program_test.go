@@ -425,3 +425,53 @@ func TestCostWarning(t *testing.T) {
 		}
 	}
 }
+
+// A transform runs without the runtime cost tracker only when its inputs are small enough for
+// the static estimate to stay within the limit; larger inputs are tracked and stopped.
+func TestUntrackedOnlyWithinTheEstimate(t *testing.T) {
+	t.Parallel()
+	env, err := NewEnv(Incoming)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(env, `{"body": body.items.map(x, body.items.map(y, x + y))}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.untracked == nil || p.untrackedUpTo != DefaultInputSizeHint {
+		t.Fatalf("untracked up to %d (program %v), want %d", p.untrackedUpTo, p.untracked != nil, DefaultInputSizeHint)
+	}
+	if _, err := p.Eval(context.Background(), Vars{"body": map[string]any{"items": intList(50)}}); err != nil {
+		t.Errorf("50 items: %v", err)
+	}
+	_, err = p.Eval(context.Background(), Vars{"body": map[string]any{"items": intList(2000)}})
+	if !errors.Is(err, ErrCostLimit) {
+		t.Errorf("2000 items: %v, want the cost limit", err)
+	}
+	// A string longer than the bound also takes the tracked path.
+	if _, err := p.Eval(context.Background(), Vars{"body": map[string]any{"items": intList(5), "s": strings.Repeat("x", 200)}}); err != nil {
+		t.Errorf("long string: %v", err)
+	}
+	// An estimate that does not depend on the inputs bounds any of them.
+	q, err := Compile(env, `{"body": has(body.a) ? {"status": "OK"} : {"status": "FAILED"}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.untracked == nil || q.untrackedUpTo < 1<<40 {
+		t.Errorf("input-independent estimate: untracked up to %d", q.untrackedUpTo)
+	}
+}
+
+// IBM's DUO transforms all run untracked for inputs of the size DUO sends.
+func TestDUOUntrackedBounds(t *testing.T) {
+	t.Parallel()
+	d := loadDUO(t)
+	for name := range d.resources {
+		if p := d.outgoing[name]; p.untracked == nil || p.untrackedUpTo < 4096 {
+			t.Errorf("%s outgoing: untracked up to %d", name, p.untrackedUpTo)
+		}
+		if p := d.incoming[name]; p.untracked == nil || p.untrackedUpTo < 32 {
+			t.Errorf("%s incoming: untracked up to %d", name, p.untrackedUpTo)
+		}
+	}
+}

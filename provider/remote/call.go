@@ -17,15 +17,14 @@ import (
 // call runs one resource: outgoing transform, the HTTP call (retried once with a fresh
 // token after a 401/403 when the authentication is token-based), the expectedStatus
 // check, and the incoming transform. ok is false on any fault, which it logs and counts.
-func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]any) (answer any, ok bool) {
+// Verify's payload is converted for CEL once and shared by both transforms; the answer is
+// the incoming transform's body, read by the caller without converting it to Go maps.
+func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]any) (answer transform.Value, ok bool) {
 	e.stats.Calls.Add(1)
-	log := e.log.With("provider", e.prefix, "resource", r.name)
-	// Through JSON, so the transform sees exactly what a JSON body would give it
-	// (integers as int, nested objects as maps) whatever Go types the caller used.
-	body, err := toJSONValue(verifyBody)
+	body, err := payloadValue(verifyBody)
 	if err != nil {
-		log.Error("verify payload", "err", err)
-		return nil, false
+		e.log.Error("verify payload", "provider", e.prefix, "resource", r.name, "err", err)
+		return transform.Value{}, false
 	}
 	base := e.urls.next()
 	target := base.JoinPath() // a copy
@@ -38,26 +37,22 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 	if host == "" {
 		host = strings.ToLower(target.Host)
 	}
-	headers := http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}
-	for _, h := range e.w.Headers {
-		headers.Set(h.Key, h.Value)
-	}
-	out := outgoing{method: r.def.method(), path: target.Path, header: headers}
+	out := outgoing{method: r.method, path: target.Path, header: e.header}
 	if r.outgoing != nil {
-		res, err := r.outgoing.Eval(ctx, transform.Vars{
-			transform.VarBody: body, transform.VarHeader: map[string][]string(headers),
-			transform.VarMethod: out.method, transform.VarPath: out.path, transform.VarHost: host,
-			transform.VarAuthenticationHeader: e.auth.headerValues(), transform.VarNow: e.now(),
+		res, err := r.outgoing.EvalValue(ctx, transform.Vars{
+			transform.VarBody: body, transform.VarHeader: e.headerValue,
+			transform.VarMethod: r.methodValue, transform.VarPath: transform.NewValue(out.path), transform.VarHost: host,
+			transform.VarAuthenticationHeader: e.authValue, transform.VarNow: e.now(),
 		})
 		if err != nil {
 			e.stats.TransformErrors.Add(1)
-			log.Warn("transform failed", "direction", "outgoing", "err", err)
-			return nil, false
+			e.log.Warn("transform failed", "provider", e.prefix, "resource", r.name, "direction", "outgoing", "err", err)
+			return transform.Value{}, false
 		}
 		if err := out.apply(res); err != nil {
 			e.stats.TransformErrors.Add(1)
-			log.Warn("transform result unusable", "direction", "outgoing", "err", err)
-			return nil, false
+			e.log.Warn("transform result unusable", "provider", e.prefix, "resource", r.name, "direction", "outgoing", "err", err)
+			return transform.Value{}, false
 		}
 	}
 	if out.path != target.Path {
@@ -86,40 +81,36 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 	e.urls.report(base, err == nil && resp.Status < 500)
 	if err != nil {
 		e.stats.VendorErrors.Add(1)
-		log.Warn("vendor call failed", "kind", errorKind(err), "err", err)
-		return nil, false
+		e.log.Warn("vendor call failed", "provider", e.prefix, "resource", r.name, "kind", errorKind(err), "err", err)
+		return transform.Value{}, false
 	}
 	if !e.w.accepts(r.def, resp.Status) {
 		e.stats.UnexpectedStatus.Add(1)
-		log.Warn("vendor answered an unexpected status", "status", resp.Status)
-		return nil, false
+		e.log.Warn("vendor answered an unexpected status", "provider", e.prefix, "resource", r.name, "status", resp.Status)
+		return transform.Value{}, false
 	}
-	vendorBody, err := decodeBody(resp.Body)
-	if err != nil {
-		log.Warn("vendor body", "err", err)
-		return nil, false
-	}
+	vendorBody := decodeBody(resp.Body)
 	if r.incoming == nil {
 		return vendorBody, true
 	}
-	res, err := r.incoming.Eval(ctx, transform.Vars{
-		transform.VarBody: vendorBody, transform.VarHeader: map[string][]string(resp.Header),
+	res, err := r.incoming.EvalValue(ctx, transform.Vars{
+		transform.VarBody: vendorBody, transform.VarHeader: transform.NewHeaderValue(resp.Header),
 		transform.VarStatusCode: int64(resp.Status),
 		transform.VarRequest: map[string]any{
-			"body": body, "header": map[string][]string(out.header), "method": out.method,
+			"body": body, "header": transform.NewHeaderValue(out.header), "method": out.method,
 			"path": out.path, "host": host,
 		},
 	})
 	if err != nil {
 		e.stats.TransformErrors.Add(1)
-		log.Warn("transform failed", "direction", "incoming", "status", resp.Status, "err", err)
-		return nil, false
+		e.log.Warn("transform failed", "provider", e.prefix, "resource", r.name, "direction", "incoming", "status", resp.Status, "err", err)
+		return transform.Value{}, false
 	}
-	answer, ok = res["body"]
+	answer, ok = res.Field("body")
 	if !ok {
 		e.stats.TransformErrors.Add(1)
-		log.Warn("incoming transform returned no body", "status", resp.Status)
-		return nil, false
+		e.log.Warn("incoming transform returned no body", "provider", e.prefix, "resource", r.name, "status", resp.Status)
+		return transform.Value{}, false
 	}
 	return answer, true
 }
@@ -175,130 +166,181 @@ type outgoing struct {
 
 // apply takes the outgoing transform's result keys (cel-dialect.md); absent keys leave
 // that part of the request unchanged.
-func (o *outgoing) apply(res map[string]any) error {
-	for key, v := range res {
+func (o *outgoing) apply(res transform.Value) error {
+	return res.Entries(func(key string, v transform.Value) error {
 		switch key {
 		case "body":
 			o.bodySet = true
-			switch b := v.(type) {
-			case string:
-				o.body = []byte(b)
-			case nil:
+			if s, ok := v.Text(); ok {
+				o.body = []byte(s)
+				return nil
+			}
+			if v.IsNull() {
 				o.body = nil
-			default:
-				data, err := json.Marshal(b)
-				if err != nil {
-					return fmt.Errorf("body: %w", err)
-				}
-				o.body = data
+				return nil
 			}
+			b, err := v.Interface()
+			if err != nil {
+				return fmt.Errorf("body: %w", err)
+			}
+			data, err := json.Marshal(b)
+			if err != nil {
+				return fmt.Errorf("body: %w", err)
+			}
+			o.body = data
 		case "header":
-			m, ok := v.(map[string]any)
-			if !ok {
-				return fmt.Errorf("header must be a map")
-			}
 			h := http.Header{}
-			for name, val := range m {
-				vals, err := stringList(val)
-				if err != nil {
-					return fmt.Errorf("header %s: %w", name, err)
-				}
+			if err := stringLists(v, "header", func(name string, vals []string) {
 				for _, s := range vals {
 					h.Add(name, s)
 				}
+			}); err != nil {
+				return err
 			}
 			o.header = h
 		case "method":
-			s, ok := v.(string)
+			s, ok := v.Text()
 			if !ok || s == "" {
 				return fmt.Errorf("method must be a non-empty string")
 			}
 			o.method = strings.ToUpper(s)
 		case "path":
-			s, ok := v.(string)
+			s, ok := v.Text()
 			if !ok || !strings.HasPrefix(s, "/") {
 				return fmt.Errorf("path must be a string starting with /")
 			}
 			o.path = s
 		case "query":
-			m, ok := v.(map[string]any)
-			if !ok {
-				return fmt.Errorf("query must be a map")
+			q := map[string][]string{}
+			if err := stringLists(v, "query", func(name string, vals []string) { q[name] = vals }); err != nil {
+				return err
 			}
-			o.query = map[string][]string{}
-			for name, val := range m {
-				vals, err := stringList(val)
-				if err != nil {
-					return fmt.Errorf("query %s: %w", name, err)
-				}
-				o.query[name] = vals
-			}
+			o.query = q
 		case "skip_authentication":
-			b, ok := v.(bool)
+			b, ok := v.Bool()
 			if !ok {
 				return fmt.Errorf("skip_authentication must be a bool")
 			}
 			o.skipAuth = b
 		case "title_case_bearer":
-			b, ok := v.(bool)
+			b, ok := v.Bool()
 			if !ok {
 				return fmt.Errorf("title_case_bearer must be a bool")
 			}
 			o.titleCaseBearer = b
 		}
+		return nil
+	})
+}
+
+// stringLists calls add with each entry of the map v as a list of strings; what names the
+// result key in errors.
+func stringLists(v transform.Value, what string, add func(name string, vals []string)) error {
+	if !v.IsMap() {
+		return fmt.Errorf("%s must be a map", what)
 	}
-	return nil
+	return v.Entries(func(name string, val transform.Value) error {
+		vals, err := stringList(val)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", what, name, err)
+		}
+		add(name, vals)
+		return nil
+	})
 }
 
 // stringList accepts a string, a scalar, or a list of them.
-func stringList(v any) ([]string, error) {
-	switch x := v.(type) {
-	case []any:
-		out := make([]string, 0, len(x))
-		for _, e := range x {
-			s, err := scalarString(e)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, s)
+func stringList(v transform.Value) ([]string, error) {
+	var out []string
+	err := v.Elems(func(e transform.Value) error {
+		s, err := scalarString(e)
+		if err != nil {
+			return err
+		}
+		out = append(out, s)
+		return nil
+	})
+	if err == nil {
+		if out == nil {
+			out = []string{}
 		}
 		return out, nil
-	default:
-		s, err := scalarString(x)
-		if err != nil {
-			return nil, err
-		}
-		return []string{s}, nil
 	}
+	if out != nil {
+		return nil, err
+	}
+	s, err := scalarString(v)
+	if err != nil {
+		return nil, err
+	}
+	return []string{s}, nil
 }
 
-func scalarString(v any) (string, error) {
-	switch x := v.(type) {
-	case string:
-		return x, nil
-	case int64, float64, bool, json.Number:
-		return fmt.Sprint(x), nil
+func scalarString(v transform.Value) (string, error) {
+	if s, ok := v.Text(); ok {
+		return s, nil
+	}
+	x, err := v.Interface()
+	if err == nil {
+		switch x.(type) {
+		case int64, float64, bool:
+			return fmt.Sprint(x), nil
+		}
 	}
 	return "", fmt.Errorf("value must be a string or a list of strings")
 }
 
 // decodeBody is the incoming transform's `body`: parsed JSON, {} when empty, the raw
-// string when not JSON.
-func decodeBody(data []byte) (any, error) {
+// string when not JSON; converted for CEL once.
+func decodeBody(data []byte) transform.Value {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return map[string]any{}, nil
+		return transform.NewValue(map[string]any{})
 	}
 	v, err := transform.DecodeJSON(data)
 	if err != nil {
-		return string(data), nil
+		return transform.NewValue(string(data))
 	}
-	return v, nil
+	return transform.NewValue(v)
 }
 
-func toJSONValue(v any) (any, error) {
+// payloadValue converts Verify's payload for the transforms: directly when it holds only
+// what decoding JSON gives (the adapter decodes with UseNumber), else through JSON, so the
+// transforms see exactly what a JSON body would give them (integers as int, nested objects
+// as maps) whatever Go types the caller used.
+func payloadValue(v map[string]any) (transform.Value, error) {
+	if decoded(v) {
+		return transform.NewValue(v), nil
+	}
 	data, err := json.Marshal(v)
 	if err != nil {
-		return nil, err
+		return transform.Value{}, err
 	}
-	return transform.DecodeJSON(data)
+	d, err := transform.DecodeJSON(data)
+	if err != nil {
+		return transform.Value{}, err
+	}
+	return transform.NewValue(d), nil
+}
+
+// decoded reports whether v holds only the types decoding JSON with UseNumber produces.
+func decoded(v any) bool {
+	switch x := v.(type) {
+	case nil, bool, string, json.Number:
+		return true
+	case map[string]any:
+		for _, e := range x {
+			if !decoded(e) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		for _, e := range x {
+			if !decoded(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -15,6 +15,10 @@ type resource struct {
 	def      Resource
 	outgoing *transform.Program // nil: the Verify payload is sent as JSON
 	incoming *transform.Program // nil: the vendor's body is the answer
+	// method and methodValue are def's method, for the request and for the outgoing
+	// transform, converted once.
+	method      string
+	methodValue transform.Value
 }
 
 var (
@@ -66,7 +70,7 @@ func compile(w *Webhook) (map[string]*resource, []string, error) {
 	sort.Strings(names)
 	for _, name := range names {
 		def := w.Resources[name]
-		r := &resource{name: name, def: def}
+		r := &resource{name: name, def: def, method: def.method(), methodValue: transform.NewValue(def.method())}
 		for _, d := range []struct {
 			dir transform.Direction
 			src string

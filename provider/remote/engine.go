@@ -2,10 +2,10 @@ package remote
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/transform"
 )
 
 // Options configure one remote engine (one provider).
@@ -40,12 +41,18 @@ type Engine struct {
 	auth      *authenticator
 	urls      *rotation
 	host      string // shared host[:port] of every URL, or ""
-	store     store.Store
-	txs       provider.Transactions
-	lifetime  time.Duration
-	log       *slog.Logger
-	now       func() time.Time
-	stats     Stats
+	// header holds the headers every call starts with (JSON content type and accept, the
+	// webhook's static headers); headerValue and authValue are that and the header
+	// authentication's values converted for the transforms once.
+	header      http.Header
+	headerValue transform.Value
+	authValue   transform.Value
+	store       store.Store
+	txs         provider.Transactions
+	lifetime    time.Duration
+	log         *slog.Logger
+	now         func() time.Time
+	stats       Stats
 }
 
 var (
@@ -95,6 +102,12 @@ func New(o Options) (*Engine, error) {
 		w: w, prefix: o.Provider, resources: resources, client: c, auth: auth, urls: urls,
 		host: sharedHost(w.URLs), store: o.Store, lifetime: o.ChallengeLifetime, log: o.Log, now: o.Now,
 	}
+	e.header = http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}
+	for _, h := range w.Headers {
+		e.header.Set(h.Key, h.Value)
+	}
+	e.headerValue = transform.NewHeaderValue(e.header)
+	e.authValue = transform.NewValue(auth.headerValues())
 	if e.lifetime <= 0 {
 		e.lifetime = 5 * time.Minute
 	}
@@ -156,8 +169,8 @@ func (e *Engine) Enrollments(ctx context.Context, username string) ([]provider.E
 	if !ok {
 		return nil, nil
 	}
-	var list []provider.Enrollment
-	if err := remarshal(answer, &list); err != nil {
+	list, err := enrollments(answer)
+	if err != nil {
 		e.stats.TransformErrors.Add(1)
 		e.log.Warn("enrollments answer is not a list of enrollments", "provider", e.prefix, "resource", r.name, "err", err)
 		return nil, nil
@@ -281,8 +294,9 @@ func (e *Engine) outcome(ctx context.Context, r *resource, body map[string]any) 
 	if !ok {
 		return provider.Failed("vendor call failed (see log)")
 	}
-	m, isMap := answer.(map[string]any)
-	status, _ := m["status"].(string)
+	isMap := answer.IsMap()
+	sv, _ := answer.Field("status")
+	status, _ := sv.Text()
 	switch provider.Status(status) {
 	case provider.StatusSuccess, provider.StatusPending, provider.StatusFailed, provider.StatusCanceled, provider.StatusTimeout:
 	default:
@@ -291,11 +305,17 @@ func (e *Engine) outcome(ctx context.Context, r *resource, body map[string]any) 
 		return provider.Failed("answer has no contract status")
 	}
 	out := provider.Outcome{Status: provider.Status(status)}
-	if tx, ok := m["transactionId"]; ok {
-		out.TransactionID = fmt.Sprint(tx)
+	if tx, ok := answer.Field("transactionId"); ok {
+		if s, isText := tx.Text(); isText {
+			out.TransactionID = s
+		} else if x, err := tx.Interface(); err == nil {
+			out.TransactionID = fmt.Sprint(x)
+		}
 	}
-	if attrs, ok := m["attributes"].(map[string]any); ok {
-		out.Attributes = attrs
+	if a, ok := answer.Field("attributes"); ok && a.IsMap() {
+		if attrs, err := a.Interface(); err == nil {
+			out.Attributes = attrs.(map[string]any)
+		}
 	}
 	return out
 }
@@ -317,11 +337,69 @@ func payload(req provider.Request) map[string]any {
 	return body
 }
 
-// remarshal converts a transform's answer into a typed value through JSON.
-func remarshal(v any, dst any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
+// enrollmentFields are provider.Enrollment's JSON field names.
+var enrollmentFields = [...]string{"id", "capability", "attributes"}
+
+// enrollments reads the enrollments answer as encoding/json would decode it into
+// []provider.Enrollment (field names matched without regard to case, unknown fields
+// ignored, null for an absent field), straight from the transform's result. One
+// difference: of two keys differing only in case, the field's own name wins where JSON
+// takes the later one, since a CEL map has no order.
+func enrollments(answer transform.Value) ([]provider.Enrollment, error) {
+	if answer.IsNull() {
+		return nil, nil
 	}
-	return json.Unmarshal(data, dst)
+	list := []provider.Enrollment{}
+	err := answer.Elems(func(v transform.Value) error {
+		var en provider.Enrollment
+		if v.IsNull() {
+			list = append(list, en)
+			return nil
+		}
+		if !v.IsMap() {
+			return errors.New("an enrollment is not an object")
+		}
+		var exact [len(enrollmentFields)]bool // a field's own name beats a case-folded one
+		err := v.Entries(func(key string, f transform.Value) error {
+			var field string
+			for i, name := range enrollmentFields {
+				if key == name || (!exact[i] && strings.EqualFold(key, name)) {
+					field = name
+					exact[i] = exact[i] || key == name
+					break
+				}
+			}
+			if field == "" || f.IsNull() {
+				return nil
+			}
+			switch field {
+			case "attributes":
+				if !f.IsMap() {
+					return errors.New("attributes is not an object")
+				}
+				x, err := f.Interface()
+				if err != nil {
+					return err
+				}
+				en.Attributes = x.(map[string]any)
+			default:
+				s, ok := f.Text()
+				if !ok {
+					return fmt.Errorf("%s is not a string", field)
+				}
+				if field == "id" {
+					en.ID = s
+				} else {
+					en.Capability = s
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		list = append(list, en)
+		return nil
+	})
+	return list, err
 }

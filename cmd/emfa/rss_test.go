@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkIdleConnectionsRSS starts `emfa serve` as a child process (the test binary run as
+// the command), opens 1,000 keep-alive connections to it as Verify would, each making one
+// authenticated enrollments call and then staying idle, and reports the child's resident
+// memory (VmRSS) with them open, before them, and the time from exec to listening. It
+// reports figures rather than asserting a bound: RSS depends on the machine's load and the
+// garbage collector's timing. EMFA_RSS_BIN names a built emfa to measure instead of the test
+// binary, whose own code and data add a few megabytes.
+func BenchmarkIdleConnectionsRSS(b *testing.B) {
+	const conns = 1000
+	dir := b.TempDir()
+	path := filepath.Join(dir, "emfa.yaml")
+	os.WriteFile(path, []byte(fmt.Sprintf(`server: {listen: "127.0.0.1:0", auth: {basic: {username: verify, password: sim-password}}}
+storage: {driver: sqlite, dsn: "file:%s/emfa.db", encryptionKey: %q}
+log: {level: info}
+providers: [{name: B, credentialPrefix: emfa, capabilities: [totp]}]
+`, dir, testEncryptionKey)), 0o600)
+	for b.Loop() {
+		start := time.Now()
+		cmd := exec.Command(os.Args[0], "serve", "--config", path)
+		cmd.Env = append(os.Environ(), "EMFA_TEST_MAIN=1")
+		if bin := os.Getenv("EMFA_RSS_BIN"); bin != "" {
+			cmd = exec.Command(bin, "serve", "--config", path)
+		}
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		addr := listenAddr(b, stderr)
+		startup := time.Since(start)
+		request := "POST /v1/providers/emfa/enrollments HTTP/1.1\r\nHost: " + addr +
+			"\r\nAuthorization: Basic dmVyaWZ5OnNpbS1wYXNzd29yZA==\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"username\":\"alice\"}"
+		call := func(c net.Conn, r *bufio.Reader) {
+			if _, err := c.Write([]byte(request)); err != nil {
+				b.Fatal(err)
+			}
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+		first, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		call(first, bufio.NewReader(first))
+		time.Sleep(time.Second)
+		idle := vmRSS(b, cmd.Process.Pid)
+		open := make([]net.Conn, 0, conns)
+		for range conns {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			call(c, bufio.NewReader(c))
+			open = append(open, c)
+		}
+		time.Sleep(2 * time.Second) // idle, as Verify's pool would leave them
+		rss := vmRSS(b, cmd.Process.Pid)
+		for _, c := range append(open, first) {
+			c.Close()
+		}
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		b.ReportMetric(float64(rss)/1024, "MB-rss-1000conns")
+		b.ReportMetric(float64(idle)/1024, "MB-rss-idle")
+		b.ReportMetric(float64(rss-idle)/conns, "KB/conn")
+		b.ReportMetric(float64(startup.Microseconds())/1000, "ms-startup")
+	}
+}
+
+var addrRE = regexp.MustCompile(`"addr":"([^"]+)"`)
+
+// listenAddr reads serve's log until it says where it listens, then drains the rest.
+func listenAddr(b *testing.B, stderr interface{ Read([]byte) (int, error) }) string {
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if m := addrRE.FindStringSubmatch(sc.Text()); m != nil && strings.Contains(sc.Text(), "emfa serving") {
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			return m[1]
+		}
+	}
+	b.Fatal("serve exited before listening")
+	return ""
+}
+
+// vmRSS reads a process's resident set size in KiB.
+func vmRSS(b *testing.B, pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}

@@ -1,0 +1,49 @@
+package provider
+
+import (
+	"context"
+	"time"
+)
+
+// Lifecycle event types: what a directory (SCIM, Okta event hooks, Verify notifications,
+// Auth0 log streams) says happened to a user or group, in one vocabulary for every source.
+const (
+	EventUserCreate        = "user.create"
+	EventUserUpdate        = "user.update" // profile: email, phone, displayName, attributes
+	EventUserDisable       = "user.disable"
+	EventUserEnable        = "user.enable"
+	EventUserDelete        = "user.delete"
+	EventUserMFAReset      = "user.mfa.reset"
+	EventGroupCreate       = "group.create"
+	EventGroupRename       = "group.rename"
+	EventGroupDelete       = "group.delete"
+	EventGroupMemberAdd    = "group.member.add"
+	EventGroupMemberRemove = "group.member.remove"
+)
+
+// LifecycleEvent is one directory event, as applied to emfa's store and propagated to the
+// remote vendors that declare lifecycle resources. Fields a type does not use are empty.
+type LifecycleEvent struct {
+	// ID is the source's own id of the event (Okta's uuid, Verify's id, …): applying an
+	// event twice changes nothing the second time.
+	ID     string
+	Type   string // one of the Event* constants
+	Source string // scim, okta, verify, auth0, admin, import
+	// Time is when the source says it happened; events of one user apply in this order.
+	Time     time.Time
+	Username string
+	// Profile, for user.create and user.update; nil pointers are "not said".
+	Email       *string
+	Phone       *string
+	DisplayName *string
+	Attributes  map[string]any
+	// Group, for group events; NewGroup is a rename's new name.
+	Group    string
+	NewGroup string
+}
+
+// LifecyclePropagator carries an applied event to a vendor (a remote provider's lifecycle
+// resources). An error is retried by the queue that calls it, then dead-lettered.
+type LifecyclePropagator interface {
+	Propagate(ctx context.Context, ev LifecycleEvent) error
+}

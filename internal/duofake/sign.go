@@ -107,3 +107,9 @@ func escape(s string) string {
 	}
 	return b.String()
 }
+
+// Canonical is DUO's v2 string to sign (date, method, host, path, sorted RFC 3986 params,
+// joined by newlines), for fakes of DUO's other APIs that sign the same way (duoadminfake).
+func Canonical(date, method, host, path string, params url.Values) string {
+	return canonical(date, method, host, path, params)
+}

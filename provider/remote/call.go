@@ -27,12 +27,7 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 		return transform.Value{}, false
 	}
 	base := e.urls.next()
-	target := base.JoinPath() // a copy
-	target.Path = base.Path + r.def.Suffix
-	target.RawPath = ""
-	if base.RawPath != "" || strings.Contains(r.def.Suffix, "%") {
-		target.RawPath = base.EscapedPath() + r.def.Suffix
-	}
+	target := joinSuffix(base, r.def.Suffix)
 	host := e.host
 	if host == "" {
 		host = strings.ToLower(target.Host)
@@ -55,18 +50,7 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 			return transform.Value{}, false
 		}
 	}
-	if out.path != target.Path {
-		target.Path, target.RawPath = out.path, ""
-	}
-	if len(out.query) > 0 {
-		q := target.Query()
-		for k, vs := range out.query {
-			for _, v := range vs {
-				q.Add(k, v)
-			}
-		}
-		target.RawQuery = q.Encode()
-	}
+	out.onto(target)
 	var payloadBytes []byte
 	switch {
 	case out.bodySet:
@@ -150,6 +134,33 @@ func (e *Engine) send(ctx context.Context, target *url.URL, out outgoing, body [
 		}
 		e.auth.invalidate(req)
 		e.stats.TokenRetries.Add(1)
+	}
+}
+
+// joinSuffix is a copy of base with suffix appended verbatim to its path.
+func joinSuffix(base *url.URL, suffix string) *url.URL {
+	target := base.JoinPath() // a copy
+	target.Path = base.Path + suffix
+	target.RawPath = ""
+	if base.RawPath != "" || strings.Contains(suffix, "%") {
+		target.RawPath = base.EscapedPath() + suffix
+	}
+	return target
+}
+
+// onto sets the path and adds the query the outgoing transform gave to target.
+func (o *outgoing) onto(target *url.URL) {
+	if o.path != target.Path {
+		target.Path, target.RawPath = o.path, ""
+	}
+	if len(o.query) > 0 {
+		q := target.Query()
+		for k, vs := range o.query {
+			for _, v := range vs {
+				q.Add(k, v)
+			}
+		}
+		target.RawQuery = q.Encode()
 	}
 }
 

@@ -42,7 +42,7 @@ func Check(w *Webhook) (warnings []string, err error) {
 	if err := w.Validate(); err != nil {
 		errs = append(errs, err.(config.Errors)...)
 	}
-	_, warnings, err = compile(w)
+	_, warnings, err = compileAll(w)
 	if err != nil {
 		errs = append(errs, err.(config.Errors)...)
 	}
@@ -102,6 +102,28 @@ func compile(w *Webhook) (map[string]*resource, []string, error) {
 		return nil, warnings, errs
 	}
 	return out, warnings, nil
+}
+
+// compiled is everything New compiles from a webhook.
+type compiled struct {
+	resources map[string]*resource
+	lifecycle map[string][]*lifecycleStep
+}
+
+// compileAll compiles the contract resources and the lifecycle steps.
+func compileAll(w *Webhook) (compiled, []string, error) {
+	resources, warnings, err := compile(w)
+	var errs config.Errors
+	if err != nil {
+		errs = append(errs, err.(config.Errors)...)
+	}
+	lifecycle, lw, lerrs := compileLifecycle(w)
+	warnings = append(warnings, lw...)
+	errs = append(errs, lerrs...)
+	if len(errs) > 0 {
+		return compiled{}, warnings, errs
+	}
+	return compiled{resources, lifecycle}, warnings, nil
 }
 
 // celMessage drops the prefixes a compile error carries ("transform: compile: ",

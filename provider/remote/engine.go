@@ -27,6 +27,8 @@ type Options struct {
 	ChallengeLifetime time.Duration
 	Log               *slog.Logger
 	Now               func() time.Time
+	// Audit, when set, records each lifecycle propagation (store.Store satisfies it).
+	Audit provider.Auditor
 }
 
 // Engine serves a provider's factors by calling its vendor through the webhook's
@@ -36,7 +38,9 @@ type Options struct {
 type Engine struct {
 	w         *Webhook
 	prefix    string
-	resources map[string]*resource // by lower-cased name
+	resources map[string]*resource        // by lower-cased name
+	lifecycle map[string][]*lifecycleStep // by event type
+	audit     provider.Auditor
 	client    *client
 	auth      *authenticator
 	urls      *rotation
@@ -79,7 +83,7 @@ func New(o Options) (*Engine, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
-	resources, err := Compile(w)
+	all, _, err := compileAll(w)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +103,7 @@ func New(o Options) (*Engine, error) {
 		return nil, fmt.Errorf("remote: urls: %w", err)
 	}
 	e := &Engine{
-		w: w, prefix: o.Provider, resources: resources, client: c, auth: auth, urls: urls,
+		w: w, prefix: o.Provider, resources: all.resources, lifecycle: all.lifecycle, audit: o.Audit, client: c, auth: auth, urls: urls,
 		host: sharedHost(w.URLs), store: o.Store, lifetime: o.ChallengeLifetime, log: o.Log, now: o.Now,
 	}
 	e.header = http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}

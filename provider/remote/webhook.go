@@ -76,6 +76,9 @@ type Webhook struct {
 	// (DefaultEjectAfter, DefaultEjectFor when unset).
 	EjectAfter int      `json:"ejectAfter"`
 	EjectFor   Duration `json:"ejectFor"`
+	// Lifecycle maps a directory event type (provider.Event*: user.create, user.delete…)
+	// to the calls that carry it to the vendor, in order (lifecycle.go).
+	Lifecycle map[string][]LifecycleStep `json:"lifecycle"`
 }
 
 // Header is a static request header sent on every vendor call.
@@ -280,6 +283,7 @@ func (w *Webhook) Validate() error {
 		}
 		checkStatuses(at+".expectedStatus", r.ExpectedStatus, add)
 	}
+	w.validateLifecycle(add)
 	if w.Timeout < 0 {
 		add("timeout", "must not be negative")
 	}

@@ -1,0 +1,452 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/ast"
+
+	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/transform"
+)
+
+// LifecycleStep is one call of a lifecycle resource: a contract-shaped resource (suffix,
+// method, expectedStatus, outgoing and incoming transforms) with a name, so that later
+// steps can read its answer as steps.<name>, and optionally forEach, a CEL expression giving
+// a list: the call is then made once per element, with the element bound to item.
+//
+// Lifecycle transforms see event (the directory event: type, id, source, time, username,
+// email, phone, displayName, attributes, group, newGroup; a profile field the event does
+// not carry is absent, so has(event.email) tells) and steps (the answers so far) besides
+// the contract transforms' variables. A step's answer is {"status": <HTTP status>,
+// "body": <the incoming transform's body, else the vendor's body>}; a forEach step's is a
+// list of those, one per element. Result keys beyond the contract's: skip. Outgoing
+// {"skip": true} leaves this call out (its answer is status 0, body null); incoming
+// {"skip": true} ends the event there as done (an unknown user need not be deleted).
+type LifecycleStep struct {
+	Name    string `json:"name"`
+	ForEach string `json:"forEach"`
+	Resource
+}
+
+// LifecycleEvents are the event types a lifecycle section may name.
+var LifecycleEvents = []string{
+	provider.EventUserCreate, provider.EventUserUpdate, provider.EventUserDisable,
+	provider.EventUserEnable, provider.EventUserDelete, provider.EventUserMFAReset,
+	provider.EventGroupCreate, provider.EventGroupRename, provider.EventGroupDelete,
+	provider.EventGroupMemberAdd, provider.EventGroupMemberRemove,
+}
+
+// Variables of lifecycle transforms beyond the contract's.
+const (
+	VarEvent = "event"
+	VarSteps = "steps"
+	VarItem  = "item"
+)
+
+// Outcomes a propagation is audited with.
+const (
+	OutcomeDone    = "SUCCESS"
+	OutcomeSkipped = "SKIPPED"
+	OutcomeFailed  = "FAILED"
+)
+
+var stepNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// stepName is step i's name: its own, else step<i+1>.
+func (s LifecycleStep) stepName(i int) string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return fmt.Sprintf("step%d", i+1)
+}
+
+// validateLifecycle checks event types, step names, methods and statuses; CEL and the
+// references between steps are checked by compileLifecycle.
+func (w *Webhook) validateLifecycle(add func(path, format string, args ...any)) {
+	for _, typ := range slices.Sorted(maps.Keys(w.Lifecycle)) {
+		at := "lifecycle." + typ
+		if !slices.Contains(LifecycleEvents, typ) {
+			add(at, "unknown event type %q (want one of %s)", typ, strings.Join(LifecycleEvents, ", "))
+		}
+		steps := w.Lifecycle[typ]
+		if len(steps) == 0 {
+			add(at, "at least one step is required")
+		}
+		seen := map[string]bool{}
+		for i, s := range steps {
+			sat := fmt.Sprintf("%s[%d]", at, i)
+			name := s.stepName(i)
+			switch {
+			case !stepNameRE.MatchString(name):
+				add(sat+".name", "%q is not a name (letters, digits, _)", name)
+			case seen[name]:
+				add(sat+".name", "%q names an earlier step too", name)
+			}
+			seen[name] = true
+			if !slices.Contains(methods, s.method()) {
+				add(sat+".method", "%q is not one of %s", s.Method, strings.Join(methods, ", "))
+			}
+			checkStatuses(sat+".expectedStatus", s.ExpectedStatus, add)
+		}
+	}
+}
+
+// lifecycleStep is a step compiled.
+type lifecycleStep struct {
+	name    string
+	res     *resource
+	forEach *transform.Program // nil: one call
+}
+
+var (
+	lcOutgoingEnv     = mustLifecycleEnv(transform.Outgoing, false)
+	lcOutgoingItemEnv = mustLifecycleEnv(transform.Outgoing, true)
+	lcIncomingEnv     = mustLifecycleEnv(transform.Incoming, false)
+	lcIncomingItemEnv = mustLifecycleEnv(transform.Incoming, true)
+	lcForEachEnv      = mustVarsEnv(map[string]*cel.Type{
+		VarEvent: cel.MapType(cel.StringType, cel.DynType), VarSteps: cel.MapType(cel.StringType, cel.DynType),
+	})
+	parseEnv = func() *cel.Env {
+		e, err := cel.NewEnv()
+		if err != nil {
+			panic(fmt.Sprintf("remote: parse environment: %v", err))
+		}
+		return e
+	}()
+)
+
+// mustLifecycleEnv is the contract environment of a direction plus event and steps, and
+// item for forEach steps (so a transform reading item elsewhere does not compile).
+func mustLifecycleEnv(dir transform.Direction, item bool) *transform.Env {
+	headerType := cel.MapType(cel.StringType, cel.ListType(cel.StringType))
+	vars := map[string]*cel.Type{
+		VarEvent: cel.MapType(cel.StringType, cel.DynType), VarSteps: cel.MapType(cel.StringType, cel.DynType),
+		transform.VarHeader: headerType,
+	}
+	if dir == transform.Outgoing {
+		vars[transform.VarMethod] = cel.StringType
+		vars[transform.VarPath] = cel.StringType
+		vars[transform.VarHost] = cel.StringType
+		vars[transform.VarAuthenticationHeader] = cel.MapType(cel.StringType, cel.StringType)
+		vars[transform.VarNow] = cel.TimestampType
+	} else {
+		vars[transform.VarBody] = cel.DynType
+		vars[transform.VarStatusCode] = cel.IntType
+		vars[transform.VarRequest] = cel.MapType(cel.StringType, cel.DynType)
+	}
+	if item {
+		vars[VarItem] = cel.DynType
+	}
+	return mustVarsEnv(vars)
+}
+
+func mustVarsEnv(vars map[string]*cel.Type) *transform.Env {
+	env, err := transform.NewEnvWithVariables(vars)
+	if err != nil {
+		panic(fmt.Sprintf("remote: lifecycle environment: %v", err))
+	}
+	return env
+}
+
+// compileLifecycle compiles every lifecycle step and checks that a step reads only the
+// answers of earlier steps of its event.
+func compileLifecycle(w *Webhook) (map[string][]*lifecycleStep, []string, config.Errors) {
+	var errs config.Errors
+	var warnings []string
+	out := map[string][]*lifecycleStep{}
+	for _, typ := range slices.Sorted(maps.Keys(w.Lifecycle)) {
+		defs := w.Lifecycle[typ]
+		names := make([]string, len(defs))
+		for i, s := range defs {
+			names[i] = s.stepName(i)
+		}
+		steps := make([]*lifecycleStep, len(defs))
+		for i, def := range defs {
+			at := fmt.Sprintf("lifecycle.%s[%d]", typ, i)
+			st := &lifecycleStep{name: names[i], res: &resource{
+				name: "lifecycle:" + typ + ":" + names[i], def: def.Resource,
+				method: def.method(), methodValue: transform.NewValue(def.method()),
+			}}
+			outEnv, inEnv := lcOutgoingEnv, lcIncomingEnv
+			if strings.TrimSpace(def.ForEach) != "" {
+				outEnv, inEnv = lcOutgoingItemEnv, lcIncomingItemEnv
+			}
+			for _, d := range []struct {
+				where, src string
+				env        *transform.Env
+				dst        **transform.Program
+			}{
+				{"forEach", def.ForEach, lcForEachEnv, &st.forEach},
+				{"transform.outgoing", def.Transform.Outgoing, outEnv, &st.res.outgoing},
+				{"transform.incoming", def.Transform.Incoming, inEnv, &st.res.incoming},
+			} {
+				if strings.TrimSpace(d.src) == "" {
+					continue
+				}
+				for _, ref := range stepRefs(d.src) {
+					if j := slices.Index(names, ref); j < 0 || j >= i {
+						what := "no step"
+						if j == i {
+							what = "this step itself"
+						} else if j > i {
+							what = "a later step"
+						}
+						errs = append(errs, &config.FieldError{Path: at + "." + d.where,
+							Msg: fmt.Sprintf("steps.%s names %s; a step reads only the answers of earlier steps (%s)",
+								ref, what, strings.Join(names[:i], ", "))})
+					}
+				}
+				src := d.src
+				if d.where == "forEach" {
+					src = "dyn(" + src + ")" // a list; Compile wants what could be a map
+				}
+				prg, err := transform.Compile(d.env, src)
+				if err != nil {
+					errs = append(errs, &config.FieldError{Path: at + "." + d.where, Msg: celMessage(err)})
+					continue
+				}
+				*d.dst = prg
+				if msg := prg.CostWarning(); msg != "" {
+					warnings = append(warnings, fmt.Sprintf("%s.%s: %s", at, d.where, msg))
+				}
+			}
+			steps[i] = st
+		}
+		out[typ] = steps
+	}
+	return out, warnings, errs
+}
+
+// stepRefs are the step names a CEL source reads, as steps.<name> or steps["<name>"]. A
+// source that does not parse gives none: Compile reports it.
+func stepRefs(src string) []string {
+	parsed, iss := parseEnv.Parse(src)
+	if iss.Err() != nil {
+		return nil
+	}
+	var refs []string
+	isSteps := func(e ast.Expr) bool { return e.Kind() == ast.IdentKind && e.AsIdent() == VarSteps }
+	ast.PostOrderVisit(parsed.NativeRep().Expr(), ast.NewExprVisitor(func(e ast.Expr) {
+		var name string
+		switch e.Kind() {
+		case ast.SelectKind:
+			if sel := e.AsSelect(); isSteps(sel.Operand()) {
+				name = sel.FieldName()
+			}
+		case ast.CallKind:
+			c := e.AsCall()
+			if c.FunctionName() == "_[_]" && len(c.Args()) == 2 && isSteps(c.Args()[0]) && c.Args()[1].Kind() == ast.LiteralKind {
+				name, _ = c.Args()[1].AsLiteral().Value().(string)
+			}
+		}
+		if name != "" && !slices.Contains(refs, name) {
+			refs = append(refs, name)
+		}
+	}))
+	return refs
+}
+
+// Lifecycle lists the event types the provider propagates, sorted.
+func (e *Engine) Lifecycle() []string { return slices.Sorted(maps.Keys(e.lifecycle)) }
+
+var _ provider.LifecyclePropagator = (*Engine)(nil)
+
+// Propagate performs the provider's lifecycle calls for ev, in order. An event type the
+// provider declares nothing for is done at once. Any fault (the vendor unreachable, a
+// status outside expectedStatus, a transform failing) is an error, for the queue to retry;
+// the calls made before it are made again then, so they should be idempotent at the vendor
+// or looked up first. Each propagation is audited (resource lifecycle:<type>) when the
+// engine has an Auditor.
+func (e *Engine) Propagate(ctx context.Context, ev provider.LifecycleEvent) error {
+	steps, ok := e.lifecycle[ev.Type]
+	if !ok {
+		return nil
+	}
+	skipped, err := e.propagate(ctx, ev, steps)
+	outcome, reason := OutcomeDone, ""
+	switch {
+	case err != nil:
+		outcome, reason = OutcomeFailed, err.Error()
+	case skipped != "":
+		outcome, reason = OutcomeSkipped, "step "+skipped+" skipped the rest"
+	}
+	if e.audit != nil {
+		if aerr := e.audit.AppendAudit(ctx, store.AuditEvent{
+			Time: e.now(), RequestID: ev.ID, Provider: e.prefix, Username: ev.Username,
+			Resource: "lifecycle:" + ev.Type, Outcome: outcome, Reason: reason, Actor: ev.Source,
+		}); aerr != nil {
+			e.log.Error("audit lifecycle propagation", "provider", e.prefix, "event", ev.Type, "err", aerr)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("propagate %s to %s: %w", ev.Type, e.prefix, err)
+	}
+	return nil
+}
+
+// propagate runs the steps; skipped names the step whose incoming transform ended the event.
+func (e *Engine) propagate(ctx context.Context, ev provider.LifecycleEvent, steps []*lifecycleStep) (skipped string, err error) {
+	em := eventMap(ev)
+	event := transform.NewValue(em)
+	evBody, err := json.Marshal(em)
+	if err != nil {
+		return "", fmt.Errorf("event: %w", err)
+	}
+	answers := make(map[string]any, len(steps))
+	for _, st := range steps {
+		vars := transform.Vars{VarEvent: event, VarSteps: transform.NewValue(answers)}
+		if st.forEach == nil {
+			answer, skip, err := e.lifecycleCall(ctx, st, vars, evBody)
+			if err != nil {
+				return "", fmt.Errorf("step %s: %w", st.name, err)
+			}
+			answers[st.name] = answer
+			if skip {
+				return st.name, nil
+			}
+			continue
+		}
+		res, err := st.forEach.EvalValue(ctx, vars)
+		if err != nil {
+			e.stats.TransformErrors.Add(1)
+			return "", fmt.Errorf("step %s: forEach: %w", st.name, err)
+		}
+		var items []transform.Value
+		if err := res.Elems(func(v transform.Value) error { items = append(items, v); return nil }); err != nil {
+			e.stats.TransformErrors.Add(1)
+			return "", fmt.Errorf("step %s: forEach is not a list", st.name)
+		}
+		list := make([]any, 0, len(items))
+		for i, item := range items {
+			vars[VarItem] = item
+			answer, skip, err := e.lifecycleCall(ctx, st, vars, evBody)
+			if err != nil {
+				return "", fmt.Errorf("step %s[%d]: %w", st.name, i, err)
+			}
+			list = append(list, answer)
+			if skip {
+				return st.name, nil
+			}
+		}
+		answers[st.name] = list
+	}
+	return "", nil
+}
+
+// eventMap is ev as lifecycle transforms see it: profile fields only when said.
+func eventMap(ev provider.LifecycleEvent) map[string]any {
+	m := map[string]any{
+		"type": ev.Type, "id": ev.ID, "source": ev.Source, "username": ev.Username,
+		"group": ev.Group, "newGroup": ev.NewGroup,
+	}
+	if !ev.Time.IsZero() {
+		m["time"] = ev.Time.UTC().Format(time.RFC3339Nano)
+	}
+	for k, p := range map[string]*string{"email": ev.Email, "phone": ev.Phone, "displayName": ev.DisplayName} {
+		if p != nil {
+			m[k] = *p
+		}
+	}
+	if ev.Attributes != nil {
+		m["attributes"] = ev.Attributes
+	}
+	return m
+}
+
+// skippedAnswer is the answer of a call its outgoing transform left out.
+var skippedAnswer = map[string]any{"status": int64(0), "body": nil}
+
+// lifecycleCall makes one call of a step: outgoing transform (which may skip it), the
+// request, the status check and the incoming transform. It answers the step's answer and
+// whether the incoming transform ended the event.
+func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars transform.Vars, evBody []byte) (answer map[string]any, skip bool, err error) {
+	r := st.res
+	e.stats.Calls.Add(1)
+	base := e.urls.next()
+	target := joinSuffix(base, r.def.Suffix)
+	host := e.host
+	if host == "" {
+		host = strings.ToLower(target.Host)
+	}
+	out := outgoing{method: r.method, path: target.Path, header: e.header}
+	if r.outgoing != nil {
+		ov := maps.Clone(vars)
+		ov[transform.VarHeader] = e.headerValue
+		ov[transform.VarMethod] = r.methodValue
+		ov[transform.VarPath] = out.path
+		ov[transform.VarHost] = host
+		ov[transform.VarAuthenticationHeader] = e.authValue
+		ov[transform.VarNow] = e.now()
+		res, err := r.outgoing.EvalValue(ctx, ov)
+		if err != nil {
+			e.stats.TransformErrors.Add(1)
+			return nil, false, fmt.Errorf("outgoing transform: %w", err)
+		}
+		if skipOf(res) {
+			return skippedAnswer, false, nil
+		}
+		if err := out.apply(res); err != nil {
+			e.stats.TransformErrors.Add(1)
+			return nil, false, fmt.Errorf("outgoing transform: %w", err)
+		}
+	}
+	out.onto(target)
+	var payload []byte
+	switch {
+	case out.bodySet:
+		payload = out.body
+	case out.method == "POST" || out.method == "PUT" || out.method == "PATCH":
+		payload = evBody // as a contract call sends Verify's payload
+	}
+	resp, err := e.send(ctx, target, out, payload)
+	e.urls.report(base, err == nil && resp.Status < 500)
+	if err != nil {
+		e.stats.VendorErrors.Add(1)
+		return nil, false, fmt.Errorf("%s %s: %s: %w", out.method, out.path, errorKind(err), err)
+	}
+	if !e.w.accepts(r.def, resp.Status) {
+		e.stats.UnexpectedStatus.Add(1)
+		return nil, false, fmt.Errorf("%s %s: vendor answered %d", out.method, out.path, resp.Status)
+	}
+	body := decodeBody(resp.Body)
+	answer = map[string]any{"status": int64(resp.Status), "body": body}
+	if r.incoming == nil {
+		return answer, false, nil
+	}
+	iv := maps.Clone(vars)
+	iv[transform.VarBody] = body
+	iv[transform.VarHeader] = transform.NewHeaderValue(resp.Header)
+	iv[transform.VarStatusCode] = int64(resp.Status)
+	iv[transform.VarRequest] = map[string]any{
+		"header": transform.NewHeaderValue(out.header), "method": out.method, "path": out.path, "host": host,
+	}
+	res, err := r.incoming.EvalValue(ctx, iv)
+	if err != nil {
+		e.stats.TransformErrors.Add(1)
+		return nil, false, fmt.Errorf("incoming transform (status %d): %w", resp.Status, err)
+	}
+	if b, ok := res.Field("body"); ok {
+		answer["body"] = b
+	}
+	return answer, skipOf(res), nil
+}
+
+// skipOf reads a transform result's skip key; anything but true is no.
+func skipOf(res transform.Value) bool {
+	v, ok := res.Field("skip")
+	if !ok {
+		return false
+	}
+	b, _ := v.Bool()
+	return b
+}

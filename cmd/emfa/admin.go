@@ -75,6 +75,11 @@ func (d *deps) check(o storeOptions) error {
 		for _, r := range w.Resources {
 			transforms += min(1, len(r.Transform.Outgoing)) + min(1, len(r.Transform.Incoming))
 		}
+		for _, steps := range w.Lifecycle {
+			for _, st := range steps {
+				transforms += min(1, len(st.Transform.Outgoing)) + min(1, len(st.Transform.Incoming)) + min(1, len(st.ForEach))
+			}
+		}
 	}
 	// Build every sender too (a malformed account SID, a gateway body that does not
 	// compile), without sending anything.

@@ -380,7 +380,7 @@ func (e *env) providers() ([]*provider.Provider, error) {
 				e.log.Warn("transform: " + msg)
 			}
 			r, err := remote.New(remote.Options{Webhook: w, Provider: p.CredentialPrefix, Store: e.store,
-				ChallengeLifetime: p.ChallengeLifetime, Log: e.log, Now: e.now})
+				ChallengeLifetime: p.ChallengeLifetime, Log: e.log, Now: e.now, Audit: e.store})
 			if err != nil {
 				return nil, fmt.Errorf("provider %s: %w", p.CredentialPrefix, err)
 			}

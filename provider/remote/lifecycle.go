@@ -208,7 +208,7 @@ func compileLifecycle(w *Webhook) (map[string][]*lifecycleStep, []string, config
 				}
 				src := d.src
 				if d.where == "forEach" {
-					src = "dyn(" + src + ")" // a list; Compile wants what could be a map
+					src = `{"items": ` + src + "\n}" // a list; a transform's result is a map
 				}
 				prg, err := transform.Compile(d.env, src)
 				if err != nil {
@@ -321,8 +321,9 @@ func (e *Engine) propagate(ctx context.Context, ev provider.LifecycleEvent, step
 			e.stats.TransformErrors.Add(1)
 			return "", fmt.Errorf("step %s: forEach: %w", st.name, err)
 		}
+		list0, _ := res.Field("items")
 		var items []transform.Value
-		if err := res.Elems(func(v transform.Value) error { items = append(items, v); return nil }); err != nil {
+		if err := list0.Elems(func(v transform.Value) error { items = append(items, v); return nil }); err != nil {
 			e.stats.TransformErrors.Add(1)
 			return "", fmt.Errorf("step %s: forEach is not a list", st.name)
 		}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/emfa/emfa/internal/duoadminfake"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/remote"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/sqlite"
+)
+
+const duoAdminConfig = "../../testdata/config/duo-admin.yaml"
+
+// lifecycleDUO builds the remote engine of testdata/config/duo-admin.yaml against a DUO
+// Admin API fake, auditing into a SQLite store.
+func lifecycleDUO(t testing.TB) (*remote.Engine, *duoadminfake.Server, store.Store) {
+	t.Helper()
+	duo := duoadminfake.New(t, duoadminfake.Options{IntegrationKey: "DIADMINIKEY0000000000", SecretKey: "admin-secret-key-0123456789"})
+	for k, v := range map[string]string{
+		"DUO_ADMIN_URL": duo.URL(), "DUO_ADMIN_IKEY": "DIADMINIKEY0000000000", "DUO_ADMIN_SKEY": "admin-secret-key-0123456789",
+		"EMFA_VERIFY_PASSWORD": "sim-password-0123", "EMFA_ENCRYPTION_KEY": testEncryptionKey,
+	} {
+		t.Setenv(k, v)
+	}
+	cfg, err := loadConfig(storeOptions{config: duoAdminConfig, strict: true}, forReading, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _, err := remoteWebhook(cfg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(context.Background(), "file:"+filepath.Join(t.TempDir(), "emfa.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e, err := remote.New(remote.Options{Webhook: w, Provider: "duoadmin", Store: st, Audit: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e, duo, st
+}
+
+func str(s string) *string { return &s }
+
+// Every lifecycle resource of the DUO example, one event after the other, each checked
+// in the fake's state (issue 12, item 4).
+func TestLifecycleDUOAdmin(t *testing.T) {
+	e, duo, st := lifecycleDUO(t)
+	ctx := context.Background()
+	propagate := func(ev provider.LifecycleEvent) {
+		t.Helper()
+		if err := e.Propagate(ctx, ev); err != nil {
+			t.Fatalf("%s: %v", ev.Type, err)
+		}
+	}
+	user := func() duoadminfake.User {
+		t.Helper()
+		u, ok := duo.User("ann lee")
+		if !ok {
+			t.Fatal("ann lee is not in DUO")
+		}
+		return u
+	}
+
+	propagate(provider.LifecycleEvent{ID: "e1", Type: provider.EventUserCreate, Source: "scim", Username: "ann lee",
+		Email: str("ann@example.com"), DisplayName: str("Ann Lee")})
+	if u := user(); u.Email != "ann@example.com" || u.Realname != "Ann Lee" || u.Status != "active" {
+		t.Fatalf("created: %+v", u)
+	}
+	// Again (a retry): the user exists, nothing is created twice.
+	propagate(provider.LifecycleEvent{ID: "e1", Type: provider.EventUserCreate, Username: "ann lee"})
+
+	propagate(provider.LifecycleEvent{Type: provider.EventUserUpdate, Username: "ann lee", Email: str("ann.lee@example.com")})
+	if u := user(); u.Email != "ann.lee@example.com" || u.Realname != "Ann Lee" {
+		t.Fatalf("updated email only: %+v", u)
+	}
+	propagate(provider.LifecycleEvent{Type: provider.EventUserUpdate, Username: "ann lee", DisplayName: str("Ann Lee-Smith")})
+	if u := user(); u.Realname != "Ann Lee-Smith" || u.Email != "ann.lee@example.com" {
+		t.Fatalf("updated realname: %+v", u)
+	}
+
+	propagate(provider.LifecycleEvent{Type: provider.EventUserDisable, Username: "ann lee"})
+	if u := user(); u.Status != "disabled" {
+		t.Fatalf("disable: status %q", u.Status)
+	}
+	propagate(provider.LifecycleEvent{Type: provider.EventUserEnable, Username: "ann lee"})
+	if u := user(); u.Status != "active" {
+		t.Fatalf("enable: status %q", u.Status)
+	}
+
+	propagate(provider.LifecycleEvent{Type: provider.EventGroupMemberAdd, Username: "ann lee", Group: "Sales Team"})
+	g, ok := duo.Group("Sales Team")
+	if u := user(); !ok || len(u.Groups) != 1 || u.Groups[0].GroupID != g.GroupID {
+		t.Fatalf("member add (group created): %+v %+v", u.Groups, g)
+	}
+	existing := duo.AddGroup("Ops")
+	propagate(provider.LifecycleEvent{Type: provider.EventGroupMemberAdd, Username: "ann lee", Group: "Ops"})
+	if u := user(); len(u.Groups) != 2 {
+		t.Fatalf("member add to an existing group: %+v", u.Groups)
+	}
+	propagate(provider.LifecycleEvent{Type: provider.EventGroupMemberRemove, Username: "ann lee", Group: "Sales Team"})
+	if u := user(); len(u.Groups) != 1 || u.Groups[0].GroupID != existing {
+		t.Fatalf("member remove: %+v", u.Groups)
+	}
+	propagate(provider.LifecycleEvent{Type: provider.EventGroupMemberRemove, Username: "ann lee", Group: "No Such Group"})
+
+	// MFA reset: every phone and token disassociated.
+	duo.AddUser(duoadminfake.User{Username: "bo", Phones: []duoadminfake.Phone{{Number: "+15550100"}, {Number: "+15550101"}},
+		Tokens: []duoadminfake.Token{{Serial: "123456", Type: "h6"}}})
+	propagate(provider.LifecycleEvent{Type: provider.EventUserMFAReset, Username: "bo"})
+	if u, _ := duo.User("bo"); len(u.Phones) != 0 || len(u.Tokens) != 0 {
+		t.Fatalf("mfa reset left %+v %+v", u.Phones, u.Tokens)
+	}
+	propagate(provider.LifecycleEvent{Type: provider.EventUserMFAReset, Username: "bo"}) // nothing left: no calls
+
+	propagate(provider.LifecycleEvent{Type: provider.EventGroupCreate, Group: "Finance"})
+	propagate(provider.LifecycleEvent{Type: provider.EventGroupCreate, Group: "Finance"})
+	propagate(provider.LifecycleEvent{Type: provider.EventGroupDelete, Group: "Finance"})
+	if _, ok := duo.Group("Finance"); ok {
+		t.Fatal("group delete left Finance")
+	}
+
+	propagate(provider.LifecycleEvent{ID: "e9", Type: provider.EventUserDelete, Source: "okta", Username: "ann lee"})
+	if _, ok := duo.User("ann lee"); ok {
+		t.Fatal("delete left the user")
+	}
+	// A user DUO does not know: done, not an error (the queue would retry it forever).
+	propagate(provider.LifecycleEvent{Type: provider.EventUserDelete, Username: "ann lee"})
+	propagate(provider.LifecycleEvent{Type: provider.EventUserDisable, Username: "nobody"})
+
+	// Every call was signed and accepted.
+	for _, r := range duo.Requests() {
+		if r.Status != 200 {
+			t.Errorf("%s %s answered %d: %s", r.Method, r.Path, r.Status, r.Reject)
+		}
+	}
+	events, err := st.ListAudit(ctx, store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range events {
+		got = append(got, ev.Resource+"="+ev.Outcome)
+	}
+	joined := strings.Join(got, " ")
+	for _, want := range []string{"lifecycle:user.create=SUCCESS", "lifecycle:user.delete=SUCCESS", "lifecycle:user.delete=SKIPPED", "lifecycle:user.mfa.reset=SUCCESS"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("audit lacks %s: %s", want, joined)
+		}
+	}
+}
+
+// A vendor failure is an error for the queue to retry, audited FAILED; the retry succeeds.
+func TestLifecycleDUOAdminFailureIsRetried(t *testing.T) {
+	e, duo, st := lifecycleDUO(t)
+	ctx := context.Background()
+	duo.AddUser(duoadminfake.User{Username: "cy"})
+	duo.FailNext("/admin/v1/users/DU", 503)
+	ev := provider.LifecycleEvent{ID: "x1", Type: provider.EventUserDisable, Username: "cy"}
+	err := e.Propagate(ctx, ev)
+	if err == nil || !strings.Contains(err.Error(), "step status") || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("err = %v", err)
+	}
+	if err := e.Propagate(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := duo.User("cy"); u.Status != "disabled" {
+		t.Fatalf("status %q", u.Status)
+	}
+	events, _ := st.ListAudit(ctx, store.AuditFilter{})
+	if len(events) != 2 || events[0].Outcome != "FAILED" && events[1].Outcome != "FAILED" {
+		t.Fatalf("audit: %+v", events)
+	}
+}
+
+func TestLifecycleCheckCountsTransforms(t *testing.T) {
+	for _, name := range []string{"DUO_ADMIN_URL", "DUO_ADMIN_IKEY", "DUO_ADMIN_SKEY", "EMFA_VERIFY_PASSWORD", "EMFA_ENCRYPTION_KEY"} {
+		t.Setenv(name, "")
+	}
+	code, out, errOut := emfa(t, "check", "--config", duoAdminConfig)
+	if code != 0 || !strings.Contains(out, "transforms compiled") || strings.Contains(out, " 0 transforms compiled") {
+		t.Errorf("check: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func BenchmarkLifecyclePropagateDelete(b *testing.B) {
+	e, duo, _ := lifecycleDUO(b)
+	ctx := context.Background()
+	ev := provider.LifecycleEvent{Type: provider.EventUserDelete, Username: "bench"}
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		duo.AddUser(duoadminfake.User{Username: "bench"})
+		b.StartTimer()
+		if err := e.Propagate(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

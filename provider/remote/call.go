@@ -26,13 +26,7 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 		e.log.Error("verify payload", "provider", e.prefix, "resource", r.name, "err", err)
 		return transform.Value{}, false
 	}
-	base := e.urls.next()
-	target := joinSuffix(base, r.def.Suffix)
-	host := e.host
-	if host == "" {
-		host = strings.ToLower(target.Host)
-	}
-	out := outgoing{method: r.method, path: target.Path, header: e.header}
+	base, target, host, out := e.start(r)
 	if r.outgoing != nil {
 		res, err := r.outgoing.EvalValue(ctx, transform.Vars{
 			transform.VarBody: body, transform.VarHeader: e.headerValue,
@@ -135,6 +129,18 @@ func (e *Engine) send(ctx context.Context, target *url.URL, out outgoing, body [
 		e.auth.invalidate(req)
 		e.stats.TokenRetries.Add(1)
 	}
+}
+
+// start picks the URL for a call of r and the request before any transform: the target
+// (base URL + suffix), the host the transforms see, and r's method and path.
+func (e *Engine) start(r *resource) (base, target *url.URL, host string, out outgoing) {
+	base = e.urls.next()
+	target = joinSuffix(base, r.def.Suffix)
+	host = e.host
+	if host == "" {
+		host = strings.ToLower(target.Host)
+	}
+	return base, target, host, outgoing{method: r.method, path: target.Path, header: e.header}
 }
 
 // joinSuffix is a copy of base with suffix appended verbatim to its path.

@@ -373,13 +373,7 @@ var skippedAnswer = map[string]any{"status": int64(0), "body": nil}
 func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars transform.Vars, evBody []byte) (answer map[string]any, skip bool, err error) {
 	r := st.res
 	e.stats.Calls.Add(1)
-	base := e.urls.next()
-	target := joinSuffix(base, r.def.Suffix)
-	host := e.host
-	if host == "" {
-		host = strings.ToLower(target.Host)
-	}
-	out := outgoing{method: r.method, path: target.Path, header: e.header}
+	base, target, host, out := e.start(r)
 	if r.outgoing != nil {
 		ov := maps.Clone(vars)
 		ov[transform.VarHeader] = e.headerValue

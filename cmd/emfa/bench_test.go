@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -149,4 +151,136 @@ func BenchmarkHTTPEnrollmentsParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// benchClients is how many clients the parallel benchmarks run at once: the load issue 16
+// sets its throughput target at.
+const benchClients = 64
+
+// BenchmarkHTTPValidateParallel is successful TOTP validations from benchClients clients
+// at once, each on a factor of its own, on SQLite and on PostgreSQL: the throughput with
+// every counter update and audit row durable. It reports validations per second and the
+// latency percentiles a client sees.
+//
+// The clock moves by one step per benchClients validations, so that each client finds a
+// fresh step about once per round; a client ahead of the clock waits for it, and the
+// window of 2 absorbs the steps the clock moves while a request is in flight. failed/op
+// counts validations that fell outside it anyway (they are not replays and lock nothing).
+func BenchmarkHTTPValidateParallel(b *testing.B) {
+	for _, st := range []string{"sqlite", "postgres"} {
+		b.Run(st, func(b *testing.B) {
+			storage := ""
+			if st == "postgres" {
+				sv := testdb.Connect(b)
+				storage = fmt.Sprintf("{driver: postgres, dsn: %q}", sv.SchemaDSN(b, sv.NewSchema(b)))
+			}
+			benchValidateParallel(b, storage)
+		})
+	}
+}
+
+func benchValidateParallel(b *testing.B, storage string) {
+	dir := b.TempDir()
+	path := dir + "/emfa.yaml"
+	if storage == "" {
+		storage = fmt.Sprintf(`{driver: sqlite, dsn: "file:%s/emfa.db"}`, dir)
+	}
+	cfg := fmt.Sprintf(`server: {auth: {basic: {username: verify, password: sim-password}}}
+storage: %s
+log: {level: warn}
+providers: [{name: B, credentialPrefix: emfa, capabilities: [totp], builtin: {totp: {window: 2}, lockout: {maxFailures: 100}, maxFactorsPerUser: 100}}]
+`, storage[:len(storage)-1]+fmt.Sprintf(", encryptionKey: %q}", testEncryptionKey))
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	e, err := openEnv(ctx, path, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close() })
+	const period = 30_000 // ms
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
+	e.now = func() time.Time { return time.UnixMilli(clock.Load()) }
+	if err := e.store.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: e.now()}); err != nil {
+		b.Fatal(err)
+	}
+	seed := []byte("0123456789abcdefghij")
+	engine, _ := e.enrollEngine(builtin.TypeTOTP)
+	factors := make([]string, benchClients)
+	for i := range factors {
+		enrolled, err := engine.Enroll(ctx, builtin.Enrollment{Type: builtin.TypeTOTP, User: "alice",
+			Values: url.Values{"secret": {builtin.EncodeSecret(seed)}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		factors[i] = enrolled.Factor.ID
+	}
+	providers, err := e.providers()
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := adapter.New(adapter.Options{Providers: providers, Log: e.log, Ready: e.store.Ping,
+		Auth: adapter.Auth{BasicUsername: "verify", BasicPassword: "sim-password"}})
+	srv := httptest.NewServer(a.Handler())
+	b.Cleanup(srv.Close)
+	client := srv.Client()
+	client.Transport.(*http.Transport).MaxIdleConnsPerHost = benchClients
+
+	var next, failed atomic.Int64
+	latencies := make([][]time.Duration, benchClients)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for i := range benchClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			last := int64(-1)
+			for next.Add(1) <= int64(b.N) {
+				step := max(last+1, clock.Load()/period)
+				for step > clock.Load()/period+1 {
+					time.Sleep(100 * time.Microsecond) // ahead of the clock: wait for it
+				}
+				last = step
+				code := builtin.HOTP(builtin.SHA1, seed, uint64(step), 6)
+				body := fmt.Sprintf(`{"capability":"totp","id":%q,"attributes":{"username":"alice","passvalue":%q}}`, factors[i], code)
+				req, _ := http.NewRequest("POST", srv.URL+"/v1/providers/emfa/validate", strings.NewReader(body))
+				req.SetBasicAuth("verify", "sim-password")
+				t := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				out, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				latencies[i] = append(latencies[i], time.Since(t))
+				clock.Add(period / benchClients)
+				switch string(out) {
+				case `{"status":"SUCCESS"}` + "\n":
+				case `{"status":"FAILED"}` + "\n":
+					failed.Add(1)
+				default:
+					b.Errorf("validate: %d %s", resp.StatusCode, out)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	var all []time.Duration
+	for _, l := range latencies {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	if len(all) > 0 {
+		b.ReportMetric(float64(len(all))/elapsed.Seconds(), "validations/s")
+		b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+		b.ReportMetric(float64(failed.Load())/float64(len(all)), "failed/op")
+	}
 }

@@ -149,3 +149,11 @@ func BenchmarkGetFactor(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkDecision(b *testing.B) {
+	for _, bs := range benchStores {
+		b.Run(bs.name, func(b *testing.B) {
+			storetest.BenchDecision(b, func(b *testing.B) store.Store { return open(b, bs.dsn(b)) })
+		})
+	}
+}

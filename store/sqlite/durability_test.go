@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,9 +25,15 @@ const (
 	childMax  = 20000 // the child stops by itself after this many, should the kill never come
 )
 
+// batchChildEnv marks the test binary as the group-commit durability child.
+const batchChildEnv = "EMFA_SQLITE_BATCH_CHILD"
+
 func TestMain(m *testing.M) {
 	if dsn := os.Getenv(childEnv); dsn != "" {
 		os.Exit(durabilityChild(dsn))
+	}
+	if dsn := os.Getenv(batchChildEnv); dsn != "" {
+		os.Exit(batchChild(dsn))
 	}
 	os.Exit(m.Run())
 }
@@ -75,11 +82,28 @@ func TestDurability(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	ids := killChild(t, childEnv, dsn, killAfter)
+	t.Logf("child acknowledged %d factors before SIGKILL took effect", len(ids))
+
+	s := open(t, dsn)
+	for _, id := range ids {
+		if _, err := s.GetFactor(t.Context(), id); err != nil {
+			t.Errorf("acknowledged factor %s: %v", id, err)
+		}
+	}
+	integrityCheck(t, dsn)
+}
+
+// killChild runs this test binary as the child env names, writing to dsn, reads the lines
+// it prints, kills it with SIGKILL once it has printed killAfter, and returns every line it
+// printed in full.
+func killChild(t *testing.T, env, dsn string, killAfter int) []string {
+	t.Helper()
 	// The deadline bounds a child that hangs; CommandContext kills it then.
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestDurability$")
-	cmd.Env = append(os.Environ(), childEnv+"="+dsn)
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env+"="+dsn)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -107,17 +131,14 @@ func TestDurability(t *testing.T) {
 	}
 	waitErr := cmd.Wait()
 	if !killed {
-		t.Fatalf("child stopped after %d ids, before the kill: %v\nstderr:\n%s", len(ids), waitErr, stderr.String())
+		t.Fatalf("child stopped after %d lines, before the kill: %v\nstderr:\n%s", len(ids), waitErr, stderr.String())
 	}
-	t.Logf("child acknowledged %d factors before SIGKILL took effect", len(ids))
+	return ids
+}
 
-	s := open(t, dsn)
-	for _, id := range ids {
-		if _, err := s.GetFactor(t.Context(), id); err != nil {
-			t.Errorf("acknowledged factor %s: %v", id, err)
-		}
-	}
-
+// integrityCheck fails t unless SQLite finds the database file intact.
+func integrityCheck(t *testing.T, dsn string) {
+	t.Helper()
 	db, err := sql.Open("sqlite", strings.TrimPrefix(dsn, "file:"))
 	if err != nil {
 		t.Fatal(err)
@@ -130,4 +151,114 @@ func TestDurability(t *testing.T) {
 	if check != "ok" {
 		t.Errorf("integrity_check: %s", check)
 	}
+}
+
+const (
+	batchWriters   = 32   // goroutines of the batch child, each on a factor of its own
+	batchKillAfter = 3000 // units the parent reads acknowledged before it kills the child
+)
+
+// batchChild runs batchWriters goroutines that each make decisions on their own factor,
+// as units of Update: the counter to k and an audit row saying k. Units arriving together
+// share the group writer's commits. It prints "factor k" once Update has returned nil.
+func batchChild(dsn string) int {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, dsn)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer s.Close()
+	var mu sync.Mutex
+	errs := make(chan error, batchWriters)
+	for i := range batchWriters {
+		go func() {
+			id := fmt.Sprintf("g%02d", i)
+			for k := int64(0); k < childMax; k++ {
+				err := s.Update(ctx, func(w store.Writer) error {
+					if err := w.AdvanceCounter(ctx, id, k, time.Now()); err != nil {
+						return err
+					}
+					return w.AppendAudit(ctx, store.AuditEvent{Time: time.Now(), FactorID: id, Resource: "validate", Outcome: fmt.Sprint(k)})
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				_, err = fmt.Printf("%s %d\n", id, k)
+				mu.Unlock()
+				if err != nil {
+					errs <- err // the parent has gone
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range batchWriters {
+		if err := <-errs; err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// TestBatchDurability kills, with SIGKILL, a process whose concurrent units are being
+// group-committed, and checks that every unit it had acknowledged survived, and that every
+// unit on disk is whole: a factor's counter and its audit rows move together, so no batch
+// is half there and no unit of one half written.
+func TestBatchDurability(t *testing.T) {
+	dsn := fileDSN(t)
+	setup, err := sqlite.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := setup.CreateUser(t.Context(), store.User{ID: "u1", Name: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range batchWriters {
+		f := store.Factor{ID: fmt.Sprintf("g%02d", i), UserID: "u1", Type: "totp", State: store.FactorActive, Counter: -1}
+		if err := setup.CreateFactor(t.Context(), f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := setup.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	lines := killChild(t, batchChildEnv, dsn, batchKillAfter)
+	acked := map[string]int64{}
+	for _, l := range lines {
+		var id string
+		var k int64
+		if _, err := fmt.Sscanf(l, "%s %d", &id, &k); err != nil {
+			t.Fatalf("child printed %q: %v", l, err)
+		}
+		acked[id] = max(acked[id], k+1)
+	}
+	t.Logf("child acknowledged %d units before SIGKILL took effect", len(lines))
+
+	s := open(t, dsn)
+	audit, err := s.ListAudit(t.Context(), store.AuditFilter{Limit: childMax * batchWriters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]int64{}
+	for _, e := range audit {
+		rows[e.FactorID]++
+	}
+	for i := range batchWriters {
+		id := fmt.Sprintf("g%02d", i)
+		f, err := s.GetFactor(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if units := f.Counter + 1; units < acked[id] || rows[id] != units {
+			t.Errorf("factor %s: counter %d and %d audit rows after %d acknowledged units; want the counter at %d or more and one row per unit",
+				id, f.Counter, rows[id], acked[id], acked[id]-1)
+		}
+	}
+	integrityCheck(t, dsn)
 }

@@ -126,6 +126,12 @@ func (s *Store) Update(ctx context.Context, fn func(w store.Writer) error) error
 	if err != nil {
 		return s.fail("update", err)
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			_ = tx.Rollback() // so that the connection goes back to the pool
+			panic(r)
+		}
+	}()
 	if err := fn(&writer{s: s, q: tx, tx: tx}); err != nil {
 		_ = tx.Rollback() // gone either way
 		return err

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"sync"
 )
 
 // GroupCommit makes every write of the store a unit queued for one writer goroutine that
@@ -39,6 +40,7 @@ type group struct {
 	units chan *unit // unbuffered: a unit is queued while its caller waits to hand it over
 	quit  chan struct{}
 	done  chan struct{}
+	stop  sync.Once
 }
 
 // unit is one caller's writes, and what became of them.
@@ -75,8 +77,10 @@ func (g *group) do(ctx context.Context, fn func(w *writer) error) error {
 	return u.err
 }
 
+// close stops the writer once the batch it runs is answered; the units still queued, and
+// any after, fail. Closing twice is closing once.
 func (g *group) close() {
-	close(g.quit)
+	g.stop.Do(func() { close(g.quit) })
 	<-g.done
 }
 

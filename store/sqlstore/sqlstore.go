@@ -520,14 +520,17 @@ func (s *Store) CreateTransaction(ctx context.Context, t store.Transaction) erro
 
 func (w *writer) CreateTransaction(ctx context.Context, t store.Transaction) error {
 	ctx = w.c(ctx)
-	_, err := w.q.ExecContext(ctx,
-		`INSERT INTO transactions (`+txCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	// DO NOTHING rather than a unique violation: in PostgreSQL an error aborts the
+	// transaction it happens in, and a unit may go on to record the refusal.
+	res, err := w.q.ExecContext(ctx,
+		`INSERT INTO transactions (`+txCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		 ON CONFLICT (id) DO NOTHING`,
 		t.ID, t.Provider, t.Username, t.Capability, t.FactorID, t.Status, t.Secret, t.Attempts, t.Data,
 		millis(t.ExpiresAt), millis(t.CreatedAt), millis(t.UpdatedAt))
-	if errors.Is(w.s.d.Constraint(err), store.ErrExists) {
-		err = store.ErrExists
-	}
-	if err != nil {
+	if err := changedOne(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = store.ErrExists
+		}
 		return w.s.fail("create transaction "+t.ID, err)
 	}
 	return nil

@@ -111,9 +111,9 @@ func keptSecret(path string, n int, stderr io.Writer, notice string) (string, bo
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	switch cfg.Storage.Driver {
 	case "postgres":
-		return postgres.Open(ctx, cfg.Storage.DSN.Reveal())
+		return postgres.Open(ctx, cfg.Storage.DSN.Reveal(), postgres.MaxConns(cfg.Storage.MaxConnections))
 	default:
-		return sqlite.Open(ctx, cfg.Storage.DSN.Reveal())
+		return sqlite.Open(ctx, cfg.Storage.DSN.Reveal(), sqlite.ReadConns(cfg.Storage.MaxConnections))
 	}
 }
 

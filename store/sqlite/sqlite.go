@@ -56,6 +56,15 @@ type Store struct {
 	r *sql.DB // readers; the same pool as w for an in-memory database
 }
 
+// Option sets up what Open opens.
+type Option func(*options)
+
+type options struct{ readConns int }
+
+// ReadConns sizes the read pool of a database file (storage.maxConnections); n <= 0 leaves
+// the default, max(4, GOMAXPROCS). Writes go through one connection whatever it says.
+func ReadConns(n int) Option { return func(o *options) { o.readConns = n } }
+
 // busyTimeout is how long a connection waits on another process's lock before SQLITE_BUSY.
 const busyTimeout = 5 * time.Second
 
@@ -68,7 +77,11 @@ const busyTimeout = 5 * time.Second
 // (deleting a user deletes its factors), busy_timeout, journal_mode=WAL for a file, and
 // synchronous=FULL, because a committed counter lost on power failure would reopen a
 // replay window for a code already used.
-func Open(ctx context.Context, dsn string) (*Store, error) {
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	base, query, memory, err := parseDSN(dsn)
 	if err != nil {
 		return nil, err
@@ -118,6 +131,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, errors.Join(fmt.Errorf("sqlite: open readers: %w", err), w.Close())
 	}
 	n := max(4, runtime.GOMAXPROCS(0))
+	if o.readConns > 0 {
+		n = o.readConns
+	}
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	if err := r.PingContext(ctx); err != nil {

@@ -99,7 +99,7 @@ func BenchGetFactor(b *testing.B, newStore func(b *testing.B) store.Store) {
 }
 
 // BenchDecision measures what a successful TOTP validation writes, its counter update and
-// its audit row, from benchClients goroutines at once on distinct factors: the write path
+// its audit row in one unit, from benchClients goroutines at once on distinct factors: the write path
 // under the load issue 16 sets its target at. newStore returns an empty store.
 func BenchDecision(b *testing.B, newStore func(b *testing.B) store.Store) {
 	s := newStore(b)
@@ -120,10 +120,12 @@ func BenchDecision(b *testing.B, newStore func(b *testing.B) store.Store) {
 	})
 }
 
-// decide writes one decision: the counter, then the audit row.
+// decide writes one decision as one unit: the counter, then the audit row.
 func decide(ctx context.Context, s store.Store, id string, next int64) error {
-	if err := s.AdvanceCounter(ctx, id, next, at(0)); err != nil {
-		return err
-	}
-	return s.AppendAudit(ctx, store.AuditEvent{Time: at(0), Provider: "bench", FactorID: id, Resource: "validate", Outcome: "SUCCESS"})
+	return s.Update(ctx, func(w store.Writer) error {
+		if err := w.AdvanceCounter(ctx, id, next, at(0)); err != nil {
+			return err
+		}
+		return w.AppendAudit(ctx, store.AuditEvent{Time: at(0), Provider: "bench", FactorID: id, Resource: "validate", Outcome: "SUCCESS"})
+	})
 }

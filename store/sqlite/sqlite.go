@@ -143,7 +143,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 }
 
 func newStore(w, r *sql.DB) *Store {
-	return &Store{Store: sqlstore.New(w, r, dialect{}, sqlstore.GroupCommit()), w: w, r: r}
+	return &Store{Store: sqlstore.New(w, r, dialect{}, sqlstore.GroupCommit(), sqlstore.PrepareStatements()), w: w, r: r}
 }
 
 // initWriter connects the writer, checks that the pragmas took, and migrates.

@@ -26,7 +26,6 @@ import (
 func GroupCommit() Option {
 	return func(s *Store) {
 		s.g = &group{s: s, units: make(chan *unit), quit: make(chan struct{}), done: make(chan struct{})}
-		go s.g.run()
 	}
 }
 
@@ -110,6 +109,9 @@ func (g *group) run() {
 			close(u.answered)
 		}
 		clear(batch)
+		if g.s.stmts != nil {
+			g.s.stmts.prepareMissed(context.Background(), g.s.w)
+		}
 	}
 }
 
@@ -129,6 +131,7 @@ func (g *group) commit(batch []*unit) {
 		fail(err)
 		return
 	}
+	q := g.s.on(g.s.w, tx)
 	// A unit alone needs no savepoint: its failure rolls back the transaction.
 	alone := len(batch) == 1
 	for _, u := range batch {
@@ -137,13 +140,13 @@ func (g *group) commit(batch []*unit) {
 			continue
 		}
 		if !alone {
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT unit"); err != nil {
+			if _, err := q.ExecContext(ctx, "SAVEPOINT unit"); err != nil {
 				_ = tx.Rollback()
 				fail(err)
 				return
 			}
 		}
-		u.err, u.panicked = call(u.fn, &writer{s: g.s, q: tx, tx: tx, ctx: context.WithoutCancel(u.ctx)})
+		u.err, u.panicked = call(u.fn, &writer{s: g.s, q: q, tx: tx, ctx: context.WithoutCancel(u.ctx)})
 		failed := u.err != nil || u.panicked != nil
 		switch {
 		case failed && alone:
@@ -152,14 +155,14 @@ func (g *group) commit(batch []*unit) {
 		case failed:
 			// If the unit's error aborted the transaction itself (SQLite does so for a
 			// full disk or an I/O error), ROLLBACK TO fails, and so does the batch.
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO unit"); err != nil {
+			if _, err := q.ExecContext(ctx, "ROLLBACK TO unit"); err != nil {
 				_ = tx.Rollback()
 				fail(err)
 				return
 			}
 			fallthrough
 		case !alone:
-			if _, err := tx.ExecContext(ctx, "RELEASE unit"); err != nil {
+			if _, err := q.ExecContext(ctx, "RELEASE unit"); err != nil {
 				_ = tx.Rollback()
 				fail(err)
 				return

@@ -68,7 +68,7 @@ func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey,
 }
 
 func (s *Store) GetIdempotency(ctx context.Context, key store.IdempotencyKey) (store.IdempotencyRecord, error) {
-	return getIdempotency(ctx, s, s.r, key)
+	return getIdempotency(ctx, s, s.rq, key)
 }
 
 func getIdempotency(ctx context.Context, s *Store, q querier, key store.IdempotencyKey) (store.IdempotencyRecord, error) {

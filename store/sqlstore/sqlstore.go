@@ -66,6 +66,9 @@ type Store struct {
 	d    Dialect
 	name string
 	g    *group // nil: units run on w as they come
+	// rq reads through r: r itself, or its prepared statements (PrepareStatements).
+	rq    querier
+	stmts *stmtCache // nil: statements are sent as text
 }
 
 // Option changes how New's store works.
@@ -77,6 +80,10 @@ func New(w, r *sql.DB, d Dialect, opts ...Option) *Store {
 	s := &Store{w: w, r: r, d: d, name: d.Name()}
 	for _, o := range opts {
 		o(s)
+	}
+	s.rq = s.on(r, nil)
+	if s.g != nil {
+		go s.g.run()
 	}
 	return s
 }
@@ -114,7 +121,7 @@ func (s *Store) write(ctx context.Context, fn func(w *writer) error) error {
 	if s.g != nil {
 		return s.g.do(ctx, fn)
 	}
-	return fn(&writer{s: s, q: s.w})
+	return fn(&writer{s: s, q: s.on(s.w, nil)})
 }
 
 // Update runs fn's writes as one unit, committed once (store.Store.Update).
@@ -132,7 +139,7 @@ func (s *Store) Update(ctx context.Context, fn func(w store.Writer) error) error
 			panic(r)
 		}
 	}()
-	if err := fn(&writer{s: s, q: tx, tx: tx}); err != nil {
+	if err := fn(&writer{s: s, q: s.on(s.w, tx), tx: tx}); err != nil {
 		_ = tx.Rollback() // gone either way
 		return err
 	}
@@ -161,6 +168,9 @@ func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS)
 func (s *Store) Close() error {
 	if s.g != nil {
 		s.g.close()
+	}
+	if s.stmts != nil {
+		s.stmts.close()
 	}
 	if s.r == s.w {
 		return s.w.Close()
@@ -204,7 +214,7 @@ func (w *writer) CreateUser(ctx context.Context, u store.User) error {
 }
 
 func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
-	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = $1`, name))
+	u, err := scanUser(s.rq.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = $1`, name))
 	if err != nil {
 		return store.User{}, s.fail(fmt.Sprintf("get user %q", name), notFound(err))
 	}
@@ -213,7 +223,7 @@ func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
 
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 	// users.name sorts by bytes in both schemas (COLLATE "C" in PostgreSQL).
-	users, err := query(ctx, s.r, scanUser, `SELECT `+userCols+` FROM users ORDER BY name`)
+	users, err := query(ctx, s.rq, scanUser, `SELECT `+userCols+` FROM users ORDER BY name`)
 	if err != nil {
 		return nil, s.fail("list users", err)
 	}
@@ -288,7 +298,7 @@ func (w *writer) CreateFactor(ctx context.Context, f store.Factor) error {
 }
 
 func (s *Store) GetFactor(ctx context.Context, id string) (store.Factor, error) {
-	f, err := scanFactor(s.r.QueryRowContext(ctx, `SELECT `+factorCols+` FROM factors WHERE id = $1`, id))
+	f, err := scanFactor(s.rq.QueryRowContext(ctx, `SELECT `+factorCols+` FROM factors WHERE id = $1`, id))
 	if err != nil {
 		return store.Factor{}, s.fail("get factor "+id, notFound(err))
 	}
@@ -297,7 +307,7 @@ func (s *Store) GetFactor(ctx context.Context, id string) (store.Factor, error) 
 
 func (s *Store) ListFactors(ctx context.Context, userID string) ([]store.Factor, error) {
 	// factors.id sorts by bytes in both schemas (COLLATE "C" in PostgreSQL).
-	fs, err := query(ctx, s.r, scanFactor,
+	fs, err := query(ctx, s.rq, scanFactor,
 		`SELECT `+factorCols+` FROM factors WHERE user_id = $1 ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, s.fail("list factors of "+userID, err)
@@ -537,7 +547,7 @@ func (w *writer) CreateTransaction(ctx context.Context, t store.Transaction) err
 }
 
 func (s *Store) GetTransaction(ctx context.Context, id string) (store.Transaction, error) {
-	return getTransaction(ctx, s, s.r, id)
+	return getTransaction(ctx, s, s.rq, id)
 }
 
 // GetTransaction reads through the unit, so it sees what the unit has written.
@@ -650,7 +660,7 @@ func (w *writer) DeleteExpiredTransactions(ctx context.Context, before time.Time
 }
 
 func (s *Store) ListPendingTransactions(ctx context.Context, factorID string, now time.Time) ([]store.Transaction, error) {
-	txs, err := query(ctx, s.r, scanTransaction,
+	txs, err := query(ctx, s.rq, scanTransaction,
 		`SELECT `+txCols+` FROM transactions WHERE factor_id = $1 AND status = $2 AND expires_at > $3
 		 ORDER BY created_at, `+s.d.ByteOrder("id"),
 		factorID, pending, millis(now))
@@ -861,10 +871,10 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	var events []store.AuditEvent
 	var err error
 	if f.Username == "" {
-		events, err = query(ctx, s.r, scanAudit,
+		events, err = query(ctx, s.rq, scanAudit,
 			`SELECT `+auditCols+` FROM audit ORDER BY time DESC, id DESC LIMIT $1`, limit)
 	} else {
-		events, err = query(ctx, s.r, scanAudit,
+		events, err = query(ctx, s.rq, scanAudit,
 			`SELECT `+auditCols+` FROM audit WHERE username = $1 ORDER BY time DESC, id DESC LIMIT $2`,
 			f.Username, limit)
 	}

@@ -262,4 +262,4 @@ func (dialect) ByteOrder(col string) string { return col }
 // LockKeys has nothing to do: the writer's transactions BEGIN IMMEDIATE, so ReserveSend's
 // holds the database's write lock from its start, and no other reservation, from this
 // process or another, can record a send until it ends.
-func (dialect) LockKeys(context.Context, *sql.Tx, []string) error { return nil }
+func (dialect) LockKeys(context.Context, sqlstore.Execer, []string) error { return nil }

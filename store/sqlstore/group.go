@@ -146,7 +146,7 @@ func (g *group) commit(batch []*unit) {
 				return
 			}
 		}
-		u.err, u.panicked = call(u.fn, &writer{s: g.s, q: q, tx: tx, ctx: context.WithoutCancel(u.ctx)})
+		u.err, u.panicked = call(u.fn, &writer{s: g.s, e: sqlExecer{q}, unit: true, ctx: context.WithoutCancel(u.ctx)})
 		failed := u.err != nil || u.panicked != nil
 		switch {
 		case failed && alone:

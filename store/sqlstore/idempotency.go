@@ -37,7 +37,7 @@ func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey,
 	// A record swept between the upsert and the read is claimed on the next round (on
 	// the pool: in a unit's transaction nothing comes between them).
 	for range 3 {
-		res, err := w.q.ExecContext(ctx, claimIdempotencySQL,
+		res, err := w.exec(ctx, claimIdempotencySQL,
 			key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil), millis(expiresAt), millis(now))
 		n, err := affected(res, err)
 		if err != nil {
@@ -45,7 +45,7 @@ func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey,
 		}
 		if n == 1 {
 			var other bool
-			err := w.q.QueryRowContext(ctx,
+			err := w.e.QueryRow(ctx,
 				`SELECT EXISTS (SELECT 1 FROM idempotency WHERE provider = $1 AND webhook_id = $2 AND fingerprint <> $3)`,
 				key.Provider, key.WebhookID, key.Fingerprint).Scan(&other)
 			if err != nil {
@@ -55,7 +55,7 @@ func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey,
 				LeaseUntil: fromMillis(millis(leaseUntil)), ExpiresAt: fromMillis(millis(expiresAt)), CreatedAt: fromMillis(millis(now))}
 			return store.IdempotencyClaim{Claimed: true, Record: rec, OtherFingerprint: other}, nil
 		}
-		rec, err := getIdempotency(ctx, s, w.q, key)
+		rec, err := getIdempotency(ctx, s, w.e, key)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -68,13 +68,13 @@ func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey,
 }
 
 func (s *Store) GetIdempotency(ctx context.Context, key store.IdempotencyKey) (store.IdempotencyRecord, error) {
-	return getIdempotency(ctx, s, s.rq, key)
+	return getIdempotency(ctx, s, sqlExecer{s.rq}, key)
 }
 
-func getIdempotency(ctx context.Context, s *Store, q querier, key store.IdempotencyKey) (store.IdempotencyRecord, error) {
+func getIdempotency(ctx context.Context, s *Store, e Execer, key store.IdempotencyKey) (store.IdempotencyRecord, error) {
 	var r store.IdempotencyRecord
 	var lease, expires, created int64
-	err := q.QueryRowContext(ctx,
+	err := e.QueryRow(ctx,
 		`SELECT `+idempotencyCols+` FROM idempotency WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3`,
 		key.Provider, key.WebhookID, key.Fingerprint).
 		Scan(&r.Key.Provider, &r.Key.WebhookID, &r.Key.Fingerprint, &r.Owner, &r.Done, &r.Status, &r.Body, &lease, &expires, &created)
@@ -97,7 +97,7 @@ func (w *writer) completeIdempotency(ctx context.Context, key store.IdempotencyK
 	if body == nil {
 		body = []byte{}
 	}
-	res, err := w.q.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`UPDATE idempotency SET done = TRUE, status = $5, body = $6
 		 WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3 AND owner = $4 AND NOT done`,
 		key.Provider, key.WebhookID, key.Fingerprint, owner, status, body)
@@ -112,7 +112,7 @@ func (w *writer) completeIdempotency(ctx context.Context, key store.IdempotencyK
 
 func (s *Store) ReleaseIdempotency(ctx context.Context, key store.IdempotencyKey, owner string) error {
 	return s.write(ctx, func(w *writer) error {
-		_, err := w.q.ExecContext(w.c(ctx),
+		_, err := w.exec(w.c(ctx),
 			`DELETE FROM idempotency WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3 AND owner = $4 AND NOT done`,
 			key.Provider, key.WebhookID, key.Fingerprint, owner)
 		if err != nil {

@@ -42,9 +42,9 @@ type Dialect interface {
 	// the database's collation.
 	ByteOrder(col string) string
 	// LockKeys makes ReserveSend's count and insert one atomic step across processes:
-	// called in tx before the count, it holds until tx ends whatever lock keeps every
+	// called in a unit's transaction (e) before the count, it holds until the unit ends whatever lock keeps every
 	// other reservation of these keys (sorted, distinct) from recording a send meanwhile.
-	LockKeys(ctx context.Context, tx *sql.Tx, keys []string) error
+	LockKeys(ctx context.Context, e Execer, keys []string) error
 }
 
 var _ store.Store = (*Store)(nil)
@@ -96,12 +96,12 @@ type querier interface {
 }
 
 // writer is a store.Writer: the writes of one unit, and the reads that explain their
-// results, all through q, so they see the unit's own writes (and, in a batch, those of the
+// results, all through e, so they see the unit's own writes (and, in a batch, those of the
 // units before it).
 type writer struct {
-	s  *Store
-	q  querier
-	tx *sql.Tx // q when the unit is in a transaction; nil for a single write on the pool
+	s    *Store
+	e    Execer
+	unit bool // e is a unit's transaction; false: a single write on the pool
 	// ctx, when set, replaces the caller's context: a unit in a shared batch must not be
 	// interrupted by its caller's cancellation, which would abort its neighbours too.
 	ctx context.Context
@@ -116,18 +116,31 @@ func (w *writer) c(ctx context.Context) context.Context {
 	return ctx
 }
 
-// write runs fn as a unit: on the group's writer, or at once on the pool.
+// exec runs a statement through e, its count of changed rows as a sql.Result.
+func (w *writer) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	n, err := w.e.Exec(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rowsAffected(n), nil
+}
+
+// write runs fn as a single write: on the group's writer, or at once on the pool.
 func (s *Store) write(ctx context.Context, fn func(w *writer) error) error {
 	if s.g != nil {
 		return s.g.do(ctx, fn)
 	}
-	return fn(&writer{s: s, q: s.on(s.w, nil)})
+	return fn(&writer{s: s, e: sqlExecer{s.on(s.w, nil)}})
 }
 
-// Update runs fn's writes as one unit, committed once (store.Store.Update).
-func (s *Store) Update(ctx context.Context, fn func(w store.Writer) error) error {
+// unit runs fn as a unit: on the group's writer, in the dialect's own transactions
+// (UnitRunner), or in a database/sql transaction.
+func (s *Store) unit(ctx context.Context, fn func(w *writer) error) error {
 	if s.g != nil {
-		return s.g.do(ctx, func(w *writer) error { return fn(w) })
+		return s.g.do(ctx, fn)
+	}
+	if r, ok := s.d.(UnitRunner); ok {
+		return r.RunUnit(ctx, s.w, func(e Execer) error { return fn(&writer{s: s, e: e, unit: true}) })
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -139,7 +152,7 @@ func (s *Store) Update(ctx context.Context, fn func(w store.Writer) error) error
 			panic(r)
 		}
 	}()
-	if err := fn(&writer{s: s, q: s.on(s.w, tx), tx: tx}); err != nil {
+	if err := fn(&writer{s: s, e: sqlExecer{s.on(s.w, tx)}, unit: true}); err != nil {
 		_ = tx.Rollback() // gone either way
 		return err
 	}
@@ -147,6 +160,11 @@ func (s *Store) Update(ctx context.Context, fn func(w store.Writer) error) error
 		return s.fail("update: commit", err)
 	}
 	return nil
+}
+
+// Update runs fn's writes as one unit, committed once (store.Store.Update).
+func (s *Store) Update(ctx context.Context, fn func(w store.Writer) error) error {
+	return s.unit(ctx, func(w *writer) error { return fn(w) })
 }
 
 // Migrate applies to db the goose migrations in fsys's directory "migrations" that it has
@@ -202,7 +220,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 
 func (w *writer) CreateUser(ctx context.Context, u store.User) error {
 	ctx = w.c(ctx)
-	_, err := w.q.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4)`,
+	_, err := w.exec(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4)`,
 		u.ID, u.Name, u.Disabled, millis(u.CreatedAt))
 	if errors.Is(w.s.d.Constraint(err), store.ErrExists) {
 		err = store.ErrExists
@@ -236,7 +254,7 @@ func (s *Store) SetUserDisabled(ctx context.Context, name string, disabled bool)
 
 func (w *writer) SetUserDisabled(ctx context.Context, name string, disabled bool) error {
 	ctx = w.c(ctx)
-	res, err := w.q.ExecContext(ctx, `UPDATE users SET disabled = $2 WHERE name = $1`, name, disabled)
+	res, err := w.exec(ctx, `UPDATE users SET disabled = $2 WHERE name = $1`, name, disabled)
 	if err := changedOne(res, err); err != nil {
 		return w.s.fail(fmt.Sprintf("set user %q disabled", name), err)
 	}
@@ -250,7 +268,7 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 func (w *writer) DeleteUser(ctx context.Context, name string) error {
 	ctx = w.c(ctx)
 	// The factors go with it: ON DELETE CASCADE, in the same statement.
-	res, err := w.q.ExecContext(ctx, `DELETE FROM users WHERE name = $1`, name)
+	res, err := w.exec(ctx, `DELETE FROM users WHERE name = $1`, name)
 	if err := changedOne(res, err); err != nil {
 		return w.s.fail(fmt.Sprintf("delete user %q", name), err)
 	}
@@ -282,7 +300,7 @@ func (w *writer) CreateFactor(ctx context.Context, f store.Factor) error {
 	if err != nil {
 		return w.s.fail(op+f.ID, err)
 	}
-	_, err = w.q.ExecContext(ctx,
+	_, err = w.exec(ctx,
 		`INSERT INTO factors (`+factorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		f.ID, f.UserID, f.Type, f.Label, string(f.State), f.Secret, f.KeyID, params,
 		f.Counter, f.Failures, millis(f.LockedUntil), millis(f.CreatedAt), millis(f.UpdatedAt))
@@ -321,7 +339,7 @@ func (s *Store) SetFactorState(ctx context.Context, id string, st store.FactorSt
 
 func (w *writer) SetFactorState(ctx context.Context, id string, st store.FactorState, now time.Time) error {
 	ctx = w.c(ctx)
-	res, err := w.q.ExecContext(ctx, `UPDATE factors SET state = $2, updated_at = $3 WHERE id = $1`,
+	res, err := w.exec(ctx, `UPDATE factors SET state = $2, updated_at = $3 WHERE id = $1`,
 		id, string(st), millis(now))
 	if err := changedOne(res, err); err != nil {
 		return w.s.fail(fmt.Sprintf("set factor %s state", id), err)
@@ -335,7 +353,7 @@ func (s *Store) DeleteFactor(ctx context.Context, id string) error {
 
 func (w *writer) DeleteFactor(ctx context.Context, id string) error {
 	ctx = w.c(ctx)
-	res, err := w.q.ExecContext(ctx, `DELETE FROM factors WHERE id = $1`, id)
+	res, err := w.exec(ctx, `DELETE FROM factors WHERE id = $1`, id)
 	if err := changedOne(res, err); err != nil {
 		return w.s.fail("delete factor "+id, err)
 	}
@@ -351,7 +369,7 @@ func (w *writer) AdvanceCounter(ctx context.Context, id string, next int64, now 
 	const op = "advance counter of "
 	// The comparison and the write are one statement, so two requests carrying the same
 	// code cannot both pass: the second finds counter = next and changes nothing.
-	res, err := w.q.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`UPDATE factors SET counter = $2, failures = 0, locked_until = 0, updated_at = $3
 		 WHERE id = $1 AND counter < $2`,
 		id, next, millis(now))
@@ -401,7 +419,7 @@ func (s *Store) RecordFailure(ctx context.Context, id string, now time.Time, max
 
 func (w *writer) RecordFailure(ctx context.Context, id string, now time.Time, maxFailures int, lockFor time.Duration) (store.Factor, error) {
 	ctx = w.c(ctx)
-	f, err := scanFactor(w.q.QueryRowContext(ctx, recordFailureSQL,
+	f, err := scanFactor(w.e.QueryRow(ctx, recordFailureSQL,
 		id, millis(now), int64(maxFailures), millis(now.Add(lockFor))))
 	if err != nil {
 		return store.Factor{}, w.s.fail("record failure of "+id, notFound(err))
@@ -415,7 +433,7 @@ func (s *Store) ResetFailures(ctx context.Context, id string, now time.Time) err
 
 func (w *writer) ResetFailures(ctx context.Context, id string, now time.Time) error {
 	ctx = w.c(ctx)
-	res, err := w.q.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`UPDATE factors SET failures = 0, locked_until = 0, updated_at = $2 WHERE id = $1`, id, millis(now))
 	if err := changedOne(res, err); err != nil {
 		return w.s.fail("reset failures of "+id, err)
@@ -429,7 +447,7 @@ func (s *Store) UpdateFactorSecret(ctx context.Context, id string, secret []byte
 
 func (w *writer) UpdateFactorSecret(ctx context.Context, id string, secret []byte, keyID string, now time.Time) error {
 	ctx = w.c(ctx)
-	res, err := w.q.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`UPDATE factors SET secret = $2, key_id = $3, updated_at = $4 WHERE id = $1`,
 		id, secret, keyID, millis(now))
 	if err := changedOne(res, err); err != nil {
@@ -451,7 +469,7 @@ func (w *writer) ActivateFactor(ctx context.Context, id string, params map[strin
 	}
 	// The state test and the write are one statement: of concurrent activations, the
 	// others find the factor active and change nothing.
-	res, err := w.q.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`UPDATE factors SET state = $2, params = $3, updated_at = $4 WHERE id = $1 AND state = $5`,
 		id, string(store.FactorActive), p, millis(now), string(store.FactorPending))
 	if err := changedOne(res, err); err != nil {
@@ -474,7 +492,7 @@ func (w *writer) UpdateFactorParams(ctx context.Context, id, label string, param
 	if err != nil {
 		return w.s.fail(op+id, err)
 	}
-	res, err := w.q.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`UPDATE factors SET label = $2, params = $3, updated_at = $4 WHERE id = $1`,
 		id, label, p, millis(now))
 	if err := changedOne(res, err); err != nil {
@@ -486,7 +504,7 @@ func (w *writer) UpdateFactorParams(ctx context.Context, id, label string, param
 // factorNotPending explains why ActivateFactor changed nothing: ErrNotFound or ErrConflict.
 func (w *writer) factorNotPending(ctx context.Context, id string) error {
 	var state string
-	if err := w.q.QueryRowContext(ctx, `SELECT state FROM factors WHERE id = $1`, id).Scan(&state); err != nil {
+	if err := w.e.QueryRow(ctx, `SELECT state FROM factors WHERE id = $1`, id).Scan(&state); err != nil {
 		return notFound(err)
 	}
 	return fmt.Errorf("state %s: %w", state, store.ErrConflict)
@@ -495,7 +513,7 @@ func (w *writer) factorNotPending(ctx context.Context, id string) error {
 // factorExists returns nil if the factor exists, an error wrapping store.ErrNotFound if not.
 func (w *writer) factorExists(ctx context.Context, id string) error {
 	var one int
-	return notFound(w.q.QueryRowContext(ctx, `SELECT 1 FROM factors WHERE id = $1`, id).Scan(&one))
+	return notFound(w.e.QueryRow(ctx, `SELECT 1 FROM factors WHERE id = $1`, id).Scan(&one))
 }
 
 func scanFactor(sc scanner) (store.Factor, error) {
@@ -532,7 +550,7 @@ func (w *writer) CreateTransaction(ctx context.Context, t store.Transaction) err
 	ctx = w.c(ctx)
 	// DO NOTHING rather than a unique violation: in PostgreSQL an error aborts the
 	// transaction it happens in, and a unit may go on to record the refusal.
-	res, err := w.q.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`INSERT INTO transactions (`+txCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		 ON CONFLICT (id) DO NOTHING`,
 		t.ID, t.Provider, t.Username, t.Capability, t.FactorID, t.Status, t.Secret, t.Attempts, t.Data,
@@ -547,16 +565,16 @@ func (w *writer) CreateTransaction(ctx context.Context, t store.Transaction) err
 }
 
 func (s *Store) GetTransaction(ctx context.Context, id string) (store.Transaction, error) {
-	return getTransaction(ctx, s, s.rq, id)
+	return getTransaction(ctx, s, sqlExecer{s.rq}, id)
 }
 
 // GetTransaction reads through the unit, so it sees what the unit has written.
 func (w *writer) GetTransaction(ctx context.Context, id string) (store.Transaction, error) {
-	return getTransaction(w.c(ctx), w.s, w.q, id)
+	return getTransaction(w.c(ctx), w.s, w.e, id)
 }
 
-func getTransaction(ctx context.Context, s *Store, q querier, id string) (store.Transaction, error) {
-	t, err := scanTransaction(q.QueryRowContext(ctx, `SELECT `+txCols+` FROM transactions WHERE id = $1`, id))
+func getTransaction(ctx context.Context, s *Store, e Execer, id string) (store.Transaction, error) {
+	t, err := scanTransaction(e.QueryRow(ctx, `SELECT `+txCols+` FROM transactions WHERE id = $1`, id))
 	if err != nil {
 		return store.Transaction{}, s.fail("get transaction "+id, notFound(err))
 	}
@@ -571,7 +589,7 @@ func (w *writer) CompleteTransaction(ctx context.Context, id, status string, now
 	ctx = w.c(ctx)
 	// The status test and the write are one statement: of concurrent completions, one
 	// moves the transaction out of PENDING and the others change nothing.
-	res, err := w.q.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`UPDATE transactions SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4`,
 		id, status, millis(now), pending)
 	if err := changedOne(res, err); err != nil {
@@ -595,7 +613,7 @@ func (s *Store) AddAttempt(ctx context.Context, id string, now time.Time) (int, 
 func (w *writer) AddAttempt(ctx context.Context, id string, now time.Time) (int, error) {
 	ctx = w.c(ctx)
 	var n int
-	err := w.q.QueryRowContext(ctx,
+	err := w.e.QueryRow(ctx,
 		`UPDATE transactions SET attempts = attempts + 1, updated_at = $2 WHERE id = $1 AND status = $3
 		 RETURNING attempts`,
 		id, millis(now), pending).Scan(&n)
@@ -612,7 +630,7 @@ func (w *writer) AddAttempt(ctx context.Context, id string, now time.Time) (int,
 // or ErrConflict.
 func (w *writer) notPending(ctx context.Context, id string) error {
 	var status string
-	if err := w.q.QueryRowContext(ctx, `SELECT status FROM transactions WHERE id = $1`, id).Scan(&status); err != nil {
+	if err := w.e.QueryRow(ctx, `SELECT status FROM transactions WHERE id = $1`, id).Scan(&status); err != nil {
 		return notFound(err)
 	}
 	return fmt.Errorf("status %s: %w", status, store.ErrConflict)
@@ -629,7 +647,7 @@ func (s *Store) CancelPending(ctx context.Context, factorID, keepID, status stri
 
 func (w *writer) CancelPending(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error) {
 	ctx = w.c(ctx)
-	res, err := w.q.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`UPDATE transactions SET status = $3, updated_at = $4
 		 WHERE factor_id = $1 AND id <> $2 AND status = $5`,
 		factorID, keepID, status, millis(now), pending)
@@ -701,14 +719,14 @@ func (w *writer) ReserveSend(ctx context.Context, keys []string, limits []store.
 	// Lock, count, insert in one transaction: no row exists to lock before a key's first
 	// send, so the dialect locks the keys themselves, and each count then sees every send
 	// committed by an earlier holder.
-	err = w.inTx(ctx, func(tx *sql.Tx) error {
-		if err := w.s.d.LockKeys(ctx, tx, keys); err != nil {
+	err = w.inUnit(ctx, func(e Execer) error {
+		if err := w.s.d.LockKeys(ctx, e, keys); err != nil {
 			return err
 		}
-		if err := countSends(ctx, tx, keys, limits, now); err != nil {
+		if err := countSends(ctx, e, keys, limits, now); err != nil {
 			return err
 		}
-		return insertSends(ctx, tx, keys, now)
+		return insertSends(ctx, e, keys, now)
 	})
 	if err != nil {
 		return w.s.fail("reserve send", err)
@@ -719,7 +737,7 @@ func (w *writer) ReserveSend(ctx context.Context, keys []string, limits []store.
 // countSends returns ErrRateLimited if a key has reached a limit. One statement counts
 // under every key and limit, so it costs one round trip however many there are; each count
 // stops at Max, so a flood under one key costs no more than the limit.
-func countSends(ctx context.Context, tx *sql.Tx, keys []string, limits []store.SendLimit, now time.Time) error {
+func countSends(ctx context.Context, e Execer, keys []string, limits []store.SendLimit, now time.Time) error {
 	if len(limits) == 0 {
 		return nil
 	}
@@ -744,7 +762,7 @@ func countSends(ctx context.Context, tx *sql.Tx, keys []string, limits []store.S
 	for i := range got {
 		dest[i] = &got[i]
 	}
-	if err := tx.QueryRowContext(ctx, `SELECT `+strings.Join(counts, ", "), args...).Scan(dest...); err != nil {
+	if err := e.QueryRow(ctx, `SELECT `+strings.Join(counts, ", "), args...).Scan(dest...); err != nil {
 		return err
 	}
 	for i, c := range checks {
@@ -756,7 +774,7 @@ func countSends(ctx context.Context, tx *sql.Tx, keys []string, limits []store.S
 }
 
 // insertSends records one send at now under each key, in one statement.
-func insertSends(ctx context.Context, tx *sql.Tx, keys []string, now time.Time) error {
+func insertSends(ctx context.Context, e Execer, keys []string, now time.Time) error {
 	rows := make([]string, len(keys))
 	args := make([]any, 0, len(keys)+1)
 	args = append(args, millis(now))
@@ -764,7 +782,7 @@ func insertSends(ctx context.Context, tx *sql.Tx, keys []string, now time.Time) 
 		rows[i] = fmt.Sprintf("($%d, $1)", i+2)
 		args = append(args, key)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO sends (key, at) VALUES `+strings.Join(rows, ", "), args...)
+	_, err := e.Exec(ctx, `INSERT INTO sends (key, at) VALUES `+strings.Join(rows, ", "), args...)
 	return err
 }
 
@@ -809,7 +827,7 @@ func (w *writer) UseNonce(ctx context.Context, scope, nonce string, expires, now
 	// One statement: of concurrent uses the first inserts; the rest find its row (waiting
 	// for it to commit, in PostgreSQL), and its unexpired expires_at fails the WHERE, so
 	// they change nothing.
-	res, err := w.q.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`INSERT INTO nonces (scope, nonce, expires_at) VALUES ($1, $2, $3)
 		 ON CONFLICT (scope, nonce) DO UPDATE SET expires_at = excluded.expires_at
 		 WHERE nonces.expires_at <= $4`,
@@ -854,7 +872,7 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 
 func (w *writer) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	ctx = w.c(ctx)
-	_, err := w.q.ExecContext(ctx,
+	err := w.e.Later(ctx,
 		`INSERT INTO audit (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID)
 	if err != nil {
@@ -927,29 +945,17 @@ func (w *writer) deleteOldest(ctx context.Context, table, key, where, order stri
 		// A caller looping "until it returns < limit" would never stop.
 		return 0, fmt.Errorf("limit %d is not positive", limit)
 	}
-	res, err := w.q.ExecContext(ctx, w.s.d.DeleteOldest(table, key, where, order), before, limit)
+	res, err := w.exec(ctx, w.s.d.DeleteOldest(table, key, where, order), before, limit)
 	return affected(res, err)
 }
 
-// inTx runs fn in a transaction and commits it if fn returns nil: the unit's own when w
-// is in one (a savepoint of it, for SQLite's batches, or Update's), else one of its own
-// on the pool. fn must use only tx: for an in-memory SQLite database the readers are the
-// writer's one connection, which tx holds.
-func (w *writer) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if w.tx != nil {
-		return fn(w.tx)
+// inUnit runs fn's statements as one transaction: w's unit's, or, for a write on the pool,
+// a unit of its own.
+func (w *writer) inUnit(ctx context.Context, fn func(e Execer) error) error {
+	if w.unit {
+		return fn(w.e)
 	}
-	tx, err := w.s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		// Nothing to report from a failed rollback: the transaction is gone either way
-		// (a canceled context has already rolled it back).
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return w.s.unit(ctx, func(u *writer) error { return fn(u.e) })
 }
 
 // scanner is what *sql.Row and *sql.Rows have in common.

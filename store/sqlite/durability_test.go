@@ -71,16 +71,7 @@ func durabilityChild(dsn string) int {
 // so this tests SQLite's commit protocol and the store's error path, not the disk.
 func TestDurability(t *testing.T) {
 	dsn := fileDSN(t)
-	setup, err := sqlite.Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := setup.CreateUser(t.Context(), store.User{ID: "u1", Name: "alice"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := setup.Close(); err != nil {
-		t.Fatal(err)
-	}
+	setupDurability(t, dsn)
 
 	ids := killChild(t, childEnv, dsn, killAfter)
 	t.Logf("child acknowledged %d factors before SIGKILL took effect", len(ids))
@@ -92,6 +83,27 @@ func TestDurability(t *testing.T) {
 		}
 	}
 	integrityCheck(t, dsn)
+}
+
+// setupDurability creates the database at dsn with user u1 (alice) and factors of hers,
+// and closes it for a child to open.
+func setupDurability(t *testing.T, dsn string, factors ...store.Factor) {
+	t.Helper()
+	setup, err := sqlite.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := setup.CreateUser(t.Context(), store.User{ID: "u1", Name: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range factors {
+		if err := setup.CreateFactor(t.Context(), f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := setup.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // killChild runs this test binary as the child env names, writing to dsn, reads the lines
@@ -211,22 +223,11 @@ func batchChild(dsn string) int {
 // is half there and no unit of one half written.
 func TestBatchDurability(t *testing.T) {
 	dsn := fileDSN(t)
-	setup, err := sqlite.Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := setup.CreateUser(t.Context(), store.User{ID: "u1", Name: "alice"}); err != nil {
-		t.Fatal(err)
-	}
+	var factors []store.Factor
 	for i := range batchWriters {
-		f := store.Factor{ID: fmt.Sprintf("g%02d", i), UserID: "u1", Type: "totp", State: store.FactorActive, Counter: -1}
-		if err := setup.CreateFactor(t.Context(), f); err != nil {
-			t.Fatal(err)
-		}
+		factors = append(factors, store.Factor{ID: fmt.Sprintf("g%02d", i), UserID: "u1", Type: "totp", State: store.FactorActive, Counter: -1})
 	}
-	if err := setup.Close(); err != nil {
-		t.Fatal(err)
-	}
+	setupDurability(t, dsn, factors...)
 
 	lines := killChild(t, batchChildEnv, dsn, batchKillAfter)
 	acked := map[string]int64{}

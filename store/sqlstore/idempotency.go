@@ -24,12 +24,9 @@ const claimIdempotencySQL = `INSERT INTO idempotency
 const idempotencyCols = `provider, webhook_id, fingerprint, owner, done, status, body, lease_until, expires_at, created_at`
 
 func (s *Store) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
-	var c store.IdempotencyClaim
-	err := s.write(ctx, func(w *writer) (err error) {
-		c, err = w.claimIdempotency(w.c(ctx), key, owner, leaseUntil, expiresAt, now)
-		return err
+	return result(ctx, s, func(w *writer) (store.IdempotencyClaim, error) {
+		return w.claimIdempotency(w.c(ctx), key, owner, leaseUntil, expiresAt, now)
 	})
-	return c, err
 }
 
 func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
@@ -123,10 +120,8 @@ func (s *Store) ReleaseIdempotency(ctx context.Context, key store.IdempotencyKey
 }
 
 func (s *Store) DeleteExpiredIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
-	var n int
-	err := s.write(ctx, func(w *writer) (err error) {
-		n, err = w.deleteOldest(w.c(ctx), "idempotency", "provider, webhook_id, fingerprint", "expires_at <= $1", "expires_at", millis(before), limit)
-		return err
+	n, err := result(ctx, s, func(w *writer) (int, error) {
+		return w.deleteOldest(w.c(ctx), "idempotency", "provider, webhook_id, fingerprint", "expires_at <= $1", "expires_at", millis(before), limit)
 	})
 	if err != nil {
 		return 0, s.fail("delete expired idempotency records", err)

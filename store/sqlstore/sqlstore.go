@@ -133,6 +133,16 @@ func (s *Store) write(ctx context.Context, fn func(w *writer) error) error {
 	return fn(&writer{s: s, e: sqlExecer{s.on(s.w, nil)}})
 }
 
+// result runs fn as a single write (write) and returns what it returns.
+func result[T any](ctx context.Context, s *Store, fn func(w *writer) (T, error)) (T, error) {
+	var r T
+	err := s.write(ctx, func(w *writer) (err error) {
+		r, err = fn(w)
+		return err
+	})
+	return r, err
+}
+
 // unit runs fn as a unit: on the group's writer, in the dialect's own transactions
 // (UnitRunner), or in a database/sql transaction.
 func (s *Store) unit(ctx context.Context, fn func(w *writer) error) error {
@@ -409,12 +419,7 @@ WHERE id = $1
 RETURNING ` + factorCols
 
 func (s *Store) RecordFailure(ctx context.Context, id string, now time.Time, maxFailures int, lockFor time.Duration) (store.Factor, error) {
-	var r store.Factor
-	err := s.write(ctx, func(w *writer) (err error) {
-		r, err = w.RecordFailure(ctx, id, now, maxFailures, lockFor)
-		return err
-	})
-	return r, err
+	return result(ctx, s, func(w *writer) (store.Factor, error) { return w.RecordFailure(ctx, id, now, maxFailures, lockFor) })
 }
 
 func (w *writer) RecordFailure(ctx context.Context, id string, now time.Time, maxFailures int, lockFor time.Duration) (store.Factor, error) {
@@ -602,12 +607,7 @@ func (w *writer) CompleteTransaction(ctx context.Context, id, status string, now
 }
 
 func (s *Store) AddAttempt(ctx context.Context, id string, now time.Time) (int, error) {
-	var r int
-	err := s.write(ctx, func(w *writer) (err error) {
-		r, err = w.AddAttempt(ctx, id, now)
-		return err
-	})
-	return r, err
+	return result(ctx, s, func(w *writer) (int, error) { return w.AddAttempt(ctx, id, now) })
 }
 
 func (w *writer) AddAttempt(ctx context.Context, id string, now time.Time) (int, error) {
@@ -637,12 +637,7 @@ func (w *writer) notPending(ctx context.Context, id string) error {
 }
 
 func (s *Store) CancelPending(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error) {
-	var r int
-	err := s.write(ctx, func(w *writer) (err error) {
-		r, err = w.CancelPending(ctx, factorID, keepID, status, now)
-		return err
-	})
-	return r, err
+	return result(ctx, s, func(w *writer) (int, error) { return w.CancelPending(ctx, factorID, keepID, status, now) })
 }
 
 func (w *writer) CancelPending(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error) {
@@ -659,12 +654,7 @@ func (w *writer) CancelPending(ctx context.Context, factorID, keepID, status str
 }
 
 func (s *Store) DeleteExpiredTransactions(ctx context.Context, before time.Time, limit int) (int, error) {
-	var r int
-	err := s.write(ctx, func(w *writer) (err error) {
-		r, err = w.DeleteExpiredTransactions(ctx, before, limit)
-		return err
-	})
-	return r, err
+	return result(ctx, s, func(w *writer) (int, error) { return w.DeleteExpiredTransactions(ctx, before, limit) })
 }
 
 func (w *writer) DeleteExpiredTransactions(ctx context.Context, before time.Time, limit int) (int, error) {
@@ -787,12 +777,7 @@ func insertSends(ctx context.Context, e Execer, keys []string, now time.Time) er
 }
 
 func (s *Store) DeleteSendsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	var r int
-	err := s.write(ctx, func(w *writer) (err error) {
-		r, err = w.DeleteSendsBefore(ctx, before, limit)
-		return err
-	})
-	return r, err
+	return result(ctx, s, func(w *writer) (int, error) { return w.DeleteSendsBefore(ctx, before, limit) })
 }
 
 func (w *writer) DeleteSendsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
@@ -842,12 +827,7 @@ func (w *writer) UseNonce(ctx context.Context, scope, nonce string, expires, now
 }
 
 func (s *Store) DeleteExpiredNonces(ctx context.Context, before time.Time, limit int) (int, error) {
-	var r int
-	err := s.write(ctx, func(w *writer) (err error) {
-		r, err = w.DeleteExpiredNonces(ctx, before, limit)
-		return err
-	})
-	return r, err
+	return result(ctx, s, func(w *writer) (int, error) { return w.DeleteExpiredNonces(ctx, before, limit) })
 }
 
 func (w *writer) DeleteExpiredNonces(ctx context.Context, before time.Time, limit int) (int, error) {
@@ -903,12 +883,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 }
 
 func (s *Store) DeleteAuditBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	var r int
-	err := s.write(ctx, func(w *writer) (err error) {
-		r, err = w.DeleteAuditBefore(ctx, before, limit)
-		return err
-	})
-	return r, err
+	return result(ctx, s, func(w *writer) (int, error) { return w.DeleteAuditBefore(ctx, before, limit) })
 }
 
 func (w *writer) DeleteAuditBefore(ctx context.Context, before time.Time, limit int) (int, error) {

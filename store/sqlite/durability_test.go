@@ -30,17 +30,16 @@ const batchChildEnv = "EMFA_SQLITE_BATCH_CHILD"
 
 func TestMain(m *testing.M) {
 	if dsn := os.Getenv(childEnv); dsn != "" {
-		os.Exit(durabilityChild(dsn))
+		os.Exit(runChild(dsn, durabilityChild))
 	}
 	if dsn := os.Getenv(batchChildEnv); dsn != "" {
-		os.Exit(batchChild(dsn))
+		os.Exit(runChild(dsn, batchChild))
 	}
 	os.Exit(m.Run())
 }
 
-// durabilityChild creates factors one by one and prints each id only once CreateFactor has
-// returned nil, i.e. once the store has promised the row is there.
-func durabilityChild(dsn string) int {
+// runChild opens the store at dsn for a child and returns its exit code.
+func runChild(dsn string, child func(ctx context.Context, s *sqlite.Store) int) int {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, dsn)
 	if err != nil {
@@ -48,6 +47,12 @@ func durabilityChild(dsn string) int {
 		return 1
 	}
 	defer s.Close()
+	return child(ctx, s)
+}
+
+// durabilityChild creates factors one by one and prints each id only once CreateFactor has
+// returned nil, i.e. once the store has promised the row is there.
+func durabilityChild(ctx context.Context, s *sqlite.Store) int {
 	now := time.Now()
 	for i := range childMax {
 		f := store.Factor{
@@ -173,14 +178,7 @@ const (
 // batchChild runs batchWriters goroutines that each make decisions on their own factor,
 // as units of Update: the counter to k and an audit row saying k. Units arriving together
 // share the group writer's commits. It prints "factor k" once Update has returned nil.
-func batchChild(dsn string) int {
-	ctx := context.Background()
-	s, err := sqlite.Open(ctx, dsn)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer s.Close()
+func batchChild(ctx context.Context, s *sqlite.Store) int {
 	var mu sync.Mutex
 	errs := make(chan error, batchWriters)
 	for i := range batchWriters {

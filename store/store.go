@@ -177,8 +177,9 @@ type Store interface {
 	// fn may run on the store's one writer, inside a commit shared with other units (as
 	// SQLite's does), so it must compute and call w, nothing else: no network I/O, no
 	// waiting, no call to the Store itself (which would wait for the writer fn holds). It
-	// is called once. A canceled ctx stops a unit that has not started; one that has runs
-	// to its end.
+	// is called once. A canceled ctx stops a unit that has not started; one that has may
+	// run to its end (SQLite's batch does not let one caller's cancellation abort it) or
+	// fail as a whole, never in part.
 	Update(ctx context.Context, fn func(w Writer) error) error
 
 	// Users. Names are unique; deleting a user deletes its factors.

@@ -119,9 +119,11 @@ func (g *group) run() {
 func (g *group) commit(batch []*unit) {
 	// The batch's statements must not be interrupted by one caller's context.
 	ctx := context.Background()
+	// fail fails the whole batch. A unit that failed by itself was told so by what the
+	// units before it had written, which is now lost: it gets the batch's error too.
 	fail := func(err error) {
 		for _, u := range batch {
-			if u.err == nil && u.panicked == nil {
+			if u.panicked == nil {
 				u.err = g.s.fail("commit", err)
 			}
 		}
@@ -170,13 +172,7 @@ func (g *group) commit(batch []*unit) {
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		// The units that failed by themselves were told so by what the others had
-		// written, which is now lost: every unit of the batch gets the commit's error.
-		for _, u := range batch {
-			if u.panicked == nil {
-				u.err = g.s.fail("commit", err)
-			}
-		}
+		fail(err)
 	}
 }
 

@@ -193,7 +193,9 @@ func TestHarnessSmoke(t *testing.T) {
 	for line := range strings.SplitSeq(out.String(), "\n") {
 		if m := errorsCol.FindStringSubmatch(line); m != nil {
 			rows++
-			if m[1] != "0" || m[2] == "0" {
+			// A TOTP row may run out of fresh codes on a loaded machine (20 factors
+			// supply a few codes a second): it is marked so, and then may count none.
+			if m[1] != "0" || m[2] == "0" && !strings.Contains(line, "supply-limited") {
 				t.Errorf("errors or no requests: %s", line)
 			}
 		}

@@ -93,6 +93,11 @@ type Storage struct {
 	PreviousEncryptionKeys []Secret `mapstructure:"previousEncryptionKeys"`
 	// AuditRetention is how long audit events are kept; unset means 90 days, 0 forever.
 	AuditRetention *time.Duration `mapstructure:"auditRetention"`
+	// MaxConnections bounds the database connections: PostgreSQL's pool (every decision
+	// holds one until its commit returns, so it bounds the commits in flight that the
+	// server can flush together), SQLite's readers (writes always go through one
+	// connection). 0: the backend's default.
+	MaxConnections int `mapstructure:"maxConnections"`
 }
 
 // Log configures the process log.

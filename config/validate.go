@@ -190,6 +190,9 @@ func (c *Config) Validate() error {
 	if r := c.Storage.AuditRetention; r != nil && *r != 0 && *r < time.Hour {
 		add("storage.auditRetention", "must be 0 (keep forever) or at least 1h, not %s", *r)
 	}
+	if n := c.Storage.MaxConnections; n < 0 || n > 1000 {
+		add("storage.maxConnections", "must be between 0 (the default) and 1000, not %d", n)
+	}
 	for i, k := range c.Storage.PreviousEncryptionKeys {
 		if _, err := DecodeKey(k); err != nil {
 			add(fmt.Sprintf("storage.previousEncryptionKeys[%d]", i), "%v", err)

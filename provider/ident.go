@@ -67,7 +67,14 @@ func (req Request) invalid() string {
 // RefuseEnrollments audits an enrollment lookup refused at the edge (a user name outside
 // the rule) and returns its answer, the empty list an unknown user gets.
 func (p *Provider) RefuseEnrollments(ctx context.Context, requestID, username, reason string) []Enrollment {
-	p.decide(ctx, requestID, ResourceEnrollments, Request{Username: username}, Failed(reason))
+	req, out := Request{Username: username, RequestID: requestID}, Failed(reason)
+	p.log(ctx, ResourceEnrollments, req, out)
+	if p.Audit != nil {
+		// The answer is [] whatever happens here; a lost row must be visible, not fatal.
+		if err := p.Audit.AppendAudit(context.WithoutCancel(ctx), p.event(ResourceEnrollments, req, out)); err != nil && p.Log != nil {
+			p.Log.Error("audit write", "provider", p.CredentialPrefix, "resource", ResourceEnrollments, "err", err)
+		}
+	}
 	return []Enrollment{}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
 
@@ -112,6 +113,7 @@ func (p *Provider) Test(ctx context.Context) (Outcome, error) {
 
 func (p *Provider) call(ctx context.Context, resource string, req Request, fn func(context.Context, Request) (Outcome, error)) (Outcome, error) {
 	var out Outcome
+	var d *decision
 	c, exposed := p.Capability(req.Capability)
 	invalid := req.invalid()
 	switch {
@@ -131,48 +133,118 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 			out = *refusal
 			break
 		}
+		if p.Audit != nil {
+			d = &decision{auditor: p.Audit, event: func(out Outcome) store.AuditEvent { return p.event(resource, req, out) }}
+			ctx = context.WithValue(ctx, decisionKey{}, d)
+		}
 		if out, err = fn(ctx, req); err != nil {
 			return Outcome{}, fmt.Errorf("provider %s: %s: %w", p.CredentialPrefix, resource, err)
 		}
 	}
-	p.decide(ctx, req.RequestID, resource, req, out)
+	p.log(ctx, resource, req, out)
+	if p.Audit == nil || d != nil && d.audited {
+		return out, nil
+	}
+	// A decision that wrote nothing (a refusal before any state change) is recorded by
+	// itself. Like a unit, it is not answered unless its record is written.
+	if err := p.Audit.AppendAudit(context.WithoutCancel(ctx), p.event(resource, req, out)); err != nil {
+		return Outcome{}, fmt.Errorf("provider %s: %s: audit: %w", p.CredentialPrefix, resource, err)
+	}
 	return out, nil
 }
 
-// decide logs a decision and appends it to the audit trail. The reason goes there, never
-// to Verify; codes and answers go nowhere.
-func (p *Provider) decide(ctx context.Context, requestID, resource string, req Request, out Outcome) {
+// log logs a decision. The reason goes there and to the audit trail, never to Verify;
+// codes and answers go nowhere.
+func (p *Provider) log(ctx context.Context, resource string, req Request, out Outcome) {
+	if p.Log == nil {
+		return
+	}
 	level := slog.LevelInfo
 	if out.Status == StatusFailed {
 		level = slog.LevelWarn
 	}
-	// What the caller sent is recorded bounded and escaped: the audit write must not be
-	// what fails (PostgreSQL refuses a NUL), nor a log line carry 30 KB or a forged line.
-	req.Username = Printable(req.Username, MaxUsernameBytes)
-	req.Capability = Printable(req.Capability, MaxCapabilityBytes)
-	req.ID = Printable(req.ID, MaxFactorIDBytes)
-	out.Reason = Printable(out.Reason, maxReasonBytes)
-	if p.Log != nil {
-		p.Log.Log(ctx, level, "decision",
-			"provider", p.CredentialPrefix, "resource", resource, "capability", req.Capability,
-			"factor", req.ID, "user", req.Username, "status", string(out.Status),
-			"reason", out.Reason, "request_id", requestID, "webhook_id", req.WebhookID)
-	}
-	if p.Audit == nil {
-		return
-	}
+	req, out = printable(req, out)
+	p.Log.Log(ctx, level, "decision",
+		"provider", p.CredentialPrefix, "resource", resource, "capability", req.Capability,
+		"factor", req.ID, "user", req.Username, "status", string(out.Status),
+		"reason", out.Reason, "request_id", req.RequestID, "webhook_id", req.WebhookID)
+}
+
+// event is the audit row of a decision.
+func (p *Provider) event(resource string, req Request, out Outcome) store.AuditEvent {
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now
 	}
-	ev := store.AuditEvent{
-		Time: now(), RequestID: requestID, Provider: p.CredentialPrefix, Username: req.Username,
+	req, out = printable(req, out)
+	return store.AuditEvent{
+		Time: now(), RequestID: req.RequestID, Provider: p.CredentialPrefix, Username: req.Username,
 		Capability: req.Capability, FactorID: req.ID, Resource: resource,
 		Outcome: string(out.Status), Reason: out.Reason, WebhookID: req.WebhookID,
 	}
-	// The answer is decided already; losing an audit row must not turn it into an error,
-	// but it must be visible.
-	if err := p.Audit.AppendAudit(context.WithoutCancel(ctx), ev); err != nil && p.Log != nil {
-		p.Log.Error("audit write", "provider", p.CredentialPrefix, "resource", resource, "err", err)
+}
+
+// decisionKey is the context key of a Provider's call in progress (a *decision).
+type decisionKey struct{}
+
+// decision is the audit row of a call in progress, waiting for the engine's final unit of
+// writes to carry it (Decide).
+type decision struct {
+	auditor Auditor
+	event   func(Outcome) store.AuditEvent
+	audited bool // a unit has committed the row
+}
+
+// Decide runs fn as one unit of writes on st (store.Store.Update) and returns the outcome
+// fn decides. In a Provider's call (ctx) whose audit trail is st, a unit that decides (fn
+// returns an Outcome with a Status) also writes the call's audit row for that outcome: the
+// state change and the record of the decision commit together, in one commit, or neither
+// does and the call fails with the error. An Outcome without a Status decides nothing yet
+// (a reservation that went through): the call goes on, and its row comes with a later
+// unit, or by itself once the engine answers.
+//
+// This is how an engine makes its final state change: the one whose result decides the
+// answer (AdvanceCounter's ErrReplay is FAILED), so fn learns it inside the unit and maps
+// it to the outcome there. fn must only compute and call w: it may run on SQLite's single
+// writer, in a commit shared with other requests (see store.Store.Update). Network I/O (a
+// vendor, a sender) comes before or after, never inside.
+func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcome, error)) (Outcome, error) {
+	d, _ := ctx.Value(decisionKey{}).(*decision)
+	if d != nil && (d.audited || !same(d.auditor, st)) {
+		d = nil // recorded already, or elsewhere: the Provider writes it apart
 	}
+	var out Outcome
+	err := st.Update(ctx, func(w store.Writer) error {
+		var err error
+		if out, err = fn(w); err != nil || d == nil || out.Status == "" {
+			return err
+		}
+		return w.AppendAudit(ctx, d.event(out))
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	if d != nil && out.Status != "" {
+		d.audited = true
+	}
+	return out, nil
+}
+
+// same reports whether the Provider's auditor is the store st itself.
+func same(a Auditor, st store.Store) bool {
+	if reflect.TypeOf(a) != reflect.TypeOf(st) || !reflect.TypeOf(a).Comparable() {
+		return false
+	}
+	return a == Auditor(st)
+}
+
+// printable bounds and escapes what the caller sent, and the reason, for the log and the
+// audit trail: the audit write must not be what fails (PostgreSQL refuses a NUL), nor a log
+// line carry 30 KB or a forged line. A valid request is unchanged.
+func printable(req Request, out Outcome) (Request, Outcome) {
+	req.Username = Printable(req.Username, MaxUsernameBytes)
+	req.Capability = Printable(req.Capability, MaxCapabilityBytes)
+	req.ID = Printable(req.ID, MaxFactorIDBytes)
+	out.Reason = Printable(out.Reason, maxReasonBytes)
+	return req, out
 }

@@ -15,10 +15,24 @@ import (
 // deadline, past which it is TIMEOUT; once terminal it stays so and is answered from the
 // store; it completes once (verify-contract.md §5-7).
 type Transactions struct {
-	Store store.Store
+	Store TransactionStore
 	// Prefix keeps one engine's ids apart from another's ("r:duo:" for a vendor's txids).
 	Prefix string
 	Now    func() time.Time
+}
+
+// TransactionStore is where Transactions keeps challenges: a store.Store, or the
+// store.Writer of a unit (see In).
+type TransactionStore interface {
+	CreateTransaction(ctx context.Context, t store.Transaction) error
+	GetTransaction(ctx context.Context, id string) (store.Transaction, error)
+	CompleteTransaction(ctx context.Context, id, status string, now time.Time) error
+}
+
+// In returns t working through w, a unit of Decide: what it writes commits with the unit.
+func (t Transactions) In(w store.Writer) Transactions {
+	t.Store = w
+	return t
 }
 
 // Key is the store id of a transaction id as Verify sees it.

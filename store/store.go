@@ -147,10 +147,45 @@ type AuditFilter struct {
 	Limit    int    // <= 0: a backend default (100)
 }
 
+// Writer is what one unit of writes may do (see Store.Update): the writes a decision
+// makes, and the reads that explain their results. Each method behaves as the Store
+// method of the same name, except that nothing it does is committed before the unit is.
+// A Store is a Writer whose every call is a unit of its own.
+type Writer interface {
+	CreateTransaction(ctx context.Context, t Transaction) error
+	GetTransaction(ctx context.Context, id string) (Transaction, error)
+	CompleteTransaction(ctx context.Context, id, status string, now time.Time) error
+	AddAttempt(ctx context.Context, id string, now time.Time) (int, error)
+	CancelPending(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error)
+	AdvanceCounter(ctx context.Context, id string, next int64, now time.Time) error
+	RecordFailure(ctx context.Context, id string, now time.Time, max int, lockFor time.Duration) (Factor, error)
+	ResetFailures(ctx context.Context, id string, now time.Time) error
+	ActivateFactor(ctx context.Context, id string, params map[string]string, now time.Time) error
+	UpdateFactorParams(ctx context.Context, id, label string, params map[string]string, now time.Time) error
+	ReserveSend(ctx context.Context, keys []string, limits []SendLimit, now time.Time) error
+	UseNonce(ctx context.Context, scope, nonce string, expires, now time.Time) error
+	AppendAudit(ctx context.Context, e AuditEvent) error
+}
+
 // Store is the persistence every engine and command uses.
 type Store interface {
 	// Directory: users as an organisation manages them (admin.go).
 	Directory
+	Writer
+
+	// Update runs fn as one unit: every write fn makes through w is committed in one
+	// commit, or, when fn returns an error, none is. A decision's state change and its
+	// audit row are such a unit, so there is never one without the other, and they cost
+	// one durable commit instead of two. Update returns only once the unit is durable (or
+	// failed), with fn's error when fn failed.
+	//
+	// fn may run on the store's one writer, inside a commit shared with other units (as
+	// SQLite's does), so it must compute and call w, nothing else: no network I/O, no
+	// waiting, no call to the Store itself (which would wait for the writer fn holds). It
+	// is called once. A canceled ctx stops a unit that has not started; one that has may
+	// run to its end (SQLite's batch does not let one caller's cancellation abort it) or
+	// fail as a whole, never in part.
+	Update(ctx context.Context, fn func(w Writer) error) error
 
 	// Users. Names are unique; deleting a user deletes its factors.
 	CreateUser(ctx context.Context, u User) error // ErrExists

@@ -183,7 +183,7 @@ func keptSecret(path string, n int, stderr io.Writer, notice string, show bool) 
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	switch cfg.Storage.Driver {
 	case "postgres":
-		st, err := postgres.Open(ctx, cfg.Storage.DSN.Reveal())
+		st, err := postgres.Open(ctx, cfg.Storage.DSN.Reveal(), postgres.MaxConns(cfg.Storage.MaxConnections))
 		if err != nil {
 			return nil, fmt.Errorf("storage (postgres): %w", err)
 		}
@@ -198,7 +198,7 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 				return nil, fmt.Errorf("storage.dsn: cannot create the database's folder %s: %w", filepath.Dir(path), err)
 			}
 		}
-		st, err := sqlite.Open(ctx, dsn)
+		st, err := sqlite.Open(ctx, dsn, sqlite.ReadConns(cfg.Storage.MaxConnections))
 		if err != nil && path != "" {
 			return nil, fmt.Errorf("storage.dsn: database %s: %w", path, err)
 		}

@@ -84,11 +84,20 @@ func (sv *Server) NewSchema(tb testing.TB) string {
 	return schema
 }
 
+// testPoolSize bounds each test store's pool, unless the DSN of DSNEnv says otherwise:
+// tests run in parallel against one server (shared, in CI and on a dev machine, with other
+// suites), whose max_connections the default pool of every store at once would exceed.
+const testPoolSize = "4"
+
 // SchemaDSN is the server's DSN with search_path set to schema, in URL or keyword/value
-// form; pgx passes it to the server as a run-time parameter.
+// form; pgx passes it to the server as a run-time parameter. Its pool is testPoolSize
+// connections unless the DSN sets pool_max_conns.
 func (sv *Server) SchemaDSN(tb testing.TB, schema string) string {
 	tb.Helper()
 	if !strings.HasPrefix(sv.DSN, "postgres://") && !strings.HasPrefix(sv.DSN, "postgresql://") {
+		if !strings.Contains(sv.DSN, "pool_max_conns") {
+			return sv.DSN + " search_path=" + schema + " pool_max_conns=" + testPoolSize
+		}
 		return sv.DSN + " search_path=" + schema
 	}
 	u, err := url.Parse(sv.DSN)
@@ -97,6 +106,9 @@ func (sv *Server) SchemaDSN(tb testing.TB, schema string) string {
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	if !q.Has("pool_max_conns") {
+		q.Set("pool_max_conns", testPoolSize)
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }

@@ -284,9 +284,17 @@ func (e *Engine) factorFor(ctx context.Context, req provider.Request) (*store.Fa
 	return &f, provider.Outcome{}, nil
 }
 
-// fail counts a failed verification and says whether it locked the factor.
+// fail counts a failed verification and says whether it locked the factor, in one unit
+// with the audit row of the FAILED it decides.
 func (e *Engine) fail(ctx context.Context, f *store.Factor, reason string) (provider.Outcome, error) {
-	updated, err := e.store.RecordFailure(ctx, f.ID, e.now(), e.lockout.MaxFailures, e.lockout.Duration)
+	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
+		return e.failIn(ctx, w, f, reason)
+	})
+}
+
+// failIn is fail within a unit that has more to write.
+func (e *Engine) failIn(ctx context.Context, w store.Writer, f *store.Factor, reason string) (provider.Outcome, error) {
+	updated, err := w.RecordFailure(ctx, f.ID, e.now(), e.lockout.MaxFailures, e.lockout.Duration)
 	if err != nil {
 		return provider.Outcome{}, err
 	}

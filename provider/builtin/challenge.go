@@ -18,8 +18,8 @@ func (e *Engine) challenges() provider.Transactions {
 
 // cancelOlder withdraws the factor's pending challenges but the one with id (CANCELED):
 // only the newest works.
-func (e *Engine) cancelOlder(ctx context.Context, factorID, id string) (int, error) {
-	return e.store.CancelPending(ctx, factorID, e.challenges().Key(id), string(provider.StatusCanceled), e.now())
+func (e *Engine) cancelOlder(ctx context.Context, w store.Writer, factorID, id string) (int, error) {
+	return w.CancelPending(ctx, factorID, e.challenges().Key(id), string(provider.StatusCanceled), e.now())
 }
 
 // answerChallenge is validate for an init_then_validate factor: the transaction must be
@@ -37,43 +37,54 @@ func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provi
 	if err != nil || done {
 		return answer, err
 	}
-	n, err := e.store.AddAttempt(ctx, tx.ID, e.now())
-	if errors.Is(err, store.ErrConflict) { // completed since it was loaded
-		return txs.Reread(ctx, tx.ID)
-	}
-	if err != nil {
-		return provider.Outcome{}, err
-	}
-	if n > maxAttempts {
-		// Not checked, and not completed here: the request holding the last allowed
-		// attempt decides the transaction, so a burst of duplicates of the right answer
-		// cannot fail it under the user.
-		return provider.Failed(fmt.Sprintf("attempt %d beyond the %d allowed; %s not checked", n, maxAttempts, what)), nil
-	}
-	right, err := check(tx)
-	if err != nil {
-		return provider.Outcome{}, err
-	}
-	if !right {
-		reason := fmt.Sprintf("wrong %s (attempt %d of %d)", what, n, maxAttempts)
-		if n == maxAttempts {
-			if _, err := txs.Finish(ctx, tx.ID, provider.StatusFailed); err != nil {
-				return provider.Outcome{}, err
-			}
-			reason += "; transaction failed"
-		}
-		return e.fail(ctx, f, reason)
-	}
-	if answer, ok, err := txs.Succeed(ctx, tx.ID); err != nil || !ok {
-		return answer, err
-	}
-	if f.Failures > 0 || !f.LockedUntil.IsZero() {
-		// Failures count consecutive ones, as AdvanceCounter resets them for TOTP/HOTP.
-		if err := e.store.ResetFailures(ctx, f.ID, e.now()); err != nil {
+	// The answer is checked before the unit, which must not hold the store's writer for
+	// a hash (a question's is Argon2), and counts only if this request's attempt, taken
+	// in the unit, is within the bound. A transaction loaded with its attempts used up is
+	// not checked at all.
+	var right bool
+	if tx.Attempts < maxAttempts {
+		if right, err = check(tx); err != nil {
 			return provider.Outcome{}, err
 		}
 	}
-	return provider.Outcome{Status: provider.StatusSuccess, Reason: fmt.Sprintf("right %s (attempt %d of %d)", what, n, maxAttempts)}, nil
+	// The attempt, what it decides (the transaction's end, a failure, or a success and
+	// cleared failures) and the audit row are one unit.
+	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
+		txs := txs.In(w)
+		n, err := w.AddAttempt(ctx, tx.ID, e.now())
+		if errors.Is(err, store.ErrConflict) { // completed since it was loaded
+			return txs.Reread(ctx, tx.ID)
+		}
+		if err != nil {
+			return provider.Outcome{}, err
+		}
+		if n > maxAttempts {
+			// Not counted, and not completed here: the request holding the last allowed
+			// attempt decides the transaction, so a burst of duplicates of the right
+			// answer cannot fail it under the user.
+			return provider.Failed(fmt.Sprintf("attempt %d beyond the %d allowed; %s not checked", n, maxAttempts, what)), nil
+		}
+		if !right {
+			reason := fmt.Sprintf("wrong %s (attempt %d of %d)", what, n, maxAttempts)
+			if n == maxAttempts {
+				if _, err := txs.Finish(ctx, tx.ID, provider.StatusFailed); err != nil {
+					return provider.Outcome{}, err
+				}
+				reason += "; transaction failed"
+			}
+			return e.failIn(ctx, w, f, reason)
+		}
+		if answer, ok, err := txs.Succeed(ctx, tx.ID); err != nil || !ok {
+			return answer, err
+		}
+		if f.Failures > 0 || !f.LockedUntil.IsZero() {
+			// Failures count consecutive ones, as AdvanceCounter resets them for TOTP/HOTP.
+			if err := w.ResetFailures(ctx, f.ID, e.now()); err != nil {
+				return provider.Outcome{}, err
+			}
+		}
+		return provider.Outcome{Status: provider.StatusSuccess, Reason: fmt.Sprintf("right %s (attempt %d of %d)", what, n, maxAttempts)}, nil
+	})
 }
 
 // challengeResult is result for an init_then_validate factor: PENDING until validated,

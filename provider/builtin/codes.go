@@ -179,11 +179,6 @@ func (k *codeFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 		return provider.Failed("no sender configured for " + k.typ), nil
 	}
 	now := e.now()
-	// Limits are reserved before anything is sent or stored: a refusal leaves nothing.
-	if reason, err := e.reserveSend(ctx, req.Username, strings.ToLower(to), masked, now); err != nil || reason != "" {
-		return provider.Failed(reason), err
-	}
-
 	code := randomDigits(k.s.Length)
 	id := NewID()
 	txs := e.challenges()
@@ -199,11 +194,19 @@ func (k *codeFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 		ID: id, Secret: append(codeMAC(macKey, code), sealed...), Data: data,
 		ExpiresAt: now.Add(k.s.Lifetime),
 	}
-	if err := txs.Start(ctx, req, tx); err != nil {
-		return provider.Outcome{}, err
+	// Limits are reserved before anything is sent, and the transaction exists before the
+	// code leaves, so the code works the moment it arrives: one unit, committed before the
+	// send (never across it). A refusal is the decision, recorded with it; it stores
+	// nothing else.
+	out, err := provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
+		if reason, err := e.reserveSend(ctx, w, req.Username, strings.ToLower(to), masked, now); err != nil || reason != "" {
+			return provider.Failed(reason), err
+		}
+		return provider.Outcome{}, txs.In(w).Start(ctx, req, tx)
+	})
+	if err != nil || out.Status != "" {
+		return out, err
 	}
-	// The transaction exists before the code leaves, so the code works the moment it
-	// arrives.
 	said := code
 	if k.say != nil {
 		said = k.say(code)
@@ -216,25 +219,31 @@ func (k *codeFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 	}
 	if err := k.s.sender.Send(ctx, msg); err != nil {
 		// Nothing usable may remain; the request may have been cancelled, the store not.
-		if _, ferr := txs.Finish(context.WithoutCancel(ctx), key, provider.StatusFailed); ferr != nil {
-			return provider.Outcome{}, ferr
-		}
-		return provider.Failed(fmt.Sprintf("send by %s to %s: %v", k.s.sender.Kind(), masked, err)), nil
+		ctx := context.WithoutCancel(ctx)
+		return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
+			if _, err := txs.In(w).Finish(ctx, key, provider.StatusFailed); err != nil {
+				return provider.Outcome{}, err
+			}
+			return provider.Failed(fmt.Sprintf("send by %s to %s: %v", k.s.sender.Kind(), masked, err)), nil
+		})
 	}
 	// Only a code that went out replaces the earlier ones: a failed resend leaves the
-	// code the user may already hold working.
-	canceled, err := e.cancelOlder(ctx, f.ID, id)
-	if err != nil {
-		return provider.Outcome{}, err
-	}
-	reason := fmt.Sprintf("code sent by %s to %s", k.s.sender.Kind(), masked)
-	if canceled > 0 {
-		reason += fmt.Sprintf("; %d earlier code(s) canceled", canceled)
-	}
-	return provider.Outcome{
-		Status: provider.StatusPending, TransactionID: id,
-		Attributes: map[string]any{"deliveryAddress": masked}, Reason: reason,
-	}, nil
+	// code the user may already hold working. The cancellation and the decision's record
+	// are the second unit.
+	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
+		canceled, err := e.cancelOlder(ctx, w, f.ID, id)
+		if err != nil {
+			return provider.Outcome{}, err
+		}
+		reason := fmt.Sprintf("code sent by %s to %s", k.s.sender.Kind(), masked)
+		if canceled > 0 {
+			reason += fmt.Sprintf("; %d earlier code(s) canceled", canceled)
+		}
+		return provider.Outcome{
+			Status: provider.StatusPending, TransactionID: id,
+			Attributes: map[string]any{"deliveryAddress": masked}, Reason: reason,
+		}, nil
+	})
 }
 
 func (k *codeFactor) Validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {

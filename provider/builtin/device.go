@@ -236,10 +236,19 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 			reason = "approved without the number"
 		}
 	}
-	if err := d.store.CompleteTransaction(ctx, id, string(status), d.now()); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return "", fmt.Errorf("%w: answered concurrently", provider.ErrChallengeClosed)
+	// The answer and its audit row are one unit: no answer counts unrecorded.
+	ev := store.AuditEvent{Time: d.now(), Provider: tx.Provider, Username: tx.Username, Capability: tx.Capability,
+		FactorID: deviceID, Resource: "device answer", Outcome: string(status), Reason: reason}
+	err = d.store.Update(ctx, func(w store.Writer) error {
+		if err := w.CompleteTransaction(ctx, id, string(status), d.now()); err != nil {
+			return err
 		}
+		return w.AppendAudit(ctx, ev)
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return "", fmt.Errorf("%w: answered concurrently", provider.ErrChallengeClosed)
+	}
+	if err != nil {
 		return "", err
 	}
 	attrs := []any{"device", deviceID, "user", tx.Username, "challenge", challengeID, "status", string(status), "reason", reason}
@@ -248,11 +257,6 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 		d.log.Warn("push denied on the device: possible fraud", attrs...)
 	} else {
 		d.log.Info("push answered", attrs...)
-	}
-	ev := store.AuditEvent{Time: d.now(), Provider: tx.Provider, Username: tx.Username, Capability: tx.Capability,
-		FactorID: deviceID, Resource: "device answer", Outcome: string(status), Reason: reason}
-	if err := d.store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
-		d.log.Error("audit write", "resource", ev.Resource, "err", err)
 	}
 	return status, nil
 }

@@ -177,11 +177,15 @@ func (e *Engine) claimCounter(ctx context.Context, f *store.Factor, matched int6
 	if matched <= f.Counter {
 		return provider.Failed("replayed code"), nil
 	}
-	if err := e.store.AdvanceCounter(ctx, f.ID, matched, e.now()); err != nil {
-		if errors.Is(err, store.ErrReplay) {
-			return provider.Failed("replayed code"), nil
+	// The counter and the audit row of the answer it decides are one unit: no success is
+	// answered without both, and they cost one commit.
+	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
+		if err := w.AdvanceCounter(ctx, f.ID, matched, e.now()); err != nil {
+			if errors.Is(err, store.ErrReplay) {
+				return provider.Failed("replayed code"), nil
+			}
+			return provider.Outcome{}, err
 		}
-		return provider.Outcome{}, err
-	}
-	return success, nil
+		return success, nil
+	})
 }

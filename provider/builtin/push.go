@@ -164,12 +164,27 @@ func (k *pushFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 	}
 	// The store keeps milliseconds; the notification says what the device API will.
 	tx := store.Transaction{ID: id, Data: data, ExpiresAt: now.Add(o.Lifetime).Truncate(time.Millisecond)}
-	if err := txs.Start(ctx, req, tx); err != nil {
-		return provider.Outcome{}, fmt.Errorf("push: start challenge: %w", err)
-	}
-	canceled, err := k.e.store.CancelPending(ctx, f.ID, txs.Key(id), string(provider.StatusCanceled), now)
+	// The challenge, the withdrawal of older ones and the record of the decision are one
+	// unit, committed before the device is woken (never across the notification).
+	out, err := provider.Decide(ctx, k.e.store, func(w store.Writer) (provider.Outcome, error) {
+		if err := txs.In(w).Start(ctx, req, tx); err != nil {
+			return provider.Outcome{}, fmt.Errorf("push: start challenge: %w", err)
+		}
+		canceled, err := w.CancelPending(ctx, f.ID, txs.Key(id), string(provider.StatusCanceled), now)
+		if err != nil {
+			return provider.Outcome{}, fmt.Errorf("push: cancel older challenges: %w", err)
+		}
+		out := provider.Outcome{Status: provider.StatusPending, TransactionID: id, Reason: "challenge sent"}
+		if canceled > 0 {
+			out.Reason += fmt.Sprintf("; %d older challenge(s) canceled", canceled)
+		}
+		if d.Number != 0 {
+			out.Attributes = map[string]any{"number": d.Number}
+		}
+		return out, nil
+	})
 	if err != nil {
-		return provider.Outcome{}, fmt.Errorf("push: cancel older challenges: %w", err)
+		return provider.Outcome{}, err
 	}
 	if k.notifier != nil {
 		n := Notification{DeviceID: f.ID, ChallengeID: id, User: req.Username, ExpiresAt: tx.ExpiresAt.UTC()}
@@ -177,13 +192,6 @@ func (k *pushFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 			k.e.log.Warn("push notification failed; the device may still poll",
 				"device", f.ID, "user", req.Username, "challenge", id, "err", err)
 		}
-	}
-	out := provider.Outcome{Status: provider.StatusPending, TransactionID: id, Reason: "challenge sent"}
-	if canceled > 0 {
-		out.Reason += fmt.Sprintf("; %d older challenge(s) canceled", canceled)
-	}
-	if d.Number != 0 {
-		out.Attributes = map[string]any{"number": d.Number}
 	}
 	return out, nil
 }

@@ -228,34 +228,41 @@ func (k *questionFactor) Initiate(ctx context.Context, f *store.Factor, req prov
 	// of several could fail, or let the challenge expire, until that question comes up.
 	idx, err := strconv.Atoi(f.Params[paramAsking])
 	kept := err == nil && idx >= 0 && idx < len(qs)
+	var params map[string]string
 	if !kept {
 		idx = randomIndex(len(qs))
-		params := maps.Clone(f.Params)
+		params = maps.Clone(f.Params)
 		params[paramAsking] = strconv.Itoa(idx)
-		if err := e.store.UpdateFactorParams(ctx, f.ID, f.Label, params, now); err != nil {
-			return provider.Outcome{}, err
-		}
 	}
 	data, _ := json.Marshal(questionData{Question: idx})
 	id := NewID()
-	if err := e.challenges().Start(ctx, req, store.Transaction{ID: id, Data: data, ExpiresAt: now.Add(k.s.Lifetime)}); err != nil {
-		return provider.Outcome{}, err
-	}
-	canceled, err := e.cancelOlder(ctx, f.ID, id)
-	if err != nil {
-		return provider.Outcome{}, err
-	}
-	reason := fmt.Sprintf("asked question %d of %d", idx+1, len(qs))
-	if kept {
-		reason += " (again: not yet answered right)"
-	}
-	if canceled > 0 {
-		reason += fmt.Sprintf("; %d earlier challenge(s) canceled", canceled)
-	}
-	return provider.Outcome{
-		Status: provider.StatusPending, TransactionID: id,
-		Attributes: map[string]any{"question": qs[idx]}, Reason: reason,
-	}, nil
+	// The question asked, the challenge, the withdrawal of older ones and the record of
+	// the decision are one unit.
+	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
+		if params != nil {
+			if err := w.UpdateFactorParams(ctx, f.ID, f.Label, params, now); err != nil {
+				return provider.Outcome{}, err
+			}
+		}
+		if err := e.challenges().In(w).Start(ctx, req, store.Transaction{ID: id, Data: data, ExpiresAt: now.Add(k.s.Lifetime)}); err != nil {
+			return provider.Outcome{}, err
+		}
+		canceled, err := e.cancelOlder(ctx, w, f.ID, id)
+		if err != nil {
+			return provider.Outcome{}, err
+		}
+		reason := fmt.Sprintf("asked question %d of %d", idx+1, len(qs))
+		if kept {
+			reason += " (again: not yet answered right)"
+		}
+		if canceled > 0 {
+			reason += fmt.Sprintf("; %d earlier challenge(s) canceled", canceled)
+		}
+		return provider.Outcome{
+			Status: provider.StatusPending, TransactionID: id,
+			Attributes: map[string]any{"question": qs[idx]}, Reason: reason,
+		}, nil
+	})
 }
 
 func (k *questionFactor) Validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {

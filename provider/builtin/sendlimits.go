@@ -64,7 +64,7 @@ func destinationKey(to string) string { return "to:" + to }
 // default) one atomic reservation covers both keys, so a refusal records nothing;
 // otherwise the user's limits are reserved first, and a refusal by the destination's
 // leaves the user's reservation counted, which errs toward sending less.
-func (e *Engine) reserveSend(ctx context.Context, username, to, masked string, now time.Time) (string, error) {
+func (e *Engine) reserveSend(ctx context.Context, w store.Writer, username, to, masked string, now time.Time) (string, error) {
 	userKey, toKey := "user:"+username, destinationKey(to)
 	type reservation struct {
 		keys   []string
@@ -84,7 +84,7 @@ func (e *Engine) reserveSend(ctx context.Context, username, to, masked string, n
 		if len(r.limits) == 0 {
 			continue
 		}
-		err := e.store.ReserveSend(ctx, r.keys, r.limits, now)
+		err := w.ReserveSend(ctx, r.keys, r.limits, now)
 		if errors.Is(err, store.ErrRateLimited) {
 			return "send limit reached for " + r.who + "; nothing sent", nil
 		}

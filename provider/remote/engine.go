@@ -203,17 +203,21 @@ func (e *Engine) Initiate(ctx context.Context, req provider.Request) (provider.O
 	if out.Status != provider.StatusPending || out.TransactionID == "" {
 		return out, nil
 	}
-	err := e.txs.Start(ctx, req, store.Transaction{
-		ID: out.TransactionID, Provider: e.prefix, ExpiresAt: e.now().Add(e.lifetime),
+	// The transaction and the record of the decision are one unit, after the vendor's
+	// answer (never across the call).
+	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
+		err := e.txs.In(w).Start(ctx, req, store.Transaction{
+			ID: out.TransactionID, Provider: e.prefix, ExpiresAt: e.now().Add(e.lifetime),
+		})
+		if errors.Is(err, store.ErrExists) {
+			// A vendor that reuses a transaction id cannot be told apart from a replay.
+			return provider.Failed("vendor returned a transaction id already in use"), nil
+		}
+		if err != nil {
+			return provider.Outcome{}, fmt.Errorf("record transaction: %w", err)
+		}
+		return out, nil
 	})
-	if errors.Is(err, store.ErrExists) {
-		// A vendor that reuses a transaction id cannot be told apart from a replay.
-		return provider.Failed("vendor returned a transaction id already in use"), nil
-	}
-	if err != nil {
-		return provider.Outcome{}, fmt.Errorf("record transaction: %w", err)
-	}
-	return out, nil
 }
 
 // Validate checks a code: directly (step 1) or within a transaction (step 2).
@@ -236,9 +240,13 @@ func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.O
 	out := e.outcome(ctx, r, payload(req))
 	if out.Status == provider.StatusSuccess {
 		// One success per transaction: of concurrent validations only the first counts.
-		if answer, ok, err := e.txs.Succeed(ctx, tx.ID); err != nil || !ok {
-			return answer, err
-		}
+		// The completion and the record of the decision are one unit.
+		return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
+			if answer, ok, err := e.txs.In(w).Succeed(ctx, tx.ID); err != nil || !ok {
+				return answer, err
+			}
+			return out, nil
+		})
 	}
 	// A wrong code leaves the transaction open: the user may correct a typo, within the
 	// vendor's own attempt limits and the deadline.
@@ -268,14 +276,17 @@ func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Out
 	default:
 		return out, nil
 	}
-	done, err := e.txs.Finish(ctx, tx.ID, out.Status)
-	if err != nil {
-		return provider.Outcome{}, err
-	}
-	if done.Status != string(out.Status) { // another poll finished it first
-		return provider.Remembered(done), nil
-	}
-	return out, nil
+	// The terminal status and the record of the decision are one unit.
+	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
+		done, err := e.txs.In(w).Finish(ctx, tx.ID, out.Status)
+		if err != nil {
+			return provider.Outcome{}, err
+		}
+		if done.Status != string(out.Status) { // another poll finished it first
+			return provider.Remembered(done), nil
+		}
+		return out, nil
+	})
 }
 
 // Test calls the vendor's test resource.

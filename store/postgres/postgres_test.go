@@ -102,3 +102,8 @@ func BenchmarkGetFactor(b *testing.B) {
 	sv := testdb.Connect(b)
 	storetest.BenchGetFactor(b, func(b *testing.B) store.Store { return sv.Open(b) })
 }
+
+func BenchmarkDecision(b *testing.B) {
+	sv := testdb.Connect(b)
+	storetest.BenchDecision(b, func(b *testing.B) store.Store { return sv.Open(b) })
+}

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -147,5 +148,102 @@ func BenchmarkGetFactor(b *testing.B) {
 		b.Run(bs.name, func(b *testing.B) {
 			storetest.BenchGetFactor(b, func(b *testing.B) store.Store { return open(b, bs.dsn(b)) })
 		})
+	}
+}
+
+func BenchmarkDecision(b *testing.B) {
+	for _, bs := range benchStores {
+		b.Run(bs.name, func(b *testing.B) {
+			storetest.BenchDecision(b, func(b *testing.B) store.Store { return open(b, bs.dsn(b)) })
+		})
+	}
+}
+
+// TestGroupCommitBatch queues units while the writer is busy, so that they run as one
+// batch, and checks that the one failing among them (its write failing, or its fn) fails
+// alone: its neighbours commit and its own writes are gone.
+func TestGroupCommitBatch(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, fileDSN(t))
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 10
+	for i := range n {
+		f := store.Factor{ID: fmt.Sprint("f", i), UserID: "u1", Type: "totp", State: store.FactorActive, Counter: -1}
+		if err := s.CreateFactor(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The writer is held by a unit that waits until the others are queued behind it.
+	started, release := make(chan struct{}), make(chan struct{})
+	busy := make(chan error)
+	go func() {
+		busy <- s.Update(ctx, func(store.Writer) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	boom := errors.New("boom")
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			id := fmt.Sprint("f", i)
+			errs <- s.Update(ctx, func(w store.Writer) error {
+				if err := w.AdvanceCounter(ctx, id, 1, time.Now()); err != nil {
+					return err
+				}
+				switch i {
+				case 3:
+					return boom
+				case 6:
+					return w.AdvanceCounter(ctx, id, 1, time.Now()) // a replay: ErrReplay
+				}
+				return w.AppendAudit(ctx, store.AuditEvent{Time: time.Now(), FactorID: id, Outcome: "SUCCESS"})
+			})
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // the units queue behind the busy one
+	close(release)
+	if err := <-busy; err != nil {
+		t.Fatal(err)
+	}
+	var ok, failed, replays int
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case errors.Is(err, boom):
+			failed++
+		case errors.Is(err, store.ErrReplay):
+			replays++
+		default:
+			t.Errorf("unit: %v", err)
+		}
+	}
+	if ok != n-2 || failed != 1 || replays != 1 {
+		t.Errorf("%d committed, %d failed, %d replays; want %d, 1, 1", ok, failed, replays, n-2)
+	}
+	for i := range n {
+		f, err := s.GetFactor(ctx, fmt.Sprint("f", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := int64(1)
+		if i == 3 || i == 6 {
+			want = -1
+		}
+		if f.Counter != want {
+			t.Errorf("factor f%d: counter %d, want %d", i, f.Counter, want)
+		}
+	}
+	events, err := s.ListAudit(ctx, store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != n-2 {
+		t.Errorf("%d audit events, want %d: the failed units' are rolled back", len(events), n-2)
 	}
 }

@@ -498,3 +498,19 @@ func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.Aud
 	}
 	return entries, nil
 }
+
+// inTx runs fn in a database/sql transaction on the writer and commits it if fn returns
+// nil: the Directory's batches (an import's chunk of users, one savepoint each), which are
+// larger than a decision's unit and run outside the group commit. On SQLite the writer's
+// one connection serialises them with the group's batches.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback() // gone either way
+		return err
+	}
+	return tx.Commit()
+}

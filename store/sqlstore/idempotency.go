@@ -24,9 +24,17 @@ const claimIdempotencySQL = `INSERT INTO idempotency
 const idempotencyCols = `provider, webhook_id, fingerprint, owner, done, status, body, lease_until, expires_at, created_at`
 
 func (s *Store) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
-	// A record swept between the upsert and the read is claimed on the next round.
+	return result(ctx, s, func(w *writer) (store.IdempotencyClaim, error) {
+		return w.claimIdempotency(w.c(ctx), key, owner, leaseUntil, expiresAt, now)
+	})
+}
+
+func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
+	s := w.s
+	// A record swept between the upsert and the read is claimed on the next round (on
+	// the pool: in a unit's transaction nothing comes between them).
 	for range 3 {
-		res, err := s.w.ExecContext(ctx, claimIdempotencySQL,
+		res, err := w.exec(ctx, claimIdempotencySQL,
 			key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil), millis(expiresAt), millis(now))
 		n, err := affected(res, err)
 		if err != nil {
@@ -34,7 +42,7 @@ func (s *Store) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, 
 		}
 		if n == 1 {
 			var other bool
-			err := s.r.QueryRowContext(ctx,
+			err := w.e.QueryRow(ctx,
 				`SELECT EXISTS (SELECT 1 FROM idempotency WHERE provider = $1 AND webhook_id = $2 AND fingerprint <> $3)`,
 				key.Provider, key.WebhookID, key.Fingerprint).Scan(&other)
 			if err != nil {
@@ -44,7 +52,7 @@ func (s *Store) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, 
 				LeaseUntil: fromMillis(millis(leaseUntil)), ExpiresAt: fromMillis(millis(expiresAt)), CreatedAt: fromMillis(millis(now))}
 			return store.IdempotencyClaim{Claimed: true, Record: rec, OtherFingerprint: other}, nil
 		}
-		rec, err := s.GetIdempotency(ctx, key)
+		rec, err := getIdempotency(ctx, s, w.e, key)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -57,9 +65,13 @@ func (s *Store) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, 
 }
 
 func (s *Store) GetIdempotency(ctx context.Context, key store.IdempotencyKey) (store.IdempotencyRecord, error) {
+	return getIdempotency(ctx, s, sqlExecer{s.rq}, key)
+}
+
+func getIdempotency(ctx context.Context, s *Store, e Execer, key store.IdempotencyKey) (store.IdempotencyRecord, error) {
 	var r store.IdempotencyRecord
 	var lease, expires, created int64
-	err := s.r.QueryRowContext(ctx,
+	err := e.QueryRow(ctx,
 		`SELECT `+idempotencyCols+` FROM idempotency WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3`,
 		key.Provider, key.WebhookID, key.Fingerprint).
 		Scan(&r.Key.Provider, &r.Key.WebhookID, &r.Key.Fingerprint, &r.Owner, &r.Done, &r.Status, &r.Body, &lease, &expires, &created)
@@ -74,10 +86,15 @@ func (s *Store) GetIdempotency(ctx context.Context, key store.IdempotencyKey) (s
 }
 
 func (s *Store) CompleteIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte, now time.Time) error {
+	return s.write(ctx, func(w *writer) error { return w.completeIdempotency(w.c(ctx), key, owner, status, body) })
+}
+
+func (w *writer) completeIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte) error {
+	s := w.s
 	if body == nil {
 		body = []byte{}
 	}
-	res, err := s.w.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`UPDATE idempotency SET done = TRUE, status = $5, body = $6
 		 WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3 AND owner = $4 AND NOT done`,
 		key.Provider, key.WebhookID, key.Fingerprint, owner, status, body)
@@ -91,17 +108,21 @@ func (s *Store) CompleteIdempotency(ctx context.Context, key store.IdempotencyKe
 }
 
 func (s *Store) ReleaseIdempotency(ctx context.Context, key store.IdempotencyKey, owner string) error {
-	_, err := s.w.ExecContext(ctx,
-		`DELETE FROM idempotency WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3 AND owner = $4 AND NOT done`,
-		key.Provider, key.WebhookID, key.Fingerprint, owner)
-	if err != nil {
-		return s.fail("release idempotency record "+key.WebhookID, err)
-	}
-	return nil
+	return s.write(ctx, func(w *writer) error {
+		_, err := w.exec(w.c(ctx),
+			`DELETE FROM idempotency WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3 AND owner = $4 AND NOT done`,
+			key.Provider, key.WebhookID, key.Fingerprint, owner)
+		if err != nil {
+			return s.fail("release idempotency record "+key.WebhookID, err)
+		}
+		return nil
+	})
 }
 
 func (s *Store) DeleteExpiredIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
-	n, err := s.deleteOldest(ctx, "idempotency", "provider, webhook_id, fingerprint", "expires_at <= $1", "expires_at", millis(before), limit)
+	n, err := result(ctx, s, func(w *writer) (int, error) {
+		return w.deleteOldest(w.c(ctx), "idempotency", "provider, webhook_id, fingerprint", "expires_at <= $1", "expires_at", millis(before), limit)
+	})
 	if err != nil {
 		return 0, s.fail("delete expired idempotency records", err)
 	}

@@ -42,9 +42,9 @@ type Dialect interface {
 	// the database's collation.
 	ByteOrder(col string) string
 	// LockKeys makes ReserveSend's count and insert one atomic step across processes:
-	// called in tx before the count, it holds until tx ends whatever lock keeps every
+	// called in a unit's transaction (e) before the count, it holds until the unit ends whatever lock keeps every
 	// other reservation of these keys (sorted, distinct) from recording a send meanwhile.
-	LockKeys(ctx context.Context, tx *sql.Tx, keys []string) error
+	LockKeys(ctx context.Context, e Execer, keys []string) error
 }
 
 var _ store.Store = (*Store)(nil)
@@ -54,17 +54,127 @@ var _ store.Store = (*Store)(nil)
 // the row: SQLite runs one writer at a time, and PostgreSQL, under READ COMMITTED, makes a
 // concurrent UPDATE of the same row wait for the first to commit and then re-evaluate WHERE
 // and SET against the new row.
+//
+// Every write is a unit (see Update). By default a unit runs on the pool w: a single write
+// as its own statement, Update's in a transaction of its own, as PostgreSQL wants (its
+// backends share WAL flushes among concurrent commits by themselves). With GroupCommit
+// units queue for one writer that commits many at once instead (group.go), as SQLite,
+// which has one writer, wants.
 type Store struct {
 	w    *sql.DB // writes, and ReserveSend's transaction
 	r    *sql.DB // reads; may be w
 	d    Dialect
 	name string
+	g    *group // nil: units run on w as they come
+	// rq reads through r: r itself, or its prepared statements (PrepareStatements).
+	rq    querier
+	stmts *stmtCache // nil: statements are sent as text
 }
+
+// Option changes how New's store works.
+type Option func(*Store)
 
 // New returns a store that writes through w and reads through r (which may be w) in
 // dialect d. The store owns the pools: Close closes them.
-func New(w, r *sql.DB, d Dialect) *Store {
-	return &Store{w: w, r: r, d: d, name: d.Name()}
+func New(w, r *sql.DB, d Dialect, opts ...Option) *Store {
+	s := &Store{w: w, r: r, d: d, name: d.Name()}
+	for _, o := range opts {
+		o(s)
+	}
+	s.rq = s.on(r, nil)
+	if s.g != nil {
+		go s.g.run()
+	}
+	return s
+}
+
+// querier is what a pool and a transaction have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// writer is a store.Writer: the writes of one unit, and the reads that explain their
+// results, all through e, so they see the unit's own writes (and, in a batch, those of the
+// units before it).
+type writer struct {
+	s    *Store
+	e    Execer
+	unit bool // e is a unit's transaction; false: a single write on the pool
+	// ctx, when set, replaces the caller's context: a unit in a shared batch must not be
+	// interrupted by its caller's cancellation, which would abort its neighbours too.
+	ctx context.Context
+}
+
+var _ store.Writer = (*writer)(nil)
+
+func (w *writer) c(ctx context.Context) context.Context {
+	if w.ctx != nil {
+		return w.ctx
+	}
+	return ctx
+}
+
+// exec runs a statement through e, its count of changed rows as a sql.Result.
+func (w *writer) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	n, err := w.e.Exec(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rowsAffected(n), nil
+}
+
+// write runs fn as a single write: on the group's writer, or at once on the pool.
+func (s *Store) write(ctx context.Context, fn func(w *writer) error) error {
+	if s.g != nil {
+		return s.g.do(ctx, fn)
+	}
+	return fn(&writer{s: s, e: sqlExecer{s.on(s.w, nil)}})
+}
+
+// result runs fn as a single write (write) and returns what it returns.
+func result[T any](ctx context.Context, s *Store, fn func(w *writer) (T, error)) (T, error) {
+	var r T
+	err := s.write(ctx, func(w *writer) (err error) {
+		r, err = fn(w)
+		return err
+	})
+	return r, err
+}
+
+// unit runs fn as a unit: on the group's writer, in the dialect's own transactions
+// (UnitRunner), or in a database/sql transaction.
+func (s *Store) unit(ctx context.Context, fn func(w *writer) error) error {
+	if s.g != nil {
+		return s.g.do(ctx, fn)
+	}
+	if r, ok := s.d.(UnitRunner); ok {
+		return r.RunUnit(ctx, s.w, func(e Execer) error { return fn(&writer{s: s, e: e, unit: true}) })
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.fail("update", err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			_ = tx.Rollback() // so that the connection goes back to the pool
+			panic(r)
+		}
+	}()
+	if err := fn(&writer{s: s, e: sqlExecer{s.on(s.w, tx)}, unit: true}); err != nil {
+		_ = tx.Rollback() // gone either way
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return s.fail("update: commit", err)
+	}
+	return nil
+}
+
+// Update runs fn's writes as one unit, committed once (store.Store.Update).
+func (s *Store) Update(ctx context.Context, fn func(w store.Writer) error) error {
+	return s.unit(ctx, func(w *writer) error { return fn(w) })
 }
 
 // Migrate applies to db the goose migrations in fsys's directory "migrations" that it has
@@ -82,8 +192,14 @@ func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS)
 	return err
 }
 
-// Close closes both pools.
+// Close stops the group's writer, if any, and closes both pools.
 func (s *Store) Close() error {
+	if s.g != nil {
+		s.g.close()
+	}
+	if s.stmts != nil {
+		s.stmts.close()
+	}
 	if s.r == s.w {
 		return s.w.Close()
 	}
@@ -109,19 +225,24 @@ func (s *Store) Ping(ctx context.Context) error {
 const userCols = `id, name, disabled, created_at`
 
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4)`,
+	return s.write(ctx, func(w *writer) error { return w.CreateUser(ctx, u) })
+}
+
+func (w *writer) CreateUser(ctx context.Context, u store.User) error {
+	ctx = w.c(ctx)
+	_, err := w.exec(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4)`,
 		u.ID, u.Name, u.Disabled, millis(u.CreatedAt))
-	if errors.Is(s.d.Constraint(err), store.ErrExists) {
+	if errors.Is(w.s.d.Constraint(err), store.ErrExists) {
 		err = store.ErrExists
 	}
 	if err != nil {
-		return s.fail(fmt.Sprintf("create user %q", u.Name), err)
+		return w.s.fail(fmt.Sprintf("create user %q", u.Name), err)
 	}
 	return nil
 }
 
 func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
-	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = $1`, name))
+	u, err := scanUser(s.rq.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = $1`, name))
 	if err != nil {
 		return store.User{}, s.fail(fmt.Sprintf("get user %q", name), notFound(err))
 	}
@@ -130,7 +251,7 @@ func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
 
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 	// users.name sorts by bytes in both schemas (COLLATE "C" in PostgreSQL).
-	users, err := query(ctx, s.r, scanUser, `SELECT `+userCols+` FROM users ORDER BY name`)
+	users, err := query(ctx, s.rq, scanUser, `SELECT `+userCols+` FROM users ORDER BY name`)
 	if err != nil {
 		return nil, s.fail("list users", err)
 	}
@@ -138,18 +259,28 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 }
 
 func (s *Store) SetUserDisabled(ctx context.Context, name string, disabled bool) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE users SET disabled = $2 WHERE name = $1`, name, disabled)
+	return s.write(ctx, func(w *writer) error { return w.SetUserDisabled(ctx, name, disabled) })
+}
+
+func (w *writer) SetUserDisabled(ctx context.Context, name string, disabled bool) error {
+	ctx = w.c(ctx)
+	res, err := w.exec(ctx, `UPDATE users SET disabled = $2 WHERE name = $1`, name, disabled)
 	if err := changedOne(res, err); err != nil {
-		return s.fail(fmt.Sprintf("set user %q disabled", name), err)
+		return w.s.fail(fmt.Sprintf("set user %q disabled", name), err)
 	}
 	return nil
 }
 
 func (s *Store) DeleteUser(ctx context.Context, name string) error {
+	return s.write(ctx, func(w *writer) error { return w.DeleteUser(ctx, name) })
+}
+
+func (w *writer) DeleteUser(ctx context.Context, name string) error {
+	ctx = w.c(ctx)
 	// The factors go with it: ON DELETE CASCADE, in the same statement.
-	res, err := s.w.ExecContext(ctx, `DELETE FROM users WHERE name = $1`, name)
+	res, err := w.exec(ctx, `DELETE FROM users WHERE name = $1`, name)
 	if err := changedOne(res, err); err != nil {
-		return s.fail(fmt.Sprintf("delete user %q", name), err)
+		return w.s.fail(fmt.Sprintf("delete user %q", name), err)
 	}
 	return nil
 }
@@ -169,18 +300,33 @@ func scanUser(sc scanner) (store.User, error) {
 const factorCols = `id, user_id, type, label, state, secret, key_id, params, counter, failures, locked_until, created_at, updated_at`
 
 func (s *Store) CreateFactor(ctx context.Context, f store.Factor) error {
+	return s.write(ctx, func(w *writer) error { return w.CreateFactor(ctx, f) })
+}
+
+func (w *writer) CreateFactor(ctx context.Context, f store.Factor) error {
+	ctx = w.c(ctx)
 	const op = "create factor "
-	switch err := s.insertFactor(ctx, s.w, f); {
-	case errors.Is(err, store.ErrNotFound):
-		return s.fail(op+f.ID, fmt.Errorf("user %s: %w", f.UserID, store.ErrNotFound))
+	params, err := encodeParams(f.Params)
+	if err != nil {
+		return w.s.fail(op+f.ID, err)
+	}
+	_, err = w.exec(ctx,
+		`INSERT INTO factors (`+factorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		f.ID, f.UserID, f.Type, f.Label, string(f.State), f.Secret, f.KeyID, params,
+		f.Counter, f.Failures, millis(f.LockedUntil), millis(f.CreatedAt), millis(f.UpdatedAt))
+	switch c := w.s.d.Constraint(err); {
+	case errors.Is(c, store.ErrExists):
+		return w.s.fail(op+f.ID, store.ErrExists)
+	case errors.Is(c, store.ErrNotFound):
+		return w.s.fail(op+f.ID, fmt.Errorf("user %s: %w", f.UserID, store.ErrNotFound))
 	case err != nil:
-		return s.fail(op+f.ID, err)
+		return w.s.fail(op+f.ID, err)
 	}
 	return nil
 }
 
 func (s *Store) GetFactor(ctx context.Context, id string) (store.Factor, error) {
-	f, err := scanFactor(s.r.QueryRowContext(ctx, `SELECT `+factorCols+` FROM factors WHERE id = $1`, id))
+	f, err := scanFactor(s.rq.QueryRowContext(ctx, `SELECT `+factorCols+` FROM factors WHERE id = $1`, id))
 	if err != nil {
 		return store.Factor{}, s.fail("get factor "+id, notFound(err))
 	}
@@ -189,7 +335,7 @@ func (s *Store) GetFactor(ctx context.Context, id string) (store.Factor, error) 
 
 func (s *Store) ListFactors(ctx context.Context, userID string) ([]store.Factor, error) {
 	// factors.id sorts by bytes in both schemas (COLLATE "C" in PostgreSQL).
-	fs, err := query(ctx, s.r, scanFactor,
+	fs, err := query(ctx, s.rq, scanFactor,
 		`SELECT `+factorCols+` FROM factors WHERE user_id = $1 ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, s.fail("list factors of "+userID, err)
@@ -198,39 +344,54 @@ func (s *Store) ListFactors(ctx context.Context, userID string) ([]store.Factor,
 }
 
 func (s *Store) SetFactorState(ctx context.Context, id string, st store.FactorState, now time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE factors SET state = $2, updated_at = $3 WHERE id = $1`,
+	return s.write(ctx, func(w *writer) error { return w.SetFactorState(ctx, id, st, now) })
+}
+
+func (w *writer) SetFactorState(ctx context.Context, id string, st store.FactorState, now time.Time) error {
+	ctx = w.c(ctx)
+	res, err := w.exec(ctx, `UPDATE factors SET state = $2, updated_at = $3 WHERE id = $1`,
 		id, string(st), millis(now))
 	if err := changedOne(res, err); err != nil {
-		return s.fail(fmt.Sprintf("set factor %s state", id), err)
+		return w.s.fail(fmt.Sprintf("set factor %s state", id), err)
 	}
 	return nil
 }
 
 func (s *Store) DeleteFactor(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM factors WHERE id = $1`, id)
+	return s.write(ctx, func(w *writer) error { return w.DeleteFactor(ctx, id) })
+}
+
+func (w *writer) DeleteFactor(ctx context.Context, id string) error {
+	ctx = w.c(ctx)
+	res, err := w.exec(ctx, `DELETE FROM factors WHERE id = $1`, id)
 	if err := changedOne(res, err); err != nil {
-		return s.fail("delete factor "+id, err)
+		return w.s.fail("delete factor "+id, err)
 	}
 	return nil
 }
 
 func (s *Store) AdvanceCounter(ctx context.Context, id string, next int64, now time.Time) error {
+	return s.write(ctx, func(w *writer) error { return w.AdvanceCounter(ctx, id, next, now) })
+}
+
+func (w *writer) AdvanceCounter(ctx context.Context, id string, next int64, now time.Time) error {
+	ctx = w.c(ctx)
 	const op = "advance counter of "
 	// The comparison and the write are one statement, so two requests carrying the same
 	// code cannot both pass: the second finds counter = next and changes nothing.
-	res, err := s.w.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`UPDATE factors SET counter = $2, failures = 0, locked_until = 0, updated_at = $3
 		 WHERE id = $1 AND counter < $2`,
 		id, next, millis(now))
 	if err := changedOne(res, err); err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			return s.fail(op+id, err)
+			return w.s.fail(op+id, err)
 		}
 		// Nothing changed: either no such factor or the counter is already there.
-		if err := s.factorExists(ctx, id); err != nil {
-			return s.fail(op+id, err)
+		if err := w.factorExists(ctx, id); err != nil {
+			return w.s.fail(op+id, err)
 		}
-		return s.fail(fmt.Sprintf("%s%s to %d", op, id, next), store.ErrReplay)
+		return w.s.fail(fmt.Sprintf("%s%s to %d", op, id, next), store.ErrReplay)
 	}
 	return nil
 }
@@ -258,81 +419,106 @@ WHERE id = $1
 RETURNING ` + factorCols
 
 func (s *Store) RecordFailure(ctx context.Context, id string, now time.Time, maxFailures int, lockFor time.Duration) (store.Factor, error) {
-	f, err := scanFactor(s.w.QueryRowContext(ctx, recordFailureSQL,
+	return result(ctx, s, func(w *writer) (store.Factor, error) { return w.RecordFailure(ctx, id, now, maxFailures, lockFor) })
+}
+
+func (w *writer) RecordFailure(ctx context.Context, id string, now time.Time, maxFailures int, lockFor time.Duration) (store.Factor, error) {
+	ctx = w.c(ctx)
+	f, err := scanFactor(w.e.QueryRow(ctx, recordFailureSQL,
 		id, millis(now), int64(maxFailures), millis(now.Add(lockFor))))
 	if err != nil {
-		return store.Factor{}, s.fail("record failure of "+id, notFound(err))
+		return store.Factor{}, w.s.fail("record failure of "+id, notFound(err))
 	}
 	return f, nil
 }
 
 func (s *Store) ResetFailures(ctx context.Context, id string, now time.Time) error {
-	res, err := s.w.ExecContext(ctx,
+	return s.write(ctx, func(w *writer) error { return w.ResetFailures(ctx, id, now) })
+}
+
+func (w *writer) ResetFailures(ctx context.Context, id string, now time.Time) error {
+	ctx = w.c(ctx)
+	res, err := w.exec(ctx,
 		`UPDATE factors SET failures = 0, locked_until = 0, updated_at = $2 WHERE id = $1`, id, millis(now))
 	if err := changedOne(res, err); err != nil {
-		return s.fail("reset failures of "+id, err)
+		return w.s.fail("reset failures of "+id, err)
 	}
 	return nil
 }
 
 func (s *Store) UpdateFactorSecret(ctx context.Context, id string, secret []byte, keyID string, now time.Time) error {
-	res, err := s.w.ExecContext(ctx,
+	return s.write(ctx, func(w *writer) error { return w.UpdateFactorSecret(ctx, id, secret, keyID, now) })
+}
+
+func (w *writer) UpdateFactorSecret(ctx context.Context, id string, secret []byte, keyID string, now time.Time) error {
+	ctx = w.c(ctx)
+	res, err := w.exec(ctx,
 		`UPDATE factors SET secret = $2, key_id = $3, updated_at = $4 WHERE id = $1`,
 		id, secret, keyID, millis(now))
 	if err := changedOne(res, err); err != nil {
-		return s.fail("update secret of factor "+id, err)
+		return w.s.fail("update secret of factor "+id, err)
 	}
 	return nil
 }
 
 func (s *Store) ActivateFactor(ctx context.Context, id string, params map[string]string, now time.Time) error {
+	return s.write(ctx, func(w *writer) error { return w.ActivateFactor(ctx, id, params, now) })
+}
+
+func (w *writer) ActivateFactor(ctx context.Context, id string, params map[string]string, now time.Time) error {
+	ctx = w.c(ctx)
 	const op = "activate factor "
 	p, err := encodeParams(params)
 	if err != nil {
-		return s.fail(op+id, err)
+		return w.s.fail(op+id, err)
 	}
 	// The state test and the write are one statement: of concurrent activations, the
 	// others find the factor active and change nothing.
-	res, err := s.w.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`UPDATE factors SET state = $2, params = $3, updated_at = $4 WHERE id = $1 AND state = $5`,
 		id, string(store.FactorActive), p, millis(now), string(store.FactorPending))
 	if err := changedOne(res, err); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			err = s.factorNotPending(ctx, id)
+			err = w.factorNotPending(ctx, id)
 		}
-		return s.fail(op+id, err)
+		return w.s.fail(op+id, err)
 	}
 	return nil
 }
 
 func (s *Store) UpdateFactorParams(ctx context.Context, id, label string, params map[string]string, now time.Time) error {
+	return s.write(ctx, func(w *writer) error { return w.UpdateFactorParams(ctx, id, label, params, now) })
+}
+
+func (w *writer) UpdateFactorParams(ctx context.Context, id, label string, params map[string]string, now time.Time) error {
+	ctx = w.c(ctx)
 	const op = "update params of factor "
 	p, err := encodeParams(params)
 	if err != nil {
-		return s.fail(op+id, err)
+		return w.s.fail(op+id, err)
 	}
-	res, err := s.w.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`UPDATE factors SET label = $2, params = $3, updated_at = $4 WHERE id = $1`,
 		id, label, p, millis(now))
 	if err := changedOne(res, err); err != nil {
-		return s.fail(op+id, err)
+		return w.s.fail(op+id, err)
 	}
 	return nil
 }
 
 // factorNotPending explains why ActivateFactor changed nothing: ErrNotFound or ErrConflict.
-func (s *Store) factorNotPending(ctx context.Context, id string) error {
+func (w *writer) factorNotPending(ctx context.Context, id string) error {
 	var state string
-	if err := s.r.QueryRowContext(ctx, `SELECT state FROM factors WHERE id = $1`, id).Scan(&state); err != nil {
+	if err := w.e.QueryRow(ctx, `SELECT state FROM factors WHERE id = $1`, id).Scan(&state); err != nil {
 		return notFound(err)
 	}
 	return fmt.Errorf("state %s: %w", state, store.ErrConflict)
 }
 
 // factorExists returns nil if the factor exists, an error wrapping store.ErrNotFound if not.
-func (s *Store) factorExists(ctx context.Context, id string) error {
+func (w *writer) factorExists(ctx context.Context, id string) error {
 	var one int
-	return notFound(s.r.QueryRowContext(ctx, `SELECT 1 FROM factors WHERE id = $1`, id).Scan(&one))
+	return notFound(w.e.QueryRow(ctx, `SELECT 1 FROM factors WHERE id = $1`, id).Scan(&one))
 }
 
 func scanFactor(sc scanner) (store.Factor, error) {
@@ -362,21 +548,38 @@ const txCols = `id, provider, username, capability, factor_id, status, secret, a
 const pending = "PENDING"
 
 func (s *Store) CreateTransaction(ctx context.Context, t store.Transaction) error {
-	_, err := s.w.ExecContext(ctx,
-		`INSERT INTO transactions (`+txCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	return s.write(ctx, func(w *writer) error { return w.CreateTransaction(ctx, t) })
+}
+
+func (w *writer) CreateTransaction(ctx context.Context, t store.Transaction) error {
+	ctx = w.c(ctx)
+	// DO NOTHING rather than a unique violation: in PostgreSQL an error aborts the
+	// transaction it happens in, and a unit may go on to record the refusal.
+	res, err := w.exec(ctx,
+		`INSERT INTO transactions (`+txCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		 ON CONFLICT (id) DO NOTHING`,
 		t.ID, t.Provider, t.Username, t.Capability, t.FactorID, t.Status, t.Secret, t.Attempts, t.Data,
 		millis(t.ExpiresAt), millis(t.CreatedAt), millis(t.UpdatedAt))
-	if errors.Is(s.d.Constraint(err), store.ErrExists) {
-		err = store.ErrExists
-	}
-	if err != nil {
-		return s.fail("create transaction "+t.ID, err)
+	if err := changedOne(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = store.ErrExists
+		}
+		return w.s.fail("create transaction "+t.ID, err)
 	}
 	return nil
 }
 
 func (s *Store) GetTransaction(ctx context.Context, id string) (store.Transaction, error) {
-	t, err := scanTransaction(s.r.QueryRowContext(ctx, `SELECT `+txCols+` FROM transactions WHERE id = $1`, id))
+	return getTransaction(ctx, s, sqlExecer{s.rq}, id)
+}
+
+// GetTransaction reads through the unit, so it sees what the unit has written.
+func (w *writer) GetTransaction(ctx context.Context, id string) (store.Transaction, error) {
+	return getTransaction(w.c(ctx), w.s, w.e, id)
+}
+
+func getTransaction(ctx context.Context, s *Store, e Execer, id string) (store.Transaction, error) {
+	t, err := scanTransaction(e.QueryRow(ctx, `SELECT `+txCols+` FROM transactions WHERE id = $1`, id))
 	if err != nil {
 		return store.Transaction{}, s.fail("get transaction "+id, notFound(err))
 	}
@@ -384,68 +587,88 @@ func (s *Store) GetTransaction(ctx context.Context, id string) (store.Transactio
 }
 
 func (s *Store) CompleteTransaction(ctx context.Context, id, status string, now time.Time) error {
+	return s.write(ctx, func(w *writer) error { return w.CompleteTransaction(ctx, id, status, now) })
+}
+
+func (w *writer) CompleteTransaction(ctx context.Context, id, status string, now time.Time) error {
+	ctx = w.c(ctx)
 	// The status test and the write are one statement: of concurrent completions, one
 	// moves the transaction out of PENDING and the others change nothing.
-	res, err := s.w.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`UPDATE transactions SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4`,
 		id, status, millis(now), pending)
 	if err := changedOne(res, err); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			err = s.notPending(ctx, id)
+			err = w.notPending(ctx, id)
 		}
-		return s.fail("complete transaction "+id, err)
+		return w.s.fail("complete transaction "+id, err)
 	}
 	return nil
 }
 
 func (s *Store) AddAttempt(ctx context.Context, id string, now time.Time) (int, error) {
+	return result(ctx, s, func(w *writer) (int, error) { return w.AddAttempt(ctx, id, now) })
+}
+
+func (w *writer) AddAttempt(ctx context.Context, id string, now time.Time) (int, error) {
+	ctx = w.c(ctx)
 	var n int
-	err := s.w.QueryRowContext(ctx,
+	err := w.e.QueryRow(ctx,
 		`UPDATE transactions SET attempts = attempts + 1, updated_at = $2 WHERE id = $1 AND status = $3
 		 RETURNING attempts`,
 		id, millis(now), pending).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = s.notPending(ctx, id)
+		err = w.notPending(ctx, id)
 	}
 	if err != nil {
-		return 0, s.fail("add attempt to transaction "+id, err)
+		return 0, w.s.fail("add attempt to transaction "+id, err)
 	}
 	return n, nil
 }
 
 // notPending explains why a compare-and-set on transaction id changed nothing: ErrNotFound
 // or ErrConflict.
-func (s *Store) notPending(ctx context.Context, id string) error {
+func (w *writer) notPending(ctx context.Context, id string) error {
 	var status string
-	if err := s.r.QueryRowContext(ctx, `SELECT status FROM transactions WHERE id = $1`, id).Scan(&status); err != nil {
+	if err := w.e.QueryRow(ctx, `SELECT status FROM transactions WHERE id = $1`, id).Scan(&status); err != nil {
 		return notFound(err)
 	}
 	return fmt.Errorf("status %s: %w", status, store.ErrConflict)
 }
 
 func (s *Store) CancelPending(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx,
+	return result(ctx, s, func(w *writer) (int, error) { return w.CancelPending(ctx, factorID, keepID, status, now) })
+}
+
+func (w *writer) CancelPending(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error) {
+	ctx = w.c(ctx)
+	res, err := w.exec(ctx,
 		`UPDATE transactions SET status = $3, updated_at = $4
 		 WHERE factor_id = $1 AND id <> $2 AND status = $5`,
 		factorID, keepID, status, millis(now), pending)
 	n, err := affected(res, err)
 	if err != nil {
-		return 0, s.fail("cancel pending transactions of "+factorID, err)
+		return 0, w.s.fail("cancel pending transactions of "+factorID, err)
 	}
 	return n, nil
 }
 
 func (s *Store) DeleteExpiredTransactions(ctx context.Context, before time.Time, limit int) (int, error) {
+	return result(ctx, s, func(w *writer) (int, error) { return w.DeleteExpiredTransactions(ctx, before, limit) })
+}
+
+func (w *writer) DeleteExpiredTransactions(ctx context.Context, before time.Time, limit int) (int, error) {
+	ctx = w.c(ctx)
 	// Oldest first, so a cleaner that stops early has removed the stalest.
-	n, err := s.deleteOldest(ctx, "transactions", "id", "expires_at < $1", "expires_at", millis(before), limit)
+	n, err := w.deleteOldest(ctx, "transactions", "id", "expires_at < $1", "expires_at", millis(before), limit)
 	if err != nil {
-		return 0, s.fail("delete expired transactions", err)
+		return 0, w.s.fail("delete expired transactions", err)
 	}
 	return n, nil
 }
 
 func (s *Store) ListPendingTransactions(ctx context.Context, factorID string, now time.Time) ([]store.Transaction, error) {
-	txs, err := query(ctx, s.r, scanTransaction,
+	txs, err := query(ctx, s.rq, scanTransaction,
 		`SELECT `+txCols+` FROM transactions WHERE factor_id = $1 AND status = $2 AND expires_at > $3
 		 ORDER BY created_at, `+s.d.ByteOrder("id"),
 		factorID, pending, millis(now))
@@ -471,9 +694,14 @@ func scanTransaction(sc scanner) (store.Transaction, error) {
 // --- send limits ---
 
 func (s *Store) ReserveSend(ctx context.Context, keys []string, limits []store.SendLimit, now time.Time) error {
+	return s.write(ctx, func(w *writer) error { return w.ReserveSend(ctx, keys, limits, now) })
+}
+
+func (w *writer) ReserveSend(ctx context.Context, keys []string, limits []store.SendLimit, now time.Time) error {
+	ctx = w.c(ctx)
 	keys, err := sendKeys(keys, limits)
 	if err != nil {
-		return s.fail("reserve send", err)
+		return w.s.fail("reserve send", err)
 	}
 	if len(keys) == 0 {
 		return nil
@@ -481,17 +709,17 @@ func (s *Store) ReserveSend(ctx context.Context, keys []string, limits []store.S
 	// Lock, count, insert in one transaction: no row exists to lock before a key's first
 	// send, so the dialect locks the keys themselves, and each count then sees every send
 	// committed by an earlier holder.
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.d.LockKeys(ctx, tx, keys); err != nil {
+	err = w.inUnit(ctx, func(e Execer) error {
+		if err := w.s.d.LockKeys(ctx, e, keys); err != nil {
 			return err
 		}
-		if err := countSends(ctx, tx, keys, limits, now); err != nil {
+		if err := countSends(ctx, e, keys, limits, now); err != nil {
 			return err
 		}
-		return insertSends(ctx, tx, keys, now)
+		return insertSends(ctx, e, keys, now)
 	})
 	if err != nil {
-		return s.fail("reserve send", err)
+		return w.s.fail("reserve send", err)
 	}
 	return nil
 }
@@ -499,7 +727,7 @@ func (s *Store) ReserveSend(ctx context.Context, keys []string, limits []store.S
 // countSends returns ErrRateLimited if a key has reached a limit. One statement counts
 // under every key and limit, so it costs one round trip however many there are; each count
 // stops at Max, so a flood under one key costs no more than the limit.
-func countSends(ctx context.Context, tx *sql.Tx, keys []string, limits []store.SendLimit, now time.Time) error {
+func countSends(ctx context.Context, e Execer, keys []string, limits []store.SendLimit, now time.Time) error {
 	if len(limits) == 0 {
 		return nil
 	}
@@ -524,7 +752,7 @@ func countSends(ctx context.Context, tx *sql.Tx, keys []string, limits []store.S
 	for i := range got {
 		dest[i] = &got[i]
 	}
-	if err := tx.QueryRowContext(ctx, `SELECT `+strings.Join(counts, ", "), args...).Scan(dest...); err != nil {
+	if err := e.QueryRow(ctx, `SELECT `+strings.Join(counts, ", "), args...).Scan(dest...); err != nil {
 		return err
 	}
 	for i, c := range checks {
@@ -536,7 +764,7 @@ func countSends(ctx context.Context, tx *sql.Tx, keys []string, limits []store.S
 }
 
 // insertSends records one send at now under each key, in one statement.
-func insertSends(ctx context.Context, tx *sql.Tx, keys []string, now time.Time) error {
+func insertSends(ctx context.Context, e Execer, keys []string, now time.Time) error {
 	rows := make([]string, len(keys))
 	args := make([]any, 0, len(keys)+1)
 	args = append(args, millis(now))
@@ -544,14 +772,19 @@ func insertSends(ctx context.Context, tx *sql.Tx, keys []string, now time.Time) 
 		rows[i] = fmt.Sprintf("($%d, $1)", i+2)
 		args = append(args, key)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO sends (key, at) VALUES `+strings.Join(rows, ", "), args...)
+	_, err := e.Exec(ctx, `INSERT INTO sends (key, at) VALUES `+strings.Join(rows, ", "), args...)
 	return err
 }
 
 func (s *Store) DeleteSendsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	n, err := s.deleteOldest(ctx, "sends", "", "at < $1", "at", millis(before), limit)
+	return result(ctx, s, func(w *writer) (int, error) { return w.DeleteSendsBefore(ctx, before, limit) })
+}
+
+func (w *writer) DeleteSendsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	ctx = w.c(ctx)
+	n, err := w.deleteOldest(ctx, "sends", "", "at < $1", "at", millis(before), limit)
 	if err != nil {
-		return 0, s.fail("delete sends", err)
+		return 0, w.s.fail("delete sends", err)
 	}
 	return n, nil
 }
@@ -571,10 +804,15 @@ func sendKeys(keys []string, limits []store.SendLimit) ([]string, error) {
 // --- nonces ---
 
 func (s *Store) UseNonce(ctx context.Context, scope, nonce string, expires, now time.Time) error {
+	return s.write(ctx, func(w *writer) error { return w.UseNonce(ctx, scope, nonce, expires, now) })
+}
+
+func (w *writer) UseNonce(ctx context.Context, scope, nonce string, expires, now time.Time) error {
+	ctx = w.c(ctx)
 	// One statement: of concurrent uses the first inserts; the rest find its row (waiting
 	// for it to commit, in PostgreSQL), and its unexpired expires_at fails the WHERE, so
 	// they change nothing.
-	res, err := s.w.ExecContext(ctx,
+	res, err := w.exec(ctx,
 		`INSERT INTO nonces (scope, nonce, expires_at) VALUES ($1, $2, $3)
 		 ON CONFLICT (scope, nonce) DO UPDATE SET expires_at = excluded.expires_at
 		 WHERE nonces.expires_at <= $4`,
@@ -583,15 +821,20 @@ func (s *Store) UseNonce(ctx context.Context, scope, nonce string, expires, now 
 		if errors.Is(err, store.ErrNotFound) {
 			err = store.ErrReplay
 		}
-		return s.fail("use nonce in scope "+scope, err)
+		return w.s.fail("use nonce in scope "+scope, err)
 	}
 	return nil
 }
 
 func (s *Store) DeleteExpiredNonces(ctx context.Context, before time.Time, limit int) (int, error) {
-	n, err := s.deleteOldest(ctx, "nonces", "scope, nonce", "expires_at <= $1", "expires_at", millis(before), limit)
+	return result(ctx, s, func(w *writer) (int, error) { return w.DeleteExpiredNonces(ctx, before, limit) })
+}
+
+func (w *writer) DeleteExpiredNonces(ctx context.Context, before time.Time, limit int) (int, error) {
+	ctx = w.c(ctx)
+	n, err := w.deleteOldest(ctx, "nonces", "scope, nonce", "expires_at <= $1", "expires_at", millis(before), limit)
 	if err != nil {
-		return 0, s.fail("delete expired nonces", err)
+		return 0, w.s.fail("delete expired nonces", err)
 	}
 	return n, nil
 }
@@ -604,8 +847,16 @@ const auditCols = `time, request_id, provider, username, capability, factor_id, 
 const defaultAuditLimit = 100
 
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) error {
-	if err := insertAudit(ctx, s.w, e); err != nil {
-		return s.fail("append audit", err)
+	return s.write(ctx, func(w *writer) error { return w.AppendAudit(ctx, e) })
+}
+
+func (w *writer) AppendAudit(ctx context.Context, e store.AuditEvent) error {
+	ctx = w.c(ctx)
+	err := w.e.Later(ctx,
+		`INSERT INTO audit (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID, e.Actor)
+	if err != nil {
+		return w.s.fail("append audit", err)
 	}
 	return nil
 }
@@ -618,10 +869,10 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	var events []store.AuditEvent
 	var err error
 	if f.Username == "" {
-		events, err = query(ctx, s.r, scanAudit,
+		events, err = query(ctx, s.rq, scanAudit,
 			`SELECT `+auditCols+` FROM audit ORDER BY time DESC, id DESC LIMIT $1`, limit)
 	} else {
-		events, err = query(ctx, s.r, scanAudit,
+		events, err = query(ctx, s.rq, scanAudit,
 			`SELECT `+auditCols+` FROM audit WHERE username = $1 ORDER BY time DESC, id DESC LIMIT $2`,
 			f.Username, limit)
 	}
@@ -632,9 +883,14 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 }
 
 func (s *Store) DeleteAuditBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	n, err := s.deleteOldest(ctx, "audit", "id", "time < $1", "time", millis(before), limit)
+	return result(ctx, s, func(w *writer) (int, error) { return w.DeleteAuditBefore(ctx, before, limit) })
+}
+
+func (w *writer) DeleteAuditBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	ctx = w.c(ctx)
+	n, err := w.deleteOldest(ctx, "audit", "id", "time < $1", "time", millis(before), limit)
 	if err != nil {
-		return 0, s.fail("delete audit", err)
+		return 0, w.s.fail("delete audit", err)
 	}
 	return n, nil
 }
@@ -659,30 +915,22 @@ func (s *Store) fail(op string, err error) error {
 
 // deleteOldest runs the dialect's DeleteOldest on table with before as $1 and limit as $2,
 // and returns how many rows it deleted.
-func (s *Store) deleteOldest(ctx context.Context, table, key, where, order string, before int64, limit int) (int, error) {
+func (w *writer) deleteOldest(ctx context.Context, table, key, where, order string, before int64, limit int) (int, error) {
 	if limit <= 0 {
 		// A caller looping "until it returns < limit" would never stop.
 		return 0, fmt.Errorf("limit %d is not positive", limit)
 	}
-	res, err := s.w.ExecContext(ctx, s.d.DeleteOldest(table, key, where, order), before, limit)
+	res, err := w.exec(ctx, w.s.d.DeleteOldest(table, key, where, order), before, limit)
 	return affected(res, err)
 }
 
-// inTx runs fn in a transaction on the writer and commits it if fn returns nil. fn must use
-// only tx: for an in-memory SQLite database the readers are the writer's one connection,
-// which tx holds.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+// inUnit runs fn's statements as one transaction: w's unit's, or, for a write on the pool,
+// a unit of its own.
+func (w *writer) inUnit(ctx context.Context, fn func(e Execer) error) error {
+	if w.unit {
+		return fn(w.e)
 	}
-	if err := fn(tx); err != nil {
-		// Nothing to report from a failed rollback: the transaction is gone either way
-		// (a canceled context has already rolled it back).
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return w.s.unit(ctx, func(u *writer) error { return fn(u.e) })
 }
 
 // scanner is what *sql.Row and *sql.Rows have in common.
@@ -691,7 +939,7 @@ type scanner interface {
 }
 
 // query runs q on db and scans every row with scan.
-func query[T any](ctx context.Context, db *sql.DB, scan func(scanner) (T, error), q string, args ...any) (out []T, err error) {
+func query[T any](ctx context.Context, db querier, scan func(scanner) (T, error), q string, args ...any) (out []T, err error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err

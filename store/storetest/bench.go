@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -93,5 +95,37 @@ func BenchGetFactor(b *testing.B, newStore func(b *testing.B) store.Store) {
 				}
 			}
 		})
+	})
+}
+
+// BenchDecision measures what a successful TOTP validation writes, its counter update and
+// its audit row in one unit, from benchClients goroutines at once on distinct factors: the write path
+// under the load issue 16 sets its target at. newStore returns an empty store.
+func BenchDecision(b *testing.B, newStore func(b *testing.B) store.Store) {
+	s := newStore(b)
+	setupBench(b, s)
+	ctx := b.Context()
+	var worker atomic.Int64
+	b.SetParallelism((benchFactors + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.RunParallel(func(pb *testing.PB) {
+		id := fmt.Sprintf("b%d", worker.Add(1)%benchFactors)
+		var next int64
+		for pb.Next() {
+			next++
+			if err := decide(ctx, s, id, next); err != nil && !errors.Is(err, store.ErrReplay) {
+				b.Errorf("decision: %v", err)
+				return
+			}
+		}
+	})
+}
+
+// decide writes one decision as one unit: the counter, then the audit row.
+func decide(ctx context.Context, s store.Store, id string, next int64) error {
+	return s.Update(ctx, func(w store.Writer) error {
+		if err := w.AdvanceCounter(ctx, id, next, at(0)); err != nil {
+			return err
+		}
+		return w.AppendAudit(ctx, store.AuditEvent{Time: at(0), Provider: "bench", FactorID: id, Resource: "validate", Outcome: "SUCCESS"})
 	})
 }

@@ -92,6 +92,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"IdempotencyRelease", testIdempotencyRelease},
 		{"DeleteExpiredIdempotency", testDeleteExpiredIdempotency},
 		{"ConcurrentClaimIdempotency", testConcurrentClaimIdempotency},
+		{"Update", testUpdate},
+		{"UpdateRollback", testUpdateRollback},
+		{"UpdateCanceled", testUpdateCanceled},
+		{"UpdatePanic", testUpdatePanic},
+		{"ConcurrentUpdate", testConcurrentUpdate},
 	}
 	tests = append(tests, adminTests...)
 	for _, tc := range tests {

@@ -1,0 +1,185 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// GroupCommit makes every write of the store a unit queued for one writer goroutine that
+// commits many units at once: while one commit is flushing, the units that arrive queue;
+// the writer then takes all of them into one transaction, each in a savepoint of its own
+// so that a failing unit rolls back alone, and commits them together. A caller is answered
+// only after that commit has returned, so nothing is acknowledged before it is durable (as
+// durable as the database's settings make a commit: SQLite's synchronous=FULL); a crash
+// before the commit loses the whole batch, none of which has been answered.
+//
+// This is what SQLite needs: one writer per database, whose throughput a commit's fsync
+// bounds. N concurrent decisions cost one fsync instead of N, and the queue in Go is fair,
+// as the single writer connection was before. w must be a pool of one connection.
+//
+// Why a unit runs on the writer inside the batch rather than being sent as data: an engine
+// decides from a compare-and-set's result (AdvanceCounter's ErrReplay is a FAILED answer)
+// and the audit row records that answer, so the unit needs the result at once, in the
+// transaction that writes the row. A unit is Go code that only computes and writes (see
+// store.Store.Update); the caller waits on the commit, never the writer on the caller.
+func GroupCommit() Option {
+	return func(s *Store) {
+		s.g = &group{s: s, units: make(chan *unit), quit: make(chan struct{}), done: make(chan struct{})}
+	}
+}
+
+// maxBatch bounds the units of one commit, and so the latency a long queue adds to the
+// first of them; at a commit per millisecond it is far above what arrives meanwhile.
+const maxBatch = 512
+
+// group is the single writer of GroupCommit.
+type group struct {
+	s     *Store
+	units chan *unit // unbuffered: a unit is queued while its caller waits to hand it over
+	quit  chan struct{}
+	done  chan struct{}
+	stop  sync.Once
+}
+
+// unit is one caller's writes, and what became of them.
+type unit struct {
+	ctx      context.Context
+	fn       func(w *writer) error
+	err      error
+	panicked any
+	answered chan struct{}
+}
+
+// errClosed answers a write after Close.
+var errClosed = errors.New("store closed")
+
+// do queues fn as a unit and waits until the batch that ran it has committed.
+func (g *group) do(ctx context.Context, fn func(w *writer) error) error {
+	if err := ctx.Err(); err != nil {
+		return g.s.fail("write", err)
+	}
+	u := &unit{ctx: ctx, fn: fn, answered: make(chan struct{})}
+	select {
+	case g.units <- u:
+	case <-g.quit:
+		return g.s.fail("write", errClosed)
+	case <-ctx.Done():
+		return g.s.fail("write", ctx.Err())
+	}
+	// Once taken, a unit is answered after its batch whatever ctx does: whether it is
+	// committed is only known then.
+	<-u.answered
+	if u.panicked != nil {
+		panic(u.panicked)
+	}
+	return u.err
+}
+
+// close stops the writer once the batch it runs is answered; the units still queued, and
+// any after, fail. Closing twice is closing once.
+func (g *group) close() {
+	g.stop.Do(func() { close(g.quit) })
+	<-g.done
+}
+
+// run is the writer: it takes one unit, then every other one queued by then, and commits
+// them as one batch, again and again.
+func (g *group) run() {
+	defer close(g.done)
+	batch := make([]*unit, 0, maxBatch)
+	for {
+		select {
+		case u := <-g.units:
+			batch = append(batch[:0], u)
+		case <-g.quit:
+			return
+		}
+	take:
+		for len(batch) < maxBatch {
+			select {
+			case u := <-g.units:
+				batch = append(batch, u)
+			default:
+				break take
+			}
+		}
+		g.commit(batch)
+		for _, u := range batch {
+			close(u.answered)
+		}
+		clear(batch)
+		if g.s.stmts != nil {
+			g.s.stmts.prepareMissed(context.Background(), g.s.w)
+		}
+	}
+}
+
+// commit runs batch in one transaction and commits it, setting each unit's result.
+func (g *group) commit(batch []*unit) {
+	// The batch's statements must not be interrupted by one caller's context.
+	ctx := context.Background()
+	// fail fails the whole batch. A unit that failed by itself was told so by what the
+	// units before it had written, which is now lost: it gets the batch's error too.
+	fail := func(err error) {
+		for _, u := range batch {
+			if u.panicked == nil {
+				u.err = g.s.fail("commit", err)
+			}
+		}
+	}
+	tx, err := g.s.w.BeginTx(ctx, nil)
+	if err != nil {
+		fail(err)
+		return
+	}
+	q := g.s.on(g.s.w, tx)
+	// A unit alone needs no savepoint: its failure rolls back the transaction.
+	alone := len(batch) == 1
+	for _, u := range batch {
+		if err := u.ctx.Err(); err != nil {
+			u.err = g.s.fail("write", err)
+			continue
+		}
+		if !alone {
+			if _, err := q.ExecContext(ctx, "SAVEPOINT unit"); err != nil {
+				_ = tx.Rollback()
+				fail(err)
+				return
+			}
+		}
+		u.err, u.panicked = call(u.fn, &writer{s: g.s, e: sqlExecer{q}, unit: true, ctx: context.WithoutCancel(u.ctx)})
+		failed := u.err != nil || u.panicked != nil
+		switch {
+		case failed && alone:
+			_ = tx.Rollback()
+			return
+		case failed:
+			// If the unit's error aborted the transaction itself (SQLite does so for a
+			// full disk or an I/O error), ROLLBACK TO fails, and so does the batch.
+			if _, err := q.ExecContext(ctx, "ROLLBACK TO unit"); err != nil {
+				_ = tx.Rollback()
+				fail(err)
+				return
+			}
+			fallthrough
+		case !alone:
+			if _, err := q.ExecContext(ctx, "RELEASE unit"); err != nil {
+				_ = tx.Rollback()
+				fail(err)
+				return
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(err)
+	}
+}
+
+// call runs fn, turning a panic into a value to re-raise in the caller's goroutine.
+func call(fn func(w *writer) error, w *writer) (err error, panicked any) {
+	defer func() {
+		panicked = recover() // never nil for a panic since Go 1.21
+	}()
+	return fn(w), nil
+}

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -40,6 +41,15 @@ type Provider struct {
 	Now          func() time.Time
 	// Switches, when set, hide and refuse capabilities switched off org-wide.
 	Switches Switches
+	// Observer, when set, counts every decision and audit fault (metrics).
+	Observer Observer
+}
+
+// Observer learns what an operator counts about decisions. Its labels are bounded: the
+// capability is the configured spelling, or "" when the request named none exposed.
+type Observer interface {
+	Contract(provider, resource, capability, status string, d time.Duration)
+	StoreError(operation string)
 }
 
 // Capability resolves a capability as Verify sent it — bare ("totp") or prefixed
@@ -110,9 +120,22 @@ func (p *Provider) Test(ctx context.Context) (Outcome, error) {
 	return out, nil
 }
 
-func (p *Provider) call(ctx context.Context, resource string, req Request, fn func(context.Context, Request) (Outcome, error)) (Outcome, error) {
-	var out Outcome
+func (p *Provider) call(ctx context.Context, resource string, req Request, fn func(context.Context, Request) (Outcome, error)) (out Outcome, err error) {
 	c, exposed := p.Capability(req.Capability)
+	if p.Observer != nil {
+		start := time.Now()
+		defer func() {
+			status := string(out.Status)
+			switch {
+			case errors.Is(err, context.DeadlineExceeded): // answered FAILED by the adapter
+				status = "timeout"
+			case err != nil:
+				status = "error"
+				p.Observer.StoreError("contract")
+			}
+			p.Observer.Contract(p.CredentialPrefix, resource, c, status, time.Since(start))
+		}()
+	}
 	invalid := req.invalid()
 	switch {
 	case invalid != "":
@@ -172,7 +195,12 @@ func (p *Provider) decide(ctx context.Context, requestID, resource string, req R
 	}
 	// The answer is decided already; losing an audit row must not turn it into an error,
 	// but it must be visible.
-	if err := p.Audit.AppendAudit(context.WithoutCancel(ctx), ev); err != nil && p.Log != nil {
-		p.Log.Error("audit write", "provider", p.CredentialPrefix, "resource", resource, "err", err)
+	if err := p.Audit.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
+		if p.Observer != nil {
+			p.Observer.StoreError("audit")
+		}
+		if p.Log != nil {
+			p.Log.Error("audit write", "provider", p.CredentialPrefix, "resource", resource, "err", err)
+		}
 	}
 }

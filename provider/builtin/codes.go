@@ -181,6 +181,9 @@ func (k *codeFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 	now := e.now()
 	// Limits are reserved before anything is sent or stored: a refusal leaves nothing.
 	if reason, err := e.reserveSend(ctx, req.Username, strings.ToLower(to), masked, now); err != nil || reason != "" {
+		if reason != "" {
+			e.observer.SendRefused(k.s.Sender)
+		}
 		return provider.Failed(reason), err
 	}
 
@@ -221,6 +224,7 @@ func (k *codeFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 		}
 		return provider.Failed(fmt.Sprintf("send by %s to %s: %v", k.s.sender.Kind(), masked, err)), nil
 	}
+	e.observer.CodeSent(k.s.Sender)
 	// Only a code that went out replaces the earlier ones: a failed resend leaves the
 	// code the user may already hold working.
 	canceled, err := e.cancelOlder(ctx, f.ID, id)

@@ -17,6 +17,7 @@ import (
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/telemetry"
 )
 
 // benchServer wires the real adapter, engine and SQLite store behind a loopback server,
@@ -28,6 +29,11 @@ func benchServer(b *testing.B) (srv *httptest.Server, factorID string, clock *ma
 // benchServerOn is benchServer on the storage section given ("" is a SQLite file), with
 // idempotency records on, as serve has them.
 func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID string, clock *manualClock, seed []byte) {
+	return benchServerWith(b, storage, nil)
+}
+
+// benchServerWith is benchServerOn with metrics m counting (nil: none), as serve has them.
+func benchServerWith(b *testing.B, storage string, m *telemetry.Metrics) (srv *httptest.Server, factorID string, clock *manualClock, seed []byte) {
 	b.Helper()
 	dir := b.TempDir()
 	path := dir + "/emfa.yaml"
@@ -37,6 +43,7 @@ func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID
 	writeBenchConfig(b, path, storage)
 	ctx := context.Background()
 	e := openTestEnv(b, path)
+	e.metrics = m
 	b.Cleanup(func() { e.Close() })
 	clock = &manualClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	e.now = clock.Now
@@ -54,9 +61,13 @@ func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := adapter.New(adapter.Options{Providers: providers, Log: e.log, Ready: e.store.Ping,
+	o := adapter.Options{Providers: providers, Log: e.log, Ready: e.store.Ping,
 		Auth:        adapter.Auth{BasicUsername: "verify", BasicPassword: "sim-password-0123"},
-		Idempotency: &provider.Idempotency{Store: e.store, TTL: 10 * time.Minute, Lease: 12 * time.Second, Now: e.now}})
+		Idempotency: &provider.Idempotency{Store: e.store, TTL: 10 * time.Minute, Lease: 12 * time.Second, Now: e.now}}
+	if m != nil {
+		o.Observer, o.Metrics = m, m.Handler("")
+	}
+	a := adapter.New(o)
 	srv = httptest.NewServer(a.Handler())
 	b.Cleanup(srv.Close)
 	return srv, enrolled.Factor.ID, clock, seed
@@ -78,6 +89,21 @@ providers: [{name: B, credentialPrefix: emfa, capabilities: [totp]}]
 func BenchmarkHTTPValidate(b *testing.B) {
 	srv, factorID, clock, seed := benchServer(b)
 	benchValidate(b, srv, factorID, clock, seed, false)
+}
+
+// BenchmarkHTTPValidateMetrics is the cost of the Prometheus metrics on the validate
+// path: the same call without and with every observer counting.
+func BenchmarkHTTPValidateMetrics(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("metrics=%v", on), func(b *testing.B) {
+			var m *telemetry.Metrics
+			if on {
+				m = telemetry.NewMetrics("bench")
+			}
+			srv, factorID, clock, seed := benchServerWith(b, "", m)
+			benchValidate(b, srv, factorID, clock, seed, false)
+		})
+	}
 }
 
 // BenchmarkHTTPValidateIdempotency is the cost of the idempotency record on the validate

@@ -42,6 +42,10 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Admin, when set, serves the admin API under /admin/v1 (admin.go).
 	Admin *lifecycle.Manager
+	// Observer, when set, counts refused credentials, retries and store faults.
+	Observer Observer
+	// Metrics, when set, is served at /metrics (it checks its own token).
+	Metrics http.Handler
 }
 
 // Auth is how callers (IBM Verify) authenticate. Any configured method admits a call.
@@ -63,6 +67,7 @@ type Server struct {
 	recorder  Recorder
 	idem      *provider.Idempotency
 	throttle  *throttle // of failed authentications, per address
+	observer  Observer
 
 	authFailures atomic.Int64
 	retries      atomic.Int64
@@ -80,6 +85,10 @@ func New(o Options) *Server {
 		recorder:  o.Recorder,
 		idem:      o.Idempotency,
 		throttle:  newThrottle(),
+		observer:  o.Observer,
+	}
+	if s.observer == nil {
+		s.observer = nopObserver{}
 	}
 	if s.timeout <= 0 {
 		s.timeout = 10 * time.Second
@@ -99,10 +108,13 @@ func New(o Options) *Server {
 	e.Logger.SetOutput(io.Discard)
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(o.TrustedProxies)
-	e.Use(s.requestID, s.record, s.accessLog, s.recover, s.limitBody, s.deadline)
+	e.Use(s.requestID, s.record, s.observe, s.accessLog, s.recover, s.limitBody, s.deadline)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	if o.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(o.Metrics))
+	}
 	e.Use(s.refuseOptions) // after the access log: edges.go
 
 	// Authentication is route middleware rather than group middleware: a group's

@@ -93,12 +93,14 @@ func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
 			var rerr *provider.RecordError
 			switch {
 			case errors.As(err, &rerr):
+				s.observer.StoreError("idempotency")
 				s.log.Error("idempotency record not saved; a retry of this request may execute again",
 					"webhook_id", id, "provider", p.CredentialPrefix, "resource", resource, "err", err)
 			case errors.Is(err, provider.ErrInFlight):
 				return &Error{Status: http.StatusServiceUnavailable, ID: "retry_in_progress",
 					Msg: "the first attempt of this request is still running; retry", Err: err}
 			case err != nil:
+				s.observer.StoreError("idempotency")
 				return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable", Msg: "store unavailable; retry", Err: err}
 			}
 			if other {
@@ -108,6 +110,7 @@ func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
 			if served == provider.Replayed {
 				c.Set(ctxRetry, true)
 				s.retries.Add(1)
+				s.observer.Retry(p.CredentialPrefix, resource)
 				s.log.Info("retry answered from its first attempt's record",
 					"webhook_id", id, "provider", p.CredentialPrefix, "resource", resource, "status", ans.Status)
 				resp.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)

@@ -52,7 +52,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			level = slog.LevelError
 		case status >= 400:
 			level = slog.LevelWarn
-		case c.Path() == "/healthz" || c.Path() == "/readyz": // probes come every few seconds
+		case c.Path() == "/healthz" || c.Path() == "/readyz" || c.Path() == "/metrics": // probes and scrapes come every few seconds
 			level = slog.LevelDebug
 		}
 		attrs := []any{

@@ -25,6 +25,9 @@ type Config struct {
 	// Admin is the admin API; Lifecycle its factors' activation (admin.go).
 	Admin     Admin     `mapstructure:"admin"`
 	Lifecycle Lifecycle `mapstructure:"lifecycle"`
+	// Metrics and Tracing are the operator's telemetry (telemetry.go).
+	Metrics Metrics `mapstructure:"metrics"`
+	Tracing Tracing `mapstructure:"tracing"`
 
 	// Warnings are non-fatal findings of validation (e.g. anonymous access), for the
 	// operator's eyes at start-up and in `emfa check`.

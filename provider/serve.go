@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -41,6 +42,15 @@ type Provider struct {
 	Now          func() time.Time
 	// Switches, when set, hide and refuse capabilities switched off org-wide.
 	Switches Switches
+	// Observer, when set, counts every decision and audit fault (metrics).
+	Observer Observer
+}
+
+// Observer learns what an operator counts about decisions. Its labels are bounded: the
+// capability is the configured spelling, or "" when the request named none exposed.
+type Observer interface {
+	Contract(provider, resource, capability, status string, d time.Duration)
+	StoreError(operation string)
 }
 
 // Capability resolves a capability as Verify sent it — bare ("totp") or prefixed
@@ -111,10 +121,23 @@ func (p *Provider) Test(ctx context.Context) (Outcome, error) {
 	return out, nil
 }
 
-func (p *Provider) call(ctx context.Context, resource string, req Request, fn func(context.Context, Request) (Outcome, error)) (Outcome, error) {
-	var out Outcome
+func (p *Provider) call(ctx context.Context, resource string, req Request, fn func(context.Context, Request) (Outcome, error)) (out Outcome, err error) {
 	var d *decision
 	c, exposed := p.Capability(req.Capability)
+	if p.Observer != nil {
+		start := time.Now()
+		defer func() {
+			status := string(out.Status)
+			switch {
+			case errors.Is(err, context.DeadlineExceeded): // answered FAILED by the adapter
+				status = "timeout"
+			case err != nil:
+				status = "error"
+				p.Observer.StoreError("contract")
+			}
+			p.Observer.Contract(p.CredentialPrefix, resource, c, status, time.Since(start))
+		}()
+	}
 	invalid := req.invalid()
 	switch {
 	case invalid != "":

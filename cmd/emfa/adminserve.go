@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
@@ -69,14 +68,10 @@ func (e *env) wireAdmin(providers []*provider.Provider) (*lifecycle.Manager, err
 
 // serveAdmin serves the admin API on admin.listen until ctx ends; stop shuts it down.
 // Without admin.listen it does nothing (the main listener serves the API).
-func (e *env) serveAdmin(ctx context.Context, m *lifecycle.Manager) (stop func() error, err error) {
+func (e *env) serveAdmin(ctx context.Context, h http.Handler) (stop func() error, err error) {
 	if !e.cfg.Admin.IsEnabled() || e.cfg.Admin.Listen == "" {
 		return func() error { return nil }, nil
 	}
-	// Its own server: nothing but health and the admin API answers there (no Verify
-	// credentials are configured on it, so the contract's routes refuse everyone).
-	h := adapter.New(adapter.Options{Admin: m, Log: e.log, Ready: e.store.Ping,
-		RequestTimeout: e.cfg.Server.RequestTimeout, MaxBodyBytes: e.cfg.Server.MaxBodyBytes}).Handler()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
 	ln, err := net.Listen("tcp", e.cfg.Admin.Listen)

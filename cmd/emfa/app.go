@@ -26,6 +26,7 @@ import (
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
 	"github.com/emfa/emfa/store/sqlite"
+	"github.com/emfa/emfa/telemetry"
 )
 
 //go:embed default.yaml
@@ -258,6 +259,8 @@ type env struct {
 	senderOverride func(config.Delivery) (delivery.Sender, error)
 	// swept, when set, learns the outcome of every sweep (deps.swept).
 	swept func(builtin.Swept, error)
+	// metrics, when set (serve), counts what providers, engines and the adapter do.
+	metrics *telemetry.Metrics
 }
 
 // openEnv loads the configuration and opens the store, for serve (mode forServe) or an
@@ -350,10 +353,14 @@ func prefixed(prefix string, err error) config.Errors {
 // as loaded, which the engine decodes, each factor type its own.
 func (e *env) builtinOptions(i int) builtin.Options {
 	p := e.cfg.Providers[i]
-	return builtin.Options{
+	o := builtin.Options{
 		Store: e.store, Keyring: e.keys, Now: e.now, Log: e.log,
 		Config: p.Builtin, Capabilities: p.Capabilities, Senders: e.sender, Path: fmt.Sprintf("providers[%d]", i),
 	}
+	if e.metrics != nil {
+		o.Observer = engineObserver{e.metrics, p.CredentialPrefix}
+	}
+	return o
 }
 
 // builtinEngine builds the engine of providers[i], a builtin provider.
@@ -379,8 +386,12 @@ func (e *env) providers() ([]*provider.Provider, error) {
 			for _, msg := range warnings {
 				e.log.Warn("transform: " + msg)
 			}
-			r, err := remote.New(remote.Options{Webhook: w, Provider: p.CredentialPrefix, Store: e.store,
-				ChallengeLifetime: p.ChallengeLifetime, Log: e.log, Now: e.now, Audit: e.store})
+			ro := remote.Options{Webhook: w, Provider: p.CredentialPrefix, Store: e.store,
+				ChallengeLifetime: p.ChallengeLifetime, Log: e.log, Now: e.now, Audit: e.store}
+			if e.metrics != nil {
+				ro.Observer = e.metrics
+			}
+			r, err := remote.New(ro)
 			if err != nil {
 				return nil, fmt.Errorf("provider %s: %w", p.CredentialPrefix, err)
 			}
@@ -400,10 +411,14 @@ func (e *env) providers() ([]*provider.Provider, error) {
 		default:
 			return nil, fmt.Errorf("provider %s: unknown engine %q", p.CredentialPrefix, p.Engine)
 		}
-		out = append(out, &provider.Provider{
+		pr := &provider.Provider{
 			Name: p.Name, CredentialPrefix: p.CredentialPrefix, Enabled: p.IsEnabled(),
 			Capabilities: p.Capabilities, Engine: engine, Log: e.log, Audit: e.store, Now: e.now,
-		})
+		}
+		if e.metrics != nil {
+			pr.Observer = e.metrics
+		}
+		out = append(out, pr)
 	}
 	return out, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/telemetry"
 )
 
 // benchServer wires the real adapter, engine and SQLite store behind a loopback server,
@@ -31,8 +32,14 @@ func benchServer(b *testing.B) (srv *httptest.Server, factorID string, clock *at
 // benchServerOn is benchServer on the storage section given ("" is a SQLite file), with
 // idempotency records on, as serve has them.
 func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID string, clock *atomic.Int64, seed []byte) {
+	return benchServerWith(b, storage, nil)
+}
+
+// benchServerWith is benchServerOn with metrics m counting (nil: none), as serve has them.
+func benchServerWith(b *testing.B, storage string, m *telemetry.Metrics) (srv *httptest.Server, factorID string, clock *atomic.Int64, seed []byte) {
 	b.Helper()
 	e := openBenchEnv(b, storage, "")
+	e.metrics = m
 	ctx := context.Background()
 	clock = &atomic.Int64{}
 	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
@@ -51,9 +58,13 @@ func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := adapter.New(adapter.Options{Providers: providers, Log: e.log, Ready: e.store.Ping,
+	o := adapter.Options{Providers: providers, Log: e.log, Ready: e.store.Ping,
 		Auth:        adapter.Auth{BasicUsername: "verify", BasicPassword: "sim-password-0123"},
-		Idempotency: &provider.Idempotency{Store: e.store, TTL: 10 * time.Minute, Lease: 12 * time.Second, Now: e.now}})
+		Idempotency: &provider.Idempotency{Store: e.store, TTL: 10 * time.Minute, Lease: 12 * time.Second, Now: e.now}}
+	if m != nil {
+		o.Observer, o.Metrics = m, m.Handler("")
+	}
+	a := adapter.New(o)
 	srv = httptest.NewServer(a.Handler())
 	b.Cleanup(srv.Close)
 	return srv, enrolled.Factor.ID, clock, seed
@@ -89,6 +100,21 @@ providers: [{name: B, credentialPrefix: emfa, capabilities: [totp]%s}]
 func BenchmarkHTTPValidate(b *testing.B) {
 	srv, factorID, clock, seed := benchServer(b)
 	benchValidate(b, srv, factorID, clock, seed, false)
+}
+
+// BenchmarkHTTPValidateMetrics is the cost of the Prometheus metrics on the validate
+// path: the same call without and with every observer counting.
+func BenchmarkHTTPValidateMetrics(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("metrics=%v", on), func(b *testing.B) {
+			var m *telemetry.Metrics
+			if on {
+				m = telemetry.NewMetrics("bench")
+			}
+			srv, factorID, clock, seed := benchServerWith(b, "", m)
+			benchValidate(b, srv, factorID, clock, seed, false)
+		})
+	}
 }
 
 // BenchmarkHTTPValidateIdempotency is the cost of the idempotency record on the validate

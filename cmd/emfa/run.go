@@ -25,6 +25,9 @@ type deps struct {
 	listening func(addr string)
 	// swept, when set, learns the outcome of every sweep serve makes.
 	swept func(builtin.Swept, error)
+	// reload, when set, asks serve to reload as SIGHUP does; reloaded learns each outcome.
+	reload   <-chan struct{}
+	reloaded func(error)
 }
 
 // processDeps are the real process's.

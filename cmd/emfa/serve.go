@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/emfa/emfa/adapter"
-	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store/sqlite"
+	"github.com/emfa/emfa/telemetry"
 )
 
 func (d *deps) serveCmd() *cobra.Command {
@@ -29,7 +29,9 @@ func (d *deps) serveCmd() *cobra.Command {
 		Long: `serve answers IBM Verify's external-MFA webhook calls until SIGTERM or SIGINT, which shut
 it down gracefully. Without --config it runs the embedded default and, on first use,
 creates ./emfa-data (or $EMFA_DATA_DIR) with a generated Verify password and encryption
-key. SIGHUP is logged and ignored: reloading the configuration is not supported yet.`,
+key. SIGHUP reloads the configuration: it is loaded, checked and built whole, then
+swapped in; a bad file keeps the running configuration and logs every error. Listeners,
+storage and log settings change only at a restart (a reload warns when they changed).`,
 		Example: `  emfa serve
   emfa serve --config emfa.yaml
   emfa serve --config emfa.yaml --record transcripts/
@@ -47,8 +49,9 @@ key. SIGHUP is logged and ignored: reloading the configuration is not supported 
 }
 
 func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) error {
-	// A SIGHUP would otherwise end the process without a word; reload is not there yet.
-	// Caught from the start, so that one sent as soon as serve says it listens is too.
+	// SIGHUP reloads the configuration (reload.go). Caught from the start, so that one
+	// sent as soon as serve says it listens is not the default action, which ends the
+	// process; one before serving starts is taken once serving has started.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -71,42 +74,28 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	for _, w := range storageWarnings(e.cfg) {
 		e.log.Warn("storage: " + w)
 	}
-	providers, err := e.providers()
+	if e.metrics == nil {
+		e.metrics = telemetry.NewMetrics(moduleVersion())
+	}
+	var so snapshotOptions
+	if recordDir != "" {
+		rec := newRecorder(e, o.config, recordDir)
+		defer rec.Close() // after the server has stopped: every open transaction is written
+		so.recorder = callRecorder{rec, e}
+		e.log.Warn("recording every transaction into transcripts (secrets redacted)", "dir", recordDir)
+	}
+	first, err := e.snapshot(so) // reload.go
 	if err != nil {
 		return err
 	}
+	l := &live{}
+	l.swap(first, e, 0)
+	defer l.closeAll(e) // engines of reloaded snapshots; e's own close with e
 	// Purges expired transactions, old send records and nonces; stopped (and waited for)
 	// before the store closes.
 	defer e.startSweeper(ctx)()
-	admin, err := e.wireAdmin(providers) // adminserve.go
-	if err != nil {
-		return err
-	}
-	defer e.startActivationSweeper(ctx, admin)()
-	devices, err := e.devices()
-	if err != nil {
-		return err
-	}
-	opts := adapter.Options{
-		Providers:      providers,
-		RequestTimeout: e.cfg.Server.RequestTimeout,
-		MaxBodyBytes:   e.cfg.Server.MaxBodyBytes,
-		Log:            e.log,
-		Ready:          e.store.Ping,
-		Devices:        devices,
-		Auth:           adapterAuth(e.cfg),
-		Idempotency: &provider.Idempotency{
-			Store: e.store, TTL: e.cfg.Server.Idempotency.TTL, Now: e.now,
-			// A live first attempt always ends within its deadline; the margin covers
-			// recording its answer and clocks a little apart between replicas.
-			Lease: e.cfg.Server.RequestTimeout + 2*time.Second,
-		},
-		TrustedProxies: e.cfg.Server.ProxyPrefixes(),
-	}
-	if e.cfg.Admin.IsEnabled() && e.cfg.Admin.Listen == "" {
-		opts.Admin = admin
-	}
-	stopAdmin, err := e.serveAdmin(ctx, admin)
+	defer e.startActivationSweeper(ctx, first.manager)()
+	stopAdmin, err := e.serveAdmin(ctx, l.adminHandler())
 	if err != nil {
 		return err
 	}
@@ -115,14 +104,8 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 			e.log.Warn("admin listener", "err", err)
 		}
 	}()
-	if recordDir != "" {
-		rec := newRecorder(e, o.config, recordDir)
-		defer rec.Close() // after the server has stopped: every open transaction is written
-		opts.Recorder = callRecorder{rec, e}
-		e.log.Warn("recording every transaction into transcripts (secrets redacted)", "dir", recordDir)
-	}
 	srv := &http.Server{
-		Handler:           adapter.New(opts).Handler(),
+		Handler:           l,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       e.cfg.Server.RequestTimeout + 5*time.Second,
 		WriteTimeout:      e.cfg.Server.RequestTimeout + 5*time.Second,
@@ -135,7 +118,7 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 		return err
 	}
 	ln = adapter.JSONErrors(ln) // net/http's own 431 and 400 answers become JSON too
-	e.log.Info("emfa serving", "addr", ln.Addr().String(), "config", e.cfg.Source, "providers", len(providers), "storage", e.cfg.Storage.Driver)
+	e.log.Info("emfa serving", "addr", ln.Addr().String(), "config", e.cfg.Source, "providers", len(e.cfg.Providers), "storage", e.cfg.Storage.Driver)
 	if d.listening != nil {
 		d.listening(ln.Addr().String())
 	}
@@ -147,7 +130,15 @@ wait:
 		case err := <-errc:
 			return fmt.Errorf("serve: %w", err)
 		case <-hup:
-			e.log.Warn("SIGHUP ignored: reloading the configuration is not supported yet; restart emfa to apply changes")
+			err := d.reloadConfig(e, l, o, so)
+			if d.reloaded != nil {
+				d.reloaded(err)
+			}
+		case <-d.reload:
+			err := d.reloadConfig(e, l, o, so)
+			if d.reloaded != nil {
+				d.reloaded(err)
+			}
 		case <-ctx.Done():
 			break wait
 		}

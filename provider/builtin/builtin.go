@@ -39,7 +39,24 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the engine's clock; tests inject a fake one. Default time.Now.
 	Now func() time.Time
+	// Observer, when set, counts codes sent and refused and factors locked.
+	Observer Observer
 }
+
+// Observer learns what an operator counts about this engine: codes handed to a sender
+// and codes refused by a send limit (by the sender's name under delivery), factors
+// locked (by factor type). None of it names a user or a destination.
+type Observer interface {
+	CodeSent(sender string)
+	SendRefused(sender string)
+	Lockout(capability string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) CodeSent(string)    {}
+func (nopObserver) SendRefused(string) {}
+func (nopObserver) Lockout(string)     {}
 
 // Lockout throttles guessing per factor: after MaxFailures consecutive failures a factor
 // is locked for Duration.
@@ -68,6 +85,7 @@ type Engine struct {
 	exposed    map[string]bool   // by factor type
 	factors    map[string]Factor // every registered type, by name
 	served     map[string]Factor // those switched on
+	observer   Observer
 	warnings   []string
 }
 
@@ -154,6 +172,10 @@ func New(o Options) (*Engine, error) {
 		store: o.Store, keys: o.Keyring, log: o.Log, now: o.Now,
 		lockout: p.engine.Lockout, sendLimits: p.engine.SendLimits.withDefaults(), maxFactors: p.engine.MaxFactorsPerUser,
 		exposed: p.exposed, factors: map[string]Factor{}, served: map[string]Factor{}, warnings: p.warnings,
+		observer: o.Observer,
+	}
+	if e.observer == nil {
+		e.observer = nopObserver{}
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -299,6 +321,9 @@ func (e *Engine) failIn(ctx context.Context, w store.Writer, f *store.Factor, re
 		return provider.Outcome{}, err
 	}
 	if !updated.LockedUntil.IsZero() {
+		if now := e.now(); updated.LockedUntil.After(now) && !f.LockedUntil.After(now) { // locked by this failure
+			e.observer.Lockout(f.Type)
+		}
 		reason += fmt.Sprintf("; %d failures, factor locked until %s", updated.Failures, updated.LockedUntil.UTC().Format(time.RFC3339))
 	}
 	return provider.Failed(reason), nil

@@ -205,6 +205,9 @@ func (k *codeFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 		return provider.Outcome{}, txs.In(w).Start(ctx, req, tx)
 	})
 	if err != nil || out.Status != "" {
+		if err == nil && out.Status == provider.StatusFailed {
+			e.observer.SendRefused(k.s.Sender) // a send limit refused the code
+		}
 		return out, err
 	}
 	said := code
@@ -227,6 +230,7 @@ func (k *codeFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 			return provider.Failed(fmt.Sprintf("send by %s to %s: %v", k.s.sender.Kind(), masked, err)), nil
 		})
 	}
+	e.observer.CodeSent(k.s.Sender)
 	// Only a code that went out replaces the earlier ones: a failed resend leaves the
 	// code the user may already hold working. The cancellation and the decision's record
 	// are the second unit.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/transform"
@@ -21,6 +22,8 @@ import (
 // the incoming transform's body, read by the caller without converting it to Go maps.
 func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]any) (answer transform.Value, ok bool) {
 	e.stats.Calls.Add(1)
+	outcome, took := "error", time.Duration(0)
+	defer func() { e.observer.VendorCall(e.prefix, r.name, outcome, took) }()
 	body, err := payloadValue(verifyBody)
 	if err != nil {
 		e.log.Error("verify payload", "provider", e.prefix, "resource", r.name, "err", err)
@@ -35,11 +38,15 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 		})
 		if err != nil {
 			e.stats.TransformErrors.Add(1)
+			outcome = "transform_error"
+			e.observer.CELError(e.prefix, r.name, "outgoing")
 			e.log.Warn("transform failed", "provider", e.prefix, "resource", r.name, "direction", "outgoing", "err", err)
 			return transform.Value{}, false
 		}
 		if err := out.apply(res); err != nil {
 			e.stats.TransformErrors.Add(1)
+			outcome = "transform_error"
+			e.observer.CELError(e.prefix, r.name, "outgoing")
 			e.log.Warn("transform result unusable", "provider", e.prefix, "resource", r.name, "direction", "outgoing", "err", err)
 			return transform.Value{}, false
 		}
@@ -55,22 +62,31 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 		payloadBytes, _ = json.Marshal(verifyBody)
 	}
 
+	sent := time.Now()
 	resp, err := e.send(ctx, target, out, payloadBytes)
+	took = time.Since(sent)
 	e.urls.report(base, err == nil && resp.Status < 500)
 	if err != nil {
 		e.stats.VendorErrors.Add(1)
+		switch k := errorKind(err); k {
+		case "timeout", "refused":
+			outcome = k
+		}
 		e.log.Warn("vendor call failed", "provider", e.prefix, "resource", r.name, "kind", errorKind(err), "err", err)
 		return transform.Value{}, false
 	}
 	if !e.w.accepts(r.def, resp.Status) {
 		e.stats.UnexpectedStatus.Add(1)
+		outcome = "status"
 		e.log.Warn("vendor answered an unexpected status", "provider", e.prefix, "resource", r.name, "status", resp.Status)
 		return transform.Value{}, false
 	}
 	vendorBody := decodeBody(resp.Body)
 	if r.incoming == nil {
+		outcome = "ok"
 		return vendorBody, true
 	}
+	outcome = "transform_error" // until the incoming transform gives a body
 	res, err := r.incoming.EvalValue(ctx, transform.Vars{
 		transform.VarBody: vendorBody, transform.VarHeader: transform.NewHeaderValue(resp.Header),
 		transform.VarStatusCode: int64(resp.Status),
@@ -81,15 +97,18 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 	})
 	if err != nil {
 		e.stats.TransformErrors.Add(1)
+		e.observer.CELError(e.prefix, r.name, "incoming")
 		e.log.Warn("transform failed", "provider", e.prefix, "resource", r.name, "direction", "incoming", "status", resp.Status, "err", err)
 		return transform.Value{}, false
 	}
 	answer, ok = res.Field("body")
 	if !ok {
 		e.stats.TransformErrors.Add(1)
+		e.observer.CELError(e.prefix, r.name, "incoming")
 		e.log.Warn("incoming transform returned no body", "provider", e.prefix, "resource", r.name, "status", resp.Status)
 		return transform.Value{}, false
 	}
+	outcome = "ok"
 	return answer, true
 }
 

@@ -29,7 +29,22 @@ type Options struct {
 	Now               func() time.Time
 	// Audit, when set, records each lifecycle propagation (store.Store satisfies it).
 	Audit provider.Auditor
+	// Observer, when set, counts every vendor call by outcome and every failed transform.
+	Observer Observer
 }
+
+// Observer learns what an operator counts about vendor calls. outcome is one of ok,
+// status (outside expectedStatus), timeout, refused, transform_error or error; d is the
+// HTTP call's latency, zero when no request left.
+type Observer interface {
+	VendorCall(provider, resource, outcome string, d time.Duration)
+	CELError(provider, resource, direction string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) VendorCall(string, string, string, time.Duration) {}
+func (nopObserver) CELError(string, string, string)                  {}
 
 // Engine serves a provider's factors by calling its vendor through the webhook's
 // resources and transforms. It owns the transactions the vendor starts: a transactionId
@@ -57,6 +72,7 @@ type Engine struct {
 	log         *slog.Logger
 	now         func() time.Time
 	stats       Stats
+	observer    Observer
 }
 
 var (
@@ -105,6 +121,10 @@ func New(o Options) (*Engine, error) {
 	e := &Engine{
 		w: w, prefix: o.Provider, resources: all.resources, lifecycle: all.lifecycle, audit: o.Audit, client: c, auth: auth, urls: urls,
 		host: sharedHost(w.URLs), store: o.Store, lifetime: o.ChallengeLifetime, log: o.Log, now: o.Now,
+		observer: o.Observer,
+	}
+	if e.observer == nil {
+		e.observer = nopObserver{}
 	}
 	e.header = http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}
 	for _, h := range w.Headers {

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emfa/emfa/adapter"
+	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
+)
+
+// snapshot is one configuration built whole — every provider, transform, sender, the
+// admin API and both listeners' handlers — and then only read. serve answers with the
+// current one until a reload swaps in the next; a request keeps the snapshot it started
+// on, so one in flight during a reload ends on the configuration it began with.
+type snapshot struct {
+	env     *env // its engines and senders; the store is the serving process's
+	handler http.Handler
+	admin   http.Handler // admin.listen's, when it is set
+	manager *lifecycle.Manager
+	close   sync.Once
+}
+
+// snapshotOptions are what every snapshot of one serve shares.
+type snapshotOptions struct {
+	recorder adapter.Recorder
+}
+
+// snapshot builds everything e's configuration names. Nothing is shared with another
+// snapshot but the store, the logger and the metrics: a failed build leaves no trace
+// (its engines are closed) and the serving snapshot untouched.
+func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
+	defer func() {
+		if err != nil {
+			e.closeEngines()
+		}
+	}()
+	providers, err := e.providers()
+	if err != nil {
+		return nil, err
+	}
+	manager, err := e.wireAdmin(providers) // adminserve.go
+	if err != nil {
+		return nil, err
+	}
+	devices, err := e.devices()
+	if err != nil {
+		return nil, err
+	}
+	opts := adapter.Options{
+		Providers:      providers,
+		RequestTimeout: e.cfg.Server.RequestTimeout,
+		MaxBodyBytes:   e.cfg.Server.MaxBodyBytes,
+		Log:            e.log,
+		Ready:          e.store.Ping,
+		Devices:        devices,
+		Auth:           adapterAuth(e.cfg),
+		Idempotency: &provider.Idempotency{
+			Store: e.store, TTL: e.cfg.Server.Idempotency.TTL, Now: e.now,
+			// A live first attempt always ends within its deadline; the margin covers
+			// recording its answer and clocks a little apart between replicas.
+			Lease: e.cfg.Server.RequestTimeout + 2*time.Second,
+		},
+		TrustedProxies: e.cfg.Server.ProxyPrefixes(),
+		Recorder:       so.recorder,
+	}
+	if e.metrics != nil {
+		opts.Observer = e.metrics
+	}
+	s := &snapshot{env: e, manager: manager}
+	metrics := e.metricsHandler()
+	if e.cfg.Admin.IsEnabled() && e.cfg.Admin.Listen != "" {
+		// Its own server: nothing but health, metrics and the admin API answers there
+		// (no Verify credentials are configured on it, so the contract's routes refuse
+		// everyone).
+		ao := adapter.Options{Admin: manager, Log: e.log, Ready: e.store.Ping, Metrics: metrics,
+			RequestTimeout: e.cfg.Server.RequestTimeout, MaxBodyBytes: e.cfg.Server.MaxBodyBytes}
+		if e.metrics != nil {
+			ao.Observer = e.metrics
+		}
+		s.admin = adapter.New(ao).Handler()
+	} else {
+		opts.Metrics = metrics
+		if e.cfg.Admin.IsEnabled() {
+			opts.Admin = manager
+		}
+	}
+	s.handler = adapter.New(opts).Handler()
+	return s, nil
+}
+
+// closeEngines closes what the snapshot's engines and senders hold (connections, token
+// refreshes), not the store.
+func (e *env) closeEngines() error {
+	var errs []error
+	for _, c := range e.closers {
+		errs = append(errs, c.Close())
+	}
+	e.closers = nil
+	return errors.Join(errs...)
+}
+
+// live is the serving snapshot behind both listeners.
+type live struct {
+	cur atomic.Pointer[snapshot]
+	// retired are replaced snapshots whose engines close once the requests that started
+	// on them have had their deadline; serve's end closes whatever is left.
+	mu      sync.Mutex
+	retired []*retiredSnapshot
+}
+
+type retiredSnapshot struct {
+	s     *snapshot
+	timer *time.Timer
+}
+
+func (l *live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l.cur.Load().handler.ServeHTTP(w, r)
+}
+
+// adminHandler serves admin.listen from the current snapshot.
+func (l *live) adminHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { l.cur.Load().admin.ServeHTTP(w, r) })
+}
+
+// swap makes next the serving snapshot and retires the previous one after grace, the
+// longest a request that started on it can still run. The first snapshot (base) is the
+// serving env's own and closes with it.
+func (l *live) swap(next *snapshot, base *env, grace time.Duration) {
+	old := l.cur.Swap(next)
+	if old == nil || old.env == base {
+		return
+	}
+	closeOld := func() { old.close.Do(func() { old.env.closeEngines() }) }
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.retired = slices.DeleteFunc(l.retired, func(r *retiredSnapshot) bool { return !r.timer.Stop() })
+	l.retired = append(l.retired, &retiredSnapshot{s: old, timer: time.AfterFunc(grace, closeOld)})
+}
+
+// closeAll closes every snapshot not closed yet but base's (serve's end).
+func (l *live) closeAll(base *env) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.retired {
+		r.timer.Stop()
+		r.s.close.Do(func() { r.s.env.closeEngines() })
+	}
+	l.retired = nil
+	if s := l.cur.Load(); s != nil && s.env != base {
+		s.close.Do(func() { s.env.closeEngines() })
+	}
+}
+
+// reloadConfig loads the configuration again, checks and builds all of it, and swaps it in; on
+// any error the serving configuration stays and every error is logged with where it is.
+// Settings the running process cannot change (its listeners, its store) are kept as
+// they were, with a warning for each that changed.
+func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptions) error {
+	log := base.log
+	cfg, err := loadConfig(o, forServe, d.stderr)
+	if err == nil {
+		var keysErr error
+		ne := &env{cfg: cfg, store: base.store, log: base.log, now: base.now, swept: base.swept,
+			metrics: base.metrics, senderOverride: base.senderOverride}
+		if ne.keys, keysErr = newKeyring(cfg); keysErr != nil {
+			err = keysErr
+		} else {
+			current := l.cur.Load().env.cfg
+			for _, w := range frozenSettings(current, cfg) {
+				log.Warn("reload: " + w)
+			}
+			for _, w := range cfg.Warnings {
+				log.Warn("configuration: " + w)
+			}
+			var next *snapshot
+			if next, err = ne.snapshot(so); err == nil {
+				l.swap(next, base, base.cfg.Server.RequestTimeout+5*time.Second)
+				base.metrics.Reload(true)
+				log.Info("configuration reloaded", "config", cfg.Source, "providers", len(cfg.Providers))
+				return nil
+			}
+		}
+	}
+	base.metrics.Reload(false)
+	var es config.Errors
+	if errors.As(err, &es) {
+		for _, e := range es {
+			log.Error("reload: "+e.Error(), "config", o.config)
+		}
+	} else {
+		log.Error("reload: "+err.Error(), "config", o.config)
+	}
+	log.Error("reload failed: the running configuration is kept", "config", o.config)
+	return err
+}
+
+// frozenSettings puts back into next what a running process cannot change (listeners,
+// store, logger, retention the sweepers were started with) and says what changed.
+func frozenSettings(running, next *config.Config) []string {
+	var out []string
+	keep := func(path string, changed bool, restore func()) {
+		if changed {
+			out = append(out, fmt.Sprintf("%s changed: it cannot change while serving and takes effect at the next restart", path))
+			restore()
+		}
+	}
+	keep("server.listen", running.Server.Listen != next.Server.Listen, func() { next.Server.Listen = running.Server.Listen })
+	keep("server.shutdownTimeout", running.Server.ShutdownTimeout != next.Server.ShutdownTimeout,
+		func() { next.Server.ShutdownTimeout = running.Server.ShutdownTimeout })
+	keep("storage.driver", running.Storage.Driver != next.Storage.Driver, func() { next.Storage.Driver = running.Storage.Driver })
+	keep("storage.dsn", running.Storage.DSN != next.Storage.DSN, func() { next.Storage.DSN = running.Storage.DSN })
+	keep("storage.auditRetention", !ptrEqual(running.Storage.AuditRetention, next.Storage.AuditRetention),
+		func() { next.Storage.AuditRetention = running.Storage.AuditRetention })
+	keep("admin.listen", running.Admin.Listen != next.Admin.Listen, func() { next.Admin.Listen = running.Admin.Listen })
+	keep("admin.enabled", running.Admin.IsEnabled() != next.Admin.IsEnabled(), func() { next.Admin.Enabled = running.Admin.Enabled })
+	keep("lifecycle.activationLifetime", running.Lifecycle.ActivationLifetime != next.Lifecycle.ActivationLifetime,
+		func() { next.Lifecycle.ActivationLifetime = running.Lifecycle.ActivationLifetime })
+	keep("log", running.Log != next.Log, func() { next.Log = running.Log })
+	keep("tracing", running.Tracing != next.Tracing, func() { next.Tracing = running.Tracing })
+	return out
+}
+
+func ptrEqual[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}

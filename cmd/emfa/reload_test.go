@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// reloadingServe runs serve in-process on cfg with a reload trigger: reload() asks for
+// one and returns its outcome.
+func reloadingServe(t *testing.T, cfg string) (base string, logs *lockedLog, reload func() error) {
+	t.Helper()
+	trigger := make(chan struct{})
+	outcome := make(chan error)
+	addrc := make(chan string, 1)
+	logs = &lockedLog{}
+	d := (&cli{}).deps(io.Discard, logs)
+	d.listening = func(addr string) { addrc <- addr }
+	d.reload = trigger
+	d.reloaded = func(err error) { outcome <- err }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", cfg}, d) }()
+	select {
+	case addr := <-addrc:
+		base = "http://" + addr
+	case code := <-done:
+		cancel()
+		t.Fatalf("serve exited %d:\n%s", code, logs)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d:\n%s", code, logs)
+		}
+	})
+	return base, logs, func() error {
+		trigger <- struct{}{}
+		return <-outcome
+	}
+}
+
+// replaceFile writes data to path as an editor that renames does: a reload never reads
+// half a file.
+func replaceFile(t *testing.T, path, data string) {
+	t.Helper()
+	tmp := filepath.Join(filepath.Dir(path), ".next.yaml")
+	if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Fifty reloads under parallel calls fail no request; the last configuration is the one
+// served; a bad file keeps the running configuration and logs every error with its path;
+// a setting that cannot change live is a warning.
+func TestReloadUnderLoad(t *testing.T) {
+	cfg := writeConfig(t, "")
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--config", cfg)
+	original, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same file with hotp exposed too (its section compiled) and totp's window changed.
+	variant := strings.Replace(string(original), "capabilities: [totp]", "capabilities: [totp, hotp]", 1)
+	variant = strings.Replace(variant, "totp: {window: 1}", "totp: {window: 2}\n      hotp: {window: 5}", 1)
+	if variant == string(original) {
+		t.Fatal("variant equals the original")
+	}
+	base, logs, reload := reloadingServe(t, cfg)
+	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
+
+	stop := make(chan struct{})
+	var calls, failures atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 10 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resource, body := "enrollments", `{"username":"alice"}`
+				if w%2 == 1 {
+					resource, body = "validate", `{"capability":"totp","id":"nope","attributes":{"username":"alice","passvalue":"123456"}}`
+				}
+				req, _ := http.NewRequest("POST", sim.base+"/"+resource, strings.NewReader(body))
+				req.SetBasicAuth("verify", "sim-password-0123")
+				resp, err := client.Do(req)
+				calls.Add(1)
+				if err != nil {
+					failures.Add(1)
+					t.Errorf("%s during reloads: %v", resource, err)
+					continue
+				}
+				data, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !strings.HasPrefix(string(data), map[bool]string{true: "[", false: `{"status":"FAILED"`}[resource == "enrollments"]) {
+					failures.Add(1)
+					t.Errorf("%s during reloads: %d %s", resource, resp.StatusCode, data)
+				}
+			}
+		})
+	}
+	for i := range 50 {
+		next := variant
+		if i%2 == 1 {
+			next = string(original)
+		}
+		replaceFile(t, cfg, next)
+		if err := reload(); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if calls.Load() < 50 || failures.Load() > 0 {
+		t.Errorf("%d calls during 50 reloads, %d failed", calls.Load(), failures.Load())
+	}
+
+	// A file with an unknown key and a bad value: the reload fails, both errors are
+	// logged with where they are, and the running configuration (the original) stays.
+	bad := strings.Replace(string(original), "capabilities: [totp]", "capabilities: [totp]\n    challengeLifetime: banana\n    colour: red", 1)
+	replaceFile(t, cfg, bad)
+	if err := reload(); err == nil {
+		t.Fatal("a bad file was reloaded")
+	}
+	for _, want := range []string{`colour`, `challengeLifetime`, "reload failed: the running configuration is kept", filepath.Base(cfg)} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the failed reload's log lacks %q:\n%s", want, grepLines(logs.String(), "reload"))
+		}
+	}
+	if list := sim.enrollments("alice"); len(list) != 1 || list[0].Capability != "totp" {
+		t.Errorf("after a failed reload: %+v", list)
+	}
+
+	// A new listen address is kept for the next restart, and said so; the rest applies.
+	moved := strings.Replace(string(original), `listen: "127.0.0.1:0"`, `listen: "127.0.0.1:1"`, 1)
+	moved = strings.Replace(moved, "capabilities: [totp]", "capabilities: [totp]\n    enabled: false", 1)
+	replaceFile(t, cfg, moved)
+	if err := reload(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "server.listen changed") {
+		t.Errorf("no warning for server.listen:\n%s", grepLines(logs.String(), "reload"))
+	}
+	if list := sim.enrollments("alice"); len(list) != 0 {
+		t.Errorf("the disabled provider still lists factors: %+v", list)
+	}
+}

@@ -1,0 +1,181 @@
+// Package telemetry is what an operator watches emfa with: Prometheus metrics (one
+// registry per server, never the process-wide default) and OpenTelemetry tracing. The
+// packages it observes declare the small interfaces they report to; *Metrics satisfies
+// them all, so none of them imports Prometheus.
+package telemetry
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds emfa's collectors in a registry of its own. Every label value comes from
+// the configuration or from a fixed vocabulary (resources, outcomes, reasons): never a
+// user name, a phone number, a factor ID or anything a caller chooses. A nil *Metrics
+// records nothing.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	contractCalls   *prometheus.CounterVec
+	contractSeconds *prometheus.HistogramVec
+	vendorCalls     *prometheus.CounterVec
+	vendorSeconds   *prometheus.HistogramVec
+	celErrors       *prometheus.CounterVec
+	codesSent       *prometheus.CounterVec
+	codesRefused    *prometheus.CounterVec
+	lockouts        *prometheus.CounterVec
+	authFailures    *prometheus.CounterVec
+	retries         *prometheus.CounterVec
+	storeErrors     *prometheus.CounterVec
+	reloads         *prometheus.CounterVec
+}
+
+// Latency buckets: Verify blocks a login on every call, and its own timeout is about 10 s.
+var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// NewMetrics builds the collectors and registers them, with Go runtime, process and build
+// information, in a new registry.
+func NewMetrics(version string) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "emfa", Name: name, Help: help}, labels)
+		m.reg.MustRegister(c)
+		return c
+	}
+	histogram := func(name, help string, labels ...string) *prometheus.HistogramVec {
+		h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "emfa", Name: name, Help: help, Buckets: latencyBuckets}, labels)
+		m.reg.MustRegister(h)
+		return h
+	}
+	m.contractCalls = counter("contract_calls_total", "Contract calls answered by a provider, by resource, capability and status (SUCCESS, FAILED, PENDING, error).", "provider", "resource", "capability", "status")
+	m.contractSeconds = histogram("contract_call_duration_seconds", "Time a provider took to decide a contract call.", "resource")
+	m.vendorCalls = counter("vendor_calls_total", "Calls to a remote provider's vendor by outcome: ok, status (unexpected status), timeout, refused, transform_error, error.", "provider", "resource", "outcome")
+	m.vendorSeconds = histogram("vendor_call_duration_seconds", "Latency of a vendor's HTTP answer (both attempts when a token is refreshed).", "provider", "resource")
+	m.celErrors = counter("cel_errors_total", "CEL transforms that failed or returned an unusable result.", "provider", "resource", "direction")
+	m.codesSent = counter("codes_sent_total", "One-time codes handed to a sender, by sender (a name under delivery).", "sender")
+	m.codesRefused = counter("codes_refused_total", "Codes not sent because a send limit was reached, by sender.", "sender")
+	m.lockouts = counter("lockouts_total", "Factors locked after too many failed verifications.", "provider", "capability")
+	m.authFailures = counter("auth_failures_total", "Inbound requests refused for their credentials, by API and reason (unauthorized, throttled).", "api", "reason")
+	m.retries = counter("idempotent_retries_total", "Retries (X-Webhook-ID) answered from their first attempt's record.", "provider", "resource")
+	m.storeErrors = counter("store_errors_total", "Store faults by operation (contract: answered 503; idempotency; audit).", "operation")
+	m.reloads = counter("config_reloads_total", "Configuration reloads by result (ok, error).", "result")
+	bi := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "emfa", Name: "build_info", Help: "emfa's version and Go version; always 1."}, []string{"version", "goversion"})
+	bi.WithLabelValues(version, runtime.Version()).Set(1)
+	m.reg.MustRegister(bi, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry is where the collectors are, for a test's or a caller's own gathering.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the registry in Prometheus' text format. With a token, a scrape must
+// send it as a bearer token; it is compared in constant time.
+func (m *Metrics) Handler(token string) http.Handler {
+	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	if token == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="emfa metrics"`)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":"unauthorized","message":"a metrics bearer token is required"}` + "\n"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Contract counts one contract call a provider decided and observes how long it took.
+func (m *Metrics) Contract(provider, resource, capability, status string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.contractCalls.WithLabelValues(provider, resource, capability, status).Inc()
+	m.contractSeconds.WithLabelValues(resource).Observe(d.Seconds())
+}
+
+// VendorCall counts one call to a vendor; d is zero when no request left (a transform
+// failed first).
+func (m *Metrics) VendorCall(provider, resource, outcome string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.vendorCalls.WithLabelValues(provider, resource, outcome).Inc()
+	if d > 0 {
+		m.vendorSeconds.WithLabelValues(provider, resource).Observe(d.Seconds())
+	}
+}
+
+// CELError counts a transform that failed (direction: outgoing or incoming).
+func (m *Metrics) CELError(provider, resource, direction string) {
+	if m != nil {
+		m.celErrors.WithLabelValues(provider, resource, direction).Inc()
+	}
+}
+
+// CodeSent counts a code a sender accepted.
+func (m *Metrics) CodeSent(sender string) {
+	if m != nil {
+		m.codesSent.WithLabelValues(strings.ToLower(sender)).Inc()
+	}
+}
+
+// SendRefused counts a code a send limit kept from being sent.
+func (m *Metrics) SendRefused(sender string) {
+	if m != nil {
+		m.codesRefused.WithLabelValues(strings.ToLower(sender)).Inc()
+	}
+}
+
+// Lockout counts a factor locked by its failures.
+func (m *Metrics) Lockout(provider, capability string) {
+	if m != nil {
+		m.lockouts.WithLabelValues(provider, strings.ToLower(capability)).Inc()
+	}
+}
+
+// AuthFailure counts a refused inbound credential.
+func (m *Metrics) AuthFailure(api, reason string) {
+	if m != nil {
+		m.authFailures.WithLabelValues(api, reason).Inc()
+	}
+}
+
+// Retry counts a retry answered from its record.
+func (m *Metrics) Retry(provider, resource string) {
+	if m != nil {
+		m.retries.WithLabelValues(provider, resource).Inc()
+	}
+}
+
+// StoreError counts a store fault.
+func (m *Metrics) StoreError(operation string) {
+	if m != nil {
+		m.storeErrors.WithLabelValues(operation).Inc()
+	}
+}
+
+// Reload counts a configuration reload (ok is false when the old one was kept).
+func (m *Metrics) Reload(ok bool) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if !ok {
+		result = "error"
+	}
+	m.reloads.WithLabelValues(result).Inc()
+}

@@ -46,13 +46,19 @@ type Options struct {
 	Observer Observer
 	// Metrics, when set, is served at /metrics (it checks its own token).
 	Metrics http.Handler
+	// OAuth, when set, admits bearer tokens and may serve POST /oauth2/token (oauth.go).
+	OAuth *OAuth
 }
 
 // Auth is how callers (IBM Verify) authenticate. Any configured method admits a call.
 type Auth struct {
 	BasicUsername, BasicPassword string // both empty: Basic is off
 	HeaderName, HeaderValue      string // both empty: the header secret is off
-	AllowAnonymous               bool
+	// MTLS admits a verified TLS client certificate, whose subject (RFC 2253 form) or
+	// common name must be one of MTLSSubjects when that is set (auth.go).
+	MTLS           bool
+	MTLSSubjects   []string
+	AllowAnonymous bool
 }
 
 // Server is the HTTP face of emfa.
@@ -68,6 +74,7 @@ type Server struct {
 	idem      *provider.Idempotency
 	throttle  *throttle // of failed authentications, per address
 	observer  Observer
+	issuer    *tokenIssuerHandler // emfa's own token endpoint; nil: none
 
 	authFailures atomic.Int64
 	retries      atomic.Int64
@@ -102,6 +109,10 @@ func New(o Options) *Server {
 	for _, p := range o.Providers {
 		s.providers[strings.ToLower(p.CredentialPrefix)] = p
 	}
+	if err := s.setupOAuth(o.OAuth); err != nil {
+		// Only a malformed key gets here, which the command line has already parsed.
+		panic(err)
+	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -128,6 +139,9 @@ func New(o Options) *Server {
 	g.POST("/validate", s.validate, s.authenticate, s.idempotent(provider.ResourceValidate))
 	g.Match([]string{http.MethodGet, http.MethodPost}, "/result", s.result, s.authenticate, s.idempotent(provider.ResourceResult))
 	g.Match([]string{http.MethodGet, http.MethodPost}, "/test", s.test, s.authenticate)
+	if s.issuer != nil {
+		e.POST("/oauth2/token", s.token)
+	}
 	if o.Devices != nil {
 		s.routeDevices(e, o.Devices)
 	}

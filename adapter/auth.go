@@ -3,9 +3,11 @@ package adapter
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,6 +21,11 @@ type authenticator struct {
 	basicUser, basicPW [32]byte
 	header             string
 	headerValue        [32]byte
+	// bearer checks an Authorization: Bearer token (oauth.go, oauth_jwks.go).
+	bearer []bearerVerifier
+	// mtls admits a verified client certificate, its subject pinned when mtlsSubjects is set.
+	mtls         bool
+	mtlsSubjects []string
 }
 
 func newAuthenticator(a Auth) authenticator {
@@ -32,6 +39,7 @@ func newAuthenticator(a Auth) authenticator {
 		au.header = http.CanonicalHeaderKey(a.HeaderName)
 		au.headerValue = sha256.Sum256([]byte(a.HeaderValue))
 	}
+	au.mtls, au.mtlsSubjects = a.MTLS, a.MTLSSubjects
 	return au
 }
 
@@ -60,7 +68,51 @@ func (a authenticator) check(r *http.Request) (bool, string) {
 			reason = "wrong header secret"
 		}
 	}
+	if len(a.bearer) > 0 {
+		if token, ok := bearerToken(r); ok {
+			var err error
+			for _, v := range a.bearer {
+				if err = v.verify(r.Context(), token); err == nil {
+					return true, ""
+				}
+			}
+			reason = "bearer token refused: " + err.Error()
+		}
+	}
+	if a.mtls && r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		if ok, why := a.checkSubject(r.TLS.VerifiedChains[0][0]); ok {
+			return true, ""
+		} else {
+			reason = why
+		}
+	}
 	return false, reason
+}
+
+// bearerToken is the token of an Authorization: Bearer header (the scheme is
+// case-insensitive, RFC 9110 §11.1).
+func bearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get(echo.HeaderAuthorization)
+	if len(h) < 7 || !strings.EqualFold(h[:7], "Bearer ") {
+		return "", false
+	}
+	t := strings.TrimSpace(h[7:])
+	return t, t != ""
+}
+
+// checkSubject matches a verified client certificate against the pinned subjects: its
+// whole subject in RFC 2253 form, or its common name.
+func (a authenticator) checkSubject(cert *x509.Certificate) (bool, string) {
+	if len(a.mtlsSubjects) == 0 {
+		return true, ""
+	}
+	subject := cert.Subject.String()
+	for _, want := range a.mtlsSubjects {
+		if want == subject || want == cert.Subject.CommonName {
+			return true, ""
+		}
+	}
+	return false, "client certificate subject not allowed: " + subject
 }
 
 // authenticate guards the provider routes. It runs before the provider is looked up, so
@@ -82,6 +134,9 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			"path", loggedPath(c), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 		if s.auth.basic {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="emfa", charset="UTF-8"`)
+		}
+		if len(s.auth.bearer) > 0 {
+			c.Response().Header().Add(echo.HeaderWWWAuthenticate, `Bearer realm="emfa", error="invalid_token"`)
 		}
 		return &Error{Status: http.StatusUnauthorized, ID: "unauthorized", Msg: "missing or invalid credentials"}
 	}

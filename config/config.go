@@ -54,6 +54,8 @@ type Server struct {
 	TrustedProxies []string `mapstructure:"trustedProxies"`
 	// Idempotency keeps the answers to calls Verify may retry (X-Webhook-ID).
 	Idempotency Idempotency `mapstructure:"idempotency"`
+	// TLS, when set, serves HTTPS (and client certificates) on Listen (inbound.go).
+	TLS *TLS `mapstructure:"tls"`
 }
 
 // Idempotency configures how long the answer to an initiate, validate or result that came
@@ -68,6 +70,9 @@ type Idempotency struct {
 type Auth struct {
 	Basic  *BasicAuth  `mapstructure:"basic"`
 	Header *HeaderAuth `mapstructure:"header"`
+	// OAuth admits bearer tokens; MTLS client certificates (inbound.go).
+	OAuth *OAuthAuth `mapstructure:"oauth"`
+	MTLS  *MTLSAuth  `mapstructure:"mtls"`
 	// AllowAnonymous switches inbound authentication off. For local experiments only.
 	AllowAnonymous bool `mapstructure:"allowAnonymous"`
 	// AllowWeakSecrets accepts inbound secrets shorter than MinSecretChars (tests only).

@@ -85,6 +85,7 @@ func (c *Config) applyDefaults() {
 	if c.Storage.AuditRetention == nil {
 		c.Storage.AuditRetention = new(DefaultAuditRetention)
 	}
+	c.applyInboundDefaults()
 	c.Log.Level = cmpOr(c.Log.Level, "info")
 	c.Log.Format = cmpOr(c.Log.Format, "json")
 	for name, d := range c.Delivery {
@@ -167,13 +168,14 @@ func (c *Config) Validate() error {
 			add("server.auth.header.value", "must not be empty")
 		}
 	}
+	c.validateInbound(add) // oauth, mtls, tls: inbound.go
 	switch {
-	case a.Basic == nil && a.Header == nil && !a.AllowAnonymous:
-		add("server.auth", "no inbound authentication configured: set basic or header (or allowAnonymous: true for local experiments)")
-	case a.AllowAnonymous && a.Basic == nil && a.Header == nil:
+	case !a.hasInboundMethod() && !a.AllowAnonymous:
+		add("server.auth", "no inbound authentication configured: set basic, header, oauth or mtls (or allowAnonymous: true for local experiments)")
+	case a.AllowAnonymous && !a.hasInboundMethod():
 		c.Warnings = append(c.Warnings, "server.auth.allowAnonymous is true: anyone who reaches emfa can query enrollments and validate codes")
 	case a.AllowAnonymous:
-		add("server.auth.allowAnonymous", "must not be combined with basic or header authentication")
+		add("server.auth.allowAnonymous", "must not be combined with another authentication method")
 	}
 
 	if !slices.Contains(storageDrivers, c.Storage.Driver) {

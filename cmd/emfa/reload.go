@@ -73,6 +73,11 @@ func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
 	if e.metrics != nil {
 		opts.Observer = e.metrics
 	}
+	oauth, err := e.oauth() // inbound.go
+	if err != nil {
+		return nil, err
+	}
+	opts.OAuth = oauth
 	s := &snapshot{env: e, manager: manager}
 	metrics := e.metricsHandler()
 	if e.cfg.Admin.IsEnabled() && e.cfg.Admin.Listen != "" {

@@ -233,6 +233,9 @@ func adapterAuth(cfg *config.Config) adapter.Auth {
 	if a.Header != nil {
 		out.HeaderName, out.HeaderValue = a.Header.Name, a.Header.Value.Reveal()
 	}
+	if a.MTLS != nil {
+		out.MTLS, out.MTLSSubjects = true, a.MTLS.Subjects
+	}
 	return out
 }
 

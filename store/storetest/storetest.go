@@ -99,6 +99,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentUpdate", testConcurrentUpdate},
 	}
 	tests = append(tests, adminTests...)
+	tests = append(tests, struct {
+		name string
+		run  func(t *testing.T, s store.Store)
+	}{"OAuthClients", testOAuthClients})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

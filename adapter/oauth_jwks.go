@@ -1,0 +1,149 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// JWKS verifies the access tokens of an external authorization server against the keys
+// it publishes. Keys are cached; a token signed by a key not in the cache (the server
+// rotated) refetches the set at once, but at most once per MinRefetch, so a stream of
+// forged kids cannot turn emfa into a load on the authorization server.
+type JWKS struct {
+	URL, Issuer, Audience string
+	// Algorithms allowed in a token's header (never none or a symmetric one).
+	Algorithms []string
+	// Client fetches the set (default: a client with a 10 s timeout).
+	Client *http.Client
+	// Now is the clock of expiry and of the cache (default time.Now).
+	Now func() time.Time
+	// MinRefetch bounds refetches (default 1 minute); MaxAge is how long a fetched set
+	// is used before it is fetched again (default 1 hour).
+	MinRefetch, MaxAge time.Duration
+
+	mu      sync.Mutex
+	keys    jose.JSONWebKeySet
+	fetched time.Time // of the set in keys
+	tried   time.Time // the last fetch, successful or not
+	fetches int
+}
+
+// Fetches counts the fetches of the key set, for tests and the log.
+func (j *JWKS) Fetches() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.fetches
+}
+
+func (j *JWKS) now() time.Time {
+	if j.Now == nil {
+		return time.Now()
+	}
+	return j.Now()
+}
+
+func (j *JWKS) verify(ctx context.Context, token string) error {
+	algs := make([]jose.SignatureAlgorithm, len(j.Algorithms))
+	for i, a := range j.Algorithms {
+		algs[i] = jose.SignatureAlgorithm(a)
+	}
+	tok, err := jwt.ParseSigned(token, algs)
+	if err != nil {
+		return fmt.Errorf("not an acceptable JWT: %w", err)
+	}
+	key, err := j.key(ctx, tok.Headers[0].KeyID)
+	if err != nil {
+		return err
+	}
+	var claims jwt.Claims
+	if err := tok.Claims(key, &claims); err != nil {
+		return fmt.Errorf("bad signature: %w", err)
+	}
+	return checkClaims(claims, j.Issuer, j.Audience, j.now())
+}
+
+// key finds the key kid names, fetching the set when it is stale or lacks the kid.
+func (j *JWKS) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	now := j.now()
+	minRefetch, maxAge := j.MinRefetch, j.MaxAge
+	if minRefetch <= 0 {
+		minRefetch = time.Minute
+	}
+	if maxAge <= 0 {
+		maxAge = time.Hour
+	}
+	find := func() *jose.JSONWebKey {
+		if kid == "" && len(j.keys.Keys) == 1 {
+			return &j.keys.Keys[0]
+		}
+		if ks := j.keys.Key(kid); kid != "" && len(ks) > 0 {
+			return &ks[0]
+		}
+		return nil
+	}
+	stale := j.fetched.IsZero() || now.Sub(j.fetched) >= maxAge
+	if k := find(); k != nil && !stale {
+		return k, nil
+	}
+	if j.tried.IsZero() || now.Sub(j.tried) >= minRefetch {
+		j.tried = now
+		if err := j.fetch(ctx); err != nil {
+			if k := find(); k != nil {
+				return k, nil // a known key outlives an outage of the authorization server
+			}
+			return nil, err
+		}
+		j.fetched = now
+	}
+	if k := find(); k != nil {
+		return k, nil
+	}
+	return nil, fmt.Errorf("no key %q in the authorization server's JWKS", kid)
+}
+
+func (j *JWKS) fetch(ctx context.Context) error {
+	client := j.Client
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.URL, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	j.fetches++
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("jwks: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("jwks: status %d", resp.StatusCode)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
+		return fmt.Errorf("jwks: %w", err)
+	}
+	var keep []jose.JSONWebKey
+	for _, k := range set.Keys {
+		if k.IsPublic() && k.Use != "enc" {
+			keep = append(keep, k)
+		}
+	}
+	if len(keep) == 0 {
+		return errors.New("jwks: no public signing keys")
+	}
+	j.keys = jose.JSONWebKeySet{Keys: keep}
+	return nil
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/emfa/emfa/adapter"
+	"github.com/emfa/emfa/store"
+)
+
+// clientsCmd is `emfa clients create --name NAME`, `emfa clients list` and `emfa clients
+// revoke NAME`: the clients of emfa's own OAuth token endpoint (server.auth.oauth), which
+// Verify's webhook uses with authentication type oauth. A secret is printed once; the
+// store keeps its hash.
+func (d *deps) clientsCmd() *cobra.Command {
+	var name string
+	clientsOf := func(e *env) (store.OAuthClients, error) {
+		cs, ok := e.store.(store.OAuthClients)
+		if !ok {
+			return nil, errors.New("this store keeps no OAuth clients")
+		}
+		return cs, nil
+	}
+	create := d.storeCmd(&cobra.Command{
+		Use: "create --name NAME", Short: "create an OAuth client of emfa's token endpoint (its secret printed once)",
+		Example: "  emfa clients create --name verify --config emfa.yaml",
+		Args:    noArgsNeeding(&name, "clients create needs --name NAME"),
+	}, func(ctx context.Context, e *env, _ []string) error {
+		cs, err := clientsOf(e)
+		if err != nil {
+			return err
+		}
+		c, secret := adapter.NewOAuthClient(name, e.now())
+		if err := cs.CreateOAuthClient(ctx, c); err != nil {
+			if errors.Is(err, store.ErrExists) {
+				return fmt.Errorf("a client named %q exists already", name)
+			}
+			return err
+		}
+		if e.cfg.Server.Auth.OAuth == nil || !e.cfg.Server.Auth.OAuth.IssuesTokens() {
+			fmt.Fprintln(d.stderr, "emfa: warning: server.auth.oauth is not set with a token endpoint: this client cannot obtain tokens yet")
+		}
+		fmt.Fprintln(d.stderr, "emfa: the secret is shown once; keep it in a secret store (emfa keeps only its hash)")
+		fmt.Fprintf(d.stdout, "client_id: %s\nclient_secret: %s\n", c.ID, secret)
+		return nil
+	})
+	create.Flags().StringVar(&name, "name", "", "the client's `NAME`, unique")
+	list := d.storeCmd(&cobra.Command{
+		Use: "list", Short: "list OAuth clients", Example: "  emfa clients list --config emfa.yaml", Args: noArgs,
+	}, func(ctx context.Context, e *env, _ []string) error {
+		cs, err := clientsOf(e)
+		if err != nil {
+			return err
+		}
+		clients, err := cs.ListOAuthClients(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tCLIENT_ID\tCREATED\tREVOKED")
+		for _, c := range clients {
+			revoked := "-"
+			if !c.RevokedAt.IsZero() {
+				revoked = c.RevokedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.ID, c.CreatedAt.UTC().Format(time.RFC3339), revoked)
+		}
+		return tw.Flush()
+	})
+	revoke := d.storeCmd(&cobra.Command{
+		Use: "revoke NAME", Short: "revoke an OAuth client (its tokens lapse within their lifetime)",
+		Example: "  emfa clients revoke verify --config emfa.yaml",
+		Args:    exactly(1, "exactly one NAME"),
+	}, func(ctx context.Context, e *env, args []string) error {
+		cs, err := clientsOf(e)
+		if err != nil {
+			return err
+		}
+		if err := cs.RevokeOAuthClient(ctx, args[0], e.now()); err != nil {
+			return err
+		}
+		fmt.Fprintf(d.stdout, "revoked client %s\n", args[0])
+		return nil
+	})
+	return group("clients", "the OAuth clients of emfa's token endpoint (inbound OAuth)",
+		"  emfa clients create --name verify --config emfa.yaml", create, list, revoke)
+}

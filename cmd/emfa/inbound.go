@@ -1,0 +1,134 @@
+package main
+
+import (
+	"cmp"
+	"crypto/ecdsa"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/emfa/emfa/adapter"
+	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/store"
+)
+
+// oauth builds the bearer-token authentication server.auth.oauth asks for; nil when
+// there is none.
+func (e *env) oauth() (*adapter.OAuth, error) {
+	o := e.cfg.Server.Auth.OAuth
+	if o == nil {
+		return nil, nil
+	}
+	out := &adapter.OAuth{Lifetime: o.TokenLifetime, Now: e.now}
+	if o.IssuesTokens() {
+		clients, ok := e.store.(store.OAuthClients)
+		if !ok {
+			return nil, errors.New("server.auth.oauth: the store keeps no OAuth clients")
+		}
+		key, err := signingKey(o)
+		if err != nil {
+			return nil, fmt.Errorf("server.auth.oauth: signing key: %w", err)
+		}
+		out.Clients, out.Key = clients, key
+	}
+	if j := o.JWKS; j != nil {
+		out.JWKS = &adapter.JWKS{URL: j.URL, Issuer: j.Issuer, Audience: j.Audience, Algorithms: j.Algorithms, Now: e.now}
+	}
+	return out, nil
+}
+
+// signingKey is the configured key, or the one kept in a file (created when missing).
+func signingKey(o *config.OAuthAuth) (*ecdsa.PrivateKey, error) {
+	if o.SigningKey != "" {
+		return adapter.ParseSigningKey([]byte(o.SigningKey.Reveal()))
+	}
+	path := o.SigningKeyFile
+	if path == "" {
+		path = filepath.Join(cmp.Or(os.Getenv("EMFA_DATA_DIR"), "emfa-data"), "oauth-signing-key.pem")
+	}
+	return adapter.SigningKeyFile(path)
+}
+
+// tlsConfig is server.tls as a tls.Config whose certificate is re-read when its files
+// change, so that a renewed certificate needs no restart.
+func tlsConfig(t *config.TLS) (*tls.Config, error) {
+	r := &certReloader{certFile: t.Cert, keyFile: t.Key}
+	if _, err := r.get(); err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return r.get() }}
+	if t.ClientCA != "" {
+		pem, err := os.ReadFile(t.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("server.tls.clientCA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("server.tls.clientCA: %s holds no PEM certificate", t.ClientCA)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+		if t.RequireClientCert {
+			cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+	}
+	return cfg, nil
+}
+
+// certReloader keeps a certificate and re-reads it when a file's modification time
+// changes. A pair that does not load (a renewal half written) keeps the previous one.
+type certReloader struct {
+	certFile, keyFile string
+
+	mu      sync.Mutex
+	cert    *tls.Certificate
+	modTime [2]time.Time
+}
+
+func (r *certReloader) get() (*tls.Certificate, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var mod [2]time.Time
+	for i, f := range []string{r.certFile, r.keyFile} {
+		st, err := os.Stat(f)
+		if err != nil {
+			if r.cert != nil {
+				return r.cert, nil
+			}
+			return nil, fmt.Errorf("server.tls: %w", err)
+		}
+		mod[i] = st.ModTime()
+	}
+	if r.cert != nil && mod == r.modTime {
+		return r.cert, nil
+	}
+	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+	if err != nil {
+		if r.cert != nil {
+			return r.cert, nil
+		}
+		return nil, fmt.Errorf("server.tls: %w", err)
+	}
+	r.cert, r.modTime = &cert, mod
+	return r.cert, nil
+}
+
+// listenTLS wraps ln in TLS when server.tls is set. Under TLS net/http's own plain-text
+// errors stay plain: adapter.JSONErrors cannot see them inside the encrypted stream, and
+// wrapping the TLS connection would hide the client certificate from the handlers.
+func listenTLS(ln net.Listener, t *config.TLS) (net.Listener, error) {
+	if t == nil {
+		return adapter.JSONErrors(ln), nil
+	}
+	cfg, err := tlsConfig(t)
+	if err != nil {
+		return nil, err
+	}
+	return tls.NewListener(ln, cfg), nil
+}

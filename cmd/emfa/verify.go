@@ -1,0 +1,429 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/emfa/emfa/config"
+)
+
+// verifyOptions are the flags of `emfa verify export` and `emfa verify register`.
+type verifyOptions struct {
+	config, provider, url, auth string
+	uniqueName                  string
+	// The OAuth client Verify's webhook uses toward emfa (emfa clients create).
+	oauthID, oauthSecret string
+	// register only: the tenant and its API client.
+	tenant, clientID, clientSecret string
+}
+
+func (d *deps) verifyCmd() *cobra.Command {
+	var o verifyOptions
+	common := func(c *cobra.Command) {
+		c.Flags().StringVar(&o.config, "config", "", "configuration `FILE` (default: the embedded default)")
+		c.Flags().StringVar(&o.provider, "provider", "", "only the provider with this credentialPrefix (default: every enabled one)")
+		c.Flags().StringVar(&o.url, "url", "", "emfa's `BASE` URL as Verify reaches it (default: from server.listen)")
+		c.Flags().StringVar(&o.auth, "auth", "", "the authentication Verify uses toward emfa: oauth, mtls, header or basic (default: the first configured, in that order)")
+		c.Flags().StringVar(&o.uniqueName, "unique-name-attribute", "username", "the Verify user `ATTRIBUTE` sent to emfa as the username")
+		c.Flags().StringVar(&o.oauthID, "oauth-client-id", "", "with --auth oauth: the `ID` of an emfa OAuth client (emfa clients create)")
+		c.Flags().StringVar(&o.oauthSecret, "oauth-client-secret", "", "with --auth oauth: its secret (default $EMFA_OAUTH_CLIENT_SECRET)")
+	}
+	export := &cobra.Command{
+		Use:   "export",
+		Short: "print the webhook and MFA-provider JSON Verify needs for emfa",
+		Long: `export prints, for each enabled provider, the real-time webhook and the MFA provider
+objects to create in IBM Verify (a JSON array of {"webhook", "mfaProvider"}). The webhook's
+authentication matches emfa's inbound authentication; its secrets are {{placeholders}}
+unless given (--oauth-client-secret), and the provider's webhookId is {{webhook_id}}.`,
+		Example: `  emfa verify export --config emfa.yaml --url https://emfa.example.com
+  emfa verify export --config emfa.yaml --provider emfa --auth basic`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(storeOptions{config: o.config}, forReading, d.stderr)
+			if err != nil {
+				return err
+			}
+			pairs, err := verifyObjects(cfg, o, false)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(d.stdout)
+			enc.SetIndent("", "  ")
+			enc.SetEscapeHTML(false)
+			return enc.Encode(pairs)
+		},
+	}
+	common(export)
+	register := &cobra.Command{
+		Use:   "register --tenant URL --client-id ID --client-secret SECRET",
+		Short: "create or update emfa's webhook and MFA provider in a Verify tenant, then test it",
+		Long: `register logs in to the tenant with an API client's credentials, creates or updates the
+real-time webhook of each provider (found by name) and then its MFA provider (found by
+credentialPrefix) with the webhook's id, and calls the webhook's test. A second run with
+the same configuration changes nothing. The API client needs the permission to manage
+webhooks and MFA providers.`,
+		Example: `  emfa verify register --config emfa.yaml --tenant https://acme.verify.ibm.com \
+      --client-id 1234 --client-secret "$VERIFY_API_SECRET" --url https://emfa.example.com
+  EMFA_VERIFY_CLIENT_SECRET=… emfa verify register --tenant https://acme.verify.ibm.com --client-id 1234`,
+		Args: noArgsNeeding(&o.tenant, "verify register needs --tenant URL"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if o.clientSecret == "" {
+				o.clientSecret = os.Getenv("EMFA_VERIFY_CLIENT_SECRET")
+			}
+			if o.clientID == "" || o.clientSecret == "" {
+				return usageError{"verify register needs --client-id and --client-secret (or $EMFA_VERIFY_CLIENT_SECRET)"}
+			}
+			cfg, err := loadConfig(storeOptions{config: o.config, strict: true}, forReading, d.stderr)
+			if err != nil {
+				return err
+			}
+			pairs, err := verifyObjects(cfg, o, true)
+			if err != nil {
+				return err
+			}
+			return d.register(c.Context(), o, pairs)
+		},
+	}
+	common(register)
+	register.Flags().StringVar(&o.tenant, "tenant", "", "the Verify tenant's `URL`, e.g. https://acme.verify.ibm.com")
+	register.Flags().StringVar(&o.clientID, "client-id", "", "the `ID` of a Verify API client")
+	register.Flags().StringVar(&o.clientSecret, "client-secret", "", "its secret (default $EMFA_VERIFY_CLIENT_SECRET)")
+	return group("verify", "register emfa in IBM Verify (export or register its webhook and MFA provider)",
+		"  emfa verify export --config emfa.yaml --url https://emfa.example.com", export, register)
+}
+
+// verifyPair is one provider as Verify configures it.
+type verifyPair struct {
+	Webhook     map[string]any `json:"webhook"`
+	MFAProvider map[string]any `json:"mfaProvider"`
+}
+
+// verifyObjects builds the objects for the configured providers. With secrets, the
+// webhook's authentication carries emfa's real inbound secrets; otherwise placeholders.
+func verifyObjects(cfg *config.Config, o verifyOptions, secrets bool) ([]verifyPair, error) {
+	base := strings.TrimRight(o.url, "/")
+	if base == "" {
+		scheme := "http"
+		if cfg.Server.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + cfg.Server.Listen
+	}
+	auth, err := webhookAuth(cfg, o, base, secrets)
+	if err != nil {
+		return nil, err
+	}
+	var out []verifyPair
+	for _, p := range cfg.Providers {
+		if !p.IsEnabled() || (o.provider != "" && !strings.EqualFold(p.CredentialPrefix, o.provider)) {
+			continue
+		}
+		res := func(suffix, method string) map[string]any { return map[string]any{"suffix": suffix, "method": method} }
+		hook := map[string]any{
+			"name":           p.Name,
+			"type":           "realtime",
+			"urls":           []any{base + "/v1/providers/" + p.CredentialPrefix},
+			"authentication": auth,
+			"resources": map[string]any{
+				"enrollments": res("/enrollments", "POST"),
+				"initiate":    res("/initiate", "POST"),
+				"validate":    res("/validate", "POST"),
+				"result":      res("/result", "POST"),
+				"test":        res("/test", "GET"),
+			},
+			"purpose": []any{"external_mfa"},
+		}
+		caps := make([]any, len(p.Capabilities))
+		for i, c := range p.Capabilities {
+			caps[i] = c
+		}
+		prov := map[string]any{
+			"name": p.Name, "description": p.Description, "enabled": true, "type": "generic",
+			"credentialPrefix": p.CredentialPrefix, "webhookId": "{{webhook_id}}",
+			"uniqueNameAttribute": o.uniqueName, "capabilities": caps, "capabilityCacheTtl": 0,
+		}
+		out = append(out, verifyPair{Webhook: hook, MFAProvider: prov})
+	}
+	if len(out) == 0 {
+		if o.provider != "" {
+			return nil, fmt.Errorf("no enabled provider with credentialPrefix %q", o.provider)
+		}
+		return nil, errors.New("no enabled provider")
+	}
+	return out, nil
+}
+
+// webhookAuth is the webhook's authentication (verify-contract.md §9) for emfa's inbound
+// authentication of the kind o.auth names, or the first configured.
+func webhookAuth(cfg *config.Config, o verifyOptions, base string, secrets bool) (map[string]any, error) {
+	a := cfg.Server.Auth
+	kind := strings.ToLower(o.auth)
+	if kind == "" {
+		switch {
+		case a.OAuth != nil:
+			kind = "oauth"
+		case a.MTLS != nil:
+			kind = "mtls"
+		case a.Header != nil:
+			kind = "header"
+		case a.Basic != nil:
+			kind = "basic"
+		default:
+			return nil, errors.New("server.auth has no method Verify could use (allowAnonymous is for local experiments)")
+		}
+	}
+	secret := func(placeholder, v string) string {
+		if secrets && v != "" {
+			return v
+		}
+		return "{{" + placeholder + "}}"
+	}
+	switch kind {
+	case "basic":
+		if a.Basic == nil {
+			break
+		}
+		return map[string]any{"type": "basic", "basic": map[string]any{
+			"username": a.Basic.Username, "password": secret("emfa_basic_password", a.Basic.Password.Reveal())}}, nil
+	case "header":
+		if a.Header == nil {
+			break
+		}
+		return map[string]any{"type": "header", "header": map[string]any{"values": []any{map[string]any{
+			"key": a.Header.Name, "value": secret("emfa_header_value", a.Header.Value.Reveal()), "sensitive": true}}}}, nil
+	case "oauth":
+		if a.OAuth == nil {
+			break
+		}
+		if o.oauthSecret == "" {
+			o.oauthSecret = os.Getenv("EMFA_OAUTH_CLIENT_SECRET")
+		}
+		if secrets && (o.oauthID == "" || o.oauthSecret == "") {
+			return nil, usageError{"--auth oauth needs --oauth-client-id and --oauth-client-secret (emfa clients create)"}
+		}
+		endpoint := base + "/oauth2/token"
+		if !a.OAuth.IssuesTokens() {
+			endpoint = "{{token_endpoint}}" // the external authorization server's
+		}
+		id := o.oauthID
+		if id == "" {
+			id = "{{emfa_oauth_client_id}}"
+		}
+		oauth := map[string]any{"token_endpoint": endpoint, "client_id": id,
+			"client_secret": secret("emfa_oauth_client_secret", o.oauthSecret), "token_endpoint_auth_method": "client_secret_basic"}
+		if secrets || o.oauthSecret != "" {
+			oauth["client_secret"] = o.oauthSecret
+		}
+		return map[string]any{"type": "oauth", "oauth": oauth}, nil
+	case "mtls":
+		if a.MTLS == nil {
+			break
+		}
+		// Verify keeps the client certificate itself; its fields are the operator's to fill.
+		return map[string]any{"type": "mtls", "mtls": map[string]any{
+			"certificate": "{{client_certificate_pem}}", "key": "{{client_key_pem}}"}}, nil
+	default:
+		return nil, usageError{fmt.Sprintf("--auth %q: want oauth, mtls, header or basic", o.auth)}
+	}
+	return nil, usageError{fmt.Sprintf("--auth %s: server.auth.%s is not configured", kind, kind)}
+}
+
+// verifyAPI is a logged-in client of a tenant's configuration APIs.
+type verifyAPI struct {
+	base   string
+	client *http.Client
+}
+
+func (v verifyAPI) do(ctx context.Context, method, path string, in, out any) (http.Header, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, v.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if resp.StatusCode/100 != 2 {
+		var e struct{ MessageID, MessageDescription string }
+		_ = json.Unmarshal(data, &e)
+		return nil, fmt.Errorf("%s %s: status %d: %s %s", method, path, resp.StatusCode, e.MessageID, cmpString(e.MessageDescription, string(data)))
+	}
+	if out != nil && len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+	}
+	return resp.Header, nil
+}
+
+func cmpString(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// list returns the objects of a collection, whether Verify answers an array or an object
+// holding one under the collection's name.
+func (v verifyAPI) list(ctx context.Context, kind string) ([]map[string]any, error) {
+	var raw json.RawMessage
+	if _, err := v.do(ctx, http.MethodGet, "/config/v1.0/"+kind, nil, &raw); err != nil {
+		return nil, err
+	}
+	var list []map[string]any
+	if json.Unmarshal(raw, &list) == nil {
+		return list, nil
+	}
+	var wrapped map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &wrapped); err != nil {
+		return nil, fmt.Errorf("GET /config/v1.0/%s: %w", kind, err)
+	}
+	if err := json.Unmarshal(wrapped[kind], &list); err != nil {
+		return nil, fmt.Errorf("GET /config/v1.0/%s: no %q list: %w", kind, kind, err)
+	}
+	return list, nil
+}
+
+// upsert creates want, or updates the object match finds when it differs from want, and
+// returns its id and what was done.
+func (v verifyAPI) upsert(ctx context.Context, kind string, want map[string]any, match func(map[string]any) bool) (string, string, error) {
+	list, err := v.list(ctx, kind)
+	if err != nil {
+		return "", "", err
+	}
+	for _, have := range list {
+		if !match(have) {
+			continue
+		}
+		id, _ := have["id"].(string)
+		if id == "" {
+			return "", "", fmt.Errorf("%s: an existing object has no id", kind)
+		}
+		if contains(have, normalise(want)) {
+			return id, "unchanged", nil
+		}
+		if _, err := v.do(ctx, http.MethodPut, "/config/v1.0/"+kind+"/"+id, want, nil); err != nil {
+			return "", "", err
+		}
+		return id, "updated", nil
+	}
+	var created struct {
+		ID string `json:"id"`
+	}
+	hdr, err := v.do(ctx, http.MethodPost, "/config/v1.0/"+kind, want, &created)
+	if err != nil {
+		return "", "", err
+	}
+	if created.ID == "" { // some answers name the new object in Location only
+		loc := hdr.Get("Location")
+		created.ID = loc[strings.LastIndex(loc, "/")+1:]
+	}
+	if created.ID == "" {
+		return "", "", fmt.Errorf("POST /config/v1.0/%s: no id in the answer", kind)
+	}
+	return created.ID, "created", nil
+}
+
+// normalise gives v the types JSON decoding gives (float64 numbers, []any lists).
+func normalise(v map[string]any) map[string]any {
+	b, _ := json.Marshal(v)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// contains reports whether have holds every key of want with an equal value (Verify
+// may add fields of its own).
+func contains(have, want map[string]any) bool {
+	for k, w := range want {
+		h, ok := have[k]
+		if !ok {
+			return false
+		}
+		hm, hok := h.(map[string]any)
+		wm, wok := w.(map[string]any)
+		if hok && wok {
+			if !contains(hm, wm) {
+				return false
+			}
+			continue
+		}
+		if !reflect.DeepEqual(h, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// register creates or updates each pair in the tenant: the webhook first, its id into
+// the provider, then the webhook's test.
+func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair) error {
+	tenant := strings.TrimRight(o.tenant, "/")
+	cc := clientcredentials.Config{ClientID: o.clientID, ClientSecret: o.clientSecret,
+		TokenURL: tenant + "/v1.0/endpoint/default/token", AuthStyle: oauth2.AuthStyleInParams}
+	api := verifyAPI{base: tenant, client: cc.Client(ctx)}
+	failed := false
+	for _, p := range pairs {
+		name, _ := p.Webhook["name"].(string)
+		prefix, _ := p.MFAProvider["credentialPrefix"].(string)
+		hookID, done, err := api.upsert(ctx, "webhooks", p.Webhook, func(h map[string]any) bool { return h["name"] == name })
+		if err != nil {
+			return fmt.Errorf("webhook %q: %w", name, err)
+		}
+		fmt.Fprintf(d.stdout, "webhook %q: %s (id %s)\n", name, done, hookID)
+		p.MFAProvider["webhookId"] = hookID
+		provID, done, err := api.upsert(ctx, "mfaproviders", p.MFAProvider, func(h map[string]any) bool {
+			s, _ := h["credentialPrefix"].(string)
+			return strings.EqualFold(s, prefix)
+		})
+		if err != nil {
+			return fmt.Errorf("mfa provider %q: %w", prefix, err)
+		}
+		fmt.Fprintf(d.stdout, "mfa provider %q: %s (id %s)\n", prefix, done, provID)
+		var test struct {
+			StatusCode int    `json:"statusCode"`
+			Body       string `json:"body"`
+		}
+		if _, err := api.do(ctx, http.MethodGet, "/config/v1.0/webhooks/"+hookID+"/test/test", nil, &test); err != nil {
+			fmt.Fprintf(d.stdout, "webhook %q: test failed: %v\n", name, err)
+			failed = true
+			continue
+		}
+		if test.StatusCode != 0 && test.StatusCode != http.StatusOK {
+			fmt.Fprintf(d.stdout, "webhook %q: test: emfa answered %d: %s\n", name, test.StatusCode, test.Body)
+			failed = true
+			continue
+		}
+		fmt.Fprintf(d.stdout, "webhook %q: test ok\n", name)
+	}
+	if failed {
+		return errors.New("registered, but a webhook test failed: Verify cannot reach emfa with these credentials")
+	}
+	return nil
+}

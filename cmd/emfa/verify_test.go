@@ -1,0 +1,281 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/verifyfake"
+)
+
+const oauthProviders = `providers:
+  - name: Built-in factors
+    credentialPrefix: emfa
+    capabilities: [totp]
+    engine: builtin
+`
+
+// oauthConfig is a test configuration that also admits emfa's own OAuth tokens.
+func oauthConfig(t *testing.T) string {
+	t.Helper()
+	path := writeTestConfig(t, "", oauthProviders)
+	cfg := strings.Replace(mustRead(t, path), "  auth:\n", "  auth:\n    oauth: {tokenLifetime: 5m, signingKeyFile: "+
+		filepath.Join(filepath.Dir(path), "oauth.pem")+"}\n", 1)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+var clientLine = regexp.MustCompile(`(?m)^client_id: (\S+)\nclient_secret: (\S+)$`)
+
+func TestOAuthClientReachesContract(t *testing.T) {
+	cfg := oauthConfig(t)
+	out := mustEmfa(t, "clients", "create", "--name", "verify", "--config", cfg, "--init")
+	m := clientLine.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("clients create printed %q", out)
+	}
+	id, secret := m[1], m[2]
+	if list := mustEmfa(t, "clients", "list", "--config", cfg); !strings.Contains(list, id) || strings.Contains(list, secret) {
+		t.Errorf("clients list: %q", list)
+	}
+	base, _ := startServe(t, cfg)
+
+	tokenResp, err := http.PostForm(base+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	_ = json.NewDecoder(tokenResp.Body).Decode(&tok)
+	tokenResp.Body.Close()
+	if tokenResp.StatusCode != 200 || tok.AccessToken == "" || tok.ExpiresIn != 300 {
+		t.Fatalf("token: %d %+v", tokenResp.StatusCode, tok)
+	}
+	call := func(token string) int {
+		req, _ := http.NewRequest("GET", base+"/v1/providers/emfa/test", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := call(tok.AccessToken); code != 200 {
+		t.Errorf("contract with the token: %d", code)
+	}
+	if code := call(tok.AccessToken + "x"); code != 401 {
+		t.Errorf("contract with a wrong token: %d, want 401", code)
+	}
+	mustEmfa(t, "clients", "revoke", "verify", "--config", cfg)
+	resp, err := http.PostForm(base+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("token for a revoked client: %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestVerifyExport(t *testing.T) {
+	cfg := oauthConfig(t)
+	out := mustEmfa(t, "verify", "export", "--config", cfg, "--url", "https://emfa.example.com/")
+	var pairs []verifyPair
+	if err := json.Unmarshal([]byte(out), &pairs); err != nil || len(pairs) != 1 {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	hook, prov := pairs[0].Webhook, pairs[0].MFAProvider
+	if hook["type"] != "realtime" || hook["urls"].([]any)[0] != "https://emfa.example.com/v1/providers/emfa" {
+		t.Errorf("webhook: %v", hook)
+	}
+	auth := hook["authentication"].(map[string]any)
+	oauth, _ := auth["oauth"].(map[string]any)
+	if auth["type"] != "oauth" || oauth["token_endpoint"] != "https://emfa.example.com/oauth2/token" || oauth["client_secret"] != "{{emfa_oauth_client_secret}}" {
+		t.Errorf("authentication: %v", auth)
+	}
+	res := hook["resources"].(map[string]any)
+	for _, r := range []string{"enrollments", "initiate", "validate", "result", "test"} {
+		if _, ok := res[r].(map[string]any)["method"]; !ok {
+			t.Errorf("resource %s: %v", r, res[r])
+		}
+	}
+	if prov["type"] != "generic" || prov["credentialPrefix"] != "emfa" || prov["webhookId"] != "{{webhook_id}}" ||
+		!slices.Equal(prov["capabilities"].([]any), []any{"totp"}) {
+		t.Errorf("mfa provider: %v", prov)
+	}
+	basic := mustEmfa(t, "verify", "export", "--config", cfg, "--auth", "basic")
+	if !strings.Contains(basic, `"{{emfa_basic_password}}"`) || strings.Contains(basic, "sim-password-0123") {
+		t.Errorf("export --auth basic shows the secret or no placeholder:\n%s", basic)
+	}
+	if code, _, errOut := emfa(t, "verify", "export", "--config", cfg, "--auth", "mtls"); code != 2 || !strings.Contains(errOut, "not configured") {
+		t.Errorf("--auth mtls without mtls: %d %s", code, errOut)
+	}
+}
+
+func TestVerifyRegister(t *testing.T) {
+	cfg := oauthConfig(t)
+	m := clientLine.FindStringSubmatch(mustEmfa(t, "clients", "create", "--name", "verify", "--config", cfg, "--init"))
+	base, _ := startServe(t, cfg)
+	tenant := verifyfake.New("api-client", "api-secret")
+	defer tenant.Close()
+	args := []string{"verify", "register", "--config", cfg, "--tenant", tenant.URL, "--client-id", "api-client",
+		"--url", base, "--oauth-client-id", m[1], "--oauth-client-secret", m[2]}
+	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "api-secret")
+
+	out := mustEmfa(t, args...)
+	for _, want := range []string{`webhook "Built-in factors": created`, `mfa provider "emfa": created`, `test ok`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("first run: no %q in\n%s", want, out)
+		}
+	}
+	if w := tenant.Writes(); !slices.Equal(w, []string{"POST webhooks", "POST mfaproviders"}) {
+		t.Errorf("writes: %v", w)
+	}
+	var hookID string
+	for id := range tenant.Webhooks() {
+		hookID = id
+	}
+	for _, p := range tenant.Providers() {
+		if p["webhookId"] != hookID || p["type"] != "generic" {
+			t.Errorf("provider: %v (webhook %s)", p, hookID)
+		}
+	}
+	// Idempotent: a second run changes nothing.
+	out = mustEmfa(t, args...)
+	if strings.Count(out, "unchanged") != 2 || len(tenant.Writes()) != 2 {
+		t.Errorf("second run:\n%s\nwrites %v", out, tenant.Writes())
+	}
+	// A wrong API secret is refused by the tenant.
+	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "wrong")
+	if code, _, errOut := emfa(t, args...); code != 1 || !strings.Contains(errOut, "invalid_client") {
+		t.Errorf("wrong tenant secret: %d %s", code, errOut)
+	}
+}
+
+// testPKI is a CA that signs certificates, written as PEM files.
+type testPKI struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	dir  string
+}
+
+func newPKI(t *testing.T, name string) *testPKI {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	p := &testPKI{cert: cert, key: key, dir: t.TempDir()}
+	writePEM(t, filepath.Join(p.dir, "ca.pem"), "CERTIFICATE", der)
+	return p
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// issue signs a leaf for cn (a server certificate for 127.0.0.1 when server is true).
+func (p *testPKI) issue(t *testing.T, cn string, serial int64, server bool) tls.Certificate {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn, Organization: []string{"Example"}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	if server {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func writeKeyPair(t *testing.T, dir string, c tls.Certificate) {
+	t.Helper()
+	kder, _ := x509.MarshalECPrivateKey(c.PrivateKey.(*ecdsa.PrivateKey))
+	writePEM(t, filepath.Join(dir, "tls.key"), "EC PRIVATE KEY", kder)
+	writePEM(t, filepath.Join(dir, "tls.crt"), "CERTIFICATE", c.Certificate[0])
+}
+
+func TestMTLSReachesContract(t *testing.T) {
+	ca, other := newPKI(t, "clients CA"), newPKI(t, "another CA")
+	dir := t.TempDir()
+	writeKeyPair(t, dir, ca.issue(t, "emfa", 10, true))
+	path := writeTestConfig(t, "", oauthProviders)
+	cfg := strings.Replace(mustRead(t, path), "  auth:\n", "  tls: {cert: "+filepath.Join(dir, "tls.crt")+", key: "+filepath.Join(dir, "tls.key")+
+		", clientCA: "+filepath.Join(ca.dir, "ca.pem")+"}\n  auth:\n    mtls: {subjects: [verify]}\n", 1)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := startServe(t, path)
+	base = strings.Replace(base, "http://", "https://", 1)
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.cert)
+	call := func(certs ...tls.Certificate) (int, *x509.Certificate, error) {
+		tc := &tls.Config{RootCAs: roots}
+		if len(certs) > 0 { // sent whatever CAs the server names
+			tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &certs[0], nil }
+		}
+		tr := &http.Transport{TLSClientConfig: tc}
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr}).Get(base + "/v1/providers/emfa/test")
+		if err != nil {
+			return 0, nil, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.TLS.PeerCertificates[0], nil
+	}
+	code, served, err := call(ca.issue(t, "verify", 20, false))
+	if err != nil || code != 200 {
+		t.Fatalf("client certificate of the CA, pinned subject: %d %v", code, err)
+	}
+	if code, _, err := call(ca.issue(t, "intruder", 21, false)); err != nil || code != 401 {
+		t.Errorf("another subject: %d %v, want 401", code, err)
+	}
+	if code, _, err := call(); err != nil || code != 401 {
+		t.Errorf("no client certificate: %d %v, want 401", code, err)
+	}
+	if code, _, err := call(other.issue(t, "verify", 22, false)); err == nil {
+		t.Errorf("a certificate of another CA: %d, want a refused handshake", code)
+	}
+	// A renewed server certificate is served without a restart.
+	writeKeyPair(t, dir, ca.issue(t, "emfa", 11, true))
+	later := time.Now().Add(2 * time.Second)
+	for _, f := range []string{"tls.crt", "tls.key"} {
+		_ = os.Chtimes(filepath.Join(dir, f), later, later)
+	}
+	_, renewed, err := call(ca.issue(t, "verify", 23, false))
+	if err != nil || renewed.SerialNumber.Cmp(served.SerialNumber) == 0 || renewed.SerialNumber.Int64() != 11 {
+		t.Errorf("after renewal: serial %v (was %v), %v", renewed.SerialNumber, served.SerialNumber, err)
+	}
+}

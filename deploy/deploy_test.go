@@ -1,0 +1,179 @@
+// Package deploy holds emfa's container and Kubernetes files; this test checks that
+// they parse and carry what the README promises, without a cluster or a Docker daemon.
+package deploy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/emfa/emfa/config"
+)
+
+// docs reads every YAML document of a file.
+func docs(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var out []map[string]any
+	for {
+		var d map[string]any
+		if err := dec.Decode(&d); errors.Is(err, io.EOF) {
+			return out
+		} else if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if d != nil {
+			out = append(out, d)
+		}
+	}
+}
+
+// at walks a path of keys and list indexes through a decoded document.
+func at(t *testing.T, v any, path ...any) any {
+	t.Helper()
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				t.Fatalf("%v: not a map at %q", path, k)
+			}
+			v = m[k]
+		case int:
+			l, ok := v.([]any)
+			if !ok || k >= len(l) {
+				t.Fatalf("%v: no item %d", path, k)
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+func TestKubernetesManifests(t *testing.T) {
+	kinds := map[string]map[string]any{}
+	files, _ := filepath.Glob("kubernetes/*.yaml")
+	for _, f := range files {
+		for _, d := range docs(t, f) {
+			kind, _ := d["kind"].(string)
+			if kind == "" || d["apiVersion"] == nil {
+				t.Errorf("%s: a document without kind or apiVersion", f)
+			}
+			kinds[kind] = d
+		}
+	}
+	for _, k := range []string{"Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy", "ConfigMap", "Secret", "Kustomization"} {
+		if kinds[k] == nil {
+			t.Errorf("no %s in deploy/kubernetes", k)
+		}
+	}
+	dep := kinds["Deployment"]
+	if r, _ := at(t, dep, "spec", "replicas").(int); r < 2 {
+		t.Errorf("replicas %d, want 2 or more", r)
+	}
+	c := at(t, dep, "spec", "template", "spec", "containers", 0)
+	if p := at(t, c, "livenessProbe", "httpGet", "path"); p != "/healthz" {
+		t.Errorf("liveness probe on %v", p)
+	}
+	if p := at(t, c, "readinessProbe", "httpGet", "path"); p != "/readyz" {
+		t.Errorf("readiness probe on %v", p)
+	}
+	if at(t, c, "resources", "requests", "cpu") == nil || at(t, c, "resources", "requests", "memory") == nil {
+		t.Error("no resource requests")
+	}
+	if at(t, c, "securityContext", "readOnlyRootFilesystem") != true {
+		t.Error("the root filesystem is not read-only")
+	}
+	secrets := 0
+	for _, e := range at(t, c, "env").([]any) {
+		if ref, ok := e.(map[string]any)["valueFrom"]; ok && at(t, ref, "secretKeyRef", "name") == "emfa-secrets" {
+			secrets++
+		}
+	}
+	if secrets < 3 {
+		t.Errorf("%d secrets referenced, want the Verify password, the encryption key and the DSN", secrets)
+	}
+	if at(t, kinds["PodDisruptionBudget"], "spec", "minAvailable") == nil {
+		t.Error("the PodDisruptionBudget has no minAvailable")
+	}
+	sel := at(t, dep, "spec", "selector", "matchLabels", "app.kubernetes.io/name")
+	for _, k := range []string{"Service", "PodDisruptionBudget"} {
+		path := []any{"spec", "selector"}
+		if k == "PodDisruptionBudget" {
+			path = append(path, "matchLabels")
+		}
+		if got := at(t, kinds[k], append(path, "app.kubernetes.io/name")...); got != sel {
+			t.Errorf("%s selects %v, the Deployment's pods are %v", k, got, sel)
+		}
+	}
+	// The configuration the ConfigMap carries loads and validates (PostgreSQL, 2+ replicas).
+	cfg := at(t, kinds["ConfigMap"], "data", "emfa.yaml").(string)
+	loaded := loadConfig(t, cfg)
+	if loaded.Storage.Driver != "postgres" {
+		t.Errorf("storage %s: replicas need a shared store", loaded.Storage.Driver)
+	}
+}
+
+func loadConfig(t *testing.T, text string) *config.Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "emfa.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"EMFA_VERIFY_PASSWORD": "0123456789abcdef0123",
+		"EMFA_ENCRYPTION_KEY":  "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		"EMFA_POSTGRES_DSN":    "postgres://emfa:pw@postgres:5432/emfa",
+	}
+	cfg, err := config.Load(path, config.Options{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestCompose(t *testing.T) {
+	d := docs(t, "../compose.yaml")[0]
+	for _, s := range []string{"emfa", "postgres"} {
+		if at(t, d, "services", s) == nil {
+			t.Errorf("no service %s", s)
+		}
+	}
+	emfa := at(t, d, "services", "emfa")
+	if at(t, emfa, "read_only") != true {
+		t.Error("emfa's root filesystem is not read-only")
+	}
+	if !strings.Contains(at(t, emfa, "environment", "EMFA_POSTGRES_DSN").(string), "@postgres:5432/") {
+		t.Error("emfa does not use the postgres service")
+	}
+	if at(t, emfa, "depends_on", "postgres", "condition") != "service_healthy" {
+		t.Error("emfa does not wait for PostgreSQL")
+	}
+	loadConfig(t, string(must(os.ReadFile("compose/emfa.yaml"))))
+}
+
+func TestDockerfile(t *testing.T) {
+	df := string(must(os.ReadFile("../Dockerfile")))
+	for _, want := range []string{"FROM golang:1.26 AS build", "CGO_ENABLED=0", "distroless/static", "USER 65532", "/data"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile: no %q", want)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -25,6 +25,8 @@ type Config struct {
 	// Admin is the admin API; Lifecycle its factors' activation (admin.go).
 	Admin     Admin     `mapstructure:"admin"`
 	Lifecycle Lifecycle `mapstructure:"lifecycle"`
+	// Sync is directory sync: SCIM, Okta event hooks, Verify notifications, Auth0 (sync.go).
+	Sync Sync `mapstructure:"sync"`
 
 	// Warnings are non-fatal findings of validation (e.g. anonymous access), for the
 	// operator's eyes at start-up and in `emfa check`.

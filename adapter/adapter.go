@@ -42,6 +42,8 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Admin, when set, serves the admin API under /admin/v1 (admin.go).
 	Admin *lifecycle.Manager
+	// Sync, when set, serves the enabled directory sources (events.go, scim.go).
+	Sync *Sync
 }
 
 // Auth is how callers (IBM Verify) authenticate. Any configured method admits a call.
@@ -66,6 +68,7 @@ type Server struct {
 
 	authFailures atomic.Int64
 	retries      atomic.Int64
+	syncCounts   SyncCounts
 }
 
 // New builds the service. It does not listen: use Handler with an http.Server.
@@ -121,6 +124,9 @@ func New(o Options) *Server {
 	}
 	if o.Admin != nil {
 		s.routeAdmin(e, o.Admin)
+	}
+	if o.Sync != nil {
+		s.routeSync(e, *o.Sync)
 	}
 	s.echo = e
 	return s

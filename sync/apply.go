@@ -21,9 +21,14 @@ import (
 
 // Skipped is an event applied as nothing: it names a user emfa does not know, or carries
 // what emfa refuses. It is acknowledged and logged, never retried.
-type Skipped struct{ Reason string }
+type Skipped struct {
+	Reason string
+	Err    error // the refusal, when the manager refused (a *lifecycle.Error)
+}
 
 func (s *Skipped) Error() string { return "skipped: " + s.Reason }
+
+func (s *Skipped) Unwrap() error { return s.Err }
 
 // Applier applies one event to emfa's store, idempotently: a create of a user that exists
 // updates its profile, a delete of one that does not exist is done, a membership already
@@ -42,7 +47,7 @@ func actorOf(ev provider.LifecycleEvent) lifecycle.Actor {
 func skipOf(err error) error {
 	var le *lifecycle.Error
 	if errors.As(err, &le) {
-		return &Skipped{Reason: le.Error()}
+		return &Skipped{Reason: le.Error(), Err: err}
 	}
 	return err
 }

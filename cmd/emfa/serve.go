@@ -106,6 +106,12 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	if e.cfg.Admin.IsEnabled() && e.cfg.Admin.Listen == "" {
 		opts.Admin = admin
 	}
+	syncSources, stopSync, err := e.startSync(ctx, admin, providers) // sync.go
+	if err != nil {
+		return err
+	}
+	defer stopSync()
+	opts.Sync = syncSources
 	stopAdmin, err := e.serveAdmin(ctx, admin)
 	if err != nil {
 		return err

@@ -126,6 +126,10 @@ type Provider struct {
 	// ChallengeLifetime bounds a challenge the engine starts (push, SMS...): past it a
 	// result is TIMEOUT whatever the backend says. Default 5m.
 	ChallengeLifetime time.Duration `mapstructure:"challengeLifetime"`
+	// Policy restricts capabilities to users: capability → a CEL expression over `user`
+	// (name, groups, email, phone, displayName, attributes, disabled), e.g.
+	// smsotp: '"sms-allowed" in user.groups'. Compiled at start; false or an error denies.
+	Policy map[string]string `mapstructure:"policy"`
 }
 
 // IsEnabled reports whether the provider serves factors (unset means enabled).

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -68,6 +70,18 @@ func (c *Config) validateSync(add func(path, format string, args ...any)) {
 		}
 		if len(h.Value) < 16 {
 			add("sync."+name+".secretHeader.value", "must be at least 16 characters when sync.%s is enabled", name)
+		}
+	}
+	// Provider policies name capabilities of their provider (compiled when the provider is
+	// built; CEL is not config's to import).
+	for i, p := range c.Providers {
+		for capability, expr := range p.Policy {
+			if !slices.ContainsFunc(p.Capabilities, func(c string) bool { return strings.EqualFold(c, capability) }) {
+				add(fmt.Sprintf("providers[%d].policy.%s", i, capability), "is not a capability of this provider")
+			}
+			if strings.TrimSpace(expr) == "" {
+				add(fmt.Sprintf("providers[%d].policy.%s", i, capability), "must be a CEL expression")
+			}
 		}
 	}
 	if s.MaxDeletesPerHour < -1 {

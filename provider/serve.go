@@ -40,6 +40,8 @@ type Provider struct {
 	Now          func() time.Time
 	// Switches, when set, hide and refuse capabilities switched off org-wide.
 	Switches Switches
+	// Policy, when set, hides and refuses capabilities a user may not use (policy.go).
+	Policy Policy
 }
 
 // Capability resolves a capability as Verify sent it — bare ("totp") or prefixed
@@ -71,6 +73,12 @@ func (p *Provider) Enrollments(ctx context.Context, username string) ([]Enrollme
 	for _, e := range list {
 		if c, ok := p.Capability(e.Capability); ok {
 			if refusal, err := p.switchedOff(ctx, c); err != nil || refusal != nil {
+				if err != nil {
+					return nil, fmt.Errorf("provider %s: enrollments: %w", p.CredentialPrefix, err)
+				}
+				continue
+			}
+			if refusal, err := p.denied(ctx, username, c); err != nil || refusal != nil {
 				if err != nil {
 					return nil, fmt.Errorf("provider %s: enrollments: %w", p.CredentialPrefix, err)
 				}
@@ -126,6 +134,12 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 		refusal, err := p.switchedOff(ctx, c)
 		if err != nil {
 			return Outcome{}, fmt.Errorf("provider %s: %s: %w", p.CredentialPrefix, resource, err)
+		}
+		if refusal == nil {
+			refusal, err = p.denied(ctx, req.Username, c)
+			if err != nil {
+				return Outcome{}, fmt.Errorf("provider %s: %s: %w", p.CredentialPrefix, resource, err)
+			}
 		}
 		if refusal != nil {
 			out = *refusal

@@ -400,10 +400,16 @@ func (e *env) providers() ([]*provider.Provider, error) {
 		default:
 			return nil, fmt.Errorf("provider %s: unknown engine %q", p.CredentialPrefix, p.Engine)
 		}
-		out = append(out, &provider.Provider{
+		pr := &provider.Provider{
 			Name: p.Name, CredentialPrefix: p.CredentialPrefix, Enabled: p.IsEnabled(),
 			Capabilities: p.Capabilities, Engine: engine, Log: e.log, Audit: e.store, Now: e.now,
-		})
+		}
+		policy, err := e.policy(p) // sync.go
+		if err != nil {
+			return nil, fmt.Errorf("provider %s: %w", p.CredentialPrefix, err)
+		}
+		pr.Policy = policy
+		out = append(out, pr)
 	}
 	return out, nil
 }

@@ -180,3 +180,19 @@ func (e *env) cliQueue() (*sync.Queue, error) {
 	}
 	return e.syncQueue(m, nil)
 }
+
+// policy compiles a provider's capability policy (CEL over the user), nil without one.
+func (e *env) policy(p config.Provider) (provider.Policy, error) {
+	if len(p.Policy) == 0 {
+		return nil, nil
+	}
+	var users provider.UserReader
+	if e.store != nil {
+		users = e.store
+	}
+	pol, err := provider.NewCELPolicy(p.Policy, users, e.now)
+	if err != nil {
+		return nil, err
+	}
+	return pol, nil
+}

@@ -22,7 +22,7 @@ const (
 )
 
 type syncHarness struct {
-	t   *testing.T
+	t   testing.TB
 	h   http.Handler
 	srv *Server
 	m   *lifecycle.Manager
@@ -30,7 +30,7 @@ type syncHarness struct {
 	st  store.Store
 }
 
-func newSyncHarness(t *testing.T) *syncHarness {
+func newSyncHarness(t testing.TB) *syncHarness {
 	t.Helper()
 	st := testdb.SQLite(t)
 	m, err := lifecycle.New(lifecycle.Options{Store: st})

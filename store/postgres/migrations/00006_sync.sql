@@ -25,7 +25,7 @@ CREATE TABLE sync_events (
 );
 
 CREATE INDEX sync_events_key ON sync_events (order_key, state, event_time, seq);
-CREATE INDEX sync_events_claim ON sync_events (state, next_at);
+CREATE INDEX sync_events_claim ON sync_events (state, event_time, seq);
 CREATE INDEX sync_events_deletes ON sync_events (source, type, state, updated_at);
 
 CREATE TABLE sync_marks (

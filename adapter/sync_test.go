@@ -1,7 +1,9 @@
 package adapter
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -25,6 +27,8 @@ type syncHarness struct {
 	t   testing.TB
 	h   http.Handler
 	srv *Server
+	// logs must never hold a secret or a payload
+	logs *bytes.Buffer
 	m   *lifecycle.Manager
 	q   *sync.Queue
 	st  store.Store
@@ -38,12 +42,14 @@ func newSyncHarness(t testing.TB) *syncHarness {
 		t.Fatal(err)
 	}
 	sq := st.(store.SyncQueue)
-	q := (&sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq}}).Init()
-	srv := New(Options{Sync: &Sync{Queue: q, Manager: m, SCIMToken: testSCIMToken,
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	q := (&sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq}, Log: log}).Init()
+	srv := New(Options{Log: log, Sync: &Sync{Queue: q, Manager: m, SCIMToken: testSCIMToken,
 		Okta:   SecretHeader{Name: "X-Okta-Secret", Value: testSecret},
 		Verify: SecretHeader{Name: "X-Verify-Secret", Value: testSecret},
 		Auth0:  SecretHeader{Name: "Authorization", Value: testSecret}}})
-	return &syncHarness{t: t, h: srv.Handler(), srv: srv, m: m, q: q, st: st}
+	return &syncHarness{t: t, h: srv.Handler(), srv: srv, logs: logs, m: m, q: q, st: st}
 }
 
 func (h *syncHarness) do(method, path, body string, hdr ...string) (int, map[string]any, http.Header) {
@@ -135,6 +141,9 @@ func TestOktaEventHook(t *testing.T) {
 		if code, _, _ := h.do("POST", OktaPath, bad, auth...); code != 400 {
 			t.Errorf("%s: %d, want 400", bad, code)
 		}
+	}
+	if l := h.logs.String(); strings.Contains(l, testSecret) || strings.Contains(l, "Alice Example") || strings.Contains(l, "yesterday") {
+		t.Errorf("a secret or a payload reached the log:\n%s", l)
 	}
 }
 

@@ -455,6 +455,15 @@ func (api *syncAPI) userByID(c echo.Context) (lifecycle.User, error) {
 	return api.o.Manager.GetUser(c.Request().Context(), name)
 }
 
+// userToWrite is the user a PUT, PATCH or DELETE names, if its If-Match holds.
+func (api *syncAPI) userToWrite(c echo.Context) (lifecycle.User, error) {
+	u, err := api.userByID(c)
+	if err != nil {
+		return u, err
+	}
+	return u, checkIfMatch(c, userResource(c, u).Meta.Version)
+}
+
 // checkIfMatch answers 412 when the client's ETag is not the current version.
 func checkIfMatch(c echo.Context, current string) error {
 	im := c.Request().Header.Get("If-Match")
@@ -524,11 +533,8 @@ func (api *syncAPI) replaceUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err := api.userByID(c)
+	u, err := api.userToWrite(c)
 	if err != nil {
-		return err
-	}
-	if err := checkIfMatch(c, userResource(c, u).Meta.Version); err != nil {
 		return err
 	}
 	old := scimUserOf(u)
@@ -550,6 +556,15 @@ func (api *syncAPI) updateUser(c echo.Context, u lifecycle.User, old, m scimUser
 		return err
 	}
 	return answerUser(c, http.StatusOK, u)
+}
+
+// readPatch reads a PatchOp request.
+func readPatch(c echo.Context) ([]patchOp, error) {
+	obj, err := readSCIM(c)
+	if err != nil {
+		return nil, err
+	}
+	return patchOps(obj)
 }
 
 // patchOps reads a PatchOp body: each op lower-cased (Entra capitalises them).
@@ -603,19 +618,12 @@ type patchOp struct {
 }
 
 func (api *syncAPI) patchUser(c echo.Context) error {
-	obj, err := readSCIM(c)
+	ops, err := readPatch(c)
 	if err != nil {
 		return err
 	}
-	ops, err := patchOps(obj)
+	u, err := api.userToWrite(c)
 	if err != nil {
-		return err
-	}
-	u, err := api.userByID(c)
-	if err != nil {
-		return err
-	}
-	if err := checkIfMatch(c, userResource(c, u).Meta.Version); err != nil {
 		return err
 	}
 	old := scimUserOf(u)
@@ -641,11 +649,8 @@ func (api *syncAPI) patchUser(c echo.Context) error {
 }
 
 func (api *syncAPI) deleteUser(c echo.Context) error {
-	u, err := api.userByID(c)
+	u, err := api.userToWrite(c)
 	if err != nil {
-		return err
-	}
-	if err := checkIfMatch(c, userResource(c, u).Meta.Version); err != nil {
 		return err
 	}
 	if err := api.applyEvents(c.Request().Context(), []provider.LifecycleEvent{{Type: provider.EventUserDelete, Username: u.Name}}); err != nil {

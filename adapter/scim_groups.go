@@ -135,18 +135,7 @@ func (api *syncAPI) createGroup(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	var name, ext string
-	var membersV any
-	for k, v := range obj {
-		switch strings.ToLower(k) {
-		case "displayname":
-			name, _ = v.(string)
-		case "externalid":
-			ext, _ = v.(string)
-		case "members":
-			membersV = v
-		}
-	}
+	name, ext, membersV := groupFields(obj)
 	if name == "" {
 		return scimErr(400, "invalidValue", "displayName is required")
 	}
@@ -239,26 +228,12 @@ func (api *syncAPI) replaceGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	g, err := api.groupByID(c)
+	g, err := api.groupToWrite(c)
 	if err != nil {
 		return err
 	}
-	if err := api.groupIfMatch(c, g); err != nil {
-		return err
-	}
 	ctx := c.Request().Context()
-	name, ext := "", ""
-	var membersV any
-	for k, v := range obj {
-		switch strings.ToLower(k) {
-		case "displayname":
-			name, _ = v.(string)
-		case "externalid":
-			ext, _ = v.(string)
-		case "members":
-			membersV = v
-		}
-	}
+	name, ext, membersV := groupFields(obj)
 	want, err := api.memberNames(ctx, membersV)
 	if err != nil {
 		return err
@@ -270,31 +245,41 @@ func (api *syncAPI) replaceGroup(c echo.Context) error {
 	return api.applyGroup(c, g, name, ext, have, want)
 }
 
-func (api *syncAPI) groupIfMatch(c echo.Context, g store.Group) error {
-	if c.Request().Header.Get("If-Match") == "" {
-		return nil
+// groupToWrite is the group a PUT or PATCH names, if its If-Match holds.
+func (api *syncAPI) groupToWrite(c echo.Context) (store.Group, error) {
+	g, err := api.groupByID(c)
+	if err != nil || c.Request().Header.Get("If-Match") == "" {
+		return g, err
 	}
 	r, err := api.groupResource(c, g, true)
 	if err != nil {
-		return err
+		return g, err
 	}
-	return checkIfMatch(c, r.Meta.Version)
+	return g, checkIfMatch(c, r.Meta.Version)
+}
+
+// groupFields reads a group's displayName, externalId and members from a resource.
+func groupFields(obj map[string]any) (name, ext string, members any) {
+	for k, v := range obj {
+		switch strings.ToLower(k) {
+		case "displayname":
+			name, _ = v.(string)
+		case "externalid":
+			ext, _ = v.(string)
+		case "members":
+			members = v
+		}
+	}
+	return name, ext, members
 }
 
 func (api *syncAPI) patchGroup(c echo.Context) error {
-	obj, err := readSCIM(c)
+	ops, err := readPatch(c)
 	if err != nil {
 		return err
 	}
-	ops, err := patchOps(obj)
+	g, err := api.groupToWrite(c)
 	if err != nil {
-		return err
-	}
-	g, err := api.groupByID(c)
-	if err != nil {
-		return err
-	}
-	if err := api.groupIfMatch(c, g); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()

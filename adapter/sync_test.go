@@ -3,9 +3,9 @@ package adapter
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,9 +29,9 @@ type syncHarness struct {
 	srv *Server
 	// logs must never hold a secret or a payload
 	logs *bytes.Buffer
-	m   *lifecycle.Manager
-	q   *sync.Queue
-	st  store.Store
+	m    *lifecycle.Manager
+	q    *sync.Queue
+	st   store.Store
 }
 
 func newSyncHarness(t testing.TB) *syncHarness {

@@ -327,7 +327,8 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 }
 
 func (q *Queue) finish(ctx context.Context, e store.QueuedEvent, state, note string, applied bool) error {
-	err := q.Store.FinishEvent(ctx, e.Seq, q.Owner, state, note, applied, time.Time{}, q.Now())
+	// What was done is recorded even when the worker is stopping.
+	err := q.Store.FinishEvent(context.WithoutCancel(ctx), e.Seq, q.Owner, state, note, applied, time.Time{}, q.Now())
 	if errors.Is(err, store.ErrConflict) {
 		return q.lost(e, err, q.Log)
 	}
@@ -352,7 +353,7 @@ func (q *Queue) retry(ctx context.Context, e store.QueuedEvent, cause error, log
 	} else {
 		log.Warn("sync event failed; will retry", "attempts", n, "retry_at", next, "err", cause)
 	}
-	err := q.Store.FinishEvent(ctx, e.Seq, q.Owner, state, truncate(cause.Error(), 500), e.Applied, next, now)
+	err := q.Store.FinishEvent(context.WithoutCancel(ctx), e.Seq, q.Owner, state, truncate(cause.Error(), 500), e.Applied, next, now)
 	if errors.Is(err, store.ErrConflict) {
 		return q.lost(e, err, log)
 	}

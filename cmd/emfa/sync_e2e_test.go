@@ -120,14 +120,21 @@ func TestDirectorySyncEndToEnd(t *testing.T) {
 	verify("v1", "created", "vera")
 	waitFor("vera", "absent")
 
-	stop()
-	out := app.must(t, "sync", "status", "--config", cfg, "--json")
+	// The last event is applied; wait for the worker to record it done.
 	var st struct {
 		Counts map[string]map[string]int `json:"counts"`
 	}
-	if err := json.Unmarshal(bytes.TrimSpace([]byte(out)), &st); err != nil {
-		t.Fatal(out, err)
+	var out string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		out = app.must(t, "sync", "status", "--config", cfg, "--json")
+		if err := json.Unmarshal(bytes.TrimSpace([]byte(out)), &st); err != nil {
+			t.Fatal(out, err)
+		}
+		if st.Counts["verify"]["pending"] == 0 {
+			break
+		}
 	}
+	stop()
 	if st.Counts["okta"]["done"] != 5 || st.Counts["verify"]["done"] != 3 || st.Counts["okta"]["pending"] != 0 {
 		t.Fatalf("status %s", out)
 	}

@@ -234,3 +234,54 @@ func TestDeletionGuardPausesTheSource(t *testing.T) {
 		}
 	})
 }
+
+// TestQueueWorkersKeepEachUsersOrder: two workers (two replicas) drain one queue at once;
+// every user ends with the value of its last event.
+func TestQueueWorkersKeepEachUsersOrder(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q1, m, clk := newQueue(t, st)
+		q2, _, _ := newQueue(t, st)
+		q2.Now = clk.Now
+		q2.Applier.Now = clk.Now
+		var evs []provider.LifecycleEvent
+		for u := range 5 {
+			name := fmt.Sprint("w", u)
+			evs = append(evs, ev(name+"-c", provider.EventUserCreate, name, clk.Now()))
+			for i := range 20 {
+				e := ev(fmt.Sprintf("%s-%d", name, i), provider.EventUserUpdate, name, clk.Now().Add(time.Duration(i+1)*time.Millisecond))
+				e.DisplayName = str(fmt.Sprint("v", i))
+				evs = append(evs, e)
+			}
+		}
+		if _, err := q1.Enqueue(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		var wg gosync.WaitGroup
+		for _, q := range []*sync.Queue{q1, q2} {
+			q.Batch = 3
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					n, err := q.RunOnce(ctx)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if n == 0 {
+						if s, _ := q.Status(ctx); s.Counts["okta"]["pending"] == 0 {
+							return
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for u := range 5 {
+			if got, _ := m.GetUser(ctx, fmt.Sprint("w", u)); got.DisplayName != "v19" {
+				t.Errorf("w%d: %q", u, got.DisplayName)
+			}
+		}
+	})
+}

@@ -48,6 +48,8 @@ type Options struct {
 	Metrics http.Handler
 	// OAuth, when set, admits bearer tokens and may serve POST /oauth2/token (oauth.go).
 	OAuth *OAuth
+	// Sync, when set, serves the enabled directory sources (events.go, scim.go).
+	Sync *Sync
 }
 
 // Auth is how callers (IBM Verify) authenticate. Any configured method admits a call.
@@ -78,6 +80,7 @@ type Server struct {
 
 	authFailures atomic.Int64
 	retries      atomic.Int64
+	syncCounts   SyncCounts
 }
 
 // New builds the service. It does not listen: use Handler with an http.Server.
@@ -147,6 +150,9 @@ func New(o Options) *Server {
 	}
 	if o.Admin != nil {
 		s.routeAdmin(e, o.Admin)
+	}
+	if o.Sync != nil {
+		s.routeSync(e, *o.Sync)
 	}
 	s.echo = e
 	return s

@@ -88,6 +88,9 @@ func (s *Server) adminLimits(c echo.Context) (int64, time.Duration, bool) {
 	if c.Path() == adminImportPath {
 		return importMaxBody, importTimeout, true
 	}
+	if strings.HasPrefix(c.Path(), "/sync/") || strings.HasPrefix(c.Path(), SCIMPrefix) {
+		return syncMaxBody, syncTimeout, true
+	}
 	return 0, 0, false
 }
 

@@ -37,7 +37,7 @@ func badRequest(msg string) *Error {
 
 // handleError answers every error as JSON, never an HTML page, and logs server faults.
 func (s *Server) handleError(err error, c echo.Context) {
-	if c.Response().Committed || s.adminError(err, c) {
+	if c.Response().Committed || s.adminError(err, c) || s.scimErrorOf(err, c) {
 		return
 	}
 	var e *Error

@@ -28,6 +28,8 @@ type Config struct {
 	// Metrics and Tracing are the operator's telemetry (telemetry.go).
 	Metrics Metrics `mapstructure:"metrics"`
 	Tracing Tracing `mapstructure:"tracing"`
+	// Sync is directory sync: SCIM, Okta event hooks, Verify notifications, Auth0 (sync.go).
+	Sync Sync `mapstructure:"sync"`
 
 	// Warnings are non-fatal findings of validation (e.g. anonymous access), for the
 	// operator's eyes at start-up and in `emfa check`.
@@ -137,6 +139,10 @@ type Provider struct {
 	// ChallengeLifetime bounds a challenge the engine starts (push, SMS...): past it a
 	// result is TIMEOUT whatever the backend says. Default 5m.
 	ChallengeLifetime time.Duration `mapstructure:"challengeLifetime"`
+	// Policy restricts capabilities to users: capability → a CEL expression over `user`
+	// (name, groups, email, phone, displayName, attributes, disabled), e.g.
+	// smsotp: '"sms-allowed" in user.groups'. Compiled at start; false or an error denies.
+	Policy map[string]string `mapstructure:"policy"`
 }
 
 // IsEnabled reports whether the provider serves factors (unset means enabled).

@@ -44,6 +44,8 @@ type Provider struct {
 	Switches Switches
 	// Observer, when set, counts every decision and audit fault (metrics).
 	Observer Observer
+	// Policy, when set, hides and refuses capabilities a user may not use (policy.go).
+	Policy Policy
 }
 
 // Observer learns what an operator counts about decisions. Its labels are bounded: the
@@ -82,6 +84,12 @@ func (p *Provider) Enrollments(ctx context.Context, username string) ([]Enrollme
 	for _, e := range list {
 		if c, ok := p.Capability(e.Capability); ok {
 			if refusal, err := p.switchedOff(ctx, c); err != nil || refusal != nil {
+				if err != nil {
+					return nil, fmt.Errorf("provider %s: enrollments: %w", p.CredentialPrefix, err)
+				}
+				continue
+			}
+			if refusal, err := p.denied(ctx, username, c); err != nil || refusal != nil {
 				if err != nil {
 					return nil, fmt.Errorf("provider %s: enrollments: %w", p.CredentialPrefix, err)
 				}
@@ -151,6 +159,12 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 		refusal, err := p.switchedOff(ctx, c)
 		if err != nil {
 			return Outcome{}, fmt.Errorf("provider %s: %s: %w", p.CredentialPrefix, resource, err)
+		}
+		if refusal == nil {
+			refusal, err = p.denied(ctx, req.Username, c)
+			if err != nil {
+				return Outcome{}, fmt.Errorf("provider %s: %s: %w", p.CredentialPrefix, resource, err)
+			}
 		}
 		if refusal != nil {
 			out = *refusal

@@ -418,6 +418,11 @@ func (e *env) providers() ([]*provider.Provider, error) {
 		if e.metrics != nil {
 			pr.Observer = e.metrics
 		}
+		policy, err := e.policy(p) // sync.go
+		if err != nil {
+			return nil, fmt.Errorf("provider %s: %w", p.CredentialPrefix, err)
+		}
+		pr.Policy = policy
 		out = append(out, pr)
 	}
 	return out, nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,7 @@ type snapshot struct {
 // snapshotOptions are what every snapshot of one serve shares.
 type snapshotOptions struct {
 	recorder adapter.Recorder
+	sync     *adapter.Sync // the directory sources, served by every snapshot
 }
 
 // snapshot builds everything e's configuration names. Nothing is shared with another
@@ -69,6 +71,7 @@ func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
 		},
 		TrustedProxies: e.cfg.Server.ProxyPrefixes(),
 		Recorder:       so.recorder,
+		Sync:           so.sync,
 	}
 	if e.metrics != nil {
 		opts.Observer = e.metrics
@@ -229,6 +232,8 @@ func frozenSettings(running, next *config.Config) []string {
 		func() { next.Lifecycle.ActivationLifetime = running.Lifecycle.ActivationLifetime })
 	keep("log", running.Log != next.Log, func() { next.Log = running.Log })
 	keep("tracing", running.Tracing != next.Tracing, func() { next.Tracing = running.Tracing })
+	// The sync worker and its sources are started once (serve.go).
+	keep("sync", !reflect.DeepEqual(running.Sync, next.Sync), func() { next.Sync = running.Sync })
 	return out
 }
 

@@ -117,7 +117,7 @@ func newRoot(d *deps) *cobra.Command {
 	root.SetErr(d.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
 	root.AddCommand(d.serveCmd(), d.checkCmd(), d.usersCmd(), d.factorsCmd(), d.auditCmd(), d.totpCmd(),
-		d.deviceCmd(), d.replayCmd(), d.transformCmd(), d.tokensCmd(), d.importCmd(), d.clientsCmd(), d.verifyCmd(), versionCmd())
+		d.deviceCmd(), d.replayCmd(), d.transformCmd(), d.tokensCmd(), d.importCmd(), d.clientsCmd(), d.verifyCmd(), d.syncCmd(), versionCmd())
 	return root
 }
 

@@ -84,6 +84,15 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 		so.recorder = callRecorder{rec, e}
 		e.log.Warn("recording every transaction into transcripts (secrets redacted)", "dir", recordDir)
 	}
+	// Directory sync runs one worker for the life of the process, with engines and a
+	// manager of its own (its sources' settings are applied at start; a reload keeps
+	// them). It stops before the store closes.
+	syncSources, stopSync, err := e.serveSync(ctx) // sync.go
+	if err != nil {
+		return err
+	}
+	defer stopSync()
+	so.sync = syncSources
 	first, err := e.snapshot(so) // reload.go
 	if err != nil {
 		return err

@@ -1,0 +1,182 @@
+package adapter
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/sync"
+)
+
+// Directory sync's inbound side: each source is a thin handler that authenticates the
+// source, turns its payload into lifecycle events (events_okta.go, events_verify.go,
+// events_auth0.go; SCIM in scim.go) and writes them to the durable queue before it
+// answers, so an acknowledged event survives a crash. A payload that does not parse is
+// refused (400) and queues nothing; one that names a user emfa does not know is queued,
+// skipped by the worker and logged, never refused into a retry loop. Bodies and secrets
+// are never logged.
+
+// Paths of the sync sources.
+const (
+	SCIMPrefix = "/scim/v2"
+	OktaPath   = "/sync/okta"
+	VerifyPath = "/sync/verify"
+	Auth0Path  = "/sync/auth0"
+
+	syncMaxBody = 4 << 20
+	syncTimeout = 10 * time.Second
+)
+
+// Sync configures the directory sources; a source without credentials is off.
+type Sync struct {
+	Queue   *sync.Queue
+	Manager *lifecycle.Manager
+	// SCIMToken is the bearer token of /scim/v2; empty: SCIM is off.
+	SCIMToken string
+	Okta      SecretHeader
+	Verify    SecretHeader
+	Auth0     SecretHeader
+}
+
+// SecretHeader is a source's shared secret: the header and the value it sends.
+type SecretHeader struct{ Name, Value string }
+
+func (h SecretHeader) on() bool { return h.Name != "" && h.Value != "" }
+
+// Counts of events received since start, by outcome.
+type SyncCounts struct {
+	Queued, Duplicate, Ignored atomic.Int64
+}
+
+type syncAPI struct {
+	s      *Server
+	o      Sync
+	counts *SyncCounts
+}
+
+// routeSync serves the enabled sources.
+func (s *Server) routeSync(e *echo.Echo, o Sync) {
+	api := &syncAPI{s: s, o: o, counts: &s.syncCounts}
+	if o.Okta.on() {
+		e.GET(OktaPath, api.oktaVerify, api.secret("okta", o.Okta))
+		e.POST(OktaPath, api.source("okta", parseOkta), api.secret("okta", o.Okta))
+	}
+	if o.Verify.on() {
+		e.POST(VerifyPath, api.source("verify", parseVerify), api.secret("verify", o.Verify))
+	}
+	if o.Auth0.on() {
+		e.POST(Auth0Path, api.source("auth0", parseAuth0), api.secret("auth0", o.Auth0))
+	}
+	if o.SCIMToken != "" {
+		api.routeSCIM(e)
+	}
+}
+
+// SyncCounts are the directory events received since start.
+func (s *Server) SyncCounts() *SyncCounts { return &s.syncCounts }
+
+// equalSecret compares in constant time, whatever the lengths.
+func equalSecret(got, want string) bool {
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
+}
+
+// secret admits a request that carries the source's header secret.
+func (api *syncAPI) secret(source string, h SecretHeader) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !equalSecret(c.Request().Header.Get(h.Name), h.Value) {
+				api.s.authFailures.Add(1)
+				api.s.log.Warn("sync source authentication failed", "source", source, "remote", c.RealIP(),
+					"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+				return &Error{Status: http.StatusUnauthorized, ID: "unauthorized", Msg: "missing or wrong secret header"}
+			}
+			return next(c)
+		}
+	}
+}
+
+// parsed is what a source's payload says: events to queue, and how many entries it
+// ignored (types emfa does not act on, failures).
+type parsed struct {
+	events  []provider.LifecycleEvent
+	ignored int
+}
+
+// errMalformed is a payload refused with 400.
+type errMalformed struct{ msg string }
+
+func (e errMalformed) Error() string { return e.msg }
+
+func malformed(msg string) error { return errMalformed{msg} }
+
+// source reads, parses and queues one request of a posting source.
+func (api *syncAPI) source(name string, parse func(c echo.Context, body []byte) (parsed, error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		body, err := readBody(c)
+		if err != nil {
+			return err
+		}
+		p, err := parse(c, body)
+		var m errMalformed
+		if errors.As(err, &m) {
+			api.s.log.Warn("sync payload refused", "source", name, "reason", m.msg,
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			return badRequest(m.msg)
+		}
+		if err != nil {
+			return err
+		}
+		for i := range p.events {
+			p.events[i].Source = name
+		}
+		added := 0
+		if len(p.events) > 0 {
+			added, err = api.o.Queue.Enqueue(c.Request().Context(), p.events)
+			if err != nil {
+				return unavailable(err)
+			}
+		}
+		api.counts.Queued.Add(int64(added))
+		api.counts.Duplicate.Add(int64(len(p.events) - added))
+		api.counts.Ignored.Add(int64(p.ignored))
+		api.s.log.Info("sync events received", "source", name, "queued", added, "duplicate", len(p.events)-added,
+			"ignored", p.ignored, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+// decodeJSON refuses duplicate keys, then decodes.
+func decodeJSON(data []byte, v any) error {
+	if err := checkUniqueKeys(data); err != nil {
+		return malformed("body is not valid JSON without duplicate keys: " + err.Error())
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return malformed("body is not the JSON expected: " + err.Error())
+	}
+	return nil
+}
+
+func strp(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,142 @@
+package adapter
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/emfa/emfa/provider"
+)
+
+// Auth0 log streams, custom webhook (lifecycle.md §5): a batch of log entries as a JSON
+// array, JSON lines or one object, each either the entry or {log_id, data: entry}.
+// Recognised: signup (ss), user deletion (du, sdu), MFA account deletion (gd_user_delete),
+// and successful Management API calls (sapi) that create, block/unblock, delete a user or
+// delete its MFA enrollments. A user is named by the entry's user_name, or for sapi by the
+// response's username or email; an entry naming none is ignored.
+
+type auth0Entry struct {
+	LogID    string          `json:"log_id"`
+	Data     json.RawMessage `json:"data"`
+	Type     string          `json:"type"`
+	Date     string          `json:"date"`
+	UserName string          `json:"user_name"`
+	Details  *struct {
+		Request *struct {
+			Method string         `json:"method"`
+			Path   string         `json:"path"`
+			Body   map[string]any `json:"body"`
+		} `json:"request"`
+		Response *struct {
+			StatusCode int            `json:"statusCode"`
+			Body       map[string]any `json:"body"`
+		} `json:"response"`
+	} `json:"details"`
+}
+
+func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
+	var raws []json.RawMessage
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) == 0:
+		return parsed{}, malformed("empty body")
+	case trimmed[0] == '[':
+		if err := decodeJSON(trimmed, &raws); err != nil {
+			return parsed{}, err
+		}
+	default: // JSON lines, or one object
+		for line := range bytes.Lines(trimmed) {
+			if line = bytes.TrimSpace(line); len(line) > 0 {
+				raws = append(raws, line)
+			}
+		}
+	}
+	var p parsed
+	for i, raw := range raws {
+		var e auth0Entry
+		if err := decodeJSON(raw, &e); err != nil {
+			return parsed{}, malformed("entry " + itoa(i) + ": " + err.Error())
+		}
+		if len(e.Data) > 0 {
+			var inner auth0Entry
+			if err := decodeJSON(e.Data, &inner); err != nil {
+				return parsed{}, malformed("entry " + itoa(i) + ".data: " + err.Error())
+			}
+			if inner.LogID == "" {
+				inner.LogID = e.LogID
+			}
+			e = inner
+		}
+		if e.LogID == "" || e.Type == "" {
+			return parsed{}, malformed("entry " + itoa(i) + ": log_id and type are required")
+		}
+		at, err := time.Parse(time.RFC3339Nano, e.Date)
+		if err != nil {
+			return parsed{}, malformed("entry " + itoa(i) + ": date is not an RFC 3339 time")
+		}
+		ev, ok := auth0Event(e)
+		if !ok {
+			p.ignored++
+			continue
+		}
+		ev.ID, ev.Time = e.LogID, at
+		p.events = append(p.events, ev)
+	}
+	return p, nil
+}
+
+func auth0Event(e auth0Entry) (provider.LifecycleEvent, bool) {
+	ev := provider.LifecycleEvent{Username: e.UserName}
+	switch e.Type {
+	case "ss":
+		ev.Type = provider.EventUserCreate
+	case "du", "sdu":
+		ev.Type = provider.EventUserDelete
+	case "gd_user_delete":
+		ev.Type = provider.EventUserMFAReset
+	case "sapi":
+		d := e.Details
+		if d == nil || d.Request == nil {
+			return ev, false
+		}
+		if d.Response != nil {
+			for _, k := range []string{"username", "email"} {
+				if s, ok := d.Response.Body[k].(string); ok && s != "" {
+					ev.Username = s
+					break
+				}
+			}
+		}
+		path := strings.TrimSuffix(d.Request.Path, "/")
+		rest, ok := strings.CutPrefix(path, "/api/v2/users")
+		if !ok {
+			return ev, false
+		}
+		parts := strings.Split(strings.TrimPrefix(rest, "/"), "/")
+		switch m := strings.ToUpper(d.Request.Method); {
+		case m == "POST" && rest == "":
+			ev.Type = provider.EventUserCreate
+		case m == "PATCH" && len(parts) == 1 && parts[0] != "":
+			b, ok := d.Request.Body["blocked"].(bool)
+			if !ok {
+				return ev, false
+			}
+			ev.Type = provider.EventUserEnable
+			if b {
+				ev.Type = provider.EventUserDisable
+			}
+		case m == "DELETE" && len(parts) == 1 && parts[0] != "":
+			ev.Type = provider.EventUserDelete
+		case m == "DELETE" && len(parts) >= 2 && (parts[1] == "multifactor" || parts[1] == "authenticators" || parts[1] == "authentication-methods"):
+			ev.Type = provider.EventUserMFAReset
+		default:
+			return ev, false
+		}
+	default:
+		return ev, false
+	}
+	return ev, ev.Username != ""
+}

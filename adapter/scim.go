@@ -1,0 +1,760 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/sync"
+)
+
+// SCIM 2.0 service provider (RFC 7643/7644) at /scim/v2, as Microsoft Entra ID, Okta and
+// other clients use it: Users and Groups, filters of `eq` clauses joined by `and`, paging,
+// PATCH with Entra's quirks (capitalised ops, string booleans, path-less replace with
+// dotted keys, members[value eq "…"]), ETags. Writes are lifecycle events applied at
+// once through the sync queue's applier (the same rules as every other source), then
+// queued, applied, for propagation. A user's SCIM id is emfa's user id; externalId and
+// name parts are kept as the attributes scim.externalId, scim.givenName, scim.familyName.
+
+const (
+	scimUserSchema  = "urn:ietf:params:scim:schemas:core:2.0:User"
+	scimGroupSchema = "urn:ietf:params:scim:schemas:core:2.0:Group"
+	scimListSchema  = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+	scimPatchSchema = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+	scimErrSchema   = "urn:ietf:params:scim:api:messages:2.0:Error"
+	scimContentType = "application/scim+json"
+
+	attrExternalID = "scim.externalId"
+	attrGiven      = "scim.givenName"
+	attrFamily     = "scim.familyName"
+)
+
+// scimError is a SCIM error response.
+type scimError struct {
+	Status int
+	Type   string
+	Detail string
+}
+
+func (e *scimError) Error() string { return e.Detail }
+
+func scimErr(status int, typ, detail string) error {
+	return &scimError{Status: status, Type: typ, Detail: detail}
+}
+
+// scimErrorOf answers an error under /scim/ in SCIM's shape; it reports whether it did.
+func (s *Server) scimErrorOf(err error, c echo.Context) bool {
+	if !strings.HasPrefix(c.Request().URL.Path, SCIMPrefix+"/") && c.Request().URL.Path != SCIMPrefix {
+		return false
+	}
+	se := &scimError{Status: http.StatusInternalServerError, Detail: "internal error"}
+	var le *lifecycle.Error
+	var ae *Error
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &se):
+	case errors.As(err, &le):
+		se = &scimError{Status: adminStatus[le.Kind], Detail: le.Error()}
+		switch le.Kind {
+		case lifecycle.Invalid:
+			se.Type = "invalidValue"
+		case lifecycle.Conflict:
+			se.Type = "uniqueness"
+		}
+	case errors.Is(err, sync.ErrPaused):
+		se = &scimError{Status: http.StatusServiceUnavailable, Detail: err.Error()}
+	case errors.As(err, &ae):
+		se = &scimError{Status: ae.Status, Detail: ae.Msg}
+		if ae.Status == http.StatusBadRequest {
+			se.Type = "invalidSyntax"
+		}
+	case errors.As(err, &he):
+		se = &scimError{Status: he.Code, Detail: http.StatusText(he.Code)}
+	}
+	if se.Status >= 500 && !errors.Is(err, sync.ErrPaused) {
+		s.log.Error("server fault", "path", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+	}
+	body := map[string]any{"schemas": []string{scimErrSchema}, "status": strconv.Itoa(se.Status), "detail": se.Detail}
+	if se.Type != "" {
+		body["scimType"] = se.Type
+	}
+	writeSCIM(c, se.Status, body)
+	return true
+}
+
+func writeSCIM(c echo.Context, status int, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.Blob(status, scimContentType, data)
+}
+
+// routeSCIM serves /scim/v2 behind its bearer token.
+func (api *syncAPI) routeSCIM(e *echo.Echo) {
+	g := e.Group(SCIMPrefix)
+	auth := api.scimAuth
+	g.GET("/ServiceProviderConfig", api.scimConfig, auth)
+	g.GET("/ResourceTypes", api.scimResourceTypes, auth)
+	g.GET("/Schemas", api.scimSchemas, auth)
+	g.GET("/Users", api.listUsers, auth)
+	g.POST("/Users", api.createUser, auth)
+	g.GET("/Users/:id", api.getUser, auth)
+	g.PUT("/Users/:id", api.replaceUser, auth)
+	g.PATCH("/Users/:id", api.patchUser, auth)
+	g.DELETE("/Users/:id", api.deleteUser, auth)
+	g.GET("/Groups", api.listGroups, auth)
+	g.POST("/Groups", api.createGroup, auth)
+	g.GET("/Groups/:id", api.getGroup, auth)
+	g.PUT("/Groups/:id", api.replaceGroup, auth)
+	g.PATCH("/Groups/:id", api.patchGroup, auth)
+	g.DELETE("/Groups/:id", api.deleteGroup, auth)
+}
+
+func (api *syncAPI) scimAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+		if !ok || !equalSecret(strings.TrimSpace(token), api.o.SCIMToken) {
+			api.s.authFailures.Add(1)
+			api.s.log.Warn("scim authentication failed", "remote", c.RealIP(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="emfa scim"`)
+			return scimErr(http.StatusUnauthorized, "", "missing or wrong bearer token")
+		}
+		return next(c)
+	}
+}
+
+// --- the user model ---
+
+type scimUser struct {
+	userName, externalID, givenName, familyName, displayName, email, phone string
+	active                                                                 bool
+}
+
+func scimUserOf(u lifecycle.User) scimUser {
+	return scimUser{userName: u.Name, externalID: u.Attributes[attrExternalID], givenName: u.Attributes[attrGiven],
+		familyName: u.Attributes[attrFamily], displayName: u.DisplayName, email: u.Email, phone: u.Phone,
+		active: u.State == lifecycle.StateActive}
+}
+
+type scimMulti struct {
+	Value   string `json:"value"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
+}
+
+type scimRef struct {
+	Value   string `json:"value"`
+	Display string `json:"display,omitempty"`
+	Ref     string `json:"$ref,omitempty"`
+}
+
+type scimMeta struct {
+	ResourceType string `json:"resourceType"`
+	Created      string `json:"created,omitempty"`
+	LastModified string `json:"lastModified,omitempty"`
+	Version      string `json:"version"`
+	Location     string `json:"location"`
+}
+
+type scimUserResource struct {
+	Schemas      []string          `json:"schemas"`
+	ID           string            `json:"id"`
+	ExternalID   string            `json:"externalId,omitempty"`
+	UserName     string            `json:"userName"`
+	Name         map[string]string `json:"name,omitempty"`
+	DisplayName  string            `json:"displayName,omitempty"`
+	Active       bool              `json:"active"`
+	Emails       []scimMulti       `json:"emails,omitempty"`
+	PhoneNumbers []scimMulti       `json:"phoneNumbers,omitempty"`
+	Groups       []scimRef         `json:"groups,omitempty"`
+	Meta         scimMeta          `json:"meta"`
+}
+
+func version(v any) string {
+	data, _ := json.Marshal(v)
+	sum := sha256.Sum256(data)
+	return `W/"` + hex.EncodeToString(sum[:8]) + `"`
+}
+
+func location(c echo.Context, kind, id string) string {
+	scheme := c.Scheme()
+	return scheme + "://" + c.Request().Host + SCIMPrefix + "/" + kind + "/" + url.PathEscape(id)
+}
+
+func userResource(c echo.Context, u lifecycle.User) scimUserResource {
+	m := scimUserOf(u)
+	r := scimUserResource{Schemas: []string{scimUserSchema}, ID: u.ID, ExternalID: m.externalID, UserName: u.Name,
+		DisplayName: m.displayName, Active: m.active}
+	if m.givenName != "" || m.familyName != "" {
+		r.Name = map[string]string{}
+		if m.givenName != "" {
+			r.Name["givenName"] = m.givenName
+		}
+		if m.familyName != "" {
+			r.Name["familyName"] = m.familyName
+		}
+	}
+	if m.email != "" {
+		r.Emails = []scimMulti{{Value: m.email, Type: "work", Primary: true}}
+	}
+	if m.phone != "" {
+		r.PhoneNumbers = []scimMulti{{Value: m.phone, Type: "mobile", Primary: true}}
+	}
+	for _, g := range u.Groups {
+		r.Groups = append(r.Groups, scimRef{Value: g, Display: g})
+	}
+	r.Meta = scimMeta{ResourceType: "User", Created: u.Created.Format(time.RFC3339)}
+	if u.Updated != nil {
+		r.Meta.LastModified = u.Updated.Format(time.RFC3339Nano)
+	} else {
+		r.Meta.LastModified = r.Meta.Created
+	}
+	r.Meta.Version = version(r) // of what the client sees, not of where it asked
+	r.Meta.Location = location(c, "Users", u.ID)
+	return r
+}
+
+// apply sets one attribute (path p) from value; remove clears it. Attributes this server
+// does not keep are ignored, as RFC 7644 allows for attributes it does not support.
+func (m *scimUser) apply(op string, p scimPath, value any) error {
+	remove := op == "remove"
+	str := func() (string, error) {
+		if remove || value == nil {
+			return "", nil
+		}
+		s, ok := value.(string)
+		if !ok {
+			return "", scimErr(400, "invalidValue", p.attr+" must be a string")
+		}
+		return s, nil
+	}
+	var err error
+	switch p.attr {
+	case "username":
+		var s string
+		if s, err = str(); err == nil {
+			if m.userName != "" && s != m.userName {
+				return scimErr(400, "mutability", "userName cannot change (it is what Verify sends)")
+			}
+			m.userName = s
+		}
+	case "externalid":
+		m.externalID, err = str()
+	case "displayname":
+		m.displayName, err = str()
+	case "active":
+		if remove {
+			return nil
+		}
+		b, ok := scimBool(value)
+		if !ok {
+			return scimErr(400, "invalidValue", "active must be a boolean")
+		}
+		m.active = b
+	case "name":
+		switch p.sub {
+		case "givenname":
+			m.givenName, err = str()
+		case "familyname":
+			m.familyName, err = str()
+		case "":
+			if remove || value == nil {
+				m.givenName, m.familyName = "", ""
+				return nil
+			}
+			obj, ok := value.(map[string]any)
+			if !ok {
+				return scimErr(400, "invalidValue", "name must be an object")
+			}
+			for k, v := range obj {
+				if err := m.apply(op, scimPath{attr: "name", sub: strings.ToLower(k)}, v); err != nil {
+					return err
+				}
+			}
+		}
+	case "emails", "phonenumbers":
+		target := &m.email
+		if p.attr == "phonenumbers" {
+			target = &m.phone
+		}
+		if remove {
+			*target = ""
+			return nil
+		}
+		v, err := multiValue(value, p.sub)
+		if err != nil {
+			return err
+		}
+		if p.attr == "phonenumbers" {
+			v = normalisePhone(v)
+		}
+		*target = v
+	}
+	return err
+}
+
+// multiValue picks the value of a multi-valued attribute: the primary entry, else the
+// first (an array, one object, or the bare string of a .value path).
+func multiValue(v any, sub string) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case map[string]any:
+		s, _ := x["value"].(string)
+		return s, nil
+	case []any:
+		pick := ""
+		for i, e := range x {
+			obj, ok := e.(map[string]any)
+			if !ok {
+				return "", scimErr(400, "invalidValue", "a multi-valued attribute holds objects")
+			}
+			s, _ := obj["value"].(string)
+			if p, _ := scimBool(obj["primary"]); p || i == 0 {
+				pick = s
+				if p {
+					break
+				}
+			}
+		}
+		return pick, nil
+	case nil:
+		return "", nil
+	}
+	return "", scimErr(400, "invalidValue", "unexpected value")
+}
+
+// normalisePhone drops the spacing directories put in numbers (+1 (555) 010-0123).
+func normalisePhone(s string) string {
+	return strings.Map(func(r rune) rune {
+		if strings.ContainsRune(" -().", r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// applyObject applies a path-less add/replace (or a whole resource): each key a path.
+func (m *scimUser) applyObject(op string, obj map[string]any) error {
+	for k, v := range obj {
+		switch strings.ToLower(k) {
+		case "schemas", "id", "meta", "groups":
+			continue
+		}
+		p, err := parseSCIMPath(k)
+		if err != nil {
+			return err
+		}
+		if err := m.apply(op, p, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// events are what turn the user from old into m (old.userName empty: a creation).
+func (m scimUser) events(old scimUser, attrs map[string]string) []provider.LifecycleEvent {
+	attrs = maps.Clone(attrs)
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	for k, v := range map[string]string{attrExternalID: m.externalID, attrGiven: m.givenName, attrFamily: m.familyName} {
+		if v == "" {
+			delete(attrs, k)
+		} else {
+			attrs[k] = v
+		}
+	}
+	anyAttrs := map[string]any{}
+	for k, v := range attrs {
+		anyAttrs[k] = v
+	}
+	ev := provider.LifecycleEvent{Username: m.userName, Email: &m.email, Phone: &m.phone, DisplayName: &m.displayName, Attributes: anyAttrs}
+	var evs []provider.LifecycleEvent
+	if old.userName == "" {
+		ev.Type = provider.EventUserCreate
+		evs = append(evs, ev)
+		if !m.active {
+			evs = append(evs, provider.LifecycleEvent{Type: provider.EventUserDisable, Username: m.userName})
+		}
+		return evs
+	}
+	oldCmp, newCmp := old, m
+	oldCmp.active, newCmp.active = false, false
+	if oldCmp != newCmp {
+		ev.Type = provider.EventUserUpdate
+		evs = append(evs, ev)
+	}
+	if m.active != old.active {
+		typ := provider.EventUserEnable
+		if !m.active {
+			typ = provider.EventUserDisable
+		}
+		evs = append(evs, provider.LifecycleEvent{Type: typ, Username: m.userName})
+	}
+	return evs
+}
+
+// applyEvents applies events at once, in order.
+func (api *syncAPI) applyEvents(ctx context.Context, evs []provider.LifecycleEvent) error {
+	for _, ev := range evs {
+		ev.Source = "scim"
+		if ev.Type == provider.EventUserDelete {
+			if err := api.o.Queue.AllowDelete(ctx, "scim"); err != nil {
+				return err
+			}
+		}
+		if err := api.o.Queue.ApplyNow(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readSCIM reads a JSON object body, refusing duplicate keys.
+func readSCIM(c echo.Context) (map[string]any, error) {
+	data, err := readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkUniqueKeys(data); err != nil {
+		return nil, scimErr(400, "invalidSyntax", "body is not valid JSON without duplicate keys")
+	}
+	var obj map[string]any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		return nil, scimErr(400, "invalidSyntax", "body is not a JSON object")
+	}
+	return obj, nil
+}
+
+func (api *syncAPI) userByID(c echo.Context) (lifecycle.User, error) {
+	name, err := api.o.Queue.Store.UserNameByID(c.Request().Context(), param(c, "id"))
+	if err != nil {
+		if errorsIsNotFound(err) {
+			return lifecycle.User{}, scimErr(404, "", "no user with this id")
+		}
+		return lifecycle.User{}, err
+	}
+	return api.o.Manager.GetUser(c.Request().Context(), name)
+}
+
+// userToWrite is the user a PUT, PATCH or DELETE names, if its If-Match holds.
+func (api *syncAPI) userToWrite(c echo.Context) (lifecycle.User, error) {
+	u, err := api.userByID(c)
+	if err != nil {
+		return u, err
+	}
+	return u, checkIfMatch(c, userResource(c, u).Meta.Version)
+}
+
+// checkIfMatch answers 412 when the client's ETag is not the current version.
+func checkIfMatch(c echo.Context, current string) error {
+	im := c.Request().Header.Get("If-Match")
+	if im == "" || im == "*" {
+		return nil
+	}
+	for _, v := range strings.Split(im, ",") {
+		if strings.TrimSpace(v) == current {
+			return nil
+		}
+	}
+	return scimErr(http.StatusPreconditionFailed, "", "the resource changed (If-Match does not match its version)")
+}
+
+func answerUser(c echo.Context, status int, u lifecycle.User) error {
+	r := userResource(c, u)
+	c.Response().Header().Set("ETag", r.Meta.Version)
+	if status == http.StatusCreated {
+		c.Response().Header().Set(echo.HeaderLocation, r.Meta.Location)
+	}
+	return writeSCIM(c, status, r)
+}
+
+func (api *syncAPI) getUser(c echo.Context) error {
+	u, err := api.userByID(c)
+	if err != nil {
+		return err
+	}
+	r := userResource(c, u)
+	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && inm == r.Meta.Version {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return answerUser(c, http.StatusOK, u)
+}
+
+func (api *syncAPI) createUser(c echo.Context) error {
+	obj, err := readSCIM(c)
+	if err != nil {
+		return err
+	}
+	m := scimUser{active: true}
+	if err := m.applyObject("add", obj); err != nil {
+		return err
+	}
+	if m.userName == "" {
+		return scimErr(400, "invalidValue", "userName is required")
+	}
+	ctx := c.Request().Context()
+	if _, err := api.o.Manager.GetUser(ctx, m.userName); err == nil {
+		return scimErr(http.StatusConflict, "uniqueness", "a user with this userName exists")
+	}
+	if err := lifecycle.CheckName(m.userName); err != nil {
+		return err
+	}
+	if err := api.applyEvents(ctx, m.events(scimUser{}, nil)); err != nil {
+		return err
+	}
+	u, err := api.o.Manager.GetUser(ctx, m.userName)
+	if err != nil {
+		return err
+	}
+	return answerUser(c, http.StatusCreated, u)
+}
+
+func (api *syncAPI) replaceUser(c echo.Context) error {
+	obj, err := readSCIM(c)
+	if err != nil {
+		return err
+	}
+	u, err := api.userToWrite(c)
+	if err != nil {
+		return err
+	}
+	old := scimUserOf(u)
+	// A replacement: what it omits is cleared, except the state, kept unless said.
+	m := scimUser{userName: u.Name, active: old.active}
+	if err := m.applyObject("replace", obj); err != nil {
+		return err
+	}
+	return api.updateUser(c, u, old, m)
+}
+
+func (api *syncAPI) updateUser(c echo.Context, u lifecycle.User, old, m scimUser) error {
+	ctx := c.Request().Context()
+	if err := api.applyEvents(ctx, m.events(old, u.Attributes)); err != nil {
+		return err
+	}
+	u, err := api.o.Manager.GetUser(ctx, u.Name)
+	if err != nil {
+		return err
+	}
+	return answerUser(c, http.StatusOK, u)
+}
+
+// readPatch reads a PatchOp request.
+func readPatch(c echo.Context) ([]patchOp, error) {
+	obj, err := readSCIM(c)
+	if err != nil {
+		return nil, err
+	}
+	return patchOps(obj)
+}
+
+// patchOps reads a PatchOp body: each op lower-cased (Entra capitalises them).
+func patchOps(obj map[string]any) ([]patchOp, error) {
+	raw, ok := obj["Operations"].([]any)
+	if !ok {
+		for k, v := range obj {
+			if strings.EqualFold(k, "operations") {
+				raw, ok = v.([]any)
+			}
+		}
+	}
+	if !ok || len(raw) == 0 {
+		return nil, scimErr(400, "invalidSyntax", "Operations must be a non-empty array")
+	}
+	var ops []patchOp
+	for _, r := range raw {
+		o, ok := r.(map[string]any)
+		if !ok {
+			return nil, scimErr(400, "invalidSyntax", "an operation must be an object")
+		}
+		var op patchOp
+		for k, v := range o {
+			switch strings.ToLower(k) {
+			case "op":
+				s, _ := v.(string)
+				op.op = strings.ToLower(s)
+			case "path":
+				op.path, _ = v.(string)
+			case "value":
+				op.value = v
+			}
+		}
+		switch op.op {
+		case "add", "replace":
+		case "remove":
+			if op.path == "" {
+				return nil, scimErr(400, "noTarget", "remove needs a path")
+			}
+		default:
+			return nil, scimErr(400, "invalidSyntax", fmt.Sprintf("unknown op %q", op.op))
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
+}
+
+type patchOp struct {
+	op, path string
+	value    any
+}
+
+func (api *syncAPI) patchUser(c echo.Context) error {
+	ops, err := readPatch(c)
+	if err != nil {
+		return err
+	}
+	u, err := api.userToWrite(c)
+	if err != nil {
+		return err
+	}
+	old := scimUserOf(u)
+	m := old
+	for _, op := range ops {
+		if op.path == "" {
+			vo, ok := op.value.(map[string]any)
+			if !ok {
+				return scimErr(400, "invalidValue", "an operation without a path needs an object value")
+			}
+			err = m.applyObject(op.op, vo)
+		} else {
+			var p scimPath
+			if p, err = parseSCIMPath(op.path); err == nil {
+				err = m.apply(op.op, p, op.value)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return api.updateUser(c, u, old, m)
+}
+
+func (api *syncAPI) deleteUser(c echo.Context) error {
+	u, err := api.userToWrite(c)
+	if err != nil {
+		return err
+	}
+	if err := api.applyEvents(c.Request().Context(), []provider.LifecycleEvent{{Type: provider.EventUserDelete, Username: u.Name}}); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// paging reads startIndex (1-based) and count.
+func paging(c echo.Context) (start, count int, err error) {
+	start, count = 1, 100
+	if s := c.QueryParam("startIndex"); s != "" {
+		if start, err = strconv.Atoi(s); err != nil {
+			return 0, 0, scimErr(400, "invalidValue", "startIndex must be an integer")
+		}
+		start = max(start, 1)
+	}
+	if s := c.QueryParam("count"); s != "" {
+		if count, err = strconv.Atoi(s); err != nil {
+			return 0, 0, scimErr(400, "invalidValue", "count must be an integer")
+		}
+		count = min(max(count, 0), 1000)
+	}
+	return start, count, nil
+}
+
+func listResponse[T any](total, start int, items []T) map[string]any {
+	if items == nil {
+		items = []T{}
+	}
+	return map[string]any{"schemas": []string{scimListSchema}, "totalResults": total, "itemsPerPage": len(items),
+		"startIndex": start, "Resources": items}
+}
+
+func userMatches(u lifecycle.User, cl scimClause) (bool, error) {
+	m := scimUserOf(u)
+	switch cl.attr {
+	case "username":
+		return strings.EqualFold(u.Name, cl.value), nil
+	case "externalid":
+		return m.externalID == cl.value, nil
+	case "id":
+		return u.ID == cl.value, nil
+	case "displayname":
+		return m.displayName == cl.value, nil
+	case "active":
+		return strconv.FormatBool(m.active) == strings.ToLower(cl.value), nil
+	case "emails", "emails.value":
+		return strings.EqualFold(m.email, cl.value), nil
+	}
+	return false, scimErr(400, "invalidFilter", "cannot filter on "+cl.attr)
+}
+
+func (api *syncAPI) listUsers(c echo.Context) error {
+	clauses, err := parseSCIMFilter(c.QueryParam("filter"))
+	if err != nil {
+		return err
+	}
+	start, count, err := paging(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	var candidates []lifecycle.User
+	if i := slices.IndexFunc(clauses, func(cl scimClause) bool { return cl.attr == "username" }); i >= 0 {
+		u, err := api.o.Manager.GetUser(ctx, clauses[i].value)
+		var le *lifecycle.Error
+		if err != nil && !(errors.As(err, &le) && le.Kind == lifecycle.NotFound) {
+			return err
+		}
+		if err == nil {
+			candidates = []lifecycle.User{u}
+		}
+	} else {
+		// Every user, page by page: totalResults is the whole count.
+		cursor := ""
+		for {
+			page, err := api.o.Manager.ListUsers(ctx, lifecycle.UserQuery{Cursor: cursor, Limit: 1000})
+			if err != nil {
+				return err
+			}
+			candidates = append(candidates, page.Users...)
+			if cursor = page.Next; cursor == "" {
+				break
+			}
+		}
+	}
+	var matched []lifecycle.User
+	for _, u := range candidates {
+		ok := true
+		for _, cl := range clauses {
+			m, err := userMatches(u, cl)
+			if err != nil {
+				return err
+			}
+			ok = ok && m
+		}
+		if ok {
+			matched = append(matched, u)
+		}
+	}
+	var out []scimUserResource
+	for i := start - 1; i < len(matched) && len(out) < count; i++ {
+		out = append(out, userResource(c, matched[i]))
+	}
+	return writeSCIM(c, http.StatusOK, listResponse(len(matched), start, out))
+}

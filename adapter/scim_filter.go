@@ -1,0 +1,90 @@
+package adapter
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// scimClause is one `attribute eq "value"` of a filter.
+type scimClause struct{ attr, value string }
+
+var scimClauseRE = regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9_.:\-]*)\s+(?i:eq)\s+(?:"((?:[^"\\]|\\.)*)"|(true|false|null|-?[0-9.]+))\s*$`)
+
+// parseSCIMFilter reads what Entra ID and Okta send: `eq` clauses joined by `and`. Any
+// other operator is refused with invalidFilter rather than matched wrongly.
+func parseSCIMFilter(f string) ([]scimClause, error) {
+	if strings.TrimSpace(f) == "" {
+		return nil, nil
+	}
+	var out []scimClause
+	for _, part := range splitAnd(f) {
+		m := scimClauseRE.FindStringSubmatch(part)
+		if m == nil {
+			return nil, scimErr(400, "invalidFilter", "only `attribute eq \"value\"` clauses joined by `and` are supported")
+		}
+		v := m[3]
+		if m[3] == "" {
+			s, err := strconv.Unquote(`"` + m[2] + `"`)
+			if err != nil {
+				return nil, scimErr(400, "invalidFilter", "a value is not a valid JSON string")
+			}
+			v = s
+		}
+		out = append(out, scimClause{attr: strings.ToLower(m[1]), value: v})
+	}
+	return out, nil
+}
+
+// splitAnd splits on ` and ` outside quotes.
+func splitAnd(f string) []string {
+	var parts []string
+	inQ, start := false, 0
+	lf := strings.ToLower(f)
+	for i := 0; i < len(f); i++ {
+		switch {
+		case f[i] == '\\' && inQ:
+			i++
+		case f[i] == '"':
+			inQ = !inQ
+		case !inQ && strings.HasPrefix(lf[i:], " and "):
+			parts = append(parts, f[start:i])
+			start = i + len(" and ")
+			i = start - 1
+		}
+	}
+	return append(parts, f[start:])
+}
+
+// scimPath is a PATCH path: an attribute, an optional `[sub eq "v"]` selector and an
+// optional sub-attribute (emails[type eq "work"].value, members[value eq "id"]).
+type scimPath struct {
+	attr, sub     string
+	selAttr, selV string
+}
+
+var scimPathRE = regexp.MustCompile(`^(?:urn:[^ ]*:)?([A-Za-z][A-Za-z0-9_\-]*)(?:\[\s*([A-Za-z][A-Za-z0-9_]*)\s+(?i:eq)\s+"?([^"\]]*)"?\s*\])?(?:\.([A-Za-z][A-Za-z0-9_]*))?$`)
+
+func parseSCIMPath(p string) (scimPath, error) {
+	m := scimPathRE.FindStringSubmatch(strings.TrimSpace(p))
+	if m == nil {
+		return scimPath{}, scimErr(400, "invalidPath", "path "+strconv.Quote(p)+" is not one this server reads")
+	}
+	return scimPath{attr: strings.ToLower(m[1]), selAttr: strings.ToLower(m[2]), selV: m[3], sub: strings.ToLower(m[4])}, nil
+}
+
+// scimBool reads a boolean Entra may send as a string ("False").
+func scimBool(v any) (bool, bool) {
+	switch b := v.(type) {
+	case bool:
+		return b, true
+	case string:
+		switch strings.ToLower(b) {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	}
+	return false, false
+}

@@ -1,0 +1,475 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+)
+
+// SCIM Groups: a group is a record (id, displayName, externalId) in the sync store; its
+// members are the users whose profile holds its name, so the policy of a provider sees
+// SCIM's groups as user.groups.
+
+type scimGroupResource struct {
+	Schemas     []string  `json:"schemas"`
+	ID          string    `json:"id"`
+	ExternalID  string    `json:"externalId,omitempty"`
+	DisplayName string    `json:"displayName"`
+	Members     []scimRef `json:"members,omitempty"`
+	Meta        scimMeta  `json:"meta"`
+}
+
+func errorsIsNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// members lists the group's members (every page).
+func (api *syncAPI) members(ctx context.Context, name string) ([]lifecycle.User, error) {
+	var out []lifecycle.User
+	cursor := ""
+	for {
+		page, err := api.o.Manager.ListUsers(ctx, lifecycle.UserQuery{Group: name, Cursor: cursor, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Users...)
+		if cursor = page.Next; cursor == "" {
+			return out, nil
+		}
+	}
+}
+
+func (api *syncAPI) groupResource(c echo.Context, g store.Group, withMembers bool) (scimGroupResource, error) {
+	r := scimGroupResource{Schemas: []string{scimGroupSchema}, ID: g.ID, ExternalID: g.ExternalID, DisplayName: g.Name}
+	ms, err := api.members(c.Request().Context(), g.Name)
+	if err != nil {
+		return r, err
+	}
+	for _, u := range ms {
+		r.Members = append(r.Members, scimRef{Value: u.ID, Display: u.Name})
+	}
+	r.Meta = scimMeta{ResourceType: "Group", Created: g.CreatedAt.Format(time.RFC3339), LastModified: g.UpdatedAt.Format(time.RFC3339Nano)}
+	r.Meta.Version = version(r)
+	r.Meta.Location = location(c, "Groups", g.ID)
+	if !withMembers {
+		r.Members = nil
+	}
+	return r, nil
+}
+
+func excludesMembers(c echo.Context) bool {
+	return strings.Contains(strings.ToLower(c.QueryParam("excludedAttributes")), "members")
+}
+
+func (api *syncAPI) groupByID(c echo.Context) (store.Group, error) {
+	g, err := api.o.Queue.Store.GetGroup(c.Request().Context(), param(c, "id"))
+	if errorsIsNotFound(err) {
+		return g, scimErr(404, "", "no group with this id")
+	}
+	return g, err
+}
+
+func (api *syncAPI) answerGroup(c echo.Context, status int, g store.Group) error {
+	r, err := api.groupResource(c, g, !excludesMembers(c))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", r.Meta.Version)
+	if status == http.StatusCreated {
+		c.Response().Header().Set(echo.HeaderLocation, r.Meta.Location)
+	}
+	return writeSCIM(c, status, r)
+}
+
+func (api *syncAPI) getGroup(c echo.Context) error {
+	g, err := api.groupByID(c)
+	if err != nil {
+		return err
+	}
+	return api.answerGroup(c, http.StatusOK, g)
+}
+
+// memberNames turns member references (user ids) into user names; unknown ids are
+// refused, as SCIM asks.
+func (api *syncAPI) memberNames(ctx context.Context, v any) ([]string, error) {
+	var list []any
+	switch x := v.(type) {
+	case []any:
+		list = x
+	case map[string]any:
+		list = []any{x}
+	case nil:
+		return nil, nil
+	default:
+		return nil, scimErr(400, "invalidValue", "members must be an array of {value}")
+	}
+	var names []string
+	for _, e := range list {
+		obj, ok := e.(map[string]any)
+		id, _ := obj["value"].(string)
+		if !ok || id == "" {
+			return nil, scimErr(400, "invalidValue", "a member needs a value (a user id)")
+		}
+		name, err := api.o.Queue.Store.UserNameByID(ctx, id)
+		if errorsIsNotFound(err) {
+			return nil, scimErr(400, "invalidValue", "no user with id "+id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+func (api *syncAPI) createGroup(c echo.Context) error {
+	obj, err := readSCIM(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	name, ext, membersV := groupFields(obj)
+	if name == "" {
+		return scimErr(400, "invalidValue", "displayName is required")
+	}
+	if _, err := api.o.Queue.Store.GetGroupByName(ctx, name); err == nil {
+		return scimErr(http.StatusConflict, "uniqueness", "a group with this displayName exists")
+	}
+	members, err := api.memberNames(ctx, membersV)
+	if err != nil {
+		return err
+	}
+	if err := api.applyEvents(ctx, []provider.LifecycleEvent{{Type: provider.EventGroupCreate, Group: name}}); err != nil {
+		return err
+	}
+	g, err := api.o.Queue.Store.GetGroupByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	if ext != "" {
+		g.ExternalID = ext
+		if err := api.o.Queue.Store.UpdateGroup(ctx, g); err != nil {
+			return err
+		}
+	}
+	if err := api.setMembers(ctx, name, nil, members); err != nil {
+		return err
+	}
+	return api.answerGroup(c, http.StatusCreated, g)
+}
+
+// setMembers adds and removes members so that the group's are want.
+func (api *syncAPI) setMembers(ctx context.Context, group string, have, want []string) error {
+	var evs []provider.LifecycleEvent
+	for _, n := range want {
+		if !slices.Contains(have, n) {
+			evs = append(evs, provider.LifecycleEvent{Type: provider.EventGroupMemberAdd, Username: n, Group: group})
+		}
+	}
+	for _, n := range have {
+		if !slices.Contains(want, n) {
+			evs = append(evs, provider.LifecycleEvent{Type: provider.EventGroupMemberRemove, Username: n, Group: group})
+		}
+	}
+	return api.applyEvents(ctx, evs)
+}
+
+func (api *syncAPI) memberNamesOf(ctx context.Context, group string) ([]string, error) {
+	ms, err := api.members(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(ms))
+	for i, u := range ms {
+		names[i] = u.Name
+	}
+	return names, nil
+}
+
+// groupChange is a group's new name, external id and members, applied as events.
+func (api *syncAPI) applyGroup(c echo.Context, g store.Group, name, ext string, have, want []string) error {
+	ctx := c.Request().Context()
+	if name != g.Name {
+		if name == "" {
+			return scimErr(400, "invalidValue", "displayName is required")
+		}
+		if _, err := api.o.Queue.Store.GetGroupByName(ctx, name); err == nil {
+			return scimErr(http.StatusConflict, "uniqueness", "a group with this displayName exists")
+		}
+		if err := api.applyEvents(ctx, []provider.LifecycleEvent{{Type: provider.EventGroupRename, Group: g.Name, NewGroup: name}}); err != nil {
+			return err
+		}
+	}
+	if err := api.setMembers(ctx, name, have, want); err != nil {
+		return err
+	}
+	g, err := api.o.Queue.Store.GetGroup(ctx, g.ID)
+	if err != nil {
+		return err
+	}
+	if g.ExternalID != ext {
+		g.ExternalID, g.UpdatedAt = ext, time.Now()
+		if err := api.o.Queue.Store.UpdateGroup(ctx, g); err != nil {
+			return err
+		}
+	}
+	return api.answerGroup(c, http.StatusOK, g)
+}
+
+func (api *syncAPI) replaceGroup(c echo.Context) error {
+	obj, err := readSCIM(c)
+	if err != nil {
+		return err
+	}
+	g, err := api.groupToWrite(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	name, ext, membersV := groupFields(obj)
+	want, err := api.memberNames(ctx, membersV)
+	if err != nil {
+		return err
+	}
+	have, err := api.memberNamesOf(ctx, g.Name)
+	if err != nil {
+		return err
+	}
+	return api.applyGroup(c, g, name, ext, have, want)
+}
+
+// groupToWrite is the group a PUT or PATCH names, if its If-Match holds.
+func (api *syncAPI) groupToWrite(c echo.Context) (store.Group, error) {
+	g, err := api.groupByID(c)
+	if err != nil || c.Request().Header.Get("If-Match") == "" {
+		return g, err
+	}
+	r, err := api.groupResource(c, g, true)
+	if err != nil {
+		return g, err
+	}
+	return g, checkIfMatch(c, r.Meta.Version)
+}
+
+// groupFields reads a group's displayName, externalId and members from a resource.
+func groupFields(obj map[string]any) (name, ext string, members any) {
+	for k, v := range obj {
+		switch strings.ToLower(k) {
+		case "displayname":
+			name, _ = v.(string)
+		case "externalid":
+			ext, _ = v.(string)
+		case "members":
+			members = v
+		}
+	}
+	return name, ext, members
+}
+
+func (api *syncAPI) patchGroup(c echo.Context) error {
+	ops, err := readPatch(c)
+	if err != nil {
+		return err
+	}
+	g, err := api.groupToWrite(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	have, err := api.memberNamesOf(ctx, g.Name)
+	if err != nil {
+		return err
+	}
+	name, ext, want := g.Name, g.ExternalID, slices.Clone(have)
+	set := func(attr string, v any, op string) error {
+		switch attr {
+		case "displayname":
+			s, ok := v.(string)
+			if !ok {
+				return scimErr(400, "invalidValue", "displayName must be a string")
+			}
+			name = s
+		case "externalid":
+			ext, _ = v.(string)
+		case "members":
+			names, err := api.memberNames(ctx, v)
+			if err != nil {
+				return err
+			}
+			if op == "replace" {
+				want = nil
+			}
+			for _, n := range names {
+				if !slices.Contains(want, n) {
+					want = append(want, n)
+				}
+			}
+		}
+		return nil
+	}
+	for _, op := range ops {
+		if op.path == "" {
+			vo, ok := op.value.(map[string]any)
+			if !ok {
+				return scimErr(400, "invalidValue", "an operation without a path needs an object value")
+			}
+			for k, v := range vo {
+				if err := set(strings.ToLower(k), v, op.op); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		p, err := parseSCIMPath(op.path)
+		if err != nil {
+			return err
+		}
+		if op.op != "remove" {
+			if err := set(p.attr, op.value, op.op); err != nil {
+				return err
+			}
+			continue
+		}
+		switch {
+		case p.attr == "members" && p.selAttr == "value":
+			drop, err := api.memberNames(ctx, []any{map[string]any{"value": p.selV}})
+			if err != nil {
+				var se *scimError
+				if errors.As(err, &se) && se.Status == 400 {
+					continue // not a member: nothing to remove
+				}
+				return err
+			}
+			want = slices.DeleteFunc(want, func(n string) bool { return slices.Contains(drop, n) })
+		case p.attr == "members" && op.value != nil:
+			drop, err := api.memberNames(ctx, op.value)
+			if err != nil {
+				return err
+			}
+			want = slices.DeleteFunc(want, func(n string) bool { return slices.Contains(drop, n) })
+		case p.attr == "members":
+			want = nil
+		case p.attr == "externalid":
+			ext = ""
+		default:
+			return scimErr(400, "mutability", "cannot remove "+p.attr)
+		}
+	}
+	return api.applyGroup(c, g, name, ext, have, want)
+}
+
+func (api *syncAPI) deleteGroup(c echo.Context) error {
+	g, err := api.groupByID(c)
+	if err != nil {
+		return err
+	}
+	if err := api.applyEvents(c.Request().Context(), []provider.LifecycleEvent{{Type: provider.EventGroupDelete, Group: g.Name}}); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (api *syncAPI) listGroups(c echo.Context) error {
+	clauses, err := parseSCIMFilter(c.QueryParam("filter"))
+	if err != nil {
+		return err
+	}
+	start, count, err := paging(c)
+	if err != nil {
+		return err
+	}
+	gs, err := api.o.Queue.Store.ListGroups(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	var matched []store.Group
+	for _, g := range gs {
+		ok := true
+		for _, cl := range clauses {
+			switch cl.attr {
+			case "displayname":
+				ok = ok && g.Name == cl.value
+			case "externalid":
+				ok = ok && g.ExternalID == cl.value
+			case "id":
+				ok = ok && g.ID == cl.value
+			default:
+				return scimErr(400, "invalidFilter", "cannot filter groups on "+cl.attr)
+			}
+		}
+		if ok {
+			matched = append(matched, g)
+		}
+	}
+	var out []scimGroupResource
+	for i := start - 1; i < len(matched) && len(out) < count; i++ {
+		r, err := api.groupResource(c, matched[i], !excludesMembers(c))
+		if err != nil {
+			return err
+		}
+		out = append(out, r)
+	}
+	return writeSCIM(c, http.StatusOK, listResponse(len(matched), start, out))
+}
+
+// --- discovery ---
+
+func (api *syncAPI) scimConfig(c echo.Context) error {
+	return writeSCIM(c, http.StatusOK, map[string]any{
+		"schemas":          []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
+		"documentationUri": "https://github.com/emfa/emfa#directory-sync",
+		"patch":            map[string]any{"supported": true},
+		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"filter":           map[string]any{"supported": true, "maxResults": 1000},
+		"changePassword":   map[string]any{"supported": false},
+		"sort":             map[string]any{"supported": false},
+		"etag":             map[string]any{"supported": true},
+		"authenticationSchemes": []map[string]any{{"type": "oauthbearertoken", "name": "Bearer token",
+			"description": "the token of sync.scim.token", "primary": true}},
+		"meta": map[string]any{"resourceType": "ServiceProviderConfig", "location": location(c, "ServiceProviderConfig", "")},
+	})
+}
+
+func (api *syncAPI) scimResourceTypes(c echo.Context) error {
+	rt := []map[string]any{
+		{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:ResourceType"}, "id": "User", "name": "User",
+			"endpoint": "/Users", "schema": scimUserSchema, "meta": map[string]any{"resourceType": "ResourceType"}},
+		{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:ResourceType"}, "id": "Group", "name": "Group",
+			"endpoint": "/Groups", "schema": scimGroupSchema, "meta": map[string]any{"resourceType": "ResourceType"}},
+	}
+	return writeSCIM(c, http.StatusOK, listResponse(len(rt), 1, rt))
+}
+
+func attr(name, typ string, required, multi bool, sub ...map[string]any) map[string]any {
+	a := map[string]any{"name": name, "type": typ, "multiValued": multi, "required": required,
+		"caseExact": false, "mutability": "readWrite", "returned": "default", "uniqueness": "none"}
+	if len(sub) > 0 {
+		a["subAttributes"] = sub
+	}
+	return a
+}
+
+func (api *syncAPI) scimSchemas(c echo.Context) error {
+	user := attr("userName", "string", true, false)
+	user["uniqueness"], user["mutability"] = "server", "immutable"
+	s := []map[string]any{
+		{"id": scimUserSchema, "name": "User", "attributes": []map[string]any{user,
+			attr("externalId", "string", false, false), attr("displayName", "string", false, false), attr("active", "boolean", false, false),
+			attr("name", "complex", false, false, attr("givenName", "string", false, false), attr("familyName", "string", false, false)),
+			attr("emails", "complex", false, true, attr("value", "string", false, false), attr("type", "string", false, false), attr("primary", "boolean", false, false)),
+			attr("phoneNumbers", "complex", false, true, attr("value", "string", false, false), attr("type", "string", false, false), attr("primary", "boolean", false, false)),
+		}, "meta": map[string]any{"resourceType": "Schema"}},
+		{"id": scimGroupSchema, "name": "Group", "attributes": []map[string]any{attr("displayName", "string", true, false),
+			attr("externalId", "string", false, false),
+			attr("members", "complex", false, true, attr("value", "string", false, false), attr("display", "string", false, false)),
+		}, "meta": map[string]any{"resourceType": "Schema"}},
+	}
+	return writeSCIM(c, http.StatusOK, listResponse(len(s), 1, s))
+}

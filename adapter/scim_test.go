@@ -1,0 +1,143 @@
+package adapter
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"testing"
+)
+
+func (h *syncHarness) scim(method, path, body string, hdr ...string) (int, map[string]any, http.Header) {
+	h.t.Helper()
+	return h.do(method, SCIMPrefix+path, body, append([]string{"Authorization", "Bearer " + testSCIMToken,
+		"Content-Type", "application/scim+json"}, hdr...)...)
+}
+
+// TestSCIMEntraShapedClient replays what Microsoft Entra ID sends (lifecycle.md §3).
+func TestSCIMEntraShapedClient(t *testing.T) {
+	h := newSyncHarness(t)
+	if code, body, _ := h.do("GET", SCIMPrefix+"/Users", "", "Authorization", "Bearer nope"); code != 401 || body["status"] != "401" {
+		t.Fatalf("bad token: %d %v", code, body)
+	}
+	// Entra looks the user up, finds none, creates it.
+	code, list, _ := h.scim("GET", "/Users?filter="+url.QueryEscape(`userName eq "dana@example.com"`), "")
+	if code != 200 || list["totalResults"].(float64) != 0 {
+		t.Fatalf("empty filter: %d %v", code, list)
+	}
+	create := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+	 "externalId":"e-1","userName":"dana@example.com","active":true,"displayName":"Dana",
+	 "emails":[{"primary":true,"type":"work","value":"dana@example.com"}],
+	 "phoneNumbers":[{"type":"mobile","value":"+1 (555) 010-0123"}],
+	 "name":{"givenName":"Dana","familyName":"Scully"},"title":"Agent",
+	 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"X"}}`
+	code, u, hdr := h.scim("POST", "/Users", create)
+	if code != 201 || u["userName"] != "dana@example.com" || u["externalId"] != "e-1" || hdr.Get("ETag") == "" {
+		t.Fatalf("create: %d %v", code, u)
+	}
+	id := u["id"].(string)
+	if code, _, _ := h.scim("POST", "/Users", create); code != 409 {
+		t.Fatalf("second create: %d", code)
+	}
+	rec, _ := h.user("dana@example.com")
+	if rec.Phone != "+15550100123" || rec.Email != "dana@example.com" {
+		t.Fatalf("stored %+v", rec)
+	}
+	for _, f := range []string{`externalId eq "e-1"`, `userName eq "dana@example.com" and externalId eq "e-1"`} {
+		code, list, _ := h.scim("GET", "/Users?filter="+url.QueryEscape(f), "")
+		if code != 200 || list["totalResults"].(float64) != 1 {
+			t.Fatalf("%s: %d %v", f, code, list)
+		}
+	}
+	if code, e, _ := h.scim("GET", "/Users?filter="+url.QueryEscape(`userName co "d"`), ""); code != 400 || e["scimType"] != "invalidFilter" {
+		t.Fatalf("unsupported filter: %d %v", code, e)
+	}
+	// Entra without aadOptscim062020: capitalised op, string boolean.
+	code, u, _ = h.scim("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+	 "Operations":[{"op":"Replace","path":"active","value":"False"}]}`)
+	if code != 200 || u["active"] != false {
+		t.Fatalf("disable: %d %v", code, u)
+	}
+	// With it: one path-less replace, dotted keys, real booleans.
+	code, u, hdr = h.scim("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+	 "Operations":[{"op":"replace","value":{"active":true,"name.givenName":"Danielle","displayName":"Danielle S",
+	   "emails[type eq \"work\"].value":"danielle@example.com"}}]}`)
+	if code != 200 || u["active"] != true || u["displayName"] != "Danielle S" {
+		t.Fatalf("path-less replace: %d %v", code, u)
+	}
+	if rec, _ := h.user("dana@example.com"); rec.Email != "danielle@example.com" || rec.Attributes["scim.givenName"] != "Danielle" {
+		t.Fatalf("stored %+v", rec)
+	}
+	etag := hdr.Get("ETag")
+	if code, _, _ := h.scim("PATCH", "/Users/"+id, `{"Operations":[{"op":"add","path":"displayName","value":"x"}]}`, "If-Match", `W/"stale"`); code != 412 {
+		t.Fatalf("stale If-Match: %d", code)
+	}
+	if code, _, _ := h.scim("PATCH", "/Users/"+id, `{"Operations":[{"op":"remove","path":"displayName"}]}`, "If-Match", etag); code != 200 {
+		t.Fatalf("current If-Match: %d", code)
+	}
+	if code, e, _ := h.scim("PATCH", "/Users/"+id, `{"Operations":[{"op":"remove"}]}`); code != 400 || e["scimType"] != "noTarget" {
+		t.Fatalf("remove without path: %d %v", code, e)
+	}
+	if code, e, _ := h.scim("PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"userName","value":"other"}]}`); code != 400 || e["scimType"] != "mutability" {
+		t.Fatalf("rename: %d %v", code, e)
+	}
+	if code, _, _ := h.scim("PATCH", "/Users/"+id, `{"Operations":[],"Operations":[]}`); code != 400 {
+		t.Fatalf("duplicate keys: %d", code)
+	}
+	// Okta's PUT with the whole object.
+	code, u, _ = h.scim("PUT", "/Users/"+id, `{"userName":"dana@example.com","active":false,"emails":[{"value":"d@example.com","primary":true}]}`)
+	if code != 200 || u["active"] != false || u["displayName"] != nil {
+		t.Fatalf("put: %d %v", code, u)
+	}
+
+	// Groups: create with a member, filter, remove by members[value eq], add back.
+	code, g, _ := h.scim("POST", "/Groups", fmt.Sprintf(`{"displayName":"sms-allowed","externalId":"g-1","members":[{"value":%q}]}`, id))
+	if code != 201 || len(g["members"].([]any)) != 1 {
+		t.Fatalf("group create: %d %v", code, g)
+	}
+	gid := g["id"].(string)
+	if rec, _ := h.user("dana@example.com"); len(rec.Groups) != 1 || rec.Groups[0] != "sms-allowed" {
+		t.Fatalf("groups %+v", rec.Groups)
+	}
+	code, list, _ = h.scim("GET", "/Groups?excludedAttributes=members&filter="+url.QueryEscape(`displayName eq "sms-allowed"`), "")
+	if code != 200 || list["totalResults"].(float64) != 1 {
+		t.Fatalf("group filter: %d %v", code, list)
+	}
+	code, _, _ = h.scim("PATCH", "/Groups/"+gid, fmt.Sprintf(`{"Operations":[{"op":"Remove","path":"members[value eq \"%s\"]"}]}`, id))
+	if rec, _ := h.user("dana@example.com"); code != 200 || len(rec.Groups) != 0 {
+		t.Fatalf("member removal: %d %+v", code, rec.Groups)
+	}
+	code, _, _ = h.scim("PATCH", "/Groups/"+gid, fmt.Sprintf(`{"Operations":[{"op":"Add","path":"members","value":[{"value":%q}]},{"op":"Replace","path":"displayName","value":"sms-ok"}]}`, id))
+	if rec, _ := h.user("dana@example.com"); code != 200 || len(rec.Groups) != 1 || rec.Groups[0] != "sms-ok" {
+		t.Fatalf("member add + rename: %d %+v", code, rec.Groups)
+	}
+	if code, _, _ := h.scim("DELETE", "/Groups/"+gid, ""); code != 204 {
+		t.Fatalf("group delete: %d", code)
+	}
+	if rec, _ := h.user("dana@example.com"); len(rec.Groups) != 0 {
+		t.Fatalf("groups after delete %+v", rec.Groups)
+	}
+
+	if code, _, _ := h.scim("DELETE", "/Users/"+id, ""); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code, e, _ := h.scim("GET", "/Users/"+id, ""); code != 404 || e["schemas"] == nil {
+		t.Fatalf("after delete: %d %v", code, e)
+	}
+	for _, p := range []string{"/ServiceProviderConfig", "/ResourceTypes", "/Schemas"} {
+		if code, _, _ := h.scim("GET", p, ""); code != 200 {
+			t.Fatalf("%s: %d", p, code)
+		}
+	}
+	// Paging.
+	for i := range 5 {
+		h.scim("POST", "/Users", fmt.Sprintf(`{"userName":"p%d"}`, i))
+	}
+	code, list, _ = h.scim("GET", "/Users?startIndex=2&count=2", "")
+	if code != 200 || list["totalResults"].(float64) != 5 || list["itemsPerPage"].(float64) != 2 || list["startIndex"].(float64) != 2 {
+		t.Fatalf("paging: %d %v", code, list)
+	}
+	h.drain() // applied already: only their propagation remains
+	if st, _ := h.q.Status(t.Context()); st.Counts["scim"]["done"] != 19 {
+		t.Fatalf("scim events not queued for propagation: %+v", st)
+	}
+}

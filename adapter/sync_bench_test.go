@@ -1,0 +1,67 @@
+package adapter
+
+import (
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+)
+
+// TestEventFlood: 10,000 Okta events in 100 deliveries are all queued at once (each
+// answered within Okta's 3 seconds) and all applied, none dropped.
+func TestEventFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("applies 10,000 events")
+	}
+	h := newSyncHarness(t)
+	start := time.Now()
+	for b := range 100 {
+		var evs []string
+		for i := range 100 {
+			evs = append(evs, okEv(fmt.Sprintf("f%d-%d", b, i), "user.lifecycle.create", fmt.Sprintf("flood%05d", b*100+i), i%60))
+		}
+		t0 := time.Now()
+		if code, _, _ := h.do("POST", OktaPath, oktaBatch(evs...), "X-Okta-Secret", testSecret); code != 204 {
+			t.Fatalf("delivery %d: %d", b, code)
+		}
+		if d := time.Since(t0); d > 3*time.Second {
+			t.Fatalf("delivery %d answered in %s", b, d)
+		}
+	}
+	queued := time.Since(start)
+	st, err := h.q.Status(t.Context())
+	if err != nil || st.Counts["okta"]["pending"] != 10000 {
+		t.Fatalf("queued %+v %v", st, err)
+	}
+	h.drain()
+	st, _ = h.q.Status(t.Context())
+	if st.Counts["okta"]["done"] != 10000 {
+		t.Fatalf("applied %+v", st)
+	}
+	t.Logf("10,000 events queued in %s, applied in %s", queued, time.Since(start)-queued)
+}
+
+func BenchmarkSCIMCreateUser(b *testing.B) {
+	h := newSyncHarness(b)
+	for i := 0; b.Loop(); i++ {
+		code, _, _ := h.scim("POST", "/Users", fmt.Sprintf(`{"userName":"u%07d","emails":[{"value":"u%d@example.com","primary":true}],"active":true}`, i, i))
+		if code != 201 {
+			b.Fatalf("create: %d", code)
+		}
+	}
+}
+
+func BenchmarkSCIMFilterUserName(b *testing.B) {
+	h := newSyncHarness(b)
+	for i := range 1000 {
+		h.scim("POST", "/Users", fmt.Sprintf(`{"userName":"u%07d"}`, i))
+	}
+	i := 0
+	for b.Loop() {
+		q := "/Users?filter=" + url.QueryEscape(fmt.Sprintf(`userName eq "u%07d"`, i%1000))
+		if code, _, _ := h.scim("GET", q, ""); code != 200 {
+			b.Fatalf("filter: %d", code)
+		}
+		i++
+	}
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/emfa/emfa/adapter"
+	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/sync"
+)
+
+// syncQueue is the directory-sync queue over this process's store.
+func (e *env) syncQueue(m *lifecycle.Manager, providers []*provider.Provider) (*sync.Queue, error) {
+	sq, ok := e.store.(store.SyncQueue)
+	if !ok {
+		return nil, errors.New("directory sync needs a SQL store (sqlite or postgres)")
+	}
+	q := &sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq, Now: e.now}, Now: e.now, Log: e.log,
+		MaxDeletesPerHour: e.cfg.Sync.MaxDeletesPerHour, Settle: e.cfg.Sync.Settle, MaxAttempts: e.cfg.Sync.MaxAttempts}
+	if q.Settle == 0 {
+		q.Settle = 2 * time.Second
+	}
+	// Engines that carry lifecycle events to their vendor (remote engines with lifecycle
+	// resources) receive every applied event.
+	for _, p := range providers {
+		if lp, ok := p.Engine.(provider.LifecyclePropagator); ok {
+			q.Propagators = append(q.Propagators, lp)
+		}
+	}
+	return q.Init(), nil
+}
+
+// startSync runs the queue's worker and returns the sources the HTTP service serves; with
+// no source enabled it does nothing.
+func (e *env) startSync(ctx context.Context, m *lifecycle.Manager, providers []*provider.Provider) (*adapter.Sync, func(), error) {
+	s := e.cfg.Sync
+	if !s.Enabled() {
+		return nil, func() {}, nil
+	}
+	q, err := e.syncQueue(m, providers)
+	if err != nil {
+		return nil, nil, err
+	}
+	o := &adapter.Sync{Queue: q, Manager: m}
+	if s.SCIM.Enabled {
+		o.SCIMToken = s.SCIM.Token.Reveal()
+	}
+	for _, src := range []struct {
+		c  config.SyncSource
+		to *adapter.SecretHeader
+	}{{c: s.Okta, to: &o.Okta}, {c: s.Verify, to: &o.Verify}, {c: s.Auth0, to: &o.Auth0}} {
+		if src.c.Enabled {
+			*src.to = adapter.SecretHeader{Name: src.c.SecretHeader.Name, Value: src.c.SecretHeader.Value.Reveal()}
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); q.Run(ctx) }()
+	e.log.Info("directory sync", "scim", s.SCIM.Enabled, "okta", s.Okta.Enabled, "verify", s.Verify.Enabled, "auth0", s.Auth0.Enabled,
+		"propagators", len(q.Propagators))
+	return o, func() { cancel(); <-done }, nil
+}
+
+// serveSync starts directory sync for serve when the configuration enables it: a manager
+// and providers (whose engines propagate events to vendors) of its own, then startSync.
+func (e *env) serveSync(ctx context.Context) (*adapter.Sync, func(), error) {
+	if !e.cfg.Sync.Enabled() {
+		return nil, func() {}, nil
+	}
+	providers, err := e.providers()
+	if err != nil {
+		return nil, nil, err
+	}
+	manager, err := e.wireAdmin(providers) // adminserve.go
+	if err != nil {
+		return nil, nil, err
+	}
+	return e.startSync(ctx, manager, providers)
+}
+
+// syncCmd is `emfa sync`: the queue's state, its dead letters, paused sources.
+func (d *deps) syncCmd() *cobra.Command {
+	status := &cobra.Command{Use: "status", Short: "events by source and state, and the sources paused by the deletion guard", Args: noArgs,
+		Example: "  emfa sync status --config emfa.yaml\n  emfa sync status --config emfa.yaml --json"}
+	var asJSON bool
+	status.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	d.storeCmd(status, func(ctx context.Context, e *env, _ []string) error {
+		q, err := e.cliQueue()
+		if err != nil {
+			return err
+		}
+		st, err := q.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return json.NewEncoder(d.stdout).Encode(st)
+		}
+		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SOURCE\tPENDING\tDONE\tDEAD")
+		sources := slices.Sorted(func(yield func(string) bool) {
+			for k := range st.Counts {
+				if !yield(k) {
+					return
+				}
+			}
+		})
+		for _, s := range sources {
+			c := st.Counts[s]
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", s, c[store.QueuePending], c[store.QueueDone], c[store.QueueDead])
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, p := range st.Paused {
+			fmt.Fprintf(d.stdout, "PAUSED %s since %s: %s (emfa sync resume %s)\n", p.Source, p.CreatedAt.Format(time.RFC3339), p.Reason, p.Source)
+		}
+		return nil
+	})
+
+	list := &cobra.Command{Use: "list", Short: "the dead letters: events that failed every attempt", Args: noArgs,
+		Example: "  emfa sync dead-letters list --config emfa.yaml --limit 20"}
+	var limit int
+	list.Flags().IntVar(&limit, "limit", 100, "at most this many")
+	d.storeCmd(list, func(ctx context.Context, e *env, _ []string) error {
+		q, err := e.cliQueue()
+		if err != nil {
+			return err
+		}
+		evs, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueueDead, Limit: limit})
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEQ\tSOURCE\tEVENT\tTYPE\tKEY\tATTEMPTS\tERROR")
+		for _, ev := range evs {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", ev.Seq, ev.Source, ev.EventID, ev.Type, ev.Key, ev.Attempts, ev.Note)
+		}
+		return tw.Flush()
+	})
+	retry := &cobra.Command{Use: "retry [SEQ]", Short: "queue dead letters again (all, or the one numbered SEQ)", Args: cobra.MaximumNArgs(1),
+		Example: "  emfa sync dead-letters retry --config emfa.yaml\n  emfa sync dead-letters retry 42 --config emfa.yaml"}
+	d.storeCmd(retry, func(ctx context.Context, e *env, args []string) error {
+		q, err := e.cliQueue()
+		if err != nil {
+			return err
+		}
+		var seq int64
+		if len(args) == 1 {
+			if seq, err = strconv.ParseInt(args[0], 10, 64); err != nil || seq <= 0 {
+				return usageError{"SEQ must be a dead letter's number (emfa sync dead-letters list)"}
+			}
+		}
+		n, err := q.Store.RetryDead(ctx, seq, e.now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(d.stdout, "%d event(s) queued again\n", n)
+		return nil
+	})
+	resume := &cobra.Command{Use: "resume SOURCE", Short: "resume a source the deletion guard paused", Args: cobra.ExactArgs(1),
+		Example: "  emfa sync resume okta --config emfa.yaml"}
+	d.storeCmd(resume, func(ctx context.Context, e *env, args []string) error {
+		q, err := e.cliQueue()
+		if err != nil {
+			return err
+		}
+		if err := q.Store.ResumeSource(ctx, args[0]); errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("source %q is not paused", args[0])
+		} else if err != nil {
+			return err
+		}
+		e.log.Warn("sync source resumed by an operator", "source", args[0])
+		fmt.Fprintf(d.stdout, "%s resumed\n", args[0])
+		return nil
+	})
+	return group("sync", "directory sync: the event queue, its dead letters, paused sources",
+		"  emfa sync status --config emfa.yaml\n  emfa sync dead-letters list --config emfa.yaml\n  emfa sync resume okta --config emfa.yaml",
+		status, group("dead-letters", "events that failed every attempt", "  emfa sync dead-letters list --config emfa.yaml\n  emfa sync dead-letters retry 42 --config emfa.yaml", list, retry), resume)
+}
+
+func (e *env) cliQueue() (*sync.Queue, error) {
+	m, err := lifecycle.New(lifecycle.Options{Store: e.store, Now: e.now, Log: e.log})
+	if err != nil {
+		return nil, err
+	}
+	return e.syncQueue(m, nil)
+}
+
+// policy compiles a provider's capability policy (CEL over the user), nil without one.
+func (e *env) policy(p config.Provider) (provider.Policy, error) {
+	if len(p.Policy) == 0 {
+		return nil, nil
+	}
+	var users provider.UserReader
+	if e.store != nil {
+		users = e.store
+	}
+	pol, err := provider.NewCELPolicy(p.Policy, users, e.now)
+	if err != nil {
+		return nil, err
+	}
+	return pol, nil
+}

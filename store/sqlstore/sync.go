@@ -1,0 +1,348 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emfa/emfa/store"
+)
+
+var _ store.SyncQueue = (*Store)(nil)
+
+const queueCols = `seq, source, event_id, order_key, type, event_time, body, applied, state, attempts, next_at, note, created_at, updated_at`
+
+func scanQueued(r scanner) (store.QueuedEvent, error) {
+	var e store.QueuedEvent
+	var t, next, created, updated int64
+	var body string
+	err := r.Scan(&e.Seq, &e.Source, &e.EventID, &e.Key, &e.Type, &t, &body, &e.Applied, &e.State, &e.Attempts, &next, &e.Note, &created, &updated)
+	e.Time, e.NextAt, e.CreatedAt, e.UpdatedAt = fromMillis(t), fromMillis(next), fromMillis(created), fromMillis(updated)
+	e.Body = []byte(body)
+	return e, err
+}
+
+func (s *Store) EnqueueEvents(ctx context.Context, evs []store.QueuedEvent, now time.Time) (int, error) {
+	added := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, e := range evs {
+			state := e.State
+			if state == "" {
+				state = store.QueuePending
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO sync_events
+				(source, event_id, order_key, type, event_time, body, applied, state, attempts, next_at, note, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, '', $9, $9)
+				ON CONFLICT (source, event_id) DO NOTHING`,
+				e.Source, e.EventID, e.Key, e.Type, millis(e.Time), string(e.Body), e.Applied, state, millis(now))
+			n, err := affected(res, err)
+			if err != nil {
+				return err
+			}
+			added += n
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, s.fail("enqueue sync events", err)
+	}
+	return added, nil
+}
+
+// claimSQL picks the head of each key's pending events; a leased head stays pending, so
+// its key's later events wait for it. PostgreSQL skips rows another claim has locked;
+// SQLite has one writer.
+const claimSQL = `UPDATE sync_events SET owner = $1, lease_until = $2, updated_at = $3
+	WHERE seq IN (
+	  SELECT e.seq FROM sync_events e
+	  WHERE e.state = 'pending' AND e.next_at <= $3 AND e.lease_until <= $3 AND e.created_at <= $4
+	    AND e.source NOT IN (SELECT source FROM sync_pauses)
+	    AND NOT EXISTS (SELECT 1 FROM sync_events p WHERE p.order_key = e.order_key AND p.state = 'pending'
+	      AND (p.event_time < e.event_time OR (p.event_time = e.event_time AND p.seq < e.seq)))
+	  ORDER BY e.event_time, e.seq LIMIT $5 %s)
+	RETURNING ` + queueCols
+
+func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, now, leaseUntil, settledBefore time.Time) ([]store.QueuedEvent, error) {
+	lock := ""
+	if s.name == "postgres" {
+		lock = "FOR UPDATE SKIP LOCKED"
+	}
+	evs, err := query(ctx, s.w, scanQueued, fmt.Sprintf(claimSQL, lock), owner, millis(leaseUntil), millis(now), millis(settledBefore), limit)
+	if err != nil {
+		return nil, s.fail("claim sync events", err)
+	}
+	// RETURNING's order is not the subquery's.
+	sortQueued(evs)
+	return evs, nil
+}
+
+func sortQueued(evs []store.QueuedEvent) {
+	for i := 1; i < len(evs); i++ {
+		for j := i; j > 0 && less(evs[j], evs[j-1]); j-- {
+			evs[j], evs[j-1] = evs[j-1], evs[j]
+		}
+	}
+}
+
+func less(a, b store.QueuedEvent) bool {
+	if !a.Time.Equal(b.Time) {
+		return a.Time.Before(b.Time)
+	}
+	return a.Seq < b.Seq
+}
+
+func (s *Store) SetEventApplied(ctx context.Context, seq int64, owner string, now time.Time) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE sync_events SET applied = TRUE, updated_at = $3 WHERE seq = $1 AND owner = $2 AND state = 'pending'`,
+		seq, owner, millis(now))
+	if err := changedOne(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = store.ErrConflict
+		}
+		return s.fail(fmt.Sprintf("sync event %d applied", seq), err)
+	}
+	return nil
+}
+
+func (s *Store) FinishEvent(ctx context.Context, seq int64, owner, state, note string, applied bool, nextAt, now time.Time) error {
+	attempts := "attempts"
+	if state == store.QueuePending || state == store.QueueDead {
+		attempts = "attempts + 1"
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE sync_events SET state = $3, note = $4, next_at = $5, updated_at = $6,
+		attempts = `+attempts+`, owner = '', lease_until = 0, applied = (applied OR $7)
+		WHERE seq = $1 AND owner = $2 AND state = 'pending'`, seq, owner, state, note, millis(nextAt), millis(now), applied)
+	if err := changedOne(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = store.ErrConflict
+		}
+		return s.fail(fmt.Sprintf("finish sync event %d", seq), err)
+	}
+	return nil
+}
+
+func (s *Store) ReleaseEvent(ctx context.Context, seq int64, owner string) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE sync_events SET owner = '', lease_until = 0 WHERE seq = $1 AND owner = $2 AND state = 'pending'`, seq, owner)
+	if err != nil {
+		return s.fail(fmt.Sprintf("release sync event %d", seq), err)
+	}
+	return nil
+}
+
+func (s *Store) MarkKey(ctx context.Context, key string, t time.Time) (time.Time, error) {
+	var before time.Time
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var ms int64
+		err := tx.QueryRowContext(ctx, `SELECT event_time FROM sync_marks WHERE key = $1`, key).Scan(&ms)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		before = fromMillis(ms)
+		_, err = tx.ExecContext(ctx, `INSERT INTO sync_marks (key, event_time) VALUES ($1, $2)
+			ON CONFLICT (key) DO UPDATE SET event_time = excluded.event_time WHERE sync_marks.event_time < excluded.event_time`, key, millis(t))
+		return err
+	})
+	if err != nil {
+		return time.Time{}, s.fail("mark sync key", err)
+	}
+	return before, nil
+}
+
+func (s *Store) KeyMark(ctx context.Context, key string) (time.Time, error) {
+	var ms int64
+	err := s.r.QueryRowContext(ctx, `SELECT event_time FROM sync_marks WHERE key = $1`, key).Scan(&ms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, s.fail("sync key mark", err)
+	}
+	return fromMillis(ms), nil
+}
+
+func (s *Store) ListEvents(ctx context.Context, f store.QueueFilter) ([]store.QueuedEvent, error) {
+	var where []string
+	var args []any
+	if f.State != "" {
+		args = append(args, f.State)
+		where = append(where, fmt.Sprintf("state = $%d", len(args)))
+	}
+	if f.Source != "" {
+		args = append(args, f.Source)
+		where = append(where, fmt.Sprintf("source = $%d", len(args)))
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	args = append(args, f.Limit)
+	q := `SELECT ` + queueCols + ` FROM sync_events`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += fmt.Sprintf(` ORDER BY seq LIMIT $%d`, len(args))
+	evs, err := query(ctx, s.r, scanQueued, q, args...)
+	if err != nil {
+		return nil, s.fail("list sync events", err)
+	}
+	return evs, nil
+}
+
+func (s *Store) RetryDead(ctx context.Context, seq int64, now time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE sync_events SET state = 'pending', attempts = 0, next_at = $2, updated_at = $2
+		WHERE state = 'dead' AND ($1 = 0 OR seq = $1)`, seq, millis(now))
+	n, err := affected(res, err)
+	if err != nil {
+		return 0, s.fail("retry dead sync events", err)
+	}
+	return n, nil
+}
+
+func (s *Store) CountEvents(ctx context.Context) (map[string]map[string]int, error) {
+	type row struct {
+		source, state string
+		n             int
+	}
+	rows, err := query(ctx, s.r, func(r scanner) (row, error) {
+		var x row
+		return x, r.Scan(&x.source, &x.state, &x.n)
+	}, `SELECT source, state, COUNT(*) FROM sync_events GROUP BY source, state`)
+	if err != nil {
+		return nil, s.fail("count sync events", err)
+	}
+	out := map[string]map[string]int{}
+	for _, x := range rows {
+		if out[x.source] == nil {
+			out[x.source] = map[string]int{}
+		}
+		out[x.source][x.state] = x.n
+	}
+	return out, nil
+}
+
+func (s *Store) CountApplied(ctx context.Context, source, typ string, since time.Time) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM sync_events WHERE source = $1 AND type = $2 AND applied AND updated_at >= $3`,
+		source, typ, millis(since)).Scan(&n)
+	if err != nil {
+		return 0, s.fail("count applied sync events", err)
+	}
+	return n, nil
+}
+
+func (s *Store) DeleteDoneEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := result(ctx, s, func(w *writer) (int, error) {
+		return w.deleteOldest(w.c(ctx), "sync_events", "seq", "state = 'done' AND updated_at < $1", "updated_at", millis(before), limit)
+	})
+	if err != nil {
+		return 0, s.fail("delete done sync events", err)
+	}
+	return n, nil
+}
+
+func (s *Store) PauseSource(ctx context.Context, p store.SourcePause) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO sync_pauses (source, reason, created_at) VALUES ($1, $2, $3) ON CONFLICT (source) DO NOTHING`,
+		p.Source, p.Reason, millis(p.CreatedAt))
+	if err != nil {
+		return s.fail("pause sync source "+p.Source, err)
+	}
+	return nil
+}
+
+func (s *Store) ResumeSource(ctx context.Context, source string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM sync_pauses WHERE source = $1`, source)
+	if err := changedOne(res, err); err != nil {
+		return s.fail("resume sync source "+source, err)
+	}
+	return nil
+}
+
+func (s *Store) ListPauses(ctx context.Context) ([]store.SourcePause, error) {
+	ps, err := query(ctx, s.r, func(r scanner) (store.SourcePause, error) {
+		var p store.SourcePause
+		var at int64
+		err := r.Scan(&p.Source, &p.Reason, &at)
+		p.CreatedAt = fromMillis(at)
+		return p, err
+	}, `SELECT source, reason, created_at FROM sync_pauses ORDER BY source`)
+	if err != nil {
+		return nil, s.fail("list sync pauses", err)
+	}
+	return ps, nil
+}
+
+const groupCols = `id, name, external_id, created_at, updated_at`
+
+func scanGroup(r scanner) (store.Group, error) {
+	var g store.Group
+	var c, u int64
+	err := r.Scan(&g.ID, &g.Name, &g.ExternalID, &c, &u)
+	g.CreatedAt, g.UpdatedAt = fromMillis(c), fromMillis(u)
+	return g, err
+}
+
+func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO sync_groups (`+groupCols+`) VALUES ($1, $2, $3, $4, $5)`,
+		g.ID, g.Name, g.ExternalID, millis(g.CreatedAt), millis(g.UpdatedAt))
+	if errors.Is(s.d.Constraint(err), store.ErrExists) {
+		err = store.ErrExists
+	}
+	if err != nil {
+		return s.fail(fmt.Sprintf("create group %q", g.Name), err)
+	}
+	return nil
+}
+
+func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
+	g, err := scanGroup(s.r.QueryRowContext(ctx, `SELECT `+groupCols+` FROM sync_groups WHERE id = $1`, id))
+	if err != nil {
+		return store.Group{}, s.fail(fmt.Sprintf("get group %q", id), notFound(err))
+	}
+	return g, nil
+}
+
+func (s *Store) GetGroupByName(ctx context.Context, name string) (store.Group, error) {
+	g, err := scanGroup(s.r.QueryRowContext(ctx, `SELECT `+groupCols+` FROM sync_groups WHERE name = $1`, name))
+	if err != nil {
+		return store.Group{}, s.fail(fmt.Sprintf("get group %q", name), notFound(err))
+	}
+	return g, nil
+}
+
+func (s *Store) ListGroups(ctx context.Context) ([]store.Group, error) {
+	gs, err := query(ctx, s.r, scanGroup, `SELECT `+groupCols+` FROM sync_groups ORDER BY name`)
+	if err != nil {
+		return nil, s.fail("list groups", err)
+	}
+	return gs, nil
+}
+
+func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE sync_groups SET name = $2, external_id = $3, updated_at = $4 WHERE id = $1`,
+		g.ID, g.Name, g.ExternalID, millis(g.UpdatedAt))
+	if errors.Is(s.d.Constraint(err), store.ErrExists) {
+		err = store.ErrExists
+	}
+	if err := changedOne(res, err); err != nil {
+		return s.fail(fmt.Sprintf("update group %q", g.ID), err)
+	}
+	return nil
+}
+
+func (s *Store) DeleteGroup(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM sync_groups WHERE id = $1`, id)
+	if err := changedOne(res, err); err != nil {
+		return s.fail(fmt.Sprintf("delete group %q", id), err)
+	}
+	return nil
+}
+
+func (s *Store) UserNameByID(ctx context.Context, id string) (string, error) {
+	var name string
+	err := s.r.QueryRowContext(ctx, `SELECT name FROM users WHERE id = $1`, id).Scan(&name)
+	if err != nil {
+		return "", s.fail(fmt.Sprintf("user id %q", id), notFound(err))
+	}
+	return name, nil
+}

@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// What directory sync keeps: a durable queue of lifecycle events that the sync worker
+// applies one user at a time, the sources an operator paused, and the groups SCIM
+// manages. It is a port of its own, beside Store, so that only the SQL backends (which
+// every deployment uses) implement it.
+
+// Queued event states.
+const (
+	QueuePending = "pending"
+	QueueDone    = "done"
+	QueueDead    = "dead"
+)
+
+// QueuedEvent is one lifecycle event in the queue.
+type QueuedEvent struct {
+	Seq     int64
+	Source  string
+	EventID string // the source's id: (Source, EventID) is enqueued once
+	// Key orders events: those of one key are claimed one at a time, by Time then Seq.
+	Key  string
+	Type string
+	Time time.Time
+	Body []byte // the event, JSON
+	// Applied: the event is in emfa's store; only its propagation remains.
+	Applied   bool
+	State     string
+	Attempts  int
+	NextAt    time.Time
+	Note      string // the last error, or why it was skipped
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// QueueFilter selects queued events, oldest first.
+type QueueFilter struct {
+	State  string // "" any
+	Source string // "" any
+	Limit  int    // <= 0: 100
+}
+
+// SourcePause is a source an operator must resume (the deletion guard stopped it).
+type SourcePause struct {
+	Source    string
+	Reason    string
+	CreatedAt time.Time
+}
+
+// Group is a group as SCIM names it; membership lives on the users' profiles.
+type Group struct {
+	ID         string
+	Name       string
+	ExternalID string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// SyncQueue is the durable queue and the state directory sync keeps.
+type SyncQueue interface {
+	// EnqueueEvents adds the events not enqueued before (by Source and EventID) and
+	// returns how many it added; all or none are written.
+	EnqueueEvents(ctx context.Context, evs []QueuedEvent, now time.Time) (int, error)
+	// ClaimEvents leases at most limit pending events to owner until leaseUntil: each the
+	// first pending event of its key, due (NextAt <= now), enqueued at or before
+	// settledBefore, of a source not paused, and not leased by another. Of concurrent
+	// claims, across processes too, one gets an event.
+	ClaimEvents(ctx context.Context, owner string, limit int, now, leaseUntil, settledBefore time.Time) ([]QueuedEvent, error)
+	// SetEventApplied records that owner's event is in emfa's store.
+	SetEventApplied(ctx context.Context, seq int64, owner string, now time.Time) error
+	// FinishEvent ends owner's lease: state done (note says why if skipped) or dead, or
+	// pending again at nextAt with one more attempt; applied records the event in emfa's
+	// store (never unset). ErrConflict when owner lost the lease.
+	FinishEvent(ctx context.Context, seq int64, owner, state, note string, applied bool, nextAt, now time.Time) error
+	// ReleaseEvent gives owner's lease back without counting an attempt.
+	ReleaseEvent(ctx context.Context, seq int64, owner string) error
+	// MarkKey records that an event of key at t was applied and returns the mark before
+	// (the zero time when none); the mark never goes back.
+	MarkKey(ctx context.Context, key string, t time.Time) (time.Time, error)
+	// KeyMark returns the mark of key, the zero time when none.
+	KeyMark(ctx context.Context, key string) (time.Time, error)
+	ListEvents(ctx context.Context, f QueueFilter) ([]QueuedEvent, error)
+	// RetryDead makes dead events pending again (seq 0: every one) and returns how many.
+	RetryDead(ctx context.Context, seq int64, now time.Time) (int, error)
+	// CountEvents counts events by source and state.
+	CountEvents(ctx context.Context) (map[string]map[string]int, error)
+	// CountApplied counts events of source and type applied since.
+	CountApplied(ctx context.Context, source, typ string, since time.Time) (int, error)
+	// DeleteDoneEvents deletes at most limit done events updated before before.
+	DeleteDoneEvents(ctx context.Context, before time.Time, limit int) (int, error)
+
+	PauseSource(ctx context.Context, p SourcePause) error  // keeps an existing pause
+	ResumeSource(ctx context.Context, source string) error // ErrNotFound when not paused
+	ListPauses(ctx context.Context) ([]SourcePause, error)
+
+	// Groups: names and ids are unique (ErrExists).
+	CreateGroup(ctx context.Context, g Group) error
+	GetGroup(ctx context.Context, id string) (Group, error)
+	GetGroupByName(ctx context.Context, name string) (Group, error)
+	ListGroups(ctx context.Context) ([]Group, error) // by name
+	UpdateGroup(ctx context.Context, g Group) error  // name and external id, by id
+	DeleteGroup(ctx context.Context, id string) error
+	// UserNameByID finds a user's name by its id; ErrNotFound.
+	UserNameByID(ctx context.Context, id string) (string, error)
+}

@@ -1,0 +1,209 @@
+// Package sync is directory sync: lifecycle events (provider.LifecycleEvent) from any
+// source — SCIM, Okta event hooks, Verify notifications, Auth0 log streams — applied to
+// emfa's store through the same lifecycle.Manager operations as the admin API, from a
+// durable queue (per-user order, retries with backoff, dead letters, a deletion guard),
+// then carried to every configured provider.LifecyclePropagator. A new source is one
+// adapter that turns its payloads into events and hands them to Enqueue.
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/store"
+)
+
+// Skipped is an event applied as nothing: it names a user emfa does not know, or carries
+// what emfa refuses. It is acknowledged and logged, never retried.
+type Skipped struct {
+	Reason string
+	Err    error // the refusal, when the manager refused (a *lifecycle.Error)
+}
+
+func (s *Skipped) Error() string { return "skipped: " + s.Reason }
+
+func (s *Skipped) Unwrap() error { return s.Err }
+
+// Applier applies one event to emfa's store, idempotently: a create of a user that exists
+// updates its profile, a delete of one that does not exist is done, a membership already
+// held is kept.
+type Applier struct {
+	M      *lifecycle.Manager
+	Groups store.SyncQueue // the groups SCIM names
+	Now    func() time.Time
+}
+
+func actorOf(ev provider.LifecycleEvent) lifecycle.Actor {
+	return lifecycle.Actor("sync:" + ev.Source)
+}
+
+// skipOf turns a refusal into Skipped; a fault stays an error (retried).
+func skipOf(err error) error {
+	var le *lifecycle.Error
+	if errors.As(err, &le) {
+		return &Skipped{Reason: le.Error(), Err: err}
+	}
+	return err
+}
+
+func (a *Applier) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func input(ev provider.LifecycleEvent) lifecycle.UserInput {
+	in := lifecycle.UserInput{Name: ev.Username, Email: ev.Email, Phone: ev.Phone, DisplayName: ev.DisplayName}
+	if len(ev.Attributes) > 0 {
+		attrs := map[string]string{}
+		for k, v := range ev.Attributes {
+			if s, ok := v.(string); ok {
+				attrs[k] = s
+			}
+		}
+		in.Attributes = &attrs
+	}
+	return in
+}
+
+// Apply applies ev.
+func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
+	m, actor := a.M, actorOf(ev)
+	if ev.Username == "" && ev.Type != provider.EventGroupCreate && ev.Type != provider.EventGroupRename && ev.Type != provider.EventGroupDelete {
+		return &Skipped{Reason: "the event names no user"}
+	}
+	var err error
+	switch ev.Type {
+	case provider.EventUserCreate:
+		_, err = m.CreateUser(ctx, actor, input(ev))
+		var le *lifecycle.Error
+		if errors.As(err, &le) && le.Code == "user_exists" {
+			in := input(ev)
+			in.Name = ""
+			_, err = m.UpdateUser(ctx, actor, ev.Username, in)
+		}
+	case provider.EventUserUpdate:
+		in := input(ev)
+		in.Name = ""
+		if in.Email == nil && in.Phone == nil && in.DisplayName == nil && in.Attributes == nil {
+			_, err = m.GetUser(ctx, ev.Username) // nothing said: only check the user exists
+		} else {
+			_, err = m.UpdateUser(ctx, actor, ev.Username, in)
+		}
+	case provider.EventUserDisable, provider.EventUserEnable:
+		_, err = m.SetUserState(ctx, actor, ev.Username, ev.Type == provider.EventUserDisable)
+	case provider.EventUserDelete:
+		err = m.DeleteUser(ctx, actor, ev.Username)
+		var le *lifecycle.Error
+		if errors.As(err, &le) && le.Kind == lifecycle.NotFound {
+			err = nil // gone already
+		}
+	case provider.EventUserMFAReset:
+		_, err = m.ResetUser(ctx, actor, ev.Username, lifecycle.ResetDelete)
+	case provider.EventGroupMemberAdd, provider.EventGroupMemberRemove:
+		err = a.membership(ctx, ev)
+	case provider.EventGroupCreate, provider.EventGroupRename, provider.EventGroupDelete:
+		err = a.group(ctx, ev)
+	default:
+		return &Skipped{Reason: fmt.Sprintf("unknown event type %q", ev.Type)}
+	}
+	return skipOf(err)
+}
+
+func (a *Applier) membership(ctx context.Context, ev provider.LifecycleEvent) error {
+	if ev.Group == "" {
+		return &Skipped{Reason: "the event names no group"}
+	}
+	u, err := a.M.GetUser(ctx, ev.Username)
+	if err != nil {
+		return err
+	}
+	groups := slices.Clone(u.Groups)
+	has := slices.Contains(groups, ev.Group)
+	switch {
+	case ev.Type == provider.EventGroupMemberAdd && !has:
+		groups = append(groups, ev.Group)
+	case ev.Type == provider.EventGroupMemberRemove && has:
+		groups = slices.DeleteFunc(groups, func(g string) bool { return g == ev.Group })
+	default:
+		return nil
+	}
+	_, err = a.M.UpdateUser(ctx, actorOf(ev), ev.Username, lifecycle.UserInput{Groups: &groups})
+	return err
+}
+
+// group creates, renames or deletes a group: its record (when a Groups store is set) and,
+// for a rename or delete, the membership of every user who holds it.
+func (a *Applier) group(ctx context.Context, ev provider.LifecycleEvent) error {
+	if ev.Group == "" {
+		return &Skipped{Reason: "the event names no group"}
+	}
+	now := a.now()
+	switch ev.Type {
+	case provider.EventGroupCreate:
+		if a.Groups == nil {
+			return nil
+		}
+		err := a.Groups.CreateGroup(ctx, store.Group{ID: builtin.NewID(), Name: ev.Group, CreatedAt: now, UpdatedAt: now})
+		if errors.Is(err, store.ErrExists) {
+			return nil
+		}
+		return err
+	case provider.EventGroupRename:
+		if ev.NewGroup == "" || ev.NewGroup == ev.Group {
+			return nil
+		}
+		if a.Groups != nil {
+			g, err := a.Groups.GetGroupByName(ctx, ev.Group)
+			if err == nil {
+				g.Name, g.UpdatedAt = ev.NewGroup, now
+				err = a.Groups.UpdateGroup(ctx, g)
+			}
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+	case provider.EventGroupDelete:
+		if a.Groups != nil {
+			g, err := a.Groups.GetGroupByName(ctx, ev.Group)
+			if err == nil {
+				err = a.Groups.DeleteGroup(ctx, g.ID)
+			}
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	return a.regroup(ctx, ev)
+}
+
+// regroup renames or removes ev.Group on every member.
+func (a *Applier) regroup(ctx context.Context, ev provider.LifecycleEvent) error {
+	for {
+		// Each round changes the members it lists, so the next round starts again from the
+		// first member left.
+		page, err := a.M.ListUsers(ctx, lifecycle.UserQuery{Group: ev.Group, Limit: 500})
+		if err != nil {
+			return err
+		}
+		for _, u := range page.Users {
+			groups := slices.DeleteFunc(slices.Clone(u.Groups), func(g string) bool { return g == ev.Group })
+			if ev.Type == provider.EventGroupRename {
+				groups = append(groups, ev.NewGroup)
+			}
+			if _, err := a.M.UpdateUser(ctx, actorOf(ev), u.Name, lifecycle.UserInput{Groups: &groups}); err != nil {
+				return err
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+	}
+}

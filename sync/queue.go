@@ -1,0 +1,387 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/store"
+)
+
+// DefaultMaxDeletesPerHour is the deletion guard's default: a source that deletes more
+// users in an hour is paused until an operator resumes it.
+const DefaultMaxDeletesPerHour = 100
+
+// Queue is the durable queue of lifecycle events and its worker. Several processes may run
+// workers on one store: a claim leases an event to one of them, and an event whose worker
+// died is claimed again when its lease passes (applying it twice changes nothing).
+type Queue struct {
+	Store   store.SyncQueue
+	Applier *Applier
+	// Propagators receive every applied event, in order, after emfa's store has it.
+	Propagators []provider.LifecyclePropagator
+	// MaxAttempts before an event is a dead letter (default 10).
+	MaxAttempts int
+	// Backoff is the wait after the nth failure (default 2^n seconds, at most 10 minutes).
+	Backoff func(n int) time.Duration
+	// Lease is how long a claimed event is one worker's (default 1 minute).
+	Lease time.Duration
+	// Settle is how long an event waits in the queue before it is claimed, so that events
+	// delivered out of order a moment apart are applied in the order they happened.
+	Settle time.Duration
+	// Poll is how often an idle worker looks for events (default 500 ms).
+	Poll time.Duration
+	// Batch is how many events one claim takes (default 100).
+	Batch int
+	// MaxDeletesPerHour: the deletion guard (default DefaultMaxDeletesPerHour; < 0 off).
+	MaxDeletesPerHour int
+	// KeepDone is how long applied events are kept for deduplication (default 7 days).
+	KeepDone time.Duration
+	Owner    string
+	Log      *slog.Logger
+	Now      func() time.Time
+
+	wake chan struct{}
+}
+
+func (q *Queue) init() {
+	if q.MaxAttempts <= 0 {
+		q.MaxAttempts = 10
+	}
+	if q.Backoff == nil {
+		q.Backoff = func(n int) time.Duration {
+			return min(time.Duration(1)<<min(n, 20)*time.Second, 10*time.Minute)
+		}
+	}
+	if q.Lease <= 0 {
+		q.Lease = time.Minute
+	}
+	if q.Poll <= 0 {
+		q.Poll = 500 * time.Millisecond
+	}
+	if q.Batch <= 0 {
+		q.Batch = 100
+	}
+	if q.MaxDeletesPerHour == 0 {
+		q.MaxDeletesPerHour = DefaultMaxDeletesPerHour
+	}
+	if q.KeepDone <= 0 {
+		q.KeepDone = 7 * 24 * time.Hour
+	}
+	if q.Owner == "" {
+		q.Owner = builtin.NewID()
+	}
+	if q.Log == nil {
+		q.Log = slog.New(slog.DiscardHandler)
+	}
+	if q.Now == nil {
+		q.Now = time.Now
+	}
+	if q.wake == nil {
+		q.wake = make(chan struct{}, 1)
+	}
+}
+
+// Init sets the defaults; call it once before sharing q.
+func (q *Queue) Init() *Queue { q.init(); return q }
+
+// keyOf is what orders an event: a user's events apply one at a time in order, and so do
+// a group's own.
+func keyOf(ev provider.LifecycleEvent) string {
+	switch ev.Type {
+	case provider.EventGroupCreate, provider.EventGroupRename, provider.EventGroupDelete:
+		return "group:" + ev.Group
+	}
+	return "user:" + ev.Username
+}
+
+// ordered are the event types that say what state a user is in: an older one arriving
+// after a newer one was applied is skipped, not applied over it.
+func ordered(typ string) bool {
+	switch typ {
+	case provider.EventUserCreate, provider.EventUserUpdate, provider.EventUserDisable, provider.EventUserEnable, provider.EventUserDelete:
+		return true
+	}
+	return false
+}
+
+func queued(ev provider.LifecycleEvent, applied bool) (store.QueuedEvent, error) {
+	if ev.ID == "" {
+		ev.ID = builtin.NewID()
+	}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return store.QueuedEvent{}, err
+	}
+	return store.QueuedEvent{Source: ev.Source, EventID: ev.ID, Key: keyOf(ev), Type: ev.Type, Time: ev.Time, Body: body, Applied: applied}, nil
+}
+
+// Enqueue writes events to the queue (those enqueued before, by source and id, are not
+// added again) and returns how many it added. Once it returns nil the events survive a
+// crash: the source may be answered.
+func (q *Queue) Enqueue(ctx context.Context, evs []provider.LifecycleEvent) (int, error) {
+	return q.enqueue(ctx, evs, false)
+}
+
+func (q *Queue) enqueue(ctx context.Context, evs []provider.LifecycleEvent, applied bool) (int, error) {
+	now := q.Now()
+	rows := make([]store.QueuedEvent, 0, len(evs))
+	for _, ev := range evs {
+		if ev.Time.IsZero() {
+			ev.Time = now
+		}
+		r, err := queued(ev, applied)
+		if err != nil {
+			return 0, err
+		}
+		rows = append(rows, r)
+	}
+	n, err := q.Store.EnqueueEvents(ctx, rows, now)
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		q.Wake()
+	}
+	return n, nil
+}
+
+// ApplyNow applies ev at once (SCIM answers with the result), then queues it, applied, for
+// the propagators and the deletion count.
+func (q *Queue) ApplyNow(ctx context.Context, ev provider.LifecycleEvent) error {
+	if ev.Time.IsZero() {
+		ev.Time = q.Now()
+	}
+	if err := q.Applier.Apply(ctx, ev); err != nil {
+		return err
+	}
+	if ordered(ev.Type) {
+		if _, err := q.Store.MarkKey(ctx, keyOf(ev), ev.Time); err != nil {
+			return err
+		}
+	}
+	_, err := q.enqueue(ctx, []provider.LifecycleEvent{ev}, true)
+	return err
+}
+
+// Wake tells this process's worker that events are waiting.
+func (q *Queue) Wake() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// ErrPaused: the source is paused (its deletion guard tripped) until an operator resumes it.
+var ErrPaused = errors.New("source paused: too many deletions; resume it with emfa sync resume")
+
+// AllowDelete is the deletion guard: it pauses source, and says so, when it has deleted
+// MaxDeletesPerHour users in the last hour.
+func (q *Queue) AllowDelete(ctx context.Context, source string) error {
+	ps, err := q.Store.ListPauses(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if p.Source == source {
+			return ErrPaused
+		}
+	}
+	if q.MaxDeletesPerHour < 0 {
+		return nil
+	}
+	now := q.Now()
+	n, err := q.Store.CountApplied(ctx, source, provider.EventUserDelete, now.Add(-time.Hour))
+	if err != nil {
+		return err
+	}
+	if n < q.MaxDeletesPerHour {
+		return nil
+	}
+	reason := fmt.Sprintf("%d users deleted in the last hour (sync.maxDeletesPerHour is %d)", n, q.MaxDeletesPerHour)
+	if err := q.Store.PauseSource(ctx, store.SourcePause{Source: source, Reason: reason, CreatedAt: now}); err != nil {
+		return err
+	}
+	q.Log.Error("sync source paused: deletion guard", "source", source, "reason", reason, "resume", "emfa sync resume "+source)
+	return ErrPaused
+}
+
+// Run works until ctx ends.
+func (q *Queue) Run(ctx context.Context) {
+	q.init()
+	t := time.NewTicker(q.Poll)
+	defer t.Stop()
+	lastPurge := time.Time{}
+	for {
+		n, err := q.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			q.Log.Error("sync queue", "err", err)
+		}
+		if now := q.Now(); now.Sub(lastPurge) > time.Hour {
+			lastPurge = now
+			if _, err := q.Store.DeleteDoneEvents(ctx, now.Add(-q.KeepDone), 10000); err != nil && ctx.Err() == nil {
+				q.Log.Warn("sync queue purge", "err", err)
+			}
+		}
+		if n > 0 && err == nil {
+			continue // more may be waiting
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-q.wake:
+		}
+	}
+}
+
+// RunOnce claims one batch and processes it; it returns how many events it finished.
+func (q *Queue) RunOnce(ctx context.Context) (int, error) {
+	q.init()
+	now := q.Now()
+	evs, err := q.Store.ClaimEvents(ctx, q.Owner, q.Batch, now, now.Add(q.Lease), now.Add(-q.Settle))
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, e := range evs {
+		if err := q.process(ctx, e); err != nil {
+			return done, err
+		}
+		done++
+	}
+	return done, nil
+}
+
+// Drain runs until no event is due (tests, benchmarks, `emfa sync drain`).
+func (q *Queue) Drain(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := q.RunOnce(ctx)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+// process handles one claimed event; it returns an error only when the queue itself fails.
+func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
+	var ev provider.LifecycleEvent
+	if err := json.Unmarshal(e.Body, &ev); err != nil {
+		return q.finish(ctx, e, store.QueueDead, "undecodable event: "+err.Error(), false)
+	}
+	log := q.Log.With("source", e.Source, "event_id", e.EventID, "type", e.Type, "seq", e.Seq)
+	applied := e.Applied
+	if !applied {
+		if ordered(e.Type) {
+			mark, err := q.Store.KeyMark(ctx, e.Key)
+			if err != nil {
+				return q.retry(ctx, e, err, log)
+			}
+			if e.Time.Before(mark) {
+				log.Info("sync event skipped", "reason", "older than an event already applied")
+				return q.finish(ctx, e, store.QueueDone, "skipped: older than an event already applied", false)
+			}
+		}
+		if e.Type == provider.EventUserDelete {
+			if err := q.AllowDelete(ctx, e.Source); errors.Is(err, ErrPaused) {
+				return q.Store.ReleaseEvent(ctx, e.Seq, q.Owner)
+			} else if err != nil {
+				return q.retry(ctx, e, err, log)
+			}
+		}
+		err := q.Applier.Apply(ctx, ev)
+		var sk *Skipped
+		if errors.As(err, &sk) {
+			log.Info("sync event skipped", "reason", sk.Reason)
+			return q.finish(ctx, e, store.QueueDone, sk.Error(), false)
+		}
+		if err != nil {
+			return q.retry(ctx, e, err, log)
+		}
+		applied = true
+		if ordered(e.Type) {
+			if _, err := q.Store.MarkKey(ctx, e.Key, e.Time); err != nil {
+				return q.retry(ctx, e, err, log)
+			}
+		}
+		if len(q.Propagators) > 0 {
+			if err := q.Store.SetEventApplied(ctx, e.Seq, q.Owner, q.Now()); err != nil {
+				return q.lost(e, err, log)
+			}
+			e.Applied = true
+		}
+	}
+	for _, p := range q.Propagators {
+		if err := p.Propagate(ctx, ev); err != nil {
+			return q.retry(ctx, e, fmt.Errorf("propagate: %w", err), log)
+		}
+	}
+	return q.finish(ctx, e, store.QueueDone, "", applied)
+}
+
+func (q *Queue) finish(ctx context.Context, e store.QueuedEvent, state, note string, applied bool) error {
+	// What was done is recorded even when the worker is stopping.
+	err := q.Store.FinishEvent(context.WithoutCancel(ctx), e.Seq, q.Owner, state, note, applied, time.Time{}, q.Now())
+	if errors.Is(err, store.ErrConflict) {
+		return q.lost(e, err, q.Log)
+	}
+	return err
+}
+
+// lost: another worker took the event over after this one's lease passed; it will apply
+// it again, which changes nothing.
+func (q *Queue) lost(e store.QueuedEvent, err error, log *slog.Logger) error {
+	log.Warn("sync event lease lost", "seq", e.Seq, "err", err)
+	return nil
+}
+
+// retry counts a failure: the event waits its backoff, or becomes a dead letter.
+func (q *Queue) retry(ctx context.Context, e store.QueuedEvent, cause error, log *slog.Logger) error {
+	n := e.Attempts + 1
+	now := q.Now()
+	state, next := store.QueuePending, now.Add(q.Backoff(n))
+	if n >= q.MaxAttempts {
+		state = store.QueueDead
+		log.Error("sync event dead-lettered", "attempts", n, "err", cause)
+	} else {
+		log.Warn("sync event failed; will retry", "attempts", n, "retry_at", next, "err", cause)
+	}
+	err := q.Store.FinishEvent(context.WithoutCancel(ctx), e.Seq, q.Owner, state, truncate(cause.Error(), 500), e.Applied, next, now)
+	if errors.Is(err, store.ErrConflict) {
+		return q.lost(e, err, log)
+	}
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// Status is the queue as an operator sees it.
+type Status struct {
+	Counts map[string]map[string]int `json:"counts"` // source → state → events
+	Paused []store.SourcePause       `json:"paused"`
+}
+
+// Status reports the queue's counts and paused sources.
+func (q *Queue) Status(ctx context.Context) (Status, error) {
+	c, err := q.Store.CountEvents(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	p, err := q.Store.ListPauses(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	return Status{Counts: c, Paused: p}, nil
+}

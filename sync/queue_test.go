@@ -1,0 +1,287 @@
+package sync_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/sync"
+)
+
+type clock struct {
+	mu gosync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// fakePropagator records what it is given and fails while fail is set.
+type fakePropagator struct {
+	mu   gosync.Mutex
+	got  []string
+	fail bool
+}
+
+func (f *fakePropagator) Propagate(_ context.Context, ev provider.LifecycleEvent) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail {
+		return errors.New("vendor down")
+	}
+	f.got = append(f.got, ev.Type+" "+ev.Username)
+	return nil
+}
+
+func newQueue(t testing.TB, st store.Store) (*sync.Queue, *lifecycle.Manager, *clock) {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+	m, err := lifecycle.New(lifecycle.Options{Store: st, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sq := st.(store.SyncQueue)
+	q := (&sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq, Now: clk.Now}, Now: clk.Now}).Init()
+	return q, m, clk
+}
+
+func str(s string) *string { return &s }
+
+func ev(id, typ, user string, at time.Time) provider.LifecycleEvent {
+	return provider.LifecycleEvent{ID: id, Type: typ, Source: "okta", Time: at, Username: user}
+}
+
+func drain(t *testing.T, q *sync.Queue) int {
+	t.Helper()
+	n, err := q.Drain(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestQueueAppliesInOrderOnceEach(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		prop := &fakePropagator{}
+		q.Propagators = []provider.LifecyclePropagator{prop}
+		t0 := clk.Now().Add(-time.Minute)
+		create := ev("1", provider.EventUserCreate, "alice", t0)
+		create.Email = str("alice@example.com")
+		upd := ev("2", provider.EventUserUpdate, "alice", t0.Add(time.Second))
+		upd.DisplayName = str("Alice")
+		add := ev("3", provider.EventGroupMemberAdd, "alice", t0.Add(2*time.Second))
+		add.Group = "sms-allowed"
+		dis := ev("4", provider.EventUserDisable, "alice", t0.Add(3*time.Second))
+		// Delivered out of order, and twice.
+		for range 2 {
+			if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{dis, add, upd, create}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := drain(t, q); n != 4 {
+			t.Fatalf("processed %d events, want 4", n)
+		}
+		u, err := m.GetUser(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Email != "alice@example.com" || u.DisplayName != "Alice" || u.State != lifecycle.StateDisabled || len(u.Groups) != 1 {
+			t.Fatalf("user = %+v", u)
+		}
+		want := []string{"user.create alice", "user.update alice", "group.member.add alice", "user.disable alice"}
+		if fmt.Sprint(prop.got) != fmt.Sprint(want) {
+			t.Fatalf("propagated %v, want %v", prop.got, want)
+		}
+		// A late, older event does not undo a newer one; a redelivered one is not queued.
+		late := ev("5", provider.EventUserEnable, "alice", t0.Add(time.Second))
+		if n, _ := q.Enqueue(ctx, []provider.LifecycleEvent{late, dis}); n != 1 {
+			t.Fatalf("enqueued %d, want 1", n)
+		}
+		drain(t, q)
+		if u, _ := m.GetUser(ctx, "alice"); u.State != lifecycle.StateDisabled {
+			t.Fatalf("state = %s after a stale enable", u.State)
+		}
+		// Delete, then an unknown user's events are acknowledged, not retried.
+		del := ev("6", provider.EventUserDelete, "alice", t0.Add(time.Hour))
+		ghost := ev("7", provider.EventUserUpdate, "ghost", t0)
+		ghost.DisplayName = str("Ghost")
+		q.Enqueue(ctx, []provider.LifecycleEvent{del, ghost})
+		drain(t, q)
+		if _, err := m.GetUser(ctx, "alice"); err == nil {
+			t.Fatal("alice survived her deletion")
+		}
+		st2, err := q.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st2.Counts["okta"]["done"] != 7 || st2.Counts["okta"]["pending"] != 0 {
+			t.Fatalf("status = %+v", st2)
+		}
+	})
+}
+
+func TestQueueRetriesThenDeadLetters(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		q.MaxAttempts = 3
+		prop := &fakePropagator{fail: true}
+		q.Propagators = []provider.LifecyclePropagator{prop}
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "bob", clk.Now())})
+		for range 3 {
+			drain(t, q)
+			clk.Advance(time.Hour)
+		}
+		dead, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueueDead})
+		if err != nil || len(dead) != 1 || dead[0].Attempts != 3 || !dead[0].Applied {
+			t.Fatalf("dead letters = %+v, %v", dead, err)
+		}
+		if _, err := m.GetUser(ctx, "bob"); err != nil {
+			t.Fatalf("applied before propagation failed: %v", err)
+		}
+		prop.fail = false
+		if n, err := q.Store.RetryDead(ctx, 0, clk.Now()); n != 1 || err != nil {
+			t.Fatalf("retry = %d, %v", n, err)
+		}
+		drain(t, q)
+		if len(prop.got) != 1 {
+			t.Fatalf("propagated %v", prop.got)
+		}
+	})
+}
+
+func TestQueueSurvivesAWorkerThatDied(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "carol", clk.Now())})
+		// A worker claims the event, then dies before it finishes.
+		got, err := q.Store.ClaimEvents(ctx, "dead-worker", 10, clk.Now(), clk.Now().Add(time.Minute), clk.Now())
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claim = %v, %v", got, err)
+		}
+		if n := drain(t, q); n != 0 {
+			t.Fatalf("claimed a leased event")
+		}
+		clk.Advance(2 * time.Minute)
+		if n := drain(t, q); n != 1 {
+			t.Fatalf("processed %d after the lease passed", n)
+		}
+		if _, err := m.GetUser(ctx, "carol"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestQueueOneUserAtATimeAcrossWorkers(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, _, clk := newQueue(t, st)
+		var evs []provider.LifecycleEvent
+		for i := range 20 {
+			evs = append(evs, ev(fmt.Sprint(i), provider.EventUserCreate, fmt.Sprint("u", i%4), clk.Now().Add(time.Duration(i)*time.Millisecond)))
+		}
+		q.Enqueue(ctx, evs)
+		a, err := q.Store.ClaimEvents(ctx, "a", 100, clk.Now(), clk.Now().Add(time.Minute), clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := q.Store.ClaimEvents(ctx, "b", 100, clk.Now(), clk.Now().Add(time.Minute), clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(a) != 4 || len(b) != 0 {
+			t.Fatalf("claimed %d and %d; want the head of each of 4 users, then none", len(a), len(b))
+		}
+	})
+}
+
+func TestDeletionGuardPausesTheSource(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		q.MaxDeletesPerHour = 3
+		var evs []provider.LifecycleEvent
+		for i := range 5 {
+			name := fmt.Sprint("d", i)
+			if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: name}); err != nil {
+				t.Fatal(err)
+			}
+			evs = append(evs, ev(fmt.Sprint(i), provider.EventUserDelete, name, clk.Now()))
+		}
+		q.Enqueue(ctx, evs)
+		drain(t, q)
+		s, _ := q.Status(ctx)
+		if len(s.Paused) != 1 || s.Paused[0].Source != "okta" || s.Counts["okta"]["pending"] != 2 {
+			t.Fatalf("status = %+v", s)
+		}
+		if err := q.Store.ResumeSource(ctx, "okta"); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(2 * time.Hour)
+		drain(t, q)
+		if s, _ := q.Status(ctx); s.Counts["okta"]["pending"] != 0 {
+			t.Fatalf("status after resume = %+v", s)
+		}
+	})
+}
+
+// TestQueueWorkersKeepEachUsersOrder: two workers (two replicas) drain one queue at once;
+// every user ends with the value of its last event.
+func TestQueueWorkersKeepEachUsersOrder(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q1, m, clk := newQueue(t, st)
+		q2, _, _ := newQueue(t, st)
+		q2.Now = clk.Now
+		q2.Applier.Now = clk.Now
+		var evs []provider.LifecycleEvent
+		for u := range 5 {
+			name := fmt.Sprint("w", u)
+			evs = append(evs, ev(name+"-c", provider.EventUserCreate, name, clk.Now()))
+			for i := range 20 {
+				e := ev(fmt.Sprintf("%s-%d", name, i), provider.EventUserUpdate, name, clk.Now().Add(time.Duration(i+1)*time.Millisecond))
+				e.DisplayName = str(fmt.Sprint("v", i))
+				evs = append(evs, e)
+			}
+		}
+		if _, err := q1.Enqueue(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		var wg gosync.WaitGroup
+		for _, q := range []*sync.Queue{q1, q2} {
+			q.Batch = 3
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					n, err := q.RunOnce(ctx)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if n == 0 {
+						if s, _ := q.Status(ctx); s.Counts["okta"]["pending"] == 0 {
+							return
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for u := range 5 {
+			if got, _ := m.GetUser(ctx, fmt.Sprint("w", u)); got.DisplayName != "v19" {
+				t.Errorf("w%d: %q", u, got.DisplayName)
+			}
+		}
+	})
+}

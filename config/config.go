@@ -25,6 +25,8 @@ type Config struct {
 	// Admin is the admin API; Lifecycle its factors' activation (admin.go).
 	Admin     Admin     `mapstructure:"admin"`
 	Lifecycle Lifecycle `mapstructure:"lifecycle"`
+	// SelfService is the page where users enroll and manage their factors (selfservice.go).
+	SelfService SelfService `mapstructure:"selfService"`
 
 	// Warnings are non-fatal findings of validation (e.g. anonymous access), for the
 	// operator's eyes at start-up and in `emfa check`.

@@ -9,6 +9,7 @@ import (
 // has at most one; a newer link replaces it.
 type SelfServiceLink struct {
 	UserID    string
+	UserName  string // read only: the user's name, filled by GetLink
 	Hash      string // hex SHA-256 of the token
 	CreatedAt time.Time
 	ExpiresAt time.Time

@@ -29,8 +29,9 @@ func (s *Store) PutLink(ctx context.Context, l store.SelfServiceLink) error {
 func (s *Store) GetLink(ctx context.Context, hash string) (store.SelfServiceLink, error) {
 	var l store.SelfServiceLink
 	var created, expires, spent int64
-	err := s.w.QueryRowContext(ctx, `SELECT user_id, hash, created_at, expires_at, spent_at FROM selfservice_links WHERE hash = $1`, hash).
-		Scan(&l.UserID, &l.Hash, &created, &expires, &spent)
+	err := s.w.QueryRowContext(ctx, `SELECT l.user_id, u.name, l.hash, l.created_at, l.expires_at, l.spent_at
+		FROM selfservice_links l JOIN users u ON u.id = l.user_id WHERE l.hash = $1`, hash).
+		Scan(&l.UserID, &l.UserName, &l.Hash, &created, &expires, &spent)
 	if err != nil {
 		return l, s.fail("get self-service link", notFound(err))
 	}
@@ -97,4 +98,17 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, idleBefore, now time.
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+// LinkOfUser finds a user's current link (the send limit looks at its age).
+func (s *Store) LinkOfUser(ctx context.Context, userID string) (store.SelfServiceLink, error) {
+	var l store.SelfServiceLink
+	var created, expires, spent int64
+	err := s.w.QueryRowContext(ctx, `SELECT user_id, hash, created_at, expires_at, spent_at FROM selfservice_links WHERE user_id = $1`, userID).
+		Scan(&l.UserID, &l.Hash, &created, &expires, &spent)
+	if err != nil {
+		return l, s.fail("get self-service link", notFound(err))
+	}
+	l.CreatedAt, l.ExpiresAt, l.SpentAt = fromMillis(created), fromMillis(expires), fromMillis(spent)
+	return l, nil
 }

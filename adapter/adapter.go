@@ -42,6 +42,11 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Admin, when set, serves the admin API under /admin/v1 (admin.go).
 	Admin *lifecycle.Manager
+	// SelfService, when set, serves the self-service page under /self-service/
+	// (selfservice.go) and the admin API's activation links; SelfServiceSecure marks its
+	// cookie Secure even without TLS here (a proxy terminates it).
+	SelfService       *lifecycle.SelfService
+	SelfServiceSecure bool
 }
 
 // Auth is how callers (IBM Verify) authenticate. Any configured method admits a call.
@@ -121,6 +126,10 @@ func New(o Options) *Server {
 	}
 	if o.Admin != nil {
 		s.routeAdmin(e, o.Admin)
+		s.routeActivationLinks(e, o.Admin, o.SelfService)
+	}
+	if o.SelfService != nil {
+		s.routeSelfService(e, o.SelfService, o.SelfServiceSecure)
 	}
 	s.echo = e
 	return s

@@ -106,6 +106,9 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	if e.cfg.Admin.IsEnabled() && e.cfg.Admin.Listen == "" {
 		opts.Admin = admin
 	}
+	if opts.SelfService, opts.SelfServiceSecure, err = e.selfService(admin); err != nil { // selfservice.go
+		return err
+	}
 	stopAdmin, err := e.serveAdmin(ctx, admin)
 	if err != nil {
 		return err

@@ -119,6 +119,31 @@ selfService:
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
+	// waitNotice waits for the page that follows a form's redirect: its notice starts so.
+	waitNotice := func(prefix string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			for i := 0; i < 100; i++ {
+				var got string
+				if chromedp.Evaluate(`(document.querySelector("#notice")||{}).textContent||""`, &got).Do(ctx) == nil && strings.HasPrefix(got, prefix) {
+					return nil
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			return fmt.Errorf("no notice %q", prefix)
+		})
+	}
+	waitH1 := func(want string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			for i := 0; i < 100; i++ {
+				var got string
+				if chromedp.Evaluate(`(document.querySelector("h1")||{}).textContent||""`, &got).Do(ctx) == nil && got == want {
+					return nil
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			return fmt.Errorf("no page %q", want)
+		})
+	}
 	totpCode := func(secret string) string {
 		seed, err := builtin.DecodeSecret(secret)
 		if err != nil {
@@ -169,7 +194,8 @@ selfService:
 		t.Fatalf("no SMS code: %q", smsBody)
 	}
 	var notice string
-	run("confirm sms", chromedp.SendKeys("#code", code), chromedp.Click("#confirm"), chromedp.WaitVisible("#notice"),
+	run("confirm sms", chromedp.SendKeys("#code", code), chromedp.Click("#confirm"),
+		waitNotice("Added"),
 		chromedp.Text("#notice", &notice), shot("08-sms-added"))
 	var rows int
 	run("count", chromedp.Evaluate(`document.querySelectorAll("tbody tr").length`, &rows))
@@ -177,13 +203,14 @@ selfService:
 		t.Fatalf("%d factors listed after adding SMS", rows)
 	}
 	// Remove the SMS factor (the second row).
-	run("remove", chromedp.Click(`tbody tr:nth-child(2) button[aria-label^="Remove"]`), chromedp.WaitVisible("#notice"),
+	run("remove", chromedp.Click(`tbody tr:nth-child(2) button[aria-label^="Remove"]`),
+		waitNotice("Removed"),
 		chromedp.Evaluate(`document.querySelectorAll("tbody tr").length`, &rows), shot("09-removed"))
 	if rows != 1 {
 		t.Fatalf("%d factors after removing", rows)
 	}
 	// The last active factor stays.
-	run("remove last", chromedp.Navigate(base+"/self-service/"), chromedp.WaitVisible("#add"), chromedp.Click(`button[aria-label^="Remove"]`), chromedp.WaitVisible("h1"), chromedp.Text("h1", &title), shot("10-last"))
+	run("remove last", chromedp.Navigate(base+"/self-service/"), chromedp.WaitVisible("#add"), chromedp.Click(`button[aria-label^="Remove"]`), waitH1("That did not work"), chromedp.Text("h1", &title), shot("10-last"))
 	if title != "That did not work" {
 		t.Errorf("removing the last factor: %q", title)
 	}

@@ -29,9 +29,16 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skipf("browser tests need %s (apt-get install -y chromium)", chromiumPath)
 	}
+	// Not t.TempDir: Chromium may still write its profile as the test ends, and a
+	// cleanup that cannot empty the folder fails the test. Removed after the browser.
+	profile, err := os.MkdirTemp("", "emfa-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(profile) })
 	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(420, 900)}
+		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.UserDataDir(profile), chromedp.WindowSize(420, 900)}
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
@@ -144,12 +151,12 @@ selfService:
 			return fmt.Errorf("no page %q", want)
 		})
 	}
-	totpCode := func(secret string) string {
+	totpCode := func(secret string, ahead time.Duration) string {
 		seed, err := builtin.DecodeSecret(secret)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return builtin.HOTP(builtin.SHA1, seed, uint64(builtin.TOTPStep(time.Now().Unix(), 30)), 6)
+		return builtin.HOTP(builtin.SHA1, seed, uint64(builtin.TOTPStep(time.Now().Add(ahead).Unix(), 30)), 6)
 	}
 
 	// The link: choose TOTP, read the key, type its code.
@@ -157,8 +164,8 @@ selfService:
 	run("enroll totp", chromedp.Navigate(link), chromedp.WaitVisible("#enroll"), shot("01-choose"),
 		chromedp.Click("#t-totp"), chromedp.Click("#enroll"), chromedp.WaitVisible("#secret"), shot("02-totp-qr"),
 		chromedp.Text("#secret", &secret))
-	run("confirm totp", chromedp.SendKeys("#code", totpCode(secret)), chromedp.Click("#confirm"),
-		chromedp.WaitVisible("h1"), chromedp.Text("h1", &title), shot("03-done"))
+	run("confirm totp", chromedp.SendKeys("#code", totpCode(secret, 0)), chromedp.Click("#confirm"),
+		waitH1("You are all set"), chromedp.Text("h1", &title), shot("03-done"))
 	if title != "You are all set" {
 		t.Fatalf("after confirming: %q", title)
 	}
@@ -173,11 +180,10 @@ selfService:
 		t.Errorf("forged link: %q", title)
 	}
 
-	// Sign in later with TOTP (next time step, so the code is not a replay).
-	time.Sleep(time.Until(time.Unix((time.Now().Unix()/30+1)*30, 0)))
+	// Sign in later with TOTP: the next step's code (within the window), so not a replay.
 	run("sign in", chromedp.Navigate(base+"/self-service/"), chromedp.WaitVisible("#username"), shot("05-signin"),
 		chromedp.SendKeys("#username", "alice"), chromedp.Click("#m-app"), chromedp.Click("#next"), chromedp.WaitVisible("#code"),
-		chromedp.SendKeys("#code", totpCode(secret)), chromedp.Click("#signin"), chromedp.WaitVisible("#add"), shot("06-factors"))
+		chromedp.SendKeys("#code", totpCode(secret, 30*time.Second)), chromedp.Click("#signin"), chromedp.WaitVisible("#add"), shot("06-factors"))
 
 	// Add SMS: the code comes from the Twilio fake.
 	run("add sms", chromedp.Click("#add"), chromedp.WaitVisible("#enroll"), chromedp.Click("#t-smsotp"),

@@ -73,7 +73,8 @@ func (p *selfServicePage) headers(next echo.HandlerFunc) echo.HandlerFunc {
 
 type pageData struct {
 	Title, Error, Notice, Text, CSRF, User string
-	QR, Secret                             string
+	QR                                     template.URL // a data: URI emfa rendered itself
+	Secret                                 string
 	SignedIn                               bool
 	Capabilities                           []capChoice
 	Factors                                []lifecycle.Factor
@@ -212,8 +213,8 @@ func (p *selfServicePage) enroll(c echo.Context, sess lifecycle.Session) error {
 		return err
 	}
 	d := pageData{Title: "Confirm your new factor", CSRF: sess.CSRF}
-	if qr, ok := out.Output["qrCode"].(string); ok {
-		d.QR = qr
+	if qr, ok := out.Output["qrCode"].(string); ok && strings.HasPrefix(qr, "data:image/png;base64,") {
+		d.QR = template.URL(qr)
 		d.Secret, _ = out.Output["secret"].(string)
 	} else {
 		d.Text = "We sent a code to " + out.Factor.Destination + "."

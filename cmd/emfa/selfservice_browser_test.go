@@ -114,7 +114,7 @@ selfService:
 	shot := func(name string) chromedp.Action {
 		return chromedp.ActionFunc(func(ctx context.Context) error {
 			var buf []byte
-			if err := chromedp.FullScreenshot(&buf, 90).Do(ctx); err != nil {
+			if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
 				return err
 			}
 			return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
@@ -164,6 +164,11 @@ selfService:
 	run("enroll totp", chromedp.Navigate(link), chromedp.WaitVisible("#enroll"), shot("01-choose"),
 		chromedp.Click("#t-totp"), chromedp.Click("#enroll"), chromedp.WaitVisible("#secret"), shot("02-totp-qr"),
 		chromedp.Text("#secret", &secret))
+	var qrWidth int
+	run("qr", chromedp.Evaluate(`document.querySelector("img").naturalWidth`, &qrWidth))
+	if qrWidth == 0 {
+		t.Error("the QR code did not render (html/template refuses a data: URI typed as a string)")
+	}
 	run("confirm totp", chromedp.SendKeys("#code", totpCode(secret, 0)), chromedp.Click("#confirm"),
 		waitH1("You are all set"), chromedp.Text("h1", &title), shot("03-done"))
 	if title != "You are all set" {

@@ -50,6 +50,11 @@ type Options struct {
 	OAuth *OAuth
 	// Sync, when set, serves the enabled directory sources (events.go, scim.go).
 	Sync *Sync
+	// SelfService, when set, serves the self-service page under /self-service/
+	// (selfservice.go) and the admin API's activation links; SelfServiceSecure marks its
+	// cookie Secure even without TLS here (a proxy terminates it).
+	SelfService       *lifecycle.SelfService
+	SelfServiceSecure bool
 }
 
 // Auth is how callers (IBM Verify) authenticate. Any configured method admits a call.
@@ -150,6 +155,10 @@ func New(o Options) *Server {
 	}
 	if o.Admin != nil {
 		s.routeAdmin(e, o.Admin)
+		s.routeActivationLinks(e, o.Admin, o.SelfService)
+	}
+	if o.SelfService != nil {
+		s.routeSelfService(e, o.SelfService, o.SelfServiceSecure)
 	}
 	if o.Sync != nil {
 		s.routeSync(e, *o.Sync)

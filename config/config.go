@@ -30,6 +30,8 @@ type Config struct {
 	Tracing Tracing `mapstructure:"tracing"`
 	// Sync is directory sync: SCIM, Okta event hooks, Verify notifications, Auth0 (sync.go).
 	Sync Sync `mapstructure:"sync"`
+	// SelfService is the page where users enroll and manage their factors (selfservice.go).
+	SelfService SelfService `mapstructure:"selfService"`
 
 	// Warnings are non-fatal findings of validation (e.g. anonymous access), for the
 	// operator's eyes at start-up and in `emfa check`.

@@ -211,6 +211,7 @@ func (c *Config) Validate() error {
 	c.validateAdmin(add)
 	c.validateTelemetry(add)
 	c.validateSync(add)
+	c.validateSelfService(add)
 
 	if len(c.Providers) == 0 {
 		add("providers", "at least one provider is required")

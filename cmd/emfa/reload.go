@@ -81,6 +81,9 @@ func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
 		return nil, err
 	}
 	opts.OAuth = oauth
+	if opts.SelfService, opts.SelfServiceSecure, err = e.selfService(manager); err != nil { // selfservice.go
+		return nil, err
+	}
 	s := &snapshot{env: e, manager: manager}
 	metrics := e.metricsHandler()
 	if e.cfg.Admin.IsEnabled() && e.cfg.Admin.Listen != "" {

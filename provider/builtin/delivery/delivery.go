@@ -49,6 +49,8 @@ type Message struct {
 	Subject string
 	// Text is the rendered message, code included.
 	Text string
+	// HTML, when set, is an e-mail's HTML alternative to Text (an activation link's mail).
+	HTML string
 	// Code is the one-time code alone, and User the user it is for; the HTTP gateway's body
 	// expression sees both.
 	Code string

@@ -202,6 +202,9 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	msg.ToMailAddress(&netmail.Address{Address: to})
 	msg.Subject(m.Subject)
 	msg.SetBodyString(mail.TypeTextPlain, m.Text)
+	if m.HTML != "" {
+		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
+	}
 	msg.SetMessageIDWithValue(messageID(s.domain))
 	msg.SetDateWithValue(s.now())
 

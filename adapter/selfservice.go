@@ -1,0 +1,278 @@
+package adapter
+
+import (
+	"embed"
+	"errors"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/emfa/emfa/lifecycle"
+)
+
+// The self-service page (/self-service/): server-rendered HTML over lifecycle.SelfService.
+// No script, no external asset; every form carries the session's CSRF token.
+
+//go:embed templates/selfservice.html templates/selfservice.css
+var selfServiceFiles embed.FS
+
+var selfServicePages = template.Must(template.ParseFS(selfServiceFiles, "templates/selfservice.html"))
+
+// selfServiceCookie names the session cookie; __Host- when served over TLS.
+const selfServiceCookie = "emfa_ss"
+
+// maxFormField bounds each form field: anything longer is refused, not truncated.
+const maxFormField = 256
+
+const selfServiceCSP = "default-src 'none'; style-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+type selfServicePage struct {
+	s      *Server
+	ss     *lifecycle.SelfService
+	secure bool
+}
+
+// routeSelfService serves the page. secure marks the cookie Secure (TLS, or a trusted
+// proxy's https public URL).
+func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secure bool) {
+	p := &selfServicePage{s: s, ss: ss, secure: secure}
+	g := e.Group("/self-service", p.headers)
+	g.GET("/style.css", func(c echo.Context) error {
+		css, _ := selfServiceFiles.ReadFile("templates/selfservice.css")
+		c.Response().Header().Set(echo.HeaderCacheControl, "max-age=3600")
+		return c.Blob(http.StatusOK, "text/css; charset=utf-8", css)
+	})
+	g.GET("/", p.wrap(p.home))
+	g.GET("/link/:token", p.wrap(p.openLink))
+	g.GET("/enroll", p.wrap(p.choose))
+	g.POST("/enroll", p.wrap(p.form(p.enroll)))
+	g.POST("/confirm", p.wrap(p.form(p.confirm)))
+	g.POST("/signin", p.wrap(p.form(p.signIn)))
+	g.POST("/signin/code", p.wrap(p.form(p.signInCode)))
+	g.POST("/factors/:factor/rename", p.wrap(p.form(p.rename)))
+	g.POST("/factors/:factor/remove", p.wrap(p.form(p.remove)))
+	g.POST("/signout", p.wrap(p.form(p.signOut)))
+}
+
+// headers: a strict CSP, no caching (pages show seeds and QR codes), no referrer (a link's
+// token is in its URL), no framing.
+func (p *selfServicePage) headers(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", selfServiceCSP)
+		h.Set(echo.HeaderCacheControl, "no-store")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set(echo.HeaderXFrameOptions, "DENY")
+		h.Set(echo.HeaderXContentTypeOptions, "nosniff")
+		return next(c)
+	}
+}
+
+type pageData struct {
+	Title, Error, Notice, Text, CSRF, User string
+	QR                                     template.URL // a data: URI emfa rendered itself
+	Secret                                 string
+	SignedIn                               bool
+	Capabilities                           []capChoice
+	Factors                                []lifecycle.Factor
+}
+
+type capChoice struct{ Type, Name string }
+
+var capNames = map[string]string{"totp": "An authenticator app on my phone", "smsotp": "A code by text message",
+	"emailotp": "A code by e-mail", "voicecall": "A code read out in a phone call"}
+
+func (p *selfServicePage) render(c echo.Context, status int, name string, d pageData) error {
+	var b strings.Builder
+	if err := selfServicePages.ExecuteTemplate(&b, name, d); err != nil {
+		return err
+	}
+	return c.HTML(status, b.String())
+}
+
+// wrap answers a handler's error with a page: a refusal's message, or a fault's.
+func (p *selfServicePage) wrap(h echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := h(c)
+		if err == nil {
+			return nil
+		}
+		var le *lifecycle.Error
+		var ae *Error
+		status, title, text := http.StatusInternalServerError, "Something went wrong", "Please try again later."
+		switch {
+		case errors.As(err, &le):
+			status, title, text = adminStatus[le.Kind], "That did not work", le.Msg
+			switch le.Code {
+			case "link_invalid", "link_expired", "link_spent":
+				title = "This link cannot be used"
+			case "session_expired":
+				title = "Your session has ended"
+				p.clearCookie(c)
+			}
+		case errors.As(err, &ae):
+			status, title, text = ae.Status, "That did not work", ae.Msg
+		default:
+			p.s.log.Error("self-service fault", "path", c.Path(), "err", err)
+		}
+		return p.render(c, status, "message", pageData{Title: title, Text: text})
+	}
+}
+
+func (p *selfServicePage) setCookie(c echo.Context, sess lifecycle.Session) {
+	c.SetCookie(&http.Cookie{Name: selfServiceCookie, Value: sess.Cookie, Path: "/self-service/", HttpOnly: true,
+		Secure: p.secure || c.Request().TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int((12 * time.Hour).Seconds())})
+}
+
+func (p *selfServicePage) clearCookie(c echo.Context) {
+	c.SetCookie(&http.Cookie{Name: selfServiceCookie, Value: "", Path: "/self-service/", HttpOnly: true,
+		Secure: p.secure || c.Request().TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+}
+
+func (p *selfServicePage) session(c echo.Context) (lifecycle.Session, error) {
+	ck, err := c.Cookie(selfServiceCookie)
+	if err != nil {
+		return lifecycle.Session{}, lifecycle.ErrNoSession
+	}
+	return p.ss.Session(c.Request().Context(), ck.Value)
+}
+
+// form admits a POST with a live session, a matching CSRF token and no oversized field.
+func (p *selfServicePage) form(h func(echo.Context, lifecycle.Session) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		f, err := c.FormParams()
+		if err != nil {
+			return &Error{Status: http.StatusBadRequest, ID: "invalid_form", Msg: "the form could not be read"}
+		}
+		for _, vs := range f {
+			if len(vs) > 1 || (len(vs) == 1 && len(vs[0]) > maxFormField) {
+				return &Error{Status: http.StatusBadRequest, ID: "invalid_form", Msg: "a field of the form is repeated or too long"}
+			}
+		}
+		sess, err := p.session(c)
+		if err != nil {
+			return err
+		}
+		if err := p.ss.CheckCSRF(sess, f.Get("csrf")); err != nil {
+			return err
+		}
+		return h(c, sess)
+	}
+}
+
+func (p *selfServicePage) home(c echo.Context) error {
+	ctx := c.Request().Context()
+	sess, err := p.session(c)
+	if err == nil && sess.Kind == lifecycle.SessionUser {
+		fs, err := p.ss.Factors(ctx, sess)
+		if err != nil {
+			return err
+		}
+		return p.render(c, http.StatusOK, "factors", pageData{Title: "Your sign-in factors", CSRF: sess.CSRF, User: sess.User,
+			Factors: fs, Notice: c.QueryParam("done")})
+	}
+	sess, err = p.ss.NewSession(ctx)
+	if err != nil {
+		return err
+	}
+	p.setCookie(c, sess)
+	return p.render(c, http.StatusOK, "signin", pageData{Title: "Sign in", CSRF: sess.CSRF})
+}
+
+func (p *selfServicePage) openLink(c echo.Context) error {
+	sess, err := p.ss.OpenLink(c.Request().Context(), c.Param("token"))
+	if err != nil {
+		return err
+	}
+	p.setCookie(c, sess)
+	// The token leaves the address bar (and the history) at once.
+	return c.Redirect(http.StatusSeeOther, "/self-service/enroll")
+}
+
+func (p *selfServicePage) choose(c echo.Context) error {
+	sess, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	if sess.Kind != lifecycle.SessionLink && sess.Kind != lifecycle.SessionUser {
+		return lifecycle.ErrNoSession
+	}
+	d := pageData{Title: "Set up a factor", CSRF: sess.CSRF, User: sess.User, SignedIn: sess.Kind == lifecycle.SessionUser}
+	for _, t := range p.ss.Capabilities() {
+		d.Capabilities = append(d.Capabilities, capChoice{Type: t, Name: capNames[t]})
+	}
+	return p.render(c, http.StatusOK, "choose", d)
+}
+
+func (p *selfServicePage) enroll(c echo.Context, sess lifecycle.Session) error {
+	out, err := p.ss.Enroll(c.Request().Context(), &sess, c.FormValue("type"), c.FormValue("destination"))
+	if err != nil {
+		return err
+	}
+	d := pageData{Title: "Confirm your new factor", CSRF: sess.CSRF}
+	if qr, ok := out.Output["qrCode"].(string); ok && strings.HasPrefix(qr, "data:image/png;base64,") {
+		d.QR = template.URL(qr)
+		d.Secret, _ = out.Output["secret"].(string)
+	} else {
+		d.Text = "We sent a code to " + out.Factor.Destination + "."
+	}
+	return p.render(c, http.StatusOK, "confirm", d)
+}
+
+func (p *selfServicePage) confirm(c echo.Context, sess lifecycle.Session) error {
+	kind := sess.Kind
+	f, err := p.ss.Confirm(c.Request().Context(), &sess, c.FormValue("code"))
+	if err != nil {
+		return err
+	}
+	if kind == lifecycle.SessionLink {
+		p.clearCookie(c)
+		return p.render(c, http.StatusOK, "message", pageData{Title: "You are all set",
+			Text: "Your " + f.Label + " is ready: you will be asked for it when you sign in. You may close this page."})
+	}
+	return c.Redirect(http.StatusSeeOther, "/self-service/?done=Added+"+strings.ReplaceAll(f.Label, " ", "+"))
+}
+
+func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
+	method := c.FormValue("method")
+	if err := p.ss.StartSignIn(c.Request().Context(), &sess, c.FormValue("username"), method); err != nil {
+		return err
+	}
+	text := "Enter the code your authenticator app shows."
+	if method != lifecycle.MethodApp {
+		text = "If this account has such a factor, a code is on its way. Enter it below."
+	}
+	return p.render(c, http.StatusOK, "signincode", pageData{Title: "Enter your code", CSRF: sess.CSRF, Text: text})
+}
+
+func (p *selfServicePage) signInCode(c echo.Context, sess lifecycle.Session) error {
+	next, err := p.ss.FinishSignIn(c.Request().Context(), &sess, c.FormValue("code"))
+	if err != nil {
+		return err
+	}
+	p.setCookie(c, next)
+	return c.Redirect(http.StatusSeeOther, "/self-service/")
+}
+
+func (p *selfServicePage) rename(c echo.Context, sess lifecycle.Session) error {
+	if _, err := p.ss.Rename(c.Request().Context(), sess, c.Param("factor"), c.FormValue("label")); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/self-service/?done=Renamed")
+}
+
+func (p *selfServicePage) remove(c echo.Context, sess lifecycle.Session) error {
+	if err := p.ss.Remove(c.Request().Context(), sess, c.Param("factor")); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/self-service/?done=Removed")
+}
+
+func (p *selfServicePage) signOut(c echo.Context, sess lifecycle.Session) error {
+	p.ss.End(c.Request().Context(), sess)
+	p.clearCookie(c)
+	return c.Redirect(http.StatusSeeOther, "/self-service/")
+}

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/emfa/emfa/internal/smtpfake"
+	"github.com/emfa/emfa/internal/twiliofake"
+	"github.com/emfa/emfa/provider/builtin"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// browser starts headless Chromium for the test, or skips (fails under CI) without it.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set and %s is missing: install it (apt-get install -y chromium)", chromiumPath)
+		}
+		t.Skipf("browser tests need %s (apt-get install -y chromium)", chromiumPath)
+	}
+	// Not t.TempDir: Chromium may still write its profile as the test ends, and a
+	// cleanup that cannot empty the folder fails the test. Removed after the browser.
+	profile, err := os.MkdirTemp("", "emfa-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(profile) })
+	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.UserDataDir(profile), chromedp.WindowSize(420, 900)}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 50*time.Second)
+	t.Cleanup(cancel3)
+	return ctx
+}
+
+// shots is where screenshots go: $EMFA_SCREENSHOTS, else the test's temporary folder.
+func shots(t *testing.T) string {
+	if d := os.Getenv("EMFA_SCREENSHOTS"); d != "" {
+		os.MkdirAll(d, 0o755)
+		return d
+	}
+	return t.TempDir()
+}
+
+func TestSelfServiceBrowser(t *testing.T) {
+	ctx := browser(t)
+	dir := shots(t)
+	mail := smtpfake.Start(t, smtpfake.Options{})
+	sms := twiliofake.New(t, twiliofake.Options{AccountSID: twilioSID, AuthToken: twilioToken})
+	app := &cli{}
+	cfg := writeTestConfig(t, "", fmt.Sprintf(`delivery:
+  mail: {type: smtp, host: %q, port: %d, tls: none, from: "emfa <otp@example.com>", timeout: 5s}
+  sms: {type: twilio, accountSid: %q, authToken: %q, from: %q, baseURL: %q, timeout: 5s}
+providers:
+  - name: Built-in factors
+    credentialPrefix: emfa
+    capabilities: [totp, smsotp]
+    engine: builtin
+    builtin:
+      smsotp: {sender: sms, template: "Your code is {{code}}"}
+selfService:
+  enabled: true
+  capabilities: [totp, smsotp]
+  publicURL: http://127.0.0.1:1
+  mail: {sender: mail, subject: "Set up MFA, {{.DisplayName}}"}
+`, mail.Host(), mail.Port(), twilioSID, twilioToken, twilioFrom, sms.URL()))
+	token := strings.TrimSpace(app.must(t, "tokens", "create", "--name", "idm", "--scope", "write", "--config", cfg))
+	base, logs, _ := app.serve(t, "--config", cfg)
+	_ = logs
+	admin := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		fmt.Fprint(&b, readAll(resp))
+		return resp.StatusCode, b.String()
+	}
+	if code, body := admin("POST", "/admin/v1/users", `{"name":"alice","email":"alice@example.com","displayName":"Alice Liddell"}`); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	if code, body := admin("POST", "/admin/v1/users/alice/activation-link", ``); code != 201 {
+		t.Fatalf("link: %d %s", code, body)
+	}
+	msgs := mail.To("alice@example.com")
+	if len(msgs) != 1 {
+		t.Fatalf("%d mails", len(msgs))
+	}
+	raw := strings.ReplaceAll(strings.ReplaceAll(msgs[0].Data, "=\r\n", ""), "=3D", "=")
+	m := regexp.MustCompile(`http://127\.0\.0\.1:1(/self-service/link/[A-Za-z0-9_-]{43})`).FindStringSubmatch(raw)
+	if m == nil {
+		t.Fatalf("no link in the mail:\n%s", raw)
+	}
+	link := base + m[1]
+	shot := func(name string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			var buf []byte
+			if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
+		})
+	}
+	run := func(what string, actions ...chromedp.Action) {
+		t.Helper()
+		if err := chromedp.Run(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	// waitNotice waits for the page that follows a form's redirect: its notice starts so.
+	waitNotice := func(prefix string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			for i := 0; i < 100; i++ {
+				var got string
+				if chromedp.Evaluate(`(document.querySelector("#notice")||{}).textContent||""`, &got).Do(ctx) == nil && strings.HasPrefix(got, prefix) {
+					return nil
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			return fmt.Errorf("no notice %q", prefix)
+		})
+	}
+	waitH1 := func(want string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			for i := 0; i < 100; i++ {
+				var got string
+				if chromedp.Evaluate(`(document.querySelector("h1")||{}).textContent||""`, &got).Do(ctx) == nil && got == want {
+					return nil
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			return fmt.Errorf("no page %q", want)
+		})
+	}
+	totpCode := func(secret string, ahead time.Duration) string {
+		seed, err := builtin.DecodeSecret(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return builtin.HOTP(builtin.SHA1, seed, uint64(builtin.TOTPStep(time.Now().Add(ahead).Unix(), 30)), 6)
+	}
+
+	// The link: choose TOTP, read the key, type its code.
+	var secret, title string
+	run("enroll totp", chromedp.Navigate(link), chromedp.WaitVisible("#enroll"), shot("01-choose"),
+		chromedp.Click("#t-totp"), chromedp.Click("#enroll"), chromedp.WaitVisible("#secret"), shot("02-totp-qr"),
+		chromedp.Text("#secret", &secret))
+	var qrWidth int
+	run("qr", chromedp.Evaluate(`document.querySelector("img").naturalWidth`, &qrWidth))
+	if qrWidth == 0 {
+		t.Error("the QR code did not render (html/template refuses a data: URI typed as a string)")
+	}
+	run("confirm totp", chromedp.SendKeys("#code", totpCode(secret, 0)), chromedp.Click("#confirm"),
+		waitH1("You are all set"), chromedp.Text("h1", &title), shot("03-done"))
+	if title != "You are all set" {
+		t.Fatalf("after confirming: %q", title)
+	}
+	// The link is spent.
+	run("spent link", chromedp.Navigate(link), chromedp.WaitVisible("h1"), chromedp.Text("h1", &title), shot("04-spent"))
+	if title != "This link cannot be used" {
+		t.Errorf("spent link: %q", title)
+	}
+	// A forged link.
+	run("forged link", chromedp.Navigate(base+"/self-service/link/"+strings.Repeat("A", 43)), chromedp.WaitVisible("h1"), chromedp.Text("h1", &title))
+	if title != "This link cannot be used" {
+		t.Errorf("forged link: %q", title)
+	}
+
+	// Sign in later with TOTP: the next step's code (within the window), so not a replay.
+	run("sign in", chromedp.Navigate(base+"/self-service/"), chromedp.WaitVisible("#username"), shot("05-signin"),
+		chromedp.SendKeys("#username", "alice"), chromedp.Click("#m-app"), chromedp.Click("#next"), chromedp.WaitVisible("#code"),
+		chromedp.SendKeys("#code", totpCode(secret, 30*time.Second)), chromedp.Click("#signin"), chromedp.WaitVisible("#add"), shot("06-factors"))
+
+	// Add SMS: the code comes from the Twilio fake.
+	run("add sms", chromedp.Click("#add"), chromedp.WaitVisible("#enroll"), chromedp.Click("#t-smsotp"),
+		chromedp.SendKeys("#destination", alicePhone), chromedp.Click("#enroll"), chromedp.WaitVisible("#code"), shot("07-sms-sent"))
+	var smsBody string
+	for i := 0; i < 50 && smsBody == ""; i++ {
+		for _, m := range sms.Messages() {
+			smsBody = m.Body
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	code := regexp.MustCompile(`\d{6}`).FindString(smsBody)
+	if code == "" {
+		t.Fatalf("no SMS code: %q", smsBody)
+	}
+	var notice string
+	run("confirm sms", chromedp.SendKeys("#code", code), chromedp.Click("#confirm"),
+		waitNotice("Added"),
+		chromedp.Text("#notice", &notice), shot("08-sms-added"))
+	var rows int
+	run("count", chromedp.Evaluate(`document.querySelectorAll("tbody tr").length`, &rows))
+	if rows != 2 {
+		t.Fatalf("%d factors listed after adding SMS", rows)
+	}
+	// Remove the SMS factor (the second row).
+	run("remove", chromedp.Click(`tbody tr:nth-child(2) button[aria-label^="Remove"]`),
+		waitNotice("Removed"),
+		chromedp.Evaluate(`document.querySelectorAll("tbody tr").length`, &rows), shot("09-removed"))
+	if rows != 1 {
+		t.Fatalf("%d factors after removing", rows)
+	}
+	// The last active factor stays.
+	run("remove last", chromedp.Navigate(base+"/self-service/"), chromedp.WaitVisible("#add"), chromedp.Click(`button[aria-label^="Remove"]`), waitH1("That did not work"), chromedp.Text("h1", &title), shot("10-last"))
+	if title != "That did not work" {
+		t.Errorf("removing the last factor: %q", title)
+	}
+	// Disabled while signed in: the next request is refused.
+	if code, body := admin("POST", "/admin/v1/users/alice/disable", ``); code != 200 {
+		t.Fatalf("disable: %d %s", code, body)
+	}
+	run("disabled", chromedp.Navigate(base+"/self-service/"), chromedp.WaitVisible("h1"), chromedp.Text("h1", &title))
+	if title != "Sign in" {
+		t.Errorf("after disabling: %q, want the sign-in page", title)
+	}
+	t.Logf("screenshots in %s", dir)
+}
+
+func readAll(resp *http.Response) string {
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			return b.String()
+		}
+	}
+}

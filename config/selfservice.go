@@ -1,0 +1,148 @@
+package config
+
+import (
+	htmltemplate "html/template"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// SelfService configures the self-service page (/self-service/): activation links e-mailed
+// to users, the enrollment they open, and sign-in to manage one's own factors.
+type SelfService struct {
+	Enabled bool `mapstructure:"enabled"`
+	// Capabilities are the factor types a user may enroll on the page (totp, smsotp,
+	// emailotp, voicecall). Default: totp.
+	Capabilities []string `mapstructure:"capabilities"`
+	// LinkLifetime: default 168h (7 days), at most 21 days.
+	LinkLifetime time.Duration `mapstructure:"linkLifetime"`
+	// SessionIdle ends a page session unused that long. Default 10m.
+	SessionIdle time.Duration `mapstructure:"sessionIdle"`
+	// AllowRemoveLast lets a user remove their last active factor.
+	AllowRemoveLast bool `mapstructure:"allowRemoveLast"`
+	// PublicURL is where users reach emfa (https://mfa.example.com): links point there.
+	PublicURL string          `mapstructure:"publicURL"`
+	Mail      SelfServiceMail `mapstructure:"mail"`
+}
+
+// SelfServiceMail is the e-mail that carries an activation link. Templates see
+// {{.DisplayName}}, {{.Link}} and {{.Expires}}; the text (and the HTML, when set) must
+// show {{.Link}}.
+type SelfServiceMail struct {
+	Sender   string `mapstructure:"sender"`
+	Subject  string `mapstructure:"subject"`
+	Template string `mapstructure:"template"`
+	HTML     string `mapstructure:"html"`
+}
+
+// Self-service defaults.
+const (
+	DefaultLinkLifetime = 7 * 24 * time.Hour
+	DefaultSessionIdle  = 10 * time.Minute
+	DefaultLinkSubject  = "Set up your sign-in verification"
+	DefaultLinkTemplate = `Hello {{.DisplayName}},
+
+open this link to set up your second sign-in factor:
+
+{{.Link}}
+
+The link works once and expires on {{.Expires}}.
+`
+	DefaultLinkHTML = `<p>Hello {{.DisplayName}},</p>
+<p>open this link to set up your second sign-in factor:</p>
+<p><a href="{{.Link}}">{{.Link}}</a></p>
+<p>The link works once and expires on {{.Expires}}.</p>
+`
+)
+
+// SelfServiceTypes are the factor types the page can enroll.
+var SelfServiceTypes = []string{"totp", "smsotp", "emailotp", "voicecall"}
+
+// WithDefaults fills what the operator left unset.
+func (s SelfService) WithDefaults() SelfService {
+	if len(s.Capabilities) == 0 {
+		s.Capabilities = []string{"totp"}
+	}
+	if s.LinkLifetime == 0 {
+		s.LinkLifetime = DefaultLinkLifetime
+	}
+	if s.SessionIdle == 0 {
+		s.SessionIdle = DefaultSessionIdle
+	}
+	if s.Mail.Subject == "" {
+		s.Mail.Subject = DefaultLinkSubject
+	}
+	if s.Mail.Template == "" {
+		s.Mail.Template = DefaultLinkTemplate
+		if s.Mail.HTML == "" {
+			s.Mail.HTML = DefaultLinkHTML
+		}
+	}
+	return s
+}
+
+func (c *Config) validateSelfService(add func(path, format string, args ...any)) {
+	s := c.SelfService
+	if !s.Enabled {
+		return
+	}
+	for i, cp := range s.Capabilities {
+		if !containsFold(SelfServiceTypes, cp) {
+			add(pathIndex("selfService.capabilities", i), "%q cannot be enrolled on the page (want %s)", cp, strings.Join(SelfServiceTypes, ", "))
+		}
+	}
+	if d := s.LinkLifetime; d != 0 && (d < 10*time.Minute || d > 21*24*time.Hour) {
+		// NIST SP 800-63B §6.1.2.3: at most 7 days, 21 by exception.
+		add("selfService.linkLifetime", "must be between 10m and 504h (21 days), not %s", d)
+	}
+	if d := s.SessionIdle; d != 0 && (d < time.Minute || d > time.Hour) {
+		add("selfService.sessionIdle", "must be between 1m and 1h, not %s", d)
+	}
+	if u, err := url.Parse(s.PublicURL); s.PublicURL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		add("selfService.publicURL", "must be the absolute http(s) URL users reach emfa at, not %q", s.PublicURL)
+	}
+	if s.Mail.Sender == "" {
+		add("selfService.mail.sender", "is required: the name of an e-mail sender under delivery")
+	} else if d, ok := c.DeliveryNamed(s.Mail.Sender); !ok {
+		add("selfService.mail.sender", "no sender %q under delivery", s.Mail.Sender)
+	} else if !strings.EqualFold(d.Type, "smtp") && !strings.EqualFold(d.Type, "log") && !strings.EqualFold(d.Type, "http") {
+		add("selfService.mail.sender", "sender %q (%s) cannot send e-mail", s.Mail.Sender, d.Type)
+	}
+	if strings.ContainsAny(s.Mail.Subject, "\r\n") {
+		add("selfService.mail.subject", "must be one line")
+	}
+	checkMailTemplate := func(path, text string, html bool) {
+		if text == "" {
+			return
+		}
+		var err error
+		if html {
+			_, err = htmltemplate.New("").Option("missingkey=error").Parse(text)
+		} else {
+			_, err = template.New("").Option("missingkey=error").Parse(text)
+		}
+		if err != nil {
+			add(path, "%v", err)
+		} else if !strings.Contains(text, "{{.Link}}") {
+			add(path, "must show the link: {{.Link}} is missing")
+		}
+	}
+	if _, err := template.New("").Parse(s.Mail.Subject); err != nil {
+		add("selfService.mail.subject", "%v", err)
+	}
+	checkMailTemplate("selfService.mail.template", s.Mail.Template, false)
+	checkMailTemplate("selfService.mail.html", s.Mail.HTML, true)
+}
+
+func containsFold(list []string, v string) bool {
+	for _, s := range list {
+		if strings.EqualFold(s, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func pathIndex(p string, i int) string { return p + "[" + strconv.Itoa(i) + "]" }

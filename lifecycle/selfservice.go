@@ -1,0 +1,558 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/builtin/delivery"
+	"github.com/emfa/emfa/store"
+)
+
+// SelfServiceActor is the actor of every change made on the self-service page.
+const SelfServiceActor Actor = "self-service"
+
+// Session kinds.
+const (
+	SessionAnon = "anon" // before sign-in
+	SessionLink = "link" // opened by an activation link: may enroll, once
+	SessionUser = "user" // signed in with an active factor: manages its factors
+)
+
+// linkMinInterval is the send limit of activation links: one per user per interval.
+const linkMinInterval = time.Minute
+
+// maxSessionLife ends a session however active it is.
+const maxSessionLife = 12 * time.Hour
+
+// SelfServiceOptions configure the self-service page's rules.
+type SelfServiceOptions struct {
+	Capabilities    []string
+	LinkLifetime    time.Duration
+	SessionIdle     time.Duration
+	AllowRemoveLast bool
+	// PublicURL is where users reach emfa; links are PublicURL/self-service/link/TOKEN.
+	PublicURL string
+	Mailer    delivery.Sender
+	Subject   string
+	Text      string
+	HTML      string
+}
+
+// SelfService is the rules of the self-service page: activation links, sessions,
+// enrollment by the user, sign-in with an active factor, and managing one's factors.
+type SelfService struct {
+	m       *Manager
+	st      store.SelfService
+	o       SelfServiceOptions
+	subject *template.Template
+	text    *template.Template
+	html    *htmltemplate.Template
+}
+
+// SelfService builds the page's rules, or says why it cannot (the store keeps no links,
+// a template is broken).
+func (m *Manager) SelfService(o SelfServiceOptions) (*SelfService, error) {
+	st, ok := m.store.(store.SelfService)
+	if !ok {
+		return nil, errors.New("self-service: the store keeps no activation links")
+	}
+	s := &SelfService{m: m, st: st, o: o}
+	var err error
+	if s.subject, err = template.New("subject").Option("missingkey=error").Parse(o.Subject); err != nil {
+		return nil, fmt.Errorf("self-service: subject: %w", err)
+	}
+	if s.text, err = template.New("text").Option("missingkey=error").Parse(o.Text); err != nil {
+		return nil, fmt.Errorf("self-service: template: %w", err)
+	}
+	if o.HTML != "" {
+		if s.html, err = htmltemplate.New("html").Option("missingkey=error").Parse(o.HTML); err != nil {
+			return nil, fmt.Errorf("self-service: html: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Capabilities are the factor types a user may enroll on the page.
+func (s *SelfService) Capabilities() []string { return s.o.Capabilities }
+
+// SessionIdle is how long an unused session lasts.
+func (s *SelfService) SessionIdle() time.Duration { return s.o.SessionIdle }
+
+// secret is a fresh 256-bit token and its stored hash.
+func secret() (token, hash string) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, hashOf(token)
+}
+
+func hashOf(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// Link is an activation link just issued. URL is set only when it was not delivered.
+type Link struct {
+	URL       string    `json:"url,omitempty"`
+	Expires   time.Time `json:"expires"`
+	Delivered bool      `json:"delivered"`
+	To        string    `json:"to,omitempty"` // the masked address it went to
+}
+
+// IssueLink creates a user's activation link, replacing any older one, and e-mails it
+// (deliver) or returns it. One link per user per minute.
+func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, deliver bool) (Link, error) {
+	const action = "selfservice.link"
+	r, err := s.m.store.GetUserRecord(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return Link{}, notFound("not_found", "user", "no user %q", name)
+	}
+	if err != nil {
+		return Link{}, err
+	}
+	if r.Disabled {
+		return Link{}, s.m.refuse(ctx, actor, action, name, "", conflict("user_disabled", "", "user %q is disabled", name))
+	}
+	if deliver && r.Profile.Email == "" {
+		return Link{}, s.m.refuse(ctx, actor, action, name, "", conflict("no_email", "email", "user %q has no e-mail address; set one or ask for deliver: false", name))
+	}
+	if deliver && s.o.Mailer == nil {
+		return Link{}, s.m.refuse(ctx, actor, action, name, "", conflict("no_mailer", "", "selfService.mail.sender is not configured"))
+	}
+	now := s.m.now()
+	if old, err := s.linkOf(ctx, r.ID); err == nil && now.Sub(old.CreatedAt) < linkMinInterval {
+		return Link{}, s.m.refuse(ctx, actor, action, name, "", &Error{Kind: Refused, Code: "too_many_links",
+			Msg: fmt.Sprintf("a link was issued for %q less than %s ago", name, linkMinInterval)})
+	}
+	token, hash := secret()
+	l := store.SelfServiceLink{UserID: r.ID, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(s.o.LinkLifetime)}
+	if err := s.st.PutLink(ctx, l); err != nil {
+		return Link{}, errorOf(err, "user")
+	}
+	url := strings.TrimSuffix(s.o.PublicURL, "/") + "/self-service/link/" + token
+	out := Link{Expires: l.ExpiresAt.Truncate(time.Millisecond)}
+	if !deliver {
+		out.URL = url
+		s.m.audit(ctx, actor, action, name, "", "SUCCESS", "returned to the caller")
+		return out, nil
+	}
+	display := cmpOr(r.Profile.DisplayName, name)
+	data := map[string]any{"DisplayName": display, "Link": url, "Expires": l.ExpiresAt.UTC().Format("2 January 2006 15:04 MST")}
+	msg := delivery.Message{To: r.Profile.Email, Channel: delivery.Email, User: name}
+	var b bytes.Buffer
+	if err := s.subject.Execute(&b, data); err != nil {
+		return Link{}, err
+	}
+	msg.Subject = b.String()
+	b.Reset()
+	if err := s.text.Execute(&b, data); err != nil {
+		return Link{}, err
+	}
+	msg.Text = b.String()
+	if s.html != nil {
+		b.Reset()
+		if err := s.html.Execute(&b, data); err != nil {
+			return Link{}, err
+		}
+		msg.HTML = b.String()
+	}
+	if err := s.o.Mailer.Send(ctx, msg); err != nil {
+		s.m.audit(ctx, actor, action, name, "", "FAILED", "not sent: "+err.Error())
+		return Link{}, &Error{Kind: Refused, Code: "link_not_sent", Msg: "the link could not be e-mailed; retry later"}
+	}
+	out.Delivered, out.To = true, delivery.MaskEmail(r.Profile.Email)
+	s.m.audit(ctx, actor, action, name, "", "SUCCESS", "e-mailed to "+out.To)
+	return out, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// linkOf finds a user's current link by reading it through its hash-less key: the store
+// indexes links by hash, so this asks for the user's row directly.
+func (s *SelfService) linkOf(ctx context.Context, userID string) (store.SelfServiceLink, error) {
+	type byUser interface {
+		LinkOfUser(ctx context.Context, userID string) (store.SelfServiceLink, error)
+	}
+	if b, ok := s.st.(byUser); ok {
+		return b.LinkOfUser(ctx, userID)
+	}
+	return store.SelfServiceLink{}, store.ErrNotFound
+}
+
+// Session is a browser's session as the page sees it.
+type Session struct {
+	Cookie string // the token the browser holds
+	Kind   string
+	User   string // the user's name, "" before sign-in
+	CSRF   string
+	// State is the step under way: a factor being enrolled, a sign-in challenge.
+	State SessionState
+	rec   store.SelfServiceSession
+}
+
+// SessionState is what a session remembers between pages.
+type SessionState struct {
+	User       string `json:"user,omitempty"`
+	Enrolling  string `json:"enrolling,omitempty"` // factor ID awaiting its first code
+	EnrollType string `json:"enrollType,omitempty"`
+	Method     string `json:"method,omitempty"` // sign-in: app, smsotp, emailotp, voicecall
+	Factor     string `json:"factor,omitempty"` // sign-in: the factor challenged
+	Capability string `json:"capability,omitempty"`
+	Tx         string `json:"tx,omitempty"`
+}
+
+// ErrNoSession is a missing, expired or refused session: the page starts again.
+var ErrNoSession = &Error{Kind: Unauthorized, Code: "session_expired", Msg: "your session has ended; start again"}
+
+func (s *SelfService) newSession(ctx context.Context, kind, userID, linkHash string, st SessionState) (Session, error) {
+	cookie, hash := secret()
+	csrf, _ := secret()
+	now := s.m.now()
+	data, _ := json.Marshal(st)
+	rec := store.SelfServiceSession{Hash: hash, UserID: userID, Kind: kind, LinkHash: linkHash, CSRF: csrf, Data: string(data),
+		SeenAt: now, ExpiresAt: now.Add(maxSessionLife)}
+	if err := s.st.PutSession(ctx, rec); err != nil {
+		return Session{}, err
+	}
+	return Session{Cookie: cookie, Kind: kind, User: st.User, CSRF: csrf, State: st, rec: rec}, nil
+}
+
+// NewSession starts an anonymous session (the sign-in form's CSRF token).
+func (s *SelfService) NewSession(ctx context.Context) (Session, error) {
+	return s.newSession(ctx, SessionAnon, "", "", SessionState{})
+}
+
+// Link refusals.
+var (
+	ErrLinkInvalid = &Error{Kind: NotFound, Code: "link_invalid", Msg: "this link is not valid: it may have been mistyped, replaced by a newer one, or already used"}
+	ErrLinkExpired = &Error{Kind: Conflict, Code: "link_expired", Msg: "this link has expired; ask for a new one"}
+	ErrLinkSpent   = &Error{Kind: Conflict, Code: "link_spent", Msg: "this link has been used already; sign in instead, or ask for a new one"}
+)
+
+// OpenLink checks an activation link and starts the session that may enroll with it.
+// Opening changes nothing: only a completed enrollment spends the link.
+func (s *SelfService) OpenLink(ctx context.Context, token string) (Session, error) {
+	if len(token) < 40 || len(token) > 64 {
+		return Session{}, ErrLinkInvalid
+	}
+	l, err := s.st.GetLink(ctx, hashOf(token))
+	if errors.Is(err, store.ErrNotFound) {
+		s.m.audit(ctx, SelfServiceActor, "selfservice.open", "", "", "FAILED", "unknown link")
+		return Session{}, ErrLinkInvalid
+	}
+	if err != nil {
+		return Session{}, err
+	}
+	u, err := s.userByID(ctx, l)
+	if err != nil {
+		return Session{}, err
+	}
+	switch {
+	case !l.SpentAt.IsZero():
+		s.m.audit(ctx, SelfServiceActor, "selfservice.open", u.Name, "", "FAILED", "link spent")
+		return Session{}, ErrLinkSpent
+	case !s.m.now().Before(l.ExpiresAt):
+		s.m.audit(ctx, SelfServiceActor, "selfservice.open", u.Name, "", "FAILED", "link expired")
+		return Session{}, ErrLinkExpired
+	case u.Disabled:
+		s.m.audit(ctx, SelfServiceActor, "selfservice.open", u.Name, "", "FAILED", "user disabled")
+		return Session{}, ErrLinkInvalid
+	}
+	s.m.audit(ctx, SelfServiceActor, "selfservice.open", u.Name, "", "SUCCESS", "")
+	return s.newSession(ctx, SessionLink, u.ID, l.Hash, SessionState{User: u.Name})
+}
+
+// userByID finds the link's user by the name the store joined, checking it is the same.
+func (s *SelfService) userByID(ctx context.Context, l store.SelfServiceLink) (store.User, error) {
+	u, err := s.m.store.GetUser(ctx, l.UserName)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.ID != l.UserID) {
+		return store.User{}, ErrLinkInvalid
+	}
+	return u, err
+}
+
+// Session finds the session of a cookie, refusing one idle too long, past its end, or
+// whose user was disabled or deleted meanwhile; each use extends its idle timeout.
+func (s *SelfService) Session(ctx context.Context, cookie string) (Session, error) {
+	if cookie == "" || len(cookie) > 64 {
+		return Session{}, ErrNoSession
+	}
+	rec, err := s.st.GetSession(ctx, hashOf(cookie))
+	if errors.Is(err, store.ErrNotFound) {
+		return Session{}, ErrNoSession
+	}
+	if err != nil {
+		return Session{}, err
+	}
+	now := s.m.now()
+	if now.Sub(rec.SeenAt) > s.o.SessionIdle || !now.Before(rec.ExpiresAt) {
+		s.st.DeleteSession(ctx, rec.Hash)
+		return Session{}, ErrNoSession
+	}
+	var st SessionState
+	json.Unmarshal([]byte(rec.Data), &st)
+	if rec.UserID != "" {
+		u, err := s.m.store.GetUser(ctx, st.User)
+		if err != nil || u.ID != rec.UserID || u.Disabled {
+			s.st.DeleteSession(ctx, rec.Hash)
+			s.m.audit(ctx, SelfServiceActor, "selfservice.session", st.User, "", "FAILED", "user disabled or deleted during the session")
+			return Session{}, ErrNoSession
+		}
+	}
+	rec.SeenAt = now
+	if err := s.st.PutSession(ctx, rec); err != nil {
+		return Session{}, err
+	}
+	return Session{Cookie: cookie, Kind: rec.Kind, User: st.User, CSRF: rec.CSRF, State: st, rec: rec}, nil
+}
+
+// CheckCSRF compares a form's token with the session's in constant time.
+func (s *SelfService) CheckCSRF(sess Session, token string) error {
+	if token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(sess.CSRF)) != 1 {
+		return &Error{Kind: Forbidden, Code: "csrf", Msg: "this form is stale or was not sent by the page; reload it and try again"}
+	}
+	return nil
+}
+
+// save writes a session's state.
+func (s *SelfService) save(ctx context.Context, sess *Session) error {
+	data, _ := json.Marshal(sess.State)
+	sess.rec.Data = string(data)
+	return s.st.PutSession(ctx, sess.rec)
+}
+
+// End ends a session.
+func (s *SelfService) End(ctx context.Context, sess Session) error {
+	return s.st.DeleteSession(ctx, sess.rec.Hash)
+}
+
+// Enroll starts the enrollment of a factor of type typ (dest: a phone number or an
+// e-mail address for code factors) by the session's user.
+func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest string) (Enrolled, error) {
+	if sess.Kind != SessionLink && sess.Kind != SessionUser {
+		return Enrolled{}, ErrNoSession
+	}
+	if !slices.Contains(s.o.Capabilities, typ) {
+		return Enrolled{}, invalid("invalid_type", "type", "%q cannot be enrolled here", typ)
+	}
+	in := Enrollment{Type: typ, Activation: ActivationPasscode, Params: map[string]json.RawMessage{}}
+	switch builtin.Destination(typ) {
+	case "phone":
+		v, _ := json.Marshal(strings.TrimSpace(dest))
+		in.Params["phone"] = v
+	case "email":
+		v, _ := json.Marshal(strings.TrimSpace(dest))
+		in.Params["email"] = v
+	}
+	in.Label = map[string]string{"totp": "Authenticator app", "smsotp": "Text message", "emailotp": "E-mail", "voicecall": "Phone call"}[typ]
+	if sess.State.Enrolling != "" {
+		// A previous attempt never confirmed: it goes, so abandoned seeds do not pile up.
+		s.m.DeleteFactor(ctx, SelfServiceActor, sess.User, sess.State.Enrolling)
+	}
+	out, err := s.m.EnrollFactor(ctx, SelfServiceActor, sess.User, in)
+	if err != nil {
+		return Enrolled{}, err
+	}
+	sess.State.Enrolling, sess.State.EnrollType = out.Factor.ID, typ
+	return out, s.save(ctx, sess)
+}
+
+// Confirm checks the first code of the factor being enrolled and makes it active. On a
+// link session it spends the link first: of two browsers racing, one wins.
+func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (Factor, error) {
+	id := sess.State.Enrolling
+	if id == "" {
+		return Factor{}, conflict("not_enrolling", "", "no factor is waiting for its first code")
+	}
+	if len(code) > 16 {
+		return Factor{}, invalid("invalid_field", "code", "is too long")
+	}
+	now := s.m.now()
+	if sess.Kind == SessionLink {
+		if err := s.st.SpendLink(ctx, sess.rec.LinkHash, now); err != nil {
+			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+				s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, id, "FAILED", "link spent or replaced")
+				return Factor{}, ErrLinkSpent
+			}
+			return Factor{}, err
+		}
+	}
+	f, err := s.m.ActivateFactor(ctx, SelfServiceActor, sess.User, id, strings.TrimSpace(code))
+	if err != nil {
+		if sess.Kind == SessionLink {
+			s.st.UnspendLink(context.WithoutCancel(ctx), sess.rec.LinkHash, now)
+		}
+		return Factor{}, err
+	}
+	sess.State.Enrolling, sess.State.EnrollType = "", ""
+	if sess.Kind == SessionLink {
+		// No automatic sign-in after an activation link (OWASP): the session ends.
+		return f, s.End(ctx, *sess)
+	}
+	return f, s.save(ctx, sess)
+}
+
+// Resend sends the factor being enrolled a new code.
+func (s *SelfService) Resend(ctx context.Context, sess *Session) error {
+	if sess.State.Enrolling == "" {
+		return conflict("not_enrolling", "", "no factor is waiting for its first code")
+	}
+	_, err := s.m.ResendActivation(ctx, SelfServiceActor, sess.User, sess.State.Enrolling)
+	return err
+}
+
+// Sign-in methods.
+const (
+	MethodApp = "app" // a TOTP or HOTP code
+)
+
+// signInTypes are the factor types each sign-in method tries.
+func signInTypes(method string) []string {
+	if method == MethodApp {
+		return []string{"totp", "hotp"}
+	}
+	return []string{method}
+}
+
+// StartSignIn begins a sign-in: for a code sent by SMS, e-mail or call it sends one to
+// the user's factor of that type. Whether the user or factor exists never shows: the
+// answer is the same, and the code typed next fails.
+func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, method string) error {
+	if method != MethodApp && !slices.Contains([]string{"smsotp", "emailotp", "voicecall"}, method) {
+		return invalid("invalid_field", "method", "unknown sign-in method")
+	}
+	if CheckName(username) != nil {
+		username = ""
+	}
+	sess.State = SessionState{User: username, Method: method}
+	if method != MethodApp && username != "" {
+		for _, e := range s.m.engines {
+			list, err := e.Enrollments(ctx, username)
+			if err != nil {
+				return err
+			}
+			i := slices.IndexFunc(list, func(en provider.Enrollment) bool { return en.Capability == method })
+			if i < 0 {
+				continue
+			}
+			out, err := e.Initiate(ctx, provider.Request{Capability: method, ID: list[i].ID, Username: username,
+				Attributes: map[string]any{"username": username}})
+			if err != nil {
+				return err
+			}
+			if out.Status == provider.StatusPending {
+				sess.State.Factor, sess.State.Capability, sess.State.Tx = list[i].ID, method, out.TransactionID
+			}
+			s.m.audit(ctx, SelfServiceActor, "selfservice.signin.start", username, list[i].ID, string(out.Status), out.Reason)
+			break
+		}
+	}
+	return s.save(ctx, sess)
+}
+
+// ErrSignIn is every failed sign-in, whatever the reason.
+var ErrSignIn = &Error{Kind: Refused, Code: "signin_failed", Msg: "that did not work: check the user name and the code, or wait and try again"}
+
+// FinishSignIn checks the code through the same engine path as Verify's validate (a
+// wrong code counts toward the factor's lockout). On success the session is replaced by
+// a signed-in one under a new cookie.
+func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code string) (Session, error) {
+	st := sess.State
+	if st.Method == "" || st.User == "" || code == "" || len(code) > 16 {
+		return Session{}, ErrSignIn
+	}
+	code = strings.TrimSpace(code)
+	for _, e := range s.m.engines {
+		list, err := e.Enrollments(ctx, st.User)
+		if err != nil {
+			return Session{}, err
+		}
+		for _, en := range list {
+			if !slices.Contains(signInTypes(st.Method), en.Capability) {
+				continue
+			}
+			if st.Tx != "" && en.ID != st.Factor {
+				continue
+			}
+			out, err := e.Validate(ctx, provider.Request{Capability: en.Capability, ID: en.ID, TransactionID: st.Tx,
+				Username: st.User, Passvalue: code, Attributes: map[string]any{"username": st.User, "passvalue": code}})
+			if err != nil {
+				return Session{}, err
+			}
+			if out.Status == provider.StatusSuccess {
+				u, err := s.m.store.GetUser(ctx, st.User)
+				if err != nil {
+					return Session{}, err
+				}
+				s.End(ctx, *sess)
+				s.m.audit(ctx, SelfServiceActor, "selfservice.signin", st.User, en.ID, "SUCCESS", "")
+				return s.newSession(ctx, SessionUser, u.ID, "", SessionState{User: st.User})
+			}
+			s.m.audit(ctx, SelfServiceActor, "selfservice.signin", st.User, en.ID, "FAILED", out.Reason)
+		}
+	}
+	return Session{}, ErrSignIn
+}
+
+// Factors lists the signed-in user's factors.
+func (s *SelfService) Factors(ctx context.Context, sess Session) ([]Factor, error) {
+	if sess.Kind != SessionUser {
+		return nil, ErrNoSession
+	}
+	return s.m.ListFactors(ctx, sess.User)
+}
+
+// Rename changes the label of one of the user's factors.
+func (s *SelfService) Rename(ctx context.Context, sess Session, id, label string) (Factor, error) {
+	if sess.Kind != SessionUser {
+		return Factor{}, ErrNoSession
+	}
+	return s.m.RenameFactor(ctx, SelfServiceActor, sess.User, id, strings.TrimSpace(label))
+}
+
+// Remove deletes one of the user's factors, never the last active one unless the
+// operator allows it.
+func (s *SelfService) Remove(ctx context.Context, sess Session, id string) error {
+	if sess.Kind != SessionUser {
+		return ErrNoSession
+	}
+	fs, err := s.m.ListFactors(ctx, sess.User)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(fs, func(f Factor) bool { return f.ID == id })
+	if i < 0 {
+		return notFound("not_found", "factor", "you have no such factor")
+	}
+	active := 0
+	for _, f := range fs {
+		if f.State == FactorActive {
+			active++
+		}
+	}
+	if fs[i].State == FactorActive && active == 1 && !s.o.AllowRemoveLast {
+		return s.m.refuse(ctx, SelfServiceActor, "factors.delete", sess.User, id,
+			conflict("last_factor", "", "this is your only active factor: add another one before removing it"))
+	}
+	return s.m.DeleteFactor(ctx, SelfServiceActor, sess.User, id)
+}

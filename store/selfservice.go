@@ -1,0 +1,50 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// SelfServiceLink is a user's activation link: only the hash of its token is kept. A user
+// has at most one; a newer link replaces it.
+type SelfServiceLink struct {
+	UserID    string
+	UserName  string // read only: the user's name, filled by GetLink
+	Hash      string // hex SHA-256 of the token
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	SpentAt   time.Time // zero until an enrollment completes with it
+}
+
+// SelfServiceSession is a browser's session on the self-service page, kept in the store
+// so that every replica sees it. Only the hash of its cookie is kept.
+type SelfServiceSession struct {
+	Hash      string
+	UserID    string // "" before sign-in
+	Kind      string // "anon", "link", "user"
+	LinkHash  string // the link that opened a "link" session
+	CSRF      string
+	Data      string // the page's state between steps (JSON)
+	SeenAt    time.Time
+	ExpiresAt time.Time // absolute end, whatever the activity
+}
+
+// SelfService is what the self-service page needs of a store beyond Store. It is optional:
+// lifecycle checks for it with a type assertion, so a store without it simply has no
+// self-service.
+type SelfService interface {
+	// PutLink stores l as its user's only link, replacing an older one.
+	PutLink(ctx context.Context, l SelfServiceLink) error
+	// GetLink finds a link by its hash; ErrNotFound when there is none.
+	GetLink(ctx context.Context, hash string) (SelfServiceLink, error)
+	// SpendLink marks an unspent link spent; of concurrent calls one succeeds, the others
+	// get ErrConflict (ErrNotFound: no such link).
+	SpendLink(ctx context.Context, hash string, now time.Time) error
+	// UnspendLink takes back SpendLink's mark set at now (the enrollment it was for failed).
+	UnspendLink(ctx context.Context, hash string, now time.Time) error
+	PutSession(ctx context.Context, s SelfServiceSession) error
+	GetSession(ctx context.Context, hash string) (SelfServiceSession, error)
+	DeleteSession(ctx context.Context, hash string) error
+	// DeleteExpiredSessions removes sessions last seen before idleBefore or past their end.
+	DeleteExpiredSessions(ctx context.Context, idleBefore, now time.Time) (int, error)
+}

@@ -1,0 +1,114 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/emfa/emfa/store"
+)
+
+var _ store.SelfService = (*Store)(nil)
+
+func (s *Store) PutLink(ctx context.Context, l store.SelfServiceLink) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO selfservice_links (user_id, hash, created_at, expires_at, spent_at)
+		VALUES ($1, $2, $3, $4, 0)
+		ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at,
+			expires_at = excluded.expires_at, spent_at = 0`,
+		l.UserID, l.Hash, millis(l.CreatedAt), millis(l.ExpiresAt))
+	if c := s.d.Constraint(err); c != nil {
+		err = c
+	}
+	if err != nil {
+		return s.fail("put self-service link", err)
+	}
+	return nil
+}
+
+func (s *Store) GetLink(ctx context.Context, hash string) (store.SelfServiceLink, error) {
+	var l store.SelfServiceLink
+	var created, expires, spent int64
+	err := s.w.QueryRowContext(ctx, `SELECT l.user_id, u.name, l.hash, l.created_at, l.expires_at, l.spent_at
+		FROM selfservice_links l JOIN users u ON u.id = l.user_id WHERE l.hash = $1`, hash).
+		Scan(&l.UserID, &l.UserName, &l.Hash, &created, &expires, &spent)
+	if err != nil {
+		return l, s.fail("get self-service link", notFound(err))
+	}
+	l.CreatedAt, l.ExpiresAt, l.SpentAt = fromMillis(created), fromMillis(expires), fromMillis(spent)
+	return l, nil
+}
+
+func (s *Store) SpendLink(ctx context.Context, hash string, now time.Time) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE selfservice_links SET spent_at = $2 WHERE hash = $1 AND spent_at = 0`, hash, millis(now))
+	if err := changedOne(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			if _, gerr := s.GetLink(ctx, hash); gerr == nil {
+				err = fmt.Errorf("link spent already: %w", store.ErrConflict)
+			}
+		}
+		return s.fail("spend self-service link", err)
+	}
+	return nil
+}
+
+func (s *Store) UnspendLink(ctx context.Context, hash string, now time.Time) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE selfservice_links SET spent_at = 0 WHERE hash = $1 AND spent_at = $2`, hash, millis(now))
+	if err != nil {
+		return s.fail("unspend self-service link", err)
+	}
+	return nil
+}
+
+func (s *Store) PutSession(ctx context.Context, ss store.SelfServiceSession) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO selfservice_sessions (hash, user_id, kind, link_hash, csrf, data, seen_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (hash) DO UPDATE SET user_id = excluded.user_id, kind = excluded.kind, link_hash = excluded.link_hash,
+			csrf = excluded.csrf, data = excluded.data, seen_at = excluded.seen_at, expires_at = excluded.expires_at`,
+		ss.Hash, ss.UserID, ss.Kind, ss.LinkHash, ss.CSRF, ss.Data, millis(ss.SeenAt), millis(ss.ExpiresAt))
+	if err != nil {
+		return s.fail("put self-service session", err)
+	}
+	return nil
+}
+
+func (s *Store) GetSession(ctx context.Context, hash string) (store.SelfServiceSession, error) {
+	var ss store.SelfServiceSession
+	var seen, expires int64
+	err := s.w.QueryRowContext(ctx, `SELECT hash, user_id, kind, link_hash, csrf, data, seen_at, expires_at FROM selfservice_sessions WHERE hash = $1`, hash).
+		Scan(&ss.Hash, &ss.UserID, &ss.Kind, &ss.LinkHash, &ss.CSRF, &ss.Data, &seen, &expires)
+	if err != nil {
+		return ss, s.fail("get self-service session", notFound(err))
+	}
+	ss.SeenAt, ss.ExpiresAt = fromMillis(seen), fromMillis(expires)
+	return ss, nil
+}
+
+func (s *Store) DeleteSession(ctx context.Context, hash string) error {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM selfservice_sessions WHERE hash = $1`, hash); err != nil {
+		return s.fail("delete self-service session", err)
+	}
+	return nil
+}
+
+func (s *Store) DeleteExpiredSessions(ctx context.Context, idleBefore, now time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM selfservice_sessions WHERE seen_at < $1 OR expires_at < $2`, millis(idleBefore), millis(now))
+	if err != nil {
+		return 0, s.fail("delete expired self-service sessions", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// LinkOfUser finds a user's current link (the send limit looks at its age).
+func (s *Store) LinkOfUser(ctx context.Context, userID string) (store.SelfServiceLink, error) {
+	var l store.SelfServiceLink
+	var created, expires, spent int64
+	err := s.w.QueryRowContext(ctx, `SELECT user_id, hash, created_at, expires_at, spent_at FROM selfservice_links WHERE user_id = $1`, userID).
+		Scan(&l.UserID, &l.Hash, &created, &expires, &spent)
+	if err != nil {
+		return l, s.fail("get self-service link", notFound(err))
+	}
+	l.CreatedAt, l.ExpiresAt, l.SpentAt = fromMillis(created), fromMillis(expires), fromMillis(spent)
+	return l, nil
+}

@@ -1,6 +1,11 @@
 package config
 
-import "net/url"
+import (
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
 
 // Metrics configures the Prometheus endpoint /metrics, served on admin.listen when that
 // is set, else on server.listen.
@@ -23,18 +28,38 @@ type Tracing struct {
 	// SampleRatio is the share of new traces kept (0 < r ≤ 1); unset: 1. A caller's
 	// sampled parent is always followed.
 	SampleRatio float64 `mapstructure:"sampleRatio"`
+	// ServiceName is the service.name of every span; unset: emfa.
+	ServiceName string `mapstructure:"serviceName"`
 }
+
+// Enabled reports whether spans are exported: only when an endpoint is set.
+func (t Tracing) Enabled() bool { return t.Endpoint != "" }
 
 func (c *Config) validateTelemetry(add func(path, format string, args ...any)) {
 	if t := c.Metrics.Token.Reveal(); t != "" && len(t) < MinSecretChars && !c.Server.Auth.AllowWeakSecrets {
 		add("metrics.token", "must be at least %d characters", MinSecretChars)
 	}
 	if e := c.Tracing.Endpoint; e != "" {
-		if u, err := url.Parse(e); err != nil || (u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https" && u.Host == "") {
-			add("tracing.endpoint", "%q is not a URL or host:port", e)
+		if !validOTLPEndpoint(e) {
+			add("tracing.endpoint", "%q is not an http(s):// URL or host:port", e)
+		} else if strings.HasPrefix(strings.ToLower(e), "https://") && c.Tracing.Insecure {
+			add("tracing.insecure", "an https endpoint is not insecure: use http:// or drop insecure")
 		}
+	} else if c.Tracing.Insecure || c.Tracing.SampleRatio != 0 || c.Tracing.ServiceName != "" {
+		add("tracing.endpoint", "is required when other tracing settings are set (tracing is off without it)")
 	}
 	if r := c.Tracing.SampleRatio; r < 0 || r > 1 {
 		add("tracing.sampleRatio", "must be between 0 and 1, not %g", r)
 	}
+}
+
+// validOTLPEndpoint accepts an http:// or https:// URL with a host, or host:port.
+func validOTLPEndpoint(e string) bool {
+	if strings.Contains(e, "://") {
+		u, err := url.Parse(e)
+		return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+	}
+	host, port, err := net.SplitHostPort(e)
+	n, perr := strconv.Atoi(port)
+	return err == nil && host != "" && perr == nil && n > 0 && n < 65536
 }

@@ -132,6 +132,21 @@ func (p *Provider) Test(ctx context.Context) (Outcome, error) {
 func (p *Provider) call(ctx context.Context, resource string, req Request, fn func(context.Context, Request) (Outcome, error)) (out Outcome, err error) {
 	var d *decision
 	c, exposed := p.Capability(req.Capability)
+	ctx, span := StartSpan(ctx, "contract "+resource, AttrProvider.String(p.CredentialPrefix),
+		AttrResource.String(resource), AttrCapability.String(c))
+	if span.IsRecording() {
+		defer func() {
+			status := string(out.Status)
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
+				status = "timeout"
+			case err != nil:
+				status = "error"
+			}
+			span.SetAttributes(AttrStatus.String(status))
+			EndSpan(span, err != nil, "no decision")
+		}()
+	}
 	if p.Observer != nil {
 		start := time.Now()
 		defer func() {
@@ -251,6 +266,7 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 		d = nil // recorded already, or elsewhere: the Provider writes it apart
 	}
 	var out Outcome
+	ctx, span := StartSpan(ctx, "store.update")
 	err := st.Update(ctx, func(w store.Writer) error {
 		var err error
 		if out, err = fn(w); err != nil || d == nil || out.Status == "" {
@@ -258,6 +274,10 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 		}
 		return w.AppendAudit(ctx, d.event(out))
 	})
+	if err == nil && out.Status != "" && span.IsRecording() {
+		span.SetAttributes(AttrStatus.String(string(out.Status)))
+	}
+	EndSpan(span, err != nil, "unit not committed")
 	if err != nil {
 		return Outcome{}, err
 	}

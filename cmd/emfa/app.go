@@ -261,6 +261,9 @@ type env struct {
 	swept func(builtin.Swept, error)
 	// metrics, when set (serve), counts what providers, engines and the adapter do.
 	metrics *telemetry.Metrics
+	// tracing, when set (serve with tracing.endpoint), wraps the vendor clients'
+	// transports; the server's handler is wrapped by serve.
+	tracing *telemetry.Tracing
 }
 
 // openEnv loads the configuration and opens the store, for serve (mode forServe) or an
@@ -390,6 +393,9 @@ func (e *env) providers() ([]*provider.Provider, error) {
 				ChallengeLifetime: p.ChallengeLifetime, Log: e.log, Now: e.now, Audit: e.store}
 			if e.metrics != nil {
 				ro.Observer = e.metrics
+			}
+			if e.tracing != nil {
+				ro.WrapTransport = e.tracing.Transport
 			}
 			r, err := remote.New(ro)
 			if err != nil {

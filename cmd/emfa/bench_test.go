@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/provider"
@@ -33,6 +35,13 @@ func benchServer(b *testing.B) (srv *httptest.Server, factorID string, clock *at
 // idempotency records on, as serve has them.
 func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID string, clock *atomic.Int64, seed []byte) {
 	return benchServerWith(b, storage, nil)
+}
+
+// benchServerTraced is benchServer with tr tracing (nil: none), as serve wires it.
+func benchServerTraced(b *testing.B, tr *telemetry.Tracing) (srv *httptest.Server, factorID string, clock *atomic.Int64, seed []byte) {
+	srv, factorID, clock, seed = benchServerWith(b, "", nil)
+	srv.Config.Handler = tr.Handler(srv.Config.Handler)
+	return srv, factorID, clock, seed
 }
 
 // benchServerWith is benchServerOn with metrics m counting (nil: none), as serve has them.
@@ -112,6 +121,32 @@ func BenchmarkHTTPValidateMetrics(b *testing.B) {
 				m = telemetry.NewMetrics("bench")
 			}
 			srv, factorID, clock, seed := benchServerWith(b, "", m)
+			benchValidate(b, srv, factorID, clock, seed, false)
+		})
+	}
+}
+
+// BenchmarkHTTPValidateTracing is the cost of tracing on the validate path: without,
+// and with every request sampled (ratio 1) into an in-memory exporter — the server span,
+// the contract span and the store unit's span.
+func BenchmarkHTTPValidateTracing(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("tracing=%v", on), func(b *testing.B) {
+			var tr *telemetry.Tracing
+			if on {
+				exp := tracetest.NewInMemoryExporter()
+				var err error
+				if tr, err = telemetry.NewTracing(b.Context(), telemetry.TracingOptions{SampleRatio: 1, Exporter: exp}); err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { tr.Shutdown(context.Background()) })
+				defer func() {
+					if len(exp.GetSpans()) == 0 {
+						b.Error("no spans")
+					}
+				}()
+			}
+			srv, factorID, clock, seed := benchServerTraced(b, tr)
 			benchValidate(b, srv, factorID, clock, seed, false)
 		})
 	}

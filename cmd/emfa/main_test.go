@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/emfa/emfa/provider/builtin"
 )
 
@@ -47,13 +49,15 @@ func TestMain(m *testing.M) {
 type cli struct {
 	clock *manualClock // nil: the real clock
 	swept func(builtin.Swept, error)
+	// traces, when set, receives serve's spans (tracing.endpoint must still be set).
+	traces sdktrace.SpanExporter
 }
 
 // fakeCLI is a cli on a fake clock, starting now, that only Advance moves.
 func fakeCLI() *cli { return &cli{clock: &manualClock{t: time.Now()}} }
 
 func (c *cli) deps(stdout, stderr io.Writer) deps {
-	d := deps{stdout: stdout, stderr: stderr, now: time.Now, swept: c.swept}
+	d := deps{stdout: stdout, stderr: stderr, now: time.Now, swept: c.swept, traceExporter: c.traces}
 	if c.clock != nil {
 		d.now = c.clock.Now
 	}

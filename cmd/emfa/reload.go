@@ -179,7 +179,7 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptio
 	if err == nil {
 		var keysErr error
 		ne := &env{cfg: cfg, store: base.store, log: base.log, now: base.now, swept: base.swept,
-			metrics: base.metrics, senderOverride: base.senderOverride}
+			metrics: base.metrics, tracing: base.tracing, senderOverride: base.senderOverride}
 		if ne.keys, keysErr = newKeyring(cfg); keysErr != nil {
 			err = keysErr
 		} else {

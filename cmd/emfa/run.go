@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/emfa/emfa/provider/builtin"
 )
@@ -28,6 +29,9 @@ type deps struct {
 	// reload, when set, asks serve to reload as SIGHUP does; reloaded learns each outcome.
 	reload   <-chan struct{}
 	reloaded func(error)
+	// traceExporter, when set, receives serve's spans instead of tracing.endpoint's
+	// collector (tracing stays off without an endpoint).
+	traceExporter sdktrace.SpanExporter
 }
 
 // processDeps are the real process's.

@@ -77,6 +77,17 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	if e.metrics == nil {
 		e.metrics = telemetry.NewMetrics(moduleVersion())
 	}
+	if e.tracing, err = d.newTracing(ctx, e.cfg.Tracing); err != nil {
+		return err
+	}
+	// Last out: every span the server and the engines ended is flushed.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := e.tracing.Shutdown(sctx); err != nil {
+			e.log.Warn("tracing: spans not flushed", "err", err)
+		}
+	}()
 	var so snapshotOptions
 	if recordDir != "" {
 		rec := newRecorder(e, o.config, recordDir)
@@ -114,7 +125,7 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 		}
 	}()
 	srv := &http.Server{
-		Handler:           l,
+		Handler:           e.tracing.Handler(l),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       e.cfg.Server.RequestTimeout + 5*time.Second,
 		WriteTimeout:      e.cfg.Server.RequestTimeout + 5*time.Second,

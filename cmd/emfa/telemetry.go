@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"runtime/debug"
 
+	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/telemetry"
 )
@@ -36,3 +39,23 @@ func (o engineObserver) SendRefused(sender string) { o.m.SendRefused(sender) }
 func (o engineObserver) Lockout(capability string) { o.m.Lockout(o.provider, capability) }
 
 var _ builtin.Observer = engineObserver{}
+
+// newTracing builds the tracer provider tracing.* configures, or nil (no-op, nothing
+// installed) when no endpoint is set. It becomes the process-wide provider and W3C trace
+// context the propagator, for instrumentation that reads the globals.
+func (d *deps) newTracing(ctx context.Context, c config.Tracing) (*telemetry.Tracing, error) {
+	if !c.Enabled() {
+		return nil, nil
+	}
+	t, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{
+		Endpoint: c.Endpoint, Insecure: c.Insecure, SampleRatio: c.SampleRatio,
+		ServiceName: c.ServiceName, Version: moduleVersion(), Exporter: d.traceExporter,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	if d.traceExporter == nil {
+		t.SetGlobal() // tests run many servers in one process: theirs stay their own
+	}
+	return t, nil
+}

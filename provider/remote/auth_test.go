@@ -141,7 +141,7 @@ func (c *fakeClock) advance(d time.Duration) {
 // provision builds the client and authenticator for w as the engine will.
 func provision(t *testing.T, w *Webhook) (*client, *authenticator) {
 	t.Helper()
-	c, err := newClient(w)
+	c, err := newClient(w, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -589,7 +589,7 @@ func TestMTLS(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := newClient(&Webhook{Authentication: Authentication{Type: AuthMTLS, MTLS: tt.m}})
+			_, err := newClient(&Webhook{Authentication: Authentication{Type: AuthMTLS, MTLS: tt.m}}, nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "mtls") {
 				t.Errorf("err = %v, want it to say %q", err, tt.want)
 			}

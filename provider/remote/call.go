@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/transform"
 )
@@ -31,11 +34,13 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 	}
 	base, target, host, out := e.start(r)
 	if r.outgoing != nil {
-		res, err := r.outgoing.EvalValue(ctx, transform.Vars{
+		cctx, span := e.celSpan(ctx, r, "outgoing")
+		res, err := r.outgoing.EvalValue(cctx, transform.Vars{
 			transform.VarBody: body, transform.VarHeader: e.headerValue,
 			transform.VarMethod: r.methodValue, transform.VarPath: transform.NewValue(out.path), transform.VarHost: host,
 			transform.VarAuthenticationHeader: e.authValue, transform.VarNow: e.now(),
 		})
+		provider.EndSpan(span, err != nil, "transform failed")
 		if err != nil {
 			e.stats.TransformErrors.Add(1)
 			outcome = "transform_error"
@@ -63,8 +68,19 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 	}
 
 	sent := time.Now()
-	resp, err := e.send(ctx, target, out, payloadBytes)
+	vctx, span := provider.StartSpan(ctx, "vendor "+r.name, provider.AttrProvider.String(e.prefix), provider.AttrResource.String(r.name),
+		attribute.String("http.request.method", out.method), attribute.String("server.address", target.Hostname()))
+	resp, err := e.send(vctx, target, out, payloadBytes)
 	took = time.Since(sent)
+	if span.IsRecording() {
+		if err == nil {
+			span.SetAttributes(attribute.Int("http.response.status_code", resp.Status))
+			provider.EndSpan(span, !e.w.accepts(r.def, resp.Status), "unexpected status")
+		} else {
+			span.SetAttributes(attribute.String("error.type", errorKind(err)))
+			provider.EndSpan(span, true, "vendor call failed")
+		}
+	}
 	e.urls.report(base, err == nil && resp.Status < 500)
 	if err != nil {
 		e.stats.VendorErrors.Add(1)
@@ -87,7 +103,8 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 		return vendorBody, true
 	}
 	outcome = "transform_error" // until the incoming transform gives a body
-	res, err := r.incoming.EvalValue(ctx, transform.Vars{
+	cctx, span := e.celSpan(ctx, r, "incoming")
+	res, err := r.incoming.EvalValue(cctx, transform.Vars{
 		transform.VarBody: vendorBody, transform.VarHeader: transform.NewHeaderValue(resp.Header),
 		transform.VarStatusCode: int64(resp.Status),
 		transform.VarRequest: map[string]any{
@@ -95,6 +112,7 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 			"path": out.path, "host": host,
 		},
 	})
+	provider.EndSpan(span, err != nil, "transform failed")
 	if err != nil {
 		e.stats.TransformErrors.Add(1)
 		e.observer.CELError(e.prefix, r.name, "incoming")
@@ -110,6 +128,12 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 	}
 	outcome = "ok"
 	return answer, true
+}
+
+// celSpan starts the span of one CEL transform of r (direction: outgoing or incoming).
+func (e *Engine) celSpan(ctx context.Context, r *resource, direction string) (context.Context, trace.Span) {
+	return provider.StartSpan(ctx, "cel "+direction, provider.AttrProvider.String(e.prefix),
+		provider.AttrResource.String(r.name), attribute.String("emfa.direction", direction))
 }
 
 // send makes the request, and once more with a fresh token if a token-based

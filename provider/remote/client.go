@@ -76,7 +76,7 @@ type client struct {
 
 // newClient builds the client for w: its timeouts, body limit, connection bounds and the
 // TLS side of its authentication (client certificate, CA), whose files it reads now.
-func newClient(w *Webhook) (*client, error) {
+func newClient(w *Webhook, wrap func(http.RoundTripper) http.RoundTripper) (*client, error) {
 	tlsCfg, err := clientTLSConfig(w.Authentication)
 	if err != nil {
 		return nil, err
@@ -99,8 +99,12 @@ func newClient(w *Webhook) (*client, error) {
 		ForceAttemptHTTP2:     true,
 	}
 	tr.MaxResponseHeaderBytes = maxResponseHeaderBytes
+	var rt http.RoundTripper = tr
+	if wrap != nil {
+		rt = wrap(tr)
+	}
 	return &client{
-		hc:        &http.Client{Transport: tr, CheckRedirect: noRedirect},
+		hc:        &http.Client{Transport: rt, CheckRedirect: noRedirect},
 		transport: tr,
 		timeout:   timeout,
 		maxBody:   cmp.Or(w.MaxResponseBytes, DefaultMaxResponseBytes),

@@ -67,7 +67,7 @@ func TestDo(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	c, err := newClient(&Webhook{MaxResponseBytes: limit})
+	c, err := newClient(&Webhook{MaxResponseBytes: limit}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestDoTimeouts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := newClient(&Webhook{Timeout: Duration(tt.timeout)})
+			c, err := newClient(&Webhook{Timeout: Duration(tt.timeout)}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -183,7 +183,7 @@ func TestDoRefused(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	c, err := newClient(&Webhook{})
+	c, err := newClient(&Webhook{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestDoReusesAndClosesConnections(t *testing.T) {
 	}
 	srv.Start()
 
-	c, err := newClient(&Webhook{})
+	c, err := newClient(&Webhook{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func BenchmarkDo(b *testing.B) {
 		idle int
 	}{{"pooled", 0}, {"idle2", 2}} {
 		b.Run(bc.name, func(b *testing.B) {
-			c, err := newClient(&Webhook{})
+			c, err := newClient(&Webhook{}, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

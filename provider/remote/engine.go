@@ -31,6 +31,10 @@ type Options struct {
 	Audit provider.Auditor
 	// Observer, when set, counts every vendor call by outcome and every failed transform.
 	Observer Observer
+	// WrapTransport, when set, wraps the vendor client's transport (tracing: a client span
+	// per attempt and the W3C traceparent header), so this package needs no instrumentation
+	// library. Token requests (OAuth) go around it.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Observer learns what an operator counts about vendor calls. outcome is one of ok,
@@ -103,7 +107,7 @@ func New(o Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := newClient(w)
+	c, err := newClient(w, o.WrapTransport)
 	if err != nil {
 		return nil, fmt.Errorf("remote: client: %w", err)
 	}

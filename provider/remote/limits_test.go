@@ -20,7 +20,7 @@ func TestVendorHeadersBounded(t *testing.T) {
 		w.Write([]byte(`{}`))
 	}))
 	t.Cleanup(srv.Close)
-	c, err := newClient(&Webhook{})
+	c, err := newClient(&Webhook{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,195 @@
+package telemetry
+
+import (
+	"cmp"
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+// TracingOptions configure OpenTelemetry tracing (config.Tracing, and what serve adds).
+type TracingOptions struct {
+	// Endpoint is the OTLP/HTTP collector: http(s)://host:port[/path] or host:port.
+	Endpoint    string
+	Insecure    bool
+	SampleRatio float64 // of new traces; 0 means 1. A sampled caller is always followed.
+	ServiceName string  // default emfa
+	Version     string
+	// Exporter, when set, receives the spans instead of an OTLP endpoint (tests), synchronously.
+	Exporter sdktrace.SpanExporter
+}
+
+// Tracing is one server's tracer provider. The HTTP server's handler and the vendor
+// clients' transports are wrapped with it; the spans emfa's own packages start (contract
+// call, store unit, vendor call, CEL transform) take it from the context, so nothing
+// else is wired. A nil *Tracing traces nothing: Handler and Transport return what they
+// are given.
+//
+// No attribute carries what a caller or a vendor chose: the instrumented HTTP spans see a
+// path reduced to its route (url.path, url.full have no user name, factor ID or query),
+// and emfa's own spans carry only the provider prefix, resource, capability and outcome.
+type Tracing struct {
+	tp   *sdktrace.TracerProvider
+	prop propagation.TextMapPropagator
+}
+
+// NewTracing builds the tracer provider. It does not connect: spans are exported in
+// batches in the background, and an unreachable collector only loses them.
+func NewTracing(ctx context.Context, o TracingOptions) (*Tracing, error) {
+	var sp sdktrace.SpanProcessor
+	if o.Exporter != nil {
+		sp = sdktrace.NewSimpleSpanProcessor(o.Exporter)
+	} else {
+		var opts []otlptracehttp.Option
+		if strings.Contains(o.Endpoint, "://") {
+			opts = append(opts, otlptracehttp.WithEndpointURL(o.Endpoint))
+		} else {
+			opts = append(opts, otlptracehttp.WithEndpoint(o.Endpoint))
+		}
+		if o.Insecure {
+			opts = append(opts, otlptracehttp.WithInsecure())
+		}
+		exp, err := otlptracehttp.New(ctx, opts...)
+		if err != nil {
+			return nil, err
+		}
+		sp = sdktrace.NewBatchSpanProcessor(exp)
+	}
+	ratio := o.SampleRatio
+	if ratio <= 0 {
+		ratio = 1
+	}
+	res := resource.NewSchemaless(
+		attribute.String("service.name", cmp.Or(o.ServiceName, "emfa")),
+		attribute.String("service.version", o.Version),
+	)
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSpanProcessor(sp),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
+		sdktrace.WithResource(res),
+	)
+	return &Tracing{tp: tp, prop: propagation.TraceContext{}}, nil
+}
+
+// SetGlobal makes t's provider and W3C trace context the process-wide defaults, for
+// instrumentation that reads them.
+func (t *Tracing) SetGlobal() {
+	if t != nil {
+		otel.SetTracerProvider(t.tp)
+		otel.SetTextMapPropagator(t.prop)
+	}
+}
+
+// Shutdown flushes the spans not exported yet and stops the exporter.
+func (t *Tracing) Shutdown(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	return t.tp.Shutdown(ctx)
+}
+
+// TracerProvider is t's provider, or a no-op one for a nil t.
+func (t *Tracing) TracerProvider() trace.TracerProvider {
+	if t == nil {
+		return noop.NewTracerProvider()
+	}
+	return t.tp
+}
+
+// routeKey carries the request as it arrived past otelhttp, which sees a copy whose path
+// is only its route.
+type routeKey struct{}
+
+// Handler wraps h with a server span per request (otelhttp), continuing a caller's W3C
+// trace context. The span's name and url.path are the route (RoutePath), never the path
+// as sent.
+func (t *Tracing) Handler(h http.Handler) http.Handler {
+	if t == nil {
+		return h
+	}
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if orig, ok := r.Context().Value(routeKey{}).(*url.URL); ok {
+			r = r.WithContext(r.Context()) // a shallow copy, then the original URL back
+			r.URL = orig
+			r.RequestURI = orig.RequestURI()
+		}
+		h.ServeHTTP(w, r)
+	})
+	oh := otelhttp.NewHandler(inner, "emfa",
+		otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(t.prop),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		route := RoutePath(r.URL.Path)
+		if route == r.URL.Path && r.URL.RawQuery == "" {
+			oh.ServeHTTP(w, r)
+			return
+		}
+		orig := r.URL
+		r = r.WithContext(context.WithValue(r.Context(), routeKey{}, orig))
+		u := *orig
+		u.Path, u.RawPath, u.RawQuery = route, "", ""
+		r.URL = &u
+		oh.ServeHTTP(w, r)
+	})
+}
+
+// RoutePath is what a span may say of a request path: the contract's routes
+// (/v1/providers/PREFIX/RESOURCE, a configured prefix and a fixed resource) and the
+// fixed endpoints as they are; any other path keeps its first two segments, since later
+// ones may name a user, a factor or a device.
+func RoutePath(p string) string {
+	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	if len(segs) == 4 && segs[0] == "v1" && segs[1] == "providers" {
+		switch segs[3] {
+		case "enrollments", "initiate", "validate", "result", "test":
+			if len(segs[2]) <= 64 {
+				return p
+			}
+		}
+	}
+	if len(segs) <= 2 && len(p) <= 64 {
+		return p
+	}
+	if len(segs) > 2 {
+		segs = segs[:2]
+	}
+	return "/" + strings.Join(segs, "/") + "/…"
+}
+
+// Transport wraps a vendor client's transport with a client span per attempt (otelhttp),
+// which injects the W3C traceparent header. The span's url.full is the vendor's scheme
+// and host only: the path and query a transform built may carry a user name.
+func (t *Tracing) Transport(rt http.RoundTripper) http.RoundTripper {
+	if t == nil {
+		return rt
+	}
+	inner := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if orig, ok := r.Context().Value(routeKey{}).(*url.URL); ok {
+			r.URL = orig // r is otelhttp's own copy
+		}
+		return rt.RoundTrip(r)
+	})
+	ot := otelhttp.NewTransport(inner, otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(t.prop),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "HTTP " + r.Method }))
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		u := &url.URL{Scheme: r.URL.Scheme, Host: r.URL.Host}
+		r2 := r.WithContext(context.WithValue(r.Context(), routeKey{}, r.URL))
+		r2.URL = u
+		return ot.RoundTrip(r2)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -120,8 +120,15 @@ func TestReloadUnderLoad(t *testing.T) {
 			next = string(original)
 		}
 		replaceFile(t, cfg, next)
+		before := calls.Load()
 		if err := reload(); err != nil {
 			t.Fatalf("reload %d: %v", i, err)
+		}
+		// Let at least one call land on this snapshot before the next swap, however slow
+		// the machine (the race detector, a loaded CI): the calls interleave with every
+		// reload, not only with the first few.
+		for deadline := time.Now().Add(10 * time.Second); calls.Load() == before && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
 		}
 	}
 	close(stop)

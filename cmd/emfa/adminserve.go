@@ -15,8 +15,6 @@ import (
 	"github.com/emfa/emfa/provider/builtin"
 )
 
-// adminListening, when set (by tests), learns the address of admin.listen's listener.
-var adminListening func(addr string)
 
 // manager is the lifecycle manager over the builtin engines of providers (which enroll
 // factors) and every provider's capabilities (which switches may name). switches, when
@@ -79,22 +77,28 @@ func (e *env) serveAdmin(ctx context.Context, h http.Handler) (stop func() error
 		return nil, fmt.Errorf("admin.listen: %w", err)
 	}
 	e.log.Info("admin API serving", "addr", ln.Addr().String())
-	if adminListening != nil {
-		adminListening(ln.Addr().String())
-	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	return func() error {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Server.ShutdownTimeout)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
+		if err := e.shutdown(ctx, srv, errc); err != nil {
 			return fmt.Errorf("admin shutdown: %w", err)
-		}
-		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-			return err
 		}
 		return nil
 	}, nil
+}
+
+// shutdown stops srv gracefully within server.shutdownTimeout and waits for its Serve,
+// whose result errc carries.
+func (e *env) shutdown(ctx context.Context, srv *http.Server, errc <-chan error) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 // startActivationSweeper deletes factors whose activation waited too long, every

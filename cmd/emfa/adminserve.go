@@ -15,7 +15,6 @@ import (
 	"github.com/emfa/emfa/provider/builtin"
 )
 
-
 // manager is the lifecycle manager over the builtin engines of providers (which enroll
 // factors) and every provider's capabilities (which switches may name). switches, when
 // set, is told when this process throws a switch.

@@ -430,3 +430,23 @@ func TestUnsetVariablesWarn(t *testing.T) {
 	_, err = Parse([]byte(y), "yaml", Options{LookupEnv: env(nil).LookupEnv, Unset: UnsetIsWarning, Need: []string{"storage"}})
 	assertErrors(t, err, []string{"line 10: storage.encryptionKey: environment variable EMFA_ENCRYPTION_KEY is not set"})
 }
+
+// Aliases of aliases ("billion laughs") and an alias inside its own anchor are refused
+// with a clear error, in bounded time and memory (found by FuzzParse).
+func TestAliasBombRefused(t *testing.T) {
+	laughs := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h"} {
+		laughs += n + ": &" + n + " [*" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n"
+		prev = n
+	}
+	for name, doc := range map[string]string{
+		"billion laughs": laughs,
+		"self alias":     "0: &a 0\n1: &b [*b,*b,*b,*b]\nserver: {listen: x}\n",
+	} {
+		_, err := Parse([]byte(doc), "yaml", env(nil))
+		if err == nil || !strings.Contains(err.Error(), "alias") && !strings.Contains(err.Error(), "expands") {
+			t.Errorf("%s: %v, want a refusal naming the aliases", name, err)
+		}
+	}
+}

@@ -139,20 +139,46 @@ func parse(data []byte, opts Options) (*Config, error) {
 	return cfg, nil
 }
 
+// maxNodes bounds the nodes a configuration expands to, aliases included: a file of
+// aliases of aliases ("billion laughs") would otherwise take all memory and time.
+const maxNodes = 100_000
+
 // nodeTree turns a YAML node into maps, lists and scalars with every key's case intact
 // (resource names, JWT claims and header names are case-sensitive), and records the line
 // of every path (lower-cased) in lines.
 func nodeTree(n *yaml.Node, path string, lines map[string]int) (any, error) {
+	w := &treeWalker{lines: lines, open: map[*yaml.Node]bool{}}
+	return w.tree(n, path)
+}
+
+// treeWalker is nodeTree's state: the nodes expanded so far, and the aliases being
+// expanded (an alias inside its own anchor is a cycle, refused).
+type treeWalker struct {
+	lines map[string]int
+	nodes int
+	open  map[*yaml.Node]bool
+}
+
+func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
+	if w.nodes++; w.nodes > maxNodes {
+		return nil, fmt.Errorf("line %d: the document expands to more than %d values (aliases of aliases?)", n.Line, maxNodes)
+	}
+	lines := w.lines
 	lines[strings.ToLower(path)] = n.Line
 	switch n.Kind {
 	case yaml.AliasNode:
-		return nodeTree(n.Alias, path, lines)
+		if n.Alias == nil || w.open[n.Alias] {
+			return nil, fmt.Errorf("line %d: alias *%s refers to itself", n.Line, n.Value)
+		}
+		w.open[n.Alias] = true
+		defer delete(w.open, n.Alias)
+		return w.tree(n.Alias, path)
 	case yaml.MappingNode:
 		out := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
-				merged, err := nodeTree(v, path, lines)
+				merged, err := w.tree(v, path)
 				if err != nil {
 					return nil, err
 				}
@@ -166,7 +192,7 @@ func nodeTree(n *yaml.Node, path string, lines map[string]int) (any, error) {
 				continue
 			}
 			p := joinPath(path, k.Value)
-			val, err := nodeTree(v, p, lines)
+			val, err := w.tree(v, p)
 			if err != nil {
 				return nil, err
 			}
@@ -177,7 +203,7 @@ func nodeTree(n *yaml.Node, path string, lines map[string]int) (any, error) {
 	case yaml.SequenceNode:
 		out := make([]any, len(n.Content))
 		for i, c := range n.Content {
-			v, err := nodeTree(c, fmt.Sprintf("%s[%d]", path, i), lines)
+			v, err := w.tree(c, fmt.Sprintf("%s[%d]", path, i))
 			if err != nil {
 				return nil, err
 			}

@@ -15,7 +15,7 @@ import (
 )
 
 // selfServiceConfig is a configuration with the page enabled and links e-mailed to mail.
-func selfServiceConfig(t *testing.T, mail *smtpfake.Server) string {
+func selfServiceConfig(t *testing.T, mail *smtpfake.Server, publicURL string) string {
 	return writeTestConfig(t, "", fmt.Sprintf(`delivery:
   mail: {type: smtp, host: %q, port: %d, tls: none, from: "emfa <otp@example.com>", timeout: 5s}
 providers:
@@ -28,16 +28,16 @@ providers:
 selfService:
   enabled: true
   capabilities: [totp, emailotp]
-  publicURL: https://mfa.example.com
+  publicURL: %s
   mail: {sender: mail, subject: "Set up MFA, {{.DisplayName}}"}
-`, mail.Host(), mail.Port()))
+`, mail.Host(), mail.Port(), publicURL))
 }
 
 var linkRE = regexp.MustCompile(`https://mfa\.example\.com/self-service/link/[A-Za-z0-9_-]{43}`)
 
 func TestInviteCLI(t *testing.T) {
 	mail := smtpfake.Start(t, smtpfake.Options{})
-	cfg := selfServiceConfig(t, mail)
+	cfg := selfServiceConfig(t, mail, "https://mfa.example.com")
 	app := fakeCLI()
 	app.must(t, "users", "add", "bob", "--config", cfg)
 
@@ -93,7 +93,7 @@ func TestInviteCLI(t *testing.T) {
 
 func TestInviteAdminAPI(t *testing.T) {
 	mail := smtpfake.Start(t, smtpfake.Options{})
-	cfg := selfServiceConfig(t, mail)
+	cfg := selfServiceConfig(t, mail, "https://mfa.example.com")
 	app := &cli{}
 	token := strings.TrimSpace(app.must(t, "tokens", "create", "--name", "idm", "--scope", "write", "--config", cfg))
 	base, _, _ := app.serve(t, "--config", cfg)

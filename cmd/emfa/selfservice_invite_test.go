@@ -126,6 +126,15 @@ func TestInviteAdminAPI(t *testing.T) {
 	if got := mail.To("alice@example.com"); len(got) != 1 || !linkRE.MatchString(strings.ReplaceAll(strings.ReplaceAll(got[0].Data, "=\r\n", ""), "=3D", "=")) {
 		t.Fatalf("alice's mail: %v", got)
 	}
+	// A failed send leaves the user created and says why in inviteError.
+	mail.Reject("erin@example.com", true)
+	code, out = call("POST", "/admin/v1/users", "application/json", `{"name":"erin","email":"erin@example.com","invite":true}`)
+	if ie, _ := out["inviteError"].(map[string]any); code != 201 || out["invite"] != nil || ie["code"] != "link_not_sent" {
+		t.Fatalf("create, mail refused: %d %v", code, out)
+	}
+	if code, _ := call("GET", "/admin/v1/users/erin", "", ""); code != 200 {
+		t.Fatalf("erin not created: %d", code)
+	}
 	// The send limit: a link for alice now is refused.
 	if code, out := call("POST", "/admin/v1/users/alice/activation-link", "application/json", ``); code == 201 {
 		t.Fatalf("second link within a minute: %d %v", code, out)

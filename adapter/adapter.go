@@ -154,7 +154,7 @@ func New(o Options) *Server {
 		s.routeDevices(e, o.Devices)
 	}
 	if o.Admin != nil {
-		s.routeAdmin(e, o.Admin)
+		s.routeAdmin(e, o.Admin, o.SelfService)
 		s.routeActivationLinks(e, o.Admin, o.SelfService)
 	}
 	if o.SelfService != nil {

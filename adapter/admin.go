@@ -44,13 +44,14 @@ func AdminOpenAPI() []byte { return adminOpenAPI }
 const ctxActor = "emfa.actor"
 
 type adminAPI struct {
-	s *Server
-	m *lifecycle.Manager
+	s  *Server
+	m  *lifecycle.Manager
+	ss *lifecycle.SelfService // nil unless selfService.enabled: invites need it
 }
 
 // routeAdmin serves the admin API.
-func (s *Server) routeAdmin(e *echo.Echo, m *lifecycle.Manager) {
-	api := adminAPI{s: s, m: m}
+func (s *Server) routeAdmin(e *echo.Echo, m *lifecycle.Manager, ss *lifecycle.SelfService) {
+	api := adminAPI{s: s, m: m, ss: ss}
 	read, write := api.auth(lifecycle.ScopeRead), api.auth(lifecycle.ScopeWrite)
 	g := e.Group(AdminPrefix)
 	g.GET("/openapi.json", func(c echo.Context) error { return c.JSONBlob(http.StatusOK, adminOpenAPI) })
@@ -156,7 +157,8 @@ func decodeStrict(c echo.Context, v any) error {
 		var typeErr *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &typeErr) && typeErr.Field != "":
-			return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_field", Field: typeErr.Field,
+			// An embedded struct's name is no part of the body's field path (createUser).
+			return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_field", Field: strings.TrimPrefix(typeErr.Field, "UserInput."),
 				Msg: "must be a " + kindName(typeErr.Type.Kind().String())}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
@@ -248,16 +250,48 @@ func intParam(q url.Values, name string) (int, error) {
 }
 
 func (api adminAPI) createUser(c echo.Context) error {
-	var in lifecycle.UserInput
+	var in struct {
+		lifecycle.UserInput
+		// Invite e-mails the new user an activation link, as POST .../activation-link.
+		Invite bool `json:"invite"`
+	}
 	if err := decodeStrict(c, &in); err != nil {
 		return err
 	}
-	u, err := api.m.CreateUser(c.Request().Context(), actor(c), in)
+	if in.Invite {
+		// Refused before anything is created: an invite that cannot go is a mistake.
+		if api.ss == nil {
+			return errSelfServiceDisabled
+		}
+		if in.Email == nil || strings.TrimSpace(*in.Email) == "" {
+			return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_field", Field: "email", Msg: "invite needs an e-mail address to send the link to"}
+		}
+	}
+	ctx := c.Request().Context()
+	u, err := api.m.CreateUser(ctx, actor(c), in.UserInput)
 	if err != nil {
 		return err
 	}
+	out := struct {
+		lifecycle.User
+		Invite      *lifecycle.Link  `json:"invite,omitempty"`
+		InviteError *lifecycle.Error `json:"inviteError,omitempty"`
+	}{User: u}
+	if in.Invite {
+		// The user exists now whatever the mail does: a failed send is reported, not undone.
+		l, err := api.ss.IssueLink(ctx, actor(c), u.Name, true)
+		var le *lifecycle.Error
+		switch {
+		case err == nil:
+			out.Invite = &l
+		case errors.As(err, &le):
+			out.InviteError = le
+		default:
+			return err
+		}
+	}
 	c.Response().Header().Set(echo.HeaderLocation, AdminPrefix+"/users/"+url.PathEscape(u.Name))
-	return c.JSON(http.StatusCreated, u)
+	return c.JSON(http.StatusCreated, out)
 }
 
 func (api adminAPI) getUser(c echo.Context) error {
@@ -477,7 +511,8 @@ func (api adminAPI) importUsers(c echo.Context) error {
 		}
 	}
 	opts := lifecycle.ImportOptions{MaxDeletes: lifecycle.DefaultMaxDeletes}
-	for name, dst := range map[string]*bool{"dryRun": &opts.DryRun, "full": &opts.Full} {
+	var invite bool
+	for name, dst := range map[string]*bool{"dryRun": &opts.DryRun, "full": &opts.Full, "invite": &invite} {
 		if v := q.Get(name); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -493,6 +528,9 @@ func (api adminAPI) importUsers(c echo.Context) error {
 		}
 		opts.MaxDeletes = n
 	}
+	if invite && api.ss == nil {
+		return errSelfServiceDisabled
+	}
 	data, err := readBody(c)
 	if err != nil {
 		return err
@@ -504,6 +542,9 @@ func (api adminAPI) importUsers(c echo.Context) error {
 	rep, err := api.m.Import(c.Request().Context(), actor(c), rows, bad, opts)
 	if err != nil {
 		return err
+	}
+	if invite {
+		api.ss.InviteImported(c.Request().Context(), actor(c), &rep)
 	}
 	return c.JSON(http.StatusOK, rep)
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/emfa/emfa/lifecycle"
 )
 
+var errSelfServiceDisabled = &lifecycle.Error{Kind: lifecycle.Conflict, Code: "self_service_disabled", Msg: "selfService.enabled is false: there is no page to link to"}
+
 // routeActivationLinks serves POST /admin/v1/users/{name}/activation-link: a new
 // single-use link to the self-service page, e-mailed to the user, or returned to the
 // caller with {"deliver": false} (a ticketing system hands it on).
@@ -21,7 +23,7 @@ func (s *Server) routeActivationLinks(e *echo.Echo, m *lifecycle.Manager, ss *li
 			return err
 		}
 		if ss == nil {
-			return &lifecycle.Error{Kind: lifecycle.Conflict, Code: "self_service_disabled", Msg: "selfService.enabled is false: there is no page to link to"}
+			return errSelfServiceDisabled
 		}
 		deliver := in.Deliver == nil || *in.Deliver
 		l, err := ss.IssueLink(c.Request().Context(), actor(c), param(c, "user"), deliver)

@@ -172,6 +172,10 @@ type RowResult struct {
 	Action   string   `json:"action"`
 	Changes  []string `json:"changes,omitempty"`
 	Error    *Error   `json:"error,omitempty"`
+	// Invited is the masked address an activation link went to (imports with invite).
+	Invited string `json:"invited,omitempty"`
+	// InviteError says why a created user's link was not sent.
+	InviteError *Error `json:"inviteError,omitempty"`
 }
 
 func refused(line int, user string, err *Error) RowResult {

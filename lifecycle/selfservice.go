@@ -180,6 +180,34 @@ func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, d
 	return out, nil
 }
 
+// InviteImported e-mails an activation link to each user the import created who has an
+// e-mail address, noting on its row where it went or why it did not. A dry run sends none.
+func (s *SelfService) InviteImported(ctx context.Context, actor Actor, rep *ImportReport) {
+	if rep.DryRun {
+		return
+	}
+	for i := range rep.Rows {
+		row := &rep.Rows[i]
+		if row.Action != ActionCreated {
+			continue
+		}
+		r, err := s.m.store.GetUserRecord(ctx, row.Username)
+		if err != nil || r.Profile.Email == "" {
+			continue
+		}
+		l, err := s.IssueLink(ctx, actor, row.Username, true)
+		var le *Error
+		switch {
+		case err == nil:
+			row.Invited = l.To
+		case errors.As(err, &le):
+			row.InviteError = le
+		default:
+			row.InviteError = &Error{Kind: Refused, Code: "link_not_sent", Msg: err.Error()}
+		}
+	}
+}
+
 func cmpOr(a, b string) string {
 	if a != "" {
 		return a

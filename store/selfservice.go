@@ -47,4 +47,7 @@ type SelfService interface {
 	DeleteSession(ctx context.Context, hash string) error
 	// DeleteExpiredSessions removes sessions last seen before idleBefore or past their end.
 	DeleteExpiredSessions(ctx context.Context, idleBefore, now time.Time) (int, error)
+	// DeleteExpiredLinks removes links past their end at now, and links spent before
+	// spentBefore.
+	DeleteExpiredLinks(ctx context.Context, spentBefore, now time.Time) (int, error)
 }

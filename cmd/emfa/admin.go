@@ -205,9 +205,11 @@ func (d *deps) usersCmd() *cobra.Command {
 			return nil
 		})
 	}
-	return group("users", "manage users (add, list, delete, disable, enable)", `  emfa users add alice --config emfa.yaml
-  emfa users list --config emfa.yaml`,
-		add, list, del, state("disable", "disable a user: Verify is offered none of its factors"), state("enable", "enable a disabled user"))
+	return group("users", "manage users (add, list, delete, disable, enable, invite)", `  emfa users add alice --config emfa.yaml
+  emfa users list --config emfa.yaml
+  emfa users invite alice --config emfa.yaml`,
+		add, list, del, state("disable", "disable a user: Verify is offered none of its factors"), state("enable", "enable a disabled user"),
+		d.usersInviteCmd())
 }
 
 func userErr(name string, err error) error {

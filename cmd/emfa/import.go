@@ -17,13 +17,14 @@ import (
 // [--json]`: a directory export applied row by row, as POST /admin/v1/import does.
 func (d *deps) importCmd() *cobra.Command {
 	var format string
-	var dryRun, full, asJSON bool
+	var dryRun, full, asJSON, invite bool
 	var maxDeletes int
 	c := d.storeCmd(&cobra.Command{
 		Use:   "import FILE",
 		Short: "create and update users (and pre-provisioned factors) from a CSV or JSON-lines file",
 		Example: `  emfa import users.csv --dry-run --config emfa.yaml
-  emfa import users.csv --full --max-deletes 10 --config emfa.yaml`,
+  emfa import users.csv --full --max-deletes 10 --config emfa.yaml
+  emfa import users.csv --invite --config emfa.yaml   # e-mail each new user an activation link`,
 		Args: exactly(1, "exactly one FILE"),
 	}, func(ctx context.Context, e *env, args []string) error {
 		if maxDeletes < 0 {
@@ -54,9 +55,18 @@ func (d *deps) importCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		var ss *lifecycle.SelfService
+		if invite {
+			if ss, err = e.cliSelfService(true); err != nil {
+				return err
+			}
+		}
 		rep, err := m.Import(ctx, "cli", rows, bad, lifecycle.ImportOptions{DryRun: dryRun, Full: full, MaxDeletes: maxDeletes})
 		if err != nil {
 			return err
+		}
+		if ss != nil {
+			ss.InviteImported(ctx, "cli", &rep)
 		}
 		if asJSON {
 			err = printJSON(d.stdout, rep)
@@ -73,6 +83,7 @@ func (d *deps) importCmd() *cobra.Command {
 	c.Flags().BoolVar(&full, "full", false, "the file is the whole directory: delete users absent from it (see --max-deletes)")
 	c.Flags().IntVar(&maxDeletes, "max-deletes", lifecycle.DefaultMaxDeletes, "with --full, delete nobody if more users than this are absent")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	c.Flags().BoolVar(&invite, "invite", false, "e-mail each user the import creates (with an e-mail address) an activation link")
 	return c
 }
 
@@ -95,6 +106,12 @@ func printImport(w io.Writer, rep lifecycle.ImportReport) {
 			fmt.Fprintf(w, "%s %s: %s\n", m, where, strings.Join(r.Changes, "; "))
 		default:
 			fmt.Fprintf(w, "%s %s\n", m, where)
+		}
+		switch {
+		case r.Invited != "":
+			fmt.Fprintf(w, "  invited: link sent to %s\n", r.Invited)
+		case r.InviteError != nil:
+			fmt.Fprintf(w, "  not invited: %s\n", r.InviteError.Error())
 		}
 	}
 	if rep.DeletionRefused != "" {

@@ -1,9 +1,15 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider/builtin/delivery"
 )
 
 // selfService builds the self-service page's rules when selfService.enabled, else nil.
@@ -12,11 +18,15 @@ func (e *env) selfService(m *lifecycle.Manager) (ss *lifecycle.SelfService, secu
 	if !c.Enabled {
 		return nil, false, nil
 	}
-	c = c.WithDefaults()
 	mailer, err := e.sender(c.Mail.Sender)
 	if err != nil {
 		return nil, false, err
 	}
+	return e.selfServiceWith(m, mailer)
+}
+
+func (e *env) selfServiceWith(m *lifecycle.Manager, mailer delivery.Sender) (ss *lifecycle.SelfService, secure bool, err error) {
+	c := e.cfg.SelfService.WithDefaults()
 	ss, err = m.SelfService(lifecycle.SelfServiceOptions{
 		Capabilities: c.Capabilities, LinkLifetime: c.LinkLifetime, SessionIdle: c.SessionIdle,
 		AllowRemoveLast: c.AllowRemoveLast, PublicURL: c.PublicURL, Mailer: mailer,
@@ -24,4 +34,69 @@ func (e *env) selfService(m *lifecycle.Manager) (ss *lifecycle.SelfService, secu
 	})
 	// Users reach emfa at publicURL: https there means a proxy terminates TLS for us.
 	return ss, strings.HasPrefix(strings.ToLower(c.PublicURL), "https://"), err
+}
+
+var errNoSelfService = errors.New("selfService.enabled is false in the configuration: there is no page to link to")
+
+// cliSelfService is the self-service rules for a command, or why there are none. Admin
+// commands send nothing, except links: with deliver, selfService.mail.sender is built for
+// real (its secrets must be set).
+func (e *env) cliSelfService(deliver bool) (*lifecycle.SelfService, error) {
+	if !e.cfg.SelfService.Enabled {
+		return nil, errNoSelfService
+	}
+	m, err := e.cliManager()
+	if err != nil {
+		return nil, err
+	}
+	var mailer delivery.Sender
+	if name := e.cfg.SelfService.Mail.Sender; deliver && name != "" {
+		d, ok := e.cfg.DeliveryNamed(name)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("selfService.mail.sender: no sender %q under delivery", name)
+		case e.cfg.Unset("delivery." + name):
+			return nil, fmt.Errorf("delivery.%s has an unset variable: the link cannot be e-mailed (or use --deliver=false)", name)
+		}
+		if mailer, err = e.newSender(d); err != nil {
+			return nil, fmt.Errorf("delivery.%s: %w", name, err)
+		}
+	}
+	ss, _, err := e.selfServiceWith(m, mailer)
+	return ss, err
+}
+
+// usersInviteCmd is `emfa users invite NAME [--deliver=false]`: the CLI's
+// POST /admin/v1/users/{name}/activation-link.
+func (d *deps) usersInviteCmd() *cobra.Command {
+	deliver := true
+	c := d.storeCmd(&cobra.Command{
+		Use:   "invite NAME",
+		Short: "e-mail a user a single-use link to the self-service page (or print it with --deliver=false)",
+		Long: `invite issues a user's activation link, replacing any older one: the user opens it and
+enrolls a factor on the self-service page. The link is e-mailed to the user's address with
+selfService.mail, or printed with --deliver=false for you to hand on. One link per user per
+minute.`,
+		Example: `  emfa users invite alice --config emfa.yaml
+  emfa users invite alice --deliver=false --config emfa.yaml   # print the URL instead`,
+		Args: exactly(1, "exactly one NAME"),
+	}, func(ctx context.Context, e *env, args []string) error {
+		ss, err := e.cliSelfService(deliver)
+		if err != nil {
+			return err
+		}
+		l, err := ss.IssueLink(ctx, "cli", args[0], deliver)
+		if err != nil {
+			return err
+		}
+		if !deliver {
+			fmt.Fprintln(d.stdout, l.URL)
+			fmt.Fprintf(d.stderr, "expires %s\n", l.Expires.UTC().Format("2006-01-02 15:04 MST"))
+			return nil
+		}
+		fmt.Fprintf(d.stdout, "sent %s's activation link to %s (expires %s)\n", args[0], l.To, l.Expires.UTC().Format("2006-01-02 15:04 MST"))
+		return nil
+	})
+	c.Flags().BoolVar(&deliver, "deliver", true, "e-mail the link to the user; false prints it")
+	return c
 }

@@ -17,7 +17,7 @@ func (e *env) startSweeper(ctx context.Context) (stop func()) {
 	// Send records outlive the longest window any provider's limits look at (providers
 	// are built first).
 	s := &builtin.Sweeper{Store: e.store, Now: e.now, SendRetention: e.sendRetention, Log: e.log, OnSweep: e.swept,
-		AuditRetention: *e.cfg.Storage.AuditRetention}
+		AuditRetention: *e.cfg.Storage.AuditRetention, SessionIdle: e.cfg.SelfService.WithDefaults().SessionIdle}
 	ctx, cancel := context.WithCancel(ctx)
 	ticker := time.NewTicker(sweepEvery)
 	done := make(chan struct{})

@@ -26,6 +26,9 @@ type Sweeper struct {
 	SendRetention time.Duration
 	// AuditRetention deletes audit events older than this; 0 keeps them forever.
 	AuditRetention time.Duration
+	// SessionIdle ends self-service sessions unused this long (the store's SelfService,
+	// when it has one); default 10 minutes, selfService.sessionIdle's default.
+	SessionIdle time.Duration
 	// Batch is the most rows one delete removes; default 500.
 	Batch int
 	Log   *slog.Logger // optional
@@ -36,7 +39,13 @@ type Sweeper struct {
 // Swept counts what one Sweep deleted.
 type Swept struct {
 	Transactions, Sends, Nonces, Audit, Idempotency int
+	// Self-service sessions ended or idle, and activation links expired or spent.
+	Sessions, Links int
 }
+
+// linkSpentGrace keeps a spent activation link a day, so a second click on it says
+// "used already" rather than "not valid".
+const linkSpentGrace = 24 * time.Hour
 
 func (s *Sweeper) defaults() (now func() time.Time, grace, retention time.Duration, batch int) {
 	now, grace, retention, batch = s.Now, s.TransactionGrace, s.SendRetention, s.Batch
@@ -84,6 +93,21 @@ func (s *Sweeper) Sweep(ctx context.Context) (Swept, error) {
 	if s.AuditRetention > 0 {
 		drain(&out.Audit, s.Store.DeleteAuditBefore, now.Add(-s.AuditRetention))
 	}
+	// Sessions and links are few (one link per user, sessions of the last minutes): one
+	// delete each, no batches.
+	if ss, ok := s.Store.(store.SelfService); ok && ctx.Err() == nil {
+		idle := s.SessionIdle
+		if idle <= 0 {
+			idle = 10 * time.Minute
+		}
+		var err error
+		if out.Sessions, err = ss.DeleteExpiredSessions(ctx, now.Add(-idle), now); err != nil {
+			errs = append(errs, err)
+		}
+		if out.Links, err = ss.DeleteExpiredLinks(ctx, now.Add(-linkSpentGrace), now); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return out, errors.Join(errs...)
 }
 
@@ -95,9 +119,11 @@ func (s *Sweeper) Run(ctx context.Context, ticks <-chan time.Time) {
 		if s.Log != nil {
 			switch {
 			case err != nil && ctx.Err() == nil:
-				s.Log.Warn("sweep", "transactions", swept.Transactions, "sends", swept.Sends, "nonces", swept.Nonces, "idempotency", swept.Idempotency, "err", err)
+				s.Log.Warn("sweep", "transactions", swept.Transactions, "sends", swept.Sends, "nonces", swept.Nonces, "idempotency", swept.Idempotency,
+					"sessions", swept.Sessions, "links", swept.Links, "err", err)
 			case swept != Swept{}:
-				s.Log.Info("sweep", "transactions", swept.Transactions, "sends", swept.Sends, "nonces", swept.Nonces, "idempotency", swept.Idempotency)
+				s.Log.Info("sweep", "transactions", swept.Transactions, "sends", swept.Sends, "nonces", swept.Nonces, "idempotency", swept.Idempotency,
+					"sessions", swept.Sessions, "links", swept.Links)
 			}
 		}
 		if s.OnSweep != nil {

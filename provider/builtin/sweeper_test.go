@@ -144,3 +144,72 @@ func TestSweepAudit(t *testing.T) {
 		}
 	})
 }
+
+// TestSweepSelfService: ended or idle self-service sessions go, and activation links
+// past their end or spent more than a day ago; the rest stay.
+func TestSweepSelfService(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		ss, ok := st.(store.SelfService)
+		if !ok {
+			t.Skip("no self-service in this store")
+		}
+		clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+		now := clk.Now()
+		link := func(user string, created, expires, spent time.Time) {
+			t.Helper()
+			if err := st.CreateUser(ctx, store.User{ID: "id-" + user, Name: user, CreatedAt: now.Add(-72 * time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := ss.PutLink(ctx, store.SelfServiceLink{UserID: "id-" + user, Hash: "h-" + user, CreatedAt: created, ExpiresAt: expires}); err != nil {
+				t.Fatal(err)
+			}
+			if !spent.IsZero() {
+				if err := ss.SpendLink(ctx, "h-"+user, spent); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		link("expired", now.Add(-8*24*time.Hour), now.Add(-time.Hour), time.Time{})
+		link("live", now.Add(-time.Hour), now.Add(24*time.Hour), time.Time{})
+		link("spentlong", now.Add(-72*time.Hour), now.Add(72*time.Hour), now.Add(-25*time.Hour))
+		link("spentnow", now.Add(-2*time.Hour), now.Add(72*time.Hour), now.Add(-time.Hour))
+		sess := func(hash string, seen, expires time.Time) {
+			t.Helper()
+			if err := ss.PutSession(ctx, store.SelfServiceSession{Hash: hash, Kind: "anon", CSRF: "c", Data: "{}", SeenAt: seen, ExpiresAt: expires}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sess("idle", now.Add(-11*time.Minute), now.Add(time.Hour))
+		sess("ended", now.Add(-time.Minute), now.Add(-time.Second))
+		sess("fresh", now.Add(-time.Minute), now.Add(time.Hour))
+		s := &builtin.Sweeper{Store: st, Now: clk.Now, SessionIdle: 10 * time.Minute}
+		got, err := s.Sweep(ctx)
+		if err != nil || got != (builtin.Swept{Sessions: 2, Links: 2}) {
+			t.Fatalf("sweep: %+v %v", got, err)
+		}
+		for _, h := range []string{"h-live", "h-spentnow"} {
+			if _, err := ss.GetLink(ctx, h); err != nil {
+				t.Errorf("%s: %v", h, err)
+			}
+		}
+		for _, h := range []string{"h-expired", "h-spentlong"} {
+			if _, err := ss.GetLink(ctx, h); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s survived: %v", h, err)
+			}
+		}
+		if _, err := ss.GetSession(ctx, "fresh"); err != nil {
+			t.Errorf("fresh: %v", err)
+		}
+		for _, h := range []string{"idle", "ended"} {
+			if _, err := ss.GetSession(ctx, h); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("session %s survived: %v", h, err)
+			}
+		}
+		// A day later: the fresh session has idled out, the spent link aged out, the live one ended.
+		clk.Advance(24 * time.Hour)
+		if got, err := s.Sweep(ctx); err != nil || got != (builtin.Swept{Sessions: 1, Links: 2}) {
+			t.Errorf("a day later: %+v %v", got, err)
+		}
+	})
+}

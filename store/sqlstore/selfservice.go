@@ -100,6 +100,16 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, idleBefore, now time.
 	return int(n), nil
 }
 
+func (s *Store) DeleteExpiredLinks(ctx context.Context, spentBefore, now time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM selfservice_links WHERE expires_at <= $1 OR (spent_at > 0 AND spent_at < $2)`,
+		millis(now), millis(spentBefore))
+	if err != nil {
+		return 0, s.fail("delete expired self-service links", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
 // LinkOfUser finds a user's current link (the send limit looks at its age).
 func (s *Store) LinkOfUser(ctx context.Context, userID string) (store.SelfServiceLink, error) {
 	var l store.SelfServiceLink

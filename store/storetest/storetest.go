@@ -102,7 +102,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests = append(tests, struct {
 		name string
 		run  func(t *testing.T, s store.Store)
-	}{"OAuthClients", testOAuthClients})
+	}{"OAuthClients", testOAuthClients}, struct {
+		name string
+		run  func(t *testing.T, s store.Store)
+	}{"SelfService", testSelfService})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

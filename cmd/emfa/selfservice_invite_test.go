@@ -1,0 +1,177 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/smtpfake"
+)
+
+// selfServiceConfig is a configuration with the page enabled and links e-mailed to mail.
+func selfServiceConfig(t *testing.T, mail *smtpfake.Server, publicURL string) string {
+	return writeTestConfig(t, "", fmt.Sprintf(`delivery:
+  mail: {type: smtp, host: %q, port: %d, tls: none, from: "emfa <otp@example.com>", timeout: 5s}
+providers:
+  - name: Built-in factors
+    credentialPrefix: emfa
+    capabilities: [totp, emailotp]
+    engine: builtin
+    builtin:
+      emailotp: {sender: mail}
+selfService:
+  enabled: true
+  capabilities: [totp, emailotp]
+  publicURL: %s
+  mail: {sender: mail, subject: "Set up MFA, {{.DisplayName}}"}
+`, mail.Host(), mail.Port(), publicURL))
+}
+
+var linkRE = regexp.MustCompile(`https://mfa\.example\.com/self-service/link/[A-Za-z0-9_-]{43}`)
+
+func TestInviteCLI(t *testing.T) {
+	mail := smtpfake.Start(t, smtpfake.Options{})
+	cfg := selfServiceConfig(t, mail, "https://mfa.example.com")
+	app := fakeCLI()
+	app.must(t, "users", "add", "bob", "--config", cfg)
+
+	// Printed, not delivered: a user without an address can still be handed a link.
+	out := app.must(t, "users", "invite", "bob", "--deliver=false", "--config", cfg)
+	if !linkRE.MatchString(out) {
+		t.Fatalf("no link printed: %q", out)
+	}
+	// Delivered needs an address.
+	if code, _, errOut := app.run(t, "users", "invite", "carol", "--config", cfg); code == 0 || !strings.Contains(errOut, `no user "carol"`) {
+		t.Fatalf("unknown user: exit %d %q", code, errOut)
+	}
+	app.clock.Advance(2 * time.Minute)
+	if code, _, errOut := app.run(t, "users", "invite", "bob", "--config", cfg); code == 0 || !strings.Contains(errOut, "no e-mail address") {
+		t.Fatalf("no address: exit %d %q", code, errOut)
+	}
+
+	// Import --invite: each created user with an address gets one link; bob (updated) none.
+	csv := filepath.Join(t.TempDir(), "users.csv")
+	os.WriteFile(csv, []byte("username,email,displayName\nalice,alice@example.com,Alice\nbob,,Bob\ndave,,Dave\n"), 0o600)
+	out = app.must(t, "import", csv, "--invite", "--config", cfg)
+	if !strings.Contains(out, "invited: link sent to a") || strings.Count(out, "invited") != 1 {
+		t.Fatalf("import report:\n%s", out)
+	}
+	if got := mail.To("alice@example.com"); len(got) != 1 || !strings.Contains(got[0].Data, "Set up MFA, Alice") {
+		t.Fatalf("alice's mail: %v", got)
+	}
+	// The send limit is per user: alice again at once is refused, then allowed later.
+	if code, _, errOut := app.run(t, "users", "invite", "alice", "--config", cfg); code == 0 || !strings.Contains(errOut, "less than") {
+		t.Fatalf("send limit: exit %d %q", code, errOut)
+	}
+	app.clock.Advance(61 * time.Second)
+	out = app.must(t, "users", "invite", "alice", "--config", cfg)
+	if !strings.Contains(out, "sent alice's activation link to a") {
+		t.Fatalf("invite: %q", out)
+	}
+	if n := len(mail.To("alice@example.com")); n != 2 {
+		t.Fatalf("%d mails to alice", n)
+	}
+	// --help shows the example.
+	if out := app.must(t, "users", "invite", "--help"); !strings.Contains(out, "--deliver=false") {
+		t.Fatalf("help: %s", out)
+	}
+	// Without the page, invite says so.
+	plain := writeTestConfig(t, "", `providers:
+  - {name: Built-in factors, credentialPrefix: emfa, capabilities: [totp], engine: builtin}
+`)
+	app.must(t, "users", "add", "erin", "--config", plain)
+	if code, _, errOut := app.run(t, "users", "invite", "erin", "--config", plain); code == 0 || !strings.Contains(errOut, "selfService.enabled is false") {
+		t.Fatalf("disabled: exit %d %q", code, errOut)
+	}
+}
+
+func TestInviteAdminAPI(t *testing.T) {
+	mail := smtpfake.Start(t, smtpfake.Options{})
+	cfg := selfServiceConfig(t, mail, "https://mfa.example.com")
+	app := &cli{}
+	token := strings.TrimSpace(app.must(t, "tokens", "create", "--name", "idm", "--scope", "write", "--config", cfg))
+	base, _, _ := app.serve(t, "--config", cfg)
+	call := func(method, path, ct, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", ct)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	// invite without an address is refused before the user is created.
+	if code, out := call("POST", "/admin/v1/users", "application/json", `{"name":"alice","invite":true}`); code != 400 && code != 422 {
+		t.Fatalf("no email: %d %v", code, out)
+	}
+	if code, _ := call("GET", "/admin/v1/users/alice", "", ""); code != 404 {
+		t.Fatalf("alice created by a refused invite: %d", code)
+	}
+	code, out := call("POST", "/admin/v1/users", "application/json", `{"name":"alice","email":"alice@example.com","invite":true}`)
+	inv, _ := out["invite"].(map[string]any)
+	if code != 201 || out["name"] != "alice" || inv["delivered"] != true || inv["to"] == "" {
+		t.Fatalf("create with invite: %d %v", code, out)
+	}
+	if got := mail.To("alice@example.com"); len(got) != 1 || !linkRE.MatchString(strings.ReplaceAll(strings.ReplaceAll(got[0].Data, "=\r\n", ""), "=3D", "=")) {
+		t.Fatalf("alice's mail: %v", got)
+	}
+	// A failed send leaves the user created and says why in inviteError.
+	mail.Reject("erin@example.com", true)
+	code, out = call("POST", "/admin/v1/users", "application/json", `{"name":"erin","email":"erin@example.com","invite":true}`)
+	if ie, _ := out["inviteError"].(map[string]any); code != 201 || out["invite"] != nil || ie["code"] != "link_not_sent" {
+		t.Fatalf("create, mail refused: %d %v", code, out)
+	}
+	if code, _ := call("GET", "/admin/v1/users/erin", "", ""); code != 200 {
+		t.Fatalf("erin not created: %d", code)
+	}
+	// The send limit: a link for alice now is refused.
+	if code, out := call("POST", "/admin/v1/users/alice/activation-link", "application/json", ``); code == 201 {
+		t.Fatalf("second link within a minute: %d %v", code, out)
+	}
+	// Import with ?invite=true: carol (new, with an address) is invited, alice (existing) and dan (no address) are not.
+	code, out = call("POST", "/admin/v1/import?invite=true", "text/csv", "username,email\nalice,alice@example.com\ncarol,carol@example.com\ndan,\n")
+	if code != 200 {
+		t.Fatalf("import: %d %v", code, out)
+	}
+	rows, _ := out["rows"].([]any)
+	invited := map[string]any{}
+	for _, r := range rows {
+		r := r.(map[string]any)
+		invited[r["username"].(string)] = r["invited"]
+	}
+	if invited["carol"] == nil || invited["alice"] != nil || invited["dan"] != nil {
+		t.Fatalf("import rows: %v", rows)
+	}
+	if len(mail.To("carol@example.com")) != 1 || len(mail.To("alice@example.com")) != 1 {
+		t.Fatalf("mails: %d to carol, %d to alice", len(mail.To("carol@example.com")), len(mail.To("alice@example.com")))
+	}
+	if code, out := call("POST", "/admin/v1/import?invite=maybe", "text/csv", "username\nx\n"); code != 400 || out["error"].(map[string]any)["field"] != "invite" {
+		t.Fatalf("bad invite parameter: %d %v", code, out)
+	}
+}
+
+func adminDo(t *testing.T, base, token, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}

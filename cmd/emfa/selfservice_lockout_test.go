@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/smtpfake"
+	"github.com/emfa/emfa/store"
+)
+
+var mailCodeRE = regexp.MustCompile(`\b(\d{6})\b`)
+
+// lastCode is the code in the newest mail to addr.
+func lastCode(t *testing.T, mail *smtpfake.Server, addr string) string {
+	t.Helper()
+	msgs := mail.To(addr)
+	if len(msgs) == 0 {
+		t.Fatalf("no mail to %s", addr)
+	}
+	data := msgs[len(msgs)-1].Data
+	_, body, _ := strings.Cut(data, "\r\n\r\n")
+	m := mailCodeRE.FindAllString(body, -1)
+	if len(m) == 0 {
+		t.Fatalf("no code in:\n%s", data)
+	}
+	return m[len(m)-1]
+}
+
+// TestSelfServiceWrongCodesCount: a wrong e-mailed code typed on the page, while enrolling
+// or signing in, counts toward the factor's lockout as on Verify's path.
+func TestSelfServiceWrongCodesCount(t *testing.T) {
+	mail := smtpfake.Start(t, smtpfake.Options{})
+	app := fakeCLI()
+	cfg := selfServiceConfig(t, mail, "http://127.0.0.1:1")
+	token := strings.TrimSpace(app.must(t, "tokens", "create", "--name", "idm", "--scope", "write", "--config", cfg))
+	base, _, _ := app.serve(t, "--config", cfg)
+	e := openTestEnv(t, cfg)
+	t.Cleanup(func() { e.Close() })
+	ctx := context.Background()
+	adminCall(t, base, token, "POST", "/admin/v1/users", `{"name":"alice","email":"alice@example.com"}`, 201)
+	out := adminCall(t, base, token, "POST", "/admin/v1/users/alice/activation-link", `{"deliver":false}`, 201)
+	factor := func() store.Factor {
+		t.Helper()
+		u, _ := e.store.GetUser(ctx, "alice")
+		fs, err := e.store.ListFactors(ctx, u.ID)
+		if err != nil || len(fs) != 1 {
+			t.Fatalf("factors: %v %v", fs, err)
+		}
+		return fs[0]
+	}
+	b := newSSBrowser(t, base)
+	b.get(strings.TrimPrefix(out["url"].(string), "http://127.0.0.1:1"))
+	p := b.post("/self-service/enroll", url.Values{"type": {"emailotp"}, "destination": {"alice@example.com"}})
+	if p.title != "Confirm your new factor" {
+		t.Fatalf("enroll: %d %q\n%s", p.status, p.title, p.body)
+	}
+	code := lastCode(t, mail, "alice@example.com")
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	p = b.post("/self-service/confirm", url.Values{"code": {wrong}})
+	if p.status != 422 && p.status != 409 && p.status != 400 {
+		t.Fatalf("wrong code: %d %q", p.status, p.title)
+	}
+	if f := factor(); f.State != store.FactorPending || f.Failures != 1 {
+		t.Fatalf("after a wrong enrollment code: %s, %d failures", f.State, f.Failures)
+	}
+	// The link is not spent by a wrong code: the right one still completes.
+	if p = b.post("/self-service/confirm", url.Values{"code": {code}}); p.title != "You are all set" {
+		t.Fatalf("right code: %d %q\n%s", p.status, p.title, p.body)
+	}
+	if f := factor(); f.State != store.FactorActive || f.Failures != 0 {
+		t.Fatalf("after the right code: %s, %d failures", f.State, f.Failures)
+	}
+
+	// Sign-in with a wrong e-mailed code: it counts too. (Past the 30 s send limit.)
+	app.clock.Advance(31 * time.Second)
+	s := newSSBrowser(t, base)
+	s.get("/self-service/")
+	if p = s.post("/self-service/signin", url.Values{"username": {"alice"}, "method": {"emailotp"}}); p.title != "Enter your code" {
+		t.Fatalf("sign-in: %d %q", p.status, p.title)
+	}
+	if n := len(mail.To("alice@example.com")); n != 2 {
+		t.Fatalf("%d mails: no sign-in code sent", n)
+	}
+	code = lastCode(t, mail, "alice@example.com")
+	wrong = "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	if p = s.post("/self-service/signin/code", url.Values{"code": {wrong}}); p.status < 400 {
+		t.Fatalf("wrong sign-in code: %d %q", p.status, p.title)
+	}
+	if f := factor(); f.Failures != 1 {
+		t.Fatalf("after a wrong sign-in code: %d failures", f.Failures)
+	}
+	// The right code signs in and clears the count, as on Verify's path.
+	if p = s.post("/self-service/signin/code", url.Values{"code": {code}}); p.title != "Your sign-in factors" {
+		t.Fatalf("right sign-in code: %d %q\n%s", p.status, p.title, p.body)
+	}
+	if f := factor(); f.Failures != 0 {
+		t.Fatalf("after the right sign-in code: %d failures", f.Failures)
+	}
+}
+
+// adminCall makes an admin API call that must answer want, and decodes its JSON.
+func adminCall(t *testing.T, base, token, method, path, body string, want int) map[string]any {
+	t.Helper()
+	code, out := adminDo(t, base, token, method, path, body)
+	if code != want {
+		t.Fatalf("%s %s: %d %v", method, path, code, out)
+	}
+	return out
+}

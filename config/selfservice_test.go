@@ -1,0 +1,73 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestSelfServiceSection(t *testing.T) {
+	base := `server: {listen: "127.0.0.1:8080", auth: {basic: {username: v, password: a-strong-password-0123}}}
+storage: {dsn: x.db, encryptionKey: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+providers: [{name: n, credentialPrefix: p, capabilities: [totp]}]
+delivery:
+  mail: {type: smtp, host: mail.example.com, from: otp@example.com}
+  sms: {type: twilio, accountSid: AC0123456789abcdef0123456789abcdef, authToken: t0123456789abcdef, from: "+15550000000"}
+`
+	noEnv := Options{LookupEnv: func(string) (string, bool) { return "", false }}
+	good := `selfService:
+  enabled: true
+  capabilities: [totp, smsotp]
+  publicURL: https://mfa.example.com
+  mail: {sender: mail}
+`
+	cfg, err := Parse([]byte(base+good), "yaml", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.SelfService.WithDefaults()
+	if d.LinkLifetime != DefaultLinkLifetime || d.SessionIdle != DefaultSessionIdle || d.Mail.Subject != DefaultLinkSubject ||
+		d.Mail.Template != DefaultLinkTemplate || d.Mail.HTML != DefaultLinkHTML {
+		t.Errorf("defaults: %+v", d)
+	}
+	// A custom text template and no HTML one: no default HTML that would say otherwise.
+	if d := (SelfService{Mail: SelfServiceMail{Template: "{{.Link}}"}}).WithDefaults(); d.Mail.HTML != "" || d.Capabilities[0] != "totp" {
+		t.Errorf("custom template: %+v", d)
+	}
+	// Disabled: nothing is checked.
+	if _, err := Parse([]byte(base+"selfService: {enabled: false, publicURL: nonsense, linkLifetime: 1s}\n"), "yaml", noEnv); err != nil {
+		t.Errorf("disabled section checked: %v", err)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"capabilities: [totp, push]", `selfService.capabilities[1]: "push" cannot be enrolled`},
+		{"linkLifetime: 5m", "selfService.linkLifetime: must be between 10m and 504h"},
+		{"linkLifetime: 600h", "selfService.linkLifetime"},
+		{"sessionIdle: 30s", "selfService.sessionIdle: must be between 1m and 1h"},
+		{"sessionIdle: 2h", "selfService.sessionIdle"},
+		{"publicURL: ''", "selfService.publicURL: must be the absolute http(s) URL"},
+		{"publicURL: ftp://mfa.example.com", "selfService.publicURL"},
+		{"publicURL: /self-service", "selfService.publicURL"},
+		{"mail: {sender: ''}", "selfService.mail.sender: is required"},
+		{"mail: {sender: fax}", `selfService.mail.sender: no sender "fax" under delivery`},
+		{"mail: {sender: sms}", `selfService.mail.sender: sender "sms" (twilio) cannot send e-mail`},
+		{"mail: {sender: mail, subject: \"two\\nlines\"}", "selfService.mail.subject: must be one line"},
+		{"mail: {sender: mail, subject: '{{.Name'}", "selfService.mail.subject"},
+		{"mail: {sender: mail, template: 'Hello {{.DisplayName}}'}", "selfService.mail.template: must show the link"},
+		{"mail: {sender: mail, template: '{{.Link}'}", "selfService.mail.template"},
+		{"mail: {sender: mail, html: '<p>no link</p>'}", "selfService.mail.html: must show the link"},
+		{"mail: {sender: mail, html: '{{.Link}} {{end}}'}", "selfService.mail.html"},
+	} {
+		// Each case replaces one key of the good section.
+		key := tc.yaml[:strings.Index(tc.yaml, ":")]
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(good), "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(l), key+":") {
+				lines = append(lines, l)
+			}
+		}
+		yaml := strings.Join(lines, "\n") + "\n  " + tc.yaml + "\n"
+		_, err := Parse([]byte(base+yaml), "yaml", noEnv)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/store"
+)
+
+// testSelfService runs on every backend that keeps the self-service page's links and
+// sessions.
+func testSelfService(t *testing.T, s store.Store) {
+	ss, ok := s.(store.SelfService)
+	if !ok {
+		t.Skip("the backend keeps no self-service links")
+	}
+	ctx := t.Context()
+	mustCreateUser(t, s, newUser("u1"))
+	mustCreateUser(t, s, newUser("u2"))
+
+	t.Run("links", func(t *testing.T) {
+		l := store.SelfServiceLink{UserID: "u1", Hash: "h1", CreatedAt: at(0), ExpiresAt: at(time.Hour)}
+		wantErr(t, "put", ss.PutLink(ctx, l), nil)
+		got, err := ss.GetLink(ctx, "h1")
+		wantErr(t, "get", err, nil)
+		l.UserName = "name-u1" // filled by GetLink
+		diff(t, "link", l, got)
+		_, err = ss.GetLink(ctx, "nope")
+		wantErr(t, "unknown hash", err, store.ErrNotFound)
+
+		// A newer link replaces the user's older one.
+		n := store.SelfServiceLink{UserID: "u1", Hash: "h2", CreatedAt: at(time.Minute), ExpiresAt: at(2 * time.Hour)}
+		wantErr(t, "replace", ss.PutLink(ctx, n), nil)
+		_, err = ss.GetLink(ctx, "h1")
+		wantErr(t, "replaced link", err, store.ErrNotFound)
+		// A link for an unknown user is refused.
+		if err := ss.PutLink(ctx, store.SelfServiceLink{UserID: "ghost", Hash: "h9", CreatedAt: at(0), ExpiresAt: at(time.Hour)}); err == nil {
+			t.Fatal("a link for an unknown user was stored")
+		}
+
+		// Spending: once; again is a conflict; unknown is not found.
+		wantErr(t, "spend", ss.SpendLink(ctx, "h2", at(3*time.Minute)), nil)
+		wantErr(t, "spend again", ss.SpendLink(ctx, "h2", at(4*time.Minute)), store.ErrConflict)
+		wantErr(t, "spend unknown", ss.SpendLink(ctx, "nope", at(4*time.Minute)), store.ErrNotFound)
+		got, _ = ss.GetLink(ctx, "h2")
+		if !got.SpentAt.Equal(at(3 * time.Minute)) {
+			t.Fatalf("spent at %v", got.SpentAt)
+		}
+		// Unspending takes back only the mark set at that instant.
+		wantErr(t, "unspend, other instant", ss.UnspendLink(ctx, "h2", at(4*time.Minute)), nil)
+		if got, _ = ss.GetLink(ctx, "h2"); got.SpentAt.IsZero() {
+			t.Fatal("unspent by another instant's mark")
+		}
+		wantErr(t, "unspend", ss.UnspendLink(ctx, "h2", at(3*time.Minute)), nil)
+		if got, _ = ss.GetLink(ctx, "h2"); !got.SpentAt.IsZero() {
+			t.Fatalf("still spent at %v", got.SpentAt)
+		}
+		// Replacing a spent link gives an unspent one.
+		wantErr(t, "spend", ss.SpendLink(ctx, "h2", at(5*time.Minute)), nil)
+		wantErr(t, "replace spent", ss.PutLink(ctx, store.SelfServiceLink{UserID: "u1", Hash: "h3", CreatedAt: at(6 * time.Minute), ExpiresAt: at(3 * time.Hour)}), nil)
+		if got, err = ss.GetLink(ctx, "h3"); err != nil || !got.SpentAt.IsZero() {
+			t.Fatalf("new link: %+v %v", got, err)
+		}
+	})
+
+	t.Run("concurrent spend", func(t *testing.T) {
+		wantErr(t, "put", ss.PutLink(ctx, store.SelfServiceLink{UserID: "u2", Hash: "race", CreatedAt: at(0), ExpiresAt: at(time.Hour)}), nil)
+		const n = 10
+		errs := concurrently(n, func(i int) error { return ss.SpendLink(ctx, "race", at(time.Duration(i+1)*time.Second)) })
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, store.ErrConflict):
+				t.Errorf("unexpected error %v", err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d spends won", won)
+		}
+	})
+
+	t.Run("sessions", func(t *testing.T) {
+		a := store.SelfServiceSession{Hash: "s1", Kind: "anon", CSRF: "c1", Data: "{}", SeenAt: at(0), ExpiresAt: at(12 * time.Hour)}
+		wantErr(t, "put", ss.PutSession(ctx, a), nil)
+		got, err := ss.GetSession(ctx, "s1")
+		wantErr(t, "get", err, nil)
+		diff(t, "session", a, got)
+		_, err = ss.GetSession(ctx, "nope")
+		wantErr(t, "unknown", err, store.ErrNotFound)
+		// Put again updates in place.
+		a.UserID, a.Kind, a.LinkHash, a.Data, a.SeenAt = "u1", "link", "h3", `{"user":"name-u1"}`, at(time.Minute)
+		wantErr(t, "update", ss.PutSession(ctx, a), nil)
+		got, _ = ss.GetSession(ctx, "s1")
+		diff(t, "updated session", a, got)
+		wantErr(t, "delete", ss.DeleteSession(ctx, "s1"), nil)
+		_, err = ss.GetSession(ctx, "s1")
+		wantErr(t, "deleted", err, store.ErrNotFound)
+		wantErr(t, "delete again", ss.DeleteSession(ctx, "s1"), nil)
+
+		// Expiry: idle since before idleBefore, or past the absolute end.
+		for _, x := range []store.SelfServiceSession{
+			{Hash: "idle", SeenAt: at(0), ExpiresAt: at(12 * time.Hour)},
+			{Hash: "ended", SeenAt: at(59 * time.Minute), ExpiresAt: at(59 * time.Minute)},
+			{Hash: "live", SeenAt: at(55 * time.Minute), ExpiresAt: at(12 * time.Hour)},
+		} {
+			x.Kind, x.CSRF, x.Data = "anon", "c", "{}"
+			wantErr(t, "put "+x.Hash, ss.PutSession(ctx, x), nil)
+		}
+		n, err := ss.DeleteExpiredSessions(ctx, at(50*time.Minute), at(time.Hour))
+		if err != nil || n != 2 {
+			t.Fatalf("deleted %d, %v", n, err)
+		}
+		if _, err := ss.GetSession(ctx, "live"); err != nil {
+			t.Fatalf("live: %v", err)
+		}
+	})
+
+	t.Run("expired links", func(t *testing.T) {
+		// u1: h3 expires at 3 h, unspent; u2: race, spent at some second, expires at 1 h.
+		n, err := ss.DeleteExpiredLinks(ctx, at(0), at(30*time.Minute))
+		if err != nil || n != 0 {
+			t.Fatalf("nothing due: deleted %d, %v", n, err)
+		}
+		n, err = ss.DeleteExpiredLinks(ctx, at(time.Minute), at(30*time.Minute)) // spent before 1 min
+		if err != nil || n != 1 {
+			t.Fatalf("spent: deleted %d, %v", n, err)
+		}
+		_, err = ss.GetLink(ctx, "race")
+		wantErr(t, "spent link", err, store.ErrNotFound)
+		n, err = ss.DeleteExpiredLinks(ctx, at(0), at(3*time.Hour)) // h3 ends at 3 h
+		if err != nil || n != 1 {
+			t.Fatalf("expired: deleted %d, %v", n, err)
+		}
+		_, err = ss.GetLink(ctx, "h3")
+		wantErr(t, "expired link", err, store.ErrNotFound)
+	})
+
+	t.Run("user deleted", func(t *testing.T) {
+		wantErr(t, "put", ss.PutLink(ctx, store.SelfServiceLink{UserID: "u2", Hash: "h4", CreatedAt: at(0), ExpiresAt: at(time.Hour)}), nil)
+		wantErr(t, "delete user", s.DeleteUser(ctx, "name-u2"), nil)
+		_, err := ss.GetLink(ctx, "h4")
+		wantErr(t, "link of a deleted user", err, store.ErrNotFound)
+	})
+}

@@ -294,7 +294,16 @@ func TestServeSIGTERM(t *testing.T) {
 // The child runs `emfa factors add` in a loop (each run opens the store, writes, closes);
 // the parent kills it mid-stream once it has reported enough factors.
 func TestSIGKILLLosesNoCommittedFactor(t *testing.T) {
-	cfg := writeConfig(t, "")
+	// The child adds factors until it is killed: room for more than maxFactorsPerUser's
+	// default 20, or a fast child meets the limit and exits before the kill arrives.
+	cfg := writeTestConfig(t, "", `providers:
+  - name: Built-in factors
+    credentialPrefix: emfa
+    capabilities: [totp]
+    engine: builtin
+    builtin:
+      maxFactorsPerUser: 1000
+`)
 	mustEmfa(t, "users", "add", "alice", "--config", cfg)
 	cmd := exec.Command(os.Args[0], "factors", "add", "totp", "--user", "alice", "--config", cfg)
 	cmd.Env = append(os.Environ(), "EMFA_TEST_MAIN=repeat")

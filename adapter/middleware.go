@@ -112,6 +112,12 @@ func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
 		timeout := s.timeout
 		if _, t, ok := s.adminLimits(c); ok {
 			timeout = t
+			// The server's read and write timeouts are sized for contract calls; an
+			// import or a sync batch gets its route's own, or the connection is cut under
+			// it (errors ignored where the writer cannot say: a test recorder).
+			rc := http.NewResponseController(c.Response().Writer)
+			_ = rc.SetReadDeadline(time.Now().Add(t))
+			_ = rc.SetWriteDeadline(time.Now().Add(t))
 		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), timeout)
 		defer cancel()

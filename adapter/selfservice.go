@@ -14,9 +14,11 @@ import (
 )
 
 // The self-service page (/self-service/): server-rendered HTML over lifecycle.SelfService.
-// No script, no external asset; every form carries the session's CSRF token.
+// No external asset and no inline script: the one script, poll.js, polls a push status
+// on the pages that wait for a phone, and each has a "continue" button without it. Every
+// form carries the session's CSRF token.
 
-//go:embed templates/selfservice.html templates/selfservice.css
+//go:embed templates/selfservice.html templates/selfservice.css templates/poll.js
 var selfServiceFiles embed.FS
 
 var selfServicePages = template.Must(template.ParseFS(selfServiceFiles, "templates/selfservice.html"))
@@ -27,7 +29,8 @@ const selfServiceCookie = "emfa_ss"
 // maxFormField bounds each form field: anything longer is refused, not truncated.
 const maxFormField = 256
 
-const selfServiceCSP = "default-src 'none'; style-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// script-src 'self' admits only poll.js, served below: no inline script, no eval.
+const selfServiceCSP = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 type selfServicePage struct {
 	s      *Server
@@ -45,7 +48,16 @@ func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secur
 		c.Response().Header().Set(echo.HeaderCacheControl, "max-age=3600")
 		return c.Blob(http.StatusOK, "text/css; charset=utf-8", css)
 	})
+	g.GET("/static/poll.js", func(c echo.Context) error {
+		js, _ := selfServiceFiles.ReadFile("templates/poll.js")
+		c.Response().Header().Set(echo.HeaderCacheControl, "max-age=3600")
+		return c.Blob(http.StatusOK, "text/javascript; charset=utf-8", js)
+	})
 	g.GET("/", p.wrap(p.home))
+	g.GET("/push/status", p.pushStatus)
+	g.POST("/push/continue", p.wrap(p.form(p.pushContinue)))
+	g.GET("/signin/status", p.signInStatus)
+	g.POST("/signin/continue", p.wrap(p.form(p.signInContinue)))
 	g.GET("/link/:token", p.wrap(p.openLink))
 	g.GET("/enroll", p.wrap(p.choose))
 	g.POST("/enroll", p.wrap(p.form(p.enroll)))
@@ -75,6 +87,8 @@ type pageData struct {
 	Title, Error, Notice, Text, CSRF, User string
 	QR                                     template.URL // a data: URI emfa rendered itself
 	Secret                                 string
+	Code                                   string // a push activation code
+	Number                                 int    // the number to type on the device
 	SignedIn                               bool
 	Capabilities                           []capChoice
 	Factors                                []lifecycle.Factor
@@ -83,7 +97,7 @@ type pageData struct {
 type capChoice struct{ Type, Name string }
 
 var capNames = map[string]string{"totp": "An authenticator app on my phone", "smsotp": "A code by text message",
-	"emailotp": "A code by e-mail", "voicecall": "A code read out in a phone call"}
+	"emailotp": "A code by e-mail", "voicecall": "A code read out in a phone call", "push": "Approvals on my phone (push)"}
 
 func (p *selfServicePage) render(c echo.Context, status int, name string, d pageData) error {
 	var b strings.Builder
@@ -213,6 +227,11 @@ func (p *selfServicePage) enroll(c echo.Context, sess lifecycle.Session) error {
 		return err
 	}
 	d := pageData{Title: "Confirm your new factor", CSRF: sess.CSRF}
+	if code, ok := out.Output["activationCode"].(string); ok {
+		d.Title, d.Code = "Register your phone", code
+		d.QR, _ = pushQR(out.Output)
+		return p.render(c, http.StatusOK, "push", d)
+	}
 	if qr, ok := out.Output["qrCode"].(string); ok && strings.HasPrefix(qr, "data:image/png;base64,") {
 		d.QR = template.URL(qr)
 		d.Secret, _ = out.Output["secret"].(string)
@@ -240,6 +259,9 @@ func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
 	method := c.FormValue("method")
 	if err := p.ss.StartSignIn(c.Request().Context(), &sess, c.FormValue("username"), method); err != nil {
 		return err
+	}
+	if method == lifecycle.MethodPush {
+		return p.render(c, http.StatusOK, "signinpush", pageData{Title: "Approve on your phone", CSRF: sess.CSRF, Number: sess.State.Number})
 	}
 	text := "Enter the code your authenticator app shows."
 	if method != lifecycle.MethodApp {
@@ -274,5 +296,97 @@ func (p *selfServicePage) remove(c echo.Context, sess lifecycle.Session) error {
 func (p *selfServicePage) signOut(c echo.Context, sess lifecycle.Session) error {
 	p.ss.End(c.Request().Context(), sess)
 	p.clearCookie(c)
+	return c.Redirect(http.StatusSeeOther, "/self-service/")
+}
+
+func pushQR(out map[string]any) (template.URL, bool) {
+	qr, ok := out["qrCode"].(string)
+	if !ok || !strings.HasPrefix(qr, "data:image/png;base64,") {
+		return "", false
+	}
+	return template.URL(qr), true
+}
+
+// jsonSession is the session of a status request: its cookie and, in a header, its CSRF
+// token (the script reads it from the page's form), so no other site can poll.
+func (p *selfServicePage) jsonSession(c echo.Context) (lifecycle.Session, error) {
+	sess, err := p.session(c)
+	if err != nil {
+		return sess, err
+	}
+	return sess, p.ss.CheckCSRF(sess, c.Request().Header.Get("X-CSRF-Token"))
+}
+
+func (p *selfServicePage) jsonError(c echo.Context, err error) error {
+	var le *lifecycle.Error
+	if errors.As(err, &le) {
+		return c.JSON(adminStatus[le.Kind], map[string]string{"error": le.Code, "message": le.Msg})
+	}
+	p.s.log.Error("self-service fault", "path", c.Path(), "err", err)
+	return c.JSON(http.StatusInternalServerError, map[string]string{"error": "internal", "message": "please try again later"})
+}
+
+// pushStatus answers {"state":"pending"|"active"} for the push device being enrolled.
+func (p *selfServicePage) pushStatus(c echo.Context) error {
+	sess, err := p.jsonSession(c)
+	if err == nil {
+		var state string
+		if state, err = p.ss.PushStatus(c.Request().Context(), sess); err == nil {
+			return c.JSON(http.StatusOK, map[string]string{"state": state})
+		}
+	}
+	return p.jsonError(c, err)
+}
+
+// pushContinue finishes a push enrollment once the device registered (the script posts
+// it, or the user's "continue" button); before, the page says so and shows the code again.
+func (p *selfServicePage) pushContinue(c echo.Context, sess lifecycle.Session) error {
+	kind := sess.Kind
+	state, f, err := p.ss.FinishPush(c.Request().Context(), &sess)
+	if err != nil {
+		return err
+	}
+	if state != lifecycle.PushActive {
+		return p.render(c, http.StatusOK, "pushwait", pageData{Title: "Register your phone", CSRF: sess.CSRF,
+			Error: "Your phone has not registered yet: scan the code with the app, then continue."})
+	}
+	if kind == lifecycle.SessionLink {
+		p.clearCookie(c)
+		return p.render(c, http.StatusOK, "message", pageData{Title: "You are all set",
+			Text: "Your " + f.Label + " is ready: you will be asked to approve on it when you sign in. You may close this page."})
+	}
+	return c.Redirect(http.StatusSeeOther, "/self-service/?done=Added+"+strings.ReplaceAll(f.Label, " ", "+"))
+}
+
+// signInStatus answers {"state":"pending"|"success"|"denied"|"timeout"} for a push sign-in.
+func (p *selfServicePage) signInStatus(c echo.Context) error {
+	sess, err := p.jsonSession(c)
+	if err == nil {
+		var state string
+		if state, err = p.ss.PushSignInStatus(c.Request().Context(), sess); err == nil {
+			return c.JSON(http.StatusOK, map[string]string{"state": state})
+		}
+	}
+	return p.jsonError(c, err)
+}
+
+func (p *selfServicePage) signInContinue(c echo.Context, sess lifecycle.Session) error {
+	state, next, err := p.ss.FinishPushSignIn(c.Request().Context(), &sess)
+	if err != nil {
+		var le *lifecycle.Error
+		if errors.As(err, &le) && (le.Code == "push_denied" || le.Code == "push_timeout") {
+			title := "Sign-in denied"
+			if le.Code == "push_timeout" {
+				title = "Sign-in timed out"
+			}
+			return p.render(c, http.StatusForbidden, "message", pageData{Title: title, Text: le.Msg})
+		}
+		return err
+	}
+	if state == lifecycle.SignInPending {
+		return p.render(c, http.StatusOK, "signinpush", pageData{Title: "Approve on your phone", CSRF: sess.CSRF, Number: sess.State.Number,
+			Error: "Not approved yet: approve the request on your phone, then continue."})
+	}
+	p.setCookie(c, next)
 	return c.Redirect(http.StatusSeeOther, "/self-service/")
 }

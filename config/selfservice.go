@@ -14,7 +14,7 @@ import (
 type SelfService struct {
 	Enabled bool `mapstructure:"enabled"`
 	// Capabilities are the factor types a user may enroll on the page (totp, smsotp,
-	// emailotp, voicecall). Default: totp.
+	// emailotp, voicecall, push). Default: totp.
 	Capabilities []string `mapstructure:"capabilities"`
 	// LinkLifetime: default 168h (7 days), at most 21 days.
 	LinkLifetime time.Duration `mapstructure:"linkLifetime"`
@@ -58,7 +58,7 @@ The link works once and expires on {{.Expires}}.
 )
 
 // SelfServiceTypes are the factor types the page can enroll.
-var SelfServiceTypes = []string{"totp", "smsotp", "emailotp", "voicecall"}
+var SelfServiceTypes = []string{"totp", "smsotp", "emailotp", "voicecall", "push"}
 
 // WithDefaults fills what the operator left unset.
 func (s SelfService) WithDefaults() SelfService {

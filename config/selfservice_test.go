@@ -38,7 +38,7 @@ delivery:
 		t.Errorf("disabled section checked: %v", err)
 	}
 	for _, tc := range []struct{ yaml, want string }{
-		{"capabilities: [totp, push]", `selfService.capabilities[1]: "push" cannot be enrolled`},
+		{"capabilities: [totp, hotp]", `selfService.capabilities[1]: "hotp" cannot be enrolled`},
 		{"linkLifetime: 5m", "selfService.linkLifetime: must be between 10m and 504h"},
 		{"linkLifetime: 600h", "selfService.linkLifetime"},
 		{"sessionIdle: 30s", "selfService.sessionIdle: must be between 1m and 1h"},

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/boombuler/barcode"
+	"github.com/boombuler/barcode/qr"
 	"github.com/pquerna/otp"
 
 	"github.com/emfa/emfa/provider/builtin"
@@ -269,6 +271,10 @@ func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in
 		if qr, err := qrDataURI(uri); err == nil {
 			out["qrCode"] = qr
 		}
+	} else if uri, ok := out["registrationURI"].(string); ok {
+		if qr, err := qrPNG(uri); err == nil {
+			out["qrCode"] = qr
+		}
 	}
 	return Enrolled{Factor: m.factorOf(enrolled.Factor, time.Time{}), Output: out}, nil
 }
@@ -318,6 +324,22 @@ func qrDataURI(uri string) (string, error) {
 	}
 	var b bytes.Buffer
 	if err := png.Encode(&b, img); err != nil {
+		return "", err
+	}
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes()), nil
+}
+
+// qrPNG is any text (a push registration URI) as a 256×256 PNG QR code in a data URI.
+func qrPNG(text string) (string, error) {
+	code, err := qr.Encode(text, qr.M, qr.Auto)
+	if err != nil {
+		return "", err
+	}
+	if code, err = barcode.Scale(code, 256, 256); err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, code); err != nil {
 		return "", err
 	}
 	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes()), nil

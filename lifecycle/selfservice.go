@@ -247,6 +247,7 @@ type SessionState struct {
 	Factor     string `json:"factor,omitempty"` // sign-in: the factor challenged
 	Capability string `json:"capability,omitempty"`
 	Tx         string `json:"tx,omitempty"`
+	Number     int    `json:"number,omitempty"` // sign-in by push: the number to type on the device
 }
 
 // ErrNoSession is a missing, expired or refused session: the page starts again.
@@ -392,7 +393,10 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 		v, _ := json.Marshal(strings.TrimSpace(dest))
 		in.Params["email"] = v
 	}
-	in.Label = map[string]string{"totp": "Authenticator app", "smsotp": "Text message", "emailotp": "E-mail", "voicecall": "Phone call"}[typ]
+	in.Label = map[string]string{"totp": "Authenticator app", "smsotp": "Text message", "emailotp": "E-mail", "voicecall": "Phone call", "push": "Push device"}[typ]
+	if typ == builtin.TypePush {
+		in.Activation = "" // a push device activates by registering, not with a code
+	}
 	if sess.State.Enrolling != "" {
 		// A previous attempt never confirmed: it goes, so abandoned seeds do not pile up.
 		s.m.DeleteFactor(ctx, SelfServiceActor, sess.User, sess.State.Enrolling)
@@ -440,6 +444,57 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 	return f, s.save(ctx, sess)
 }
 
+// Push enrollment states.
+const (
+	PushPending = "pending"
+	PushActive  = "active"
+)
+
+// PushStatus says whether the push device being enrolled has registered. It changes
+// nothing: the page polls it.
+func (s *SelfService) PushStatus(ctx context.Context, sess Session) (string, error) {
+	if sess.Kind != SessionLink && sess.Kind != SessionUser {
+		return "", ErrNoSession
+	}
+	if sess.State.EnrollType != builtin.TypePush || sess.State.Enrolling == "" {
+		return "", conflict("not_enrolling", "", "no push device is waiting to register")
+	}
+	f, err := s.m.GetFactor(ctx, sess.User, sess.State.Enrolling)
+	if err != nil {
+		return "", err
+	}
+	if f.State == FactorActive {
+		return PushActive, nil
+	}
+	return PushPending, nil
+}
+
+// FinishPush ends a push enrollment once the device has registered: a link session spends
+// its link and ends (no sign-in after a link), a signed-in one goes on. Before the device
+// registers it answers PushPending and changes nothing.
+func (s *SelfService) FinishPush(ctx context.Context, sess *Session) (string, Factor, error) {
+	state, err := s.PushStatus(ctx, *sess)
+	if err != nil || state != PushActive {
+		return state, Factor{}, err
+	}
+	f, err := s.m.GetFactor(ctx, sess.User, sess.State.Enrolling)
+	if err != nil {
+		return "", Factor{}, err
+	}
+	if sess.Kind == SessionLink {
+		if err := s.st.SpendLink(ctx, sess.rec.LinkHash, s.m.now()); err != nil &&
+			!errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+			return "", Factor{}, err
+		}
+		// Spent already (a second browser) or replaced: the device is registered all the same.
+		s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, f.ID, "SUCCESS", "push device registered")
+		return PushActive, f, s.End(ctx, *sess)
+	}
+	s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, f.ID, "SUCCESS", "push device registered")
+	sess.State.Enrolling, sess.State.EnrollType = "", ""
+	return PushActive, f, s.save(ctx, sess)
+}
+
 // Resend sends the factor being enrolled a new code.
 func (s *SelfService) Resend(ctx context.Context, sess *Session) error {
 	if sess.State.Enrolling == "" {
@@ -451,7 +506,8 @@ func (s *SelfService) Resend(ctx context.Context, sess *Session) error {
 
 // Sign-in methods.
 const (
-	MethodApp = "app" // a TOTP or HOTP code
+	MethodApp  = "app"  // a TOTP or HOTP code
+	MethodPush = "push" // an approval on a registered push device
 )
 
 // signInTypes are the factor types each sign-in method tries.
@@ -466,7 +522,7 @@ func signInTypes(method string) []string {
 // the user's factor of that type. Whether the user or factor exists never shows: the
 // answer is the same, and the code typed next fails.
 func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, method string) error {
-	if method != MethodApp && !slices.Contains([]string{"smsotp", "emailotp", "voicecall"}, method) {
+	if method != MethodApp && !slices.Contains([]string{"smsotp", "emailotp", "voicecall", MethodPush}, method) {
 		return invalid("invalid_field", "method", "unknown sign-in method")
 	}
 	if CheckName(username) != nil {
@@ -490,6 +546,9 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 			}
 			if out.Status == provider.StatusPending {
 				sess.State.Factor, sess.State.Capability, sess.State.Tx = list[i].ID, method, out.TransactionID
+				if n, ok := out.Attributes["number"].(int); ok {
+					sess.State.Number = n
+				}
 			}
 			s.m.audit(ctx, SelfServiceActor, "selfservice.signin.start", username, list[i].ID, string(out.Status), out.Reason)
 			break
@@ -540,6 +599,84 @@ func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code stri
 		}
 	}
 	return Session{}, ErrSignIn
+}
+
+// Push sign-in results, as the page's status endpoint says them.
+const (
+	SignInPending = "pending"
+	SignInSuccess = "success"
+	SignInDenied  = "denied"
+	SignInTimeout = "timeout"
+)
+
+// PushSignInStatus polls the push challenge of a sign-in through the engine's Result
+// (Verify's path). A sign-in with no challenge (no such user or device) stays pending
+// until the session ends, so the page does not tell who exists.
+func (s *SelfService) PushSignInStatus(ctx context.Context, sess Session) (string, error) {
+	st := sess.State
+	if sess.Kind != SessionAnon || st.Method != MethodPush {
+		return "", ErrNoSession
+	}
+	if st.Tx == "" {
+		return SignInPending, nil
+	}
+	for _, e := range s.m.engines {
+		if !e.Exposes(st.Capability) {
+			continue
+		}
+		out, err := e.Result(ctx, provider.Request{Capability: st.Capability, ID: st.Factor, TransactionID: st.Tx,
+			Username: st.User, Attributes: map[string]any{"username": st.User}})
+		if err != nil {
+			return "", err
+		}
+		switch out.Status {
+		case provider.StatusPending:
+			return SignInPending, nil
+		case provider.StatusSuccess:
+			return SignInSuccess, nil
+		case provider.StatusTimeout:
+			return SignInTimeout, nil
+		}
+		return SignInDenied, nil
+	}
+	return SignInPending, nil
+}
+
+// Push sign-in refusals.
+var (
+	ErrPushDenied  = &Error{Kind: Refused, Code: "push_denied", Msg: "the sign-in was denied or canceled on the device; start again"}
+	ErrPushTimeout = &Error{Kind: Refused, Code: "push_timeout", Msg: "the sign-in was not approved in time; start again"}
+)
+
+// FinishPushSignIn signs the user in once the device approved: the session is replaced by
+// a signed-in one. Pending answers SignInPending and a zero session.
+func (s *SelfService) FinishPushSignIn(ctx context.Context, sess *Session) (string, Session, error) {
+	state, err := s.PushSignInStatus(ctx, *sess)
+	if err != nil {
+		return "", Session{}, err
+	}
+	st := sess.State
+	switch state {
+	case SignInPending:
+		return state, Session{}, nil
+	case SignInSuccess:
+		u, err := s.m.store.GetUser(ctx, st.User)
+		if err != nil {
+			return "", Session{}, err
+		}
+		s.End(ctx, *sess)
+		s.m.audit(ctx, SelfServiceActor, "selfservice.signin", st.User, st.Factor, "SUCCESS", "push approved")
+		next, err := s.newSession(ctx, SessionUser, u.ID, "", SessionState{User: st.User})
+		return state, next, err
+	}
+	// The challenge is over: this session cannot sign in with it again.
+	sess.State = SessionState{}
+	s.save(ctx, sess)
+	s.m.audit(ctx, SelfServiceActor, "selfservice.signin", st.User, st.Factor, "FAILED", "push "+state)
+	if state == SignInTimeout {
+		return state, Session{}, ErrPushTimeout
+	}
+	return state, Session{}, ErrPushDenied
 }
 
 // Factors lists the signed-in user's factors.

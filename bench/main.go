@@ -243,6 +243,7 @@ providers:
     engine: builtin
     builtin:
       totp: {period: %d, window: 1}
+      maxFactorsPerUser: 1000   # the harness spreads thousands of factors over few users
 `, storage, period)
 	return os.WriteFile(path, []byte(cfg), 0o600)
 }

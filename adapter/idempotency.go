@@ -93,9 +93,11 @@ func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
 			var rerr *provider.RecordError
 			switch {
 			case errors.As(err, &rerr):
+				// What the call wrote is not known to be durable: its answer is not sent,
+				// the error is, in place of the one the handler wrote into the buffer.
+				resp.Committed, resp.Size = false, 0
 				s.observer.StoreError("idempotency")
-				s.log.Error("idempotency record not saved; a retry of this request may execute again",
-					"webhook_id", id, "provider", p.CredentialPrefix, "resource", resource, "err", err)
+				return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable", Msg: "store unavailable; retry", Err: err}
 			case errors.Is(err, provider.ErrInFlight):
 				return &Error{Status: http.StatusServiceUnavailable, ID: "retry_in_progress",
 					Msg: "the first attempt of this request is still running; retry", Err: err}

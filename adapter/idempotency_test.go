@@ -22,10 +22,17 @@ type countingEngine struct {
 	calls atomic.Int64
 	gate  chan struct{} // when set, each call waits for it to close
 	fail  atomic.Bool   // answer with a server fault
+	// deferred: the last call's writes were deferred to the answer's record (store.DeferSync)
+	deferred atomic.Bool
+	during   func() // when set, run in each call
 }
 
 func (e *countingEngine) Validate(ctx context.Context, r provider.Request) (provider.Outcome, error) {
 	n := e.calls.Add(1)
+	e.deferred.Store(store.SyncDeferred(ctx))
+	if e.during != nil {
+		e.during()
+	}
 	e.mu.Lock()
 	e.last = r
 	e.mu.Unlock()
@@ -214,6 +221,28 @@ func TestStoreDownAnswers503(t *testing.T) {
 	}
 	if eng.calls.Load() != 0 {
 		t.Error("the engine ran although its answer could not be recorded")
+	}
+}
+
+// A call's writes are deferred to the record of its answer, which makes them durable; if
+// that record cannot be written, the answer is not sent either (it would announce writes
+// a power loss could take back): 503, and Verify retries. Without X-Webhook-ID nothing is
+// deferred.
+func TestAnswerNotSentUnlessRecorded(t *testing.T) {
+	h, eng, st := idemHarness(t)
+	auth := []string{"Authorization", "Basic dmVyaWZ5OnB3LXNlY3JldA=="}
+	if code, body, _ := h.do(t, "POST", "/v1/providers/acme/validate", validateBody, auth...); code != 200 || eng.deferred.Load() {
+		t.Fatalf("without X-Webhook-ID: %d %s, deferred %v; want 200, not deferred", code, body, eng.deferred.Load())
+	}
+	auth = append(auth, "X-Webhook-ID", "wh-lost")
+	if code, body, _ := h.do(t, "POST", "/v1/providers/acme/validate", validateBody, auth...); code != 200 || !eng.deferred.Load() {
+		t.Fatalf("with X-Webhook-ID: %d %s, deferred %v; want 200, deferred", code, body, eng.deferred.Load())
+	}
+	eng.during = func() { st.Close() } // the store goes between the claim and the record
+	auth[len(auth)-1] = "wh-lost-2"
+	code, body, _ := h.do(t, "POST", "/v1/providers/acme/validate", validateBody, auth...)
+	if code != http.StatusServiceUnavailable || !strings.HasPrefix(body, `{"messageId":"unavailable"`) || strings.Contains(body, "SUCCESS") {
+		t.Errorf("answer not recorded: %d %s, want 503 unavailable and no answer", code, body)
 	}
 }
 

@@ -45,6 +45,11 @@ var ErrInFlight = errors.New("the first attempt of this request is still running
 // Idempotency executes each contract call that carries Verify's X-Webhook-ID at most once
 // per provider, ID and request fingerprint (verify-contract.md §12). Records live in the
 // store, so a retry that reaches another replica is recognised too.
+//
+// A call costs one durable commit, not three: the claim and everything the call writes
+// are deferred (store.DeferSync), and the record of its answer is written durably, which
+// makes them durable too before the answer is sent. A crash before that loses the claim
+// and the call's writes with it, as if the call had never come; nothing was answered.
 type Idempotency struct {
 	Store IdempotencyStore
 	// TTL is how long an answer is kept for retries (server.idempotency.ttl).
@@ -97,7 +102,8 @@ func (i *Idempotency) Do(ctx context.Context, key store.IdempotencyKey, fn func(
 	}
 	for {
 		now := i.now()
-		claim, err := i.Store.ClaimIdempotency(ctx, key, owner, now.Add(i.Lease), now.Add(i.TTL), now)
+		// A claim lost in a crash is a claim whose lease passed: deferred.
+		claim, err := i.Store.ClaimIdempotency(store.DeferSync(ctx), key, owner, now.Add(i.Lease), now.Add(i.TTL), now)
 		if err != nil {
 			return Answer{}, Executed, false, err
 		}
@@ -122,7 +128,7 @@ func (i *Idempotency) execute(ctx context.Context, key store.IdempotencyKey, own
 			panic(r)
 		}
 	}()
-	ans, err := fn(ctx)
+	ans, err := fn(store.DeferSync(ctx))
 	// The answer is decided: record it even if this request's context ends now.
 	wctx := context.WithoutCancel(ctx)
 	if err != nil || ans.Status >= 500 {
@@ -132,15 +138,16 @@ func (i *Idempotency) execute(ctx context.Context, key store.IdempotencyKey, own
 		return ans, Executed, other, err
 	}
 	if err := i.Store.CompleteIdempotency(wctx, key, owner, ans.Status, ans.Body, i.now()); err != nil {
-		// The answer stands (the caller sends it); a retry will find the record running
-		// and take it over when the lease passes. Report it for the log.
-		return ans, Executed, other, &RecordError{Err: err}
+		// The call's deferred writes are not known to be durable without this commit, so
+		// its answer cannot be sent: the caller answers 503 and Verify retries. The retry
+		// finds the record running and takes it over once the lease has passed.
+		return Answer{}, Executed, other, &RecordError{Err: err}
 	}
 	return ans, Executed, other, nil
 }
 
-// RecordError: the request executed and has its answer, but the answer could not be
-// recorded for retries. The caller sends the answer and logs the error.
+// RecordError: the request executed, but its answer could not be recorded, nor what it
+// wrote made durable. The caller must not send the answer (Do does not return it).
 type RecordError struct{ Err error }
 
 func (e *RecordError) Error() string { return "record idempotent answer: " + e.Err.Error() }

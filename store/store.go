@@ -298,3 +298,27 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 }
+
+// deferKey is the context key of DeferSync.
+type deferKey struct{}
+
+// DeferSync returns a context whose writes need not reach the disk before they return:
+// its caller promises to make a durable write of its own afterwards, before it answers
+// anyone, and that write makes these durable too (a commit is durable with every commit
+// before it: SQLite's WAL and PostgreSQL's WAL are both flushed in order). A crash before
+// that write loses them, as it would have lost the request they belong to; none of them
+// has been answered. Visibility is unchanged: a deferred write is seen by every reader
+// and replica once it returns.
+//
+// This is how an idempotent contract call costs one flush, not three: its claim and its
+// decision are deferred, the record of its answer is not (provider.Idempotency).
+func DeferSync(ctx context.Context) context.Context {
+	return context.WithValue(ctx, deferKey{}, true)
+}
+
+// SyncDeferred reports whether ctx's writes are deferred (DeferSync). A backend without
+// a cheaper commit for them may ignore it.
+func SyncDeferred(ctx context.Context) bool {
+	d, _ := ctx.Value(deferKey{}).(bool)
+	return d
+}

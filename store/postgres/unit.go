@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/sqlstore"
 )
 
@@ -27,7 +28,7 @@ func (dialect) RunUnit(ctx context.Context, db *sql.DB, fn func(e sqlstore.Exece
 	}
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
-		u := &unit{c: dc.(*stdlib.Conn).Conn(), b: &pgx.Batch{}}
+		u := &unit{c: dc.(*stdlib.Conn).Conn(), b: &pgx.Batch{}, deferred: store.SyncDeferred(ctx)}
 		defer func() {
 			if r := recover(); r != nil {
 				u.rollback(ctx)
@@ -52,12 +53,18 @@ type unit struct {
 	b     *pgx.Batch // to go out with the next statement: BEGIN, Later's
 	begun bool       // BEGIN is queued or sent
 	sent  bool       // something went out: a transaction may be open on c
+	// deferred: the unit commits without waiting for its WAL flush (store.DeferSync); a
+	// later synchronous commit of its caller flushes it with its own, WAL being in order.
+	deferred bool
 }
 
 // begin queues BEGIN before the unit's first statement.
 func (u *unit) begin() {
 	if !u.begun {
 		u.b.Queue("BEGIN")
+		if u.deferred {
+			u.b.Queue("SET LOCAL synchronous_commit TO off")
+		}
 		u.begun = true
 	}
 }

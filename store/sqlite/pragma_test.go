@@ -4,6 +4,9 @@ import (
 	"database/sql"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/emfa/emfa/store"
 )
 
 // TestPragmas checks the settings the store's guarantees rest on, connection by connection:
@@ -57,5 +60,47 @@ func TestPragmasMemory(t *testing.T) {
 	}
 	if got := s.w.Stats().MaxOpenConnections; got != 1 {
 		t.Errorf("in-memory pool allows %d connections, want 1", got)
+	}
+}
+
+// A batch of deferred units (store.DeferSync) commits with synchronous=NORMAL, and the
+// writer is back at FULL as soon as it has: the writes the store makes on that connection
+// outside the group (admin tokens, self-service links) must keep their fsync. What a
+// deferred unit wrote is committed like any other: seen at once, and kept by Close.
+func TestDeferredBatchRestoresFull(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := store.DeferSync(t.Context())
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(ctx, func(w store.Writer) error {
+		return w.AppendAudit(ctx, store.AuditEvent{Time: time.Now(), Username: "alice", Outcome: "SUCCESS"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := s.w.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != "2" {
+		t.Errorf("after a deferred batch the writer has synchronous=%s, want 2 (FULL)", got)
+	}
+	if _, err := s.GetUser(t.Context(), "alice"); err != nil {
+		t.Errorf("a deferred write is not seen: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.GetUser(t.Context(), "alice"); err != nil {
+		t.Errorf("a deferred write is lost by Close: %v", err)
 	}
 }

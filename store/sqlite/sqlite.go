@@ -119,7 +119,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, errors.Join(err, w.Close())
 	}
 	if memory {
-		return newStore(w, w), nil
+		return newStore(w, w, false), nil
 	}
 
 	// Readers are opened after the writer has switched the file to WAL. query_only makes
@@ -142,11 +142,17 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err := r.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: open readers: %w", err), r.Close(), w.Close())
 	}
-	return newStore(w, r), nil
+	return newStore(w, r, true), nil
 }
 
-func newStore(w, r *sql.DB) *Store {
-	return &Store{Store: sqlstore.New(w, r, dialect{}, sqlstore.GroupCommit(), sqlstore.PrepareStatements()), w: w, r: r}
+// newStore wraps the pools. wal: the file is in WAL mode, whose commits reach the disk in
+// order, so a batch of deferred writes (store.DeferSync) may commit without its fsync.
+func newStore(w, r *sql.DB, wal bool) *Store {
+	opts := []sqlstore.Option{sqlstore.GroupCommit(), sqlstore.PrepareStatements()}
+	if wal {
+		opts = append(opts, sqlstore.DeferredSync("FULL", "NORMAL"))
+	}
+	return &Store{Store: sqlstore.New(w, r, dialect{}, opts...), w: w, r: r}
 }
 
 // initWriter connects the writer, checks that the pragmas took, and migrates.

@@ -2,8 +2,13 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"slices"
 	"sync"
+
+	"github.com/emfa/emfa/store"
 )
 
 // GroupCommit makes every write of the store a unit queued for one writer goroutine that
@@ -18,6 +23,11 @@ import (
 // bounds. N concurrent decisions cost one fsync instead of N, and the queue in Go is fair,
 // as the single writer connection was before. w must be a pool of one connection.
 //
+// A batch of deferred units only (store.DeferSync) commits without the fsync
+// (synchronous=NORMAL for that commit, SyncPragma): its callers make a durable write after
+// it before answering, and WAL commits reach the disk in order, so that write's fsync
+// carries this batch too. A batch with one unit that is not deferred is fsynced whole.
+//
 // Why a unit runs on the writer inside the batch rather than being sent as data: an engine
 // decides from a compare-and-set's result (AdvanceCounter's ErrReplay is a FAILED answer)
 // and the audit row records that answer, so the unit needs the result at once, in the
@@ -27,6 +37,14 @@ func GroupCommit() Option {
 	return func(s *Store) {
 		s.g = &group{s: s, units: make(chan *unit), quit: make(chan struct{}), done: make(chan struct{})}
 	}
+}
+
+// DeferredSync makes GroupCommit commit a batch of deferred units only
+// (store.DeferSync) with "PRAGMA synchronous = deferred" and every other batch with
+// "PRAGMA synchronous = full". It is only safe where commits reach the disk in order,
+// as they do in SQLite's WAL mode: SQLite with ("FULL", "NORMAL").
+func DeferredSync(full, deferred string) Option {
+	return func(s *Store) { s.syncFull, s.syncDeferred = full, deferred }
 }
 
 // maxBatch bounds the units of one commit, and so the latency a long queue adds to the
@@ -45,6 +63,7 @@ type group struct {
 // unit is one caller's writes, and what became of them.
 type unit struct {
 	ctx      context.Context
+	deferred bool // store.DeferSync: a later durable commit of its caller carries it
 	fn       func(w *writer) error
 	err      error
 	panicked any
@@ -59,7 +78,7 @@ func (g *group) do(ctx context.Context, fn func(w *writer) error) error {
 	if err := ctx.Err(); err != nil {
 		return g.s.fail("write", err)
 	}
-	u := &unit{ctx: ctx, fn: fn, answered: make(chan struct{})}
+	u := &unit{ctx: ctx, deferred: store.SyncDeferred(ctx), fn: fn, answered: make(chan struct{})}
 	select {
 	case g.units <- u:
 	case <-g.quit:
@@ -128,6 +147,24 @@ func (g *group) commit(batch []*unit) {
 			}
 		}
 	}
+	// The commit fsyncs unless every unit of the batch is deferred. SQLite reads the
+	// setting when it commits, and refuses to change it inside a transaction: it is set
+	// on the pool, whose one connection the transaction then runs on, and set back at
+	// once after the commit, as what the rest of the store writes on that pool needs.
+	// (Should the pool replace the connection meanwhile, the new one has the DSN's.)
+	if g.s.syncDeferred != "" && !slices.ContainsFunc(batch, func(u *unit) bool { return !u.deferred }) {
+		if _, err := g.s.w.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncDeferred); err != nil {
+			fail(err)
+			return
+		}
+		defer func() {
+			if _, err := g.s.w.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncFull); err != nil {
+				// The connection would go on committing without fsync: discard it, so
+				// that the pool opens one with the DSN's settings.
+				discard(ctx, g.s.w)
+			}
+		}()
+	}
 	tx, err := g.s.w.BeginTx(ctx, nil)
 	if err != nil {
 		fail(err)
@@ -182,4 +219,14 @@ func call(fn func(w *writer) error, w *writer) (err error, panicked any) {
 		panicked = recover() // never nil for a panic since Go 1.21
 	}()
 	return fn(w), nil
+}
+
+// discard makes the pool drop its idle connection instead of reusing it.
+func discard(ctx context.Context, db *sql.DB) {
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return
+	}
+	_ = c.Raw(func(any) error { return driver.ErrBadConn })
+	_ = c.Close()
 }

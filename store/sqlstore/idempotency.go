@@ -12,14 +12,17 @@ import (
 // claimIdempotencySQL inserts a running record, or takes over one that expired or whose
 // owner's lease passed: the upsert's WHERE is the whole decision, so one statement is the
 // atomic step (SQLite has one writer; in PostgreSQL a concurrent claim waits on the row,
-// then re-checks the WHERE against it).
+// then re-checks the WHERE against it). It returns a row when it claimed, telling whether
+// the same provider and ID are recorded with another fingerprint: one round trip.
 const claimIdempotencySQL = `INSERT INTO idempotency
 	    (provider, webhook_id, fingerprint, owner, done, status, body, lease_until, expires_at, created_at)
 	VALUES ($1, $2, $3, $4, FALSE, 0, NULL, $5, $6, $7)
 	ON CONFLICT (provider, webhook_id, fingerprint) DO UPDATE SET
 	    owner = excluded.owner, done = FALSE, status = 0, body = NULL,
 	    lease_until = excluded.lease_until, expires_at = excluded.expires_at, created_at = excluded.created_at
-	WHERE idempotency.expires_at <= $7 OR (NOT idempotency.done AND idempotency.lease_until <= $7)`
+	WHERE idempotency.expires_at <= $7 OR (NOT idempotency.done AND idempotency.lease_until <= $7)
+	RETURNING EXISTS (SELECT 1 FROM idempotency AS o
+	    WHERE o.provider = $1 AND o.webhook_id = $2 AND o.fingerprint <> $3)`
 
 const idempotencyCols = `provider, webhook_id, fingerprint, owner, done, status, body, lease_until, expires_at, created_at`
 
@@ -34,23 +37,16 @@ func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey,
 	// A record swept between the upsert and the read is claimed on the next round (on
 	// the pool: in a unit's transaction nothing comes between them).
 	for range 3 {
-		res, err := w.exec(ctx, claimIdempotencySQL,
-			key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil), millis(expiresAt), millis(now))
-		n, err := affected(res, err)
-		if err != nil {
-			return store.IdempotencyClaim{}, s.fail("claim idempotency record", err)
-		}
-		if n == 1 {
-			var other bool
-			err := w.e.QueryRow(ctx,
-				`SELECT EXISTS (SELECT 1 FROM idempotency WHERE provider = $1 AND webhook_id = $2 AND fingerprint <> $3)`,
-				key.Provider, key.WebhookID, key.Fingerprint).Scan(&other)
-			if err != nil {
-				return store.IdempotencyClaim{}, s.fail("claim idempotency record", err)
-			}
+		var other bool
+		err := w.e.QueryRow(ctx, claimIdempotencySQL,
+			key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil), millis(expiresAt), millis(now)).Scan(&other)
+		switch {
+		case err == nil:
 			rec := store.IdempotencyRecord{Key: key, Owner: owner,
 				LeaseUntil: fromMillis(millis(leaseUntil)), ExpiresAt: fromMillis(millis(expiresAt)), CreatedAt: fromMillis(millis(now))}
 			return store.IdempotencyClaim{Claimed: true, Record: rec, OtherFingerprint: other}, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return store.IdempotencyClaim{}, s.fail("claim idempotency record", err)
 		}
 		rec, err := getIdempotency(ctx, s, w.e, key)
 		if errors.Is(err, store.ErrNotFound) {

@@ -69,6 +69,9 @@ type Store struct {
 	// rq reads through r: r itself, or its prepared statements (PrepareStatements).
 	rq    querier
 	stmts *stmtCache // nil: statements are sent as text
+	// syncFull and syncDeferred are the synchronous pragmas of GroupCommit's batches
+	// (DeferredSync); "" leaves the connection's setting alone.
+	syncFull, syncDeferred string
 }
 
 // Option changes how New's store works.

@@ -1,0 +1,52 @@
+package postgres
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/sqlstore"
+)
+
+// A deferred unit (store.DeferSync) commits without waiting for its WAL flush, and only
+// that unit: the setting is the transaction's, so the connection goes back to the pool as
+// synchronous as it came.
+func TestDeferredUnit(t *testing.T) {
+	dsn := os.Getenv("EMFA_TEST_POSTGRES_DSN") // internal/testdb would import this package
+	if dsn == "" {
+		t.Skip("EMFA_TEST_POSTGRES_DSN is not set")
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	db.SetMaxOpenConns(1) // every unit on the same connection
+	setting := func(ctx context.Context) string {
+		var got string
+		err := dialect{}.RunUnit(ctx, db, func(e sqlstore.Execer) error {
+			return e.QueryRow(ctx, "SELECT current_setting('synchronous_commit')").Scan(&got)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for _, tc := range []struct {
+		ctx  context.Context
+		want string
+	}{
+		{t.Context(), "on"},
+		{store.DeferSync(t.Context()), "off"},
+		{t.Context(), "on"},
+	} {
+		if got := setting(tc.ctx); got != tc.want {
+			t.Errorf("deferred %v: synchronous_commit %q, want %q", store.SyncDeferred(tc.ctx), got, tc.want)
+		}
+	}
+}

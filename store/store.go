@@ -197,6 +197,10 @@ type Store interface {
 	// Factors.
 	CreateFactor(ctx context.Context, f Factor) error // ErrExists on duplicate id; ErrNotFound for a missing user
 	GetFactor(ctx context.Context, id string) (Factor, error)
+	// GetFactorAndUser reads factor id and the user named name together, in one read (a
+	// contract call needs both): ErrNotFound when there is no such factor, a User with an
+	// empty ID when there is no such user. The user need not be the factor's.
+	GetFactorAndUser(ctx context.Context, id, name string) (Factor, User, error)
 	ListFactors(ctx context.Context, userID string) ([]Factor, error) // ordered by creation time, then id
 	SetFactorState(ctx context.Context, id string, s FactorState, now time.Time) error
 	DeleteFactor(ctx context.Context, id string) error

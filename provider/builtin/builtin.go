@@ -277,21 +277,15 @@ func (e *Engine) Test(ctx context.Context) (provider.Outcome, error) {
 // active and not locked. Each refusal is the same FAILED to the caller, so a probe cannot
 // tell an unknown factor from another user's.
 func (e *Engine) factorFor(ctx context.Context, req provider.Request) (*store.Factor, provider.Outcome, error) {
-	f, err := e.store.GetFactor(ctx, req.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, provider.Failed("unknown factor"), nil
-	}
-	if err != nil {
-		return nil, provider.Outcome{}, err
-	}
-	u, err := e.store.GetUser(ctx, req.Username)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, provider.Failed("unknown user"), nil
-	}
-	if err != nil {
-		return nil, provider.Outcome{}, err
-	}
+	// One read for both: the factor, and the user the request names.
+	f, u, err := e.store.GetFactorAndUser(ctx, req.ID, req.Username)
 	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, provider.Failed("unknown factor"), nil
+	case err != nil:
+		return nil, provider.Outcome{}, err
+	case u.ID == "":
+		return nil, provider.Failed("unknown user"), nil
 	case f.UserID != u.ID:
 		return nil, provider.Failed("factor belongs to another user"), nil
 	case u.Disabled:

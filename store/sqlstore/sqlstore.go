@@ -336,6 +336,33 @@ func (s *Store) GetFactor(ctx context.Context, id string) (store.Factor, error) 
 	return f, nil
 }
 
+func (s *Store) GetFactorAndUser(ctx context.Context, id, name string) (store.Factor, store.User, error) {
+	var uid, uname sql.NullString
+	var disabled sql.NullBool
+	var created sql.NullInt64
+	f, err := scanFactor(extra{s.rq.QueryRowContext(ctx,
+		`SELECT f.`+strings.ReplaceAll(factorCols, ", ", ", f.")+`, u.id, u.name, u.disabled, u.created_at
+		 FROM factors AS f LEFT JOIN users AS u ON u.name = $2 WHERE f.id = $1`, id, name),
+		[]any{&uid, &uname, &disabled, &created}})
+	if err != nil {
+		return store.Factor{}, store.User{}, s.fail("get factor "+id, notFound(err))
+	}
+	var u store.User
+	if uid.Valid {
+		u = store.User{ID: uid.String, Name: uname.String, Disabled: disabled.Bool, CreatedAt: fromMillis(created.Int64)}
+	}
+	return f, u, nil
+}
+
+// extra scans a row whose first columns another scan function reads, and the rest into
+// its own destinations.
+type extra struct {
+	sc   scanner
+	dest []any
+}
+
+func (e extra) Scan(dest ...any) error { return e.sc.Scan(append(dest, e.dest...)...) }
+
 func (s *Store) ListFactors(ctx context.Context, userID string) ([]store.Factor, error) {
 	// factors.id sorts by bytes in both schemas (COLLATE "C" in PostgreSQL).
 	fs, err := query(ctx, s.rq, scanFactor,

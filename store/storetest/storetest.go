@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"TimePrecision", testTimePrecision},
 		{"FactorRoundTrip", testFactorRoundTrip},
 		{"FactorCreateErrors", testFactorCreateErrors},
+		{"GetFactorAndUser", testGetFactorAndUser},
 		{"FactorList", testFactorList},
 		{"FactorSetState", testFactorSetState},
 		{"FactorDelete", testFactorDelete},
@@ -416,6 +417,37 @@ func testFactorRoundTrip(t *testing.T, s store.Store) {
 			diff(t, "factor", tc.f, mustGetFactor(t, s, tc.f.ID))
 		})
 	}
+}
+
+// GetFactorAndUser reads what two reads would: the factor as GetFactor has it, the user
+// as GetUser has it or a zero User, whoever owns the factor.
+func testGetFactorAndUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, newUser("u1"))
+	u2 := newUser("u2")
+	u2.Disabled = true
+	u2.CreatedAt = at(time.Hour)
+	mustCreateUser(t, s, u2)
+	mustCreateFactor(t, s, newFactor("f1", "u1", at(0)))
+	for _, tc := range []struct {
+		name, factor, user string
+		wantUser           store.User
+	}{
+		{"own factor", "f1", "name-u1", newUser("u1")},
+		{"another's factor, disabled user", "f1", "name-u2", u2},
+		{"unknown user", "f1", "nobody", store.User{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, u, err := s.GetFactorAndUser(ctx, tc.factor, tc.user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			diff(t, "factor", mustGetFactor(t, s, tc.factor), f)
+			diff(t, "user", tc.wantUser, u)
+		})
+	}
+	_, _, err := s.GetFactorAndUser(ctx, "nope", "name-u1")
+	wantErr(t, "GetFactorAndUser(unknown factor)", err, store.ErrNotFound)
 }
 
 func testFactorCreateErrors(t *testing.T, s store.Store) {

@@ -57,18 +57,34 @@ func (a Algorithm) SeedSize() int { return a.hash()().Size() }
 // HOTP computes the RFC 4226 value for counter, as a zero-padded decimal of digits.
 // The counter is 64-bit: RFC 6238's T for year 2603 needs more than 32.
 func HOTP(a Algorithm, seed []byte, counter uint64, digits int) string {
-	mac := hmac.New(a.hash(), seed)
+	var buf [10]byte
+	return string(appendCode(buf[:0], hotp(hmac.New(a.hash(), seed), counter), digits))
+}
+
+// hotp is RFC 4226's 31-bit value for counter before it is reduced to digits; mac is
+// keyed with the seed, and reset here, so one serves every counter of a window.
+func hotp(mac hash.Hash, counter uint64) uint32 {
+	mac.Reset()
 	var msg [8]byte
 	binary.BigEndian.PutUint64(msg[:], counter)
 	mac.Write(msg[:])
-	sum := mac.Sum(nil)
+	var buf [sha512.Size]byte
+	sum := mac.Sum(buf[:0])
 	off := sum[len(sum)-1] & 0x0f // dynamic truncation (RFC 4226 §5.3)
-	bin := binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff
-	mod := uint32(1)
+	return binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff
+}
+
+// appendCode appends v's last digits decimal digits, zero-padded (RFC 4226 §5.3).
+func appendCode(b []byte, v uint32, digits int) []byte {
+	n := len(b)
 	for range digits {
-		mod *= 10
+		b = append(b, 0)
 	}
-	return fmt.Sprintf("%0*d", digits, bin%mod)
+	for i := len(b) - 1; i >= n; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
 }
 
 // TOTPStep is the RFC 6238 time step T for a Unix time.
@@ -161,9 +177,11 @@ func (e *Engine) createSealed(ctx context.Context, f *store.Factor, seed []byte)
 // one matched; negative counters are skipped.
 func matchCounter(alg Algorithm, seed []byte, digits int, code string, from, to int64) int64 {
 	matched := int64(-1)
+	mac := hmac.New(alg.hash(), seed)
+	var buf [10]byte
 	for c := max(from, 0); c <= to; c++ {
-		want := HOTP(alg, seed, uint64(c), digits)
-		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 && matched < 0 {
+		want := appendCode(buf[:0], hotp(mac, uint64(c)), digits)
+		if subtle.ConstantTimeCompare(want, []byte(code)) == 1 && matched < 0 {
 			matched = c
 		}
 	}

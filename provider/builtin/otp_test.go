@@ -105,3 +105,16 @@ func TestKeyring(t *testing.T) {
 		t.Error("short key accepted")
 	}
 }
+
+// BenchmarkMatchCounter is the code check of a TOTP validation with a window of 2: five
+// HOTP values, one HMAC key schedule.
+func BenchmarkMatchCounter(b *testing.B) {
+	seed := []byte("12345678901234567890")
+	code := HOTP(SHA1, seed, 1002, 6)
+	b.ReportAllocs()
+	for b.Loop() {
+		if matchCounter(SHA1, seed, 6, code, 998, 1002) != 1002 {
+			b.Fatal("no match")
+		}
+	}
+}

@@ -26,7 +26,7 @@ func BenchmarkIdleConnectionsRSS(b *testing.B) {
 	const conns = 1000
 	dir := b.TempDir()
 	path := filepath.Join(dir, "emfa.yaml")
-	os.WriteFile(path, []byte(fmt.Sprintf(`server: {listen: "127.0.0.1:0", auth: {basic: {username: verify, password: sim-password}}}
+	os.WriteFile(path, []byte(fmt.Sprintf(`server: {listen: "127.0.0.1:0", auth: {basic: {username: verify, password: sim-password-0123456}}}
 storage: {driver: sqlite, dsn: "file:%s/emfa.db", encryptionKey: %q}
 log: {level: info}
 providers: [{name: B, credentialPrefix: emfa, capabilities: [totp]}]
@@ -48,7 +48,7 @@ providers: [{name: B, credentialPrefix: emfa, capabilities: [totp]}]
 		addr := listenAddr(b, stderr)
 		startup := time.Since(start)
 		request := "POST /v1/providers/emfa/enrollments HTTP/1.1\r\nHost: " + addr +
-			"\r\nAuthorization: Basic dmVyaWZ5OnNpbS1wYXNzd29yZA==\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"username\":\"alice\"}"
+			"\r\nAuthorization: Basic dmVyaWZ5OnNpbS1wYXNzd29yZC0wMTIzNDU2\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"username\":\"alice\"}"
 		call := func(c net.Conn, r *bufio.Reader) {
 			if _, err := c.Write([]byte(request)); err != nil {
 				b.Fatal(err)

@@ -308,6 +308,13 @@ func configDir(cfg *config.Config) string {
 // remoteWebhook loads a remote provider's webhook and checks it; errors and warnings are
 // prefixed with where it came from.
 func remoteWebhook(cfg *config.Config, i int) (*remote.Webhook, []string, error) {
+	w, _, warnings, err := checkedWebhook(cfg, i)
+	return w, warnings, err
+}
+
+// checkedWebhook is remoteWebhook, and what the check compiled (nil when it found
+// problems, even ones it forgave), for remote.New to build on.
+func checkedWebhook(cfg *config.Config, i int) (*remote.Webhook, *remote.Compiled, []string, error) {
 	p := cfg.Providers[i]
 	w, source, err := remote.LoadWebhook(p.Remote, configDir(cfg))
 	where := fmt.Sprintf("providers[%d] (%s).remote", i, p.CredentialPrefix)
@@ -315,9 +322,9 @@ func remoteWebhook(cfg *config.Config, i int) (*remote.Webhook, []string, error)
 		where += " from " + source
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", where, err)
+		return nil, nil, nil, fmt.Errorf("%s: %w", where, err)
 	}
-	warnings, err := remote.Check(w)
+	compiled, warnings, err := remote.CheckCompiled(w)
 	for i, msg := range warnings {
 		warnings[i] = where + "." + msg
 	}
@@ -334,9 +341,9 @@ func remoteWebhook(cfg *config.Config, i int) (*remote.Webhook, []string, error)
 		}
 	}
 	if err != nil {
-		return nil, warnings, prefixed(where+".", err)
+		return nil, nil, warnings, prefixed(where+".", err)
 	}
-	return w, warnings, nil
+	return w, compiled, warnings, nil
 }
 
 // prefixed puts prefix before every problem of a config.Errors (or before err).
@@ -382,14 +389,14 @@ func (e *env) providers() ([]*provider.Provider, error) {
 		var engine provider.Engine
 		switch p.Engine {
 		case config.EngineRemote:
-			w, warnings, err := remoteWebhook(e.cfg, i)
+			w, compiled, warnings, err := checkedWebhook(e.cfg, i)
 			if err != nil {
 				return nil, err
 			}
 			for _, msg := range warnings {
 				e.log.Warn("transform: " + msg)
 			}
-			ro := remote.Options{Webhook: w, Provider: p.CredentialPrefix, Store: e.store,
+			ro := remote.Options{Webhook: w, Compiled: compiled, Provider: p.CredentialPrefix, Store: e.store,
 				ChallengeLifetime: p.ChallengeLifetime, Log: e.log, Now: e.now, Audit: e.store}
 			if e.metrics != nil {
 				ro.Observer = e.metrics

@@ -38,18 +38,33 @@ func mustEnv(d transform.Direction) *transform.Env {
 // naming each resource and direction, and advisory warnings (a transform whose worst-case
 // cost is high or cannot be bounded).
 func Check(w *Webhook) (warnings []string, err error) {
+	_, warnings, err = CheckCompiled(w)
+	return warnings, err
+}
+
+// Compiled is what Check compiled from a webhook, for New to build on (Options.Compiled)
+// rather than compile it all again: start-up and each reload check every provider, then
+// build it.
+type Compiled struct {
+	w *Webhook
+	c compiled
+}
+
+// CheckCompiled is Check, and also returns what it compiled when w is valid (nil when
+// it is not).
+func CheckCompiled(w *Webhook) (*Compiled, []string, error) {
 	var errs config.Errors
 	if err := w.Validate(); err != nil {
 		errs = append(errs, err.(config.Errors)...)
 	}
-	_, warnings, err = compileAll(w)
+	c, warnings, err := compileAll(w)
 	if err != nil {
 		errs = append(errs, err.(config.Errors)...)
 	}
 	if len(errs) > 0 {
-		return warnings, errs
+		return nil, warnings, errs
 	}
-	return warnings, nil
+	return &Compiled{w: w, c: c}, warnings, nil
 }
 
 // Compile compiles every transform of w and returns config.Errors naming each failing

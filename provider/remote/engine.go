@@ -19,6 +19,10 @@ import (
 // Options configure one remote engine (one provider).
 type Options struct {
 	Webhook *Webhook
+	// Compiled, when set, is CheckCompiled's result for Webhook, unchanged since: New
+	// builds on it instead of compiling the transforms again. One for another webhook
+	// is ignored.
+	Compiled *Compiled
 	// Provider is the credentialPrefix, for transaction keys and logs.
 	Provider string
 	// Store keeps the transactions the vendor starts.
@@ -103,9 +107,14 @@ func New(o Options) (*Engine, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
-	all, _, err := compileAll(w)
-	if err != nil {
-		return nil, err
+	var all compiled
+	if o.Compiled != nil && o.Compiled.w == w {
+		all = o.Compiled.c
+	} else {
+		var err error
+		if all, _, err = compileAll(w); err != nil {
+			return nil, err
+		}
 	}
 	c, err := newClient(w, o.WrapTransport)
 	if err != nil {

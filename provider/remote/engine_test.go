@@ -332,3 +332,38 @@ func TestEvalTransform(t *testing.T) {
 		t.Error("unknown resource accepted")
 	}
 }
+
+// New builds on what CheckCompiled compiled for the same webhook (start-up and reload
+// check every provider, then build it), and compiles afresh for any other.
+func TestNewUsesCheckCompiled(t *testing.T) {
+	webhook := func() *Webhook {
+		return &Webhook{URLs: []string{"http://127.0.0.1:9"}, Resources: map[string]Resource{
+			"initiate": {Suffix: "/start", Transform: Transform{Incoming: `{"body": {"status": "PENDING"}}`}},
+		}}
+	}
+	w := webhook()
+	compiled, _, err := CheckCompiled(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		w     *Webhook
+		reuse bool
+	}{{"same webhook", w, true}, {"another webhook", webhook(), false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := New(Options{Webhook: tc.w, Compiled: compiled, Provider: "acme", Store: testdb.SQLite(t), ChallengeLifetime: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			got := e.resources["initiate"].incoming
+			if reused := got == compiled.c.resources["initiate"].incoming; reused != tc.reuse || got == nil {
+				t.Errorf("program reused: %v, want %v", reused, tc.reuse)
+			}
+		})
+	}
+	if c, _, err := CheckCompiled(&Webhook{}); c != nil || err == nil {
+		t.Errorf("an invalid webhook: compiled %v, error %v; want nil and an error", c, err)
+	}
+}

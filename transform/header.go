@@ -27,8 +27,8 @@ type headerMap struct {
 	key, val ref.Val
 	depth    int
 	size     int64
-	// one backs the one-element list a string value becomes, in the node's own allocation.
-	one [1]string
+	// one is the one-element list a string value becomes, in the node's own allocation.
+	one smallList
 }
 
 // maxHeaderChain bounds the puts chained on a header map before it is flattened.
@@ -51,8 +51,7 @@ func (h *headerMap) put(key, val ref.Val) ref.Val {
 	n := &headerMap{parent: h, key: key, depth: h.depth + 1, size: 1}
 	switch v := val.(type) {
 	case types.String:
-		n.one[0] = string(v)
-		n.val = types.NewStringList(types.DefaultTypeAdapter, n.one[:])
+		n.val = n.one.oneString(v)
 	default:
 		var err error
 		if n.val, err = headerValue(val); err != nil {

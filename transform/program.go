@@ -86,7 +86,8 @@ func Compile(env *Env, source string) (*Program, error) {
 	if upTo, ok := env.boundedUpTo(checked, est); ok {
 		// The context's deadline, checked between comprehension iterations, still bounds
 		// the evaluation should the estimate ever fall short.
-		p.untracked, err = env.cel.Program(checked, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.EvalOptions(cel.OptOptimize))
+		p.untracked, err = env.cel.Program(checked, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.EvalOptions(cel.OptOptimize),
+			cel.CustomDecoratorV2(smallLiterals))
 		if err != nil {
 			return nil, fmt.Errorf("transform: compile: %w", err)
 		}

@@ -251,8 +251,11 @@ func (v Value) Interface() (any, error) {
 // eachEntry calls fn for every entry of m. The maps CEL builds and those NewValue makes are walked
 // directly, without an iterator or a lookup per key.
 func eachEntry(m traits.Mapper, fn func(k, v ref.Val) error) error {
-	if h, ok := m.(*headerMap); ok {
-		return h.each(fn)
+	switch m := m.(type) {
+	case *headerMap:
+		return m.each(fn)
+	case *record:
+		return m.each(fn)
 	}
 	switch g := m.Value().(type) {
 	case map[ref.Val]ref.Val:

@@ -347,20 +347,25 @@ func (sizeHint) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) 
 	return nil
 }
 
-// mapToJSON converts a CEL map with string keys to plain Go values.
+// mapToJSON converts a CEL map with string keys to plain Go values. It walks the map with
+// eachEntry, which reads a chained header map or a record in place, where an iterator would
+// first build them flat and then look up every key.
 func mapToJSON(m traits.Mapper) (map[string]any, error) {
 	out := make(map[string]any, int(sizeOf(m)))
-	for it := m.Iterator(); it.HasNext() == types.True; {
-		k := it.Next()
+	err := eachEntry(m, func(k, v ref.Val) error {
 		ks, err := mapKey(k)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		v, err := toJSON(m.Get(k))
+		x, err := toJSON(v)
 		if err != nil {
-			return nil, fmt.Errorf("key %q: %w", ks, err)
+			return fmt.Errorf("key %q: %w", ks, err)
 		}
-		out[ks] = v
+		out[ks] = x
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -214,6 +215,10 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 	} else {
 		val, _, err = prg.Eval(act)
 	}
+	// CEL drops the map when evaluation ends (its frame lets go of it): the next evaluation
+	// reuses it and its storage.
+	clear(act)
+	activations.Put(&act)
 	if err != nil {
 		return Value{}, p.evalError(err)
 	}
@@ -227,7 +232,7 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 // (Values as they are), now filled in and made UTC, header maps marked as such. size is the
 // largest string, list or map among those the transform reads.
 func (p *Program) activation(vars Vars) (act map[string]any, size uint64, err error) {
-	act = make(map[string]any, len(p.env.vars)+1)
+	act = *activations.Get().(*map[string]any)
 	for name, t := range p.env.vars {
 		v, ok := vars[name]
 		var val ref.Val
@@ -260,6 +265,9 @@ func (p *Program) activation(vars Vars) (act map[string]any, size uint64, err er
 	}
 	return act, size, nil
 }
+
+// activations hold evaluations' variables between evaluations.
+var activations = sync.Pool{New: func() any { m := make(map[string]any, 8); return &m }}
 
 // requestToCEL converts the incoming transform's request variable, marking its header entry as a
 // header map.

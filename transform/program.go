@@ -210,7 +210,8 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 		prg = p.untracked
 	}
 	var val ref.Val
-	if p.loops {
+	// A context that is never done (Done is nil) has nothing for CEL to check.
+	if p.loops && ctx.Done() != nil {
 		val, _, err = prg.ContextEval(ctx, act)
 	} else {
 		val, _, err = prg.Eval(act)

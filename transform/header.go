@@ -49,9 +49,9 @@ func (h *headerMap) put(key, val ref.Val) ref.Val {
 		h = &headerMap{base: h.flat(), size: h.size}
 	}
 	n := &headerMap{parent: h, key: key, depth: h.depth + 1, size: 1}
-	switch v := val.(type) {
+	switch val.(type) {
 	case types.String:
-		n.val = n.one.oneString(v)
+		n.val = n.one.oneString(val)
 	default:
 		var err error
 		if n.val, err = headerValue(val); err != nil {

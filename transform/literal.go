@@ -67,9 +67,9 @@ func allConst(vals []interpreter.InterpretableV2) bool {
 	return true
 }
 
-func slicesContains(keys []types.String, k types.String) bool {
+func slicesContains(keys []ref.Val, k types.String) bool {
 	for _, x := range keys {
-		if x == k {
+		if x.(types.String) == k {
 			return true
 		}
 	}
@@ -204,8 +204,9 @@ func (l *smallList) Value() any { return l.flat().Value() }
 
 // recordLiteral evaluates a map literal with constant string keys into a record.
 type recordLiteral struct {
-	id   int64
-	keys []types.String
+	id int64
+	// keys are types.String, boxed once here rather than whenever an entry is read.
+	keys []ref.Val
 	vals []interpreter.InterpretableV2
 }
 
@@ -234,7 +235,7 @@ func (m *recordLiteral) Exec(frame *interpreter.ExecutionFrame) ref.Val {
 // allocation. Lookups and size read it directly; anything else is done by the CEL map it stands
 // for (flat).
 type record struct {
-	keys []types.String
+	keys []ref.Val // types.String
 	vals [maxSmall]ref.Val
 }
 
@@ -263,7 +264,7 @@ func (m *record) Find(key ref.Val) (ref.Val, bool) {
 		return m.flat().Find(key)
 	}
 	for i, k := range m.keys {
-		if k == s {
+		if k.(types.String) == s {
 			return m.vals[i], true
 		}
 	}

@@ -240,13 +240,15 @@ func (p *Program) activation(vars Vars) (act map[string]any, size uint64, err er
 		var sz uint64
 		switch {
 		case t.IsExactType(cel.TimestampType) && name == VarNow:
-			if !ok || v == nil {
-				v = time.Now()
+			// Straight to a CEL timestamp: through v, an any, the time would be boxed twice.
+			switch tm, isTime := v.(time.Time); {
+			case !ok || v == nil:
+				val = types.Timestamp{Time: time.Now().UTC()}
+			case isTime:
+				val = types.Timestamp{Time: tm.UTC()}
+			default:
+				val, sz = toCEL(v)
 			}
-			if tm, isTime := v.(time.Time); isTime {
-				v = tm.UTC()
-			}
-			val, sz = toCEL(v)
 		case !ok:
 			continue
 		case t.IsExactType(headerType):

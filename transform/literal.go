@@ -2,7 +2,9 @@ package transform
 
 import (
 	"reflect"
+	"sync"
 
+	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
@@ -21,6 +23,9 @@ const maxSmall = 6
 // that track cost keep those. The environment enables no optional syntax, so no literal has
 // optional elements or entries.
 func smallLiterals(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
+	if call, ok := i.(interpreter.InterpretableCall); ok {
+		return appendToAccumulator(call), nil
+	}
 	c, ok := i.(interpreter.InterpretableConstructor)
 	if !ok {
 		return i, nil
@@ -309,3 +314,73 @@ func (m *record) Type() ref.Type { return types.MapType }
 
 // Value implements ref.Val.
 func (m *record) Value() any { return m.flat().Value() }
+
+// appendToAccumulator turns v + [x, …], v a variable, into appendLiteral, which leaves out the
+// list a comprehension's step (accu + [x]) would build on every iteration; other calls are
+// returned as they are.
+func appendToAccumulator(call interpreter.InterpretableCall) interpreter.InterpretableV2 {
+	args := call.Args()
+	if call.Function() != operators.Add || len(args) != 2 {
+		return call
+	}
+	lit, ok := args[1].(*smallListLiteral)
+	if !ok {
+		return call
+	}
+	attr, ok := args[0].(interpreter.InterpretableAttribute)
+	if !ok {
+		return call
+	}
+	if na, ok := attr.Attr().(interpreter.NamespacedAttribute); !ok || len(na.Qualifiers()) != 0 {
+		return call
+	}
+	return &appendLiteral{call: call, accu: args[0], elems: lit}
+}
+
+// appendLiteral is v + [x, …] with v a variable. When v is a comprehension's mutable
+// accumulator, the elements are appended to it through a pooled list, for CEL's mutable list
+// copies the elements of the list it is given (types.mutableList.Add); else the call is
+// evaluated as CEL planned it, reading v, a variable, again.
+type appendLiteral struct {
+	call  interpreter.InterpretableCall
+	accu  interpreter.InterpretableV2
+	elems *smallListLiteral
+}
+
+// appendLists hold the lists appendLiteral hands to an accumulator.
+var appendLists = sync.Pool{New: func() any { return new(smallList) }}
+
+func (a *appendLiteral) ID() int64 { return a.call.ID() }
+
+func (a *appendLiteral) Eval(act interpreter.Activation) ref.Val { return evalIn(a, act) }
+
+func (a *appendLiteral) Exec(frame *interpreter.ExecutionFrame) ref.Val {
+	accu, ok := a.accu.Exec(frame).(traits.MutableLister)
+	if !ok {
+		return a.call.Exec(frame)
+	}
+	l := appendLists.Get().(*smallList)
+	l.n = len(a.elems.elems)
+	var unk *types.Unknown
+	for i, e := range a.elems.elems {
+		v := e.Exec(frame)
+		var err ref.Val
+		if err, unk = unknownOrErr(v, unk); err != nil {
+			putAppendList(l)
+			return err
+		}
+		l.vals[i] = v
+	}
+	if unk != nil {
+		putAppendList(l)
+		return unk
+	}
+	res := accu.Add(l)
+	putAppendList(l)
+	return res
+}
+
+func putAppendList(l *smallList) {
+	*l = smallList{}
+	appendLists.Put(l)
+}

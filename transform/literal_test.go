@@ -30,6 +30,9 @@ func TestSmallLiteralsMatchCEL(t *testing.T) {
 		`{"a": d.missing}`, `{"a": s, "b": d.missing}`, `{"a": [s]}`, `{"a": {"b": s}}.a.b`, `{s: 1}`, `type({"a": s}) == map`,
 		`dyn({"a": s}) == dyn({"a": s})`, `[{"a": s}] == [{"a": s}]`, `{"a": s} in [{"a": s}]`, `{"a": s, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7}`,
 		`[s, 2, 3, 4, 5, 6, 7]`, `{"k": [s]}.k[0]`, `header.putAll({"a": s})`,
+		`[1, 2, 3].map(x, [x, s])`, `[1, 2, 3].filter(x, x > 1)`, `[1, 2, 3].map(x, x / (x - 2))`,
+		`[[1], [2, 3]].map(l, l.map(x, {"v": x, "s": s})).flatten()`, `{"a": 1, "b": 2}.map(k, k + s).sort()`,
+		`[1, 2].map(x, [d.missing])`, `[1, 2, 3].exists(x, x == 2)`, `[s, s].map(x, x).filter(x, x == s)`,
 	}
 	for _, expr := range exprs {
 		t.Run(expr, func(t *testing.T) {

@@ -273,15 +273,15 @@ func (p *Program) activation(vars Vars) (act map[string]any, size uint64, err er
 var activations = sync.Pool{New: func() any { m := make(map[string]any, 8); return &m }}
 
 // requestToCEL converts the incoming transform's request variable, marking its header entry as a
-// header map.
+// header map. A request of up to maxSmall entries, as the remote engine passes, becomes a record
+// in one allocation, its usual keys boxed once for all evaluations.
 func requestToCEL(v any) (ref.Val, uint64) {
 	req, ok := v.(map[string]any)
 	if !ok {
 		return toCEL(v)
 	}
 	size := uint64(len(req))
-	m := make(map[string]ref.Val, len(req))
-	for k, x := range req {
+	entry := func(k string, x any) (ref.Val, uint64) {
 		var val ref.Val
 		var sz uint64
 		if k == VarHeader {
@@ -290,10 +290,41 @@ func requestToCEL(v any) (ref.Val, uint64) {
 		if val == nil {
 			val, sz = toCEL(x)
 		}
-		m[k] = val
-		size = max(size, sz, uint64(len(k)))
+		return val, max(sz, uint64(len(k)))
+	}
+	if len(req) <= maxSmall {
+		r := new(struct {
+			rec  record
+			keys [maxSmall]ref.Val
+		})
+		i := 0
+		for k, x := range req {
+			kv, ok := requestKeys[k]
+			if !ok {
+				kv = types.String(k)
+			}
+			var sz uint64
+			r.keys[i] = kv
+			r.rec.vals[i], sz = entry(k, x)
+			size = max(size, sz)
+			i++
+		}
+		r.rec.keys = r.keys[:i]
+		return &r.rec, size
+	}
+	m := make(map[string]ref.Val, len(req))
+	for k, x := range req {
+		var sz uint64
+		m[k], sz = entry(k, x)
+		size = max(size, sz)
 	}
 	return types.NewMap(types.DefaultTypeAdapter, m), size
+}
+
+// requestKeys are the keys of the request variable the remote engine passes, as CEL values.
+var requestKeys = map[string]ref.Val{
+	VarBody: types.String(VarBody), VarHeader: types.String(VarHeader), VarMethod: types.String(VarMethod),
+	VarPath: types.String(VarPath), VarHost: types.String(VarHost),
 }
 
 // evalError turns an evaluation error into one that names the position and CEL's message, with

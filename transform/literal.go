@@ -18,10 +18,10 @@ const maxSmall = 6
 // literals of up to maxSmall elements, and map literals of up to maxSmall entries with constant
 // string keys, each in one allocation where CEL spends two (a list) or three (a map). A
 // transform's result is such literals, and a comprehension's step (accu + [x]) builds a
-// one-element list per iteration. Literals whose values are all constant are left to CEL's
-// own optimiser, which folds them. CEL's cost tracking is done by its own literals, so programs
-// that track cost keep those. The environment enables no optional syntax, so no literal has
-// optional elements or entries.
+// one-element list per iteration (which appendToAccumulator leaves out where it can). Literals
+// whose values are all constant are left to CEL's own optimiser, which folds them. CEL's cost
+// tracking is done by its own literals, so programs that track cost keep those. The environment
+// enables no optional syntax, so no literal has optional elements or entries.
 func smallLiterals(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
 	if call, ok := i.(interpreter.InterpretableCall); ok {
 		return appendToAccumulator(call), nil
@@ -48,7 +48,7 @@ func smallLiterals(i interpreter.InterpretableV2) (interpreter.InterpretableV2, 
 				return i, nil
 			}
 			ks, ok := k.Value().(types.String)
-			if !ok || slicesContains(lit.keys, ks) {
+			if !ok || hasKey(lit.keys, ks) {
 				// A repeated key is left to CEL, whose map keeps the last value.
 				return i, nil
 			}
@@ -72,7 +72,7 @@ func allConst(vals []interpreter.InterpretableV2) bool {
 	return true
 }
 
-func slicesContains(keys []ref.Val, k types.String) bool {
+func hasKey(keys []ref.Val, k types.String) bool {
 	for _, x := range keys {
 		if x.(types.String) == k {
 			return true

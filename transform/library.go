@@ -204,11 +204,15 @@ func mapPut(args ...ref.Val) ref.Val {
 	if len(args) != 3 {
 		return types.NoSuchOverloadErr()
 	}
-	m, ok := args[0].(traits.Mapper)
+	return put(args[0], args[1], args[2])
+}
+
+// put is m.put(key, val), called by mapPut and by putCall.
+func put(recv, key, val ref.Val) ref.Val {
+	m, ok := recv.(traits.Mapper)
 	if !ok {
-		return types.MaybeNoSuchOverloadErr(args[0])
+		return types.MaybeNoSuchOverloadErr(recv)
 	}
-	key, val := args[1], args[2]
 	if !validKey(key) {
 		return types.NewErr("put: unsupported key type %s", key.Type().TypeName())
 	}

@@ -24,6 +24,9 @@ const maxSmall = 6
 // enables no optional syntax, so no literal has optional elements or entries.
 func smallLiterals(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
 	if call, ok := i.(interpreter.InterpretableCall); ok {
+		if args := call.Args(); call.OverloadID() == "map_put_key_value" && len(args) == 3 {
+			return &putCall{id: call.ID(), recv: args[0], key: args[1], val: args[2]}, nil
+		}
 		return appendToAccumulator(call), nil
 	}
 	c, ok := i.(interpreter.InterpretableConstructor)
@@ -383,4 +386,37 @@ func (a *appendLiteral) Exec(frame *interpreter.ExecutionFrame) ref.Val {
 func putAppendList(l *smallList) {
 	*l = smallList{}
 	appendLists.Put(l)
+}
+
+// putCall is m.put(k, v) without the argument slice CEL builds for a call of three arguments,
+// evaluated as CEL evaluates a strict call: arguments in order, the first error, else the
+// unknowns.
+type putCall struct {
+	id             int64
+	recv, key, val interpreter.InterpretableV2
+}
+
+func (c *putCall) ID() int64 { return c.id }
+
+func (c *putCall) Eval(act interpreter.Activation) ref.Val { return evalIn(c, act) }
+
+func (c *putCall) Exec(frame *interpreter.ExecutionFrame) ref.Val {
+	var unk *types.Unknown
+	var args [3]ref.Val
+	for i, e := range [3]interpreter.InterpretableV2{c.recv, c.key, c.val} {
+		v := e.Exec(frame)
+		var err ref.Val
+		if err, unk = unknownOrErr(v, unk); err != nil {
+			return err
+		}
+		args[i] = v
+	}
+	if unk != nil {
+		return unk
+	}
+	res := put(args[0], args[1], args[2])
+	if err, ok := res.(*types.Err); ok && err.NodeID() == 0 {
+		return types.LabelErrNode(c.id, err)
+	}
+	return res
 }

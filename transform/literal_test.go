@@ -32,7 +32,8 @@ func TestSmallLiteralsMatchCEL(t *testing.T) {
 		`[s, 2, 3, 4, 5, 6, 7]`, `{"k": [s]}.k[0]`, `header.putAll({"a": s})`,
 		`[1, 2, 3].map(x, [x, s])`, `[1, 2, 3].filter(x, x > 1)`, `[1, 2, 3].map(x, x / (x - 2))`,
 		`[[1], [2, 3]].map(l, l.map(x, {"v": x, "s": s})).flatten()`, `{"a": 1, "b": 2}.map(k, k + s).sort()`,
-		`[1, 2].map(x, [d.missing])`, `[1, 2, 3].exists(x, x == 2)`, `[s, s].map(x, x).filter(x, x == s)`,
+		`[1, 2].map(x, [d.missing])`, `m.put("a", d.missing)`, `m.put(d.missing, 1)`, `d.put("a", 1)`, `dyn(s).put("a", 1)`,
+		`{"a": 1}.put(dyn(1.5), 2)`, `header.put("a", 1)`, `header.put("a", [s]).put("A", s)`, `m.put("k", s).k`, `[1, 2, 3].exists(x, x == 2)`, `[s, s].map(x, x).filter(x, x == s)`,
 	}
 	for _, expr := range exprs {
 		t.Run(expr, func(t *testing.T) {

@@ -204,30 +204,25 @@ func mapPut(args ...ref.Val) ref.Val {
 	if len(args) != 3 {
 		return types.NoSuchOverloadErr()
 	}
-	m, ok := args[0].(traits.Mapper)
+	return put(args[0], args[1], args[2])
+}
+
+// put is m.put(key, val), called by mapPut and by putCall.
+func put(recv, key, val ref.Val) ref.Val {
+	m, ok := recv.(traits.Mapper)
 	if !ok {
-		return types.MaybeNoSuchOverloadErr(args[0])
+		return types.MaybeNoSuchOverloadErr(recv)
 	}
-	key, val := args[1], args[2]
 	if !validKey(key) {
 		return types.NewErr("put: unsupported key type %s", key.Type().TypeName())
 	}
-	_, isHeader := m.(headerMap)
-	if isHeader {
-		var err error
-		if val, err = headerValue(val); err != nil {
-			return types.WrapErr(err)
-		}
+	if h, ok := m.(*headerMap); ok {
+		return h.put(key, val)
 	}
 	out := make(map[ref.Val]ref.Val, int(sizeOf(m))+1)
-	keep := func(k ref.Val) bool { return !sameKey(k, key, isHeader) }
-	copyEntries(out, m, keep)
+	copyEntries(out, m, func(k ref.Val) bool { return !sameKey(k, key, false) })
 	out[key] = val
-	res := types.NewRefValMap(types.DefaultTypeAdapter, out)
-	if isHeader {
-		return headerMap{res}
-	}
-	return res
+	return types.NewRefValMap(types.DefaultTypeAdapter, out)
 }
 
 // mapPutAll implements m.putAll(m2): a copy of m with every entry of m2 set. On a header map the
@@ -241,7 +236,7 @@ func mapPutAll(recv, arg ref.Val) ref.Val {
 	if !ok {
 		return types.MaybeNoSuchOverloadErr(arg)
 	}
-	_, isHeader := m.(headerMap)
+	_, isHeader := m.(*headerMap)
 	out := make(map[ref.Val]ref.Val, int(sizeOf(m)+sizeOf(m2)))
 	keep := func(k ref.Val) bool { return !replaced(k, m2, isHeader) }
 	copyEntries(out, m, keep)
@@ -264,38 +259,19 @@ func mapPutAll(recv, arg ref.Val) ref.Val {
 	}
 	res := types.NewRefValMap(types.DefaultTypeAdapter, out)
 	if isHeader {
-		return headerMap{res}
+		return newHeaderMap(res)
 	}
 	return res
 }
 
-// copyEntries copies the entries of m whose keys keep accepts into dst. The maps CEL builds and
-// those NewValue makes are read directly, without an iterator and a lookup per key.
+// copyEntries copies the entries of m whose keys keep accepts into dst.
 func copyEntries(dst map[ref.Val]ref.Val, m traits.Mapper, keep func(ref.Val) bool) {
-	if h, ok := m.(headerMap); ok {
-		m = h.Mapper
-	}
-	switch g := m.Value().(type) {
-	case map[ref.Val]ref.Val:
-		for k, v := range g {
-			if keep(k) {
-				dst[k] = v
-			}
+	_ = eachEntry(m, func(k, v ref.Val) error {
+		if keep(k) {
+			dst[k] = v
 		}
-		return
-	case map[string]ref.Val:
-		for k, v := range g {
-			if kv := types.String(k); keep(kv) {
-				dst[kv] = v
-			}
-		}
-		return
-	}
-	for it := m.Iterator(); it.HasNext() == types.True; {
-		if k := it.Next(); keep(k) {
-			dst[k] = m.Get(k)
-		}
-	}
+		return nil
+	})
 }
 
 // validKey reports whether k may be a map key: CEL allows strings, integers and booleans.
@@ -503,23 +479,13 @@ func jsonToFormURLEncoded(mv, sortedv ref.Val) ref.Val {
 		pairs = append(pairs, pair{string(k), s})
 		return true
 	}
-	if h, ok := m.(headerMap); ok {
-		m = h.Mapper
-	}
-	switch g := m.Value().(type) {
-	case map[ref.Val]ref.Val:
-		for k, v := range g {
-			if !add(k, v) {
-				return bad
-			}
+	if err := eachEntry(m, func(k, v ref.Val) error {
+		if !add(k, v) {
+			return errStop
 		}
-	default:
-		for it := m.Iterator(); it.HasNext() == types.True; {
-			k := it.Next()
-			if !add(k, m.Get(k)) {
-				return bad
-			}
-		}
+		return nil
+	}); err != nil {
+		return bad
 	}
 	// A stable sort keeps a list's elements in their order under a key.
 	slices.SortStableFunc(pairs, func(a, b pair) int { return strings.Compare(a.k, b.k) })
@@ -660,6 +626,9 @@ func maskEmail(s string) string {
 	}
 	return masked + "@" + domain
 }
+
+// errStop ends a walk over a map early.
+var errStop = errors.New("stop")
 
 // errHeaderValue is returned when a header map is given a value that is neither a string nor a
 // list of strings.

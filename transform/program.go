@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -86,7 +87,8 @@ func Compile(env *Env, source string) (*Program, error) {
 	if upTo, ok := env.boundedUpTo(checked, est); ok {
 		// The context's deadline, checked between comprehension iterations, still bounds
 		// the evaluation should the estimate ever fall short.
-		p.untracked, err = env.cel.Program(checked, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.EvalOptions(cel.OptOptimize))
+		p.untracked, err = env.cel.Program(checked, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.EvalOptions(cel.OptOptimize),
+			cel.CustomDecoratorV2(smallLiterals))
 		if err != nil {
 			return nil, fmt.Errorf("transform: compile: %w", err)
 		}
@@ -208,11 +210,16 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 		prg = p.untracked
 	}
 	var val ref.Val
-	if p.loops {
+	// A context that is never done (Done is nil) has nothing for CEL to check.
+	if p.loops && ctx.Done() != nil {
 		val, _, err = prg.ContextEval(ctx, act)
 	} else {
 		val, _, err = prg.Eval(act)
 	}
+	// CEL drops the map when evaluation ends (its frame lets go of it): the next evaluation
+	// reuses it and its storage.
+	clear(act)
+	activations.Put(&act)
 	if err != nil {
 		return Value{}, p.evalError(err)
 	}
@@ -226,20 +233,22 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 // (Values as they are), now filled in and made UTC, header maps marked as such. size is the
 // largest string, list or map among those the transform reads.
 func (p *Program) activation(vars Vars) (act map[string]any, size uint64, err error) {
-	act = make(map[string]any, len(p.env.vars)+1)
+	act = *activations.Get().(*map[string]any)
 	for name, t := range p.env.vars {
 		v, ok := vars[name]
 		var val ref.Val
 		var sz uint64
 		switch {
 		case t.IsExactType(cel.TimestampType) && name == VarNow:
-			if !ok || v == nil {
-				v = time.Now()
+			// Straight to a CEL timestamp: through v, an any, the time would be boxed twice.
+			switch tm, isTime := v.(time.Time); {
+			case !ok || v == nil:
+				val = types.Timestamp{Time: time.Now().UTC()}
+			case isTime:
+				val = types.Timestamp{Time: tm.UTC()}
+			default:
+				val, sz = toCEL(v)
 			}
-			if tm, isTime := v.(time.Time); isTime {
-				v = tm.UTC()
-			}
-			val, sz = toCEL(v)
 		case !ok:
 			continue
 		case t.IsExactType(headerType):
@@ -260,16 +269,19 @@ func (p *Program) activation(vars Vars) (act map[string]any, size uint64, err er
 	return act, size, nil
 }
 
+// activations hold evaluations' variables between evaluations.
+var activations = sync.Pool{New: func() any { m := make(map[string]any, 8); return &m }}
+
 // requestToCEL converts the incoming transform's request variable, marking its header entry as a
-// header map.
+// header map. A request of up to maxSmall entries, as the remote engine passes, becomes a record
+// in one allocation, its usual keys boxed once for all evaluations.
 func requestToCEL(v any) (ref.Val, uint64) {
 	req, ok := v.(map[string]any)
 	if !ok {
 		return toCEL(v)
 	}
 	size := uint64(len(req))
-	m := make(map[string]ref.Val, len(req))
-	for k, x := range req {
+	entry := func(k string, x any) (ref.Val, uint64) {
 		var val ref.Val
 		var sz uint64
 		if k == VarHeader {
@@ -278,10 +290,41 @@ func requestToCEL(v any) (ref.Val, uint64) {
 		if val == nil {
 			val, sz = toCEL(x)
 		}
-		m[k] = val
-		size = max(size, sz, uint64(len(k)))
+		return val, max(sz, uint64(len(k)))
+	}
+	if len(req) <= maxSmall {
+		r := new(struct {
+			rec  record
+			keys [maxSmall]ref.Val
+		})
+		i := 0
+		for k, x := range req {
+			kv, ok := requestKeys[k]
+			if !ok {
+				kv = types.String(k)
+			}
+			var sz uint64
+			r.keys[i] = kv
+			r.rec.vals[i], sz = entry(k, x)
+			size = max(size, sz)
+			i++
+		}
+		r.rec.keys = r.keys[:i]
+		return &r.rec, size
+	}
+	m := make(map[string]ref.Val, len(req))
+	for k, x := range req {
+		var sz uint64
+		m[k], sz = entry(k, x)
+		size = max(size, sz)
 	}
 	return types.NewMap(types.DefaultTypeAdapter, m), size
+}
+
+// requestKeys are the keys of the request variable the remote engine passes, as CEL values.
+var requestKeys = map[string]ref.Val{
+	VarBody: types.String(VarBody), VarHeader: types.String(VarHeader), VarMethod: types.String(VarMethod),
+	VarPath: types.String(VarPath), VarHost: types.String(VarHost),
 }
 
 // evalError turns an evaluation error into one that names the position and CEL's message, with
@@ -346,20 +389,25 @@ func (sizeHint) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) 
 	return nil
 }
 
-// mapToJSON converts a CEL map with string keys to plain Go values.
+// mapToJSON converts a CEL map with string keys to plain Go values. It walks the map with
+// eachEntry, which reads a chained header map or a record in place, where an iterator would
+// first build them flat and then look up every key.
 func mapToJSON(m traits.Mapper) (map[string]any, error) {
 	out := make(map[string]any, int(sizeOf(m)))
-	for it := m.Iterator(); it.HasNext() == types.True; {
-		k := it.Next()
+	err := eachEntry(m, func(k, v ref.Val) error {
 		ks, err := mapKey(k)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		v, err := toJSON(m.Get(k))
+		x, err := toJSON(v)
 		if err != nil {
-			return nil, fmt.Errorf("key %q: %w", ks, err)
+			return fmt.Errorf("key %q: %w", ks, err)
 		}
-		out[ks] = v
+		out[ks] = x
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -339,6 +339,39 @@ func TestIncomingRequestHeader(t *testing.T) {
 	}
 }
 
+// A small request is a record (requestToCEL), a larger one a CEL map: both read the same.
+func TestIncomingRequestSizes(t *testing.T) {
+	t.Parallel()
+	env, err := NewEnv(Incoming)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prg, err := Compile(env, `{"body": [request.method, size(request), "header" in request, "Method" in request,
+		request.header.put("x", "y").x, request.map(k, k).sort(), request == request, has(request.extra)]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := map[string]any{"header": map[string][]string{"Accept": {"a"}}, "method": "POST", "extra": 1}
+	large := map[string]any{"header": map[string][]string{"Accept": {"a"}}, "method": "POST", "extra": 1,
+		"a": 1, "b": 2, "c": 3, "d": 4}
+	for name, tc := range map[string]struct {
+		req  map[string]any
+		keys []any
+	}{
+		"small": {small, []any{"extra", "header", "method"}},
+		"large": {large, []any{"a", "b", "c", "d", "extra", "header", "method"}},
+	} {
+		out, err := prg.Eval(context.Background(), Vars{"request": tc.req, "body": map[string]any{}})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want := map[string]any{"body": []any{"POST", int64(len(tc.req)), true, false, []any{"y"}, tc.keys, true, true}}
+		if diff := cmp.Diff(want, out); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+}
+
 func TestConcurrentEval(t *testing.T) {
 	t.Parallel()
 	env, err := NewEnv(Outgoing)

@@ -148,7 +148,7 @@ func stringsSize(ss []string) uint64 {
 func headerToCEL(v any) (ref.Val, uint64) {
 	switch h := v.(type) {
 	case nil:
-		return headerMap{types.NewMap(types.DefaultTypeAdapter, map[string]ref.Val{})}, 0
+		return newHeaderMap(types.NewMap(types.DefaultTypeAdapter, map[string]ref.Val{})), 0
 	case http.Header:
 		return headerToCEL(map[string][]string(h))
 	case map[string][]string:
@@ -160,22 +160,16 @@ func headerToCEL(v any) (ref.Val, uint64) {
 			m[types.String(k)] = types.NewStringList(types.DefaultTypeAdapter, vs)
 			size = max(size, uint64(len(k)), stringsSize(vs))
 		}
-		return headerMap{types.NewRefValMap(types.DefaultTypeAdapter, m)}, size
+		return newHeaderMap(types.NewRefValMap(types.DefaultTypeAdapter, m)), size
 	case Value:
-		if _, ok := h.v.(headerMap); ok {
-			return h.v, h.size
-		}
 		if m, ok := h.v.(traits.Mapper); ok {
-			return headerMap{m}, h.size
+			return newHeaderMap(m), h.size
 		}
 		return nil, 0
 	}
 	val, size := toCEL(v)
-	switch m := val.(type) {
-	case headerMap:
-		return m, size
-	case traits.Mapper:
-		return headerMap{m}, size
+	if m, ok := val.(traits.Mapper); ok {
+		return newHeaderMap(m), size
 	}
 	return nil, 0
 }
@@ -257,8 +251,11 @@ func (v Value) Interface() (any, error) {
 // eachEntry calls fn for every entry of m. The maps CEL builds and those NewValue makes are walked
 // directly, without an iterator or a lookup per key.
 func eachEntry(m traits.Mapper, fn func(k, v ref.Val) error) error {
-	if h, ok := m.(headerMap); ok {
-		m = h.Mapper
+	switch m := m.(type) {
+	case *headerMap:
+		return m.each(fn)
+	case *record:
+		return m.each(fn)
 	}
 	switch g := m.Value().(type) {
 	case map[ref.Val]ref.Val:

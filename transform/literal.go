@@ -1,0 +1,422 @@
+package transform
+
+import (
+	"reflect"
+	"sync"
+
+	"cel.dev/cel-go/common/operators"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+	"cel.dev/cel-go/interpreter"
+)
+
+// maxSmall is the most elements a smallList, or entries a record, holds.
+const maxSmall = 6
+
+// smallLiterals is a decorator for programs evaluated without cost tracking: it builds list
+// literals of up to maxSmall elements, and map literals of up to maxSmall entries with constant
+// string keys, each in one allocation where CEL spends two (a list) or three (a map). A
+// transform's result is such literals, and a comprehension's step (accu + [x]) builds a
+// one-element list per iteration (which appendToAccumulator leaves out where it can). Literals
+// whose values are all constant are left to CEL's own optimiser, which folds them. CEL's cost
+// tracking is done by its own literals, so programs that track cost keep those. The environment
+// enables no optional syntax, so no literal has optional elements or entries.
+func smallLiterals(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
+	if call, ok := i.(interpreter.InterpretableCall); ok {
+		if args := call.Args(); call.OverloadID() == "map_put_key_value" && len(args) == 3 {
+			return &putCall{id: call.ID(), recv: args[0], key: args[1], val: args[2]}, nil
+		}
+		return appendToAccumulator(call), nil
+	}
+	c, ok := i.(interpreter.InterpretableConstructor)
+	if !ok {
+		return i, nil
+	}
+	vals := c.InitVals()
+	switch c.Type() {
+	case types.ListType:
+		if len(vals) == 0 || len(vals) > maxSmall || allConst(vals) {
+			return i, nil
+		}
+		return &smallListLiteral{id: i.ID(), elems: vals}, nil
+	case types.MapType:
+		if len(vals) == 0 || len(vals)%2 != 0 || len(vals) > 2*maxSmall {
+			return i, nil
+		}
+		lit := &recordLiteral{id: i.ID()}
+		for j := 0; j < len(vals); j += 2 {
+			k, ok := vals[j].(interpreter.InterpretableConst)
+			if !ok {
+				return i, nil
+			}
+			ks, ok := k.Value().(types.String)
+			if !ok || hasKey(lit.keys, ks) {
+				// A repeated key is left to CEL, whose map keeps the last value.
+				return i, nil
+			}
+			lit.keys = append(lit.keys, ks)
+			lit.vals = append(lit.vals, vals[j+1])
+		}
+		if allConst(lit.vals) {
+			return i, nil
+		}
+		return lit, nil
+	}
+	return i, nil
+}
+
+func allConst(vals []interpreter.InterpretableV2) bool {
+	for _, v := range vals {
+		if _, ok := v.(interpreter.InterpretableConst); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func hasKey(keys []ref.Val, k types.String) bool {
+	for _, x := range keys {
+		if x.(types.String) == k {
+			return true
+		}
+	}
+	return false
+}
+
+// unknownOrErr folds an element's value into the evaluation of a literal as CEL's literals do:
+// an error ends it, unknowns are merged.
+func unknownOrErr(v ref.Val, unk *types.Unknown) (ref.Val, *types.Unknown) {
+	switch v := v.(type) {
+	case *types.Err:
+		return v, unk
+	case *types.Unknown:
+		if unk == nil {
+			return nil, v
+		}
+		return nil, types.MergeUnknowns(unk, v)
+	}
+	return nil, unk
+}
+
+// evalIn evaluates i in a frame of its own over act.
+func evalIn(i interpreter.InterpretableV2, act interpreter.Activation) ref.Val {
+	frame, err := interpreter.NewExecutionFrame(act)
+	if err != nil {
+		return types.WrapErr(err)
+	}
+	defer frame.Close()
+	return i.Exec(frame)
+}
+
+// smallListLiteral evaluates a list literal into a smallList.
+type smallListLiteral struct {
+	id    int64
+	elems []interpreter.InterpretableV2
+}
+
+func (l *smallListLiteral) ID() int64 { return l.id }
+
+func (l *smallListLiteral) Eval(act interpreter.Activation) ref.Val { return evalIn(l, act) }
+
+func (l *smallListLiteral) Exec(frame *interpreter.ExecutionFrame) ref.Val {
+	out := &smallList{n: len(l.elems)}
+	var unk *types.Unknown
+	for i, e := range l.elems {
+		v := e.Exec(frame)
+		var err ref.Val
+		if err, unk = unknownOrErr(v, unk); err != nil {
+			return err
+		}
+		out.vals[i] = v
+	}
+	if unk != nil {
+		return unk
+	}
+	return out
+}
+
+// smallList is a list of up to maxSmall values in one allocation. Indexing, size and folding
+// read it directly; anything else is done by the CEL list it stands for (flat).
+type smallList struct {
+	n    int
+	vals [maxSmall]ref.Val
+	// strs says the list stands for a list of Go strings (a header value), as
+	// types.NewStringList makes, rather than a list literal's list of CEL values.
+	strs bool
+}
+
+// oneString makes l the one-element list of s, a string, as a header map stores it.
+func (l *smallList) oneString(s ref.Val) *smallList {
+	l.n, l.vals[0], l.strs = 1, s, true
+	return l
+}
+
+func (l *smallList) flat() traits.Lister {
+	if l.strs {
+		ss := make([]string, l.n)
+		for i, v := range l.vals[:l.n] {
+			ss[i] = string(v.(types.String))
+		}
+		return types.NewStringList(types.DefaultTypeAdapter, ss)
+	}
+	return types.NewRefValList(types.DefaultTypeAdapter, l.vals[:l.n:l.n])
+}
+
+// Get implements traits.Indexer.
+func (l *smallList) Get(index ref.Val) ref.Val {
+	if i, ok := index.(types.Int); ok && i >= 0 && int(i) < l.n {
+		return l.vals[i]
+	}
+	return l.flat().Get(index)
+}
+
+// Size implements traits.Sizer.
+func (l *smallList) Size() ref.Val { return types.Int(l.n) }
+
+// Fold implements traits.Foldable as CEL's lists do.
+func (l *smallList) Fold(f traits.Folder) {
+	for i, v := range l.vals[:l.n] {
+		if !f.FoldEntry(i, v) {
+			break
+		}
+	}
+}
+
+// IsZeroValue implements traits.Zeroer.
+func (l *smallList) IsZeroValue() bool { return l.n == 0 }
+
+// Add implements traits.Adder.
+func (l *smallList) Add(other ref.Val) ref.Val { return l.flat().Add(other) }
+
+// Contains implements traits.Container.
+func (l *smallList) Contains(v ref.Val) ref.Val { return l.flat().Contains(v) }
+
+// Iterator implements traits.Iterable.
+func (l *smallList) Iterator() traits.Iterator { return l.flat().Iterator() }
+
+// ConvertToNative implements ref.Val.
+func (l *smallList) ConvertToNative(t reflect.Type) (any, error) { return l.flat().ConvertToNative(t) }
+
+// ConvertToType implements ref.Val.
+func (l *smallList) ConvertToType(t ref.Type) ref.Val { return l.flat().ConvertToType(t) }
+
+// Equal implements ref.Val.
+func (l *smallList) Equal(other ref.Val) ref.Val { return l.flat().Equal(other) }
+
+// Type implements ref.Val.
+func (l *smallList) Type() ref.Type { return types.ListType }
+
+// Value implements ref.Val.
+func (l *smallList) Value() any { return l.flat().Value() }
+
+// recordLiteral evaluates a map literal with constant string keys into a record.
+type recordLiteral struct {
+	id int64
+	// keys are types.String, boxed once here rather than whenever an entry is read.
+	keys []ref.Val
+	vals []interpreter.InterpretableV2
+}
+
+func (m *recordLiteral) ID() int64 { return m.id }
+
+func (m *recordLiteral) Eval(act interpreter.Activation) ref.Val { return evalIn(m, act) }
+
+func (m *recordLiteral) Exec(frame *interpreter.ExecutionFrame) ref.Val {
+	out := &record{keys: m.keys}
+	var unk *types.Unknown
+	for i, e := range m.vals {
+		v := e.Exec(frame)
+		var err ref.Val
+		if err, unk = unknownOrErr(v, unk); err != nil {
+			return err
+		}
+		out.vals[i] = v
+	}
+	if unk != nil {
+		return unk
+	}
+	return out
+}
+
+// record is a map with up to maxSmall distinct string keys, shared with its literal, in one
+// allocation. Lookups and size read it directly; anything else is done by the CEL map it stands
+// for (flat).
+type record struct {
+	keys []ref.Val // types.String
+	vals [maxSmall]ref.Val
+}
+
+func (m *record) flat() traits.Mapper {
+	out := make(map[ref.Val]ref.Val, len(m.keys))
+	for i, k := range m.keys {
+		out[k] = m.vals[i]
+	}
+	return types.NewRefValMap(types.DefaultTypeAdapter, out)
+}
+
+// each calls fn for every entry of m until fn returns an error.
+func (m *record) each(fn func(k, v ref.Val) error) error {
+	for i, k := range m.keys {
+		if err := fn(k, m.vals[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Find implements traits.Mapper. A key other than a string is not in the map, as in CEL's.
+func (m *record) Find(key ref.Val) (ref.Val, bool) {
+	s, ok := key.(types.String)
+	if !ok {
+		return m.flat().Find(key)
+	}
+	for i, k := range m.keys {
+		if k.(types.String) == s {
+			return m.vals[i], true
+		}
+	}
+	return nil, false
+}
+
+// Get implements traits.Indexer as CEL's maps do.
+func (m *record) Get(key ref.Val) ref.Val {
+	v, found := m.Find(key)
+	if !found {
+		return types.ValOrErr(v, "no such key: %v", key)
+	}
+	return v
+}
+
+// Contains implements traits.Container as CEL's maps do.
+func (m *record) Contains(key ref.Val) ref.Val {
+	_, found := m.Find(key)
+	return types.Bool(found)
+}
+
+// Size implements traits.Sizer.
+func (m *record) Size() ref.Val { return types.Int(len(m.keys)) }
+
+// IsZeroValue implements traits.Zeroer.
+func (m *record) IsZeroValue() bool { return len(m.keys) == 0 }
+
+// Iterator implements traits.Iterable.
+func (m *record) Iterator() traits.Iterator { return m.flat().Iterator() }
+
+// ConvertToNative implements ref.Val.
+func (m *record) ConvertToNative(t reflect.Type) (any, error) { return m.flat().ConvertToNative(t) }
+
+// ConvertToType implements ref.Val.
+func (m *record) ConvertToType(t ref.Type) ref.Val { return m.flat().ConvertToType(t) }
+
+// Equal implements ref.Val.
+func (m *record) Equal(other ref.Val) ref.Val { return m.flat().Equal(other) }
+
+// Type implements ref.Val.
+func (m *record) Type() ref.Type { return types.MapType }
+
+// Value implements ref.Val.
+func (m *record) Value() any { return m.flat().Value() }
+
+// appendToAccumulator turns v + [x, …], v a variable, into appendLiteral, which leaves out the
+// list a comprehension's step (accu + [x]) would build on every iteration; other calls are
+// returned as they are.
+func appendToAccumulator(call interpreter.InterpretableCall) interpreter.InterpretableV2 {
+	args := call.Args()
+	if call.Function() != operators.Add || len(args) != 2 {
+		return call
+	}
+	lit, ok := args[1].(*smallListLiteral)
+	if !ok {
+		return call
+	}
+	attr, ok := args[0].(interpreter.InterpretableAttribute)
+	if !ok {
+		return call
+	}
+	if na, ok := attr.Attr().(interpreter.NamespacedAttribute); !ok || len(na.Qualifiers()) != 0 {
+		return call
+	}
+	return &appendLiteral{call: call, accu: args[0], elems: lit}
+}
+
+// appendLiteral is v + [x, …] with v a variable. When v is a comprehension's mutable
+// accumulator, the elements are appended to it through a pooled list, for CEL's mutable list
+// copies the elements of the list it is given (types.mutableList.Add); else the call is
+// evaluated as CEL planned it, reading v, a variable, again.
+type appendLiteral struct {
+	call  interpreter.InterpretableCall
+	accu  interpreter.InterpretableV2
+	elems *smallListLiteral
+}
+
+// appendLists hold the lists appendLiteral hands to an accumulator.
+var appendLists = sync.Pool{New: func() any { return new(smallList) }}
+
+func (a *appendLiteral) ID() int64 { return a.call.ID() }
+
+func (a *appendLiteral) Eval(act interpreter.Activation) ref.Val { return evalIn(a, act) }
+
+func (a *appendLiteral) Exec(frame *interpreter.ExecutionFrame) ref.Val {
+	accu, ok := a.accu.Exec(frame).(traits.MutableLister)
+	if !ok {
+		return a.call.Exec(frame)
+	}
+	l := appendLists.Get().(*smallList)
+	l.n = len(a.elems.elems)
+	var unk *types.Unknown
+	for i, e := range a.elems.elems {
+		v := e.Exec(frame)
+		var err ref.Val
+		if err, unk = unknownOrErr(v, unk); err != nil {
+			putAppendList(l)
+			return err
+		}
+		l.vals[i] = v
+	}
+	if unk != nil {
+		putAppendList(l)
+		return unk
+	}
+	res := accu.Add(l)
+	putAppendList(l)
+	return res
+}
+
+func putAppendList(l *smallList) {
+	*l = smallList{}
+	appendLists.Put(l)
+}
+
+// putCall is m.put(k, v) without the argument slice CEL builds for a call of three arguments,
+// evaluated as CEL evaluates a strict call: arguments in order, the first error, else the
+// unknowns.
+type putCall struct {
+	id             int64
+	recv, key, val interpreter.InterpretableV2
+}
+
+func (c *putCall) ID() int64 { return c.id }
+
+func (c *putCall) Eval(act interpreter.Activation) ref.Val { return evalIn(c, act) }
+
+func (c *putCall) Exec(frame *interpreter.ExecutionFrame) ref.Val {
+	var unk *types.Unknown
+	var args [3]ref.Val
+	for i, e := range [3]interpreter.InterpretableV2{c.recv, c.key, c.val} {
+		v := e.Exec(frame)
+		var err ref.Val
+		if err, unk = unknownOrErr(v, unk); err != nil {
+			return err
+		}
+		args[i] = v
+	}
+	if unk != nil {
+		return unk
+	}
+	res := put(args[0], args[1], args[2])
+	if err, ok := res.(*types.Err); ok && err.NodeID() == 0 {
+		return types.LabelErrNode(c.id, err)
+	}
+	return res
+}

@@ -353,7 +353,7 @@ func run(ctx context.Context, o options) (err error) {
 		if err := totpConfig(config, storage, o.period); err != nil {
 			return err
 		}
-		logf("provisioning %d TOTP factors (period %ds) for %d users on %s through the emfa CLI", o.factors, o.period, o.users, t.label)
+		logf("provisioning %d TOTP factors (period %ds) for %d users on %s through the emfa admin API", o.factors, o.period, o.users, t.label)
 		began := time.Now()
 		factors, err := provision(ctx, bin, config, env(secrets...), o.users, o.factors, o.period)
 		if err != nil {

@@ -99,6 +99,24 @@ func unknownOrErr(v ref.Val, unk *types.Unknown) (ref.Val, *types.Unknown) {
 	return nil, unk
 }
 
+// execInto runs each of elems into dst, as CEL's literals do: the first error is the
+// result, else the unknowns merged, else nil.
+func execInto(dst []ref.Val, elems []interpreter.InterpretableV2, frame *interpreter.ExecutionFrame) ref.Val {
+	var unk *types.Unknown
+	for i, e := range elems {
+		v := e.Exec(frame)
+		var err ref.Val
+		if err, unk = unknownOrErr(v, unk); err != nil {
+			return err
+		}
+		dst[i] = v
+	}
+	if unk != nil {
+		return unk
+	}
+	return nil
+}
+
 // evalIn evaluates i in a frame of its own over act.
 func evalIn(i interpreter.InterpretableV2, act interpreter.Activation) ref.Val {
 	frame, err := interpreter.NewExecutionFrame(act)
@@ -121,17 +139,8 @@ func (l *smallListLiteral) Eval(act interpreter.Activation) ref.Val { return eva
 
 func (l *smallListLiteral) Exec(frame *interpreter.ExecutionFrame) ref.Val {
 	out := &smallList{n: len(l.elems)}
-	var unk *types.Unknown
-	for i, e := range l.elems {
-		v := e.Exec(frame)
-		var err ref.Val
-		if err, unk = unknownOrErr(v, unk); err != nil {
-			return err
-		}
-		out.vals[i] = v
-	}
-	if unk != nil {
-		return unk
+	if failed := execInto(out.vals[:], l.elems, frame); failed != nil {
+		return failed
 	}
 	return out
 }
@@ -224,17 +233,8 @@ func (m *recordLiteral) Eval(act interpreter.Activation) ref.Val { return evalIn
 
 func (m *recordLiteral) Exec(frame *interpreter.ExecutionFrame) ref.Val {
 	out := &record{keys: m.keys}
-	var unk *types.Unknown
-	for i, e := range m.vals {
-		v := e.Exec(frame)
-		var err ref.Val
-		if err, unk = unknownOrErr(v, unk); err != nil {
-			return err
-		}
-		out.vals[i] = v
-	}
-	if unk != nil {
-		return unk
+	if failed := execInto(out.vals[:], m.vals, frame); failed != nil {
+		return failed
 	}
 	return out
 }

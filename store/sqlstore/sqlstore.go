@@ -341,8 +341,8 @@ func (s *Store) GetFactorAndUser(ctx context.Context, id, name string) (store.Fa
 	var disabled sql.NullBool
 	var created sql.NullInt64
 	f, err := scanFactor(extra{s.rq.QueryRowContext(ctx,
-		`SELECT f.`+strings.ReplaceAll(factorCols, ", ", ", f.")+`, u.id, u.name, u.disabled, u.created_at
-		 FROM factors AS f LEFT JOIN users AS u ON u.name = $2 WHERE f.id = $1`, id, name),
+		`SELECT f.*, u.* FROM (SELECT `+factorCols+` FROM factors WHERE id = $1) AS f
+		 LEFT JOIN (SELECT `+userCols+` FROM users WHERE name = $2) AS u ON TRUE`, id, name),
 		[]any{&uid, &uname, &disabled, &created}})
 	if err != nil {
 		return store.Factor{}, store.User{}, s.fail("get factor "+id, notFound(err))

@@ -124,8 +124,13 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 			e.log.Warn("admin listener", "err", err)
 		}
 	}()
+	// Memory goes back to the OS at the start of every quiet spell (trim.go).
+	trim := &quietTrim{}
+	trimCtx, stopTrim := context.WithCancel(ctx)
+	defer stopTrim()
+	go trim.run(trimCtx, time.Second, nil)
 	srv := &http.Server{
-		Handler:           e.tracing.Handler(l),
+		Handler:           adapter.Detach(trim.wrap(e.tracing.Handler(l))),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       e.cfg.Server.RequestTimeout + 5*time.Second,
 		WriteTimeout:      e.cfg.Server.RequestTimeout + 5*time.Second,

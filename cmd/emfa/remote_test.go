@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,6 +94,31 @@ providers:
 // HTTP call on loopback, IBM's outgoing transform (HMAC signature), the call to the DUO
 // fake (which checks it), the incoming transform, and the transaction write.
 func BenchmarkMediatedPushInitiate(b *testing.B) {
+	base := mediatedDUO(b)
+	client := &http.Client{Timeout: 10 * time.Second}
+	for b.Loop() {
+		mediatedInitiate(b, client, base, "")
+	}
+}
+
+// BenchmarkMediatedPushInitiateParallel is the same call from 32 clients at once, each
+// call with a fresh X-Webhook-ID as Verify sends: its idempotency record is part of the
+// cost, and the store's writer batches the clients' writes.
+func BenchmarkMediatedPushInitiateParallel(b *testing.B) {
+	base := mediatedDUO(b)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var seq atomic.Int64
+	b.SetParallelism(16) // × GOMAXPROCS
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if !mediatedInitiate(b, client, base, fmt.Sprint("bench-", seq.Add(1))) {
+				return
+			}
+		}
+	})
+}
+
+func mediatedDUO(b *testing.B) (base string) {
 	webhook := verifyfiles.Path(b, "ibm-duo-webhook.json")
 	duo := duofake.New(b, duofake.Options{IntegrationKey: duoIKey, SecretKey: duoSKey})
 	duo.AddUser("alice", duofake.Device{ID: aliceID, Type: "phone", Capabilities: []string{"push"}})
@@ -105,20 +131,28 @@ providers:
   - {name: DUO, credentialPrefix: duo, capabilities: [push], engine: remote,
      remote: {webhookFile: %q, values: {duo_url: %q, duo_integration_key: %s, duo_signing_key: %s}}}
 `, dir, testEncryptionKey, webhook, duo.URL(), duoIKey, duoSKey)), 0o600)
-	base, _ := startServe(b, path)
-	body := `{"capability":"push","id":"` + aliceID + `","attributes":{"username":"alice"}}`
-	client := &http.Client{Timeout: 10 * time.Second}
-	for b.Loop() {
-		req, _ := http.NewRequest("POST", base+"/v1/providers/duo/initiate", strings.NewReader(body))
-		req.SetBasicAuth("verify", "sim-password-0123")
-		resp, err := client.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		data, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if !strings.Contains(string(data), `"PENDING"`) {
-			b.Fatalf("initiate: %s", data)
-		}
+	base, _ = startServe(b, path)
+	return base
+}
+
+// mediatedInitiate makes one push initiate for alice and reports whether it answered PENDING.
+func mediatedInitiate(b *testing.B, client *http.Client, base, webhookID string) bool {
+	req, _ := http.NewRequest("POST", base+"/v1/providers/duo/initiate",
+		strings.NewReader(`{"capability":"push","id":"`+aliceID+`","attributes":{"username":"alice"}}`))
+	req.SetBasicAuth("verify", "sim-password-0123")
+	if webhookID != "" {
+		req.Header.Set("X-Webhook-ID", webhookID)
 	}
+	resp, err := client.Do(req)
+	if err != nil {
+		b.Error(err)
+		return false
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(data), `"PENDING"`) {
+		b.Errorf("initiate: %s", data)
+		return false
+	}
+	return true
 }

@@ -204,9 +204,10 @@ func rssKiB(pid int) (int, error) {
 	return 0, errors.New("no VmRSS")
 }
 
-// idleConns opens n keep-alive connections to addr, each carrying one GET /healthz whose
-// answer is read, and leaves them open and idle. close releases them.
-func idleConns(addr string, n int) (close func(), err error) {
+// idleConns opens n keep-alive connections to addr, each carrying one request (made by
+// request, in HTTP/1.1 wire form) whose 200 answer is read, and leaves them open and idle.
+// close releases them.
+func idleConns(addr string, n int, request func() string) (close func(), err error) {
 	conns := make([]net.Conn, 0, n)
 	closeAll := func() {
 		for _, c := range conns {
@@ -221,7 +222,7 @@ func idleConns(addr string, n int) (close func(), err error) {
 		}
 		conns = append(conns, c)
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr); err != nil {
+		if _, err := io.WriteString(c, request()); err != nil {
 			closeAll()
 			return nil, err
 		}
@@ -234,7 +235,7 @@ func idleConns(addr string, n int) (close func(), err error) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK || resp.Close {
 			closeAll()
-			return nil, fmt.Errorf("GET /healthz: HTTP %d, close %v", resp.StatusCode, resp.Close)
+			return nil, fmt.Errorf("%s: HTTP %d, close %v", strings.SplitN(request(), " HTTP/", 2)[0], resp.StatusCode, resp.Close)
 		}
 		_ = c.SetDeadline(time.Time{})
 	}

@@ -114,9 +114,10 @@ func loadAvg() string {
 }
 
 type memReport struct {
-	conns         int
-	before, after int // KiB
-	err           error
+	conns                 int
+	quietFor              time.Duration
+	loaded, before, after int // KiB: right after the load, quiet, quiet with the connections
+	err                   error
 }
 
 type startup struct {
@@ -252,8 +253,8 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 	if mem.err != nil {
 		fmt.Fprintf(w, "Memory: could not hold %d idle connections: %v\n", mem.conns, mem.err)
 	} else {
-		fmt.Fprintf(w, "Memory (emfa duo.yaml, VmRSS, after the load): %.1f MiB; with %d idle keep-alive connections open: %.1f MiB (%+.1f KiB per connection).\n",
-			float64(mem.before)/1024, mem.conns, float64(mem.after)/1024, float64(mem.after-mem.before)/float64(mem.conns))
+		fmt.Fprintf(w, "Memory (emfa duo.yaml, VmRSS): right after the load %.1f MiB, %s later %.1f MiB; with %d keep-alive connections open, each having made one enrollments call and then idle for %s: %.1f MiB (%+.1f KiB per connection).\n",
+			float64(mem.loaded)/1024, mem.quietFor, float64(mem.before)/1024, mem.conns, mem.quietFor, float64(mem.after)/1024, float64(mem.after-mem.before)/float64(mem.conns))
 	}
 	var parts []string
 	for _, s := range startups {

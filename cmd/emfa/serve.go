@@ -55,6 +55,7 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	tuneGC() // trim.go
 	e, err := d.openEnv(ctx, o, forServe)
 	if err != nil {
 		return err

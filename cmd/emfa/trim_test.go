@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime/debug"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -48,4 +50,21 @@ func TestQuietTrim(t *testing.T) {
 		at(2, "after one more request")
 		cancel()
 	})
+}
+
+func TestTuneGC(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	gcPercent := func() int { p := debug.SetGCPercent(-1); debug.SetGCPercent(p); return p }
+
+	t.Setenv("GOGC", "150")
+	tuneGC()
+	if got := gcPercent(); got != 100 {
+		t.Errorf("GOGC set: percent changed to %d", got)
+	}
+	os.Unsetenv("GOGC") // t.Setenv restores it
+	tuneGC()
+	if got := gcPercent(); got != serveGCPercent {
+		t.Errorf("GOGC unset: percent %d, want %d", got, serveGCPercent)
+	}
 }

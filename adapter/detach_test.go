@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 type lockedLog struct {
@@ -127,4 +128,69 @@ func TestDetachPanic(t *testing.T) {
 			t.Errorf("panic not logged by net/http: %q", logged.String())
 		}
 	}
+}
+
+// Workers serve request after request; at most limit of them wait idle, and Release ends
+// those that do.
+func TestDetachWorkers(t *testing.T) {
+	release := make(chan struct{})
+	var inFlight sync.WaitGroup
+	d := Detach(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/wait":
+			inFlight.Done()
+			<-release
+		case "/goexit":
+			io.WriteString(w, "ok")
+			runtime.Goexit()
+		}
+		io.WriteString(w, "ok")
+	}))
+	d.limit = 3
+	serve := func(path string) {
+		rec := httptest.NewRecorder()
+		d.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Body.String() != "ok" {
+			t.Errorf("%s: %q", path, rec.Body.String())
+		}
+	}
+	for range 20 {
+		serve("/")
+	}
+	if n := d.workers.Load(); n != 1 {
+		t.Errorf("after 20 requests in turn: %d workers, want 1", n)
+	}
+
+	// 8 at once need 8 workers; 3 stay idle after.
+	var all sync.WaitGroup
+	inFlight.Add(8)
+	for range 8 {
+		all.Add(1)
+		go func() { defer all.Done(); serve("/wait") }()
+	}
+	inFlight.Wait()
+	close(release)
+	all.Wait()
+	waitFor(t, func() bool { d.mu.Lock(); defer d.mu.Unlock(); return len(d.idle) == 3 && d.workers.Load() == 3 }, "3 idle workers")
+
+	d.Release()
+	waitFor(t, func() bool { return d.workers.Load() == 0 }, "no worker after Release")
+	serve("/") // and it serves on after
+
+	// A handler that ends its goroutine ends its worker, which is not kept idle.
+	serve("/goexit")
+	serve("/")
+	waitFor(t, func() bool { d.mu.Lock(); defer d.mu.Unlock(); return len(d.idle) == 1 && d.workers.Load() == 1 }, "1 worker after a Goexit")
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("never: %s", what)
 }

@@ -127,11 +127,15 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	}()
 	// Memory goes back to the OS at the start of every quiet spell (trim.go).
 	trim := &quietTrim{}
+	handler := adapter.Detach(trim.wrap(e.tracing.Handler(l)))
 	trimCtx, stopTrim := context.WithCancel(ctx)
 	defer stopTrim()
-	go trim.run(trimCtx, time.Second, nil)
+	go trim.run(trimCtx, time.Second, func() {
+		handler.Release() // the idle workers' stacks, then the heap
+		debug.FreeOSMemory()
+	})
 	srv := &http.Server{
-		Handler:           adapter.Detach(trim.wrap(e.tracing.Handler(l))),
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       e.cfg.Server.RequestTimeout + 5*time.Second,
 		WriteTimeout:      e.cfg.Server.RequestTimeout + 5*time.Second,

@@ -10,7 +10,6 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -20,7 +19,8 @@ import (
 
 // TracingOptions configure OpenTelemetry tracing (config.Tracing, and what serve adds).
 type TracingOptions struct {
-	// Endpoint is the OTLP/HTTP collector: http(s)://host:port[/path] or host:port.
+	// Endpoint is the OTLP/HTTP collector: http(s)://host:port[/path] (no path:
+	// /v1/traces) or host:port (https, or http when Insecure, to /v1/traces).
 	Endpoint    string
 	Insecure    bool
 	SampleRatio float64 // of new traces; 0 means 1. A sampled caller is always followed.
@@ -45,22 +45,14 @@ type Tracing struct {
 }
 
 // NewTracing builds the tracer provider. It does not connect: spans are exported in
-// batches in the background, and an unreachable collector only loses them.
+// batches in the background (otlpExporter, otlp.go), and an unreachable collector only
+// loses them.
 func NewTracing(ctx context.Context, o TracingOptions) (*Tracing, error) {
 	var sp sdktrace.SpanProcessor
 	if o.Exporter != nil {
 		sp = sdktrace.NewSimpleSpanProcessor(o.Exporter)
 	} else {
-		var opts []otlptracehttp.Option
-		if strings.Contains(o.Endpoint, "://") {
-			opts = append(opts, otlptracehttp.WithEndpointURL(o.Endpoint))
-		} else {
-			opts = append(opts, otlptracehttp.WithEndpoint(o.Endpoint))
-		}
-		if o.Insecure {
-			opts = append(opts, otlptracehttp.WithInsecure())
-		}
-		exp, err := otlptracehttp.New(ctx, opts...)
+		exp, err := newOTLPExporter(o.Endpoint, o.Insecure) // otlp.go
 		if err != nil {
 			return nil, err
 		}

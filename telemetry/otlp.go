@@ -56,6 +56,9 @@ type otlpExporter struct {
 	// backoff (or the answer's Retry-After), doubling up to maxBackoff, none once
 	// maxElapsed has passed since the first attempt or the export's context has ended.
 	backoff, maxBackoff, maxElapsed time.Duration
+	// minDelay is the least wait between attempts, whatever Retry-After says: a
+	// collector answering "Retry-After: 0" to every attempt is not hammered.
+	minDelay time.Duration
 
 	stop     context.Context // done once Shutdown was called: in-flight requests end
 	cancel   context.CancelFunc
@@ -121,6 +124,7 @@ func newOTLPExporter(endpoint string, insecure bool) (*otlpExporter, error) {
 		backoff:    5 * time.Second,
 		maxBackoff: 30 * time.Second,
 		maxElapsed: time.Minute,
+		minDelay:   time.Second,
 		stop:       stop,
 		cancel:     cancel,
 	}, nil
@@ -174,6 +178,7 @@ func (e *otlpExporter) send(ctx context.Context, body []byte) error {
 		if delay < 0 { // no Retry-After: exponential backoff, ±50 %
 			delay = backoff/2 + rand.N(backoff+1)
 		}
+		delay = max(delay, e.minDelay)
 		backoff = min(2*backoff, e.maxBackoff)
 		if delay > e.maxElapsed-time.Since(start) {
 			return fmt.Errorf("%w (gave up after %d attempts)", err, attempt)

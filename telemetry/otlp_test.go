@@ -395,6 +395,7 @@ func TestOTLPRetryAfter(t *testing.T) {
 	})
 	exp := testExporter(t, c.URL, false)
 	exp.backoff = time.Hour // only Retry-After can make the retry come in time
+	exp.minDelay = 10 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := exp.ExportSpans(ctx, oneSpan()); err != nil {
@@ -553,5 +554,24 @@ func TestOTLPShutdownInterrupts(t *testing.T) {
 	}
 	if err := <-done; err == nil {
 		t.Error("an interrupted export reported success")
+	}
+}
+
+// "Retry-After: 0" on every attempt does not make a busy loop: attempts are minDelay apart.
+func TestOTLPRetryAfterZeroFloored(t *testing.T) {
+	c := newCollector(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "0")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	exp := testExporter(t, c.URL, false)
+	exp.minDelay = 50 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := exp.ExportSpans(ctx, oneSpan()); err == nil {
+		t.Fatal("export succeeded against a collector that always answers 503")
+	}
+	// 500 ms at least 50 ms apart: 10 attempts at most (a busy loop makes thousands).
+	if n := len(c.requests()); n > 11 {
+		t.Errorf("%d attempts in 500 ms", n)
 	}
 }

@@ -5,8 +5,11 @@
 package adapter
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -253,6 +256,8 @@ func (s *Server) serve(c echo.Context, resource string) error {
 	req.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
 	req.WebhookID, _ = c.Get(ctxWebhookID).(string)
 	ctx := c.Request().Context()
+	// An idempotent call's decision records this answer with it (provider.Decide).
+	provider.RenderAnswers(ctx, outcomeAnswer)
 	var out provider.Outcome
 	switch resource {
 	case provider.ResourceInitiate:
@@ -286,7 +291,21 @@ func (s *Server) answer(c echo.Context, out provider.Outcome, err error) error {
 		}
 		out = provider.Failed("deadline exceeded")
 	}
-	return c.JSON(http.StatusOK, out)
+	ans, ok := outcomeAnswer(out)
+	if !ok {
+		return fmt.Errorf("encode the outcome: %v", out.Status)
+	}
+	return c.Blob(ans.Status, echo.MIMEApplicationJSON, ans.Body)
+}
+
+// outcomeAnswer is the contract's answer to an outcome, byte for byte as answer sends it;
+// false if the outcome does not encode (an attribute JSON cannot hold).
+func outcomeAnswer(out provider.Outcome) (provider.Answer, bool) {
+	var b bytes.Buffer
+	if err := json.NewEncoder(&b).Encode(out); err != nil {
+		return provider.Answer{}, false
+	}
+	return provider.Answer{Status: http.StatusOK, Body: b.Bytes()}, true
 }
 
 // unavailable is the answer to an engine or store fault: 503, so that Verify's retry goes

@@ -98,6 +98,13 @@ func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
 				resp.Committed, resp.Size = false, 0
 				s.observer.StoreError("idempotency")
 				return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable", Msg: "store unavailable; retry", Err: err}
+			case errors.Is(err, provider.ErrAnswerRecorded):
+				// The decision's answer is recorded; this attempt's is not sent. The retry
+				// gets the recorded one.
+				resp.Committed, resp.Size = false, 0
+				s.log.Warn("answer differs from the one recorded with its decision; not sent, a retry gets the recorded one",
+					"webhook_id", id, "provider", p.CredentialPrefix, "resource", resource, "err", err)
+				return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable", Msg: "a backend is unavailable; retry", Err: err}
 			case errors.Is(err, provider.ErrInFlight):
 				return &Error{Status: http.StatusServiceUnavailable, ID: "retry_in_progress",
 					Msg: "the first attempt of this request is still running; retry", Err: err}

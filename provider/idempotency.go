@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -50,6 +51,11 @@ var ErrInFlight = errors.New("the first attempt of this request is still running
 // are deferred (store.DeferSync), and the record of its answer is written durably, which
 // makes them durable too before the answer is sent. A crash before that loses the claim
 // and the call's writes with it, as if the call had never come; nothing was answered.
+//
+// And two passes through the store's writer, not three, when the caller says how an
+// outcome is answered (RenderAnswers): the unit that decides (Decide) then records the
+// answer in the same commit, made durable, so the decision and its record come together
+// or not at all, and no commit follows it.
 type Idempotency struct {
 	Store IdempotencyStore
 	// TTL is how long an answer is kept for retries (server.idempotency.ttl).
@@ -128,7 +134,20 @@ func (i *Idempotency) execute(ctx context.Context, key store.IdempotencyKey, own
 			panic(r)
 		}
 	}()
-	ans, err := fn(store.DeferSync(ctx))
+	pa := &pendingAnswer{store: i.Store, key: key, owner: owner, now: i.now}
+	ans, err := fn(context.WithValue(store.DeferSync(ctx), pendingKey{}, pa))
+	if rec := pa.recorded; rec != nil {
+		if err == nil && ans.Status == rec.Status && bytes.Equal(ans.Body, rec.Body) {
+			return ans, Executed, other, nil // recorded, durably, with the decision
+		}
+		// The decision and its answer are recorded and durable, but this attempt ended
+		// otherwise: a step after the decision failed, or changed what it answers. The
+		// record stands; this answer is not sent, and Verify's retry gets the recorded one.
+		if err == nil {
+			err = fmt.Errorf("answered %d, not the %d its decision recorded", ans.Status, rec.Status)
+		}
+		return Answer{}, Executed, other, fmt.Errorf("%w: %w", ErrAnswerRecorded, err)
+	}
 	// The answer is decided: record it even if this request's context ends now.
 	wctx := context.WithoutCancel(ctx)
 	if err != nil || ans.Status >= 500 {
@@ -144,6 +163,45 @@ func (i *Idempotency) execute(ctx context.Context, key store.IdempotencyKey, own
 		return Answer{}, Executed, other, &RecordError{Err: err}
 	}
 	return ans, Executed, other, nil
+}
+
+// ErrAnswerRecorded: the call's decision recorded its answer, but the call went on to end
+// otherwise. The caller must not send what it has: it answers 503, and the retry gets the
+// recorded answer.
+var ErrAnswerRecorded = errors.New("the decision's answer is recorded; this attempt ended otherwise")
+
+// pendingAnswer lets the unit that decides an idempotent call record the call's answer
+// in the same commit (Decide), instead of a commit of its own after it. The adapter says
+// how an outcome is answered (RenderAnswers); the record is made only with it.
+type pendingAnswer struct {
+	store    IdempotencyStore
+	key      store.IdempotencyKey
+	owner    string
+	now      func() time.Time
+	render   func(Outcome) (Answer, bool)
+	recorded *Answer // what a decision's unit committed
+}
+
+type pendingKey struct{}
+
+// RenderAnswers tells the idempotent call running under ctx, if any, how its outcome is
+// answered, byte for byte as the caller will send it (false: it cannot say; the answer
+// is then recorded apart): the unit that decides it then records that answer. If the
+// call ends up answering anything else, the recorded answer stands and Do returns
+// ErrAnswerRecorded.
+func RenderAnswers(ctx context.Context, render func(Outcome) (Answer, bool)) {
+	if pa, ok := ctx.Value(pendingKey{}).(*pendingAnswer); ok {
+		pa.render = render
+	}
+}
+
+// pendingFor is the answer a unit deciding under ctx is to record, or nil.
+func pendingFor(ctx context.Context) *pendingAnswer {
+	pa, _ := ctx.Value(pendingKey{}).(*pendingAnswer)
+	if pa == nil || pa.render == nil || pa.recorded != nil {
+		return nil
+	}
+	return pa
 }
 
 // RecordError: the request executed, but its answer could not be recorded, nor what it

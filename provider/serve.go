@@ -267,13 +267,40 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 	}
 	var out Outcome
 	ctx, span := StartSpan(ctx, "store.update")
-	err := st.Update(ctx, func(w store.Writer) error {
+	// An idempotent call's answer is recorded with its decision: one commit, made durable
+	// here rather than by a commit of its own after (Idempotency).
+	pa := pendingFor(ctx)
+	if pa != nil && !sameValue(pa.store, st) {
+		pa = nil // the records are kept elsewhere: Idempotency records the answer apart
+	}
+	uctx := ctx
+	if pa != nil {
+		uctx = store.SyncNow(ctx)
+	}
+	var recorded *Answer
+	err := st.Update(uctx, func(w store.Writer) error {
 		var err error
-		if out, err = fn(w); err != nil || d == nil || out.Status == "" {
+		if out, err = fn(w); err != nil || out.Status == "" {
 			return err
 		}
-		return w.AppendAudit(ctx, d.event(out))
+		if d != nil {
+			if err := w.AppendAudit(ctx, d.event(out)); err != nil {
+				return err
+			}
+		}
+		if pa != nil {
+			if ans, ok := pa.render(out); ok {
+				if err := w.CompleteIdempotency(ctx, pa.key, pa.owner, ans.Status, ans.Body, pa.now()); err != nil {
+					return err
+				}
+				recorded = &ans
+			}
+		}
+		return nil
 	})
+	if err == nil && recorded != nil {
+		pa.recorded = recorded
+	}
 	if err == nil && out.Status != "" && span.IsRecording() {
 		span.SetAttributes(AttrStatus.String(string(out.Status)))
 	}
@@ -288,11 +315,12 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 }
 
 // same reports whether the Provider's auditor is the store st itself.
-func same(a Auditor, st store.Store) bool {
-	if reflect.TypeOf(a) != reflect.TypeOf(st) || !reflect.TypeOf(a).Comparable() {
-		return false
-	}
-	return a == Auditor(st)
+func same(a Auditor, st store.Store) bool { return sameValue(a, st) }
+
+// sameValue reports whether a and b are one comparable value of one type.
+func sameValue(a, b any) bool {
+	t := reflect.TypeOf(a)
+	return t != nil && t == reflect.TypeOf(b) && t.Comparable() && a == b
 }
 
 // printable bounds and escapes what the caller sent, and the reason, for the log and the

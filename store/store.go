@@ -165,6 +165,9 @@ type Writer interface {
 	ReserveSend(ctx context.Context, keys []string, limits []SendLimit, now time.Time) error
 	UseNonce(ctx context.Context, scope, nonce string, expires, now time.Time) error
 	AppendAudit(ctx context.Context, e AuditEvent) error
+	// CompleteIdempotency records owner's answer to key (as Store's does) in the unit:
+	// the decision and the record of the answer it makes are then one commit.
+	CompleteIdempotency(ctx context.Context, key IdempotencyKey, owner string, status int, body []byte, now time.Time) error
 }
 
 // Store is the persistence every engine and command uses.
@@ -314,10 +317,17 @@ type deferKey struct{}
 // has been answered. Visibility is unchanged: a deferred write is seen by every reader
 // and replica once it returns.
 //
-// This is how an idempotent contract call costs one flush, not three: its claim and its
-// decision are deferred, the record of its answer is not (provider.Idempotency).
+// This is how an idempotent contract call costs one flush, not three: its claim and the
+// writes before its decision are deferred; the unit that decides, and records the answer
+// with it, is not (provider.Idempotency).
 func DeferSync(ctx context.Context) context.Context {
 	return context.WithValue(ctx, deferKey{}, true)
+}
+
+// SyncNow undoes DeferSync for the writes made with the context it returns: they are
+// durable when they return. A unit that records an idempotent call's answer is.
+func SyncNow(ctx context.Context) context.Context {
+	return context.WithValue(ctx, deferKey{}, false)
 }
 
 // SyncDeferred reports whether ctx's writes are deferred (DeferSync). A backend without

@@ -85,6 +85,11 @@ func (s *Store) CompleteIdempotency(ctx context.Context, key store.IdempotencyKe
 	return s.write(ctx, func(w *writer) error { return w.completeIdempotency(w.c(ctx), key, owner, status, body) })
 }
 
+// CompleteIdempotency records the answer in w's unit (store.Writer).
+func (w *writer) CompleteIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte, _ time.Time) error {
+	return w.completeIdempotency(w.c(ctx), key, owner, status, body)
+}
+
 func (w *writer) completeIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte) error {
 	s := w.s
 	if body == nil {

@@ -201,3 +201,52 @@ func testConcurrentClaimIdempotency(t *testing.T, s store.Store) {
 		t.Fatalf("%d of %d concurrent take-overs succeeded, want exactly 1", wins, n)
 	}
 }
+
+// A unit may record an idempotent call's answer with its decision: both commit, or, when
+// the unit fails, neither does and the record stays running; a record the owner no longer
+// holds fails the unit.
+func testIdempotencyInUnit(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	key := store.IdempotencyKey{Provider: "emfa", WebhookID: "wh-unit", Fingerprint: "validate:unit"}
+	mustClaim(t, s, key, "a", at(10*time.Second), at(10*time.Minute), at(0))
+	audit := store.AuditEvent{Time: at(time.Second), Provider: "emfa", Resource: "validate", Username: "unit-user", Outcome: "SUCCESS"}
+
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(w store.Writer) error {
+		if err := w.AppendAudit(ctx, audit); err != nil {
+			return err
+		}
+		if err := w.CompleteIdempotency(ctx, key, "a", 200, []byte("rolled back"), at(time.Second)); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("failing unit: %v", err)
+	}
+	if rec, err := s.GetIdempotency(ctx, key); err != nil || rec.Done {
+		t.Fatalf("after a failed unit: %+v %v, want the record running", rec, err)
+	}
+
+	if err := s.Update(ctx, func(w store.Writer) error {
+		if err := w.AppendAudit(ctx, audit); err != nil {
+			return err
+		}
+		return w.CompleteIdempotency(ctx, key, "a", 200, []byte(`{"status":"SUCCESS"}`), at(time.Second))
+	}); err != nil {
+		t.Fatalf("unit: %v", err)
+	}
+	rec, err := s.GetIdempotency(ctx, key)
+	if err != nil || !rec.Done || rec.Status != 200 || string(rec.Body) != `{"status":"SUCCESS"}` {
+		t.Fatalf("after the unit: %+v %v", rec, err)
+	}
+	events, err := s.ListAudit(ctx, store.AuditFilter{Username: "unit-user"})
+	if err != nil || len(events) != 1 {
+		t.Fatalf("audit of the units: %d events, %v; want the committed one only", len(events), err)
+	}
+
+	err = s.Update(ctx, func(w store.Writer) error {
+		return w.CompleteIdempotency(ctx, key, "b", 200, []byte("not b's"), at(time.Second))
+	})
+	wantErr(t, "a unit completing a record it does not own", err, store.ErrConflict)
+}

@@ -91,6 +91,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Idempotency", testIdempotency},
 		{"IdempotencyTakeOver", testIdempotencyTakeOver},
 		{"IdempotencyRelease", testIdempotencyRelease},
+		{"IdempotencyInUnit", testIdempotencyInUnit},
 		{"DeleteExpiredIdempotency", testDeleteExpiredIdempotency},
 		{"ConcurrentClaimIdempotency", testConcurrentClaimIdempotency},
 		{"Update", testUpdate},

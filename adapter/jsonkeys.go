@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxJSONDepth bounds the nesting checkUniqueKeys walks; no request of the contract or
@@ -152,10 +153,11 @@ func (w *keyWalk) str() []byte {
 	return w.data[start:w.i]
 }
 
-// key reads an object key, unescaped as encoding/json does.
+// key reads an object key, unescaped as encoding/json does: escapes decoded, and each
+// byte that is not UTF-8 replaced by U+FFFD (so "\xbf" and "\xfe" are one key to it).
 func (w *keyWalk) key() string {
 	raw := w.str()
-	if !bytes.ContainsRune(raw, '\\') {
+	if !bytes.ContainsRune(raw, '\\') && utf8.Valid(raw) {
 		return string(raw[1 : len(raw)-1])
 	}
 	var s string

@@ -128,6 +128,7 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	// Memory goes back to the OS at the start of every quiet spell (trim.go).
 	trim := &quietTrim{}
 	handler := adapter.Detach(trim.wrap(e.tracing.Handler(l)))
+	defer handler.Release() // after the shutdown: the idle workers end with serve
 	trimCtx, stopTrim := context.WithCancel(ctx)
 	defer stopTrim()
 	go trim.run(trimCtx, time.Second, func() {

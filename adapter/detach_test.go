@@ -15,23 +15,6 @@ import (
 	"time"
 )
 
-type lockedLog struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // deep uses about n KiB of stack before it answers, as SQLite's and CEL's calls do.
 //
 //go:noinline
@@ -104,7 +87,7 @@ func TestDetachPanic(t *testing.T) {
 			}
 			io.WriteString(w, "fine")
 		})))
-		logged := &lockedLog{}
+		logged := &syncBuffer{}
 		srv.Config.ErrorLog = log.New(logged, "", 0)
 		srv.Start()
 		if resp, err := srv.Client().Get(srv.URL + "/panic"); err == nil {

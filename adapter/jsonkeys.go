@@ -106,7 +106,6 @@ func (w *keyWalk) array(depth int) error {
 
 func (w *keyWalk) object(depth int) error {
 	w.i++ // {
-	parent := strings.Join(w.path, ".")
 	w.path = append(w.path, "")
 	defer func() { w.path = w.path[:len(w.path)-1] }()
 	var seen []string // few keys: a linear search beats a map
@@ -119,10 +118,7 @@ func (w *keyWalk) object(depth int) error {
 		key := w.key()
 		// Compared as encoding/json matches keys to fields: under simple case folding.
 		if slices.ContainsFunc(seen, func(k string) bool { return strings.EqualFold(k, key) }) {
-			where := key
-			if parent != "" {
-				where = parent + "." + key
-			}
+			where := strings.Join(append(w.path[:len(w.path)-1:len(w.path)-1], key), ".")
 			return fmt.Errorf("%w %q", errDuplicateKey, where)
 		}
 		seen = append(seen, key)

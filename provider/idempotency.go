@@ -195,10 +195,12 @@ func RenderAnswers(ctx context.Context, render func(Outcome) (Answer, bool)) {
 	}
 }
 
-// pendingFor is the answer a unit deciding under ctx is to record, or nil.
-func pendingFor(ctx context.Context) *pendingAnswer {
+// pendingFor is the answer a unit deciding under ctx on st is to record, or nil: none
+// is pending, or it is recorded already, or its records are kept elsewhere than st (then
+// Idempotency records it apart).
+func pendingFor(ctx context.Context, st store.Store) *pendingAnswer {
 	pa, _ := ctx.Value(pendingKey{}).(*pendingAnswer)
-	if pa == nil || pa.render == nil || pa.recorded != nil {
+	if pa == nil || pa.render == nil || pa.recorded != nil || !sameValue(pa.store, st) {
 		return nil
 	}
 	return pa

@@ -262,17 +262,14 @@ type decision struct {
 // vendor, a sender) comes before or after, never inside.
 func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcome, error)) (Outcome, error) {
 	d, _ := ctx.Value(decisionKey{}).(*decision)
-	if d != nil && (d.audited || !same(d.auditor, st)) {
+	if d != nil && (d.audited || !sameValue(d.auditor, st)) {
 		d = nil // recorded already, or elsewhere: the Provider writes it apart
 	}
 	var out Outcome
 	ctx, span := StartSpan(ctx, "store.update")
 	// An idempotent call's answer is recorded with its decision: one commit, made durable
 	// here rather than by a commit of its own after (Idempotency).
-	pa := pendingFor(ctx)
-	if pa != nil && !sameValue(pa.store, st) {
-		pa = nil // the records are kept elsewhere: Idempotency records the answer apart
-	}
+	pa := pendingFor(ctx, st)
 	uctx := ctx
 	if pa != nil {
 		uctx = store.SyncNow(ctx)
@@ -314,10 +311,8 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 	return out, nil
 }
 
-// same reports whether the Provider's auditor is the store st itself.
-func same(a Auditor, st store.Store) bool { return sameValue(a, st) }
-
-// sameValue reports whether a and b are one comparable value of one type.
+// sameValue reports whether a and b are one comparable value of one type: whether the
+// Provider's auditor, or the idempotency records, are the store st itself.
 func sameValue(a, b any) bool {
 	t := reflect.TypeOf(a)
 	return t != nil && t == reflect.TypeOf(b) && t.Comparable() && a == b

@@ -50,12 +50,8 @@ func (q *quietTrim) wrap(h http.Handler) http.Handler {
 	})
 }
 
-// run trims with free (debug.FreeOSMemory when nil) at the first tick of every quiet
-// spell, until ctx ends.
+// run trims with free at the first tick of every quiet spell, until ctx ends.
 func (q *quietTrim) run(ctx context.Context, tick time.Duration, free func()) {
-	if free == nil {
-		free = debug.FreeOSMemory
-	}
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	seen, trimmed := q.events.Load(), true // start-up trims on its own (serve)

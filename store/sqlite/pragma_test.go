@@ -12,7 +12,7 @@ import (
 // TestPragmas checks the settings the store's guarantees rest on, connection by connection:
 // they are per connection, so a pool that forgot them on one would fail only sometimes.
 func TestPragmas(t *testing.T) {
-	dsn := filepath.Join(t.TempDir(), "emfa.db") + "?_pragma=synchronous(OFF)&_busy_timeout=1"
+	dsn := filepath.Join(t.TempDir(), "emfa.db") + "?_pragma=synchronous(OFF)&_busy_timeout=1&_pragma=temp_store(FILE)"
 	s, err := Open(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -29,6 +29,7 @@ func TestPragmas(t *testing.T) {
 		{"writer", s.w, "foreign_keys", "1"},
 		{"writer", s.w, "busy_timeout", "5000"},
 		{"writer", s.w, "query_only", "0"},
+		{"writer", s.w, "temp_store", "2"}, // MEMORY: a unit's savepoint journal
 		{"reader", s.r, "journal_mode", "wal"},
 		{"reader", s.r, "foreign_keys", "1"},
 		{"reader", s.r, "busy_timeout", "5000"},

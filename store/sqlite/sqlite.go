@@ -95,6 +95,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		"busy_timeout": fmt.Sprint(busyTimeout.Milliseconds()),
 		"foreign_keys": "1",
 		"synchronous":  "FULL",
+		// Each unit of a group commit runs in a savepoint, whose journal (the pages it
+		// changes, as they were) SQLite keeps in a temporary file by default: a write
+		// system call for each page a unit touches first. It only serves to roll one unit
+		// back inside its transaction, never recovery (the WAL does that), so memory holds
+		// it: 5 % of a durable TOTP validation's CPU (issue 16).
+		"temp_store": "MEMORY",
 	}
 	if !memory {
 		pragmas["journal_mode"] = "WAL"
@@ -210,6 +216,7 @@ var pragmaKeys = map[string][]string{
 	"journal_mode": {"_journal_mode", "_journal"},
 	"synchronous":  {"_synchronous", "_sync"},
 	"query_only":   {"_query_only"},
+	"temp_store":   nil,
 }
 
 // withPragmas returns a copy of q without any setting of the pragmas in pragmaKeys, plus

@@ -285,6 +285,9 @@ func (s *Server) test(c echo.Context) error {
 // Verify retries on another replica (verify-contract.md §12). Every business outcome is
 // a 200.
 func (s *Server) answer(c echo.Context, out provider.Outcome, err error) error {
+	if errors.Is(err, provider.ErrSuperseded) {
+		return nil // not answered: Idempotency.DoLate answers the attempt that decided
+	}
 	if err != nil {
 		if !s.degraded(c, err) {
 			return unavailable(err)

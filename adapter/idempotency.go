@@ -77,7 +77,11 @@ func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
 
 			resp := c.Response()
 			orig := resp.Writer
-			ans, served, other, err := s.idem.Do(req.Context(), key, func(ctx context.Context) (provider.Answer, error) {
+			do := s.idem.Do
+			if p.ClaimsLate(resource) {
+				do = s.idem.DoLate // the deciding unit claims: one pass through the writer
+			}
+			ans, served, other, err := do(req.Context(), key, func(ctx context.Context) (provider.Answer, error) {
 				// Run the handler into a buffer: the answer is recorded before it is sent,
 				// so a crash after it was sent can never make a retry execute again.
 				buf := &captureWriter{header: orig.Header()}

@@ -17,6 +17,7 @@ import (
 // IdempotencyStore keeps idempotency records; store.Store satisfies it.
 type IdempotencyStore interface {
 	ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error)
+	RecordIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error)
 	GetIdempotency(ctx context.Context, key store.IdempotencyKey) (store.IdempotencyRecord, error)
 	CompleteIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte, now time.Time) error
 	ReleaseIdempotency(ctx context.Context, key store.IdempotencyKey, owner string) error
@@ -56,6 +57,9 @@ var ErrInFlight = errors.New("the first attempt of this request is still running
 // outcome is answered (RenderAnswers): the unit that decides (Decide) then records the
 // answer in the same commit, made durable, so the decision and its record come together
 // or not at all, and no commit follows it.
+//
+// And one pass, when the engine writes nothing before its deciding unit (DoLate): that
+// unit claims the record too.
 type Idempotency struct {
 	Store IdempotencyStore
 	// TTL is how long an answer is kept for retries (server.idempotency.ttl).
@@ -102,10 +106,7 @@ func (i *Idempotency) now() time.Time {
 // the claim is released.
 func (i *Idempotency) Do(ctx context.Context, key store.IdempotencyKey, fn func(context.Context) (Answer, error)) (ans Answer, served Served, other bool, err error) {
 	owner := newOwner()
-	poll := i.Poll
-	if poll <= 0 {
-		poll = 20 * time.Millisecond
-	}
+	poll := i.poll()
 	for {
 		now := i.now()
 		// A claim lost in a crash is a claim whose lease passed: deferred.
@@ -136,6 +137,80 @@ func (i *Idempotency) execute(ctx context.Context, key store.IdempotencyKey, own
 	}()
 	pa := &pendingAnswer{store: i.Store, key: key, owner: owner, now: i.now}
 	ans, err := fn(context.WithValue(store.DeferSync(ctx), pendingKey{}, pa))
+	return i.finish(ctx, pa, ans, err, other)
+}
+
+// DoLate is Do for a call whose engine writes nothing, and reaches nothing outside emfa,
+// before the unit of writes that decides it (UnitDecider): the claim is made by that unit
+// (Decide), not by a pass of its own through the store's writer before the call runs,
+// and the answer is recorded in the same unit. The call costs one pass, not two.
+//
+// A retry that comes while its first attempt runs is not held back: both run up to their
+// deciding units, and the store's writer orders those. The first records its decision;
+// the other's claim finds that record, so its unit rolls back whole (nothing it decided
+// is written) and it answers the recorded answer (Replayed). A record of an attempt
+// still running under Do's lease is waited for, as Do does. A call that decides without
+// any unit (a refusal with no audit trail) claims and records once it has its answer.
+func (i *Idempotency) DoLate(ctx context.Context, key store.IdempotencyKey, fn func(context.Context) (Answer, error)) (ans Answer, served Served, other bool, err error) {
+	owner := newOwner()
+	for {
+		pa := &pendingAnswer{store: i.Store, key: key, owner: owner, now: i.now, late: true, lease: i.Lease, ttl: i.TTL}
+		ans, err := i.runLate(ctx, pa, fn)
+		if pa.claimed {
+			return i.finish(ctx, pa, ans, err, pa.other)
+		}
+		lost := pa.lost
+		if lost == nil {
+			if err != nil || ans.Status >= 500 {
+				return ans, Executed, false, err // nothing was written: nothing to record
+			}
+			// Decided without a unit: claimed and recorded now, in one durable write.
+			now := i.now()
+			claim, err := i.Store.RecordIdempotency(context.WithoutCancel(ctx), key, owner, ans.Status, ans.Body, now.Add(i.Lease), now.Add(i.TTL), now)
+			if err != nil {
+				return Answer{}, Executed, false, &RecordError{Err: err}
+			}
+			if claim.Claimed {
+				return ans, Executed, claim.OtherFingerprint, nil
+			}
+			lost = &claim.Record
+		}
+		rec, err := i.wait(ctx, key, *lost, i.poll())
+		switch {
+		case err != nil:
+			return Answer{}, Replayed, false, err
+		case rec.Done:
+			return Answer{Status: rec.Status, Body: rec.Body}, Replayed, false, nil
+		}
+		// The other attempt's lease passed, or its record is gone: run again.
+	}
+}
+
+// runLate runs fn for DoLate; a panic after a unit claimed the record releases it.
+func (i *Idempotency) runLate(ctx context.Context, pa *pendingAnswer, fn func(context.Context) (Answer, error)) (Answer, error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if pa.claimed && pa.recorded == nil {
+				_ = i.Store.ReleaseIdempotency(context.WithoutCancel(ctx), pa.key, pa.owner)
+			}
+			panic(r)
+		}
+	}()
+	return fn(context.WithValue(store.DeferSync(ctx), pendingKey{}, pa))
+}
+
+func (i *Idempotency) poll() time.Duration {
+	if i.Poll <= 0 {
+		return 20 * time.Millisecond
+	}
+	return i.Poll
+}
+
+// finish completes a claimed call: its answer is the one its deciding unit recorded, or
+// is recorded now (durably, which makes the call's deferred writes durable too), or the
+// claim is released when the call failed.
+func (i *Idempotency) finish(ctx context.Context, pa *pendingAnswer, ans Answer, err error, other bool) (Answer, Served, bool, error) {
+	key, owner := pa.key, pa.owner
 	if rec := pa.recorded; rec != nil {
 		if err == nil && ans.Status == rec.Status && bytes.Equal(ans.Body, rec.Body) {
 			return ans, Executed, other, nil // recorded, durably, with the decision
@@ -173,6 +248,10 @@ var ErrAnswerRecorded = errors.New("the decision's answer is recorded; this atte
 // pendingAnswer lets the unit that decides an idempotent call record the call's answer
 // in the same commit (Decide), instead of a commit of its own after it. The adapter says
 // how an outcome is answered (RenderAnswers); the record is made only with it.
+//
+// Under DoLate (late), the call's first unit also claims the record, last in the unit
+// (with the answer when it decides), so that a call another attempt recorded rolls the
+// whole unit back; when the records are kept in another store, just before the unit.
 type pendingAnswer struct {
 	store    IdempotencyStore
 	key      store.IdempotencyKey
@@ -180,6 +259,53 @@ type pendingAnswer struct {
 	now      func() time.Time
 	render   func(Outcome) (Answer, bool)
 	recorded *Answer // what a decision's unit committed
+
+	late       bool
+	lease, ttl time.Duration
+	claimed    bool                     // a unit committed the claim
+	other      bool                     // the claim found the ID recorded with another fingerprint
+	lost       *store.IdempotencyRecord // the claim found this attempt's record instead
+}
+
+// ErrSuperseded: under DoLate, the unit that was to decide this call found the call
+// recorded by another attempt of it, and wrote nothing. The call's answer is that
+// attempt's; DoLate returns it. An engine returns the error as it would any store error.
+var ErrSuperseded = errors.New("another attempt of this call recorded its decision first")
+
+// claimIn claims pa's record for a late call in w's unit; false when another attempt
+// holds it (pa.lost).
+func (pa *pendingAnswer) claimIn(ctx context.Context, w store.Writer) (bool, error) {
+	now := pa.now()
+	return pa.took(w.ClaimIdempotency(ctx, pa.key, pa.owner, now.Add(pa.lease), now.Add(pa.ttl), now))
+}
+
+// recordIn is claimIn with the call's answer, recorded done in the same write.
+func (pa *pendingAnswer) recordIn(ctx context.Context, w store.Writer, ans Answer) (bool, error) {
+	now := pa.now()
+	return pa.took(w.RecordIdempotency(ctx, pa.key, pa.owner, ans.Status, ans.Body, now.Add(pa.lease), now.Add(pa.ttl), now))
+}
+
+// claimApart claims pa's record for a late call before a unit on a store that does not
+// keep the records (a write of its own, deferred); false when another attempt holds it.
+func (pa *pendingAnswer) claimApart(ctx context.Context) (bool, error) {
+	now := pa.now()
+	ok, err := pa.took(pa.store.ClaimIdempotency(store.DeferSync(ctx), pa.key, pa.owner, now.Add(pa.lease), now.Add(pa.ttl), now))
+	pa.claimed = ok
+	return ok, err
+}
+
+// took notes what a claim found: whether the ID is recorded with another fingerprint,
+// or, when it did not claim, the record another attempt holds (pa.lost).
+func (pa *pendingAnswer) took(c store.IdempotencyClaim, err error) (bool, error) {
+	switch {
+	case err != nil:
+		return false, err
+	case !c.Claimed:
+		pa.lost = &c.Record
+		return false, nil
+	}
+	pa.other = c.OtherFingerprint
+	return true, nil
 }
 
 type pendingKey struct{}
@@ -204,6 +330,15 @@ func pendingFor(ctx context.Context, st store.Store) *pendingAnswer {
 		return nil
 	}
 	return pa
+}
+
+// lateClaim is the late call under ctx whose record the next unit claims, or nil.
+func lateClaim(ctx context.Context) *pendingAnswer {
+	pa, _ := ctx.Value(pendingKey{}).(*pendingAnswer)
+	if pa == nil || !pa.late || pa.claimed {
+		return nil
+	}
+	return pa // lost too: then no unit of the call runs (Decide)
 }
 
 // RecordError: the request executed, but its answer could not be recorded, nor what it

@@ -3,6 +3,8 @@ package provider_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,6 +102,168 @@ func TestIdempotencyAnswerWithDecision(t *testing.T) {
 			return ans, err
 		}); err != nil || st.completes != before+1 {
 			t.Errorf("decided on another store: %v, %d records apart, want 1", err, st.completes-before)
+		}
+	})
+}
+
+// claimingStore counts the claims and answer records made by themselves, outside any unit.
+type claimingStore struct {
+	completingStore
+	claims, records int
+}
+
+func (s *claimingStore) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
+	s.claims++
+	return s.Store.ClaimIdempotency(ctx, key, owner, leaseUntil, expiresAt, now)
+}
+
+func (s *claimingStore) RecordIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
+	s.records++
+	return s.Store.RecordIdempotency(ctx, key, owner, status, body, leaseUntil, expiresAt, now)
+}
+
+// TestIdempotencyLateClaim: under DoLate the unit that decides claims the record, decides
+// and records the answer in one commit; an attempt whose unit finds the call recorded
+// writes nothing and answers the recorded answer; racing attempts make one decision.
+func TestIdempotencyLateClaim(t *testing.T) {
+	render := func(out provider.Outcome) (provider.Answer, bool) {
+		return provider.Answer{Status: 200, Body: []byte(`{"status":"` + string(out.Status) + `","reason":"` + out.Reason + `"}`)}, true
+	}
+	testdb.ForEach(t, func(t *testing.T, raw store.Store) {
+		ctx := t.Context()
+		st := &claimingStore{completingStore: completingStore{Store: raw}}
+		idem := &provider.Idempotency{Store: st, TTL: time.Minute, Lease: 10 * time.Second, Poll: time.Millisecond}
+		key := func(id string) store.IdempotencyKey {
+			return store.IdempotencyKey{Provider: "emfa", WebhookID: id, Fingerprint: "validate:x"}
+		}
+		if err := raw.CreateUser(ctx, store.User{ID: "u1", Name: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := raw.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive, Counter: -1}); err != nil {
+			t.Fatal(err)
+		}
+		counter := func() int64 {
+			f, err := raw.GetFactor(ctx, "f1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f.Counter
+		}
+		// advance is an engine's validate: it reads, then decides in one unit, which
+		// moves the counter to step (a state change a second decision would repeat).
+		advance := func(step int64, reason string) func(context.Context) (provider.Answer, error) {
+			return func(ctx context.Context) (provider.Answer, error) {
+				provider.RenderAnswers(ctx, render)
+				out, err := provider.Decide(ctx, st, func(w store.Writer) (provider.Outcome, error) {
+					if err := w.AdvanceCounter(ctx, "f1", step, time.Now()); err != nil {
+						return provider.Outcome{}, err
+					}
+					return provider.Outcome{Status: provider.StatusSuccess, Reason: reason}, nil
+				})
+				if err != nil {
+					return provider.Answer{}, err
+				}
+				ans, _ := render(out)
+				return ans, nil
+			}
+		}
+
+		// One unit: no claim, no record apart.
+		ans, served, _, err := idem.DoLate(ctx, key("w1"), advance(1, "first"))
+		if err != nil || served != provider.Executed || string(ans.Body) != `{"status":"SUCCESS","reason":"first"}` {
+			t.Fatalf("DoLate: %s %v %v", ans.Body, served, err)
+		}
+		if st.claims != 0 || st.completes != 0 || st.records != 0 {
+			t.Errorf("%d claims and %d+%d records apart, want both in the deciding unit", st.claims, st.completes, st.records)
+		}
+		if rec, err := raw.GetIdempotency(ctx, key("w1")); err != nil || !rec.Done || string(rec.Body) != string(ans.Body) {
+			t.Errorf("record: %+v %v", rec, err)
+		}
+
+		// The retry runs up to its unit, which finds the record and writes nothing.
+		ans, served, _, err = idem.DoLate(ctx, key("w1"), advance(2, "retry"))
+		if err != nil || served != provider.Replayed || string(ans.Body) != `{"status":"SUCCESS","reason":"first"}` {
+			t.Errorf("retry: %s %v %v, want the first answer replayed", ans.Body, served, err)
+		}
+		if c := counter(); c != 1 {
+			t.Errorf("counter %d after the retry, want 1: its unit was written", c)
+		}
+
+		// Racing attempts of one call: one decision, one answer for all.
+		const racers = 8
+		answers := make(chan string, racers)
+		executed := make(chan int, racers)
+		for i := range racers {
+			go func() {
+				ans, served, _, err := idem.DoLate(ctx, key("w2"), advance(int64(10+i), fmt.Sprint("racer ", i)))
+				if err != nil {
+					t.Errorf("racer %d: %v", i, err)
+				}
+				answers <- string(ans.Body)
+				executed <- map[provider.Served]int{provider.Executed: 1}[served]
+			}()
+		}
+		first, n := "", 0
+		for range racers {
+			a := <-answers
+			n += <-executed
+			if first == "" {
+				first = a
+			} else if a != first {
+				t.Errorf("racers answered %s and %s", first, a)
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d racers executed, want 1", n)
+		}
+		if c := counter(); c < 10 || !strings.Contains(first, fmt.Sprint("racer ", c-10)) {
+			t.Errorf("counter %d, answer %s: not the one decision", c, first)
+		}
+
+		// A record still running under Do's claim is waited for; the unit that found it
+		// wrote nothing.
+		now := time.Now()
+		if c, err := raw.ClaimIdempotency(ctx, key("w3"), "early", now.Add(time.Hour), now.Add(time.Hour), now); err != nil || !c.Claimed {
+			t.Fatalf("claim: %+v %v", c, err)
+		}
+		before := counter()
+		short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+		_, _, _, err = idem.DoLate(short, key("w3"), advance(before+1, "late"))
+		cancel()
+		if !errors.Is(err, provider.ErrInFlight) {
+			t.Errorf("while another attempt runs: %v, want ErrInFlight", err)
+		}
+		if c := counter(); c != before {
+			t.Errorf("counter %d, want %d: the unit that found the running record was written", c, before)
+		}
+		if err := raw.CompleteIdempotency(ctx, key("w3"), "early", 200, []byte(`{"status":"FAILED"}`), now); err != nil {
+			t.Fatal(err)
+		}
+		if ans, served, _, err := idem.DoLate(ctx, key("w3"), advance(before+1, "late")); err != nil || served != provider.Replayed || string(ans.Body) != `{"status":"FAILED"}` {
+			t.Errorf("after it answered: %s %v %v", ans.Body, served, err)
+		}
+
+		// A call that decides without a unit claims and records after, in one write:
+		// nothing to roll back, and a retry still gets its answer.
+		records := st.records
+		noUnit := func(context.Context) (provider.Answer, error) {
+			return provider.Answer{Status: 200, Body: []byte(`{"status":"FAILED"}`)}, nil
+		}
+		if _, served, _, err := idem.DoLate(ctx, key("w4"), noUnit); err != nil || served != provider.Executed || st.records != records+1 {
+			t.Errorf("without a unit: %v %v, %d records apart, want 1", served, err, st.records-records)
+		}
+		if _, served, _, err := idem.DoLate(ctx, key("w4"), noUnit); err != nil || served != provider.Replayed {
+			t.Errorf("its retry: %v %v, want replayed", served, err)
+		}
+
+		// A call that fails without a unit leaves no record: its retry runs afresh.
+		if _, _, _, err := idem.DoLate(ctx, key("w5"), func(context.Context) (provider.Answer, error) {
+			return provider.Answer{}, errors.New("store down")
+		}); err == nil {
+			t.Error("an error was not returned")
+		}
+		if _, err := raw.GetIdempotency(ctx, key("w5")); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("record after a failure: %v, want none", err)
 		}
 	})
 }

@@ -78,6 +78,16 @@ type Engine interface {
 	Test(ctx context.Context) (Outcome, error)
 }
 
+// UnitDecider is implemented by an engine whose calls of some resources write nothing,
+// and reach nothing outside emfa (no vendor, no sender), before their first unit of
+// writes (Decide): they only read and compute until then. An idempotent call of such a
+// resource claims its record in that unit (Idempotency.DoLate) rather than in a pass of
+// its own through the store's writer before it runs. An engine that cannot promise it
+// for a resource says false: its calls claim first (Idempotency.Do).
+type UnitDecider interface {
+	DecidesInOneUnit(resource string) bool
+}
+
 // Closer is implemented by engines that hold resources (HTTP clients, token sources).
 type Closer interface {
 	Close() error

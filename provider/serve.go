@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -102,6 +103,14 @@ func (p *Provider) Enrollments(ctx context.Context, username string) ([]Enrollme
 	return out, nil
 }
 
+// ClaimsLate reports whether an idempotent call of resource may claim its record in the
+// unit that decides it (Idempotency.DoLate): the engine says it writes nothing, and
+// reaches nothing outside emfa, before that unit (UnitDecider).
+func (p *Provider) ClaimsLate(resource string) bool {
+	u, ok := p.Engine.(UnitDecider)
+	return ok && u.DecidesInOneUnit(resource)
+}
+
 // Initiate starts a challenge.
 func (p *Provider) Initiate(ctx context.Context, req Request) (Outcome, error) {
 	return p.call(ctx, ResourceInitiate, req, p.Engine.Initiate)
@@ -144,12 +153,15 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 				status = "error"
 			}
 			span.SetAttributes(AttrStatus.String(status))
-			EndSpan(span, err != nil, "no decision")
+			EndSpan(span, err != nil && !errors.Is(err, ErrSuperseded), "no decision")
 		}()
 	}
 	if p.Observer != nil {
 		start := time.Now()
 		defer func() {
+			if errors.Is(err, ErrSuperseded) {
+				return // the attempt that decided is counted, and the replay of it
+			}
 			status := string(out.Status)
 			switch {
 			case errors.Is(err, context.DeadlineExceeded): // answered FAILED by the adapter
@@ -199,7 +211,20 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 	}
 	// A decision that wrote nothing (a refusal before any state change) is recorded by
 	// itself. Like a unit, it is not answered unless its record is written.
-	if err := p.Audit.AppendAudit(context.WithoutCancel(ctx), p.event(resource, req, out)); err != nil {
+	actx := context.WithoutCancel(ctx)
+	if st, ok := p.Audit.(store.Store); ok && out.Status != "" && (pendingFor(actx, st) != nil || lateClaim(actx) != nil) {
+		// An idempotent call's: its audit row, and its answer or claim, are one unit.
+		d = &decision{auditor: p.Audit, event: func(out Outcome) store.AuditEvent { return p.event(resource, req, out) }}
+		_, err := Decide(context.WithValue(actx, decisionKey{}, d), st, func(store.Writer) (Outcome, error) { return out, nil })
+		switch {
+		case errors.Is(err, ErrSuperseded):
+			return Outcome{}, err
+		case err != nil:
+			return Outcome{}, fmt.Errorf("provider %s: %s: audit: %w", p.CredentialPrefix, resource, err)
+		}
+		return out, nil
+	}
+	if err := p.Audit.AppendAudit(actx, p.event(resource, req, out)); err != nil {
 		return Outcome{}, fmt.Errorf("provider %s: %s: audit: %w", p.CredentialPrefix, resource, err)
 	}
 	return out, nil
@@ -274,34 +299,90 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 	if pa != nil {
 		uctx = store.SyncNow(ctx)
 	}
+	// A call under Idempotency.DoLate claims its record with its first unit: last in it
+	// when the records are st's (below), just before it otherwise.
+	late := lateClaim(ctx)
+	switch {
+	case late == nil:
+	case late.lost != nil: // superseded by an earlier unit of this call: none runs now
+		EndSpan(span, false, "")
+		return Outcome{}, ErrSuperseded
+	case !sameValue(late.store, st):
+		ok, err := late.claimApart(ctx)
+		if err != nil || !ok {
+			EndSpan(span, err != nil, "unit not committed")
+			return Outcome{}, cmp.Or(err, ErrSuperseded)
+		}
+		late = nil
+	}
 	var recorded *Answer
+	claimed := false
 	err := st.Update(uctx, func(w store.Writer) error {
 		var err error
-		if out, err = fn(w); err != nil || out.Status == "" {
+		if out, err = fn(w); err != nil {
+			if late != nil {
+				// fn may have failed on what another attempt of the call decided (its
+				// counter moved): then the call is that attempt's, not an error. The
+				// unit rolls back either way, a claim made here with it.
+				if ok, cerr := late.claimIn(ctx, w); cerr == nil && !ok {
+					return ErrSuperseded
+				}
+			}
 			return err
 		}
-		if d != nil {
-			if err := w.AppendAudit(ctx, d.event(out)); err != nil {
+		var ans *Answer
+		if out.Status != "" {
+			if d != nil {
+				if err := w.AppendAudit(ctx, d.event(out)); err != nil {
+					return err
+				}
+			}
+			if pa != nil {
+				if a, ok := pa.render(out); ok {
+					ans = &a
+				}
+			}
+		}
+		switch {
+		case late != nil:
+			// Claimed last, and with the answer when there is one: a call recorded by
+			// another attempt rolls back the whole unit, what fn wrote with it.
+			if ans != nil {
+				claimed, err = late.recordIn(ctx, w, *ans)
+			} else {
+				claimed, err = late.claimIn(ctx, w)
+			}
+			if err == nil && !claimed {
+				err = ErrSuperseded
+			}
+			if err != nil {
+				return err
+			}
+		case ans != nil:
+			if err := w.CompleteIdempotency(ctx, pa.key, pa.owner, ans.Status, ans.Body, pa.now()); err != nil {
 				return err
 			}
 		}
-		if pa != nil {
-			if ans, ok := pa.render(out); ok {
-				if err := w.CompleteIdempotency(ctx, pa.key, pa.owner, ans.Status, ans.Body, pa.now()); err != nil {
-					return err
-				}
-				recorded = &ans
-			}
-		}
+		recorded = ans
 		return nil
 	})
+	if late != nil {
+		switch {
+		case err == nil && claimed:
+			late.claimed = true
+		case !errors.Is(err, ErrSuperseded):
+			// The record the claim saw was read in a batch that did not commit: it may
+			// be another unit's of that batch, lost with it.
+			late.lost = nil
+		}
+	}
 	if err == nil && recorded != nil {
 		pa.recorded = recorded
 	}
 	if err == nil && out.Status != "" && span.IsRecording() {
 		span.SetAttributes(AttrStatus.String(string(out.Status)))
 	}
-	EndSpan(span, err != nil, "unit not committed")
+	EndSpan(span, err != nil && !errors.Is(err, ErrSuperseded), "unit not committed")
 	if err != nil {
 		return Outcome{}, err
 	}

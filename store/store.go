@@ -168,6 +168,11 @@ type Writer interface {
 	// CompleteIdempotency records owner's answer to key (as Store's does) in the unit:
 	// the decision and the record of the answer it makes are then one commit.
 	CompleteIdempotency(ctx context.Context, key IdempotencyKey, owner string, status int, body []byte, now time.Time) error
+	// ClaimIdempotency claims key for owner (as Store's does) in the unit, and
+	// RecordIdempotency claims it with its answer, done: a call whose only writes are its
+	// deciding unit claims, decides and records in one commit.
+	RecordIdempotency(ctx context.Context, key IdempotencyKey, owner string, status int, body []byte, leaseUntil, expiresAt, now time.Time) (IdempotencyClaim, error)
+	ClaimIdempotency(ctx context.Context, key IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (IdempotencyClaim, error)
 }
 
 // Store is the persistence every engine and command uses.

@@ -509,6 +509,47 @@ func TestReplicas(t *testing.T) {
 			t.Errorf("validating on C a transaction opened on A before A died: %s", got)
 		}
 	})
+
+	t.Run("one validation, its attempts all at once on two replicas: one decision", func(t *testing.T) {
+		v.t = t
+		// A TOTP validate claims its X-Webhook-ID in the unit that decides it: attempts
+		// in flight together all run up to that unit, and the store orders them.
+		body := challengeJSON("totp", totp.ID, "alice", "", totpAt(seed, time.Now().Add(30*time.Second)))
+		id := newWebhookID()
+		answers := make(chan string, 24)
+		var wg sync.WaitGroup
+		for i := range 24 {
+			wg.Go(func() {
+				c, data, err := v.attempt(v.urls[1+i%2], "POST", "validate", id, body)
+				if err != nil || c != 200 {
+					t.Errorf("attempt %d: %d %s %v", i, c, data, err)
+				}
+				answers <- string(data)
+			})
+		}
+		wg.Wait()
+		close(answers)
+		first := <-answers
+		if v.outcome(200, []byte(first)).Status != "SUCCESS" {
+			t.Errorf("the validation answered %s", first)
+		}
+		for a := range answers {
+			if a != first {
+				t.Errorf("attempts answered %s and %s", first, a)
+			}
+		}
+		var decided int
+		for _, outcome := range []string{"SUCCESS", "FAILED"} {
+			for _, e := range audit("alice", "validate", outcome) {
+				if e.WebhookID == id {
+					decided++
+				}
+			}
+		}
+		if decided != 1 {
+			t.Errorf("%d decisions in the audit trail for one request's 24 attempts, want 1", decided)
+		}
+	})
 }
 
 // TestReplicaDatabaseDown: with its database unreachable a replica answers 503 (so Verify

@@ -242,6 +242,15 @@ func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.O
 	return e.step(ctx, req, Factor.Validate)
 }
 
+// DecidesInOneUnit says validate reads, checks and then decides in a unit of writes
+// (provider.Decide) of every type: its idempotent calls claim their record in that unit
+// (provider.UnitDecider). A type's Validate must keep it so: no write, no send, before
+// its deciding unit (activation on first use comes after it). Initiate sends, and
+// result may expire a challenge apart: they claim first.
+func (e *Engine) DecidesInOneUnit(resource string) bool {
+	return resource == provider.ResourceValidate
+}
+
 // Result polls a challenge.
 func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Outcome, error) {
 	return e.step(ctx, req, Factor.Result)

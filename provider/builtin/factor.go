@@ -57,6 +57,8 @@ type Factor interface {
 	// masked deliveryAddress, say); nil for none.
 	Attributes(f *store.Factor) map[string]any
 	Initiate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error)
+	// Validate only reads and checks until the unit of writes that decides (provider.Decide):
+	// its idempotent calls claim their record in that unit (Engine.DecidesInOneUnit).
 	Validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error)
 	Result(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error)
 	// Recorded is what a transcript needs to enroll f again, as enrollment values, its

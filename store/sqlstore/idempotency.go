@@ -24,26 +24,64 @@ const claimIdempotencySQL = `INSERT INTO idempotency
 	RETURNING EXISTS (SELECT 1 FROM idempotency AS o
 	    WHERE o.provider = $1 AND o.webhook_id = $2 AND o.fingerprint <> $3)`
 
+// recordIdempotencySQL is claimIdempotencySQL for an answer known already: the record is
+// written done, with it, in the same one statement.
+const recordIdempotencySQL = `INSERT INTO idempotency
+	    (provider, webhook_id, fingerprint, owner, done, status, body, lease_until, expires_at, created_at)
+	VALUES ($1, $2, $3, $4, TRUE, $8, $9, $5, $6, $7)
+	ON CONFLICT (provider, webhook_id, fingerprint) DO UPDATE SET
+	    owner = excluded.owner, done = TRUE, status = excluded.status, body = excluded.body,
+	    lease_until = excluded.lease_until, expires_at = excluded.expires_at, created_at = excluded.created_at
+	WHERE idempotency.expires_at <= $7 OR (NOT idempotency.done AND idempotency.lease_until <= $7)
+	RETURNING EXISTS (SELECT 1 FROM idempotency AS o
+	    WHERE o.provider = $1 AND o.webhook_id = $2 AND o.fingerprint <> $3)`
+
 const idempotencyCols = `provider, webhook_id, fingerprint, owner, done, status, body, lease_until, expires_at, created_at`
 
 func (s *Store) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
 	return result(ctx, s, func(w *writer) (store.IdempotencyClaim, error) {
-		return w.claimIdempotency(w.c(ctx), key, owner, leaseUntil, expiresAt, now)
+		return w.claimIdempotency(w.c(ctx), key, owner, leaseUntil, expiresAt, now, nil)
 	})
 }
 
-func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
+func (s *Store) RecordIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
+	return result(ctx, s, func(w *writer) (store.IdempotencyClaim, error) {
+		return w.RecordIdempotency(ctx, key, owner, status, body, leaseUntil, expiresAt, now)
+	})
+}
+
+// ClaimIdempotency claims key in w's unit (store.Writer).
+func (w *writer) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
+	return w.claimIdempotency(w.c(ctx), key, owner, leaseUntil, expiresAt, now, nil)
+}
+
+// RecordIdempotency claims key and records its answer in w's unit (store.Writer).
+func (w *writer) RecordIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
+	if body == nil {
+		body = []byte{}
+	}
+	return w.claimIdempotency(w.c(ctx), key, owner, leaseUntil, expiresAt, now, &store.IdempotencyRecord{Done: true, Status: status, Body: body})
+}
+
+// claimIdempotency claims key for owner; with answer, the record is written done with it.
+func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time, answer *store.IdempotencyRecord) (store.IdempotencyClaim, error) {
 	s := w.s
+	query, args := claimIdempotencySQL, []any{key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil), millis(expiresAt), millis(now)}
+	if answer != nil {
+		query, args = recordIdempotencySQL, append(args, answer.Status, answer.Body)
+	}
 	// A record swept between the upsert and the read is claimed on the next round (on
 	// the pool: in a unit's transaction nothing comes between them).
 	for range 3 {
 		var other bool
-		err := w.e.QueryRow(ctx, claimIdempotencySQL,
-			key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil), millis(expiresAt), millis(now)).Scan(&other)
+		err := w.e.QueryRow(ctx, query, args...).Scan(&other)
 		switch {
 		case err == nil:
 			rec := store.IdempotencyRecord{Key: key, Owner: owner,
 				LeaseUntil: fromMillis(millis(leaseUntil)), ExpiresAt: fromMillis(millis(expiresAt)), CreatedAt: fromMillis(millis(now))}
+			if answer != nil {
+				rec.Done, rec.Status, rec.Body = true, answer.Status, answer.Body
+			}
 			return store.IdempotencyClaim{Claimed: true, Record: rec, OtherFingerprint: other}, nil
 		case !errors.Is(err, sql.ErrNoRows):
 			return store.IdempotencyClaim{}, s.fail("claim idempotency record", err)

@@ -250,3 +250,76 @@ func testIdempotencyInUnit(t *testing.T, s store.Store) {
 	})
 	wantErr(t, "a unit completing a record it does not own", err, store.ErrConflict)
 }
+
+// testRecordIdempotency: RecordIdempotency claims a key and records its answer in one
+// statement, in a unit or by itself, on the terms ClaimIdempotency claims: a fresh key, an
+// expired record, or a running one whose lease passed; never a live or done record of
+// another owner, which it returns instead. In a unit that fails it is rolled back.
+func testRecordIdempotency(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	key := func(id string) store.IdempotencyKey {
+		return store.IdempotencyKey{Provider: "emfa", WebhookID: id, Fingerprint: "validate:rec"}
+	}
+	record := func(k store.IdempotencyKey, owner, body string, now time.Time) (c store.IdempotencyClaim, err error) {
+		err = s.Update(ctx, func(w store.Writer) error {
+			c, err = w.RecordIdempotency(ctx, k, owner, 200, []byte(body), now.Add(10*time.Second), now.Add(10*time.Minute), now)
+			return err
+		})
+		return c, err
+	}
+
+	c, err := record(key("fresh"), "a", `{"status":"SUCCESS"}`, at(0))
+	if err != nil || !c.Claimed || !c.Record.Done || string(c.Record.Body) != `{"status":"SUCCESS"}` {
+		t.Fatalf("fresh key: %+v %v", c, err)
+	}
+	rec, err := s.GetIdempotency(ctx, key("fresh"))
+	if err != nil || !rec.Done || rec.Owner != "a" || rec.Status != 200 || string(rec.Body) != `{"status":"SUCCESS"}` || !rec.ExpiresAt.Equal(at(10*time.Minute)) {
+		t.Fatalf("recorded: %+v %v", rec, err)
+	}
+
+	// Done: another attempt finds it, and it stays.
+	c, err = record(key("fresh"), "b", `{"status":"FAILED"}`, at(time.Second))
+	if err != nil || c.Claimed || !c.Record.Done || c.Record.Owner != "a" || string(c.Record.Body) != `{"status":"SUCCESS"}` {
+		t.Fatalf("a done record: %+v %v, want it returned, unclaimed", c, err)
+	}
+
+	// Running with a live lease: found, not taken; once the lease passed: taken.
+	mustClaim(t, s, key("running"), "a", at(10*time.Second), at(10*time.Minute), at(0))
+	if c, err = record(key("running"), "b", `{"status":"FAILED"}`, at(time.Second)); err != nil || c.Claimed || c.Record.Done || c.Record.Owner != "a" {
+		t.Fatalf("a running record: %+v %v, want it returned, unclaimed", c, err)
+	}
+	if c, err = record(key("running"), "b", `{"status":"FAILED"}`, at(11*time.Second)); err != nil || !c.Claimed {
+		t.Fatalf("a running record past its lease: %+v %v, want taken over", c, err)
+	}
+	if rec, err := s.GetIdempotency(ctx, key("running")); err != nil || !rec.Done || rec.Owner != "b" || string(rec.Body) != `{"status":"FAILED"}` {
+		t.Fatalf("taken over: %+v %v", rec, err)
+	}
+
+	// Expired: taken; another fingerprint of the same ID is told.
+	if c, err = record(key("fresh"), "c", `{"status":"TIMEOUT"}`, at(11*time.Minute)); err != nil || !c.Claimed || c.OtherFingerprint {
+		t.Fatalf("an expired record: %+v %v, want taken", c, err)
+	}
+	other := store.IdempotencyKey{Provider: "emfa", WebhookID: "fresh", Fingerprint: "validate:other"}
+	if c, err = record(other, "d", `{}`, at(11*time.Minute)); err != nil || !c.Claimed || !c.OtherFingerprint {
+		t.Fatalf("another fingerprint: %+v %v, want claimed and told", c, err)
+	}
+
+	// Rolled back with its unit; by itself, one write.
+	boom := errors.New("boom")
+	err = s.Update(ctx, func(w store.Writer) error {
+		if _, err := w.RecordIdempotency(ctx, key("rolled"), "a", 200, []byte(`{}`), at(10*time.Second), at(time.Hour), at(0)); err != nil {
+			return err
+		}
+		return boom
+	})
+	wantErr(t, "a failing unit", err, boom)
+	if _, err := s.GetIdempotency(ctx, key("rolled")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after a failed unit: %v, want no record", err)
+	}
+	if c, err := s.RecordIdempotency(ctx, key("apart"), "a", 200, nil, at(10*time.Second), at(time.Hour), at(0)); err != nil || !c.Claimed {
+		t.Fatalf("by itself: %+v %v", c, err)
+	}
+	if rec, err := s.GetIdempotency(ctx, key("apart")); err != nil || !rec.Done || len(rec.Body) != 0 {
+		t.Fatalf("by itself, a nil body: %+v %v, want done with an empty body", rec, err)
+	}
+}

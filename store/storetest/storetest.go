@@ -92,6 +92,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"IdempotencyTakeOver", testIdempotencyTakeOver},
 		{"IdempotencyRelease", testIdempotencyRelease},
 		{"IdempotencyInUnit", testIdempotencyInUnit},
+		{"RecordIdempotency", testRecordIdempotency},
 		{"DeleteExpiredIdempotency", testDeleteExpiredIdempotency},
 		{"ConcurrentClaimIdempotency", testConcurrentClaimIdempotency},
 		{"Update", testUpdate},

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -133,6 +134,12 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	defer stopTrim()
 	go trim.run(trimCtx, time.Second, func() {
 		handler.Release() // the idle workers' stacks, then the heap
+		// Two collections: the first moves what sync.Pools hold (echo's contexts, encoders,
+		// the load's connections' bufio buffers) to their victim caches, the second frees
+		// it. With one, those objects stayed, spread over spans the scavenger could not
+		// return: 12–13 MB of heap in use for 5 MB of objects after the bench harness's
+		// load, 9.6 MB with two.
+		runtime.GC()
 		debug.FreeOSMemory()
 	})
 	srv := &http.Server{

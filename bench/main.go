@@ -273,8 +273,10 @@ func run(ctx context.Context, o options) (err error) {
 
 	logf("building emfa")
 	bin := filepath.Join(tmp, "emfa")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/emfa")
+	// Built as the Dockerfile builds the image's binary, so the figures are the shipped one's.
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/emfa")
 	build.Dir, build.Stdout, build.Stderr = o.repo, os.Stderr, os.Stderr
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if err := build.Run(); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -118,6 +118,32 @@ func BenchmarkMediatedPushInitiateParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkMediatedEnrollmentsParallel is the enrollments lookup through IBM's DUO
+// transforms from 32 clients at once: no store write, so it is the mediation's own cost
+// (CEL, signing, the vendor call) plus the HTTP surface.
+func BenchmarkMediatedEnrollmentsParallel(b *testing.B) {
+	base := mediatedDUO(b)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.SetParallelism(16) // × GOMAXPROCS
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("POST", base+"/v1/providers/duo/enrollments", strings.NewReader(`{"username":"alice"}`))
+			req.SetBasicAuth("verify", "sim-password-0123")
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(data), aliceID) {
+				b.Errorf("enrollments: %d %s", resp.StatusCode, data)
+				return
+			}
+		}
+	})
+}
+
 func mediatedDUO(b *testing.B) (base string) {
 	webhook := verifyfiles.Path(b, "ibm-duo-webhook.json")
 	duo := duofake.New(b, duofake.Options{IntegrationKey: duoIKey, SecretKey: duoSKey})

@@ -1,7 +1,7 @@
 // Command bench measures emfa against a hand-written Go mediator and a DUO-shaped stub, and
 // emfa's built-in TOTP on SQLite and PostgreSQL, all on loopback, in one invocation:
 //
-//	go run ./bench [-duration 10s] [-c 16] [-rounds 3] [-pg DSN|""] [-factors 2000]
+//	go run ./bench [-duration 10s] [-c 16] [-rounds 3] [-pg DSN|""] [-factors 20000]
 //
 // It builds emfa, starts every server as a child process, provisions TOTP factors through
 // emfa's CLI, runs the scenarios interleaved for several rounds, and prints a Markdown table
@@ -65,8 +65,8 @@ func main() {
 	fs.IntVar(&o.conc, "c", 16, "concurrent keep-alive clients (closed loop)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds of all scenarios, interleaved; the table shows medians")
 	fs.StringVar(&o.pgDSN, "pg", defaultPG, "PostgreSQL DSN for the TOTP-on-PostgreSQL scenario; \"\" skips it (so does the default DSN when unreachable)")
-	fs.IntVar(&o.factors, "factors", 2000, "TOTP factors provisioned in each store")
-	fs.IntVar(&o.users, "users", 50, "users the TOTP factors are spread over")
+	fs.IntVar(&o.factors, "factors", 20000, "TOTP factors provisioned in each store")
+	fs.IntVar(&o.users, "users", 400, "users the TOTP factors are spread over")
 	fs.IntVar(&o.period, "period", 10, "TOTP period in seconds (emfa accepts 10 to 300)")
 	fs.IntVar(&o.idle, "idle-conns", 1000, "idle keep-alive connections held open for the RSS measurement")
 	fs.BoolVar(&o.webhookID, "webhook-id", true, "send a fresh X-Webhook-ID with every contract call, as Verify does")

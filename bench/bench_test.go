@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/emfa/emfa/internal/duofake"
@@ -175,7 +178,7 @@ func TestHarnessSmoke(t *testing.T) {
 	var out bytes.Buffer
 	o := options{duration: time.Second, warmup: 100 * time.Millisecond, conc: 4, rounds: 1,
 		pgDSN: os.Getenv("EMFA_TEST_POSTGRES_DSN"), pgExplicit: true, factors: 20, users: 2, period: 10,
-		idle: 50, webhookID: true, repo: repo, out: &out}
+		idle: 50, paced: 5, webhookID: true, repo: repo, out: &out}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := run(ctx, o); err != nil {
@@ -183,7 +186,7 @@ func TestHarnessSmoke(t *testing.T) {
 	}
 	t.Log(out.String())
 	for _, want := range []string{"| enrollments · emfa (duo.yaml) |", "| initiate push · bare Go mediator |",
-		"| TOTP validate · emfa SQLite", "| enrollments (DUO preauth) |", "Start-up"} {
+		"| TOTP validate · emfa SQLite", "| TOTP validate · emfa SQLite · paced 5/s", "| enrollments (DUO preauth) |", "Start-up"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -204,3 +207,56 @@ func TestHarnessSmoke(t *testing.T) {
 		t.Errorf("%d scenario rows, want at least 7", rows)
 	}
 }
+
+// pace hands out due times on the schedule, whatever the pace of their takers, and stops
+// with its context.
+func TestPace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		ctx, cancel := context.WithDeadline(t.Context(), start.Add(10*time.Millisecond))
+		defer cancel()
+		var got []time.Duration
+		for due := range pace(ctx, start, 1000) {
+			got = append(got, due.Sub(start))
+			time.Sleep(3 * time.Millisecond) // a slow taker: the schedule does not move
+		}
+		want := []time.Duration{0, time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond}
+		if !slices.Equal(got, want) {
+			t.Errorf("due times %v, want %v", got, want)
+		}
+	})
+}
+
+// A paced scenario counts latency from when a request was due: a server slower than the
+// rate shows a growing backlog, not its service time.
+func TestPacedLatencyCountsTheBacklog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		slow := roundTripFunc(func(*http.Request) (*http.Response, error) {
+			time.Sleep(5 * time.Millisecond) // serves 200 a second on one worker
+			return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("ok"))}, nil
+		})
+		s := &scenario{rate: 1000, check: func(int, []byte) error { return nil },
+			build: func(ctx context.Context, _ int) (*http.Request, func(), error) {
+				req, err := http.NewRequestWithContext(ctx, "GET", "http://bench.invalid/", nil)
+				return req, nil, err
+			}}
+		m, err := s.loop(t.Context(), &http.Client{Transport: slow}, 1, 100*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.requests < 19 || m.requests > 21 {
+			t.Errorf("%d requests in 100 ms at 5 ms each", m.requests)
+		}
+		if m.lat[0] != 5*time.Millisecond {
+			t.Errorf("the first request, due at once: %v, want 5ms", m.lat[0])
+		}
+		// The n-th request was due at n ms and answered at 5(n+1) ms.
+		if p99 := m.quantile(0.99); p99 < 70*time.Millisecond {
+			t.Errorf("p99 %v: the backlog is not counted", p99)
+		}
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -26,6 +26,10 @@ type scenario struct {
 	// starved, if not nil, is the total time workers have waited for a request to become
 	// possible (TOTP: for a fresh code); it is reported because it caps throughput.
 	starved func() time.Duration
+	// rate, when not 0, paces the scenario: requests start on a schedule, rate a second
+	// in all, each as soon as a worker is free, and its latency counts from when it was
+	// due, so a server that falls behind shows it (no coordinated omission).
+	rate int
 }
 
 type measurement struct {
@@ -110,16 +114,29 @@ func (s *scenario) loop(ctx context.Context, client *http.Client, conc int, d ti
 	results := make([]workerResult, conc)
 	var wg sync.WaitGroup
 	start := time.Now()
+	var due <-chan time.Time
+	if s.rate > 0 {
+		due = pace(buildCtx, start, s.rate)
+	}
 	for w := range conc {
 		wg.Go(func() {
 			r := &results[w]
 			r.lat = make([]time.Duration, 0, 4096)
 			for time.Now().Before(deadline) {
+				var t0 time.Time
+				if due != nil {
+					var ok bool
+					if t0, ok = <-due; !ok {
+						return // the deadline passed, or Ctrl-C
+					}
+				}
 				req, done, err := s.build(buildCtx, w)
 				if err != nil {
 					return // the deadline passed, or Ctrl-C
 				}
-				t0 := time.Now()
+				if due == nil {
+					t0 = time.Now()
+				}
 				resp, err := client.Do(req.WithContext(ctx))
 				var body []byte
 				if err == nil {
@@ -163,6 +180,35 @@ func (s *scenario) loop(ctx context.Context, client *http.Client, conc int, d ti
 	m.requests = len(m.lat)
 	slices.Sort(m.lat)
 	return m, nil
+}
+
+// pace hands out the times requests are due, rate a second from start, until ctx ends. A
+// due time waits for a free worker, so a server that falls behind builds a backlog, which
+// the latencies then show.
+func pace(ctx context.Context, start time.Time, rate int) <-chan time.Time {
+	ch := make(chan time.Time)
+	go func() {
+		defer close(ch)
+		t := time.NewTimer(0)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+			if d := time.Until(due); d > 0 {
+				t.Reset(d)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					return
+				}
+			}
+			select {
+			case ch <- due:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch
 }
 
 // expectStatus200 wraps a body check with the HTTP status check.

@@ -195,8 +195,8 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 	}
 	fmt.Fprintf(w, "Stores: %s. fsync of 4 KiB in the SQLite directory (median of 20), before each round and at the end: %s.\n",
 		stores, strings.Join(fs, ", "))
-	fmt.Fprintf(w, "Run: -duration %s -warmup %s -c %d -rounds %d -factors %d -period %d -webhook-id=%v; medians of %d rounds, errors summed.\n\n",
-		o.duration, o.warmup, o.conc, o.rounds, o.factors, o.period, o.webhookID, o.rounds)
+	fmt.Fprintf(w, "Run: -duration %s -warmup %s -c %d -rounds %d -factors %d -period %d -paced %d -webhook-id=%v; medians of %d rounds, errors summed.\n\n",
+		o.duration, o.warmup, o.conc, o.rounds, o.factors, o.period, o.paced, o.webhookID, o.rounds)
 
 	fmt.Fprintln(w, "| scenario | req/s | p50 | p99 | server CPU/req | errors / requests |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")

@@ -117,26 +117,26 @@ func (i *Idempotency) Do(ctx context.Context, key store.IdempotencyKey, fn func(
 		if claim.Claimed {
 			return i.execute(ctx, key, owner, fn, claim.OtherFingerprint)
 		}
-		rec, err := i.wait(ctx, key, claim.Record, poll)
-		switch {
-		case err != nil:
-			return Answer{}, Replayed, false, err
-		case rec.Done:
-			return Answer{Status: rec.Status, Body: rec.Body}, Replayed, false, nil
+		if ans, done, err := i.replay(ctx, key, claim.Record, poll); done || err != nil {
+			return ans, Replayed, false, err
 		}
 		// The first attempt's lease passed, or its record is gone: claim it again.
 	}
 }
 
+// replay waits for the attempt holding rec and returns its answer (done), or done false
+// once its lease passed or its record is gone, for the caller to run the call again.
+func (i *Idempotency) replay(ctx context.Context, key store.IdempotencyKey, rec store.IdempotencyRecord, poll time.Duration) (Answer, bool, error) {
+	rec, err := i.wait(ctx, key, rec, poll)
+	if err != nil || !rec.Done {
+		return Answer{}, false, err
+	}
+	return Answer{Status: rec.Status, Body: rec.Body}, true, nil
+}
+
 func (i *Idempotency) execute(ctx context.Context, key store.IdempotencyKey, owner string, fn func(context.Context) (Answer, error), other bool) (Answer, Served, bool, error) {
-	defer func() {
-		if r := recover(); r != nil {
-			_ = i.Store.ReleaseIdempotency(context.WithoutCancel(ctx), key, owner)
-			panic(r)
-		}
-	}()
-	pa := &pendingAnswer{store: i.Store, key: key, owner: owner, now: i.now}
-	ans, err := fn(context.WithValue(store.DeferSync(ctx), pendingKey{}, pa))
+	pa := &pendingAnswer{store: i.Store, key: key, owner: owner, now: i.now, claimed: true}
+	ans, err := i.run(ctx, pa, fn)
 	return i.finish(ctx, pa, ans, err, other)
 }
 
@@ -155,7 +155,7 @@ func (i *Idempotency) DoLate(ctx context.Context, key store.IdempotencyKey, fn f
 	owner := newOwner()
 	for {
 		pa := &pendingAnswer{store: i.Store, key: key, owner: owner, now: i.now, late: true, lease: i.Lease, ttl: i.TTL}
-		ans, err := i.runLate(ctx, pa, fn)
+		ans, err := i.run(ctx, pa, fn)
 		if pa.claimed {
 			return i.finish(ctx, pa, ans, err, pa.other)
 		}
@@ -175,22 +175,19 @@ func (i *Idempotency) DoLate(ctx context.Context, key store.IdempotencyKey, fn f
 			}
 			lost = &claim.Record
 		}
-		rec, err := i.wait(ctx, key, *lost, i.poll())
-		switch {
-		case err != nil:
-			return Answer{}, Replayed, false, err
-		case rec.Done:
-			return Answer{Status: rec.Status, Body: rec.Body}, Replayed, false, nil
+		if ans, done, err := i.replay(ctx, key, *lost, i.poll()); done || err != nil {
+			return ans, Replayed, false, err
 		}
 		// The other attempt's lease passed, or its record is gone: run again.
 	}
 }
 
-// runLate runs fn for DoLate; a panic after a unit claimed the record releases it.
-func (i *Idempotency) runLate(ctx context.Context, pa *pendingAnswer, fn func(context.Context) (Answer, error)) (Answer, error) {
+// run runs fn with pa for its units (Decide). A panic releases the record if it is claimed
+// and still running; a recorded answer stays (ReleaseIdempotency leaves a done record).
+func (i *Idempotency) run(ctx context.Context, pa *pendingAnswer, fn func(context.Context) (Answer, error)) (Answer, error) {
 	defer func() {
 		if r := recover(); r != nil {
-			if pa.claimed && pa.recorded == nil {
+			if pa.claimed {
 				_ = i.Store.ReleaseIdempotency(context.WithoutCancel(ctx), pa.key, pa.owner)
 			}
 			panic(r)
@@ -262,7 +259,7 @@ type pendingAnswer struct {
 
 	late       bool
 	lease, ttl time.Duration
-	claimed    bool                     // a unit committed the claim
+	claimed    bool                     // the record is claimed (by Do before the call; under DoLate, by a unit)
 	other      bool                     // the claim found the ID recorded with another fingerprint
 	lost       *store.IdempotencyRecord // the claim found this attempt's record instead
 }

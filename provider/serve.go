@@ -198,7 +198,7 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 			break
 		}
 		if p.Audit != nil {
-			d = &decision{auditor: p.Audit, event: func(out Outcome) store.AuditEvent { return p.event(resource, req, out) }}
+			d = p.decision(resource, req)
 			ctx = context.WithValue(ctx, decisionKey{}, d)
 		}
 		if out, err = fn(ctx, req); err != nil {
@@ -214,7 +214,9 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 	actx := context.WithoutCancel(ctx)
 	if st, ok := p.Audit.(store.Store); ok && out.Status != "" && (pendingFor(actx, st) != nil || lateClaim(actx) != nil) {
 		// An idempotent call's: its audit row, and its answer or claim, are one unit.
-		d = &decision{auditor: p.Audit, event: func(out Outcome) store.AuditEvent { return p.event(resource, req, out) }}
+		if d == nil {
+			d = p.decision(resource, req)
+		}
 		_, err := Decide(context.WithValue(actx, decisionKey{}, d), st, func(store.Writer) (Outcome, error) { return out, nil })
 		switch {
 		case errors.Is(err, ErrSuperseded):
@@ -245,6 +247,11 @@ func (p *Provider) log(ctx context.Context, resource string, req Request, out Ou
 		"provider", p.CredentialPrefix, "resource", resource, "capability", req.Capability,
 		"factor", req.ID, "user", req.Username, "status", string(out.Status),
 		"reason", out.Reason, "request_id", req.RequestID, "webhook_id", req.WebhookID)
+}
+
+// decision is the audit row of a call of resource, waiting for the unit that decides it.
+func (p *Provider) decision(resource string, req Request) *decision {
+	return &decision{auditor: p.Audit, event: func(out Outcome) store.AuditEvent { return p.event(resource, req, out) }}
 }
 
 // event is the audit row of a decision.

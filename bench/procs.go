@@ -222,7 +222,8 @@ func idleConns(addr string, n int, request func() string) (close func(), err err
 		}
 		conns = append(conns, c)
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := io.WriteString(c, request()); err != nil {
+		req := request()
+		if _, err := io.WriteString(c, req); err != nil {
 			closeAll()
 			return nil, err
 		}
@@ -235,7 +236,7 @@ func idleConns(addr string, n int, request func() string) (close func(), err err
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK || resp.Close {
 			closeAll()
-			return nil, fmt.Errorf("%s: HTTP %d, close %v", strings.SplitN(request(), " HTTP/", 2)[0], resp.StatusCode, resp.Close)
+			return nil, fmt.Errorf("%s: HTTP %d, close %v", strings.SplitN(req, " HTTP/", 2)[0], resp.StatusCode, resp.Close)
 		}
 		_ = c.SetDeadline(time.Time{})
 	}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 // TestPragmas checks the settings the store's guarantees rest on, connection by connection:
 // they are per connection, so a pool that forgot them on one would fail only sometimes.
 func TestPragmas(t *testing.T) {
-	dsn := filepath.Join(t.TempDir(), "emfa.db") + "?_pragma=synchronous(OFF)&_busy_timeout=1&_pragma=temp_store(FILE)"
+	dsn := filepath.Join(t.TempDir(), "emfa.db") + "?_pragma=synchronous(OFF)&_busy_timeout=1&_pragma=temp_store(FILE)&_pragma=wal_autocheckpoint(10)"
 	s, err := Open(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +30,10 @@ func TestPragmas(t *testing.T) {
 		{"writer", s.w, "foreign_keys", "1"},
 		{"writer", s.w, "busy_timeout", "5000"},
 		{"writer", s.w, "query_only", "0"},
-		{"writer", s.w, "temp_store", "2"}, // MEMORY: a unit's savepoint journal
+		{"writer", s.w, "temp_store", "2"},                               // MEMORY: a unit's savepoint journal
+		{"writer", s.w, "wal_autocheckpoint", fmt.Sprint(backstopPages)}, // the checkpointer's
+		{"checkpointer", s.ck.db, "journal_mode", "wal"},
+		{"checkpointer", s.ck.db, "busy_timeout", "5000"},
 		{"reader", s.r, "journal_mode", "wal"},
 		{"reader", s.r, "foreign_keys", "1"},
 		{"reader", s.r, "busy_timeout", "5000"},
@@ -48,6 +52,9 @@ func TestPragmas(t *testing.T) {
 	if got := s.w.Stats().MaxOpenConnections; got != 1 {
 		t.Errorf("writer pool allows %d connections, want 1", got)
 	}
+	if got := s.ck.db.Stats().MaxOpenConnections; got != 1 {
+		t.Errorf("checkpointer pool allows %d connections, want 1", got)
+	}
 }
 
 func TestPragmasMemory(t *testing.T) {
@@ -58,6 +65,9 @@ func TestPragmasMemory(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	if s.r != s.w {
 		t.Error("an in-memory store has a separate reader pool; its connections would each see an empty database")
+	}
+	if s.ck != nil {
+		t.Error("an in-memory store has a checkpointer; it has no log to copy")
 	}
 	if got := s.w.Stats().MaxOpenConnections; got != 1 {
 		t.Errorf("in-memory pool allows %d connections, want 1", got)

@@ -54,12 +54,17 @@ type Store struct {
 	*sqlstore.Store
 	w *sql.DB // one connection: all writes
 	r *sql.DB // readers; the same pool as w for an in-memory database
+	// ck checkpoints the WAL of a database file (checkpoint.go); nil in memory.
+	ck *checkpointer
 }
 
 // Option sets up what Open opens.
 type Option func(*options)
 
-type options struct{ readConns int }
+type options struct {
+	readConns    int
+	checkpointed func(error) // tests: told of each background checkpoint
+}
 
 // ReadConns sizes the read pool of a database file (storage.maxConnections); n <= 0 leaves
 // the default, max(4, GOMAXPROCS). Writes go through one connection whatever it says.
@@ -104,6 +109,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	if !memory {
 		pragmas["journal_mode"] = "WAL"
+		// The checkpointer copies the log to the file, not the writer (checkpoint.go).
+		pragmas["wal_autocheckpoint"] = fmt.Sprint(backstopPages)
 	}
 	wq := withPragmas(query, pragmas)
 	// IMMEDIATE takes the write lock at BEGIN (goose's migrations and ReserveSend use
@@ -125,7 +132,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, errors.Join(err, w.Close())
 	}
 	if memory {
-		return newStore(w, w, false), nil
+		return newStore(w, w, nil), nil
 	}
 
 	// Readers are opened after the writer has switched the file to WAL. query_only makes
@@ -148,17 +155,39 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err := r.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: open readers: %w", err), r.Close(), w.Close())
 	}
-	return newStore(w, r, true), nil
+	cq := withPragmas(query, map[string]string{"busy_timeout": fmt.Sprint(busyTimeout.Milliseconds())})
+	c, err := sql.Open("sqlite", base+"?"+cq.Encode())
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("sqlite: open checkpointer: %w", err), r.Close(), w.Close())
+	}
+	c.SetMaxOpenConns(1)
+	c.SetMaxIdleConns(1)
+	c.SetConnMaxLifetime(0)
+	c.SetConnMaxIdleTime(0)
+	ck := newCheckpointer(c, checkpointEvery)
+	ck.ran = o.checkpointed
+	return newStore(w, r, ck), nil
 }
 
-// newStore wraps the pools. wal: the file is in WAL mode, whose commits reach the disk in
-// order, so a batch of deferred writes (store.DeferSync) may commit without its fsync.
-func newStore(w, r *sql.DB, wal bool) *Store {
+// newStore wraps the pools. ck is nil for an in-memory database; for a file, whose
+// journal is a WAL, it checkpoints the log after commits. WAL commits reach the disk in
+// order, so a batch of deferred writes (store.DeferSync) may commit there without its fsync.
+func newStore(w, r *sql.DB, ck *checkpointer) *Store {
 	opts := []sqlstore.Option{sqlstore.GroupCommit(), sqlstore.PrepareStatements()}
-	if wal {
-		opts = append(opts, sqlstore.DeferredSync("FULL", "NORMAL"))
+	if ck != nil {
+		opts = append(opts, sqlstore.DeferredSync("FULL", "NORMAL"), sqlstore.AfterCommit(ck.committed))
+		go ck.run()
 	}
-	return &Store{Store: sqlstore.New(w, r, dialect{}, opts...), w: w, r: r}
+	return &Store{Store: sqlstore.New(w, r, dialect{}, opts...), w: w, r: r, ck: ck}
+}
+
+// Close stops the writer and the checkpointer, and closes every pool.
+func (s *Store) Close() error {
+	err := s.Store.Close() // the writer first: no commit then wakes a stopped checkpointer
+	if s.ck != nil {
+		err = errors.Join(err, s.ck.close())
+	}
+	return err
 }
 
 // initWriter connects the writer, checks that the pragmas took, and migrates.
@@ -211,12 +240,13 @@ func parseDSN(dsn string) (base string, query url.Values, memory bool, err error
 // included. A DSN's own values for them are dropped from every pool: Open's win, and a
 // reader must not try to change the journal mode the writer set.
 var pragmaKeys = map[string][]string{
-	"busy_timeout": {"_busy_timeout", "_timeout"},
-	"foreign_keys": {"_foreign_keys", "_fk"},
-	"journal_mode": {"_journal_mode", "_journal"},
-	"synchronous":  {"_synchronous", "_sync"},
-	"query_only":   {"_query_only"},
-	"temp_store":   nil,
+	"busy_timeout":       {"_busy_timeout", "_timeout"},
+	"foreign_keys":       {"_foreign_keys", "_fk"},
+	"journal_mode":       {"_journal_mode", "_journal"},
+	"synchronous":        {"_synchronous", "_sync"},
+	"query_only":         {"_query_only"},
+	"temp_store":         nil,
+	"wal_autocheckpoint": nil,
 }
 
 // withPragmas returns a copy of q without any setting of the pragmas in pragmaKeys, plus

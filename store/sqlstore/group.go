@@ -47,6 +47,12 @@ func DeferredSync(full, deferred string) Option {
 	return func(s *Store) { s.syncFull, s.syncDeferred = full, deferred }
 }
 
+// AfterCommit makes GroupCommit call fn after each batch it has committed, on the writer's
+// goroutine: fn must return at once (SQLite's store uses it to wake its checkpointer).
+func AfterCommit(fn func()) Option {
+	return func(s *Store) { s.afterCommit = fn }
+}
+
 // maxBatch bounds the units of one commit, and so the latency a long queue adds to the
 // first of them; at a commit per millisecond it is far above what arrives meanwhile.
 const maxBatch = 512
@@ -210,6 +216,10 @@ func (g *group) commit(batch []*unit) {
 	}
 	if err := tx.Commit(); err != nil {
 		fail(err)
+		return
+	}
+	if g.s.afterCommit != nil {
+		g.s.afterCommit()
 	}
 }
 

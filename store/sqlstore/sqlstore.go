@@ -72,6 +72,7 @@ type Store struct {
 	// syncFull and syncDeferred are the synchronous pragmas of GroupCommit's batches
 	// (DeferredSync); "" leaves the connection's setting alone.
 	syncFull, syncDeferred string
+	afterCommit            func() // AfterCommit
 }
 
 // Option changes how New's store works.

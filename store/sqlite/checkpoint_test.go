@@ -16,8 +16,7 @@ import (
 
 // TestCheckpointerCopiesTheLog writes less than SQLite's own checkpoint threshold (and far
 // less than the writer's backstop), so only the background checkpointer can have copied
-// it into the database file; the file grows by what was written, and a store opened
-// afresh on it reads every row.
+// it into the database file, which must grow by what was written.
 func TestCheckpointerCopiesTheLog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	ran := make(chan error, 100)

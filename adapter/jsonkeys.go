@@ -118,7 +118,11 @@ func (w *keyWalk) object(depth int) error {
 		key := w.key()
 		// Compared as encoding/json matches keys to fields: under simple case folding.
 		if slices.ContainsFunc(seen, func(k string) bool { return strings.EqualFold(k, key) }) {
-			where := strings.Join(append(w.path[:len(w.path)-1:len(w.path)-1], key), ".")
+			// The keys above it, joined with dots: none, or only empty keys, name no prefix.
+			where := key
+			if above := strings.Join(w.path[:len(w.path)-1], "."); above != "" {
+				where = above + "." + key
+			}
 			return fmt.Errorf("%w %q", errDuplicateKey, where)
 		}
 		seen = append(seen, key)

@@ -24,6 +24,7 @@ func TestCheckUniqueKeys(t *testing.T) {
 		{`{"id":"f","attributes":{"username":"a","passvalue":"1","username":"b"}}`, `"attributes.username"`},
 		{`{"attributes":{"k":{}},"attributes":{}}`, `"attributes"`},
 		{`[{"a":1,"a":2}]`, `"[].a"`},
+		{`{"":{"":0,"":0}}`, `duplicate key ""`},  // empty keys above name no prefix (fuzzing found ".")
 		{`{"ſ":1,"S":2}`, `"S"`},                  // long s folds to S, as encoding/json matches
 		{"{\"\xbf\":1,\"\xfe\":2}", "\"\ufffd\""}, // both are U+FFFD to encoding/json
 	} {

@@ -181,7 +181,7 @@ func keptSecret(path string, n int, stderr io.Writer, notice string, show bool) 
 
 // openStore opens the configured backend; migrations run inside Open. A SQLite error
 // names its file (a PostgreSQL DSN may hold a password: it is not repeated).
-func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
 	switch cfg.Storage.Driver {
 	case "postgres":
 		st, err := postgres.Open(ctx, cfg.Storage.DSN.Reveal(), postgres.MaxConns(cfg.Storage.MaxConnections))
@@ -199,7 +199,7 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 				return nil, fmt.Errorf("storage.dsn: cannot create the database's folder %s: %w", filepath.Dir(path), err)
 			}
 		}
-		st, err := sqlite.Open(ctx, dsn, sqlite.ReadConns(cfg.Storage.MaxConnections))
+		st, err := sqlite.Open(ctx, dsn, sqlite.ReadConns(cfg.Storage.MaxConnections), sqlite.Log(log))
 		if err != nil && path != "" {
 			return nil, fmt.Errorf("storage.dsn: database %s: %w", path, err)
 		}
@@ -277,11 +277,12 @@ func (d *deps) openEnv(ctx context.Context, o storeOptions, mode loadMode) (*env
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg)
+	log := newLogger(cfg, d.stderr)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	e := &env{cfg: cfg, store: st, keys: keys, log: newLogger(cfg, d.stderr), now: d.now, swept: d.swept}
+	e := &env{cfg: cfg, store: st, keys: keys, log: log, now: d.now, swept: d.swept}
 	if mode == forAdmin {
 		// Admin commands send nothing (and may run without a sender's secrets).
 		e.senderOverride = func(config.Delivery) (delivery.Sender, error) { return noSender{}, nil }

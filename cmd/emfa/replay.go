@@ -188,13 +188,14 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 			cleanup()
 			return nil, nil, err
 		}
-		st, err := openStore(ctx, cfg)
+		log := newLogger(cfg, logs)
+		st, err := openStore(ctx, cfg, log)
 		if err != nil {
 			cleanup()
 			return nil, nil, err
 		}
 		clk := &manualClock{t: t.Clock}
-		e := &env{cfg: cfg, store: st, keys: keys, log: newLogger(cfg, logs), now: clk.Now}
+		e := &env{cfg: cfg, store: st, keys: keys, log: log, now: clk.Now}
 		// Nothing leaves a replay: every sender captures what it would have delivered.
 		codes := &capturedCodes{byTo: map[string]string{}}
 		e.senderOverride = func(config.Delivery) (delivery.Sender, error) { return codes, nil }

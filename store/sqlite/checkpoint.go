@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -42,6 +43,9 @@ type checkpointer struct {
 	quit  chan struct{}
 	done  chan struct{}
 	stop  sync.Once
+	// log, if set, hears of the first failure after a success, and of the next success.
+	log     *slog.Logger
+	failing bool
 	// ran, if set, is told the outcome of each checkpoint (tests).
 	ran func(err error)
 }
@@ -72,6 +76,7 @@ func (c *checkpointer) run() {
 		// A failure (a full disk, say) leaves the pages in the log, where they are
 		// durable and readable; the next checkpoint, or the writer's backstop, retries.
 		_, err := c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		c.report(err)
 		if c.ran != nil {
 			c.ran(err)
 		}
@@ -82,6 +87,19 @@ func (c *checkpointer) run() {
 			return
 		}
 	}
+}
+
+// report logs a checkpoint's failure once, until one succeeds again.
+func (c *checkpointer) report(err error) {
+	switch {
+	case c.log == nil || (err != nil) == c.failing:
+	case err != nil:
+		c.log.Warn("sqlite: a background checkpoint failed; the WAL keeps the writes until one succeeds",
+			"error", err.Error())
+	default:
+		c.log.Info("sqlite: background checkpoints work again")
+	}
+	c.failing = err != nil
 }
 
 // close stops the checkpointer after the checkpoint it runs, if any, and closes its pool.

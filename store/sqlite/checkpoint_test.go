@@ -1,8 +1,11 @@
 package sqlite
 
 import (
+	"bytes"
 	"database/sql"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,4 +139,29 @@ func TestCheckpointerRuns(t *testing.T) {
 			t.Fatalf("checkpoints at %v after close", got)
 		}
 	})
+}
+
+// TestCheckpointerReports logs the first failure after a success, once, and the success
+// that ends the failures, once.
+func TestCheckpointerReports(t *testing.T) {
+	var buf bytes.Buffer
+	c := newCheckpointer(nil, time.Second)
+	c.log = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+	full := errors.New("database or disk is full")
+	for _, err := range []error{nil, full, full, nil, nil, full} {
+		c.report(err)
+	}
+	want := `level=WARN msg="sqlite: a background checkpoint failed; the WAL keeps the writes until one succeeds" error="database or disk is full"
+level=INFO msg="sqlite: background checkpoints work again"
+level=WARN msg="sqlite: a background checkpoint failed; the WAL keeps the writes until one succeeds" error="database or disk is full"
+`
+	if got := buf.String(); got != want {
+		t.Errorf("logged:\n%s\nwant:\n%s", got, want)
+	}
 }

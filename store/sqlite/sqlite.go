@@ -10,6 +10,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"runtime"
 	"strings"
@@ -63,12 +64,17 @@ type Option func(*options)
 
 type options struct {
 	readConns    int
+	log          *slog.Logger
 	checkpointed func(error) // tests: told of each background checkpoint
 }
 
 // ReadConns sizes the read pool of a database file (storage.maxConnections); n <= 0 leaves
 // the default, max(4, GOMAXPROCS). Writes go through one connection whatever it says.
 func ReadConns(n int) Option { return func(o *options) { o.readConns = n } }
+
+// Log names where the store reports what no caller is waiting for: a background checkpoint
+// that failed (a full disk, say), and when they work again. Without it they go unreported.
+func Log(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // busyTimeout is how long a connection waits on another process's lock before SQLITE_BUSY.
 const busyTimeout = 5 * time.Second
@@ -165,7 +171,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	c.SetConnMaxLifetime(0)
 	c.SetConnMaxIdleTime(0)
 	ck := newCheckpointer(c, checkpointEvery)
-	ck.ran = o.checkpointed
+	ck.log, ck.ran = o.log, o.checkpointed
 	return newStore(w, r, ck), nil
 }
 

@@ -34,6 +34,7 @@ func TestPragmas(t *testing.T) {
 		{"writer", s.w, "wal_autocheckpoint", fmt.Sprint(backstopPages)}, // the checkpointer's
 		{"checkpointer", s.ck.db, "journal_mode", "wal"},
 		{"checkpointer", s.ck.db, "busy_timeout", "5000"},
+		{"checkpointer", s.ck.db, "synchronous", "2"}, // FULL: the file is fsynced before the log starts over
 		{"reader", s.r, "journal_mode", "wal"},
 		{"reader", s.r, "foreign_keys", "1"},
 		{"reader", s.r, "busy_timeout", "5000"},

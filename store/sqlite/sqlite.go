@@ -161,7 +161,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err := r.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: open readers: %w", err), r.Close(), w.Close())
 	}
-	cq := withPragmas(query, map[string]string{"busy_timeout": fmt.Sprint(busyTimeout.Milliseconds())})
+	// The checkpointer's synchronous setting decides whether a checkpoint fsyncs the file
+	// before the log may start over: FULL, or a power loss could lose committed writes.
+	cq := withPragmas(query, map[string]string{
+		"busy_timeout": fmt.Sprint(busyTimeout.Milliseconds()),
+		"synchronous":  "FULL",
+	})
 	c, err := sql.Open("sqlite", base+"?"+cq.Encode())
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: open checkpointer: %w", err), r.Close(), w.Close())

@@ -66,6 +66,7 @@ type options struct {
 	readConns    int
 	log          *slog.Logger
 	checkpointed func(error) // tests: told of each background checkpoint
+	backstop     int         // tests: the writer's wal_autocheckpoint, if not backstopPages
 }
 
 // ReadConns sizes the read pool of a database file (storage.maxConnections); n <= 0 leaves
@@ -116,7 +117,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if !memory {
 		pragmas["journal_mode"] = "WAL"
 		// The checkpointer copies the log to the file, not the writer (checkpoint.go).
-		pragmas["wal_autocheckpoint"] = fmt.Sprint(backstopPages)
+		backstop := backstopPages
+		if o.backstop > 0 {
+			backstop = o.backstop
+		}
+		pragmas["wal_autocheckpoint"] = fmt.Sprint(backstop)
 	}
 	wq := withPragmas(query, pragmas)
 	// IMMEDIATE takes the write lock at BEGIN (goose's migrations and ReserveSend use

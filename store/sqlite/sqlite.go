@@ -66,7 +66,7 @@ type options struct {
 	readConns    int
 	log          *slog.Logger
 	checkpointed func(error) // tests: told of each background checkpoint
-	backstop     int         // tests: the writer's wal_autocheckpoint, if not backstopPages
+	backstop     int         // the writer's wal_autocheckpoint: backstopPages but in tests
 }
 
 // ReadConns sizes the read pool of a database file (storage.maxConnections); n <= 0 leaves
@@ -90,7 +90,7 @@ const busyTimeout = 5 * time.Second
 // synchronous=FULL, because a committed counter lost on power failure would reopen a
 // replay window for a code already used.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	var o options
+	o := options{backstop: backstopPages}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -117,11 +117,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if !memory {
 		pragmas["journal_mode"] = "WAL"
 		// The checkpointer copies the log to the file, not the writer (checkpoint.go).
-		backstop := backstopPages
-		if o.backstop > 0 {
-			backstop = o.backstop
-		}
-		pragmas["wal_autocheckpoint"] = fmt.Sprint(backstop)
+		pragmas["wal_autocheckpoint"] = fmt.Sprint(o.backstop)
 	}
 	wq := withPragmas(query, pragmas)
 	// IMMEDIATE takes the write lock at BEGIN (goose's migrations and ReserveSend use
@@ -133,11 +129,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
-	// One connection, kept for the life of the pool: for ":memory:" it is the database.
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
+	keepOne(w) // for ":memory:" the connection is the database
 
 	if err := initWriter(ctx, w, memory); err != nil {
 		return nil, errors.Join(err, w.Close())
@@ -176,13 +168,18 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: open checkpointer: %w", err), r.Close(), w.Close())
 	}
-	c.SetMaxOpenConns(1)
-	c.SetMaxIdleConns(1)
-	c.SetConnMaxLifetime(0)
-	c.SetConnMaxIdleTime(0)
+	keepOne(c)
 	ck := newCheckpointer(c, checkpointEvery)
 	ck.log, ck.ran = o.log, o.checkpointed
 	return newStore(w, r, ck), nil
+}
+
+// keepOne makes db a pool of one connection, kept for the life of the pool.
+func keepOne(db *sql.DB) {
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
 }
 
 // newStore wraps the pools. ck is nil for an in-memory database; for a file, whose

@@ -19,7 +19,6 @@ type IdempotencyStore interface {
 	ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error)
 	RecordIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error)
 	GetIdempotency(ctx context.Context, key store.IdempotencyKey) (store.IdempotencyRecord, error)
-	OtherIdempotencyFingerprint(ctx context.Context, key store.IdempotencyKey) (bool, error)
 	CompleteIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte, now time.Time) error
 	ReleaseIdempotency(ctx context.Context, key store.IdempotencyKey, owner string) error
 }
@@ -116,8 +115,7 @@ func (i *Idempotency) Do(ctx context.Context, key store.IdempotencyKey, fn func(
 			return Answer{}, Executed, false, err
 		}
 		if claim.Claimed {
-			ans, served, other, err := i.execute(ctx, key, owner, fn, claim.OtherFingerprint)
-			return ans, served, i.other(ctx, key, claim.OtherUnread, other, err), err
+			return i.execute(ctx, key, owner, fn, claim.OtherFingerprint)
 		}
 		if ans, done, err := i.replay(ctx, key, claim.Record, poll); done || err != nil {
 			return ans, Replayed, false, err
@@ -159,8 +157,7 @@ func (i *Idempotency) DoLate(ctx context.Context, key store.IdempotencyKey, fn f
 		pa := &pendingAnswer{store: i.Store, key: key, owner: owner, now: i.now, late: true, lease: i.Lease, ttl: i.TTL}
 		ans, err := i.run(ctx, pa, fn)
 		if pa.claimed {
-			ans, served, other, err := i.finish(ctx, pa, ans, err, pa.other)
-			return ans, served, i.other(ctx, key, pa.otherUnread, other, err), err
+			return i.finish(ctx, pa, ans, err, pa.other)
 		}
 		lost := pa.lost
 		if lost == nil {
@@ -174,7 +171,7 @@ func (i *Idempotency) DoLate(ctx context.Context, key store.IdempotencyKey, fn f
 				return Answer{}, Executed, false, &RecordError{Err: err}
 			}
 			if claim.Claimed {
-				return ans, Executed, i.other(ctx, key, claim.OtherUnread, claim.OtherFingerprint, nil), nil
+				return ans, Executed, claim.OtherFingerprint, nil
 			}
 			lost = &claim.Record
 		}
@@ -197,19 +194,6 @@ func (i *Idempotency) run(ctx context.Context, pa *pendingAnswer, fn func(contex
 		}
 	}()
 	return fn(context.WithValue(store.DeferSync(ctx), pendingKey{}, pa))
-}
-
-// other is whether a call's claim found its X-Webhook-ID recorded with another
-// fingerprint: as the claim said, or, when the store left that out of the claim (unread,
-// store.IdempotencyClaim.OtherUnread), as its read pool says once the call has its answer.
-// The flag only names a reused ID in a warning, so a failed read of it does not fail a
-// call that is decided: it answers false. A call that failed is not asked about.
-func (i *Idempotency) other(ctx context.Context, key store.IdempotencyKey, unread, other bool, err error) bool {
-	if !unread || err != nil {
-		return other
-	}
-	other, rerr := i.Store.OtherIdempotencyFingerprint(context.WithoutCancel(ctx), key)
-	return rerr == nil && other
 }
 
 func (i *Idempotency) poll() time.Duration {
@@ -273,12 +257,11 @@ type pendingAnswer struct {
 	render   func(Outcome) (Answer, bool)
 	recorded *Answer // what a decision's unit committed
 
-	late        bool
-	lease, ttl  time.Duration
-	claimed     bool                     // the record is claimed (by Do before the call; under DoLate, by a unit)
-	other       bool                     // the claim found the ID recorded with another fingerprint
-	otherUnread bool                     // the claim did not look (store.IdempotencyClaim.OtherUnread)
-	lost        *store.IdempotencyRecord // the claim found this attempt's record instead
+	late       bool
+	lease, ttl time.Duration
+	claimed    bool                     // the record is claimed (by Do before the call; under DoLate, by a unit)
+	other      bool                     // the claim found the ID recorded with another fingerprint
+	lost       *store.IdempotencyRecord // the claim found this attempt's record instead
 }
 
 // ErrSuperseded: under DoLate, the unit that was to decide this call found the call
@@ -318,7 +301,7 @@ func (pa *pendingAnswer) took(c store.IdempotencyClaim, err error) (bool, error)
 		pa.lost = &c.Record
 		return false, nil
 	}
-	pa.other, pa.otherUnread = c.OtherFingerprint, c.OtherUnread
+	pa.other = c.OtherFingerprint
 	return true, nil
 }
 

@@ -133,11 +133,6 @@ type IdempotencyClaim struct {
 	// OtherFingerprint: on a claim, the same provider and ID are recorded with another
 	// fingerprint (the same X-Webhook-ID sent with a different request).
 	OtherFingerprint bool
-	// OtherUnread: the claim did not look for another fingerprint, and OtherFingerprint is
-	// false for that reason only; Store.OtherIdempotencyFingerprint tells. A store whose
-	// one writer bounds its throughput (SQLite's) leaves that read out of its claims, to
-	// its read pool (issue 16); others answer it in the claim's own statement.
-	OtherUnread bool
 }
 
 // SendLimit allows at most Max sends per Window (see Store.ReserveSend).
@@ -293,9 +288,6 @@ type Store interface {
 	ClaimIdempotency(ctx context.Context, key IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (IdempotencyClaim, error)
 	// GetIdempotency returns the record of key; ErrNotFound when there is none.
 	GetIdempotency(ctx context.Context, key IdempotencyKey) (IdempotencyRecord, error)
-	// OtherIdempotencyFingerprint reports whether key's provider and ID are recorded with
-	// a fingerprint other than key's, among committed records (IdempotencyClaim.OtherUnread).
-	OtherIdempotencyFingerprint(ctx context.Context, key IdempotencyKey) (bool, error)
 	// CompleteIdempotency stores the answer of the running record that owner holds;
 	// ErrConflict when owner no longer holds it (another took over, or it is done).
 	CompleteIdempotency(ctx context.Context, key IdempotencyKey, owner string, status int, body []byte, now time.Time) error

@@ -247,29 +247,3 @@ func TestGroupCommitBatch(t *testing.T) {
 		t.Errorf("%d audit events, want %d: the failed units' are rolled back", len(events), n-2)
 	}
 }
-
-// TestClaimLeavesOtherFingerprintToReaders: SQLite's one writer bounds its throughput, so
-// its claims do not look for another fingerprint of the ID (a RETURNING costs the writer
-// ~20 µs a claim); they say so, and the read pool answers it.
-func TestClaimLeavesOtherFingerprintToReaders(t *testing.T) {
-	s := open(t, fileDSN(t))
-	ctx := t.Context()
-	now := time.Now()
-	a := store.IdempotencyKey{Provider: "emfa", WebhookID: "wh-1", Fingerprint: "validate:a"}
-	b := a
-	b.Fingerprint = "validate:b"
-	if c, err := s.ClaimIdempotency(ctx, a, "o1", now.Add(time.Minute), now.Add(time.Hour), now); err != nil || !c.Claimed || !c.OtherUnread || c.OtherFingerprint {
-		t.Fatalf("claim: %+v %v, want claimed, the flag unread", c, err)
-	}
-	var c store.IdempotencyClaim
-	err := s.Update(ctx, func(w store.Writer) (err error) {
-		c, err = w.RecordIdempotency(ctx, b, "o2", 200, []byte(`{}`), now.Add(time.Minute), now.Add(time.Hour), now)
-		return err
-	})
-	if err != nil || !c.Claimed || !c.OtherUnread || c.OtherFingerprint {
-		t.Fatalf("record in a unit: %+v %v, want claimed, the flag unread", c, err)
-	}
-	if other, err := s.OtherIdempotencyFingerprint(ctx, b); err != nil || !other {
-		t.Errorf("OtherIdempotencyFingerprint: %v %v, want true", other, err)
-	}
-}

@@ -12,14 +12,17 @@ import (
 // claimIdempotencySQL inserts a running record, or takes over one that expired or whose
 // owner's lease passed: the upsert's WHERE is the whole decision, so one statement is the
 // atomic step (SQLite has one writer; in PostgreSQL a concurrent claim waits on the row,
-// then re-checks the WHERE against it). It changes a row when it claimed.
+// then re-checks the WHERE against it). It returns a row when it claimed, telling whether
+// the same provider and ID are recorded with another fingerprint: one round trip.
 const claimIdempotencySQL = `INSERT INTO idempotency
 	    (provider, webhook_id, fingerprint, owner, done, status, body, lease_until, expires_at, created_at)
 	VALUES ($1, $2, $3, $4, FALSE, 0, NULL, $5, $6, $7)
 	ON CONFLICT (provider, webhook_id, fingerprint) DO UPDATE SET
 	    owner = excluded.owner, done = FALSE, status = 0, body = NULL,
 	    lease_until = excluded.lease_until, expires_at = excluded.expires_at, created_at = excluded.created_at
-	WHERE idempotency.expires_at <= $7 OR (NOT idempotency.done AND idempotency.lease_until <= $7)`
+	WHERE idempotency.expires_at <= $7 OR (NOT idempotency.done AND idempotency.lease_until <= $7)
+	RETURNING EXISTS (SELECT 1 FROM idempotency AS o
+	    WHERE o.provider = $1 AND o.webhook_id = $2 AND o.fingerprint <> $3)`
 
 // recordIdempotencySQL is claimIdempotencySQL for an answer known already: the record is
 // written done, with it, in the same one statement.
@@ -29,21 +32,9 @@ const recordIdempotencySQL = `INSERT INTO idempotency
 	ON CONFLICT (provider, webhook_id, fingerprint) DO UPDATE SET
 	    owner = excluded.owner, done = TRUE, status = excluded.status, body = excluded.body,
 	    lease_until = excluded.lease_until, expires_at = excluded.expires_at, created_at = excluded.created_at
-	WHERE idempotency.expires_at <= $7 OR (NOT idempotency.done AND idempotency.lease_until <= $7)`
-
-// returningOther makes a claim return a row when it claimed, telling whether the same
-// provider and ID are recorded with another fingerprint: one round trip on PostgreSQL.
-// SQLite's RETURNING gathers its rows in a temporary table: with it the upsert cost its one
-// writer 28–34 µs, without it 9–12 µs (BENCHMARKS.md), so a store with GroupCommit leaves
-// it out and the flag to a read on its read pool (store.IdempotencyClaim.OtherUnread).
-const returningOther = `
+	WHERE idempotency.expires_at <= $7 OR (NOT idempotency.done AND idempotency.lease_until <= $7)
 	RETURNING EXISTS (SELECT 1 FROM idempotency AS o
 	    WHERE o.provider = $1 AND o.webhook_id = $2 AND o.fingerprint <> $3)`
-
-var (
-	claimReturningSQL  = claimIdempotencySQL + returningOther
-	recordReturningSQL = recordIdempotencySQL + returningOther
-)
 
 const idempotencyCols = `provider, webhook_id, fingerprint, owner, done, status, body, lease_until, expires_at, created_at`
 
@@ -75,46 +66,25 @@ func (w *writer) RecordIdempotency(ctx context.Context, key store.IdempotencyKey
 // claimIdempotency claims key for owner; with answer, the record is written done with it.
 func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time, answer *store.IdempotencyRecord) (store.IdempotencyClaim, error) {
 	s := w.s
-	apart := s.g != nil // the other-fingerprint flag is read on the read pool (returningOther)
-	query, args := claimReturningSQL, []any{key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil), millis(expiresAt), millis(now)}
-	switch {
-	case answer != nil && apart:
+	query, args := claimIdempotencySQL, []any{key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil), millis(expiresAt), millis(now)}
+	if answer != nil {
 		query, args = recordIdempotencySQL, append(args, answer.Status, answer.Body)
-	case answer != nil:
-		query, args = recordReturningSQL, append(args, answer.Status, answer.Body)
-	case apart:
-		query = claimIdempotencySQL
-	}
-	claimed := func(other, unread bool) store.IdempotencyClaim {
-		rec := store.IdempotencyRecord{Key: key, Owner: owner,
-			LeaseUntil: fromMillis(millis(leaseUntil)), ExpiresAt: fromMillis(millis(expiresAt)), CreatedAt: fromMillis(millis(now))}
-		if answer != nil {
-			rec.Done, rec.Status, rec.Body = true, answer.Status, answer.Body
-		}
-		return store.IdempotencyClaim{Claimed: true, Record: rec, OtherFingerprint: other, OtherUnread: unread}
 	}
 	// A record swept between the upsert and the read is claimed on the next round (on
 	// the pool: in a unit's transaction nothing comes between them).
 	for range 3 {
-		if apart {
-			res, err := w.exec(ctx, query, args...)
-			if err != nil {
-				return store.IdempotencyClaim{}, s.fail("claim idempotency record", err)
+		var other bool
+		err := w.e.QueryRow(ctx, query, args...).Scan(&other)
+		switch {
+		case err == nil:
+			rec := store.IdempotencyRecord{Key: key, Owner: owner,
+				LeaseUntil: fromMillis(millis(leaseUntil)), ExpiresAt: fromMillis(millis(expiresAt)), CreatedAt: fromMillis(millis(now))}
+			if answer != nil {
+				rec.Done, rec.Status, rec.Body = true, answer.Status, answer.Body
 			}
-			if n, err := res.RowsAffected(); err != nil {
-				return store.IdempotencyClaim{}, s.fail("claim idempotency record", err)
-			} else if n == 1 {
-				return claimed(false, true), nil
-			}
-		} else {
-			var other bool
-			err := w.e.QueryRow(ctx, query, args...).Scan(&other)
-			switch {
-			case err == nil:
-				return claimed(other, false), nil
-			case !errors.Is(err, sql.ErrNoRows):
-				return store.IdempotencyClaim{}, s.fail("claim idempotency record", err)
-			}
+			return store.IdempotencyClaim{Claimed: true, Record: rec, OtherFingerprint: other}, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return store.IdempotencyClaim{}, s.fail("claim idempotency record", err)
 		}
 		rec, err := getIdempotency(ctx, s, w.e, key)
 		if errors.Is(err, store.ErrNotFound) {
@@ -126,19 +96,6 @@ func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey,
 		return store.IdempotencyClaim{Record: rec}, nil
 	}
 	return store.IdempotencyClaim{}, s.fail("claim idempotency record", errors.New("the record kept vanishing"))
-}
-
-// OtherIdempotencyFingerprint reads, on the read pool, whether key's provider and ID are
-// recorded with another fingerprint.
-func (s *Store) OtherIdempotencyFingerprint(ctx context.Context, key store.IdempotencyKey) (bool, error) {
-	var other bool
-	err := s.rq.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM idempotency
-	    WHERE provider = $1 AND webhook_id = $2 AND fingerprint <> $3)`,
-		key.Provider, key.WebhookID, key.Fingerprint).Scan(&other)
-	if err != nil {
-		return false, s.fail("idempotency record "+key.WebhookID, err)
-	}
-	return other, nil
 }
 
 func (s *Store) GetIdempotency(ctx context.Context, key store.IdempotencyKey) (store.IdempotencyRecord, error) {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -176,9 +177,12 @@ func TestHarnessSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
+	// -keep: the run's directory stays, with emfa's logs, where TMPDIR says.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	o := options{duration: time.Second, warmup: 100 * time.Millisecond, conc: 4, rounds: 1,
 		pgDSN: os.Getenv("EMFA_TEST_POSTGRES_DSN"), pgExplicit: true, factors: 20, users: 2, period: 10,
-		idle: 50, paced: 5, webhookID: true, repo: repo, out: &out}
+		idle: 50, paced: 5, webhookID: true, keep: true, repo: repo, out: &out}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := run(ctx, o); err != nil {
@@ -205,6 +209,25 @@ func TestHarnessSmoke(t *testing.T) {
 	}
 	if rows < 7 {
 		t.Errorf("%d scenario rows, want at least 7", rows)
+	}
+	if kept, _ := filepath.Glob(filepath.Join(tmp, "emfa-bench-*", "emfa-duo.log")); len(kept) != 1 {
+		t.Errorf("-keep: emfa's log kept at %v, want one", kept)
+	}
+	if strings.Contains(out.String(), "Run again with -keep") {
+		t.Error("the report asks for -keep with no wrong answer, or with -keep given")
+	}
+}
+
+// A report with wrong answers says how to keep the logs that would explain them.
+func TestReportAsksToKeepLogs(t *testing.T) {
+	s := &scenario{name: "TOTP validate · emfa SQLite"}
+	results := map[*scenario][]measurement{s: {{requests: 10, errors: 1, elapsed: time.Second}}}
+	for _, keep := range []bool{false, true} {
+		var out bytes.Buffer
+		report(options{out: &out, rounds: 1, keep: keep}, machine{}, []*scenario{s}, results, nil, memReport{}, nil)
+		if asks := strings.Contains(out.String(), "Run again with -keep"); asks == keep {
+			t.Errorf("keep %v: the report asks for -keep: %v\n%s", keep, asks, out.String())
+		}
 	}
 }
 

@@ -51,6 +51,7 @@ type options struct {
 	logLevel         string
 	only             *regexp.Regexp
 	sqliteDir        string
+	keep             bool // keep the temporary directory: emfa's logs and databases
 	repo             string
 	out              io.Writer
 }
@@ -74,6 +75,7 @@ func main() {
 	fs.BoolVar(&o.webhookID, "webhook-id", true, "send a fresh X-Webhook-ID with every contract call, as Verify does")
 	fs.StringVar(&o.logLevel, "emfa-log-level", "", "EMFA_LOG_LEVEL for the emfa servers (default: emfa's own, info)")
 	fs.StringVar(&o.sqliteDir, "sqlite-dir", "", "directory for the SQLite databases (default: the run's temporary directory; /dev/shm takes the disk out)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the run's temporary directory (emfa's logs and databases) and print where it is")
 	only := fs.String("only", "", "run only the scenarios whose name matches this regular expression")
 	_ = fs.Parse(os.Args[1:])
 	if *only != "" {
@@ -255,7 +257,7 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer removeUnlessKept(o, tmp)
 	var procs []*proc
 	defer func() {
 		for i := len(procs) - 1; i >= 0; i-- {
@@ -267,7 +269,7 @@ func run(ctx context.Context, o options) (err error) {
 		if dbDir, err = os.MkdirTemp(o.sqliteDir, "emfa-bench-db-"); err != nil {
 			return err
 		}
-		defer os.RemoveAll(dbDir)
+		defer removeUnlessKept(o, dbDir)
 	}
 	info := machineInfo()
 	info.loadStart, info.psiStart, info.started = loadAvg(), pressure(), time.Now()
@@ -525,6 +527,15 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	report(o, info, scenarios, results, skippedRows, mem, startups)
 	return nil
+}
+
+// removeUnlessKept removes a directory of the run, or with -keep says where it stays.
+func removeUnlessKept(o options, dir string) {
+	if o.keep {
+		logf("kept %s (emfa's logs and databases; remove it when done)", dir)
+		return
+	}
+	os.RemoveAll(dir)
 }
 
 // memQuiet is how long the memory measurement lets the server rest before it reads RSS:

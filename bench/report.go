@@ -219,6 +219,9 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 		fmt.Fprintf(w, "| %s | – | – | – | – | – |\n", s)
 	}
 	fmt.Fprintln(w)
+	if wrong := slices.ContainsFunc(scenarios, func(s *scenario) bool { return sum[s.name].errors > 0 }); wrong && !o.keep {
+		fmt.Fprintf(w, "⚠ Some answers were wrong (errors above); the run's logs are gone with its temporary directory. Run again with -keep to keep emfa's logs and databases.\n\n")
+	}
 	if limited {
 		fmt.Fprintf(w, "⚠ A TOTP row ran out of fresh codes: its throughput is what %d factors with a %d s period can supply, not what emfa can serve. Raise -factors.\n\n",
 			o.factors, o.period)

@@ -140,6 +140,10 @@ func (k *totpFactor) Validate(ctx context.Context, f *store.Factor, req provider
 // validateTOTP checks a code against every step of the window (without stopping early, so
 // timing does not tell which step matched), then claims the matched step with an atomic
 // compare-and-set: a step at or below the last accepted one is a replay (RFC 6238 §5.2).
+//
+// The steps above the last accepted one are tried first, and only then the used ones, to
+// tell a replay from a wrong code: two steps share a code one time in a million, and a code
+// of an unused step that a used step also had is that step's code, not a replay.
 func (e *Engine) validateTOTP(ctx context.Context, f *store.Factor, code string, window int) (provider.Outcome, error) {
 	p, err := paramsOf(f)
 	if err != nil {
@@ -153,7 +157,11 @@ func (e *Engine) validateTOTP(ctx context.Context, f *store.Factor, code string,
 		return e.fail(ctx, f, "malformed code")
 	}
 	current := TOTPStep(e.now().Unix(), p.period)
-	matched := matchCounter(p.alg, seed, p.digits, code, current-int64(window), current+int64(window))
+	lo, hi := current-int64(window), current+int64(window)
+	matched := matchCounter(p.alg, seed, p.digits, code, max(lo, f.Counter+1), hi)
+	if matched < 0 {
+		matched = matchCounter(p.alg, seed, p.digits, code, lo, min(hi, f.Counter))
+	}
 	if matched < 0 {
 		return e.fail(ctx, f, "wrong code")
 	}

@@ -114,6 +114,30 @@ func TestTOTPValidate(t *testing.T) {
 	})
 }
 
+// Two steps can share a code (one pair in a million). The code of an unused step is that
+// step's, even when a step already used in the window has the same code: it is accepted, not
+// taken for a replay of the used one. Sent again, it is a replay.
+func TestTOTPCodeSharedWithUsedStep(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		f := newFixture(t, st)
+		// RFC 6238's seed gives steps 37079356 and 37079357 the same code, 186519.
+		f.clock.Advance(time.Unix(37079356*30, 0).Sub(f.clock.Now()))
+		if f.code(0) != "186519" || f.code(1) != "186519" {
+			t.Fatalf("fixture codes %s and %s, want both 186519", f.code(0), f.code(1))
+		}
+		if out := f.validate(t, "alice", f.factor, "186519"); out.Status != provider.StatusSuccess {
+			t.Fatalf("step 37079356: %s (%q)", out.Status, out.Reason)
+		}
+		f.clock.Advance(30 * time.Second)
+		if out := f.validate(t, "alice", f.factor, "186519"); out.Status != provider.StatusSuccess {
+			t.Errorf("step 37079357, whose code step 37079356 also had: %s (%q), want SUCCESS", out.Status, out.Reason)
+		}
+		if out := f.validate(t, "alice", f.factor, "186519"); out.Status != provider.StatusFailed || out.Reason != "replayed code" {
+			t.Errorf("the same code once more: %s (%q), want FAILED (replayed code)", out.Status, out.Reason)
+		}
+	})
+}
+
 func TestTOTPLockout(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newFixture(t, st)

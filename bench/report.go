@@ -201,13 +201,14 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 	fmt.Fprintln(w, "| scenario | req/s | p50 | p99 | server CPU/req | errors / requests |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
 	sum := map[string]summary{}
-	limited := false
+	limited, wrong := false, false
 	for _, s := range scenarios {
 		if len(results[s]) == 0 {
 			continue
 		}
 		x := summarise(results[s])
 		sum[s.name] = x
+		wrong = wrong || x.errors > 0
 		name := s.name
 		if x.starved > 0.01 {
 			name += fmt.Sprintf(" ⚠ supply-limited: workers waited for fresh codes %.0f%% of the time", 100*x.starved)
@@ -219,7 +220,7 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 		fmt.Fprintf(w, "| %s | – | – | – | – | – |\n", s)
 	}
 	fmt.Fprintln(w)
-	if wrong := slices.ContainsFunc(scenarios, func(s *scenario) bool { return sum[s.name].errors > 0 }); wrong && !o.keep {
+	if wrong && !o.keep {
 		fmt.Fprintf(w, "⚠ Some answers were wrong (errors above); the run's logs are gone with its temporary directory. Run again with -keep to keep emfa's logs and databases.\n\n")
 	}
 	if limited {

@@ -90,6 +90,7 @@ type pageData struct {
 	Code                                   string // a push activation code
 	Number                                 int    // the number to type on the device
 	SignedIn                               bool
+	Hop                                    bool // the link's page: refresh to /self-service/enroll
 	Capabilities                           []capChoice
 	Factors                                []lifecycle.Factor
 }
@@ -202,8 +203,11 @@ func (p *selfServicePage) openLink(c echo.Context) error {
 		return err
 	}
 	p.setCookie(c, sess)
-	// The token leaves the address bar (and the history) at once.
-	return c.Redirect(http.StatusSeeOther, "/self-service/enroll")
+	// The token leaves the address bar (and the history) at once, by a refresh from a page
+	// of ours rather than a redirect: a link clicked in webmail is a cross-site navigation,
+	// and a browser does not send the SameSite=Strict cookie along its redirects, so the
+	// next page would find no session. The refresh is a navigation this site starts.
+	return p.render(c, http.StatusOK, "hop", pageData{Title: "Opening your link", Hop: true})
 }
 
 func (p *selfServicePage) choose(c echo.Context) error {

@@ -61,9 +61,17 @@ func (b *ssBrowser) read(resp *http.Response, err error) page {
 	return p
 }
 
+// refreshRE is the refresh the link's page makes, which a browser follows.
+var refreshRE = regexp.MustCompile(`<meta http-equiv="refresh" content="0; url=(/[^"]*)">`)
+
+// get fetches a page and, as a browser does, follows its immediate refresh.
 func (b *ssBrowser) get(path string) page {
 	b.t.Helper()
-	return b.read(b.c.Get(b.base + path))
+	p := b.read(b.c.Get(b.base + path))
+	if m := refreshRE.FindStringSubmatch(p.body); m != nil && p.status == http.StatusOK {
+		return b.get(m[1])
+	}
+	return p
 }
 
 // post sends a form; csrf is added unless the form sets it (or sets it to "-": none).

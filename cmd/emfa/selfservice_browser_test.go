@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/emfa/emfa/internal/smtpfake"
@@ -43,9 +46,44 @@ func browser(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 50*time.Second)
-	t.Cleanup(cancel3)
+	// The first Run starts Chromium, and the context it is given bounds the browser's
+	// whole life: so no deadline on it, only a watchdog. Each step then gets its own
+	// deadline (browserStep), so a machine loaded by the rest of the suite slows the test
+	// without failing it, and a step that hangs still fails, by name.
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Run(ctx) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatalf("starting %s: %v", chromiumPath, err)
+		}
+	case <-time.After(2 * time.Minute):
+		cancel2()
+		t.Fatalf("%s did not start in 2 minutes", chromiumPath)
+	}
 	return ctx
+}
+
+// browserStep is how long one step of a browser test may take. Generous: under
+// `go test -race ./...` on two cores, Chromium shares the machine with every other
+// package's tests, and a step that takes 0.3 s alone has taken many seconds.
+const browserStep = time.Minute
+
+// poll evaluates a condition in the page every 100 ms until it holds or the step's
+// deadline passes; what names it in the error.
+func poll(what string, cond func(ctx context.Context) bool) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for !cond(ctx) {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s: %w", what, ctx.Err())
+			case <-tick.C:
+			}
+		}
+		return nil
+	})
 }
 
 // shots is where screenshots go: $EMFA_SCREENSHOTS, else the test's temporary folder.
@@ -81,7 +119,6 @@ selfService:
 `, mail.Host(), mail.Port(), twilioSID, twilioToken, twilioFrom, sms.URL()))
 	token := strings.TrimSpace(app.must(t, "tokens", "create", "--name", "idm", "--scope", "write", "--config", cfg))
 	base, logs, _ := app.serve(t, "--config", cfg)
-	_ = logs
 	admin := func(method, path, body string) (int, string) {
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -120,35 +157,49 @@ selfService:
 			return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
 		})
 	}
+	// run runs one step under its own deadline and logs how long it took, so a failure
+	// (or -v) shows where the time went.
 	run := func(what string, actions ...chromedp.Action) {
 		t.Helper()
-		if err := chromedp.Run(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
+		sctx, cancel := context.WithTimeout(ctx, browserStep)
+		defer cancel()
+		start := time.Now()
+		err := chromedp.Run(sctx, actions...)
+		t.Logf("step %q: %v", what, time.Since(start).Round(time.Millisecond))
+		if err != nil {
+			// What the browser shows and what the server logged say why.
+			var url, html string
+			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			_ = chromedp.Run(dctx, chromedp.Location(&url), chromedp.OuterHTML("html", &html, chromedp.ByQuery))
+			t.Fatalf("%s: %v\npage %s:\n%s\nserver log:\n%s", what, err, url, html, logs)
 		}
 	}
 	// waitNotice waits for the page that follows a form's redirect: its notice starts so.
 	waitNotice := func(prefix string) chromedp.Action {
-		return chromedp.ActionFunc(func(ctx context.Context) error {
-			for i := 0; i < 100; i++ {
-				var got string
-				if chromedp.Evaluate(`(document.querySelector("#notice")||{}).textContent||""`, &got).Do(ctx) == nil && strings.HasPrefix(got, prefix) {
-					return nil
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			return fmt.Errorf("no notice %q", prefix)
+		return poll(fmt.Sprintf("no notice %q", prefix), func(ctx context.Context) bool {
+			var got string
+			return chromedp.Evaluate(`(document.querySelector("#notice")||{}).textContent||""`, &got).Do(ctx) == nil && strings.HasPrefix(got, prefix)
 		})
 	}
+	// visit opens a URL and waits until the new document has loaded. Not chromedp.Navigate:
+	// on a loaded machine it has missed the load event of a page that had arrived and
+	// rendered, and waited out its deadline (a GET answered 200 in 21 ms, the sign-in page
+	// on screen, the step failed a minute later). The old document is marked, so the wait
+	// cannot mistake it for the new one even when both have the same title.
+	visit := func(url string) chromedp.Action {
+		return chromedp.Tasks{
+			chromedp.Evaluate(fmt.Sprintf(`window.emfaOld = true; location.assign(%q); true`, url), nil),
+			poll("no page at "+url, func(ctx context.Context) bool {
+				var ready bool
+				return chromedp.Evaluate(`!window.emfaOld && document.readyState === "complete"`, &ready).Do(ctx) == nil && ready
+			}),
+		}
+	}
 	waitH1 := func(want string) chromedp.Action {
-		return chromedp.ActionFunc(func(ctx context.Context) error {
-			for i := 0; i < 100; i++ {
-				var got string
-				if chromedp.Evaluate(`(document.querySelector("h1")||{}).textContent||""`, &got).Do(ctx) == nil && got == want {
-					return nil
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			return fmt.Errorf("no page %q", want)
+		return poll(fmt.Sprintf("no page %q", want), func(ctx context.Context) bool {
+			var got string
+			return chromedp.Evaluate(`(document.querySelector("h1")||{}).textContent||""`, &got).Do(ctx) == nil && got == want
 		})
 	}
 	totpCode := func(secret string, ahead time.Duration) string {
@@ -161,9 +212,30 @@ selfService:
 
 	// The link: choose TOTP, read the key, type its code.
 	var secret, title string
-	run("enroll totp", chromedp.Navigate(link), chromedp.WaitVisible("#enroll"), shot("01-choose"),
+	// The link is clicked in webmail: a page of another site (localhost is not 127.0.0.1),
+	// so the navigation is cross-site and the browser keeps SameSite=Strict cookies off
+	// its redirects. The session must still reach the next page.
+	webmail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><title>Inbox</title><p><a id="mail-link" href="%s">Set up MFA</a></p>`, html.EscapeString(link))
+	}))
+	t.Cleanup(webmail.Close)
+	inbox := strings.Replace(webmail.URL, "127.0.0.1", "localhost", 1)
+	var landed string
+	var history []*cdppage.NavigationEntry
+	var current int64
+	run("enroll totp", visit(inbox), chromedp.Click("#mail-link"), chromedp.WaitVisible("#enroll"), shot("01-choose"),
+		chromedp.Location(&landed), chromedp.NavigationEntries(&current, &history),
 		chromedp.Click("#t-totp"), chromedp.Click("#enroll"), chromedp.WaitVisible("#secret"), shot("02-totp-qr"),
 		chromedp.Text("#secret", &secret))
+	// The token left the address bar and the history: back goes to the inbox.
+	if landed != base+"/self-service/enroll" {
+		t.Errorf("after the link: at %s", landed)
+	}
+	for _, e := range history {
+		if strings.Contains(e.URL, "/link/") {
+			t.Errorf("the link's token stays in the history: %s", e.URL)
+		}
+	}
 	var qrWidth int
 	run("qr", chromedp.Evaluate(`document.querySelector("img").naturalWidth`, &qrWidth))
 	if qrWidth == 0 {
@@ -175,30 +247,34 @@ selfService:
 		t.Fatalf("after confirming: %q", title)
 	}
 	// The link is spent.
-	run("spent link", chromedp.Navigate(link), chromedp.WaitVisible("h1"), chromedp.Text("h1", &title), shot("04-spent"))
+	run("spent link", visit(link), chromedp.WaitVisible("h1"), chromedp.Text("h1", &title), shot("04-spent"))
 	if title != "This link cannot be used" {
 		t.Errorf("spent link: %q", title)
 	}
 	// A forged link.
-	run("forged link", chromedp.Navigate(base+"/self-service/link/"+strings.Repeat("A", 43)), chromedp.WaitVisible("h1"), chromedp.Text("h1", &title))
+	run("forged link", visit(base+"/self-service/link/"+strings.Repeat("A", 43)), chromedp.WaitVisible("h1"), chromedp.Text("h1", &title))
 	if title != "This link cannot be used" {
 		t.Errorf("forged link: %q", title)
 	}
 
 	// Sign in later with TOTP: the next step's code (within the window), so not a replay.
-	run("sign in", chromedp.Navigate(base+"/self-service/"), chromedp.WaitVisible("#username"), shot("05-signin"),
+	run("sign in", visit(base+"/self-service/"), chromedp.WaitVisible("#username"), shot("05-signin"),
 		chromedp.SendKeys("#username", "alice"), chromedp.Click("#m-app"), chromedp.Click("#next"), chromedp.WaitVisible("#code"),
 		chromedp.SendKeys("#code", totpCode(secret, 30*time.Second)), chromedp.Click("#signin"), chromedp.WaitVisible("#add"), shot("06-factors"))
 
 	// Add SMS: the code comes from the Twilio fake.
 	run("add sms", chromedp.Click("#add"), chromedp.WaitVisible("#enroll"), chromedp.Click("#t-smsotp"),
 		chromedp.SendKeys("#destination", alicePhone), chromedp.Click("#enroll"), chromedp.WaitVisible("#code"), shot("07-sms-sent"))
+	// The page shows the code field once the sender has answered, so the message is
+	// normally there already; the wait is for a loaded machine.
 	var smsBody string
-	for i := 0; i < 50 && smsBody == ""; i++ {
+	for deadline := time.Now().Add(browserStep); smsBody == "" && time.Now().Before(deadline); {
 		for _, m := range sms.Messages() {
 			smsBody = m.Body
 		}
-		time.Sleep(50 * time.Millisecond)
+		if smsBody == "" {
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	code := regexp.MustCompile(`\d{6}`).FindString(smsBody)
 	if code == "" {
@@ -221,7 +297,7 @@ selfService:
 		t.Fatalf("%d factors after removing", rows)
 	}
 	// The last active factor stays.
-	run("remove last", chromedp.Navigate(base+"/self-service/"), chromedp.WaitVisible("#add"), chromedp.Click(`button[aria-label^="Remove"]`), waitH1("That did not work"), chromedp.Text("h1", &title), shot("10-last"))
+	run("remove last", visit(base+"/self-service/"), chromedp.WaitVisible("#add"), chromedp.Click(`button[aria-label^="Remove"]`), waitH1("That did not work"), chromedp.Text("h1", &title), shot("10-last"))
 	if title != "That did not work" {
 		t.Errorf("removing the last factor: %q", title)
 	}
@@ -229,7 +305,7 @@ selfService:
 	if code, body := admin("POST", "/admin/v1/users/alice/disable", ``); code != 200 {
 		t.Fatalf("disable: %d %s", code, body)
 	}
-	run("disabled", chromedp.Navigate(base+"/self-service/"), chromedp.WaitVisible("h1"), chromedp.Text("h1", &title))
+	run("disabled", visit(base+"/self-service/"), chromedp.WaitVisible("h1"), chromedp.Text("h1", &title))
 	if title != "Sign in" {
 		t.Errorf("after disabling: %q, want the sign-in page", title)
 	}

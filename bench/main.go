@@ -110,8 +110,12 @@ func main() {
 	}
 }
 
+// started is when the harness began: every progress line says how long ago, so a slow
+// phase (a cold build, a long provisioning) shows where the time went.
+var started = time.Now()
+
 func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	fmt.Fprintf(os.Stderr, "bench: %5.1fs "+format+"\n", append([]any{time.Since(started).Seconds()}, args...)...)
 }
 
 // repoRoot is the directory of emfa's go.mod, from the working directory upwards.

@@ -317,8 +317,7 @@ func (s *Store) LastUsed(ctx context.Context, factorIDs []string) (map[string]ti
 		uses, err := query(ctx, s.r, func(sc scanner) (use, error) {
 			var u use
 			return u, sc.Scan(&u.id, &u.at)
-		}, `SELECT factor_id, MAX(time) FROM audit WHERE factor_id IN (`+in+`)
-		      AND outcome = 'SUCCESS' AND resource IN ('validate', 'result') GROUP BY factor_id`, args...)
+		}, `SELECT id, last_used_at FROM factors WHERE id IN (`+in+`) AND last_used_at > 0`, args...)
 		for _, u := range uses {
 			out[u.id] = fromMillis(u.at)
 		}

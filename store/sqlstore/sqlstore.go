@@ -889,7 +889,20 @@ func (w *writer) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	if err != nil {
 		return w.s.fail("append audit", err)
 	}
+	if usedBy(e) {
+		// The factor's last use, on its own row (a page the unit has usually just
+		// changed); LastUsed reads it there.
+		err = w.e.Later(ctx, `UPDATE factors SET last_used_at = $1 WHERE id = $2 AND last_used_at < $1`, millis(e.Time), e.FactorID)
+		if err != nil {
+			return w.s.fail("append audit", err)
+		}
+	}
 	return nil
+}
+
+// usedBy reports whether an audit event records a factor's successful use.
+func usedBy(e store.AuditEvent) bool {
+	return e.FactorID != "" && e.Outcome == "SUCCESS" && (e.Resource == "validate" || e.Resource == "result")
 }
 
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {

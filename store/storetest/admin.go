@@ -210,22 +210,43 @@ func testListUserRecords(t *testing.T, s store.Store) {
 
 func testLastUsed(t *testing.T, s store.Store) {
 	ctx := t.Context()
+	mustCreateUser(t, s, newUser("u1"))
+	for _, id := range []string{"f1", "f2", "f3"} {
+		mustCreateFactor(t, s, newFactor(id, "u1", at(0)))
+	}
 	for _, e := range []store.AuditEvent{
 		{Time: at(1 * time.Second), FactorID: "f1", Resource: "validate", Outcome: "SUCCESS"},
 		{Time: at(3 * time.Second), FactorID: "f1", Resource: "result", Outcome: "SUCCESS"},
 		{Time: at(5 * time.Second), FactorID: "f1", Resource: "validate", Outcome: "FAILED"},
 		{Time: at(6 * time.Second), FactorID: "f1", Resource: "initiate", Outcome: "PENDING"},
 		{Time: at(2 * time.Second), FactorID: "f2", Resource: "validate", Outcome: "SUCCESS"},
+		// Out of order (two replicas' clocks): the later use stays.
+		{Time: at(1 * time.Second), FactorID: "f2", Resource: "validate", Outcome: "SUCCESS"},
+		// A factor that is not (or no longer) there: its audit row stays, nothing else.
+		{Time: at(4 * time.Second), FactorID: "gone", Resource: "validate", Outcome: "SUCCESS"},
 	} {
 		if err := s.AppendAudit(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := s.LastUsed(ctx, []string{"f1", "f2", "f3"})
+	got, err := s.LastUsed(ctx, []string{"f1", "f2", "f3", "gone"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	diff(t, "last used", map[string]time.Time{"f1": at(3 * time.Second), "f2": at(2 * time.Second)}, got)
+	// Changing a factor (its counter, its state, its secret) keeps its last use.
+	if err := s.AdvanceCounter(ctx, "f1", 7, at(10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetFactorState(ctx, "f1", store.FactorDisabled, at(11*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateFactorSecret(ctx, "f1", []byte("new"), "k2", at(12*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LastUsed(ctx, []string{"f1"}); err != nil || !got["f1"].Equal(at(3*time.Second)) {
+		t.Errorf("after an update: %v %v", got, err)
+	}
 }
 
 func testListPendingFactors(t *testing.T, s store.Store) {

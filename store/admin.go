@@ -136,7 +136,8 @@ type Directory interface {
 	// ListFactorsOf returns the factors of many users at once, by user id.
 	ListFactorsOf(ctx context.Context, userIDs []string) (map[string][]Factor, error)
 	// LastUsed returns, for each factor that has one, the time of its last successful
-	// validate or result in the audit trail (so as old as audit retention allows).
+	// validate or result: appending that audit event records it on the factor itself, so
+	// pruning the audit trail does not erase it.
 	LastUsed(ctx context.Context, factorIDs []string) (map[string]time.Time, error)
 	// ListPendingFactors lists at most limit factors in FactorPending created before
 	// before, with ids after afterID, by id (the sweep of expired activations pages

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/pressly/goose/v3"
 )
 
@@ -57,8 +58,8 @@ func TestMigrationKeepsLastUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]time.Time{"f1": time.UnixMilli(3000).UTC(), "f2": time.UnixMilli(2000).UTC()}
-	if len(got) != len(want) || !got["f1"].Equal(want["f1"]) || !got["f2"].Equal(want["f2"]) {
-		t.Errorf("last use after migrating: %v, want %v", got, want)
+	want := map[string]time.Time{"f1": time.UnixMilli(3000), "f2": time.UnixMilli(2000)}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("last use after migrating (-want +got):\n%s", d)
 	}
 }

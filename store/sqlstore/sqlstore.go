@@ -889,7 +889,7 @@ func (w *writer) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	if err != nil {
 		return w.s.fail("append audit", err)
 	}
-	if usedBy(e) {
+	if recordsUse(e) {
 		// The factor's last use, on its own row (a page the unit has usually just
 		// changed); LastUsed reads it there.
 		err = w.e.Later(ctx, `UPDATE factors SET last_used_at = $1 WHERE id = $2 AND last_used_at < $1`, millis(e.Time), e.FactorID)
@@ -900,8 +900,8 @@ func (w *writer) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	return nil
 }
 
-// usedBy reports whether an audit event records a factor's successful use.
-func usedBy(e store.AuditEvent) bool {
+// recordsUse reports whether an audit event records a factor's successful use.
+func recordsUse(e store.AuditEvent) bool {
 	return e.FactorID != "" && e.Outcome == "SUCCESS" && (e.Resource == "validate" || e.Resource == "result")
 }
 

@@ -289,3 +289,15 @@ func TestPacedLatencyCountsTheBacklog(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// The fsync probe beside a scenario always makes its first probe, and makes none where it
+// cannot write.
+func TestProbeFsync(t *testing.T) {
+	ds := probeFsync(t.TempDir(), time.Hour)()
+	if len(ds) != 1 || ds[0] <= 0 {
+		t.Errorf("probe of a writable directory: %v, want one latency", ds)
+	}
+	if ds := probeFsync(filepath.Join(t.TempDir(), "missing"), time.Hour)(); len(ds) != 0 {
+		t.Errorf("probe of a missing directory: %v, want none", ds)
+	}
+}

@@ -480,13 +480,19 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		logf("round %d/%d: fsync of a 4 KiB write in the SQLite directory takes %s (median of 20)", r, o.rounds, fmtDur(info.fsync[len(info.fsync)-1]))
 		for _, s := range scenarios {
+			probe := probeFsync(dbDir, fsyncProbeEvery)
 			m, err := s.run(ctx, o.conc, o.warmup, o.duration)
+			fsyncs := probe()
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
 			}
 			results[s] = append(results[s], m)
 			logf("round %d/%d %-36s %8.0f req/s  p50 %-9s p99 %-9s errors %d%s", r, o.rounds, s.name, m.throughput(),
 				fmtDur(m.quantile(0.5)), fmtDur(m.quantile(0.99)), m.errors, starvedNote(m))
+			if len(fsyncs) > 0 {
+				logf("    fsync of 4 KiB in the SQLite directory meanwhile, every %s: p50 %s, p99 %s, max %s (%d probes)",
+					fsyncProbeEvery, fmtDur(fsyncs[len(fsyncs)/2]), fmtDur(fsyncs[len(fsyncs)*99/100]), fmtDur(fsyncs[len(fsyncs)-1]), len(fsyncs))
+			}
 			for _, e := range m.errSample {
 				logf("    error: %s", e)
 			}

@@ -71,17 +71,26 @@ func fsyncLatency(dir string) time.Duration {
 	defer f.Close()
 	buf := make([]byte, 4096)
 	var ds []time.Duration
-	for range 20 {
-		t := time.Now()
-		if _, err := f.Write(buf); err != nil {
+	for i := range 20 {
+		d, err := writeSync(f, buf, int64(i*len(buf)))
+		if err != nil {
 			return 0
 		}
-		if err := f.Sync(); err != nil {
-			return 0
-		}
-		ds = append(ds, time.Since(t))
+		ds = append(ds, d)
 	}
 	return median(ds)
+}
+
+// writeSync writes buf at off in f and fsyncs f, and returns how long that took.
+func writeSync(f *os.File, buf []byte, off int64) (time.Duration, error) {
+	start := time.Now()
+	if _, err := f.WriteAt(buf, off); err != nil {
+		return 0, err
+	}
+	if err := f.Sync(); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
 }
 
 // fsyncProbeEvery is how often probeFsync writes and fsyncs beside a scenario: ~5 % of a
@@ -114,16 +123,12 @@ func probeFsync(dir string, every time.Duration) (stop func() []time.Duration) {
 				case <-t.C:
 				}
 			}
-			start := time.Now()
-			if _, err := f.WriteAt(buf, int64(i%256)*int64(len(buf))); err != nil { // 1 MiB, overwritten
+			d, err := writeSync(f, buf, int64(i%256)*int64(len(buf))) // 1 MiB, overwritten
+			if err != nil {
 				ds = nil
 				return
 			}
-			if err := f.Sync(); err != nil {
-				ds = nil
-				return
-			}
-			ds = append(ds, time.Since(start))
+			ds = append(ds, d)
 		}
 	}()
 	return func() []time.Duration {

@@ -50,11 +50,14 @@ func (m measurement) starvedShare() float64 {
 
 func (m measurement) throughput() float64 { return float64(m.requests) / m.elapsed.Seconds() }
 
-func (m measurement) quantile(q float64) time.Duration {
-	if len(m.lat) == 0 {
+func (m measurement) quantile(q float64) time.Duration { return quantile(m.lat, q) }
+
+// quantile is the q-quantile of sorted, 0 for none.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
 		return 0
 	}
-	return m.lat[min(len(m.lat)-1, int(q*float64(len(m.lat))))]
+	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
 }
 
 func (m measurement) cpuPerRequest() time.Duration {

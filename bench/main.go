@@ -491,7 +491,7 @@ func run(ctx context.Context, o options) (err error) {
 				fmtDur(m.quantile(0.5)), fmtDur(m.quantile(0.99)), m.errors, starvedNote(m))
 			if len(fsyncs) > 0 {
 				logf("    fsync of 4 KiB in the SQLite directory meanwhile, every %s: p50 %s, p99 %s, max %s (%d probes)",
-					fsyncProbeEvery, fmtDur(fsyncs[len(fsyncs)/2]), fmtDur(fsyncs[len(fsyncs)*99/100]), fmtDur(fsyncs[len(fsyncs)-1]), len(fsyncs))
+					fsyncProbeEvery, fmtDur(quantile(fsyncs, 0.5)), fmtDur(quantile(fsyncs, 0.99)), fmtDur(fsyncs[len(fsyncs)-1]), len(fsyncs))
 			}
 			for _, e := range m.errSample {
 				logf("    error: %s", e)

@@ -2,13 +2,14 @@ package sqlite
 
 import (
 	"database/sql"
-	"io/fs"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/pressly/goose/v3"
+
+	"github.com/emfa/emfa/store/sqlstore"
 )
 
 // Migration 8 moves a factor's last use from an audit index to the factor's row: a
@@ -19,15 +20,7 @@ func TestMigrationKeepsLastUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(t.Context(), 7); err != nil {
+	if err := sqlstore.MigrateTo(t.Context(), db, goose.DialectSQLite3, migrations, 7); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{

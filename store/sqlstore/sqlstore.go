@@ -184,6 +184,12 @@ func (s *Store) Update(ctx context.Context, fn func(w store.Writer) error) error
 // Migrate applies to db the goose migrations in fsys's directory "migrations" that it has
 // not had yet.
 func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS) error {
+	return MigrateTo(ctx, db, dialect, fsys, goose.MaxVersion)
+}
+
+// MigrateTo is Migrate up to and including version: a database as an older emfa left it,
+// for the tests of a migration.
+func MigrateTo(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS, version int64) error {
 	dir, err := fs.Sub(fsys, "migrations")
 	if err != nil {
 		return err
@@ -192,7 +198,7 @@ func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS)
 	if err != nil {
 		return err
 	}
-	_, err = p.Up(ctx)
+	_, err = p.UpTo(ctx, version)
 	return err
 }
 

@@ -193,7 +193,8 @@ func TestHarnessSmoke(t *testing.T) {
 	}
 	t.Log(out.String())
 	for _, want := range []string{"| enrollments · emfa (duo.yaml) |", "| initiate push · bare Go mediator |",
-		"| TOTP validate · emfa SQLite", "| TOTP validate · emfa SQLite · paced 5/s", "| enrollments (DUO preauth) |", "Start-up"} {
+		"| TOTP validate · emfa SQLite", "| TOTP validate · emfa SQLite · paced 5/s", "| enrollments (DUO preauth) |", "Start-up",
+		"Where the machine's CPU went", "| scenario | server | load generator | DUO stub |"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -19,6 +19,8 @@ import (
 type scenario struct {
 	name string
 	pid  func() int // the server process whose CPU time is charged to the requests
+	// stub, if not nil, is the DUO stub's process, when the server calls it (cpu.go).
+	stub func() int
 	// build makes the next request; done, if not nil, is called once it is answered.
 	build func(ctx context.Context, worker int) (req *http.Request, done func(), err error)
 	// check says whether an answer is the one expected.
@@ -38,7 +40,7 @@ type measurement struct {
 	errSample []string
 	elapsed   time.Duration
 	lat       []time.Duration // sorted
-	cpu       time.Duration   // the server's CPU time over the measurement
+	cpu       cpuSplit        // CPU time over the measurement: the server's, and where the rest went
 	starved   time.Duration   // worker time spent waiting in build
 	conc      int
 }
@@ -64,7 +66,17 @@ func (m measurement) cpuPerRequest() time.Duration {
 	if m.requests == 0 {
 		return 0
 	}
-	return m.cpu / time.Duration(m.requests)
+	return m.cpu.server / time.Duration(m.requests)
+}
+
+// perRequest is m's CPU split per request.
+func (m measurement) perRequest() cpuSplit {
+	if m.requests == 0 {
+		return cpuSplit{}
+	}
+	n := time.Duration(m.requests)
+	c := m.cpu
+	return cpuSplit{c.server / n, c.harness / n, c.stub / n, c.postgres / n, c.machine / n}
 }
 
 // run drives s with conc workers: warmup first (not counted), then duration measured.
@@ -78,12 +90,15 @@ func (s *scenario) run(ctx context.Context, conc int, warmup, duration time.Dura
 			return measurement{}, err
 		}
 	}
-	pid := s.pid()
+	pid, stub := s.pid(), 0
+	if s.stub != nil {
+		stub = s.stub()
+	}
 	var starved0 time.Duration
 	if s.starved != nil {
 		starved0 = s.starved()
 	}
-	cpu0, err := cpuTime(pid)
+	cpu0, err := readCPU(pid, stub)
 	if err != nil {
 		return measurement{}, err
 	}
@@ -91,11 +106,11 @@ func (s *scenario) run(ctx context.Context, conc int, warmup, duration time.Dura
 	if err != nil {
 		return measurement{}, err
 	}
-	cpu1, err := cpuTime(pid)
+	cpu1, err := readCPU(pid, stub)
 	if err != nil {
 		return measurement{}, err
 	}
-	m.cpu, m.conc = cpu1-cpu0, conc
+	m.cpu, m.conc = cpu1.minus(cpu0), conc
 	if s.starved != nil {
 		m.starved = s.starved() - starved0
 	}

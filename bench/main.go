@@ -435,12 +435,12 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	pidOf := func(p *proc) func() int { return p.pid }
 	scenarios := []*scenario{
-		{name: "enrollments · bare Go mediator", pid: pidOf(bareP), build: enrollments("http://" + bareAddr), check: expect200(checkEnrollments)},
-		{name: "enrollments · emfa (duo.yaml)", pid: pidOf(duo.proc), build: enrollments(duo.base), check: expect200(checkEnrollments)},
+		{name: "enrollments · bare Go mediator", pid: pidOf(bareP), stub: pidOf(stubP), build: enrollments("http://" + bareAddr), check: expect200(checkEnrollments)},
+		{name: "enrollments · emfa (duo.yaml)", pid: pidOf(duo.proc), stub: pidOf(stubP), build: enrollments(duo.base), check: expect200(checkEnrollments)},
 		{name: "preauth · DUO stub direct", pid: pidOf(stubP), check: expect200(checkPreauth),
 			build: direct("/auth/v2/preauth", func() url.Values { return url.Values{"username": {duoUser()}} })},
-		{name: "initiate push · bare Go mediator", pid: pidOf(bareP), build: initiate("http://" + bareAddr), check: expect200(checkPending)},
-		{name: "initiate push · emfa (duo.yaml)", pid: pidOf(duo.proc), build: initiate(duo.base), check: expect200(checkPending)},
+		{name: "initiate push · bare Go mediator", pid: pidOf(bareP), stub: pidOf(stubP), build: initiate("http://" + bareAddr), check: expect200(checkPending)},
+		{name: "initiate push · emfa (duo.yaml)", pid: pidOf(duo.proc), stub: pidOf(stubP), build: initiate(duo.base), check: expect200(checkPending)},
 		{name: "auth async push · DUO stub direct", pid: pidOf(stubP), check: expect200(checkTxid),
 			build: direct("/auth/v2/auth", func() url.Values {
 				return url.Values{"async": {"1"}, "device": {stubDevice}, "factor": {"push"}, "username": {duoUser()}}

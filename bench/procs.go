@@ -162,34 +162,6 @@ func waitHealthy(ctx context.Context, p *proc, base string, started time.Time) (
 	}
 }
 
-// clockTick is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux ABI Go
-// supports.
-const clockTick = 10 * time.Millisecond
-
-// cpuTime is the user plus system CPU time the process has used (/proc/<pid>/stat fields
-// 14 and 15), to a resolution of 10 ms.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, errors.New("unexpected /proc stat format")
-	}
-	f := strings.Fields(string(b[i+1:])) // f[0] is field 3 (state)
-	if len(f) < 13 {
-		return 0, errors.New("unexpected /proc stat format")
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("unexpected /proc stat format")
-	}
-	return time.Duration(utime+stime) * clockTick, nil
-}
-
 // rssKiB is VmRSS from /proc/<pid>/status.
 func rssKiB(pid int) (int, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")

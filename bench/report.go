@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"slices"
@@ -203,7 +204,9 @@ type summary struct {
 	tput             float64
 	p50, p99, cpuReq time.Duration
 	errors, requests int
-	starved          float64 // median share of worker time spent waiting for a fresh code
+	starved          float64  // median share of worker time spent waiting for a fresh code
+	split            cpuSplit // CPU per request by consumer, each the median over the rounds
+	rest             time.Duration
 }
 
 func summarise(ms []measurement) summary {
@@ -211,7 +214,11 @@ func summarise(ms []measurement) summary {
 	var p50, p99, cpu []time.Duration
 	var starved []float64
 	var s summary
+	var server, harness, stub, postgres, machine, rest []time.Duration
 	for _, m := range ms {
+		c := m.perRequest()
+		server, harness, stub, postgres = append(server, c.server), append(harness, c.harness), append(stub, c.stub), append(postgres, c.postgres)
+		machine, rest = append(machine, c.machine), append(rest, c.rest())
 		tput = append(tput, m.throughput())
 		p50 = append(p50, m.quantile(0.5))
 		p99 = append(p99, m.quantile(0.99))
@@ -222,6 +229,8 @@ func summarise(ms []measurement) summary {
 	}
 	s.tput, s.p50, s.p99, s.cpuReq = median(tput), median(p50), median(p99), median(cpu)
 	s.starved = median(starved)
+	s.split = cpuSplit{median(server), median(harness), median(stub), median(postgres), median(machine)}
+	s.rest = median(rest)
 	return s
 }
 
@@ -281,6 +290,8 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 			o.factors, o.period)
 	}
 
+	cpuTable(w, info, scenarios, sum)
+
 	header := false
 	for _, c := range []struct{ label, bare, emfa, stub string }{
 		{"enrollments (DUO preauth)", "enrollments · bare Go mediator", "enrollments · emfa (duo.yaml)", "preauth · DUO stub direct"},
@@ -325,4 +336,50 @@ func starvedNote(m measurement) string {
 		return ""
 	}
 	return fmt.Sprintf("  (waited for fresh codes %.0f%% of the time)", 100*m.starvedShare())
+}
+
+// cpuTable says where the machine's CPU went per request in each row (cpu.go), and what
+// rate the machine's CPUs could carry at that cost if the row had them all.
+func cpuTable(w io.Writer, info machine, scenarios []*scenario, sum map[string]summary) {
+	pg := info.postgres != ""
+	fmt.Fprint(w, "Where the machine's CPU went, per request (medians of the rounds): the server's own, the load generator's, the DUO stub's where the server calls it")
+	if pg {
+		fmt.Fprint(w, ", PostgreSQL's processes'")
+	}
+	fmt.Fprintf(w, ", the rest of the machine's busy time, and all of it; the last column is %d CPUs divided by all of it, the rate at which the row would fill the machine.\n\n", info.cores)
+	head, rule := "| scenario | server | load generator | DUO stub |", "|---|---:|---:|---:|"
+	if pg {
+		head, rule = head+" PostgreSQL |", rule+"---:|"
+	}
+	fmt.Fprintln(w, head+" the rest | all | CPUs ÷ all |")
+	fmt.Fprintln(w, rule+"---:|---:|---:|")
+	for _, s := range scenarios {
+		x, ok := sum[s.name]
+		if !ok {
+			continue
+		}
+		c := x.split
+		stub := "–"
+		if s.stub != nil {
+			stub = fmtDur(c.stub)
+		}
+		row := fmt.Sprintf("| %s | %s | %s | %s |", s.name, fmtDur(c.server), fmtDur(c.harness), stub)
+		if pg {
+			row += " " + fmtDur(c.postgres) + " |"
+		}
+		fill := "–"
+		if c.machine > 0 {
+			fill = fmt.Sprintf("%.0f/s", float64(info.cores)*float64(time.Second)/float64(c.machine))
+		}
+		fmt.Fprintf(w, "%s %s | %s | %s |\n", row, signedRest(x.rest), fmtDur(c.machine), fill)
+	}
+	fmt.Fprintln(w)
+}
+
+// signedRest shows a rest below zero, which is the clock ticks' rounding, with its sign.
+func signedRest(d time.Duration) string {
+	if d < 0 {
+		return "−" + fmtDur(-d)
+	}
+	return fmtDur(d)
 }

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Where the machine's CPU went while a row ran. The server's own CPU per request says what
+// a request costs the server; it does not say why a row's throughput stops where it does.
+// On a machine whose CPUs the load generator, the DUO stub and PostgreSQL share with the
+// server, a closed loop stops where their CPU per request, added up, fills the CPUs. So
+// each row also reads, over its measurement, the CPU time of:
+//
+//   - the server (emfa, the bare mediator, or the stub in the direct rows);
+//   - the load generator (this process: its workers and its fsync probe);
+//   - the DUO stub, in the rows that go through it;
+//   - PostgreSQL's processes (all of them: backends, WAL writer, checkpointer);
+//   - the whole machine, busy (user, nice, system, irq, softirq; not idle, I/O wait or
+//     steal), from /proc/stat.
+//
+// What the machine spent beyond the four named is the rest: the kernel's own threads (the
+// file system's journal, the flusher), the other emfa instances waiting for their rows,
+// and anything else running here.
+
+// clockTick is USER_HZ, the unit of /proc/<pid>/stat's and /proc/stat's times: 100 on
+// every Linux ABI Go supports.
+const clockTick = 10 * time.Millisecond
+
+// cpuTime is the user plus system CPU time the process has used, to a resolution of 10 ms.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	_, d, err := parseStat(string(b))
+	return d, err
+}
+
+// cpuSplit is CPU time by consumer, cumulative or over a measurement.
+type cpuSplit struct {
+	server, harness, stub, postgres, machine time.Duration
+}
+
+func (a cpuSplit) minus(b cpuSplit) cpuSplit {
+	return cpuSplit{a.server - b.server, a.harness - b.harness, a.stub - b.stub, a.postgres - b.postgres, a.machine - b.machine}
+}
+
+// rest is the machine's busy time beyond the four consumers named. Each is read to a
+// clock tick (10 ms), so a rest of a few ticks either way is rounding, not work.
+func (a cpuSplit) rest() time.Duration {
+	return a.machine - a.server - a.harness - a.stub - a.postgres
+}
+
+// readCPU reads the CPU time used so far by server, by the stub (when stub is not 0 and not
+// the server), by this process, by PostgreSQL's processes and by the whole machine.
+func readCPU(server, stub int) (cpuSplit, error) {
+	var c cpuSplit
+	var err error
+	if c.server, err = cpuTime(server); err != nil {
+		return c, err
+	}
+	if stub != 0 && stub != server {
+		if c.stub, err = cpuTime(stub); err != nil {
+			return c, err
+		}
+	}
+	if c.harness, err = cpuTime(os.Getpid()); err != nil {
+		return c, err
+	}
+	c.postgres = commCPU("/proc", "postgres")
+	if c.machine, err = machineBusy("/proc/stat"); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// commCPU adds up the CPU time of the processes under root (a /proc) whose command name
+// is comm. A process that ends between the listing and the read is left out; one that
+// ends during a measurement takes its CPU time with it, which PostgreSQL's backends,
+// kept open by emfa's pool, do not.
+func commCPU(root, comm string) time.Duration {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return 0
+	}
+	var total time.Duration
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		name, d, err := parseStat(string(b))
+		if err == nil && name == comm {
+			total += d
+		}
+	}
+	return total
+}
+
+// parseStat reads a /proc/<pid>/stat line: the command name (field 2) and the user plus
+// system CPU time (fields 14 and 15, in clock ticks).
+func parseStat(s string) (comm string, cpu time.Duration, err error) {
+	// The command name is in parentheses and may hold spaces and parentheses itself.
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open {
+		return "", 0, errors.New("unexpected /proc stat format")
+	}
+	f := strings.Fields(s[end+1:]) // f[0] is field 3 (state)
+	if len(f) < 13 {
+		return "", 0, errors.New("unexpected /proc stat format")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return "", 0, errors.New("unexpected /proc stat format")
+	}
+	return s[open+1 : end], time.Duration(utime+stime) * clockTick, nil
+}
+
+// machineBusy is the CPU time all the machine's CPUs have been busy, from the first line
+// of /proc/stat ("cpu  user nice system idle iowait irq softirq steal guest guest_nice",
+// in clock ticks): user, nice, system, irq and softirq. Guest time is inside user already;
+// idle, I/O wait and steal (time the hypervisor gave to others) are not busy.
+func machineBusy(path string) (time.Duration, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0, errors.New(path + ": unexpected format")
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7} { // user nice system irq softirq
+		v, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0, errors.New(path + ": unexpected format")
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * clockTick, nil
+}

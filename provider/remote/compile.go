@@ -2,8 +2,11 @@ package remote
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/transform"
@@ -21,9 +24,12 @@ type resource struct {
 	methodValue transform.Value
 }
 
+// The environments are built on first use, not at package initialisation: building one
+// takes a fresh process about a millisecond, and serve compiles while its store opens
+// (cmd/emfa), off the path to listening. A command that compiles nothing builds none.
 var (
-	outgoingEnv = mustEnv(transform.Outgoing)
-	incomingEnv = mustEnv(transform.Incoming)
+	outgoingEnv = sync.OnceValue(func() *transform.Env { return mustEnv(transform.Outgoing) })
+	incomingEnv = sync.OnceValue(func() *transform.Env { return mustEnv(transform.Incoming) })
 )
 
 func mustEnv(d transform.Direction) *transform.Env {
@@ -83,40 +89,85 @@ func compile(w *Webhook) (map[string]*resource, []string, error) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	// Every transform is compiled on its own, up to one per CPU at a time: compiling one
+	// of IBM's DUO transforms takes a fresh process some milliseconds (parsing, checking and
+	// up to three cost estimates), and start-up waits for them all. Errors and warnings
+	// keep the order of the resources by name, outgoing before incoming.
+	type job struct {
+		name, src string
+		dir       transform.Direction
+		env       *transform.Env
+		dst       **transform.Program
+		prg       *transform.Program
+		err       error
+	}
+	var jobs []*job
 	for _, name := range names {
 		def := w.Resources[name]
 		r := &resource{name: name, def: def, method: def.method(), methodValue: transform.NewValue(def.method())}
-		for _, d := range []struct {
-			dir transform.Direction
-			src string
-			env *transform.Env
-			dst **transform.Program
-		}{
-			{transform.Outgoing, def.Transform.Outgoing, outgoingEnv, &r.outgoing},
-			{transform.Incoming, def.Transform.Incoming, incomingEnv, &r.incoming},
+		for _, j := range []*job{
+			{name: name, src: def.Transform.Outgoing, dir: transform.Outgoing, env: outgoingEnv(), dst: &r.outgoing},
+			{name: name, src: def.Transform.Incoming, dir: transform.Incoming, env: incomingEnv(), dst: &r.incoming},
 		} {
-			if strings.TrimSpace(d.src) == "" {
-				continue
-			}
-			prg, err := transform.Compile(d.env, d.src)
-			if err != nil {
-				errs = append(errs, &config.FieldError{
-					Path: fmt.Sprintf("resources.%s.transform.%s", name, d.dir),
-					Msg:  celMessage(err),
-				})
-				continue
-			}
-			*d.dst = prg
-			if w := prg.CostWarning(); w != "" {
-				warnings = append(warnings, fmt.Sprintf("resources.%s.transform.%s: %s", name, d.dir, w))
+			if strings.TrimSpace(j.src) != "" {
+				jobs = append(jobs, j)
 			}
 		}
 		out[strings.ToLower(name)] = r
+	}
+	parallel(len(jobs), func(i int) {
+		j := jobs[i]
+		j.prg, j.err = compileSafely(j.env, j.src)
+	})
+	for _, j := range jobs {
+		if j.err != nil {
+			errs = append(errs, &config.FieldError{
+				Path: fmt.Sprintf("resources.%s.transform.%s", j.name, j.dir),
+				Msg:  celMessage(j.err),
+			})
+			continue
+		}
+		*j.dst = j.prg
+		if w := j.prg.CostWarning(); w != "" {
+			warnings = append(warnings, fmt.Sprintf("resources.%s.transform.%s: %s", j.name, j.dir, w))
+		}
 	}
 	if len(errs) > 0 {
 		return nil, warnings, errs
 	}
 	return out, warnings, nil
+}
+
+// parallel runs fn(0) … fn(n-1), at most GOMAXPROCS at a time, and returns when all have.
+func parallel(n int, fn func(i int)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// compileSafely is transform.Compile with a panic returned as an error: it may run on a
+// goroutine of its own (parallel), where a panic would end the process.
+func compileSafely(env *transform.Env, src string) (prg *transform.Program, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			prg, err = nil, fmt.Errorf("transform: compile: %v", p)
+		}
+	}()
+	return transform.Compile(env, src)
 }
 
 // compiled is everything New compiles from a webhook.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -284,6 +285,76 @@ func TestCompileErrorsNameResourceAndDirection(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "1:25") && !strings.Contains(err.Error(), ":1:") {
 		t.Errorf("no CEL position in:\n%v", err)
+	}
+}
+
+// Transforms are compiled in parallel; errors and warnings still come in the order of the
+// resources by name, outgoing before incoming, and each program lands on its own resource.
+func TestCompileInParallelKeepsOrder(t *testing.T) {
+	resources := map[string]Resource{}
+	var want []string
+	for i := range 12 {
+		name := fmt.Sprintf("r%02d", i)
+		tr := Transform{Outgoing: fmt.Sprintf(`{"body": {"n": %d}}`, i), Incoming: fmt.Sprintf(`{"body": {"n": %d}}`, 100+i)}
+		if i%3 == 0 {
+			tr.Outgoing = `{"body": ` + name + `}` // undeclared
+			want = append(want, "resources."+name+".transform.outgoing")
+		}
+		if i%4 == 0 {
+			tr.Incoming = `"` + name + `"` // not a map
+			want = append(want, "resources."+name+".transform.incoming")
+		}
+		resources[name] = Resource{Transform: tr}
+	}
+	for range 20 {
+		_, err := Compile(&Webhook{Resources: resources})
+		var es config.Errors
+		if !errors.As(err, &es) {
+			t.Fatalf("want config.Errors, got %v", err)
+		}
+		var got []string
+		for _, e := range es {
+			got = append(got, e.(*config.FieldError).Path)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("error paths (-want +got):\n%s", diff)
+		}
+	}
+	for name, r := range resources { // now all valid
+		if strings.HasPrefix(r.Transform.Outgoing, `{"body": r`) {
+			r.Transform.Outgoing = ""
+		}
+		if strings.HasPrefix(r.Transform.Incoming, `"`) {
+			r.Transform.Incoming = ""
+		}
+		resources[name] = r
+	}
+	compiled, err := Compile(&Webhook{Resources: resources})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, def := range resources {
+		r := compiled[name]
+		for _, c := range []struct {
+			src string
+			prg *transform.Program
+			dir transform.Direction
+		}{{def.Transform.Outgoing, r.outgoing, transform.Outgoing}, {def.Transform.Incoming, r.incoming, transform.Incoming}} {
+			if c.src == "" {
+				if c.prg != nil {
+					t.Errorf("%s %s: a program for no transform", name, c.dir)
+				}
+				continue
+			}
+			if c.prg == nil {
+				t.Errorf("%s %s: no program", name, c.dir)
+				continue
+			}
+			out, err := c.prg.Eval(context.Background(), transform.Vars{})
+			if want := strings.TrimPrefix(strings.TrimSuffix(c.src, "}}"), `{"body": {"n": `); err != nil || fmt.Sprint(out["body"].(map[string]any)["n"]) != want {
+				t.Errorf("%s %s: evaluates to %v, %v; want n = %s", name, c.dir, out, err, want)
+			}
+		}
 	}
 }
 

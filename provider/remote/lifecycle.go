@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -108,21 +109,24 @@ type lifecycleStep struct {
 	forEach *transform.Program // nil: one call
 }
 
+// Built on first use (see outgoingEnv): most configurations have no lifecycle.
 var (
-	lcOutgoingEnv     = mustLifecycleEnv(transform.Outgoing, false)
-	lcOutgoingItemEnv = mustLifecycleEnv(transform.Outgoing, true)
-	lcIncomingEnv     = mustLifecycleEnv(transform.Incoming, false)
-	lcIncomingItemEnv = mustLifecycleEnv(transform.Incoming, true)
-	lcForEachEnv      = mustVarsEnv(map[string]*cel.Type{
-		VarEvent: cel.MapType(cel.StringType, cel.DynType), VarSteps: cel.MapType(cel.StringType, cel.DynType),
+	lcOutgoingEnv     = sync.OnceValue(func() *transform.Env { return mustLifecycleEnv(transform.Outgoing, false) })
+	lcOutgoingItemEnv = sync.OnceValue(func() *transform.Env { return mustLifecycleEnv(transform.Outgoing, true) })
+	lcIncomingEnv     = sync.OnceValue(func() *transform.Env { return mustLifecycleEnv(transform.Incoming, false) })
+	lcIncomingItemEnv = sync.OnceValue(func() *transform.Env { return mustLifecycleEnv(transform.Incoming, true) })
+	lcForEachEnv      = sync.OnceValue(func() *transform.Env {
+		return mustVarsEnv(map[string]*cel.Type{
+			VarEvent: cel.MapType(cel.StringType, cel.DynType), VarSteps: cel.MapType(cel.StringType, cel.DynType),
+		})
 	})
-	parseEnv = func() *cel.Env {
+	parseEnv = sync.OnceValue(func() *cel.Env {
 		e, err := cel.NewEnv()
 		if err != nil {
 			panic(fmt.Sprintf("remote: parse environment: %v", err))
 		}
 		return e
-	}()
+	})
 )
 
 // mustLifecycleEnv is the contract environment of a direction plus event and steps, and
@@ -177,16 +181,16 @@ func compileLifecycle(w *Webhook) (map[string][]*lifecycleStep, []string, config
 				name: "lifecycle:" + typ + ":" + names[i], def: def.Resource,
 				method: def.method(), methodValue: transform.NewValue(def.method()),
 			}}
-			outEnv, inEnv := lcOutgoingEnv, lcIncomingEnv
+			outEnv, inEnv := lcOutgoingEnv(), lcIncomingEnv()
 			if strings.TrimSpace(def.ForEach) != "" {
-				outEnv, inEnv = lcOutgoingItemEnv, lcIncomingItemEnv
+				outEnv, inEnv = lcOutgoingItemEnv(), lcIncomingItemEnv()
 			}
 			for _, d := range []struct {
 				where, src string
 				env        *transform.Env
 				dst        **transform.Program
 			}{
-				{"forEach", def.ForEach, lcForEachEnv, &st.forEach},
+				{"forEach", def.ForEach, lcForEachEnv(), &st.forEach},
 				{"transform.outgoing", def.Transform.Outgoing, outEnv, &st.res.outgoing},
 				{"transform.incoming", def.Transform.Incoming, inEnv, &st.res.incoming},
 			} {
@@ -230,7 +234,7 @@ func compileLifecycle(w *Webhook) (map[string][]*lifecycleStep, []string, config
 // stepRefs are the step names a CEL source reads, as steps.<name> or steps["<name>"]. A
 // source that does not parse gives none: Compile reports it.
 func stepRefs(src string) []string {
-	parsed, iss := parseEnv.Parse(src)
+	parsed, iss := parseEnv().Parse(src)
 	if iss.Err() != nil {
 		return nil
 	}

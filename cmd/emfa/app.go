@@ -356,9 +356,9 @@ func checkedWebhook(cfg *config.Config, i int) (*remote.Webhook, *remote.Compile
 
 // webhooks are the remote webhooks of one configuration, loaded and compiled on a
 // goroutine of their own. In a fresh process, compiling IBM's DUO transforms takes some
-// 40-50 ms and a new SQLite file's migrations about as long, much of it waiting for the
-// disk: serve compiles while the store opens, and listens that much sooner (issue 16:
-// start-up under 100 ms).
+// 40-50 ms and a new SQLite file's migrations about as long, mostly the process faulting
+// in code and memory, which two CPUs do side by side: serve compiles while the store
+// opens, and listens that much sooner (issue 16: start-up under 100 ms).
 type webhooks struct {
 	cfg  *config.Config
 	done chan struct{}

@@ -77,6 +77,54 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 }
 
+// A schema at this version's migrations opens without the migration lock, so a start is
+// not held up by (nor pays a connection for) it; one with a migration pending still waits
+// for it.
+func TestOpenMigratedNeedsNoLock(t *testing.T) {
+	sv := testdb.Connect(t)
+	schema := sv.NewSchema(t)
+	dsn := sv.SchemaDSN(t, schema)
+	s, err := postgres.Open(t.Context(), dsn) // the first start: migrates, under the lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	// Another instance holds the lock (a migration running elsewhere, or stuck).
+	holder, err := sv.Admin.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Release()
+	const lockID = 0x656d66616d696772 // postgres.migrationLockID, the bytes of "emfamigr"
+	if _, err := holder.Exec(t.Context(), `SELECT pg_advisory_lock($1)`, int64(lockID)); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Exec(context.WithoutCancel(t.Context()), `SELECT pg_advisory_unlock($1)`, int64(lockID))
+
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	s, err = postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("an up-to-date schema waited for the migration lock: %v", err)
+	}
+	s.Close()
+
+	// The newest migration unrecorded: pending, so Open waits for the lock.
+	if _, err := sv.Admin.Exec(t.Context(), `DELETE FROM `+schema+`.goose_db_version
+		WHERE version_id = (SELECT max(version_id) FROM `+schema+`.goose_db_version)`); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if s, err := postgres.Open(short, dsn); err == nil {
+		s.Close()
+		t.Fatal("a schema with a pending migration opened while another held the migration lock")
+	} else if !strings.Contains(err.Error(), "migration lock") {
+		t.Errorf("pending migration: %v, want a wait for the migration lock", err)
+	}
+}
+
 // TestOpenUnreachable needs no server: nothing listens on port 1. The error must say what
 // failed without carrying the password.
 func TestOpenUnreachable(t *testing.T) {

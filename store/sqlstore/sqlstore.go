@@ -190,16 +190,31 @@ func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS)
 // MigrateTo is Migrate up to and including version: a database as an older emfa left it,
 // for the tests of a migration.
 func MigrateTo(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS, version int64) error {
-	dir, err := fs.Sub(fsys, "migrations")
-	if err != nil {
-		return err
-	}
-	p, err := goose.NewProvider(dialect, db, dir)
+	p, err := provider(db, dialect, fsys)
 	if err != nil {
 		return err
 	}
 	_, err = p.UpTo(ctx, version)
 	return err
+}
+
+// Pending reports whether Migrate would apply anything: a migration the database has not
+// recorded, including one older than its newest (goose refuses those). It creates goose's
+// version table when the database has none.
+func Pending(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS) (bool, error) {
+	p, err := provider(db, dialect, fsys)
+	if err != nil {
+		return false, err
+	}
+	return p.HasPending(ctx)
+}
+
+func provider(db *sql.DB, dialect goose.Dialect, fsys fs.FS) (*goose.Provider, error) {
+	dir, err := fs.Sub(fsys, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(dialect, db, dir)
 }
 
 // Close stops the group's writer, if any, and closes both pools.

@@ -49,6 +49,15 @@ func (a cpuSplit) minus(b cpuSplit) cpuSplit {
 	return cpuSplit{a.server - b.server, a.harness - b.harness, a.stub - b.stub, a.postgres - b.postgres, a.machine - b.machine}
 }
 
+// per is a divided by n requests.
+func (a cpuSplit) per(n int) cpuSplit {
+	if n == 0 {
+		return cpuSplit{}
+	}
+	d := time.Duration(n)
+	return cpuSplit{a.server / d, a.harness / d, a.stub / d, a.postgres / d, a.machine / d}
+}
+
 // rest is the machine's busy time beyond the four consumers named. Each is read to a
 // clock tick (10 ms), so a rest of a few ticks either way is rounding, not work.
 func (a cpuSplit) rest() time.Duration {

@@ -62,23 +62,6 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
 }
 
-func (m measurement) cpuPerRequest() time.Duration {
-	if m.requests == 0 {
-		return 0
-	}
-	return m.cpu.server / time.Duration(m.requests)
-}
-
-// perRequest is m's CPU split per request.
-func (m measurement) perRequest() cpuSplit {
-	if m.requests == 0 {
-		return cpuSplit{}
-	}
-	n := time.Duration(m.requests)
-	c := m.cpu
-	return cpuSplit{c.server / n, c.harness / n, c.stub / n, c.postgres / n, c.machine / n}
-}
-
 // run drives s with conc workers: warmup first (not counted), then duration measured.
 func (s *scenario) run(ctx context.Context, conc int, warmup, duration time.Duration) (measurement, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, IdleConnTimeout: time.Minute,

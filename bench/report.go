@@ -202,7 +202,7 @@ func median[T int64 | float64 | time.Duration](v []T) T {
 
 type summary struct {
 	tput             float64
-	p50, p99, cpuReq time.Duration
+	p50, p99         time.Duration
 	errors, requests int
 	starved          float64  // median share of worker time spent waiting for a fresh code
 	split            cpuSplit // CPU per request by consumer, each the median over the rounds
@@ -211,26 +211,36 @@ type summary struct {
 
 func summarise(ms []measurement) summary {
 	var tput []float64
-	var p50, p99, cpu []time.Duration
+	var p50, p99 []time.Duration
 	var starved []float64
 	var s summary
-	var server, harness, stub, postgres, machine, rest []time.Duration
+	var splits []cpuSplit
 	for _, m := range ms {
-		c := m.perRequest()
-		server, harness, stub, postgres = append(server, c.server), append(harness, c.harness), append(stub, c.stub), append(postgres, c.postgres)
-		machine, rest = append(machine, c.machine), append(rest, c.rest())
+		splits = append(splits, m.cpu.per(m.requests))
 		tput = append(tput, m.throughput())
 		p50 = append(p50, m.quantile(0.5))
 		p99 = append(p99, m.quantile(0.99))
-		cpu = append(cpu, m.cpuPerRequest())
 		starved = append(starved, m.starvedShare())
 		s.errors += m.errors
 		s.requests += m.requests
 	}
-	s.tput, s.p50, s.p99, s.cpuReq = median(tput), median(p50), median(p99), median(cpu)
+	s.tput, s.p50, s.p99 = median(tput), median(p50), median(p99)
 	s.starved = median(starved)
-	s.split = cpuSplit{median(server), median(harness), median(stub), median(postgres), median(machine)}
-	s.rest = median(rest)
+	med := func(f func(cpuSplit) time.Duration) time.Duration {
+		var v []time.Duration
+		for _, c := range splits {
+			v = append(v, f(c))
+		}
+		return median(v)
+	}
+	s.split = cpuSplit{
+		server:   med(func(c cpuSplit) time.Duration { return c.server }),
+		harness:  med(func(c cpuSplit) time.Duration { return c.harness }),
+		stub:     med(func(c cpuSplit) time.Duration { return c.stub }),
+		postgres: med(func(c cpuSplit) time.Duration { return c.postgres }),
+		machine:  med(func(c cpuSplit) time.Duration { return c.machine }),
+	}
+	s.rest = med(cpuSplit.rest) // of each round's rest: not the medians' difference
 	return s
 }
 
@@ -276,7 +286,7 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 			name += fmt.Sprintf(" ⚠ supply-limited: workers waited for fresh codes %.0f%% of the time", 100*x.starved)
 			limited = true
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %d / %d |\n", name, x.tput, fmtDur(x.p50), fmtDur(x.p99), fmtDur(x.cpuReq), x.errors, x.requests)
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %d / %d |\n", name, x.tput, fmtDur(x.p50), fmtDur(x.p99), fmtDur(x.split.server), x.errors, x.requests)
 	}
 	for _, s := range skipped {
 		fmt.Fprintf(w, "| %s | – | – | – | – | – |\n", s)
@@ -309,8 +319,8 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 			header = true
 		}
 		cpuRatio := "–"
-		if b.cpuReq > 0 {
-			cpuRatio = fmt.Sprintf("%.1f×", float64(e.cpuReq)/float64(b.cpuReq))
+		if b.split.server > 0 {
+			cpuRatio = fmt.Sprintf("%.1f×", float64(e.split.server)/float64(b.split.server))
 		}
 		fmt.Fprintf(w, "| %s | %.2f | %s | %s | %s |\n", c.label, e.tput/b.tput, signedDur(b.p50-st.p50), signedDur(e.p50-st.p50), cpuRatio)
 	}
@@ -371,15 +381,9 @@ func cpuTable(w io.Writer, info machine, scenarios []*scenario, sum map[string]s
 		if c.machine > 0 {
 			fill = fmt.Sprintf("%.0f/s", float64(info.cores)*float64(time.Second)/float64(c.machine))
 		}
-		fmt.Fprintf(w, "%s %s | %s | %s |\n", row, signedRest(x.rest), fmtDur(c.machine), fill)
+		// A rest below zero is the clock ticks' rounding: shown with its sign.
+		rest := strings.TrimPrefix(signedDur(x.rest), "+")
+		fmt.Fprintf(w, "%s %s | %s | %s |\n", row, rest, fmtDur(c.machine), fill)
 	}
 	fmt.Fprintln(w)
-}
-
-// signedRest shows a rest below zero, which is the clock ticks' rounding, with its sign.
-func signedRest(d time.Duration) string {
-	if d < 0 {
-		return "−" + fmtDur(-d)
-	}
-	return fmtDur(d)
 }

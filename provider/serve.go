@@ -290,8 +290,9 @@ type decision struct {
 // This is how an engine makes its final state change: the one whose result decides the
 // answer (AdvanceCounter's ErrReplay is FAILED), so fn learns it inside the unit and maps
 // it to the outcome there. fn must only compute and call w: it may run on SQLite's single
-// writer, in a commit shared with other requests (see store.Store.Update). Network I/O (a
-// vendor, a sender) comes before or after, never inside.
+// writer, in a commit shared with other requests, and it may run twice, the first run
+// undone (see store.Store.Update): what it learns from w, it acts on through the Outcome
+// it returns. Network I/O (a vendor, a sender) comes before or after, never inside.
 func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcome, error)) (Outcome, error) {
 	d, _ := ctx.Value(decisionKey{}).(*decision)
 	if d != nil && (d.audited || !sameValue(d.auditor, st)) {
@@ -325,6 +326,7 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 	var recorded *Answer
 	claimed := false
 	err := st.Update(uctx, func(w store.Writer) error {
+		recorded, claimed = nil, false // of a speculative run that did not hold (store.Store.Update)
 		var err error
 		if out, err = fn(w); err != nil {
 			if late != nil {

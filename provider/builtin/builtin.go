@@ -312,24 +312,36 @@ func (e *Engine) factorFor(ctx context.Context, req provider.Request) (*store.Fa
 // fail counts a failed verification and says whether it locked the factor, in one unit
 // with the audit row of the FAILED it decides.
 func (e *Engine) fail(ctx context.Context, f *store.Factor, reason string) (provider.Outcome, error) {
-	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
-		return e.failIn(ctx, w, f, reason)
+	var locked bool
+	out, err := provider.Decide(ctx, e.store, func(w store.Writer) (out provider.Outcome, err error) {
+		out, locked, err = e.failIn(ctx, w, f, reason)
+		return out, err
 	})
+	e.lockedOut(f, locked, err)
+	return out, err
 }
 
-// failIn is fail within a unit that has more to write.
-func (e *Engine) failIn(ctx context.Context, w store.Writer, f *store.Factor, reason string) (provider.Outcome, error) {
+// failIn is fail within a unit that has more to write. locked: this failure locked the
+// factor, which the caller reports once the unit has committed (lockedOut), since a unit
+// may run twice (store.Store.Update).
+func (e *Engine) failIn(ctx context.Context, w store.Writer, f *store.Factor, reason string) (out provider.Outcome, locked bool, err error) {
 	updated, err := w.RecordFailure(ctx, f.ID, e.now(), e.lockout.MaxFailures, e.lockout.Duration)
 	if err != nil {
-		return provider.Outcome{}, err
+		return provider.Outcome{}, false, err
 	}
 	if !updated.LockedUntil.IsZero() {
-		if now := e.now(); updated.LockedUntil.After(now) && !f.LockedUntil.After(now) { // locked by this failure
-			e.observer.Lockout(f.Type)
-		}
+		now := e.now()
+		locked = updated.LockedUntil.After(now) && !f.LockedUntil.After(now)
 		reason += fmt.Sprintf("; %d failures, factor locked until %s", updated.Failures, updated.LockedUntil.UTC().Format(time.RFC3339))
 	}
-	return provider.Failed(reason), nil
+	return provider.Failed(reason), locked, nil
+}
+
+// lockedOut counts a lockout once the unit whose failure locked f has committed.
+func (e *Engine) lockedOut(f *store.Factor, locked bool, err error) {
+	if locked && err == nil {
+		e.observer.Lockout(f.Type)
+	}
 }
 
 // factorType maps a capability (any case) to the factor type it names.

@@ -49,7 +49,9 @@ func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provi
 	}
 	// The attempt, what it decides (the transaction's end, a failure, or a success and
 	// cleared failures) and the audit row are one unit.
-	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
+	var locked bool
+	out, err := provider.Decide(ctx, e.store, func(w store.Writer) (out provider.Outcome, err error) {
+		locked = false // of a run that did not hold (store.Store.Update)
 		txs := txs.In(w)
 		n, err := w.AddAttempt(ctx, tx.ID, e.now())
 		if errors.Is(err, store.ErrConflict) { // completed since it was loaded
@@ -72,7 +74,8 @@ func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provi
 				}
 				reason += "; transaction failed"
 			}
-			return e.failIn(ctx, w, f, reason)
+			out, locked, err = e.failIn(ctx, w, f, reason)
+			return out, err
 		}
 		if answer, ok, err := txs.Succeed(ctx, tx.ID); err != nil || !ok {
 			return answer, err
@@ -85,6 +88,8 @@ func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provi
 		}
 		return provider.Outcome{Status: provider.StatusSuccess, Reason: fmt.Sprintf("right %s (attempt %d of %d)", what, n, maxAttempts)}, nil
 	})
+	e.lockedOut(f, locked, err)
+	return out, err
 }
 
 // challengeResult is result for an init_then_validate factor: PENDING until validated,

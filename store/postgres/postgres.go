@@ -50,7 +50,10 @@ const DefaultMaxConns = 16
 // Option sets up what Open opens.
 type Option func(*options)
 
-type options struct{ maxConns int }
+type options struct {
+	maxConns int
+	tracer   pgx.QueryTracer // the tests' count of round trips (export_test.go)
+}
 
 // MaxConns sizes the pool (storage.maxConnections); n <= 0 leaves the DSN's
 // pool_max_conns, or DefaultMaxConns.
@@ -86,6 +89,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		maxConns = o.maxConns
 	case !strings.Contains(dsn, "pool_max_conns"):
 		maxConns = DefaultMaxConns
+	}
+	if o.tracer != nil {
+		cfg.ConnConfig.Tracer = o.tracer
 	}
 	db := stdlib.OpenDB(*cfg.ConnConfig)
 	db.SetMaxOpenConns(maxConns)
@@ -155,14 +161,20 @@ func (dialect) Name() string { return "postgres" }
 const (
 	uniqueViolation     = "23505"
 	foreignKeyViolation = "23503"
+	divisionByZero      = "22012" // an assumption that did not hold (unit.go)
 )
 
-func (dialect) Constraint(err error) error {
+// sqlState is the SQLSTATE of a PostgreSQL error, or "".
+func sqlState(err error) string {
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
-		return nil
+	if errors.As(err, &pe) {
+		return pe.Code
 	}
-	switch pe.Code {
+	return ""
+}
+
+func (dialect) Constraint(err error) error {
+	switch sqlState(err) {
 	case uniqueViolation:
 		return store.ErrExists
 	case foreignKeyViolation:

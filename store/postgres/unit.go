@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -17,10 +18,17 @@ var _ sqlstore.UnitRunner = dialect{}
 
 // RunUnit runs a unit (store.Store.Update) on one connection's pgx.Conn, pipelined: BEGIN
 // goes out with the unit's first statement, and the statements it runs Later (its audit
-// row) with COMMIT, each batch in one round trip. A decision (a compare-and-set, then its
-// audit row) costs two round trips and one commit, where a database/sql transaction cost
-// four (BEGIN, the update, the insert, COMMIT). The statements stay prepared: pgx's
-// statement cache serves a batch as it serves a single statement.
+// row) with the next one, or with COMMIT. The statements stay prepared: pgx's statement
+// cache serves a batch as it serves a single statement.
+//
+// The unit runs speculatively first (sqlstore.Assumer): a compare-and-set or an
+// idempotency claim, whose result the unit needs before it goes on, is sent with the rest
+// as a statement that fails unless it had the usual result, and the unit goes on as if it
+// had. A decision (the compare-and-set, its audit row, the claim of its answer's record)
+// is then one round trip with its COMMIT, where waiting for each result cost three
+// (issue 16). When an assumption does not hold (a replayed code, a retry that another
+// attempt recorded), the transaction aborts with it, nothing of it commits, and fn runs
+// again on the same connection, each result awaited.
 func (dialect) RunUnit(ctx context.Context, db *sql.DB, fn func(e sqlstore.Execer) error) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -28,34 +36,58 @@ func (dialect) RunUnit(ctx context.Context, db *sql.DB, fn func(e sqlstore.Exece
 	}
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
-		u := &unit{c: dc.(*stdlib.Conn).Conn(), b: &pgx.Batch{}, deferred: store.SyncDeferred(ctx)}
-		defer func() {
-			if r := recover(); r != nil {
-				u.rollback(ctx)
-				panic(r)
-			}
-		}()
-		if err := fn(u); err != nil {
-			u.rollback(ctx)
-			return err
+		c := dc.(*stdlib.Conn).Conn()
+		err := run(ctx, &unit{c: c, b: &pgx.Batch{}, deferred: store.SyncDeferred(ctx), speculate: true}, fn)
+		if errors.Is(err, errAssumed) {
+			err = run(ctx, &unit{c: c, b: &pgx.Batch{}, deferred: store.SyncDeferred(ctx)}, fn)
 		}
-		if err := u.commit(ctx); err != nil {
-			u.rollback(ctx)
-			return fmt.Errorf("postgres: update: commit: %w", err)
-		}
-		return nil
+		return err
 	})
+}
+
+// errAssumed: an assumed result did not hold, and the speculative unit rolled back.
+var errAssumed = errors.New("postgres: an assumed result did not hold")
+
+// run runs fn as unit u and commits it, or rolls it back. It returns errAssumed when u
+// rolled back because an assumption did not hold, whatever fn made of the error it saw.
+func run(ctx context.Context, u *unit, fn func(e sqlstore.Execer) error) error {
+	defer func() {
+		if r := recover(); r != nil {
+			u.rollback(ctx)
+			panic(r)
+		}
+	}()
+	if err := fn(u); err != nil || u.wrong {
+		u.rollback(ctx)
+		if u.wrong { // whatever fn made of the error it was told
+			return errAssumed
+		}
+		return err
+	}
+	if err := u.commit(ctx); err != nil {
+		u.rollback(ctx)
+		if u.wrong {
+			return errAssumed
+		}
+		return fmt.Errorf("postgres: update: commit: %w", err)
+	}
+	return nil
 }
 
 // unit is the Execer of one RunUnit.
 type unit struct {
 	c     *pgx.Conn
-	b     *pgx.Batch // to go out with the next statement: BEGIN, Later's
+	b     *pgx.Batch // to go out with the next statement: BEGIN, Later's, Assume's
 	begun bool       // BEGIN is queued or sent
 	sent  bool       // something went out: a transaction may be open on c
 	// deferred: the unit commits without waiting for its WAL flush (store.DeferSync); a
 	// later synchronous commit of its caller flushes it with its own, WAL being in order.
 	deferred bool
+	// speculate: Assume queues its statement (sqlstore.Assumer); assumed holds their
+	// positions in b, and wrong is set when one of them failed its assumption.
+	speculate bool
+	assumed   []int
+	wrong     bool
 }
 
 // begin queues BEGIN before the unit's first statement.
@@ -73,11 +105,15 @@ func (u *unit) begin() {
 // returns the batch positioned at q's result, which the caller reads and closes.
 func (u *unit) send(ctx context.Context, q string, args ...any) (pgx.BatchResults, error) {
 	u.b.Queue(q, args...)
-	queued := u.b.Len() - 1
+	queued, assumed := u.b.Len()-1, u.assumed
 	br := u.c.SendBatch(ctx, u.b)
-	u.b, u.sent = &pgx.Batch{}, true
-	for range queued {
+	u.b, u.assumed, u.sent = &pgx.Batch{}, nil, true
+	for i := range queued {
 		if _, err := br.Exec(); err != nil {
+			if slices.Contains(assumed, i) && sqlState(err) == divisionByZero {
+				u.wrong = true
+				err = fmt.Errorf("%w: %w", errAssumed, err)
+			}
 			return nil, errors.Join(err, br.Close())
 		}
 	}
@@ -112,6 +148,18 @@ func (u *unit) Later(_ context.Context, q string, args ...any) error {
 	return nil
 }
 
+// Assume queues q, whose failure is an assumption that did not hold (sqlstore.Assumer),
+// when the unit is speculating.
+func (u *unit) Assume(_ context.Context, q string, args ...any) bool {
+	if !u.speculate {
+		return false
+	}
+	u.begin()
+	u.assumed = append(u.assumed, u.b.Len())
+	u.b.Queue(q, args...)
+	return true
+}
+
 // commit sends what is queued with COMMIT. A unit that wrote nothing sends nothing.
 func (u *unit) commit(ctx context.Context) error {
 	if !u.begun {
@@ -121,9 +169,14 @@ func (u *unit) commit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = br.Exec()
+	tag, err := br.Exec()
 	if cerr := br.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && tag.String() != "COMMIT" {
+		// COMMIT in a failed transaction rolls it back without an error: a statement of
+		// the unit failed and fn went on regardless.
+		err = fmt.Errorf("the transaction was rolled back (%s)", tag)
 	}
 	return err
 }

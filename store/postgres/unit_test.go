@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -48,5 +49,28 @@ func TestDeferredUnit(t *testing.T) {
 		if got := setting(tc.ctx); got != tc.want {
 			t.Errorf("deferred %v: synchronous_commit %q, want %q", store.SyncDeferred(tc.ctx), got, tc.want)
 		}
+	}
+}
+
+// A unit whose statement failed is never reported committed, even when fn goes on as if
+// nothing had happened: COMMIT in a failed transaction rolls it back without an error.
+func TestFailedStatementIgnoredDoesNotCommit(t *testing.T) {
+	dsn := os.Getenv("EMFA_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("EMFA_TEST_POSTGRES_DSN is not set")
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	ctx := t.Context()
+	err = dialect{}.RunUnit(ctx, db, func(e sqlstore.Execer) error {
+		_, _ = e.Exec(ctx, "SELECT 1/0")
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "rolled back") {
+		t.Errorf("RunUnit: %v; want the unit reported rolled back", err)
 	}
 }

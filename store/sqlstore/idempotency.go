@@ -22,7 +22,7 @@ const claimIdempotencySQL = `INSERT INTO idempotency
 	    lease_until = excluded.lease_until, expires_at = excluded.expires_at, created_at = excluded.created_at
 	WHERE idempotency.expires_at <= $7 OR (NOT idempotency.done AND idempotency.lease_until <= $7)
 	RETURNING EXISTS (SELECT 1 FROM idempotency AS o
-	    WHERE o.provider = $1 AND o.webhook_id = $2 AND o.fingerprint <> $3)`
+	    WHERE o.provider = $1 AND o.webhook_id = $2 AND o.fingerprint <> $3) AS other`
 
 // recordIdempotencySQL is claimIdempotencySQL for an answer known already: the record is
 // written done, with it, in the same one statement.
@@ -34,7 +34,7 @@ const recordIdempotencySQL = `INSERT INTO idempotency
 	    lease_until = excluded.lease_until, expires_at = excluded.expires_at, created_at = excluded.created_at
 	WHERE idempotency.expires_at <= $7 OR (NOT idempotency.done AND idempotency.lease_until <= $7)
 	RETURNING EXISTS (SELECT 1 FROM idempotency AS o
-	    WHERE o.provider = $1 AND o.webhook_id = $2 AND o.fingerprint <> $3)`
+	    WHERE o.provider = $1 AND o.webhook_id = $2 AND o.fingerprint <> $3) AS other`
 
 const idempotencyCols = `provider, webhook_id, fingerprint, owner, done, status, body, lease_until, expires_at, created_at`
 
@@ -70,6 +70,15 @@ func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey,
 	if answer != nil {
 		query, args = recordIdempotencySQL, append(args, answer.Status, answer.Body)
 	}
+	mine := store.IdempotencyRecord{Key: key, Owner: owner,
+		LeaseUntil: fromMillis(millis(leaseUntil)), ExpiresAt: fromMillis(millis(expiresAt)), CreatedAt: fromMillis(millis(now))}
+	if answer != nil {
+		mine.Done, mine.Status, mine.Body = true, answer.Status, answer.Body
+	}
+	// A speculating unit assumes the usual: claimed, with no other fingerprint.
+	if a, ok := w.e.(Assumer); ok && a.Assume(ctx, assumption(query, "NOT r.other"), args...) {
+		return store.IdempotencyClaim{Claimed: true, Record: mine}, nil
+	}
 	// A record swept between the upsert and the read is claimed on the next round (on
 	// the pool: in a unit's transaction nothing comes between them).
 	for range 3 {
@@ -77,23 +86,18 @@ func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey,
 		err := w.e.QueryRow(ctx, query, args...).Scan(&other)
 		switch {
 		case err == nil:
-			rec := store.IdempotencyRecord{Key: key, Owner: owner,
-				LeaseUntil: fromMillis(millis(leaseUntil)), ExpiresAt: fromMillis(millis(expiresAt)), CreatedAt: fromMillis(millis(now))}
-			if answer != nil {
-				rec.Done, rec.Status, rec.Body = true, answer.Status, answer.Body
-			}
-			return store.IdempotencyClaim{Claimed: true, Record: rec, OtherFingerprint: other}, nil
+			return store.IdempotencyClaim{Claimed: true, Record: mine, OtherFingerprint: other}, nil
 		case !errors.Is(err, sql.ErrNoRows):
 			return store.IdempotencyClaim{}, s.fail("claim idempotency record", err)
 		}
-		rec, err := getIdempotency(ctx, s, w.e, key)
+		held, err := getIdempotency(ctx, s, w.e, key)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return store.IdempotencyClaim{}, err
 		}
-		return store.IdempotencyClaim{Record: rec}, nil
+		return store.IdempotencyClaim{Record: held}, nil
 	}
 	return store.IdempotencyClaim{}, s.fail("claim idempotency record", errors.New("the record kept vanishing"))
 }
@@ -133,11 +137,11 @@ func (w *writer) completeIdempotency(ctx context.Context, key store.IdempotencyK
 	if body == nil {
 		body = []byte{}
 	}
-	res, err := w.exec(ctx,
+	err := w.changesOne(ctx,
 		`UPDATE idempotency SET done = TRUE, status = $5, body = $6
 		 WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3 AND owner = $4 AND NOT done`,
 		key.Provider, key.WebhookID, key.Fingerprint, owner, status, body)
-	if err := changedOne(res, err); err != nil {
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			err = store.ErrConflict
 		}

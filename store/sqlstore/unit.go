@@ -52,6 +52,31 @@ func (e sqlExecer) Later(ctx context.Context, q string, args ...any) error {
 	return err
 }
 
+// Assumer is an Execer that may run a unit speculatively, as PostgreSQL's pipelined unit
+// does: the statements whose results the unit needs go out with the rest and its COMMIT,
+// in one round trip, and the writer goes on as if each had the result it expects.
+//
+// Assume queues q, a statement that fails with division by zero (SQLSTATE 22012) unless
+// it had that result (see assumeOne), and reports whether it was queued. False: the unit
+// is not speculating, and the writer runs its statement and reads the result. When an
+// assumed result did not hold, nothing of the unit commits: its runner rolls it back and
+// runs it again, without assuming anything (store.Store.Update).
+type Assumer interface {
+	Assume(ctx context.Context, q string, args ...any) bool
+}
+
+// assumption is q as an Assumer runs it: q, a data-modifying statement whose RETURNING
+// gives its result, fails unless it returns a row (that passes where, a condition on the
+// row r, when where is not empty). 1/count(*) divides by zero on no such row, and aborts
+// the transaction with it.
+func assumption(q, where string) string {
+	q = "WITH r AS (" + q + ") SELECT 1/count(*) FROM r"
+	if where != "" {
+		q += " WHERE " + where
+	}
+	return q
+}
+
 // rowsAffected is a sql.Result of a count.
 type rowsAffected int64
 

@@ -1,0 +1,219 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/postgres"
+)
+
+// roundTrips counts what the store's connections send: each statement sent alone and
+// each batch is one round trip (once the statements are prepared).
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// speculating opens a store whose round trips rt counts, on one connection (so that a
+// warmed-up unit finds its statements prepared), with user u1 and its TOTP factor f1.
+func speculating(t *testing.T) (store.Store, *roundTrips) {
+	t.Helper()
+	sv := testdb.Connect(t)
+	rt := &roundTrips{}
+	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, sv.NewSchema(t)), postgres.MaxConns(1), postgres.Traced(rt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: time.UnixMilli(0)}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: time.UnixMilli(0), UpdatedAt: time.UnixMilli(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, rt
+}
+
+var t0 = time.UnixMilli(1_800_000_000_000)
+
+func key(webhookID, fingerprint string) store.IdempotencyKey {
+	return store.IdempotencyKey{Provider: "p", WebhookID: webhookID, Fingerprint: fingerprint}
+}
+
+// errLost is what the tests' decisions return when the claim of their answer's record
+// finds it another attempt's (as provider.Decide returns ErrSuperseded).
+var errLost = errors.New("another attempt recorded this call")
+
+// decide is a TOTP validation's unit as provider.Decide runs it under DoLate: the
+// compare-and-set, the audit row of what it decided, and the claim of the record with
+// the answer, last. runs counts its calls; claim is what the claim found.
+func decide(ctx context.Context, s store.Store, counter int64, k store.IdempotencyKey, runs *int) (outcome string, claim store.IdempotencyClaim, err error) {
+	err = s.Update(ctx, func(w store.Writer) error {
+		*runs++
+		outcome = "SUCCESS"
+		if err := w.AdvanceCounter(ctx, "f1", counter, t0); errors.Is(err, store.ErrReplay) {
+			outcome = "FAILED"
+		} else if err != nil {
+			return err
+		}
+		err := w.AppendAudit(ctx, store.AuditEvent{Time: t0, Provider: "p", Username: "alice", Capability: "totp",
+			FactorID: "f1", Resource: "validate", Outcome: outcome, WebhookID: k.WebhookID})
+		if err != nil {
+			return err
+		}
+		claim, err = w.RecordIdempotency(ctx, k, "me", 200, []byte(outcome), t0.Add(time.Minute), t0.Add(time.Hour), t0)
+		if err == nil && !claim.Claimed {
+			err = errLost
+		}
+		return err
+	})
+	return outcome, claim, err
+}
+
+// audited lists the outcomes of the audit rows, oldest first.
+func audited(t *testing.T, s store.Store) []string {
+	t.Helper()
+	events, err := s.ListAudit(t.Context(), store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for i := len(events) - 1; i >= 0; i-- {
+		out = append(out, events[i].WebhookID+":"+events[i].Outcome)
+	}
+	return out
+}
+
+// A decision (the compare-and-set, its audit row and last use, the claim of its answer's
+// record) and its COMMIT go out in one round trip: issue 16's "one round trip per
+// decision". Waiting for each result, it took three.
+func TestDecisionIsOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	s, rt := speculating(t)
+	ctx := t.Context()
+	runs := 0
+	if _, _, err := decide(ctx, s, 1, key("w1", "a"), &runs); err != nil { // prepares the statements
+		t.Fatal(err)
+	}
+	before := rt.n.Load()
+	out, claim, err := decide(ctx, s, 2, key("w2", "a"), &runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := rt.n.Load() - before; n != 1 {
+		t.Errorf("the decision took %d round trips, want 1", n)
+	}
+	if out != "SUCCESS" || !claim.Claimed || claim.OtherFingerprint || runs != 2 {
+		t.Errorf("decided %s, claim %+v, in %d runs of 2 units; want SUCCESS, claimed, each unit run once", out, claim, runs)
+	}
+	// It committed, all of it.
+	f, err := s.GetFactor(ctx, "f1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used, err := s.LastUsed(ctx, []string{"f1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Counter != 2 || !used["f1"].Equal(t0) {
+		t.Errorf("counter %d, last used %v; want 2, %v", f.Counter, used["f1"], t0)
+	}
+	rec, err := s.GetIdempotency(ctx, key("w2", "a"))
+	if err != nil || !rec.Done || string(rec.Body) != "SUCCESS" || rec.Owner != "me" {
+		t.Errorf("record %+v, %v; want done with SUCCESS, mine", rec, err)
+	}
+	if got := audited(t, s); len(got) != 2 || got[1] != "w2:SUCCESS" {
+		t.Errorf("audit %q, want w1:SUCCESS w2:SUCCESS", got)
+	}
+}
+
+// A replayed code fails the assumed compare-and-set: nothing of the speculative run
+// commits (its audit row said SUCCESS), and the unit runs again, told ErrReplay.
+func TestAssumptionThatDoesNotHoldRunsAgain(t *testing.T) {
+	t.Parallel()
+	s, _ := speculating(t)
+	ctx := t.Context()
+	runs := 0
+	if _, _, err := decide(ctx, s, 5, key("w1", "a"), &runs); err != nil {
+		t.Fatal(err)
+	}
+	runs = 0
+	out, claim, err := decide(ctx, s, 5, key("w2", "a"), &runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "FAILED" || runs != 2 || !claim.Claimed {
+		t.Errorf("decided %s in %d runs, claim %+v; want FAILED in 2, claimed", out, runs, claim)
+	}
+	if got := audited(t, s); len(got) != 2 || got[1] != "w2:FAILED" {
+		t.Errorf("audit %q, want w1:SUCCESS w2:FAILED only", got)
+	}
+	if rec, err := s.GetIdempotency(ctx, key("w2", "a")); err != nil || string(rec.Body) != "FAILED" {
+		t.Errorf("record %+v, %v; want the FAILED answer", rec, err)
+	}
+}
+
+// A claim that finds the call recorded by another attempt fails its assumption: the
+// decision made with it rolls back, counter and audit row too, and the careful run sees
+// the other attempt's record.
+func TestClaimOfAnotherAttemptRollsBack(t *testing.T) {
+	t.Parallel()
+	s, _ := speculating(t)
+	ctx := t.Context()
+	k := key("w1", "a")
+	if _, err := s.RecordIdempotency(ctx, k, "other", 200, []byte("theirs"), t0.Add(time.Minute), t0.Add(time.Hour), t0); err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	_, claim, err := decide(ctx, s, 1, k, &runs)
+	if !errors.Is(err, errLost) || runs != 2 {
+		t.Fatalf("Update: %v in %d runs; want the lost claim, in 2", err, runs)
+	}
+	if claim.Record.Owner != "other" || string(claim.Record.Body) != "theirs" {
+		t.Errorf("the claim found %+v, want the other attempt's record", claim.Record)
+	}
+	if f, err := s.GetFactor(ctx, "f1"); err != nil || f.Counter != -1 {
+		t.Errorf("counter %d (%v), want -1: the unit must not commit", f.Counter, err)
+	}
+	if got := audited(t, s); len(got) != 0 {
+		t.Errorf("audit %q, want none", got)
+	}
+}
+
+// A webhook ID recorded with another fingerprint is the claim's other unusual result: the
+// careful run claims and reports it.
+func TestClaimWithOtherFingerprint(t *testing.T) {
+	t.Parallel()
+	s, _ := speculating(t)
+	ctx := t.Context()
+	if _, err := s.RecordIdempotency(ctx, key("w1", "a"), "other", 200, []byte("a"), t0.Add(time.Minute), t0.Add(time.Hour), t0); err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	out, claim, err := decide(ctx, s, 1, key("w1", "b"), &runs)
+	if err != nil || out != "SUCCESS" || runs != 2 {
+		t.Fatalf("decided %s, %v, in %d runs; want SUCCESS in 2", out, err, runs)
+	}
+	if !claim.Claimed || !claim.OtherFingerprint {
+		t.Errorf("claim %+v, want claimed, with the other fingerprint seen", claim)
+	}
+}

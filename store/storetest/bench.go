@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/emfa/emfa/store"
 )
@@ -98,8 +99,8 @@ func BenchGetFactor(b *testing.B, newStore func(b *testing.B) store.Store) {
 	})
 }
 
-// BenchDecision measures what a successful TOTP validation writes, its counter update and
-// its audit row in one unit, from benchClients goroutines at once on distinct factors: the write path
+// BenchDecision measures what a successful TOTP validation writes, its counter update, its
+// audit row and its idempotency record in one unit, from benchClients goroutines at once on distinct factors: the write path
 // under the load issue 16 sets its target at. newStore returns an empty store.
 func BenchDecision(b *testing.B, newStore func(b *testing.B) store.Store) {
 	s := newStore(b)
@@ -120,12 +121,23 @@ func BenchDecision(b *testing.B, newStore func(b *testing.B) store.Store) {
 	})
 }
 
-// decide writes one decision as one unit: the counter, then the audit row.
+// decide writes one decision as one unit, as a validation with an X-Webhook-ID does
+// (provider.Decide under DoLate): the counter, the audit row (and the factor's last use),
+// then the claim of the call's idempotency record with its answer.
 func decide(ctx context.Context, s store.Store, id string, next int64) error {
 	return s.Update(ctx, func(w store.Writer) error {
 		if err := w.AdvanceCounter(ctx, id, next, at(0)); err != nil {
 			return err
 		}
-		return w.AppendAudit(ctx, store.AuditEvent{Time: at(0), Provider: "bench", FactorID: id, Resource: "validate", Outcome: "SUCCESS"})
+		err := w.AppendAudit(ctx, store.AuditEvent{Time: at(0), Provider: "bench", FactorID: id, Resource: "validate", Outcome: "SUCCESS"})
+		if err != nil {
+			return err
+		}
+		key := store.IdempotencyKey{Provider: "bench", WebhookID: fmt.Sprintf("%s-%d", id, next), Fingerprint: "f"}
+		claim, err := w.RecordIdempotency(ctx, key, "bench", 200, []byte(`{"status":"SUCCESS"}`), at(time.Minute), at(time.Hour), at(0))
+		if err == nil && !claim.Claimed {
+			err = fmt.Errorf("webhook ID %s: claimed by another", key.WebhookID)
+		}
+		return err
 	})
 }

@@ -15,11 +15,13 @@ import (
 )
 
 // roundTrips counts what the store's connections send: each statement sent alone and
-// each batch is one round trip (once the statements are prepared).
-type roundTrips struct{ n atomic.Int64 }
+// each batch is one round trip (once the statements are prepared); statements counts
+// the statements, alone or in a batch.
+type roundTrips struct{ n, statements atomic.Int64 }
 
 func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
 	r.n.Add(1)
+	r.statements.Add(1)
 	return ctx
 }
 func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
@@ -27,7 +29,9 @@ func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 	r.n.Add(1)
 	return ctx
 }
-func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
+	r.statements.Add(1)
+}
 func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
 // speculating opens a store whose round trips rt counts, on one connection (so that a
@@ -114,13 +118,17 @@ func TestDecisionIsOneRoundTrip(t *testing.T) {
 	if _, _, err := decide(ctx, s, 1, key("w1", "a"), &runs); err != nil { // prepares the statements
 		t.Fatal(err)
 	}
-	before := rt.n.Load()
+	before, statements := rt.n.Load(), rt.statements.Load()
 	out, claim, err := decide(ctx, s, 2, key("w2", "a"), &runs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := rt.n.Load() - before; n != 1 {
 		t.Errorf("the decision took %d round trips, want 1", n)
+	}
+	// BEGIN, the compare-and-set, the audit row, the last use, the claim, COMMIT.
+	if n := rt.statements.Load() - statements; n != 6 {
+		t.Errorf("the decision took %d statements, want 6", n)
 	}
 	if out != "SUCCESS" || !claim.Claimed || claim.OtherFingerprint || runs != 2 {
 		t.Errorf("decided %s, claim %+v, in %d runs of 2 units; want SUCCESS, claimed, each unit run once", out, claim, runs)
@@ -215,5 +223,34 @@ func TestClaimWithOtherFingerprint(t *testing.T) {
 	}
 	if !claim.Claimed || !claim.OtherFingerprint {
 		t.Errorf("claim %+v, want claimed, with the other fingerprint seen", claim)
+	}
+}
+
+// A unit sent as one pipeline is one transaction: a statement that fails with COMMIT
+// takes the others, assumed or queued, with it.
+func TestPipelinedUnitIsAtomic(t *testing.T) {
+	t.Parallel()
+	s, _ := speculating(t)
+	ctx := t.Context()
+	event := store.AuditEvent{Time: t0, Provider: "p", Username: "alice", FactorID: "f1", Resource: "validate", Outcome: "SUCCESS"}
+	err := s.Update(ctx, func(w store.Writer) error {
+		if err := w.AdvanceCounter(ctx, "f1", 3, t0); err != nil {
+			return err
+		}
+		if err := w.AppendAudit(ctx, event); err != nil {
+			return err
+		}
+		bad := event
+		bad.Reason = "a\x00b" // PostgreSQL refuses a NUL in text, when the statement runs
+		return w.AppendAudit(ctx, bad)
+	})
+	if err == nil {
+		t.Fatal("Update committed a unit with a failed statement")
+	}
+	if f, err := s.GetFactor(ctx, "f1"); err != nil || f.Counter != -1 {
+		t.Errorf("counter %d (%v), want -1", f.Counter, err)
+	}
+	if got := audited(t, s); len(got) != 0 {
+		t.Errorf("audit %q, want none", got)
 	}
 }

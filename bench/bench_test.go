@@ -238,6 +238,15 @@ func TestReportAsksToKeepLogs(t *testing.T) {
 	}
 }
 
+// A run without idle connections (-idle-conns 0) says so, not "NaN KiB per connection".
+func TestReportWithoutIdleConns(t *testing.T) {
+	var out bytes.Buffer
+	report(options{out: &out, rounds: 1}, machine{}, nil, nil, nil, memReport{loaded: 40 << 10, before: 38 << 10, quietFor: 3 * time.Second}, nil)
+	if got := out.String(); strings.Contains(got, "NaN") || !strings.Contains(got, "idle connections not measured") {
+		t.Errorf("memory line:\n%s", got)
+	}
+}
+
 // pace hands out due times on the schedule, whatever the pace of their takers, and stops
 // with its context.
 func TestPace(t *testing.T) {

@@ -328,9 +328,13 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 		fmt.Fprintln(w)
 	}
 
-	if mem.err != nil {
+	switch {
+	case mem.err != nil:
 		fmt.Fprintf(w, "Memory: could not hold %d idle connections: %v\n", mem.conns, mem.err)
-	} else {
+	case mem.conns == 0:
+		fmt.Fprintf(w, "Memory (emfa duo.yaml, VmRSS): right after the load %.1f MiB, %s later %.1f MiB; idle connections not measured (-idle-conns 0).\n",
+			float64(mem.loaded)/1024, mem.quietFor, float64(mem.before)/1024)
+	default:
 		fmt.Fprintf(w, "Memory (emfa duo.yaml, VmRSS): right after the load %.1f MiB, %s later %.1f MiB; with %d keep-alive connections open, each having made one enrollments call and then idle for %s: %.1f MiB (%+.1f KiB per connection).\n",
 			float64(mem.loaded)/1024, mem.quietFor, float64(mem.before)/1024, mem.conns, mem.quietFor, float64(mem.after)/1024, float64(mem.after-mem.before)/float64(mem.conns))
 	}

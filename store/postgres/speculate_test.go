@@ -254,3 +254,30 @@ func TestPipelinedUnitIsAtomic(t *testing.T) {
 		t.Errorf("audit %q, want none", got)
 	}
 }
+
+// An error fn returns on the path an assumption took, before the assumption was sent, is
+// not the unit's answer: the careful run, told the truth, takes the other path.
+func TestErrorOnAnAssumedPathRunsAgain(t *testing.T) {
+	t.Parallel()
+	s, _ := speculating(t)
+	ctx := t.Context()
+	if err := s.AdvanceCounter(ctx, "f1", 5, t0); err != nil {
+		t.Fatal(err)
+	}
+	errFresh := errors.New("only a fresh code gets here")
+	runs, replayed := 0, false
+	err := s.Update(ctx, func(w store.Writer) error {
+		runs++
+		err := w.AdvanceCounter(ctx, "f1", 5, t0)
+		if replayed = errors.Is(err, store.ErrReplay); replayed {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return errFresh
+	})
+	if err != nil || !replayed || runs != 2 {
+		t.Errorf("Update: %v, replay seen %v, in %d runs; want nil, the replay, in 2", err, replayed, runs)
+	}
+}

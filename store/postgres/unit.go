@@ -49,7 +49,9 @@ func (dialect) RunUnit(ctx context.Context, db *sql.DB, fn func(e sqlstore.Exece
 var errAssumed = errors.New("postgres: an assumed result did not hold")
 
 // run runs fn as unit u and commits it, or rolls it back. It returns errAssumed when u
-// rolled back because an assumption did not hold, whatever fn made of the error it saw.
+// rolled back because an assumption did not hold, whatever fn made of the error it saw,
+// or when fn failed with assumptions not sent yet: its error may come of one that does
+// not hold, on a path the careful run does not take.
 func run(ctx context.Context, u *unit, fn func(e sqlstore.Execer) error) error {
 	defer func() {
 		if r := recover(); r != nil {
@@ -59,7 +61,7 @@ func run(ctx context.Context, u *unit, fn func(e sqlstore.Execer) error) error {
 	}()
 	if err := fn(u); err != nil || u.wrong {
 		u.rollback(ctx)
-		if u.wrong { // whatever fn made of the error it was told
+		if u.wrong || len(u.assumed) > 0 {
 			return errAssumed
 		}
 		return err

@@ -322,3 +322,6 @@ func (dialect) ByteOrder(col string) string { return col }
 // holds the database's write lock from its start, and no other reservation, from this
 // process or another, can record a send until it ends.
 func (dialect) LockKeys(context.Context, sqlstore.Execer, []string) error { return nil }
+
+// WritesInWith: SQLite's WITH clause reads only.
+func (dialect) WritesInWith() bool { return false }

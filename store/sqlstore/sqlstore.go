@@ -45,6 +45,10 @@ type Dialect interface {
 	// called in a unit's transaction (e) before the count, it holds until the unit ends whatever lock keeps every
 	// other reservation of these keys (sorted, distinct) from recording a send meanwhile.
 	LockKeys(ctx context.Context, e Execer, keys []string) error
+	// WritesInWith reports whether a statement's WITH clause may write (PostgreSQL's
+	// data-modifying CTEs), so that one statement carries two writes: one fewer statement
+	// for the database to set up and run.
+	WritesInWith() bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -904,17 +908,25 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 
 func (w *writer) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	ctx = w.c(ctx)
-	err := w.e.Later(ctx,
-		`INSERT INTO audit (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID, e.Actor)
-	if err != nil {
+	// A successful use is also recorded on the factor's own row (a page the unit has
+	// usually just changed), where LastUsed reads it: in the same statement where the
+	// dialect lets one statement write twice.
+	const insert = `INSERT INTO audit (` + auditCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+	const use = `UPDATE factors SET last_used_at = $1 WHERE id = $6 AND last_used_at < $1`
+	q, twice := insert, false
+	if recordsUse(e) {
+		if w.s.d.WritesInWith() {
+			q = `WITH u AS (` + use + `) ` + insert
+		} else {
+			twice = true
+		}
+	}
+	args := []any{millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID, e.Actor}
+	if err := w.e.Later(ctx, q, args...); err != nil {
 		return w.s.fail("append audit", err)
 	}
-	if recordsUse(e) {
-		// The factor's last use, on its own row (a page the unit has usually just
-		// changed); LastUsed reads it there.
-		err = w.e.Later(ctx, `UPDATE factors SET last_used_at = $1 WHERE id = $2 AND last_used_at < $1`, millis(e.Time), e.FactorID)
-		if err != nil {
+	if twice {
+		if err := w.e.Later(ctx, use, args...); err != nil {
 			return w.s.fail("append audit", err)
 		}
 	}

@@ -57,7 +57,7 @@ func (e sqlExecer) Later(ctx context.Context, q string, args ...any) error {
 // in one round trip, and the writer goes on as if each had the result it expects.
 //
 // Assume queues q, a statement that fails with division by zero (SQLSTATE 22012) unless
-// it had that result (see assumeOne), and reports whether it was queued. False: the unit
+// it had that result (see assumption), and reports whether it was queued. False: the unit
 // is not speculating, and the writer runs its statement and reads the result. When an
 // assumed result did not hold, nothing of the unit commits: its runner rolls it back and
 // runs it again, without assuming anything (store.Store.Update).

@@ -281,3 +281,55 @@ func TestErrorOnAnAssumedPathRunsAgain(t *testing.T) {
 		t.Errorf("Update: %v, replay seen %v, in %d runs; want nil, the replay, in 2", err, replayed, runs)
 	}
 }
+
+// A new challenge withdraws the factor's older pending ones; the unit assumes there are
+// none, the usual case, and a push's initiate is one round trip. When there is one, the
+// careful run withdraws it and says so.
+func TestCancelPendingAssumesNone(t *testing.T) {
+	t.Parallel()
+	s, rt := speculating(t)
+	ctx := t.Context()
+	challenge := func(id string) store.Transaction {
+		return store.Transaction{ID: id, Provider: "p", Username: "alice", Capability: "push", FactorID: "f1",
+			Status: "PENDING", ExpiresAt: t0.Add(time.Hour), CreatedAt: t0, UpdatedAt: t0}
+	}
+	initiate := func(id string) (canceled, runs int) {
+		t.Helper()
+		err := s.Update(ctx, func(w store.Writer) error {
+			runs++
+			if err := w.CreateTransaction(ctx, challenge(id)); err != nil {
+				return err
+			}
+			var err error
+			canceled, err = w.CancelPending(ctx, "f1", id, "CANCELED", t0)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return canceled, runs
+	}
+	if err := s.CreateTransaction(ctx, challenge("warm")); err != nil { // prepares the statements below
+		t.Fatal(err)
+	}
+	if n, runs := initiate("t1"); n != 1 || runs != 2 {
+		t.Errorf("with an older challenge pending: %d canceled in %d runs, want 1 in 2", n, runs)
+	}
+	if tx, err := s.GetTransaction(ctx, "warm"); err != nil || tx.Status != "CANCELED" {
+		t.Errorf("the older challenge: %+v, %v; want CANCELED", tx, err)
+	}
+	// t1 is pending now: once it is answered, t3's initiate finds none.
+	if err := s.CompleteTransaction(ctx, "t1", "SUCCESS", t0); err != nil {
+		t.Fatal(err)
+	}
+	before := rt.n.Load()
+	if n, runs := initiate("t3"); n != 0 || runs != 1 {
+		t.Errorf("with none pending: %d canceled in %d runs, want 0 in 1", n, runs)
+	}
+	if n := rt.n.Load() - before; n != 1 {
+		t.Errorf("the initiate took %d round trips, want 1", n)
+	}
+	if tx, err := s.GetTransaction(ctx, "t3"); err != nil || tx.Status != "PENDING" {
+		t.Errorf("t3: %+v, %v; want PENDING", tx, err)
+	}
+}

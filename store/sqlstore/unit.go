@@ -77,6 +77,12 @@ func assumption(q, where string) string {
 	return q
 }
 
+// assumedNone is q, a data-modifying statement with a RETURNING clause, as an Assumer runs
+// it when the writer assumes it changes no row: it divides by zero if q returns one.
+func assumedNone(q string) string {
+	return "WITH r AS (" + q + ") SELECT 1/(1 - LEAST(count(*), 1)) FROM r"
+}
+
 // rowsAffected is a sql.Result of a count.
 type rowsAffected int64
 

@@ -107,6 +107,17 @@ func audited(t *testing.T, s store.Store) []string {
 	return out
 }
 
+// nothingCommitted checks that no unit changed f1's counter or wrote an audit row.
+func nothingCommitted(t *testing.T, s store.Store) {
+	t.Helper()
+	if f, err := s.GetFactor(t.Context(), "f1"); err != nil || f.Counter != -1 {
+		t.Errorf("counter %d (%v), want -1: the unit must not commit", f.Counter, err)
+	}
+	if got := audited(t, s); len(got) != 0 {
+		t.Errorf("audit %q, want none", got)
+	}
+}
+
 // A decision (the compare-and-set, its audit row and last use, the claim of its answer's
 // record) and its COMMIT go out in one round trip: issue 16's "one round trip per
 // decision". Waiting for each result, it took three.
@@ -199,12 +210,7 @@ func TestClaimOfAnotherAttemptRollsBack(t *testing.T) {
 	if claim.Record.Owner != "other" || string(claim.Record.Body) != "theirs" {
 		t.Errorf("the claim found %+v, want the other attempt's record", claim.Record)
 	}
-	if f, err := s.GetFactor(ctx, "f1"); err != nil || f.Counter != -1 {
-		t.Errorf("counter %d (%v), want -1: the unit must not commit", f.Counter, err)
-	}
-	if got := audited(t, s); len(got) != 0 {
-		t.Errorf("audit %q, want none", got)
-	}
+	nothingCommitted(t, s)
 }
 
 // A webhook ID recorded with another fingerprint is the claim's other unusual result: the
@@ -247,12 +253,7 @@ func TestPipelinedUnitIsAtomic(t *testing.T) {
 	if err == nil {
 		t.Fatal("Update committed a unit with a failed statement")
 	}
-	if f, err := s.GetFactor(ctx, "f1"); err != nil || f.Counter != -1 {
-		t.Errorf("counter %d (%v), want -1", f.Counter, err)
-	}
-	if got := audited(t, s); len(got) != 0 {
-		t.Errorf("audit %q, want none", got)
-	}
+	nothingCommitted(t, s)
 }
 
 // An error fn returns on the path an assumption took, before the assumption was sent, is

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"strings"
 	"testing"
@@ -13,11 +14,11 @@ import (
 	"github.com/emfa/emfa/store/sqlstore"
 )
 
-// A deferred unit (store.DeferSync) commits without waiting for its WAL flush, and only
-// that unit: the setting is the transaction's, so the connection goes back to the pool as
-// synchronous as it came.
-func TestDeferredUnit(t *testing.T) {
-	dsn := os.Getenv("EMFA_TEST_POSTGRES_DSN") // internal/testdb would import this package
+// testDB opens the test server's database for the unit's own tests: internal/testdb
+// would import this package.
+func testDB(t *testing.T) *sql.DB {
+	t.Helper()
+	dsn := os.Getenv("EMFA_TEST_POSTGRES_DSN")
 	if dsn == "" {
 		t.Skip("EMFA_TEST_POSTGRES_DSN is not set")
 	}
@@ -26,7 +27,15 @@ func TestDeferredUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// A deferred unit (store.DeferSync) commits without waiting for its WAL flush, and only
+// that unit: the setting is the transaction's, so the connection goes back to the pool as
+// synchronous as it came.
+func TestDeferredUnit(t *testing.T) {
+	db := testDB(t)
 	db.SetMaxOpenConns(1) // every unit on the same connection
 	setting := func(ctx context.Context) string {
 		var got string
@@ -55,18 +64,9 @@ func TestDeferredUnit(t *testing.T) {
 // A unit whose statement failed is never reported committed, even when fn goes on as if
 // nothing had happened: COMMIT in a failed transaction rolls it back without an error.
 func TestFailedStatementIgnoredDoesNotCommit(t *testing.T) {
-	dsn := os.Getenv("EMFA_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("EMFA_TEST_POSTGRES_DSN is not set")
-	}
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
+	db := testDB(t)
 	ctx := t.Context()
-	err = dialect{}.RunUnit(ctx, db, func(e sqlstore.Execer) error {
+	err := dialect{}.RunUnit(ctx, db, func(e sqlstore.Execer) error {
 		_, _ = e.Exec(ctx, "SELECT 1/0")
 		return nil
 	})

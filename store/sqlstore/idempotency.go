@@ -76,7 +76,7 @@ func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey,
 		mine.Done, mine.Status, mine.Body = true, answer.Status, answer.Body
 	}
 	// A speculating unit assumes the usual: claimed, with no other fingerprint.
-	if a, ok := w.e.(Assumer); ok && a.Assume(ctx, assumption(query, "NOT r.other"), args...) {
+	if w.assume(ctx, func() string { return assumption(query, "NOT r.other") }, args...) {
 		return store.IdempotencyClaim{Claimed: true, Record: mine}, nil
 	}
 	// A record swept between the upsert and the read is claimed on the next round (on

@@ -702,7 +702,7 @@ func (w *writer) CancelPending(ctx context.Context, factorID, keepID, status str
 		 WHERE factor_id = $1 AND id <> $2 AND status = $5`
 	args := []any{factorID, keepID, status, millis(now), pending}
 	// A speculating unit assumes the usual: no older challenge is still pending.
-	if a, ok := w.e.(Assumer); ok && a.Assume(ctx, assumedNone(q+" RETURNING 1"), args...) {
+	if w.assume(ctx, func() string { return assumedNone(q + " RETURNING 1") }, args...) {
 		return 0, nil
 	}
 	n, err := affected(w.exec(ctx, q, args...))
@@ -1057,10 +1057,18 @@ func affected(res sql.Result, err error) (int, error) {
 // returns store.ErrNotFound when it changed none. A speculating unit (Assumer) assumes it
 // changes one, and sends it with the unit's COMMIT.
 func (w *writer) changesOne(ctx context.Context, q string, args ...any) error {
-	if a, ok := w.e.(Assumer); ok && a.Assume(ctx, assumption(q+" RETURNING 1", ""), args...) {
+	if w.assume(ctx, func() string { return assumption(q+" RETURNING 1", "") }, args...) {
 		return nil
 	}
 	return changedOne(w.exec(ctx, q, args...))
+}
+
+// assume queues the statement assumed() returns when w's unit speculates (Assumer), and
+// reports whether it did: then the writer goes on as if that statement had its usual
+// result. The statement is built only for a unit that may speculate.
+func (w *writer) assume(ctx context.Context, assumed func() string, args ...any) bool {
+	a, ok := w.e.(Assumer)
+	return ok && a.Assume(ctx, assumed(), args...)
 }
 
 // changedOne turns "no row matched" into store.ErrNotFound.

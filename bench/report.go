@@ -328,15 +328,17 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 		fmt.Fprintln(w)
 	}
 
-	switch {
-	case mem.err != nil:
+	if mem.err != nil {
 		fmt.Fprintf(w, "Memory: could not hold %d idle connections: %v\n", mem.conns, mem.err)
-	case mem.conns == 0:
-		fmt.Fprintf(w, "Memory (emfa duo.yaml, VmRSS): right after the load %.1f MiB, %s later %.1f MiB; idle connections not measured (-idle-conns 0).\n",
+	} else {
+		fmt.Fprintf(w, "Memory (emfa duo.yaml, VmRSS): right after the load %.1f MiB, %s later %.1f MiB; ",
 			float64(mem.loaded)/1024, mem.quietFor, float64(mem.before)/1024)
-	default:
-		fmt.Fprintf(w, "Memory (emfa duo.yaml, VmRSS): right after the load %.1f MiB, %s later %.1f MiB; with %d keep-alive connections open, each having made one enrollments call and then idle for %s: %.1f MiB (%+.1f KiB per connection).\n",
-			float64(mem.loaded)/1024, mem.quietFor, float64(mem.before)/1024, mem.conns, mem.quietFor, float64(mem.after)/1024, float64(mem.after-mem.before)/float64(mem.conns))
+		if mem.conns == 0 {
+			fmt.Fprintln(w, "idle connections not measured (-idle-conns 0).")
+		} else {
+			fmt.Fprintf(w, "with %d keep-alive connections open, each having made one enrollments call and then idle for %s: %.1f MiB (%+.1f KiB per connection).\n",
+				mem.conns, mem.quietFor, float64(mem.after)/1024, float64(mem.after-mem.before)/float64(mem.conns))
+		}
 	}
 	var parts []string
 	for _, s := range startups {

@@ -27,9 +27,9 @@ import (
 // `emfa factors add totp --secret` does), whose answer carries the factor's id. `emfa
 // import` cannot do it: it pre-provisions only smsotp, emailotp and voicecall, never a
 // TOTP seed. One CLI process per factor took minutes on a loaded machine; a request costs
-// some 13 ms of server CPU, 10 of them the QR code PNG the answer carries and the harness
-// ignores. The provisioning server stops and its token is revoked before the measured
-// server starts, so that its start-up and memory are a fresh process's.
+// some 2 ms of server CPU, a quarter of it the QR code PNG the answer carries and the
+// harness ignores. The provisioning server stops and its token is revoked before the
+// measured server starts, so that its start-up and memory are a fresh process's.
 
 const (
 	provisionParallel = 8

@@ -3,49 +3,85 @@ package lifecycle
 import (
 	"bytes"
 	"encoding/base64"
+	"image"
 	"image/png"
 	"strings"
 	"testing"
 
-	"github.com/boombuler/barcode"
-	"github.com/boombuler/barcode/qr"
+	goqr "github.com/piglig/go-qr"
 )
 
 // The QR code an enrollment answers with is the code itself, pixel for pixel, as a small
-// black-and-white PNG.
+// black-and-white PNG that a decoder reads back to the text: a push registration URI and
+// otpauth URIs of a short and of the longest seed the engine takes (64 bytes).
 func TestQRPNG(t *testing.T) {
-	const text = "emfa://register?code=ABCD-EFGH-1234&url=https%3A%2F%2Fmfa.example.com"
-	uri, err := qrPNG(text)
+	for _, text := range []string{
+		"emfa://register?code=ABCD-EFGH-1234&url=https%3A%2F%2Fmfa.example.com",
+		"otpauth://totp/emfa:alice?algorithm=SHA1&digits=6&issuer=emfa&period=30&secret=JBSWY3DPEHPK3PXP",
+		"otpauth://totp/Example%20Corp:alice%40example.com?algorithm=SHA512&digits=8&issuer=Example%20Corp&period=30&secret=" +
+			strings.Repeat("JBSWY3DPEHPK3PXP", 6) + "JBSWY3DP",
+	} {
+		uri, err := qrPNG(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := decodeDataURI(t, uri)
+		code, err := goqr.EncodeText(text, goqr.Medium)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := code.Size()
+		factor := 256 / n
+		off := (256 - n*factor) / 2
+		if got.Bounds() != image.Rect(0, 0, 256, 256) || factor < 3 {
+			t.Fatalf("bounds %v, %d pixels per module", got.Bounds(), factor)
+		}
+		for y := range 256 {
+			for x := range 256 {
+				mx, my := (x-off)/factor, (y-off)/factor
+				dark := x >= off && y >= off && mx < n && my < n && code.Module(mx, my)
+				if g, _, _, _ := got.At(x, y).RGBA(); (g < 0x8000) != dark {
+					t.Fatalf("%.30q: pixel (%d, %d) differs from the code's", text, x, y)
+				}
+			}
+		}
+		read, err := goqr.Decode(got)
+		if err != nil || read != text {
+			t.Errorf("decoded %q (%v), want %q", read, err, text)
+		}
+	}
+}
+
+// A TOTP enrollment's QR code is its otpauth URI as pquerna/otp writes the key.
+func TestQRDataURI(t *testing.T) {
+	const uri = "otpauth://totp/emfa:alice?secret=JBSWY3DPEHPK3PXP&issuer=emfa&period=30"
+	got, err := qrDataURI(uri)
 	if err != nil {
 		t.Fatal(err)
 	}
+	read, err := goqr.Decode(decodeDataURI(t, got))
+	if err != nil || !strings.HasPrefix(read, "otpauth://totp/emfa:alice?") || !strings.Contains(read, "secret=JBSWY3DPEHPK3PXP") {
+		t.Errorf("decoded %q (%v)", read, err)
+	}
+	if _, err := qrDataURI("not a uri\x7f"); err == nil {
+		t.Error("an unparsable URI got a QR code")
+	}
+}
+
+func decodeDataURI(t *testing.T, uri string) image.Image {
+	t.Helper()
 	data, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(uri, "data:image/png;base64,"))
 	if err != nil || !strings.HasPrefix(uri, "data:image/png;base64,") {
 		t.Fatalf("not a PNG data URI: %.40q (%v)", uri, err)
 	}
-	got, err := png.Decode(bytes.NewReader(data))
+	if len(data) > 4096 {
+		t.Errorf("%d bytes of PNG", len(data))
+	}
+	img, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, _ := qr.Encode(text, qr.M, qr.Auto)
-	want, _ := barcode.Scale(code, 256, 256)
-	if got.Bounds() != want.Bounds() {
-		t.Fatalf("bounds %v, want %v", got.Bounds(), want.Bounds())
-	}
-	dark := map[bool]int{}
-	for y := range 256 {
-		for x := range 256 {
-			g, _, _, _ := got.At(x, y).RGBA()
-			w, _, _, _ := want.At(x, y).RGBA()
-			if (g < 0x8000) != (w < 0x8000) {
-				t.Fatalf("pixel (%d, %d) differs from the code's", x, y)
-			}
-			dark[g < 0x8000]++
-		}
-	}
-	if dark[true] == 0 || dark[false] == 0 || len(data) > 4096 {
-		t.Errorf("%d dark and %d light pixels, %d bytes", dark[true], dark[false], len(data))
-	}
+	return img
 }
 
 // BenchmarkQRDataURI is the QR code of a TOTP enrollment's otpauth URI.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"image"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/boombuler/barcode/qr"
+	goqr "github.com/piglig/go-qr"
 	"github.com/spf13/cobra"
 
 	"github.com/emfa/emfa/provider/builtin"
@@ -145,7 +146,7 @@ func TestFactorsAddPrintsURIsUnescaped(t *testing.T) {
 }
 
 // --qr draws the URI as a QR code on stderr (stdout stays one JSON object); its modules
-// are the barcode library's, with a quiet zone.
+// are the QR library's, with a quiet zone, and a decoder reads the URI back from them.
 func TestFactorsAddQR(t *testing.T) {
 	cfg := writeConfig(t, "")
 	mustEmfa(t, "users", "add", "alice", "--config", cfg)
@@ -172,14 +173,14 @@ func TestFactorsAddQR(t *testing.T) {
 }
 
 // assertQRMatches reads the half-block drawing back into modules (a printed block is a
-// light module) and compares them with the barcode library's matrix.
+// light module), compares them with the QR library's matrix, and decodes them.
 func assertQRMatches(t *testing.T, drawn, text string) {
 	t.Helper()
-	code, err := qr.Encode(text, qr.M, qr.Auto)
+	code, err := goqr.EncodeText(text, goqr.Medium)
 	if err != nil {
 		t.Fatal(err)
 	}
-	size := code.Bounds().Dx()
+	size := code.Size()
 	side := size + 2*quietZone
 	lines := strings.Split(strings.TrimSuffix(drawn, "\n"), "\n")
 	if len(lines) != (side+1)/2 {
@@ -201,13 +202,24 @@ func assertQRMatches(t *testing.T, drawn, text string) {
 		for x := range side {
 			want := true // the quiet zone
 			if mx, my := x-quietZone, y-quietZone; mx >= 0 && my >= 0 && mx < size && my < size {
-				r, _, _, _ := code.At(mx, my).RGBA()
-				want = r >= 0x8000
+				want = !code.Module(mx, my)
 			}
 			if light[y][x] != want {
 				t.Fatalf("module (%d,%d): light %v, want %v", x, y, light[y][x], want)
 			}
 		}
+	}
+	// As a phone would see it: four pixels a module, dark on light.
+	img := image.NewGray(image.Rect(0, 0, 4*side, 4*side))
+	for y := range img.Rect.Dy() {
+		for x := range img.Rect.Dx() {
+			if light[y/4][x/4] {
+				img.Pix[y*img.Stride+x] = 0xff
+			}
+		}
+	}
+	if read, err := goqr.Decode(img); err != nil || read != text {
+		t.Errorf("the drawing decodes to %q (%v), want %q", read, err, text)
 	}
 }
 

@@ -3,7 +3,7 @@ package main
 import (
 	"strings"
 
-	"github.com/boombuler/barcode/qr"
+	goqr "github.com/piglig/go-qr"
 )
 
 // quietZone is the light border a scanner needs around a QR code, in modules (the
@@ -15,18 +15,14 @@ const quietZone = 4
 // qrencode's UTF-8 output does: a dark terminal's light text then shows the code the
 // right way round, quiet zone included.
 func terminalQR(text string) (string, error) {
-	code, err := qr.Encode(text, qr.M, qr.Auto) // what pquerna/otp's key images use
+	code, err := goqr.EncodeText(text, goqr.Medium) // as the admin API's PNG (lifecycle)
 	if err != nil {
 		return "", err
 	}
-	size := code.Bounds().Dx()
+	size := code.Size()
 	light := func(x, y int) bool {
 		x, y = x-quietZone, y-quietZone
-		if x < 0 || y < 0 || x >= size || y >= size {
-			return true
-		}
-		r, _, _, _ := code.At(x, y).RGBA()
-		return r >= 0x8000
+		return x < 0 || y < 0 || x >= size || y >= size || !code.Module(x, y)
 	}
 	var b strings.Builder
 	side := size + 2*quietZone

@@ -55,22 +55,27 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		case c.Path() == "/healthz" || c.Path() == "/readyz" || c.Path() == "/metrics": // probes and scrapes come every few seconds
 			level = slog.LevelDebug
 		}
-		attrs := []any{
-			"method", c.Request().Method, "path", loggedPath(c), "status", status,
-			"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
-			"bytes", c.Response().Size, "remote", c.RealIP(),
-			"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+		ctx := c.Request().Context()
+		if !s.log.Enabled(ctx, level) {
+			return nil
 		}
+		// Attrs rather than key-value pairs: no value boxed into an interface.
+		attrs := make([]slog.Attr, 0, 10)
+		attrs = append(attrs,
+			slog.String("method", c.Request().Method), slog.String("path", loggedPath(c)), slog.Int("status", status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Int64("bytes", c.Response().Size), slog.String("remote", c.RealIP()),
+			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))
 		if p, ok := c.Get(ctxProvider).(string); ok {
-			attrs = append(attrs, "provider", p)
+			attrs = append(attrs, slog.String("provider", p))
 		}
 		if id, ok := c.Get(ctxWebhookID).(string); ok {
-			attrs = append(attrs, "webhook_id", id)
+			attrs = append(attrs, slog.String("webhook_id", id))
 		}
 		if retry, _ := c.Get(ctxRetry).(bool); retry {
-			attrs = append(attrs, "retry", true)
+			attrs = append(attrs, slog.Bool("retry", true))
 		}
-		s.log.Log(c.Request().Context(), level, "request", attrs...)
+		s.log.LogAttrs(ctx, level, "request", attrs...)
 		return nil
 	}
 }

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -332,5 +333,55 @@ func TestCancelPendingAssumesNone(t *testing.T) {
 	}
 	if tx, err := s.GetTransaction(ctx, "t3"); err != nil || tx.Status != "PENDING" {
 		t.Errorf("t3: %+v, %v; want PENDING", tx, err)
+	}
+}
+
+// A batch of new users (an import's) goes out whole with its COMMIT: one round trip
+// however many users, where change by change it took some seven each. A batch with a name
+// that exists rolls back and is applied change by change, which says which one failed.
+func TestNewUsersInOneRoundTrip(t *testing.T) {
+	s, rt := speculating(t)
+	ctx := t.Context()
+	batch := func(from, n int) []store.UserChange {
+		var cs []store.UserChange
+		for i := from; i < from+n; i++ {
+			u := store.User{ID: fmt.Sprint("n", i), Name: fmt.Sprint("new-", i), CreatedAt: t0}
+			cs = append(cs, store.UserChange{Name: u.Name, Create: &u, Now: t0,
+				Profile: &store.Profile{Email: u.Name + "@example.com", Groups: []string{"staff"}},
+				Audit:   []store.AuditEvent{{Time: t0, Username: u.Name, Resource: "admin.import", Outcome: "SUCCESS"}}})
+		}
+		return cs
+	}
+	for _, err := range s.ApplyUserChanges(ctx, batch(0, 2)) { // prepares the statements
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rt.n.Store(0)
+	for _, err := range s.ApplyUserChanges(ctx, batch(2, 50)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := rt.n.Load(); n != 1 {
+		t.Errorf("50 new users: %d round trips, want 1", n)
+	}
+	recs, err := s.ListUserRecords(ctx, store.UserQuery{Group: "staff", Limit: 1000})
+	if err != nil || len(recs) != 52 {
+		t.Fatalf("%d users in the group (%v), want 52", len(recs), err)
+	}
+
+	rt.n.Store(0)
+	errs := s.ApplyUserChanges(ctx, append(batch(52, 3), batch(10, 1)...))
+	for i, err := range errs {
+		if want := i == 3; errors.Is(err, store.ErrExists) != want {
+			t.Errorf("change %d: %v", i, err)
+		}
+	}
+	if n := rt.n.Load(); n < 10 {
+		t.Errorf("a batch with a name that exists: %d round trips; it was not applied change by change", n)
+	}
+	if _, err := s.GetUser(ctx, "new-54"); err != nil {
+		t.Errorf("the batch's other users: %v", err)
 	}
 }

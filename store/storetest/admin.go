@@ -97,6 +97,26 @@ func testApplyUserChanges(t *testing.T, s store.Store) {
 		}
 	}
 
+	// A batch of new users alone (PostgreSQL sends it whole, then change by change when a
+	// change fails): a name that exists, or that the batch takes twice, fails alone.
+	batch := []store.UserChange{create("u5", &store.Profile{Groups: []string{"g5"}}), create("u3", nil), create("u6", nil), create("u6", nil)}
+	batch[3].Create = &store.User{ID: "u7", Name: "name-u6", CreatedAt: at(0)}
+	batch[2].Audit = []store.AuditEvent{{Time: at(0), Username: "name-u6", Resource: "users.create", Outcome: "SUCCESS", Actor: "batch"}}
+	errs = apply(t, s, batch...)
+	wantErr(t, "new user", errs[0], nil)
+	wantErr(t, "existing name", errs[1], store.ErrExists)
+	wantErr(t, "new user", errs[2], nil)
+	wantErr(t, "name taken twice", errs[3], store.ErrExists)
+	if got, err := s.GetUserRecord(ctx, "name-u5"); err != nil || len(got.Profile.Groups) != 1 {
+		t.Errorf("GetUserRecord(name-u5) = %+v, %v", got, err)
+	}
+	if u, err := s.GetUser(ctx, "name-u6"); err != nil || u.ID != "u6" {
+		t.Errorf("GetUser(name-u6) = %+v, %v; want the first u6", u, err)
+	}
+	if ev, _ := s.QueryAudit(ctx, store.AuditQuery{Username: "name-u6"}); len(ev) != 1 || ev[0].Actor != "batch" {
+		t.Errorf("audit of the batch: %+v, want its one event", ev)
+	}
+
 	// Delete takes the factors, profile and groups along.
 	mustApply(t, s, store.UserChange{Name: "name-u1", Delete: true, Now: at(0)})
 	_, err = s.GetFactor(ctx, "f1")

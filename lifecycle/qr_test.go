@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/boombuler/barcode"
+	"github.com/boombuler/barcode/qr"
 	goqr "github.com/piglig/go-qr"
 )
 
@@ -48,6 +50,28 @@ func TestQRPNG(t *testing.T) {
 		read, err := goqr.Decode(got)
 		if err != nil || read != text {
 			t.Errorf("decoded %q (%v), want %q", read, err, text)
+		}
+	}
+}
+
+// The decoder the tests read codes back with is not go-qr agreeing with itself: it reads
+// the codes of boombuler/barcode, an encoder it shares no code with (pquerna/otp's), for
+// the same texts.
+func TestQRDecoderReadsAnotherEncoder(t *testing.T) {
+	for _, text := range []string{
+		"emfa://register?code=ABCD-EFGH-1234&url=https%3A%2F%2Fmfa.example.com",
+		"otpauth://totp/emfa:alice?algorithm=SHA1&digits=6&issuer=emfa&period=30&secret=JBSWY3DPEHPK3PXP",
+	} {
+		code, err := qr.Encode(text, qr.M, qr.Auto)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := barcode.Scale(code, 8*code.Bounds().Dx(), 8*code.Bounds().Dy())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if read, err := goqr.Decode(img); err != nil || read != text {
+			t.Errorf("boombuler's code decodes to %q (%v), want %q", read, err, text)
 		}
 	}
 }

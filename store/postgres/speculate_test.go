@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -337,9 +338,11 @@ func TestCancelPendingAssumesNone(t *testing.T) {
 }
 
 // A batch of new users (an import's) goes out whole with its COMMIT: one round trip
-// however many users, where change by change it took some seven each. A batch with a name
-// that exists rolls back and is applied change by change, which says which one failed.
-func TestNewUsersInOneRoundTrip(t *testing.T) {
+// however many users, where change by change it took some seven each; a batch of changes
+// to existing users, two (their ids, then the unit). A batch with a name that exists, or
+// with one that does not, rolls back and is applied change by change, which says which
+// one failed.
+func TestUserBatchesInOneRoundTrip(t *testing.T) {
 	s, rt := speculating(t)
 	ctx := t.Context()
 	batch := func(from, n int) []store.UserChange {
@@ -383,5 +386,108 @@ func TestNewUsersInOneRoundTrip(t *testing.T) {
 	}
 	if _, err := s.GetUser(ctx, "new-54"); err != nil {
 		t.Errorf("the batch's other users: %v", err)
+	}
+
+	// Changes to existing users: each is assumed still there, under its name.
+	updates := func(names ...string) []store.UserChange {
+		var cs []store.UserChange
+		yes := true
+		for _, name := range names {
+			cs = append(cs, store.UserChange{Name: name, Now: t0.Add(time.Hour), Disabled: &yes,
+				Profile: &store.Profile{DisplayName: "Changed " + name, Groups: []string{"moved"}},
+				Audit:   []store.AuditEvent{{Time: t0, Username: name, Resource: "admin.import", Outcome: "SUCCESS"}}})
+		}
+		return cs
+	}
+	var names []string
+	for i := range 50 {
+		names = append(names, fmt.Sprint("new-", i))
+	}
+	rt.n.Store(0)
+	for _, err := range s.ApplyUserChanges(ctx, updates(names...)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := rt.n.Load(); n != 2 {
+		t.Errorf("50 changed users: %d round trips, want 2", n)
+	}
+	rec, err := s.GetUserRecord(ctx, "new-7")
+	if err != nil || !rec.Disabled || rec.Profile.DisplayName != "Changed new-7" || len(rec.Profile.Groups) != 1 || rec.Profile.Groups[0] != "moved" {
+		t.Errorf("a changed user: %+v, %v", rec, err)
+	}
+	errs = s.ApplyUserChanges(ctx, updates("new-1", "nobody", "new-2"))
+	for i, err := range errs {
+		if want := i == 1; errors.Is(err, store.ErrNotFound) != want {
+			t.Errorf("change %d: %v", i, err)
+		}
+	}
+}
+
+// lookupHook runs then, once, when the store's read of its users' ids has ended.
+type lookupHook struct {
+	roundTrips
+	lookup bool
+	then   func()
+}
+
+func (h *lookupHook) TraceQueryStart(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	h.lookup = strings.HasPrefix(d.SQL, "SELECT name, id FROM users WHERE name IN")
+	return h.roundTrips.TraceQueryStart(ctx, c, d)
+}
+
+func (h *lookupHook) TraceQueryEnd(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryEndData) {
+	if h.lookup && h.then != nil {
+		then := h.then
+		h.then = nil
+		then()
+	}
+}
+
+// A user deleted between the read of the batch's ids and its unit: the unit fails (its
+// assumption that the user is still there, and its profile's reference to the user, each
+// catch it), nothing of the batch commits, and the change-by-change path applies the
+// others and reports that one not found.
+func TestUserBatchWithAUserGone(t *testing.T) {
+	sv := testdb.Connect(t)
+	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	hook := &lookupHook{}
+	s, err := postgres.Open(t.Context(), dsn, postgres.MaxConns(1), postgres.Traced(hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	other, err := postgres.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	ctx := t.Context()
+	var batch []store.UserChange
+	for _, name := range []string{"ann", "bea", "cid"} {
+		u := store.User{ID: "id-" + name, Name: name, CreatedAt: t0}
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, store.UserChange{Name: name, Now: t0, Profile: &store.Profile{DisplayName: "Changed"}})
+	}
+	hook.then = func() {
+		if err := other.ApplyUserChanges(ctx, []store.UserChange{{Name: "bea", Delete: true, Now: t0}})[0]; err != nil {
+			t.Error(err)
+		}
+	}
+	errs := s.ApplyUserChanges(ctx, batch)
+	if hook.then != nil {
+		t.Fatal("the batch did not read its users' ids")
+	}
+	for i, err := range errs {
+		if want := i == 1; errors.Is(err, store.ErrNotFound) != want {
+			t.Errorf("change %d: %v", i, err)
+		}
+	}
+	for _, name := range []string{"ann", "cid"} {
+		if rec, err := s.GetUserRecord(ctx, name); err != nil || rec.Profile.DisplayName != "Changed" {
+			t.Errorf("%s: %+v, %v", name, rec, err)
+		}
 	}
 }

@@ -32,7 +32,7 @@ const inChunk = 500
 
 func (s *Store) ApplyUserChanges(ctx context.Context, changes []store.UserChange) []error {
 	errs := make([]error, len(changes))
-	if len(changes) == 0 || s.createPipelined(ctx, changes) {
+	if len(changes) == 0 || s.applyPipelined(ctx, changes) {
 		return errs
 	}
 	// One transaction for the batch (one commit, so one fsync, for a whole chunk of an
@@ -69,32 +69,76 @@ func (s *Store) ApplyUserChanges(ctx context.Context, changes []store.UserChange
 	return errs
 }
 
-// createPipelined applies a batch of new users (an import's, a directory sync's) as one
-// unit on a dialect that runs units pipelined (PostgreSQL): every statement goes out with
-// the COMMIT, one round trip for the batch. Change by change, each savepoint and
-// statement is a round trip of its own, some seven a user: 10,000 new users took 10 s.
-// It reports whether it applied them. Any failure (a name that exists, a fault) rolls all
-// of it back, and the change-by-change path applies them and says which failed. (A COMMIT
-// whose answer is lost with the connection is a failure too: the second path then finds
-// every name taken, as a retry of the whole call would.)
-func (s *Store) createPipelined(ctx context.Context, changes []store.UserChange) bool {
+// applyPipelined applies a batch of user changes (an import's, the admin API's, SCIM's)
+// as one unit on a dialect that runs units pipelined (PostgreSQL): every statement goes
+// out with the COMMIT, one round trip for the batch after one read of the existing users'
+// ids. Change by change, each savepoint and statement is a round trip of its own, some
+// seven a user: an import of 10,000 new users took 8-10 s, one changing 10,000 users 9 s.
+// An existing user is assumed to be there still, under its name (sqlstore.Assumer), and
+// is locked until the commit. A change that reads a result (of its factors' updates and
+// deletions: changed one row?) is not pipelined.
+//
+// It reports whether it applied them. Any failure (a name that exists or that is gone, a
+// fault) rolls all of it back, and the change-by-change path applies them and says which
+// failed. (A COMMIT whose answer is lost with the connection is a failure too: the second
+// path then finds every new name taken, as a retry of the whole call would.)
+func (s *Store) applyPipelined(ctx context.Context, changes []store.UserChange) bool {
 	r, ok := s.d.(UnitRunner)
 	if !ok || s.g != nil {
 		return false
 	}
+	var existing []string
 	for _, c := range changes {
-		if c.Create == nil || c.Delete || len(c.UpdateFactors)+len(c.StateChanges)+len(c.DeleteFactors) > 0 {
+		if len(c.UpdateFactors)+len(c.StateChanges)+len(c.DeleteFactors) > 0 {
 			return false
 		}
+		if c.Create == nil {
+			existing = append(existing, c.Name)
+		}
+	}
+	ids, err := s.userIDs(ctx, existing)
+	if err != nil || len(ids) != len(existing) {
+		return false // a user not found, or changed twice: change by change
 	}
 	return r.RunUnit(ctx, s.w, func(e Execer) error {
+		a, ok := e.(Assumer)
+		if !ok {
+			return errNotPipelined
+		}
 		for _, c := range changes {
-			if err := s.writeChange(ctx, later{e}, c.Create.ID, c); err != nil {
+			id := ids[c.Name]
+			if c.Create != nil {
+				id = c.Create.ID
+			} else if !a.Assume(ctx, assumption(`SELECT id FROM users WHERE id = $1 AND name = $2 FOR SHARE`, ""), id, c.Name) {
+				return errNotPipelined // the runner's careful run: the change-by-change path instead
+			}
+			if err := s.writeChange(ctx, later{e}, id, c); err != nil {
 				return err
 			}
 		}
 		return nil
 	}) == nil
+}
+
+// errNotPipelined: the batch goes change by change.
+var errNotPipelined = errors.New("not pipelined")
+
+// userIDs maps names to the ids of the users that have them.
+func (s *Store) userIDs(ctx context.Context, names []string) (map[string]string, error) {
+	ids := make(map[string]string, len(names))
+	type user struct{ name, id string }
+	err := inChunks(names, func(chunk []string) error {
+		in, args := inList(chunk, 0)
+		us, err := query(ctx, s.r, func(sc scanner) (user, error) {
+			var u user
+			return u, sc.Scan(&u.name, &u.id)
+		}, `SELECT name, id FROM users WHERE name IN (`+in+`)`, args...)
+		for _, u := range us {
+			ids[u.name] = u.id
+		}
+		return err
+	})
+	return ids, err
 }
 
 // later is an Execer's Later as an execContext: each statement is queued to go out with

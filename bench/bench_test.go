@@ -193,7 +193,7 @@ func TestHarnessSmoke(t *testing.T) {
 	}
 	t.Log(out.String())
 	for _, want := range []string{"| enrollments · emfa (duo.yaml) |", "| initiate push · bare Go mediator |",
-		"| TOTP validate · emfa SQLite", "| TOTP validate · emfa SQLite · paced 5/s", "| enrollments (DUO preauth) |", "Start-up",
+		"| TOTP validate · emfa SQLite", "| TOTP validate · emfa SQLite · paced 5/s", "| enrollments (DUO preauth) |", "Start-up", "Provisioning 400 TOTP factors through the admin API",
 		"Where the machine's CPU went", "| scenario | server | load generator | DUO stub |"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q", want)
@@ -231,7 +231,7 @@ func TestReportAsksToKeepLogs(t *testing.T) {
 	results := map[*scenario][]measurement{s: {{requests: 10, errors: 1, elapsed: time.Second}}}
 	for _, keep := range []bool{false, true} {
 		var out bytes.Buffer
-		report(options{out: &out, rounds: 1, keep: keep}, machine{}, []*scenario{s}, results, nil, memReport{}, nil)
+		report(options{out: &out, rounds: 1, keep: keep}, machine{}, []*scenario{s}, results, nil, memReport{}, nil, nil)
 		if asks := strings.Contains(out.String(), "Run again with -keep"); asks == keep {
 			t.Errorf("keep %v: the report asks for -keep: %v\n%s", keep, asks, out.String())
 		}
@@ -241,7 +241,7 @@ func TestReportAsksToKeepLogs(t *testing.T) {
 // A run without idle connections (-idle-conns 0) says so, not "NaN KiB per connection".
 func TestReportWithoutIdleConns(t *testing.T) {
 	var out bytes.Buffer
-	report(options{out: &out, rounds: 1}, machine{}, nil, nil, nil, memReport{loaded: 40 << 10, before: 38 << 10, quietFor: 3 * time.Second}, nil)
+	report(options{out: &out, rounds: 1}, machine{}, nil, nil, nil, memReport{loaded: 40 << 10, before: 38 << 10, quietFor: 3 * time.Second}, nil, nil)
 	if got := out.String(); strings.Contains(got, "NaN") || !strings.Contains(got, "idle connections not measured") {
 		t.Errorf("memory line:\n%s", got)
 	}

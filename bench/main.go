@@ -325,10 +325,11 @@ func run(ctx context.Context, o options) (err error) {
 	procs = append(procs, duo.proc)
 
 	type totpTarget struct {
-		label   string
-		server  *emfaServer
-		pool    *totpPool
-		skipped string
+		label       string
+		server      *emfaServer
+		pool        *totpPool
+		skipped     string
+		provisioned time.Duration
 	}
 	var targets []*totpTarget
 	for _, driver := range []string{"sqlite", "postgres"} {
@@ -372,7 +373,8 @@ func run(ctx context.Context, o options) (err error) {
 			}
 			return err
 		}
-		logf("provisioned in %s", time.Since(began).Round(100*time.Millisecond))
+		t.provisioned = time.Since(began)
+		logf("provisioned in %s", t.provisioned.Round(100*time.Millisecond))
 		t.pool = newTOTPPool(factors, o.period, 1)
 		t.server, err = startEmfa(ctx, bin, "emfa-totp-"+driver, config, tmp, secrets)
 		if err != nil {
@@ -530,12 +532,14 @@ func run(ctx context.Context, o options) (err error) {
 	info.sqlite = "SQLite files in " + dbDir[:strings.LastIndexByte(dbDir, '/')]
 
 	startups := []startup{{"emfa duo.yaml (SQLite)", duo.startup}}
+	var provisioned []startup
 	for _, t := range targets {
 		if t.server != nil {
 			startups = append(startups, startup{"emfa TOTP " + t.label + fmt.Sprintf(" (%d factors)", o.factors), t.server.startup})
+			provisioned = append(provisioned, startup{t.label, t.provisioned})
 		}
 	}
-	report(o, info, scenarios, results, skippedRows, mem, startups)
+	report(o, info, scenarios, results, skippedRows, mem, startups, provisioned)
 	return nil
 }
 

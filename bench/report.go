@@ -252,7 +252,7 @@ func signedDur(d time.Duration) string {
 }
 
 func report(o options, info machine, scenarios []*scenario, results map[*scenario][]measurement,
-	skipped []string, mem memReport, startups []startup) {
+	skipped []string, mem memReport, startups []startup, provisioned []startup) {
 	w := o.out
 	fmt.Fprintf(w, "\n## emfa benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(w, "Machine: %s, %d logical CPUs, Linux %s, %s. Load average (1/5/15 min) %s at the start, %s at the end.%s\n",
@@ -345,6 +345,14 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 		parts = append(parts, fmt.Sprintf("%s %s", s.what, fmtDur(s.d)))
 	}
 	fmt.Fprintf(w, "Start-up (process start to the first /healthz 200): %s.\n", strings.Join(parts, "; "))
+	if len(provisioned) > 0 {
+		parts = parts[:0]
+		for _, p := range provisioned {
+			parts = append(parts, fmt.Sprintf("%s %.1f s (%.0f factors/s)", p.what, p.d.Seconds(), float64(o.factors)/p.d.Seconds()))
+		}
+		fmt.Fprintf(w, "Provisioning %d TOTP factors through the admin API (users, then factors with their QR code; %d requests at a time): %s.\n",
+			o.factors, provisionParallel, strings.Join(parts, "; "))
+	}
 }
 
 func starvedNote(m measurement) string {

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/store"
@@ -489,5 +491,61 @@ func TestUserBatchWithAUserGone(t *testing.T) {
 		if rec, err := s.GetUserRecord(ctx, name); err != nil || rec.Profile.DisplayName != "Changed" {
 			t.Errorf("%s: %+v, %v", name, rec, err)
 		}
+	}
+}
+
+// deadlocks counts the statements PostgreSQL aborted as deadlocked.
+type deadlocks struct{ n atomic.Int64 }
+
+func (d *deadlocks) count(err error) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "40P01" {
+		d.n.Add(1)
+	}
+}
+func (d *deadlocks) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+func (d *deadlocks) TraceQueryEnd(_ context.Context, _ *pgx.Conn, e pgx.TraceQueryEndData) {
+	d.count(e.Err)
+}
+func (d *deadlocks) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+func (d *deadlocks) TraceBatchQuery(_ context.Context, _ *pgx.Conn, q pgx.TraceBatchQueryData) {
+	d.count(q.Err)
+}
+func (d *deadlocks) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// Two batches changing the same user at once queue on its row; neither deadlocks. (The
+// lock first taken FOR SHARE, then upgraded by the UPDATE, deadlocked them in most
+// rounds: PostgreSQL aborted one after its deadlock_timeout, a second's stall, and the
+// batch went change by change.)
+func TestUserBatchesOnOneUserDoNotDeadlock(t *testing.T) {
+	sv := testdb.Connect(t)
+	d := &deadlocks{}
+	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, sv.NewSchema(t)), postgres.MaxConns(4), postgres.Traced(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	for range 30 {
+		var wg sync.WaitGroup
+		for _, disabled := range []bool{true, false} {
+			wg.Go(func() {
+				c := store.UserChange{Name: "alice", Now: t0, Disabled: &disabled, Profile: &store.Profile{DisplayName: fmt.Sprint(disabled)}}
+				if err := s.ApplyUserChanges(ctx, []store.UserChange{c})[0]; err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if n := d.n.Load(); n > 0 {
+		t.Errorf("%d statements aborted as deadlocked", n)
 	}
 }

@@ -109,7 +109,11 @@ func (s *Store) applyPipelined(ctx context.Context, changes []store.UserChange) 
 			id := ids[c.Name]
 			if c.Create != nil {
 				id = c.Create.ID
-			} else if !a.Assume(ctx, assumption(`SELECT id FROM users WHERE id = $1 AND name = $2 FOR SHARE`, ""), id, c.Name) {
+			} else if !a.Assume(ctx, assumption(
+				// The lock an UPDATE of the row takes: another batch changing the same
+				// user waits here. Locked FOR SHARE, both went on to the UPDATE and
+				// deadlocked, a second's stall (TestUserBatchesOnOneUserDoNotDeadlock).
+				`SELECT id FROM users WHERE id = $1 AND name = $2 FOR NO KEY UPDATE`, ""), id, c.Name) {
 				return errNotPipelined // the runner's careful run: the change-by-change path instead
 			}
 			if err := s.writeChange(ctx, later{e}, id, c); err != nil {

@@ -341,9 +341,9 @@ func TestCancelPendingAssumesNone(t *testing.T) {
 
 // A batch of new users (an import's) goes out whole with its COMMIT: one round trip
 // however many users, where change by change it took some seven each; a batch of changes
-// to existing users, two (their ids, then the unit). A batch with a name that exists, or
-// with one that does not, rolls back and is applied change by change, which says which
-// one failed.
+// to existing users or their factors, two (their ids, then the unit). A batch with a name
+// that exists, with one that does not, or with another user's factor, rolls back and is
+// applied change by change, which says which one failed.
 func TestUserBatchesInOneRoundTrip(t *testing.T) {
 	s, rt := speculating(t)
 	ctx := t.Context()
@@ -423,6 +423,43 @@ func TestUserBatchesInOneRoundTrip(t *testing.T) {
 		if want := i == 1; errors.Is(err, store.ErrNotFound) != want {
 			t.Errorf("change %d: %v", i, err)
 		}
+	}
+
+	// A user's factors updated, disabled and deleted: each assumed the user's.
+	for _, id := range []string{"fa", "fb", "fc"} {
+		err := s.CreateFactor(ctx, store.Factor{ID: id, UserID: "n3", Type: "totp", State: store.FactorActive,
+			Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: t0, UpdatedAt: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	factors := store.UserChange{Name: "new-3", Now: t0.Add(2 * time.Hour),
+		UpdateFactors: []store.FactorUpdate{{ID: "fa", Label: "renamed"}},
+		StateChanges:  []store.FactorStateChange{{ID: "fb", State: store.FactorDisabled}},
+		DeleteFactors: []string{"fc"}}
+	rt.n.Store(0)
+	if err := s.ApplyUserChanges(ctx, []store.UserChange{factors})[0]; err != nil {
+		t.Fatal(err)
+	}
+	if n := rt.n.Load(); n != 2 {
+		t.Errorf("a user's factors changed: %d round trips, want 2", n)
+	}
+	fa, _ := s.GetFactor(ctx, "fa")
+	fb, _ := s.GetFactor(ctx, "fb")
+	_, err = s.GetFactor(ctx, "fc")
+	if fa.Label != "renamed" || fb.State != store.FactorDisabled || !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after the factors' change: %q, %s, %v", fa.Label, fb.State, err)
+	}
+	// Another user's factor is not this one's: that change alone is refused.
+	errs = s.ApplyUserChanges(ctx, []store.UserChange{
+		{Name: "new-4", Now: t0, Profile: &store.Profile{DisplayName: "Four"}},
+		{Name: "new-5", Now: t0, StateChanges: []store.FactorStateChange{{ID: "fa", State: store.FactorDisabled}}},
+	})
+	if errs[0] != nil || !errors.Is(errs[1], store.ErrNotFound) {
+		t.Errorf("another user's factor: %v, %v", errs[0], errs[1])
+	}
+	if fa, _ := s.GetFactor(ctx, "fa"); fa.State != store.FactorActive {
+		t.Errorf("another user's change disabled factor fa")
 	}
 }
 

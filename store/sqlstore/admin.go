@@ -75,8 +75,7 @@ func (s *Store) ApplyUserChanges(ctx context.Context, changes []store.UserChange
 // ids. Change by change, each savepoint and statement is a round trip of its own, some
 // seven a user: an import of 10,000 new users took 8-10 s, one changing 10,000 users 9 s.
 // An existing user is assumed to be there still, under its name (sqlstore.Assumer), and
-// is locked until the commit. A change that reads a result (of its factors' updates and
-// deletions: changed one row?) is not pipelined.
+// is locked until the commit; a factor it updates or deletes, to be the user's (execOne).
 //
 // It reports whether it applied them. Any failure (a name that exists or that is gone, a
 // fault) rolls all of it back, and the change-by-change path applies them and says which
@@ -89,9 +88,6 @@ func (s *Store) applyPipelined(ctx context.Context, changes []store.UserChange) 
 	}
 	var existing []string
 	for _, c := range changes {
-		if len(c.UpdateFactors)+len(c.StateChanges)+len(c.DeleteFactors) > 0 {
-			return false
-		}
 		if c.Create == nil {
 			existing = append(existing, c.Name)
 		}
@@ -116,7 +112,7 @@ func (s *Store) applyPipelined(ctx context.Context, changes []store.UserChange) 
 				`SELECT id FROM users WHERE id = $1 AND name = $2 FOR NO KEY UPDATE`, ""), id, c.Name) {
 				return errNotPipelined // the runner's careful run: the change-by-change path instead
 			}
-			if err := s.writeChange(ctx, later{e}, id, c); err != nil {
+			if err := s.writeChange(ctx, later{e, a}, id, c); err != nil {
 				return err
 			}
 		}
@@ -147,8 +143,25 @@ func (s *Store) userIDs(ctx context.Context, names []string) (map[string]string,
 
 // later is an Execer's Later as an execContext: each statement is queued to go out with
 // the next, and its result is not known. Only for statements whose result is not read: a
-// RowsAffected fails.
-type later struct{ e Execer }
+// RowsAffected fails. One that must change a row goes through execOne, which assumes it
+// does with a.
+type later struct {
+	e Execer
+	a Assumer
+}
+
+// execOne runs q, an UPDATE or DELETE that must change one row: store.ErrNotFound if it
+// changes none. In a pipelined batch (later), q is assumed to change one and fails the
+// unit if it does not; the batch then goes change by change, which reports it.
+func execOne(ctx context.Context, tx execContext, q string, args ...any) error {
+	if l, ok := tx.(later); ok {
+		if l.a.Assume(ctx, assumption(q+" RETURNING 1", ""), args...) {
+			return nil
+		}
+		return errNotPipelined // the runner's careful run
+	}
+	return changedOne(tx.ExecContext(ctx, q, args...))
+}
 
 func (l later) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return unknownResult{}, l.e.Later(ctx, q, args...)
@@ -207,22 +220,19 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE factors SET label = $3, params = $4, updated_at = $5 WHERE id = $1 AND user_id = $2`,
-			u.ID, userID, u.Label, p, millis(c.Now))
-		if err := changedOne(res, err); err != nil {
+		if err := execOne(ctx, tx, `UPDATE factors SET label = $3, params = $4, updated_at = $5 WHERE id = $1 AND user_id = $2`,
+			u.ID, userID, u.Label, p, millis(c.Now)); err != nil {
 			return fmt.Errorf("factor %s: %w", u.ID, err)
 		}
 	}
 	for _, sc := range c.StateChanges {
-		res, err := tx.ExecContext(ctx, `UPDATE factors SET state = $3, updated_at = $4 WHERE id = $1 AND user_id = $2`,
-			sc.ID, userID, string(sc.State), millis(c.Now))
-		if err := changedOne(res, err); err != nil {
+		if err := execOne(ctx, tx, `UPDATE factors SET state = $3, updated_at = $4 WHERE id = $1 AND user_id = $2`,
+			sc.ID, userID, string(sc.State), millis(c.Now)); err != nil {
 			return fmt.Errorf("factor %s: %w", sc.ID, err)
 		}
 	}
 	for _, id := range c.DeleteFactors {
-		res, err := tx.ExecContext(ctx, `DELETE FROM factors WHERE id = $1 AND user_id = $2`, id, userID)
-		if err := changedOne(res, err); err != nil {
+		if err := execOne(ctx, tx, `DELETE FROM factors WHERE id = $1 AND user_id = $2`, id, userID); err != nil {
 			return fmt.Errorf("factor %s: %w", id, err)
 		}
 	}

@@ -203,10 +203,10 @@ func (dialect) ByteOrder(col string) string { return col + ` COLLATE "C"` }
 // under READ COMMITTED, sees every send committed by an earlier holder. The function scan
 // takes the keys in array order, which is sorted, so two reservations sharing keys cannot
 // deadlock.
-// WritesInWith: a data-modifying CTE (an audit row carries the factor's last use with it).
-func (dialect) WritesInWith() bool { return true }
-
 func (dialect) LockKeys(ctx context.Context, e sqlstore.Execer, keys []string) error {
 	_, err := e.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k`, keys)
 	return err
 }
+
+// WritesInWith: a data-modifying CTE (an audit row carries the factor's last use with it).
+func (dialect) WritesInWith() bool { return true }

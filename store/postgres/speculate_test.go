@@ -532,7 +532,10 @@ func TestUserBatchWithAUserGone(t *testing.T) {
 }
 
 // deadlocks counts the statements PostgreSQL aborted as deadlocked.
-type deadlocks struct{ n atomic.Int64 }
+type deadlocks struct {
+	roundTrips
+	n atomic.Int64
+}
 
 func (d *deadlocks) count(err error) {
 	var pe *pgconn.PgError
@@ -540,19 +543,12 @@ func (d *deadlocks) count(err error) {
 		d.n.Add(1)
 	}
 }
-func (d *deadlocks) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	return ctx
-}
 func (d *deadlocks) TraceQueryEnd(_ context.Context, _ *pgx.Conn, e pgx.TraceQueryEndData) {
 	d.count(e.Err)
-}
-func (d *deadlocks) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	return ctx
 }
 func (d *deadlocks) TraceBatchQuery(_ context.Context, _ *pgx.Conn, q pgx.TraceBatchQueryData) {
 	d.count(q.Err)
 }
-func (d *deadlocks) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // Two batches changing the same user at once queue on its row; neither deadlocks. (The
 // lock first taken FOR SHARE, then upgraded by the UPDATE, deadlocked them in most

@@ -97,22 +97,20 @@ func (s *Store) applyPipelined(ctx context.Context, changes []store.UserChange) 
 		return false // a user not found, or changed twice: change by change
 	}
 	return r.RunUnit(ctx, s.w, func(e Execer) error {
-		a, ok := e.(Assumer)
-		if !ok {
-			return errNotPipelined
-		}
+		w := &writer{s: s, e: e, unit: true}
 		for _, c := range changes {
 			id := ids[c.Name]
 			if c.Create != nil {
 				id = c.Create.ID
-			} else if !a.Assume(ctx, assumption(
+			} else if !w.assume(ctx, func() string {
 				// The lock an UPDATE of the row takes: another batch changing the same
 				// user waits here. Locked FOR SHARE, both went on to the UPDATE and
 				// deadlocked, a second's stall (TestUserBatchesOnOneUserDoNotDeadlock).
-				`SELECT id FROM users WHERE id = $1 AND name = $2 FOR NO KEY UPDATE`, ""), id, c.Name) {
+				return assumption(`SELECT id FROM users WHERE id = $1 AND name = $2 FOR NO KEY UPDATE`, "")
+			}, id, c.Name) {
 				return errNotPipelined // the runner's careful run: the change-by-change path instead
 			}
-			if err := s.writeChange(ctx, later{e, a}, id, c); err != nil {
+			if err := s.writeChange(ctx, later{w}, id, c); err != nil {
 				return err
 			}
 		}
@@ -141,30 +139,24 @@ func (s *Store) userIDs(ctx context.Context, names []string) (map[string]string,
 	return ids, err
 }
 
-// later is an Execer's Later as an execContext: each statement is queued to go out with
-// the next, and its result is not known. Only for statements whose result is not read: a
-// RowsAffected fails. One that must change a row goes through execOne, which assumes it
-// does with a.
-type later struct {
-	e Execer
-	a Assumer
+// later is a unit's writer as an execContext: each statement is sent Later, to go out
+// with the next, and its result is not known. Only for statements whose result is not
+// read: a RowsAffected fails. One that must change a row goes through execOne.
+type later struct{ w *writer }
+
+func (l later) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return unknownResult{}, l.w.e.Later(ctx, q, args...)
 }
 
 // execOne runs q, an UPDATE or DELETE that must change one row: store.ErrNotFound if it
-// changes none. In a pipelined batch (later), q is assumed to change one and fails the
-// unit if it does not; the batch then goes change by change, which reports it.
+// changes none. In a pipelined batch (later) it is the writer's changesOne: assumed to
+// change one, it fails the unit if it does not, and the batch then goes change by
+// change, which reports it.
 func execOne(ctx context.Context, tx execContext, q string, args ...any) error {
 	if l, ok := tx.(later); ok {
-		if l.a.Assume(ctx, assumption(q+" RETURNING 1", ""), args...) {
-			return nil
-		}
-		return errNotPipelined // the runner's careful run
+		return l.w.changesOne(ctx, q, args...)
 	}
 	return changedOne(tx.ExecContext(ctx, q, args...))
-}
-
-func (l later) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return unknownResult{}, l.e.Later(ctx, q, args...)
 }
 
 type unknownResult struct{}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
@@ -173,6 +174,10 @@ func (d *deps) usersCmd() *cobra.Command {
 		// The rule Verify's requests are held to: a name outside it could never sign in.
 		if why := provider.CheckUsername(name); why != "" {
 			return usageError{why}
+		}
+		// And the admin API's (spaces around a name are a paste's, never the directory's).
+		if err := lifecycle.CheckName(name); err != nil {
+			return usageError{fmt.Sprintf("username %q: %s", name, err.Msg)}
 		}
 		if err := e.store.CreateUser(ctx, store.User{ID: builtin.NewID(), Name: name, CreatedAt: e.now()}); err != nil {
 			if errors.Is(err, store.ErrExists) {

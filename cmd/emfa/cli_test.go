@@ -87,8 +87,9 @@ func TestBadInputWritesNothing(t *testing.T) {
 			t.Errorf("%q: exit %d, %q; want 1 and %q", c.args, code, errOut, c.want)
 		}
 	}
-	// A name no request could carry (a control character, over 256 bytes) is a usage error.
-	for _, name := range []string{"a\x00b", "tab\tname", strings.Repeat("n", 257)} {
+	// A name no request could carry (a control character, over 256 bytes), or one the admin
+	// API refuses (spaces around it), is a usage error.
+	for _, name := range []string{"a\x00b", "tab\tname", strings.Repeat("n", 257), "bob ", " bob"} {
 		if code, _, errOut := emfa(t, "users", "add", name, "--config", cfg); code != 2 || !strings.Contains(errOut, "username") {
 			t.Errorf("users add %q: exit %d, %q; want 2 and why", name, code, errOut)
 		}

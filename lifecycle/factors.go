@@ -18,9 +18,9 @@ import (
 	"sync"
 	"time"
 
-	goqr "github.com/piglig/go-qr"
 	"github.com/pquerna/otp"
 
+	"github.com/emfa/emfa/internal/qr"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
@@ -325,12 +325,12 @@ func qrDataURI(uri string) (string, error) {
 }
 
 // qrPNG is any text (a push registration URI) as a 256×256 PNG QR code in a data URI,
-// at error correction M or higher where the same size allows. go-qr chooses the mask
-// as ISO/IEC 18004 says, in ~0.3 ms: boombuler/barcode (pquerna/otp's Key.Image) took
-// 3.5–5 ms, most of it in its mask penalties, which every TOTP and push enrollment
-// through the admin API paid: 55 % of the server's CPU in a bulk provisioning.
+// at error correction M or higher where the same size allows, the mask chosen as
+// ISO/IEC 18004 says (internal/qr), in ~0.15 ms: boombuler/barcode (pquerna/otp's
+// Key.Image) took 3.5–5 ms, most of it in its mask penalties, which every TOTP and push
+// enrollment through the admin API paid: 55 % of the server's CPU in a bulk provisioning.
 func qrPNG(text string) (string, error) {
-	code, err := goqr.EncodeText(text, goqr.Medium)
+	code, err := qr.Encode([]byte(text), qr.M)
 	if err != nil {
 		return "", err
 	}
@@ -341,7 +341,7 @@ func qrPNG(text string) (string, error) {
 // per module, centred on white) as a 1-bit greyscale PNG in a data URI. The PNG is
 // written here: image/png asks the image for every pixel's colour index, which was 0.7 of
 // the 1.2 ms an enrollment's code took; these rows are built a module at a time.
-func pngDataURI(code *goqr.QrCode, size int) (string, error) {
+func pngDataURI(code *qr.Code, size int) (string, error) {
 	n := code.Size()
 	factor := size / n
 	if factor <= 0 {
@@ -367,7 +367,7 @@ func pngDataURI(code *goqr.QrCode, size int) (string, error) {
 		}
 		my := (y - off) / factor
 		for mx := range n {
-			if code.Module(mx, my) {
+			if code.Dark(mx, my) {
 				for x := off + mx*factor; x < off+(mx+1)*factor; x++ {
 					row[1+x/8] &^= 0x80 >> (x % 8)
 				}

@@ -13,6 +13,7 @@ import (
 	goqr "github.com/piglig/go-qr"
 	"github.com/spf13/cobra"
 
+	"github.com/emfa/emfa/internal/qr"
 	"github.com/emfa/emfa/provider/builtin"
 )
 
@@ -173,10 +174,10 @@ func TestFactorsAddQR(t *testing.T) {
 }
 
 // assertQRMatches reads the half-block drawing back into modules (a printed block is a
-// light module), compares them with the QR library's matrix, and decodes them.
+// light module), compares them with the encoder's matrix, and decodes them with go-qr.
 func assertQRMatches(t *testing.T, drawn, text string) {
 	t.Helper()
-	code, err := goqr.EncodeText(text, goqr.Medium)
+	code, err := qr.Encode([]byte(text), qr.M)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func assertQRMatches(t *testing.T, drawn, text string) {
 		for x := range side {
 			want := true // the quiet zone
 			if mx, my := x-quietZone, y-quietZone; mx >= 0 && my >= 0 && mx < size && my < size {
-				want = !code.Module(mx, my)
+				want = !code.Dark(mx, my)
 			}
 			if light[y][x] != want {
 				t.Fatalf("module (%d,%d): light %v, want %v", x, y, light[y][x], want)

@@ -3,7 +3,7 @@ package main
 import (
 	"strings"
 
-	goqr "github.com/piglig/go-qr"
+	"github.com/emfa/emfa/internal/qr"
 )
 
 // quietZone is the light border a scanner needs around a QR code, in modules (the
@@ -15,14 +15,14 @@ const quietZone = 4
 // qrencode's UTF-8 output does: a dark terminal's light text then shows the code the
 // right way round, quiet zone included.
 func terminalQR(text string) (string, error) {
-	code, err := goqr.EncodeText(text, goqr.Medium) // as the admin API's PNG (lifecycle)
+	code, err := qr.Encode([]byte(text), qr.M) // as the admin API's PNG (lifecycle)
 	if err != nil {
 		return "", err
 	}
 	size := code.Size()
 	light := func(x, y int) bool {
 		x, y = x-quietZone, y-quietZone
-		return x < 0 || y < 0 || x >= size || y >= size || !code.Module(x, y)
+		return x < 0 || y < 0 || x >= size || y >= size || !code.Dark(x, y)
 	}
 	var b strings.Builder
 	side := size + 2*quietZone

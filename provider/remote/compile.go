@@ -115,11 +115,32 @@ func compile(w *Webhook) (map[string]*resource, []string, error) {
 		}
 		out[strings.ToLower(name)] = r
 	}
-	parallel(len(jobs), func(i int) {
-		j := jobs[i]
+	// A transform that several resources share (a YAML anchor: DUO's passcode validation
+	// for validate and hotp_1) is compiled once: a compiled program is immutable, and
+	// evaluations share it.
+	type key struct {
+		dir transform.Direction
+		src string
+	}
+	var unique []*job
+	first := map[key]*job{}
+	same := map[*job]*job{}
+	for _, j := range jobs {
+		if f, ok := first[key{j.dir, j.src}]; ok {
+			same[j] = f
+			continue
+		}
+		first[key{j.dir, j.src}] = j
+		unique = append(unique, j)
+	}
+	parallel(len(unique), func(i int) {
+		j := unique[i]
 		j.prg, j.err = compileSafely(j.env, j.src)
 	})
 	for _, j := range jobs {
+		if f := same[j]; f != nil {
+			j.prg, j.err = f.prg, f.err
+		}
 		if j.err != nil {
 			errs = append(errs, &config.FieldError{
 				Path: fmt.Sprintf("resources.%s.transform.%s", j.name, j.dir),

@@ -404,6 +404,33 @@ func TestEvalTransform(t *testing.T) {
 	}
 }
 
+// A transform several resources share (a YAML anchor) is compiled once, and each
+// resource still gets it, or its error under its own name.
+func TestSharedTransformCompiledOnce(t *testing.T) {
+	shared := Transform{Outgoing: `{"body": {"passcode": body.attributes.passvalue}}`, Incoming: `{"body": {"status": "SUCCESS"}}`}
+	resources, err := Compile(&Webhook{Resources: map[string]Resource{"validate": {Transform: shared}, "hotp_1": {Transform: shared}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, h := resources["validate"], resources["hotp_1"]
+	if v.outgoing == nil || v.outgoing != h.outgoing || v.incoming != h.incoming || v.outgoing == v.incoming {
+		t.Errorf("programs: validate %p %p, hotp_1 %p %p; want the same two", v.outgoing, v.incoming, h.outgoing, h.incoming)
+	}
+	// The same source in the other direction is compiled in that direction's environment.
+	both := `{"body": {"n": 1}}`
+	resources, err = Compile(&Webhook{Resources: map[string]Resource{"a": {Transform: Transform{Outgoing: both, Incoming: both}}}})
+	if err != nil || resources["a"].outgoing == resources["a"].incoming {
+		t.Errorf("one program for both directions (%v)", err)
+	}
+	broken := Transform{Outgoing: `{"body": nosuchvar}`}
+	_, err = Compile(&Webhook{Resources: map[string]Resource{"validate": {Transform: broken}, "hotp_1": {Transform: broken}}})
+	var es config.Errors
+	if !errors.As(err, &es) || len(es) != 2 || es[0].(*config.FieldError).Path != "resources.hotp_1.transform.outgoing" ||
+		es[1].(*config.FieldError).Path != "resources.validate.transform.outgoing" {
+		t.Errorf("errors: %v, want one for each resource", err)
+	}
+}
+
 // New builds on what CheckCompiled compiled for the same webhook (start-up and reload
 // check every provider, then build it), and compiles afresh for any other.
 func TestNewUsesCheckCompiled(t *testing.T) {

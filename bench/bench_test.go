@@ -247,6 +247,25 @@ func TestReportWithoutIdleConns(t *testing.T) {
 	}
 }
 
+// The machine line says what a page fault costs here, which start-up is made of; a probe
+// that could not run (0) says nothing rather than "0s".
+func TestReportPageFault(t *testing.T) {
+	d := pageFaultCost()
+	if d <= 0 || d > 100*time.Millisecond {
+		t.Errorf("a page fault costs %v", d)
+	}
+	for _, tc := range []struct {
+		fault time.Duration
+		want  string
+	}{{10500 * time.Nanosecond, "A page fault (first touch of an anonymous page) 10.50 µs."}, {210 * time.Nanosecond, "0.21 µs."}, {0, ""}} {
+		var out bytes.Buffer
+		report(options{out: &out, rounds: 1}, machine{pageFault: tc.fault}, nil, nil, nil, memReport{}, nil, nil)
+		if got := out.String(); strings.Contains(got, "page fault") != (tc.want != "") || !strings.Contains(got, tc.want) {
+			t.Errorf("fault %v: machine line:\n%s", tc.fault, got)
+		}
+	}
+}
+
 // pace hands out due times on the schedule, whatever the pace of their takers, and stops
 // with its context.
 func TestPace(t *testing.T) {

@@ -277,6 +277,7 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	info := machineInfo()
 	info.loadStart, info.psiStart, info.started = loadAvg(), pressure(), time.Now()
+	info.pageFault = pageFaultCost()
 	info.fsync = append(info.fsync, fsyncLatency(dbDir))
 
 	logf("building emfa")

@@ -162,6 +162,24 @@ func TestDarkOutsideIsLight(t *testing.T) {
 	}
 }
 
+// FuzzEncode holds the encoder to the reference on any bytes at any level: the same
+// modules, or both refuse (too long).
+func FuzzEncode(f *testing.F) {
+	f.Add([]byte("otpauth://totp/emfa:alice?secret=JBSWY3DPEHPK3PXP&issuer=emfa"), uint8(M))
+	f.Add([]byte{}, uint8(L))
+	f.Add(make([]byte, 300), uint8(H))
+	f.Fuzz(func(t *testing.T, data []byte, level uint8) {
+		l := Level(level % 4)
+		if _, err := Encode(data, l); errors.Is(err, ErrTooLong) {
+			if _, err := goqr.EncodeBinary(data, []goqr.Ecc{goqr.Low, goqr.Medium, goqr.Quartile, goqr.High}[l]); err == nil {
+				t.Fatalf("%d bytes at level %d refused, which the reference encodes", len(data), l)
+			}
+			return
+		}
+		sameAsReference(t, data, l)
+	})
+}
+
 // BenchmarkEncode is a TOTP enrollment's otpauth URI.
 func BenchmarkEncode(b *testing.B) {
 	data := []byte("otpauth://totp/emfa:alice?algorithm=SHA1&digits=6&issuer=emfa&period=30&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")

@@ -42,7 +42,8 @@ func TestSmallLiteralsMatchCEL(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Compile: %v", err)
 			}
-			if p.untracked == nil {
+			u := p.untrackedProgram()
+			if u.prg == nil {
 				t.Fatal("no untracked program")
 			}
 			act, _, err := p.activation(vars)
@@ -50,7 +51,7 @@ func TestSmallLiteralsMatchCEL(t *testing.T) {
 				t.Fatal(err)
 			}
 			tracked, _, terr := p.prg.Eval(act)
-			small, _, serr := p.untracked.Eval(act)
+			small, _, serr := u.prg.Eval(act)
 			if fmt.Sprint(terr) != fmt.Sprint(serr) {
 				t.Fatalf("errors differ: tracked %v, untracked %v", terr, serr)
 			}
@@ -84,7 +85,7 @@ func TestSmallLiteralsUsed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, _, err := p.untracked.Eval(act)
+	res, _, err := p.untrackedProgram().prg.Eval(act)
 	if err != nil {
 		t.Fatal(err)
 	}

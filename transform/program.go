@@ -36,12 +36,14 @@ type Program struct {
 	ast      *ast.AST
 	prg      cel.Program
 	estimate cost.Estimate
-	// untracked evaluates without runtime cost tracking, which costs about a third of an
-	// evaluation: used when every input is at most untrackedUpTo long, for then the static
-	// estimate (at most the cost limit for such inputs) already bounds the cost. nil when the
-	// estimate bounds no input size.
-	untracked     cel.Program
-	untrackedUpTo uint64
+	// fast is the program without runtime cost tracking, which costs about a third of an
+	// evaluation (see untrackedPath), made on the first evaluation: finding the input size up
+	// to which it is safe takes one or two more cost estimates, 40 % of what compiling IBM's
+	// DUO webhook costs, which start-up and every reload would otherwise wait for.
+	fast      sync.Once
+	untracked untrackedPath
+	// checked is the checked AST, kept for fast.
+	checked *cel.Ast
 	// uses are the variables the transform reads: only their sizes decide whether the
 	// estimate bounds an evaluation.
 	uses map[string]bool
@@ -83,18 +85,34 @@ func Compile(env *Env, source string) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transform: compile: %w", err)
 	}
-	p := &Program{env: env, ast: native, prg: prg, estimate: est, loops: hasComprehension(root), uses: idents(root)}
-	if upTo, ok := env.boundedUpTo(checked, est); ok {
+	return &Program{env: env, ast: native, prg: prg, estimate: est, loops: hasComprehension(root), uses: idents(root), checked: checked}, nil
+}
+
+// untrackedPath is a program evaluated without runtime cost tracking, and the input size
+// up to which that is safe: the static estimate (at most the cost limit for such inputs)
+// already bounds the cost. prg is nil when the estimate bounds no input size.
+type untrackedPath struct {
+	prg  cel.Program
+	upTo uint64
+}
+
+// untrackedProgram is the program's untracked path, made on the first call.
+func (p *Program) untrackedProgram() untrackedPath {
+	p.fast.Do(func() {
+		upTo, ok := p.env.boundedUpTo(p.checked, p.estimate)
+		if !ok {
+			return
+		}
 		// The context's deadline, checked between comprehension iterations, still bounds
 		// the evaluation should the estimate ever fall short.
-		p.untracked, err = env.cel.Program(checked, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.EvalOptions(cel.OptOptimize),
+		prg, err := p.env.cel.Program(p.checked, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.EvalOptions(cel.OptOptimize),
 			cel.CustomDecoratorV2(smallLiterals))
 		if err != nil {
-			return nil, fmt.Errorf("transform: compile: %w", err)
+			return // the tracked program serves: slower, as safe
 		}
-		p.untrackedUpTo = upTo
-	}
-	return p, nil
+		p.untracked = untrackedPath{prg: prg, upTo: upTo}
+	})
+	return p.untracked
 }
 
 // idents returns the names of the identifiers e reads (variables and comprehension variables).
@@ -206,8 +224,8 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 		return Value{}, fmt.Errorf("transform: eval: %w", err)
 	}
 	prg := p.prg
-	if p.untracked != nil && size <= p.untrackedUpTo {
-		prg = p.untracked
+	if u := p.untrackedProgram(); u.prg != nil && size <= u.upTo {
+		prg = u.prg
 	}
 	var val ref.Val
 	// A context that is never done (Done is nil) has nothing for CEL to check.

@@ -471,8 +471,8 @@ func TestUntrackedOnlyWithinTheEstimate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.untracked == nil || p.untrackedUpTo != DefaultInputSizeHint {
-		t.Fatalf("untracked up to %d (program %v), want %d", p.untrackedUpTo, p.untracked != nil, DefaultInputSizeHint)
+	if u := p.untrackedProgram(); u.prg == nil || u.upTo != DefaultInputSizeHint {
+		t.Fatalf("untracked up to %d (program %v), want %d", u.upTo, u.prg != nil, DefaultInputSizeHint)
 	}
 	if _, err := p.Eval(context.Background(), Vars{"body": map[string]any{"items": intList(50)}}); err != nil {
 		t.Errorf("50 items: %v", err)
@@ -490,8 +490,39 @@ func TestUntrackedOnlyWithinTheEstimate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.untracked == nil || q.untrackedUpTo < 1<<40 {
-		t.Errorf("input-independent estimate: untracked up to %d", q.untrackedUpTo)
+	if u := q.untrackedProgram(); u.prg == nil || u.upTo < 1<<40 {
+		t.Errorf("input-independent estimate: untracked up to %d", u.upTo)
+	}
+}
+
+// Compiling leaves the untracked path's bounds (one or two more cost estimates) to the
+// first evaluation, which start-up and reloads do not wait for; concurrent first
+// evaluations make it once, and every one of them is right.
+func TestUntrackedPathMadeOnFirstEvaluation(t *testing.T) {
+	t.Parallel()
+	env, err := NewEnv(Incoming)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(env, `{"body": {"n": size(body.items)}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.untracked.prg != nil {
+		t.Fatal("the untracked path was made by Compile")
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			got, err := p.Eval(context.Background(), Vars{"body": map[string]any{"items": intList(i)}})
+			if err != nil || got["body"].(map[string]any)["n"] != int64(i) {
+				t.Errorf("%d items: %v (%v)", i, got, err)
+			}
+		})
+	}
+	wg.Wait()
+	if p.untracked.prg == nil {
+		t.Error("no untracked path after evaluating")
 	}
 }
 
@@ -500,11 +531,11 @@ func TestDUOUntrackedBounds(t *testing.T) {
 	t.Parallel()
 	d := loadDUO(t)
 	for name := range d.resources {
-		if p := d.outgoing[name]; p.untracked == nil || p.untrackedUpTo < 4096 {
-			t.Errorf("%s outgoing: untracked up to %d", name, p.untrackedUpTo)
+		if u := d.outgoing[name].untrackedProgram(); u.prg == nil || u.upTo < 4096 {
+			t.Errorf("%s outgoing: untracked up to %d", name, u.upTo)
 		}
-		if p := d.incoming[name]; p.untracked == nil || p.untrackedUpTo < 32 {
-			t.Errorf("%s incoming: untracked up to %d", name, p.untrackedUpTo)
+		if u := d.incoming[name].untrackedProgram(); u.prg == nil || u.upTo < 32 {
+			t.Errorf("%s incoming: untracked up to %d", name, u.upTo)
 		}
 	}
 }

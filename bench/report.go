@@ -199,8 +199,9 @@ type memReport struct {
 }
 
 type startup struct {
-	what string
-	d    time.Duration
+	what   string
+	d      time.Duration
+	spread [2]time.Duration // the fastest and slowest of several, when d is their median
 }
 
 func fmtDur(d time.Duration) string {
@@ -370,7 +371,11 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 	}
 	var parts []string
 	for _, s := range startups {
-		parts = append(parts, fmt.Sprintf("%s %s", s.what, fmtDur(s.d)))
+		part := fmt.Sprintf("%s %s", s.what, fmtDur(s.d))
+		if s.spread[1] > 0 {
+			part += fmt.Sprintf(" (%s–%s)", fmtDur(s.spread[0]), fmtDur(s.spread[1]))
+		}
+		parts = append(parts, part)
 	}
 	fmt.Fprintf(w, "Start-up (process start to the first /healthz 200): %s.\n", strings.Join(parts, "; "))
 	if len(provisioned) > 0 {

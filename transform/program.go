@@ -36,10 +36,11 @@ type Program struct {
 	ast      *ast.AST
 	prg      cel.Program
 	estimate cost.Estimate
-	// fast is the program without runtime cost tracking, which costs about a third of an
-	// evaluation (see untrackedPath), made on the first evaluation: finding the input size up
-	// to which it is safe takes one or two more cost estimates, 40 % of what compiling IBM's
-	// DUO webhook costs, which start-up and every reload would otherwise wait for.
+	// untracked is the program without runtime cost tracking, which costs about a third
+	// of an evaluation (see untrackedPath). fast makes it once, on the first evaluation:
+	// finding the input size up to which it is safe takes one or two more cost estimates,
+	// 40 % of what compiling IBM's DUO webhook costs, which start-up and every reload would
+	// otherwise wait for.
 	fast      sync.Once
 	untracked untrackedPath
 	// checked is the checked AST, kept for fast.

@@ -42,23 +42,34 @@ func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEnd
 // warmed-up unit finds its statements prepared), with user u1 and its TOTP factor f1.
 func speculating(t *testing.T) (store.Store, *roundTrips) {
 	t.Helper()
-	sv := testdb.Connect(t)
 	rt := &roundTrips{}
-	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, sv.NewSchema(t)), postgres.MaxConns(1), postgres.Traced(rt))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openTraced(t, "", 1, rt)
 	ctx := t.Context()
 	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: time.UnixMilli(0)}); err != nil {
 		t.Fatal(err)
 	}
-	err = s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+	err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
 		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: time.UnixMilli(0), UpdatedAt: time.UnixMilli(0)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s, rt
+}
+
+// openTraced opens a store on dsn (a new schema when "") with at most conns connections,
+// whose statements tracer sees, closed when the test ends.
+func openTraced(t *testing.T, dsn string, conns int, tracer pgx.QueryTracer) store.Store {
+	t.Helper()
+	if dsn == "" {
+		sv := testdb.Connect(t)
+		dsn = sv.SchemaDSN(t, sv.NewSchema(t))
+	}
+	s, err := postgres.Open(t.Context(), dsn, postgres.MaxConns(conns), postgres.Traced(tracer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 var t0 = time.UnixMilli(1_800_000_000_000)
@@ -491,11 +502,7 @@ func TestUserBatchWithAUserGone(t *testing.T) {
 	sv := testdb.Connect(t)
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
 	hook := &lookupHook{}
-	s, err := postgres.Open(t.Context(), dsn, postgres.MaxConns(1), postgres.Traced(hook))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openTraced(t, dsn, 1, hook)
 	other, err := postgres.Open(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -555,13 +562,8 @@ func (d *deadlocks) TraceBatchQuery(_ context.Context, _ *pgx.Conn, q pgx.TraceB
 // rounds: PostgreSQL aborted one after its deadlock_timeout, a second's stall, and the
 // batch went change by change.)
 func TestUserBatchesOnOneUserDoNotDeadlock(t *testing.T) {
-	sv := testdb.Connect(t)
 	d := &deadlocks{}
-	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, sv.NewSchema(t)), postgres.MaxConns(4), postgres.Traced(d))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openTraced(t, "", 4, d)
 	ctx := t.Context()
 	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: t0}); err != nil {
 		t.Fatal(err)

@@ -243,13 +243,13 @@ func remainder(data, gen []byte) []byte {
 // (finders, separators, timing, alignment, format and version information), which the
 // codewords and the mask leave alone.
 type symbol struct {
-	version, size int
-	dark, fixed   []byte
+	size        int
+	dark, fixed []byte
 }
 
 func newSymbol(version int) *symbol {
 	size := 4*version + 17
-	s := &symbol{version: version, size: size, dark: make([]byte, size*size), fixed: make([]byte, size*size)}
+	s := &symbol{size: size, dark: make([]byte, size*size), fixed: make([]byte, size*size)}
 	for i := range size { // timing patterns, under the finders drawn next
 		s.set(6, i, i%2 == 0)
 		s.set(i, 6, i%2 == 0)

@@ -100,6 +100,7 @@ func compile(w *Webhook) (map[string]*resource, []string, error) {
 		dst       **transform.Program
 		prg       *transform.Program
 		err       error
+		shared    *job // the job that compiles the same source, when not this one
 	}
 	var jobs []*job
 	for _, name := range names {
@@ -124,10 +125,9 @@ func compile(w *Webhook) (map[string]*resource, []string, error) {
 	}
 	var unique []*job
 	first := map[key]*job{}
-	same := map[*job]*job{}
 	for _, j := range jobs {
 		if f, ok := first[key{j.dir, j.src}]; ok {
-			same[j] = f
+			j.shared = f
 			continue
 		}
 		first[key{j.dir, j.src}] = j
@@ -138,8 +138,8 @@ func compile(w *Webhook) (map[string]*resource, []string, error) {
 		j.prg, j.err = compileSafely(j.env, j.src)
 	})
 	for _, j := range jobs {
-		if f := same[j]; f != nil {
-			j.prg, j.err = f.prg, f.err
+		if j.shared != nil {
+			j.prg, j.err = j.shared.prg, j.shared.err
 		}
 		if j.err != nil {
 			errs = append(errs, &config.FieldError{

@@ -183,8 +183,8 @@ func withECC(version int, level Level, data []byte) []byte {
 
 // Reed-Solomon over GF(2^8) with the field polynomial x^8+x^4+x^3+x^2+1 (0x11D).
 
-// gfExp and gfLog are the field's powers of 2 and their logarithms, built once, when first
-// needed (512 bytes).
+// gfExp and gfLog are the field's powers of 2 and their logarithms, built at package
+// initialisation: 512 bytes, a few hundred operations.
 var gfExp, gfLog = func() (exp [256]byte, log [256]byte) {
 	x := 1
 	for i := range 255 {

@@ -69,20 +69,49 @@ func browser(t *testing.T) context.Context {
 // package's tests, and a step that takes 0.3 s alone has taken many seconds.
 const browserStep = time.Minute
 
-// poll evaluates a condition in the page every 100 ms until it holds or the step's
-// deadline passes; what names it in the error.
+// browserAttempt bounds one DevTools call inside a step. A step is many calls, and on
+// a loaded machine one of them has gone unanswered: the page was right (a dump taken
+// just after showed it) but the step waited out its minute. Idempotent calls (reading
+// the page, waiting for an element) therefore run under this shorter deadline and are
+// retried, so one lost answer costs seconds, not the step.
+const browserAttempt = 10 * time.Second
+
+// poll evaluates a condition in the page every 100 ms, each evaluation under its own
+// browserAttempt deadline, until it holds or the step's deadline passes; what names it
+// in the error.
 func poll(what string, cond func(ctx context.Context) bool) chromedp.Action {
 	return chromedp.ActionFunc(func(ctx context.Context) error {
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
-		for !cond(ctx) {
+		for {
+			actx, cancel := context.WithTimeout(ctx, browserAttempt)
+			ok := cond(actx)
+			cancel()
+			if ok {
+				return nil
+			}
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("%s: %w", what, ctx.Err())
 			case <-tick.C:
 			}
 		}
-		return nil
+	})
+}
+
+// retry runs an idempotent action (WaitVisible, Text) under a browserAttempt deadline,
+// again until it succeeds or the step's deadline passes. Never for a click or keys.
+func retry(what string, a chromedp.Action) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		var last error
+		err := poll(what, func(ctx context.Context) bool {
+			last = a.Do(ctx)
+			return last == nil
+		}).Do(ctx)
+		if err != nil && last != nil {
+			return fmt.Errorf("%w (last attempt: %v)", err, last)
+		}
+		return err
 	})
 }
 
@@ -186,15 +215,26 @@ selfService:
 	// on a loaded machine it has missed the load event of a page that had arrived and
 	// rendered, and waited out its deadline (a GET answered 200 in 21 ms, the sign-in page
 	// on screen, the step failed a minute later). The old document is marked, so the wait
-	// cannot mistake it for the new one even when both have the same title.
+	// cannot mistake it for the new one even when both have the same title; every call is
+	// a poll, so a lost answer is asked again, and the page navigates once (emfaGo).
 	visit := func(url string) chromedp.Action {
 		return chromedp.Tasks{
-			chromedp.Evaluate(fmt.Sprintf(`window.emfaOld = true; location.assign(%q); true`, url), nil),
+			poll("cannot mark the page before "+url, func(ctx context.Context) bool {
+				return chromedp.Evaluate(`window.emfaOld = true`, nil).Do(ctx) == nil
+			}),
 			poll("no page at "+url, func(ctx context.Context) bool {
 				var ready bool
-				return chromedp.Evaluate(`!window.emfaOld && document.readyState === "complete"`, &ready).Do(ctx) == nil && ready
+				js := fmt.Sprintf(`window.emfaOld ? (window.emfaGo || (window.emfaGo = true, location.assign(%q)), false) : document.readyState === "complete"`, url)
+				return chromedp.Evaluate(js, &ready).Do(ctx) == nil && ready
 			}),
 		}
+	}
+	// heading waits for the page's h1 and reads it, by evaluation rather than a DOM
+	// query (see browserAttempt).
+	heading := func(title *string) chromedp.Action {
+		return poll("no h1", func(ctx context.Context) bool {
+			return chromedp.Evaluate(`(document.querySelector("h1")||{}).textContent||""`, title).Do(ctx) == nil && *title != ""
+		})
 	}
 	waitH1 := func(want string) chromedp.Action {
 		return poll(fmt.Sprintf("no page %q", want), func(ctx context.Context) bool {
@@ -242,23 +282,23 @@ selfService:
 		t.Error("the QR code did not render (html/template refuses a data: URI typed as a string)")
 	}
 	run("confirm totp", chromedp.SendKeys("#code", totpCode(secret, 0)), chromedp.Click("#confirm"),
-		waitH1("You are all set"), chromedp.Text("h1", &title), shot("03-done"))
+		waitH1("You are all set"), heading(&title), shot("03-done"))
 	if title != "You are all set" {
 		t.Fatalf("after confirming: %q", title)
 	}
 	// The link is spent.
-	run("spent link", visit(link), chromedp.WaitVisible("h1"), chromedp.Text("h1", &title), shot("04-spent"))
+	run("spent link", visit(link), heading(&title), shot("04-spent"))
 	if title != "This link cannot be used" {
 		t.Errorf("spent link: %q", title)
 	}
 	// A forged link.
-	run("forged link", visit(base+"/self-service/link/"+strings.Repeat("A", 43)), chromedp.WaitVisible("h1"), chromedp.Text("h1", &title))
+	run("forged link", visit(base+"/self-service/link/"+strings.Repeat("A", 43)), heading(&title))
 	if title != "This link cannot be used" {
 		t.Errorf("forged link: %q", title)
 	}
 
 	// Sign in later with TOTP: the next step's code (within the window), so not a replay.
-	run("sign in", visit(base+"/self-service/"), chromedp.WaitVisible("#username"), shot("05-signin"),
+	run("sign in", visit(base+"/self-service/"), retry("no #username", chromedp.WaitVisible("#username")), shot("05-signin"),
 		chromedp.SendKeys("#username", "alice"), chromedp.Click("#m-app"), chromedp.Click("#next"), chromedp.WaitVisible("#code"),
 		chromedp.SendKeys("#code", totpCode(secret, 30*time.Second)), chromedp.Click("#signin"), chromedp.WaitVisible("#add"), shot("06-factors"))
 
@@ -297,7 +337,7 @@ selfService:
 		t.Fatalf("%d factors after removing", rows)
 	}
 	// The last active factor stays.
-	run("remove last", visit(base+"/self-service/"), chromedp.WaitVisible("#add"), chromedp.Click(`button[aria-label^="Remove"]`), waitH1("That did not work"), chromedp.Text("h1", &title), shot("10-last"))
+	run("remove last", visit(base+"/self-service/"), retry("no #add", chromedp.WaitVisible("#add")), chromedp.Click(`button[aria-label^="Remove"]`), waitH1("That did not work"), heading(&title), shot("10-last"))
 	if title != "That did not work" {
 		t.Errorf("removing the last factor: %q", title)
 	}
@@ -305,7 +345,7 @@ selfService:
 	if code, body := admin("POST", "/admin/v1/users/alice/disable", ``); code != 200 {
 		t.Fatalf("disable: %d %s", code, body)
 	}
-	run("disabled", visit(base+"/self-service/"), chromedp.WaitVisible("h1"), chromedp.Text("h1", &title))
+	run("disabled", visit(base+"/self-service/"), heading(&title))
 	if title != "Sign in" {
 		t.Errorf("after disabling: %q, want the sign-in page", title)
 	}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -128,20 +127,10 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	}()
 	// Memory goes back to the OS at the start of every quiet spell (trim.go).
 	trim := &quietTrim{}
-	handler := adapter.Detach(trim.wrap(e.tracing.Handler(l)))
-	defer handler.Release() // after the shutdown: the idle workers end with serve
+	handler := trim.wrap(e.tracing.Handler(l))
 	trimCtx, stopTrim := context.WithCancel(ctx)
 	defer stopTrim()
-	go trim.run(trimCtx, time.Second, func() {
-		handler.Release() // the idle workers' stacks, then the heap
-		// Two collections: the first moves what sync.Pools hold (echo's contexts, encoders,
-		// the load's connections' bufio buffers) to their victim caches, the second frees
-		// it. With one, those objects stayed, spread over spans the scavenger could not
-		// return: 12–13 MB of heap in use for 5 MB of objects after the bench harness's
-		// load, 9.6 MB with two.
-		runtime.GC()
-		debug.FreeOSMemory()
-	})
+	go trim.run(trimCtx, time.Second, trimMemory)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

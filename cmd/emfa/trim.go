@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"sync/atomic"
 	"time"
 )
@@ -33,11 +35,11 @@ func tuneGC() {
 // as a function of allocation, stops running when the requests stop: a server at rest
 // then keeps its busiest moment's garbage, and the stacks its connections grew, resident
 // for minutes (the runtime forces a collection every two minutes and returns free pages
-// slowly). One collection and scavenge at the start of each quiet spell returns them at
-// once: the resident size of a server holding Verify's idle keep-alive connections is
-// then what they need (issue 16's 1,000-connection budget). Its cost is one collection
-// per quiet spell, a few milliseconds of one CPU for a heap of tens of megabytes, never
-// made while requests flow.
+// slowly). Collecting and scavenging at the start of each quiet spell (trimMemory)
+// returns them at once: the resident size of a server holding Verify's idle keep-alive
+// connections is then what they need (issue 16's 1,000-connection budget). Its cost is a
+// few collections per quiet spell, a few milliseconds of one CPU for a heap of tens of
+// megabytes, never made while requests flow.
 type quietTrim struct {
 	events atomic.Uint64 // requests begun and ended
 }
@@ -69,4 +71,50 @@ func (q *quietTrim) run(ctx context.Context, tick time.Duration, free func()) {
 			trimmed = true
 		}
 	}
+}
+
+// trimMemory returns what a burst of requests left: garbage, the stacks that idle
+// connections grew, and the free pages.
+//
+// net/http serves a keep-alive connection's requests on the goroutine that then waits for
+// the next one, and that goroutine keeps the stack its deepest request grew (SQLite's and
+// CEL's calls take it to 32 KiB and more: 30 MiB and more at 1,000 connections). The
+// runtime halves an idle goroutine's stack at each collection that finds it mostly unused,
+// so collections repeated until the stacks stop shrinking bring each idle connection back
+// to net/http's own 8 KiB. (Serving every request on a pool of worker goroutines instead
+// kept the connections' stacks shallow without collections, but handing each request over
+// and back woke the other CPU twice a call: a mediated enrollments call cost the machine
+// ~10 % more CPU than it does now. BENCHMARKS.md, "Requests on their connection's
+// goroutine again".)
+//
+// The first collections also move what sync.Pools hold (echo's contexts, encoders, the
+// load's bufio buffers) to their victim caches and then free it; with one collection those
+// objects stayed, spread over spans the scavenger could not return (12–13 MB of heap in use
+// for 5 MB of objects after the bench harness's load, 9.6 MB with two).
+func trimMemory() {
+	runtime.GC()
+	shrinkStacks(maxStackCollections)
+	debug.FreeOSMemory()
+}
+
+// maxStackCollections bounds shrinkStacks: 2^8 times the 8 KiB floor is 2 MiB, more than
+// any request's stack.
+const maxStackCollections = 8
+
+// shrinkStacks collects until the goroutine stacks stop shrinking, at most max times, and
+// returns how many collections it made.
+func shrinkStacks(max int) int {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
+	metrics.Read(s)
+	last := s[0].Value.Uint64()
+	for n := 1; n <= max; n++ {
+		runtime.GC()
+		metrics.Read(s)
+		now := s[0].Value.Uint64()
+		if now >= last {
+			return n
+		}
+		last = now
+	}
+	return max
 }

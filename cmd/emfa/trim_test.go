@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"testing"
@@ -66,5 +71,101 @@ func TestTuneGC(t *testing.T) {
 	tuneGC()
 	if got := gcPercent(); got != serveGCPercent {
 		t.Errorf("GOGC unset: percent %d, want %d", got, serveGCPercent)
+	}
+}
+
+// deepStack uses about n KiB of stack before it answers, as SQLite's and CEL's calls do.
+//
+//go:noinline
+func deepStack(n int, w io.Writer) {
+	var pad [1024]byte
+	if n == 0 {
+		io.WriteString(w, "ok")
+		return
+	}
+	pad[n%1024] = byte(n)
+	deepStack(n-1, w)
+	runtime.KeepAlive(pad)
+}
+
+// idleStacks opens conns keep-alive connections to h's server, each making one request,
+// runs trim, and returns how much more stack memory there is with the idle connections
+// than without them.
+func idleStacks(t *testing.T, h http.Handler, conns int, trim func()) uint64 {
+	t.Helper()
+	// What an earlier call's connections held goes first: their goroutines end after
+	// their server closed.
+	settle := runtime.NumGoroutine()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		runtime.GC()
+		if n := runtime.NumGoroutine(); n >= settle {
+			break
+		} else {
+			settle = n
+		}
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	open := make([]net.Conn, 0, conns)
+	defer func() {
+		for _, c := range open {
+			c.Close()
+		}
+	}()
+	for range conns {
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, c)
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "ok" {
+			t.Fatalf("answer %q", body)
+		}
+	}
+	trim()
+	runtime.ReadMemStats(&after)
+	return after.StackInuse - min(after.StackInuse, before.StackInuse)
+}
+
+// After the quiet spell's trim, an idle keep-alive connection holds the small stack of
+// net/http's reading, not the deep one of the request it served on the same goroutine.
+func TestTrimShrinksIdleConnectionStacks(t *testing.T) {
+	const conns = 200
+	shallow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	deep := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { deepStack(64, w) })
+	floor := idleStacks(t, shallow, conns, trimMemory)
+	once := idleStacks(t, deep, conns, runtime.GC)
+	trimmed := idleStacks(t, deep, conns, trimMemory)
+	t.Logf("stack held by %d idle connections: %d KiB after a shallow request, %d KiB after a 64 KiB-deep one and a collection, %d KiB after one and trimMemory",
+		conns, floor/1024, once/1024, trimmed/1024)
+	// The runtime halves a stack only while under a quarter of it is used, so a stack that
+	// grew can settle at twice the size of one that never did: under -race, net/http's
+	// read uses more than 4 KiB, and an idle connection keeps 16 KiB, not 8.
+	if trimmed > floor*5/2 {
+		t.Errorf("after trimMemory, connections that served a deep request hold %d KiB of stack, ones that served a shallow one %d KiB", trimmed/1024, floor/1024)
+	}
+	if once < 4*trimmed {
+		t.Errorf("one collection leaves %d KiB, trimMemory %d KiB: the deep request did not grow the stacks, so this test cannot tell", once/1024, trimmed/1024)
+	}
+}
+
+// shrinkStacks stops once a collection shrinks nothing, and at its bound.
+func TestShrinkStacksStops(t *testing.T) {
+	shrinkStacks(maxStackCollections) // whatever earlier tests left
+	if n := shrinkStacks(maxStackCollections); n > 2 {
+		t.Errorf("nothing to shrink: %d collections", n)
+	}
+	if n := shrinkStacks(1); n != 1 {
+		t.Errorf("bound 1: %d collections", n)
 	}
 }

@@ -83,9 +83,9 @@ func (q *quietTrim) run(ctx context.Context, tick time.Duration, free func()) {
 // so collections repeated until the stacks stop shrinking bring each idle connection back
 // to net/http's own 8 KiB. (Serving every request on a pool of worker goroutines instead
 // kept the connections' stacks shallow without collections, but handing each request over
-// and back woke the other CPU twice a call: a mediated enrollments call cost the machine
-// ~10 % more CPU than it does now. BENCHMARKS.md, "Requests on their connection's
-// goroutine again".)
+// and back made two goroutine wake-ups a call, each able to interrupt the other CPU: a
+// mediated enrollments call cost the machine ~10 % more CPU than it does now.
+// BENCHMARKS.md, "Requests on their connection's goroutine again".)
 //
 // The first collections also move what sync.Pools hold (echo's contexts, encoders, the
 // load's bufio buffers) to their victim caches and then free it; with one collection those

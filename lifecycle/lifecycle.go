@@ -159,8 +159,7 @@ func errorOf(err error, what string) error {
 // audit appends a refusal or an action done outside ApplyUserChanges; the action stands
 // whether or not its record could be written, but the loss is logged.
 func (m *Manager) audit(ctx context.Context, actor Actor, action, user, factor, outcome, reason string) {
-	ev := store.AuditEvent{Time: m.now(), Resource: "admin." + action, Username: user, FactorID: factor,
-		Outcome: outcome, Reason: reason, Actor: string(actor)}
+	ev := AdminEvent(m.now(), actor, action, user, factor, outcome, reason)
 	if err := m.store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
 		m.log.Error("audit write", "action", action, "err", err)
 	}
@@ -168,8 +167,15 @@ func (m *Manager) audit(ctx context.Context, actor Actor, action, user, factor, 
 
 // event is the audit record of an action applied with a UserChange.
 func (m *Manager) event(actor Actor, action, user, factor, reason string) store.AuditEvent {
-	return store.AuditEvent{Time: m.now(), Resource: "admin." + action, Username: user, FactorID: factor,
-		Outcome: "SUCCESS", Reason: reason, Actor: string(actor)}
+	return AdminEvent(m.now(), actor, action, user, factor, "SUCCESS", reason)
+}
+
+// AdminEvent is the audit record of an administrative action (users.create,
+// factors.delete...) by actor, whichever way it came: the admin API, a directory, the CLI.
+// Its resource is "admin." and the action.
+func AdminEvent(now time.Time, actor Actor, action, user, factor, outcome, reason string) store.AuditEvent {
+	return store.AuditEvent{Time: now, Resource: "admin." + action, Username: user, FactorID: factor,
+		Outcome: outcome, Reason: reason, Actor: string(actor)}
 }
 
 // refuse audits a refusal and returns it.

@@ -186,7 +186,7 @@ func (d *deps) usersCmd() *cobra.Command {
 			return err
 		}
 		fmt.Fprintf(d.stdout, "added user %s\n", name)
-		return nil
+		return e.audited(ctx, "users.create", name, "", "SUCCESS", "")
 	})
 	del := d.storeCmd(&cobra.Command{
 		Use: "delete NAME", Short: "delete a user and its factors", Example: "  emfa users delete alice --config emfa.yaml",
@@ -196,7 +196,7 @@ func (d *deps) usersCmd() *cobra.Command {
 			return userErr(args[0], err)
 		}
 		fmt.Fprintf(d.stdout, "deleted user %s and its factors\n", args[0])
-		return nil
+		return e.audited(ctx, "users.delete", args[0], "", "SUCCESS", "")
 	})
 	state := func(verb, short string) *cobra.Command {
 		return d.storeCmd(&cobra.Command{
@@ -207,7 +207,7 @@ func (d *deps) usersCmd() *cobra.Command {
 				return userErr(args[0], err)
 			}
 			fmt.Fprintf(d.stdout, "%sd user %s\n", verb, args[0])
-			return nil
+			return e.audited(ctx, "users."+verb, args[0], "", "SUCCESS", "")
 		})
 	}
 	return group("users", "manage users (add, list, delete, disable, enable, invite)", `  emfa users add alice --config emfa.yaml
@@ -257,6 +257,7 @@ func (d *deps) factorsCmd() *cobra.Command {
 			Args: exactly(1, "exactly one ID"),
 		}, func(ctx context.Context, e *env, args []string) error {
 			id := args[0]
+			owner := e.factorOwner(ctx, id) // before a delete
 			err := apply(ctx, e, id)
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no factor %q", id)
@@ -265,7 +266,7 @@ func (d *deps) factorsCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(d.stdout, "%s factor %s\n", done, id)
-			return nil
+			return e.audited(ctx, "factors."+verb, owner, id, "SUCCESS", "")
 		})
 	}
 	del := one("delete", "deleted", "delete a factor", func(ctx context.Context, e *env, id string) error {

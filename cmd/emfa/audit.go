@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/store"
 )
 
@@ -25,6 +27,7 @@ type auditJSON struct {
 	Outcome    string    `json:"outcome"`
 	Reason     string    `json:"reason"`
 	WebhookID  string    `json:"webhookId"`
+	Actor      string    `json:"actor"`
 }
 
 // auditCmd prints the audit trail, newest first: every decision with its reason, never a
@@ -62,18 +65,46 @@ func (d *deps) auditCmd() *cobra.Command {
 			for _, ev := range events {
 				if err := enc.Encode(auditJSON{Time: ev.Time, RequestID: ev.RequestID, Provider: ev.Provider,
 					Username: ev.Username, Capability: ev.Capability, FactorID: ev.FactorID, Resource: ev.Resource,
-					Outcome: ev.Outcome, Reason: ev.Reason, WebhookID: ev.WebhookID}); err != nil {
+					Outcome: ev.Outcome, Reason: ev.Reason, WebhookID: ev.WebhookID, Actor: ev.Actor}); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
 		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIME\tPROVIDER\tUSER\tCAPABILITY\tFACTOR\tRESOURCE\tOUTCOME\tREASON\tREQUEST")
+		fmt.Fprintln(tw, "TIME\tPROVIDER\tUSER\tCAPABILITY\tFACTOR\tRESOURCE\tOUTCOME\tREASON\tREQUEST\tACTOR")
 		for _, ev := range events {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.UTC().Format(time.RFC3339),
-				ev.Provider, ev.Username, ev.Capability, ev.FactorID, ev.Resource, ev.Outcome, ev.Reason, ev.RequestID)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.UTC().Format(time.RFC3339),
+				ev.Provider, ev.Username, ev.Capability, ev.FactorID, ev.Resource, ev.Outcome, ev.Reason, ev.RequestID, ev.Actor)
 		}
 		return tw.Flush()
 	})
+}
+
+// cliActor is the actor of the changes made with the CLI, in the audit trail.
+const cliActor lifecycle.Actor = "cli"
+
+// audited records a change the CLI has made, as the admin API records its own
+// (lifecycle.AdminEvent with the actor "cli"). The change is made by then: a record that
+// cannot be written fails the command with an error that says so, never a silent gap.
+func (e *env) audited(ctx context.Context, action, user, factor, outcome, reason string) error {
+	ev := lifecycle.AdminEvent(e.now(), cliActor, action, user, factor, outcome, reason)
+	if err := e.store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
+		return fmt.Errorf("%s %s: its audit record was not written: %w", action, cmp.Or(factor, user), err)
+	}
+	return nil
+}
+
+// factorOwner is the name of the user factor id belongs to, for its audit record: "" when
+// there is no such factor (the command then fails on its own).
+func (e *env) factorOwner(ctx context.Context, id string) string {
+	f, err := e.store.GetFactor(ctx, id)
+	if err != nil {
+		return ""
+	}
+	u, err := e.store.GetUserByID(ctx, f.UserID)
+	if err != nil {
+		return ""
+	}
+	return u.Name
 }

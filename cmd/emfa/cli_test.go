@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -381,5 +382,56 @@ providers:
 	code, _, errOut := emfa(t, "check", "--config", path)
 	if code != 1 || !strings.Contains(errOut, "delivery.hook:") || !strings.Contains(errOut, "delivery.sms:") {
 		t.Errorf("check: exit %d\n%s", code, errOut)
+	}
+}
+
+// The CLI's changes to users and factors are in the audit trail as the admin API's are:
+// resource admin.<action>, the actor "cli", the user's name (a factor's owner for the
+// commands that name only a factor), the factor; a refused change leaves no SUCCESS.
+func TestCLIChangesAudited(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "emfa.yaml")
+	os.WriteFile(cfg, []byte(`server: {auth: {basic: {username: verify, password: sim-password-0123456}}}
+storage: {dsn: "file:`+dir+`/emfa.db", encryptionKey: "`+testEncryptionKey+`"}
+providers:
+  - {name: Built-in factors, credentialPrefix: emfa, capabilities: [totp, hotp]}
+`), 0o600)
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	var f struct{ ID string }
+	if err := json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--config", cfg)), &f); err != nil || f.ID == "" {
+		t.Fatalf("factors add: %v %q", err, f.ID)
+	}
+	for _, verb := range []string{"disable", "enable", "unlock", "delete"} {
+		mustEmfa(t, "factors", verb, f.ID, "--config", cfg)
+	}
+	for _, verb := range []string{"disable", "enable", "delete"} {
+		mustEmfa(t, "users", verb, "alice", "--config", cfg)
+	}
+	if code, _, _ := emfa(t, "users", "delete", "alice", "--config", cfg); code == 0 {
+		t.Fatal("deleting a deleted user succeeded")
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(mustEmfa(t, "audit", "--json", "--config", cfg)), "\n") {
+		var ev auditJSON
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		if ev.Actor != "cli" || ev.Username != "alice" || ev.Outcome != "SUCCESS" {
+			t.Errorf("event %s", line)
+		}
+		if strings.HasPrefix(ev.Resource, "admin.factors.") && ev.FactorID != f.ID {
+			t.Errorf("factor event without its factor: %s", line)
+		}
+		got = append(got, strings.TrimPrefix(ev.Resource, "admin."))
+	}
+	slices.Reverse(got) // newest first
+	want := []string{"users.create", "factors.enroll", "factors.disable", "factors.enable", "factors.unlock", "factors.delete",
+		"users.disable", "users.enable", "users.delete"}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit trail %v, want %v", got, want)
+	}
+	// The table shows the actor too.
+	if out := mustEmfa(t, "audit", "--limit", "1", "--config", cfg); !strings.Contains(out, "ACTOR") || !strings.Contains(out, "admin.users.delete") || !strings.HasSuffix(strings.TrimSpace(out), "cli") {
+		t.Errorf("audit table:\n%s", out)
 	}
 }

@@ -107,9 +107,11 @@ func (d *deps) addFactorCmd(typ string) *cobra.Command {
 			return err
 		}
 		if qr {
-			return printQR(d.stderr, typ, enrolled.Output)
+			if err := printQR(d.stderr, typ, enrolled.Output); err != nil {
+				return err
+			}
 		}
-		return nil
+		return e.audited(ctx, "factors.enroll", user, f.ID, "SUCCESS", typ+" "+string(f.State))
 	})
 }
 
@@ -217,11 +219,11 @@ func (d *deps) factorsResyncCmd() *cobra.Command {
 			return err
 		}
 		next, err := engine.ResyncHOTP(ctx, id, rest[1], rest[2])
-		ev := store.AuditEvent{Time: e.now(), FactorID: id, Capability: builtin.TypeHOTP, Resource: "factors resync", Outcome: "SUCCESS"}
+		outcome, reason := "SUCCESS", ""
 		if err != nil {
-			ev.Outcome, ev.Reason = "FAILED", err.Error()
+			outcome, reason = "FAILED", err.Error()
 		}
-		if aerr := e.store.AppendAudit(ctx, ev); aerr != nil {
+		if aerr := e.audited(ctx, "factors.resync", e.factorOwner(ctx, id), id, outcome, reason); aerr != nil {
 			return errors.Join(err, aerr)
 		}
 		switch {

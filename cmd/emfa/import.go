@@ -61,12 +61,12 @@ func (d *deps) importCmd() *cobra.Command {
 				return err
 			}
 		}
-		rep, err := m.Import(ctx, "cli", rows, bad, lifecycle.ImportOptions{DryRun: dryRun, Full: full, MaxDeletes: maxDeletes})
+		rep, err := m.Import(ctx, cliActor, rows, bad, lifecycle.ImportOptions{DryRun: dryRun, Full: full, MaxDeletes: maxDeletes})
 		if err != nil {
 			return err
 		}
 		if ss != nil {
-			ss.InviteImported(ctx, "cli", &rep)
+			ss.InviteImported(ctx, cliActor, &rep)
 		}
 		if asJSON {
 			err = printJSON(d.stdout, rep)

@@ -85,7 +85,7 @@ minute.`,
 		if err != nil {
 			return err
 		}
-		l, err := ss.IssueLink(ctx, "cli", args[0], deliver)
+		l, err := ss.IssueLink(ctx, cliActor, args[0], deliver)
 		if err != nil {
 			return err
 		}

@@ -26,7 +26,7 @@ func (d *deps) tokensCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		token, err := m.CreateToken(ctx, "cli", name, scope)
+		token, err := m.CreateToken(ctx, cliActor, name, scope)
 		if err != nil {
 			return err
 		}
@@ -66,7 +66,7 @@ func (d *deps) tokensCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := m.RevokeToken(ctx, "cli", args[0]); err != nil {
+		if err := m.RevokeToken(ctx, cliActor, args[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(d.stdout, "revoked token %s\n", args[0])

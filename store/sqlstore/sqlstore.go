@@ -278,6 +278,14 @@ func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
 	return u, nil
 }
 
+func (s *Store) GetUserByID(ctx context.Context, id string) (store.User, error) {
+	u, err := scanUser(s.rq.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
+	if err != nil {
+		return store.User{}, s.fail(fmt.Sprintf("get user %q", id), notFound(err))
+	}
+	return u, nil
+}
+
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 	// users.name sorts by bytes in both schemas (COLLATE "C" in PostgreSQL).
 	users, err := query(ctx, s.rq, scanUser, `SELECT `+userCols+` FROM users ORDER BY name`)

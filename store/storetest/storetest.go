@@ -238,6 +238,13 @@ func testUserCreateGet(t *testing.T, s store.Store) {
 		t.Fatalf("GetUser: %v", err)
 	}
 	diff(t, "user", want, got)
+	byID, err := s.GetUserByID(ctx, "u1")
+	if err != nil {
+		t.Fatalf("GetUserByID: %v", err)
+	}
+	diff(t, "user by id", want, byID)
+	_, err = s.GetUserByID(ctx, "alice") // a name is not an id
+	wantErr(t, "GetUserByID", err, store.ErrNotFound)
 }
 
 func testUserCreateDuplicate(t *testing.T, s store.Store) {

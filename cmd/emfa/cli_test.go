@@ -389,13 +389,7 @@ providers:
 // resource admin.<action>, the actor "cli", the user's name (a factor's owner for the
 // commands that name only a factor), the factor; a refused change leaves no SUCCESS.
 func TestCLIChangesAudited(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "emfa.yaml")
-	os.WriteFile(cfg, []byte(`server: {auth: {basic: {username: verify, password: sim-password-0123456}}}
-storage: {dsn: "file:`+dir+`/emfa.db", encryptionKey: "`+testEncryptionKey+`"}
-providers:
-  - {name: Built-in factors, credentialPrefix: emfa, capabilities: [totp, hotp]}
-`), 0o600)
+	cfg := writeConfig(t, "")
 	mustEmfa(t, "users", "add", "alice", "--config", cfg)
 	var f struct{ ID string }
 	if err := json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--config", cfg)), &f); err != nil || f.ID == "" {

@@ -88,9 +88,13 @@ const cliActor lifecycle.Actor = "cli"
 // (lifecycle.AdminEvent with the actor "cli"). The change is made by then: a record that
 // cannot be written fails the command with an error that says so, never a silent gap.
 func (e *env) audited(ctx context.Context, action, user, factor, outcome, reason string) error {
-	ev := lifecycle.AdminEvent(e.now(), cliActor, action, user, factor, outcome, reason)
+	return e.record(ctx, lifecycle.AdminEvent(e.now(), cliActor, action, user, factor, outcome, reason))
+}
+
+// record appends ev, one of audited's events with more said (resync's capability).
+func (e *env) record(ctx context.Context, ev store.AuditEvent) error {
 	if err := e.store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
-		return fmt.Errorf("%s %s: its audit record was not written: %w", action, cmp.Or(factor, user), err)
+		return fmt.Errorf("%s %s: its audit record was not written: %w", ev.Resource, cmp.Or(ev.FactorID, ev.Username), err)
 	}
 	return nil
 }

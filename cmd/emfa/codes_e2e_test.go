@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -203,6 +204,20 @@ func simulateCodes(t *testing.T, storage string) {
 		}
 		if out := app.must(t, "factors", "resync", hotpID, code(300), code(301), "--config", cfg); !strings.Contains(out, "next counter is 302") {
 			t.Errorf("resync: %s", out)
+		}
+		// Both are in the audit trail, under alice, by the CLI.
+		var resyncs []string
+		for _, line := range strings.Split(strings.TrimSpace(app.must(t, "audit", "--json", "--user", "alice", "--config", cfg)), "\n") {
+			var ev auditJSON
+			if err := json.Unmarshal([]byte(line), &ev); err != nil {
+				t.Fatalf("%v: %s", err, line)
+			}
+			if ev.Resource == "admin.factors.resync" && ev.Capability == "hotp" && ev.FactorID == hotpID && ev.Actor == "cli" {
+				resyncs = append(resyncs, ev.Outcome)
+			}
+		}
+		if !slices.Equal(resyncs, []string{"SUCCESS", "FAILED"}) {
+			t.Errorf("resyncs audited: %v, want SUCCESS then FAILED (newest first)", resyncs)
 		}
 		sim.want("after resync", sim.step("validate", "hotp", hotpID, "alice", "", code(302)), "SUCCESS")
 		// Fifty parallel validations of one code: exactly one SUCCESS.

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 )
@@ -223,7 +224,9 @@ func (d *deps) factorsResyncCmd() *cobra.Command {
 		if err != nil {
 			outcome, reason = "FAILED", err.Error()
 		}
-		if aerr := e.audited(ctx, "factors.resync", e.factorOwner(ctx, id), id, outcome, reason); aerr != nil {
+		ev := lifecycle.AdminEvent(e.now(), cliActor, "factors.resync", e.factorOwner(ctx, id), id, outcome, reason)
+		ev.Capability = builtin.TypeHOTP
+		if aerr := e.record(ctx, ev); aerr != nil {
 			return errors.Join(err, aerr)
 		}
 		switch {

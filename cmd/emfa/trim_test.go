@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -58,19 +59,99 @@ func TestQuietTrim(t *testing.T) {
 }
 
 func TestTuneGC(t *testing.T) {
-	prev := debug.SetGCPercent(100)
+	prev := debug.SetGCPercent(37) // neither a bound nor a value the tuner sets
 	defer debug.SetGCPercent(prev)
 	gcPercent := func() int { p := debug.SetGCPercent(-1); debug.SetGCPercent(p); return p }
 
 	t.Setenv("GOGC", "150")
 	tuneGC()
-	if got := gcPercent(); got != 100 {
+	runtime.GC() // the tuner, if a serve in this process started it, keeps out too
+	if got := gcPercent(); got != 37 {
 		t.Errorf("GOGC set: percent changed to %d", got)
 	}
 	os.Unsetenv("GOGC") // t.Setenv restores it
 	tuneGC()
-	if got := gcPercent(); got != serveGCPercent {
-		t.Errorf("GOGC unset: percent %d, want %d", got, serveGCPercent)
+	if got := gcPercent(); got < 100 || got > serveGCPercent {
+		t.Errorf("GOGC unset: percent %d, want it between 100 and %d", got, serveGCPercent)
+	}
+}
+
+func TestGCPercentFor(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		live uint64
+		want int
+	}{
+		{0, serveGCPercent},
+		{1 * mib, serveGCPercent},
+		{5 * mib, serveGCPercent}, // the live heap under the bench harness's load
+		{6 * mib, 333},
+		{8 * mib, 250},
+		{13 * mib, 153}, // 1,000 idle connections
+		{20 * mib, 100},
+		{1 << 30, 100},
+	} {
+		if got := gcPercentFor(c.live); got != c.want {
+			t.Errorf("gcPercentFor(%d MiB) = %d, want %d", c.live/mib, got, c.want)
+		}
+	}
+}
+
+func TestGCTunerTune(t *testing.T) {
+	const mib = 1 << 20
+	var live uint64
+	var set []int
+	g := &gcTuner{live: func() uint64 { return live }, set: func(p int) int { set = append(set, p); return 0 }}
+	for _, step := range []struct {
+		live  uint64
+		force bool
+		want  []int // calls to set
+	}{
+		{5 * mib, true, []int{400}},
+		{5 * mib, true, []int{400}}, // forced: set again
+		{5 * mib, false, nil},       // unchanged
+		{6 * mib, false, []int{333}},
+		{6*mib + mib/10, false, nil}, // 327: less than 10 away
+		{20 * mib, false, []int{100}},
+		{19*mib + mib/2, false, nil}, // 102
+		{13 * mib, false, []int{153}},
+		{5*mib + mib/20, false, []int{396}}, // 5.05 MiB
+		{3 * mib, false, []int{400}},        // 4 away, but the bound
+		{64 * mib, false, []int{100}},
+	} {
+		if step.want == nil {
+			step.want = []int{}
+		}
+		live, set = step.live, []int{}
+		g.tune(step.force)
+		if !slices.Equal(set, step.want) {
+			t.Errorf("live %.2f MiB (force %v): set %v, want %v", float64(step.live)/mib, step.force, set, step.want)
+		}
+	}
+}
+
+// The tuner follows the collections: the live heap a collection found sets the target.
+func TestGCTunerFollowsCollections(t *testing.T) {
+	const mib = 1 << 20
+	var live atomic.Uint64
+	set := make(chan int, 16)
+	g := &gcTuner{live: live.Load, set: func(p int) int { set <- p; return 0 }, percent: serveGCPercent}
+	defer g.stopped.Store(true)
+	g.arm()
+	for _, c := range []struct {
+		live uint64
+		want int
+	}{{32 * mib, 100}, {8 * mib, 250}, {1 * mib, serveGCPercent}} {
+		live.Store(c.live)
+		runtime.GC() // the collection finds the armed sentinel unreachable and queues it
+		select {
+		case p := <-set:
+			if p != c.want {
+				t.Errorf("live %d MiB: set %d, want %d", c.live/mib, p, c.want)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("live %d MiB: no tune a minute after a collection", c.live/mib)
+		}
 	}
 }
 

@@ -353,14 +353,11 @@ func scalarString(v transform.Value) (string, error) {
 // decodeBody is the incoming transform's `body`: parsed JSON, {} when empty, the raw
 // string when not JSON; converted for CEL once.
 func decodeBody(data []byte) transform.Value {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return transform.NewValue(map[string]any{})
-	}
-	v, err := transform.DecodeJSON(data)
+	v, err := transform.DecodeJSONValue(data)
 	if err != nil {
 		return transform.NewValue(string(data))
 	}
-	return transform.NewValue(v)
+	return v
 }
 
 // payloadValue converts Verify's payload for the transforms: directly when it holds only
@@ -375,11 +372,7 @@ func payloadValue(v map[string]any) (transform.Value, error) {
 	if err != nil {
 		return transform.Value{}, err
 	}
-	d, err := transform.DecodeJSON(data)
-	if err != nil {
-		return transform.Value{}, err
-	}
-	return transform.NewValue(d), nil
+	return transform.DecodeJSONValue(data)
 }
 
 // decoded reports whether v holds only the types decoding JSON with UseNumber produces.

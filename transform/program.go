@@ -203,6 +203,10 @@ func (p *Program) Eval(ctx context.Context, vars Vars) (map[string]any, error) {
 	return out, nil
 }
 
+// Uses reports whether the transform reads the variable name, so that a caller can leave out
+// one that costs something to build: an evaluation converts only the variables it reads.
+func (p *Program) Uses(name string) bool { return p.uses[name] }
+
 // EvalValue is Eval returning the result map as a Value, for callers that read a few of its
 // keys or convert it into their own types without building Go maps first. Vars may hold Values
 // (NewValue, NewHeaderValue) converted once for several evaluations.
@@ -248,12 +252,15 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 	return Value{v: val, size: unknownSize}, nil
 }
 
-// activation builds the evaluation's variables from vars: only declared names, converted to CEL
-// (Values as they are), now filled in and made UTC, header maps marked as such. size is the
-// largest string, list or map among those the transform reads.
+// activation builds the evaluation's variables from vars: only declared names the transform
+// reads (Uses), converted to CEL (Values as they are), now filled in and made UTC, header
+// maps marked as such. size is the largest string, list or map among them.
 func (p *Program) activation(vars Vars) (act map[string]any, size uint64, err error) {
 	act = *activations.Get().(*map[string]any)
 	for name, t := range p.env.vars {
+		if !p.uses[name] {
+			continue // never read: not converted
+		}
 		v, ok := vars[name]
 		var val ref.Val
 		var sz uint64
@@ -281,9 +288,7 @@ func (p *Program) activation(vars Vars) (act map[string]any, size uint64, err er
 			val, sz = toCEL(v)
 		}
 		act[name] = val
-		if p.uses[name] {
-			size = max(size, sz)
-		}
+		size = max(size, sz)
 	}
 	return act, size, nil
 }

@@ -339,6 +339,41 @@ func TestIncomingRequestHeader(t *testing.T) {
 	}
 }
 
+// An evaluation converts only the variables the transform reads (Uses): a caller may leave
+// out the others, and one it passes anyway, even of a type that would not convert, is
+// not looked at.
+func TestUsesOnlyReadVariables(t *testing.T) {
+	t.Parallel()
+	env, err := NewEnv(Incoming)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prg, err := Compile(env, `{"body": {"status": body.ok ? "SUCCESS" : "FAILED", "code": status_code}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"body": true, "status_code": true, "header": false, "request": false} {
+		if got := prg.Uses(name); got != want {
+			t.Errorf("Uses(%s) = %v, want %v", name, got, want)
+		}
+	}
+	out, err := prg.Eval(context.Background(), Vars{"body": map[string]any{"ok": true}, "status_code": 200, "header": 42})
+	if err != nil {
+		t.Fatalf("an unread header of the wrong type: %v", err)
+	}
+	if diff := cmp.Diff(map[string]any{"body": map[string]any{"status": "SUCCESS", "code": int64(200)}}, out); diff != "" {
+		t.Errorf("Eval (-want +got):\n%s", diff)
+	}
+	// Read, the same header is refused.
+	reads, err := Compile(env, `{"body": {"n": size(header)}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reads.Eval(context.Background(), Vars{"header": 42}); err == nil || !strings.Contains(err.Error(), "header variable") {
+		t.Errorf("a read header of the wrong type: %v", err)
+	}
+}
+
 // A small request is a record (requestToCEL), a larger one a CEL map: both read the same.
 func TestIncomingRequestSizes(t *testing.T) {
 	t.Parallel()

@@ -104,14 +104,19 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 	}
 	outcome = "transform_error" // until the incoming transform gives a body
 	cctx, span := e.celSpan(ctx, r, "incoming")
-	res, err := r.incoming.EvalValue(cctx, transform.Vars{
-		transform.VarBody: vendorBody, transform.VarHeader: transform.NewHeaderValue(resp.Header),
-		transform.VarStatusCode: int64(resp.Status),
-		transform.VarRequest: map[string]any{
+	vars := transform.Vars{transform.VarBody: vendorBody, transform.VarStatusCode: int64(resp.Status)}
+	// The response's headers and the request, only for a transform that reads them (IBM's
+	// DUO transforms read neither): ~25 allocations a call.
+	if r.incoming.Uses(transform.VarHeader) {
+		vars[transform.VarHeader] = transform.NewHeaderValue(resp.Header)
+	}
+	if r.incoming.Uses(transform.VarRequest) {
+		vars[transform.VarRequest] = map[string]any{
 			"body": body, "header": transform.NewHeaderValue(out.header), "method": out.method,
 			"path": out.path, "host": host,
-		},
-	})
+		}
+	}
+	res, err := r.incoming.EvalValue(cctx, vars)
 	provider.EndSpan(span, err != nil, "transform failed")
 	if err != nil {
 		e.stats.TransformErrors.Add(1)

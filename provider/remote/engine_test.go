@@ -118,7 +118,10 @@ func TestOutgoingResultKeys(t *testing.T) {
 					"query": {"q": "x y", "multi": ["1", "2"]},
 					"header": header.put("content-type", "application/x-www-form-urlencoded").put("authorization", "bearer abc"),
 					"skip_authentication": true, "title_case_bearer": true}`,
-				Incoming: `{"body": {"status": body.ok ? "SUCCESS" : "FAILED", "attributes": {"code": status_code, "sentMethod": request.method}}}`,
+				// request and header, which are built only for a transform that reads them.
+				Incoming: `{"body": {"status": body.ok ? "SUCCESS" : "FAILED", "attributes": {"code": status_code,
+					"sentMethod": request.method, "sentPath": request.path, "sentType": request.header["Content-Type"][0],
+					"sentCode": request.body.attributes.passvalue, "answerType": header["Content-Type"][0]}}}`,
 			}},
 		},
 	})
@@ -126,7 +129,8 @@ func TestOutgoingResultKeys(t *testing.T) {
 	if err != nil || out.Status != provider.StatusSuccess {
 		t.Fatalf("validate: %+v %v", out, err)
 	}
-	if diff := cmp.Diff(map[string]any{"code": int64(200), "sentMethod": "PUT"}, out.Attributes); diff != "" {
+	if diff := cmp.Diff(map[string]any{"code": int64(200), "sentMethod": "PUT", "sentPath": "/other",
+		"sentType": "application/x-www-form-urlencoded", "sentCode": "42", "answerType": "application/json"}, out.Attributes); diff != "" {
 		t.Errorf("incoming variables (-want +got):\n%s", diff)
 	}
 	r := v.requests()[0]

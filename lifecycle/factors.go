@@ -263,11 +263,14 @@ func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in
 	if err != nil {
 		return Enrolled{}, m.refuse(ctx, actor, action, name, "", err)
 	}
-	enrolled, err := e.Enroll(ctx, builtin.Enrollment{Type: in.Type, User: name, Values: v, Activation: mode})
+	// The record commits with the enrollment (builtin.Enrollment.Audit).
+	enrolled, err := e.Enroll(ctx, builtin.Enrollment{Type: in.Type, User: name, Values: v, Activation: mode,
+		Audit: func(f store.Factor) store.AuditEvent {
+			return m.event(actor, action, name, f.ID, in.Type+" "+string(f.State))
+		}})
 	if err != nil {
 		return Enrolled{}, m.refuse(ctx, actor, action, name, "", enrollError(err))
 	}
-	m.audit(ctx, actor, action, name, enrolled.Factor.ID, "SUCCESS", in.Type+" "+string(enrolled.Factor.State))
 	out := maps.Clone(enrolled.Output)
 	if uri, ok := out["otpauthURI"].(string); ok {
 		if qr, err := qrDataURI(uri); err == nil {

@@ -34,6 +34,12 @@ func (nullSender) Send(context.Context, delivery.Message) error { return nil }
 
 func newManager(tb testing.TB, st store.Store) (*lifecycle.Manager, *clock) {
 	tb.Helper()
+	return newManagerSending(tb, st, nullSender{})
+}
+
+// newManagerSending is newManager with codes sent through sender.
+func newManagerSending(tb testing.TB, st store.Store, sender delivery.Sender) (*lifecycle.Manager, *clock) {
+	tb.Helper()
 	clk := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
 	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{3}, 32))
 	if err != nil {
@@ -43,7 +49,7 @@ func newManager(tb testing.TB, st store.Store) (*lifecycle.Manager, *clock) {
 		Capabilities: []string{"totp", "smsotp", "emailotp", "push"},
 		Config: map[string]any{"smsotp": map[string]any{"sender": "null"}, "emailotp": map[string]any{"sender": "null"},
 			"sendLimits": map[string]any{"perUser": []any{}, "perDestination": []any{}}},
-		Senders: func(string) (delivery.Sender, error) { return nullSender{}, nil }})
+		Senders: func(string) (delivery.Sender, error) { return sender, nil }})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -156,6 +162,74 @@ func TestImport(t *testing.T) {
 		}
 		if _, err := st.GetUser(ctx, "alice"); err == nil {
 			t.Error("alice survived a full import without her")
+		}
+	})
+}
+
+// refusingSender refuses every message to one recipient.
+type refusingSender struct{ to string }
+
+func (refusingSender) Kind() string                 { return "refusing" }
+func (refusingSender) Serves(delivery.Channel) bool { return true }
+func (r refusingSender) Send(_ context.Context, m delivery.Message) error {
+	if m.To == r.to {
+		return fmt.Errorf("no route to %s", m.To)
+	}
+	return nil
+}
+
+// An enrollment's audit record is written with it (builtin.Enrollment.Audit): every factor
+// enrolled has its record, saying the state it was enrolled in, and an enrollment undone
+// (its activation code not sent) leaves neither a factor nor a record of success.
+func TestEnrollmentAudited(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManagerSending(t, st, refusingSender{to: "+15550009999"})
+		if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{} // factor id: reason
+		for _, in := range []lifecycle.Enrollment{
+			{Type: "totp"}, // pending a passcode, nothing sent
+			{Type: "smsotp", Activation: lifecycle.ActivationPasscode, Params: raw(`{"phone":"+15550000001"}`)}, // code sent
+			{Type: "emailotp", Activation: lifecycle.ActivationImmediate, Params: raw(`{"email":"a@example.com"}`)},
+			{Type: "push"}, // pending its device, with its registration code
+		} {
+			en, err := m.EnrollFactor(ctx, "test", "alice", in)
+			if err != nil {
+				t.Fatalf("%s: %v", in.Type, err)
+			}
+			want[en.Factor.ID] = in.Type + " " + map[string]string{"totp": "pending", "smsotp": "pending", "emailotp": "active", "push": "pending"}[in.Type]
+		}
+		_, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "smsotp", Activation: lifecycle.ActivationPasscode,
+			Params: raw(`{"phone":"+15550009999"}`)})
+		if err == nil {
+			t.Fatal("an enrollment whose activation code was not sent succeeded")
+		}
+		page, err := m.QueryAudit(ctx, lifecycle.AuditQuery{Action: "admin.factors.enroll"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, failed := map[string]string{}, 0
+		for _, ev := range page.Events {
+			switch ev.Outcome {
+			case "SUCCESS":
+				if _, dup := got[ev.FactorID]; dup {
+					t.Errorf("factor %s has two records", ev.FactorID)
+				}
+				got[ev.FactorID] = ev.Reason
+			case "FAILED":
+				failed++
+				if !strings.HasPrefix(ev.Reason, "activation_not_sent") {
+					t.Errorf("refusal recorded as %q", ev.Reason)
+				}
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) || failed != 1 {
+			t.Errorf("enrollment records %v and %d refusals, want %v and 1", got, failed, want)
+		}
+		if fs, _ := m.ListFactors(ctx, "alice"); len(fs) != len(want) {
+			t.Errorf("%d factors, want the %d enrolled", len(fs), len(want))
 		}
 	})
 }

@@ -152,6 +152,9 @@ type AuditFilter struct {
 // method of the same name, except that nothing it does is committed before the unit is.
 // A Store is a Writer whose every call is a unit of its own.
 type Writer interface {
+	// CreateFactor stores a new factor: ErrExists on a duplicate id; ErrNotFound for a
+	// missing user. In a unit, an enrollment's other writes and its audit record go with it.
+	CreateFactor(ctx context.Context, f Factor) error
 	CreateTransaction(ctx context.Context, t Transaction) error
 	GetTransaction(ctx context.Context, id string) (Transaction, error)
 	CompleteTransaction(ctx context.Context, id, status string, now time.Time) error
@@ -211,8 +214,7 @@ type Store interface {
 	SetUserDisabled(ctx context.Context, name string, disabled bool) error
 	DeleteUser(ctx context.Context, name string) error
 
-	// Factors.
-	CreateFactor(ctx context.Context, f Factor) error // ErrExists on duplicate id; ErrNotFound for a missing user
+	// Factors (CreateFactor is a Writer's).
 	GetFactor(ctx context.Context, id string) (Factor, error)
 	// GetFactorAndUser reads factor id and the user named name together, in one read (a
 	// contract call needs both): ErrNotFound when there is no such factor, a User with an

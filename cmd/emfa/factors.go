@@ -94,7 +94,11 @@ func (d *deps) addFactorCmd(typ string) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		enrolled, err := engine.Enroll(ctx, builtin.Enrollment{Type: typ, User: user, Values: values(), Activation: activation})
+		// The audit record commits with the factor (builtin.Enrollment.Audit).
+		enrolled, err := engine.Enroll(ctx, builtin.Enrollment{Type: typ, User: user, Values: values(), Activation: activation,
+			Audit: func(f store.Factor) store.AuditEvent {
+				return lifecycle.AdminEvent(e.now(), cliActor, "factors.enroll", user, f.ID, "SUCCESS", typ+" "+string(f.State))
+			}})
 		if errors.Is(err, builtin.ErrInput) {
 			return usageError{fmt.Sprintf("factors add %s: %v", typ, err)}
 		}
@@ -108,11 +112,9 @@ func (d *deps) addFactorCmd(typ string) *cobra.Command {
 			return err
 		}
 		if qr {
-			if err := printQR(d.stderr, typ, enrolled.Output); err != nil {
-				return err
-			}
+			return printQR(d.stderr, typ, enrolled.Output)
 		}
-		return e.audited(ctx, "factors.enroll", user, f.ID, "SUCCESS", typ+" "+string(f.State))
+		return nil
 	})
 }
 

@@ -95,15 +95,12 @@ func pend(f *store.Factor, in Enrollment) {
 // the new destination of a code factor. If it cannot be sent, the factor goes again:
 // nobody could activate it.
 func (e *Engine) afterEnroll(ctx context.Context, u store.User, in Enrollment, enrolled Enrolled) (Enrolled, error) {
-	if in.Activation != ActivationPasscode {
+	if !e.activatesBySend(in) {
 		return enrolled, nil
 	}
-	k, ok := e.factors[in.Type].(*codeFactor)
-	if !ok {
-		return enrolled, nil
-	}
+	k := e.factors[in.Type].(*codeFactor)
 	f := enrolled.Factor
-	_, expires, err := e.sendActivation(ctx, k, u, &f)
+	_, expires, err := e.sendActivation(ctx, k, u, &f, in.Audit)
 	if err != nil {
 		if derr := e.store.DeleteFactor(context.WithoutCancel(ctx), f.ID); derr != nil {
 			err = errors.Join(err, derr)
@@ -115,14 +112,22 @@ func (e *Engine) afterEnroll(ctx context.Context, u store.User, in Enrollment, e
 	return enrolled, nil
 }
 
+// activatesBySend reports whether in's factor becomes usable with a code sent to it: a code
+// factor activated by passcode.
+func (e *Engine) activatesBySend(in Enrollment) bool {
+	_, code := e.factors[in.Type].(*codeFactor)
+	return code && in.Activation == ActivationPasscode
+}
+
 // ErrNotSent is an activation code that could not be sent (no sender, a send limit, the
 // provider refusing); the reason says which.
 var ErrNotSent = errors.New("activation code not sent")
 
 // sendActivation sends a code to a pending code factor's destination, exactly as a
 // sign-in's initiate does (same length, lifetime, attempts and send limits), and keeps
-// its transaction in the factor's params: only the newest code activates.
-func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User, f *store.Factor) (string, time.Time, error) {
+// its transaction in the factor's params: only the newest code activates. audit, when
+// set, is the enrollment's record, committed with the params.
+func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User, f *store.Factor, audit func(store.Factor) store.AuditEvent) (string, time.Time, error) {
 	out, err := k.Initiate(ctx, f, provider.Request{Username: u.Name, Capability: f.Type, ID: f.ID})
 	if err != nil {
 		return "", time.Time{}, err
@@ -131,7 +136,15 @@ func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User
 		return "", time.Time{}, fmt.Errorf("%w: %s", ErrNotSent, out.Reason)
 	}
 	f.Params[paramActivationTx] = out.TransactionID
-	if err := e.store.UpdateFactorParams(ctx, f.ID, f.Label, f.Params, e.now()); err != nil {
+	if err := e.store.Update(ctx, func(w store.Writer) error {
+		if err := w.UpdateFactorParams(ctx, f.ID, f.Label, f.Params, e.now()); err != nil {
+			return err
+		}
+		if audit == nil {
+			return nil
+		}
+		return w.AppendAudit(ctx, audit(*f))
+	}); err != nil {
 		return "", time.Time{}, err
 	}
 	return out.TransactionID, e.now().Add(k.s.Lifetime), nil
@@ -148,7 +161,7 @@ func (e *Engine) ResendActivation(ctx context.Context, u store.User, factorID st
 	if f.UserID != u.ID || !ok || ActivationOf(&f) != ActivationPasscode {
 		return time.Time{}, fmt.Errorf("%w: factor %s is not a code factor waiting for a passcode", ErrActivation, factorID)
 	}
-	_, expires, err := e.sendActivation(ctx, k, u, &f)
+	_, expires, err := e.sendActivation(ctx, k, u, &f, nil)
 	return expires, err
 }
 

@@ -137,7 +137,7 @@ func (k *codeFactor) Enroll(ctx context.Context, u store.User, existing []store.
 	if err != nil {
 		return Enrolled{}, err
 	}
-	if err := k.e.store.CreateFactor(ctx, f); err != nil {
+	if err := k.e.createFactor(ctx, in, f, nil); err != nil {
 		return Enrolled{}, err
 	}
 	return Enrolled{Factor: f, Output: out}, nil

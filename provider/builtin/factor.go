@@ -107,6 +107,11 @@ type Enrollment struct {
 	// Activation is how the factor becomes usable (activation.go): "" active at once,
 	// ActivationPasscode or ActivationOnFirstUse (see ActivationModes).
 	Activation string
+	// Audit, when set, is the enrollment's audit record for the factor as enrolled. It is
+	// written in the commit that completes the enrollment, so that there is never a factor
+	// without its record nor a record without its factor: the factor's own, or, for a
+	// code factor activated by passcode, the one that keeps the code sent (createFactor).
+	Audit func(f store.Factor) store.AuditEvent
 }
 
 // Enrolled is a new factor and what its owner is shown once: a seed, an activation code.
@@ -152,6 +157,26 @@ func (e *Engine) Enroll(ctx context.Context, in Enrollment) (Enrolled, error) {
 		return Enrolled{}, err
 	}
 	return e.afterEnroll(ctx, u, in, enrolled)
+}
+
+// createFactor stores an enrollment's new factor in one unit with more (its other writes,
+// if any) and the enrollment's audit record (in.Audit), unless a code is still to be sent
+// to activate it: then the record goes with the send's own commit (sendActivation).
+func (e *Engine) createFactor(ctx context.Context, in Enrollment, f store.Factor, more func(w store.Writer) error) error {
+	return e.store.Update(ctx, func(w store.Writer) error {
+		if err := w.CreateFactor(ctx, f); err != nil {
+			return err
+		}
+		if more != nil {
+			if err := more(w); err != nil {
+				return err
+			}
+		}
+		if in.Audit == nil || e.activatesBySend(in) {
+			return nil
+		}
+		return w.AppendAudit(ctx, in.Audit(f))
+	})
 }
 
 // FieldsOf are the enrollment fields of a factor type, known before any configuration is

@@ -89,7 +89,7 @@ func (k *hotpFactor) Enroll(ctx context.Context, u store.User, _ []store.Factor,
 	f.Params["algorithm"], f.Params["digits"] = string(alg), strconv.Itoa(digits)
 	// The store keeps the last accepted counter; the token's next one is one more.
 	f.Counter = counter - 1
-	if err := k.e.createSealed(ctx, &f, seed); err != nil {
+	if err := k.e.createSealed(ctx, in, &f, seed); err != nil {
 		return Enrolled{}, err
 	}
 	return Enrolled{Factor: f, Output: map[string]any{

@@ -164,12 +164,12 @@ func seedInput(v url.Values, defAlg Algorithm, defDigits int) (seed []byte, alg 
 }
 
 // createSealed stores f with its seed sealed to its id.
-func (e *Engine) createSealed(ctx context.Context, f *store.Factor, seed []byte) error {
+func (e *Engine) createSealed(ctx context.Context, in Enrollment, f *store.Factor, seed []byte) error {
 	var err error
 	if f.Secret, f.KeyID, err = e.keys.Seal(seed, []byte(f.ID)); err != nil {
 		return err
 	}
-	return e.store.CreateFactor(ctx, *f)
+	return e.createFactor(ctx, in, *f, nil)
 }
 
 // matchCounter returns the counter in [from, to] whose code is code, or -1. Every value is

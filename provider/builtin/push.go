@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -238,21 +237,20 @@ func twoDigits() int {
 func (k *pushFactor) Enroll(ctx context.Context, u store.User, _ []store.Factor, in Enrollment) (Enrolled, error) {
 	f := k.e.newFactor(u, TypePush, cmp.Or(in.Values.Get("name"), "Push device"), in)
 	f.State = store.FactorPending
-	if err := k.e.store.CreateFactor(ctx, f); err != nil {
-		return Enrolled{}, err
-	}
 	code := NewID()
 	tx := store.Transaction{
 		ID: activationKey(code), Username: u.Name, Capability: activationCapability, FactorID: f.ID,
 		Status: string(provider.StatusPending), ExpiresAt: f.CreatedAt.Add(k.s.ActivationLifetime),
 		CreatedAt: f.CreatedAt, UpdatedAt: f.CreatedAt,
 	}
-	if err := k.e.store.CreateTransaction(ctx, tx); err != nil {
-		// A factor nobody can register would only clutter the user's list.
-		if derr := k.e.store.DeleteFactor(context.WithoutCancel(ctx), f.ID); derr != nil {
-			err = errors.Join(err, derr)
+	// The factor and its activation code in one commit: never a factor nobody can register.
+	if err := k.e.createFactor(ctx, in, f, func(w store.Writer) error {
+		if err := w.CreateTransaction(ctx, tx); err != nil {
+			return fmt.Errorf("push: activation code: %w", err)
 		}
-		return Enrolled{}, fmt.Errorf("push: activation code: %w", err)
+		return nil
+	}); err != nil {
+		return Enrolled{}, err
 	}
 	q := url.Values{"code": {code}}
 	out := map[string]any{"activationCode": code, "expiresAt": tx.ExpiresAt.UTC().Format(time.RFC3339)}

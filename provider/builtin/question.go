@@ -185,7 +185,7 @@ func (k *questionFactor) Enroll(ctx context.Context, u store.User, existing []st
 	plain, _ := json.Marshal(secret)
 	f := k.e.newFactor(u, TypeQuestion, cmp.Or(in.Values.Get("name"), "Security questions"), in)
 	f.Params[paramQuestions] = string(text)
-	if err := k.e.createSealed(ctx, &f, plain); err != nil {
+	if err := k.e.createSealed(ctx, in, &f, plain); err != nil {
 		return Enrolled{}, err
 	}
 	return Enrolled{Factor: f, Output: map[string]any{"questions": questions}}, nil

@@ -91,7 +91,7 @@ func (k *totpFactor) Enroll(ctx context.Context, u store.User, _ []store.Factor,
 	}
 	f := k.e.newFactor(u, TypeTOTP, cmp.Or(in.Values.Get("name"), "Authenticator app"), in)
 	f.Params["algorithm"], f.Params["digits"], f.Params["period"] = string(alg), strconv.Itoa(digits), strconv.Itoa(period)
-	if err := k.e.createSealed(ctx, &f, seed); err != nil {
+	if err := k.e.createSealed(ctx, in, &f, seed); err != nil {
 		return Enrolled{}, err
 	}
 	return Enrolled{Factor: f, Output: map[string]any{

@@ -97,6 +97,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentClaimIdempotency", testConcurrentClaimIdempotency},
 		{"Update", testUpdate},
 		{"UpdateRollback", testUpdateRollback},
+		{"UpdateCreateFactor", testUpdateCreateFactor},
 		{"UpdateCanceled", testUpdateCanceled},
 		{"UpdatePanic", testUpdatePanic},
 		{"ConcurrentUpdate", testConcurrentUpdate},

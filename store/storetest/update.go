@@ -111,6 +111,51 @@ func testUpdateRollback(t *testing.T, s store.Store) {
 	}
 }
 
+// An enrollment is a unit: its factor, its activation's transaction and its audit record
+// commit together or not at all, and CreateFactor's refusals come out of a unit as they do
+// out of the Store.
+func testUpdateCreateFactor(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	userWithFactor(t, s)
+	enroll := func(id string, fail error) error {
+		return s.Update(ctx, func(w store.Writer) error {
+			if err := w.CreateFactor(ctx, newFactor(id, "u1", at(0))); err != nil {
+				return err
+			}
+			if err := w.CreateTransaction(ctx, newTransaction("act-"+id, id, at(time.Hour))); err != nil {
+				return err
+			}
+			if err := w.AppendAudit(ctx, decisionEvent(id, "SUCCESS")); err != nil {
+				return err
+			}
+			return fail
+		})
+	}
+	wantErr(t, "an enrollment's unit", enroll("f2", nil), nil)
+	mustGetFactor(t, s, "f2")
+	mustGetTransaction(t, s, "act-f2")
+	if n := len(auditOf(t, s, "f2")); n != 1 {
+		t.Errorf("%d audit events after the enrollment's unit, want 1", n)
+	}
+	boom := errors.New("boom")
+	wantErr(t, "a failing enrollment's unit", enroll("f3", boom), boom)
+	if _, err := s.GetFactor(ctx, "f3"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetFactor after a failed unit: %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetTransaction(ctx, "act-f3"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetTransaction after a failed unit: %v, want ErrNotFound", err)
+	}
+	if n := len(auditOf(t, s, "f3")); n != 0 {
+		t.Errorf("%d audit events after a failed unit, want 0", n)
+	}
+	wantErr(t, "CreateFactor of an id taken, in a unit", enroll("f1", nil), store.ErrExists)
+	if n := len(auditOf(t, s, "f1")); n != 0 {
+		t.Errorf("%d audit events after a refused enrollment, want 0", n)
+	}
+	err := s.Update(ctx, func(w store.Writer) error { return w.CreateFactor(ctx, newFactor("f4", "nobody", at(0))) })
+	wantErr(t, "CreateFactor for a missing user, in a unit", err, store.ErrNotFound)
+}
+
 // Units submitted together, as a backend may commit them in one batch: a failing unit
 // takes none of its neighbours with it, and two units racing for one compare-and-set see
 // each other's result, exactly one winning.

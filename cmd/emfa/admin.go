@@ -179,35 +179,37 @@ func (d *deps) usersCmd() *cobra.Command {
 		if err := lifecycle.CheckName(name); err != nil {
 			return usageError{fmt.Sprintf("username %q: %s", name, err.Msg)}
 		}
-		if err := e.store.CreateUser(ctx, store.User{ID: builtin.NewID(), Name: name, CreatedAt: e.now()}); err != nil {
+		u := store.User{ID: builtin.NewID(), Name: name, CreatedAt: e.now()}
+		if err := e.change(ctx, "users.create", "", store.UserChange{Name: name, Create: &u}); err != nil {
 			if errors.Is(err, store.ErrExists) {
 				return fmt.Errorf("user %q already exists", name)
 			}
 			return err
 		}
 		fmt.Fprintf(d.stdout, "added user %s\n", name)
-		return e.audited(ctx, "users.create", name, "", "SUCCESS", "")
+		return nil
 	})
 	del := d.storeCmd(&cobra.Command{
 		Use: "delete NAME", Short: "delete a user and its factors", Example: "  emfa users delete alice --config emfa.yaml",
 		Args: exactly(1, "exactly one NAME"),
 	}, func(ctx context.Context, e *env, args []string) error {
-		if err := e.store.DeleteUser(ctx, args[0]); err != nil {
+		if err := e.change(ctx, "users.delete", "", store.UserChange{Name: args[0], Delete: true}); err != nil {
 			return userErr(args[0], err)
 		}
 		fmt.Fprintf(d.stdout, "deleted user %s and its factors\n", args[0])
-		return e.audited(ctx, "users.delete", args[0], "", "SUCCESS", "")
+		return nil
 	})
 	state := func(verb, short string) *cobra.Command {
 		return d.storeCmd(&cobra.Command{
 			Use: verb + " NAME", Short: short, Example: "  emfa users " + verb + " alice --config emfa.yaml",
 			Args: exactly(1, "exactly one NAME"),
 		}, func(ctx context.Context, e *env, args []string) error {
-			if err := e.store.SetUserDisabled(ctx, args[0], verb == "disable"); err != nil {
+			disabled := verb == "disable"
+			if err := e.change(ctx, "users."+verb, "", store.UserChange{Name: args[0], Disabled: &disabled}); err != nil {
 				return userErr(args[0], err)
 			}
 			fmt.Fprintf(d.stdout, "%sd user %s\n", verb, args[0])
-			return e.audited(ctx, "users."+verb, args[0], "", "SUCCESS", "")
+			return nil
 		})
 	}
 	return group("users", "manage users (add, list, delete, disable, enable, invite)", `  emfa users add alice --config emfa.yaml
@@ -251,14 +253,19 @@ func (d *deps) factorsCmd() *cobra.Command {
 		return tw.Flush()
 	})
 	list.Flags().StringVar(&user, "user", "", "the user's `NAME`")
-	one := func(verb, done, short string, apply func(ctx context.Context, e *env, id string) error) *cobra.Command {
+	// Each command makes its change and its audit record (the action factors.<verb>, the
+	// factor's owner) in one atomic step.
+	one := func(verb, done, short string, apply func(ctx context.Context, e *env, action, owner, id string) error) *cobra.Command {
 		return d.storeCmd(&cobra.Command{
 			Use: verb + " ID", Short: short, Example: "  emfa factors " + verb + " jfw7ok7g6ow73s3knahgrwy4xu --config emfa.yaml",
 			Args: exactly(1, "exactly one ID"),
 		}, func(ctx context.Context, e *env, args []string) error {
 			id := args[0]
-			owner := e.factorOwner(ctx, id) // before a delete
-			err := apply(ctx, e, id)
+			owner := e.factorOwner(ctx, id)
+			err := store.ErrNotFound
+			if owner != "" {
+				err = apply(ctx, e, "factors."+verb, owner, id)
+			}
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no factor %q", id)
 			}
@@ -266,26 +273,34 @@ func (d *deps) factorsCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(d.stdout, "%s factor %s\n", done, id)
-			return e.audited(ctx, "factors."+verb, owner, id, "SUCCESS", "")
+			return nil
 		})
 	}
-	del := one("delete", "deleted", "delete a factor", func(ctx context.Context, e *env, id string) error {
-		return e.store.DeleteFactor(ctx, id)
+	toState := func(s store.FactorState) func(context.Context, *env, string, string, string) error {
+		return func(ctx context.Context, e *env, action, owner, id string) error {
+			return e.change(ctx, action, id, store.UserChange{Name: owner, StateChanges: []store.FactorStateChange{{ID: id, State: s}}})
+		}
+	}
+	del := one("delete", "deleted", "delete a factor", func(ctx context.Context, e *env, action, owner, id string) error {
+		return e.change(ctx, action, id, store.UserChange{Name: owner, DeleteFactors: []string{id}})
 	})
-	disable := one("disable", "disabled", "disable a factor", func(ctx context.Context, e *env, id string) error {
-		return e.store.SetFactorState(ctx, id, store.FactorDisabled, e.now())
-	})
-	enable := one("enable", "enabled", "enable a disabled factor", func(ctx context.Context, e *env, id string) error {
+	disable := one("disable", "disabled", "disable a factor", toState(store.FactorDisabled))
+	enable := one("enable", "enabled", "enable a disabled factor", func(ctx context.Context, e *env, action, owner, id string) error {
 		// A pending factor becomes active only through its own activation (a push device
 		// registering its key), never by hand.
 		f, err := e.store.GetFactor(ctx, id)
 		if err == nil && f.State == store.FactorPending {
 			return fmt.Errorf("factor %s is waiting for its device to register; it cannot be enabled by hand", id)
 		}
-		return e.store.SetFactorState(ctx, id, store.FactorActive, e.now())
+		return toState(store.FactorActive)(ctx, e, action, owner, id)
 	})
-	unlock := one("unlock", "unlocked", "clear a factor's lockout and failure count", func(ctx context.Context, e *env, id string) error {
-		return e.store.ResetFailures(ctx, id, e.now())
+	unlock := one("unlock", "unlocked", "clear a factor's lockout and failure count", func(ctx context.Context, e *env, action, owner, id string) error {
+		return e.store.Update(ctx, func(w store.Writer) error {
+			if err := w.ResetFailures(ctx, id, e.now()); err != nil {
+				return err
+			}
+			return w.AppendAudit(ctx, lifecycle.AdminEvent(e.now(), cliActor, action, owner, id, "SUCCESS", ""))
+		})
 	})
 	return group("factors", "manage factors (add, list, delete, disable, enable, unlock, resync)", `  emfa factors add totp --user alice --qr --config emfa.yaml
   emfa factors list --user alice --config emfa.yaml

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -427,5 +428,51 @@ func TestCLIChangesAudited(t *testing.T) {
 	// The table shows the actor too.
 	if out := mustEmfa(t, "audit", "--limit", "1", "--config", cfg); !strings.Contains(out, "ACTOR") || !strings.Contains(out, "admin.users.delete") || !strings.HasSuffix(strings.TrimSpace(out), "cli") {
 		t.Errorf("audit table:\n%s", out)
+	}
+}
+
+// A CLI change and its audit record are one step: with the audit table refusing every row
+// (a trigger), no user or factor command changes anything.
+func TestCLIChangeNeedsItsRecord(t *testing.T) {
+	cfg := writeConfig(t, "")
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	var f struct{ ID string }
+	if err := json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--config", cfg)), &f); err != nil || f.ID == "" {
+		t.Fatalf("factors add: %v %q", err, f.ID)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(filepath.Dir(cfg), "emfa.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec := func(q string) {
+		t.Helper()
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END`)
+	for _, args := range [][]string{
+		{"users", "add", "bob"},
+		{"users", "disable", "alice"},
+		{"users", "delete", "alice"},
+		{"factors", "add", "totp", "--user", "alice"},
+		{"factors", "disable", f.ID},
+		{"factors", "unlock", f.ID},
+		{"factors", "delete", f.ID},
+	} {
+		if code, _, errOut := emfa(t, append(args, "--config", cfg)...); code == 0 || !strings.Contains(errOut, "audit refused") {
+			t.Errorf("%v with its record refused: exit %d, %q", args, code, errOut)
+		}
+	}
+	exec(`DROP TRIGGER refuse_audit`)
+	if out := mustEmfa(t, "users", "list", "--config", cfg); strings.Contains(out, "bob") || !strings.Contains(out, "alice") || strings.Contains(out, "disabled") {
+		t.Errorf("users after the refused commands:\n%s", out)
+	}
+	if out := mustEmfa(t, "factors", "list", "--user", "alice", "--config", cfg); strings.Count(out, "\n") != 2 || !strings.Contains(out, f.ID) || !strings.Contains(out, "active") {
+		t.Errorf("factors after the refused commands:\n%s", out)
+	}
+	if out := mustEmfa(t, "audit", "--json", "--config", cfg); strings.Count(strings.TrimSpace(out), "\n") != 1 {
+		t.Errorf("audit trail after the refused commands, want its two records:\n%s", out)
 	}
 }

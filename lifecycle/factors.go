@@ -512,10 +512,15 @@ func (m *Manager) UnlockFactor(ctx context.Context, actor Actor, name, id string
 	if _, _, err := m.factor(ctx, name, id); err != nil {
 		return Factor{}, err
 	}
-	if err := m.store.ResetFailures(ctx, id, m.now()); err != nil {
+	// The unlock and its record in one commit.
+	if err := m.store.Update(ctx, func(w store.Writer) error {
+		if err := w.ResetFailures(ctx, id, m.now()); err != nil {
+			return err
+		}
+		return w.AppendAudit(ctx, m.event(actor, "factors.unlock", name, id, ""))
+	}); err != nil {
 		return Factor{}, errorOf(err, "factor")
 	}
-	m.audit(ctx, actor, "factors.unlock", name, id, "SUCCESS", "")
 	return m.GetFactor(ctx, name, id)
 }
 

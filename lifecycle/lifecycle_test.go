@@ -290,3 +290,35 @@ func byType(fs []lifecycle.Factor) map[string]lifecycle.Factor {
 	}
 	return out
 }
+
+// An unlock clears the failures and records itself, in one commit.
+func TestUnlockAudited(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		en, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "totp", Activation: lifecycle.ActivationImmediate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.RecordFailure(ctx, en.Factor.ID, clk.Now(), 1, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		f, err := m.UnlockFactor(ctx, "test", "alice", en.Factor.ID)
+		if err != nil || f.Failures != 0 || f.LockedUntil != nil {
+			t.Fatalf("unlock: %+v %v", f, err)
+		}
+		if _, err := m.UnlockFactor(ctx, "test", "alice", "nosuchfactor"); err == nil {
+			t.Error("unlocking a missing factor succeeded")
+		}
+		page, err := m.QueryAudit(ctx, lifecycle.AuditQuery{Action: "admin.factors.unlock"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Events) != 1 || page.Events[0].FactorID != en.Factor.ID || page.Events[0].Actor != "test" || page.Events[0].User != "alice" {
+			t.Errorf("unlock records %+v, want one for %s by test", page.Events, en.Factor.ID)
+		}
+	})
+}

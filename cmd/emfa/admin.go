@@ -261,9 +261,8 @@ func (d *deps) factorsCmd() *cobra.Command {
 			Args: exactly(1, "exactly one ID"),
 		}, func(ctx context.Context, e *env, args []string) error {
 			id := args[0]
-			owner := e.factorOwner(ctx, id)
-			err := store.ErrNotFound
-			if owner != "" {
+			owner, err := e.factorOwner(ctx, id)
+			if err == nil {
 				err = apply(ctx, e, "factors."+verb, owner, id)
 			}
 			if errors.Is(err, store.ErrNotFound) {

@@ -102,16 +102,16 @@ func (e *env) record(ctx context.Context, ev store.AuditEvent) error {
 	return nil
 }
 
-// factorOwner is the name of the user factor id belongs to, for its audit record: "" when
-// there is no such factor (the command then fails on its own).
-func (e *env) factorOwner(ctx context.Context, id string) string {
+// factorOwner is the name of the user factor id belongs to, for its audit record:
+// store.ErrNotFound when there is no such factor.
+func (e *env) factorOwner(ctx context.Context, id string) (string, error) {
 	f, err := e.store.GetFactor(ctx, id)
 	if err != nil {
-		return ""
+		return "", err
 	}
 	u, err := e.store.GetUserByID(ctx, f.UserID)
 	if err != nil {
-		return ""
+		return "", err
 	}
-	return u.Name
+	return u.Name, nil
 }

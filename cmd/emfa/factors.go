@@ -226,7 +226,8 @@ func (d *deps) factorsResyncCmd() *cobra.Command {
 		if err != nil {
 			outcome, reason = "FAILED", err.Error()
 		}
-		ev := lifecycle.AdminEvent(e.now(), cliActor, "factors.resync", e.factorOwner(ctx, id), id, outcome, reason)
+		owner, _ := e.factorOwner(ctx, id) // "" for a factor gone: the record still names it
+		ev := lifecycle.AdminEvent(e.now(), cliActor, "factors.resync", owner, id, outcome, reason)
 		ev.Capability = builtin.TypeHOTP
 		if aerr := e.record(ctx, ev); aerr != nil {
 			return errors.Join(err, aerr)

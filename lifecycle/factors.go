@@ -460,11 +460,11 @@ func (m *Manager) ResendActivation(ctx context.Context, actor Actor, name, id st
 	if err != nil {
 		return time.Time{}, err
 	}
-	expires, err := e.ResendActivation(ctx, u, id)
+	// The record commits with the new code's transaction.
+	expires, err := e.ResendActivation(ctx, u, id, func(store.Factor) store.AuditEvent { return m.event(actor, action, name, id, "") })
 	if err != nil {
 		return time.Time{}, m.refuse(ctx, actor, action, name, id, enrollError(err))
 	}
-	m.audit(ctx, actor, action, name, id, "SUCCESS", "")
 	return expires, nil
 }
 

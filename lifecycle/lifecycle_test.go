@@ -231,6 +231,23 @@ func TestEnrollmentAudited(t *testing.T) {
 		if fs, _ := m.ListFactors(ctx, "alice"); len(fs) != len(want) {
 			t.Errorf("%d factors, want the %d enrolled", len(fs), len(want))
 		}
+		// A resent code records itself with it.
+		var sms string
+		for id, why := range want {
+			if why == "smsotp pending" {
+				sms = id
+			}
+		}
+		if _, err := m.ResendActivation(ctx, "test", "alice", sms); err != nil {
+			t.Fatalf("resend: %v", err)
+		}
+		page, err = m.QueryAudit(ctx, lifecycle.AuditQuery{Action: "admin.factors.resend"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Events) != 1 || page.Events[0].FactorID != sms || page.Events[0].Outcome != "SUCCESS" || page.Events[0].Actor != "test" {
+			t.Errorf("resend records %+v, want one for %s", page.Events, sms)
+		}
 	})
 }
 

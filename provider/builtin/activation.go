@@ -126,7 +126,7 @@ var ErrNotSent = errors.New("activation code not sent")
 // sendActivation sends a code to a pending code factor's destination, exactly as a
 // sign-in's initiate does (same length, lifetime, attempts and send limits), and keeps
 // its transaction in the factor's params: only the newest code activates. audit, when
-// set, is the enrollment's record, committed with the params.
+// set, is the enrollment's or resend's record, committed with the params.
 func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User, f *store.Factor, audit func(store.Factor) store.AuditEvent) (string, time.Time, error) {
 	out, err := k.Initiate(ctx, f, provider.Request{Username: u.Name, Capability: f.Type, ID: f.ID})
 	if err != nil {
@@ -151,8 +151,9 @@ func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User
 }
 
 // ResendActivation sends a new activation code to a code factor pending a passcode; the
-// earlier one stops working.
-func (e *Engine) ResendActivation(ctx context.Context, u store.User, factorID string) (time.Time, error) {
+// earlier one stops working. audit, when set, is the resend's record, committed with the
+// new code's transaction in the factor's params.
+func (e *Engine) ResendActivation(ctx context.Context, u store.User, factorID string, audit func(store.Factor) store.AuditEvent) (time.Time, error) {
 	f, err := e.store.GetFactor(ctx, factorID)
 	if err != nil {
 		return time.Time{}, err
@@ -161,7 +162,7 @@ func (e *Engine) ResendActivation(ctx context.Context, u store.User, factorID st
 	if f.UserID != u.ID || !ok || ActivationOf(&f) != ActivationPasscode {
 		return time.Time{}, fmt.Errorf("%w: factor %s is not a code factor waiting for a passcode", ErrActivation, factorID)
 	}
-	_, expires, err := e.sendActivation(ctx, k, u, &f, nil)
+	_, expires, err := e.sendActivation(ctx, k, u, &f, audit)
 	return expires, err
 }
 

@@ -112,7 +112,7 @@ func TestActivationSMS(t *testing.T) {
 		t.Error("a pending SMS factor is offered")
 	}
 	first := f.sms.last(t).Code
-	if _, err := f.engine.ResendActivation(ctx, alice(t, f), id); err != nil {
+	if _, err := f.engine.ResendActivation(ctx, alice(t, f), id, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.engine.Activate(ctx, alice(t, f), id, first); !errors.Is(err, builtin.ErrActivation) {

@@ -80,9 +80,15 @@ func (d *jsonDecoder) value(depth int) (ref.Val, uint64, error) {
 		return nil, 0, errJSONEnd
 	}
 	switch c := d.data[d.i]; {
-	case c == '{':
-		return d.object(depth + 1)
-	case c == '[':
+	case c == '{' || c == '[':
+		if depth >= maxJSONDepth {
+			return nil, 0, errors.New("exceeded max depth")
+		}
+		d.i++
+		d.space()
+		if c == '{' {
+			return d.object(depth + 1)
+		}
 		return d.array(depth + 1)
 	case c == '"':
 		s, err := d.str()
@@ -110,19 +116,38 @@ func (d *jsonDecoder) literal(word string) error {
 	return nil
 }
 
-func (d *jsonDecoder) object(depth int) (ref.Val, uint64, error) {
-	if depth > maxJSONDepth {
-		return nil, 0, errors.New("exceeded max depth")
+// next reads what follows a member of an object or an element of an array: true after a
+// comma (and the space after it), false after the closing bracket.
+func (d *jsonDecoder) next(closing byte, what string) (bool, error) {
+	d.space()
+	if d.i < len(d.data) {
+		switch d.data[d.i] {
+		case ',':
+			d.i++
+			d.space()
+			return true, nil
+		case closing:
+			d.i++
+			return false, nil
+		}
 	}
-	d.i++ // {
+	return false, d.errAt(what)
+}
+
+// closes consumes b if it comes next: an empty object's or array's closing bracket.
+func (d *jsonDecoder) closes(b byte) bool {
+	if d.i < len(d.data) && d.data[d.i] == b {
+		d.i++
+		return true
+	}
+	return false
+}
+
+// object reads the members of the object whose '{' (and the space after it) value read.
+func (d *jsonDecoder) object(depth int) (ref.Val, uint64, error) {
 	base := len(d.entries)
 	defer func() { d.entries = d.entries[:base] }()
-	d.space()
-	if d.i < len(d.data) && d.data[d.i] == '}' {
-		d.i++
-		return types.NewMap(types.DefaultTypeAdapter, map[string]ref.Val{}), 0, nil
-	}
-	for {
+	for more := !d.closes('}'); more; {
 		if d.i >= len(d.data) || d.data[d.i] != '"' {
 			return nil, 0, d.errAt("looking for beginning of object key string")
 		}
@@ -140,17 +165,9 @@ func (d *jsonDecoder) object(depth int) (ref.Val, uint64, error) {
 			return nil, 0, err
 		}
 		d.entries = append(d.entries, jsonEntry{key: k, v: v, size: size})
-		d.space()
-		if d.i < len(d.data) && d.data[d.i] == ',' {
-			d.i++
-			d.space()
-			continue
+		if more, err = d.next('}', "after object key:value pair"); err != nil {
+			return nil, 0, err
 		}
-		if d.i < len(d.data) && d.data[d.i] == '}' {
-			d.i++
-			break
-		}
-		return nil, 0, d.errAt("after object key:value pair")
 	}
 	entries := d.entries[base:]
 	m := make(map[string]ref.Val, len(entries))
@@ -176,36 +193,20 @@ func (d *jsonDecoder) object(depth int) (ref.Val, uint64, error) {
 	return types.NewMap(types.DefaultTypeAdapter, m), size, nil
 }
 
+// array reads the elements of the array whose '[' (and the space after it) value read.
 func (d *jsonDecoder) array(depth int) (ref.Val, uint64, error) {
-	if depth > maxJSONDepth {
-		return nil, 0, errors.New("exceeded max depth")
-	}
-	d.i++ // [
 	base := len(d.elems)
 	defer func() { d.elems = d.elems[:base] }()
-	d.space()
 	var size uint64
-	if d.i < len(d.data) && d.data[d.i] == ']' {
-		d.i++
-	} else {
-		for {
-			v, s, err := d.value(depth)
-			if err != nil {
-				return nil, 0, err
-			}
-			d.elems = append(d.elems, v)
-			size = max(size, s)
-			d.space()
-			if d.i < len(d.data) && d.data[d.i] == ',' {
-				d.i++
-				d.space()
-				continue
-			}
-			if d.i < len(d.data) && d.data[d.i] == ']' {
-				d.i++
-				break
-			}
-			return nil, 0, d.errAt("after array element")
+	for more := !d.closes(']'); more; {
+		v, s, err := d.value(depth)
+		if err != nil {
+			return nil, 0, err
+		}
+		d.elems = append(d.elems, v)
+		size = max(size, s)
+		if more, err = d.next(']', "after array element"); err != nil {
+			return nil, 0, err
 		}
 	}
 	l := make([]ref.Val, len(d.elems)-base)

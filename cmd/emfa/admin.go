@@ -293,13 +293,13 @@ func (d *deps) factorsCmd() *cobra.Command {
 		}
 		return toState(store.FactorActive)(ctx, e, action, owner, id)
 	})
-	unlock := one("unlock", "unlocked", "clear a factor's lockout and failure count", func(ctx context.Context, e *env, action, owner, id string) error {
-		return e.store.Update(ctx, func(w store.Writer) error {
-			if err := w.ResetFailures(ctx, id, e.now()); err != nil {
-				return err
-			}
-			return w.AppendAudit(ctx, lifecycle.AdminEvent(e.now(), cliActor, action, owner, id, "SUCCESS", ""))
-		})
+	unlock := one("unlock", "unlocked", "clear a factor's lockout and failure count", func(ctx context.Context, e *env, _, owner, id string) error {
+		m, err := e.manager(nil, nil)
+		if err != nil {
+			return err
+		}
+		_, err = m.UnlockFactor(ctx, cliActor, owner, id) // the admin API's, with its record
+		return err
 	})
 	return group("factors", "manage factors (add, list, delete, disable, enable, unlock, resync)", `  emfa factors add totp --user alice --qr --config emfa.yaml
   emfa factors list --user alice --config emfa.yaml

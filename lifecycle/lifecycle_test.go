@@ -206,10 +206,7 @@ func TestEnrollmentAudited(t *testing.T) {
 		if err == nil {
 			t.Fatal("an enrollment whose activation code was not sent succeeded")
 		}
-		page, err := m.QueryAudit(ctx, lifecycle.AuditQuery{Action: "admin.factors.enroll"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		page := auditOf(t, m, "admin.factors.enroll")
 		got, failed := map[string]string{}, 0
 		for _, ev := range page.Events {
 			switch ev.Outcome {
@@ -241,10 +238,7 @@ func TestEnrollmentAudited(t *testing.T) {
 		if _, err := m.ResendActivation(ctx, "test", "alice", sms); err != nil {
 			t.Fatalf("resend: %v", err)
 		}
-		page, err = m.QueryAudit(ctx, lifecycle.AuditQuery{Action: "admin.factors.resend"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		page = auditOf(t, m, "admin.factors.resend")
 		if len(page.Events) != 1 || page.Events[0].FactorID != sms || page.Events[0].Outcome != "SUCCESS" || page.Events[0].Actor != "test" {
 			t.Errorf("resend records %+v, want one for %s", page.Events, sms)
 		}
@@ -308,6 +302,16 @@ func byType(fs []lifecycle.Factor) map[string]lifecycle.Factor {
 	return out
 }
 
+// auditOf is the audit trail's page of action.
+func auditOf(t *testing.T, m *lifecycle.Manager, action string) lifecycle.AuditPage {
+	t.Helper()
+	page, err := m.QueryAudit(context.Background(), lifecycle.AuditQuery{Action: action})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page
+}
+
 // An unlock clears the failures and records itself, in one commit.
 func TestUnlockAudited(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
@@ -330,10 +334,7 @@ func TestUnlockAudited(t *testing.T) {
 		if _, err := m.UnlockFactor(ctx, "test", "alice", "nosuchfactor"); err == nil {
 			t.Error("unlocking a missing factor succeeded")
 		}
-		page, err := m.QueryAudit(ctx, lifecycle.AuditQuery{Action: "admin.factors.unlock"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		page := auditOf(t, m, "admin.factors.unlock")
 		if len(page.Events) != 1 || page.Events[0].FactorID != en.Factor.ID || page.Events[0].Actor != "test" || page.Events[0].User != "alice" {
 			t.Errorf("unlock records %+v, want one for %s by test", page.Events, en.Factor.ID)
 		}

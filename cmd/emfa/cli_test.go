@@ -386,18 +386,26 @@ providers:
 	}
 }
 
-// The CLI's changes to users and factors are in the audit trail as the admin API's are:
-// resource admin.<action>, the actor "cli", the user's name (a factor's owner for the
-// commands that name only a factor), the factor; a refused change leaves no SUCCESS.
-func TestCLIChangesAudited(t *testing.T) {
-	cfg := writeConfig(t, "")
+// aliceWithTOTP writes a configuration and adds alice and a TOTP factor with the CLI:
+// the configuration's path and the factor's id.
+func aliceWithTOTP(t *testing.T) (cfg, id string) {
+	t.Helper()
+	cfg = writeConfig(t, "")
 	mustEmfa(t, "users", "add", "alice", "--config", cfg)
 	var f struct{ ID string }
 	if err := json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--config", cfg)), &f); err != nil || f.ID == "" {
 		t.Fatalf("factors add: %v %q", err, f.ID)
 	}
+	return cfg, f.ID
+}
+
+// The CLI's changes to users and factors are in the audit trail as the admin API's are:
+// resource admin.<action>, the actor "cli", the user's name (a factor's owner for the
+// commands that name only a factor), the factor; a refused change leaves no SUCCESS.
+func TestCLIChangesAudited(t *testing.T) {
+	cfg, id := aliceWithTOTP(t)
 	for _, verb := range []string{"disable", "enable", "unlock", "delete"} {
-		mustEmfa(t, "factors", verb, f.ID, "--config", cfg)
+		mustEmfa(t, "factors", verb, id, "--config", cfg)
 	}
 	for _, verb := range []string{"disable", "enable", "delete"} {
 		mustEmfa(t, "users", verb, "alice", "--config", cfg)
@@ -414,7 +422,7 @@ func TestCLIChangesAudited(t *testing.T) {
 		if ev.Actor != "cli" || ev.Username != "alice" || ev.Outcome != "SUCCESS" {
 			t.Errorf("event %s", line)
 		}
-		if strings.HasPrefix(ev.Resource, "admin.factors.") && ev.FactorID != f.ID {
+		if strings.HasPrefix(ev.Resource, "admin.factors.") && ev.FactorID != id {
 			t.Errorf("factor event without its factor: %s", line)
 		}
 		got = append(got, strings.TrimPrefix(ev.Resource, "admin."))
@@ -434,12 +442,7 @@ func TestCLIChangesAudited(t *testing.T) {
 // A CLI change and its audit record are one step: with the audit table refusing every row
 // (a trigger), no user or factor command changes anything.
 func TestCLIChangeNeedsItsRecord(t *testing.T) {
-	cfg := writeConfig(t, "")
-	mustEmfa(t, "users", "add", "alice", "--config", cfg)
-	var f struct{ ID string }
-	if err := json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--config", cfg)), &f); err != nil || f.ID == "" {
-		t.Fatalf("factors add: %v %q", err, f.ID)
-	}
+	cfg, id := aliceWithTOTP(t)
 	db, err := sql.Open("sqlite", filepath.Join(filepath.Dir(cfg), "emfa.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -457,9 +460,9 @@ func TestCLIChangeNeedsItsRecord(t *testing.T) {
 		{"users", "disable", "alice"},
 		{"users", "delete", "alice"},
 		{"factors", "add", "totp", "--user", "alice"},
-		{"factors", "disable", f.ID},
-		{"factors", "unlock", f.ID},
-		{"factors", "delete", f.ID},
+		{"factors", "disable", id},
+		{"factors", "unlock", id},
+		{"factors", "delete", id},
 	} {
 		if code, _, errOut := emfa(t, append(args, "--config", cfg)...); code == 0 || !strings.Contains(errOut, "audit refused") {
 			t.Errorf("%v with its record refused: exit %d, %q", args, code, errOut)
@@ -469,7 +472,7 @@ func TestCLIChangeNeedsItsRecord(t *testing.T) {
 	if out := mustEmfa(t, "users", "list", "--config", cfg); strings.Contains(out, "bob") || !strings.Contains(out, "alice") || strings.Contains(out, "disabled") {
 		t.Errorf("users after the refused commands:\n%s", out)
 	}
-	if out := mustEmfa(t, "factors", "list", "--user", "alice", "--config", cfg); strings.Count(out, "\n") != 2 || !strings.Contains(out, f.ID) || !strings.Contains(out, "active") {
+	if out := mustEmfa(t, "factors", "list", "--user", "alice", "--config", cfg); strings.Count(out, "\n") != 2 || !strings.Contains(out, id) || !strings.Contains(out, "active") {
 		t.Errorf("factors after the refused commands:\n%s", out)
 	}
 	if out := mustEmfa(t, "audit", "--json", "--config", cfg); strings.Count(strings.TrimSpace(out), "\n") != 1 {

@@ -185,9 +185,7 @@ func TestEnrollmentAudited(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, _ := newManagerSending(t, st, refusingSender{to: "+15550009999"})
-		if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "alice"}); err != nil {
-			t.Fatal(err)
-		}
+		addAlice(t, m)
 		want := map[string]string{} // factor id: reason
 		for _, in := range []lifecycle.Enrollment{
 			{Type: "totp"}, // pending a passcode, nothing sent
@@ -249,9 +247,7 @@ func TestResetAndSweep(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, clk := newManager(t, st)
-		if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "alice"}); err != nil {
-			t.Fatal(err)
-		}
+		addAlice(t, m)
 		for _, in := range []lifecycle.Enrollment{
 			{Type: "totp"}, // pending a passcode
 			{Type: "smsotp", Activation: lifecycle.ActivationOnFirstUse, Params: raw(`{"phone":"+15550000001"}`)},
@@ -302,6 +298,14 @@ func byType(fs []lifecycle.Factor) map[string]lifecycle.Factor {
 	return out
 }
 
+// addAlice adds the user alice, by the actor test.
+func addAlice(t *testing.T, m *lifecycle.Manager) {
+	t.Helper()
+	if _, err := m.CreateUser(context.Background(), "test", lifecycle.UserInput{Name: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // auditOf is the audit trail's page of action.
 func auditOf(t *testing.T, m *lifecycle.Manager, action string) lifecycle.AuditPage {
 	t.Helper()
@@ -317,9 +321,7 @@ func TestUnlockAudited(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, clk := newManager(t, st)
-		if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "alice"}); err != nil {
-			t.Fatal(err)
-		}
+		addAlice(t, m)
 		en, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "totp", Activation: lifecycle.ActivationImmediate})
 		if err != nil {
 			t.Fatal(err)

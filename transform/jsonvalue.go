@@ -299,26 +299,11 @@ func (d *jsonDecoder) str() (string, error) {
 				d.i = i
 				return "", errJSONEnd
 			}
-			switch e := d.data[i]; e {
-			case '"', '\\', '/':
-				b = append(b, e)
+			switch e := d.data[i]; {
+			case jsonEscapes[e] != 0:
+				b = append(b, jsonEscapes[e])
 				i++
-			case 'b':
-				b = append(b, '\b')
-				i++
-			case 'f':
-				b = append(b, '\f')
-				i++
-			case 'n':
-				b = append(b, '\n')
-				i++
-			case 'r':
-				b = append(b, '\r')
-				i++
-			case 't':
-				b = append(b, '\t')
-				i++
-			case 'u':
+			case e == 'u':
 				r, ok := hex4(d.data[i+1:])
 				if !ok {
 					d.i = i
@@ -360,6 +345,9 @@ func (d *jsonDecoder) str() (string, error) {
 	d.i = i
 	return "", errJSONEnd
 }
+
+// jsonEscapes are the characters that JSON's one-letter escapes stand for, by letter.
+var jsonEscapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
 // hex4 reads four hexadecimal digits.
 func hex4(b []byte) (rune, bool) {

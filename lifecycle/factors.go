@@ -588,7 +588,15 @@ func (m *Manager) SweepPending(ctx context.Context) (int, error) {
 			if builtin.ActivationOf(&f) == ActivationOnFirstUse {
 				continue
 			}
-			err := m.store.DeleteFactor(ctx, f.ID)
+			// The delete and its record are one commit; a factor activated since it
+			// was listed stays (ErrNotFound).
+			err := m.store.Update(ctx, func(w store.Writer) error {
+				if err := w.ExpireFactor(ctx, f.ID, before); err != nil {
+					return err
+				}
+				return w.AppendAudit(ctx, m.event("sweeper", "factors.expire", "", f.ID,
+					fmt.Sprintf("%s pending since %s", f.Type, f.CreatedAt.UTC().Format(time.RFC3339))))
+			})
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
@@ -596,8 +604,6 @@ func (m *Manager) SweepPending(ctx context.Context) (int, error) {
 				return deleted, err
 			}
 			deleted++
-			m.audit(ctx, "sweeper", "factors.expire", "", f.ID, "SUCCESS",
-				fmt.Sprintf("%s pending since %s", f.Type, f.CreatedAt.UTC().Format(time.RFC3339)))
 		}
 		if len(fs) < batch {
 			return deleted, nil

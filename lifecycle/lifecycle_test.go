@@ -266,6 +266,15 @@ func TestResetAndSweep(t *testing.T) {
 		if n, err := m.SweepPending(ctx); n != 2 || err != nil {
 			t.Errorf("sweep after the lifetime: %d, %v (want the TOTP and push factors)", n, err)
 		}
+		page := auditOf(t, m, "admin.factors.expire")
+		if len(page.Events) != 2 {
+			t.Fatalf("sweep records %+v, want two", page.Events)
+		}
+		for _, ev := range page.Events {
+			if ev.Actor != "sweeper" || ev.Outcome != "SUCCESS" || ev.FactorID == "" {
+				t.Errorf("sweep record %+v", ev)
+			}
+		}
 		fs, _ := m.ListFactors(ctx, "alice")
 		if got := byType(fs); len(fs) != 2 || got["smsotp"].State != lifecycle.FactorPendingActivation || got["emailotp"].State != lifecycle.FactorActive {
 			t.Errorf("after the sweep: %+v", fs)
@@ -339,6 +348,29 @@ func TestUnlockAudited(t *testing.T) {
 		page := auditOf(t, m, "admin.factors.unlock")
 		if len(page.Events) != 1 || page.Events[0].FactorID != en.Factor.ID || page.Events[0].Actor != "test" || page.Events[0].User != "alice" {
 			t.Errorf("unlock records %+v, want one for %s by test", page.Events, en.Factor.ID)
+		}
+	})
+}
+
+// A token's issue and its revocation are recorded, each in the commit that makes it.
+func TestTokensAudited(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManager(t, st)
+		if _, err := m.CreateToken(ctx, "test", "ci", lifecycle.ScopeRead); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.CreateToken(ctx, "test", "ci", lifecycle.ScopeWrite); err == nil {
+			t.Error("a second token named ci: no error")
+		}
+		if err := m.RevokeToken(ctx, "test", "ci"); err != nil {
+			t.Fatal(err)
+		}
+		for action, reason := range map[string]string{"admin.tokens.create": "ci read", "admin.tokens.revoke": "ci"} {
+			page := auditOf(t, m, action)
+			if len(page.Events) != 1 || page.Events[0].Actor != "test" || page.Events[0].Outcome != "SUCCESS" || page.Events[0].Reason != reason {
+				t.Errorf("%s records %+v, want one, reason %q", action, page.Events, reason)
+			}
 		}
 	})
 }

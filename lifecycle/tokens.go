@@ -56,14 +56,19 @@ func (m *Manager) CreateToken(ctx context.Context, actor Actor, name, scope stri
 	b := make([]byte, 32)
 	rand.Read(b)
 	token := tokenPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
-	err := m.store.CreateAdminToken(ctx, store.AdminToken{Name: name, Scope: scope, Hash: HashToken(token), CreatedAt: m.now()})
+	// The token and the record of its issue are one commit: no credential without it.
+	err := m.store.Update(ctx, func(w store.Writer) error {
+		if err := w.CreateAdminToken(ctx, store.AdminToken{Name: name, Scope: scope, Hash: HashToken(token), CreatedAt: m.now()}); err != nil {
+			return err
+		}
+		return w.AppendAudit(ctx, m.event(actor, "tokens.create", "", "", name+" "+scope))
+	})
 	if errors.Is(err, store.ErrExists) {
 		return "", conflict("token_exists", "name", "a token named %q exists (revoked ones keep their name)", name)
 	}
 	if err != nil {
 		return "", err
 	}
-	m.audit(ctx, actor, "tokens.create", "", "", "SUCCESS", name+" "+scope)
 	return token, nil
 }
 
@@ -86,7 +91,12 @@ func (m *Manager) ListTokens(ctx context.Context) ([]Token, error) {
 
 // RevokeToken revokes a token at once, on every replica (each request reads it).
 func (m *Manager) RevokeToken(ctx context.Context, actor Actor, name string) error {
-	err := m.store.RevokeAdminToken(ctx, name, m.now())
+	err := m.store.Update(ctx, func(w store.Writer) error {
+		if err := w.RevokeAdminToken(ctx, name, m.now()); err != nil {
+			return err
+		}
+		return w.AppendAudit(ctx, m.event(actor, "tokens.revoke", "", "", name))
+	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("not_found", "name", "no token %q", name)
@@ -95,7 +105,6 @@ func (m *Manager) RevokeToken(ctx context.Context, actor Actor, name string) err
 	case err != nil:
 		return err
 	}
-	m.audit(ctx, actor, "tokens.revoke", "", "", "SUCCESS", name)
 	return nil
 }
 

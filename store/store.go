@@ -164,10 +164,17 @@ type Writer interface {
 	RecordFailure(ctx context.Context, id string, now time.Time, max int, lockFor time.Duration) (Factor, error)
 	ResetFailures(ctx context.Context, id string, now time.Time) error
 	ActivateFactor(ctx context.Context, id string, params map[string]string, now time.Time) error
+	// ExpireFactor deletes factor id if it is still FactorPending and was created before
+	// createdBefore: ErrNotFound otherwise (gone, or activated since it was listed).
+	ExpireFactor(ctx context.Context, id string, createdBefore time.Time) error
 	UpdateFactorParams(ctx context.Context, id, label string, params map[string]string, now time.Time) error
 	ReserveSend(ctx context.Context, keys []string, limits []SendLimit, now time.Time) error
 	UseNonce(ctx context.Context, scope, nonce string, expires, now time.Time) error
 	AppendAudit(ctx context.Context, e AuditEvent) error
+	// CreateAdminToken and RevokeAdminToken change the admin API's credentials (as
+	// Store's do): in a unit, with the record of the change.
+	CreateAdminToken(ctx context.Context, t AdminToken) error
+	RevokeAdminToken(ctx context.Context, name string, now time.Time) error
 	// CompleteIdempotency records owner's answer to key (as Store's does) in the unit:
 	// the decision and the record of the answer it makes are then one commit.
 	CompleteIdempotency(ctx context.Context, key IdempotencyKey, owner string, status int, body []byte, now time.Time) error

@@ -454,8 +454,11 @@ func TestCLIChangeNeedsItsRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	mustEmfa(t, "tokens", "create", "--name", "ci", "--scope", "read", "--config", cfg)
 	exec(`CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END`)
 	for _, args := range [][]string{
+		{"tokens", "create", "--name", "ops", "--scope", "write"},
+		{"tokens", "revoke", "ci"},
 		{"users", "add", "bob"},
 		{"users", "disable", "alice"},
 		{"users", "delete", "alice"},
@@ -475,7 +478,10 @@ func TestCLIChangeNeedsItsRecord(t *testing.T) {
 	if out := mustEmfa(t, "factors", "list", "--user", "alice", "--config", cfg); strings.Count(out, "\n") != 2 || !strings.Contains(out, id) || !strings.Contains(out, "active") {
 		t.Errorf("factors after the refused commands:\n%s", out)
 	}
-	if out := mustEmfa(t, "audit", "--json", "--config", cfg); strings.Count(strings.TrimSpace(out), "\n") != 1 {
-		t.Errorf("audit trail after the refused commands, want its two records:\n%s", out)
+	if out := mustEmfa(t, "tokens", "list", "--config", cfg); strings.Contains(out, "ops") || !strings.Contains(out, "ci ") || !strings.HasSuffix(strings.TrimSpace(out), "-") {
+		t.Errorf("tokens after the refused commands:\n%s", out)
+	}
+	if out := mustEmfa(t, "audit", "--json", "--config", cfg); strings.Count(strings.TrimSpace(out), "\n") != 2 {
+		t.Errorf("audit trail after the refused commands, want its three records:\n%s", out)
 	}
 }

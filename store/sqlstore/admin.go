@@ -438,6 +438,22 @@ func (s *Store) LastUsed(ctx context.Context, factorIDs []string) (map[string]ti
 	return out, nil
 }
 
+func (s *Store) ExpireFactor(ctx context.Context, id string, createdBefore time.Time) error {
+	return s.write(ctx, func(w *writer) error { return w.ExpireFactor(ctx, id, createdBefore) })
+}
+
+// ExpireFactor deletes a factor whose activation waited too long, in w's unit
+// (store.Writer): the state test and the delete are one statement, so a factor activated
+// since it was listed stays.
+func (w *writer) ExpireFactor(ctx context.Context, id string, createdBefore time.Time) error {
+	res, err := w.exec(w.c(ctx), `DELETE FROM factors WHERE id = $1 AND state = $2 AND created_at < $3`,
+		id, string(store.FactorPending), millis(createdBefore))
+	if err := changedOne(res, err); err != nil {
+		return w.s.fail("expire factor "+id, err)
+	}
+	return nil
+}
+
 func (s *Store) ListPendingFactors(ctx context.Context, before time.Time, afterID string, limit int) ([]store.Factor, error) {
 	if limit <= 0 {
 		return nil, s.fail("list pending factors", fmt.Errorf("limit %d is not positive", limit))
@@ -487,13 +503,18 @@ func scanToken(sc scanner) (store.AdminToken, error) {
 }
 
 func (s *Store) CreateAdminToken(ctx context.Context, t store.AdminToken) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO admin_tokens (`+tokenCols+`) VALUES ($1, $2, $3, $4, $5)`,
+	return s.write(ctx, func(w *writer) error { return w.CreateAdminToken(ctx, t) })
+}
+
+// CreateAdminToken stores t in w's unit (store.Writer): with the record of its issue.
+func (w *writer) CreateAdminToken(ctx context.Context, t store.AdminToken) error {
+	_, err := w.exec(w.c(ctx), `INSERT INTO admin_tokens (`+tokenCols+`) VALUES ($1, $2, $3, $4, $5)`,
 		t.Name, t.Scope, t.Hash, millis(t.CreatedAt), millis(t.RevokedAt))
-	if errors.Is(s.d.Constraint(err), store.ErrExists) {
+	if errors.Is(w.s.d.Constraint(err), store.ErrExists) {
 		err = store.ErrExists
 	}
 	if err != nil {
-		return s.fail(fmt.Sprintf("create admin token %q", t.Name), err)
+		return w.s.fail(fmt.Sprintf("create admin token %q", t.Name), err)
 	}
 	return nil
 }
@@ -515,16 +536,23 @@ func (s *Store) ListAdminTokens(ctx context.Context) ([]store.AdminToken, error)
 }
 
 func (s *Store) RevokeAdminToken(ctx context.Context, name string, now time.Time) error {
+	return s.write(ctx, func(w *writer) error { return w.RevokeAdminToken(ctx, name, now) })
+}
+
+// RevokeAdminToken revokes the named token in w's unit (store.Writer): with the record of
+// its revocation.
+func (w *writer) RevokeAdminToken(ctx context.Context, name string, now time.Time) error {
+	ctx = w.c(ctx)
 	op := fmt.Sprintf("revoke admin token %q", name)
-	res, err := s.w.ExecContext(ctx, `UPDATE admin_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at = 0`, name, millis(now))
+	res, err := w.exec(ctx, `UPDATE admin_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at = 0`, name, millis(now))
 	if err := changedOne(res, err); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			var one int
-			if s.r.QueryRowContext(ctx, `SELECT 1 FROM admin_tokens WHERE name = $1`, name).Scan(&one) == nil {
+			if w.e.QueryRow(ctx, `SELECT 1 FROM admin_tokens WHERE name = $1`, name).Scan(&one) == nil {
 				err = fmt.Errorf("already revoked: %w", store.ErrConflict)
 			}
 		}
-		return s.fail(op, err)
+		return w.s.fail(op, err)
 	}
 	return nil
 }

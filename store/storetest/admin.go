@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -19,7 +20,9 @@ var adminTests = []struct {
 	{"ListUserRecords", testListUserRecords},
 	{"LastUsed", testLastUsed},
 	{"ListPendingFactors", testListPendingFactors},
+	{"ExpireFactor", testExpireFactor},
 	{"AdminTokens", testAdminTokens},
+	{"AdminTokensInUnit", testAdminTokensInUnit},
 	{"CapabilitySwitches", testCapabilitySwitches},
 	{"QueryAudit", testQueryAudit},
 }
@@ -294,6 +297,76 @@ func testListPendingFactors(t *testing.T, s store.Store) {
 	_, err = s.ListPendingFactors(t.Context(), at(0), "", 0)
 	if err == nil {
 		t.Error("limit 0: no error")
+	}
+}
+
+// ExpireFactor deletes a factor only while it is pending and older than the bound, and in
+// a unit only with the unit.
+func testExpireFactor(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, newUser("u1"))
+	for i, st := range []store.FactorState{store.FactorPending, store.FactorActive, store.FactorPending, store.FactorPending} {
+		f := newFactor(fmt.Sprint("f", i), "u1", at(time.Duration(i)*time.Hour))
+		f.State = st
+		mustCreateFactor(t, s, f)
+	}
+	wantErr(t, "an active factor", s.ExpireFactor(ctx, "f1", at(3*time.Hour)), store.ErrNotFound)
+	wantErr(t, "a pending factor created since", s.ExpireFactor(ctx, "f2", at(2*time.Hour)), store.ErrNotFound)
+	wantErr(t, "a missing factor", s.ExpireFactor(ctx, "nope", at(3*time.Hour)), store.ErrNotFound)
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(w store.Writer) error {
+		if err := w.ExpireFactor(ctx, "f0", at(3*time.Hour)); err != nil {
+			return err
+		}
+		return boom
+	})
+	wantErr(t, "a failing unit", err, boom)
+	mustGetFactor(t, s, "f0")
+	wantErr(t, "a pending factor created before", s.ExpireFactor(ctx, "f0", at(3*time.Hour)), nil)
+	wantErr(t, "expired already", s.ExpireFactor(ctx, "f0", at(3*time.Hour)), store.ErrNotFound)
+	for _, id := range []string{"f1", "f2", "f3"} {
+		mustGetFactor(t, s, id)
+	}
+}
+
+// The token writes in a unit commit with it, or not at all.
+func testAdminTokensInUnit(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	boom := errors.New("boom")
+	unit := func(fail error, writes ...func(w store.Writer) error) error {
+		return s.Update(ctx, func(w store.Writer) error {
+			for _, write := range writes {
+				if err := write(w); err != nil {
+					return err
+				}
+			}
+			return fail
+		})
+	}
+	create := func(name, hash string) func(w store.Writer) error {
+		return func(w store.Writer) error {
+			return w.CreateAdminToken(ctx, store.AdminToken{Name: name, Scope: "read", Hash: hash, CreatedAt: at(0)})
+		}
+	}
+	revoke := func(name string) func(w store.Writer) error {
+		return func(w store.Writer) error { return w.RevokeAdminToken(ctx, name, at(time.Minute)) }
+	}
+	record := func(w store.Writer) error { return w.AppendAudit(ctx, decisionEvent("token", "SUCCESS")) }
+	wantErr(t, "create in a failing unit", unit(boom, create("a", "h1"), record), boom)
+	if _, err := s.GetAdminToken(ctx, "h1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("token of a failed unit: %v, want ErrNotFound", err)
+	}
+	wantErr(t, "create in a unit", unit(nil, create("a", "h1"), record), nil)
+	wantErr(t, "create a taken name in a unit", unit(nil, create("a", "h2"), record), store.ErrExists)
+	wantErr(t, "revoke in a failing unit", unit(boom, revoke("a"), record), boom)
+	if got, err := s.GetAdminToken(ctx, "h1"); err != nil || !got.RevokedAt.IsZero() {
+		t.Errorf("token after a failed revocation: %+v %v", got, err)
+	}
+	wantErr(t, "revoke in a unit", unit(nil, revoke("a"), record), nil)
+	wantErr(t, "revoke again in a unit", unit(nil, revoke("a"), record), store.ErrConflict)
+	wantErr(t, "revoke unknown in a unit", unit(nil, revoke("nobody"), record), store.ErrNotFound)
+	if n := len(auditOf(t, s, "token")); n != 2 {
+		t.Errorf("%d records of the units, want 2 (the create and the revoke that committed)", n)
 	}
 }
 

@@ -433,16 +433,17 @@ func (m *Manager) ActivateFactor(ctx context.Context, actor Actor, name, id, pas
 	if builtin.ActivationOf(&f) != ActivationPasscode {
 		return Factor{}, m.refuse(ctx, actor, action, name, id, conflict("not_pending", "", "factor %s waits for no passcode", id))
 	}
-	activated, err := e.Activate(ctx, u, id, passcode)
+	// The engine records the outcome with the activation, or with the failure it counts.
+	// The reason (wrong code, locked) goes to the audit trail; the code itself nowhere.
+	activated, err := e.Activate(ctx, u, id, passcode, func(outcome, reason string) store.AuditEvent {
+		return AdminEvent(m.now(), actor, action, name, id, outcome, reason)
+	})
 	if errors.Is(err, builtin.ErrActivation) {
-		// The reason (wrong code, locked) goes to the audit trail; the code itself nowhere.
-		m.audit(ctx, actor, action, name, id, "FAILED", err.Error())
 		return Factor{}, &Error{Kind: Refused, Code: "invalid_passcode", Field: "passcode", Msg: "the passcode is wrong, expired or already used, or the factor is locked"}
 	}
 	if err != nil {
 		return Factor{}, errorOf(err, "factor")
 	}
-	m.audit(ctx, actor, action, name, id, "SUCCESS", "")
 	return m.factorOf(activated, time.Time{}), nil
 }
 

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,8 @@ import (
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
 type clock struct {
@@ -371,6 +375,82 @@ func TestTokensAudited(t *testing.T) {
 			if len(page.Events) != 1 || page.Events[0].Actor != "test" || page.Events[0].Outcome != "SUCCESS" || page.Events[0].Reason != reason {
 				t.Errorf("%s records %+v, want one, reason %q", action, page.Events, reason)
 			}
+		}
+	})
+}
+
+// auditSwitch is a store whose units cannot write audit records while refuse is set.
+type auditSwitch struct {
+	store.Store
+	refuse atomic.Bool
+}
+
+func (s *auditSwitch) Update(ctx context.Context, fn func(w store.Writer) error) error {
+	return s.Store.Update(ctx, func(w store.Writer) error { return fn(auditSwitchWriter{w, s}) })
+}
+
+type auditSwitchWriter struct {
+	store.Writer
+	s *auditSwitch
+}
+
+func (w auditSwitchWriter) AppendAudit(ctx context.Context, e store.AuditEvent) error {
+	if w.s.refuse.Load() {
+		return errors.New("audit refused")
+	}
+	return w.Writer.AppendAudit(ctx, e)
+}
+
+// An activation's check, the activation and its record are one commit: with the record
+// refused, the code is not used up and the factor stays pending. A wrong code's record
+// comes with the failure it counts.
+func TestActivationAudited(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		sw := &auditSwitch{Store: st}
+		m, clk := newManager(t, sw)
+		addAlice(t, m)
+		en, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "totp"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := otp.NewKeyFromURL(en.Output["otpauthURI"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, err := totp.GenerateCodeCustom(key.Secret(), clk.Now(), totp.ValidateOpts{
+			Period: uint(key.Period()), Digits: key.Digits(), Algorithm: key.Algorithm()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := en.Factor.ID
+		wrong := code[:len(code)-1] + string('0'+(code[len(code)-1]-'0'+1)%10)
+		if _, err := m.ActivateFactor(ctx, "test", "alice", id, wrong); err == nil {
+			t.Fatal("a wrong code activated")
+		}
+		sw.refuse.Store(true)
+		if _, err := m.ActivateFactor(ctx, "test", "alice", id, code); err == nil || !strings.Contains(err.Error(), "audit refused") {
+			t.Fatalf("activation with its record refused: %v", err)
+		}
+		sw.refuse.Store(false)
+		if f, _ := m.GetFactor(ctx, "alice", id); f.State != lifecycle.FactorPendingActivation {
+			t.Fatalf("after the refused record the factor is %s", f.State)
+		}
+		f, err := m.ActivateFactor(ctx, "test", "alice", id, code)
+		if err != nil || f.State != lifecycle.FactorActive {
+			t.Fatalf("the same code once recorded: %+v, %v", f, err)
+		}
+		page := auditOf(t, m, "admin.factors.activate")
+		var got []string
+		for i := len(page.Events) - 1; i >= 0; i-- {
+			ev := page.Events[i]
+			got = append(got, ev.Outcome+" "+ev.Reason)
+			if ev.Actor != "test" || ev.FactorID != id || ev.User != "alice" {
+				t.Errorf("activation record %+v", ev)
+			}
+		}
+		if want := []string{"FAILED activation refused: wrong code", "SUCCESS "}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("activation records %q, want %q", got, want)
 		}
 	})
 }

@@ -323,10 +323,12 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 		}
 		late = nil
 	}
+	also := alsoFor(ctx)
 	var recorded *Answer
-	claimed := false
+	claimed, alsoRan := false, false
 	err := st.Update(uctx, func(w store.Writer) error {
-		recorded, claimed = nil, false // of a speculative run that did not hold (store.Store.Update)
+		// Of a speculative run that did not hold (store.Store.Update).
+		recorded, claimed, alsoRan = nil, false, false
 		var err error
 		if out, err = fn(w); err != nil {
 			if late != nil {
@@ -345,6 +347,12 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 				if err := w.AppendAudit(ctx, d.event(out)); err != nil {
 					return err
 				}
+			}
+			if also != nil {
+				if err := also.Write(w, out); err != nil {
+					return err
+				}
+				alsoRan = true
 			}
 			if pa != nil {
 				if a, ok := pa.render(out); ok {
@@ -398,7 +406,41 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 	if d != nil && out.Status != "" {
 		d.audited = true
 	}
+	if alsoRan {
+		also.done = true
+	}
 	return out, nil
+}
+
+// AlsoDecided is what a caller writes with the decision of an engine's call: Decide runs
+// Write in the unit that decides the call under ctx (WithAlsoDecided), after the engine's
+// own writes, with the outcome decided, so that the caller's state change and its record
+// commit with the decision or not at all. Done reports whether they committed; a call
+// that ends without a deciding unit (a refusal the engine makes before any write) leaves
+// the caller to write them apart. Write runs at most once per call, and follows Decide's
+// rules for fn: only computing and calls on w, and it may run twice.
+type AlsoDecided struct {
+	Write func(w store.Writer, out Outcome) error
+	done  bool
+}
+
+// Done reports whether Write committed with a decision.
+func (a *AlsoDecided) Done() bool { return a.done }
+
+type alsoKey struct{}
+
+// WithAlsoDecided returns ctx under which the deciding unit also runs a.Write.
+func WithAlsoDecided(ctx context.Context, a *AlsoDecided) context.Context {
+	return context.WithValue(ctx, alsoKey{}, a)
+}
+
+// alsoFor is the AlsoDecided of ctx that has not committed yet, or nil.
+func alsoFor(ctx context.Context) *AlsoDecided {
+	a, _ := ctx.Value(alsoKey{}).(*AlsoDecided)
+	if a == nil || a.done || a.Write == nil {
+		return nil
+	}
+	return a
 }
 
 // sameValue reports whether a and b are one comparable value of one type: whether the

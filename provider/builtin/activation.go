@@ -169,44 +169,78 @@ func (e *Engine) ResendActivation(ctx context.Context, u store.User, factorID st
 // Activate checks the first code of a factor pending a passcode and makes it active. A
 // wrong code counts toward the factor's lockout, as at sign-in; the error wraps
 // ErrActivation with the reason.
-func (e *Engine) Activate(ctx context.Context, u store.User, factorID, passcode string) (store.Factor, error) {
+//
+// The check's writes (the code used up, or the failure counted), the activation and its
+// record (audit, when set, given SUCCESS or FAILED and the reason) are one commit. A
+// refusal decided before any write (the factor locked, a code used already) is recorded
+// apart, and its loss only logged.
+func (e *Engine) Activate(ctx context.Context, u store.User, factorID, passcode string, audit func(outcome, reason string) store.AuditEvent) (store.Factor, error) {
 	f, err := e.store.GetFactor(ctx, factorID)
 	if err != nil {
 		return store.Factor{}, err
 	}
-	switch {
-	case f.UserID != u.ID:
+	if f.UserID != u.ID {
 		return store.Factor{}, fmt.Errorf("factor %s of another user: %w", factorID, store.ErrNotFound)
-	case ActivationOf(&f) != ActivationPasscode:
-		return store.Factor{}, fmt.Errorf("%w: factor %s is %s and waits for no passcode", ErrActivation, f.ID, stateName(&f))
-	case f.LockedUntil.After(e.now()):
-		return store.Factor{}, fmt.Errorf("%w: factor locked until %s", ErrActivation, f.LockedUntil.UTC().Format(time.RFC3339))
 	}
-	var out provider.Outcome
-	switch k := e.factors[f.Type].(type) {
-	case *totpFactor:
-		out, err = e.validateTOTP(ctx, &f, passcode, k.s.Window)
-	case *hotpFactor:
-		out, err = e.validateHOTP(ctx, &f, passcode, k.s.Window)
-	case *codeFactor:
-		out, err = k.Validate(ctx, &f, provider.Request{Username: u.Name, Capability: f.Type, ID: f.ID,
-			TransactionID: f.Params[paramActivationTx], Passvalue: passcode})
-	default:
-		return store.Factor{}, fmt.Errorf("%w: %s factors take no passcode", ErrActivation, f.Type)
+	also := &provider.AlsoDecided{Write: func(w store.Writer, out provider.Outcome) error {
+		outcome, reason := "FAILED", activationRefused(out.Reason).Error()
+		if out.Status == provider.StatusSuccess {
+			if err := w.ActivateFactor(ctx, f.ID, activatedParams(&f), e.now()); err != nil {
+				return err
+			}
+			outcome, reason = "SUCCESS", ""
+		}
+		if audit == nil {
+			return nil
+		}
+		return w.AppendAudit(ctx, audit(outcome, reason))
+	}}
+	out, err := e.activate(provider.WithAlsoDecided(ctx, also), u, &f, passcode)
+	switch {
+	case errors.Is(err, store.ErrConflict) && !also.Done():
+		err = fmt.Errorf("%w: activated concurrently", ErrActivation)
+	case err == nil && out.Status != provider.StatusSuccess:
+		err = activationRefused(out.Reason)
+	case err == nil && !also.Done():
+		// A success decided without its unit: no engine does this; refuse rather than
+		// leave the factor pending with its code used.
+		err = fmt.Errorf("factor %s: a success without its unit", f.ID)
+	}
+	if errors.Is(err, ErrActivation) && !also.Done() && audit != nil {
+		if aerr := e.store.AppendAudit(context.WithoutCancel(ctx), audit("FAILED", err.Error())); aerr != nil {
+			e.log.Error("audit write", "factor", f.ID, "err", aerr)
+		}
 	}
 	if err != nil {
 		return store.Factor{}, err
 	}
-	if out.Status != provider.StatusSuccess {
-		return store.Factor{}, fmt.Errorf("%w: %s", ErrActivation, out.Reason)
-	}
-	if err := e.store.ActivateFactor(ctx, f.ID, activatedParams(&f), e.now()); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return store.Factor{}, fmt.Errorf("%w: activated concurrently", ErrActivation)
-		}
-		return store.Factor{}, err
-	}
 	return e.store.GetFactor(ctx, f.ID)
+}
+
+// activationRefused is the error of an activation whose code was refused for reason.
+func activationRefused(reason string) error {
+	return fmt.Errorf("%w: %s", ErrActivation, reason)
+}
+
+// activate checks passcode as the first code of f: the outcome, decided in a unit that
+// runs what ctx adds to it (provider.WithAlsoDecided), or a refusal before any write.
+func (e *Engine) activate(ctx context.Context, u store.User, f *store.Factor, passcode string) (provider.Outcome, error) {
+	switch {
+	case ActivationOf(f) != ActivationPasscode:
+		return provider.Outcome{}, fmt.Errorf("%w: factor %s is %s and waits for no passcode", ErrActivation, f.ID, stateName(f))
+	case f.LockedUntil.After(e.now()):
+		return provider.Outcome{}, fmt.Errorf("%w: factor locked until %s", ErrActivation, f.LockedUntil.UTC().Format(time.RFC3339))
+	}
+	switch k := e.factors[f.Type].(type) {
+	case *totpFactor:
+		return e.validateTOTP(ctx, f, passcode, k.s.Window)
+	case *hotpFactor:
+		return e.validateHOTP(ctx, f, passcode, k.s.Window)
+	case *codeFactor:
+		return k.Validate(ctx, f, provider.Request{Username: u.Name, Capability: f.Type, ID: f.ID,
+			TransactionID: f.Params[paramActivationTx], Passvalue: passcode})
+	}
+	return provider.Outcome{}, fmt.Errorf("%w: %s factors take no passcode", ErrActivation, f.Type)
 }
 
 // activateOnFirstUse makes a pre-provisioned factor active after its first successful

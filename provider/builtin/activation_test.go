@@ -66,14 +66,14 @@ func TestActivationTOTP(t *testing.T) {
 	}
 	expect(t, "validate while pending", f.validate(t, "alice", "totp", id, "", code), provider.StatusFailed, "pending")
 
-	_, err = f.engine.Activate(ctx, alice(t, f), id, otherCode(code))
+	_, err = f.engine.Activate(ctx, alice(t, f), id, otherCode(code), nil)
 	if !errors.Is(err, builtin.ErrActivation) {
 		t.Fatalf("wrong code: %v, want ErrActivation", err)
 	}
 	if got, _ := f.store.GetFactor(ctx, id); got.Failures != 1 || got.State != store.FactorPending {
 		t.Errorf("after a wrong code: %d failures, %s", got.Failures, got.State)
 	}
-	act, err := f.engine.Activate(ctx, alice(t, f), id, code)
+	act, err := f.engine.Activate(ctx, alice(t, f), id, code, nil)
 	if err != nil {
 		t.Fatalf("Activate: %v", err)
 	}
@@ -85,13 +85,13 @@ func TestActivationTOTP(t *testing.T) {
 	}
 	// The activation code is spent: the same code cannot sign in afterwards.
 	expect(t, "replay of the activation code", f.validate(t, "alice", "totp", id, "", code), provider.StatusFailed, "replay")
-	_, err = f.engine.Activate(ctx, alice(t, f), id, code)
+	_, err = f.engine.Activate(ctx, alice(t, f), id, code, nil)
 	if !errors.Is(err, builtin.ErrActivation) {
 		t.Errorf("second activation: %v", err)
 	}
 	// Another user cannot activate it.
 	bob, _ := f.store.GetUser(ctx, "bob")
-	if _, err := f.engine.Activate(ctx, bob, id, code); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.engine.Activate(ctx, bob, id, code, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("bob activating alice's factor: %v", err)
 	}
 }
@@ -115,10 +115,10 @@ func TestActivationSMS(t *testing.T) {
 	if _, err := f.engine.ResendActivation(ctx, alice(t, f), id, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.engine.Activate(ctx, alice(t, f), id, first); !errors.Is(err, builtin.ErrActivation) {
+	if _, err := f.engine.Activate(ctx, alice(t, f), id, first, nil); !errors.Is(err, builtin.ErrActivation) {
 		t.Errorf("superseded code: %v", err)
 	}
-	if _, err := f.engine.Activate(ctx, alice(t, f), id, f.sms.last(t).Code); err != nil {
+	if _, err := f.engine.Activate(ctx, alice(t, f), id, f.sms.last(t).Code, nil); err != nil {
 		t.Fatalf("Activate: %v", err)
 	}
 	if !listed(t, f, "alice", id) {

@@ -330,3 +330,20 @@ func TestProbeFsync(t *testing.T) {
 		t.Errorf("probe of a missing directory: %v, want none", ds)
 	}
 }
+
+// The memory line splits the resident size at the connections into the binary's file
+// pages and the process's own.
+func TestReportRSSSplit(t *testing.T) {
+	var out bytes.Buffer
+	report(options{out: &out, rounds: 1}, machine{}, nil, nil, nil,
+		memReport{conns: 1000, loaded: 40 << 10, before: 38 << 10, after: 60 << 10, afterFile: 27 << 10, quietFor: 3 * time.Second}, nil, nil)
+	if got := out.String(); !strings.Contains(got, "60.0 MiB (+22.5 KiB per connection), of which 27.0 MiB are file pages") || !strings.Contains(got, "33.0 MiB the process's own") {
+		t.Errorf("memory line:\n%s", got)
+	}
+	if v, err := statusKiB(os.Getpid(), "RssFile"); err != nil || v <= 0 {
+		t.Errorf("RssFile of this process: %d, %v", v, err)
+	}
+	if _, err := statusKiB(os.Getpid(), "NoSuchField"); err == nil {
+		t.Error("a missing field: no error")
+	}
+}

@@ -546,6 +546,9 @@ func run(ctx context.Context, o options) (err error) {
 	} else {
 		time.Sleep(memQuiet)
 		mem.after, mem.err = rssKiB(duo.pid())
+		if mem.err == nil {
+			mem.afterFile, mem.err = statusKiB(duo.pid(), "RssFile")
+		}
 		closeConns()
 	}
 	info.loadEnd, info.psiEnd, info.ended = loadAvg(), pressure(), time.Now()

@@ -163,17 +163,20 @@ func waitHealthy(ctx context.Context, p *proc, base string, started time.Time) (
 }
 
 // rssKiB is VmRSS from /proc/<pid>/status.
-func rssKiB(pid int) (int, error) {
+func rssKiB(pid int) (int, error) { return statusKiB(pid, "VmRSS") }
+
+// statusKiB is a field of /proc/<pid>/status given in kB (VmRSS, RssFile...).
+func statusKiB(pid int, field string) (int, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
 		}
 	}
-	return 0, errors.New("no VmRSS")
+	return 0, errors.New("no " + field + " in /proc/" + strconv.Itoa(pid) + "/status")
 }
 
 // idleConns opens n keep-alive connections to addr, each carrying one request (made by

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -379,35 +378,13 @@ func TestTokensAudited(t *testing.T) {
 	})
 }
 
-// auditSwitch is a store whose units cannot write audit records while refuse is set.
-type auditSwitch struct {
-	store.Store
-	refuse atomic.Bool
-}
-
-func (s *auditSwitch) Update(ctx context.Context, fn func(w store.Writer) error) error {
-	return s.Store.Update(ctx, func(w store.Writer) error { return fn(auditSwitchWriter{w, s}) })
-}
-
-type auditSwitchWriter struct {
-	store.Writer
-	s *auditSwitch
-}
-
-func (w auditSwitchWriter) AppendAudit(ctx context.Context, e store.AuditEvent) error {
-	if w.s.refuse.Load() {
-		return errors.New("audit refused")
-	}
-	return w.Writer.AppendAudit(ctx, e)
-}
-
 // An activation's check, the activation and its record are one commit: with the record
 // refused, the code is not used up and the factor stays pending. A wrong code's record
 // comes with the failure it counts.
 func TestActivationAudited(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		sw := &auditSwitch{Store: st}
+		sw := &testdb.RefusingAudits{Store: st}
 		m, clk := newManager(t, sw)
 		addAlice(t, m)
 		en, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "totp"})
@@ -428,11 +405,11 @@ func TestActivationAudited(t *testing.T) {
 		if _, err := m.ActivateFactor(ctx, "test", "alice", id, wrong); err == nil {
 			t.Fatal("a wrong code activated")
 		}
-		sw.refuse.Store(true)
-		if _, err := m.ActivateFactor(ctx, "test", "alice", id, code); err == nil || !strings.Contains(err.Error(), "audit refused") {
+		sw.Refuse.Store(true)
+		if _, err := m.ActivateFactor(ctx, "test", "alice", id, code); err == nil || !errors.Is(err, testdb.ErrAuditRefused) {
 			t.Fatalf("activation with its record refused: %v", err)
 		}
-		sw.refuse.Store(false)
+		sw.Refuse.Store(false)
 		if f, _ := m.GetFactor(ctx, "alice", id); f.State != lifecycle.FactorPendingActivation {
 			t.Fatalf("after the refused record the factor is %s", f.State)
 		}

@@ -221,16 +221,19 @@ func (d *deps) factorsResyncCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		next, err := engine.ResyncHOTP(ctx, id, rest[1], rest[2])
-		outcome, reason := "SUCCESS", ""
-		if err != nil {
-			outcome, reason = "FAILED", err.Error()
-		}
 		owner, _ := e.factorOwner(ctx, id) // "" for a factor gone: the record still names it
-		ev := lifecycle.AdminEvent(e.now(), cliActor, "factors.resync", owner, id, outcome, reason)
-		ev.Capability = builtin.TypeHOTP
-		if aerr := e.record(ctx, ev); aerr != nil {
-			return errors.Join(err, aerr)
+		event := func(outcome, reason string) store.AuditEvent {
+			ev := lifecycle.AdminEvent(e.now(), cliActor, "factors.resync", owner, id, outcome, reason)
+			ev.Capability = builtin.TypeHOTP
+			return ev
+		}
+		// A success is recorded with the counter it moves, in one commit; a refusal,
+		// which changes nothing, after it.
+		next, err := engine.ResyncHOTP(ctx, id, rest[1], rest[2], func() store.AuditEvent { return event("SUCCESS", "") })
+		if err != nil {
+			if aerr := e.record(ctx, event("FAILED", err.Error())); aerr != nil {
+				return errors.Join(err, aerr)
+			}
 		}
 		switch {
 		case errors.Is(err, store.ErrNotFound):

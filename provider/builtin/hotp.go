@@ -166,7 +166,8 @@ func (e *Engine) validateHOTP(ctx context.Context, f *store.Factor, code string,
 // window: code1 and code2 must be the codes of two consecutive counter values within
 // ResyncWindow after the last accepted one. The counter then moves past code2, and the
 // factor's failures and lockout are cleared. It returns the token's next counter value.
-func (e *Engine) ResyncHOTP(ctx context.Context, factorID, code1, code2 string) (int64, error) {
+// audit, when set, is the resynchronisation's record, committed with the counter.
+func (e *Engine) ResyncHOTP(ctx context.Context, factorID, code1, code2 string, audit func() store.AuditEvent) (int64, error) {
 	f, err := e.store.GetFactor(ctx, factorID)
 	if err != nil {
 		return 0, fmt.Errorf("factor %q: %w", factorID, err)
@@ -191,7 +192,16 @@ func (e *Engine) ResyncHOTP(ctx context.Context, factorID, code1, code2 string) 
 		if HOTP(p.alg, seed, uint64(c), p.digits) != code1 || HOTP(p.alg, seed, uint64(c+1), p.digits) != code2 {
 			continue
 		}
-		if err := e.store.AdvanceCounter(ctx, f.ID, c+1, e.now()); err != nil {
+		err := e.store.Update(ctx, func(w store.Writer) error {
+			if err := w.AdvanceCounter(ctx, f.ID, c+1, e.now()); err != nil {
+				return err
+			}
+			if audit == nil {
+				return nil
+			}
+			return w.AppendAudit(ctx, audit())
+		})
+		if err != nil {
 			return 0, fmt.Errorf("factor %s: %w", f.ID, err)
 		}
 		return c + 2, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,7 +119,8 @@ func TestHOTPConcurrentReplay(t *testing.T) {
 
 func TestHOTPResync(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
-		f := newEngineFixture(t, st, func(c *engineConfig) {
+		ra := &testdb.RefusingAudits{Store: st}
+		f := newEngineFixture(t, ra, func(c *engineConfig) {
 			c.set("hotp", map[string]any{"window": 10, "resyncWindow": 1000})
 			c.set("lockout.maxFailures", 2)
 		})
@@ -129,31 +131,44 @@ func TestHOTPResync(t *testing.T) {
 		f.validate(t, "alice", "hotp", id, "", hotpCode(500))
 		expect(t, "out of the window", f.validate(t, "alice", "hotp", id, "", hotpCode(501)), provider.StatusFailed, "locked")
 
-		if _, err := f.engine.ResyncHOTP(ctx, id, hotpCode(500), hotpCode(502)); !errors.Is(err, builtin.ErrNotSynchronised) {
+		if _, err := f.engine.ResyncHOTP(ctx, id, hotpCode(500), hotpCode(502), nil); !errors.Is(err, builtin.ErrNotSynchronised) {
 			t.Errorf("codes not consecutive: %v", err)
 		}
-		if _, err := f.engine.ResyncHOTP(ctx, id, hotpCode(1000), hotpCode(1001)); !errors.Is(err, builtin.ErrNotSynchronised) {
+		if _, err := f.engine.ResyncHOTP(ctx, id, hotpCode(1000), hotpCode(1001), nil); !errors.Is(err, builtin.ErrNotSynchronised) {
 			t.Errorf("beyond the resync window (0-999 after -1): %v", err)
 		}
-		if _, err := f.engine.ResyncHOTP(ctx, id, "12345", "123456"); err == nil || !strings.Contains(err.Error(), "6 digits") {
+		if _, err := f.engine.ResyncHOTP(ctx, id, "12345", "123456", nil); err == nil || !strings.Contains(err.Error(), "6 digits") {
 			t.Errorf("malformed: %v", err)
 		}
-		next, err := f.engine.ResyncHOTP(ctx, id, hotpCode(500), hotpCode(501))
+		// The new counter and the record of the change are one commit: with the record
+		// refused, the counter stays, and the same codes then resynchronise the token.
+		record := func() store.AuditEvent {
+			return store.AuditEvent{Time: f.clock.Now(), Resource: "admin.factors.resync", FactorID: id, Outcome: "SUCCESS"}
+		}
+		ra.Refuse.Store(true)
+		if _, err := f.engine.ResyncHOTP(ctx, id, hotpCode(500), hotpCode(501), record); !errors.Is(err, testdb.ErrAuditRefused) {
+			t.Fatalf("resync with its record refused: %v", err)
+		}
+		ra.Refuse.Store(false)
+		next, err := f.engine.ResyncHOTP(ctx, id, hotpCode(500), hotpCode(501), record)
 		if err != nil || next != 502 {
 			t.Fatalf("resync: %d %v", next, err)
+		}
+		if evs, err := st.ListAudit(ctx, store.AuditFilter{Limit: 100}); err != nil || len(slices.DeleteFunc(evs, func(ev store.AuditEvent) bool { return ev.Resource != "admin.factors.resync" })) != 1 {
+			t.Errorf("resync records: %v, %v; want one", evs, err)
 		}
 		// Resynchronised and unlocked; the two codes used are spent.
 		expect(t, "second resync code", f.validate(t, "alice", "hotp", id, "", hotpCode(501)), provider.StatusFailed, "replayed")
 		expect(t, "next code", f.validate(t, "alice", "hotp", id, "", hotpCode(502)), provider.StatusSuccess, "")
-		if _, err := f.engine.ResyncHOTP(ctx, id, hotpCode(500), hotpCode(501)); !errors.Is(err, builtin.ErrNotSynchronised) {
+		if _, err := f.engine.ResyncHOTP(ctx, id, hotpCode(500), hotpCode(501), nil); !errors.Is(err, builtin.ErrNotSynchronised) {
 			t.Errorf("resync backwards: %v", err)
 		}
 
 		sms := f.enrollSMS(t, "alice", "+15551230123")
-		if _, err := f.engine.ResyncHOTP(ctx, sms, "123456", "123456"); err == nil || !strings.Contains(err.Error(), "not hotp") {
+		if _, err := f.engine.ResyncHOTP(ctx, sms, "123456", "123456", nil); err == nil || !strings.Contains(err.Error(), "not hotp") {
 			t.Errorf("resync of an sms factor: %v", err)
 		}
-		if _, err := f.engine.ResyncHOTP(ctx, "nope", "123456", "123456"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := f.engine.ResyncHOTP(ctx, "nope", "123456", "123456", nil); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("unknown factor: %v", err)
 		}
 	})

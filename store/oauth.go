@@ -21,13 +21,14 @@ type OAuthClient struct {
 // backend without it still serves every other authentication method; both SQL backends
 // implement it.
 type OAuthClients interface {
-	// CreateOAuthClient stores a new client; ErrExists for a name or id in use (revoked
-	// ones included).
-	CreateOAuthClient(ctx context.Context, c OAuthClient) error
+	// CreateOAuthClient stores a new client, and ev, the record of its creation, in the
+	// same commit; ErrExists for a name or id in use (revoked ones included).
+	CreateOAuthClient(ctx context.Context, c OAuthClient, ev AuditEvent) error
 	// GetOAuthClient finds a client by id, revoked or not; ErrNotFound.
 	GetOAuthClient(ctx context.Context, id string) (OAuthClient, error)
 	ListOAuthClients(ctx context.Context) ([]OAuthClient, error) // by name
-	// RevokeOAuthClient revokes the named client; ErrNotFound, or ErrConflict when it is
-	// revoked already.
-	RevokeOAuthClient(ctx context.Context, name string, now time.Time) error
+	// RevokeOAuthClient revokes the named client, and appends ev, the record of its
+	// revocation, in the same commit; ErrNotFound, or ErrConflict when it is revoked
+	// already.
+	RevokeOAuthClient(ctx context.Context, name string, now time.Time, ev AuditEvent) error
 }

@@ -455,10 +455,13 @@ func TestCLIChangeNeedsItsRecord(t *testing.T) {
 		}
 	}
 	mustEmfa(t, "tokens", "create", "--name", "ci", "--scope", "read", "--config", cfg)
+	mustEmfa(t, "clients", "create", "--name", "verify", "--config", cfg)
 	exec(`CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END`)
 	for _, args := range [][]string{
 		{"tokens", "create", "--name", "ops", "--scope", "write"},
 		{"tokens", "revoke", "ci"},
+		{"clients", "create", "--name", "other"},
+		{"clients", "revoke", "verify"},
 		{"users", "add", "bob"},
 		{"users", "disable", "alice"},
 		{"users", "delete", "alice"},
@@ -481,7 +484,10 @@ func TestCLIChangeNeedsItsRecord(t *testing.T) {
 	if out := mustEmfa(t, "tokens", "list", "--config", cfg); strings.Contains(out, "ops") || !strings.Contains(out, "ci ") || !strings.HasSuffix(strings.TrimSpace(out), "-") {
 		t.Errorf("tokens after the refused commands:\n%s", out)
 	}
-	if out := mustEmfa(t, "audit", "--json", "--config", cfg); strings.Count(strings.TrimSpace(out), "\n") != 2 {
-		t.Errorf("audit trail after the refused commands, want its three records:\n%s", out)
+	if out := mustEmfa(t, "clients", "list", "--config", cfg); strings.Contains(out, "other") || !strings.Contains(out, "verify") || !strings.HasSuffix(strings.TrimSpace(out), "-") {
+		t.Errorf("clients after the refused commands:\n%s", out)
+	}
+	if out := mustEmfa(t, "audit", "--json", "--config", cfg); strings.Count(strings.TrimSpace(out), "\n") != 3 {
+		t.Errorf("audit trail after the refused commands, want its four records:\n%s", out)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/emfa/emfa/adapter"
+	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/store"
 )
 
@@ -36,7 +37,9 @@ func (d *deps) clientsCmd() *cobra.Command {
 			return err
 		}
 		c, secret := adapter.NewOAuthClient(name, e.now())
-		if err := cs.CreateOAuthClient(ctx, c); err != nil {
+		// The client and the record of its creation are one commit: no credential without it.
+		ev := lifecycle.AdminEvent(c.CreatedAt, cliActor, "clients.create", "", "", "SUCCESS", name+" "+c.ID)
+		if err := cs.CreateOAuthClient(ctx, c, ev); err != nil {
 			if errors.Is(err, store.ErrExists) {
 				return fmt.Errorf("a client named %q exists already", name)
 			}
@@ -81,7 +84,8 @@ func (d *deps) clientsCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := cs.RevokeOAuthClient(ctx, args[0], e.now()); err != nil {
+		now := e.now()
+		if err := cs.RevokeOAuthClient(ctx, args[0], now, lifecycle.AdminEvent(now, cliActor, "clients.revoke", "", "", "SUCCESS", args[0])); err != nil {
 			return err
 		}
 		fmt.Fprintf(d.stdout, "revoked client %s\n", args[0])

@@ -81,6 +81,18 @@ func BenchGetFactor(b *testing.B, newStore func(b *testing.B) store.Store) {
 			}
 		}
 	})
+	// A validation's one read: the factor and its user, by factor ID and user name.
+	b.Run("with-user", func(b *testing.B) {
+		s := newStore(b)
+		setupBench(b, s)
+		ctx := b.Context()
+		name := newUser("bench").Name
+		for b.Loop() {
+			if _, u, err := s.GetFactorAndUser(ctx, "b0", name); err != nil || u.Name != name {
+				b.Fatalf("GetFactorAndUser: %v %v", u, err)
+			}
+		}
+	})
 	b.Run("parallel", func(b *testing.B) {
 		s := newStore(b)
 		setupBench(b, s)

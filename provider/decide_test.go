@@ -3,6 +3,7 @@ package provider_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -141,4 +142,59 @@ func TestDecide(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A caller's AlsoDecided writes go into the unit that decides, once, with its outcome: not
+// into a unit that decides nothing, not again into a later deciding unit, and not at all
+// when the unit fails, which its failure then takes back whole.
+func TestAlsoDecided(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context()
+		if err := st.CreateUser(ctx, store.User{ID: "u1", Name: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive, Counter: -1}); err != nil {
+			t.Fatal(err)
+		}
+		var seen []provider.Status
+		boom := errors.New("boom")
+		fail := true
+		also := &provider.AlsoDecided{Write: func(w store.Writer, out provider.Outcome) error {
+			seen = append(seen, out.Status)
+			if fail {
+				return boom
+			}
+			return w.AppendAudit(ctx, store.AuditEvent{Time: time.Now(), Resource: "caller", FactorID: "f1", Outcome: string(out.Status)})
+		}}
+		ctx = provider.WithAlsoDecided(ctx, also)
+		decide := func(status provider.Status, counter int64) (provider.Outcome, error) {
+			return provider.Decide(ctx, st, func(w store.Writer) (provider.Outcome, error) {
+				return provider.Outcome{Status: status}, w.AdvanceCounter(ctx, "f1", counter, time.Now())
+			})
+		}
+		if _, err := decide("", 1); err != nil || also.Done() || len(seen) != 0 {
+			t.Fatalf("a unit deciding nothing: %v, done %v, ran for %v", err, also.Done(), seen)
+		}
+		if _, err := decide(provider.StatusSuccess, 2); !errors.Is(err, boom) || also.Done() {
+			t.Fatalf("a deciding unit whose AlsoDecided fails: %v, done %v", err, also.Done())
+		}
+		if f, _ := st.GetFactor(ctx, "f1"); f.Counter != 1 {
+			t.Errorf("counter %d after the failed unit, want 1 (its own write taken back)", f.Counter)
+		}
+		fail = false
+		if _, err := decide(provider.StatusFailed, 3); err != nil || !also.Done() {
+			t.Fatalf("a deciding unit: %v, done %v", err, also.Done())
+		}
+		if _, err := decide(provider.StatusSuccess, 4); err != nil {
+			t.Fatal(err)
+		}
+		// A unit may run twice, the first run undone (store.Store.Update): once per unit.
+		if want := []provider.Status{provider.StatusSuccess, provider.StatusFailed}; !slices.Equal(slices.Compact(seen), want) {
+			t.Errorf("AlsoDecided ran for %v, want %v", seen, want)
+		}
+		evs, err := st.ListAudit(ctx, store.AuditFilter{Limit: 100})
+		if err != nil || len(evs) != 1 || evs[0].Outcome != "FAILED" {
+			t.Errorf("records %+v, %v; want the one of the deciding unit", evs, err)
+		}
+	})
 }

@@ -542,19 +542,25 @@ func (s *Store) RevokeAdminToken(ctx context.Context, name string, now time.Time
 // RevokeAdminToken revokes the named token in w's unit (store.Writer): with the record of
 // its revocation.
 func (w *writer) RevokeAdminToken(ctx context.Context, name string, now time.Time) error {
-	ctx = w.c(ctx)
-	op := fmt.Sprintf("revoke admin token %q", name)
-	res, err := w.exec(ctx, `UPDATE admin_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at = 0`, name, millis(now))
-	if err := changedOne(res, err); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			var one int
-			if w.e.QueryRow(ctx, `SELECT 1 FROM admin_tokens WHERE name = $1`, name).Scan(&one) == nil {
-				err = fmt.Errorf("already revoked: %w", store.ErrConflict)
-			}
-		}
-		return w.s.fail(op, err)
+	if err := w.revokeNamed(w.c(ctx), "admin_tokens", name, now); err != nil {
+		return w.s.fail(fmt.Sprintf("revoke admin token %q", name), err)
 	}
 	return nil
+}
+
+// revokeNamed sets revoked_at on the row of table (a credential's: admin_tokens,
+// oauth_clients) with name, if it is not revoked yet: ErrNotFound for no such row,
+// ErrConflict for one revoked already.
+func (w *writer) revokeNamed(ctx context.Context, table, name string, now time.Time) error {
+	res, err := w.exec(ctx, `UPDATE `+table+` SET revoked_at = $2 WHERE name = $1 AND revoked_at = 0`, name, millis(now))
+	err = changedOne(res, err)
+	if errors.Is(err, store.ErrNotFound) {
+		var one int
+		if w.e.QueryRow(ctx, `SELECT 1 FROM `+table+` WHERE name = $1`, name).Scan(&one) == nil {
+			err = fmt.Errorf("already revoked: %w", store.ErrConflict)
+		}
+	}
+	return err
 }
 
 // --- capability switches ---

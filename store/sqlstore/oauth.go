@@ -55,15 +55,7 @@ func (s *Store) ListOAuthClients(ctx context.Context) ([]store.OAuthClient, erro
 
 func (s *Store) RevokeOAuthClient(ctx context.Context, name string, now time.Time, ev store.AuditEvent) error {
 	return s.write(ctx, func(w *writer) error {
-		ctx := w.c(ctx)
-		res, err := w.exec(ctx, `UPDATE oauth_clients SET revoked_at = $2 WHERE name = $1 AND revoked_at = 0`, name, millis(now))
-		if err := changedOne(res, err); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				var one int
-				if w.e.QueryRow(ctx, `SELECT 1 FROM oauth_clients WHERE name = $1`, name).Scan(&one) == nil {
-					err = fmt.Errorf("already revoked: %w", store.ErrConflict)
-				}
-			}
+		if err := w.revokeNamed(w.c(ctx), "oauth_clients", name, now); err != nil {
 			return s.fail(fmt.Sprintf("revoke oauth client %q", name), err)
 		}
 		return w.AppendAudit(ctx, ev)

@@ -85,7 +85,13 @@ func (d *deps) clientsCmd() *cobra.Command {
 			return err
 		}
 		now := e.now()
-		if err := cs.RevokeOAuthClient(ctx, args[0], now, lifecycle.AdminEvent(now, cliActor, "clients.revoke", "", "", "SUCCESS", args[0])); err != nil {
+		err = cs.RevokeOAuthClient(ctx, args[0], now, lifecycle.AdminEvent(now, cliActor, "clients.revoke", "", "", "SUCCESS", args[0]))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("no client named %q", args[0])
+		case errors.Is(err, store.ErrConflict):
+			return fmt.Errorf("client %q is revoked already", args[0])
+		case err != nil:
 			return err
 		}
 		fmt.Fprintf(d.stdout, "revoked client %s\n", args[0])

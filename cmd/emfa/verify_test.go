@@ -88,6 +88,11 @@ func TestOAuthClientReachesContract(t *testing.T) {
 		t.Errorf("contract with a wrong token: %d, want 401", code)
 	}
 	mustEmfa(t, "clients", "revoke", "verify", "--config", cfg)
+	for name, want := range map[string]string{"verify": `client "verify" is revoked already`, "nobody": `no client named "nobody"`} {
+		if code, _, errOut := emfa(t, "clients", "revoke", name, "--config", cfg); code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("clients revoke %s: exit %d, %q, want %q", name, code, errOut, want)
+		}
+	}
 	resp, err := http.PostForm(base+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}})
 	if err != nil {
 		t.Fatal(err)

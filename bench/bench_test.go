@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,9 +14,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/emfa/emfa/internal/duofake"
 )
@@ -345,5 +349,91 @@ func TestReportRSSSplit(t *testing.T) {
 	}
 	if _, err := statusKiB(os.Getpid(), "NoSuchField"); err == nil {
 		t.Error("a missing field: no error")
+	}
+}
+
+// A scenario's settle runs once, after its measured load: its CPU is charged to the row,
+// its time is not.
+func TestSettleChargedToItsRow(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		served.Add(1)
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	var settles, servedBefore int64
+	const spin = 150 * time.Millisecond
+	s := &scenario{pid: os.Getpid, check: func(int, []byte) error { return nil },
+		build: func(ctx context.Context, _ int) (*http.Request, func(), error) {
+			req, err := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+			return req, nil, err
+		},
+		settle: func(context.Context) error {
+			settles++
+			servedBefore = served.Load()
+			// CPU for the row's account, then a wait that must not count as its time.
+			start, err := cpuTime(os.Getpid())
+			for d := time.Duration(0); err == nil && d-start < spin; d, err = cpuTime(os.Getpid()) {
+			}
+			time.Sleep(time.Second)
+			return err
+		}}
+	m, err := s.run(t.Context(), 1, 0, 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if settles != 1 || servedBefore != served.Load() || int64(m.requests) != servedBefore {
+		t.Errorf("settled %d times, after %d of %d requests (%d measured): want once, after the load", settles, servedBefore, served.Load(), m.requests)
+	}
+	if m.cpu.harness < spin {
+		t.Errorf("the row's CPU %v leaves out the settle's %v", m.cpu.harness, spin)
+	}
+	if m.elapsed >= time.Second {
+		t.Errorf("the row's time %v counts the settle's wait", m.elapsed)
+	}
+	boom := errors.New("boom")
+	s.settle = func(context.Context) error { return boom }
+	if _, err := s.run(t.Context(), 1, 0, 10*time.Millisecond); !errors.Is(err, boom) {
+		t.Errorf("a failed settle: %v, want it reported", err)
+	}
+}
+
+// pgSettle vacuums and analyses every table of the harness's schema and checkpoints.
+func TestPGSettle(t *testing.T) {
+	dsn := os.Getenv("EMFA_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("EMFA_TEST_POSTGRES_DSN is not set")
+	}
+	ctx := t.Context()
+	schemaDSN, _, drop, err := pgSchema(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drop()
+	conn, err := pgx.Connect(ctx, schemaDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, q := range []string{"CREATE TABLE a (id int)", "CREATE TABLE b (id int)",
+		"INSERT INTO a SELECT generate_series(1, 1000)", "DELETE FROM a WHERE id % 2 = 0"} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pgSettle(ctx, schemaDSN); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, `SELECT relname FROM pg_stat_user_tables
+		WHERE schemaname = current_schema() AND last_vacuum IS NOT NULL AND last_analyze IS NOT NULL ORDER BY relname`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || !slices.Equal(done, []string{"a", "b"}) {
+		t.Errorf("tables vacuumed and analysed: %v, %v; want a and b", done, err)
+	}
+	if err := pgSettle(ctx, "postgres://127.0.0.1:1/none?connect_timeout=1"); err == nil {
+		t.Error("settling an unreachable server: no error")
 	}
 }

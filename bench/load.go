@@ -32,6 +32,10 @@ type scenario struct {
 	// in all, each as soon as a worker is free, and its latency counts from when it was
 	// due, so a server that falls behind shows it (no coordinated omission).
 	rate int
+	// settle, if not nil, runs after the measured load, before the CPU times are read:
+	// background work the load caused (PostgreSQL's vacuum) is charged to this row, not
+	// left to fall into a later one. It is not timed: throughput and latency are the load's.
+	settle func(ctx context.Context) error
 }
 
 type measurement struct {
@@ -88,6 +92,11 @@ func (s *scenario) run(ctx context.Context, conc int, warmup, duration time.Dura
 	m, err := s.loop(ctx, client, conc, duration)
 	if err != nil {
 		return measurement{}, err
+	}
+	if s.settle != nil {
+		if err := s.settle(ctx); err != nil {
+			return measurement{}, err
+		}
 	}
 	cpu1, err := readCPU(pid, stub)
 	if err != nil {

@@ -405,7 +405,7 @@ func cpuTable(w io.Writer, info machine, scenarios []*scenario, sum map[string]s
 	pg := info.postgres != ""
 	fmt.Fprint(w, "Where the machine's CPU went, per request (medians of the rounds): the server's own, the load generator's, the DUO stub's where the server calls it")
 	if pg {
-		fmt.Fprint(w, ", PostgreSQL's processes'")
+		fmt.Fprint(w, ", PostgreSQL's processes' (with the VACUUM (ANALYZE) and CHECKPOINT the harness runs after each of its rows, so that the upkeep its writes cause is charged to it and not to a later row)")
 	}
 	fmt.Fprintf(w, ", the rest of the machine's busy time, and all of it; the last column is %d CPUs divided by all of it, the rate at which the row would fill the machine.\n\n", info.cores)
 	head, rule := "| scenario | server | load generator | DUO stub |", "|---|---:|---:|---:|"

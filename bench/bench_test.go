@@ -433,6 +433,21 @@ func TestPGSettle(t *testing.T) {
 	if err != nil || !slices.Equal(done, []string{"a", "b"}) {
 		t.Errorf("tables vacuumed and analysed: %v, %v; want a and b", done, err)
 	}
+	// A role that may not CHECKPOINT (nor vacuum another role's tables) settles what it
+	// may, and the run goes on.
+	role := "emfa_bench_" + randHex(6)
+	if _, err := conn.Exec(ctx, "CREATE ROLE "+role+" LOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(context.Background(), "DROP ROLE "+role)
+	u, err := url.Parse(schemaDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	if err := pgSettle(ctx, u.String()); err != nil {
+		t.Errorf("settling as a role refused CHECKPOINT: %v", err)
+	}
 	if err := pgSettle(ctx, "postgres://127.0.0.1:1/none?connect_timeout=1"); err == nil {
 		t.Error("settling an unreachable server: no error")
 	}

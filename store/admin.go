@@ -144,14 +144,15 @@ type Directory interface {
 	// through them, skipping those it keeps).
 	ListPendingFactors(ctx context.Context, before time.Time, afterID string, limit int) ([]Factor, error)
 
-	// Admin API tokens. Names are unique, revoked ones included.
-	CreateAdminToken(ctx context.Context, t AdminToken) error // ErrExists
+	// Admin API tokens. Names are unique, revoked ones included. Each change appends ev,
+	// its audit record, in the same step (as SetCapabilitySwitch).
+	CreateAdminToken(ctx context.Context, t AdminToken, ev AuditEvent) error // ErrExists
 	// GetAdminToken finds a token by hash, revoked or not; ErrNotFound.
 	GetAdminToken(ctx context.Context, hash string) (AdminToken, error)
 	ListAdminTokens(ctx context.Context) ([]AdminToken, error) // by name
 	// RevokeAdminToken revokes the named token; ErrNotFound, or ErrConflict when it is
 	// revoked already.
-	RevokeAdminToken(ctx context.Context, name string, now time.Time) error
+	RevokeAdminToken(ctx context.Context, name string, now time.Time, ev AuditEvent) error
 
 	// SetCapabilitySwitch records a switch (replacing the one of the same provider and
 	// capability) and appends ev to the audit trail in the same step.

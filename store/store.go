@@ -171,10 +171,6 @@ type Writer interface {
 	ReserveSend(ctx context.Context, keys []string, limits []SendLimit, now time.Time) error
 	UseNonce(ctx context.Context, scope, nonce string, expires, now time.Time) error
 	AppendAudit(ctx context.Context, e AuditEvent) error
-	// CreateAdminToken and RevokeAdminToken change the admin API's credentials (as
-	// Store's do): in a unit, with the record of the change.
-	CreateAdminToken(ctx context.Context, t AdminToken) error
-	RevokeAdminToken(ctx context.Context, name string, now time.Time) error
 	// CompleteIdempotency records owner's answer to key (as Store's does) in the unit:
 	// the decision and the record of the answer it makes are then one commit.
 	CompleteIdempotency(ctx context.Context, key IdempotencyKey, owner string, status int, body []byte, now time.Time) error

@@ -502,21 +502,10 @@ func scanToken(sc scanner) (store.AdminToken, error) {
 	return t, nil
 }
 
-func (s *Store) CreateAdminToken(ctx context.Context, t store.AdminToken) error {
-	return s.write(ctx, func(w *writer) error { return w.CreateAdminToken(ctx, t) })
-}
-
-// CreateAdminToken stores t in w's unit (store.Writer): with the record of its issue.
-func (w *writer) CreateAdminToken(ctx context.Context, t store.AdminToken) error {
-	_, err := w.exec(w.c(ctx), `INSERT INTO admin_tokens (`+tokenCols+`) VALUES ($1, $2, $3, $4, $5)`,
+func (s *Store) CreateAdminToken(ctx context.Context, t store.AdminToken, ev store.AuditEvent) error {
+	return s.createRecorded(ctx, fmt.Sprintf("admin token %q", t.Name),
+		`INSERT INTO admin_tokens (`+tokenCols+`) VALUES ($1, $2, $3, $4, $5)`, ev,
 		t.Name, t.Scope, t.Hash, millis(t.CreatedAt), millis(t.RevokedAt))
-	if errors.Is(w.s.d.Constraint(err), store.ErrExists) {
-		err = store.ErrExists
-	}
-	if err != nil {
-		return w.s.fail(fmt.Sprintf("create admin token %q", t.Name), err)
-	}
-	return nil
 }
 
 func (s *Store) GetAdminToken(ctx context.Context, hash string) (store.AdminToken, error) {
@@ -535,17 +524,34 @@ func (s *Store) ListAdminTokens(ctx context.Context) ([]store.AdminToken, error)
 	return ts, nil
 }
 
-func (s *Store) RevokeAdminToken(ctx context.Context, name string, now time.Time) error {
-	return s.write(ctx, func(w *writer) error { return w.RevokeAdminToken(ctx, name, now) })
+func (s *Store) RevokeAdminToken(ctx context.Context, name string, now time.Time, ev store.AuditEvent) error {
+	return s.revokeRecorded(ctx, "admin_tokens", fmt.Sprintf("admin token %q", name), name, now, ev)
 }
 
-// RevokeAdminToken revokes the named token in w's unit (store.Writer): with the record of
-// its revocation.
-func (w *writer) RevokeAdminToken(ctx context.Context, name string, now time.Time) error {
-	if err := w.revokeNamed(w.c(ctx), "admin_tokens", name, now); err != nil {
-		return w.s.fail(fmt.Sprintf("revoke admin token %q", name), err)
-	}
-	return nil
+// createRecorded inserts a credential (an admin token, an OAuth client) and appends ev,
+// the record of its issue, in one unit; ErrExists for a name, id or hash in use.
+func (s *Store) createRecorded(ctx context.Context, what, insert string, ev store.AuditEvent, args ...any) error {
+	return s.write(ctx, func(w *writer) error {
+		_, err := w.exec(w.c(ctx), insert, args...)
+		if errors.Is(s.d.Constraint(err), store.ErrExists) {
+			err = store.ErrExists
+		}
+		if err != nil {
+			return s.fail("create "+what, err)
+		}
+		return w.AppendAudit(ctx, ev)
+	})
+}
+
+// revokeRecorded revokes the credential of table named name and appends ev, the record of
+// its revocation, in one unit.
+func (s *Store) revokeRecorded(ctx context.Context, table, what, name string, now time.Time, ev store.AuditEvent) error {
+	return s.write(ctx, func(w *writer) error {
+		if err := w.revokeNamed(w.c(ctx), table, name, now); err != nil {
+			return s.fail("revoke "+what, err)
+		}
+		return w.AppendAudit(ctx, ev)
+	})
 }
 
 // revokeNamed sets revoked_at on the row of table (a credential's: admin_tokens,

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -24,17 +23,9 @@ func scanOAuthClient(sc scanner) (store.OAuthClient, error) {
 }
 
 func (s *Store) CreateOAuthClient(ctx context.Context, c store.OAuthClient, ev store.AuditEvent) error {
-	return s.write(ctx, func(w *writer) error {
-		_, err := w.exec(w.c(ctx), `INSERT INTO oauth_clients (`+oauthClientCols+`) VALUES ($1, $2, $3, $4, $5)`,
-			c.ID, c.Name, c.SecretHash, millis(c.CreatedAt), millis(c.RevokedAt))
-		if errors.Is(s.d.Constraint(err), store.ErrExists) {
-			err = store.ErrExists
-		}
-		if err != nil {
-			return s.fail(fmt.Sprintf("create oauth client %q", c.Name), err)
-		}
-		return w.AppendAudit(ctx, ev)
-	})
+	return s.createRecorded(ctx, fmt.Sprintf("oauth client %q", c.Name),
+		`INSERT INTO oauth_clients (`+oauthClientCols+`) VALUES ($1, $2, $3, $4, $5)`, ev,
+		c.ID, c.Name, c.SecretHash, millis(c.CreatedAt), millis(c.RevokedAt))
 }
 
 func (s *Store) GetOAuthClient(ctx context.Context, id string) (store.OAuthClient, error) {
@@ -54,10 +45,5 @@ func (s *Store) ListOAuthClients(ctx context.Context) ([]store.OAuthClient, erro
 }
 
 func (s *Store) RevokeOAuthClient(ctx context.Context, name string, now time.Time, ev store.AuditEvent) error {
-	return s.write(ctx, func(w *writer) error {
-		if err := w.revokeNamed(w.c(ctx), "oauth_clients", name, now); err != nil {
-			return s.fail(fmt.Sprintf("revoke oauth client %q", name), err)
-		}
-		return w.AppendAudit(ctx, ev)
-	})
+	return s.revokeRecorded(ctx, "oauth_clients", fmt.Sprintf("oauth client %q", name), name, now, ev)
 }

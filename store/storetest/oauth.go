@@ -14,11 +14,7 @@ func testOAuthClients(t *testing.T, s store.Store) {
 		t.Skip("the backend keeps no OAuth clients")
 	}
 	ctx := t.Context()
-	// record is the record of a change to a client, the client's ID standing in for a
-	// factor's so that auditOf finds it.
-	record := func(action, id string) store.AuditEvent {
-		return store.AuditEvent{Time: at(0), Resource: "admin.clients." + action, FactorID: id, Outcome: "SUCCESS", Actor: "test"}
-	}
+	record := func(action, id string) store.AuditEvent { return credentialRecord("clients", action, id) }
 	a := store.OAuthClient{ID: "c1", Name: "verify", SecretHash: "h1", CreatedAt: at(0)}
 	b := store.OAuthClient{ID: "c2", Name: "another", SecretHash: "h2", CreatedAt: at(time.Second)}
 	for _, c := range []store.OAuthClient{a, b} {
@@ -45,12 +41,6 @@ func testOAuthClients(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	diff(t, "clients", []store.OAuthClient{b, a}, list)
-	// Each change that was made has its one record; the refused ones have none.
-	for id, want := range map[string][]string{"c1": {"admin.clients.create", "admin.clients.revoke"}, "c2": {"admin.clients.create"}, "c3": nil, "nobody": nil} {
-		var got []string
-		for _, ev := range auditOf(t, s, id) {
-			got = append(got, ev.Resource)
-		}
-		diff(t, "records of "+id, want, got)
-	}
+	wantRecords(t, s, map[string][]string{"c1": {"admin.clients.create", "admin.clients.revoke"},
+		"c2": {"admin.clients.create"}, "c3": nil, "nobody": nil})
 }

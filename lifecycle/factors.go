@@ -498,7 +498,7 @@ func (m *Manager) SetFactorState(ctx context.Context, actor Actor, name, id stri
 		return Factor{}, err
 	}
 	if f.State == store.FactorPending {
-		return Factor{}, m.refuse(ctx, actor, action, name, id, conflict("not_active", "", "factor %s is pending its activation", id))
+		return Factor{}, m.refuse(ctx, actor, action, name, id, conflict("not_active", "", "factor %s is pending its activation, which alone makes it active (delete it to withdraw it)", id))
 	}
 	c := store.UserChange{Name: name, Now: m.now(), StateChanges: []store.FactorStateChange{{ID: id, State: state}},
 		Audit: []store.AuditEvent{m.event(actor, action, name, id, "")}}

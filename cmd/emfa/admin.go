@@ -179,12 +179,15 @@ func (d *deps) usersCmd() *cobra.Command {
 		if err := lifecycle.CheckName(name); err != nil {
 			return usageError{fmt.Sprintf("username %q: %s", name, err.Msg)}
 		}
-		u := store.User{ID: builtin.NewID(), Name: name, CreatedAt: e.now()}
-		if err := e.change(ctx, "users.create", "", store.UserChange{Name: name, Create: &u}); err != nil {
-			if errors.Is(err, store.ErrExists) {
+		m, err := e.manager(nil, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := m.CreateUser(ctx, cliActor, lifecycle.UserInput{Name: name}); err != nil {
+			if le := (*lifecycle.Error)(nil); errors.As(err, &le) && le.Kind == lifecycle.Conflict {
 				return fmt.Errorf("user %q already exists", name)
 			}
-			return err
+			return cliError(err)
 		}
 		fmt.Fprintf(d.stdout, "added user %s\n", name)
 		return nil
@@ -193,7 +196,11 @@ func (d *deps) usersCmd() *cobra.Command {
 		Use: "delete NAME", Short: "delete a user and its factors", Example: "  emfa users delete alice --config emfa.yaml",
 		Args: exactly(1, "exactly one NAME"),
 	}, func(ctx context.Context, e *env, args []string) error {
-		if err := e.change(ctx, "users.delete", "", store.UserChange{Name: args[0], Delete: true}); err != nil {
+		m, err := e.manager(nil, nil)
+		if err != nil {
+			return err
+		}
+		if err := m.DeleteUser(ctx, cliActor, args[0]); err != nil {
 			return userErr(args[0], err)
 		}
 		fmt.Fprintf(d.stdout, "deleted user %s and its factors\n", args[0])
@@ -204,8 +211,11 @@ func (d *deps) usersCmd() *cobra.Command {
 			Use: verb + " NAME", Short: short, Example: "  emfa users " + verb + " alice --config emfa.yaml",
 			Args: exactly(1, "exactly one NAME"),
 		}, func(ctx context.Context, e *env, args []string) error {
-			disabled := verb == "disable"
-			if err := e.change(ctx, "users."+verb, "", store.UserChange{Name: args[0], Disabled: &disabled}); err != nil {
+			m, err := e.manager(nil, nil)
+			if err != nil {
+				return err
+			}
+			if _, err := m.SetUserState(ctx, cliActor, args[0], verb == "disable"); err != nil {
 				return userErr(args[0], err)
 			}
 			fmt.Fprintf(d.stdout, "%sd user %s\n", verb, args[0])
@@ -219,9 +229,19 @@ func (d *deps) usersCmd() *cobra.Command {
 		d.usersInviteCmd())
 }
 
+// userErr is the CLI's wording of a refusal of a change to user name.
 func userErr(name string, err error) error {
-	if errors.Is(err, store.ErrNotFound) {
+	if le := (*lifecycle.Error)(nil); errors.Is(err, store.ErrNotFound) || errors.As(err, &le) && le.Kind == lifecycle.NotFound {
 		return fmt.Errorf("no user %q", name)
+	}
+	return cliError(err)
+}
+
+// cliError is a refusal of lifecycle.Manager worded for the command line: its message,
+// without the admin API's code.
+func cliError(err error) error {
+	if le := (*lifecycle.Error)(nil); errors.As(err, &le) {
+		return errors.New(le.Msg)
 	}
 	return err
 }
@@ -253,9 +273,10 @@ func (d *deps) factorsCmd() *cobra.Command {
 		return tw.Flush()
 	})
 	list.Flags().StringVar(&user, "user", "", "the user's `NAME`")
-	// Each command makes its change and its audit record (the action factors.<verb>, the
-	// factor's owner) in one atomic step.
-	one := func(verb, done, short string, apply func(ctx context.Context, e *env, action, owner, id string) error) *cobra.Command {
+	// Each command is the admin API's (lifecycle.Manager, actor "cli"): the same rules, the
+	// change and its record (the action factors.<verb>, the factor's owner) in one commit,
+	// a refusal recorded as FAILED.
+	one := func(verb, done, short string, apply func(ctx context.Context, m *lifecycle.Manager, owner, id string) error) *cobra.Command {
 		return d.storeCmd(&cobra.Command{
 			Use: verb + " ID", Short: short, Example: "  emfa factors " + verb + " jfw7ok7g6ow73s3knahgrwy4xu --config emfa.yaml",
 			Args: exactly(1, "exactly one ID"),
@@ -263,42 +284,36 @@ func (d *deps) factorsCmd() *cobra.Command {
 			id := args[0]
 			owner, err := e.factorOwner(ctx, id)
 			if err == nil {
-				err = apply(ctx, e, "factors."+verb, owner, id)
+				var m *lifecycle.Manager
+				if m, err = e.manager(nil, nil); err == nil {
+					err = apply(ctx, m, owner, id)
+				}
 			}
-			if errors.Is(err, store.ErrNotFound) {
+			if le := (*lifecycle.Error)(nil); errors.Is(err, store.ErrNotFound) || errors.As(err, &le) && le.Kind == lifecycle.NotFound {
 				return fmt.Errorf("no factor %q", id)
 			}
 			if err != nil {
-				return err
+				return cliError(err)
 			}
 			fmt.Fprintf(d.stdout, "%s factor %s\n", done, id)
 			return nil
 		})
 	}
-	toState := func(s store.FactorState) func(context.Context, *env, string, string, string) error {
-		return func(ctx context.Context, e *env, action, owner, id string) error {
-			return e.change(ctx, action, id, store.UserChange{Name: owner, StateChanges: []store.FactorStateChange{{ID: id, State: s}}})
-		}
-	}
-	del := one("delete", "deleted", "delete a factor", func(ctx context.Context, e *env, action, owner, id string) error {
-		return e.change(ctx, action, id, store.UserChange{Name: owner, DeleteFactors: []string{id}})
-	})
-	disable := one("disable", "disabled", "disable a factor", toState(store.FactorDisabled))
-	enable := one("enable", "enabled", "enable a disabled factor", func(ctx context.Context, e *env, action, owner, id string) error {
-		// A pending factor becomes active only through its own activation (a push device
-		// registering its key), never by hand.
-		f, err := e.store.GetFactor(ctx, id)
-		if err == nil && f.State == store.FactorPending {
-			return fmt.Errorf("factor %s is waiting for its device to register; it cannot be enabled by hand", id)
-		}
-		return toState(store.FactorActive)(ctx, e, action, owner, id)
-	})
-	unlock := one("unlock", "unlocked", "clear a factor's lockout and failure count", func(ctx context.Context, e *env, _, owner, id string) error {
-		m, err := e.manager(nil, nil)
-		if err != nil {
+	toState := func(disabled bool) func(context.Context, *lifecycle.Manager, string, string) error {
+		return func(ctx context.Context, m *lifecycle.Manager, owner, id string) error {
+			_, err := m.SetFactorState(ctx, cliActor, owner, id, disabled)
 			return err
 		}
-		_, err = m.UnlockFactor(ctx, cliActor, owner, id) // the admin API's, with its record
+	}
+	del := one("delete", "deleted", "delete a factor", func(ctx context.Context, m *lifecycle.Manager, owner, id string) error {
+		return m.DeleteFactor(ctx, cliActor, owner, id)
+	})
+	// A pending factor becomes active only through its own activation, never by hand, and
+	// is withdrawn by deleting it.
+	disable := one("disable", "disabled", "disable a factor", toState(true))
+	enable := one("enable", "enabled", "enable a disabled factor", toState(false))
+	unlock := one("unlock", "unlocked", "clear a factor's lockout and failure count", func(ctx context.Context, m *lifecycle.Manager, owner, id string) error {
+		_, err := m.UnlockFactor(ctx, cliActor, owner, id) // the admin API's, with its record
 		return err
 	})
 	return group("factors", "manage factors (add, list, delete, disable, enable, unlock, resync)", `  emfa factors add totp --user alice --qr --config emfa.yaml

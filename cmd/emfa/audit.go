@@ -84,15 +84,6 @@ func (d *deps) auditCmd() *cobra.Command {
 // cliActor is the actor of the changes made with the CLI, in the audit trail.
 const cliActor lifecycle.Actor = "cli"
 
-// change makes c, a change to one user and its factors by the CLI, with its audit record
-// (lifecycle.AdminEvent with the actor "cli"), in one atomic step, as the admin API makes
-// its own: never a change without its record, nor a record without its change.
-func (e *env) change(ctx context.Context, action, factor string, c store.UserChange) error {
-	c.Now = e.now()
-	c.Audit = []store.AuditEvent{lifecycle.AdminEvent(c.Now, cliActor, action, c.Name, factor, "SUCCESS", "")}
-	return e.store.ApplyUserChanges(ctx, []store.UserChange{c})[0]
-}
-
 // record appends ev, the record of a change made already (factors resync): one that
 // cannot be written fails the command with an error that says so, never a silent gap.
 func (e *env) record(ctx context.Context, ev store.AuditEvent) error {

@@ -439,6 +439,49 @@ func TestCLIChangesAudited(t *testing.T) {
 	}
 }
 
+// The CLI's user and factor commands follow the admin API's rules, being lifecycle's: a
+// refusal by those rules is recorded FAILED with the actor "cli", and a pending factor is
+// neither disabled nor enabled by hand (only its activation makes it active; deleting it
+// withdraws it).
+func TestCLIFollowsAdminRules(t *testing.T) {
+	cfg := writeConfig(t, "")
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	var f struct{ ID string }
+	if err := json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--activation", "passcode", "--config", cfg)), &f); err != nil || f.ID == "" {
+		t.Fatalf("factors add: %v %q", err, f.ID)
+	}
+	if code, _, errOut := emfa(t, "users", "add", "alice", "--config", cfg); code != 1 || !strings.Contains(errOut, `user "alice" already exists`) {
+		t.Errorf("users add twice: exit %d, %q", code, errOut)
+	}
+	for _, verb := range []string{"disable", "enable"} {
+		if code, _, errOut := emfa(t, "factors", verb, f.ID, "--config", cfg); code != 1 || !strings.Contains(errOut, "pending its activation") ||
+			strings.Contains(errOut, "not_active") {
+			t.Errorf("factors %s of a pending factor: exit %d, %q", verb, code, errOut)
+		}
+	}
+	if out := mustEmfa(t, "factors", "list", "--user", "alice", "--config", cfg); !strings.Contains(out, "pending") {
+		t.Errorf("the pending factor changed:\n%s", out)
+	}
+	var failed []string
+	for _, line := range strings.Split(strings.TrimSpace(mustEmfa(t, "audit", "--json", "--config", cfg)), "\n") {
+		var ev auditJSON
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		if ev.Outcome == "FAILED" {
+			if ev.Actor != "cli" || ev.Username != "alice" || ev.Reason == "" {
+				t.Errorf("refusal record %s", line)
+			}
+			failed = append(failed, strings.TrimPrefix(ev.Resource, "admin.")+" "+ev.FactorID)
+		}
+	}
+	slices.Reverse(failed) // newest first
+	if want := []string{"users.create ", "factors.disable " + f.ID, "factors.enable " + f.ID}; !slices.Equal(failed, want) {
+		t.Errorf("refusals recorded %q, want %q", failed, want)
+	}
+	mustEmfa(t, "factors", "delete", f.ID, "--config", cfg)
+}
+
 // A CLI change and its audit record are one step: with the audit table refusing every row
 // (a trigger), no user or factor command changes anything.
 func TestCLIChangeNeedsItsRecord(t *testing.T) {

@@ -227,10 +227,36 @@ func initWriter(ctx context.Context, w *sql.DB, memory bool) error {
 			return fmt.Errorf("sqlite: open: journal_mode is %q, want wal", mode)
 		}
 	}
-	if err := sqlstore.Migrate(ctx, w, goose.DialectSQLite3, migrations); err != nil {
+	if memory {
+		if err := sqlstore.Migrate(ctx, w, goose.DialectSQLite3, migrations); err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+		return nil
+	}
+	return migrateUnsynced(ctx, w)
+}
+
+// migrateUnsynced applies the migrations with the writer at synchronous=NORMAL, then puts
+// it back to FULL. goose commits each migration and its version row in a transaction of
+// its own, and at FULL each commit waits for an fsync: most of a first start's time on a
+// new database (issue 16's start-up). In WAL mode, NORMAL commits without the fsync and
+// never corrupts the file: a power loss can only lose the last commits, each migration
+// whole with its version row, and the next start applies what is missing. The writer's
+// first commit at FULL, before anything is answered, syncs the log and with it every
+// migration before it, as with the deferred commits (sqlstore.DeferredSync).
+func migrateUnsynced(ctx context.Context, w *sql.DB) error {
+	if _, err := w.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
-	return nil
+	err := sqlstore.Migrate(ctx, w, goose.DialectSQLite3, migrations)
+	if err != nil {
+		err = fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	// Never serve at NORMAL: a pool whose one connection cannot be put back fails Open.
+	if _, rerr := w.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); rerr != nil {
+		return errors.Join(err, fmt.Errorf("sqlite: open: restore synchronous=FULL: %w", rerr))
+	}
+	return err
 }
 
 // parseDSN splits dsn into the part SQLite opens and its query, and tells whether it names

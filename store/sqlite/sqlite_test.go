@@ -135,6 +135,19 @@ var benchStores = []struct {
 	{"memory", func(testing.TB) string { return ":memory:" }},
 }
 
+// BenchmarkOpenNew opens a new database file: a first start's migrations (issue 16's
+// start-up is measured on a new database).
+func BenchmarkOpenNew(b *testing.B) {
+	dir := b.TempDir()
+	for i := 0; b.Loop(); i++ {
+		s, err := sqlite.Open(b.Context(), filepath.Join(dir, fmt.Sprintf("%d.db", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+}
+
 func BenchmarkAdvanceCounter(b *testing.B) {
 	for _, bs := range benchStores {
 		b.Run(bs.name, func(b *testing.B) {

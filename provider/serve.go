@@ -242,11 +242,15 @@ func (p *Provider) log(ctx context.Context, resource string, req Request, out Ou
 	if out.Status == StatusFailed {
 		level = slog.LevelWarn
 	}
+	if !p.Log.Enabled(ctx, level) {
+		return
+	}
 	req, out = printable(req, out)
-	p.Log.Log(ctx, level, "decision",
-		"provider", p.CredentialPrefix, "resource", resource, "capability", req.Capability,
-		"factor", req.ID, "user", req.Username, "status", string(out.Status),
-		"reason", out.Reason, "request_id", req.RequestID, "webhook_id", req.WebhookID)
+	// Attrs rather than key-value pairs: no value boxed into an interface (as the access log).
+	p.Log.LogAttrs(ctx, level, "decision",
+		slog.String("provider", p.CredentialPrefix), slog.String("resource", resource), slog.String("capability", req.Capability),
+		slog.String("factor", req.ID), slog.String("user", req.Username), slog.String("status", string(out.Status)),
+		slog.String("reason", out.Reason), slog.String("request_id", req.RequestID), slog.String("webhook_id", req.WebhookID))
 }
 
 // decision is the audit row of a call of resource, waiting for the unit that decides it.

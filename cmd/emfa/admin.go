@@ -184,7 +184,7 @@ func (d *deps) usersCmd() *cobra.Command {
 			return err
 		}
 		if _, err := m.CreateUser(ctx, cliActor, lifecycle.UserInput{Name: name}); err != nil {
-			if le := (*lifecycle.Error)(nil); errors.As(err, &le) && le.Kind == lifecycle.Conflict {
+			if le := (*lifecycle.Error)(nil); errors.As(err, &le) && le.Code == "user_exists" {
 				return fmt.Errorf("user %q already exists", name)
 			}
 			return cliError(err)
@@ -231,10 +231,17 @@ func (d *deps) usersCmd() *cobra.Command {
 
 // userErr is the CLI's wording of a refusal of a change to user name.
 func userErr(name string, err error) error {
-	if le := (*lifecycle.Error)(nil); errors.Is(err, store.ErrNotFound) || errors.As(err, &le) && le.Kind == lifecycle.NotFound {
+	if notFound(err) {
 		return fmt.Errorf("no user %q", name)
 	}
 	return cliError(err)
+}
+
+// notFound reports whether err says the user or factor a command names does not exist,
+// in the store's words or lifecycle's.
+func notFound(err error) bool {
+	le := (*lifecycle.Error)(nil)
+	return errors.Is(err, store.ErrNotFound) || errors.As(err, &le) && le.Kind == lifecycle.NotFound
 }
 
 // cliError is a refusal of lifecycle.Manager worded for the command line: its message,
@@ -289,7 +296,7 @@ func (d *deps) factorsCmd() *cobra.Command {
 					err = apply(ctx, m, owner, id)
 				}
 			}
-			if le := (*lifecycle.Error)(nil); errors.Is(err, store.ErrNotFound) || errors.As(err, &le) && le.Kind == lifecycle.NotFound {
+			if notFound(err) {
 				return fmt.Errorf("no factor %q", id)
 			}
 			if err != nil {

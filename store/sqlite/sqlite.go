@@ -242,8 +242,9 @@ func initWriter(ctx context.Context, w *sql.DB, memory bool) error {
 // new database (issue 16's start-up). In WAL mode, NORMAL commits without the fsync and
 // never corrupts the file: a power loss can only lose the last commits, each migration
 // whole with its version row, and the next start applies what is missing. The writer's
-// first commit at FULL, before anything is answered, syncs the log and with it every
-// migration before it, as with the deferred commits (sqlstore.DeferredSync).
+// first commit at FULL syncs the log and with it every migration before it, as with the
+// deferred commits (sqlstore.DeferredSync); no decision is answered before such a commit,
+// and what a migration changes, applied again, comes out the same.
 func migrateUnsynced(ctx context.Context, w *sql.DB) error {
 	if _, err := w.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)

@@ -238,7 +238,7 @@ func initWriter(ctx context.Context, w *sql.DB, memory bool) error {
 
 // migrateUnsynced applies the migrations with the writer at synchronous=NORMAL, then puts
 // it back to FULL. goose commits each migration and its version row in a transaction of
-// its own, and at FULL each commit waits for an fsync: most of a first start's time on a
+// its own, and at FULL each commit waits for an fsync: a large part of opening a
 // new database (issue 16's start-up). In WAL mode, NORMAL commits without the fsync and
 // never corrupts the file: a power loss can only lose the last commits, each migration
 // whole with its version row, and the next start applies what is missing. The writer's

@@ -572,8 +572,9 @@ func (w *writer) revokeNamed(ctx context.Context, table, name string, now time.T
 // --- capability switches ---
 
 func (s *Store) SetCapabilitySwitch(ctx context.Context, sw store.CapabilitySwitch, ev store.AuditEvent) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx,
+	// One unit of the writer with its record, as a credential's issue (createRecorded).
+	err := s.write(ctx, func(w *writer) error {
+		_, err := w.exec(w.c(ctx),
 			`INSERT INTO capability_switches (provider, capability, disabled, reason, actor, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
 			 ON CONFLICT (provider, capability) DO UPDATE SET disabled = excluded.disabled, reason = excluded.reason,
 			     actor = excluded.actor, updated_at = excluded.updated_at`,
@@ -581,7 +582,7 @@ func (s *Store) SetCapabilitySwitch(ctx context.Context, sw store.CapabilitySwit
 		if err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, ev)
+		return w.AppendAudit(ctx, ev)
 	})
 	if err != nil {
 		return s.fail(fmt.Sprintf("set switch %s:%s", sw.Provider, sw.Capability), err)

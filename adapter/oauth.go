@@ -192,14 +192,6 @@ func (t *tokenIssuerHandler) authenticateClient(ctx context.Context, id, secret 
 	return nil
 }
 
-// NewOAuthClient makes a client of the token endpoint: the record to store and the
-// secret, to be shown once.
-func NewOAuthClient(name string, now time.Time) (store.OAuthClient, string) {
-	secret := randomString(32)
-	sum := sha256.Sum256([]byte(secret))
-	return store.OAuthClient{ID: "emfa-" + randomString(12), Name: name, SecretHash: hex.EncodeToString(sum[:]), CreatedAt: now}, secret
-}
-
 func randomString(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24)

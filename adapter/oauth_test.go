@@ -37,8 +37,8 @@ func newOAuthHarness(t *testing.T) *oauthHarness {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"verify", "old"} {
-		c, secret := NewOAuthClient(name, h.clock.Now())
-		if err := clients.CreateOAuthClient(t.Context(), c, store.AuditEvent{Time: h.clock.Now(), Resource: "admin.clients.create", Outcome: "SUCCESS"}); err != nil {
+		c, secret, err := h.manager.CreateClient(t.Context(), "test", name)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if name == "verify" {
@@ -47,7 +47,7 @@ func newOAuthHarness(t *testing.T) *oauthHarness {
 			h.revokedID, h.rev = c.ID, secret
 		}
 	}
-	if err := clients.RevokeOAuthClient(t.Context(), "old", h.clock.Now(), store.AuditEvent{Time: h.clock.Now(), Resource: "admin.clients.revoke", Outcome: "SUCCESS"}); err != nil {
+	if err := h.manager.RevokeClient(t.Context(), "test", "old"); err != nil {
 		t.Fatal(err)
 	}
 	// The contract harness again, now with OAuth, on the same admin manager.

@@ -1,9 +1,9 @@
 // Package lifecycle is users and factors as an organisation manages them: create, update,
 // disable and delete users, enroll, activate and retire their factors, reset a user,
-// switch a capability off for everyone, import a directory, issue admin API tokens. The
-// admin API (adapter), `emfa import` and `emfa tokens` call it, and so will SCIM or a
-// directory sync; it holds the rules (validation, idempotence, the deletion guard,
-// the audit trail with its actor), the callers only translate.
+// switch a capability off for everyone, import a directory, issue admin API tokens and
+// the token endpoint's OAuth clients. The admin API (adapter), the CLI's commands and
+// directory sync call it; it holds the rules (validation, idempotence, the deletion
+// guard, the audit trail with its actor), the callers only translate.
 package lifecycle
 
 import (

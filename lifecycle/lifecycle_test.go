@@ -378,6 +378,56 @@ func TestTokensAudited(t *testing.T) {
 	})
 }
 
+// An OAuth client is kept by its secret's hash, named as a token is, and its creation and
+// revocation are recorded; each refusal says why and changes nothing.
+func TestClientsAudited(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		c, secret, err := m.CreateClient(ctx, "test", "verify")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := st.(store.OAuthClients).GetOAuthClient(ctx, c.ID)
+		if err != nil || stored.SecretHash != lifecycle.HashToken(secret) || len(secret) < 40 || !strings.HasPrefix(c.ID, "emfa-") {
+			t.Fatalf("stored %+v (%v) for client %+v, secret of %d characters", stored, err, c, len(secret))
+		}
+		type refusal struct {
+			err  error
+			code string
+		}
+		var refusals []refusal
+		for _, name := range []string{"", "a b", strings.Repeat("x", 65), "é"} {
+			_, _, err := m.CreateClient(ctx, "test", name)
+			refusals = append(refusals, refusal{err, "invalid_field"})
+		}
+		_, _, err = m.CreateClient(ctx, "test", "verify")
+		refusals = append(refusals, refusal{err, "client_exists"})
+		clk.Advance(time.Minute)
+		if err := m.RevokeClient(ctx, "test", "verify"); err != nil {
+			t.Fatal(err)
+		}
+		refusals = append(refusals, refusal{m.RevokeClient(ctx, "test", "verify"), "already_revoked"},
+			refusal{m.RevokeClient(ctx, "test", "nobody"), "not_found"})
+		for i, r := range refusals {
+			var le *lifecycle.Error
+			if !errors.As(r.err, &le) || le.Code != r.code {
+				t.Errorf("refusal %d: %v, want %s", i, r.err, r.code)
+			}
+		}
+		list, err := m.ListClients(ctx)
+		if err != nil || len(list) != 1 || list[0].Revoked == nil || !list[0].Revoked.Equal(clk.Now()) || list[0].ID != c.ID {
+			t.Errorf("clients %+v (%v), want verify revoked at %v", list, err, clk.Now())
+		}
+		for action, reason := range map[string]string{"admin.clients.create": "verify " + c.ID, "admin.clients.revoke": "verify"} {
+			page := auditOf(t, m, action)
+			if len(page.Events) != 1 || page.Events[0].Actor != "test" || page.Events[0].Outcome != "SUCCESS" || page.Events[0].Reason != reason {
+				t.Errorf("%s records %+v, want one, reason %q", action, page.Events, reason)
+			}
+		}
+	})
+}
+
 // An activation's check, the activation and its record are one commit: with the record
 // refused, the code is not used up and the factor stays pending. A wrong code's record
 // comes with the failure it counts.

@@ -245,9 +245,12 @@ func notFound(err error) bool {
 }
 
 // cliError is a refusal of lifecycle.Manager worded for the command line: its message,
-// without the admin API's code.
+// without the admin API's code; an invalid value's names the field.
 func cliError(err error) error {
 	if le := (*lifecycle.Error)(nil); errors.As(err, &le) {
+		if le.Kind == lifecycle.Invalid && le.Field != "" {
+			return errors.New(le.Field + ": " + le.Msg)
+		}
 		return errors.New(le.Msg)
 	}
 	return err

@@ -82,6 +82,11 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{[]string{"factors", "add", "totp", "--user", "alice", "--algorithm", "MD5"}, "unknown algorithm"},
 		{[]string{"factors", "add", "sms", "--user", "alice"}, "unknown factor type"},
 		{[]string{"factors", "disable", "nope"}, `no factor "nope"`},
+		{[]string{"clients", "create", "--name", "verify\nclient"}, "name: 1 to 64 letters"},
+		{[]string{"tokens", "create", "--name", "a b", "--scope", "read"}, "name: 1 to 64 letters"},
+		{[]string{"tokens", "create", "--name", "ci", "--scope", "admin"}, `scope: must be read or write, not "admin"`},
+		{[]string{"clients", "revoke", "nobody"}, `no client named "nobody"`},
+		{[]string{"tokens", "revoke", "nobody"}, `no token "nobody"`},
 	}
 	for _, c := range cases {
 		code, _, errOut := emfa(t, append(c.args, "--config", cfg)...)
@@ -101,6 +106,11 @@ func TestBadInputWritesNothing(t *testing.T) {
 	}
 	if out := mustEmfa(t, "users", "list", "--config", cfg); strings.Count(out, "\n") != 2 {
 		t.Errorf("users:\n%s", out)
+	}
+	for _, kind := range []string{"clients", "tokens"} {
+		if out := mustEmfa(t, kind, "list", "--config", cfg); strings.Count(out, "\n") != 1 {
+			t.Errorf("refused commands left %s:\n%s", kind, out)
+		}
 	}
 }
 

@@ -2,16 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/emfa/emfa/adapter"
-	"github.com/emfa/emfa/lifecycle"
-	"github.com/emfa/emfa/store"
 )
 
 // clientsCmd is `emfa clients create --name NAME`, `emfa clients list` and `emfa clients
@@ -20,30 +15,18 @@ import (
 // store keeps its hash.
 func (d *deps) clientsCmd() *cobra.Command {
 	var name string
-	clientsOf := func(e *env) (store.OAuthClients, error) {
-		cs, ok := e.store.(store.OAuthClients)
-		if !ok {
-			return nil, errors.New("this store keeps no OAuth clients")
-		}
-		return cs, nil
-	}
 	create := d.storeCmd(&cobra.Command{
 		Use: "create --name NAME", Short: "create an OAuth client of emfa's token endpoint (its secret printed once)",
 		Example: "  emfa clients create --name verify --config emfa.yaml",
 		Args:    noArgsNeeding(&name, "clients create needs --name NAME"),
 	}, func(ctx context.Context, e *env, _ []string) error {
-		cs, err := clientsOf(e)
+		m, err := e.manager(nil, nil)
 		if err != nil {
 			return err
 		}
-		c, secret := adapter.NewOAuthClient(name, e.now())
-		// The client and the record of its creation are one commit: no credential without it.
-		ev := lifecycle.AdminEvent(c.CreatedAt, cliActor, "clients.create", "", "", "SUCCESS", name+" "+c.ID)
-		if err := cs.CreateOAuthClient(ctx, c, ev); err != nil {
-			if errors.Is(err, store.ErrExists) {
-				return fmt.Errorf("a client named %q exists already", name)
-			}
-			return err
+		c, secret, err := m.CreateClient(ctx, cliActor, name)
+		if err != nil {
+			return cliError(err)
 		}
 		if e.cfg.Server.Auth.OAuth == nil || !e.cfg.Server.Auth.OAuth.IssuesTokens() {
 			fmt.Fprintln(d.stderr, "emfa: warning: server.auth.oauth is not set with a token endpoint: this client cannot obtain tokens yet")
@@ -52,15 +35,15 @@ func (d *deps) clientsCmd() *cobra.Command {
 		fmt.Fprintf(d.stdout, "client_id: %s\nclient_secret: %s\n", c.ID, secret)
 		return nil
 	})
-	create.Flags().StringVar(&name, "name", "", "the client's `NAME`, unique")
+	create.Flags().StringVar(&name, "name", "", "the client's `NAME`, unique: 1 to 64 letters, digits, '_', '.', '-'")
 	list := d.storeCmd(&cobra.Command{
 		Use: "list", Short: "list OAuth clients", Example: "  emfa clients list --config emfa.yaml", Args: noArgs,
 	}, func(ctx context.Context, e *env, _ []string) error {
-		cs, err := clientsOf(e)
+		m, err := e.manager(nil, nil)
 		if err != nil {
 			return err
 		}
-		clients, err := cs.ListOAuthClients(ctx)
+		clients, err := m.ListClients(ctx)
 		if err != nil {
 			return err
 		}
@@ -68,10 +51,10 @@ func (d *deps) clientsCmd() *cobra.Command {
 		fmt.Fprintln(tw, "NAME\tCLIENT_ID\tCREATED\tREVOKED")
 		for _, c := range clients {
 			revoked := "-"
-			if !c.RevokedAt.IsZero() {
-				revoked = c.RevokedAt.UTC().Format(time.RFC3339)
+			if c.Revoked != nil {
+				revoked = c.Revoked.UTC().Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.ID, c.CreatedAt.UTC().Format(time.RFC3339), revoked)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.ID, c.Created.UTC().Format(time.RFC3339), revoked)
 		}
 		return tw.Flush()
 	})
@@ -80,19 +63,12 @@ func (d *deps) clientsCmd() *cobra.Command {
 		Example: "  emfa clients revoke verify --config emfa.yaml",
 		Args:    exactly(1, "exactly one NAME"),
 	}, func(ctx context.Context, e *env, args []string) error {
-		cs, err := clientsOf(e)
+		m, err := e.manager(nil, nil)
 		if err != nil {
 			return err
 		}
-		now := e.now()
-		err = cs.RevokeOAuthClient(ctx, args[0], now, lifecycle.AdminEvent(now, cliActor, "clients.revoke", "", "", "SUCCESS", args[0]))
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return fmt.Errorf("no client named %q", args[0])
-		case errors.Is(err, store.ErrConflict):
-			return fmt.Errorf("client %q is revoked already", args[0])
-		case err != nil:
-			return err
+		if err := m.RevokeClient(ctx, cliActor, args[0]); err != nil {
+			return cliError(err)
 		}
 		fmt.Fprintf(d.stdout, "revoked client %s\n", args[0])
 		return nil

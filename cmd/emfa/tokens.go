@@ -28,7 +28,7 @@ func (d *deps) tokensCmd() *cobra.Command {
 		}
 		token, err := m.CreateToken(ctx, cliActor, name, scope)
 		if err != nil {
-			return err
+			return cliError(err)
 		}
 		fmt.Fprintln(d.stderr, "emfa: the token is shown once; keep it in a secret store (emfa keeps only its hash)")
 		fmt.Fprintln(d.stdout, token)
@@ -67,7 +67,7 @@ func (d *deps) tokensCmd() *cobra.Command {
 			return err
 		}
 		if err := m.RevokeToken(ctx, cliActor, args[0]); err != nil {
-			return err
+			return cliError(err)
 		}
 		fmt.Fprintf(d.stdout, "revoked token %s\n", args[0])
 		return nil

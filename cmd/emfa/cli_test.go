@@ -80,6 +80,8 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{[]string{"factors", "add", "totp", "--user", "alice", "--secret", "SHORT"}, "at least 128"},
 		{[]string{"factors", "add", "totp", "--user", "alice", "--digits", "7"}, "digits must be 6 or 8"},
 		{[]string{"factors", "add", "totp", "--user", "alice", "--algorithm", "MD5"}, "unknown algorithm"},
+		{[]string{"factors", "add", "totp", "--user", "alice", "--name", " padded"}, "--name: must not start or end with spaces"},
+		{[]string{"factors", "add", "totp", "--user", "alice", "--activation", "later"}, "totp factors take activation immediate or passcode"},
 		{[]string{"factors", "add", "sms", "--user", "alice"}, "unknown factor type"},
 		{[]string{"factors", "disable", "nope"}, `no factor "nope"`},
 		{[]string{"clients", "create", "--name", "verify\nclient"}, "name: 1 to 64 letters"},
@@ -463,6 +465,11 @@ func TestCLIFollowsAdminRules(t *testing.T) {
 	if code, _, errOut := emfa(t, "users", "add", "alice", "--config", cfg); code != 1 || !strings.Contains(errOut, `user "alice" already exists`) {
 		t.Errorf("users add twice: exit %d, %q", code, errOut)
 	}
+	// A label the admin API refuses (a terminal's escape sequence) is refused here too.
+	if code, _, errOut := emfa(t, "factors", "add", "totp", "--user", "alice", "--name", "phone\x1b[2J", "--config", cfg); code != 1 ||
+		!strings.Contains(errOut, "--name: must be text without control characters") {
+		t.Errorf("factors add with an escape in its name: exit %d, %q", code, errOut)
+	}
 	for _, verb := range []string{"disable", "enable"} {
 		if code, _, errOut := emfa(t, "factors", verb, f.ID, "--config", cfg); code != 1 || !strings.Contains(errOut, "pending its activation") ||
 			strings.Contains(errOut, "not_active") {
@@ -486,7 +493,7 @@ func TestCLIFollowsAdminRules(t *testing.T) {
 		}
 	}
 	slices.Reverse(failed) // newest first
-	if want := []string{"users.create ", "factors.disable " + f.ID, "factors.enable " + f.ID}; !slices.Equal(failed, want) {
+	if want := []string{"users.create ", "factors.enroll ", "factors.disable " + f.ID, "factors.enable " + f.ID}; !slices.Equal(failed, want) {
 		t.Errorf("refusals recorded %q, want %q", failed, want)
 	}
 	mustEmfa(t, "factors", "delete", f.ID, "--config", cfg)

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -90,24 +91,28 @@ func (d *deps) addFactorCmd(typ string) *cobra.Command {
 	c.Flags().StringVar(&activation, "activation", "", "leave the factor pending: passcode (its first code activates it: emfa's admin API) or onFirstUse (SMS, e-mail, voice); default active at once")
 	values := declareFields(c.Flags(), fields)
 	return d.storeCmd(c, func(ctx context.Context, e *env, _ []string) error {
-		engine, err := e.enrollEngine(typ)
+		if err := e.exposed(typ); err != nil {
+			return err
+		}
+		m, err := e.cliManager()
 		if err != nil {
 			return err
 		}
-		// The audit record commits with the factor (builtin.Enrollment.Audit).
-		enrolled, err := engine.Enroll(ctx, builtin.Enrollment{Type: typ, User: user, Values: values(), Activation: activation,
-			Audit: func(f store.Factor) store.AuditEvent {
-				return lifecycle.AdminEvent(e.now(), cliActor, "factors.enroll", user, f.ID, "SUCCESS", typ+" "+string(f.State))
-			}})
-		if errors.Is(err, builtin.ErrInput) {
-			return usageError{fmt.Sprintf("factors add %s: %v", typ, err)}
-		}
+		// The admin API's enrollment (lifecycle.Manager, actor "cli"): its checks of the
+		// label and the type's fields, the factor and its record in one commit, a refusal
+		// recorded FAILED. The command's default is active at once, not the API's passcode.
+		v := values()
+		label := v.Get("name")
+		v.Del("name")
+		enrolled, err := m.EnrollFactor(ctx, cliActor, user, lifecycle.Enrollment{Type: typ, Label: label,
+			Activation: cmp.Or(activation, lifecycle.ActivationImmediate), Params: params(fields, v)})
 		if err != nil {
-			return userErr(user, err)
+			return enrollError(typ, user, err)
 		}
 		f := enrolled.Factor
-		out := map[string]any{"id": f.ID, "type": f.Type, "user": user, "name": f.Label, "state": f.State}
+		out := map[string]any{"id": f.ID, "type": f.Type, "user": user, "name": f.Label, "state": storeState(f.State)}
 		maps.Copy(out, enrolled.Output)
+		delete(out, "qrCode") // the admin API's PNG: --qr draws the URI on the terminal instead
 		if err := printJSON(d.stdout, out); err != nil {
 			return err
 		}
@@ -116,6 +121,56 @@ func (d *deps) addFactorCmd(typ string) *cobra.Command {
 		}
 		return nil
 	})
+}
+
+// params is an enrollment's fields given as flags, as the admin API's JSON carries them.
+func params(fields []builtin.Field, v url.Values) map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	for _, f := range fields {
+		vals, ok := v[f.Name]
+		if !ok {
+			continue
+		}
+		var raw []byte
+		switch f.Kind {
+		case builtin.FieldList:
+			raw, _ = json.Marshal(vals) // strings: no error
+		case builtin.FieldInt:
+			raw = []byte(vals[0]) // an integer flag's value, which pflag has checked
+		default:
+			raw, _ = json.Marshal(vals[0])
+		}
+		out[f.Name] = raw
+	}
+	return out
+}
+
+// enrollError words lifecycle's refusal of an enrollment for the command line: an invalid
+// value names its flag.
+func enrollError(typ, user string, err error) error {
+	var le *lifecycle.Error
+	if !errors.As(err, &le) {
+		return err
+	}
+	switch {
+	case le.Kind == lifecycle.NotFound && le.Field == "user":
+		return fmt.Errorf("no user %q", user)
+	case le.Kind != lifecycle.Invalid:
+		return errors.New(le.Msg)
+	case le.Field == "label":
+		return fmt.Errorf("factors add %s: --name: %s", typ, le.Msg)
+	case strings.HasPrefix(le.Field, "params."):
+		return fmt.Errorf("factors add %s: --%s: %s", typ, strings.TrimPrefix(le.Field, "params."), le.Msg)
+	}
+	return fmt.Errorf("factors add %s: %s", typ, le.Msg)
+}
+
+// storeState is a factor's state in the words of the store, which factors list shows.
+func storeState(s string) store.FactorState {
+	if s == lifecycle.FactorPendingActivation {
+		return store.FactorPending
+	}
+	return store.FactorState(s)
 }
 
 // declareFields declares an enrollment's fields as flags, and returns what reads the
@@ -177,19 +232,28 @@ func printQR(w io.Writer, typ string, output map[string]any) error {
 	return nil
 }
 
-// enrollEngine is the builtin engine whose settings a new factor of typ takes: the first
-// builtin provider exposing it. A type no provider exposes is refused, whatever the type:
-// Verify would never be offered the factor (and a push device would find no device API to
-// register with).
-func (e *env) enrollEngine(typ string) (*builtin.Engine, error) {
-	if i := e.exposing(typ); i >= 0 {
-		return e.builtinEngine(i)
+// exposed refuses a type no builtin provider exposes, whatever the type: Verify would
+// never be offered the factor (and a push device would find no device API to register
+// with). The admin API and an import may pre-provision such a factor; the command line,
+// used to try a factor out, says why it would not work.
+func (e *env) exposed(typ string) error {
+	if e.exposing(typ) >= 0 {
+		return nil
 	}
 	if _, ok := builtin.FieldsOf(typ); !ok {
-		return nil, fmt.Errorf("unknown factor type %q (want %s)", typ, strings.Join(builtin.Types(), ", "))
+		return fmt.Errorf("unknown factor type %q (want %s)", typ, strings.Join(builtin.Types(), ", "))
 	}
-	return nil, fmt.Errorf("no builtin provider in %s exposes the %s capability: add %s to a builtin provider's capabilities first",
+	return fmt.Errorf("no builtin provider in %s exposes the %s capability: add %s to a builtin provider's capabilities first",
 		e.cfg.Source, typ, typ)
+}
+
+// enrollEngine is the builtin engine whose settings a new factor of typ takes: the first
+// builtin provider exposing it (a replayed transcript's factors, which keep their IDs).
+func (e *env) enrollEngine(typ string) (*builtin.Engine, error) {
+	if err := e.exposed(typ); err != nil {
+		return nil, err
+	}
+	return e.builtinEngine(e.exposing(typ))
 }
 
 // exposing is the index of the first builtin provider exposing typ, or -1.

@@ -75,6 +75,7 @@ func (s *Server) routeAdmin(e *echo.Echo, m *lifecycle.Manager, ss *lifecycle.Se
 	g.POST("/users/:user/factors/:factor/disable", api.factorState(true), write)
 	g.POST("/users/:user/factors/:factor/enable", api.factorState(false), write)
 	g.POST("/users/:user/factors/:factor/unlock", api.unlockFactor, write)
+	g.POST("/users/:user/factors/:factor/resync", api.resyncFactor, write)
 
 	g.GET("/switches", api.listSwitches, read)
 	g.POST("/switches/:provider/:capability/disable", api.setSwitch(true), write)
@@ -450,6 +451,20 @@ func (api adminAPI) unlockFactor(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, f)
+}
+
+func (api adminAPI) resyncFactor(c echo.Context) error {
+	var in struct {
+		Codes []string `json:"codes"`
+	}
+	if err := decodeStrict(c, &in); err != nil {
+		return err
+	}
+	f, next, err := api.m.ResyncFactor(c.Request().Context(), actor(c), param(c, "user"), param(c, "factor"), in.Codes)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"factor": f, "nextCounter": next})
 }
 
 func (api adminAPI) listSwitches(c echo.Context) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -261,5 +262,87 @@ func TestAdminSecretsNotLogged(t *testing.T) {
 	}
 	if !slices.ContainsFunc(strings.Split(logs, "\n"), func(l string) bool { return strings.Contains(l, "admin authentication failed") }) {
 		t.Error("a refused token is not logged at all")
+	}
+}
+
+// TestAdminResyncHOTP: an HOTP token that ran ahead is found again from two consecutive
+// codes; every refusal says why, changes nothing and is recorded, and no record names a
+// code.
+func TestAdminResyncHOTP(t *testing.T) {
+	h := newAdminHarness(t)
+	seed := []byte("12345678901234567890")
+	code := func(c uint64) string { return builtin.HOTP(builtin.SHA1, seed, c, 6) }
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+		t.Fatalf("create alice: %d %v", code, out)
+	}
+	enroll := func(body string) string {
+		t.Helper()
+		code, out := h.admin(t, h.write, "POST", "/admin/v1/users/alice/factors", body)
+		f, _ := out["factor"].(map[string]any)
+		id, _ := f["id"].(string)
+		if code != 201 || id == "" {
+			t.Fatalf("enroll %s: %d %v", body, code, out)
+		}
+		return id
+	}
+	hotp := enroll(`{"type":"hotp","activation":"immediate","params":{"secret":"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"}}`)
+	totp := enroll(`{"type":"totp","activation":"immediate"}`)
+	path := func(id string) string { return "/admin/v1/users/alice/factors/" + id + "/resync" }
+	body := func(codes ...string) string {
+		b, _ := json.Marshal(map[string]any{"codes": codes})
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name, token, path, body string
+		want                    int
+		code                    string
+	}{
+		{"a gap between the codes", h.write, path(hotp), body(code(300), code(302)), 422, "not_synchronised"},
+		{"the codes swapped", h.write, path(hotp), body(code(301), code(300)), 422, "not_synchronised"},
+		{"beyond the window", h.write, path(hotp), body(code(5000), code(5001)), 422, "not_synchronised"},
+		{"one code", h.write, path(hotp), body(code(300)), 400, "invalid_field"},
+		{"three codes", h.write, path(hotp), body(code(300), code(301), code(302)), 400, "invalid_field"},
+		{"not digits", h.write, path(hotp), body("abcdef", "ghijkl"), 400, "invalid_field"},
+		{"a TOTP factor", h.write, path(totp), body(code(300), code(301)), 409, "not_hotp"},
+		{"truncated JSON", h.write, path(hotp), `{"codes":["1`, 400, "invalid_json"},
+		{"an unknown field", h.write, path(hotp), `{"codes":[],"code":"1"}`, 400, "unknown_field"},
+		{"no such factor", h.write, path("nope"), body(code(300), code(301)), 404, "not_found"},
+		{"a read token", h.read, path(hotp), body(code(300), code(301)), 403, "insufficient_scope"},
+	} {
+		if code, out := h.admin(t, tc.token, "POST", tc.path, tc.body); code != tc.want {
+			t.Errorf("%s: %d %v, want %d %s", tc.name, code, out, tc.want, tc.code)
+		} else if got, _ := errorCode(out); got != tc.code {
+			t.Errorf("%s: code %q, want %q (%v)", tc.name, got, tc.code, out)
+		}
+	}
+	if f, err := h.store.GetFactor(context.Background(), hotp); err != nil || f.Counter != -1 {
+		t.Fatalf("after the refusals the counter is %d (%v), want -1: unmoved", f.Counter, err)
+	}
+	code200, out := h.admin(t, h.write, "POST", path(hotp), body(code(300), code(301)))
+	if f, _ := out["factor"].(map[string]any); code200 != 200 || out["nextCounter"] != float64(302) || f["id"] != hotp {
+		t.Fatalf("resync: %d %v", code200, out)
+	}
+	if code, out := h.admin(t, h.write, "POST", path(hotp), body(code(300), code(301))); code != 422 {
+		t.Errorf("the same codes again: %d %v, want 422", code, out)
+	}
+	_, page := h.admin(t, h.read, "GET", "/admin/v1/audit?action=admin.factors.resync", "")
+	events, _ := page["events"].([]any)
+	var outcomes []string
+	for _, e := range events {
+		ev := e.(map[string]any)
+		outcomes = append(outcomes, ev["outcome"].(string))
+		for _, c := range []string{code(300), code(301), code(302), code(5000)} {
+			if strings.Contains(fmt.Sprint(ev), c) {
+				t.Errorf("a record names a code: %v", ev)
+			}
+		}
+		if ev["actor"] != "provisioning" || ev["user"] != "alice" || ev["capability"] != map[bool]string{true: "totp", false: "hotp"}[ev["factorId"] == totp] {
+			t.Errorf("record %v", ev)
+		}
+	}
+	// Newest first: the refused repeat, the success, then the seven refusals of a factor
+	// that exists (the unknown one and the read token's are no resynchronisation).
+	if want := "FAILED SUCCESS FAILED FAILED FAILED FAILED FAILED FAILED FAILED"; strings.Join(outcomes, " ") != want {
+		t.Errorf("records %v, want %s", outcomes, want)
 	}
 }

@@ -525,6 +525,51 @@ func (m *Manager) UnlockFactor(ctx context.Context, actor Actor, name, id string
 	return m.GetFactor(ctx, name, id)
 }
 
+// ResyncFactor finds an HOTP token that has run ahead of the look-ahead window again,
+// from two consecutive codes of it, in order (builtin.Engine.ResyncHOTP): the counter
+// moves past them, and the factor's failures and lockout are cleared. It returns the
+// factor and the token's next counter value. The resynchronisation commits with its
+// record; a refusal is recorded FAILED. Neither names a code.
+func (m *Manager) ResyncFactor(ctx context.Context, actor Actor, name, id string, codes []string) (Factor, int64, error) {
+	const action = "factors.resync"
+	_, f, err := m.factor(ctx, name, id)
+	if err != nil {
+		return Factor{}, 0, err
+	}
+	record := func(outcome, reason string) store.AuditEvent {
+		ev := AdminEvent(m.now(), actor, action, name, id, outcome, reason)
+		ev.Capability = f.Type
+		return ev
+	}
+	refuse := func(le *Error) (Factor, int64, error) {
+		if err := m.store.AppendAudit(context.WithoutCancel(ctx), record("FAILED", le.Code+": "+le.Msg)); err != nil {
+			m.log.Error("audit write", "action", action, "err", err)
+		}
+		return Factor{}, 0, le
+	}
+	if len(codes) != 2 {
+		return refuse(invalid("invalid_field", "codes", "must be two consecutive codes of the token, not %d", len(codes)))
+	}
+	if f.Type != builtin.TypeHOTP {
+		return refuse(conflict("not_hotp", "", "factor %s is %s: only an hotp token is resynchronised", id, f.Type))
+	}
+	e, err := m.engine(builtin.TypeHOTP)
+	if err != nil {
+		return Factor{}, 0, err
+	}
+	next, err := e.ResyncHOTP(ctx, id, codes[0], codes[1], func() store.AuditEvent { return record("SUCCESS", "") })
+	switch {
+	case errors.Is(err, builtin.ErrNotSynchronised):
+		return refuse(&Error{Kind: Refused, Code: "not_synchronised", Field: "codes", Msg: err.Error()})
+	case errors.Is(err, builtin.ErrInput):
+		return refuse(invalid("invalid_field", "codes", "%s", strings.TrimPrefix(err.Error(), builtin.ErrInput.Error()+": ")))
+	case err != nil:
+		return Factor{}, 0, errorOf(err, "factor")
+	}
+	out, err := m.GetFactor(ctx, name, id)
+	return out, next, err
+}
+
 // DeleteFactor deletes a factor.
 func (m *Manager) DeleteFactor(ctx context.Context, actor Actor, name, id string) error {
 	if _, _, err := m.factor(ctx, name, id); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -83,15 +82,6 @@ func (d *deps) auditCmd() *cobra.Command {
 
 // cliActor is the actor of the changes made with the CLI, in the audit trail.
 const cliActor lifecycle.Actor = "cli"
-
-// record appends ev, the record of a change made already (factors resync): one that
-// cannot be written fails the command with an error that says so, never a silent gap.
-func (e *env) record(ctx context.Context, ev store.AuditEvent) error {
-	if err := e.store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
-		return fmt.Errorf("%s %s: its audit record was not written: %w", ev.Resource, cmp.Or(ev.FactorID, ev.Username), err)
-	}
-	return nil
-}
 
 // factorOwner is the name of the user factor id belongs to, for its audit record:
 // store.ErrNotFound when there is no such factor.

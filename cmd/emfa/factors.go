@@ -273,36 +273,24 @@ func (d *deps) factorsResyncCmd() *cobra.Command {
 		Args:    exactly(3, "ID CODE1 CODE2 (two consecutive codes of the token)"),
 	}, func(ctx context.Context, e *env, rest []string) error {
 		id := rest[0]
-		// An existing token is resynchronised whoever exposes HOTP today.
-		i := e.exposing(builtin.TypeHOTP)
-		if i < 0 {
-			i = slices.IndexFunc(e.cfg.Providers, func(p config.Provider) bool { return p.Engine == config.EngineBuiltin })
+		owner, err := e.factorOwner(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no factor %q", id)
 		}
-		if i < 0 {
-			return errors.New("no builtin provider is configured")
-		}
-		engine, err := e.builtinEngine(i)
 		if err != nil {
 			return err
 		}
-		owner, _ := e.factorOwner(ctx, id) // "" for a factor gone: the record still names it
-		event := func(outcome, reason string) store.AuditEvent {
-			ev := lifecycle.AdminEvent(e.now(), cliActor, "factors.resync", owner, id, outcome, reason)
-			ev.Capability = builtin.TypeHOTP
-			return ev
-		}
-		// A success is recorded with the counter it moves, in one commit; a refusal,
-		// which changes nothing, after it.
-		next, err := engine.ResyncHOTP(ctx, id, rest[1], rest[2], func() store.AuditEvent { return event("SUCCESS", "") })
+		m, err := e.cliManager()
 		if err != nil {
-			if aerr := e.record(ctx, event("FAILED", err.Error())); aerr != nil {
-				return errors.Join(err, aerr)
-			}
+			return err
 		}
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return fmt.Errorf("no factor %q", id)
-		case err != nil:
+		// The admin API's (lifecycle.Manager, actor "cli"): a success is recorded with the
+		// counter it moves, in one commit; a refusal, which changes nothing, after it.
+		_, next, err := m.ResyncFactor(ctx, cliActor, owner, id, rest[1:])
+		if le := (*lifecycle.Error)(nil); errors.As(err, &le) {
+			return errors.New(le.Msg)
+		}
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(d.stdout, "resynchronised factor %s: the token's next counter is %d\n", id, next)

@@ -180,7 +180,7 @@ func (e *Engine) ResyncHOTP(ctx context.Context, factorID, code1, code2 string, 
 		return 0, err
 	}
 	if len(code1) != p.digits || !allDigits(code1) || len(code2) != p.digits || !allDigits(code2) {
-		return 0, fmt.Errorf("codes must be %d digits", p.digits)
+		return 0, fmt.Errorf("%w: codes must be %d digits", ErrInput, p.digits)
 	}
 	seed, err := e.keys.Open(f.Secret, f.KeyID, []byte(f.ID))
 	if err != nil {

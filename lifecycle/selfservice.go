@@ -141,14 +141,17 @@ func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, d
 	}
 	token, hash := secret()
 	l := store.SelfServiceLink{UserID: r.ID, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(s.o.LinkLifetime)}
-	if err := s.st.PutLink(ctx, l); err != nil {
-		return Link{}, errorOf(err, "user")
+	// A link is stored with the record of its issue, in one commit: no link without it.
+	put := func(reason string) error {
+		return errorOf(s.st.PutLink(ctx, l, AdminEvent(now, actor, action, name, "", "SUCCESS", reason)), "user")
 	}
 	url := strings.TrimSuffix(s.o.PublicURL, "/") + "/self-service/link/" + token
 	out := Link{Expires: l.ExpiresAt.Truncate(time.Millisecond)}
 	if !deliver {
+		if err := put("returned to the caller"); err != nil {
+			return Link{}, err
+		}
 		out.URL = url
-		s.m.audit(ctx, actor, action, name, "", "SUCCESS", "returned to the caller")
 		return out, nil
 	}
 	display := cmpOr(r.Profile.DisplayName, name)
@@ -171,12 +174,17 @@ func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, d
 		}
 		msg.HTML = b.String()
 	}
+	// Sent, then stored: a link the mail never carried would be a credential no one holds,
+	// and a failed send leaves nothing (nor the minute's limit) behind. Should the store
+	// fail after the send, the mailed link does not work and the caller is told.
 	if err := s.o.Mailer.Send(ctx, msg); err != nil {
 		s.m.audit(ctx, actor, action, name, "", "FAILED", "not sent: "+err.Error())
 		return Link{}, &Error{Kind: Refused, Code: "link_not_sent", Msg: "the link could not be e-mailed; retry later"}
 	}
 	out.Delivered, out.To = true, delivery.MaskEmail(r.Profile.Email)
-	s.m.audit(ctx, actor, action, name, "", "SUCCESS", "e-mailed to "+out.To)
+	if err := put("e-mailed to " + out.To); err != nil {
+		return Link{}, err
+	}
 	return out, nil
 }
 

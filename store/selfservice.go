@@ -33,8 +33,9 @@ type SelfServiceSession struct {
 // lifecycle checks for it with a type assertion, so a store without it simply has no
 // self-service.
 type SelfService interface {
-	// PutLink stores l as its user's only link, replacing an older one.
-	PutLink(ctx context.Context, l SelfServiceLink) error
+	// PutLink stores l as its user's only link, replacing an older one, and appends ev,
+	// the record of its issue, in the same commit: no link without it.
+	PutLink(ctx context.Context, l SelfServiceLink, ev AuditEvent) error
 	// GetLink finds a link by its hash; ErrNotFound when there is none.
 	GetLink(ctx context.Context, hash string) (SelfServiceLink, error)
 	// SpendLink marks an unspent link spent; of concurrent calls one succeeds, the others

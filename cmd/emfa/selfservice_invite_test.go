@@ -1,12 +1,14 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +90,69 @@ func TestInviteCLI(t *testing.T) {
 	app.must(t, "users", "add", "erin", "--config", plain)
 	if code, _, errOut := app.run(t, "users", "invite", "erin", "--config", plain); code == 0 || !strings.Contains(errOut, "selfService.enabled is false") {
 		t.Fatalf("disabled: exit %d %q", code, errOut)
+	}
+}
+
+// An activation link is a credential: it is stored only with the record of its issue,
+// from the same commit, and a send that fails leaves no link (nor the minute's limit)
+// behind.
+func TestInviteRecorded(t *testing.T) {
+	mail := smtpfake.Start(t, smtpfake.Options{})
+	cfg := selfServiceConfig(t, mail, "https://mfa.example.com")
+	app := fakeCLI()
+	csv := filepath.Join(t.TempDir(), "users.csv")
+	os.WriteFile(csv, []byte("username,email\nalice,alice@example.com\n"), 0o600)
+	app.must(t, "import", csv, "--config", cfg)
+
+	mail.Reject("alice@example.com", true)
+	if code, _, errOut := app.run(t, "users", "invite", "alice", "--config", cfg); code == 0 || !strings.Contains(errOut, "could not be e-mailed") {
+		t.Fatalf("invite with the mail refused: exit %d %q", code, errOut)
+	}
+	mail.Reject("alice@example.com", false)
+	// Nothing was stored: the next invite goes at once.
+	if out := app.must(t, "users", "invite", "alice", "--config", cfg); !strings.Contains(out, "sent alice's activation link to a") {
+		t.Fatalf("invite after the failed send: %q", out)
+	}
+
+	db, err := sql.Open("sqlite", filepath.Join(filepath.Dir(cfg), "emfa.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	app.clock.Advance(2 * time.Minute)
+	code, out, errOut := app.run(t, "users", "invite", "alice", "--deliver=false", "--config", cfg)
+	if code == 0 || !strings.Contains(errOut, "audit refused") || linkRE.MatchString(out) {
+		t.Fatalf("invite with its record refused: exit %d %q %q", code, out, errOut)
+	}
+	if _, err := db.Exec(`DROP TRIGGER refuse_audit`); err != nil {
+		t.Fatal(err)
+	}
+	// Had the refused link been stored, this one would be within its minute.
+	if out := app.must(t, "users", "invite", "alice", "--deliver=false", "--config", cfg); !linkRE.MatchString(out) {
+		t.Fatalf("invite after the refused one: %q", out)
+	}
+
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(app.must(t, "audit", "--json", "--user", "alice", "--config", cfg)), "\n") {
+		var ev auditJSON
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		if ev.Resource != "admin.selfservice.link" {
+			continue
+		}
+		if ev.Actor != "cli" {
+			t.Errorf("record %s", line)
+		}
+		reason, _, _ := strings.Cut(ev.Reason, ":")
+		got = append(got, ev.Outcome+" "+reason)
+	}
+	want := []string{"SUCCESS returned to the caller", "SUCCESS e-mailed to a***@example.com", "FAILED not sent"}
+	if !slices.Equal(got, want) {
+		t.Errorf("link records (newest first) %q, want %q", got, want)
 	}
 }
 

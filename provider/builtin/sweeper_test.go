@@ -161,7 +161,7 @@ func TestSweepSelfService(t *testing.T) {
 			if err := st.CreateUser(ctx, store.User{ID: "id-" + user, Name: user, CreatedAt: now.Add(-72 * time.Hour)}); err != nil {
 				t.Fatal(err)
 			}
-			if err := ss.PutLink(ctx, store.SelfServiceLink{UserID: "id-" + user, Hash: "h-" + user, CreatedAt: created, ExpiresAt: expires}); err != nil {
+			if err := ss.PutLink(ctx, store.SelfServiceLink{UserID: "id-" + user, Hash: "h-" + user, CreatedAt: created, ExpiresAt: expires}, store.AuditEvent{Time: created, Resource: "admin.selfservice.link", Outcome: "SUCCESS"}); err != nil {
 				t.Fatal(err)
 			}
 			if !spent.IsZero() {

@@ -11,19 +11,22 @@ import (
 
 var _ store.SelfService = (*Store)(nil)
 
-func (s *Store) PutLink(ctx context.Context, l store.SelfServiceLink) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO selfservice_links (user_id, hash, created_at, expires_at, spent_at)
-		VALUES ($1, $2, $3, $4, 0)
-		ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at,
-			expires_at = excluded.expires_at, spent_at = 0`,
-		l.UserID, l.Hash, millis(l.CreatedAt), millis(l.ExpiresAt))
-	if c := s.d.Constraint(err); c != nil {
-		err = c
-	}
-	if err != nil {
-		return s.fail("put self-service link", err)
-	}
-	return nil
+func (s *Store) PutLink(ctx context.Context, l store.SelfServiceLink, ev store.AuditEvent) error {
+	// One unit of the writer with its record, as a credential's issue (createRecorded).
+	return s.write(ctx, func(w *writer) error {
+		_, err := w.exec(w.c(ctx), `INSERT INTO selfservice_links (user_id, hash, created_at, expires_at, spent_at)
+			VALUES ($1, $2, $3, $4, 0)
+			ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at,
+				expires_at = excluded.expires_at, spent_at = 0`,
+			l.UserID, l.Hash, millis(l.CreatedAt), millis(l.ExpiresAt))
+		if c := s.d.Constraint(err); c != nil {
+			err = c
+		}
+		if err != nil {
+			return s.fail("put self-service link", err)
+		}
+		return w.AppendAudit(ctx, ev)
+	})
 }
 
 func (s *Store) GetLink(ctx context.Context, hash string) (store.SelfServiceLink, error) {

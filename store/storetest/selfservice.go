@@ -21,7 +21,7 @@ func testSelfService(t *testing.T, s store.Store) {
 
 	t.Run("links", func(t *testing.T) {
 		l := store.SelfServiceLink{UserID: "u1", Hash: "h1", CreatedAt: at(0), ExpiresAt: at(time.Hour)}
-		wantErr(t, "put", ss.PutLink(ctx, l), nil)
+		wantErr(t, "put", ss.PutLink(ctx, l, linkRecord(l.Hash)), nil)
 		got, err := ss.GetLink(ctx, "h1")
 		wantErr(t, "get", err, nil)
 		l.UserName = "name-u1" // filled by GetLink
@@ -31,11 +31,11 @@ func testSelfService(t *testing.T, s store.Store) {
 
 		// A newer link replaces the user's older one.
 		n := store.SelfServiceLink{UserID: "u1", Hash: "h2", CreatedAt: at(time.Minute), ExpiresAt: at(2 * time.Hour)}
-		wantErr(t, "replace", ss.PutLink(ctx, n), nil)
+		wantErr(t, "replace", ss.PutLink(ctx, n, linkRecord(n.Hash)), nil)
 		_, err = ss.GetLink(ctx, "h1")
 		wantErr(t, "replaced link", err, store.ErrNotFound)
 		// A link for an unknown user is refused.
-		if err := ss.PutLink(ctx, store.SelfServiceLink{UserID: "ghost", Hash: "h9", CreatedAt: at(0), ExpiresAt: at(time.Hour)}); err == nil {
+		if err := ss.PutLink(ctx, store.SelfServiceLink{UserID: "ghost", Hash: "h9", CreatedAt: at(0), ExpiresAt: at(time.Hour)}, linkRecord("h9")); err == nil {
 			t.Fatal("a link for an unknown user was stored")
 		}
 
@@ -58,14 +58,17 @@ func testSelfService(t *testing.T, s store.Store) {
 		}
 		// Replacing a spent link gives an unspent one.
 		wantErr(t, "spend", ss.SpendLink(ctx, "h2", at(5*time.Minute)), nil)
-		wantErr(t, "replace spent", ss.PutLink(ctx, store.SelfServiceLink{UserID: "u1", Hash: "h3", CreatedAt: at(6 * time.Minute), ExpiresAt: at(3 * time.Hour)}), nil)
+		wantErr(t, "replace spent", ss.PutLink(ctx, store.SelfServiceLink{UserID: "u1", Hash: "h3", CreatedAt: at(6 * time.Minute), ExpiresAt: at(3 * time.Hour)}, linkRecord("h3")), nil)
 		if got, err = ss.GetLink(ctx, "h3"); err != nil || !got.SpentAt.IsZero() {
 			t.Fatalf("new link: %+v %v", got, err)
 		}
+		// Each link stored has its record, from the same commit; the refused one has none.
+		wantRecords(t, s, map[string][]string{"h1": {"admin.selfservice.link"}, "h2": {"admin.selfservice.link"},
+			"h3": {"admin.selfservice.link"}, "h9": nil})
 	})
 
 	t.Run("concurrent spend", func(t *testing.T) {
-		wantErr(t, "put", ss.PutLink(ctx, store.SelfServiceLink{UserID: "u2", Hash: "race", CreatedAt: at(0), ExpiresAt: at(time.Hour)}), nil)
+		wantErr(t, "put", ss.PutLink(ctx, store.SelfServiceLink{UserID: "u2", Hash: "race", CreatedAt: at(0), ExpiresAt: at(time.Hour)}, linkRecord("race")), nil)
 		const n = 10
 		errs := concurrently(n, func(i int) error { return ss.SpendLink(ctx, "race", at(time.Duration(i+1)*time.Second)) })
 		won := 0
@@ -139,9 +142,14 @@ func testSelfService(t *testing.T, s store.Store) {
 	})
 
 	t.Run("user deleted", func(t *testing.T) {
-		wantErr(t, "put", ss.PutLink(ctx, store.SelfServiceLink{UserID: "u2", Hash: "h4", CreatedAt: at(0), ExpiresAt: at(time.Hour)}), nil)
+		wantErr(t, "put", ss.PutLink(ctx, store.SelfServiceLink{UserID: "u2", Hash: "h4", CreatedAt: at(0), ExpiresAt: at(time.Hour)}, linkRecord("h4")), nil)
 		wantErr(t, "delete user", s.DeleteUser(ctx, "name-u2"), nil)
 		_, err := ss.GetLink(ctx, "h4")
 		wantErr(t, "link of a deleted user", err, store.ErrNotFound)
 	})
+}
+
+// linkRecord is the record of a link's issue, named by its hash so that auditOf finds it.
+func linkRecord(hash string) store.AuditEvent {
+	return store.AuditEvent{Time: at(0), Resource: "admin.selfservice.link", FactorID: hash, Outcome: "SUCCESS", Actor: "test"}
 }

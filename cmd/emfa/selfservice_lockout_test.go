@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,8 +32,19 @@ func lastCode(t *testing.T, mail *smtpfake.Server, addr string) string {
 	return m[len(m)-1]
 }
 
+// mailCodes are the codes of every mail to addr.
+func mailCodes(mail *smtpfake.Server, addr string) []string {
+	var codes []string
+	for _, m := range mail.To(addr) {
+		_, body, _ := strings.Cut(m.Data, "\r\n\r\n")
+		codes = append(codes, mailCodeRE.FindAllString(body, -1)...)
+	}
+	return codes
+}
+
 // TestSelfServiceWrongCodesCount: a wrong e-mailed code typed on the page, while enrolling
-// or signing in, counts toward the factor's lockout as on Verify's path.
+// or signing in, counts toward the factor's lockout as on Verify's path; and every step is
+// in the audit trail.
 func TestSelfServiceWrongCodesCount(t *testing.T) {
 	mail := smtpfake.Start(t, smtpfake.Options{})
 	app := fakeCLI()
@@ -105,6 +118,33 @@ func TestSelfServiceWrongCodesCount(t *testing.T) {
 	}
 	if f := factor(); f.Failures != 0 {
 		t.Fatalf("after the right sign-in code: %d failures", f.Failures)
+	}
+	// Every step is in alice's audit trail, each by its actor, and no record holds a code.
+	trail := adminCall(t, base, token, "GET", "/admin/v1/audit?user=alice&limit=100", "", 200)
+	evs, _ := trail["events"].([]any)
+	var got []string
+	for i := len(evs) - 1; i >= 0; i-- {
+		ev := evs[i].(map[string]any)
+		got = append(got, fmt.Sprint(ev["action"], " ", ev["outcome"], " ", ev["actor"]))
+		for _, c := range mailCodes(mail, "alice@example.com") {
+			if strings.Contains(fmt.Sprint(ev), c) {
+				t.Errorf("a record holds a code: %v", ev)
+			}
+		}
+	}
+	want := []string{
+		"admin.users.create SUCCESS idm",
+		"admin.selfservice.link SUCCESS idm",
+		"admin.selfservice.open SUCCESS self-service",
+		"admin.factors.enroll SUCCESS self-service",
+		"admin.factors.activate FAILED self-service",
+		"admin.factors.activate SUCCESS self-service",
+		"admin.selfservice.signin.start PENDING self-service",
+		"admin.selfservice.signin FAILED self-service",
+		"admin.selfservice.signin SUCCESS self-service",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("alice's audit trail, oldest first:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

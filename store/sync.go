@@ -84,8 +84,9 @@ type SyncQueue interface {
 	// KeyMark returns the mark of key, the zero time when none.
 	KeyMark(ctx context.Context, key string) (time.Time, error)
 	ListEvents(ctx context.Context, f QueueFilter) ([]QueuedEvent, error)
-	// RetryDead makes dead events pending again (seq 0: every one) and returns how many.
-	RetryDead(ctx context.Context, seq int64, now time.Time) (int, error)
+	// RetryDead makes dead events pending again (seq 0: every one) and returns how many;
+	// when there were any, ev, the record of the retry, is appended in the same commit.
+	RetryDead(ctx context.Context, seq int64, now time.Time, ev AuditEvent) (int, error)
 	// CountEvents counts events by source and state.
 	CountEvents(ctx context.Context) (map[string]map[string]int, error)
 	// CountApplied counts events of source and type applied since.
@@ -93,8 +94,12 @@ type SyncQueue interface {
 	// DeleteDoneEvents deletes at most limit done events updated before before.
 	DeleteDoneEvents(ctx context.Context, before time.Time, limit int) (int, error)
 
-	PauseSource(ctx context.Context, p SourcePause) error  // keeps an existing pause
-	ResumeSource(ctx context.Context, source string) error // ErrNotFound when not paused
+	// PauseSource pauses p.Source and appends ev, the record of the pause, in the same
+	// commit; a source paused already keeps its pause, and nothing is recorded.
+	PauseSource(ctx context.Context, p SourcePause, ev AuditEvent) error
+	// ResumeSource lifts a pause and appends ev, the record of the resumption, in the same
+	// commit; ErrNotFound when the source is not paused.
+	ResumeSource(ctx context.Context, source string, ev AuditEvent) error
 	ListPauses(ctx context.Context) ([]SourcePause, error)
 
 	// Groups: names and ids are unique (ErrExists).

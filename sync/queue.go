@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
@@ -204,7 +205,10 @@ func (q *Queue) AllowDelete(ctx context.Context, source string) error {
 		return nil
 	}
 	reason := fmt.Sprintf("%d users deleted in the last hour (sync.maxDeletesPerHour is %d)", n, q.MaxDeletesPerHour)
-	if err := q.Store.PauseSource(ctx, store.SourcePause{Source: source, Reason: reason, CreatedAt: now}); err != nil {
+	// The pause and its record in one commit: the trail shows when the guard stopped the
+	// source, as it shows who resumed it.
+	ev := lifecycle.AdminEvent(now, lifecycle.Actor("sync:"+source), "sync.pause", "", "", "SUCCESS", reason)
+	if err := q.Store.PauseSource(ctx, store.SourcePause{Source: source, Reason: reason, CreatedAt: now}, ev); err != nil {
 		return err
 	}
 	q.Log.Error("sync source paused: deletion guard", "source", source, "reason", reason, "resume", "emfa sync resume "+source)
@@ -365,6 +369,40 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// ErrNotPaused: Resume named a source that is not paused.
+var ErrNotPaused = errors.New("source not paused")
+
+// Resume lifts the deletion guard's pause of source, for actor; the resumption is
+// recorded (sync.resume) in the commit that makes it. ErrNotPaused when there is none.
+func (q *Queue) Resume(ctx context.Context, actor lifecycle.Actor, source string) error {
+	ev := lifecycle.AdminEvent(q.Now(), actor, "sync.resume", "", "", "SUCCESS", source)
+	err := q.Store.ResumeSource(ctx, source, ev)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %q", ErrNotPaused, source)
+	}
+	if err != nil {
+		return err
+	}
+	q.Log.Warn("sync source resumed", "source", source, "actor", string(actor))
+	q.Wake()
+	return nil
+}
+
+// RetryDead queues dead letters again (seq 0: every one), for actor, and returns how
+// many; a retry that queued any is recorded (sync.retry) in the commit that makes it.
+func (q *Queue) RetryDead(ctx context.Context, actor lifecycle.Actor, seq int64) (int, error) {
+	what := "every dead letter"
+	if seq != 0 {
+		what = fmt.Sprintf("dead letter %d", seq)
+	}
+	now := q.Now()
+	n, err := q.Store.RetryDead(ctx, seq, now, lifecycle.AdminEvent(now, actor, "sync.retry", "", "", "SUCCESS", what))
+	if n > 0 {
+		q.Wake()
+	}
+	return n, err
 }
 
 // Status is the queue as an operator sees it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	gosync "sync"
 	"testing"
 	"time"
@@ -149,13 +150,18 @@ func TestQueueRetriesThenDeadLetters(t *testing.T) {
 			t.Fatalf("applied before propagation failed: %v", err)
 		}
 		prop.fail = false
-		if n, err := q.Store.RetryDead(ctx, 0, clk.Now()); n != 1 || err != nil {
+		if n, err := q.RetryDead(ctx, "ops", 0); n != 1 || err != nil {
 			t.Fatalf("retry = %d, %v", n, err)
 		}
 		drain(t, q)
 		if len(prop.got) != 1 {
 			t.Fatalf("propagated %v", prop.got)
 		}
+		// A retry that queued nothing changed nothing, and is not recorded.
+		if n, err := q.RetryDead(ctx, "ops", 0); n != 0 || err != nil {
+			t.Fatalf("retry with no dead letter = %d, %v", n, err)
+		}
+		wantTrail(t, m, "admin.sync.retry", "SUCCESS ops every dead letter")
 	})
 }
 
@@ -224,9 +230,15 @@ func TestDeletionGuardPausesTheSource(t *testing.T) {
 		if len(s.Paused) != 1 || s.Paused[0].Source != "okta" || s.Counts["okta"]["pending"] != 2 {
 			t.Fatalf("status = %+v", s)
 		}
-		if err := q.Store.ResumeSource(ctx, "okta"); err != nil {
+		if err := q.Resume(ctx, "ops", "okta"); err != nil {
 			t.Fatal(err)
 		}
+		if err := q.Resume(ctx, "ops", "okta"); !errors.Is(err, sync.ErrNotPaused) {
+			t.Fatalf("resume again: %v", err)
+		}
+		// The guard's pause and the operator's resumption are each recorded once.
+		wantTrail(t, m, "admin.sync.pause", "SUCCESS sync:okta 3 users deleted in the last hour (sync.maxDeletesPerHour is 3)")
+		wantTrail(t, m, "admin.sync.resume", "SUCCESS ops okta")
 		clk.Advance(2 * time.Hour)
 		drain(t, q)
 		if s, _ := q.Status(ctx); s.Counts["okta"]["pending"] != 0 {
@@ -284,4 +296,20 @@ func TestQueueWorkersKeepEachUsersOrder(t *testing.T) {
 			}
 		}
 	})
+}
+
+// wantTrail checks the records of action, newest first, as "outcome actor reason".
+func wantTrail(t *testing.T, m *lifecycle.Manager, action string, want ...string) {
+	t.Helper()
+	page, err := m.QueryAudit(context.Background(), lifecycle.AuditQuery{Action: action})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range page.Events {
+		got = append(got, ev.Outcome+" "+ev.Actor+" "+ev.Reason)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("%s records %q, want %q", action, got, want)
+	}
 }

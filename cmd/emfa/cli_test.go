@@ -551,3 +551,49 @@ func TestCLIChangeNeedsItsRecord(t *testing.T) {
 		t.Errorf("audit trail after the refused commands, want its four records:\n%s", out)
 	}
 }
+
+// An operator's override of the deletion guard, and a dead-letter retry, are in the audit
+// trail with the actor cli; a command that changed nothing is refused or leaves no record.
+func TestSyncCommandsRecorded(t *testing.T) {
+	cfg := writeConfig(t, "")
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	if code, _, errOut := emfa(t, "sync", "resume", "okta", "--config", cfg); code != 1 || !strings.Contains(errOut, `source "okta" is not paused`) {
+		t.Fatalf("resume of a running source: exit %d, %q", code, errOut)
+	}
+	if out := mustEmfa(t, "sync", "dead-letters", "retry", "--config", cfg); !strings.Contains(out, "0 event(s) queued again") {
+		t.Fatalf("retry with no dead letter: %q", out)
+	}
+	// The guard's pause, as the queue writes it, and a dead letter.
+	db, err := sql.Open("sqlite", filepath.Join(filepath.Dir(cfg), "emfa.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		`INSERT INTO sync_pauses (source, reason, created_at) VALUES ('okta', '100 users deleted in the last hour', 0)`,
+		`INSERT INTO sync_events (source, event_id, type, order_key, event_time, state, attempts, next_at, body, created_at, updated_at)
+			VALUES ('okta', 'e1', 'user.delete', 'user:bob', 0, 'dead', 3, 0, '{}', 0, 0)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := mustEmfa(t, "sync", "resume", "okta", "--config", cfg); !strings.Contains(out, "okta resumed") {
+		t.Fatalf("resume: %q", out)
+	}
+	if out := mustEmfa(t, "sync", "dead-letters", "retry", "--config", cfg); !strings.Contains(out, "1 event(s) queued again") {
+		t.Fatalf("retry: %q", out)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(mustEmfa(t, "audit", "--json", "--config", cfg)), "\n") {
+		var ev auditJSON
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		got = append(got, ev.Resource+" "+ev.Outcome+" "+ev.Actor+" "+ev.Reason)
+	}
+	want := []string{"admin.sync.retry SUCCESS cli every dead letter", "admin.sync.resume SUCCESS cli okta", "admin.users.create SUCCESS cli "}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit trail %q, want %q", got, want)
+	}
+}

@@ -162,7 +162,7 @@ func (d *deps) syncCmd() *cobra.Command {
 				return usageError{"SEQ must be a dead letter's number (emfa sync dead-letters list)"}
 			}
 		}
-		n, err := q.Store.RetryDead(ctx, seq, e.now())
+		n, err := q.RetryDead(ctx, cliActor, seq)
 		if err != nil {
 			return err
 		}
@@ -176,12 +176,11 @@ func (d *deps) syncCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := q.Store.ResumeSource(ctx, args[0]); errors.Is(err, store.ErrNotFound) {
+		if err := q.Resume(ctx, cliActor, args[0]); errors.Is(err, sync.ErrNotPaused) {
 			return fmt.Errorf("source %q is not paused", args[0])
 		} else if err != nil {
 			return err
 		}
-		e.log.Warn("sync source resumed by an operator", "source", args[0])
 		fmt.Fprintf(d.stdout, "%s resumed\n", args[0])
 		return nil
 	})

@@ -189,10 +189,16 @@ func (s *Store) ListEvents(ctx context.Context, f store.QueueFilter) ([]store.Qu
 	return evs, nil
 }
 
-func (s *Store) RetryDead(ctx context.Context, seq int64, now time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx, `UPDATE sync_events SET state = 'pending', attempts = 0, next_at = $2, updated_at = $2
-		WHERE state = 'dead' AND ($1 = 0 OR seq = $1)`, seq, millis(now))
-	n, err := affected(res, err)
+func (s *Store) RetryDead(ctx context.Context, seq int64, now time.Time, ev store.AuditEvent) (int, error) {
+	var n int
+	err := s.write(ctx, func(w *writer) error {
+		res, err := w.exec(w.c(ctx), `UPDATE sync_events SET state = 'pending', attempts = 0, next_at = $2, updated_at = $2
+			WHERE state = 'dead' AND ($1 = 0 OR seq = $1)`, seq, millis(now))
+		if n, err = affected(res, err); err != nil || n == 0 {
+			return err
+		}
+		return w.AppendAudit(ctx, ev)
+	})
 	if err != nil {
 		return 0, s.fail("retry dead sync events", err)
 	}
@@ -241,18 +247,30 @@ func (s *Store) DeleteDoneEvents(ctx context.Context, before time.Time, limit in
 	return n, nil
 }
 
-func (s *Store) PauseSource(ctx context.Context, p store.SourcePause) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO sync_pauses (source, reason, created_at) VALUES ($1, $2, $3) ON CONFLICT (source) DO NOTHING`,
-		p.Source, p.Reason, millis(p.CreatedAt))
+func (s *Store) PauseSource(ctx context.Context, p store.SourcePause, ev store.AuditEvent) error {
+	err := s.write(ctx, func(w *writer) error {
+		res, err := w.exec(w.c(ctx), `INSERT INTO sync_pauses (source, reason, created_at) VALUES ($1, $2, $3) ON CONFLICT (source) DO NOTHING`,
+			p.Source, p.Reason, millis(p.CreatedAt))
+		if n, err := affected(res, err); err != nil || n == 0 {
+			return err
+		}
+		return w.AppendAudit(ctx, ev)
+	})
 	if err != nil {
 		return s.fail("pause sync source "+p.Source, err)
 	}
 	return nil
 }
 
-func (s *Store) ResumeSource(ctx context.Context, source string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM sync_pauses WHERE source = $1`, source)
-	if err := changedOne(res, err); err != nil {
+func (s *Store) ResumeSource(ctx context.Context, source string, ev store.AuditEvent) error {
+	err := s.write(ctx, func(w *writer) error {
+		res, err := w.exec(w.c(ctx), `DELETE FROM sync_pauses WHERE source = $1`, source)
+		if err := changedOne(res, err); err != nil {
+			return err
+		}
+		return w.AppendAudit(ctx, ev)
+	})
+	if err != nil {
 		return s.fail("resume sync source "+source, err)
 	}
 	return nil

@@ -426,16 +426,12 @@ func TestCLIChangesAudited(t *testing.T) {
 		t.Fatal("deleting a deleted user succeeded")
 	}
 	var got []string
-	for _, line := range strings.Split(strings.TrimSpace(mustEmfa(t, "audit", "--json", "--config", cfg)), "\n") {
-		var ev auditJSON
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("%v: %s", err, line)
-		}
+	for _, ev := range auditLines(t, mustEmfa(t, "audit", "--json", "--config", cfg)) {
 		if ev.Actor != "cli" || ev.Username != "alice" || ev.Outcome != "SUCCESS" {
-			t.Errorf("event %s", line)
+			t.Errorf("event %+v", ev)
 		}
 		if strings.HasPrefix(ev.Resource, "admin.factors.") && ev.FactorID != id {
-			t.Errorf("factor event without its factor: %s", line)
+			t.Errorf("factor event without its factor: %+v", ev)
 		}
 		got = append(got, strings.TrimPrefix(ev.Resource, "admin."))
 	}
@@ -480,14 +476,10 @@ func TestCLIFollowsAdminRules(t *testing.T) {
 		t.Errorf("the pending factor changed:\n%s", out)
 	}
 	var failed []string
-	for _, line := range strings.Split(strings.TrimSpace(mustEmfa(t, "audit", "--json", "--config", cfg)), "\n") {
-		var ev auditJSON
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("%v: %s", err, line)
-		}
+	for _, ev := range auditLines(t, mustEmfa(t, "audit", "--json", "--config", cfg)) {
 		if ev.Outcome == "FAILED" {
 			if ev.Actor != "cli" || ev.Username != "alice" || ev.Reason == "" {
-				t.Errorf("refusal record %s", line)
+				t.Errorf("refusal record %+v", ev)
 			}
 			failed = append(failed, strings.TrimPrefix(ev.Resource, "admin.")+" "+ev.FactorID)
 		}
@@ -585,15 +577,25 @@ func TestSyncCommandsRecorded(t *testing.T) {
 		t.Fatalf("retry: %q", out)
 	}
 	var got []string
-	for _, line := range strings.Split(strings.TrimSpace(mustEmfa(t, "audit", "--json", "--config", cfg)), "\n") {
-		var ev auditJSON
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("%v: %s", err, line)
-		}
+	for _, ev := range auditLines(t, mustEmfa(t, "audit", "--json", "--config", cfg)) {
 		got = append(got, ev.Resource+" "+ev.Outcome+" "+ev.Actor+" "+ev.Reason)
 	}
 	want := []string{"admin.sync.retry SUCCESS cli every dead letter", "admin.sync.resume SUCCESS cli okta", "admin.users.create SUCCESS cli "}
 	if !slices.Equal(got, want) {
 		t.Errorf("audit trail %q, want %q", got, want)
 	}
+}
+
+// auditLines reads the output of emfa audit --json: one record a line.
+func auditLines(t *testing.T, out string) []auditJSON {
+	t.Helper()
+	var evs []auditJSON
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev auditJSON
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
 }

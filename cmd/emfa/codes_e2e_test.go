@@ -207,11 +207,7 @@ func simulateCodes(t *testing.T, storage string) {
 		}
 		// Both are in the audit trail, under alice, by the CLI.
 		var resyncs []string
-		for _, line := range strings.Split(strings.TrimSpace(app.must(t, "audit", "--json", "--user", "alice", "--config", cfg)), "\n") {
-			var ev auditJSON
-			if err := json.Unmarshal([]byte(line), &ev); err != nil {
-				t.Fatalf("%v: %s", err, line)
-			}
+		for _, ev := range auditLines(t, app.must(t, "audit", "--json", "--user", "alice", "--config", cfg)) {
 			if ev.Resource == "admin.factors.resync" && ev.Capability == "hotp" && ev.FactorID == hotpID && ev.Actor == "cli" {
 				resyncs = append(resyncs, ev.Outcome)
 			}

@@ -136,16 +136,12 @@ func TestInviteRecorded(t *testing.T) {
 	}
 
 	var got []string
-	for _, line := range strings.Split(strings.TrimSpace(app.must(t, "audit", "--json", "--user", "alice", "--config", cfg)), "\n") {
-		var ev auditJSON
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("%v: %s", err, line)
-		}
+	for _, ev := range auditLines(t, app.must(t, "audit", "--json", "--user", "alice", "--config", cfg)) {
 		if ev.Resource != "admin.selfservice.link" {
 			continue
 		}
 		if ev.Actor != "cli" {
-			t.Errorf("record %s", line)
+			t.Errorf("record %+v", ev)
 		}
 		reason, _, _ := strings.Cut(ev.Reason, ":")
 		got = append(got, ev.Outcome+" "+reason)

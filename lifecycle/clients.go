@@ -64,11 +64,7 @@ func (m *Manager) ListClients(ctx context.Context) ([]Client, error) {
 	}
 	out := make([]Client, len(list))
 	for i, c := range list {
-		out[i] = Client{ID: c.ID, Name: c.Name, Created: c.CreatedAt}
-		if !c.RevokedAt.IsZero() {
-			r := c.RevokedAt
-			out[i].Revoked = &r
-		}
+		out[i] = Client{ID: c.ID, Name: c.Name, Created: c.CreatedAt, Revoked: timeOrNil(c.RevokedAt)}
 	}
 	return out, nil
 }

@@ -75,9 +75,7 @@ func (m *Manager) factorOf(f store.Factor, lastUsed time.Time) Factor {
 	case "email":
 		out.Destination = delivery.MaskEmail(f.Params["email"])
 	}
-	if !lastUsed.IsZero() {
-		out.LastUsed = &lastUsed
-	}
+	out.LastUsed = timeOrNil(lastUsed)
 	if f.LockedUntil.After(m.now()) {
 		t := f.LockedUntil
 		out.LockedUntil = &t

@@ -191,3 +191,11 @@ func (m *Manager) refuse(ctx context.Context, actor Actor, action, user, factor 
 func (m *Manager) apply(ctx context.Context, c store.UserChange, what string) error {
 	return errorOf(m.store.ApplyUserChanges(ctx, []store.UserChange{c})[0], what)
 }
+
+// timeOrNil is t for a JSON field that is absent while t is the zero time.
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}

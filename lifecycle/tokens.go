@@ -76,11 +76,7 @@ func (m *Manager) ListTokens(ctx context.Context) ([]Token, error) {
 	}
 	out := make([]Token, len(ts))
 	for i, t := range ts {
-		out[i] = Token{Name: t.Name, Scope: t.Scope, Created: t.CreatedAt}
-		if !t.RevokedAt.IsZero() {
-			r := t.RevokedAt
-			out[i].Revoked = &r
-		}
+		out[i] = Token{Name: t.Name, Scope: t.Scope, Created: t.CreatedAt, Revoked: timeOrNil(t.RevokedAt)}
 	}
 	return out, nil
 }

@@ -56,10 +56,7 @@ func userOf(r store.UserRecord) User {
 	if u.Attributes == nil {
 		u.Attributes = map[string]string{}
 	}
-	if !r.Profile.UpdatedAt.IsZero() {
-		t := r.Profile.UpdatedAt
-		u.Updated = &t
-	}
+	u.Updated = timeOrNil(r.Profile.UpdatedAt)
 	return u
 }
 

@@ -93,25 +93,41 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 		d.store.CompleteTransaction(ctx, id, string(provider.StatusTimeout), now) // best effort: it is refused either way
 		return "", fmt.Errorf("%w: code expired at %s", provider.ErrActivation, tx.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	// The code is spent first: this compare-and-set decides which of concurrent
-	// registrations wins.
-	if err := d.store.CompleteTransaction(ctx, id, string(provider.StatusSuccess), now); err != nil {
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-			return "", fmt.Errorf("%w: code used concurrently", provider.ErrActivation)
-		}
-		return "", err
-	}
 	params := map[string]string{"alg": r.Alg, "publicKey": r.PublicKey, "registeredAt": now.UTC().Format(time.RFC3339)}
-	if err := d.store.ActivateFactor(ctx, tx.FactorID, params, now); err != nil {
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-			return "", fmt.Errorf("%w: factor %s not pending: %v", provider.ErrActivation, tx.FactorID, err)
+	name := strings.TrimSpace(r.Name)
+	// From this registration on, the device's key signs the user's sign-ins: the trail
+	// shows when, and for which factor.
+	ev := store.AuditEvent{Time: now, Username: tx.Username, Capability: TypePush, FactorID: tx.FactorID,
+		Resource: "device register", Outcome: string(provider.StatusSuccess), Reason: r.Alg}
+	// The code spent, the factor active with its key and name, and the record: one unit,
+	// so a crash between them cannot leave a spent code on a factor still pending.
+	var spent bool
+	err = d.store.Update(ctx, func(w store.Writer) error {
+		spent = false // a unit may run again (a batch's retry)
+		// The code is spent first: this compare-and-set decides which of concurrent
+		// registrations wins.
+		if err := w.CompleteTransaction(ctx, id, string(provider.StatusSuccess), now); err != nil {
+			return err
 		}
+		spent = true
+		if err := w.ActivateFactor(ctx, tx.FactorID, params, now); err != nil {
+			return err
+		}
+		if name != "" {
+			if err := w.UpdateFactorParams(ctx, tx.FactorID, name, params, now); err != nil {
+				return err
+			}
+		}
+		return w.AppendAudit(ctx, ev)
+	})
+	switch {
+	case err == nil:
+	case (errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound)) && !spent:
+		return "", fmt.Errorf("%w: code used concurrently", provider.ErrActivation)
+	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):
+		return "", fmt.Errorf("%w: factor %s not pending: %v", provider.ErrActivation, tx.FactorID, err)
+	default:
 		return "", err
-	}
-	if name := strings.TrimSpace(r.Name); name != "" {
-		if err := d.store.UpdateFactorParams(ctx, tx.FactorID, name, params, now); err != nil {
-			return "", err
-		}
 	}
 	d.log.Info("push device registered", "device", tx.FactorID, "user", tx.Username, "alg", r.Alg)
 	return tx.FactorID, nil

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -376,6 +377,35 @@ func TestActivation(t *testing.T) {
 				list[0].Attributes["authExecutionFlow"] != "init_then_poll" || list[0].Attributes["deviceName"] != "Pixel 8" {
 				t.Errorf("enrollments: %+v", list)
 			}
+			// The registration is recorded once, the refused second use not at all.
+			if evs := registrations(t, st, id); len(evs) != 1 || evs[0].Username != "alice" || evs[0].Outcome != "SUCCESS" ||
+				evs[0].Capability != "push" || evs[0].Reason != "ES256" {
+				t.Errorf("registration records: %+v", evs)
+			}
+		})
+
+		t.Run("recorded, or not at all", func(t *testing.T) {
+			e := f.enroll(t, "alice")
+			sw := &testdb.RefusingAudits{Store: st}
+			devices, err := builtin.NewDevices(builtin.DevicesOptions{Store: sw, Now: f.clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sw.Refuse.Store(true)
+			if _, err := devices.Register(ctx, provider.DeviceRegistration{ActivationCode: e.ActivationCode, PublicKey: pub, Alg: builtin.AlgES256}); !errors.Is(err, testdb.ErrAuditRefused) {
+				t.Fatalf("registration with its record refused: %v", err)
+			}
+			if got, _ := st.GetFactor(ctx, e.Factor.ID); got.State != store.FactorPending || got.Params["publicKey"] != "" {
+				t.Fatalf("after the refused record the factor is %s with %v", got.State, got.Params)
+			}
+			// Nothing of it stayed: the code is not spent, and registers once recorded.
+			sw.Refuse.Store(false)
+			if id, err := devices.Register(ctx, provider.DeviceRegistration{ActivationCode: e.ActivationCode, PublicKey: pub, Alg: builtin.AlgES256}); err != nil || id != e.Factor.ID {
+				t.Fatalf("the same code once recorded: %q %v", id, err)
+			}
+			if evs := registrations(t, st, e.Factor.ID); len(evs) != 1 {
+				t.Errorf("registration records: %+v", evs)
+			}
 		})
 
 		t.Run("unknown and expired", func(t *testing.T) {
@@ -415,4 +445,14 @@ func TestActivation(t *testing.T) {
 			}
 		})
 	})
+}
+
+// registrations are the records of a device's registration as factor id.
+func registrations(t *testing.T, st store.Store, id string) []store.AuditEvent {
+	t.Helper()
+	all, err := st.ListAudit(context.Background(), store.AuditFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.DeleteFunc(all, func(ev store.AuditEvent) bool { return ev.Resource != "device register" || ev.FactorID != id })
 }

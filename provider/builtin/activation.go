@@ -244,12 +244,22 @@ func (e *Engine) activate(ctx context.Context, u store.User, f *store.Factor, pa
 }
 
 // activateOnFirstUse makes a pre-provisioned factor active after its first successful
-// sign-in. The answer is decided already: losing the race to a concurrent one is fine.
-func (e *Engine) activateOnFirstUse(ctx context.Context, f *store.Factor, out provider.Outcome) error {
+// sign-in (username's), in one commit with the record that says so. The answer is decided
+// already: losing the race to a concurrent one is fine, and records nothing; a crash
+// before this commit leaves the factor pending, for the next sign-in to activate.
+func (e *Engine) activateOnFirstUse(ctx context.Context, f *store.Factor, username string, out provider.Outcome) error {
 	if out.Status != provider.StatusSuccess || ActivationOf(f) != ActivationOnFirstUse {
 		return nil
 	}
-	err := e.store.ActivateFactor(context.WithoutCancel(ctx), f.ID, activatedParams(f), e.now())
+	ctx = context.WithoutCancel(ctx)
+	now := e.now()
+	err := e.store.Update(ctx, func(w store.Writer) error {
+		if err := w.ActivateFactor(ctx, f.ID, activatedParams(f), now); err != nil {
+			return err
+		}
+		return w.AppendAudit(ctx, store.AuditEvent{Time: now, Username: username, Capability: f.Type, FactorID: f.ID,
+			Resource: "activate", Outcome: string(provider.StatusSuccess), Reason: "its first successful sign-in (" + ActivationOnFirstUse + ")"})
+	})
 	if errors.Is(err, store.ErrConflict) {
 		return nil
 	}

@@ -3,6 +3,7 @@ package builtin_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -161,6 +162,14 @@ func TestActivationOnFirstUse(t *testing.T) {
 	got, _ := f.store.GetFactor(ctx, id)
 	if got.State != store.FactorActive || got.Params["activation"] != "" || got.Params["phone"] != "+15550001111" {
 		t.Errorf("after the first sign-in: %+v", got)
+	}
+	// The activation is recorded, once: a second sign-in finds it active.
+	out = f.initiate(t, "alice", "smsotp", id)
+	expect(t, "second validate", f.validate(t, "alice", "smsotp", id, out.TransactionID, f.sms.last(t).Code), provider.StatusSuccess, "")
+	all, _ := f.store.ListAudit(ctx, store.AuditFilter{Limit: 1000})
+	activations := slices.DeleteFunc(all, func(ev store.AuditEvent) bool { return ev.Resource != "activate" || ev.FactorID != id })
+	if len(activations) != 1 || activations[0].Username != "alice" || activations[0].Capability != "smsotp" || activations[0].Outcome != "SUCCESS" {
+		t.Errorf("activation records: %+v", activations)
 	}
 
 	// PreProvision builds the same factor without storing it.

@@ -268,7 +268,7 @@ func (e *Engine) step(ctx context.Context, req provider.Request, fn func(Factor,
 	}
 	out, err = fn(k, ctx, f, req)
 	if err == nil {
-		err = e.activateOnFirstUse(ctx, f, out)
+		err = e.activateOnFirstUse(ctx, f, req.Username, out)
 	}
 	return out, err
 }

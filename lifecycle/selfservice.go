@@ -3,11 +3,7 @@ package lifecycle
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,15 +91,8 @@ func (s *SelfService) SessionIdle() time.Duration { return s.o.SessionIdle }
 
 // secret is a fresh 256-bit token and its stored hash.
 func secret() (token, hash string) {
-	b := make([]byte, 32)
-	rand.Read(b)
-	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, hashOf(token)
-}
-
-func hashOf(token string) string {
-	h := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(h[:])
+	token = randomText(32)
+	return token, HashToken(token)
 }
 
 // Link is an activation link just issued. URL is set only when it was not delivered.
@@ -292,7 +281,7 @@ func (s *SelfService) OpenLink(ctx context.Context, token string) (Session, erro
 	if len(token) < 40 || len(token) > 64 {
 		return Session{}, ErrLinkInvalid
 	}
-	l, err := s.st.GetLink(ctx, hashOf(token))
+	l, err := s.st.GetLink(ctx, HashToken(token))
 	if errors.Is(err, store.ErrNotFound) {
 		s.m.audit(ctx, SelfServiceActor, "selfservice.open", "", "", "FAILED", "unknown link")
 		return Session{}, ErrLinkInvalid
@@ -334,7 +323,7 @@ func (s *SelfService) Session(ctx context.Context, cookie string) (Session, erro
 	if cookie == "" || len(cookie) > 64 {
 		return Session{}, ErrNoSession
 	}
-	rec, err := s.st.GetSession(ctx, hashOf(cookie))
+	rec, err := s.st.GetSession(ctx, HashToken(cookie))
 	if errors.Is(err, store.ErrNotFound) {
 		return Session{}, ErrNoSession
 	}

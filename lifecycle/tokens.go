@@ -38,8 +38,10 @@ type Token struct {
 	Revoked *time.Time `json:"revoked,omitempty"`
 }
 
-// HashToken is what the store keeps of a token: its SHA-256. A token holds 256 random
-// bits, so a fast hash is as safe as a slow one and costs a request nothing.
+// HashToken is what the store keeps of a secret emfa made (an admin token, an OAuth
+// client's secret, an activation link, a self-service session's cookie): its SHA-256,
+// hex-encoded. Each holds 256 random bits, so a fast hash is as safe as a slow one and
+// costs a request nothing.
 func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])

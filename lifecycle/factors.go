@@ -416,6 +416,12 @@ func pngChunk(b []byte, typ string, data []byte) []byte {
 // ActivateFactor checks the first code of a factor pending a passcode and makes it
 // active. A wrong code counts toward the factor's lockout.
 func (m *Manager) ActivateFactor(ctx context.Context, actor Actor, name, id, passcode string) (Factor, error) {
+	return m.activateFactor(ctx, actor, name, id, passcode, nil)
+}
+
+// activateFactor is ActivateFactor with also, the caller's writes, in the commit that
+// activates the factor (builtin.Engine.ActivateWith); also's error is returned as it is.
+func (m *Manager) activateFactor(ctx context.Context, actor Actor, name, id, passcode string, also func(w store.Writer) error) (Factor, error) {
 	const action = "factors.activate"
 	if passcode == "" {
 		return Factor{}, m.refuse(ctx, actor, action, name, id, invalid("missing_field", "passcode", "is required"))
@@ -433,9 +439,9 @@ func (m *Manager) ActivateFactor(ctx context.Context, actor Actor, name, id, pas
 	}
 	// The engine records the outcome with the activation, or with the failure it counts.
 	// The reason (wrong code, locked) goes to the audit trail; the code itself nowhere.
-	activated, err := e.Activate(ctx, u, id, passcode, func(outcome, reason string) store.AuditEvent {
+	activated, err := e.ActivateWith(ctx, u, id, passcode, func(outcome, reason string) store.AuditEvent {
 		return AdminEvent(m.now(), actor, action, name, id, outcome, reason)
-	})
+	}, also)
 	if errors.Is(err, builtin.ErrActivation) {
 		return Factor{}, &Error{Kind: Refused, Code: "invalid_passcode", Field: "passcode", Msg: "the passcode is wrong, expired or already used, or the factor is locked"}
 	}

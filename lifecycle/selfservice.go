@@ -406,8 +406,13 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 	return out, s.save(ctx, sess)
 }
 
+// errLinkSpent: the link of a Confirm was spent or replaced while its code was checked.
+var errLinkSpent = errors.New("self-service: link spent or replaced")
+
 // Confirm checks the first code of the factor being enrolled and makes it active. On a
-// link session it spends the link first: of two browsers racing, one wins.
+// link session the link is spent in the commit that activates the factor: of two
+// browsers racing, one wins, and the other's code is not used up; a crash leaves both or
+// neither.
 func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (Factor, error) {
 	id := sess.State.Enrolling
 	if id == "" {
@@ -416,21 +421,33 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 	if len(code) > 16 {
 		return Factor{}, invalid("invalid_field", "code", "is too long")
 	}
-	now := s.m.now()
+	linkSpent := func() (Factor, error) {
+		s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, id, "FAILED", "link spent or replaced")
+		return Factor{}, ErrLinkSpent
+	}
+	var spend func(w store.Writer) error
 	if sess.Kind == SessionLink {
-		if err := s.st.SpendLink(ctx, sess.rec.LinkHash, now); err != nil {
-			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-				s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, id, "FAILED", "link spent or replaced")
-				return Factor{}, ErrLinkSpent
-			}
+		// A link spent already is said so before any code is checked.
+		l, err := s.st.GetLink(ctx, sess.rec.LinkHash)
+		if errors.Is(err, store.ErrNotFound) || err == nil && !l.SpentAt.IsZero() {
+			return linkSpent()
+		}
+		if err != nil {
 			return Factor{}, err
 		}
-	}
-	f, err := s.m.ActivateFactor(ctx, SelfServiceActor, sess.User, id, strings.TrimSpace(code))
-	if err != nil {
-		if sess.Kind == SessionLink {
-			s.st.UnspendLink(context.WithoutCancel(ctx), sess.rec.LinkHash, now)
+		spend = func(w store.Writer) error {
+			err := w.SpendLink(ctx, sess.rec.LinkHash, s.m.now())
+			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+				return errLinkSpent
+			}
+			return err
 		}
+	}
+	f, err := s.m.activateFactor(ctx, SelfServiceActor, sess.User, id, strings.TrimSpace(code), spend)
+	if errors.Is(err, errLinkSpent) {
+		return linkSpent()
+	}
+	if err != nil {
 		return Factor{}, err
 	}
 	sess.State.Enrolling, sess.State.EnrollType = "", ""

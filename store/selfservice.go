@@ -41,8 +41,6 @@ type SelfService interface {
 	// SpendLink marks an unspent link spent; of concurrent calls one succeeds, the others
 	// get ErrConflict (ErrNotFound: no such link).
 	SpendLink(ctx context.Context, hash string, now time.Time) error
-	// UnspendLink takes back SpendLink's mark set at now (the enrollment it was for failed).
-	UnspendLink(ctx context.Context, hash string, now time.Time) error
 	PutSession(ctx context.Context, s SelfServiceSession) error
 	GetSession(ctx context.Context, hash string) (SelfServiceSession, error)
 	DeleteSession(ctx context.Context, hash string) error

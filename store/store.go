@@ -170,6 +170,10 @@ type Writer interface {
 	UpdateFactorParams(ctx context.Context, id, label string, params map[string]string, now time.Time) error
 	ReserveSend(ctx context.Context, keys []string, limits []SendLimit, now time.Time) error
 	UseNonce(ctx context.Context, scope, nonce string, expires, now time.Time) error
+	// SpendLink marks an unspent self-service link spent (SelfService's, in the unit): the
+	// first code of the factor it enrolls, that factor's activation and the link spent
+	// are then one commit.
+	SpendLink(ctx context.Context, hash string, now time.Time) error
 	AppendAudit(ctx context.Context, e AuditEvent) error
 	// CompleteIdempotency records owner's answer to key (as Store's does) in the unit:
 	// the decision and the record of the answer it makes are then one commit.

@@ -175,6 +175,13 @@ func (e *Engine) ResendActivation(ctx context.Context, u store.User, factorID st
 // refusal decided before any write (the factor locked, a code used already) is recorded
 // apart, and its loss only logged.
 func (e *Engine) Activate(ctx context.Context, u store.User, factorID, passcode string, audit func(outcome, reason string) store.AuditEvent) (store.Factor, error) {
+	return e.ActivateWith(ctx, u, factorID, passcode, audit, nil)
+}
+
+// ActivateWith is Activate with also, the caller's writes, in the commit that activates
+// the factor (a self-service link spent by it). An error of also fails the activation
+// whole, and is returned as it is: the code is not used up, nothing is counted.
+func (e *Engine) ActivateWith(ctx context.Context, u store.User, factorID, passcode string, audit func(outcome, reason string) store.AuditEvent, also func(w store.Writer) error) (store.Factor, error) {
 	f, err := e.store.GetFactor(ctx, factorID)
 	if err != nil {
 		return store.Factor{}, err
@@ -182,11 +189,18 @@ func (e *Engine) Activate(ctx context.Context, u store.User, factorID, passcode 
 	if f.UserID != u.ID {
 		return store.Factor{}, fmt.Errorf("factor %s of another user: %w", factorID, store.ErrNotFound)
 	}
-	also := &provider.AlsoDecided{Write: func(w store.Writer, out provider.Outcome) error {
+	var callers error // also's error, returned as it is
+	decided := &provider.AlsoDecided{Write: func(w store.Writer, out provider.Outcome) error {
+		callers = nil // a unit may run again
 		outcome, reason := "FAILED", activationRefused(out.Reason).Error()
 		if out.Status == provider.StatusSuccess {
 			if err := w.ActivateFactor(ctx, f.ID, activatedParams(&f), e.now()); err != nil {
 				return err
+			}
+			if also != nil {
+				if callers = also(w); callers != nil {
+					return callers
+				}
 			}
 			outcome, reason = "SUCCESS", ""
 		}
@@ -195,18 +209,21 @@ func (e *Engine) Activate(ctx context.Context, u store.User, factorID, passcode 
 		}
 		return w.AppendAudit(ctx, audit(outcome, reason))
 	}}
-	out, err := e.activate(provider.WithAlsoDecided(ctx, also), u, &f, passcode)
+	out, err := e.activate(provider.WithAlsoDecided(ctx, decided), u, &f, passcode)
+	if callers != nil && errors.Is(err, callers) {
+		return store.Factor{}, callers
+	}
 	switch {
-	case errors.Is(err, store.ErrConflict) && !also.Done():
+	case errors.Is(err, store.ErrConflict) && !decided.Done():
 		err = fmt.Errorf("%w: activated concurrently", ErrActivation)
 	case err == nil && out.Status != provider.StatusSuccess:
 		err = activationRefused(out.Reason)
-	case err == nil && !also.Done():
+	case err == nil && !decided.Done():
 		// A success decided without its unit: no engine does this; refuse rather than
 		// leave the factor pending with its code used.
 		err = fmt.Errorf("factor %s: a success without its unit", f.ID)
 	}
-	if errors.Is(err, ErrActivation) && !also.Done() && audit != nil {
+	if errors.Is(err, ErrActivation) && !decided.Done() && audit != nil {
 		if aerr := e.store.AppendAudit(context.WithoutCancel(ctx), audit("FAILED", err.Error())); aerr != nil {
 			e.log.Error("audit write", "factor", f.ID, "err", aerr)
 		}

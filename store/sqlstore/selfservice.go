@@ -43,22 +43,20 @@ func (s *Store) GetLink(ctx context.Context, hash string) (store.SelfServiceLink
 }
 
 func (s *Store) SpendLink(ctx context.Context, hash string, now time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE selfservice_links SET spent_at = $2 WHERE hash = $1 AND spent_at = 0`, hash, millis(now))
+	return s.write(ctx, func(w *writer) error { return w.SpendLink(ctx, hash, now) })
+}
+
+func (w *writer) SpendLink(ctx context.Context, hash string, now time.Time) error {
+	ctx = w.c(ctx)
+	res, err := w.exec(ctx, `UPDATE selfservice_links SET spent_at = $2 WHERE hash = $1 AND spent_at = 0`, hash, millis(now))
 	if err := changedOne(res, err); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			if _, gerr := s.GetLink(ctx, hash); gerr == nil {
+			var one int
+			if w.e.QueryRow(ctx, `SELECT 1 FROM selfservice_links WHERE hash = $1`, hash).Scan(&one) == nil {
 				err = fmt.Errorf("link spent already: %w", store.ErrConflict)
 			}
 		}
-		return s.fail("spend self-service link", err)
-	}
-	return nil
-}
-
-func (s *Store) UnspendLink(ctx context.Context, hash string, now time.Time) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE selfservice_links SET spent_at = 0 WHERE hash = $1 AND spent_at = $2`, hash, millis(now))
-	if err != nil {
-		return s.fail("unspend self-service link", err)
+		return w.s.fail("spend self-service link", err)
 	}
 	return nil
 }

@@ -47,20 +47,26 @@ func testSelfService(t *testing.T, s store.Store) {
 		if !got.SpentAt.Equal(at(3 * time.Minute)) {
 			t.Fatalf("spent at %v", got.SpentAt)
 		}
-		// Unspending takes back only the mark set at that instant.
-		wantErr(t, "unspend, other instant", ss.UnspendLink(ctx, "h2", at(4*time.Minute)), nil)
-		if got, _ = ss.GetLink(ctx, "h2"); got.SpentAt.IsZero() {
-			t.Fatal("unspent by another instant's mark")
-		}
-		wantErr(t, "unspend", ss.UnspendLink(ctx, "h2", at(3*time.Minute)), nil)
-		if got, _ = ss.GetLink(ctx, "h2"); !got.SpentAt.IsZero() {
-			t.Fatalf("still spent at %v", got.SpentAt)
-		}
 		// Replacing a spent link gives an unspent one.
-		wantErr(t, "spend", ss.SpendLink(ctx, "h2", at(5*time.Minute)), nil)
 		wantErr(t, "replace spent", ss.PutLink(ctx, store.SelfServiceLink{UserID: "u1", Hash: "h3", CreatedAt: at(6 * time.Minute), ExpiresAt: at(3 * time.Hour)}, linkRecord("h3")), nil)
 		if got, err = ss.GetLink(ctx, "h3"); err != nil || !got.SpentAt.IsZero() {
 			t.Fatalf("new link: %+v %v", got, err)
+		}
+		// In a unit, the spend commits with the unit's other writes, or not at all.
+		failed := errors.New("the unit's next write failed")
+		wantErr(t, "spend in a failed unit", s.Update(ctx, func(w store.Writer) error {
+			if err := w.SpendLink(ctx, "h3", at(7*time.Minute)); err != nil {
+				return err
+			}
+			return failed
+		}), failed)
+		if got, _ = ss.GetLink(ctx, "h3"); !got.SpentAt.IsZero() {
+			t.Fatalf("spent by a unit that failed, at %v", got.SpentAt)
+		}
+		wantErr(t, "spend in a unit", s.Update(ctx, func(w store.Writer) error { return w.SpendLink(ctx, "h3", at(8*time.Minute)) }), nil)
+		wantErr(t, "spend again in a unit", s.Update(ctx, func(w store.Writer) error { return w.SpendLink(ctx, "h3", at(9*time.Minute)) }), store.ErrConflict)
+		if got, _ = ss.GetLink(ctx, "h3"); !got.SpentAt.Equal(at(8 * time.Minute)) {
+			t.Fatalf("spent in a unit at %v", got.SpentAt)
 		}
 		// Each link stored has its record, from the same commit; the refused one has none.
 		wantRecords(t, s, map[string][]string{"h1": {"admin.selfservice.link"}, "h2": {"admin.selfservice.link"},

@@ -151,6 +151,9 @@ type Enrollment struct {
 	Label      string                     `json:"label"`
 	Activation string                     `json:"activation"`
 	Params     map[string]json.RawMessage `json:"params"`
+	// link is the hash of the self-service link a push device is enrolled with, which its
+	// registration spends (builtin.Enrollment.Link).
+	link string
 }
 
 // Enrolled is a new factor and what the person enrolling it needs, shown once: an
@@ -262,7 +265,7 @@ func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in
 		return Enrolled{}, m.refuse(ctx, actor, action, name, "", err)
 	}
 	// The record commits with the enrollment (builtin.Enrollment.Audit).
-	enrolled, err := e.Enroll(ctx, builtin.Enrollment{Type: in.Type, User: name, Values: v, Activation: mode,
+	enrolled, err := e.Enroll(ctx, builtin.Enrollment{Type: in.Type, User: name, Values: v, Activation: mode, Link: in.link,
 		Audit: func(f store.Factor) store.AuditEvent {
 			return m.event(actor, action, name, f.ID, in.Type+" "+string(f.State))
 		}})

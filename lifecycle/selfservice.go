@@ -393,6 +393,11 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 	in.Label = map[string]string{"totp": "Authenticator app", "smsotp": "Text message", "emailotp": "E-mail", "voicecall": "Phone call", "push": "Push device"}[typ]
 	if typ == builtin.TypePush {
 		in.Activation = "" // a push device activates by registering, not with a code
+		if sess.Kind == SessionLink {
+			// The registration completes the enrollment, whether or not this page is still
+			// open to see it: it spends the link, in its commit.
+			in.link = sess.rec.LinkHash
+		}
 	}
 	if sess.State.Enrolling != "" {
 		// A previous attempt never confirmed: it goes, so abandoned seeds do not pile up.
@@ -500,7 +505,9 @@ func (s *SelfService) FinishPush(ctx context.Context, sess *Session) (string, Fa
 			!errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
 			return "", Factor{}, err
 		}
-		// Spent already (a second browser) or replaced: the device is registered all the same.
+		// The registration spent the link in its commit; this spends one it could not (a
+		// device enrolled before it did so). Spent already or replaced: the device is
+		// registered all the same.
 		s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, f.ID, "SUCCESS", "push device registered")
 		return PushActive, f, s.End(ctx, *sess)
 	}

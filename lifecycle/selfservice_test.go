@@ -3,6 +3,7 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 )
 
@@ -91,6 +94,91 @@ func TestConfirmSpendsTheLinkInItsCommit(t *testing.T) {
 		want := []string{"admin.factors.activate SUCCESS " + bs[0].id, "admin.selfservice.confirm FAILED " + bs[1].id}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
+}
+
+// A push device enrolled with a link completes its enrollment by registering: the
+// registration spends the link in its commit, and is refused when another enrollment
+// spent it first (the code stays unused, the device pending).
+func TestPushRegistrationSpendsTheLink(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp", "push"}, LinkLifetime: time.Hour,
+			SessionIdle: time.Hour, PublicURL: "https://mfa.example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		devices, err := builtin.NewDevices(builtin.DevicesOptions{Store: st, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
+		pub, _ := builtin.EncodePublicKey(key)
+		register := func(code string) (string, error) {
+			return devices.Register(ctx, provider.DeviceRegistration{ActivationCode: code, PublicKey: pub, Alg: builtin.AlgES256})
+		}
+		pushVia := func(token string) (lifecycle.Session, string) {
+			t.Helper()
+			sess, err := ss.OpenLink(ctx, token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			en, err := ss.Enroll(ctx, &sess, "push", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sess, en.Output["activationCode"].(string)
+		}
+		issue := func() string {
+			t.Helper()
+			clk.Advance(2 * time.Minute) // past the one-link-a-minute limit
+			link, err := ss.IssueLink(ctx, "test", "alice", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return link.URL[strings.LastIndex(link.URL, "/")+1:]
+		}
+
+		// Registered while no page looks: the link is spent all the same.
+		token := issue()
+		_, code := pushVia(token)
+		if _, err := register(code); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ss.OpenLink(ctx, token); !errors.Is(err, lifecycle.ErrLinkSpent) {
+			t.Fatalf("the link after the registration: %v, want spent", err)
+		}
+
+		// Another browser's enrollment spent the link first: the device is refused.
+		token = issue()
+		_, code = pushVia(token)
+		other, err := ss.OpenLink(ctx, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		en, err := ss.Enroll(ctx, &other, "totp", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, _ := otp.NewKeyFromURL(en.Output["otpauthURI"].(string))
+		totpCode, _ := totp.GenerateCodeCustom(k.Secret(), clk.Now(), totp.ValidateOpts{Period: uint(k.Period()), Digits: k.Digits(), Algorithm: k.Algorithm()})
+		if _, err := ss.Confirm(ctx, &other, totpCode); err != nil {
+			t.Fatal(err)
+		}
+		id, err := register(code)
+		if !errors.Is(err, provider.ErrActivation) || !strings.Contains(err.Error(), "link") {
+			t.Fatalf("registration after the link was spent: %q %v", id, err)
+		}
+		fs, _ := m.ListFactors(ctx, "alice")
+		var states []string
+		for _, f := range fs {
+			states = append(states, f.Type+" "+f.State)
+		}
+		if want := "push active,push pending_activation,totp active"; strings.Join(slices.Sorted(slices.Values(states)), ",") != want {
+			t.Errorf("factors %v, want %s", states, want)
 		}
 	})
 }

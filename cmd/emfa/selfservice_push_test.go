@@ -104,6 +104,9 @@ selfService:
 	if fs := factors(); len(fs) != 1 || fs[0].State != store.FactorActive || fs[0].Params["publicKey"] == "" {
 		t.Fatalf("after registration: %+v", fs)
 	}
+	// The registration completed the enrollment and spent the link, before this page
+	// looked: closed now, it would leave no link usable again.
+	want("the link after the registration", newSSBrowser(t, base).get(link), 409, "This link cannot be used")
 	if code, st := status(b, "/self-service/push/status", b.csrf); code != 200 || st != "active" {
 		t.Fatalf("status after registration: %d %q", code, st)
 	}

@@ -93,17 +93,24 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 		d.store.CompleteTransaction(ctx, id, string(provider.StatusTimeout), now) // best effort: it is refused either way
 		return "", fmt.Errorf("%w: code expired at %s", provider.ErrActivation, tx.ExpiresAt.UTC().Format(time.RFC3339))
 	}
+	var data activationData
+	if len(tx.Data) > 0 {
+		if err := json.Unmarshal(tx.Data, &data); err != nil {
+			return "", fmt.Errorf("activation code of factor %s: corrupt data: %w", tx.FactorID, err)
+		}
+	}
 	params := map[string]string{"alg": r.Alg, "publicKey": r.PublicKey, "registeredAt": now.UTC().Format(time.RFC3339)}
 	name := strings.TrimSpace(r.Name)
 	// From this registration on, the device's key signs the user's sign-ins: the trail
 	// shows when, and for which factor.
 	ev := store.AuditEvent{Time: now, Username: tx.Username, Capability: TypePush, FactorID: tx.FactorID,
 		Resource: "device register", Outcome: string(provider.StatusSuccess), Reason: r.Alg}
-	// The code spent, the factor active with its key and name, and the record: one unit,
-	// so a crash between them cannot leave a spent code on a factor still pending.
-	var spent bool
+	// The code spent, the factor active with its key and name, the self-service link it
+	// was enrolled with spent, and the record: one unit, so a crash between them cannot
+	// leave a spent code on a factor still pending, nor a link usable again.
+	var spent, linkUsed bool
 	err = d.store.Update(ctx, func(w store.Writer) error {
-		spent = false // a unit may run again (a batch's retry)
+		spent, linkUsed = false, false // a unit may run again (a batch's retry)
 		// The code is spent first: this compare-and-set decides which of concurrent
 		// registrations wins.
 		if err := w.CompleteTransaction(ctx, id, string(provider.StatusSuccess), now); err != nil {
@@ -118,10 +125,21 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 				return err
 			}
 		}
+		if data.Link != "" {
+			err := w.SpendLink(ctx, data.Link, now)
+			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+				linkUsed = true
+			}
+			if err != nil {
+				return err
+			}
+		}
 		return w.AppendAudit(ctx, ev)
 	})
 	switch {
 	case err == nil:
+	case linkUsed:
+		return "", fmt.Errorf("%w: the activation link it was enrolled with was used or replaced", provider.ErrActivation)
 	case (errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound)) && !spent:
 		return "", fmt.Errorf("%w: code used concurrently", provider.ErrActivation)
 	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):

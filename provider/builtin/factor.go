@@ -112,6 +112,10 @@ type Enrollment struct {
 	// without its record nor a record without its factor: the factor's own, or, for a
 	// code factor activated by passcode, the one that keeps the code sent (createFactor).
 	Audit func(f store.Factor) store.AuditEvent
+	// Link, when set, is the hash of the self-service link this enrollment was made with:
+	// a push device's registration, which completes the enrollment, spends it in its
+	// commit, and is refused if it was spent or replaced meanwhile.
+	Link string
 }
 
 // Enrolled is a new factor and what its owner is shown once: a seed, an activation code.

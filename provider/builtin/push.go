@@ -37,6 +37,13 @@ const (
 	activationCapability = "push-activation"
 )
 
+// activationData is what a push activation code's transaction keeps beside the factor.
+type activationData struct {
+	// Link is the hash of the self-service link the device was enrolled with, spent by
+	// the registration (Enrollment.Link).
+	Link string `json:"link,omitempty"`
+}
+
 // pushSettings are the push section.
 type pushSettings struct {
 	// Lifetime bounds a challenge: unanswered past it, result is TIMEOUT.
@@ -242,6 +249,9 @@ func (k *pushFactor) Enroll(ctx context.Context, u store.User, _ []store.Factor,
 		ID: activationKey(code), Username: u.Name, Capability: activationCapability, FactorID: f.ID,
 		Status: string(provider.StatusPending), ExpiresAt: f.CreatedAt.Add(k.s.ActivationLifetime),
 		CreatedAt: f.CreatedAt, UpdatedAt: f.CreatedAt,
+	}
+	if in.Link != "" {
+		tx.Data, _ = json.Marshal(activationData{Link: in.Link}) // a struct of a string: no error
 	}
 	// The factor and its activation code in one commit: never a factor nobody can register.
 	if err := k.e.createFactor(ctx, in, f, func(w store.Writer) error {

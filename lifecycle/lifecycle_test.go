@@ -16,8 +16,6 @@ import (
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
 )
 
 type clock struct {
@@ -441,15 +439,7 @@ func TestActivationAudited(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		key, err := otp.NewKeyFromURL(en.Output["otpauthURI"].(string))
-		if err != nil {
-			t.Fatal(err)
-		}
-		code, err := totp.GenerateCodeCustom(key.Secret(), clk.Now(), totp.ValidateOpts{
-			Period: uint(key.Period()), Digits: key.Digits(), Algorithm: key.Algorithm()})
-		if err != nil {
-			t.Fatal(err)
-		}
+		code := codeOf(t, en, clk.Now())
 		id := en.Factor.ID
 		wrong := code[:len(code)-1] + string('0'+(code[len(code)-1]-'0'+1)%10)
 		if _, err := m.ActivateFactor(ctx, "test", "alice", id, wrong); err == nil {

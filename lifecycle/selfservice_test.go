@@ -43,16 +43,8 @@ func TestConfirmSpendsTheLinkInItsCommit(t *testing.T) {
 		ctx := context.Background()
 		m, clk := newManager(t, staleLinks{st, st.(store.SelfService)})
 		addAlice(t, m)
-		ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp"}, LinkLifetime: time.Hour,
-			SessionIdle: time.Hour, PublicURL: "https://mfa.example.com"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		link, err := ss.IssueLink(ctx, "test", "alice", false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		token := link.URL[strings.LastIndex(link.URL, "/")+1:]
+		ss := selfService(t, m, "totp")
+		token := linkToken(t, ss)
 		type browser struct {
 			sess lifecycle.Session
 			id   string
@@ -60,20 +52,8 @@ func TestConfirmSpendsTheLinkInItsCommit(t *testing.T) {
 		}
 		var bs [2]browser
 		for i := range bs {
-			if bs[i].sess, err = ss.OpenLink(ctx, token); err != nil {
-				t.Fatal(err)
-			}
-			en, err := ss.Enroll(ctx, &bs[i].sess, "totp", "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			key, err := otp.NewKeyFromURL(en.Output["otpauthURI"].(string))
-			if err != nil {
-				t.Fatal(err)
-			}
-			bs[i].id = en.Factor.ID
-			bs[i].code, _ = totp.GenerateCodeCustom(key.Secret(), clk.Now(), totp.ValidateOpts{
-				Period: uint(key.Period()), Digits: key.Digits(), Algorithm: key.Algorithm()})
+			sess, en := enrollVia(t, ss, token, "totp")
+			bs[i] = browser{sess, en.Factor.ID, codeOf(t, en, clk.Now())}
 		}
 		if _, err := ss.Confirm(ctx, &bs[0].sess, bs[0].code); err != nil {
 			t.Fatalf("first confirmation: %v", err)
@@ -106,11 +86,7 @@ func TestPushRegistrationSpendsTheLink(t *testing.T) {
 		ctx := context.Background()
 		m, clk := newManager(t, st)
 		addAlice(t, m)
-		ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp", "push"}, LinkLifetime: time.Hour,
-			SessionIdle: time.Hour, PublicURL: "https://mfa.example.com"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		ss := selfService(t, m, "totp", "push")
 		devices, err := builtin.NewDevices(builtin.DevicesOptions{Store: st, Now: clk.Now})
 		if err != nil {
 			t.Fatal(err)
@@ -120,31 +96,20 @@ func TestPushRegistrationSpendsTheLink(t *testing.T) {
 		register := func(code string) (string, error) {
 			return devices.Register(ctx, provider.DeviceRegistration{ActivationCode: code, PublicKey: pub, Alg: builtin.AlgES256})
 		}
-		pushVia := func(token string) (lifecycle.Session, string) {
+		pushVia := func(token string) string {
 			t.Helper()
-			sess, err := ss.OpenLink(ctx, token)
-			if err != nil {
-				t.Fatal(err)
-			}
-			en, err := ss.Enroll(ctx, &sess, "push", "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			return sess, en.Output["activationCode"].(string)
+			_, en := enrollVia(t, ss, token, "push")
+			return en.Output["activationCode"].(string)
 		}
 		issue := func() string {
 			t.Helper()
 			clk.Advance(2 * time.Minute) // past the one-link-a-minute limit
-			link, err := ss.IssueLink(ctx, "test", "alice", false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return link.URL[strings.LastIndex(link.URL, "/")+1:]
+			return linkToken(t, ss)
 		}
 
 		// Registered while no page looks: the link is spent all the same.
 		token := issue()
-		_, code := pushVia(token)
+		code := pushVia(token)
 		if _, err := register(code); err != nil {
 			t.Fatal(err)
 		}
@@ -154,18 +119,9 @@ func TestPushRegistrationSpendsTheLink(t *testing.T) {
 
 		// Another browser's enrollment spent the link first: the device is refused.
 		token = issue()
-		_, code = pushVia(token)
-		other, err := ss.OpenLink(ctx, token)
-		if err != nil {
-			t.Fatal(err)
-		}
-		en, err := ss.Enroll(ctx, &other, "totp", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, _ := otp.NewKeyFromURL(en.Output["otpauthURI"].(string))
-		totpCode, _ := totp.GenerateCodeCustom(k.Secret(), clk.Now(), totp.ValidateOpts{Period: uint(k.Period()), Digits: k.Digits(), Algorithm: k.Algorithm()})
-		if _, err := ss.Confirm(ctx, &other, totpCode); err != nil {
+		code = pushVia(token)
+		other, en := enrollVia(t, ss, token, "totp")
+		if _, err := ss.Confirm(ctx, &other, codeOf(t, en, clk.Now())); err != nil {
 			t.Fatal(err)
 		}
 		id, err := register(code)
@@ -181,4 +137,55 @@ func TestPushRegistrationSpendsTheLink(t *testing.T) {
 			t.Errorf("factors %v, want %s", states, want)
 		}
 	})
+}
+
+// selfService is the page's rules over m, for the types given.
+func selfService(t *testing.T, m *lifecycle.Manager, types ...string) *lifecycle.SelfService {
+	t.Helper()
+	ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: types, LinkLifetime: time.Hour,
+		SessionIdle: time.Hour, PublicURL: "https://mfa.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ss
+}
+
+// linkToken issues alice a link, returned to the caller, and gives its token.
+func linkToken(t *testing.T, ss *lifecycle.SelfService) string {
+	t.Helper()
+	link, err := ss.IssueLink(context.Background(), "test", "alice", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return link.URL[strings.LastIndex(link.URL, "/")+1:]
+}
+
+// enrollVia opens the link token in a new session and enrolls typ there.
+func enrollVia(t *testing.T, ss *lifecycle.SelfService, token, typ string) (lifecycle.Session, lifecycle.Enrolled) {
+	t.Helper()
+	ctx := context.Background()
+	sess, err := ss.OpenLink(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := ss.Enroll(ctx, &sess, typ, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess, en
+}
+
+// codeOf is the code at now of a TOTP factor just enrolled.
+func codeOf(t *testing.T, en lifecycle.Enrolled, now time.Time) string {
+	t.Helper()
+	key, err := otp.NewKeyFromURL(en.Output["otpauthURI"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := totp.GenerateCodeCustom(key.Secret(), now, totp.ValidateOpts{
+		Period: uint(key.Period()), Digits: key.Digits(), Algorithm: key.Algorithm()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
 }

@@ -180,7 +180,8 @@ func (e *Engine) Activate(ctx context.Context, u store.User, factorID, passcode 
 
 // ActivateWith is Activate with also, the caller's writes, in the commit that activates
 // the factor (a self-service link spent by it). An error of also fails the activation
-// whole, and is returned as it is: the code is not used up, nothing is counted.
+// whole, and is returned wrapped (so it should be the caller's own, not store.ErrConflict
+// nor ErrActivation): the code is not used up, nothing is counted.
 func (e *Engine) ActivateWith(ctx context.Context, u store.User, factorID, passcode string, audit func(outcome, reason string) store.AuditEvent, also func(w store.Writer) error) (store.Factor, error) {
 	f, err := e.store.GetFactor(ctx, factorID)
 	if err != nil {
@@ -189,17 +190,15 @@ func (e *Engine) ActivateWith(ctx context.Context, u store.User, factorID, passc
 	if f.UserID != u.ID {
 		return store.Factor{}, fmt.Errorf("factor %s of another user: %w", factorID, store.ErrNotFound)
 	}
-	var callers error // also's error, returned as it is
 	decided := &provider.AlsoDecided{Write: func(w store.Writer, out provider.Outcome) error {
-		callers = nil // a unit may run again
 		outcome, reason := "FAILED", activationRefused(out.Reason).Error()
 		if out.Status == provider.StatusSuccess {
 			if err := w.ActivateFactor(ctx, f.ID, activatedParams(&f), e.now()); err != nil {
 				return err
 			}
 			if also != nil {
-				if callers = also(w); callers != nil {
-					return callers
+				if err := also(w); err != nil {
+					return err
 				}
 			}
 			outcome, reason = "SUCCESS", ""
@@ -210,9 +209,6 @@ func (e *Engine) ActivateWith(ctx context.Context, u store.User, factorID, passc
 		return w.AppendAudit(ctx, audit(outcome, reason))
 	}}
 	out, err := e.activate(provider.WithAlsoDecided(ctx, decided), u, &f, passcode)
-	if callers != nil && errors.Is(err, callers) {
-		return store.Factor{}, callers
-	}
 	switch {
 	case errors.Is(err, store.ErrConflict) && !decided.Done():
 		err = fmt.Errorf("%w: activated concurrently", ErrActivation)

@@ -108,17 +108,21 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 	// The code spent, the factor active with its key and name, the self-service link it
 	// was enrolled with spent, and the record: one unit, so a crash between them cannot
 	// leave a spent code on a factor still pending, nor a link usable again.
-	var spent, linkUsed bool
+	// A compare-and-set that finds its row gone or changed is a refusal, like a used code.
+	refused := func(err error, why string) error {
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: %s (%v)", provider.ErrActivation, why, err)
+		}
+		return err
+	}
 	err = d.store.Update(ctx, func(w store.Writer) error {
-		spent, linkUsed = false, false // a unit may run again (a batch's retry)
 		// The code is spent first: this compare-and-set decides which of concurrent
 		// registrations wins.
 		if err := w.CompleteTransaction(ctx, id, string(provider.StatusSuccess), now); err != nil {
-			return err
+			return refused(err, "code used concurrently")
 		}
-		spent = true
 		if err := w.ActivateFactor(ctx, tx.FactorID, params, now); err != nil {
-			return err
+			return refused(err, "factor "+tx.FactorID+" not pending")
 		}
 		if name != "" {
 			if err := w.UpdateFactorParams(ctx, tx.FactorID, name, params, now); err != nil {
@@ -126,25 +130,13 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 			}
 		}
 		if data.Link != "" {
-			err := w.SpendLink(ctx, data.Link, now)
-			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-				linkUsed = true
-			}
-			if err != nil {
-				return err
+			if err := w.SpendLink(ctx, data.Link, now); err != nil {
+				return refused(err, "the activation link it was enrolled with was used or replaced")
 			}
 		}
 		return w.AppendAudit(ctx, ev)
 	})
-	switch {
-	case err == nil:
-	case linkUsed:
-		return "", fmt.Errorf("%w: the activation link it was enrolled with was used or replaced", provider.ErrActivation)
-	case (errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound)) && !spent:
-		return "", fmt.Errorf("%w: code used concurrently", provider.ErrActivation)
-	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):
-		return "", fmt.Errorf("%w: factor %s not pending: %v", provider.ErrActivation, tx.FactorID, err)
-	default:
+	if err != nil {
 		return "", err
 	}
 	d.log.Info("push device registered", "device", tx.FactorID, "user", tx.Username, "alg", r.Alg)

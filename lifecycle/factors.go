@@ -549,9 +549,7 @@ func (m *Manager) ResyncFactor(ctx context.Context, actor Actor, name, id string
 		return ev
 	}
 	refuse := func(le *Error) (Factor, int64, error) {
-		if err := m.store.AppendAudit(context.WithoutCancel(ctx), record("FAILED", le.Code+": "+le.Msg)); err != nil {
-			m.log.Error("audit write", "action", action, "err", err)
-		}
+		m.appendApart(ctx, record("FAILED", le.Code+": "+le.Msg))
 		return Factor{}, 0, le
 	}
 	if len(codes) != 2 {

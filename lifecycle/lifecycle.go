@@ -159,9 +159,14 @@ func errorOf(err error, what string) error {
 // audit appends a refusal or an action done outside ApplyUserChanges; the action stands
 // whether or not its record could be written, but the loss is logged.
 func (m *Manager) audit(ctx context.Context, actor Actor, action, user, factor, outcome, reason string) {
-	ev := AdminEvent(m.now(), actor, action, user, factor, outcome, reason)
+	m.appendApart(ctx, AdminEvent(m.now(), actor, action, user, factor, outcome, reason))
+}
+
+// appendApart appends ev on its own: the record of a refusal or of an action that stands
+// whether or not it is written. A loss is logged.
+func (m *Manager) appendApart(ctx context.Context, ev store.AuditEvent) {
 	if err := m.store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
-		m.log.Error("audit write", "action", action, "err", err)
+		m.log.Error("audit write", "action", ev.Resource, "err", err)
 	}
 }
 

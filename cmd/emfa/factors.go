@@ -146,17 +146,13 @@ func params(fields []builtin.Field, v url.Values) map[string]json.RawMessage {
 }
 
 // enrollError words lifecycle's refusal of an enrollment for the command line: an invalid
-// value names its flag.
+// value names its flag; the rest as the user commands word them.
 func enrollError(typ, user string, err error) error {
 	var le *lifecycle.Error
-	if !errors.As(err, &le) {
-		return err
+	if !errors.As(err, &le) || le.Kind != lifecycle.Invalid {
+		return userErr(user, err)
 	}
 	switch {
-	case le.Kind == lifecycle.NotFound && le.Field == "user":
-		return fmt.Errorf("no user %q", user)
-	case le.Kind != lifecycle.Invalid:
-		return errors.New(le.Msg)
 	case le.Field == "label":
 		return fmt.Errorf("factors add %s: --name: %s", typ, le.Msg)
 	case strings.HasPrefix(le.Field, "params."):

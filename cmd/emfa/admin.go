@@ -167,9 +167,9 @@ func (d *deps) usersCmd() *cobra.Command {
 		}
 		return tw.Flush()
 	})
-	add := d.storeCmd(&cobra.Command{
+	add := d.managerCmd(&cobra.Command{
 		Use: "add NAME", Short: "add a user", Example: "  emfa users add alice --config emfa.yaml", Args: exactly(1, "exactly one NAME"),
-	}, func(ctx context.Context, e *env, args []string) error {
+	}, func(ctx context.Context, _ *env, m *lifecycle.Manager, args []string) error {
 		name := args[0]
 		// The rule Verify's requests are held to: a name outside it could never sign in.
 		if why := provider.CheckUsername(name); why != "" {
@@ -178,10 +178,6 @@ func (d *deps) usersCmd() *cobra.Command {
 		// And the admin API's (spaces around a name are a paste's, never the directory's).
 		if err := lifecycle.CheckName(name); err != nil {
 			return usageError{fmt.Sprintf("username %q: %s", name, err.Msg)}
-		}
-		m, err := e.manager(nil, nil)
-		if err != nil {
-			return err
 		}
 		if _, err := m.CreateUser(ctx, cliActor, lifecycle.UserInput{Name: name}); err != nil {
 			if le := (*lifecycle.Error)(nil); errors.As(err, &le) && le.Code == "user_exists" {
@@ -192,14 +188,10 @@ func (d *deps) usersCmd() *cobra.Command {
 		fmt.Fprintf(d.stdout, "added user %s\n", name)
 		return nil
 	})
-	del := d.storeCmd(&cobra.Command{
+	del := d.managerCmd(&cobra.Command{
 		Use: "delete NAME", Short: "delete a user and its factors", Example: "  emfa users delete alice --config emfa.yaml",
 		Args: exactly(1, "exactly one NAME"),
-	}, func(ctx context.Context, e *env, args []string) error {
-		m, err := e.manager(nil, nil)
-		if err != nil {
-			return err
-		}
+	}, func(ctx context.Context, e *env, m *lifecycle.Manager, args []string) error {
 		if err := m.DeleteUser(ctx, cliActor, args[0]); err != nil {
 			return userErr(args[0], err)
 		}
@@ -207,14 +199,10 @@ func (d *deps) usersCmd() *cobra.Command {
 		return nil
 	})
 	state := func(verb, short string) *cobra.Command {
-		return d.storeCmd(&cobra.Command{
+		return d.managerCmd(&cobra.Command{
 			Use: verb + " NAME", Short: short, Example: "  emfa users " + verb + " alice --config emfa.yaml",
 			Args: exactly(1, "exactly one NAME"),
-		}, func(ctx context.Context, e *env, args []string) error {
-			m, err := e.manager(nil, nil)
-			if err != nil {
-				return err
-			}
+		}, func(ctx context.Context, e *env, m *lifecycle.Manager, args []string) error {
 			if _, err := m.SetUserState(ctx, cliActor, args[0], verb == "disable"); err != nil {
 				return userErr(args[0], err)
 			}
@@ -227,6 +215,18 @@ func (d *deps) usersCmd() *cobra.Command {
   emfa users invite alice --config emfa.yaml`,
 		add, list, del, state("disable", "disable a user: Verify is offered none of its factors"), state("enable", "enable a disabled user"),
 		d.usersInviteCmd())
+}
+
+// managerCmd is storeCmd for a command carried out by lifecycle.Manager, as the admin
+// API's requests are (with the actor cli): run gets the manager over the store.
+func (d *deps) managerCmd(c *cobra.Command, run func(ctx context.Context, e *env, m *lifecycle.Manager, args []string) error) *cobra.Command {
+	return d.storeCmd(c, func(ctx context.Context, e *env, args []string) error {
+		m, err := e.manager(nil, nil)
+		if err != nil {
+			return err
+		}
+		return run(ctx, e, m, args)
+	})
 }
 
 // userErr is the CLI's wording of a refusal of a change to user name.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/emfa/emfa/lifecycle"
 )
 
 // clientsCmd is `emfa clients create --name NAME`, `emfa clients list` and `emfa clients
@@ -15,15 +17,11 @@ import (
 // store keeps its hash.
 func (d *deps) clientsCmd() *cobra.Command {
 	var name string
-	create := d.storeCmd(&cobra.Command{
+	create := d.managerCmd(&cobra.Command{
 		Use: "create --name NAME", Short: "create an OAuth client of emfa's token endpoint (its secret printed once)",
 		Example: "  emfa clients create --name verify --config emfa.yaml",
 		Args:    noArgsNeeding(&name, "clients create needs --name NAME"),
-	}, func(ctx context.Context, e *env, _ []string) error {
-		m, err := e.manager(nil, nil)
-		if err != nil {
-			return err
-		}
+	}, func(ctx context.Context, e *env, m *lifecycle.Manager, _ []string) error {
 		c, secret, err := m.CreateClient(ctx, cliActor, name)
 		if err != nil {
 			return cliError(err)
@@ -36,13 +34,9 @@ func (d *deps) clientsCmd() *cobra.Command {
 		return nil
 	})
 	create.Flags().StringVar(&name, "name", "", "the client's `NAME`, unique: 1 to 64 letters, digits, '_', '.', '-'")
-	list := d.storeCmd(&cobra.Command{
+	list := d.managerCmd(&cobra.Command{
 		Use: "list", Short: "list OAuth clients", Example: "  emfa clients list --config emfa.yaml", Args: noArgs,
-	}, func(ctx context.Context, e *env, _ []string) error {
-		m, err := e.manager(nil, nil)
-		if err != nil {
-			return err
-		}
+	}, func(ctx context.Context, e *env, m *lifecycle.Manager, _ []string) error {
 		clients, err := m.ListClients(ctx)
 		if err != nil {
 			return err
@@ -58,15 +52,11 @@ func (d *deps) clientsCmd() *cobra.Command {
 		}
 		return tw.Flush()
 	})
-	revoke := d.storeCmd(&cobra.Command{
+	revoke := d.managerCmd(&cobra.Command{
 		Use: "revoke NAME", Short: "revoke an OAuth client (its tokens lapse within their lifetime)",
 		Example: "  emfa clients revoke verify --config emfa.yaml",
 		Args:    exactly(1, "exactly one NAME"),
-	}, func(ctx context.Context, e *env, args []string) error {
-		m, err := e.manager(nil, nil)
-		if err != nil {
-			return err
-		}
+	}, func(ctx context.Context, e *env, m *lifecycle.Manager, args []string) error {
 		if err := m.RevokeClient(ctx, cliActor, args[0]); err != nil {
 			return cliError(err)
 		}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/emfa/emfa/lifecycle"
 )
 
 // tokensCmd is `emfa tokens create --name NAME --scope read|write`, `emfa tokens list`
@@ -14,17 +16,13 @@ import (
 // the store keeps its hash.
 func (d *deps) tokensCmd() *cobra.Command {
 	var name, scope string
-	create := d.storeCmd(&cobra.Command{
+	create := d.managerCmd(&cobra.Command{
 		Use: "create --name NAME --scope read|write", Short: "create an admin API token (printed once)",
 		Example: "  emfa tokens create --name iam-sync --scope write --config emfa.yaml",
 		Args:    noArgsNeeding(&name, "tokens create needs --name NAME --scope read|write"),
-	}, func(ctx context.Context, e *env, _ []string) error {
+	}, func(ctx context.Context, _ *env, m *lifecycle.Manager, _ []string) error {
 		if scope == "" {
 			return usageError{"tokens create needs --name NAME --scope read|write"}
-		}
-		m, err := e.manager(nil, nil)
-		if err != nil {
-			return err
 		}
 		token, err := m.CreateToken(ctx, cliActor, name, scope)
 		if err != nil {
@@ -36,13 +34,9 @@ func (d *deps) tokensCmd() *cobra.Command {
 	})
 	create.Flags().StringVar(&name, "name", "", "the token's `NAME`, the actor of its actions in the audit trail")
 	create.Flags().StringVar(&scope, "scope", "", "read (list and get) or write (everything)")
-	list := d.storeCmd(&cobra.Command{
+	list := d.managerCmd(&cobra.Command{
 		Use: "list", Short: "list admin API tokens", Example: "  emfa tokens list --config emfa.yaml", Args: noArgs,
-	}, func(ctx context.Context, e *env, _ []string) error {
-		m, err := e.manager(nil, nil)
-		if err != nil {
-			return err
-		}
+	}, func(ctx context.Context, e *env, m *lifecycle.Manager, _ []string) error {
 		tokens, err := m.ListTokens(ctx)
 		if err != nil {
 			return err
@@ -58,14 +52,10 @@ func (d *deps) tokensCmd() *cobra.Command {
 		}
 		return tw.Flush()
 	})
-	revoke := d.storeCmd(&cobra.Command{
+	revoke := d.managerCmd(&cobra.Command{
 		Use: "revoke NAME", Short: "revoke an admin API token", Example: "  emfa tokens revoke iam-sync --config emfa.yaml",
 		Args: exactly(1, "exactly one NAME"),
-	}, func(ctx context.Context, e *env, args []string) error {
-		m, err := e.manager(nil, nil)
-		if err != nil {
-			return err
-		}
+	}, func(ctx context.Context, e *env, m *lifecycle.Manager, args []string) error {
 		if err := m.RevokeToken(ctx, cliActor, args[0]); err != nil {
 			return cliError(err)
 		}

@@ -423,7 +423,7 @@ func (m *Manager) ActivateFactor(ctx context.Context, actor Actor, name, id, pas
 }
 
 // activateFactor is ActivateFactor with also, the caller's writes, in the commit that
-// activates the factor (builtin.Engine.ActivateWith); also's error is returned as it is.
+// activates the factor (builtin.Engine.ActivateWith); also's error is returned wrapped.
 func (m *Manager) activateFactor(ctx context.Context, actor Actor, name, id, passcode string, also func(w store.Writer) error) (Factor, error) {
 	const action = "factors.activate"
 	if passcode == "" {

@@ -313,7 +313,7 @@ func outcomeAnswer(out provider.Outcome) (provider.Answer, bool) {
 
 // unavailable is the answer to an engine or store fault: 503, so that Verify's retry goes
 // to another URL; the cause is logged, never shown.
-func unavailable(err error) error {
+func unavailable(err error) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable", Msg: "a backend is unavailable; retry", Err: err}
 }
 

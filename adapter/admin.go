@@ -195,7 +195,7 @@ func (s *Server) adminError(err error, c echo.Context) bool {
 		return false
 	}
 	var body adminErrorBody
-	status := http.StatusInternalServerError
+	status := http.StatusServiceUnavailable // unclassified: a backend's fault, as handleError says
 	var le *lifecycle.Error
 	var ae *Error
 	var he *echo.HTTPError
@@ -216,7 +216,8 @@ func (s *Server) adminError(err error, c echo.Context) bool {
 	if status >= 500 {
 		s.log.Error("server fault", "path", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
 		if body.Error.Code == "" {
-			body.Error.Code, body.Error.Message = "internal_error", "internal error"
+			u := unavailable(err)
+			body.Error.Code, body.Error.Message = u.ID, u.Msg
 		}
 	}
 	if werr := c.JSON(status, body); werr != nil {

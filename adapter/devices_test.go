@@ -98,7 +98,7 @@ func TestDeviceRegister(t *testing.T) {
 		{"used code", good, fmt.Errorf("%w: code already SUCCESS", provider.ErrActivation), 401, "unauthorized"},
 		{"unknown code", good, fmt.Errorf("%w: unknown code", provider.ErrActivation), 401, "unauthorized"},
 		{"bad key", good, fmt.Errorf("%w: publicKey is not an ES256 key", provider.ErrInvalidDeviceRequest), 400, "invalid_request"},
-		{"store down", good, errors.New("db gone"), 500, "internal_error"},
+		{"store down", good, errors.New("db gone"), 503, "unavailable"},
 		{"missing code", `{"publicKey":"MFkw","alg":"ES256"}`, nil, 400, "invalid_request"},
 		{"not JSON", `{"activationCode":`, nil, 400, "invalid_request"},
 		{"too large", `{"activationCode":"` + strings.Repeat("a", 2000) + `"}`, nil, 413, "body_too_large"},
@@ -200,7 +200,7 @@ func TestDeviceAuthRefused(t *testing.T) {
 	}
 	// A fault is not a refusal.
 	d.authErr = errors.New("store down")
-	if code, body, _ := h.do(t, "GET", "/v1/devices/challenges", "", signedHeaders...); code != 500 || errorID(t, body) != "internal_error" {
+	if code, body, _ := h.do(t, "GET", "/v1/devices/challenges", "", signedHeaders...); code != 503 || errorID(t, body) != "unavailable" {
 		t.Errorf("store fault: %d %s", code, body)
 	}
 	if h.srv.AuthFailures() != int64(len(reasons)+1) {

@@ -36,6 +36,10 @@ func badRequest(msg string) *Error {
 }
 
 // handleError answers every error as JSON, never an HTML page, and logs server faults.
+// An error no handler classified is a backend's fault (the store unreachable, a disk that
+// refuses writes, a mail server down): 503 unavailable, which tells Verify, a device or a
+// provisioning client that the same request may succeed later. Only a panic, emfa's own
+// fault, is a 500.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed || s.adminError(err, c) || s.scimErrorOf(err, c) {
 		return
@@ -47,7 +51,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case errors.As(err, &he):
 		e = &Error{Status: he.Code, ID: idFor(he.Code), Msg: http.StatusText(he.Code)}
 	default:
-		e = &Error{Status: http.StatusInternalServerError, Err: err}
+		e = unavailable(err)
 	}
 	if e.Status >= 500 {
 		s.log.Error("server fault", "path", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)

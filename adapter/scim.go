@@ -62,7 +62,7 @@ func (s *Server) scimErrorOf(err error, c echo.Context) bool {
 	if !strings.HasPrefix(c.Request().URL.Path, SCIMPrefix+"/") && c.Request().URL.Path != SCIMPrefix {
 		return false
 	}
-	se := &scimError{Status: http.StatusInternalServerError, Detail: "internal error"}
+	se := &scimError{Status: http.StatusServiceUnavailable, Detail: unavailable(err).Msg} // unclassified: a backend's fault
 	var le *lifecycle.Error
 	var ae *Error
 	var he *echo.HTTPError

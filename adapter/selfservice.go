@@ -117,7 +117,7 @@ func (p *selfServicePage) wrap(h echo.HandlerFunc) echo.HandlerFunc {
 		}
 		var le *lifecycle.Error
 		var ae *Error
-		status, title, text := http.StatusInternalServerError, "Something went wrong", "Please try again later."
+		status, title, text := http.StatusServiceUnavailable, "Something went wrong", "Please try again later."
 		switch {
 		case errors.As(err, &le):
 			status, title, text = adminStatus[le.Kind], "That did not work", le.Msg
@@ -327,7 +327,7 @@ func (p *selfServicePage) jsonError(c echo.Context, err error) error {
 		return c.JSON(adminStatus[le.Kind], map[string]string{"error": le.Code, "message": le.Msg})
 	}
 	p.s.log.Error("self-service fault", "path", c.Path(), "err", err)
-	return c.JSON(http.StatusInternalServerError, map[string]string{"error": "internal", "message": "please try again later"})
+	return c.JSON(http.StatusServiceUnavailable, map[string]string{"error": "unavailable", "message": "please try again later"})
 }
 
 // pushStatus answers {"state":"pending"|"active"} for the push device being enrolled.

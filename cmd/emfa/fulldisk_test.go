@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/emfa/emfa/provider/builtin"
+)
+
+// A disk that refuses writes (full, or a quota reached) while emfa serves on SQLite: every
+// decision is answered 503, as the contract's retry needs, and none is lost. Once the disk
+// takes writes again, Verify's retry of the same call (same X-Webhook-ID) decides it, the
+// code it spent is refused a second time, and after a SIGKILL the restarted server still
+// holds that decision and answers the retry as before.
+//
+// The disk is made to refuse by the process's file-size limit (RLIMIT_FSIZE, set from the
+// outside with prlimit(2)): with the limit at 0 every write to a file fails, as on a full
+// disk, while the log (a pipe) and the sockets go on working. No privilege is needed.
+func TestOneServerFullDisk(t *testing.T) {
+	cfg := writeConfig(t, "")
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	token := strings.TrimSpace(mustEmfa(t, "tokens", "create", "--name", "idm", "--scope", "write", "--config", cfg))
+	seeds := [][]byte{[]byte("12345678901234567890"), []byte("abcdefghijabcdefghij")}
+	var factors [2]struct{ ID string }
+	for i, seed := range seeds {
+		out := mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--name", []string{"first", "second"}[i],
+			"--secret", builtin.EncodeSecret(seed), "--config", cfg)
+		if err := json.Unmarshal([]byte(out), &factors[i]); err != nil || factors[i].ID == "" {
+			t.Fatalf("factors add: %v %s", err, out)
+		}
+	}
+	r := startReplica(t, "one", cfg)
+	v := newHAVerify(t, r)
+	api := adminClient{t: t, base: r.base + "/admin/v1", token: token}
+
+	// A decision before the disk fills: the store has written since it opened.
+	now := time.Now()
+	if got := v.outcome(v.at(0, "POST", "validate", newWebhookID(), challengeJSON("totp", factors[0].ID, "alice", "", totpAt(seeds[0], now)))).Status; got != "SUCCESS" {
+		t.Fatalf("validate before the disk fills: %s", got)
+	}
+
+	pid := r.cmd.Process.Pid
+	var before unix.Rlimit
+	if err := unix.Prlimit(pid, unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: 0, Max: unix.RLIM_INFINITY}, &before); err != nil {
+		t.Fatalf("prlimit: %v", err)
+	}
+	lifted := false
+	lift := func() {
+		if !lifted {
+			lifted = true
+			if err := unix.Prlimit(pid, unix.RLIMIT_FSIZE, &before, nil); err != nil {
+				t.Fatalf("prlimit: %v", err)
+			}
+		}
+	}
+	defer lift()
+
+	id := newWebhookID()
+	body := challengeJSON("totp", factors[1].ID, "alice", "", totpAt(seeds[1], now))
+	for i := range 3 { // not once by chance: each try meets the full disk again
+		code, data := v.at(0, "POST", "validate", id, body)
+		var e struct{ MessageID string }
+		if code != 503 || json.Unmarshal(data, &e) != nil || e.MessageID != "unavailable" {
+			t.Fatalf("try %d on a full disk: %d %s, want 503 unavailable", i, code, data)
+		}
+	}
+	// The admin API's writes are refused alike, and leave nothing behind.
+	if code, out := api.do("POST", "/users", "", []byte(`{"name":"bob"}`)); code != 503 {
+		t.Errorf("create a user on a full disk: %d %v, want 503", code, out)
+	} else if c, _ := errorOf(out); c != "unavailable" {
+		t.Errorf("create a user on a full disk: error %q, want unavailable", c)
+	}
+	// The server goes on serving what needs no write.
+	if code, data := v.at(0, "POST", "enrollments", newWebhookID(), `{"username":"alice"}`); code != 200 {
+		t.Errorf("enrollments (a read) on a full disk: %d %s", code, data)
+	}
+
+	lift()
+	if code, out := api.do("POST", "/users", "", []byte(`{"name":"bob"}`)); code != 201 {
+		t.Errorf("create the user once the disk takes writes: %d %v", code, out)
+	}
+	code, first := v.at(0, "POST", "validate", id, body)
+	if got := v.outcome(code, first).Status; got != "SUCCESS" {
+		t.Fatalf("Verify's retry once the disk takes writes again: %s, want SUCCESS (the full disk must not have spent the code)", first)
+	}
+	if got := v.outcome(v.at(0, "POST", "validate", newWebhookID(), body)).Status; got != "FAILED" {
+		t.Errorf("the same code in a new call: %s, want FAILED (the decision was recorded)", got)
+	}
+
+	// What was answered is on disk: after a SIGKILL the retry gets the same answer, and the
+	// audit trail holds the decision once.
+	r.kill(t)
+	// Its log, read to the end once it is gone, says what failed.
+	if logs := r.logs.String(); !strings.Contains(logs, "disk I/O error") || strings.Contains(logs, "panic") {
+		t.Errorf("the log does not say what failed, or shows a panic:\n%s", logs)
+	}
+	r = startReplica(t, "restarted", cfg)
+	v = newHAVerify(t, r)
+	if code, again := v.at(0, "POST", "validate", id, body); code != 200 || string(again) != string(first) {
+		t.Errorf("the retry after a restart: %d %s, want %s", code, again, first)
+	}
+	trail := mustEmfa(t, "audit", "--json", "--user", "alice", "--config", cfg)
+	successes := 0
+	for _, line := range strings.Split(strings.TrimSpace(trail), "\n") {
+		var ev struct{ FactorID, Resource, Outcome string }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if ev.FactorID == factors[1].ID && ev.Resource == "validate" && ev.Outcome == "SUCCESS" {
+			successes++
+		}
+	}
+	if successes != 1 {
+		t.Errorf("the second factor's successes in the audit trail: %d, want 1\n%s", successes, trail)
+	}
+}

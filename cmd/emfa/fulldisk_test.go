@@ -94,8 +94,8 @@ func TestOneServerFullDisk(t *testing.T) {
 	// What was answered is on disk: after a SIGKILL the retry gets the same answer, and the
 	// audit trail holds the decision once.
 	r.kill(t)
-	// Its log, read to the end once it is gone, says what failed.
-	if logs := r.logs.String(); !strings.Contains(logs, "disk I/O error") || strings.Contains(logs, "panic") {
+	// Its log, read to the end once it is gone, says what failed and what to look at.
+	if logs := r.logs.String(); !strings.Contains(logs, "disk I/O error") || !strings.Contains(logs, "a full disk") || strings.Contains(logs, "panic") {
 		t.Errorf("the log does not say what failed, or shows a panic:\n%s", logs)
 	}
 	r = startReplica(t, "restarted", cfg)

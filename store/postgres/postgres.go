@@ -210,3 +210,7 @@ func (dialect) LockKeys(ctx context.Context, e sqlstore.Execer, keys []string) e
 
 // WritesInWith: a data-modifying CTE (an audit row carries the factor's last use with it).
 func (dialect) WritesInWith() bool { return true }
+
+// Hint: PostgreSQL's own messages name the cause ("could not extend file …: No space left
+// on device", "connection refused").
+func (dialect) Hint(error) string { return "" }

@@ -95,7 +95,7 @@ func (c *checkpointer) report(err error) {
 	case c.log == nil || (err != nil) == c.failing:
 	case err != nil:
 		c.log.Warn("sqlite: a background checkpoint failed; the WAL keeps the writes until one succeeds",
-			"error", err.Error())
+			"error", hinted(err).Error())
 	default:
 		c.log.Info("sqlite: background checkpoints work again")
 	}

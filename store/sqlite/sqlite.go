@@ -132,7 +132,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	keepOne(w) // for ":memory:" the connection is the database
 
 	if err := initWriter(ctx, w, memory); err != nil {
-		return nil, errors.Join(err, w.Close())
+		return nil, errors.Join(hinted(err), w.Close())
 	}
 	if memory {
 		return newStore(w, w, nil), nil
@@ -156,7 +156,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	if err := r.PingContext(ctx); err != nil {
-		return nil, errors.Join(fmt.Errorf("sqlite: open readers: %w", err), r.Close(), w.Close())
+		return nil, errors.Join(fmt.Errorf("sqlite: open readers: %w", hinted(err)), r.Close(), w.Close())
 	}
 	// The checkpointer's synchronous setting decides whether a checkpoint fsyncs the file
 	// before the log may start over: FULL, or a power loss could lose committed writes.
@@ -352,3 +352,32 @@ func (dialect) LockKeys(context.Context, sqlstore.Execer, []string) error { retu
 
 // WritesInWith: SQLite's WITH clause reads only.
 func (dialect) WritesInWith() bool { return false }
+
+// Hint turns SQLite's terse words for the file system's refusals ("disk I/O error (778)")
+// into what to look at. Writes need space and permission for the file and for its -wal and
+// -shm beside it.
+func (dialect) Hint(err error) string {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return ""
+	}
+	switch se.Code() & 0xff { // the primary code; the extended one says which call failed
+	case sqlite3.SQLITE_IOERR:
+		return "the file system refused to read or write the database: a full disk, a quota, a read-only or failing volume?"
+	case sqlite3.SQLITE_FULL:
+		return "the disk or the file system's quota is full: free some space and emfa goes on"
+	case sqlite3.SQLITE_CANTOPEN:
+		return "check that the database's directory exists and that emfa's user may create files in it"
+	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM:
+		return "the database file, its -wal or -shm, or their directory is not writable by emfa's user"
+	}
+	return ""
+}
+
+// hinted is err with dialect's Hint, for the errors that leave this package directly.
+func hinted(err error) error {
+	if h := (dialect{}).Hint(err); h != "" {
+		return fmt.Errorf("%w (%s)", err, h)
+	}
+	return err
+}

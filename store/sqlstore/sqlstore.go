@@ -49,6 +49,9 @@ type Dialect interface {
 	// data-modifying CTEs), so that one statement carries two writes: one fewer statement
 	// for the database to set up and run.
 	WritesInWith() bool
+	// Hint says what an operator can do about err when the driver's words leave it open
+	// ("disk I/O error": a full disk?), or "" when they say enough.
+	Hint(err error) string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -996,8 +999,12 @@ func scanAudit(sc scanner) (store.AuditEvent, error) {
 
 // --- helpers ---
 
-// fail wraps err with the backend's name and the operation, as every error leaves a method.
+// fail wraps err with the backend's name and the operation, and the dialect's hint, as
+// every error leaves a method.
 func (s *Store) fail(op string, err error) error {
+	if h := s.d.Hint(err); h != "" {
+		return fmt.Errorf("%s: %s: %w (%s)", s.name, op, err, h)
+	}
 	return fmt.Errorf("%s: %s: %w", s.name, op, err)
 }
 

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/emfa/emfa/internal/duosign"
 )
 
 // The bare mediator: the least a Go programmer would write to put DUO behind Verify's
@@ -158,7 +160,7 @@ func (b *bare) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // body is an error (the caller answers FAILED or []).
 func (b *bare) call(r *http.Request, method, path string, params url.Values) (duoAnswer, error) {
 	var d duoAnswer
-	req, err := duoRequest(b.duo, b.ikey, b.skey, method, path, params, time.Now())
+	req, err := duosign.Request(b.duo, b.ikey, b.skey, method, path, params, time.Now())
 	if err != nil {
 		return d, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/emfa/emfa/internal/duofake"
+	"github.com/emfa/emfa/internal/duosign"
 )
 
 // TestMain lets the harness re-execute the test binary as a stub or bare mediator, as it
@@ -111,7 +112,7 @@ func TestStubChecksSignatures(t *testing.T) {
 	defer srv.Close()
 	base, _ := url.Parse(srv.URL)
 	do := func(skey, method, path string, params url.Values) (int, []byte) {
-		req, err := duoRequest(base, "DIKEY", skey, method, path, params, time.Now())
+		req, err := duosign.Request(base, "DIKEY", skey, method, path, params, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,6 +31,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/emfa/emfa/internal/duosign"
 )
 
 // roleEnv selects a child's role (stub or bare) when the harness re-executes itself.
@@ -445,7 +447,7 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	direct := func(path string, params func() url.Values) func(context.Context, int) (*http.Request, func(), error) {
 		return func(context.Context, int) (*http.Request, func(), error) {
-			req, err := duoRequest(stubURL, ikey, skey, http.MethodPost, path, params(), time.Now())
+			req, err := duosign.Request(stubURL, ikey, skey, http.MethodPost, path, params(), time.Now())
 			return req, nil, err
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/emfa/emfa/internal/duosign"
 )
 
 // The DUO-shaped stub: the four Auth API v2 calls testdata/config/duo.yaml makes
@@ -97,7 +99,7 @@ func (s *stub) authentic(r *http.Request, params url.Values) bool {
 	if !ok || ikey != s.ikey || date == "" {
 		return false
 	}
-	want := duoSignature(s.skey, duoCanonical(date, r.Method, r.Host, r.URL.Path, params))
+	want := duosign.Signature(s.skey, duosign.Canonical(date, r.Method, r.Host, r.URL.Path, params))
 	return hmac.Equal([]byte(sig), []byte(want))
 }
 

@@ -31,7 +31,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emfa/emfa/internal/duofake"
+	"github.com/emfa/emfa/internal/duosign"
 )
 
 // DefaultMaxSkew is how far a request's Date may be from the fake's clock.
@@ -323,7 +323,7 @@ func (s *Server) authenticate(r *http.Request, params url.Values) *answer {
 	if subtle.ConstantTimeCompare([]byte(ikey), []byte(s.opts.IntegrationKey)) != 1 {
 		return unauthorized(40102, "Invalid integration key in request credentials", "wrong integration key")
 	}
-	canon := duofake.Canonical(dates[0], r.Method, r.Host, r.URL.Path, params)
+	canon := duosign.Canonical(dates[0], r.Method, r.Host, r.URL.Path, params)
 	var h func() hash.Hash
 	switch len(sig) {
 	case 40:

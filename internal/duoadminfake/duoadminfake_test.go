@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emfa/emfa/internal/duofake"
+	"github.com/emfa/emfa/internal/duosign"
 )
 
 // do signs and sends one call the way DUO's clients do.
@@ -20,7 +20,7 @@ func do(t *testing.T, s *Server, skey, method, path string, params url.Values) i
 	date := time.Now().Format(time.RFC1123Z)
 	u, _ := url.Parse(s.URL())
 	mac := hmac.New(sha1.New, []byte(skey))
-	mac.Write([]byte(duofake.Canonical(date, method, u.Host, path, params)))
+	mac.Write([]byte(duosign.Canonical(date, method, u.Host, path, params)))
 	target := s.URL() + path
 	var body *strings.Reader
 	if method == http.MethodPost {

@@ -36,20 +36,21 @@ func parseSCIMFilter(f string) ([]scimClause, error) {
 	return out, nil
 }
 
-// splitAnd splits on ` and ` outside quotes.
+// splitAnd splits on ` and ` (any case) outside quotes. It compares in place: a lower-case
+// copy of f need not have f's byte offsets (the Ohm sign's lower case is a byte shorter).
 func splitAnd(f string) []string {
+	const and = " and "
 	var parts []string
 	inQ, start := false, 0
-	lf := strings.ToLower(f)
 	for i := 0; i < len(f); i++ {
 		switch {
 		case f[i] == '\\' && inQ:
 			i++
 		case f[i] == '"':
 			inQ = !inQ
-		case !inQ && strings.HasPrefix(lf[i:], " and "):
+		case !inQ && len(f)-i >= len(and) && strings.EqualFold(f[i:i+len(and)], and):
 			parts = append(parts, f[start:i])
-			start = i + len(" and ")
+			start = i + len(and)
 			i = start - 1
 		}
 	}

@@ -191,7 +191,7 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 		return st, nil
 	default:
 		dsn := cfg.Storage.DSN.Reveal()
-		path := sqlitePath(dsn)
+		path := sqlite.Path(dsn)
 		if path != "" {
 			// A first run makes the database's folder (file:/var/lib/emfa/emfa.db), or
 			// says which one it could not make.
@@ -205,15 +205,6 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 		}
 		return st, err
 	}
-}
-
-// sqlitePath is the file a SQLite DSN names, or "" for an in-memory database.
-func sqlitePath(dsn string) string {
-	base, query, _ := strings.Cut(dsn, "?")
-	if base == "" || strings.Contains(base, ":memory:") || strings.Contains(query, "mode=memory") {
-		return ""
-	}
-	return strings.TrimPrefix(base, "file:")
 }
 
 func newKeyring(cfg *config.Config) (*builtin.Keyring, error) {

@@ -10,6 +10,24 @@ import (
 	"strings"
 )
 
+// Path is the file a SQLite DSN names, or "" for an in-memory database or a DSN that is
+// not one. It is the file Open opens, whatever bytes its name holds: a "file:" URI's
+// %-escapes are decoded, and a '#' is part of the name (SQLite alone would end the name
+// there, and open "emfa" for "file:/srv/emfa#2/emfa.db").
+func Path(dsn string) string {
+	base, _, memory, err := parseDSN(dsn)
+	if err != nil || memory {
+		return ""
+	}
+	return dbPath(base)
+}
+
+// uri is the SQLite URI of the file at path, with the bytes a URI would read otherwise
+// ('%', '?', '#') escaped, so that SQLite opens the file Path names.
+func uri(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+}
+
 // dbPath is the file a DSN names, or "" for an in-memory database (parseDSN's base).
 func dbPath(base string) string {
 	if base == "" || base == ":memory:" || strings.HasPrefix(base, "file::memory:") {

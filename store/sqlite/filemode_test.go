@@ -68,3 +68,51 @@ func TestFileModeWarnings(t *testing.T) {
 		t.Errorf("in-memory: %q", w)
 	}
 }
+
+// A directory's name may hold what a URI reads otherwise: the store is the file the DSN
+// names, with its lock beside it. SQLite alone ended the name at '#' and wrote the
+// database to ".../a", outside the private directory.
+func TestPathWithURIBytes(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ dsn, file string }{
+		{"file:" + filepath.Join(dir, "a#b", "emfa.db"), filepath.Join(dir, "a#b", "emfa.db")},
+		{filepath.Join(dir, "p#q", "emfa.db"), filepath.Join(dir, "p#q", "emfa.db")},
+		{"file:" + filepath.Join(dir, "100%25", "emfa.db"), filepath.Join(dir, "100%", "emfa.db")},
+		{"file:" + filepath.Join(dir, "x%3Fy", "emfa.db") + "?mode=rwc", filepath.Join(dir, "x?y", "emfa.db")},
+	} {
+		if got := Path(c.dsn); got != c.file {
+			t.Errorf("Path(%q) = %q, want %q", c.dsn, got, c.file)
+		}
+		if err := os.MkdirAll(filepath.Dir(c.file), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		release, err := Own(c.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(t.Context(), c.dsn)
+		if err != nil {
+			t.Fatalf("%s: %v", c.dsn, err)
+		}
+		if err := s.CreateUser(t.Context(), store.User{ID: "u1", Name: "alice", CreatedAt: time.Unix(1767225600, 0)}); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		release()
+		// The file named holds the user (Close checkpoints the WAL into it).
+		if b, err := os.ReadFile(c.file); err != nil || !strings.Contains(string(b), "alice") {
+			t.Errorf("%s: the user is not in %s (%v)", c.dsn, c.file, err)
+		}
+		if _, err := os.Stat(c.file + ".serve.lock"); err != nil {
+			t.Errorf("%s: no lock beside the file: %v", c.dsn, err)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := "100% a#b p#q x?y"; strings.Join(names, " ") != want {
+		t.Errorf("the directory holds %q, want %q: a file was written elsewhere", names, want)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 )
 
 // ErrOwned: another process serves the database file already.
@@ -19,14 +18,13 @@ var ErrOwned = errors.New("another emfa process serves this SQLite database")
 // (users, factors) do not call it and may run beside the server. An in-memory database
 // needs no lock.
 func Own(dsn string) (release func() error, err error) {
-	base, _, memory, err := parseDSN(dsn)
-	if err != nil {
+	if _, _, _, err := parseDSN(dsn); err != nil {
 		return nil, err
 	}
-	if memory {
+	path := Path(dsn)
+	if path == "" {
 		return func() error { return nil }, nil
 	}
-	path := strings.TrimPrefix(base, "file:")
 	lock := path + ".serve.lock"
 	f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {

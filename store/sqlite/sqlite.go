@@ -101,6 +101,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err := createPrivate(base, query); err != nil { // filemode.go
 		return nil, err
 	}
+	if !memory {
+		base = uri(dbPath(base)) // the file createPrivate made, whatever its name holds
+	}
 
 	// sql.Open only validates its arguments; connections are made on first use.
 	pragmas := map[string]string{

@@ -36,7 +36,12 @@ type syncHarness struct {
 
 func newSyncHarness(t testing.TB) *syncHarness {
 	t.Helper()
-	st := testdb.SQLite(t)
+	return newSyncHarnessOn(t, testdb.SQLite(t))
+}
+
+// newSyncHarnessOn is newSyncHarness on st, a SQLite store.
+func newSyncHarnessOn(t testing.TB, st store.Store) *syncHarness {
+	t.Helper()
 	m, err := lifecycle.New(lifecycle.Options{Store: st})
 	if err != nil {
 		t.Fatal(err)

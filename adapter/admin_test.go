@@ -31,7 +31,12 @@ type adminHarness struct {
 
 func newAdminHarness(t *testing.T) *adminHarness {
 	t.Helper()
-	st := testdb.SQLite(t)
+	return newAdminHarnessOn(t, testdb.SQLite(t))
+}
+
+// newAdminHarnessOn is newAdminHarness on st.
+func newAdminHarnessOn(t *testing.T, st store.Store) *adminHarness {
+	t.Helper()
 	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)

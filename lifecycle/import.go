@@ -64,6 +64,11 @@ func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 		j := slices.IndexFunc(csvColumns, func(c string) bool { return strings.EqualFold(c, h) })
+		if j < 0 && len(header) == 1 && strings.Contains(h, ";") {
+			// Excel writes "CSV" with semicolons where a comma is the decimal separator.
+			return nil, nil, invalid("invalid_file", "header", "the header %q is one column: the file's fields are separated by semicolons, "+
+				"emfa's by commas (a semicolon separates the groups and factors inside a field); save it as comma-separated CSV", h)
+		}
 		if j < 0 {
 			return nil, nil, invalid("invalid_file", "header", "unknown column %q (want %s)", h, strings.Join(csvColumns, ", "))
 		}

@@ -471,3 +471,23 @@ func TestActivationAudited(t *testing.T) {
 		}
 	})
 }
+
+// A file that cannot be read as emfa's CSV says why, in words an identity team can act on.
+func TestImportUnreadableHeader(t *testing.T) {
+	for _, c := range []struct{ name, text, want string }{
+		{"semicolons (Excel where a comma is the decimal separator)", "\ufeffusername;email;phone\nalice;a@example.com;+15550000001\n",
+			"separated by semicolons"},
+		{"unknown column", "username,mail\nalice,a@example.com\n", `unknown column "mail"`},
+		{"no username", "email\na@example.com\n", "no username column"},
+		{"a column twice", "username,Username\nalice,alice\n", "twice"},
+		{"empty", "", "no CSV header line"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := lifecycle.ParseImport(strings.NewReader(c.text), lifecycle.FormatCSV)
+			var le *lifecycle.Error
+			if !errors.As(err, &le) || le.Code != "invalid_file" || !strings.Contains(le.Msg, c.want) {
+				t.Errorf("%v, want invalid_file saying %q", err, c.want)
+			}
+		})
+	}
+}

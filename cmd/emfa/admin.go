@@ -20,6 +20,8 @@ import (
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/postgres"
+	"github.com/emfa/emfa/store/sqlite"
 )
 
 func (d *deps) checkCmd() *cobra.Command {
@@ -57,9 +59,16 @@ func (d *deps) check(o storeOptions) error {
 	for _, w := range storageWarnings(cfg) {
 		fmt.Fprintln(stderr, "warning: storage:", w)
 	}
+	var errs config.Errors
+	// The DSN is read as serve would read it, without connecting: a malformed one is found
+	// here, not at start-up (where its secret is set).
+	if !cfg.Unset("storage.dsn") {
+		if err := checkDSN(cfg.Storage.Driver, cfg.Storage.DSN.Reveal()); err != nil {
+			errs = append(errs, cfg.Annotate(&config.FieldError{Path: "storage.dsn", Msg: err.Error()}).(config.Errors)...)
+		}
+	}
 	// Compile every remote provider's transforms, so a CEL error is found here and not at
 	// the first login.
-	var errs config.Errors
 	transforms := 0
 	for i, p := range cfg.Providers {
 		if p.Engine != config.EngineRemote {
@@ -119,6 +128,14 @@ func (d *deps) check(o storeOptions) error {
 	fmt.Fprintf(stdout, "ok: %s: %d provider(s), %d capabilities, %d transforms compiled, storage %s, listen %s\n",
 		cfg.Source, len(cfg.Providers), caps, transforms, cfg.Storage.Driver, cfg.Server.Listen)
 	return nil
+}
+
+// checkDSN reads dsn as the store of driver would.
+func checkDSN(driver, dsn string) error {
+	if driver == "postgres" {
+		return postgres.CheckDSN(dsn)
+	}
+	return sqlite.CheckDSN(dsn)
 }
 
 // storeCmd makes c a command that works on the store: it takes --config and --init, and

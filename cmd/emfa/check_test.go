@@ -117,3 +117,23 @@ func TestAllFactorsConfig(t *testing.T) {
 		t.Errorf("check: %s", out)
 	}
 }
+
+// A DSN serve could not read is found by check, with its line and without its password.
+func TestCheckReadsTheDSN(t *testing.T) {
+	for _, c := range []struct{ storage, want string }{
+		{`{driver: postgres, dsn: "postgres://emfa:SECRET%ZZ@db:5432/emfa", encryptionKey: "` + testEncryptionKey + `"}`,
+			"storage.dsn: cannot parse `postgres://emfa:xxxxx@db:5432/emfa`"},
+		{`{driver: sqlite, dsn: "file:emfa.db?mode=%zz", encryptionKey: "` + testEncryptionKey + `"}`,
+			"storage.dsn: sqlite: dsn query: invalid URL escape"},
+	} {
+		path := filepath.Join(t.TempDir(), "emfa.yaml")
+		os.WriteFile(path, []byte("server: {auth: {basic: {username: verify, password: a-strong-password-0123}}}\nstorage: "+c.storage+`
+providers:
+  - {name: A, credentialPrefix: a, capabilities: [totp], engine: builtin}
+`), 0o600)
+		code, out, errOut := emfa(t, "check", "--config", path)
+		if code != 1 || !strings.Contains(errOut, path+":2: "+c.want) || strings.Contains(errOut, "SECRET") {
+			t.Errorf("check: exit %d, want 1 and %q without the password\n%s%s", code, c.want, out, errOut)
+		}
+	}
+}

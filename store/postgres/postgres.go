@@ -73,6 +73,15 @@ func MaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
 // default_query_exec_mode) prepares each statement on a connection the first time it runs
 // there and reuses it after, so a decision's statements cost one round trip each, with no
 // parse or plan.
+// CheckDSN reports whether dsn can be read as a connection string, without connecting (emfa
+// check). Its error holds no password: pgx redacts it.
+func CheckDSN(dsn string) error {
+	if _, err := pgxpool.ParseConfig(dsn); err != nil {
+		return err
+	}
+	return nil
+}
+
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	var o options
 	for _, opt := range opts {

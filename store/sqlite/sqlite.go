@@ -263,6 +263,12 @@ func migrateUnsynced(ctx context.Context, w *sql.DB) error {
 	return err
 }
 
+// CheckDSN reports whether dsn can be read as a SQLite DSN, without opening it (emfa check).
+func CheckDSN(dsn string) error {
+	_, _, _, err := parseDSN(dsn)
+	return err
+}
+
 // parseDSN splits dsn into the part SQLite opens and its query, and tells whether it names
 // an in-memory database.
 func parseDSN(dsn string) (base string, query url.Values, memory bool, err error) {

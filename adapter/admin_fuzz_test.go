@@ -1,13 +1,12 @@
 package adapter
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/emfa/emfa/store/sqlite"
+	"github.com/emfa/emfa/internal/testdb"
 )
 
 // adminFuzzRoutes are the admin API's writes that take a body, on a user and a factor that
@@ -47,12 +46,7 @@ func FuzzAdminRequest(f *testing.F) {
 	f.Add(uint8(0), `{"name":"a\u0000b"}`)
 	f.Add(uint8(8), "username\n\"unterminated\n")
 	f.Fuzz(func(t *testing.T, route uint8, body string) {
-		st, err := sqlite.Open(context.Background(), ":memory:")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		h := newAdminHarnessOn(t, st)
+		h := newAdminHarnessOn(t, testdb.Memory(t))
 		if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
 			t.Fatalf("create alice: %d %v", code, out)
 		}

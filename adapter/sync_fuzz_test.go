@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emfa/emfa/store/sqlite"
+	"github.com/emfa/emfa/internal/testdb"
 )
 
 // syncFuzzRoutes are what FuzzSyncRequest sends its body to (by index): SCIM's writes, on
@@ -40,13 +40,7 @@ func FuzzSyncRequest(f *testing.F) {
 		f.Add(uint8(i%len(syncFuzzRoutes)), body)
 	}
 	f.Fuzz(func(t *testing.T, route uint8, body string) {
-		// In memory: a file per input would make this twenty times slower.
-		st, err := sqlite.Open(context.Background(), ":memory:")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		h := newSyncHarnessOn(t, st)
+		h := newSyncHarnessOn(t, testdb.Memory(t))
 		code, u, _ := h.scim("POST", "/Users", `{"userName":"alice@example.com","active":true}`)
 		if code != 201 {
 			t.Fatalf("create the user: %d %v", code, u)

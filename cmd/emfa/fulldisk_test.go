@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/emfa/emfa/internal/verifyfiles"
 	"github.com/emfa/emfa/provider/builtin"
 )
 
@@ -17,9 +19,7 @@ import (
 // code it spent is refused a second time, and after a SIGKILL the restarted server still
 // holds that decision and answers the retry as before.
 //
-// The disk is made to refuse by the process's file-size limit (RLIMIT_FSIZE, set from the
-// outside with prlimit(2)): with the limit at 0 every write to a file fails, as on a full
-// disk, while the log (a pipe) and the sockets go on working. No privilege is needed.
+// The disk is made to refuse by the process's file-size limit (fillDisk).
 func TestOneServerFullDisk(t *testing.T) {
 	cfg := writeConfig(t, "")
 	mustEmfa(t, "users", "add", "alice", "--config", cfg)
@@ -43,21 +43,7 @@ func TestOneServerFullDisk(t *testing.T) {
 		t.Fatalf("validate before the disk fills: %s", got)
 	}
 
-	pid := r.cmd.Process.Pid
-	var before unix.Rlimit
-	if err := unix.Prlimit(pid, unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: 0, Max: unix.RLIM_INFINITY}, &before); err != nil {
-		t.Fatalf("prlimit: %v", err)
-	}
-	lifted := false
-	lift := func() {
-		if !lifted {
-			lifted = true
-			if err := unix.Prlimit(pid, unix.RLIMIT_FSIZE, &before, nil); err != nil {
-				t.Fatalf("prlimit: %v", err)
-			}
-		}
-	}
-	defer lift()
+	full := fillDisk(t, r)
 
 	id := newWebhookID()
 	body := challengeJSON("totp", factors[1].ID, "alice", "", totpAt(seeds[1], now))
@@ -79,7 +65,7 @@ func TestOneServerFullDisk(t *testing.T) {
 		t.Errorf("enrollments (a read) on a full disk: %d %s", code, data)
 	}
 
-	lift()
+	full.lift()
 	if code, out := api.do("POST", "/users", "", []byte(`{"name":"bob"}`)); code != 201 {
 		t.Errorf("create the user once the disk takes writes: %d %v", code, out)
 	}
@@ -116,5 +102,78 @@ func TestOneServerFullDisk(t *testing.T) {
 	}
 	if successes != 1 {
 		t.Errorf("the second factor's successes in the audit trail: %d, want 1\n%s", successes, trail)
+	}
+}
+
+// A mediated initiate on a full disk: the call to the vendor waits for its record, so the
+// full disk answers 503 before any push is sent; Verify's retry once the disk takes
+// writes sends one push, and a further retry is answered from the record, with no second.
+func TestMediatedInitiateFullDisk(t *testing.T) {
+	duo := newDUO(t)
+	cfg := writeTestConfig(t, "", fmt.Sprintf(`providers:
+  - name: DUO Security
+    credentialPrefix: duo
+    capabilities: [smsotp, push, hotp]
+    engine: remote
+    remote:
+      webhookFile: %q
+      values:
+        duo_url: %q
+        duo_integration_key: %s
+        duo_signing_key: %s
+`, verifyfiles.Path(t, "ibm-duo-webhook.json"), duo.URL(), duoIKey, duoSKey))
+	r := startReplica(t, "duo", cfg)
+	v := newHAVerify(t, r)
+	v.provider = "duo"
+	full := fillDisk(t, r)
+
+	id, body := newWebhookID(), challengeJSON("push", aliceID, "alice", "", "")
+	if code, data := v.at(0, "POST", "initiate", id, body); code != 503 {
+		t.Fatalf("initiate on a full disk: %d %s, want 503", code, data)
+	}
+	if n := duo.Count("/auth/v2/auth"); n != 0 {
+		t.Fatalf("%d pushes sent for a call that could not be recorded", n)
+	}
+	full.lift()
+	code, first := v.at(0, "POST", "initiate", id, body)
+	if a := v.outcome(code, first); a.Status != "PENDING" {
+		t.Fatalf("Verify's retry once the disk takes writes: %s, want PENDING", first)
+	}
+	if code, again := v.at(0, "POST", "initiate", id, body); code != 200 || string(again) != string(first) {
+		t.Errorf("a further retry: %d %s, want %s", code, again, first)
+	}
+	if n := duo.Count("/auth/v2/auth"); n != 1 {
+		t.Errorf("pushes sent: %d, want 1", n)
+	}
+}
+
+// fullDisk is a serving process whose file writes fail, as on a full disk, until lift.
+type fullDisk struct {
+	t      *testing.T
+	pid    int
+	before unix.Rlimit
+	lifted bool
+}
+
+// fillDisk sets r's RLIMIT_FSIZE to 0 (prlimit(2) from outside; no privilege needed):
+// every write to a file fails, while its log (a pipe) and its sockets go on working. The
+// limit is lifted when the test ends, if not before.
+func fillDisk(t *testing.T, r *replica) *fullDisk {
+	t.Helper()
+	f := &fullDisk{t: t, pid: r.cmd.Process.Pid}
+	if err := unix.Prlimit(f.pid, unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: 0, Max: unix.RLIM_INFINITY}, &f.before); err != nil {
+		t.Fatalf("prlimit: %v", err)
+	}
+	t.Cleanup(f.lift)
+	return f
+}
+
+func (f *fullDisk) lift() {
+	if f.lifted {
+		return
+	}
+	f.lifted = true
+	if err := unix.Prlimit(f.pid, unix.RLIMIT_FSIZE, &f.before, nil); err != nil {
+		f.t.Errorf("prlimit: %v", err)
 	}
 }

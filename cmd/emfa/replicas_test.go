@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -104,6 +105,7 @@ type haVerify struct {
 	urls     []string // replica bases
 	next     atomic.Int64
 	user, pw string
+	provider string // the credential prefix in the URL; "" is emfa
 	client   *http.Client
 	retried  atomic.Int64 // attempts re-sent after a failure
 }
@@ -126,7 +128,7 @@ func newWebhookID() string {
 
 // attempt sends one request to one URL.
 func (h *haVerify) attempt(base, method, resource, id, body string) (int, []byte, error) {
-	u := base + "/v1/providers/emfa/" + resource
+	u := base + "/v1/providers/" + cmp.Or(h.provider, "emfa") + "/" + resource
 	var rd io.Reader = strings.NewReader(body)
 	if method == http.MethodGet {
 		u += "?" + body

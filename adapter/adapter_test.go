@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -295,6 +296,20 @@ func TestFaultsNeverLeakPages(t *testing.T) {
 	// A backend fault is a 503, so that Verify retries on another replica (§12).
 	if code != 503 || strings.Contains(body, "10.0.0.1") {
 		t.Errorf("engine error: %d %s (want 503, must not show the cause)", code, body)
+	}
+	h.engine.err = nil
+
+	// A request its client abandoned (Verify's timeout) fails for that reason: a warning
+	// that says so, not a server fault.
+	h.engine.err = fmt.Errorf("store: %w", context.Canceled)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("POST", "/v1/providers/acme/validate", strings.NewReader(validate)).WithContext(ctx)
+	req.SetBasicAuth("verify", "pw-secret")
+	before := len(h.logs.String())
+	h.srv.Handler().ServeHTTP(httptest.NewRecorder(), req)
+	if logs := h.logs.String()[before:]; !strings.Contains(logs, "request abandoned by its client") || strings.Contains(logs, "server fault") {
+		t.Errorf("an abandoned request's log:\n%s", logs)
 	}
 	h.engine.err = nil
 

@@ -214,7 +214,7 @@ func (s *Server) adminError(err error, c echo.Context) bool {
 		body.Error.Code, body.Error.Message = idFor(he.Code), http.StatusText(he.Code)
 	}
 	if status >= 500 {
-		s.log.Error("server fault", "path", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+		s.logFault(c, err)
 		if body.Error.Code == "" {
 			u := unavailable(err)
 			body.Error.Code, body.Error.Message = u.ID, u.Msg

@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -54,7 +55,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		e = unavailable(err)
 	}
 	if e.Status >= 500 {
-		s.log.Error("server fault", "path", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+		s.logFault(c, err)
 		if e.ID == "" {
 			e.ID, e.Msg = "internal_error", "internal error"
 		}
@@ -71,6 +72,18 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if werr != nil {
 		s.log.Debug("write error response", "err", werr)
 	}
+}
+
+// logFault logs a 5xx's cause. A request its client abandoned (Verify's own timeout, a
+// closed connection) failed because of that, not of emfa: a warning that says so, not an
+// error that pages someone.
+func (s *Server) logFault(c echo.Context, err error) {
+	attrs := []any{"path", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err}
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		s.log.Warn("request abandoned by its client before it was answered", attrs...)
+		return
+	}
+	s.log.Error("server fault", attrs...)
 }
 
 func idFor(status int) string {

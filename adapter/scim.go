@@ -87,7 +87,7 @@ func (s *Server) scimErrorOf(err error, c echo.Context) bool {
 		se = &scimError{Status: he.Code, Detail: http.StatusText(he.Code)}
 	}
 	if se.Status >= 500 && !errors.Is(err, sync.ErrPaused) {
-		s.log.Error("server fault", "path", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+		s.logFault(c, err)
 	}
 	body := map[string]any{"schemas": []string{scimErrSchema}, "status": strconv.Itoa(se.Status), "detail": se.Detail}
 	if se.Type != "" {

@@ -48,6 +48,8 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		status := c.Response().Status
 		level := slog.LevelInfo
 		switch {
+		case status >= 500 && errors.Is(c.Request().Context().Err(), context.Canceled):
+			level = slog.LevelWarn // its client abandoned it (logFault)
 		case status >= 500:
 			level = slog.LevelError
 		case status >= 400:

@@ -100,7 +100,7 @@ func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
 				// What the call wrote is not known to be durable: its answer is not sent,
 				// the error is, in place of the one the handler wrote into the buffer.
 				resp.Committed, resp.Size = false, 0
-				s.observer.StoreError("idempotency")
+				s.storeError(req, err)
 				return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable", Msg: "store unavailable; retry", Err: err}
 			case errors.Is(err, provider.ErrAnswerRecorded):
 				// The decision's answer is recorded; this attempt's is not sent. The retry
@@ -113,7 +113,7 @@ func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
 				return &Error{Status: http.StatusServiceUnavailable, ID: "retry_in_progress",
 					Msg: "the first attempt of this request is still running; retry", Err: err}
 			case err != nil:
-				s.observer.StoreError("idempotency")
+				s.storeError(req, err)
 				return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable", Msg: "store unavailable; retry", Err: err}
 			}
 			if other {
@@ -163,4 +163,13 @@ func canonicalQuery(q url.Values) []byte {
 		b.WriteByte('&')
 	}
 	return b.Bytes()
+}
+
+// storeError counts a fault of the idempotency records, unless the request's client gave
+// up on it (its context canceled): that is no store fault, and alerts on the count.
+func (s *Server) storeError(req *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && req.Context().Err() != nil {
+		return
+	}
+	s.observer.StoreError("idempotency")
 }

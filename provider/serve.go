@@ -166,6 +166,8 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 			switch {
 			case errors.Is(err, context.DeadlineExceeded): // answered FAILED by the adapter
 				status = "timeout"
+			case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+				status = "canceled" // its caller gave up (Verify's own timeout): no store fault
 			case err != nil:
 				status = "error"
 				p.Observer.StoreError("contract")

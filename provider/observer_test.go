@@ -1,0 +1,67 @@
+package provider_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/provider"
+)
+
+// erringEngine answers every validation with err.
+type erringEngine struct{ err error }
+
+func (e erringEngine) Enrollments(context.Context, string) ([]provider.Enrollment, error) {
+	return nil, nil
+}
+func (e erringEngine) Initiate(context.Context, provider.Request) (provider.Outcome, error) {
+	return provider.Outcome{}, e.err
+}
+func (e erringEngine) Validate(context.Context, provider.Request) (provider.Outcome, error) {
+	return provider.Outcome{}, e.err
+}
+func (e erringEngine) Result(context.Context, provider.Request) (provider.Outcome, error) {
+	return provider.Outcome{}, e.err
+}
+func (e erringEngine) Test(context.Context) (provider.Outcome, error) { return provider.Outcome{}, e.err }
+
+type recordingObserver struct{ calls, storeErrors []string }
+
+func (o *recordingObserver) Contract(_, resource, _, status string, _ time.Duration) {
+	o.calls = append(o.calls, resource+" "+status)
+}
+func (o *recordingObserver) StoreError(op string) { o.storeErrors = append(o.storeErrors, op) }
+
+// A call its caller abandoned is counted as such, not as a store fault: the store fault
+// count is what operators alert on (deploy/prometheus/alerts.yml).
+func TestObserverTellsAbandonedFromFaults(t *testing.T) {
+	abandoned, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		name        string
+		ctx         context.Context
+		err         error
+		status      string
+		storeErrors []string
+	}{
+		{"a store fault", context.Background(), errors.New("sqlite: commit: disk I/O error"), "error", []string{"contract"}},
+		{"abandoned by its caller", abandoned, fmt.Errorf("sqlite: begin: %w", context.Canceled), "canceled", nil},
+		{"canceled inside, the caller still there", context.Background(), context.Canceled, "error", []string{"contract"}},
+		{"too slow", context.Background(), context.DeadlineExceeded, "timeout", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := &recordingObserver{}
+			p := &provider.Provider{CredentialPrefix: "emfa", Enabled: true, Capabilities: []string{"totp"},
+				Engine: erringEngine{c.err}, Observer: o}
+			if _, err := p.Validate(c.ctx, provider.Request{Capability: "totp", ID: "f1", Username: "alice", Passvalue: "123456"}); err == nil {
+				t.Fatal("no error")
+			}
+			if want := []string{"validate " + c.status}; !slices.Equal(o.calls, want) || !slices.Equal(o.storeErrors, c.storeErrors) {
+				t.Errorf("counted %q and store errors %q, want %q and %q", o.calls, o.storeErrors, want, c.storeErrors)
+			}
+		})
+	}
+}

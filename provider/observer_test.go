@@ -26,7 +26,9 @@ func (e erringEngine) Validate(context.Context, provider.Request) (provider.Outc
 func (e erringEngine) Result(context.Context, provider.Request) (provider.Outcome, error) {
 	return provider.Outcome{}, e.err
 }
-func (e erringEngine) Test(context.Context) (provider.Outcome, error) { return provider.Outcome{}, e.err }
+func (e erringEngine) Test(context.Context) (provider.Outcome, error) {
+	return provider.Outcome{}, e.err
+}
 
 type recordingObserver struct{ calls, storeErrors []string }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +54,16 @@ func TestOneServerFullDisk(t *testing.T) {
 		var e struct{ MessageID string }
 		if code != 503 || json.Unmarshal(data, &e) != nil || e.MessageID != "unavailable" {
 			t.Fatalf("try %d on a full disk: %d %s, want 503 unavailable", i, code, data)
+		}
+	}
+	// Each is a store fault an operator is paged for (EmfaStoreErrors).
+	if resp, err := http.Get(r.base + "/metrics"); err != nil {
+		t.Error(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), `emfa_store_errors_total{operation="contract"} 3`) {
+			t.Errorf("the store faults are not counted:\n%s", grepLines(string(b), "store_errors"))
 		}
 	}
 	// The admin API's writes are refused alike, and leave nothing behind.

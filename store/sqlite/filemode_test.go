@@ -116,3 +116,15 @@ func TestPathWithURIBytes(t *testing.T) {
 		t.Errorf("the directory holds %q, want %q: a file was written elsewhere", names, want)
 	}
 }
+
+// A file that is not a database, or a damaged one, says what to do about it.
+func TestOpenNotADatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	if err := os.WriteFile(path, []byte(strings.Repeat("not a database ", 400)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(t.Context(), path)
+	if err == nil || !strings.Contains(err.Error(), "file is not a database") || !strings.Contains(err.Error(), "restore a backup") {
+		t.Errorf("Open: %v", err)
+	}
+}

@@ -379,6 +379,10 @@ func (dialect) Hint(err error) string {
 		return "check that the database's directory exists and that emfa's user may create files in it"
 	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM:
 		return "the database file, its -wal or -shm, or their directory is not writable by emfa's user"
+	case sqlite3.SQLITE_NOTADB:
+		return "check that storage.dsn names emfa's database; if it does, its first page is damaged: restore a backup"
+	case sqlite3.SQLITE_CORRUPT:
+		return "the database file is damaged: stop emfa, keep a copy of it with its -wal, and restore a backup"
 	}
 	return ""
 }

@@ -1,10 +1,10 @@
 package adapter
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
+	"github.com/emfa/emfa/provider"
 	"github.com/labstack/echo/v4"
 )
 
@@ -79,7 +79,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 // error that pages someone.
 func (s *Server) logFault(c echo.Context, err error) {
 	attrs := []any{"path", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err}
-	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+	if provider.Abandoned(c.Request().Context(), err) {
 		s.log.Warn("request abandoned by its client before it was answered", attrs...)
 		return
 	}

@@ -168,7 +168,7 @@ func canonicalQuery(q url.Values) []byte {
 // storeError counts a fault of the idempotency records, unless the request's client gave
 // up on it (its context canceled): that is no store fault, and alerts on the count.
 func (s *Server) storeError(req *http.Request, err error) {
-	if errors.Is(err, context.Canceled) && req.Context().Err() != nil {
+	if provider.Abandoned(req.Context(), err) {
 		return
 	}
 	s.observer.StoreError("idempotency")

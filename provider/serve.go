@@ -166,7 +166,7 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 			switch {
 			case errors.Is(err, context.DeadlineExceeded): // answered FAILED by the adapter
 				status = "timeout"
-			case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+			case Abandoned(ctx, err):
 				status = "canceled" // its caller gave up (Verify's own timeout): no store fault
 			case err != nil:
 				status = "error"
@@ -465,4 +465,11 @@ func printable(req Request, out Outcome) (Request, Outcome) {
 	req.ID = Printable(req.ID, MaxFactorIDBytes)
 	out.Reason = Printable(out.Reason, maxReasonBytes)
 	return req, out
+}
+
+// Abandoned reports whether err is only the end of ctx by its caller: a request whose
+// client gave up (Verify's own timeout, a closed connection) and not a fault of emfa or
+// of a backend. A cancel from inside, with the caller still waiting, is a fault.
+func Abandoned(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled)
 }

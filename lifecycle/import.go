@@ -264,8 +264,10 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 				}
 				le, ok := errorOf(err, "user").(*Error)
 				if !ok {
-					// A fault, not the row's doing: the rows applied so far stay applied.
-					return ImportReport{}, fmt.Errorf("import: %w", err)
+					// A fault, not the row's doing: the rows applied so far stay applied, and
+					// an import changes nothing twice, so the same file again is the remedy.
+					return ImportReport{}, fmt.Errorf("import: stopped after %d of %d changes (the same file again applies the rest): %w",
+						start, len(changes), err)
 				}
 				r := &rep.Rows[results[start+i]]
 				r.Action, r.Error, r.Changes = ActionRefused, le, nil

@@ -491,3 +491,42 @@ func TestImportUnreadableHeader(t *testing.T) {
 		})
 	}
 }
+
+// failingBatches is a store whose second batch of user changes meets a fault (a full disk).
+type failingBatches struct {
+	store.Store
+	calls int
+}
+
+func (s *failingBatches) ApplyUserChanges(ctx context.Context, changes []store.UserChange) []error {
+	if s.calls++; s.calls < 2 {
+		return s.Store.ApplyUserChanges(ctx, changes)
+	}
+	errs := make([]error, len(changes))
+	for i := range errs {
+		errs[i] = errors.New("sqlite: commit: disk I/O error")
+	}
+	return errs
+}
+
+// An import that meets a fault keeps the batches applied before it, says so, and the same
+// file again applies the rest and changes nothing twice.
+func TestImportFaultKeepsEarlierBatches(t *testing.T) {
+	st := testdb.SQLite(t)
+	var csv strings.Builder
+	csv.WriteString("username\n")
+	for i := range 700 {
+		fmt.Fprintf(&csv, "user%04d\n", i)
+	}
+	rows, bad := parse(t, lifecycle.FormatCSV, csv.String())
+	m, _ := newManager(t, &failingBatches{Store: st})
+	_, err := m.Import(context.Background(), "cli", rows, bad, lifecycle.ImportOptions{})
+	if err == nil || !strings.Contains(err.Error(), "stopped after 500 of 700 changes (the same file again applies the rest)") {
+		t.Fatalf("import on a failing store: %v", err)
+	}
+	m, _ = newManager(t, st)
+	rep, err := m.Import(context.Background(), "cli", rows, bad, lifecycle.ImportOptions{})
+	if err != nil || summary(rep) != "200 created, 0 updated, 500 unchanged, 0 deleted, 0 refused" {
+		t.Errorf("the same file again: %s, %v", summary(rep), err)
+	}
+}

@@ -30,26 +30,30 @@ func duoSetup(t *testing.T, vendorTimeout string) (*verifySim, *duofake.Server, 
 // duoSetupAt is duoSetup with the vendor URL replaced (a closed port, say).
 func duoSetupAt(t *testing.T, vendorTimeout, vendorURL string) (*verifySim, *duofake.Server, *manualClock, *lockedLog) {
 	t.Helper()
-	webhook := verifyfiles.Path(t, "ibm-duo-webhook.json")
 	duo := newDUO(t)
 	if vendorURL == "" {
 		vendorURL = duo.URL()
 	}
-	path := writeTestConfig(t, "", fmt.Sprintf(`providers:
-  - name: DUO Security
+	path := writeTestConfig(t, "", "providers:\n"+duoProvider(t, vendorURL, "      timeout: "+vendorTimeout+"\n")+"    challengeLifetime: 2m\n")
+	return serveDUO(t, path, duo)
+}
+
+// duoProvider is a providers entry serving IBM's published DUO webhook, read verbatim from
+// shared/verify, against the DUO at vendorURL; remote holds further lines of its remote
+// section (indented six spaces), and the caller may append keys of the provider's own.
+func duoProvider(t testing.TB, vendorURL, remote string) string {
+	t.Helper()
+	return fmt.Sprintf(`  - name: DUO Security
     credentialPrefix: duo
     capabilities: [smsotp, push, hotp]
     engine: remote
-    challengeLifetime: 2m
     remote:
       webhookFile: %q
       values:
         duo_url: %q
         duo_integration_key: %s
         duo_signing_key: %s
-      timeout: %s
-`, webhook, vendorURL, duoIKey, duoSKey, vendorTimeout))
-	return serveDUO(t, path, duo)
+`, verifyfiles.Path(t, "ibm-duo-webhook.json"), vendorURL, duoIKey, duoSKey) + remote
 }
 
 // exampleSetup serves testdata/config/duo.yaml, emfa's own DUO configuration, as an

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/emfa/emfa/internal/verifyfiles"
 	"github.com/emfa/emfa/provider/builtin"
 )
 
@@ -122,18 +120,7 @@ func TestOneServerFullDisk(t *testing.T) {
 // writes sends one push, and a further retry is answered from the record, with no second.
 func TestMediatedInitiateFullDisk(t *testing.T) {
 	duo := newDUO(t)
-	cfg := writeTestConfig(t, "", fmt.Sprintf(`providers:
-  - name: DUO Security
-    credentialPrefix: duo
-    capabilities: [smsotp, push, hotp]
-    engine: remote
-    remote:
-      webhookFile: %q
-      values:
-        duo_url: %q
-        duo_integration_key: %s
-        duo_signing_key: %s
-`, verifyfiles.Path(t, "ibm-duo-webhook.json"), duo.URL(), duoIKey, duoSKey))
+	cfg := writeTestConfig(t, "", "providers:\n"+duoProvider(t, duo.URL(), ""))
 	r := startReplica(t, "duo", cfg)
 	v := newHAVerify(t, r)
 	v.provider = "duo"

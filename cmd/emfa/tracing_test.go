@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/emfa/emfa/internal/verifyfiles"
 	"github.com/emfa/emfa/provider/builtin"
 )
 
@@ -130,18 +128,7 @@ func TestTracingDUO(t *testing.T) {
 	exp := newKeptSpans()
 	duo := newDUO(t)
 	duo.SetPasscode("alice", "845219")
-	path := writeTestConfig(t, "", fmt.Sprintf(`providers:
-  - name: DUO Security
-    credentialPrefix: duo
-    capabilities: [smsotp, push, hotp]
-    engine: remote
-    remote:
-      webhookFile: %q
-      values:
-        duo_url: %q
-        duo_integration_key: %s
-        duo_signing_key: %s
-`, verifyfiles.Path(t, "ibm-duo-webhook.json"), duo.URL(), duoIKey, duoSKey)+tracingSection)
+	path := writeTestConfig(t, "", "providers:\n"+duoProvider(t, duo.URL(), "")+tracingSection)
 	app := &cli{traces: exp}
 	base, _, stop := app.serve(t, "--config", path)
 	sim := &verifySim{t: t, base: base + "/v1/providers/duo", user: "verify", pw: "sim-password-0123"}

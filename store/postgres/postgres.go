@@ -76,10 +76,8 @@ func MaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
 // CheckDSN reports whether dsn can be read as a connection string, without connecting (emfa
 // check). Its error holds no password: pgx redacts it.
 func CheckDSN(dsn string) error {
-	if _, err := pgxpool.ParseConfig(dsn); err != nil {
-		return err
-	}
-	return nil
+	_, err := pgxpool.ParseConfig(dsn)
+	return err
 }
 
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {

@@ -18,13 +18,14 @@ var ErrOwned = errors.New("another emfa process serves this SQLite database")
 // (users, factors) do not call it and may run beside the server. An in-memory database
 // needs no lock.
 func Own(dsn string) (release func() error, err error) {
-	if _, _, _, err := parseDSN(dsn); err != nil {
+	base, _, memory, err := parseDSN(dsn)
+	if err != nil {
 		return nil, err
 	}
-	path := Path(dsn)
-	if path == "" {
+	if memory {
 		return func() error { return nil }, nil
 	}
+	path := dbPath(base) // Path's file
 	lock := path + ".serve.lock"
 	f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {

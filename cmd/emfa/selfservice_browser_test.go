@@ -177,10 +177,23 @@ selfService:
 		t.Fatalf("no link in the mail:\n%s", raw)
 	}
 	link := base + m[1]
+	// shot saves a screenshot. Straight after a navigation the new document may not be
+	// laid out yet, and Chromium refuses a page of no width: that is waited out.
 	shot := func(name string) chromedp.Action {
 		return chromedp.ActionFunc(func(ctx context.Context) error {
 			var buf []byte
-			if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
+			var err error
+			for {
+				if err = chromedp.FullScreenshot(&buf, 100).Do(ctx); err == nil || !strings.Contains(err.Error(), "0 width") {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("%w (%w)", err, ctx.Err())
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+			if err != nil {
 				return err
 			}
 			return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)

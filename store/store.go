@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -31,10 +32,34 @@ var (
 // User is a person Verify asks about, keyed by the value Verify sends as username.
 type User struct {
 	ID        string
-	Name      string
+	Name      string // as it was created; matched by FoldName
 	Disabled  bool
 	CreatedAt time.Time
 }
+
+// FoldName is the key a user's name is matched by: ASCII letters in lower case, every
+// other byte as it is. SCIM's userName is case-insensitive (RFC 7643 §4.1.1), and Verify
+// and the directories treat "Dana@Example.com" and "dana@example.com" as one person, so
+// the store does too: one of them exists, and either finds it. Only ASCII folds, so that
+// Unicode look-alikes (the Kelvin sign and K) stay apart. It is what both schemas' unique
+// index, lower(name), computes: SQLite's built-in lower and PostgreSQL's under COLLATE "C"
+// fold ASCII only.
+func FoldName(name string) string {
+	i := strings.IndexFunc(name, func(r rune) bool { return 'A' <= r && r <= 'Z' })
+	if i < 0 {
+		return name
+	}
+	b := []byte(name)
+	for ; i < len(b); i++ {
+		if 'A' <= b[i] && b[i] <= 'Z' {
+			b[i] += 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// SameName reports whether a and b name the same user (FoldName).
+func SameName(a, b string) bool { return len(a) == len(b) && FoldName(a) == FoldName(b) }
 
 // FactorState is the lifecycle state of a factor. Only an active factor is offered or
 // verified; the store itself accepts any state and moves a factor out of FactorPending
@@ -213,7 +238,8 @@ type Store interface {
 	// never in part.
 	Update(ctx context.Context, fn func(w Writer) error) error
 
-	// Users. Names are unique; deleting a user deletes its factors.
+	// Users. Names are unique regardless of ASCII letter case, and a name finds its user
+	// in any case (FoldName); deleting a user deletes its factors.
 	CreateUser(ctx context.Context, u User) error // ErrExists
 	GetUser(ctx context.Context, name string) (User, error)
 	GetUserByID(ctx context.Context, id string) (User, error) // the owner of a factor (Factor.UserID)

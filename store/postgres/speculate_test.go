@@ -482,7 +482,7 @@ type lookupHook struct {
 }
 
 func (h *lookupHook) TraceQueryStart(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	h.lookup = strings.HasPrefix(d.SQL, "SELECT name, id FROM users WHERE name IN")
+	h.lookup = strings.HasPrefix(d.SQL, "SELECT lower(name), id FROM users WHERE lower(name) IN")
 	return h.roundTrips.TraceQueryStart(ctx, c, d)
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,5 +55,67 @@ func TestMigrationKeepsLastUse(t *testing.T) {
 	want := map[string]time.Time{"f1": time.UnixMilli(3000), "f2": time.UnixMilli(2000)}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("last use after migrating (-want +got):\n%s", d)
+	}
+}
+
+// Migration 9 matches user names regardless of ASCII case. A database with two users
+// whose names differ only by case stops it, says which, and is left as it was, so the
+// emfa that wrote it can delete one; then it migrates, and either case finds the user.
+func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := sqlstore.MigrateTo(t.Context(), db, goose.DialectSQLite3, migrations, 8); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(t.Context(), `INSERT INTO users (id, name, created_at) VALUES
+		('u1', 'Dana@Example.com', 0), ('u2', 'dana@example.com', 0), ('u3', 'eve', 0), ('u4', 'EVE', 0), ('u5', 'kate', 0)`); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = Open(t.Context(), path)
+	if err == nil {
+		t.Fatal("Open migrated a database with names differing only by case")
+	}
+	for _, want := range []string{`users "Dana@Example.com" and "dana@example.com"; users "EVE" and "eve" differ only by letter case`, "Nothing was changed", "emfa users delete NAME"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Open: %v\nwant it to say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "kate") {
+		t.Errorf("Open: %v\nnames a user that collides with none", err)
+	}
+	var version int64
+	if err := db.QueryRowContext(t.Context(), `SELECT MAX(version_id) FROM goose_db_version`).Scan(&version); err != nil || version != 8 {
+		t.Fatalf("version after the refused migration: %d, %v; want 8", version, err)
+	}
+
+	if _, err := db.ExecContext(t.Context(), `DELETE FROM users WHERE id IN ('u2', 'u4')`); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open after deleting one of each: %v", err)
+	}
+	defer s.Close()
+	if u, err := s.GetUser(t.Context(), "DANA@example.COM"); err != nil || u.ID != "u1" {
+		t.Errorf("GetUser after the migration: %+v, %v; want u1", u, err)
+	}
+	// A connection opened after the migration: one opened before may plan on the schema
+	// it read first.
+	fresh, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	var plan string
+	if err := fresh.QueryRowContext(t.Context(), `EXPLAIN QUERY PLAN SELECT id FROM users WHERE lower(name) = 'eve'`).Scan(new(int), new(int), new(int), &plan); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "users_name_folded") {
+		t.Errorf("a lookup by folded name does not use the index: %s", plan)
 	}
 }

@@ -99,15 +99,15 @@ func (s *Store) applyPipelined(ctx context.Context, changes []store.UserChange) 
 	return r.RunUnit(ctx, s.w, func(e Execer) error {
 		w := &writer{s: s, e: e, unit: true}
 		for _, c := range changes {
-			id := ids[c.Name]
+			id := ids[store.FoldName(c.Name)]
 			if c.Create != nil {
 				id = c.Create.ID
 			} else if !w.assume(ctx, func() string {
 				// The lock an UPDATE of the row takes: another batch changing the same
 				// user waits here. Locked FOR SHARE, both went on to the UPDATE and
 				// deadlocked, a second's stall (TestUserBatchesOnOneUserDoNotDeadlock).
-				return assumption(`SELECT id FROM users WHERE id = $1 AND name = $2 FOR NO KEY UPDATE`, "")
-			}, id, c.Name) {
+				return assumption(`SELECT id FROM users WHERE id = $1 AND lower(name) = $2 FOR NO KEY UPDATE`, "")
+			}, id, store.FoldName(c.Name)) {
 				return errNotPipelined // the runner's careful run: the change-by-change path instead
 			}
 			if err := s.writeChange(ctx, later{w}, id, c); err != nil {
@@ -121,16 +121,20 @@ func (s *Store) applyPipelined(ctx context.Context, changes []store.UserChange) 
 // errNotPipelined: the batch goes change by change.
 var errNotPipelined = errors.New("not pipelined")
 
-// userIDs maps names to the ids of the users that have them.
+// userIDs maps names, folded (store.FoldName), to the ids of the users that have them.
 func (s *Store) userIDs(ctx context.Context, names []string) (map[string]string, error) {
 	ids := make(map[string]string, len(names))
+	keys := make([]string, len(names))
+	for i, n := range names {
+		keys[i] = store.FoldName(n)
+	}
 	type user struct{ name, id string }
-	err := inChunks(names, func(chunk []string) error {
+	err := inChunks(keys, func(chunk []string) error {
 		in, args := inList(chunk, 0)
 		us, err := query(ctx, s.r, func(sc scanner) (user, error) {
 			var u user
 			return u, sc.Scan(&u.name, &u.id)
-		}, `SELECT name, id FROM users WHERE name IN (`+in+`)`, args...)
+		}, `SELECT lower(name), id FROM users WHERE lower(name) IN (`+in+`)`, args...)
 		for _, u := range us {
 			ids[u.name] = u.id
 		}
@@ -175,7 +179,7 @@ func (s *Store) applyChange(ctx context.Context, tx querier, c store.UserChange)
 	var userID string
 	if u := c.Create; u != nil {
 		userID = u.ID
-	} else if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE name = $1`, c.Name).Scan(&userID); err != nil {
+	} else if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE lower(name) = $1`, store.FoldName(c.Name)).Scan(&userID); err != nil {
 		return notFound(err)
 	}
 	return s.writeChange(ctx, tx, userID, c)
@@ -327,7 +331,7 @@ func scanRecord(sc scanner) (store.UserRecord, error) {
 }
 
 func (s *Store) GetUserRecord(ctx context.Context, name string) (store.UserRecord, error) {
-	r, err := scanRecord(s.r.QueryRowContext(ctx, `SELECT `+recordCols+recordFrom+` WHERE u.name = $1`, name))
+	r, err := scanRecord(s.r.QueryRowContext(ctx, `SELECT `+recordCols+recordFrom+` WHERE lower(u.name) = $1`, store.FoldName(name)))
 	if err != nil {
 		return store.UserRecord{}, s.fail(fmt.Sprintf("get user record %q", name), notFound(err))
 	}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -201,8 +202,42 @@ func MigrateTo(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.F
 	if err != nil {
 		return err
 	}
-	_, err = p.UpTo(ctx, version)
-	return err
+	if _, err = p.UpTo(ctx, version); err != nil {
+		return explainMigration(ctx, db, err)
+	}
+	return nil
+}
+
+// explainMigration says what stopped a migration where the data, not the database, is
+// the cause, and what to do: so far, users whose names differ only by letter case, which
+// migration 9 (users_name_folded) refuses. The migration ran in a transaction: the
+// database is as it was, and the emfa that wrote it still runs on it.
+func explainMigration(ctx context.Context, db *sql.DB, err error) error {
+	names, qerr := query(ctx, db, func(sc scanner) (string, error) {
+		var n string
+		return n, sc.Scan(&n)
+	}, `SELECT name FROM users WHERE lower(name) IN
+		(SELECT lower(name) FROM users GROUP BY lower(name) HAVING COUNT(*) > 1)
+		ORDER BY lower(name), name LIMIT 20`)
+	if qerr != nil || len(names) == 0 {
+		return err
+	}
+	// Names of one user, folded alike, are adjacent: "A" and "a", "B" and "b".
+	var groups []string
+	for i, n := range names {
+		if i > 0 && store.FoldName(n) == store.FoldName(names[i-1]) {
+			groups[len(groups)-1] += " and " + strconv.Quote(n)
+		} else {
+			groups = append(groups, "users "+strconv.Quote(n))
+		}
+	}
+	more := ""
+	if len(names) == 20 {
+		more = " (and maybe more)"
+	}
+	return fmt.Errorf("%s differ only by letter case%s, and this emfa matches user names regardless of "+
+		"case, as SCIM does. Nothing was changed: with the emfa that wrote this database, delete all "+
+		"but one of each (emfa users delete NAME), then start this one again: %w", strings.Join(groups, "; "), more, err)
 }
 
 // Pending reports whether Migrate would apply anything: a migration the database has not
@@ -274,7 +309,7 @@ func (w *writer) CreateUser(ctx context.Context, u store.User) error {
 }
 
 func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
-	u, err := scanUser(s.rq.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = $1`, name))
+	u, err := scanUser(s.rq.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE lower(name) = $1`, store.FoldName(name)))
 	if err != nil {
 		return store.User{}, s.fail(fmt.Sprintf("get user %q", name), notFound(err))
 	}
@@ -304,7 +339,7 @@ func (s *Store) SetUserDisabled(ctx context.Context, name string, disabled bool)
 
 func (w *writer) SetUserDisabled(ctx context.Context, name string, disabled bool) error {
 	ctx = w.c(ctx)
-	res, err := w.exec(ctx, `UPDATE users SET disabled = $2 WHERE name = $1`, name, disabled)
+	res, err := w.exec(ctx, `UPDATE users SET disabled = $2 WHERE lower(name) = $1`, store.FoldName(name), disabled)
 	if err := changedOne(res, err); err != nil {
 		return w.s.fail(fmt.Sprintf("set user %q disabled", name), err)
 	}
@@ -318,7 +353,7 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 func (w *writer) DeleteUser(ctx context.Context, name string) error {
 	ctx = w.c(ctx)
 	// The factors go with it: ON DELETE CASCADE, in the same statement.
-	res, err := w.exec(ctx, `DELETE FROM users WHERE name = $1`, name)
+	res, err := w.exec(ctx, `DELETE FROM users WHERE lower(name) = $1`, store.FoldName(name))
 	if err := changedOne(res, err); err != nil {
 		return w.s.fail(fmt.Sprintf("delete user %q", name), err)
 	}
@@ -379,7 +414,7 @@ func (s *Store) GetFactorAndUser(ctx context.Context, id, name string) (store.Fa
 	var created sql.NullInt64
 	f, err := scanFactor(extra{s.rq.QueryRowContext(ctx,
 		`SELECT f.*, u.* FROM (SELECT `+factorCols+` FROM factors WHERE id = $1) AS f
-		 LEFT JOIN (SELECT `+userCols+` FROM users WHERE name = $2) AS u ON TRUE`, id, name),
+		 LEFT JOIN (SELECT `+userCols+` FROM users WHERE lower(name) = $2) AS u ON TRUE`, id, store.FoldName(name)),
 		[]any{&uid, &uname, &disabled, &created}})
 	if err != nil {
 		return store.Factor{}, store.User{}, s.fail("get factor "+id, notFound(err))

@@ -24,6 +24,7 @@ var adminTests = []struct {
 	{"AdminTokens", testAdminTokens},
 	{"CapabilitySwitches", testCapabilitySwitches},
 	{"QueryAudit", testQueryAudit},
+	{"UserNameCase", testUserNameCase},
 }
 
 func apply(t *testing.T, s store.Store, changes ...store.UserChange) []error {

@@ -1,0 +1,78 @@
+package postgres_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/store/postgres"
+	"github.com/emfa/emfa/store/sqlstore"
+)
+
+// Migration 9 matches user names regardless of ASCII case, as on SQLite
+// (TestMigrationRefusesNamesDifferingByCase there): a schema with two users whose names
+// differ only by case stops it, says which, and is left as it was; then it migrates, and
+// lookups by the folded name use the index, which folds ASCII only under COLLATE "C".
+func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
+	sv := testdb.Connect(t)
+	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg.ConnConfig)
+	defer db.Close()
+	ctx := t.Context()
+	if err := sqlstore.MigrateTo(ctx, db, goose.DialectPostgres, postgres.Migrations, 8); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO users (id, name, created_at) VALUES
+		('u1', 'Dana@Example.com', 0), ('u2', 'dana@example.com', 0), ('u3', 'Àla', 0), ('u4', 'àla', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = postgres.Open(ctx, dsn)
+	if err == nil {
+		t.Fatal("Open migrated a schema with names differing only by case")
+	}
+	if want := `users "Dana@Example.com" and "dana@example.com" differ only by letter case`; !strings.Contains(err.Error(), want) {
+		t.Errorf("Open: %v\nwant it to say %q", err, want)
+	}
+	if strings.Contains(err.Error(), "Àla") || strings.Contains(err.Error(), "àla") {
+		t.Errorf("Open: %v\nnames users that differ by more than ASCII case", err)
+	}
+	var version int64
+	if err := db.QueryRowContext(ctx, `SELECT MAX(version_id) FROM goose_db_version`).Scan(&version); err != nil || version != 8 {
+		t.Fatalf("version after the refused migration: %d, %v; want 8", version, err)
+	}
+
+	if _, err := db.ExecContext(ctx, `DELETE FROM users WHERE id = 'u2'`); err != nil {
+		t.Fatal(err)
+	}
+	s, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("Open after deleting one: %v", err)
+	}
+	defer s.Close()
+	if u, err := s.GetUser(ctx, "DANA@example.COM"); err != nil || u.ID != "u1" {
+		t.Errorf("GetUser after the migration: %+v, %v; want u1", u, err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var plan string
+	if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.QueryRowContext(ctx, `EXPLAIN SELECT id FROM users WHERE lower(name) = $1`, "eve").Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "users_name_folded") {
+		t.Errorf("a lookup by folded name does not use the index: %s", plan)
+	}
+}

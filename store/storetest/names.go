@@ -1,0 +1,70 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/store"
+)
+
+// testUserNameCase: a name finds its user whatever the case of its ASCII letters, and no
+// second user can differ from one only by that case (store.FoldName); other characters
+// are matched as they are, Unicode letters included.
+func testUserNameCase(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	dana := store.User{ID: "u1", Name: "Dana@Example.com", CreatedAt: at(0)}
+	mustCreateUser(t, s, dana)
+	mustCreateFactor(t, s, newFactor("f1", "u1", at(0)))
+
+	for _, name := range []string{"Dana@Example.com", "dana@example.com", "DANA@EXAMPLE.COM"} {
+		u, err := s.GetUser(ctx, name)
+		if err != nil || u.ID != "u1" || u.Name != dana.Name {
+			t.Errorf("GetUser(%q) = %+v, %v; want u1 named as created", name, u, err)
+		}
+		if r, err := s.GetUserRecord(ctx, name); err != nil || r.ID != "u1" || r.Name != dana.Name {
+			t.Errorf("GetUserRecord(%q) = %+v, %v; want u1 named as created", name, r, err)
+		}
+		if _, u, err := s.GetFactorAndUser(ctx, "f1", name); err != nil || u.ID != "u1" {
+			t.Errorf("GetFactorAndUser(f1, %q) = %+v, %v; want u1", name, u, err)
+		}
+	}
+
+	other := store.User{ID: "u2", Name: "dana@example.COM", CreatedAt: at(0)}
+	wantErr(t, "CreateUser differing by case", s.CreateUser(ctx, other), store.ErrExists)
+	errs := apply(t, s, store.UserChange{Name: other.Name, Create: &other, Now: at(time.Second)})
+	wantErr(t, "ApplyUserChanges creating a name differing by case", errs[0], store.ErrExists)
+
+	// Changes that name the user in other cases, two in one batch, reach it.
+	yes, no := true, false
+	mustApply(t, s,
+		store.UserChange{Name: "dana@example.com", Disabled: &yes, Now: at(time.Second)},
+		store.UserChange{Name: "DANA@example.com", Profile: &store.Profile{Email: "d@example.com"}, Now: at(time.Second)})
+	r, err := s.GetUserRecord(ctx, "Dana@Example.com")
+	if err != nil || !r.Disabled || r.Profile.Email != "d@example.com" {
+		t.Errorf("after changes by other cases: %+v, %v; want disabled, with the email", r, err)
+	}
+	wantErr(t, "SetUserDisabled", s.SetUserDisabled(ctx, "dana@EXAMPLE.com", no), nil)
+	if u, _ := s.GetUser(ctx, dana.Name); u.Disabled {
+		t.Error("SetUserDisabled by another case did not enable the user")
+	}
+
+	// Only ASCII folds: the Kelvin sign (which Unicode folds to k), and an accented
+	// capital, name users of their own.
+	for _, u := range []store.User{
+		{ID: "k1", Name: "kate", CreatedAt: at(0)},
+		{ID: "k2", Name: "\u212Aate", CreatedAt: at(0)},
+		{ID: "a1", Name: "\u00C0la", CreatedAt: at(0)},
+		{ID: "a2", Name: "\u00E0la", CreatedAt: at(0)},
+	} {
+		mustCreateUser(t, s, u)
+	}
+	for name, id := range map[string]string{"KATE": "k1", "\u212AATE": "k2", "\u00C0LA": "a1", "\u00E0LA": "a2"} {
+		if u, err := s.GetUser(ctx, name); err != nil || u.ID != id {
+			t.Errorf("GetUser(%q) = %+v, %v; want %s", name, u, err, id)
+		}
+	}
+
+	wantErr(t, "DeleteUser by another case", s.DeleteUser(ctx, "DANA@EXAMPLE.COM"), nil)
+	_, err = s.GetUser(ctx, dana.Name)
+	wantErr(t, "GetUser after delete", err, store.ErrNotFound)
+}

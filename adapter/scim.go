@@ -20,6 +20,7 @@ import (
 
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/sync"
 )
 
@@ -249,10 +250,14 @@ func (m *scimUser) apply(op string, p scimPath, value any) error {
 	case "username":
 		var s string
 		if s, err = str(); err == nil {
-			if m.userName != "" && s != m.userName {
+			// A name in another case is the same user's (store.FoldName): a directory
+			// may send it as its source has it now. The name stays as created.
+			if m.userName != "" && !store.SameName(s, m.userName) {
 				return scimErr(400, "mutability", "userName cannot change (it is what Verify sends)")
 			}
-			m.userName = s
+			if m.userName == "" {
+				m.userName = s
+			}
 		}
 	case "externalid":
 		m.externalID, err = str()
@@ -689,7 +694,7 @@ func userMatches(u lifecycle.User, cl scimClause) (bool, error) {
 	m := scimUserOf(u)
 	switch cl.attr {
 	case "username":
-		return strings.EqualFold(u.Name, cl.value), nil
+		return store.SameName(u.Name, cl.value), nil
 	case "externalid":
 		return m.externalID == cl.value, nil
 	case "id":

@@ -141,3 +141,50 @@ func TestSCIMEntraShapedClient(t *testing.T) {
 		t.Fatalf("scim events not queued for propagation: %+v", st)
 	}
 }
+
+// TestSCIMUserNameIgnoresCase: userName is case-insensitive (RFC 7643 §4.1.1, and this
+// server's /Schemas says caseExact false). A directory that created "Dana@Example.com"
+// finds it by "dana@example.com", cannot create that name beside it, and may send it in
+// another case on an update; the name stays as created.
+func TestSCIMUserNameIgnoresCase(t *testing.T) {
+	h := newSyncHarness(t)
+	code, u, _ := h.scim("POST", "/Users", `{"userName":"Dana@Example.com","externalId":"e-1","active":true}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, u)
+	}
+	id := u["id"].(string)
+	for _, name := range []string{"dana@example.com", "DANA@EXAMPLE.COM"} {
+		code, list, _ := h.scim("GET", "/Users?filter="+url.QueryEscape(fmt.Sprintf(`userName eq %q`, name)), "")
+		if code != 200 || list["totalResults"] != float64(1) {
+			t.Fatalf("filter %s: %d %v", name, code, list)
+		}
+		if r := list["Resources"].([]any)[0].(map[string]any); r["id"] != id || r["userName"] != "Dana@Example.com" {
+			t.Fatalf("filter %s found %v", name, r)
+		}
+		if code, e, _ := h.scim("POST", "/Users", fmt.Sprintf(`{"userName":%q}`, name)); code != 409 || e["scimType"] != "uniqueness" {
+			t.Fatalf("create %s beside Dana@Example.com: %d %v", name, code, e)
+		}
+	}
+	code, u, _ = h.scim("PUT", "/Users/"+id, `{"userName":"dana@example.com","active":true,"displayName":"Dana"}`)
+	if code != 200 || u["userName"] != "Dana@Example.com" || u["displayName"] != "Dana" {
+		t.Fatalf("put with the name in another case: %d %v", code, u)
+	}
+	code, u, _ = h.scim("PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"userName","value":"DANA@example.com"}]}`)
+	if code != 200 || u["userName"] != "Dana@Example.com" {
+		t.Fatalf("patch with the name in another case: %d %v", code, u)
+	}
+	if code, e, _ := h.scim("PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"userName","value":"dana@example.org"}]}`); code != 400 || e["scimType"] != "mutability" {
+		t.Fatalf("rename: %d %v", code, e)
+	}
+	// Only ASCII letters fold: the Kelvin sign is not K.
+	if code, _, _ := h.scim("POST", "/Users", `{"userName":"kate"}`); code != 201 {
+		t.Fatalf("create kate: %d", code)
+	}
+	if code, u, _ := h.scim("POST", "/Users", `{"userName":"\u212Aate"}`); code != 201 {
+		t.Fatalf("create with the Kelvin sign beside kate: %d %v", code, u)
+	}
+	code, list, _ := h.scim("GET", "/Users?filter="+url.QueryEscape(`userName eq "KATE"`), "")
+	if code != 200 || list["totalResults"] != float64(1) || list["Resources"].([]any)[0].(map[string]any)["userName"] != "kate" {
+		t.Fatalf("filter KATE: %d %v", code, list)
+	}
+}

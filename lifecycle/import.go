@@ -222,17 +222,19 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 	if err != nil {
 		return ImportReport{}, err
 	}
-	seen := map[string]bool{}
+	seen := map[string]bool{} // by store.FoldName, as existing
 	var changes []store.UserChange
 	var results []int // index in rep.Rows of each change
 	for _, row := range rows {
 		res := RowResult{Line: row.Line, Username: row.Username}
-		if seen[row.Username] && row.Username != "" {
-			rep.Rows = append(rep.Rows, refused(row.Line, row.Username, invalid("duplicate_row", "username", "%q appears earlier in the file", row.Username)))
+		key := store.FoldName(row.Username)
+		if seen[key] && row.Username != "" {
+			rep.Rows = append(rep.Rows, refused(row.Line, row.Username, invalid("duplicate_row", "username",
+				"%q appears earlier in the file (user names match regardless of letter case)", row.Username)))
 			continue
 		}
-		seen[row.Username] = true
-		c, changed, rerr := m.rowChange(actor, row, existing[row.Username])
+		seen[key] = true
+		c, changed, rerr := m.rowChange(actor, row, existing[key])
 		if rerr != nil {
 			rep.Rows = append(rep.Rows, refused(row.Line, row.Username, rerr))
 			continue
@@ -298,9 +300,9 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 func (m *Manager) deletions(actor Actor, rep *ImportReport, existing map[string]*current, seen map[string]bool, o ImportOptions,
 	changes []store.UserChange, results []int) ([]store.UserChange, []int) {
 	var absent []string
-	for _, name := range sortedKeys(existing) {
-		if !seen[name] {
-			absent = append(absent, name)
+	for _, key := range sortedKeys(existing) {
+		if !seen[key] {
+			absent = append(absent, existing[key].rec.Name)
 		}
 	}
 	if len(absent) > o.MaxDeletes {
@@ -323,8 +325,9 @@ type current struct {
 	factors []store.Factor
 }
 
-// directory loads every user with its factors, page by page: an import compares each
-// row with it, and a full import needs every name.
+// directory loads every user with its factors, page by page, by folded name
+// (store.FoldName): an import compares each row with it, and a full import needs every
+// name.
 func (m *Manager) directory(ctx context.Context) (map[string]*current, error) {
 	out := map[string]*current{}
 	q := store.UserQuery{Limit: 1000}
@@ -342,7 +345,7 @@ func (m *Manager) directory(ctx context.Context) (map[string]*current, error) {
 			return nil, err
 		}
 		for _, r := range recs {
-			out[r.Name] = &current{rec: r, factors: fs[r.ID]}
+			out[store.FoldName(r.Name)] = &current{rec: r, factors: fs[r.ID]}
 		}
 		if len(recs) < q.Limit {
 			return out, nil
@@ -377,6 +380,7 @@ func (m *Manager) rowChange(actor Actor, row ImportRow, cur *current) (*store.Us
 		changed = append(changed, "user")
 	} else {
 		u, factors = cur.rec.User, cur.factors
+		c.Name = u.Name // as created: the row may give it in another case
 		for _, d := range []struct{ name, was, is string }{
 			{"email", base.Email, p.Email}, {"phone", base.Phone, p.Phone}, {"displayName", base.DisplayName, p.DisplayName},
 			{"groups", strings.Join(base.Groups, ";"), strings.Join(p.Groups, ";")},
@@ -412,7 +416,7 @@ func (m *Manager) rowChange(actor Actor, row ImportRow, cur *current) (*store.Us
 	if cur == nil {
 		action = "import.create"
 	}
-	c.Audit = []store.AuditEvent{m.event(actor, action, row.Username, "", strings.Join(changed, "; "))}
+	c.Audit = []store.AuditEvent{m.event(actor, action, c.Name, "", strings.Join(changed, "; "))}
 	return c, changed, nil
 }
 

@@ -530,3 +530,47 @@ func TestImportFaultKeepsEarlierBatches(t *testing.T) {
 		t.Errorf("the same file again: %s, %v", summary(rep), err)
 	}
 }
+
+// A user name is matched regardless of ASCII letter case (store.FoldName): an import row or
+// an admin call naming a user in another case reaches that user and keeps its name as
+// created; two rows of one file differing only by case are one user twice.
+func TestUserNamesIgnoreCase(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManager(t, st)
+		if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "Dana@Example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		var le *lifecycle.Error
+		if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "dana@example.com"}); !errors.As(err, &le) || le.Kind != lifecycle.Conflict {
+			t.Fatalf("a second user differing by case: %v", err)
+		}
+		display := "Dana"
+		u, err := m.UpdateUser(ctx, "test", "DANA@example.com", lifecycle.UserInput{Name: "dana@EXAMPLE.com", DisplayName: &display})
+		if err != nil || u.Name != "Dana@Example.com" || u.DisplayName != "Dana" {
+			t.Fatalf("update by another case: %+v, %v", u, err)
+		}
+
+		rows, bad := parse(t, lifecycle.FormatCSV, "username,email,phone,displayName,groups,factors\n"+
+			"dana@example.com,,,Dana S,,\n"+
+			"DANA@EXAMPLE.COM,,,Dana T,,\n")
+		rep, err := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{Full: true, MaxDeletes: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := summary(rep); got != "0 created, 1 updated, 0 unchanged, 0 deleted, 1 refused" {
+			t.Fatalf("import: %s %+v", got, rep.Rows)
+		}
+		if e := rep.Rows[len(rep.Rows)-1].Error; e == nil || e.Code != "duplicate_row" {
+			t.Errorf("second row: %+v", rep.Rows[len(rep.Rows)-1])
+		}
+		u, err = m.GetUser(ctx, "dana@example.com")
+		if err != nil || u.Name != "Dana@Example.com" || u.DisplayName != "Dana S" {
+			t.Errorf("after the import: %+v, %v", u, err)
+		}
+		audit, err := st.QueryAudit(ctx, store.AuditQuery{Username: "Dana@Example.com", Resource: "admin.import.update"})
+		if err != nil || len(audit) != 1 {
+			t.Errorf("the import's audit row under the name as created: %+v, %v", audit, err)
+		}
+	})
+}

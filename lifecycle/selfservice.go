@@ -613,8 +613,9 @@ func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code stri
 					return Session{}, err
 				}
 				s.End(ctx, *sess)
-				s.m.audit(ctx, SelfServiceActor, "selfservice.signin", st.User, en.ID, "SUCCESS", "")
-				return s.newSession(ctx, SessionUser, u.ID, "", SessionState{User: st.User})
+				// From here on, the name as created, whatever the case it was typed in.
+				s.m.audit(ctx, SelfServiceActor, "selfservice.signin", u.Name, en.ID, "SUCCESS", "")
+				return s.newSession(ctx, SessionUser, u.ID, "", SessionState{User: u.Name})
 			}
 			s.m.audit(ctx, SelfServiceActor, "selfservice.signin", st.User, en.ID, "FAILED", out.Reason)
 		}
@@ -686,8 +687,8 @@ func (s *SelfService) FinishPushSignIn(ctx context.Context, sess *Session) (stri
 			return "", Session{}, err
 		}
 		s.End(ctx, *sess)
-		s.m.audit(ctx, SelfServiceActor, "selfservice.signin", st.User, st.Factor, "SUCCESS", "push approved")
-		next, err := s.newSession(ctx, SessionUser, u.ID, "", SessionState{User: st.User})
+		s.m.audit(ctx, SelfServiceActor, "selfservice.signin", u.Name, st.Factor, "SUCCESS", "push approved")
+		next, err := s.newSession(ctx, SessionUser, u.ID, "", SessionState{User: u.Name})
 		return state, next, err
 	}
 	// The challenge is over: this session cannot sign in with it again.

@@ -213,13 +213,14 @@ func (m *Manager) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) 
 
 // UpdateUser replaces the profile fields in sets; the name cannot change.
 func (m *Manager) UpdateUser(ctx context.Context, actor Actor, name string, in UserInput) (User, error) {
-	if in.Name != "" && in.Name != name {
+	if in.Name != "" && !store.SameName(in.Name, name) {
 		return User{}, m.refuse(ctx, actor, "users.update", name, "", invalid("immutable_field", "name", "a user's name cannot change (it is what Verify sends)"))
 	}
 	r, err := m.store.GetUserRecord(ctx, name)
 	if err != nil {
 		return User{}, errorOf(err, "user")
 	}
+	name = r.Name // as created, whatever the case the caller gave it in
 	p, perr := profile(r.Profile, in)
 	if perr != nil {
 		return User{}, m.refuse(ctx, actor, "users.update", name, "", perr)

@@ -96,7 +96,7 @@ func (t Transactions) bound(ctx context.Context, req Request, tx store.Transacti
 		return tx, nil, err
 	}
 	switch {
-	case tx.Username != req.Username:
+	case !store.SameName(tx.Username, req.Username):
 		return tx, ptr(Failed("transaction of another user")), nil
 	case !strings.EqualFold(tx.Capability, req.Capability):
 		return tx, ptr(Failed("transaction of another capability")), nil

@@ -91,14 +91,14 @@ func (q *Queue) init() {
 // Init sets the defaults; call it once before sharing q.
 func (q *Queue) Init() *Queue { q.init(); return q }
 
-// keyOf is what orders an event: a user's events apply one at a time in order, and so do
-// a group's own.
+// keyOf is what orders an event: a user's events apply one at a time in order, whatever
+// the case its name comes in (store.FoldName), and so do a group's own.
 func keyOf(ev provider.LifecycleEvent) string {
 	switch ev.Type {
 	case provider.EventGroupCreate, provider.EventGroupRename, provider.EventGroupDelete:
 		return "group:" + ev.Group
 	}
-	return "user:" + ev.Username
+	return "user:" + store.FoldName(ev.Username)
 }
 
 // ordered are the event types that say what state a user is in: an older one arriving

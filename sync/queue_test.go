@@ -102,8 +102,9 @@ func TestQueueAppliesInOrderOnceEach(t *testing.T) {
 		if fmt.Sprint(prop.got) != fmt.Sprint(want) {
 			t.Fatalf("propagated %v, want %v", prop.got, want)
 		}
-		// A late, older event does not undo a newer one; a redelivered one is not queued.
-		late := ev("5", provider.EventUserEnable, "alice", t0.Add(time.Second))
+		// A late, older event does not undo a newer one, whatever the case of the name it
+		// gives (store.FoldName); a redelivered one is not queued.
+		late := ev("5", provider.EventUserEnable, "ALICE", t0.Add(time.Second))
 		if n, _ := q.Enqueue(ctx, []provider.LifecycleEvent{late, dis}); n != 1 {
 			t.Fatalf("enqueued %d, want 1", n)
 		}

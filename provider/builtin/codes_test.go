@@ -328,8 +328,9 @@ func TestCodeForeignTransactions(t *testing.T) {
 		expect(t, "alice's sms transaction on her e-mail factor", f.validate(t, "alice", "emailotp", aliceMail, aliceTx, aliceCode), provider.StatusFailed, "another capability")
 		expect(t, "unknown transaction", f.validate(t, "alice", "smsotp", aliceSMS, "nope", aliceCode), provider.StatusFailed, "unknown transaction")
 		expect(t, "result of bob's transaction", f.result(t, "alice", "smsotp", aliceSMS, bobTx), provider.StatusFailed, "another user")
-		// None of these consumed an attempt: both still validate.
-		expect(t, "alice", f.validate(t, "alice", "smsotp", aliceSMS, aliceTx, aliceCode), provider.StatusSuccess, "attempt 1 of 3")
+		// None of these consumed an attempt: both still validate, alice's under her name
+		// in another case, which is hers (store.FoldName).
+		expect(t, "Alice", f.validate(t, "Alice", "smsotp", aliceSMS, aliceTx, aliceCode), provider.StatusSuccess, "attempt 1 of 3")
 		expect(t, "bob", f.validate(t, "bob", "smsotp", bobSMS, bobTx, bobCode), provider.StatusSuccess, "attempt 1 of 3")
 	})
 }
@@ -449,6 +450,8 @@ func TestCodeSendLimits(t *testing.T) {
 			expect(t, "sms", f.initiate(t, "alice", "smsotp", phone), provider.StatusPending, "")
 			expect(t, "mail", f.initiate(t, "alice", "emailotp", mail), provider.StatusPending, "")
 			expect(t, "third", f.initiate(t, "alice", "smsotp", phone), provider.StatusFailed, "send limit reached for user alice; nothing sent")
+			// The name in another case is the same user (store.FoldName), with the same count.
+			expect(t, "third, as ALICE", f.initiate(t, "ALICE", "smsotp", phone), provider.StatusFailed, "send limit reached for user ALICE; nothing sent")
 			bob := f.enrollSMS(t, "bob", "+15551230124")
 			expect(t, "another user", f.initiate(t, "bob", "smsotp", bob), provider.StatusPending, "")
 			f.clock.Advance(time.Hour)

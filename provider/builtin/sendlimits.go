@@ -65,7 +65,8 @@ func destinationKey(to string) string { return "to:" + to }
 // otherwise the user's limits are reserved first, and a refusal by the destination's
 // leaves the user's reservation counted, which errs toward sending less.
 func (e *Engine) reserveSend(ctx context.Context, w store.Writer, username, to, masked string, now time.Time) (string, error) {
-	userKey, toKey := "user:"+username, destinationKey(to)
+	// One count per user, whatever the case of the name the request gave (store.FoldName).
+	userKey, toKey := "user:"+store.FoldName(username), destinationKey(to)
 	type reservation struct {
 		keys   []string
 		limits []store.SendLimit

@@ -99,6 +99,8 @@ func TestTOTPValidate(t *testing.T) {
 			{"next step within window", "alice", f.factor, f.code(1), 0, provider.StatusSuccess, ""},
 			{"two steps ahead is outside", "alice", f.factor, f.code(2), 0, provider.StatusFailed, "wrong code"},
 			{"later, a fresh code", "alice", f.factor, "", 5 * time.Minute, provider.StatusSuccess, ""},
+			{"the user's name in another case", "Alice", f.factor, "", 5 * time.Minute, provider.StatusSuccess, ""},
+			{"its replay, in a third case", "ALICE", f.factor, "", 0, provider.StatusFailed, "replayed"},
 		}
 		for _, s := range steps {
 			f.clock.Advance(s.advance)

@@ -100,7 +100,7 @@ type CapabilitySwitch struct {
 
 // AuditQuery selects audit events, newest first.
 type AuditQuery struct {
-	Username string
+	Username string // matched by FoldName; each event keeps the name as its request gave it
 	Resource string // the action: validate, users.create, ...
 	Outcome  string
 	Since    time.Time // inclusive; zero: no bound

@@ -168,7 +168,7 @@ type SendLimit struct {
 
 // AuditFilter selects audit events, newest first.
 type AuditFilter struct {
-	Username string // empty: all users
+	Username string // empty: all users; matched by FoldName, each event keeps it as given
 	Limit    int    // <= 0: a backend default (100)
 }
 

@@ -65,14 +65,30 @@ func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	var plan string
 	if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
 		t.Fatal(err)
 	}
-	if err := tx.QueryRowContext(ctx, `EXPLAIN SELECT id FROM users WHERE lower(name) = $1`, "eve").Scan(&plan); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(plan, "users_name_folded") {
-		t.Errorf("a lookup by folded name does not use the index: %s", plan)
+	for q, index := range map[string]string{
+		`SELECT id FROM users WHERE lower(name) = $1`:                                          "users_name_folded",
+		`SELECT id FROM audit WHERE lower(username) = $1 ORDER BY time DESC, id DESC LIMIT 10`: "audit_username_time",
+	} {
+		rows, err := tx.QueryContext(ctx, `EXPLAIN `+q, "eve")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan += line + "\n"
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(plan, index) {
+			t.Errorf("%s: does not use %s: %s", q, index, plan)
+		}
 	}
 }

@@ -111,11 +111,16 @@ func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fresh.Close()
-	var plan string
-	if err := fresh.QueryRowContext(t.Context(), `EXPLAIN QUERY PLAN SELECT id FROM users WHERE lower(name) = 'eve'`).Scan(new(int), new(int), new(int), &plan); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(plan, "users_name_folded") {
-		t.Errorf("a lookup by folded name does not use the index: %s", plan)
+	for q, index := range map[string]string{
+		`SELECT id FROM users WHERE lower(name) = 'eve'`:                                          "users_name_folded",
+		`SELECT id FROM audit WHERE lower(username) = 'eve' ORDER BY time DESC, id DESC LIMIT 10`: "audit_username_time",
+	} {
+		var plan string
+		if err := fresh.QueryRowContext(t.Context(), `EXPLAIN QUERY PLAN `+q).Scan(new(int), new(int), new(int), &plan); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(plan, index) {
+			t.Errorf("%s: does not use %s: %s", q, index, plan)
+		}
 	}
 }

@@ -614,7 +614,10 @@ func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.Aud
 	var where []string
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	for col, v := range map[string]string{"username": q.Username, "resource": q.Resource, "outcome": q.Outcome} {
+	if q.Username != "" {
+		where = append(where, "lower(username) = "+arg(store.FoldName(q.Username)))
+	}
+	for col, v := range map[string]string{"resource": q.Resource, "outcome": q.Outcome} {
 		if v != "" {
 			where = append(where, col+" = "+arg(v))
 		}

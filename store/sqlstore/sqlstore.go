@@ -999,8 +999,8 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 			`SELECT `+auditCols+` FROM audit ORDER BY time DESC, id DESC LIMIT $1`, limit)
 	} else {
 		events, err = query(ctx, s.rq, scanAudit,
-			`SELECT `+auditCols+` FROM audit WHERE username = $1 ORDER BY time DESC, id DESC LIMIT $2`,
-			f.Username, limit)
+			`SELECT `+auditCols+` FROM audit WHERE lower(username) = $1 ORDER BY time DESC, id DESC LIMIT $2`,
+			store.FoldName(f.Username), limit)
 	}
 	if err != nil {
 		return nil, s.fail("list audit", err)

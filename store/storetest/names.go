@@ -64,6 +64,23 @@ func testUserNameCase(t *testing.T, s store.Store) {
 		}
 	}
 
+	// The audit trail keeps a name as given, and a query by user finds it in any case.
+	for _, name := range []string{"Dana@Example.com", "dana@example.com", "\u212Aate"} {
+		if err := s.AppendAudit(ctx, store.AuditEvent{Time: at(time.Second), Username: name, Resource: "validate", Outcome: "SUCCESS"}); err != nil {
+			t.Fatalf("AppendAudit(%q): %v", name, err)
+		}
+	}
+	got, err := s.QueryAudit(ctx, store.AuditQuery{Username: "DANA@EXAMPLE.COM"})
+	if err != nil || len(got) != 2 || got[0].Username != "dana@example.com" || got[1].Username != "Dana@Example.com" {
+		t.Errorf("QueryAudit(DANA@EXAMPLE.COM) = %+v, %v; want both rows, names as given", got, err)
+	}
+	if got, err := s.ListAudit(ctx, store.AuditFilter{Username: "dAna@example.com"}); err != nil || len(got) != 2 {
+		t.Errorf("ListAudit(dAna@example.com) = %+v, %v; want both rows", got, err)
+	}
+	if got, err := s.QueryAudit(ctx, store.AuditQuery{Username: "KATE"}); err != nil || len(got) != 0 {
+		t.Errorf("QueryAudit(KATE) = %+v, %v; want none (the Kelvin sign is not K)", got, err)
+	}
+
 	wantErr(t, "DeleteUser by another case", s.DeleteUser(ctx, "DANA@EXAMPLE.COM"), nil)
 	_, err = s.GetUser(ctx, dana.Name)
 	wantErr(t, "GetUser after delete", err, store.ErrNotFound)

@@ -80,7 +80,7 @@ func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
 	if err == nil {
 		t.Fatal("Open migrated a database with names differing only by case")
 	}
-	for _, want := range []string{`users "Dana@Example.com" and "dana@example.com"; users "EVE" and "eve" differ only by letter case`, "Nothing was changed", "emfa users delete NAME"} {
+	for _, want := range []string{`users "Dana@Example.com" and "dana@example.com"; users "EVE" and "eve" differ only by letter case`, "The upgrade stopped before it changed them", "emfa users delete NAME"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Open: %v\nwant it to say %q", err, want)
 		}

@@ -210,8 +210,8 @@ func MigrateTo(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.F
 
 // explainMigration says what stopped a migration where the data, not the database, is
 // the cause, and what to do: so far, users whose names differ only by letter case, which
-// migration 9 (users_name_folded) refuses. The migration ran in a transaction: the
-// database is as it was, and the emfa that wrote it still runs on it.
+// migration 9 (users_name_folded) refuses. That migration ran in a transaction and
+// changed nothing, and the emfa that wrote the database still runs on it.
 func explainMigration(ctx context.Context, db *sql.DB, err error) error {
 	names, qerr := query(ctx, db, func(sc scanner) (string, error) {
 		var n string
@@ -236,8 +236,8 @@ func explainMigration(ctx context.Context, db *sql.DB, err error) error {
 		more = " (and maybe more)"
 	}
 	return fmt.Errorf("%s differ only by letter case%s, and this emfa matches user names regardless of "+
-		"case, as SCIM does. Nothing was changed: with the emfa that wrote this database, delete all "+
-		"but one of each (emfa users delete NAME), then start this one again: %w", strings.Join(groups, "; "), more, err)
+		"case, as SCIM does. The upgrade stopped before it changed them: with the emfa that wrote this "+
+		"database, delete all but one of each (emfa users delete NAME), then start this one again: %w", strings.Join(groups, "; "), more, err)
 }
 
 // Pending reports whether Migrate would apply anything: a migration the database has not

@@ -568,8 +568,8 @@ func TestUserNamesIgnoreCase(t *testing.T) {
 		if err != nil || u.Name != "Dana@Example.com" || u.DisplayName != "Dana S" {
 			t.Errorf("after the import: %+v, %v", u, err)
 		}
-		audit, err := st.QueryAudit(ctx, store.AuditQuery{Username: "Dana@Example.com", Resource: "admin.import.update"})
-		if err != nil || len(audit) != 1 {
+		audit, err := st.QueryAudit(ctx, store.AuditQuery{Username: "dana@example.com", Resource: "admin.import.update"})
+		if err != nil || len(audit) != 1 || audit[0].Username != "Dana@Example.com" {
 			t.Errorf("the import's audit row under the name as created: %+v, %v", audit, err)
 		}
 	})

@@ -138,12 +138,21 @@ func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (Us
 		Audit: []store.AuditEvent{m.event(actor, "users.create", in.Name, "", "")}}
 	err := m.store.ApplyUserChanges(ctx, []store.UserChange{c})[0]
 	if errors.Is(err, store.ErrExists) {
-		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", conflict("user_exists", "name", "a user named %q exists already", in.Name))
+		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", m.userExists(ctx, in.Name))
 	}
 	if err != nil {
 		return User{}, err
 	}
 	return m.GetUser(ctx, in.Name)
+}
+
+// userExists is the refusal of a name taken, naming the user that has it where its case
+// differs: names match regardless of it (store.FoldName), which a reader may not expect.
+func (m *Manager) userExists(ctx context.Context, name string) *Error {
+	if u, err := m.store.GetUser(ctx, name); err == nil && u.Name != name {
+		return conflict("user_exists", "name", "a user named %q exists already (user names match regardless of letter case)", u.Name)
+	}
+	return conflict("user_exists", "name", "a user named %q exists already", name)
 }
 
 // GetUser returns one user.

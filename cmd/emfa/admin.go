@@ -198,7 +198,7 @@ func (d *deps) usersCmd() *cobra.Command {
 		}
 		if _, err := m.CreateUser(ctx, cliActor, lifecycle.UserInput{Name: name}); err != nil {
 			if le := (*lifecycle.Error)(nil); errors.As(err, &le) && le.Code == "user_exists" {
-				return fmt.Errorf("user %q already exists", name)
+				return errors.New(le.Msg)
 			}
 			return cliError(err)
 		}

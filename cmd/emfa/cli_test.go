@@ -74,7 +74,8 @@ func TestBadInputWritesNothing(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"users", "add", "alice"}, `user "alice" already exists`},
+		{[]string{"users", "add", "alice"}, `a user named "alice" exists already`},
+		{[]string{"users", "add", "ALICE"}, `a user named "alice" exists already (user names match regardless of letter case)`},
 		{[]string{"users", "delete", "zed"}, `no user "zed"`},
 		{[]string{"factors", "add", "totp", "--user", "zed"}, `user "zed"`},
 		{[]string{"factors", "add", "totp", "--user", "alice", "--secret", "SHORT"}, "at least 128"},
@@ -458,7 +459,7 @@ func TestCLIFollowsAdminRules(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--activation", "passcode", "--config", cfg)), &f); err != nil || f.ID == "" {
 		t.Fatalf("factors add: %v %q", err, f.ID)
 	}
-	if code, _, errOut := emfa(t, "users", "add", "alice", "--config", cfg); code != 1 || !strings.Contains(errOut, `user "alice" already exists`) {
+	if code, _, errOut := emfa(t, "users", "add", "alice", "--config", cfg); code != 1 || !strings.Contains(errOut, `a user named "alice" exists already`) {
 		t.Errorf("users add twice: exit %d, %q", code, errOut)
 	}
 	// A label the admin API refuses (a terminal's escape sequence) is refused here too.

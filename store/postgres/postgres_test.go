@@ -155,3 +155,19 @@ func BenchmarkDecision(b *testing.B) {
 	sv := testdb.Connect(b)
 	storetest.BenchDecision(b, func(b *testing.B) store.Store { return sv.Open(b) })
 }
+
+// PostgreSQL's lower() under COLLATE "C" (users.name's and, from migration 10,
+// audit.username's), which the folded indexes are built with, folds exactly what
+// store.FoldName folds; the database's own locale would not (the Kelvin sign, À).
+func TestFoldNameIsLower(t *testing.T) {
+	sv := testdb.Connect(t)
+	for _, name := range storetest.FoldSamples() {
+		var got string
+		if err := sv.Admin.QueryRow(t.Context(), `SELECT lower($1::text COLLATE "C")`, name).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if want := store.FoldName(name); got != want {
+			t.Errorf("lower(%q) = %q, FoldName %q", name, got, want)
+		}
+	}
+}

@@ -260,3 +260,22 @@ func TestGroupCommitBatch(t *testing.T) {
 		t.Errorf("%d audit events, want %d: the failed units' are rolled back", len(events), n-2)
 	}
 }
+
+// SQLite's built-in lower(), which users_name_folded and audit_username_time are built
+// with, folds exactly what store.FoldName folds.
+func TestFoldNameIsLower(t *testing.T) {
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, name := range storetest.FoldSamples() {
+		var got string
+		if err := db.QueryRowContext(t.Context(), `SELECT lower($1)`, name).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if want := store.FoldName(name); got != want {
+			t.Errorf("lower(%q) = %q, FoldName %q", name, got, want)
+		}
+	}
+}

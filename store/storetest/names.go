@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -84,4 +85,27 @@ func testUserNameCase(t *testing.T, s store.Store) {
 	wantErr(t, "DeleteUser by another case", s.DeleteUser(ctx, "DANA@EXAMPLE.COM"), nil)
 	_, err = s.GetUser(ctx, dana.Name)
 	wantErr(t, "GetUser after delete", err, store.ErrNotFound)
+}
+
+// FoldSamples are names on which store.FoldName must agree with the lower() a backend's
+// index computes (each backend's TestFoldNameIsLower): if they differed, a lookup would
+// miss a user the index holds. Letters whose Unicode lower case is not ASCII's, or whose
+// case mapping changes their length, and seeded random mixes of ASCII and other runes.
+func FoldSamples() []string {
+	out := []string{"", "alice", "ALICE", "Dana@Example.COM", "\u212Aate", "\u00C0LA", "\u0130STANBUL",
+		"STRASSE \u00DF \u1E9E", "\u01C4\u01C5\u01C6", "\u03A3\u039F\u03A3", "ﬀ", "\u0041\u030A", "Z[`a{", "@[\\]^_`"}
+	r := rand.New(rand.NewPCG(16, 9))
+	pool := []rune("AZaz09@._-[`{ \u00C0\u00C9\u00DF\u0130\u0131\u212A\u03A3\u0416\u1E9E\U0001F600")
+	for range 200 {
+		b := make([]rune, 1+r.IntN(24))
+		for i := range b {
+			if r.IntN(3) == 0 {
+				b[i] = pool[r.IntN(len(pool))]
+			} else {
+				b[i] = rune(0x20 + r.IntN(0x5F)) // printable ASCII
+			}
+		}
+		out = append(out, string(b))
+	}
+	return out
 }

@@ -59,6 +59,13 @@ type options struct {
 // pool_max_conns, or DefaultMaxConns.
 func MaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
 
+// CheckDSN reports whether dsn can be read as a connection string, without connecting (emfa
+// check). Its error holds no password: pgx redacts it.
+func CheckDSN(dsn string) error {
+	_, err := pgxpool.ParseConfig(dsn)
+	return err
+}
+
 // Open connects to the database dsn names (a URL or keyword/value string, as pgx accepts)
 // and migrates it to the current schema. Parameters pgx does not know are sent to the
 // server as run-time settings, so "?search_path=emfa" puts the tables in schema emfa.
@@ -73,13 +80,6 @@ func MaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
 // default_query_exec_mode) prepares each statement on a connection the first time it runs
 // there and reuses it after, so a decision's statements cost one round trip each, with no
 // parse or plan.
-// CheckDSN reports whether dsn can be read as a connection string, without connecting (emfa
-// check). Its error holds no password: pgx redacts it.
-func CheckDSN(dsn string) error {
-	_, err := pgxpool.ParseConfig(dsn)
-	return err
-}
-
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	var o options
 	for _, opt := range opts {

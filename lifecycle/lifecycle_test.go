@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -571,6 +572,33 @@ func TestUserNamesIgnoreCase(t *testing.T) {
 		audit, err := st.QueryAudit(ctx, store.AuditQuery{Username: "dana@example.com", Resource: "admin.import.update"})
 		if err != nil || len(audit) != 1 || audit[0].Username != "Dana@Example.com" {
 			t.Errorf("the import's audit row under the name as created: %+v, %v", audit, err)
+		}
+
+		// A listing: its prefix in any case, its order and pages by the folded name.
+		for _, name := range []string{"Eve", "carol"} {
+			if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: name}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		page, err := m.ListUsers(ctx, lifecycle.UserQuery{Prefix: "dANA"})
+		if err != nil || len(page.Users) != 1 || page.Users[0].Name != "Dana@Example.com" {
+			t.Errorf("?prefix=dANA: %+v, %v", page, err)
+		}
+		var names []string
+		for q := (lifecycle.UserQuery{Limit: 1}); ; {
+			page, err := m.ListUsers(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range page.Users {
+				names = append(names, u.Name)
+			}
+			if q.Cursor = page.Next; q.Cursor == "" || len(names) > 3 {
+				break
+			}
+		}
+		if want := []string{"carol", "Dana@Example.com", "Eve"}; !slices.Equal(names, want) {
+			t.Errorf("pages of one: %q, want %q", names, want)
 		}
 	})
 }

@@ -182,7 +182,8 @@ type UserPage struct {
 	Next  string `json:"next,omitempty"`
 }
 
-// ListUsers returns a page of users, ordered by name.
+// ListUsers returns a page of users, ordered by name regardless of ASCII case, its
+// prefix and cursor matched so too (store.UserQuery).
 func (m *Manager) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) {
 	sq := store.UserQuery{Prefix: q.Prefix, Group: q.Group, Limit: q.Limit}
 	switch q.State {

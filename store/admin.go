@@ -29,13 +29,14 @@ type UserRecord struct {
 	Profile Profile
 }
 
-// UserQuery selects users for a page of a listing, ordered by name (bytes).
+// UserQuery selects users for a page of a listing, ordered by the bytes of their folded
+// names (FoldName): "alice", "Bob", "carol". Prefix and After are folded too.
 type UserQuery struct {
-	Prefix string // names starting with it; "" all
+	Prefix string // names starting with it in any ASCII case; "" all
 	Group  string // members of it; "" all
 	// Disabled, when set, keeps only users in that state.
 	Disabled *bool
-	After    string // names after it (the cursor); "" from the first
+	After    string // names after it, folded (the cursor); "" from the first
 	Limit    int    // <= 0: 100
 }
 

@@ -243,7 +243,7 @@ type Store interface {
 	CreateUser(ctx context.Context, u User) error // ErrExists
 	GetUser(ctx context.Context, name string) (User, error)
 	GetUserByID(ctx context.Context, id string) (User, error) // the owner of a factor (Factor.UserID)
-	ListUsers(ctx context.Context) ([]User, error)            // ordered by name
+	ListUsers(ctx context.Context) ([]User, error)            // ordered by FoldName's bytes
 	SetUserDisabled(ctx context.Context, name string, disabled bool) error
 	DeleteUser(ctx context.Context, name string) error
 

@@ -70,6 +70,7 @@ func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
 	}
 	for q, index := range map[string]string{
 		`SELECT id FROM users WHERE lower(name) = $1`:                                          "users_name_folded",
+		`SELECT id FROM users WHERE lower(name) > $1 ORDER BY lower(name) LIMIT 10`:            "users_name_folded", // a listing's page
 		`SELECT id FROM audit WHERE lower(username) = $1 ORDER BY time DESC, id DESC LIMIT 10`: "audit_username_time",
 	} {
 		rows, err := tx.QueryContext(ctx, `EXPLAIN `+q, "eve")

@@ -113,6 +113,7 @@ func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
 	defer fresh.Close()
 	for q, index := range map[string]string{
 		`SELECT id FROM users WHERE lower(name) = 'eve'`:                                          "users_name_folded",
+		`SELECT id FROM users WHERE lower(name) > 'd' ORDER BY lower(name) LIMIT 10`:              "users_name_folded", // a listing's page
 		`SELECT id FROM audit WHERE lower(username) = 'eve' ORDER BY time DESC, id DESC LIMIT 10`: "audit_username_time",
 	} {
 		var plan string

@@ -346,13 +346,16 @@ func (s *Store) ListUserRecords(ctx context.Context, q store.UserQuery) ([]store
 	var where []string
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	// By folded name (users_name_folded's key, unique): the order, the prefix and the
+	// cursor all ignore ASCII case, as every other lookup by name does.
 	if q.Prefix != "" {
-		// The range lets the name index start at the prefix; substr decides.
-		where = append(where, fmt.Sprintf("u.name >= %s AND substr(u.name, 1, %s) = %s",
-			arg(q.Prefix), arg(utf8.RuneCountInString(q.Prefix)), arg(q.Prefix)))
+		// The range lets the index start at the prefix; substr decides.
+		p := store.FoldName(q.Prefix)
+		where = append(where, fmt.Sprintf("lower(u.name) >= %s AND substr(lower(u.name), 1, %s) = %s",
+			arg(p), arg(utf8.RuneCountInString(p)), arg(p)))
 	}
 	if q.After != "" {
-		where = append(where, "u.name > "+arg(q.After))
+		where = append(where, "lower(u.name) > "+arg(store.FoldName(q.After)))
 	}
 	if q.Disabled != nil {
 		where = append(where, "u.disabled = "+arg(*q.Disabled))
@@ -368,7 +371,7 @@ func (s *Store) ListUserRecords(ctx context.Context, q store.UserQuery) ([]store
 	if len(where) > 0 {
 		sqlq += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	sqlq += ` ORDER BY u.name LIMIT ` + arg(limit)
+	sqlq += ` ORDER BY lower(u.name) LIMIT ` + arg(limit)
 	recs, err := query(ctx, s.r, scanRecord, sqlq, args...)
 	if err == nil {
 		err = s.addGroups(ctx, recs)

@@ -325,8 +325,9 @@ func (s *Store) GetUserByID(ctx context.Context, id string) (store.User, error) 
 }
 
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	// users.name sorts by bytes in both schemas (COLLATE "C" in PostgreSQL).
-	users, err := query(ctx, s.rq, scanUser, `SELECT `+userCols+` FROM users ORDER BY name`)
+	// By folded name, as ListUserRecords: lower() is ASCII-only and sorts by bytes in both
+	// schemas (users.name is COLLATE "C" in PostgreSQL), and unique (users_name_folded).
+	users, err := query(ctx, s.rq, scanUser, `SELECT `+userCols+` FROM users ORDER BY lower(name)`)
 	if err != nil {
 		return nil, s.fail("list users", err)
 	}

@@ -190,10 +190,10 @@ func testApplyUserChangesFactors(t *testing.T, s store.Store) {
 func testListUserRecords(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	var changes []store.UserChange
-	for i, name := range []string{"bob", "alice", "alex", "al", "Zed", "éva", "carol"} {
-		u := store.User{ID: fmt.Sprint("u", i), Name: name, CreatedAt: at(0), Disabled: name == "alex"}
+	for i, name := range []string{"bob", "alice", "Alex", "al", "Zed", "éva", "ÉVA", "carol"} {
+		u := store.User{ID: fmt.Sprint("u", i), Name: name, CreatedAt: at(0), Disabled: name == "Alex"}
 		groups := []string{"all"}
-		if name[0] == 'a' {
+		if store.FoldName(name)[0] == 'a' {
 			groups = append(groups, "a-team")
 		}
 		changes = append(changes, store.UserChange{Name: name, Create: &u, Profile: &store.Profile{Groups: groups}, Now: at(0)})
@@ -205,13 +205,21 @@ func testListUserRecords(t *testing.T, s store.Store) {
 		q    store.UserQuery
 		want []string
 	}{
-		{"all, byte order", store.UserQuery{}, []string{"Zed", "al", "alex", "alice", "bob", "carol", "éva"}},
-		{"prefix", store.UserQuery{Prefix: "al"}, []string{"al", "alex", "alice"}},
+		// The bytes of the folded names, whatever the database's collation: "Zed" among
+		// the z's, "ÉVA" (folded "Éva") after them and before "éva".
+		{"all, folded byte order", store.UserQuery{}, []string{"al", "Alex", "alice", "bob", "carol", "Zed", "ÉVA", "éva"}},
+		{"prefix", store.UserQuery{Prefix: "al"}, []string{"al", "Alex", "alice"}},
+		{"prefix in another case", store.UserQuery{Prefix: "AL"}, []string{"al", "Alex", "alice"}},
+		{"prefix mixed", store.UserQuery{Prefix: "aLi"}, []string{"alice"}},
 		{"prefix non-ascii", store.UserQuery{Prefix: "é"}, []string{"éva"}},
-		{"group", store.UserQuery{Group: "a-team"}, []string{"al", "alex", "alice"}},
-		{"disabled", store.UserQuery{Disabled: &yes}, []string{"alex"}},
+		{"prefix non-ascii keeps its case", store.UserQuery{Prefix: "É"}, []string{"ÉVA"}},
+		{"prefix z", store.UserQuery{Prefix: "z"}, []string{"Zed"}},
+		{"group", store.UserQuery{Group: "a-team"}, []string{"al", "Alex", "alice"}},
+		{"disabled", store.UserQuery{Disabled: &yes}, []string{"Alex"}},
 		{"enabled in group", store.UserQuery{Disabled: &no, Group: "a-team"}, []string{"al", "alice"}},
-		{"page", store.UserQuery{After: "al", Limit: 2}, []string{"alex", "alice"}},
+		{"page", store.UserQuery{After: "al", Limit: 2}, []string{"Alex", "alice"}},
+		{"page after a name in another case", store.UserQuery{After: "ALEX", Limit: 2}, []string{"alice", "bob"}},
+		{"page after a prefix", store.UserQuery{Prefix: "A", After: "Alex"}, []string{"alice"}},
 		{"none", store.UserQuery{Prefix: "x"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -287,11 +287,13 @@ func testUserList(t *testing.T, s store.Store) {
 	if len(got) != 0 {
 		t.Fatalf("ListUsers on an empty store: got %d users", len(got))
 	}
-	// Byte order, whatever the database's collation: "Zed" sorts before "alice".
+	// The bytes of the folded names, whatever the database's collation: "Bob" between
+	// "alice" and "zed", "Émile" (folded "Émile", bytes above any ASCII) last.
 	users := []store.User{
-		{ID: "3", Name: "bob", CreatedAt: at(0)},
+		{ID: "3", Name: "Bob", CreatedAt: at(0)},
 		{ID: "1", Name: "alice", CreatedAt: at(time.Second)},
-		{ID: "2", Name: "Zed", Disabled: true, CreatedAt: at(2 * time.Second)},
+		{ID: "2", Name: "zed", Disabled: true, CreatedAt: at(2 * time.Second)},
+		{ID: "4", Name: "Émile", CreatedAt: at(3 * time.Second)},
 	}
 	for _, u := range users {
 		mustCreateUser(t, s, u)
@@ -300,7 +302,7 @@ func testUserList(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("ListUsers: %v", err)
 	}
-	diff(t, "users", []store.User{users[2], users[1], users[0]}, got)
+	diff(t, "users", []store.User{users[1], users[0], users[2], users[3]}, got)
 }
 
 func testUserSetDisabled(t *testing.T, s store.Store) {

@@ -416,20 +416,12 @@ func (m scimUser) events(old scimUser, attrs map[string]string) []provider.Lifec
 	return evs
 }
 
-// applyEvents applies events at once, in order.
+// applyEvents applies events at once, in order (sync.Queue.ApplyNow).
 func (api *syncAPI) applyEvents(ctx context.Context, evs []provider.LifecycleEvent) error {
-	for _, ev := range evs {
-		ev.Source = "scim"
-		if ev.Type == provider.EventUserDelete {
-			if err := api.o.Queue.AllowDelete(ctx, "scim"); err != nil {
-				return err
-			}
-		}
-		if err := api.o.Queue.ApplyNow(ctx, ev); err != nil {
-			return err
-		}
+	for i := range evs {
+		evs[i].Source = "scim"
 	}
-	return nil
+	return api.o.Queue.ApplyNow(ctx, evs...)
 }
 
 // readSCIM reads a JSON object body, refusing duplicate keys.

@@ -65,6 +65,12 @@ type SyncQueue interface {
 	// EnqueueEvents adds the events not enqueued before (by Source and EventID) and
 	// returns how many it added; all or none are written.
 	EnqueueEvents(ctx context.Context, evs []QueuedEvent, now time.Time) (int, error)
+	// EnqueueLeased adds evs, pending, leased to owner until leaseUntil, and returns their
+	// seqs in order; all or none are written, and an event enqueued before (by Source and
+	// EventID) is ErrExists. They are events owner applies at once (SCIM answers with the
+	// result), queued before it applies them: if owner dies first, a worker claims them
+	// once the lease passes and applies them, so nothing a source said is lost.
+	EnqueueLeased(ctx context.Context, evs []QueuedEvent, owner string, leaseUntil, now time.Time) ([]int64, error)
 	// ClaimEvents leases at most limit pending events to owner until leaseUntil: each the
 	// first pending event of its key, due (NextAt <= now), enqueued at or before
 	// settledBefore, of a source not paused, and not leased by another. Of concurrent

@@ -152,22 +152,85 @@ func (q *Queue) enqueue(ctx context.Context, evs []provider.LifecycleEvent, appl
 	return n, nil
 }
 
-// ApplyNow applies ev at once (SCIM answers with the result), then queues it, applied, for
-// the propagators and the deletion count.
-func (q *Queue) ApplyNow(ctx context.Context, ev provider.LifecycleEvent) error {
-	if ev.Time.IsZero() {
-		ev.Time = q.Now()
-	}
-	if err := q.Applier.Apply(ctx, ev); err != nil {
-		return err
-	}
-	if ordered(ev.Type) {
-		if _, err := q.Store.MarkKey(ctx, keyOf(ev), ev.Time); err != nil {
+// ApplyNow applies evs at once, in order (SCIM answers with the result), for the
+// propagators and the deletion count as a worker would. They are queued first, leased to
+// this call, and the deletion guard is asked before that:
+//
+//   - applied: each is done (no propagators) or pending, applied, for the worker to
+//     propagate;
+//   - refused (*Skipped): it and those after it are done, not applied, the refusal their
+//     note, and ApplyNow returns it;
+//   - a fault, or a process that dies part-way: what is not recorded as done stays leased,
+//     and a worker claims it once the lease passes and applies it (applying twice changes
+//     nothing; an event older than one applied since is skipped). So a change a source
+//     sent reaches emfa's store and the vendors even when the source was never answered.
+func (q *Queue) ApplyNow(ctx context.Context, evs ...provider.LifecycleEvent) error {
+	q.init()
+	now := q.Now()
+	rows := make([]store.QueuedEvent, len(evs))
+	for i := range evs {
+		if evs[i].Time.IsZero() {
+			evs[i].Time = now
+		}
+		if evs[i].Type == provider.EventUserDelete {
+			if err := q.AllowDelete(ctx, evs[i].Source); err != nil {
+				return err
+			}
+		}
+		r, err := queued(evs[i], false)
+		if err != nil {
 			return err
 		}
+		rows[i] = r
 	}
-	_, err := q.enqueue(ctx, []provider.LifecycleEvent{ev}, true)
-	return err
+	owner := builtin.NewID()
+	seqs, err := q.Store.EnqueueLeased(ctx, rows, owner, now.Add(q.Lease), now)
+	if err != nil {
+		return err
+	}
+	for i, ev := range evs {
+		err := q.Applier.Apply(ctx, ev)
+		var sk *Skipped
+		if errors.As(err, &sk) {
+			for _, seq := range seqs[i:] {
+				q.settle(ctx, seq, owner, func() error {
+					return q.Store.FinishEvent(context.WithoutCancel(ctx), seq, owner, store.QueueDone, truncate(sk.Error(), 500), false, time.Time{}, q.Now())
+				})
+			}
+			return err
+		}
+		if err == nil && ordered(ev.Type) {
+			_, err = q.Store.MarkKey(ctx, keyOf(ev), ev.Time)
+		}
+		if err != nil {
+			return err // left to a worker, once the lease passes
+		}
+	}
+	for _, seq := range seqs {
+		q.settle(ctx, seq, owner, func() error {
+			if len(q.Propagators) == 0 {
+				return q.Store.FinishEvent(context.WithoutCancel(ctx), seq, owner, store.QueueDone, "", true, time.Time{}, q.Now())
+			}
+			if err := q.Store.SetEventApplied(context.WithoutCancel(ctx), seq, owner, q.Now()); err != nil {
+				return err
+			}
+			return q.Store.ReleaseEvent(context.WithoutCancel(ctx), seq, owner)
+		})
+	}
+	if len(q.Propagators) > 0 {
+		q.Wake()
+	}
+	return nil
+}
+
+// settle records what ApplyNow made of its event seq. A failure is logged, not returned:
+// the event is applied or refused already, and one still leased is a worker's when the
+// lease passes (it applies it again, which changes nothing, or skips it).
+func (q *Queue) settle(ctx context.Context, seq int64, owner string, record func() error) {
+	if err := record(); err != nil {
+		q.Log.Warn("sync event applied at once, not recorded; a worker takes it over when its lease passes",
+			"seq", seq, "owner", owner, "err", err)
+	}
 }
 
 // Wake tells this process's worker that events are waiting.

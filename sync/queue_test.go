@@ -2,9 +2,11 @@ package sync_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	gosync "sync"
 	"testing"
 	"time"
@@ -313,4 +315,106 @@ func wantTrail(t *testing.T, m *lifecycle.Manager, action string, want ...string
 	if !slices.Equal(got, want) {
 		t.Errorf("%s records %q, want %q", action, got, want)
 	}
+}
+
+// killedAfterApply is a queue store whose process dies right after its first change is
+// applied: from the first MarkKey on, nothing more is written.
+type killedAfterApply struct {
+	store.SyncQueue
+}
+
+func (killedAfterApply) MarkKey(context.Context, string, time.Time) (time.Time, error) {
+	return time.Time{}, errors.New("killed")
+}
+
+// events lists the queue's events of source as "type user state applied note".
+func events(t *testing.T, q *sync.Queue, source string) []string {
+	t.Helper()
+	evs, err := q.Store.ListEvents(context.Background(), store.QueueFilter{Source: source})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		var ev provider.LifecycleEvent
+		if err := json.Unmarshal(e.Body, &ev); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s %s %s %v %s", e.Type, ev.Username, e.State, e.Applied, e.Note))
+	}
+	return out
+}
+
+func TestApplyNowLosesNothing(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		scim := func(typ, user string) provider.LifecycleEvent {
+			return provider.LifecycleEvent{Type: typ, Source: "scim", Username: user}
+		}
+
+		// Without propagators an event applied at once is done with it.
+		if err := q.ApplyNow(ctx, scim(provider.EventUserCreate, "alice")); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := events(t, q, "scim"), []string{"user.create alice done true "}; !slices.Equal(got, want) {
+			t.Errorf("after ApplyNow: %q, want %q", got, want)
+		}
+		if n := drain(t, q); n != 0 {
+			t.Errorf("a worker found %d events to process", n)
+		}
+
+		// With them, it waits, applied, for the worker to propagate it.
+		prop := &fakePropagator{}
+		q.Propagators = []provider.LifecyclePropagator{prop}
+		if err := q.ApplyNow(ctx, scim(provider.EventUserCreate, "bob"), scim(provider.EventUserDisable, "bob")); err != nil {
+			t.Fatal(err)
+		}
+		if u, err := m.GetUser(ctx, "bob"); err != nil || u.State != lifecycle.StateDisabled {
+			t.Fatalf("bob = %+v, %v", u, err)
+		}
+		if got, want := events(t, q, "scim")[1:], []string{"user.create bob pending true ", "user.disable bob pending true "}; !slices.Equal(got, want) {
+			t.Errorf("after ApplyNow: %q, want %q", got, want)
+		}
+		if n := drain(t, q); n != 2 || !slices.Equal(prop.got, []string{"user.create bob", "user.disable bob"}) {
+			t.Errorf("the worker processed %d, propagated %q", n, prop.got)
+		}
+
+		// A refusal: the event and those after it are done, not applied, and say why.
+		err := q.ApplyNow(ctx, scim(provider.EventUserUpdate, "nobody"), scim(provider.EventUserDisable, "nobody"))
+		var sk *sync.Skipped
+		if !errors.As(err, &sk) {
+			t.Fatalf("a refused event: %v", err)
+		}
+		got := events(t, q, "scim")[3:]
+		if len(got) != 2 || !strings.HasPrefix(got[0], "user.update nobody done false skipped: ") ||
+			!strings.HasPrefix(got[1], "user.disable nobody done false skipped: ") {
+			t.Errorf("after a refusal: %q", got)
+		}
+
+		// A process killed between applying the first event and recording it: the
+		// directory was never answered, and sends nothing again. The worker applies both
+		// once the lease passes, and propagates them.
+		prop.got = nil
+		killed := &sync.Queue{Store: killedAfterApply{q.Store}, Applier: q.Applier, Now: clk.Now}
+		if err := killed.ApplyNow(ctx, scim(provider.EventUserCreate, "carol"), scim(provider.EventUserDisable, "carol")); err == nil {
+			t.Fatal("ApplyNow on a dying store: no error")
+		}
+		if u, err := m.GetUser(ctx, "carol"); err != nil || u.State != lifecycle.StateActive {
+			t.Fatalf("carol after the crash = %+v, %v; want created, not yet disabled", u, err)
+		}
+		if n := drain(t, q); n != 0 {
+			t.Fatalf("the worker took %d leased events", n)
+		}
+		clk.Advance(2 * time.Minute)
+		if n := drain(t, q); n != 2 {
+			t.Fatalf("the worker processed %d events after the lease passed, want 2", n)
+		}
+		if u, err := m.GetUser(ctx, "carol"); err != nil || u.State != lifecycle.StateDisabled {
+			t.Errorf("carol = %+v, %v; want disabled", u, err)
+		}
+		if !slices.Equal(prop.got, []string{"user.create carol", "user.disable carol"}) {
+			t.Errorf("propagated %q", prop.got)
+		}
+	})
 }

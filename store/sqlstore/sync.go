@@ -29,15 +29,7 @@ func (s *Store) EnqueueEvents(ctx context.Context, evs []store.QueuedEvent, now 
 	added := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, e := range evs {
-			state := e.State
-			if state == "" {
-				state = store.QueuePending
-			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO sync_events
-				(source, event_id, order_key, type, event_time, body, applied, state, attempts, next_at, note, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, '', $9, $9)
-				ON CONFLICT (source, event_id) DO NOTHING`,
-				e.Source, e.EventID, e.Key, e.Type, millis(e.Time), string(e.Body), e.Applied, state, millis(now))
+			res, err := tx.ExecContext(ctx, insertEventSQL+` ON CONFLICT (source, event_id) DO NOTHING`, eventArgs(e, "", time.Time{}, now)...)
 			n, err := affected(res, err)
 			if err != nil {
 				return err
@@ -50,6 +42,40 @@ func (s *Store) EnqueueEvents(ctx context.Context, evs []store.QueuedEvent, now 
 		return 0, s.fail("enqueue sync events", err)
 	}
 	return added, nil
+}
+
+func (s *Store) EnqueueLeased(ctx context.Context, evs []store.QueuedEvent, owner string, leaseUntil, now time.Time) ([]int64, error) {
+	seqs := make([]int64, len(evs))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for i, e := range evs {
+			err := tx.QueryRowContext(ctx, insertEventSQL+` RETURNING seq`, eventArgs(e, owner, leaseUntil, now)...).Scan(&seqs[i])
+			if errors.Is(s.d.Constraint(err), store.ErrExists) {
+				return fmt.Errorf("event %q of %s: %w", e.EventID, e.Source, store.ErrExists)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail("enqueue leased sync events", err)
+	}
+	return seqs, nil
+}
+
+// insertEventSQL adds an event, pending unless the event says otherwise, leased to $10
+// until $11 (an empty owner and 0: no lease), with eventArgs' arguments.
+const insertEventSQL = `INSERT INTO sync_events
+	(source, event_id, order_key, type, event_time, body, applied, state, attempts, next_at, note, created_at, updated_at, owner, lease_until)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, '', $9, $9, $10, $11)`
+
+func eventArgs(e store.QueuedEvent, owner string, leaseUntil, now time.Time) []any {
+	state := e.State
+	if state == "" {
+		state = store.QueuePending
+	}
+	return []any{e.Source, e.EventID, e.Key, e.Type, millis(e.Time), string(e.Body), e.Applied, state, millis(now), owner, millis(leaseUntil)}
 }
 
 // claimSQL picks the head of each key's pending events; a leased head stays pending, so

@@ -82,8 +82,9 @@ type SyncQueue interface {
 	// pending again at nextAt with one more attempt; applied records the event in emfa's
 	// store (never unset). ErrConflict when owner lost the lease.
 	FinishEvent(ctx context.Context, seq int64, owner, state, note string, applied bool, nextAt, now time.Time) error
-	// ReleaseEvent gives owner's lease back without counting an attempt.
-	ReleaseEvent(ctx context.Context, seq int64, owner string) error
+	// ReleaseEvent gives owner's lease back without counting an attempt; applied records
+	// the event in emfa's store (never unset), as FinishEvent's does.
+	ReleaseEvent(ctx context.Context, seq int64, owner string, applied bool) error
 	// MarkKey records that an event of key at t was applied and returns the mark before
 	// (the zero time when none); the mark never goes back.
 	MarkKey(ctx context.Context, key string, t time.Time) (time.Time, error)

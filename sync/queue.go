@@ -211,10 +211,7 @@ func (q *Queue) ApplyNow(ctx context.Context, evs ...provider.LifecycleEvent) er
 			if len(q.Propagators) == 0 {
 				return q.Store.FinishEvent(context.WithoutCancel(ctx), seq, owner, store.QueueDone, "", true, time.Time{}, q.Now())
 			}
-			if err := q.Store.SetEventApplied(context.WithoutCancel(ctx), seq, owner, q.Now()); err != nil {
-				return err
-			}
-			return q.Store.ReleaseEvent(context.WithoutCancel(ctx), seq, owner)
+			return q.Store.ReleaseEvent(context.WithoutCancel(ctx), seq, owner, true)
 		})
 	}
 	if len(q.Propagators) > 0 {
@@ -358,7 +355,7 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 		}
 		if e.Type == provider.EventUserDelete {
 			if err := q.AllowDelete(ctx, e.Source); errors.Is(err, ErrPaused) {
-				return q.Store.ReleaseEvent(ctx, e.Seq, q.Owner)
+				return q.Store.ReleaseEvent(ctx, e.Seq, q.Owner, false)
 			} else if err != nil {
 				return q.retry(ctx, e, err, log)
 			}

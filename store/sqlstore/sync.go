@@ -149,8 +149,9 @@ func (s *Store) FinishEvent(ctx context.Context, seq int64, owner, state, note s
 	return nil
 }
 
-func (s *Store) ReleaseEvent(ctx context.Context, seq int64, owner string) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE sync_events SET owner = '', lease_until = 0 WHERE seq = $1 AND owner = $2 AND state = 'pending'`, seq, owner)
+func (s *Store) ReleaseEvent(ctx context.Context, seq int64, owner string, applied bool) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE sync_events SET owner = '', lease_until = 0, applied = (applied OR $3)
+		WHERE seq = $1 AND owner = $2 AND state = 'pending'`, seq, owner, applied)
 	if err != nil {
 		return s.fail(fmt.Sprintf("release sync event %d", seq), err)
 	}

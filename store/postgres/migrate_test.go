@@ -11,6 +11,7 @@ import (
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/store/postgres"
 	"github.com/emfa/emfa/store/sqlstore"
+	"github.com/emfa/emfa/store/storetest"
 )
 
 // Migration 9 matches user names regardless of ASCII case, as on SQLite
@@ -92,4 +93,29 @@ func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
 			t.Errorf("%s: does not use %s: %s", q, index, plan)
 		}
 	}
+}
+
+// Migration 11 folds directory sync's user keys, as on SQLite (TestMigrationFoldsSyncKeys
+// there), and only ASCII letters: "user:Éva" stays as it is.
+func TestMigrationFoldsSyncKeys(t *testing.T) {
+	sv := testdb.Connect(t)
+	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg.ConnConfig)
+	defer db.Close()
+	if err := sqlstore.MigrateTo(t.Context(), db, goose.DialectPostgres, postgres.Migrations, 10); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range storetest.SyncKeysBefore {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sqlstore.MigrateTo(t.Context(), db, goose.DialectPostgres, postgres.Migrations, 11); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckSyncKeysAfter(t, db)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/emfa/emfa/store/sqlstore"
+	"github.com/emfa/emfa/store/storetest"
 )
 
 // Migration 8 moves a factor's last use from an audit index to the factor's row: a
@@ -124,4 +125,27 @@ func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
 			t.Errorf("%s: does not use %s: %s", q, index, plan)
 		}
 	}
+}
+
+// Migration 11 moves directory sync's marks and unfinished events to the folded user key:
+// a name's latest mark among its spellings, group keys and finished events as they were.
+func TestMigrationFoldsSyncKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := sqlstore.MigrateTo(t.Context(), db, goose.DialectSQLite3, migrations, 10); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range storetest.SyncKeysBefore {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sqlstore.MigrateTo(t.Context(), db, goose.DialectSQLite3, migrations, 11); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckSyncKeysAfter(t, db)
 }

@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"database/sql"
+	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -108,4 +111,53 @@ func FoldSamples() []string {
 		out = append(out, string(b))
 	}
 	return out
+}
+
+// SyncKeysBefore writes, into a schema at migration 10, directory sync's marks and events
+// under user keys of unfolded names; CheckSyncKeysAfter checks what migration 11 made of
+// them. Both backends' migration tests use them.
+var SyncKeysBefore = []string{
+	`INSERT INTO sync_marks (key, event_time) VALUES
+		('user:Dana@Example.com', 3000), ('user:dana@example.com', 2000), ('user:DANA@example.com', 1000),
+		('user:EVE', 5000), ('user:frank', 6000), ('user:Éva', 7000), ('group:Ops', 8000)`,
+	`INSERT INTO sync_events (source, event_id, order_key, type, event_time, body, state, next_at, created_at, updated_at) VALUES
+		('okta', 'e1', 'user:Dana@Example.com', 'user.update', 4000, '{}', 'pending', 0, 0, 0),
+		('okta', 'e2', 'user:EVE', 'user.disable', 4000, '{}', 'dead', 0, 0, 0),
+		('okta', 'e3', 'user:EVE', 'user.enable', 3000, '{}', 'done', 0, 0, 0),
+		('scim', 'e4', 'group:Ops', 'group.rename', 4000, '{}', 'pending', 0, 0, 0)`,
+}
+
+// CheckSyncKeysAfter: see SyncKeysBefore.
+func CheckSyncKeysAfter(t *testing.T, db *sql.DB) {
+	t.Helper()
+	var marks, keys []string
+	for q, out := range map[string]*[]string{
+		`SELECT key || ' ' || event_time FROM sync_marks ORDER BY key`:      &marks,
+		`SELECT event_id || ' ' || order_key FROM sync_events ORDER BY seq`: &keys,
+	} {
+		rows, err := db.QueryContext(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			*out = append(*out, s)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Sorted by bytes (ORDER BY is the column's collation; compare as Go does).
+	slices.Sort(marks)
+	wantMarks := []string{"group:Ops 8000", "user:dana@example.com 3000", "user:eve 5000", "user:frank 6000", "user:Éva 7000"}
+	if !slices.Equal(marks, wantMarks) {
+		t.Errorf("sync_marks after migrating:\n got %q\nwant %q", marks, wantMarks)
+	}
+	wantKeys := []string{"e1 user:dana@example.com", "e2 user:eve", "e3 user:EVE", "e4 group:Ops"}
+	if !slices.Equal(keys, wantKeys) {
+		t.Errorf("sync_events' keys after migrating:\n got %q\nwant %q", keys, wantKeys)
+	}
 }

@@ -153,17 +153,20 @@ func (q *Queue) enqueue(ctx context.Context, evs []provider.LifecycleEvent, appl
 }
 
 // ApplyNow applies evs at once, in order (SCIM answers with the result), for the
-// propagators and the deletion count as a worker would. They are queued first, leased to
-// this call, and the deletion guard is asked before that:
+// propagators and the deletion count as a worker would. The deletion guard is asked, then
+// they are queued, leased to this call, then applied; the caller going away stops nothing
+// after that:
 //
 //   - applied: each is done (no propagators) or pending, applied, for the worker to
 //     propagate;
-//   - refused (*Skipped): it and those after it are done, not applied, the refusal their
-//     note, and ApplyNow returns it;
-//   - a fault, or a process that dies part-way: what is not recorded as done stays leased,
-//     and a worker claims it once the lease passes and applies it (applying twice changes
-//     nothing; an event older than one applied since is skipped). So a change a source
-//     sent reaches emfa's store and the vendors even when the source was never answered.
+//   - refused (*Skipped) or failed (a unit that fails commits nothing): it and those after
+//     it are done, not applied, with the error as their note, and ApplyNow returns it for
+//     the source to be told (and to send again);
+//   - a process that dies part-way, or a store that fails to record an applied event:
+//     what is not recorded stays leased, and a worker claims it once the lease passes
+//     and applies it (applying twice changes nothing; an event older than one applied
+//     since is skipped). So a change a source sent reaches emfa's store and the vendors
+//     even when the source was never answered.
 func (q *Queue) ApplyNow(ctx context.Context, evs ...provider.LifecycleEvent) error {
 	q.init()
 	now := q.Now()
@@ -188,30 +191,32 @@ func (q *Queue) ApplyNow(ctx context.Context, evs ...provider.LifecycleEvent) er
 	if err != nil {
 		return err
 	}
+	ctx = context.WithoutCancel(ctx)
 	for i, ev := range evs {
-		err := q.Applier.Apply(ctx, ev)
-		var sk *Skipped
-		if errors.As(err, &sk) {
+		if err := q.Applier.Apply(ctx, ev); err != nil {
+			note := err.Error()
+			if !errors.As(err, new(*Skipped)) {
+				note = "not applied: " + note
+			}
 			for _, seq := range seqs[i:] {
-				q.settle(ctx, seq, owner, func() error {
-					return q.Store.FinishEvent(context.WithoutCancel(ctx), seq, owner, store.QueueDone, truncate(sk.Error(), 500), false, time.Time{}, q.Now())
+				q.settle(seq, owner, func() error {
+					return q.Store.FinishEvent(ctx, seq, owner, store.QueueDone, truncate(note, 500), false, time.Time{}, q.Now())
 				})
 			}
 			return err
 		}
-		if err == nil && ordered(ev.Type) {
-			_, err = q.Store.MarkKey(ctx, keyOf(ev), ev.Time)
-		}
-		if err != nil {
-			return err // left to a worker, once the lease passes
+		if ordered(ev.Type) {
+			if _, err := q.Store.MarkKey(ctx, keyOf(ev), ev.Time); err != nil {
+				return err // applied: the worker applies it again once the lease passes
+			}
 		}
 	}
 	for _, seq := range seqs {
-		q.settle(ctx, seq, owner, func() error {
+		q.settle(seq, owner, func() error {
 			if len(q.Propagators) == 0 {
-				return q.Store.FinishEvent(context.WithoutCancel(ctx), seq, owner, store.QueueDone, "", true, time.Time{}, q.Now())
+				return q.Store.FinishEvent(ctx, seq, owner, store.QueueDone, "", true, time.Time{}, q.Now())
 			}
-			return q.Store.ReleaseEvent(context.WithoutCancel(ctx), seq, owner, true)
+			return q.Store.ReleaseEvent(ctx, seq, owner, true)
 		})
 	}
 	if len(q.Propagators) > 0 {
@@ -221,11 +226,11 @@ func (q *Queue) ApplyNow(ctx context.Context, evs ...provider.LifecycleEvent) er
 }
 
 // settle records what ApplyNow made of its event seq. A failure is logged, not returned:
-// the event is applied or refused already, and one still leased is a worker's when the
-// lease passes (it applies it again, which changes nothing, or skips it).
-func (q *Queue) settle(ctx context.Context, seq int64, owner string, record func() error) {
+// what the source is told is decided already, and an event still leased is a worker's
+// when the lease passes (it applies it again, which changes nothing, or skips it).
+func (q *Queue) settle(seq int64, owner string, record func() error) {
 	if err := record(); err != nil {
-		q.Log.Warn("sync event applied at once, not recorded; a worker takes it over when its lease passes",
+		q.Log.Warn("sync event handled at once, not recorded; a worker takes it over when its lease passes",
 			"seq", seq, "owner", owner, "err", err)
 	}
 }

@@ -416,5 +416,40 @@ func TestApplyNowLosesNothing(t *testing.T) {
 		if !slices.Equal(prop.got, []string{"user.create carol", "user.disable carol"}) {
 			t.Errorf("propagated %q", prop.got)
 		}
+
+		// A store that fails the change: the source is told, and sends it again; the
+		// event is done, not applied, and no worker applies it behind the source's back.
+		fm, err := lifecycle.New(lifecycle.Options{Store: failingChanges{st}, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		faulty := &sync.Queue{Store: q.Store, Applier: &sync.Applier{M: fm, Now: clk.Now}, Now: clk.Now}
+		if err := faulty.ApplyNow(ctx, scim(provider.EventUserCreate, "dave")); err == nil || errors.As(err, new(*sync.Skipped)) {
+			t.Fatalf("ApplyNow on a failing store: %v", err)
+		}
+		all := events(t, q, "scim")
+		if last := all[len(all)-1]; !strings.HasPrefix(last, "user.create dave done false not applied: ") {
+			t.Errorf("after a failure: %q", last)
+		}
+		clk.Advance(2 * time.Minute)
+		if n := drain(t, q); n != 0 {
+			t.Errorf("the worker processed %d events", n)
+		}
+		if _, err := m.GetUser(ctx, "dave"); err == nil {
+			t.Error("dave was created")
+		}
 	})
+}
+
+// failingChanges is a store whose every change of a user fails, as a full disk would.
+type failingChanges struct {
+	store.Store
+}
+
+func (failingChanges) ApplyUserChanges(_ context.Context, cs []store.UserChange) []error {
+	errs := make([]error, len(cs))
+	for i := range errs {
+		errs[i] = errors.New("disk full")
+	}
+	return errs
 }

@@ -111,7 +111,12 @@ func ordered(typ string) bool {
 	return false
 }
 
-func queued(ev provider.LifecycleEvent, applied bool) (store.QueuedEvent, error) {
+// queued is ev as the queue keeps it; ev gets the time now when it has none, and an id
+// when its source gave it none.
+func queued(ev *provider.LifecycleEvent, now time.Time) (store.QueuedEvent, error) {
+	if ev.Time.IsZero() {
+		ev.Time = now
+	}
 	if ev.ID == "" {
 		ev.ID = builtin.NewID()
 	}
@@ -119,24 +124,17 @@ func queued(ev provider.LifecycleEvent, applied bool) (store.QueuedEvent, error)
 	if err != nil {
 		return store.QueuedEvent{}, err
 	}
-	return store.QueuedEvent{Source: ev.Source, EventID: ev.ID, Key: keyOf(ev), Type: ev.Type, Time: ev.Time, Body: body, Applied: applied}, nil
+	return store.QueuedEvent{Source: ev.Source, EventID: ev.ID, Key: keyOf(*ev), Type: ev.Type, Time: ev.Time, Body: body}, nil
 }
 
 // Enqueue writes events to the queue (those enqueued before, by source and id, are not
 // added again) and returns how many it added. Once it returns nil the events survive a
 // crash: the source may be answered.
 func (q *Queue) Enqueue(ctx context.Context, evs []provider.LifecycleEvent) (int, error) {
-	return q.enqueue(ctx, evs, false)
-}
-
-func (q *Queue) enqueue(ctx context.Context, evs []provider.LifecycleEvent, applied bool) (int, error) {
 	now := q.Now()
 	rows := make([]store.QueuedEvent, 0, len(evs))
 	for _, ev := range evs {
-		if ev.Time.IsZero() {
-			ev.Time = now
-		}
-		r, err := queued(ev, applied)
+		r, err := queued(&ev, now)
 		if err != nil {
 			return 0, err
 		}
@@ -172,15 +170,12 @@ func (q *Queue) ApplyNow(ctx context.Context, evs ...provider.LifecycleEvent) er
 	now := q.Now()
 	rows := make([]store.QueuedEvent, len(evs))
 	for i := range evs {
-		if evs[i].Time.IsZero() {
-			evs[i].Time = now
-		}
 		if evs[i].Type == provider.EventUserDelete {
 			if err := q.AllowDelete(ctx, evs[i].Source); err != nil {
 				return err
 			}
 		}
-		r, err := queued(evs[i], false)
+		r, err := queued(&evs[i], now)
 		if err != nil {
 			return err
 		}

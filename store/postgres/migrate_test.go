@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"database/sql"
 	"strings"
 	"testing"
 
@@ -19,23 +20,13 @@ import (
 // differ only by case stops it, says which, and is left as it was; then it migrates, and
 // lookups by the folded name use the index, which folds ASCII only under COLLATE "C".
 func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
-	sv := testdb.Connect(t)
-	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDB(*cfg.ConnConfig)
-	defer db.Close()
+	db, dsn := schemaAt(t, 8)
 	ctx := t.Context()
-	if err := sqlstore.MigrateTo(ctx, db, goose.DialectPostgres, postgres.Migrations, 8); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := db.ExecContext(ctx, `INSERT INTO users (id, name, created_at) VALUES
 		('u1', 'Dana@Example.com', 0), ('u2', 'dana@example.com', 0), ('u3', 'Àla', 0), ('u4', 'àla', 0)`); err != nil {
 		t.Fatal(err)
 	}
-	_, err = postgres.Open(ctx, dsn)
+	_, err := postgres.Open(ctx, dsn)
 	if err == nil {
 		t.Fatal("Open migrated a schema with names differing only by case")
 	}
@@ -98,17 +89,7 @@ func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
 // Migration 11 folds directory sync's user keys, as on SQLite (TestMigrationFoldsSyncKeys
 // there), and only ASCII letters: "user:Éva" stays as it is.
 func TestMigrationFoldsSyncKeys(t *testing.T) {
-	sv := testdb.Connect(t)
-	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDB(*cfg.ConnConfig)
-	defer db.Close()
-	if err := sqlstore.MigrateTo(t.Context(), db, goose.DialectPostgres, postgres.Migrations, 10); err != nil {
-		t.Fatal(err)
-	}
+	db, _ := schemaAt(t, 10)
 	for _, q := range storetest.SyncKeysBefore {
 		if _, err := db.ExecContext(t.Context(), q); err != nil {
 			t.Fatal(err)
@@ -118,4 +99,21 @@ func TestMigrationFoldsSyncKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.CheckSyncKeysAfter(t, db)
+}
+
+// schemaAt is a new schema migrated to version, and its DSN.
+func schemaAt(t *testing.T, version int64) (*sql.DB, string) {
+	t.Helper()
+	sv := testdb.Connect(t)
+	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg.ConnConfig)
+	t.Cleanup(func() { db.Close() })
+	if err := sqlstore.MigrateTo(t.Context(), db, goose.DialectPostgres, postgres.Migrations, version); err != nil {
+		t.Fatal(err)
+	}
+	return db, dsn
 }

@@ -17,14 +17,7 @@ import (
 // Migration 8 moves a factor's last use from an audit index to the factor's row: a
 // database written before it keeps every factor's last use.
 func TestMigrationKeepsLastUse(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "emfa.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sqlstore.MigrateTo(t.Context(), db, goose.DialectSQLite3, migrations, 7); err != nil {
-		t.Fatal(err)
-	}
+	db, path := atVersion(t, 7)
 	for _, q := range []string{
 		`INSERT INTO users (id, name, created_at) VALUES ('u1', 'alice', 0)`,
 		`INSERT INTO factors (id, user_id, type, label, state, key_id, counter, created_at, updated_at) VALUES
@@ -63,21 +56,13 @@ func TestMigrationKeepsLastUse(t *testing.T) {
 // whose names differ only by case stops it, says which, and is left as it was, so the
 // emfa that wrote it can delete one; then it migrates, and either case finds the user.
 func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "emfa.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := sqlstore.MigrateTo(t.Context(), db, goose.DialectSQLite3, migrations, 8); err != nil {
-		t.Fatal(err)
-	}
+	db, path := atVersion(t, 8)
 	if _, err := db.ExecContext(t.Context(), `INSERT INTO users (id, name, created_at) VALUES
 		('u1', 'Dana@Example.com', 0), ('u2', 'dana@example.com', 0), ('u3', 'eve', 0), ('u4', 'EVE', 0), ('u5', 'kate', 0)`); err != nil {
 		t.Fatal(err)
 	}
 
-	_, err = Open(t.Context(), path)
+	_, err := Open(t.Context(), path)
 	if err == nil {
 		t.Fatal("Open migrated a database with names differing only by case")
 	}
@@ -130,15 +115,7 @@ func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
 // Migration 11 moves directory sync's marks and unfinished events to the folded user key:
 // a name's latest mark among its spellings, group keys and finished events as they were.
 func TestMigrationFoldsSyncKeys(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "emfa.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := sqlstore.MigrateTo(t.Context(), db, goose.DialectSQLite3, migrations, 10); err != nil {
-		t.Fatal(err)
-	}
+	db, _ := atVersion(t, 10)
 	for _, q := range storetest.SyncKeysBefore {
 		if _, err := db.ExecContext(t.Context(), q); err != nil {
 			t.Fatal(err)
@@ -148,4 +125,19 @@ func TestMigrationFoldsSyncKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.CheckSyncKeysAfter(t, db)
+}
+
+// atVersion is a new SQLite database migrated to version, and its path.
+func atVersion(t *testing.T, version int64) (*sql.DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := sqlstore.MigrateTo(t.Context(), db, goose.DialectSQLite3, migrations, version); err != nil {
+		t.Fatal(err)
+	}
+	return db, path
 }

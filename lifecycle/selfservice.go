@@ -304,8 +304,18 @@ func (s *SelfService) OpenLink(ctx context.Context, token string) (Session, erro
 		s.m.audit(ctx, SelfServiceActor, "selfservice.open", u.Name, "", "FAILED", "user disabled")
 		return Session{}, ErrLinkInvalid
 	}
-	s.m.audit(ctx, SelfServiceActor, "selfservice.open", u.Name, "", "SUCCESS", "")
-	return s.newSession(ctx, SessionLink, u.ID, l.Hash, SessionState{User: u.Name})
+	return s.opened(ctx, "selfservice.open", "", SessionLink, u, l.Hash, "")
+}
+
+// opened starts the session a link or a sign-in opened for u and records it (action,
+// factor), after the session exists: a session that could not be stored is no SUCCESS.
+func (s *SelfService) opened(ctx context.Context, action, factor, kind string, u store.User, linkHash, reason string) (Session, error) {
+	sess, err := s.newSession(ctx, kind, u.ID, linkHash, SessionState{User: u.Name})
+	if err != nil {
+		return Session{}, err
+	}
+	s.m.audit(ctx, SelfServiceActor, action, u.Name, factor, "SUCCESS", reason)
+	return sess, nil
 }
 
 // userByID finds the link's user by the name the store joined, checking it is the same.
@@ -614,8 +624,7 @@ func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code stri
 				}
 				s.End(ctx, *sess)
 				// From here on, the name as created, whatever the case it was typed in.
-				s.m.audit(ctx, SelfServiceActor, "selfservice.signin", u.Name, en.ID, "SUCCESS", "")
-				return s.newSession(ctx, SessionUser, u.ID, "", SessionState{User: u.Name})
+				return s.opened(ctx, "selfservice.signin", en.ID, SessionUser, u, "", "")
 			}
 			s.m.audit(ctx, SelfServiceActor, "selfservice.signin", st.User, en.ID, "FAILED", out.Reason)
 		}
@@ -687,8 +696,7 @@ func (s *SelfService) FinishPushSignIn(ctx context.Context, sess *Session) (stri
 			return "", Session{}, err
 		}
 		s.End(ctx, *sess)
-		s.m.audit(ctx, SelfServiceActor, "selfservice.signin", u.Name, st.Factor, "SUCCESS", "push approved")
-		next, err := s.newSession(ctx, SessionUser, u.ID, "", SessionState{User: u.Name})
+		next, err := s.opened(ctx, "selfservice.signin", st.Factor, SessionUser, u, "", "push approved")
 		return state, next, err
 	}
 	// The challenge is over: this session cannot sign in with it again.

@@ -189,3 +189,75 @@ func codeOf(t *testing.T, en lifecycle.Enrolled, now time.Time) string {
 	}
 	return code
 }
+
+// brokenSessions is a store that cannot keep a session while broken is set.
+type brokenSessions struct {
+	store.Store
+	store.SelfService
+	broken *bool
+}
+
+func (s brokenSessions) SpendLink(ctx context.Context, hash string, now time.Time) error {
+	return s.SelfService.SpendLink(ctx, hash, now)
+}
+
+func (s brokenSessions) PutSession(ctx context.Context, ss store.SelfServiceSession) error {
+	if *s.broken {
+		return errors.New("disk full")
+	}
+	return s.SelfService.PutSession(ctx, ss)
+}
+
+// A link opened or a sign-in made is recorded SUCCESS only once its session exists: a
+// session the store could not keep is an error, and no success in the trail.
+func TestSessionRecordedOnceItExists(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		broken := false
+		m, clk := newManager(t, brokenSessions{st, st.(store.SelfService), &broken})
+		addAlice(t, m)
+		ss := selfService(t, m, "totp")
+		token := linkToken(t, ss)
+		successes := func(action string) int {
+			n := 0
+			for _, e := range auditOf(t, m, action).Events {
+				if e.Outcome == "SUCCESS" {
+					n++
+				}
+			}
+			return n
+		}
+
+		broken = true
+		if _, err := ss.OpenLink(ctx, token); err == nil {
+			t.Fatal("OpenLink without a session: no error")
+		}
+		if n := successes("admin.selfservice.open"); n != 0 {
+			t.Errorf("%d admin.selfservice.open SUCCESS for a link whose session failed", n)
+		}
+		broken = false
+		sess, en := enrollVia(t, ss, token, "totp")
+		if _, err := ss.Confirm(ctx, &sess, codeOf(t, en, clk.Now())); err != nil {
+			t.Fatal(err)
+		}
+		if n := successes("admin.selfservice.open"); n != 1 {
+			t.Errorf("%d admin.selfservice.open SUCCESS, want 1", n)
+		}
+
+		anon, err := ss.NewSession(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.StartSignIn(ctx, &anon, "alice", lifecycle.MethodApp); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Minute) // a code the enrollment did not use
+		broken = true
+		if _, err := ss.FinishSignIn(ctx, &anon, codeOf(t, en, clk.Now())); err == nil {
+			t.Fatal("FinishSignIn without a session: no error")
+		}
+		if n := successes("admin.selfservice.signin"); n != 0 {
+			t.Errorf("%d admin.selfservice.signin SUCCESS for a sign-in whose session failed", n)
+		}
+	})
+}

@@ -90,15 +90,9 @@ func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
 // there), and only ASCII letters: "user:Éva" stays as it is.
 func TestMigrationFoldsSyncKeys(t *testing.T) {
 	db, _ := schemaAt(t, 10)
-	for _, q := range storetest.SyncKeysBefore {
-		if _, err := db.ExecContext(t.Context(), q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := sqlstore.MigrateTo(t.Context(), db, goose.DialectPostgres, postgres.Migrations, 11); err != nil {
-		t.Fatal(err)
-	}
-	storetest.CheckSyncKeysAfter(t, db)
+	storetest.MigrationFoldsSyncKeys(t, db, func() error {
+		return sqlstore.MigrateTo(t.Context(), db, goose.DialectPostgres, postgres.Migrations, 11)
+	})
 }
 
 // schemaAt is a new schema migrated to version, and its DSN.

@@ -116,15 +116,9 @@ func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
 // a name's latest mark among its spellings, group keys and finished events as they were.
 func TestMigrationFoldsSyncKeys(t *testing.T) {
 	db, _ := atVersion(t, 10)
-	for _, q := range storetest.SyncKeysBefore {
-		if _, err := db.ExecContext(t.Context(), q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := sqlstore.MigrateTo(t.Context(), db, goose.DialectSQLite3, migrations, 11); err != nil {
-		t.Fatal(err)
-	}
-	storetest.CheckSyncKeysAfter(t, db)
+	storetest.MigrationFoldsSyncKeys(t, db, func() error {
+		return sqlstore.MigrateTo(t.Context(), db, goose.DialectSQLite3, migrations, 11)
+	})
 }
 
 // atVersion is a new SQLite database migrated to version, and its path.

@@ -113,10 +113,9 @@ func FoldSamples() []string {
 	return out
 }
 
-// SyncKeysBefore writes, into a schema at migration 10, directory sync's marks and events
-// under user keys of unfolded names; CheckSyncKeysAfter checks what migration 11 made of
-// them. Both backends' migration tests use them.
-var SyncKeysBefore = []string{
+// syncKeysBefore are directory sync's marks and events under user keys of unfolded names,
+// in a schema at migration 10.
+var syncKeysBefore = []string{
 	`INSERT INTO sync_marks (key, event_time) VALUES
 		('user:Dana@Example.com', 3000), ('user:dana@example.com', 2000), ('user:DANA@example.com', 1000),
 		('user:EVE', 5000), ('user:frank', 6000), ('user:Éva', 7000), ('group:Ops', 8000)`,
@@ -127,9 +126,20 @@ var SyncKeysBefore = []string{
 		('scim', 'e4', 'group:Ops', 'group.rename', 4000, '{}', 'pending', 0, 0, 0)`,
 }
 
-// CheckSyncKeysAfter: see SyncKeysBefore.
-func CheckSyncKeysAfter(t *testing.T, db *sql.DB) {
+// MigrationFoldsSyncKeys checks migration 11 on db, a schema at migration 10: it writes
+// syncKeysBefore, runs migrate (to 11), and checks that a name's spellings became its
+// folded key with their latest mark, and that group keys and finished events were left
+// as they were. Both backends' migration tests run it.
+func MigrationFoldsSyncKeys(t *testing.T, db *sql.DB, migrate func() error) {
 	t.Helper()
+	for _, q := range syncKeysBefore {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := migrate(); err != nil {
+		t.Fatal(err)
+	}
 	var marks, keys []string
 	for q, out := range map[string]*[]string{
 		`SELECT key || ' ' || event_time FROM sync_marks ORDER BY key`:      &marks,

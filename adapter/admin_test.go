@@ -203,6 +203,9 @@ func TestAdminBadInput(t *testing.T) {
 		{"duplicate", "POST", "/admin/v1/users", `{"name":"alice"}`, 409, "user_exists", "name"},
 		{"rename a user", "PATCH", "/admin/v1/users/alice", `{"name":"alicia"}`, 400, "immutable_field", "name"},
 		{"bad phone on update", "PATCH", "/admin/v1/users/alice", `{"phone":"0"}`, 400, "invalid_phone", "phone"},
+		{"unknown state", "POST", "/admin/v1/users", `{"name":"bob","state":"suspended"}`, 400, "invalid_field", "state"},
+		{"state not a string", "POST", "/admin/v1/users", `{"name":"bob","state":false}`, 400, "invalid_field", "state"},
+		{"unknown state on update", "PATCH", "/admin/v1/users/alice", `{"phone":"+15550100999","state":"off"}`, 400, "invalid_field", "state"},
 		{"unknown user", "GET", "/admin/v1/users/nobody", "", 404, "not_found", "user"},
 		{"bad state filter", "GET", "/admin/v1/users?state=gone", "", 400, "invalid_parameter", "state"},
 		{"bad cursor", "GET", "/admin/v1/users?cursor=***", "", 400, "invalid_parameter", "cursor"},
@@ -231,13 +234,31 @@ func TestAdminBadInput(t *testing.T) {
 	}
 	u, _ := h.store.GetUserRecord(context.Background(), "alice")
 	fs, _ := h.store.ListFactors(context.Background(), u.ID)
-	if u.Profile.Phone != "+15550100100" || len(fs) != 0 {
+	if u.Profile.Phone != "+15550100100" || u.Disabled || len(fs) != 0 {
 		t.Errorf("alice changed by refusals: %+v, %d factors", u.Profile, len(fs))
 	}
 	// Refusals are audited with the token's name.
 	page, err := h.manager.QueryAudit(context.Background(), lifecycle.AuditQuery{Action: "admin.users.create", Outcome: "FAILED"})
 	if err != nil || len(page.Events) == 0 || page.Events[0].Actor != "provisioning" {
 		t.Errorf("audit of refused creations: %+v, %v", page.Events, err)
+	}
+}
+
+// TestAdminUserState: a user may be created disabled, and PATCH may set the state alone or
+// with the profile.
+func TestAdminUserState(t *testing.T) {
+	h := newAdminHarness(t)
+	code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"dee","email":"dee@example.com","state":"disabled"}`)
+	if code != 201 || out["state"] != "disabled" {
+		t.Fatalf("create disabled: %d %v", code, out)
+	}
+	code, out = h.admin(t, h.write, "PATCH", "/admin/v1/users/dee", `{"state":"active"}`)
+	if code != 200 || out["state"] != "active" || out["email"] != "dee@example.com" {
+		t.Fatalf("enable by PATCH: %d %v", code, out)
+	}
+	code, out = h.admin(t, h.write, "PATCH", "/admin/v1/users/dee", `{"displayName":"Dee","state":"disabled"}`)
+	if code != 200 || out["state"] != "disabled" || out["displayName"] != "Dee" || out["email"] != "dee@example.com" {
+		t.Fatalf("profile and state by PATCH: %d %v", code, out)
 	}
 }
 

@@ -602,3 +602,66 @@ func TestUserNamesIgnoreCase(t *testing.T) {
 		}
 	})
 }
+
+// A user created disabled is disabled from its first commit; an update may say the state,
+// alone (the profile kept) or with profile fields, each recorded by its own action.
+func TestUserState(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManager(t, st)
+		state := func(s string) *string { return &s }
+		actions := func(user string) []string {
+			t.Helper()
+			page, err := m.QueryAudit(ctx, lifecycle.AuditQuery{User: user})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, ev := range page.Events {
+				out = append(out, ev.Action+" "+ev.Outcome+" "+ev.Reason)
+			}
+			slices.Sort(out)
+			return out
+		}
+
+		u, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "dee", Email: state("dee@example.com"), State: state(lifecycle.StateDisabled)})
+		if err != nil || u.State != lifecycle.StateDisabled || u.Email != "dee@example.com" {
+			t.Fatalf("created disabled: %+v, %v", u, err)
+		}
+		if got, want := actions("dee"), []string{"admin.users.create SUCCESS created disabled"}; !slices.Equal(got, want) {
+			t.Errorf("audit %q, want %q", got, want)
+		}
+
+		_, err = m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "eve", State: state("suspended")})
+		var le *lifecycle.Error
+		if !errors.As(err, &le) || le.Field != "state" {
+			t.Fatalf("an unknown state: %v", err)
+		}
+		if _, err := m.GetUser(ctx, "eve"); err == nil {
+			t.Error("eve was created with an unknown state")
+		}
+		if got := actions("eve"); len(got) != 1 || !strings.HasPrefix(got[0], "admin.users.create FAILED invalid_field: ") {
+			t.Errorf("the refusal recorded %q", got)
+		}
+
+		// The state alone: the profile stays, and only the state change is recorded.
+		u, err = m.UpdateUser(ctx, "test", "DEE", lifecycle.UserInput{State: state(lifecycle.StateActive)})
+		if err != nil || u.State != lifecycle.StateActive || u.Email != "dee@example.com" {
+			t.Fatalf("enabled by update: %+v, %v", u, err)
+		}
+		u, err = m.UpdateUser(ctx, "test", "dee", lifecycle.UserInput{Phone: state("+15550100123"), State: state(lifecycle.StateDisabled)})
+		if err != nil || u.State != lifecycle.StateDisabled || u.Phone != "+15550100123" || u.Email != "dee@example.com" {
+			t.Fatalf("phone and state: %+v, %v", u, err)
+		}
+		if _, err := m.UpdateUser(ctx, "test", "dee", lifecycle.UserInput{Phone: state("+15550100999"), State: state("off")}); !errors.As(err, &le) || le.Field != "state" {
+			t.Fatalf("an unknown state in an update: %v", err)
+		}
+		if u, _ := m.GetUser(ctx, "dee"); u.Phone != "+15550100123" || u.State != lifecycle.StateDisabled {
+			t.Errorf("a refused update changed %+v", u)
+		}
+		want := []string{"admin.users.create SUCCESS created disabled", "admin.users.disable SUCCESS ", "admin.users.enable SUCCESS ", "admin.users.update FAILED invalid_field: must be \"active\" or \"disabled\", not \"off\"", "admin.users.update SUCCESS "}
+		if got := actions("dee"); !slices.Equal(got, want) {
+			t.Errorf("audit %q\nwant %q", got, want)
+		}
+	})
+}

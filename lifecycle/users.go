@@ -35,8 +35,11 @@ type User struct {
 }
 
 // UserInput creates a user (Name required) or updates one (each field set replaces).
+// State, active or disabled, is the user's state: a user created disabled never exists
+// active, and an update that says it changes the state in the same commit.
 type UserInput struct {
 	Name        string             `json:"name"`
+	State       *string            `json:"state"`
 	Email       *string            `json:"email"`
 	Phone       *string            `json:"phone"`
 	DisplayName *string            `json:"displayName"`
@@ -132,10 +135,14 @@ func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (Us
 	if perr != nil {
 		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", perr)
 	}
+	disabled, serr := stateOf(in)
+	if serr != nil {
+		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", serr)
+	}
 	now := m.now()
-	u := store.User{ID: builtin.NewID(), Name: in.Name, CreatedAt: now}
+	u := store.User{ID: builtin.NewID(), Name: in.Name, Disabled: disabled != nil && *disabled, CreatedAt: now}
 	c := store.UserChange{Name: in.Name, Create: &u, Profile: &p, Now: now,
-		Audit: []store.AuditEvent{m.event(actor, "users.create", in.Name, "", "")}}
+		Audit: []store.AuditEvent{m.event(actor, "users.create", in.Name, "", stateNote(u.Disabled))}}
 	err := m.store.ApplyUserChanges(ctx, []store.UserChange{c})[0]
 	if errors.Is(err, store.ErrExists) {
 		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", m.userExists(ctx, in.Name))
@@ -221,7 +228,8 @@ func (m *Manager) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) 
 	return page, nil
 }
 
-// UpdateUser replaces the profile fields in sets; the name cannot change.
+// UpdateUser replaces the profile fields in sets, and sets the state when in says it (an
+// update that says only the state leaves the profile as it is); the name cannot change.
 func (m *Manager) UpdateUser(ctx context.Context, actor Actor, name string, in UserInput) (User, error) {
 	if in.Name != "" && !store.SameName(in.Name, name) {
 		return User{}, m.refuse(ctx, actor, "users.update", name, "", invalid("immutable_field", "name", "a user's name cannot change (it is what Verify sends)"))
@@ -231,11 +239,21 @@ func (m *Manager) UpdateUser(ctx context.Context, actor Actor, name string, in U
 		return User{}, errorOf(err, "user")
 	}
 	name = r.Name // as created, whatever the case the caller gave it in
+	c := store.UserChange{Name: name, Now: m.now()}
 	p, perr := profile(r.Profile, in)
+	if perr == nil {
+		c.Disabled, perr = stateOf(in)
+	}
 	if perr != nil {
 		return User{}, m.refuse(ctx, actor, "users.update", name, "", perr)
 	}
-	c := store.UserChange{Name: name, Profile: &p, Now: m.now(), Audit: []store.AuditEvent{m.event(actor, "users.update", name, "", "")}}
+	if in.State == nil || in.Email != nil || in.Phone != nil || in.DisplayName != nil || in.Groups != nil || in.Attributes != nil {
+		c.Profile = &p
+		c.Audit = append(c.Audit, m.event(actor, "users.update", name, "", ""))
+	}
+	if c.Disabled != nil {
+		c.Audit = append(c.Audit, m.event(actor, stateAction(*c.Disabled), name, "", ""))
+	}
 	if err := m.apply(ctx, c, "user"); err != nil {
 		return User{}, err
 	}
@@ -245,15 +263,40 @@ func (m *Manager) UpdateUser(ctx context.Context, actor Actor, name string, in U
 // SetUserState disables or enables a user: a disabled user has no enrollments and every
 // sign-in fails, its factors untouched.
 func (m *Manager) SetUserState(ctx context.Context, actor Actor, name string, disabled bool) (User, error) {
-	action := "users.enable"
-	if disabled {
-		action = "users.disable"
-	}
-	c := store.UserChange{Name: name, Disabled: &disabled, Now: m.now(), Audit: []store.AuditEvent{m.event(actor, action, name, "", "")}}
+	c := store.UserChange{Name: name, Disabled: &disabled, Now: m.now(), Audit: []store.AuditEvent{m.event(actor, stateAction(disabled), name, "", "")}}
 	if err := m.apply(ctx, c, "user"); err != nil {
 		return User{}, err
 	}
 	return m.GetUser(ctx, name)
+}
+
+// stateAction is the audit action of setting a user's state.
+func stateAction(disabled bool) string {
+	if disabled {
+		return "users.disable"
+	}
+	return "users.enable"
+}
+
+// stateNote is what a creation's audit row says of the state: nothing for the usual.
+func stateNote(disabled bool) string {
+	if disabled {
+		return "created disabled"
+	}
+	return ""
+}
+
+// stateOf reads in.State: nil when not said.
+func stateOf(in UserInput) (*bool, *Error) {
+	if in.State == nil {
+		return nil, nil
+	}
+	switch *in.State {
+	case StateActive, StateDisabled:
+		d := *in.State == StateDisabled
+		return &d, nil
+	}
+	return nil, invalid("invalid_field", "state", "must be %q or %q, not %q", StateActive, StateDisabled, *in.State)
 }
 
 // DeleteUser deletes a user and its factors.

@@ -393,12 +393,8 @@ func (m scimUser) events(old scimUser, attrs map[string]string) []provider.Lifec
 	ev := provider.LifecycleEvent{Username: m.userName, Email: &m.email, Phone: &m.phone, DisplayName: &m.displayName, Attributes: anyAttrs}
 	var evs []provider.LifecycleEvent
 	if old.userName == "" {
-		ev.Type = provider.EventUserCreate
-		evs = append(evs, ev)
-		if !m.active {
-			evs = append(evs, provider.LifecycleEvent{Type: provider.EventUserDisable, Username: m.userName})
-		}
-		return evs
+		ev.Type, ev.Disabled = provider.EventUserCreate, !m.active
+		return []provider.LifecycleEvent{ev}
 	}
 	oldCmp, newCmp := old, m
 	oldCmp.active, newCmp.active = false, false

@@ -1,10 +1,13 @@
 package adapter
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
+
+	"github.com/emfa/emfa/lifecycle"
 )
 
 func (h *syncHarness) scim(method, path, body string, hdr ...string) (int, map[string]any, http.Header) {
@@ -186,5 +189,25 @@ func TestSCIMUserNameIgnoresCase(t *testing.T) {
 	code, list, _ := h.scim("GET", "/Users?filter="+url.QueryEscape(`userName eq "KATE"`), "")
 	if code != 200 || list["totalResults"] != float64(1) || list["Resources"].([]any)[0].(map[string]any)["userName"] != "kate" {
 		t.Fatalf("filter KATE: %d %v", code, list)
+	}
+}
+
+// A user a directory creates inactive is created disabled, in one commit: the trail has
+// its creation and no later disable, so no moment existed when it was active.
+func TestSCIMCreateInactive(t *testing.T) {
+	h := newSyncHarness(t)
+	code, u, _ := h.scim("POST", "/Users", `{"userName":"dee@example.com","active":false,"emails":[{"value":"dee@example.com","primary":true}]}`)
+	if code != 201 || u["active"] != false {
+		t.Fatalf("create inactive: %d %v", code, u)
+	}
+	if rec, ok := h.user("dee@example.com"); !ok || rec.State != lifecycle.StateDisabled {
+		t.Fatalf("stored %+v", rec)
+	}
+	page, err := h.m.QueryAudit(context.Background(), lifecycle.AuditQuery{User: "dee@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Events) != 1 || page.Events[0].Action != "admin.users.create" || page.Events[0].Reason != "created disabled" || page.Events[0].Actor != "sync:scim" {
+		t.Errorf("audit %+v, want one creation, disabled", page.Events)
 	}
 }

@@ -37,6 +37,9 @@ type LifecycleEvent struct {
 	Phone       *string
 	DisplayName *string
 	Attributes  map[string]any
+	// Disabled, on user.create: the user is created disabled (SCIM's active false), in the
+	// same step, never active in between. Propagated as user.create then user.disable.
+	Disabled bool `json:",omitempty"`
 	// Group, for group events; NewGroup is a rename's new name.
 	Group    string
 	NewGroup string

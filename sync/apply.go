@@ -82,10 +82,14 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 	var err error
 	switch ev.Type {
 	case provider.EventUserCreate:
-		_, err = m.CreateUser(ctx, actor, input(ev))
+		in := input(ev)
+		if ev.Disabled {
+			state := lifecycle.StateDisabled
+			in.State = &state
+		}
+		_, err = m.CreateUser(ctx, actor, in)
 		var le *lifecycle.Error
 		if errors.As(err, &le) && le.Code == "user_exists" {
-			in := input(ev)
 			in.Name = ""
 			_, err = m.UpdateUser(ctx, actor, ev.Username, in)
 		}

@@ -26,7 +26,8 @@ type clock struct {
 func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-// fakePropagator records what it is given and fails while fail is set.
+// fakePropagator records what it is given (type, user, and "disabled" for a user created
+// so) and fails while fail is set.
 type fakePropagator struct {
 	mu   gosync.Mutex
 	got  []string
@@ -39,7 +40,11 @@ func (f *fakePropagator) Propagate(_ context.Context, ev provider.LifecycleEvent
 	if f.fail {
 		return errors.New("vendor down")
 	}
-	f.got = append(f.got, ev.Type+" "+ev.Username)
+	got := ev.Type + " " + ev.Username
+	if ev.Disabled {
+		got += " disabled"
+	}
+	f.got = append(f.got, got)
 	return nil
 }
 
@@ -452,4 +457,41 @@ func (failingChanges) ApplyUserChanges(_ context.Context, cs []store.UserChange)
 		errs[i] = errors.New("disk full")
 	}
 	return errs
+}
+
+// A user a source creates disabled is never active: one event, one commit. A create of a
+// user who exists disables it too, and a propagator gets the event as it was said.
+func TestCreatedDisabled(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, _ := newQueue(t, st)
+		prop := &fakePropagator{}
+		q.Propagators = []provider.LifecyclePropagator{prop}
+		create := func(user string) provider.LifecycleEvent {
+			return provider.LifecycleEvent{Type: provider.EventUserCreate, Source: "scim", Username: user, Disabled: true}
+		}
+		if err := q.ApplyNow(ctx, create("dee")); err != nil {
+			t.Fatal(err)
+		}
+		if u, err := m.GetUser(ctx, "dee"); err != nil || u.State != lifecycle.StateDisabled {
+			t.Fatalf("dee = %+v, %v; want disabled", u, err)
+		}
+		if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "eve"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.ApplyNow(ctx, create("Eve")); err != nil {
+			t.Fatal(err)
+		}
+		if u, err := m.GetUser(ctx, "eve"); err != nil || u.State != lifecycle.StateDisabled {
+			t.Fatalf("eve = %+v, %v; want disabled", u, err)
+		}
+		if n := drain(t, q); n != 2 || !slices.Equal(prop.got, []string{"user.create dee disabled", "user.create Eve disabled"}) {
+			t.Errorf("the worker processed %d, propagated %q", n, prop.got)
+		}
+		for _, e := range events(t, q, "scim") {
+			if !strings.HasPrefix(e, "user.create ") || !strings.Contains(e, " done true") {
+				t.Errorf("queued %q", e)
+			}
+		}
+	})
 }

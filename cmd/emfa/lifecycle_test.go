@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -178,6 +179,48 @@ func TestLifecycleDUOAdminFailureIsRetried(t *testing.T) {
 	events, _ := st.ListAudit(ctx, store.AuditFilter{})
 	if len(events) != 2 || events[0].Outcome != "FAILED" && events[1].Outcome != "FAILED" {
 		t.Fatalf("audit: %+v", events)
+	}
+}
+
+// A user created disabled reaches DUO disabled, through the example's user.create and
+// user.disable resources unchanged; a disable that fails fails the event, and its retry
+// creates nothing twice.
+func TestLifecycleDUOAdminCreatedDisabled(t *testing.T) {
+	e, duo, st := lifecycleDUO(t)
+	ctx := context.Background()
+	ev := provider.LifecycleEvent{ID: "c1", Type: provider.EventUserCreate, Source: "scim", Username: "dee",
+		Email: str("dee@example.com"), Disabled: true}
+	duo.FailNext("/admin/v1/users/DU", 503)
+	if err := e.Propagate(ctx, ev); err == nil || !strings.Contains(err.Error(), "user.disable") {
+		t.Fatalf("a failed disable: %v", err)
+	}
+	if err := e.Propagate(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if u, ok := duo.User("dee"); !ok || u.Status != "disabled" || u.Email != "dee@example.com" {
+		t.Fatalf("dee in DUO = %+v, %v; want disabled", u, ok)
+	}
+	creates := 0
+	for _, r := range duo.Requests() {
+		if r.Method == "POST" && r.Path == "/admin/v1/users" {
+			creates++
+		}
+	}
+	if creates != 1 {
+		t.Errorf("DUO saw %d creations, want 1", creates)
+	}
+	events, err := st.ListAudit(ctx, store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range events {
+		got = append(got, a.Resource+"="+a.Outcome)
+	}
+	slices.Sort(got)
+	want := []string{"lifecycle:user.create=SUCCESS", "lifecycle:user.create=SUCCESS", "lifecycle:user.disable=FAILED", "lifecycle:user.disable=SUCCESS"}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit %q, want %q", got, want)
 	}
 }
 

@@ -26,8 +26,9 @@ import (
 // a list: the call is then made once per element, with the element bound to item.
 //
 // Lifecycle transforms see event (the directory event: type, id, source, time, username,
-// email, phone, displayName, attributes, group, newGroup; a profile field the event does
-// not carry is absent, so has(event.email) tells) and steps (the answers so far) besides
+// email, phone, displayName, attributes, group, newGroup, and disabled: true on a
+// user.create of a user created disabled; a profile field the event does not carry is
+// absent, so has(event.email) tells) and steps (the answers so far) besides
 // the contract transforms' variables. A step's answer is {"status": <HTTP status>,
 // "body": <the incoming transform's body, else the vendor's body>}; a forEach step's is a
 // list of those, one per element. Result keys beyond the contract's: skip. Outgoing
@@ -270,8 +271,19 @@ var _ provider.LifecyclePropagator = (*Engine)(nil)
 // status outside expectedStatus, a transform failing) is an error, for the queue to retry;
 // the calls made before it are made again then, so they should be idempotent at the vendor
 // or looked up first. Each propagation is audited (resource lifecycle:<type>) when the
-// engine has an Auditor.
+// engine has an Auditor. A user created disabled (ev.Disabled) is a user.create, then a
+// user.disable of the same user whatever the create's steps did, so that a vendor
+// configuration written for the two events keeps the user disabled there too.
 func (e *Engine) Propagate(ctx context.Context, ev provider.LifecycleEvent) error {
+	if err := e.propagateType(ctx, ev); err != nil || ev.Type != provider.EventUserCreate || !ev.Disabled {
+		return err
+	}
+	return e.propagateType(ctx, provider.LifecycleEvent{ID: ev.ID, Type: provider.EventUserDisable,
+		Source: ev.Source, Time: ev.Time, Username: ev.Username})
+}
+
+// propagateType performs and audits the calls the provider declares for ev's type.
+func (e *Engine) propagateType(ctx context.Context, ev provider.LifecycleEvent) error {
 	steps, ok := e.lifecycle[ev.Type]
 	if !ok {
 		return nil
@@ -364,6 +376,9 @@ func eventMap(ev provider.LifecycleEvent) map[string]any {
 	}
 	if ev.Attributes != nil {
 		m["attributes"] = ev.Attributes
+	}
+	if ev.Disabled {
+		m["disabled"] = true
 	}
 	return m
 }

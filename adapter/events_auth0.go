@@ -119,6 +119,7 @@ func auth0Event(e auth0Entry) (provider.LifecycleEvent, bool) {
 		switch m := strings.ToUpper(d.Request.Method); {
 		case m == "POST" && rest == "":
 			ev.Type = provider.EventUserCreate
+			ev.Disabled, _ = d.Request.Body["blocked"].(bool) // created blocked: disabled from the start
 		case m == "PATCH" && len(parts) == 1 && parts[0] != "":
 			b, ok := d.Request.Body["blocked"].(bool)
 			if !ok {

@@ -34,6 +34,8 @@ func TestSourceMappings(t *testing.T) {
 		{"auth0 guardian", parseAuth0, `[{"log_id":"1","type":"gd_user_delete","date":"2026-05-01T09:00:00Z","user_name":"a"}]`, "user.mfa.reset a"},
 		{"auth0 signup", parseAuth0, `{"log_id":"1","type":"ss","date":"2026-05-01T09:00:00Z","user_name":"a"}`, "user.create a"},
 		{"auth0 login", parseAuth0, `{"log_id":"1","type":"s","date":"2026-05-01T09:00:00Z","user_name":"a"}`, "ignored"},
+		{"auth0 create", parseAuth0, `{"log_id":"1","type":"sapi","date":"2026-05-01T09:00:00Z","user_name":"a","details":{"request":{"method":"POST","path":"/api/v2/users","body":{"blocked":false}}}}`, "user.create a"},
+		{"auth0 create blocked", parseAuth0, `{"log_id":"1","type":"sapi","date":"2026-05-01T09:00:00Z","user_name":"a","details":{"request":{"method":"POST","path":"/api/v2/users","body":{"blocked":true}}}}`, "user.create a disabled"},
 		{"auth0 roles", parseAuth0, `{"log_id":"1","type":"sapi","date":"2026-05-01T09:00:00Z","user_name":"a","details":{"request":{"method":"POST","path":"/api/v2/users/x/roles"}}}`, "ignored"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,6 +47,9 @@ func TestSourceMappings(t *testing.T) {
 			if len(p.events) == 1 {
 				e := p.events[0]
 				got = strings.TrimSpace(e.Type + " " + e.Username + " " + e.Group)
+				if e.Disabled {
+					got += " disabled"
+				}
 			} else if p.ignored != 1 {
 				t.Fatalf("%+v", p)
 			}

@@ -201,11 +201,11 @@ func (s brokenSessions) SpendLink(ctx context.Context, hash string, now time.Tim
 	return s.SelfService.SpendLink(ctx, hash, now)
 }
 
-func (s brokenSessions) PutSession(ctx context.Context, ss store.SelfServiceSession) error {
+func (s brokenSessions) PutSession(ctx context.Context, ss store.SelfServiceSession, audit ...store.AuditEvent) error {
 	if *s.broken {
 		return errors.New("disk full")
 	}
-	return s.SelfService.PutSession(ctx, ss)
+	return s.SelfService.PutSession(ctx, ss, audit...)
 }
 
 // A link opened or a sign-in made is recorded SUCCESS only once its session exists: a

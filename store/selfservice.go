@@ -41,7 +41,10 @@ type SelfService interface {
 	// SpendLink marks an unspent link spent; of concurrent calls one succeeds, the others
 	// get ErrConflict (ErrNotFound: no such link).
 	SpendLink(ctx context.Context, hash string, now time.Time) error
-	PutSession(ctx context.Context, s SelfServiceSession) error
+	// PutSession stores s (replacing the session of its hash) and appends audit, the
+	// records of what started it, in the same commit: no sign-in recorded without its
+	// session, nor a session without its record.
+	PutSession(ctx context.Context, s SelfServiceSession, audit ...AuditEvent) error
 	GetSession(ctx context.Context, hash string) (SelfServiceSession, error)
 	DeleteSession(ctx context.Context, hash string) error
 	// DeleteExpiredSessions removes sessions last seen before idleBefore or past their end.

@@ -10,6 +10,7 @@ import (
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
 	"github.com/emfa/emfa/store/storetest"
+	"github.com/jackc/pgx/v5"
 )
 
 func TestConformance(t *testing.T) {
@@ -170,4 +171,27 @@ func TestFoldNameIsLower(t *testing.T) {
 			t.Errorf("lower(%q) = %q, FoldName %q", name, got, want)
 		}
 	}
+}
+
+// Every write taken with its audit record commits both or neither: a trigger refuses the
+// record, and the change must not stay behind.
+func TestRecordedOrNothing(t *testing.T) {
+	sv := testdb.Connect(t)
+	schema := sv.NewSchema(t)
+	st, err := postgres.Open(t.Context(), sv.SchemaDSN(t, schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	storetest.RecordedOrNothing(t, st, func(t *testing.T) {
+		ident := pgx.Identifier{schema}.Sanitize()
+		if _, err := sv.Admin.Exec(t.Context(), `CREATE FUNCTION `+ident+`.refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN
+				IF NEW.actor = '`+storetest.RefusedActor+`' THEN RAISE EXCEPTION 'the test refuses this record'; END IF;
+				RETURN NEW;
+			END $$;
+			CREATE TRIGGER refuse_audit BEFORE INSERT ON `+ident+`.audit FOR EACH ROW EXECUTE FUNCTION `+ident+`.refuse_audit()`); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -278,4 +279,22 @@ func TestFoldNameIsLower(t *testing.T) {
 			t.Errorf("lower(%q) = %q, FoldName %q", name, got, want)
 		}
 	}
+}
+
+// Every write taken with its audit record commits both or neither: a trigger refuses the
+// record, and the change must not stay behind.
+func TestRecordedOrNothing(t *testing.T) {
+	dsn := fileDSN(t)
+	st := open(t, dsn)
+	storetest.RecordedOrNothing(t, st, func(t *testing.T) {
+		db, err := sql.Open("sqlite", strings.TrimPrefix(dsn, "file:"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(`CREATE TRIGGER refuse_audit BEFORE INSERT ON audit WHEN NEW.actor = '` + storetest.RefusedActor + `'
+			BEGIN SELECT RAISE(ABORT, 'the test refuses this record'); END`); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

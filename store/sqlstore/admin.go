@@ -538,7 +538,7 @@ func (s *Store) RevokeAdminToken(ctx context.Context, name string, now time.Time
 // createRecorded inserts a credential (an admin token, an OAuth client) and appends ev,
 // the record of its issue, in one unit; ErrExists for a name, id or hash in use.
 func (s *Store) createRecorded(ctx context.Context, what, insert string, ev store.AuditEvent, args ...any) error {
-	return s.write(ctx, func(w *writer) error {
+	return s.unit(ctx, func(w *writer) error {
 		_, err := w.exec(w.c(ctx), insert, args...)
 		if errors.Is(s.d.Constraint(err), store.ErrExists) {
 			err = store.ErrExists
@@ -553,7 +553,7 @@ func (s *Store) createRecorded(ctx context.Context, what, insert string, ev stor
 // revokeRecorded revokes the credential of table named name and appends ev, the record of
 // its revocation, in one unit.
 func (s *Store) revokeRecorded(ctx context.Context, table, what, name string, now time.Time, ev store.AuditEvent) error {
-	return s.write(ctx, func(w *writer) error {
+	return s.unit(ctx, func(w *writer) error {
 		if err := w.revokeNamed(w.c(ctx), table, name, now); err != nil {
 			return s.fail("revoke "+what, err)
 		}
@@ -579,8 +579,8 @@ func (w *writer) revokeNamed(ctx context.Context, table, name string, now time.T
 // --- capability switches ---
 
 func (s *Store) SetCapabilitySwitch(ctx context.Context, sw store.CapabilitySwitch, ev store.AuditEvent) error {
-	// One unit of the writer with its record, as a credential's issue (createRecorded).
-	err := s.write(ctx, func(w *writer) error {
+	// One unit with its record, as a credential's issue (createRecorded).
+	err := s.unit(ctx, func(w *writer) error {
 		_, err := w.exec(w.c(ctx),
 			`INSERT INTO capability_switches (provider, capability, disabled, reason, actor, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
 			 ON CONFLICT (provider, capability) DO UPDATE SET disabled = excluded.disabled, reason = excluded.reason,

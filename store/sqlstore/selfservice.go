@@ -12,8 +12,8 @@ import (
 var _ store.SelfService = (*Store)(nil)
 
 func (s *Store) PutLink(ctx context.Context, l store.SelfServiceLink, ev store.AuditEvent) error {
-	// One unit of the writer with its record, as a credential's issue (createRecorded).
-	return s.write(ctx, func(w *writer) error {
+	// One unit with its record, as a credential's issue (createRecorded).
+	return s.unit(ctx, func(w *writer) error {
 		_, err := w.exec(w.c(ctx), `INSERT INTO selfservice_links (user_id, hash, created_at, expires_at, spent_at)
 			VALUES ($1, $2, $3, $4, 0)
 			ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at,
@@ -61,16 +61,30 @@ func (w *writer) SpendLink(ctx context.Context, hash string, now time.Time) erro
 	return nil
 }
 
-func (s *Store) PutSession(ctx context.Context, ss store.SelfServiceSession) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO selfservice_sessions (hash, user_id, kind, link_hash, csrf, data, seen_at, expires_at)
+func (s *Store) PutSession(ctx context.Context, ss store.SelfServiceSession, audit ...store.AuditEvent) error {
+	const put = `INSERT INTO selfservice_sessions (hash, user_id, kind, link_hash, csrf, data, seen_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (hash) DO UPDATE SET user_id = excluded.user_id, kind = excluded.kind, link_hash = excluded.link_hash,
-			csrf = excluded.csrf, data = excluded.data, seen_at = excluded.seen_at, expires_at = excluded.expires_at`,
-		ss.Hash, ss.UserID, ss.Kind, ss.LinkHash, ss.CSRF, ss.Data, millis(ss.SeenAt), millis(ss.ExpiresAt))
-	if err != nil {
-		return s.fail("put self-service session", err)
+			csrf = excluded.csrf, data = excluded.data, seen_at = excluded.seen_at, expires_at = excluded.expires_at`
+	args := []any{ss.Hash, ss.UserID, ss.Kind, ss.LinkHash, ss.CSRF, ss.Data, millis(ss.SeenAt), millis(ss.ExpiresAt)}
+	if len(audit) == 0 {
+		// A session's state or its idle timeout: nothing to record.
+		if _, err := s.w.ExecContext(ctx, put, args...); err != nil {
+			return s.fail("put self-service session", err)
+		}
+		return nil
 	}
-	return nil
+	return s.unit(ctx, func(w *writer) error {
+		if _, err := w.exec(w.c(ctx), put, args...); err != nil {
+			return s.fail("put self-service session", err)
+		}
+		for _, ev := range audit {
+			if err := w.AppendAudit(ctx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (s *Store) GetSession(ctx context.Context, hash string) (store.SelfServiceSession, error) {

@@ -137,7 +137,9 @@ func (w *writer) exec(ctx context.Context, q string, args ...any) (sql.Result, e
 	return rowsAffected(n), nil
 }
 
-// write runs fn as a single write: on the group's writer, or at once on the pool.
+// write runs fn as a single write: on the group's writer, or at once on the pool, where
+// each statement commits on its own. fn makes one change; a change with its audit record
+// is a unit (unit), so that both commit or neither.
 func (s *Store) write(ctx context.Context, fn func(w *writer) error) error {
 	if s.g != nil {
 		return s.g.do(ctx, fn)

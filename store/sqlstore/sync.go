@@ -218,7 +218,7 @@ func (s *Store) ListEvents(ctx context.Context, f store.QueueFilter) ([]store.Qu
 
 func (s *Store) RetryDead(ctx context.Context, seq int64, now time.Time, ev store.AuditEvent) (int, error) {
 	var n int
-	err := s.write(ctx, func(w *writer) error {
+	err := s.unit(ctx, func(w *writer) error {
 		res, err := w.exec(w.c(ctx), `UPDATE sync_events SET state = 'pending', attempts = 0, next_at = $2, updated_at = $2
 			WHERE state = 'dead' AND ($1 = 0 OR seq = $1)`, seq, millis(now))
 		if n, err = affected(res, err); err != nil || n == 0 {
@@ -275,7 +275,7 @@ func (s *Store) DeleteDoneEvents(ctx context.Context, before time.Time, limit in
 }
 
 func (s *Store) PauseSource(ctx context.Context, p store.SourcePause, ev store.AuditEvent) error {
-	err := s.write(ctx, func(w *writer) error {
+	err := s.unit(ctx, func(w *writer) error {
 		res, err := w.exec(w.c(ctx), `INSERT INTO sync_pauses (source, reason, created_at) VALUES ($1, $2, $3) ON CONFLICT (source) DO NOTHING`,
 			p.Source, p.Reason, millis(p.CreatedAt))
 		if n, err := affected(res, err); err != nil || n == 0 {
@@ -290,7 +290,7 @@ func (s *Store) PauseSource(ctx context.Context, p store.SourcePause, ev store.A
 }
 
 func (s *Store) ResumeSource(ctx context.Context, source string, ev store.AuditEvent) error {
-	err := s.write(ctx, func(w *writer) error {
+	err := s.unit(ctx, func(w *writer) error {
 		res, err := w.exec(w.c(ctx), `DELETE FROM sync_pauses WHERE source = $1`, source)
 		if err := changedOne(res, err); err != nil {
 			return err

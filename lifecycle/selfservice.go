@@ -250,14 +250,14 @@ type SessionState struct {
 // ErrNoSession is a missing, expired or refused session: the page starts again.
 var ErrNoSession = &Error{Kind: Unauthorized, Code: "session_expired", Msg: "your session has ended; start again"}
 
-func (s *SelfService) newSession(ctx context.Context, kind, userID, linkHash string, st SessionState) (Session, error) {
+func (s *SelfService) newSession(ctx context.Context, kind, userID, linkHash string, st SessionState, audit ...store.AuditEvent) (Session, error) {
 	cookie, hash := secret()
 	csrf, _ := secret()
 	now := s.m.now()
 	data, _ := json.Marshal(st)
 	rec := store.SelfServiceSession{Hash: hash, UserID: userID, Kind: kind, LinkHash: linkHash, CSRF: csrf, Data: string(data),
 		SeenAt: now, ExpiresAt: now.Add(maxSessionLife)}
-	if err := s.st.PutSession(ctx, rec); err != nil {
+	if err := s.st.PutSession(ctx, rec, audit...); err != nil {
 		return Session{}, err
 	}
 	return Session{Cookie: cookie, Kind: kind, User: st.User, CSRF: csrf, State: st, rec: rec}, nil
@@ -307,15 +307,12 @@ func (s *SelfService) OpenLink(ctx context.Context, token string) (Session, erro
 	return s.opened(ctx, "selfservice.open", "", SessionLink, u, l.Hash, "")
 }
 
-// opened starts the session a link or a sign-in opened for u and records it (action,
-// factor), after the session exists: a session that could not be stored is no SUCCESS.
+// opened starts the session a link or a sign-in opened for u, with its record (action,
+// factor) in the same commit: a session that could not be stored is no SUCCESS, and a
+// session exists only with its record.
 func (s *SelfService) opened(ctx context.Context, action, factor, kind string, u store.User, linkHash, reason string) (Session, error) {
-	sess, err := s.newSession(ctx, kind, u.ID, linkHash, SessionState{User: u.Name})
-	if err != nil {
-		return Session{}, err
-	}
-	s.m.audit(ctx, SelfServiceActor, action, u.Name, factor, "SUCCESS", reason)
-	return sess, nil
+	return s.newSession(ctx, kind, u.ID, linkHash, SessionState{User: u.Name},
+		AdminEvent(s.m.now(), SelfServiceActor, action, u.Name, factor, "SUCCESS", reason))
 }
 
 // userByID finds the link's user by the name the store joined, checking it is the same.

@@ -262,6 +262,9 @@ func (api adminAPI) createUser(c echo.Context) error {
 	}
 	if in.Invite {
 		// Refused before anything is created: an invite that cannot go is a mistake.
+		if in.State != nil && *in.State == lifecycle.StateDisabled {
+			return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_field", Field: "invite", Msg: "a user created disabled cannot open an activation link: create it active, or invite it once enabled"}
+		}
 		if api.ss == nil {
 			return errSelfServiceDisabled
 		}

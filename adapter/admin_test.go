@@ -205,6 +205,7 @@ func TestAdminBadInput(t *testing.T) {
 		{"bad phone on update", "PATCH", "/admin/v1/users/alice", `{"phone":"0"}`, 400, "invalid_phone", "phone"},
 		{"unknown state", "POST", "/admin/v1/users", `{"name":"bob","state":"suspended"}`, 400, "invalid_field", "state"},
 		{"state not a string", "POST", "/admin/v1/users", `{"name":"bob","state":false}`, 400, "invalid_field", "state"},
+		{"invite a disabled user", "POST", "/admin/v1/users", `{"name":"bob","email":"b@example.com","state":"disabled","invite":true}`, 400, "invalid_field", "invite"},
 		{"unknown state on update", "PATCH", "/admin/v1/users/alice", `{"phone":"+15550100999","state":"off"}`, 400, "invalid_field", "state"},
 		{"unknown user", "GET", "/admin/v1/users/nobody", "", 404, "not_found", "user"},
 		{"bad state filter", "GET", "/admin/v1/users?state=gone", "", 400, "invalid_parameter", "state"},

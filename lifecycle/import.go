@@ -24,6 +24,9 @@ type ImportRow struct {
 	Phone       string   `json:"phone"`
 	DisplayName string   `json:"displayName"`
 	Groups      []string `json:"groups"`
+	// State is active or disabled (any case); empty: a new user is active and an
+	// existing one keeps its state.
+	State string `json:"state"`
 	// Factors are the types to pre-provision from the row's phone (smsotp, voicecall) or
 	// e-mail (emailotp), active on first use.
 	Factors []string `json:"factors"`
@@ -37,7 +40,7 @@ const (
 
 // csvColumns are the columns a CSV import may have; username is required. groups and
 // factors hold several values separated by ';'.
-var csvColumns = []string{"username", "email", "phone", "displayName", "groups", "factors"}
+var csvColumns = []string{"username", "email", "phone", "displayName", "groups", "factors", "state"}
 
 // ParseImport reads a CSV file (a header line naming its columns) or JSON lines. A row
 // that cannot be read is returned as a refusal and the others still are; an unreadable
@@ -107,7 +110,7 @@ func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
 			return ""
 		}
 		rows = append(rows, ImportRow{Line: line, Username: get("username"), Email: get("email"), Phone: get("phone"),
-			DisplayName: get("displayName"), Groups: splitList(get("groups")), Factors: splitList(get("factors"))})
+			DisplayName: get("displayName"), Groups: splitList(get("groups")), Factors: splitList(get("factors")), State: get("state")})
 	}
 }
 
@@ -135,7 +138,7 @@ func parseJSONL(r io.Reader) ([]ImportRow, []RowResult, error) {
 		dec := json.NewDecoder(bytes.NewReader(text))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&row); err != nil || dec.More() {
-			msg := "not one JSON object of username, email, phone, displayName, groups, factors"
+			msg := "not one JSON object of username, email, phone, displayName, groups, factors, state"
 			if err != nil {
 				msg += ": " + err.Error()
 			}
@@ -369,15 +372,25 @@ func (m *Manager) rowChange(actor Actor, row ImportRow, cur *current) (*store.Us
 	if err != nil {
 		return nil, nil, err
 	}
+	var disabled *bool
+	if row.State != "" {
+		state := strings.ToLower(row.State)
+		if disabled, err = stateOf(UserInput{State: &state}); err != nil {
+			return nil, nil, err
+		}
+	}
 	now := m.now()
 	c := &store.UserChange{Name: row.Username, Now: now}
 	var changed []string
 	var u store.User
 	var factors []store.Factor
 	if cur == nil {
-		u = store.User{ID: builtin.NewID(), Name: row.Username, CreatedAt: now}
+		u = store.User{ID: builtin.NewID(), Name: row.Username, CreatedAt: now, Disabled: disabled != nil && *disabled}
 		c.Create, c.Profile = &u, &p
 		changed = append(changed, "user")
+		if u.Disabled {
+			changed[0] = "user, disabled"
+		}
 	} else {
 		u, factors = cur.rec.User, cur.factors
 		c.Name = u.Name // as created: the row may give it in another case
@@ -391,6 +404,10 @@ func (m *Manager) rowChange(actor Actor, row ImportRow, cur *current) (*store.Us
 		}
 		if len(changed) > 0 {
 			c.Profile = &p
+		}
+		if disabled != nil && *disabled != u.Disabled {
+			c.Disabled = disabled
+			changed = append(changed, fmt.Sprintf("state: %s → %s", stateName(u.Disabled), stateName(*disabled)))
 		}
 	}
 	for _, typ := range slices.Compact(slices.Sorted(slices.Values(row.Factors))) {

@@ -665,3 +665,56 @@ func TestUserState(t *testing.T) {
 		}
 	})
 }
+
+// An import's state column creates users disabled and changes the state of existing ones;
+// an empty one keeps it, and a value other than active or disabled refuses the row.
+func TestImportState(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManager(t, st)
+		state := func(name string) string {
+			t.Helper()
+			u, err := m.GetUser(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.State
+		}
+		rows, bad := parse(t, lifecycle.FormatCSV, "username,state\nann,DISABLED\nbo,active\ncy,\ndi,suspended\n")
+		rep, err := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := summary(rep); got != "3 created, 0 updated, 0 unchanged, 0 deleted, 1 refused" {
+			t.Fatalf("import: %s %+v", got, rep.Rows)
+		}
+		if last := rep.Rows[len(rep.Rows)-1]; last.Username != "di" || last.Error == nil || last.Error.Field != "state" {
+			t.Errorf("the row with an unknown state: %+v", last)
+		}
+		if got := []string{state("ann"), state("bo"), state("cy")}; !slices.Equal(got, []string{"disabled", "active", "active"}) {
+			t.Errorf("states %q", got)
+		}
+		if page := auditOf(t, m, "admin.import.create"); len(page.Events) != 3 || !slices.ContainsFunc(page.Events, func(e lifecycle.AuditEvent) bool {
+			return e.User == "ann" && e.Reason == "user, disabled"
+		}) {
+			t.Errorf("creations recorded %+v", page.Events)
+		}
+
+		rows, bad = parse(t, lifecycle.FormatJSONL, `{"username":"ann","state":"active"}
+{"username":"bo","state":"disabled"}
+{"username":"cy"}`)
+		rep, err = m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := summary(rep); got != "0 created, 2 updated, 1 unchanged, 0 deleted, 0 refused" {
+			t.Fatalf("second import: %s %+v", got, rep.Rows)
+		}
+		if got := rep.Rows[1].Changes; !slices.Equal(got, []string{"state: active → disabled"}) {
+			t.Errorf("bo's changes %q", got)
+		}
+		if got := []string{state("ann"), state("bo"), state("cy")}; !slices.Equal(got, []string{"active", "disabled", "active"}) {
+			t.Errorf("states after %q", got)
+		}
+	})
+}

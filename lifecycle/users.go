@@ -48,11 +48,8 @@ type UserInput struct {
 }
 
 func userOf(r store.UserRecord) User {
-	u := User{ID: r.ID, Name: r.Name, State: StateActive, Email: r.Profile.Email, Phone: r.Profile.Phone,
+	u := User{ID: r.ID, Name: r.Name, State: stateName(r.Disabled), Email: r.Profile.Email, Phone: r.Profile.Phone,
 		DisplayName: r.Profile.DisplayName, Groups: r.Profile.Groups, Attributes: r.Profile.Attributes, Created: r.CreatedAt}
-	if r.Disabled {
-		u.State = StateDisabled
-	}
 	if u.Groups == nil {
 		u.Groups = []string{}
 	}
@@ -284,6 +281,14 @@ func stateNote(disabled bool) string {
 		return "created disabled"
 	}
 	return ""
+}
+
+// stateName is a user's state as the API says it.
+func stateName(disabled bool) string {
+	if disabled {
+		return StateDisabled
+	}
+	return StateActive
 }
 
 // stateOf reads in.State: nil when not said.

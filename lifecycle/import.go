@@ -375,7 +375,7 @@ func (m *Manager) rowChange(actor Actor, row ImportRow, cur *current) (*store.Us
 	var disabled *bool
 	if row.State != "" {
 		state := strings.ToLower(row.State)
-		if disabled, err = stateOf(UserInput{State: &state}); err != nil {
+		if disabled, err = parseState(&state); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -387,10 +387,11 @@ func (m *Manager) rowChange(actor Actor, row ImportRow, cur *current) (*store.Us
 	if cur == nil {
 		u = store.User{ID: builtin.NewID(), Name: row.Username, CreatedAt: now, Disabled: disabled != nil && *disabled}
 		c.Create, c.Profile = &u, &p
-		changed = append(changed, "user")
+		created := "user"
 		if u.Disabled {
-			changed[0] = "user, disabled"
+			created = "user, disabled"
 		}
+		changed = append(changed, created)
 	} else {
 		u, factors = cur.rec.User, cur.factors
 		c.Name = u.Name // as created: the row may give it in another case

@@ -129,12 +129,12 @@ func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (Us
 		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", err)
 	}
 	p, perr := profile(store.Profile{}, in)
+	var disabled *bool
+	if perr == nil {
+		disabled, perr = parseState(in.State)
+	}
 	if perr != nil {
 		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", perr)
-	}
-	disabled, serr := stateOf(in)
-	if serr != nil {
-		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", serr)
 	}
 	now := m.now()
 	u := store.User{ID: builtin.NewID(), Name: in.Name, Disabled: disabled != nil && *disabled, CreatedAt: now}
@@ -239,12 +239,12 @@ func (m *Manager) UpdateUser(ctx context.Context, actor Actor, name string, in U
 	c := store.UserChange{Name: name, Now: m.now()}
 	p, perr := profile(r.Profile, in)
 	if perr == nil {
-		c.Disabled, perr = stateOf(in)
+		c.Disabled, perr = parseState(in.State)
 	}
 	if perr != nil {
 		return User{}, m.refuse(ctx, actor, "users.update", name, "", perr)
 	}
-	if in.State == nil || in.Email != nil || in.Phone != nil || in.DisplayName != nil || in.Groups != nil || in.Attributes != nil {
+	if in.State == nil || in.withoutNameAndState() != (UserInput{}) {
 		c.Profile = &p
 		c.Audit = append(c.Audit, m.event(actor, "users.update", name, "", ""))
 	}
@@ -291,17 +291,24 @@ func stateName(disabled bool) string {
 	return StateActive
 }
 
-// stateOf reads in.State: nil when not said.
-func stateOf(in UserInput) (*bool, *Error) {
-	if in.State == nil {
+// parseState reads a state given as active or disabled: nil when not given.
+func parseState(state *string) (*bool, *Error) {
+	if state == nil {
 		return nil, nil
 	}
-	switch *in.State {
+	switch *state {
 	case StateActive, StateDisabled:
-		d := *in.State == StateDisabled
+		d := *state == StateDisabled
 		return &d, nil
 	}
-	return nil, invalid("invalid_field", "state", "must be %q or %q, not %q", StateActive, StateDisabled, *in.State)
+	return nil, invalid("invalid_field", "state", "must be %q or %q, not %q", StateActive, StateDisabled, *state)
+}
+
+// withoutNameAndState is in with only its profile fields: the zero UserInput when it says
+// none.
+func (in UserInput) withoutNameAndState() UserInput {
+	in.Name, in.State = "", nil
+	return in
 }
 
 // DeleteUser deletes a user and its factors.

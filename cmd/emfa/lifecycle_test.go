@@ -51,6 +51,20 @@ func lifecycleDUO(t testing.TB) (*remote.Engine, *duoadminfake.Server, store.Sto
 
 func str(s string) *string { return &s }
 
+// auditOutcomes is the audit trail as resource=outcome, one an event.
+func auditOutcomes(t *testing.T, st store.Store) []string {
+	t.Helper()
+	events, err := st.ListAudit(context.Background(), store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range events {
+		got = append(got, ev.Resource+"="+ev.Outcome)
+	}
+	return got
+}
+
 // Every lifecycle resource of the DUO example, one event after the other, each checked
 // in the fake's state (issue 12, item 4).
 func TestLifecycleDUOAdmin(t *testing.T) {
@@ -143,15 +157,7 @@ func TestLifecycleDUOAdmin(t *testing.T) {
 			t.Errorf("%s %s answered %d: %s", r.Method, r.Path, r.Status, r.Reject)
 		}
 	}
-	events, err := st.ListAudit(ctx, store.AuditFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, ev := range events {
-		got = append(got, ev.Resource+"="+ev.Outcome)
-	}
-	joined := strings.Join(got, " ")
+	joined := strings.Join(auditOutcomes(t, st), " ")
 	for _, want := range []string{"lifecycle:user.create=SUCCESS", "lifecycle:user.delete=SUCCESS", "lifecycle:user.delete=SKIPPED", "lifecycle:user.mfa.reset=SUCCESS"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("audit lacks %s: %s", want, joined)
@@ -209,14 +215,7 @@ func TestLifecycleDUOAdminCreatedDisabled(t *testing.T) {
 	if creates != 1 {
 		t.Errorf("DUO saw %d creations, want 1", creates)
 	}
-	events, err := st.ListAudit(ctx, store.AuditFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, a := range events {
-		got = append(got, a.Resource+"="+a.Outcome)
-	}
+	got := auditOutcomes(t, st)
 	slices.Sort(got)
 	want := []string{"lifecycle:user.create=SUCCESS", "lifecycle:user.create=SUCCESS", "lifecycle:user.disable=FAILED", "lifecycle:user.disable=SUCCESS"}
 	if !slices.Equal(got, want) {

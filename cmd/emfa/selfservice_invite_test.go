@@ -200,19 +200,27 @@ func TestInviteAdminAPI(t *testing.T) {
 	if code, out := call("POST", "/admin/v1/users/alice/activation-link", "application/json", ``); code == 201 {
 		t.Fatalf("second link within a minute: %d %v", code, out)
 	}
-	// Import with ?invite=true: carol (new, with an address) is invited, alice (existing) and dan (no address) are not.
-	code, out = call("POST", "/admin/v1/import?invite=true", "text/csv", "username,email\nalice,alice@example.com\ncarol,carol@example.com\ndan,\n")
+	// Import with ?invite=true: carol (new, with an address) is invited, alice (existing),
+	// dan (no address) and fay (created disabled: her link could not open) are not.
+	code, out = call("POST", "/admin/v1/import?invite=true", "text/csv",
+		"username,email,state\nalice,alice@example.com,\ncarol,carol@example.com,\ndan,,\nfay,fay@example.com,disabled\n")
 	if code != 200 {
 		t.Fatalf("import: %d %v", code, out)
 	}
 	rows, _ := out["rows"].([]any)
-	invited := map[string]any{}
+	invited, notInvited := map[string]any{}, map[string]any{}
 	for _, r := range rows {
 		r := r.(map[string]any)
 		invited[r["username"].(string)] = r["invited"]
+		if e, ok := r["inviteError"].(map[string]any); ok {
+			notInvited[r["username"].(string)] = e["code"]
+		}
 	}
-	if invited["carol"] == nil || invited["alice"] != nil || invited["dan"] != nil {
+	if invited["carol"] == nil || invited["alice"] != nil || invited["dan"] != nil || invited["fay"] != nil || notInvited["fay"] != "user_disabled" {
 		t.Fatalf("import rows: %v", rows)
+	}
+	if len(mail.To("fay@example.com")) != 0 {
+		t.Fatal("a link went to fay, created disabled")
 	}
 	if len(mail.To("carol@example.com")) != 1 || len(mail.To("alice@example.com")) != 1 {
 		t.Fatalf("mails: %d to carol, %d to alice", len(mail.To("carol@example.com")), len(mail.To("alice@example.com")))

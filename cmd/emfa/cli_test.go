@@ -107,8 +107,8 @@ func TestBadInputWritesNothing(t *testing.T) {
 	if out := mustEmfa(t, "factors", "list", "--user", "alice", "--config", cfg); strings.Count(out, "\n") != 1 {
 		t.Errorf("refused commands left factors:\n%s", out)
 	}
-	if out := mustEmfa(t, "users", "list", "--config", cfg); strings.Count(out, "\n") != 2 {
-		t.Errorf("users:\n%s", out)
+	if out := mustEmfa(t, "users", "list", "--config", cfg); strings.Count(out, "\n") != 2 || !strings.Contains(out, " active ") {
+		t.Errorf("users (alice, active, as the admin API says it):\n%s", out)
 	}
 	for _, kind := range []string{"clients", "tokens"} {
 		if out := mustEmfa(t, kind, "list", "--config", cfg); strings.Count(out, "\n") != 1 {

@@ -27,6 +27,16 @@ func DecodeJSONValue(data []byte) (Value, error) {
 	d := jsonDecoder{data: data, entries: make([]jsonEntry, 0, 16), elems: make([]ref.Val, 0, 8)}
 	d.space()
 	v, size, err := d.value(0)
+	if errors.Is(err, errNumberRange) {
+		// A number beyond float64 fails only if it stays: as encoding/json, the last of
+		// repeated keys wins, and a value it replaced is never converted. Rare enough to
+		// leave to the reference decoder.
+		ref, err := DecodeJSON(data)
+		if err != nil {
+			return Value{}, err
+		}
+		return NewValue(ref), nil
+	}
 	if err != nil {
 		return Value{}, fmt.Errorf("transform: decode json: %w", err)
 	}
@@ -54,7 +64,10 @@ type jsonEntry struct {
 	size uint64
 }
 
-var errJSONEnd = errors.New("unexpected end of JSON input")
+var (
+	errJSONEnd     = errors.New("unexpected end of JSON input")
+	errNumberRange = errors.New("number out of range")
+)
 
 func (d *jsonDecoder) space() {
 	for d.i < len(d.data) {
@@ -254,7 +267,7 @@ func (d *jsonDecoder) number() (ref.Val, error) {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return nil, errors.New("number out of range")
+		return nil, errNumberRange
 	}
 	return types.Double(f), nil
 }

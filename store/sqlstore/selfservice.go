@@ -67,14 +67,7 @@ func (s *Store) PutSession(ctx context.Context, ss store.SelfServiceSession, aud
 		ON CONFLICT (hash) DO UPDATE SET user_id = excluded.user_id, kind = excluded.kind, link_hash = excluded.link_hash,
 			csrf = excluded.csrf, data = excluded.data, seen_at = excluded.seen_at, expires_at = excluded.expires_at`
 	args := []any{ss.Hash, ss.UserID, ss.Kind, ss.LinkHash, ss.CSRF, ss.Data, millis(ss.SeenAt), millis(ss.ExpiresAt)}
-	if len(audit) == 0 {
-		// A session's state or its idle timeout: nothing to record.
-		if _, err := s.w.ExecContext(ctx, put, args...); err != nil {
-			return s.fail("put self-service session", err)
-		}
-		return nil
-	}
-	return s.unit(ctx, func(w *writer) error {
+	write := func(w *writer) error {
 		if _, err := w.exec(w.c(ctx), put, args...); err != nil {
 			return s.fail("put self-service session", err)
 		}
@@ -84,7 +77,12 @@ func (s *Store) PutSession(ctx context.Context, ss store.SelfServiceSession, aud
 			}
 		}
 		return nil
-	})
+	}
+	if len(audit) == 0 {
+		// A session's state or its idle timeout: one statement, nothing to record.
+		return s.write(ctx, write)
+	}
+	return s.unit(ctx, write)
 }
 
 func (s *Store) GetSession(ctx context.Context, hash string) (store.SelfServiceSession, error) {

@@ -408,7 +408,7 @@ func (m *Manager) rowChange(actor Actor, row ImportRow, cur *current) (*store.Us
 		}
 		if disabled != nil && *disabled != u.Disabled {
 			c.Disabled = disabled
-			changed = append(changed, fmt.Sprintf("state: %s → %s", stateName(u.Disabled), stateName(*disabled)))
+			changed = append(changed, fmt.Sprintf("state: %s → %s", StateName(u.Disabled), StateName(*disabled)))
 		}
 	}
 	for _, typ := range slices.Compact(slices.Sorted(slices.Values(row.Factors))) {

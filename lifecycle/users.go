@@ -48,7 +48,7 @@ type UserInput struct {
 }
 
 func userOf(r store.UserRecord) User {
-	u := User{ID: r.ID, Name: r.Name, State: stateName(r.Disabled), Email: r.Profile.Email, Phone: r.Profile.Phone,
+	u := User{ID: r.ID, Name: r.Name, State: StateName(r.Disabled), Email: r.Profile.Email, Phone: r.Profile.Phone,
 		DisplayName: r.Profile.DisplayName, Groups: r.Profile.Groups, Attributes: r.Profile.Attributes, Created: r.CreatedAt}
 	if u.Groups == nil {
 		u.Groups = []string{}
@@ -283,8 +283,8 @@ func stateNote(disabled bool) string {
 	return ""
 }
 
-// stateName is a user's state as the API says it.
-func stateName(disabled bool) string {
+// StateName is a user's state as the API says it: active or disabled.
+func StateName(disabled bool) string {
 	if disabled {
 		return StateDisabled
 	}

@@ -176,11 +176,7 @@ func (d *deps) usersCmd() *cobra.Command {
 		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tSTATE\tCREATED")
 		for _, u := range users {
-			state := lifecycle.StateActive // the admin API's and the import's word
-			if u.Disabled {
-				state = lifecycle.StateDisabled
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, state, u.CreatedAt.UTC().Format(time.RFC3339))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, lifecycle.StateName(u.Disabled), u.CreatedAt.UTC().Format(time.RFC3339))
 		}
 		return tw.Flush()
 	})

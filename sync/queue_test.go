@@ -48,6 +48,13 @@ func (f *fakePropagator) Propagate(_ context.Context, ev provider.LifecycleEvent
 	return nil
 }
 
+// propagating gives q a fakePropagator, its only one.
+func propagating(q *sync.Queue) *fakePropagator {
+	prop := &fakePropagator{}
+	q.Propagators = []provider.LifecyclePropagator{prop}
+	return prop
+}
+
 func newQueue(t testing.TB, st store.Store) (*sync.Queue, *lifecycle.Manager, *clock) {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
@@ -79,8 +86,7 @@ func TestQueueAppliesInOrderOnceEach(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, m, clk := newQueue(t, st)
-		prop := &fakePropagator{}
-		q.Propagators = []provider.LifecyclePropagator{prop}
+		prop := propagating(q)
 		t0 := clk.Now().Add(-time.Minute)
 		create := ev("1", provider.EventUserCreate, "alice", t0)
 		create.Email = str("alice@example.com")
@@ -370,8 +376,7 @@ func TestApplyNowLosesNothing(t *testing.T) {
 		}
 
 		// With them, it waits, applied, for the worker to propagate it.
-		prop := &fakePropagator{}
-		q.Propagators = []provider.LifecyclePropagator{prop}
+		prop := propagating(q)
 		if err := q.ApplyNow(ctx, scim(provider.EventUserCreate, "bob"), scim(provider.EventUserDisable, "bob")); err != nil {
 			t.Fatal(err)
 		}
@@ -465,8 +470,7 @@ func TestCreatedDisabled(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, m, _ := newQueue(t, st)
-		prop := &fakePropagator{}
-		q.Propagators = []provider.LifecyclePropagator{prop}
+		prop := propagating(q)
 		create := func(user string) provider.LifecycleEvent {
 			return provider.LifecycleEvent{Type: provider.EventUserCreate, Source: "scim", Username: user, Disabled: true}
 		}

@@ -21,6 +21,9 @@ type Profile struct {
 	// UpdatedAt is the last change of the profile, the user's state or its factors made
 	// through ApplyUserChanges; the zero time when there was none.
 	UpdatedAt time.Time
+	// Revision counts those changes: each adds one. A change made on the condition that
+	// it is still what its caller read (UserChange.IfRevision) compares it.
+	Revision int64
 }
 
 // UserRecord is a user with its profile.
@@ -75,6 +78,11 @@ type UserChange struct {
 	Audit []AuditEvent
 	// Now stamps the profile and the factors changed.
 	Now time.Time
+	// IfRevision, when set, makes the change on the condition that the user's revision
+	// (Profile.Revision) is still this one: ErrStale when another change came between.
+	// An edit that read the profile and writes it back whole sets it, so as not to undo
+	// a change it did not see.
+	IfRevision *int64
 }
 
 // AdminToken is a credential of the admin API. The token itself is never stored: Hash is

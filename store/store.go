@@ -25,6 +25,9 @@ var (
 	// ErrConflict: a compare-and-set found its record no longer pending (a transaction
 	// completed, a factor already activated).
 	ErrConflict = errors.New("no longer pending")
+	// ErrStale: a change conditional on a revision (UserChange.IfRevision) found another
+	// change made since.
+	ErrStale = errors.New("changed since it was read")
 	// ErrRateLimited: ReserveSend found a limit reached.
 	ErrRateLimited = errors.New("rate limited")
 )

@@ -202,7 +202,7 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 			return err
 		}
 	}
-	if err := writeProfile(ctx, tx, userID, c.Profile, c.Now); err != nil {
+	if err := writeProfile(ctx, tx, userID, c); err != nil {
 		return err
 	}
 	for _, f := range c.CreateFactors {
@@ -245,31 +245,49 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 	return nil
 }
 
-// writeProfile replaces the user's profile and groups when p is set, else only stamps it
-// changed.
-func writeProfile(ctx context.Context, tx execContext, userID string, p *store.Profile, now time.Time) error {
-	if p == nil {
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO user_profiles (user_id, updated_at) VALUES ($1, $2)
-			 ON CONFLICT (user_id) DO UPDATE SET updated_at = excluded.updated_at`, userID, millis(now))
-		return err
+// writeProfile stamps the user changed, one more on its revision, and replaces its
+// profile when c sets one (its groups by replaceGroups). With c.IfRevision it changes
+// nothing and answers store.ErrStale when the revision is no longer that one.
+func writeProfile(ctx context.Context, tx execContext, userID string, c store.UserChange) error {
+	cols, vals := `user_id, updated_at, revision`, `$1, $2, 1`
+	set := `updated_at = excluded.updated_at, revision = user_profiles.revision + 1`
+	args := []any{userID, millis(c.Now)}
+	if p := c.Profile; p != nil {
+		attrs, err := encodeParams(p.Attributes)
+		if err != nil {
+			return err
+		}
+		cols, vals = cols+`, email, phone, display_name, attributes`, vals+`, $3, $4, $5, $6`
+		set += `, email = excluded.email, phone = excluded.phone, display_name = excluded.display_name, attributes = excluded.attributes`
+		args = append(args, p.Email, p.Phone, p.DisplayName, attrs)
 	}
-	attrs, err := encodeParams(p.Attributes)
-	if err != nil {
-		return err
+	q := `INSERT INTO user_profiles (` + cols + `) VALUES (` + vals + `) ON CONFLICT (user_id) DO UPDATE SET ` + set
+	if c.IfRevision == nil {
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	} else {
+		args = append(args, *c.IfRevision)
+		err := execOne(ctx, tx, q+fmt.Sprintf(` WHERE user_profiles.revision = $%d`, len(args)), args...)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.ErrStale
+		}
+		if err != nil {
+			return err
+		}
 	}
-	_, err = tx.ExecContext(ctx,
-		`INSERT INTO user_profiles (user_id, email, phone, display_name, attributes, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-		 ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, phone = excluded.phone,
-		     display_name = excluded.display_name, attributes = excluded.attributes, updated_at = excluded.updated_at`,
-		userID, p.Email, p.Phone, p.DisplayName, attrs, millis(now))
-	if err != nil {
-		return err
+	if c.Profile == nil {
+		return nil
 	}
+	return replaceGroups(ctx, tx, userID, c.Profile.Groups)
+}
+
+// replaceGroups makes groups the user's.
+func replaceGroups(ctx context.Context, tx execContext, userID string, groups []string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM user_groups WHERE user_id = $1`, userID); err != nil {
 		return err
 	}
-	groups := slices.Compact(slices.Sorted(slices.Values(p.Groups)))
+	groups = slices.Compact(slices.Sorted(slices.Values(groups)))
 	if len(groups) == 0 {
 		return nil
 	}
@@ -279,7 +297,7 @@ func writeProfile(ctx context.Context, tx execContext, userID string, p *store.P
 		rows[i] = fmt.Sprintf("($1, $%d)", i+2)
 		args = append(args, g)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO user_groups (user_id, name) VALUES `+strings.Join(rows, ", "), args...)
+	_, err := tx.ExecContext(ctx, `INSERT INTO user_groups (user_id, name) VALUES `+strings.Join(rows, ", "), args...)
 	return err
 }
 
@@ -310,7 +328,7 @@ func insertAudit(ctx context.Context, db execContext, e store.AuditEvent) error 
 // --- user records ---
 
 const recordCols = `u.id, u.name, u.disabled, u.created_at,
-	COALESCE(p.email, ''), COALESCE(p.phone, ''), COALESCE(p.display_name, ''), COALESCE(p.attributes, '{}'), COALESCE(p.updated_at, 0)`
+	COALESCE(p.email, ''), COALESCE(p.phone, ''), COALESCE(p.display_name, ''), COALESCE(p.attributes, '{}'), COALESCE(p.updated_at, 0), COALESCE(p.revision, 0)`
 
 const recordFrom = ` FROM users u LEFT JOIN user_profiles p ON p.user_id = u.id`
 
@@ -319,7 +337,7 @@ func scanRecord(sc scanner) (store.UserRecord, error) {
 	var created, updated int64
 	var attrs []byte
 	err := sc.Scan(&r.ID, &r.Name, &r.Disabled, &created, &r.Profile.Email, &r.Profile.Phone,
-		&r.Profile.DisplayName, &attrs, &updated)
+		&r.Profile.DisplayName, &attrs, &updated, &r.Profile.Revision)
 	if err != nil {
 		return store.UserRecord{}, err
 	}

@@ -3,6 +3,8 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +19,8 @@ var adminTests = []struct {
 	{"ApplyUserChanges", testApplyUserChanges},
 	{"ApplyUserChangesAtomic", testApplyUserChangesAtomic},
 	{"ApplyUserChangesFactors", testApplyUserChangesFactors},
+	{"ApplyUserChangesIfRevision", testApplyUserChangesIfRevision},
+	{"ApplyUserChangesConcurrentEdits", testApplyUserChangesConcurrentEdits},
 	{"ListUserRecords", testListUserRecords},
 	{"LastUsed", testLastUsed},
 	{"ListPendingFactors", testListPendingFactors},
@@ -60,7 +64,7 @@ func testApplyUserChanges(t *testing.T, s store.Store) {
 		t.Fatalf("GetUserRecord: %v", err)
 	}
 	want := store.UserRecord{User: newUser("u1"), Profile: store.Profile{Email: "a@example.com", Phone: "+15550100",
-		DisplayName: "Alice", Groups: []string{"eng", "sales"}, Attributes: map[string]string{"dept": "7"}, UpdatedAt: at(time.Second)}}
+		DisplayName: "Alice", Groups: []string{"eng", "sales"}, Attributes: map[string]string{"dept": "7"}, UpdatedAt: at(time.Second), Revision: 1}}
 	diff(t, "record", want, got)
 	if f := mustGetFactor(t, s, "f1"); f.UserID != "u1" {
 		t.Errorf("factor created for user %q, want u1", f.UserID)
@@ -145,6 +149,119 @@ func testApplyUserChangesAtomic(t *testing.T, s store.Store) {
 	wantErr(t, "half-created user", err, store.ErrNotFound)
 	if ev, _ := s.QueryAudit(ctx, store.AuditQuery{}); len(ev) != 0 {
 		t.Errorf("audit of a change undone: %+v", ev)
+	}
+}
+
+func revision(t *testing.T, s store.Store, name string) int64 {
+	t.Helper()
+	r, err := s.GetUserRecord(t.Context(), name)
+	if err != nil {
+		t.Fatalf("GetUserRecord(%s): %v", name, err)
+	}
+	return r.Profile.Revision
+}
+
+func testApplyUserChangesIfRevision(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustApply(t, s, create("u1", &store.Profile{Email: "a@example.com"}))
+	if r := revision(t, s, "name-u1"); r != 1 {
+		t.Fatalf("revision after the create: %d, want 1", r)
+	}
+	one, yes := int64(1), true
+	mustApply(t, s, store.UserChange{Name: "name-u1", Profile: &store.Profile{Email: "b@example.com"}, IfRevision: &one, Now: at(time.Minute)})
+
+	// Conditional on the revision read before that change: nothing of it is done.
+	stale := store.UserChange{Name: "name-u1", Profile: &store.Profile{Email: "c@example.com"}, Disabled: &yes, IfRevision: &one,
+		CreateFactors: []store.Factor{newFactor("f1", "", at(0))}, Audit: []store.AuditEvent{{Time: at(0), Resource: "users.update"}}, Now: at(time.Hour)}
+	wantErr(t, "a change on a stale revision", apply(t, s, stale)[0], store.ErrStale)
+	got, err := s.GetUserRecord(ctx, "name-u1")
+	if err != nil || got.Profile.Email != "b@example.com" || got.Disabled || got.Profile.Revision != 2 || !got.Profile.UpdatedAt.Equal(at(time.Minute)) {
+		t.Errorf("after the stale change: %+v, %v; want b@example.com, active, revision 2", got, err)
+	}
+	_, err = s.GetFactor(ctx, "f1")
+	wantErr(t, "the stale change's factor", err, store.ErrNotFound)
+	if ev, _ := s.QueryAudit(ctx, store.AuditQuery{}); len(ev) != 0 {
+		t.Errorf("audit of a stale change: %+v", ev)
+	}
+
+	// Every change counts, conditional or not, a profile or only a stamp.
+	mustApply(t, s, store.UserChange{Name: "name-u1", Disabled: &yes, Now: at(2 * time.Hour)})
+	if r := revision(t, s, "name-u1"); r != 3 {
+		t.Errorf("revision after a change of state: %d, want 3", r)
+	}
+
+	// A user no change has touched is at revision 0.
+	mustCreateUser(t, s, newUser("u2"))
+	zero := int64(0)
+	mustApply(t, s, store.UserChange{Name: "name-u2", Profile: &store.Profile{Phone: "+15550100"}, IfRevision: &zero, Now: at(0)})
+	wantErr(t, "a second change on revision 0", apply(t, s, store.UserChange{Name: "name-u2", Profile: &store.Profile{}, IfRevision: &zero, Now: at(0)})[0], store.ErrStale)
+
+	// In a batch, the stale change fails alone.
+	two, three := int64(2), int64(3)
+	errs := apply(t, s,
+		store.UserChange{Name: "name-u1", Profile: &store.Profile{Email: "d@example.com"}, IfRevision: &three, Now: at(3 * time.Hour)},
+		store.UserChange{Name: "name-u2", Profile: &store.Profile{Email: "e@example.com"}, IfRevision: &two, Now: at(3 * time.Hour)})
+	wantErr(t, "the current change of the batch", errs[0], nil)
+	wantErr(t, "the stale change of the batch", errs[1], store.ErrStale)
+	if got, _ := s.GetUserRecord(ctx, "name-u1"); got.Profile.Email != "d@example.com" || got.Profile.Revision != 4 {
+		t.Errorf("after the batch: %+v", got)
+	}
+	if got, _ := s.GetUserRecord(ctx, "name-u2"); got.Profile.Phone != "+15550100" || got.Profile.Revision != 1 {
+		t.Errorf("after the batch, its stale change: %+v", got)
+	}
+}
+
+// testApplyUserChangesConcurrentEdits: writers that each read the profile, add an
+// attribute of their own and write it back on the revision they read, again when it is
+// stale, lose none of one another's attributes.
+func testApplyUserChangesConcurrentEdits(t *testing.T, s store.Store) {
+	mustApply(t, s, create("u1", &store.Profile{}))
+	const writers, edits = 4, 5
+	var wg sync.WaitGroup
+	errc := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			for e := range edits {
+				for try := 0; ; try++ {
+					if try == 1000 {
+						errc <- fmt.Errorf("edit %d of writer %d: stale a thousand times", e, w)
+						return
+					}
+					r, err := s.GetUserRecord(t.Context(), "name-u1")
+					if err != nil {
+						errc <- err
+						return
+					}
+					p := r.Profile
+					p.Attributes = maps.Clone(p.Attributes)
+					if p.Attributes == nil {
+						p.Attributes = map[string]string{}
+					}
+					p.Attributes[fmt.Sprintf("w%d-%d", w, e)] = "x"
+					err = s.ApplyUserChanges(t.Context(), []store.UserChange{{Name: "name-u1", Profile: &p, IfRevision: &r.Profile.Revision, Now: at(0)}})[0]
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, store.ErrStale) {
+						errc <- err
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatalf("an edit: %v", err)
+	}
+	got, err := s.GetUserRecord(t.Context(), "name-u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Profile.Attributes) != writers*edits || got.Profile.Revision != 1+writers*edits {
+		t.Errorf("after %d edits: %d attributes, revision %d; want every edit's attribute and revision %d",
+			writers*edits, len(got.Profile.Attributes), got.Profile.Revision, 1+writers*edits)
 	}
 }
 

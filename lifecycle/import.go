@@ -395,6 +395,9 @@ func (m *Manager) rowChange(actor Actor, row ImportRow, cur *current) (*store.Us
 	} else {
 		u, factors = cur.rec.User, cur.factors
 		c.Name = u.Name // as created: the row may give it in another case
+		// As read: a change made since (the admin API's, a directory's) refuses the row
+		// rather than being undone by a profile it did not see.
+		c.IfRevision = &cur.rec.Profile.Revision
 		for _, d := range []struct{ name, was, is string }{
 			{"email", base.Email, p.Email}, {"phone", base.Phone, p.Phone}, {"displayName", base.DisplayName, p.DisplayName},
 			{"groups", strings.Join(base.Groups, ";"), strings.Join(p.Groups, ";")},

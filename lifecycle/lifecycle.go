@@ -10,8 +10,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -49,6 +51,17 @@ type Manager struct {
 	lifetime time.Duration
 	now      func() time.Time
 	log      *slog.Logger
+	// edits makes the edits of one user in this process (EditUser) take turns, a lock
+	// chosen by its folded name, rather than race to conflicts; the user's revision keeps
+	// apart those of other replicas.
+	edits [32]sync.Mutex
+}
+
+// editLock is the lock of name's edits.
+func (m *Manager) editLock(name string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(store.FoldName(name)))
+	return &m.edits[h.Sum32()%uint32(len(m.edits))]
 }
 
 // New builds a Manager.
@@ -112,6 +125,10 @@ func notFound(code, field, format string, args ...any) *Error {
 	return &Error{Kind: NotFound, Code: code, Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
+// CodeChanged is the conflict of a change made on a user that another change has changed
+// since it was read (UserInput's IfRevision).
+const CodeChanged = "user_changed"
+
 func conflict(code, field, format string, args ...any) *Error {
 	return &Error{Kind: Conflict, Code: code, Field: field, Msg: fmt.Sprintf(format, args...)}
 }
@@ -152,6 +169,8 @@ func errorOf(err error, what string) error {
 		return notFound("not_found", what, "%s not found", what)
 	case errors.Is(err, store.ErrExists):
 		return conflict("exists", "", "%s exists already", what)
+	case errors.Is(err, store.ErrStale):
+		return conflict(CodeChanged, "", "the %s changed since it was read; read it again and retry", what)
 	}
 	return err
 }

@@ -718,3 +718,94 @@ func TestImportState(t *testing.T) {
 		}
 	})
 }
+
+// TestEditsAtOnceKeepEveryChange: two replicas (two managers on one store) edit one user
+// at once, each edit a read, a change and a write of the whole profile; none is lost.
+func TestEditsAtOnceKeepEveryChange(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m1, _ := newManager(t, st)
+		m2, _ := newManager(t, st)
+		if _, err := m1.CreateUser(ctx, "test", lifecycle.UserInput{Name: "fay"}); err != nil {
+			t.Fatal(err)
+		}
+		str := func(s string) *string { return &s }
+		const goroutines, edits = 2, 5
+		var wg sync.WaitGroup
+		errc := make(chan error, 2*goroutines*edits+2)
+		for r, m := range []*lifecycle.Manager{m1, m2} {
+			for g := range goroutines {
+				wg.Go(func() {
+					for e := range edits {
+						_, err := m.EditUser(ctx, "test", "fay", func(u lifecycle.User) *lifecycle.UserInput {
+							groups := append(slices.Clone(u.Groups), fmt.Sprintf("g%d-%d-%d", r, g, e))
+							return &lifecycle.UserInput{Groups: &groups}
+						})
+						errc <- err
+					}
+				})
+			}
+		}
+		wg.Go(func() {
+			_, err := m1.UpdateUser(ctx, "test", "fay", lifecycle.UserInput{Email: str("fay@example.com")})
+			errc <- err
+		})
+		wg.Go(func() {
+			_, err := m2.UpdateUser(ctx, "test", "FAY", lifecycle.UserInput{Phone: str("+15550100123")})
+			errc <- err
+		})
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			if err != nil {
+				t.Fatalf("an edit: %v", err)
+			}
+		}
+		u, err := m1.GetUser(ctx, "fay")
+		if err != nil || len(u.Groups) != 2*goroutines*edits || u.Email != "fay@example.com" || u.Phone != "+15550100123" {
+			t.Fatalf("after the edits: %+v, %v; want %d groups, the e-mail and the phone", u, err, 2*goroutines*edits)
+		}
+		if want := int64(1 + 2*goroutines*edits + 2); u.Revision != want {
+			t.Errorf("revision %d, want %d (the creation and each edit)", u.Revision, want)
+		}
+	})
+}
+
+// TestUpdateIfRevision: an update conditional on the revision read is refused, and
+// audited, when another change came between; it changes nothing then.
+func TestUpdateIfRevision(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManager(t, st)
+		str := func(s string) *string { return &s }
+		read, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "gil", DisplayName: str("Gil")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := m.UpdateUser(ctx, "test", "gil", lifecycle.UserInput{DisplayName: str("Gil A"), IfRevision: &read.Revision})
+		if err != nil || u.DisplayName != "Gil A" || u.Revision != read.Revision+1 {
+			t.Fatalf("on the revision read: %+v, %v", u, err)
+		}
+		_, err = m.UpdateUser(ctx, "test", "gil", lifecycle.UserInput{DisplayName: str("Gil B"), State: str(lifecycle.StateDisabled), IfRevision: &read.Revision})
+		var le *lifecycle.Error
+		if !errors.As(err, &le) || le.Kind != lifecycle.Conflict || le.Code != lifecycle.CodeChanged {
+			t.Fatalf("on a stale revision: %v, want the conflict %s", err, lifecycle.CodeChanged)
+		}
+		if u, _ := m.GetUser(ctx, "gil"); u.DisplayName != "Gil A" || u.State != lifecycle.StateActive {
+			t.Errorf("the refused update changed %+v", u)
+		}
+		page, err := m.QueryAudit(ctx, lifecycle.AuditQuery{User: "gil"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var refused []string
+		for _, ev := range page.Events {
+			if ev.Outcome == "FAILED" {
+				refused = append(refused, ev.Action+" "+ev.Reason)
+			}
+		}
+		if len(refused) != 1 || !strings.HasPrefix(refused[0], "admin.users.update "+lifecycle.CodeChanged+": ") {
+			t.Errorf("refusals recorded: %q", refused)
+		}
+	})
+}

@@ -32,6 +32,10 @@ type User struct {
 	Attributes  map[string]string `json:"attributes"`
 	Created     time.Time         `json:"created"`
 	Updated     *time.Time        `json:"updated,omitempty"`
+	// Revision counts the user's changes (store.Profile.Revision): what an update made
+	// on the condition that nothing changed the user since it was read (UserInput's
+	// IfRevision) names.
+	Revision int64 `json:"-"`
 }
 
 // UserInput creates a user (Name required) or updates one (each field set replaces).
@@ -45,6 +49,10 @@ type UserInput struct {
 	DisplayName *string            `json:"displayName"`
 	Groups      *[]string          `json:"groups"`
 	Attributes  *map[string]string `json:"attributes"`
+	// IfRevision, when set, makes an update conditional on the user's revision (User's
+	// Revision) being still this one: a conflict, user_changed, when it is not. Without
+	// it an update applies to the user as it is then, whatever changed it before.
+	IfRevision *int64 `json:"-"`
 }
 
 func userOf(r store.UserRecord) User {
@@ -56,7 +64,7 @@ func userOf(r store.UserRecord) User {
 	if u.Attributes == nil {
 		u.Attributes = map[string]string{}
 	}
-	u.Updated = timeOrNil(r.Profile.UpdatedAt)
+	u.Updated, u.Revision = timeOrNil(r.Profile.UpdatedAt), r.Profile.Revision
 	return u
 }
 
@@ -228,21 +236,63 @@ func (m *Manager) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) 
 // UpdateUser replaces the profile fields in sets, and sets the state when in says it (an
 // update that says only the state leaves the profile as it is); the name cannot change.
 func (m *Manager) UpdateUser(ctx context.Context, actor Actor, name string, in UserInput) (User, error) {
+	return m.EditUser(ctx, actor, name, func(User) *UserInput { return &in })
+}
+
+// editTries bounds how often EditUser reads and edits a user that other replicas' changes
+// keep changing before its own is written.
+const editTries = 16
+
+// EditUser updates the user with what edit makes of it (nil: nothing to change). The
+// user is read, edited and written on the condition that no other change came between
+// (store.UserChange.IfRevision), and read and edited again when one did: two updates at
+// once, each of one field, keep both fields; two memberships added at once, both groups.
+func (m *Manager) EditUser(ctx context.Context, actor Actor, name string, edit func(User) *UserInput) (User, error) {
+	mu := m.editLock(name)
+	mu.Lock()
+	defer mu.Unlock()
+	for try := 1; ; try++ {
+		r, err := m.store.GetUserRecord(ctx, name)
+		if err != nil {
+			return User{}, errorOf(err, "user")
+		}
+		u := userOf(r)
+		in := edit(u)
+		if in == nil {
+			return u, nil
+		}
+		err = m.update(ctx, actor, r, *in)
+		var le *Error
+		if !errors.As(err, &le) || le.Code != CodeChanged {
+			if err != nil {
+				return User{}, err
+			}
+			return m.GetUser(ctx, r.Name)
+		}
+		if in.IfRevision != nil || try == editTries {
+			return User{}, m.refuse(ctx, actor, "users.update", r.Name, "",
+				conflict(CodeChanged, "", "user %q changed while this update was made; read it again and retry", r.Name))
+		}
+	}
+}
+
+// update writes in over r, on the condition that r is still the user's latest revision
+// (a conflict, CodeChanged, otherwise).
+func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, in UserInput) error {
+	name := r.Name // as created, whatever the case the caller gave it in
 	if in.Name != "" && !store.SameName(in.Name, name) {
-		return User{}, m.refuse(ctx, actor, "users.update", name, "", invalid("immutable_field", "name", "a user's name cannot change (it is what Verify sends)"))
+		return m.refuse(ctx, actor, "users.update", name, "", invalid("immutable_field", "name", "a user's name cannot change (it is what Verify sends)"))
 	}
-	r, err := m.store.GetUserRecord(ctx, name)
-	if err != nil {
-		return User{}, errorOf(err, "user")
+	if in.IfRevision != nil && *in.IfRevision != r.Profile.Revision {
+		return errorOf(store.ErrStale, "user")
 	}
-	name = r.Name // as created, whatever the case the caller gave it in
-	c := store.UserChange{Name: name, Now: m.now()}
+	c := store.UserChange{Name: name, Now: m.now(), IfRevision: &r.Profile.Revision}
 	p, perr := profile(r.Profile, in)
 	if perr == nil {
 		c.Disabled, perr = parseState(in.State)
 	}
 	if perr != nil {
-		return User{}, m.refuse(ctx, actor, "users.update", name, "", perr)
+		return m.refuse(ctx, actor, "users.update", name, "", perr)
 	}
 	if in.State == nil || in.withoutNameAndState() != (UserInput{}) {
 		c.Profile = &p
@@ -251,10 +301,7 @@ func (m *Manager) UpdateUser(ctx context.Context, actor Actor, name string, in U
 	if c.Disabled != nil {
 		c.Audit = append(c.Audit, m.event(actor, stateAction(*c.Disabled), name, "", ""))
 	}
-	if err := m.apply(ctx, c, "user"); err != nil {
-		return User{}, err
-	}
-	return m.GetUser(ctx, name)
+	return m.apply(ctx, c, "user")
 }
 
 // SetUserState disables or enables a user: a disabled user has no enrollments and every
@@ -307,7 +354,7 @@ func parseState(state *string) (*bool, *Error) {
 // withoutNameAndState is in with only its profile fields: the zero UserInput when it says
 // none.
 func (in UserInput) withoutNameAndState() UserInput {
-	in.Name, in.State = "", nil
+	in.Name, in.State, in.IfRevision = "", nil, nil
 	return in
 }
 

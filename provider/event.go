@@ -40,6 +40,10 @@ type LifecycleEvent struct {
 	// Disabled, on user.create: the user is created disabled (SCIM's active false), in the
 	// same step, never active in between. Propagated as user.create then user.disable.
 	Disabled bool `json:",omitempty"`
+	// IfRevision, on user.update: it applies only to the user at this revision, the one
+	// it was computed from (a SCIM PUT or PATCH, which says the whole profile), and is
+	// refused when another change came between rather than undo it.
+	IfRevision *int64 `json:",omitempty"`
 	// Group, for group events; NewGroup is a rename's new name.
 	Group    string
 	NewGroup string

@@ -95,7 +95,7 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 		}
 	case provider.EventUserUpdate:
 		in := input(ev)
-		in.Name = ""
+		in.Name, in.IfRevision = "", ev.IfRevision
 		if in.Email == nil && in.Phone == nil && in.DisplayName == nil && in.Attributes == nil {
 			_, err = m.GetUser(ctx, ev.Username) // nothing said: only check the user exists
 		} else {
@@ -125,21 +125,19 @@ func (a *Applier) membership(ctx context.Context, ev provider.LifecycleEvent) er
 	if ev.Group == "" {
 		return &Skipped{Reason: "the event names no group"}
 	}
-	u, err := a.M.GetUser(ctx, ev.Username)
-	if err != nil {
-		return err
-	}
-	groups := slices.Clone(u.Groups)
-	has := slices.Contains(groups, ev.Group)
-	switch {
-	case ev.Type == provider.EventGroupMemberAdd && !has:
-		groups = append(groups, ev.Group)
-	case ev.Type == provider.EventGroupMemberRemove && has:
-		groups = slices.DeleteFunc(groups, func(g string) bool { return g == ev.Group })
-	default:
-		return nil
-	}
-	_, err = a.M.UpdateUser(ctx, actorOf(ev), ev.Username, lifecycle.UserInput{Groups: &groups})
+	_, err := a.M.EditUser(ctx, actorOf(ev), ev.Username, func(u lifecycle.User) *lifecycle.UserInput {
+		has := slices.Contains(u.Groups, ev.Group)
+		var groups []string
+		switch {
+		case ev.Type == provider.EventGroupMemberAdd && !has:
+			groups = append(slices.Clone(u.Groups), ev.Group)
+		case ev.Type == provider.EventGroupMemberRemove && has:
+			groups = slices.DeleteFunc(slices.Clone(u.Groups), func(g string) bool { return g == ev.Group })
+		default:
+			return nil
+		}
+		return &lifecycle.UserInput{Groups: &groups}
+	})
 	return err
 }
 
@@ -198,11 +196,17 @@ func (a *Applier) regroup(ctx context.Context, ev provider.LifecycleEvent) error
 			return err
 		}
 		for _, u := range page.Users {
-			groups := slices.DeleteFunc(slices.Clone(u.Groups), func(g string) bool { return g == ev.Group })
-			if ev.Type == provider.EventGroupRename {
-				groups = append(groups, ev.NewGroup)
-			}
-			if _, err := a.M.UpdateUser(ctx, actorOf(ev), u.Name, lifecycle.UserInput{Groups: &groups}); err != nil {
+			_, err := a.M.EditUser(ctx, actorOf(ev), u.Name, func(u lifecycle.User) *lifecycle.UserInput {
+				if !slices.Contains(u.Groups, ev.Group) {
+					return nil // renamed or removed since the listing
+				}
+				groups := slices.DeleteFunc(slices.Clone(u.Groups), func(g string) bool { return g == ev.Group })
+				if ev.Type == provider.EventGroupRename {
+					groups = append(groups, ev.NewGroup)
+				}
+				return &lifecycle.UserInput{Groups: &groups}
+			})
+			if err != nil {
 				return err
 			}
 		}

@@ -499,3 +499,39 @@ func TestCreatedDisabled(t *testing.T) {
 		}
 	})
 }
+
+// TestUpdateOnAStaleRevision: an update computed from the user at a revision (SCIM's
+// whole profile) is refused when another change came since, applies nothing, and is
+// not retried; on the current revision it applies.
+func TestUpdateOnAStaleRevision(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, _ := newQueue(t, st)
+		u, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "hal"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := u.Revision
+		update := func(name string) provider.LifecycleEvent {
+			return provider.LifecycleEvent{Type: provider.EventUserUpdate, Source: "scim", Username: "hal", DisplayName: &name, IfRevision: &read}
+		}
+		if err := q.ApplyNow(ctx, update("Hal")); err != nil {
+			t.Fatalf("on the revision read: %v", err)
+		}
+		err = q.ApplyNow(ctx, update("Hal 2"), provider.LifecycleEvent{Type: provider.EventUserDisable, Source: "scim", Username: "hal"})
+		var le *lifecycle.Error
+		if !errors.As(err, &le) || le.Code != lifecycle.CodeChanged {
+			t.Fatalf("on a stale revision: %v, want %s", err, lifecycle.CodeChanged)
+		}
+		if u, _ := m.GetUser(ctx, "hal"); u.DisplayName != "Hal" || u.State != lifecycle.StateActive {
+			t.Errorf("after the refused update: %+v", u)
+		}
+		if n := drain(t, q); n != 0 {
+			t.Errorf("the worker took up %d events after them", n)
+		}
+		got := events(t, q, "scim")
+		if len(got) != 3 || !strings.HasPrefix(got[1], "user.update hal done false skipped: ") || !strings.HasPrefix(got[2], "user.disable hal done false skipped: ") {
+			t.Errorf("queued %q", got)
+		}
+	})
+}

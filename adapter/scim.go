@@ -468,8 +468,11 @@ func checkIfMatch(c echo.Context, current string) error {
 			return nil
 		}
 	}
-	return scimErr(http.StatusPreconditionFailed, "", "the resource changed (If-Match does not match its version)")
+	return errChanged
 }
+
+// errChanged answers a write whose If-Match names a version the resource no longer has.
+var errChanged = scimErr(http.StatusPreconditionFailed, "", "the resource changed (If-Match does not match its version)")
 
 func answerUser(c echo.Context, status int, u lifecycle.User) error {
 	r := userResource(c, u)
@@ -526,23 +529,51 @@ func (api *syncAPI) replaceUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err := api.userToWrite(c)
-	if err != nil {
-		return err
-	}
-	old := scimUserOf(u)
-	// A replacement: what it omits is cleared, except the state, kept unless said.
-	m := scimUser{userName: u.Name, active: old.active}
-	if err := m.applyObject("replace", obj); err != nil {
-		return err
-	}
-	return api.updateUser(c, u, old, m)
+	return api.writeUser(c, func(u lifecycle.User, old scimUser) (scimUser, error) {
+		// A replacement: what it omits is cleared, except the state, kept unless said.
+		m := scimUser{userName: u.Name, active: old.active}
+		return m, m.applyObject("replace", obj)
+	})
 }
 
-func (api *syncAPI) updateUser(c echo.Context, u lifecycle.User, old, m scimUser) error {
+// writeTries bounds how often writeUser edits a user other changes keep changing.
+const writeTries = 8
+
+// writeUser makes the user a PUT or PATCH names what edit makes of it, as read (old, its
+// SCIM attributes). The events say the whole profile, so they apply only to the user as
+// read (IfRevision): when another change came between, a request that named its version
+// (If-Match) is answered 412, that version being gone, and one that did not is edited
+// again from the user as it is now.
+func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old scimUser) (scimUser, error)) error {
 	ctx := c.Request().Context()
-	if err := api.applyEvents(ctx, m.events(old, u.Attributes)); err != nil {
-		return err
+	var u lifecycle.User
+	for try := 1; ; try++ {
+		var err error
+		if u, err = api.userToWrite(c); err != nil {
+			return err
+		}
+		old := scimUserOf(u)
+		m, err := edit(u, old)
+		if err != nil {
+			return err
+		}
+		evs := m.events(old, u.Attributes)
+		for i := range evs {
+			if evs[i].Type == provider.EventUserUpdate {
+				evs[i].IfRevision = &u.Revision
+			}
+		}
+		err = api.applyEvents(ctx, evs)
+		var le *lifecycle.Error
+		if !errors.As(err, &le) || le.Code != lifecycle.CodeChanged {
+			if err != nil {
+				return err
+			}
+			break
+		}
+		if im := c.Request().Header.Get("If-Match"); (im != "" && im != "*") || try == writeTries {
+			return errChanged
+		}
 	}
 	u, err := api.o.Manager.GetUser(ctx, u.Name)
 	if err != nil {
@@ -615,30 +646,28 @@ func (api *syncAPI) patchUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err := api.userToWrite(c)
-	if err != nil {
-		return err
-	}
-	old := scimUserOf(u)
-	m := old
-	for _, op := range ops {
-		if op.path == "" {
-			vo, ok := op.value.(map[string]any)
-			if !ok {
-				return scimErr(400, "invalidValue", "an operation without a path needs an object value")
+	return api.writeUser(c, func(_ lifecycle.User, old scimUser) (scimUser, error) {
+		m := old
+		for _, op := range ops {
+			var err error
+			if op.path == "" {
+				vo, ok := op.value.(map[string]any)
+				if !ok {
+					return m, scimErr(400, "invalidValue", "an operation without a path needs an object value")
+				}
+				err = m.applyObject(op.op, vo)
+			} else {
+				var p scimPath
+				if p, err = parseSCIMPath(op.path); err == nil {
+					err = m.apply(op.op, p, op.value)
+				}
 			}
-			err = m.applyObject(op.op, vo)
-		} else {
-			var p scimPath
-			if p, err = parseSCIMPath(op.path); err == nil {
-				err = m.apply(op.op, p, op.value)
+			if err != nil {
+				return m, err
 			}
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return api.updateUser(c, u, old, m)
+		return m, nil
+	})
 }
 
 func (api *syncAPI) deleteUser(c echo.Context) error {

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
+	gosync "sync"
 	"testing"
 
+	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
 )
 
@@ -209,5 +213,78 @@ func TestSCIMCreateInactive(t *testing.T) {
 	}
 	if len(page.Events) != 1 || page.Events[0].Action != "admin.users.create" || page.Events[0].Reason != "created disabled" || page.Events[0].Actor != "sync:scim" {
 		t.Errorf("audit %+v, want one creation, disabled", page.Events)
+	}
+}
+
+// TestSCIMConcurrentWritesLoseNothing: a SCIM PATCH says the user's whole profile, read
+// before it is written; PATCHes of different attributes at once, and memberships added
+// at once to one user, keep every one of them, across two replicas on one store.
+func TestSCIMConcurrentWritesLoseNothing(t *testing.T) {
+	st := testdb.SQLite(t)
+	replicas := []*syncHarness{newSyncHarnessOn(t, st), newSyncHarnessOn(t, st)}
+	h := replicas[0]
+	code, u, _ := h.scim("POST", "/Users", `{"userName":"kim@example.com"}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, u)
+	}
+	id := u["id"].(string)
+	// all sends the requests at once, each to a replica in turn, and answers their codes.
+	all := func(method string, reqs [][2]string) map[string]int {
+		var mu gosync.Mutex
+		var wg gosync.WaitGroup
+		codes := map[string]int{}
+		for i, pb := range reqs {
+			path, body, r := pb[0], pb[1], replicas[i%len(replicas)]
+			wg.Go(func() {
+				req := httptest.NewRequest(method, SCIMPrefix+path, strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+testSCIMToken)
+				req.Header.Set("Content-Type", "application/scim+json")
+				rec := httptest.NewRecorder()
+				r.h.ServeHTTP(rec, req)
+				mu.Lock()
+				codes[path+" "+body] = rec.Code
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		return codes
+	}
+	for round := range 3 {
+		v := fmt.Sprint(round)
+		var reqs [][2]string
+		for _, op := range []string{`"path":"displayName","value":"Kim ` + v + `"`, `"path":"name.givenName","value":"K` + v + `"`,
+			`"path":"name.familyName","value":"L` + v + `"`, `"path":"externalId","value":"x-` + v + `"`,
+			`"path":"emails","value":[{"value":"kim` + v + `@example.com","primary":true}]`,
+			`"path":"phoneNumbers","value":[{"value":"+1555010012` + v + `"}]`} {
+			reqs = append(reqs, [2]string{"/Users/" + id, `{"Operations":[{"op":"replace",` + op + `}]}`})
+		}
+		for req, code := range all("PATCH", reqs) {
+			if code != 200 {
+				t.Fatalf("round %d: %s: %d", round, req, code)
+			}
+		}
+		got, _ := h.user("kim@example.com")
+		want := lifecycle.User{DisplayName: "Kim " + v, Email: "kim" + v + "@example.com", Phone: "+1555010012" + v}
+		if got.DisplayName != want.DisplayName || got.Email != want.Email || got.Phone != want.Phone ||
+			got.Attributes["scim.givenName"] != "K"+v || got.Attributes["scim.familyName"] != "L"+v || got.Attributes["scim.externalId"] != "x-"+v {
+			t.Fatalf("round %d: after six PATCHes of six attributes at once: %+v", round, got)
+		}
+	}
+
+	var groups [][2]string
+	for g := range 8 {
+		code, body, _ := h.scim("POST", "/Groups", fmt.Sprintf(`{"displayName":"g%d"}`, g))
+		if code != 201 {
+			t.Fatalf("group: %d %v", code, body)
+		}
+		groups = append(groups, [2]string{"/Groups/" + body["id"].(string), fmt.Sprintf(`{"Operations":[{"op":"add","path":"members","value":[{"value":%q}]}]}`, id)})
+	}
+	for req, code := range all("PATCH", groups) {
+		if code != 200 && code != 204 {
+			t.Fatalf("%s: %d", req, code)
+		}
+	}
+	if got, _ := h.user("kim@example.com"); len(got.Groups) != 8 {
+		t.Fatalf("after eight memberships added at once: %v", got.Groups)
 	}
 }

@@ -296,6 +296,7 @@ func (api adminAPI) createUser(c echo.Context) error {
 		}
 	}
 	c.Response().Header().Set(echo.HeaderLocation, AdminPrefix+"/users/"+url.PathEscape(u.Name))
+	c.Response().Header().Set("ETag", userETag(u.ID, u.Revision))
 	return c.JSON(http.StatusCreated, out)
 }
 
@@ -304,19 +305,67 @@ func (api adminAPI) getUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, u)
+	return answerAdminUser(c, http.StatusOK, u)
 }
+
+// answerAdminUser answers u with its ETag: the user's id and revision, which every change
+// to the user moves on (a user deleted and created again under its name has another id).
+func answerAdminUser(c echo.Context, status int, u lifecycle.User) error {
+	c.Response().Header().Set("ETag", userETag(u.ID, u.Revision))
+	return c.JSON(status, u)
+}
+
+func userETag(id string, revision int64) string {
+	return `"` + id + "." + strconv.FormatInt(revision, 10) + `"`
+}
+
+// ifMatchRevision reads the If-Match a write of the user id is conditional on: the
+// revision it names, and whether there is one (not with none, or *). A tag that is not
+// one of the user's (another id, a weak or malformed tag) names a revision never held.
+func ifMatchRevision(c echo.Context, id string) (rev *int64, set bool) {
+	im := strings.TrimSpace(c.Request().Header.Get("If-Match"))
+	if im == "" || im == "*" {
+		return nil, false
+	}
+	never := int64(-1)
+	tag, ok := strings.CutPrefix(strings.TrimSuffix(im, `"`), `"`+id+".")
+	if !ok || !strings.HasSuffix(im, `"`) {
+		return &never, true
+	}
+	n, err := strconv.ParseInt(tag, 10, 64)
+	if err != nil || n < 0 {
+		return &never, true
+	}
+	return &n, true
+}
+
+// errPrecondition answers a write whose If-Match names a version the user no longer has.
+var errPrecondition = &Error{Status: http.StatusPreconditionFailed, ID: lifecycle.CodeChanged,
+	Msg: "the user changed since the version If-Match names; read it again (its ETag) and retry"}
 
 func (api adminAPI) updateUser(c echo.Context) error {
 	var in lifecycle.UserInput
 	if err := decodeStrict(c, &in); err != nil {
 		return err
 	}
-	u, err := api.m.UpdateUser(c.Request().Context(), actor(c), param(c, "user"), in)
+	ctx := c.Request().Context()
+	var conditional bool
+	if c.Request().Header.Get("If-Match") != "" {
+		cur, err := api.m.GetUser(ctx, param(c, "user"))
+		if err != nil {
+			return err
+		}
+		in.IfRevision, conditional = ifMatchRevision(c, cur.ID)
+	}
+	u, err := api.m.UpdateUser(ctx, actor(c), param(c, "user"), in)
+	var le *lifecycle.Error
+	if conditional && errors.As(err, &le) && le.Code == lifecycle.CodeChanged {
+		return errPrecondition
+	}
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, u)
+	return answerAdminUser(c, http.StatusOK, u)
 }
 
 func (api adminAPI) deleteUser(c echo.Context) error {
@@ -332,7 +381,7 @@ func (api adminAPI) userState(disabled bool) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, u)
+		return answerAdminUser(c, http.StatusOK, u)
 	}
 }
 

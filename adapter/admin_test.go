@@ -263,6 +263,62 @@ func TestAdminUserState(t *testing.T) {
 	}
 }
 
+// TestAdminUserETag: a user's answers carry its ETag, and a PATCH with If-Match applies
+// only to that version: 412 user_changed, audited, when another change came since.
+func TestAdminUserETag(t *testing.T) {
+	h := newAdminHarness(t)
+	auth := []string{"Authorization", "Bearer " + h.write}
+	code, _, hdr := h.do(t, "POST", "/admin/v1/users", `{"name":"ivy","groups":["a"]}`, auth...)
+	created := hdr.Get("ETag")
+	if code != 201 || !strings.HasPrefix(created, `"`) {
+		t.Fatalf("create: %d, ETag %q", code, created)
+	}
+	if _, _, hdr := h.do(t, "GET", "/admin/v1/users/IVY", "", auth...); hdr.Get("ETag") != created {
+		t.Fatalf("GET's ETag %q, the create's %q", hdr.Get("ETag"), created)
+	}
+	patch := func(body string, ifMatch string) (int, string, string) {
+		t.Helper()
+		code, text, hdr := h.do(t, "PATCH", "/admin/v1/users/ivy", body, append(slices.Clone(auth), "If-Match", ifMatch)...)
+		return code, text, hdr.Get("ETag")
+	}
+	code, text, next := patch(`{"groups":["a","b"]}`, created)
+	if code != 200 || next == created || next == "" {
+		t.Fatalf("PATCH on the current version: %d %s, ETag %q", code, text, next)
+	}
+	// The read before it, a version gone: refused, nothing changed.
+	code, text, _ = patch(`{"groups":["a","c"]}`, created)
+	var out map[string]any
+	_ = json.Unmarshal([]byte(text), &out)
+	if c, _ := errorCode(out); code != 412 || c != lifecycle.CodeChanged {
+		t.Fatalf("PATCH on a stale version: %d %s", code, text)
+	}
+	for _, tag := range []string{`W/` + next, `"other.2"`, `"x"`, next[:len(next)-1]} {
+		if code, text, _ := patch(`{"groups":[]}`, tag); code != 412 {
+			t.Errorf("If-Match %s: %d %s", tag, code, text)
+		}
+	}
+	if code, text, _ := patch(`{"displayName":"Ivy"}`, "*"); code != 200 {
+		t.Errorf("If-Match *: %d %s", code, text)
+	}
+	u, _ := h.manager.GetUser(t.Context(), "ivy")
+	if !slices.Equal(u.Groups, []string{"a", "b"}) || u.DisplayName != "Ivy" {
+		t.Errorf("after the refusals: %+v", u)
+	}
+	page, err := h.manager.QueryAudit(t.Context(), lifecycle.AuditQuery{User: "ivy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, ev := range page.Events {
+		if ev.Outcome == "FAILED" && strings.HasPrefix(ev.Reason, lifecycle.CodeChanged+": ") {
+			refused++
+		}
+	}
+	if refused != 5 {
+		t.Errorf("%d refusals recorded, want 5", refused)
+	}
+}
+
 // TestAdminSecretsNotLogged: tokens, seeds and activation codes never reach the log.
 func TestAdminSecretsNotLogged(t *testing.T) {
 	h := newAdminHarness(t)

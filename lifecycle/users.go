@@ -307,11 +307,34 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 // SetUserState disables or enables a user: a disabled user has no enrollments and every
 // sign-in fails, its factors untouched.
 func (m *Manager) SetUserState(ctx context.Context, actor Actor, name string, disabled bool) (User, error) {
-	c := store.UserChange{Name: name, Disabled: &disabled, Now: m.now(), Audit: []store.AuditEvent{m.event(actor, stateAction(disabled), name, "", "")}}
-	if err := m.apply(ctx, c, "user"); err != nil {
+	return m.setUserState(ctx, actor, name, disabled, nil)
+}
+
+// SetUserStateAt sets the state as SetUserState does, on the condition that the user is
+// still at revision rev (User.Revision, as its caller read it): a conflict, CodeChanged,
+// when another change came between.
+func (m *Manager) SetUserStateAt(ctx context.Context, actor Actor, name string, disabled bool, rev int64) (User, error) {
+	return m.setUserState(ctx, actor, name, disabled, &rev)
+}
+
+func (m *Manager) setUserState(ctx context.Context, actor Actor, name string, disabled bool, rev *int64) (User, error) {
+	action := stateAction(disabled)
+	c := store.UserChange{Name: name, Disabled: &disabled, IfRevision: rev, Now: m.now(), Audit: []store.AuditEvent{m.event(actor, action, name, "", "")}}
+	if err := m.applyAt(ctx, actor, action, c); err != nil {
 		return User{}, err
 	}
 	return m.GetUser(ctx, name)
+}
+
+// applyAt applies c, a change of a user; one on a revision that is no longer the user's
+// is refused, and the refusal recorded.
+func (m *Manager) applyAt(ctx context.Context, actor Actor, action string, c store.UserChange) error {
+	err := m.apply(ctx, c, "user")
+	var le *Error
+	if errors.As(err, &le) && le.Code == CodeChanged {
+		return m.refuse(ctx, actor, action, c.Name, "", err)
+	}
+	return err
 }
 
 // stateAction is the audit action of setting a user's state.
@@ -360,6 +383,17 @@ func (in UserInput) withoutNameAndState() UserInput {
 
 // DeleteUser deletes a user and its factors.
 func (m *Manager) DeleteUser(ctx context.Context, actor Actor, name string) error {
-	c := store.UserChange{Name: name, Delete: true, Now: m.now(), Audit: []store.AuditEvent{m.event(actor, "users.delete", name, "", "")}}
-	return m.apply(ctx, c, "user")
+	return m.deleteUser(ctx, actor, name, nil)
+}
+
+// DeleteUserAt deletes the user as DeleteUser does, on the condition that it is still at
+// revision rev (User.Revision, as its caller read it): a conflict, CodeChanged, when
+// another change came between, and nothing deleted.
+func (m *Manager) DeleteUserAt(ctx context.Context, actor Actor, name string, rev int64) error {
+	return m.deleteUser(ctx, actor, name, &rev)
+}
+
+func (m *Manager) deleteUser(ctx context.Context, actor Actor, name string, rev *int64) error {
+	c := store.UserChange{Name: name, Delete: true, IfRevision: rev, Now: m.now(), Audit: []store.AuditEvent{m.event(actor, "users.delete", name, "", "")}}
+	return m.applyAt(ctx, actor, "users.delete", c)
 }

@@ -40,8 +40,9 @@ type LifecycleEvent struct {
 	// Disabled, on user.create: the user is created disabled (SCIM's active false), in the
 	// same step, never active in between. Propagated as user.create then user.disable.
 	Disabled bool `json:",omitempty"`
-	// IfRevision, on user.update: it applies only to the user at this revision, the one
-	// it was computed from (a SCIM PUT or PATCH, which says the whole profile), and is
+	// IfRevision, on user.update, user.disable, user.enable and user.delete: it applies
+	// only to the user at this revision, the one it was computed from (a SCIM PUT or
+	// PATCH, which says the whole profile; a write conditional on an If-Match), and is
 	// refused when another change came between rather than undo it.
 	IfRevision *int64 `json:",omitempty"`
 	// Group, for group events; NewGroup is a rename's new name.

@@ -102,9 +102,18 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 			_, err = m.UpdateUser(ctx, actor, ev.Username, in)
 		}
 	case provider.EventUserDisable, provider.EventUserEnable:
-		_, err = m.SetUserState(ctx, actor, ev.Username, ev.Type == provider.EventUserDisable)
+		disable := ev.Type == provider.EventUserDisable
+		if ev.IfRevision != nil {
+			_, err = m.SetUserStateAt(ctx, actor, ev.Username, disable, *ev.IfRevision)
+		} else {
+			_, err = m.SetUserState(ctx, actor, ev.Username, disable)
+		}
 	case provider.EventUserDelete:
-		err = m.DeleteUser(ctx, actor, ev.Username)
+		if ev.IfRevision != nil {
+			err = m.DeleteUserAt(ctx, actor, ev.Username, *ev.IfRevision)
+		} else {
+			err = m.DeleteUser(ctx, actor, ev.Username)
+		}
 		var le *lifecycle.Error
 		if errors.As(err, &le) && le.Kind == lifecycle.NotFound {
 			err = nil // gone already

@@ -535,3 +535,40 @@ func TestUpdateOnAStaleRevision(t *testing.T) {
 		}
 	})
 }
+
+// TestDeleteAndStateOnAStaleRevision: a delete or a change of state made on a revision
+// (a write conditional on its If-Match) applies only while the user is still at it.
+func TestDeleteAndStateOnAStaleRevision(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, _ := newQueue(t, st)
+		u, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "ida"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := u.Revision
+		at := func(typ string, rev int64) provider.LifecycleEvent {
+			return provider.LifecycleEvent{Type: typ, Source: "scim", Username: "ida", IfRevision: &rev}
+		}
+		if err := q.ApplyNow(ctx, at(provider.EventUserDisable, read)); err != nil {
+			t.Fatalf("disable on the revision read: %v", err)
+		}
+		for _, typ := range []string{provider.EventUserEnable, provider.EventUserDelete} {
+			err := q.ApplyNow(ctx, at(typ, read))
+			var le *lifecycle.Error
+			if !errors.As(err, &le) || le.Code != lifecycle.CodeChanged {
+				t.Fatalf("%s on a stale revision: %v, want %s", typ, err, lifecycle.CodeChanged)
+			}
+		}
+		u, err = m.GetUser(ctx, "ida")
+		if err != nil || u.State != lifecycle.StateDisabled {
+			t.Fatalf("after the refusals: %+v, %v", u, err)
+		}
+		if err := q.ApplyNow(ctx, at(provider.EventUserDelete, u.Revision)); err != nil {
+			t.Fatalf("delete on the current revision: %v", err)
+		}
+		if _, err := m.GetUser(ctx, "ida"); err == nil {
+			t.Error("the user is still there")
+		}
+	})
+}

@@ -320,66 +320,99 @@ func userETag(id string, revision int64) string {
 }
 
 // ifMatchRevision reads the If-Match a write of the user id is conditional on: the
-// revision it names, and whether there is one (not with none, or *). A tag that is not
-// one of the user's (another id, a weak or malformed tag) names a revision never held.
-func ifMatchRevision(c echo.Context, id string) (rev *int64, set bool) {
+// revision it names, nil when there is none (or *). A tag that is not one of the user's
+// (another id, a weak or malformed tag) names a revision never held.
+func ifMatchRevision(c echo.Context, id string) *int64 {
 	im := strings.TrimSpace(c.Request().Header.Get("If-Match"))
 	if im == "" || im == "*" {
-		return nil, false
+		return nil
 	}
 	never := int64(-1)
 	tag, ok := strings.CutPrefix(strings.TrimSuffix(im, `"`), `"`+id+".")
 	if !ok || !strings.HasSuffix(im, `"`) {
-		return &never, true
+		return &never
 	}
 	n, err := strconv.ParseInt(tag, 10, 64)
 	if err != nil || n < 0 {
-		return &never, true
+		return &never
 	}
-	return &n, true
+	return &n
 }
 
 // errPrecondition answers a write whose If-Match names a version the user no longer has.
 var errPrecondition = &Error{Status: http.StatusPreconditionFailed, ID: lifecycle.CodeChanged,
 	Msg: "the user changed since the version If-Match names; read it again (its ETag) and retry"}
 
+// ifMatchUser reads the revision a write of the request's user is conditional on (see
+// ifMatchRevision): nil without an If-Match (or with *).
+func (api adminAPI) ifMatchUser(c echo.Context) (*int64, error) {
+	if c.Request().Header.Get("If-Match") == "" {
+		return nil, nil
+	}
+	cur, err := api.m.GetUser(c.Request().Context(), param(c, "user"))
+	if err != nil {
+		return nil, err
+	}
+	return ifMatchRevision(c, cur.ID), nil
+}
+
+// preconditionOf answers 412 for a write conditional on an If-Match that another change
+// overtook (rev set), err as it is otherwise.
+func preconditionOf(rev *int64, err error) error {
+	var le *lifecycle.Error
+	if rev != nil && errors.As(err, &le) && le.Code == lifecycle.CodeChanged {
+		return errPrecondition
+	}
+	return err
+}
+
 func (api adminAPI) updateUser(c echo.Context) error {
 	var in lifecycle.UserInput
 	if err := decodeStrict(c, &in); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	var conditional bool
-	if c.Request().Header.Get("If-Match") != "" {
-		cur, err := api.m.GetUser(ctx, param(c, "user"))
-		if err != nil {
-			return err
-		}
-		in.IfRevision, conditional = ifMatchRevision(c, cur.ID)
-	}
-	u, err := api.m.UpdateUser(ctx, actor(c), param(c, "user"), in)
-	var le *lifecycle.Error
-	if conditional && errors.As(err, &le) && le.Code == lifecycle.CodeChanged {
-		return errPrecondition
-	}
+	rev, err := api.ifMatchUser(c)
 	if err != nil {
 		return err
+	}
+	in.IfRevision = rev
+	u, err := api.m.UpdateUser(c.Request().Context(), actor(c), param(c, "user"), in)
+	if err != nil {
+		return preconditionOf(rev, err)
 	}
 	return answerAdminUser(c, http.StatusOK, u)
 }
 
 func (api adminAPI) deleteUser(c echo.Context) error {
-	if err := api.m.DeleteUser(c.Request().Context(), actor(c), param(c, "user")); err != nil {
+	rev, err := api.ifMatchUser(c)
+	if err != nil {
 		return err
+	}
+	if rev != nil {
+		err = api.m.DeleteUserAt(c.Request().Context(), actor(c), param(c, "user"), *rev)
+	} else {
+		err = api.m.DeleteUser(c.Request().Context(), actor(c), param(c, "user"))
+	}
+	if err != nil {
+		return preconditionOf(rev, err)
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
 func (api adminAPI) userState(disabled bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		u, err := api.m.SetUserState(c.Request().Context(), actor(c), param(c, "user"), disabled)
+		rev, err := api.ifMatchUser(c)
 		if err != nil {
 			return err
+		}
+		var u lifecycle.User
+		if rev != nil {
+			u, err = api.m.SetUserStateAt(c.Request().Context(), actor(c), param(c, "user"), disabled, *rev)
+		} else {
+			u, err = api.m.SetUserState(c.Request().Context(), actor(c), param(c, "user"), disabled)
+		}
+		if err != nil {
+			return preconditionOf(rev, err)
 		}
 		return answerAdminUser(c, http.StatusOK, u)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -316,6 +317,57 @@ func TestAdminUserETag(t *testing.T) {
 	}
 	if refused != 5 {
 		t.Errorf("%d refusals recorded, want 5", refused)
+	}
+}
+
+// TestAdminUserETagStateAndDelete: disable, enable and DELETE with If-Match apply only to
+// that version of the user, as PATCH does: 412 user_changed, nothing done, otherwise.
+func TestAdminUserETagStateAndDelete(t *testing.T) {
+	h := newAdminHarness(t)
+	auth := []string{"Authorization", "Bearer " + h.write}
+	do := func(method, path, ifMatch string) (int, string, string) {
+		t.Helper()
+		code, text, hdr := h.do(t, method, "/admin/v1/users/jo"+path, "", append(slices.Clone(auth), "If-Match", ifMatch)...)
+		return code, text, hdr.Get("ETag")
+	}
+	_, _, hdr := h.do(t, "POST", "/admin/v1/users", `{"name":"jo"}`, auth...)
+	created := hdr.Get("ETag")
+	code, text, disabled := do("POST", "/disable", created)
+	if code != 200 || disabled == created || disabled == "" {
+		t.Fatalf("disable on the current version: %d %s, ETag %q", code, text, disabled)
+	}
+	for _, req := range [][2]string{{"POST", "/enable"}, {"POST", "/disable"}, {"DELETE", ""}} {
+		code, text, _ := do(req[0], req[1], created)
+		var out map[string]any
+		_ = json.Unmarshal([]byte(text), &out)
+		if c, _ := errorCode(out); code != 412 || c != lifecycle.CodeChanged {
+			t.Errorf("%s %s on a stale version: %d %s", req[0], req[1], code, text)
+		}
+	}
+	if u, err := h.manager.GetUser(t.Context(), "jo"); err != nil || u.State != lifecycle.StateDisabled {
+		t.Fatalf("after the refusals: %+v, %v", u, err)
+	}
+	if code, text, _ := do("DELETE", "", `"other.1"`); code != 412 {
+		t.Errorf("DELETE with another user's tag: %d %s", code, text)
+	}
+	if code, text, _ := do("DELETE", "", disabled); code != 204 {
+		t.Fatalf("DELETE on the current version: %d %s", code, text)
+	}
+	if code, text, _ := do("DELETE", "", disabled); code != 404 {
+		t.Errorf("DELETE of a user gone: %d %s", code, text)
+	}
+	page, err := h.manager.QueryAudit(t.Context(), lifecycle.AuditQuery{User: "jo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := map[string]int{}
+	for _, ev := range page.Events {
+		if ev.Outcome == "FAILED" && strings.HasPrefix(ev.Reason, lifecycle.CodeChanged+": ") {
+			refused[ev.Action]++
+		}
+	}
+	if want := map[string]int{"admin.users.enable": 1, "admin.users.disable": 1, "admin.users.delete": 2}; !maps.Equal(refused, want) {
+		t.Errorf("refusals recorded %v, want %v", refused, want)
 	}
 }
 

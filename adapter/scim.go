@@ -558,20 +558,25 @@ func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old sc
 			return err
 		}
 		evs := m.events(old, u.Attributes)
+		conditional := ifMatchSet(c)
+		rev := u.Revision
 		for i := range evs {
-			if evs[i].Type == provider.EventUserUpdate {
-				evs[i].IfRevision = &u.Revision
+			// The update says the whole profile: it applies to the user as read. With an
+			// If-Match, so does the change of state, after the update if there is one
+			// (which moves the revision on by one).
+			if evs[i].Type == provider.EventUserUpdate || conditional {
+				evs[i].IfRevision = new(rev)
+				rev++
 			}
 		}
 		err = api.applyEvents(ctx, evs)
-		var le *lifecycle.Error
-		if !errors.As(err, &le) || le.Code != lifecycle.CodeChanged {
+		if !changed(err) {
 			if err != nil {
 				return err
 			}
 			break
 		}
-		if im := c.Request().Header.Get("If-Match"); (im != "" && im != "*") || try == writeTries {
+		if conditional || try == writeTries {
 			return errChanged
 		}
 	}
@@ -675,10 +680,30 @@ func (api *syncAPI) deleteUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := api.applyEvents(c.Request().Context(), []provider.LifecycleEvent{{Type: provider.EventUserDelete, Username: u.Name}}); err != nil {
+	ev := provider.LifecycleEvent{Type: provider.EventUserDelete, Username: u.Name}
+	if ifMatchSet(c) {
+		ev.IfRevision = &u.Revision // the version If-Match named, not one that came after it
+	}
+	err = api.applyEvents(c.Request().Context(), []provider.LifecycleEvent{ev})
+	if changed(err) {
+		return errChanged
+	}
+	if err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// ifMatchSet says whether the request is conditional on a version (If-Match, not *).
+func ifMatchSet(c echo.Context) bool {
+	im := strings.TrimSpace(c.Request().Header.Get("If-Match"))
+	return im != "" && im != "*"
+}
+
+// changed says whether err refused a change made on a revision the user no longer has.
+func changed(err error) bool {
+	var le *lifecycle.Error
+	return errors.As(err, &le) && le.Code == lifecycle.CodeChanged
 }
 
 // paging reads startIndex (1-based) and count.

@@ -180,8 +180,16 @@ func (d *deps) usersCmd() *cobra.Command {
 		}
 		return tw.Flush()
 	})
+	var profile struct {
+		email, phone, displayName string
+		groups                    []string
+		disabled                  bool
+	}
 	add := d.managerCmd(&cobra.Command{
-		Use: "add NAME", Short: "add a user", Example: "  emfa users add alice --config emfa.yaml", Args: exactly(1, "exactly one NAME"),
+		Use: "add NAME", Short: "add a user",
+		Example: "  emfa users add alice --config emfa.yaml\n" +
+			"  emfa users add bob --email bob@example.com --phone +15550100123 --group sms-allowed --disabled --config emfa.yaml",
+		Args: exactly(1, "exactly one NAME"),
 	}, func(ctx context.Context, _ *env, m *lifecycle.Manager, args []string) error {
 		name := args[0]
 		// The rule Verify's requests are held to: a name outside it could never sign in.
@@ -192,15 +200,41 @@ func (d *deps) usersCmd() *cobra.Command {
 		if err := lifecycle.CheckName(name); err != nil {
 			return usageError{fmt.Sprintf("username %q: %s", name, err.Msg)}
 		}
-		if _, err := m.CreateUser(ctx, cliActor, lifecycle.UserInput{Name: name}); err != nil {
+		in := lifecycle.UserInput{Name: name}
+		for _, f := range []struct {
+			to **string
+			v  string
+		}{{&in.Email, profile.email}, {&in.Phone, profile.phone}, {&in.DisplayName, profile.displayName}} {
+			if f.v != "" {
+				*f.to = &f.v
+			}
+		}
+		if len(profile.groups) > 0 {
+			in.Groups = &profile.groups
+		}
+		state := lifecycle.StateName(profile.disabled)
+		in.State = &state
+		if _, err := m.CreateUser(ctx, cliActor, in); err != nil {
 			if le := (*lifecycle.Error)(nil); errors.As(err, &le) && le.Code == "user_exists" {
 				return errors.New(le.Msg)
 			}
+			if le := (*lifecycle.Error)(nil); errors.As(err, &le) && le.Field != "" {
+				flag := map[string]string{"displayName": "display-name", "groups": "group"}[le.Field]
+				if flag == "" {
+					flag = le.Field
+				}
+				return fmt.Errorf("--%s: %s", flag, le.Msg)
+			}
 			return cliError(err)
 		}
-		fmt.Fprintf(d.stdout, "added user %s\n", name)
+		fmt.Fprintf(d.stdout, "added user %s (%s)\n", name, state)
 		return nil
 	})
+	add.Flags().StringVar(&profile.email, "email", "", "the user's e-mail `ADDRESS` (an e-mail factor's default)")
+	add.Flags().StringVar(&profile.phone, "phone", "", "the user's phone `NUMBER` in E.164, +15550100123 (an SMS factor's default)")
+	add.Flags().StringVar(&profile.displayName, "display-name", "", "the user's display `NAME`")
+	add.Flags().StringArrayVar(&profile.groups, "group", nil, "a `GROUP` the user is in (repeat for more)")
+	add.Flags().BoolVar(&profile.disabled, "disabled", false, "create the user disabled: no enrollments, every sign-in fails, until enabled")
 	del := d.managerCmd(&cobra.Command{
 		Use: "delete NAME", Short: "delete a user and its factors", Example: "  emfa users delete alice --config emfa.yaml",
 		Args: exactly(1, "exactly one NAME"),

@@ -77,6 +77,9 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{[]string{"users", "add", "alice"}, `a user named "alice" exists already`},
 		{[]string{"users", "add", "ALICE"}, `a user named "alice" exists already (user names match regardless of letter case)`},
 		{[]string{"users", "delete", "zed"}, `no user "zed"`},
+		{[]string{"users", "add", "zed", "--phone", "555"}, `--phone: "555" is not an E.164 number`},
+		{[]string{"users", "add", "zed", "--email", "nope", "--disabled"}, `--email: "nope" is not one bare e-mail address`},
+		{[]string{"users", "add", "zed", "--group", " g"}, "--group: must not start or end with spaces"},
 		{[]string{"factors", "add", "totp", "--user", "zed"}, `user "zed"`},
 		{[]string{"factors", "add", "totp", "--user", "alice", "--secret", "SHORT"}, "at least 128"},
 		{[]string{"factors", "add", "totp", "--user", "alice", "--digits", "7"}, "digits must be 6 or 8"},
@@ -109,6 +112,20 @@ func TestBadInputWritesNothing(t *testing.T) {
 	}
 	if out := mustEmfa(t, "users", "list", "--config", cfg); strings.Count(out, "\n") != 2 || !strings.Contains(out, " active ") {
 		t.Errorf("users (alice, active, as the admin API says it):\n%s", out)
+	}
+	// A user added with a profile and disabled is so from the start.
+	if out := mustEmfa(t, "users", "add", "bob", "--email", "bob@example.com", "--phone", "+15550100123", "--group", "sms", "--disabled", "--config", cfg); out != "added user bob (disabled)\n" {
+		t.Errorf("users add --disabled: %q", out)
+	}
+	dsn := regexp.MustCompile(`dsn: "([^"]+)"`).FindStringSubmatch(mustRead(t, cfg))[1]
+	st, err := sqlite.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r, err := st.GetUserRecord(context.Background(), "bob")
+	if err != nil || !r.Disabled || r.Profile.Email != "bob@example.com" || r.Profile.Phone != "+15550100123" || !slices.Equal(r.Profile.Groups, []string{"sms"}) {
+		t.Errorf("bob as stored: %+v, %v", r, err)
 	}
 	for _, kind := range []string{"clients", "tokens"} {
 		if out := mustEmfa(t, kind, "list", "--config", cfg); strings.Count(out, "\n") != 1 {

@@ -227,7 +227,11 @@ func (d *deps) usersCmd() *cobra.Command {
 			}
 			return cliError(err)
 		}
-		fmt.Fprintf(d.stdout, "added user %s (%s)\n", name, state)
+		if profile.disabled {
+			fmt.Fprintf(d.stdout, "added user %s (disabled)\n", name)
+		} else {
+			fmt.Fprintf(d.stdout, "added user %s\n", name)
+		}
 		return nil
 	})
 	add.Flags().StringVar(&profile.email, "email", "", "the user's e-mail `ADDRESS` (an e-mail factor's default)")

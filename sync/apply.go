@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -78,6 +79,9 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 	m, actor := a.M, actorOf(ev)
 	if ev.Username == "" && ev.Type != provider.EventGroupCreate && ev.Type != provider.EventGroupRename && ev.Type != provider.EventGroupDelete {
 		return &Skipped{Reason: "the event names no user"}
+	}
+	if done, err := a.inEffect(ctx, ev); done || err != nil {
+		return err
 	}
 	var err error
 	switch ev.Type {
@@ -223,4 +227,40 @@ func (a *Applier) regroup(ctx context.Context, ev provider.LifecycleEvent) error
 			return nil
 		}
 	}
+}
+
+// inEffect says whether ev, made on a revision the user has since left (IfRevision), finds
+// its effect the user's already: applied by ev itself before its process was killed and
+// applied again by the worker, or by another change to the same effect. Such an event
+// is done, not refused, and is propagated (RFC 9110's If-Match allows the success of a
+// change already made). An event whose effect is not the user's is left to be refused.
+func (a *Applier) inEffect(ctx context.Context, ev provider.LifecycleEvent) (bool, error) {
+	if ev.IfRevision == nil {
+		return false, nil
+	}
+	switch ev.Type {
+	case provider.EventUserUpdate, provider.EventUserDisable, provider.EventUserEnable, provider.EventUserDelete:
+	default:
+		return false, nil
+	}
+	u, err := a.M.GetUser(ctx, ev.Username)
+	var le *lifecycle.Error
+	if errors.As(err, &le) && le.Kind == lifecycle.NotFound {
+		return ev.Type == provider.EventUserDelete, nil
+	}
+	if err != nil || u.Revision == *ev.IfRevision {
+		return false, err
+	}
+	switch ev.Type {
+	case provider.EventUserDisable:
+		return u.State == lifecycle.StateDisabled, nil
+	case provider.EventUserEnable:
+		return u.State == lifecycle.StateActive, nil
+	case provider.EventUserUpdate:
+		in := input(ev)
+		same := func(want *string, have string) bool { return want == nil || *want == have }
+		return same(in.Email, u.Email) && same(in.Phone, u.Phone) && same(in.DisplayName, u.DisplayName) &&
+			(in.Attributes == nil || maps.Equal(*in.Attributes, u.Attributes)), nil
+	}
+	return false, nil
 }

@@ -572,3 +572,63 @@ func TestDeleteAndStateOnAStaleRevision(t *testing.T) {
 		}
 	})
 }
+
+// TestConditionalEventsSurviveAKill: a process killed between applying an event made on
+// a revision (a SCIM write on the user it read) and recording it. The worker applies it
+// again once the lease passes; the user has moved on by then (by that very event), and
+// an event whose effect is already the user's is applied, not refused, so it is
+// propagated. One whose effect is not, on a revision gone, is still refused.
+func TestConditionalEventsSurviveAKill(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		prop := propagating(q)
+		u, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "eve"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := func(ev provider.LifecycleEvent, rev int64) provider.LifecycleEvent {
+			ev.Source, ev.Username, ev.IfRevision = "scim", "eve", &rev
+			return ev
+		}
+		update := at(provider.LifecycleEvent{Type: provider.EventUserUpdate, Email: str("eve@example.com"), Phone: str(""),
+			DisplayName: str("Eve"), Attributes: map[string]any{"scim.externalId": "e-1"}}, u.Revision)
+		disable := at(provider.LifecycleEvent{Type: provider.EventUserDisable}, u.Revision+1)
+		killed := &sync.Queue{Store: killedAfterApply{q.Store}, Applier: q.Applier, Now: clk.Now}
+		if err := killed.ApplyNow(ctx, update, disable); err == nil {
+			t.Fatal("ApplyNow on a dying store: no error")
+		}
+		clk.Advance(2 * time.Minute)
+		if n := drain(t, q); n != 2 {
+			t.Fatalf("the worker processed %d events after the lease passed, want 2", n)
+		}
+		got, err := m.GetUser(ctx, "eve")
+		if err != nil || got.DisplayName != "Eve" || got.Email != "eve@example.com" || got.State != lifecycle.StateDisabled {
+			t.Fatalf("eve = %+v, %v", got, err)
+		}
+		if want := []string{"user.update eve", "user.disable eve"}; !slices.Equal(prop.got, want) {
+			t.Errorf("propagated %q, want %q", prop.got, want)
+		}
+		// Now on a revision gone, with an effect that is not the user's: refused.
+		for _, ev := range []provider.LifecycleEvent{
+			at(provider.LifecycleEvent{Type: provider.EventUserUpdate, DisplayName: str("Eve 2")}, u.Revision),
+			at(provider.LifecycleEvent{Type: provider.EventUserEnable}, u.Revision+1),
+			at(provider.LifecycleEvent{Type: provider.EventUserDelete}, u.Revision+1),
+		} {
+			err := q.ApplyNow(ctx, ev)
+			var le *lifecycle.Error
+			if !errors.As(err, &le) || le.Code != lifecycle.CodeChanged {
+				t.Errorf("%s on a stale revision: %v, want %s", ev.Type, err, lifecycle.CodeChanged)
+			}
+		}
+		// And on a revision gone with its effect the user's already: applied.
+		for _, ev := range []provider.LifecycleEvent{
+			at(provider.LifecycleEvent{Type: provider.EventUserUpdate, DisplayName: str("Eve")}, u.Revision),
+			at(provider.LifecycleEvent{Type: provider.EventUserDisable}, u.Revision),
+		} {
+			if err := q.ApplyNow(ctx, ev); err != nil {
+				t.Errorf("%s already in effect: %v", ev.Type, err)
+			}
+		}
+	})
+}

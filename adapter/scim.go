@@ -373,7 +373,8 @@ func (m *scimUser) applyObject(op string, obj map[string]any) error {
 	return nil
 }
 
-// events are what turn the user from old into m (old.userName empty: a creation).
+// events are what turn the user from old into m (old.userName empty: a creation): one
+// event, so one commit, whatever changes; none when nothing does.
 func (m scimUser) events(old scimUser, attrs map[string]string) []provider.LifecycleEvent {
 	attrs = maps.Clone(attrs)
 	if attrs == nil {
@@ -391,25 +392,31 @@ func (m scimUser) events(old scimUser, attrs map[string]string) []provider.Lifec
 		anyAttrs[k] = v
 	}
 	ev := provider.LifecycleEvent{Username: m.userName, Email: &m.email, Phone: &m.phone, DisplayName: &m.displayName, Attributes: anyAttrs}
-	var evs []provider.LifecycleEvent
 	if old.userName == "" {
 		ev.Type, ev.Disabled = provider.EventUserCreate, !m.active
 		return []provider.LifecycleEvent{ev}
 	}
 	oldCmp, newCmp := old, m
 	oldCmp.active, newCmp.active = false, false
-	if oldCmp != newCmp {
+	switch {
+	case oldCmp != newCmp:
+		// The profile and the state, when both change, in one event and one commit.
 		ev.Type = provider.EventUserUpdate
-		evs = append(evs, ev)
-	}
-	if m.active != old.active {
+		if m.active != old.active {
+			ev.State = provider.StateDisabled
+			if m.active {
+				ev.State = provider.StateActive
+			}
+		}
+		return []provider.LifecycleEvent{ev}
+	case m.active != old.active:
 		typ := provider.EventUserEnable
 		if !m.active {
 			typ = provider.EventUserDisable
 		}
-		evs = append(evs, provider.LifecycleEvent{Type: typ, Username: m.userName})
+		return []provider.LifecycleEvent{{Type: typ, Username: m.userName}}
 	}
-	return evs
+	return nil
 }
 
 // applyEvents applies events at once, in order (sync.Queue.ApplyNow).
@@ -559,14 +566,11 @@ func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old sc
 		}
 		evs := m.events(old, u.Attributes)
 		conditional := ifMatchSet(c)
-		rev := u.Revision
 		for i := range evs {
 			// The update says the whole profile: it applies to the user as read. With an
-			// If-Match, so does the change of state, after the update if there is one
-			// (which moves the revision on by one).
+			// If-Match, so does a change of the state alone.
 			if evs[i].Type == provider.EventUserUpdate || conditional {
-				evs[i].IfRevision = new(rev)
-				rev++
+				evs[i].IfRevision = &u.Revision
 			}
 		}
 		err = api.applyEvents(ctx, evs)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
@@ -16,8 +17,8 @@ import (
 
 // User states in the API.
 const (
-	StateActive   = "active"
-	StateDisabled = "disabled"
+	StateActive   = provider.StateActive
+	StateDisabled = provider.StateDisabled
 )
 
 // User is a user as the admin API shows it.
@@ -372,6 +373,18 @@ func parseState(state *string) (*bool, *Error) {
 		return &d, nil
 	}
 	return nil, invalid("invalid_field", "state", "must be %q or %q, not %q", StateActive, StateDisabled, *state)
+}
+
+// Holds reports whether u already has what in sets, so that applying it would change
+// nothing: its fields compared as an update would store them (normalised), and its state.
+func (u User) Holds(in UserInput) bool {
+	if in.State != nil && *in.State != u.State {
+		return false
+	}
+	cur := store.Profile{Email: u.Email, Phone: u.Phone, DisplayName: u.DisplayName, Groups: u.Groups, Attributes: u.Attributes}
+	p, err := profile(cur, in)
+	return err == nil && p.Email == cur.Email && p.Phone == cur.Phone && p.DisplayName == cur.DisplayName &&
+		slices.Equal(p.Groups, cur.Groups) && maps.Equal(p.Attributes, cur.Attributes)
 }
 
 // withoutNameAndState is in with only its profile fields: the zero UserInput when it says

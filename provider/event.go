@@ -21,6 +21,12 @@ const (
 	EventGroupMemberRemove = "group.member.remove"
 )
 
+// A user's states, as a user.update's State says them.
+const (
+	StateActive   = "active"
+	StateDisabled = "disabled"
+)
+
 // LifecycleEvent is one directory event, as applied to emfa's store and propagated to the
 // remote vendors that declare lifecycle resources. Fields a type does not use are empty.
 type LifecycleEvent struct {
@@ -40,6 +46,10 @@ type LifecycleEvent struct {
 	// Disabled, on user.create: the user is created disabled (SCIM's active false), in the
 	// same step, never active in between. Propagated as user.create then user.disable.
 	Disabled bool `json:",omitempty"`
+	// State, on user.update: the user's state (StateActive or StateDisabled) changes with
+	// its profile, in the same commit; empty when the update leaves it. Propagated as
+	// user.update, then user.disable or user.enable.
+	State string `json:",omitempty"`
 	// IfRevision, on user.update, user.disable, user.enable and user.delete: it applies
 	// only to the user at this revision, the one it was computed from (a SCIM PUT or
 	// PATCH, which says the whole profile; a write conditional on an If-Match), and is

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -74,6 +73,17 @@ func input(ev provider.LifecycleEvent) lifecycle.UserInput {
 	return in
 }
 
+// updateInput is what a user.update sets: its profile fields, its state when it says one,
+// on the revision it names.
+func updateInput(ev provider.LifecycleEvent) lifecycle.UserInput {
+	in := input(ev)
+	in.Name, in.IfRevision = "", ev.IfRevision
+	if ev.State != "" {
+		in.State = &ev.State
+	}
+	return in
+}
+
 // Apply applies ev.
 func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 	m, actor := a.M, actorOf(ev)
@@ -98,9 +108,8 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 			_, err = m.UpdateUser(ctx, actor, ev.Username, in)
 		}
 	case provider.EventUserUpdate:
-		in := input(ev)
-		in.Name, in.IfRevision = "", ev.IfRevision
-		if in.Email == nil && in.Phone == nil && in.DisplayName == nil && in.Attributes == nil {
+		in := updateInput(ev)
+		if in.Email == nil && in.Phone == nil && in.DisplayName == nil && in.Attributes == nil && in.State == nil {
 			_, err = m.GetUser(ctx, ev.Username) // nothing said: only check the user exists
 		} else {
 			_, err = m.UpdateUser(ctx, actor, ev.Username, in)
@@ -257,10 +266,7 @@ func (a *Applier) inEffect(ctx context.Context, ev provider.LifecycleEvent) (boo
 	case provider.EventUserEnable:
 		return u.State == lifecycle.StateActive, nil
 	case provider.EventUserUpdate:
-		in := input(ev)
-		same := func(want *string, have string) bool { return want == nil || *want == have }
-		return same(in.Email, u.Email) && same(in.Phone, u.Phone) && same(in.DisplayName, u.DisplayName) &&
-			(in.Attributes == nil || maps.Equal(*in.Attributes, u.Attributes)), nil
+		return u.Holds(updateInput(ev)), nil
 	}
-	return false, nil
+	return false, nil // a delete of a user still there
 }

@@ -621,14 +621,54 @@ func TestConditionalEventsSurviveAKill(t *testing.T) {
 				t.Errorf("%s on a stale revision: %v, want %s", ev.Type, err, lifecycle.CodeChanged)
 			}
 		}
-		// And on a revision gone with its effect the user's already: applied.
+		// An update whose state is not the user's is not in effect either.
+		err = q.ApplyNow(ctx, at(provider.LifecycleEvent{Type: provider.EventUserUpdate, DisplayName: str("Eve"), State: provider.StateActive}, u.Revision))
+		if le := (*lifecycle.Error)(nil); !errors.As(err, &le) || le.Code != lifecycle.CodeChanged {
+			t.Errorf("an update enabling on a stale revision: %v, want %s", err, lifecycle.CodeChanged)
+		}
+		// And on a revision gone with its effect the user's already: applied. (The e-mail
+		// in another case is the one stored, as an update would normalise it.)
 		for _, ev := range []provider.LifecycleEvent{
 			at(provider.LifecycleEvent{Type: provider.EventUserUpdate, DisplayName: str("Eve")}, u.Revision),
+			at(provider.LifecycleEvent{Type: provider.EventUserUpdate, Email: str("eve@EXAMPLE.com"), State: provider.StateDisabled}, u.Revision),
 			at(provider.LifecycleEvent{Type: provider.EventUserDisable}, u.Revision),
 		} {
 			if err := q.ApplyNow(ctx, ev); err != nil {
 				t.Errorf("%s already in effect: %v", ev.Type, err)
 			}
+		}
+	})
+}
+
+// TestUpdateWithState: a user.update that says the state changes the profile and the
+// state in one commit (the revision moves on by one), and is propagated as it was said.
+func TestUpdateWithState(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, _ := newQueue(t, st)
+		prop := propagating(q)
+		u, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "fay"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := provider.LifecycleEvent{Type: provider.EventUserUpdate, Source: "scim", Username: "fay", DisplayName: str("Fay"),
+			State: provider.StateDisabled, IfRevision: &u.Revision}
+		if err := q.ApplyNow(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.GetUser(ctx, "fay")
+		if err != nil || got.DisplayName != "Fay" || got.State != lifecycle.StateDisabled || got.Revision != u.Revision+1 {
+			t.Fatalf("fay = %+v (revision %d, was %d), %v", got, got.Revision, u.Revision, err)
+		}
+		bad := provider.LifecycleEvent{Type: provider.EventUserUpdate, Source: "scim", Username: "fay", DisplayName: str("F"), State: "gone"}
+		if err := q.ApplyNow(ctx, bad); !errors.As(err, new(*sync.Skipped)) {
+			t.Errorf("an unknown state: %v", err)
+		}
+		if got, _ := m.GetUser(ctx, "fay"); got.DisplayName != "Fay" {
+			t.Errorf("after the refused update: %+v", got)
+		}
+		if n := drain(t, q); n != 1 || !slices.Equal(prop.got, []string{"user.update fay"}) {
+			t.Errorf("the worker processed %d, propagated %q", n, prop.got)
 		}
 	})
 }

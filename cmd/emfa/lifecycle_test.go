@@ -65,6 +65,16 @@ func auditOutcomes(t *testing.T, st store.Store) []string {
 	return got
 }
 
+// wantAudit checks that the audit trail holds the outcomes want (sorted), in any order.
+func wantAudit(t *testing.T, st store.Store, want ...string) {
+	t.Helper()
+	got := auditOutcomes(t, st)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("audit %q, want %q", got, want)
+	}
+}
+
 // Every lifecycle resource of the DUO example, one event after the other, each checked
 // in the fake's state (issue 12, item 4).
 func TestLifecycleDUOAdmin(t *testing.T) {
@@ -215,12 +225,31 @@ func TestLifecycleDUOAdminCreatedDisabled(t *testing.T) {
 	if creates != 1 {
 		t.Errorf("DUO saw %d creations, want 1", creates)
 	}
-	got := auditOutcomes(t, st)
-	slices.Sort(got)
-	want := []string{"lifecycle:user.create=SUCCESS", "lifecycle:user.create=SUCCESS", "lifecycle:user.disable=FAILED", "lifecycle:user.disable=SUCCESS"}
-	if !slices.Equal(got, want) {
-		t.Errorf("audit %q, want %q", got, want)
+	wantAudit(t, st, "lifecycle:user.create=SUCCESS", "lifecycle:user.create=SUCCESS", "lifecycle:user.disable=FAILED", "lifecycle:user.disable=SUCCESS")
+}
+
+// An update that changes the state too reaches DUO through the example's user.update and
+// then its user.disable or user.enable, unchanged.
+func TestLifecycleDUOAdminUpdateWithState(t *testing.T) {
+	e, duo, st := lifecycleDUO(t)
+	ctx := context.Background()
+	duo.AddUser(duoadminfake.User{Username: "gus", Email: "gus@example.com"})
+	ev := provider.LifecycleEvent{ID: "u1", Type: provider.EventUserUpdate, Source: "scim", Username: "gus",
+		Email: str("gus@example.net"), State: provider.StateDisabled}
+	if err := e.Propagate(ctx, ev); err != nil {
+		t.Fatal(err)
 	}
+	if u, ok := duo.User("gus"); !ok || u.Status != "disabled" || u.Email != "gus@example.net" {
+		t.Fatalf("gus in DUO = %+v, %v; want disabled, the new e-mail", u, ok)
+	}
+	ev.ID, ev.State = "u2", provider.StateActive
+	if err := e.Propagate(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := duo.User("gus"); u.Status != "active" {
+		t.Fatalf("gus in DUO = %+v; want active", u)
+	}
+	wantAudit(t, st, "lifecycle:user.disable=SUCCESS", "lifecycle:user.enable=SUCCESS", "lifecycle:user.update=SUCCESS", "lifecycle:user.update=SUCCESS")
 }
 
 func TestLifecycleCheckCountsTransforms(t *testing.T) {

@@ -273,13 +273,23 @@ var _ provider.LifecyclePropagator = (*Engine)(nil)
 // or looked up first. Each propagation is audited (resource lifecycle:<type>) when the
 // engine has an Auditor. A user created disabled (ev.Disabled) is a user.create, then a
 // user.disable of the same user whatever the create's steps did, so that a vendor
-// configuration written for the two events keeps the user disabled there too.
+// configuration written for the two events keeps the user disabled there too; an update
+// that changes the state (ev.State) is a user.update, then a user.disable or user.enable.
 func (e *Engine) Propagate(ctx context.Context, ev provider.LifecycleEvent) error {
-	if err := e.propagateType(ctx, ev); err != nil || ev.Type != provider.EventUserCreate || !ev.Disabled {
+	if err := e.propagateType(ctx, ev); err != nil {
 		return err
 	}
-	return e.propagateType(ctx, provider.LifecycleEvent{ID: ev.ID, Type: provider.EventUserDisable,
-		Source: ev.Source, Time: ev.Time, Username: ev.Username})
+	var then string
+	switch {
+	case ev.Type == provider.EventUserCreate && ev.Disabled,
+		ev.Type == provider.EventUserUpdate && ev.State == provider.StateDisabled:
+		then = provider.EventUserDisable
+	case ev.Type == provider.EventUserUpdate && ev.State == provider.StateActive:
+		then = provider.EventUserEnable
+	default:
+		return nil
+	}
+	return e.propagateType(ctx, provider.LifecycleEvent{ID: ev.ID, Type: then, Source: ev.Source, Time: ev.Time, Username: ev.Username})
 }
 
 // propagateType performs and audits the calls the provider declares for ev's type.
@@ -379,6 +389,9 @@ func eventMap(ev provider.LifecycleEvent) map[string]any {
 	}
 	if ev.Disabled {
 		m["disabled"] = true
+	}
+	if ev.State != "" {
+		m["state"] = ev.State
 	}
 	return m
 }

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -336,11 +337,19 @@ func (q *Queue) Drain(ctx context.Context) (int, error) {
 
 // process handles one claimed event; it returns an error only when the queue itself fails.
 func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
+	log := q.Log.With("source", e.Source, "event_id", e.EventID, "type", e.Type, "seq", e.Seq)
 	var ev provider.LifecycleEvent
 	if err := json.Unmarshal(e.Body, &ev); err != nil {
 		return q.finish(ctx, e, store.QueueDead, "undecodable event: "+err.Error(), false)
 	}
-	log := q.Log.With("source", e.Source, "event_id", e.EventID, "type", e.Type, "seq", e.Seq)
+	// An event with a field this version does not know was queued by a newer replica
+	// (during an upgrade): applied or propagated here it would lose what that field says,
+	// so it waits, as a failure does, for a replica that reads it whole.
+	dec := json.NewDecoder(bytes.NewReader(e.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(new(provider.LifecycleEvent)); err != nil {
+		return q.retry(ctx, e, fmt.Errorf("queued by a newer version of emfa, left for a replica that reads it whole: %w", err), log)
+	}
 	applied := e.Applied
 	if !applied {
 		if ordered(e.Type) {

@@ -672,3 +672,30 @@ func TestUpdateWithState(t *testing.T) {
 		}
 	})
 }
+
+// TestEventFromANewerVersionWaits: an event queued by a newer replica, with a field this
+// version does not read, is neither applied nor propagated here (it would lose what the
+// field says): it waits, as a failure does, for a replica that reads it whole.
+func TestEventFromANewerVersionWaits(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		prop := propagating(q)
+		body := `{"ID":"n1","Type":"user.create","Source":"scim","Time":"2026-05-01T08:59:00Z","Username":"hal","Quota":3}`
+		row := store.QueuedEvent{Source: "scim", EventID: "n1", Key: "user:hal", Type: provider.EventUserCreate,
+			Time: clk.Now().Add(-time.Minute), Body: []byte(body)}
+		if n, err := q.Store.EnqueueEvents(ctx, []store.QueuedEvent{row}, clk.Now()); err != nil || n != 1 {
+			t.Fatalf("enqueue: %d, %v", n, err)
+		}
+		if n := drain(t, q); n != 1 {
+			t.Fatalf("processed %d events, want 1", n)
+		}
+		if _, err := m.GetUser(ctx, "hal"); err == nil || len(prop.got) != 0 {
+			t.Fatalf("applied or propagated: %v, %q", err, prop.got)
+		}
+		got := events(t, q, "scim")
+		if len(got) != 1 || !strings.HasPrefix(got[0], "user.create hal pending false ") || !strings.Contains(got[0], "newer version") {
+			t.Errorf("queued %q", got)
+		}
+	})
+}

@@ -21,6 +21,18 @@ const (
 	EventGroupMemberRemove = "group.member.remove"
 )
 
+// KnownEventType says whether t is one of the Event* types this version applies. Every
+// source maps its own events to these before queueing them, so a queued event of another
+// type was queued by a newer version of emfa.
+func KnownEventType(t string) bool {
+	switch t {
+	case EventUserCreate, EventUserUpdate, EventUserDisable, EventUserEnable, EventUserDelete, EventUserMFAReset,
+		EventGroupCreate, EventGroupRename, EventGroupDelete, EventGroupMemberAdd, EventGroupMemberRemove:
+		return true
+	}
+	return false
+}
+
 // A user's states, as a user.update's State says them.
 const (
 	StateActive   = "active"

@@ -342,13 +342,12 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 	if err := json.Unmarshal(e.Body, &ev); err != nil {
 		return q.finish(ctx, e, store.QueueDead, "undecodable event: "+err.Error(), false)
 	}
-	// An event with a field this version does not know was queued by a newer replica
-	// (during an upgrade): applied or propagated here it would lose what that field says,
-	// so it waits, as a failure does, for a replica that reads it whole.
-	dec := json.NewDecoder(bytes.NewReader(e.Body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(new(provider.LifecycleEvent)); err != nil {
-		return q.retry(ctx, e, fmt.Errorf("queued by a newer version of emfa, left for a replica that reads it whole: %w", err), log)
+	// An event with a field, a type or a state this version does not know was queued by a
+	// newer replica (during an upgrade): applied or propagated here it would lose what it
+	// says, or be refused for good, so it waits, as a failure does, for a replica that
+	// reads it whole.
+	if why := newer(e.Body, ev); why != "" {
+		return q.retry(ctx, e, errors.New("queued by a newer version of emfa, left for a replica that reads it whole: "+why), log)
 	}
 	applied := e.Applied
 	if !applied {
@@ -397,6 +396,22 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 		}
 	}
 	return q.finish(ctx, e, store.QueueDone, "", applied)
+}
+
+// newer says what, in an event's body, this version does not know; "" when it knows all.
+func newer(body []byte, ev provider.LifecycleEvent) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(new(provider.LifecycleEvent)); err != nil {
+		return err.Error()
+	}
+	if !provider.KnownEventType(ev.Type) {
+		return fmt.Sprintf("event type %q", ev.Type)
+	}
+	if ev.State != "" && ev.State != provider.StateActive && ev.State != provider.StateDisabled {
+		return fmt.Sprintf("user state %q", ev.State)
+	}
+	return ""
 }
 
 func (q *Queue) finish(ctx context.Context, e store.QueuedEvent, state, note string, applied bool) error {

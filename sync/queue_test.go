@@ -673,29 +673,43 @@ func TestUpdateWithState(t *testing.T) {
 	})
 }
 
-// TestEventFromANewerVersionWaits: an event queued by a newer replica, with a field this
-// version does not read, is neither applied nor propagated here (it would lose what the
-// field says): it waits, as a failure does, for a replica that reads it whole.
+// TestEventFromANewerVersionWaits: an event queued by a newer replica, with a field, a
+// type or a user state this version does not know, is neither applied nor propagated here
+// (it would lose what the field says, or refuse the event for good): it waits, as a
+// failure does, for a replica that reads it whole.
 func TestEventFromANewerVersionWaits(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, st store.Store) {
-		ctx := context.Background()
-		q, m, clk := newQueue(t, st)
-		prop := propagating(q)
-		body := `{"ID":"n1","Type":"user.create","Source":"scim","Time":"2026-05-01T08:59:00Z","Username":"hal","Quota":3}`
-		row := store.QueuedEvent{Source: "scim", EventID: "n1", Key: "user:hal", Type: provider.EventUserCreate,
-			Time: clk.Now().Add(-time.Minute), Body: []byte(body)}
-		if n, err := q.Store.EnqueueEvents(ctx, []store.QueuedEvent{row}, clk.Now()); err != nil || n != 1 {
-			t.Fatalf("enqueue: %d, %v", n, err)
-		}
-		if n := drain(t, q); n != 1 {
-			t.Fatalf("processed %d events, want 1", n)
-		}
-		if _, err := m.GetUser(ctx, "hal"); err == nil || len(prop.got) != 0 {
-			t.Fatalf("applied or propagated: %v, %q", err, prop.got)
-		}
-		got := events(t, q, "scim")
-		if len(got) != 1 || !strings.HasPrefix(got[0], "user.create hal pending false ") || !strings.Contains(got[0], "newer version") {
-			t.Errorf("queued %q", got)
-		}
-	})
+	for _, tc := range []struct{ name, typ, body, note string }{
+		{"field", provider.EventUserCreate, `{"ID":"n1","Type":"user.create","Source":"scim","Time":"2026-05-01T08:59:00Z","Username":"hal","Quota":3}`, `unknown field "Quota"`},
+		{"type", "user.lock", `{"ID":"n1","Type":"user.lock","Source":"scim","Time":"2026-05-01T08:59:00Z","Username":"hal"}`, `event type "user.lock"`},
+		{"state", provider.EventUserUpdate, `{"ID":"n1","Type":"user.update","Source":"scim","Time":"2026-05-01T08:59:00Z","Username":"hal","State":"locked"}`, `user state "locked"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testdb.ForEach(t, func(t *testing.T, st store.Store) {
+				ctx := context.Background()
+				q, m, clk := newQueue(t, st)
+				prop := propagating(q)
+				if tc.typ != provider.EventUserCreate {
+					if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "hal"}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				row := store.QueuedEvent{Source: "scim", EventID: "n1", Key: "user:hal", Type: tc.typ,
+					Time: clk.Now().Add(-time.Minute), Body: []byte(tc.body)}
+				if n, err := q.Store.EnqueueEvents(ctx, []store.QueuedEvent{row}, clk.Now()); err != nil || n != 1 {
+					t.Fatalf("enqueue: %d, %v", n, err)
+				}
+				if n := drain(t, q); n != 1 {
+					t.Fatalf("processed %d events, want 1", n)
+				}
+				u, err := m.GetUser(ctx, "hal")
+				if tc.typ == provider.EventUserCreate && err == nil || tc.typ != provider.EventUserCreate && (err != nil || u.State != lifecycle.StateActive) || len(prop.got) != 0 {
+					t.Fatalf("applied or propagated: %+v, %v, %q", u, err, prop.got)
+				}
+				got := events(t, q, "scim")
+				if len(got) != 1 || !strings.HasPrefix(got[0], tc.typ+" hal pending false ") || !strings.Contains(got[0], "newer version") || !strings.Contains(got[0], tc.note) {
+					t.Errorf("queued %q, want pending with %s", got, tc.note)
+				}
+			})
+		})
+	}
 }

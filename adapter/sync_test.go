@@ -214,3 +214,25 @@ func TestAuth0LogStream(t *testing.T) {
 		t.Fatalf("malformed: %d", code)
 	}
 }
+
+// TestVerifyLateDisableAfterModified: Verify reconciles a failed delivery minutes later
+// (verify-contract.md §13), so a "disabled" can arrive after a newer "modified". A
+// modified says nothing of the state (nor, from Verify, of the profile): the disable
+// still applies.
+func TestVerifyLateDisableAfterModified(t *testing.T) {
+	h := newSyncHarness(t)
+	note := func(id, action string, ms int64) {
+		body := fmt.Sprintf(`{"id":%q,"event_type":"management","time":%d,"data":{"resource":"user","action":%q,"targetid":"6000","username":"bob","result":"success"}}`, id, ms, action)
+		if code, _, _ := h.do("POST", VerifyPath, body, "X-Verify-Secret", testSecret, "X-Webhook-ID", id); code != 204 {
+			t.Fatalf("%s: %d", action, code)
+		}
+		h.drain()
+	}
+	base := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC).UnixMilli()
+	note("n1", "created", base)
+	note("n3", "modified", base+3000)
+	note("n2", "disabled", base+2000) // reconciled late
+	if u, _ := h.user("bob"); u.State != lifecycle.StateDisabled {
+		t.Fatalf("state %q after a late disable", u.State)
+	}
+}

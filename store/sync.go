@@ -85,9 +85,9 @@ type SyncQueue interface {
 	// ReleaseEvent gives owner's lease back without counting an attempt; applied records
 	// the event in emfa's store (never unset), as FinishEvent's does.
 	ReleaseEvent(ctx context.Context, seq int64, owner string, applied bool) error
-	// MarkKey records that an event of key at t was applied and returns the mark before
-	// (the zero time when none); the mark never goes back.
-	MarkKey(ctx context.Context, key string, t time.Time) (time.Time, error)
+	// MarkKeys records, in one commit, that an event of each of keys at t was applied; a
+	// key's mark never goes back.
+	MarkKeys(ctx context.Context, t time.Time, keys ...string) error
 	// KeyMark returns the mark of key, the zero time when none.
 	KeyMark(ctx context.Context, key string) (time.Time, error)
 	ListEvents(ctx context.Context, f QueueFilter) ([]QueuedEvent, error)

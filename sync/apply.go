@@ -105,7 +105,11 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 		var le *lifecycle.Error
 		if errors.As(err, &le) && le.Code == "user_exists" {
 			in.Name = ""
-			_, err = m.UpdateUser(ctx, actor, ev.Username, in)
+			if in.Email == nil && in.Phone == nil && in.DisplayName == nil && in.Attributes == nil && in.State == nil {
+				err = nil // nothing to update (what it said is older than what was applied since)
+			} else {
+				_, err = m.UpdateUser(ctx, actor, ev.Username, in)
+			}
 		}
 	case provider.EventUserUpdate:
 		in := updateInput(ev)

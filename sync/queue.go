@@ -102,16 +102,6 @@ func keyOf(ev provider.LifecycleEvent) string {
 	return "user:" + store.FoldName(ev.Username)
 }
 
-// ordered are the event types that say what state a user is in: an older one arriving
-// after a newer one was applied is skipped, not applied over it.
-func ordered(typ string) bool {
-	switch typ {
-	case provider.EventUserCreate, provider.EventUserUpdate, provider.EventUserDisable, provider.EventUserEnable, provider.EventUserDelete:
-		return true
-	}
-	return false
-}
-
 // queued is ev as the queue keeps it; ev gets the time now when it has none, and an id
 // when its source gave it none.
 func queued(ev *provider.LifecycleEvent, now time.Time) (store.QueuedEvent, error) {
@@ -201,10 +191,8 @@ func (q *Queue) ApplyNow(ctx context.Context, evs ...provider.LifecycleEvent) er
 			}
 			return err
 		}
-		if ordered(ev.Type) {
-			if _, err := q.Store.MarkKey(ctx, keyOf(ev), ev.Time); err != nil {
-				return err // applied: the worker applies it again once the lease passes
-			}
+		if err := q.Store.MarkKeys(ctx, ev.Time, marks(ev)...); err != nil {
+			return err // applied: the worker applies it again once the lease passes
 		}
 	}
 	for _, seq := range seqs {
@@ -350,17 +338,20 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 		return q.retry(ctx, e, errors.New("queued by a newer version of emfa, left for a replica that reads it whole: "+why), log)
 	}
 	applied := e.Applied
+	// What of it is older than what was applied since is left out: of the apply, and of
+	// the propagation too (a newer change was, or will be, propagated on its own).
+	ev, ok, partly, err := q.current(ctx, ev)
+	if err != nil {
+		return q.retry(ctx, e, err, log)
+	}
+	if !ok {
+		log.Info("sync event skipped", "reason", "older than an event already applied")
+		return q.finish(ctx, e, store.QueueDone, "skipped: older than an event already applied", applied)
+	}
+	if partly != "" {
+		log.Info("sync event applied in part", "reason", partly)
+	}
 	if !applied {
-		if ordered(e.Type) {
-			mark, err := q.Store.KeyMark(ctx, e.Key)
-			if err != nil {
-				return q.retry(ctx, e, err, log)
-			}
-			if e.Time.Before(mark) {
-				log.Info("sync event skipped", "reason", "older than an event already applied")
-				return q.finish(ctx, e, store.QueueDone, "skipped: older than an event already applied", false)
-			}
-		}
 		if e.Type == provider.EventUserDelete {
 			if err := q.AllowDelete(ctx, e.Source); errors.Is(err, ErrPaused) {
 				return q.Store.ReleaseEvent(ctx, e.Seq, q.Owner, false)
@@ -378,10 +369,8 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 			return q.retry(ctx, e, err, log)
 		}
 		applied = true
-		if ordered(e.Type) {
-			if _, err := q.Store.MarkKey(ctx, e.Key, e.Time); err != nil {
-				return q.retry(ctx, e, err, log)
-			}
+		if err := q.Store.MarkKeys(ctx, ev.Time, marks(ev)...); err != nil {
+			return q.retry(ctx, e, err, log)
 		}
 		if len(q.Propagators) > 0 {
 			if err := q.Store.SetEventApplied(ctx, e.Seq, q.Owner, q.Now()); err != nil {
@@ -395,7 +384,7 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 			return q.retry(ctx, e, fmt.Errorf("propagate: %w", err), log)
 		}
 	}
-	return q.finish(ctx, e, store.QueueDone, "", applied)
+	return q.finish(ctx, e, store.QueueDone, partly, applied)
 }
 
 // newer says what, in an event's body, this version does not know; "" when it knows all.

@@ -329,13 +329,13 @@ func wantTrail(t *testing.T, m *lifecycle.Manager, action string, want ...string
 }
 
 // killedAfterApply is a queue store whose process dies right after its first change is
-// applied: from the first MarkKey on, nothing more is written.
+// applied: from the first MarkKeys on, nothing more is written.
 type killedAfterApply struct {
 	store.SyncQueue
 }
 
-func (killedAfterApply) MarkKey(context.Context, string, time.Time) (time.Time, error) {
-	return time.Time{}, errors.New("killed")
+func (killedAfterApply) MarkKeys(context.Context, time.Time, ...string) error {
+	return errors.New("killed")
 }
 
 // events lists the queue's events of source as "type user state applied note".
@@ -712,4 +712,127 @@ func TestEventFromANewerVersionWaits(t *testing.T) {
 			})
 		})
 	}
+}
+
+// captured records the events propagated, whole.
+type captured struct {
+	mu  gosync.Mutex
+	evs []provider.LifecycleEvent
+}
+
+func (c *captured) Propagate(_ context.Context, ev provider.LifecycleEvent) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.evs = append(c.evs, ev)
+	return nil
+}
+
+// TestLateEventsOrderedByAspect: sources deliver late and out of order ("order by
+// published"). Each aspect of a user (existence, profile, state, each membership) and a
+// group's existence is ordered by itself, so a late disable still applies after a newer
+// profile update, and what of a late event is older than what was applied since is left
+// out of its apply and its propagation.
+func TestLateEventsOrderedByAspect(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		prop := &captured{}
+		q.Propagators = []provider.LifecyclePropagator{prop}
+		t0 := clk.Now().Add(-time.Hour)
+		at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+		n := 0
+		deliver := func(evs ...provider.LifecycleEvent) {
+			t.Helper()
+			for i := range evs {
+				n++
+				evs[i].ID = fmt.Sprint("e", n)
+			}
+			if _, err := q.Enqueue(ctx, evs); err != nil {
+				t.Fatal(err)
+			}
+			drain(t, q)
+		}
+		user := func() lifecycle.User {
+			t.Helper()
+			u, err := m.GetUser(ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u
+		}
+		create := ev("", provider.EventUserCreate, "alice", at(0))
+		create.DisplayName = str("Alice 0")
+		upd5 := ev("", provider.EventUserUpdate, "alice", at(5))
+		upd5.DisplayName = str("Alice 5")
+		deliver(create, upd5)
+
+		// The state is its own: a disable of :03 applies after the profile of :05.
+		deliver(ev("", provider.EventUserDisable, "Alice", at(3)))
+		if u := user(); u.State != lifecycle.StateDisabled || u.DisplayName != "Alice 5" {
+			t.Fatalf("after a late disable: %+v", u)
+		}
+		// Older than what was applied of it: an enable of :02, a profile of :04.
+		enable2 := ev("", provider.EventUserEnable, "alice", at(2))
+		upd4 := ev("", provider.EventUserUpdate, "alice", at(4))
+		upd4.DisplayName = str("Alice 4")
+		deliver(enable2, upd4)
+		if u := user(); u.State != lifecycle.StateDisabled || u.DisplayName != "Alice 5" {
+			t.Fatalf("after a stale enable and profile: %+v", u)
+		}
+		// Newer state, older profile (a SCIM-like update of both): only the state applies,
+		// and only the state is propagated.
+		both := ev("", provider.EventUserUpdate, "alice", at(4))
+		both.DisplayName, both.State = str("Alice 4b"), provider.StateActive
+		prop.evs = nil
+		deliver(both)
+		if u := user(); u.State != lifecycle.StateActive || u.DisplayName != "Alice 5" {
+			t.Fatalf("after a newer state with an older profile: %+v", u)
+		}
+		if len(prop.evs) != 1 || prop.evs[0].DisplayName != nil || prop.evs[0].State != provider.StateActive {
+			t.Fatalf("propagated %+v, want the state alone", prop.evs)
+		}
+		got := events(t, q, "okta")
+		if last := got[len(got)-1]; !strings.Contains(last, "done true applied without its profile") {
+			t.Errorf("note %q", last)
+		}
+		// A late create of an existing user: its profile is older than the one applied.
+		late := ev("", provider.EventUserCreate, "alice", at(1))
+		late.DisplayName = str("Alice 1")
+		deliver(late)
+		if u := user(); u.DisplayName != "Alice 5" {
+			t.Fatalf("after a late create: %+v", u)
+		}
+		// Memberships: a remove of :05, then a late add of :03.
+		rm := ev("", provider.EventGroupMemberRemove, "alice", at(5))
+		rm.Group = "sms-allowed"
+		deliver(rm)
+		add := ev("", provider.EventGroupMemberAdd, "alice", at(3))
+		add.Group = "sms-allowed"
+		deliver(add)
+		if u := user(); len(u.Groups) != 0 {
+			t.Fatalf("a late add undid a newer remove: %v", u.Groups)
+		}
+		// Another group's membership is its own.
+		other := ev("", provider.EventGroupMemberAdd, "alice", at(3))
+		other.Group = "push-allowed"
+		deliver(other)
+		if u := user(); fmt.Sprint(u.Groups) != "[push-allowed]" {
+			t.Fatalf("groups %v", u.Groups)
+		}
+		// A group's existence: a create of :06, then a late delete of :04.
+		gc := provider.LifecycleEvent{Type: provider.EventGroupCreate, Source: "okta", Time: at(6), Group: "tokens"}
+		deliver(gc)
+		gd := provider.LifecycleEvent{Type: provider.EventGroupDelete, Source: "okta", Time: at(4), Group: "tokens"}
+		deliver(gd)
+		if _, err := q.Store.GetGroupByName(ctx, "tokens"); err != nil {
+			t.Fatalf("a late delete removed a newer group: %v", err)
+		}
+		// Existence: after a delete of :10, a late create of :08 does not bring her back.
+		deliver(ev("", provider.EventUserDelete, "alice", at(10)))
+		back := ev("", provider.EventUserCreate, "alice", at(8))
+		deliver(back)
+		if _, err := m.GetUser(ctx, "alice"); err == nil {
+			t.Fatal("a late create brought back a user deleted since")
+		}
+	})
 }

@@ -158,23 +158,23 @@ func (s *Store) ReleaseEvent(ctx context.Context, seq int64, owner string, appli
 	return nil
 }
 
-func (s *Store) MarkKey(ctx context.Context, key string, t time.Time) (time.Time, error) {
-	var before time.Time
+func (s *Store) MarkKeys(ctx context.Context, t time.Time, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var ms int64
-		err := tx.QueryRowContext(ctx, `SELECT event_time FROM sync_marks WHERE key = $1`, key).Scan(&ms)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
+		for _, key := range keys {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_marks (key, event_time) VALUES ($1, $2)
+			ON CONFLICT (key) DO UPDATE SET event_time = excluded.event_time WHERE sync_marks.event_time < excluded.event_time`, key, millis(t)); err != nil {
+				return err
+			}
 		}
-		before = fromMillis(ms)
-		_, err = tx.ExecContext(ctx, `INSERT INTO sync_marks (key, event_time) VALUES ($1, $2)
-			ON CONFLICT (key) DO UPDATE SET event_time = excluded.event_time WHERE sync_marks.event_time < excluded.event_time`, key, millis(t))
-		return err
+		return nil
 	})
 	if err != nil {
-		return time.Time{}, s.fail("mark sync key", err)
+		return s.fail("mark sync keys", err)
 	}
-	return before, nil
+	return nil
 }
 
 func (s *Store) KeyMark(ctx context.Context, key string) (time.Time, error) {

@@ -1,0 +1,127 @@
+package sync
+
+import (
+	"context"
+	"strings"
+
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+)
+
+// Sources deliver events late and out of order (Okta: "order by published"; Verify
+// reconciles failed deliveries minutes later), so what an event says is applied only where
+// nothing newer was. Each aspect of a user or a group is ordered by itself, by the time its
+// source gives the change: a user's existence (create, delete), its profile (create,
+// update), its state (create, disable, enable, an update's State), each of its group
+// memberships, and a group's existence (create, delete). A late disable therefore still
+// applies after a newer profile update, and a late membership add does not undo a newer
+// remove. The store keeps, for each aspect, the time of the newest event applied
+// (store.SyncQueue.MarkKeys).
+//
+// The existence mark's key is the one every user event was marked under before aspects
+// were ordered apart: a mark written then, by a replica not yet upgraded, counts as the
+// user's existence, which holds back no more than it did then.
+
+// existsMark and the others name the marks of an aspect.
+func existsMark(user string) string { return "user:" + store.FoldName(user) }
+
+func profileMark(user string) string { return existsMark(user) + "/profile" }
+
+func stateMark(user string) string { return existsMark(user) + "/state" }
+
+func memberMark(user, group string) string { return existsMark(user) + "/group:" + group }
+
+func groupMark(group string) string { return "group:" + group }
+
+// saysProfile reports whether ev sets any of a user's profile.
+func saysProfile(ev provider.LifecycleEvent) bool {
+	return ev.Email != nil || ev.Phone != nil || ev.DisplayName != nil || ev.Attributes != nil
+}
+
+// marks are the aspects ev, once applied, is the newest change of.
+func marks(ev provider.LifecycleEvent) []string {
+	u := ev.Username
+	switch ev.Type {
+	case provider.EventUserCreate:
+		return []string{existsMark(u), profileMark(u), stateMark(u)}
+	case provider.EventUserDelete:
+		return []string{existsMark(u)}
+	case provider.EventUserDisable, provider.EventUserEnable:
+		return []string{stateMark(u)}
+	case provider.EventUserUpdate:
+		var keys []string
+		if saysProfile(ev) {
+			keys = append(keys, profileMark(u))
+		}
+		if ev.State != "" {
+			keys = append(keys, stateMark(u))
+		}
+		return keys
+	case provider.EventGroupMemberAdd, provider.EventGroupMemberRemove:
+		return []string{memberMark(u, ev.Group)}
+	case provider.EventGroupCreate, provider.EventGroupDelete:
+		return []string{groupMark(ev.Group)}
+	}
+	return nil // an MFA reset, a group rename: applied as they come
+}
+
+// current is what of ev is newer than what was applied of each aspect it changes: ev
+// itself, ev without its profile or state, or nothing (ok false) when every part of it
+// is older, or it is older than the user's existence or the group's. partly says what was
+// left out, for the event's note.
+func (q *Queue) current(ctx context.Context, ev provider.LifecycleEvent) (cur provider.LifecycleEvent, ok bool, partly string, err error) {
+	older := func(key string) bool {
+		if err != nil {
+			return false
+		}
+		mark, e := q.Store.KeyMark(ctx, key)
+		err = e
+		return e == nil && ev.Time.Before(mark)
+	}
+	u := ev.Username
+	switch ev.Type {
+	case provider.EventGroupMemberAdd, provider.EventGroupMemberRemove:
+		ok = !older(existsMark(u)) && !older(groupMark(ev.Group)) && !older(memberMark(u, ev.Group))
+		return ev, ok && err == nil, "", err
+	case provider.EventGroupCreate, provider.EventGroupDelete:
+		ok = !older(groupMark(ev.Group))
+		return ev, ok && err == nil, "", err
+	case provider.EventUserCreate, provider.EventUserDelete, provider.EventUserUpdate, provider.EventUserDisable, provider.EventUserEnable:
+	default:
+		return ev, true, "", nil
+	}
+	if older(existsMark(u)) {
+		return ev, false, "", err
+	}
+	var left []string
+	if saysProfile(ev) && (ev.Type == provider.EventUserCreate || ev.Type == provider.EventUserUpdate) && older(profileMark(u)) {
+		ev.Email, ev.Phone, ev.DisplayName, ev.Attributes = nil, nil, nil, nil
+		left = append(left, "profile")
+	}
+	switch ev.Type {
+	case provider.EventUserDisable, provider.EventUserEnable:
+		if older(stateMark(u)) {
+			return ev, false, "", err
+		}
+	case provider.EventUserUpdate:
+		if ev.State != "" && older(stateMark(u)) {
+			ev.State = ""
+			left = append(left, "state")
+		}
+		if len(left) > 0 && !saysProfile(ev) && ev.State == "" {
+			return ev, false, "", err // all it said is older
+		}
+	case provider.EventUserCreate:
+		if ev.Disabled && older(stateMark(u)) {
+			ev.Disabled = false
+			left = append(left, "state")
+		}
+	}
+	if err != nil {
+		return ev, false, "", err
+	}
+	if len(left) > 0 {
+		partly = "applied without its " + strings.Join(left, " and ") + ", older than a change of the user's applied since"
+	}
+	return ev, true, partly, nil
+}

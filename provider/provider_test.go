@@ -121,7 +121,7 @@ func TestTransactionAnswers(t *testing.T) {
 		oks := make(chan bool, 8)
 		for range 8 {
 			wg.Go(func() {
-				out, ok, err := txs.Succeed(ctx, "t:a")
+				out, ok, err := txs.Succeed(ctx, tx)
 				if err != nil || (ok != (out.Status == provider.StatusSuccess)) {
 					t.Errorf("succeed: %+v %v %v", out, ok, err)
 				}
@@ -148,10 +148,18 @@ func TestTransactionAnswers(t *testing.T) {
 		if out, err := txs.Reread(ctx, "t:a"); err != nil || out.Status != provider.StatusFailed {
 			t.Errorf("reread: %+v %v", out, err)
 		}
-		// Past the deadline both steps answer TIMEOUT.
-		now = now.Add(time.Minute)
+		// Past the deadline both steps answer TIMEOUT, and so does a success decided after
+		// it on a transaction loaded in time (a vendor's answer that came late).
 		late := req
 		late.TransactionID = "b"
+		txB, _, _, err := txs.ForValidate(ctx, late)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Minute)
+		if out, ok, err := txs.Succeed(ctx, txB); err != nil || ok || out.Status != provider.StatusTimeout {
+			t.Errorf("success past the deadline: %+v %v %v", out, ok, err)
+		}
 		if _, out, done, err := txs.ForValidate(ctx, late); err != nil || !done || out.Status != provider.StatusTimeout {
 			t.Errorf("validate after expiry: %+v %v %v", out, done, err)
 		}

@@ -149,10 +149,23 @@ func (t Transactions) ForResult(ctx context.Context, req Request) (tx store.Tran
 	return tx, Outcome{}, false, nil
 }
 
-// Succeed completes a PENDING transaction (by store id) as SUCCESS, once: of concurrent
+// Succeed completes a PENDING transaction as SUCCESS, once: of concurrent
 // requests exactly one gets ok; the others get the answer validate gives a completed
 // transaction. (Not Finish: it cannot tell this request's success from another's.)
-func (t Transactions) Succeed(ctx context.Context, id string) (answer Outcome, ok bool, err error) {
+//
+// tx is the transaction as it was loaded. Past its deadline, which may have come while the
+// answer was being checked (a vendor's call, a hash), it is completed as TIMEOUT instead and
+// answered as a validate after the deadline is.
+func (t Transactions) Succeed(ctx context.Context, tx store.Transaction) (answer Outcome, ok bool, err error) {
+	id := tx.ID
+	if !t.now().Before(tx.ExpiresAt) {
+		done, err := t.Finish(ctx, id, StatusTimeout)
+		if err != nil {
+			return Outcome{}, false, err
+		}
+		answer, _ = validateAnswer(done)
+		return answer, false, nil
+	}
 	err = t.Store.CompleteTransaction(ctx, id, string(StatusSuccess), t.now())
 	if err == nil {
 		return Outcome{Status: StatusSuccess}, true, nil

@@ -77,7 +77,7 @@ func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provi
 			out, locked, err = e.failIn(ctx, w, f, reason)
 			return out, err
 		}
-		if answer, ok, err := txs.Succeed(ctx, tx.ID); err != nil || !ok {
+		if answer, ok, err := txs.Succeed(ctx, tx); err != nil || !ok {
 			return answer, err
 		}
 		if f.Failures > 0 || !f.LockedUntil.IsZero() {

@@ -233,7 +233,9 @@ func (k *codeFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 	e.observer.CodeSent(k.s.Sender)
 	// Only a code that went out replaces the earlier ones: a failed resend leaves the
 	// code the user may already hold working. The cancellation and the decision's record
-	// are the second unit.
+	// are the second unit, written even when Verify has gone away meanwhile: its retry
+	// must find this answer, not send a second code.
+	ctx = context.WithoutCancel(ctx)
 	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
 		canceled, err := e.cancelOlder(ctx, w, f.ID, id)
 		if err != nil {

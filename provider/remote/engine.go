@@ -237,7 +237,10 @@ func (e *Engine) Initiate(ctx context.Context, req provider.Request) (provider.O
 		return out, nil
 	}
 	// The transaction and the record of the decision are one unit, after the vendor's
-	// answer (never across the call).
+	// answer (never across the call), written even when Verify has gone away meanwhile:
+	// the vendor started a challenge, and Verify's retry must find this answer rather
+	// than start a second one.
+	ctx = context.WithoutCancel(ctx)
 	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
 		err := e.txs.In(w).Start(ctx, req, store.Transaction{
 			ID: out.TransactionID, Provider: e.prefix, ExpiresAt: e.now().Add(e.lifetime),
@@ -273,9 +276,11 @@ func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.O
 	out := e.outcome(ctx, r, payload(req))
 	if out.Status == provider.StatusSuccess {
 		// One success per transaction: of concurrent validations only the first counts.
-		// The completion and the record of the decision are one unit.
+		// The completion and the record of the decision are one unit, written even when
+		// Verify has gone away meanwhile (the vendor has used the code up).
+		ctx := context.WithoutCancel(ctx)
 		return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
-			if answer, ok, err := e.txs.In(w).Succeed(ctx, tx.ID); err != nil || !ok {
+			if answer, ok, err := e.txs.In(w).Succeed(ctx, tx); err != nil || !ok {
 				return answer, err
 			}
 			return out, nil

@@ -469,3 +469,38 @@ func TestNewUsesCheckCompiled(t *testing.T) {
 		t.Errorf("an invalid webhook: compiled %v, error %v; want nil and an error", c, err)
 	}
 }
+
+// TestValidateAfterTheDeadlineWhileTheVendorAnswered: a transaction loaded in time whose
+// vendor answers SUCCESS after its deadline is TIMEOUT (contract §6, emfa's rule: an
+// expired transaction answers TIMEOUT; the deadline is the adapter's own).
+func TestValidateAfterTheDeadlineWhileTheVendorAnswered(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	v := newVendor(t, func(r *http.Request, _ string) (int, string) {
+		if strings.HasSuffix(r.URL.Path, "/start") {
+			return 200, `{"txid":"vendor-tx"}`
+		}
+		mu.Lock()
+		now = now.Add(2 * time.Minute) // the vendor answers after the deadline
+		mu.Unlock()
+		return 200, `{"status":"SUCCESS"}`
+	})
+	e, err := New(Options{Webhook: &Webhook{URLs: []string{v.srv.URL}, Resources: map[string]Resource{
+		"initiate": {Suffix: "/start", Transform: Transform{Incoming: `{"body": {"status": "PENDING", "transactionId": body.txid}}`}},
+		"validate": {Suffix: "/check"},
+	}}, Provider: "acme", Store: testdb.SQLite(t), ChallengeLifetime: time.Minute, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	if out, err := e.Initiate(ctx, req("smsotp", "", "")); err != nil || out.TransactionID != "vendor-tx" {
+		t.Fatalf("initiate: %+v %v", out, err)
+	}
+	out, err := e.Validate(ctx, req("smsotp", "vendor-tx", "1"))
+	tx, _ := e.store.GetTransaction(ctx, e.txs.Key("vendor-tx"))
+	if err != nil || out.Status != provider.StatusTimeout || tx.Status != string(provider.StatusTimeout) {
+		t.Errorf("validate decided after the deadline: %+v %v; transaction %s", out, err, tx.Status)
+	}
+}

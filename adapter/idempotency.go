@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
-	"sort"
 	"strings"
 	"unicode"
 
@@ -70,10 +68,17 @@ func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
 			if err != nil {
 				return err
 			}
-			if len(bytes.TrimSpace(body)) == 0 && req.Method == http.MethodGet {
-				body = canonicalQuery(req.URL.Query())
+			var fp string
+			switch {
+			case len(bytes.TrimSpace(body)) == 0 && req.Method == http.MethodGet:
+				// Sorted by name, each value apart: a=1&a=2 is not a=1,2.
+				fp = provider.FingerprintAsSent(resource, []byte(req.URL.Query().Encode()))
+			case checkUniqueKeys(body) != nil:
+				fp = provider.FingerprintAsSent(resource, body) // refused, but not as another body
+			default:
+				fp = provider.Fingerprint(resource, body)
 			}
-			key := store.IdempotencyKey{Provider: p.CredentialPrefix, WebhookID: id, Fingerprint: provider.Fingerprint(resource, body)}
+			key := store.IdempotencyKey{Provider: p.CredentialPrefix, WebhookID: id, Fingerprint: fp}
 
 			resp := c.Response()
 			orig := resp.Writer
@@ -147,23 +152,6 @@ type captureWriter struct {
 func (w *captureWriter) Header() http.Header         { return w.header }
 func (w *captureWriter) Write(b []byte) (int, error) { return w.body.Write(b) }
 func (w *captureWriter) WriteHeader(int)             {}
-
-// canonicalQuery renders a GET's query as the JSON-ish bytes its fingerprint hashes.
-func canonicalQuery(q url.Values) []byte {
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b bytes.Buffer
-	for _, k := range keys {
-		b.WriteString(url.QueryEscape(k))
-		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(strings.Join(q[k], ",")))
-		b.WriteByte('&')
-	}
-	return b.Bytes()
-}
 
 // storeError counts a fault of the idempotency records, unless the request's client gave
 // up on it (its context canceled): that is no store fault, and alerts on the count.

@@ -279,3 +279,62 @@ func TestResultOverGET(t *testing.T) {
 		t.Error("a refused GET reached the engine")
 	}
 }
+
+// Contract §12: "a same ID with a different body is a different request".
+// Two bodies whose passvalue differs (as emfa itself reads it) must both execute.
+func TestIdempotencyNumbersKeepTheirDigits(t *testing.T) {
+	h, eng, _ := idemHarness(t)
+	auth := []string{"Authorization", "Basic dmVyaWZ5OnB3LXNlY3JldA==", "X-Webhook-ID", "wh-num"}
+	path := "/v1/providers/acme/validate"
+	first := `{"capability":"totp","id":"f1","attributes":{"username":"alice","passvalue":12345678901234567}}`
+	second := `{"capability":"totp","id":"f1","attributes":{"username":"alice","passvalue":12345678901234568}}`
+	code, b1, _ := h.do(t, "POST", path, first, auth...)
+	if code != 200 || eng.last.Passvalue != "12345678901234567" {
+		t.Fatalf("first: %d %s passvalue %q", code, b1, eng.last.Passvalue)
+	}
+	code, b2, _ := h.do(t, "POST", path, second, auth...)
+	if n := eng.calls.Load(); n != 2 {
+		t.Errorf("different passvalue (12345678901234568 vs ...567) with the same X-Webhook-ID: engine ran %d time(s), want 2; second answer %d %s (first %s), engine last saw passvalue %q",
+			n, code, b2, b1, eng.last.Passvalue)
+	}
+	// The same with short numbers written two ways: 1e6 and 1000000 are different passvalues to emfa.
+	auth[len(auth)-1] = "wh-num2"
+	a := `{"capability":"totp","id":"f1","attributes":{"username":"alice","passvalue":1e6}}`
+	b := `{"capability":"totp","id":"f1","attributes":{"username":"alice","passvalue":1000000}}`
+	h.do(t, "POST", path, a, auth...)
+	seen := eng.last.Passvalue
+	before := eng.calls.Load()
+	code, body, _ := h.do(t, "POST", path, b, auth...)
+	if eng.calls.Load() == before {
+		t.Errorf("passvalue %q then 1000000 with one X-Webhook-ID: second not executed, answered %d %s from the record", seen, code, body)
+	}
+}
+
+// A 400 recorded for a body with a duplicate key is replayed to a well-formed body.
+func TestIdempotencyDuplicateKeyIsItsOwnRequest(t *testing.T) {
+	h, eng, _ := idemHarness(t)
+	auth := []string{"Authorization", "Basic dmVyaWZ5OnB3LXNlY3JldA==", "X-Webhook-ID", "wh-dup"}
+	path := "/v1/providers/acme/validate"
+	dup := `{"capability":"totp","id":"zzz","id":"f1","attributes":{"username":"alice","passvalue":"123456"}}`
+	code, b1, _ := h.do(t, "POST", path, dup, auth...)
+	if code != 400 {
+		t.Fatalf("duplicate key: %d %s, want 400", code, b1)
+	}
+	code, b2, _ := h.do(t, "POST", path, validateBody, auth...)
+	if code != 200 || eng.calls.Load() != 1 {
+		t.Errorf("well-formed body after a refused one with the same X-Webhook-ID: %d %s, engine ran %d time(s); want 200 and 1", code, b2, eng.calls.Load())
+	}
+}
+
+// GET result from its query: transactionId=a&transactionId=b and transactionId=a,b are
+// different requests to emfa (q.Get takes "a" vs "a,b") but one fingerprint.
+func TestIdempotencyQueryValuesApart(t *testing.T) {
+	h, eng, _ := idemHarness(t)
+	auth := []string{"Authorization", "Basic dmVyaWZ5OnB3LXNlY3JldA==", "X-Webhook-ID", "wh-q"}
+	h.do(t, "GET", "/v1/providers/acme/result?capability=totp&id=f1&username=alice&transactionId=tx-a&transactionId=tx-b", "", auth...)
+	first := eng.last.TransactionID
+	code, body, _ := h.do(t, "GET", "/v1/providers/acme/result?capability=totp&id=f1&username=alice&transactionId=tx-a,tx-b", "", auth...)
+	if eng.calls.Load() != 2 {
+		t.Errorf("transactionId %q, then %q, same X-Webhook-ID: second answered %d %s from the record", first, "tx-a,tx-b", code, body)
+	}
+}

@@ -75,19 +75,38 @@ type Idempotency struct {
 }
 
 // Fingerprint identifies a request by its resource and canonical body: the same JSON with
-// its keys in another order or other white space is the same request. A body that is not
-// JSON is hashed as sent.
+// its keys in another order or other white space is the same request. Numbers keep the
+// digits they were sent with (12345678901234567 and …568 are two requests, as the
+// adapter reads them). A body that is not JSON is hashed as sent; so must be, by
+// FingerprintAsSent, one whose canonical form would lose something (a duplicate key).
 func Fingerprint(resource string, body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return FingerprintAsSent(resource, body)
+	}
+	canon, err := json.Marshal(v) // map keys sorted; numbers as sent
+	if err != nil {
+		return FingerprintAsSent(resource, body)
+	}
+	return fingerprint(resource, "", canon)
+}
+
+// FingerprintAsSent identifies a request by its resource and its body's bytes.
+func FingerprintAsSent(resource string, body []byte) string {
+	return fingerprint(resource, "raw", body)
+}
+
+func fingerprint(resource, kind string, b []byte) string {
 	h := sha256.New()
 	h.Write([]byte(resource))
 	h.Write([]byte{0})
-	var v any
-	if err := json.Unmarshal(body, &v); err == nil {
-		canon, _ := json.Marshal(v) // map keys sorted; cannot fail on what Unmarshal made
-		h.Write(canon)
-	} else {
-		h.Write(body)
+	if kind != "" {
+		h.Write([]byte(kind))
+		h.Write([]byte{0})
 	}
+	h.Write(b)
 	return resource + ":" + hex.EncodeToString(h.Sum(nil))
 }
 

@@ -233,8 +233,18 @@ func (e *Engine) Initiate(ctx context.Context, req provider.Request) (provider.O
 		return provider.Failed("no initiate resource"), nil
 	}
 	out := e.outcome(ctx, r, payload(req))
-	if out.Status != provider.StatusPending || out.TransactionID == "" {
+	switch {
+	case out.Status == provider.StatusPending && out.TransactionID != "":
+	case out.Status == provider.StatusPending:
+		// Verify would poll a result it cannot name.
+		return provider.Failed("the vendor's answer is PENDING without a transactionId"), nil
+	case out.Status == provider.StatusFailed:
+		out.TransactionID = "" // nothing was started that a later call could name
 		return out, nil
+	default:
+		// Initiate answers PENDING with a transaction, or FAILED (contract §5, emfa's
+		// rule): a transaction id emfa has not recorded would be FAILED at the next step.
+		return provider.Failed(fmt.Sprintf("the vendor's answer to initiate is %s; a challenge starts PENDING", out.Status)), nil
 	}
 	// The transaction and the record of the decision are one unit, after the vendor's
 	// answer (never across the call), written even when Verify has gone away meanwhile:
@@ -263,7 +273,7 @@ func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.O
 		if r == nil {
 			return provider.Failed("no validate resource"), nil
 		}
-		return e.outcome(ctx, r, payload(req)), nil
+		return validated(e.outcome(ctx, r, payload(req))), nil
 	}
 	tx, answer, done, err := e.txs.ForValidate(ctx, req)
 	if err != nil || done {
@@ -273,7 +283,7 @@ func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.O
 	if r == nil {
 		return provider.Failed("no validate resource"), nil
 	}
-	out := e.outcome(ctx, r, payload(req))
+	out := validated(e.outcome(ctx, r, payload(req)))
 	if out.Status == provider.StatusSuccess {
 		// One success per transaction: of concurrent validations only the first counts.
 		// The completion and the record of the decision are one unit, written even when
@@ -289,6 +299,17 @@ func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.O
 	// A wrong code leaves the transaction open: the user may correct a typo, within the
 	// vendor's own attempt limits and the deadline.
 	return out, nil
+}
+
+// validated is a vendor's answer to validate as the contract has it (§6): SUCCESS, FAILED,
+// or TIMEOUT; a PENDING or CANCELED there is FAILED, and no answer names a transaction.
+func validated(out provider.Outcome) provider.Outcome {
+	out.TransactionID = ""
+	switch out.Status {
+	case provider.StatusSuccess, provider.StatusFailed, provider.StatusTimeout:
+		return out
+	}
+	return provider.Failed(fmt.Sprintf("the vendor's answer to validate is %s", out.Status))
 }
 
 // Result polls a transaction: from the store once terminal, TIMEOUT past its deadline,

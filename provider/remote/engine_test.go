@@ -504,3 +504,32 @@ func TestValidateAfterTheDeadlineWhileTheVendorAnswered(t *testing.T) {
 		t.Errorf("validate decided after the deadline: %+v %v; transaction %s", out, err, tx.Status)
 	}
 }
+
+// TestInitiateAnswersPendingOrFailed: initiate answers PENDING with a transaction emfa
+// recorded, or FAILED without a transactionId (contract §5, emfa's rule), whatever the
+// vendor's transform makes of its answer; validate answers SUCCESS, FAILED or TIMEOUT (§6).
+func TestInitiateAnswersPendingOrFailed(t *testing.T) {
+	for _, tc := range []struct{ name, initiate, validate string }{
+		{"SUCCESS with a transactionId", `{"body": {"status": "SUCCESS", "transactionId": "tx-s"}}`, `{"body": {"status": "PENDING"}}`},
+		{"PENDING without a transactionId", `{"body": {"status": "PENDING"}}`, `{"body": {"status": "CANCELED"}}`},
+		{"FAILED with a transactionId", `{"body": {"status": "FAILED", "transactionId": "tx-f"}}`, `{"body": {"status": "PENDING", "transactionId": "tx-f"}}`},
+		{"CANCELED", `{"body": {"status": "CANCELED", "transactionId": "tx-c"}}`, `{"body": {"status": "CANCELED"}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newVendor(t, func(*http.Request, string) (int, string) { return 200, `{}` })
+			e := newEngine(t, &Webhook{URLs: []string{v.srv.URL}, Resources: map[string]Resource{
+				"initiate": {Suffix: "/start", Transform: Transform{Incoming: tc.initiate}},
+				"validate": {Suffix: "/check", Transform: Transform{Incoming: tc.validate}},
+			}})
+			ctx := context.Background()
+			out, err := e.Initiate(ctx, req("smsotp", "", ""))
+			if err != nil || out.Status != provider.StatusFailed || out.TransactionID != "" || len(v.reqs) != 1 {
+				t.Errorf("initiate: %+v %v, want FAILED without a transactionId", out, err)
+			}
+			out, err = e.Validate(ctx, req("smsotp", "", "123456"))
+			if err != nil || out.Status != provider.StatusFailed || out.TransactionID != "" || !strings.Contains(out.Reason, "the vendor's answer") {
+				t.Errorf("validate: %+v %v, want FAILED without a transactionId", out, err)
+			}
+		})
+	}
+}

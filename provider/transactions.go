@@ -95,16 +95,38 @@ func (t Transactions) bound(ctx context.Context, req Request, tx store.Transacti
 	if err != nil {
 		return tx, nil, err
 	}
-	switch {
-	case !store.SameName(tx.Username, req.Username):
-		return tx, ptr(Failed("transaction of another user")), nil
-	case !strings.EqualFold(tx.Capability, req.Capability):
-		return tx, ptr(Failed("transaction of another capability")), nil
-	case tx.FactorID != req.ID:
-		return tx, ptr(Failed("transaction of another factor")), nil
+	if why := foreign(req, tx); why != "" {
+		return tx, ptr(Failed(why)), nil
 	}
 	tx, err = t.expire(ctx, tx)
 	return tx, nil, err
+}
+
+// foreign says why tx is not req's ("" when it is): another user's, capability's or factor's.
+func foreign(req Request, tx store.Transaction) string {
+	switch {
+	case !store.SameName(tx.Username, req.Username):
+		return "transaction of another user"
+	case !strings.EqualFold(tx.Capability, req.Capability):
+		return "transaction of another capability"
+	case tx.FactorID != req.ID:
+		return "transaction of another factor"
+	}
+	return ""
+}
+
+// Ended answers a result on req's transaction as it ended, when it has (ok); it writes
+// nothing. For a result that is otherwise refused: contract §7 has every poll after the
+// end answer the same.
+func (t Transactions) Ended(ctx context.Context, req Request) (answer Outcome, ok bool, err error) {
+	tx, err := t.Store.GetTransaction(ctx, t.Key(req.TransactionID))
+	if errors.Is(err, store.ErrNotFound) {
+		return Outcome{}, false, nil
+	}
+	if err != nil || foreign(req, tx) != "" || tx.Status == string(StatusPending) {
+		return Outcome{}, false, err
+	}
+	return Remembered(tx), true, nil
 }
 
 // Finish moves a PENDING transaction (by store id) to status. If another request

@@ -253,20 +253,44 @@ func (e *Engine) DecidesInOneUnit(resource string) bool {
 
 // Result polls a challenge.
 func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Outcome, error) {
-	return e.step(ctx, req, Factor.Result)
+	f, out, err := e.factorFor(ctx, req)
+	if err != nil {
+		return out, err
+	}
+	if f == nil {
+		// Refused now (the user disabled, the factor locked or reset since): a transaction
+		// that ended still answers as it ended (contract §7), and one still pending gets
+		// the refusal.
+		txs := e.challenges()
+		if factorType(req.Capability) == TypePush {
+			txs = pushTransactions(e.store, e.now)
+		}
+		if ended, ok, err := txs.Ended(ctx, req); err != nil || ok {
+			return ended, err
+		}
+		return out, nil
+	}
+	return e.run(ctx, f, req, Factor.Result)
 }
 
+type stepFunc func(Factor, context.Context, *store.Factor, provider.Request) (provider.Outcome, error)
+
 // step checks the factor against the request, then hands it to its type.
-func (e *Engine) step(ctx context.Context, req provider.Request, fn func(Factor, context.Context, *store.Factor, provider.Request) (provider.Outcome, error)) (provider.Outcome, error) {
+func (e *Engine) step(ctx context.Context, req provider.Request, fn stepFunc) (provider.Outcome, error) {
 	f, out, err := e.factorFor(ctx, req)
 	if err != nil || f == nil {
 		return out, err
 	}
+	return e.run(ctx, f, req, fn)
+}
+
+// run hands a checked factor to its type.
+func (e *Engine) run(ctx context.Context, f *store.Factor, req provider.Request, fn stepFunc) (provider.Outcome, error) {
 	k, ok := e.served[f.Type]
 	if !ok {
 		return provider.Failed("this engine does not serve factor type " + f.Type), nil
 	}
-	out, err = fn(k, ctx, f, req)
+	out, err := fn(k, ctx, f, req)
 	if err == nil {
 		err = e.activateOnFirstUse(ctx, f, req.Username, out)
 	}

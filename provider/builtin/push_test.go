@@ -303,3 +303,26 @@ func TestHTTPNotifier(t *testing.T) {
 		t.Errorf("200 KiB of response headers were accepted: %v", err)
 	}
 }
+
+// TestPushResultOutlivesADisable: an approved push answers SUCCESS to every later poll,
+// even once its user is disabled (contract §7); a push still pending is then refused.
+func TestPushResultOutlivesADisable(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		f := newPushFixture(t, st, false)
+		alice := f.register(t, "alice", builtin.AlgES256)
+		approved := f.initiate(t, "alice", alice.id).TransactionID
+		if got, err := f.answer(alice, approved, provider.Approve, nil); err != nil || got != provider.StatusSuccess {
+			t.Fatalf("answer: %s %v", got, err)
+		}
+		pending := f.initiate(t, "alice", alice.id).TransactionID
+		if err := st.SetUserDisabled(context.Background(), "alice", true); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.result(t, "alice", alice.id, approved); got != provider.StatusSuccess {
+			t.Errorf("approved, then the user disabled: %s", got)
+		}
+		if got := f.result(t, "alice", alice.id, pending); got != provider.StatusFailed {
+			t.Errorf("pending, then the user disabled: %s", got)
+		}
+	})
+}

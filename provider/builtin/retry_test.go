@@ -45,3 +45,47 @@ func TestCanceledInitiateRetrySendsOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestTerminalResultOutlivesARefusal: contract §7, "once terminal, every later poll returns
+// the same terminal status (until the transaction is purged)", even after the factor was
+// locked or the user disabled; a transaction still pending then gets the refusal.
+func TestTerminalResultOutlivesARefusal(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		f := newEngineFixture(t, st, func(c *engineConfig) { c.set("lockout.maxFailures", 2) })
+		id := f.enrollSMS(t, "alice", "+15551230123")
+		// T1 validated: SUCCESS.
+		t1 := f.initiate(t, "alice", "smsotp", id).TransactionID
+		if out := f.validate(t, "alice", "smsotp", id, t1, f.sms.last(t).Code); out.Status != provider.StatusSuccess {
+			t.Fatalf("validate: %+v", out)
+		}
+		// T2 left to expire: TIMEOUT.
+		t2 := f.initiate(t, "alice", "smsotp", id).TransactionID
+		f.clock.Advance(6 * time.Minute)
+		r1, r2 := f.result(t, "alice", "smsotp", id, t1), f.result(t, "alice", "smsotp", id, t2)
+		if r1.Status != provider.StatusSuccess || r2.Status != provider.StatusTimeout {
+			t.Fatalf("results before: %s %s", r1.Status, r2.Status)
+		}
+		// Two wrong codes on a third transaction lock the factor.
+		t3 := f.initiate(t, "alice", "smsotp", id).TransactionID
+		code := f.sms.last(t).Code
+		f.validate(t, "alice", "smsotp", id, t3, otherCode(code))
+		f.validate(t, "alice", "smsotp", id, t3, otherCode(code))
+		a1, a2 := f.result(t, "alice", "smsotp", id, t1), f.result(t, "alice", "smsotp", id, t2)
+		if a1.Status != r1.Status || a2.Status != r2.Status {
+			t.Errorf("after a lockout: result(T1) %s (%q), result(T2) %s (%q); first polls said %s and %s",
+				a1.Status, a1.Reason, a2.Status, a2.Reason, r1.Status, r2.Status)
+		}
+		// And a user disabled after approving; a challenge still pending is refused.
+		f.clock.Advance(time.Hour)
+		t4 := f.initiate(t, "alice", "smsotp", id).TransactionID
+		if err := st.SetUserDisabled(context.Background(), "alice", true); err != nil {
+			t.Fatal(err)
+		}
+		if d := f.result(t, "alice", "smsotp", id, t1); d.Status != provider.StatusSuccess {
+			t.Errorf("after the user is disabled: result(T1) %s (%q), first polls said SUCCESS", d.Status, d.Reason)
+		}
+		if p := f.result(t, "alice", "smsotp", id, t4); p.Status != provider.StatusFailed || p.Reason != "user disabled" {
+			t.Errorf("a pending challenge of a disabled user: %s (%q)", p.Status, p.Reason)
+		}
+	})
+}

@@ -594,6 +594,13 @@ const (
 // ResetUser deletes (or disables) every factor of a user in one step, so the next
 // sign-in starts enrollment afresh. It returns how many factors it changed.
 func (m *Manager) ResetUser(ctx context.Context, actor Actor, name, mode string) (int, error) {
+	return m.ResetUserBefore(ctx, actor, name, mode, time.Time{})
+}
+
+// ResetUserBefore is ResetUser of the factors enrolled before a reset a directory says
+// happened at (the zero time: all of them). A reset delivered late, after the user
+// enrolled again, leaves the new factor alone.
+func (m *Manager) ResetUserBefore(ctx context.Context, actor Actor, name, mode string, at time.Time) (int, error) {
 	if mode == "" {
 		mode = ResetDelete
 	}
@@ -609,8 +616,11 @@ func (m *Manager) ResetUser(ctx context.Context, actor Actor, name, mode string)
 		return 0, err
 	}
 	c := store.UserChange{Name: name, Now: m.now()}
+	kept := 0
 	for _, f := range fs {
 		switch {
+		case !at.IsZero() && !f.CreatedAt.Before(at):
+			kept++
 		case mode == ResetDelete:
 			c.DeleteFactors = append(c.DeleteFactors, f.ID)
 		case f.State != store.FactorDisabled:
@@ -618,7 +628,11 @@ func (m *Manager) ResetUser(ctx context.Context, actor Actor, name, mode string)
 		}
 	}
 	n := len(c.DeleteFactors) + len(c.StateChanges)
-	c.Audit = []store.AuditEvent{m.event(actor, "users.reset", name, "", fmt.Sprintf("%s %d factor(s)", mode, n))}
+	note := fmt.Sprintf("%s %d factor(s)", mode, n)
+	if kept > 0 {
+		note += fmt.Sprintf("; %d enrolled after the reset at %s kept", kept, at.UTC().Format(time.RFC3339))
+	}
+	c.Audit = []store.AuditEvent{m.event(actor, "users.reset", name, "", note)}
 	return n, m.apply(ctx, c, "user")
 }
 

@@ -809,3 +809,38 @@ func TestUpdateIfRevision(t *testing.T) {
 		}
 	})
 }
+
+// TestResetBeforeKeepsWhatCameAfter: a directory's MFA reset delivered late, after the
+// user enrolled again, takes only the factors enrolled before it happened.
+func TestResetBeforeKeepsWhatCameAfter(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		enroll := func(typ, params string) {
+			t.Helper()
+			if _, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: typ, Activation: lifecycle.ActivationImmediate, Params: raw(params)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		enroll("emailotp", `{"email":"a@example.com"}`)
+		clk.Advance(time.Minute)
+		resetAt := clk.Now()
+		clk.Advance(time.Minute)
+		enroll("smsotp", `{"phone":"+15550000001"}`) // enrolled again after the reset
+		clk.Advance(time.Hour)                       // the reset arrives late
+		if n, err := m.ResetUserBefore(ctx, "sync:okta", "alice", lifecycle.ResetDelete, resetAt); n != 1 || err != nil {
+			t.Fatalf("reset: %d %v", n, err)
+		}
+		fs, _ := m.ListFactors(ctx, "alice")
+		if len(fs) != 1 || fs[0].Type != "smsotp" {
+			t.Errorf("after a late reset: %+v, want the factor enrolled since", fs)
+		}
+		page := auditOf(t, m, "admin.users.reset")
+		if len(page.Events) != 1 || !strings.Contains(page.Events[0].Reason, "delete 1 factor(s); 1 enrolled after the reset") {
+			t.Errorf("reset record %+v", page.Events)
+		}
+	})
+}

@@ -136,7 +136,9 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 			err = nil // gone already
 		}
 	case provider.EventUserMFAReset:
-		_, err = m.ResetUser(ctx, actor, ev.Username, lifecycle.ResetDelete)
+		// Only what was enrolled before it: delivered late, after the user enrolled
+		// again, it must not take the new factor.
+		_, err = m.ResetUserBefore(ctx, actor, ev.Username, lifecycle.ResetDelete, ev.Time)
 	case provider.EventGroupMemberAdd, provider.EventGroupMemberRemove:
 		err = a.membership(ctx, ev)
 	case provider.EventGroupCreate, provider.EventGroupRename, provider.EventGroupDelete:

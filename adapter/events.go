@@ -56,7 +56,7 @@ func (h SecretHeader) on() bool { return h.Name != "" && h.Value != "" }
 
 // Counts of events received since start, by outcome.
 type SyncCounts struct {
-	Queued, Duplicate, Ignored atomic.Int64
+	Queued, Duplicate, Ignored, Refused atomic.Int64
 }
 
 type syncAPI struct {
@@ -112,6 +112,21 @@ func (api *syncAPI) secret(source string, h SecretHeader) echo.MiddlewareFunc {
 type parsed struct {
 	events  []provider.LifecycleEvent
 	ignored int
+	// refused are the events of a batch that could not be read, each with its reason: the
+	// rest of the batch is queued (Okta does not send a batch answered 4xx again), unless
+	// every event was refused.
+	refused []string
+}
+
+// refuse records a malformed event of a batch.
+func (p *parsed) refuse(why string) { p.refused = append(p.refused, why) }
+
+// whole is p, or the refusal of the whole batch when nothing in it could be read.
+func (p parsed) whole() (parsed, error) {
+	if len(p.refused) > 0 && len(p.events) == 0 && p.ignored == 0 {
+		return parsed{}, malformed(strings.Join(p.refused, "; "))
+	}
+	return p, nil
 }
 
 // errMalformed is a payload refused with 400.
@@ -137,6 +152,12 @@ func (api *syncAPI) source(name string, parse func(c echo.Context, body []byte) 
 		}
 		if err != nil {
 			return err
+		}
+		if len(p.refused) > 0 {
+			api.counts.Refused.Add(int64(len(p.refused)))
+			api.s.log.Warn("sync events refused, the rest of the batch queued", "source", name,
+				"refused", len(p.refused), "reasons", strings.Join(p.refused, "; "),
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 		}
 		for i := range p.events {
 			p.events[i].Source = name

@@ -58,12 +58,14 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 	for i, raw := range raws {
 		var e auth0Entry
 		if err := decodeJSON(raw, &e); err != nil {
-			return parsed{}, malformed("entry " + itoa(i) + ": " + err.Error())
+			p.refuse("entry " + itoa(i) + ": " + err.Error())
+			continue
 		}
 		if len(e.Data) > 0 {
 			var inner auth0Entry
 			if err := decodeJSON(e.Data, &inner); err != nil {
-				return parsed{}, malformed("entry " + itoa(i) + ".data: " + err.Error())
+				p.refuse("entry " + itoa(i) + ".data: " + err.Error())
+				continue
 			}
 			if inner.LogID == "" {
 				inner.LogID = e.LogID
@@ -71,11 +73,13 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 			e = inner
 		}
 		if e.LogID == "" || e.Type == "" {
-			return parsed{}, malformed("entry " + itoa(i) + ": log_id and type are required")
+			p.refuse("entry " + itoa(i) + ": log_id and type are required")
+			continue
 		}
 		at, err := time.Parse(time.RFC3339Nano, e.Date)
 		if err != nil {
-			return parsed{}, malformed("entry " + itoa(i) + ": date is not an RFC 3339 time")
+			p.refuse("entry " + itoa(i) + ": date is not an RFC 3339 time")
+			continue
 		}
 		ev, ok := auth0Event(e)
 		if !ok {
@@ -85,7 +89,7 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 		ev.ID, ev.Time = e.LogID, at
 		p.events = append(p.events, ev)
 	}
-	return p, nil
+	return p.whole()
 }
 
 func auth0Event(e auth0Entry) (provider.LifecycleEvent, bool) {

@@ -70,11 +70,13 @@ func parseOkta(_ echo.Context, body []byte) (parsed, error) {
 	var p parsed
 	for i, e := range h.Data.Events {
 		if e.UUID == "" || e.EventType == "" {
-			return parsed{}, malformed("data.events[" + itoa(i) + "]: uuid and eventType are required")
+			p.refuse("data.events[" + itoa(i) + "]: uuid and eventType are required")
+			continue
 		}
 		at, err := time.Parse(time.RFC3339Nano, e.Published)
 		if err != nil {
-			return parsed{}, malformed("data.events[" + itoa(i) + "].published is not an RFC 3339 time")
+			p.refuse("data.events[" + itoa(i) + "].published is not an RFC 3339 time")
+			continue
 		}
 		typ, ok := oktaTypes[e.EventType]
 		if !ok || (e.Outcome != nil && strings.EqualFold(e.Outcome.Result, "FAILURE")) {
@@ -94,12 +96,14 @@ func parseOkta(_ echo.Context, body []byte) (parsed, error) {
 			}
 		}
 		if ev.Username == "" {
-			return parsed{}, malformed("data.events[" + itoa(i) + "]: no User target with an alternateId")
+			p.refuse("data.events[" + itoa(i) + "]: no User target with an alternateId")
+			continue
 		}
 		if (typ == provider.EventGroupMemberAdd || typ == provider.EventGroupMemberRemove) && ev.Group == "" {
-			return parsed{}, malformed("data.events[" + itoa(i) + "]: no UserGroup target with a displayName")
+			p.refuse("data.events[" + itoa(i) + "]: no UserGroup target with a displayName")
+			continue
 		}
 		p.events = append(p.events, ev)
 	}
-	return p, nil
+	return p.whole()
 }

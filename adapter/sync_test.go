@@ -236,3 +236,33 @@ func TestVerifyLateDisableAfterModified(t *testing.T) {
 		t.Fatalf("state %q after a late disable", u.State)
 	}
 }
+
+// TestOneBadEventLosesNoOther: Okta does not send a batch answered 4xx again, so one event
+// that cannot be read must not take its batch with it: the rest is queued, the bad one
+// refused and logged (without its payload). A batch with nothing readable is a 400.
+func TestOneBadEventLosesNoOther(t *testing.T) {
+	h := newSyncHarness(t)
+	auth := []string{"X-Okta-Secret", testSecret}
+	bad := `{"uuid":"b1","published":"yesterday","eventType":"user.lifecycle.create","target":[]}`
+	if code, _, _ := h.do("POST", OktaPath, oktaBatch(okEv("g1", "user.lifecycle.create", "alice@example.com", 1), bad), auth...); code != 204 {
+		t.Fatalf("okta batch with one bad event: %d", code)
+	}
+	if code, _, _ := h.do("POST", Auth0Path, `{"log_id":"a1","type":"ss","date":"2026-05-01T09:00:01Z","user_name":"bob@example.com"}`+"\n"+`{"log_id":"a2","type":"ss","date":"soon"}`, "Authorization", testSecret); code != 204 {
+		t.Fatalf("auth0 batch with one bad entry: %d", code)
+	}
+	h.drain()
+	for _, name := range []string{"alice@example.com", "bob@example.com"} {
+		if _, ok := h.user(name); !ok {
+			t.Errorf("%s lost with the bad event of its batch", name)
+		}
+	}
+	if c := h.srv.SyncCounts(); c.Queued.Load() != 2 || c.Refused.Load() != 2 {
+		t.Errorf("queued %d refused %d, want 2 and 2", c.Queued.Load(), c.Refused.Load())
+	}
+	if l := h.logs.String(); !strings.Contains(l, "sync events refused") || !strings.Contains(l, "data.events[1].published is not an RFC 3339 time") || strings.Contains(l, "yesterday") || strings.Contains(l, "soon") {
+		t.Errorf("the refusal is not logged as it should be:\n%s", l)
+	}
+	if code, _, _ := h.do("POST", OktaPath, oktaBatch(bad), auth...); code != 400 {
+		t.Errorf("a batch with nothing readable: %d, want 400", code)
+	}
+}

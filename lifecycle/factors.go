@@ -504,7 +504,7 @@ func (m *Manager) SetFactorState(ctx context.Context, actor Actor, name, id stri
 	if err != nil {
 		return Factor{}, err
 	}
-	if f.State == store.FactorPending {
+	if f.State == store.FactorPending || !disabled && builtin.NeverActivated(&f) {
 		return Factor{}, m.refuse(ctx, actor, action, name, id, conflict("not_active", "", "factor %s is pending its activation, which alone makes it active (delete it to withdraw it)", id))
 	}
 	c := store.UserChange{Name: name, Now: m.now(), StateChanges: []store.FactorStateChange{{ID: id, State: state}},
@@ -621,7 +621,9 @@ func (m *Manager) ResetUserBefore(ctx context.Context, actor Actor, name, mode s
 		switch {
 		case !at.IsZero() && !f.CreatedAt.Before(at):
 			kept++
-		case mode == ResetDelete:
+		case mode == ResetDelete, f.State == store.FactorPending:
+			// A pending factor is deleted in either mode: it never proved itself, and
+			// disabled it could not wait for its activation again.
 			c.DeleteFactors = append(c.DeleteFactors, f.ID)
 		case f.State != store.FactorDisabled:
 			c.StateChanges = append(c.StateChanges, store.FactorStateChange{ID: f.ID, State: store.FactorDisabled})

@@ -281,10 +281,14 @@ func TestResetAndSweep(t *testing.T) {
 		if got := byType(fs); len(fs) != 2 || got["smsotp"].State != lifecycle.FactorPendingActivation || got["emailotp"].State != lifecycle.FactorActive {
 			t.Errorf("after the sweep: %+v", fs)
 		}
+		// Disable: the active factor is disabled, the pending one (never proved) deleted.
 		if n, err := m.ResetUser(ctx, "test", "alice", lifecycle.ResetDisable); n != 2 || err != nil {
 			t.Errorf("reset disable: %d %v", n, err)
 		}
-		if n, err := m.ResetUser(ctx, "test", "alice", ""); n != 2 || err != nil {
+		if fs, _ := m.ListFactors(ctx, "alice"); len(fs) != 1 || fs[0].State != lifecycle.FactorDisabled {
+			t.Errorf("after reset disable: %+v", fs)
+		}
+		if n, err := m.ResetUser(ctx, "test", "alice", ""); n != 1 || err != nil {
 			t.Errorf("reset delete: %d %v", n, err)
 		}
 		if fs, _ := m.ListFactors(ctx, "alice"); len(fs) != 0 {
@@ -841,6 +845,43 @@ func TestResetBeforeKeepsWhatCameAfter(t *testing.T) {
 		page := auditOf(t, m, "admin.users.reset")
 		if len(page.Events) != 1 || !strings.Contains(page.Events[0].Reason, "delete 1 factor(s); 1 enrolled after the reset") {
 			t.Errorf("reset record %+v", page.Events)
+		}
+	})
+}
+
+// TestPendingFactorNeverEnabled: a factor that never completed its activation becomes
+// active only by it: a reset in disable mode deletes it rather than leave it disabled, and
+// an enable of one disabled while pending (by an earlier version's reset) is refused.
+func TestPendingFactorNeverEnabled(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManager(t, st)
+		addAlice(t, m)
+		en, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "totp"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := en.Factor.ID
+		if _, err := m.SetFactorState(ctx, "test", "alice", id, false); err == nil {
+			t.Fatal("enable of a pending factor accepted")
+		}
+		if _, err := m.ResetUser(ctx, "test", "alice", lifecycle.ResetDisable); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.GetFactor(ctx, "alice", id); err == nil {
+			t.Error("a pending factor survived a reset in disable mode")
+		}
+		// One disabled while pending, as an earlier version's reset left it.
+		en, err = m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "totp"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.ApplyUserChanges(ctx, []store.UserChange{{Name: "alice", Now: time.Now(),
+			StateChanges: []store.FactorStateChange{{ID: en.Factor.ID, State: store.FactorDisabled}}}})[0]; err != nil {
+			t.Fatal(err)
+		}
+		if f, err := m.SetFactorState(ctx, "test", "alice", en.Factor.ID, false); err == nil {
+			t.Fatalf("a factor that never passed its activation was enabled: %s", f.State)
 		}
 	})
 }

@@ -55,6 +55,13 @@ func ActivationOf(f *store.Factor) string {
 	return f.Params[paramActivation]
 }
 
+// NeverActivated reports whether f, whatever its state, never completed its activation:
+// its activation is still recorded, or it is a push device that never registered a key.
+// Such a factor becomes active only by its activation, never by an enable.
+func NeverActivated(f *store.Factor) bool {
+	return f.Params[paramActivation] != "" || (f.Type == TypePush && f.Params["publicKey"] == "")
+}
+
 // usable reports whether a factor may be offered to Verify and answered for: active, or
 // pre-provisioned for activation on first use.
 func usable(f *store.Factor) bool {

@@ -638,6 +638,22 @@ func (m *Manager) ResetUserBefore(ctx context.Context, actor Actor, name, mode s
 	return n, m.apply(ctx, c, "user")
 }
 
+// discardPending deletes user's factor id if it is still pending its activation, with its
+// record, in one commit; a factor activated meanwhile, or gone, is left as it is.
+func (m *Manager) discardPending(ctx context.Context, actor Actor, user, id string) error {
+	err := m.store.Update(ctx, func(w store.Writer) error {
+		// ExpireFactor deletes only a pending factor; every one was created before now.
+		if err := w.ExpireFactor(ctx, id, m.now().Add(time.Millisecond)); err != nil {
+			return err
+		}
+		return w.AppendAudit(ctx, m.event(actor, "factors.delete", user, id, "enrollment abandoned before its activation"))
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
 // SweepPending deletes factors whose activation has waited longer than the activation
 // lifetime (a seed never scanned, a code never typed, a device never registered). Factors
 // pre-provisioned for first use wait as long as it takes: they are usable already.

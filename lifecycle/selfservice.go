@@ -407,8 +407,12 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 		}
 	}
 	if sess.State.Enrolling != "" {
-		// A previous attempt never confirmed: it goes, so abandoned seeds do not pile up.
-		s.m.DeleteFactor(ctx, SelfServiceActor, sess.User, sess.State.Enrolling)
+		// A previous attempt this page never saw confirmed: it goes while still pending,
+		// so abandoned seeds do not pile up; a push device that registered meanwhile (its
+		// registration completes it, whether or not the page saw it) stays.
+		if err := s.m.discardPending(ctx, SelfServiceActor, sess.User, sess.State.Enrolling); err != nil {
+			return Enrolled{}, err
+		}
 	}
 	out, err := s.m.EnrollFactor(ctx, SelfServiceActor, sess.User, in)
 	if err != nil {

@@ -261,3 +261,61 @@ func TestSessionRecordedOnceItExists(t *testing.T) {
 		}
 	})
 }
+
+// TestEnrollAgainKeepsARegisteredPushDevice: a push device's registration completes its
+// enrollment whether or not the page saw it; a user who then adds another factor without
+// pressing "continue" keeps the device (only a factor still pending is discarded).
+func TestEnrollAgainKeepsARegisteredPushDevice(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		ss := selfService(t, m, "totp", "push")
+		devices, err := builtin.NewDevices(builtin.DevicesOptions{Store: st, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// alice gets a TOTP through a link, then signs in with it.
+		token := linkToken(t, ss)
+		sess, en := enrollVia(t, ss, token, "totp")
+		if _, err := ss.Confirm(ctx, &sess, codeOf(t, en, clk.Now())); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Minute)
+		anon, err := ss.NewSession(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.StartSignIn(ctx, &anon, "alice", lifecycle.MethodApp); err != nil {
+			t.Fatal(err)
+		}
+		user, err := ss.FinishSignIn(ctx, &anon, codeOf(t, en, clk.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// She adds a push device; the phone registers.
+		pen, err := ss.Enroll(ctx, &user, "push", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
+		pub, _ := builtin.EncodePublicKey(key)
+		if _, err := devices.Register(ctx, provider.DeviceRegistration{ActivationCode: pen.Output["activationCode"].(string), PublicKey: pub, Alg: builtin.AlgES256}); err != nil {
+			t.Fatal(err)
+		}
+		if f, err := m.GetFactor(ctx, "alice", pen.Factor.ID); err != nil || f.State != lifecycle.FactorActive {
+			t.Fatalf("push after registration: %+v %v", f, err)
+		}
+		// Without pressing continue, she adds something else (the next request finds the session by its cookie).
+		user, err = ss.Session(ctx, user.Cookie)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ss.Enroll(ctx, &user, "totp", ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.GetFactor(ctx, "alice", pen.Factor.ID); err != nil {
+			t.Fatalf("the registered, active push device is gone: %v", err)
+		}
+	})
+}

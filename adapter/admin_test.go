@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	legacyrouter "github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
@@ -479,5 +482,61 @@ func TestAdminResyncHOTP(t *testing.T) {
 	// that exists (the unknown one and the read token's are no resynchronisation).
 	if want := "FAILED SUCCESS FAILED FAILED FAILED FAILED FAILED FAILED FAILED"; strings.Join(outcomes, " ") != want {
 		t.Errorf("records %v, want %s", outcomes, want)
+	}
+}
+
+// TestAdminAnswersMatchOpenAPI: the answers of a walk through the admin API, refusals
+// included, each validated against the document (status listed, body of its schema).
+func TestAdminAnswersMatchOpenAPI(t *testing.T) {
+	h := newAdminHarness(t)
+	_, text, _ := h.do(t, http.MethodGet, AdminPrefix+"/openapi.json", "", "X-None", "1")
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Servers = openapi3.Servers{{URL: "http://example.com" + AdminPrefix}}
+	router, err := legacyrouter.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := `{"username":"zed","displayName":"` + strings.Repeat("z", 1<<20) + `"}`
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/users", `{"name":"alice","email":"alice@example.com"}`},
+		{"POST", "/users", `{"name":"alice"}`}, // 409
+		{"GET", "/users/alice", ""},
+		{"GET", "/users/nobody", ""}, // 404
+		{"POST", "/users/alice/factors", `{"type":"totp"}`},
+		{"GET", "/users/alice/factors", ""},
+		{"POST", "/users/alice/reset", `{"mode":"disable"}`},
+		{"POST", "/import?format=csv", "username\n"},                                // no rows
+		{"POST", "/import?format=csv&invite=true", "username\nbob\n"},               // 409: self-service off
+		{"POST", "/import?format=jsonl", long + "\n" + `{"username":"yan"}` + "\n"}, // a row too long, refused alone
+		{"GET", "/users?limit=1", ""},
+	} {
+		req := httptest.NewRequest(tc.method, "http://example.com"+AdminPrefix+tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", "application/json")
+		if strings.Contains(tc.path, "format=csv") {
+			req.Header.Set("Content-Type", "text/csv")
+		}
+		req.Header.Set("Authorization", "Bearer "+h.write)
+		rec := httptest.NewRecorder()
+		h.srv.Handler().ServeHTTP(rec, req)
+		if strings.Contains(tc.path, "jsonl") && (rec.Code != 200 || !strings.Contains(rec.Body.String(), `"created":1,`) || !strings.Contains(rec.Body.String(), `"refused":1,`)) {
+			t.Errorf("a row too long should be refused alone: %d %.300s", rec.Code, rec.Body.String())
+		}
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			t.Errorf("%s %s: no route in the document: %v", tc.method, tc.path, err)
+			continue
+		}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: rec.Code, Header: rec.Header(),
+			Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+		out.SetBodyBytes(rec.Body.Bytes())
+		if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+			t.Errorf("%s %s: %d %.300s\ndoes not match the document: %v", tc.method, tc.path, rec.Code, rec.Body.String(), err)
+		}
 	}
 }

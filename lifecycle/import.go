@@ -124,13 +124,27 @@ func splitList(s string) []string {
 	return out
 }
 
+// maxImportLine bounds a JSON-lines row; no user's row comes near it.
+const maxImportLine = 1 << 20
+
 func parseJSONL(r io.Reader) ([]ImportRow, []RowResult, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	br := bufio.NewReaderSize(r, 64<<10)
 	var rows []ImportRow
 	var bad []RowResult
-	for line := 1; sc.Scan(); line++ {
-		text := bytes.TrimSpace(sc.Bytes())
+	for line := 1; ; line++ {
+		text, tooLong, err := readLine(br, maxImportLine)
+		if err == io.EOF {
+			return rows, bad, nil
+		}
+		if err != nil {
+			return rows, bad, err
+		}
+		if tooLong {
+			// A refused row, like any other: the rest of the file goes on.
+			bad = append(bad, refused(line, "", invalid("invalid_row", "", "line longer than %d bytes", maxImportLine)))
+			continue
+		}
+		text = bytes.TrimSpace(text)
 		if len(text) == 0 {
 			continue
 		}
@@ -148,7 +162,30 @@ func parseJSONL(r io.Reader) ([]ImportRow, []RowResult, error) {
 		row.Line = line
 		rows = append(rows, row)
 	}
-	return rows, bad, sc.Err()
+}
+
+// readLine reads one line of br, without its end; one longer than max is read to its end
+// and reported tooLong, without its bytes. io.EOF once there are no more lines.
+func readLine(br *bufio.Reader, max int) (line []byte, tooLong bool, err error) {
+	for {
+		frag, more, err := br.ReadLine()
+		if err != nil {
+			if err == io.EOF && (len(line) > 0 || tooLong) {
+				return line, tooLong, nil
+			}
+			return nil, false, err
+		}
+		switch {
+		case tooLong:
+		case len(line)+len(frag) > max:
+			line, tooLong = nil, true
+		default:
+			line = append(line, frag...)
+		}
+		if !more {
+			return line, tooLong, nil
+		}
+	}
 }
 
 // ImportOptions tune an import.
@@ -220,7 +257,7 @@ const importBatch = 500
 // are only ever added (pre-provisioned) or their pending destination updated, never
 // removed. Rows refused earlier (unreadable) are reported with the rest.
 func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unreadable []RowResult, o ImportOptions) (ImportReport, error) {
-	rep := ImportReport{DryRun: o.DryRun, Rows: slices.Clone(unreadable)}
+	rep := ImportReport{DryRun: o.DryRun, Rows: append(make([]RowResult, 0, len(unreadable)), unreadable...)}
 	existing, err := m.directory(ctx)
 	if err != nil {
 		return ImportReport{}, err

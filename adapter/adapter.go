@@ -6,6 +6,7 @@ package adapter
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -58,6 +59,10 @@ type Options struct {
 	// cookie Secure even without TLS here (a proxy terminates it).
 	SelfService       *lifecycle.SelfService
 	SelfServiceSecure bool
+	// AdminLinks, on a server of the admin API alone (admin.listen), is the self-service
+	// page another server serves: the admin API's activation links and invites point to
+	// it. Its pages are not served here.
+	AdminLinks *lifecycle.SelfService
 }
 
 // Auth is how callers (IBM Verify) authenticate. Any configured method admits a call.
@@ -157,8 +162,9 @@ func New(o Options) *Server {
 		s.routeDevices(e, o.Devices)
 	}
 	if o.Admin != nil {
-		s.routeAdmin(e, o.Admin, o.SelfService)
-		s.routeActivationLinks(e, o.Admin, o.SelfService)
+		links := cmp.Or(o.SelfService, o.AdminLinks)
+		s.routeAdmin(e, o.Admin, links)
+		s.routeActivationLinks(e, o.Admin, links)
 	}
 	if o.SelfService != nil {
 		s.routeSelfService(e, o.SelfService, o.SelfServiceSecure)

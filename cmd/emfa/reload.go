@@ -91,7 +91,8 @@ func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
 		// (no Verify credentials are configured on it, so the contract's routes refuse
 		// everyone).
 		ao := adapter.Options{Admin: manager, Log: e.log, Ready: e.store.Ping, Metrics: metrics,
-			RequestTimeout: e.cfg.Server.RequestTimeout, MaxBodyBytes: e.cfg.Server.MaxBodyBytes}
+			RequestTimeout: e.cfg.Server.RequestTimeout, MaxBodyBytes: e.cfg.Server.MaxBodyBytes,
+			AdminLinks: opts.SelfService} // the links point to the main listener's page
 		if e.metrics != nil {
 			ao.Observer = e.metrics
 		}

@@ -561,7 +561,15 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 		username = ""
 	}
 	sess.State = SessionState{User: username, Method: method}
-	if method != MethodApp && username != "" {
+	off, err := s.m.switchedOff(ctx)
+	if err != nil {
+		return err
+	}
+	if method != MethodApp && username != "" && off[method] {
+		// Switched off org-wide (an SMS fraud wave, a vendor outage): nothing is sent, and
+		// the answer is the same as ever; the code typed next fails.
+		s.m.audit(ctx, SelfServiceActor, "selfservice.signin.start", username, "", "FAILED", "capability "+method+" switched off org-wide")
+	} else if method != MethodApp && username != "" {
 		for _, e := range s.m.engines {
 			list, err := e.Enrollments(ctx, username)
 			if err != nil {
@@ -601,13 +609,17 @@ func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code stri
 		return Session{}, ErrSignIn
 	}
 	code = strings.TrimSpace(code)
+	off, err := s.m.switchedOff(ctx)
+	if err != nil {
+		return Session{}, err
+	}
 	for _, e := range s.m.engines {
 		list, err := e.Enrollments(ctx, st.User)
 		if err != nil {
 			return Session{}, err
 		}
 		for _, en := range list {
-			if !slices.Contains(signInTypes(st.Method), en.Capability) {
+			if !slices.Contains(signInTypes(st.Method), en.Capability) || off[en.Capability] {
 				continue
 			}
 			if st.Tx != "" && en.ID != st.Factor {
@@ -651,6 +663,13 @@ func (s *SelfService) PushSignInStatus(ctx context.Context, sess Session) (strin
 	}
 	if st.Tx == "" {
 		return SignInPending, nil
+	}
+	off, err := s.m.switchedOff(ctx)
+	if err != nil {
+		return "", err
+	}
+	if off[st.Capability] {
+		return SignInDenied, nil // switched off org-wide since the push was sent
 	}
 	for _, e := range s.m.engines {
 		if !e.Exposes(st.Capability) {

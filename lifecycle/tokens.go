@@ -156,6 +156,28 @@ func (m *Manager) ListSwitches(ctx context.Context) ([]Switch, error) {
 	return out, nil
 }
 
+// switchedOff are the factor types switched off org-wide for a provider this manager
+// serves (lower case): the self-service page neither sends nor checks their codes, as
+// Verify's calls for them are refused.
+func (m *Manager) switchedOff(ctx context.Context) (map[string]bool, error) {
+	recorded, err := m.store.ListCapabilitySwitches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	off := map[string]bool{}
+	for _, r := range recorded {
+		if !r.Disabled {
+			continue
+		}
+		for prefix := range m.caps {
+			if strings.EqualFold(prefix, r.Provider) {
+				off[strings.ToLower(r.Capability)] = true
+			}
+		}
+	}
+	return off, nil
+}
+
 // SetSwitch switches a provider's capability off (disabled true) or on for everyone.
 func (m *Manager) SetSwitch(ctx context.Context, actor Actor, prefix, capability string, disabled bool, reason string) (Switch, error) {
 	action := "switches.enable"

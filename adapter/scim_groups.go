@@ -93,6 +93,15 @@ func (api *syncAPI) getGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if inm := c.Request().Header.Get("If-None-Match"); inm != "" {
+		r, err := api.groupResource(c, g, true)
+		if err != nil {
+			return err
+		}
+		if inm == r.Meta.Version {
+			return c.NoContent(http.StatusNotModified)
+		}
+	}
 	return api.answerGroup(c, http.StatusOK, g)
 }
 
@@ -245,7 +254,7 @@ func (api *syncAPI) replaceGroup(c echo.Context) error {
 	return api.applyGroup(c, g, name, ext, have, want)
 }
 
-// groupToWrite is the group a PUT or PATCH names, if its If-Match holds.
+// groupToWrite is the group a PUT, PATCH or DELETE names, if its If-Match holds.
 func (api *syncAPI) groupToWrite(c echo.Context) (store.Group, error) {
 	g, err := api.groupByID(c)
 	if err != nil || c.Request().Header.Get("If-Match") == "" {
@@ -366,7 +375,7 @@ func (api *syncAPI) patchGroup(c echo.Context) error {
 }
 
 func (api *syncAPI) deleteGroup(c echo.Context) error {
-	g, err := api.groupByID(c)
+	g, err := api.groupToWrite(c)
 	if err != nil {
 		return err
 	}

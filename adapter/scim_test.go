@@ -348,3 +348,29 @@ func TestSCIMIfMatchOneWriterWins(t *testing.T) {
 		t.Fatalf("PATCH of the profile and the state on the current version: %d %v", code, u)
 	}
 }
+
+// TestSCIMGroupETags: a group's ETag works as a user's: If-None-Match of the current one
+// is 304, a DELETE with a stale If-Match is 412 and deletes nothing.
+func TestSCIMGroupETags(t *testing.T) {
+	h := newSyncHarness(t)
+	code, g, hdr := h.scim("POST", "/Groups", `{"displayName":"g1"}`)
+	if code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	path := "/Groups/" + g["id"].(string)
+	if code, _, _ := h.scim("GET", path, "", "If-None-Match", hdr.Get("ETag")); code != 304 {
+		t.Errorf("GET with If-None-Match of its ETag: %d, want 304", code)
+	}
+	if code, _, _ := h.scim("GET", path, "", "If-None-Match", `W/"other"`); code != 200 {
+		t.Errorf("GET with If-None-Match of another ETag: %d, want 200", code)
+	}
+	if code, _, _ := h.scim("DELETE", path, "", "If-Match", `W/"stale"`); code != 412 {
+		t.Errorf("DELETE with a stale If-Match: %d, want 412", code)
+	}
+	if code, _, _ := h.scim("GET", path, ""); code != 200 {
+		t.Fatalf("the group after a refused DELETE: %d", code)
+	}
+	if code, _, _ := h.scim("DELETE", path, "", "If-Match", hdr.Get("ETag")); code != 204 {
+		t.Errorf("DELETE with its ETag: %d, want 204", code)
+	}
+}

@@ -294,15 +294,27 @@ func (m *scimUser) apply(op string, p scimPath, value any) error {
 			}
 		}
 	case "emails", "phonenumbers":
-		target := &m.email
+		// emfa keeps one of each: the e-mail address (shown as type work) and the mobile
+		// number codes go to. A filter naming another phone (Entra maps the desk phone
+		// to phoneNumbers[type eq "work"]) leaves the mobile alone; a remove filtered on
+		// another type or value removes nothing.
+		target, kept, prefer := &m.email, "work", ""
 		if p.attr == "phonenumbers" {
-			target = &m.phone
+			target, kept, prefer = &m.phone, "mobile", "mobile"
+			if p.selAttr == "type" && !strings.EqualFold(p.selV, kept) {
+				return nil
+			}
 		}
 		if remove {
-			*target = ""
+			switch {
+			case p.selAttr == "type" && !strings.EqualFold(p.selV, kept),
+				p.selAttr == "value" && !strings.EqualFold(p.selV, *target):
+			default:
+				*target = ""
+			}
 			return nil
 		}
-		v, err := multiValue(value, p.sub)
+		v, err := multiValue(value, prefer)
 		if err != nil {
 			return err
 		}
@@ -314,9 +326,10 @@ func (m *scimUser) apply(op string, p scimPath, value any) error {
 	return err
 }
 
-// multiValue picks the value of a multi-valued attribute: the primary entry, else the
-// first (an array, one object, or the bare string of a .value path).
-func multiValue(v any, sub string) (string, error) {
+// multiValue picks the value of a multi-valued attribute: the entry of type prefer, else
+// the primary one, else the first (an array, one object, or the bare string of a .value
+// path).
+func multiValue(v any, prefer string) (string, error) {
 	switch x := v.(type) {
 	case string:
 		return x, nil
@@ -324,18 +337,18 @@ func multiValue(v any, sub string) (string, error) {
 		s, _ := x["value"].(string)
 		return s, nil
 	case []any:
-		pick := ""
+		pick, primary := "", false
 		for i, e := range x {
 			obj, ok := e.(map[string]any)
 			if !ok {
 				return "", scimErr(400, "invalidValue", "a multi-valued attribute holds objects")
 			}
 			s, _ := obj["value"].(string)
-			if p, _ := scimBool(obj["primary"]); p || i == 0 {
-				pick = s
-				if p {
-					break
-				}
+			if typ, _ := obj["type"].(string); prefer != "" && strings.EqualFold(typ, prefer) {
+				return s, nil
+			}
+			if p, _ := scimBool(obj["primary"]); (p && !primary) || i == 0 {
+				pick, primary = s, p
 			}
 		}
 		return pick, nil

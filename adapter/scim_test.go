@@ -374,3 +374,35 @@ func TestSCIMGroupETags(t *testing.T) {
 		t.Errorf("DELETE with its ETag: %d, want 204", code)
 	}
 }
+
+// TestSCIMOtherPhonesLeaveTheMobile: emfa keeps the mobile number codes go to. Entra maps
+// the desk phone to phoneNumbers[type eq "work"]: setting or removing it must leave the
+// mobile; a full resource with both keeps the mobile, even when the desk phone is primary.
+func TestSCIMOtherPhonesLeaveTheMobile(t *testing.T) {
+	h := newSyncHarness(t)
+	_, u, _ := h.scim("POST", "/Users", `{"userName":"pat","phoneNumbers":[{"value":"+15550100123","type":"mobile","primary":true}]}`)
+	id := u["id"].(string)
+	phone := func() string {
+		rec, _ := h.user("pat")
+		return rec.Phone
+	}
+	for _, op := range []string{
+		`{"op":"replace","path":"phoneNumbers[type eq \"work\"].value","value":"+15550199999"}`,
+		`{"op":"add","path":"phoneNumbers[type eq \"work\"].value","value":"+15550199999"}`,
+		`{"op":"Remove","path":"phoneNumbers[type eq \"work\"].value"}`,
+		`{"op":"remove","path":"phoneNumbers[value eq \"+15550199999\"]"}`,
+	} {
+		if code, out, _ := h.scim("PATCH", "/Users/"+id, `{`+patchSchema+`,"Operations":[`+op+`]}`); code != 200 || phone() != "+15550100123" {
+			t.Errorf("%s: %d, phone %q (%v)", op, code, phone(), out)
+		}
+	}
+	put := `{"userName":"pat","phoneNumbers":[{"value":"+15550199999","type":"work","primary":true},{"value":"+15550100124","type":"mobile"}]}`
+	if code, _, _ := h.scim("PUT", "/Users/"+id, put); code != 200 || phone() != "+15550100124" {
+		t.Errorf("PUT with a primary desk phone and a mobile: %d, phone %q", code, phone())
+	}
+	if code, _, _ := h.scim("PATCH", "/Users/"+id, `{`+patchSchema+`,"Operations":[{"op":"remove","path":"phoneNumbers[type eq \"mobile\"]"}]}`); code != 200 || phone() != "" {
+		t.Errorf("removing the mobile: %d, phone %q", code, phone())
+	}
+}
+
+const patchSchema = `"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]`

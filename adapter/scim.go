@@ -534,7 +534,9 @@ func (api *syncAPI) createUser(c echo.Context) error {
 	if err := lifecycle.CheckName(m.userName); err != nil {
 		return err
 	}
-	if err := api.applyEvents(ctx, m.events(scimUser{}, nil)); err != nil {
+	evs := m.events(scimUser{}, nil)
+	evs[0].Exclusive = true // a POST creates, or is refused: of two at once, one gets 409
+	if err := api.applyEvents(ctx, evs); err != nil {
 		return err
 	}
 	u, err := api.o.Manager.GetUser(ctx, m.userName)

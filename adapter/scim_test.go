@@ -12,6 +12,7 @@ import (
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/store"
 )
 
 func (h *syncHarness) scim(method, path, body string, hdr ...string) (int, map[string]any, http.Header) {
@@ -406,3 +407,47 @@ func TestSCIMOtherPhonesLeaveTheMobile(t *testing.T) {
 }
 
 const patchSchema = `"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]`
+
+// TestSCIMCreateOneWins: POSTs of one userName sent at once, to two replicas of one store:
+// one creates the user (201), the others are answered 409 uniqueness and change nothing,
+// however they interleave between the existence check and the write.
+func TestSCIMCreateOneWins(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		replicas := []*syncHarness{newSyncHarnessOn(t, st), newSyncHarnessOn(t, st)}
+		for round := range 5 {
+			name := fmt.Sprintf("race%d@example.com", round)
+			const n = 6
+			codes, names := make([]int, n), make([]string, n)
+			var wg gosync.WaitGroup
+			for i := range n {
+				r := replicas[i%2]
+				wg.Go(func() {
+					body := fmt.Sprintf(`{"userName":%q,"displayName":"writer %d"}`, name, i)
+					req := httptest.NewRequest("POST", SCIMPrefix+"/Users", strings.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+testSCIMToken)
+					req.Header.Set("Content-Type", "application/scim+json")
+					rec := httptest.NewRecorder()
+					r.h.ServeHTTP(rec, req)
+					codes[i], names[i] = rec.Code, fmt.Sprintf("writer %d", i)
+				})
+			}
+			wg.Wait()
+			winner := ""
+			for i, c := range codes {
+				switch c {
+				case 201:
+					if winner != "" {
+						t.Fatalf("round %d: two 201s: %v", round, codes)
+					}
+					winner = names[i]
+				case 409:
+				default:
+					t.Fatalf("round %d: %v, want one 201 and 409s", round, codes)
+				}
+			}
+			if u, _ := replicas[0].user(name); winner == "" || u.DisplayName != winner {
+				t.Fatalf("round %d: %v; the user's displayName is %q, the 201 was %q's", round, codes, u.DisplayName, winner)
+			}
+		}
+	})
+}

@@ -103,6 +103,13 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 		}
 		_, err = m.CreateUser(ctx, actor, in)
 		var le *lifecycle.Error
+		if errors.As(err, &le) && le.Code == "user_exists" && ev.Exclusive {
+			u, gerr := m.GetUser(ctx, ev.Username)
+			if gerr == nil && u.Holds(in) && (u.State == lifecycle.StateDisabled) == ev.Disabled {
+				return nil // its own creation, applied before its process was killed
+			}
+			return skipOf(err)
+		}
 		if errors.As(err, &le) && le.Code == "user_exists" {
 			in.Name = ""
 			if in.Email == nil && in.Phone == nil && in.DisplayName == nil && in.Attributes == nil && in.State == nil {

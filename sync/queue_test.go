@@ -836,3 +836,38 @@ func TestLateEventsOrderedByAspect(t *testing.T) {
 		}
 	})
 }
+
+// TestExclusiveCreateSurvivesAKill: a SCIM POST's create (Exclusive) applied, then its
+// process killed before the event was recorded: the worker finds the user holding what it
+// says, counts it done and propagates it. One that the user does not hold is refused
+// (user_exists), not applied over the user.
+func TestExclusiveCreateSurvivesAKill(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		prop := propagating(q)
+		create := provider.LifecycleEvent{Type: provider.EventUserCreate, Source: "scim", Username: "kim",
+			DisplayName: str("Kim"), Exclusive: true, Disabled: true}
+		killed := &sync.Queue{Store: killedAfterApply{q.Store}, Applier: q.Applier, Now: clk.Now}
+		if err := killed.ApplyNow(ctx, create); err == nil {
+			t.Fatal("ApplyNow on a dying store: no error")
+		}
+		clk.Advance(2 * time.Minute)
+		if n := drain(t, q); n != 1 {
+			t.Fatalf("the worker processed %d events after the lease passed, want 1", n)
+		}
+		if want := []string{"user.create kim disabled"}; !slices.Equal(prop.got, want) {
+			t.Errorf("propagated %q, want %q", prop.got, want)
+		}
+		other := create
+		other.ID, other.DisplayName = "", str("Another Kim")
+		err := q.ApplyNow(ctx, other)
+		var le *lifecycle.Error
+		if !errors.As(err, &le) || le.Code != "user_exists" {
+			t.Errorf("a second exclusive create: %v, want user_exists", err)
+		}
+		if u, _ := m.GetUser(ctx, "kim"); u.DisplayName != "Kim" {
+			t.Errorf("kim = %+v after a refused create", u)
+		}
+	})
+}

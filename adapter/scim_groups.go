@@ -155,7 +155,8 @@ func (api *syncAPI) createGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := api.applyEvents(ctx, []provider.LifecycleEvent{{Type: provider.EventGroupCreate, Group: name}}); err != nil {
+	// Exclusive: a POST creates, or is refused; of two at once, one gets 409.
+	if err := api.applyEvents(ctx, []provider.LifecycleEvent{{Type: provider.EventGroupCreate, Group: name, Exclusive: true}}); err != nil {
 		return err
 	}
 	g, err := api.o.Queue.Store.GetGroupByName(ctx, name)

@@ -451,3 +451,42 @@ func TestSCIMCreateOneWins(t *testing.T) {
 		}
 	})
 }
+
+// TestSCIMGroupCreateOneWins: POSTs of one group displayName at once, to two replicas:
+// one creates it (201), the others are answered 409 uniqueness and change nothing.
+func TestSCIMGroupCreateOneWins(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		replicas := []*syncHarness{newSyncHarnessOn(t, st), newSyncHarnessOn(t, st)}
+		for round := range 5 {
+			const n = 6
+			codes := make([]int, n)
+			var wg gosync.WaitGroup
+			for i := range n {
+				r := replicas[i%2]
+				wg.Go(func() {
+					body := fmt.Sprintf(`{"displayName":"grp%d","externalId":"ext-%d"}`, round, i)
+					req := httptest.NewRequest("POST", SCIMPrefix+"/Groups", strings.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+testSCIMToken)
+					req.Header.Set("Content-Type", "application/scim+json")
+					rec := httptest.NewRecorder()
+					r.h.ServeHTTP(rec, req)
+					codes[i] = rec.Code
+				})
+			}
+			wg.Wait()
+			created := 0
+			for _, c := range codes {
+				switch c {
+				case 201:
+					created++
+				case 409:
+				default:
+					t.Fatalf("round %d: %v, want one 201 and 409s", round, codes)
+				}
+			}
+			if created != 1 {
+				t.Fatalf("round %d: %v, want one 201", round, codes)
+			}
+		}
+	})
+}

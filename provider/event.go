@@ -58,9 +58,10 @@ type LifecycleEvent struct {
 	// Disabled, on user.create: the user is created disabled (SCIM's active false), in the
 	// same step, never active in between. Propagated as user.create then user.disable.
 	Disabled bool `json:",omitempty"`
-	// Exclusive, on user.create: it creates the user or is refused (user_exists), never
-	// updates one that exists (a SCIM POST: of two at once, one is answered 409). A user
-	// that already holds what it says counts as its own creation (applied before a kill).
+	// Exclusive, on user.create and group.create: it creates the user or group or is
+	// refused (user_exists, group_exists), never takes one that exists (a SCIM POST: of
+	// two at once, one is answered 409). A user that already holds what it says, or the
+	// group made under this event's ID, counts as its own creation (applied before a kill).
 	Exclusive bool `json:",omitempty"`
 	// State, on user.update: the user's state (StateActive or StateDisabled) changes with
 	// its profile, in the same commit; empty when the update leaves it. Propagated as

@@ -188,7 +188,18 @@ func (a *Applier) group(ctx context.Context, ev provider.LifecycleEvent) error {
 		if a.Groups == nil {
 			return nil
 		}
-		err := a.Groups.CreateGroup(ctx, store.Group{ID: builtin.NewID(), Name: ev.Group, CreatedAt: now, UpdatedAt: now})
+		id := builtin.NewID()
+		if ev.Exclusive {
+			id = ev.ID // so that a replay after a kill knows its own group
+		}
+		err := a.Groups.CreateGroup(ctx, store.Group{ID: id, Name: ev.Group, CreatedAt: now, UpdatedAt: now})
+		if errors.Is(err, store.ErrExists) && ev.Exclusive {
+			if g, gerr := a.Groups.GetGroupByName(ctx, ev.Group); gerr == nil && g.ID == id {
+				return nil // its own creation, applied before its process was killed
+			}
+			return &Skipped{Reason: "a group named " + ev.Group + " exists",
+				Err: &lifecycle.Error{Kind: lifecycle.Conflict, Code: "group_exists", Field: "displayName", Msg: "a group with this name exists"}}
+		}
 		if errors.Is(err, store.ErrExists) {
 			return nil
 		}

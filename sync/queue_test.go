@@ -871,3 +871,28 @@ func TestExclusiveCreateSurvivesAKill(t *testing.T) {
 		}
 	})
 }
+
+// TestExclusiveGroupCreateSurvivesAKill: the same for a SCIM POST of a group: its replay
+// finds the group made under its own id, and another exclusive create of the name is
+// refused (group_exists).
+func TestExclusiveGroupCreateSurvivesAKill(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, _, clk := newQueue(t, st)
+		prop := propagating(q)
+		create := provider.LifecycleEvent{Type: provider.EventGroupCreate, Source: "scim", Group: "tokens", Exclusive: true}
+		killed := &sync.Queue{Store: killedAfterApply{q.Store}, Applier: q.Applier, Now: clk.Now}
+		if err := killed.ApplyNow(ctx, create); err == nil {
+			t.Fatal("ApplyNow on a dying store: no error")
+		}
+		clk.Advance(2 * time.Minute)
+		if n := drain(t, q); n != 1 || len(prop.got) != 1 {
+			t.Fatalf("after the lease: %d processed, propagated %q", n, prop.got)
+		}
+		err := q.ApplyNow(ctx, create)
+		var le *lifecycle.Error
+		if !errors.As(err, &le) || le.Code != "group_exists" {
+			t.Errorf("a second exclusive create: %v, want group_exists", err)
+		}
+	})
+}

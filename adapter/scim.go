@@ -753,6 +753,13 @@ func listResponse[T any](total, start int, items []T) map[string]any {
 
 func userMatches(u lifecycle.User, cl scimClause) (bool, error) {
 	m := scimUserOf(u)
+	if cl.selAttr != "" {
+		// The one address emfa keeps is shown as type work (userResource).
+		if cl.attr != "emails.value" || cl.selAttr != "type" {
+			return false, scimErr(400, "invalidFilter", "cannot filter on "+cl.attr+" by "+cl.selAttr)
+		}
+		return strings.EqualFold(cl.selV, "work") && m.email != "" && strings.EqualFold(m.email, cl.value), nil
+	}
 	switch cl.attr {
 	case "username":
 		return store.SameName(u.Name, cl.value), nil

@@ -6,10 +6,11 @@ import (
 	"strings"
 )
 
-// scimClause is one `attribute eq "value"` of a filter.
-type scimClause struct{ attr, value string }
+// scimClause is one `attribute eq "value"` of a filter; a value filter on a multi-valued
+// attribute (`emails[type eq "work"].value`, as Entra ID sends) is in selAttr, selV.
+type scimClause struct{ attr, value, selAttr, selV string }
 
-var scimClauseRE = regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9_.:\-]*)\s+(?i:eq)\s+(?:"((?:[^"\\]|\\.)*)"|(true|false|null|-?[0-9.]+))\s*$`)
+var scimClauseRE = regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9_.:\-]*)(?:\[\s*([A-Za-z][A-Za-z0-9_]*)\s+(?i:eq)\s+"([^"\\\]]*)"\s*\](\.[A-Za-z][A-Za-z0-9_]*)?)?\s+(?i:eq)\s+(?:"((?:[^"\\]|\\.)*)"|(true|false|null|-?[0-9.]+))\s*$`)
 
 // parseSCIMFilter reads what Entra ID and Okta send: `eq` clauses joined by `and`. Any
 // other operator is refused with invalidFilter rather than matched wrongly.
@@ -23,15 +24,15 @@ func parseSCIMFilter(f string) ([]scimClause, error) {
 		if m == nil {
 			return nil, scimErr(400, "invalidFilter", "only `attribute eq \"value\"` clauses joined by `and` are supported")
 		}
-		v := m[3]
-		if m[3] == "" {
-			s, err := strconv.Unquote(`"` + m[2] + `"`)
+		v := m[6]
+		if m[6] == "" {
+			s, err := strconv.Unquote(`"` + m[5] + `"`)
 			if err != nil {
 				return nil, scimErr(400, "invalidFilter", "a value is not a valid JSON string")
 			}
 			v = s
 		}
-		out = append(out, scimClause{attr: strings.ToLower(m[1]), value: v})
+		out = append(out, scimClause{attr: strings.ToLower(m[1] + m[4]), value: v, selAttr: strings.ToLower(m[2]), selV: m[3]})
 	}
 	return out, nil
 }

@@ -403,6 +403,9 @@ func (api *syncAPI) listGroups(c echo.Context) error {
 	for _, g := range gs {
 		ok := true
 		for _, cl := range clauses {
+			if cl.selAttr != "" {
+				return scimErr(400, "invalidFilter", "cannot filter groups by a value filter")
+			}
 			switch cl.attr {
 			case "displayname":
 				ok = ok && g.Name == cl.value

@@ -490,3 +490,32 @@ func TestSCIMGroupCreateOneWins(t *testing.T) {
 		}
 	})
 }
+
+// TestSCIMFilterEmailsOfAType: Entra ID may match users on their work e-mail,
+// `emails[type eq "work"].value eq "…"` (lifecycle.md §3). emfa's one address is shown
+// as type work: it matches that, not another type.
+func TestSCIMFilterEmailsOfAType(t *testing.T) {
+	h := newSyncHarness(t)
+	h.scim("POST", "/Users", `{"userName":"dana","emails":[{"value":"dana@example.com","type":"work","primary":true}]}`)
+	h.scim("POST", "/Users", `{"userName":"eli","emails":[{"value":"eli@example.com","type":"work","primary":true}]}`)
+	for f, want := range map[string]float64{
+		`emails[type eq "work"].value eq "DANA@example.com"`:                    1,
+		`emails[TYPE EQ "work"].value eq "dana@example.com" and active eq true`: 1,
+		`emails[type eq "home"].value eq "dana@example.com"`:                    0,
+		`emails[type eq "work"].value eq "nobody@example.com"`:                  0,
+	} {
+		code, list, _ := h.scim("GET", "/Users?filter="+url.QueryEscape(f), "")
+		if code != 200 || list["totalResults"] != want {
+			t.Errorf("%s: %d %v, want %v result(s)", f, code, list["totalResults"], want)
+		}
+	}
+	for _, path := range []string{
+		"/Users?filter=" + url.QueryEscape(`phoneNumbers[type eq "work"].value eq "+15550100123"`),
+		"/Groups?filter=" + url.QueryEscape(`displayName[type eq "x"] eq "g"`),
+	} {
+		h.scim("POST", "/Groups", `{"displayName":"g"}`)
+		if code, out, _ := h.scim("GET", path, ""); code != 400 || out["scimType"] != "invalidFilter" {
+			t.Errorf("%s: %d %v, want 400 invalidFilter", path, code, out)
+		}
+	}
+}

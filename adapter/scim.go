@@ -572,6 +572,11 @@ func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old sc
 	for try := 1; ; try++ {
 		var err error
 		if u, err = api.userToWrite(c); err != nil {
+			if err == errChanged && holds(u, edit) {
+				// On a version gone, but the user has its change already (a directory
+				// sending it again after a lost answer): done (RFC 9110 §13.1.1).
+				return answerUser(c, http.StatusOK, u)
+			}
 			return err
 		}
 		old := scimUserOf(u)
@@ -604,6 +609,13 @@ func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old sc
 		return err
 	}
 	return answerUser(c, http.StatusOK, u)
+}
+
+// holds reports whether edit would change nothing of u.
+func holds(u lifecycle.User, edit func(u lifecycle.User, old scimUser) (scimUser, error)) bool {
+	old := scimUserOf(u)
+	m, err := edit(u, old)
+	return err == nil && len(m.events(old, u.Attributes)) == 0
 }
 
 // readPatch reads a PatchOp request.

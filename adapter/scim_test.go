@@ -519,3 +519,23 @@ func TestSCIMFilterEmailsOfAType(t *testing.T) {
 		}
 	}
 }
+
+// TestSCIMResendAfterALostAnswer: a conditional PATCH applied, its answer lost, and sent
+// again with the same If-Match: the user has its change already, so it is answered as
+// done (RFC 9110 §13.1.1), not 412. A different change on that version is still 412.
+func TestSCIMResendAfterALostAnswer(t *testing.T) {
+	h := newSyncHarness(t)
+	_, u, hdr := h.scim("POST", "/Users", `{"userName":"res"}`)
+	id, etag := u["id"].(string), hdr.Get("ETag")
+	body := `{` + patchSchema + `,"Operations":[{"op":"replace","path":"active","value":false}]}`
+	if code, _, _ := h.scim("PATCH", "/Users/"+id, body, "If-Match", etag); code != 200 {
+		t.Fatalf("first: %d", code)
+	}
+	if code, out, _ := h.scim("PATCH", "/Users/"+id, body, "If-Match", etag); code != 200 || out["active"] != false {
+		t.Errorf("the same PATCH sent again: %d %v, want 200", code, out)
+	}
+	other := `{` + patchSchema + `,"Operations":[{"op":"replace","path":"displayName","value":"R"}]}`
+	if code, _, _ := h.scim("PATCH", "/Users/"+id, other, "If-Match", etag); code != 412 {
+		t.Errorf("another change on the old version: %d, want 412", code)
+	}
+}

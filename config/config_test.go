@@ -450,3 +450,58 @@ func TestAliasBombRefused(t *testing.T) {
 		}
 	}
 }
+
+const reviewBase = `
+server:
+  auth:
+    basic: {username: verify, password: "a-strong-password-0123"}
+storage:
+  dsn: ":memory:"
+  encryptionKey: "` + testKey + `"
+providers:
+  - {name: A, credentialPrefix: a, capabilities: [totp]}
+`
+
+// TestErrorsNeverQuoteASecret: a secret written where a list or a section goes (a single
+// old key for previousEncryptionKeys, a token for a sync source's section) is refused
+// without its value in the error, which emfa check prints and a reload logs.
+func TestErrorsNeverQuoteASecret(t *testing.T) {
+	const oldKey = "b2xkLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc="
+	const tok = "scim-token-0123456789abcdef0123456789"
+	vars := env(map[string]string{"OLD_KEY": oldKey, "SCIM_TOKEN": tok})
+	for _, doc := range []string{
+		strings.Replace(reviewBase, "  dsn: \":memory:\"\n", "  dsn: \":memory:\"\n  previousEncryptionKeys: \"${OLD_KEY}\"\n", 1),
+		reviewBase + "sync: {scim: \"${SCIM_TOKEN}\"}\n",
+	} {
+		_, err := Parse([]byte(doc), "yaml", vars)
+		if err == nil || strings.Contains(err.Error(), oldKey) || strings.Contains(err.Error(), tok) || !strings.Contains(err.Error(), "a string") {
+			t.Errorf("error %v: want a refusal naming the kind, not the value", err)
+		}
+	}
+	// Where a number or a duration goes, the value is shown: it helps, and is no secret.
+	if _, err := Parse([]byte(strings.Replace(reviewBase, "storage:\n", "storage:\n  auditRetention: \"soon\"\n", 1)), "yaml", vars); err == nil || !strings.Contains(err.Error(), `"soon"`) {
+		t.Errorf("a bad duration: %v", err)
+	}
+}
+
+// TestKeysSetTwice: a key written twice, in any case, is an error naming both lines: one
+// of its values would otherwise be dropped without a word (a second server: section
+// dropped the first one's basic credentials, turning on anonymous access).
+func TestKeysSetTwice(t *testing.T) {
+	for name, doc := range map[string]string{
+		"a section twice": reviewBase + "server:\n  auth: {allowAnonymous: true}\n",
+		"a key twice":     strings.Replace(reviewBase, "storage:\n", "storage:\n  driver: sqlite\n  driver: postgres\n", 1),
+		"in two cases":    strings.Replace(reviewBase, "storage:\n", "storage:\n  driver: sqlite\n  Driver: sqlite\n", 1),
+	} {
+		_, err := Parse([]byte(doc), "yaml", env(nil))
+		if err == nil || !strings.Contains(err.Error(), "is set twice (first at line") {
+			t.Errorf("%s: %v, want an error naming both lines", name, err)
+		}
+	}
+	// A merge key's values may be overridden: that is what it is for.
+	doc := reviewBase + "x-defaults: &d {requestTimeout: 5s}\n"
+	doc = strings.Replace(doc, "server:\n", "server:\n  <<: *d\n  requestTimeout: 7s\n", 1)
+	if _, err := Parse([]byte(doc), "yaml", env(nil)); err != nil && strings.Contains(err.Error(), "set twice") {
+		t.Errorf("an override of a merged key: %v", err)
+	}
+}

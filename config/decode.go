@@ -111,12 +111,12 @@ func decodeValue(v reflect.Value, raw any, at string, errs *Errors) {
 			}
 			v.SetBool(b)
 		default:
-			fail("must be true or false, not %s", describe(raw))
+			fail("must be true or false, not %s", describeScalar(raw))
 		}
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		n, ok := asInt(raw)
 		if !ok {
-			fail("must be a whole number, not %s", describe(raw))
+			fail("must be a whole number, not %s", describeScalar(raw))
 			return
 		}
 		v.SetInt(n)
@@ -127,7 +127,7 @@ func decodeValue(v reflect.Value, raw any, at string, errs *Errors) {
 		case int:
 			v.SetFloat(float64(x))
 		default:
-			fail("must be a number, not %s", describe(raw))
+			fail("must be a number, not %s", describeScalar(raw))
 		}
 	case reflect.Interface:
 		v.Set(reflect.ValueOf(raw))
@@ -213,7 +213,7 @@ func parseDuration(raw any) (time.Duration, error) {
 		}
 		return 0, fmt.Errorf("%v has no unit: write %vs (or ms, m, h)", x, x)
 	}
-	return 0, fmt.Errorf("must be a duration such as 30s, 5m or 1h30m, not %s", describe(raw))
+	return 0, fmt.Errorf("must be a duration such as 30s, 5m or 1h30m, not %s", describeScalar(raw))
 }
 
 func asInt(raw any) (int64, bool) {
@@ -239,19 +239,30 @@ func asInt(raw any) (int64, bool) {
 	return 0, false
 }
 
-// describe names a value's kind for an error, quoting short scalars.
+// describe names a value's kind for an error, never a string's value: where a section, a
+// list or a string was expected, a string found may be a secret put in the wrong place
+// (a ${KEY} written where a list of keys goes).
 func describe(raw any) string {
-	switch x := raw.(type) {
+	switch raw.(type) {
 	case map[string]any:
 		return "a section"
 	case []any:
 		return "a list"
 	case string:
-		return strconv.Quote(x)
+		return "a string"
 	case nil:
 		return "nothing"
 	}
 	return fmt.Sprint(raw)
+}
+
+// describeScalar is describe quoting a string, for where a number, a boolean or a duration
+// was expected: its value helps, and no secret goes there.
+func describeScalar(raw any) string {
+	if x, ok := raw.(string); ok {
+		return strconv.Quote(x)
+	}
+	return describe(raw)
 }
 
 // nearest is the known key closest to k, when it is close enough to be a typo.

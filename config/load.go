@@ -175,6 +175,7 @@ func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
 		return w.tree(n.Alias, path)
 	case yaml.MappingNode:
 		out := make(map[string]any, len(n.Content)/2)
+		seen := map[string]int{} // the keys written here (not merged), as they match
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
@@ -192,6 +193,12 @@ func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
 				continue
 			}
 			p := joinPath(path, k.Value)
+			// A key written twice would drop one of its values without a word (a second
+			// server: section, the first one's auth with it); keys match whatever their case.
+			if first, dup := seen[strings.ToLower(k.Value)]; dup {
+				return nil, fmt.Errorf("line %d: %s is set twice (first at line %d); keys match whatever their case", k.Line, p, first)
+			}
+			seen[strings.ToLower(k.Value)] = k.Line
 			val, err := w.tree(v, p)
 			if err != nil {
 				return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -81,7 +82,9 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 			provider.EndSpan(span, true, "vendor call failed")
 		}
 	}
-	e.urls.report(base, err == nil && resp.Status < 500)
+	if !errors.Is(err, errCanceled) { // a caller that hung up says nothing of the URL
+		e.urls.report(base, err == nil && resp.Status < 500)
+	}
 	if err != nil {
 		e.stats.VendorErrors.Add(1)
 		switch k := errorKind(err); k {

@@ -324,6 +324,12 @@ func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Out
 		return provider.Failed("no result resource"), nil
 	}
 	out := e.outcome(ctx, r, payload(req))
+	if !e.now().Before(tx.ExpiresAt) {
+		// The deadline passed while the vendor answered: the deadline is emfa's own
+		// (contract §7), so an approval that came after it, or a vendor still pending,
+		// is TIMEOUT.
+		out = provider.Outcome{Status: provider.StatusTimeout, Reason: "the deadline passed while the vendor answered " + string(out.Status)}
+	}
 	switch out.Status {
 	case provider.StatusSuccess, provider.StatusCanceled, provider.StatusTimeout:
 	case provider.StatusFailed:
@@ -335,7 +341,9 @@ func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Out
 	default:
 		return out, nil
 	}
-	// The terminal status and the record of the decision are one unit.
+	// The terminal status and the record of the decision are one unit, written even when
+	// Verify has gone away meanwhile.
+	ctx = context.WithoutCancel(ctx)
 	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
 		done, err := e.txs.In(w).Finish(ctx, tx.ID, out.Status)
 		if err != nil {

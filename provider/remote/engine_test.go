@@ -533,3 +533,74 @@ func TestInitiateAnswersPendingOrFailed(t *testing.T) {
 		})
 	}
 }
+
+// TestResultAfterTheDeadlineWhileTheVendorAnswered: the deadline is emfa's own (contract
+// §7): a poll whose vendor answers after it, approved or still pending, is TIMEOUT, and
+// so is the transaction from then on.
+func TestResultAfterTheDeadlineWhileTheVendorAnswered(t *testing.T) {
+	for _, vendorSays := range []string{"SUCCESS", "PENDING"} {
+		t.Run(vendorSays, func(t *testing.T) {
+			var mu sync.Mutex
+			now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			v := newVendor(t, func(r *http.Request, _ string) (int, string) {
+				if strings.HasSuffix(r.URL.Path, "/start") {
+					return 200, `{"txid":"vendor-tx"}`
+				}
+				mu.Lock()
+				now = now.Add(2 * time.Minute) // the vendor answers after the deadline
+				mu.Unlock()
+				return 200, `{"status":"` + vendorSays + `"}`
+			})
+			e, err := New(Options{Webhook: &Webhook{URLs: []string{v.srv.URL}, Resources: map[string]Resource{
+				"initiate": {Suffix: "/start", Transform: Transform{Incoming: `{"body": {"status": "PENDING", "transactionId": body.txid}}`}},
+				"result":   {Suffix: "/status", Method: "GET"},
+			}}, Provider: "acme", Store: testdb.SQLite(t), ChallengeLifetime: time.Minute, Now: clock})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			ctx := context.Background()
+			if out, err := e.Initiate(ctx, req("push", "", "")); err != nil || out.TransactionID != "vendor-tx" {
+				t.Fatalf("initiate: %+v %v", out, err)
+			}
+			out, err := e.Result(ctx, req("push", "vendor-tx", ""))
+			tx, _ := e.store.GetTransaction(ctx, e.txs.Key("vendor-tx"))
+			if err != nil || out.Status != provider.StatusTimeout || tx.Status != string(provider.StatusTimeout) {
+				t.Errorf("result decided after the deadline: %+v %v; transaction %s", out, err, tx.Status)
+			}
+		})
+	}
+}
+
+// TestLifecycleIncomingSeesRequestBody: a lifecycle step's incoming transform sees the
+// contract transforms' variables, request.body among them: the event it was given.
+func TestLifecycleIncomingSeesRequestBody(t *testing.T) {
+	v := newVendor(t, func(r *http.Request, _ string) (int, string) { return 200, `{"ok":true}` })
+	e := newEngine(t, &Webhook{URLs: []string{v.srv.URL}, Lifecycle: map[string][]LifecycleStep{
+		"user.delete": {{Name: "del", Resource: Resource{Suffix: "/u", Method: "POST",
+			Transform: Transform{Incoming: `{"body": {"sent": request.body}}`}}}},
+	}})
+	if err := e.Propagate(context.Background(), provider.LifecycleEvent{ID: "1", Type: "user.delete", Username: "alice"}); err != nil {
+		t.Errorf("an incoming transform reading request.body: %v", err)
+	}
+}
+
+// TestCanceledCallsEjectNoURL: calls whose caller hung up (Verify gave up) say nothing of
+// the vendor's URLs: however many there are, no URL is taken out of rotation.
+func TestCanceledCallsEjectNoURL(t *testing.T) {
+	v := newVendor(t, func(*http.Request, string) (int, string) { return 200, `{"status":"SUCCESS"}` })
+	e := newEngine(t, &Webhook{URLs: []string{v.srv.URL + "/a", v.srv.URL + "/b"}, Resources: map[string]Resource{
+		"validate": {Suffix: "/v"},
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 6 {
+		e.Validate(ctx, req("totp", "", "1"))
+	}
+	for i := range e.urls.state {
+		if e.urls.state[i].ejectedUntil.Load() != 0 {
+			t.Errorf("url %d ejected after calls their caller canceled", i)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -436,7 +437,9 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 		payload = evBody // as a contract call sends Verify's payload
 	}
 	resp, err := e.send(ctx, target, out, payload)
-	e.urls.report(base, err == nil && resp.Status < 500)
+	if !errors.Is(err, errCanceled) { // a caller that hung up says nothing of the URL
+		e.urls.report(base, err == nil && resp.Status < 500)
+	}
 	if err != nil {
 		e.stats.VendorErrors.Add(1)
 		return nil, false, fmt.Errorf("%s %s: %s: %w", out.method, out.path, errorKind(err), err)
@@ -454,8 +457,10 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 	iv[transform.VarBody] = body
 	iv[transform.VarHeader] = transform.NewHeaderValue(resp.Header)
 	iv[transform.VarStatusCode] = int64(resp.Status)
+	// request.body is the outgoing transform's input, as for contract resources: here
+	// the event.
 	iv[transform.VarRequest] = map[string]any{
-		"header": transform.NewHeaderValue(out.header), "method": out.method, "path": out.path, "host": host,
+		"body": vars[VarEvent], "header": transform.NewHeaderValue(out.header), "method": out.method, "path": out.path, "host": host,
 	}
 	res, err := r.incoming.EvalValue(ctx, iv)
 	if err != nil {

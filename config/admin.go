@@ -28,9 +28,9 @@ type Lifecycle struct {
 
 func (c *Config) validateAdmin(add func(path, format string, args ...any)) {
 	if l := c.Admin.Listen; l != "" {
-		if _, port, err := net.SplitHostPort(l); err != nil {
-			add("admin.listen", "%q is not host:port", l)
-		} else if l == c.Server.Listen && port != "0" {
+		if msg := checkListen(l); msg != "" {
+			add("admin.listen", "%s", msg)
+		} else if _, port, _ := net.SplitHostPort(l); l == c.Server.Listen && port != "0" {
 			add("admin.listen", "is server.listen; leave it empty to serve the admin API there")
 		}
 		if !c.Admin.IsEnabled() {

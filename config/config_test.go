@@ -505,3 +505,29 @@ func TestKeysSetTwice(t *testing.T) {
 		t.Errorf("an override of a merged key: %v", err)
 	}
 }
+
+// TestEnvOverrideOfANumber: EMFA_TRACING_SAMPLERATIO is a scalar key's override: the
+// string it arrives as is read as a number.
+func TestEnvOverrideOfANumber(t *testing.T) {
+	cfg, err := Parse([]byte(reviewBase), "yaml", env(map[string]string{
+		"EMFA_TRACING_ENDPOINT": "http://127.0.0.1:4318", "EMFA_TRACING_SAMPLERATIO": "0.5"}))
+	if err != nil || cfg.Tracing.SampleRatio != 0.5 {
+		t.Fatalf("EMFA_TRACING_SAMPLERATIO=0.5: %v", err)
+	}
+	if _, err := Parse([]byte(reviewBase), "yaml", env(map[string]string{"EMFA_TRACING_SAMPLERATIO": "half"})); err == nil {
+		t.Error("EMFA_TRACING_SAMPLERATIO=half accepted")
+	}
+}
+
+// TestAdminListenChecked: admin.listen is checked as server.listen is: host:port with a
+// port from 0 to 65535.
+func TestAdminListenChecked(t *testing.T) {
+	for _, l := range []string{"127.0.0.1:99999", "127.0.0.1:-1", "127.0.0.1:http", "bad host!:9090", "9090"} {
+		if _, err := Parse([]byte(reviewBase+"admin: {listen: \""+l+"\"}\n"), "yaml", env(nil)); err == nil || !strings.Contains(err.Error(), "admin.listen") {
+			t.Errorf("admin.listen %q: %v", l, err)
+		}
+	}
+	if _, err := Parse([]byte(reviewBase+"admin: {listen: \"127.0.0.1:9091\"}\n"), "yaml", env(nil)); err != nil {
+		t.Errorf("a good admin.listen: %v", err)
+	}
+}

@@ -126,6 +126,13 @@ func decodeValue(v reflect.Value, raw any, at string, errs *Errors) {
 			v.SetFloat(x)
 		case int:
 			v.SetFloat(float64(x))
+		case string: // from an EMFA_* variable
+			f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+			if err != nil {
+				fail("must be a number, not %s", describeScalar(raw))
+				return
+			}
+			v.SetFloat(f)
 		default:
 			fail("must be a number, not %s", describeScalar(raw))
 		}

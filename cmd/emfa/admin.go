@@ -165,6 +165,16 @@ func exactly(n int, what string) cobra.PositionalArgs {
 	}
 }
 
+// atMostOne refuses more than one argument as a usage error, naming what.
+func atMostOne(what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) > 1 {
+			return usageError{strings.TrimPrefix(c.CommandPath(), "emfa ") + " takes " + what}
+		}
+		return nil
+	}
+}
+
 func (d *deps) usersCmd() *cobra.Command {
 	list := d.storeCmd(&cobra.Command{
 		Use: "list", Short: "list users", Example: "  emfa users list --config emfa.yaml", Args: noArgs,

@@ -48,10 +48,17 @@ providers:
 }
 
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{{}, {"frobnicate"}, {"users"}, {"factors", "add", "totp"}, {"totp", "code"}, {"serve", "extra"}, {"users", "add", "--bogus"}} {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"users"}, {"factors", "add", "totp"}, {"totp", "code"}, {"serve", "extra"}, {"users", "add", "--bogus"},
+		{"sync", "resume"}, {"sync", "resume", "okta", "scim"}, {"sync", "dead-letters", "retry", "1", "2"}} {
 		if code, _, errOut := emfa(t, args...); code != 2 || !strings.Contains(errOut, "Usage:") {
 			t.Errorf("%q: exit %d, want 2 with usage:\n%s", args, code, errOut)
 		}
+	}
+	cfg := writeConfig(t, "")
+	file := filepath.Join(t.TempDir(), "users.csv")
+	os.WriteFile(file, []byte("username\nbob\n"), 0o600)
+	if code, _, errOut := emfa(t, "import", file, "--format", "xml", "--config", cfg); code != 2 || !strings.Contains(errOut, `--format must be csv or jsonl, not "xml"`) {
+		t.Errorf("import --format xml: exit %d, want 2:\n%s", code, errOut)
 	}
 }
 

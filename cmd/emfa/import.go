@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -31,7 +32,10 @@ func (d *deps) importCmd() *cobra.Command {
 			return usageError{"--max-deletes must not be negative"}
 		}
 		path := args[0]
-		f := format
+		f := strings.ToLower(format)
+		if f != "" && f != lifecycle.FormatCSV && f != lifecycle.FormatJSONL {
+			return usageError{"--format must be csv or jsonl, not " + strconv.Quote(f)}
+		}
 		if f == "" {
 			switch strings.ToLower(filepath.Ext(path)) {
 			case ".csv":

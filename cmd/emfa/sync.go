@@ -149,7 +149,7 @@ func (d *deps) syncCmd() *cobra.Command {
 		}
 		return tw.Flush()
 	})
-	retry := &cobra.Command{Use: "retry [SEQ]", Short: "queue dead letters again (all, or the one numbered SEQ)", Args: cobra.MaximumNArgs(1),
+	retry := &cobra.Command{Use: "retry [SEQ]", Short: "queue dead letters again (all, or the one numbered SEQ)", Args: atMostOne("at most one SEQ"),
 		Example: "  emfa sync dead-letters retry --config emfa.yaml\n  emfa sync dead-letters retry 42 --config emfa.yaml"}
 	d.storeCmd(retry, func(ctx context.Context, e *env, args []string) error {
 		q, err := e.cliQueue()
@@ -169,7 +169,7 @@ func (d *deps) syncCmd() *cobra.Command {
 		fmt.Fprintf(d.stdout, "%d event(s) queued again\n", n)
 		return nil
 	})
-	resume := &cobra.Command{Use: "resume SOURCE", Short: "resume a source the deletion guard paused", Args: cobra.ExactArgs(1),
+	resume := &cobra.Command{Use: "resume SOURCE", Short: "resume a source the deletion guard paused", Args: exactly(1, "exactly one SOURCE"),
 		Example: "  emfa sync resume okta --config emfa.yaml"}
 	d.storeCmd(resume, func(ctx context.Context, e *env, args []string) error {
 		q, err := e.cliQueue()

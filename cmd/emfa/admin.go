@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
@@ -105,6 +107,32 @@ func (d *deps) check(o storeOptions) error {
 		}
 		if err := cfg.Annotate(err); err != nil {
 			errs = append(errs, err.(config.Errors)...)
+		}
+	}
+	// Each provider's policy compiles, as serve compiles it at start.
+	for i, p := range cfg.Providers {
+		if _, err := probe.policy(p); err != nil {
+			errs = append(errs, cfg.Annotate(&config.FieldError{Path: fmt.Sprintf("providers[%d].policy", i), Msg: err.Error()}).(config.Errors)...)
+		}
+	}
+	// The OAuth signing key parses, and the TLS files load, as serve reads them (a key
+	// file that does not exist yet is created at start, so it is not an error here).
+	if o := cfg.Server.Auth.OAuth; o != nil && o.IssuesTokens() {
+		if o.SigningKey != "" && !cfg.Unset("server.auth.oauth.signingKey") {
+			if _, err := adapter.ParseSigningKey([]byte(o.SigningKey.Reveal())); err != nil {
+				errs = append(errs, cfg.Annotate(&config.FieldError{Path: "server.auth.oauth.signingKey", Msg: err.Error()}).(config.Errors)...)
+			}
+		} else if f := o.SigningKeyFile; f != "" {
+			if _, err := os.Stat(f); err == nil {
+				if _, err := adapter.SigningKeyFile(f); err != nil {
+					errs = append(errs, cfg.Annotate(&config.FieldError{Path: "server.auth.oauth.signingKeyFile", Msg: err.Error()}).(config.Errors)...)
+				}
+			}
+		}
+	}
+	if t := cfg.Server.TLS; t != nil {
+		if _, err := tlsConfig(t); err != nil {
+			errs = append(errs, cfg.Annotate(&config.FieldError{Path: "server.tls", Msg: err.Error()}).(config.Errors)...)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Delivery)) {

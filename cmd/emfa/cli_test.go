@@ -624,3 +624,24 @@ func auditLines(t *testing.T, out string) []auditJSON {
 	}
 	return evs
 }
+
+// TestCheckFindsWhatServeRefuses: emfa check compiles what serve compiles at start, so a
+// file it passes does not fail at start: a provider's policy, the OAuth signing key.
+func TestCheckFindsWhatServeRefuses(t *testing.T) {
+	for name, tc := range map[string]struct{ body, edit, want string }{
+		"a policy that does not compile": {body: "providers:\n  - name: A\n    credentialPrefix: emfa\n    capabilities: [totp]\n    policy:\n      totp: '\"staff\" in user.groups &&'\n",
+			want: "providers[0].policy"},
+		"a signing key that is no key": {body: "providers:\n  - name: A\n    credentialPrefix: emfa\n    capabilities: [totp]\n",
+			edit: "    oauth: {signingKey: \"not a PEM key\"}\n", want: "server.auth.oauth.signingKey"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := writeTestConfig(t, "", tc.body)
+			if tc.edit != "" {
+				os.WriteFile(cfg, []byte(strings.Replace(mustRead(t, cfg), "  auth:\n", "  auth:\n"+tc.edit, 1)), 0o600)
+			}
+			if code, out, errOut := emfa(t, "check", "--config", cfg); code != 1 || !strings.Contains(errOut, tc.want) {
+				t.Errorf("check: exit %d %s%s, want 1 naming %s", code, out, errOut, tc.want)
+			}
+		})
+	}
+}

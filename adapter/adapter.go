@@ -63,6 +63,10 @@ type Options struct {
 	// page another server serves: the admin API's activation links and invites point to
 	// it. Its pages are not served here.
 	AdminLinks *lifecycle.SelfService
+	// ConnTimeout is the HTTP server's read and write timeout, if it has one: a request
+	// whose deadline (RequestTimeout, after a reload raised it) runs past it gets its
+	// connection's deadlines moved, so that the server does not cut it.
+	ConnTimeout time.Duration
 }
 
 // Auth is how callers (IBM Verify) authenticate. Any configured method admits a call.
@@ -82,6 +86,7 @@ type Server struct {
 	providers map[string]*provider.Provider // by lower-cased credentialPrefix
 	auth      authenticator
 	timeout   time.Duration
+	conn      time.Duration // the HTTP server's read and write timeout (Options.ConnTimeout)
 	maxBody   int64
 	log       *slog.Logger
 	ready     func(context.Context) error
@@ -102,6 +107,7 @@ func New(o Options) *Server {
 		providers: map[string]*provider.Provider{},
 		auth:      newAuthenticator(o.Auth),
 		timeout:   o.RequestTimeout,
+		conn:      o.ConnTimeout,
 		maxBody:   o.MaxBodyBytes,
 		log:       o.Log,
 		ready:     o.Ready,

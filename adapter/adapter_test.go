@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +29,7 @@ type fakeEngine struct {
 	err      error
 	panicMsg string
 	block    bool
+	delay    time.Duration // each call takes this long
 }
 
 func (f *fakeEngine) record(ctx context.Context, r provider.Request) (provider.Outcome, error) {
@@ -40,6 +42,13 @@ func (f *fakeEngine) record(ctx context.Context, r provider.Request) (provider.O
 	if f.block {
 		<-ctx.Done()
 		return provider.Outcome{}, ctx.Err()
+	}
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-ctx.Done():
+			return provider.Outcome{}, ctx.Err()
+		}
 	}
 	return f.outcome, f.err
 }
@@ -357,4 +366,30 @@ func TestRequestID(t *testing.T) {
 		}
 	}
 	t.Error("no access log line with the request id")
+}
+
+// TestRequestTimeoutBeyondTheServers: a reload may raise requestTimeout past the HTTP
+// server's read and write timeouts, which are set at start (ConnTimeout): a call that takes
+// longer than those, within the new requestTimeout, is answered, not cut.
+func TestRequestTimeoutBeyondTheServers(t *testing.T) {
+	const conn = 300 * time.Millisecond
+	h := newHarness(t, func(o *Options) { o.RequestTimeout, o.ConnTimeout = 2*time.Second, conn })
+	h.engine.delay = 3 * conn
+	srv := httptest.NewUnstartedServer(h.srv.Handler())
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = conn, conn
+	srv.Start()
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/providers/acme/validate",
+		strings.NewReader(`{"capability":"totp","id":"f1","attributes":{"username":"alice","passvalue":"123456"}}`))
+	req.SetBasicAuth("verify", "pw-secret")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("a call longer than the server's write timeout, within requestTimeout: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "SUCCESS") {
+		t.Errorf("%d %s", resp.StatusCode, body)
+	}
 }

@@ -125,6 +125,11 @@ func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
 			rc := http.NewResponseController(c.Response().Writer)
 			_ = rc.SetReadDeadline(time.Now().Add(t))
 			_ = rc.SetWriteDeadline(time.Now().Add(t))
+		} else if t := timeout + 5*time.Second; s.conn > 0 && t > s.conn {
+			// A reload raised requestTimeout past what the server was started with.
+			rc := http.NewResponseController(c.Response().Writer)
+			_ = rc.SetReadDeadline(time.Now().Add(t))
+			_ = rc.SetWriteDeadline(time.Now().Add(t))
 		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), timeout)
 		defer cancel()

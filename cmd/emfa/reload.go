@@ -32,6 +32,9 @@ type snapshot struct {
 type snapshotOptions struct {
 	recorder adapter.Recorder
 	sync     *adapter.Sync // the directory sources, served by every snapshot
+	// connTimeout is the HTTP server's read and write timeout, set at start: a reloaded
+	// requestTimeout beyond it extends each request's own (adapter.Options.ConnTimeout).
+	connTimeout time.Duration
 }
 
 // snapshot builds everything e's configuration names. Nothing is shared with another
@@ -70,8 +73,15 @@ func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
 			Lease: e.cfg.Server.RequestTimeout + 2*time.Second,
 		},
 		TrustedProxies: e.cfg.Server.ProxyPrefixes(),
+		ConnTimeout:    so.connTimeout,
 		Recorder:       so.recorder,
-		Sync:           so.sync,
+	}
+	if so.sync != nil {
+		// The sources and their queue are the running ones; their credentials are this
+		// configuration's, so a rotated SCIM token or hook secret holds at once.
+		sy := *so.sync
+		syncCredentials(e.cfg.Sync, &sy)
+		opts.Sync = &sy
 	}
 	if e.metrics != nil {
 		opts.Observer = e.metrics
@@ -193,7 +203,8 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptio
 			}
 			var next *snapshot
 			if next, err = ne.snapshot(so); err == nil {
-				l.swap(next, base, base.cfg.Server.RequestTimeout+5*time.Second)
+				// The replaced snapshot's requests run up to its own requestTimeout.
+				l.swap(next, base, current.Server.RequestTimeout+5*time.Second)
 				base.metrics.Reload(true)
 				log.Info("configuration reloaded", "config", cfg.Source, "providers", len(cfg.Providers))
 				return nil
@@ -236,9 +247,30 @@ func frozenSettings(running, next *config.Config) []string {
 		func() { next.Lifecycle.ActivationLifetime = running.Lifecycle.ActivationLifetime })
 	keep("log", running.Log != next.Log, func() { next.Log = running.Log })
 	keep("tracing", running.Tracing != next.Tracing, func() { next.Tracing = running.Tracing })
-	// The sync worker and its sources are started once (serve.go).
-	keep("sync", !reflect.DeepEqual(running.Sync, next.Sync), func() { next.Sync = running.Sync })
+	// The sync worker and its sources are started once (serve.go); a source's credentials
+	// (the SCIM token, a hook's secret header) change at a reload, for the sources both
+	// configurations enable.
+	keep("sync", !reflect.DeepEqual(syncShape(running.Sync), syncShape(next.Sync)), func() {
+		creds := next.Sync
+		next.Sync = running.Sync
+		if creds.SCIM.Enabled {
+			next.Sync.SCIM.Token = creds.SCIM.Token
+		}
+		for _, src := range []struct{ from, to *config.SyncSource }{
+			{&creds.Okta, &next.Sync.Okta}, {&creds.Verify, &next.Sync.Verify}, {&creds.Auth0, &next.Sync.Auth0}} {
+			if src.from.Enabled {
+				src.to.SecretHeader = src.from.SecretHeader
+			}
+		}
+	})
 	return out
+}
+
+// syncShape is s without its credentials: what a reload cannot change.
+func syncShape(s config.Sync) config.Sync {
+	s.SCIM.Token = ""
+	s.Okta.SecretHeader, s.Verify.SecretHeader, s.Auth0.SecretHeader = config.SecretHeader{}, config.SecretHeader{}, config.SecretHeader{}
+	return s
 }
 
 func ptrEqual[T comparable](a, b *T) bool {

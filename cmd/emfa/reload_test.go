@@ -167,3 +167,40 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("the disabled provider still lists factors: %+v", list)
 	}
 }
+
+// TestReloadRotatesSyncCredentials: a reload applies a rotated SCIM token at once (the old
+// one is refused, the new one taken), while the sync sources and their queue stay.
+func TestReloadRotatesSyncCredentials(t *testing.T) {
+	const oldTok, newTok = "old-scim-token-0123456789abcdef0123", "new-scim-token-0123456789abcdef0123"
+	cfg := writeTestConfig(t, "", `sync:
+  scim: {enabled: true, token: "`+oldTok+`"}
+providers:
+  - name: A
+    credentialPrefix: emfa
+    capabilities: [totp]
+`)
+	base, logs, reload := reloadingServe(t, cfg)
+	get := func(tok string) int {
+		req, _ := http.NewRequest("GET", base+"/scim/v2/Users", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := get(oldTok); c != 200 {
+		t.Fatalf("before the reload, the old token: %d", c)
+	}
+	replaceFile(t, cfg, strings.Replace(mustRead(t, cfg), oldTok, newTok, 1))
+	if err := reload(); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if o, n := get(oldTok), get(newTok); o != 401 || n != 200 {
+		t.Errorf("after a reload rotating sync.scim.token: old token %d (want 401), new token %d (want 200)\n%s", o, n, grepLines(logs.String(), "reload"))
+	}
+	if strings.Contains(logs.String(), "sync changed") {
+		t.Errorf("a rotated token reported as a change that cannot apply:\n%s", grepLines(logs.String(), "reload"))
+	}
+}

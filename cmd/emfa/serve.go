@@ -89,7 +89,7 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 			e.log.Warn("tracing: spans not flushed", "err", err)
 		}
 	}()
-	var so snapshotOptions
+	so := snapshotOptions{connTimeout: e.cfg.Server.RequestTimeout + 5*time.Second} // the server's, below
 	if recordDir != "" {
 		rec := newRecorder(e, o.config, recordDir)
 		defer rec.Close() // after the server has stopped: every open transaction is written
@@ -114,7 +114,7 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	defer l.closeAll(e) // engines of reloaded snapshots; e's own close with e
 	// Purges expired transactions, old send records and nonces; stopped (and waited for)
 	// before the store closes.
-	defer e.startSweeper(ctx)()
+	defer e.startSweeper(ctx, l)()
 	defer e.startActivationSweeper(ctx, first.manager)()
 	stopAdmin, err := e.serveAdmin(ctx, l.adminHandler())
 	if err != nil {
@@ -134,8 +134,8 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       e.cfg.Server.RequestTimeout + 5*time.Second,
-		WriteTimeout:      e.cfg.Server.RequestTimeout + 5*time.Second,
+		ReadTimeout:       so.connTimeout,
+		WriteTimeout:      so.connTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    adapter.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),

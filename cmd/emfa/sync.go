@@ -53,6 +53,19 @@ func (e *env) startSync(ctx context.Context, m *lifecycle.Manager, providers []*
 		return nil, nil, err
 	}
 	o := &adapter.Sync{Queue: q, Manager: m}
+	syncCredentials(s, o)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); q.Run(ctx) }()
+	e.log.Info("directory sync", "scim", s.SCIM.Enabled, "okta", s.Okta.Enabled, "verify", s.Verify.Enabled, "auth0", s.Auth0.Enabled,
+		"propagators", len(q.Propagators))
+	return o, func() { cancel(); <-done }, nil
+}
+
+// syncCredentials sets o's SCIM token and each source's secret header from s, for the
+// sources s enables. A reload calls it on a copy of the running sources: a rotated token
+// or secret applies at once, while the sources themselves and the queue stay.
+func syncCredentials(s config.Sync, o *adapter.Sync) {
 	if s.SCIM.Enabled {
 		o.SCIMToken = s.SCIM.Token.Reveal()
 	}
@@ -64,12 +77,6 @@ func (e *env) startSync(ctx context.Context, m *lifecycle.Manager, providers []*
 			*src.to = adapter.SecretHeader{Name: src.c.SecretHeader.Name, Value: src.c.SecretHeader.Value.Reveal()}
 		}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); q.Run(ctx) }()
-	e.log.Info("directory sync", "scim", s.SCIM.Enabled, "okta", s.Okta.Enabled, "verify", s.Verify.Enabled, "auth0", s.Auth0.Enabled,
-		"propagators", len(q.Propagators))
-	return o, func() { cancel(); <-done }, nil
 }
 
 // serveSync starts directory sync for serve when the configuration enables it: a manager

@@ -29,6 +29,9 @@ type Sweeper struct {
 	// SessionIdle ends self-service sessions unused this long (the store's SelfService,
 	// when it has one); default 10 minutes, selfService.sessionIdle's default.
 	SessionIdle time.Duration
+	// Settings, when set, gives SendRetention and SessionIdle before every sweep, for a
+	// process whose configuration is reloaded (a send-limit window lengthened must hold).
+	Settings func() (sendRetention, sessionIdle time.Duration)
 	// Batch is the most rows one delete removes; default 500.
 	Batch int
 	Log   *slog.Logger // optional
@@ -49,6 +52,9 @@ const linkSpentGrace = 24 * time.Hour
 
 func (s *Sweeper) defaults() (now func() time.Time, grace, retention time.Duration, batch int) {
 	now, grace, retention, batch = s.Now, s.TransactionGrace, s.SendRetention, s.Batch
+	if s.Settings != nil {
+		retention, _ = s.Settings()
+	}
 	if now == nil {
 		now = time.Now
 	}
@@ -97,6 +103,9 @@ func (s *Sweeper) Sweep(ctx context.Context) (Swept, error) {
 	// delete each, no batches.
 	if ss, ok := s.Store.(store.SelfService); ok && ctx.Err() == nil {
 		idle := s.SessionIdle
+		if s.Settings != nil {
+			_, idle = s.Settings()
+		}
 		if idle <= 0 {
 			idle = 10 * time.Minute
 		}

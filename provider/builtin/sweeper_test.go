@@ -213,3 +213,25 @@ func TestSweepSelfService(t *testing.T) {
 		}
 	})
 }
+
+// TestSweepSettingsFollowAReload: with Settings, each sweep takes the retention the
+// serving configuration gives now: a send-limit window lengthened by a reload keeps the
+// send records it needs.
+func TestSweepSettingsFollowAReload(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+		sweepFixture(t, st, clk) // sends 3 h old, and one 1 h old
+		retention := 2 * time.Hour
+		s := &builtin.Sweeper{Store: st, Now: clk.Now, SendRetention: time.Minute,
+			Settings: func() (time.Duration, time.Duration) { return retention, 0 }}
+		retention = 24 * time.Hour // reloaded: a 24 h window
+		if got, err := s.Sweep(ctx); err != nil || got.Sends != 0 {
+			t.Fatalf("sweep with a 24 h window: %+v %v", got, err)
+		}
+		retention = 2 * time.Hour
+		if got, err := s.Sweep(ctx); err != nil || got.Sends != 5 {
+			t.Fatalf("sweep with a 2 h window: %+v %v", got, err)
+		}
+	})
+}

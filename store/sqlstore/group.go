@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"slices"
@@ -155,23 +154,31 @@ func (g *group) commit(batch []*unit) {
 	}
 	// The commit fsyncs unless every unit of the batch is deferred. SQLite reads the
 	// setting when it commits, and refuses to change it inside a transaction: it is set
-	// on the pool, whose one connection the transaction then runs on, and set back at
-	// once after the commit, as what the rest of the store writes on that pool needs.
-	// (Should the pool replace the connection meanwhile, the new one has the DSN's.)
+	// on the pool's one writer connection, held (sql.Conn) from the setting through the
+	// commit to its reset, so that no write made on the pool outside the group (an
+	// import's, the sync queue's) commits at the deferred setting in between.
+	begin := g.s.w.BeginTx
 	if g.s.syncDeferred != "" && !slices.ContainsFunc(batch, func(u *unit) bool { return !u.deferred }) {
-		if _, err := g.s.w.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncDeferred); err != nil {
+		conn, err := g.s.w.Conn(ctx)
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer conn.Close() // after the reset below: deferred calls run last first
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncDeferred); err != nil {
 			fail(err)
 			return
 		}
 		defer func() {
-			if _, err := g.s.w.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncFull); err != nil {
+			if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncFull); err != nil {
 				// The connection would go on committing without fsync: discard it, so
 				// that the pool opens one with the DSN's settings.
-				discard(ctx, g.s.w)
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 			}
 		}()
+		begin = conn.BeginTx
 	}
-	tx, err := g.s.w.BeginTx(ctx, nil)
+	tx, err := begin(ctx, nil)
 	if err != nil {
 		fail(err)
 		return
@@ -229,14 +236,4 @@ func call(fn func(w *writer) error, w *writer) (err error, panicked any) {
 		panicked = recover() // never nil for a panic since Go 1.21
 	}()
 	return fn(w), nil
-}
-
-// discard makes the pool drop its idle connection instead of reusing it.
-func discard(ctx context.Context, db *sql.DB) {
-	c, err := db.Conn(ctx)
-	if err != nil {
-		return
-	}
-	_ = c.Raw(func(any) error { return driver.ErrBadConn })
-	_ = c.Close()
 }

@@ -22,6 +22,8 @@ var (
 	// ErrReplay: AdvanceCounter found the counter already at or beyond the value offered,
 	// or UseNonce found the nonce already used and not yet expired.
 	ErrReplay = errors.New("replay")
+	// ErrLocked: AdvanceCounter found the factor locked out.
+	ErrLocked = errors.New("locked")
 	// ErrConflict: a compare-and-set found its record no longer pending (a transaction
 	// completed, a factor already activated).
 	ErrConflict = errors.New("no longer pending")
@@ -260,8 +262,10 @@ type Store interface {
 	SetFactorState(ctx context.Context, id string, s FactorState, now time.Time) error
 	DeleteFactor(ctx context.Context, id string) error
 	// AdvanceCounter sets the factor's counter to next if and only if the stored counter
-	// is lower, and clears its failures and lockout, in one atomic step; otherwise
-	// ErrReplay. Exactly one of many concurrent calls with the same next succeeds.
+	// is lower and the factor is not locked (LockedUntil zero or <= now), and clears its
+	// failures and lockout, in one atomic step; otherwise ErrReplay, or ErrLocked when the
+	// counter is lower but a lockout holds (concurrent failures locked it since it was
+	// read). Exactly one of many concurrent calls with the same next succeeds.
 	AdvanceCounter(ctx context.Context, id string, next int64, now time.Time) error
 	// RecordFailure counts a failed verification atomically. An expired lockout
 	// (LockedUntil <= now) is cleared first, restarting the count. When the count reaches

@@ -188,11 +188,16 @@ func (e *Engine) ResyncHOTP(ctx context.Context, factorID, code1, code2 string, 
 	}
 	// Each candidate costs one HMAC: the second is only computed when the first matches.
 	resync := e.factors[TypeHOTP].(*hotpFactor).s.ResyncWindow
-	for c := f.Counter + 1; c <= f.Counter+int64(resync); c++ {
+	for c := f.Counter + 1; c+1 <= f.Counter+int64(resync); c++ { // both codes within the window
 		if HOTP(p.alg, seed, uint64(c), p.digits) != code1 || HOTP(p.alg, seed, uint64(c+1), p.digits) != code2 {
 			continue
 		}
 		err := e.store.Update(ctx, func(w store.Writer) error {
+			// Two consecutive codes prove the token: an administrator's resync clears a
+			// lockout, as an unlock would, in the same unit.
+			if err := w.ResetFailures(ctx, f.ID, e.now()); err != nil {
+				return err
+			}
 			if err := w.AdvanceCounter(ctx, f.ID, c+1, e.now()); err != nil {
 				return err
 			}

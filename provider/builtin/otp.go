@@ -202,6 +202,10 @@ func (e *Engine) claimCounter(ctx context.Context, f *store.Factor, matched int6
 			if errors.Is(err, store.ErrReplay) {
 				return provider.Failed("replayed code"), nil
 			}
+			if errors.Is(err, store.ErrLocked) {
+				// Wrong codes sent alongside this one locked the factor first.
+				return provider.Failed("factor locked"), nil
+			}
 			return provider.Outcome{}, err
 		}
 		return success, nil

@@ -483,18 +483,26 @@ func (w *writer) AdvanceCounter(ctx context.Context, id string, next int64, now 
 	ctx = w.c(ctx)
 	const op = "advance counter of "
 	// The comparison and the write are one statement, so two requests carrying the same
-	// code cannot both pass: the second finds counter = next and changes nothing.
+	// code cannot both pass: the second finds counter = next and changes nothing. Nor does
+	// a right code pass once concurrent wrong ones have locked the factor: the lockout
+	// bounds the guesses a burst of requests gets checked.
 	err := w.changesOne(ctx,
 		`UPDATE factors SET counter = $2, failures = 0, locked_until = 0, updated_at = $3
-		 WHERE id = $1 AND counter < $2`,
+		 WHERE id = $1 AND counter < $2 AND (locked_until = 0 OR locked_until <= $3)`,
 		id, next, millis(now))
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			return w.s.fail(op+id, err)
 		}
-		// Nothing changed: either no such factor or the counter is already there.
-		if err := w.factorExists(ctx, id); err != nil {
+		// Nothing changed: no such factor, the counter is already there, or a lockout.
+		var counter, lockedUntil int64
+		switch err := w.e.QueryRow(ctx, `SELECT counter, locked_until FROM factors WHERE id = $1`, id).Scan(&counter, &lockedUntil); {
+		case errors.Is(err, sql.ErrNoRows):
+			return w.s.fail(op+id, store.ErrNotFound)
+		case err != nil:
 			return w.s.fail(op+id, err)
+		case counter < next:
+			return w.s.fail(op+id, store.ErrLocked)
 		}
 		return w.s.fail(fmt.Sprintf("%s%s to %d", op, id, next), store.ErrReplay)
 	}

@@ -662,16 +662,19 @@ func testActivateFactor(t *testing.T, s store.Store) {
 
 func testAdvanceCounter(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	want := userWithFactor(t, s) // counter -1
-	// Lock the factor first, so the first success has something to clear.
-	if _, err := s.RecordFailure(ctx, "f1", at(0), 2, time.Hour); err != nil {
+	userWithFactor(t, s) // counter -1
+	// Lock the factor for 30 s first: a code is refused while it holds (concurrent wrong
+	// codes locked the factor since it was read), and the first success after it ends
+	// has a lockout to clear.
+	if _, err := s.RecordFailure(ctx, "f1", at(0), 2, 30*time.Second); err != nil {
 		t.Fatalf("RecordFailure: %v", err)
 	}
-	if _, err := s.RecordFailure(ctx, "f1", at(0), 2, time.Hour); err != nil {
+	if _, err := s.RecordFailure(ctx, "f1", at(0), 2, 30*time.Second); err != nil {
 		t.Fatalf("RecordFailure: %v", err)
 	}
-	if f := mustGetFactor(t, s, "f1"); f.LockedUntil.IsZero() || f.Failures != 2 {
-		t.Fatalf("setup: factor not locked: failures %d, locked until %v", f.Failures, f.LockedUntil)
+	want := mustGetFactor(t, s, "f1")
+	if want.LockedUntil.IsZero() || want.Failures != 2 {
+		t.Fatalf("setup: factor not locked: failures %d, locked until %v", want.Failures, want.LockedUntil)
 	}
 	for _, tc := range []struct {
 		name string
@@ -680,6 +683,7 @@ func testAdvanceCounter(t *testing.T, s store.Store) {
 		now  time.Time
 		err  error
 	}{
+		{"locked", "f1", 5, at(10 * time.Second), store.ErrLocked},
 		{"first use", "f1", 5, at(time.Minute), nil},
 		{"same value", "f1", 5, at(2 * time.Minute), store.ErrReplay},
 		{"lower value", "f1", 4, at(3 * time.Minute), store.ErrReplay},
@@ -697,7 +701,7 @@ func testAdvanceCounter(t *testing.T, s store.Store) {
 				// Success stores the counter and clears failures and lockout.
 				want.Counter, want.Failures, want.LockedUntil, want.UpdatedAt = tc.next, 0, time.Time{}, tc.now
 			}
-			// A replay changes nothing, not even UpdatedAt.
+			// A replay or a lockout changes nothing, not even UpdatedAt.
 			diff(t, "factor", want, mustGetFactor(t, s, tc.id))
 		})
 	}

@@ -262,6 +262,16 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 			reason = "approved without the number"
 		}
 	}
+	if status == provider.StatusSuccess {
+		// A user disabled (or deleted) while the challenge was pending is not signed in
+		// by approving it: the challenge ends FAILED, as result has answered it since.
+		u, err := d.store.GetUser(ctx, tx.Username)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
+			status, reason = provider.StatusFailed, "approved, but the user was disabled while the challenge was pending"
+		} else if err != nil {
+			return "", err
+		}
+	}
 	// The answer and its audit row are one unit: no answer counts unrecorded.
 	ev := store.AuditEvent{Time: d.now(), Provider: tx.Provider, Username: tx.Username, Capability: tx.Capability,
 		FactorID: deviceID, Resource: "device answer", Outcome: string(status), Reason: reason}

@@ -326,3 +326,26 @@ func TestPushResultOutlivesADisable(t *testing.T) {
 		}
 	})
 }
+
+// TestPushApprovedAfterADisable: a challenge still pending when its user is disabled is
+// FAILED to result, and stays so: the device's approval afterwards ends it FAILED, never
+// SUCCESS for a disabled user.
+func TestPushApprovedAfterADisable(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		f := newPushFixture(t, st, false)
+		alice := f.register(t, "alice", builtin.AlgES256)
+		tx := f.initiate(t, "alice", alice.id).TransactionID
+		if err := st.SetUserDisabled(context.Background(), "alice", true); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.result(t, "alice", alice.id, tx); got != provider.StatusFailed {
+			t.Errorf("pending, the user disabled: %s", got)
+		}
+		if got, err := f.answer(alice, tx, provider.Approve, nil); err != nil || got != provider.StatusFailed {
+			t.Errorf("approved after the disable: %s %v, want FAILED", got, err)
+		}
+		if got := f.result(t, "alice", alice.id, tx); got != provider.StatusFailed {
+			t.Errorf("result after the approval: %s, want FAILED", got)
+		}
+	})
+}

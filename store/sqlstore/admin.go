@@ -262,13 +262,30 @@ func writeProfile(ctx context.Context, tx execContext, userID string, c store.Us
 		args = append(args, p.Email, p.Phone, p.DisplayName, attrs)
 	}
 	q := `INSERT INTO user_profiles (` + cols + `) VALUES (` + vals + `) ON CONFLICT (user_id) DO UPDATE SET ` + set
-	if c.IfRevision == nil {
+	switch {
+	case c.IfRevision == nil:
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
-	} else {
+	case *c.IfRevision == 0:
+		// Revision 0 is a user without a profile row yet: the row is made only if it
+		// still has none.
+		err := execOne(ctx, tx, `INSERT INTO user_profiles (`+cols+`) VALUES (`+vals+`) ON CONFLICT (user_id) DO NOTHING`, args...)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.ErrStale
+		}
+		if err != nil {
+			return err
+		}
+	default:
+		// Any other revision is a row's: without the row, or at another revision, the
+		// change is stale (an INSERT would make the row whatever the condition said).
+		upd := `UPDATE user_profiles SET updated_at = $2, revision = revision + 1`
+		if c.Profile != nil {
+			upd += `, email = $3, phone = $4, display_name = $5, attributes = $6`
+		}
 		args = append(args, *c.IfRevision)
-		err := execOne(ctx, tx, q+fmt.Sprintf(` WHERE user_profiles.revision = $%d`, len(args)), args...)
+		err := execOne(ctx, tx, upd+fmt.Sprintf(` WHERE user_id = $1 AND revision = $%d`, len(args)), args...)
 		if errors.Is(err, store.ErrNotFound) {
 			return store.ErrStale
 		}

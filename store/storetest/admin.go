@@ -190,8 +190,18 @@ func testApplyUserChangesIfRevision(t *testing.T, s store.Store) {
 		t.Errorf("revision after a change of state: %d, want 3", r)
 	}
 
-	// A user no change has touched is at revision 0.
+	// A user no change has touched is at revision 0: a change on any other revision
+	// (one it never had, or -1, never held) is stale and changes nothing.
 	mustCreateUser(t, s, newUser("u2"))
+	for _, rev := range []int64{5, -1} {
+		wantErr(t, fmt.Sprintf("a change on revision %d of a user at 0", rev),
+			apply(t, s, store.UserChange{Name: "name-u2", Profile: &store.Profile{DisplayName: "Mallory"}, IfRevision: &rev, Now: at(0)})[0], store.ErrStale)
+		wantErr(t, fmt.Sprintf("a delete on revision %d of a user at 0", rev),
+			apply(t, s, store.UserChange{Name: "name-u2", Delete: true, IfRevision: &rev, Now: at(0)})[0], store.ErrStale)
+	}
+	if r := revision(t, s, "name-u2"); r != 0 {
+		t.Errorf("revision after stale changes: %d, want 0", r)
+	}
 	zero := int64(0)
 	mustApply(t, s, store.UserChange{Name: "name-u2", Profile: &store.Profile{Phone: "+15550100"}, IfRevision: &zero, Now: at(0)})
 	wantErr(t, "a second change on revision 0", apply(t, s, store.UserChange{Name: "name-u2", Profile: &store.Profile{}, IfRevision: &zero, Now: at(0)})[0], store.ErrStale)

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"cmp"
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -170,7 +171,14 @@ func (t *Tracing) Transport(rt http.RoundTripper) http.RoundTripper {
 		if orig, ok := r.Context().Value(routeKey{}).(*url.URL); ok {
 			r.URL = orig // r is otelhttp's own copy
 		}
-		return rt.RoundTrip(r)
+		resp, err := rt.RoundTrip(r)
+		if err != nil {
+			// otelhttp puts an error's text in the span's status; a transport's names
+			// hosts, addresses and certificates. The span gets a fixed one; the caller
+			// gets the error itself back, below.
+			err = spanSafe{err}
+		}
+		return resp, err
 	})
 	ot := otelhttp.NewTransport(inner, otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(t.prop),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "HTTP " + r.Method }))
@@ -178,9 +186,19 @@ func (t *Tracing) Transport(rt http.RoundTripper) http.RoundTripper {
 		u := &url.URL{Scheme: r.URL.Scheme, Host: r.URL.Host}
 		r2 := r.WithContext(context.WithValue(r.Context(), routeKey{}, r.URL))
 		r2.URL = u
-		return ot.RoundTrip(r2)
+		resp, err := ot.RoundTrip(r2)
+		if s := (spanSafe{}); errors.As(err, &s) {
+			err = s.err
+		}
+		return resp, err
 	})
 }
+
+// spanSafe is a vendor call's error as a span may say it.
+type spanSafe struct{ err error }
+
+func (spanSafe) Error() string   { return "vendor call failed" }
+func (s spanSafe) Unwrap() error { return s.err }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
 

@@ -544,8 +544,10 @@ func decodeJSON(b []byte) any {
 
 // configSecretKeys are configuration keys whose values are secrets.
 var configSecretKeys = map[string]bool{
-	"password": true, "client_secret": true, "authtoken": true, "encryptionkey": true,
+	"password": true, "client_secret": true, "clientsecret": true, "authtoken": true, "encryptionkey": true,
 	"previousencryptionkeys": true, "dsn": true,
+	"token":      true, // metrics.token, sync.scim.token
+	"signingkey": true, // server.auth.oauth.signingKey
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)

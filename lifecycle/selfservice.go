@@ -751,23 +751,39 @@ func (s *SelfService) Remove(ctx context.Context, sess Session, id string) error
 	if sess.Kind != SessionUser {
 		return ErrNoSession
 	}
-	fs, err := s.m.ListFactors(ctx, sess.User)
-	if err != nil {
+	// The count of active factors and the delete hold together: the delete is made on
+	// the user's revision the count was taken at, so of two removals at once (two tabs)
+	// the second counts again rather than remove the last factor.
+	for try := 1; ; try++ {
+		u, err := s.m.GetUser(ctx, sess.User)
+		if err != nil {
+			return err
+		}
+		fs, err := s.m.ListFactors(ctx, sess.User)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(fs, func(f Factor) bool { return f.ID == id })
+		if i < 0 {
+			return notFound("not_found", "factor", "you have no such factor")
+		}
+		active := 0
+		for _, f := range fs {
+			if f.State == FactorActive {
+				active++
+			}
+		}
+		if fs[i].State == FactorActive && active == 1 && !s.o.AllowRemoveLast {
+			return s.m.refuse(ctx, SelfServiceActor, "factors.delete", sess.User, id,
+				conflict("last_factor", "", "this is your only active factor: add another one before removing it"))
+		}
+		rev := u.Revision
+		err = s.m.apply(ctx, store.UserChange{Name: sess.User, Now: s.m.now(), DeleteFactors: []string{id}, IfRevision: &rev,
+			Audit: []store.AuditEvent{s.m.event(SelfServiceActor, "factors.delete", sess.User, id, "")}}, "factor")
+		var le *Error
+		if errors.As(err, &le) && le.Code == CodeChanged && try < editTries {
+			continue // another change came between: count again
+		}
 		return err
 	}
-	i := slices.IndexFunc(fs, func(f Factor) bool { return f.ID == id })
-	if i < 0 {
-		return notFound("not_found", "factor", "you have no such factor")
-	}
-	active := 0
-	for _, f := range fs {
-		if f.State == FactorActive {
-			active++
-		}
-	}
-	if fs[i].State == FactorActive && active == 1 && !s.o.AllowRemoveLast {
-		return s.m.refuse(ctx, SelfServiceActor, "factors.delete", sess.User, id,
-			conflict("last_factor", "", "this is your only active factor: add another one before removing it"))
-	}
-	return s.m.DeleteFactor(ctx, SelfServiceActor, sess.User, id)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -316,6 +317,84 @@ func TestEnrollAgainKeepsARegisteredPushDevice(t *testing.T) {
 		}
 		if _, err := m.GetFactor(ctx, "alice", pen.Factor.ID); err != nil {
 			t.Fatalf("the registered, active push device is gone: %v", err)
+		}
+	})
+}
+
+// heldDeletes holds a change deleting factors until a second one arrives (or a second
+// passes): two removals at once, each having counted the factors before either deletes.
+type heldDeletes struct {
+	store.Store
+	store.SelfService
+	arrived chan struct{}
+}
+
+func (h *heldDeletes) SpendLink(ctx context.Context, hash string, now time.Time) error {
+	return h.SelfService.SpendLink(ctx, hash, now)
+}
+
+func (h *heldDeletes) ApplyUserChanges(ctx context.Context, cs []store.UserChange) []error {
+	if len(cs) == 1 && len(cs[0].DeleteFactors) > 0 {
+		h.arrived <- struct{}{}
+		deadline := time.After(time.Second)
+		for len(h.arrived) < 2 {
+			select {
+			case <-deadline:
+				return h.Store.ApplyUserChanges(ctx, cs)
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	return h.Store.ApplyUserChanges(ctx, cs)
+}
+
+// TestRemoveTwoAtOnceKeepsTheLast: with allowRemoveLast false, a user with two active
+// factors who removes both at once (two tabs) keeps one: the count and the delete hold
+// together, and the second removal counts again and is refused.
+func TestRemoveTwoAtOnceKeepsTheLast(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, inner store.Store) {
+		ctx := context.Background()
+		st := &heldDeletes{Store: inner, SelfService: inner.(store.SelfService), arrived: make(chan struct{}, 2)}
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		ss := selfService(t, m, "totp")
+		token := linkToken(t, ss)
+		sess, en := enrollVia(t, ss, token, "totp")
+		if _, err := ss.Confirm(ctx, &sess, codeOf(t, en, clk.Now())); err != nil {
+			t.Fatal(err)
+		}
+		second, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "totp", Activation: lifecycle.ActivationImmediate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Minute)
+		anon, err := ss.NewSession(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.StartSignIn(ctx, &anon, "alice", lifecycle.MethodApp); err != nil {
+			t.Fatal(err)
+		}
+		user, err := ss.FinishSignIn(ctx, &anon, codeOf(t, en, clk.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := []string{en.Factor.ID, second.Factor.ID}
+		errs := make([]error, 2)
+		var wg gosync.WaitGroup
+		for i, id := range ids {
+			wg.Go(func() { errs[i] = ss.Remove(ctx, user, id) })
+		}
+		wg.Wait()
+		fs, _ := m.ListFactors(ctx, "alice")
+		active := 0
+		for _, f := range fs {
+			if f.State == lifecycle.FactorActive {
+				active++
+			}
+		}
+		if active != 1 || (errs[0] == nil) == (errs[1] == nil) {
+			t.Errorf("two removals at once: %v; %d active factor(s) left, want 1", errs, active)
 		}
 	})
 }

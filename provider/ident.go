@@ -71,8 +71,13 @@ func (p *Provider) RefuseEnrollments(ctx context.Context, requestID, username, r
 	p.log(ctx, ResourceEnrollments, req, out)
 	if p.Audit != nil {
 		// The answer is [] whatever happens here; a lost row must be visible, not fatal.
-		if err := p.Audit.AppendAudit(context.WithoutCancel(ctx), p.event(ResourceEnrollments, req, out)); err != nil && p.Log != nil {
-			p.Log.Error("audit write", "provider", p.CredentialPrefix, "resource", ResourceEnrollments, "err", err)
+		if err := p.Audit.AppendAudit(context.WithoutCancel(ctx), p.event(ResourceEnrollments, req, out)); err != nil {
+			if p.Observer != nil {
+				p.Observer.StoreError("audit") // emfa_store_errors_total{operation="audit"}
+			}
+			if p.Log != nil {
+				p.Log.Error("audit write", "provider", p.CredentialPrefix, "resource", ResourceEnrollments, "err", err)
+			}
 		}
 	}
 	return []Enrollment{}

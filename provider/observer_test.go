@@ -67,3 +67,16 @@ func TestObserverTellsAbandonedFromFaults(t *testing.T) {
 		})
 	}
 }
+
+// A refused enrollment lookup whose audit row cannot be written is counted as a store
+// error of the audit (emfa_store_errors_total{operation="audit"}), and still answered [].
+func TestLostAuditRowCounted(t *testing.T) {
+	obs := &recordingObserver{}
+	p := &provider.Provider{CredentialPrefix: "emfa", Enabled: true, Audit: failingAuditor{}, Observer: obs, Now: time.Now}
+	if out := p.RefuseEnrollments(context.Background(), "req-1", "bad\x00user", "username has control characters"); len(out) != 0 {
+		t.Errorf("answer %v, want []", out)
+	}
+	if !slices.Equal(obs.storeErrors, []string{"audit"}) {
+		t.Errorf("store errors %v, want [audit]", obs.storeErrors)
+	}
+}

@@ -269,8 +269,10 @@ func (r *Recorder) transcript(calls []Observed) *Transcript {
 	for _, o := range calls {
 		b.setup(o.Setup)
 		// The clock moves as it did between the calls, to the millisecond: a TOTP code or
-		// an expiry lands where it did.
-		if gap := o.Time.Sub(prev).Truncate(time.Millisecond); gap >= time.Second {
+		// an expiry lands where it did. A gap under a second is written only when it
+		// crosses a 10-second boundary, where a TOTP step (10 s to 300 s) may change.
+		gap := o.Time.Sub(prev).Truncate(time.Millisecond)
+		if gap >= time.Second || (gap > 0 && prev.Add(gap).Unix()/10 != prev.Unix()/10) {
 			t.Steps = append(t.Steps, Step{Advance: Duration(gap)})
 			prev = prev.Add(gap)
 		}

@@ -3,11 +3,13 @@ package lifecycle
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"math/big"
 	"slices"
 	"strings"
 	"text/template"
@@ -245,6 +247,9 @@ type SessionState struct {
 	Capability string `json:"capability,omitempty"`
 	Tx         string `json:"tx,omitempty"`
 	Number     int    `json:"number,omitempty"` // sign-in by push: the number to type on the device
+	// Started is when a push sign-in began: one that started no challenge (no such user
+	// or device) times out when a real one would.
+	Started time.Time `json:"started,omitzero"`
 }
 
 // ErrNoSession is a missing, expired or refused session: the page starts again.
@@ -594,7 +599,43 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 			break
 		}
 	}
+	if method == MethodPush {
+		sess.State.Started = s.m.now()
+		if sess.State.Tx == "" && s.pushNumberMatching() {
+			// No challenge (no such user or device): the page shows a number all the same.
+			sess.State.Number = decoyNumber()
+		}
+	}
 	return s.save(ctx, sess)
+}
+
+// pushNumberMatching reports whether the engine serving push shows a number to type.
+func (s *SelfService) pushNumberMatching() bool {
+	for _, e := range s.m.engines {
+		if _, nm, ok := e.PushSignIn(); ok {
+			return nm
+		}
+	}
+	return false
+}
+
+// pushLifetime is the lifetime of the push challenges of the engine serving push.
+func (s *SelfService) pushLifetime() time.Duration {
+	for _, e := range s.m.engines {
+		if l, _, ok := e.PushSignIn(); ok {
+			return l
+		}
+	}
+	return 0
+}
+
+// decoyNumber is a number from 10 to 99, as a real challenge's.
+func decoyNumber() int {
+	n, err := rand.Int(rand.Reader, big.NewInt(90))
+	if err != nil {
+		return 42
+	}
+	return int(n.Int64()) + 10
 }
 
 // ErrSignIn is every failed sign-in, whatever the reason.
@@ -654,14 +695,18 @@ const (
 )
 
 // PushSignInStatus polls the push challenge of a sign-in through the engine's Result
-// (Verify's path). A sign-in with no challenge (no such user or device) stays pending
-// until the session ends, so the page does not tell who exists.
+// (Verify's path). A sign-in with no challenge (no such user or device) is pending, then
+// times out when a real challenge would, so the page does not tell who exists.
 func (s *SelfService) PushSignInStatus(ctx context.Context, sess Session) (string, error) {
 	st := sess.State
 	if sess.Kind != SessionAnon || st.Method != MethodPush {
 		return "", ErrNoSession
 	}
 	if st.Tx == "" {
+		// No challenge was started: it ends as a real one would, unanswered.
+		if l := s.pushLifetime(); l > 0 && !st.Started.IsZero() && !s.m.now().Before(st.Started.Add(l)) {
+			return SignInTimeout, nil
+		}
 		return SignInPending, nil
 	}
 	off, err := s.m.switchedOff(ctx)

@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -395,6 +396,67 @@ func TestRemoveTwoAtOnceKeepsTheLast(t *testing.T) {
 		}
 		if active != 1 || (errs[0] == nil) == (errs[1] == nil) {
 			t.Errorf("two removals at once: %v; %d active factor(s) left, want 1", errs, active)
+		}
+	})
+}
+
+// TestPushSignInTellsNoOneWhoExists: a push sign-in for a user with a device and one for
+// nobody look the same: with number matching both show a number, and both time out when
+// the challenge's lifetime has passed.
+func TestPushSignInTellsNoOneWhoExists(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		clk := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+		keys, _ := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
+		engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Now: clk.Now, Capabilities: []string{"totp", "push"},
+			Config: map[string]any{"push": map[string]any{"numberMatching": true, "lifetime": "2m", "serverURL": "https://mfa.example.com/"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine}, Now: clk.Now,
+			Capabilities: map[string][]string{"acme": {"totp", "push"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		addAlice(t, m)
+		en, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "push"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		devices, err := builtin.NewDevices(builtin.DevicesOptions{Store: st, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
+		pub, _ := builtin.EncodePublicKey(key)
+		if _, err := devices.Register(ctx, provider.DeviceRegistration{ActivationCode: en.Output["activationCode"].(string), PublicKey: pub, Alg: builtin.AlgES256}); err != nil {
+			t.Fatal(err)
+		}
+		ss := selfService(t, m, "totp", "push")
+		start := func(user string) lifecycle.Session {
+			sess, err := ss.NewSession(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ss.StartSignIn(ctx, &sess, user, lifecycle.MethodPush); err != nil {
+				t.Fatal(err)
+			}
+			return sess
+		}
+		known, unknown := start("alice"), start("nobody")
+		if known.State.Tx == "" || known.State.Number == 0 || unknown.State.Number == 0 {
+			t.Fatalf("numbers shown: alice %d (tx %q), nobody %d", known.State.Number, known.State.Tx, unknown.State.Number)
+		}
+		for _, s := range []lifecycle.Session{known, unknown} {
+			if got, err := ss.PushSignInStatus(ctx, s); err != nil || got != lifecycle.SignInPending {
+				t.Errorf("%s at once: %s %v", s.State.User, got, err)
+			}
+		}
+		clk.Advance(3 * time.Minute) // past the challenge's lifetime
+		for _, s := range []lifecycle.Session{known, unknown} {
+			if got, err := ss.PushSignInStatus(ctx, s); err != nil || got != lifecycle.SignInTimeout {
+				t.Errorf("%s after the lifetime: %s %v, want timeout", s.State.User, got, err)
+			}
 		}
 	})
 }

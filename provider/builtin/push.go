@@ -132,6 +132,17 @@ type challengeData struct {
 }
 
 // pushFactor is push approval.
+// PushSignIn says how this engine's push challenges behave (their lifetime, whether they
+// show a number to type), ok false when it serves no push: a sign-in page that started
+// no challenge (no such user or device) behaves the same, so it tells no one who exists.
+func (e *Engine) PushSignIn() (lifetime time.Duration, numberMatching, ok bool) {
+	k, ok := e.factors[TypePush].(*pushFactor)
+	if !ok || !e.Exposes(TypePush) {
+		return 0, false, false
+	}
+	return k.s.Lifetime, k.s.NumberMatching, true
+}
+
 type pushFactor struct {
 	e        *Engine
 	s        *pushSettings

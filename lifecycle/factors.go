@@ -580,7 +580,13 @@ func (m *Manager) DeleteFactor(ctx context.Context, actor Actor, name, id string
 	if _, _, err := m.factor(ctx, name, id); err != nil {
 		return err
 	}
-	c := store.UserChange{Name: name, Now: m.now(), DeleteFactors: []string{id},
+	return m.deleteFactorAt(ctx, actor, name, id, nil)
+}
+
+// deleteFactorAt deletes a factor, with its record, on the condition (rev not nil) that
+// the user is still at revision rev: CodeChanged when another change came between.
+func (m *Manager) deleteFactorAt(ctx context.Context, actor Actor, name, id string, rev *int64) error {
+	c := store.UserChange{Name: name, Now: m.now(), DeleteFactors: []string{id}, IfRevision: rev,
 		Audit: []store.AuditEvent{m.event(actor, "factors.delete", name, id, "")}}
 	return m.apply(ctx, c, "factor")
 }

@@ -601,7 +601,7 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 	}
 	if method == MethodPush {
 		sess.State.Started = s.m.now()
-		if sess.State.Tx == "" && s.pushNumberMatching() {
+		if _, nm := s.pushSignIn(); sess.State.Tx == "" && nm {
 			// No challenge (no such user or device): the page shows a number all the same.
 			sess.State.Number = decoyNumber()
 		}
@@ -609,24 +609,15 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 	return s.save(ctx, sess)
 }
 
-// pushNumberMatching reports whether the engine serving push shows a number to type.
-func (s *SelfService) pushNumberMatching() bool {
+// pushSignIn is how the engine serving push behaves: its challenges' lifetime, and
+// whether they show a number to type (zero values when no engine serves push).
+func (s *SelfService) pushSignIn() (lifetime time.Duration, numberMatching bool) {
 	for _, e := range s.m.engines {
-		if _, nm, ok := e.PushSignIn(); ok {
-			return nm
+		if l, nm, ok := e.PushSignIn(); ok {
+			return l, nm
 		}
 	}
-	return false
-}
-
-// pushLifetime is the lifetime of the push challenges of the engine serving push.
-func (s *SelfService) pushLifetime() time.Duration {
-	for _, e := range s.m.engines {
-		if l, _, ok := e.PushSignIn(); ok {
-			return l
-		}
-	}
-	return 0
+	return 0, false
 }
 
 // decoyNumber is a number from 10 to 99, as a real challenge's.
@@ -704,7 +695,7 @@ func (s *SelfService) PushSignInStatus(ctx context.Context, sess Session) (strin
 	}
 	if st.Tx == "" {
 		// No challenge was started: it ends as a real one would, unanswered.
-		if l := s.pushLifetime(); l > 0 && !st.Started.IsZero() && !s.m.now().Before(st.Started.Add(l)) {
+		if l, _ := s.pushSignIn(); l > 0 && !st.Started.IsZero() && !s.m.now().Before(st.Started.Add(l)) {
 			return SignInTimeout, nil
 		}
 		return SignInPending, nil
@@ -822,9 +813,7 @@ func (s *SelfService) Remove(ctx context.Context, sess Session, id string) error
 			return s.m.refuse(ctx, SelfServiceActor, "factors.delete", sess.User, id,
 				conflict("last_factor", "", "this is your only active factor: add another one before removing it"))
 		}
-		rev := u.Revision
-		err = s.m.apply(ctx, store.UserChange{Name: sess.User, Now: s.m.now(), DeleteFactors: []string{id}, IfRevision: &rev,
-			Audit: []store.AuditEvent{s.m.event(SelfServiceActor, "factors.delete", sess.User, id, "")}}, "factor")
+		err = s.m.deleteFactorAt(ctx, SelfServiceActor, sess.User, id, &u.Revision)
 		var le *Error
 		if errors.As(err, &le) && le.Code == CodeChanged && try < editTries {
 			continue // another change came between: count again

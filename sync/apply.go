@@ -84,6 +84,11 @@ func updateInput(ev provider.LifecycleEvent) lifecycle.UserInput {
 	return in
 }
 
+// saysNothing reports whether in sets neither a profile field nor the state.
+func saysNothing(in lifecycle.UserInput) bool {
+	return in.Email == nil && in.Phone == nil && in.DisplayName == nil && in.Attributes == nil && in.State == nil
+}
+
 // Apply applies ev.
 func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 	m, actor := a.M, actorOf(ev)
@@ -112,7 +117,7 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 		}
 		if errors.As(err, &le) && le.Code == "user_exists" {
 			in.Name = ""
-			if in.Email == nil && in.Phone == nil && in.DisplayName == nil && in.Attributes == nil && in.State == nil {
+			if saysNothing(in) {
 				err = nil // nothing to update (what it said is older than what was applied since)
 			} else {
 				_, err = m.UpdateUser(ctx, actor, ev.Username, in)
@@ -120,7 +125,7 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 		}
 	case provider.EventUserUpdate:
 		in := updateInput(ev)
-		if in.Email == nil && in.Phone == nil && in.DisplayName == nil && in.Attributes == nil && in.State == nil {
+		if saysNothing(in) {
 			_, err = m.GetUser(ctx, ev.Username) // nothing said: only check the user exists
 		} else {
 			_, err = m.UpdateUser(ctx, actor, ev.Username, in)

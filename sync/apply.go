@@ -35,7 +35,7 @@ func (s *Skipped) Unwrap() error { return s.Err }
 // held is kept.
 type Applier struct {
 	M      *lifecycle.Manager
-	Groups store.SyncQueue // the groups SCIM names
+	Groups store.SyncQueue // the groups SCIM names, and the marks of what was applied
 	Now    func() time.Time
 }
 
@@ -237,16 +237,26 @@ func (a *Applier) group(ctx context.Context, ev provider.LifecycleEvent) error {
 	return a.regroup(ctx, ev)
 }
 
-// regroup renames or removes ev.Group on every member.
+// regroup renames or removes ev.Group on every member. A delete, delivered late, leaves
+// the members whose membership is newer than it (their add was applied after the delete
+// was made): it walks the members by cursor, so those it leaves do not hold up the rest.
 func (a *Applier) regroup(ctx context.Context, ev provider.LifecycleEvent) error {
+	cursor := ""
 	for {
-		// Each round changes the members it lists, so the next round starts again from the
-		// first member left.
-		page, err := a.M.ListUsers(ctx, lifecycle.UserQuery{Group: ev.Group, Limit: 500})
+		page, err := a.M.ListUsers(ctx, lifecycle.UserQuery{Group: ev.Group, Cursor: cursor, Limit: 500})
 		if err != nil {
 			return err
 		}
 		for _, u := range page.Users {
+			if ev.Type == provider.EventGroupDelete && a.Groups != nil && !ev.Time.IsZero() {
+				mark, err := a.Groups.KeyMark(ctx, memberMark(u.Name, ev.Group))
+				if err != nil {
+					return err
+				}
+				if ev.Time.Before(mark) {
+					continue
+				}
+			}
 			_, err := a.M.EditUser(ctx, actorOf(ev), u.Name, func(u lifecycle.User) *lifecycle.UserInput {
 				if !slices.Contains(u.Groups, ev.Group) {
 					return nil // renamed or removed since the listing
@@ -264,6 +274,7 @@ func (a *Applier) regroup(ctx context.Context, ev provider.LifecycleEvent) error
 		if page.Next == "" {
 			return nil
 		}
+		cursor = page.Next
 	}
 }
 

@@ -819,6 +819,19 @@ func TestLateEventsOrderedByAspect(t *testing.T) {
 		if u := user(); fmt.Sprint(u.Groups) != "[push-allowed]" {
 			t.Fatalf("groups %v", u.Groups)
 		}
+		// A late group delete strips only memberships older than it: bob's add of :01 goes,
+		// alice's of :03 stays.
+		deliver(ev("", provider.EventUserCreate, "bob", at(0)))
+		bobAdd := ev("", provider.EventGroupMemberAdd, "bob", at(1))
+		bobAdd.Group = "push-allowed"
+		deliver(bobAdd)
+		deliver(provider.LifecycleEvent{Type: provider.EventGroupDelete, Source: "okta", Time: at(2), Group: "push-allowed"})
+		if u := user(); fmt.Sprint(u.Groups) != "[push-allowed]" {
+			t.Fatalf("a late group delete stripped a newer membership: %v", u.Groups)
+		}
+		if b, err := m.GetUser(ctx, "bob"); err != nil || len(b.Groups) != 0 {
+			t.Fatalf("bob after the group delete: %v %v", b.Groups, err)
+		}
 		// A group's existence: a create of :06, then a late delete of :04.
 		gc := provider.LifecycleEvent{Type: provider.EventGroupCreate, Source: "okta", Time: at(6), Group: "tokens"}
 		deliver(gc)

@@ -15,8 +15,9 @@ import (
 // array, JSON lines or one object, each either the entry or {log_id, data: entry}.
 // Recognised: signup (ss), user deletion (du, sdu), MFA account deletion (gd_user_delete),
 // and successful Management API calls (sapi) that create, block/unblock, delete a user or
-// delete its MFA enrollments. A user is named by the entry's user_name, or for sapi by the
-// response's username or email; an entry naming none is ignored.
+// delete its MFA enrollments. A user is named by the entry's user_name, but for sapi only
+// by the response's username or email (user_name is the caller); an entry naming none is
+// ignored.
 
 type auth0Entry struct {
 	LogID    string          `json:"log_id"`
@@ -106,6 +107,11 @@ func auth0Event(e auth0Entry) (provider.LifecycleEvent, bool) {
 		if d == nil || d.Request == nil {
 			return ev, false
 		}
+		// Auth0 logs a Management API call under its caller: the entry's user_name is the
+		// administrator or is absent, never the user acted on. Only the answer (the user
+		// object a create or update returns) names that user; a DELETE answers with no
+		// body, so it names no one and is ignored.
+		ev.Username = ""
 		if d.Response != nil {
 			for _, k := range []string{"username", "email"} {
 				if s, ok := d.Response.Body[k].(string); ok && s != "" {

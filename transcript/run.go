@@ -217,16 +217,20 @@ func runCall(ctx context.Context, client *http.Client, env Env, sc *scope, v *ve
 	if resp.StatusCode != wantStatus {
 		return &Mismatch{"status", fmt.Sprint(wantStatus), fmt.Sprintf("%d %s", resp.StatusCode, show(decodeBody(data)))}, nil
 	}
-	for k, w := range exp.Headers {
-		want, err := sc.expandValue(w)
+	for _, k := range sortedKeys(exp.Headers) {
+		want, err := sc.expandValue(exp.Headers[k])
 		if err != nil {
 			return nil, err
 		}
-		if m := sc.match("headers."+k, want, resp.Header.Get(k)); m != nil {
+		if m := sc.matchHeader("headers."+k, want.(string), resp.Header, k); m != nil {
 			return m, nil
 		}
 	}
-	if exp.Body != nil {
+	if exp.Body == MatchAbsent {
+		if len(data) > 0 {
+			return &Mismatch{"body", "no body", show(decodeBody(data))}, nil
+		}
+	} else if exp.Body != nil {
 		want, err := sc.expandValue(exp.Body)
 		if err != nil {
 			return nil, err
@@ -393,15 +397,34 @@ func (v *vendor) matchRequest(path string, want VendorRequest, r *http.Request, 
 			return m
 		}
 	}
-	if want.Query != nil {
-		if m := sc.match(path+".query", want.Query, values(r.URL.Query())); m != nil {
+	// A query or a body the transcript does not have must not be sent: a request that
+	// gains a parameter is a change replay exists to catch.
+	query := r.URL.Query()
+	switch {
+	case want.Query != nil:
+		if m := sc.match(path+".query", want.Query, values(query)); m != nil {
+			return m
+		}
+	case len(query) > 0:
+		return &Mismatch{path + ".query", "no query (the transcript has none)", show(values(query))}
+	}
+	for _, k := range sortedKeys(want.Headers) {
+		if m := sc.matchHeader(path+".headers."+k, want.Headers[k], r.Header, k); m != nil {
 			return m
 		}
 	}
-	for _, k := range sortedKeys(want.Headers) {
-		if m := sc.match(path+".headers."+k, want.Headers[k], r.Header.Get(k)); m != nil {
-			return m
+	if want.Form == nil && (want.Body == nil || want.Body == MatchAbsent) {
+		if len(body) > 0 {
+			return &Mismatch{path + ".body", "no body (the transcript has none)", show(decodeBody(body))}
 		}
+		return nil
+	}
+	if len(body) == 0 {
+		what := want.Body
+		if want.Form != nil {
+			what = want.Form
+		}
+		return &Mismatch{path + ".body", show(what), "no body"}
 	}
 	if want.Form != nil {
 		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -419,6 +442,23 @@ func (v *vendor) matchRequest(path string, want VendorRequest, r *http.Request, 
 		}
 	}
 	return nil
+}
+
+// matchHeader compares a header's value with want: <absent> passes exactly when the
+// header is not sent; anything else is matched against its (first) value.
+func (sc *scope) matchHeader(path, want string, h http.Header, name string) *Mismatch {
+	vals := h.Values(name)
+	if want == MatchAbsent {
+		if len(vals) > 0 {
+			return &Mismatch{path, "no such header", show(strings.Join(vals, ", "))}
+		}
+		return nil
+	}
+	m := sc.match(path, want, h.Get(name))
+	if m != nil && len(vals) == 0 {
+		m.Got = "nothing (header not sent)"
+	}
+	return m
 }
 
 // values turns url.Values into what a transcript writes: one value as a string, several

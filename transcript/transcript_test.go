@@ -174,3 +174,171 @@ steps:
 		t.Errorf("answer mismatch: %v", err)
 	}
 }
+
+// vendorCall is the vendor request a stub emfa makes while serving a call.
+type vendorCall struct {
+	method, target, contentType, body string
+	header                            map[string]string
+}
+
+// runOneExchange replays a one-step transcript whose step lists the vendor request
+// written as YAML (a flow mapping), against a stub emfa that sends call to the vendor and
+// answers SUCCESS.
+func runOneExchange(t *testing.T, request string, call vendorCall) error {
+	t.Helper()
+	src := `
+name: one vendor exchange
+config: "irrelevant"
+steps:
+  - name: the exchange
+    call: {resource: initiate, body: {capability: push, id: d1, attributes: {username: alice}}}
+    vendor:
+      - request: ` + request + `
+        response: {body: {stat: OK}}
+    expect: {body: {status: SUCCESS}}
+`
+	tr, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Run(context.Background(), tr, func(ctx context.Context, _ *Transcript, vendorURL string) (Env, func(), error) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var body io.Reader
+			if call.body != "" {
+				body = strings.NewReader(call.body)
+			}
+			req, _ := http.NewRequest(call.method, vendorURL+call.target, body)
+			if call.contentType != "" {
+				req.Header.Set("Content-Type", call.contentType)
+			}
+			for k, v := range call.header {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			status := "SUCCESS"
+			if resp.StatusCode != http.StatusOK {
+				status = "FAILED"
+			}
+			io.WriteString(w, `{"status":"`+status+`"}`)
+		}))
+		return stubEnv{url: srv.URL}, srv.Close, nil
+	})
+}
+
+// A vendor request that gains a query parameter or a body the transcript does not have
+// fails the replay, naming the step and the difference — and so does one that loses them.
+func TestRunVendorRequestIsStrict(t *testing.T) {
+	const form = "application/x-www-form-urlencoded"
+	get := vendorCall{method: "GET", target: "/auth/v2/auth_status?txid=t-1"}
+	post := vendorCall{method: "POST", target: "/auth/v2/auth", contentType: form, body: "factor=push&username=alice"}
+	check := vendorCall{method: "GET", target: "/auth/v2/check"}
+	with := func(c vendorCall, edit func(*vendorCall)) vendorCall { edit(&c); return c }
+	for _, tc := range []struct {
+		name, request string
+		call          vendorCall
+		wantErr       string // "" when it must pass
+	}{
+		{"same query", `{method: GET, path: /auth/v2/auth_status, query: {txid: t-1}}`, get, ""},
+		{"an extra query parameter", `{method: GET, path: /auth/v2/auth_status, query: {txid: t-1}}`,
+			with(get, func(c *vendorCall) { c.target += "&debug=1" }),
+			`step 1 (the exchange): vendor[0].request.query.debug: want no such field, got "1"`},
+		{"a query where the transcript has none", `{method: GET, path: /auth/v2/check}`,
+			with(check, func(c *vendorCall) { c.target += "?debug=1" }),
+			`step 1 (the exchange): vendor[0].request.query: want no query (the transcript has none), got {"debug":"1"}`},
+		{"no query where the transcript has one", `{method: GET, path: /auth/v2/auth_status, query: {txid: t-1}}`,
+			with(get, func(c *vendorCall) { c.target = "/auth/v2/auth_status" }),
+			`step 1 (the exchange): vendor[0].request.query.txid: want "t-1", got nothing (field missing)`},
+		{"same form", `{method: POST, path: /auth/v2/auth, form: {factor: push, username: alice}}`, post, ""},
+		{"an extra form field", `{method: POST, path: /auth/v2/auth, form: {factor: push, username: alice}}`,
+			with(post, func(c *vendorCall) { c.body += "&debug=1" }),
+			`step 1 (the exchange): vendor[0].request.form.debug: want no such field, got "1"`},
+		{"a body where the transcript has none", `{method: GET, path: /auth/v2/check}`,
+			with(check, func(c *vendorCall) { c.contentType, c.body = "application/json", `{"debug":true}` }),
+			`step 1 (the exchange): vendor[0].request.body: want no body (the transcript has none), got {"debug":true}`},
+		{"a form where the transcript has none", `{method: POST, path: /auth/v2/auth}`, post,
+			`step 1 (the exchange): vendor[0].request.body: want no body (the transcript has none), got "factor=push&username=alice"`},
+		{"no body where the transcript has a form", `{method: POST, path: /auth/v2/auth, form: {factor: push, username: alice}}`,
+			with(post, func(c *vendorCall) { c.body = "" }),
+			`step 1 (the exchange): vendor[0].request.body: want {"factor":"push","username":"alice"}, got no body`},
+		{"no body where the transcript has one", `{method: POST, path: /v1/push, body: {user: alice}}`,
+			vendorCall{method: "POST", target: "/v1/push"},
+			`step 1 (the exchange): vendor[0].request.body: want {"user":"alice"}, got no body`},
+		{"a JSON body with an extra field", `{method: POST, path: /v1/push, body: {user: alice}}`,
+			vendorCall{method: "POST", target: "/v1/push", contentType: "application/json", body: `{"user":"alice","debug":true}`},
+			`step 1 (the exchange): vendor[0].request.body.debug: want no such field, got true`},
+		{"any body", `{method: POST, path: /v1/push, body: <any>}`,
+			vendorCall{method: "POST", target: "/v1/push", contentType: "text/plain", body: "anything"}, ""},
+		{"body absent, none sent", `{method: GET, path: /auth/v2/check, body: <absent>}`, check, ""},
+		{"body absent, one sent", `{method: POST, path: /v1/push, body: <absent>}`,
+			vendorCall{method: "POST", target: "/v1/push", contentType: "text/plain", body: "x"},
+			`step 1 (the exchange): vendor[0].request.body: want no body (the transcript has none), got "x"`},
+		// Signatures and the Date they sign vary per run: <any> and <re:…> still match them.
+		{"varying headers", `{method: GET, path: /auth/v2/check, headers: {Authorization: <any>, Date: "<re:^\\d\\d \\w{3}>"}}`,
+			with(check, func(c *vendorCall) {
+				c.header = map[string]string{"Authorization": "Basic c2lnbmVk", "Date": "01 Jan 26 00:00 +0000"}
+			}), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := runOneExchange(t, tc.request, tc.call)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("want a pass, got %v", err)
+			case tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr):
+				t.Errorf("got  %v\nwant %s", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// <absent> as a header's value: the header must not be sent. It passes exactly when the
+// header is not there, for a vendor request and for emfa's answer alike.
+func TestRunAbsentHeader(t *testing.T) {
+	check := vendorCall{method: "GET", target: "/auth/v2/check"}
+	const request = `{method: GET, path: /auth/v2/check, headers: {X-Debug: <absent>}}`
+	if err := runOneExchange(t, request, check); err != nil {
+		t.Errorf("header not sent: %v", err)
+	}
+	check.header = map[string]string{"X-Debug": "1"}
+	if err := runOneExchange(t, request, check); err == nil ||
+		err.Error() != `step 1 (the exchange): vendor[0].request.headers.X-Debug: want no such header, got "1"` {
+		t.Errorf("header sent: %v", err)
+	}
+	check.header = map[string]string{"X-Debug": ""} // sent, if empty
+	if err := runOneExchange(t, request, check); err == nil {
+		t.Error("an empty header sent: want a mismatch")
+	}
+
+	answer := func(header string) error {
+		tr, err := Parse([]byte(`
+name: answer headers
+config: "irrelevant"
+steps:
+  - call: {resource: test, method: GET}
+    expect: {headers: {X-Debug: <absent>, Content-Type: application/json}, body: {status: SUCCESS}}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Run(context.Background(), tr, func(context.Context, *Transcript, string) (Env, func(), error) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if header != "" {
+					w.Header().Set("X-Debug", header)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"status":"SUCCESS"}`)
+			}))
+			return stubEnv{url: srv.URL}, srv.Close, nil
+		})
+	}
+	if err := answer(""); err != nil {
+		t.Errorf("answer without the header: %v", err)
+	}
+	if err := answer("1"); err == nil || err.Error() != `step 1: headers.X-Debug: want no such header, got "1"` {
+		t.Errorf("answer with the header: %v", err)
+	}
+}

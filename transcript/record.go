@@ -483,6 +483,11 @@ func recordExchange(x provider.Exchange) Exchange {
 	case isJSON(x.RequestBody):
 		req.Body = redactValue(decodeJSON(x.RequestBody), MatchAny)
 	}
+	if len(x.RequestBody) > 0 && req.Form == nil && req.Body == nil {
+		// A body replay must see, that cannot be redacted field by field (XML, text, a
+		// form that does not parse): any body matches, none does not.
+		req.Body = MatchAny
+	}
 	resp := VendorResponse{Status: x.Status}
 	if x.Status == 0 { // no answer came (a timeout): replay answers a gateway timeout
 		resp.Status = 504

@@ -123,6 +123,17 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 		}
 		cleanup := func() { os.RemoveAll(dir) }
 		lookup := func(name string) (string, bool) {
+			// The store and the vendor are the replay's own, whatever the transcript's env
+			// says: a recording lists ${EMFA_STORAGE_DSN} <redacted>, and the real value
+			// of the host it was recorded on must not be the one replay writes into.
+			switch name {
+			case "vendor":
+				return vendorURL, true
+			case "EMFA_STORAGE_DRIVER":
+				return "sqlite", true
+			case "EMFA_STORAGE_DSN":
+				return "file:" + dir + "/emfa.db", true
+			}
 			if v, ok := t.Env[name]; ok {
 				if v != "<redacted>" {
 					return v, true
@@ -135,12 +146,6 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 				return "redacted-" + name, true
 			}
 			switch name {
-			case "vendor":
-				return vendorURL, true
-			case "EMFA_STORAGE_DRIVER":
-				return "sqlite", true
-			case "EMFA_STORAGE_DSN":
-				return "file:" + dir + "/emfa.db", true
 			case "EMFA_SHARED_DIR":
 				if sharedDir != "" {
 					return sharedDir, true

@@ -115,3 +115,38 @@ func TestRecordRemoteRequestsThenReplay(t *testing.T) {
 		}
 	}
 }
+
+// A recording of a configuration that names its store as ${EMFA_STORAGE_DSN} lists that
+// variable <redacted>; replayed where the variable is set (the host it was recorded on),
+// the replay must still run on its throwaway store, never the real one.
+func TestReplayNeverOpensTheRecordedStore(t *testing.T) {
+	real := filepath.Join(t.TempDir(), "production.db")
+	t.Setenv("EMFA_STORAGE_DSN", "file:"+real)
+	t.Setenv("EMFA_STORAGE_DRIVER", "sqlite")
+	src := `name: a recording naming its store
+config: |
+  server:
+    auth: {basic: {username: verify, password: "${EMFA_VERIFY_PASSWORD}"}}
+  storage: {driver: "${EMFA_STORAGE_DRIVER}", dsn: "${EMFA_STORAGE_DSN}"}
+  providers:
+    - {name: Built-in factors, credentialPrefix: emfa, capabilities: [totp]}
+env:
+  EMFA_STORAGE_DRIVER: <redacted>
+  EMFA_STORAGE_DSN: <redacted>
+  EMFA_VERIFY_PASSWORD: <redacted>
+setup:
+  - user: alice
+steps:
+  - call: {resource: enrollments, body: {username: alice}}
+    expect: {body: []}
+`
+	path := filepath.Join(t.TempDir(), "recorded.yaml")
+	os.WriteFile(path, []byte(src), 0o600)
+	code, out, errOut := emfa(t, "replay", path)
+	if code != 0 {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(real); err == nil {
+		t.Errorf("the replay opened the store the recording names (%s)", real)
+	}
+}

@@ -460,7 +460,7 @@ func username(m map[string]any) string {
 func recordExchange(x provider.Exchange) Exchange {
 	req := VendorRequest{Method: x.Method, Path: x.URL.Path}
 	if q := x.URL.Query(); len(q) > 0 {
-		req.Query = redactValue(values(q), MatchAny).(map[string]any)
+		req.Query = redactRequest(values(q)).(map[string]any)
 	}
 	req.Headers = map[string]string{}
 	for _, h := range []string{"Content-Type"} {
@@ -478,10 +478,10 @@ func recordExchange(x provider.Exchange) Exchange {
 	case len(x.RequestBody) == 0:
 	case ct == "application/x-www-form-urlencoded":
 		if form, err := url.ParseQuery(string(x.RequestBody)); err == nil {
-			req.Form = redactValue(values(form), MatchAny).(map[string]any)
+			req.Form = redactRequest(values(form)).(map[string]any)
 		}
 	case isJSON(x.RequestBody):
-		req.Body = redactValue(decodeJSON(x.RequestBody), MatchAny)
+		req.Body = redactRequest(decodeJSON(x.RequestBody))
 	}
 	if len(x.RequestBody) > 0 && req.Form == nil && req.Body == nil {
 		// A body replay must see, that cannot be redacted field by field (XML, text, a
@@ -514,23 +514,39 @@ var secretFields = map[string]bool{
 	"access_token": true, "id_token": true, "refresh_token": true, "assertion": true,
 }
 
+// varyingFields are keys of a vendor request whose values differ from run to run: a
+// nonce emfa draws (uuid()), a signature over it, the time it was made.
+var varyingFields = map[string]bool{"nonce": true, "signature": true, "sig": true, "timestamp": true}
+
 // redactValue replaces the values of secret fields with with, recursively.
 func redactValue(v any, with string) any {
+	return redactKeys(v, with, func(k string) bool { return secretFields[k] })
+}
+
+// redactRequest is a vendor request's query, form or body as replay must match it: the
+// values of secret and varying fields <any>.
+func redactRequest(v any) any {
+	return redactKeys(v, MatchAny, func(k string) bool { return secretFields[k] || varyingFields[k] })
+}
+
+// redactKeys replaces the values of the fields whose lower-cased key is secret with
+// with, recursively.
+func redactKeys(v any, with string, secret func(string) bool) any {
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			if secretFields[strings.ToLower(k)] {
+			if secret(strings.ToLower(k)) {
 				out[k] = with
 				continue
 			}
-			out[k] = redactValue(e, with)
+			out[k] = redactKeys(e, with, secret)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = redactValue(e, with)
+			out[i] = redactKeys(e, with, secret)
 		}
 		return out
 	}

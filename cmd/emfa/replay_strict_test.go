@@ -13,9 +13,9 @@ import (
 )
 
 // acmeConfig is a remote provider whose vendor calls carry each kind of request a
-// transcript must pin: a query with a repeated parameter and no body (enrollments), an
-// XML body that is neither JSON nor a form (initiate), Verify's JSON body with its
-// passvalue (validate), and a bare GET (test).
+// transcript must pin: a query with a repeated parameter, a nonce that differs on every
+// run, and no body (enrollments), an XML body that is neither JSON nor a form
+// (initiate), Verify's JSON body with its passvalue (validate), and a bare GET (test).
 const acmeConfig = `server:
   listen: "127.0.0.1:8080"
   auth:
@@ -47,7 +47,7 @@ providers:
           suffix: /devices
           method: GET
           transform:
-            outgoing: '{"query": {"user": body.username, "kind": ["sms", "voice"]}}'
+            outgoing: '{"query": {"user": body.username, "kind": ["sms", "voice"], "nonce": uuid()}}'
             incoming: '{"body": body.devices.map(d, {"id": d, "capability": "smsotp", "attributes": {"authExecutionFlow": "init_then_validate"}})}'
         initiate:
           suffix: /send
@@ -63,7 +63,7 @@ providers:
 // A session of a remote provider recorded with --record replays green under replay's
 // strict request matching: the recording writes every query and body the vendor saw
 // (a body it cannot redact field by field as <any>), so nothing the vendor got is
-// "extra" on replay.
+// "extra" on replay, and what differs per run (a nonce) as <any>.
 func TestRecordRemoteRequestsThenReplay(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
@@ -109,7 +109,7 @@ func TestRecordRemoteRequestsThenReplay(t *testing.T) {
 	t.Logf("the vendor saw:\n%s", strings.Join(seen, "\n"))
 	mu.Unlock()
 	recorded := replayRecorded(t, recordDir, []string{"sim-password-0123", "acme-api-key-0123456", testEncryptionKey, "123456"})
-	for _, want := range []string{"query:", "body: <any>"} {
+	for _, want := range []string{"query:", "nonce: <any>", "body: <any>"} {
 		if !strings.Contains(recorded, want) {
 			t.Errorf("the recording does not have %q:\n%s", want, recorded)
 		}

@@ -259,6 +259,23 @@ func TestReplaySharedDir(t *testing.T) {
 	if code, out, _ := emfa(t, "replay", transcript); code != 0 {
 		t.Errorf("replay with EMFA_SHARED_DIR: exit %d\n%s", code, out)
 	}
+	// A relative directory is the working directory's (as the README's ../shared is), not
+	// the transcript's.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(wd, shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := emfa(t, "replay", "--shared-dir", rel, transcript); code != 0 {
+		t.Errorf("replay --shared-dir %s: exit %d\n%s", rel, code, out)
+	}
+	t.Setenv("EMFA_SHARED_DIR", rel)
+	if code, out, _ := emfa(t, "replay", transcript); code != 0 {
+		t.Errorf("replay with EMFA_SHARED_DIR=%s: exit %d\n%s", rel, code, out)
+	}
 }
 
 // The built binary carries no test code: nothing of testing or httptest is linked in.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -147,8 +148,17 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 			}
 			switch name {
 			case "EMFA_SHARED_DIR":
-				if sharedDir != "" {
-					return sharedDir, true
+				// A relative directory is the working directory's, as a shell user means it:
+				// the configuration's paths are resolved against the transcript's.
+				dir := sharedDir
+				if dir == "" {
+					dir = os.Getenv(name)
+				}
+				if dir != "" {
+					if abs, err := filepath.Abs(dir); err == nil {
+						return abs, true
+					}
+					return dir, true
 				}
 			case "EMFA_LOG_LEVEL":
 				return "debug", true

@@ -146,8 +146,11 @@ func (e *Engine) celSpan(ctx context.Context, r *resource, direction string) (co
 
 // send makes the request, and once more with a fresh token if a token-based
 // authentication was refused: the only retry emfa makes, since the first call was not
-// accepted.
+// accepted. The webhook's timeout bounds all of it, token fetches included: it is the
+// longest a vendor call keeps Verify waiting.
 func (e *Engine) send(ctx context.Context, target *url.URL, out outgoing, body []byte) (*response, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.client.timeout)
+	defer cancel()
 	for attempt := 0; ; attempt++ {
 		var rd io.Reader
 		if body != nil {
@@ -163,6 +166,13 @@ func (e *Engine) send(ctx context.Context, target *url.URL, out outgoing, body [
 			req.Header.Del("Host")
 		}
 		if err := e.auth.apply(ctx, req, applyOptions{skip: out.skipAuth, titleCaseBearer: out.titleCaseBearer}); err != nil {
+			// A token wait the call's deadline or its caller ended is classed as do's are.
+			switch {
+			case errors.Is(ctx.Err(), context.DeadlineExceeded):
+				err = fmt.Errorf("%w: %w", errTimeout, err)
+			case errors.Is(ctx.Err(), context.Canceled):
+				err = fmt.Errorf("%w: %w", errCanceled, err)
+			}
 			return nil, fmt.Errorf("authentication: %w", err)
 		}
 		resp, err := e.client.do(ctx, req)

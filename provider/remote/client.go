@@ -120,9 +120,17 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 // after a 401/403 with a fresh token). Any status is a response, not an error; errors
 // wrap one of the err* classes.
 func (c *client) do(ctx context.Context, req *http.Request) (*response, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	resp, err := c.hc.Do(req.WithContext(ctx))
+	// The engine's calls come with a deadline within the timeout already (send); theirs
+	// need no second timer, nor a copy of req.
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > c.timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	if req.Context() != ctx {
+		req = req.WithContext(ctx)
+	}
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, callError(ctx, req, err, false)
 	}

@@ -57,7 +57,7 @@ func NewMetrics(version string) *Metrics {
 	}
 	m.contractCalls = counter("contract_calls_total", "Contract calls answered by a provider, by resource, capability and status (SUCCESS, FAILED, PENDING, error).", "provider", "resource", "capability", "status")
 	m.contractSeconds = histogram("contract_call_duration_seconds", "Time a provider took to decide a contract call.", "resource")
-	m.vendorCalls = counter("vendor_calls_total", "Calls to a remote provider's vendor by outcome: ok, status (unexpected status), timeout, refused, transform_error, error.", "provider", "resource", "outcome")
+	m.vendorCalls = counter("vendor_calls_total", "Calls to a remote provider's vendor (contract and lifecycle resources) by outcome: ok, status (unexpected status), timeout, refused, transform_error, error.", "provider", "resource", "outcome")
 	m.vendorSeconds = histogram("vendor_call_duration_seconds", "Latency of a vendor's HTTP answer (both attempts when a token is refreshed).", "provider", "resource")
 	m.celErrors = counter("cel_errors_total", "CEL transforms that failed or returned an unusable result.", "provider", "resource", "direction")
 	m.codesSent = counter("codes_sent_total", "One-time codes handed to a sender, by sender (a name under delivery).", "sender")
@@ -119,7 +119,8 @@ func (m *Metrics) VendorCall(provider, resource, outcome string, d time.Duration
 	}
 }
 
-// CELError counts a transform that failed (direction: outgoing or incoming).
+// CELError counts a transform that failed (direction: outgoing, incoming, or forEach for
+// a lifecycle step's list).
 func (m *Metrics) CELError(provider, resource, direction string) {
 	if m != nil {
 		m.celErrors.WithLabelValues(provider, resource, direction).Inc()

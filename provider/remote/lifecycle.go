@@ -346,12 +346,14 @@ func (e *Engine) propagate(ctx context.Context, ev provider.LifecycleEvent, step
 		res, err := st.forEach.EvalValue(ctx, vars)
 		if err != nil {
 			e.stats.TransformErrors.Add(1)
+			e.observer.CELError(e.prefix, st.res.name, "forEach")
 			return "", fmt.Errorf("step %s: forEach: %w", st.name, err)
 		}
 		list0, _ := res.Field("items")
 		var items []transform.Value
 		if err := list0.Elems(func(v transform.Value) error { items = append(items, v); return nil }); err != nil {
 			e.stats.TransformErrors.Add(1)
+			e.observer.CELError(e.prefix, st.res.name, "forEach")
 			return "", fmt.Errorf("step %s: forEach is not a list", st.name)
 		}
 		list := make([]any, 0, len(items))
@@ -402,10 +404,18 @@ var skippedAnswer = map[string]any{"status": int64(0), "body": nil}
 
 // lifecycleCall makes one call of a step: outgoing transform (which may skip it), the
 // request, the status check and the incoming transform. It answers the step's answer and
-// whether the incoming transform ended the event.
+// whether the incoming transform ended the event. It is observed as a contract call is,
+// under the resource lifecycle:<type>:<step>; a call its transform skips is not a vendor
+// call.
 func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars transform.Vars, evBody []byte) (answer map[string]any, skip bool, err error) {
 	r := st.res
 	e.stats.Calls.Add(1)
+	outcome, took := "error", time.Duration(0)
+	defer func() {
+		if outcome != "" {
+			e.observer.VendorCall(e.prefix, r.name, outcome, took)
+		}
+	}()
 	base, target, host, out := e.start(r)
 	if r.outgoing != nil {
 		ov := maps.Clone(vars)
@@ -418,13 +428,18 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 		res, err := r.outgoing.EvalValue(ctx, ov)
 		if err != nil {
 			e.stats.TransformErrors.Add(1)
+			outcome = "transform_error"
+			e.observer.CELError(e.prefix, r.name, "outgoing")
 			return nil, false, fmt.Errorf("outgoing transform: %w", err)
 		}
 		if skipOf(res) {
+			outcome = ""
 			return skippedAnswer, false, nil
 		}
 		if err := out.apply(res); err != nil {
 			e.stats.TransformErrors.Add(1)
+			outcome = "transform_error"
+			e.observer.CELError(e.prefix, r.name, "outgoing")
 			return nil, false, fmt.Errorf("outgoing transform: %w", err)
 		}
 	}
@@ -436,23 +451,32 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 	case out.method == "POST" || out.method == "PUT" || out.method == "PATCH":
 		payload = evBody // as a contract call sends Verify's payload
 	}
+	sent := time.Now()
 	resp, err := e.send(ctx, target, out, payload)
+	took = time.Since(sent)
 	if !errors.Is(err, errCanceled) { // a caller that hung up says nothing of the URL
 		e.urls.report(base, err == nil && resp.Status < 500)
 	}
 	if err != nil {
 		e.stats.VendorErrors.Add(1)
+		switch k := errorKind(err); k {
+		case "timeout", "refused":
+			outcome = k
+		}
 		return nil, false, fmt.Errorf("%s %s: %s: %w", out.method, out.path, errorKind(err), err)
 	}
 	if !e.w.accepts(r.def, resp.Status) {
 		e.stats.UnexpectedStatus.Add(1)
+		outcome = "status"
 		return nil, false, fmt.Errorf("%s %s: vendor answered %d", out.method, out.path, resp.Status)
 	}
 	body := decodeBody(resp.Body)
 	answer = map[string]any{"status": int64(resp.Status), "body": body}
 	if r.incoming == nil {
+		outcome = "ok"
 		return answer, false, nil
 	}
+	outcome = "transform_error" // until the incoming transform gives its result
 	iv := maps.Clone(vars)
 	iv[transform.VarBody] = body
 	iv[transform.VarHeader] = transform.NewHeaderValue(resp.Header)
@@ -465,11 +489,13 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 	res, err := r.incoming.EvalValue(ctx, iv)
 	if err != nil {
 		e.stats.TransformErrors.Add(1)
+		e.observer.CELError(e.prefix, r.name, "incoming")
 		return nil, false, fmt.Errorf("incoming transform (status %d): %w", resp.Status, err)
 	}
 	if b, ok := res.Field("body"); ok {
 		answer["body"] = b
 	}
+	outcome = "ok"
 	return answer, skipOf(res), nil
 }
 

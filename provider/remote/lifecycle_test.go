@@ -1,8 +1,18 @@
 package remote
 
 import (
+	"context"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/telemetry"
 )
 
 // Load-time checks of a lifecycle section name each problem by its path.
@@ -47,4 +57,93 @@ func TestLifecycleStepRefs(t *testing.T) {
 	if strings.Join(got, ",") != "a,b" {
 		t.Errorf("refs = %v", got)
 	}
+}
+
+// Lifecycle calls are vendor calls: counted in the vendor-call metrics as contract calls
+// are, the resource label naming the event type and step; a failed lifecycle transform is
+// a CEL error. A step its outgoing transform skips makes no call and counts none.
+func TestLifecycleCallsCounted(t *testing.T) {
+	v := newVendor(t, func(r *http.Request, _ string) (int, string) {
+		if r.URL.Path == "/u/del" {
+			return 503, `{}`
+		}
+		return 200, `{"ok":true}`
+	})
+	m := telemetry.NewMetrics("test")
+	e, err := New(Options{Webhook: &Webhook{URLs: []string{v.srv.URL}, Lifecycle: map[string][]LifecycleStep{
+		"user.create": {{Name: "add", Resource: Resource{Suffix: "/u/add"}}},
+		"user.delete": {
+			{Name: "lookup", Resource: Resource{Suffix: "/u/lookup", Method: "GET"}},
+			{Name: "del", Resource: Resource{Suffix: "/u/del", Method: "DELETE"}},
+		},
+		"user.disable": {
+			{Name: "quiet", Resource: Resource{Suffix: "/u/quiet", Transform: Transform{Outgoing: `{"skip": true}`}}},
+			{Name: "off", Resource: Resource{Suffix: "/u/off", Transform: Transform{Outgoing: `{"path": event.attributes.path}`}}},
+		},
+		"user.enable": {{Name: "each", ForEach: `event.attributes.list`, Resource: Resource{Suffix: "/u/on"}}},
+	}}, Provider: "acme", Store: testdb.SQLite(t), Observer: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	ctx := context.Background()
+	if err := e.Propagate(ctx, provider.LifecycleEvent{ID: "1", Type: "user.create", Username: "alice"}); err != nil {
+		t.Errorf("user.create: %v", err)
+	}
+	if err := e.Propagate(ctx, provider.LifecycleEvent{ID: "2", Type: "user.delete", Username: "alice"}); err == nil {
+		t.Error("user.delete answered 503, no error")
+	}
+	if err := e.Propagate(ctx, provider.LifecycleEvent{ID: "3", Type: "user.disable", Username: "alice"}); err == nil {
+		t.Error("user.disable's transform failed, no error")
+	}
+	if err := e.Propagate(ctx, provider.LifecycleEvent{ID: "4", Type: "user.enable", Username: "alice"}); err == nil {
+		t.Error("user.enable's forEach failed, no error")
+	}
+
+	want := map[string]float64{
+		`emfa_vendor_calls_total{outcome=ok,provider=acme,resource=lifecycle:user.create:add}`:               1,
+		`emfa_vendor_calls_total{outcome=ok,provider=acme,resource=lifecycle:user.delete:lookup}`:            1,
+		`emfa_vendor_calls_total{outcome=status,provider=acme,resource=lifecycle:user.delete:del}`:           1,
+		`emfa_vendor_calls_total{outcome=transform_error,provider=acme,resource=lifecycle:user.disable:off}`: 1,
+		`emfa_vendor_call_duration_seconds_count{provider=acme,resource=lifecycle:user.create:add}`:          1,
+		`emfa_vendor_call_duration_seconds_count{provider=acme,resource=lifecycle:user.delete:lookup}`:       1,
+		`emfa_vendor_call_duration_seconds_count{provider=acme,resource=lifecycle:user.delete:del}`:          1,
+		`emfa_cel_errors_total{direction=outgoing,provider=acme,resource=lifecycle:user.disable:off}`:        1,
+		`emfa_cel_errors_total{direction=forEach,provider=acme,resource=lifecycle:user.enable:each}`:         1,
+	}
+	got := gather(t, m.Registry(), "emfa_vendor_", "emfa_cel_")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("metrics (-want +got):\n%s", diff)
+	}
+}
+
+// gather is the registry's counters and histogram counts whose names start with one of
+// prefixes, as name{label=value,...} with the labels sorted.
+func gather(t *testing.T, g prometheus.Gatherer, prefixes ...string) map[string]float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(mf.GetName(), p) }) {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			var labels []string
+			for _, l := range mt.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			slices.Sort(labels)
+			key := "{" + strings.Join(labels, ",") + "}"
+			switch {
+			case mt.GetCounter() != nil:
+				out[mf.GetName()+key] = mt.GetCounter().GetValue()
+			case mt.GetHistogram() != nil:
+				out[mf.GetName()+"_count"+key] = float64(mt.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return out
 }

@@ -34,11 +34,12 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 		return transform.Value{}, false
 	}
 	base, target, host, out := e.start(r)
+	path := out.path // the outgoing transform's, which incoming's request repeats
 	if r.outgoing != nil {
 		cctx, span := e.celSpan(ctx, r, "outgoing")
 		res, err := r.outgoing.EvalValue(cctx, transform.Vars{
 			transform.VarBody: body, transform.VarHeader: e.headerValue,
-			transform.VarMethod: r.methodValue, transform.VarPath: transform.NewValue(out.path), transform.VarHost: host,
+			transform.VarMethod: r.methodValue, transform.VarPath: transform.NewValue(path), transform.VarHost: host,
 			transform.VarAuthenticationHeader: e.authValue, transform.VarNow: e.now(),
 		})
 		provider.EndSpan(span, err != nil, "transform failed")
@@ -114,9 +115,9 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 		vars[transform.VarHeader] = transform.NewHeaderValue(resp.Header)
 	}
 	if r.incoming.Uses(transform.VarRequest) {
+		// The outgoing transform's inputs (cel-dialect.md), not what it made of them.
 		vars[transform.VarRequest] = map[string]any{
-			"body": body, "header": transform.NewHeaderValue(out.header), "method": out.method,
-			"path": out.path, "host": host,
+			"body": body, "header": e.headerValue, "method": r.methodValue, "path": path, "host": host,
 		}
 	}
 	res, err := r.incoming.EvalValue(cctx, vars)

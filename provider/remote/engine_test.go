@@ -119,8 +119,11 @@ func TestOutgoingResultKeys(t *testing.T) {
 					"header": header.put("content-type", "application/x-www-form-urlencoded").put("authorization", "bearer abc"),
 					"skip_authentication": true, "title_case_bearer": true}`,
 				// request and header, which are built only for a transform that reads them.
+				// request is what the outgoing transform was given (cel-dialect.md), not
+				// what it made of it.
 				Incoming: `{"body": {"status": body.ok ? "SUCCESS" : "FAILED", "attributes": {"code": status_code,
 					"sentMethod": request.method, "sentPath": request.path, "sentType": request.header["Content-Type"][0],
+					"sentStatic": request.header["X-Static"][0], "sentHost": request.host,
 					"sentCode": request.body.attributes.passvalue, "answerType": header["Content-Type"][0]}}}`,
 			}},
 		},
@@ -129,8 +132,9 @@ func TestOutgoingResultKeys(t *testing.T) {
 	if err != nil || out.Status != provider.StatusSuccess {
 		t.Fatalf("validate: %+v %v", out, err)
 	}
-	if diff := cmp.Diff(map[string]any{"code": int64(200), "sentMethod": "PUT", "sentPath": "/other",
-		"sentType": "application/x-www-form-urlencoded", "sentCode": "42", "answerType": "application/json"}, out.Attributes); diff != "" {
+	if diff := cmp.Diff(map[string]any{"code": int64(200), "sentMethod": "POST", "sentPath": "/v",
+		"sentType": "application/json", "sentStatic": "s", "sentHost": strings.TrimPrefix(v.srv.URL, "http://"),
+		"sentCode": "42", "answerType": "application/json"}, out.Attributes); diff != "" {
 		t.Errorf("incoming variables (-want +got):\n%s", diff)
 	}
 	r := v.requests()[0]
@@ -574,15 +578,29 @@ func TestResultAfterTheDeadlineWhileTheVendorAnswered(t *testing.T) {
 }
 
 // TestLifecycleIncomingSeesRequestBody: a lifecycle step's incoming transform sees the
-// contract transforms' variables, request.body among them: the event it was given.
+// contract transforms' variables, request among them: what the outgoing transform was
+// given, the event as its body.
 func TestLifecycleIncomingSeesRequestBody(t *testing.T) {
 	v := newVendor(t, func(r *http.Request, _ string) (int, string) { return 200, `{"ok":true}` })
 	e := newEngine(t, &Webhook{URLs: []string{v.srv.URL}, Lifecycle: map[string][]LifecycleStep{
-		"user.delete": {{Name: "del", Resource: Resource{Suffix: "/u", Method: "POST",
-			Transform: Transform{Incoming: `{"body": {"sent": request.body}}`}}}},
+		"user.delete": {
+			{Name: "del", Resource: Resource{Suffix: "/u", Method: "POST", Transform: Transform{
+				Outgoing: `{"method": "DELETE", "path": "/u/" + event.username, "header": {"X-Other": "1"}}`,
+				Incoming: `{"body": {"user": request.body.username, "method": request.method, "path": request.path,
+					"type": request.header["Content-Type"][0]}}`}}},
+			{Name: "check", Resource: Resource{Suffix: "/c", Method: "GET", Transform: Transform{
+				Outgoing: `{"query": {"seen": [steps.del.body.user, steps.del.body.method, steps.del.body.path, steps.del.body.type]}}`}}},
+		},
 	}})
 	if err := e.Propagate(context.Background(), provider.LifecycleEvent{ID: "1", Type: "user.delete", Username: "alice"}); err != nil {
-		t.Errorf("an incoming transform reading request.body: %v", err)
+		t.Fatalf("an incoming transform reading request: %v", err)
+	}
+	reqs := v.requests()
+	if len(reqs) != 2 || reqs[0].Method != "DELETE" || reqs[0].Path != "/u/alice" {
+		t.Fatalf("requests %+v", reqs)
+	}
+	if want := "seen=alice&seen=POST&seen=%2Fu&seen=application%2Fjson"; reqs[1].Query != want {
+		t.Errorf("request as the incoming transform saw it: %q, want %q", reqs[1].Query, want)
 	}
 }
 

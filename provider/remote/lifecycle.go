@@ -417,11 +417,12 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 		}
 	}()
 	base, target, host, out := e.start(r)
+	path := out.path // the outgoing transform's, which incoming's request repeats
 	if r.outgoing != nil {
 		ov := maps.Clone(vars)
 		ov[transform.VarHeader] = e.headerValue
 		ov[transform.VarMethod] = r.methodValue
-		ov[transform.VarPath] = out.path
+		ov[transform.VarPath] = path
 		ov[transform.VarHost] = host
 		ov[transform.VarAuthenticationHeader] = e.authValue
 		ov[transform.VarNow] = e.now()
@@ -481,10 +482,10 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 	iv[transform.VarBody] = body
 	iv[transform.VarHeader] = transform.NewHeaderValue(resp.Header)
 	iv[transform.VarStatusCode] = int64(resp.Status)
-	// request.body is the outgoing transform's input, as for contract resources: here
+	// request is the outgoing transform's inputs, as for contract resources; its body is
 	// the event.
 	iv[transform.VarRequest] = map[string]any{
-		"body": vars[VarEvent], "header": transform.NewHeaderValue(out.header), "method": out.method, "path": out.path, "host": host,
+		"body": vars[VarEvent], "header": e.headerValue, "method": r.methodValue, "path": path, "host": host,
 	}
 	res, err := r.incoming.EvalValue(ctx, iv)
 	if err != nil {

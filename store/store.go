@@ -182,8 +182,9 @@ type AuditFilter struct {
 // method of the same name, except that nothing it does is committed before the unit is.
 // A Store is a Writer whose every call is a unit of its own.
 type Writer interface {
-	// CreateFactor stores a new factor: ErrExists on a duplicate id; ErrNotFound for a
-	// missing user. In a unit, an enrollment's other writes and its audit record go with it.
+	// CreateFactor stores a new factor: ErrExists on a duplicate id, after which a unit
+	// goes on; ErrNotFound for a missing user. In a unit, an enrollment's other writes and
+	// its audit record go with it.
 	CreateFactor(ctx context.Context, f Factor) error
 	CreateTransaction(ctx context.Context, t Transaction) error
 	GetTransaction(ctx context.Context, id string) (Transaction, error)

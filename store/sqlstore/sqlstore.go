@@ -388,10 +388,18 @@ func (w *writer) CreateFactor(ctx context.Context, f store.Factor) error {
 	if err != nil {
 		return w.s.fail(op+f.ID, err)
 	}
-	_, err = w.exec(ctx,
-		`INSERT INTO factors (`+factorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+	// A taken id inserts nothing rather than failing: in a unit on PostgreSQL a failed
+	// statement aborts the transaction, and the caller may go on after ErrExists.
+	res, err := w.exec(ctx,
+		`INSERT INTO factors (`+factorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		 ON CONFLICT (id) DO NOTHING`,
 		f.ID, f.UserID, f.Type, f.Label, string(f.State), f.Secret, f.KeyID, params,
 		f.Counter, f.Failures, millis(f.LockedUntil), millis(f.CreatedAt), millis(f.UpdatedAt))
+	if err == nil {
+		if n, _ := res.RowsAffected(); n == 0 {
+			return w.s.fail(op+f.ID, store.ErrExists)
+		}
+	}
 	switch c := w.s.d.Constraint(err); {
 	case errors.Is(c, store.ErrExists):
 		return w.s.fail(op+f.ID, store.ErrExists)

@@ -98,6 +98,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Update", testUpdate},
 		{"UpdateRollback", testUpdateRollback},
 		{"UpdateCreateFactor", testUpdateCreateFactor},
+		{"UpdateAfterCreateFactorExists", testUpdateAfterCreateFactorExists},
 		{"UpdateCanceled", testUpdateCanceled},
 		{"UpdatePanic", testUpdatePanic},
 		{"ConcurrentUpdate", testConcurrentUpdate},

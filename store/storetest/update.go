@@ -156,6 +156,43 @@ func testUpdateCreateFactor(t *testing.T, s store.Store) {
 	wantErr(t, "CreateFactor for a missing user, in a unit", err, store.ErrNotFound)
 }
 
+// A unit goes on after CreateFactor refused a taken id (ErrExists): an enrollment that
+// then picks another id, or records the refusal, commits what it wrote before and after.
+// (PostgreSQL aborts a transaction at a failed statement; the store must not let it.)
+func testUpdateAfterCreateFactorExists(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	userWithFactor(t, s)
+	err := s.Update(ctx, func(w store.Writer) error {
+		if err := w.CreateTransaction(ctx, newTransaction("before", "f1", at(time.Hour))); err != nil {
+			return fmt.Errorf("CreateTransaction before: %w", err)
+		}
+		taken := newFactor("f1", "u1", at(time.Minute))
+		taken.Label = "second f1"
+		if err := w.CreateFactor(ctx, taken); !errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("CreateFactor of a taken id: %v, want ErrExists", err)
+		}
+		if err := w.CreateFactor(ctx, newFactor("f2", "u1", at(0))); err != nil {
+			return fmt.Errorf("CreateFactor after ErrExists: %w", err)
+		}
+		if err := w.CreateTransaction(ctx, newTransaction("after", "f2", at(time.Hour))); err != nil {
+			return fmt.Errorf("CreateTransaction after: %w", err)
+		}
+		return w.AppendAudit(ctx, decisionEvent("f2", "SUCCESS"))
+	})
+	if err != nil {
+		t.Fatalf("the unit: %v", err)
+	}
+	if f := mustGetFactor(t, s, "f1"); f.Label == "second f1" {
+		t.Error("the refused CreateFactor replaced f1")
+	}
+	mustGetFactor(t, s, "f2")
+	mustGetTransaction(t, s, "before")
+	mustGetTransaction(t, s, "after")
+	if n := len(auditOf(t, s, "f2")); n != 1 {
+		t.Errorf("%d audit events of the unit, want 1", n)
+	}
+}
+
 // Units submitted together, as a backend may commit them in one batch: a failing unit
 // takes none of its neighbours with it, and two units racing for one compare-and-set see
 // each other's result, exactly one winning.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -167,9 +168,12 @@ func (e *Engine) send(ctx context.Context, target *url.URL, out outgoing, body [
 			req.Header.Del("Host")
 		}
 		if err := e.auth.apply(ctx, req, applyOptions{skip: out.skipAuth, titleCaseBearer: out.titleCaseBearer}); err != nil {
-			// A token wait the call's deadline or its caller ended is classed as do's are.
+			// A token wait the call's deadline or its caller ended, or a token fetch that
+			// timed out, is classed as do's are.
+			var nerr net.Error
 			switch {
-			case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded),
+				errors.As(err, &nerr) && nerr.Timeout():
 				err = fmt.Errorf("%w: %w", errTimeout, err)
 			case errors.Is(ctx.Err(), context.Canceled):
 				err = fmt.Errorf("%w: %w", errCanceled, err)

@@ -84,7 +84,8 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 			provider.EndSpan(span, true, "vendor call failed")
 		}
 	}
-	if !errors.Is(err, errCanceled) { // a caller that hung up says nothing of the URL
+	// A caller that hung up, or a token that could not be had, says nothing of the URL.
+	if !errors.Is(err, errCanceled) && !errors.Is(err, errUpstreamAuth) {
 		e.urls.report(base, err == nil && resp.Status < 500)
 	}
 	if err != nil {
@@ -178,7 +179,7 @@ func (e *Engine) send(ctx context.Context, target *url.URL, out outgoing, body [
 			case errors.Is(ctx.Err(), context.Canceled):
 				err = fmt.Errorf("%w: %w", errCanceled, err)
 			}
-			return nil, fmt.Errorf("authentication: %w", err)
+			return nil, fmt.Errorf("%w: %w", errUpstreamAuth, err)
 		}
 		resp, err := e.client.do(ctx, req)
 		if provider.Recording(ctx) {

@@ -23,6 +23,9 @@ var (
 	errTruncated = errors.New("response body truncated")
 	errCanceled  = errors.New("canceled")
 	errNetwork   = errors.New("network error")
+	// errUpstreamAuth: the upstream authentication (a token fetch) failed, so no request
+	// reached the vendor and the call says nothing of its URL.
+	errUpstreamAuth = errors.New("authentication")
 )
 
 // errorKind names the class of an error from do ("refused", "timeout", "too_large",

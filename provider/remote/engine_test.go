@@ -622,3 +622,30 @@ func TestCanceledCallsEjectNoURL(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenFailuresEjectNoURL: a token endpoint that fails says nothing of the vendor's
+// URLs (none was called): they all stay in rotation for when the token endpoint is back.
+func TestTokenFailuresEjectNoURL(t *testing.T) {
+	tokenSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(tokenSrv.Close)
+	v := newVendor(t, func(*http.Request, string) (int, string) { return 200, `{"status":"SUCCESS"}` })
+	e := newEngine(t, &Webhook{URLs: []string{v.srv.URL + "/a", v.srv.URL + "/b"},
+		Authentication: Authentication{Type: AuthOAuth, OAuth: OAuth{TokenEndpoint: tokenSrv.URL, ClientID: "c", ClientSecret: "s"}},
+		Resources:      map[string]Resource{"validate": {Suffix: "/v"}},
+	})
+	for range 6 {
+		if out, err := e.Validate(context.Background(), req("totp", "", "1")); err == nil && out.Status == provider.StatusSuccess {
+			t.Fatal("validated without a token")
+		}
+	}
+	if n := len(v.requests()); n != 0 {
+		t.Fatalf("the vendor was called %d times without a token", n)
+	}
+	for i := range e.urls.state {
+		if e.urls.state[i].ejectedUntil.Load() != 0 {
+			t.Errorf("url %d ejected for the token endpoint's failures", i)
+		}
+	}
+}

@@ -455,7 +455,8 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 	sent := time.Now()
 	resp, err := e.send(ctx, target, out, payload)
 	took = time.Since(sent)
-	if !errors.Is(err, errCanceled) { // a caller that hung up says nothing of the URL
+	// A caller that hung up, or a token that could not be had, says nothing of the URL.
+	if !errors.Is(err, errCanceled) && !errors.Is(err, errUpstreamAuth) {
 		e.urls.report(base, err == nil && resp.Status < 500)
 	}
 	if err != nil {

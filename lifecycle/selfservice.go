@@ -358,7 +358,9 @@ func (s *SelfService) Session(ctx context.Context, cookie string) (Session, erro
 		}
 	}
 	rec.SeenAt = now
-	if err := s.st.PutSession(ctx, rec); err != nil {
+	if err := s.st.UpdateSession(ctx, rec); errors.Is(err, store.ErrNotFound) {
+		return Session{}, ErrNoSession // signed out or ended meanwhile: it stays so
+	} else if err != nil {
 		return Session{}, err
 	}
 	return Session{Cookie: cookie, Kind: rec.Kind, User: st.User, CSRF: rec.CSRF, State: st, rec: rec}, nil
@@ -372,11 +374,16 @@ func (s *SelfService) CheckCSRF(sess Session, token string) error {
 	return nil
 }
 
-// save writes a session's state.
+// save writes a session's state; ErrNoSession when the session ended meanwhile (signed
+// out in another tab, ended by an admin), which a save never undoes.
 func (s *SelfService) save(ctx context.Context, sess *Session) error {
 	data, _ := json.Marshal(sess.State)
 	sess.rec.Data = string(data)
-	return s.st.PutSession(ctx, sess.rec)
+	err := s.st.UpdateSession(ctx, sess.rec)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNoSession
+	}
+	return err
 }
 
 // End ends a session.

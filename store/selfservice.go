@@ -41,10 +41,14 @@ type SelfService interface {
 	// SpendLink marks an unspent link spent; of concurrent calls one succeeds, the others
 	// get ErrConflict (ErrNotFound: no such link).
 	SpendLink(ctx context.Context, hash string, now time.Time) error
-	// PutSession stores s (replacing the session of its hash) and appends audit, the
-	// records of what started it, in the same commit: no sign-in recorded without its
-	// session, nor a session without its record.
+	// PutSession creates s and appends audit, the records of what started it, in the same
+	// commit: no sign-in recorded without its session, nor a session without its record.
+	// It never replaces a session (ErrExists: its hash is taken).
 	PutSession(ctx context.Context, s SelfServiceSession, audit ...AuditEvent) error
+	// UpdateSession writes s over the session of its hash (its state, its last use), only
+	// while that session exists: ErrNotFound once it was deleted (signed out, expired,
+	// ended by an admin), which it never brings back.
+	UpdateSession(ctx context.Context, s SelfServiceSession) error
 	GetSession(ctx context.Context, hash string) (SelfServiceSession, error)
 	DeleteSession(ctx context.Context, hash string) error
 	// DeleteExpiredSessions removes sessions last seen before idleBefore or past their end.

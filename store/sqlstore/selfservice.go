@@ -62,13 +62,16 @@ func (w *writer) SpendLink(ctx context.Context, hash string, now time.Time) erro
 }
 
 func (s *Store) PutSession(ctx context.Context, ss store.SelfServiceSession, audit ...store.AuditEvent) error {
+	// An INSERT alone: a session that was deleted is never written back.
 	const put = `INSERT INTO selfservice_sessions (hash, user_id, kind, link_hash, csrf, data, seen_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (hash) DO UPDATE SET user_id = excluded.user_id, kind = excluded.kind, link_hash = excluded.link_hash,
-			csrf = excluded.csrf, data = excluded.data, seen_at = excluded.seen_at, expires_at = excluded.expires_at`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	args := []any{ss.Hash, ss.UserID, ss.Kind, ss.LinkHash, ss.CSRF, ss.Data, millis(ss.SeenAt), millis(ss.ExpiresAt)}
 	write := func(w *writer) error {
-		if _, err := w.exec(w.c(ctx), put, args...); err != nil {
+		_, err := w.exec(w.c(ctx), put, args...)
+		if c := s.d.Constraint(err); c != nil {
+			err = c
+		}
+		if err != nil {
 			return s.fail("put self-service session", err)
 		}
 		for _, ev := range audit {
@@ -79,10 +82,23 @@ func (s *Store) PutSession(ctx context.Context, ss store.SelfServiceSession, aud
 		return nil
 	}
 	if len(audit) == 0 {
-		// A session's state or its idle timeout: one statement, nothing to record.
 		return s.write(ctx, write)
 	}
 	return s.unit(ctx, write)
+}
+
+func (s *Store) UpdateSession(ctx context.Context, ss store.SelfServiceSession) error {
+	// An UPDATE alone: of a request refreshing a session and a sign-out (or an admin
+	// ending it) at once, the delete wins, whichever commits first.
+	return s.write(ctx, func(w *writer) error {
+		res, err := w.exec(w.c(ctx), `UPDATE selfservice_sessions SET user_id = $2, kind = $3, link_hash = $4, csrf = $5,
+				data = $6, seen_at = $7, expires_at = $8 WHERE hash = $1`,
+			ss.Hash, ss.UserID, ss.Kind, ss.LinkHash, ss.CSRF, ss.Data, millis(ss.SeenAt), millis(ss.ExpiresAt))
+		if err := changedOne(res, err); err != nil {
+			return s.fail("update self-service session", err)
+		}
+		return nil
+	})
 }
 
 func (s *Store) GetSession(ctx context.Context, hash string) (store.SelfServiceSession, error) {

@@ -99,15 +99,23 @@ func testSelfService(t *testing.T, s store.Store) {
 		diff(t, "session", a, got)
 		_, err = ss.GetSession(ctx, "nope")
 		wantErr(t, "unknown", err, store.ErrNotFound)
-		// Put again updates in place.
+		// Put never replaces a session; Update changes it in place.
+		wantErr(t, "put again", ss.PutSession(ctx, a), store.ErrExists)
 		a.UserID, a.Kind, a.LinkHash, a.Data, a.SeenAt = "u1", "link", "h3", `{"user":"name-u1"}`, at(time.Minute)
-		wantErr(t, "update", ss.PutSession(ctx, a), nil)
+		wantErr(t, "update", ss.UpdateSession(ctx, a), nil)
 		got, _ = ss.GetSession(ctx, "s1")
 		diff(t, "updated session", a, got)
 		wantErr(t, "delete", ss.DeleteSession(ctx, "s1"), nil)
 		_, err = ss.GetSession(ctx, "s1")
 		wantErr(t, "deleted", err, store.ErrNotFound)
 		wantErr(t, "delete again", ss.DeleteSession(ctx, "s1"), nil)
+		// A request that read the session before its sign-out, writing its last use after
+		// it: the session stays gone, and the writer is told.
+		a.SeenAt = at(2 * time.Minute)
+		wantErr(t, "update deleted", ss.UpdateSession(ctx, a), store.ErrNotFound)
+		_, err = ss.GetSession(ctx, "s1")
+		wantErr(t, "deleted, then updated", err, store.ErrNotFound)
+		wantErr(t, "update unknown", ss.UpdateSession(ctx, store.SelfServiceSession{Hash: "nope", Data: "{}"}), store.ErrNotFound)
 
 		// Expiry: idle since before idleBefore, or past the absolute end.
 		for _, x := range []store.SelfServiceSession{

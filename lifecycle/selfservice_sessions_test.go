@@ -1,0 +1,109 @@
+package lifecycle_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/store"
+)
+
+// signedIn gives alice a TOTP factor through a link, then signs her in with it.
+func signedIn(t *testing.T, ss *lifecycle.SelfService, clk *clock) (lifecycle.Session, lifecycle.Enrolled) {
+	t.Helper()
+	ctx := context.Background()
+	sess, en := enrollVia(t, ss, linkToken(t, ss), "totp")
+	if _, err := ss.Confirm(ctx, &sess, codeOf(t, en, clk.Now())); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute) // a code the enrollment did not use
+	anon, err := ss.NewSession(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.StartSignIn(ctx, &anon, "alice", lifecycle.MethodApp); err != nil {
+		t.Fatal(err)
+	}
+	user, err := ss.FinishSignIn(ctx, &anon, codeOf(t, en, clk.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return user, en
+}
+
+// wantSessionGone checks that cookie's session is refused and no longer stored.
+func wantSessionGone(t *testing.T, st store.Store, ss *lifecycle.SelfService, what, cookie string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := st.(store.SelfService).GetSession(ctx, lifecycle.HashToken(cookie)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("%s: the session is stored still (%v)", what, err)
+	}
+	if _, err := ss.Session(ctx, cookie); !errors.Is(err, lifecycle.ErrNoSession) {
+		t.Errorf("%s: the session still works (%v)", what, err)
+	}
+}
+
+// signOutDuring is a store where a sign-out (another tab's) comes between a request's
+// read of a session and its refresh of it.
+type signOutDuring struct {
+	store.Store
+	store.SelfService
+	hash *string // the session to end once read; "" for none
+}
+
+func (s signOutDuring) SpendLink(ctx context.Context, hash string, now time.Time) error {
+	return s.SelfService.SpendLink(ctx, hash, now)
+}
+
+func (s signOutDuring) GetSession(ctx context.Context, hash string) (store.SelfServiceSession, error) {
+	rec, err := s.SelfService.GetSession(ctx, hash)
+	if err == nil && hash == *s.hash {
+		*s.hash = ""
+		if err := s.SelfService.DeleteSession(ctx, hash); err != nil {
+			return rec, err
+		}
+	}
+	return rec, err
+}
+
+// TestSignOutWinsOverARefresh: a request that read its session before a sign-out (or an
+// admin ending it) cannot write the session back when it refreshes or saves it: the
+// session stays gone and the request is told it ended.
+func TestSignOutWinsOverARefresh(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		var during string
+		m, clk := newManager(t, signOutDuring{st, st.(store.SelfService), &during})
+		addAlice(t, m)
+		ss := selfService(t, m, "totp")
+		user, _ := signedIn(t, ss, clk)
+
+		// The refresh of a request that read the session just before the sign-out.
+		during = lifecycle.HashToken(user.Cookie)
+		if _, err := ss.Session(ctx, user.Cookie); !errors.Is(err, lifecycle.ErrNoSession) {
+			t.Errorf("a refresh racing a sign-out: %v, want the session ended", err)
+		}
+		if during != "" {
+			t.Fatal("the sign-out did not come between")
+		}
+		wantSessionGone(t, st, ss, "signed out during a refresh", user.Cookie)
+
+		// The save of a request holding a session read before the sign-out.
+		clk.Advance(time.Minute) // past the one-link-a-minute limit
+		user, _ = signedIn(t, ss, clk)
+		earlier, err := ss.Session(ctx, user.Cookie)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.End(ctx, user); err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.StartSignIn(ctx, &earlier, "alice", lifecycle.MethodApp); !errors.Is(err, lifecycle.ErrNoSession) {
+			t.Errorf("a save after the sign-out: %v, want the session ended", err)
+		}
+		wantSessionGone(t, st, ss, "signed out before a save", user.Cookie)
+	})
+}

@@ -621,7 +621,9 @@ func (m *Manager) ResetUserBefore(ctx context.Context, actor Actor, name, mode s
 	if err != nil {
 		return 0, err
 	}
-	c := store.UserChange{Name: name, Now: m.now()}
+	// The factors are no longer trusted: the self-service sessions proved with one of
+	// them, or opened by a link, end in the reset's commit.
+	c := store.UserChange{Name: name, Now: m.now(), EndSessions: true}
 	kept := 0
 	for _, f := range fs {
 		switch {

@@ -107,3 +107,36 @@ func TestSignOutWinsOverARefresh(t *testing.T) {
 		wantSessionGone(t, st, ss, "signed out before a save", user.Cookie)
 	})
 }
+
+// TestResetEndsSessions: a reset of a user's factors ends the user's self-service
+// sessions, the one a factor signed in and the one a link opened, in its commit; so
+// does a disable, even when the user is enabled again before the session's next request.
+func TestResetEndsSessions(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		ss := selfService(t, m, "totp")
+		user, _ := signedIn(t, ss, clk)
+		clk.Advance(time.Minute) // past the one-link-a-minute limit
+		link, err := ss.OpenLink(ctx, linkToken(t, ss))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.ResetUser(ctx, "test", "alice", lifecycle.ResetDisable); err != nil {
+			t.Fatal(err)
+		}
+		wantSessionGone(t, st, ss, "signed in, after a reset", user.Cookie)
+		wantSessionGone(t, st, ss, "opened by a link, after a reset", link.Cookie)
+
+		// Signed in again with a factor enrolled since, then disabled and enabled.
+		clk.Advance(time.Minute)
+		user, _ = signedIn(t, ss, clk)
+		for _, disabled := range []bool{true, false} {
+			if _, err := m.SetUserState(ctx, "test", "alice", disabled); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantSessionGone(t, st, ss, "signed in, after a disable and an enable", user.Cookie)
+	})
+}

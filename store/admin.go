@@ -74,6 +74,10 @@ type UserChange struct {
 	DeleteFactors []string
 	// Delete deletes the user (and its factors) after everything else.
 	Delete bool
+	// EndSessions ends the user's self-service sessions (a reset of its factors: none
+	// proved with them, nor opened by a link, outlives it). A change that disables or
+	// deletes the user ends them too.
+	EndSessions bool
 	// Audit is appended in the same step, so an action is recorded exactly when it is done.
 	Audit []AuditEvent
 	// Now stamps the profile and the factors changed.

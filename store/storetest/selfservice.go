@@ -155,6 +155,46 @@ func testSelfService(t *testing.T, s store.Store) {
 		wantErr(t, "expired link", err, store.ErrNotFound)
 	})
 
+	t.Run("sessions end with the user", func(t *testing.T) {
+		for _, id := range []string{"u3", "u4", "u5"} {
+			mustCreateUser(t, s, newUser(id))
+		}
+		for _, x := range []store.SelfServiceSession{
+			{Hash: "u3-user", UserID: "u3", Kind: "user"},
+			{Hash: "u3-link", UserID: "u3", Kind: "link", LinkHash: "l3"},
+			{Hash: "u4-user", UserID: "u4", Kind: "user"},
+			{Hash: "u5-user", UserID: "u5", Kind: "user"},
+			{Hash: "anon", Kind: "anon"},
+		} {
+			x.CSRF, x.Data, x.SeenAt, x.ExpiresAt = "c", "{}", at(0), at(12*time.Hour)
+			wantErr(t, "put "+x.Hash, ss.PutSession(ctx, x), nil)
+		}
+		left := func(what string, want ...string) {
+			t.Helper()
+			var got []string
+			for _, h := range []string{"u3-user", "u3-link", "u4-user", "u5-user", "anon"} {
+				if _, err := ss.GetSession(ctx, h); err == nil {
+					got = append(got, h)
+				} else if !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("%s: get %s: %v", what, h, err)
+				}
+			}
+			diff(t, what, want, got)
+		}
+		// A reset of u3's factors ends its sessions, whatever opened them, in its commit.
+		mustApply(t, s, store.UserChange{Name: "name-u3", EndSessions: true, Now: at(time.Minute),
+			Audit: []store.AuditEvent{{Time: at(time.Minute), Resource: "admin.users.reset", Username: "name-u3", Outcome: "SUCCESS", Actor: "test"}}})
+		left("after a reset", "u4-user", "u5-user", "anon")
+		// Enabling leaves them; disabling and deleting end them.
+		no, yes := false, true
+		mustApply(t, s, store.UserChange{Name: "name-u5", Disabled: &no, Now: at(time.Minute)})
+		left("after an enable", "u4-user", "u5-user", "anon")
+		mustApply(t, s, store.UserChange{Name: "name-u4", Disabled: &yes, Now: at(time.Minute)})
+		left("after a disable", "u5-user", "anon")
+		mustApply(t, s, store.UserChange{Name: "name-u5", Delete: true, Now: at(time.Minute)})
+		left("after a delete", "anon")
+	})
+
 	t.Run("user deleted", func(t *testing.T) {
 		wantErr(t, "put", ss.PutLink(ctx, store.SelfServiceLink{UserID: "u2", Hash: "h4", CreatedAt: at(0), ExpiresAt: at(time.Hour)}, linkRecord("h4")), nil)
 		wantErr(t, "delete user", s.DeleteUser(ctx, "name-u2"), nil)

@@ -255,13 +255,18 @@ type SessionState struct {
 // ErrNoSession is a missing, expired or refused session: the page starts again.
 var ErrNoSession = &Error{Kind: Unauthorized, Code: "session_expired", Msg: "your session has ended; start again"}
 
-func (s *SelfService) newSession(ctx context.Context, kind, userID, linkHash string, st SessionState, audit ...store.AuditEvent) (Session, error) {
+// newSession starts a session; until, when not zero, ends it earlier than maxSessionLife
+// would (a link session ends with its link).
+func (s *SelfService) newSession(ctx context.Context, kind, userID, linkHash string, until time.Time, st SessionState, audit ...store.AuditEvent) (Session, error) {
 	cookie, hash := secret()
 	csrf, _ := secret()
 	now := s.m.now()
 	data, _ := json.Marshal(st)
 	rec := store.SelfServiceSession{Hash: hash, UserID: userID, Kind: kind, LinkHash: linkHash, CSRF: csrf, Data: string(data),
 		SeenAt: now, ExpiresAt: now.Add(maxSessionLife)}
+	if !until.IsZero() && until.Before(rec.ExpiresAt) {
+		rec.ExpiresAt = until
+	}
 	if err := s.st.PutSession(ctx, rec, audit...); err != nil {
 		return Session{}, err
 	}
@@ -270,7 +275,7 @@ func (s *SelfService) newSession(ctx context.Context, kind, userID, linkHash str
 
 // NewSession starts an anonymous session (the sign-in form's CSRF token).
 func (s *SelfService) NewSession(ctx context.Context) (Session, error) {
-	return s.newSession(ctx, SessionAnon, "", "", SessionState{})
+	return s.newSession(ctx, SessionAnon, "", "", time.Time{}, SessionState{})
 }
 
 // Link refusals.
@@ -309,14 +314,15 @@ func (s *SelfService) OpenLink(ctx context.Context, token string) (Session, erro
 		s.m.audit(ctx, SelfServiceActor, "selfservice.open", u.Name, "", "FAILED", "user disabled")
 		return Session{}, ErrLinkInvalid
 	}
-	return s.opened(ctx, "selfservice.open", "", SessionLink, u, l.Hash, "")
+	// The session ends when its link does: it cannot enroll with a link that expired.
+	return s.opened(ctx, "selfservice.open", "", SessionLink, u, l.Hash, l.ExpiresAt, "")
 }
 
 // opened starts the session a link or a sign-in opened for u, with its record (action,
 // factor) in the same commit: a session that could not be stored is no SUCCESS, and a
-// session exists only with its record.
-func (s *SelfService) opened(ctx context.Context, action, factor, kind string, u store.User, linkHash, reason string) (Session, error) {
-	return s.newSession(ctx, kind, u.ID, linkHash, SessionState{User: u.Name},
+// session exists only with its record. until, when not zero, is its latest end.
+func (s *SelfService) opened(ctx context.Context, action, factor, kind string, u store.User, linkHash string, until time.Time, reason string) (Session, error) {
+	return s.newSession(ctx, kind, u.ID, linkHash, until, SessionState{User: u.Name},
 		AdminEvent(s.m.now(), SelfServiceActor, action, u.Name, factor, "SUCCESS", reason))
 }
 
@@ -462,6 +468,12 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 		}
 		if err != nil {
 			return Factor{}, err
+		}
+		// Expired while its session lasted (one opened before its session's end was the
+		// link's): the store refuses to spend it as well.
+		if !s.m.now().Before(l.ExpiresAt) {
+			s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, id, "FAILED", "link expired")
+			return Factor{}, ErrLinkExpired
 		}
 		spend = func(w store.Writer) error {
 			err := w.SpendLink(ctx, sess.rec.LinkHash, s.m.now())
@@ -676,7 +688,7 @@ func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code stri
 				}
 				s.End(ctx, *sess)
 				// From here on, the name as created, whatever the case it was typed in.
-				return s.opened(ctx, "selfservice.signin", en.ID, SessionUser, u, "", "")
+				return s.opened(ctx, "selfservice.signin", en.ID, SessionUser, u, "", time.Time{}, "")
 			}
 			s.m.audit(ctx, SelfServiceActor, "selfservice.signin", st.User, en.ID, "FAILED", out.Reason)
 		}
@@ -759,7 +771,7 @@ func (s *SelfService) FinishPushSignIn(ctx context.Context, sess *Session) (stri
 			return "", Session{}, err
 		}
 		s.End(ctx, *sess)
-		next, err := s.opened(ctx, "selfservice.signin", st.Factor, SessionUser, u, "", "push approved")
+		next, err := s.opened(ctx, "selfservice.signin", st.Factor, SessionUser, u, "", time.Time{}, "push approved")
 		return state, next, err
 	}
 	// The challenge is over: this session cannot sign in with it again.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 )
 
@@ -138,5 +140,48 @@ func TestResetEndsSessions(t *testing.T) {
 			}
 		}
 		wantSessionGone(t, st, ss, "signed in, after a disable and an enable", user.Cookie)
+	})
+}
+
+// TestLinkSessionEndsWithItsLink: a session a link opened ends when the link does, not 12
+// hours later: past the link's end (by the page's clock, before any sweep) the session is
+// refused, a confirmation from a page holding it is refused and spends nothing, and a
+// push device enrolled with it cannot register.
+func TestLinkSessionEndsWithItsLink(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		ss := selfService(t, m, "totp", "push") // links last an hour
+		devices, err := builtin.NewDevices(builtin.DevicesOptions{Store: st, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := linkToken(t, ss)
+		clk.Advance(50 * time.Minute)
+		sess, en := enrollVia(t, ss, token, "totp")
+		_, pen := enrollVia(t, ss, token, "push")
+		clk.Advance(10 * time.Minute) // the link's end
+
+		if _, err := ss.Session(ctx, sess.Cookie); !errors.Is(err, lifecycle.ErrNoSession) {
+			t.Errorf("the link's session past the link's end: %v, want it ended", err)
+		}
+		if _, err := ss.Confirm(ctx, &sess, codeOf(t, en, clk.Now())); !errors.Is(err, lifecycle.ErrLinkExpired) {
+			t.Errorf("a confirmation past the link's end: %v, want the link expired", err)
+		}
+		key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
+		pub, _ := builtin.EncodePublicKey(key)
+		if _, err := devices.Register(ctx, provider.DeviceRegistration{ActivationCode: pen.Output["activationCode"].(string),
+			PublicKey: pub, Alg: builtin.AlgES256}); !errors.Is(err, provider.ErrActivation) {
+			t.Errorf("a push registration past the link's end: %v, want it refused", err)
+		}
+		for _, id := range []string{en.Factor.ID, pen.Factor.ID} {
+			if f, err := m.GetFactor(ctx, "alice", id); err != nil || f.State == lifecycle.FactorActive {
+				t.Errorf("factor %s enrolled with an expired link: %+v %v, want it pending", id, f, err)
+			}
+		}
+		if l, err := st.(store.SelfService).GetLink(ctx, lifecycle.HashToken(token)); err != nil || !l.SpentAt.IsZero() {
+			t.Errorf("the expired link: %+v %v, want it there, unspent", l, err)
+		}
 	})
 }

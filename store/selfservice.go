@@ -39,7 +39,7 @@ type SelfService interface {
 	// GetLink finds a link by its hash; ErrNotFound when there is none.
 	GetLink(ctx context.Context, hash string) (SelfServiceLink, error)
 	// SpendLink marks an unspent link spent; of concurrent calls one succeeds, the others
-	// get ErrConflict (ErrNotFound: no such link).
+	// get ErrConflict, as does a link past its end at now (ErrNotFound: no such link).
 	SpendLink(ctx context.Context, hash string, now time.Time) error
 	// PutSession creates s and appends audit, the records of what started it, in the same
 	// commit: no sign-in recorded without its session, nor a session without its record.

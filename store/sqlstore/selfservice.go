@@ -48,12 +48,17 @@ func (s *Store) SpendLink(ctx context.Context, hash string, now time.Time) error
 
 func (w *writer) SpendLink(ctx context.Context, hash string, now time.Time) error {
 	ctx = w.c(ctx)
-	res, err := w.exec(ctx, `UPDATE selfservice_links SET spent_at = $2 WHERE hash = $1 AND spent_at = 0`, hash, millis(now))
+	// A link past its end is not spent: whatever enrolls with it is refused, though the
+	// sweeper has not removed it yet.
+	res, err := w.exec(ctx, `UPDATE selfservice_links SET spent_at = $2 WHERE hash = $1 AND spent_at = 0 AND expires_at > $2`, hash, millis(now))
 	if err := changedOne(res, err); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			var one int
-			if w.e.QueryRow(ctx, `SELECT 1 FROM selfservice_links WHERE hash = $1`, hash).Scan(&one) == nil {
+			var spent int64
+			if w.e.QueryRow(ctx, `SELECT spent_at FROM selfservice_links WHERE hash = $1`, hash).Scan(&spent) == nil {
 				err = fmt.Errorf("link spent already: %w", store.ErrConflict)
+				if spent == 0 {
+					err = fmt.Errorf("link expired: %w", store.ErrConflict)
+				}
 			}
 		}
 		return w.s.fail("spend self-service link", err)

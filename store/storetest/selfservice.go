@@ -155,6 +155,18 @@ func testSelfService(t *testing.T, s store.Store) {
 		wantErr(t, "expired link", err, store.ErrNotFound)
 	})
 
+	t.Run("spend past its end", func(t *testing.T) {
+		// The sweeper has not removed it yet: a link past its end is refused all the same.
+		mustCreateUser(t, s, newUser("u6"))
+		wantErr(t, "put", ss.PutLink(ctx, store.SelfServiceLink{UserID: "u6", Hash: "h6", CreatedAt: at(0), ExpiresAt: at(time.Hour)}, linkRecord("h6")), nil)
+		wantErr(t, "spend at its end", ss.SpendLink(ctx, "h6", at(time.Hour)), store.ErrConflict)
+		wantErr(t, "spend in a unit past its end", s.Update(ctx, func(w store.Writer) error { return w.SpendLink(ctx, "h6", at(2*time.Hour)) }), store.ErrConflict)
+		if got, err := ss.GetLink(ctx, "h6"); err != nil || !got.SpentAt.IsZero() {
+			t.Fatalf("a link past its end: %+v %v, want it unspent", got, err)
+		}
+		wantErr(t, "spend just before its end", ss.SpendLink(ctx, "h6", at(time.Hour-time.Millisecond)), nil)
+	})
+
 	t.Run("sessions end with the user", func(t *testing.T) {
 		for _, id := range []string{"u3", "u4", "u5"} {
 			mustCreateUser(t, s, newUser(id))

@@ -363,6 +363,17 @@ func (s *SelfService) Session(ctx context.Context, cookie string) (Session, erro
 			return Session{}, ErrNoSession
 		}
 	}
+	if rec.Kind == SessionLink {
+		// Its link replaced by a newer one (or gone with its user): the session goes with
+		// it. A link spent stays, for the page to see the enrollment that spent it.
+		if _, err := s.st.GetLink(ctx, rec.LinkHash); errors.Is(err, store.ErrNotFound) {
+			s.st.DeleteSession(ctx, rec.Hash)
+			s.m.audit(ctx, SelfServiceActor, "selfservice.session", st.User, "", "FAILED", "link replaced during the session")
+			return Session{}, ErrNoSession
+		} else if err != nil {
+			return Session{}, err
+		}
+	}
 	rec.SeenAt = now
 	if err := s.st.UpdateSession(ctx, rec); errors.Is(err, store.ErrNotFound) {
 		return Session{}, ErrNoSession // signed out or ended meanwhile: it stays so
@@ -392,6 +403,32 @@ func (s *SelfService) save(ctx context.Context, sess *Session) error {
 	return err
 }
 
+// linkUsable says whether a link session's link may still enroll (action, for the
+// record of a refusal): ErrLinkInvalid once a newer link replaced it, ErrLinkSpent once
+// an enrollment spent it, ErrLinkExpired past its end. Nothing is enrolled, nor a code
+// sent, with a link that could not complete the enrollment.
+func (s *SelfService) linkUsable(ctx context.Context, sess Session, action string) error {
+	l, err := s.st.GetLink(ctx, sess.rec.LinkHash)
+	var refusal *Error
+	var reason string
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Replaced: the session can do nothing more, and ends.
+		s.End(ctx, sess)
+		refusal, reason = ErrLinkInvalid, "link replaced"
+	case err != nil:
+		return err
+	case !l.SpentAt.IsZero():
+		refusal, reason = ErrLinkSpent, "link spent"
+	case !s.m.now().Before(l.ExpiresAt):
+		refusal, reason = ErrLinkExpired, "link expired"
+	default:
+		return nil
+	}
+	s.m.audit(ctx, SelfServiceActor, action, sess.User, "", "FAILED", reason)
+	return refusal
+}
+
 // End ends a session.
 func (s *SelfService) End(ctx context.Context, sess Session) error {
 	return s.st.DeleteSession(ctx, sess.rec.Hash)
@@ -405,6 +442,11 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 	}
 	if !slices.Contains(s.o.Capabilities, typ) {
 		return Enrolled{}, invalid("invalid_type", "type", "%q cannot be enrolled here", typ)
+	}
+	if sess.Kind == SessionLink {
+		if err := s.linkUsable(ctx, *sess, "selfservice.enroll"); err != nil {
+			return Enrolled{}, err
+		}
 	}
 	in := Enrollment{Type: typ, Activation: ActivationPasscode, Params: map[string]json.RawMessage{}}
 	switch builtin.Destination(typ) {
@@ -555,6 +597,11 @@ func (s *SelfService) FinishPush(ctx context.Context, sess *Session) (string, Fa
 func (s *SelfService) Resend(ctx context.Context, sess *Session) error {
 	if sess.State.Enrolling == "" {
 		return conflict("not_enrolling", "", "no factor is waiting for its first code")
+	}
+	if sess.Kind == SessionLink {
+		if err := s.linkUsable(ctx, *sess, "selfservice.resend"); err != nil {
+			return err
+		}
 	}
 	_, err := s.m.ResendActivation(ctx, SelfServiceActor, sess.User, sess.State.Enrolling)
 	return err

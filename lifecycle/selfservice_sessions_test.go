@@ -3,6 +3,7 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,6 +183,76 @@ func TestLinkSessionEndsWithItsLink(t *testing.T) {
 		}
 		if l, err := st.(store.SelfService).GetLink(ctx, lifecycle.HashToken(token)); err != nil || !l.SpentAt.IsZero() {
 			t.Errorf("the expired link: %+v %v, want it there, unspent", l, err)
+		}
+	})
+}
+
+// TestLinkSessionEndsWhenItsLinkDoes: a session a link opened does not outlive the link
+// being replaced by a newer one; once another browser's enrollment spent the link, the
+// session enrolls nothing more and sends no code (it could never be confirmed).
+func TestLinkSessionEndsWhenItsLinkDoes(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		var sent atomic.Int32
+		var err error
+		m, clk := newManagerSending(t, st, countingSender{&sent})
+		addAlice(t, m)
+		ss := selfService(t, m, "totp", "smsotp")
+		factors := func() int {
+			t.Helper()
+			fs, err := m.ListFactors(ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(fs)
+		}
+
+		// Replaced: the old link's sessions end, and enroll nothing.
+		token := linkToken(t, ss)
+		var old [2]lifecycle.Session
+		for i := range old {
+			if old[i], err = ss.OpenLink(ctx, token); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clk.Advance(2 * time.Minute)
+		token = linkToken(t, ss)
+		if _, err := ss.Session(ctx, old[0].Cookie); !errors.Is(err, lifecycle.ErrNoSession) {
+			t.Errorf("a replaced link's session: %v, want it ended", err)
+		}
+		wantSessionGone(t, st, ss, "a replaced link's session", old[0].Cookie)
+		if _, err := ss.Enroll(ctx, &old[1], "smsotp", "+15550000001"); !errors.Is(err, lifecycle.ErrLinkInvalid) {
+			t.Errorf("an enrollment with a replaced link: %v, want the link invalid", err)
+		}
+		wantSessionGone(t, st, ss, "a replaced link's session, after an enrollment", old[1].Cookie)
+		if factors() != 0 || sent.Load() != 0 {
+			t.Errorf("with a replaced link: %d factor(s), %d code(s) sent", factors(), sent.Load())
+		}
+
+		// Spent by another browser: no enrollment, no code sent.
+		slow, err := ss.OpenLink(ctx, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ss.Enroll(ctx, &slow, "smsotp", "+15550000001"); err != nil {
+			t.Fatal(err)
+		}
+		fast, en := enrollVia(t, ss, token, "totp")
+		if _, err := ss.Confirm(ctx, &fast, codeOf(t, en, clk.Now())); err != nil {
+			t.Fatal(err)
+		}
+		n, sends := factors(), sent.Load()
+		if err := ss.Resend(ctx, &slow); !errors.Is(err, lifecycle.ErrLinkSpent) {
+			t.Errorf("a resend with a spent link: %v, want the link spent", err)
+		}
+		if _, err := ss.Enroll(ctx, &slow, "smsotp", "+15550000002"); !errors.Is(err, lifecycle.ErrLinkSpent) {
+			t.Errorf("an enrollment with a spent link: %v, want the link spent", err)
+		}
+		if factors() != n || sent.Load() != sends {
+			t.Errorf("with a spent link: %d factor(s) (was %d), %d code(s) sent (was %d)", factors(), n, sent.Load(), sends)
+		}
+		if sends != 1 {
+			t.Errorf("%d code(s) sent before the link was spent, want 1", sends)
 		}
 	})
 }

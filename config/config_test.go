@@ -531,3 +531,37 @@ func TestAdminListenChecked(t *testing.T) {
 		t.Errorf("a good admin.listen: %v", err)
 	}
 }
+
+// TestUnsetVariableForgivesOnlyItsValue: with UnsetIsWarning, an unset ${NAME} excuses
+// the problems of its own value only. A typo beside it, in the same section, is still an
+// error (the README's complete example, checked without its secrets, said "ok").
+func TestUnsetVariableForgivesOnlyItsValue(t *testing.T) {
+	data, err := os.ReadFile("../testdata/config/emfa.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	opts := Options{LookupEnv: env(nil).LookupEnv, Unset: UnsetIsWarning}
+	if _, err := Parse(data, "yaml", opts); err != nil {
+		t.Fatalf("the example without its secrets: %v", err)
+	}
+	for name, tc := range map[string]struct{ old, new, want string }{
+		"a typo beside the unset password": {"{username: verify,", "{usernme: verify,", `server.auth.basic: unknown key "usernme"`},
+		"an unknown key in storage":        {"storage:\n", "storage:\n  colour: red\n", `storage: unknown key "colour"`},
+		"an unknown key in server.auth":    {"  auth:", "  auth:\n    basik: {}", `server.auth: unknown key "basik"`},
+	} {
+		bad := strings.Replace(doc, tc.old, tc.new, 1)
+		if bad == doc {
+			t.Fatalf("%s: %q not in the example", name, tc.old)
+		}
+		_, err := Parse([]byte(bad), "yaml", opts)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %s", name, err, tc.want)
+		}
+	}
+	// The unset value's own problems are still forgiven, whatever is expected there.
+	y := strings.Replace(doc, "previousEncryptionKeys: []", `previousEncryptionKeys: "${OLD_KEYS}"`, 1)
+	if _, err := Parse([]byte(y), "yaml", opts); err != nil {
+		t.Errorf("a list from an unset variable: %v", err)
+	}
+}

@@ -310,7 +310,7 @@ func (c *Config) drop(errs Errors) Errors {
 	}
 	var out Errors
 	for _, e := range errs {
-		if fe, ok := e.(*FieldError); ok && c.Unset(fe.Path) {
+		if fe, ok := e.(*FieldError); ok && c.Forgives(fe) {
 			continue
 		}
 		out = append(out, e)
@@ -318,9 +318,25 @@ func (c *Config) drop(errs Errors) Errors {
 	return out
 }
 
+// Forgives reports whether fe only restates an unset variable already warned about: it
+// is about the value that lacks its variable, or about something inside that value (a
+// list or a section expected there). A problem about the section holding the value (an
+// unknown key beside it, a typo) is the file's own, and is never forgiven.
+func (c *Config) Forgives(fe *FieldError) bool {
+	if fe.Key != "" {
+		return false
+	}
+	for _, u := range c.unset {
+		if under(fe.Path, u) {
+			return true
+		}
+	}
+	return false
+}
+
 // Unset reports whether path, or something under it, took its value from an unset
-// variable (loaded with UnsetIsWarning): a problem there is the missing secret's, already
-// warned about.
+// variable (loaded with UnsetIsWarning): what is built from it cannot be built here (a
+// sender without its token). Which problems the missing secret explains is Forgives'.
 func (c *Config) Unset(path string) bool {
 	for _, u := range c.unset {
 		if under(u, path) || under(path, u) {

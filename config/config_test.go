@@ -171,18 +171,18 @@ providers:
 `
 	_, err := Parse([]byte(y), "yaml", env(nil))
 	assertErrors(t, err, []string{
-		`server.listen: "nonsense" is not host:port`,
+		`server.listen: not host:port`,
 		"server.auth: no inbound authentication configured",
-		`storage.driver: unknown driver "mysql"`,
+		`storage.driver: unknown driver (want one of sqlite, postgres)`,
 		"storage.dsn: must not be empty",
 		"storage.encryptionKey: malformed key: decodes to 5 bytes, want 32",
-		`providers[0].credentialPrefix: "a:b" must not contain ':'`,
-		`providers[0].capabilities[1]: "TOTP" duplicates capabilities[0]`,
+		`providers[0].credentialPrefix: must not contain ':'`,
+		`providers[0].capabilities[1]: duplicates capabilities[0]`,
 		"providers[0].capabilities[2]: must not be empty",
 		"providers[1].name: must not be empty",
-		`providers[2].credentialPrefix: "DUP" duplicates providers[1]`,
+		`providers[2].credentialPrefix: duplicates providers[1]`,
 		"providers[2].capabilities: must list at least one capability",
-		`providers[2].engine: unknown engine "quantum"`,
+		`providers[2].engine: unknown engine (want builtin or remote)`,
 	})
 }
 
@@ -393,7 +393,7 @@ providers:
 	}
 	_, err := Load(path, env(nil))
 	assertErrors(t, err, []string{
-		path + `:2: server.listen: "127.0.0.1:99999": port "99999" is not a number from 0 to 65535`,
+		path + `:2: server.listen: the port is not a number from 0 to 65535`,
 		path + `:3: server.requestTimeout: 10 has no unit: write 10s (or ms, m, h)`,
 		path + `:4: server.shutdownTimeout: must be between 1s and 10m0s, not 2h0m0s`,
 		path + `:8: server.auth.basic: unknown key "pasword" (did you mean "password"?)`,
@@ -425,7 +425,7 @@ func TestUnsetVariablesWarn(t *testing.T) {
 	}
 	// Everything else is still checked.
 	_, err = Parse([]byte(strings.Replace(y, "127.0.0.1:9090", "nonsense", 1)), "yaml", Options{LookupEnv: env(nil).LookupEnv, Unset: UnsetIsWarning})
-	assertErrors(t, err, []string{`line 3: server.listen: "nonsense" is not host:port`})
+	assertErrors(t, err, []string{`line 3: server.listen: not host:port`})
 	// A command that opens the store still needs the key.
 	_, err = Parse([]byte(y), "yaml", Options{LookupEnv: env(nil).LookupEnv, Unset: UnsetIsWarning, Need: []string{"storage"}})
 	assertErrors(t, err, []string{"line 10: storage.encryptionKey: environment variable EMFA_ENCRYPTION_KEY is not set"})
@@ -563,5 +563,51 @@ func TestUnsetVariableForgivesOnlyItsValue(t *testing.T) {
 	y := strings.Replace(doc, "previousEncryptionKeys: []", `previousEncryptionKeys: "${OLD_KEYS}"`, 1)
 	if _, err := Parse([]byte(y), "yaml", opts); err != nil {
 		t.Errorf("a list from an unset variable: %v", err)
+	}
+}
+
+// TestStringSlotErrorsNeverEchoTheValue: where a string goes, an error says what is wrong
+// without the value, which may be a secret pasted in the wrong place (emfa check prints
+// it, a reload logs it).
+func TestStringSlotErrorsNeverEchoTheValue(t *testing.T) {
+	const s = "SuperSecretPassw0rdXYZ"
+	delivery := "delivery:\n  mail: {type: smtp, host: mail.example.com, from: otp@example.com}\n  dev: {type: log}\n"
+	for name, tc := range map[string]struct{ old, new, want string }{
+		"server.listen":          {`listen: "127.0.0.1:9090"`, `listen: "` + s + `"`, "server.listen: not host:port"},
+		"server.listen port":     {`listen: "127.0.0.1:9090"`, `listen: "127.0.0.1:` + s + `"`, "server.listen: the port is not a number"},
+		"server.listen host":     {`listen: "127.0.0.1:9090"`, `listen: "` + s + `!:80"`, "server.listen: the host is neither"},
+		"admin.listen":           {"storage:\n", "admin: {listen: \"" + s + "\"}\nstorage:\n", "admin.listen: not host:port"},
+		"header name":            {"name: X-Api-Key", "name: \"" + s + " x\"", "server.auth.header.name: not an HTTP header name"},
+		"storage.driver":         {"driver: sqlite", "driver: " + s, "storage.driver: unknown driver"},
+		"log.level":              {"storage:\n", "log: {level: " + s + "}\nstorage:\n", "log.level: unknown level (want debug, info, warn or error)"},
+		"log.format":             {"storage:\n", "log: {format: " + s + "}\nstorage:\n", "log.format: unknown format"},
+		"credentialPrefix colon": {"credentialPrefix: emfa", "credentialPrefix: \"" + s + ":\"", "credentialPrefix: must not contain ':'"},
+		"credentialPrefix chars": {"credentialPrefix: emfa", "credentialPrefix: \"" + s + "/\"", "credentialPrefix: may contain only"},
+		"credentialPrefix twice": {"providers:\n", "providers:\n  - {name: B, credentialPrefix: " + s + ", capabilities: [totp]}\n  - {name: C, credentialPrefix: " + s + ", capabilities: [totp]}\n", "credentialPrefix: duplicates providers[0]"},
+		"capability colon":       {"capabilities: [TOTP]", "capabilities: [TOTP, \"" + s + ":\"]", "capabilities[1]: must not contain ':'"},
+		"capability twice":       {"capabilities: [TOTP]", "capabilities: [" + s + ", " + s + "]", "capabilities[1]: duplicates capabilities[0]"},
+		"engine":                 {"engine: builtin", "engine: " + s, "engine: unknown engine"},
+		"delivery tls":           {"storage:\n", "delivery: {m: {type: smtp, host: h, from: f@example.com, tls: " + s + "}}\nstorage:\n", "delivery.m.tls: unknown mode"},
+		"delivery type":          {"storage:\n", "delivery: {m: {type: " + s + "}}\nstorage:\n", "delivery.m.type: unknown sender type"},
+		"trustedProxies":         {"  auth:\n", "  trustedProxies: [\"" + s + "\"]\n  auth:\n", "server.trustedProxies[0]: not an IP address"},
+		"tracing.endpoint":       {"storage:\n", "tracing: {endpoint: \"" + s + " \"}\nstorage:\n", "tracing.endpoint: not an http(s):// URL"},
+		"sync header name":       {"storage:\n", "sync: {okta: {enabled: true, secretHeader: {name: \"" + s + " x\", value: 0123456789abcdef}}}\nstorage:\n", "sync.okta.secretHeader.name: not a header name"},
+		"selfService capability": {"storage:\n", delivery + "selfService: {enabled: true, capabilities: [" + s + "], publicURL: https://mfa.example.com, mail: {sender: mail}}\nstorage:\n", "selfService.capabilities[0]: cannot be enrolled"},
+		"selfService publicURL":  {"storage:\n", delivery + "selfService: {enabled: true, publicURL: " + s + ", mail: {sender: mail}}\nstorage:\n", "selfService.publicURL: must be the absolute"},
+		"selfService sender":     {"storage:\n", delivery + "selfService: {enabled: true, publicURL: https://mfa.example.com, mail: {sender: " + s + "}}\nstorage:\n", "selfService.mail.sender: no such sender under delivery"},
+		"jwks":                   {"    header:", "    oauth: {jwks: {url: " + s + ", issuer: i, audience: a, algorithms: [" + s + "]}}\n    header:", "server.auth.oauth.jwks.url: not an http(s) URL"},
+		"jwks algorithms":        {"    header:", "    oauth: {jwks: {url: https://as.example.com/k, issuer: i, audience: a, algorithms: [" + s + "]}}\n    header:", "server.auth.oauth.jwks.algorithms[0]: not an asymmetric"},
+	} {
+		if tc.want == "" {
+			continue
+		}
+		doc := strings.Replace(fullYAML, tc.old, tc.new, 1)
+		if doc == fullYAML {
+			t.Fatalf("%s: %q not in the document", name, tc.old)
+		}
+		_, err := Parse([]byte(doc), "yaml", env(map[string]string{"EMFA_VERIFY_PASSWORD": "verify-password-0123", "EMFA_ENCRYPTION_KEY": testKey}))
+		if err == nil || strings.Contains(strings.ToLower(err.Error()), strings.ToLower(s)) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v\nwant %q, without the value", name, err, tc.want)
+		}
 	}
 }

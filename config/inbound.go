@@ -90,7 +90,7 @@ func (c *Config) validateInbound(add func(path, format string, args ...any)) {
 		}
 		if j := o.JWKS; j != nil {
 			if u, err := url.Parse(j.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-				add("server.auth.oauth.jwks.url", "%q is not an http(s) URL", j.URL)
+				add("server.auth.oauth.jwks.url", "not an http(s) URL")
 			}
 			if j.Issuer == "" {
 				add("server.auth.oauth.jwks.issuer", "must not be empty: a token of any issuer that shares the keys would pass")
@@ -98,9 +98,9 @@ func (c *Config) validateInbound(add func(path, format string, args ...any)) {
 			if j.Audience == "" {
 				add("server.auth.oauth.jwks.audience", "must not be empty: a token meant for another service would pass")
 			}
-			for _, alg := range j.Algorithms {
+			for i, alg := range j.Algorithms {
 				if !slices.Contains(jwsAlgorithms, alg) {
-					add("server.auth.oauth.jwks.algorithms", "%q is not an asymmetric signature algorithm (want %s)", alg, strings.Join(jwsAlgorithms, ", "))
+					add(pathIndex("server.auth.oauth.jwks.algorithms", i), "not an asymmetric signature algorithm (want %s)", strings.Join(jwsAlgorithms, ", "))
 				}
 			}
 		}

@@ -19,7 +19,7 @@ func TestValidateInbound(t *testing.T) {
 		{"require needs a CA", Auth{OAuth: &OAuthAuth{}}, &TLS{Cert: "c", Key: "k", RequireClientCert: true}, []string{"requireClientCert: needs"}},
 		{"no token endpoint and no jwks", Auth{OAuth: &OAuthAuth{TokenEndpoint: new(false)}}, nil, []string{"no token could ever be accepted"}},
 		{"jwks without issuer or audience, HS256", Auth{OAuth: &OAuthAuth{JWKS: &JWKSAuth{URL: "ftp://x", Algorithms: []string{"HS256"}}}}, nil,
-			[]string{"jwks.url", "jwks.issuer", "jwks.audience", `"HS256" is not an asymmetric`}},
+			[]string{"jwks.url", "jwks.issuer", "jwks.audience", `jwks.algorithms[0]: not an asymmetric`}},
 		{"nothing", Auth{}, nil, []string{"no inbound authentication configured"}},
 	}
 	for _, tc := range tests {

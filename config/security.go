@@ -42,7 +42,7 @@ func (c *Config) validateSecurity(add func(path, format string, args ...any)) {
 	}
 	for i, p := range c.Server.TrustedProxies {
 		if _, err := parseProxy(p); err != nil {
-			add(fmt.Sprintf("server.trustedProxies[%d]", i), "%q is not an IP address or CIDR range (e.g. 10.0.0.0/8)", p)
+			add(fmt.Sprintf("server.trustedProxies[%d]", i), "not an IP address or CIDR range (e.g. 10.0.0.0/8)")
 		}
 	}
 }

@@ -90,7 +90,7 @@ func (c *Config) validateSelfService(add func(path, format string, args ...any))
 	}
 	for i, cp := range s.Capabilities {
 		if !containsFold(SelfServiceTypes, cp) {
-			add(pathIndex("selfService.capabilities", i), "%q cannot be enrolled on the page (want %s)", cp, strings.Join(SelfServiceTypes, ", "))
+			add(pathIndex("selfService.capabilities", i), "cannot be enrolled on the page (want %s)", strings.Join(SelfServiceTypes, ", "))
 		}
 	}
 	if d := s.LinkLifetime; d != 0 && (d < 10*time.Minute || d > 21*24*time.Hour) {
@@ -101,14 +101,14 @@ func (c *Config) validateSelfService(add func(path, format string, args ...any))
 		add("selfService.sessionIdle", "must be between 1m and 1h, not %s", d)
 	}
 	if u, err := url.Parse(s.PublicURL); s.PublicURL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		add("selfService.publicURL", "must be the absolute http(s) URL users reach emfa at, not %q", s.PublicURL)
+		add("selfService.publicURL", "must be the absolute http(s) URL users reach emfa at")
 	}
 	if s.Mail.Sender == "" {
 		add("selfService.mail.sender", "is required: the name of an e-mail sender under delivery")
 	} else if d, ok := c.DeliveryNamed(s.Mail.Sender); !ok {
-		add("selfService.mail.sender", "no sender %q under delivery", s.Mail.Sender)
+		add("selfService.mail.sender", "no such sender under delivery")
 	} else if !strings.EqualFold(d.Type, "smtp") && !strings.EqualFold(d.Type, "log") && !strings.EqualFold(d.Type, "http") {
-		add("selfService.mail.sender", "sender %q (%s) cannot send e-mail", s.Mail.Sender, d.Type)
+		add("selfService.mail.sender", "names a sender that cannot send e-mail (want an smtp, http or log sender)")
 	}
 	if strings.ContainsAny(s.Mail.Subject, "\r\n") {
 		add("selfService.mail.subject", "must be one line")

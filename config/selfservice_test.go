@@ -38,7 +38,7 @@ delivery:
 		t.Errorf("disabled section checked: %v", err)
 	}
 	for _, tc := range []struct{ yaml, want string }{
-		{"capabilities: [totp, hotp]", `selfService.capabilities[1]: "hotp" cannot be enrolled`},
+		{"capabilities: [totp, hotp]", `selfService.capabilities[1]: cannot be enrolled`},
 		{"linkLifetime: 5m", "selfService.linkLifetime: must be between 10m and 504h"},
 		{"linkLifetime: 600h", "selfService.linkLifetime"},
 		{"sessionIdle: 30s", "selfService.sessionIdle: must be between 1m and 1h"},
@@ -47,8 +47,8 @@ delivery:
 		{"publicURL: ftp://mfa.example.com", "selfService.publicURL"},
 		{"publicURL: /self-service", "selfService.publicURL"},
 		{"mail: {sender: ''}", "selfService.mail.sender: is required"},
-		{"mail: {sender: fax}", `selfService.mail.sender: no sender "fax" under delivery`},
-		{"mail: {sender: sms}", `selfService.mail.sender: sender "sms" (twilio) cannot send e-mail`},
+		{"mail: {sender: fax}", `selfService.mail.sender: no such sender under delivery`},
+		{"mail: {sender: sms}", `selfService.mail.sender: names a sender that cannot send e-mail`},
 		{"mail: {sender: mail, subject: \"two\\nlines\"}", "selfService.mail.subject: must be one line"},
 		{"mail: {sender: mail, subject: '{{.Name'}", "selfService.mail.subject"},
 		{"mail: {sender: mail, template: 'Hello {{.DisplayName}}'}", "selfService.mail.template: must show the link"},

@@ -66,7 +66,7 @@ func (c *Config) validateSync(add func(path, format string, args ...any)) {
 		case strings.TrimSpace(h.Name) == "":
 			add("sync."+name+".secretHeader.name", "is required when sync.%s is enabled", name)
 		case http.CanonicalHeaderKey(h.Name) != http.CanonicalHeaderKey(strings.TrimSpace(h.Name)) || strings.ContainsAny(h.Name, " :\t"):
-			add("sync."+name+".secretHeader.name", "%q is not a header name", h.Name)
+			add("sync."+name+".secretHeader.name", "not a header name")
 		}
 		if len(h.Value) < 16 {
 			add("sync."+name+".secretHeader.value", "must be at least 16 characters when sync.%s is enabled", name)

@@ -41,7 +41,7 @@ func (c *Config) validateTelemetry(add func(path, format string, args ...any)) {
 	}
 	if e := c.Tracing.Endpoint; e != "" {
 		if !validOTLPEndpoint(e) {
-			add("tracing.endpoint", "%q is not an http(s):// URL or host:port", e)
+			add("tracing.endpoint", "not an http(s):// URL or host:port")
 		} else if strings.HasPrefix(strings.ToLower(e), "https://") && c.Tracing.Insecure {
 			add("tracing.insecure", "an https endpoint is not insecure: use http:// or drop insecure")
 		}

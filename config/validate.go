@@ -162,7 +162,7 @@ func (c *Config) Validate() error {
 	}
 	if a.Header != nil {
 		if !headerNameRE.MatchString(a.Header.Name) {
-			add("server.auth.header.name", "%q is not an HTTP header name", a.Header.Name)
+			add("server.auth.header.name", "not an HTTP header name")
 		}
 		if a.Header.Value == "" {
 			add("server.auth.header.value", "must not be empty")
@@ -179,7 +179,7 @@ func (c *Config) Validate() error {
 	}
 
 	if !slices.Contains(storageDrivers, c.Storage.Driver) {
-		add("storage.driver", "unknown driver %q (want one of %s)", c.Storage.Driver, strings.Join(storageDrivers, ", "))
+		add("storage.driver", "unknown driver (want one of %s)", strings.Join(storageDrivers, ", "))
 	}
 	if c.Storage.DSN == "" {
 		add("storage.dsn", "must not be empty")
@@ -202,10 +202,10 @@ func (c *Config) Validate() error {
 	}
 
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(c.Log.Level)) {
-		add("log.level", "unknown level %q (want debug, info, warn or error)", c.Log.Level)
+		add("log.level", "unknown level (want debug, info, warn or error)")
 	}
 	if !slices.Contains([]string{"json", "text"}, strings.ToLower(c.Log.Format)) {
-		add("log.format", "unknown format %q (want json or text)", c.Log.Format)
+		add("log.format", "unknown format (want json or text)")
 	}
 
 	c.validateAdmin(add)
@@ -226,13 +226,13 @@ func (c *Config) Validate() error {
 		case p.CredentialPrefix == "":
 			add(at+".credentialPrefix", "must not be empty")
 		case strings.Contains(p.CredentialPrefix, ":"):
-			add(at+".credentialPrefix", "%q must not contain ':'", p.CredentialPrefix)
+			add(at+".credentialPrefix", "must not contain ':'")
 		case !prefixRE.MatchString(p.CredentialPrefix):
-			add(at+".credentialPrefix", "%q may contain only letters, digits, '-' and '_' (it is part of a URL path)", p.CredentialPrefix)
+			add(at+".credentialPrefix", "may contain only letters, digits, '-' and '_' (it is part of a URL path)")
 		}
 		if p.CredentialPrefix != "" {
 			if j, dup := prefixes[strings.ToLower(p.CredentialPrefix)]; dup {
-				add(at+".credentialPrefix", "%q duplicates providers[%d]", p.CredentialPrefix, j)
+				add(at+".credentialPrefix", "duplicates providers[%d]", j)
 			} else {
 				prefixes[strings.ToLower(p.CredentialPrefix)] = i
 			}
@@ -248,10 +248,10 @@ func (c *Config) Validate() error {
 				continue
 			}
 			if strings.Contains(capName, ":") {
-				add(cat, "%q must not contain ':'", capName)
+				add(cat, "must not contain ':'")
 			}
 			if k, dup := seen[strings.ToLower(capName)]; dup {
-				add(cat, "%q duplicates capabilities[%d]", capName, k)
+				add(cat, "duplicates capabilities[%d]", k)
 			}
 			seen[strings.ToLower(capName)] = j
 		}
@@ -275,7 +275,7 @@ func (c *Config) Validate() error {
 				add(at+".builtin", "only a builtin engine takes a builtin section")
 			}
 		default:
-			add(at+".engine", "unknown engine %q (want %s or %s)", p.Engine, EngineBuiltin, EngineRemote)
+			add(at+".engine", "unknown engine (want %s or %s)", EngineBuiltin, EngineRemote)
 		}
 	}
 	c.validateDelivery(add)
@@ -303,7 +303,7 @@ func (c *Config) validateDelivery(add func(path, format string, args ...any)) {
 			need("host", d.Host)
 			need("from", d.From)
 			if !slices.Contains([]string{"none", "starttls", "tls"}, d.TLS) {
-				add(at+".tls", "unknown mode %q (want none, starttls or tls)", d.TLS)
+				add(at+".tls", "unknown mode (want none, starttls or tls)")
 			}
 			if d.Port < 1 || d.Port > 65535 {
 				add(at+".port", "must be a TCP port, not %d", d.Port)
@@ -317,7 +317,7 @@ func (c *Config) validateDelivery(add func(path, format string, args ...any)) {
 			need("body", d.Body)
 		case DeliveryLog:
 		default:
-			add(at+".type", "unknown sender type %q (want smtp, twilio, http or log)", d.Type)
+			add(at+".type", "unknown sender type (want smtp, twilio, http or log)")
 		}
 	}
 }
@@ -350,17 +350,18 @@ func DecodeKey(s Secret) ([]byte, error) {
 	return nil, fmt.Errorf("malformed key: not base64")
 }
 
-// checkListen explains what is wrong with a listen address, or returns "".
+// checkListen explains what is wrong with a listen address, or returns "". It does not
+// quote the address: a string slot may hold a secret pasted in the wrong place.
 func checkListen(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Sprintf("%q is not host:port (e.g. 127.0.0.1:8080)", addr)
+		return "not host:port (e.g. 127.0.0.1:8080)"
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Sprintf("%q: port %q is not a number from 0 to 65535", addr, port)
+		return "the port is not a number from 0 to 65535"
 	}
 	if host != "" && net.ParseIP(host) == nil && !hostnameRE.MatchString(host) {
-		return fmt.Sprintf("%q: %q is neither an IP address nor a host name", addr, host)
+		return "the host is neither an IP address nor a host name"
 	}
 	return ""
 }

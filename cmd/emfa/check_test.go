@@ -45,7 +45,7 @@ providers:
 `), 0o600)
 	code, _, errOut := emfa(t, "check", "--config", path)
 	for _, want := range []string{
-		path + `:2: server.listen: "127.0.0.1:99999": port "99999" is not a number from 0 to 65535`,
+		path + `:2: server.listen: the port is not a number from 0 to 65535`,
 		path + `:3: server.requestTimeout: 10 has no unit`,
 		path + `:5: server.auth.basic: unknown key "pasword" (did you mean "password"?)`,
 	} {

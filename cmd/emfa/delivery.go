@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -32,7 +33,7 @@ func (e *env) sender(name string) (delivery.Sender, error) {
 	}
 	d, ok := e.cfg.DeliveryNamed(name)
 	if !ok {
-		return nil, fmt.Errorf("no sender %q under delivery", name)
+		return nil, errors.New("no such sender under delivery")
 	}
 	build := e.newSender
 	if e.senderOverride != nil {

@@ -115,7 +115,7 @@ func parse(o Options) (*parsed, error) {
 		typ := strings.ToLower(c)
 		if _, ok := registry[typ]; !ok {
 			errs = append(errs, &config.FieldError{Path: fmt.Sprintf("%s.capabilities[%d]", o.Path, j),
-				Msg: fmt.Sprintf("the builtin engine cannot serve %q (it serves %s)", c, strings.Join(Types(), ", "))})
+				Msg: fmt.Sprintf("the builtin engine cannot serve it (it serves %s)", strings.Join(Types(), ", "))})
 		}
 		p.exposed[typ] = true
 	}

@@ -259,7 +259,7 @@ func (c *Checker) Sender(key, name string, channel delivery.Channel, typ string)
 		return nil
 	}
 	if c.senders == nil {
-		c.Errorf(key, "no sender %q under delivery", name)
+		c.Errorf(key, "no such sender under delivery")
 		return nil
 	}
 	s, err := c.senders(name)
@@ -268,13 +268,13 @@ func (c *Checker) Sender(key, name string, channel delivery.Channel, typ string)
 		c.Errorf(key, "%v", err)
 		return nil
 	case s == nil:
-		c.Errorf(key, "no sender %q under delivery", name)
+		c.Errorf(key, "no such sender under delivery")
 		return nil
 	case !s.Serves(channel):
 		c.Errorf(key, "a %s sender cannot deliver %s", s.Kind(), typ)
 		return nil
 	case s.Kind() == "log" && c.Exposed:
-		c.Warnf(key, "%q is a log sender: codes are written to the log, for development only", name)
+		c.Warnf(key, "a log sender: codes are written to the log, for development only")
 	}
 	return s
 }

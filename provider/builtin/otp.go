@@ -36,7 +36,7 @@ func ParseAlgorithm(s string) (Algorithm, error) {
 	case SHA1, SHA256, SHA512:
 		return a, nil
 	}
-	return "", fmt.Errorf("unknown algorithm %q (want SHA1, SHA256 or SHA512)", s)
+	return "", errors.New("unknown algorithm (want SHA1, SHA256 or SHA512)")
 }
 
 func (a Algorithm) hash() func() hash.Hash {

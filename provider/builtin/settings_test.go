@@ -37,7 +37,7 @@ delivery:
 		Senders: func(name string) (delivery.Sender, error) {
 			d, ok := cfg.DeliveryNamed(name)
 			if !ok {
-				return nil, errors.New(`no sender "` + name + `" under delivery`)
+				return nil, errors.New("no such sender under delivery")
 			}
 			if d.Type == config.DeliverySMTP {
 				return delivery.NewSMTP(delivery.SMTPOptions{Host: d.Host, TLS: d.TLS, Port: d.Port, From: d.From})
@@ -103,8 +103,8 @@ providers:
       frobnicate: true
 `)
 	assertErrors(t, err, []string{
-		`providers[0].capabilities[1]: the builtin engine cannot serve "fingerprint"`,
-		`providers[0].builtin.totp.algorithm: unknown algorithm "MD5"`,
+		`providers[0].capabilities[1]: the builtin engine cannot serve it`,
+		`providers[0].builtin.totp.algorithm: unknown algorithm (want SHA1, SHA256 or SHA512)`,
 		"providers[0].builtin.totp.digits: must be 6 or 8, not 7",
 		"providers[0].builtin.totp.period: must be between 10 and 300 seconds, not 5",
 		"providers[0].builtin.totp.window: must be between 0 and 10 steps, not 40",
@@ -113,10 +113,10 @@ providers:
 		"providers[0].builtin.smsotp.sender: a smtp sender cannot deliver smsotp",
 		"providers[0].builtin.smsotp.length: must be between 6 and 10 digits, not 4",
 		"providers[0].builtin.smsotp.template: must contain {{code}}",
-		`providers[0].builtin.emailotp.sender: no sender "nowhere" under delivery`,
+		`providers[0].builtin.emailotp.sender: no such sender under delivery`,
 		"providers[0].builtin.question.enabled: the question capability needs question.enabled: true",
 		"providers[0].builtin.push.lifetime: must be between 10s and 30m, not 1s",
-		`providers[0].builtin.push.notifier.type: unknown notifier "pigeon"`,
+		`providers[0].builtin.push.notifier.type: unknown notifier (want http)`,
 		"providers[0].builtin.push.notifier.url: must be an http(s) URL",
 		"providers[0].builtin.lockout.maxFailures: must be between 1 and 100, not 1000",
 		"providers[0].builtin.sendLimits.perUser[0]: needs a positive window and max",

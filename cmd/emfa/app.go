@@ -56,8 +56,11 @@ type storeOptions struct {
 	// hideSecrets prints where a generated Verify password is kept, not the password
 	// itself (emfa serve --print-secrets=false).
 	hideSecrets bool
-	// strict makes a reading command (check --strict, transform eval) need every secret.
+	// strict makes a reading command (check --strict, verify register) need every secret.
 	strict bool
+	// need, for a reading command that is not strict, lists the sections whose secrets it
+	// uses (transform eval: its provider's): they stay required.
+	need []string
 }
 
 // configOptions are the load options of a mode: which unset variables are errors.
@@ -66,7 +69,7 @@ func (o storeOptions) configOptions(mode loadMode) config.Options {
 	case mode == forAdmin:
 		return config.Options{Unset: config.UnsetIsWarning, Need: []string{"storage"}}
 	case mode == forReading && !o.strict:
-		return config.Options{Unset: config.UnsetIsWarning}
+		return config.Options{Unset: config.UnsetIsWarning, Need: o.need}
 	}
 	return config.Options{}
 }

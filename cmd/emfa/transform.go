@@ -48,7 +48,10 @@ func (d *deps) transformCmd() *cobra.Command {
 type transformEval struct{ config, prefix, resource, direction, input string }
 
 func (d *deps) transformEval(ctx context.Context, o transformEval) error {
-	cfg, err := loadConfig(storeOptions{config: o.config, strict: true}, forReading, d.stderr)
+	// It needs only the secrets of the provider it runs (the transforms read its
+	// authentication values), not Verify's password nor the store's key.
+	opts := storeOptions{config: o.config}
+	cfg, err := loadConfig(opts, forReading, d.stderr)
 	if err != nil {
 		return err
 	}
@@ -60,6 +63,13 @@ func (d *deps) transformEval(ctx context.Context, o transformEval) error {
 	}
 	if idx < 0 || cfg.Providers[idx].Engine != config.EngineRemote {
 		return fmt.Errorf("no remote provider %q in %s", o.prefix, cfg.Source)
+	}
+	if at := fmt.Sprintf("providers[%d]", idx); cfg.Unset(at) {
+		// Load again with its secrets required, for the errors naming each with its line.
+		opts.need = []string{at}
+		if _, err := loadConfig(opts, forReading, d.stderr); err != nil {
+			return err
+		}
 	}
 	w, _, err := remoteWebhook(cfg, idx)
 	if err != nil {

@@ -41,6 +41,8 @@ type Config struct {
 
 	lines map[string]int // the YAML line of each path, lower-cased
 	unset []string       // paths whose ${NAME} was unset (UnsetIsWarning)
+	// overrides are the EMFA_* variables that set a key: a problem there is theirs.
+	overrides []envKey
 	// unsetWarnings become Warnings once the file's name is known.
 	unsetWarnings []*FieldError
 }

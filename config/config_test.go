@@ -611,3 +611,24 @@ func TestStringSlotErrorsNeverEchoTheValue(t *testing.T) {
 		}
 	}
 }
+
+// TestOverrideErrorNamesTheVariable: a bad EMFA_* override is blamed on the variable, not
+// on a line of the file that holds something else (or nothing) there.
+func TestOverrideErrorNamesTheVariable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "emfa.yaml")
+	if err := os.WriteFile(path, []byte(fullYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path, env(map[string]string{
+		"EMFA_VERIFY_PASSWORD": "verify-password-0123", "EMFA_ENCRYPTION_KEY": testKey,
+		"EMFA_SERVER_LISTEN": "bad", "EMFA_LOG_LEVEL": "loud", "EMFA_SERVER_REQUESTTIMEOUT": "10",
+	}))
+	assertErrors(t, err, []string{
+		"EMFA_SERVER_LISTEN: server.listen: not host:port",
+		"EMFA_SERVER_REQUESTTIMEOUT: server.requestTimeout: 10 has no unit",
+		"EMFA_LOG_LEVEL: log.level: unknown level",
+	})
+	if strings.Contains(err.Error(), path) {
+		t.Errorf("an override blamed on the file:\n%v", err)
+	}
+}

@@ -88,7 +88,7 @@ func (c *Config) warnUnset() {
 	sort.SliceStable(c.unsetWarnings, func(i, j int) bool { return c.Line(c.unsetWarnings[i].Path) < c.Line(c.unsetWarnings[j].Path) })
 	for _, w := range c.unsetWarnings {
 		cp := *w
-		cp.File, cp.Line = c.Source, c.Line(w.Path)
+		c.locate(&cp)
 		out = append(out, cp.Error())
 	}
 	c.Warnings = append(out, c.Warnings...)
@@ -115,7 +115,7 @@ func parse(data []byte, opts Options) (*Config, error) {
 		return nil, fmt.Errorf("parse yaml: the configuration must be a section of keys, not %s", describe(tree))
 	}
 	lookup := opts.lookup()
-	applyEnvOverrides(settings, lookup)
+	cfg.overrides = applyEnvOverrides(settings, lookup)
 	x := &expander{lookup: lookup, opts: opts}
 	expanded := x.tree(settings, "")
 	cfg.unset = x.unset
@@ -375,16 +375,32 @@ func (c *Config) Annotate(err error) error {
 			continue
 		}
 		cp := *fe
-		if cp.File == "" {
+		switch {
+		case cp.File == "" && cp.Line == 0:
+			c.locate(&cp)
+		case cp.File == "":
 			cp.File = c.Source
-		}
-		if cp.Line == 0 {
+		case cp.Line == 0:
 			cp.Line = c.Line(joinPath(cp.Path, cp.Key))
 		}
 		out[i] = &cp
 	}
 	sort.SliceStable(out, func(i, j int) bool { return lineOf(out[i]) < lineOf(out[j]) })
 	return out
+}
+
+// locate sets where fe's problem is: the EMFA_* variable that set its value, or else the
+// file and the line of its path (or of its nearest ancestor).
+func (c *Config) locate(fe *FieldError) {
+	if fe.Key == "" {
+		for _, o := range c.overrides {
+			if under(fe.Path, strings.Join(o.path, ".")) {
+				fe.File, fe.Line = o.env, 0
+				return
+			}
+		}
+	}
+	fe.File, fe.Line = c.Source, c.Line(joinPath(fe.Path, fe.Key))
 }
 
 func lineOf(e error) int {
@@ -453,13 +469,15 @@ func envKeys() []envKey {
 }
 
 // applyEnvOverrides sets every key whose EMFA_* variable is set, replacing the key in
-// whatever case the file wrote it.
-func applyEnvOverrides(settings map[string]any, lookup func(string) (string, bool)) {
+// whatever case the file wrote it, and returns those variables.
+func applyEnvOverrides(settings map[string]any, lookup func(string) (string, bool)) []envKey {
+	var set []envKey
 	for _, k := range envKeys() {
 		val, ok := lookup(k.env)
 		if !ok {
 			continue
 		}
+		set = append(set, k)
 		node := settings
 		for _, key := range k.path[:len(k.path)-1] {
 			name := keyIn(node, key)
@@ -472,6 +490,7 @@ func applyEnvOverrides(settings map[string]any, lookup func(string) (string, boo
 		}
 		node[keyIn(node, k.path[len(k.path)-1])] = val
 	}
+	return set
 }
 
 // keyIn is the spelling node uses for key (matched case-insensitively), or key itself.

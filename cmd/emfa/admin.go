@@ -103,7 +103,7 @@ func (d *deps) check(o storeOptions) error {
 		}
 		warnings, err := builtin.Check(probe.builtinOptions(i))
 		for _, msg := range warnings {
-			fmt.Fprintln(stderr, "warning:", msg)
+			fmt.Fprintln(stderr, "warning:", located(cfg, msg))
 		}
 		if err := cfg.Annotate(err); err != nil {
 			errs = append(errs, err.(config.Errors)...)
@@ -153,9 +153,31 @@ func (d *deps) check(o storeOptions) error {
 	for _, p := range cfg.Providers {
 		caps += len(p.Capabilities)
 	}
-	fmt.Fprintf(stdout, "ok: %s: %d provider(s), %d capabilities, %d transforms compiled, storage %s, listen %s\n",
-		cfg.Source, len(cfg.Providers), caps, transforms, cfg.Storage.Driver, cfg.Server.Listen)
+	fmt.Fprintf(stdout, "ok: %s: %s, %s, %s compiled, storage %s, listen %s\n", cfg.Source,
+		count(len(cfg.Providers), "provider", "providers"), count(caps, "capability", "capabilities"),
+		count(transforms, "transform", "transforms"), cfg.Storage.Driver, cfg.Server.Listen)
 	return nil
+}
+
+// count is n and the noun in its number: "1 capability", "3 capabilities".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// located is an engine's warning "path: message" with where its path is (file and line),
+// as its errors have; the warning as it is when its path is not one of the file's.
+func located(cfg *config.Config, msg string) string {
+	path, rest, ok := strings.Cut(msg, ": ")
+	if !ok || strings.ContainsAny(path, " \t") {
+		return msg
+	}
+	if err := cfg.Annotate(&config.FieldError{Path: path, Msg: rest}); err != nil {
+		return err.Error()
+	}
+	return msg
 }
 
 // checkDSN reads dsn as the store of driver would.

@@ -137,3 +137,31 @@ providers:
 		}
 	}
 }
+
+// emfa check's summary counts in words ("1 capability"), its list of problems starts on
+// the line after "emfa check:" with no trailing blank, and a builtin engine's warning
+// says where it is, file and line, as its errors do.
+func TestCheckSummaryAndWarnings(t *testing.T) {
+	path := writeTestConfig(t, "", `delivery:
+  dev: {type: log}
+providers:
+  - name: A
+    credentialPrefix: a
+    capabilities: [smsotp]
+    builtin:
+      smsotp: {sender: dev}
+`)
+	code, out, errOut := emfa(t, "check", "--config", path)
+	if code != 0 || !strings.Contains(out, ": 1 provider, 1 capability, 0 transforms compiled,") {
+		t.Errorf("summary: exit %d\n%s%s", code, out, errOut)
+	}
+	if want := "warning: " + path + ":18: providers[0].builtin.smsotp.sender: a log sender"; !strings.Contains(errOut, want) {
+		t.Errorf("want %q in:\n%s", want, errOut)
+	}
+	bad := strings.Replace(strings.Replace(mustRead(t, path), "requestTimeout: 5s", "requestTimeout: 5", 1), "format: json", "format: xml", 1)
+	os.WriteFile(path, []byte(bad), 0o600)
+	code, _, errOut = emfa(t, "check", "--config", path)
+	if code != 1 || !strings.HasPrefix(errOut, "emfa check:\n  "+path+":3: ") {
+		t.Errorf("problems: exit %d\n%q", code, errOut)
+	}
+}

@@ -22,7 +22,7 @@ import (
 func TestCheck(t *testing.T) {
 	cfg := writeConfig(t, "")
 	code, out, _ := emfa(t, "check", "--config", cfg)
-	if code != 0 || !strings.HasPrefix(out, "ok: ") || strings.Count(out, "\n") != 1 || !strings.Contains(out, "1 provider(s)") {
+	if code != 0 || !strings.HasPrefix(out, "ok: ") || strings.Count(out, "\n") != 1 || !strings.Contains(out, "1 provider,") {
 		t.Errorf("check: exit %d, %q", code, out)
 	}
 

@@ -73,7 +73,11 @@ func run(ctx context.Context, args []string, d deps) int {
 	case errors.Is(err, errSilent): // the command has said why
 		return 1
 	}
-	fmt.Fprintf(d.stderr, "%s: %s\n", name, indent(err.Error()))
+	msg := indent(err.Error())
+	if !strings.HasPrefix(msg, "\n") {
+		msg = " " + msg // one problem on the command's line; several under it
+	}
+	fmt.Fprintf(d.stderr, "%s:%s\n", name, msg)
 	return 1
 }
 

@@ -560,9 +560,13 @@ func TestUnsetVariableForgivesOnlyItsValue(t *testing.T) {
 		}
 	}
 	// The unset value's own problems are still forgiven, whatever is expected there.
-	y := strings.Replace(doc, "previousEncryptionKeys: []", `previousEncryptionKeys: "${OLD_KEYS}"`, 1)
-	if _, err := Parse([]byte(y), "yaml", opts); err != nil {
-		t.Errorf("a list from an unset variable: %v", err)
+	for name, y := range map[string]string{
+		"a list":           strings.Replace(doc, "previousEncryptionKeys: []", `previousEncryptionKeys: "${OLD_KEYS}"`, 1),
+		"TLS cert and key": strings.Replace(doc, "  auth:", "  tls: {cert: \"${TLS_CERT}\", key: \"${TLS_KEY}\"}\n  auth:", 1),
+	} {
+		if _, err := Parse([]byte(y), "yaml", opts); err != nil {
+			t.Errorf("%s from an unset variable: %v", name, err)
+		}
 	}
 }
 

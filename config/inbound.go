@@ -106,8 +106,12 @@ func (c *Config) validateInbound(add func(path, format string, args ...any)) {
 		}
 	}
 	if t != nil {
-		if t.Cert == "" || t.Key == "" {
-			add("server.tls", "needs both cert and key")
+		// Each at its own path: one from an unset ${NAME} is that variable's problem.
+		if t.Cert == "" {
+			add("server.tls.cert", "is required: server.tls needs both cert and key")
+		}
+		if t.Key == "" {
+			add("server.tls.key", "is required: server.tls needs both cert and key")
 		}
 		if t.RequireClientCert && t.ClientCA == "" {
 			add("server.tls.requireClientCert", "needs server.tls.clientCA")

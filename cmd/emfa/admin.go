@@ -130,7 +130,7 @@ func (d *deps) check(o storeOptions) error {
 			}
 		}
 	}
-	if t := cfg.Server.TLS; t != nil {
+	if t := cfg.Server.TLS; t != nil && !cfg.Unset("server.tls") {
 		if _, err := tlsConfig(t); err != nil {
 			errs = append(errs, cfg.Annotate(&config.FieldError{Path: "server.tls", Msg: err.Error()}).(config.Errors)...)
 		}

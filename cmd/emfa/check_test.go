@@ -165,3 +165,18 @@ providers:
 		t.Errorf("problems: exit %d\n%q", code, errOut)
 	}
 }
+
+// A section whose files come from unset variables (server.tls) is not read by emfa check
+// without them: its warning is the variable's, and the rest is checked.
+func TestCheckSkipsTLSWithoutItsVariables(t *testing.T) {
+	t.Setenv("TLS_CERT", "")
+	t.Setenv("EMFA_ENCRYPTION_KEY", testEncryptionKey)
+	path := filepath.Join(t.TempDir(), "emfa.yaml")
+	doc := strings.Replace(mustRead(t, "../../testdata/config/emfa.yaml"), "  auth:", "  tls: {cert: \"${TLS_CERT}\", key: /etc/emfa/tls.key}\n  auth:", 1)
+	doc = strings.Replace(doc, "file:/var/lib/emfa/emfa.db", "file:"+filepath.Join(t.TempDir(), "emfa.db"), 1)
+	os.WriteFile(path, []byte(doc), 0o600)
+	code, out, errOut := emfa(t, "check", "--config", path)
+	if code != 0 || !strings.Contains(errOut, "server.tls.cert: environment variable TLS_CERT is not set") {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+}

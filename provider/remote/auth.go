@@ -84,7 +84,7 @@ func newAuthenticator(a Authentication, base *http.Transport, timeout time.Durat
 		}
 		auth.scheme = s
 	default:
-		return nil, fmt.Errorf("authentication: unknown type %q", a.Type)
+		return nil, errors.New("authentication: unknown type")
 	}
 	return auth, nil
 }
@@ -347,7 +347,7 @@ type jwtScheme struct {
 
 func newJWTScheme(j JWT) (*jwtScheme, error) {
 	if !slices.Contains(jwtAlgs, j.Alg) {
-		return nil, fmt.Errorf("alg %q is not supported", j.Alg)
+		return nil, errors.New("alg: not supported")
 	}
 	alg := jose.SignatureAlgorithm(j.Alg)
 	key, err := jwtKey(alg, j.Key.Reveal())

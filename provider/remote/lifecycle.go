@@ -97,7 +97,7 @@ func (w *Webhook) validateLifecycle(add func(path, format string, args ...any)) 
 			}
 			seen[name] = true
 			if !slices.Contains(methods, s.method()) {
-				add(sat+".method", "%q is not one of %s", s.Method, strings.Join(methods, ", "))
+				add(sat+".method", "not one of %s", strings.Join(methods, ", "))
 			}
 			checkStatuses(sat+".expectedStatus", s.ExpectedStatus, add)
 		}

@@ -43,7 +43,7 @@ func TestLifecycleValidation(t *testing.T) {
 		`lifecycle.user.disable[1].transform.incoming:`, // syntax error
 		`lifecycle.user.disable[2].transform.outgoing: steps.nope names no step`,
 		`lifecycle.user.disable[3].name: "a" names an earlier step too`,
-		`lifecycle.user.disable[3].method: "FETCH"`,
+		`lifecycle.user.disable[3].method: not one of`,
 		`lifecycle.user.disable[3].expectedStatus[0]`,
 	} {
 		if !strings.Contains(msg, want) {

@@ -284,3 +284,43 @@ func TestSecretsRedacted(t *testing.T) {
 		t.Errorf("log line: %s", js.String())
 	}
 }
+
+// TestValidateNeverEchoesAValue: a secret pasted into the wrong field of a webhook file
+// (a client secret where a method or a type goes, a URL with credentials) is never
+// printed back by the error that refuses it.
+func TestValidateNeverEchoesAValue(t *testing.T) {
+	t.Parallel()
+	const secret = "S3cretValueXYZ"
+	for name, edit := range map[string]func(w *Webhook){
+		"url":         func(w *Webhook) { w.URLs = []string{"ftp://u:" + secret + "@x.example"} },
+		"header name": func(w *Webhook) { w.Headers = []Header{{Key: secret + " x", Value: "v"}} },
+		"method":      func(w *Webhook) { w.Resources = map[string]Resource{"a": {Method: secret}} },
+		"auth type":   func(w *Webhook) { w.Authentication.Type = secret },
+		"auth header": func(w *Webhook) {
+			w.Authentication = Authentication{Type: AuthHeader, Header: HeaderAuth{Values: []HeaderValue{{Key: secret + " x"}}}}
+		},
+		"oauth": func(w *Webhook) {
+			w.Authentication = Authentication{Type: AuthOAuth, OAuth: OAuth{TokenEndpoint: secret, ClientID: "c", TokenEndpointAuthMethod: secret}}
+		},
+		"jwt": func(w *Webhook) {
+			w.Authentication = Authentication{Type: AuthJWT, JWT: JWT{Alg: secret, Key: "k", Lifetime: 61, HTTPHeaderName: secret + " x"}}
+		},
+		"lifecycle method": func(w *Webhook) {
+			w.Lifecycle = map[string][]LifecycleStep{"user.delete": {{Name: "a", Resource: Resource{Method: secret}}}}
+		},
+	} {
+		w := &Webhook{URLs: []string{"https://vendor.example"}}
+		edit(w)
+		err := w.Validate()
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		if strings.Contains(strings.ToLower(err.Error()), strings.ToLower(secret)) {
+			t.Errorf("%s: the error shows the value: %v", name, err)
+		}
+	}
+	if _, err := newAuthenticator(Authentication{Type: secret}, nil, time.Second); err == nil || strings.Contains(err.Error(), secret) {
+		t.Errorf("newAuthenticator: %v", err)
+	}
+}

@@ -56,7 +56,7 @@ type storeOptions struct {
 	// hideSecrets prints where a generated Verify password is kept, not the password
 	// itself (emfa serve --print-secrets=false).
 	hideSecrets bool
-	// strict makes a reading command (check --strict, verify register) need every secret.
+	// strict makes a reading command (check --strict) need every secret.
 	strict bool
 	// need, for a reading command that is not strict, lists the sections whose secrets it
 	// uses (transform eval: its provider's): they stay required.

@@ -85,7 +85,9 @@ webhooks and MFA providers.`,
 			if o.clientID == "" || o.clientSecret == "" {
 				return usageError{"verify register needs --client-id and --client-secret (or $EMFA_VERIFY_CLIENT_SECRET)"}
 			}
-			cfg, err := loadConfig(storeOptions{config: o.config, strict: true}, forReading, d.stderr)
+			// Only the server's secrets go to Verify: the store's key and the vendors' are
+			// not needed to register.
+			cfg, err := loadConfig(storeOptions{config: o.config, need: []string{"server"}}, forReading, d.stderr)
 			if err != nil {
 				return err
 			}

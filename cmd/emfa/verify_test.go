@@ -171,6 +171,24 @@ func TestVerifyRegister(t *testing.T) {
 	if strings.Count(out, "unchanged") != 2 || len(tenant.Writes()) != 2 {
 		t.Errorf("second run:\n%s\nwrites %v", out, tenant.Writes())
 	}
+	// It needs only the secrets it sends: the server's, not the store's encryption key.
+	noKey := filepath.Join(t.TempDir(), "emfa.yaml")
+	text := regexp.MustCompile(`encryptionKey: .*`).ReplaceAllLiteralString(mustRead(t, cfg), `encryptionKey: "${EMFA_TEST_UNSET_KEY}"`)
+	if err := os.WriteFile(noKey, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noKeyArgs := slices.Clone(args)
+	noKeyArgs[slices.Index(noKeyArgs, cfg)] = noKey
+	if code, out, errOut := emfa(t, noKeyArgs...); code != 0 || strings.Count(out, "unchanged") != 2 {
+		t.Errorf("register without the encryption key: %d\n%s%s", code, out, errOut)
+	}
+	noPW := strings.Replace(text, `password: "sim-password-0123"`, `password: "${EMFA_TEST_UNSET_KEY}"`, 1)
+	if err := os.WriteFile(noKey, []byte(noPW), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := emfa(t, noKeyArgs...); code != 1 || !strings.Contains(errOut, "EMFA_TEST_UNSET_KEY") {
+		t.Errorf("register without the password it sends: %d %s", code, errOut)
+	}
 	// A wrong API secret is refused by the tenant.
 	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "wrong")
 	if code, _, errOut := emfa(t, args...); code != 1 || !strings.Contains(errOut, "invalid_client") {

@@ -276,6 +276,10 @@ type Store interface {
 	ResetFailures(ctx context.Context, id string, now time.Time) error
 	// UpdateFactorSecret replaces the sealed secret and key id (key rotation, re-seeding).
 	UpdateFactorSecret(ctx context.Context, id string, secret []byte, keyID string, now time.Time) error
+	// FactorKeyIDs lists the distinct key ids that factors' secrets are sealed with
+	// (factors without a secret have none), sorted by bytes. It reads an index, one probe
+	// per id, not the factors: start-up asks it to refuse a keyring that lacks one.
+	FactorKeyIDs(ctx context.Context) ([]string, error)
 	// ActivateFactor moves a FactorPending factor to FactorActive and replaces its params,
 	// in one atomic step: ErrConflict when it is not pending, so an activation is used
 	// once (exactly one of concurrent calls succeeds); ErrNotFound when it does not exist.

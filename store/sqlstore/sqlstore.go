@@ -456,6 +456,24 @@ func (s *Store) ListFactors(ctx context.Context, userID string) ([]store.Factor,
 	return fs, nil
 }
 
+func (s *Store) FactorKeyIDs(ctx context.Context) ([]string, error) {
+	// A loose index scan on factors_key_id: each step finds the next id after the last
+	// one, so the cost grows with the number of keys, not of factors. "" is no key.
+	ids, err := query(ctx, s.rq, func(sc scanner) (string, error) {
+		var id string
+		return id, sc.Scan(&id)
+	}, `WITH RECURSIVE k(id) AS (
+		SELECT MIN(key_id) FROM factors WHERE key_id > ''
+		UNION ALL
+		SELECT (SELECT MIN(key_id) FROM factors WHERE key_id > k.id) FROM k WHERE k.id IS NOT NULL)
+	SELECT id FROM k WHERE id IS NOT NULL`)
+	if err != nil {
+		return nil, s.fail("list factor key ids", err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
 func (s *Store) SetFactorState(ctx context.Context, id string, st store.FactorState, now time.Time) error {
 	return s.write(ctx, func(w *writer) error { return w.SetFactorState(ctx, id, st, now) })
 }

@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"FactorSetState", testFactorSetState},
 		{"FactorDelete", testFactorDelete},
 		{"FactorUpdateSecret", testFactorUpdateSecret},
+		{"FactorKeyIDs", testFactorKeyIDs},
 		{"FactorUpdateParams", testFactorUpdateParams},
 		{"ActivateFactor", testActivateFactor},
 		{"AdvanceCounter", testAdvanceCounter},
@@ -574,6 +575,37 @@ func testFactorUpdateSecret(t *testing.T, s store.Store) {
 	diff(t, "factor", want, mustGetFactor(t, s, "f1"))
 	err := s.UpdateFactorSecret(ctx, "nope", []byte{1}, "k2", now)
 	wantErr(t, "UpdateFactorSecret on a missing factor", err, store.ErrNotFound)
+}
+
+// FactorKeyIDs is what start-up compares with the keyring: every key some factor's secret
+// is sealed with, each once, and no "" for factors without a secret.
+func testFactorKeyIDs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ids := func() []string {
+		t.Helper()
+		got, err := s.FactorKeyIDs(ctx)
+		if err != nil {
+			t.Fatalf("FactorKeyIDs: %v", err)
+		}
+		return got
+	}
+	diff(t, "key ids of an empty store", []string{}, ids())
+	mustCreateUser(t, s, newUser("u1"))
+	for i, kid := range []string{"k2", "", "k1", "k2", "k10", "k1"} {
+		f := newFactor(fmt.Sprintf("f%d", i), "u1", at(time.Duration(i)*time.Second))
+		if f.KeyID = kid; kid == "" {
+			f.Type, f.Secret = "push", nil
+		}
+		mustCreateFactor(t, s, f)
+	}
+	diff(t, "key ids", []string{"k1", "k10", "k2"}, ids())
+	if err := s.UpdateFactorSecret(ctx, "f4", []byte{1}, "k2", at(time.Hour)); err != nil {
+		t.Fatalf("UpdateFactorSecret: %v", err)
+	}
+	if err := s.DeleteFactor(ctx, "f2"); err != nil {
+		t.Fatalf("DeleteFactor: %v", err)
+	}
+	diff(t, "key ids after a re-seal and a delete", []string{"k1", "k2"}, ids())
 }
 
 func testFactorUpdateParams(t *testing.T, s store.Store) {

@@ -226,6 +226,34 @@ func newKeyring(cfg *config.Config) (*builtin.Keyring, error) {
 	return builtin.NewKeyring(current, previous...)
 }
 
+// checkKeys refuses a store holding factor secrets sealed with a key the keyring lacks:
+// served, each of those factors would answer 503, and new ones would be sealed with
+// another key than the old ones. It reads only the distinct key ids (an index), so it
+// costs start-up one query; the error names key ids, which reveal nothing of a key.
+func checkKeys(ctx context.Context, st store.Store, keys *builtin.Keyring, cfg *config.Config) error {
+	ids, err := st.FactorKeyIDs(ctx)
+	if err != nil {
+		return err
+	}
+	var unknown []string
+	for _, id := range ids {
+		if !keys.Has(id) {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	hint := ""
+	if strings.HasPrefix(cfg.Source, "embedded") {
+		hint = " (with EMFA_ENCRYPTION_KEY unset, the data directory's encryption.key is used; a rotation needs --config)"
+	}
+	return fmt.Errorf("%s: the store holds factor secrets sealed with key %s, which the configured keys do not include "+
+		"(storage.encryptionKey is key %s): set storage.encryptionKey (EMFA_ENCRYPTION_KEY) to the key that sealed them%s, "+
+		"or, to rotate to a new key, keep that one in storage.previousEncryptionKeys; nothing was changed",
+		cfg.Source, strings.Join(unknown, ", "), keys.CurrentID(), hint)
+}
+
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
@@ -281,6 +309,10 @@ func (d *deps) openEnv(ctx context.Context, o storeOptions, mode loadMode) (*env
 	}
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkKeys(ctx, st, keys, cfg); err != nil {
+		st.Close()
 		return nil, err
 	}
 	e := &env{cfg: cfg, store: st, keys: keys, log: log, now: d.now, swept: d.swept, webhooks: wh}

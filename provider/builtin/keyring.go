@@ -55,6 +55,12 @@ func KeyID(key []byte) string {
 // CurrentID is the id of the key new secrets are sealed with.
 func (k *Keyring) CurrentID() string { return k.currentID }
 
+// Has reports whether the keyring holds the key with id (one Open can use).
+func (k *Keyring) Has(id string) bool {
+	_, ok := k.aeads[id]
+	return ok
+}
+
 // Seal encrypts plaintext bound to aad and returns nonce||ciphertext and the key id.
 func (k *Keyring) Seal(plaintext, aad []byte) ([]byte, string, error) {
 	aead := k.aeads[k.currentID]

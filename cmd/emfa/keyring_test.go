@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/emfa/emfa/provider/builtin"
+)
+
+// A store whose factors were sealed with a key the configuration does not have is refused
+// at start-up, by serve and by the store commands alike, naming the missing key's id (never
+// a key) and the way out; before, serve reported ready, every old factor answered 503 and
+// new ones were sealed with the new key, mixing keys in one store. Listing the old key in
+// previousEncryptionKeys (a rotation) opens it again.
+func TestWrongEncryptionKeyRefused(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("EMFA_VERIFY_PASSWORD", "sim-password-0123")
+	writeCfg := func(name, previous string) string {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte(`server:
+  listen: "127.0.0.1:0"
+  auth: {basic: {username: verify, password: "${EMFA_VERIFY_PASSWORD}"}}
+storage:
+  dsn: "file:`+dir+`/emfa.db"
+  encryptionKey: "${EMFA_ENCRYPTION_KEY}"
+  previousEncryptionKeys: [`+previous+`]
+providers:
+  - {name: Built-in factors, credentialPrefix: emfa, capabilities: [totp]}
+`), 0o600)
+		return path
+	}
+	cfg := writeCfg("emfa.yaml", "")
+	t.Setenv("EMFA_ENCRYPTION_KEY", testEncryptionKey)
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--config", cfg)
+
+	oldKey, _ := base64.StdEncoding.DecodeString(testEncryptionKey)
+	newKey := []byte("fedcba9876543210fedcba9876543210")
+	newB64 := base64.StdEncoding.EncodeToString(newKey)
+	t.Setenv("EMFA_ENCRYPTION_KEY", newB64)
+	for _, args := range [][]string{{"serve"}, {"users", "list"}, {"users", "add", "bob"}, {"factors", "add", "totp", "--user", "alice"}} {
+		code, out, errOut := runUntilListening(t, append(args, "--config", cfg)...)
+		if code != 1 || out != "" {
+			t.Errorf("%q with another key: exit %d, %q\n%s", args, code, out, errOut)
+		}
+		for _, want := range []string{builtin.KeyID(oldKey), builtin.KeyID(newKey), "previousEncryptionKeys"} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("%q: the refusal does not name %q:\n%s", args, want, errOut)
+			}
+		}
+		for _, secret := range []string{testEncryptionKey, newB64, string(oldKey), string(newKey)} {
+			if strings.Contains(errOut, secret) {
+				t.Errorf("%q: the refusal shows a key:\n%s", args, errOut)
+			}
+		}
+	}
+	// Nothing was sealed with the wrong key meanwhile.
+	t.Setenv("EMFA_ENCRYPTION_KEY", testEncryptionKey)
+	if out := mustEmfa(t, "users", "list", "--config", cfg); strings.Contains(out, "bob") {
+		t.Errorf("a refused command added bob:\n%s", out)
+	}
+	// A rotation: the new key current, the old one listed as previous.
+	t.Setenv("EMFA_ENCRYPTION_KEY", newB64)
+	rotated := writeCfg("rotated.yaml", `"`+testEncryptionKey+`"`)
+	mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--config", rotated)
+	startServe(t, rotated)
+}
+
+// runUntilListening runs a command as emfa does; a serve that starts listening is stopped
+// at once (exit 0), so that one which should have refused fails the test instead of
+// serving until it times out.
+func runUntilListening(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	d := (&cli{}).deps(&stdout, &stderr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d.listening = func(string) { cancel() }
+	code := run(ctx, args, d)
+	return code, stdout.String(), stderr.String()
+}

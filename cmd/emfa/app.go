@@ -54,7 +54,7 @@ type storeOptions struct {
 	config string
 	init   bool // create the default data directory and its secrets, as serve would
 	// hideSecrets prints where a generated Verify password is kept, not the password
-	// itself (emfa serve --print-secrets=false).
+	// itself (emfa serve --print-secrets=false; other commands never print it).
 	hideSecrets bool
 	// strict makes a reading command (check --strict) need every secret.
 	strict bool
@@ -109,7 +109,9 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 	secret := func(file string, n int, notice string) (string, bool) {
 		path := filepath.Join(dataDir, file)
 		if create {
-			return keptSecret(path, n, stderr, notice, file == "verify-password" && !o.hideSecrets)
+			// Only serve prints the password whole; a store command given --init
+			// generates it as a side effect and names its file.
+			return keptSecret(path, n, stderr, notice, file == "verify-password" && mode == forServe && !o.hideSecrets)
 		}
 		if b, err := os.ReadFile(path); err == nil {
 			return strings.TrimSpace(string(b)), true

@@ -26,6 +26,26 @@ func TestServePrintSecretsFalse(t *testing.T) {
 	}
 }
 
+// TestServePrintsSecrets: the first serve prints the generated Verify password whole, as
+// the README shows, and names its file.
+func TestServePrintsSecrets(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	t.Setenv("EMFA_DATA_DIR", dir)
+	t.Setenv("EMFA_VERIFY_PASSWORD", "")
+	t.Setenv("EMFA_ENCRYPTION_KEY", "")
+	t.Setenv("EMFA_SERVER_LISTEN", "127.0.0.1:0")
+	_, logs, stop := startServeArgs(t)
+	stop()
+	pw, err := os.ReadFile(filepath.Join(dir, "verify-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "(Basic auth, user 'verify'): " + strings.TrimSpace(string(pw)) + " (kept in " + filepath.Join(dir, "verify-password") + ")"
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("first serve: want %q in\n%s", want, logs)
+	}
+}
+
 // TestWorldReadableStoreWarns: emfa check and serve say when an existing SQLite file or
 // its directory is readable by other users.
 func TestWorldReadableStoreWarns(t *testing.T) {

@@ -30,7 +30,14 @@ type ImportRow struct {
 	// Factors are the types to pre-provision from the row's phone (smsotp, voicecall) or
 	// e-mail (emailotp), active on first use.
 	Factors []string `json:"factors"`
+	// Absent names the profile fields (of profileColumns) the file does not give: no such
+	// column in the CSV header, no such key on the JSON line. An existing user keeps them
+	// as they are; a field given empty is cleared.
+	Absent []string `json:"-"`
 }
+
+// profileColumns are the profile fields a row sets, or leaves alone when it lacks them.
+var profileColumns = []string{"email", "phone", "displayName", "groups"}
 
 // Import formats.
 const (
@@ -83,6 +90,12 @@ func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
 	if _, ok := col["username"]; !ok {
 		return nil, nil, invalid("invalid_file", "header", "no username column")
 	}
+	var absent []string
+	for _, c := range profileColumns {
+		if _, ok := col[c]; !ok {
+			absent = append(absent, c)
+		}
+	}
 	var rows []ImportRow
 	var bad []RowResult
 	for {
@@ -110,7 +123,8 @@ func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
 			return ""
 		}
 		rows = append(rows, ImportRow{Line: line, Username: get("username"), Email: get("email"), Phone: get("phone"),
-			DisplayName: get("displayName"), Groups: splitList(get("groups")), Factors: splitList(get("factors")), State: get("state")})
+			DisplayName: get("displayName"), Groups: splitList(get("groups")), Factors: splitList(get("factors")), State: get("state"),
+			Absent: absent})
 	}
 }
 
@@ -160,8 +174,30 @@ func parseJSONL(r io.Reader) ([]ImportRow, []RowResult, error) {
 			continue
 		}
 		row.Line = line
+		row.Absent = absentKeys(text)
 		rows = append(rows, row)
 	}
+}
+
+// absentKeys are the profileColumns a JSON object (one that decoded into an ImportRow)
+// has no key for. Keys match as encoding/json matches them, in any case; a key given
+// null counts as given, empty.
+func absentKeys(text []byte) []string {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(text, &keys) != nil {
+		return nil
+	}
+	var absent []string
+	for _, c := range profileColumns {
+		given := false
+		for k := range keys {
+			given = given || strings.EqualFold(k, c)
+		}
+		if !given {
+			absent = append(absent, c)
+		}
+	}
+	return absent
 }
 
 // readLine reads one line of br, without its end; one longer than max is read to its end
@@ -405,7 +441,20 @@ func (m *Manager) rowChange(actor Actor, row ImportRow, cur *current) (*store.Us
 	if cur != nil {
 		base = cur.rec.Profile
 	}
-	p, err := profile(base, UserInput{Email: &row.Email, Phone: &row.Phone, DisplayName: &row.DisplayName, Groups: &row.Groups})
+	in := UserInput{Email: &row.Email, Phone: &row.Phone, DisplayName: &row.DisplayName, Groups: &row.Groups}
+	for _, c := range row.Absent { // left as they are
+		switch c {
+		case "email":
+			in.Email = nil
+		case "phone":
+			in.Phone = nil
+		case "displayName":
+			in.DisplayName = nil
+		case "groups":
+			in.Groups = nil
+		}
+	}
+	p, err := profile(base, in)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -389,7 +389,7 @@ func (d *deps) factorsCmd() *cobra.Command {
 			if f.LockedUntil.After(e.now()) {
 				locked = f.LockedUntil.UTC().Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", f.ID, f.Type, f.Label, f.State, f.Failures, locked)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", f.ID, f.Type, f.Label, factorState(f.State), f.Failures, locked)
 		}
 		return tw.Flush()
 	})

@@ -110,7 +110,7 @@ func (d *deps) addFactorCmd(typ string) *cobra.Command {
 			return enrollError(typ, user, err)
 		}
 		f := enrolled.Factor
-		out := map[string]any{"id": f.ID, "type": f.Type, "user": user, "name": f.Label, "state": storeState(f.State)}
+		out := map[string]any{"id": f.ID, "type": f.Type, "user": user, "name": f.Label, "state": f.State}
 		maps.Copy(out, enrolled.Output)
 		delete(out, "qrCode") // the admin API's PNG: --qr draws the URI on the terminal instead
 		if err := printJSON(d.stdout, out); err != nil {
@@ -161,12 +161,13 @@ func enrollError(typ, user string, err error) error {
 	return fmt.Errorf("factors add %s: %s", typ, le.Msg)
 }
 
-// storeState is a factor's state in the words of the store, which factors list shows.
-func storeState(s string) store.FactorState {
-	if s == lifecycle.FactorPendingActivation {
-		return store.FactorPending
+// factorState is a store factor's state in the words of the admin API and the README
+// (pending_activation), which factors list shows as factors add does.
+func factorState(s store.FactorState) string {
+	if s == store.FactorPending {
+		return lifecycle.FactorPendingActivation
 	}
-	return store.FactorState(s)
+	return string(s)
 }
 
 // declareFields declares an enrollment's fields as flags, and returns what reads the

@@ -90,7 +90,7 @@ func simulatePush(t *testing.T, storage string) {
 		ID, State, ActivationCode, RegistrationURI, RegistrationURL string
 	}
 	if err := json.Unmarshal([]byte(app.must(t, "factors", "add", "push", "--user", "alice", "--name", "Alice's phone", "--config", cfg)), &enrolled); err != nil ||
-		enrolled.State != "pending" || enrolled.ActivationCode == "" ||
+		enrolled.State != "pending_activation" || enrolled.ActivationCode == "" ||
 		enrolled.RegistrationURI != "emfa://register?code="+enrolled.ActivationCode+"&server=https%3A%2F%2Femfa.example.com" ||
 		enrolled.RegistrationURL != "https://emfa.example.com/v1/devices/register#code="+enrolled.ActivationCode {
 		t.Fatalf("factors add push: %+v %v", enrolled, err)

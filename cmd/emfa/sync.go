@@ -173,6 +173,9 @@ func (d *deps) syncCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if n == 0 && seq != 0 {
+			return fmt.Errorf("no dead letter %d (emfa sync dead-letters list shows them)", seq)
+		}
 		fmt.Fprintf(d.stdout, "%d event(s) queued again\n", n)
 		return nil
 	})

@@ -71,6 +71,42 @@ providers:
 	startServe(t, rotated)
 }
 
+// A reload (SIGHUP) whose configuration lacks the key the store's factors are sealed
+// with is refused like a start, and the running configuration kept; one that keeps the
+// old key as a previous one rotates.
+func TestReloadRefusesWrongEncryptionKey(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("EMFA_VERIFY_PASSWORD", "sim-password-0123")
+	newB64 := base64.StdEncoding.EncodeToString([]byte("fedcba9876543210fedcba9876543210"))
+	config := func(key, previous string) string {
+		return `server:
+  listen: "127.0.0.1:0"
+  auth: {basic: {username: verify, password: "${EMFA_VERIFY_PASSWORD}"}}
+storage:
+  dsn: "file:` + dir + `/emfa.db"
+  encryptionKey: "` + key + `"
+  previousEncryptionKeys: [` + previous + `]
+providers:
+  - {name: Built-in factors, credentialPrefix: emfa, capabilities: [totp]}
+`
+	}
+	cfg := filepath.Join(dir, "emfa.yaml")
+	replaceFile(t, cfg, config(testEncryptionKey, ""))
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--config", cfg)
+	_, logs, reload := reloadingServe(t, cfg)
+
+	replaceFile(t, cfg, config(newB64, ""))
+	oldKey, _ := base64.StdEncoding.DecodeString(testEncryptionKey)
+	if err := reload(); err == nil || !strings.Contains(err.Error(), builtin.KeyID(oldKey)) {
+		t.Errorf("reload with another key: %v\n%s", err, logs)
+	}
+	replaceFile(t, cfg, config(newB64, `"`+testEncryptionKey+`"`))
+	if err := reload(); err != nil {
+		t.Errorf("reload rotating the key: %v\n%s", err, logs)
+	}
+}
+
 // runUntilListening runs a command as emfa does; a serve that starts listening is stopped
 // at once (exit 0), so that one which should have refused fails the test instead of
 // serving until it times out.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -191,7 +192,11 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptio
 		var keysErr error
 		ne := &env{cfg: cfg, store: base.store, log: base.log, now: base.now, swept: base.swept,
 			metrics: base.metrics, tracing: base.tracing, senderOverride: base.senderOverride}
-		if ne.keys, keysErr = newKeyring(cfg); keysErr != nil {
+		if ne.keys, keysErr = newKeyring(cfg); keysErr == nil {
+			// As at start-up: a keyring that cannot open the store's factors is refused.
+			keysErr = checkKeys(context.Background(), base.store, ne.keys, cfg)
+		}
+		if keysErr != nil {
 			err = keysErr
 		} else {
 			current := l.cur.Load().env.cfg

@@ -58,6 +58,27 @@ type Group struct {
 	ExternalID string
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// Revision counts the writes to the group's record (UpdateGroup, ApplyGroupChange):
+	// each adds one. A write made on the condition that the group is still what its
+	// caller read (GroupChange.IfRevision) compares it.
+	Revision int64
+}
+
+// GroupChange is everything one write of a group (a SCIM PUT or PATCH) does, applied by
+// ApplyGroupChange as one atomic step: all of it, or nothing.
+type GroupChange struct {
+	ID         string // the group written
+	Name       string // its name after the write
+	ExternalID string // its external id after the write
+	UpdatedAt  time.Time
+	// IfRevision, when set, makes the write on the condition that the group's revision is
+	// still this one: ErrStale when another write came between.
+	IfRevision *int64
+	// Users are the changes of the users the write makes members, or no longer members,
+	// or (renamed) carries to the new name; each may be conditional on the user's
+	// revision (UserChange.IfRevision), ErrStale when it changed. A change that fails
+	// fails the whole write.
+	Users []UserChange
 }
 
 // SyncQueue is the durable queue and the state directory sync keeps.
@@ -114,7 +135,12 @@ type SyncQueue interface {
 	GetGroup(ctx context.Context, id string) (Group, error)
 	GetGroupByName(ctx context.Context, name string) (Group, error)
 	ListGroups(ctx context.Context) ([]Group, error) // by name
-	UpdateGroup(ctx context.Context, g Group) error  // name and external id, by id
+	UpdateGroup(ctx context.Context, g Group) error  // name and external id, by id; one more on its revision
+	// ApplyGroupChange applies c, all of it or nothing: ErrNotFound when the group does
+	// not exist, ErrStale when c.IfRevision (or a user change's) no longer holds, ErrExists
+	// when the new name is another group's. The group's revision goes up by one. Of
+	// concurrent changes on the same revision, across processes too, exactly one applies.
+	ApplyGroupChange(ctx context.Context, c GroupChange) error
 	DeleteGroup(ctx context.Context, id string) error
 	// UserNameByID finds a user's name by its id; ErrNotFound.
 	UserNameByID(ctx context.Context, id string) (string, error)

@@ -317,19 +317,19 @@ func (s *Store) ListPauses(ctx context.Context) ([]store.SourcePause, error) {
 	return ps, nil
 }
 
-const groupCols = `id, name, external_id, created_at, updated_at`
+const groupCols = `id, name, external_id, created_at, updated_at, revision`
 
 func scanGroup(r scanner) (store.Group, error) {
 	var g store.Group
 	var c, u int64
-	err := r.Scan(&g.ID, &g.Name, &g.ExternalID, &c, &u)
+	err := r.Scan(&g.ID, &g.Name, &g.ExternalID, &c, &u, &g.Revision)
 	g.CreatedAt, g.UpdatedAt = fromMillis(c), fromMillis(u)
 	return g, err
 }
 
 func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO sync_groups (`+groupCols+`) VALUES ($1, $2, $3, $4, $5)`,
-		g.ID, g.Name, g.ExternalID, millis(g.CreatedAt), millis(g.UpdatedAt))
+	_, err := s.w.ExecContext(ctx, `INSERT INTO sync_groups (`+groupCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		g.ID, g.Name, g.ExternalID, millis(g.CreatedAt), millis(g.UpdatedAt), g.Revision)
 	if errors.Is(s.d.Constraint(err), store.ErrExists) {
 		err = store.ErrExists
 	}
@@ -364,13 +364,54 @@ func (s *Store) ListGroups(ctx context.Context) ([]store.Group, error) {
 }
 
 func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE sync_groups SET name = $2, external_id = $3, updated_at = $4 WHERE id = $1`,
+	res, err := s.w.ExecContext(ctx, `UPDATE sync_groups SET name = $2, external_id = $3, updated_at = $4, revision = revision + 1 WHERE id = $1`,
 		g.ID, g.Name, g.ExternalID, millis(g.UpdatedAt))
 	if errors.Is(s.d.Constraint(err), store.ErrExists) {
 		err = store.ErrExists
 	}
 	if err := changedOne(res, err); err != nil {
 		return s.fail(fmt.Sprintf("update group %q", g.ID), err)
+	}
+	return nil
+}
+
+// ApplyGroupChange writes the group's record first, on its revision when c names one,
+// then its users' changes, in one transaction: the group's row is locked (PostgreSQL) or
+// the database is (SQLite) from the conditional UPDATE to the commit, so a concurrent
+// change on the same revision finds it changed, and a user change that fails (a
+// refusal, a revision gone) rolls back the group's write with it.
+func (s *Store) ApplyGroupChange(ctx context.Context, c store.GroupChange) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		q := s.on(s.w, tx)
+		upd := `UPDATE sync_groups SET name = $2, external_id = $3, updated_at = $4, revision = revision + 1 WHERE id = $1`
+		args := []any{c.ID, c.Name, c.ExternalID, millis(c.UpdatedAt)}
+		if c.IfRevision != nil {
+			upd += ` AND revision = $5`
+			args = append(args, *c.IfRevision)
+		}
+		res, err := q.ExecContext(ctx, upd, args...)
+		if errors.Is(s.d.Constraint(err), store.ErrExists) {
+			return store.ErrExists
+		}
+		if err := changedOne(res, err); err != nil {
+			if errors.Is(err, store.ErrNotFound) && c.IfRevision != nil {
+				// Gone, or at another revision: which one the caller is told.
+				var one int
+				if qerr := q.QueryRowContext(ctx, `SELECT 1 FROM sync_groups WHERE id = $1`, c.ID).Scan(&one); qerr == nil {
+					return store.ErrStale
+				}
+			}
+			return err
+		}
+		for _, uc := range c.Users {
+			if err := s.applyChange(ctx, q, uc); err != nil {
+				return fmt.Errorf("user %q: %w", uc.Name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.fail(fmt.Sprintf("change group %q", c.ID), err)
 	}
 	return nil
 }

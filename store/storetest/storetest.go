@@ -105,6 +105,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentUpdate", testConcurrentUpdate},
 	}
 	tests = append(tests, adminTests...)
+	tests = append(tests, groupTests...)
 	tests = append(tests, struct {
 		name string
 		run  func(t *testing.T, s store.Store)

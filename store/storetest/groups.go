@@ -1,0 +1,152 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/store"
+)
+
+// groupTests are the cases of the groups SCIM manages (store.SyncQueue), for a store
+// that keeps them.
+var groupTests = []struct {
+	name string
+	run  func(t *testing.T, s store.Store)
+}{
+	{"GroupChange", testGroupChange},
+	{"GroupChangeAllOrNothing", testGroupChangeAllOrNothing},
+	{"ConcurrentGroupChange", testConcurrentGroupChange},
+}
+
+func syncQueue(t *testing.T, s store.Store) store.SyncQueue {
+	t.Helper()
+	sq, ok := s.(store.SyncQueue)
+	if !ok {
+		t.Skip("the store keeps no groups")
+	}
+	return sq
+}
+
+func mustGroup(t *testing.T, sq store.SyncQueue, id string) store.Group {
+	t.Helper()
+	g, err := sq.GetGroup(t.Context(), id)
+	if err != nil {
+		t.Fatalf("GetGroup(%q): %v", id, err)
+	}
+	return g
+}
+
+// memberChange makes a user's groups groups, on the revision rev.
+func memberChange(name string, groups []string, rev int64) store.UserChange {
+	return store.UserChange{Name: name, Profile: &store.Profile{Groups: groups}, IfRevision: &rev, Now: at(time.Minute)}
+}
+
+func testGroupChange(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	must(t, "create group", sq.CreateGroup(ctx, store.Group{ID: "g1", Name: "eng", CreatedAt: at(0), UpdatedAt: at(0)}))
+	must(t, "create other group", sq.CreateGroup(ctx, store.Group{ID: "g2", Name: "ops", CreatedAt: at(0), UpdatedAt: at(0)}))
+	mustApply(t, s, create("u1", &store.Profile{}))
+	if g := mustGroup(t, sq, "g1"); g.Revision != 0 {
+		t.Fatalf("revision of a new group: %d, want 0", g.Revision)
+	}
+
+	// A rename with a member added, on the revision read: both, and one more revision.
+	zero := int64(0)
+	must(t, "change on revision 0", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "engineering", ExternalID: "x1",
+		UpdatedAt: at(time.Minute), IfRevision: &zero, Users: []store.UserChange{memberChange("name-u1", []string{"engineering"}, 1)}}))
+	g := mustGroup(t, sq, "g1")
+	if g.Name != "engineering" || g.ExternalID != "x1" || g.Revision != 1 || !g.UpdatedAt.Equal(at(time.Minute)) {
+		t.Errorf("after the change: %+v; want engineering, x1, revision 1", g)
+	}
+	if r, err := s.GetUserRecord(ctx, "name-u1"); err != nil || len(r.Profile.Groups) != 1 || r.Profile.Groups[0] != "engineering" {
+		t.Errorf("the member after the change: %+v, %v", r.Profile, err)
+	}
+
+	// On the revision gone: stale, and nothing of it is done.
+	wantErr(t, "a change on a stale revision", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "stale", UpdatedAt: at(time.Hour),
+		IfRevision: &zero, Users: []store.UserChange{memberChange("name-u1", nil, 2)}}), store.ErrStale)
+	if g := mustGroup(t, sq, "g1"); g.Name != "engineering" || g.Revision != 1 {
+		t.Errorf("after the stale change: %+v", g)
+	}
+	if r := revision(t, s, "name-u1"); r != 2 {
+		t.Errorf("the member's revision after the stale change: %d, want 2", r)
+	}
+
+	// Unconditional, it applies whatever the revision; UpdateGroup counts too.
+	must(t, "unconditional change", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "eng", UpdatedAt: at(time.Hour)}))
+	must(t, "update", sq.UpdateGroup(ctx, store.Group{ID: "g1", Name: "eng", ExternalID: "x2", UpdatedAt: at(time.Hour)}))
+	if g := mustGroup(t, sq, "g1"); g.Revision != 3 || g.ExternalID != "x2" {
+		t.Errorf("after an unconditional change and an update: %+v, want revision 3", g)
+	}
+	three := int64(3)
+	wantErr(t, "a change of a missing group", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "nope", Name: "x", IfRevision: &three}), store.ErrNotFound)
+	wantErr(t, "an unconditional change of a missing group", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "nope", Name: "x"}), store.ErrNotFound)
+	wantErr(t, "a rename to a name taken", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "ops", IfRevision: &three}), store.ErrExists)
+	if g := mustGroup(t, sq, "g1"); g.Name != "eng" || g.Revision != 3 {
+		t.Errorf("after the refused rename: %+v", g)
+	}
+}
+
+// testGroupChangeAllOrNothing: a user change that fails (its user changed since it was
+// read, or is gone) fails the group's change, and nothing of it is done, neither the
+// group's record nor the members changed before it.
+func testGroupChangeAllOrNothing(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	must(t, "create group", sq.CreateGroup(ctx, store.Group{ID: "g1", Name: "eng", CreatedAt: at(0), UpdatedAt: at(0)}))
+	mustApply(t, s, create("u1", &store.Profile{}), create("u2", &store.Profile{}))
+	zero := int64(0)
+	for _, bad := range []store.UserChange{memberChange("name-u2", []string{"eng2"}, 7), memberChange("name-gone", []string{"eng2"}, 1)} {
+		err := sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "eng2", ExternalID: "x", UpdatedAt: at(time.Hour), IfRevision: &zero,
+			Users: []store.UserChange{memberChange("name-u1", []string{"eng2"}, 1), bad}})
+		if err == nil {
+			t.Fatalf("a group change with a failing user change (%s): no error", bad.Name)
+		}
+		if g := mustGroup(t, sq, "g1"); g.Name != "eng" || g.ExternalID != "" || g.Revision != 0 {
+			t.Errorf("the group after its failed change: %+v", g)
+		}
+		if r, err := s.GetUserRecord(ctx, "name-u1"); err != nil || len(r.Profile.Groups) != 0 || r.Profile.Revision != 1 {
+			t.Errorf("the member changed before the failure: %+v, %v", r.Profile, err)
+		}
+	}
+}
+
+// testConcurrentGroupChange: of writers that all read the same revision, exactly one
+// applies its change; the others are stale.
+func testConcurrentGroupChange(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	must(t, "create group", sq.CreateGroup(ctx, store.Group{ID: "g1", Name: "eng", CreatedAt: at(0), UpdatedAt: at(0)}))
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	start := make(chan struct{})
+	for i := range writers {
+		wg.Go(func() {
+			<-start
+			zero := int64(0)
+			errs[i] = sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "eng", ExternalID: string(rune('a' + i)), UpdatedAt: at(time.Minute), IfRevision: &zero})
+		})
+	}
+	close(start)
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Errorf("writers %d and %d both applied on revision 0", won, i)
+		case err == nil:
+			won = i
+		default:
+			wantErr(t, "a losing writer", err, store.ErrStale)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no writer applied")
+	}
+	if g := mustGroup(t, sq, "g1"); g.Revision != 1 || g.ExternalID != string(rune('a'+won)) {
+		t.Errorf("after the writers: %+v; want revision 1 and the winner's external id", g)
+	}
+}

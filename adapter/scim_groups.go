@@ -13,6 +13,7 @@ import (
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/sync"
 )
 
 // SCIM Groups: a group is a record (id, displayName, externalId) in the sync store; its
@@ -177,6 +178,11 @@ func (api *syncAPI) createGroup(c echo.Context) error {
 
 // setMembers adds and removes members so that the group's are want.
 func (api *syncAPI) setMembers(ctx context.Context, group string, have, want []string) error {
+	return api.applyEvents(ctx, memberEvents(group, have, want))
+}
+
+// memberEvents are the events that make the members of group want rather than have.
+func memberEvents(group string, have, want []string) []provider.LifecycleEvent {
 	var evs []provider.LifecycleEvent
 	for _, n := range want {
 		if !slices.Contains(have, n) {
@@ -188,7 +194,7 @@ func (api *syncAPI) setMembers(ctx context.Context, group string, have, want []s
 			evs = append(evs, provider.LifecycleEvent{Type: provider.EventGroupMemberRemove, Username: n, Group: group})
 		}
 	}
-	return api.applyEvents(ctx, evs)
+	return evs
 }
 
 func (api *syncAPI) memberNamesOf(ctx context.Context, group string) ([]string, error) {
@@ -203,32 +209,57 @@ func (api *syncAPI) memberNamesOf(ctx context.Context, group string) ([]string, 
 	return names, nil
 }
 
-// groupChange is a group's new name, external id and members, applied as events.
-func (api *syncAPI) applyGroup(c echo.Context, g store.Group, name, ext string, have, want []string) error {
+// writeGroup makes the group a PUT or PATCH names what edit makes of it (its name,
+// external id and members, from the group as read and its members' names, have), as one
+// step on the group's revision as read (sync.Queue.ApplyGroupNow): all of it or nothing,
+// so a write refused part-way (a member at its limit of groups) leaves the group as it
+// was. When another write came between, a request that named its version (If-Match) is
+// answered 412, that version being gone, and one that did not is edited again from the
+// group as it is now.
+func (api *syncAPI) writeGroup(c echo.Context, edit func(g store.Group, have []string) (name, ext string, want []string, err error)) error {
 	ctx := c.Request().Context()
-	if name != g.Name {
-		if name == "" {
-			return scimErr(400, "invalidValue", "displayName is required")
-		}
-		if _, err := api.o.Queue.Store.GetGroupByName(ctx, name); err == nil {
-			return scimErr(http.StatusConflict, "uniqueness", "a group with this displayName exists")
-		}
-		if err := api.applyEvents(ctx, []provider.LifecycleEvent{{Type: provider.EventGroupRename, Group: g.Name, NewGroup: name}}); err != nil {
+	var g store.Group
+	for try := 1; ; try++ {
+		var err error
+		if g, err = api.groupToWrite(c); err != nil {
 			return err
 		}
-	}
-	if err := api.setMembers(ctx, name, have, want); err != nil {
-		return err
+		have, err := api.memberNamesOf(ctx, g.Name)
+		if err != nil {
+			return err
+		}
+		name, ext, want, err := edit(g, have)
+		if err != nil {
+			return err
+		}
+		var evs []provider.LifecycleEvent
+		if name != g.Name {
+			if name == "" {
+				return scimErr(400, "invalidValue", "displayName is required")
+			}
+			if _, err := api.o.Queue.Store.GetGroupByName(ctx, name); err == nil {
+				return scimErr(http.StatusConflict, "uniqueness", "a group with this displayName exists")
+			}
+			evs = append(evs, provider.LifecycleEvent{Type: provider.EventGroupRename, Group: g.Name, NewGroup: name})
+		}
+		evs = append(evs, memberEvents(name, have, want)...)
+		for i := range evs {
+			evs[i].Source = "scim"
+		}
+		err = api.o.Queue.ApplyGroupNow(ctx, sync.GroupWrite{ID: g.ID, ExternalID: ext, Source: "scim", IfRevision: g.Revision, Events: evs})
+		if !changed(err) {
+			if err != nil {
+				return err
+			}
+			break
+		}
+		if ifMatchSet(c) || try == writeTries {
+			return errChanged
+		}
 	}
 	g, err := api.o.Queue.Store.GetGroup(ctx, g.ID)
 	if err != nil {
 		return err
-	}
-	if g.ExternalID != ext {
-		g.ExternalID, g.UpdatedAt = ext, time.Now()
-		if err := api.o.Queue.Store.UpdateGroup(ctx, g); err != nil {
-			return err
-		}
 	}
 	return api.answerGroup(c, http.StatusOK, g)
 }
@@ -238,21 +269,15 @@ func (api *syncAPI) replaceGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	g, err := api.groupToWrite(c)
-	if err != nil {
-		return err
-	}
 	ctx := c.Request().Context()
 	name, ext, membersV := groupFields(obj)
 	want, err := api.memberNames(ctx, membersV)
 	if err != nil {
 		return err
 	}
-	have, err := api.memberNamesOf(ctx, g.Name)
-	if err != nil {
-		return err
-	}
-	return api.applyGroup(c, g, name, ext, have, want)
+	return api.writeGroup(c, func(store.Group, []string) (string, string, []string, error) {
+		return name, ext, want, nil
+	})
 }
 
 // groupToWrite is the group a PUT, PATCH or DELETE names, if its If-Match holds.
@@ -288,16 +313,15 @@ func (api *syncAPI) patchGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	g, err := api.groupToWrite(c)
-	if err != nil {
-		return err
-	}
 	ctx := c.Request().Context()
-	have, err := api.memberNamesOf(ctx, g.Name)
-	if err != nil {
-		return err
-	}
-	name, ext, want := g.Name, g.ExternalID, slices.Clone(have)
+	return api.writeGroup(c, func(g store.Group, have []string) (string, string, []string, error) {
+		return api.patchedGroup(ctx, ops, g, have)
+	})
+}
+
+// patchedGroup is the name, external id and members ops make of g and its members, have.
+func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Group, have []string) (name, ext string, want []string, err error) {
+	name, ext, want = g.Name, g.ExternalID, slices.Clone(have)
 	set := func(attr string, v any, op string) error {
 		switch attr {
 		case "displayname":
@@ -328,22 +352,22 @@ func (api *syncAPI) patchGroup(c echo.Context) error {
 		if op.path == "" {
 			vo, ok := op.value.(map[string]any)
 			if !ok {
-				return scimErr(400, "invalidValue", "an operation without a path needs an object value")
+				return "", "", nil, scimErr(400, "invalidValue", "an operation without a path needs an object value")
 			}
 			for k, v := range vo {
 				if err := set(strings.ToLower(k), v, op.op); err != nil {
-					return err
+					return "", "", nil, err
 				}
 			}
 			continue
 		}
 		p, err := parseSCIMPath(op.path)
 		if err != nil {
-			return err
+			return "", "", nil, err
 		}
 		if op.op != "remove" {
 			if err := set(p.attr, op.value, op.op); err != nil {
-				return err
+				return "", "", nil, err
 			}
 			continue
 		}
@@ -355,13 +379,13 @@ func (api *syncAPI) patchGroup(c echo.Context) error {
 				if errors.As(err, &se) && se.Status == 400 {
 					continue // not a member: nothing to remove
 				}
-				return err
+				return "", "", nil, err
 			}
 			want = slices.DeleteFunc(want, func(n string) bool { return slices.Contains(drop, n) })
 		case p.attr == "members" && op.value != nil:
 			drop, err := api.memberNames(ctx, op.value)
 			if err != nil {
-				return err
+				return "", "", nil, err
 			}
 			want = slices.DeleteFunc(want, func(n string) bool { return slices.Contains(drop, n) })
 		case p.attr == "members":
@@ -369,10 +393,10 @@ func (api *syncAPI) patchGroup(c echo.Context) error {
 		case p.attr == "externalid":
 			ext = ""
 		default:
-			return scimErr(400, "mutability", "cannot remove "+p.attr)
+			return "", "", nil, scimErr(400, "mutability", "cannot remove "+p.attr)
 		}
 	}
-	return api.applyGroup(c, g, name, ext, have, want)
+	return name, ext, want, nil
 }
 
 func (api *syncAPI) deleteGroup(c echo.Context) error {

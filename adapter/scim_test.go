@@ -539,3 +539,136 @@ func TestSCIMResendAfterALostAnswer(t *testing.T) {
 		t.Errorf("another change on the old version: %d, want 412", code)
 	}
 }
+
+// TestSCIMGroupIfMatchOneWriterWins: PATCHes and PUTs of one group sent at once, each on
+// the version it read (If-Match), to two replicas of one store: one applies, the others
+// are answered 412 and change nothing, however they interleave between reading the
+// group and writing it (RFC 7644 §3.14).
+func TestSCIMGroupIfMatchOneWriterWins(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		replicas := []*syncHarness{newSyncHarnessOn(t, st), newSyncHarnessOn(t, st)}
+		h := replicas[0]
+		_, u, _ := h.scim("POST", "/Users", `{"userName":"gil@example.com"}`)
+		uid := u["id"].(string)
+		for round := range 6 {
+			code, g, hdr := h.scim("POST", "/Groups", fmt.Sprintf(`{"displayName":"team%d"}`, round))
+			if code != 201 {
+				t.Fatalf("create: %d %v", code, g)
+			}
+			path, etag := "/Groups/"+g["id"].(string), hdr.Get("ETag")
+			reqs := [][2]string{
+				{"PATCH", fmt.Sprintf(`{"Operations":[{"op":"replace","path":"displayName","value":"team%d-a"}]}`, round)},
+				{"PATCH", `{"Operations":[{"op":"replace","path":"externalId","value":"ext-b"}]}`},
+				{"PATCH", fmt.Sprintf(`{"Operations":[{"op":"add","path":"members","value":[{"value":%q}]}]}`, uid)},
+				{"PUT", fmt.Sprintf(`{"displayName":"team%d-d","externalId":"ext-d"}`, round)},
+				{"PATCH", fmt.Sprintf(`{"Operations":[{"op":"replace","path":"displayName","value":"team%d-e"}]}`, round)},
+				{"PATCH", `{"Operations":[{"op":"replace","path":"externalId","value":"ext-f"}]}`},
+			}
+			codes := make([]int, len(reqs))
+			var wg gosync.WaitGroup
+			for i, mb := range reqs {
+				r := replicas[i%len(replicas)]
+				wg.Go(func() {
+					req := httptest.NewRequest(mb[0], SCIMPrefix+path, strings.NewReader(mb[1]))
+					req.Header.Set("Authorization", "Bearer "+testSCIMToken)
+					req.Header.Set("Content-Type", "application/scim+json")
+					req.Header.Set("If-Match", etag)
+					rec := httptest.NewRecorder()
+					r.h.ServeHTTP(rec, req)
+					codes[i] = rec.Code
+				})
+			}
+			wg.Wait()
+			won := -1
+			for i, code := range codes {
+				switch {
+				case code == 200 && won >= 0:
+					t.Fatalf("round %d: more than one write on one version applied (%v), want 1", round, codes)
+				case code == 200:
+					won = i
+				case code != 412:
+					t.Fatalf("round %d: %s: %d", round, reqs[i][0], code)
+				}
+			}
+			if won < 0 {
+				t.Fatalf("round %d: no write applied (%v)", round, codes)
+			}
+			// The group is what the winner made of it, nothing of the others.
+			_, got, _ := h.scim("GET", path, "")
+			name, ext, members := got["displayName"], got["externalId"], got["members"]
+			wantName, wantExt, wantMembers := fmt.Sprintf("team%d", round), any(nil), false
+			switch won {
+			case 0:
+				wantName = fmt.Sprintf("team%d-a", round)
+			case 1:
+				wantExt = "ext-b"
+			case 2:
+				wantMembers = true
+			case 3:
+				wantName, wantExt = fmt.Sprintf("team%d-d", round), "ext-d"
+			case 4:
+				wantName = fmt.Sprintf("team%d-e", round)
+			case 5:
+				wantExt = "ext-f"
+			}
+			if name != wantName || ext != wantExt || (members != nil) != wantMembers {
+				t.Fatalf("round %d: writer %d won, the group is %v", round, won, got)
+			}
+		}
+	})
+}
+
+// TestSCIMGroupPatchAllOrNothing: a PATCH refused part-way (a member it adds is at its
+// limit of groups) changes nothing, neither the rename before that operation nor the
+// member added with it (RFC 7644 §3.5.2).
+func TestSCIMGroupPatchAllOrNothing(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		h := newSyncHarnessOn(t, st)
+		_, full, _ := h.scim("POST", "/Users", `{"userName":"full@example.com"}`)
+		_, free, _ := h.scim("POST", "/Users", `{"userName":"free@example.com"}`)
+		groups := make([]string, 100)
+		for i := range groups {
+			groups[i] = fmt.Sprintf("other%03d", i)
+		}
+		if _, err := h.m.UpdateUser(t.Context(), "test", "full@example.com", lifecycle.UserInput{Groups: &groups}); err != nil {
+			t.Fatal(err)
+		}
+		code, g, hdr := h.scim("POST", "/Groups", `{"displayName":"team"}`)
+		if code != 201 {
+			t.Fatalf("create: %d %v", code, g)
+		}
+		path := "/Groups/" + g["id"].(string)
+		for _, req := range []struct {
+			method, body string
+		}{
+			{"PATCH", fmt.Sprintf(`{"Operations":[{"op":"replace","path":"displayName","value":"renamed"},
+				{"op":"replace","path":"externalId","value":"ext"},
+				{"op":"add","path":"members","value":[{"value":%q},{"value":%q}]}]}`, free["id"], full["id"])},
+			{"PATCH", fmt.Sprintf(`{"Operations":[{"op":"add","path":"members","value":[{"value":%q}]},
+				{"op":"replace","value":{"displayName":"renamed"}},
+				{"op":"add","path":"members","value":[{"value":%q}]}]}`, free["id"], full["id"])},
+			{"PUT", fmt.Sprintf(`{"displayName":"renamed","externalId":"ext","members":[{"value":%q},{"value":%q}]}`, free["id"], full["id"])},
+		} {
+			code, out, _ := h.scim(req.method, path, req.body, "If-Match", hdr.Get("ETag"))
+			if code < 400 || code >= 500 {
+				t.Errorf("%s adding a member at its limit: %d %v, want 4xx", req.method, code, out)
+			}
+			_, got, ghdr := h.scim("GET", path, "")
+			if got["displayName"] != "team" || got["externalId"] != nil || got["members"] != nil || ghdr.Get("ETag") != hdr.Get("ETag") {
+				t.Errorf("%s refused part-way left the group %v (ETag %s, was %s)", req.method, got, ghdr.Get("ETag"), hdr.Get("ETag"))
+			}
+			if u, _ := h.user("free@example.com"); len(u.Groups) != 0 {
+				t.Errorf("%s refused part-way added the other member: %v", req.method, u.Groups)
+			}
+		}
+		// The same without the member at its limit applies, all of it.
+		code, out, _ := h.scim("PATCH", path, fmt.Sprintf(`{"Operations":[{"op":"replace","path":"displayName","value":"renamed"},
+			{"op":"add","path":"members","value":[{"value":%q}]}]}`, free["id"]), "If-Match", hdr.Get("ETag"))
+		if code != 200 || out["displayName"] != "renamed" {
+			t.Fatalf("the PATCH without the member at its limit: %d %v", code, out)
+		}
+		if u, _ := h.user("free@example.com"); len(u.Groups) != 1 || u.Groups[0] != "renamed" {
+			t.Errorf("the member added: %v", u.Groups)
+		}
+	})
+}

@@ -410,3 +410,39 @@ func (m *Manager) deleteUser(ctx context.Context, actor Actor, name string, rev 
 	c := store.UserChange{Name: name, Delete: true, IfRevision: rev, Now: m.now(), Audit: []store.AuditEvent{m.event(actor, "users.delete", name, "", "")}}
 	return m.applyAt(ctx, actor, "users.delete", c)
 }
+
+// MemberChanges is what one write of a group does to the users it touches: for each user
+// of names (in any case, each once), the groups edit gives it (false: left as it is),
+// checked as UpdateUser checks them (at most 100 groups) and made on the condition of the
+// revision read, each with its audit record. Nothing is written: the caller applies the
+// changes with the group's own write as one step (store.SyncQueue.ApplyGroupChange), so
+// that a write refused for one user changes no other, nor the group. A refusal is
+// audited and returned; a user not found is a NotFound error.
+func (m *Manager) MemberChanges(ctx context.Context, actor Actor, names []string, edit func(User) ([]string, bool)) ([]store.UserChange, error) {
+	// By folded name: the order every write of these users takes their rows in, so that
+	// two group writes with users in common do not each wait for the other.
+	keys := make([]string, 0, len(names))
+	for _, n := range names {
+		keys = append(keys, store.FoldName(n))
+	}
+	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	var changes []store.UserChange
+	for _, key := range keys {
+		r, err := m.store.GetUserRecord(ctx, key)
+		if err != nil {
+			return nil, errorOf(err, "user")
+		}
+		groups, ok := edit(userOf(r))
+		if !ok {
+			continue
+		}
+		p, perr := profile(r.Profile, UserInput{Groups: &groups})
+		if perr != nil {
+			return nil, m.refuse(ctx, actor, "users.update", r.Name, "", perr)
+		}
+		rev := r.Profile.Revision
+		changes = append(changes, store.UserChange{Name: r.Name, Now: m.now(), IfRevision: &rev, Profile: &p,
+			Audit: []store.AuditEvent{m.event(actor, "users.update", r.Name, "", "")}})
+	}
+	return changes, nil
+}

@@ -310,3 +310,122 @@ func (a *Applier) inEffect(ctx context.Context, ev provider.LifecycleEvent) (boo
 	}
 	return false, nil // a delete of a user still there
 }
+
+// GroupWrite is one write of a group (a SCIM PUT or PATCH): a rename, the members added
+// and removed, its external id, applied by ApplyGroup as one step, all of it or nothing.
+type GroupWrite struct {
+	ID         string // the group's id
+	ExternalID string // its external id after the write
+	Source     string // who wrote it (the actor of its users' audit records)
+	// IfRevision is the group's revision the write was made from (store.Group.Revision):
+	// a conflict, CodeChanged, when another write came between.
+	IfRevision int64
+	// Events are the write's group.rename (from the group's name, first) and
+	// group.member.add and group.member.remove (of the name it has after the write).
+	Events []provider.LifecycleEvent
+}
+
+// groupTries bounds how often ApplyGroup makes a write again whose members other
+// changes keep changing.
+const groupTries = 8
+
+// ApplyGroup applies w as one step (store.SyncQueue.ApplyGroupChange): the group's
+// record and the groups of every member it renames, adds or removes, on the condition
+// that the group is still at w.IfRevision and each user still as read. A user changed
+// meanwhile makes it read them again; the group changed meanwhile is a conflict,
+// CodeChanged. A refusal for one user (too many groups) refuses the whole write.
+func (a *Applier) ApplyGroup(ctx context.Context, w GroupWrite) error {
+	if a.Groups == nil {
+		return errors.New("sync: no group store")
+	}
+	changed := &lifecycle.Error{Kind: lifecycle.Conflict, Code: lifecycle.CodeChanged,
+		Msg: "the group changed since it was read; read it again and retry"}
+	for try := 1; ; try++ {
+		g, err := a.Groups.GetGroup(ctx, w.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return &Skipped{Reason: "no group with id " + w.ID,
+				Err: &lifecycle.Error{Kind: lifecycle.NotFound, Code: "not_found", Msg: "group not found"}}
+		}
+		if err != nil {
+			return err
+		}
+		if g.Revision != w.IfRevision {
+			return &Skipped{Reason: changed.Msg, Err: changed}
+		}
+		changes, name, err := a.memberChanges(ctx, g, w.Source, w.Events)
+		if err != nil {
+			return skipOf(err)
+		}
+		rev := g.Revision
+		err = a.Groups.ApplyGroupChange(ctx, store.GroupChange{ID: g.ID, Name: name, ExternalID: w.ExternalID,
+			UpdatedAt: a.now(), IfRevision: &rev, Users: changes})
+		switch {
+		case errors.Is(err, store.ErrExists):
+			return &Skipped{Reason: "a group named " + name + " exists",
+				Err: &lifecycle.Error{Kind: lifecycle.Conflict, Code: "group_exists", Field: "displayName", Msg: "a group with this name exists"}}
+		case errors.Is(err, store.ErrStale) && try < groupTries:
+			continue // the group (found so on the next read) or a member changed
+		case errors.Is(err, store.ErrStale):
+			return &Skipped{Reason: changed.Msg, Err: changed}
+		case errors.Is(err, store.ErrNotFound) && try < groupTries:
+			continue // a member gone, or the group: read again
+		}
+		return err
+	}
+}
+
+// memberChanges is what events do to the users of g: its members carried to its new
+// name (a rename), those added and those removed; and that name.
+func (a *Applier) memberChanges(ctx context.Context, g store.Group, source string, events []provider.LifecycleEvent) ([]store.UserChange, string, error) {
+	name, old := g.Name, ""
+	var names []string
+	for _, ev := range events {
+		switch ev.Type {
+		case provider.EventGroupRename:
+			if ev.Group != g.Name {
+				return nil, "", &lifecycle.Error{Kind: lifecycle.Conflict, Code: lifecycle.CodeChanged, Msg: "the group was renamed since it was read"}
+			}
+			if ev.NewGroup != "" && ev.NewGroup != name {
+				old, name = name, ev.NewGroup
+			}
+		case provider.EventGroupMemberAdd, provider.EventGroupMemberRemove:
+			names = append(names, ev.Username)
+		default:
+			return nil, "", fmt.Errorf("sync: a group write cannot carry %s", ev.Type)
+		}
+	}
+	if old != "" {
+		for cursor := ""; ; {
+			page, err := a.M.ListUsers(ctx, lifecycle.UserQuery{Group: old, Cursor: cursor, Limit: 1000})
+			if err != nil {
+				return nil, "", err
+			}
+			for _, u := range page.Users {
+				names = append(names, u.Name)
+			}
+			if cursor = page.Next; cursor == "" {
+				break
+			}
+		}
+	}
+	changes, err := a.M.MemberChanges(ctx, lifecycle.Actor("sync:"+source), names, func(u lifecycle.User) ([]string, bool) {
+		groups := slices.Clone(u.Groups)
+		if old != "" && slices.Contains(groups, old) {
+			groups = append(slices.DeleteFunc(groups, func(n string) bool { return n == old }), name)
+		}
+		for _, ev := range events {
+			if !store.SameName(ev.Username, u.Name) {
+				continue
+			}
+			has := slices.Contains(groups, name)
+			switch {
+			case ev.Type == provider.EventGroupMemberAdd && !has:
+				groups = append(groups, name)
+			case ev.Type == provider.EventGroupMemberRemove && has:
+				groups = slices.DeleteFunc(groups, func(n string) bool { return n == name })
+			}
+		}
+		return groups, !slices.Equal(slices.Sorted(slices.Values(groups)), slices.Sorted(slices.Values(u.Groups)))
+	})
+	return changes, name, err
+}

@@ -157,6 +157,41 @@ func (q *Queue) Enqueue(ctx context.Context, evs []provider.LifecycleEvent) (int
 //     since is skipped). So a change a source sent reaches emfa's store and the vendors
 //     even when the source was never answered.
 func (q *Queue) ApplyNow(ctx context.Context, evs ...provider.LifecycleEvent) error {
+	return q.applyNow(ctx, evs, func(ctx context.Context) (int, error) {
+		for i, ev := range evs {
+			if err := q.Applier.Apply(ctx, ev); err != nil {
+				return i, err
+			}
+			if err := q.Store.MarkKeys(ctx, ev.Time, marks(ev)...); err != nil {
+				return -1, err // applied: the worker applies it again once the lease passes
+			}
+		}
+		return len(evs), nil
+	})
+}
+
+// ApplyGroupNow applies w as one step (Applier.ApplyGroup), for the propagators as
+// ApplyNow does: its events are queued, leased to this call, then applied together, all
+// of them or none (a refusal or a conflict is every event's note, done, not applied).
+func (q *Queue) ApplyGroupNow(ctx context.Context, w GroupWrite) error {
+	return q.applyNow(ctx, w.Events, func(ctx context.Context) (int, error) {
+		if err := q.Applier.ApplyGroup(ctx, w); err != nil {
+			return 0, err
+		}
+		for _, ev := range w.Events {
+			if err := q.Store.MarkKeys(ctx, ev.Time, marks(ev)...); err != nil {
+				return -1, err // applied: the worker applies it again once the lease passes
+			}
+		}
+		return len(w.Events), nil
+	})
+}
+
+// applyNow queues evs leased to this call and runs apply, which applies them and says
+// how many it applied before the error it returns: those from there on are done, not
+// applied, with the error as their note. -1: they were applied, their marks not
+// recorded, and they stay leased for a worker.
+func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, apply func(ctx context.Context) (int, error)) error {
 	q.init()
 	now := q.Now()
 	rows := make([]store.QueuedEvent, len(evs))
@@ -178,22 +213,20 @@ func (q *Queue) ApplyNow(ctx context.Context, evs ...provider.LifecycleEvent) er
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
-	for i, ev := range evs {
-		if err := q.Applier.Apply(ctx, ev); err != nil {
-			note := err.Error()
-			if !errors.As(err, new(*Skipped)) {
-				note = "not applied: " + note
-			}
-			for _, seq := range seqs[i:] {
-				q.settle(seq, owner, func() error {
-					return q.Store.FinishEvent(ctx, seq, owner, store.QueueDone, truncate(note, 500), false, time.Time{}, q.Now())
-				})
-			}
+	if i, err := apply(ctx); err != nil {
+		if i < 0 {
 			return err
 		}
-		if err := q.Store.MarkKeys(ctx, ev.Time, marks(ev)...); err != nil {
-			return err // applied: the worker applies it again once the lease passes
+		note := err.Error()
+		if !errors.As(err, new(*Skipped)) {
+			note = "not applied: " + note
 		}
+		for _, seq := range seqs[i:] {
+			q.settle(seq, owner, func() error {
+				return q.Store.FinishEvent(ctx, seq, owner, store.QueueDone, truncate(note, 500), false, time.Time{}, q.Now())
+			})
+		}
+		return err
 	}
 	for _, seq := range seqs {
 		q.settle(seq, owner, func() error {

@@ -95,6 +95,14 @@ func TestMigrationFoldsSyncKeys(t *testing.T) {
 	})
 }
 
+// Migration 13 gives groups a revision, as on SQLite (TestMigrationGroupRevision there).
+func TestMigrationGroupRevision(t *testing.T) {
+	db, _ := schemaAt(t, 12)
+	storetest.MigrationGroupRevision(t, db, func() error {
+		return sqlstore.MigrateTo(t.Context(), db, goose.DialectPostgres, postgres.Migrations, 13)
+	})
+}
+
 // schemaAt is a new schema migrated to version, and its DSN.
 func schemaAt(t *testing.T, version int64) (*sql.DB, string) {
 	t.Helper()

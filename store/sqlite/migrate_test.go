@@ -121,6 +121,14 @@ func TestMigrationFoldsSyncKeys(t *testing.T) {
 	})
 }
 
+// Migration 13 gives groups a revision, 0 for those written before it.
+func TestMigrationGroupRevision(t *testing.T) {
+	db, _ := atVersion(t, 12)
+	storetest.MigrationGroupRevision(t, db, func() error {
+		return sqlstore.MigrateTo(t.Context(), db, goose.DialectSQLite3, migrations, 13)
+	})
+}
+
 // atVersion is a new SQLite database migrated to version, and its path.
 func atVersion(t *testing.T, version int64) (*sql.DB, string) {
 	t.Helper()

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"database/sql"
 	"sync"
 	"testing"
 	"time"
@@ -149,4 +150,36 @@ func testConcurrentGroupChange(t *testing.T, s store.Store) {
 	if g := mustGroup(t, sq, "g1"); g.Revision != 1 || g.ExternalID != string(rune('a'+won)) {
 		t.Errorf("after the writers: %+v; want revision 1 and the winner's external id", g)
 	}
+}
+
+// MigrationGroupRevision checks migration 13 on db, a schema at version 12: a group
+// written before it is at revision 0, and a write on that revision changes it once.
+func MigrationGroupRevision(t *testing.T, db *sql.DB, migrate func() error) {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := db.ExecContext(ctx, `INSERT INTO sync_groups (id, name, external_id, created_at, updated_at) VALUES ('g1', 'eng', 'x', 1000, 2000)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(); err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	var rev int64
+	if err := db.QueryRowContext(ctx, `SELECT name, revision FROM sync_groups WHERE id = 'g1'`).Scan(&name, &rev); err != nil || name != "eng" || rev != 0 {
+		t.Fatalf("the group after the migration: %q at %d, %v; want eng at 0", name, rev, err)
+	}
+	for i, want := range []int64{1, 0} {
+		res, err := db.ExecContext(ctx, `UPDATE sync_groups SET name = 'ops', revision = revision + 1 WHERE id = 'g1' AND revision = 0`)
+		n, _ := affected(res, err)
+		if err != nil || int64(n) != want {
+			t.Fatalf("write %d on revision 0: %d rows, %v; want %d", i+1, n, err, want)
+		}
+	}
+}
+
+func affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }

@@ -258,6 +258,9 @@ func (api *syncAPI) writeGroup(c echo.Context, edit func(g store.Group, have []s
 		}
 	}
 	g, err := api.o.Queue.Store.GetGroup(ctx, g.ID)
+	if errorsIsNotFound(err) {
+		return scimErr(404, "", "no group with this id") // deleted since it was written
+	}
 	if err != nil {
 		return err
 	}
@@ -399,15 +402,28 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 	return name, ext, want, nil
 }
 
+// deleteGroup deletes the group and its members' membership as one step, on the
+// group's version as read (as writeGroup writes it): with If-Match, a write that came
+// between is 412 and nothing is deleted.
 func (api *syncAPI) deleteGroup(c echo.Context) error {
-	g, err := api.groupToWrite(c)
-	if err != nil {
-		return err
+	ctx := c.Request().Context()
+	for try := 1; ; try++ {
+		g, err := api.groupToWrite(c)
+		if err != nil {
+			return err
+		}
+		ev := provider.LifecycleEvent{Type: provider.EventGroupDelete, Group: g.Name, Source: "scim"}
+		err = api.o.Queue.ApplyGroupNow(ctx, sync.GroupWrite{ID: g.ID, Source: "scim", IfRevision: g.Revision, Events: []provider.LifecycleEvent{ev}})
+		if !changed(err) {
+			if err != nil {
+				return err
+			}
+			return c.NoContent(http.StatusNoContent)
+		}
+		if ifMatchSet(c) || try == writeTries {
+			return errChanged
+		}
 	}
-	if err := api.applyEvents(c.Request().Context(), []provider.LifecycleEvent{{Type: provider.EventGroupDelete, Group: g.Name}}); err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
 }
 
 func (api *syncAPI) listGroups(c echo.Context) error {

@@ -540,7 +540,7 @@ func TestSCIMResendAfterALostAnswer(t *testing.T) {
 	}
 }
 
-// TestSCIMGroupIfMatchOneWriterWins: PATCHes and PUTs of one group sent at once, each on
+// TestSCIMGroupIfMatchOneWriterWins: PATCHes, PUTs and a DELETE of one group sent at once, each on
 // the version it read (If-Match), to two replicas of one store: one applies, the others
 // are answered 412 and change nothing, however they interleave between reading the
 // group and writing it (RFC 7644 §3.14).
@@ -563,6 +563,7 @@ func TestSCIMGroupIfMatchOneWriterWins(t *testing.T) {
 				{"PUT", fmt.Sprintf(`{"displayName":"team%d-d","externalId":"ext-d"}`, round)},
 				{"PATCH", fmt.Sprintf(`{"Operations":[{"op":"replace","path":"displayName","value":"team%d-e"}]}`, round)},
 				{"PATCH", `{"Operations":[{"op":"replace","path":"externalId","value":"ext-f"}]}`},
+				{"DELETE", ""},
 			}
 			codes := make([]int, len(reqs))
 			var wg gosync.WaitGroup
@@ -582,11 +583,11 @@ func TestSCIMGroupIfMatchOneWriterWins(t *testing.T) {
 			won := -1
 			for i, code := range codes {
 				switch {
-				case code == 200 && won >= 0:
+				case (code == 200 || code == 204) && won >= 0:
 					t.Fatalf("round %d: more than one write on one version applied (%v), want 1", round, codes)
-				case code == 200:
+				case code == 200 || code == 204:
 					won = i
-				case code != 412:
+				case code != 412 && code != 404: // 404: the DELETE came first
 					t.Fatalf("round %d: %s: %d", round, reqs[i][0], code)
 				}
 			}
@@ -594,7 +595,13 @@ func TestSCIMGroupIfMatchOneWriterWins(t *testing.T) {
 				t.Fatalf("round %d: no write applied (%v)", round, codes)
 			}
 			// The group is what the winner made of it, nothing of the others.
-			_, got, _ := h.scim("GET", path, "")
+			code, got, _ := h.scim("GET", path, "")
+			if won == 6 {
+				if u, _ := h.user("gil@example.com"); code != 404 || len(u.Groups) != 0 {
+					t.Fatalf("round %d: the DELETE won, the group is %d %v, the user in %v", round, code, got, u.Groups)
+				}
+				continue
+			}
 			name, ext, members := got["displayName"], got["externalId"], got["members"]
 			wantName, wantExt, wantMembers := fmt.Sprintf("team%d", round), any(nil), false
 			switch won {

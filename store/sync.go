@@ -71,6 +71,9 @@ type GroupChange struct {
 	Name       string // its name after the write
 	ExternalID string // its external id after the write
 	UpdatedAt  time.Time
+	// Delete deletes the group instead (on the same condition), with Users its members'
+	// changes.
+	Delete bool
 	// IfRevision, when set, makes the write on the condition that the group's revision is
 	// still this one: ErrStale when another write came between.
 	IfRevision *int64

@@ -321,7 +321,8 @@ type GroupWrite struct {
 	// a conflict, CodeChanged, when another write came between.
 	IfRevision int64
 	// Events are the write's group.rename (from the group's name, first) and
-	// group.member.add and group.member.remove (of the name it has after the write).
+	// group.member.add and group.member.remove (of the name it has after the write), or
+	// its group.delete alone.
 	Events []provider.LifecycleEvent
 }
 
@@ -357,8 +358,9 @@ func (a *Applier) ApplyGroup(ctx context.Context, w GroupWrite) error {
 			return skipOf(err)
 		}
 		rev := g.Revision
+		deletes := len(w.Events) == 1 && w.Events[0].Type == provider.EventGroupDelete
 		err = a.Groups.ApplyGroupChange(ctx, store.GroupChange{ID: g.ID, Name: name, ExternalID: w.ExternalID,
-			UpdatedAt: a.now(), IfRevision: &rev, Users: changes})
+			UpdatedAt: a.now(), IfRevision: &rev, Delete: deletes, Users: changes})
 		switch {
 		case errors.Is(err, store.ErrExists):
 			return &Skipped{Reason: "a group named " + name + " exists",
@@ -375,17 +377,19 @@ func (a *Applier) ApplyGroup(ctx context.Context, w GroupWrite) error {
 }
 
 // memberChanges is what events do to the users of g: its members carried to its new
-// name (a rename), those added and those removed; and that name.
+// name (a rename) or out of it (a delete), those added and those removed; and that name.
 func (a *Applier) memberChanges(ctx context.Context, g store.Group, source string, events []provider.LifecycleEvent) ([]store.UserChange, string, error) {
-	name, old := g.Name, ""
+	name, old, deletes := g.Name, "", false
 	var names []string
 	for _, ev := range events {
 		switch ev.Type {
-		case provider.EventGroupRename:
+		case provider.EventGroupRename, provider.EventGroupDelete:
 			if ev.Group != g.Name {
 				return nil, "", &lifecycle.Error{Kind: lifecycle.Conflict, Code: lifecycle.CodeChanged, Msg: "the group was renamed since it was read"}
 			}
-			if ev.NewGroup != "" && ev.NewGroup != name {
+			if ev.Type == provider.EventGroupDelete {
+				old, deletes = name, true
+			} else if ev.NewGroup != "" && ev.NewGroup != name {
 				old, name = name, ev.NewGroup
 			}
 		case provider.EventGroupMemberAdd, provider.EventGroupMemberRemove:
@@ -411,7 +415,10 @@ func (a *Applier) memberChanges(ctx context.Context, g store.Group, source strin
 	changes, err := a.M.MemberChanges(ctx, lifecycle.Actor("sync:"+source), names, func(u lifecycle.User) ([]string, bool) {
 		groups := slices.Clone(u.Groups)
 		if old != "" && slices.Contains(groups, old) {
-			groups = append(slices.DeleteFunc(groups, func(n string) bool { return n == old }), name)
+			groups = slices.DeleteFunc(groups, func(n string) bool { return n == old })
+			if !deletes {
+				groups = append(groups, name)
+			}
 		}
 		for _, ev := range events {
 			if !store.SameName(ev.Username, u.Name) {

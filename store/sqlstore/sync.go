@@ -375,8 +375,8 @@ func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
 	return nil
 }
 
-// ApplyGroupChange writes the group's record first, on its revision when c names one,
-// then its users' changes, in one transaction: the group's row is locked (PostgreSQL) or
+// ApplyGroupChange writes (or deletes) the group's record first, on its revision when c
+// names one, then its users' changes, in one transaction: the group's row is locked (PostgreSQL) or
 // the database is (SQLite) from the conditional UPDATE to the commit, so a concurrent
 // change on the same revision finds it changed, and a user change that fails (a
 // refusal, a revision gone) rolls back the group's write with it.
@@ -385,9 +385,12 @@ func (s *Store) ApplyGroupChange(ctx context.Context, c store.GroupChange) error
 		q := s.on(s.w, tx)
 		upd := `UPDATE sync_groups SET name = $2, external_id = $3, updated_at = $4, revision = revision + 1 WHERE id = $1`
 		args := []any{c.ID, c.Name, c.ExternalID, millis(c.UpdatedAt)}
+		if c.Delete {
+			upd, args = `DELETE FROM sync_groups WHERE id = $1`, []any{c.ID}
+		}
 		if c.IfRevision != nil {
-			upd += ` AND revision = $5`
 			args = append(args, *c.IfRevision)
+			upd += fmt.Sprintf(` AND revision = $%d`, len(args))
 		}
 		res, err := q.ExecContext(ctx, upd, args...)
 		if errors.Is(s.d.Constraint(err), store.ErrExists) {

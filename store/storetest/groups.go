@@ -18,6 +18,7 @@ var groupTests = []struct {
 	{"GroupChange", testGroupChange},
 	{"GroupChangeAllOrNothing", testGroupChangeAllOrNothing},
 	{"ConcurrentGroupChange", testConcurrentGroupChange},
+	{"GroupChangeDelete", testGroupChangeDelete},
 }
 
 func syncQueue(t *testing.T, s store.Store) store.SyncQueue {
@@ -150,6 +151,31 @@ func testConcurrentGroupChange(t *testing.T, s store.Store) {
 	if g := mustGroup(t, sq, "g1"); g.Revision != 1 || g.ExternalID != string(rune('a'+won)) {
 		t.Errorf("after the writers: %+v; want revision 1 and the winner's external id", g)
 	}
+}
+
+// testGroupChangeDelete: a change that deletes the group does so on its revision, with
+// its members' changes, or does nothing.
+func testGroupChangeDelete(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	must(t, "create group", sq.CreateGroup(ctx, store.Group{ID: "g1", Name: "eng", CreatedAt: at(0), UpdatedAt: at(0)}))
+	mustApply(t, s, create("u1", &store.Profile{Groups: []string{"eng"}}))
+	must(t, "update", sq.UpdateGroup(ctx, store.Group{ID: "g1", Name: "eng", UpdatedAt: at(time.Minute)}))
+	zero, one := int64(0), int64(1)
+	wantErr(t, "a delete on a stale revision", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Delete: true, IfRevision: &zero,
+		Users: []store.UserChange{memberChange("name-u1", nil, 1)}}), store.ErrStale)
+	if r, err := s.GetUserRecord(ctx, "name-u1"); err != nil || len(r.Profile.Groups) != 1 || r.Profile.Revision != 1 {
+		t.Errorf("the member after the stale delete: %+v, %v", r.Profile, err)
+	}
+	mustGroup(t, sq, "g1")
+	must(t, "delete on the revision", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Delete: true, IfRevision: &one,
+		Users: []store.UserChange{memberChange("name-u1", nil, 1)}}))
+	_, err := sq.GetGroup(ctx, "g1")
+	wantErr(t, "the deleted group", err, store.ErrNotFound)
+	if r, err := s.GetUserRecord(ctx, "name-u1"); err != nil || len(r.Profile.Groups) != 0 {
+		t.Errorf("the member after the delete: %+v, %v", r.Profile, err)
+	}
+	wantErr(t, "a delete of a deleted group", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Delete: true, IfRevision: &one}), store.ErrNotFound)
 }
 
 // MigrationGroupRevision checks migration 13 on db, a schema at version 12: a group

@@ -311,8 +311,9 @@ func (a *Applier) inEffect(ctx context.Context, ev provider.LifecycleEvent) (boo
 	return false, nil // a delete of a user still there
 }
 
-// GroupWrite is one write of a group (a SCIM PUT or PATCH): a rename, the members added
-// and removed, its external id, applied by ApplyGroup as one step, all of it or nothing.
+// GroupWrite is one write of a group (a SCIM PUT, PATCH or DELETE): a rename, the members
+// added and removed, its external id, or its deletion, applied by ApplyGroup as one step,
+// all of it or nothing.
 type GroupWrite struct {
 	ID         string // the group's id
 	ExternalID string // its external id after the write

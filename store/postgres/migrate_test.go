@@ -97,9 +97,9 @@ func TestMigrationFoldsSyncKeys(t *testing.T) {
 
 // Migration 13 gives groups a revision, as on SQLite (TestMigrationGroupRevision there).
 func TestMigrationGroupRevision(t *testing.T) {
-	db, _ := schemaAt(t, 12)
+	db, _ := schemaAt(t, 13)
 	storetest.MigrationGroupRevision(t, db, func() error {
-		return sqlstore.MigrateTo(t.Context(), db, goose.DialectPostgres, postgres.Migrations, 13)
+		return sqlstore.MigrateTo(t.Context(), db, goose.DialectPostgres, postgres.Migrations, 14)
 	})
 }
 

@@ -123,9 +123,9 @@ func TestMigrationFoldsSyncKeys(t *testing.T) {
 
 // Migration 13 gives groups a revision, 0 for those written before it.
 func TestMigrationGroupRevision(t *testing.T) {
-	db, _ := atVersion(t, 12)
+	db, _ := atVersion(t, 13)
 	storetest.MigrationGroupRevision(t, db, func() error {
-		return sqlstore.MigrateTo(t.Context(), db, goose.DialectSQLite3, migrations, 13)
+		return sqlstore.MigrateTo(t.Context(), db, goose.DialectSQLite3, migrations, 14)
 	})
 }
 

@@ -164,21 +164,28 @@ func (api *syncAPI) createGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if ext != "" {
-		g.ExternalID = ext
-		if err := api.o.Queue.Store.UpdateGroup(ctx, g); err != nil {
+	// Its external id and members as one step on the group just made, as a PUT's: a
+	// member refused (at its limit of groups) adds none, and the group is deleted again,
+	// so that the POST made nothing and the directory's retry is not a 409.
+	if ext != "" || len(members) > 0 {
+		evs := memberEvents(name, nil, members)
+		for i := range evs {
+			evs[i].Source = "scim"
+		}
+		err := api.o.Queue.ApplyGroupNow(ctx, sync.GroupWrite{ID: g.ID, ExternalID: ext, Source: "scim", IfRevision: g.Revision, Events: evs})
+		if err != nil {
+			del := provider.LifecycleEvent{Type: provider.EventGroupDelete, Group: name, Source: "scim"}
+			if derr := api.o.Queue.ApplyGroupNow(ctx, sync.GroupWrite{ID: g.ID, Source: "scim", IfRevision: g.Revision,
+				Events: []provider.LifecycleEvent{del}}); derr != nil {
+				api.s.log.Warn("scim: a group whose POST was refused is left created", "group", name, "err", derr)
+			}
+			return err
+		}
+		if g, err = api.o.Queue.Store.GetGroup(ctx, g.ID); err != nil {
 			return err
 		}
 	}
-	if err := api.setMembers(ctx, name, nil, members); err != nil {
-		return err
-	}
 	return api.answerGroup(c, http.StatusCreated, g)
-}
-
-// setMembers adds and removes members so that the group's are want.
-func (api *syncAPI) setMembers(ctx context.Context, group string, have, want []string) error {
-	return api.applyEvents(ctx, memberEvents(group, have, want))
 }
 
 // memberEvents are the events that make the members of group want rather than have.

@@ -256,14 +256,15 @@ type SessionState struct {
 var ErrNoSession = &Error{Kind: Unauthorized, Code: "session_expired", Msg: "your session has ended; start again"}
 
 // newSession starts a session; until, when not zero, ends it earlier than maxSessionLife
-// would (a link session ends with its link).
-func (s *SelfService) newSession(ctx context.Context, kind, userID, linkHash string, until time.Time, st SessionState, audit ...store.AuditEvent) (Session, error) {
+// would (a link session ends with its link). proof, when set, is the factor a sign-in
+// proved itself with: the session is created only while it is active (store.ErrConflict).
+func (s *SelfService) newSession(ctx context.Context, kind, userID, linkHash, proof string, until time.Time, st SessionState, audit ...store.AuditEvent) (Session, error) {
 	cookie, hash := secret()
 	csrf, _ := secret()
 	now := s.m.now()
 	data, _ := json.Marshal(st)
 	rec := store.SelfServiceSession{Hash: hash, UserID: userID, Kind: kind, LinkHash: linkHash, CSRF: csrf, Data: string(data),
-		SeenAt: now, ExpiresAt: now.Add(maxSessionLife)}
+		SeenAt: now, ExpiresAt: now.Add(maxSessionLife), Factor: proof}
 	if !until.IsZero() && until.Before(rec.ExpiresAt) {
 		rec.ExpiresAt = until
 	}
@@ -275,7 +276,7 @@ func (s *SelfService) newSession(ctx context.Context, kind, userID, linkHash str
 
 // NewSession starts an anonymous session (the sign-in form's CSRF token).
 func (s *SelfService) NewSession(ctx context.Context) (Session, error) {
-	return s.newSession(ctx, SessionAnon, "", "", time.Time{}, SessionState{})
+	return s.newSession(ctx, SessionAnon, "", "", "", time.Time{}, SessionState{})
 }
 
 // Link refusals.
@@ -322,9 +323,27 @@ func (s *SelfService) OpenLink(ctx context.Context, token string) (Session, erro
 // factor) in the same commit: a session that could not be stored is no SUCCESS, and a
 // session exists only with its record. until, when not zero, is its latest end.
 func (s *SelfService) opened(ctx context.Context, action, factor, kind string, u store.User, linkHash string, until time.Time, reason string) (Session, error) {
-	return s.newSession(ctx, kind, u.ID, linkHash, until, SessionState{User: u.Name},
+	return s.newSession(ctx, kind, u.ID, linkHash, "", until, SessionState{User: u.Name},
 		AdminEvent(s.m.now(), SelfServiceActor, action, u.Name, factor, "SUCCESS", reason))
 }
+
+// signedIn starts the session of u's sign-in with factor, only while that factor is still
+// active: a reset of the user's factors between the check of the proof (a code, a push
+// approved) and this, which ended the user's sessions, leaves it none to open
+// (errProofReset, recorded), rather than one its end of sessions came too early for.
+func (s *SelfService) signedIn(ctx context.Context, factor string, u store.User, reason string) (Session, error) {
+	next, err := s.newSession(ctx, SessionUser, u.ID, "", factor, time.Time{}, SessionState{User: u.Name},
+		AdminEvent(s.m.now(), SelfServiceActor, "selfservice.signin", u.Name, factor, "SUCCESS", reason))
+	if errors.Is(err, store.ErrConflict) {
+		s.m.audit(ctx, SelfServiceActor, "selfservice.signin", u.Name, factor, "FAILED", "factor reset or disabled during the sign-in")
+		return Session{}, errProofReset
+	}
+	return next, err
+}
+
+// errProofReset: the factor of a sign-in was reset (or disabled) before its session was
+// stored.
+var errProofReset = errors.New("self-service: sign-in factor reset meanwhile")
 
 // userByID finds the link's user by the name the store joined, checking it is the same.
 func (s *SelfService) userByID(ctx context.Context, l store.SelfServiceLink) (store.User, error) {
@@ -735,7 +754,11 @@ func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code stri
 				}
 				s.End(ctx, *sess)
 				// From here on, the name as created, whatever the case it was typed in.
-				return s.opened(ctx, "selfservice.signin", en.ID, SessionUser, u, "", time.Time{}, "")
+				next, err := s.signedIn(ctx, en.ID, u, "")
+				if errors.Is(err, errProofReset) {
+					return Session{}, ErrSignIn
+				}
+				return next, err
 			}
 			s.m.audit(ctx, SelfServiceActor, "selfservice.signin", st.User, en.ID, "FAILED", out.Reason)
 		}
@@ -818,7 +841,10 @@ func (s *SelfService) FinishPushSignIn(ctx context.Context, sess *Session) (stri
 			return "", Session{}, err
 		}
 		s.End(ctx, *sess)
-		next, err := s.opened(ctx, "selfservice.signin", st.Factor, SessionUser, u, "", time.Time{}, "push approved")
+		next, err := s.signedIn(ctx, st.Factor, u, "push approved")
+		if errors.Is(err, errProofReset) {
+			return SignInDenied, Session{}, ErrPushDenied
+		}
 		return state, next, err
 	}
 	// The challenge is over: this session cannot sign in with it again.

@@ -3,6 +3,7 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -253,6 +254,139 @@ func TestLinkSessionEndsWhenItsLinkDoes(t *testing.T) {
 		}
 		if sends != 1 {
 			t.Errorf("%d code(s) sent before the link was spent, want 1", sends)
+		}
+	})
+}
+
+// TestResetEndsASignInProvedBeforeIt: a sign-in whose push was approved before a reset of
+// the user's factors, but whose page continues only after it, opens no session: the reset
+// said the device is no longer trusted, and its approval signs no one in afterwards. Nor
+// does a code checked just before a reset whose session is stored just after it.
+func TestResetEndsASignInProvedBeforeIt(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		for _, mode := range []string{lifecycle.ResetDisable, lifecycle.ResetDelete} {
+			m, clk := newManager(t, st)
+			name := "alice"
+			if mode == lifecycle.ResetDelete {
+				name = "bob"
+			}
+			if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: name}); err != nil {
+				t.Fatal(err)
+			}
+			ss := selfService(t, m, "totp", "push")
+			devices, err := builtin.NewDevices(builtin.DevicesOptions{Store: st, Now: clk.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := ss.IssueLink(ctx, "test", name, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, pen := enrollVia(t, ss, l.URL[strings.LastIndex(l.URL, "/")+1:], "push")
+			key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
+			pub, _ := builtin.EncodePublicKey(key)
+			device, err := devices.Register(ctx, provider.DeviceRegistration{ActivationCode: pen.Output["activationCode"].(string),
+				PublicKey: pub, Alg: builtin.AlgES256})
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			anon, err := ss.NewSession(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ss.StartSignIn(ctx, &anon, name, lifecycle.MethodPush); err != nil {
+				t.Fatal(err)
+			}
+			if anon.State.Tx == "" {
+				t.Fatal("no push challenge")
+			}
+			number := anon.State.Number
+			if got, err := devices.Answer(ctx, device, anon.State.Tx, provider.Approve, &number); err != nil || got != provider.StatusSuccess {
+				t.Fatalf("approve: %s %v", got, err)
+			}
+			// The device was stolen, say: the admin resets the user's factors, before the
+			// page that asked for the approval continues.
+			if _, err := m.ResetUser(ctx, "test", name, mode); err != nil {
+				t.Fatal(err)
+			}
+			_, next, err := ss.FinishPushSignIn(ctx, &anon)
+			if err == nil {
+				t.Errorf("reset %s: a push approved before the reset signed %s in after it", mode, name)
+			}
+			if next.Cookie != "" {
+				if _, err := ss.Session(ctx, next.Cookie); !errors.Is(err, lifecycle.ErrNoSession) {
+					t.Errorf("reset %s: the session of a push approved before the reset works (%v)", mode, err)
+				}
+			}
+		}
+	})
+}
+
+// resetBeforeSignIn is a store where a reset of the user's factors commits between a
+// sign-in's check of its code and the store of its session.
+type resetBeforeSignIn struct {
+	store.Store
+	store.SelfService
+	reset *func() // run once, before the next signed-in session is stored
+}
+
+func (s resetBeforeSignIn) SpendLink(ctx context.Context, hash string, now time.Time) error {
+	return s.SelfService.SpendLink(ctx, hash, now)
+}
+
+func (s resetBeforeSignIn) PutSession(ctx context.Context, ss store.SelfServiceSession, audit ...store.AuditEvent) error {
+	if f := *s.reset; f != nil && ss.Kind == lifecycle.SessionUser {
+		*s.reset = nil
+		f()
+	}
+	return s.SelfService.PutSession(ctx, ss, audit...)
+}
+
+// TestResetBetweenACodeAndItsSession: a code checked just before a reset of the user's
+// factors, whose session would be stored just after it, signs no one in, and no sign-in
+// is recorded as a success.
+func TestResetBetweenACodeAndItsSession(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		var reset func()
+		m, clk := newManager(t, resetBeforeSignIn{st, st.(store.SelfService), &reset})
+		addAlice(t, m)
+		ss := selfService(t, m, "totp")
+		sess, en := enrollVia(t, ss, linkToken(t, ss), "totp")
+		if _, err := ss.Confirm(ctx, &sess, codeOf(t, en, clk.Now())); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Minute)
+		anon, err := ss.NewSession(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.StartSignIn(ctx, &anon, "alice", lifecycle.MethodApp); err != nil {
+			t.Fatal(err)
+		}
+		reset = func() {
+			if _, err := m.ResetUser(ctx, "test", "alice", lifecycle.ResetDisable); err != nil {
+				t.Fatal(err)
+			}
+		}
+		user, err := ss.FinishSignIn(ctx, &anon, codeOf(t, en, clk.Now()))
+		if reset != nil {
+			t.Fatal("the reset did not come between")
+		}
+		if !errors.Is(err, lifecycle.ErrSignIn) {
+			t.Errorf("a sign-in whose factor was reset before its session: %v, want it refused", err)
+		}
+		if user.Cookie != "" {
+			if _, err := ss.Session(ctx, user.Cookie); !errors.Is(err, lifecycle.ErrNoSession) {
+				t.Errorf("the session of a code checked before the reset works (%v)", err)
+			}
+		}
+		for _, e := range auditOf(t, m, "selfservice.signin").Events {
+			if e.Outcome == "SUCCESS" {
+				t.Errorf("a sign-in recorded as a success: %+v", e)
+			}
 		}
 	})
 }

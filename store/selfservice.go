@@ -27,6 +27,11 @@ type SelfServiceSession struct {
 	Data      string // the page's state between steps (JSON)
 	SeenAt    time.Time
 	ExpiresAt time.Time // absolute end, whatever the activity
+	// Factor, not stored, is the factor a sign-in proved itself with: PutSession creates
+	// the session only while that factor is the user's and active, in its commit
+	// (ErrConflict otherwise). A reset of the user's factors that commits first leaves the
+	// sign-in nothing to open; one that commits after ends the session it finds.
+	Factor string
 }
 
 // SelfService is what the self-service page needs of a store beyond Store. It is optional:
@@ -43,7 +48,8 @@ type SelfService interface {
 	SpendLink(ctx context.Context, hash string, now time.Time) error
 	// PutSession creates s and appends audit, the records of what started it, in the same
 	// commit: no sign-in recorded without its session, nor a session without its record.
-	// It never replaces a session (ErrExists: its hash is taken).
+	// It never replaces a session (ErrExists: its hash is taken), nor creates one whose
+	// s.Factor is no longer active (ErrConflict).
 	PutSession(ctx context.Context, s SelfServiceSession, audit ...AuditEvent) error
 	// UpdateSession writes s over the session of its hash (its state, its last use), only
 	// while that session exists: ErrNotFound once it was deleted (signed out, expired,

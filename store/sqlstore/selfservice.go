@@ -72,6 +72,19 @@ func (s *Store) PutSession(ctx context.Context, ss store.SelfServiceSession, aud
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	args := []any{ss.Hash, ss.UserID, ss.Kind, ss.LinkHash, ss.CSRF, ss.Data, millis(ss.SeenAt), millis(ss.ExpiresAt)}
 	write := func(w *writer) error {
+		if ss.Factor != "" {
+			// The factor the sign-in proved itself with, still active, and locked until the
+			// commit: a reset that changed it first leaves it unchanged here (PostgreSQL
+			// waits for the reset's commit, then finds it changed); one that comes after
+			// waits for this commit, and its end of the user's sessions finds this one.
+			res, err := w.exec(w.c(ctx), `UPDATE factors SET state = state WHERE id = $1 AND user_id = $2 AND state = $3`,
+				ss.Factor, ss.UserID, string(store.FactorActive))
+			if err := changedOne(res, err); errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("put self-service session: factor %s is no longer active: %w", ss.Factor, store.ErrConflict)
+			} else if err != nil {
+				return s.fail("put self-service session", err)
+			}
+		}
 		_, err := w.exec(w.c(ctx), put, args...)
 		if c := s.d.Constraint(err); c != nil {
 			err = c
@@ -86,7 +99,7 @@ func (s *Store) PutSession(ctx context.Context, ss store.SelfServiceSession, aud
 		}
 		return nil
 	}
-	if len(audit) == 0 {
+	if len(audit) == 0 && ss.Factor == "" {
 		return s.write(ctx, write)
 	}
 	return s.unit(ctx, write)

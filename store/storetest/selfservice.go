@@ -116,6 +116,11 @@ func testSelfService(t *testing.T, s store.Store) {
 		_, err = ss.GetSession(ctx, "s1")
 		wantErr(t, "deleted, then updated", err, store.ErrNotFound)
 		wantErr(t, "update unknown", ss.UpdateSession(ctx, store.SelfServiceSession{Hash: "nope", Data: "{}"}), store.ErrNotFound)
+		// A sign-in's session whose factor is no longer active (reset meanwhile) is not created.
+		proved := store.SelfServiceSession{Hash: "s9", UserID: "u1", Kind: "user", CSRF: "c", Data: "{}", SeenAt: at(0), ExpiresAt: at(time.Hour), Factor: "gone"}
+		wantErr(t, "put proved by a factor gone", ss.PutSession(ctx, proved), store.ErrConflict)
+		_, err = ss.GetSession(ctx, "s9")
+		wantErr(t, "proved by a factor gone", err, store.ErrNotFound)
 
 		// Expiry: idle since before idleBefore, or past the absolute end.
 		for _, x := range []store.SelfServiceSession{

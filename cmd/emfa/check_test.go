@@ -180,3 +180,49 @@ func TestCheckSkipsTLSWithoutItsVariables(t *testing.T) {
 		t.Errorf("exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// A sender's settings are strings: emfa check (and a reload's log) says what is wrong with
+// one without printing it, since it may be a secret in the wrong place (an auth token
+// pasted as the accountSid, a password in a baseUrl's user info), as the README promises
+// for every string setting.
+func TestCheckSenderErrorsNeverEchoTheValue(t *testing.T) {
+	const s = "SuperSecretPassw0rdXYZ"
+	path := filepath.Join(t.TempDir(), "emfa.yaml")
+	os.WriteFile(path, []byte(`server:
+  auth: {basic: {username: verify, password: verify-password-0123}}
+storage: {dsn: ":memory:", encryptionKey: "`+testEncryptionKey+`"}
+delivery:
+  sid: {type: twilio, accountSid: `+s+`1, authToken: t, from: "+15551230000"}
+  from: {type: twilio, accountSid: AC0123456789abcdef0123456789abcdef, authToken: t, from: "`+s+`2!"}
+  userinfo: {type: twilio, accountSid: AC0123456789abcdef0123456789abcdef, authToken: t, from: "+15551230000", baseUrl: "https://AC0:`+s+`3@api.twilio.com"}
+  plain: {type: twilio, accountSid: AC0123456789abcdef0123456789abcdef, authToken: t, from: "+15551230000", baseUrl: "http://`+s+`4.example"}
+  relative: {type: twilio, accountSid: AC0123456789abcdef0123456789abcdef, authToken: t, from: "+15551230000", baseUrl: "`+s+`5"}
+  mail: {type: smtp, host: "`+s+`6/", from: "`+s+`7"}
+  hook: {type: http, url: "https://sms.example.com/", method: `+s+`8, headers: [{name: "`+s+`9 x", value: v}, {name: Host, value: v}], body: '{"to": to}'}
+providers:
+  - {name: A, credentialPrefix: a, capabilities: [totp]}
+`), 0o600)
+	code, _, errOut := emfa(t, "check", "--config", path)
+	if code != 1 {
+		t.Fatalf("check: exit %d\n%s", code, errOut)
+	}
+	if strings.Contains(strings.ToLower(errOut), strings.ToLower(s)) {
+		t.Errorf("check prints a sender's value:\n%s", errOut)
+	}
+	for _, want := range []string{
+		"delivery.sid: twilio: accountSid: want AC and 32 hex digits",
+		"delivery.from: twilio: from: want an E.164 number",
+		"delivery.userinfo: twilio: baseUrl: query, fragment or user info",
+		"delivery.plain: twilio: baseUrl: want https",
+		"delivery.relative: twilio: baseUrl: not an absolute URL",
+		"delivery.mail: smtp: host: want a host name or an IP address",
+		"from: want one e-mail address",
+		"delivery.hook: http: method: want POST, PUT or PATCH",
+		"headers[0]: name: not a header name",
+		"headers[1]: name: set by the client",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("check output lacks %q:\n%s", want, errOut)
+		}
+	}
+}

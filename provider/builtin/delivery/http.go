@@ -110,7 +110,7 @@ func NewHTTP(o HTTPOptions) (*HTTP, error) {
 	switch method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch:
 	default:
-		errs = append(errs, fmt.Errorf("method %q: want POST, PUT or PATCH", o.Method))
+		errs = append(errs, errors.New("method: want POST, PUT or PATCH"))
 	}
 	for i, h := range o.Headers {
 		if err := checkHeader(h); err != nil {
@@ -148,14 +148,14 @@ func NewHTTP(o HTTPOptions) (*HTTP, error) {
 // manages itself, and a value on one line.
 func checkHeader(h Header) error {
 	if h.Name == "" || strings.IndexFunc(h.Name, func(r rune) bool { return !isTokenChar(r) }) >= 0 {
-		return fmt.Errorf("name %q: not a header name", h.Name)
+		return errors.New("name: not a header name")
 	}
 	switch http.CanonicalHeaderKey(h.Name) {
 	case "Host", "Content-Length", "Transfer-Encoding", "Connection":
-		return fmt.Errorf("name %q: set by the client", h.Name)
+		return errors.New("name: set by the client")
 	}
 	if strings.ContainsAny(h.Value.Reveal(), "\r\n\x00") {
-		return fmt.Errorf("%s: value holds a line break or NUL", h.Name)
+		return errors.New("value: holds a line break or NUL")
 	}
 	return nil
 }

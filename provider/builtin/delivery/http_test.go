@@ -283,7 +283,7 @@ func TestNewHTTP(t *testing.T) {
 		{name: "no url", o: HTTPOptions{Body: `{"to": to}`}, wantErrs: []string{"url"}},
 		{name: "relative url", o: HTTPOptions{URL: "/send", Body: `{"to": to}`}, wantErrs: []string{"url"}},
 		{name: "user info", o: HTTPOptions{URL: "https://u:p@sms.example.com/", Body: `{"to": to}`}, wantErrs: []string{"user info"}},
-		{name: "get", o: HTTPOptions{URL: "https://sms.example.com/", Method: "GET", Body: `{"to": to}`}, wantErrs: []string{`method "GET"`}},
+		{name: "get", o: HTTPOptions{URL: "https://sms.example.com/", Method: "GET", Body: `{"to": to}`}, wantErrs: []string{"method: want POST, PUT or PATCH"}},
 		{name: "bad header name", o: HTTPOptions{URL: "https://sms.example.com/", Body: `{"to": to}`, Headers: []Header{{Name: "X Key", Value: "v"}}}, wantErrs: []string{"headers[0]"}},
 		{name: "host header", o: HTTPOptions{URL: "https://sms.example.com/", Body: `{"to": to}`, Headers: []Header{{Name: "host", Value: "v"}}}, wantErrs: []string{"set by the client"}},
 		{name: "header value on two lines", o: HTTPOptions{URL: "https://sms.example.com/", Body: `{"to": to}`, Headers: []Header{{Name: "X-Key", Value: gatewayKey + "\r\nX-Evil: 1"}}}, wantErrs: []string{"line break"}},

@@ -104,10 +104,10 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 	case TLSNone:
 		port = cmp.Or(port, 25)
 	default:
-		errs = append(errs, fmt.Errorf("tls %q: want none, starttls or tls", o.TLS))
+		errs = append(errs, errors.New("tls: want none, starttls or tls"))
 	}
 	if o.Host == "" || strings.ContainsAny(o.Host, ":/ ") && net.ParseIP(o.Host) == nil {
-		errs = append(errs, fmt.Errorf("host %q: want a host name or an IP address", o.Host))
+		errs = append(errs, errors.New("host: want a host name or an IP address"))
 	}
 	if port < 1 || port > 65535 {
 		errs = append(errs, fmt.Errorf("port %d: out of range", port))
@@ -117,7 +117,7 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 	}
 	from, err := netmail.ParseAddress(o.From)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("from %q: %w", o.From, err))
+		errs = append(errs, errors.New("from: want one e-mail address, e.g. otp@example.com"))
 	}
 	auth := o.Username != "" || o.Password != ""
 	switch {

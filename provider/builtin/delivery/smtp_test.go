@@ -382,7 +382,7 @@ func TestNewSMTP(t *testing.T) {
 		{name: "ipv6 literal", o: SMTPOptions{Host: "::1", Port: 2525, TLS: TLSNone, From: "otp@example.com"}, wantAddr: "[::1]:2525"},
 		{name: "display name in from", o: SMTPOptions{Host: "smtp.example.com", From: "Example <otp@example.com>", Username: "u", Password: password}, wantAddr: "smtp.example.com:587"},
 		{name: "plaintext auth allowed", o: SMTPOptions{Host: "relay", TLS: TLSNone, From: "otp@example.com", Username: "u", Password: password, AllowPlaintextAuth: true}, wantAddr: "relay:25"},
-		{name: "unknown tls mode", o: SMTPOptions{Host: "smtp.example.com", TLS: "ssl", From: "otp@example.com"}, wantErrs: []string{`tls "ssl"`}},
+		{name: "unknown tls mode", o: SMTPOptions{Host: "smtp.example.com", TLS: "ssl", From: "otp@example.com"}, wantErrs: []string{"tls: want none, starttls or tls"}},
 		{name: "no host", o: SMTPOptions{From: "otp@example.com"}, wantErrs: []string{"host"}},
 		{name: "host with port", o: SMTPOptions{Host: "smtp.example.com:25", From: "otp@example.com"}, wantErrs: []string{"host"}},
 		{name: "port out of range", o: SMTPOptions{Host: "smtp.example.com", Port: 70000, From: "otp@example.com"}, wantErrs: []string{"port 70000"}},

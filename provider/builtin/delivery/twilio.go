@@ -71,7 +71,7 @@ var _ Sender = (*Twilio)(nil)
 func NewTwilio(o TwilioOptions) (*Twilio, error) {
 	var errs []error
 	if !isSID(o.AccountSID, "AC") {
-		errs = append(errs, fmt.Errorf("accountSid %q: want AC and 32 hex digits", o.AccountSID))
+		errs = append(errs, errors.New("accountSid: want AC and 32 hex digits"))
 	}
 	if o.AuthToken == "" {
 		errs = append(errs, errors.New("authToken: missing"))
@@ -82,7 +82,7 @@ func NewTwilio(o TwilioOptions) (*Twilio, error) {
 		fromField = "MessagingServiceSid"
 	case ValidE164(o.From), isAlphanumericSenderID(o.From):
 	default:
-		errs = append(errs, fmt.Errorf("from %q: want an E.164 number, a Messaging Service SID or an alphanumeric sender ID", o.From))
+		errs = append(errs, errors.New("from: want an E.164 number, a Messaging Service SID or an alphanumeric sender ID"))
 	}
 	base := strings.TrimRight(cmp.Or(o.BaseURL, DefaultTwilioBaseURL), "/")
 	if err := checkBaseURL(base); err != nil {
@@ -151,15 +151,15 @@ func checkBaseURL(s string) error {
 	}
 	switch {
 	case u.Host == "":
-		return fmt.Errorf("%q: not an absolute URL", s)
+		return errors.New("not an absolute URL")
 	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
-		return fmt.Errorf("%q: query, fragment or user info", s)
+		return errors.New("query, fragment or user info (put no credentials in it)")
 	case u.Scheme == "https":
 		return nil
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 		return nil
 	}
-	return fmt.Errorf("%q: want https", s)
+	return errors.New("want https (http only to a loopback host)")
 }
 
 func isLoopback(host string) bool {
@@ -207,7 +207,7 @@ func (t *Twilio) Send(ctx context.Context, m Message) error {
 	case SMS, "":
 	case Voice:
 		if !t.Serves(Voice) {
-			return fmt.Errorf("twilio: a call needs a phone number as from, not %q", t.from)
+			return errors.New("twilio: a call needs a phone number as from, not a Messaging Service or an alphanumeric sender ID")
 		}
 		resource, form = "/Calls.json", url.Values{"To": {m.To}, "From": {t.from}, "Twiml": {sayTwice(m.Text)}}
 	default:

@@ -85,17 +85,18 @@ func (w *Webhook) validateLifecycle(add func(path, format string, args ...any)) 
 		if len(steps) == 0 {
 			add(at, "at least one step is required")
 		}
-		seen := map[string]bool{}
+		seen := map[string]int{} // a step's name: its index
 		for i, s := range steps {
 			sat := fmt.Sprintf("%s[%d]", at, i)
 			name := s.stepName(i)
-			switch {
-			case !stepNameRE.MatchString(name):
-				add(sat+".name", "%q is not a name (letters, digits, _)", name)
-			case seen[name]:
-				add(sat+".name", "%q names an earlier step too", name)
+			// The name is a string the file gives: said what is wrong with, not shown.
+			if j, dup := seen[name]; dup {
+				add(sat+".name", "names an earlier step too (%s[%d])", at, j)
+			} else if !stepNameRE.MatchString(name) {
+				add(sat+".name", "not a name (letters, digits, _)")
+			} else {
+				seen[name] = i
 			}
-			seen[name] = true
 			if !slices.Contains(methods, s.method()) {
 				add(sat+".method", "not one of %s", strings.Join(methods, ", "))
 			}

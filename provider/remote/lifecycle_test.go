@@ -42,7 +42,7 @@ func TestLifecycleValidation(t *testing.T) {
 		`undeclared reference to 'item'`,
 		`lifecycle.user.disable[1].transform.incoming:`, // syntax error
 		`lifecycle.user.disable[2].transform.outgoing: steps.nope names no step`,
-		`lifecycle.user.disable[3].name: "a" names an earlier step too`,
+		`lifecycle.user.disable[3].name: names an earlier step too (lifecycle.user.disable[0])`,
 		`lifecycle.user.disable[3].method: not one of`,
 		`lifecycle.user.disable[3].expectedStatus[0]`,
 	} {

@@ -305,6 +305,12 @@ func TestValidateNeverEchoesAValue(t *testing.T) {
 		"jwt": func(w *Webhook) {
 			w.Authentication = Authentication{Type: AuthJWT, JWT: JWT{Alg: secret, Key: "k", Lifetime: 61, HTTPHeaderName: secret + " x"}}
 		},
+		"lifecycle step name": func(w *Webhook) {
+			w.Lifecycle = map[string][]LifecycleStep{"user.delete": {{Name: secret + "-", Resource: Resource{Method: "DELETE"}}}}
+		},
+		"lifecycle step twice": func(w *Webhook) {
+			w.Lifecycle = map[string][]LifecycleStep{"user.delete": {{Name: secret, Resource: Resource{Method: "GET"}}, {Name: secret, Resource: Resource{Method: "DELETE"}}}}
+		},
 		"lifecycle method": func(w *Webhook) {
 			w.Lifecycle = map[string][]LifecycleStep{"user.delete": {{Name: "a", Resource: Resource{Method: secret}}}}
 		},

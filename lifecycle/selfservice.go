@@ -394,7 +394,7 @@ func (s *SelfService) Session(ctx context.Context, cookie string) (Session, erro
 		}
 	}
 	rec.SeenAt = now
-	if err := s.st.UpdateSession(ctx, rec); errors.Is(err, store.ErrNotFound) {
+	if err := s.st.TouchSession(ctx, rec.Hash, now); errors.Is(err, store.ErrNotFound) {
 		return Session{}, ErrNoSession // signed out or ended meanwhile: it stays so
 	} else if err != nil {
 		return Session{}, err

@@ -390,3 +390,61 @@ func TestResetBetweenACodeAndItsSession(t *testing.T) {
 		}
 	})
 }
+
+// saveDuring is a store where another request's save of a session comes between a
+// request's read of that session and its refresh of it.
+type saveDuring struct {
+	store.Store
+	store.SelfService
+	hook *func() // run once, after the next read of a session
+}
+
+func (s saveDuring) SpendLink(ctx context.Context, hash string, now time.Time) error {
+	return s.SelfService.SpendLink(ctx, hash, now)
+}
+
+func (s saveDuring) GetSession(ctx context.Context, hash string) (store.SelfServiceSession, error) {
+	rec, err := s.SelfService.GetSession(ctx, hash)
+	if h := *s.hook; err == nil && h != nil {
+		*s.hook = nil
+		h()
+	}
+	return rec, err
+}
+
+// TestRefreshKeepsAConcurrentSave: a request (the page's poll) that read its session
+// before another request saved new state into it refreshes only the session's last use:
+// it does not put the older state back.
+func TestRefreshKeepsAConcurrentSave(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		var hook func()
+		m, _ := newManager(t, saveDuring{st, st.(store.SelfService), &hook})
+		addAlice(t, m)
+		ss := selfService(t, m, "totp")
+		anon, err := ss.NewSession(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hash := lifecycle.HashToken(anon.Cookie)
+		hook = func() {
+			other := anon
+			if err := ss.StartSignIn(ctx, &other, "alice", lifecycle.MethodApp); err != nil {
+				t.Error(err)
+			}
+		}
+		if _, err := ss.Session(ctx, anon.Cookie); err != nil {
+			t.Fatal(err)
+		}
+		if hook != nil {
+			t.Fatal("the save did not come between")
+		}
+		rec, err := st.(store.SelfService).GetSession(ctx, hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(rec.Data, "alice") {
+			t.Errorf("the refresh put the state read before the save back: %s", rec.Data)
+		}
+	})
+}

@@ -55,6 +55,10 @@ type SelfService interface {
 	// while that session exists: ErrNotFound once it was deleted (signed out, expired,
 	// ended by an admin), which it never brings back.
 	UpdateSession(ctx context.Context, s SelfServiceSession) error
+	// TouchSession records a session's last use, and nothing else: a request that read
+	// the session before another saved into it does not put the older state back.
+	// ErrNotFound once the session was deleted, which it never brings back.
+	TouchSession(ctx context.Context, hash string, seen time.Time) error
 	GetSession(ctx context.Context, hash string) (SelfServiceSession, error)
 	DeleteSession(ctx context.Context, hash string) error
 	// DeleteExpiredSessions removes sessions last seen before idleBefore or past their end.

@@ -119,6 +119,16 @@ func (s *Store) UpdateSession(ctx context.Context, ss store.SelfServiceSession) 
 	})
 }
 
+func (s *Store) TouchSession(ctx context.Context, hash string, seen time.Time) error {
+	return s.write(ctx, func(w *writer) error {
+		res, err := w.exec(w.c(ctx), `UPDATE selfservice_sessions SET seen_at = $2 WHERE hash = $1`, hash, millis(seen))
+		if err := changedOne(res, err); err != nil {
+			return s.fail("touch self-service session", err)
+		}
+		return nil
+	})
+}
+
 func (s *Store) GetSession(ctx context.Context, hash string) (store.SelfServiceSession, error) {
 	var ss store.SelfServiceSession
 	var seen, expires int64

@@ -105,6 +105,11 @@ func testSelfService(t *testing.T, s store.Store) {
 		wantErr(t, "update", ss.UpdateSession(ctx, a), nil)
 		got, _ = ss.GetSession(ctx, "s1")
 		diff(t, "updated session", a, got)
+		// Touch records the last use alone.
+		wantErr(t, "touch", ss.TouchSession(ctx, "s1", at(90*time.Second)), nil)
+		got, _ = ss.GetSession(ctx, "s1")
+		a.SeenAt = at(90 * time.Second)
+		diff(t, "touched session", a, got)
 		wantErr(t, "delete", ss.DeleteSession(ctx, "s1"), nil)
 		_, err = ss.GetSession(ctx, "s1")
 		wantErr(t, "deleted", err, store.ErrNotFound)
@@ -116,6 +121,9 @@ func testSelfService(t *testing.T, s store.Store) {
 		_, err = ss.GetSession(ctx, "s1")
 		wantErr(t, "deleted, then updated", err, store.ErrNotFound)
 		wantErr(t, "update unknown", ss.UpdateSession(ctx, store.SelfServiceSession{Hash: "nope", Data: "{}"}), store.ErrNotFound)
+		wantErr(t, "touch deleted", ss.TouchSession(ctx, "s1", at(3*time.Minute)), store.ErrNotFound)
+		_, err = ss.GetSession(ctx, "s1")
+		wantErr(t, "deleted, then touched", err, store.ErrNotFound)
 		// A sign-in's session whose factor is no longer active (reset meanwhile) is not created.
 		proved := store.SelfServiceSession{Hash: "s9", UserID: "u1", Kind: "user", CSRF: "c", Data: "{}", SeenAt: at(0), ExpiresAt: at(time.Hour), Factor: "gone"}
 		wantErr(t, "put proved by a factor gone", ss.PutSession(ctx, proved), store.ErrConflict)

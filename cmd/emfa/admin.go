@@ -188,6 +188,14 @@ func checkDSN(driver, dsn string) error {
 	return sqlite.CheckDSN(dsn)
 }
 
+// readsOrRemoves are the store commands that run, with a warning, on a store sealed with
+// a key the keyring lacks: they seal nothing, and with a key lost for good they are how
+// its factors are found and removed.
+var readsOrRemoves = map[string]bool{
+	"users list": true, "users delete": true, "users disable": true,
+	"factors list": true, "factors delete": true, "factors disable": true, "audit": true,
+}
+
 // storeCmd makes c a command that works on the store: it takes --config and --init, and
 // run gets the opened env. Arguments and flags are checked (c.Args) before anything opens.
 func (d *deps) storeCmd(c *cobra.Command, run func(ctx context.Context, e *env, args []string) error) *cobra.Command {
@@ -195,6 +203,7 @@ func (d *deps) storeCmd(c *cobra.Command, run func(ctx context.Context, e *env, 
 	c.Flags().StringVar(&o.config, "config", "", "configuration `FILE` (default: the embedded default, data in ./emfa-data or $EMFA_DATA_DIR)")
 	c.Flags().BoolVar(&o.init, "init", false, "create the default data directory and its encryption key if there is none (serve does this itself)")
 	c.RunE = func(c *cobra.Command, args []string) error {
+		o.keyLossOK = readsOrRemoves[strings.TrimPrefix(c.CommandPath(), "emfa ")]
 		e, err := d.openEnv(c.Context(), o, forAdmin)
 		if err != nil {
 			return err

@@ -61,6 +61,10 @@ type storeOptions struct {
 	// need, for a reading command that is not strict, lists the sections whose secrets it
 	// uses (transform eval: its provider's): they stay required.
 	need []string
+	// keyLossOK lets a command that only reads or removes run on a store sealed with a
+	// key the keyring lacks (with a warning), so that a lost key's factors can be listed
+	// and removed.
+	keyLossOK bool
 }
 
 // configOptions are the load options of a mode: which unset variables are errors.
@@ -252,7 +256,7 @@ func checkKeys(ctx context.Context, st store.Store, keys *builtin.Keyring, cfg *
 	}
 	return fmt.Errorf("%s: the store holds factor secrets sealed with key %s, which the configured keys do not include "+
 		"(storage.encryptionKey is key %s): set storage.encryptionKey (EMFA_ENCRYPTION_KEY) to the key that sealed them%s, "+
-		"or, to rotate to a new key, keep that one in storage.previousEncryptionKeys; nothing was changed",
+		"or, to rotate to a new key, keep that one in storage.previousEncryptionKeys",
 		cfg.Source, strings.Join(unknown, ", "), keys.CurrentID(), hint)
 }
 
@@ -314,8 +318,13 @@ func (d *deps) openEnv(ctx context.Context, o storeOptions, mode loadMode) (*env
 		return nil, err
 	}
 	if err := checkKeys(ctx, st, keys, cfg); err != nil {
-		st.Close()
-		return nil, err
+		if mode != forAdmin || !o.keyLossOK {
+			st.Close()
+			return nil, fmt.Errorf("%w; nothing was changed", err)
+		}
+		// A command that only reads or removes: with the key lost for good, it is how the
+		// operator lists and removes the factors nothing can verify any more.
+		fmt.Fprintf(d.stderr, "warning: %v; the factors sealed with it cannot be verified\n", err)
 	}
 	e := &env{cfg: cfg, store: st, keys: keys, log: log, now: d.now, swept: d.swept, webhooks: wh}
 	if mode == forAdmin {

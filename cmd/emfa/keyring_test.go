@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -43,7 +44,7 @@ providers:
 	newKey := []byte("fedcba9876543210fedcba9876543210")
 	newB64 := base64.StdEncoding.EncodeToString(newKey)
 	t.Setenv("EMFA_ENCRYPTION_KEY", newB64)
-	for _, args := range [][]string{{"serve"}, {"users", "list"}, {"users", "add", "bob"}, {"factors", "add", "totp", "--user", "alice"}} {
+	for _, args := range [][]string{{"serve"}, {"users", "add", "bob"}, {"factors", "add", "totp", "--user", "alice"}, {"import", "x.csv"}} {
 		code, out, errOut := runUntilListening(t, append(args, "--config", cfg)...)
 		if code != 1 || out != "" {
 			t.Errorf("%q with another key: exit %d, %q\n%s", args, code, out, errOut)
@@ -58,6 +59,12 @@ providers:
 				t.Errorf("%q: the refusal shows a key:\n%s", args, errOut)
 			}
 		}
+	}
+	// A command that only reads or removes runs, with the warning: with the key lost for
+	// good, it is how the operator finds and removes the factors nothing can verify.
+	code, out, errOut := emfa(t, "factors", "list", "--user", "alice", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "totp") || !strings.Contains(errOut, "warning: ") || !strings.Contains(errOut, builtin.KeyID(oldKey)) {
+		t.Errorf("factors list with another key: exit %d\n%s%s", code, out, errOut)
 	}
 	// Nothing was sealed with the wrong key meanwhile.
 	t.Setenv("EMFA_ENCRYPTION_KEY", testEncryptionKey)
@@ -119,4 +126,39 @@ func runUntilListening(t *testing.T, args ...string) (int, string, string) {
 	d.listening = func(string) { cancel() }
 	code := run(ctx, args, d)
 	return code, stdout.String(), stderr.String()
+}
+
+// An operator who lost the key for good (the README: "Losing every key loses every
+// factor") can still remove the dead factors and users with emfa.
+func TestLostKeyFactorsCanBeRemoved(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("EMFA_VERIFY_PASSWORD", "sim-password-0123")
+	cfg := filepath.Join(dir, "emfa.yaml")
+	if err := os.WriteFile(cfg, []byte(`server:
+  listen: "127.0.0.1:0"
+  auth: {basic: {username: verify, password: "${EMFA_VERIFY_PASSWORD}"}}
+storage:
+  dsn: "file:`+dir+`/emfa.db"
+  encryptionKey: "${EMFA_ENCRYPTION_KEY}"
+providers:
+  - {name: Built-in factors, credentialPrefix: emfa, capabilities: [totp]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EMFA_ENCRYPTION_KEY", testEncryptionKey)
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	mustEmfa(t, "users", "add", "bob", "--config", cfg)
+	id := regexp.MustCompile(`"id": ?"([^"]+)"`).FindStringSubmatch(mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--config", cfg))
+	mustEmfa(t, "factors", "add", "totp", "--user", "bob", "--config", cfg)
+	if id == nil {
+		t.Fatal("no factor id")
+	}
+	t.Setenv("EMFA_ENCRYPTION_KEY", base64.StdEncoding.EncodeToString([]byte("fedcba9876543210fedcba9876543210")))
+	for _, args := range [][]string{{"factors", "list", "--user", "alice"}, {"factors", "delete", id[1]}, {"users", "delete", "bob"}, {"audit"}} {
+		if code, out, errOut := emfa(t, append(args, "--config", cfg)...); code != 0 {
+			t.Errorf("%s with the key lost: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	// The store's secrets are all sealed with keys the keyring has now: it starts.
+	startServe(t, cfg)
 }

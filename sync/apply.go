@@ -95,6 +95,9 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 	if ev.Username == "" && ev.Type != provider.EventGroupCreate && ev.Type != provider.EventGroupRename && ev.Type != provider.EventGroupDelete {
 		return &Skipped{Reason: "the event names no user"}
 	}
+	if ev.Whole {
+		return a.wholeInEffect(ctx, ev)
+	}
 	if done, err := a.inEffect(ctx, ev); done || err != nil {
 		return err
 	}
@@ -276,6 +279,59 @@ func (a *Applier) regroup(ctx context.Context, ev provider.LifecycleEvent) error
 		}
 		cursor = page.Next
 	}
+}
+
+// wholeInEffect is what a worker makes of an event of a group write (Whole) that its
+// process did not record: applied (nil) when its effect is in place, the write having
+// committed before the process ended; else refused, for the write was never completed
+// nor answered (a part of it applied alone could be one another write overtook, or part
+// of one refused as a whole).
+func (a *Applier) wholeInEffect(ctx context.Context, ev provider.LifecycleEvent) error {
+	notApplied := &Skipped{Reason: "its group write did not complete (the process ended before its commit); nothing of it is applied"}
+	if a.Groups == nil {
+		return notApplied
+	}
+	exists := func(name string) (bool, error) {
+		_, err := a.Groups.GetGroupByName(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	var in bool
+	switch ev.Type {
+	case provider.EventGroupMemberAdd, provider.EventGroupMemberRemove:
+		u, err := a.M.GetUser(ctx, ev.Username)
+		var le *lifecycle.Error
+		switch {
+		case errors.As(err, &le) && le.Kind == lifecycle.NotFound:
+			in = ev.Type == provider.EventGroupMemberRemove
+		case err != nil:
+			return err
+		default:
+			in = slices.Contains(u.Groups, ev.Group) == (ev.Type == provider.EventGroupMemberAdd)
+		}
+	case provider.EventGroupRename:
+		oldThere, err := exists(ev.Group)
+		if err != nil {
+			return err
+		}
+		newThere, err := exists(ev.NewGroup)
+		if err != nil {
+			return err
+		}
+		in = !oldThere && newThere
+	case provider.EventGroupDelete:
+		there, err := exists(ev.Group)
+		if err != nil {
+			return err
+		}
+		in = !there
+	}
+	if !in {
+		return notApplied
+	}
+	return nil
 }
 
 // inEffect says whether ev, made on a revision the user has since left (IfRevision), finds

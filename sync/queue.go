@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/emfa/emfa/lifecycle"
@@ -174,6 +175,11 @@ func (q *Queue) ApplyNow(ctx context.Context, evs ...provider.LifecycleEvent) er
 // ApplyNow does: its events are queued, leased to this call, then applied together, all
 // of them or none (a refusal or a conflict is every event's note, done, not applied).
 func (q *Queue) ApplyGroupNow(ctx context.Context, w GroupWrite) error {
+	// Whole: a worker that takes them over after a kill never applies them one by one.
+	w.Events = slices.Clone(w.Events)
+	for i := range w.Events {
+		w.Events[i].Whole = true
+	}
 	return q.applyNow(ctx, w.Events, func(ctx context.Context) (int, error) {
 		if err := q.Applier.ApplyGroup(ctx, w); err != nil {
 			return 0, err

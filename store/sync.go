@@ -82,6 +82,13 @@ type GroupChange struct {
 	// revision (UserChange.IfRevision), ErrStale when it changed. A change that fails
 	// fails the whole write.
 	Users []UserChange
+	// Events are the queue's events of the write (their seqs), leased to Owner: they are
+	// recorded applied in the write's commit, so that a worker that takes them over after
+	// the writer's process ended knows whether the write committed, whatever changed
+	// since. One no longer Owner's (another worker took it over) fails the write
+	// (ErrConflict).
+	Events []int64
+	Owner  string
 }
 
 // SyncQueue is the durable queue and the state directory sync keeps.

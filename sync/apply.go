@@ -281,57 +281,14 @@ func (a *Applier) regroup(ctx context.Context, ev provider.LifecycleEvent) error
 	}
 }
 
-// wholeInEffect is what a worker makes of an event of a group write (Whole) that its
-// process did not record: applied (nil) when its effect is in place, the write having
-// committed before the process ended; else refused, for the write was never completed
-// nor answered (a part of it applied alone could be one another write overtook, or part
-// of one refused as a whole).
-func (a *Applier) wholeInEffect(ctx context.Context, ev provider.LifecycleEvent) error {
-	notApplied := &Skipped{Reason: "its group write did not complete (the process ended before its commit); nothing of it is applied"}
-	if a.Groups == nil {
-		return notApplied
-	}
-	exists := func(name string) (bool, error) {
-		_, err := a.Groups.GetGroupByName(ctx, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return false, nil
-		}
-		return err == nil, err
-	}
-	var in bool
-	switch ev.Type {
-	case provider.EventGroupMemberAdd, provider.EventGroupMemberRemove:
-		u, err := a.M.GetUser(ctx, ev.Username)
-		var le *lifecycle.Error
-		switch {
-		case errors.As(err, &le) && le.Kind == lifecycle.NotFound:
-			in = ev.Type == provider.EventGroupMemberRemove
-		case err != nil:
-			return err
-		default:
-			in = slices.Contains(u.Groups, ev.Group) == (ev.Type == provider.EventGroupMemberAdd)
-		}
-	case provider.EventGroupRename:
-		oldThere, err := exists(ev.Group)
-		if err != nil {
-			return err
-		}
-		newThere, err := exists(ev.NewGroup)
-		if err != nil {
-			return err
-		}
-		in = !oldThere && newThere
-	case provider.EventGroupDelete:
-		there, err := exists(ev.Group)
-		if err != nil {
-			return err
-		}
-		in = !there
-	}
-	if !in {
-		return notApplied
-	}
-	return nil
+// wholeInEffect is what a worker makes of an event of a group write (Whole) it finds
+// not applied: the write's commit records its events applied (GroupChange.Events), so
+// its process ended before the commit, and it is refused, for the write was never
+// completed nor answered (a part of it applied alone could be one another write overtook,
+// or part of one refused as a whole). The store as it is now says nothing of it: another
+// write may since have made, or undone, what it says.
+func (a *Applier) wholeInEffect(context.Context, provider.LifecycleEvent) error {
+	return &Skipped{Reason: "its group write did not complete (the process ended before its commit); nothing of it is applied"}
 }
 
 // inEffect says whether ev, made on a revision the user has since left (IfRevision), finds
@@ -381,6 +338,11 @@ type GroupWrite struct {
 	// group.member.add and group.member.remove (of the name it has after the write), or
 	// its group.delete alone.
 	Events []provider.LifecycleEvent
+
+	// seqs are Events' in the queue, leased to owner (ApplyGroupNow): recorded applied
+	// in the write's commit.
+	seqs  []int64
+	owner string
 }
 
 // groupTries bounds how often ApplyGroup makes a write again whose members other
@@ -417,7 +379,7 @@ func (a *Applier) ApplyGroup(ctx context.Context, w GroupWrite) error {
 		rev := g.Revision
 		deletes := len(w.Events) == 1 && w.Events[0].Type == provider.EventGroupDelete
 		err = a.Groups.ApplyGroupChange(ctx, store.GroupChange{ID: g.ID, Name: name, ExternalID: w.ExternalID,
-			UpdatedAt: a.now(), IfRevision: &rev, Delete: deletes, Users: changes})
+			UpdatedAt: a.now(), IfRevision: &rev, Delete: deletes, Users: changes, Events: w.seqs, Owner: w.owner})
 		switch {
 		case errors.Is(err, store.ErrExists):
 			return &Skipped{Reason: "a group named " + name + " exists",

@@ -158,7 +158,7 @@ func (q *Queue) Enqueue(ctx context.Context, evs []provider.LifecycleEvent) (int
 //     since is skipped). So a change a source sent reaches emfa's store and the vendors
 //     even when the source was never answered.
 func (q *Queue) ApplyNow(ctx context.Context, evs ...provider.LifecycleEvent) error {
-	return q.applyNow(ctx, evs, func(ctx context.Context) (int, error) {
+	return q.applyNow(ctx, evs, func(ctx context.Context, _ []int64, _ string) (int, error) {
 		for i, ev := range evs {
 			if err := q.Applier.Apply(ctx, ev); err != nil {
 				return i, err
@@ -174,13 +174,16 @@ func (q *Queue) ApplyNow(ctx context.Context, evs ...provider.LifecycleEvent) er
 // ApplyGroupNow applies w as one step (Applier.ApplyGroup), for the propagators as
 // ApplyNow does: its events are queued, leased to this call, then applied together, all
 // of them or none (a refusal or a conflict is every event's note, done, not applied).
+// The write's commit records its events applied: a worker that takes them over after a
+// kill propagates them when it committed, and refuses them otherwise.
 func (q *Queue) ApplyGroupNow(ctx context.Context, w GroupWrite) error {
 	// Whole: a worker that takes them over after a kill never applies them one by one.
 	w.Events = slices.Clone(w.Events)
 	for i := range w.Events {
 		w.Events[i].Whole = true
 	}
-	return q.applyNow(ctx, w.Events, func(ctx context.Context) (int, error) {
+	return q.applyNow(ctx, w.Events, func(ctx context.Context, seqs []int64, owner string) (int, error) {
+		w.seqs, w.owner = seqs, owner
 		if err := q.Applier.ApplyGroup(ctx, w); err != nil {
 			return 0, err
 		}
@@ -197,7 +200,7 @@ func (q *Queue) ApplyGroupNow(ctx context.Context, w GroupWrite) error {
 // how many it applied before the error it returns: those from there on are done, not
 // applied, with the error as their note. -1: they were applied, their marks not
 // recorded, and they stay leased for a worker.
-func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, apply func(ctx context.Context) (int, error)) error {
+func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, apply func(ctx context.Context, seqs []int64, owner string) (int, error)) error {
 	q.init()
 	now := q.Now()
 	rows := make([]store.QueuedEvent, len(evs))
@@ -219,7 +222,7 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
-	if i, err := apply(ctx); err != nil {
+	if i, err := apply(ctx, seqs, owner); err != nil {
 		if i < 0 {
 			return err
 		}
@@ -389,6 +392,13 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 	}
 	if partly != "" {
 		log.Info("sync event applied in part", "reason", partly)
+	}
+	if applied && ev.Whole {
+		// A group write's commit recorded it applied; its process may have ended before
+		// it recorded the marks.
+		if err := q.Store.MarkKeys(ctx, ev.Time, marks(ev)...); err != nil {
+			return q.retry(ctx, e, err, log)
+		}
 	}
 	if !applied {
 		if e.Type == provider.EventUserDelete {

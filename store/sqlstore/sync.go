@@ -411,6 +411,15 @@ func (s *Store) ApplyGroupChange(ctx context.Context, c store.GroupChange) error
 				return fmt.Errorf("user %q: %w", uc.Name, err)
 			}
 		}
+		for _, seq := range c.Events {
+			res, err := q.ExecContext(ctx, `UPDATE sync_events SET applied = TRUE, updated_at = $3 WHERE seq = $1 AND owner = $2 AND state = 'pending'`,
+				seq, c.Owner, millis(c.UpdatedAt))
+			if err := changedOne(res, err); errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("sync event %d no longer leased to this write: %w", seq, store.ErrConflict)
+			} else if err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -89,6 +89,31 @@ func testGroupChange(t *testing.T, s store.Store) {
 	if g := mustGroup(t, sq, "g1"); g.Name != "eng" || g.Revision != 3 {
 		t.Errorf("after the refused rename: %+v", g)
 	}
+
+	// The write's queued events, leased to it, are recorded applied in its commit; one
+	// leased to another fails the write (ErrConflict), and nothing of it is done.
+	seqs, err := sq.EnqueueLeased(ctx, []store.QueuedEvent{
+		{Source: "scim", EventID: "w1", Key: "group:eng", Type: "group.rename", Time: at(time.Hour), Body: []byte(`{}`)},
+		{Source: "scim", EventID: "w2", Key: "user:u1", Type: "group.member.add", Time: at(time.Hour), Body: []byte(`{}`)}},
+		"writer", at(2*time.Hour), at(time.Hour))
+	must(t, "enqueue leased", err)
+	wantErr(t, "a change whose events another holds", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "eng3", UpdatedAt: at(time.Hour),
+		IfRevision: &three, Events: seqs, Owner: "another"}), store.ErrConflict)
+	if g := mustGroup(t, sq, "g1"); g.Name != "eng" || g.Revision != 3 {
+		t.Errorf("after the change whose events another holds: %+v", g)
+	}
+	must(t, "change with its events", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "eng3", UpdatedAt: at(time.Hour),
+		IfRevision: &three, Events: seqs, Owner: "writer"}))
+	evs, err := sq.ListEvents(ctx, store.QueueFilter{Source: "scim"})
+	must(t, "list events", err)
+	for _, e := range evs {
+		if !e.Applied {
+			t.Errorf("event %d of the committed write not recorded applied: %+v", e.Seq, e)
+		}
+	}
+	if len(evs) != 2 {
+		t.Errorf("events: %+v, want the write's 2", evs)
+	}
 }
 
 // testGroupChangeAllOrNothing: a user change that fails (its user changed since it was

@@ -278,23 +278,7 @@ func TestEnrollAgainKeepsARegisteredPushDevice(t *testing.T) {
 			t.Fatal(err)
 		}
 		// alice gets a TOTP through a link, then signs in with it.
-		token := linkToken(t, ss)
-		sess, en := enrollVia(t, ss, token, "totp")
-		if _, err := ss.Confirm(ctx, &sess, codeOf(t, en, clk.Now())); err != nil {
-			t.Fatal(err)
-		}
-		clk.Advance(time.Minute)
-		anon, err := ss.NewSession(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ss.StartSignIn(ctx, &anon, "alice", lifecycle.MethodApp); err != nil {
-			t.Fatal(err)
-		}
-		user, err := ss.FinishSignIn(ctx, &anon, codeOf(t, en, clk.Now()))
-		if err != nil {
-			t.Fatal(err)
-		}
+		user, _ := signedIn(t, ss, clk)
 		// She adds a push device; the phone registers.
 		pen, err := ss.Enroll(ctx, &user, "push", "")
 		if err != nil {

@@ -388,15 +388,21 @@ func (w *writer) CreateFactor(ctx context.Context, f store.Factor) error {
 	if err != nil {
 		return w.s.fail(op+f.ID, err)
 	}
-	// A taken id inserts nothing rather than failing: in a unit on PostgreSQL a failed
-	// statement aborts the transaction, and the caller may go on after ErrExists.
+	// A taken id, or a user who does not exist, inserts nothing rather than failing: in a
+	// unit on PostgreSQL a failed statement aborts the transaction, and the caller may go
+	// on after ErrExists or ErrNotFound.
 	res, err := w.exec(ctx,
-		`INSERT INTO factors (`+factorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		`INSERT INTO factors (`+factorCols+`) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+		 WHERE EXISTS (SELECT 1 FROM users WHERE id = $2)
 		 ON CONFLICT (id) DO NOTHING`,
 		f.ID, f.UserID, f.Type, f.Label, string(f.State), f.Secret, f.KeyID, params,
 		f.Counter, f.Failures, millis(f.LockedUntil), millis(f.CreatedAt), millis(f.UpdatedAt))
 	if err == nil {
 		if n, _ := res.RowsAffected(); n == 0 {
+			var one int
+			if w.e.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1`, f.UserID).Scan(&one) != nil {
+				return w.s.fail(op+f.ID, fmt.Errorf("user %s: %w", f.UserID, store.ErrNotFound))
+			}
 			return w.s.fail(op+f.ID, store.ErrExists)
 		}
 	}

@@ -171,8 +171,11 @@ func testUpdateAfterCreateFactorExists(t *testing.T, s store.Store) {
 		if err := w.CreateFactor(ctx, taken); !errors.Is(err, store.ErrExists) {
 			return fmt.Errorf("CreateFactor of a taken id: %v, want ErrExists", err)
 		}
+		if err := w.CreateFactor(ctx, newFactor("f3", "nobody", at(0))); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("CreateFactor for a user who does not exist: %v, want ErrNotFound", err)
+		}
 		if err := w.CreateFactor(ctx, newFactor("f2", "u1", at(0))); err != nil {
-			return fmt.Errorf("CreateFactor after ErrExists: %w", err)
+			return fmt.Errorf("CreateFactor after ErrExists and ErrNotFound: %w", err)
 		}
 		if err := w.CreateTransaction(ctx, newTransaction("after", "f2", at(time.Hour))); err != nil {
 			return fmt.Errorf("CreateTransaction after: %w", err)

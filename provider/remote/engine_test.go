@@ -389,6 +389,16 @@ func TestLoadWebhook(t *testing.T) {
 	if err != nil || inline.Resources["mobileOTP_1"].Suffix != "/m" {
 		t.Errorf("inline: %+v %v", inline, err)
 	}
+	// The operator's own section: a typo is an error, at any depth, naming the key alone.
+	for _, section := range []map[string]any{
+		{"urls": []any{"https://a"}, "timeot": "5s"},
+		{"webhookFile": "wh.json", "values": map[string]any{"url": "u", "secret": "s"}, "timeot": "5s"},
+		{"urls": []any{"https://a"}, "resources": map[string]any{"x": map[string]any{"sufix": "/m"}}},
+	} {
+		if _, _, err := LoadWebhook(section, dir); err == nil || !strings.Contains(err.Error(), "unknown key") {
+			t.Errorf("a typo in %v: %v", section, err)
+		}
+	}
 }
 
 func TestEvalTransform(t *testing.T) {

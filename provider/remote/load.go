@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -60,7 +61,14 @@ func LoadWebhook(section map[string]any, baseDir string) (w *Webhook, source str
 		if err != nil {
 			return nil, source, fmt.Errorf("remote section: %w", err)
 		}
-		if err := json.Unmarshal(data, w); err != nil {
+		// The section is the operator's own YAML, not a Verify export: a key the webhook
+		// does not have is a typo (timeot: 5s), refused as every other typo is.
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(w); err != nil {
+			if key, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+				return nil, source, fmt.Errorf("remote section: unknown key %s", key)
+			}
 			return nil, source, fmt.Errorf("remote section: %w", err)
 		}
 	}

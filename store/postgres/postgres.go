@@ -110,6 +110,19 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
+	// A search_path naming only schemas that do not exist leaves nowhere to create the
+	// tables; say so, rather than PostgreSQL's "no schema has been selected to create in".
+	var schema sql.NullString
+	var path string
+	if err := db.QueryRowContext(ctx, `SELECT current_schema(), current_setting('search_path')`).Scan(&schema, &path); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	if !schema.Valid {
+		db.Close()
+		return nil, fmt.Errorf("postgres: open: no schema of the search_path (%s) exists: create it first (CREATE SCHEMA …), "+
+			"or name one that exists in the DSN", path)
+	}
 	if err := migrate(ctx, cfg.ConnConfig, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)

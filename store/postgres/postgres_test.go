@@ -195,3 +195,14 @@ func TestRecordedOrNothing(t *testing.T) {
 		}
 	})
 }
+
+// A DSN whose search_path names a schema that does not exist is refused at open with
+// what to do, not with PostgreSQL's "no schema has been selected to create in".
+func TestMissingSchema(t *testing.T) {
+	t.Parallel()
+	sv := testdb.Connect(t)
+	_, err := postgres.Open(t.Context(), sv.SchemaDSN(t, "emfa_no_such_schema"))
+	if err == nil || !strings.Contains(err.Error(), "CREATE SCHEMA") || !strings.Contains(err.Error(), "emfa_no_such_schema") {
+		t.Errorf("open on a missing schema: %v", err)
+	}
+}

@@ -389,6 +389,16 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 	tenant := strings.TrimRight(o.tenant, "/")
 	cc := clientcredentials.Config{ClientID: o.clientID, ClientSecret: o.clientSecret,
 		TokenURL: tenant + "/v1.0/endpoint/default/token", AuthStyle: oauth2.AuthStyleInParams}
+	// The token first, so that a refused client is said to be that, not an API call's
+	// failure.
+	if _, err := cc.Token(ctx); err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.ErrorCode != "" {
+			return fmt.Errorf("the tenant refused the API client's token request (%s): check --client-id and --client-secret, "+
+				"and that the client may manage webhooks and MFA providers", re.ErrorCode)
+		}
+		return fmt.Errorf("the API client's token request to %s: %w", cc.TokenURL, err)
+	}
 	api := verifyAPI{base: tenant, client: cc.Client(ctx)}
 	failed := false
 	for _, p := range pairs {

@@ -191,7 +191,7 @@ func TestVerifyRegister(t *testing.T) {
 	}
 	// A wrong API secret is refused by the tenant.
 	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "wrong")
-	if code, _, errOut := emfa(t, args...); code != 1 || !strings.Contains(errOut, "invalid_client") {
+	if code, _, errOut := emfa(t, args...); code != 1 || !strings.Contains(errOut, "refused the API client's token request (invalid_client)") || !strings.Contains(errOut, "--client-secret") {
 		t.Errorf("wrong tenant secret: %d %s", code, errOut)
 	}
 }

@@ -3,6 +3,8 @@ package lifecycle_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -82,4 +84,12 @@ func TestSwitchCoversSelfServiceSignIn(t *testing.T) {
 			t.Errorf("switched on again: %v, %d sent", err, sent.Load())
 		}
 	})
+}
+
+// A switch never changed has no time of its last change, not year 1.
+func TestSwitchNeverChangedHasNoTime(t *testing.T) {
+	b, err := json.Marshal(lifecycle.Switch{Provider: "emfa", Capability: "totp", State: "enabled"})
+	if err != nil || strings.Contains(string(b), "updated") {
+		t.Errorf("%s %v", b, err)
+	}
 }

@@ -127,7 +127,7 @@ type Switch struct {
 	State      string    `json:"state"` // enabled, disabled
 	Reason     string    `json:"reason,omitempty"`
 	Actor      string    `json:"actor,omitempty"`
-	Updated    time.Time `json:"updated"`
+	Updated    time.Time `json:"updated,omitzero"` // none for a switch never changed
 }
 
 // ListSwitches lists every provider's capabilities with their switch.

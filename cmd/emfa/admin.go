@@ -132,7 +132,12 @@ func (d *deps) check(o storeOptions) error {
 	}
 	if t := cfg.Server.TLS; t != nil && !cfg.Unset("server.tls") {
 		if _, err := tlsConfig(t); err != nil {
-			errs = append(errs, cfg.Annotate(&config.FieldError{Path: "server.tls", Msg: err.Error()}).(config.Errors)...)
+			// tlsConfig's errors name their key already (server.tls, server.tls.clientCA).
+			path, msg, ok := strings.Cut(err.Error(), ": ")
+			if !ok || !strings.HasPrefix(path, "server.tls") {
+				path, msg = "server.tls", err.Error()
+			}
+			errs = append(errs, cfg.Annotate(&config.FieldError{Path: path, Msg: msg}).(config.Errors)...)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Delivery)) {

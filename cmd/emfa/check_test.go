@@ -226,3 +226,28 @@ providers:
 		}
 	}
 }
+
+// A certificate file that is not PEM is reported once under its key, not as
+// "server.tls: server.tls: …".
+func TestCheckTLSErrorNamedOnce(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.pem")
+	if err := os.WriteFile(junk, []byte("junk\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "emfa.yaml")
+	if err := os.WriteFile(cfg, []byte(`server:
+  listen: "127.0.0.1:0"
+  auth: {basic: {username: verify, password: "sim-password-0123"}}
+  tls: {cert: `+junk+`, key: `+junk+`}
+storage: {dsn: "file:`+dir+`/emfa.db", encryptionKey: "`+testEncryptionKey+`"}
+providers:
+  - {name: b, credentialPrefix: emfa, capabilities: [totp], engine: builtin}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := emfa(t, "check", "--config", cfg)
+	if code != 1 || !strings.Contains(errOut, ":4: server.tls: tls: ") || strings.Contains(errOut, "server.tls: server.tls") {
+		t.Errorf("exit %d\n%s", code, errOut)
+	}
+}

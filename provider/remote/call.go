@@ -70,11 +70,9 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 		payloadBytes, _ = json.Marshal(verifyBody)
 	}
 
-	sent := time.Now()
 	vctx, span := provider.StartSpan(ctx, "vendor "+r.name, provider.AttrProvider.String(e.prefix), provider.AttrResource.String(r.name),
 		attribute.String("http.request.method", out.method), attribute.String("server.address", target.Hostname()))
-	resp, err := e.send(vctx, target, out, payloadBytes)
-	took = time.Since(sent)
+	resp, took, err := e.exchange(vctx, base, target, out, payloadBytes)
 	if span.IsRecording() {
 		if err == nil {
 			span.SetAttributes(attribute.Int("http.response.status_code", resp.Status))
@@ -84,16 +82,8 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 			provider.EndSpan(span, true, "vendor call failed")
 		}
 	}
-	// A caller that hung up, or a token that could not be had, says nothing of the URL.
-	if !errors.Is(err, errCanceled) && !errors.Is(err, errUpstreamAuth) {
-		e.urls.report(base, err == nil && resp.Status < 500)
-	}
 	if err != nil {
-		e.stats.VendorErrors.Add(1)
-		switch k := errorKind(err); k {
-		case "timeout", "refused":
-			outcome = k
-		}
+		outcome = failureOutcome(err)
 		e.log.Warn("vendor call failed", "provider", e.prefix, "resource", r.name, "kind", errorKind(err), "err", err)
 		return transform.Value{}, false
 	}
@@ -145,6 +135,30 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 func (e *Engine) celSpan(ctx context.Context, r *resource, direction string) (context.Context, trace.Span) {
 	return provider.StartSpan(ctx, "cel "+direction, provider.AttrProvider.String(e.prefix),
 		provider.AttrResource.String(r.name), attribute.String("emfa.direction", direction))
+}
+
+// exchange sends a call's request (send) and reports on its URL: a caller that hung up,
+// or a token that could not be had, says nothing of the URL. A failure is counted.
+func (e *Engine) exchange(ctx context.Context, base, target *url.URL, out outgoing, body []byte) (*response, time.Duration, error) {
+	sent := time.Now()
+	resp, err := e.send(ctx, target, out, body)
+	took := time.Since(sent)
+	if !errors.Is(err, errCanceled) && !errors.Is(err, errUpstreamAuth) {
+		e.urls.report(base, err == nil && resp.Status < 500)
+	}
+	if err != nil {
+		e.stats.VendorErrors.Add(1)
+	}
+	return resp, took, err
+}
+
+// failureOutcome is the vendor-call metric's outcome of a call that failed.
+func failureOutcome(err error) string {
+	switch k := errorKind(err); k {
+	case "timeout", "refused":
+		return k
+	}
+	return "error"
 }
 
 // send makes the request, and once more with a fresh token if a token-based

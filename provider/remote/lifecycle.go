@@ -3,7 +3,6 @@ package remote
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -453,19 +452,9 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 	case out.method == "POST" || out.method == "PUT" || out.method == "PATCH":
 		payload = evBody // as a contract call sends Verify's payload
 	}
-	sent := time.Now()
-	resp, err := e.send(ctx, target, out, payload)
-	took = time.Since(sent)
-	// A caller that hung up, or a token that could not be had, says nothing of the URL.
-	if !errors.Is(err, errCanceled) && !errors.Is(err, errUpstreamAuth) {
-		e.urls.report(base, err == nil && resp.Status < 500)
-	}
+	resp, took, err := e.exchange(ctx, base, target, out, payload)
 	if err != nil {
-		e.stats.VendorErrors.Add(1)
-		switch k := errorKind(err); k {
-		case "timeout", "refused":
-			outcome = k
-		}
+		outcome = failureOutcome(err)
 		return nil, false, fmt.Errorf("%s %s: %s: %w", out.method, out.path, errorKind(err), err)
 	}
 	if !e.w.accepts(r.def, resp.Status) {

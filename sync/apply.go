@@ -96,7 +96,9 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 		return &Skipped{Reason: "the event names no user"}
 	}
 	if ev.Whole {
-		return a.wholeInEffect(ctx, ev)
+		// A group write's event its commit did not record applied: the write's process
+		// ended before the commit, and nothing of it applies alone.
+		return errWholeNotCommitted
 	}
 	if done, err := a.inEffect(ctx, ev); done || err != nil {
 		return err
@@ -244,52 +246,52 @@ func (a *Applier) group(ctx context.Context, ev provider.LifecycleEvent) error {
 // the members whose membership is newer than it (their add was applied after the delete
 // was made): it walks the members by cursor, so those it leaves do not hold up the rest.
 func (a *Applier) regroup(ctx context.Context, ev provider.LifecycleEvent) error {
-	cursor := ""
-	for {
-		page, err := a.M.ListUsers(ctx, lifecycle.UserQuery{Group: ev.Group, Cursor: cursor, Limit: 500})
+	return a.eachMember(ctx, ev.Group, 500, func(name string) error {
+		if ev.Type == provider.EventGroupDelete && a.Groups != nil && !ev.Time.IsZero() {
+			mark, err := a.Groups.KeyMark(ctx, memberMark(name, ev.Group))
+			if err != nil || ev.Time.Before(mark) {
+				return err
+			}
+		}
+		_, err := a.M.EditUser(ctx, actorOf(ev), name, func(u lifecycle.User) *lifecycle.UserInput {
+			if !slices.Contains(u.Groups, ev.Group) {
+				return nil // renamed or removed since the listing
+			}
+			groups := slices.DeleteFunc(slices.Clone(u.Groups), func(g string) bool { return g == ev.Group })
+			if ev.Type == provider.EventGroupRename {
+				groups = append(groups, ev.NewGroup)
+			}
+			return &lifecycle.UserInput{Groups: &groups}
+		})
+		return err
+	})
+}
+
+// eachMember calls fn with the name of each member of group, a page of limit at a time,
+// walking by cursor: fn may change the members it is given.
+func (a *Applier) eachMember(ctx context.Context, group string, limit int, fn func(name string) error) error {
+	for cursor := ""; ; {
+		page, err := a.M.ListUsers(ctx, lifecycle.UserQuery{Group: group, Cursor: cursor, Limit: limit})
 		if err != nil {
 			return err
 		}
 		for _, u := range page.Users {
-			if ev.Type == provider.EventGroupDelete && a.Groups != nil && !ev.Time.IsZero() {
-				mark, err := a.Groups.KeyMark(ctx, memberMark(u.Name, ev.Group))
-				if err != nil {
-					return err
-				}
-				if ev.Time.Before(mark) {
-					continue
-				}
-			}
-			_, err := a.M.EditUser(ctx, actorOf(ev), u.Name, func(u lifecycle.User) *lifecycle.UserInput {
-				if !slices.Contains(u.Groups, ev.Group) {
-					return nil // renamed or removed since the listing
-				}
-				groups := slices.DeleteFunc(slices.Clone(u.Groups), func(g string) bool { return g == ev.Group })
-				if ev.Type == provider.EventGroupRename {
-					groups = append(groups, ev.NewGroup)
-				}
-				return &lifecycle.UserInput{Groups: &groups}
-			})
-			if err != nil {
+			if err := fn(u.Name); err != nil {
 				return err
 			}
 		}
-		if page.Next == "" {
+		if cursor = page.Next; cursor == "" {
 			return nil
 		}
-		cursor = page.Next
 	}
 }
 
-// wholeInEffect is what a worker makes of an event of a group write (Whole) it finds
-// not applied: the write's commit records its events applied (GroupChange.Events), so
-// its process ended before the commit, and it is refused, for the write was never
-// completed nor answered (a part of it applied alone could be one another write overtook,
-// or part of one refused as a whole). The store as it is now says nothing of it: another
-// write may since have made, or undone, what it says.
-func (a *Applier) wholeInEffect(context.Context, provider.LifecycleEvent) error {
-	return &Skipped{Reason: "its group write did not complete (the process ended before its commit); nothing of it is applied"}
-}
+// errWholeNotCommitted refuses an event of a group write (Whole) a worker finds not
+// applied: the write's commit records its events applied (GroupChange.Events), so its
+// process ended before the commit. The write was never completed nor answered, and a
+// part of it applied alone could be one another write overtook, or part of one refused
+// as a whole; the store as it is now says nothing of it.
+var errWholeNotCommitted = &Skipped{Reason: "its group write did not complete (the process ended before its commit); nothing of it is applied"}
 
 // inEffect says whether ev, made on a revision the user has since left (IfRevision), finds
 // its effect the user's already: applied by ev itself before its process was killed and
@@ -418,17 +420,8 @@ func (a *Applier) memberChanges(ctx context.Context, g store.Group, source strin
 		}
 	}
 	if old != "" {
-		for cursor := ""; ; {
-			page, err := a.M.ListUsers(ctx, lifecycle.UserQuery{Group: old, Cursor: cursor, Limit: 1000})
-			if err != nil {
-				return nil, "", err
-			}
-			for _, u := range page.Users {
-				names = append(names, u.Name)
-			}
-			if cursor = page.Next; cursor == "" {
-				break
-			}
+		if err := a.eachMember(ctx, old, 1000, func(n string) error { names = append(names, n); return nil }); err != nil {
+			return nil, "", err
 		}
 	}
 	changes, err := a.M.MemberChanges(ctx, lifecycle.Actor("sync:"+source), names, func(u lifecycle.User) ([]string, bool) {

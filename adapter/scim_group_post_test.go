@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/emfa/emfa/internal/testdb"
-	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/store"
 )
 
@@ -14,15 +13,7 @@ import (
 func TestSCIMGroupPostAllOrNothing(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		h := newSyncHarnessOn(t, st)
-		_, full, _ := h.scim("POST", "/Users", `{"userName":"full@example.com"}`)
-		_, free, _ := h.scim("POST", "/Users", `{"userName":"free@example.com"}`)
-		groups := make([]string, 100)
-		for i := range groups {
-			groups[i] = fmt.Sprintf("other%03d", i)
-		}
-		if _, err := h.m.UpdateUser(t.Context(), "test", "full@example.com", lifecycle.UserInput{Groups: &groups}); err != nil {
-			t.Fatal(err)
-		}
+		full, free := fullAndFree(t, h)
 		body := fmt.Sprintf(`{"displayName":"team","externalId":"ext","members":[{"value":%q},{"value":%q}]}`, free["id"], full["id"])
 		code, out, _ := h.scim("POST", "/Groups", body)
 		if code < 400 || code >= 500 {

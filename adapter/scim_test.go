@@ -632,15 +632,7 @@ func TestSCIMGroupIfMatchOneWriterWins(t *testing.T) {
 func TestSCIMGroupPatchAllOrNothing(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		h := newSyncHarnessOn(t, st)
-		_, full, _ := h.scim("POST", "/Users", `{"userName":"full@example.com"}`)
-		_, free, _ := h.scim("POST", "/Users", `{"userName":"free@example.com"}`)
-		groups := make([]string, 100)
-		for i := range groups {
-			groups[i] = fmt.Sprintf("other%03d", i)
-		}
-		if _, err := h.m.UpdateUser(t.Context(), "test", "full@example.com", lifecycle.UserInput{Groups: &groups}); err != nil {
-			t.Fatal(err)
-		}
+		full, free := fullAndFree(t, h)
 		code, g, hdr := h.scim("POST", "/Groups", `{"displayName":"team"}`)
 		if code != 201 {
 			t.Fatalf("create: %d %v", code, g)
@@ -679,4 +671,20 @@ func TestSCIMGroupPatchAllOrNothing(t *testing.T) {
 			t.Errorf("the member added: %v", u.Groups)
 		}
 	})
+}
+
+// fullAndFree makes two SCIM users: full@example.com, already in the 100 groups a user
+// may hold, and free@example.com, in none.
+func fullAndFree(t *testing.T, h *syncHarness) (full, free map[string]any) {
+	t.Helper()
+	_, full, _ = h.scim("POST", "/Users", `{"userName":"full@example.com"}`)
+	_, free, _ = h.scim("POST", "/Users", `{"userName":"free@example.com"}`)
+	groups := make([]string, 100)
+	for i := range groups {
+		groups[i] = fmt.Sprintf("other%03d", i)
+	}
+	if _, err := h.m.UpdateUser(t.Context(), "test", "full@example.com", lifecycle.UserInput{Groups: &groups}); err != nil {
+		t.Fatal(err)
+	}
+	return full, free
 }

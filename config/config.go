@@ -43,6 +43,8 @@ type Config struct {
 	unset []string       // paths whose ${NAME} was unset (UnsetIsWarning)
 	// overrides are the EMFA_* variables that set a key: a problem there is theirs.
 	overrides []envKey
+	// from names the ${NAME} variables each value (by lower-cased path) was made of.
+	from map[string][]string
 	// unsetWarnings become Warnings once the file's name is known.
 	unsetWarnings []*FieldError
 }

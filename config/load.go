@@ -119,6 +119,7 @@ func parse(data []byte, opts Options) (*Config, error) {
 	x := &expander{lookup: lookup, opts: opts}
 	expanded := x.tree(settings, "")
 	cfg.unset = x.unset
+	cfg.from = x.from
 	errs := x.errs
 	cfg.unsetWarnings = x.warnings
 	errs = append(errs, Decode(expanded, cfg, "")...)
@@ -236,6 +237,9 @@ type expander struct {
 	errs     Errors
 	warnings []*FieldError
 	unset    []string // paths whose value lacks an unset variable
+	// from names the variables whose values a path's value holds (lower-cased path), so
+	// that a problem with the value names what the operator sets, not only the file's line.
+	from map[string][]string
 }
 
 func (x *expander) tree(node any, path string) any {
@@ -256,6 +260,13 @@ func (x *expander) tree(node any, path string) any {
 		return envRef.ReplaceAllStringFunc(n, func(ref string) string {
 			m := envRef.FindStringSubmatch(ref)
 			if val, ok := x.lookup(m[1]); ok && val != "" {
+				if x.from == nil {
+					x.from = map[string][]string{}
+				}
+				p := strings.ToLower(path)
+				if !slices.Contains(x.from[p], m[1]) {
+					x.from[p] = append(x.from[p], m[1])
+				}
 				return val
 			}
 			if m[2] != "" {
@@ -401,6 +412,9 @@ func (c *Config) locate(fe *FieldError) {
 		}
 	}
 	fe.File, fe.Line = c.Source, c.Line(joinPath(fe.Path, fe.Key))
+	if fe.Key == "" {
+		fe.Vars = c.from[strings.ToLower(fe.Path)]
+	}
 }
 
 func lineOf(e error) int {

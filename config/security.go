@@ -28,7 +28,7 @@ func (c *Config) validateSecurity(add func(path, format string, args ...any)) {
 		}
 		if n := utf8.RuneCountInString(v); n < MinSecretChars && !a.AllowWeakSecrets {
 			add(path, "too short (%d characters): an inbound secret needs at least %d, since anyone who reaches emfa can guess at it "+
-				"(generate one with `openssl rand -base64 24`), or set server.auth.allowWeakSecrets: true", n, MinSecretChars)
+				"(generate one with `openssl rand -base64 24`), or set server.auth.allowWeakSecrets: true (EMFA_SERVER_AUTH_ALLOWWEAKSECRETS=true)", n, MinSecretChars)
 		}
 	}
 	if a.Basic != nil {

@@ -25,7 +25,11 @@ func TestWeakSecretsRefused(t *testing.T) {
 		want       []string
 	}{
 		{"one-letter password", `{basic: {username: verify, password: "${EMFA_VERIFY_PASSWORD}"}}`, map[string]string{"EMFA_VERIFY_PASSWORD": "a"},
-			[]string{"server.auth.basic.password: too short (1 characters): an inbound secret needs at least 16"}},
+			// The variable is named: with the embedded default it is all the operator sets.
+			[]string{"server.auth.basic.password (from ${EMFA_VERIFY_PASSWORD}): too short (1 characters): an inbound secret needs at least 16",
+				"EMFA_SERVER_AUTH_ALLOWWEAKSECRETS=true"}},
+		{"two variables", `{basic: {username: verify, password: "${PW_A}-${PW_B}"}}`, map[string]string{"PW_A": "sec", "PW_B": "ret"},
+			[]string{"server.auth.basic.password (from ${PW_A}, ${PW_B}): too short (7 characters)"}},
 		{"one-space header", `{header: {name: X-Api-Key, value: " "}}`, nil,
 			[]string{"server.auth.header.value: must not begin or end with white space"}},
 		{"15 characters", `{header: {name: X-Api-Key, value: "123456789012345"}}`, nil,

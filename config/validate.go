@@ -21,11 +21,22 @@ type FieldError struct {
 	// File and Line say where in which file (Config.Annotate sets them); 0: no line.
 	File string
 	Line int
+	// Vars are the ${NAME} variables the value at Path was made of: with the embedded
+	// default, or a file that only refers to them, they are what the operator sets.
+	Vars []string
 }
 
 // Error reads `emfa.yaml:14: server.auth.basic: unknown key "pasword"`.
 func (e *FieldError) Error() string {
-	msg := e.Path + ": " + e.Msg
+	path := e.Path
+	if len(e.Vars) > 0 {
+		refs := make([]string, len(e.Vars))
+		for i, v := range e.Vars {
+			refs[i] = "${" + v + "}"
+		}
+		path += " (from " + strings.Join(refs, ", ") + ")"
+	}
+	msg := path + ": " + e.Msg
 	if e.Path == "" {
 		msg = e.Msg
 	}

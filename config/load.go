@@ -61,9 +61,29 @@ func Load(path string, opts Options) (*Config, error) {
 		if cfg == nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
-		return nil, cfg.Annotate(err)
+		return nil, cfg.invalid(err)
 	}
 	return cfg, nil
+}
+
+// Invalid is Load's and Parse's error for a configuration that was read but has
+// problems: Errs are the problems, Warnings what was found on the way (variables not
+// set), which a checker shows beside them: the operator who fixes the problems should
+// not learn of the rest only at the next run.
+type Invalid struct {
+	Errs     error
+	Warnings []string
+}
+
+func (e *Invalid) Error() string { return e.Errs.Error() }
+func (e *Invalid) Unwrap() error { return e.Errs }
+
+func (c *Config) invalid(err error) error {
+	err = c.Annotate(err)
+	if err == nil || len(c.Warnings) == 0 {
+		return err
+	}
+	return &Invalid{Errs: err, Warnings: c.Warnings}
 }
 
 // Parse is Load on bytes already read; format is yaml or json (JSON is read as the YAML
@@ -73,11 +93,11 @@ func Parse(data []byte, format string, opts Options) (*Config, error) {
 		return nil, fmt.Errorf("parse %s: unknown format", format)
 	}
 	cfg, err := parse(data, opts)
-	if err != nil && cfg != nil {
-		return nil, cfg.Annotate(err)
-	}
 	if cfg != nil {
 		cfg.warnUnset()
+	}
+	if err != nil && cfg != nil {
+		return nil, cfg.invalid(err)
 	}
 	return cfg, err
 }

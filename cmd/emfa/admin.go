@@ -52,6 +52,11 @@ problem with its path.`,
 func (d *deps) check(o storeOptions) error {
 	stdout, stderr := d.stdout, d.stderr
 	cfg, err := loadConfig(o, forReading, stderr)
+	if inv := (*config.Invalid)(nil); errors.As(err, &inv) {
+		for _, w := range inv.Warnings {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -251,3 +251,22 @@ providers:
 		t.Errorf("exit %d\n%s", code, errOut)
 	}
 }
+
+// A configuration check refuses still shows the variables it found unset: the operator
+// who fixes the typo should not learn of them only at the next run.
+func TestCheckWarnsOfUnsetVariablesBesideAProblem(t *testing.T) {
+	t.Setenv("NOPE_PW", "")
+	path := filepath.Join(t.TempDir(), "emfa.yaml")
+	os.WriteFile(path, []byte(`server:
+  lisen: 127.0.0.1:8080
+  auth: {basic: {username: verify, password: "${NOPE_PW}"}}
+storage: {driver: sqlite, dsn: "x.db", encryptionKey: "`+testEncryptionKey+`"}
+providers: [{name: A, credentialPrefix: a, capabilities: [totp], engine: builtin}]
+`), 0o600)
+	code, out, errOut := emfa(t, "check", "--config", path)
+	for _, want := range []string{path + `:2: server: unknown key "lisen"`, "warning: " + path + ":3: server.auth.basic.password: environment variable NOPE_PW is not set"} {
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("check: exit %d, want 1 and %q\n%s%s", code, want, out, errOut)
+		}
+	}
+}

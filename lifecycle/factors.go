@@ -40,6 +40,9 @@ const (
 	ActivationImmediate  = "immediate"
 	ActivationPasscode   = builtin.ActivationPasscode
 	ActivationOnFirstUse = builtin.ActivationOnFirstUse
+	// ActivationDevice: a push factor, active once its device registers (its default and
+	// only mode; what a pending push factor shows).
+	ActivationDevice = "device"
 )
 
 // Factor is a factor as the admin API shows it: never a secret.
@@ -64,7 +67,7 @@ func (m *Manager) factorOf(f store.Factor, lastUsed time.Time) Factor {
 	case store.FactorPending:
 		out.State = FactorPendingActivation
 		if out.Activation == "" {
-			out.Activation = "device" // push: waiting for its device to register
+			out.Activation = ActivationDevice // push: waiting for its device to register
 		}
 	case store.FactorDisabled:
 		out.State = FactorDisabled
@@ -224,6 +227,14 @@ func values(typ string, params map[string]json.RawMessage) (url.Values, *Error) 
 // activation is the engine's mode for an API enrollment: passcode by default where the
 // type has one, so nothing is offered to Verify before its owner has proved it works.
 func activation(typ, requested string) (string, *Error) {
+	if builtin.ActivatedByDevice(typ) {
+		// Active at once would offer Verify a push factor with no device to push to.
+		if requested != "" && requested != ActivationDevice {
+			return "", invalid("invalid_activation", "activation", "%s factors become active when their device registers: "+
+				"leave activation out (or say %s), not %q", typ, ActivationDevice, requested)
+		}
+		return "", nil
+	}
 	modes := builtin.ActivationModes(typ)
 	switch requested {
 	case "":

@@ -885,3 +885,27 @@ func TestPendingFactorNeverEnabled(t *testing.T) {
 		}
 	})
 }
+
+// A push factor becomes active only when its device registers: "immediate" (or any
+// other activation) is refused, not taken and ignored; "device", its own, is taken.
+func TestPushActivationIsItsDevice(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManager(t, st)
+		addAlice(t, m)
+		for _, mode := range []string{lifecycle.ActivationImmediate, lifecycle.ActivationPasscode, "later"} {
+			_, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "push", Activation: mode})
+			var le *lifecycle.Error
+			if !errors.As(err, &le) || le.Code != "invalid_activation" || !strings.Contains(le.Msg, "when their device registers") {
+				t.Errorf("push with activation %q: %v, want invalid_activation saying the device activates it", mode, err)
+			}
+		}
+		if fs, _ := m.ListFactors(ctx, "alice"); len(fs) != 0 {
+			t.Errorf("refused enrollments left %d factors", len(fs))
+		}
+		en, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "push", Activation: lifecycle.ActivationDevice})
+		if err != nil || en.Factor.State != lifecycle.FactorPendingActivation || en.Factor.Activation != lifecycle.ActivationDevice {
+			t.Errorf("push with activation device: %+v, %v", en.Factor, err)
+		}
+	})
+}

@@ -104,8 +104,11 @@ func (d *deps) addFactorCmd(typ string) *cobra.Command {
 		v := values()
 		label := v.Get("name")
 		v.Del("name")
+		if activation == "" && !builtin.ActivatedByDevice(typ) {
+			activation = lifecycle.ActivationImmediate
+		}
 		enrolled, err := m.EnrollFactor(ctx, cliActor, user, lifecycle.Enrollment{Type: typ, Label: label,
-			Activation: cmp.Or(activation, lifecycle.ActivationImmediate), Params: params(fields, v)})
+			Activation: activation, Params: params(fields, v)})
 		if err != nil {
 			return enrollError(typ, user, err)
 		}

@@ -35,6 +35,10 @@ const (
 // or the code is wrong (the reason says which).
 var ErrActivation = errors.New("activation refused")
 
+// ActivatedByDevice reports whether a factor of typ becomes active only when its device
+// registers (push): no organisation can vouch for a key it has never seen.
+func ActivatedByDevice(typ string) bool { return typ == TypePush }
+
 // ActivationModes lists the activation modes a factor type takes besides "".
 func ActivationModes(typ string) []string {
 	switch typ {

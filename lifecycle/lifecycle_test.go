@@ -909,3 +909,47 @@ func TestPushActivationIsItsDevice(t *testing.T) {
 		}
 	})
 }
+
+// A write that changes nothing (an empty update, a field set to what it is, a state the
+// user is in) writes nothing: its revision (the API's ETag) and its updated time stay, so
+// another client's If-Match is not refused for a change that never was; and a stale
+// revision is still refused.
+func TestNoOpWritesKeepTheRevision(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		str := func(s string) *string { return &s }
+		read, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "hal", DisplayName: str("Hal"), Email: str("hal@example.com")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Minute)
+		for name, write := range map[string]func() (lifecycle.User, error){
+			"empty update": func() (lifecycle.User, error) { return m.UpdateUser(ctx, "test", "hal", lifecycle.UserInput{}) },
+			"same name":    func() (lifecycle.User, error) { return m.UpdateUser(ctx, "test", "hal", lifecycle.UserInput{DisplayName: str("Hal")}) },
+			"same e-mail, other case": func() (lifecycle.User, error) {
+				return m.UpdateUser(ctx, "test", "HAL", lifecycle.UserInput{Email: str("hal@EXAMPLE.com"), State: str(lifecycle.StateActive)})
+			},
+			"enable an active user": func() (lifecycle.User, error) { return m.SetUserState(ctx, "test", "hal", false) },
+			"enable on its revision": func() (lifecycle.User, error) {
+				return m.SetUserStateAt(ctx, "test", "hal", false, read.Revision)
+			},
+		} {
+			u, err := write()
+			if err != nil || u.Revision != read.Revision || fmt.Sprint(u.Updated) != fmt.Sprint(read.Updated) {
+				t.Errorf("%s: revision %d updated %v, %v; want revision %d updated %v", name, u.Revision, u.Updated, err, read.Revision, read.Updated)
+			}
+		}
+		// A change is still a change, and a stale revision still refused.
+		u, err := m.SetUserState(ctx, "test", "hal", true)
+		if err != nil || u.Revision != read.Revision+1 {
+			t.Fatalf("disable: revision %d, %v", u.Revision, err)
+		}
+		if _, err := m.SetUserStateAt(ctx, "test", "hal", true, read.Revision); err == nil {
+			t.Error("a disable on a stale revision of a disabled user was taken")
+		}
+		if d, err := m.SetUserState(ctx, "test", "hal", true); err != nil || d.Revision != u.Revision {
+			t.Errorf("disable a disabled user: revision %d, %v; want %d", d.Revision, err, u.Revision)
+		}
+	})
+}

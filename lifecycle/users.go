@@ -287,6 +287,11 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 	if in.IfRevision != nil && *in.IfRevision != r.Profile.Revision {
 		return errorOf(store.ErrStale, "user")
 	}
+	if userOf(r).Holds(in) {
+		// Nothing to change: no write, so the revision (the API's ETag) and the updated
+		// time stay what they mean, and no other client's If-Match is refused for it.
+		return nil
+	}
 	c := store.UserChange{Name: name, Now: m.now(), IfRevision: &r.Profile.Revision}
 	p, perr := profile(r.Profile, in)
 	if perr == nil {
@@ -320,6 +325,13 @@ func (m *Manager) SetUserStateAt(ctx context.Context, actor Actor, name string, 
 
 func (m *Manager) setUserState(ctx context.Context, actor Actor, name string, disabled bool, rev *int64) (User, error) {
 	action := stateAction(disabled)
+	u, err := m.GetUser(ctx, name)
+	if err != nil {
+		return User{}, err
+	}
+	if u.State == StateName(disabled) && (rev == nil || *rev == u.Revision) {
+		return u, nil // in that state already: nothing written, as for an update (update)
+	}
 	c := store.UserChange{Name: name, Disabled: &disabled, IfRevision: rev, Now: m.now(), Audit: []store.AuditEvent{m.event(actor, action, name, "", "")}}
 	if err := m.applyAt(ctx, actor, action, c); err != nil {
 		return User{}, err

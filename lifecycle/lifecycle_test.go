@@ -926,7 +926,9 @@ func TestNoOpWritesKeepTheRevision(t *testing.T) {
 		clk.Advance(time.Minute)
 		for name, write := range map[string]func() (lifecycle.User, error){
 			"empty update": func() (lifecycle.User, error) { return m.UpdateUser(ctx, "test", "hal", lifecycle.UserInput{}) },
-			"same name":    func() (lifecycle.User, error) { return m.UpdateUser(ctx, "test", "hal", lifecycle.UserInput{DisplayName: str("Hal")}) },
+			"same name": func() (lifecycle.User, error) {
+				return m.UpdateUser(ctx, "test", "hal", lifecycle.UserInput{DisplayName: str("Hal")})
+			},
 			"same e-mail, other case": func() (lifecycle.User, error) {
 				return m.UpdateUser(ctx, "test", "HAL", lifecycle.UserInput{Email: str("hal@EXAMPLE.com"), State: str(lifecycle.StateActive)})
 			},

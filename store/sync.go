@@ -64,13 +64,18 @@ type Group struct {
 	Revision int64
 }
 
-// GroupChange is everything one write of a group (a SCIM PUT or PATCH) does, applied by
-// ApplyGroupChange as one atomic step: all of it, or nothing.
+// GroupChange is everything one write of a group (a SCIM POST, PUT, PATCH or DELETE)
+// does, applied by ApplyGroupChange as one atomic step: all of it, or nothing.
 type GroupChange struct {
 	ID         string // the group written
 	Name       string // its name after the write
 	ExternalID string // its external id after the write
 	UpdatedAt  time.Time
+	// Create creates the group instead, at revision 0 (created and updated at UpdatedAt),
+	// with Users its members' changes: ErrExists when its name or id is taken. A
+	// create has no revision to be conditional on: IfRevision and Delete are refused with
+	// it.
+	Create bool
 	// Delete deletes the group instead (on the same condition), with Users its members'
 	// changes.
 	Delete bool
@@ -148,8 +153,9 @@ type SyncQueue interface {
 	UpdateGroup(ctx context.Context, g Group) error  // name and external id, by id; one more on its revision
 	// ApplyGroupChange applies c, all of it or nothing: ErrNotFound when the group does
 	// not exist, ErrStale when c.IfRevision (or a user change's) no longer holds, ErrExists
-	// when the new name is another group's. The group's revision goes up by one. Of
-	// concurrent changes on the same revision, across processes too, exactly one applies.
+	// when the new name is another group's (or, c.Create, the group's id is taken). The
+	// group's revision goes up by one. Of concurrent changes on the same revision, or
+	// creates of one name, across processes too, exactly one applies.
 	ApplyGroupChange(ctx context.Context, c GroupChange) error
 	DeleteGroup(ctx context.Context, id string) error
 	// UserNameByID finds a user's name by its id; ErrNotFound.

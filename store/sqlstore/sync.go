@@ -375,17 +375,24 @@ func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
 	return nil
 }
 
-// ApplyGroupChange writes (or deletes) the group's record first, on its revision when c
-// names one, then its users' changes, in one transaction: the group's row is locked (PostgreSQL) or
-// the database is (SQLite) from the conditional UPDATE to the commit, so a concurrent
-// change on the same revision finds it changed, and a user change that fails (a
-// refusal, a revision gone) rolls back the group's write with it.
+// ApplyGroupChange writes (or creates, or deletes) the group's record first, on its
+// revision when c names one, then its users' changes, in one transaction: the group's row
+// is locked (PostgreSQL) or the database is (SQLite) from the conditional UPDATE (or the
+// INSERT) to the commit, so a concurrent change on the same revision finds it changed, a
+// concurrent create of the same name waits and finds it taken, and a user change that
+// fails (a refusal, a revision gone) rolls back the group's write with it.
 func (s *Store) ApplyGroupChange(ctx context.Context, c store.GroupChange) error {
+	if c.Create && (c.Delete || c.IfRevision != nil) {
+		return s.fail(fmt.Sprintf("change group %q", c.ID), errors.New("a create is neither a delete nor on a revision"))
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		q := s.on(s.w, tx)
 		upd := `UPDATE sync_groups SET name = $2, external_id = $3, updated_at = $4, revision = revision + 1 WHERE id = $1`
 		args := []any{c.ID, c.Name, c.ExternalID, millis(c.UpdatedAt)}
-		if c.Delete {
+		switch {
+		case c.Create:
+			upd = `INSERT INTO sync_groups (` + groupCols + `) VALUES ($1, $2, $3, $4, $4, 0)`
+		case c.Delete:
 			upd, args = `DELETE FROM sync_groups WHERE id = $1`, []any{c.ID}
 		}
 		if c.IfRevision != nil {

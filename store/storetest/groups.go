@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"database/sql"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +21,9 @@ var groupTests = []struct {
 	{"GroupChangeAllOrNothing", testGroupChangeAllOrNothing},
 	{"ConcurrentGroupChange", testConcurrentGroupChange},
 	{"GroupChangeDelete", testGroupChangeDelete},
+	{"GroupChangeCreate", testGroupChangeCreate},
+	{"GroupChangeCreateAllOrNothing", testGroupChangeCreateAllOrNothing},
+	{"ConcurrentGroupChangeCreate", testConcurrentGroupChangeCreate},
 }
 
 func syncQueue(t *testing.T, s store.Store) store.SyncQueue {
@@ -201,6 +206,153 @@ func testGroupChangeDelete(t *testing.T, s store.Store) {
 		t.Errorf("the member after the delete: %+v, %v", r.Profile, err)
 	}
 	wantErr(t, "a delete of a deleted group", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Delete: true, IfRevision: &one}), store.ErrNotFound)
+}
+
+// testGroupChangeCreate: a change that creates the group (a SCIM POST) makes it, its
+// external id and its members' changes in one commit, with its queued events recorded
+// applied there; a name or id taken is ErrExists, and nothing of it is done.
+func testGroupChangeCreate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	mustApply(t, s, create("u1", &store.Profile{}))
+	seqs, err := sq.EnqueueLeased(ctx, []store.QueuedEvent{
+		{Source: "scim", EventID: "c1", Key: "group:eng", Type: "group.create", Time: at(time.Hour), Body: []byte(`{}`)},
+		{Source: "scim", EventID: "c2", Key: "user:u1", Type: "group.member.add", Time: at(time.Hour), Body: []byte(`{}`)}},
+		"writer", at(2*time.Hour), at(time.Hour))
+	must(t, "enqueue leased", err)
+	must(t, "create", sq.ApplyGroupChange(ctx, store.GroupChange{Create: true, ID: "g1", Name: "eng", ExternalID: "x1", UpdatedAt: at(time.Minute),
+		Users: []store.UserChange{memberChange("name-u1", []string{"eng"}, 1)}, Events: seqs, Owner: "writer"}))
+	g := mustGroup(t, sq, "g1")
+	if g.Name != "eng" || g.ExternalID != "x1" || g.Revision != 0 || !g.CreatedAt.Equal(at(time.Minute)) || !g.UpdatedAt.Equal(at(time.Minute)) {
+		t.Errorf("the created group: %+v; want eng, x1, revision 0, created and updated at the change's time", g)
+	}
+	if r, err := s.GetUserRecord(ctx, "name-u1"); err != nil || len(r.Profile.Groups) != 1 || r.Profile.Groups[0] != "eng" {
+		t.Errorf("the member after the create: %+v, %v", r.Profile, err)
+	}
+	evs, err := sq.ListEvents(ctx, store.QueueFilter{Source: "scim"})
+	must(t, "list events", err)
+	for _, e := range evs {
+		if !e.Applied {
+			t.Errorf("event %d of the committed create not recorded applied: %+v", e.Seq, e)
+		}
+	}
+	if len(evs) != 2 {
+		t.Errorf("events: %+v, want the create's 2", evs)
+	}
+
+	// Its name taken, or its id: ErrExists, and its member's change is not made.
+	mustApply(t, s, create("u2", &store.Profile{}))
+	for _, c := range []store.GroupChange{{ID: "g2", Name: "eng"}, {ID: "g1", Name: "ops"}} {
+		c.Create, c.UpdatedAt, c.Users = true, at(time.Hour), []store.UserChange{memberChange("name-u2", []string{c.Name}, 1)}
+		wantErr(t, "a create of a name or id taken ("+c.ID+", "+c.Name+")", sq.ApplyGroupChange(ctx, c), store.ErrExists)
+		if r := revision(t, s, "name-u2"); r != 1 {
+			t.Errorf("the member of the refused create %+v changed: revision %d, want 1", c, r)
+		}
+	}
+	if gs, err := sq.ListGroups(ctx); err != nil || len(gs) != 1 {
+		t.Errorf("groups after the refused creates: %+v, %v; want g1 alone", gs, err)
+	}
+	// A create has no revision: on one, or as a delete, it is refused.
+	zero := int64(0)
+	if err := sq.ApplyGroupChange(ctx, store.GroupChange{Create: true, ID: "g3", Name: "ops", IfRevision: &zero}); err == nil {
+		t.Error("a create on a revision: no error")
+	}
+	if err := sq.ApplyGroupChange(ctx, store.GroupChange{Create: true, Delete: true, ID: "g3", Name: "ops"}); err == nil {
+		t.Error("a create that deletes: no error")
+	}
+	if _, err := sq.GetGroup(ctx, "g3"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the group of a refused create: %v, want ErrNotFound", err)
+	}
+}
+
+// testGroupChangeCreateAllOrNothing: a create whose member change fails (its user changed
+// since it was read, or is gone), or whose events another holds, creates no group and
+// changes no member; the same create made again then succeeds.
+func testGroupChangeCreateAllOrNothing(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	mustApply(t, s, create("u1", &store.Profile{}), create("u2", &store.Profile{}))
+	seqs, err := sq.EnqueueLeased(ctx, []store.QueuedEvent{
+		{Source: "scim", EventID: "c1", Key: "group:eng", Type: "group.create", Time: at(time.Hour), Body: []byte(`{}`)}},
+		"writer", at(2*time.Hour), at(time.Hour))
+	must(t, "enqueue leased", err)
+	ok := memberChange("name-u1", []string{"eng"}, 1)
+	for what, c := range map[string]store.GroupChange{
+		"a member changed since": {Users: []store.UserChange{ok, memberChange("name-u2", []string{"eng"}, 7)}},
+		"a member gone":          {Users: []store.UserChange{ok, memberChange("name-gone", []string{"eng"}, 1)}},
+		"its events another's":   {Users: []store.UserChange{ok}, Events: seqs, Owner: "another"},
+	} {
+		c.Create, c.ID, c.Name, c.ExternalID, c.UpdatedAt = true, "g1", "eng", "x", at(time.Minute)
+		if err := sq.ApplyGroupChange(ctx, c); err == nil {
+			t.Fatalf("a create with %s: no error", what)
+		}
+		if _, err := sq.GetGroup(ctx, "g1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a create with %s left its group: %v", what, err)
+		}
+		if _, err := sq.GetGroupByName(ctx, "eng"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a create with %s left its group's name: %v", what, err)
+		}
+		if r, err := s.GetUserRecord(ctx, "name-u1"); err != nil || len(r.Profile.Groups) != 0 || r.Profile.Revision != 1 {
+			t.Errorf("a create with %s changed the member before the failure: %+v, %v", what, r.Profile, err)
+		}
+	}
+	if evs, err := sq.ListEvents(ctx, store.QueueFilter{Source: "scim"}); err != nil || len(evs) != 1 || evs[0].Applied {
+		t.Errorf("the events of the failed creates: %+v, %v; want one, not applied", evs, err)
+	}
+	must(t, "the create made again", sq.ApplyGroupChange(ctx, store.GroupChange{Create: true, ID: "g1", Name: "eng", UpdatedAt: at(time.Minute),
+		Users: []store.UserChange{ok}, Events: seqs, Owner: "writer"}))
+	if r, err := s.GetUserRecord(ctx, "name-u1"); err != nil || len(r.Profile.Groups) != 1 {
+		t.Errorf("the member after the create made again: %+v, %v", r.Profile, err)
+	}
+}
+
+// testConcurrentGroupChangeCreate: of creates of one name at once, each with its own id
+// and member, exactly one applies; the others are ErrExists and change no member.
+func testConcurrentGroupChangeCreate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	const writers = 8
+	for i := range writers {
+		mustApply(t, s, create(fmt.Sprintf("u%d", i), &store.Profile{}))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	start := make(chan struct{})
+	for i := range writers {
+		wg.Go(func() {
+			<-start
+			errs[i] = sq.ApplyGroupChange(ctx, store.GroupChange{Create: true, ID: fmt.Sprintf("g%d", i), Name: "eng", UpdatedAt: at(time.Minute),
+				Users: []store.UserChange{memberChange(fmt.Sprintf("name-u%d", i), []string{"eng"}, 1)}})
+		})
+	}
+	close(start)
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Errorf("writers %d and %d both created eng", won, i)
+		case err == nil:
+			won = i
+		default:
+			wantErr(t, "a losing writer", err, store.ErrExists)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no writer created the group")
+	}
+	if g, err := sq.GetGroupByName(ctx, "eng"); err != nil || g.ID != fmt.Sprintf("g%d", won) {
+		t.Errorf("the group: %+v, %v; want the winner's, g%d", g, err, won)
+	}
+	for i := range writers {
+		if r, want := revision(t, s, fmt.Sprintf("name-u%d", i)), int64(1); i == won {
+			if r != 2 {
+				t.Errorf("the winner's member: revision %d, want 2", r)
+			}
+		} else if r != want {
+			t.Errorf("writer %d's member changed by its refused create: revision %d", i, r)
+		}
+	}
 }
 
 // MigrationGroupRevision checks migration 13 on db, a schema at version 12: a group

@@ -326,19 +326,19 @@ func (a *Applier) inEffect(ctx context.Context, ev provider.LifecycleEvent) (boo
 	return false, nil // a delete of a user still there
 }
 
-// GroupWrite is one write of a group (a SCIM PUT, PATCH or DELETE): a rename, the members
-// added and removed, its external id, or its deletion, applied by ApplyGroup as one step,
-// all of it or nothing.
+// GroupWrite is one write of a group (a SCIM POST, PUT, PATCH or DELETE): its creation, a
+// rename, the members added and removed, its external id, or its deletion, applied by
+// ApplyGroup as one step, all of it or nothing.
 type GroupWrite struct {
-	ID         string // the group's id
+	ID         string // the group's id (of a creation: the id it is created with)
 	ExternalID string // its external id after the write
 	Source     string // who wrote it (the actor of its users' audit records)
 	// IfRevision is the group's revision the write was made from (store.Group.Revision):
-	// a conflict, CodeChanged, when another write came between.
+	// a conflict, CodeChanged, when another write came between. A creation has none.
 	IfRevision int64
-	// Events are the write's group.rename (from the group's name, first) and
-	// group.member.add and group.member.remove (of the name it has after the write), or
-	// its group.delete alone.
+	// Events are the write's group.create or group.rename (from the group's name), first,
+	// and group.member.add and group.member.remove (of the name it has after the write),
+	// or its group.delete alone.
 	Events []provider.LifecycleEvent
 
 	// seqs are Events' in the queue, leased to owner (ApplyGroupNow): recorded applied
@@ -356,32 +356,38 @@ const groupTries = 8
 // that the group is still at w.IfRevision and each user still as read. A user changed
 // meanwhile makes it read them again; the group changed meanwhile is a conflict,
 // CodeChanged. A refusal for one user (too many groups) refuses the whole write.
+//
+// A write whose first event is a group.create creates the group with its external id
+// and members in that step, or nothing: a name taken is a conflict, group_exists, so that
+// of creations of one name at once, across processes too, exactly one creates it.
 func (a *Applier) ApplyGroup(ctx context.Context, w GroupWrite) error {
 	if a.Groups == nil {
 		return errors.New("sync: no group store")
 	}
 	changed := &lifecycle.Error{Kind: lifecycle.Conflict, Code: lifecycle.CodeChanged,
 		Msg: "the group changed since it was read; read it again and retry"}
+	creates := len(w.Events) > 0 && w.Events[0].Type == provider.EventGroupCreate
+	if creates && (w.ID == "" || w.Events[0].Group == "") {
+		return errors.New("sync: a group creation needs the group's id and name")
+	}
 	for try := 1; ; try++ {
-		g, err := a.Groups.GetGroup(ctx, w.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			return &Skipped{Reason: "no group with id " + w.ID,
-				Err: &lifecycle.Error{Kind: lifecycle.NotFound, Code: "not_found", Msg: "group not found"}}
-		}
+		g, err := a.groupToWrite(ctx, w, creates)
 		if err != nil {
 			return err
 		}
-		if g.Revision != w.IfRevision {
+		if !creates && g.Revision != w.IfRevision {
 			return &Skipped{Reason: changed.Msg, Err: changed}
 		}
 		changes, name, err := a.memberChanges(ctx, g, w.Source, w.Events)
 		if err != nil {
 			return skipOf(err)
 		}
-		rev := g.Revision
-		deletes := len(w.Events) == 1 && w.Events[0].Type == provider.EventGroupDelete
-		err = a.Groups.ApplyGroupChange(ctx, store.GroupChange{ID: g.ID, Name: name, ExternalID: w.ExternalID,
-			UpdatedAt: a.now(), IfRevision: &rev, Delete: deletes, Users: changes, Events: w.seqs, Owner: w.owner})
+		c := store.GroupChange{ID: g.ID, Name: name, ExternalID: w.ExternalID, UpdatedAt: a.now(), Create: creates,
+			Delete: len(w.Events) == 1 && w.Events[0].Type == provider.EventGroupDelete, Users: changes, Events: w.seqs, Owner: w.owner}
+		if !creates {
+			c.IfRevision = &g.Revision
+		}
+		err = a.Groups.ApplyGroupChange(ctx, c)
 		switch {
 		case errors.Is(err, store.ErrExists):
 			return &Skipped{Reason: "a group named " + name + " exists",
@@ -397,13 +403,30 @@ func (a *Applier) ApplyGroup(ctx context.Context, w GroupWrite) error {
 	}
 }
 
+// groupToWrite is the group w writes: as it is, or, when w creates it, as it will be.
+func (a *Applier) groupToWrite(ctx context.Context, w GroupWrite, creates bool) (store.Group, error) {
+	if creates {
+		return store.Group{ID: w.ID, Name: w.Events[0].Group}, nil
+	}
+	g, err := a.Groups.GetGroup(ctx, w.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return g, &Skipped{Reason: "no group with id " + w.ID,
+			Err: &lifecycle.Error{Kind: lifecycle.NotFound, Code: "not_found", Msg: "group not found"}}
+	}
+	return g, err
+}
+
 // memberChanges is what events do to the users of g: its members carried to its new
 // name (a rename) or out of it (a delete), those added and those removed; and that name.
 func (a *Applier) memberChanges(ctx context.Context, g store.Group, source string, events []provider.LifecycleEvent) ([]store.UserChange, string, error) {
 	name, old, deletes := g.Name, "", false
 	var names []string
-	for _, ev := range events {
+	for i, ev := range events {
 		switch ev.Type {
+		case provider.EventGroupCreate:
+			if i != 0 || ev.Group != g.Name {
+				return nil, "", fmt.Errorf("sync: a group write carries a group.create of %q only first, of its group", ev.Group)
+			}
 		case provider.EventGroupRename, provider.EventGroupDelete:
 			if ev.Group != g.Name {
 				return nil, "", &lifecycle.Error{Kind: lifecycle.Conflict, Code: lifecycle.CodeChanged, Msg: "the group was renamed since it was read"}

@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"slices"
 	"testing"
@@ -24,6 +25,12 @@ type killedBeforeGroupCommit struct {
 func (killedBeforeGroupCommit) GetGroup(context.Context, string) (store.Group, error) {
 	runtime.Goexit()
 	return store.Group{}, nil
+}
+
+// ApplyGroupChange: a write that creates its group reads none; it dies at its commit.
+func (killedBeforeGroupCommit) ApplyGroupChange(context.Context, store.GroupChange) error {
+	runtime.Goexit()
+	return nil
 }
 
 // applyKilled runs w through ApplyGroupNow on a process that dies before its commit.
@@ -164,6 +171,127 @@ func TestGroupWriteKilledAfterItsCommit(t *testing.T) {
 		}
 		if len(prop.evs) != 1 || prop.evs[0].Type != provider.EventGroupMemberAdd || prop.evs[0].Username != "alice" {
 			t.Errorf("propagated %+v, want the committed write's add", prop.evs)
+		}
+	})
+}
+
+// TestGroupCreateIsOneWrite: a group write whose first event is its group.create (a SCIM
+// POST) creates the group, its external id and its members in one step, all of it or
+// nothing: a member refused, or a name taken, creates nothing; a process killed before
+// its commit leaves nothing a worker would create piecemeal, and the create made again
+// succeeds; one killed after its commit is propagated whole.
+func TestGroupCreateIsOneWrite(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		prop := &captured{}
+		q.Propagators = []provider.LifecyclePropagator{prop}
+		for _, n := range []string{"alice", "bob", "carol", "full"} {
+			if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: n}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hundred := make([]string, 100)
+		for i := range hundred {
+			hundred[i] = "g" + string(rune('a'+i/26)) + string(rune('a'+i%26))
+		}
+		if _, err := m.UpdateUser(ctx, "test", "full", lifecycle.UserInput{Groups: &hundred}); err != nil {
+			t.Fatal(err)
+		}
+		groups := func(name string) []string {
+			t.Helper()
+			u, err := m.GetUser(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.Groups
+		}
+		creation := func(id, group string, members ...string) sync.GroupWrite {
+			evs := []provider.LifecycleEvent{{Type: provider.EventGroupCreate, Source: "scim", Group: group}}
+			for _, n := range members {
+				evs = append(evs, provider.LifecycleEvent{Type: provider.EventGroupMemberAdd, Source: "scim", Username: n, Group: group})
+			}
+			return sync.GroupWrite{ID: id, ExternalID: "ext-" + group, Source: "scim", Events: evs}
+		}
+		noGroup := func(what, name string) {
+			t.Helper()
+			if g, err := q.Store.GetGroupByName(ctx, name); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s: the group %s is there: %+v, %v", what, name, g, err)
+			}
+		}
+
+		if err := q.ApplyGroupNow(ctx, creation("g-eng", "eng", "alice", "bob")); err != nil {
+			t.Fatal(err)
+		}
+		g, err := q.Store.GetGroup(ctx, "g-eng")
+		if err != nil || g.Name != "eng" || g.ExternalID != "ext-eng" || g.Revision != 0 {
+			t.Fatalf("the created group: %+v, %v; want eng, ext-eng, revision 0", g, err)
+		}
+		if a, b := groups("alice"), groups("bob"); !slices.Equal(a, []string{"eng"}) || !slices.Equal(b, []string{"eng"}) {
+			t.Errorf("the members after the create: alice %v, bob %v", a, b)
+		}
+		drain(t, q)
+		var got []string
+		for _, ev := range prop.evs {
+			got = append(got, ev.Type+" "+ev.Username)
+		}
+		if want := []string{"group.create ", "group.member.add alice", "group.member.add bob"}; !slices.Equal(got, want) {
+			t.Errorf("propagated %q, want %q", got, want)
+		}
+
+		// A member at its limit of groups, or the name taken: nothing is created.
+		var le *lifecycle.Error
+		if err := q.ApplyGroupNow(ctx, creation("g-ops", "ops", "alice", "full")); !errors.As(err, &le) {
+			t.Errorf("a create with a member at its limit: %v, want a refusal", err)
+		}
+		noGroup("a create with a member at its limit", "ops")
+		if err := q.ApplyGroupNow(ctx, creation("g-eng2", "eng", "carol")); !errors.As(err, &le) || le.Code != "group_exists" {
+			t.Errorf("a create of a name taken: %v, want group_exists", err)
+		}
+		if _, err := q.Store.GetGroup(ctx, "g-eng2"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a create of a name taken made its group: %v", err)
+		}
+		if a, c := groups("alice"), groups("carol"); !slices.Equal(a, []string{"eng"}) || len(c) != 0 {
+			t.Errorf("after the refused creates: alice in %v, carol in %v", a, c)
+		}
+
+		// Killed before its commit: the worker creates nothing of it; made again, it
+		// creates the group.
+		applyKilled(q, creation("g-dev", "dev", "alice"))
+		clk.Advance(2 * time.Minute)
+		drain(t, q)
+		noGroup("a create killed before its commit, its events taken over", "dev")
+		if a := groups("alice"); slices.Contains(a, "dev") {
+			t.Errorf("a create killed before its commit had its member added by the worker: alice in %v", a)
+		}
+		if err := q.ApplyGroupNow(ctx, creation("g-dev2", "dev", "alice")); err != nil {
+			t.Fatalf("the create made again: %v", err)
+		}
+		if a := groups("alice"); !slices.Contains(a, "dev") {
+			t.Errorf("the create made again: alice in %v", a)
+		}
+
+		// Killed after its commit: the worker propagates it whole.
+		drain(t, q)
+		prop.evs = nil
+		killed := &sync.Queue{Store: killedAfterGroupCommit{q.Store}, Applier: q.Applier, Now: q.Now}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = killed.ApplyGroupNow(ctx, creation("g-qa", "qa", "bob"))
+		}()
+		<-done
+		clk.Advance(2 * time.Minute)
+		drain(t, q)
+		if g, err := q.Store.GetGroup(ctx, "g-qa"); err != nil || g.Name != "qa" || !slices.Contains(groups("bob"), "qa") {
+			t.Errorf("a create killed after its commit: %+v, %v; bob in %v", g, err, groups("bob"))
+		}
+		got = nil
+		for _, ev := range prop.evs {
+			got = append(got, ev.Type+" "+ev.Username)
+		}
+		if want := []string{"group.create ", "group.member.add bob"}; !slices.Equal(got, want) {
+			t.Errorf("propagated %q after a kill after the commit, want %q", got, want)
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/sync"
 )
@@ -156,34 +157,21 @@ func (api *syncAPI) createGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// Exclusive: a POST creates, or is refused; of two at once, one gets 409.
-	if err := api.applyEvents(ctx, []provider.LifecycleEvent{{Type: provider.EventGroupCreate, Group: name, Exclusive: true}}); err != nil {
+	// The group, its external id and its members in one step (sync.Queue.ApplyGroupNow,
+	// as a PUT's): a member refused (at its limit of groups), a store failing or a
+	// process killed part-way creates nothing, so the directory's retry is not a 409; of
+	// two POSTs of one name at once, one creates it and the other is a 409.
+	evs := append([]provider.LifecycleEvent{{Type: provider.EventGroupCreate, Group: name}}, memberEvents(name, nil, members)...)
+	for i := range evs {
+		evs[i].Source = "scim"
+	}
+	id := builtin.NewID()
+	if err := api.o.Queue.ApplyGroupNow(ctx, sync.GroupWrite{ID: id, ExternalID: ext, Source: "scim", Events: evs}); err != nil {
 		return err
 	}
-	g, err := api.o.Queue.Store.GetGroupByName(ctx, name)
+	g, err := api.o.Queue.Store.GetGroup(ctx, id)
 	if err != nil {
 		return err
-	}
-	// Its external id and members as one step on the group just made, as a PUT's: a
-	// member refused (at its limit of groups) adds none, and the group is deleted again,
-	// so that the POST made nothing and the directory's retry is not a 409.
-	if ext != "" || len(members) > 0 {
-		evs := memberEvents(name, nil, members)
-		for i := range evs {
-			evs[i].Source = "scim"
-		}
-		err := api.o.Queue.ApplyGroupNow(ctx, sync.GroupWrite{ID: g.ID, ExternalID: ext, Source: "scim", IfRevision: g.Revision, Events: evs})
-		if err != nil {
-			del := provider.LifecycleEvent{Type: provider.EventGroupDelete, Group: name, Source: "scim"}
-			if derr := api.o.Queue.ApplyGroupNow(ctx, sync.GroupWrite{ID: g.ID, Source: "scim", IfRevision: g.Revision,
-				Events: []provider.LifecycleEvent{del}}); derr != nil {
-				api.s.log.Warn("scim: a group whose POST was refused is left created", "group", name, "err", derr)
-			}
-			return err
-		}
-		if g, err = api.o.Queue.Store.GetGroup(ctx, g.ID); err != nil {
-			return err
-		}
 	}
 	return api.answerGroup(c, http.StatusCreated, g)
 }

@@ -72,11 +72,11 @@ type LifecycleEvent struct {
 	// PATCH, which says the whole profile; a write conditional on an If-Match), and is
 	// refused when another change came between rather than undo it.
 	IfRevision *int64 `json:",omitempty"`
-	// Whole marks the events of one group write (a SCIM PUT, PATCH or DELETE of a group),
-	// applied together in one step or not at all; the write's commit records them applied.
-	// A worker that finds one of them not applied (its process ended before the write's
-	// commit) applies nothing of it on its own and refuses it; one recorded applied it
-	// propagates.
+	// Whole marks the events of one group write (a SCIM POST, PUT, PATCH or DELETE of a
+	// group), applied together in one step or not at all; the write's commit records them
+	// applied. A worker that finds one of them not applied (its process ended before the
+	// write's commit) applies nothing of it on its own and refuses it; one recorded
+	// applied it propagates.
 	Whole bool `json:",omitempty"`
 	// Group, for group events; NewGroup is a rename's new name.
 	Group    string

@@ -200,7 +200,10 @@ func (a *Applier) group(ctx context.Context, ev provider.LifecycleEvent) error {
 		}
 		id := builtin.NewID()
 		if ev.Exclusive {
-			id = ev.ID // so that a replay after a kill knows its own group
+			// A SCIM POST's, queued by a version that created the group before its
+			// members (a POST is now one group write, GroupWrite): its own id, so
+			// that a replay after a kill knows its own group.
+			id = ev.ID
 		}
 		err := a.Groups.CreateGroup(ctx, store.Group{ID: id, Name: ev.Group, CreatedAt: now, UpdatedAt: now})
 		if errors.Is(err, store.ErrExists) && ev.Exclusive {

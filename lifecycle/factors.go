@@ -164,9 +164,26 @@ type Enrollment struct {
 type Enrolled struct {
 	Factor Factor         `json:"factor"`
 	Output map[string]any `json:"enrollment"`
+	// Warnings say what the factor still lacks to be of use (no provider offers its type
+	// to Verify), so that an automation that pre-provisions it is not left guessing.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
-// engine is the builtin engine that enrolls typ.
+// unexposed is the warning for a factor of a type no builtin provider exposes: the API
+// and an import may pre-provision it (before the organisation turns the type on), but
+// Verify is offered nothing until a provider does. "" when one does.
+func (m *Manager) unexposed(typ string) string {
+	for _, e := range m.engines {
+		if e.Exposes(typ) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("no builtin provider exposes %s: Verify is not offered this factor until one does "+
+		"(add %s to a builtin provider's capabilities)", typ, typ)
+}
+
+// engine is the builtin engine that enrolls typ: the first exposing it, else the first
+// (a factor pre-provisioned before its type is turned on; see unexposed).
 func (m *Manager) engine(typ string) (*builtin.Engine, error) {
 	for _, e := range m.engines {
 		if e.Exposes(typ) {
@@ -293,7 +310,11 @@ func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in
 			out["qrCode"] = qr
 		}
 	}
-	return Enrolled{Factor: m.factorOf(enrolled.Factor, time.Time{}), Output: out}, nil
+	res := Enrolled{Factor: m.factorOf(enrolled.Factor, time.Time{}), Output: out}
+	if w := m.unexposed(in.Type); w != "" {
+		res.Warnings = []string{w}
+	}
+	return res, nil
 }
 
 // enrollError maps the engine's refusals.

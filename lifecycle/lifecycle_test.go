@@ -955,3 +955,21 @@ func TestNoOpWritesKeepTheRevision(t *testing.T) {
 		}
 	})
 }
+
+// A factor of a type no builtin provider exposes may be pre-provisioned, but its answer
+// says that Verify will not be offered it: an automation is not left to find out at
+// sign-in. One of an exposed type has no warning.
+func TestEnrollmentWarnsOfATypeNotExposed(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManager(t, st) // exposes totp, smsotp, emailotp and push
+		addAlice(t, m)
+		en, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "hotp"})
+		if err != nil || len(en.Warnings) != 1 || !strings.Contains(en.Warnings[0], "no builtin provider exposes hotp") {
+			t.Errorf("hotp: warnings %q, %v; want one saying no provider exposes hotp", en.Warnings, err)
+		}
+		if en, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "totp"}); err != nil || en.Warnings != nil {
+			t.Errorf("totp: warnings %q, %v; want none", en.Warnings, err)
+		}
+	})
+}

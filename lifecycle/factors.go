@@ -653,9 +653,11 @@ func (m *Manager) ResetUserBefore(ctx context.Context, actor Actor, name, mode s
 	if err != nil {
 		return 0, err
 	}
-	// The factors are no longer trusted: the self-service sessions proved with one of
-	// them, or opened by a link, end in the reset's commit.
-	c := store.UserChange{Name: name, Now: m.now(), EndSessions: true}
+	// The factors are no longer trusted: in the reset's commit, the self-service sessions
+	// begun before it, or signed in with a factor it resets, end, and the activation link
+	// issued before it is revoked with the sessions it opened (store.FactorReset). A late
+	// reset leaves what the user did since, as it leaves the factors enrolled since.
+	c := store.UserChange{Name: name, Now: m.now(), Reset: &store.FactorReset{At: at}}
 	kept := 0
 	for _, f := range fs {
 		switch {

@@ -257,14 +257,15 @@ var ErrNoSession = &Error{Kind: Unauthorized, Code: "session_expired", Msg: "you
 
 // newSession starts a session; until, when not zero, ends it earlier than maxSessionLife
 // would (a link session ends with its link). proof, when set, is the factor a sign-in
-// proved itself with: the session is created only while it is active (store.ErrConflict).
+// proved itself with: the session is created only while it is active, and one with
+// linkHash only while that link is there (store.ErrConflict); it ends with either.
 func (s *SelfService) newSession(ctx context.Context, kind, userID, linkHash, proof string, until time.Time, st SessionState, audit ...store.AuditEvent) (Session, error) {
 	cookie, hash := secret()
 	csrf, _ := secret()
 	now := s.m.now()
 	data, _ := json.Marshal(st)
 	rec := store.SelfServiceSession{Hash: hash, UserID: userID, Kind: kind, LinkHash: linkHash, CSRF: csrf, Data: string(data),
-		SeenAt: now, ExpiresAt: now.Add(maxSessionLife), Factor: proof}
+		SeenAt: now, ExpiresAt: now.Add(maxSessionLife), CreatedAt: now, Factor: proof}
 	if !until.IsZero() && until.Before(rec.ExpiresAt) {
 		rec.ExpiresAt = until
 	}
@@ -316,7 +317,13 @@ func (s *SelfService) OpenLink(ctx context.Context, token string) (Session, erro
 		return Session{}, ErrLinkInvalid
 	}
 	// The session ends when its link does: it cannot enroll with a link that expired.
-	return s.opened(ctx, "selfservice.open", "", SessionLink, u, l.Hash, l.ExpiresAt, "")
+	sess, err := s.opened(ctx, "selfservice.open", "", SessionLink, u, l.Hash, l.ExpiresAt, "")
+	if errors.Is(err, store.ErrConflict) {
+		// Revoked (a reset) or replaced since it was read: as a link never issued.
+		s.m.audit(ctx, SelfServiceActor, "selfservice.open", u.Name, "", "FAILED", "link revoked or replaced while opened")
+		return Session{}, ErrLinkInvalid
+	}
+	return sess, err
 }
 
 // opened starts the session a link or a sign-in opened for u, with its record (action,

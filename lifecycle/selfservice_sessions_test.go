@@ -448,3 +448,156 @@ func TestRefreshKeepsAConcurrentSave(t *testing.T) {
 		}
 	})
 }
+
+// signInWith signs alice in on the page with en, a TOTP factor of hers, in a session of
+// its own. A code is used once: the clock moves on first.
+func signInWith(t *testing.T, ss *lifecycle.SelfService, clk *clock, en lifecycle.Enrolled) lifecycle.Session {
+	t.Helper()
+	ctx := context.Background()
+	clk.Advance(time.Minute)
+	anon, err := ss.NewSession(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.StartSignIn(ctx, &anon, "alice", lifecycle.MethodApp); err != nil {
+		t.Fatal(err)
+	}
+	user, err := ss.FinishSignIn(ctx, &anon, codeOf(t, en, clk.Now()))
+	if err != nil {
+		t.Fatalf("sign-in with %s: %v", en.Factor.ID, err)
+	}
+	return user
+}
+
+// wantSessionKept checks that cookie's session still works.
+func wantSessionKept(t *testing.T, ss *lifecycle.SelfService, what, cookie string) {
+	t.Helper()
+	if _, err := ss.Session(context.Background(), cookie); err != nil {
+		t.Errorf("%s: the session ended (%v), want it kept", what, err)
+	}
+}
+
+// enrollTOTP enrolls alice a TOTP factor, active at once, as an admin does.
+func enrollTOTP(t *testing.T, m *lifecycle.Manager) lifecycle.Enrolled {
+	t.Helper()
+	en, err := m.EnrollFactor(context.Background(), "test", "alice", lifecycle.Enrollment{Type: "totp", Activation: lifecycle.ActivationImmediate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return en
+}
+
+// TestFactorEndsItsSessions: a session signed in with a factor ends, in the commit, when
+// that one factor is disabled or deleted (by an admin, or by the user on the page), and
+// the sessions signed in with the user's other factors go on.
+func TestFactorEndsItsSessions(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		ss := selfService(t, m, "totp")
+		one, two := enrollTOTP(t, m), enrollTOTP(t, m)
+		withOne, withTwo := signInWith(t, ss, clk, one), signInWith(t, ss, clk, two)
+
+		if _, err := m.SetFactorState(ctx, "test", "alice", one.Factor.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		wantSessionGone(t, st, ss, "signed in with a factor disabled since", withOne.Cookie)
+		wantSessionKept(t, ss, "signed in with another factor, after a disable", withTwo.Cookie)
+
+		if _, err := m.SetFactorState(ctx, "test", "alice", one.Factor.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		withOne = signInWith(t, ss, clk, one)
+		if err := m.DeleteFactor(ctx, "test", "alice", two.Factor.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantSessionGone(t, st, ss, "signed in with a factor deleted since", withTwo.Cookie)
+		wantSessionKept(t, ss, "signed in with another factor, after a delete", withOne.Cookie)
+
+		// The user removes, on the page, the factor the page was signed in with.
+		three := enrollTOTP(t, m)
+		withThree := signInWith(t, ss, clk, three)
+		if err := ss.Remove(ctx, withOne, one.Factor.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantSessionGone(t, st, ss, "signed in with the factor it removed", withOne.Cookie)
+		wantSessionKept(t, ss, "signed in with another factor, after a removal", withThree.Cookie)
+	})
+}
+
+// TestLateResetEndsOnlyWhatCameBefore: a directory's reset delivered late ends the
+// sessions begun before it happened and those signed in with a factor it resets, but not
+// one signed in since with a factor enrolled since, nor one a link issued since opened.
+func TestLateResetEndsOnlyWhatCameBefore(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		ss := selfService(t, m, "totp")
+		old := enrollTOTP(t, m)
+		before := signInWith(t, ss, clk, old)
+		clk.Advance(time.Minute)
+		resetAt := clk.Now()
+		clk.Advance(time.Minute)
+		since := enrollTOTP(t, m) // enrolled again after the reset
+		withSince := signInWith(t, ss, clk, since)
+		withOld := signInWith(t, ss, clk, old)
+		token := linkToken(t, ss)
+		opened, err := ss.OpenLink(ctx, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Minute) // the reset arrives late
+		if n, err := m.ResetUserBefore(ctx, "sync:okta", "alice", lifecycle.ResetDelete, resetAt); n != 1 || err != nil {
+			t.Fatalf("reset: %d %v", n, err)
+		}
+		wantSessionGone(t, st, ss, "begun before the reset", before.Cookie)
+		wantSessionGone(t, st, ss, "signed in since with a factor the reset deletes", withOld.Cookie)
+		wantSessionKept(t, ss, "signed in since with a factor enrolled since", withSince.Cookie)
+		wantSessionKept(t, ss, "opened since by a link issued since", opened.Cookie)
+		if _, err := ss.OpenLink(ctx, token); err != nil {
+			t.Errorf("a link issued after the reset: %v, want it usable", err)
+		}
+	})
+}
+
+// TestResetRevokesTheLink: a reset revokes the user's activation link issued before it, so
+// that the link opens no session after it; a link issued right after the reset works. A
+// late reset revokes a link issued before it happened, even one opened since.
+func TestResetRevokesTheLink(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		ss := selfService(t, m, "totp")
+		token := linkToken(t, ss)
+		if _, err := m.ResetUser(ctx, "test", "alice", lifecycle.ResetDelete); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ss.OpenLink(ctx, token); !errors.Is(err, lifecycle.ErrLinkInvalid) {
+			t.Errorf("a link issued before a reset, opened after it: %v, want it invalid", err)
+		}
+		// A new link at once, as an admin who resets a user and sends a link does.
+		fresh := linkToken(t, ss)
+		if _, err := ss.OpenLink(ctx, fresh); err != nil {
+			t.Errorf("a link issued after a reset: %v, want it usable", err)
+		}
+
+		// Late: issued before the reset happened, opened since, the reset delivered after.
+		clk.Advance(time.Minute)
+		resetAt := clk.Now()
+		clk.Advance(time.Minute)
+		opened, err := ss.OpenLink(ctx, fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.ResetUserBefore(ctx, "sync:okta", "alice", lifecycle.ResetDelete, resetAt); err != nil {
+			t.Fatal(err)
+		}
+		wantSessionGone(t, st, ss, "opened after a late reset happened, by a link issued before it", opened.Cookie)
+		if _, err := ss.OpenLink(ctx, fresh); !errors.Is(err, lifecycle.ErrLinkInvalid) {
+			t.Errorf("a link issued before a late reset: %v, want it invalid", err)
+		}
+	})
+}

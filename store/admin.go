@@ -67,17 +67,20 @@ type UserChange struct {
 	Profile *Profile
 	// Disabled, when set, sets the user's state.
 	Disabled *bool
-	// Factor changes; each must name a factor of this user (ErrNotFound otherwise).
+	// Factor changes; each must name a factor of this user (ErrNotFound otherwise). A
+	// factor deleted, or moved to a state other than FactorActive, ends the user's
+	// self-service sessions signed in with it (SelfServiceSession.Factor).
 	CreateFactors []Factor
 	UpdateFactors []FactorUpdate
 	StateChanges  []FactorStateChange
 	DeleteFactors []string
-	// Delete deletes the user (and its factors) after everything else.
+	// Delete deletes the user (and its factors) after everything else. A change that
+	// deletes or disables the user ends all its self-service sessions.
 	Delete bool
-	// EndSessions ends the user's self-service sessions (a reset of its factors: none
-	// proved with them, nor opened by a link, outlives it). A change that disables or
-	// deletes the user ends them too.
-	EndSessions bool
+	// Reset, when set, makes the change a reset of the user's factors (the factors it
+	// deletes or disables are in DeleteFactors and StateChanges): what the page trusted
+	// from before it ends with them (FactorReset).
+	Reset *FactorReset
 	// Audit is appended in the same step, so an action is recorded exactly when it is done.
 	Audit []AuditEvent
 	// Now stamps the profile and the factors changed.
@@ -87,6 +90,18 @@ type UserChange struct {
 	// An edit that read the profile and writes it back whole sets it, so as not to undo
 	// a change it did not see.
 	IfRevision *int64
+}
+
+// FactorReset is a reset of a user's factors, in the change that makes it (UserChange.Reset).
+// In that change's commit it ends the user's self-service sessions begun before At, and
+// deletes the user's activation link issued before At (it opens nothing after, as an
+// unknown link) with the sessions it opened whenever they began. A session signed in with
+// a factor the change deletes or disables ends as in any change, whenever it began.
+type FactorReset struct {
+	// At is when the reset happened: a directory's reset delivered late, after the user
+	// enrolled again, signed in or was sent a link, leaves what came since. The zero
+	// time is the change itself: every session and the link end, however recent.
+	At time.Time
 }
 
 // AdminToken is a credential of the admin API. The token itself is never stored: Hash is

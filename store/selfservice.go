@@ -27,10 +27,15 @@ type SelfServiceSession struct {
 	Data      string // the page's state between steps (JSON)
 	SeenAt    time.Time
 	ExpiresAt time.Time // absolute end, whatever the activity
-	// Factor, not stored, is the factor a sign-in proved itself with: PutSession creates
-	// the session only while that factor is the user's and active, in its commit
-	// (ErrConflict otherwise). A reset of the user's factors that commits first leaves the
-	// sign-in nothing to open; one that commits after ends the session it finds.
+	// CreatedAt is when the session began: a reset that happened later ends it, one that
+	// happened earlier (a directory's, delivered late) leaves it (UserChange.Reset). A
+	// session stored without it, or before the store kept it, began at the zero time.
+	CreatedAt time.Time
+	// Factor is the factor a sign-in proved itself with ("" for any other session):
+	// PutSession creates the session only while that factor is the user's and active, in
+	// its commit (ErrConflict otherwise), and a change that disables or deletes the factor
+	// ends the session in its own. So a change that commits first leaves the sign-in
+	// nothing to open, and one that commits after ends the session it finds.
 	Factor string
 }
 
@@ -49,11 +54,13 @@ type SelfService interface {
 	// PutSession creates s and appends audit, the records of what started it, in the same
 	// commit: no sign-in recorded without its session, nor a session without its record.
 	// It never replaces a session (ErrExists: its hash is taken), nor creates one whose
-	// s.Factor is no longer active (ErrConflict).
+	// s.Factor is no longer active, or whose s.LinkHash is no longer a link of its user
+	// (ErrConflict: revoked by a reset, replaced).
 	PutSession(ctx context.Context, s SelfServiceSession, audit ...AuditEvent) error
 	// UpdateSession writes s over the session of its hash (its state, its last use), only
 	// while that session exists: ErrNotFound once it was deleted (signed out, expired,
-	// ended by an admin), which it never brings back.
+	// ended by an admin), which it never brings back. Its Factor and CreatedAt stay as
+	// PutSession stored them.
 	UpdateSession(ctx context.Context, s SelfServiceSession) error
 	// TouchSession records a session's last use, and nothing else: a request that read
 	// the session before another saved into it does not put the older state back.

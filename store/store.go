@@ -260,6 +260,9 @@ type Store interface {
 	// empty ID when there is no such user. The user need not be the factor's.
 	GetFactorAndUser(ctx context.Context, id, name string) (Factor, User, error)
 	ListFactors(ctx context.Context, userID string) ([]Factor, error) // ordered by creation time, then id
+	// SetFactorState to a state other than FactorActive, and DeleteFactor, end the
+	// self-service sessions signed in with the factor in the same commit (as a
+	// UserChange does).
 	SetFactorState(ctx context.Context, id string, s FactorState, now time.Time) error
 	DeleteFactor(ctx context.Context, id string) error
 	// AdvanceCounter sets the factor's counter to next if and only if the stored counter

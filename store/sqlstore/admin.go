@@ -232,11 +232,9 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 			return fmt.Errorf("factor %s: %w", id, err)
 		}
 	}
-	if c.EndSessions || c.Delete || (c.Disabled != nil && *c.Disabled) {
-		// In the change's commit: no request of the session finds the user still trusted.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM selfservice_sessions WHERE user_id = $1`, userID); err != nil {
-			return err
-		}
+	// In the change's commit: no request of a session finds trusted what the change ended.
+	if err := endSessions(ctx, tx, userID, c); err != nil {
+		return err
 	}
 	if c.Delete {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, userID); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/emfa/emfa/store"
@@ -68,19 +69,31 @@ func (w *writer) SpendLink(ctx context.Context, hash string, now time.Time) erro
 
 func (s *Store) PutSession(ctx context.Context, ss store.SelfServiceSession, audit ...store.AuditEvent) error {
 	// An INSERT alone: a session that was deleted is never written back.
-	const put = `INSERT INTO selfservice_sessions (hash, user_id, kind, link_hash, csrf, data, seen_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
-	args := []any{ss.Hash, ss.UserID, ss.Kind, ss.LinkHash, ss.CSRF, ss.Data, millis(ss.SeenAt), millis(ss.ExpiresAt)}
+	const put = `INSERT INTO selfservice_sessions (hash, user_id, kind, link_hash, csrf, data, seen_at, expires_at, factor_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	args := []any{ss.Hash, ss.UserID, ss.Kind, ss.LinkHash, ss.CSRF, ss.Data, millis(ss.SeenAt), millis(ss.ExpiresAt), ss.Factor, millis(ss.CreatedAt)}
 	write := func(w *writer) error {
 		if ss.Factor != "" {
 			// The factor the sign-in proved itself with, still active, and locked until the
-			// commit: a reset that changed it first leaves it unchanged here (PostgreSQL
-			// waits for the reset's commit, then finds it changed); one that comes after
-			// waits for this commit, and its end of the user's sessions finds this one.
+			// commit: a change that disabled or deleted it first leaves it unchanged here
+			// (PostgreSQL waits for that commit, then finds it changed); one that comes
+			// after waits for this commit, and its end of the factor's sessions (a
+			// statement after its change of the factor, so reading what committed since)
+			// finds this one.
 			res, err := w.exec(w.c(ctx), `UPDATE factors SET state = state WHERE id = $1 AND user_id = $2 AND state = $3`,
 				ss.Factor, ss.UserID, string(store.FactorActive))
 			if err := changedOne(res, err); errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("put self-service session: factor %s is no longer active: %w", ss.Factor, store.ErrConflict)
+			} else if err != nil {
+				return s.fail("put self-service session", err)
+			}
+		}
+		if ss.LinkHash != "" {
+			// The link that opened the session, still there, locked the same way: a reset
+			// deletes the link, then the sessions whose link is gone.
+			res, err := w.exec(w.c(ctx), `UPDATE selfservice_links SET spent_at = spent_at WHERE hash = $1 AND user_id = $2`, ss.LinkHash, ss.UserID)
+			if err := changedOne(res, err); errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("put self-service session: its link is gone: %w", store.ErrConflict)
 			} else if err != nil {
 				return s.fail("put self-service session", err)
 			}
@@ -99,7 +112,7 @@ func (s *Store) PutSession(ctx context.Context, ss store.SelfServiceSession, aud
 		}
 		return nil
 	}
-	if len(audit) == 0 && ss.Factor == "" {
+	if len(audit) == 0 && ss.Factor == "" && ss.LinkHash == "" {
 		return s.write(ctx, write)
 	}
 	return s.unit(ctx, write)
@@ -107,7 +120,8 @@ func (s *Store) PutSession(ctx context.Context, ss store.SelfServiceSession, aud
 
 func (s *Store) UpdateSession(ctx context.Context, ss store.SelfServiceSession) error {
 	// An UPDATE alone: of a request refreshing a session and a sign-out (or an admin
-	// ending it) at once, the delete wins, whichever commits first.
+	// ending it) at once, the delete wins, whichever commits first. What the session
+	// rests on (its factor, its start) stays as PutSession stored it.
 	return s.write(ctx, func(w *writer) error {
 		res, err := w.exec(w.c(ctx), `UPDATE selfservice_sessions SET user_id = $2, kind = $3, link_hash = $4, csrf = $5,
 				data = $6, seen_at = $7, expires_at = $8 WHERE hash = $1`,
@@ -131,14 +145,72 @@ func (s *Store) TouchSession(ctx context.Context, hash string, seen time.Time) e
 
 func (s *Store) GetSession(ctx context.Context, hash string) (store.SelfServiceSession, error) {
 	var ss store.SelfServiceSession
-	var seen, expires int64
-	err := s.w.QueryRowContext(ctx, `SELECT hash, user_id, kind, link_hash, csrf, data, seen_at, expires_at FROM selfservice_sessions WHERE hash = $1`, hash).
-		Scan(&ss.Hash, &ss.UserID, &ss.Kind, &ss.LinkHash, &ss.CSRF, &ss.Data, &seen, &expires)
+	var seen, expires, created int64
+	err := s.w.QueryRowContext(ctx, `SELECT hash, user_id, kind, link_hash, csrf, data, seen_at, expires_at, factor_id, created_at
+		FROM selfservice_sessions WHERE hash = $1`, hash).
+		Scan(&ss.Hash, &ss.UserID, &ss.Kind, &ss.LinkHash, &ss.CSRF, &ss.Data, &seen, &expires, &ss.Factor, &created)
 	if err != nil {
 		return ss, s.fail("get self-service session", notFound(err))
 	}
-	ss.SeenAt, ss.ExpiresAt = fromMillis(seen), fromMillis(expires)
+	ss.SeenAt, ss.ExpiresAt, ss.CreatedAt = fromMillis(seen), fromMillis(expires), fromMillis(created)
 	return ss, nil
+}
+
+// endSessions ends, in c's commit, what the self-service page trusted that c takes away
+// (store.UserChange): the user's link from before a reset, then the sessions resting on
+// what c ended. It runs after c's statements on the factors and the link, each of which
+// waits for a PutSession holding that row: a session such a PutSession stored is then
+// committed, and this statement, reading afresh, finds it.
+func endSessions(ctx context.Context, tx execContext, userID string, c store.UserChange) error {
+	all := c.Delete || (c.Disabled != nil && *c.Disabled)
+	var cond []string
+	args := []any{userID}
+	if r := c.Reset; r != nil {
+		revoke, revokeArgs := `DELETE FROM selfservice_links WHERE user_id = $1`, []any{userID}
+		if r.At.IsZero() {
+			all = true
+		} else {
+			revoke, revokeArgs = revoke+` AND created_at < $2`, append(revokeArgs, millis(r.At))
+			args = append(args, millis(r.At))
+			// Begun before the reset (0: stored before sessions kept their start), or
+			// opened by a link it revoked, whenever: its link is gone.
+			cond = append(cond, `created_at < $2`, `(link_hash <> '' AND NOT EXISTS
+				(SELECT 1 FROM selfservice_links l WHERE l.hash = selfservice_sessions.link_hash))`)
+		}
+		if _, err := tx.ExecContext(ctx, revoke, revokeArgs...); err != nil {
+			return err
+		}
+	}
+	var ended []string
+	ended = append(ended, c.DeleteFactors...)
+	for _, sc := range c.StateChanges {
+		if sc.State != store.FactorActive {
+			ended = append(ended, sc.ID)
+		}
+	}
+	if len(ended) > 0 {
+		// A user's factors are few (builtin.maxFactorsPerUser): one list.
+		in, inArgs := inList(ended, len(args))
+		args = append(args, inArgs...)
+		cond = append(cond, `factor_id IN (`+in+`)`)
+	}
+	q := `DELETE FROM selfservice_sessions WHERE user_id = $1`
+	switch {
+	case all:
+		args = args[:1]
+	case len(cond) == 0:
+		return nil
+	default:
+		q += ` AND (` + strings.Join(cond, ` OR `) + `)`
+	}
+	_, err := tx.ExecContext(ctx, q, args...)
+	return err
+}
+
+// endFactorSessions ends, in w's unit, the sessions of userID signed in with factor, after
+// the statement that disabled or deleted it (endSessions says why after).
+func (w *writer) endFactorSessions(ctx context.Context, userID, factor string) error {
+	return w.e.Later(ctx, `DELETE FROM selfservice_sessions WHERE user_id = $1 AND factor_id = $2`, userID, factor)
 }
 
 func (s *Store) DeleteSession(ctx context.Context, hash string) error {

@@ -480,29 +480,40 @@ func (s *Store) FactorKeyIDs(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
+// SetFactorState and DeleteFactor are units: a factor that leaves FactorActive ends the
+// self-service sessions signed in with it in the same commit (store.UserChange).
+
 func (s *Store) SetFactorState(ctx context.Context, id string, st store.FactorState, now time.Time) error {
-	return s.write(ctx, func(w *writer) error { return w.SetFactorState(ctx, id, st, now) })
+	return s.unit(ctx, func(w *writer) error { return w.SetFactorState(ctx, id, st, now) })
 }
 
 func (w *writer) SetFactorState(ctx context.Context, id string, st store.FactorState, now time.Time) error {
 	ctx = w.c(ctx)
-	res, err := w.exec(ctx, `UPDATE factors SET state = $2, updated_at = $3 WHERE id = $1`,
-		id, string(st), millis(now))
-	if err := changedOne(res, err); err != nil {
-		return w.s.fail(fmt.Sprintf("set factor %s state", id), err)
+	var userID string
+	err := w.e.QueryRow(ctx, `UPDATE factors SET state = $2, updated_at = $3 WHERE id = $1 RETURNING user_id`,
+		id, string(st), millis(now)).Scan(&userID)
+	if err == nil && st != store.FactorActive {
+		err = w.endFactorSessions(ctx, userID, id)
+	}
+	if err != nil {
+		return w.s.fail(fmt.Sprintf("set factor %s state", id), notFound(err))
 	}
 	return nil
 }
 
 func (s *Store) DeleteFactor(ctx context.Context, id string) error {
-	return s.write(ctx, func(w *writer) error { return w.DeleteFactor(ctx, id) })
+	return s.unit(ctx, func(w *writer) error { return w.DeleteFactor(ctx, id) })
 }
 
 func (w *writer) DeleteFactor(ctx context.Context, id string) error {
 	ctx = w.c(ctx)
-	res, err := w.exec(ctx, `DELETE FROM factors WHERE id = $1`, id)
-	if err := changedOne(res, err); err != nil {
-		return w.s.fail("delete factor "+id, err)
+	var userID string
+	err := w.e.QueryRow(ctx, `DELETE FROM factors WHERE id = $1 RETURNING user_id`, id).Scan(&userID)
+	if err == nil {
+		err = w.endFactorSessions(ctx, userID, id)
+	}
+	if err != nil {
+		return w.s.fail("delete factor "+id, notFound(err))
 	}
 	return nil
 }

@@ -184,6 +184,8 @@ func testSelfService(t *testing.T, s store.Store) {
 		for _, id := range []string{"u3", "u4", "u5"} {
 			mustCreateUser(t, s, newUser(id))
 		}
+		l3 := store.SelfServiceLink{UserID: "u3", Hash: "l3", CreatedAt: at(0), ExpiresAt: at(time.Hour)}
+		wantErr(t, "put link", ss.PutLink(ctx, l3, linkRecord(l3.Hash)), nil)
 		for _, x := range []store.SelfServiceSession{
 			{Hash: "u3-user", UserID: "u3", Kind: "user"},
 			{Hash: "u3-link", UserID: "u3", Kind: "link", LinkHash: "l3"},
@@ -206,10 +208,19 @@ func testSelfService(t *testing.T, s store.Store) {
 			}
 			diff(t, what, want, got)
 		}
-		// A reset of u3's factors ends its sessions, whatever opened them, in its commit.
-		mustApply(t, s, store.UserChange{Name: "name-u3", EndSessions: true, Now: at(time.Minute),
+		// A reset of u3's factors ends its sessions, whatever opened them, and revokes its
+		// link, in its commit.
+		mustApply(t, s, store.UserChange{Name: "name-u3", Reset: &store.FactorReset{}, Now: at(time.Minute),
 			Audit: []store.AuditEvent{{Time: at(time.Minute), Resource: "admin.users.reset", Username: "name-u3", Outcome: "SUCCESS", Actor: "test"}}})
 		left("after a reset", "u4-user", "u5-user", "anon")
+		_, err := ss.GetLink(ctx, "l3")
+		wantErr(t, "the link after a reset", err, store.ErrNotFound)
+		// Nor does the revoked link open a session any more.
+		revoked := store.SelfServiceSession{Hash: "u3-late", UserID: "u3", Kind: "link", LinkHash: "l3",
+			CSRF: "c", Data: "{}", SeenAt: at(2 * time.Minute), ExpiresAt: at(time.Hour), CreatedAt: at(2 * time.Minute)}
+		wantErr(t, "put a session of a revoked link", ss.PutSession(ctx, revoked), store.ErrConflict)
+		_, err = ss.GetSession(ctx, "u3-late")
+		wantErr(t, "a session of a revoked link", err, store.ErrNotFound)
 		// Enabling leaves them; disabling and deleting end them.
 		no, yes := false, true
 		mustApply(t, s, store.UserChange{Name: "name-u5", Disabled: &no, Now: at(time.Minute)})
@@ -218,6 +229,114 @@ func testSelfService(t *testing.T, s store.Store) {
 		left("after a disable", "u5-user", "anon")
 		mustApply(t, s, store.UserChange{Name: "name-u5", Delete: true, Now: at(time.Minute)})
 		left("after a delete", "anon")
+	})
+
+	t.Run("sessions end with their factor", func(t *testing.T) {
+		mustCreateUser(t, s, newUser("u7"))
+		ids := []string{"f7a", "f7b", "f7c", "f7d", "f7e"}
+		for _, id := range ids {
+			mustCreateFactor(t, s, newFactor(id, "u7", at(0)))
+		}
+		var hashes []string
+		for _, id := range ids {
+			x := store.SelfServiceSession{Hash: "with-" + id, UserID: "u7", Kind: "user", Factor: id,
+				CSRF: "c", Data: "{}", SeenAt: at(time.Minute), ExpiresAt: at(12 * time.Hour), CreatedAt: at(time.Minute)}
+			wantErr(t, "put "+x.Hash, ss.PutSession(ctx, x), nil)
+			hashes = append(hashes, x.Hash)
+		}
+		// The factor a session was signed in with is kept with it.
+		got, err := ss.GetSession(ctx, "with-f7a")
+		wantErr(t, "get", err, nil)
+		if got.Factor != "f7a" || !got.CreatedAt.Equal(at(time.Minute)) {
+			t.Errorf("the session's factor %q and start %v, want f7a at %v", got.Factor, got.CreatedAt, at(time.Minute))
+		}
+		left := func(what string, want ...string) {
+			t.Helper()
+			var got []string
+			for _, h := range hashes {
+				if _, err := ss.GetSession(ctx, h); err == nil {
+					got = append(got, h)
+				} else if !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("%s: get %s: %v", what, h, err)
+				}
+			}
+			diff(t, what, want, got)
+		}
+		// A change that disables or deletes one factor ends the sessions signed in with it,
+		// and only those; one that enables a factor, or renames it, ends none.
+		mustApply(t, s, store.UserChange{Name: "name-u7", Now: at(2 * time.Minute),
+			StateChanges:  []store.FactorStateChange{{ID: "f7a", State: store.FactorDisabled}, {ID: "f7c", State: store.FactorActive}},
+			UpdateFactors: []store.FactorUpdate{{ID: "f7d", Label: "renamed"}}})
+		left("after a disable", "with-f7b", "with-f7c", "with-f7d", "with-f7e")
+		mustApply(t, s, store.UserChange{Name: "name-u7", Now: at(2 * time.Minute), DeleteFactors: []string{"f7b"}})
+		left("after a delete", "with-f7c", "with-f7d", "with-f7e")
+		// So do the Store's own.
+		wantErr(t, "SetFactorState active", s.SetFactorState(ctx, "f7c", store.FactorActive, at(3*time.Minute)), nil)
+		left("after the Store's enable", "with-f7c", "with-f7d", "with-f7e")
+		wantErr(t, "SetFactorState disabled", s.SetFactorState(ctx, "f7c", store.FactorDisabled, at(3*time.Minute)), nil)
+		left("after the Store's disable", "with-f7d", "with-f7e")
+		wantErr(t, "DeleteFactor", s.DeleteFactor(ctx, "f7d"), nil)
+		left("after the Store's delete", "with-f7e")
+		wantErr(t, "DeleteFactor again", s.DeleteFactor(ctx, "f7d"), store.ErrNotFound)
+		wantErr(t, "SetFactorState of none", s.SetFactorState(ctx, "f7d", store.FactorDisabled, at(3*time.Minute)), store.ErrNotFound)
+		left("after a delete of none", "with-f7e")
+	})
+
+	t.Run("a late reset", func(t *testing.T) {
+		// A directory's reset that happened at 2 min, delivered later: u8's factor f8old
+		// (from before) is deleted, u9's f9 disabled; what came since stays, unless it
+		// rests on one of them.
+		resetAt := at(2 * time.Minute)
+		for _, id := range []string{"u8", "u9"} {
+			mustCreateUser(t, s, newUser(id))
+		}
+		mustCreateFactor(t, s, newFactor("f8old", "u8", at(0)))
+		mustCreateFactor(t, s, newFactor("f8new", "u8", at(3*time.Minute)))
+		mustCreateFactor(t, s, newFactor("f9", "u9", at(0)))
+		for _, l := range []store.SelfServiceLink{
+			{UserID: "u8", Hash: "l8old", CreatedAt: at(time.Minute), ExpiresAt: at(time.Hour)},
+			{UserID: "u9", Hash: "l9new", CreatedAt: at(3 * time.Minute), ExpiresAt: at(time.Hour)},
+		} {
+			wantErr(t, "put link "+l.Hash, ss.PutLink(ctx, l, linkRecord(l.Hash)), nil)
+		}
+		sessions := []store.SelfServiceSession{
+			{Hash: "u8-unknown", UserID: "u8", Kind: "user"}, // stored before sessions kept their start
+			{Hash: "u8-before", UserID: "u8", Kind: "user", CreatedAt: at(time.Minute)},
+			{Hash: "u8-old-since", UserID: "u8", Kind: "user", Factor: "f8old", CreatedAt: at(3 * time.Minute)},
+			{Hash: "u8-link-since", UserID: "u8", Kind: "link", LinkHash: "l8old", CreatedAt: at(3 * time.Minute)},
+			{Hash: "u8-new-at", UserID: "u8", Kind: "user", Factor: "f8new", CreatedAt: resetAt},
+			{Hash: "u8-new-since", UserID: "u8", Kind: "user", Factor: "f8new", CreatedAt: at(4 * time.Minute)},
+			{Hash: "u9-f9-since", UserID: "u9", Kind: "user", Factor: "f9", CreatedAt: at(3 * time.Minute)},
+			{Hash: "u9-link-since", UserID: "u9", Kind: "link", LinkHash: "l9new", CreatedAt: at(4 * time.Minute)},
+			{Hash: "late-anon", Kind: "anon", CreatedAt: at(0)},
+		}
+		for _, x := range sessions {
+			x.CSRF, x.Data, x.SeenAt, x.ExpiresAt = "c", "{}", at(4*time.Minute), at(12*time.Hour)
+			wantErr(t, "put "+x.Hash, ss.PutSession(ctx, x), nil)
+		}
+		left := func(what string, want ...string) {
+			t.Helper()
+			var got []string
+			for _, x := range sessions {
+				if _, err := ss.GetSession(ctx, x.Hash); err == nil {
+					got = append(got, x.Hash)
+				} else if !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("%s: get %s: %v", what, x.Hash, err)
+				}
+			}
+			diff(t, what, want, got)
+		}
+		reset := &store.FactorReset{At: resetAt}
+		mustApply(t, s, store.UserChange{Name: "name-u8", Reset: reset, Now: at(5 * time.Minute), DeleteFactors: []string{"f8old"}})
+		left("after u8's reset", "u8-new-at", "u8-new-since", "u9-f9-since", "u9-link-since", "late-anon")
+		_, err := ss.GetLink(ctx, "l8old")
+		wantErr(t, "a link issued before the reset", err, store.ErrNotFound)
+
+		mustApply(t, s, store.UserChange{Name: "name-u9", Reset: reset, Now: at(5 * time.Minute),
+			StateChanges: []store.FactorStateChange{{ID: "f9", State: store.FactorDisabled}}})
+		left("after u9's reset", "u8-new-at", "u8-new-since", "u9-link-since", "late-anon")
+		_, err = ss.GetLink(ctx, "l9new")
+		wantErr(t, "a link issued since the reset", err, nil)
 	})
 
 	t.Run("user deleted", func(t *testing.T) {

@@ -1,0 +1,170 @@
+// Package jsonkeys refuses JSON that names a key twice: encoding/json keeps the last of
+// duplicates, so such a document may mean one thing to emfa and another to whatever read
+// it before (a proxy, a WAF, the tool that wrote an import file). The adapter checks every
+// request body with it, lifecycle every JSON line of an import.
+package jsonkeys
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxDepth bounds the nesting Check walks; no request of the contract or the device API,
+// and no import row, nests beyond a few levels.
+const MaxDepth = 32
+
+// ErrDuplicate marks a JSON object that names a key twice.
+var ErrDuplicate = errors.New("duplicate key")
+
+// Check walks one JSON value and refuses an object that names a key twice.
+// encoding/json keeps the last of duplicates, so {"username":"nobody","username":"alice"}
+// means alice to emfa and possibly nobody to a proxy or WAF that read the first: a request
+// is refused rather than read one way here and another there. Keys are compared as
+// encoding/json matches them to struct fields, without regard to case. A body of white
+// space only passes (its decoder refuses it); anything else that is not one JSON value is
+// refused.
+//
+// It runs on every contract call, so it walks the bytes itself once json.Valid has
+// vouched for them, allocating only for an object's keys: encoding/json's Decoder.Token
+// boxed every token and cost 3 % of a validation's CPU (issue 16).
+func Check(data []byte) error {
+	if !json.Valid(data) {
+		if len(bytes.TrimSpace(data)) == 0 {
+			return nil
+		}
+		var raw json.RawMessage
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return err // the syntax error, as encoding/json words it
+		}
+		return errors.New("not one JSON value")
+	}
+	w := keyWalk{data: data}
+	return w.value(0)
+}
+
+// keyWalk walks JSON that json.Valid accepted; path holds, per open container, the key
+// or "[]" the walk is under, for the error only.
+type keyWalk struct {
+	data []byte
+	i    int
+	path []string
+}
+
+func (w *keyWalk) space() {
+	for w.i < len(w.data) {
+		switch w.data[w.i] {
+		case ' ', '\t', '\n', '\r':
+			w.i++
+		default:
+			return
+		}
+	}
+}
+
+// value walks the value at w.i, inside depth open containers.
+func (w *keyWalk) value(depth int) error {
+	w.space()
+	switch w.data[w.i] {
+	case '{', '[':
+		if depth >= MaxDepth {
+			return fmt.Errorf("nested deeper than %d levels", MaxDepth)
+		}
+		if w.data[w.i] == '[' {
+			return w.array(depth + 1)
+		}
+		return w.object(depth + 1)
+	case '"':
+		w.str()
+	default: // a number, true, false or null
+		for w.i < len(w.data) && !strings.ContainsRune(",]} \t\n\r", rune(w.data[w.i])) {
+			w.i++
+		}
+	}
+	return nil
+}
+
+func (w *keyWalk) array(depth int) error {
+	w.i++ // [
+	w.path = append(w.path, "[]")
+	defer func() { w.path = w.path[:len(w.path)-1] }()
+	for {
+		w.space()
+		if w.data[w.i] == ']' {
+			w.i++
+			return nil
+		}
+		if err := w.value(depth); err != nil {
+			return err
+		}
+		w.space()
+		if w.data[w.i] == ',' {
+			w.i++
+		}
+	}
+}
+
+func (w *keyWalk) object(depth int) error {
+	w.i++ // {
+	w.path = append(w.path, "")
+	defer func() { w.path = w.path[:len(w.path)-1] }()
+	var seen []string // few keys: a linear search beats a map
+	for {
+		w.space()
+		if w.data[w.i] == '}' {
+			w.i++
+			return nil
+		}
+		key := w.key()
+		// Compared as encoding/json matches keys to fields: under simple case folding.
+		if slices.ContainsFunc(seen, func(k string) bool { return strings.EqualFold(k, key) }) {
+			// The keys above it, joined with dots: none, or only empty keys, name no prefix.
+			where := key
+			if above := strings.Join(w.path[:len(w.path)-1], "."); above != "" {
+				where = above + "." + key
+			}
+			return fmt.Errorf("%w %q", ErrDuplicate, where)
+		}
+		seen = append(seen, key)
+		w.path[len(w.path)-1] = key
+		w.space()
+		w.i++ // :
+		if err := w.value(depth); err != nil {
+			return err
+		}
+		w.space()
+		if w.data[w.i] == ',' {
+			w.i++
+		}
+	}
+}
+
+// str skips the string at w.i and returns its raw bytes, quotes included.
+func (w *keyWalk) str() []byte {
+	start := w.i
+	w.i++ // "
+	for w.data[w.i] != '"' {
+		if w.data[w.i] == '\\' {
+			w.i++
+		}
+		w.i++
+	}
+	w.i++
+	return w.data[start:w.i]
+}
+
+// key reads an object key, unescaped as encoding/json does: escapes decoded, and each
+// byte that is not UTF-8 replaced by U+FFFD (so "\xbf" and "\xfe" are one key to it).
+func (w *keyWalk) key() string {
+	raw := w.str()
+	if !bytes.ContainsRune(raw, '\\') && utf8.Valid(raw) {
+		return string(raw[1 : len(raw)-1])
+	}
+	var s string
+	_ = json.Unmarshal(raw, &s) // json.Valid accepted it
+	return s
+}

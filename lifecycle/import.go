@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/emfa/emfa/internal/jsonkeys"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 )
@@ -51,7 +52,8 @@ var csvColumns = []string{"username", "email", "phone", "displayName", "groups",
 
 // ParseImport reads a CSV file (a header line naming its columns) or JSON lines. A row
 // that cannot be read is returned as a refusal and the others still are; an unreadable
-// file is an error.
+// file is an error. A refusal names the row's user when it could be read for certain;
+// one without a name may be any user's row, and a full import then deletes nobody.
 func ParseImport(r io.Reader, format string) ([]ImportRow, []RowResult, error) {
 	switch format {
 	case FormatCSV:
@@ -98,6 +100,10 @@ func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
 	}
 	var rows []ImportRow
 	var bad []RowResult
+	// A row whose fields cannot be told apart is refused without a name, whatever its
+	// username column holds (that is only a hint in the message): with a comma too many
+	// or too few before it, or a quote left open, that column holds another field, or the
+	// rows after it.
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -105,15 +111,29 @@ func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			bad = append(bad, refused(pe.Line, "", invalid("invalid_row", "", "%v", pe.Err)))
+			msg := pe.Err.Error()
+			if pe.Line > pe.StartLine {
+				msg += fmt.Sprintf(": the row starting on line %d runs to line %d, as when a quote is left open", pe.StartLine, pe.Line)
+			}
+			bad = append(bad, refused(pe.StartLine, "", invalid("invalid_row", "", "%s%s", msg, usernameHint(rec, col))))
 			continue
 		}
 		if err != nil {
 			return nil, nil, err
 		}
 		line, _ := cr.FieldPos(0)
+		if !slices.ContainsFunc(rec, func(f string) bool { return strings.TrimSpace(f) != "" }) {
+			continue // a row of empty cells, as spreadsheets write below the last: a blank line
+		}
 		if len(rec) != len(header) {
-			bad = append(bad, refused(line, "", invalid("invalid_row", "", "%d fields, the header has %d", len(rec), len(header))))
+			bad = append(bad, refused(line, "", invalid("invalid_row", "", "%d fields, the header has %d%s", len(rec), len(header), usernameHint(rec, col))))
+			continue
+		}
+		if breaks := linesIn(rec); breaks > 0 {
+			// A quoted field over several lines: no field may hold a line break, and the
+			// lines it took in may be other users' rows.
+			bad = append(bad, refused(line, "", invalid("invalid_row", "", "the row runs over lines %d to %d: a quoted field holds a line break, "+
+				"as when a quote is left open%s", line, line+breaks, usernameHint(rec, col))))
 			continue
 		}
 		get := func(name string) string {
@@ -126,6 +146,26 @@ func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
 			DisplayName: get("displayName"), Groups: splitList(get("groups")), Factors: splitList(get("factors")), State: get("state"),
 			Absent: absent})
 	}
+}
+
+// usernameHint says what a row refused without a name holds in its username column, for
+// the reader to find the row: not which user it is.
+func usernameHint(rec []string, col map[string]int) string {
+	i := col["username"]
+	if i >= len(rec) || strings.TrimSpace(rec[i]) == "" || strings.ContainsAny(rec[i], "\r\n") {
+		return ""
+	}
+	return fmt.Sprintf(" (its username column holds %q)", strings.TrimSpace(rec[i]))
+}
+
+// linesIn counts the line breaks inside a record's fields (encoding/csv gives "\r\n" in a
+// quoted field as "\n").
+func linesIn(rec []string) int {
+	n := 0
+	for _, f := range rec {
+		n += strings.Count(f, "\n") + strings.Count(f, "\r")
+	}
+	return n
 }
 
 func splitList(s string) []string {
@@ -162,42 +202,79 @@ func parseJSONL(r io.Reader) ([]ImportRow, []RowResult, error) {
 		if len(text) == 0 {
 			continue
 		}
-		var row ImportRow
-		dec := json.NewDecoder(bytes.NewReader(text))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&row); err != nil || dec.More() {
-			msg := "not one JSON object of username, email, phone, displayName, groups, factors, state"
-			if err != nil {
-				msg += ": " + err.Error()
-			}
-			bad = append(bad, refused(line, "", invalid("invalid_row", "", "%s", msg)))
+		row, name, rerr := jsonRow(text)
+		if rerr != nil {
+			bad = append(bad, refused(line, name, rerr))
 			continue
 		}
 		row.Line = line
-		row.Absent = absentKeys(text)
 		rows = append(rows, row)
 	}
 }
 
-// absentKeys are the profileColumns a JSON object (one that decoded into an ImportRow)
-// has no key for. Keys match as encoding/json matches them, in any case; a key given
-// null counts as given, empty.
-func absentKeys(text []byte) []string {
-	var keys map[string]json.RawMessage
-	if json.Unmarshal(text, &keys) != nil {
-		return nil
+// jsonRow reads one JSON line as encoding/json would read it into an ImportRow (keys in
+// any letter case, null for empty), but refuses a key named twice, and words each
+// refusal for the file's author. A refusal comes with the row's username when that could
+// be read, so that a full import keeps that user.
+func jsonRow(text []byte) (ImportRow, string, *Error) {
+	var row ImportRow
+	var dup *jsonkeys.DuplicateError
+	err := jsonkeys.Check(text)
+	switch {
+	case errors.As(err, &dup) && strings.EqualFold(dup.Path, "username"):
+		return row, "", invalid("duplicate_key", "", "%v: a JSON line names each key once, in any letter case, so the row's user is unclear", err)
+	case err != nil && dup == nil:
+		return row, "", invalid("invalid_row", "", "not one JSON object: %v", err)
 	}
-	var absent []string
-	for _, c := range profileColumns {
-		given := false
-		for k := range keys {
-			given = given || strings.EqualFold(k, c)
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(text, &obj) != nil || obj == nil {
+		// Check vouched for the syntax: it is another JSON value.
+		return row, "", invalid("invalid_row", "", `not one JSON object: a line is one user, {"username":…}`)
+	}
+	given := map[string]json.RawMessage{} // by column name
+	var unknown []string
+	for k, v := range obj {
+		i := slices.IndexFunc(csvColumns, func(c string) bool { return strings.EqualFold(c, k) })
+		if i < 0 {
+			unknown = append(unknown, k)
+			continue
 		}
-		if !given {
-			absent = append(absent, c)
+		given[csvColumns[i]] = v
+	}
+	if v, ok := given["username"]; ok && json.Unmarshal(v, &row.Username) != nil {
+		return row, "", invalid("invalid_field", "username", "must be a string")
+	}
+	name := row.Username
+	switch {
+	case dup != nil:
+		return row, name, invalid("duplicate_key", "", "%v: a JSON line names each key once, in any letter case", err)
+	case len(unknown) > 0:
+		slices.Sort(unknown)
+		return row, name, invalid("unknown_field", unknown[0], "not one of %s", strings.Join(csvColumns, ", "))
+	}
+	for _, f := range []struct {
+		name string
+		dst  any
+	}{
+		{"email", &row.Email}, {"phone", &row.Phone}, {"displayName", &row.DisplayName}, {"groups", &row.Groups},
+		{"factors", &row.Factors}, {"state", &row.State},
+	} {
+		v, ok := given[f.name]
+		if !ok {
+			if slices.Contains(profileColumns, f.name) {
+				row.Absent = append(row.Absent, f.name)
+			}
+			continue
+		}
+		if json.Unmarshal(v, f.dst) != nil { // only a value of another type, after Check
+			what := "a string"
+			if _, list := f.dst.(*[]string); list {
+				what = "a list of strings"
+			}
+			return row, name, invalid("invalid_field", f.name, "must be %s", what)
 		}
 	}
-	return absent
+	return row, "", nil
 }
 
 // readLine reads one line of br, without its end; one longer than max is read to its end
@@ -291,7 +368,8 @@ const importBatch = 500
 // Import applies a directory export: each row creates its user, updates it where the row
 // differs, or changes nothing; a refused row changes nothing and stops nothing. Factors
 // are only ever added (pre-provisioned) or their pending destination updated, never
-// removed. Rows refused earlier (unreadable) are reported with the rest.
+// removed. Rows refused earlier (unreadable) are reported with the rest; a full import
+// deletes none of the users they name, and nobody at all when one names no user.
 func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unreadable []RowResult, o ImportOptions) (ImportReport, error) {
 	rep := ImportReport{DryRun: o.DryRun, Rows: append(make([]RowResult, 0, len(unreadable)), unreadable...)}
 	existing, err := m.directory(ctx)
@@ -299,6 +377,14 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 		return ImportReport{}, err
 	}
 	seen := map[string]bool{} // by store.FoldName, as existing
+	// inFile is every user a row names, applied or refused, by inFileKey: a full import
+	// deletes none of them.
+	inFile := map[string]bool{}
+	for _, r := range unreadable {
+		if r.Username != "" {
+			inFile[inFileKey(r.Username)] = true
+		}
+	}
 	var changes []store.UserChange
 	var results []int // index in rep.Rows of each change
 	for _, row := range rows {
@@ -310,6 +396,7 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 			continue
 		}
 		seen[key] = true
+		inFile[inFileKey(row.Username)] = true
 		c, changed, rerr := m.rowChange(actor, row, existing[key])
 		if rerr != nil {
 			rep.Rows = append(rep.Rows, refused(row.Line, row.Username, rerr))
@@ -331,7 +418,7 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 		}
 	}
 	if o.Full {
-		changes, results = m.deletions(actor, &rep, existing, seen, o, changes, results)
+		changes, results = m.deletions(actor, &rep, existing, inFile, o, changes, results)
 	}
 	if !o.DryRun {
 		for start := 0; start < len(changes); start += importBatch {
@@ -371,13 +458,28 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 	return rep, nil
 }
 
-// deletions adds the deletion of every user absent from a full import, unless there are
-// more than the guard allows.
-func (m *Manager) deletions(actor Actor, rep *ImportReport, existing map[string]*current, seen map[string]bool, o ImportOptions,
+// inFileKey is the user a row names, for a full import's deletions: as store.FoldName,
+// and without spaces around it, which the row is refused for.
+func inFileKey(name string) string { return store.FoldName(strings.TrimSpace(name)) }
+
+// deletions adds the deletion of every user absent from a full import, unless a refused
+// row names no user (it may be any user's) or there are more than the guard allows.
+func (m *Manager) deletions(actor Actor, rep *ImportReport, existing map[string]*current, inFile map[string]bool, o ImportOptions,
 	changes []store.UserChange, results []int) ([]store.UserChange, []int) {
+	var nameless []int
+	for _, r := range rep.Rows {
+		if r.Action == ActionRefused && strings.TrimSpace(r.Username) == "" {
+			nameless = append(nameless, r.Line)
+		}
+	}
+	if len(nameless) > 0 {
+		rep.DeletionRefused = fmt.Sprintf("%s: nobody was deleted, as a full import deletes nobody while a row may be any user's (correct the file and import again)",
+			namelessRows(nameless))
+		return changes, results
+	}
 	var absent []string
 	for _, key := range sortedKeys(existing) {
-		if !seen[key] {
+		if !inFile[key] {
 			absent = append(absent, existing[key].rec.Name)
 		}
 	}
@@ -393,6 +495,29 @@ func (m *Manager) deletions(actor Actor, rep *ImportReport, existing map[string]
 		results = append(results, len(rep.Rows)-1)
 	}
 	return changes, results
+}
+
+// namelessRows says which rows were refused without a user name, at most three by line.
+func namelessRows(lines []int) string {
+	const shown = 3
+	var at []string
+	for _, l := range lines[:min(len(lines), shown)] {
+		if l > 0 {
+			at = append(at, fmt.Sprint(l))
+		}
+	}
+	if len(lines) > shown && len(at) > 0 {
+		at = append(at, "…")
+	}
+	switch {
+	case len(lines) == 1 && len(at) == 1:
+		return "line " + at[0] + " was refused without a user name that could be read"
+	case len(lines) == 1:
+		return "a row was refused without a user name that could be read"
+	case len(at) > 0:
+		return fmt.Sprintf("%d rows (lines %s) were refused without a user name that could be read", len(lines), strings.Join(at, ", "))
+	}
+	return fmt.Sprintf("%d rows were refused without a user name that could be read", len(lines))
 }
 
 // current is a user as the store has it.

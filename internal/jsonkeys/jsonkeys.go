@@ -21,6 +21,17 @@ const MaxDepth = 32
 // ErrDuplicate marks a JSON object that names a key twice.
 var ErrDuplicate = errors.New("duplicate key")
 
+// DuplicateError is ErrDuplicate with the key named twice, for a caller that must know
+// which (an import row whose username is ambiguous names no user).
+type DuplicateError struct {
+	// Path is the key as the object names it the second time, after the keys above it,
+	// joined with dots ("[]" for an array's elements): "username", "attributes.username".
+	Path string
+}
+
+func (e *DuplicateError) Error() string        { return fmt.Sprintf("%v %q", ErrDuplicate, e.Path) }
+func (e *DuplicateError) Is(target error) bool { return target == ErrDuplicate }
+
 // Check walks one JSON value and refuses an object that names a key twice.
 // encoding/json keeps the last of duplicates, so {"username":"nobody","username":"alice"}
 // means alice to emfa and possibly nobody to a proxy or WAF that read the first: a request
@@ -127,7 +138,7 @@ func (w *keyWalk) object(depth int) error {
 			if above := strings.Join(w.path[:len(w.path)-1], "."); above != "" {
 				where = above + "." + key
 			}
-			return fmt.Errorf("%w %q", ErrDuplicate, where)
+			return &DuplicateError{Path: where}
 		}
 		seen = append(seen, key)
 		w.path[len(w.path)-1] = key

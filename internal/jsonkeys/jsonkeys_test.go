@@ -34,6 +34,9 @@ func TestCheck(t *testing.T) {
 		case c.dup != "" && (!errors.Is(err, ErrDuplicate) || !strings.Contains(err.Error(), c.dup)):
 			t.Errorf("%s: %v, want a duplicate %s", c.in, err, c.dup)
 		}
+		if de := (*DuplicateError)(nil); c.dup != "" && (!errors.As(err, &de) || !strings.Contains(err.Error(), fmt.Sprintf("%q", de.Path))) {
+			t.Errorf("%s: %v, want a DuplicateError naming its path", c.in, err)
+		}
 	}
 	if err := Check([]byte(strings.Repeat("[", 40) + strings.Repeat("]", 40))); err == nil {
 		t.Error("40 levels of nesting accepted")

@@ -101,7 +101,10 @@ func printImport(w io.Writer, rep lifecycle.ImportReport) {
 		}
 		where := r.Username
 		if r.Line > 0 {
-			where = fmt.Sprintf("line %d %s", r.Line, r.Username)
+			where = fmt.Sprintf("line %d", r.Line)
+			if r.Username != "" { // a row refused without a name has none
+				where += " " + r.Username
+			}
 		}
 		switch {
 		case r.Error != nil:

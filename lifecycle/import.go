@@ -635,7 +635,11 @@ func (m *Manager) rowChange(actor Actor, row ImportRow, cur *current) (*store.Us
 		case what == "created":
 			c.CreateFactors = append(c.CreateFactors, *f)
 			factors = append(slices.Clone(factors), *f)
-			changed = append(changed, "factor "+typ+" pre-provisioned")
+			note := "factor " + typ + " pre-provisioned"
+			if m.unexposed(typ) != "" {
+				note += " (no builtin provider exposes " + typ + ": Verify is not offered it until one does)"
+			}
+			changed = append(changed, note)
 		default:
 			c.UpdateFactors = append(c.UpdateFactors, store.FactorUpdate{ID: f.ID, Label: f.Label, Params: f.Params})
 			changed = append(changed, "factor "+typ+" "+what)

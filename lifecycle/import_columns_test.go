@@ -3,6 +3,7 @@ package lifecycle_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/emfa/emfa/internal/testdb"
@@ -81,6 +82,12 @@ func TestImportAbsentColumnsKept(t *testing.T) {
 			t.Errorf("factor from the kept phone: %+v", rep.Rows)
 		}
 		want("dan", "dan@example.com", "+15550000004", "Daniel", "ops", "staff")
+		// One of a type no provider exposes is pre-provisioned too, and its note says
+		// Verify will not be offered it yet.
+		rep = run(lifecycle.FormatCSV, "username,factors\ndan,voicecall\n", lifecycle.ImportOptions{})
+		if got := rep.Rows[0].Changes; len(got) != 1 || !strings.HasPrefix(got[0], "factor voicecall pre-provisioned (no builtin provider exposes voicecall") {
+			t.Errorf("factor of a type not exposed: %+v", rep.Rows)
+		}
 
 		// A new user starts with what the row gives, the rest empty.
 		run(lifecycle.FormatCSV, "username,groups\nerin,ops\n", lifecycle.ImportOptions{})

@@ -54,7 +54,12 @@ func (s *Server) routeAdmin(e *echo.Echo, m *lifecycle.Manager, ss *lifecycle.Se
 	api := adminAPI{s: s, m: m, ss: ss}
 	read, write := api.auth(lifecycle.ScopeRead), api.auth(lifecycle.ScopeWrite)
 	g := e.Group(AdminPrefix)
-	g.GET("/openapi.json", func(c echo.Context) error { return c.JSONBlob(http.StatusOK, adminOpenAPI) })
+	g.GET("/openapi.json", func(c echo.Context) error {
+		if err := checkQuery(c); err != nil {
+			return err
+		}
+		return c.JSONBlob(http.StatusOK, adminOpenAPI)
+	})
 
 	g.GET("/users", api.listUsers, read)
 	g.POST("/users", api.createUser, write)
@@ -96,7 +101,9 @@ func (s *Server) adminLimits(c echo.Context) (int64, time.Duration, bool) {
 	return 0, 0, false
 }
 
-// auth admits a bearer admin token with scope (write includes read).
+// auth admits a bearer admin token with scope (write includes read), then checks the
+// request's query parameters (checkQuery): every admin route but the document's own goes
+// through it, so none can forget to, and a caller without a token learns nothing of them.
 func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -124,6 +131,9 @@ func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 				return &lifecycle.Error{Kind: lifecycle.Forbidden, Code: "insufficient_scope", Msg: fmt.Sprintf("token %q is read-only", name)}
 			}
 			c.Set(ctxActor, name)
+			if err := checkQuery(c); err != nil {
+				return err
+			}
 			return next(c)
 		}
 	}
@@ -584,6 +594,11 @@ func (api adminAPI) audit(c echo.Context) error {
 		return err
 	}
 	aq := lifecycle.AuditQuery{User: q.Get("user"), Action: q.Get("action"), Outcome: q.Get("outcome"), Cursor: q.Get("cursor"), Limit: limit}
+	// Actions are matched exactly and recorded in lower case: another case would match
+	// nothing, and an empty page reads as "it never happened".
+	if lower := strings.ToLower(aq.Action); lower != aq.Action {
+		return invalidParameter("action", "actions are recorded in lower case (did you mean %q?)", lower)
+	}
 	for name, dst := range map[string]*time.Time{"since": &aq.Since, "until": &aq.Until} {
 		if v := q.Get(name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
@@ -611,17 +626,9 @@ func (api adminAPI) importUsers(c echo.Context) error {
 			format = lifecycle.FormatJSONL
 		}
 	}
-	opts := lifecycle.ImportOptions{MaxDeletes: lifecycle.DefaultMaxDeletes}
-	var invite bool
-	for name, dst := range map[string]*bool{"dryRun": &opts.DryRun, "full": &opts.Full, "invite": &invite} {
-		if v := q.Get(name); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_parameter", Field: name, Msg: "must be true or false"}
-			}
-			*dst = b
-		}
-	}
+	// checkQuery let only true or false through.
+	opts := lifecycle.ImportOptions{MaxDeletes: lifecycle.DefaultMaxDeletes, DryRun: q.Get("dryRun") == "true", Full: q.Get("full") == "true"}
+	invite := q.Get("invite") == "true"
 	if q.Has("maxDeletes") {
 		n, err := strconv.Atoi(q.Get("maxDeletes"))
 		if err != nil || n < 0 {

@@ -513,6 +513,10 @@ func TestAdminAnswersMatchOpenAPI(t *testing.T) {
 		{"POST", "/import?format=csv&invite=true", "username\nbob\n"},               // 409: self-service off
 		{"POST", "/import?format=jsonl", long + "\n" + `{"username":"yan"}` + "\n"}, // a row too long, refused alone
 		{"GET", "/users?limit=1", ""},
+		{"GET", "/users/alice?expand=factors", ""},             // 400 unknown_parameter
+		{"GET", "/audit?outcome=failed", ""},                   // 400 invalid_parameter
+		{"POST", "/users", `{"name":"x1","name":"x2"}`},        // 400 duplicate_field
+		{"DELETE", "/users/alice/factors/nope?force=true", ""}, // 400 unknown_parameter
 	} {
 		req := httptest.NewRequest(tc.method, "http://example.com"+AdminPrefix+tc.path, strings.NewReader(tc.body))
 		req.Header.Set("Content-Type", "application/json")

@@ -1,0 +1,227 @@
+package adapter
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/emfa/emfa/lifecycle"
+)
+
+// The admin API's query parameters are declared once, in its OpenAPI document: a route
+// takes the parameters its operation lists there and refuses any other, as a body refuses
+// an unknown field. A parameter ignored would do harm quietly: ?dryrun=true (for dryRun)
+// applied an import, and ?outcome=failed (for FAILED) answered no events to a script
+// looking for failures.
+
+// queryParam is a query parameter of an admin operation.
+type queryParam struct {
+	name string
+	// values are all it may be (an enum, or true and false for a boolean); nil: any
+	// string, which its handler checks if it must (a limit, a time).
+	values []string
+}
+
+// adminQueries are the query parameters of each admin operation, by "METHOD /path" as
+// the document names it ("GET /users/{user}").
+var adminQueries = mustQueryParams(adminOpenAPI)
+
+// openAPIParam is a parameter as the document declares it, or a reference to one.
+type openAPIParam struct {
+	Ref    string `json:"$ref"`
+	Name   string `json:"name"`
+	In     string `json:"in"`
+	Schema struct {
+		Type string   `json:"type"`
+		Enum []string `json:"enum"`
+	} `json:"schema"`
+}
+
+// mustQueryParams reads the query parameters of every operation of doc. The document is
+// embedded and validated by TestAdminOpenAPI: one that cannot be read is a build defect.
+func mustQueryParams(doc []byte) map[string][]queryParam {
+	ops, err := queryParamsOf(doc)
+	if err != nil {
+		panic("adapter: admin_openapi.json: " + err.Error())
+	}
+	return ops
+}
+
+func queryParamsOf(doc []byte) (map[string][]queryParam, error) {
+	var d struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Parameters map[string]openAPIParam `json:"parameters"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, err
+	}
+	resolve := func(p openAPIParam) (openAPIParam, error) {
+		if p.Ref == "" {
+			return p, nil
+		}
+		name, ok := strings.CutPrefix(p.Ref, "#/components/parameters/")
+		q, found := d.Components.Parameters[name]
+		if !ok || !found {
+			return p, fmt.Errorf("unresolved parameter %s", p.Ref)
+		}
+		return q, nil
+	}
+	ops := map[string][]queryParam{}
+	for path, item := range d.Paths {
+		var shared []openAPIParam // the path item's own, which every operation takes
+		if raw, ok := item["parameters"]; ok {
+			if err := json.Unmarshal(raw, &shared); err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+		}
+		for method, raw := range item {
+			if method == "parameters" || method == "summary" || method == "description" {
+				continue
+			}
+			var op struct {
+				Parameters []openAPIParam `json:"parameters"`
+			}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", method, path, err)
+			}
+			key := strings.ToUpper(method) + " " + path
+			ops[key] = []queryParam{}
+			for _, p := range append(slices.Clone(shared), op.Parameters...) {
+				p, err := resolve(p)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", key, err)
+				}
+				if p.In != "query" {
+					continue
+				}
+				qp := queryParam{name: p.Name, values: p.Schema.Enum}
+				if p.Schema.Type == "boolean" {
+					qp.values = []string{"true", "false"}
+				}
+				ops[key] = append(ops[key], qp)
+			}
+		}
+	}
+	return ops, nil
+}
+
+// operationOf is the document's name of the admin operation an echo route is: GET
+// /admin/v1/users/:user is "GET /users/{user}".
+func operationOf(method, route string) string {
+	parts := strings.Split(strings.TrimPrefix(route, AdminPrefix), "/")
+	for i, p := range parts {
+		if name, ok := strings.CutPrefix(p, ":"); ok {
+			parts[i] = "{" + name + "}"
+		}
+	}
+	return method + " " + strings.Join(parts, "/")
+}
+
+// checkQuery refuses a query parameter the operation does not take, one given twice (which
+// of the two would apply?), and a value outside those it takes. A route missing from the
+// document takes none.
+func checkQuery(c echo.Context) error {
+	params := adminQueries[operationOf(c.Request().Method, c.Path())]
+	q := c.QueryParams()
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		i := slices.IndexFunc(params, func(p queryParam) bool { return p.name == name })
+		if i < 0 {
+			return unknownParameter(name, params)
+		}
+		p, vals := params[i], q[name]
+		if len(vals) > 1 {
+			return invalidParameter(name, "is given %d times; give it once", len(vals))
+		}
+		if p.values != nil && !slices.Contains(p.values, vals[0]) {
+			return invalidParameter(name, "must be %s, not %q%s", oneOf(p.values), vals[0], didYouMean(vals[0], p.values))
+		}
+	}
+	return nil
+}
+
+func unknownParameter(name string, params []queryParam) error {
+	names := make([]string, len(params))
+	for i, p := range params {
+		names[i] = p.name
+	}
+	msg := "is not a parameter of this route"
+	switch near := nearestName(name, names); {
+	case len(names) == 0:
+		msg += ", which takes no query parameters"
+	case near != "":
+		msg += fmt.Sprintf(" (did you mean %q?)", near)
+	default:
+		msg += "; it takes " + strings.Join(names, ", ")
+	}
+	return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "unknown_parameter", Field: name, Msg: msg}
+}
+
+func invalidParameter(name, format string, args ...any) error {
+	return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_parameter", Field: name, Msg: fmt.Sprintf(format, args...)}
+}
+
+// oneOf words a list of allowed values: "true or false", "one of a, b, c".
+func oneOf(values []string) string {
+	if len(values) == 2 {
+		return values[0] + " or " + values[1]
+	}
+	return "one of " + strings.Join(values, ", ")
+}
+
+// didYouMean is " (did you mean "X"?)" when X is a known value close to v, else "".
+func didYouMean(v string, known []string) string {
+	if near := nearestName(v, known); near != "" {
+		return fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	return ""
+}
+
+// nearestName is the known name closest to s when it is close enough to be a typo: the
+// same but for case, or a few letters apart (as config's unknown keys are suggested).
+func nearestName(s string, known []string) string {
+	best, bestDist := "", max(1, len(s)/3)+1
+	for _, k := range known {
+		if strings.EqualFold(s, k) {
+			return k
+		}
+		if len(s) > 2*len(k)+2 {
+			continue // too far to be a typo; and the distance costs len(s)*len(k)
+		}
+		if d := editDistance(strings.ToLower(s), strings.ToLower(k)); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance between a and b: Levenshtein's,
+// with two adjacent letters swapped ("emial") one edit too.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}

@@ -107,11 +107,10 @@ func (s *Server) adminLimits(c echo.Context) (int64, time.Duration, bool) {
 func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			h := c.Request().Header.Get(echo.HeaderAuthorization)
-			token, ok := strings.CutPrefix(h, "Bearer ")
+			token, ok := bearerToken(c.Request())
 			name, got, err := "", "", lifecycle.ErrBadToken
 			if ok {
-				name, got, err = api.m.Authenticate(c.Request().Context(), strings.TrimSpace(token))
+				name, got, err = api.m.Authenticate(c.Request().Context(), token)
 			}
 			if err != nil && !errors.Is(err, lifecycle.ErrBadToken) {
 				return unavailable(err)

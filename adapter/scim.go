@@ -129,8 +129,8 @@ func (api *syncAPI) routeSCIM(e *echo.Echo) {
 
 func (api *syncAPI) scimAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
-		if !ok || !equalSecret(strings.TrimSpace(token), api.o.SCIMToken) {
+		token, ok := bearerToken(c.Request()) // the scheme in any case, as auth.go reads it
+		if !ok || !equalSecret(token, api.o.SCIMToken) {
 			api.s.authFailures.Add(1)
 			api.s.log.Warn("scim authentication failed", "remote", c.RealIP(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="emfa scim"`)

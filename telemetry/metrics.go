@@ -85,9 +85,11 @@ func (m *Metrics) Handler(token string) http.Handler {
 	}
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
-		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		// The scheme in any case (RFC 9110 §11.1); a bare token is no bearer token.
+		auth := r.Header.Get("Authorization")
+		bearer := len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ")
+		sum := sha256.Sum256([]byte(strings.TrimSpace(auth[min(len(auth), 7):])))
+		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 || !bearer {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="emfa metrics"`)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -152,7 +155,9 @@ func param(c echo.Context, name string) string {
 	return v
 }
 
-// decodeStrict reads a JSON object into v, refusing unknown fields and trailing data.
+// decodeStrict reads a JSON object into v, refusing unknown fields, a key given twice
+// (encoding/json would keep the last, where a proxy may have read the first) and
+// trailing data. A refusal names the field at fault and says what it must be.
 func decodeStrict(c echo.Context, v any) error {
 	data, err := readBody(c)
 	if err != nil {
@@ -161,18 +166,26 @@ func decodeStrict(c echo.Context, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_json", Msg: "body is empty; a JSON object is required"}
 	}
+	// Malformed JSON is the decoder's to word; valid JSON with a key twice, or nested
+	// too deep, is refused here.
+	if err := checkUniqueKeys(data); err != nil && json.Valid(data) {
+		if key, ok := duplicateKey(err); ok {
+			return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "duplicate_field", Field: key,
+				Msg: "is given more than once (keys are matched in any case); give it once"}
+		}
+		return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_json", Msg: "body is " + err.Error()}
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &typeErr) && typeErr.Field != "":
-			// An embedded struct's name is no part of the body's field path (createUser).
-			return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_field", Field: strings.TrimPrefix(typeErr.Field, "UserInput."),
-				Msg: "must be a " + kindName(typeErr.Type.Kind().String())}
+			return typeError(reflect.TypeOf(v), data, typeErr)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "unknown_field", Field: field, Msg: "is not a field of this request"}
+			return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "unknown_field", Field: field,
+				Msg: "is not a field of this request" + didYouMean(field, jsonFields(reflect.TypeOf(v)))}
 		}
 		return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_json", Msg: "body is not a valid JSON object"}
 	}
@@ -180,6 +193,173 @@ func decodeStrict(c echo.Context, v any) error {
 		return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_json", Msg: "body has data after the JSON object"}
 	}
 	return nil
+}
+
+// duplicateKey is the key checkUniqueKeys found twice, with the keys above it
+// ("attributes.a").
+func duplicateKey(err error) (string, bool) {
+	if !errors.Is(err, errDuplicateKey) {
+		return "", false
+	}
+	_, quoted, _ := strings.Cut(err.Error(), errDuplicateKey.Error()+" ")
+	key, uerr := strconv.Unquote(quoted)
+	return key, uerr == nil
+}
+
+// typeError words a value of the wrong JSON type in a body decoded into t: the field as
+// the body names it, and what it must be as a caller writes it ("a list of strings", not
+// encoding/json's "slice"). A wrong value in an object of strings is named by its key
+// ("attributes.b"), which encoding/json does not give.
+func typeError(t reflect.Type, data []byte, te *json.UnmarshalTypeError) *lifecycle.Error {
+	var path []string
+	for _, seg := range strings.Split(te.Field, ".") {
+		if t == nil {
+			path = append(path, seg)
+			continue
+		}
+		f, embedded, ok := jsonField(derefType(t), seg)
+		if !ok {
+			path, t = append(path, seg), nil // not a struct's field: named as given
+			continue
+		}
+		t = f.Type
+		if !embedded { // an embedded struct's name is no part of the body's field path
+			path = append(path, seg)
+		}
+	}
+	// Where the walk lost the field's type (in a map or a list), the value's own.
+	field, want := strings.Join(path, "."), "must be "+describeType(te.Type)
+	if t != nil {
+		t = derefType(t)
+		want = "must be " + describeType(t)
+		if t.Kind() == reflect.Map && te.Type != t {
+			// The object is one, a value in it is not of its type.
+			if key, ok := mistypedKey(data, path, t.Elem()); ok {
+				field, want = field+"."+key, "must be "+describeType(t.Elem())
+			}
+		}
+	}
+	return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_field", Field: field, Msg: want}
+}
+
+// mistypedKey is the first key, in sorted order, of the object at path in data whose
+// value does not decode into elem.
+func mistypedKey(data []byte, path []string, elem reflect.Type) (string, bool) {
+	raw := json.RawMessage(data)
+	for _, seg := range path {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) != nil {
+			return "", false
+		}
+		// encoding/json matches a key to a field in any case: so does this.
+		k, ok := "", false
+		for key := range obj {
+			if strings.EqualFold(key, seg) {
+				k, ok = key, true
+			}
+		}
+		if !ok {
+			return "", false
+		}
+		raw = obj[k]
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return "", false
+	}
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		if json.Unmarshal(obj[k], reflect.New(elem).Interface()) != nil {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+func derefType(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
+}
+
+// jsonField is the field of struct t that the body's key (or encoding/json's name of an
+// embedded struct) seg names; embedded says it is an embedded struct.
+func jsonField(t reflect.Type, seg string) (f reflect.StructField, embedded, ok bool) {
+	if t.Kind() != reflect.Struct {
+		return f, false, false
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && derefType(f.Type).Name() == seg {
+			return f, true, true
+		}
+		if name, ok := jsonName(f); ok && strings.EqualFold(name, seg) {
+			return f, false, true
+		}
+	}
+	return f, false, false
+}
+
+// jsonName is the key of an exported field in a body, as encoding/json reads it.
+func jsonName(f reflect.StructField) (string, bool) {
+	if !f.IsExported() {
+		return "", false
+	}
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	switch name {
+	case "-":
+		return "", false
+	case "":
+		return f.Name, true
+	}
+	return name, true
+}
+
+// jsonFields are the keys a body decoded into t may have, those of its embedded structs
+// included: the suggestions for an unknown one.
+func jsonFields(t reflect.Type) []string {
+	t = derefType(t)
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Tag.Get("json") == "" {
+			names = append(names, jsonFields(f.Type)...)
+		} else if name, ok := jsonName(f); ok {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// describeType says what a JSON value decoded into t must be, as a caller writes it.
+func describeType(t reflect.Type) string {
+	switch t = derefType(t); t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		if derefType(t.Elem()).Kind() == reflect.String {
+			return "a list of strings"
+		}
+		return "a list"
+	case reflect.Map:
+		if derefType(t.Elem()).Kind() == reflect.String {
+			return "an object whose values are strings"
+		}
+		return "an object"
+	case reflect.Struct:
+		return "an object"
+	}
+	return "another JSON value"
 }
 
 // adminErrorBody is the admin API's error: a stable code, the field at fault, a message.

@@ -109,6 +109,9 @@ func profile(p store.Profile, in UserInput) (store.Profile, *Error) {
 			return p, invalid("invalid_field", "groups", "at most %d groups", maxGroups)
 		}
 		for _, g := range *in.Groups {
+			if g == "" { // groups are optional; an empty name in them is the mistake
+				return p, invalid("invalid_field", "groups", "holds an empty group name; every group needs a name")
+			}
 			if err := checkText("groups", g, true, maxText); err != nil {
 				return p, err
 			}

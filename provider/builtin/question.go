@@ -152,7 +152,7 @@ func (k *questionFactor) Enroll(ctx context.Context, u store.User, existing []st
 	}
 	qs, as := in.Values["question"], in.Values["answer"]
 	if len(qs) == 0 || len(qs) != len(as) {
-		return Enrolled{}, fmt.Errorf("%w: needs --question Q --answer A pairs (got %d questions, %d answers)", ErrInput, len(qs), len(as))
+		return Enrolled{}, fmt.Errorf("%w: questions and answers must come in pairs, one answer to each question (got %d questions, %d answers)", ErrInput, len(qs), len(as))
 	}
 	if len(qs) > maxQuestions {
 		return Enrolled{}, fmt.Errorf("between 1 and %d questions, not %d", maxQuestions, len(qs))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/emfa/emfa/internal/jsonkeys"
 	"github.com/emfa/emfa/lifecycle"
 )
 
@@ -198,12 +199,11 @@ func decodeStrict(c echo.Context, v any) error {
 // duplicateKey is the key checkUniqueKeys found twice, with the keys above it
 // ("attributes.a").
 func duplicateKey(err error) (string, bool) {
-	if !errors.Is(err, errDuplicateKey) {
+	var de *jsonkeys.DuplicateError
+	if !errors.As(err, &de) {
 		return "", false
 	}
-	_, quoted, _ := strings.Cut(err.Error(), errDuplicateKey.Error()+" ")
-	key, uerr := strconv.Unquote(quoted)
-	return key, uerr == nil
+	return de.Path, true
 }
 
 // typeError words a value of the wrong JSON type in a body decoded into t: the field as

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -392,6 +393,12 @@ func (s *Server) adminError(err error, c echo.Context) bool {
 	case errors.As(err, &le):
 		status = adminStatus[le.Kind]
 		body.Error.Code, body.Error.Field, body.Error.Message = le.Code, le.Field, le.Msg
+		if le.RetryAfter > 0 {
+			// A limit refused it for now (a code's send limits): 429, so that an
+			// automation's HTTP client waits as long as it says and tries again.
+			status = http.StatusTooManyRequests
+			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(le.RetryAfter.Seconds()))))
+		}
 	case errors.As(err, &ae):
 		status = ae.Status
 		body.Error.Code, body.Error.Message = ae.ID, ae.Msg

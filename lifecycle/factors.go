@@ -333,7 +333,12 @@ func enrollError(err error) error {
 	case errors.Is(err, builtin.ErrTooManyFactors):
 		return conflict("too_many_factors", "", "%s", msg)
 	case errors.Is(err, builtin.ErrNotSent):
-		return &Error{Kind: Refused, Code: "activation_not_sent", Msg: msg}
+		le := &Error{Kind: Refused, Code: "activation_not_sent", Msg: msg}
+		if ns := (*builtin.NotSentError)(nil); errors.As(err, &ns) && ns.RetryAfter > 0 {
+			le.RetryAfter = ns.RetryAfter
+			le.Msg += fmt.Sprintf(" (the send limits allow the next in %s)", ns.RetryAfter.Round(time.Second))
+		}
+		return le
 	case errors.Is(err, builtin.ErrQuestionsDisabled):
 		return conflict("type_disabled", "type", "%s", msg)
 	case errors.Is(err, builtin.ErrInput), errors.Is(err, builtin.ErrUnknownType):

@@ -108,6 +108,9 @@ type Error struct {
 	Code  string
 	Field string
 	Msg   string
+	// RetryAfter, when positive, is how long until a limit that refused the request would
+	// allow it (a code's send limits): the admin API answers 429 with Retry-After.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

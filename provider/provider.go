@@ -6,6 +6,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Status is the outcome vocabulary Verify understands, spelled exactly as Verify expects.
@@ -59,6 +60,9 @@ type Outcome struct {
 	// Reason says why an outcome is what it is, for logs and audit only: Verify (and so
 	// an attacker probing it) sees the uniform status, never the reason.
 	Reason string `json:"-"`
+	// RetryAt, for a refusal by a limit (a code's send limits), is when the limit would
+	// allow it again: the admin API's Retry-After. Verify never sees it either.
+	RetryAt time.Time `json:"-"`
 }
 
 // Failed returns a FAILED outcome carrying an internal reason.

@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -30,9 +31,24 @@ var (
 	// ErrStale: a change conditional on a revision (UserChange.IfRevision) found another
 	// change made since.
 	ErrStale = errors.New("changed since it was read")
-	// ErrRateLimited: ReserveSend found a limit reached.
+	// ErrRateLimited: ReserveSend found a limit reached (a *RateLimitError says until when).
 	ErrRateLimited = errors.New("rate limited")
 )
+
+// RateLimitError is ReserveSend's ErrRateLimited, with when the same reservation would
+// first be allowed: when enough of the sends that fill the limits reached have left their
+// windows. RetryAt is zero when it never would be (a limit of Max 0).
+type RateLimitError struct {
+	Key     string
+	Limit   SendLimit
+	RetryAt time.Time
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("key %s: %d sends within %v: %v", e.Key, e.Limit.Max, e.Limit.Window, ErrRateLimited)
+}
+
+func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
 
 // User is a person Verify asks about, keyed by the value Verify sends as username.
 type User struct {
@@ -319,7 +335,7 @@ type Store interface {
 	// ErrRateLimited. Check and record are one atomic step, across processes too:
 	// concurrent reservations can never together exceed a limit. With no keys it records
 	// nothing; with no limits it records under every key. A limit with Window <= 0 or
-	// Max < 0 is an error.
+	// Max < 0 is an error. A refusal is a *RateLimitError.
 	ReserveSend(ctx context.Context, keys []string, limits []SendLimit, now time.Time) error
 	// DeleteSendsBefore deletes at most limit sends recorded before before and returns how
 	// many (call again until it returns < limit). Keep at least the longest window

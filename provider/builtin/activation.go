@@ -134,6 +134,16 @@ func (e *Engine) activatesBySend(in Enrollment) bool {
 // provider refusing); the reason says which.
 var ErrNotSent = errors.New("activation code not sent")
 
+// NotSentError is ErrNotSent with its reason and, when a send limit refused the code, how
+// long until it would not (RetryAfter; 0 otherwise).
+type NotSentError struct {
+	Reason     string
+	RetryAfter time.Duration
+}
+
+func (e *NotSentError) Error() string        { return ErrNotSent.Error() + ": " + e.Reason }
+func (e *NotSentError) Is(target error) bool { return target == ErrNotSent }
+
 // sendActivation sends a code to a pending code factor's destination, exactly as a
 // sign-in's initiate does (same length, lifetime, attempts and send limits), and keeps
 // its transaction in the factor's params: only the newest code activates. audit, when
@@ -144,7 +154,11 @@ func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User
 		return "", time.Time{}, err
 	}
 	if out.Status != provider.StatusPending {
-		return "", time.Time{}, fmt.Errorf("%w: %s", ErrNotSent, out.Reason)
+		ns := &NotSentError{Reason: out.Reason}
+		if !out.RetryAt.IsZero() {
+			ns.RetryAfter = max(out.RetryAt.Sub(e.now()), time.Second)
+		}
+		return "", time.Time{}, ns
 	}
 	f.Params[paramActivationTx] = out.TransactionID
 	if err := e.store.Update(ctx, func(w store.Writer) error {

@@ -199,8 +199,8 @@ func (k *codeFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 	// send (never across it). A refusal is the decision, recorded with it; it stores
 	// nothing else.
 	out, err := provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
-		if reason, err := e.reserveSend(ctx, w, req.Username, strings.ToLower(to), masked, now); err != nil || reason != "" {
-			return provider.Failed(reason), err
+		if refused, err := e.reserveSend(ctx, w, req.Username, strings.ToLower(to), masked, now); err != nil || refused.Status != "" {
+			return refused, err
 		}
 		return provider.Outcome{}, txs.In(w).Start(ctx, req, tx)
 	})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
 )
 
@@ -60,11 +61,12 @@ func (e *Engine) SendRetention() time.Duration { return e.sendLimits.Retention()
 func destinationKey(to string) string { return "to:" + to }
 
 // reserveSend records one send for the user and the destination if the limits allow it.
-// A refusal is a reason to answer FAILED with. When both lists are the same (the
+// A refusal is the FAILED outcome to answer with, and when the limits would allow a send
+// again (Outcome.RetryAt). When both lists are the same (the
 // default) one atomic reservation covers both keys, so a refusal records nothing;
 // otherwise the user's limits are reserved first, and a refusal by the destination's
 // leaves the user's reservation counted, which errs toward sending less.
-func (e *Engine) reserveSend(ctx context.Context, w store.Writer, username, to, masked string, now time.Time) (string, error) {
+func (e *Engine) reserveSend(ctx context.Context, w store.Writer, username, to, masked string, now time.Time) (provider.Outcome, error) {
 	// One count per user, whatever the case of the name the request gave (store.FoldName).
 	userKey, toKey := "user:"+store.FoldName(username), destinationKey(to)
 	type reservation struct {
@@ -87,11 +89,15 @@ func (e *Engine) reserveSend(ctx context.Context, w store.Writer, username, to, 
 		}
 		err := w.ReserveSend(ctx, r.keys, r.limits, now)
 		if errors.Is(err, store.ErrRateLimited) {
-			return "send limit reached for " + r.who + "; nothing sent", nil
+			out := provider.Failed("send limit reached for " + r.who + "; nothing sent")
+			if rl := (*store.RateLimitError)(nil); errors.As(err, &rl) && !rl.RetryAt.IsZero() {
+				out.RetryAt = rl.RetryAt
+			}
+			return out, nil
 		}
 		if err != nil {
-			return "", err
+			return provider.Outcome{}, err
 		}
 	}
-	return "", nil
+	return provider.Outcome{}, nil
 }

@@ -914,10 +914,33 @@ func countSends(ctx context.Context, e Execer, keys []string, limits []store.Sen
 	if err := e.QueryRow(ctx, `SELECT `+strings.Join(counts, ", "), args...).Scan(dest...); err != nil {
 		return err
 	}
+	var refused *store.RateLimitError
 	for i, c := range checks {
-		if got[i] >= c.limit.Max {
-			return fmt.Errorf("key %s: %d sends within %v: %w", c.key, c.limit.Max, c.limit.Window, store.ErrRateLimited)
+		if got[i] < c.limit.Max {
+			continue
 		}
+		// Refused: when would it not be? Once the Max-th newest send under the key has
+		// left this window (one more query, on a refusal only); for every limit reached,
+		// so the latest of them.
+		var retry time.Time
+		if c.limit.Max > 0 {
+			var t int64
+			if err := e.QueryRow(ctx, `SELECT at FROM sends WHERE key = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3`,
+				c.key, millis(now.Add(-c.limit.Window)), c.limit.Max-1).Scan(&t); err != nil {
+				return err
+			}
+			retry = fromMillis(t).Add(c.limit.Window)
+		}
+		switch {
+		case refused == nil:
+			refused = &store.RateLimitError{Key: c.key, Limit: c.limit, RetryAt: retry}
+		case refused.RetryAt.IsZero():
+		case retry.IsZero() || retry.After(refused.RetryAt):
+			refused.Key, refused.Limit, refused.RetryAt = c.key, c.limit, retry
+		}
+	}
+	if refused != nil {
+		return refused
 	}
 	return nil
 }

@@ -1087,26 +1087,37 @@ func testReserveSendLimits(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	limits := []store.SendLimit{{Window: time.Minute, Max: 1}, {Window: time.Hour, Max: 3}}
 	for _, tc := range []struct {
-		name string
-		now  time.Time
-		err  error
+		name  string
+		now   time.Time
+		err   error
+		retry time.Time // a refusal's RetryAt: when the Max-th newest send leaves the window
 	}{
-		{"first", at(0), nil},
-		{"minute full", at(30 * time.Second), store.ErrRateLimited},
-		{"next minute", at(time.Minute), nil},
-		{"third", at(2 * time.Minute), nil},
-		{"hour full", at(3 * time.Minute), store.ErrRateLimited},
+		{"first", at(0), nil, time.Time{}},
+		{"minute full", at(30 * time.Second), store.ErrRateLimited, at(time.Minute)},
+		{"next minute", at(time.Minute), nil, time.Time{}},
+		{"third", at(2 * time.Minute), nil, time.Time{}},
+		{"hour full", at(3 * time.Minute), store.ErrRateLimited, at(time.Hour)},
 		// Were the refused reservations recorded, the hour would still hold 3 (1m, 2m, 3m).
-		{"first left the hour", at(time.Hour), nil},
-		{"minute full again", at(time.Hour + 30*time.Second), store.ErrRateLimited},
+		{"first left the hour", at(time.Hour), nil, time.Time{}},
+		// Both full: the minute until 1h1m (the send at 1h), the hour until 1h1m too
+		// (its 3rd newest, at 1m): the later of the two.
+		{"minute full again", at(time.Hour + 30*time.Second), store.ErrRateLimited, at(time.Hour + time.Minute)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			wantErr(t, "ReserveSend", s.ReserveSend(ctx, []string{"k"}, limits, tc.now), tc.err)
+			err := s.ReserveSend(ctx, []string{"k"}, limits, tc.now)
+			wantErr(t, "ReserveSend", err, tc.err)
+			var rl *store.RateLimitError
+			if tc.err != nil && (!errors.As(err, &rl) || !rl.RetryAt.Equal(tc.retry)) {
+				t.Errorf("ReserveSend: %v, want a RateLimitError retrying at %s", err, tc.retry)
+			}
 		})
 	}
-	// Max 0 allows none.
+	// Max 0 allows none, ever.
 	err := s.ReserveSend(ctx, []string{"zero"}, perHour(0), at(0))
 	wantErr(t, "ReserveSend with Max 0", err, store.ErrRateLimited)
+	if rl := (*store.RateLimitError)(nil); !errors.As(err, &rl) || !rl.RetryAt.IsZero() {
+		t.Errorf("ReserveSend with Max 0: %v, want a RateLimitError without a time to retry", err)
+	}
 	if n := sendsWithin(t, s, "zero", time.Hour, at(0)); n != 0 {
 		t.Errorf("refused reservation recorded %d sends", n)
 	}

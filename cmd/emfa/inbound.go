@@ -5,12 +5,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emfa/emfa/adapter"
@@ -58,18 +60,48 @@ func signingKey(o *config.OAuthAuth) (*ecdsa.PrivateKey, error) {
 // tlsConfig is server.tls as a tls.Config whose certificate is re-read when its files
 // change, so that a renewed certificate needs no restart.
 func tlsConfig(t *config.TLS) (*tls.Config, error) {
+	s, err := newTLSSettings(t)
+	if err != nil {
+		return nil, err
+	}
+	return s.cfg, nil
+}
+
+// tlsSettings is one configuration's server.tls, built whole: what a handshake uses, and
+// what a connection made under an earlier one is checked against.
+type tlsSettings struct {
+	cfg *tls.Config
+	// roots are the DER of clientCA's certificates: a connection whose verified chain
+	// ends in none of them was admitted by a CA no longer trusted.
+	roots   map[string]bool
+	require bool
+}
+
+func newTLSSettings(t *config.TLS) (*tlsSettings, error) {
 	r := &certReloader{certFile: t.Cert, keyFile: t.Key}
 	if _, err := r.get(); err != nil {
 		return nil, err
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return r.get() }}
+	s := &tlsSettings{cfg: cfg, require: t.RequireClientCert}
 	if t.ClientCA != "" {
-		pem, err := os.ReadFile(t.ClientCA)
+		data, err := os.ReadFile(t.ClientCA)
 		if err != nil {
 			return nil, fmt.Errorf("server.tls.clientCA: %w", err)
 		}
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
+		s.roots = map[string]bool{}
+		for rest := data; ; {
+			var b *pem.Block
+			if b, rest = pem.Decode(rest); b == nil {
+				break
+			}
+			if c, err := x509.ParseCertificate(b.Bytes); b.Type == "CERTIFICATE" && err == nil {
+				pool.AddCert(c)
+				s.roots[string(c.Raw)] = true
+			}
+		}
+		if len(s.roots) == 0 {
 			return nil, fmt.Errorf("server.tls.clientCA: %s holds no PEM certificate", t.ClientCA)
 		}
 		cfg.ClientCAs = pool
@@ -78,7 +110,41 @@ func tlsConfig(t *config.TLS) (*tls.Config, error) {
 			cfg.ClientAuth = tls.RequireAndVerifyClientCert
 		}
 	}
-	return cfg, nil
+	return s, nil
+}
+
+// admits reports whether a connection's TLS state, verified at its handshake under
+// whatever settings were current then, still meets s: a client certificate, when s
+// requires one, that chains to one of s's client CAs. A connection without a client CA
+// configured is admitted (no certificate is verified, none is relied on).
+func (s *tlsSettings) admits(cs *tls.ConnectionState) bool {
+	if cs == nil || s.roots == nil {
+		return true
+	}
+	if len(cs.PeerCertificates) == 0 {
+		return !s.require
+	}
+	for _, chain := range cs.VerifiedChains {
+		if len(chain) > 0 && s.roots[string(chain[len(chain)-1].Raw)] {
+			return true
+		}
+	}
+	return false
+}
+
+// serverTLS is the HTTPS listener's server.tls: every handshake reads the current
+// settings, which a reload swaps, so that a changed clientCA or requireClientCert holds
+// without a restart — an operator who removes a compromised CA must not have to restart
+// for it to stop admitting. Connections kept alive from before a reload are checked
+// against the current settings on every request (live.ServeHTTP).
+type serverTLS struct {
+	cur atomic.Pointer[tlsSettings]
+}
+
+func (s *serverTLS) config() *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		return s.cur.Load().cfg, nil
+	}}
 }
 
 // certReloader keeps a certificate and re-reads it when a file's modification time
@@ -119,16 +185,19 @@ func (r *certReloader) get() (*tls.Certificate, error) {
 	return r.cert, nil
 }
 
-// listenTLS wraps ln in TLS when server.tls is set. Under TLS net/http's own plain-text
-// errors stay plain: adapter.JSONErrors cannot see them inside the encrypted stream, and
-// wrapping the TLS connection would hide the client certificate from the handlers.
-func listenTLS(ln net.Listener, t *config.TLS) (net.Listener, error) {
+// listenTLS wraps ln in TLS when server.tls is set, and returns the settings a reload
+// swaps (nil without TLS). Under TLS net/http's own plain-text errors stay plain:
+// adapter.JSONErrors cannot see them inside the encrypted stream, and wrapping the TLS
+// connection would hide the client certificate from the handlers.
+func listenTLS(ln net.Listener, t *config.TLS) (net.Listener, *serverTLS, error) {
 	if t == nil {
-		return adapter.JSONErrors(ln), nil
+		return adapter.JSONErrors(ln), nil, nil
 	}
-	cfg, err := tlsConfig(t)
+	settings, err := newTLSSettings(t)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return tls.NewListener(ln, cfg), nil
+	s := &serverTLS{}
+	s.cur.Store(settings)
+	return tls.NewListener(ln, s.config()), s, nil
 }

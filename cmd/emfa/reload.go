@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
@@ -136,6 +138,9 @@ type live struct {
 	// on them have had their deadline; serve's end closes whatever is left.
 	mu      sync.Mutex
 	retired []*retiredSnapshot
+	// tls is the HTTPS listener's server.tls (nil without it): a reload swaps its
+	// settings with the snapshot.
+	tls *serverTLS
 }
 
 type retiredSnapshot struct {
@@ -144,6 +149,17 @@ type retiredSnapshot struct {
 }
 
 func (l *live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if l.tls != nil && !l.tls.cur.Load().admits(r.TLS) {
+		// A connection kept alive from before a reload whose client certificate the
+		// current server.tls no longer admits (its CA removed, or none given where one is
+		// now required): refused, and closed, so that the client's next handshake is
+		// verified anew.
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"messageId":"unauthorized","messageDescription":"the client certificate is no longer admitted by server.tls: connect again"}`+"\n")
+		return
+	}
 	l.cur.Load().handler.ServeHTTP(w, r)
 }
 
@@ -207,7 +223,24 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptio
 				log.Warn("configuration: " + w)
 			}
 			var next *snapshot
-			if next, err = ne.snapshot(so); err == nil {
+			var nextTLS *tlsSettings
+			if l.tls != nil && cfg.Server.TLS != nil {
+				// Built before anything is swapped: a clientCA that does not load fails
+				// the whole reload.
+				nextTLS, err = newTLSSettings(cfg.Server.TLS)
+			}
+			if err == nil {
+				next, err = ne.snapshot(so)
+			}
+			if err == nil {
+				if nextTLS != nil {
+					// The same path may hold other CAs now: compared by content too.
+					if !reflect.DeepEqual(current.Server.TLS, cfg.Server.TLS) || !maps.Equal(l.tls.cur.Load().roots, nextTLS.roots) {
+						log.Info("reload: server.tls changed: applied to new handshakes, and a connection kept from before whose client certificate it no longer admits is refused",
+							"clientCA", cfg.Server.TLS.ClientCA, "requireClientCert", cfg.Server.TLS.RequireClientCert)
+					}
+					l.tls.cur.Store(nextTLS)
+				}
 				// The replaced snapshot's requests run up to its own requestTimeout.
 				l.swap(next, base, current.Server.RequestTimeout+5*time.Second)
 				base.metrics.Reload(true)
@@ -240,6 +273,9 @@ func frozenSettings(running, next *config.Config) []string {
 		}
 	}
 	keep("server.listen", running.Server.Listen != next.Server.Listen, func() { next.Server.Listen = running.Server.Listen })
+	// The listener is plain or HTTPS from the start; server.tls's files and client
+	// certificate settings change at a reload (serverTLS), turning TLS on or off does not.
+	keep("server.tls", (running.Server.TLS == nil) != (next.Server.TLS == nil), func() { next.Server.TLS = running.Server.TLS })
 	keep("server.shutdownTimeout", running.Server.ShutdownTimeout != next.Server.ShutdownTimeout,
 		func() { next.Server.ShutdownTimeout = running.Server.ShutdownTimeout })
 	keep("storage.driver", running.Storage.Driver != next.Storage.Driver, func() { next.Storage.Driver = running.Storage.Driver })

@@ -145,7 +145,7 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 		return err
 	}
 	// net/http's own 431 and 400 answers become JSON too; server.tls serves HTTPS (inbound.go).
-	if ln, err = listenTLS(ln, e.cfg.Server.TLS); err != nil {
+	if ln, l.tls, err = listenTLS(ln, e.cfg.Server.TLS); err != nil {
 		return err
 	}
 	e.log.Info("emfa serving", "addr", ln.Addr().String(), "config", e.cfg.Source, "providers", len(e.cfg.Providers), "storage", e.cfg.Storage.Driver, "tls", e.cfg.Server.TLS != nil)

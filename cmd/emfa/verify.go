@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -27,6 +29,8 @@ type verifyOptions struct {
 	oauthID, oauthSecret string
 	// register only: the tenant and its API client.
 	tenant, clientID, clientSecret string
+	// allowHTTP lets register send secrets over http:// (a test tenant, a lab).
+	allowHTTP bool
 }
 
 func (d *deps) verifyCmd() *cobra.Command {
@@ -73,7 +77,9 @@ unless given (--oauth-client-secret), and the provider's webhookId is {{webhook_
 real-time webhook of each provider (found by name) and then its MFA provider (found by
 credentialPrefix) with the webhook's id, and calls the webhook's test. A second run with
 the same configuration changes nothing. The API client needs the permission to manage
-webhooks and MFA providers.`,
+webhooks and MFA providers. Before it changes anything it refuses a webhook URL taken from
+a wildcard or loopback server.listen (pass --url with emfa's public address) and, without
+--allow-http, an http:// tenant or URL (secrets in clear).`,
 		Example: `  emfa verify register --config emfa.yaml --tenant https://acme.verify.ibm.com \
       --client-id 1234 --client-secret "$VERIFY_API_SECRET" --url https://emfa.example.com
   EMFA_VERIFY_CLIENT_SECRET=… emfa verify register --tenant https://acme.verify.ibm.com --client-id 1234`,
@@ -91,6 +97,11 @@ webhooks and MFA providers.`,
 			if err != nil {
 				return err
 			}
+			// Before anything in the tenant changes: a webhook URL Verify cannot call
+			// would replace a working one.
+			if err := registerURLs(cfg, o); err != nil {
+				return err
+			}
 			pairs, err := verifyObjects(cfg, o, true)
 			if err != nil {
 				return err
@@ -102,8 +113,42 @@ webhooks and MFA providers.`,
 	register.Flags().StringVar(&o.tenant, "tenant", "", "the Verify tenant's `URL`, e.g. https://acme.verify.ibm.com")
 	register.Flags().StringVar(&o.clientID, "client-id", "", "the `ID` of a Verify API client")
 	register.Flags().StringVar(&o.clientSecret, "client-secret", "", "its secret (default $EMFA_VERIFY_CLIENT_SECRET)")
+	register.Flags().BoolVar(&o.allowHTTP, "allow-http", false, "allow an http:// tenant or --url, whose secrets then travel in clear (a lab, a test tenant)")
 	return group("verify", "register emfa in IBM Verify (export or register its webhook and MFA provider)",
 		"  emfa verify export --config emfa.yaml --url https://emfa.example.com", export, register)
+}
+
+// registerURLs refuses, before register changes anything, the URLs it would use wrongly:
+// without --url, a server.listen Verify cannot call (a wildcard such as the container's
+// 0.0.0.0:8080, or loopback); and, without --allow-http, an http:// tenant (the API
+// client's secret in clear) or webhook URL (Verify's credentials toward emfa in clear).
+func registerURLs(cfg *config.Config, o verifyOptions) error {
+	if o.url == "" {
+		host, _, err := net.SplitHostPort(cfg.Server.Listen)
+		if err != nil {
+			host = cfg.Server.Listen
+		}
+		ip := net.ParseIP(host)
+		if host == "" || strings.EqualFold(host, "localhost") || (ip != nil && (ip.IsUnspecified() || ip.IsLoopback())) {
+			return usageError{fmt.Sprintf("server.listen is %s, an address Verify cannot call: pass --url with emfa's public address "+
+				"as Verify reaches it (e.g. --url https://emfa.example.com)", cfg.Server.Listen)}
+		}
+	}
+	if o.allowHTTP {
+		return nil
+	}
+	if u, err := url.Parse(o.tenant); err == nil && strings.EqualFold(u.Scheme, "http") {
+		return usageError{fmt.Sprintf("--tenant %s is http://: the API client's secret would travel in clear; use https:// (or --allow-http for a test tenant)", o.tenant)}
+	}
+	base := o.url
+	if base == "" && cfg.Server.TLS == nil {
+		base = "http://" + cfg.Server.Listen
+	}
+	if u, err := url.Parse(base); err == nil && strings.EqualFold(u.Scheme, "http") {
+		return usageError{fmt.Sprintf("the webhook URL %s is http://: Verify would send its credentials toward emfa in clear; "+
+			"pass --url https://… (emfa's TLS or a TLS proxy in front), or --allow-http for a lab", base)}
+	}
+	return nil
 }
 
 // verifyPair is one provider as Verify configures it.
@@ -400,7 +445,7 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 		return fmt.Errorf("the API client's token request to %s: %w", cc.TokenURL, err)
 	}
 	api := verifyAPI{base: tenant, client: cc.Client(ctx)}
-	failed := false
+	var failed []string
 	for _, p := range pairs {
 		name, _ := p.Webhook["name"].(string)
 		prefix, _ := p.MFAProvider["credentialPrefix"].(string)
@@ -422,20 +467,25 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 			StatusCode int    `json:"statusCode"`
 			Body       string `json:"body"`
 		}
+		hookURL := fmt.Sprint(p.Webhook["urls"].([]any)...)
 		if _, err := api.do(ctx, http.MethodGet, "/config/v1.0/webhooks/"+hookID+"/test/test", nil, &test); err != nil {
 			fmt.Fprintf(d.stdout, "webhook %q: test failed: %v\n", name, err)
-			failed = true
+			failed = append(failed, hookURL)
 			continue
 		}
 		if test.StatusCode != 0 && test.StatusCode != http.StatusOK {
 			fmt.Fprintf(d.stdout, "webhook %q: test: emfa answered %d: %s\n", name, test.StatusCode, test.Body)
-			failed = true
+			failed = append(failed, hookURL)
 			continue
 		}
 		fmt.Fprintf(d.stdout, "webhook %q: test ok\n", name)
 	}
-	if failed {
-		return errors.New("registered, but a webhook test failed: Verify cannot reach emfa with these credentials")
+	if len(failed) > 0 {
+		// Either cause looks the same from here: Verify could not call the URL (not
+		// emfa's public address, a firewall, a certificate Verify does not trust), or emfa
+		// refused the credentials it was given.
+		return fmt.Errorf("registered, but the webhook test failed for %s: check that this is emfa's address as Verify reaches it "+
+			"(--url), and the credentials Verify sends (--auth)", strings.Join(failed, ", "))
 	}
 	return nil
 }

@@ -145,7 +145,7 @@ func TestVerifyRegister(t *testing.T) {
 	tenant := verifyfake.New("api-client", "api-secret")
 	defer tenant.Close()
 	args := []string{"verify", "register", "--config", cfg, "--tenant", tenant.URL, "--client-id", "api-client",
-		"--url", base, "--oauth-client-id", m[1], "--oauth-client-secret", m[2]}
+		"--url", base, "--oauth-client-id", m[1], "--oauth-client-secret", m[2], "--allow-http"}
 	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "api-secret")
 
 	out := mustEmfa(t, args...)
@@ -193,6 +193,55 @@ func TestVerifyRegister(t *testing.T) {
 	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "wrong")
 	if code, _, errOut := emfa(t, args...); code != 1 || !strings.Contains(errOut, "refused the API client's token request (invalid_client)") || !strings.Contains(errOut, "--client-secret") {
 		t.Errorf("wrong tenant secret: %d %s", code, errOut)
+	}
+}
+
+// TestVerifyRegisterRefusesUnreachableURL: without --url, a listen address Verify cannot
+// call (the container's 0.0.0.0:8080, loopback) is refused before the tenant is asked for
+// anything; so is http:// without --allow-http, which names what would go in clear. A
+// failed webhook test says it may be the URL or the credentials.
+func TestVerifyRegisterRefusesUnreachableURL(t *testing.T) {
+	cfg := writeTestConfig(t, "", oauthProviders)
+	tenant := verifyfake.New("api-client", "api-secret")
+	defer tenant.Close()
+	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "api-secret")
+	args := []string{"verify", "register", "--config", cfg, "--tenant", tenant.URL, "--client-id", "api-client", "--auth", "basic"}
+	for _, listen := range []string{"0.0.0.0:8080", "[::]:8080", ":8080", "127.0.0.1:8080", "localhost:8080", "[::1]:8080"} {
+		t.Setenv("EMFA_SERVER_LISTEN", listen)
+		code, _, errOut := emfa(t, append(args, "--allow-http")...)
+		if code != 2 || !strings.Contains(errOut, "--url") || !strings.Contains(errOut, listen) {
+			t.Errorf("listen %s without --url: exit %d %q, want 2 asking for --url", listen, code, errOut)
+		}
+	}
+	if w := tenant.Writes(); len(w) != 0 {
+		t.Errorf("the tenant was changed: %v", w)
+	}
+	t.Setenv("EMFA_SERVER_LISTEN", "127.0.0.1:0")
+	for _, c := range []struct {
+		extra []string
+		want  string
+	}{
+		{[]string{"--url", "http://emfa.example.com"}, "--allow-http"},
+		{[]string{"--url", "https://emfa.example.com"}, "--allow-http"}, // the tenant is http://
+	} {
+		if code, _, errOut := emfa(t, append(slices.Clone(args), c.extra...)...); code != 2 || !strings.Contains(errOut, c.want) || !strings.Contains(errOut, "in clear") {
+			t.Errorf("%v: exit %d %q, want 2 naming %s", c.extra, code, errOut, c.want)
+		}
+	}
+	if w := tenant.Writes(); len(w) != 0 {
+		t.Errorf("the tenant was changed: %v", w)
+	}
+	// Registered at an address where nothing answers: the test fails and the message
+	// names both the URL and the credentials as possible causes.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	code, out, errOut := emfa(t, append(slices.Clone(args), "--url", dead, "--allow-http")...)
+	if code != 1 || !strings.Contains(errOut, dead) || !strings.Contains(errOut, "--url") || !strings.Contains(errOut, "credentials") {
+		t.Errorf("a webhook test that fails: exit %d\n%s%s", code, out, errOut)
 	}
 }
 

@@ -5,9 +5,13 @@ package deploy
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -62,6 +66,7 @@ func at(t *testing.T, v any, path ...any) any {
 
 func TestKubernetesManifests(t *testing.T) {
 	kinds := map[string]map[string]any{}
+	services := map[string]map[string]any{} // by name: the contract's and the admin listener's
 	files, _ := filepath.Glob("kubernetes/*.yaml")
 	for _, f := range files {
 		for _, d := range docs(t, f) {
@@ -70,6 +75,9 @@ func TestKubernetesManifests(t *testing.T) {
 				t.Errorf("%s: a document without kind or apiVersion", f)
 			}
 			kinds[kind] = d
+			if kind == "Service" {
+				services[at(t, d, "metadata", "name").(string)] = d
+			}
 		}
 	}
 	for _, k := range []string{"Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy", "ConfigMap", "Secret", "Kustomization"} {
@@ -122,6 +130,63 @@ func TestKubernetesManifests(t *testing.T) {
 	if loaded.Storage.Driver != "postgres" {
 		t.Errorf("storage %s: replicas need a shared store", loaded.Storage.Driver)
 	}
+	checkKubernetesPorts(t, loaded, c, services, kinds["NetworkPolicy"])
+}
+
+// checkKubernetesPorts: the ingress publishes the contract's port only; the admin API and
+// /metrics are on admin.listen, another port, which only a namespace labelled for it
+// (monitoring) may reach.
+func checkKubernetesPorts(t *testing.T, cfg *config.Config, container any, services map[string]map[string]any, policy map[string]any) {
+	t.Helper()
+	_, contract, _ := net.SplitHostPort(cfg.Server.Listen)
+	if cfg.Admin.Listen == "" {
+		t.Fatal("the ConfigMap sets no admin.listen: the admin API and /metrics would be on the port the ingress publishes to Verify")
+	}
+	_, admin, _ := net.SplitHostPort(cfg.Admin.Listen)
+	if admin == contract {
+		t.Fatalf("admin.listen's port is server.listen's (%s)", admin)
+	}
+	if !cfg.Metrics.IsEnabled() {
+		t.Error("metrics disabled: Prometheus has nothing to scrape")
+	}
+	ports := map[string]string{} // container port name → number
+	for _, p := range at(t, container, "ports").([]any) {
+		ports[at(t, p, "name").(string)] = strconv.Itoa(at(t, p, "containerPort").(int))
+	}
+	if ports["http"] != contract || ports["admin"] != admin {
+		t.Errorf("container ports %v, want http %s (server.listen) and admin %s (admin.listen)", ports, contract, admin)
+	}
+	// The Service the ingress targets carries the contract's port only; the admin port has
+	// a Service of its own.
+	targets := map[string][]string{}
+	for name, svc := range services {
+		for _, p := range at(t, svc, "spec", "ports").([]any) {
+			targets[name] = append(targets[name], fmt.Sprint(at(t, p, "targetPort")))
+		}
+	}
+	if !slices.Equal(targets["emfa"], []string{"http"}) || !slices.Equal(targets["emfa-admin"], []string{"admin"}) {
+		t.Errorf("services' target ports %v, want emfa: [http], emfa-admin: [admin]", targets)
+	}
+	// Each ingress rule admits one port, from one namespace selector: the ingress
+	// controller's to the contract's port, the monitoring namespace's to the admin port.
+	admitted := map[string]string{} // namespace selector → port
+	for _, r := range at(t, policy, "spec", "ingress").([]any) {
+		from, _ := at(t, r, "from").([]any)
+		rulePorts, _ := at(t, r, "ports").([]any)
+		if len(from) != 1 || len(rulePorts) != 1 {
+			t.Errorf("ingress rule %v: want one source and one port", r)
+			continue
+		}
+		sel := fmt.Sprint(at(t, from[0], "namespaceSelector", "matchLabels"))
+		admitted[sel] = fmt.Sprint(at(t, rulePorts[0], "port"))
+	}
+	want := map[string]string{
+		"map[kubernetes.io/metadata.name:ingress-nginx]": contract,
+		"map[emfa/admin-access:true]":                    admin,
+	}
+	if fmt.Sprint(admitted) != fmt.Sprint(want) {
+		t.Errorf("the NetworkPolicy admits %v, want %v", admitted, want)
+	}
 }
 
 func loadConfig(t *testing.T, text string) *config.Config {
@@ -159,7 +224,21 @@ func TestCompose(t *testing.T) {
 	if at(t, emfa, "depends_on", "postgres", "condition") != "service_healthy" {
 		t.Error("emfa does not wait for PostgreSQL")
 	}
-	loadConfig(t, string(must(os.ReadFile("compose/emfa.yaml"))))
+	cfg := loadConfig(t, string(must(os.ReadFile("compose/emfa.yaml"))))
+	// As on Kubernetes: the contract's port published, the admin API and /metrics on
+	// admin.listen, published on the host's loopback only.
+	if cfg.Admin.Listen == "" {
+		t.Fatal("compose/emfa.yaml sets no admin.listen")
+	}
+	_, contract, _ := net.SplitHostPort(cfg.Server.Listen)
+	_, admin, _ := net.SplitHostPort(cfg.Admin.Listen)
+	var published []string
+	for _, p := range at(t, emfa, "ports").([]any) {
+		published = append(published, p.(string))
+	}
+	if want := []string{contract + ":" + contract, "127.0.0.1:" + admin + ":" + admin}; !slices.Equal(published, want) {
+		t.Errorf("compose publishes %v, want %v", published, want)
+	}
 }
 
 func TestDockerfile(t *testing.T) {

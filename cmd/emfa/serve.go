@@ -68,6 +68,12 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 			return err
 		}
 		defer release()
+		// A mistyped storage.dsn would otherwise be a new, empty store without a word. The
+		// path only: a SQLite DSN's query is no secret, but it is not needed here.
+		if st, ok := e.store.(*sqlite.Store); ok && st.Created() {
+			e.log.Info("storage: created a new store at "+sqlite.Path(e.cfg.Storage.DSN.Reveal())+
+				": it was not there (if it should have been, check storage.dsn)", "path", sqlite.Path(e.cfg.Storage.DSN.Reveal()))
+		}
 	}
 	for _, w := range e.cfg.Warnings {
 		e.log.Warn("configuration: " + w)

@@ -50,21 +50,21 @@ func dbPath(base string) string {
 // createPrivate creates the database file 0600 before SQLite does (it would create it
 // 0644 less the umask). SQLite gives its -wal and -shm files the mode of the database
 // file, so they are private too. An existing file is left as it is; FileModeWarnings
-// says when it is readable by others.
-func createPrivate(base string, query url.Values) error {
+// says when it is readable by others. created tells whether the file is new.
+func createPrivate(base string, query url.Values) (created bool, err error) {
 	path := dbPath(base)
 	if path == "" || query.Get("mode") == "ro" || query.Get("mode") == "memory" {
-		return nil
+		return false, nil
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("sqlite: create %s: %w", path, err)
+		return false, fmt.Errorf("sqlite: create %s: %w", path, err)
 	}
 	// The umask only takes bits away from 0600, but make the mode certain.
-	return errors.Join(f.Chmod(0o600), f.Close())
+	return true, errors.Join(f.Chmod(0o600), f.Close())
 }
 
 // FileModeWarnings lists the database's files (and their directory) that other users of

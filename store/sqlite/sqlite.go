@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -57,6 +58,10 @@ type Store struct {
 	r *sql.DB // readers; the same pool as w for an in-memory database
 	// ck checkpoints the WAL of a database file (checkpoint.go); nil in memory.
 	ck *checkpointer
+	// file is the database file opened (identity.go); nil in memory.
+	file    *fileIdentity
+	created bool // Open created the file
+	log     *slog.Logger
 }
 
 // Option sets up what Open opens.
@@ -98,11 +103,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := createPrivate(base, query); err != nil { // filemode.go
+	created, err := createPrivate(base, query) // filemode.go
+	if err != nil {
 		return nil, err
 	}
+	path := dbPath(base)
 	if !memory {
-		base = uri(dbPath(base)) // the file createPrivate made, whatever its name holds
+		base = uri(path) // the file createPrivate made, whatever its name holds
 	}
 
 	// sql.Open only validates its arguments; connections are made on first use.
@@ -140,6 +147,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if memory {
 		return newStore(w, w, nil), nil
 	}
+	// The file the writer has open, to tell later whether its path still names it.
+	opened, err := os.Stat(path)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("sqlite: open: %w", err), w.Close())
+	}
 
 	// Readers are opened after the writer has switched the file to WAL. query_only makes
 	// a write sent to the wrong pool fail instead of contending with the writer.
@@ -174,7 +186,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	keepOne(c)
 	ck := newCheckpointer(c, checkpointEvery)
 	ck.log, ck.ran = o.log, o.checkpointed
-	return newStore(w, r, ck), nil
+	s := newStore(w, r, ck)
+	s.file = &fileIdentity{path: path, opened: opened}
+	s.created, s.log = created, o.log
+	return s, nil
 }
 
 // keepOne makes db a pool of one connection, kept for the life of the pool.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -251,15 +252,33 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptio
 	}
 	base.metrics.Reload(false)
 	var es config.Errors
-	if errors.As(err, &es) {
-		for _, e := range es {
-			log.Error("reload: "+e.Error(), "config", o.config)
+	if !errors.As(err, &es) {
+		es = config.Errors{err}
+	}
+	for _, e := range es {
+		msg := e.Error()
+		if cfg != nil {
+			// Loading named the file in its errors; building (a transform's CEL, a
+			// clientCA) did not: it is said here, with the line when the error starts with
+			// a path of the file.
+			msg = inFile(cfg, msg)
 		}
-	} else {
-		log.Error("reload: "+err.Error(), "config", o.config)
+		log.Error("reload: "+msg, "config", o.config)
 	}
 	log.Error("reload failed: the running configuration is kept", "config", o.config)
 	return err
+}
+
+// inFile is msg with cfg's file (and line, when msg starts with a path of it) in front,
+// unless it names the file already.
+func inFile(cfg *config.Config, msg string) string {
+	if cfg.Source == "" || strings.HasPrefix(msg, cfg.Source) {
+		return msg
+	}
+	if l := located(cfg, msg); l != msg { // admin.go
+		return l
+	}
+	return cfg.Source + ": " + msg
 }
 
 // frozenSettings puts back into next what a running process cannot change (listeners,

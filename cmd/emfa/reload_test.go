@@ -204,3 +204,29 @@ providers:
 		t.Errorf("a rotated token reported as a change that cannot apply:\n%s", grepLines(logs.String(), "reload"))
 	}
 }
+
+// TestReloadErrorNamesFile: an error found while building the reloaded configuration (a
+// transform that does not compile) is logged with its file, as every reload error is.
+func TestReloadErrorNamesFile(t *testing.T) {
+	cfg := writeConfig(t, "")
+	_, logs, reload := reloadingServe(t, cfg)
+	replaceFile(t, cfg, mustRead(t, cfg)+`  - name: Vendor
+    credentialPrefix: vend
+    engine: remote
+    capabilities: [push]
+    remote:
+      urls: ["https://vendor.example.com"]
+      resources:
+        initiate:
+          suffix: /start
+          transform:
+            outgoing: '{"body": {"user": body.attributes.username +}}'
+`)
+	if err := reload(); err == nil {
+		t.Fatal("a transform that does not compile was reloaded")
+	}
+	want := "reload: " + cfg + ": providers[1] (vend).remote.resources.initiate.transform.outgoing"
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("the failed reload's log lacks %q:\n%s", want, grepLines(logs.String(), "reload"))
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -123,8 +124,14 @@ func (s *Server) token(c echo.Context) error {
 		return s.throttled(c, wait)
 	}
 	r := c.Request()
+	// RFC 6749 §4.4.2: the parameters come form-encoded. Anything else (JSON, say) would
+	// parse as an empty form and be answered as a missing grant type, which misleads.
+	const formOnly = "the body must be application/x-www-form-urlencoded"
+	if mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); err != nil || mt != echo.MIMEApplicationForm {
+		return oauthError(c, http.StatusBadRequest, "invalid_request", formOnly)
+	}
 	if err := r.ParseForm(); err != nil {
-		return oauthError(c, http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
+		return oauthError(c, http.StatusBadRequest, "invalid_request", formOnly)
 	}
 	id, secret, basic := r.BasicAuth()
 	if basic {
@@ -137,6 +144,9 @@ func (s *Server) token(c echo.Context) error {
 		}
 	} else {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if !r.PostForm.Has("grant_type") {
+		return oauthError(c, http.StatusBadRequest, "invalid_request", "grant_type is missing: send grant_type=client_credentials")
 	}
 	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
 		return oauthError(c, http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported")

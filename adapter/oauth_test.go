@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -122,6 +123,27 @@ func TestOAuthOwnTokens(t *testing.T) {
 				t.Errorf("got %d %v, want %d %s", code, out, tc.code, tc.err)
 			}
 		})
+	}
+
+	// A body that is not form-encoded is said to be that, whatever it asks for: a JSON
+	// client_credentials request is not an unsupported grant type.
+	for name, ct := range map[string]string{"JSON": "application/json", "no content type": ""} {
+		req := httptest.NewRequest("POST", "/oauth2/token", strings.NewReader(`{"grant_type":"client_credentials"}`))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		req.SetBasicAuth(h.id, h.secret)
+		rec := httptest.NewRecorder()
+		h.srv.Handler().ServeHTTP(rec, req)
+		var out map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &out)
+		if rec.Code != 400 || out["error"] != "invalid_request" || !strings.Contains(fmt.Sprint(out["error_description"]), "application/x-www-form-urlencoded") {
+			t.Errorf("%s body: %d %v, want 400 invalid_request naming application/x-www-form-urlencoded", name, rec.Code, out)
+		}
+	}
+	// A form without grant_type misses a parameter: invalid_request, not an unsupported one.
+	if code, out := h.token(t, url.Values{}, h.id, h.secret); code != 400 || out["error"] != "invalid_request" || !strings.Contains(fmt.Sprint(out["error_description"]), "grant_type") {
+		t.Errorf("no grant_type: %d %v, want 400 invalid_request naming grant_type", code, out)
 	}
 
 	// Tokens that must not open the contract, each answered 401 with a Bearer challenge.

@@ -13,6 +13,9 @@ import (
 
 // moduleVersion is the build's module version, for emfa_build_info.
 func moduleVersion() string {
+	if linkVersion != "" { // version.go
+		return linkVersion
+	}
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
 		return info.Main.Version
 	}

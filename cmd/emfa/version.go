@@ -11,6 +11,11 @@ import (
 // Go itself records only the commit's time.
 var buildDate string
 
+// linkVersion and linkCommit are set by a build that has no VCS stamps to give Go, such as
+// the container image, whose context leaves .git out (Dockerfile:
+// -ldflags "-X main.linkVersion=v1.2.3 -X main.linkCommit=0123abc"). Set, they win.
+var linkVersion, linkCommit string
+
 // buildVersion is what `emfa version` prints: the module version, the commit and its
 // time as the Go toolchain recorded them, and the build date when the build gave one.
 func buildVersion(info *debug.BuildInfo, ok bool) string {
@@ -31,6 +36,12 @@ func buildVersion(info *debug.BuildInfo, ok bool) string {
 	}
 	if dirty {
 		commit += " (modified)"
+	}
+	if linkVersion != "" {
+		version = linkVersion
+	}
+	if linkCommit != "" {
+		commit = linkCommit
 	}
 	out := fmt.Sprintf("emfa %s\ncommit: %s\n", version, commit)
 	switch {

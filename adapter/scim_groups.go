@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,6 +111,16 @@ func (api *syncAPI) getGroup(c echo.Context) error {
 // memberNames turns member references (user ids) into user names; unknown ids are
 // refused, as SCIM asks.
 func (api *syncAPI) memberNames(ctx context.Context, v any) ([]string, error) {
+	return api.memberRefs(ctx, v, false)
+}
+
+// knownMemberNames is memberNames leaving out the ids that name no user: what a removal
+// names, where an id no longer a user's is no member, and nothing to remove.
+func (api *syncAPI) knownMemberNames(ctx context.Context, v any) ([]string, error) {
+	return api.memberRefs(ctx, v, true)
+}
+
+func (api *syncAPI) memberRefs(ctx context.Context, v any, skipUnknown bool) ([]string, error) {
 	var list []any
 	switch x := v.(type) {
 	case []any:
@@ -129,6 +140,9 @@ func (api *syncAPI) memberNames(ctx context.Context, v any) ([]string, error) {
 			return nil, scimErr(400, "invalidValue", "a member needs a value (a user id)")
 		}
 		name, err := api.o.Queue.Store.UserNameByID(ctx, id)
+		if errorsIsNotFound(err) && skipUnknown {
+			continue
+		}
 		if errorsIsNotFound(err) {
 			return nil, scimErr(400, "invalidValue", "no user with id "+id)
 		}
@@ -364,30 +378,23 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 			return "", "", nil, err
 		}
 		if op.op != "remove" {
+			if p.selAttr != "" || p.sub != "" {
+				// A value filter or a sub-attribute of a group's attribute (a member's
+				// display) names nothing this server keeps apart from the member.
+				return "", "", nil, scimErr(400, "invalidPath", "path "+strconv.Quote(op.path)+" names a part of a group this server cannot "+op.op)
+			}
 			if err := set(p.attr, op.value, op.op); err != nil {
 				return "", "", nil, err
 			}
 			continue
 		}
 		switch {
-		case p.attr == "members" && p.selAttr == "value":
-			drop, err := api.memberNames(ctx, []any{map[string]any{"value": p.selV}})
-			if err != nil {
-				var se *scimError
-				if errors.As(err, &se) && se.Status == 400 {
-					continue // not a member: nothing to remove
-				}
-				return "", "", nil, err
-			}
-			want = slices.DeleteFunc(want, func(n string) bool { return slices.Contains(drop, n) })
-		case p.attr == "members" && op.value != nil:
-			drop, err := api.memberNames(ctx, op.value)
-			if err != nil {
-				return "", "", nil, err
-			}
-			want = slices.DeleteFunc(want, func(n string) bool { return slices.Contains(drop, n) })
 		case p.attr == "members":
-			want = nil
+			drop, err := api.membersToRemove(ctx, p, op.path, op.value, want)
+			if err != nil {
+				return "", "", nil, err
+			}
+			want = slices.DeleteFunc(want, func(n string) bool { return slices.Contains(drop, n) })
 		case p.attr == "externalid":
 			ext = ""
 		default:
@@ -395,6 +402,28 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 		}
 	}
 	return name, ext, want, nil
+}
+
+// membersToRemove is which of the members, have, a remove of path p (with value) names:
+// those its value filter matches (members[value eq "id"], members[display eq "name"]),
+// those its value lists, or, for the path `members` alone without a value, all of them
+// (RFC 7644 §3.5.2.2). A filter or sub-attribute it cannot evaluate is refused rather
+// than taken for "all": a directory removing one member must never empty the group.
+func (api *syncAPI) membersToRemove(ctx context.Context, p scimPath, path string, value any, have []string) ([]string, error) {
+	switch {
+	case p.sub != "":
+		return nil, scimErr(400, "invalidPath", "path "+strconv.Quote(path)+": a member is removed whole (members[value eq \"id\"]), not a sub-attribute of it")
+	case p.selAttr == "value":
+		return api.knownMemberNames(ctx, []any{map[string]any{"value": p.selV}})
+	case p.selAttr == "display":
+		// A member's display is its user name (groupResource), in any case as userName.
+		return slices.DeleteFunc(slices.Clone(have), func(n string) bool { return !store.SameName(n, p.selV) }), nil
+	case p.selAttr != "":
+		return nil, scimErr(400, "invalidFilter", "path "+strconv.Quote(path)+": members can be filtered by value or display only")
+	case value != nil:
+		return api.memberNames(ctx, value)
+	}
+	return have, nil
 }
 
 // deleteGroup deletes the group and its members' membership as one step, on the

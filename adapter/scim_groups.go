@@ -421,7 +421,7 @@ func (api *syncAPI) membersToRemove(ctx context.Context, p scimPath, path string
 	case p.selAttr != "":
 		return nil, scimErr(400, "invalidFilter", "path "+strconv.Quote(path)+": members can be filtered by value or display only")
 	case value != nil:
-		return api.memberNames(ctx, value)
+		return api.knownMemberNames(ctx, value)
 	}
 	return have, nil
 }

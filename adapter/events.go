@@ -63,6 +63,7 @@ type syncAPI struct {
 	s      *Server
 	o      Sync
 	counts *SyncCounts
+	writes writeLocks // SCIM writes of one resource take turns (scim_write.go)
 }
 
 // routeSync serves the enabled sources.

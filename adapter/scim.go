@@ -558,18 +558,21 @@ func (api *syncAPI) replaceUser(c echo.Context) error {
 	})
 }
 
-// writeTries bounds how often writeUser edits a user other changes keep changing.
-const writeTries = 8
-
 // writeUser makes the user a PUT or PATCH names what edit makes of it, as read (old, its
 // SCIM attributes). The events say the whole profile, so they apply only to the user as
 // read (IfRevision): when another change came between, a request that named its version
 // (If-Match) is answered 412, that version being gone, and one that did not is edited
-// again from the user as it is now.
+// again from the user as it is now, until it applies (contention: 503 if it cannot).
 func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old scimUser) (scimUser, error)) error {
 	ctx := c.Request().Context()
+	w := newContention(c)
+	unlock, err := w.lock(&api.writes, "user:"+param(c, "id"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var u lifecycle.User
-	for try := 1; ; try++ {
+	for {
 		var err error
 		if u, err = api.userToWrite(c); err != nil {
 			if err == errChanged && holds(u, edit) {
@@ -600,11 +603,14 @@ func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old sc
 			}
 			break
 		}
-		if conditional || try == writeTries {
+		if conditional {
 			return errChanged
 		}
+		if err := w.wait(); err != nil {
+			return err
+		}
 	}
-	u, err := api.o.Manager.GetUser(ctx, u.Name)
+	u, err = api.o.Manager.GetUser(ctx, u.Name)
 	if err != nil {
 		return err
 	}

@@ -224,11 +224,17 @@ func (api *syncAPI) memberNamesOf(ctx context.Context, group string) ([]string, 
 // so a write refused part-way (a member at its limit of groups) leaves the group as it
 // was. When another write came between, a request that named its version (If-Match) is
 // answered 412, that version being gone, and one that did not is edited again from the
-// group as it is now.
+// group as it is now, until it applies (contention: 503 if it cannot).
 func (api *syncAPI) writeGroup(c echo.Context, edit func(g store.Group, have []string) (name, ext string, want []string, err error)) error {
 	ctx := c.Request().Context()
+	w := newContention(c)
+	unlock, err := w.lock(&api.writes, "group:"+param(c, "id"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var g store.Group
-	for try := 1; ; try++ {
+	for {
 		var err error
 		if g, err = api.groupToWrite(c); err != nil {
 			return err
@@ -262,11 +268,14 @@ func (api *syncAPI) writeGroup(c echo.Context, edit func(g store.Group, have []s
 			}
 			break
 		}
-		if ifMatchSet(c) || try == writeTries {
+		if ifMatchSet(c) {
 			return errChanged
 		}
+		if err := w.wait(); err != nil {
+			return err
+		}
 	}
-	g, err := api.o.Queue.Store.GetGroup(ctx, g.ID)
+	g, err = api.o.Queue.Store.GetGroup(ctx, g.ID)
 	if errorsIsNotFound(err) {
 		return scimErr(404, "", "no group with this id") // deleted since it was written
 	}
@@ -431,7 +440,13 @@ func (api *syncAPI) membersToRemove(ctx context.Context, p scimPath, path string
 // between is 412 and nothing is deleted.
 func (api *syncAPI) deleteGroup(c echo.Context) error {
 	ctx := c.Request().Context()
-	for try := 1; ; try++ {
+	w := newContention(c)
+	unlock, err := w.lock(&api.writes, "group:"+param(c, "id"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for {
 		g, err := api.groupToWrite(c)
 		if err != nil {
 			return err
@@ -444,8 +459,11 @@ func (api *syncAPI) deleteGroup(c echo.Context) error {
 			}
 			return c.NoContent(http.StatusNoContent)
 		}
-		if ifMatchSet(c) || try == writeTries {
+		if ifMatchSet(c) {
 			return errChanged
+		}
+		if err := w.wait(); err != nil {
+			return err
 		}
 	}
 }

@@ -61,7 +61,9 @@ func (a *Applier) now() time.Time {
 
 func input(ev provider.LifecycleEvent) lifecycle.UserInput {
 	in := lifecycle.UserInput{Name: ev.Username, Email: ev.Email, Phone: ev.Phone, DisplayName: ev.DisplayName}
-	if len(ev.Attributes) > 0 {
+	// nil says nothing of the attributes; an empty map says the user has none now (a SCIM
+	// remove of the last of them), and the queue's JSON keeps the two apart (null, {}).
+	if ev.Attributes != nil {
 		attrs := map[string]string{}
 		for k, v := range ev.Attributes {
 			if s, ok := v.(string); ok {

@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -43,6 +44,13 @@ const (
 	attrExternalID = "scim.externalId"
 	attrGiven      = "scim.givenName"
 	attrFamily     = "scim.familyName"
+	// The type of the e-mail address or phone number kept, when it is not the one emfa
+	// prefers (work, mobile) but the primary one of another type: shown as it is.
+	attrEmailType = "scim.emailType"
+	attrPhoneType = "scim.phoneType"
+
+	keptEmailType = "work"
+	keptPhoneType = "mobile"
 )
 
 // scimError is a SCIM error response.
@@ -144,12 +152,14 @@ func (api *syncAPI) scimAuth(next echo.HandlerFunc) echo.HandlerFunc {
 
 type scimUser struct {
 	userName, externalID, givenName, familyName, displayName, email, phone string
+	emailType, phoneType                                                   string // "": work, mobile
 	active                                                                 bool
 }
 
 func scimUserOf(u lifecycle.User) scimUser {
 	return scimUser{userName: u.Name, externalID: u.Attributes[attrExternalID], givenName: u.Attributes[attrGiven],
 		familyName: u.Attributes[attrFamily], displayName: u.DisplayName, email: u.Email, phone: u.Phone,
+		emailType: u.Attributes[attrEmailType], phoneType: u.Attributes[attrPhoneType],
 		active: u.State == lifecycle.StateActive}
 }
 
@@ -212,10 +222,10 @@ func userResource(c echo.Context, u lifecycle.User) scimUserResource {
 		}
 	}
 	if m.email != "" {
-		r.Emails = []scimMulti{{Value: m.email, Type: "work", Primary: true}}
+		r.Emails = []scimMulti{{Value: m.email, Type: cmp.Or(m.emailType, keptEmailType), Primary: true}}
 	}
 	if m.phone != "" {
-		r.PhoneNumbers = []scimMulti{{Value: m.phone, Type: "mobile", Primary: true}}
+		r.PhoneNumbers = []scimMulti{{Value: m.phone, Type: cmp.Or(m.phoneType, keptPhoneType), Primary: true}}
 	}
 	for _, g := range u.Groups {
 		r.Groups = append(r.Groups, scimRef{Value: g, Display: g})
@@ -294,68 +304,104 @@ func (m *scimUser) apply(op string, p scimPath, value any) error {
 			}
 		}
 	case "emails", "phonenumbers":
-		// emfa keeps one of each: the e-mail address (shown as type work) and the mobile
-		// number codes go to. A filter naming another phone (Entra maps the desk phone
-		// to phoneNumbers[type eq "work"]) leaves the mobile alone; a remove filtered on
-		// another type or value removes nothing.
-		target, kept, prefer := &m.email, "work", ""
-		if p.attr == "phonenumbers" {
-			target, kept, prefer = &m.phone, "mobile", "mobile"
-			if p.selAttr == "type" && !strings.EqualFold(p.selV, kept) {
-				return nil
-			}
-		}
-		if remove {
-			switch {
-			case p.selAttr == "type" && !strings.EqualFold(p.selV, kept),
-				p.selAttr == "value" && !strings.EqualFold(p.selV, *target):
-			default:
-				*target = ""
-			}
-			return nil
-		}
-		v, err := multiValue(value, prefer)
-		if err != nil {
-			return err
-		}
-		if p.attr == "phonenumbers" {
-			v = normalisePhone(v)
-		}
-		*target = v
+		return m.applyMulti(op, p, value)
 	}
 	return err
 }
 
-// multiValue picks the value of a multi-valued attribute: the entry of type prefer, else
-// the primary one, else the first (an array, one object, or the bare string of a .value
-// path).
-func multiValue(v any, prefer string) (string, error) {
+// applyMulti sets the e-mail address or the phone number. emfa keeps one of each: the
+// work address and the mobile number codes go to, else the primary one of another type
+// (its type kept with it, and shown). A path naming another type (Entra maps the desk
+// phone to phoneNumbers[type eq "work"], a personal address to emails[type eq "home"])
+// leaves the one kept alone, unless that is the type kept; an add of values none of
+// which is kept changes nothing; a remove filtered on another type or value removes
+// nothing.
+func (m *scimUser) applyMulti(op string, p scimPath, value any) error {
+	target, typ, prefer := &m.email, &m.emailType, keptEmailType
+	if p.attr == "phonenumbers" {
+		target, typ, prefer = &m.phone, &m.phoneType, keptPhoneType
+	}
+	kept := cmp.Or(*typ, prefer)
+	if op == "remove" {
+		switch {
+		case p.selAttr == "type" && !strings.EqualFold(p.selV, kept),
+			p.selAttr == "value" && !strings.EqualFold(p.selV, *target):
+		default:
+			*target, *typ = "", ""
+		}
+		return nil
+	}
+	var v, t string
+	switch {
+	case p.selAttr == "type":
+		if !strings.EqualFold(p.selV, prefer) && !strings.EqualFold(p.selV, kept) {
+			return nil
+		}
+		var err error
+		if v, _, _, err = multiValue(value, prefer); err != nil {
+			return err
+		}
+		t = p.selV
+	default:
+		var ok bool
+		var err error
+		if v, t, ok, err = multiValue(value, prefer); err != nil {
+			return err
+		}
+		if !ok && op == "add" {
+			return nil
+		}
+	}
+	if p.attr == "phonenumbers" {
+		v = normalisePhone(v)
+	}
+	*target, *typ = v, strings.ToLower(t)
+	if v == "" || strings.EqualFold(t, prefer) {
+		*typ = ""
+	}
+	return nil
+}
+
+// multiValue picks the value of a multi-valued attribute and its type: the entry of type
+// prefer, else the primary one, else the first without a type (an array, one object, or
+// the bare string of a .value path). ok is false when it holds none of these: a desk
+// phone, a personal address that is not primary, is not the user's.
+func multiValue(v any, prefer string) (value, typ string, ok bool, err error) {
 	switch x := v.(type) {
 	case string:
-		return x, nil
+		return x, "", true, nil
 	case map[string]any:
-		s, _ := x["value"].(string)
-		return s, nil
+		return multiValue([]any{x}, prefer)
 	case []any:
-		pick, primary := "", false
+		primary, untyped := -1, -1
+		entries := make([][2]string, len(x))
 		for i, e := range x {
-			obj, ok := e.(map[string]any)
-			if !ok {
-				return "", scimErr(400, "invalidValue", "a multi-valued attribute holds objects")
+			obj, isObj := e.(map[string]any)
+			if !isObj {
+				return "", "", false, scimErr(400, "invalidValue", "a multi-valued attribute holds objects")
 			}
 			s, _ := obj["value"].(string)
-			if typ, _ := obj["type"].(string); prefer != "" && strings.EqualFold(typ, prefer) {
-				return s, nil
-			}
-			if p, _ := scimBool(obj["primary"]); (p && !primary) || i == 0 {
-				pick, primary = s, p
+			t, _ := obj["type"].(string)
+			entries[i] = [2]string{s, t}
+			switch p, _ := scimBool(obj["primary"]); {
+			case strings.EqualFold(t, prefer):
+				return s, t, true, nil
+			case p && primary < 0:
+				primary = i
+			case t == "" && untyped < 0:
+				untyped = i
 			}
 		}
-		return pick, nil
+		for _, i := range []int{primary, untyped} {
+			if i >= 0 {
+				return entries[i][0], entries[i][1], true, nil
+			}
+		}
+		return "", "", false, nil
 	case nil:
-		return "", nil
+		return "", "", true, nil
 	}
-	return "", scimErr(400, "invalidValue", "unexpected value")
+	return "", "", false, scimErr(400, "invalidValue", "unexpected value")
 }
 
 // normalisePhone drops the spacing directories put in numbers (+1 (555) 010-0123).
@@ -393,7 +439,8 @@ func (m scimUser) events(old scimUser, attrs map[string]string) []provider.Lifec
 	if attrs == nil {
 		attrs = map[string]string{}
 	}
-	for k, v := range map[string]string{attrExternalID: m.externalID, attrGiven: m.givenName, attrFamily: m.familyName} {
+	for k, v := range map[string]string{attrExternalID: m.externalID, attrGiven: m.givenName, attrFamily: m.familyName,
+		attrEmailType: m.emailType, attrPhoneType: m.phoneType} {
 		if v == "" {
 			delete(attrs, k)
 		} else {
@@ -772,11 +819,11 @@ func listResponse[T any](total, start int, items []T) map[string]any {
 func userMatches(u lifecycle.User, cl scimClause) (bool, error) {
 	m := scimUserOf(u)
 	if cl.selAttr != "" {
-		// The one address emfa keeps is shown as type work (userResource).
+		// The one address emfa keeps is shown with its type (userResource).
 		if cl.attr != "emails.value" || cl.selAttr != "type" {
 			return false, scimErr(400, "invalidFilter", "cannot filter on "+cl.attr+" by "+cl.selAttr)
 		}
-		return strings.EqualFold(cl.selV, "work") && m.email != "" && strings.EqualFold(m.email, cl.value), nil
+		return strings.EqualFold(cl.selV, cmp.Or(m.emailType, keptEmailType)) && m.email != "" && strings.EqualFold(m.email, cl.value), nil
 	}
 	switch cl.attr {
 	case "username":

@@ -571,15 +571,12 @@ func (api *syncAPI) createUser(c echo.Context) error {
 	if err := m.applyObject("add", obj); err != nil {
 		return err
 	}
-	if m.userName == "" {
-		return scimErr(400, "invalidValue", "userName is required")
+	if err := lifecycle.CheckName(m.userName); err != nil {
+		return scimErr(400, "invalidValue", "userName "+err.Msg) // the attribute the caller sent
 	}
 	ctx := c.Request().Context()
 	if _, err := api.o.Manager.GetUser(ctx, m.userName); err == nil {
 		return scimErr(http.StatusConflict, "uniqueness", "a user with this userName exists")
-	}
-	if err := lifecycle.CheckName(m.userName); err != nil {
-		return err
 	}
 	evs := m.events(scimUser{}, nil)
 	evs[0].Exclusive = true // a POST creates, or is refused: of two at once, one gets 409

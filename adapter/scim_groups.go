@@ -161,8 +161,8 @@ func (api *syncAPI) createGroup(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	name, ext, membersV := groupFields(obj)
-	if name == "" {
-		return scimErr(400, "invalidValue", "displayName is required")
+	if err := checkGroupName(name); err != nil {
+		return err
 	}
 	if _, err := api.o.Queue.Store.GetGroupByName(ctx, name); err == nil {
 		return scimErr(http.StatusConflict, "uniqueness", "a group with this displayName exists")
@@ -188,6 +188,15 @@ func (api *syncAPI) createGroup(c echo.Context) error {
 		return err
 	}
 	return api.answerGroup(c, http.StatusCreated, g)
+}
+
+// checkGroupName refuses a displayName its members' profiles could not hold as a group
+// (lifecycle's rule for group names), before the group is made under it.
+func checkGroupName(name string) error {
+	if err := lifecycle.CheckGroupName(name); err != nil {
+		return scimErr(400, "invalidValue", "displayName "+err.Msg)
+	}
+	return nil
 }
 
 // memberEvents are the events that make the members of group want rather than have.
@@ -249,8 +258,8 @@ func (api *syncAPI) writeGroup(c echo.Context, edit func(g store.Group, have []s
 		}
 		var evs []provider.LifecycleEvent
 		if name != g.Name {
-			if name == "" {
-				return scimErr(400, "invalidValue", "displayName is required")
+			if err := checkGroupName(name); err != nil {
+				return err
 			}
 			if _, err := api.o.Queue.Store.GetGroupByName(ctx, name); err == nil {
 				return scimErr(http.StatusConflict, "uniqueness", "a group with this displayName exists")

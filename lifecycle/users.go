@@ -79,6 +79,12 @@ func CheckName(name string) *Error {
 	return nil
 }
 
+// CheckGroupName refuses a group name a user's profile could not hold (its groups), so
+// that a group is not created under a name none of its members could be given.
+func CheckGroupName(name string) *Error {
+	return checkText("groups", name, true, maxText)
+}
+
 // profile applies in to p (a copy), checking and normalising every field set.
 func profile(p store.Profile, in UserInput) (store.Profile, *Error) {
 	p.Groups, p.Attributes = slices.Clone(p.Groups), maps.Clone(p.Attributes)

@@ -96,6 +96,25 @@ func (e *env) serveSync(ctx context.Context) (*adapter.Sync, func(), error) {
 	return e.startSync(ctx, manager, providers)
 }
 
+// pauseView is a paused source as `emfa sync status --json` shows it: lower-case names,
+// as every --json output has (store.SourcePause has no JSON names of its own).
+type pauseView struct {
+	Source  string    `json:"source"`
+	Reason  string    `json:"reason"`
+	Created time.Time `json:"created"`
+}
+
+func statusView(st sync.Status) any {
+	paused := make([]pauseView, len(st.Paused))
+	for i, p := range st.Paused {
+		paused[i] = pauseView{Source: p.Source, Reason: p.Reason, Created: p.CreatedAt}
+	}
+	return struct {
+		Counts map[string]map[string]int `json:"counts"`
+		Paused []pauseView               `json:"paused"`
+	}{st.Counts, paused}
+}
+
 // syncCmd is `emfa sync`: the queue's state, its dead letters, paused sources.
 func (d *deps) syncCmd() *cobra.Command {
 	status := &cobra.Command{Use: "status", Short: "events by source and state, and the sources paused by the deletion guard", Args: noArgs,
@@ -112,7 +131,7 @@ func (d *deps) syncCmd() *cobra.Command {
 			return err
 		}
 		if asJSON {
-			return json.NewEncoder(d.stdout).Encode(st)
+			return json.NewEncoder(d.stdout).Encode(statusView(st))
 		}
 		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "SOURCE\tPENDING\tDONE\tDEAD")

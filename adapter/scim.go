@@ -120,7 +120,9 @@ func (api *syncAPI) routeSCIM(e *echo.Echo) {
 	auth := api.scimAuth
 	g.GET("/ServiceProviderConfig", api.scimConfig, auth)
 	g.GET("/ResourceTypes", api.scimResourceTypes, auth)
+	g.GET("/ResourceTypes/:id", api.scimResourceType, auth)
 	g.GET("/Schemas", api.scimSchemas, auth)
+	g.GET("/Schemas/:id", api.scimSchema, auth)
 	g.GET("/Users", api.listUsers, auth)
 	g.POST("/Users", api.createUser, auth)
 	g.GET("/Users/:id", api.getUser, auth)
@@ -830,7 +832,7 @@ func userMatches(u lifecycle.User, cl scimClause) (bool, error) {
 	case "id":
 		return u.ID == cl.value, nil
 	case "displayname":
-		return m.displayName == cl.value, nil
+		return strings.EqualFold(m.displayName, cl.value), nil // caseExact false (RFC 7643 §4.1.1)
 	case "active":
 		return strconv.FormatBool(m.active) == strings.ToLower(cl.value), nil
 	case "emails", "emails.value":

@@ -160,7 +160,10 @@ func (api *syncAPI) createGroup(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	name, ext, membersV := groupFields(obj)
+	name, ext, membersV, err := groupFields(obj)
+	if err != nil {
+		return err
+	}
 	if err := checkGroupName(name); err != nil {
 		return err
 	}
@@ -300,7 +303,10 @@ func (api *syncAPI) replaceGroup(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	name, ext, membersV := groupFields(obj)
+	name, ext, membersV, err := groupFields(obj)
+	if err != nil {
+		return err
+	}
 	want, err := api.memberNames(ctx, membersV)
 	if err != nil {
 		return err
@@ -324,18 +330,33 @@ func (api *syncAPI) groupToWrite(c echo.Context) (store.Group, error) {
 }
 
 // groupFields reads a group's displayName, externalId and members from a resource.
-func groupFields(obj map[string]any) (name, ext string, members any) {
+func groupFields(obj map[string]any) (name, ext string, members any, err error) {
 	for k, v := range obj {
 		switch strings.ToLower(k) {
 		case "displayname":
 			name, _ = v.(string)
 		case "externalid":
-			ext, _ = v.(string)
+			if ext, err = externalID(v); err != nil {
+				return "", "", nil, err
+			}
 		case "members":
 			members = v
 		}
 	}
-	return name, ext, members
+	return name, ext, members, nil
+}
+
+// externalID reads a group's externalId: a string, or null for none. Anything else is
+// refused, as for a user's, rather than taken for none.
+func externalID(v any) (string, error) {
+	if v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", scimErr(400, "invalidValue", "externalId must be a string")
+	}
+	return s, nil
 }
 
 func (api *syncAPI) patchGroup(c echo.Context) error {
@@ -361,7 +382,11 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 			}
 			name = s
 		case "externalid":
-			ext, _ = v.(string)
+			s, err := externalID(v)
+			if err != nil {
+				return err
+			}
+			ext = s
 		case "members":
 			names, err := api.memberNames(ctx, v)
 			if err != nil {
@@ -499,7 +524,7 @@ func (api *syncAPI) listGroups(c echo.Context) error {
 			}
 			switch cl.attr {
 			case "displayname":
-				ok = ok && g.Name == cl.value
+				ok = ok && g.Name == cl.value // caseExact, as emfa's group names are (/Schemas)
 			case "externalid":
 				ok = ok && g.ExternalID == cl.value
 			case "id":
@@ -541,14 +566,35 @@ func (api *syncAPI) scimConfig(c echo.Context) error {
 	})
 }
 
-func (api *syncAPI) scimResourceTypes(c echo.Context) error {
-	rt := []map[string]any{
+// scimResourceTypeList is what /ResourceTypes serves.
+func scimResourceTypeList() []map[string]any {
+	return []map[string]any{
 		{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:ResourceType"}, "id": "User", "name": "User",
 			"endpoint": "/Users", "schema": scimUserSchema, "meta": map[string]any{"resourceType": "ResourceType"}},
 		{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:ResourceType"}, "id": "Group", "name": "Group",
 			"endpoint": "/Groups", "schema": scimGroupSchema, "meta": map[string]any{"resourceType": "ResourceType"}},
 	}
+}
+
+func (api *syncAPI) scimResourceTypes(c echo.Context) error {
+	rt := scimResourceTypeList()
 	return writeSCIM(c, http.StatusOK, listResponse(len(rt), 1, rt))
+}
+
+// scimResourceType serves one resource type at its id (RFC 7644 §4).
+func (api *syncAPI) scimResourceType(c echo.Context) error {
+	return byID(c, scimResourceTypeList(), "resource type")
+}
+
+// byID answers the entry of list whose id the path names, or 404.
+func byID(c echo.Context, list []map[string]any, what string) error {
+	id := param(c, "id")
+	for _, e := range list {
+		if e["id"] == id {
+			return writeSCIM(c, http.StatusOK, e)
+		}
+	}
+	return scimErr(http.StatusNotFound, "", "no "+what+" with this id")
 }
 
 func attr(name, typ string, required, multi bool, sub ...map[string]any) map[string]any {
@@ -560,20 +606,41 @@ func attr(name, typ string, required, multi bool, sub ...map[string]any) map[str
 	return a
 }
 
-func (api *syncAPI) scimSchemas(c echo.Context) error {
+// exact is a with caseExact true: compared as it is, as filters and the store compare it.
+func exact(a map[string]any) map[string]any {
+	a["caseExact"] = true
+	return a
+}
+
+// scimSchemaList is what /Schemas serves: what each attribute is as this server keeps it.
+// A group's displayName is exact and unique here (emfa's group names are matched exactly,
+// in a user's groups and in policies; a second group of the name is 409); a user's
+// userName and displayName are matched in any case, externalIds exactly (RFC 7643 §3.1).
+func scimSchemaList() []map[string]any {
 	user := attr("userName", "string", true, false)
 	user["uniqueness"], user["mutability"] = "server", "immutable"
-	s := []map[string]any{
+	group := exact(attr("displayName", "string", true, false))
+	group["uniqueness"] = "server"
+	return []map[string]any{
 		{"id": scimUserSchema, "name": "User", "attributes": []map[string]any{user,
-			attr("externalId", "string", false, false), attr("displayName", "string", false, false), attr("active", "boolean", false, false),
+			exact(attr("externalId", "string", false, false)), attr("displayName", "string", false, false), attr("active", "boolean", false, false),
 			attr("name", "complex", false, false, attr("givenName", "string", false, false), attr("familyName", "string", false, false)),
 			attr("emails", "complex", false, true, attr("value", "string", false, false), attr("type", "string", false, false), attr("primary", "boolean", false, false)),
 			attr("phoneNumbers", "complex", false, true, attr("value", "string", false, false), attr("type", "string", false, false), attr("primary", "boolean", false, false)),
 		}, "meta": map[string]any{"resourceType": "Schema"}},
-		{"id": scimGroupSchema, "name": "Group", "attributes": []map[string]any{attr("displayName", "string", true, false),
-			attr("externalId", "string", false, false),
-			attr("members", "complex", false, true, attr("value", "string", false, false), attr("display", "string", false, false)),
+		{"id": scimGroupSchema, "name": "Group", "attributes": []map[string]any{group,
+			exact(attr("externalId", "string", false, false)),
+			attr("members", "complex", false, true, exact(attr("value", "string", false, false)), attr("display", "string", false, false)),
 		}, "meta": map[string]any{"resourceType": "Schema"}},
 	}
+}
+
+func (api *syncAPI) scimSchemas(c echo.Context) error {
+	s := scimSchemaList()
 	return writeSCIM(c, http.StatusOK, listResponse(len(s), 1, s))
+}
+
+// scimSchema serves one schema at its id, its URN (RFC 7644 §4).
+func (api *syncAPI) scimSchema(c echo.Context) error {
+	return byID(c, scimSchemaList(), "schema")
 }

@@ -210,7 +210,39 @@ func location(c echo.Context, kind, id string) string {
 	return scheme + "://" + c.Request().Host + SCIMPrefix + "/" + kind + "/" + url.PathEscape(id)
 }
 
-func userResource(c echo.Context, u lifecycle.User) scimUserResource {
+// userView is u's resource, its groups named by their ids.
+func (api *syncAPI) userView(c echo.Context, u lifecycle.User) (scimUserResource, error) {
+	ids := map[string]string{}
+	for _, name := range u.Groups {
+		g, err := api.o.Queue.Store.GetGroupByName(c.Request().Context(), name)
+		if errorsIsNotFound(err) {
+			continue // a group SCIM does not know (the admin API's)
+		}
+		if err != nil {
+			return scimUserResource{}, err
+		}
+		ids[name] = g.ID
+	}
+	return userResource(c, u, ids), nil
+}
+
+// groupIDs are every group's id by its name, for userResource.
+func (api *syncAPI) groupIDs(ctx context.Context) (map[string]string, error) {
+	gs, err := api.o.Queue.Store.ListGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[string]string, len(gs))
+	for _, g := range gs {
+		ids[g.Name] = g.ID
+	}
+	return ids, nil
+}
+
+// userResource is u as SCIM shows it; groupIDs are its groups' ids by name: a user's
+// groups are named by their ids (RFC 7643 §4.1.2), those SCIM has no record of (set by
+// the admin API) are not listed.
+func userResource(c echo.Context, u lifecycle.User, groupIDs map[string]string) scimUserResource {
 	m := scimUserOf(u)
 	r := scimUserResource{Schemas: []string{scimUserSchema}, ID: u.ID, ExternalID: m.externalID, UserName: u.Name,
 		DisplayName: m.displayName, Active: m.active}
@@ -230,7 +262,9 @@ func userResource(c echo.Context, u lifecycle.User) scimUserResource {
 		r.PhoneNumbers = []scimMulti{{Value: m.phone, Type: cmp.Or(m.phoneType, keptPhoneType), Primary: true}}
 	}
 	for _, g := range u.Groups {
-		r.Groups = append(r.Groups, scimRef{Value: g, Display: g})
+		if id, ok := groupIDs[g]; ok {
+			r.Groups = append(r.Groups, scimRef{Value: id, Display: g})
+		}
 	}
 	r.Meta = scimMeta{ResourceType: "User", Created: u.Created.Format(time.RFC3339)}
 	if u.Updated != nil {
@@ -520,10 +554,14 @@ func (api *syncAPI) userByID(c echo.Context) (lifecycle.User, error) {
 // userToWrite is the user a PUT, PATCH or DELETE names, if its If-Match holds.
 func (api *syncAPI) userToWrite(c echo.Context) (lifecycle.User, error) {
 	u, err := api.userByID(c)
+	if err != nil || !ifMatchSet(c) {
+		return u, err
+	}
+	r, err := api.userView(c, u)
 	if err != nil {
 		return u, err
 	}
-	return u, checkIfMatch(c, userResource(c, u).Meta.Version)
+	return u, checkIfMatch(c, r.Meta.Version)
 }
 
 // checkIfMatch answers 412 when the client's ETag is not the current version.
@@ -543,8 +581,11 @@ func checkIfMatch(c echo.Context, current string) error {
 // errChanged answers a write whose If-Match names a version the resource no longer has.
 var errChanged = scimErr(http.StatusPreconditionFailed, "", "the resource changed (If-Match does not match its version)")
 
-func answerUser(c echo.Context, status int, u lifecycle.User) error {
-	r := userResource(c, u)
+func (api *syncAPI) answerUser(c echo.Context, status int, u lifecycle.User) error {
+	r, err := api.userView(c, u)
+	if err != nil {
+		return err
+	}
 	c.Response().Header().Set("ETag", r.Meta.Version)
 	if status == http.StatusCreated {
 		c.Response().Header().Set(echo.HeaderLocation, r.Meta.Location)
@@ -557,11 +598,14 @@ func (api *syncAPI) getUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r := userResource(c, u)
+	r, err := api.userView(c, u)
+	if err != nil {
+		return err
+	}
 	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && inm == r.Meta.Version {
 		return c.NoContent(http.StatusNotModified)
 	}
-	return answerUser(c, http.StatusOK, u)
+	return api.answerUser(c, http.StatusOK, u)
 }
 
 func (api *syncAPI) createUser(c echo.Context) error {
@@ -589,7 +633,7 @@ func (api *syncAPI) createUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return answerUser(c, http.StatusCreated, u)
+	return api.answerUser(c, http.StatusCreated, u)
 }
 
 func (api *syncAPI) replaceUser(c echo.Context) error {
@@ -624,7 +668,7 @@ func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old sc
 			if err == errChanged && holds(u, edit) {
 				// On a version gone, but the user has its change already (a directory
 				// sending it again after a lost answer): done (RFC 9110 §13.1.1).
-				return answerUser(c, http.StatusOK, u)
+				return api.answerUser(c, http.StatusOK, u)
 			}
 			return err
 		}
@@ -660,7 +704,7 @@ func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old sc
 	if err != nil {
 		return err
 	}
-	return answerUser(c, http.StatusOK, u)
+	return api.answerUser(c, http.StatusOK, u)
 }
 
 // holds reports whether edit would change nothing of u.
@@ -889,9 +933,13 @@ func (api *syncAPI) listUsers(c echo.Context) error {
 			matched = append(matched, u)
 		}
 	}
+	ids, err := api.groupIDs(ctx)
+	if err != nil {
+		return err
+	}
 	var out []scimUserResource
 	for i := start - 1; i < len(matched) && len(out) < count; i++ {
-		out = append(out, userResource(c, matched[i]))
+		out = append(out, userResource(c, matched[i], ids))
 	}
 	return writeSCIM(c, http.StatusOK, listResponse(len(matched), start, out))
 }

@@ -40,6 +40,25 @@ const (
 	Replayed
 )
 
+// WriteGrace is how long past its request's deadline a store write that outlives the
+// request may take. An answer decided is recorded even when Verify hung up meanwhile, but
+// a store that stopped answering (a partition, a failover that hangs) must not hold the
+// request, nor a shutdown waiting for it, forever: the request answers 503 instead. It is
+// the margin of Idempotency.Lease over the request deadline, so that a live attempt's
+// writes end inside its lease.
+const WriteGrace = 2 * time.Second
+
+// Detach is ctx without its cancelation, for a write that must outlive its request, yet
+// bounded: by ctx's deadline and WriteGrace, or WriteGrace from now when ctx has no
+// deadline (it was detached already).
+func Detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	limit, ok := ctx.Deadline()
+	if !ok {
+		limit = time.Now()
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), limit.Add(WriteGrace))
+}
+
 // ErrInFlight: the first attempt of a request is still running and this attempt's
 // deadline came first. The adapter answers it with a 503, so Verify retries once more.
 var ErrInFlight = errors.New("the first attempt of this request is still running")
@@ -185,7 +204,9 @@ func (i *Idempotency) DoLate(ctx context.Context, key store.IdempotencyKey, fn f
 			}
 			// Decided without a unit: claimed and recorded now, in one durable write.
 			now := i.now()
-			claim, err := i.Store.RecordIdempotency(context.WithoutCancel(ctx), key, owner, ans.Status, ans.Body, now.Add(i.Lease), now.Add(i.TTL), now)
+			wctx, cancel := Detach(ctx)
+			claim, err := i.Store.RecordIdempotency(wctx, key, owner, ans.Status, ans.Body, now.Add(i.Lease), now.Add(i.TTL), now)
+			cancel()
 			if err != nil {
 				return Answer{}, Executed, false, &RecordError{Err: err}
 			}
@@ -207,7 +228,9 @@ func (i *Idempotency) run(ctx context.Context, pa *pendingAnswer, fn func(contex
 	defer func() {
 		if r := recover(); r != nil {
 			if pa.claimed {
-				_ = i.Store.ReleaseIdempotency(context.WithoutCancel(ctx), pa.key, pa.owner)
+				wctx, cancel := Detach(ctx)
+				_ = i.Store.ReleaseIdempotency(wctx, pa.key, pa.owner)
+				cancel()
 			}
 			panic(r)
 		}
@@ -240,7 +263,8 @@ func (i *Idempotency) finish(ctx context.Context, pa *pendingAnswer, ans Answer,
 		return Answer{}, Executed, other, fmt.Errorf("%w: %w", ErrAnswerRecorded, err)
 	}
 	// The answer is decided: record it even if this request's context ends now.
-	wctx := context.WithoutCancel(ctx)
+	wctx, cancel := Detach(ctx)
+	defer cancel()
 	if err != nil || ans.Status >= 500 {
 		if rerr := i.Store.ReleaseIdempotency(wctx, key, owner); rerr != nil && err == nil {
 			err = fmt.Errorf("release idempotency record: %w", rerr)

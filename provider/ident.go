@@ -71,7 +71,9 @@ func (p *Provider) RefuseEnrollments(ctx context.Context, requestID, username, r
 	p.log(ctx, ResourceEnrollments, req, out)
 	if p.Audit != nil {
 		// The answer is [] whatever happens here; a lost row must be visible, not fatal.
-		if err := p.Audit.AppendAudit(context.WithoutCancel(ctx), p.event(ResourceEnrollments, req, out)); err != nil {
+		actx, cancel := Detach(ctx)
+		defer cancel()
+		if err := p.Audit.AppendAudit(actx, p.event(ResourceEnrollments, req, out)); err != nil {
 			if p.Observer != nil {
 				p.Observer.StoreError("audit") // emfa_store_errors_total{operation="audit"}
 			}

@@ -213,7 +213,8 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 	}
 	// A decision that wrote nothing (a refusal before any state change) is recorded by
 	// itself. Like a unit, it is not answered unless its record is written.
-	actx := context.WithoutCancel(ctx)
+	actx, cancel := Detach(ctx)
+	defer cancel()
 	if st, ok := p.Audit.(store.Store); ok && out.Status != "" && (pendingFor(actx, st) != nil || lateClaim(actx) != nil) {
 		// An idempotent call's: its audit row, and its answer or claim, are one unit.
 		if d == nil {
@@ -303,6 +304,14 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 	d, _ := ctx.Value(decisionKey{}).(*decision)
 	if d != nil && (d.audited || !sameValue(d.auditor, st)) {
 		d = nil // recorded already, or elsewhere: the Provider writes it apart
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		// An engine writes its decision on a detached context, to be written even when
+		// Verify hung up: bounded all the same, or a store that stopped answering would
+		// hold the request forever.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, WriteGrace)
+		defer cancel()
 	}
 	var out Outcome
 	ctx, span := StartSpan(ctx, "store.update")

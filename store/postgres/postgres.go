@@ -10,7 +10,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -46,6 +48,15 @@ type Store struct {
 // machine, and 16 leaves three replicas well inside PostgreSQL's default max_connections
 // of 100.
 const DefaultMaxConns = 16
+
+// DefaultConnectTimeout bounds each new connection when the DSN sets no connect_timeout
+// (nor PGCONNECT_TIMEOUT): pgx's own default is to wait forever. A database behind a
+// partition, or a failover that hangs, accepts the TCP connection and never answers;
+// without a bound, emfa serve hung at start without a word, and database/sql's
+// background connects (made with no deadline when requests queue for a connection) held
+// the pool's slots for good, so that the store stayed unreachable after the database came
+// back. A connection on a LAN takes milliseconds, with TLS across regions well under this.
+const DefaultConnectTimeout = 5 * time.Second
 
 // Option sets up what Open opens.
 type Option func(*options)
@@ -100,6 +111,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if o.tracer != nil {
 		cfg.ConnConfig.Tracer = o.tracer
 	}
+	if !strings.Contains(dsn, "connect_timeout") && os.Getenv("PGCONNECT_TIMEOUT") == "" {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
 	db := stdlib.OpenDB(*cfg.ConnConfig)
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
@@ -108,6 +122,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	// The pool connects lazily; fail here, not on the first request.
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
+		if t := cfg.ConnConfig.ConnectTimeout; t > 0 && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("postgres: open: the database did not answer within %v (the DSN's connect_timeout, default %v): %w",
+				t, DefaultConnectTimeout, err)
+		}
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	// A search_path naming only schemas that do not exist leaves nowhere to create the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -183,16 +184,23 @@ func (u *unit) commit(ctx context.Context) error {
 	return err
 }
 
-// rollback ends the transaction a failed unit may have left open. If it cannot, the
-// connection is closed, so that the pool never hands out one inside a transaction.
+// rollback ends the transaction a failed unit may have left open, even when the unit's
+// context has ended, but within rollbackTimeout: a database that stopped answering would
+// hold it, and its request, forever. If it cannot, the connection is closed, so that the
+// pool never hands out one inside a transaction.
 func (u *unit) rollback(ctx context.Context) {
 	if !u.sent || u.c.PgConn().TxStatus() == 'I' {
 		return
 	}
-	if _, err := u.c.Exec(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
-		_ = u.c.Close(context.WithoutCancel(ctx))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	if _, err := u.c.Exec(ctx, "ROLLBACK"); err != nil {
+		_ = u.c.Close(ctx)
 	}
 }
+
+// rollbackTimeout bounds a ROLLBACK: a live database answers one at once.
+const rollbackTimeout = 2 * time.Second
 
 // batchRow is the one row of a query sent in a batch: Scan reads it and closes the batch.
 type batchRow struct{ br pgx.BatchResults }

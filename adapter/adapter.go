@@ -236,9 +236,6 @@ func (s *Server) enrollments(c echo.Context) error {
 	}
 	list, err := p.Enrollments(c.Request().Context(), *body.Username)
 	if err != nil {
-		if s.degraded(c, err) {
-			return c.JSON(http.StatusOK, []provider.Enrollment{})
-		}
 		return unavailable(err)
 	}
 	return c.JSON(http.StatusOK, list)
@@ -291,20 +288,17 @@ func (s *Server) test(c echo.Context) error {
 	return s.answer(c, out, err)
 }
 
-// answer writes an outcome, or turns an engine error into the contract's answer: a call
-// that ran out of time is a FAILED (Verify must not hang on a slow backend); anything
-// else is a backend fault (the store unreachable, a disk full), answered 503 so that
-// Verify retries on another replica (verify-contract.md §12). Every business outcome is
-// a 200.
+// answer writes an outcome, or turns an engine error into the contract's answer: a
+// backend fault (the store unreachable or not answering in time, a disk full), answered
+// 503 so that Verify retries on another replica (verify-contract.md §12). Every business
+// outcome is a 200. A vendor or a sender slower than the request deadline is no error:
+// the engine answers FAILED (or []) itself (provider.Engine).
 func (s *Server) answer(c echo.Context, out provider.Outcome, err error) error {
 	if errors.Is(err, provider.ErrSuperseded) {
 		return nil // not answered: Idempotency.DoLate answers the attempt that decided
 	}
 	if err != nil {
-		if !s.degraded(c, err) {
-			return unavailable(err)
-		}
-		out = provider.Failed("deadline exceeded")
+		return unavailable(err)
 	}
 	ans, ok := outcomeAnswer(out)
 	if !ok {
@@ -327,13 +321,4 @@ func outcomeAnswer(out provider.Outcome) (provider.Answer, bool) {
 // to another URL; the cause is logged, never shown.
 func unavailable(err error) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable", Msg: "a backend is unavailable; retry", Err: err}
-}
-
-// degraded reports (and logs) an error that the contract answers as a business failure.
-func (s *Server) degraded(c echo.Context, err error) bool {
-	if !errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	s.log.Warn("request deadline exceeded", "path", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
-	return true
 }

@@ -70,7 +70,10 @@ func Failed(reason string) Outcome { return Outcome{Status: StatusFailed, Reason
 
 // Engine serves one provider's factors. Business outcomes (wrong code, unknown user,
 // unknown transaction) are Outcomes with a nil error; a non-nil error is a server fault
-// (store down, bug) that the adapter answers with a 5xx.
+// (store down, bug) that the adapter answers with a 5xx — a store that did not answer
+// before the request deadline (context.DeadlineExceeded) included. A vendor, sender or
+// notifier that fails or is too slow is the engine's business: FAILED (or no
+// enrollments), never an error.
 type Engine interface {
 	// Enrollments lists the user's usable factors; an unknown or disabled user yields an
 	// empty list, never an error. The Provider filters the list to its capabilities.

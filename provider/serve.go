@@ -164,8 +164,11 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 			}
 			status := string(out.Status)
 			switch {
-			case errors.Is(err, context.DeadlineExceeded): // answered FAILED by the adapter
+			case errors.Is(err, context.DeadlineExceeded):
+				// The engine waited for the store to the request deadline (a vendor too
+				// slow is its FAILED, no error): a store fault, answered 503.
 				status = "timeout"
+				p.Observer.StoreError("contract")
 			case Abandoned(ctx, err):
 				status = "canceled" // its caller gave up (Verify's own timeout): no store fault
 			case err != nil:

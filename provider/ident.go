@@ -67,6 +67,8 @@ func (req Request) invalid() string {
 // RefuseEnrollments audits an enrollment lookup refused at the edge (a user name outside
 // the rule) and returns its answer, the empty list an unknown user gets.
 func (p *Provider) RefuseEnrollments(ctx context.Context, requestID, username, reason string) []Enrollment {
+	ctx, o := p.observe(ctx, ResourceEnrollments, "") // answered [] like any enrollments
+	defer o.end(statusListed, nil)
 	req, out := Request{Username: username, RequestID: requestID}, Failed(reason)
 	p.log(ctx, ResourceEnrollments, req, out)
 	if p.Audit != nil {

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/emfa/emfa/provider"
 )
 
@@ -79,5 +82,77 @@ func TestLostAuditRowCounted(t *testing.T) {
 	}
 	if !slices.Equal(obs.storeErrors, []string{"audit"}) {
 		t.Errorf("store errors %v, want [audit]", obs.storeErrors)
+	}
+}
+
+// listingEngine lists one factor, or fails every call with err.
+type listingEngine struct {
+	erringEngine
+}
+
+func (e listingEngine) Enrollments(context.Context, string) ([]provider.Enrollment, error) {
+	if e.err != nil {
+		return nil, e.err
+	}
+	return []provider.Enrollment{{Capability: "totp", ID: "f1"}}, nil
+}
+
+func (e listingEngine) Test(context.Context) (provider.Outcome, error) {
+	if e.err != nil {
+		return provider.Outcome{}, e.err
+	}
+	return provider.Outcome{Status: provider.StatusSuccess}, nil
+}
+
+// Enrollments, the most frequent call, and test are counted and traced like the others:
+// with the store down, their 503s show in emfa_contract_calls_total and
+// emfa_store_errors_total, and each has its "contract RESOURCE" span.
+func TestEnrollmentsAndTestObserved(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		err         error
+		calls       []string
+		storeErrors []string
+		spanStatus  []string
+	}{
+		{"answered", nil, []string{"enrollments ok", "test SUCCESS"}, nil, []string{"ok", "SUCCESS"}},
+		{"store down", errors.New("postgres: dial tcp: connection refused"),
+			[]string{"enrollments error", "test error"}, []string{"contract", "contract"}, []string{"error", "error"}},
+		{"store too slow", fmt.Errorf("postgres: %w", context.DeadlineExceeded),
+			[]string{"enrollments timeout", "test timeout"}, []string{"contract", "contract"}, []string{"timeout", "timeout"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := &recordingObserver{}
+			p := &provider.Provider{CredentialPrefix: "emfa", Enabled: true, Capabilities: []string{"totp"},
+				Engine: listingEngine{erringEngine{c.err}}, Observer: o}
+			exp := tracetest.NewInMemoryExporter()
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+			defer tp.Shutdown(context.Background())
+			ctx, root := tp.Tracer("test").Start(context.Background(), "server")
+			_, eerr := p.Enrollments(ctx, "alice")
+			_, terr := p.Test(ctx)
+			root.End()
+			if (eerr != nil) != (c.err != nil) || (terr != nil) != (c.err != nil) {
+				t.Errorf("errors %v and %v, want %v", eerr, terr, c.err)
+			}
+			if !slices.Equal(o.calls, c.calls) || !slices.Equal(o.storeErrors, c.storeErrors) {
+				t.Errorf("counted %q and store errors %q, want %q and %q", o.calls, o.storeErrors, c.calls, c.storeErrors)
+			}
+			var spans, statuses []string
+			for _, s := range exp.GetSpans() {
+				if s.Name == "server" {
+					continue
+				}
+				spans = append(spans, s.Name)
+				for _, a := range s.Attributes {
+					if a.Key == provider.AttrStatus {
+						statuses = append(statuses, a.Value.AsString())
+					}
+				}
+			}
+			if want := []string{"contract enrollments", "contract test"}; !slices.Equal(spans, want) || !slices.Equal(statuses, c.spanStatus) {
+				t.Errorf("spans %q with status %q, want %q with %q", spans, statuses, want, c.spanStatus)
+			}
+		})
 	}
 }

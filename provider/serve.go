@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/emfa/emfa/store"
 )
 
@@ -73,7 +75,16 @@ func (p *Provider) Capability(raw string) (string, bool) {
 
 // Enrollments answers the lookup: only factors whose capability the provider exposes,
 // and [] for a disabled provider or an unknown user.
-func (p *Provider) Enrollments(ctx context.Context, username string) ([]Enrollment, error) {
+func (p *Provider) Enrollments(ctx context.Context, username string) (list []Enrollment, err error) {
+	ctx, o := p.observe(ctx, ResourceEnrollments, "")
+	defer func() { o.end(statusListed, err) }()
+	return p.enrollments(ctx, username)
+}
+
+// statusListed is the status counted for an enrollments call answered (a list, [] too).
+const statusListed = "ok"
+
+func (p *Provider) enrollments(ctx context.Context, username string) ([]Enrollment, error) {
 	out := []Enrollment{}
 	if !p.Enabled {
 		return out, nil
@@ -127,57 +138,80 @@ func (p *Provider) Result(ctx context.Context, req Request) (Outcome, error) {
 }
 
 // Test is Verify's connection check.
-func (p *Provider) Test(ctx context.Context) (Outcome, error) {
+func (p *Provider) Test(ctx context.Context) (out Outcome, err error) {
+	ctx, o := p.observe(ctx, ResourceTest, "")
+	defer func() { o.end(string(out.Status), err) }()
 	if !p.Enabled {
 		return Outcome{Status: StatusFailed, Attributes: map[string]any{"reason": "provider disabled"}}, nil
 	}
-	out, err := p.Engine.Test(ctx)
+	out, err = p.Engine.Test(ctx)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("provider %s: test: %w", p.CredentialPrefix, err)
 	}
 	return out, nil
 }
 
+// observation is a contract call being counted (Observer) and traced (its "contract
+// RESOURCE" span). A value, not a closure: enrollments, the most frequent call, pays no
+// allocation for it.
+type observation struct {
+	p                    *Provider
+	ctx                  context.Context
+	span                 trace.Span
+	resource, capability string
+	start                time.Time
+}
+
+// observe starts observing a call of resource; capability is the configured spelling, or
+// "" when the request named none exposed (or the resource takes none).
+func (p *Provider) observe(ctx context.Context, resource, capability string) (context.Context, observation) {
+	o := observation{p: p, ctx: ctx, resource: resource, capability: capability, span: trace.SpanFromContext(ctx)}
+	if o.span.IsRecording() { // else the span's name and attributes would be built for nothing
+		ctx, o.span = StartSpan(ctx, "contract "+resource, AttrProvider.String(p.CredentialPrefix),
+			AttrResource.String(resource), AttrCapability.String(capability))
+	}
+	if p.Observer != nil {
+		o.start = time.Now()
+	}
+	return ctx, o
+}
+
+// end counts and ends the call, answered status or failed with err.
+func (o observation) end(status string, err error) {
+	if o.span.IsRecording() {
+		spanStatus := status
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			spanStatus = "timeout"
+		case err != nil:
+			spanStatus = "error"
+		}
+		o.span.SetAttributes(AttrStatus.String(spanStatus))
+		EndSpan(o.span, err != nil && !errors.Is(err, ErrSuperseded), "no decision")
+	}
+	if o.p.Observer == nil || errors.Is(err, ErrSuperseded) {
+		return // superseded: the attempt that decided is counted, and the replay of it
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		// The engine waited for the store to the request deadline (a vendor too slow is
+		// its FAILED, no error): a store fault, answered 503.
+		status = "timeout"
+		o.p.Observer.StoreError("contract")
+	case Abandoned(o.ctx, err):
+		status = "canceled" // its caller gave up (Verify's own timeout): no store fault
+	case err != nil:
+		status = "error"
+		o.p.Observer.StoreError("contract")
+	}
+	o.p.Observer.Contract(o.p.CredentialPrefix, o.resource, o.capability, status, time.Since(o.start))
+}
+
 func (p *Provider) call(ctx context.Context, resource string, req Request, fn func(context.Context, Request) (Outcome, error)) (out Outcome, err error) {
 	var d *decision
 	c, exposed := p.Capability(req.Capability)
-	ctx, span := StartSpan(ctx, "contract "+resource, AttrProvider.String(p.CredentialPrefix),
-		AttrResource.String(resource), AttrCapability.String(c))
-	if span.IsRecording() {
-		defer func() {
-			status := string(out.Status)
-			switch {
-			case errors.Is(err, context.DeadlineExceeded):
-				status = "timeout"
-			case err != nil:
-				status = "error"
-			}
-			span.SetAttributes(AttrStatus.String(status))
-			EndSpan(span, err != nil && !errors.Is(err, ErrSuperseded), "no decision")
-		}()
-	}
-	if p.Observer != nil {
-		start := time.Now()
-		defer func() {
-			if errors.Is(err, ErrSuperseded) {
-				return // the attempt that decided is counted, and the replay of it
-			}
-			status := string(out.Status)
-			switch {
-			case errors.Is(err, context.DeadlineExceeded):
-				// The engine waited for the store to the request deadline (a vendor too
-				// slow is its FAILED, no error): a store fault, answered 503.
-				status = "timeout"
-				p.Observer.StoreError("contract")
-			case Abandoned(ctx, err):
-				status = "canceled" // its caller gave up (Verify's own timeout): no store fault
-			case err != nil:
-				status = "error"
-				p.Observer.StoreError("contract")
-			}
-			p.Observer.Contract(p.CredentialPrefix, resource, c, status, time.Since(start))
-		}()
-	}
+	ctx, o := p.observe(ctx, resource, c)
+	defer func() { o.end(string(out.Status), err) }()
 	invalid := req.invalid()
 	switch {
 	case invalid != "":

@@ -149,6 +149,8 @@ providers:
 		`emfa_contract_calls_total{capability=smsotp,provider=emfa,resource=initiate,status=FAILED}`:  1,
 		`emfa_contract_calls_total{capability=push,provider=duo,resource=initiate,status=PENDING}`:    1,
 		`emfa_contract_call_duration_seconds_count{resource=initiate}`:                                3,
+		`emfa_contract_calls_total{capability=,provider=duo,resource=enrollments,status=ok}`:          1,
+		`emfa_contract_call_duration_seconds_count{resource=enrollments}`:                             1,
 		`emfa_lockouts_total{capability=totp,provider=emfa}`:                                          1,
 		`emfa_codes_sent_total{sender=logsms}`:                                                        1,
 		`emfa_codes_refused_total{sender=logsms}`:                                                     1,

@@ -307,9 +307,9 @@ func NewHTTPNotifier(url string, header http.Header, timeout time.Duration) *HTT
 	return &HTTPNotifier{url: url, header: header.Clone(), client: &http.Client{Timeout: timeout, Transport: tr}}
 }
 
-// LogValue keeps the headers (credentials) out of logs.
+// LogValue keeps the headers (credentials), and the URL's query and user info, out of logs.
 func (n *HTTPNotifier) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("type", "http"), slog.String("url", n.url))
+	return slog.GroupValue(slog.String("type", "http"), slog.String("url", provider.SafeURL(n.url)))
 }
 
 // Notify posts the notification; any status outside 2xx is an error.
@@ -328,7 +328,8 @@ func (n *HTTPNotifier) Notify(ctx context.Context, msg Notification) error {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := n.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("notifier: %w", err)
+		// Logged by the caller: not with a key the URL's query may hold.
+		return fmt.Errorf("notifier: %w", provider.LogSafe(err))
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // keep the connection reusable

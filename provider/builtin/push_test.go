@@ -302,6 +302,11 @@ func TestHTTPNotifier(t *testing.T) {
 	if err := huge.Notify(context.Background(), msg); err == nil || !strings.Contains(err.Error(), "header") {
 		t.Errorf("200 KiB of response headers were accepted: %v", err)
 	}
+	// Its error is logged: a key in the gateway URL's query or user info stays out of it.
+	keyed := builtin.NewHTTPNotifier(strings.Replace(srv.URL, "http://", "http://gw:pushsecret@", 1)+"/slow?key=pushsecret", nil, 50*time.Millisecond)
+	if err := keyed.Notify(context.Background(), msg); err == nil || strings.Contains(err.Error(), "pushsecret") || !strings.Contains(err.Error(), "/slow") {
+		t.Errorf("a failed notification with a key in its URL: %v", err)
+	}
 }
 
 // TestPushResultOutlivesADisable: an approved push answers SUCCESS to every later poll,

@@ -84,7 +84,7 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 	}
 	if err != nil {
 		outcome = failureOutcome(err)
-		e.log.Warn("vendor call failed", "provider", e.prefix, "resource", r.name, "kind", errorKind(err), "err", err)
+		e.log.Warn("vendor call failed", "provider", e.prefix, "resource", r.name, "kind", errorKind(err), "err", provider.LogSafe(err))
 		return transform.Value{}, false
 	}
 	if !e.w.accepts(r.def, resp.Status) {
@@ -193,7 +193,8 @@ func (e *Engine) send(ctx context.Context, target *url.URL, out outgoing, body [
 			case errors.Is(ctx.Err(), context.Canceled):
 				err = fmt.Errorf("%w: %w", errCanceled, err)
 			}
-			return nil, fmt.Errorf("%w: %w", errUpstreamAuth, err)
+			// A token endpoint's URL may carry a key in its query (provider.LogSafe).
+			return nil, fmt.Errorf("%w: %w", errUpstreamAuth, provider.LogSafe(err))
 		}
 		resp, err := e.client.do(ctx, req)
 		if provider.Recording(ctx) {

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"syscall"
 	"time"
+
+	"github.com/emfa/emfa/provider"
 )
 
 // Classes of a failed vendor call, for the engine to count (errorKind) and to decide on
@@ -162,13 +164,13 @@ func (c *client) do(ctx context.Context, req *http.Request) (*response, error) {
 func (c *client) Close() { c.transport.CloseIdleConnections() }
 
 // callError classifies err and names the call without its query, which may carry what a
-// transform put there.
+// transform put there (provider.SafeTarget).
 func callError(ctx context.Context, req *http.Request, err error, reading bool) error {
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
 		err = uerr.Err // its message repeats the full URL
 	}
-	where := fmt.Sprintf("%s %s://%s%s", req.Method, req.URL.Scheme, req.URL.Host, req.URL.Path)
+	where := req.Method + " " + provider.SafeTarget(req.URL)
 	var class error
 	var nerr net.Error
 	switch {

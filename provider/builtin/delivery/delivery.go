@@ -199,8 +199,11 @@ func requestError(req *http.Request, err error) error {
 	return fmt.Errorf("%s: %w", where(req), err)
 }
 
+// where names a call: its method, scheme, host and path, the path up to any "?" a
+// template put in it (sent escaped, as %3F; a key may follow it).
 func where(req *http.Request) string {
-	return req.Method + " " + req.URL.Scheme + "://" + req.URL.Host + req.URL.Path
+	path, _, _ := strings.Cut(req.URL.Path, "?")
+	return req.Method + " " + req.URL.Scheme + "://" + req.URL.Host + path
 }
 
 // truncate bounds s to n bytes at a rune boundary.

@@ -74,7 +74,7 @@ func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
 			Store: e.store, TTL: e.cfg.Server.Idempotency.TTL, Now: e.now,
 			// A live first attempt always ends within its deadline; the margin covers
 			// recording its answer and clocks a little apart between replicas.
-			Lease: e.cfg.Server.RequestTimeout + 2*time.Second,
+			Lease: e.cfg.Server.RequestTimeout + provider.WriteGrace,
 		},
 		TrustedProxies: e.cfg.Server.ProxyPrefixes(),
 		ConnTimeout:    so.connTimeout,

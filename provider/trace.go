@@ -21,7 +21,7 @@ const (
 	AttrProvider   = attribute.Key("emfa.provider")   // credentialPrefix
 	AttrResource   = attribute.Key("emfa.resource")   // contract or webhook resource name
 	AttrCapability = attribute.Key("emfa.capability") // the configured spelling, or ""
-	AttrStatus     = attribute.Key("emfa.status")     // SUCCESS, FAILED, PENDING, error, timeout
+	AttrStatus     = attribute.Key("emfa.status")     // SUCCESS, FAILED, PENDING, ok (enrollments), timeout, error, canceled
 )
 
 // StartSpan starts a child of ctx's span when that one records, else returns ctx and its

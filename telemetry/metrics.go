@@ -55,7 +55,7 @@ func NewMetrics(version string) *Metrics {
 		m.reg.MustRegister(h)
 		return h
 	}
-	m.contractCalls = counter("contract_calls_total", "Contract calls answered by a provider, by resource, capability and status (SUCCESS, FAILED, PENDING, error).", "provider", "resource", "capability", "status")
+	m.contractCalls = counter("contract_calls_total", "Contract calls answered by a provider, by resource, capability and status (SUCCESS, FAILED, PENDING, CANCELED, TIMEOUT; ok: an enrollments call answered; timeout, error: the store failed, answered 503; canceled: the caller gave up).", "provider", "resource", "capability", "status")
 	m.contractSeconds = histogram("contract_call_duration_seconds", "Time a provider took to decide a contract call.", "resource")
 	m.vendorCalls = counter("vendor_calls_total", "Calls to a remote provider's vendor (contract and lifecycle resources) by outcome: ok, status (unexpected status), timeout, refused, transform_error, error.", "provider", "resource", "outcome")
 	m.vendorSeconds = histogram("vendor_call_duration_seconds", "Latency of a vendor's HTTP answer (both attempts when a token is refreshed).", "provider", "resource")

@@ -54,7 +54,8 @@ type LifecycleEvent struct {
 	Email       *string
 	Phone       *string
 	DisplayName *string
-	Attributes  map[string]any
+	// Attributes: nil is "not said"; an empty map (JSON {}) is "none left", and clears them.
+	Attributes map[string]any
 	// Disabled, on user.create: the user is created disabled (SCIM's active false), in the
 	// same step, never active in between. Propagated as user.create then user.disable.
 	Disabled bool `json:",omitempty"`

@@ -570,10 +570,14 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 const (
 	PushPending = "pending"
 	PushActive  = "active"
+	// PushEnded: the device can no longer register for this session (its link spent by
+	// another enrollment, replaced or expired; the pending factor gone or past its
+	// activation lifetime). The page stops waiting and says so.
+	PushEnded = "ended"
 )
 
-// PushStatus says whether the push device being enrolled has registered. It changes
-// nothing: the page polls it.
+// PushStatus says whether the push device being enrolled has registered, or can no
+// longer. It changes nothing: the page polls it.
 func (s *SelfService) PushStatus(ctx context.Context, sess Session) (string, error) {
 	if sess.Kind != SessionLink && sess.Kind != SessionUser {
 		return "", ErrNoSession
@@ -582,13 +586,39 @@ func (s *SelfService) PushStatus(ctx context.Context, sess Session) (string, err
 		return "", conflict("not_enrolling", "", "no push device is waiting to register")
 	}
 	f, err := s.m.GetFactor(ctx, sess.User, sess.State.Enrolling)
+	var le *Error
+	if errors.As(err, &le) && le.Kind == NotFound {
+		return PushEnded, nil // deleted, or swept
+	}
 	if err != nil {
 		return "", err
 	}
 	if f.State == FactorActive {
-		return PushActive, nil
+		return PushActive, nil // its registration spent the link, if any, in its commit
+	}
+	if !s.m.now().Before(f.Created.Add(s.m.lifetime)) {
+		return PushEnded, nil // the sweep deletes it; the code no longer registers
+	}
+	if sess.Kind == SessionLink {
+		// A device enrolled with a link registers only while the link is unspent.
+		l, err := s.st.GetLink(ctx, sess.rec.LinkHash)
+		if errors.Is(err, store.ErrNotFound) || err == nil && (!l.SpentAt.IsZero() || !s.m.now().Before(l.ExpiresAt)) {
+			return PushEnded, nil
+		}
+		if err != nil {
+			return "", err
+		}
 	}
 	return PushPending, nil
+}
+
+// errPushEnded is FinishPush's answer once the device can no longer register.
+func errPushEnded(kind string) *Error {
+	msg := "this enrollment can no longer complete; add the device again"
+	if kind == SessionLink {
+		msg = "this enrollment can no longer complete; open a new link"
+	}
+	return &Error{Kind: Conflict, Code: "enrollment_ended", Msg: msg}
 }
 
 // FinishPush ends a push enrollment once the device has registered: a link session spends
@@ -596,6 +626,14 @@ func (s *SelfService) PushStatus(ctx context.Context, sess Session) (string, err
 // registers it answers PushPending and changes nothing.
 func (s *SelfService) FinishPush(ctx context.Context, sess *Session) (string, Factor, error) {
 	state, err := s.PushStatus(ctx, *sess)
+	if err == nil && state == PushEnded {
+		// The device that can no longer register goes now rather than with the sweep.
+		if err := s.m.discardPending(ctx, SelfServiceActor, sess.User, sess.State.Enrolling); err != nil {
+			return "", Factor{}, err
+		}
+		s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, sess.State.Enrolling, "FAILED", "push enrollment can no longer complete")
+		return state, Factor{}, errPushEnded(sess.Kind)
+	}
 	if err != nil || state != PushActive {
 		return state, Factor{}, err
 	}

@@ -1,0 +1,73 @@
+package lifecycle_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/store"
+)
+
+// TestPushStatusEndsWhenItCannotComplete: a push device waiting to register whose
+// enrollment can no longer complete (its link spent by another browser, revoked; the
+// pending factor gone or expired) is not pending forever: the status says it ended, and
+// continuing says so, rather than "not registered yet" for ever.
+func TestPushStatusEndsWhenItCannotComplete(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		ss := selfService(t, m, "totp", "push")
+		wantEnded := func(what string, sess lifecycle.Session) {
+			t.Helper()
+			if state, err := ss.PushStatus(ctx, sess); state != lifecycle.PushEnded || err != nil {
+				t.Errorf("%s: status %q %v, want %q", what, state, err, lifecycle.PushEnded)
+			}
+			var le *lifecycle.Error
+			if _, _, err := ss.FinishPush(ctx, &sess); !errors.As(err, &le) || le.Code != "enrollment_ended" {
+				t.Errorf("%s: continue: %v, want enrollment_ended", what, err)
+			}
+		}
+
+		// Another browser enrolled an app with the same link, spending it.
+		token := linkToken(t, ss)
+		push, pen := enrollVia(t, ss, token, "push")
+		if state, err := ss.PushStatus(ctx, push); state != lifecycle.PushPending || err != nil {
+			t.Fatalf("before: %q %v", state, err)
+		}
+		other, en := enrollVia(t, ss, token, "totp")
+		if _, err := ss.Confirm(ctx, &other, codeOf(t, en, clk.Now())); err != nil {
+			t.Fatal(err)
+		}
+		wantEnded("link spent by another browser", push)
+		if f, err := m.GetFactor(ctx, "alice", pen.Factor.ID); err == nil {
+			t.Errorf("the push device that can no longer register stays: %+v", f)
+		}
+
+		// The link revoked by a newer one.
+		clk.Advance(2 * time.Minute)
+		push, _ = enrollVia(t, ss, linkToken(t, ss), "push")
+		clk.Advance(2 * time.Minute)
+		linkToken(t, ss)
+		wantEnded("link replaced", push)
+
+		// Signed in: the pending device deleted by an admin, or past its activation lifetime.
+		clk.Advance(2 * time.Minute)
+		user, _ := signedIn(t, ss, clk)
+		if _, err := ss.Enroll(ctx, &user, "push", ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.DeleteFactor(ctx, "test", "alice", user.State.Enrolling); err != nil {
+			t.Fatal(err)
+		}
+		wantEnded("device deleted", user)
+		if _, err := ss.Enroll(ctx, &user, "push", ""); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(lifecycle.DefaultActivationLifetime + time.Minute)
+		wantEnded("device past its activation lifetime", user)
+	})
+}

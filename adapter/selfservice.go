@@ -29,6 +29,10 @@ const selfServiceCookie = "emfa_ss"
 // maxFormField bounds each form field: anything longer is refused, not truncated.
 const maxFormField = 256
 
+// maxShownField bounds the one longer field, the sealed key or activation code an
+// enrollment's form carries to show it again (an otpauth URI with a long user name).
+const maxShownField = 4096
+
 // script-src 'self' admits only poll.js, served below: no inline script, no eval.
 const selfServiceCSP = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
@@ -88,6 +92,7 @@ type pageData struct {
 	QR                                     template.URL // a data: URI emfa rendered itself
 	Secret                                 string
 	Code                                   string // a push activation code
+	Shown                                  string // lifecycle.SealShown's token: the page shows the same again
 	Number                                 int    // the number to type on the device
 	SignedIn                               bool
 	Hop                                    bool // the link's page: refresh to /self-service/enroll
@@ -162,8 +167,12 @@ func (p *selfServicePage) form(h func(echo.Context, lifecycle.Session) error) ec
 		if err != nil {
 			return &Error{Status: http.StatusBadRequest, ID: "invalid_form", Msg: "the form could not be read"}
 		}
-		for _, vs := range f {
-			if len(vs) > 1 || (len(vs) == 1 && len(vs[0]) > maxFormField) {
+		for k, vs := range f {
+			limit := maxFormField
+			if k == "shown" {
+				limit = maxShownField
+			}
+			if len(vs) > 1 || (len(vs) == 1 && len(vs[0]) > limit) {
 				return &Error{Status: http.StatusBadRequest, ID: "invalid_form", Msg: "a field of the form is repeated or too long"}
 			}
 		}
@@ -230,7 +239,7 @@ func (p *selfServicePage) enroll(c echo.Context, sess lifecycle.Session) error {
 	if err != nil {
 		return err
 	}
-	d := pageData{Title: "Confirm your new factor", CSRF: sess.CSRF}
+	d := pageData{Title: "Confirm your new factor", CSRF: sess.CSRF, Shown: p.ss.SealShown(sess, out.Output)}
 	if code, ok := out.Output["activationCode"].(string); ok {
 		d.Title, d.Code = "Register your phone", code
 		d.QR, _ = pushQR(out.Output)
@@ -248,6 +257,12 @@ func (p *selfServicePage) enroll(c echo.Context, sess lifecycle.Session) error {
 func (p *selfServicePage) confirm(c echo.Context, sess lifecycle.Session) error {
 	kind := sess.Kind
 	f, err := p.ss.Confirm(c.Request().Context(), &sess, c.FormValue("code"))
+	var le *lifecycle.Error
+	if errors.As(err, &le) && (le.Field == "passcode" || le.Field == "code") {
+		// A wrong (or empty, or mistyped) code: the same form again, with the same key or
+		// QR code, for the next try in this session. The factor's lockout bounds the tries.
+		return p.confirmAgain(c, sess, le)
+	}
 	if err != nil {
 		return err
 	}
@@ -257,6 +272,20 @@ func (p *selfServicePage) confirm(c echo.Context, sess lifecycle.Session) error 
 			Text: "Your " + f.Label + " is ready: you will be asked for it when you sign in. You may close this page."})
 	}
 	return c.Redirect(http.StatusSeeOther, "/self-service/?done=Added+"+strings.ReplaceAll(f.Label, " ", "+"))
+}
+
+// confirmAgain shows the confirm form again after a code that did not work.
+func (p *selfServicePage) confirmAgain(c echo.Context, sess lifecycle.Session, le *lifecycle.Error) error {
+	d := pageData{Title: "Confirm your new factor", CSRF: sess.CSRF,
+		Error: "That code did not work. Type the code shown now, and confirm again.",
+		Text:  "Enter the code we sent you."}
+	if le.Code == "missing_field" {
+		d.Error = "Code is required: type the code, and confirm."
+	}
+	if sh, qr, ok := p.ss.OpenShown(sess, c.FormValue("shown")); ok && sh.Code == "" {
+		d.QR, d.Secret, d.Shown = template.URL(qr), sh.Secret, c.FormValue("shown")
+	}
+	return p.render(c, adminStatus[le.Kind], "confirm", d)
 }
 
 func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {

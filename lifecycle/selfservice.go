@@ -3,8 +3,11 @@ package lifecycle
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -957,4 +960,55 @@ func (s *SelfService) Remove(ctx context.Context, sess Session, id string) error
 		}
 		return err
 	}
+}
+
+// Shown is what the page shows of a factor being enrolled, to show it again after a
+// wrong first code or before a phone registered: an authenticator app's key and its QR
+// code, a push device's activation code and its QR code.
+type Shown struct {
+	Secret, URI, Code string
+}
+
+// SealShown makes a token of what the enrollment's page showed, for its form to carry:
+// the page shows it again from the token, so the key is stored nowhere in the clear and
+// the browser holds nothing it was not shown. It opens only in this session, for the
+// factor enrolling now.
+func (s *SelfService) SealShown(sess Session, out map[string]any) string {
+	var sh Shown
+	sh.Secret, _ = out["secret"].(string)
+	sh.URI, _ = out["otpauthURI"].(string)
+	if sh.URI == "" {
+		sh.URI, _ = out["registrationURI"].(string)
+	}
+	sh.Code, _ = out["activationCode"].(string)
+	data, _ := json.Marshal(sh)
+	payload := base64.RawURLEncoding.EncodeToString(data)
+	return payload + "." + shownMAC(sess, payload)
+}
+
+// OpenShown opens a token SealShown made in this session for the factor enrolling now,
+// with its QR code (a data: URI) made again; false for any other.
+func (s *SelfService) OpenShown(sess Session, token string) (sh Shown, qr string, ok bool) {
+	payload, mac, found := strings.Cut(token, ".")
+	if !found || sess.State.Enrolling == "" || !hmac.Equal([]byte(mac), []byte(shownMAC(sess, payload))) {
+		return Shown{}, "", false
+	}
+	data, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil || json.Unmarshal(data, &sh) != nil || sh.URI == "" {
+		return Shown{}, "", false
+	}
+	if sh.Code != "" {
+		qr, err = qrPNG(sh.URI)
+	} else {
+		qr, err = qrDataURI(sh.URI)
+	}
+	return sh, qr, err == nil
+}
+
+// shownMAC binds a shown token to the session (its CSRF token, a secret only it and its
+// browser hold) and to the factor enrolling.
+func shownMAC(sess Session, payload string) string {
+	h := hmac.New(sha256.New, []byte(sess.CSRF))
+	h.Write([]byte(sess.State.Enrolling + "\x00" + payload))
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }

@@ -3,6 +3,7 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,4 +71,29 @@ func TestPushStatusEndsWhenItCannotComplete(t *testing.T) {
 		clk.Advance(lifecycle.DefaultActivationLifetime + time.Minute)
 		wantEnded("device past its activation lifetime", user)
 	})
+}
+
+// TestShownOpensOnlyInItsSession: the token that lets the page show a key again opens
+// only in the session, and for the factor, it was made for, and not once altered.
+func TestShownOpensOnlyInItsSession(t *testing.T) {
+	m, _ := newManager(t, testdb.SQLite(t))
+	addAlice(t, m)
+	ss := selfService(t, m, "totp")
+	token := linkToken(t, ss)
+	sess, en := enrollVia(t, ss, token, "totp")
+	sealed := ss.SealShown(sess, en.Output)
+	if sh, qr, ok := ss.OpenShown(sess, sealed); !ok || sh.Secret != en.Output["secret"] || !strings.HasPrefix(qr, "data:image/png;base64,") {
+		t.Fatalf("in its session: %+v %v", sh, ok)
+	}
+	other, _ := enrollVia(t, ss, token, "totp")
+	if _, _, ok := ss.OpenShown(other, sealed); ok {
+		t.Error("opened in another session")
+	}
+	if _, _, ok := ss.OpenShown(sess, "x"+sealed); ok {
+		t.Error("opened altered")
+	}
+	sess.State.Enrolling = "another"
+	if _, _, ok := ss.OpenShown(sess, sealed); ok {
+		t.Error("opened for another factor")
+	}
 }

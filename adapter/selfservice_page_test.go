@@ -1,0 +1,140 @@
+package adapter
+
+import (
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+)
+
+// pageClient is a browser on the self-service page: it keeps the session cookie and
+// posts forms with the page's CSRF token.
+type pageClient struct {
+	h      *adminHarness
+	cookie string
+	csrf   string
+	shown  string // the hidden field of the last page's form, which a browser sends back
+	body   string // the last page
+	header http.Header
+}
+
+var (
+	csrfField  = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	shownField = regexp.MustCompile(`name="shown" value="([^"]+)"`)
+)
+
+// do sends method path (a form when form is not nil) with the session cookie, and keeps
+// the cookie and the CSRF token of what comes back.
+func (p *pageClient) do(t *testing.T, method, path string, form url.Values) int {
+	t.Helper()
+	var req *http.Request
+	if form != nil {
+		if form.Get("csrf") == "" {
+			form.Set("csrf", p.csrf)
+		}
+		if p.shown != "" && form.Get("shown") == "" {
+			form.Set("shown", p.shown)
+		}
+		req = httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req = httptest.NewRequest(method, path, nil)
+	}
+	if p.cookie != "" {
+		req.AddCookie(&http.Cookie{Name: selfServiceCookie, Value: p.cookie})
+	}
+	rec := httptest.NewRecorder()
+	p.h.srv.Handler().ServeHTTP(rec, req)
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == selfServiceCookie {
+			p.cookie = c.Value
+			if c.MaxAge < 0 {
+				p.cookie = ""
+			}
+		}
+	}
+	p.body, p.header = html.UnescapeString(rec.Body.String()), rec.Header()
+	if m := csrfField.FindStringSubmatch(rec.Body.String()); m != nil {
+		p.csrf = m[1]
+	}
+	p.shown = ""
+	if m := shownField.FindStringSubmatch(rec.Body.String()); m != nil {
+		p.shown = html.UnescapeString(m[1])
+	}
+	return rec.Code
+}
+
+// openLink creates alice and opens her activation link.
+func openLink(t *testing.T, h *adminHarness) *pageClient {
+	t.Helper()
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	code, out := h.admin(t, h.write, "POST", "/admin/v1/users/alice/activation-link", `{"deliver":false}`)
+	if code != 201 {
+		t.Fatalf("link: %d %v", code, out)
+	}
+	u, _ := url.Parse(out["url"].(string))
+	p := &pageClient{h: h}
+	if code := p.do(t, "GET", u.Path, nil); code != 200 {
+		t.Fatalf("open link: %d %s", code, p.body)
+	}
+	if code := p.do(t, "GET", "/self-service/enroll", nil); code != 200 {
+		t.Fatalf("choose: %d %s", code, p.body)
+	}
+	return p
+}
+
+var secretShown = regexp.MustCompile(`<code id="secret">([A-Z2-7]+)</code>`)
+
+// wrongCode is a six-digit code the key accepts at no step near now.
+func wrongCode(t *testing.T, secret string) string {
+	t.Helper()
+	near := map[string]bool{}
+	for d := -2; d <= 2; d++ {
+		c, _ := totp.GenerateCode(secret, time.Now().Add(time.Duration(d)*30*time.Second))
+		near[c] = true
+	}
+	for _, c := range []string{"000000", "111111", "222222", "333333"} {
+		if !near[c] {
+			return c
+		}
+	}
+	t.Fatal("no wrong code")
+	return ""
+}
+
+// TestWrongFirstCodeShowsTheFormAgain: a wrong first code of a link's enrollment shows
+// the same key and QR code again with the error and the code field, in the same session,
+// so the user types the right one; no dead end, no second seed.
+func TestWrongFirstCodeShowsTheFormAgain(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	p := openLink(t, h)
+	if code := p.do(t, "POST", "/self-service/enroll", url.Values{"type": {"totp"}}); code != 200 {
+		t.Fatalf("enroll: %d %s", code, p.body)
+	}
+	m := secretShown.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no key on the confirm page: %s", p.body)
+	}
+	secret := m[1]
+	code := p.do(t, "POST", "/self-service/confirm", url.Values{"code": {wrongCode(t, secret)}})
+	if code != http.StatusUnprocessableEntity || !strings.Contains(p.body, `id="code"`) || !strings.Contains(p.body, `role="alert"`) ||
+		!strings.Contains(p.body, `<code id="secret">`+secret+`</code>`) || !strings.Contains(p.body, `src="data:image/png;base64,`) {
+		t.Fatalf("after a wrong code: %d, want the same key, its QR code and the code field with the error:\n%s", code, p.body)
+	}
+	right, _ := totp.GenerateCode(secret, time.Now())
+	if code := p.do(t, "POST", "/self-service/confirm", url.Values{"code": {right}}); code != 200 || !strings.Contains(p.body, "You are all set") {
+		t.Fatalf("the right code next: %d %s", code, p.body)
+	}
+	_, out := h.admin(t, h.read, "GET", "/admin/v1/users/alice/factors", "")
+	if fs, _ := out["factors"].([]any); len(fs) != 1 {
+		t.Errorf("factors after one enrollment: %v, want the one", out)
+	}
+}

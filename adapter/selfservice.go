@@ -380,8 +380,14 @@ func (p *selfServicePage) pushContinue(c echo.Context, sess lifecycle.Session) e
 		return err
 	}
 	if state != lifecycle.PushActive {
-		return p.render(c, http.StatusOK, "pushwait", pageData{Title: "Register your phone", CSRF: sess.CSRF,
-			Error: "Your phone has not registered yet: scan the code with the app, then continue."})
+		d := pageData{Title: "Register your phone", CSRF: sess.CSRF,
+			Error: "Your phone has not registered yet: scan the code with the app, then continue."}
+		if sh, qr, ok := p.ss.OpenShown(sess, c.FormValue("shown")); ok && sh.Code != "" {
+			d.QR, d.Code, d.Shown = template.URL(qr), sh.Code, c.FormValue("shown")
+			return p.render(c, http.StatusOK, "push", d)
+		}
+		// No code to show again (a form from before): the way back to a new one.
+		return p.render(c, http.StatusOK, "pushwait", d)
 	}
 	if kind == lifecycle.SessionLink {
 		p.clearCookie(c)

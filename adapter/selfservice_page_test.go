@@ -1,6 +1,8 @@
 package adapter
 
 import (
+	"bytes"
+	"context"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -11,17 +13,22 @@ import (
 	"time"
 
 	"github.com/pquerna/otp/totp"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider/builtin"
 )
 
 // pageClient is a browser on the self-service page: it keeps the session cookie and
 // posts forms with the page's CSRF token.
 type pageClient struct {
-	h      *adminHarness
-	cookie string
-	csrf   string
-	shown  string // the hidden field of the last page's form, which a browser sends back
-	body   string // the last page
-	header http.Header
+	h        *adminHarness
+	cookie   string
+	csrf     string
+	shown    string // the hidden field of the last page's form, which a browser sends back
+	linkPath string // the activation link's path
+	body     string // the last page
+	header   http.Header
 }
 
 var (
@@ -81,7 +88,7 @@ func openLink(t *testing.T, h *adminHarness) *pageClient {
 		t.Fatalf("link: %d %v", code, out)
 	}
 	u, _ := url.Parse(out["url"].(string))
-	p := &pageClient{h: h}
+	p := &pageClient{h: h, linkPath: u.Path}
 	if code := p.do(t, "GET", u.Path, nil); code != 200 {
 		t.Fatalf("open link: %d %s", code, p.body)
 	}
@@ -136,5 +143,68 @@ func TestWrongFirstCodeShowsTheFormAgain(t *testing.T) {
 	_, out := h.admin(t, h.read, "GET", "/admin/v1/users/alice/factors", "")
 	if fs, _ := out["factors"].([]any); len(fs) != 1 {
 		t.Errorf("factors after one enrollment: %v, want the one", out)
+	}
+}
+
+// newPushPageHarness is the self-service page offering an app and push devices.
+func newPushPageHarness(t *testing.T) *adminHarness {
+	t.Helper()
+	st := testdb.SQLite(t)
+	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: []string{"totp", "push"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine},
+		Capabilities: map[string][]string{"acme": {"totp", "push"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &adminHarness{store: st, manager: m}
+	if h.write, err = m.CreateToken(context.Background(), "cli", "provisioning", lifecycle.ScopeWrite); err != nil {
+		t.Fatal(err)
+	}
+	h.read = h.write
+	ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp", "push"}, LinkLifetime: time.Hour,
+		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.harness = newHarness(t, func(o *Options) { o.Admin = m; o.SelfService = ss; o.MaxBodyBytes = 64 << 10 })
+	return h
+}
+
+// TestPushPageShowsTheCodeAgain: without the script, "continue" before the phone
+// registered shows the QR code and activation code again; once another browser spent the
+// link, it says the enrollment can no longer complete instead of waiting for ever.
+func TestPushPageShowsTheCodeAgain(t *testing.T) {
+	h := newPushPageHarness(t)
+	p := openLink(t, h)
+	if code := p.do(t, "POST", "/self-service/enroll", url.Values{"type": {"push"}}); code != 200 {
+		t.Fatalf("enroll: %d %s", code, p.body)
+	}
+	m := regexp.MustCompile(`<code id="activation">([^<]+)</code>`).FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no activation code: %s", p.body)
+	}
+	if code := p.do(t, "POST", "/self-service/push/continue", url.Values{}); code != 200 ||
+		!strings.Contains(p.body, `<code id="activation">`+m[1]+`</code>`) || !strings.Contains(p.body, `id="pushqr"`) || !strings.Contains(p.body, `role="alert"`) {
+		t.Fatalf("continue before the phone registered: %d, want the codes again:\n%s", code, p.body)
+	}
+
+	// Another browser enrolls an app with the same link.
+	other := &pageClient{h: h}
+	other.do(t, "GET", p.linkPath, nil)
+	other.do(t, "GET", "/self-service/enroll", nil)
+	other.do(t, "POST", "/self-service/enroll", url.Values{"type": {"totp"}})
+	right, _ := totp.GenerateCode(secretShown.FindStringSubmatch(other.body)[1], time.Now())
+	if code := other.do(t, "POST", "/self-service/confirm", url.Values{"code": {right}}); code != 200 {
+		t.Fatalf("the other browser: %d %s", code, other.body)
+	}
+	if code := p.do(t, "POST", "/self-service/push/continue", url.Values{}); code != http.StatusConflict || !strings.Contains(p.body, "can no longer complete") {
+		t.Fatalf("continue once the link was spent: %d\n%s", code, p.body)
 	}
 }

@@ -89,6 +89,7 @@ func (p *selfServicePage) headers(next echo.HandlerFunc) echo.HandlerFunc {
 
 type pageData struct {
 	Title, Error, Notice, Text, CSRF, User string
+	Back, BackText                         string       // an error page's way on; "" for the sign-in page
 	QR                                     template.URL // a data: URI emfa rendered itself
 	Secret                                 string
 	Code                                   string // a push activation code
@@ -113,7 +114,8 @@ func (p *selfServicePage) render(c echo.Context, status int, name string, d page
 	return c.HTML(status, b.String())
 }
 
-// wrap answers a handler's error with a page: a refusal's message, or a fault's.
+// wrap answers a handler's error with a page: a refusal's message, or a fault's, in the
+// page's words, with the way on from where the person is.
 func (p *selfServicePage) wrap(h echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		err := h(c)
@@ -122,24 +124,77 @@ func (p *selfServicePage) wrap(h echo.HandlerFunc) echo.HandlerFunc {
 		}
 		var le *lifecycle.Error
 		var ae *Error
-		status, title, text := http.StatusServiceUnavailable, "Something went wrong", "Please try again later."
+		d := pageData{Title: "Something went wrong", Text: "Please try again later."}
+		status := http.StatusServiceUnavailable
+		ended := false // the session can do nothing more: no way back into it
 		switch {
 		case errors.As(err, &le):
-			status, title, text = adminStatus[le.Kind], "That did not work", le.Msg
+			status, d.Title, d.Text = adminStatus[le.Kind], "That did not work", pageText(le)
 			switch le.Code {
 			case "link_invalid", "link_expired", "link_spent":
-				title = "This link cannot be used"
+				d.Title, ended = "This link cannot be used", true
+			case "enrollment_ended":
+				d.Title = "This set-up cannot be finished"
 			case "session_expired":
-				title = "Your session has ended"
-				p.clearCookie(c)
+				d.Title, ended = "Your session has ended", true
+				d.Text = "Your session has ended. Sign in again, or open your link again."
 			}
 		case errors.As(err, &ae):
-			status, title, text = ae.Status, "That did not work", ae.Msg
+			status, d.Title, d.Text = ae.Status, "That did not work", sentence(ae.Msg)
 		default:
 			p.s.log.Error("self-service fault", "path", c.Path(), "err", err)
 		}
-		return p.render(c, status, "message", pageData{Title: title, Text: text})
+		if ended {
+			// Only a cookie the request carried: a cross-site POST, which carries none,
+			// must not clear the person's real session.
+			if _, err := c.Cookie(selfServiceCookie); err == nil {
+				p.clearCookie(c)
+			}
+		} else {
+			d.Back, d.BackText = p.wayBack(c)
+		}
+		return p.render(c, status, "message", d)
 	}
+}
+
+// wayBack is where an error page leads: the factors page for a signed-in person, the
+// step under way for one enrolling with a link, the sign-in page otherwise.
+func (p *selfServicePage) wayBack(c echo.Context) (href, text string) {
+	sess, err := p.session(c)
+	switch {
+	case err != nil:
+	case sess.Kind == lifecycle.SessionUser:
+		return "/self-service/", "Back to my factors"
+	case sess.Kind == lifecycle.SessionLink:
+		return "/self-service/enroll", "Back to setting up your sign-in verification"
+	}
+	return "", ""
+}
+
+// fieldNames are the page's names of the fields a refusal may name.
+var fieldNames = map[string]string{"label": "Name", "code": "Code", "passcode": "Code", "username": "User name",
+	"destination": "Phone number or e-mail address", "phone": "Phone number", "email": "E-mail address", "type": "Method"}
+
+// pageText is a refusal as the page says it: the field named ("Name is required"), a
+// sentence with a capital and a full stop, no API prefix.
+func pageText(le *lifecycle.Error) string {
+	msg := strings.TrimPrefix(le.Msg, "that did not work: ")
+	if name, ok := fieldNames[le.Field]; ok {
+		msg = name + " " + msg
+	}
+	return sentence(msg)
+}
+
+// sentence capitalises msg and ends it with a full stop.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
 }
 
 func (p *selfServicePage) setCookie(c echo.Context, sess lifecycle.Session) {

@@ -208,3 +208,70 @@ func TestPushPageShowsTheCodeAgain(t *testing.T) {
 		t.Fatalf("continue once the link was spent: %d\n%s", code, p.body)
 	}
 }
+
+// signInPage gives alice (created by openLink) an active app through the admin API and
+// signs her in on the page with it.
+func signInPage(t *testing.T, h *adminHarness) *pageClient {
+	t.Helper()
+	code, out := h.admin(t, h.write, "POST", "/admin/v1/users/alice/factors", `{"type":"totp","activation":"immediate"}`)
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, out)
+	}
+	secret, _ := out["enrollment"].(map[string]any)["secret"].(string)
+	p := &pageClient{h: h}
+	p.do(t, "GET", "/self-service/", nil)
+	p.do(t, "POST", "/self-service/signin", url.Values{"username": {"alice"}, "method": {"app"}})
+	now, _ := totp.GenerateCode(secret, time.Now())
+	if code := p.do(t, "POST", "/self-service/signin/code", url.Values{"code": {now}}); code != http.StatusSeeOther {
+		t.Fatalf("sign in: %d %s", code, p.body)
+	}
+	p.do(t, "GET", "/self-service/", nil)
+	return p
+}
+
+var factorRow = regexp.MustCompile(`<tr id="f-([a-z0-9]+)">`)
+
+// TestErrorPagesSpeakToThePerson: an error page says what went wrong in the page's
+// words, the field named and capitalised, with no API code, and leads back to where the
+// person was: the factors page when signed in, the step when enrolling with a link.
+func TestErrorPagesSpeakToThePerson(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	link := openLink(t, h)
+	user := signInPage(t, h)
+	id := factorRow.FindStringSubmatch(user.body)
+	if id == nil {
+		t.Fatalf("no factor on the factors page: %s", user.body)
+	}
+	for _, tc := range []struct {
+		name       string
+		p          *pageClient
+		path       string
+		form       url.Values
+		want, back string
+	}{
+		{"blank rename", user, "/self-service/factors/" + id[1] + "/rename", url.Values{"label": {" "}}, "Name is required.", `href="/self-service/">Back to my factors`},
+		{"control characters", user, "/self-service/factors/" + id[1] + "/rename", url.Values{"label": {"a\x01b"}}, "Name must be text without control characters.", `href="/self-service/">Back to my factors`},
+		{"stale form of a link", link, "/self-service/enroll", url.Values{"type": {"totp"}, "csrf": {"stale"}}, "This form is stale", `href="/self-service/enroll">`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.p.do(t, "POST", tc.path, tc.form)
+			if !strings.Contains(tc.p.body, tc.want) || !strings.Contains(tc.p.body, tc.back) || strings.Contains(tc.p.body, "Go to sign-in") {
+				t.Errorf("want %q and %q:\n%s", tc.want, tc.back, tc.p.body)
+			}
+		})
+	}
+
+	anon := &pageClient{h: h}
+	anon.do(t, "GET", "/self-service/", nil)
+	anon.do(t, "POST", "/self-service/signin", url.Values{"username": {"alice"}, "method": {"app"}})
+	anon.do(t, "POST", "/self-service/signin/code", url.Values{"code": {"12"}})
+	if strings.Contains(anon.body, "that did not work") || !strings.Contains(anon.body, "<p>Check the user name") || !strings.Contains(anon.body, "Go to sign-in") {
+		t.Errorf("a wrong sign-in code:\n%s", anon.body)
+	}
+
+	// A cross-site POST carries no cookie: its refusal does not clear the person's own.
+	cross := &pageClient{h: h}
+	if code := cross.do(t, "POST", "/self-service/signout", url.Values{"csrf": {"x"}}); code != http.StatusUnauthorized || cross.header.Get("Set-Cookie") != "" {
+		t.Errorf("a POST with no cookie: %d, Set-Cookie %q", code, cross.header.Get("Set-Cookie"))
+	}
+}

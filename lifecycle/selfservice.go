@@ -380,6 +380,13 @@ func (s *SelfService) Session(ctx context.Context, cookie string) (Session, erro
 	now := s.m.now()
 	if now.Sub(rec.SeenAt) > s.o.SessionIdle || !now.Before(rec.ExpiresAt) {
 		s.st.DeleteSession(ctx, rec.Hash)
+		if rec.Kind == SessionLink {
+			// A link session ends with its link: say the link expired (ask for a new
+			// one), not "start again", which would lead back to the same dead link.
+			if l, err := s.st.GetLink(ctx, rec.LinkHash); err == nil && !now.Before(l.ExpiresAt) {
+				return Session{}, ErrLinkExpired
+			}
+		}
 		return Session{}, ErrNoSession
 	}
 	var st SessionState

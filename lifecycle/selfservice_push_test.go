@@ -97,3 +97,17 @@ func TestShownOpensOnlyInItsSession(t *testing.T) {
 		t.Error("opened for another factor")
 	}
 }
+
+// TestLinkSessionSaysItsLinkExpired: a link that expires while its page is open is said
+// to have expired (ask for a new one), not "your session has ended; start again", which
+// would send the person back to the same dead link.
+func TestLinkSessionSaysItsLinkExpired(t *testing.T) {
+	m, clk := newManager(t, testdb.SQLite(t))
+	addAlice(t, m)
+	ss := selfService(t, m, "totp")
+	sess, _ := enrollVia(t, ss, linkToken(t, ss), "totp")
+	clk.Advance(time.Hour) // the link's lifetime
+	if _, err := ss.Session(context.Background(), sess.Cookie); !errors.Is(err, lifecycle.ErrLinkExpired) {
+		t.Errorf("the session of a link that expired: %v, want %v", err, lifecycle.ErrLinkExpired)
+	}
+}

@@ -165,8 +165,12 @@ func TestLinkSessionEndsWithItsLink(t *testing.T) {
 		_, pen := enrollVia(t, ss, token, "push")
 		clk.Advance(10 * time.Minute) // the link's end
 
+		// Ended, and said to be the link's end: ask for a new link.
+		if _, err := ss.Session(ctx, sess.Cookie); !errors.Is(err, lifecycle.ErrLinkExpired) {
+			t.Errorf("the link's session past the link's end: %v, want it ended as the link expired", err)
+		}
 		if _, err := ss.Session(ctx, sess.Cookie); !errors.Is(err, lifecycle.ErrNoSession) {
-			t.Errorf("the link's session past the link's end: %v, want it ended", err)
+			t.Errorf("the link's session past the link's end, again: %v, want it ended", err)
 		}
 		if _, err := ss.Confirm(ctx, &sess, codeOf(t, en, clk.Now())); !errors.Is(err, lifecycle.ErrLinkExpired) {
 			t.Errorf("a confirmation past the link's end: %v, want the link expired", err)

@@ -94,6 +94,7 @@ type Server struct {
 	idem      *provider.Idempotency
 	throttle  *throttle // of failed authentications, per address
 	observer  Observer
+	pages     *selfServicePage    // the self-service page, which answers its own errors; nil when off
 	issuer    *tokenIssuerHandler // emfa's own token endpoint; nil: none
 
 	authFailures atomic.Int64

@@ -36,13 +36,14 @@ func badRequest(msg string) *Error {
 	return &Error{Status: http.StatusBadRequest, ID: "invalid_request", Msg: msg}
 }
 
-// handleError answers every error as JSON, never an HTML page, and logs server faults.
+// handleError answers every error as JSON, never an HTML page (but under the
+// self-service page's address, a person's browser's: pageError), and logs server faults.
 // An error no handler classified is a backend's fault (the store unreachable, a disk that
 // refuses writes, a mail server down): 503 unavailable, which tells Verify, a device or a
 // provisioning client that the same request may succeed later. Only a panic, emfa's own
 // fault, is a 500.
 func (s *Server) handleError(err error, c echo.Context) {
-	if c.Response().Committed || s.adminError(err, c) || s.scimErrorOf(err, c) {
+	if c.Response().Committed || s.adminError(err, c) || s.scimErrorOf(err, c) || s.pageError(err, c) {
 		return
 	}
 	var e *Error

@@ -46,6 +46,8 @@ type selfServicePage struct {
 // proxy's https public URL).
 func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secure bool) {
 	p := &selfServicePage{s: s, ss: ss, secure: secure}
+	s.pages = p
+	e.GET("/self-service", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/self-service/") }, p.headers)
 	g := e.Group("/self-service", p.headers)
 	g.GET("/style.css", func(c echo.Context) error {
 		css, _ := selfServiceFiles.ReadFile("templates/selfservice.css")
@@ -71,6 +73,62 @@ func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secur
 	g.POST("/factors/:factor/rename", p.wrap(p.form(p.rename)))
 	g.POST("/factors/:factor/remove", p.wrap(p.form(p.remove)))
 	g.POST("/signout", p.wrap(p.form(p.signOut)))
+	// A step's address stays in the address bar after its form was posted, and in the
+	// history: opened again, it leads back to the page, not to an error.
+	for _, path := range []string{"/signin", "/signin/code", "/signin/continue", "/confirm", "/push/continue",
+		"/factors/:factor/rename", "/factors/:factor/remove", "/signout"} {
+		g.GET(path, p.reopened)
+	}
+}
+
+// reopened answers a GET of a step only a form posts to: the step a link's session is at
+// (the home page would start a new session in its place), the page otherwise.
+func (p *selfServicePage) reopened(c echo.Context) error {
+	if sess, err := p.session(c); err == nil && sess.Kind == lifecycle.SessionLink {
+		return c.Redirect(http.StatusSeeOther, "/self-service/enroll")
+	}
+	return c.Redirect(http.StatusSeeOther, "/self-service/")
+}
+
+// pageError answers an error no handler of the page turned into a page (an unknown
+// address, a wrong method, a body too large) with the page's message, not the contract's
+// JSON; it reports whether it answered. The status endpoints, which a script reads, keep
+// answering JSON.
+func (s *Server) pageError(err error, c echo.Context) bool {
+	path := c.Request().URL.Path
+	if s.pages == nil || (path != "/self-service" && !strings.HasPrefix(path, "/self-service/")) || strings.HasSuffix(path, "/status") {
+		return false
+	}
+	var ae *Error
+	var he *echo.HTTPError
+	status := http.StatusServiceUnavailable
+	switch {
+	case errors.As(err, &ae):
+		status = ae.Status
+	case errors.As(err, &he):
+		status = he.Code
+	}
+	d := pageData{Title: "Something went wrong", Text: "Please try again later."}
+	switch status {
+	case http.StatusNotFound:
+		d.Title, d.Text = "There is no such page", "Check the address, or start from the sign-in page."
+	case http.StatusMethodNotAllowed:
+		d.Title, d.Text = "This page cannot be opened that way", "Start from the sign-in page."
+	case http.StatusRequestEntityTooLarge:
+		d.Title, d.Text = "That form was too large", "Go back, shorten what you typed, and send it again."
+	default:
+		if status >= 500 {
+			s.logFault(c, err)
+		} else {
+			d.Title, d.Text = "That did not work", "Go back and try again."
+		}
+	}
+	// The group's headers did not run for a body refused before its routes.
+	_ = s.pages.headers(func(c echo.Context) error { return nil })(c)
+	if werr := s.pages.render(c, status, "message", d); werr != nil {
+		s.log.Debug("write error response", "err", werr)
+	}
+	return true
 }
 
 // headers: a strict CSP, no caching (pages show seeds and QR codes), no referrer (a link's

@@ -275,3 +275,40 @@ func TestErrorPagesSpeakToThePerson(t *testing.T) {
 		t.Errorf("a POST with no cookie: %d, Set-Cookie %q", code, cross.header.Get("Set-Cookie"))
 	}
 }
+
+// TestPageAddressesAnswerPages: what a browser may open under /self-service gets a page
+// or a redirect, never the Verify contract's JSON error: the address without its slash,
+// a POST-only step reopened from the history, an unknown page, a form too large.
+func TestPageAddressesAnswerPages(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	for _, tc := range []struct {
+		method, path string
+		body         string
+		status       int
+		location     string
+	}{
+		{"GET", "/self-service", "", http.StatusSeeOther, "/self-service/"},
+		{"GET", "/self-service/signin", "", http.StatusSeeOther, "/self-service/"},
+		{"GET", "/self-service/signin/code", "", http.StatusSeeOther, "/self-service/"},
+		{"GET", "/self-service/confirm", "", http.StatusSeeOther, "/self-service/"},
+		{"GET", "/self-service/push/continue", "", http.StatusSeeOther, "/self-service/"},
+		{"GET", "/self-service/nowhere", "", http.StatusNotFound, ""},
+		// The group's catch-all answers a wrong method 404 (adapter.go): a page all the same.
+		{"DELETE", "/self-service/enroll", "", http.StatusNotFound, ""},
+		{"POST", "/self-service/signin", "username=" + strings.Repeat("a", 200<<10), http.StatusRequestEntityTooLarge, ""},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			rec := httptest.NewRecorder()
+			h.srv.Handler().ServeHTTP(rec, req)
+			if rec.Code != tc.status || rec.Header().Get("Location") != tc.location {
+				t.Errorf("%d Location %q, want %d %q", rec.Code, rec.Header().Get("Location"), tc.status, tc.location)
+			}
+			if tc.location == "" && (!strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") || !strings.Contains(rec.Body.String(), "<h1>") ||
+				rec.Header().Get("Content-Security-Policy") == "") {
+				t.Errorf("not the page's own message: %q %s", rec.Header().Get("Content-Type"), rec.Body.String())
+			}
+		})
+	}
+}

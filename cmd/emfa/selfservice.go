@@ -86,6 +86,13 @@ minute.`,
 			return err
 		}
 		l, err := ss.IssueLink(ctx, cliActor, args[0], deliver)
+		var le *lifecycle.Error
+		if errors.As(err, &le) && le.Code == "no_email" {
+			// The API's message names its body's field; here it is a flag.
+			cli := *le
+			cli.Msg = fmt.Sprintf("user %q has no e-mail address; set one, or print the link with --deliver=false", args[0])
+			return &cli
+		}
 		if err != nil {
 			return err
 		}

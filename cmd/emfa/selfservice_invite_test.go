@@ -53,7 +53,8 @@ func TestInviteCLI(t *testing.T) {
 		t.Fatalf("unknown user: exit %d %q", code, errOut)
 	}
 	app.clock.Advance(2 * time.Minute)
-	if code, _, errOut := app.run(t, "users", "invite", "bob", "--config", cfg); code == 0 || !strings.Contains(errOut, "no e-mail address") {
+	if code, _, errOut := app.run(t, "users", "invite", "bob", "--config", cfg); code == 0 || !strings.Contains(errOut, "no e-mail address") ||
+		!strings.Contains(errOut, "--deliver=false") || strings.Contains(errOut, "deliver: false") {
 		t.Fatalf("no address: exit %d %q", code, errOut)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -156,6 +157,7 @@ type pageData struct {
 	SignedIn                               bool
 	Hop                                    bool // the link's page: refresh to /self-service/enroll
 	Capabilities                           []capChoice
+	Methods                                []string // the sign-in methods served (lifecycle.SignInMethods)
 	Factors                                []lifecycle.Factor
 }
 
@@ -165,6 +167,10 @@ var capNames = map[string]string{"totp": "An authenticator app on my phone", "sm
 	"emailotp": "A code by e-mail", "voicecall": "A code read out in a phone call", "push": "Approvals on my phone (push)"}
 
 func (p *selfServicePage) render(c echo.Context, status int, name string, d pageData) error {
+	if name == "signin" {
+		// Only the methods something serves: a choice none serves fails every time.
+		d.Methods = p.ss.SignInMethods()
+	}
 	var b strings.Builder
 	if err := selfServicePages.ExecuteTemplate(&b, name, d); err != nil {
 		return err
@@ -340,6 +346,11 @@ func (p *selfServicePage) choose(c echo.Context) error {
 	if sess.Kind != lifecycle.SessionLink && sess.Kind != lifecycle.SessionUser {
 		return lifecycle.ErrNoSession
 	}
+	// A link spent (by another browser), replaced or expired meanwhile is refused before
+	// the choice, not after it.
+	if err := p.ss.LinkUsable(c.Request().Context(), sess); err != nil {
+		return err
+	}
 	d := pageData{Title: "Set up a factor", CSRF: sess.CSRF, User: sess.User, SignedIn: sess.Kind == lifecycle.SessionUser}
 	for _, t := range p.ss.Capabilities() {
 		d.Capabilities = append(d.Capabilities, capChoice{Type: t, Name: capNames[t]})
@@ -369,7 +380,7 @@ func (p *selfServicePage) enroll(c echo.Context, sess lifecycle.Session) error {
 
 func (p *selfServicePage) confirm(c echo.Context, sess lifecycle.Session) error {
 	kind := sess.Kind
-	f, err := p.ss.Confirm(c.Request().Context(), &sess, c.FormValue("code"))
+	f, err := p.ss.Confirm(c.Request().Context(), &sess, typedCode(c.FormValue("code")))
 	var le *lifecycle.Error
 	if errors.As(err, &le) && (le.Field == "passcode" || le.Field == "code") {
 		// A wrong (or empty, or mistyped) code: the same form again, with the same key or
@@ -417,7 +428,7 @@ func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
 }
 
 func (p *selfServicePage) signInCode(c echo.Context, sess lifecycle.Session) error {
-	next, err := p.ss.FinishSignIn(c.Request().Context(), &sess, c.FormValue("code"))
+	next, err := p.ss.FinishSignIn(c.Request().Context(), &sess, typedCode(c.FormValue("code")))
 	if err != nil {
 		return err
 	}
@@ -443,6 +454,17 @@ func (p *selfServicePage) signOut(c echo.Context, sess lifecycle.Session) error 
 	p.ss.End(c.Request().Context(), sess)
 	p.clearCookie(c)
 	return c.Redirect(http.StatusSeeOther, "/self-service/")
+}
+
+// typedCode is a code as typed, without the spaces and dashes an app or a message groups
+// its digits with ("123 456"): as typed, it would fail and count toward the lockout.
+func typedCode(code string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, code)
 }
 
 func pushQR(out map[string]any) (template.URL, bool) {

@@ -312,3 +312,34 @@ func TestPageAddressesAnswerPages(t *testing.T) {
 		})
 	}
 }
+
+// TestPageSmallThings: a code typed with a space or a dash as the app groups it works;
+// a link another browser spent is refused at the choice, not after it; each factor's
+// rename box and button say which factor they rename.
+func TestPageSmallThings(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	p := openLink(t, h)
+	other := &pageClient{h: h}
+	other.do(t, "GET", p.linkPath, nil)
+	other.do(t, "GET", "/self-service/enroll", nil)
+
+	p.do(t, "POST", "/self-service/enroll", url.Values{"type": {"totp"}})
+	code, _ := totp.GenerateCode(secretShown.FindStringSubmatch(p.body)[1], time.Now())
+	if status := p.do(t, "POST", "/self-service/confirm", url.Values{"code": {code[:3] + " " + code[3:]}}); status != 200 || !strings.Contains(p.body, "You are all set") {
+		t.Fatalf("a code typed %q: %d %s", code[:3]+" "+code[3:], status, p.body)
+	}
+	if status := other.do(t, "GET", "/self-service/enroll", nil); status != http.StatusConflict || !strings.Contains(other.body, "used already") {
+		t.Errorf("the choice with a link spent meanwhile: %d\n%s", status, other.body)
+	}
+
+	anon := &pageClient{h: h}
+	anon.do(t, "GET", "/self-service/", nil)
+	if !strings.Contains(anon.body, `id="m-app"`) || strings.Contains(anon.body, `id="m-sms"`) || strings.Contains(anon.body, `id="m-push"`) {
+		t.Errorf("the sign-in form of a service that serves only apps offers:\n%s", anon.body)
+	}
+
+	user := signInPage(t, h)
+	if !strings.Contains(user.body, `aria-label="New name for Authenticator app"`) || !strings.Contains(user.body, `aria-label="Rename Authenticator app"`) {
+		t.Errorf("rename controls not named by their factor:\n%s", user.body)
+	}
+}

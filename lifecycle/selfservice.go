@@ -91,6 +91,20 @@ func (m *Manager) SelfService(o SelfServiceOptions) (*SelfService, error) {
 // Capabilities are the factor types a user may enroll on the page.
 func (s *SelfService) Capabilities() []string { return s.o.Capabilities }
 
+// SignInMethods are the sign-in methods some engine serves (MethodApp for TOTP or HOTP,
+// then each code or push capability), for the sign-in form to offer only those.
+func (s *SelfService) SignInMethods() []string {
+	var out []string
+	for _, method := range []string{MethodApp, "smsotp", "emailotp", "voicecall", MethodPush} {
+		if slices.ContainsFunc(signInTypes(method), func(typ string) bool {
+			return slices.ContainsFunc(s.m.engines, func(e *builtin.Engine) bool { return e.Exposes(typ) })
+		}) {
+			out = append(out, method)
+		}
+	}
+	return out
+}
+
 // SessionIdle is how long an unused session lasts.
 func (s *SelfService) SessionIdle() time.Duration { return s.o.SessionIdle }
 
@@ -463,6 +477,15 @@ func (s *SelfService) linkUsable(ctx context.Context, sess Session, action strin
 	}
 	s.m.audit(ctx, SelfServiceActor, action, sess.User, "", "FAILED", reason)
 	return refusal
+}
+
+// LinkUsable is linkUsable for the page's choice of a factor: nil for a session a
+// person signed in to, whose enrollments need no link.
+func (s *SelfService) LinkUsable(ctx context.Context, sess Session) error {
+	if sess.Kind != SessionLink {
+		return nil
+	}
+	return s.linkUsable(ctx, sess, "selfservice.choose")
 }
 
 // End ends a session.

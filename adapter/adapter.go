@@ -93,6 +93,7 @@ type Server struct {
 	recorder  Recorder
 	idem      *provider.Idempotency
 	throttle  *throttle // of failed authentications, per address
+	signIns   *throttle // of the self-service page's failed sign-ins, per address
 	observer  Observer
 	pages     *selfServicePage    // the self-service page, which answers its own errors; nil when off
 	issuer    *tokenIssuerHandler // emfa's own token endpoint; nil: none
@@ -115,6 +116,7 @@ func New(o Options) *Server {
 		recorder:  o.Recorder,
 		idem:      o.Idempotency,
 		throttle:  newThrottle(),
+		signIns:   newThrottle(),
 		observer:  o.Observer,
 	}
 	if s.observer == nil {

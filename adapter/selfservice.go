@@ -3,8 +3,11 @@ package adapter
 import (
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -412,10 +415,52 @@ func (p *selfServicePage) confirmAgain(c echo.Context, sess lifecycle.Session, l
 	return p.render(c, adminStatus[le.Kind], "confirm", d)
 }
 
+// throttledSignIn refuses a sign-in step from an address whose failed page sign-ins
+// used up its budget (Server.signIns, apart from the inbound-authentication one so that
+// the page's users never throttle Verify's calls), and a user name whose page attempts
+// reached their limit (lifecycle's signin_limited): 429 with Retry-After, nothing checked.
+// The address budget is per process; the user name's, in the store, holds across replicas.
+func (p *selfServicePage) throttledSignIn(c echo.Context, wait time.Duration, text string) error {
+	secs := int(math.Ceil(wait.Seconds()))
+	p.s.log.Warn("self-service sign-in throttled", "remote", c.RealIP(), "retry_after_s", secs,
+		"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(secs))
+	return p.render(c, http.StatusTooManyRequests, "message", pageData{Title: "Too many attempts", Text: text})
+}
+
+// signInAllowed checks the client address's budget before a sign-in step.
+func (p *selfServicePage) signInAllowed(c echo.Context) (bool, error) {
+	if ok, wait := p.s.signIns.allow(c.RealIP()); !ok {
+		return false, p.throttledSignIn(c, wait, fmt.Sprintf("Too many failed sign-ins from your network: try again in %d seconds.", int(math.Ceil(wait.Seconds()))))
+	}
+	return true, nil
+}
+
+// signInRefused answers a sign-in step's error: a user name's limit as a throttle, a
+// failed sign-in counted against the address; anything else as wrap does.
+func (p *selfServicePage) signInRefused(c echo.Context, err error) error {
+	var le *lifecycle.Error
+	switch {
+	case errors.As(err, &le) && le.Code == "signin_limited":
+		return p.throttledSignIn(c, le.RetryAfter, le.Msg)
+	case errors.Is(err, lifecycle.ErrSignIn):
+		p.s.signIns.failed(c.RealIP())
+	}
+	return err
+}
+
 func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
+	if ok, err := p.signInAllowed(c); !ok {
+		return err
+	}
 	method := c.FormValue("method")
 	if err := p.ss.StartSignIn(c.Request().Context(), &sess, c.FormValue("username"), method); err != nil {
-		return err
+		return p.signInRefused(c, err)
+	}
+	if method == lifecycle.MethodPush {
+		// A push sent asks someone's phone whatever comes of it: it takes from the
+		// address's budget as a failure does, so that one client cannot pester many users.
+		p.s.signIns.failed(c.RealIP())
 	}
 	if method == lifecycle.MethodPush {
 		return p.render(c, http.StatusOK, "signinpush", pageData{Title: "Approve on your phone", CSRF: sess.CSRF, Number: sess.State.Number})
@@ -428,9 +473,12 @@ func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
 }
 
 func (p *selfServicePage) signInCode(c echo.Context, sess lifecycle.Session) error {
+	if ok, err := p.signInAllowed(c); !ok {
+		return err
+	}
 	next, err := p.ss.FinishSignIn(c.Request().Context(), &sess, typedCode(c.FormValue("code")))
 	if err != nil {
-		return err
+		return p.signInRefused(c, err)
 	}
 	p.setCookie(c, next)
 	return c.Redirect(http.StatusSeeOther, "/self-service/")

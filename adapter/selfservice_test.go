@@ -1,7 +1,11 @@
 package adapter
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -41,5 +45,98 @@ func TestLinkTokenNeverLogged(t *testing.T) {
 	logs := h.logs.String()
 	if strings.Contains(logs, token) || !strings.Contains(logs, `"path":"/self-service/link/:token"`) {
 		t.Errorf("the access line of a link, token %s…:\n%s", token[:6], strings.ReplaceAll(logs, token, token[:6]+"…"))
+	}
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// pageClient is a browser on the page, as far as the server can tell: its cookie, the
+// CSRF token of the last page, its address.
+type pageClient struct {
+	t      *testing.T
+	h      *adminHarness
+	addr   string
+	cookie *http.Cookie // nil: none
+	csrf   string
+}
+
+type pageAnswer struct {
+	status  int
+	body    string
+	header  http.Header
+	cookies []*http.Cookie
+}
+
+func (p *pageClient) send(req *http.Request) pageAnswer {
+	p.t.Helper()
+	req.RemoteAddr = p.addr + ":40000"
+	if p.cookie != nil {
+		req.AddCookie(&http.Cookie{Name: p.cookie.Name, Value: p.cookie.Value})
+	}
+	rec := httptest.NewRecorder()
+	p.h.srv.Handler().ServeHTTP(rec, req)
+	res := rec.Result()
+	a := pageAnswer{status: rec.Code, body: rec.Body.String(), header: rec.Header(), cookies: res.Cookies()}
+	for _, c := range a.cookies {
+		if c.Name == selfServiceCookie {
+			if c.MaxAge < 0 {
+				p.cookie = nil
+			} else {
+				p.cookie = c
+			}
+		}
+	}
+	if m := csrfRE.FindStringSubmatch(a.body); m != nil {
+		p.csrf = m[1]
+	}
+	return a
+}
+
+func (p *pageClient) get(path string) pageAnswer {
+	p.t.Helper()
+	return p.send(httptest.NewRequest(http.MethodGet, path, nil))
+}
+
+func (p *pageClient) post(path string, form url.Values) pageAnswer {
+	p.t.Helper()
+	form.Set("csrf", p.csrf)
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return p.send(req)
+}
+
+// TestPageSignInThrottledPerAddress: the page's failed sign-ins are throttled per client
+// address, whatever user names they try (each name has its own budget in the store): past
+// the burst an address is refused (429, Retry-After) before its code is looked at, and
+// another address is not.
+func TestPageSignInThrottledPerAddress(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	clk := &fakeClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+	h.srv.signIns.now = clk.Now
+	try := func(p *pageClient, user string) pageAnswer {
+		t.Helper()
+		p.get("/self-service/")
+		if a := p.post("/self-service/signin", url.Values{"username": {user}, "method": {"app"}}); a.status != http.StatusOK {
+			return a // refused from the start
+		}
+		return p.post("/self-service/signin/code", url.Values{"code": {"000000"}})
+	}
+	p := &pageClient{t: t, h: h, addr: "198.51.100.7"}
+	for i := range throttleBurst {
+		if a := try(p, fmt.Sprint("user", i)); a.status != http.StatusUnprocessableEntity {
+			t.Fatalf("wrong code %d: %d, want 422", i+1, a.status)
+		}
+	}
+	a := try(p, "someone")
+	if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") == "" {
+		t.Fatalf("past the burst: %d (Retry-After %q), want 429 with Retry-After", a.status, a.header.Get("Retry-After"))
+	}
+	other := &pageClient{t: t, h: h, addr: "203.0.113.9"}
+	if a := try(other, "someone"); a.status != http.StatusUnprocessableEntity {
+		t.Fatalf("another address: %d, want 422", a.status)
+	}
+	clk.Advance(throttleEvery)
+	if a := try(p, "someone"); a.status != http.StatusUnprocessableEntity {
+		t.Fatalf("after %s: %d, want one more attempt (422)", throttleEvery, a.status)
 	}
 }

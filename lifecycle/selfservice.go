@@ -729,6 +729,14 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 		username = ""
 	}
 	sess.State = SessionState{User: username, Method: method}
+	if method == MethodPush && username != "" {
+		// A push asks the user's phone: each counts, lest the page become a way to pester
+		// (or tire into approving) any user whose name is known.
+		if err := s.reserveSignIn(ctx, username); err != nil {
+			sess.State = SessionState{}
+			return err
+		}
+	}
 	off, err := s.m.switchedOff(ctx)
 	if err != nil {
 		return err
@@ -795,15 +803,47 @@ func decoyNumber() int {
 // ErrSignIn is every failed sign-in, whatever the reason.
 var ErrSignIn = &Error{Kind: Refused, Code: "signin_failed", Msg: "that did not work: check the user name and the code, or wait and try again"}
 
-// FinishSignIn checks the code through the same engine path as Verify's validate (a
-// wrong code counts toward the factor's lockout). On success the session is replaced by
-// a signed-in one under a new cookie.
+// signInLimited refuses a page sign-in whose user name's attempts reached
+// builtin.SignInLimits, saying when to try again.
+func signInLimited(retry time.Duration) *Error {
+	retry = max(retry, time.Second)
+	wait := fmt.Sprintf("%d minutes", int(retry.Minutes())+1)
+	if retry >= 2*time.Hour {
+		wait = fmt.Sprintf("%d hours", int(retry.Hours())+1)
+	}
+	return &Error{Kind: Refused, Code: "signin_limited", RetryAfter: retry,
+		Msg: "too many sign-in attempts for this user name: try again in " + wait + " (signing in elsewhere is not affected)"}
+}
+
+// reserveSignIn counts one sign-in attempt on the page for username (a code checked, a
+// push sent) against builtin.SignInLimits, before it is made: the store counts for every
+// replica, and of parallel attempts none passes the limit. A name no one has counts the
+// same, so the refusal tells nothing of who exists.
+func (s *SelfService) reserveSignIn(ctx context.Context, username string) error {
+	now := s.m.now()
+	err := s.m.store.ReserveSend(ctx, []string{builtin.SignInKey(username)}, builtin.SignInLimits, now)
+	var rl *store.RateLimitError
+	if errors.As(err, &rl) {
+		s.m.audit(ctx, SelfServiceActor, "selfservice.signin", username, "", "FAILED", "page sign-in limit reached; not checked")
+		return signInLimited(rl.RetryAt.Sub(now))
+	}
+	return err
+}
+
+// FinishSignIn checks the code through the engine's path for the page (ValidateSignIn):
+// a wrong code does not count toward the factor's lockout, for anyone who knows a user
+// name could then lock its owner out of Verify; the user name's page attempts are
+// limited instead (reserveSignIn), and a factor locked by Verify's failures is refused.
+// On success the session is replaced by a signed-in one under a new cookie.
 func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code string) (Session, error) {
 	st := sess.State
 	if st.Method == "" || st.User == "" || code == "" || len(code) > 16 {
 		return Session{}, ErrSignIn
 	}
 	code = strings.TrimSpace(code)
+	if err := s.reserveSignIn(ctx, st.User); err != nil {
+		return Session{}, err
+	}
 	off, err := s.m.switchedOff(ctx)
 	if err != nil {
 		return Session{}, err
@@ -820,7 +860,7 @@ func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code stri
 			if st.Tx != "" && en.ID != st.Factor {
 				continue
 			}
-			out, err := e.Validate(ctx, provider.Request{Capability: en.Capability, ID: en.ID, TransactionID: st.Tx,
+			out, err := e.ValidateSignIn(ctx, provider.Request{Capability: en.Capability, ID: en.ID, TransactionID: st.Tx,
 				Username: st.User, Passvalue: code, Attributes: map[string]any{"username": st.User, "passvalue": code}})
 			if err != nil {
 				return Session{}, err

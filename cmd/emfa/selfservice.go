@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
 )
 
@@ -18,6 +19,9 @@ func (e *env) selfService(m *lifecycle.Manager) (ss *lifecycle.SelfService, secu
 	if !c.Enabled {
 		return nil, false, nil
 	}
+	// The page's sign-in attempts are counted with the send records: the sweeper keeps
+	// them as long as the page's limits look back.
+	e.sendRetention = max(e.sendRetention, builtin.SignInRetention())
 	mailer, err := e.sender(c.Mail.Sender)
 	if err != nil {
 		return nil, false, err

@@ -242,6 +242,24 @@ func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.O
 	return e.step(ctx, req, Factor.Validate)
 }
 
+// ValidateSignIn checks a code as Validate does, for the self-service page's sign-in,
+// except that a wrong code does not count toward the factor's lockout. On the page a
+// user name is all it takes to guess (on Verify's path a guess comes after the user's
+// password), so counting there would let anyone lock a user out of Verify; the page
+// limits its attempts itself instead (SignInLimits), per user name and client. A factor
+// already locked is refused as ever, a code factor's challenge still bounds its
+// attempts, and a right code is claimed as on Verify's path: it does not work twice.
+func (e *Engine) ValidateSignIn(ctx context.Context, req provider.Request) (provider.Outcome, error) {
+	return e.step(context.WithValue(ctx, uncountedKey{}, true), req, Factor.Validate)
+}
+
+// uncountedKey marks, in a context, a validation whose failures do not count toward the
+// factor's lockout (ValidateSignIn). Only this package sets it: the contract's path
+// cannot.
+type uncountedKey struct{}
+
+func uncounted(ctx context.Context) bool { v, _ := ctx.Value(uncountedKey{}).(bool); return v }
+
 // DecidesInOneUnit says validate reads, checks and then decides in a unit of writes
 // (provider.Decide) of every type: its idempotent calls claim their record in that unit
 // (provider.UnitDecider). A type's Validate must keep it so: no write, no send, before
@@ -336,6 +354,9 @@ func (e *Engine) factorFor(ctx context.Context, req provider.Request) (*store.Fa
 // fail counts a failed verification and says whether it locked the factor, in one unit
 // with the audit row of the FAILED it decides.
 func (e *Engine) fail(ctx context.Context, f *store.Factor, reason string) (provider.Outcome, error) {
+	if uncounted(ctx) {
+		return provider.Failed(reason + "; not counted toward the lockout"), nil
+	}
 	var locked bool
 	out, err := provider.Decide(ctx, e.store, func(w store.Writer) (out provider.Outcome, err error) {
 		out, locked, err = e.failIn(ctx, w, f, reason)
@@ -349,6 +370,9 @@ func (e *Engine) fail(ctx context.Context, f *store.Factor, reason string) (prov
 // factor, which the caller reports once the unit has committed (lockedOut), since a unit
 // may run twice (store.Store.Update).
 func (e *Engine) failIn(ctx context.Context, w store.Writer, f *store.Factor, reason string) (out provider.Outcome, locked bool, err error) {
+	if uncounted(ctx) {
+		return provider.Failed(reason + "; not counted toward the lockout"), false, nil
+	}
 	updated, err := w.RecordFailure(ctx, f.ID, e.now(), e.lockout.MaxFailures, e.lockout.Duration)
 	if err != nil {
 		return provider.Outcome{}, false, err

@@ -86,3 +86,52 @@ func TestHOTPResyncWithinItsWindow(t *testing.T) {
 		}
 	})
 }
+
+// TestValidateSignInCountsNoFailure: the self-service page's validation (ValidateSignIn)
+// does not count a wrong code toward the factor's lockout, of a TOTP-like factor or a code
+// factor's challenge, while Validate (Verify's path) does; a factor locked already is
+// refused, and a right code still works once.
+func TestValidateSignInCountsNoFailure(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		f := newEngineFixture(t, st, nil)
+		signIn := (*builtin.Engine).ValidateSignIn
+		failures := func(id string) int {
+			t.Helper()
+			got, err := st.GetFactor(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got.Failures
+		}
+
+		hotp := f.enrollHOTP(t, "alice", 0)
+		for range 12 { // more than lockout.maxFailures (10)
+			expect(t, "wrong HOTP code", f.call(t, signIn, "alice", "hotp", hotp, "", otherCode(hotpCode(1))), provider.StatusFailed, "not counted")
+		}
+		if n := failures(hotp); n != 0 {
+			t.Fatalf("after wrong codes on the page: %d failures, want 0", n)
+		}
+		expect(t, "right HOTP code", f.call(t, signIn, "alice", "hotp", hotp, "", hotpCode(1)), provider.StatusSuccess, "")
+		expect(t, "the same code again", f.call(t, signIn, "alice", "hotp", hotp, "", hotpCode(1)), provider.StatusFailed, "replayed")
+		expect(t, "a wrong code on Verify's path", f.validate(t, "alice", "hotp", hotp, "", otherCode(hotpCode(2))), provider.StatusFailed, "wrong code")
+		if n := failures(hotp); n != 1 {
+			t.Fatalf("after a wrong code on Verify's path: %d failures, want 1", n)
+		}
+		for range 10 {
+			if _, err := st.RecordFailure(ctx, hotp, f.clock.Now(), 10, 15*time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		expect(t, "right code, factor locked", f.call(t, signIn, "alice", "hotp", hotp, "", hotpCode(2)), provider.StatusFailed, "locked")
+
+		sms := f.enrollSMS(t, "bob", "+15551230123")
+		out := f.initiate(t, "bob", "smsotp", sms)
+		code := f.sms.last(t).Code
+		expect(t, "wrong SMS code", f.call(t, signIn, "bob", "smsotp", sms, out.TransactionID, otherCode(code)), provider.StatusFailed, "not counted")
+		if n := failures(sms); n != 0 {
+			t.Fatalf("after a wrong SMS code on the page: %d failures, want 0", n)
+		}
+		expect(t, "right SMS code", f.call(t, signIn, "bob", "smsotp", sms, out.TransactionID, code), provider.StatusSuccess, "")
+	})
+}

@@ -56,6 +56,23 @@ func (l SendLimits) Retention() time.Duration {
 // SendRetention is how long the engine's send records must be kept.
 func (e *Engine) SendRetention() time.Duration { return e.sendLimits.Retention() }
 
+// SignInRetention is how long the self-service page's sign-in attempts, recorded with the
+// send records, must be kept while the page is on: the longest of SignInLimits' windows.
+func SignInRetention() time.Duration { return SendLimits{PerUser: SignInLimits}.Retention() }
+
+// SignInLimits bound the self-service page's sign-in attempts per user name, recorded with
+// the send records (ReserveSend) under SignInKey so that every replica counts them: five a
+// quarter of an hour, ten an hour, twenty a day. Every code checked counts, right or
+// wrong, reserved before it is checked so that parallel guesses cannot exceed them; a push
+// sent counts too. They replace, for the page, the factor's lockout (ValidateSignIn), and
+// are stricter than its default (ten a quarter of an hour): a 6-digit code is guessed at
+// most twenty times a day, whoever asks.
+var SignInLimits = []store.SendLimit{{Window: 15 * time.Minute, Max: 5}, {Window: time.Hour, Max: 10}, {Window: 24 * time.Hour, Max: 20}}
+
+// SignInKey is the send-limit key of the page's sign-in attempts for a user name, one
+// whatever the case it is typed in (store.FoldName), for a name no one has alike.
+func SignInKey(username string) string { return "signin:" + store.FoldName(username) }
+
 // destinationKey is the send-limit key of a destination: one phone number counts once
 // whichever factor (SMS or voice call) sends to it.
 func destinationKey(to string) string { return "to:" + to }

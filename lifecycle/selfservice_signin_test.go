@@ -1,0 +1,122 @@
+package lifecycle_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/store"
+)
+
+// pageSignIn starts an app sign-in for user in a fresh session and types code.
+func pageSignIn(t *testing.T, ss *lifecycle.SelfService, user, code string) (lifecycle.Session, error) {
+	t.Helper()
+	ctx := context.Background()
+	anon, err := ss.NewSession(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.StartSignIn(ctx, &anon, user, lifecycle.MethodApp); err != nil {
+		t.Fatal(err)
+	}
+	return ss.FinishSignIn(ctx, &anon, code)
+}
+
+// wrongCode is a code that is not right at now.
+func wrongCode(t *testing.T, en lifecycle.Enrolled, now time.Time) string {
+	if codeOf(t, en, now) == "000000" {
+		return "111111"
+	}
+	return "000000"
+}
+
+func wantLimited(t *testing.T, what string, err error) {
+	t.Helper()
+	var le *lifecycle.Error
+	if !errors.As(err, &le) || le.Code != "signin_limited" || le.RetryAfter <= 0 {
+		t.Fatalf("%s: %v, want signin_limited with a RetryAfter", what, err)
+	}
+}
+
+// TestPageSignInIsNoLockoutWeapon: wrong codes typed on the page, where a user name is
+// all it takes, do not count toward the factor's lockout (Verify's sign-ins go on); the
+// page has its own budget per user name, in the store, that refuses further attempts for
+// a while, whoever exists. A factor locked by Verify's failures is refused on the page,
+// and a code that signed in once does not sign in again.
+func TestPageSignInIsNoLockoutWeapon(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		en := enrollTOTP(t, m)
+		ss := selfService(t, m, "totp")
+		id := en.Factor.ID
+
+		for i := range 5 {
+			if _, err := pageSignIn(t, ss, "alice", wrongCode(t, en, clk.Now())); !errors.Is(err, lifecycle.ErrSignIn) {
+				t.Fatalf("wrong code %d: %v, want ErrSignIn", i+1, err)
+			}
+		}
+		if f, err := st.GetFactor(ctx, id); err != nil || f.Failures != 0 || !f.LockedUntil.IsZero() {
+			t.Fatalf("after 5 wrong codes on the page: %d failures, locked until %v (%v); want none", f.Failures, f.LockedUntil, err)
+		}
+		// The page's own budget is spent: even the right code is not looked at.
+		_, err := pageSignIn(t, ss, "alice", codeOf(t, en, clk.Now()))
+		wantLimited(t, "the 6th attempt", err)
+		// Another case of the name is the same user's budget; a name no one has is limited
+		// alike, so the refusal tells nothing.
+		_, err = pageSignIn(t, ss, "ALICE", codeOf(t, en, clk.Now()))
+		wantLimited(t, "the name in capitals", err)
+		for range 5 {
+			pageSignIn(t, ss, "nobody", "000000")
+		}
+		_, err = pageSignIn(t, ss, "nobody", "000000")
+		wantLimited(t, "a name no one has", err)
+
+		// Once the window has passed, the right code signs in; it does not sign in twice.
+		clk.Advance(16 * time.Minute)
+		code := codeOf(t, en, clk.Now())
+		if _, err := pageSignIn(t, ss, "alice", code); err != nil {
+			t.Fatalf("the right code after the window: %v", err)
+		}
+		if _, err := pageSignIn(t, ss, "alice", code); !errors.Is(err, lifecycle.ErrSignIn) {
+			t.Fatalf("the same code again: %v, want ErrSignIn (replay)", err)
+		}
+
+		// Locked by Verify's failures: the page refuses the right code too.
+		for range 10 {
+			if _, err := st.RecordFailure(ctx, id, clk.Now(), 10, 15*time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clk.Advance(time.Minute)
+		if _, err := pageSignIn(t, ss, "alice", codeOf(t, en, clk.Now())); !errors.Is(err, lifecycle.ErrSignIn) {
+			t.Fatalf("a factor locked by Verify: %v, want ErrSignIn", err)
+		}
+	})
+}
+
+// TestPageSignInBudgetGrows: past the first window's attempts, the longer windows hold:
+// an attempt a quarter of an hour does not go on for ever.
+func TestPageSignInBudgetGrows(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		ss := selfService(t, m, "totp")
+		refused := 0
+		for range 8 { // two hours, five attempts every quarter
+			for range 5 {
+				if _, err := pageSignIn(t, ss, "alice", "000000"); !errors.Is(err, lifecycle.ErrSignIn) {
+					refused++
+				}
+			}
+			clk.Advance(15*time.Minute + time.Second)
+		}
+		if refused == 0 {
+			t.Fatalf("40 attempts in two hours were all checked")
+		}
+	})
+}

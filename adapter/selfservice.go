@@ -325,8 +325,20 @@ func (p *selfServicePage) home(c echo.Context) error {
 		return err
 	}
 	p.setCookie(c, sess)
-	return p.render(c, http.StatusOK, "signin", pageData{Title: "Sign in", CSRF: sess.CSRF})
+	return p.render(c, http.StatusOK, "signin", pageData{Title: "Sign in", CSRF: sess.CSRF, Notice: signInNotices[c.QueryParam("done")]})
 }
+
+// signInNotices are what the sign-in form may say of the step that led to it, by key: only
+// emfa's own words, so that a link cannot put its words on the form.
+var signInNotices = map[string]string{
+	doneRemovedProof: "Removed. You had signed in with that factor, so sign in again with another.",
+	doneSignedOut:    "You have signed out.",
+}
+
+const (
+	doneRemovedProof = "removed-signin-factor"
+	doneSignedOut    = "signed-out"
+)
 
 func (p *selfServicePage) openLink(c echo.Context) error {
 	sess, err := p.ss.OpenLink(c.Request().Context(), c.Param("token"))
@@ -492,8 +504,14 @@ func (p *selfServicePage) rename(c echo.Context, sess lifecycle.Session) error {
 }
 
 func (p *selfServicePage) remove(c echo.Context, sess lifecycle.Session) error {
-	if err := p.ss.Remove(c.Request().Context(), sess, c.Param("factor")); err != nil {
+	id := c.Param("factor")
+	if err := p.ss.Remove(c.Request().Context(), sess, id); err != nil {
 		return err
+	}
+	if id == sess.SignedInWith() {
+		// The session ended with the factor that proved it (in the removal's commit): the
+		// sign-in form that follows says why, rather than a silent sign-out.
+		return c.Redirect(http.StatusSeeOther, "/self-service/?done="+doneRemovedProof)
 	}
 	return c.Redirect(http.StatusSeeOther, "/self-service/?done=Removed")
 }
@@ -501,7 +519,7 @@ func (p *selfServicePage) remove(c echo.Context, sess lifecycle.Session) error {
 func (p *selfServicePage) signOut(c echo.Context, sess lifecycle.Session) error {
 	p.ss.End(c.Request().Context(), sess)
 	p.clearCookie(c)
-	return c.Redirect(http.StatusSeeOther, "/self-service/")
+	return c.Redirect(http.StatusSeeOther, "/self-service/?done="+doneSignedOut)
 }
 
 // typedCode is a code as typed, without the spaces and dashes an app or a message groups

@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/emfa/emfa/lifecycle"
 )
@@ -138,5 +142,81 @@ func TestPageSignInThrottledPerAddress(t *testing.T) {
 	clk.Advance(throttleEvery)
 	if a := try(p, "someone"); a.status != http.StatusUnprocessableEntity {
 		t.Fatalf("after %s: %d, want one more attempt (422)", throttleEvery, a.status)
+	}
+}
+
+// totpFactor enrolls user a TOTP factor, active at once, and gives its id and a function
+// for its code now.
+func totpFactor(t *testing.T, h *adminHarness, user string) (string, func() string) {
+	t.Helper()
+	en, err := h.manager.EnrollFactor(context.Background(), "test", user, lifecycle.Enrollment{Type: "totp", Activation: lifecycle.ActivationImmediate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := otp.NewKeyFromURL(en.Output["otpauthURI"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return en.Factor.ID, func() string {
+		t.Helper()
+		code, err := totp.GenerateCodeCustom(key.Secret(), time.Now(), totp.ValidateOpts{
+			Period: uint(key.Period()), Digits: key.Digits(), Algorithm: key.Algorithm()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code
+	}
+}
+
+// signInOnPage signs user in on the page with code, and opens the factors page.
+func (p *pageClient) signIn(user, code string) {
+	p.t.Helper()
+	p.get("/self-service/")
+	if a := p.post("/self-service/signin", url.Values{"username": {user}, "method": {"app"}}); a.status != http.StatusOK {
+		p.t.Fatalf("start: %d", a.status)
+	}
+	if a := p.post("/self-service/signin/code", url.Values{"code": {code}}); a.status != http.StatusSeeOther {
+		p.t.Fatalf("sign-in: %d\n%s", a.status, a.body)
+	}
+	if a := p.get("/self-service/"); !strings.Contains(a.body, "Your sign-in factors") {
+		p.t.Fatalf("after the sign-in:\n%s", a.body)
+	}
+}
+
+// follow gets the Location of a redirect.
+func (p *pageClient) follow(a pageAnswer) pageAnswer {
+	p.t.Helper()
+	if a.status != http.StatusSeeOther {
+		p.t.Fatalf("want a redirect, got %d\n%s", a.status, a.body)
+	}
+	return p.get(a.header.Get("Location"))
+}
+
+// TestRemovingTheSignInFactorSaysSo: removing the factor the page was signed in with ends
+// the session (its proof is gone), and the sign-in form that follows says why; removing
+// another factor keeps the user on the factors page.
+func TestRemovingTheSignInFactorSaysSo(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	used, code := totpFactor(t, h, "alice")
+	other, _ := totpFactor(t, h, "alice")
+	totpFactor(t, h, "alice") // a third: the one signed in with is not the last
+	p := &pageClient{t: t, h: h, addr: "198.51.100.7"}
+	p.signIn("alice", code())
+
+	a := p.follow(p.post("/self-service/factors/"+other+"/remove", url.Values{}))
+	if !strings.Contains(a.body, "Your sign-in factors") || !strings.Contains(a.body, ">Removed<") {
+		t.Fatalf("after removing another factor:\n%s", a.body)
+	}
+	a = p.follow(p.post("/self-service/factors/"+used+"/remove", url.Values{}))
+	if !strings.Contains(a.body, `action="/self-service/signin"`) ||
+		!strings.Contains(a.body, "Removed. You had signed in with that factor, so sign in again with another.") {
+		t.Fatalf("after removing the factor signed in with: no notice\n%s", a.body)
+	}
+	// The notice is emfa's own: a link cannot put words on the sign-in form.
+	if a := (&pageClient{t: t, h: h, addr: "198.51.100.8"}).get("/self-service/?done=Call+us+at+555"); strings.Contains(a.body, "Call us") {
+		t.Errorf("the sign-in form shows a notice from the address:\n%s", a.body)
 	}
 }

@@ -254,6 +254,10 @@ type Session struct {
 	rec   store.SelfServiceSession
 }
 
+// SignedInWith is the factor a signed-in session proved itself with ("" for another
+// kind): the session ends when that factor is disabled or deleted.
+func (s Session) SignedInWith() string { return s.rec.Factor }
+
 // SessionState is what a session remembers between pages.
 type SessionState struct {
 	User       string `json:"user,omitempty"`

@@ -264,14 +264,27 @@ func sentence(msg string) string {
 	return msg
 }
 
+// The session cookie is SameSite=Lax, not Strict. With Strict a link to the page from
+// another site (a portal, a mail) arrived without the cookie, and the page, seeing no
+// session, started an anonymous one whose cookie replaced the signed-in one: any site
+// could sign a user out with a plain link. The server cannot tell "no cookie" from "a
+// cookie the browser held back", so the browser must send it: Lax sends it on top-level
+// GET navigations only. That opens nothing to other sites: every route that changes
+// anything is a POST, and each checks the session's CSRF token (form); the GETs (the
+// page, the enroll chooser, a link's opening, the status polls, which also want the
+// token in a header) only read, but for a session's idle timer and the session a link
+// opens, as with any cookie. Cross-site subrequests (images, frames, fetches) still go
+// without it, and the page may not be framed.
+const selfServiceSameSite = http.SameSiteLaxMode
+
 func (p *selfServicePage) setCookie(c echo.Context, sess lifecycle.Session) {
 	c.SetCookie(&http.Cookie{Name: selfServiceCookie, Value: sess.Cookie, Path: "/self-service/", HttpOnly: true,
-		Secure: p.secure || c.Request().TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int((12 * time.Hour).Seconds())})
+		Secure: p.secure || c.Request().TLS != nil, SameSite: selfServiceSameSite, MaxAge: int((12 * time.Hour).Seconds())})
 }
 
 func (p *selfServicePage) clearCookie(c echo.Context) {
 	c.SetCookie(&http.Cookie{Name: selfServiceCookie, Value: "", Path: "/self-service/", HttpOnly: true,
-		Secure: p.secure || c.Request().TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+		Secure: p.secure || c.Request().TLS != nil, SameSite: selfServiceSameSite, MaxAge: -1})
 }
 
 func (p *selfServicePage) session(c echo.Context) (lifecycle.Session, error) {
@@ -318,7 +331,7 @@ func (p *selfServicePage) home(c echo.Context) error {
 			return err
 		}
 		return p.render(c, http.StatusOK, "factors", pageData{Title: "Your sign-in factors", CSRF: sess.CSRF, User: sess.User,
-			Factors: fs, Notice: c.QueryParam("done")})
+			Factors: fs, Notice: factorsNotice(c.QueryParam("done"), fs)})
 	}
 	sess, err = p.ss.NewSession(ctx)
 	if err != nil {
@@ -326,6 +339,21 @@ func (p *selfServicePage) home(c echo.Context) error {
 	}
 	p.setCookie(c, sess)
 	return p.render(c, http.StatusOK, "signin", pageData{Title: "Sign in", CSRF: sess.CSRF, Notice: signInNotices[c.QueryParam("done")]})
+}
+
+// factorsNotice is the factors page's notice of the step that led to it (done): only one
+// of emfa's own ("Renamed", "Removed", "Added" and a factor's label), since any site may
+// link to the page, signed in (SameSite=Lax), with words of its own.
+func factorsNotice(done string, fs []lifecycle.Factor) string {
+	if done == "Renamed" || done == "Removed" {
+		return done
+	}
+	for _, f := range fs {
+		if done == "Added "+f.Label {
+			return done
+		}
+	}
+	return ""
 }
 
 // signInNotices are what the sign-in form may say of the step that led to it, by key: only
@@ -348,8 +376,9 @@ func (p *selfServicePage) openLink(c echo.Context) error {
 	p.setCookie(c, sess)
 	// The token leaves the address bar (and the history) at once, by a refresh from a page
 	// of ours rather than a redirect: a link clicked in webmail is a cross-site navigation,
-	// and a browser does not send the SameSite=Strict cookie along its redirects, so the
-	// next page would find no session. The refresh is a navigation this site starts.
+	// along whose redirects a browser does not send a SameSite=Strict cookie. The cookie is
+	// Lax now (setCookie), which it would send, but the refresh, a navigation this site
+	// starts, works whatever the cookie's mode.
 	return p.render(c, http.StatusOK, "hop", pageData{Title: "Opening your link", Hop: true})
 }
 

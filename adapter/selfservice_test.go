@@ -220,3 +220,40 @@ func TestRemovingTheSignInFactorSaysSo(t *testing.T) {
 		t.Errorf("the sign-in form shows a notice from the address:\n%s", a.body)
 	}
 }
+
+// TestSessionCookieIsLax: the session cookie is SameSite=Lax, so a link to the page from
+// another site (a top-level GET) carries it and shows the signed-in page rather than
+// replacing the session with a new one; every form is a POST with a CSRF token, and no GET
+// changes anything. A GET that carries the cookie keeps it; one without sets a new
+// anonymous cookie on its own browser only, and the signed-in session goes on. The
+// factors page shows only notices of emfa's own, since another site can now link to it.
+func TestSessionCookieIsLax(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	_, code := totpFactor(t, h, "alice")
+	p := &pageClient{t: t, h: h, addr: "198.51.100.7"}
+	p.signIn("alice", code())
+	c := p.cookie
+	if c.SameSite != http.SameSiteLaxMode || !c.HttpOnly || c.Path != "/self-service/" {
+		t.Fatalf("session cookie: SameSite %v, HttpOnly %v, Path %q; want Lax, HttpOnly, /self-service/", c.SameSite, c.HttpOnly, c.Path)
+	}
+	a := p.get("/self-service/")
+	if len(a.cookies) != 0 || !strings.Contains(a.body, "Your sign-in factors") {
+		t.Fatalf("a GET with the cookie: sets %v\n%s", a.cookies, a.body)
+	}
+	stranger := &pageClient{t: t, h: h, addr: "198.51.100.7"}
+	if a := stranger.get("/self-service/"); len(a.cookies) != 1 || a.cookies[0].SameSite != http.SameSiteLaxMode {
+		t.Fatalf("a GET without a cookie: sets %v, want one Lax cookie", a.cookies)
+	}
+	if a := p.get("/self-service/"); !strings.Contains(a.body, "Your sign-in factors") {
+		t.Fatalf("the signed-in session after another browser's visit:\n%s", a.body)
+	}
+	for done, shown := range map[string]bool{"Removed": true, "Renamed": true, "Added Authenticator app": true, "Call us at 555": false} {
+		a := p.get("/self-service/?done=" + url.QueryEscape(done))
+		if got := strings.Contains(a.body, done); got != shown {
+			t.Errorf("notice %q shown: %v, want %v", done, got, shown)
+		}
+	}
+}

@@ -261,10 +261,11 @@ selfService:
 	// The link: choose TOTP, read the key, type its code.
 	var secret, title string
 	// The link is clicked in webmail: a page of another site (localhost is not 127.0.0.1),
-	// so the navigation is cross-site and the browser keeps SameSite=Strict cookies off
+	// so the navigation is cross-site and the browser would keep a SameSite=Strict cookie off
 	// its redirects. The session must still reach the next page.
 	webmail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `<!doctype html><title>Inbox</title><p><a id="mail-link" href="%s">Set up MFA</a></p>`, html.EscapeString(link))
+		fmt.Fprintf(w, `<!doctype html><title>Inbox</title><p><a id="mail-link" href="%s">Set up MFA</a></p><p><a id="home-link" href="%s">Your factors</a></p>`,
+			html.EscapeString(link), html.EscapeString(base+"/self-service/"))
 	}))
 	t.Cleanup(webmail.Close)
 	inbox := strings.Replace(webmail.URL, "127.0.0.1", "localhost", 1)
@@ -309,6 +310,17 @@ selfService:
 	run("sign in", visit(base+"/self-service/"), retry("no #username", chromedp.WaitVisible("#username")), shot("05-signin"),
 		chromedp.SendKeys("#username", "alice"), chromedp.Click("#m-app"), chromedp.Click("#next"), chromedp.WaitVisible("#code"),
 		chromedp.SendKeys("#code", totpCode(secret, 30*time.Second)), chromedp.Click("#signin"), chromedp.WaitVisible("#add"), shot("06-factors"))
+
+	// A link to the page on another site (the inbox) neither signs the user out nor shows
+	// the sign-in form: the top-level navigation carries the session cookie (SameSite=Lax).
+	run("cross-site link", visit(inbox), chromedp.Click("#home-link"), heading(&title, ""))
+	if title != "Your sign-in factors" {
+		t.Errorf("after a link from another site: %q, want the factors page", title)
+	}
+	run("after the cross-site link", visit(base+"/self-service/"), heading(&title, ""))
+	if title != "Your sign-in factors" {
+		t.Fatalf("back on the page after a link from another site: %q, want still signed in", title)
+	}
 
 	// Add SMS: the code comes from the Twilio fake.
 	run("add sms", chromedp.Click("#add"), chromedp.WaitVisible("#enroll"), chromedp.Click("#t-smsotp"),

@@ -360,6 +360,8 @@ func (s *SelfService) opened(ctx context.Context, action, factor, kind string, u
 // approved) and this, which ended the user's sessions, leaves it none to open
 // (errProofReset, recorded), rather than one its end of sessions came too early for.
 func (s *SelfService) signedIn(ctx context.Context, factor string, u store.User, reason string) (Session, error) {
+	// Its record (store.ResourceSelfServiceSignIn, SUCCESS, the factor) is the factor's
+	// use: the store sets its lastUsed in the same commit, as for Verify's validate.
 	next, err := s.newSession(ctx, SessionUser, u.ID, "", factor, time.Time{}, SessionState{User: u.Name},
 		AdminEvent(s.m.now(), SelfServiceActor, "selfservice.signin", u.Name, factor, "SUCCESS", reason))
 	if errors.Is(err, store.ErrConflict) {

@@ -120,3 +120,26 @@ func TestPageSignInBudgetGrows(t *testing.T) {
 		}
 	})
 }
+
+// TestPageSignInIsAUse: a sign-in on the page is a use of the factor it signed in with,
+// as a sign-in through Verify is: its lastUsed says when.
+func TestPageSignInIsAUse(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		en := enrollTOTP(t, m)
+		ss := selfService(t, m, "totp")
+		clk.Advance(time.Minute)
+		if _, err := pageSignIn(t, ss, "alice", codeOf(t, en, clk.Now())); err != nil {
+			t.Fatal(err)
+		}
+		f, err := m.GetFactor(ctx, "alice", en.Factor.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.LastUsed == nil || !f.LastUsed.Equal(clk.Now()) {
+			t.Errorf("lastUsed after a page sign-in: %v, want %v", f.LastUsed, clk.Now())
+		}
+	})
+}

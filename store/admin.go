@@ -26,6 +26,10 @@ type Profile struct {
 	Revision int64
 }
 
+// ResourceSelfServiceSignIn is the audit resource of a sign-in on the self-service page:
+// with SUCCESS and its factor, a use of that factor (LastUsed), as a validate is.
+const ResourceSelfServiceSignIn = "admin.selfservice.signin"
+
 // UserRecord is a user with its profile.
 type UserRecord struct {
 	User
@@ -164,8 +168,9 @@ type Directory interface {
 	// ListFactorsOf returns the factors of many users at once, by user id.
 	ListFactorsOf(ctx context.Context, userIDs []string) (map[string][]Factor, error)
 	// LastUsed returns, for each factor that has one, the time of its last successful
-	// validate or result: appending that audit event records it on the factor itself, so
-	// pruning the audit trail does not erase it.
+	// validate or result, or sign-in on the self-service page (ResourceSelfServiceSignIn):
+	// appending that audit event records it on the factor itself, so pruning the audit
+	// trail does not erase it.
 	LastUsed(ctx context.Context, factorIDs []string) (map[string]time.Time, error)
 	// ListPendingFactors lists at most limit factors in FactorPending created before
 	// before, with ids after afterID, by id (the sweep of expired activations pages

@@ -1059,9 +1059,11 @@ func (w *writer) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	return nil
 }
 
-// recordsUse reports whether an audit event records a factor's successful use.
+// recordsUse reports whether an audit event records a factor's successful use: a sign-in
+// through Verify (validate, result) or on the self-service page (its session's record).
 func recordsUse(e store.AuditEvent) bool {
-	return e.FactorID != "" && e.Outcome == "SUCCESS" && (e.Resource == "validate" || e.Resource == "result")
+	return e.FactorID != "" && e.Outcome == "SUCCESS" &&
+		(e.Resource == "validate" || e.Resource == "result" || e.Resource == store.ResourceSelfServiceSignIn)
 }
 
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {

@@ -382,6 +382,9 @@ func testLastUsed(t *testing.T, s store.Store) {
 		{Time: at(1 * time.Second), FactorID: "f2", Resource: "validate", Outcome: "SUCCESS"},
 		// A factor that is not (or no longer) there: its audit row stays, nothing else.
 		{Time: at(4 * time.Second), FactorID: "gone", Resource: "validate", Outcome: "SUCCESS"},
+		// A sign-in on the self-service page uses its factor too; a failed one does not.
+		{Time: at(7 * time.Second), FactorID: "f3", Resource: "admin.selfservice.signin", Outcome: "SUCCESS"},
+		{Time: at(8 * time.Second), FactorID: "f3", Resource: "admin.selfservice.signin", Outcome: "FAILED"},
 	} {
 		if err := s.AppendAudit(ctx, e); err != nil {
 			t.Fatal(err)
@@ -391,7 +394,7 @@ func testLastUsed(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	diff(t, "last used", map[string]time.Time{"f1": at(3 * time.Second), "f2": at(2 * time.Second)}, got)
+	diff(t, "last used", map[string]time.Time{"f1": at(3 * time.Second), "f2": at(2 * time.Second), "f3": at(7 * time.Second)}, got)
 	// Changing a factor (its counter, its state, its secret) keeps its last use.
 	if err := s.AdvanceCounter(ctx, "f1", 7, at(10*time.Second)); err != nil {
 		t.Fatal(err)

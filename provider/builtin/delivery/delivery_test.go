@@ -121,3 +121,30 @@ func TestLogSender(t *testing.T) {
 		t.Errorf("log record (-want +got):\n%s", diff)
 	}
 }
+
+// TestLogSenderWritesALink: a message with no code (a self-service activation link's mail)
+// is logged with its subject and text, so that a developer can open the link; the record
+// still says it is for development only.
+func TestLogSenderWritesALink(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	l := NewLog(slog.New(slog.NewJSONHandler(&buf, nil)))
+	link := "https://mfa.example.com/self-service/link/abc123"
+	m := Message{To: "alice@example.com", Channel: Email, Subject: "Set up MFA", Text: "Open " + link, HTML: "<a>x</a>", User: "alice"}
+	if err := l.Send(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	delete(got, "time")
+	if msg, _ := got["msg"].(string); !strings.Contains(msg, "DEVELOPMENT ONLY") {
+		t.Errorf("message %q is not loud enough", msg)
+	}
+	delete(got, "msg")
+	want := map[string]any{"level": "WARN", "to": "alice@example.com", "user": "alice", "subject": "Set up MFA", "text": "Open " + link}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("log record (-want +got):\n%s", diff)
+	}
+}

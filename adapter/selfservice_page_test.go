@@ -19,9 +19,9 @@ import (
 	"github.com/emfa/emfa/provider/builtin"
 )
 
-// pageClient is a browser on the self-service page: it keeps the session cookie and
+// pageBrowser is a browser on the self-service page: it keeps the session cookie and
 // posts forms with the page's CSRF token.
-type pageClient struct {
+type pageBrowser struct {
 	h        *adminHarness
 	cookie   string
 	csrf     string
@@ -38,7 +38,7 @@ var (
 
 // do sends method path (a form when form is not nil) with the session cookie, and keeps
 // the cookie and the CSRF token of what comes back.
-func (p *pageClient) do(t *testing.T, method, path string, form url.Values) int {
+func (p *pageBrowser) do(t *testing.T, method, path string, form url.Values) int {
 	t.Helper()
 	var req *http.Request
 	if form != nil {
@@ -78,7 +78,7 @@ func (p *pageClient) do(t *testing.T, method, path string, form url.Values) int 
 }
 
 // openLink creates alice and opens her activation link.
-func openLink(t *testing.T, h *adminHarness) *pageClient {
+func openLink(t *testing.T, h *adminHarness) *pageBrowser {
 	t.Helper()
 	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
 		t.Fatalf("create: %d %v", code, out)
@@ -88,7 +88,7 @@ func openLink(t *testing.T, h *adminHarness) *pageClient {
 		t.Fatalf("link: %d %v", code, out)
 	}
 	u, _ := url.Parse(out["url"].(string))
-	p := &pageClient{h: h, linkPath: u.Path}
+	p := &pageBrowser{h: h, linkPath: u.Path}
 	if code := p.do(t, "GET", u.Path, nil); code != 200 {
 		t.Fatalf("open link: %d %s", code, p.body)
 	}
@@ -196,7 +196,7 @@ func TestPushPageShowsTheCodeAgain(t *testing.T) {
 	}
 
 	// Another browser enrolls an app with the same link.
-	other := &pageClient{h: h}
+	other := &pageBrowser{h: h}
 	other.do(t, "GET", p.linkPath, nil)
 	other.do(t, "GET", "/self-service/enroll", nil)
 	other.do(t, "POST", "/self-service/enroll", url.Values{"type": {"totp"}})
@@ -211,14 +211,14 @@ func TestPushPageShowsTheCodeAgain(t *testing.T) {
 
 // signInPage gives alice (created by openLink) an active app through the admin API and
 // signs her in on the page with it.
-func signInPage(t *testing.T, h *adminHarness) *pageClient {
+func signInPage(t *testing.T, h *adminHarness) *pageBrowser {
 	t.Helper()
 	code, out := h.admin(t, h.write, "POST", "/admin/v1/users/alice/factors", `{"type":"totp","activation":"immediate"}`)
 	if code != 201 {
 		t.Fatalf("enroll: %d %v", code, out)
 	}
 	secret, _ := out["enrollment"].(map[string]any)["secret"].(string)
-	p := &pageClient{h: h}
+	p := &pageBrowser{h: h}
 	p.do(t, "GET", "/self-service/", nil)
 	p.do(t, "POST", "/self-service/signin", url.Values{"username": {"alice"}, "method": {"app"}})
 	now, _ := totp.GenerateCode(secret, time.Now())
@@ -244,7 +244,7 @@ func TestErrorPagesSpeakToThePerson(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name       string
-		p          *pageClient
+		p          *pageBrowser
 		path       string
 		form       url.Values
 		want, back string
@@ -261,7 +261,7 @@ func TestErrorPagesSpeakToThePerson(t *testing.T) {
 		})
 	}
 
-	anon := &pageClient{h: h}
+	anon := &pageBrowser{h: h}
 	anon.do(t, "GET", "/self-service/", nil)
 	anon.do(t, "POST", "/self-service/signin", url.Values{"username": {"alice"}, "method": {"app"}})
 	anon.do(t, "POST", "/self-service/signin/code", url.Values{"code": {"12"}})
@@ -270,7 +270,7 @@ func TestErrorPagesSpeakToThePerson(t *testing.T) {
 	}
 
 	// A cross-site POST carries no cookie: its refusal does not clear the person's own.
-	cross := &pageClient{h: h}
+	cross := &pageBrowser{h: h}
 	if code := cross.do(t, "POST", "/self-service/signout", url.Values{"csrf": {"x"}}); code != http.StatusUnauthorized || cross.header.Get("Set-Cookie") != "" {
 		t.Errorf("a POST with no cookie: %d, Set-Cookie %q", code, cross.header.Get("Set-Cookie"))
 	}
@@ -319,7 +319,7 @@ func TestPageAddressesAnswerPages(t *testing.T) {
 func TestPageSmallThings(t *testing.T) {
 	h, _ := newSelfServiceHarness(t)
 	p := openLink(t, h)
-	other := &pageClient{h: h}
+	other := &pageBrowser{h: h}
 	other.do(t, "GET", p.linkPath, nil)
 	other.do(t, "GET", "/self-service/enroll", nil)
 
@@ -332,7 +332,7 @@ func TestPageSmallThings(t *testing.T) {
 		t.Errorf("the choice with a link spent meanwhile: %d\n%s", status, other.body)
 	}
 
-	anon := &pageClient{h: h}
+	anon := &pageBrowser{h: h}
 	anon.do(t, "GET", "/self-service/", nil)
 	if !strings.Contains(anon.body, `id="m-app"`) || strings.Contains(anon.body, `id="m-sms"`) || strings.Contains(anon.body, `id="m-push"`) {
 		t.Errorf("the sign-in form of a service that serves only apps offers:\n%s", anon.body)

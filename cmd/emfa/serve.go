@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -71,8 +72,12 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 		// A mistyped storage.dsn would otherwise be a new, empty store without a word. The
 		// path only: a SQLite DSN's query is no secret, but it is not needed here.
 		if st, ok := e.store.(*sqlite.Store); ok && st.Created() {
-			e.log.Info("storage: created a new store at "+sqlite.Path(e.cfg.Storage.DSN.Reveal())+
-				": it was not there (if it should have been, check storage.dsn)", "path", sqlite.Path(e.cfg.Storage.DSN.Reveal()))
+			check := "storage.dsn"
+			if strings.HasPrefix(e.cfg.Source, "embedded default") {
+				check = "EMFA_DATA_DIR and the directory serve runs in" // no file to name
+			}
+			path := sqlite.Path(e.cfg.Storage.DSN.Reveal())
+			e.log.Info("storage: created a new store at "+path+": it was not there (if it should have been, check "+check+")", "path", path)
 		}
 	}
 	for _, w := range e.cfg.Warnings {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -397,7 +396,7 @@ func (s *Server) adminError(err error, c echo.Context) bool {
 			// A limit refused it for now (a code's send limits): 429, so that an
 			// automation's HTTP client waits as long as it says and tries again.
 			status = http.StatusTooManyRequests
-			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(le.RetryAfter.Seconds()))))
+			retryAfter(c, le.RetryAfter)
 		}
 	case errors.As(err, &ae):
 		status = ae.Status

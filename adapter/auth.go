@@ -142,11 +142,18 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// retryAfter sets Retry-After to wait in whole seconds, rounded up, and returns them.
+func retryAfter(c echo.Context, wait time.Duration) int {
+	secs := int(math.Ceil(wait.Seconds()))
+	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(secs))
+	return secs
+}
+
 // throttled answers a refused attempt: 429 with Retry-After, logged like a failure.
 func (s *Server) throttled(c echo.Context, wait time.Duration) error {
 	s.authFailures.Add(1)
-	s.log.Warn("inbound authentication throttled", "remote", c.RealIP(), "retry_after_s", math.Ceil(wait.Seconds()),
+	secs := retryAfter(c, wait)
+	s.log.Warn("inbound authentication throttled", "remote", c.RealIP(), "retry_after_s", secs,
 		"path", loggedPath(c), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
-	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	return &Error{Status: http.StatusTooManyRequests, ID: "too_many_requests", Msg: "too many failed authentications from this address; retry later"}
 }

@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -462,17 +461,17 @@ func (p *selfServicePage) confirmAgain(c echo.Context, sess lifecycle.Session, l
 // reached their limit (lifecycle's signin_limited): 429 with Retry-After, nothing checked.
 // The address budget is per process; the user name's, in the store, holds across replicas.
 func (p *selfServicePage) throttledSignIn(c echo.Context, wait time.Duration, text string) error {
-	secs := int(math.Ceil(wait.Seconds()))
+	secs := retryAfter(c, wait)
 	p.s.log.Warn("self-service sign-in throttled", "remote", c.RealIP(), "retry_after_s", secs,
 		"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
-	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(secs))
 	return p.render(c, http.StatusTooManyRequests, "message", pageData{Title: "Too many attempts", Text: text})
 }
 
 // signInAllowed checks the client address's budget before a sign-in step.
 func (p *selfServicePage) signInAllowed(c echo.Context) (bool, error) {
 	if ok, wait := p.s.signIns.allow(c.RealIP()); !ok {
-		return false, p.throttledSignIn(c, wait, fmt.Sprintf("Too many failed sign-ins from your network: try again in %d seconds.", int(math.Ceil(wait.Seconds()))))
+		return false, p.throttledSignIn(c, wait, fmt.Sprintf("Too many failed sign-ins from your network: try again in %d seconds.",
+			int(math.Ceil(wait.Seconds()))))
 	}
 	return true, nil
 }

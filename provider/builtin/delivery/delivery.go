@@ -25,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/emfa/emfa/provider"
 )
 
 // Channel is what a code travels over.
@@ -202,8 +204,7 @@ func requestError(req *http.Request, err error) error {
 // where names a call: its method, scheme, host and path, the path up to any "?" a
 // template put in it (sent escaped, as %3F; a key may follow it).
 func where(req *http.Request) string {
-	path, _, _ := strings.Cut(req.URL.Path, "?")
-	return req.Method + " " + req.URL.Scheme + "://" + req.URL.Host + path
+	return req.Method + " " + provider.SafeTarget(req.URL)
 }
 
 // truncate bounds s to n bytes at a rune boundary.

@@ -55,6 +55,7 @@ type adminAPI struct {
 
 // routeAdmin serves the admin API.
 func (s *Server) routeAdmin(e *echo.Echo, m *lifecycle.Manager, ss *lifecycle.SelfService) {
+	adminQueries() // read the document's parameters now: a defect in it stops start-up, not a request
 	api := adminAPI{s: s, m: m, ss: ss}
 	read, write := api.auth(lifecycle.ScopeRead), api.auth(lifecycle.ScopeWrite)
 	g := e.Group(AdminPrefix)

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -27,8 +28,10 @@ type queryParam struct {
 }
 
 // adminQueries are the query parameters of each admin operation, by "METHOD /path" as
-// the document names it ("GET /users/{user}").
-var adminQueries = mustQueryParams(adminOpenAPI)
+// the document names it ("GET /users/{user}"). Read once, when the admin API is routed
+// (routeAdmin), not at package init: every command of the binary would pay for it (~0.8
+// ms), and only a server with an admin API needs it.
+var adminQueries = sync.OnceValue(func() map[string][]queryParam { return mustQueryParams(adminOpenAPI) })
 
 // openAPIParam is a parameter as the document declares it, or a reference to one.
 type openAPIParam struct {
@@ -127,7 +130,7 @@ func operationOf(method, route string) string {
 // of the two would apply?), and a value outside those it takes. A route missing from the
 // document takes none.
 func checkQuery(c echo.Context) error {
-	params := adminQueries[operationOf(c.Request().Method, c.Path())]
+	params := adminQueries()[operationOf(c.Request().Method, c.Path())]
 	q := c.QueryParams()
 	for _, name := range slices.Sorted(maps.Keys(q)) {
 		i := slices.IndexFunc(params, func(p queryParam) bool { return p.name == name })

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/emfa/emfa/internal/suggest"
 	"github.com/emfa/emfa/lifecycle"
 )
 
@@ -154,7 +155,7 @@ func unknownParameter(name string, params []queryParam) error {
 		names[i] = p.name
 	}
 	msg := "is not a parameter of this route"
-	switch near := nearestName(name, names); {
+	switch near := suggest.Nearest(name, names); {
 	case len(names) == 0:
 		msg += ", which takes no query parameters"
 	case near != "":
@@ -179,52 +180,8 @@ func oneOf(values []string) string {
 
 // didYouMean is " (did you mean "X"?)" when X is a known value close to v, else "".
 func didYouMean(v string, known []string) string {
-	if near := nearestName(v, known); near != "" {
+	if near := suggest.Nearest(v, known); near != "" {
 		return fmt.Sprintf(" (did you mean %q?)", near)
 	}
 	return ""
-}
-
-// nearestName is the known name closest to s when it is close enough to be a typo: the
-// same but for case, or a few letters apart (as config's unknown keys are suggested).
-func nearestName(s string, known []string) string {
-	best, bestDist := "", max(1, len(s)/3)+1
-	for _, k := range known {
-		if strings.EqualFold(s, k) {
-			return k
-		}
-		if len(s) > 2*len(k)+2 {
-			continue // too far to be a typo; and the distance costs len(s)*len(k)
-		}
-		if d := editDistance(strings.ToLower(s), strings.ToLower(k)); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	return best
-}
-
-// editDistance is the optimal string alignment distance between a and b: Levenshtein's,
-// with two adjacent letters swapped ("emial") one edit too.
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/emfa/emfa/internal/suggest"
 )
 
 // Decode reads raw, a configuration tree (maps, lists and scalars, as YAML gives them),
@@ -150,7 +152,7 @@ func decodeStruct(v reflect.Value, m map[string]any, at string, errs *Errors) {
 		f, ok := fields[strings.ToLower(k)]
 		if !ok {
 			msg := fmt.Sprintf("unknown key %q", k)
-			if near := nearest(k, fields); near != "" {
+			if near := suggest.Nearest(k, documented(fields)); near != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", near)
 			}
 			*errs = append(*errs, &FieldError{Path: at, Key: k, Msg: msg})
@@ -163,6 +165,16 @@ func decodeStruct(v reflect.Value, m map[string]any, at string, errs *Errors) {
 type field struct {
 	name  string // as documented: the tag
 	value reflect.Value
+}
+
+// documented are fields' documented names, sorted: of equally close suggestions the first.
+func documented(fields map[string]field) []string {
+	names := make([]string, 0, len(fields))
+	for _, f := range fields {
+		names = append(names, f.name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // structFields are v's configurable fields by lower-cased key; ",squash" embeds a
@@ -270,40 +282,4 @@ func describeScalar(raw any) string {
 		return strconv.Quote(x)
 	}
 	return describe(raw)
-}
-
-// nearest is the known key closest to k, when it is close enough to be a typo.
-func nearest(k string, fields map[string]field) string {
-	best, bestDist := "", 3
-	for lower, f := range fields {
-		d := editDistance(strings.ToLower(k), lower)
-		if d < bestDist || (d == bestDist && best != "" && f.name < best) {
-			best, bestDist = f.name, d
-		}
-	}
-	if bestDist > max(1, len(k)/3) {
-		return ""
-	}
-	return best
-}
-
-// editDistance is Levenshtein's distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

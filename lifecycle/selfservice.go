@@ -464,25 +464,51 @@ func (s *SelfService) save(ctx context.Context, sess *Session) error {
 // an enrollment spent it, ErrLinkExpired past its end. Nothing is enrolled, nor a code
 // sent, with a link that could not complete the enrollment.
 func (s *SelfService) linkUsable(ctx context.Context, sess Session, action string) error {
-	l, err := s.st.GetLink(ctx, sess.rec.LinkHash)
+	st, err := s.linkStateOf(ctx, sess.rec.LinkHash)
 	var refusal *Error
 	var reason string
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return err
+	case st == linkGone:
 		// Replaced: the session can do nothing more, and ends.
 		s.End(ctx, sess)
 		refusal, reason = ErrLinkInvalid, "link replaced"
-	case err != nil:
-		return err
-	case !l.SpentAt.IsZero():
+	case st == linkUsed:
 		refusal, reason = ErrLinkSpent, "link spent"
-	case !s.m.now().Before(l.ExpiresAt):
+	case st == linkExpired:
 		refusal, reason = ErrLinkExpired, "link expired"
 	default:
 		return nil
 	}
 	s.m.audit(ctx, SelfServiceActor, action, sess.User, "", "FAILED", reason)
 	return refusal
+}
+
+// linkState is what became of a session's link.
+type linkState int
+
+const (
+	linkOK      linkState = iota
+	linkGone              // replaced by a newer one, revoked by a reset, or gone with its user
+	linkUsed              // spent: an enrollment completed with it
+	linkExpired           // past its end
+)
+
+// linkStateOf is the state of the link of hash now; a store error as itself.
+func (s *SelfService) linkStateOf(ctx context.Context, hash string) (linkState, error) {
+	l, err := s.st.GetLink(ctx, hash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return linkGone, nil
+	case err != nil:
+		return 0, err
+	case !l.SpentAt.IsZero():
+		return linkUsed, nil
+	case !s.m.now().Before(l.ExpiresAt):
+		return linkExpired, nil
+	}
+	return linkOK, nil
 }
 
 // LinkUsable is linkUsable for the page's choice of a factor: nil for a session a
@@ -569,16 +595,16 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 	var spend func(w store.Writer) error
 	if sess.Kind == SessionLink {
 		// A link spent already is said so before any code is checked.
-		l, err := s.st.GetLink(ctx, sess.rec.LinkHash)
-		if errors.Is(err, store.ErrNotFound) || err == nil && !l.SpentAt.IsZero() {
-			return linkSpent()
-		}
+		st, err := s.linkStateOf(ctx, sess.rec.LinkHash)
 		if err != nil {
 			return Factor{}, err
 		}
+		if st == linkGone || st == linkUsed {
+			return linkSpent()
+		}
 		// Expired while its session lasted (one opened before its session's end was the
 		// link's): the store refuses to spend it as well.
-		if !s.m.now().Before(l.ExpiresAt) {
+		if st == linkExpired {
 			s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, id, "FAILED", "link expired")
 			return Factor{}, ErrLinkExpired
 		}
@@ -639,13 +665,13 @@ func (s *SelfService) PushStatus(ctx context.Context, sess Session) (string, err
 		return PushEnded, nil // the sweep deletes it; the code no longer registers
 	}
 	if sess.Kind == SessionLink {
-		// A device enrolled with a link registers only while the link is unspent.
-		l, err := s.st.GetLink(ctx, sess.rec.LinkHash)
-		if errors.Is(err, store.ErrNotFound) || err == nil && (!l.SpentAt.IsZero() || !s.m.now().Before(l.ExpiresAt)) {
-			return PushEnded, nil
-		}
+		// A device enrolled with a link registers only while the link is usable.
+		st, err := s.linkStateOf(ctx, sess.rec.LinkHash)
 		if err != nil {
 			return "", err
+		}
+		if st != linkOK {
+			return PushEnded, nil
 		}
 	}
 	return PushPending, nil

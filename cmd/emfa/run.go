@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/emfa/emfa/internal/suggest"
 	"github.com/emfa/emfa/provider/builtin"
 )
 
@@ -131,7 +132,10 @@ func newRoot(d *deps) *cobra.Command {
 
 // group is a command made of subcommands: alone it is a usage error naming them.
 func group(use, short, example string, subs ...*cobra.Command) *cobra.Command {
-	c := &cobra.Command{Use: use, Short: short, Example: example, Args: noSubcommand}
+	c := &cobra.Command{Use: use, Short: short, Example: example, Args: noSubcommand,
+		// A group has no flags of its own: the ones given with a mistyped subcommand belong
+		// to the subcommand meant, so the error is about its name, not about them.
+		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true}}
 	c.AddCommand(subs...)
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		var names []string
@@ -153,7 +157,15 @@ func noSubcommand(c *cobra.Command, args []string) error {
 	if !c.HasParent() {
 		return usageError{fmt.Sprintf("unknown command %q", args[0])}
 	}
-	return usageError{fmt.Sprintf("unknown %s subcommand %s", c.Name(), args[0])}
+	msg := fmt.Sprintf("unknown %s subcommand %s", c.Name(), args[0])
+	var names []string
+	for _, s := range c.Commands() {
+		names = append(names, s.Name())
+	}
+	if near := suggest.Nearest(args[0], names); near != "" {
+		msg += " (did you mean " + near + "?)"
+	}
+	return usageError{msg}
 }
 
 // noArgs is the check of a command that takes no arguments.

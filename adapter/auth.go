@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -43,29 +44,34 @@ func newAuthenticator(a Auth) authenticator {
 	return au
 }
 
-// check reports whether r carries valid credentials, and why not.
-func (a authenticator) check(r *http.Request) (bool, string) {
+// check reports whether r carries valid credentials; if not, why, and whether the
+// refusal was a guess. Only a bearer token that a trusted key signed and that has merely
+// expired is no guess (errTokenExpired comes after the signature is verified): its holder
+// knew the secret, and Verify sends its cached token until it is told it expired.
+func (a authenticator) check(r *http.Request) (ok bool, reason string, guess bool) {
 	if a.anonymous {
-		return true, ""
+		return true, "", false
 	}
-	reason := "no credentials"
+	reason = "no credentials"
+	// expired: an expired token signed by a trusted key; wrong: anything else refused.
+	var expired, wrong bool
 	if a.basic {
 		if user, pw, ok := r.BasicAuth(); ok {
 			u, p := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pw))
 			// Both comparisons always run: the timing does not say which one failed.
 			if subtle.ConstantTimeCompare(u[:], a.basicUser[:])&subtle.ConstantTimeCompare(p[:], a.basicPW[:]) == 1 {
-				return true, ""
+				return true, "", false
 			}
-			reason = "wrong basic credentials"
+			reason, wrong = "wrong basic credentials", true
 		}
 	}
 	if a.header != "" {
 		if vals := r.Header.Values(a.header); len(vals) > 0 {
 			v := sha256.Sum256([]byte(vals[0]))
 			if subtle.ConstantTimeCompare(v[:], a.headerValue[:]) == 1 {
-				return true, ""
+				return true, "", false
 			}
-			reason = "wrong header secret"
+			reason, wrong = "wrong header secret", true
 		}
 	}
 	if len(a.bearer) > 0 {
@@ -73,20 +79,28 @@ func (a authenticator) check(r *http.Request) (bool, string) {
 			var err error
 			for _, v := range a.bearer {
 				if err = v.verify(r.Context(), token); err == nil {
-					return true, ""
+					return true, "", false
 				}
+				if errors.Is(err, errTokenExpired) {
+					break // signed by this verifier's key: no other one admits it
+				}
+			}
+			if errors.Is(err, errTokenExpired) {
+				expired = true
+			} else {
+				wrong = true
 			}
 			reason = "bearer token refused: " + err.Error()
 		}
 	}
 	if a.mtls && r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
 		if ok, why := a.checkSubject(r.TLS.VerifiedChains[0][0]); ok {
-			return true, ""
+			return true, "", false
 		} else {
-			reason = why
+			reason, wrong = why, true
 		}
 	}
-	return false, reason
+	return false, reason, wrong || !expired
 }
 
 // bearerToken is the token of an Authorization: Bearer header (the scheme is
@@ -124,11 +138,13 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if ok, wait := s.throttle.allow(c.RealIP()); !ok {
 			return s.throttled(c, wait)
 		}
-		ok, reason := s.auth.check(c.Request())
+		ok, reason, guess := s.auth.check(c.Request())
 		if ok {
 			return next(c)
 		}
-		s.throttle.failed(c.RealIP())
+		if guess {
+			s.throttle.failed(c.RealIP())
+		}
 		s.authFailures.Add(1)
 		s.log.Warn("inbound authentication failed", "reason", reason, "remote", c.RealIP(),
 			"path", loggedPath(c), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
@@ -136,7 +152,15 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="emfa", charset="UTF-8"`)
 		}
 		if len(s.auth.bearer) > 0 {
-			c.Response().Header().Add(echo.HeaderWWWAuthenticate, `Bearer realm="emfa", error="invalid_token"`)
+			challenge := `Bearer realm="emfa", error="invalid_token"`
+			if !guess {
+				// RFC 6750 §3.1: Verify drops its cached token and fetches a new one.
+				challenge += `, error_description="the token expired"`
+			}
+			c.Response().Header().Add(echo.HeaderWWWAuthenticate, challenge)
+		}
+		if !guess {
+			return &Error{Status: http.StatusUnauthorized, ID: "unauthorized", Msg: "the bearer token expired; fetch a new one"}
 		}
 		return &Error{Status: http.StatusUnauthorized, ID: "unauthorized", Msg: "missing or invalid credentials"}
 	}

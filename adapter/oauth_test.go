@@ -261,3 +261,45 @@ func TestOAuthJWKS(t *testing.T) {
 		t.Errorf("expired token: %d, want 401", code)
 	}
 }
+
+// TestOAuthExpiredTokenNotAGuess is the lock-out a busy Verify met: its cached token
+// expires with more than 10 calls in flight. A token emfa signed that has merely expired
+// is no guess: each call answers 401 invalid_token saying so, the address's budget is not
+// spent, and the fresh token Verify asks for at once is issued and admitted.
+func TestOAuthExpiredTokenNotAGuess(t *testing.T) {
+	h := newOAuthHarness(t)
+	h.srv.throttle.now = h.clock.Now
+	grant := url.Values{"grant_type": {"client_credentials"}}
+	code, out := h.token(t, grant, h.id, h.secret)
+	if code != 200 {
+		t.Fatalf("token: %d %v", code, out)
+	}
+	old := out["access_token"].(string)
+	h.clock.Advance(10*time.Minute + 5*time.Second)
+	for i := range 3 * throttleBurst {
+		code, hdr := h.contract(t, old)
+		challenge := strings.Join(hdr.Values("WWW-Authenticate"), ", ")
+		if code != 401 || !strings.Contains(challenge, `error="invalid_token"`) || !strings.Contains(challenge, "expired") {
+			t.Fatalf("call %d with the expired token: %d %q, want 401 invalid_token saying it expired", i, code, challenge)
+		}
+	}
+	code, out = h.token(t, grant, h.id, h.secret)
+	if code != 200 {
+		t.Fatalf("a new token after the expired calls: %d %v", code, out)
+	}
+	if code, _ := h.contract(t, out["access_token"].(string)); code != 200 {
+		t.Errorf("the new token: %d, want 200", code)
+	}
+	// A token emfa did not sign is a guess, expired or not.
+	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	forged := signToken(t, otherKey, jose.ES256, "", jwt.Claims{Issuer: tokenIssuer, Audience: jwt.Audience{tokenAudience},
+		Expiry: jwt.NewNumericDate(h.clock.Now().Add(-time.Minute))})
+	codes := map[int]int{}
+	for range throttleBurst + 1 {
+		code, _ := h.contract(t, forged)
+		codes[code]++
+	}
+	if codes[401] != throttleBurst || codes[429] != 1 {
+		t.Errorf("forged expired tokens: %v, want %d × 401 then 429", codes, throttleBurst)
+	}
+}

@@ -78,6 +78,10 @@ type Auth struct {
 	MTLS           bool
 	MTLSSubjects   []string
 	AllowAnonymous bool
+	// WeakSecrets says BasicPassword or HeaderValue may be short enough to guess
+	// (server.auth.allowWeakSecrets): a throttled address is then refused before its
+	// credentials are checked, right ones too (auth.go).
+	WeakSecrets bool
 }
 
 // Server is the HTTP face of emfa.

@@ -27,10 +27,14 @@ type authenticator struct {
 	// mtls admits a verified client certificate, its subject pinned when mtlsSubjects is set.
 	mtls         bool
 	mtlsSubjects []string
+	// throttleFirst refuses a throttled address before its credentials are checked: the
+	// Basic password or header value may be weak (Auth.WeakSecrets), and then a right guess
+	// must not be told from a wrong one while throttled.
+	throttleFirst bool
 }
 
 func newAuthenticator(a Auth) authenticator {
-	au := authenticator{anonymous: a.AllowAnonymous}
+	au := authenticator{anonymous: a.AllowAnonymous, throttleFirst: a.WeakSecrets}
 	if a.BasicUsername != "" || a.BasicPassword != "" {
 		au.basic = true
 		au.basicUser = sha256.Sum256([]byte(a.BasicUsername))
@@ -48,6 +52,12 @@ func newAuthenticator(a Auth) authenticator {
 // refusal was a guess. Only a bearer token that a trusted key signed and that has merely
 // expired is no guess (errTokenExpired comes after the signature is verified): its holder
 // knew the secret, and Verify sends its cached token until it is told it expired.
+//
+// Every kind is cheap enough to check before the throttle (authenticate): Basic and the
+// header secret are a SHA-256 and a constant-time compare (no password hash: the secrets
+// are random, at least 16 characters, unless weak ones are allowed); a bearer token is
+// one signature verification (an external server's keys are fetched at most once a
+// minute, JWKS); a client certificate was verified in the TLS handshake already.
 func (a authenticator) check(r *http.Request) (ok bool, reason string, guess bool) {
 	if a.anonymous {
 		return true, "", false
@@ -131,18 +141,32 @@ func (a authenticator) checkSubject(cert *x509.Certificate) (bool, string) {
 
 // authenticate guards the provider routes. It runs before the provider is looked up, so
 // an unauthenticated caller cannot discover which credentialPrefixes exist.
+//
+// An address that keeps guessing is throttled (throttle.go), but the address is not the
+// caller: Verify's SaaS egress, or a proxy, is shared with others. So credentials are
+// checked first and right ones are admitted even from a throttled address: they cannot
+// be guessed (emfa's check demands 16 random characters, and tokens are signed), so
+// admitting them confirms nothing a guesser could reach. A wrong one from a throttled
+// address is answered 429, not 401, and spends nothing more. Only when weak secrets are
+// allowed is the address refused first, right credentials too: a short password could
+// otherwise be guessed at line rate, each try telling right (200) from wrong (429).
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		// An address that keeps failing is refused before its credentials are looked at
-		// (throttle.go): a password cannot be guessed at line rate.
-		if ok, wait := s.throttle.allow(c.RealIP()); !ok {
-			return s.throttled(c, wait)
+		if s.auth.throttleFirst {
+			if ok, wait := s.throttle.allow(c.RealIP()); !ok {
+				return s.throttled(c, wait)
+			}
 		}
 		ok, reason, guess := s.auth.check(c.Request())
 		if ok {
 			return next(c)
 		}
 		if guess {
+			if !s.auth.throttleFirst {
+				if ok, wait := s.throttle.allow(c.RealIP()); !ok {
+					return s.throttled(c, wait)
+				}
+			}
 			s.throttle.failed(c.RealIP())
 		}
 		s.authFailures.Add(1)

@@ -119,10 +119,13 @@ func oauthError(c echo.Context, status int, code, desc string) error {
 	return c.JSON(status, map[string]string{"error": code, "error_description": desc})
 }
 
+// token issues a token. It shares the contract's budget of failures per address, but
+// checks the client's secret before the throttle, whatever server.auth.allowWeakSecrets
+// says: the secret is 32 random characters emfa made (lifecycle.Manager.CreateClient),
+// which cannot be guessed, so a throttled address shared with a guesser (Verify's SaaS
+// egress, a proxy) still gets Verify its token, while wrong secrets from it are 429. The
+// check is a SHA-256 and one store read by id, as an admin API token's is.
 func (s *Server) token(c echo.Context) error {
-	if ok, wait := s.throttle.allow(c.RealIP()); !ok {
-		return s.throttled(c, wait)
-	}
 	r := c.Request()
 	// RFC 6749 §4.4.2: the parameters come form-encoded. Anything else (JSON, say) would
 	// parse as an empty form and be answered as a missing grant type, which misleads.
@@ -153,6 +156,9 @@ func (s *Server) token(c echo.Context) error {
 	}
 	if err := s.issuer.authenticateClient(c.Request().Context(), id, secret); err != nil {
 		if errors.Is(err, errClientUnknown) {
+			if ok, wait := s.throttle.allow(c.RealIP()); !ok {
+				return s.throttled(c, wait)
+			}
 			s.throttle.failed(c.RealIP())
 			s.authFailures.Add(1)
 			s.log.Warn("oauth client authentication failed", "client_id", id, "remote", c.RealIP(), "reason", err.Error())

@@ -303,3 +303,46 @@ func TestOAuthExpiredTokenNotAGuess(t *testing.T) {
 		t.Errorf("forged expired tokens: %v, want %d × 401 then 429", codes, throttleBurst)
 	}
 }
+
+// TestOAuthTokenEndpointThrottle: the token endpoint shares the address's budget; a wrong
+// secret past it is 429, but the right one — 32 random characters emfa made, never
+// guessable — still gets a token, so a guesser on Verify's address cannot keep Verify
+// from renewing its token.
+func TestOAuthTokenEndpointThrottle(t *testing.T) {
+	h := newOAuthHarness(t)
+	h.srv.throttle.now = h.clock.Now
+	grant := url.Values{"grant_type": {"client_credentials"}}
+	codes := map[int]int{}
+	for i := range throttleBurst + 2 {
+		code, _ := h.token(t, grant, h.id, fmt.Sprintf("wrong-%d", i))
+		codes[code]++
+	}
+	if codes[401] != throttleBurst || codes[429] != 2 {
+		t.Fatalf("12 wrong secrets: %v, want %d × 401 and 2 × 429", codes, throttleBurst)
+	}
+	code, out := h.token(t, grant, h.id, h.secret)
+	if code != 200 {
+		t.Fatalf("the right secret from the throttled address: %d %v, want a token", code, out)
+	}
+	if code, _ := h.contract(t, out["access_token"].(string)); code != 200 {
+		t.Errorf("its token: %d, want 200", code)
+	}
+	for name, tc := range map[string][2]string{
+		"wrong secret":   {h.id, "wrong-x"},
+		"unknown client": {"emfa-nobody", h.secret},
+		"revoked client": {h.revokedID, h.rev},
+	} {
+		if code, out := h.token(t, grant, tc[0], tc[1]); code != http.StatusTooManyRequests {
+			t.Errorf("%s from the throttled address: %d %v, want 429", name, code, out)
+		}
+	}
+	// A malformed request says what is wrong with it, throttled or not: it is no guess.
+	if code, out := h.token(t, url.Values{"grant_type": {"password"}}, h.id, "wrong-y"); code != 400 || out["error"] != "unsupported_grant_type" {
+		t.Errorf("a password grant from the throttled address: %d %v, want 400 unsupported_grant_type", code, out)
+	}
+	// Weak contract secrets allowed do not make a client secret weak: still admitted.
+	h.srv.auth.throttleFirst = true
+	if code, out := h.token(t, grant, h.id, h.secret); code != 200 {
+		t.Errorf("the right secret, weak contract secrets allowed: %d %v, want a token", code, out)
+	}
+}

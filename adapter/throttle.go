@@ -19,8 +19,9 @@ const (
 // per address, holding at most throttleEntries addresses (when full, addresses whose
 // budget has refilled are forgotten first, then any). Only failures take tokens, so a
 // caller that authenticates never uses up its address's budget; an address whose budget
-// is spent is refused (429) before its credentials are looked at, for as long as it takes
-// to earn one more attempt. Each replica keeps its own; the limit is per process.
+// is spent has its wrong credentials refused (429) for as long as it takes to earn one
+// more attempt — its right ones too when weak secrets are allowed (authenticate says
+// why). Each replica keeps its own; the limit is per process.
 type throttle struct {
 	mu      sync.Mutex
 	now     func() time.Time

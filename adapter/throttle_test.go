@@ -32,9 +32,11 @@ func (h *harness) from(t *testing.T, peer, password string) (int, http.Header) {
 
 // TestAuthThrottle is issue 15 item 4: repeated 401s from one address are throttled, so a
 // password cannot be guessed at line rate; a caller with the right password never spends
-// its address's budget, and other addresses are not affected.
+// its address's budget, and other addresses are not affected. With weak secrets allowed
+// (the harness's password is 9 characters), a throttled address is refused before its
+// credentials are looked at.
 func TestAuthThrottle(t *testing.T) {
-	h := newHarness(t, nil)
+	h := newHarness(t, func(o *Options) { o.Auth.WeakSecrets = true })
 	clk := &fakeClock{t: time.Unix(1767225600, 0)}
 	h.srv.throttle.now = clk.Now
 	const guesser, verify = "198.51.100.66", "192.0.2.1"
@@ -112,5 +114,72 @@ func TestThrottleBounded(t *testing.T) {
 	th.failed("192.0.2.1")
 	if len(th.buckets) != 1 {
 		t.Errorf("%d addresses kept after every budget refilled, want 1", len(th.buckets))
+	}
+}
+
+// send sends an enrollments call from peer with the given headers (name, value, …).
+func (h *harness) send(t *testing.T, peer string, hdr ...string) (int, http.Header) {
+	t.Helper()
+	req := httptest.NewRequest("POST", "/v1/providers/acme/enrollments", strings.NewReader(`{"username":"a"}`))
+	req.RemoteAddr = peer + ":4000"
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.srv.Handler().ServeHTTP(rec, req)
+	return rec.Code, rec.Header()
+}
+
+// TestAuthThrottleAdmitsRightCredentials: secrets that cannot be guessed (the 16
+// characters or more emfa's check demands) are checked before the throttle, so a guesser
+// sharing Verify's address (a SaaS egress, a proxy) does not lock Verify out; the guesser's
+// next tries are refused 429 all the same, right or wrong alike in what they say.
+func TestAuthThrottleAdmitsRightCredentials(t *testing.T) {
+	const pw, key = "pw-secret-0123456789", "key-secret-0123456789"
+	h := newHarness(t, func(o *Options) {
+		o.Auth = Auth{BasicUsername: "verify", BasicPassword: pw, HeaderName: "X-Api-Key", HeaderValue: key}
+	})
+	clk := &fakeClock{t: time.Unix(1767225600, 0)}
+	h.srv.throttle.now = clk.Now
+	const shared, other = "198.51.100.66", "192.0.2.1"
+	basic := func(pw string) string {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.SetBasicAuth("verify", pw)
+		return req.Header.Get("Authorization")
+	}
+
+	codes := map[int]int{}
+	for i := range throttleBurst + 2 {
+		code, _ := h.send(t, shared, "Authorization", basic(fmt.Sprintf("wrong-%d", i)))
+		codes[code]++
+	}
+	if codes[401] != throttleBurst || codes[429] != 2 {
+		t.Fatalf("12 wrong passwords: %v, want %d × 401 and 2 × 429", codes, throttleBurst)
+	}
+	for name, hdr := range map[string][]string{
+		"right password": {"Authorization", basic(pw)},
+		"right header":   {"X-Api-Key", key},
+	} {
+		if code, _ := h.send(t, shared, hdr...); code != 200 {
+			t.Errorf("%s from the throttled address: %d, want 200", name, code)
+		}
+	}
+	// The right ones gave the address nothing back: wrong ones are still refused, 429
+	// with Retry-After, whatever kind.
+	for name, hdr := range map[string][]string{
+		"wrong password": {"Authorization", basic("wrong-x")},
+		"wrong header":   {"X-Api-Key", "key-secret-x"},
+		"none":           nil,
+	} {
+		if code, got := h.send(t, shared, hdr...); code != http.StatusTooManyRequests || got.Get("Retry-After") != "6" {
+			t.Errorf("%s from the throttled address: %d Retry-After %q, want 429 and 6", name, code, got.Get("Retry-After"))
+		}
+	}
+	if code, _ := h.send(t, other, "Authorization", basic("wrong-y")); code != 401 {
+		t.Errorf("a wrong password from another address: %d, want 401", code)
+	}
+	clk.Advance(throttleEvery)
+	if code, _ := h.send(t, shared, "Authorization", basic("wrong-z")); code != 401 {
+		t.Errorf("after 6 s: %d, want one more attempt (401)", code)
 	}
 }

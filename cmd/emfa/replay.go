@@ -242,7 +242,7 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 // adapterAuth is the inbound authentication a configuration asks for.
 func adapterAuth(cfg *config.Config) adapter.Auth {
 	a := cfg.Server.Auth
-	out := adapter.Auth{AllowAnonymous: a.AllowAnonymous}
+	out := adapter.Auth{AllowAnonymous: a.AllowAnonymous, WeakSecrets: a.AllowWeakSecrets}
 	if a.Basic != nil {
 		out.BasicUsername, out.BasicPassword = a.Basic.Username, a.Basic.Password.Reveal()
 	}

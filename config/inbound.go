@@ -106,16 +106,7 @@ func (c *Config) validateInbound(add func(path, format string, args ...any)) {
 		}
 	}
 	if t != nil {
-		// Each at its own path: one from an unset ${NAME} is that variable's problem.
-		if t.Cert == "" {
-			add("server.tls.cert", "is required: server.tls needs both cert and key")
-		}
-		if t.Key == "" {
-			add("server.tls.key", "is required: server.tls needs both cert and key")
-		}
-		if t.RequireClientCert && t.ClientCA == "" {
-			add("server.tls.requireClientCert", "needs server.tls.clientCA")
-		}
+		validateTLS("server.tls", t, add) // admin.go
 	}
 	if a.MTLS != nil {
 		if t == nil || t.ClientCA == "" {

@@ -220,6 +220,7 @@ func (c *Config) Validate() error {
 	}
 
 	c.validateAdmin(add)
+	c.warnExposed() // admin.go
 	c.validateTelemetry(add)
 	c.validateSync(add)
 	c.validateSelfService(add)

@@ -63,6 +63,10 @@ type Options struct {
 	// page another server serves: the admin API's activation links and invites point to
 	// it. Its pages are not served here.
 	AdminLinks *lifecycle.SelfService
+	// AdminOnly is a server of the admin API alone (admin.listen): the contract's routes
+	// are not served there (404, as any unknown path), only health, /metrics and the admin
+	// API.
+	AdminOnly bool
 	// ConnTimeout is the HTTP server's read and write timeout, if it has one: a request
 	// whose deadline (RequestTimeout, after a reload raised it) runs past it gets its
 	// connection's deadlines moved, so that the server does not cut it.
@@ -160,14 +164,16 @@ func New(o Options) *Server {
 	// Authentication is route middleware rather than group middleware: a group's
 	// catch-all would turn a wrong method into 404 instead of 405. It still runs before
 	// the provider lookup, so an outsider cannot probe which prefixes exist.
-	g := e.Group("/v1/providers/:prefix")
-	// Methods: IBM's samples use GET for result and test, and the method is the
-	// operator's choice in Verify's webhook, so the resources that only read take both.
-	g.POST("/enrollments", s.enrollments, s.authenticate)
-	g.POST("/initiate", s.initiate, s.authenticate, s.idempotent(provider.ResourceInitiate))
-	g.POST("/validate", s.validate, s.authenticate, s.idempotent(provider.ResourceValidate))
-	g.Match([]string{http.MethodGet, http.MethodPost}, "/result", s.result, s.authenticate, s.idempotent(provider.ResourceResult))
-	g.Match([]string{http.MethodGet, http.MethodPost}, "/test", s.test, s.authenticate)
+	if !o.AdminOnly {
+		g := e.Group("/v1/providers/:prefix")
+		// Methods: IBM's samples use GET for result and test, and the method is the
+		// operator's choice in Verify's webhook, so the resources that only read take both.
+		g.POST("/enrollments", s.enrollments, s.authenticate)
+		g.POST("/initiate", s.initiate, s.authenticate, s.idempotent(provider.ResourceInitiate))
+		g.POST("/validate", s.validate, s.authenticate, s.idempotent(provider.ResourceValidate))
+		g.Match([]string{http.MethodGet, http.MethodPost}, "/result", s.result, s.authenticate, s.idempotent(provider.ResourceResult))
+		g.Match([]string{http.MethodGet, http.MethodPost}, "/test", s.test, s.authenticate)
+	}
 	if s.issuer != nil {
 		e.POST("/oauth2/token", s.token)
 	}

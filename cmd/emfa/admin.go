@@ -135,12 +135,18 @@ func (d *deps) check(o storeOptions) error {
 			}
 		}
 	}
-	if t := cfg.Server.TLS; t != nil && !cfg.Unset("server.tls") {
-		if _, err := tlsConfig(t); err != nil {
-			// tlsConfig's errors name their key already (server.tls, server.tls.clientCA).
+	for _, sec := range []struct {
+		path string
+		t    *config.TLS
+	}{{"server.tls", cfg.Server.TLS}, {"admin.tls", cfg.Admin.TLS}} {
+		if sec.t == nil || cfg.Unset(sec.path) {
+			continue
+		}
+		if _, err := newTLSSettingsAt(sec.path, sec.t); err != nil {
+			// Its errors name their key already (server.tls, server.tls.clientCA).
 			path, msg, ok := strings.Cut(err.Error(), ": ")
-			if !ok || !strings.HasPrefix(path, "server.tls") {
-				path, msg = "server.tls", err.Error()
+			if !ok || !strings.HasPrefix(path, sec.path) {
+				path, msg = sec.path, err.Error()
 			}
 			errs = append(errs, cfg.Annotate(&config.FieldError{Path: path, Msg: msg}).(config.Errors)...)
 		}

@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
@@ -63,27 +66,108 @@ func (e *env) wireAdmin(providers []*provider.Provider) (*lifecycle.Manager, err
 	return e.manager(providers, switches)
 }
 
-// serveAdmin serves the admin API on admin.listen until ctx ends; stop shuts it down.
-// Without admin.listen it does nothing (the main listener serves the API).
-func (e *env) serveAdmin(ctx context.Context, h http.Handler) (stop func() error, err error) {
-	if !e.cfg.Admin.IsEnabled() || e.cfg.Admin.Listen == "" {
-		return func() error { return nil }, nil
+// httpServer is the HTTP server of both listeners: h behind the timeouts that keep a slow
+// client from holding a connection. connTimeout is the read and write timeout, set at
+// start (snapshotOptions.connTimeout); a route that needs longer moves its connection's
+// deadlines itself (adapter's deadline).
+func (e *env) httpServer(h http.Handler, connTimeout time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       connTimeout,
+		WriteTimeout:      connTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    adapter.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
+}
+
+// adminServer is admin.listen's server, serving until stop.
+type adminServer struct {
+	ctx  context.Context
+	e    *env
+	srv  *http.Server // nil: no listener of the admin API's own
+	errc chan error
+}
+
+// serveAdmin serves the admin API on admin.listen until ctx ends or stop, in HTTPS when
+// the configuration gives it a certificate (config.AdminTLS): l's snapshots carry its
+// settings, so a reload that changes them applies to new handshakes, as server.tls's do.
+// Without admin.listen it serves nothing (the main listener serves the API).
+func (e *env) serveAdmin(ctx context.Context, l *live, connTimeout time.Duration) (*adminServer, error) {
+	a := &adminServer{ctx: ctx, e: e}
+	if !e.cfg.Admin.IsEnabled() || e.cfg.Admin.Listen == "" {
+		return a, nil
+	}
 	ln, err := net.Listen("tcp", e.cfg.Admin.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("admin.listen: %w", err)
 	}
-	e.log.Info("admin API serving", "addr", ln.Addr().String())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	return func() error {
-		if err := e.shutdown(ctx, srv, errc); err != nil {
-			return fmt.Errorf("admin shutdown: %w", err)
-		}
+	tlsOn := l.cur.Load().adminTLS != nil
+	if tlsOn {
+		ln = tls.NewListener(ln, l.adminTLSConfig())
+	} else {
+		ln = adapter.JSONErrors(ln) // as on the main listener: net/http's own errors in JSON
+	}
+	a.srv = e.httpServer(l.adminHandler(), connTimeout)
+	e.log.Info("admin API serving", "addr", ln.Addr().String(), "tls", tlsOn)
+	a.errc = make(chan error, 1)
+	go func() { a.errc <- a.srv.Serve(ln) }()
+	return a, nil
+}
+
+// stop shuts the admin listener down gracefully.
+func (a *adminServer) stop() error {
+	if a.srv == nil {
 		return nil
-	}, nil
+	}
+	if err := a.e.shutdown(a.ctx, a.srv, a.errc); err != nil {
+		return fmt.Errorf("admin shutdown: %w", err)
+	}
+	return nil
+}
+
+// adminTLS is the snapshot's admin.listen HTTPS settings (config.AdminTLS), nil for plain
+// HTTP. Its errors name the section the files came from.
+func (e *env) adminTLS() (*tlsSettings, error) {
+	t := e.cfg.AdminTLS()
+	if t == nil {
+		return nil, nil
+	}
+	path := "admin.tls"
+	if e.cfg.Admin.TLS == nil {
+		path = "server.tls" // its certificate and key
+	}
+	return newTLSSettingsAt(path, t)
+}
+
+// adminHandler serves admin.listen from the current snapshot. As on the main listener
+// (live.ServeHTTP), a connection kept alive from before a reload whose client certificate
+// the current admin.tls no longer admits is refused and closed.
+func (l *live) adminHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := l.cur.Load()
+		if s.adminTLS != nil && !s.adminTLS.admits(r.TLS) {
+			w.Header().Set("Connection", "close")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"messageId":"unauthorized","messageDescription":"the client certificate is no longer admitted by admin.tls: connect again"}`+"\n")
+			return
+		}
+		s.admin.ServeHTTP(w, r)
+	})
+}
+
+// adminTLSConfig is admin.listen's: every handshake reads the serving snapshot's
+// settings, which a reload swaps.
+func (l *live) adminTLSConfig() *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		s := l.cur.Load().adminTLS
+		if s == nil { // a listener is HTTPS or not for its life (frozenSettings)
+			return nil, errors.New("admin.listen: no TLS settings")
+		}
+		return s.cfg, nil
+	}}
 }
 
 // shutdown stops srv gracefully within server.shutdownTimeout and waits for its Serve,

@@ -57,16 +57,6 @@ func signingKey(o *config.OAuthAuth) (*ecdsa.PrivateKey, error) {
 	return adapter.SigningKeyFile(path)
 }
 
-// tlsConfig is server.tls as a tls.Config whose certificate is re-read when its files
-// change, so that a renewed certificate needs no restart.
-func tlsConfig(t *config.TLS) (*tls.Config, error) {
-	s, err := newTLSSettings(t)
-	if err != nil {
-		return nil, err
-	}
-	return s.cfg, nil
-}
-
 // tlsSettings is one configuration's server.tls, built whole: what a handshake uses, and
 // what a connection made under an earlier one is checked against.
 type tlsSettings struct {
@@ -77,8 +67,12 @@ type tlsSettings struct {
 	require bool
 }
 
-func newTLSSettings(t *config.TLS) (*tlsSettings, error) {
-	r := &certReloader{certFile: t.Cert, keyFile: t.Key}
+func newTLSSettings(t *config.TLS) (*tlsSettings, error) { return newTLSSettingsAt("server.tls", t) }
+
+// newTLSSettingsAt is newTLSSettings for the section at path (server.tls, admin.tls),
+// which its errors name.
+func newTLSSettingsAt(path string, t *config.TLS) (*tlsSettings, error) {
+	r := &certReloader{path: path, certFile: t.Cert, keyFile: t.Key}
 	if _, err := r.get(); err != nil {
 		return nil, err
 	}
@@ -87,7 +81,7 @@ func newTLSSettings(t *config.TLS) (*tlsSettings, error) {
 	if t.ClientCA != "" {
 		data, err := os.ReadFile(t.ClientCA)
 		if err != nil {
-			return nil, fmt.Errorf("server.tls.clientCA: %w", err)
+			return nil, fmt.Errorf("%s.clientCA: %w", path, err)
 		}
 		pool := x509.NewCertPool()
 		s.roots = map[string]bool{}
@@ -102,7 +96,7 @@ func newTLSSettings(t *config.TLS) (*tlsSettings, error) {
 			}
 		}
 		if len(s.roots) == 0 {
-			return nil, fmt.Errorf("server.tls.clientCA: %s holds no PEM certificate", t.ClientCA)
+			return nil, fmt.Errorf("%s.clientCA: %s holds no PEM certificate", path, t.ClientCA)
 		}
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
@@ -150,6 +144,7 @@ func (s *serverTLS) config() *tls.Config {
 // certReloader keeps a certificate and re-reads it when a file's modification time
 // changes. A pair that does not load (a renewal half written) keeps the previous one.
 type certReloader struct {
+	path              string // the section, for errors: server.tls, admin.tls
 	certFile, keyFile string
 
 	mu      sync.Mutex
@@ -167,7 +162,7 @@ func (r *certReloader) get() (*tls.Certificate, error) {
 			if r.cert != nil {
 				return r.cert, nil
 			}
-			return nil, fmt.Errorf("server.tls: %w", err)
+			return nil, fmt.Errorf("%s: %w", r.path, err)
 		}
 		mod[i] = st.ModTime()
 	}
@@ -179,7 +174,7 @@ func (r *certReloader) get() (*tls.Certificate, error) {
 		if r.cert != nil {
 			return r.cert, nil
 		}
-		return nil, fmt.Errorf("server.tls: %w", err)
+		return nil, fmt.Errorf("%s: %w", r.path, err)
 	}
 	r.cert, r.modTime = &cert, mod
 	return r.cert, nil

@@ -28,8 +28,10 @@ type snapshot struct {
 	env     *env // its engines and senders; the store is the serving process's
 	handler http.Handler
 	admin   http.Handler // admin.listen's, when it is set
-	manager *lifecycle.Manager
-	close   sync.Once
+	// adminTLS is admin.listen's HTTPS settings (adminserve.go); nil: plain HTTP.
+	adminTLS *tlsSettings
+	manager  *lifecycle.Manager
+	close    sync.Once
 }
 
 // snapshotOptions are what every snapshot of one serve shares.
@@ -101,16 +103,18 @@ func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
 	s := &snapshot{env: e, manager: manager}
 	metrics := e.metricsHandler()
 	if e.cfg.Admin.IsEnabled() && e.cfg.Admin.Listen != "" {
-		// Its own server: nothing but health, metrics and the admin API answers there
-		// (no Verify credentials are configured on it, so the contract's routes refuse
-		// everyone).
+		// Its own server: nothing but health, metrics and the admin API answers there.
 		ao := adapter.Options{Admin: manager, Log: e.log, Ready: e.store.Ping, Metrics: metrics,
 			RequestTimeout: e.cfg.Server.RequestTimeout, MaxBodyBytes: e.cfg.Server.MaxBodyBytes,
-			AdminLinks: opts.SelfService} // the links point to the main listener's page
+			AdminLinks: opts.SelfService, // the links point to the main listener's page
+			AdminOnly:  true, ConnTimeout: so.connTimeout}
 		if e.metrics != nil {
 			ao.Observer = e.metrics
 		}
 		s.admin = adapter.New(ao).Handler()
+		if s.adminTLS, err = e.adminTLS(); err != nil { // adminserve.go
+			return nil, err
+		}
 	} else {
 		opts.Metrics = metrics
 		if e.cfg.Admin.IsEnabled() {
@@ -162,11 +166,6 @@ func (l *live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l.cur.Load().handler.ServeHTTP(w, r)
-}
-
-// adminHandler serves admin.listen from the current snapshot.
-func (l *live) adminHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { l.cur.Load().admin.ServeHTTP(w, r) })
 }
 
 // swap makes next the serving snapshot and retires the previous one after grace, the
@@ -303,6 +302,8 @@ func frozenSettings(running, next *config.Config) []string {
 		func() { next.Storage.AuditRetention = running.Storage.AuditRetention })
 	keep("admin.listen", running.Admin.Listen != next.Admin.Listen, func() { next.Admin.Listen = running.Admin.Listen })
 	keep("admin.enabled", running.Admin.IsEnabled() != next.Admin.IsEnabled(), func() { next.Admin.Enabled = running.Admin.Enabled })
+	// As server.tls: admin.listen is HTTPS or plain from the start (adminserve.go).
+	keep("admin.tls", (running.AdminTLS() == nil) != (next.AdminTLS() == nil), func() { next.Admin.TLS, next.Admin.Plaintext = running.Admin.TLS, running.Admin.Plaintext })
 	keep("lifecycle.activationLifetime", running.Lifecycle.ActivationLifetime != next.Lifecycle.ActivationLifetime,
 		func() { next.Lifecycle.ActivationLifetime = running.Lifecycle.ActivationLifetime })
 	keep("log", running.Log != next.Log, func() { next.Log = running.Log })

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/store/sqlite"
 	"github.com/emfa/emfa/telemetry"
 )
@@ -127,12 +124,12 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	// before the store closes.
 	defer e.startSweeper(ctx, l)()
 	defer e.startActivationSweeper(ctx, first.manager)()
-	stopAdmin, err := e.serveAdmin(ctx, l.adminHandler())
+	admin, err := e.serveAdmin(ctx, l, so.connTimeout) // adminserve.go
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := stopAdmin(); err != nil {
+		if err := admin.stop(); err != nil {
 			e.log.Warn("admin listener", "err", err)
 		}
 	}()
@@ -142,15 +139,7 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	trimCtx, stopTrim := context.WithCancel(ctx)
 	defer stopTrim()
 	go trim.run(trimCtx, time.Second, trimMemory)
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       so.connTimeout,
-		WriteTimeout:      so.connTimeout,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    adapter.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
-	}
+	srv := e.httpServer(handler, so.connTimeout) // adminserve.go: the admin listener's too
 	ln, err := net.Listen("tcp", e.cfg.Server.Listen)
 	if err != nil {
 		return err

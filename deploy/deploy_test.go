@@ -204,6 +204,10 @@ func loadConfig(t *testing.T, text string) *config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The shipped files start without a warning: what they leave open, they say why.
+	for _, w := range cfg.Warnings {
+		t.Errorf("warning: %s", w)
+	}
 	return cfg
 }
 

@@ -25,19 +25,29 @@ func (s *Server) refuseOptions(next echo.HandlerFunc) echo.HandlerFunc {
 		if c.Request().Method != http.MethodOptions {
 			return next(c)
 		}
-		allow, routed := c.Get(echo.ContextKeyHeaderAllow).(string)
+		allow, routed := allowed(c)
 		if !routed {
 			return next(c) // no such route: 404, as for any method
 		}
-		var methods []string
-		for m := range strings.SplitSeq(allow, ",") {
-			if m = strings.TrimSpace(m); m != "" && m != http.MethodOptions {
-				methods = append(methods, m)
-			}
-		}
-		c.Response().Header().Set(echo.HeaderAllow, strings.Join(methods, ", "))
+		c.Response().Header().Set(echo.HeaderAllow, allow)
 		return &Error{Status: http.StatusMethodNotAllowed, ID: idFor(http.StatusMethodNotAllowed), Msg: http.StatusText(http.StatusMethodNotAllowed)}
 	}
+}
+
+// allowed is the Allow header of the route the request's path matched (false: none),
+// without OPTIONS, which emfa refuses (refuseOptions); echo lists it on every route.
+func allowed(c echo.Context) (string, bool) {
+	allow, routed := c.Get(echo.ContextKeyHeaderAllow).(string)
+	if !routed {
+		return "", false
+	}
+	var methods []string
+	for m := range strings.SplitSeq(allow, ",") {
+		if m = strings.TrimSpace(m); m != "" && m != http.MethodOptions {
+			methods = append(methods, m)
+		}
+	}
+	return strings.Join(methods, ", "), true
 }
 
 // JSONErrors wraps a listener so that the answers net/http writes itself, before any

@@ -51,7 +51,10 @@ func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secur
 	p := &selfServicePage{s: s, ss: ss, secure: secure}
 	s.pages = p
 	e.GET("/self-service", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/self-service/") }, p.headers)
-	g := e.Group("/self-service", p.headers)
+	// The headers are route middleware, not the group's: a group's middleware adds a
+	// catch-all route, which answered a wrong method the page's 404 instead of 405 with
+	// Allow (adapter.go). pageError answers the rest with the headers.
+	g := &pageRoutes{g: e.Group("/self-service"), m: p.headers}
 	g.GET("/style.css", func(c echo.Context) error {
 		css, _ := selfServiceFiles.ReadFile("templates/selfservice.css")
 		c.Response().Header().Set(echo.HeaderCacheControl, "max-age=3600")
@@ -83,6 +86,15 @@ func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secur
 		g.GET(path, p.reopened)
 	}
 }
+
+// pageRoutes adds the page's routes to a group, each with the page's headers.
+type pageRoutes struct {
+	g *echo.Group
+	m echo.MiddlewareFunc
+}
+
+func (r *pageRoutes) GET(path string, h echo.HandlerFunc)  { r.g.GET(path, h, r.m) }
+func (r *pageRoutes) POST(path string, h echo.HandlerFunc) { r.g.POST(path, h, r.m) }
 
 // reopened answers a GET of a step only a form posts to: the step a link's session is at
 // (the home page would start a new session in its place), the page otherwise.
@@ -117,6 +129,9 @@ func (s *Server) pageError(err error, c echo.Context) bool {
 		d.Title, d.Text = "There is no such page", "Check the address, or start from the sign-in page."
 	case http.StatusMethodNotAllowed:
 		d.Title, d.Text = "This page cannot be opened that way", "Start from the sign-in page."
+		if allow, ok := allowed(c); ok {
+			c.Response().Header().Set(echo.HeaderAllow, allow)
+		}
 	case http.StatusRequestEntityTooLarge:
 		d.Title, d.Text = "That form was too large", "Go back, shorten what you typed, and send it again."
 	default:

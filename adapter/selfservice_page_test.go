@@ -286,16 +286,21 @@ func TestPageAddressesAnswerPages(t *testing.T) {
 		body         string
 		status       int
 		location     string
+		allow        string // a wrong method's Allow header
 	}{
-		{"GET", "/self-service", "", http.StatusSeeOther, "/self-service/"},
-		{"GET", "/self-service/signin", "", http.StatusSeeOther, "/self-service/"},
-		{"GET", "/self-service/signin/code", "", http.StatusSeeOther, "/self-service/"},
-		{"GET", "/self-service/confirm", "", http.StatusSeeOther, "/self-service/"},
-		{"GET", "/self-service/push/continue", "", http.StatusSeeOther, "/self-service/"},
-		{"GET", "/self-service/nowhere", "", http.StatusNotFound, ""},
-		// The group's catch-all answers a wrong method 404 (adapter.go): a page all the same.
-		{"DELETE", "/self-service/enroll", "", http.StatusNotFound, ""},
-		{"POST", "/self-service/signin", "username=" + strings.Repeat("a", 200<<10), http.StatusRequestEntityTooLarge, ""},
+		{"GET", "/self-service", "", http.StatusSeeOther, "/self-service/", ""},
+		{"GET", "/self-service/signin", "", http.StatusSeeOther, "/self-service/", ""},
+		{"GET", "/self-service/signin/code", "", http.StatusSeeOther, "/self-service/", ""},
+		{"GET", "/self-service/confirm", "", http.StatusSeeOther, "/self-service/", ""},
+		{"GET", "/self-service/push/continue", "", http.StatusSeeOther, "/self-service/", ""},
+		{"GET", "/self-service/nowhere", "", http.StatusNotFound, "", ""},
+		// A wrong method is 405 with the methods the address takes, as a page.
+		{"DELETE", "/self-service/enroll", "", http.StatusMethodNotAllowed, "", "GET, POST"},
+		{"PUT", "/self-service/", "", http.StatusMethodNotAllowed, "", "GET"},
+		{"POST", "/self-service/", "", http.StatusMethodNotAllowed, "", "GET"},
+		{"POST", "/self-service/style.css", "", http.StatusMethodNotAllowed, "", "GET"},
+		{"PATCH", "/self-service/factors/f1/rename", "", http.StatusMethodNotAllowed, "", "GET, POST"},
+		{"POST", "/self-service/signin", "username=" + strings.Repeat("a", 200<<10), http.StatusRequestEntityTooLarge, "", ""},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
@@ -304,6 +309,12 @@ func TestPageAddressesAnswerPages(t *testing.T) {
 			h.srv.Handler().ServeHTTP(rec, req)
 			if rec.Code != tc.status || rec.Header().Get("Location") != tc.location {
 				t.Errorf("%d Location %q, want %d %q", rec.Code, rec.Header().Get("Location"), tc.status, tc.location)
+			}
+			if rec.Header().Get("Allow") != tc.allow {
+				t.Errorf("Allow %q, want %q", rec.Header().Get("Allow"), tc.allow)
+			}
+			if tc.allow != "" && !strings.Contains(rec.Body.String(), "cannot be opened that way") {
+				t.Errorf("a wrong method's page: %s", rec.Body.String())
 			}
 			if tc.location == "" && (!strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") || !strings.Contains(rec.Body.String(), "<h1>") ||
 				rec.Header().Get("Content-Security-Policy") == "") {

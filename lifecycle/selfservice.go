@@ -3,9 +3,9 @@ package lifecycle
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -266,8 +266,11 @@ type SessionState struct {
 	Method     string `json:"method,omitempty"` // sign-in: app, smsotp, emailotp, voicecall
 	Factor     string `json:"factor,omitempty"` // sign-in: the factor challenged
 	Capability string `json:"capability,omitempty"`
-	Tx         string `json:"tx,omitempty"`
-	Number     int    `json:"number,omitempty"` // sign-in by push: the number to type on the device
+	// ShownKey seals what the enrollment's page shows (SealShown): a fresh AES-256 key
+	// for each enrollment, kept here only, never sent to the browser.
+	ShownKey string `json:"shownKey,omitempty"`
+	Tx       string `json:"tx,omitempty"`
+	Number   int    `json:"number,omitempty"` // sign-in by push: the number to type on the device
 	// Started is when a push sign-in began: one that started no challenge (no such user
 	// or device) times out when a real one would.
 	Started time.Time `json:"started,omitzero"`
@@ -569,7 +572,7 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 	if err != nil {
 		return Enrolled{}, err
 	}
-	sess.State.Enrolling, sess.State.EnrollType = out.Factor.ID, typ
+	sess.State.Enrolling, sess.State.EnrollType, sess.State.ShownKey = out.Factor.ID, typ, randomText(32)
 	return out, s.save(ctx, sess)
 }
 
@@ -623,7 +626,7 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 	if err != nil {
 		return Factor{}, err
 	}
-	sess.State.Enrolling, sess.State.EnrollType = "", ""
+	sess.State.Enrolling, sess.State.EnrollType, sess.State.ShownKey = "", "", ""
 	if sess.Kind == SessionLink {
 		// No automatic sign-in after an activation link (OWASP): the session ends.
 		return f, s.End(ctx, *sess)
@@ -718,7 +721,7 @@ func (s *SelfService) FinishPush(ctx context.Context, sess *Session) (string, Fa
 		return PushActive, f, s.End(ctx, *sess)
 	}
 	s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, f.ID, "SUCCESS", "push device registered")
-	sess.State.Enrolling, sess.State.EnrollType = "", ""
+	sess.State.Enrolling, sess.State.EnrollType, sess.State.ShownKey = "", "", ""
 	return PushActive, f, s.save(ctx, sess)
 }
 
@@ -1072,9 +1075,11 @@ type Shown struct {
 }
 
 // SealShown makes a token of what the enrollment's page showed, for its form to carry:
-// the page shows it again from the token, so the key is stored nowhere in the clear and
-// the browser holds nothing it was not shown. It opens only in this session, for the
-// factor enrolling now.
+// the page shows it again from the token after a wrong first code or before a phone
+// registered. The token is sealed (AES-GCM) with the session's key for this enrollment
+// (SessionState.ShownKey), which only the server holds: the form carries no key in the
+// clear, and the store, which holds the key, never holds the token. It opens only in
+// this session, for the factor enrolling now; "" when there is nothing to seal with.
 func (s *SelfService) SealShown(sess Session, out map[string]any) string {
 	var sh Shown
 	sh.Secret, _ = out["secret"].(string)
@@ -1083,19 +1088,28 @@ func (s *SelfService) SealShown(sess Session, out map[string]any) string {
 		sh.URI, _ = out["registrationURI"].(string)
 	}
 	sh.Code, _ = out["activationCode"].(string)
+	aead, ok := shownAEAD(sess)
+	if !ok {
+		return ""
+	}
 	data, _ := json.Marshal(sh)
-	payload := base64.RawURLEncoding.EncodeToString(data)
-	return payload + "." + shownMAC(sess, payload)
+	nonce := make([]byte, aead.NonceSize())
+	rand.Read(nonce) // never returns an error (crypto/rand, Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, data, shownAD(sess)))
 }
 
 // OpenShown opens a token SealShown made in this session for the factor enrolling now,
 // with its QR code (a data: URI) made again; false for any other.
 func (s *SelfService) OpenShown(sess Session, token string) (sh Shown, qr string, ok bool) {
-	payload, mac, found := strings.Cut(token, ".")
-	if !found || sess.State.Enrolling == "" || !hmac.Equal([]byte(mac), []byte(shownMAC(sess, payload))) {
+	aead, ok := shownAEAD(sess)
+	if !ok {
 		return Shown{}, "", false
 	}
-	data, err := base64.RawURLEncoding.DecodeString(payload)
+	sealed, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(sealed) < aead.NonceSize() {
+		return Shown{}, "", false
+	}
+	data, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], shownAD(sess))
 	if err != nil || json.Unmarshal(data, &sh) != nil || sh.URI == "" {
 		return Shown{}, "", false
 	}
@@ -1107,10 +1121,19 @@ func (s *SelfService) OpenShown(sess Session, token string) (sh Shown, qr string
 	return sh, qr, err == nil
 }
 
-// shownMAC binds a shown token to the session (its CSRF token, a secret only it and its
-// browser hold) and to the factor enrolling.
-func shownMAC(sess Session, payload string) string {
-	h := hmac.New(sha256.New, []byte(sess.CSRF))
-	h.Write([]byte(sess.State.Enrolling + "\x00" + payload))
-	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+// shownAEAD is the cipher of the session's enrollment under way; false when none is.
+func shownAEAD(sess Session) (cipher.AEAD, bool) {
+	key, err := base64.RawURLEncoding.DecodeString(sess.State.ShownKey)
+	if err != nil || len(key) != 32 || sess.State.Enrolling == "" {
+		return nil, false
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, false
+	}
+	aead, err := cipher.NewGCM(block)
+	return aead, err == nil
 }
+
+// shownAD binds a shown token to the factor enrolling.
+func shownAD(sess Session) []byte { return []byte("emfa shown\x00" + sess.State.Enrolling) }

@@ -2,6 +2,7 @@ package lifecycle_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -95,6 +96,35 @@ func TestShownOpensOnlyInItsSession(t *testing.T) {
 	sess.State.Enrolling = "another"
 	if _, _, ok := ss.OpenShown(sess, sealed); ok {
 		t.Error("opened for another factor")
+	}
+}
+
+// TestShownIsSealed: the token the confirm form carries shows nothing of the key it
+// shows again: not the seed, not its otpauth URI, in any part, however decoded. The
+// browser holds the session's CSRF token, so a MAC keyed with it hid nothing.
+func TestShownIsSealed(t *testing.T) {
+	m, _ := newManager(t, testdb.SQLite(t))
+	addAlice(t, m)
+	ss := selfService(t, m, "totp")
+	sess, en := enrollVia(t, ss, linkToken(t, ss), "totp")
+	sealed := ss.SealShown(sess, en.Output)
+	secret, uri := en.Output["secret"].(string), en.Output["otpauthURI"].(string)
+	if secret == "" || uri == "" {
+		t.Fatalf("enrollment shows no key: %v", en.Output)
+	}
+	for _, part := range append(strings.Split(sealed, "."), sealed) {
+		for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.StdEncoding} {
+			text := part
+			if b, err := enc.DecodeString(part); err == nil {
+				text = string(b)
+			}
+			if strings.Contains(text, secret) || strings.Contains(text, uri) {
+				t.Fatalf("the shown token carries the key in the clear: %q", text)
+			}
+		}
+	}
+	if sh, _, ok := ss.OpenShown(sess, sealed); !ok || sh.Secret != secret {
+		t.Fatalf("sealed, it no longer opens in its session: %+v %v", sh, ok)
 	}
 }
 

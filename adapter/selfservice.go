@@ -71,6 +71,7 @@ func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secur
 	g.GET("/signin/status", p.signInStatus)
 	g.POST("/signin/continue", p.wrap(p.form(p.signInContinue)))
 	g.GET("/link/:token", p.wrap(p.openLink))
+	g.POST("/link/:token", p.wrap(p.form(p.switchLink)))
 	g.GET("/enroll", p.wrap(p.choose))
 	g.POST("/enroll", p.wrap(p.form(p.enroll)))
 	g.POST("/confirm", p.wrap(p.form(p.confirm)))
@@ -170,6 +171,7 @@ type pageData struct {
 	Secret                                 string
 	Code                                   string // a push activation code
 	Shown                                  string // lifecycle.SealShown's token: the page shows the same again
+	Action                                 string // the switch's form: the link's address
 	Number                                 int    // the number to type on the device
 	SignedIn                               bool
 	Hop                                    bool // the link's page: refresh to /self-service/enroll
@@ -225,7 +227,7 @@ func (p *selfServicePage) wrap(h echo.HandlerFunc) echo.HandlerFunc {
 		default:
 			p.s.log.Error("self-service fault", "path", c.Path(), "err", err)
 		}
-		if ended {
+		if ended && c.Get(keepSession) == nil {
 			// Only a cookie the request carried: a cross-site POST, which carries none,
 			// must not clear the person's real session.
 			if _, err := c.Cookie(selfServiceCookie); err == nil {
@@ -287,8 +289,9 @@ func sentence(msg string) string {
 // anything is a POST, and each checks the session's CSRF token (form); the GETs (the
 // page, the enroll chooser, a link's opening, the status polls, which also want the
 // token in a header) only read, but for a session's idle timer and the session a link
-// opens, as with any cookie. Cross-site subrequests (images, frames, fetches) still go
-// without it, and the page may not be framed.
+// opens, as with any cookie; a link replaces no session of another user unasked
+// (openLink). Cross-site subrequests (images, frames, fetches) still go without it, and
+// the page may not be framed.
 const selfServiceSameSite = http.SameSiteLaxMode
 
 func (p *selfServicePage) setCookie(c echo.Context, sess lifecycle.Session) {
@@ -382,8 +385,39 @@ const (
 	doneSignedOut    = "signed-out"
 )
 
+// keepSession marks, in a request's context, that the browser's session lives on
+// whatever the refusal (wrap): a link that opens nothing is no reason to sign out a
+// session it never belonged to.
+const keepSession = "emfa.selfservice.keep"
+
+// openLink opens an activation link: the session it starts replaces the browser's. One
+// of another user (signed in, or enrolling with a link) is never replaced unasked: any
+// site may send a person a link, an attacker their own, and the person, signed in as
+// themselves, would go on to enroll their phone into the attacker's account (login
+// CSRF). The page asks instead; the person's answer is a form of the page (switchLink).
 func (p *selfServicePage) openLink(c echo.Context) error {
-	sess, err := p.ss.OpenLink(c.Request().Context(), c.Param("token"))
+	ctx := c.Request().Context()
+	token := c.Param("token")
+	if cur, err := p.session(c); err == nil && (cur.Kind == lifecycle.SessionUser || cur.Kind == lifecycle.SessionLink) {
+		c.Set(keepSession, true)
+		user, err := p.ss.LinkUser(ctx, token)
+		if err != nil {
+			return err
+		}
+		if user != cur.User {
+			d := pageData{Title: "This link is for someone else", CSRF: cur.CSRF, User: user, Action: "/self-service/link/" + token,
+				Text: "This browser is signed in as " + cur.User + ", and this link is for " + user + ". Continue only if you mean to set up " +
+					"sign-in verification for " + user + ": " + cur.User + " will be signed out here."}
+			d.Back, d.BackText = "/self-service/", "Stay signed in as "+cur.User
+			if cur.Kind == lifecycle.SessionLink {
+				d.Text = "This browser is setting up sign-in verification for " + cur.User + ", and this link is for " + user +
+					". Continue only if you mean to set it up for " + user + " instead."
+				d.Back, d.BackText = "/self-service/enroll", "Go on setting up sign-in verification for "+cur.User
+			}
+			return p.render(c, http.StatusOK, "switch", d)
+		}
+	}
+	sess, err := p.ss.OpenLink(ctx, token)
 	if err != nil {
 		return err
 	}
@@ -394,6 +428,30 @@ func (p *selfServicePage) openLink(c echo.Context) error {
 	// Lax now (setCookie), which it would send, but the refresh, a navigation this site
 	// starts, works whatever the cookie's mode.
 	return p.render(c, http.StatusOK, "hop", pageData{Title: "Opening your link", Hop: true})
+}
+
+// switchLink opens an activation link in place of the browser's session of another
+// user, once the person said so on the page (openLink): a form with the session's CSRF
+// token, and, for a browser that says where the form came from, from this page; the
+// session it replaces ends. A link that opens nothing leaves the session as it was.
+func (p *selfServicePage) switchLink(c echo.Context, cur lifecycle.Session) error {
+	c.Set(keepSession, true)
+	// Sec-Fetch-Site, not Origin: the page's no-referrer policy makes a browser send its
+	// own forms with Origin: null.
+	if site := c.Request().Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		return &Error{Status: http.StatusForbidden, ID: "forbidden", Msg: "this form was not sent by the page; open the link again"}
+	}
+	ctx := c.Request().Context()
+	sess, err := p.ss.OpenLink(ctx, c.Param("token"))
+	if err != nil {
+		return err
+	}
+	if err := p.ss.End(ctx, cur); err != nil {
+		p.s.log.Warn("self-service: end the session a link replaced", "err", err)
+	}
+	p.setCookie(c, sess)
+	// A POST from the page: a redirect keeps the cookie, and the token leaves the address bar.
+	return c.Redirect(http.StatusSeeOther, "/self-service/enroll")
 }
 
 func (p *selfServicePage) choose(c echo.Context) error {

@@ -29,6 +29,7 @@ type pageBrowser struct {
 	linkPath string // the activation link's path
 	body     string // the last page
 	header   http.Header
+	send     http.Header // headers the next requests send (Sec-Fetch-Site...)
 }
 
 var (
@@ -55,6 +56,9 @@ func (p *pageBrowser) do(t *testing.T, method, path string, form url.Values) int
 	}
 	if p.cookie != "" {
 		req.AddCookie(&http.Cookie{Name: selfServiceCookie, Value: p.cookie})
+	}
+	for k, vs := range p.send {
+		req.Header[k] = vs
 	}
 	rec := httptest.NewRecorder()
 	p.h.srv.Handler().ServeHTTP(rec, req)
@@ -352,5 +356,91 @@ func TestPageSmallThings(t *testing.T) {
 	user := signInPage(t, h)
 	if !strings.Contains(user.body, `aria-label="New name for Authenticator app"`) || !strings.Contains(user.body, `aria-label="Rename Authenticator app"`) {
 		t.Errorf("rename controls not named by their factor:\n%s", user.body)
+	}
+}
+
+// linkOf creates user name and returns the path of its activation link.
+func linkOf(t *testing.T, h *adminHarness, name string) string {
+	t.Helper()
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"`+name+`"}`); code != 201 {
+		t.Fatalf("create %s: %d %v", name, code, out)
+	}
+	code, out := h.admin(t, h.write, "POST", "/admin/v1/users/"+name+"/activation-link", `{"deliver":false}`)
+	if code != 201 {
+		t.Fatalf("link of %s: %d %v", name, code, out)
+	}
+	u, _ := url.Parse(out["url"].(string))
+	return u.Path
+}
+
+// TestLinkNeverReplacesAnotherUsersSession: login CSRF. Another user's activation link
+// (mallory's own, sent to alice from another site) opened in a browser signed in as alice
+// used to replace her session with one for mallory, where alice might then enroll her
+// phone into mallory's account. Now it asks first: the page says who is signed in and
+// whom the link is for, cancelling keeps the session, and only the page's own form
+// (CSRF token, not cross-site) switches; the session it replaces ends. The same user's
+// link opens as ever; a dead link shows its error without signing anyone out.
+func TestLinkNeverReplacesAnotherUsersSession(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	own := openLink(t, h).linkPath // alice's
+	alice := signInPage(t, h)
+	signedIn := alice.cookie
+	mallory := linkOf(t, h, "mallory")
+
+	if code := alice.do(t, "GET", mallory, nil); code != http.StatusOK || alice.cookie != signedIn || alice.header.Get("Set-Cookie") != "" ||
+		!strings.Contains(alice.body, "signed in as alice") || !strings.Contains(alice.body, "for mallory") ||
+		!strings.Contains(alice.body, `action="`+mallory+`"`) || !strings.Contains(alice.body, `id="cancel" href="/self-service/"`) {
+		t.Fatalf("another user's link while signed in: %d, Set-Cookie %q, want the question and the session kept:\n%s",
+			code, alice.header.Get("Set-Cookie"), alice.body)
+	}
+	csrf := alice.csrf
+	if alice.do(t, "GET", "/self-service/", nil); !strings.Contains(alice.body, "Signed in as alice.") {
+		t.Fatalf("after the question, cancelled: %s", alice.body)
+	}
+
+	// A cross-site POST (which a browser sends with the cookie only if it is not Lax; the
+	// token then came from elsewhere) is refused, and the session stays.
+	alice.send = http.Header{"Sec-Fetch-Site": {"cross-site"}}
+	if code := alice.do(t, "POST", mallory, url.Values{"csrf": {csrf}}); code != http.StatusForbidden || alice.cookie != signedIn {
+		t.Errorf("a cross-site switch: %d, want 403 and the session kept\n%s", code, alice.body)
+	}
+	alice.send = nil
+	if code := alice.do(t, "POST", mallory, url.Values{"csrf": {"stale"}}); code != http.StatusForbidden || alice.cookie != signedIn {
+		t.Errorf("a switch without the page's token: %d, want 403 and the session kept\n%s", code, alice.body)
+	}
+
+	// A link that opens nothing does not sign alice out either.
+	if code := alice.do(t, "GET", "/self-service/link/"+strings.Repeat("A", 43), nil); code != http.StatusNotFound ||
+		alice.cookie != signedIn || !strings.Contains(alice.body, `href="/self-service/">Back to my factors`) {
+		t.Errorf("a dead link while signed in: %d, cookie kept %v\n%s", code, alice.cookie == signedIn, alice.body)
+	}
+
+	// Confirmed on the page: mallory's link session, and alice's ends.
+	alice.do(t, "GET", mallory, nil)
+	alice.send = http.Header{"Sec-Fetch-Site": {"same-origin"}}
+	if code := alice.do(t, "POST", mallory, url.Values{}); code != http.StatusSeeOther || alice.header.Get("Location") != "/self-service/enroll" ||
+		alice.cookie == signedIn || alice.cookie == "" {
+		t.Fatalf("the switch: %d Location %q\n%s", code, alice.header.Get("Location"), alice.body)
+	}
+	if alice.do(t, "GET", "/self-service/enroll", nil); !strings.Contains(alice.body, "Hello mallory.") {
+		t.Fatalf("after the switch: %s", alice.body)
+	}
+	old := &pageBrowser{h: h, cookie: signedIn}
+	if old.do(t, "GET", "/self-service/", nil); strings.Contains(old.body, "Signed in as alice") {
+		t.Errorf("the session the switch replaced goes on")
+	}
+
+	// mallory's link session, in turn, is asked before alice's link replaces it.
+	if alice.do(t, "GET", own, nil); !strings.Contains(alice.body, "for alice") || !strings.Contains(alice.body, `id="cancel" href="/self-service/enroll"`) {
+		t.Errorf("alice's link in mallory's link session: %s", alice.body)
+	}
+
+	// The same user's link opens at once.
+	again := signInPage(t, h)
+	if code := again.do(t, "GET", own, nil); code != http.StatusOK || !strings.Contains(again.body, "Opening your link") {
+		t.Fatalf("alice's own link while signed in as alice: %d\n%s", code, again.body)
+	}
+	if again.do(t, "GET", "/self-service/enroll", nil); !strings.Contains(again.body, "Hello alice.") {
+		t.Errorf("after alice's own link: %s", again.body)
 	}
 }

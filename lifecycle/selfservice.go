@@ -314,31 +314,9 @@ var (
 // OpenLink checks an activation link and starts the session that may enroll with it.
 // Opening changes nothing: only a completed enrollment spends the link.
 func (s *SelfService) OpenLink(ctx context.Context, token string) (Session, error) {
-	if len(token) < 40 || len(token) > 64 {
-		return Session{}, ErrLinkInvalid
-	}
-	l, err := s.st.GetLink(ctx, HashToken(token))
-	if errors.Is(err, store.ErrNotFound) {
-		s.m.audit(ctx, SelfServiceActor, "selfservice.open", "", "", "FAILED", "unknown link")
-		return Session{}, ErrLinkInvalid
-	}
+	l, u, err := s.checkLink(ctx, token)
 	if err != nil {
 		return Session{}, err
-	}
-	u, err := s.userByID(ctx, l)
-	if err != nil {
-		return Session{}, err
-	}
-	switch {
-	case !l.SpentAt.IsZero():
-		s.m.audit(ctx, SelfServiceActor, "selfservice.open", u.Name, "", "FAILED", "link spent")
-		return Session{}, ErrLinkSpent
-	case !s.m.now().Before(l.ExpiresAt):
-		s.m.audit(ctx, SelfServiceActor, "selfservice.open", u.Name, "", "FAILED", "link expired")
-		return Session{}, ErrLinkExpired
-	case u.Disabled:
-		s.m.audit(ctx, SelfServiceActor, "selfservice.open", u.Name, "", "FAILED", "user disabled")
-		return Session{}, ErrLinkInvalid
 	}
 	// The session ends when its link does: it cannot enroll with a link that expired.
 	sess, err := s.opened(ctx, "selfservice.open", "", SessionLink, u, l.Hash, l.ExpiresAt, "")
@@ -348,6 +326,48 @@ func (s *SelfService) OpenLink(ctx context.Context, token string) (Session, erro
 		return Session{}, ErrLinkInvalid
 	}
 	return sess, err
+}
+
+// LinkUser is the name of the user an activation link is for, checked as OpenLink checks
+// it (a refusal recorded alike), without opening it: the page asks before a link
+// replaces a browser's session of another user.
+func (s *SelfService) LinkUser(ctx context.Context, token string) (string, error) {
+	_, u, err := s.checkLink(ctx, token)
+	return u.Name, err
+}
+
+// checkLink finds the link of token and its user, refusing (and recording) a link
+// unknown, spent, expired, or of a disabled user.
+func (s *SelfService) checkLink(ctx context.Context, token string) (store.SelfServiceLink, store.User, error) {
+	if len(token) < 40 || len(token) > 64 {
+		return store.SelfServiceLink{}, store.User{}, ErrLinkInvalid
+	}
+	l, err := s.st.GetLink(ctx, HashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		s.m.audit(ctx, SelfServiceActor, "selfservice.open", "", "", "FAILED", "unknown link")
+		return l, store.User{}, ErrLinkInvalid
+	}
+	if err != nil {
+		return l, store.User{}, err
+	}
+	u, err := s.userByID(ctx, l)
+	if err != nil {
+		return l, u, err
+	}
+	var refusal *Error
+	var reason string
+	switch {
+	case !l.SpentAt.IsZero():
+		refusal, reason = ErrLinkSpent, "link spent"
+	case !s.m.now().Before(l.ExpiresAt):
+		refusal, reason = ErrLinkExpired, "link expired"
+	case u.Disabled:
+		refusal, reason = ErrLinkInvalid, "user disabled"
+	default:
+		return l, u, nil
+	}
+	s.m.audit(ctx, SelfServiceActor, "selfservice.open", u.Name, "", "FAILED", reason)
+	return l, u, refusal
 }
 
 // opened starts the session a link or a sign-in opened for u, with its record (action,

@@ -6,6 +6,7 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -266,6 +267,9 @@ selfService:
 	webmail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `<!doctype html><title>Inbox</title><p><a id="mail-link" href="%s">Set up MFA</a></p><p><a id="home-link" href="%s">Your factors</a></p>`,
 			html.EscapeString(link), html.EscapeString(base+"/self-service/"))
+		if to := r.URL.Query().Get("to"); to != "" {
+			fmt.Fprintf(w, `<p><a id="other-link" href="%s">Set up MFA (from someone else)</a></p>`, html.EscapeString(to))
+		}
 	}))
 	t.Cleanup(webmail.Close)
 	inbox := strings.Replace(webmail.URL, "127.0.0.1", "localhost", 1)
@@ -368,6 +372,45 @@ selfService:
 	run("disabled", visit(base+"/self-service/"), heading(&title, ""))
 	if title != "Sign in" {
 		t.Errorf("after disabling: %q, want the sign-in page", title)
+	}
+
+	// Login CSRF: mallory sends bob, signed in, mallory's own activation link from another
+	// site. The page asks rather than replacing bob's session: cancelling keeps it, and
+	// only the page's own form switches (the browser's Sec-Fetch-Site: same-origin).
+	if code, body := admin("POST", "/admin/v1/users", `{"name":"bob"}`); code != 201 {
+		t.Fatalf("create bob: %d %s", code, body)
+	}
+	status, body := admin("POST", "/admin/v1/users/bob/factors", `{"type":"totp","activation":"immediate"}`)
+	bobKey := regexp.MustCompile(`"secret":"([A-Z2-7]+)"`).FindStringSubmatch(body)
+	if status != 201 || bobKey == nil {
+		t.Fatalf("bob's app: %d %s", status, body)
+	}
+	if code, body := admin("POST", "/admin/v1/users", `{"name":"mallory"}`); code != 201 {
+		t.Fatalf("create mallory: %d %s", code, body)
+	}
+	status, body = admin("POST", "/admin/v1/users/mallory/activation-link", `{"deliver":false}`)
+	m = regexp.MustCompile(`http://127\.0\.0\.1:1(/self-service/link/[A-Za-z0-9_-]{43})`).FindStringSubmatch(body)
+	if status != 201 || m == nil {
+		t.Fatalf("mallory's link: %d %s", status, body)
+	}
+	trap := inbox + "/?to=" + url.QueryEscape(base+m[1])
+	run("sign in bob", visit(base+"/self-service/"), retry("no #username", chromedp.WaitVisible("#username")),
+		chromedp.SendKeys("#username", "bob"), chromedp.Click("#m-app"), chromedp.Click("#next"), chromedp.WaitVisible("#code"),
+		chromedp.SendKeys("#code", totpCode(bobKey[1], 0)), chromedp.Click("#signin"), chromedp.WaitVisible("#add"))
+	var text string
+	run("another user's link", visit(trap), chromedp.Click("#other-link"), heading(&title, "This link is for someone else"),
+		shot("11-someone-else"), chromedp.Text("main", &text))
+	if !strings.Contains(text, "signed in as bob") || !strings.Contains(text, "for mallory") {
+		t.Errorf("the question: %q", text)
+	}
+	run("cancel", chromedp.Click("#cancel"), heading(&title, "Your sign-in factors"), chromedp.Text("main", &text))
+	if !strings.Contains(text, "Signed in as bob.") {
+		t.Errorf("after cancelling: %q", text)
+	}
+	run("switch", visit(trap), chromedp.Click("#other-link"), heading(&title, "This link is for someone else"),
+		chromedp.Click("#switch"), chromedp.WaitVisible("#enroll"), chromedp.Text("main", &text))
+	if !strings.Contains(text, "Hello mallory.") {
+		t.Errorf("after switching: %q", text)
 	}
 	t.Logf("screenshots in %s", dir)
 }

@@ -157,6 +157,8 @@ type Enrollment struct {
 	// link is the hash of the self-service link a push device is enrolled with, which its
 	// registration spends (builtin.Enrollment.Link).
 	link string
+	// origin is where the enrollment was started (builtin.Enrollment.Origin).
+	origin string
 }
 
 // Enrolled is a new factor and what the person enrolling it needs, shown once: an
@@ -293,7 +295,7 @@ func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in
 		return Enrolled{}, m.refuse(ctx, actor, action, name, "", err)
 	}
 	// The record commits with the enrollment (builtin.Enrollment.Audit).
-	enrolled, err := e.Enroll(ctx, builtin.Enrollment{Type: in.Type, User: name, Values: v, Activation: mode, Link: in.link,
+	enrolled, err := e.Enroll(ctx, builtin.Enrollment{Type: in.Type, User: name, Values: v, Activation: mode, Link: in.link, Origin: in.origin,
 		Audit: func(f store.Factor) store.AuditEvent {
 			return m.event(actor, action, name, f.ID, in.Type+" "+string(f.State))
 		}})
@@ -686,14 +688,14 @@ func (m *Manager) ResetUserBefore(ctx context.Context, actor Actor, name, mode s
 }
 
 // discardPending deletes user's factor id if it is still pending its activation, with its
-// record, in one commit; a factor activated meanwhile, or gone, is left as it is.
-func (m *Manager) discardPending(ctx context.Context, actor Actor, user, id string) error {
+// record (reason), in one commit; a factor activated meanwhile, or gone, is left as it is.
+func (m *Manager) discardPending(ctx context.Context, actor Actor, user, id, reason string) error {
 	err := m.store.Update(ctx, func(w store.Writer) error {
 		// ExpireFactor deletes only a pending factor; every one was created before now.
 		if err := w.ExpireFactor(ctx, id, m.now().Add(time.Millisecond)); err != nil {
 			return err
 		}
-		return w.AppendAudit(ctx, m.event(actor, "factors.delete", user, id, "enrollment abandoned before its activation"))
+		return w.AppendAudit(ctx, m.event(actor, "factors.delete", user, id, reason))
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil

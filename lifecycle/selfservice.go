@@ -584,16 +584,55 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 		// A previous attempt this page never saw confirmed: it goes while still pending,
 		// so abandoned seeds do not pile up; a push device that registered meanwhile (its
 		// registration completes it, whether or not the page saw it) stays.
-		if err := s.m.discardPending(ctx, SelfServiceActor, sess.User, sess.State.Enrolling); err != nil {
+		if err := s.m.discardPending(ctx, SelfServiceActor, sess.User, sess.State.Enrolling, "enrollment abandoned before its activation"); err != nil {
 			return Enrolled{}, err
 		}
 	}
+	if err := s.replaceStarted(ctx, sess.User, typ); err != nil {
+		return Enrolled{}, err
+	}
+	in.origin = builtin.OriginSelfService
 	out, err := s.m.EnrollFactor(ctx, SelfServiceActor, sess.User, in)
 	if err != nil {
 		return Enrolled{}, err
 	}
 	sess.State.Enrolling, sess.State.EnrollType, sess.State.ShownKey = out.Factor.ID, typ, randomText(32)
 	return out, s.save(ctx, sess)
+}
+
+// replaceStarted deletes user's factors of typ that the page started (in another
+// session: the link opened again in another browser, the page in another tab) and that
+// are still pending: a new enrollment of the type replaces them, as a newer link
+// replaces an older one, rather than leave them pending until the sweep, where a code
+// factor's would also refuse the same destination again. A factor that became active,
+// and one an admin enrolled (or an import pre-provisioned), stay.
+func (s *SelfService) replaceStarted(ctx context.Context, user, typ string) error {
+	u, err := s.m.user(ctx, user)
+	if err != nil {
+		return err
+	}
+	fs, err := s.m.store.ListFactors(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if f.Type == typ && f.State == store.FactorPending && builtin.OriginOf(&f) == builtin.OriginSelfService {
+			if err := s.m.discardPending(ctx, SelfServiceActor, user, f.ID, "replaced by a newer enrollment on the self-service page"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// errEnrollmentGone is Confirm's answer once the factor being enrolled is gone: replaced
+// by an enrollment of its type started elsewhere on the page, or swept.
+func errEnrollmentGone(kind string) *Error {
+	msg := "this set-up was started again elsewhere, or waited too long; start again"
+	if kind == SessionLink {
+		msg = "this set-up was started again elsewhere, or waited too long; open your link again"
+	}
+	return &Error{Kind: Conflict, Code: "enrollment_ended", Msg: msg}
 }
 
 // errLinkSpent: the link of a Confirm was spent or replaced while its code was checked.
@@ -642,6 +681,10 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 	f, err := s.m.activateFactor(ctx, SelfServiceActor, sess.User, id, strings.TrimSpace(code), spend)
 	if errors.Is(err, errLinkSpent) {
 		return linkSpent()
+	}
+	if le := (*Error)(nil); errors.As(err, &le) && le.Kind == NotFound && le.Field == "factor" {
+		s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, id, "FAILED", "factor gone: replaced or swept")
+		return Factor{}, errEnrollmentGone(sess.Kind)
 	}
 	if err != nil {
 		return Factor{}, err
@@ -716,7 +759,7 @@ func (s *SelfService) FinishPush(ctx context.Context, sess *Session) (string, Fa
 	state, err := s.PushStatus(ctx, *sess)
 	if err == nil && state == PushEnded {
 		// The device that can no longer register goes now rather than with the sweep.
-		if err := s.m.discardPending(ctx, SelfServiceActor, sess.User, sess.State.Enrolling); err != nil {
+		if err := s.m.discardPending(ctx, SelfServiceActor, sess.User, sess.State.Enrolling, "enrollment abandoned before its activation"); err != nil {
 			return "", Factor{}, err
 		}
 		s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, sess.State.Enrolling, "FAILED", "push enrollment can no longer complete")

@@ -37,13 +37,20 @@ func (s staleLinks) GetLink(ctx context.Context, hash string) (store.SelfService
 	return l, err
 }
 
+// racedEnrollments is staleLinks whose ListFactors shows none: two browsers enrolling a
+// type at once, each listing the user's factors before the other stored its own, so
+// neither replaces the other's (SelfService.Enroll).
+type racedEnrollments struct{ staleLinks }
+
+func (racedEnrollments) ListFactors(context.Context, string) ([]store.Factor, error) { return nil, nil }
+
 // The first code confirmed on a link, the factor's activation and the link spent are one
 // commit: a confirmation that loses the race to another browser changes nothing, not
 // even the use of its code, and says the link is spent.
 func TestConfirmSpendsTheLinkInItsCommit(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		m, clk := newManager(t, staleLinks{st, st.(store.SelfService)})
+		m, clk := newManager(t, racedEnrollments{staleLinks{st, st.(store.SelfService)}})
 		addAlice(t, m)
 		ss := selfService(t, m, "totp")
 		token := linkToken(t, ss)
@@ -441,6 +448,67 @@ func TestPushSignInTellsNoOneWhoExists(t *testing.T) {
 			if got, err := ss.PushSignInStatus(ctx, s); err != nil || got != lifecycle.SignInTimeout {
 				t.Errorf("%s after the lifetime: %s %v, want timeout", s.State.User, got, err)
 			}
+		}
+	})
+}
+
+// TestReopenedLinkReplacesItsPendingFactor: the link opened again in another browser
+// (the first one closed, or on another device) and a factor of the same type started
+// there replaces the one the first browser started and never confirmed, rather than
+// leaving it pending until the sweep a week later, where it also stood in the way (the
+// same phone number again was "already a factor"). Only a pending factor started on the
+// page goes: an active one, and one an admin enrolled, stay.
+func TestReopenedLinkReplacesItsPendingFactor(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		ss := selfService(t, m, "totp", "smsotp")
+		token := linkToken(t, ss)
+		active := enrollTOTP(t, m)
+		byAdmin, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "totp", Activation: lifecycle.ActivationPasscode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const phone = "+15551230123"
+		smsVia := func() lifecycle.Enrolled {
+			t.Helper()
+			sess, err := ss.OpenLink(ctx, token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			en, err := ss.Enroll(ctx, &sess, "smsotp", phone)
+			if err != nil {
+				t.Fatalf("enroll %s: %v", phone, err)
+			}
+			return en
+		}
+		first, en1 := enrollVia(t, ss, token, "totp")
+		sms1 := smsVia()
+		second, en2 := enrollVia(t, ss, token, "totp")
+		sms2 := smsVia()
+
+		fs, err := m.ListFactors(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range fs {
+			got = append(got, f.ID)
+		}
+		want := []string{active.Factor.ID, byAdmin.Factor.ID, en2.Factor.ID, sms2.Factor.ID}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("factors %v, want %v (not the first browser's %s and %s)", got, want, en1.Factor.ID, sms1.Factor.ID)
+		}
+		// The first browser's code now says its set-up ended; the second's completes.
+		var le *lifecycle.Error
+		if _, err := ss.Confirm(ctx, &first, codeOf(t, en1, clk.Now())); !errors.As(err, &le) || le.Code != "enrollment_ended" {
+			t.Errorf("the replaced enrollment's code: %v, want enrollment_ended", err)
+		}
+		if _, err := ss.Confirm(ctx, &second, codeOf(t, en2, clk.Now())); err != nil {
+			t.Errorf("the newer enrollment's code: %v", err)
 		}
 	})
 }

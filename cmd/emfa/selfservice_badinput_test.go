@@ -196,11 +196,21 @@ func TestSelfServiceBadInput(t *testing.T) {
 		want("open in a second browser", b.get(aliceLink), 200, "Set up a factor")
 		browsers := []*ssBrowser{a, b}
 		forms := make([]url.Values, 2)
-		for i, br := range browsers {
-			p := br.post("/self-service/enroll", url.Values{"type": {"totp"}})
-			want("enroll", p, 200, "Confirm your new factor")
-			forms[i] = url.Values{"csrf": {br.csrf}, "code": {totpNow(t, secretRE.FindStringSubmatch(p.body)[1])}}
+		// Two types: a factor started on the page replaces the pending one of its type
+		// that another session started, so that of two apps only the newer would be left.
+		p := a.post("/self-service/enroll", url.Values{"type": {"totp"}})
+		want("enroll an app", p, 200, "Confirm your new factor")
+		forms[0] = url.Values{"csrf": {a.csrf}, "code": {totpNow(t, secretRE.FindStringSubmatch(p.body)[1])}}
+		const addr = "alice.race@example.com"
+		want("enroll an e-mail address", b.post("/self-service/enroll", url.Values{"type": {"emailotp"}, "destination": {addr}}), 200, "Confirm your new factor")
+		var sent string
+		if ms := mail.To(addr); len(ms) == 1 {
+			sent = regexp.MustCompile(`\b\d{6}\b`).FindString(ms[0].Data)
 		}
+		if sent == "" {
+			t.Fatalf("no code mailed to %s: %v", addr, mail.To(addr))
+		}
+		forms[1] = url.Values{"csrf": {b.csrf}, "code": {sent}}
 		if s := states("alice"); s != "pending,pending" {
 			t.Fatalf("factors before: %s", s)
 		}

@@ -116,7 +116,20 @@ type Enrollment struct {
 	// a push device's registration, which completes the enrollment, spends it in its
 	// commit, and is refused if it was spent or replaced meanwhile.
 	Link string
+	// Origin, when set, says where the enrollment was started (OriginSelfService): the
+	// factor keeps it (OriginOf), so that the self-service page can tell the pending
+	// factors it started from those an admin did.
+	Origin string
 }
+
+// OriginSelfService is the Origin of an enrollment started on the self-service page.
+const OriginSelfService = "self-service"
+
+// paramOrigin keeps a factor's Enrollment.Origin.
+const paramOrigin = "origin"
+
+// OriginOf is where f's enrollment was started: its Enrollment.Origin, "" when unsaid.
+func OriginOf(f *store.Factor) string { return f.Params[paramOrigin] }
 
 // Enrolled is a new factor and what its owner is shown once: a seed, an activation code.
 type Enrolled struct {
@@ -211,6 +224,9 @@ func (e *Engine) newFactor(u store.User, typ, label string, in Enrollment) store
 	f := store.Factor{
 		ID: cmp.Or(in.ID, NewID()), UserID: u.ID, Type: typ, Label: label, State: store.FactorActive,
 		Params: map[string]string{}, Counter: -1, CreatedAt: now, UpdatedAt: now,
+	}
+	if in.Origin != "" {
+		f.Params[paramOrigin] = in.Origin
 	}
 	pend(&f, in)
 	return f

@@ -257,6 +257,29 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
+// TestCIBuildsStampedImage: the image CI builds is stamped with the version and commit
+// as the README's container section builds it; without them `emfa version` and
+// emfa_build_info of the image CI made say dev and unknown.
+func TestCIBuildsStampedImage(t *testing.T) {
+	run := string(must(os.ReadFile("../.ci/run")))
+	var build string
+	// One command, its continued lines joined.
+	for line := range strings.Lines(strings.ReplaceAll(run, "\\\n", " ")) {
+		if strings.Contains(line, "docker build") && !strings.Contains(line, "echo") {
+			build += line
+		}
+	}
+	if build == "" {
+		t.Fatal(".ci/run builds no image")
+	}
+	for _, want := range []string{`--build-arg VERSION="$(git describe --tags --always --dirty)"`,
+		`--build-arg COMMIT="$(git rev-parse HEAD)"`, `--build-arg BUILD_DATE=`} {
+		if !strings.Contains(build, want) {
+			t.Errorf(".ci/run's docker build has no %s:\n%s", want, build)
+		}
+	}
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)

@@ -38,7 +38,7 @@ func (d *deps) verifyCmd() *cobra.Command {
 	common := func(c *cobra.Command) {
 		c.Flags().StringVar(&o.config, "config", "", "configuration `FILE` (default: the embedded default)")
 		c.Flags().StringVar(&o.provider, "provider", "", "only the provider with this credentialPrefix (default: every enabled one)")
-		c.Flags().StringVar(&o.url, "url", "", "emfa's `BASE` URL as Verify reaches it (default: from server.listen)")
+		c.Flags().StringVar(&o.url, "url", "", "emfa's `BASE` URL as Verify reaches it (default: selfService.publicURL, else server.listen unless a wildcard or loopback address)")
 		c.Flags().StringVar(&o.auth, "auth", "", "the authentication Verify uses toward emfa: oauth, mtls, header or basic (default: the first configured, in that order)")
 		c.Flags().StringVar(&o.uniqueName, "unique-name-attribute", "username", "the Verify user `ATTRIBUTE` sent to emfa as the username")
 		c.Flags().StringVar(&o.oauthID, "oauth-client-id", "", "with --auth oauth: the `ID` of an emfa OAuth client (emfa clients create)")
@@ -50,7 +50,9 @@ func (d *deps) verifyCmd() *cobra.Command {
 		Long: `export prints, for each enabled provider, the real-time webhook and the MFA provider
 objects to create in IBM Verify (a JSON array of {"webhook", "mfaProvider"}). The webhook's
 authentication matches emfa's inbound authentication; its secrets are {{placeholders}}
-unless given (--oauth-client-secret), and the provider's webhookId is {{webhook_id}}.`,
+unless given (--oauth-client-secret), and the provider's webhookId is {{webhook_id}}.
+The webhook's URL is --url, else selfService.publicURL, else server.listen's address; a
+wildcard or loopback server.listen (0.0.0.0:8080), which Verify cannot call, is refused.`,
 		Example: `  emfa verify export --config emfa.yaml --url https://emfa.example.com
   emfa verify export --config emfa.yaml --provider emfa --auth basic`,
 		Args: noArgs,
@@ -77,8 +79,9 @@ unless given (--oauth-client-secret), and the provider's webhookId is {{webhook_
 real-time webhook of each provider (found by name) and then its MFA provider (found by
 credentialPrefix) with the webhook's id, and calls the webhook's test. A second run with
 the same configuration changes nothing. The API client needs the permission to manage
-webhooks and MFA providers. Before it changes anything it refuses a webhook URL taken from
-a wildcard or loopback server.listen (pass --url with emfa's public address) and, without
+webhooks and MFA providers. The webhook's URL is export's (--url, else
+selfService.publicURL, else server.listen). Before it changes anything it refuses a webhook
+URL taken from a wildcard or loopback server.listen (pass --url with emfa's public address) and, without
 --allow-http, an http:// tenant or URL (secrets in clear).`,
 		Example: `  emfa verify register --config emfa.yaml --tenant https://acme.verify.ibm.com \
       --client-id 1234 --client-secret "$VERIFY_API_SECRET" --url https://emfa.example.com
@@ -118,31 +121,50 @@ a wildcard or loopback server.listen (pass --url with emfa's public address) and
 		"  emfa verify export --config emfa.yaml --url https://emfa.example.com", export, register)
 }
 
+// webhookBase is emfa's base URL as Verify reaches it: --url, else selfService.publicURL
+// (where users reach emfa, the same front door), else server.listen's address. A listen
+// address Verify cannot call (a wildcard such as the container's 0.0.0.0:8080, or
+// loopback) is refused, asking for --url, rather than written into a webhook.
+func webhookBase(cfg *config.Config, o verifyOptions) (string, error) {
+	if o.url != "" {
+		return strings.TrimRight(o.url, "/"), nil
+	}
+	if pub := cfg.SelfService.PublicURL; pub != "" {
+		if u, err := url.Parse(pub); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return "", usageError{fmt.Sprintf("selfService.publicURL %q is not an absolute http(s) URL: fix it, or pass --url with emfa's public address", pub)}
+		}
+		return strings.TrimRight(pub, "/"), nil
+	}
+	host, _, err := net.SplitHostPort(cfg.Server.Listen)
+	if err != nil {
+		host = cfg.Server.Listen
+	}
+	ip := net.ParseIP(host)
+	if host == "" || strings.EqualFold(host, "localhost") || (ip != nil && (ip.IsUnspecified() || ip.IsLoopback())) {
+		return "", usageError{fmt.Sprintf("server.listen is %s, an address Verify cannot call, and selfService.publicURL is not set: "+
+			"pass --url with emfa's public address as Verify reaches it (e.g. --url https://emfa.example.com)", cfg.Server.Listen)}
+	}
+	scheme := "http"
+	if cfg.Server.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + cfg.Server.Listen, nil
+}
+
 // registerURLs refuses, before register changes anything, the URLs it would use wrongly:
-// without --url, a server.listen Verify cannot call (a wildcard such as the container's
-// 0.0.0.0:8080, or loopback); and, without --allow-http, an http:// tenant (the API
-// client's secret in clear) or webhook URL (Verify's credentials toward emfa in clear).
+// a webhook URL Verify cannot call (webhookBase); and, without --allow-http, an http://
+// tenant (the API client's secret in clear) or webhook URL (Verify's credentials toward
+// emfa in clear).
 func registerURLs(cfg *config.Config, o verifyOptions) error {
-	if o.url == "" {
-		host, _, err := net.SplitHostPort(cfg.Server.Listen)
-		if err != nil {
-			host = cfg.Server.Listen
-		}
-		ip := net.ParseIP(host)
-		if host == "" || strings.EqualFold(host, "localhost") || (ip != nil && (ip.IsUnspecified() || ip.IsLoopback())) {
-			return usageError{fmt.Sprintf("server.listen is %s, an address Verify cannot call: pass --url with emfa's public address "+
-				"as Verify reaches it (e.g. --url https://emfa.example.com)", cfg.Server.Listen)}
-		}
+	base, err := webhookBase(cfg, o)
+	if err != nil {
+		return err
 	}
 	if o.allowHTTP {
 		return nil
 	}
 	if u, err := url.Parse(o.tenant); err == nil && strings.EqualFold(u.Scheme, "http") {
 		return usageError{fmt.Sprintf("--tenant %s is http://: the API client's secret would travel in clear; use https:// (or --allow-http for a test tenant)", o.tenant)}
-	}
-	base := o.url
-	if base == "" && cfg.Server.TLS == nil {
-		base = "http://" + cfg.Server.Listen
 	}
 	if u, err := url.Parse(base); err == nil && strings.EqualFold(u.Scheme, "http") {
 		return usageError{fmt.Sprintf("the webhook URL %s is http://: Verify would send its credentials toward emfa in clear; "+
@@ -160,13 +182,9 @@ type verifyPair struct {
 // verifyObjects builds the objects for the configured providers. With secrets, the
 // webhook's authentication carries emfa's real inbound secrets; otherwise placeholders.
 func verifyObjects(cfg *config.Config, o verifyOptions, secrets bool) ([]verifyPair, error) {
-	base := strings.TrimRight(o.url, "/")
-	if base == "" {
-		scheme := "http"
-		if cfg.Server.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + cfg.Server.Listen
+	base, err := webhookBase(cfg, o)
+	if err != nil {
+		return nil, err
 	}
 	auth, err := webhookAuth(cfg, o, base, secrets)
 	if err != nil {

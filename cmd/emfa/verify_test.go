@@ -129,12 +129,48 @@ func TestVerifyExport(t *testing.T) {
 		!slices.Equal(prov["capabilities"].([]any), []any{"totp"}) {
 		t.Errorf("mfa provider: %v", prov)
 	}
-	basic := mustEmfa(t, "verify", "export", "--config", cfg, "--auth", "basic")
+	basic := mustEmfa(t, "verify", "export", "--config", cfg, "--auth", "basic", "--url", "https://emfa.example.com")
 	if !strings.Contains(basic, `"{{emfa_basic_password}}"`) || strings.Contains(basic, "sim-password-0123") {
 		t.Errorf("export --auth basic shows the secret or no placeholder:\n%s", basic)
 	}
-	if code, _, errOut := emfa(t, "verify", "export", "--config", cfg, "--auth", "mtls"); code != 2 || !strings.Contains(errOut, "not configured") {
+	if code, _, errOut := emfa(t, "verify", "export", "--config", cfg, "--auth", "mtls", "--url", "https://emfa.example.com"); code != 2 || !strings.Contains(errOut, "not configured") {
 		t.Errorf("--auth mtls without mtls: %d %s", code, errOut)
+	}
+}
+
+// TestVerifyExportURL: without --url, export's webhook URL is selfService.publicURL, where
+// users reach emfa; without that, a wildcard or loopback server.listen (the container's
+// 0.0.0.0:8080), which Verify cannot call, is refused as register refuses it, asking for
+// --url, instead of written into the webhook.
+func TestVerifyExportURL(t *testing.T) {
+	cfg := writeTestConfig(t, "", oauthProviders)
+	for _, listen := range []string{"0.0.0.0:8080", "[::]:8080", ":8080", "127.0.0.1:8080", "localhost:8080"} {
+		t.Setenv("EMFA_SERVER_LISTEN", listen)
+		code, out, errOut := emfa(t, "verify", "export", "--config", cfg)
+		if code != 2 || out != "" || !strings.Contains(errOut, "--url") || !strings.Contains(errOut, listen) {
+			t.Errorf("listen %s without --url: exit %d %q %q, want 2 asking for --url", listen, code, out, errOut)
+		}
+	}
+	t.Setenv("EMFA_SERVER_LISTEN", "10.1.2.3:8080") // an address Verify may reach: kept
+	if out := mustEmfa(t, "verify", "export", "--config", cfg); !strings.Contains(out, `"http://10.1.2.3:8080/v1/providers/emfa"`) {
+		t.Errorf("listen 10.1.2.3:8080: %s", out)
+	}
+	t.Setenv("EMFA_SERVER_LISTEN", "0.0.0.0:8080")
+	t.Setenv("EMFA_SELFSERVICE_PUBLICURL", "https://mfa.example.com/")
+	out := mustEmfa(t, "verify", "export", "--config", cfg)
+	if !strings.Contains(out, `"https://mfa.example.com/v1/providers/emfa"`) {
+		t.Errorf("with selfService.publicURL, the webhook's URL is not it:\n%s", out)
+	}
+	if out := mustEmfa(t, "verify", "export", "--config", cfg, "--url", "https://verify-side.example.com"); !strings.Contains(out, `"https://verify-side.example.com/v1/providers/emfa"`) {
+		t.Errorf("--url does not win over selfService.publicURL:\n%s", out)
+	}
+	// register takes the same default: publicURL is not refused as a wildcard listen is.
+	tenant := verifyfake.New("api-client", "api-secret")
+	defer tenant.Close()
+	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "api-secret")
+	code, _, errOut := emfa(t, "verify", "register", "--config", cfg, "--tenant", tenant.URL, "--client-id", "api-client", "--auth", "basic")
+	if first, _, _ := strings.Cut(errOut, "\n"); code != 2 || strings.Contains(first, "server.listen") || !strings.Contains(first, "--tenant") {
+		t.Errorf("register with publicURL: exit %d %q, want only the http:// tenant refused", code, errOut)
 	}
 }
 

@@ -48,6 +48,9 @@ type checkpointer struct {
 	failing bool
 	// ran, if set, is told the outcome of each checkpoint (tests).
 	ran func(err error)
+	// probe, if set, runs before each checkpoint: off the writes' path, as often as
+	// checkpoints at most (the store looks whether its file is still there).
+	probe func()
 }
 
 func newCheckpointer(db *sql.DB, every time.Duration) *checkpointer {
@@ -72,6 +75,9 @@ func (c *checkpointer) run() {
 		case <-c.kick:
 		case <-c.quit:
 			return
+		}
+		if c.probe != nil {
+			c.probe()
 		}
 		// A failure (a full disk, say) leaves the pages in the log, where they are
 		// durable and readable; the next checkpoint, or the writer's backstop, retries.

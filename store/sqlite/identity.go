@@ -2,9 +2,14 @@ package sqlite
 
 import (
 	"context"
+	"database/sql/driver"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync/atomic"
+
+	"modernc.org/sqlite"
 )
 
 // fileIdentity is the database file as Open found it: which file (device and inode,
@@ -13,14 +18,27 @@ import (
 // unlinked file: every write succeeds and is lost at the next start, and the
 // .serve.lock beside it has gone too, so a second server could start on a new file.
 // Nothing in SQLite says so; comparing the path's file with the opened one does.
+//
+// It is compared where that costs no request anything: at each Ping (/readyz, which
+// probes call every few seconds) and before each background checkpoint (at most every
+// checkpointEvery, and only while writes come). Once it has found the file gone, the
+// writer's commit hook refuses every commit: a write fails, and its caller answers 503,
+// instead of being accepted and lost. The hook reads one atomic flag, nothing more.
 type fileIdentity struct {
 	path   string
-	opened os.FileInfo
-	gone   atomic.Bool // said once in the log (Ping's callers may log each probe too)
+	opened os.FileInfo // set once the writer has opened the file, before Open returns
+	log    *slog.Logger
+	gone   atomic.Bool
+	// why is what check found, for the error of a refused write.
+	why atomic.Pointer[error]
 }
 
-// check reports an error when path no longer names the file the store opened.
-func (f *fileIdentity) check(s *Store) error {
+// check reports an error when path no longer names the file the store opened. The first
+// time, it says so in the log, and from then on writes are refused (refuseCommit).
+func (f *fileIdentity) check() error {
+	if f.gone.Load() {
+		return *f.why.Load()
+	}
 	now, err := os.Stat(f.path)
 	if err == nil && os.SameFile(f.opened, now) {
 		return nil
@@ -29,20 +47,59 @@ func (f *fileIdentity) check(s *Store) error {
 	if err == nil {
 		why = "another file was put in its place"
 	}
-	err = fmt.Errorf("sqlite: the database file emfa has open is no longer the file at %s: %s; writes go to the "+
-		"unlinked file and are lost when emfa stops: stop emfa, restore the file (copy /proc/<pid>/fd/… before "+
-		"stopping, or a backup) and start again", f.path, why)
-	if !f.gone.Swap(true) && s.log != nil {
-		s.log.Error("storage: " + err.Error())
+	err = fmt.Errorf("sqlite: the database file emfa has open is no longer the file at %s: %s; writes are refused, "+
+		"since they would go to the unlinked file and be lost when emfa stops: stop emfa, restore the file (copy "+
+		"/proc/<pid>/fd/… before stopping, or a backup) and start again", f.path, why)
+	f.why.Store(&err)
+	if !f.gone.Swap(true) && f.log != nil {
+		f.log.Error("storage: " + err.Error())
 	}
 	return err
+}
+
+// refuseCommit is the writer's SQLite commit hook: non-zero turns the commit into a
+// rollback (SQLITE_CONSTRAINT_COMMITHOOK), which dialect.Hint explains with check's error.
+func (f *fileIdentity) refuseCommit() int32 {
+	if f.gone.Load() {
+		return 1
+	}
+	return 0
+}
+
+// refusal is check's error once the file is gone, else nil.
+func (f *fileIdentity) refusal() error {
+	if p := f.why.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// guarded is a connector whose connections refuse to commit once file is gone: the
+// writer's, so that every write path (group commits, single statements, transactions of
+// their own) is covered by one check in SQLite itself.
+type guarded struct {
+	driver.Connector
+	file *fileIdentity
+}
+
+func (g guarded) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := g.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h, ok := conn.(sqlite.HookRegisterer)
+	if !ok {
+		return nil, errors.Join(errors.New("sqlite: the driver's connection takes no commit hook"), conn.Close())
+	}
+	h.RegisterCommitHook(g.file.refuseCommit)
+	return conn, nil
 }
 
 // Ping reports whether the database answers and is still the file at the DSN's path
 // (fileIdentity): /readyz answers 503 otherwise.
 func (s *Store) Ping(ctx context.Context) error {
 	if s.file != nil {
-		if err := s.file.check(s); err != nil {
+		if err := s.file.check(); err != nil {
 			return err
 		}
 	}

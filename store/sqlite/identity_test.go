@@ -1,11 +1,14 @@
 package sqlite_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/sqlite"
 )
 
@@ -70,5 +73,57 @@ func TestCreated(t *testing.T) {
 	}
 	if open(t, dsn).Created() {
 		t.Error("an existing file: Created() is true")
+	}
+}
+
+// TestWritesRefusedOnceFileGone: once the store has found its file deleted or replaced, a
+// write fails, naming the file, instead of committing to the unlinked file where it would
+// be lost at the next start; what is read still answers from the open file.
+func TestWritesRefusedOnceFileGone(t *testing.T) {
+	for _, removeDir := range []bool{true, false} {
+		t.Run(map[bool]string{true: "directory removed", false: "file replaced"}[removeDir], func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "data", "emfa.db")
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			s := open(t, "file:"+path)
+			ctx := t.Context()
+			if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			if removeDir {
+				if err := os.RemoveAll(filepath.Dir(path)); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				if err := os.WriteFile(path+".other", nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(path+".other", path); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Ping(ctx); err == nil {
+				t.Fatal("Ping after the file went: nil")
+			}
+			err := s.CreateUser(ctx, store.User{ID: "u2", Name: "bob", CreatedAt: time.Now()})
+			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "no longer") {
+				t.Errorf("a write once the file went: %v, want an error naming %s", err, path)
+			}
+			if errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrNotFound) {
+				t.Errorf("a refused write reads as a business answer: %v", err)
+			}
+			err = s.Update(ctx, func(w store.Writer) error {
+				return w.AppendAudit(ctx, store.AuditEvent{Time: time.Now(), Username: "alice", Resource: "validate", Outcome: "SUCCESS"})
+			})
+			if err == nil || !strings.Contains(err.Error(), path) {
+				t.Errorf("a unit once the file went: %v, want an error naming %s", err, path)
+			}
+			if removeDir {
+				if u, err := s.GetUser(ctx, "alice"); err != nil || u.ID != "u1" {
+					t.Errorf("a read once the file went: %v %v", u, err)
+				}
+			}
+		})
 	}
 }

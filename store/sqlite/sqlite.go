@@ -7,6 +7,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -135,7 +136,18 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	// SQLITE_BUSY without waiting if another process wrote in between, and what it read
 	// could change under it before it writes.
 	wq.Set("_txlock", "immediate")
-	w, err := sql.Open("sqlite", base+"?"+wq.Encode())
+	var file *fileIdentity // identity.go
+	var w *sql.DB
+	if memory {
+		w, err = sql.Open("sqlite", base+"?"+wq.Encode())
+	} else {
+		// The writer's connections refuse to commit once the file is found gone.
+		file = &fileIdentity{path: path, log: o.log}
+		var c driver.Connector
+		if c, err = sqlite.NewConnector(base + "?" + wq.Encode()); err == nil {
+			w = sql.OpenDB(guarded{Connector: c, file: file})
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
@@ -145,11 +157,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, errors.Join(hinted(err), w.Close())
 	}
 	if memory {
-		return newStore(w, w, nil), nil
+		return newStore(w, w, nil, nil), nil
 	}
 	// The file the writer has open, to tell later whether its path still names it.
-	opened, err := os.Stat(path)
-	if err != nil {
+	if file.opened, err = os.Stat(path); err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: open: %w", err), w.Close())
 	}
 
@@ -186,8 +197,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	keepOne(c)
 	ck := newCheckpointer(c, checkpointEvery)
 	ck.log, ck.ran = o.log, o.checkpointed
-	s := newStore(w, r, ck)
-	s.file = &fileIdentity{path: path, opened: opened}
+	// Writes come, and the checkpointer with them: it looks whether the file is still
+	// there, so that a server no probe asks (/readyz) stops writing into a deleted one.
+	ck.probe = func() { _ = file.check() }
+	s := newStore(w, r, ck, file)
 	s.created, s.log = created, o.log
 	return s, nil
 }
@@ -203,13 +216,13 @@ func keepOne(db *sql.DB) {
 // newStore wraps the pools. ck is nil for an in-memory database; for a file, whose
 // journal is a WAL, it checkpoints the log after commits. WAL commits reach the disk in
 // order, so a batch of deferred writes (store.DeferSync) may commit there without its fsync.
-func newStore(w, r *sql.DB, ck *checkpointer) *Store {
+func newStore(w, r *sql.DB, ck *checkpointer, file *fileIdentity) *Store {
 	opts := []sqlstore.Option{sqlstore.GroupCommit(), sqlstore.PrepareStatements()}
 	if ck != nil {
 		opts = append(opts, sqlstore.DeferredSync("FULL", "NORMAL"), sqlstore.AfterCommit(ck.committed))
 		go ck.run()
 	}
-	return &Store{Store: sqlstore.New(w, r, dialect{}, opts...), w: w, r: r, ck: ck}
+	return &Store{Store: sqlstore.New(w, r, dialect{file: file}, opts...), w: w, r: r, ck: ck, file: file}
 }
 
 // Close stops the writer and the checkpointer, and closes every pool.
@@ -341,7 +354,9 @@ func withPragmas(q url.Values, set map[string]string) url.Values {
 }
 
 // dialect is what SQLite's SQL says its own way.
-type dialect struct{}
+type dialect struct {
+	file *fileIdentity // nil in memory: a refused commit (identity.go) is explained from it
+}
 
 func (dialect) Name() string { return "sqlite" }
 
@@ -380,10 +395,15 @@ func (dialect) WritesInWith() bool { return false }
 // Hint turns SQLite's terse words for the file system's refusals ("disk I/O error (778)")
 // into what to look at. Writes need space and permission for the file and for its -wal and
 // -shm beside it.
-func (dialect) Hint(err error) string {
+func (d dialect) Hint(err error) string {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return ""
+	}
+	if se.Code() == sqlite3.SQLITE_CONSTRAINT_COMMITHOOK && d.file != nil {
+		if why := d.file.refusal(); why != nil {
+			return why.Error()
+		}
 	}
 	switch se.Code() & 0xff { // the primary code; the extended one says which call failed
 	case sqlite3.SQLITE_IOERR:

@@ -247,10 +247,15 @@ func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
 	}
 }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+// envRef matches ${file:PATH} (m[1]: PATH) and ${NAME} or ${NAME:-default} (m[2], m[4]).
+// A PATH never starts with '-', so ${file:-x} stays the variable "file" with a default.
+var envRef = regexp.MustCompile(`\$\{(?:file:([^-}][^}]*)|([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?)\}`)
 
-// expander replaces ${NAME} and ${NAME:-default} in every string value. Only the braced
-// form is expanded, so a literal '$' in a password needs no escaping.
+// expander replaces ${NAME} and ${NAME:-default} in every string value with the process
+// environment's variable, and ${file:PATH} with the file's content (secretfile.go), read
+// at every load: a reload (SIGHUP) reads a rotated file again, where the environment is
+// fixed for the process's life. Only the braced form is expanded, so a literal '$' in a
+// password needs no escaping; what a variable or a file holds is not expanded again.
 type expander struct {
 	lookup   func(string) (string, bool)
 	opts     Options
@@ -279,31 +284,65 @@ func (x *expander) tree(node any, path string) any {
 	case string:
 		return envRef.ReplaceAllStringFunc(n, func(ref string) string {
 			m := envRef.FindStringSubmatch(ref)
-			if val, ok := x.lookup(m[1]); ok && val != "" {
-				if x.from == nil {
-					x.from = map[string][]string{}
-				}
-				p := strings.ToLower(path)
-				if !slices.Contains(x.from[p], m[1]) {
-					x.from[p] = append(x.from[p], m[1])
-				}
+			if m[1] != "" {
+				return x.file(path, m[1])
+			}
+			if val, ok := x.lookup(m[2]); ok && val != "" {
+				x.source(path, m[2])
 				return val
 			}
-			if m[2] != "" {
-				return m[3]
+			if m[3] != "" {
+				return m[4]
 			}
-			at := canonicalPath(path)
-			msg := fmt.Sprintf("environment variable %s is not set", m[1])
-			if x.opts.Unset == UnsetIsWarning && !x.needed(at) {
-				x.warnings = append(x.warnings, &FieldError{Path: at, Msg: msg})
-				x.unset = append(x.unset, at)
-			} else {
-				x.errs = append(x.errs, &FieldError{Path: at, Msg: msg})
-			}
+			x.missing(path, fmt.Sprintf("environment variable %s is not set", m[2]))
 			return ""
 		})
 	default:
 		return node
+	}
+}
+
+// file is the content of the file at name for the value at path, or "" with the problem
+// recorded: a file that is not there (or not readable by this user) as an unset variable
+// is, any other problem as an error.
+func (x *expander) file(path, name string) string {
+	f := readSecretFile(name)
+	switch {
+	case f.missing:
+		x.missing(path, f.err)
+		return ""
+	case f.err != "":
+		x.errs = append(x.errs, &FieldError{Path: canonicalPath(path), Msg: f.err})
+		return ""
+	}
+	x.source(path, "file:"+name)
+	if f.warn != "" {
+		x.warnings = append(x.warnings, &FieldError{Path: canonicalPath(path), Msg: f.warn})
+	}
+	return f.value
+}
+
+// source records that the value at path holds ref's (NAME, or file:PATH), so that a
+// problem with the value names what the operator sets, not only the file's line.
+func (x *expander) source(path, ref string) {
+	if x.from == nil {
+		x.from = map[string][]string{}
+	}
+	p := strings.ToLower(path)
+	if !slices.Contains(x.from[p], ref) {
+		x.from[p] = append(x.from[p], ref)
+	}
+}
+
+// missing records a value whose variable is unset (or whose file is not there): an error,
+// or with UnsetIsWarning a warning unless the value is in a section the command needs.
+func (x *expander) missing(path, msg string) {
+	at := canonicalPath(path)
+	if x.opts.Unset == UnsetIsWarning && !x.needed(at) {
+		x.warnings = append(x.warnings, &FieldError{Path: at, Msg: msg})
+		x.unset = append(x.unset, at)
+	} else {
+		x.errs = append(x.errs, &FieldError{Path: at, Msg: msg})
 	}
 }
 

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestReloadRotatesFileSecret: Verify's password read from a file (${file:PATH}, a
+// Kubernetes Secret volume, /run/secrets) is read again at a reload, so a rotated file
+// takes effect on SIGHUP without a restart; the log never shows either password.
+func TestReloadRotatesFileSecret(t *testing.T) {
+	cfg := writeConfig(t, "")
+	pwFile := filepath.Join(filepath.Dir(cfg), "verify-password")
+	if err := os.WriteFile(pwFile, []byte("first-password-0123456\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(mustRead(t, cfg), `password: "sim-password-0123"`, `password: "${file:`+pwFile+`}"`, 1)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, logs, reload := reloadingServe(t, cfg)
+	test := func(pw string) int {
+		req, _ := http.NewRequest("GET", base+"/v1/providers/emfa/test", nil)
+		req.SetBasicAuth("verify", pw)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if a, b := test("first-password-0123456"), test("second-password-0123456"); a != 200 || b != 401 {
+		t.Fatalf("before the rotation: first %d, second %d", a, b)
+	}
+	if err := os.WriteFile(pwFile, []byte("second-password-0123456\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := test("first-password-0123456"), test("second-password-0123456"); a != 200 || b != 401 {
+		t.Fatalf("rotated, not reloaded: first %d, second %d", a, b)
+	}
+	if err := reload(); err != nil {
+		t.Fatalf("reload: %v\n%s", err, logs)
+	}
+	if a, b := test("first-password-0123456"), test("second-password-0123456"); a != 401 || b != 200 {
+		t.Errorf("after the reload: first %d, second %d, want 401 and 200", a, b)
+	}
+	// An empty file (a rotation half done) is refused with its name; the running
+	// password stays.
+	if err := os.WriteFile(pwFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := reload(); err == nil {
+		t.Error("a reload with an empty secret file succeeded")
+	}
+	if !strings.Contains(logs.String(), "file "+pwFile+" is empty") {
+		t.Errorf("the log does not name the empty file:\n%s", grepLines(logs.String(), "reload"))
+	}
+	if test("second-password-0123456") != 200 {
+		t.Error("a failed reload changed the password")
+	}
+	if out := logs.String(); strings.Contains(out, "first-password") || strings.Contains(out, "second-password") {
+		t.Errorf("the log shows a password:\n%s", out)
+	}
+}
+
+// TestCheckFileSecret: emfa check reports a secret file that is missing as it reports an
+// unset variable (a warning, an error with --strict), and one with a problem as an error,
+// each with the file, line and path.
+func TestCheckFileSecret(t *testing.T) {
+	cfg := writeConfig(t, "")
+	missing := filepath.Join(filepath.Dir(cfg), "nope")
+	text := strings.Replace(mustRead(t, cfg), `password: "sim-password-0123"`, `password: "${file:`+missing+`}"`, 1)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := "server.auth.basic.password: file " + missing + " does not exist"
+	if code, _, errOut := emfa(t, "check", "--config", cfg); code != 0 || !strings.Contains(errOut, "warning: ") || !strings.Contains(errOut, want) {
+		t.Errorf("check: %d %s", code, errOut)
+	}
+	if code, _, errOut := emfa(t, "check", "--strict", "--config", cfg); code != 1 || !strings.Contains(errOut, cfg+":") || !strings.Contains(errOut, want) {
+		t.Errorf("check --strict: %d %s", code, errOut)
+	}
+	if err := os.Mkdir(missing, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := emfa(t, "check", "--config", cfg); code != 1 || !strings.Contains(errOut, "file "+missing+" is not a regular file") {
+		t.Errorf("check, a directory: %d %s", code, errOut)
+	}
+}

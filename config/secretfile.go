@@ -1,0 +1,79 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+)
+
+// maxSecretFileBytes bounds what ${file:PATH} reads: a secret, a key or a PEM block, never
+// more (a path to a log or a device by mistake is refused, not read whole).
+const maxSecretFileBytes = 64 << 10
+
+// secretFile is what ${file:PATH} found.
+type secretFile struct {
+	value string
+	// missing: the file is not there, or this user may not read it. Like an unset
+	// variable, a command that does not need the value only warns (emfa check on a
+	// machine without the secrets, or run by another user than serve).
+	missing bool
+	err     string // a problem with the file itself: always an error
+	warn    string // a problem worth saying that does not stop the load
+}
+
+// readSecretFile reads the file a ${file:PATH} names: its content less the trailing line
+// ending (CR, LF) that `echo` and editors add. PATH is absolute, or relative to the
+// working directory as storage.dsn's path is. Messages name the file, never its content.
+func readSecretFile(path string) secretFile {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return secretFile{missing: true, err: fmt.Sprintf("file %s does not exist", path)}
+	case errors.Is(err, fs.ErrPermission):
+		return secretFile{missing: true, err: fmt.Sprintf("file %s cannot be read by this user", path)}
+	case err != nil:
+		return secretFile{err: fmt.Sprintf("file %s: %v", path, unwrapPath(err))}
+	case !fi.Mode().IsRegular():
+		return secretFile{err: fmt.Sprintf("file %s is not a regular file", path)}
+	case fi.Size() > maxSecretFileBytes:
+		return secretFile{err: fmt.Sprintf("file %s is larger than %d KiB: not a secret", path, maxSecretFileBytes>>10)}
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrPermission) {
+		return secretFile{missing: true, err: fmt.Sprintf("file %s cannot be read by this user", path)}
+	}
+	if err != nil {
+		return secretFile{err: fmt.Sprintf("file %s: %v", path, unwrapPath(err))}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretFileBytes+1))
+	switch {
+	case err != nil:
+		return secretFile{err: fmt.Sprintf("file %s: %v", path, unwrapPath(err))}
+	case len(data) > maxSecretFileBytes: // it grew since the Stat
+		return secretFile{err: fmt.Sprintf("file %s is larger than %d KiB: not a secret", path, maxSecretFileBytes>>10)}
+	}
+	v := strings.TrimRight(string(data), "\r\n")
+	if v == "" {
+		return secretFile{err: fmt.Sprintf("file %s is empty", path)}
+	}
+	out := secretFile{value: v}
+	// As for the database's files (emfa check and serve warn about those): a Kubernetes
+	// Secret volume is 0644 unless its defaultMode says otherwise, Docker's secrets 0444.
+	if m := fi.Mode().Perm(); m&0o004 != 0 {
+		out.warn = fmt.Sprintf("file %s is readable by other users (mode %04o): chmod 600 it (0400 or 0440 on a Kubernetes Secret volume: defaultMode)", path, m)
+	}
+	return out
+}
+
+// unwrapPath drops the "stat PATH:" a *fs.PathError repeats: the message names the file.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

@@ -324,6 +324,25 @@ func frozenSettings(running, next *config.Config) []string {
 			}
 		}
 	})
+	// Directory sync's queue carries events to vendors through engines of its own, built
+	// at start (serveSync): a remote provider's change, a rotated vendor key read from a
+	// file included, reaches the contract at once but the propagation only at a restart.
+	if running.Sync.Enabled() && !reflect.DeepEqual(remoteProviders(running), remoteProviders(next)) {
+		out = append(out, "providers changed: the contract uses them now; directory sync carries events to vendors "+
+			"with the remote providers (transforms and credentials) it started with until the next restart")
+	}
+	return out
+}
+
+// remoteProviders are cfg's providers of the remote engine, those whose engines may
+// propagate directory-sync events.
+func remoteProviders(cfg *config.Config) []config.Provider {
+	var out []config.Provider
+	for _, p := range cfg.Providers {
+		if p.Engine == config.EngineRemote {
+			out = append(out, p)
+		}
+	}
 	return out
 }
 

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/emfa/emfa/config"
 )
 
 // TestReloadRotatesFileSecret: Verify's password read from a file (${file:PATH}, a
@@ -88,5 +90,33 @@ func TestCheckFileSecret(t *testing.T) {
 	}
 	if code, _, errOut := emfa(t, "check", "--config", cfg); code != 1 || !strings.Contains(errOut, "file "+missing+" is not a regular file") {
 		t.Errorf("check, a directory: %d %s", code, errOut)
+	}
+}
+
+// TestReloadSaysSyncKeepsVendors: with directory sync on, a reload that changes a remote
+// provider (a rotated vendor key) says that the sync queue's propagation keeps the one it
+// started with: its engines are built once, at start.
+func TestReloadSaysSyncKeepsVendors(t *testing.T) {
+	remote := func(key string) *config.Config {
+		return &config.Config{
+			Sync: config.Sync{SCIM: config.SyncSCIM{Enabled: true, Token: "t"}},
+			Providers: []config.Provider{{Name: "duo", Engine: config.EngineRemote,
+				Remote: map[string]any{"headers": map[string]any{"X-Key": key}}}},
+		}
+	}
+	running, next := remote("old-key"), remote("new-key")
+	got := strings.Join(frozenSettings(running, next), "\n")
+	if !strings.Contains(got, "directory sync carries events to vendors") {
+		t.Errorf("a rotated vendor key with sync on: %q", got)
+	}
+	if strings.Contains(got, "old-key") || strings.Contains(got, "new-key") {
+		t.Errorf("the warning shows a key: %q", got)
+	}
+	if got := frozenSettings(remote("same"), remote("same")); len(got) != 0 {
+		t.Errorf("nothing changed: %q", got)
+	}
+	running.Sync, next.Sync = config.Sync{}, config.Sync{}
+	if got := frozenSettings(running, next); len(got) != 0 {
+		t.Errorf("sync off: %q", got)
 	}
 }

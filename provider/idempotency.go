@@ -60,7 +60,8 @@ func Detach(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // ErrInFlight: the first attempt of a request is still running and this attempt's
-// deadline came first. The adapter answers it with a 503, so Verify retries once more.
+// deadline (or Wait) came first. The adapter answers it with a 503, so Verify retries
+// once more; the admin API with a 409, as the Idempotency-Key draft asks.
 var ErrInFlight = errors.New("the first attempt of this request is still running")
 
 // Idempotency executes each contract call that carries Verify's X-Webhook-ID at most once
@@ -91,6 +92,10 @@ type Idempotency struct {
 	// Poll is the first interval at which a retry looks for a running attempt's answer;
 	// it doubles up to 8 times that. Default 20 ms.
 	Poll time.Duration
+	// Wait, when positive, bounds how long an attempt waits for another one of the same
+	// call that is still running before it gives up with ErrInFlight (the admin API
+	// answers it 409 at once, where Verify's calls wait as long as their deadline allows).
+	Wait time.Duration
 }
 
 // Fingerprint identifies a request by its resource and canonical body: the same JSON with
@@ -165,6 +170,11 @@ func (i *Idempotency) Do(ctx context.Context, key store.IdempotencyKey, fn func(
 // replay waits for the attempt holding rec and returns its answer (done), or done false
 // once its lease passed or its record is gone, for the caller to run the call again.
 func (i *Idempotency) replay(ctx context.Context, key store.IdempotencyKey, rec store.IdempotencyRecord, poll time.Duration) (Answer, bool, error) {
+	if i.Wait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, i.Wait)
+		defer cancel()
+	}
 	rec, err := i.wait(ctx, key, rec, poll)
 	if err != nil || !rec.Done {
 		return Answer{}, false, err

@@ -267,3 +267,25 @@ func TestIdempotencyLateClaim(t *testing.T) {
 		}
 	})
 }
+
+// TestIdempotencyWait: with Wait, an attempt that finds another still running gives up
+// with ErrInFlight once Wait has passed, though its own context runs on, and runs nothing.
+func TestIdempotencyWait(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context() // no deadline: without Wait, it would wait for the lease
+		idem := &provider.Idempotency{Store: st, TTL: time.Hour, Lease: time.Hour, Poll: time.Millisecond, Wait: 20 * time.Millisecond}
+		key := store.IdempotencyKey{Provider: "admin:idm", WebhookID: "k", Fingerprint: "admin"}
+		now := time.Now()
+		if c, err := st.ClaimIdempotency(ctx, key, "first", now.Add(time.Hour), now.Add(time.Hour), now); err != nil || !c.Claimed {
+			t.Fatalf("claim: %+v %v", c, err)
+		}
+		ran := false
+		_, _, _, err := idem.Do(ctx, key, func(context.Context) (provider.Answer, error) {
+			ran = true
+			return provider.Answer{Status: 200}, nil
+		})
+		if !errors.Is(err, provider.ErrInFlight) || ran {
+			t.Errorf("while the first runs: %v (ran %v), want ErrInFlight and nothing run", err, ran)
+		}
+	})
+}

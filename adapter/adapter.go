@@ -40,8 +40,12 @@ type Options struct {
 	Recorder Recorder
 	// Devices, when set, serves the push device API under /v1/devices.
 	Devices Devices
-	// Idempotency, when set, answers Verify's retries (X-Webhook-ID) from the store.
+	// Idempotency, when set, answers Verify's retries (X-Webhook-ID) and the admin API's
+	// (Idempotency-Key, admin_idempotency.go) from the store.
 	Idempotency *provider.Idempotency
+	// AnswerKeys seal the admin answers kept for Idempotency-Key (the factors' keyring):
+	// without it, or without Idempotency, a request with the header is refused (501).
+	AnswerKeys Keyring
 	// TrustedProxies may set X-Forwarded-For (proxy.go); nobody else is believed.
 	TrustedProxies []netip.Prefix
 	// Admin, when set, serves the admin API under /admin/v1 (admin.go).
@@ -106,6 +110,9 @@ type Server struct {
 	pages     *selfServicePage    // the self-service page, which answers its own errors; nil when off
 	issuer    *tokenIssuerHandler // emfa's own token endpoint; nil: none
 
+	// answerKeys seal the admin answers kept for Idempotency-Key (Options.AnswerKeys).
+	answerKeys Keyring
+
 	authFailures atomic.Int64
 	retries      atomic.Int64
 	syncCounts   SyncCounts
@@ -127,6 +134,7 @@ func New(o Options) *Server {
 		signIns:   newThrottle(),
 		observer:  o.Observer,
 	}
+	s.answerKeys = o.AnswerKeys
 	if s.observer == nil {
 		s.observer = nopObserver{}
 	}

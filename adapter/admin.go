@@ -107,8 +107,9 @@ func (s *Server) adminLimits(c echo.Context) (int64, time.Duration, bool) {
 }
 
 // auth admits a bearer admin token with scope (write includes read), then checks the
-// request's query parameters (checkQuery): every admin route but the document's own goes
-// through it, so none can forget to, and a caller without a token learns nothing of them.
+// request's query parameters (checkQuery) and honours an Idempotency-Key on a POST
+// (idempotent): every admin route but the document's own goes through it, so none can
+// forget to, and a caller without a token learns nothing of them.
 func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -138,7 +139,7 @@ func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 			if err := checkQuery(c); err != nil {
 				return err
 			}
-			return next(c)
+			return api.idempotent(c, next) // a POST with an Idempotency-Key runs once
 		}
 	}
 }

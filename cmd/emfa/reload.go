@@ -64,6 +64,12 @@ func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
 	if err != nil {
 		return nil, err
 	}
+	idem := &provider.Idempotency{
+		Store: e.store, TTL: e.cfg.Server.Idempotency.TTL, Now: e.now,
+		// A live first attempt always ends within its deadline; the margin covers
+		// recording its answer and clocks a little apart between replicas.
+		Lease: e.cfg.Server.RequestTimeout + provider.WriteGrace,
+	}
 	opts := adapter.Options{
 		Providers:      providers,
 		RequestTimeout: e.cfg.Server.RequestTimeout,
@@ -72,12 +78,10 @@ func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
 		Ready:          e.store.Ping,
 		Devices:        devices,
 		Auth:           adapterAuth(e.cfg),
-		Idempotency: &provider.Idempotency{
-			Store: e.store, TTL: e.cfg.Server.Idempotency.TTL, Now: e.now,
-			// A live first attempt always ends within its deadline; the margin covers
-			// recording its answer and clocks a little apart between replicas.
-			Lease: e.cfg.Server.RequestTimeout + provider.WriteGrace,
-		},
+		Idempotency:    idem,
+		// The admin API's answers kept for Idempotency-Key hold seeds and links: sealed
+		// as the factors' secrets are.
+		AnswerKeys:     e.keys,
 		TrustedProxies: e.cfg.Server.ProxyPrefixes(),
 		ConnTimeout:    so.connTimeout,
 		Recorder:       so.recorder,
@@ -106,6 +110,7 @@ func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
 		// Its own server: nothing but health, metrics and the admin API answers there.
 		ao := adapter.Options{Admin: manager, Log: e.log, Ready: e.store.Ping, Metrics: metrics,
 			RequestTimeout: e.cfg.Server.RequestTimeout, MaxBodyBytes: e.cfg.Server.MaxBodyBytes,
+			Idempotency: idem, AnswerKeys: e.keys,
 			AdminLinks: opts.SelfService, // the links point to the main listener's page
 			AdminOnly:  true, ConnTimeout: so.connTimeout}
 		if e.metrics != nil {

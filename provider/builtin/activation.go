@@ -113,7 +113,11 @@ func (e *Engine) afterEnroll(ctx context.Context, u store.User, in Enrollment, e
 	f := enrolled.Factor
 	_, expires, err := e.sendActivation(ctx, k, u, &f, in.Audit)
 	if err != nil {
-		if derr := e.store.DeleteFactor(context.WithoutCancel(ctx), f.ID); derr != nil {
+		// Removed even when the caller has gone away, yet bounded (provider.Detach): a
+		// store that stopped answering must not hold this goroutine and its connection.
+		dctx, cancel := provider.Detach(ctx)
+		defer cancel()
+		if derr := e.store.DeleteFactor(dctx, f.ID); derr != nil {
 			err = errors.Join(err, derr)
 		}
 		return Enrolled{}, err
@@ -245,7 +249,9 @@ func (e *Engine) ActivateWith(ctx context.Context, u store.User, factorID, passc
 		err = fmt.Errorf("factor %s: a success without its unit", f.ID)
 	}
 	if errors.Is(err, ErrActivation) && !decided.Done() && audit != nil {
-		if aerr := e.store.AppendAudit(context.WithoutCancel(ctx), audit("FAILED", err.Error())); aerr != nil {
+		actx, cancel := provider.Detach(ctx)
+		defer cancel()
+		if aerr := e.store.AppendAudit(actx, audit("FAILED", err.Error())); aerr != nil {
 			e.log.Error("audit write", "factor", f.ID, "err", aerr)
 		}
 	}
@@ -289,7 +295,8 @@ func (e *Engine) activateOnFirstUse(ctx context.Context, f *store.Factor, userna
 	if out.Status != provider.StatusSuccess || ActivationOf(f) != ActivationOnFirstUse {
 		return nil
 	}
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := provider.Detach(ctx)
+	defer cancel()
 	now := e.now()
 	err := e.store.Update(ctx, func(w store.Writer) error {
 		if err := w.ActivateFactor(ctx, f.ID, activatedParams(f), now); err != nil {

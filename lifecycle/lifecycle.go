@@ -18,6 +18,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 )
@@ -185,9 +186,13 @@ func (m *Manager) audit(ctx context.Context, actor Actor, action, user, factor, 
 }
 
 // appendApart appends ev on its own: the record of a refusal or of an action that stands
-// whether or not it is written. A loss is logged.
+// whether or not it is written. A loss is logged. It is written even when the caller has
+// gone away, yet bounded (provider.Detach): a store that stopped answering must not hold
+// the goroutine and its connection forever.
 func (m *Manager) appendApart(ctx context.Context, ev store.AuditEvent) {
-	if err := m.store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
+	ctx, cancel := provider.Detach(ctx)
+	defer cancel()
+	if err := m.store.AppendAudit(ctx, ev); err != nil {
 		m.log.Error("audit write", "action", ev.Resource, "err", err)
 	}
 }

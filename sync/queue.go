@@ -221,7 +221,8 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 	if err != nil {
 		return err
 	}
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	if i, err := apply(ctx, seqs, owner); err != nil {
 		if i < 0 {
 			return err
@@ -454,7 +455,9 @@ func newer(body []byte, ev provider.LifecycleEvent) string {
 
 func (q *Queue) finish(ctx context.Context, e store.QueuedEvent, state, note string, applied bool) error {
 	// What was done is recorded even when the worker is stopping.
-	err := q.Store.FinishEvent(context.WithoutCancel(ctx), e.Seq, q.Owner, state, note, applied, time.Time{}, q.Now())
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	err := q.Store.FinishEvent(ctx, e.Seq, q.Owner, state, note, applied, time.Time{}, q.Now())
 	if errors.Is(err, store.ErrConflict) {
 		return q.lost(e, err, q.Log)
 	}
@@ -479,11 +482,31 @@ func (q *Queue) retry(ctx context.Context, e store.QueuedEvent, cause error, log
 	} else {
 		log.Warn("sync event failed; will retry", "attempts", n, "retry_at", next, "err", cause)
 	}
-	err := q.Store.FinishEvent(context.WithoutCancel(ctx), e.Seq, q.Owner, state, truncate(cause.Error(), 500), e.Applied, next, now)
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	err := q.Store.FinishEvent(ctx, e.Seq, q.Owner, state, truncate(cause.Error(), 500), e.Applied, next, now)
 	if errors.Is(err, store.ErrConflict) {
 		return q.lost(e, err, log)
 	}
 	return err
+}
+
+// detach is ctx without its cancelation, for what is written even when the caller has
+// gone away or the worker is stopping, yet bounded, so that a store that stopped answering
+// holds neither the goroutine and its connection nor a shutdown forever: by ctx's deadline
+// and provider.WriteGrace (provider.Detach), or, for the worker's context, which has no
+// deadline, WriteGrace after it ends. A live worker's writes are not cut short: they wait
+// for a slow store as its other calls do.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok || ctx.Err() != nil {
+		return provider.Detach(ctx)
+	}
+	d, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(provider.WriteGrace, cancel)
+		context.AfterFunc(d, func() { t.Stop() })
+	})
+	return d, func() { stop(); cancel() }
 }
 
 func truncate(s string, n int) string {

@@ -59,8 +59,10 @@ type Group struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	// Revision counts the writes to the group's record (UpdateGroup, ApplyGroupChange):
-	// each adds one. A write made on the condition that the group is still what its
-	// caller read (GroupChange.IfRevision) compares it.
+	// each adds one, and so does a change of its members made otherwise (a user change
+	// through ApplyUserChanges that adds or removes the group, or deletes a member). A
+	// write made on the condition that the group is still what its caller read
+	// (GroupChange.IfRevision) compares it.
 	Revision int64
 }
 

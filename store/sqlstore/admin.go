@@ -45,7 +45,7 @@ func (s *Store) ApplyUserChanges(ctx context.Context, changes []store.UserChange
 			if _, err := tx.ExecContext(ctx, `SAVEPOINT change`); err != nil {
 				return err
 			}
-			if err := s.applyChange(ctx, q, c); err != nil {
+			if err := s.applyChange(ctx, q, c, ""); err != nil {
 				errs[i] = s.fail(fmt.Sprintf("change user %q", c.Name), err)
 				if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT change`); rerr != nil {
 					return rerr
@@ -110,7 +110,7 @@ func (s *Store) applyPipelined(ctx context.Context, changes []store.UserChange) 
 			}, id, store.FoldName(c.Name)) {
 				return errNotPipelined // the runner's careful run: the change-by-change path instead
 			}
-			if err := s.writeChange(ctx, later{w}, id, c); err != nil {
+			if err := s.writeChange(ctx, later{w}, id, c, ""); err != nil {
 				return err
 			}
 		}
@@ -175,18 +175,23 @@ type execContext interface {
 	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
 }
 
-func (s *Store) applyChange(ctx context.Context, tx querier, c store.UserChange) error {
+// applyChange applies c; group names the SCIM group whose own write c is part of (""
+// none): see writeChange.
+func (s *Store) applyChange(ctx context.Context, tx querier, c store.UserChange, group string) error {
 	var userID string
 	if u := c.Create; u != nil {
 		userID = u.ID
 	} else if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE lower(name) = $1`, store.FoldName(c.Name)).Scan(&userID); err != nil {
 		return notFound(err)
 	}
-	return s.writeChange(ctx, tx, userID, c)
+	return s.writeChange(ctx, tx, userID, c, group)
 }
 
-// writeChange writes c for the user userID: its creation (c.Create), then the rest.
-func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, c store.UserChange) error {
+// writeChange writes c for the user userID: its creation (c.Create), then the rest. The
+// SCIM groups (sync_groups) whose members it changes move to their next revision in the
+// same step, whichever path the change came by, except group, the group whose own write
+// (ApplyGroupChange) c is part of: its record's write moves it, by one.
+func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, c store.UserChange, group string) error {
 	if u := c.Create; u != nil {
 		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4)`,
 			u.ID, u.Name, u.Disabled, millis(u.CreatedAt))
@@ -202,7 +207,7 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 			return err
 		}
 	}
-	if err := writeProfile(ctx, tx, userID, c); err != nil {
+	if err := writeProfile(ctx, tx, userID, c, group); err != nil {
 		return err
 	}
 	for _, f := range c.CreateFactors {
@@ -237,6 +242,11 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 		return err
 	}
 	if c.Delete {
+		// Its groups lose a member.
+		if _, err := tx.ExecContext(ctx, `UPDATE sync_groups SET `+groupMoved+`
+			WHERE name <> $3 AND name IN (SELECT name FROM user_groups WHERE user_id = $1)`, userID, millis(c.Now), group); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, userID); err != nil {
 			return err
 		}
@@ -252,7 +262,7 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 // writeProfile stamps the user changed, one more on its revision, and replaces its
 // profile when c sets one (its groups by replaceGroups). With c.IfRevision it changes
 // nothing and answers store.ErrStale when the revision is no longer that one.
-func writeProfile(ctx context.Context, tx execContext, userID string, c store.UserChange) error {
+func writeProfile(ctx context.Context, tx execContext, userID string, c store.UserChange, group string) error {
 	cols, vals := `user_id, updated_at, revision`, `$1, $2, 1`
 	set := `updated_at = excluded.updated_at, revision = user_profiles.revision + 1`
 	args := []any{userID, millis(c.Now)}
@@ -300,20 +310,36 @@ func writeProfile(ctx context.Context, tx execContext, userID string, c store.Us
 	if c.Profile == nil {
 		return nil
 	}
-	return replaceGroups(ctx, tx, userID, c.Profile.Groups)
+	return replaceGroups(ctx, tx, userID, c.Profile.Groups, millis(c.Now), group)
 }
 
-// replaceGroups makes groups the user's.
-func replaceGroups(ctx context.Context, tx execContext, userID string, groups []string) error {
+// groupMoved is the SET of a SCIM group whose members changed at $2: its next revision,
+// and its time of change unless it has a later one.
+const groupMoved = `revision = revision + 1, updated_at = CASE WHEN updated_at < $2 THEN $2 ELSE updated_at END`
+
+// replaceGroups makes groups the user's, first moving the SCIM groups it joins or leaves,
+// but group, to their next revision at now (the statement reads the groups it had).
+func replaceGroups(ctx context.Context, tx execContext, userID string, groups []string, now int64, group string) error {
+	groups = slices.Compact(slices.Sorted(slices.Values(groups)))
+	had := `name IN (SELECT name FROM user_groups WHERE user_id = $1)`
+	moved := had // left, when it has none now
+	args := []any{userID, now, group}
+	if len(groups) > 0 {
+		in, inArgs := inList(groups, len(args))
+		args = append(args, inArgs...)
+		moved = `(` + had + `) <> (name IN (` + in + `))` // joined or left
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE sync_groups SET `+groupMoved+` WHERE name <> $3 AND `+moved, args...); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM user_groups WHERE user_id = $1`, userID); err != nil {
 		return err
 	}
-	groups = slices.Compact(slices.Sorted(slices.Values(groups)))
 	if len(groups) == 0 {
 		return nil
 	}
 	rows := make([]string, len(groups))
-	args := []any{userID}
+	args = []any{userID}
 	for i, g := range groups {
 		rows[i] = fmt.Sprintf("($1, $%d)", i+2)
 		args = append(args, g)

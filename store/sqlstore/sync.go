@@ -414,7 +414,7 @@ func (s *Store) ApplyGroupChange(ctx context.Context, c store.GroupChange) error
 			return err
 		}
 		for _, uc := range c.Users {
-			if err := s.applyChange(ctx, q, uc); err != nil {
+			if err := s.applyChange(ctx, q, uc, c.Name); err != nil {
 				return fmt.Errorf("user %q: %w", uc.Name, err)
 			}
 		}

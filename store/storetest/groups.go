@@ -24,6 +24,7 @@ var groupTests = []struct {
 	{"GroupChangeCreate", testGroupChangeCreate},
 	{"GroupChangeCreateAllOrNothing", testGroupChangeCreateAllOrNothing},
 	{"ConcurrentGroupChangeCreate", testConcurrentGroupChangeCreate},
+	{"GroupRevisionMembers", testGroupRevisionMembers},
 }
 
 func syncQueue(t *testing.T, s store.Store) store.SyncQueue {
@@ -191,21 +192,21 @@ func testGroupChangeDelete(t *testing.T, s store.Store) {
 	must(t, "create group", sq.CreateGroup(ctx, store.Group{ID: "g1", Name: "eng", CreatedAt: at(0), UpdatedAt: at(0)}))
 	mustApply(t, s, create("u1", &store.Profile{Groups: []string{"eng"}}))
 	must(t, "update", sq.UpdateGroup(ctx, store.Group{ID: "g1", Name: "eng", UpdatedAt: at(time.Minute)}))
-	zero, one := int64(0), int64(1)
-	wantErr(t, "a delete on a stale revision", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Delete: true, IfRevision: &zero,
+	one, two := int64(1), int64(2) // its member's creation, then the update
+	wantErr(t, "a delete on a stale revision", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Delete: true, IfRevision: &one,
 		Users: []store.UserChange{memberChange("name-u1", nil, 1)}}), store.ErrStale)
 	if r, err := s.GetUserRecord(ctx, "name-u1"); err != nil || len(r.Profile.Groups) != 1 || r.Profile.Revision != 1 {
 		t.Errorf("the member after the stale delete: %+v, %v", r.Profile, err)
 	}
 	mustGroup(t, sq, "g1")
-	must(t, "delete on the revision", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Delete: true, IfRevision: &one,
+	must(t, "delete on the revision", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Delete: true, IfRevision: &two,
 		Users: []store.UserChange{memberChange("name-u1", nil, 1)}}))
 	_, err := sq.GetGroup(ctx, "g1")
 	wantErr(t, "the deleted group", err, store.ErrNotFound)
 	if r, err := s.GetUserRecord(ctx, "name-u1"); err != nil || len(r.Profile.Groups) != 0 {
 		t.Errorf("the member after the delete: %+v, %v", r.Profile, err)
 	}
-	wantErr(t, "a delete of a deleted group", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Delete: true, IfRevision: &one}), store.ErrNotFound)
+	wantErr(t, "a delete of a deleted group", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Delete: true, IfRevision: &two}), store.ErrNotFound)
 }
 
 // testGroupChangeCreate: a change that creates the group (a SCIM POST) makes it, its
@@ -353,6 +354,44 @@ func testConcurrentGroupChangeCreate(t *testing.T, s store.Store) {
 			t.Errorf("writer %d's member changed by its refused create: revision %d", i, r)
 		}
 	}
+}
+
+// testGroupRevisionMembers: a group's revision moves with its members, whichever way they
+// change (the admin API, an import, a directory's events: ApplyUserChanges), so that a
+// write on the revision its caller read (GroupChange.IfRevision, a SCIM If-Match) is
+// stale once a member came or went. A change that leaves a group's members as they were
+// leaves its revision; a write of the group itself moves it by one, its members' changes
+// included.
+func testGroupRevisionMembers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	must(t, "create group", sq.CreateGroup(ctx, store.Group{ID: "g1", Name: "eng", CreatedAt: at(0), UpdatedAt: at(0)}))
+	must(t, "create other group", sq.CreateGroup(ctx, store.Group{ID: "g2", Name: "ops", CreatedAt: at(0), UpdatedAt: at(0)}))
+	revs := func(what string, eng, ops int64) {
+		t.Helper()
+		if g1, g2 := mustGroup(t, sq, "g1"), mustGroup(t, sq, "g2"); g1.Revision != eng || g2.Revision != ops {
+			t.Errorf("%s: revisions eng %d, ops %d; want %d, %d", what, g1.Revision, g2.Revision, eng, ops)
+		}
+	}
+	mustApply(t, s, create("u1", &store.Profile{Groups: []string{"eng", "admins"}}), create("u2", &store.Profile{}))
+	revs("a member created in eng", 1, 0)
+	if g := mustGroup(t, sq, "g1"); !g.UpdatedAt.Equal(at(time.Second)) {
+		t.Errorf("eng updated at %v after its member came, want the change's time %v", g.UpdatedAt, at(time.Second))
+	}
+	mustApply(t, s, store.UserChange{Name: "name-u1", Profile: &store.Profile{Email: "u1@example.com", Groups: []string{"admins", "eng"}}, Now: at(time.Minute)})
+	revs("its email changed, its groups not", 1, 0)
+	mustApply(t, s, memberChange("name-u1", []string{"ops"}, 2))
+	revs("moved from eng to ops", 2, 1)
+	mustApply(t, s, memberChange("name-u2", []string{"eng", "ops"}, 1))
+	revs("another added to both", 3, 2)
+	two, three := int64(2), int64(3)
+	wantErr(t, "a group write on the revision before its members changed", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "eng",
+		UpdatedAt: at(time.Hour), IfRevision: &two}), store.ErrStale)
+	must(t, "a group write with a member", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "eng", UpdatedAt: at(time.Hour), IfRevision: &three,
+		Users: []store.UserChange{memberChange("name-u1", []string{"eng", "ops"}, 3)}}))
+	revs("the group's own write, with its member", 4, 2)
+	mustApply(t, s, store.UserChange{Name: "name-u2", Delete: true, Now: at(2 * time.Hour)})
+	revs("a member of both deleted", 5, 3)
 }
 
 // MigrationGroupRevision checks migration 13 on db, a schema at version 12: a group

@@ -41,6 +41,9 @@ func (s *Store) ApplyUserChanges(ctx context.Context, changes []store.UserChange
 	// statement's text was a third of an import's CPU.
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		q := s.on(s.w, tx)
+		if err := s.lockFirst(ctx, tx, "", changes); err != nil {
+			return err
+		}
 		for i, c := range changes {
 			if _, err := tx.ExecContext(ctx, `SAVEPOINT change`); err != nil {
 				return err
@@ -98,6 +101,9 @@ func (s *Store) applyPipelined(ctx context.Context, changes []store.UserChange) 
 	}
 	return r.RunUnit(ctx, s.w, func(e Execer) error {
 		w := &writer{s: s, e: e, unit: true}
+		if err := s.lockFirst(ctx, later{w}, "", changes); err != nil {
+			return err
+		}
 		for _, c := range changes {
 			id := ids[store.FoldName(c.Name)]
 			if c.Create != nil {
@@ -116,6 +122,35 @@ func (s *Store) applyPipelined(ctx context.Context, changes []store.UserChange) 
 		}
 		return nil
 	}) == nil
+}
+
+// lockFirst takes, first in a transaction that changes users (PostgreSQL's; SQLite has one
+// writer), the row locks its changes will take, in the one order every such transaction
+// takes them: the SCIM groups whose revision they may move (the groups the users have and
+// those their new profiles name, and groupID's, the group a SCIM write writes), by id,
+// then the users, by id. Taken as each change came, in the order an import's file or a
+// directory's member list gave, a group write and an import batch changing the same users
+// each held a row the other waited for, and PostgreSQL aborted one (40P01).
+func (s *Store) lockFirst(ctx context.Context, tx execContext, groupID string, changes []store.UserChange) error {
+	if s.name != "postgres" || len(changes) == 0 {
+		return nil
+	}
+	names, groups := make([]string, 0, len(changes)), []string{}
+	for _, c := range changes {
+		names = append(names, store.FoldName(c.Name))
+		if c.Profile != nil {
+			groups = append(groups, c.Profile.Groups...)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM sync_groups WHERE id = $3 OR name = ANY($2::text[])
+		OR name IN (SELECT g.name FROM user_groups g JOIN users u ON u.id = g.user_id WHERE lower(u.name) = ANY($1::text[]))
+		ORDER BY id FOR NO KEY UPDATE`, names, groups, groupID); err != nil {
+		return fmt.Errorf("lock groups: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM users WHERE lower(name) = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`, names); err != nil {
+		return fmt.Errorf("lock users: %w", err)
+	}
+	return nil
 }
 
 // errNotPipelined: the batch goes change by change.

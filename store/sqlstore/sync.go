@@ -387,6 +387,9 @@ func (s *Store) ApplyGroupChange(ctx context.Context, c store.GroupChange) error
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		q := s.on(s.w, tx)
+		if err := s.lockFirst(ctx, q, c.ID, c.Users); err != nil {
+			return err
+		}
 		upd := `UPDATE sync_groups SET name = $2, external_id = $3, updated_at = $4, revision = revision + 1 WHERE id = $1`
 		args := []any{c.ID, c.Name, c.ExternalID, millis(c.UpdatedAt)}
 		switch {

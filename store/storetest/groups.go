@@ -25,6 +25,7 @@ var groupTests = []struct {
 	{"GroupChangeCreateAllOrNothing", testGroupChangeCreateAllOrNothing},
 	{"ConcurrentGroupChangeCreate", testConcurrentGroupChangeCreate},
 	{"GroupRevisionMembers", testGroupRevisionMembers},
+	{"GroupWriteWithUserBatch", func(t *testing.T, s store.Store) { GroupWriteWithUserBatch(t, s, 10) }},
 }
 
 func syncQueue(t *testing.T, s store.Store) store.SyncQueue {
@@ -392,6 +393,59 @@ func testGroupRevisionMembers(t *testing.T, s store.Store) {
 	revs("the group's own write, with its member", 4, 2)
 	mustApply(t, s, store.UserChange{Name: "name-u2", Delete: true, Now: at(2 * time.Hour)})
 	revs("a member of both deleted", 5, 3)
+}
+
+// GroupWriteWithUserBatch runs, rounds times, a SCIM group write that adds and removes
+// members (ApplyGroupChange, its members in the order the directory listed them) at once
+// with a batch of an import that changes the same users (ApplyUserChanges, in the file's
+// order, another), and the groups of each: both must apply, every round. Each locks the
+// same users' rows and the group's; taken in orders that cross, PostgreSQL aborts one of
+// them as deadlocked (40P01). A store's own test may count what it aborted meanwhile.
+func GroupWriteWithUserBatch(t *testing.T, s store.Store, rounds int) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	must(t, "create group", sq.CreateGroup(ctx, store.Group{ID: "g1", Name: "eng", CreatedAt: at(0), UpdatedAt: at(0)}))
+	const users = 24
+	var initial []store.UserChange
+	for i := range users {
+		initial = append(initial, create(fmt.Sprintf("u%02d", i), &store.Profile{}))
+	}
+	mustApply(t, s, initial...)
+	name := func(i int) string { return fmt.Sprintf("name-u%02d", i) }
+	for round := range rounds {
+		// The group write: every other user joins (or, a round later, leaves) eng, listed
+		// last first. The batch: every user's display name, and "all" for the other half,
+		// first to last; eng is kept as the user has it.
+		joins := round%2 == 0
+		var members []store.UserChange
+		for i := users - 1; i >= 0; i -= 2 {
+			var groups []string
+			if joins {
+				groups = []string{"eng"}
+			}
+			members = append(members, store.UserChange{Name: name(i), Profile: &store.Profile{Groups: groups}, Now: at(time.Duration(round) * time.Minute)})
+		}
+		var batch []store.UserChange
+		for i := range users {
+			groups := []string{"all"}
+			if i%2 == 1 && !joins { // what it had after the last round's group write
+				groups = append(groups, "eng")
+			}
+			batch = append(batch, store.UserChange{Name: name(i), Profile: &store.Profile{DisplayName: fmt.Sprint(round), Groups: groups},
+				Now: at(time.Duration(round) * time.Minute)})
+		}
+		errs := concurrently(2, func(i int) error {
+			if i == 0 {
+				return sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "eng", UpdatedAt: at(time.Duration(round) * time.Minute), Users: members})
+			}
+			return errors.Join(s.ApplyUserChanges(ctx, batch)...)
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: the %s: %v", round, []string{"group write", "user batch"}[i], err)
+			}
+		}
+	}
 }
 
 // MigrationGroupRevision checks migration 13 on db, a schema at version 12: a group

@@ -210,18 +210,18 @@ func location(c echo.Context, kind, id string) string {
 	return scheme + "://" + c.Request().Host + SCIMPrefix + "/" + kind + "/" + url.PathEscape(id)
 }
 
-// userView is u's resource, its groups named by their ids.
+// userView is u's resource, its groups named by their ids (read at once; a group SCIM
+// does not know, the admin API's, is left out).
 func (api *syncAPI) userView(c echo.Context, u lifecycle.User) (scimUserResource, error) {
 	ids := map[string]string{}
-	for _, name := range u.Groups {
-		g, err := api.o.Queue.Store.GetGroupByName(c.Request().Context(), name)
-		if errorsIsNotFound(err) {
-			continue // a group SCIM does not know (the admin API's)
-		}
+	if len(u.Groups) > 0 {
+		gs, err := api.o.Queue.Store.GetGroupsByName(c.Request().Context(), u.Groups)
 		if err != nil {
 			return scimUserResource{}, err
 		}
-		ids[name] = g.ID
+		for _, g := range gs {
+			ids[g.Name] = g.ID
+		}
 	}
 	return userResource(c, u, ids), nil
 }
@@ -586,6 +586,11 @@ func (api *syncAPI) answerUser(c echo.Context, status int, u lifecycle.User) err
 	if err != nil {
 		return err
 	}
+	return answerView(c, status, r)
+}
+
+// answerView answers r, a user's resource.
+func answerView(c echo.Context, status int, r scimUserResource) error {
 	c.Response().Header().Set("ETag", r.Meta.Version)
 	if status == http.StatusCreated {
 		c.Response().Header().Set(echo.HeaderLocation, r.Meta.Location)
@@ -605,7 +610,7 @@ func (api *syncAPI) getUser(c echo.Context) error {
 	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && inm == r.Meta.Version {
 		return c.NoContent(http.StatusNotModified)
 	}
-	return api.answerUser(c, http.StatusOK, u)
+	return answerView(c, http.StatusOK, r)
 }
 
 func (api *syncAPI) createUser(c echo.Context) error {

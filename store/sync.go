@@ -151,6 +151,9 @@ type SyncQueue interface {
 	CreateGroup(ctx context.Context, g Group) error
 	GetGroup(ctx context.Context, id string) (Group, error)
 	GetGroupByName(ctx context.Context, name string) (Group, error)
+	// GetGroupsByName returns the groups of names that exist, by name, in one read (a
+	// user's groups).
+	GetGroupsByName(ctx context.Context, names []string) ([]Group, error)
 	ListGroups(ctx context.Context) ([]Group, error) // by name
 	UpdateGroup(ctx context.Context, g Group) error  // name and external id, by id; one more on its revision
 	// ApplyGroupChange applies c, all of it or nothing: ErrNotFound when the group does

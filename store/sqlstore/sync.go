@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -353,6 +354,21 @@ func (s *Store) GetGroupByName(ctx context.Context, name string) (store.Group, e
 		return store.Group{}, s.fail(fmt.Sprintf("get group %q", name), notFound(err))
 	}
 	return g, nil
+}
+
+func (s *Store) GetGroupsByName(ctx context.Context, names []string) ([]store.Group, error) {
+	var out []store.Group
+	err := inChunks(slices.Compact(slices.Sorted(slices.Values(names))), func(chunk []string) error {
+		in, args := inList(chunk, 0)
+		gs, err := query(ctx, s.r, scanGroup, `SELECT `+groupCols+` FROM sync_groups WHERE name IN (`+in+`)`, args...)
+		out = append(out, gs...)
+		return err
+	})
+	if err != nil {
+		return nil, s.fail("get groups by name", err)
+	}
+	slices.SortFunc(out, func(a, b store.Group) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }
 
 func (s *Store) ListGroups(ctx context.Context) ([]store.Group, error) {

@@ -25,6 +25,7 @@ var groupTests = []struct {
 	{"GroupChangeCreateAllOrNothing", testGroupChangeCreateAllOrNothing},
 	{"ConcurrentGroupChangeCreate", testConcurrentGroupChangeCreate},
 	{"GroupRevisionMembers", testGroupRevisionMembers},
+	{"GroupsByName", testGroupsByName},
 	{"GroupWriteWithUserBatch", func(t *testing.T, s store.Store) { GroupWriteWithUserBatch(t, s, 10) }},
 }
 
@@ -393,6 +394,27 @@ func testGroupRevisionMembers(t *testing.T, s store.Store) {
 	revs("the group's own write, with its member", 4, 2)
 	mustApply(t, s, store.UserChange{Name: "name-u2", Delete: true, Now: at(2 * time.Hour)})
 	revs("a member of both deleted", 5, 3)
+}
+
+// testGroupsByName: the groups of the names given that exist, by name, each once.
+func testGroupsByName(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	for _, g := range []store.Group{{ID: "g1", Name: "eng"}, {ID: "g2", Name: "ops"}, {ID: "g3", Name: "Sales"}} {
+		g.CreatedAt, g.UpdatedAt = at(0), at(0)
+		must(t, "create group "+g.Name, sq.CreateGroup(ctx, g))
+	}
+	gs, err := sq.GetGroupsByName(ctx, []string{"ops", "nope", "eng", "ops", "sales"})
+	must(t, "GetGroupsByName", err)
+	var got []string
+	for _, g := range gs {
+		got = append(got, g.ID+":"+g.Name)
+	}
+	diff(t, "the groups of ops, nope, eng, ops, sales", []string{"g1:eng", "g2:ops"}, got)
+	gs, err = sq.GetGroupsByName(ctx, nil)
+	if err != nil || len(gs) != 0 {
+		t.Errorf("GetGroupsByName(nil): %+v, %v; want none", gs, err)
+	}
 }
 
 // GroupWriteWithUserBatch runs, rounds times, a SCIM group write that adds and removes

@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
@@ -51,6 +53,11 @@ type RecorderOptions struct {
 	// its secrets redacted.
 	Config string
 	Log    *slog.Logger
+	// Secrets are the secret values the configuration holds (the vendors' keys, the
+	// senders' passwords, …, as resolved from the environment): a recording redacts each
+	// wherever it appears — in a body, a query, a header, the configuration — whole, or
+	// inside a longer string (a URL, "Bearer …") when it has 8 characters or more.
+	Secrets []string
 	// Idle writes a session nobody has called for this long (default 10 min).
 	Idle time.Duration
 }
@@ -67,15 +74,16 @@ const maxSessionCalls = 500
 // changes an answer: Observe only queues, and a write that fails (a full disk, a
 // directory that went away) is logged.
 type Recorder struct {
-	o      RecorderOptions
-	queue  chan Observed
-	done   chan struct{}
-	mu     sync.Mutex
-	open   map[string]*group // by provider + user
-	byTx   map[string]string // transactionId → the session that started it
-	seq    int
-	failed int
-	closed bool
+	o       RecorderOptions
+	secrets *secretValues
+	queue   chan Observed
+	done    chan struct{}
+	mu      sync.Mutex
+	open    map[string]*group // by provider + user
+	byTx    map[string]string // transactionId → the session that started it
+	seq     int
+	failed  int
+	closed  bool
 }
 
 type group struct {
@@ -95,7 +103,7 @@ func NewRecorder(o RecorderOptions) *Recorder {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		o.Log.Error("recording: transcripts directory unusable; calls will not be recorded until it is", "dir", o.Dir, "err", err)
 	}
-	r := &Recorder{o: o, queue: make(chan Observed, 1024), done: make(chan struct{}),
+	r := &Recorder{o: o, secrets: newSecretValues(o.Secrets), queue: make(chan Observed, 1024), done: make(chan struct{}),
 		open: map[string]*group{}, byTx: map[string]string{}}
 	go r.loop()
 	return r
@@ -261,8 +269,8 @@ func safeName(s string) string {
 func (r *Recorder) transcript(calls []Observed) *Transcript {
 	first := calls[0]
 	t := &Transcript{Clock: first.Time.UTC().Truncate(time.Millisecond)}
-	t.Config, t.Env = redactConfig(r.o.Config)
-	b := &builder{t: t, txVars: map[string]string{}, numbers: map[string]capturedNumber{},
+	t.Config, t.Env = redactConfig(r.o.Config, r.secrets)
+	b := &builder{t: t, secrets: r.secrets, txVars: map[string]string{}, numbers: map[string]capturedNumber{},
 		factorVars: map[string]any{}, specs: map[string]*FactorSpec{}, seen: map[string]bool{}}
 	user := ""
 	prev := t.Clock
@@ -297,6 +305,7 @@ func (r *Recorder) transcript(calls []Observed) *Transcript {
 // builder keeps what the steps of one transcript refer to.
 type builder struct {
 	t          *Transcript
+	secrets    *secretValues
 	txVars     map[string]string         // transactionId → variable
 	numbers    map[string]capturedNumber // transactionId → the number its push showed
 	factorVars map[string]any            // a set-up factor's recorded id → ${fN}
@@ -356,7 +365,7 @@ func (b *builder) call(o Observed) Step {
 				}
 			}
 		}
-		body := redactValue(req, redacted)
+		body := b.secrets.redactValue(req)
 		if m, ok := body.(map[string]any); ok && o.Input != "" && status == "SUCCESS" {
 			if a, ok := m["attributes"].(map[string]any); ok && a["passvalue"] == redacted {
 				a["passvalue"] = o.Input
@@ -364,10 +373,10 @@ func (b *builder) call(o Observed) Step {
 		}
 		step.Call.Body = replaceStrings(body, b.factorVars)
 	} else if len(o.Request) > 0 {
-		raw := string(o.Request)
+		raw := b.secrets.literalString(string(o.Request))
 		step.Call.Raw = &raw
 	}
-	exp := &Expect{Body: replaceStrings(resp, b.factorVars)}
+	exp := &Expect{Body: b.secrets.matcher(replaceStrings(resp, b.factorVars))}
 	if o.Status != 200 {
 		exp.Status = o.Status
 	}
@@ -400,7 +409,7 @@ func (b *builder) call(o Observed) Step {
 	}
 	step.Expect = exp
 	for _, x := range o.Exchanges {
-		step.Vendor = append(step.Vendor, recordExchange(x))
+		step.Vendor = append(step.Vendor, b.secrets.recordExchange(x))
 	}
 	return step
 }
@@ -457,15 +466,15 @@ func username(m map[string]any) string {
 
 // recordExchange writes a vendor call as what replay must see and answer. Credentials,
 // signatures and the Date they sign are matched as <any>; codes and tokens too.
-func recordExchange(x provider.Exchange) Exchange {
-	req := VendorRequest{Method: x.Method, Path: x.URL.Path}
+func (s *secretValues) recordExchange(x provider.Exchange) Exchange {
+	req := VendorRequest{Method: x.Method, Path: s.matcherString(x.URL.Path)}
 	if q := x.URL.Query(); len(q) > 0 {
-		req.Query = redactRequest(values(q)).(map[string]any)
+		req.Query = s.redactRequest(values(q)).(map[string]any)
 	}
 	req.Headers = map[string]string{}
 	for _, h := range []string{"Content-Type"} {
 		if v := x.RequestHeader.Get(h); v != "" {
-			req.Headers[h] = v
+			req.Headers[h] = s.matcherString(v)
 		}
 	}
 	for _, h := range []string{"Authorization", "Date", "X-Api-Key"} {
@@ -478,10 +487,10 @@ func recordExchange(x provider.Exchange) Exchange {
 	case len(x.RequestBody) == 0:
 	case ct == "application/x-www-form-urlencoded":
 		if form, err := url.ParseQuery(string(x.RequestBody)); err == nil {
-			req.Form = redactRequest(values(form)).(map[string]any)
+			req.Form = s.redactRequest(values(form)).(map[string]any)
 		}
 	case isJSON(x.RequestBody):
-		req.Body = redactRequest(decodeJSON(x.RequestBody))
+		req.Body = s.redactRequest(decodeJSON(x.RequestBody))
 	}
 	if len(x.RequestBody) > 0 && req.Form == nil && req.Body == nil {
 		// A body replay must see, that cannot be redacted field by field (XML, text, a
@@ -496,48 +505,78 @@ func recordExchange(x provider.Exchange) Exchange {
 		resp.Status = 0
 	}
 	if ct := x.ResponseHeader.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		resp.Headers = map[string]string{"Content-Type": ct}
+		resp.Headers = map[string]string{"Content-Type": s.literalString(ct)}
 	}
 	if isJSON(x.ResponseBody) {
-		resp.Body = redactValue(decodeJSON(x.ResponseBody), redacted)
+		resp.Body = s.redactValue(decodeJSON(x.ResponseBody))
 	} else if len(x.ResponseBody) > 0 {
-		raw := string(x.ResponseBody)
+		raw := s.literalString(string(x.ResponseBody))
 		resp.Raw = &raw
 	}
 	return Exchange{Request: req, Response: resp}
 }
 
-// secretFields are keys whose values are codes, answers or credentials, in any body.
-var secretFields = map[string]bool{
-	"passvalue": true, "passcode": true, "password": true, "code": true, "otp": true,
-	"answer": true, "secret": true, "client_secret": true, "token": true,
-	"access_token": true, "id_token": true, "refresh_token": true, "assertion": true,
+// secretNames are keys whose values are codes, answers or credentials, in any body or
+// query, compared lower-cased with '_', '-' and '.' left out (api_key, apiKey and
+// X-Api-Key alike); secretSuffixes end such keys (access_token, vendorPassword).
+var secretNames = map[string]bool{
+	"passvalue": true, "passcode": true, "password": true, "passwd": true, "pwd": true, "pin": true,
+	"code": true, "otp": true, "answer": true, "secret": true, "token": true, "assertion": true,
+	"key": true, "apikey": true, "xapikey": true, "apisecret": true, "authorization": true,
+	"credential": true, "credentials": true,
+}
+
+var secretSuffixes = []string{"secret", "password", "token", "apikey", "accesskey", "secretkey", "privatekey", "signingkey"}
+
+// SecretName reports whether a field, query parameter or header of that name carries a
+// secret by its name alone: a recording redacts its value whatever it is.
+func SecretName(name string) bool {
+	n := strings.Map(func(r rune) rune {
+		if r == '_' || r == '-' || r == '.' {
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, name)
+	if secretNames[n] {
+		return true
+	}
+	for _, s := range secretSuffixes {
+		if strings.HasSuffix(n, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // varyingFields are keys of a vendor request whose values differ from run to run: a
 // nonce emfa draws (uuid()), a signature over it, the time it was made.
 var varyingFields = map[string]bool{"nonce": true, "signature": true, "sig": true, "timestamp": true}
 
-// redactValue replaces the values of secret fields with with, recursively.
-func redactValue(v any, with string) any {
-	return redactKeys(v, with, func(k string) bool { return secretFields[k] })
+// redactValue is what replay sends or serves in place of v (a Verify call's body or
+// query, a vendor's answer): the values of secret fields, and every secret of the
+// configuration wherever it appears, <redacted>.
+func (s *secretValues) redactValue(v any) any {
+	return s.literal(redactKeys(v, redacted, SecretName))
 }
 
 // redactRequest is a vendor request's query, form or body as replay must match it: the
-// values of secret and varying fields <any>.
-func redactRequest(v any) any {
-	return redactKeys(v, MatchAny, func(k string) bool { return secretFields[k] || varyingFields[k] })
+// values of secret and varying fields <any>, and a string holding a secret of the
+// configuration a matcher for what replay sends in its place.
+func (s *secretValues) redactRequest(v any) any {
+	return s.matcher(redactKeys(v, MatchAny, func(k string) bool { return SecretName(k) || varyingFields[strings.ToLower(k)] }))
 }
 
-// redactKeys replaces the values of the fields whose lower-cased key is secret with
-// with, recursively.
+// redactKeys replaces the values of the fields whose key is secret with with,
+// recursively; under such a key, a list or an object keeps its shape and each of its
+// values is replaced. An empty value stays as it is (there is nothing to hide, and
+// <any> would not match it).
 func redactKeys(v any, with string, secret func(string) bool) any {
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			if secret(strings.ToLower(k)) {
-				out[k] = with
+			if secret(k) {
+				out[k] = replaceLeaves(e, with)
 				continue
 			}
 			out[k] = redactKeys(e, with, secret)
@@ -553,11 +592,151 @@ func redactKeys(v any, with string, secret func(string) bool) any {
 	return v
 }
 
+func replaceLeaves(v any, with string) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		if x == "" {
+			return x
+		}
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = replaceLeaves(e, with)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = replaceLeaves(e, with)
+		}
+		return out
+	}
+	return with
+}
+
+// minSecretSubstring is the shortest secret a recording looks for inside a longer
+// string; a shorter one (a weak test password) is redacted only where it is a whole
+// value, so that it does not garble a user name or a path that happens to contain it.
+const minSecretSubstring = 8
+
+// secretValues are the secrets of the configuration (RecorderOptions.Secrets), found by
+// value wherever they appear: whole, or inside a longer string (a URL, "Bearer …").
+type secretValues struct {
+	whole map[string]bool
+	// marker cuts every occurrence of a long enough secret out of a string, longest
+	// first; nil when there is none.
+	marker *strings.Replacer
+}
+
+const secretMark = "\x00"
+
+func newSecretValues(list []string) *secretValues {
+	s := &secretValues{whole: map[string]bool{}}
+	var long []string
+	for _, v := range list {
+		if v == "" || s.whole[v] {
+			continue
+		}
+		s.whole[v] = true
+		if len(v) >= minSecretSubstring && !strings.Contains(v, secretMark) {
+			long = append(long, v)
+		}
+	}
+	// Longest first: a secret that contains another is cut out whole.
+	sort.Slice(long, func(i, j int) bool { return len(long[i]) > len(long[j]) })
+	if len(long) > 0 {
+		pairs := make([]string, 0, 2*len(long))
+		for _, v := range long {
+			pairs = append(pairs, v, secretMark)
+		}
+		s.marker = strings.NewReplacer(pairs...)
+	}
+	return s
+}
+
+// split is str cut around the secrets it holds: nil when it holds none, [""] when it is
+// one, else the pieces between them (empty ones too).
+func (s *secretValues) split(str string) []string {
+	if s == nil || str == "" || strings.Contains(str, secretMark) {
+		return nil
+	}
+	if s.whole[str] {
+		return []string{""}
+	}
+	if s.marker == nil {
+		return nil
+	}
+	if marked := s.marker.Replace(str); marked != str {
+		return strings.Split(marked, secretMark)
+	}
+	return nil
+}
+
+// literalString is str with each secret it holds <redacted>.
+func (s *secretValues) literalString(str string) string {
+	parts := s.split(str)
+	if parts == nil {
+		return str
+	}
+	if len(parts) == 1 {
+		return redacted
+	}
+	return strings.Join(parts, redacted)
+}
+
+// matcherString is str as replay must match it: <any> where it is a secret, a regular
+// expression with the secret's places open where it holds one.
+func (s *secretValues) matcherString(str string) string {
+	parts := s.split(str)
+	if parts == nil {
+		return str
+	}
+	if len(parts) == 1 {
+		return MatchAny
+	}
+	for i, p := range parts {
+		parts[i] = regexp.QuoteMeta(p)
+	}
+	return matchRegexp + "^" + strings.Join(parts, ".+") + "$>"
+}
+
+// literal replaces the secrets in every string inside v by <redacted>.
+func (s *secretValues) literal(v any) any { return s.walk(v, s.literalString) }
+
+// matcher replaces every string inside v that holds a secret with a matcher.
+func (s *secretValues) matcher(v any) any { return s.walk(v, s.matcherString) }
+
+func (s *secretValues) walk(v any, f func(string) string) any {
+	switch x := v.(type) {
+	case string:
+		if isMatcher(x) {
+			return x
+		}
+		return f(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = s.walk(e, f)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = s.walk(e, f)
+		}
+		return out
+	}
+	return v
+}
+
 func isJSON(b []byte) bool {
 	b = bytes.TrimSpace(b)
 	return len(b) > 0 && json.Valid(b)
 }
 
+// decodeJSON is a recorded JSON body; nil for another body.
 func decodeJSON(b []byte) any {
 	if !isJSON(b) {
 		return nil
@@ -565,7 +744,8 @@ func decodeJSON(b []byte) any {
 	return decodeBody(b)
 }
 
-// configSecretKeys are configuration keys whose values are secrets.
+// configSecretKeys are configuration keys whose values are secrets (and any key
+// SecretName would call one but "key", which names a file outside authentication.jwt).
 var configSecretKeys = map[string]bool{
 	"password": true, "client_secret": true, "clientsecret": true, "authtoken": true, "encryptionkey": true,
 	"previousencryptionkeys": true, "dsn": true,
@@ -573,17 +753,23 @@ var configSecretKeys = map[string]bool{
 	"signingkey": true, // server.auth.oauth.signingKey
 }
 
+func configSecretKey(k string) bool {
+	return configSecretKeys[k] || (k != "key" && SecretName(k))
+}
+
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)
 
-// redactConfig copies a configuration with its literal secrets replaced, and lists the
-// ${NAME} references it makes, each <redacted>: replay runs with placeholders for them
-// (or the real values, when the environment has them).
-func redactConfig(text string) (string, map[string]string) {
+// redactConfig copies a configuration with its literal secrets replaced — by their
+// keys, by their values (secrets) wherever else they appear, and in every URL its user
+// info and query values — and lists the ${NAME} references it makes, each <redacted>:
+// replay runs with placeholders for them (or the real values, when the environment has
+// them).
+func redactConfig(text string, secrets *secretValues) (string, map[string]string) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
 		return "# the configuration could not be parsed for redaction and was left out\n{}\n", nil
 	}
-	redactNode(&doc, "")
+	redactNode(&doc, "", secrets)
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -602,17 +788,17 @@ func redactConfig(text string) (string, map[string]string) {
 }
 
 // redactNode replaces secret scalars under n; parent is the key n sits under.
-func redactNode(n *yaml.Node, parent string) {
+func redactNode(n *yaml.Node, parent string, secrets *secretValues) {
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			redactNode(c, parent)
+			redactNode(c, parent, secrets)
 		}
 	case yaml.SequenceNode:
 		// A list's items are not the section itself: header.values lists {key, value}
 		// pairs, where only the value is secret.
 		for _, c := range n.Content {
-			redactNode(c, parent+"[]")
+			redactNode(c, parent+"[]", secrets)
 		}
 	case yaml.MappingNode:
 		keys := map[string]bool{}
@@ -621,7 +807,7 @@ func redactNode(n *yaml.Node, parent string) {
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := strings.ToLower(n.Content[i].Value), n.Content[i+1]
-			secret := configSecretKeys[k] ||
+			secret := configSecretKey(k) ||
 				(k == "value" && (keys["key"] || keys["name"])) || // header secrets
 				(k == "key" && parent == "jwt") ||
 				parent == "values" // webhookFile placeholders (signing keys)
@@ -629,7 +815,13 @@ func redactNode(n *yaml.Node, parent string) {
 				redactScalars(v)
 				continue
 			}
-			redactNode(v, k)
+			redactNode(v, k, secrets)
+		}
+	case yaml.ScalarNode:
+		if n.Tag == "!!str" || n.Tag == "" {
+			if v := redactURL(secrets.literalString(n.Value)); v != n.Value {
+				n.Value, n.Style = v, yaml.DoubleQuotedStyle
+			}
 		}
 	}
 }
@@ -644,6 +836,43 @@ func redactScalars(n *yaml.Node) {
 	for _, c := range n.Content {
 		redactScalars(c)
 	}
+}
+
+// urlValue is a whole value that is a URL, up to its host: a password after its user
+// name (group 2) and a query (group 3) may follow.
+var urlValue = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*://)(?:[^/?#@\s]*:([^/?#@\s]*)@)?[^?#\s]*(?:\?([^#\s]*))?(?:#\S*)?$`)
+
+var onlyEnvRef = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$`)
+
+// redactURL is v, when it is a URL, without the password of its user info and the
+// values of its query (an API key, say), each "<redacted>" escaped so the URL still
+// parses; a ${NAME} there is kept, it is no secret itself.
+func redactURL(v string) string {
+	m := urlValue.FindStringSubmatchIndex(v)
+	if m == nil {
+		return v
+	}
+	const escaped = "%3Credacted%3E"
+	var out strings.Builder
+	last := 0
+	if m[4] >= 0 && m[5] > m[4] && !onlyEnvRef.MatchString(v[m[4]:m[5]]) {
+		out.WriteString(v[last:m[4]])
+		out.WriteString(escaped)
+		last = m[5]
+	}
+	if m[6] >= 0 {
+		out.WriteString(v[last:m[6]])
+		pairs := strings.Split(v[m[6]:m[7]], "&")
+		for i, p := range pairs {
+			if name, val, ok := strings.Cut(p, "="); ok && val != "" && !onlyEnvRef.MatchString(val) {
+				pairs[i] = name + "=" + escaped
+			}
+		}
+		out.WriteString(strings.Join(pairs, "&"))
+		last = m[7]
+	}
+	out.WriteString(v[last:])
+	return out.String()
 }
 
 // replaceStrings replaces every string value equal to a key of with by its value.

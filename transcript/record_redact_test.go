@@ -20,7 +20,7 @@ sync:
 providers:
   - {name: Built-in factors, credentialPrefix: emfa, capabilities: [totp]}
 `
-	out, _ := redactConfig(cfg)
+	out, _ := redactConfig(cfg, nil)
 	for _, secret := range []string{"verify-password-0123456", "METRICS-TOKEN-SECRET-0123", "SCIM-TOKEN-SECRET-0123", "SIGNINGKEYSECRET"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("the recorded configuration holds %q:\n%s", secret, out)

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/remote"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/transcript"
 )
@@ -49,7 +52,114 @@ func newRecorder(e *env, configPath, dir string) *transcript.Recorder {
 		}
 		text = string(data)
 	}
-	return transcript.NewRecorder(transcript.RecorderOptions{Dir: dir, Config: text, Log: e.log})
+	return transcript.NewRecorder(transcript.RecorderOptions{Dir: dir, Config: text, Log: e.log, Secrets: recordSecrets(e.cfg)})
+}
+
+// recordSecrets is every secret value cfg holds, as the environment resolved it, for a
+// recording to redact wherever it appears: each config.Secret (inbound credentials, the
+// DSN, keys, senders' passwords and tokens, …), each remote provider's authentication
+// secrets and the values of its headers that are secret by name, a builtin section's
+// values secret by name (a notifier's Authorization), and in every URL the password of
+// its user info and the values of its query parameters that are secret by name.
+func recordSecrets(cfg *config.Config) []string {
+	var out []string
+	add := func(v string) {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	secretsIn(reflect.ValueOf(cfg), false, add)
+	for i, p := range cfg.Providers {
+		if p.Engine != config.EngineRemote {
+			continue
+		}
+		w, _, err := remote.LoadWebhook(cfg.Providers[i].Remote, configDir(cfg))
+		if err == nil {
+			secretsIn(reflect.ValueOf(w), false, add)
+		}
+	}
+	return out
+}
+
+var secretType = reflect.TypeFor[config.Secret]()
+
+// secretsIn adds the secrets under v; byName is true when v sits under a key that says
+// it is secret. A typed section marks its secrets as config.Secret; a generic one (a
+// builtin section) is read by its keys, as a recording reads a body.
+func secretsIn(v reflect.Value, byName bool, add func(string)) {
+	if !v.IsValid() {
+		return
+	}
+	if v.Type() == secretType {
+		add(v.String())
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			secretsIn(v.Elem(), byName, add)
+		}
+	case reflect.String:
+		if byName {
+			add(v.String())
+		}
+		urlSecrets(v.String(), add)
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			secretsIn(v.Index(i), byName, add)
+		}
+	case reflect.Map:
+		if v.Type().Key().Kind() != reflect.String {
+			return
+		}
+		header := ""
+		for _, k := range v.MapKeys() {
+			if lk := strings.ToLower(k.String()); lk == "key" || lk == "name" {
+				if h := v.MapIndex(k); h.Kind() == reflect.Interface && h.Elem().Kind() == reflect.String {
+					header = h.Elem().String()
+				}
+			}
+		}
+		for _, k := range v.MapKeys() {
+			key := k.String()
+			secret := !strings.EqualFold(key, "key") && transcript.SecretName(key) ||
+				strings.EqualFold(key, "value") && transcript.SecretName(header)
+			secretsIn(v.MapIndex(k), secret, add)
+		}
+	case reflect.Struct:
+		header := ""
+		if f := v.FieldByName("Key"); f.IsValid() && f.Kind() == reflect.String {
+			header = f.String() // remote.Header: {key, value}
+		}
+		t := v.Type()
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() {
+				secretsIn(v.Field(i), f.Name == "Value" && transcript.SecretName(header), add)
+			}
+		}
+	}
+}
+
+// urlSecrets adds the password of a URL's user info and the values of its query
+// parameters that are secret by name.
+func urlSecrets(s string, add func(string)) {
+	if !strings.Contains(s, "://") {
+		return
+	}
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return
+	}
+	if pw, ok := u.User.Password(); ok {
+		add(pw)
+	}
+	for name, vals := range u.Query() {
+		if transcript.SecretName(name) {
+			for _, v := range vals {
+				add(v)
+			}
+		}
+	}
 }
 
 // recordedSetup is what a recorded call needs created to replay — for a builtin

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -259,5 +261,79 @@ func TestRecordUnwritableDir(t *testing.T) {
 	stop()
 	if !strings.Contains(logs.String(), "transcript not written") {
 		t.Errorf("the failed write is not logged:\n%s", logs)
+	}
+}
+
+// acmeVendor is a vendor on loopback that answers every call with a JSON body holding
+// numbers, and counts the calls.
+func acmeVendor(t *testing.T) string {
+	t.Helper()
+	url, stop, err := transcript.ServeLocal(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"response": {"time": 1767225600, "ratio": 1.50, "big": 12345678901234567890,
+			"devices": [{"id": "D1", "name": "Phone"}]}}`)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return url
+}
+
+// A vendor's API key that a transform puts in the query and the body, a password in a
+// vendor URL and a key in a sender's URL never reach a transcript, by whatever name they
+// are sent; the recording still replays green.
+func TestRecordRedactsConfiguredSecretsEverywhere(t *testing.T) {
+	const (
+		literalKey = "LITERALVENDORAPIKEY"
+		envKey     = "ENVVENDORKEYVALUE-0123"
+		urlPass    = "URLPASSWORD"
+		queryKey   = "URLQUERYSECRET"
+	)
+	vendor := acmeVendor(t)
+	host := strings.TrimPrefix(vendor, "http://")
+	cfg := writeTestConfig(t, "", fmt.Sprintf(`delivery:
+  gw: {type: http, url: "https://gw.example.com/send?apikey=%s&from=emfa", body: '{"to": to, "text": message}'}
+providers:
+  - name: ACME
+    credentialPrefix: acme
+    capabilities: [push]
+    engine: remote
+    remote:
+      urls: ["http://user:%s@%s"]
+      authentication:
+        type: header
+        header:
+          values:
+            - {key: apikey, value: %q}
+            - {key: envkey, value: "${VENDOR_KEY}", sensitive: true}
+      resources:
+        enrollments:
+          suffix: /enroll
+          transform:
+            outgoing: >-
+              {"skip_authentication": true,
+               "query": {"api_key": authentication_header.apikey, "u": body.username},
+               "body": {"apiKey": authentication_header.apikey, "access_key": authentication_header.envkey,
+                        "credential": "Bearer " + authentication_header.apikey,
+                        "auth": "k=" + authentication_header.envkey + ";", "user": body.username}}
+            incoming: >-
+              {"body": body.response.devices.map(d, {"id": d.id, "capability": "push",
+                    "attributes": {"deviceName": d.name, "authExecutionFlow": "init_then_poll"}})}
+`, queryKey, urlPass, host, literalKey))
+	t.Setenv("VENDOR_KEY", envKey)
+	recordDir := filepath.Join(t.TempDir(), "recorded")
+	base, _, stop := startServeArgs(t, "--config", cfg, "--record", recordDir)
+	sim := &verifySim{t: t, base: base + "/v1/providers/acme", user: "verify", pw: "sim-password-0123"}
+	if list := sim.enrollments("alice"); len(list) != 1 {
+		t.Fatalf("enrollments live: %+v", list)
+	}
+	stop()
+	all := replayRecorded(t, recordDir, []string{literalKey, envKey, urlPass, queryKey, "sim-password-0123", testEncryptionKey})
+	for _, want := range []string{"u: alice", "https://gw.example.com/send?apikey=%3Credacted%3E&from=%3Credacted%3E"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no %q in the recording:\n%s", want, all)
+		}
 	}
 }

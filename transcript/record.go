@@ -702,7 +702,7 @@ func (s *secretValues) matcherString(str string) string {
 	return matchRegexp + "^" + strings.Join(parts, ".+") + "$>"
 }
 
-// literal replaces the secrets in every string inside v by <redacted>.
+// literal replaces the secrets in every string (and number) inside v by <redacted>.
 func (s *secretValues) literal(v any) any { return s.walk(v, s.literalString) }
 
 // matcher replaces every string inside v that holds a secret with a matcher.
@@ -715,6 +715,10 @@ func (s *secretValues) walk(v any, f func(string) string) any {
 			return x
 		}
 		return f(x)
+	case exactNumber:
+		if r := f(string(x)); r != string(x) {
+			return r
+		}
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
@@ -731,17 +735,44 @@ func (s *secretValues) walk(v any, f func(string) string) any {
 	return v
 }
 
+// exactNumber is a number of a recorded JSON body, written to YAML as a number with its
+// digits as they came: a vendor's {"time": 1767225600} replays as a number, which an
+// incoming transform may compare, not as the string "1767225600".
+type exactNumber string
+
+// MarshalYAML writes the number plain: YAML reads every JSON number as a number.
+func (n exactNumber) MarshalYAML() (any, error) {
+	return &yaml.Node{Kind: yaml.ScalarNode, Value: string(n)}, nil
+}
+
+// exactNumbers replaces the json.Numbers of a decoded body with exactNumbers.
+func exactNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		return exactNumber(x)
+	case map[string]any:
+		for k, e := range x {
+			x[k] = exactNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = exactNumbers(e)
+		}
+	}
+	return v
+}
+
 func isJSON(b []byte) bool {
 	b = bytes.TrimSpace(b)
 	return len(b) > 0 && json.Valid(b)
 }
 
-// decodeJSON is a recorded JSON body; nil for another body.
+// decodeJSON is a recorded JSON body, its numbers exactNumbers; nil for another body.
 func decodeJSON(b []byte) any {
 	if !isJSON(b) {
 		return nil
 	}
-	return decodeBody(b)
+	return exactNumbers(decodeBody(b))
 }
 
 // configSecretKeys are configuration keys whose values are secrets (and any key

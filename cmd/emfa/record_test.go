@@ -283,7 +283,8 @@ func acmeVendor(t *testing.T) string {
 
 // A vendor's API key that a transform puts in the query and the body, a password in a
 // vendor URL and a key in a sender's URL never reach a transcript, by whatever name they
-// are sent; the recording still replays green.
+// are sent; the recording still replays green, and a vendor's numbers stay numbers (the
+// incoming transform compares one).
 func TestRecordRedactsConfiguredSecretsEverywhere(t *testing.T) {
 	const (
 		literalKey = "LITERALVENDORAPIKEY"
@@ -319,8 +320,10 @@ providers:
                         "credential": "Bearer " + authentication_header.apikey,
                         "auth": "k=" + authentication_header.envkey + ";", "user": body.username}}
             incoming: >-
-              {"body": body.response.devices.map(d, {"id": d.id, "capability": "push",
-                    "attributes": {"deviceName": d.name, "authExecutionFlow": "init_then_poll"}})}
+              {"body": body.response.time > 0 && body.response.ratio > 1.0
+                ? body.response.devices.map(d, {"id": d.id, "capability": "push",
+                    "attributes": {"deviceName": d.name, "authExecutionFlow": "init_then_poll"}})
+                : []}
 `, queryKey, urlPass, host, literalKey))
 	t.Setenv("VENDOR_KEY", envKey)
 	recordDir := filepath.Join(t.TempDir(), "recorded")
@@ -331,7 +334,7 @@ providers:
 	}
 	stop()
 	all := replayRecorded(t, recordDir, []string{literalKey, envKey, urlPass, queryKey, "sim-password-0123", testEncryptionKey})
-	for _, want := range []string{"u: alice", "https://gw.example.com/send?apikey=%3Credacted%3E&from=%3Credacted%3E"} {
+	for _, want := range []string{"time: 1767225600", "big: 12345678901234567890", "ratio: 1.50", "u: alice", "https://gw.example.com/send?apikey=%3Credacted%3E&from=%3Credacted%3E"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no %q in the recording:\n%s", want, all)
 		}

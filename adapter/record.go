@@ -36,6 +36,7 @@ type RecordedCall struct {
 	Auth string
 	// Challenge is the challenge a device answered (its transactionId).
 	Challenge string
+	Query     string // the URL's query as received (a GET result's parameters)
 	Request   []byte // the body as received (up to the body limit)
 	Status    int
 	Response  []byte
@@ -76,7 +77,7 @@ func (s *Server) record(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		call := RecordedCall{
 			Time: start, RequestID: resp.Header().Get(echo.HeaderXRequestID), Method: req.Method,
-			Request: in, Status: resp.Status, Response: held.buf.Bytes(), Exchanges: exchanges.List(),
+			Query: req.URL.RawQuery, Request: in, Status: resp.Status, Response: held.buf.Bytes(), Exchanges: exchanges.List(),
 		}
 		if device {
 			call.Resource, call.Challenge = ResourceDevice, strings.TrimPrefix(path, "/v1/devices/challenges/")

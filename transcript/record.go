@@ -30,6 +30,7 @@ type Observed struct {
 	Method    string
 	Auth      string // "", "none" or "wrong": the credentials the call came with
 	Challenge string // a device answer's challenge (the push's transactionId)
+	Query     string // the URL's query (a GET result's parameters)
 	Request   []byte
 	Status    int
 	Response  []byte
@@ -193,8 +194,7 @@ func (r *Recorder) add(o Observed) {
 		g.calls, g.last = append(g.calls, o), time.Now()
 		return
 	}
-	req, _ := decodeJSON(o.Request).(map[string]any)
-	user := username(req)
+	user := username(o.params())
 	if user == "" || o.Status != 200 {
 		r.write([]Observed{o})
 		return
@@ -288,7 +288,7 @@ func (r *Recorder) transcript(calls []Observed) *Transcript {
 			t.Steps = append(t.Steps, b.device(o))
 			continue
 		}
-		if u := username(decodeJSONMap(o.Request)); u != "" && user == "" {
+		if u := username(o.params()); u != "" && user == "" {
 			user = u
 		}
 		t.Steps = append(t.Steps, b.call(o))
@@ -376,6 +376,18 @@ func (b *builder) call(o Observed) Step {
 		raw := b.secrets.literalString(string(o.Request))
 		step.Call.Raw = &raw
 	}
+	if q, err := url.ParseQuery(o.Query); err == nil && len(q) > 0 {
+		m := values(q)
+		if id, ok := m["id"].(string); ok && factorID == "" {
+			factorID = id
+		}
+		if tx, ok := m["transactionId"].(string); ok {
+			if v, known := b.txVars[tx]; known {
+				m["transactionId"] = "${" + v + "}"
+			}
+		}
+		step.Call.Query = replaceStrings(b.secrets.redactValue(m), b.factorVars).(map[string]any)
+	}
 	exp := &Expect{Body: b.secrets.matcher(replaceStrings(resp, b.factorVars))}
 	if o.Status != 200 {
 		exp.Status = o.Status
@@ -435,8 +447,14 @@ func (b *builder) device(o Observed) Step {
 	return Step{Name: "device " + body.Decision, Device: a}
 }
 
-func decodeJSONMap(b []byte) map[string]any {
-	m, _ := decodeJSON(b).(map[string]any)
+// params are what a call names: its JSON body's fields, or, for a call without a body
+// (a GET result), its query's.
+func (o Observed) params() map[string]any {
+	if len(bytes.TrimSpace(o.Request)) == 0 && o.Query != "" {
+		q, _ := url.ParseQuery(o.Query)
+		return values(q)
+	}
+	m, _ := decodeJSON(o.Request).(map[string]any)
 	return m
 }
 

@@ -178,7 +178,15 @@ func runCall(ctx context.Context, client *http.Client, env Env, sc *scope, v *ve
 	if prov == "" {
 		prov = env.Provider()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, env.URL()+"/v1/providers/"+url.PathEscape(prov)+"/"+c.Resource, body)
+	target := env.URL() + "/v1/providers/" + url.PathEscape(prov) + "/" + c.Resource
+	if len(c.Query) > 0 {
+		q, err := callQuery(sc, c.Query)
+		if err != nil {
+			return nil, err
+		}
+		target += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
 		return nil, err
 	}
@@ -240,6 +248,25 @@ func runCall(ctx context.Context, client *http.Client, env Env, sc *scope, v *ve
 		}
 	}
 	return nil, nil
+}
+
+// callQuery is a call's query, expanded: each value a string, or a list of them.
+func callQuery(sc *scope, query map[string]any) (url.Values, error) {
+	q := url.Values{}
+	for _, k := range sortedKeys(query) {
+		list, ok := query[k].([]any)
+		if !ok {
+			list = []any{query[k]}
+		}
+		for _, v := range list {
+			s, err := sc.expand(fmt.Sprint(v))
+			if err != nil {
+				return nil, fmt.Errorf("call query %s: %w", k, err)
+			}
+			q.Add(k, s)
+		}
+	}
+	return q, nil
 }
 
 func expandRequest(sc *scope, r VendorRequest) (VendorRequest, error) {

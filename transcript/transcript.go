@@ -116,8 +116,11 @@ type Call struct {
 	// configured ones.
 	Auth    string            `yaml:"auth,omitempty"`
 	Headers map[string]string `yaml:"headers,omitempty"`
-	Body    any               `yaml:"body,omitempty"` // sent as JSON
-	Raw     *string           `yaml:"raw,omitempty"`  // sent as-is (bad JSON)
+	// Query is sent as the URL's query string (a GET result's transactionId, capability,
+	// id and username): one value as a string, several as a list.
+	Query map[string]any `yaml:"query,omitempty"`
+	Body  any            `yaml:"body,omitempty"` // sent as JSON
+	Raw   *string        `yaml:"raw,omitempty"`  // sent as-is (bad JSON)
 }
 
 // Expect is the answer expected.

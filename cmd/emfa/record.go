@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,7 +35,7 @@ func (c callRecorder) Record(call adapter.RecordedCall) {
 	o := transcript.Observed{
 		// The engines' clock: a recording under a test's fake clock moves with it.
 		Time: c.e.now(), Provider: call.Provider, Resource: call.Resource, Method: call.Method, Auth: call.Auth,
-		Challenge: call.Challenge, Request: call.Request, Status: call.Status, Response: call.Response, Exchanges: call.Exchanges,
+		Challenge: call.Challenge, Query: call.Query, Request: call.Request, Status: call.Status, Response: call.Response, Exchanges: call.Exchanges,
 	}
 	if call.Resource != adapter.ResourceDevice {
 		o.Setup, o.Input = c.e.recordedSetup(o)
@@ -182,7 +183,11 @@ func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string) 
 			Username string `json:"username"`
 		} `json:"attributes"`
 	}
-	if json.Unmarshal(o.Request, &body) != nil {
+	if len(bytes.TrimSpace(o.Request)) == 0 {
+		// A GET without a body names its user and factor in the query.
+		q, _ := url.ParseQuery(o.Query)
+		body.Username, body.ID = q.Get("username"), q.Get("id")
+	} else if json.Unmarshal(o.Request, &body) != nil {
 		return nil, ""
 	}
 	user := body.Username + body.Attributes.Username

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -338,5 +339,43 @@ providers:
 		if !strings.Contains(all, want) {
 			t.Errorf("no %q in the recording:\n%s", want, all)
 		}
+	}
+}
+
+// A GET result with its parameters in the query string (IBM's samples) is recorded with
+// its query, in its user's session, and replays.
+func TestRecordGETResultQuery(t *testing.T) {
+	cfg := writeTestConfig(t, "", `delivery:
+  dev: {type: log}
+providers:
+  - name: Built-in factors
+    credentialPrefix: emfa
+    capabilities: [smsotp]
+    engine: builtin
+    builtin:
+      smsotp: {sender: dev}
+`)
+	mustEmfa(t, "users", "add", "dave", "--config", cfg)
+	var f struct{ ID string }
+	json.Unmarshal([]byte(mustEmfa(t, "factors", "add", "smsotp", "--user", "dave", "--phone", "+15551230123", "--config", cfg)), &f)
+	recordDir := filepath.Join(t.TempDir(), "recorded")
+	base, _, stop := startServeArgs(t, "--config", cfg, "--record", recordDir)
+	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
+	status, tx := sim.challenge("initiate", "smsotp", f.ID, "dave", "", "")
+	if status != "PENDING" {
+		t.Fatalf("initiate: %s", status)
+	}
+	q := url.Values{"transactionId": {tx}, "capability": {"smsotp"}, "id": {f.ID}, "username": {"dave"}}
+	code, data := sim.call("GET", "result?"+q.Encode(), "")
+	if sim.status(code, data) != "PENDING" {
+		t.Fatalf("GET result: %d %s", code, data)
+	}
+	stop()
+	all := replayRecorded(t, recordDir, nil)
+	if files, _ := filepath.Glob(filepath.Join(recordDir, "*.yaml")); len(files) != 1 {
+		t.Errorf("the GET result is not in dave's session: %d transcripts\n%s", len(files), all)
+	}
+	if !strings.Contains(all, "query:") || !strings.Contains(all, "transactionId: ${tx1}") {
+		t.Errorf("the GET result's query is not recorded:\n%s", all)
 	}
 }

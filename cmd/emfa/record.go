@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -53,6 +57,7 @@ func newRecorder(e *env, configPath, dir string) *transcript.Recorder {
 		}
 		text = string(data)
 	}
+	text = inlineWebhooks(text, configDir(e.cfg), e.log)
 	return transcript.NewRecorder(transcript.RecorderOptions{Dir: dir, Config: text, Log: e.log, Secrets: recordSecrets(e.cfg)})
 }
 
@@ -284,4 +289,248 @@ func recordedFactor(user string, f *store.Factor) (*transcript.FactorSpec, error
 		return nil, err
 	}
 	return &spec, nil
+}
+
+// placeholder is a {{name}} of a Verify webhook JSON (as remote.LoadWebhook fills it).
+var placeholder = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}`)
+
+// envReference is a ${NAME} the configuration's expansion would replace.
+var envReference = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*`)
+
+// inlineWebhooks is a configuration's text with each remote section that names a
+// webhookFile by a plain path (relative to dir, or absolute) holding that webhook
+// inline instead, its placeholders filled from values as written (a ${NAME} stays one):
+// a transcript must replay where it is committed (a CI clone), where neither the
+// recording's folder nor its machine's paths are. A path that starts with ${NAME}
+// (${EMFA_SHARED_DIR}/verify/… for IBM's published files) is kept: each machine
+// resolves it for itself. What cannot be inlined is kept as it is, and logged.
+func inlineWebhooks(text, dir string, log *slog.Logger) string {
+	var doc yaml.Node
+	if yaml.Unmarshal([]byte(text), &doc) != nil || len(doc.Content) == 0 {
+		return text
+	}
+	providers := mappingValue(doc.Content[0], "providers")
+	if providers == nil || providers.Kind != yaml.SequenceNode {
+		return text
+	}
+	changed := false
+	for _, p := range providers.Content {
+		section := mappingValue(p, "remote")
+		if section == nil || section.Kind != yaml.MappingNode {
+			continue
+		}
+		inlined, err := inlineWebhook(section, dir)
+		if err != nil {
+			log.Warn("recording: the webhook file stays a path in transcripts, which replay only where it is found", "err", err)
+			continue
+		}
+		changed = changed || inlined
+	}
+	if !changed {
+		return text
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if enc.Encode(&doc) != nil || enc.Close() != nil {
+		return text
+	}
+	return buf.String()
+}
+
+// inlineWebhook replaces section's webhookFile and values with the webhook they name,
+// merged under the section's other keys as remote.LoadWebhook merges them.
+func inlineWebhook(section *yaml.Node, dir string) (bool, error) {
+	file := mappingValue(section, "webhookFile")
+	if file == nil || file.Kind != yaml.ScalarNode || strings.HasPrefix(strings.TrimSpace(file.Value), "${") {
+		return false, nil
+	}
+	path := file.Value
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false, fmt.Errorf("webhookFile: %w", err)
+	}
+	if envReference.Match(data) {
+		// Inline, the configuration's expansion would read it as a reference.
+		return false, fmt.Errorf("webhookFile %s: holds a ${…}", path)
+	}
+	var section0 map[string]any
+	if err := section.Decode(&section0); err != nil {
+		return false, err
+	}
+	vals, _ := section0["values"].(map[string]any)
+	delete(section0, "webhookFile")
+	delete(section0, "values")
+	filled := placeholder.ReplaceAllFunc(data, func(m []byte) []byte {
+		v, ok := vals[string(placeholder.FindSubmatch(m)[1])]
+		if !ok {
+			return m
+		}
+		quoted, _ := json.Marshal(fmt.Sprint(v))
+		return quoted[1 : len(quoted)-1]
+	})
+	dec := json.NewDecoder(bytes.NewReader(filled))
+	dec.UseNumber()
+	var fromFile any
+	if err := dec.Decode(&fromFile); err != nil {
+		return false, fmt.Errorf("webhookFile %s: %w", path, err)
+	}
+	t := reflect.TypeFor[remote.Webhook]()
+	merged := mergeWebhook(t, webhookTree(t, fromFile), section0)
+	var node yaml.Node
+	if err := node.Encode(merged); err != nil {
+		return false, err
+	}
+	*section = node
+	return true, nil
+}
+
+// mappingValue is the value of key in a YAML mapping, or nil.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// webhookTree is v (decoded JSON) with only what a value of type t reads, each key of a
+// struct spelled as its field's json tag (a Verify export's id, description… left
+// out: the remote section, unlike a webhookFile, refuses keys it does not know).
+func webhookTree(t reflect.Type, v any) any {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return v
+		}
+		out := map[string]any{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !f.IsExported() || tag == "" || tag == "-" {
+				continue
+			}
+			if val, ok := jsonField(m, tag); ok {
+				out[tag] = webhookTree(f.Type, val)
+			}
+		}
+		return out
+	case reflect.Map:
+		if m, ok := v.(map[string]any); ok {
+			out := make(map[string]any, len(m))
+			for k, e := range m {
+				out[k] = webhookTree(t.Elem(), e)
+			}
+			return out
+		}
+	case reflect.Slice:
+		if list, ok := v.([]any); ok {
+			out := make([]any, len(list))
+			for i, e := range list {
+				out[i] = webhookTree(t.Elem(), e)
+			}
+			return out
+		}
+	}
+	return plainNumbers(v)
+}
+
+// mergeWebhook is over decoded on top of base as encoding/json decodes into a value
+// that already holds base: a struct's fields merge, a map's entries and anything else
+// are replaced.
+func mergeWebhook(t reflect.Type, base, over any) any {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	bm, okB := base.(map[string]any)
+	om, okO := over.(map[string]any)
+	if !okB || !okO || (t.Kind() != reflect.Struct && t.Kind() != reflect.Map) {
+		return webhookTree(t, over)
+	}
+	out := maps.Clone(bm)
+	if t.Kind() == reflect.Map {
+		for k, v := range om {
+			out[k] = webhookTree(t.Elem(), v)
+		}
+		return out
+	}
+	for k, v := range om {
+		f, ok := fieldByJSON(t, k)
+		if !ok {
+			continue // refused when the configuration was loaded
+		}
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		out[tag] = mergeWebhook(f.Type, out[tag], v)
+	}
+	return out
+}
+
+// jsonField is m's value for a field tagged tag, matched as encoding/json matches.
+func jsonField(m map[string]any, tag string) (any, bool) {
+	if v, ok := m[tag]; ok {
+		return v, true
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, tag) {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+func fieldByJSON(t reflect.Type, key string) (reflect.StructField, bool) {
+	var fold *reflect.StructField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || tag == "" || tag == "-" {
+			continue
+		}
+		if tag == key {
+			return f, true
+		}
+		if fold == nil && strings.EqualFold(tag, key) {
+			fold = &f
+		}
+	}
+	if fold != nil {
+		return *fold, true
+	}
+	return reflect.StructField{}, false
+}
+
+// plainNumbers turns json.Numbers into int64 or float64, which YAML writes as numbers.
+func plainNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = plainNumbers(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = plainNumbers(e)
+		}
+		return out
+	}
+	return v
 }

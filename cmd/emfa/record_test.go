@@ -379,3 +379,39 @@ providers:
 		t.Errorf("the GET result's query is not recorded:\n%s", all)
 	}
 }
+
+// A configuration using IBM's webhook JSON by a path relative to it, as the README shows,
+// records transcripts that replay from wherever they are written: the webhook travels
+// inline, its placeholders filled as the configuration fills them.
+func TestRecordRelativeWebhookFileReplaysElsewhere(t *testing.T) {
+	duo := newDUO(t)
+	t.Setenv("DUO_SKEY", duoSKey)
+	webhook, err := os.ReadFile(verifyfiles.Path(t, "ibm-duo-webhook.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeTestConfig(t, "", fmt.Sprintf(`providers:
+  - name: DUO Security
+    credentialPrefix: duo
+    capabilities: [smsotp, push, hotp]
+    engine: remote
+    remote:
+      webhookFile: ibm-duo-webhook.json
+      values: {duo_url: %q, duo_integration_key: %s, duo_signing_key: "${DUO_SKEY}"}
+      timeout: 5s
+`, duo.URL(), duoIKey))
+	if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), "ibm-duo-webhook.json"), webhook, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	recordDir := filepath.Join(t.TempDir(), "recB")
+	base, _, stop := startServeArgs(t, "--config", cfg, "--record", recordDir)
+	sim := &verifySim{t: t, base: base + "/v1/providers/duo", user: "verify", pw: "sim-password-0123"}
+	if list := sim.enrollments("alice"); len(list) == 0 {
+		t.Fatal("enrollments: none")
+	}
+	stop()
+	all := replayRecorded(t, recordDir, []string{duoSKey, "sim-password-0123", testEncryptionKey})
+	if strings.Contains(all, "webhookFile") {
+		t.Errorf("the recording still names the webhook file:\n%s", all)
+	}
+}

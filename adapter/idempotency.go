@@ -25,6 +25,7 @@ const maxWebhookIDLen = 256
 const (
 	ctxWebhookID = "emfa.webhook_id"
 	ctxRetry     = "emfa.retry"
+	ctxInFlight  = "emfa.in_flight" // answered 503 retry_in_progress: another attempt runs
 )
 
 // webhookID reads and checks X-Webhook-ID: "" when absent.
@@ -115,6 +116,7 @@ func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
 					"webhook_id", id, "provider", p.CredentialPrefix, "resource", resource, "err", err)
 				return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable", Msg: "a backend is unavailable; retry", Err: err}
 			case errors.Is(err, provider.ErrInFlight):
+				c.Set(ctxInFlight, true)
 				return &Error{Status: http.StatusServiceUnavailable, ID: "retry_in_progress",
 					Msg: "the first attempt of this request is still running; retry", Err: err}
 			case err != nil:

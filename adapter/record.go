@@ -72,8 +72,13 @@ func (s *Server) record(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := next(c); err != nil {
 			c.Error(err) // answer now, so what is recorded is what was sent
 		}
-		if retry, _ := c.Get(ctxRetry).(bool); retry {
-			return nil // answered from the first attempt's record: not a call of its own
+		retry, _ := c.Get(ctxRetry).(bool)
+		inFlight, _ := c.Get(ctxInFlight).(bool)
+		if retry || inFlight {
+			// Answered from the first attempt's record, or told that attempt still runs
+			// (here or on another replica): not a call of its own. Its first attempt is
+			// recorded where it ran; a replay, with no other attempt, would execute it.
+			return nil
 		}
 		call := RecordedCall{
 			Time: start, RequestID: resp.Header().Get(echo.HeaderXRequestID), Method: req.Method,

@@ -1,9 +1,15 @@
 package transcript
 
 import (
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/emfa/emfa/provider"
 )
 
 // TestRecordedConfigHoldsNoToken: a recording copies the configuration with every secret
@@ -55,6 +61,39 @@ func TestRecordedClockCrossesAStep(t *testing.T) {
 		}
 		if adv != tc.want {
 			t.Errorf("a call %v after the first replays %v after it, want %v", tc.second, adv, tc.want)
+		}
+	}
+}
+
+// A vendor request's secrets are redacted by their names (api_key, X-Api-Key, auth_token,
+// client_secret…) and, for the configuration's secrets, by value wherever they appear; in
+// a configuration copy, a URL keeps neither its password nor its query values.
+func TestRecordedExchangeRedactsByNameAndValue(t *testing.T) {
+	s := newSecretValues([]string{"VENDORKEY-0123456789", "short"})
+	u, _ := url.Parse("https://vendor.example.com/v1/VENDORKEY-0123456789/enroll?api_key=abc&X-Api-Key=def&user=alice&page=short")
+	x := provider.Exchange{Method: "POST", URL: u, Status: 200,
+		RequestHeader: http.Header{"Content-Type": {"application/json"}},
+		RequestBody:   []byte(`{"auth_token":"t1","clientSecret":"c1","empty_token":"","user":"alice","note":"key=VENDORKEY-0123456789;","list":{"credential":["a","b"]}}`),
+		ResponseBody:  []byte(`{"access_token":"t2","echo":"Bearer VENDORKEY-0123456789","n":42}`)}
+	got := s.recordExchange(x)
+	want := Exchange{
+		Request: VendorRequest{Method: "POST", Path: `<re:^/v1/.+/enroll$>`,
+			Query:   map[string]any{"api_key": MatchAny, "X-Api-Key": MatchAny, "user": "alice", "page": MatchAny},
+			Headers: map[string]string{"Content-Type": "application/json"},
+			Body: map[string]any{"auth_token": MatchAny, "clientSecret": MatchAny, "empty_token": "", "user": "alice",
+				"note": `<re:^key=.+;$>`, "list": map[string]any{"credential": []any{MatchAny, MatchAny}}}},
+		Response: VendorResponse{Body: map[string]any{"access_token": redacted, "echo": "Bearer " + redacted, "n": exactNumber("42")}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("recorded exchange (-want +got):\n%s", diff)
+	}
+
+	cfg, _ := redactConfig(`delivery:
+  gw: {type: http, url: "https://u:pw@gw.example.com/send?apikey=K&to=${TO}", body: '{"note": "VENDORKEY-0123456789"}'}
+`, s)
+	for _, want := range []string{`https://u:%3Credacted%3E@gw.example.com/send?apikey=%3Credacted%3E&to=${TO}`, `{\"note\": \"<redacted>\"}`} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("no %s in the redacted configuration:\n%s", want, cfg)
 		}
 	}
 }

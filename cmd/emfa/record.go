@@ -137,6 +137,10 @@ func secretsIn(v reflect.Value, byName bool, add func(string)) {
 		if f := v.FieldByName("Key"); f.IsValid() && f.Kind() == reflect.String {
 			header = f.String() // remote.Header: {key, value}
 		}
+		if f, val := v.FieldByName("Name"), v.FieldByName("Value"); f.IsValid() && f.Kind() == reflect.String &&
+			val.IsValid() && val.Type() == secretType && plainHeaders[strings.ToLower(f.String())] {
+			return // a sender's Content-Type: a config.Secret as every sender header is, but none
+		}
 		t := v.Type()
 		for i := range t.NumField() {
 			if f := t.Field(i); f.IsExported() {
@@ -145,6 +149,10 @@ func secretsIn(v reflect.Value, byName bool, add func(string)) {
 		}
 	}
 }
+
+// plainHeaders are headers that never carry a secret: a sender's header of one of these
+// names is not redacted by value (its application/json would be, everywhere).
+var plainHeaders = map[string]bool{"content-type": true, "accept": true, "accept-language": true, "user-agent": true, "cache-control": true}
 
 // urlSecrets adds the password of a URL's user info and the values of its query
 // parameters that are secret by name.

@@ -10,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/internal/duofake"
 	"github.com/emfa/emfa/internal/verifyfiles"
 	"github.com/emfa/emfa/provider/builtin"
@@ -413,5 +415,28 @@ func TestRecordRelativeWebhookFileReplaysElsewhere(t *testing.T) {
 	all := replayRecorded(t, recordDir, []string{duoSKey, "sim-password-0123", testEncryptionKey})
 	if strings.Contains(all, "webhookFile") {
 		t.Errorf("the recording still names the webhook file:\n%s", all)
+	}
+}
+
+// recordSecrets finds a sender's key and a notifier's token by value, and leaves a
+// sender's Content-Type alone.
+func TestRecordSecretsOfTheConfiguration(t *testing.T) {
+	cfg := &config.Config{
+		Delivery: map[string]config.Delivery{"gw": {Type: "http", URL: "https://gw.example.com/send?api_key=GWQUERYKEY1&to=x",
+			Headers: []config.NamedSecret{{Name: "Content-Type", Value: "application/json"}, {Name: "X-Gw", Value: "GWHEADERSECRET"}}}},
+		Providers: []config.Provider{{Engine: config.EngineBuiltin, Builtin: map[string]any{
+			"push": map[string]any{"notifier": map[string]any{"url": "https://u:NOTIFIERPW@n.example.com",
+				"headers": []any{map[string]any{"name": "Authorization", "value": "Bearer NOTIFIERTOKEN"}, map[string]any{"name": "X-Plain", "value": "plain"}}}}}}},
+	}
+	got := recordSecrets(cfg)
+	for _, want := range []string{"GWQUERYKEY1", "GWHEADERSECRET", "NOTIFIERPW", "Bearer NOTIFIERTOKEN"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("recordSecrets has no %q: %q", want, got)
+		}
+	}
+	for _, not := range []string{"application/json", "plain", "x"} {
+		if slices.Contains(got, not) {
+			t.Errorf("recordSecrets holds %q, no secret: %q", not, got)
+		}
 	}
 }

@@ -209,7 +209,11 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 			cleanup()
 			return nil, nil, err
 		}
-		clk := &manualClock{t: t.Clock}
+		// Each setup item gets an instant of its own, a millisecond (the store's unit)
+		// apart and ending at the transcript's clock: a user's factors are listed oldest
+		// first, so they list in the transcript's order, as recorded — not by the random
+		// ids they would get at one shared instant.
+		clk := &manualClock{t: t.Clock.Add(-time.Duration(len(t.Setup)) * setupTick)}
 		e := &env{cfg: cfg, store: st, keys: keys, log: log, now: clk.Now}
 		// Nothing leaves a replay: every sender captures what it would have delivered.
 		codes := &capturedCodes{byTo: map[string]string{}}
@@ -313,7 +317,11 @@ func (r *replayEnv) Advance(d time.Duration) error {
 	return nil
 }
 
+// setupTick is how far the clock moves after each setup item (see inProcess).
+const setupTick = time.Millisecond
+
 func (r *replayEnv) Setup(ctx context.Context, s transcript.Setup) (string, error) {
+	defer r.clock.Advance(setupTick)
 	if s.User != "" {
 		return "", r.env.store.CreateUser(ctx, store.User{ID: builtin.NewID(), Name: s.User, CreatedAt: r.clock.Now()})
 	}

@@ -11,9 +11,11 @@ package transcript
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -37,6 +39,10 @@ type Transcript struct {
 	Steps []Step            `yaml:"steps"`
 
 	path string
+	// configLine is the line of the config value in the file: with a literal block
+	// (config: |) the configuration's line n is the file's configLine+n.
+	configLine    int
+	configLiteral bool
 }
 
 // DefaultClock is where a transcript's clock starts unless it says otherwise.
@@ -183,6 +189,7 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 func (d Duration) IsZero() bool { return d == 0 }
 
 // Load reads a transcript. Unknown keys are errors: a typo must not silently weaken a test.
+// A problem of the file's text is a *ParseError naming the file and each problem's line.
 func Load(path string) (*Transcript, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -190,22 +197,45 @@ func Load(path string) (*Transcript, error) {
 	}
 	t, err := Parse(data)
 	if err != nil {
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			pe.File = path
+			return nil, pe
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	t.path = path
 	return t, nil
 }
 
-// Parse reads a transcript from YAML.
+// Parse reads a transcript from YAML. Its error is a *ParseError with every problem found.
 func Parse(data []byte) (*Transcript, error) {
+	root, perr := parseNode(data)
+	if perr != nil {
+		return nil, perr
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, &ParseError{Problems: []Problem{{Line: root.Line, Msg: "a transcript is keys (name, config, steps…), not " + got(root)}}}
+	}
+	c := &checker{lines: map[string]int{}}
+	c.check(root, reflect.TypeFor[Transcript](), "")
+	if len(c.problems) > 0 {
+		return nil, &ParseError{Problems: c.problems}
+	}
+	// What the walk does not follow (an alias) is the decoder's to refuse.
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var t Transcript
 	if err := dec.Decode(&t); err != nil {
-		return nil, err
+		return nil, &ParseError{Problems: []Problem{{Msg: strings.TrimPrefix(strings.ReplaceAll(err.Error(), "\n  ", "; "), "yaml: ")}}}
 	}
-	if err := t.validate(); err != nil {
-		return nil, err
+	if problems := t.validate(c.lines); len(problems) > 0 {
+		return nil, &ParseError{Problems: problems}
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if v := root.Content[i+1]; root.Content[i].Value == "config" {
+			t.configLine, t.configLiteral = v.Line, v.Style&yaml.LiteralStyle != 0
+		}
 	}
 	if t.Clock.IsZero() {
 		t.Clock = DefaultClock
@@ -213,23 +243,33 @@ func Parse(data []byte) (*Transcript, error) {
 	return &t, nil
 }
 
-func (t *Transcript) validate() error {
-	var problems []string
+// validate is every problem of a transcript that decoded, each at the line of its path.
+func (t *Transcript) validate(lines map[string]int) []Problem {
+	var problems []Problem
+	at := func(path, msg string) {
+		problems = append(problems, Problem{Line: lines[path], Msg: msg})
+	}
 	if t.Name == "" {
-		problems = append(problems, "name is required")
+		at("", "name is required")
 	}
 	if (t.Config == "") == (t.ConfigFile == "") {
-		problems = append(problems, "exactly one of config and configFile is required")
+		at("", "exactly one of config and configFile is required")
 	}
 	if len(t.Steps) == 0 {
-		problems = append(problems, "steps: at least one step is required")
+		at("steps", "steps: at least one step is required")
+	}
+	for i, s := range t.Setup {
+		if (s.User == "") == (s.Factor == nil) {
+			at(fmt.Sprintf("setup[%d]", i), fmt.Sprintf("setup[%d]: exactly one of user and factor", i))
+		}
 	}
 	for i, s := range t.Steps {
+		step := fmt.Sprintf("steps[%d]", i)
 		kinds := 0
 		if s.Call != nil {
 			kinds++
 			if s.Call.Resource == "" {
-				problems = append(problems, fmt.Sprintf("steps[%d].call.resource is required", i))
+				at(step+".call", step+".call.resource is required")
 			}
 		}
 		if s.Advance != 0 {
@@ -239,21 +279,34 @@ func (t *Transcript) validate() error {
 			kinds++
 		}
 		if kinds != 1 {
-			problems = append(problems, fmt.Sprintf("steps[%d]: exactly one of call, advance, device", i))
+			at(step, step+": exactly one of call, advance, device")
 		}
 		if s.Call == nil && (s.Expect != nil || len(s.Vendor) > 0) {
-			problems = append(problems, fmt.Sprintf("steps[%d]: expect and vendor go with a call", i))
+			at(step, step+": expect and vendor go with a call")
 		}
 	}
-	for i, s := range t.Setup {
-		if (s.User == "") == (s.Factor == nil) {
-			problems = append(problems, fmt.Sprintf("setup[%d]: exactly one of user and factor", i))
-		}
+	return problems
+}
+
+// ConfigPosition is where line n of the configuration is: in the transcript file for an
+// inline configuration written as a block (config: |), at the config key's line for one
+// written otherwise, and in the configuration file for configFile.
+func (t *Transcript) ConfigPosition(n int) (file string, line int) {
+	if t.ConfigFile != "" {
+		return t.configFilePath(), n
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	if t.configLiteral && n > 0 {
+		return t.path, t.configLine + n
 	}
-	return nil
+	return t.path, t.configLine
+}
+
+func (t *Transcript) configFilePath() string {
+	path := t.ConfigFile
+	if !filepath.IsAbs(path) && t.path != "" {
+		path = filepath.Join(filepath.Dir(t.path), path)
+	}
+	return path
 }
 
 // ConfigText is the configuration the transcript runs against.
@@ -261,11 +314,7 @@ func (t *Transcript) ConfigText() (string, error) {
 	if t.Config != "" {
 		return t.Config, nil
 	}
-	path := t.ConfigFile
-	if !filepath.IsAbs(path) && t.path != "" {
-		path = filepath.Join(filepath.Dir(t.path), path)
-	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(t.configFilePath())
 	if err != nil {
 		return "", fmt.Errorf("configFile: %w", err)
 	}

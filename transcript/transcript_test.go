@@ -93,8 +93,8 @@ func TestParseErrors(t *testing.T) {
 		"name: x\nsteps: [{advance: 1m}]":                                 "exactly one of config and configFile",
 		"name: x\nconfig: c\nsteps: []":                                   "at least one step",
 		"name: x\nconfig: c\nsteps: [{advance: 1m, call: {resource: r}}]": "exactly one of call, advance, device",
-		"name: x\nconfig: c\nsteps: [{advance: soon}]":                    "time: invalid duration",
-		"name: x\nconfig: c\nsteps: [{cal: {resource: r}}]":               "field cal not found",
+		"name: x\nconfig: c\nsteps: [{advance: soon}]":                    "want a duration like 30s or 3m",
+		"name: x\nconfig: c\nsteps: [{cal: {resource: r}}]":               `unknown key "cal" (did you mean "call"?)`,
 	} {
 		if _, err := Parse([]byte(src)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse(%q): %v, want %q", src, err, want)

@@ -212,6 +212,9 @@ func runCall(ctx context.Context, client *http.Client, env Env, sc *scope, v *ve
 
 	// A wrong vendor request explains a wrong answer: report it first.
 	if m := v.done(); m != nil {
+		if m.Got == "no call" { // what emfa answered instead says why it made none
+			m.Got = fmt.Sprintf("no call (emfa answered %d %s)", resp.StatusCode, show(decodeBody(data)))
+		}
 		return m, nil
 	}
 	exp := s.Expect

@@ -246,7 +246,8 @@ func TestFactorsAddRefusesUnexposedType(t *testing.T) {
 }
 
 // emfa replay finds IBM's files from --shared-dir (or $EMFA_SHARED_DIR), never from the
-// source tree: without either, a transcript that needs them fails and says which variable.
+// source tree: without either, a transcript that needs them is not run (exit 2) and says
+// which variable.
 func TestReplaySharedDir(t *testing.T) {
 	transcript := "../../testdata/transcripts/ibm/duo-push.yaml"
 	shared := os.Getenv("EMFA_SHARED_DIR")
@@ -254,7 +255,7 @@ func TestReplaySharedDir(t *testing.T) {
 		t.Skip("EMFA_SHARED_DIR is not set: IBM's files are not here")
 	}
 	t.Setenv("EMFA_SHARED_DIR", "")
-	if code, out, _ := emfa(t, "replay", transcript); code != 1 || !strings.Contains(out, "EMFA_SHARED_DIR") {
+	if code, out, _ := emfa(t, "replay", transcript); code != 2 || !strings.Contains(out, "EMFA_SHARED_DIR") {
 		t.Errorf("replay without the shared dir: exit %d\n%s", code, out)
 	}
 	if code, out, _ := emfa(t, "replay", "--shared-dir", shared, transcript); code != 0 {

@@ -3,12 +3,14 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,17 +35,24 @@ const replayKey = "cmVwbGF5LW9ubHkta2V5LW5ldmVyLXByb2R1Y3Rpb24=" // "replay-only
 
 // replayCmd is `emfa replay FILES...`: each transcript against an in-process emfa (or a
 // running one with --target), a readable diff of the first mismatch per transcript, a
-// summary line, exit 1 on any failure.
+// summary line, exit 1 when emfa answered differently and 2 when a transcript could not
+// be run.
 func (d *deps) replayCmd() *cobra.Command {
 	var o replayOptions
 	c := &cobra.Command{
 		Use:   "replay FILES...",
-		Short: "replay transcripts: a diff of the first mismatch each, a summary, exit 1 on failure",
+		Short: "replay transcripts: a diff of the first mismatch each, a summary, exit 1 on a mismatch, 2 on a transcript not run",
 		Long: `replay runs each transcript against an in-process emfa (a throwaway SQLite store, a fake
 clock, the transcript's vendor), or with --target the Verify side against a running emfa.
 A transcript whose configuration names ${EMFA_SHARED_DIR} (IBM's published files) finds
-them through --shared-dir or $EMFA_SHARED_DIR.`,
+them through --shared-dir or $EMFA_SHARED_DIR.
+
+Each transcript is "ok", "FAIL" (emfa answered differently: the first difference) or
+"ERROR" (not run: the file or its configuration could not be read, each problem at its
+file and line). Exit status: 0 all passed, 1 a transcript failed, 2 a transcript was not
+run (or a usage error). --junit also writes the results as JUnit XML, for CI systems.`,
 		Example: `  emfa replay testdata/transcripts/*.yaml
+  emfa replay --junit replay.xml testdata/transcripts/*.yaml
   emfa replay --shared-dir ../shared testdata/transcripts/duo-push.yaml
   emfa replay --target https://emfa.staging.example.com --user verify --password … contract.yaml`,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -60,13 +69,32 @@ them through --shared-dir or $EMFA_SHARED_DIR.`,
 	f.StringVar(&o.password, "password", "", "with --target: Basic auth password (default $EMFA_VERIFY_PASSWORD)")
 	f.StringVar(&o.header, "header", "", "with --target: a header secret instead of Basic, as `Name=Value`")
 	f.StringVar(&o.sharedDir, "shared-dir", "", "the `DIR` holding IBM's published files (verify/…), for ${EMFA_SHARED_DIR} (default $EMFA_SHARED_DIR)")
+	f.StringVar(&o.junit, "junit", "", "also write the results to `FILE` as JUnit XML (one testcase per transcript)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "show emfa's log for failing transcripts")
 	return c
 }
 
 type replayOptions struct {
-	target, user, password, header, sharedDir string
-	verbose                                   bool
+	target, user, password, header, sharedDir, junit string
+	verbose                                          bool
+}
+
+// notRun is a transcript that could not be run: its file, or the emfa its configuration
+// describes, could not be read or started. emfa did not get to answer.
+type notRun struct{ err error }
+
+func (e notRun) Error() string { return e.err.Error() }
+func (e notRun) Unwrap() error { return e.err }
+
+// startOrNotRun marks start's error as a transcript not run.
+func startOrNotRun(start transcript.Start) transcript.Start {
+	return func(ctx context.Context, t *transcript.Transcript, vendorURL string) (transcript.Env, func(), error) {
+		env, stop, err := start(ctx, t, vendorURL)
+		if err != nil {
+			return nil, nil, notRun{err}
+		}
+		return env, stop, nil
+	}
 }
 
 func (d *deps) replay(ctx context.Context, o replayOptions, files []string) error {
@@ -79,34 +107,128 @@ func (d *deps) replay(ctx context.Context, o replayOptions, files []string) erro
 		}
 		start = auth.start(strings.TrimSuffix(o.target, "/"))
 	}
-	passed, failed := 0, 0
+	var results []replayResult
+	passed, failed, errored := 0, 0, 0
 	for _, path := range files {
+		began := time.Now()
 		t, err := transcript.Load(path)
-		if err == nil {
+		if err != nil {
+			err = notRun{err}
+		} else {
 			logs := &lockedLog{}
 			s := start
 			if s == nil {
 				s = inProcess(logs, o.sharedDir)
 			}
-			err = transcript.Run(ctx, t, s)
+			err = transcript.Run(ctx, t, startOrNotRun(s))
 			if err != nil && o.verbose {
 				fmt.Fprintf(stderr, "--- emfa log for %s:\n%s", path, logs.String())
 			}
 		}
-		if err != nil {
+		r := replayResult{path: path, err: err, took: time.Since(began)}
+		if t != nil {
+			r.name = t.Name
+		}
+		results = append(results, r)
+		word := "ok  "
+		switch {
+		case errors.As(err, new(notRun)):
+			errored++
+			word = "ERROR"
+		case err != nil:
 			failed++
-			fmt.Fprintf(stdout, "FAIL %s\n     %s\n", path, strings.ReplaceAll(err.Error(), "\n", "\n     "))
+			word = "FAIL"
+		default:
+			passed++
+		}
+		if err != nil {
+			fmt.Fprintf(stdout, "%s %s\n     %s\n", word, path, strings.ReplaceAll(err.Error(), "\n", "\n     "))
 			continue
 		}
-		passed++
-		fmt.Fprintf(stdout, "ok   %s\n", path)
+		fmt.Fprintf(stdout, "%s %s\n", word, path)
 	}
-	fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
-	if failed > 0 {
+	summary := fmt.Sprintf("%d passed, %d failed", passed, failed)
+	if errored > 0 {
+		summary += fmt.Sprintf(", %d not run", errored)
+	}
+	fmt.Fprintln(stdout, summary)
+	if o.junit != "" {
+		if err := writeJUnit(o.junit, results); err != nil {
+			return fmt.Errorf("--junit: %w", err)
+		}
+	}
+	switch {
+	case errored > 0:
+		return exitStatus(2)
+	case failed > 0:
 		return errSilent
 	}
 	return nil
 }
+
+// replayResult is one transcript's outcome, for --junit.
+type replayResult struct {
+	path, name string
+	err        error
+	took       time.Duration
+}
+
+// writeJUnit writes results as one JUnit test suite, a testcase per transcript: a
+// mismatch is a failure, a transcript not run an error (as JUnit tells a test that failed
+// from one that could not run).
+func writeJUnit(path string, results []replayResult) error {
+	type problem struct {
+		Message string `xml:"message,attr"`
+		Type    string `xml:"type,attr"`
+		Text    string `xml:",chardata"`
+	}
+	type testcase struct {
+		Name      string   `xml:"name,attr"`
+		Classname string   `xml:"classname,attr"`
+		Time      string   `xml:"time,attr"`
+		Failure   *problem `xml:"failure,omitempty"`
+		Error     *problem `xml:"error,omitempty"`
+	}
+	type testsuite struct {
+		XMLName  xml.Name   `xml:"testsuite"`
+		Name     string     `xml:"name,attr"`
+		Tests    int        `xml:"tests,attr"`
+		Failures int        `xml:"failures,attr"`
+		Errors   int        `xml:"errors,attr"`
+		Time     string     `xml:"time,attr"`
+		Cases    []testcase `xml:"testcase"`
+	}
+	suite := testsuite{Name: "emfa replay", Tests: len(results)}
+	var total time.Duration
+	for _, r := range results {
+		total += r.took
+		c := testcase{Name: cmp.Or(r.name, r.path), Classname: r.path, Time: seconds(r.took)}
+		if r.err != nil {
+			msg := r.err.Error()
+			first, _, _ := strings.Cut(msg, "\n")
+			p := &problem{Message: first, Text: msg}
+			if errors.As(r.err, new(notRun)) {
+				p.Type, c.Error = "not run", p
+				suite.Errors++
+			} else {
+				p.Type, c.Failure = "mismatch", p
+				suite.Failures++
+			}
+		}
+		suite.Cases = append(suite.Cases, c)
+	}
+	suite.Time = seconds(total)
+	out, err := xml.MarshalIndent(struct {
+		XMLName xml.Name `xml:"testsuites"`
+		Suites  []testsuite
+	}{Suites: []testsuite{suite}}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append([]byte(xml.Header), append(out, '\n')...), 0o644)
+}
+
+func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
 
 // inProcess starts an emfa inside this process for a transcript: its configuration with
 // a throwaway SQLite store, a fake clock at the transcript's start, every remote provider
@@ -176,7 +298,7 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 		}})
 		if err != nil {
 			cleanup()
-			return nil, nil, fmt.Errorf("configuration: %w", err)
+			return nil, nil, fmt.Errorf("configuration: %w", locateConfig(t, err))
 		}
 		cfg.Source = t.ConfigDir() + "/transcript"
 		for i, p := range cfg.Providers {
@@ -242,6 +364,41 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 		return r, func() { stopServer(); e.Close(); cleanup() }, nil
 	}
 }
+
+// locateConfig puts each problem of a transcript's configuration at its file and line:
+// the transcript's for an inline configuration, the configuration file's otherwise.
+func locateConfig(t *transcript.Transcript, err error) error {
+	var inv *config.Invalid
+	if errors.As(err, &inv) {
+		err = inv.Errs
+	}
+	es, ok := err.(config.Errors)
+	if !ok {
+		// The document itself could not be read: "parse yaml: yaml: line 3: …".
+		return errors.New(yamlLineRE.ReplaceAllStringFunc(err.Error(), func(m string) string {
+			n, _ := strconv.Atoi(yamlLineRE.FindStringSubmatch(m)[1])
+			file, line := t.ConfigPosition(n)
+			return fmt.Sprintf("%s:%d: ", file, line)
+		}))
+	}
+	out := make(config.Errors, len(es))
+	for i, e := range es {
+		var fe *config.FieldError
+		if !errors.As(e, &fe) || fe.File != "" {
+			out[i] = e // another file's, or a variable's
+			continue
+		}
+		cp := *fe
+		cp.File, cp.Line = t.ConfigPosition(fe.Line)
+		out[i] = &cp
+	}
+	if len(out) > 1 {
+		return fmt.Errorf("%d problems:\n%w", len(out), out)
+	}
+	return out
+}
+
+var yamlLineRE = regexp.MustCompile(`yaml: line (\d+): `)
 
 // adapterAuth is the inbound authentication a configuration asks for.
 func adapterAuth(cfg *config.Config) adapter.Auth {

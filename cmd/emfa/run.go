@@ -48,6 +48,11 @@ func (e usageError) Error() string { return e.msg }
 // errSilent fails a command whose output already said why.
 var errSilent = errors.New("")
 
+// exitStatus fails a command whose output already said why, with that exit status.
+type exitStatus int
+
+func (e exitStatus) Error() string { return "" }
+
 // run is main without the process: it returns the exit code (0 ok, 1 failure, 2 usage).
 func run(ctx context.Context, args []string, d deps) int {
 	if d.now == nil {
@@ -73,6 +78,10 @@ func run(ctx context.Context, args []string, d deps) int {
 		return 2
 	case errors.Is(err, errSilent): // the command has said why
 		return 1
+	}
+	var status exitStatus
+	if errors.As(err, &status) { // the command has said why
+		return int(status)
 	}
 	msg := indent(err.Error())
 	if !strings.HasPrefix(msg, "\n") {

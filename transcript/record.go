@@ -2,6 +2,7 @@ package transcript
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -293,6 +295,7 @@ func (r *Recorder) transcript(calls []Observed) *Transcript {
 		}
 		t.Steps = append(t.Steps, b.call(o))
 	}
+	inCreationOrder(t.Setup)
 	t.Name = fmt.Sprintf("recorded %s on %s", strings.Join(resources(calls), ", "), first.Provider)
 	if user != "" {
 		t.Name += " for " + user
@@ -342,6 +345,28 @@ func (b *builder) setup(setup []Setup) {
 		}
 		b.t.Setup = append(b.t.Setup, s)
 	}
+}
+
+// inCreationOrder puts the users first and then the factors in the order they were
+// created: the calls name them in another order (a validate on the newer one, then an
+// enrollments listing both), but replay creates them in the order written and
+// enrollments lists them oldest first, as the recorded answer did.
+func inCreationOrder(setup []Setup) {
+	slices.SortStableFunc(setup, func(a, b Setup) int {
+		switch {
+		case a.Factor == nil || b.Factor == nil:
+			return cmp.Compare(boolRank(a.Factor != nil), boolRank(b.Factor != nil))
+		default:
+			return a.Factor.Created.Compare(b.Factor.Created)
+		}
+	})
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // call is the step of one contract call.

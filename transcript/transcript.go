@@ -75,6 +75,9 @@ type FactorSpec struct {
 	Question Strings `yaml:"question,omitempty"`
 	Answer   Strings `yaml:"answer,omitempty"`
 	As       string  `yaml:"as,omitempty"`
+	// Created is when a recorded factor was created: a recording writes its set-up
+	// factors in that order, the order replay creates them and enrollments lists them.
+	Created time.Time `yaml:"-"`
 }
 
 // Strings is one string, or a list of them.

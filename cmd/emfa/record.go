@@ -296,6 +296,7 @@ func recordedFactor(user string, f *store.Factor) (*transcript.FactorSpec, error
 	if err := yaml.Unmarshal(data, &spec); err != nil {
 		return nil, err
 	}
+	spec.Created = f.CreatedAt // the order the recording writes set-up factors in
 	return &spec, nil
 }
 

@@ -267,6 +267,10 @@ func (e *Engine) Lifecycle() []string { return slices.Sorted(maps.Keys(e.lifecyc
 
 var _ provider.LifecyclePropagator = (*Engine)(nil)
 
+// PropagationTarget names the engine's propagations in the sync queue: its provider's
+// credential prefix, which stays the provider's across restarts and reloads.
+func (e *Engine) PropagationTarget() string { return e.prefix }
+
 // Propagate performs the provider's lifecycle calls for ev, in order. An event type the
 // provider declares nothing for is done at once. Any fault (the vendor unreachable, a
 // status outside expectedStatus, a transform failing) is an error, for the queue to retry;
@@ -308,10 +312,16 @@ func (e *Engine) propagateType(ctx context.Context, ev provider.LifecycleEvent) 
 		outcome, reason = OutcomeSkipped, "step "+skipped+" skipped the rest"
 	}
 	if e.audit != nil {
-		if aerr := e.audit.AppendAudit(ctx, store.AuditEvent{
+		// Recorded even when the worker is stopping (the call failed for that), yet
+		// bounded, so that a store that hangs does not hold the shutdown. The actor is the
+		// apply's (sync:SOURCE), which no admin token's name can be.
+		actx, cancel := provider.Detach(ctx)
+		aerr := e.audit.AppendAudit(actx, store.AuditEvent{
 			Time: e.now(), RequestID: ev.ID, Provider: e.prefix, Username: ev.Username,
-			Resource: "lifecycle:" + ev.Type, Outcome: outcome, Reason: reason, Actor: ev.Source,
-		}); aerr != nil {
+			Resource: "lifecycle:" + ev.Type, Outcome: outcome, Reason: reason, Actor: "sync:" + ev.Source,
+		})
+		cancel()
+		if aerr != nil {
 			e.log.Error("audit lifecycle propagation", "provider", e.prefix, "event", ev.Type, "err", aerr)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/telemetry"
 )
 
@@ -146,4 +147,51 @@ func gather(t *testing.T, g prometheus.Gatherer, prefixes ...string) map[string]
 		}
 	}
 	return out
+}
+
+// A propagation is audited with the actor sync:SOURCE, as the apply of its event is, so
+// that an admin token named after a source cannot pass for it; and a propagation whose
+// worker stops (a SIGTERM during a hanging vendor call) is still audited FAILED.
+func TestLifecycleAudited(t *testing.T) {
+	entered := make(chan struct{})
+	v := newVendor(t, func(r *http.Request, _ string) (int, string) {
+		if r.URL.Path == "/u/hang" {
+			close(entered)
+			<-r.Context().Done()
+			return 504, `{}`
+		}
+		return 200, `{}`
+	})
+	st := testdb.SQLite(t)
+	e, err := New(Options{Webhook: &Webhook{URLs: []string{v.srv.URL}, Lifecycle: map[string][]LifecycleStep{
+		"user.create":  {{Name: "add", Resource: Resource{Suffix: "/u/add"}}},
+		"user.disable": {{Name: "off", Resource: Resource{Suffix: "/u/hang"}}},
+	}}, Provider: "acme", Store: st, Audit: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if got := e.PropagationTarget(); got != "acme" {
+		t.Errorf("PropagationTarget() = %q, want the credential prefix", got)
+	}
+	if err := e.Propagate(t.Context(), provider.LifecycleEvent{ID: "1", Type: "user.create", Source: "okta", Username: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { <-entered; cancel() }()
+	if err := e.Propagate(ctx, provider.LifecycleEvent{ID: "2", Type: "user.disable", Source: "okta", Username: "alice"}); err == nil {
+		t.Fatal("a call canceled: no error")
+	}
+	evs, err := st.ListAudit(t.Context(), store.AuditFilter{Username: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range evs {
+		got = append(got, ev.Resource+" "+ev.Outcome+" "+ev.Actor)
+	}
+	slices.Sort(got)
+	if want := []string{"lifecycle:user.create SUCCESS sync:okta", "lifecycle:user.disable FAILED sync:okta"}; !slices.Equal(got, want) {
+		t.Errorf("audited %q, want %q", got, want)
+	}
 }

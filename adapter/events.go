@@ -117,10 +117,28 @@ type parsed struct {
 	// rest of the batch is queued (Okta does not send a batch answered 4xx again), unless
 	// every event was refused.
 	refused []string
+	// refusedIDs are the source's ids of the refused events that had one (Okta's uuid,
+	// Auth0's log_id), and batch the batch's own (Okta's eventId): what an operator looks
+	// for at the source, never the content.
+	refusedIDs []string
+	batch      string
 }
 
-// refuse records a malformed event of a batch.
-func (p *parsed) refuse(why string) { p.refused = append(p.refused, why) }
+// refuse records a malformed event of a batch, and its id when it has one.
+func (p *parsed) refuse(id, why string) {
+	p.refused = append(p.refused, why)
+	if id != "" {
+		p.refusedIDs = append(p.refusedIDs, logID(id))
+	}
+}
+
+// logID is a source's id as logged: at most 100 bytes.
+func logID(id string) string {
+	if len(id) > 100 {
+		return id[:100] + "…"
+	}
+	return id
+}
 
 // whole is p, or the refusal of the whole batch when nothing in it could be read.
 func (p parsed) whole() (parsed, error) {
@@ -156,9 +174,15 @@ func (api *syncAPI) source(name string, parse func(c echo.Context, body []byte) 
 		}
 		if len(p.refused) > 0 {
 			api.counts.Refused.Add(int64(len(p.refused)))
-			api.s.log.Warn("sync events refused, the rest of the batch queued", "source", name,
-				"refused", len(p.refused), "reasons", strings.Join(p.refused, "; "),
-				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			attrs := []any{"source", name, "refused", len(p.refused)}
+			if len(p.refusedIDs) > 0 {
+				attrs = append(attrs, "event_ids", strings.Join(p.refusedIDs, ","))
+			}
+			if p.batch != "" {
+				attrs = append(attrs, "batch", logID(p.batch))
+			}
+			attrs = append(attrs, "reasons", strings.Join(p.refused, "; "), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			api.s.log.Warn("sync events refused, the rest of the batch queued", attrs...)
 		}
 		for i := range p.events {
 			p.events[i].Source = name

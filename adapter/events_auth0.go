@@ -59,13 +59,13 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 	for i, raw := range raws {
 		var e auth0Entry
 		if err := decodeJSON(raw, &e); err != nil {
-			p.refuse("entry " + itoa(i) + ": " + err.Error())
+			p.refuse("", "entry "+itoa(i)+": "+err.Error())
 			continue
 		}
 		if len(e.Data) > 0 {
 			var inner auth0Entry
 			if err := decodeJSON(e.Data, &inner); err != nil {
-				p.refuse("entry " + itoa(i) + ".data: " + err.Error())
+				p.refuse(e.LogID, "entry "+itoa(i)+".data: "+err.Error())
 				continue
 			}
 			if inner.LogID == "" {
@@ -74,12 +74,12 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 			e = inner
 		}
 		if e.LogID == "" || e.Type == "" {
-			p.refuse("entry " + itoa(i) + ": log_id and type are required")
+			p.refuse(e.LogID, "entry "+itoa(i)+": log_id and type are required")
 			continue
 		}
 		at, err := time.Parse(time.RFC3339Nano, e.Date)
 		if err != nil {
-			p.refuse("entry " + itoa(i) + ": date is not an RFC 3339 time")
+			p.refuse(e.LogID, "entry "+itoa(i)+": date is not an RFC 3339 time")
 			continue
 		}
 		ev, ok := auth0Event(e)

@@ -15,7 +15,8 @@ import (
 // 3-second timeout: the handler only queues them.
 
 type oktaHook struct {
-	Data *struct {
+	EventID string `json:"eventId"`
+	Data    *struct {
 		Events []oktaEvent `json:"events"`
 	} `json:"data"`
 }
@@ -67,15 +68,15 @@ func parseOkta(_ echo.Context, body []byte) (parsed, error) {
 	if h.Data == nil {
 		return parsed{}, malformed("no data.events")
 	}
-	var p parsed
+	p := parsed{batch: h.EventID}
 	for i, e := range h.Data.Events {
 		if e.UUID == "" || e.EventType == "" {
-			p.refuse("data.events[" + itoa(i) + "]: uuid and eventType are required")
+			p.refuse(e.UUID, "data.events["+itoa(i)+"]: uuid and eventType are required")
 			continue
 		}
 		at, err := time.Parse(time.RFC3339Nano, e.Published)
 		if err != nil {
-			p.refuse("data.events[" + itoa(i) + "].published is not an RFC 3339 time")
+			p.refuse(e.UUID, "data.events["+itoa(i)+"].published is not an RFC 3339 time")
 			continue
 		}
 		typ, ok := oktaTypes[e.EventType]
@@ -96,11 +97,11 @@ func parseOkta(_ echo.Context, body []byte) (parsed, error) {
 			}
 		}
 		if ev.Username == "" {
-			p.refuse("data.events[" + itoa(i) + "]: no User target with an alternateId")
+			p.refuse(e.UUID, "data.events["+itoa(i)+"]: no User target with an alternateId")
 			continue
 		}
 		if (typ == provider.EventGroupMemberAdd || typ == provider.EventGroupMemberRemove) && ev.Group == "" {
-			p.refuse("data.events[" + itoa(i) + "]: no UserGroup target with a displayName")
+			p.refuse(e.UUID, "data.events["+itoa(i)+"]: no UserGroup target with a displayName")
 			continue
 		}
 		p.events = append(p.events, ev)

@@ -239,11 +239,12 @@ func TestVerifyLateDisableAfterModified(t *testing.T) {
 
 // TestOneBadEventLosesNoOther: Okta does not send a batch answered 4xx again, so one event
 // that cannot be read must not take its batch with it: the rest is queued, the bad one
-// refused and logged (without its payload). A batch with nothing readable is a 400.
+// refused and logged (without its payload, with its id and its batch's, for an operator to
+// find it at the source). A batch with nothing readable is a 400.
 func TestOneBadEventLosesNoOther(t *testing.T) {
 	h := newSyncHarness(t)
 	auth := []string{"X-Okta-Secret", testSecret}
-	bad := `{"uuid":"b1","published":"yesterday","eventType":"user.lifecycle.create","target":[]}`
+	bad := `{"uuid":"bad-1","published":"yesterday","eventType":"user.lifecycle.create","target":[]}`
 	if code, _, _ := h.do("POST", OktaPath, oktaBatch(okEv("g1", "user.lifecycle.create", "alice@example.com", 1), bad), auth...); code != 204 {
 		t.Fatalf("okta batch with one bad event: %d", code)
 	}
@@ -261,6 +262,11 @@ func TestOneBadEventLosesNoOther(t *testing.T) {
 	}
 	if l := h.logs.String(); !strings.Contains(l, "sync events refused") || !strings.Contains(l, "data.events[1].published is not an RFC 3339 time") || strings.Contains(l, "yesterday") || strings.Contains(l, "soon") {
 		t.Errorf("the refusal is not logged as it should be:\n%s", l)
+	}
+	for _, want := range []string{"source=okta refused=1 event_ids=bad-1 batch=b1", "source=auth0 refused=1 event_ids=a2"} {
+		if l := h.logs.String(); !strings.Contains(l, want) {
+			t.Errorf("the refusal does not say %q:\n%s", want, l)
+		}
 	}
 	if code, _, _ := h.do("POST", OktaPath, oktaBatch(bad), auth...); code != 400 {
 		t.Errorf("a batch with nothing readable: %d, want 400", code)

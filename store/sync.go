@@ -41,8 +41,22 @@ type QueuedEvent struct {
 type QueueFilter struct {
 	State  string // "" any
 	Source string // "" any
+	Key    string // "" any
 	Limit  int    // <= 0: 100
 }
+
+// Propagations. An event applied to emfa's store is carried to each vendor by an event of
+// its own in the queue, queued in the commit that finishes the applied one (FinishApplied):
+// of source PropagationSource(target), keyed by PropagationKey(target, the event's key), so
+// that a vendor's failure holds back only that user's later propagations to that vendor,
+// never an apply, and a process killed in between loses none.
+const propagationPrefix = "propagate:"
+
+// PropagationSource is the source of the queue's propagations to target.
+func PropagationSource(target string) string { return propagationPrefix + target }
+
+// PropagationKey orders the propagations of one key to target.
+func PropagationKey(target, key string) string { return propagationPrefix + target + "/" + key }
 
 // SourcePause is a source an operator must resume (the deletion guard stopped it).
 type SourcePause struct {
@@ -111,9 +125,17 @@ type SyncQueue interface {
 	EnqueueLeased(ctx context.Context, evs []QueuedEvent, owner string, leaseUntil, now time.Time) ([]int64, error)
 	// ClaimEvents leases at most limit pending events to owner until leaseUntil: each the
 	// first pending event of its key, due (NextAt <= now), enqueued at or before
-	// settledBefore, of a source not paused, and not leased by another. Of concurrent
-	// claims, across processes too, one gets an event.
+	// settledBefore, of a source not paused, not a propagation, and not leased by
+	// another. Of concurrent claims, across processes too, one gets an event.
 	ClaimEvents(ctx context.Context, owner string, limit int, now, leaseUntil, settledBefore time.Time) ([]QueuedEvent, error)
+	// ClaimPropagations leases, as ClaimEvents does, at most limit pending propagations to
+	// target (of source PropagationSource(target)), each the first pending one of its key.
+	ClaimPropagations(ctx context.Context, target, owner string, limit int, now, leaseUntil time.Time) ([]QueuedEvent, error)
+	// FinishApplied ends owner's lease of an event applied to emfa's store: done, applied,
+	// with note, and props (its propagations, pending) queued in the same commit; a
+	// propagation queued before (by Source and EventID) is not queued again. ErrConflict
+	// when owner lost the lease, and nothing is written.
+	FinishApplied(ctx context.Context, seq int64, owner, note string, props []QueuedEvent, now time.Time) error
 	// SetEventApplied records that owner's event is in emfa's store.
 	SetEventApplied(ctx context.Context, seq int64, owner string, now time.Time) error
 	// FinishEvent ends owner's lease: state done (note says why if skipped) or dead, or

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
+	gosync "sync"
 	"time"
 
 	"github.com/emfa/emfa/lifecycle"
@@ -20,13 +22,22 @@ import (
 // users in an hour is paused until an operator resumes it.
 const DefaultMaxDeletesPerHour = 100
 
-// Queue is the durable queue of lifecycle events and its worker. Several processes may run
-// workers on one store: a claim leases an event to one of them, and an event whose worker
-// died is claimed again when its lease passes (applying it twice changes nothing).
+// Queue is the durable queue of lifecycle events and its workers. Several processes may
+// run workers on one store: a claim leases an event to one of them, and an event whose
+// worker died is claimed again when its lease passes (applying it twice changes nothing).
+//
+// An event is applied to emfa's store by one worker; the commit that records it applied
+// queues its propagation to each vendor (store.SyncQueue.FinishApplied), which a worker of
+// that vendor's own carries out afterwards. So a vendor that fails or hangs holds back
+// only the later propagations of that user to that vendor: never an apply (a disable cuts
+// the user off in emfa at once), nor another vendor.
 type Queue struct {
 	Store   store.SyncQueue
 	Applier *Applier
-	// Propagators receive every applied event, in order, after emfa's store has it.
+	// Propagators receive every applied event after emfa's store has it, each user's in
+	// order, each from a worker of its own, retried and dead-lettered apart. Each is
+	// named, in the queue, by its PropagationTarget() (a remote engine: its provider's
+	// credential prefix), else by its index.
 	Propagators []provider.LifecyclePropagator
 	// MaxAttempts before an event is a dead letter (default 10).
 	MaxAttempts int
@@ -49,7 +60,19 @@ type Queue struct {
 	Log      *slog.Logger
 	Now      func() time.Time
 
-	wake chan struct{}
+	wake  chan struct{}
+	pwake []chan struct{} // one per propagator
+}
+
+// targeted is a propagator that names itself in the queue.
+type targeted interface{ PropagationTarget() string }
+
+// target is the name of propagator i in the queue.
+func (q *Queue) target(i int) string {
+	if t, ok := q.Propagators[i].(targeted); ok {
+		return t.PropagationTarget()
+	}
+	return strconv.Itoa(i)
 }
 
 func (q *Queue) init() {
@@ -88,6 +111,12 @@ func (q *Queue) init() {
 	if q.wake == nil {
 		q.wake = make(chan struct{}, 1)
 	}
+	if len(q.pwake) != len(q.Propagators) {
+		q.pwake = make([]chan struct{}, len(q.Propagators))
+		for i := range q.pwake {
+			q.pwake[i] = make(chan struct{}, 1)
+		}
+	}
 }
 
 // Init sets the defaults; call it once before sharing q.
@@ -105,7 +134,7 @@ func keyOf(ev provider.LifecycleEvent) string {
 
 // queued is ev as the queue keeps it; ev gets the time now when it has none, and an id
 // when its source gave it none.
-func queued(ev *provider.LifecycleEvent, now time.Time) (store.QueuedEvent, error) {
+func (q *Queue) queued(ev *provider.LifecycleEvent, now time.Time) (store.QueuedEvent, error) {
 	if ev.Time.IsZero() {
 		ev.Time = now
 	}
@@ -123,10 +152,11 @@ func queued(ev *provider.LifecycleEvent, now time.Time) (store.QueuedEvent, erro
 // added again) and returns how many it added. Once it returns nil the events survive a
 // crash: the source may be answered.
 func (q *Queue) Enqueue(ctx context.Context, evs []provider.LifecycleEvent) (int, error) {
+	q.init()
 	now := q.Now()
 	rows := make([]store.QueuedEvent, 0, len(evs))
 	for _, ev := range evs {
-		r, err := queued(&ev, now)
+		r, err := q.queued(&ev, now)
 		if err != nil {
 			return 0, err
 		}
@@ -210,7 +240,7 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 				return err
 			}
 		}
-		r, err := queued(&evs[i], now)
+		r, err := q.queued(&evs[i], now)
 		if err != nil {
 			return err
 		}
@@ -238,17 +268,17 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 		}
 		return err
 	}
-	for _, seq := range seqs {
+	for i, seq := range seqs {
 		q.settle(seq, owner, func() error {
-			if len(q.Propagators) == 0 {
-				return q.Store.FinishEvent(ctx, seq, owner, store.QueueDone, "", true, time.Time{}, q.Now())
+			rows[i].Seq = seq
+			props, err := q.propagations(rows[i], evs[i])
+			if err != nil {
+				return err
 			}
-			return q.Store.ReleaseEvent(ctx, seq, owner, true)
+			return q.Store.FinishApplied(ctx, seq, owner, "", props, q.Now())
 		})
 	}
-	if len(q.Propagators) > 0 {
-		q.Wake()
-	}
+	q.wakePropagators()
 	return nil
 }
 
@@ -263,9 +293,17 @@ func (q *Queue) settle(seq int64, owner string, record func() error) {
 }
 
 // Wake tells this process's worker that events are waiting.
-func (q *Queue) Wake() {
+func (q *Queue) Wake() { wake(q.wake) }
+
+func (q *Queue) wakePropagators() {
+	for _, c := range q.pwake {
+		wake(c)
+	}
+}
+
+func wake(c chan struct{}) {
 	select {
-	case q.wake <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }
@@ -307,22 +345,41 @@ func (q *Queue) AllowDelete(ctx context.Context, source string) error {
 	return ErrPaused
 }
 
-// Run works until ctx ends.
+// Run works until ctx ends: the worker that applies events, and one per propagator that
+// carries them to its vendor. It returns once every one of them has stopped.
 func (q *Queue) Run(ctx context.Context) {
 	q.init()
-	t := time.NewTicker(q.Poll)
-	defer t.Stop()
+	var wg gosync.WaitGroup
+	for i := range q.Propagators {
+		wg.Go(func() {
+			q.loop(ctx, q.pwake[i], "sync propagation to "+q.target(i), func(ctx context.Context) (int, error) {
+				return q.PropagateOnce(ctx, i)
+			})
+		})
+	}
 	lastPurge := time.Time{}
-	for {
+	q.loop(ctx, q.wake, "sync queue", func(ctx context.Context) (int, error) {
 		n, err := q.RunOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			q.Log.Error("sync queue", "err", err)
-		}
 		if now := q.Now(); now.Sub(lastPurge) > time.Hour {
 			lastPurge = now
 			if _, err := q.Store.DeleteDoneEvents(ctx, now.Add(-q.KeepDone), 10000); err != nil && ctx.Err() == nil {
 				q.Log.Warn("sync queue purge", "err", err)
 			}
+		}
+		return n, err
+	})
+	wg.Wait()
+}
+
+// loop runs once until ctx ends: again at once while it finds work, else at the next poll
+// or wake.
+func (q *Queue) loop(ctx context.Context, wake <-chan struct{}, what string, once func(context.Context) (int, error)) {
+	t := time.NewTicker(q.Poll)
+	defer t.Stop()
+	for {
+		n, err := once(ctx)
+		if err != nil && ctx.Err() == nil {
+			q.Log.Error(what, "err", err)
 		}
 		if n > 0 && err == nil {
 			continue // more may be waiting
@@ -331,12 +388,13 @@ func (q *Queue) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-q.wake:
+		case <-wake:
 		}
 	}
 }
 
-// RunOnce claims one batch and processes it; it returns how many events it finished.
+// RunOnce claims one batch of events and applies it; it returns how many events it
+// finished. It calls no vendor: their propagations are queued (PropagateOnce).
 func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 	q.init()
 	now := q.Now()
@@ -354,14 +412,45 @@ func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 	return done, nil
 }
 
-// Drain runs until no event is due (tests, benchmarks, `emfa sync drain`).
+// PropagateOnce claims one batch of propagator i's propagations and carries them to its
+// vendor; it returns how many it finished.
+func (q *Queue) PropagateOnce(ctx context.Context, i int) (int, error) {
+	q.init()
+	now := q.Now()
+	evs, err := q.Store.ClaimPropagations(ctx, q.target(i), q.Owner, q.Batch, now, now.Add(q.Lease))
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, e := range evs {
+		if err := q.propagate(ctx, i, e); err != nil {
+			return done, err
+		}
+		done++
+	}
+	return done, nil
+}
+
+// Drain runs until no event and no propagation is due (tests, benchmarks, `emfa sync
+// drain`); it returns how many of them it finished.
 func (q *Queue) Drain(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		n, err := q.RunOnce(ctx)
 		total += n
-		if err != nil || n == 0 {
+		if err != nil {
 			return total, err
+		}
+		for i := range q.Propagators {
+			m, err := q.PropagateOnce(ctx, i)
+			total += m
+			if err != nil {
+				return total, err
+			}
+			n += m
+		}
+		if n == 0 {
+			return total, nil
 		}
 	}
 }
@@ -388,7 +477,7 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 		return q.retry(ctx, e, err, log)
 	}
 	if !ok {
-		log.Info("sync event skipped", "reason", "older than an event already applied")
+		logSkip(log, ev, "older than an event already applied")
 		return q.finish(ctx, e, store.QueueDone, "skipped: older than an event already applied", applied)
 	}
 	if partly != "" {
@@ -412,29 +501,54 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 		err := q.Applier.Apply(ctx, ev)
 		var sk *Skipped
 		if errors.As(err, &sk) {
-			log.Info("sync event skipped", "reason", sk.Reason)
+			logSkip(log, ev, sk.Reason)
 			return q.finish(ctx, e, store.QueueDone, sk.Error(), false)
 		}
 		if err != nil {
 			return q.retry(ctx, e, err, log)
 		}
-		applied = true
 		if err := q.Store.MarkKeys(ctx, ev.Time, marks(ev)...); err != nil {
 			return q.retry(ctx, e, err, log)
 		}
-		if len(q.Propagators) > 0 {
-			if err := q.Store.SetEventApplied(ctx, e.Seq, q.Owner, q.Now()); err != nil {
-				return q.lost(e, err, log)
-			}
-			e.Applied = true
-		}
 	}
-	for _, p := range q.Propagators {
-		if err := p.Propagate(ctx, ev); err != nil {
-			return q.retry(ctx, e, fmt.Errorf("propagate: %w", err), log)
-		}
+	// Done, and its propagations queued, in one commit: a process killed before it
+	// applies the event again once the lease passes (which changes nothing), so no
+	// propagation is lost.
+	props, err := q.propagations(e, ev)
+	if err != nil {
+		return q.retry(ctx, e, err, log)
 	}
-	return q.finish(ctx, e, store.QueueDone, partly, applied)
+	err = q.Store.FinishApplied(context.WithoutCancel(ctx), e.Seq, q.Owner, partly, props, q.Now())
+	if errors.Is(err, store.ErrConflict) {
+		return q.lost(e, err, log)
+	}
+	if err == nil {
+		q.wakePropagators()
+	}
+	return err
+}
+
+// logSkip logs an event skipped.
+func logSkip(log *slog.Logger, _ provider.LifecycleEvent, reason string) {
+	log.Info("sync event skipped", "reason", reason)
+}
+
+// propagations are e's, ev as applied, one to each propagator.
+func (q *Queue) propagations(e store.QueuedEvent, ev provider.LifecycleEvent) ([]store.QueuedEvent, error) {
+	if len(q.Propagators) == 0 {
+		return nil, nil
+	}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	props := make([]store.QueuedEvent, len(q.Propagators))
+	for i := range q.Propagators {
+		t := q.target(i)
+		props[i] = store.QueuedEvent{Source: store.PropagationSource(t), EventID: e.Source + ":" + e.EventID,
+			Key: store.PropagationKey(t, e.Key), Type: e.Type, Time: ev.Time, Body: body, Applied: true}
+	}
+	return props, nil
 }
 
 // newer says what, in an event's body, this version does not know; "" when it knows all.

@@ -101,8 +101,8 @@ func TestQueueAppliesInOrderOnceEach(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n := drain(t, q); n != 4 {
-			t.Fatalf("processed %d events, want 4", n)
+		if n := drain(t, q); n != 8 {
+			t.Fatalf("processed %d events and propagations, want 4 of each", n)
 		}
 		u, err := m.GetUser(ctx, "alice")
 		if err != nil {
@@ -375,7 +375,7 @@ func TestApplyNowLosesNothing(t *testing.T) {
 			t.Errorf("a worker found %d events to process", n)
 		}
 
-		// With them, it waits, applied, for the worker to propagate it.
+		// With them, it is done too, its propagations queued for the workers.
 		prop := propagating(q)
 		if err := q.ApplyNow(ctx, scim(provider.EventUserCreate, "bob"), scim(provider.EventUserDisable, "bob")); err != nil {
 			t.Fatal(err)
@@ -383,10 +383,10 @@ func TestApplyNowLosesNothing(t *testing.T) {
 		if u, err := m.GetUser(ctx, "bob"); err != nil || u.State != lifecycle.StateDisabled {
 			t.Fatalf("bob = %+v, %v", u, err)
 		}
-		if got, want := events(t, q, "scim")[1:], []string{"user.create bob pending true ", "user.disable bob pending true "}; !slices.Equal(got, want) {
+		if got, want := events(t, q, "scim")[1:], []string{"user.create bob done true ", "user.disable bob done true "}; !slices.Equal(got, want) {
 			t.Errorf("after ApplyNow: %q, want %q", got, want)
 		}
-		if n := drain(t, q); n != 2 || !slices.Equal(prop.got, []string{"user.create bob", "user.disable bob"}) {
+		if n := drain(t, q); n != 2 || !slices.Equal(prop.got, []string{"user.create bob disabled", "user.disable bob"}) {
 			t.Errorf("the worker processed %d, propagated %q", n, prop.got)
 		}
 
@@ -417,8 +417,8 @@ func TestApplyNowLosesNothing(t *testing.T) {
 			t.Fatalf("the worker took %d leased events", n)
 		}
 		clk.Advance(2 * time.Minute)
-		if n := drain(t, q); n != 2 {
-			t.Fatalf("the worker processed %d events after the lease passed, want 2", n)
+		if n := drain(t, q); n != 4 {
+			t.Fatalf("the worker processed %d events and propagations after the lease passed, want 2 of each", n)
 		}
 		if u, err := m.GetUser(ctx, "carol"); err != nil || u.State != lifecycle.StateDisabled {
 			t.Errorf("carol = %+v, %v; want disabled", u, err)
@@ -599,8 +599,8 @@ func TestConditionalEventsSurviveAKill(t *testing.T) {
 			t.Fatal("ApplyNow on a dying store: no error")
 		}
 		clk.Advance(2 * time.Minute)
-		if n := drain(t, q); n != 2 {
-			t.Fatalf("the worker processed %d events after the lease passed, want 2", n)
+		if n := drain(t, q); n != 4 {
+			t.Fatalf("the worker processed %d events and propagations after the lease passed, want 2 of each", n)
 		}
 		got, err := m.GetUser(ctx, "eve")
 		if err != nil || got.DisplayName != "Eve" || got.Email != "eve@example.com" || got.State != lifecycle.StateDisabled {
@@ -866,8 +866,8 @@ func TestExclusiveCreateSurvivesAKill(t *testing.T) {
 			t.Fatal("ApplyNow on a dying store: no error")
 		}
 		clk.Advance(2 * time.Minute)
-		if n := drain(t, q); n != 1 {
-			t.Fatalf("the worker processed %d events after the lease passed, want 1", n)
+		if n := drain(t, q); n != 2 {
+			t.Fatalf("the worker processed %d events and propagations after the lease passed, want 1 of each", n)
 		}
 		if want := []string{"user.create kim disabled"}; !slices.Equal(prop.got, want) {
 			t.Errorf("propagated %q, want %q", prop.got, want)
@@ -899,7 +899,7 @@ func TestExclusiveGroupCreateSurvivesAKill(t *testing.T) {
 			t.Fatal("ApplyNow on a dying store: no error")
 		}
 		clk.Advance(2 * time.Minute)
-		if n := drain(t, q); n != 1 || len(prop.got) != 1 {
+		if n := drain(t, q); n != 2 || len(prop.got) != 1 {
 			t.Fatalf("after the lease: %d processed, propagated %q", n, prop.got)
 		}
 		err := q.ApplyNow(ctx, create)

@@ -117,7 +117,7 @@ func statusView(st sync.Status) any {
 
 // syncCmd is `emfa sync`: the queue's state, its dead letters, paused sources.
 func (d *deps) syncCmd() *cobra.Command {
-	status := &cobra.Command{Use: "status", Short: "events by source and state, and the sources paused by the deletion guard", Args: noArgs,
+	status := &cobra.Command{Use: "status", Short: "events by source and state (propagations to a provider's vendor as propagate:PREFIX), and the sources paused by the deletion guard", Args: noArgs,
 		Example: "  emfa sync status --config emfa.yaml\n  emfa sync status --config emfa.yaml --json"}
 	var asJSON bool
 	status.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -155,7 +155,7 @@ func (d *deps) syncCmd() *cobra.Command {
 		return nil
 	})
 
-	list := &cobra.Command{Use: "list", Short: "the dead letters: events that failed every attempt", Args: noArgs,
+	list := &cobra.Command{Use: "list", Short: "the dead letters: events and propagations that failed every attempt", Args: noArgs,
 		Example: "  emfa sync dead-letters list --config emfa.yaml --limit 20"}
 	var limit int
 	list.Flags().IntVar(&limit, "limit", 100, "at most this many")

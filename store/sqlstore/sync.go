@@ -79,31 +79,50 @@ func eventArgs(e store.QueuedEvent, owner string, leaseUntil, now time.Time) []a
 	return []any{e.Source, e.EventID, e.Key, e.Type, millis(e.Time), string(e.Body), e.Applied, state, millis(now), owner, millis(leaseUntil)}
 }
 
-// claimSQL picks the head of each key's pending events; a leased head stays pending, so
-// its key's later events wait for it. PostgreSQL skips rows another claim has locked;
-// SQLite has one writer.
+// claimSQL picks the head of each key's pending events that its first verb (claimEvents,
+// claimPropagations) selects; a leased head stays pending, so its key's later events wait
+// for it. PostgreSQL skips rows another claim has locked; SQLite has one writer.
 const claimSQL = `UPDATE sync_events SET owner = $1, lease_until = $2, updated_at = $3
 	WHERE seq IN (
 	  SELECT e.seq FROM sync_events e
 	  WHERE e.state = 'pending' AND e.next_at <= $3 AND e.lease_until <= $3 AND e.created_at <= $4
-	    AND e.source NOT IN (SELECT source FROM sync_pauses)
+	    AND %s
 	    AND NOT EXISTS (SELECT 1 FROM sync_events p WHERE p.order_key = e.order_key AND p.state = 'pending'
 	      AND (p.event_time < e.event_time OR (p.event_time = e.event_time AND p.seq < e.seq)))
 	  ORDER BY e.event_time, e.seq LIMIT $5 %s)
 	RETURNING ` + queueCols
 
+// claimEvents: the events to apply, not the propagations, of sources not paused.
+var claimEvents = `e.source NOT LIKE '` + store.PropagationSource("") + `%' AND e.source NOT IN (SELECT source FROM sync_pauses)`
+
+// claimPropagations: one target's propagations ($6 its source).
+const claimPropagations = `e.source = $6`
+
 func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, now, leaseUntil, settledBefore time.Time) ([]store.QueuedEvent, error) {
+	evs, err := s.claim(ctx, claimEvents, owner, millis(leaseUntil), millis(now), millis(settledBefore), limit)
+	if err != nil {
+		return nil, s.fail("claim sync events", err)
+	}
+	return evs, nil
+}
+
+func (s *Store) ClaimPropagations(ctx context.Context, target, owner string, limit int, now, leaseUntil time.Time) ([]store.QueuedEvent, error) {
+	evs, err := s.claim(ctx, claimPropagations, owner, millis(leaseUntil), millis(now), millis(now), limit, store.PropagationSource(target))
+	if err != nil {
+		return nil, s.fail("claim sync propagations to "+target, err)
+	}
+	return evs, nil
+}
+
+func (s *Store) claim(ctx context.Context, which string, args ...any) ([]store.QueuedEvent, error) {
 	lock := ""
 	if s.name == "postgres" {
 		lock = "FOR UPDATE SKIP LOCKED"
 	}
-	evs, err := query(ctx, s.w, scanQueued, fmt.Sprintf(claimSQL, lock), owner, millis(leaseUntil), millis(now), millis(settledBefore), limit)
-	if err != nil {
-		return nil, s.fail("claim sync events", err)
-	}
+	evs, err := query(ctx, s.w, scanQueued, fmt.Sprintf(claimSQL, which, lock), args...)
 	// RETURNING's order is not the subquery's.
 	sortQueued(evs)
-	return evs, nil
+	return evs, err
 }
 
 func sortQueued(evs []store.QueuedEvent) {
@@ -146,6 +165,30 @@ func (s *Store) FinishEvent(ctx context.Context, seq int64, owner, state, note s
 			err = store.ErrConflict
 		}
 		return s.fail(fmt.Sprintf("finish sync event %d", seq), err)
+	}
+	return nil
+}
+
+func (s *Store) FinishApplied(ctx context.Context, seq int64, owner, note string, props []store.QueuedEvent, now time.Time) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE sync_events SET state = 'done', note = $3, next_at = 0, updated_at = $4,
+			owner = '', lease_until = 0, applied = TRUE
+			WHERE seq = $1 AND owner = $2 AND state = 'pending'`, seq, owner, note, millis(now))
+		if err := changedOne(res, err); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				err = store.ErrConflict
+			}
+			return err
+		}
+		for _, p := range props {
+			if _, err := tx.ExecContext(ctx, insertEventSQL+` ON CONFLICT (source, event_id) DO NOTHING`, eventArgs(p, "", time.Time{}, now)...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.fail(fmt.Sprintf("finish applied sync event %d", seq), err)
 	}
 	return nil
 }
@@ -200,6 +243,10 @@ func (s *Store) ListEvents(ctx context.Context, f store.QueueFilter) ([]store.Qu
 	if f.Source != "" {
 		args = append(args, f.Source)
 		where = append(where, fmt.Sprintf("source = $%d", len(args)))
+	}
+	if f.Key != "" {
+		args = append(args, f.Key)
+		where = append(where, fmt.Sprintf("order_key = $%d", len(args)))
 	}
 	if f.Limit <= 0 {
 		f.Limit = 100

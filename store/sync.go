@@ -125,8 +125,8 @@ type SyncQueue interface {
 	EnqueueLeased(ctx context.Context, evs []QueuedEvent, owner string, leaseUntil, now time.Time) ([]int64, error)
 	// ClaimEvents leases at most limit pending events to owner until leaseUntil: each the
 	// first pending event of its key, due (NextAt <= now), enqueued at or before
-	// settledBefore, of a source not paused, not a propagation, and not leased by
-	// another. Of concurrent claims, across processes too, one gets an event.
+	// settledBefore, not a user.delete of a paused source, not a propagation, and not
+	// leased by another. Of concurrent claims, across processes too, one gets an event.
 	ClaimEvents(ctx context.Context, owner string, limit int, now, leaseUntil, settledBefore time.Time) ([]QueuedEvent, error)
 	// ClaimPropagations leases, as ClaimEvents does, at most limit pending propagations to
 	// target (of source PropagationSource(target)), each the first pending one of its key.
@@ -156,8 +156,9 @@ type SyncQueue interface {
 	RetryDead(ctx context.Context, seq int64, now time.Time, ev AuditEvent) (int, error)
 	// CountEvents counts events by source and state.
 	CountEvents(ctx context.Context) (map[string]map[string]int, error)
-	// CountApplied counts events of source and type applied since.
-	CountApplied(ctx context.Context, source, typ string, since time.Time) (int, error)
+	// CountApplied counts events of source and type applied since and enqueued after
+	// queuedAfter.
+	CountApplied(ctx context.Context, source, typ string, since, queuedAfter time.Time) (int, error)
 	// DeleteDoneEvents deletes at most limit done events updated before before.
 	DeleteDoneEvents(ctx context.Context, before time.Time, limit int) (int, error)
 

@@ -234,6 +234,37 @@ func TestPropagationSurvivesAKill(t *testing.T) {
 	})
 }
 
+// TestPausedSourceHoldsOnlyDeletions: the deletion guard holds a paused source's
+// deletions; its disables keep applying.
+func TestPausedSourceHoldsOnlyDeletions(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		q.MaxDeletesPerHour = 1
+		for _, name := range []string{"d0", "d1", "carol"} {
+			if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: name}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		q.Enqueue(ctx, []provider.LifecycleEvent{
+			ev("1", provider.EventUserDelete, "d0", clk.Now().Add(-time.Minute)),
+			ev("2", provider.EventUserDelete, "d1", clk.Now().Add(-time.Minute)),
+		})
+		drain(t, q)
+		if s, _ := q.Status(ctx); len(s.Paused) != 1 {
+			t.Fatalf("status %+v, want okta paused", s)
+		}
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("3", provider.EventUserDisable, "carol", clk.Now().Add(-time.Second))})
+		drain(t, q)
+		if s := userState(t, m, "carol"); s != lifecycle.StateDisabled {
+			t.Errorf("carol is %s while okta is paused; want disabled", s)
+		}
+		if s := userState(t, m, "d1"); s == "unknown" {
+			t.Error("d1 deleted while okta is paused")
+		}
+	})
+}
+
 // TestDeadCreateRetriedAfterDisable: a create the vendor failed until it was a dead
 // letter, then a disable (the vendor skips it: it does not know the user), then the dead
 // letter retried: the vendor gets the user as emfa has it now, disabled.

@@ -236,7 +236,7 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 	rows := make([]store.QueuedEvent, len(evs))
 	for i := range evs {
 		if evs[i].Type == provider.EventUserDelete {
-			if err := q.AllowDelete(ctx, evs[i].Source); err != nil {
+			if err := q.AllowDelete(ctx, evs[i].Source, now); err != nil {
 				return err
 			}
 		}
@@ -311,23 +311,44 @@ func wake(c chan struct{}) {
 // ErrPaused: the source is paused (its deletion guard tripped) until an operator resumes it.
 var ErrPaused = errors.New("source paused: too many deletions; resume it with emfa sync resume")
 
-// AllowDelete is the deletion guard: it pauses source, and says so, when it has deleted
-// MaxDeletesPerHour users in the last hour.
-func (q *Queue) AllowDelete(ctx context.Context, source string) error {
+// resumeMark names the mark of a source's last resumption (Resume).
+func resumeMark(source string) string { return "resume:" + source }
+
+// paused says whether source is paused.
+func (q *Queue) paused(ctx context.Context, source string) (bool, error) {
 	ps, err := q.Store.ListPauses(ctx)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(ps, func(p store.SourcePause) bool { return p.Source == source }), nil
+}
+
+// AllowDelete is the deletion guard, for a deletion of source queued at queuedAt: it pauses
+// source, and says so, when it has deleted MaxDeletesPerHour users in the last hour. An
+// operator's resumption approves the deletions queued before it, and the guard counts
+// afresh from it: only deletions queued since count.
+func (q *Queue) AllowDelete(ctx context.Context, source string, queuedAt time.Time) error {
+	if paused, err := q.paused(ctx, source); err != nil {
+		return err
+	} else if paused {
+		return ErrPaused
+	}
+	resumed, err := q.Store.KeyMark(ctx, resumeMark(source))
 	if err != nil {
 		return err
 	}
-	for _, p := range ps {
-		if p.Source == source {
-			return ErrPaused
-		}
+	if !resumed.IsZero() && !queuedAt.After(resumed) {
+		return nil // held when the operator resumed the source, and so approved
 	}
 	if q.MaxDeletesPerHour < 0 {
 		return nil
 	}
 	now := q.Now()
-	n, err := q.Store.CountApplied(ctx, source, provider.EventUserDelete, now.Add(-time.Hour))
+	since := now.Add(-time.Hour)
+	if resumed.After(since) {
+		since = resumed
+	}
+	n, err := q.Store.CountApplied(ctx, source, provider.EventUserDelete, since, resumed)
 	if err != nil {
 		return err
 	}
@@ -492,7 +513,7 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 	}
 	if !applied {
 		if e.Type == provider.EventUserDelete {
-			if err := q.AllowDelete(ctx, e.Source); errors.Is(err, ErrPaused) {
+			if err := q.AllowDelete(ctx, e.Source, e.CreatedAt); errors.Is(err, ErrPaused) {
 				return q.Store.ReleaseEvent(ctx, e.Seq, q.Owner, false)
 			} else if err != nil {
 				return q.retry(ctx, e, err, log)
@@ -633,10 +654,22 @@ func truncate(s string, n int) string {
 // ErrNotPaused: Resume named a source that is not paused.
 var ErrNotPaused = errors.New("source not paused")
 
-// Resume lifts the deletion guard's pause of source, for actor; the resumption is
+// Resume lifts the deletion guard's pause of source, for actor, and approves the
+// deletions it held: they apply, and the guard counts afresh from now. The resumption is
 // recorded (sync.resume) in the commit that makes it. ErrNotPaused when there is none.
 func (q *Queue) Resume(ctx context.Context, actor lifecycle.Actor, source string) error {
-	ev := lifecycle.AdminEvent(q.Now(), actor, "sync.resume", "", "", "SUCCESS", source)
+	now := q.Now()
+	if paused, err := q.paused(ctx, source); err != nil {
+		return err
+	} else if !paused {
+		return fmt.Errorf("%w: %q", ErrNotPaused, source)
+	}
+	// The deletions queued until now are approved (AllowDelete), before the pause is
+	// lifted: none is claimed, counted and paused again in between.
+	if err := q.Store.MarkKeys(ctx, now, resumeMark(source)); err != nil {
+		return err
+	}
+	ev := lifecycle.AdminEvent(now, actor, "sync.resume", "", "", "SUCCESS", source)
 	err := q.Store.ResumeSource(ctx, source, ev)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: %q", ErrNotPaused, source)
@@ -644,7 +677,7 @@ func (q *Queue) Resume(ctx context.Context, actor lifecycle.Actor, source string
 	if err != nil {
 		return err
 	}
-	q.Log.Warn("sync source resumed", "source", source, "actor", string(actor))
+	q.Log.Warn("sync source resumed: the deletions it held are approved", "source", source, "actor", string(actor))
 	q.Wake()
 	return nil
 }

@@ -253,10 +253,25 @@ func TestDeletionGuardPausesTheSource(t *testing.T) {
 		// The guard's pause and the operator's resumption are each recorded once.
 		wantTrail(t, m, "admin.sync.pause", "SUCCESS sync:okta 3 users deleted in the last hour (sync.maxDeletesPerHour is 3)")
 		wantTrail(t, m, "admin.sync.resume", "SUCCESS ops okta")
-		clk.Advance(2 * time.Hour)
+		// The resumption approves the deletions held: they apply within the hour.
 		drain(t, q)
-		if s, _ := q.Status(ctx); s.Counts["okta"]["pending"] != 0 {
+		if s, _ := q.Status(ctx); s.Counts["okta"]["pending"] != 0 || len(s.Paused) != 0 {
 			t.Fatalf("status after resume = %+v", s)
+		}
+		// And the guard counts afresh from it: 3 more deletions, then a pause again.
+		evs = nil
+		for i := range 4 {
+			name := fmt.Sprint("e", i)
+			if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: name}); err != nil {
+				t.Fatal(err)
+			}
+			evs = append(evs, ev(fmt.Sprint("e", i), provider.EventUserDelete, name, clk.Now()))
+		}
+		clk.Advance(time.Second)
+		q.Enqueue(ctx, evs)
+		drain(t, q)
+		if s, _ := q.Status(ctx); len(s.Paused) != 1 || s.Counts["okta"]["pending"] != 1 {
+			t.Fatalf("status after 4 more deletions = %+v", s)
 		}
 	})
 }

@@ -198,7 +198,7 @@ func (d *deps) syncCmd() *cobra.Command {
 		fmt.Fprintf(d.stdout, "%d event(s) queued again\n", n)
 		return nil
 	})
-	resume := &cobra.Command{Use: "resume SOURCE", Short: "resume a source the deletion guard paused", Args: exactly(1, "exactly one SOURCE"),
+	resume := &cobra.Command{Use: "resume SOURCE", Short: "resume a source the deletion guard paused: the deletions it held apply, and the guard counts afresh", Args: exactly(1, "exactly one SOURCE"),
 		Example: "  emfa sync resume okta --config emfa.yaml"}
 	d.storeCmd(resume, func(ctx context.Context, e *env, args []string) error {
 		q, err := e.cliQueue()

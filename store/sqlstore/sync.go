@@ -92,8 +92,9 @@ const claimSQL = `UPDATE sync_events SET owner = $1, lease_until = $2, updated_a
 	  ORDER BY e.event_time, e.seq LIMIT $5 %s)
 	RETURNING ` + queueCols
 
-// claimEvents: the events to apply, not the propagations, of sources not paused.
-var claimEvents = `e.source NOT LIKE '` + store.PropagationSource("") + `%' AND e.source NOT IN (SELECT source FROM sync_pauses)`
+// claimEvents: the events to apply, not the propagations; a paused source's deletions
+// wait (the deletion guard), its other events do not.
+var claimEvents = `e.source NOT LIKE '` + store.PropagationSource("") + `%' AND NOT (e.type = 'user.delete' AND e.source IN (SELECT source FROM sync_pauses))`
 
 // claimPropagations: one target's propagations ($6 its source).
 const claimPropagations = `e.source = $6`
@@ -302,10 +303,10 @@ func (s *Store) CountEvents(ctx context.Context) (map[string]map[string]int, err
 	return out, nil
 }
 
-func (s *Store) CountApplied(ctx context.Context, source, typ string, since time.Time) (int, error) {
+func (s *Store) CountApplied(ctx context.Context, source, typ string, since, queuedAfter time.Time) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM sync_events WHERE source = $1 AND type = $2 AND applied AND updated_at >= $3`,
-		source, typ, millis(since)).Scan(&n)
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM sync_events WHERE source = $1 AND type = $2 AND applied AND updated_at >= $3
+		AND created_at > $4`, source, typ, millis(since), millis(queuedAfter)).Scan(&n)
 	if err != nil {
 		return 0, s.fail("count applied sync events", err)
 	}

@@ -16,7 +16,9 @@ var syncTests = []struct {
 	name string
 	run  func(t *testing.T, s store.Store)
 }{
+	{"SyncPauseHoldsOnlyDeletions", testSyncPauseHoldsOnlyDeletions},
 	{"SyncFinishApplied", testSyncFinishApplied},
+	{"SyncCountApplied", testSyncCountApplied},
 }
 
 // queuedEvent is an event of source for user at t (its id: source, type and user).
@@ -31,6 +33,30 @@ func claimed(evs []store.QueuedEvent) []string {
 		out = append(out, e.Source+" "+e.Type+" "+e.Key)
 	}
 	return out
+}
+
+// testSyncPauseHoldsOnlyDeletions: a paused source's deletions wait; its other events,
+// and other sources' deletions, are claimed.
+func testSyncPauseHoldsOnlyDeletions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	evs := []store.QueuedEvent{
+		queuedEvent("okta", "user.delete", "u1", at(0)),
+		queuedEvent("okta", "user.disable", "u2", at(time.Millisecond)),
+		queuedEvent("scim", "user.delete", "u3", at(2*time.Millisecond)),
+	}
+	if _, err := sq.EnqueueEvents(ctx, evs, at(0)); err != nil {
+		t.Fatal(err)
+	}
+	pause := store.AuditEvent{Time: at(0), Resource: "admin.sync.pause", Outcome: "SUCCESS", Actor: "sync:okta"}
+	must(t, "pause", sq.PauseSource(ctx, store.SourcePause{Source: "okta", Reason: "test", CreatedAt: at(0)}, pause))
+	got, err := sq.ClaimEvents(ctx, "w", 10, at(time.Second), at(time.Minute), at(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"okta user.disable user:u2", "scim user.delete user:u3"}; !slices.Equal(claimed(got), want) {
+		t.Errorf("claimed %q while okta is paused, want %q", claimed(got), want)
+	}
 }
 
 // testSyncFinishApplied: an applied event's propagations are queued in the commit that
@@ -103,5 +129,39 @@ func testSyncFinishApplied(t *testing.T, s store.Store) {
 	}
 	if got := fmt.Sprint(c); got != "map[okta:map[done:2] propagate:duo:map[done:2] propagate:okta:map[done:2]]" {
 		t.Errorf("counts %s", got)
+	}
+}
+
+// testSyncCountApplied: the deletion guard's count, of the events applied since a time
+// and enqueued after another.
+func testSyncCountApplied(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	for i, user := range []string{"u1", "u2", "u3"} {
+		queued := at(time.Duration(i) * time.Minute)
+		if _, err := sq.EnqueueEvents(ctx, []store.QueuedEvent{queuedEvent("okta", "user.delete", user, queued)}, queued); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := at(time.Hour)
+	got, err := sq.ClaimEvents(ctx, "w", 10, now, now.Add(time.Minute), now)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("claimed %q, %v", claimed(got), err)
+	}
+	for _, e := range got {
+		must(t, "finish", sq.FinishApplied(ctx, e.Seq, "w", "", nil, now))
+	}
+	for _, tc := range []struct {
+		since, queuedAfter time.Time
+		want               int
+	}{
+		{at(0), time.Time{}, 3},
+		{now.Add(time.Millisecond), time.Time{}, 0},
+		{at(0), at(0), 2},
+		{at(0), at(2 * time.Minute), 0},
+	} {
+		if n, err := sq.CountApplied(ctx, "okta", "user.delete", tc.since, tc.queuedAfter); err != nil || n != tc.want {
+			t.Errorf("CountApplied(since %v, queued after %v) = %d, %v; want %d", tc.since, tc.queuedAfter, n, err, tc.want)
+		}
 	}
 }

@@ -1,9 +1,11 @@
 package sync_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -330,6 +332,39 @@ func TestRehireAfterDeadDelete(t *testing.T) {
 		drain(t, q)
 		if got, want := duo.got(), []string{"user.create rob", "user.delete rob", "user.create rob"}; !slices.Equal(got, want) {
 			t.Errorf("the vendor got %q, want %q", got, want)
+		}
+	})
+}
+
+// TestFutureDatedEvent: an event dated well after it was received (a wrong clock, a
+// wrong date) is ordered at its receipt, so it does not make the user's real changes
+// until its date "older than an event already applied".
+func TestFutureDatedEvent(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		var logs bytes.Buffer
+		q.Log = slog.New(slog.NewTextHandler(&logs, nil))
+		if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "fred"}); err != nil {
+			t.Fatal(err)
+		}
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserEnable, "fred", time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC))})
+		drain(t, q)
+		clk.Advance(time.Second)
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("2", provider.EventUserDisable, "fred", clk.Now())})
+		clk.Advance(time.Minute)
+		drain(t, q)
+		if s := userState(t, m, "fred"); s != lifecycle.StateDisabled {
+			t.Errorf("fred is %s; the suspend after a future-dated unsuspend was skipped", s)
+		}
+		// A disable skipped as older than what was applied since is logged at WARN, for an
+		// operator to see that a user was not cut off by it.
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("3", provider.EventUserDisable, "fred", clk.Now().Add(-time.Hour))})
+		drain(t, q)
+		for _, want := range []string{`level=WARN msg="sync event dated in the future`, `level=WARN msg="sync event skipped" source=okta event_id=3 type=user.disable`} {
+			if !strings.Contains(logs.String(), want) {
+				t.Errorf("the log does not say %q:\n%s", want, logs.String())
+			}
 		}
 	})
 }

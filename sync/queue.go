@@ -22,6 +22,12 @@ import (
 // users in an hour is paused until an operator resumes it.
 const DefaultMaxDeletesPerHour = 100
 
+// MaxFutureSkew is how far past its receipt a source may date an event. One dated later
+// is ordered at the time it was received: else a wrong clock, or a wrong date, would make
+// the user's real changes until then "older than an event already applied", and skip them
+// (a suspend among them).
+const MaxFutureSkew = 5 * time.Minute
+
 // Queue is the durable queue of lifecycle events and its workers. Several processes may
 // run workers on one store: a claim leases an event to one of them, and an event whose
 // worker died is claimed again when its lease passes (applying it twice changes nothing).
@@ -132,10 +138,15 @@ func keyOf(ev provider.LifecycleEvent) string {
 	return "user:" + store.FoldName(ev.Username)
 }
 
-// queued is ev as the queue keeps it; ev gets the time now when it has none, and an id
-// when its source gave it none.
+// queued is ev as the queue keeps it; ev gets the time now when it has none, or one
+// later than MaxFutureSkew from now (logged), and an id when its source gave it none.
 func (q *Queue) queued(ev *provider.LifecycleEvent, now time.Time) (store.QueuedEvent, error) {
 	if ev.Time.IsZero() {
+		ev.Time = now
+	}
+	if ev.Time.After(now.Add(MaxFutureSkew)) {
+		q.Log.Warn("sync event dated in the future: ordered at the time it was received",
+			"source", ev.Source, "event_id", ev.ID, "type", ev.Type, "dated", ev.Time, "received", now)
 		ev.Time = now
 	}
 	if ev.ID == "" {
@@ -549,9 +560,20 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 	return err
 }
 
-// logSkip logs an event skipped.
-func logSkip(log *slog.Logger, _ provider.LifecycleEvent, reason string) {
+// logSkip logs an event skipped: at WARN one that would have cut a user off (a disable, a
+// delete), for an operator to see.
+func logSkip(log *slog.Logger, ev provider.LifecycleEvent, reason string) {
+	if cutsOff(ev) {
+		log.Warn("sync event skipped", "user", ev.Username, "reason", reason)
+		return
+	}
 	log.Info("sync event skipped", "reason", reason)
+}
+
+func cutsOff(ev provider.LifecycleEvent) bool {
+	return ev.Type == provider.EventUserDisable || ev.Type == provider.EventUserDelete ||
+		ev.Type == provider.EventUserUpdate && ev.State == provider.StateDisabled ||
+		ev.Type == provider.EventUserCreate && ev.Disabled
 }
 
 // propagations are e's, ev as applied, one to each propagator.

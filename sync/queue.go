@@ -550,7 +550,9 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 	if err != nil {
 		return q.retry(ctx, e, err, log)
 	}
-	err = q.Store.FinishApplied(context.WithoutCancel(ctx), e.Seq, q.Owner, partly, props, q.Now())
+	fctx, cancel := detach(ctx)
+	defer cancel()
+	err = q.Store.FinishApplied(fctx, e.Seq, q.Owner, partly, props, q.Now())
 	if errors.Is(err, store.ErrConflict) {
 		return q.lost(e, err, log)
 	}

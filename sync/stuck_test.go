@@ -18,8 +18,8 @@ type queueStore interface {
 	store.SyncQueue
 }
 
-// stuckQueue is a real store whose writes of an event's outcome (FinishEvent) or of a
-// user change (ApplyUserChanges), as its fields say, do not answer, as a store behind a
+// stuckQueue is a real store whose writes of an event's outcome (FinishEvent,
+// FinishApplied) or of a user change (ApplyUserChanges), as its fields say, do not answer, as a store behind a
 // partition does: such a call waits until its context ends, or until the test releases
 // it (a call that would wait forever must not outlive the test).
 type stuckQueue struct {
@@ -42,6 +42,13 @@ func (s *stuckQueue) FinishEvent(ctx context.Context, seq int64, owner, state, n
 		return s.wait(ctx)
 	}
 	return s.queueStore.FinishEvent(ctx, seq, owner, state, note, applied, nextAt, now)
+}
+
+func (s *stuckQueue) FinishApplied(ctx context.Context, seq int64, owner, note string, props []store.QueuedEvent, now time.Time) error {
+	if s.finish {
+		return s.wait(ctx)
+	}
+	return s.queueStore.FinishApplied(ctx, seq, owner, note, props, now)
 }
 
 func (s *stuckQueue) ApplyUserChanges(ctx context.Context, changes []store.UserChange) []error {
@@ -72,16 +79,20 @@ func TestStuckStoreQueue(t *testing.T) {
 		// request: the call has a request's deadline; otherwise it is a worker's, told
 		// to stop once it waits for the store.
 		request       bool
-		finish, apply bool // what does not answer
+		finish, apply bool                                           // what does not answer
+		before        func(ctx context.Context, q *sync.Queue) error // while the store answers
 		run           func(ctx context.Context, q *sync.Queue) error
 	}{
 		{name: "the worker records an event done", finish: true, run: func(ctx context.Context, q *sync.Queue) error {
 			_, err := q.RunOnce(ctx)
 			return err
 		}},
-		{name: "the worker records a failure to retry", finish: true, run: func(ctx context.Context, q *sync.Queue) error {
+		{name: "the worker records a failure to retry", finish: true, before: func(ctx context.Context, q *sync.Queue) error {
 			propagating(q).fail = true
-			_, err := q.RunOnce(ctx)
+			_, err := q.RunOnce(ctx) // applied, its propagation queued
+			return err
+		}, run: func(ctx context.Context, q *sync.Queue) error {
+			_, err := q.PropagateOnce(ctx, 0)
 			return err
 		}},
 		{name: "an event handled at once is applied", request: true, apply: true, run: func(ctx context.Context, q *sync.Queue) error {
@@ -108,6 +119,11 @@ func TestStuckStoreQueue(t *testing.T) {
 					}
 				}
 				defer cancel()
+				if c.before != nil {
+					if err := c.before(ctx, q); err != nil {
+						t.Fatal(err)
+					}
+				}
 				st.finish, st.apply = c.finish, c.apply
 				done := make(chan error, 1)
 				go func() { done <- c.run(ctx, q) }()

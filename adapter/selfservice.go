@@ -350,11 +350,14 @@ func (p *selfServicePage) home(c echo.Context) error {
 		return p.render(c, http.StatusOK, "factors", pageData{Title: "Your sign-in factors", CSRF: sess.CSRF, User: sess.User,
 			Factors: fs, Notice: factorsNotice(c.QueryParam("done"), fs)})
 	}
-	sess, err = p.ss.NewSession(ctx)
-	if err != nil {
-		return err
+	// An anonymous session is stored only once a sign-in starts (NewSession): the form
+	// costs no write, and the browser's anonymous cookie is kept, not replaced at each visit.
+	if err != nil || sess.Kind != lifecycle.SessionAnon {
+		if sess, err = p.ss.NewSession(ctx); err != nil {
+			return err
+		}
+		p.setCookie(c, sess)
 	}
-	p.setCookie(c, sess)
 	return p.render(c, http.StatusOK, "signin", pageData{Title: "Sign in", CSRF: sess.CSRF, Notice: signInNotices[c.QueryParam("done")]})
 }
 
@@ -567,8 +570,12 @@ func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
 		return err
 	}
 	method := c.FormValue("method")
+	cookie := sess.Cookie
 	if err := p.ss.StartSignIn(c.Request().Context(), &sess, c.FormValue("username"), method); err != nil {
 		return p.signInRefused(c, err)
+	}
+	if sess.Cookie != cookie {
+		p.setCookie(c, sess) // the anonymous session, stored now under a cookie of its own
 	}
 	if method == lifecycle.MethodPush {
 		// A push sent asks someone's phone whatever comes of it: it takes from the

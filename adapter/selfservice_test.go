@@ -8,13 +8,17 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/sqlite"
 )
 
 // newSelfServiceHarness is the admin harness with the self-service page on.
@@ -255,5 +259,85 @@ func TestSessionCookieIsLax(t *testing.T) {
 		if got := strings.Contains(a.body, done); got != shown {
 			t.Errorf("notice %q shown: %v, want %v", done, got, shown)
 		}
+	}
+}
+
+// sessionCounter is a SQLite store that counts the page's sessions it stores.
+type sessionCounter struct {
+	*sqlite.Store
+	puts atomic.Int64
+}
+
+func (s *sessionCounter) PutSession(ctx context.Context, sess store.SelfServiceSession, audit ...store.AuditEvent) error {
+	s.puts.Add(1)
+	return s.Store.PutSession(ctx, sess, audit...)
+}
+
+// newCountingPage is newSelfServiceHarness over a store that counts stored sessions.
+func newCountingPage(t *testing.T) (*adminHarness, *sessionCounter) {
+	t.Helper()
+	st := &sessionCounter{Store: testdb.SQLite(t).(*sqlite.Store)}
+	h := newAdminHarnessOn(t, st)
+	ss, err := h.manager.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp"}, LinkLifetime: time.Hour,
+		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.harness = newHarness(t, func(o *Options) { o.Admin = h.manager; o.SelfService = ss; o.MaxBodyBytes = 64 << 10 })
+	return h, st
+}
+
+// TestAnonymousVisitsStoreNothing: the sign-in form is for anyone on the internet, so
+// showing it stores nothing (its CSRF token is a signed cookie): visits without a cookie,
+// and again with the one they got, which is kept rather than replaced. The session is
+// stored when a sign-in starts, and the sign-in goes on as before. A cookie not signed
+// by the server, or another browser's form token, is refused.
+func TestAnonymousVisitsStoreNothing(t *testing.T) {
+	h, st := newCountingPage(t)
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	_, code := totpFactor(t, h, "alice")
+	for range 20 {
+		(&pageClient{t: t, h: h, addr: "198.51.100.7"}).get("/self-service/")
+	}
+	p := &pageClient{t: t, h: h, addr: "198.51.100.7"}
+	p.get("/self-service/")
+	first, csrf := p.cookie, p.csrf
+	for range 5 {
+		if a := p.get("/self-service/"); len(a.cookies) != 0 || p.csrf != csrf {
+			t.Fatalf("a visit with the anonymous cookie: sets %v, form token changed %v", a.cookies, p.csrf != csrf)
+		}
+	}
+	if n := st.puts.Load(); n != 0 {
+		t.Fatalf("26 anonymous visits stored %d sessions, want 0", n)
+	}
+
+	forged := &pageClient{t: t, h: h, addr: "198.51.100.7", csrf: csrf,
+		cookie: &http.Cookie{Name: selfServiceCookie, Value: first.Value[:len(first.Value)-2] + "AA"}}
+	if a := forged.post("/self-service/signin", url.Values{"username": {"alice"}, "method": {"app"}}); a.status == http.StatusOK {
+		t.Fatalf("a cookie the server did not sign: %d, want a refusal", a.status)
+	}
+	other := &pageClient{t: t, h: h, addr: "198.51.100.7"}
+	other.get("/self-service/")
+	other.csrf = csrf // a form token of another browser's
+	if a := other.post("/self-service/signin", url.Values{"username": {"alice"}, "method": {"app"}}); a.status != http.StatusForbidden {
+		t.Fatalf("another browser's form token: %d, want 403", a.status)
+	}
+	if n := st.puts.Load(); n != 0 {
+		t.Fatalf("refused sign-ins stored %d sessions, want 0", n)
+	}
+
+	if a := p.post("/self-service/signin", url.Values{"username": {"alice"}, "method": {"app"}}); a.status != http.StatusOK {
+		t.Fatalf("start: %d\n%s", a.status, a.body)
+	}
+	if n := st.puts.Load(); n != 1 {
+		t.Fatalf("a sign-in started: %d sessions stored, want 1", n)
+	}
+	if a := p.post("/self-service/signin/code", url.Values{"code": {code()}}); a.status != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d\n%s", a.status, a.body)
+	}
+	if a := p.get("/self-service/"); !strings.Contains(a.body, "Your sign-in factors") {
+		t.Fatalf("after the sign-in:\n%s", a.body)
 	}
 }

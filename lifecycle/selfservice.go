@@ -5,9 +5,12 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +55,10 @@ type SelfServiceOptions struct {
 	Subject   string
 	Text      string
 	HTML      string
+	// FormKey signs the sign-in form's anonymous sessions (NewSession), which are not
+	// stored: any secret the replicas share, since the form's POST may reach another one.
+	// Empty: a random key of this page's, which no other replica (nor a reload) shares.
+	FormKey []byte
 }
 
 // SelfService is the rules of the self-service page: activation links, sessions,
@@ -63,6 +70,7 @@ type SelfService struct {
 	subject *template.Template
 	text    *template.Template
 	html    *htmltemplate.Template
+	formKey []byte // the key of anonymous sessions, derived from o.FormKey
 }
 
 // SelfService builds the page's rules, or says why it cannot (the store keeps no links,
@@ -72,7 +80,7 @@ func (m *Manager) SelfService(o SelfServiceOptions) (*SelfService, error) {
 	if !ok {
 		return nil, errors.New("self-service: the store keeps no activation links")
 	}
-	s := &SelfService{m: m, st: st, o: o}
+	s := &SelfService{m: m, st: st, o: o, formKey: formKey(o.FormKey)}
 	var err error
 	if s.subject, err = template.New("subject").Option("missingkey=error").Parse(o.Subject); err != nil {
 		return nil, fmt.Errorf("self-service: subject: %w", err)
@@ -299,9 +307,62 @@ func (s *SelfService) newSession(ctx context.Context, kind, userID, linkHash, pr
 	return Session{Cookie: cookie, Kind: kind, User: st.User, CSRF: csrf, State: st, rec: rec}, nil
 }
 
-// NewSession starts an anonymous session (the sign-in form's CSRF token).
+// NewSession starts an anonymous session (the sign-in form's CSRF token) without storing
+// it: anyone on the internet may ask for the form, as often as they like. Its cookie is
+// signed with the page's key and holds when it was issued; its CSRF token is derived from
+// the cookie (a double-submit token that only the page can mint). The session is stored
+// when a sign-in starts with it (save), under a new cookie.
 func (s *SelfService) NewSession(ctx context.Context) (Session, error) {
-	return s.newSession(ctx, SessionAnon, "", "", "", time.Time{}, SessionState{})
+	var payload [anonPayload]byte
+	binary.BigEndian.PutUint64(payload[:8], uint64(s.m.now().Unix()))
+	rand.Read(payload[8:]) // never returns an error (crypto/rand, Go 1.24+)
+	p := base64.RawURLEncoding.EncodeToString(payload[:])
+	cookie := p + "." + base64.RawURLEncoding.EncodeToString(s.anonMAC("cookie", payload[:])[:anonMACSize])
+	return Session{Cookie: cookie, Kind: SessionAnon, CSRF: base64.RawURLEncoding.EncodeToString(s.anonMAC("csrf", payload[:]))}, nil
+}
+
+// The anonymous cookie: 8 bytes of its issue time and 16 random ones, then a MAC of them
+// cut to 16 bytes; 55 characters in all.
+const (
+	anonPayload = 24
+	anonMACSize = 16
+)
+
+// formKey is the key of anonymous sessions: derived from the configured secret (so that
+// it is not the secret itself, which may seal other things), or random.
+func formKey(secret []byte) []byte {
+	if len(secret) == 0 {
+		k := make([]byte, 32)
+		rand.Read(k)
+		return k
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("emfa self-service anonymous session"))
+	return mac.Sum(nil)
+}
+
+func (s *SelfService) anonMAC(use string, payload []byte) []byte {
+	mac := hmac.New(sha256.New, s.formKey)
+	mac.Write([]byte(use + "\x00"))
+	mac.Write(payload)
+	return mac.Sum(nil)
+}
+
+// anonSession is the anonymous session of a signed cookie (NewSession): ErrNoSession for
+// a cookie not signed with this page's key, or older than maxSessionLife.
+func (s *SelfService) anonSession(cookie string) (Session, error) {
+	p, sig, ok := strings.Cut(cookie, ".")
+	payload, err1 := base64.RawURLEncoding.DecodeString(p)
+	mac, err2 := base64.RawURLEncoding.DecodeString(sig)
+	if !ok || err1 != nil || err2 != nil || len(payload) != anonPayload ||
+		!hmac.Equal(mac, s.anonMAC("cookie", payload)[:anonMACSize]) {
+		return Session{}, ErrNoSession
+	}
+	issued := time.Unix(int64(binary.BigEndian.Uint64(payload[:8])), 0)
+	if now := s.m.now(); now.Sub(issued) > maxSessionLife || issued.After(now.Add(time.Minute)) {
+		return Session{}, ErrNoSession
+	}
+	return Session{Cookie: cookie, Kind: SessionAnon, CSRF: base64.RawURLEncoding.EncodeToString(s.anonMAC("csrf", payload))}, nil
 }
 
 // Link refusals.
@@ -413,6 +474,9 @@ func (s *SelfService) Session(ctx context.Context, cookie string) (Session, erro
 	if cookie == "" || len(cookie) > 64 {
 		return Session{}, ErrNoSession
 	}
+	if strings.Contains(cookie, ".") {
+		return s.anonSession(cookie) // a stored session's cookie is base64url, with no dot
+	}
 	rec, err := s.st.GetSession(ctx, HashToken(cookie))
 	if errors.Is(err, store.ErrNotFound) {
 		return Session{}, ErrNoSession
@@ -471,8 +535,17 @@ func (s *SelfService) CheckCSRF(sess Session, token string) error {
 }
 
 // save writes a session's state; ErrNoSession when the session ended meanwhile (signed
-// out in another tab, ended by an admin), which a save never undoes.
+// out in another tab, ended by an admin), which a save never undoes. An anonymous session
+// not stored yet (NewSession) is stored now, under a new cookie and CSRF token.
 func (s *SelfService) save(ctx context.Context, sess *Session) error {
+	if sess.rec.Hash == "" {
+		next, err := s.newSession(ctx, sess.Kind, "", "", "", time.Time{}, sess.State)
+		if err != nil {
+			return err
+		}
+		*sess = next
+		return nil
+	}
 	data, _ := json.Marshal(sess.State)
 	sess.rec.Data = string(data)
 	err := s.st.UpdateSession(ctx, sess.rec)
@@ -543,8 +616,11 @@ func (s *SelfService) LinkUsable(ctx context.Context, sess Session) error {
 	return s.linkUsable(ctx, sess, "selfservice.choose")
 }
 
-// End ends a session.
+// End ends a session; one never stored (NewSession) has nothing to end.
 func (s *SelfService) End(ctx context.Context, sess Session) error {
+	if sess.rec.Hash == "" {
+		return nil
+	}
 	return s.st.DeleteSession(ctx, sess.rec.Hash)
 }
 

@@ -430,6 +430,10 @@ func TestRefreshKeepsAConcurrentSave(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Stored once a sign-in starts (an anonymous session is not before).
+		if err := ss.StartSignIn(ctx, &anon, "bob", lifecycle.MethodApp); err != nil {
+			t.Fatal(err)
+		}
 		hash := lifecycle.HashToken(anon.Cookie)
 		hook = func() {
 			other := anon

@@ -143,3 +143,51 @@ func TestPageSignInIsAUse(t *testing.T) {
 		}
 	})
 }
+
+// TestAnonymousSessionStoresNothing: the sign-in form's session is a cookie signed with
+// the page's key, not a row: anyone may ask for one. Another replica with the same key
+// takes it (the sign-in may reach it), one with another key does not, nor after the
+// longest a session lasts. It is stored when a sign-in starts with it, under a new cookie.
+func TestAnonymousSessionStoresNothing(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		key := []byte("the page's key, shared by the replicas")
+		page := func(key []byte) *lifecycle.SelfService {
+			ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp"}, LinkLifetime: time.Hour,
+				SessionIdle: time.Hour, PublicURL: "https://mfa.example.com", FormKey: key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ss
+		}
+		ss, replica, stranger := page(key), page(key), page([]byte("another key"))
+		anon, err := ss.NewSession(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.(store.SelfService).GetSession(ctx, lifecycle.HashToken(anon.Cookie)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("an anonymous session is stored (%v)", err)
+		}
+		got, err := replica.Session(ctx, anon.Cookie)
+		if err != nil || got.Kind != lifecycle.SessionAnon || replica.CheckCSRF(got, anon.CSRF) != nil {
+			t.Fatalf("another replica: %+v %v, want the same anonymous session", got, err)
+		}
+		if _, err := stranger.Session(ctx, anon.Cookie); !errors.Is(err, lifecycle.ErrNoSession) {
+			t.Fatalf("a page with another key: %v, want ErrNoSession", err)
+		}
+		if err := replica.StartSignIn(ctx, &got, "alice", lifecycle.MethodApp); err != nil {
+			t.Fatal(err)
+		}
+		if got.Cookie == anon.Cookie {
+			t.Fatal("a sign-in started under the anonymous cookie, want a new one")
+		}
+		if stored, err := ss.Session(ctx, got.Cookie); err != nil || stored.State.User != "alice" {
+			t.Fatalf("the sign-in's session: %+v %v", stored, err)
+		}
+		clk.Advance(12*time.Hour + time.Second)
+		if _, err := ss.Session(ctx, anon.Cookie); !errors.Is(err, lifecycle.ErrNoSession) {
+			t.Fatalf("an anonymous cookie after 12 h: %v, want ErrNoSession", err)
+		}
+	})
+}

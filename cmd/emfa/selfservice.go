@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
@@ -31,10 +32,14 @@ func (e *env) selfService(m *lifecycle.Manager) (ss *lifecycle.SelfService, secu
 
 func (e *env) selfServiceWith(m *lifecycle.Manager, mailer delivery.Sender) (ss *lifecycle.SelfService, secure bool, err error) {
 	c := e.cfg.SelfService.WithDefaults()
+	// The sign-in form's anonymous sessions are signed, not stored: with a key every
+	// replica has (derived from, not equal to, the encryption key), since the form's POST
+	// may reach another replica than the GET that served it.
+	formKey, _ := config.DecodeKey(e.cfg.Storage.EncryptionKey)
 	ss, err = m.SelfService(lifecycle.SelfServiceOptions{
 		Capabilities: c.Capabilities, LinkLifetime: c.LinkLifetime, SessionIdle: c.SessionIdle,
 		AllowRemoveLast: c.AllowRemoveLast, PublicURL: c.PublicURL, Mailer: mailer,
-		Subject: c.Mail.Subject, Text: c.Mail.Template, HTML: c.Mail.HTML,
+		Subject: c.Mail.Subject, Text: c.Mail.Template, HTML: c.Mail.HTML, FormKey: formKey,
 	})
 	// Users reach emfa at publicURL: https there means a proxy terminates TLS for us.
 	return ss, strings.HasPrefix(strings.ToLower(c.PublicURL), "https://"), err

@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -43,12 +44,14 @@ type selfServicePage struct {
 	s      *Server
 	ss     *lifecycle.SelfService
 	secure bool
+	// linkAudits bounds the records of unknown links per address (openLink).
+	linkAudits *throttle
 }
 
 // routeSelfService serves the page. secure marks the cookie Secure (TLS, or a trusted
 // proxy's https public URL).
 func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secure bool) {
-	p := &selfServicePage{s: s, ss: ss, secure: secure}
+	p := &selfServicePage{s: s, ss: ss, secure: secure, linkAudits: newLinkAudits()}
 	s.pages = p
 	e.GET("/self-service", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/self-service/") }, p.headers)
 	// The headers are route middleware, not the group's: a group's middleware adds a
@@ -399,13 +402,13 @@ const keepSession = "emfa.selfservice.keep"
 // themselves, would go on to enroll their phone into the attacker's account (login
 // CSRF). The page asks instead; the person's answer is a form of the page (switchLink).
 func (p *selfServicePage) openLink(c echo.Context) error {
-	ctx := c.Request().Context()
+	ctx, refused := p.linkOpening(c)
 	token := c.Param("token")
 	if cur, err := p.session(c); err == nil && (cur.Kind == lifecycle.SessionUser || cur.Kind == lifecycle.SessionLink) {
 		c.Set(keepSession, true)
 		user, err := p.ss.LinkUser(ctx, token)
 		if err != nil {
-			return err
+			return refused(err)
 		}
 		if user != cur.User {
 			d := pageData{Title: "This link is for someone else", CSRF: cur.CSRF, User: user, Action: "/self-service/link/" + token,
@@ -422,7 +425,7 @@ func (p *selfServicePage) openLink(c echo.Context) error {
 	}
 	sess, err := p.ss.OpenLink(ctx, token)
 	if err != nil {
-		return err
+		return refused(err)
 	}
 	p.setCookie(c, sess)
 	// The token leaves the address bar (and the history) at once, by a refresh from a page
@@ -431,6 +434,38 @@ func (p *selfServicePage) openLink(c echo.Context) error {
 	// Lax now (setCookie), which it would send, but the refresh, a navigation this site
 	// starts, works whatever the cookie's mode.
 	return p.render(c, http.StatusOK, "hop", pageData{Title: "Opening your link", Hop: true})
+}
+
+// linkOpening is the context of a link's opening, and what answers its refusal. A link
+// that does not exist is guessing, from anyone on the internet: it counts against the
+// address's budget of the page (Server.signIns, with the sign-ins), and past it is
+// answered 429, Retry-After; a real link opens whatever the budget, as right credentials
+// pass a throttled address. Its record names the address and the request; past an
+// address's few (linkAudits), or past its budget, it is logged instead, so that a flood
+// does not fill the audit table.
+func (p *selfServicePage) linkOpening(c echo.Context) (context.Context, func(error) error) {
+	addr, rid := c.RealIP(), c.Response().Header().Get(echo.HeaderXRequestID)
+	ok, wait := p.s.signIns.allow(addr)
+	record, _ := p.linkAudits.allow(addr)
+	record = record && ok
+	ctx := lifecycle.WithSource(c.Request().Context(), lifecycle.Source{Addr: addr, RequestID: rid, Unrecorded: !record})
+	return ctx, func(err error) error {
+		if !errors.Is(err, lifecycle.ErrLinkInvalid) {
+			return err
+		}
+		if record {
+			p.linkAudits.failed(addr)
+		} else {
+			p.s.log.Warn("self-service unknown link not recorded", "remote", addr, "request_id", rid)
+		}
+		if !ok {
+			secs := retryAfter(c, wait)
+			return p.render(c, http.StatusTooManyRequests, "message", pageData{Title: "Too many attempts",
+				Text: fmt.Sprintf("Too many links that do not work were opened from your network: try again in %d seconds.", secs)})
+		}
+		p.s.signIns.failed(addr)
+		return err
+	}
 }
 
 // switchLink opens an activation link in place of the browser's session of another

@@ -341,3 +341,70 @@ func TestAnonymousVisitsStoreNothing(t *testing.T) {
 		t.Fatalf("after the sign-in:\n%s", a.body)
 	}
 }
+
+// TestUnknownLinksThrottledAndRecorded: opening links that do not exist is guessing, from
+// anyone on the internet: each counts against the address's budget of the page (429 with
+// Retry-After past it, another address unaffected, a real link still opens), and the
+// record of each names the address and the request; past a few per address, the refusals
+// are logged and counted, not each recorded, lest a flood fill the audit table.
+func TestUnknownLinksThrottledAndRecorded(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	clk := &fakeClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+	h.srv.signIns.now = clk.Now
+	h.srv.pages.linkAudits.now = clk.Now
+	link := linkOf(t, h, "alice")
+	p := &pageClient{t: t, h: h, addr: "198.51.100.7"}
+	guess := func(p *pageClient) pageAnswer {
+		t.Helper()
+		return p.get("/self-service/link/" + strings.Repeat("x", 40) + fmt.Sprint(time.Now().UnixNano()))
+	}
+	for i := range throttleBurst {
+		if a := guess(p); a.status != http.StatusNotFound {
+			t.Fatalf("unknown link %d: %d, want 404", i+1, a.status)
+		}
+	}
+	a := guess(p)
+	if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") == "" {
+		t.Fatalf("past the burst: %d (Retry-After %q), want 429 with Retry-After", a.status, a.header.Get("Retry-After"))
+	}
+	// A real link opens all the same: only wrong ones are refused.
+	if a := p.get(link); a.status != http.StatusOK {
+		t.Fatalf("a real link from the throttled address: %d, want 200", a.status)
+	}
+	if a := guess(&pageClient{t: t, h: h, addr: "203.0.113.9"}); a.status != http.StatusNotFound {
+		t.Fatalf("another address: %d, want 404", a.status)
+	}
+	for range 20 {
+		clk.Advance(throttleEvery)
+		if a := guess(p); a.status != http.StatusNotFound {
+			t.Fatalf("after %s: %d, want one more try (404)", throttleEvery, a.status)
+		}
+	}
+	evs, err := h.store.ListAudit(context.Background(), store.AuditFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine, others int
+	for _, ev := range evs {
+		if ev.Resource != "admin.selfservice.open" || ev.Outcome != "FAILED" {
+			continue
+		}
+		if ev.RequestID == "" {
+			t.Errorf("a refused link's record has no request id: %+v", ev)
+		}
+		switch {
+		case strings.Contains(ev.Reason, "198.51.100.7"):
+			mine++
+		case strings.Contains(ev.Reason, "203.0.113.9"):
+			others++
+		default:
+			t.Errorf("a refused link's record names no address: %+v", ev)
+		}
+	}
+	if mine != linkAuditBurst || others != 1 {
+		t.Errorf("records of unknown links: %d from the guessing address, %d from the other; want %d and 1", mine, others, linkAuditBurst)
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "unknown link not recorded") {
+		t.Errorf("the unrecorded refusals are not logged:\n%s", logs)
+	}
+}

@@ -112,3 +112,16 @@ func throttleKey(addr string) string {
 	}
 	return ip.String()
 }
+
+// Defaults of the records of unknown activation links (selfServicePage.linkAudits): an
+// address's first 10 are each recorded, then one per 6 minutes (240 a day); the others
+// are logged. The page's throttle (Server.signIns) answers 429 past its own budget.
+const (
+	linkAuditBurst = 10
+	linkAuditEvery = 6 * time.Minute
+)
+
+// newLinkAudits is the budget of unknown links recorded per address.
+func newLinkAudits() *throttle {
+	return &throttle{now: time.Now, burst: linkAuditBurst, every: linkAuditEvery, max: throttleEntries, buckets: map[string]*bucket{}}
+}

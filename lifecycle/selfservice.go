@@ -405,7 +405,9 @@ func (s *SelfService) checkLink(ctx context.Context, token string) (store.SelfSe
 	}
 	l, err := s.st.GetLink(ctx, HashToken(token))
 	if errors.Is(err, store.ErrNotFound) {
-		s.m.audit(ctx, SelfServiceActor, "selfservice.open", "", "", "FAILED", "unknown link")
+		if !sourceOf(ctx).Unrecorded {
+			s.refusedLink(ctx, "", "unknown link")
+		}
 		return l, store.User{}, ErrLinkInvalid
 	}
 	if err != nil {
@@ -427,8 +429,42 @@ func (s *SelfService) checkLink(ctx context.Context, token string) (store.SelfSe
 	default:
 		return l, u, nil
 	}
-	s.m.audit(ctx, SelfServiceActor, "selfservice.open", u.Name, "", "FAILED", reason)
+	s.refusedLink(ctx, u.Name, reason)
 	return l, u, refusal
+}
+
+// Source is where a request of the page came from (WithSource): the records of links
+// refused, which anyone on the internet may try, name its address and request id.
+type Source struct {
+	Addr, RequestID string
+	// Unrecorded: an unknown link is refused without a record, the caller counting it
+	// instead: past a few from one address, a flood of guesses must not fill the audit
+	// table.
+	Unrecorded bool
+}
+
+type sourceKey struct{}
+
+// WithSource is ctx for a request of the page from src.
+func WithSource(ctx context.Context, src Source) context.Context {
+	return context.WithValue(ctx, sourceKey{}, src)
+}
+
+func sourceOf(ctx context.Context) Source {
+	src, _ := ctx.Value(sourceKey{}).(Source)
+	return src
+}
+
+// refusedLink records a link refused (user: its user, "" for an unknown link), with the
+// request's source.
+func (s *SelfService) refusedLink(ctx context.Context, user, reason string) {
+	src := sourceOf(ctx)
+	if src.Addr != "" {
+		reason += " (from " + src.Addr + ")"
+	}
+	ev := AdminEvent(s.m.now(), SelfServiceActor, "selfservice.open", user, "", "FAILED", reason)
+	ev.RequestID = src.RequestID
+	s.m.appendApart(ctx, ev)
 }
 
 // opened starts the session a link or a sign-in opened for u, with its record (action,

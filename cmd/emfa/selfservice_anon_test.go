@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/emfa/emfa/internal/smtpfake"
+)
+
+// TestSelfServiceFormAnotherProcess: the sign-in form's session is not stored but signed
+// (lifecycle.NewSession), with a key every replica derives from storage.encryptionKey: a
+// form served by one process is taken by another (a replica behind the balancer, or this
+// one restarted), not refused as stale.
+func TestSelfServiceFormAnotherProcess(t *testing.T) {
+	app := &cli{}
+	mail := smtpfake.Start(t, smtpfake.Options{})
+	cfg := writeTestConfig(t, "", fmt.Sprintf(`delivery:
+  mail: {type: smtp, host: %q, port: %d, tls: none, from: "emfa <otp@example.com>", timeout: 5s}
+providers:
+  - name: Built-in factors
+    credentialPrefix: emfa
+    capabilities: [totp]
+    engine: builtin
+selfService:
+  enabled: true
+  capabilities: [totp]
+  publicURL: http://127.0.0.1:1
+  mail: {sender: mail}
+`, mail.Host(), mail.Port()))
+	base, _, stop := app.serve(t, "--config", cfg)
+	resp, err := http.Get(base + "/self-service/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(resp)
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "emfa_ss" {
+			cookie = c
+		}
+	}
+	if m == nil || cookie == nil {
+		t.Fatalf("the form: cookie %v\n%s", cookie, body)
+	}
+	stop()
+
+	base, _, _ = app.serve(t, "--config", cfg)
+	form := url.Values{"csrf": {m[1]}, "username": {"alice"}, "method": {"app"}}
+	req, _ := http.NewRequest(http.MethodPost, base+"/self-service/signin", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(resp); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Enter your code") {
+		t.Fatalf("the form posted to another process: %d\n%s", resp.StatusCode, body)
+	}
+}

@@ -383,7 +383,7 @@ func (s *SelfService) OpenLink(ctx context.Context, token string) (Session, erro
 	sess, err := s.opened(ctx, "selfservice.open", "", SessionLink, u, l.Hash, l.ExpiresAt, "")
 	if errors.Is(err, store.ErrConflict) {
 		// Revoked (a reset) or replaced since it was read: as a link never issued.
-		s.m.audit(ctx, SelfServiceActor, "selfservice.open", u.Name, "", "FAILED", "link revoked or replaced while opened")
+		s.refusedLink(ctx, u.Name, "link revoked or replaced while opened")
 		return Session{}, ErrLinkInvalid
 	}
 	return sess, err

@@ -195,8 +195,30 @@ func (e *Engine) lookup(generic, capability string, step int) *resource {
 	return e.resources[generic]
 }
 
-// Enrollments asks the vendor which factors the user has. Any fault answers [].
+// disabled is the refusal of a user emfa knows and has disabled, or nil: such a user has
+// no enrollments and signs in through no provider, a vendor's included (contract §4),
+// and the vendor is not asked. A user emfa does not know is the vendor's alone. One
+// indexed read, as the built-in engine's; a store that does not answer is an error.
+func (e *Engine) disabled(ctx context.Context, username string) (*provider.Outcome, error) {
+	u, err := e.store.GetUser(ctx, username)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read user: %w", err)
+	case u.Disabled:
+		refusal := provider.Failed("user disabled")
+		return &refusal, nil
+	}
+	return nil, nil
+}
+
+// Enrollments asks the vendor which factors the user has. Any fault of the vendor answers
+// []; a disabled user has none.
 func (e *Engine) Enrollments(ctx context.Context, username string) ([]provider.Enrollment, error) {
+	if refusal, err := e.disabled(ctx, username); err != nil || refusal != nil {
+		return nil, err
+	}
 	r := e.resources[provider.ResourceEnrollments]
 	if r == nil {
 		e.log.Warn("no enrollments resource", "provider", e.prefix)
@@ -228,6 +250,9 @@ func (e *Engine) Enrollments(ctx context.Context, username string) ([]provider.E
 
 // Initiate starts a challenge at the vendor and records the transaction it returns.
 func (e *Engine) Initiate(ctx context.Context, req provider.Request) (provider.Outcome, error) {
+	if refusal, err := e.disabled(ctx, req.Username); err != nil || refusal != nil {
+		return deref(refusal), err
+	}
 	r := e.lookup(provider.ResourceInitiate, req.Capability, 1)
 	if r == nil {
 		return provider.Failed("no initiate resource"), nil
@@ -268,6 +293,9 @@ func (e *Engine) Initiate(ctx context.Context, req provider.Request) (provider.O
 
 // Validate checks a code: directly (step 1) or within a transaction (step 2).
 func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.Outcome, error) {
+	if refusal, err := e.disabled(ctx, req.Username); err != nil || refusal != nil {
+		return deref(refusal), err
+	}
 	if req.TransactionID == "" {
 		r := e.lookup(provider.ResourceValidate, req.Capability, 1)
 		if r == nil {
@@ -318,6 +346,11 @@ func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Out
 	tx, answer, answered, err := e.txs.ForResult(ctx, req)
 	if err != nil || answered {
 		return answer, err
+	}
+	// A terminal status is answered again, as with the built-in engine; a challenge still
+	// pending when its user was disabled does not sign them in.
+	if refusal, err := e.disabled(ctx, req.Username); err != nil || refusal != nil {
+		return deref(refusal), err
 	}
 	r := e.lookup(provider.ResourceResult, req.Capability, 2)
 	if r == nil {
@@ -400,6 +433,14 @@ func (e *Engine) outcome(ctx context.Context, r *resource, body map[string]any) 
 		}
 	}
 	return out
+}
+
+// deref is the outcome o points to, or the zero Outcome.
+func deref(o *provider.Outcome) provider.Outcome {
+	if o == nil {
+		return provider.Outcome{}
+	}
+	return *o
 }
 
 // payload is the body Verify sent, as the outgoing transform's `body` sees it.

@@ -369,6 +369,10 @@ type Store interface {
 	// ReleaseIdempotency deletes the running record that owner holds, so that the next
 	// attempt executes afresh; nothing when owner does not hold it.
 	ReleaseIdempotency(ctx context.Context, key IdempotencyKey, owner string) error
+	// RenewIdempotency moves the lease of the running record that owner holds to
+	// leaseUntil (an attempt still running keeps it); false, and nothing changed, when
+	// owner does not hold it running (another took over, it is done or gone).
+	RenewIdempotency(ctx context.Context, key IdempotencyKey, owner string, leaseUntil time.Time) (bool, error)
 	// DeleteExpiredIdempotency deletes at most limit records that expired at or before
 	// before and returns how many (call again until it returns < limit). limit <= 0 is an
 	// error.

@@ -162,6 +162,20 @@ func (s *Store) ReleaseIdempotency(ctx context.Context, key store.IdempotencyKey
 	})
 }
 
+func (s *Store) RenewIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil time.Time) (bool, error) {
+	return result(ctx, s, func(w *writer) (bool, error) {
+		r, err := w.exec(w.c(ctx),
+			`UPDATE idempotency SET lease_until = $5
+			 WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3 AND owner = $4 AND NOT done`,
+			key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil))
+		if err != nil {
+			return false, s.fail("renew idempotency record "+key.WebhookID, err)
+		}
+		n, err := r.RowsAffected()
+		return n == 1, err
+	})
+}
+
 func (s *Store) DeleteExpiredIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
 	n, err := result(ctx, s, func(w *writer) (int, error) {
 		return w.deleteOldest(w.c(ctx), "idempotency", "provider, webhook_id, fingerprint", "expires_at <= $1", "expires_at", millis(before), limit)

@@ -110,6 +110,38 @@ func testIdempotencyTakeOver(t *testing.T, s store.Store) {
 	}
 }
 
+// Renew moves the lease of a running record its owner holds, and of no other: a renewed
+// claim is not taken over at its first lease's end; one taken over, or done, is not
+// renewed by the owner that lost it.
+func testIdempotencyRenew(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	renew := func(owner string, until time.Time, want bool) {
+		t.Helper()
+		if ok, err := s.RenewIdempotency(ctx, idemKey, owner, until); err != nil || ok != want {
+			t.Fatalf("RenewIdempotency by %s: %v %v, want %v", owner, ok, err, want)
+		}
+	}
+	renew("a", at(time.Minute), false) // no record
+	mustClaim(t, s, idemKey, "a", at(3*time.Second), at(10*time.Minute), at(0))
+	renew("b", at(time.Minute), false)
+	renew("a", at(5*time.Second), true)
+	if c := mustClaim(t, s, idemKey, "b", at(8*time.Second), at(10*time.Minute), at(4*time.Second)); c.Claimed {
+		t.Fatal("a renewed lease taken over at its first end")
+	}
+	c := mustClaim(t, s, idemKey, "b", at(8*time.Second), at(10*time.Minute), at(5*time.Second))
+	if !c.Claimed {
+		t.Fatal("not claimed at the end of the renewed lease")
+	}
+	renew("a", at(time.Minute), false) // lost to b
+	if got, err := s.GetIdempotency(ctx, idemKey); err != nil || got.Owner != "b" || !got.LeaseUntil.Equal(at(8*time.Second)) {
+		t.Fatalf("record after a lost owner's renewal: %+v %v", got, err)
+	}
+	if err := s.CompleteIdempotency(ctx, idemKey, "b", 200, []byte("b's"), at(6*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	renew("b", at(time.Minute), false) // done
+}
+
 // Release deletes only a running record its owner holds.
 func testIdempotencyRelease(t *testing.T, s store.Store) {
 	ctx := t.Context()

@@ -92,6 +92,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Idempotency", testIdempotency},
 		{"IdempotencyTakeOver", testIdempotencyTakeOver},
 		{"IdempotencyRelease", testIdempotencyRelease},
+		{"IdempotencyRenew", testIdempotencyRenew},
 		{"IdempotencyInUnit", testIdempotencyInUnit},
 		{"RecordIdempotency", testRecordIdempotency},
 		{"DeleteExpiredIdempotency", testDeleteExpiredIdempotency},

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	gosync "sync"
 	"time"
 
 	"github.com/emfa/emfa/store"
@@ -21,6 +22,7 @@ type IdempotencyStore interface {
 	GetIdempotency(ctx context.Context, key store.IdempotencyKey) (store.IdempotencyRecord, error)
 	CompleteIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte, now time.Time) error
 	ReleaseIdempotency(ctx context.Context, key store.IdempotencyKey, owner string) error
+	RenewIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil time.Time) (bool, error)
 }
 
 // Answer is a contract call's answer as it was sent: HTTP status and body.
@@ -47,6 +49,15 @@ const (
 // the margin of Idempotency.Lease over the request deadline, so that a live attempt's
 // writes end inside its lease.
 const WriteGrace = 2 * time.Second
+
+// RenewedLease and RenewInterval are the lease of an attempt's claim and how often a
+// running attempt renews it (Idempotency.Lease and Renew): a renewal is at most two
+// intervals apart (an attempt is first renewed once it has run one), which leaves two
+// seconds for the renewal's write and the replicas' clocks to differ.
+const (
+	RenewedLease  = 4 * time.Second
+	RenewInterval = time.Second
+)
 
 // Detach is ctx without its cancelation, for a write that must outlive its request, yet
 // bounded: by ctx's deadline and WriteGrace, or WriteGrace from now when ctx has no
@@ -84,9 +95,17 @@ type Idempotency struct {
 	Store IdempotencyStore
 	// TTL is how long an answer is kept for retries (server.idempotency.ttl).
 	TTL time.Duration
-	// Lease is how long a first attempt may run before a retry takes it over as dead: the
-	// request deadline and a margin, so a live attempt always finishes inside it.
+	// Lease is how long a first attempt's claim lives without renewal before a retry takes
+	// it over as dead. Without Renew it must cover the request deadline and a margin, so
+	// that a live attempt always finishes inside it.
 	Lease time.Duration
+	// Renew, when set, is how often an attempt still running renews its claim for another
+	// Lease (store.Store.RenewIdempotency), so that Lease need only outlast a renewal and
+	// the clocks' difference between replicas: a retry of an attempt whose process died
+	// takes over within about one Lease, inside its own deadline. An attempt that ends
+	// within Renew writes nothing for it; none is renewed past its deadline and
+	// WriteGrace. Lease must exceed twice Renew, and a margin.
+	Renew time.Duration
 	// Now is the clock for the records; default time.Now. Waiting uses real time.
 	Now func() time.Time
 	// Poll is the first interval at which a retry looks for a running attempt's answer;
@@ -96,6 +115,8 @@ type Idempotency struct {
 	// call that is still running before it gives up with ErrInFlight (the admin API
 	// answers it 409 at once, where Verify's calls wait as long as their deadline allows).
 	Wait time.Duration
+
+	beat heartbeat
 }
 
 // Fingerprint identifies a request by its resource and canonical body: the same JSON with
@@ -184,6 +205,8 @@ func (i *Idempotency) replay(ctx context.Context, key store.IdempotencyKey, rec 
 
 func (i *Idempotency) execute(ctx context.Context, key store.IdempotencyKey, owner string, fn func(context.Context) (Answer, error), other bool) (Answer, Served, bool, error) {
 	pa := &pendingAnswer{store: i.Store, key: key, owner: owner, now: i.now, claimed: true}
+	i.track(ctx, pa)
+	defer i.untrack(pa)
 	ans, err := i.run(ctx, pa, fn)
 	return i.finish(ctx, pa, ans, err, other)
 }
@@ -203,10 +226,15 @@ func (i *Idempotency) DoLate(ctx context.Context, key store.IdempotencyKey, fn f
 	owner := newOwner()
 	for {
 		pa := &pendingAnswer{store: i.Store, key: key, owner: owner, now: i.now, late: true, lease: i.Lease, ttl: i.TTL}
+		// Renewed once claimed by a unit; before that, a renewal changes nothing.
+		i.track(ctx, pa)
 		ans, err := i.run(ctx, pa, fn)
 		if pa.claimed {
-			return i.finish(ctx, pa, ans, err, pa.other)
+			ans, served, other, err := i.finish(ctx, pa, ans, err, pa.other)
+			i.untrack(pa)
+			return ans, served, other, err
 		}
+		i.untrack(pa)
 		lost := pa.lost
 		if lost == nil {
 			if err != nil || ans.Status >= 500 {
@@ -425,6 +453,84 @@ func (i *Idempotency) wait(ctx context.Context, key store.IdempotencyKey, rec st
 		}
 		poll = min(2*poll, maxPoll)
 		t.Reset(poll)
+	}
+}
+
+// heartbeat renews the claims of an Idempotency's attempts that run longer than Renew:
+// one goroutine while any attempt runs, which ends at the first beat that finds none. An
+// attempt costs a map entry, no allocation and no write, unless it runs that long.
+type heartbeat struct {
+	mu      gosync.Mutex
+	running map[*pendingAnswer]beating
+	on      bool // the goroutine runs
+}
+
+type beating struct {
+	started time.Time // real time, for the beat
+	until   time.Time // its deadline and WriteGrace; zero: none
+}
+
+// track renews pa's claim, if Renew is set, until untrack.
+func (i *Idempotency) track(ctx context.Context, pa *pendingAnswer) {
+	if i.Renew <= 0 {
+		return
+	}
+	b := beating{started: time.Now()}
+	if d, ok := ctx.Deadline(); ok {
+		b.until = d.Add(WriteGrace)
+	}
+	h := &i.beat
+	h.mu.Lock()
+	if h.running == nil {
+		h.running = map[*pendingAnswer]beating{}
+	}
+	h.running[pa] = b
+	start := !h.on
+	h.on = true
+	h.mu.Unlock()
+	if start {
+		go i.beats()
+	}
+}
+
+func (i *Idempotency) untrack(pa *pendingAnswer) {
+	if i.Renew <= 0 {
+		return
+	}
+	i.beat.mu.Lock()
+	delete(i.beat.running, pa)
+	i.beat.mu.Unlock()
+}
+
+// beats renews, every Renew, the claims of the attempts that have run for Renew, until
+// none runs.
+func (i *Idempotency) beats() {
+	h := &i.beat
+	t := time.NewTicker(i.Renew)
+	defer t.Stop()
+	var due []*pendingAnswer
+	for range t.C {
+		now := time.Now()
+		due = due[:0]
+		h.mu.Lock()
+		if len(h.running) == 0 {
+			h.on = false
+			h.mu.Unlock()
+			return
+		}
+		for pa, b := range h.running {
+			if now.Sub(b.started) >= i.Renew && (b.until.IsZero() || now.Before(b.until)) {
+				due = append(due, pa)
+			}
+		}
+		h.mu.Unlock()
+		for _, pa := range due {
+			// key and owner never change: read without the attempt's goroutine.
+			ctx, cancel := context.WithTimeout(context.Background(), i.Renew)
+			_, err := i.Store.RenewIdempotency(ctx, pa.key, pa.owner, i.now().Add(i.Lease))
+			cancel()
+			_ = err // a renewal that fails is tried again at the next beat; the lease covers one
+		}
 	}
 }
 

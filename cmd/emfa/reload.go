@@ -66,9 +66,10 @@ func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
 	}
 	idem := &provider.Idempotency{
 		Store: e.store, TTL: e.cfg.Server.Idempotency.TTL, Now: e.now,
-		// A live first attempt always ends within its deadline; the margin covers
-		// recording its answer and clocks a little apart between replicas.
-		Lease: e.cfg.Server.RequestTimeout + provider.WriteGrace,
+		// A live first attempt renews its claim while it runs, so that the retry of one
+		// whose process died takes over within a lease, inside its own deadline.
+		Lease: min(e.cfg.Server.RequestTimeout+provider.WriteGrace, provider.RenewedLease),
+		Renew: provider.RenewInterval,
 	}
 	opts := adapter.Options{
 		Providers:      providers,

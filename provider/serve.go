@@ -244,8 +244,8 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 			return Outcome{}, fmt.Errorf("provider %s: %s: %w", p.CredentialPrefix, resource, err)
 		}
 	}
-	p.log(ctx, resource, req, out)
 	if p.Audit == nil || d != nil && d.audited {
+		p.log(ctx, resource, req, out)
 		return out, nil
 	}
 	// A decision that wrote nothing (a refusal before any state change) is recorded by
@@ -258,14 +258,24 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 			d = p.decision(resource, req)
 		}
 		_, err := Decide(context.WithValue(actx, decisionKey{}, d), st, func(store.Writer) (Outcome, error) { return out, nil })
-		switch {
-		case errors.Is(err, ErrSuperseded):
+		if errors.Is(err, ErrSuperseded) {
+			// Another attempt of the call decided it, and its answer is sent: this
+			// attempt's decision is not, and is not logged as if it were.
+			if p.Log != nil {
+				p.Log.LogAttrs(ctx, slog.LevelDebug, "decision superseded by another attempt of the call",
+					slog.String("provider", p.CredentialPrefix), slog.String("resource", resource),
+					slog.String("request_id", req.RequestID), slog.String("webhook_id", req.WebhookID))
+			}
 			return Outcome{}, err
+		}
+		p.log(ctx, resource, req, out)
+		switch {
 		case err != nil:
 			return Outcome{}, fmt.Errorf("provider %s: %s: audit: %w", p.CredentialPrefix, resource, err)
 		}
 		return out, nil
 	}
+	p.log(ctx, resource, req, out)
 	if err := p.Audit.AppendAudit(actx, p.event(resource, req, out)); err != nil {
 		return Outcome{}, fmt.Errorf("provider %s: %s: audit: %w", p.CredentialPrefix, resource, err)
 	}

@@ -213,7 +213,9 @@ func (s *Server) openAnswer(k store.IdempotencyKey, body []byte) (adminAnswer, e
 // outlives that lease twice over (server.idempotency.ttl otherwise), and a duplicate
 // waits for a running first attempt briefly.
 func (s *Server) adminIdempotency(ctx context.Context) *provider.Idempotency {
-	i := *s.idem
+	// Built field by field, not copied: an Idempotency keeps the state of its renewals.
+	i := &provider.Idempotency{Store: s.idem.Store, TTL: s.idem.TTL, Lease: s.idem.Lease, Now: s.idem.Now,
+		Poll: s.idem.Poll, Wait: s.idem.Wait, Renew: s.idem.Renew}
 	if dl, ok := ctx.Deadline(); ok {
 		i.Lease = time.Until(dl) + provider.WriteGrace
 	}
@@ -221,7 +223,7 @@ func (s *Server) adminIdempotency(ctx context.Context) *provider.Idempotency {
 	if i.Wait <= 0 {
 		i.Wait = adminRetryWait
 	}
-	return &i
+	return i
 }
 
 // idempotent runs an admin POST that carries an Idempotency-Key at most once per admin

@@ -229,8 +229,8 @@ func TestIdempotencyLateClaim(t *testing.T) {
 		before := counter()
 		// Its wait is bounded by Wait, not by a deadline on the whole call, which a loaded
 		// machine could spend before the unit even finds the record.
-		impatient := *idem
-		impatient.Wait = 30 * time.Millisecond
+		impatient := &provider.Idempotency{Store: idem.Store, TTL: idem.TTL, Lease: idem.Lease, Poll: idem.Poll,
+			Wait: 30 * time.Millisecond}
 		_, _, _, err = impatient.DoLate(ctx, key("w3"), advance(before+1, "late"))
 		if !errors.Is(err, provider.ErrInFlight) {
 			t.Errorf("while another attempt runs: %v, want ErrInFlight", err)

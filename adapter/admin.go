@@ -132,6 +132,10 @@ func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="emfa admin"`)
 				return &lifecycle.Error{Kind: lifecycle.Unauthorized, Code: "unauthorized", Msg: "missing, unknown or revoked admin token"}
 			}
+			// Every audit row of the request carries its id, which the access log has with
+			// the address.
+			id := c.Response().Header().Get(echo.HeaderXRequestID)
+			c.SetRequest(c.Request().WithContext(lifecycle.WithRequestID(c.Request().Context(), id)))
 			if scope == lifecycle.ScopeWrite && got != lifecycle.ScopeWrite {
 				return &lifecycle.Error{Kind: lifecycle.Forbidden, Code: "insufficient_scope", Msg: fmt.Sprintf("token %q is read-only", name)}
 			}

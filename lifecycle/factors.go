@@ -297,7 +297,7 @@ func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in
 	// The record commits with the enrollment (builtin.Enrollment.Audit).
 	enrolled, err := e.Enroll(ctx, builtin.Enrollment{Type: in.Type, User: name, Values: v, Activation: mode, Link: in.link, Origin: in.origin,
 		Audit: func(f store.Factor) store.AuditEvent {
-			return m.event(actor, action, name, f.ID, in.Type+" "+string(f.State))
+			return m.event(ctx, actor, action, name, f.ID, in.Type+" "+string(f.State))
 		}})
 	if err != nil {
 		return Enrolled{}, m.refuse(ctx, actor, action, name, "", enrollError(err))
@@ -482,7 +482,7 @@ func (m *Manager) activateFactor(ctx context.Context, actor Actor, name, id, pas
 	// The engine records the outcome with the activation, or with the failure it counts.
 	// The reason (wrong code, locked) goes to the audit trail; the code itself nowhere.
 	activated, err := e.ActivateWith(ctx, u, id, passcode, func(outcome, reason string) store.AuditEvent {
-		return AdminEvent(m.now(), actor, action, name, id, outcome, reason)
+		return m.record(ctx, actor, action, name, id, outcome, reason)
 	}, also)
 	if errors.Is(err, builtin.ErrActivation) {
 		return Factor{}, &Error{Kind: Refused, Code: "invalid_passcode", Field: "passcode", Msg: "the passcode is wrong, expired or already used, or the factor is locked"}
@@ -508,7 +508,7 @@ func (m *Manager) ResendActivation(ctx context.Context, actor Actor, name, id st
 		return time.Time{}, err
 	}
 	// The record commits with the new code's transaction.
-	expires, err := e.ResendActivation(ctx, u, id, func(store.Factor) store.AuditEvent { return m.event(actor, action, name, id, "") })
+	expires, err := e.ResendActivation(ctx, u, id, func(store.Factor) store.AuditEvent { return m.event(ctx, actor, action, name, id, "") })
 	if err != nil {
 		return time.Time{}, m.refuse(ctx, actor, action, name, id, enrollError(err))
 	}
@@ -525,7 +525,7 @@ func (m *Manager) RenameFactor(ctx context.Context, actor Actor, name, id, label
 		return Factor{}, err
 	}
 	c := store.UserChange{Name: name, Now: m.now(), UpdateFactors: []store.FactorUpdate{{ID: id, Label: label, Params: f.Params}},
-		Audit: []store.AuditEvent{m.event(actor, "factors.rename", name, id, "")}}
+		Audit: []store.AuditEvent{m.event(ctx, actor, "factors.rename", name, id, "")}}
 	if err := m.apply(ctx, c, "factor"); err != nil {
 		return Factor{}, err
 	}
@@ -547,7 +547,7 @@ func (m *Manager) SetFactorState(ctx context.Context, actor Actor, name, id stri
 		return Factor{}, m.refuse(ctx, actor, action, name, id, conflict("not_active", "", "factor %s is pending its activation, which alone makes it active (delete it to withdraw it)", id))
 	}
 	c := store.UserChange{Name: name, Now: m.now(), StateChanges: []store.FactorStateChange{{ID: id, State: state}},
-		Audit: []store.AuditEvent{m.event(actor, action, name, id, "")}}
+		Audit: []store.AuditEvent{m.event(ctx, actor, action, name, id, "")}}
 	if err := m.apply(ctx, c, "factor"); err != nil {
 		return Factor{}, err
 	}
@@ -564,7 +564,7 @@ func (m *Manager) UnlockFactor(ctx context.Context, actor Actor, name, id string
 		if err := w.ResetFailures(ctx, id, m.now()); err != nil {
 			return err
 		}
-		return w.AppendAudit(ctx, m.event(actor, "factors.unlock", name, id, ""))
+		return w.AppendAudit(ctx, m.event(ctx, actor, "factors.unlock", name, id, ""))
 	}); err != nil {
 		return Factor{}, errorOf(err, "factor")
 	}
@@ -583,7 +583,7 @@ func (m *Manager) ResyncFactor(ctx context.Context, actor Actor, name, id string
 		return Factor{}, 0, err
 	}
 	record := func(outcome, reason string) store.AuditEvent {
-		ev := AdminEvent(m.now(), actor, action, name, id, outcome, reason)
+		ev := m.record(ctx, actor, action, name, id, outcome, reason)
 		ev.Capability = f.Type
 		return ev
 	}
@@ -626,7 +626,7 @@ func (m *Manager) DeleteFactor(ctx context.Context, actor Actor, name, id string
 // the user is still at revision rev: CodeChanged when another change came between.
 func (m *Manager) deleteFactorAt(ctx context.Context, actor Actor, name, id string, rev *int64) error {
 	c := store.UserChange{Name: name, Now: m.now(), DeleteFactors: []string{id}, IfRevision: rev,
-		Audit: []store.AuditEvent{m.event(actor, "factors.delete", name, id, "")}}
+		Audit: []store.AuditEvent{m.event(ctx, actor, "factors.delete", name, id, "")}}
 	return m.apply(ctx, c, "factor")
 }
 
@@ -683,7 +683,7 @@ func (m *Manager) ResetUserBefore(ctx context.Context, actor Actor, name, mode s
 	if kept > 0 {
 		note += fmt.Sprintf("; %d enrolled after the reset at %s kept", kept, at.UTC().Format(time.RFC3339))
 	}
-	c.Audit = []store.AuditEvent{m.event(actor, "users.reset", name, "", note)}
+	c.Audit = []store.AuditEvent{m.event(ctx, actor, "users.reset", name, "", note)}
 	return n, m.apply(ctx, c, "user")
 }
 
@@ -695,7 +695,7 @@ func (m *Manager) discardPending(ctx context.Context, actor Actor, user, id, rea
 		if err := w.ExpireFactor(ctx, id, m.now().Add(time.Millisecond)); err != nil {
 			return err
 		}
-		return w.AppendAudit(ctx, m.event(actor, "factors.delete", user, id, reason))
+		return w.AppendAudit(ctx, m.event(ctx, actor, "factors.delete", user, id, reason))
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -726,7 +726,7 @@ func (m *Manager) SweepPending(ctx context.Context) (int, error) {
 				if err := w.ExpireFactor(ctx, f.ID, before); err != nil {
 					return err
 				}
-				return w.AppendAudit(ctx, m.event("sweeper", "factors.expire", "", f.ID,
+				return w.AppendAudit(ctx, m.event(ctx, "sweeper", "factors.expire", "", f.ID,
 					fmt.Sprintf("%s pending since %s", f.Type, f.CreatedAt.UTC().Format(time.RFC3339))))
 			})
 			if errors.Is(err, store.ErrNotFound) {

@@ -397,7 +397,7 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 		}
 		seen[key] = true
 		inFile[inFileKey(row.Username)] = true
-		c, changed, rerr := m.rowChange(actor, row, existing[key])
+		c, changed, rerr := m.rowChange(ctx, actor, row, existing[key])
 		if rerr != nil {
 			rep.Rows = append(rep.Rows, refused(row.Line, row.Username, rerr))
 			continue
@@ -418,7 +418,7 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 		}
 	}
 	if o.Full {
-		changes, results = m.deletions(actor, &rep, existing, inFile, o, changes, results)
+		changes, results = m.deletions(ctx, actor, &rep, existing, inFile, o, changes, results)
 	}
 	if !o.DryRun {
 		for start := 0; start < len(changes); start += importBatch {
@@ -464,7 +464,7 @@ func inFileKey(name string) string { return store.FoldName(strings.TrimSpace(nam
 
 // deletions adds the deletion of every user absent from a full import, unless a refused
 // row names no user (it may be any user's) or there are more than the guard allows.
-func (m *Manager) deletions(actor Actor, rep *ImportReport, existing map[string]*current, inFile map[string]bool, o ImportOptions,
+func (m *Manager) deletions(ctx context.Context, actor Actor, rep *ImportReport, existing map[string]*current, inFile map[string]bool, o ImportOptions,
 	changes []store.UserChange, results []int) ([]store.UserChange, []int) {
 	var nameless []int
 	for _, r := range rep.Rows {
@@ -491,7 +491,7 @@ func (m *Manager) deletions(actor Actor, rep *ImportReport, existing map[string]
 	for _, name := range absent {
 		rep.Rows = append(rep.Rows, RowResult{Username: name, Action: ActionDeleted})
 		changes = append(changes, store.UserChange{Name: name, Delete: true, Now: m.now(),
-			Audit: []store.AuditEvent{m.event(actor, "import.delete", name, "", "absent from a full import")}})
+			Audit: []store.AuditEvent{m.event(ctx, actor, "import.delete", name, "", "absent from a full import")}})
 		results = append(results, len(rep.Rows)-1)
 	}
 	return changes, results
@@ -557,7 +557,7 @@ func (m *Manager) directory(ctx context.Context) (map[string]*current, error) {
 
 // rowChange is the change that makes the store agree with row (nil when it does), and a
 // description of each difference.
-func (m *Manager) rowChange(actor Actor, row ImportRow, cur *current) (*store.UserChange, []string, *Error) {
+func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur *current) (*store.UserChange, []string, *Error) {
 	if err := CheckName(row.Username); err != nil {
 		err.Field = "username"
 		return nil, nil, err
@@ -652,7 +652,7 @@ func (m *Manager) rowChange(actor Actor, row ImportRow, cur *current) (*store.Us
 	if cur == nil {
 		action = "import.create"
 	}
-	c.Audit = []store.AuditEvent{m.event(actor, action, c.Name, "", strings.Join(changed, "; "))}
+	c.Audit = []store.AuditEvent{m.event(ctx, actor, action, c.Name, "", strings.Join(changed, "; "))}
 	return c, changed, nil
 }
 

@@ -179,6 +179,22 @@ func errorOf(err error, what string) error {
 	return err
 }
 
+// requestKey is the context key of the request id WithRequestID sets.
+type requestKey struct{}
+
+// WithRequestID is ctx carrying id, the id of the request that asks for a change (the
+// X-Request-ID the access log writes): every audit record the Manager writes under it
+// carries it, so that the actor it names can be joined to the address the access log has.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestKey{}, id)
+}
+
+// requestID is the request id ctx carries ("" when none: the CLI, the sweeper).
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestKey{}).(string)
+	return id
+}
+
 // audit appends a refusal or an action done outside ApplyUserChanges; the action stands
 // whether or not its record could be written, but the loss is logged.
 func (m *Manager) audit(ctx context.Context, actor Actor, action, user, factor, outcome, reason string) {
@@ -190,6 +206,9 @@ func (m *Manager) audit(ctx context.Context, actor Actor, action, user, factor, 
 // gone away, yet bounded (provider.Detach): a store that stopped answering must not hold
 // the goroutine and its connection forever.
 func (m *Manager) appendApart(ctx context.Context, ev store.AuditEvent) {
+	if ev.RequestID == "" {
+		ev.RequestID = requestID(ctx)
+	}
 	ctx, cancel := provider.Detach(ctx)
 	defer cancel()
 	if err := m.store.AppendAudit(ctx, ev); err != nil {
@@ -198,8 +217,19 @@ func (m *Manager) appendApart(ctx context.Context, ev store.AuditEvent) {
 }
 
 // event is the audit record of an action applied with a UserChange.
-func (m *Manager) event(actor Actor, action, user, factor, reason string) store.AuditEvent {
-	return AdminEvent(m.now(), actor, action, user, factor, "SUCCESS", reason)
+func (m *Manager) event(ctx context.Context, actor Actor, action, user, factor, reason string) store.AuditEvent {
+	return m.record(ctx, actor, action, user, factor, "SUCCESS", reason)
+}
+
+// record is AdminEvent now, with the request id ctx carries (WithRequestID).
+func (m *Manager) record(ctx context.Context, actor Actor, action, user, factor, outcome, reason string) store.AuditEvent {
+	return requested(ctx, AdminEvent(m.now(), actor, action, user, factor, outcome, reason))
+}
+
+// requested is ev with the request id ctx carries.
+func requested(ctx context.Context, ev store.AuditEvent) store.AuditEvent {
+	ev.RequestID = requestID(ctx)
+	return ev
 }
 
 // AdminEvent is the audit record of an administrative action (users.create,

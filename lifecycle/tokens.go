@@ -60,7 +60,7 @@ func (m *Manager) CreateToken(ctx context.Context, actor Actor, name, scope stri
 	token := tokenPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
 	// The token and the record of its issue are one commit: no credential without it.
 	err := m.store.CreateAdminToken(ctx, store.AdminToken{Name: name, Scope: scope, Hash: HashToken(token), CreatedAt: m.now()},
-		m.event(actor, "tokens.create", "", "", name+" "+scope))
+		m.event(ctx, actor, "tokens.create", "", "", name+" "+scope))
 	if errors.Is(err, store.ErrExists) {
 		return "", conflict("token_exists", "name", "a token named %q exists (revoked ones keep their name)", name)
 	}
@@ -85,7 +85,7 @@ func (m *Manager) ListTokens(ctx context.Context) ([]Token, error) {
 
 // RevokeToken revokes a token at once, on every replica (each request reads it).
 func (m *Manager) RevokeToken(ctx context.Context, actor Actor, name string) error {
-	err := m.store.RevokeAdminToken(ctx, name, m.now(), m.event(actor, "tokens.revoke", "", "", name))
+	err := m.store.RevokeAdminToken(ctx, name, m.now(), m.event(ctx, actor, "tokens.revoke", "", "", name))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("not_found", "name", "no token %q", name)

@@ -157,7 +157,7 @@ func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (Us
 	now := m.now()
 	u := store.User{ID: builtin.NewID(), Name: in.Name, Disabled: disabled != nil && *disabled, CreatedAt: now}
 	c := store.UserChange{Name: in.Name, Create: &u, Profile: &p, Now: now,
-		Audit: []store.AuditEvent{m.event(actor, "users.create", in.Name, "", stateNote(u.Disabled))}}
+		Audit: []store.AuditEvent{m.event(ctx, actor, "users.create", in.Name, "", stateNote(u.Disabled))}}
 	err := m.store.ApplyUserChanges(ctx, []store.UserChange{c})[0]
 	if errors.Is(err, store.ErrExists) {
 		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", m.userExists(ctx, in.Name))
@@ -311,10 +311,10 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 	}
 	if in.State == nil || in.withoutNameAndState() != (UserInput{}) {
 		c.Profile = &p
-		c.Audit = append(c.Audit, m.event(actor, "users.update", name, "", ""))
+		c.Audit = append(c.Audit, m.event(ctx, actor, "users.update", name, "", ""))
 	}
 	if c.Disabled != nil {
-		c.Audit = append(c.Audit, m.event(actor, stateAction(*c.Disabled), name, "", ""))
+		c.Audit = append(c.Audit, m.event(ctx, actor, stateAction(*c.Disabled), name, "", ""))
 	}
 	return m.apply(ctx, c, "user")
 }
@@ -341,7 +341,7 @@ func (m *Manager) setUserState(ctx context.Context, actor Actor, name string, di
 	if u.State == StateName(disabled) && (rev == nil || *rev == u.Revision) {
 		return u, nil // in that state already: nothing written, as for an update (update)
 	}
-	c := store.UserChange{Name: name, Disabled: &disabled, IfRevision: rev, Now: m.now(), Audit: []store.AuditEvent{m.event(actor, action, name, "", "")}}
+	c := store.UserChange{Name: name, Disabled: &disabled, IfRevision: rev, Now: m.now(), Audit: []store.AuditEvent{m.event(ctx, actor, action, name, "", "")}}
 	if err := m.applyAt(ctx, actor, action, c); err != nil {
 		return User{}, err
 	}
@@ -428,7 +428,7 @@ func (m *Manager) DeleteUserAt(ctx context.Context, actor Actor, name string, re
 }
 
 func (m *Manager) deleteUser(ctx context.Context, actor Actor, name string, rev *int64) error {
-	c := store.UserChange{Name: name, Delete: true, IfRevision: rev, Now: m.now(), Audit: []store.AuditEvent{m.event(actor, "users.delete", name, "", "")}}
+	c := store.UserChange{Name: name, Delete: true, IfRevision: rev, Now: m.now(), Audit: []store.AuditEvent{m.event(ctx, actor, "users.delete", name, "", "")}}
 	return m.applyAt(ctx, actor, "users.delete", c)
 }
 
@@ -463,7 +463,7 @@ func (m *Manager) MemberChanges(ctx context.Context, actor Actor, names []string
 		}
 		rev := r.Profile.Revision
 		changes = append(changes, store.UserChange{Name: r.Name, Now: m.now(), IfRevision: &rev, Profile: &p,
-			Audit: []store.AuditEvent{m.event(actor, "users.update", r.Name, "", "")}})
+			Audit: []store.AuditEvent{m.event(ctx, actor, "users.update", r.Name, "", "")}})
 	}
 	return changes, nil
 }

@@ -137,6 +137,11 @@ func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 			id := c.Response().Header().Get(echo.HeaderXRequestID)
 			c.SetRequest(c.Request().WithContext(lifecycle.WithRequestID(c.Request().Context(), id)))
 			if scope == lifecycle.ScopeWrite && got != lifecycle.ScopeWrite {
+				// Who tried what: the access log has only the status and the address.
+				api.s.log.Warn("admin scope refused", "token", name, "scope", got, "need", scope, "method", c.Request().Method,
+					"route", c.Path(), "remote", c.RealIP(), "request_id", id)
+				api.m.RefuseScope(c.Request().Context(), lifecycle.Actor(name), scope, c.Request().Method, c.Path(),
+					param(c, "user"), param(c, "factor"))
 				return &lifecycle.Error{Kind: lifecycle.Forbidden, Code: "insufficient_scope", Msg: fmt.Sprintf("token %q is read-only", name)}
 			}
 			c.Set(ctxActor, name)

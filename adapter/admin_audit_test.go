@@ -2,6 +2,8 @@ package adapter
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/emfa/emfa/store"
@@ -15,6 +17,51 @@ func (h *adminHarness) auditRows(t *testing.T, action string) []store.AuditEntry
 		t.Fatal(err)
 	}
 	return rows
+}
+
+// TestAdminScopeRefusalTraced: a read token that tries a write is refused 403, and the
+// refusal names the token (never its secret), the method, the route, the address and the
+// request id, in a WARN line and in an audit row: the access log alone has only the
+// status and the address.
+func TestAdminScopeRefusalTraced(t *testing.T) {
+	h := newAdminHarness(t)
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	before := len(h.logs.String())
+	code, text, _ := h.do(t, "DELETE", "/admin/v1/users/alice", "",
+		"Authorization", "Bearer "+h.read, "X-Request-ID", "req-refused-1")
+	if code != 403 || !strings.Contains(text, "insufficient_scope") {
+		t.Fatalf("a read token deleting: %d %s", code, text)
+	}
+	var warn map[string]any
+	for line := range strings.Lines(h.logs.String()[before:]) {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "admin scope refused" {
+			warn = rec
+		}
+	}
+	for k, want := range map[string]any{"level": "WARN", "token": "auditor", "method": "DELETE",
+		"route": "/admin/v1/users/:user", "remote": "192.0.2.1", "request_id": "req-refused-1", "need": "write"} {
+		if warn[k] != want {
+			t.Errorf("the refusal's log line has %s=%v, want %v (%v)", k, warn[k], want, warn)
+		}
+	}
+	if strings.Contains(h.logs.String(), h.read) {
+		t.Error("a log line holds the read token's secret")
+	}
+	rows := h.auditRows(t, "admin.refused")
+	if len(rows) != 1 {
+		t.Fatalf("%d admin.refused rows, want 1: %+v", len(rows), rows)
+	}
+	r := rows[0]
+	if r.Actor != "auditor" || r.Outcome != "FAILED" || r.RequestID != "req-refused-1" || r.Username != "alice" ||
+		r.Reason != "insufficient scope: write needed for DELETE /admin/v1/users/:user" {
+		t.Errorf("the refusal's audit row: %+v", r)
+	}
+	if u, err := h.store.GetUser(context.Background(), "alice"); err != nil || u.Name != "alice" {
+		t.Errorf("alice after the refused delete: %+v %v", u, err)
+	}
 }
 
 // TestAdminAuditRequestID: an admin change and an admin refusal are recorded with the

@@ -120,6 +120,15 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (name, scope s
 	return t.Name, t.Scope, nil
 }
 
+// RefuseScope records, as admin.refused FAILED, that the token named actor asked for
+// what needs scope need (write) and its own does not give: method and route say what,
+// user and factor whom ("" when the route names none). Only a valid token is refused so,
+// an insider's: each refusal is one row, as each change is.
+func (m *Manager) RefuseScope(ctx context.Context, actor Actor, need, method, route, user, factor string) {
+	m.audit(ctx, actor, "refused", user, factor, "FAILED",
+		fmt.Sprintf("insufficient scope: %s needed for %s %s", need, method, route))
+}
+
 // Switch is an org-wide capability switch as the admin API shows it.
 type Switch struct {
 	Provider   string    `json:"provider"`

@@ -72,18 +72,47 @@ func (m *Manager) factorOf(f store.Factor, lastUsed time.Time) Factor {
 	case store.FactorDisabled:
 		out.State = FactorDisabled
 	}
-	switch builtin.Destination(f.Type) {
-	case "phone":
-		out.Destination = delivery.MaskPhone(f.Params["phone"])
-	case "email":
-		out.Destination = delivery.MaskEmail(f.Params["email"])
-	}
+	out.Destination = destination(f)
 	out.LastUsed = timeOrNil(lastUsed)
 	if f.LockedUntil.After(m.now()) {
 		t := f.LockedUntil
 		out.LockedUntil = &t
 	}
 	return out
+}
+
+// destination is where a code factor's codes go, masked ("" for another type): all the
+// admin API and the audit trail show of it.
+func destination(f store.Factor) string {
+	switch builtin.Destination(f.Type) {
+	case "phone":
+		return delivery.MaskPhone(f.Params["phone"])
+	case "email":
+		return delivery.MaskEmail(f.Params["email"])
+	}
+	return ""
+}
+
+// enrollNote is what an enrollment's record says of the factor: its type and state, how it
+// becomes active (one pre-provisioned for its first use is offered to Verify at once, the
+// way an insider would slip in a number of their own), and a code's destination, masked.
+// Never a secret, a seed or a full address.
+func enrollNote(f store.Factor) string {
+	note := f.Type + " " + string(f.State)
+	switch a := builtin.ActivationOf(&f); {
+	case f.State == store.FactorActive:
+		note += " at once (" + ActivationImmediate + ")"
+	case a == ActivationOnFirstUse:
+		note += ", activation " + a + " (offered to Verify at once)"
+	case a != "":
+		note += ", activation " + a
+	case f.State == store.FactorPending:
+		note += ", activation " + ActivationDevice
+	}
+	if d := destination(f); d != "" {
+		note += ", to " + d
+	}
+	return note
 }
 
 // user loads a user by name, or a not_found refusal.
@@ -297,7 +326,7 @@ func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in
 	// The record commits with the enrollment (builtin.Enrollment.Audit).
 	enrolled, err := e.Enroll(ctx, builtin.Enrollment{Type: in.Type, User: name, Values: v, Activation: mode, Link: in.link, Origin: in.origin,
 		Audit: func(f store.Factor) store.AuditEvent {
-			return m.event(ctx, actor, action, name, f.ID, in.Type+" "+string(f.State))
+			return m.event(ctx, actor, action, name, f.ID, enrollNote(f))
 		}})
 	if err != nil {
 		return Enrolled{}, m.refuse(ctx, actor, action, name, "", enrollError(err))

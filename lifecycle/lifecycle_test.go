@@ -199,7 +199,10 @@ func TestEnrollmentAudited(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", in.Type, err)
 			}
-			want[en.Factor.ID] = in.Type + " " + map[string]string{"totp": "pending", "smsotp": "pending", "emailotp": "active", "push": "pending"}[in.Type]
+			want[en.Factor.ID] = map[string]string{"totp": "totp pending, activation passcode",
+				"smsotp":   "smsotp pending, activation passcode, to +1 ***-***-0001",
+				"emailotp": "emailotp active at once (immediate), to a***@example.com",
+				"push":     "push pending, activation device"}[in.Type]
 		}
 		_, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "smsotp", Activation: lifecycle.ActivationPasscode,
 			Params: raw(`{"phone":"+15550009999"}`)})
@@ -231,7 +234,7 @@ func TestEnrollmentAudited(t *testing.T) {
 		// A resent code records itself with it.
 		var sms string
 		for id, why := range want {
-			if why == "smsotp pending" {
+			if strings.HasPrefix(why, "smsotp ") {
 				sms = id
 			}
 		}
@@ -663,7 +666,7 @@ func TestUserState(t *testing.T) {
 		if u, _ := m.GetUser(ctx, "dee"); u.Phone != "+15550100123" || u.State != lifecycle.StateDisabled {
 			t.Errorf("a refused update changed %+v", u)
 		}
-		want := []string{"admin.users.create SUCCESS created disabled", "admin.users.disable SUCCESS ", "admin.users.enable SUCCESS ", "admin.users.update FAILED invalid_field: must be \"active\" or \"disabled\", not \"off\"", "admin.users.update SUCCESS "}
+		want := []string{"admin.users.create SUCCESS created disabled", "admin.users.disable SUCCESS ", "admin.users.enable SUCCESS ", "admin.users.update FAILED invalid_field: must be \"active\" or \"disabled\", not \"off\"", "admin.users.update SUCCESS phone: none → +1 ***-***-0123"}
 		if got := actions("dee"); !slices.Equal(got, want) {
 			t.Errorf("audit %q\nwant %q", got, want)
 		}

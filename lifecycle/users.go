@@ -7,6 +7,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/emfa/emfa/provider"
@@ -311,12 +312,67 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 	}
 	if in.State == nil || in.withoutNameAndState() != (UserInput{}) {
 		c.Profile = &p
-		c.Audit = append(c.Audit, m.event(ctx, actor, "users.update", name, "", ""))
+		c.Audit = append(c.Audit, m.event(ctx, actor, "users.update", name, "", profileChanges(r.Profile, p)))
 	}
 	if c.Disabled != nil {
 		c.Audit = append(c.Audit, m.event(ctx, actor, stateAction(*c.Disabled), name, "", ""))
 	}
 	return m.apply(ctx, c, "user")
+}
+
+// profileChanges is what an update's record says it changed from was to is: the fields by name;
+// a code's destination masked as a factor's is (a new one is where the user's next code
+// goes); the groups added (+) and removed (-), which may grant rights; the keys of the
+// attributes. Never a full address, a display name or an attribute's value.
+func profileChanges(was, is store.Profile) string {
+	var out []string
+	if was.Email != is.Email {
+		out = append(out, "email: "+masked(delivery.MaskEmail, was.Email)+" → "+masked(delivery.MaskEmail, is.Email))
+	}
+	if was.Phone != is.Phone {
+		out = append(out, "phone: "+masked(delivery.MaskPhone, was.Phone)+" → "+masked(delivery.MaskPhone, is.Phone))
+	}
+	if was.DisplayName != is.DisplayName {
+		out = append(out, "displayName")
+	}
+	if !slices.Equal(was.Groups, is.Groups) {
+		var d []string
+		for _, g := range is.Groups {
+			if !slices.Contains(was.Groups, g) {
+				d = append(d, "+"+g)
+			}
+		}
+		for _, g := range was.Groups {
+			if !slices.Contains(is.Groups, g) {
+				d = append(d, "-"+g)
+			}
+		}
+		out = append(out, "groups: "+strings.Join(d, " "))
+	}
+	var keys []string
+	for k, v := range is.Attributes {
+		if w, ok := was.Attributes[k]; !ok || w != v {
+			keys = append(keys, k)
+		}
+	}
+	for k := range was.Attributes {
+		if _, ok := is.Attributes[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) > 0 {
+		slices.Sort(keys)
+		out = append(out, "attributes: "+strings.Join(keys, ", "))
+	}
+	return strings.Join(out, "; ")
+}
+
+// masked is v masked by mask, or "none" when v is empty.
+func masked(mask func(string) string, v string) string {
+	if v == "" {
+		return "none"
+	}
+	return mask(v)
 }
 
 // SetUserState disables or enables a user: a disabled user has no enrollments and every
@@ -463,7 +519,7 @@ func (m *Manager) MemberChanges(ctx context.Context, actor Actor, names []string
 		}
 		rev := r.Profile.Revision
 		changes = append(changes, store.UserChange{Name: r.Name, Now: m.now(), IfRevision: &rev, Profile: &p,
-			Audit: []store.AuditEvent{m.event(ctx, actor, "users.update", r.Name, "", "")}})
+			Audit: []store.AuditEvent{m.event(ctx, actor, "users.update", r.Name, "", profileChanges(r.Profile, p))}})
 	}
 	return changes, nil
 }

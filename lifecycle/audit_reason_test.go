@@ -1,0 +1,76 @@
+package lifecycle_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/store"
+)
+
+// An update's record says which fields it changed, a code's destination masked as the
+// factors' listing masks it, and never a full address.
+func TestUpdateAuditSaysWhatChanged(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManager(t, st)
+		s := func(v string) *string { return &v }
+		groups := []string{"staff"}
+		attrs := map[string]string{"team": "blue"}
+		if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "carol", Email: s("carol@example.com"),
+			Groups: &groups, Attributes: &attrs}); err != nil {
+			t.Fatal(err)
+		}
+		newGroups := []string{"admins"}
+		newAttrs := map[string]string{"team": "red", "site": "x"}
+		if _, err := m.UpdateUser(ctx, "idm", "carol", lifecycle.UserInput{Email: s("mallory@example.net"), Phone: s("+15550100199"),
+			Groups: &newGroups, DisplayName: s("Carol"), Attributes: &newAttrs}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.UpdateUser(ctx, "idm", "carol", lifecycle.UserInput{Email: s("")}); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ev := range auditOf(t, m, "admin.users.update").Events {
+			got = append([]string{ev.Reason}, got...) // oldest first
+			for _, full := range []string{"carol@example.com", "mallory@example.net", "+15550100199", "blue", "red"} {
+				if strings.Contains(ev.Reason, full) {
+					t.Errorf("the record %q holds %q", ev.Reason, full)
+				}
+			}
+		}
+		want := []string{
+			"email: c***@example.com → m***@example.net; phone: none → +1 ***-***-0199; displayName; groups: +admins -staff; attributes: site, team",
+			"email: m***@example.net → none",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("users.update records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
+}
+
+// A code factor's enrollment record names its masked destination and how it becomes
+// active: one pre-provisioned for first use is offered to Verify at once.
+func TestEnrollAuditSaysWhereAndWhen(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManager(t, st)
+		addAlice(t, m)
+		en, err := m.EnrollFactor(ctx, "idm", "alice", lifecycle.Enrollment{Type: "smsotp", Activation: lifecycle.ActivationOnFirstUse,
+			Params: raw(`{"phone":"+15550100123"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reason string
+		for _, ev := range auditOf(t, m, "admin.factors.enroll").Events {
+			if ev.FactorID == en.Factor.ID {
+				reason = ev.Reason
+			}
+		}
+		if want := "smsotp pending, activation onFirstUse (offered to Verify at once), to +1 ***-***-0123"; reason != want {
+			t.Errorf("the enrollment's record %q, want %q", reason, want)
+		}
+	})
+}

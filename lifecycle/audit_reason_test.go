@@ -74,3 +74,29 @@ func TestEnrollAuditSaysWhereAndWhen(t *testing.T) {
 		}
 	})
 }
+
+// An import's record of a changed destination masks it as an update's does; the report,
+// the importer's own answer, keeps the addresses it was given.
+func TestImportAuditMasksDestinations(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManager(t, st)
+		for _, file := range []string{
+			"username,email,phone\ncarol,carol@example.com,+15550000003\n",
+			"username,email,phone\ncarol,mallory@example.net,+15550000099\n",
+		} {
+			rows, bad := parse(t, lifecycle.FormatCSV, file)
+			if _, err := m.Import(ctx, "import", rows, bad, lifecycle.ImportOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		page := auditOf(t, m, "admin.import.update")
+		if len(page.Events) != 1 {
+			t.Fatalf("%d import.update records, want 1: %+v", len(page.Events), page.Events)
+		}
+		want := `email: "c***@example.com" → "m***@example.net"; phone: "+1 ***-***-0003" → "+1 ***-***-0099"`
+		if got := page.Events[0].Reason; got != want {
+			t.Errorf("the import's record %q, want %q", got, want)
+		}
+	})
+}

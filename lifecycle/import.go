@@ -14,6 +14,7 @@ import (
 
 	"github.com/emfa/emfa/internal/jsonkeys"
 	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
 )
 
@@ -593,6 +594,7 @@ func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur
 	now := m.now()
 	c := &store.UserChange{Name: row.Username, Now: now}
 	var changed []string
+	hidden := map[int]string{} // changed's entries as the audit record words them
 	var u store.User
 	var factors []store.Factor
 	if cur == nil {
@@ -615,6 +617,10 @@ func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur
 		} {
 			if d.was != d.is {
 				changed = append(changed, fmt.Sprintf("%s: %q → %q", d.name, d.was, d.is))
+				if mask := destinationMask[d.name]; mask != nil {
+					// The audit trail keeps it masked; the report is the importer's own.
+					hidden[len(changed)-1] = fmt.Sprintf("%s: %q → %q", d.name, mask(d.was), mask(d.is))
+				}
 			}
 		}
 		if len(changed) > 0 {
@@ -652,8 +658,24 @@ func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur
 	if cur == nil {
 		action = "import.create"
 	}
-	c.Audit = []store.AuditEvent{m.event(ctx, actor, action, c.Name, "", strings.Join(changed, "; "))}
+	recorded := slices.Clone(changed)
+	for i, v := range hidden {
+		recorded[i] = v
+	}
+	c.Audit = []store.AuditEvent{m.event(ctx, actor, action, c.Name, "", strings.Join(recorded, "; "))}
 	return c, changed, nil
+}
+
+// destinationMask masks a profile's code destinations, by field, as a factor's are shown
+// ("" stays "").
+var destinationMask = map[string]func(string) string{
+	"email": delivery.MaskEmail,
+	"phone": func(v string) string {
+		if v == "" {
+			return ""
+		}
+		return delivery.MaskPhone(v)
+	},
 }
 
 // rowFactor is the factor of typ a row asks for: nil when the user has it for this

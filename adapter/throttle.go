@@ -36,8 +36,11 @@ type bucket struct {
 	at     time.Time
 }
 
-func newThrottle() *throttle {
-	return &throttle{now: time.Now, burst: throttleBurst, every: throttleEvery, max: throttleEntries, buckets: map[string]*bucket{}}
+func newThrottle() *throttle { return newBudget(throttleBurst, throttleEvery) }
+
+// newBudget is a throttle of burst attempts per address, one more earned every every.
+func newBudget(burst float64, every time.Duration) *throttle {
+	return &throttle{now: time.Now, burst: burst, every: every, max: throttleEntries, buckets: map[string]*bucket{}}
 }
 
 // refill brings b up to date and reports whether it is full again.
@@ -122,6 +125,4 @@ const (
 )
 
 // newLinkAudits is the budget of unknown links recorded per address.
-func newLinkAudits() *throttle {
-	return &throttle{now: time.Now, burst: linkAuditBurst, every: linkAuditEvery, max: throttleEntries, buckets: map[string]*bucket{}}
-}
+func newLinkAudits() *throttle { return newBudget(linkAuditBurst, linkAuditEvery) }

@@ -264,6 +264,10 @@ type Store interface {
 	// in any case (FoldName); deleting a user deletes its factors.
 	CreateUser(ctx context.Context, u User) error // ErrExists
 	GetUser(ctx context.Context, name string) (User, error)
+	// UserDisabled tells whether emfa knows a user named name and has disabled them:
+	// false, nil for a user it does not know. A remote provider asks it on every call, so
+	// it reads one column and makes no error of a name it does not find.
+	UserDisabled(ctx context.Context, name string) (bool, error)
 	GetUserByID(ctx context.Context, id string) (User, error) // the owner of a factor (Factor.UserID)
 	ListUsers(ctx context.Context) ([]User, error)            // ordered by FoldName's bytes
 	SetUserDisabled(ctx context.Context, name string, disabled bool) error

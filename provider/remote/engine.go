@@ -198,15 +198,13 @@ func (e *Engine) lookup(generic, capability string, step int) *resource {
 // disabled is the refusal of a user emfa knows and has disabled, or nil: such a user has
 // no enrollments and signs in through no provider, a vendor's included (contract §4),
 // and the vendor is not asked. A user emfa does not know is the vendor's alone. One
-// indexed read, as the built-in engine's; a store that does not answer is an error.
+// indexed read of one column; a store that does not answer is an error.
 func (e *Engine) disabled(ctx context.Context, username string) (*provider.Outcome, error) {
-	u, err := e.store.GetUser(ctx, username)
+	off, err := e.store.UserDisabled(ctx, username)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("read user: %w", err)
-	case u.Disabled:
+	case off:
 		refusal := provider.Failed("user disabled")
 		return &refusal, nil
 	}

@@ -318,6 +318,18 @@ func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
 	return u, nil
 }
 
+func (s *Store) UserDisabled(ctx context.Context, name string) (bool, error) {
+	var disabled bool
+	err := s.rq.QueryRowContext(ctx, `SELECT disabled FROM users WHERE lower(name) = $1`, store.FoldName(name)).Scan(&disabled)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, s.fail(fmt.Sprintf("read whether user %q is disabled", name), err)
+	}
+	return disabled, nil
+}
+
 func (s *Store) GetUserByID(ctx context.Context, id string) (store.User, error) {
 	u, err := scanUser(s.rq.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
 	if err != nil {

@@ -251,6 +251,24 @@ func testUserCreateGet(t *testing.T, s store.Store) {
 	diff(t, "user by id", want, byID)
 	_, err = s.GetUserByID(ctx, "alice") // a name is not an id
 	wantErr(t, "GetUserByID", err, store.ErrNotFound)
+
+	// UserDisabled: in any letter case for a user it knows, false without an error for
+	// one it does not, and it follows SetUserDisabled.
+	mustCreateUser(t, s, store.User{ID: "u2", Name: "bob", CreatedAt: at(time.Hour)})
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{{"alice", true}, {"ALICE", true}, {"bob", false}, {"carol", false}} {
+		if got, err := s.UserDisabled(ctx, tc.name); err != nil || got != tc.want {
+			t.Errorf("UserDisabled(%q) = %v, %v; want %v, nil", tc.name, got, err, tc.want)
+		}
+	}
+	if err := s.SetUserDisabled(ctx, "bob", true); err != nil {
+		t.Fatalf("SetUserDisabled: %v", err)
+	}
+	if got, err := s.UserDisabled(ctx, "Bob"); err != nil || !got {
+		t.Errorf("UserDisabled(Bob) after disabling = %v, %v; want true, nil", got, err)
+	}
 }
 
 func testUserCreateDuplicate(t *testing.T, s store.Store) {

@@ -179,11 +179,38 @@ type pageData struct {
 	SignedIn                               bool
 	Hop                                    bool // the link's page: refresh to /self-service/enroll
 	Capabilities                           []capChoice
-	Methods                                []string // the sign-in methods served (lifecycle.SignInMethods)
+	Destination                            destinationField // asked only when a capability sends a code
+	Methods                                []string         // the sign-in methods served (lifecycle.SignInMethods)
 	Factors                                []lifecycle.Factor
 }
 
 type capChoice struct{ Type, Name string }
+
+// destinationField is the choice page's field for where a code is sent: its label and
+// autocomplete hint, or none when no capability offered sends one (a page of
+// authenticator apps and push asks for no phone number).
+type destinationField struct{ Label, Autocomplete string }
+
+func destinationFor(caps []string) destinationField {
+	var phone, mail bool
+	for _, t := range caps {
+		switch t {
+		case "smsotp", "voicecall":
+			phone = true
+		case "emailotp":
+			mail = true
+		}
+	}
+	switch {
+	case phone && mail:
+		return destinationField{"Phone number (+15551230123) or e-mail address, for a code sent to you", "tel"}
+	case phone:
+		return destinationField{"Phone number (+15551230123), for a code sent to you", "tel"}
+	case mail:
+		return destinationField{"E-mail address, for a code sent to you", "email"}
+	}
+	return destinationField{}
+}
 
 var capNames = map[string]string{"totp": "An authenticator app on my phone", "smsotp": "A code by text message",
 	"emailotp": "A code by e-mail", "voicecall": "A code read out in a phone call", "push": "Approvals on my phone (push)"}
@@ -509,6 +536,7 @@ func (p *selfServicePage) choose(c echo.Context) error {
 	for _, t := range p.ss.Capabilities() {
 		d.Capabilities = append(d.Capabilities, capChoice{Type: t, Name: capNames[t]})
 	}
+	d.Destination = destinationFor(p.ss.Capabilities())
 	return p.render(c, http.StatusOK, "choose", d)
 }
 

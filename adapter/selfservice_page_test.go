@@ -444,3 +444,32 @@ func TestLinkNeverReplacesAnotherUsersSession(t *testing.T) {
 		t.Errorf("after alice's own link: %s", again.body)
 	}
 }
+
+// TestChoosePageAsksDestinationOnlyWhenNeeded: a page offering an authenticator app (and
+// push) asks for no phone number or e-mail address; one that sends codes asks for the kind
+// of destination its capabilities send to.
+func TestChoosePageAsksDestinationOnlyWhenNeeded(t *testing.T) {
+	for _, mk := range []func(*testing.T) *adminHarness{
+		func(t *testing.T) *adminHarness { h, _ := newSelfServiceHarness(t); return h },
+		newPushPageHarness,
+	} {
+		p := openLink(t, mk(t))
+		if strings.Contains(p.body, `name="destination"`) {
+			t.Errorf("a page without code-sending capabilities asks for a destination:\n%s", p.body)
+		}
+	}
+	for _, tc := range []struct {
+		caps                []string
+		label, autocomplete string
+	}{
+		{[]string{"totp"}, "", ""},
+		{[]string{"totp", "smsotp"}, "Phone number (+15551230123), for a code sent to you", "tel"},
+		{[]string{"voicecall"}, "Phone number (+15551230123), for a code sent to you", "tel"},
+		{[]string{"emailotp", "push"}, "E-mail address, for a code sent to you", "email"},
+		{[]string{"smsotp", "emailotp"}, "Phone number (+15551230123) or e-mail address, for a code sent to you", "tel"},
+	} {
+		if got := destinationFor(tc.caps); got.Label != tc.label || got.Autocomplete != tc.autocomplete {
+			t.Errorf("destinationFor(%v) = %+v, want %q, %q", tc.caps, got, tc.label, tc.autocomplete)
+		}
+	}
+}

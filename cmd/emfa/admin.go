@@ -86,7 +86,7 @@ func (d *deps) check(o storeOptions) error {
 			fmt.Fprintf(stderr, "warning: %s: %s\n", cfg.Source, msg)
 		}
 		if err != nil {
-			errs = append(errs, prefixed(cfg.Source+": ", err)...)
+			errs = append(errs, prefixed("", err)...)
 			continue
 		}
 		for _, r := range w.Resources {

@@ -367,7 +367,7 @@ func checkedWebhook(cfg *config.Config, i int) (*remote.Webhook, *remote.Compile
 		where += " from " + source
 	}
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", where, err)
+		return nil, nil, nil, fmt.Errorf("%s: %s: %w", cfg.Source, where, err)
 	}
 	compiled, warnings, err := remote.CheckCompiled(w)
 	for i, msg := range warnings {
@@ -386,9 +386,36 @@ func checkedWebhook(cfg *config.Config, i int) (*remote.Webhook, *remote.Compile
 		}
 	}
 	if err != nil {
-		return nil, nil, warnings, prefixed(where+".", err)
+		return nil, nil, warnings, remoteProblems(cfg, i, source, where, err)
 	}
 	return w, compiled, warnings, nil
+}
+
+// remoteProblems names where each of a remote provider's problems is: the configuration file
+// and the line of the key it is about (a transform's CEL position follows in its message),
+// or, for a webhook loaded from webhookFile, that file.
+func remoteProblems(cfg *config.Config, i int, source, where string, err error) config.Errors {
+	es := prefixed(where+".", err)
+	if source != "" {
+		return prefixed(cfg.Source+": ", es)
+	}
+	var orig config.Errors
+	if !errors.As(err, &orig) {
+		orig = config.Errors{err}
+	}
+	out := make(config.Errors, len(es))
+	for j, e := range es {
+		line := 0
+		if fe, ok := orig[j].(*config.FieldError); ok {
+			line = cfg.Line(fmt.Sprintf("providers[%d].remote.%s", i, fe.Path))
+		}
+		if line > 0 {
+			out[j] = fmt.Errorf("%s:%d: %w", cfg.Source, line, e)
+		} else {
+			out[j] = fmt.Errorf("%s: %w", cfg.Source, e)
+		}
+	}
+	return out
 }
 
 // webhooks are the remote webhooks of one configuration, loaded and compiled on a

@@ -225,7 +225,7 @@ func TestReloadErrorNamesFile(t *testing.T) {
 	if err := reload(); err == nil {
 		t.Fatal("a transform that does not compile was reloaded")
 	}
-	want := "reload: " + cfg + ": providers[1] (vend).remote.resources.initiate.transform.outgoing"
+	want := "reload: " + cfg + ":29: providers[1] (vend).remote.resources.initiate.transform.outgoing"
 	if !strings.Contains(logs.String(), want) {
 		t.Errorf("the failed reload's log lacks %q:\n%s", want, grepLines(logs.String(), "reload"))
 	}

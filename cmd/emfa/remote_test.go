@@ -41,17 +41,23 @@ providers:
 		t.Fatalf("check: exit %d\n%s", code, errOut)
 	}
 	for _, want := range []string{
-		path + ": providers[0] (vend).remote.resources.initiate.transform.outgoing: 1:45: Syntax error",
-		path + ": providers[0] (vend).remote.resources.initiate.transform.incoming: 1:21: undeclared reference to 'status'",
-		"providers[0] (vend).remote.resources.result.method",
+		// The file and the line of the transform's key, then the position in its CEL.
+		path + ":14: providers[0] (vend).remote.resources.initiate.transform.outgoing: 1:45: Syntax error",
+		path + ":15: providers[0] (vend).remote.resources.initiate.transform.incoming: 1:21: undeclared reference to 'status'",
+		path + ":16: providers[0] (vend).remote.resources.result.method",
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("check output lacks %q:\n%s", want, errOut)
 		}
 	}
 	// serve refuses the same configuration before listening.
-	if code, _, _ := emfa(t, "serve", "--config", path); code != 1 {
+	// serve names the file and line as check does.
+	code, _, errOut = emfa(t, "serve", "--config", path)
+	if code != 1 {
 		t.Errorf("serve with a broken transform: exit %d", code)
+	}
+	if want := path + ":14: providers[0] (vend).remote.resources.initiate.transform.outgoing: 1:45"; !strings.Contains(errOut, want) {
+		t.Errorf("serve's output lacks %q:\n%s", want, errOut)
 	}
 }
 

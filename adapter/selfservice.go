@@ -380,8 +380,9 @@ func (p *selfServicePage) home(c echo.Context) error {
 		return p.render(c, http.StatusOK, "factors", pageData{Title: "Your sign-in factors", CSRF: sess.CSRF, User: sess.User,
 			Factors: fs, Notice: factorsNotice(c.QueryParam("done"), fs)})
 	}
-	// An anonymous session is stored only once a sign-in starts (NewSession): the form
-	// costs no write, and the browser's anonymous cookie is kept, not replaced at each visit.
+	// An anonymous session is never stored (NewSession), nor a sign-in it starts (its state
+	// is sealed in the cookie): the form costs no write, and the browser's anonymous cookie
+	// is kept, not replaced at each visit.
 	if err != nil || sess.Kind != lifecycle.SessionAnon {
 		if sess, err = p.ss.NewSession(ctx); err != nil {
 			return err
@@ -638,7 +639,7 @@ func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
 		return p.signInRefused(c, err)
 	}
 	if sess.Cookie != cookie {
-		p.setCookie(c, sess) // the anonymous session, stored now under a cookie of its own
+		p.setCookie(c, sess) // the sign-in under way, sealed in a cookie of its own
 	}
 	if method == lifecycle.MethodPush {
 		// A push sent asks someone's phone whatever comes of it: it takes from the
@@ -782,7 +783,11 @@ func (p *selfServicePage) signInStatus(c echo.Context) error {
 }
 
 func (p *selfServicePage) signInContinue(c echo.Context, sess lifecycle.Session) error {
+	cookie := sess.Cookie
 	state, next, err := p.ss.FinishPushSignIn(c.Request().Context(), &sess)
+	if sess.Cookie != cookie && err != nil {
+		p.setCookie(c, sess) // the challenge is over: its sealed state goes with it
+	}
 	if err != nil {
 		var le *lifecycle.Error
 		if errors.As(err, &le) && (le.Code == "push_denied" || le.Code == "push_timeout") {

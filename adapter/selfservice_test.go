@@ -289,9 +289,10 @@ func newCountingPage(t *testing.T) (*adminHarness, *sessionCounter) {
 
 // TestAnonymousVisitsStoreNothing: the sign-in form is for anyone on the internet, so
 // showing it stores nothing (its CSRF token is a signed cookie): visits without a cookie,
-// and again with the one they got, which is kept rather than replaced. The session is
-// stored when a sign-in starts, and the sign-in goes on as before. A cookie not signed
-// by the server, or another browser's form token, is refused.
+// and again with the one they got, which is kept rather than replaced. Starting a sign-in
+// stores nothing either (its state is sealed in a new cookie); only the signed-in session
+// is stored, and the sign-in goes on as before. A cookie not signed by the server, or
+// another browser's form token, is refused.
 func TestAnonymousVisitsStoreNothing(t *testing.T) {
 	h, st := newCountingPage(t)
 	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
@@ -328,14 +329,30 @@ func TestAnonymousVisitsStoreNothing(t *testing.T) {
 		t.Fatalf("refused sign-ins stored %d sessions, want 0", n)
 	}
 
+	// Nor does starting a sign-in, from many browsers, with any name and method: its
+	// state is sealed in the cookie, until a factor is proven.
+	for i := range 20 {
+		b := &pageClient{t: t, h: h, addr: "198.51.100.7"}
+		b.get("/self-service/")
+		method := []string{"app", "smsotp"}[i%2]
+		if a := b.post("/self-service/signin", url.Values{"username": {fmt.Sprint("user", i)}, "method": {method}}); a.status != http.StatusOK {
+			t.Fatalf("start %d: %d\n%s", i, a.status, a.body)
+		}
+	}
 	if a := p.post("/self-service/signin", url.Values{"username": {"alice"}, "method": {"app"}}); a.status != http.StatusOK {
 		t.Fatalf("start: %d\n%s", a.status, a.body)
 	}
-	if n := st.puts.Load(); n != 1 {
-		t.Fatalf("a sign-in started: %d sessions stored, want 1", n)
+	if p.cookie == nil || p.cookie.Value == first.Value || p.csrf == csrf {
+		t.Fatalf("a sign-in started: cookie and form token not replaced")
+	}
+	if n := st.puts.Load(); n != 0 {
+		t.Fatalf("21 sign-ins started: %d sessions stored, want 0", n)
 	}
 	if a := p.post("/self-service/signin/code", url.Values{"code": {code()}}); a.status != http.StatusSeeOther {
 		t.Fatalf("sign-in: %d\n%s", a.status, a.body)
+	}
+	if n := st.puts.Load(); n != 1 {
+		t.Fatalf("a sign-in: %d sessions stored, want 1 (the signed-in one)", n)
 	}
 	if a := p.get("/self-service/"); !strings.Contains(a.body, "Your sign-in factors") {
 		t.Fatalf("after the sign-in:\n%s", a.body)

@@ -70,7 +70,8 @@ type SelfService struct {
 	subject *template.Template
 	text    *template.Template
 	html    *htmltemplate.Template
-	formKey []byte // the key of anonymous sessions, derived from o.FormKey
+	formKey []byte      // the key of anonymous sessions, derived from o.FormKey
+	pending cipher.AEAD // seals the state of a sign-in under way (sealPending), keyed from formKey
 }
 
 // SelfService builds the page's rules, or says why it cannot (the store keeps no links,
@@ -82,6 +83,9 @@ func (m *Manager) SelfService(o SelfServiceOptions) (*SelfService, error) {
 	}
 	s := &SelfService{m: m, st: st, o: o, formKey: formKey(o.FormKey)}
 	var err error
+	if s.pending, err = pendingAEAD(s.formKey); err != nil {
+		return nil, fmt.Errorf("self-service: %w", err)
+	}
 	if s.subject, err = template.New("subject").Option("missingkey=error").Parse(o.Subject); err != nil {
 		return nil, fmt.Errorf("self-service: subject: %w", err)
 	}
@@ -260,6 +264,10 @@ type Session struct {
 	// State is the step under way: a factor being enrolled, a sign-in challenge.
 	State SessionState
 	rec   store.SelfServiceSession
+	// pending is the one-time id of a sign-in under way carried in its cookie
+	// (sealPending), until when it lasts: it signs in once (claimSignIn).
+	pending  string
+	pendsTil time.Time
 }
 
 // SignedInWith is the factor a signed-in session proved itself with ("" for another
@@ -310,8 +318,8 @@ func (s *SelfService) newSession(ctx context.Context, kind, userID, linkHash, pr
 // NewSession starts an anonymous session (the sign-in form's CSRF token) without storing
 // it: anyone on the internet may ask for the form, as often as they like. Its cookie is
 // signed with the page's key and holds when it was issued; its CSRF token is derived from
-// the cookie (a double-submit token that only the page can mint). The session is stored
-// when a sign-in starts with it (save), under a new cookie.
+// the cookie (a double-submit token that only the page can mint). A sign-in started with
+// it is not stored either: its state is sealed into a new cookie (save, sealPending).
 func (s *SelfService) NewSession(ctx context.Context) (Session, error) {
 	var payload [anonPayload]byte
 	binary.BigEndian.PutUint64(payload[:8], uint64(s.m.now().Unix()))
@@ -363,6 +371,114 @@ func (s *SelfService) anonSession(cookie string) (Session, error) {
 		return Session{}, ErrNoSession
 	}
 	return Session{Cookie: cookie, Kind: SessionAnon, CSRF: base64.RawURLEncoding.EncodeToString(s.anonMAC("csrf", payload))}, nil
+}
+
+// A sign-in under way is not stored either: anyone on the internet may start one, as
+// often as the page's throttles allow, and a row for each would let them grow the
+// sessions table. Its state (the user name typed, the method, the challenge sent) travels
+// in the browser's cookie instead, sealed (AES-256-GCM, with a key derived from the
+// page's key, so that every replica opens it and nobody else reads or alters it), with a
+// CSRF token of its own, a one-time id and an end. A row is written only once a factor is
+// proven: the signed-in session's, and the id used up (claimSignIn), so that the sealed
+// state of a sign-in that succeeded does not sign in a second time.
+const (
+	pendingPrefix = "p." // no stored cookie has a dot, an anonymous one has no "p." prefix
+	// maxPendingCookie bounds the cookie read: the longest state (a user name of maxName
+	// bytes, each escaped) seals to less.
+	maxPendingCookie = 3072
+	// pendingScope is the nonce scope of the sign-ins that succeeded.
+	pendingScope = "selfservice.signin"
+)
+
+// pendingSignIn is what a sign-in's cookie seals.
+type pendingSignIn struct {
+	ID      string       `json:"id"`
+	CSRF    string       `json:"csrf"`
+	Issued  int64        `json:"iat"`
+	Expires int64        `json:"exp"`
+	State   SessionState `json:"st"`
+}
+
+// pendingAD binds a sealed sign-in to its use.
+var pendingAD = []byte("emfa self-service sign-in under way")
+
+// pendingAEAD is the cipher of sign-ins under way, keyed from the page's key.
+func pendingAEAD(formKey []byte) (cipher.AEAD, error) {
+	mac := hmac.New(sha256.New, formKey)
+	mac.Write([]byte("pending sign-in\x00"))
+	block, err := aes.NewCipher(mac.Sum(nil))
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// pendingLife is how long a sign-in under way lasts from its start: the session idle
+// time, or a push challenge's lifetime when longer, so that an unanswered push times out
+// on the page rather than ending its session first.
+func (s *SelfService) pendingLife() time.Duration {
+	l, _ := s.pushSignIn()
+	return max(s.o.SessionIdle, l)
+}
+
+// sealPending puts an anonymous session's state in a new cookie: a new CSRF token, a new
+// one-time id, and an end pendingLife from now.
+func (s *SelfService) sealPending(sess *Session) error {
+	now := s.m.now()
+	p := pendingSignIn{ID: randomText(16), CSRF: randomText(32), Issued: now.Unix(),
+		Expires: now.Add(s.pendingLife()).Unix(), State: sess.State}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	nonce := make([]byte, s.pending.NonceSize())
+	rand.Read(nonce) // never returns an error (crypto/rand, Go 1.24+)
+	cookie := pendingPrefix + base64.RawURLEncoding.EncodeToString(s.pending.Seal(nonce, nonce, data, pendingAD))
+	if len(cookie) > maxPendingCookie {
+		return invalid("invalid_field", "username", "is too long")
+	}
+	*sess = Session{Cookie: cookie, Kind: SessionAnon, User: p.State.User, CSRF: p.CSRF, State: p.State,
+		pending: p.ID, pendsTil: time.Unix(p.Expires, 0)}
+	return nil
+}
+
+// openPending is the sign-in under way of a sealed cookie (sealPending): ErrNoSession for
+// one not sealed with this page's key, altered, or past its end.
+func (s *SelfService) openPending(cookie string) (Session, error) {
+	if len(cookie) > maxPendingCookie {
+		return Session{}, ErrNoSession
+	}
+	sealed, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(cookie, pendingPrefix))
+	ns := s.pending.NonceSize()
+	if err != nil || len(sealed) < ns {
+		return Session{}, ErrNoSession
+	}
+	data, err := s.pending.Open(nil, sealed[:ns], sealed[ns:], pendingAD)
+	var p pendingSignIn
+	if err != nil || json.Unmarshal(data, &p) != nil || p.ID == "" || p.CSRF == "" {
+		return Session{}, ErrNoSession
+	}
+	now := s.m.now()
+	if issued, end := time.Unix(p.Issued, 0), time.Unix(p.Expires, 0); !now.Before(end) || issued.After(now.Add(time.Minute)) {
+		return Session{}, ErrNoSession
+	}
+	return Session{Cookie: cookie, Kind: SessionAnon, User: p.State.User, CSRF: p.CSRF, State: p.State,
+		pending: p.ID, pendsTil: time.Unix(p.Expires, 0)}, nil
+}
+
+// claimSignIn uses up the one-time id of a sign-in under way that proved its factor, in
+// the store (for every replica): the same sealed state, sent again, signs no one in.
+// A session stored before sign-ins were sealed has no id: its row is ended instead.
+func (s *SelfService) claimSignIn(ctx context.Context, sess Session) error {
+	if sess.pending == "" {
+		return nil
+	}
+	err := s.m.store.UseNonce(ctx, pendingScope, sess.pending, sess.pendsTil, s.m.now())
+	if errors.Is(err, store.ErrReplay) {
+		s.m.audit(ctx, SelfServiceActor, "selfservice.signin", sess.State.User, sess.State.Factor, "FAILED", "sign-in already completed")
+		return ErrSignIn
+	}
+	return err
 }
 
 // Link refusals.
@@ -507,6 +623,9 @@ func (s *SelfService) userByID(ctx context.Context, l store.SelfServiceLink) (st
 // Session finds the session of a cookie, refusing one idle too long, past its end, or
 // whose user was disabled or deleted meanwhile; each use extends its idle timeout.
 func (s *SelfService) Session(ctx context.Context, cookie string) (Session, error) {
+	if strings.HasPrefix(cookie, pendingPrefix) {
+		return s.openPending(cookie)
+	}
 	if cookie == "" || len(cookie) > 64 {
 		return Session{}, ErrNoSession
 	}
@@ -572,15 +691,11 @@ func (s *SelfService) CheckCSRF(sess Session, token string) error {
 
 // save writes a session's state; ErrNoSession when the session ended meanwhile (signed
 // out in another tab, ended by an admin), which a save never undoes. An anonymous session
-// not stored yet (NewSession) is stored now, under a new cookie and CSRF token.
+// (NewSession) is not stored: its state (a sign-in under way) is sealed into a new cookie
+// and CSRF token instead (sealPending).
 func (s *SelfService) save(ctx context.Context, sess *Session) error {
 	if sess.rec.Hash == "" {
-		next, err := s.newSession(ctx, sess.Kind, "", "", "", time.Time{}, sess.State)
-		if err != nil {
-			return err
-		}
-		*sess = next
-		return nil
+		return s.sealPending(sess)
 	}
 	data, _ := json.Marshal(sess.State)
 	sess.rec.Data = string(data)
@@ -1080,6 +1195,9 @@ func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code stri
 				if err != nil {
 					return Session{}, err
 				}
+				if err := s.claimSignIn(ctx, *sess); err != nil {
+					return Session{}, err
+				}
 				s.End(ctx, *sess)
 				// From here on, the name as created, whatever the case it was typed in.
 				next, err := s.signedIn(ctx, en.ID, u, "")
@@ -1166,6 +1284,11 @@ func (s *SelfService) FinishPushSignIn(ctx context.Context, sess *Session) (stri
 	case SignInSuccess:
 		u, err := s.m.store.GetUser(ctx, st.User)
 		if err != nil {
+			return "", Session{}, err
+		}
+		if err := s.claimSignIn(ctx, *sess); errors.Is(err, ErrSignIn) {
+			return SignInDenied, Session{}, ErrPushDenied
+		} else if err != nil {
 			return "", Session{}, err
 		}
 		s.End(ctx, *sess)

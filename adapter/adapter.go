@@ -63,6 +63,8 @@ type Options struct {
 	// cookie Secure even without TLS here (a proxy terminates it).
 	SelfService       *lifecycle.SelfService
 	SelfServiceSecure bool
+	// SelfServiceBudgets are the page's throttles per address (throttle.go).
+	SelfServiceBudgets PageBudgets
 	// AdminLinks, on a server of the admin API alone (admin.listen), is the self-service
 	// page another server serves: the admin API's activation links and invites point to
 	// it. Its pages are not served here.
@@ -194,7 +196,7 @@ func New(o Options) *Server {
 		s.routeActivationLinks(e, o.Admin, links)
 	}
 	if o.SelfService != nil {
-		s.routeSelfService(e, o.SelfService, o.SelfServiceSecure)
+		s.routeSelfService(e, o.SelfService, o.SelfServiceSecure, o.SelfServiceBudgets)
 	}
 	if o.Sync != nil {
 		s.routeSync(e, *o.Sync)

@@ -49,9 +49,10 @@ type selfServicePage struct {
 }
 
 // routeSelfService serves the page. secure marks the cookie Secure (TLS, or a trusted
-// proxy's https public URL).
-func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secure bool) {
-	p := &selfServicePage{s: s, ss: ss, secure: secure, linkAudits: newLinkAudits()}
+// proxy's https public URL); budgets are its throttles' per address.
+func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secure bool, budgets PageBudgets) {
+	s.signIns = budgets.signIns()
+	p := &selfServicePage{s: s, ss: ss, secure: secure, linkAudits: budgets.linkAudits()}
 	s.pages = p
 	e.GET("/self-service", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/self-service/") }, p.headers)
 	// The headers are route middleware, not the group's: a group's middleware adds a

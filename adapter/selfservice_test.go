@@ -425,3 +425,67 @@ func TestUnknownLinksThrottledAndRecorded(t *testing.T) {
 		t.Errorf("the unrecorded refusals are not logged:\n%s", logs)
 	}
 }
+
+// TestPageBudgetsConfigured: the page's budgets per address are the operator's
+// (selfService.throttle): a burst of 3 refuses the 4th failed sign-in, and a new one is
+// earned after the configured interval, not the default's; the unknown links recorded
+// stop at their own burst.
+func TestPageBudgetsConfigured(t *testing.T) {
+	h := newAdminHarness(t)
+	ss, err := h.manager.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp"}, LinkLifetime: time.Hour,
+		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.harness = newHarness(t, func(o *Options) {
+		o.Admin = h.manager
+		o.SelfService = ss
+		o.SelfServiceBudgets = PageBudgets{SignInBurst: 3, SignInEvery: time.Minute, LinkRecordBurst: 2, LinkRecordEvery: time.Hour}
+	})
+	clk := &fakeClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+	h.srv.signIns.now = clk.Now
+	h.srv.pages.linkAudits.now = clk.Now
+	p := &pageClient{t: t, h: h, addr: "198.51.100.7"}
+	try := func() pageAnswer {
+		t.Helper()
+		p.get("/self-service/")
+		if a := p.post("/self-service/signin", url.Values{"username": {"someone"}, "method": {"app"}}); a.status != http.StatusOK {
+			return a
+		}
+		return p.post("/self-service/signin/code", url.Values{"code": {"000000"}})
+	}
+	for i := range 3 {
+		if a := try(); a.status != http.StatusUnprocessableEntity {
+			t.Fatalf("wrong code %d: %d, want 422", i+1, a.status)
+		}
+	}
+	if a := try(); a.status != http.StatusTooManyRequests {
+		t.Fatalf("the 4th: %d, want 429 past a burst of 3", a.status)
+	}
+	clk.Advance(throttleEvery) // the default's interval earns nothing here
+	if a := try(); a.status != http.StatusTooManyRequests {
+		t.Fatalf("after %s: %d, want 429 (one a minute)", throttleEvery, a.status)
+	}
+	clk.Advance(time.Minute)
+	if a := try(); a.status != http.StatusUnprocessableEntity {
+		t.Fatalf("after a minute: %d, want one more attempt (422)", a.status)
+	}
+
+	other := &pageClient{t: t, h: h, addr: "203.0.113.9"}
+	for range 3 {
+		other.get("/self-service/link/" + strings.Repeat("x", 40) + fmt.Sprint(time.Now().UnixNano()))
+	}
+	evs, err := h.store.ListAudit(context.Background(), store.AuditFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := 0
+	for _, ev := range evs {
+		if ev.Resource == "admin.selfservice.open" && strings.Contains(ev.Reason, "203.0.113.9") {
+			recorded++
+		}
+	}
+	if recorded != 2 {
+		t.Errorf("unknown links recorded: %d, want 2 (the configured burst)", recorded)
+	}
+}

@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"cmp"
 	"net/netip"
 	"sync"
 	"time"
@@ -124,5 +125,26 @@ const (
 	linkAuditEvery = 6 * time.Minute
 )
 
-// newLinkAudits is the budget of unknown links recorded per address.
-func newLinkAudits() *throttle { return newBudget(linkAuditBurst, linkAuditEvery) }
+// PageBudgets are the self-service page's budgets per client address
+// (selfService.throttle); a zero field takes its default. A reload builds a new Server,
+// with them, and the addresses' spent budgets start again.
+type PageBudgets struct {
+	// SignInBurst failed sign-ins (a wrong code, a push sent, an unknown link) in a row,
+	// then one more every SignInEvery (Server.signIns). Default 10, one per 6 s.
+	SignInBurst int
+	SignInEvery time.Duration
+	// LinkRecordBurst unknown links recorded, then one more every LinkRecordEvery; the
+	// others are logged (selfServicePage.linkAudits). Default 10, one per 6 minutes.
+	LinkRecordBurst int
+	LinkRecordEvery time.Duration
+}
+
+// signIns is the page's throttle of failed sign-ins per address.
+func (b PageBudgets) signIns() *throttle {
+	return newBudget(float64(cmp.Or(b.SignInBurst, throttleBurst)), cmp.Or(b.SignInEvery, throttleEvery))
+}
+
+// linkAudits is the budget of unknown links recorded per address.
+func (b PageBudgets) linkAudits() *throttle {
+	return newBudget(float64(cmp.Or(b.LinkRecordBurst, linkAuditBurst)), cmp.Or(b.LinkRecordEvery, linkAuditEvery))
+}

@@ -25,6 +25,47 @@ type SelfService struct {
 	// PublicURL is where users reach emfa (https://mfa.example.com): links point there.
 	PublicURL string          `mapstructure:"publicURL"`
 	Mail      SelfServiceMail `mapstructure:"mail"`
+	// Throttle is the page's budgets per client address. A reload applies new ones.
+	Throttle SelfServiceThrottle `mapstructure:"throttle"`
+}
+
+// SelfServiceThrottle is the self-service page's budgets per client address, kept by
+// each process in memory.
+type SelfServiceThrottle struct {
+	// SignIns: the failed sign-ins (a wrong code, a push sent, an unknown link opened) an
+	// address may make in a row, then one more per Every; past it the page answers 429.
+	// Default 10, then one per 6s.
+	SignIns Budget `mapstructure:"signIns"`
+	// UnknownLinkRecords: the unknown activation links of an address recorded in the
+	// audit trail, then one more per Every; the others are logged. Default 10, then one
+	// per 6m.
+	UnknownLinkRecords Budget `mapstructure:"unknownLinkRecords"`
+}
+
+// Budget is Burst attempts in a row, then one more earned every Every. Zero takes the
+// default.
+type Budget struct {
+	Burst int           `mapstructure:"burst"`
+	Every time.Duration `mapstructure:"every"`
+}
+
+func (b Budget) withDefaults(d Budget) Budget {
+	if b.Burst == 0 {
+		b.Burst = d.Burst
+	}
+	if b.Every == 0 {
+		b.Every = d.Every
+	}
+	return b
+}
+
+func (b Budget) validate(path string, add func(path, format string, args ...any)) {
+	if b.Burst != 0 && (b.Burst < 1 || b.Burst > 1000) {
+		add(path+".burst", "must be between 1 and 1000, not %d", b.Burst)
+	}
+	if b.Every != 0 && (b.Every < time.Second || b.Every > 24*time.Hour) {
+		add(path+".every", "must be between 1s and 24h, not %s", b.Every)
+	}
 }
 
 // SelfServiceMail is the e-mail that carries an activation link. Templates see
@@ -57,6 +98,14 @@ The link works once and expires on {{.Expires}}.
 `
 )
 
+// Default budgets of the page per client address (selfService.throttle): 10 failed
+// sign-ins in a row, then one per 6 s; 10 unknown links recorded, then one per 6 minutes
+// (240 a day).
+var (
+	DefaultSignInBudget     = Budget{Burst: 10, Every: 6 * time.Second}
+	DefaultLinkRecordBudget = Budget{Burst: 10, Every: 6 * time.Minute}
+)
+
 // SelfServiceTypes are the factor types the page can enroll.
 var SelfServiceTypes = []string{"totp", "smsotp", "emailotp", "voicecall", "push"}
 
@@ -71,6 +120,8 @@ func (s SelfService) WithDefaults() SelfService {
 	if s.SessionIdle == 0 {
 		s.SessionIdle = DefaultSessionIdle
 	}
+	s.Throttle.SignIns = s.Throttle.SignIns.withDefaults(DefaultSignInBudget)
+	s.Throttle.UnknownLinkRecords = s.Throttle.UnknownLinkRecords.withDefaults(DefaultLinkRecordBudget)
 	if s.Mail.Subject == "" {
 		s.Mail.Subject = DefaultLinkSubject
 	}
@@ -100,6 +151,8 @@ func (c *Config) validateSelfService(add func(path, format string, args ...any))
 	if d := s.SessionIdle; d != 0 && (d < time.Minute || d > time.Hour) {
 		add("selfService.sessionIdle", "must be between 1m and 1h, not %s", d)
 	}
+	s.Throttle.SignIns.validate("selfService.throttle.signIns", add)
+	s.Throttle.UnknownLinkRecords.validate("selfService.throttle.unknownLinkRecords", add)
 	if u, err := url.Parse(s.PublicURL); s.PublicURL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		add("selfService.publicURL", "must be the absolute http(s) URL users reach emfa at")
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSelfServiceSection(t *testing.T) {
@@ -66,6 +67,53 @@ delivery:
 		}
 		yaml := strings.Join(lines, "\n") + "\n  " + tc.yaml + "\n"
 		_, err := Parse([]byte(base+yaml), "yaml", noEnv)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+// TestSelfServiceThrottle: the page's per-address budgets are the operator's to set under
+// selfService.throttle, each part apart (the rest keep their defaults), and a budget that
+// would refuse every attempt, or never let one through again, is refused with its path.
+func TestSelfServiceThrottle(t *testing.T) {
+	base := `server: {listen: "127.0.0.1:8080", auth: {basic: {username: v, password: a-strong-password-0123}}}
+storage: {dsn: x.db, encryptionKey: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+providers: [{name: n, credentialPrefix: p, capabilities: [totp]}]
+delivery:
+  mail: {type: smtp, host: mail.example.com, from: otp@example.com}
+selfService:
+  enabled: true
+  publicURL: https://mfa.example.com
+  mail: {sender: mail}
+`
+	noEnv := Options{LookupEnv: func(string) (string, bool) { return "", false }}
+	cfg, err := Parse([]byte(base), "yaml", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := SelfServiceThrottle{SignIns: Budget{Burst: 10, Every: 6 * time.Second}, UnknownLinkRecords: Budget{Burst: 10, Every: 6 * time.Minute}}
+	if got := cfg.SelfService.WithDefaults().Throttle; got != want {
+		t.Errorf("defaults: %+v, want %+v", got, want)
+	}
+	cfg, err = Parse([]byte(base+"  throttle: {signIns: {burst: 3}, unknownLinkRecords: {every: 1h}}\n"), "yaml", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = SelfServiceThrottle{SignIns: Budget{Burst: 3, Every: 6 * time.Second}, UnknownLinkRecords: Budget{Burst: 10, Every: time.Hour}}
+	if got := cfg.SelfService.WithDefaults().Throttle; got != want {
+		t.Errorf("set in part: %+v, want %+v", got, want)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"{signIns: {burst: -1}}", "selfService.throttle.signIns.burst: must be between 1 and 1000, not -1"},
+		{"{signIns: {burst: 5000}}", "selfService.throttle.signIns.burst"},
+		{"{signIns: {every: 10ms}}", "selfService.throttle.signIns.every: must be between 1s and 24h, not 10ms"},
+		{"{signIns: {every: -6s}}", "selfService.throttle.signIns.every"},
+		{"{unknownLinkRecords: {burst: 0, every: 48h}}", "selfService.throttle.unknownLinkRecords.every: must be between 1s and 24h"},
+		{"{unknownLinkRecords: {burst: -2}}", "selfService.throttle.unknownLinkRecords.burst"},
+		{"{signIns: {burst: 3, often: 2}}", "often"},
+	} {
+		_, err := Parse([]byte(base+"  throttle: "+tc.yaml+"\n"), "yaml", noEnv)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.yaml, err, tc.want)
 		}

@@ -105,6 +105,7 @@ func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
 	if opts.SelfService, opts.SelfServiceSecure, err = e.selfService(manager); err != nil { // selfservice.go
 		return nil, err
 	}
+	opts.SelfServiceBudgets = pageBudgets(e.cfg.SelfService)
 	s := &snapshot{env: e, manager: manager}
 	metrics := e.metricsHandler()
 	if e.cfg.Admin.IsEnabled() && e.cfg.Admin.Listen != "" {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider/builtin"
@@ -43,6 +44,14 @@ func (e *env) selfServiceWith(m *lifecycle.Manager, mailer delivery.Sender) (ss 
 	})
 	// Users reach emfa at publicURL: https there means a proxy terminates TLS for us.
 	return ss, strings.HasPrefix(strings.ToLower(c.PublicURL), "https://"), err
+}
+
+// pageBudgets are the page's throttles per client address (selfService.throttle): a
+// reload builds the server again with them.
+func pageBudgets(c config.SelfService) adapter.PageBudgets {
+	t := c.WithDefaults().Throttle
+	return adapter.PageBudgets{SignInBurst: t.SignIns.Burst, SignInEvery: t.SignIns.Every,
+		LinkRecordBurst: t.UnknownLinkRecords.Burst, LinkRecordEvery: t.UnknownLinkRecords.Every}
 }
 
 var errNoSelfService = errors.New("selfService.enabled is false in the configuration: there is no page to link to")

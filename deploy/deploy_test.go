@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -102,15 +103,6 @@ func TestKubernetesManifests(t *testing.T) {
 	if at(t, c, "securityContext", "readOnlyRootFilesystem") != true {
 		t.Error("the root filesystem is not read-only")
 	}
-	secrets := 0
-	for _, e := range at(t, c, "env").([]any) {
-		if ref, ok := e.(map[string]any)["valueFrom"]; ok && at(t, ref, "secretKeyRef", "name") == "emfa-secrets" {
-			secrets++
-		}
-	}
-	if secrets < 3 {
-		t.Errorf("%d secrets referenced, want the Verify password, the encryption key and the DSN", secrets)
-	}
 	if at(t, kinds["PodDisruptionBudget"], "spec", "minAvailable") == nil {
 		t.Error("the PodDisruptionBudget has no minAvailable")
 	}
@@ -124,11 +116,16 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("%s selects %v, the Deployment's pods are %v", k, got, sel)
 		}
 	}
-	// The configuration the ConfigMap carries loads and validates (PostgreSQL, 2+ replicas).
+	// The configuration the ConfigMap carries loads and validates (PostgreSQL, 2+ replicas),
+	// its secrets read from the files of the Secret's volume.
 	cfg := at(t, kinds["ConfigMap"], "data", "emfa.yaml").(string)
-	loaded := loadConfig(t, cfg)
+	loaded := loadConfig(t, secretFiles(t, cfg, c, at(t, dep, "spec", "template", "spec", "volumes").([]any), kinds["Secret"]))
 	if loaded.Storage.Driver != "postgres" {
 		t.Errorf("storage %s: replicas need a shared store", loaded.Storage.Driver)
+	}
+	if loaded.Server.Auth.Basic.Password.Reveal() != testSecrets["verify-password"] || loaded.Storage.EncryptionKey.Reveal() != testSecrets["encryption-key"] ||
+		loaded.Storage.DSN.Reveal() != testSecrets["postgres-dsn"] {
+		t.Error("the Verify password, the encryption key and the DSN are not the Secret's files")
 	}
 	checkKubernetesPorts(t, loaded, c, services, kinds["NetworkPolicy"])
 }
@@ -187,6 +184,106 @@ func checkKubernetesPorts(t *testing.T, cfg *config.Config, container any, servi
 	if fmt.Sprint(admitted) != fmt.Sprint(want) {
 		t.Errorf("the NetworkPolicy admits %v, want %v", admitted, want)
 	}
+}
+
+// testSecrets are values for the Secret's keys that the configuration accepts.
+var testSecrets = map[string]string{
+	"verify-password": "0123456789abcdef0123",
+	"encryption-key":  "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+	"postgres-dsn":    "postgres://emfa:pw@postgres:5432/emfa",
+}
+
+var (
+	fileRef = regexp.MustCompile(`\$\{file:([^}]+)\}`)
+	anyRef  = regexp.MustCompile(`\$\{([^}]*)\}`)
+)
+
+// secretFiles checks that the secrets reach emfa as files of the Secret, never through
+// the environment, so that a rotated Secret applies on SIGHUP: no variable of the
+// container comes from a Secret, the configuration names no ${VARIABLE}, and every
+// ${file:PATH} is a key of the Secret in a directory where the whole Secret is mounted
+// (not a subPath, which the kubelet never updates), readable by no other user. It gives
+// the configuration with each PATH a file of testSecrets' value.
+func secretFiles(t *testing.T, cfg string, container any, volumes []any, secret map[string]any) string {
+	t.Helper()
+	for _, e := range at(t, container, "env").([]any) {
+		if from, ok := e.(map[string]any)["valueFrom"]; ok && at(t, from, "secretKeyRef") != nil {
+			t.Errorf("env %v comes from a Secret: mount it as a file and use ${file:PATH}", at(t, e, "name"))
+		}
+		if name := fmt.Sprint(at(t, e, "name")); regexp.MustCompile(`PASSWORD|KEY|DSN|TOKEN|SECRET`).MatchString(name) {
+			t.Errorf("env %s looks like a secret", name)
+		}
+	}
+	if from, ok := container.(map[string]any)["envFrom"]; ok {
+		t.Errorf("envFrom %v: the environment carries no secret", from)
+	}
+	for _, m := range anyRef.FindAllStringSubmatch(cfg, -1) {
+		if !strings.HasPrefix(m[1], "file:") {
+			t.Errorf("the configuration names ${%s}: a secret in the environment, which no reload reads again", m[1])
+		}
+	}
+	keys := map[string]bool{}
+	for k := range at(t, secret, "stringData").(map[string]any) {
+		keys[k] = true
+	}
+	// The directories where the whole Secret is mounted.
+	secretVolumes := map[string]bool{}
+	for _, v := range volumes {
+		sv, ok := v.(map[string]any)["secret"]
+		if !ok || at(t, sv, "secretName") != at(t, secret, "metadata", "name") {
+			continue
+		}
+		secretVolumes[at(t, v, "name").(string)] = true
+		if mode, _ := at(t, sv, "defaultMode").(int); mode == 0 || mode&0o007 != 0 {
+			t.Errorf("the Secret's volume has mode %04o: want 0440 or 0400 (emfa warns of a secret others may read)", mode)
+		}
+		if items := at(t, sv, "items"); items != nil {
+			t.Errorf("the Secret's volume lists items %v: mount every key", items)
+		}
+	}
+	dirs := map[string]bool{}
+	for _, m := range at(t, container, "volumeMounts").([]any) {
+		if !secretVolumes[fmt.Sprint(at(t, m, "name"))] {
+			continue
+		}
+		if sub := at(t, m, "subPath"); sub != nil {
+			t.Errorf("the Secret is mounted with subPath %v: the kubelet never updates it, a rotation would not apply", sub)
+			continue
+		}
+		dirs[at(t, m, "mountPath").(string)] = true
+	}
+	refs := fileRef.FindAllStringSubmatch(cfg, -1)
+	if len(refs) < 3 {
+		t.Errorf("%d ${file:} references, want the Verify password, the encryption key and the DSN", len(refs))
+	}
+	tmp := t.TempDir()
+	used := map[string]bool{}
+	for _, m := range refs {
+		path := m[1]
+		dir, key := filepath.Dir(path), filepath.Base(path)
+		if !dirs[dir] {
+			t.Errorf("${file:%s}: %s is not where the Secret is mounted (%v)", path, dir, dirs)
+		}
+		if !keys[key] {
+			t.Errorf("${file:%s}: the Secret has no key %s", path, key)
+		}
+		value, ok := testSecrets[key]
+		if !ok {
+			t.Fatalf("${file:%s}: no test value for %s", path, key)
+		}
+		used[key] = true
+		local := filepath.Join(tmp, key)
+		if err := os.WriteFile(local, []byte(value+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg = strings.ReplaceAll(cfg, m[0], "${file:"+local+"}")
+	}
+	for k := range keys {
+		if !used[k] {
+			t.Errorf("the Secret's key %s is used nowhere", k)
+		}
+	}
+	return cfg
 }
 
 func loadConfig(t *testing.T, text string) *config.Config {

@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"fmt"
 	"strings"
 	"unicode"
@@ -25,6 +27,17 @@ const (
 	maxReasonBytes = 512
 	truncMarker    = "…[truncated]"
 )
+
+// NewID returns an unguessable identifier: 128 random bits, lower-case base32 (26
+// characters). Every engine's transactionId is one (contract §5, emfa's rule), whoever
+// carries the challenge: a vendor's own id never reaches Verify.
+func NewID() string {
+	b := make([]byte, 16)
+	rand.Read(b) // never returns an error (crypto/rand, Go 1.24+)
+	return idEncoding.EncodeToString(b)
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // CheckIdentifier returns why s cannot be the identifier field names (at most limit
 // bytes of valid UTF-8 without control characters), or "" when it can.

@@ -7,8 +7,6 @@ package builtin
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -395,9 +393,6 @@ func (e *Engine) lockedOut(f *store.Factor, locked bool, err error) {
 // factorType maps a capability (any case) to the factor type it names.
 func factorType(capability string) string { return strings.ToLower(capability) }
 
-// NewID returns an unguessable identifier: 128 random bits, lower-case base32.
-func NewID() string {
-	b := make([]byte, 16)
-	rand.Read(b) // never returns an error (crypto/rand, Go 1.24+)
-	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
-}
+// NewID returns an unguessable identifier: 128 random bits, lower-case base32
+// (provider.NewID, which the remote engine mints its transactions with too).
+func NewID() string { return provider.NewID() }

@@ -176,10 +176,16 @@ func duoFlows(t *testing.T, sim *verifySim, duo *duofake.Server, clk *manualCloc
 				t.Errorf("poll %d: %s, want %s", i, got, want)
 			}
 		}
+		// The transactionId is emfa's; DUO was polled on its own txid.
+		const authStatus = "/auth/v2/auth_status"
+		reqs := duo.Requests()
+		if duoTx := reqs[len(reqs)-1].Query.Get("txid"); duoTx == "" || duoTx == txid || duo.Polls(duoTx) != 3 {
+			t.Errorf("DUO polled on %q (%d polls), Verify given %q: want DUO's own txid, polled 3 times", duoTx, duo.Polls(duoTx), txid)
+		}
 		// Terminal is remembered: the vendor is not asked again.
-		polls := duo.Polls(txid)
-		if got, _ := sim.challenge("result", "duo:push", aliceID, "alice", txid, ""); got != "SUCCESS" || duo.Polls(txid) != polls {
-			t.Errorf("repeat poll: %s (vendor polled %d→%d)", got, polls, duo.Polls(txid))
+		polls := duo.Count(authStatus)
+		if got, _ := sim.challenge("result", "duo:push", aliceID, "alice", txid, ""); got != "SUCCESS" || duo.Count(authStatus) != polls {
+			t.Errorf("repeat poll: %s (vendor polled %d→%d)", got, polls, duo.Count(authStatus))
 		}
 	})
 
@@ -215,13 +221,13 @@ func duoFlows(t *testing.T, sim *verifySim, duo *duofake.Server, clk *manualCloc
 			t.Fatalf("before the deadline: %s", got)
 		}
 		clk.Advance(2*time.Minute + time.Second)
-		polls := duo.Polls(txid)
+		polls := duo.Count("/auth/v2/auth_status")
 		for range 2 {
 			if got, _ := sim.challenge("result", "push", aliceID, "alice", txid, ""); got != "TIMEOUT" {
 				t.Errorf("after the deadline: %s, want TIMEOUT", got)
 			}
 		}
-		if duo.Polls(txid) != polls {
+		if duo.Count("/auth/v2/auth_status") != polls {
 			t.Error("the vendor was polled after emfa's deadline")
 		}
 	})

@@ -49,9 +49,11 @@ func TestDisabledUserSignsInThroughNoVendor(t *testing.T) {
 		if list, err := e.Enrollments(ctx, "carol"); err != nil || len(list) != 1 {
 			t.Fatalf("active user's enrollments: %v %v", list, err)
 		}
-		if out, err := e.Initiate(ctx, carol("push", "", "")); err != nil || out.Status != provider.StatusPending {
-			t.Fatalf("active user's initiate: %+v %v", out, err)
+		started, err := e.Initiate(ctx, carol("push", "", ""))
+		if err != nil || started.Status != provider.StatusPending {
+			t.Fatalf("active user's initiate: %+v %v", started, err)
 		}
+		tx := started.TransactionID
 		if err := st.SetUserDisabled(ctx, "carol", true); err != nil {
 			t.Fatal(err)
 		}
@@ -62,8 +64,8 @@ func TestDisabledUserSignsInThroughNoVendor(t *testing.T) {
 		for name, call := range map[string]func() (provider.Outcome, error){
 			"initiate":        func() (provider.Outcome, error) { return e.Initiate(ctx, carol("push", "", "")) },
 			"validate":        func() (provider.Outcome, error) { return e.Validate(ctx, carol("totp", "", "123456")) },
-			"validate step 2": func() (provider.Outcome, error) { return e.Validate(ctx, carol("push", "tx-1", "123456")) },
-			"result":          func() (provider.Outcome, error) { return e.Result(ctx, carol("push", "tx-1", "")) },
+			"validate step 2": func() (provider.Outcome, error) { return e.Validate(ctx, carol("push", tx, "123456")) },
+			"result":          func() (provider.Outcome, error) { return e.Result(ctx, carol("push", tx, "")) },
 		} {
 			if out, err := call(); err != nil || out.Status != provider.StatusFailed || out.Reason != "user disabled" {
 				t.Errorf("disabled user's %s: %+v %v, want FAILED (user disabled)", name, out, err)

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,9 +56,10 @@ func (nopObserver) VendorCall(string, string, string, time.Duration) {}
 func (nopObserver) CELError(string, string, string)                  {}
 
 // Engine serves a provider's factors by calling its vendor through the webhook's
-// resources and transforms. It owns the transactions the vendor starts: a transactionId
-// is bound to its user, capability and factor, has a deadline, and once terminal is
-// answered from the store without asking the vendor again.
+// resources and transforms. It owns the transactions the vendor starts: each gets a
+// transactionId emfa mints (the vendor's own id is kept beside it and never reaches
+// Verify), is bound to its user, capability and factor, has a deadline, and once terminal
+// is answered from the store without asking the vendor again.
 type Engine struct {
 	w         *Webhook
 	prefix    string
@@ -154,7 +156,7 @@ func New(o Options) (*Engine, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
-	// Vendors' transaction ids are kept apart from each other's and from emfa's own.
+	// A provider's transactions are kept apart from another's and from the built-in engine's.
 	e.txs = provider.Transactions{Store: e.store, Prefix: "r:" + e.prefix + ":", Now: e.now}
 	return e, nil
 }
@@ -246,7 +248,10 @@ func (e *Engine) Enrollments(ctx context.Context, username string) ([]provider.E
 	return out, nil
 }
 
-// Initiate starts a challenge at the vendor and records the transaction it returns.
+// Initiate starts a challenge at the vendor and records the transaction it returns under
+// an id emfa mints: the contract's transactionId is fresh and unguessable (§5, emfa's
+// rule) whatever the vendor's is, and two challenges whose vendor reused an id are still
+// two transactions. The vendor's id is kept in the transaction for the calls that follow.
 func (e *Engine) Initiate(ctx context.Context, req provider.Request) (provider.Outcome, error) {
 	if refusal, err := e.disabled(ctx, req.Username); err != nil || refusal != nil {
 		return deref(refusal), err
@@ -269,6 +274,12 @@ func (e *Engine) Initiate(ctx context.Context, req provider.Request) (provider.O
 		// rule): a transaction id emfa has not recorded would be FAILED at the next step.
 		return provider.Failed(fmt.Sprintf("the vendor's answer to initiate is %s; a challenge starts PENDING", out.Status)), nil
 	}
+	if why := provider.CheckIdentifier("the vendor's transactionId", out.TransactionID, provider.MaxTransactionIDBytes); why != "" {
+		// The same rule as an id Verify sends: a vendor's id is kept and sent back as text.
+		return provider.Failed(why), nil
+	}
+	data, _ := json.Marshal(txData{Vendor: out.TransactionID}) // a struct of a string: no error
+	out.TransactionID = provider.NewID()
 	// The transaction and the record of the decision are one unit, after the vendor's
 	// answer (never across the call), written even when Verify has gone away meanwhile:
 	// the vendor started a challenge, and Verify's retry must find this answer rather
@@ -276,13 +287,9 @@ func (e *Engine) Initiate(ctx context.Context, req provider.Request) (provider.O
 	ctx = context.WithoutCancel(ctx)
 	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
 		err := e.txs.In(w).Start(ctx, req, store.Transaction{
-			ID: out.TransactionID, Provider: e.prefix, ExpiresAt: e.now().Add(e.lifetime),
+			ID: out.TransactionID, Provider: e.prefix, Data: data, ExpiresAt: e.now().Add(e.lifetime),
 		})
-		if errors.Is(err, store.ErrExists) {
-			// A vendor that reuses a transaction id cannot be told apart from a replay.
-			return provider.Failed("vendor returned a transaction id already in use"), nil
-		}
-		if err != nil {
+		if err != nil { // ErrExists included: 128 random bits do not collide
 			return provider.Outcome{}, fmt.Errorf("record transaction: %w", err)
 		}
 		return out, nil
@@ -309,7 +316,11 @@ func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.O
 	if r == nil {
 		return provider.Failed("no validate resource"), nil
 	}
-	out := validated(e.outcome(ctx, r, payload(req)))
+	vendorReq, refusal := forVendor(req, tx)
+	if refusal != nil {
+		return *refusal, nil
+	}
+	out := validated(e.outcome(ctx, r, payload(vendorReq)))
 	if out.Status == provider.StatusSuccess {
 		// One success per transaction: of concurrent validations only the first counts.
 		// The completion and the record of the decision are one unit, written even when
@@ -354,7 +365,12 @@ func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Out
 	if r == nil {
 		return provider.Failed("no result resource"), nil
 	}
-	out := e.outcome(ctx, r, payload(req))
+	vendorReq, refusal := forVendor(req, tx)
+	if refusal != nil {
+		return *refusal, nil
+	}
+	out := e.outcome(ctx, r, payload(vendorReq))
+	out.TransactionID = "" // a result names none (§7), and the vendor's id is not Verify's
 	if !e.now().Before(tx.ExpiresAt) {
 		// The deadline passed while the vendor answered: the deadline is emfa's own
 		// (contract §7), so an approval that came after it, or a vendor still pending,
@@ -431,6 +447,29 @@ func (e *Engine) outcome(ctx context.Context, r *resource, body map[string]any) 
 		}
 	}
 	return out
+}
+
+// txData is what a remote transaction keeps beside emfa's id (store.Transaction.Data).
+type txData struct {
+	// Vendor is the vendor's own transaction id, which its transforms are given.
+	Vendor string `json:"vendorTransactionId"`
+}
+
+// forVendor is req as the vendor's transforms see it: with the vendor's own transaction id
+// in place of emfa's. A transaction recorded before emfa minted its own ids has no Data:
+// its id is the vendor's. Data that does not read is refused (FAILED) without asking the
+// vendor about a transaction it cannot name.
+func forVendor(req provider.Request, tx store.Transaction) (provider.Request, *provider.Outcome) {
+	if len(tx.Data) == 0 {
+		return req, nil
+	}
+	var d txData
+	if err := json.Unmarshal(tx.Data, &d); err != nil || d.Vendor == "" {
+		refusal := provider.Failed("the transaction does not name the vendor's transaction")
+		return req, &refusal
+	}
+	req.TransactionID = d.Vendor
+	return req, nil
 }
 
 // deref is the outcome o points to, or the zero Outcome.

@@ -187,14 +187,17 @@ func TestRecordDUOFlowsThenReplay(t *testing.T) {
 
 	sim.enrollments("alice")
 	sim.enrollments("carol") // a token without capabilities
+	var verifySaw []string   // the transactionIds Verify was answered
 	for _, outcome := range []duofake.Step{duofake.Allow, duofake.Deny} {
 		duo.SetPushOutcome("alice", duofake.Waiting, outcome)
 		_, tx := sim.challenge("initiate", "push", aliceID, "alice", "", "")
+		verifySaw = append(verifySaw, tx)
 		sim.challenge("result", "push", aliceID, "alice", tx, "")
 		sim.challenge("result", "push", aliceID, "alice", tx, "")
 	}
 	duo.SetPushOutcome("alice", duofake.Waiting)
 	_, tx := sim.challenge("initiate", "push", aliceID, "alice", "", "")
+	verifySaw = append(verifySaw, tx)
 	sim.challenge("result", "push", aliceID, "alice", tx, "")
 	clk.Advance(2*time.Minute + time.Second)
 	if got, _ := sim.challenge("result", "push", aliceID, "alice", tx, ""); got != "TIMEOUT" {
@@ -203,6 +206,7 @@ func TestRecordDUOFlowsThenReplay(t *testing.T) {
 	clk.Advance(time.Minute)
 	sim.challenge("result", "push", aliceID, "alice", tx, "")
 	_, tx = sim.challenge("initiate", "smsotp", aliceID, "alice", "", "")
+	verifySaw = append(verifySaw, tx)
 	code, _ := duo.SentPasscode("alice")
 	sim.challenge("validate", "smsotp", aliceID, "alice", tx, "000000")
 	if got, _ := sim.challenge("validate", "smsotp", aliceID, "alice", tx, code); got != "SUCCESS" {
@@ -217,7 +221,28 @@ func TestRecordDUOFlowsThenReplay(t *testing.T) {
 	}
 	(&verifySim{t: t, base: sim.base, user: "verify", pw: "wrong"}).call("POST", "enrollments", `{"username":"alice"}`)
 	stop()
-	replayRecorded(t, recordDir, []string{"sim-password-0123", duoSKey, testEncryptionKey, "314159"})
+	recorded := replayRecorded(t, recordDir, []string{"sim-password-0123", duoSKey, testEncryptionKey, "314159"})
+	// Verify was answered transactionIds emfa minted, which the recording captures; DUO was
+	// polled with its own txids, which the recording keeps as DUO's requests.
+	duoSaw := map[string]bool{}
+	for _, r := range duo.Requests() {
+		if id := r.Query.Get("txid"); id != "" {
+			duoSaw[id] = true
+		}
+	}
+	if len(duoSaw) != 3 {
+		t.Errorf("DUO was polled on %d transactions, want 3: %v", len(duoSaw), duoSaw)
+	}
+	for _, id := range verifySaw {
+		if duoSaw[id] || strings.Contains(recorded, id) {
+			t.Errorf("Verify's transactionId %q reached DUO or the recording", id)
+		}
+	}
+	for id := range duoSaw {
+		if !strings.Contains(recorded, "txid: "+id) {
+			t.Errorf("the recording lacks DUO's txid %q in DUO's requests", id)
+		}
+	}
 }
 
 // replayRecorded checks no secret reached the recording, puts the seed back where a

@@ -39,8 +39,19 @@ type Options struct {
 	Switched func()
 	// ActivationLifetime: default DefaultActivationLifetime.
 	ActivationLifetime time.Duration
-	Now                func() time.Time
-	Log                *slog.Logger
+	// Propagation, when set, carries the users this manager creates, updates, disables,
+	// enables and deletes to the vendors (Propagation): the admin API's and the CLI's
+	// manager has it. Directory sync's own has not: its queue propagates what it applies.
+	Propagation Propagation
+	Now         func() time.Time
+	Log         *slog.Logger
+}
+
+// Propagation gives the sync queue's propagations of a user's change (sync.Queue's
+// Propagations: one per vendor, none without a vendor), which the change's own commit
+// queues (store.UserChange.Queue).
+type Propagation interface {
+	Propagations(ev provider.LifecycleEvent) ([]store.QueuedEvent, error)
 }
 
 // Manager carries out an organisation's changes.
@@ -50,8 +61,10 @@ type Manager struct {
 	caps     map[string][]string
 	switched func()
 	lifetime time.Duration
-	now      func() time.Time
-	log      *slog.Logger
+	// propagation queues the user changes' propagations (Options.Propagation); nil: none.
+	propagation Propagation
+	now         func() time.Time
+	log         *slog.Logger
 	// edits makes the edits of one user in this process (EditUser) take turns, a lock
 	// chosen by its folded name, rather than race to conflicts; the user's revision keeps
 	// apart those of other replicas.
@@ -71,7 +84,7 @@ func New(o Options) (*Manager, error) {
 		return nil, errors.New("lifecycle: a store is required")
 	}
 	m := &Manager{store: o.Store, engines: o.Engines, caps: o.Capabilities, switched: o.Switched,
-		lifetime: o.ActivationLifetime, now: o.Now, log: o.Log}
+		lifetime: o.ActivationLifetime, propagation: o.Propagation, now: o.Now, log: o.Log}
 	if m.lifetime <= 0 {
 		m.lifetime = DefaultActivationLifetime
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"maps"
 	"regexp"
 	"slices"
@@ -159,6 +160,10 @@ func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (Us
 	u := store.User{ID: builtin.NewID(), Name: in.Name, Disabled: disabled != nil && *disabled, CreatedAt: now}
 	c := store.UserChange{Name: in.Name, Create: &u, Profile: &p, Now: now,
 		Audit: []store.AuditEvent{m.event(ctx, actor, "users.create", in.Name, "", stateNote(u.Disabled))}}
+	create, _ := said(provider.LifecycleEvent{Type: provider.EventUserCreate, Username: in.Name, Disabled: u.Disabled}, store.Profile{}, p)
+	if err := m.propagate(&c, append([]provider.LifecycleEvent{create}, memberships(in.Name, nil, p.Groups)...)...); err != nil {
+		return User{}, err
+	}
 	err := m.store.ApplyUserChanges(ctx, []store.UserChange{c})[0]
 	if errors.Is(err, store.ErrExists) {
 		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", m.userExists(ctx, in.Name))
@@ -317,7 +322,92 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 	if c.Disabled != nil {
 		c.Audit = append(c.Audit, m.event(ctx, actor, stateAction(*c.Disabled), name, "", ""))
 	}
+	// What a directory's events would say of it: the profile's fields it changes (with
+	// the state, when it changes that too), or the state alone; the memberships.
+	var evs []provider.LifecycleEvent
+	moved := c.Disabled != nil && *c.Disabled != r.Disabled
+	if upd, ok := said(provider.LifecycleEvent{Type: provider.EventUserUpdate, Username: name}, r.Profile, p); ok {
+		if moved {
+			upd.State = StateName(*c.Disabled)
+		}
+		evs = append(evs, upd)
+	} else if moved {
+		evs = append(evs, stateEvent(name, *c.Disabled))
+	}
+	if err := m.propagate(&c, append(evs, memberships(name, r.Profile.Groups, p.Groups)...)...); err != nil {
+		return err
+	}
 	return m.apply(ctx, c, "user")
+}
+
+// AdminSource is the source of the user changes a manager propagates (Options.Propagation)
+// in the sync queue: its propagations' ids are admin:ID, a vendor's lifecycle transforms
+// see it as event.source, and the vendor's calls are audited with the actor sync:admin.
+const AdminSource = "admin"
+
+// propagate adds to c the propagations of evs, at c's time: queued in c's own commit, so
+// that a change that fails queues none and one committed loses none. Without a
+// Propagation it does nothing.
+func (m *Manager) propagate(c *store.UserChange, evs ...provider.LifecycleEvent) error {
+	if m.propagation == nil {
+		return nil
+	}
+	for _, ev := range evs {
+		ev.ID, ev.Source, ev.Time = builtin.NewID(), AdminSource, c.Now
+		rows, err := m.propagation.Propagations(ev)
+		if err != nil {
+			return fmt.Errorf("lifecycle: propagation of %s: %w", ev.Type, err)
+		}
+		c.Queue = append(c.Queue, rows...)
+	}
+	return nil
+}
+
+// said is ev saying the profile's fields that differ from was to is, as a directory's
+// event says them (a field not said is left as it is; the attributes are said whole);
+// ok when it says one.
+func said(ev provider.LifecycleEvent, was, is store.Profile) (_ provider.LifecycleEvent, ok bool) {
+	field := func(was, is string) *string {
+		if was == is {
+			return nil
+		}
+		ok = true
+		return &is
+	}
+	ev.Email, ev.Phone, ev.DisplayName = field(was.Email, is.Email), field(was.Phone, is.Phone), field(was.DisplayName, is.DisplayName)
+	if !maps.Equal(was.Attributes, is.Attributes) {
+		ok = true
+		ev.Attributes = make(map[string]any, len(is.Attributes))
+		for k, v := range is.Attributes {
+			ev.Attributes[k] = v
+		}
+	}
+	return ev, ok
+}
+
+// memberships are the group.member.add of each group of is not in was, then the
+// group.member.remove of each of was not in is.
+func memberships(name string, was, is []string) []provider.LifecycleEvent {
+	var out []provider.LifecycleEvent
+	for _, g := range is {
+		if !slices.Contains(was, g) {
+			out = append(out, provider.LifecycleEvent{Type: provider.EventGroupMemberAdd, Username: name, Group: g})
+		}
+	}
+	for _, g := range was {
+		if !slices.Contains(is, g) {
+			out = append(out, provider.LifecycleEvent{Type: provider.EventGroupMemberRemove, Username: name, Group: g})
+		}
+	}
+	return out
+}
+
+// stateEvent is the user.disable or user.enable of name.
+func stateEvent(name string, disabled bool) provider.LifecycleEvent {
+	if disabled {
+		return provider.LifecycleEvent{Type: provider.EventUserDisable, Username: name}
+	}
+	return provider.LifecycleEvent{Type: provider.EventUserEnable, Username: name}
 }
 
 // profileChanges is what an update's record says it changed from was to is: the fields by name;
@@ -398,6 +488,9 @@ func (m *Manager) setUserState(ctx context.Context, actor Actor, name string, di
 		return u, nil // in that state already: nothing written, as for an update (update)
 	}
 	c := store.UserChange{Name: name, Disabled: &disabled, IfRevision: rev, Now: m.now(), Audit: []store.AuditEvent{m.event(ctx, actor, action, name, "", "")}}
+	if err := m.propagate(&c, stateEvent(u.Name, disabled)); err != nil {
+		return User{}, err
+	}
 	if err := m.applyAt(ctx, actor, action, c); err != nil {
 		return User{}, err
 	}
@@ -485,6 +578,17 @@ func (m *Manager) DeleteUserAt(ctx context.Context, actor Actor, name string, re
 
 func (m *Manager) deleteUser(ctx context.Context, actor Actor, name string, rev *int64) error {
 	c := store.UserChange{Name: name, Delete: true, IfRevision: rev, Now: m.now(), Audit: []store.AuditEvent{m.event(ctx, actor, "users.delete", name, "", "")}}
+	if m.propagation != nil {
+		// The vendor is told the name as the user has it, whatever the case it was given
+		// in; a user not found is the change's own refusal, below.
+		if u, err := m.store.GetUser(ctx, name); err == nil {
+			if err := m.propagate(&c, provider.LifecycleEvent{Type: provider.EventUserDelete, Username: u.Name}); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
 	return m.applyAt(ctx, actor, "users.delete", c)
 }
 

@@ -87,6 +87,11 @@ type UserChange struct {
 	Reset *FactorReset
 	// Audit is appended in the same step, so an action is recorded exactly when it is done.
 	Audit []AuditEvent
+	// Queue are events of the sync queue (SyncQueue) written in the same step, as
+	// FinishApplied writes its propagations, and on the same terms: one queued before (by
+	// Source and EventID) is not queued again. An admin's change queues its propagations
+	// to the vendors so: a change that fails queues none, and one committed loses none.
+	Queue []QueuedEvent
 	// Now stamps the profile and the factors changed.
 	Now time.Time
 	// IfRevision, when set, makes the change on the condition that the user's revision

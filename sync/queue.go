@@ -596,6 +596,17 @@ func (q *Queue) propagations(e store.QueuedEvent, ev provider.LifecycleEvent) ([
 	return props, nil
 }
 
+// Propagations are the propagations of ev, a change of a user made outside the queue (the
+// admin API's, the CLI's: lifecycle.Propagation), one to each propagator, none without
+// one: those FinishApplied queues for an event applied, for the change's own commit to
+// queue (store.UserChange.Queue). ev needs its source, id and time.
+func (q *Queue) Propagations(ev provider.LifecycleEvent) ([]store.QueuedEvent, error) {
+	if ev.Source == "" || ev.ID == "" || ev.Time.IsZero() {
+		return nil, fmt.Errorf("sync: a %s to propagate needs its source, id and time", ev.Type)
+	}
+	return q.propagations(store.QueuedEvent{Source: ev.Source, EventID: ev.ID, Key: keyOf(ev), Type: ev.Type}, ev)
+}
+
 // newer says what, in an event's body, this version does not know; "" when it knows all.
 func newer(body []byte, ev provider.LifecycleEvent) string {
 	dec := json.NewDecoder(bytes.NewReader(body))

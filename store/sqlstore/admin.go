@@ -291,6 +291,12 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 			return err
 		}
 	}
+	// As FinishApplied queues its propagations: in the change's commit, once each.
+	for _, e := range c.Queue {
+		if _, err := tx.ExecContext(ctx, insertEventSQL+` ON CONFLICT (source, event_id) DO NOTHING`, eventArgs(e, "", time.Time{}, c.Now)...); err != nil {
+			return fmt.Errorf("queue %s: %w", e.Source, err)
+		}
+	}
 	return nil
 }
 

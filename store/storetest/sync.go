@@ -19,6 +19,7 @@ var syncTests = []struct {
 	{"SyncPauseHoldsOnlyDeletions", testSyncPauseHoldsOnlyDeletions},
 	{"SyncFinishApplied", testSyncFinishApplied},
 	{"SyncCountApplied", testSyncCountApplied},
+	{"SyncUserChangeQueue", testSyncUserChangeQueue},
 }
 
 // queuedEvent is an event of source for user at t (its id: source, type and user).

@@ -270,7 +270,7 @@ func (d *deps) usersCmd() *cobra.Command {
 		groups                    []string
 		disabled                  bool
 	}
-	add := d.managerCmd(&cobra.Command{
+	add := d.userWriteCmd(&cobra.Command{
 		Use: "add NAME", Short: "add a user",
 		Example: "  emfa users add alice --config emfa.yaml\n" +
 			"  emfa users add bob --email bob@example.com --phone +15550100123 --group sms-allowed --disabled --config emfa.yaml",
@@ -324,7 +324,7 @@ func (d *deps) usersCmd() *cobra.Command {
 	add.Flags().StringVar(&profile.displayName, "display-name", "", "the user's display `NAME`")
 	add.Flags().StringArrayVar(&profile.groups, "group", nil, "a `GROUP` the user is in (repeat for more)")
 	add.Flags().BoolVar(&profile.disabled, "disabled", false, "create the user disabled: no enrollments, every sign-in fails, until enabled")
-	del := d.managerCmd(&cobra.Command{
+	del := d.userWriteCmd(&cobra.Command{
 		Use: "delete NAME", Short: "delete a user and its factors", Example: "  emfa users delete alice --config emfa.yaml",
 		Args: exactly(1, "exactly one NAME"),
 	}, func(ctx context.Context, e *env, m *lifecycle.Manager, args []string) error {
@@ -335,7 +335,7 @@ func (d *deps) usersCmd() *cobra.Command {
 		return nil
 	})
 	state := func(verb, short string) *cobra.Command {
-		return d.managerCmd(&cobra.Command{
+		return d.userWriteCmd(&cobra.Command{
 			Use: verb + " NAME", Short: short, Example: "  emfa users " + verb + " alice --config emfa.yaml",
 			Args: exactly(1, "exactly one NAME"),
 		}, func(ctx context.Context, e *env, m *lifecycle.Manager, args []string) error {
@@ -357,12 +357,77 @@ func (d *deps) usersCmd() *cobra.Command {
 // API's requests are (with the actor cli): run gets the manager over the store.
 func (d *deps) managerCmd(c *cobra.Command, run func(ctx context.Context, e *env, m *lifecycle.Manager, args []string) error) *cobra.Command {
 	return d.storeCmd(c, func(ctx context.Context, e *env, args []string) error {
-		m, err := e.manager(nil, nil)
+		m, err := e.manager(nil, nil, nil)
 		if err != nil {
 			return err
 		}
 		return run(ctx, e, m, args)
 	})
+}
+
+// userWriteCmd is managerCmd for a command that creates, disables, enables or deletes a
+// user: as the admin API's, its manager queues the change's propagations to the vendors
+// in the change's commit (cliPropagation), for the server's workers to carry out.
+func (d *deps) userWriteCmd(c *cobra.Command, run func(ctx context.Context, e *env, m *lifecycle.Manager, args []string) error) *cobra.Command {
+	return d.storeCmd(c, func(ctx context.Context, e *env, args []string) error {
+		prop, err := e.cliPropagation()
+		if err != nil {
+			return err
+		}
+		m, err := e.manager(nil, nil, prop)
+		if err != nil {
+			return err
+		}
+		return run(ctx, e, m, args)
+	})
+}
+
+// cliPropagation queues a command's user changes for the vendors emfa serve propagates
+// to: the remote providers whose configuration declares lifecycle calls (serve runs their
+// workers whenever there is one, startSync). nil when there is none: nothing is queued.
+func (e *env) cliPropagation() (lifecycle.Propagation, error) {
+	names, err := e.lifecycleTargets()
+	if err != nil || len(names) == 0 {
+		return nil, err
+	}
+	q, err := e.cliQueue() // sync.go
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		q.Propagators = append(q.Propagators, queuedTo(n))
+	}
+	return q.Init(), nil
+}
+
+// lifecycleTargets are the credential prefixes of the remote providers whose
+// configuration declares lifecycle calls: those emfa serve propagates to (propagators).
+func (e *env) lifecycleTargets() ([]string, error) {
+	var out []string
+	for i, p := range e.cfg.Providers {
+		if p.Engine != config.EngineRemote {
+			continue
+		}
+		w, _, _, err := e.webhooks.checked(e.cfg, i)
+		if err != nil {
+			return nil, err
+		}
+		if len(w.Lifecycle) > 0 {
+			out = append(out, p.CredentialPrefix)
+		}
+	}
+	return out, nil
+}
+
+// queuedTo is a vendor's propagator as a command run beside the server knows it: the
+// name of its propagations in the queue (a remote engine's PropagationTarget, the
+// provider's credential prefix). The command queues them; the server carries them out.
+type queuedTo string
+
+func (t queuedTo) PropagationTarget() string { return string(t) }
+
+func (t queuedTo) Propagate(context.Context, provider.LifecycleEvent) error {
+	return fmt.Errorf("propagations to %s are carried out by emfa serve", string(t))
 }
 
 // userErr is the CLI's wording of a refusal of a change to user name.
@@ -431,7 +496,7 @@ func (d *deps) factorsCmd() *cobra.Command {
 			owner, err := e.factorOwner(ctx, id)
 			if err == nil {
 				var m *lifecycle.Manager
-				if m, err = e.manager(nil, nil); err == nil {
+				if m, err = e.manager(nil, nil, nil); err == nil {
 					err = apply(ctx, m, owner, id)
 				}
 			}

@@ -24,7 +24,7 @@ func adminBench(b *testing.B) (base, token string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := e.wireAdmin(providers)
+	m, err := e.wireAdmin(providers, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -20,8 +20,10 @@ import (
 
 // manager is the lifecycle manager over the builtin engines of providers (which enroll
 // factors) and every provider's capabilities (which switches may name). switches, when
-// set, is told when this process throws a switch.
-func (e *env) manager(providers []*provider.Provider, switches *provider.SwitchCache) (*lifecycle.Manager, error) {
+// set, is told when this process throws a switch; prop, when set, queues the users'
+// changes for the vendors (the admin API's and the CLI's manager; never directory
+// sync's, whose queue propagates what it applies).
+func (e *env) manager(providers []*provider.Provider, switches *provider.SwitchCache, prop lifecycle.Propagation) (*lifecycle.Manager, error) {
 	var engines []*builtin.Engine
 	caps := map[string][]string{}
 	for _, p := range providers {
@@ -31,7 +33,7 @@ func (e *env) manager(providers []*provider.Provider, switches *provider.SwitchC
 		caps[p.CredentialPrefix] = p.Capabilities
 	}
 	o := lifecycle.Options{Store: e.store, Engines: engines, Capabilities: caps, Now: e.now, Log: e.log,
-		ActivationLifetime: e.cfg.Lifecycle.ActivationLifetime}
+		ActivationLifetime: e.cfg.Lifecycle.ActivationLifetime, Propagation: prop}
 	if switches != nil {
 		o.Switched = switches.Invalidate
 	}
@@ -53,17 +55,17 @@ func (e *env) cliManager() (*lifecycle.Manager, error) {
 		}
 		providers = append(providers, pr)
 	}
-	return e.manager(providers, nil)
+	return e.manager(providers, nil, nil)
 }
 
 // wireAdmin gives every provider the org-wide switches and builds the manager the admin
-// API and the activation sweep use.
-func (e *env) wireAdmin(providers []*provider.Provider) (*lifecycle.Manager, error) {
+// API and the activation sweep use (prop: see manager).
+func (e *env) wireAdmin(providers []*provider.Provider, prop lifecycle.Propagation) (*lifecycle.Manager, error) {
 	switches := &provider.SwitchCache{Store: e.store, Now: e.now}
 	for _, p := range providers {
 		p.Switches = switches
 	}
-	return e.manager(providers, switches)
+	return e.manager(providers, switches, prop)
 }
 
 // httpServer is the HTTP server of both listeners: h behind the timeouts that keep a slow

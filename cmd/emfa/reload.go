@@ -56,7 +56,12 @@ func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
 	if err != nil {
 		return nil, err
 	}
-	manager, err := e.wireAdmin(providers) // adminserve.go
+	// The admin API's user changes are queued for the vendors of the running sync queue.
+	var prop lifecycle.Propagation
+	if so.sync != nil {
+		prop = so.sync.Queue
+	}
+	manager, err := e.wireAdmin(providers, prop) // adminserve.go
 	if err != nil {
 		return nil, err
 	}

@@ -31,21 +31,31 @@ func (e *env) syncQueue(m *lifecycle.Manager, providers []*provider.Provider) (*
 	if q.Settle == 0 {
 		q.Settle = 2 * time.Second
 	}
-	// Engines that carry lifecycle events to their vendor (remote engines with lifecycle
-	// resources) receive every applied event.
-	for _, p := range providers {
-		if lp, ok := p.Engine.(provider.LifecyclePropagator); ok {
-			q.Propagators = append(q.Propagators, lp)
-		}
-	}
+	q.Propagators = propagators(providers)
 	return q.Init(), nil
 }
 
-// startSync runs the queue's worker and returns the sources the HTTP service serves; with
-// no source enabled it does nothing.
+// propagators are the engines that carry lifecycle events to their vendor, remote
+// engines with lifecycle resources: they receive every applied event, and every user
+// change of the admin API and the CLI. An engine that declares no lifecycle call is none,
+// so that nothing is queued for it.
+func propagators(providers []*provider.Provider) []provider.LifecyclePropagator {
+	var out []provider.LifecyclePropagator
+	for _, p := range providers {
+		lp, ok := p.Engine.(provider.LifecyclePropagator)
+		if d, declares := p.Engine.(interface{ Lifecycle() []string }); ok && (!declares || len(d.Lifecycle()) > 0) {
+			out = append(out, lp)
+		}
+	}
+	return out
+}
+
+// startSync runs the queue's workers and returns the sources the HTTP service serves
+// (and the queue the admin API's user changes are propagated through); with no source
+// enabled and no vendor to propagate to it does nothing.
 func (e *env) startSync(ctx context.Context, m *lifecycle.Manager, providers []*provider.Provider) (*adapter.Sync, func(), error) {
 	s := e.cfg.Sync
-	if !s.Enabled() {
+	if !s.Enabled() && len(propagators(providers)) == 0 {
 		return nil, func() {}, nil
 	}
 	q, err := e.syncQueue(m, providers)
@@ -79,17 +89,21 @@ func syncCredentials(s config.Sync, o *adapter.Sync) {
 	}
 }
 
-// serveSync starts directory sync for serve when the configuration enables it: a manager
-// and providers (whose engines propagate events to vendors) of its own, then startSync.
+// serveSync starts directory sync for serve when the configuration enables it, or when a
+// remote provider may propagate the admin API's changes: a manager (which propagates
+// nothing itself) and providers (whose engines propagate to vendors) of its own, then
+// startSync.
 func (e *env) serveSync(ctx context.Context) (*adapter.Sync, func(), error) {
 	if !e.cfg.Sync.Enabled() {
-		return nil, func() {}, nil
+		if targets, err := e.lifecycleTargets(); err != nil || len(targets) == 0 { // admin.go
+			return nil, func() {}, err
+		}
 	}
 	providers, err := e.providers()
 	if err != nil {
 		return nil, nil, err
 	}
-	manager, err := e.wireAdmin(providers) // adminserve.go
+	manager, err := e.wireAdmin(providers, nil) // adminserve.go
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/duoadminfake"
+	"github.com/emfa/emfa/internal/testdb"
+)
+
+// TestAdminChangesReachDUOAdmin: changes an operator makes through the admin API and the
+// CLI reach DUO's Admin API (the fake checks every signature) through the remote
+// provider of testdata/config/duo-admin.yaml, with no directory source enabled. A CLI
+// change made while no server runs is queued in its own commit and reaches DUO once a
+// server starts: nothing is lost between the answer and the propagation.
+func TestAdminChangesReachDUOAdmin(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		adminToDUO(t, map[string]string{"EMFA_STORAGE_DSN": "file:" + filepath.Join(t.TempDir(), "emfa.db")})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		sv := testdb.Connect(t)
+		adminToDUO(t, map[string]string{"EMFA_STORAGE_DRIVER": "postgres", "EMFA_STORAGE_DSN": sv.SchemaDSN(t, sv.NewSchema(t))})
+	})
+}
+
+func adminToDUO(t *testing.T, storage map[string]string) {
+	duo := duoadminfake.New(t, duoadminfake.Options{IntegrationKey: "DIADMINIKEY0000000000", SecretKey: "admin-secret-key-0123456789"})
+	env := map[string]string{
+		"DUO_ADMIN_URL": duo.URL(), "DUO_ADMIN_IKEY": "DIADMINIKEY0000000000", "DUO_ADMIN_SKEY": "admin-secret-key-0123456789",
+		"EMFA_VERIFY_PASSWORD": "sim-password-0123", "EMFA_ENCRYPTION_KEY": testEncryptionKey,
+		"EMFA_SERVER_LISTEN": "127.0.0.1:0", "EMFA_LOG_LEVEL": "debug", "EMFA_LOG_FORMAT": "json",
+	}
+	for k, v := range storage {
+		env[k] = v
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	cfg, err := filepath.Abs(duoAdminConfig) // no sync section: no directory source
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(cfg); err != nil {
+		t.Fatal(err)
+	}
+	app := fakeCLI()
+	token := strings.TrimSpace(app.must(t, "tokens", "create", "--name", "idm", "--scope", "write", "--config", cfg))
+
+	// Added with the CLI while no server runs: queued, not lost.
+	app.must(t, "users", "add", "olga", "--email", "olga@example.com", "--display-name", "Olga O", "--config", cfg)
+	if out := app.must(t, "sync", "status", "--config", cfg); !strings.Contains(out, "propagate:duoadmin") {
+		t.Fatalf("sync status shows no propagation to duoadmin:\n%s", out)
+	}
+
+	base, logs, _ := app.serve(t, "--config", cfg)
+	api := adminClient{t: t, base: base + "/admin/v1", token: token}
+	// until waits, past the worker's poll, for DUO's state to say done.
+	until := func(what, user string, done func(u duoadminfake.User, ok bool) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			app.clock.Advance(time.Second)
+			if done(duo.User(user)) {
+				return
+			}
+		}
+		for _, r := range duo.Requests() {
+			t.Logf("DUO saw %s %s %d %s", r.Method, r.Path, r.Status, r.Reject)
+		}
+		u, ok := duo.User(user)
+		t.Fatalf("%s never reached DUO: %+v (exists %v)\n%s", what, u, ok, logs)
+	}
+	until("the CLI's add, made before the server started", "olga", func(u duoadminfake.User, ok bool) bool {
+		return ok && u.Status == "active" && u.Email == "olga@example.com" && u.Realname == "Olga O"
+	})
+
+	// The admin API: a disable, a create.
+	api.json("POST", "/users/olga/disable", nil, 200)
+	until("the admin API's disable", "olga", func(u duoadminfake.User, ok bool) bool { return ok && u.Status == "disabled" })
+	api.json("POST", "/users", map[string]any{"name": "pete", "email": "pete@example.com"}, 201)
+	until("the admin API's create", "pete", func(u duoadminfake.User, ok bool) bool { return ok && u.Email == "pete@example.com" })
+	// A refused change reaches DUO as nothing: pete exists already.
+	api.do("POST", "/users", "", []byte(`{"name":"pete","email":"other@example.com"}`))
+
+	// The CLI beside the running server: a delete.
+	app.must(t, "users", "delete", "olga", "--config", cfg)
+	until("the CLI's delete", "olga", func(_ duoadminfake.User, ok bool) bool { return !ok })
+
+	for _, r := range duo.Requests() {
+		if r.Reject != "" {
+			t.Errorf("DUO refused %s %s: %s", r.Method, r.Path, r.Reject)
+		}
+	}
+	if u, _ := duo.User("pete"); u.Email != "pete@example.com" {
+		t.Errorf("pete at DUO: %+v after a refused create", u)
+	}
+}

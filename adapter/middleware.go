@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/emfa/emfa/lifecycle"
 )
 
 // ctxProvider is the echo context key under which handlers leave the provider's prefix
@@ -22,7 +24,10 @@ const ctxProvider = "emfa.provider"
 var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // requestID keeps a caller's X-Request-Id when it is harmless in a log line, else makes
-// one, and echoes it in the response.
+// one, and echoes it in the response. The request's context carries it
+// (lifecycle.WithRequestID), for every route: each audit record the request leads to —
+// the admin API's, a SCIM write's, the self-service page's, a hook's events applied
+// later by the sync worker — has the id the access log has.
 func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Request().Header.Get(echo.HeaderXRequestID)
@@ -32,6 +37,7 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 			id = hex.EncodeToString(b)
 		}
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		c.SetRequest(c.Request().WithContext(lifecycle.WithRequestID(c.Request().Context(), id)))
 		return next(c)
 	}
 }

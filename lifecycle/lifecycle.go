@@ -202,8 +202,10 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestKey{}, id)
 }
 
-// requestID is the request id ctx carries ("" when none: the CLI, the sweeper).
-func requestID(ctx context.Context) string {
+// RequestID is the request id ctx carries ("" when none: the CLI, the sweeper), for a
+// record written outside the Manager (directory sync's) and for an event queued to be
+// applied later, whose records then carry the id of the request that queued it.
+func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestKey{}).(string)
 	return id
 }
@@ -220,7 +222,7 @@ func (m *Manager) audit(ctx context.Context, actor Actor, action, user, factor, 
 // the goroutine and its connection forever.
 func (m *Manager) appendApart(ctx context.Context, ev store.AuditEvent) {
 	if ev.RequestID == "" {
-		ev.RequestID = requestID(ctx)
+		ev.RequestID = RequestID(ctx)
 	}
 	ctx, cancel := provider.Detach(ctx)
 	defer cancel()
@@ -241,7 +243,7 @@ func (m *Manager) record(ctx context.Context, actor Actor, action, user, factor,
 
 // requested is ev with the request id ctx carries.
 func requested(ctx context.Context, ev store.AuditEvent) store.AuditEvent {
-	ev.RequestID = requestID(ctx)
+	ev.RequestID = RequestID(ctx)
 	return ev
 }
 

@@ -163,7 +163,7 @@ func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, d
 	l := store.SelfServiceLink{UserID: r.ID, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(s.o.LinkLifetime)}
 	// A link is stored with the record of its issue, in one commit: no link without it.
 	put := func(reason string) error {
-		return errorOf(s.st.PutLink(ctx, l, AdminEvent(now, actor, action, name, "", "SUCCESS", reason)), "user")
+		return errorOf(s.st.PutLink(ctx, l, requested(ctx, AdminEvent(now, actor, action, name, "", "SUCCESS", reason))), "user")
 	}
 	url := strings.TrimSuffix(s.o.PublicURL, "/") + "/self-service/link/" + token
 	out := Link{Expires: l.ExpiresAt.Truncate(time.Millisecond)}
@@ -588,7 +588,7 @@ func (s *SelfService) refusedLink(ctx context.Context, user, reason string) {
 // session exists only with its record. until, when not zero, is its latest end.
 func (s *SelfService) opened(ctx context.Context, action, factor, kind string, u store.User, linkHash string, until time.Time, reason string) (Session, error) {
 	return s.newSession(ctx, kind, u.ID, linkHash, "", until, SessionState{User: u.Name},
-		AdminEvent(s.m.now(), SelfServiceActor, action, u.Name, factor, "SUCCESS", reason))
+		s.m.record(ctx, SelfServiceActor, action, u.Name, factor, "SUCCESS", reason))
 }
 
 // signedIn starts the session of u's sign-in with factor, only while that factor is still
@@ -599,7 +599,7 @@ func (s *SelfService) signedIn(ctx context.Context, factor string, u store.User,
 	// Its record (store.ResourceSelfServiceSignIn, SUCCESS, the factor) is the factor's
 	// use: the store sets its lastUsed in the same commit, as for Verify's validate.
 	next, err := s.newSession(ctx, SessionUser, u.ID, "", factor, time.Time{}, SessionState{User: u.Name},
-		AdminEvent(s.m.now(), SelfServiceActor, "selfservice.signin", u.Name, factor, "SUCCESS", reason))
+		s.m.record(ctx, SelfServiceActor, "selfservice.signin", u.Name, factor, "SUCCESS", reason))
 	if errors.Is(err, store.ErrConflict) {
 		s.m.audit(ctx, SelfServiceActor, "selfservice.signin", u.Name, factor, "FAILED", "factor reset or disabled during the sign-in")
 		return Session{}, errProofReset

@@ -203,7 +203,7 @@ func (m *Manager) SetSwitch(ctx context.Context, actor Actor, prefix, capability
 	now := m.now()
 	sw := store.CapabilitySwitch{Provider: strings.ToLower(p), Capability: strings.ToLower(c), Disabled: disabled, Reason: reason,
 		Actor: string(actor), UpdatedAt: now}
-	ev := store.AuditEvent{Time: now, Resource: "admin." + action, Provider: p, Capability: c, Outcome: "SUCCESS", Reason: reason, Actor: string(actor)}
+	ev := requested(ctx, store.AuditEvent{Time: now, Resource: "admin." + action, Provider: p, Capability: c, Outcome: "SUCCESS", Reason: reason, Actor: string(actor)})
 	if err := m.store.SetCapabilitySwitch(ctx, sw, ev); err != nil {
 		return Switch{}, err
 	}

@@ -82,6 +82,9 @@ type LifecycleEvent struct {
 	// Group, for group events; NewGroup is a rename's new name.
 	Group    string
 	NewGroup string
+	// RequestID is the id of the request that queued the event (its X-Request-ID), which
+	// the audit records of its apply carry, however much later a worker applies it.
+	RequestID string `json:",omitempty"`
 }
 
 // LifecyclePropagator carries an applied event to a vendor (a remote provider's lifecycle

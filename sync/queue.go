@@ -139,8 +139,12 @@ func keyOf(ev provider.LifecycleEvent) string {
 }
 
 // queued is ev as the queue keeps it; ev gets the time now when it has none, or one
-// later than MaxFutureSkew from now (logged), and an id when its source gave it none.
-func (q *Queue) queued(ev *provider.LifecycleEvent, now time.Time) (store.QueuedEvent, error) {
+// later than MaxFutureSkew from now (logged), an id when its source gave it none, and the
+// id of the request that queues it (lifecycle.RequestID), for its audit records.
+func (q *Queue) queued(ctx context.Context, ev *provider.LifecycleEvent, now time.Time) (store.QueuedEvent, error) {
+	if ev.RequestID == "" {
+		ev.RequestID = lifecycle.RequestID(ctx)
+	}
 	if ev.Time.IsZero() {
 		ev.Time = now
 	}
@@ -167,7 +171,7 @@ func (q *Queue) Enqueue(ctx context.Context, evs []provider.LifecycleEvent) (int
 	now := q.Now()
 	rows := make([]store.QueuedEvent, 0, len(evs))
 	for _, ev := range evs {
-		r, err := q.queued(&ev, now)
+		r, err := q.queued(ctx, &ev, now)
 		if err != nil {
 			return 0, err
 		}
@@ -251,7 +255,7 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 				return err
 			}
 		}
-		r, err := q.queued(&evs[i], now)
+		r, err := q.queued(ctx, &evs[i], now)
 		if err != nil {
 			return err
 		}
@@ -370,6 +374,7 @@ func (q *Queue) AllowDelete(ctx context.Context, source string, queuedAt time.Ti
 	// The pause and its record in one commit: the trail shows when the guard stopped the
 	// source, as it shows who resumed it.
 	ev := lifecycle.AdminEvent(now, lifecycle.Actor("sync:"+source), "sync.pause", "", "", "SUCCESS", reason)
+	ev.RequestID = lifecycle.RequestID(ctx) // the request whose deletion tripped it, if any
 	if err := q.Store.PauseSource(ctx, store.SourcePause{Source: source, Reason: reason, CreatedAt: now}, ev); err != nil {
 		return err
 	}
@@ -522,6 +527,9 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 			return q.retry(ctx, e, err, log)
 		}
 	}
+	// Its records carry the id of the request that queued it, as they would had it been
+	// applied then.
+	ctx = lifecycle.WithRequestID(ctx, ev.RequestID)
 	if !applied {
 		if e.Type == provider.EventUserDelete {
 			if err := q.AllowDelete(ctx, e.Source, e.CreatedAt); errors.Is(err, ErrPaused) {
@@ -705,6 +713,7 @@ func (q *Queue) Resume(ctx context.Context, actor lifecycle.Actor, source string
 		return err
 	}
 	ev := lifecycle.AdminEvent(now, actor, "sync.resume", "", "", "SUCCESS", source)
+	ev.RequestID = lifecycle.RequestID(ctx) // none from the CLI
 	err := q.Store.ResumeSource(ctx, source, ev)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: %q", ErrNotPaused, source)
@@ -725,7 +734,9 @@ func (q *Queue) RetryDead(ctx context.Context, actor lifecycle.Actor, seq int64)
 		what = fmt.Sprintf("dead letter %d", seq)
 	}
 	now := q.Now()
-	n, err := q.Store.RetryDead(ctx, seq, now, lifecycle.AdminEvent(now, actor, "sync.retry", "", "", "SUCCESS", what))
+	ev := lifecycle.AdminEvent(now, actor, "sync.retry", "", "", "SUCCESS", what)
+	ev.RequestID = lifecycle.RequestID(ctx) // none from the CLI
+	n, err := q.Store.RetryDead(ctx, seq, now, ev)
 	if n > 0 {
 		q.Wake()
 	}

@@ -34,7 +34,10 @@ func (q *Queue) propagate(ctx context.Context, i int, e store.QueuedEvent) error
 		logSkip(log, ev, note)
 		return q.finish(ctx, e, store.QueueDone, "skipped: "+note, false)
 	}
-	if err := q.Propagators[i].Propagate(ctx, ev); err != nil {
+	p, done := q.propagator(i) // a reload's swap waits for this call, not for the batch
+	err = p.Propagate(ctx, ev)
+	done()
+	if err != nil {
 		return q.retry(ctx, e, fmt.Errorf("propagate: %w", err), log)
 	}
 	return q.finish(ctx, e, store.QueueDone, note, false)

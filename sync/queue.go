@@ -43,7 +43,8 @@ type Queue struct {
 	// Propagators receive every applied event after emfa's store has it, each user's in
 	// order, each from a worker of its own, retried and dead-lettered apart. Each is
 	// named, in the queue, by its PropagationTarget() (a remote engine: its provider's
-	// credential prefix), else by its index.
+	// credential prefix), else by its index. They are the ones the queue starts with: a
+	// reload replaces them, target for target, with SwapPropagators.
 	Propagators []provider.LifecyclePropagator
 	// MaxAttempts before an event is a dead letter (default 10).
 	MaxAttempts int
@@ -68,7 +69,82 @@ type Queue struct {
 
 	wake  chan struct{}
 	pwake []chan struct{} // one per propagator
+
+	pmu   gosync.Mutex
+	props *propagatorSet // what propagations use now (SwapPropagators)
 }
+
+// propagatorSet is one generation of the propagators, and the propagations running on it.
+type propagatorSet struct {
+	ps      []provider.LifecyclePropagator // nil: Propagators, never swapped
+	running gosync.WaitGroup
+}
+
+// generation is the propagators' current generation; q.pmu is held.
+func (q *Queue) generation() *propagatorSet {
+	if q.props == nil {
+		q.props = &propagatorSet{}
+	}
+	return q.props
+}
+
+// propagator is propagator i as it is now, for one propagation, which calls done when it
+// has ended: a swap lets the propagations already running end on the one they began with.
+func (q *Queue) propagator(i int) (p provider.LifecyclePropagator, done func()) {
+	q.pmu.Lock()
+	defer q.pmu.Unlock()
+	g := q.generation()
+	g.running.Add(1)
+	if g.ps == nil {
+		return q.Propagators[i], g.running.Done
+	}
+	return g.ps[i], g.running.Done
+}
+
+// ErrTargetsChanged: SwapPropagators was given propagators that do not name the queue's
+// targets, one for one.
+var ErrTargetsChanged = errors.New("sync: the propagators' targets changed")
+
+// SwapPropagators makes ps the propagators (a reload's engines, with the vendor
+// credentials it read), target for target: ps must name the queue's targets, one each,
+// in any order, else it returns ErrTargetsChanged and changes nothing (the targets are
+// the queue's names of its propagations, fixed when it starts). A propagation that starts
+// from now on uses ps; one running goes on with the propagator it began with, and
+// retired returns once every one that began on the replaced propagators has ended, after
+// which their engines may be closed.
+func (q *Queue) SwapPropagators(ps []provider.LifecyclePropagator) (retired func(), err error) {
+	q.init()
+	if len(ps) != len(q.Propagators) {
+		return nil, fmt.Errorf("%w: %d propagators, the queue has %d", ErrTargetsChanged, len(ps), len(q.Propagators))
+	}
+	next := make([]provider.LifecyclePropagator, len(ps))
+	for j, p := range ps {
+		t, ok := p.(targeted)
+		if !ok {
+			t = indexTarget(j) // named by its index, as the one it replaces
+		}
+		i := -1
+		for k := range q.Propagators {
+			if q.target(k) == t.PropagationTarget() {
+				i = k
+			}
+		}
+		if i < 0 || next[i] != nil {
+			return nil, fmt.Errorf("%w: %q is not one of the queue's, or is named twice", ErrTargetsChanged, t.PropagationTarget())
+		}
+		next[i] = p
+	}
+	q.pmu.Lock()
+	old := q.generation()
+	q.props = &propagatorSet{ps: next}
+	q.pmu.Unlock()
+	return old.running.Wait, nil
+}
+
+// indexTarget names a propagator without a PropagationTarget by its index.
+type indexTarget int
+
+func (i indexTarget) PropagationTarget() string { return strconv.Itoa(int(i)) }
 
 // targeted is a propagator that names itself in the queue.
 type targeted interface{ PropagationTarget() string }

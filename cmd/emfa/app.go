@@ -510,6 +510,33 @@ func (e *env) builtinEngine(i int) (*builtin.Engine, error) {
 	return b, nil
 }
 
+// remoteEngine builds the engine of providers[i], a remote provider; it closes with e's
+// engines (closeEngines).
+func (e *env) remoteEngine(i int) (*remote.Engine, error) {
+	p := e.cfg.Providers[i]
+	w, compiled, warnings, err := e.webhooks.checked(e.cfg, i)
+	if err != nil {
+		return nil, err
+	}
+	for _, msg := range warnings {
+		e.log.Warn("transform: " + msg)
+	}
+	ro := remote.Options{Webhook: w, Compiled: compiled, Provider: p.CredentialPrefix, Store: e.store,
+		ChallengeLifetime: p.ChallengeLifetime, Log: e.log, Now: e.now, Audit: e.store}
+	if e.metrics != nil {
+		ro.Observer = e.metrics
+	}
+	if e.tracing != nil {
+		ro.WrapTransport = e.tracing.Transport
+	}
+	r, err := remote.New(ro)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: %w", p.CredentialPrefix, err)
+	}
+	e.closers = append(e.closers, r)
+	return r, nil
+}
+
 // providers builds every configured provider around its engine.
 func (e *env) providers() ([]*provider.Provider, error) {
 	var out []*provider.Provider
@@ -517,26 +544,10 @@ func (e *env) providers() ([]*provider.Provider, error) {
 		var engine provider.Engine
 		switch p.Engine {
 		case config.EngineRemote:
-			w, compiled, warnings, err := e.webhooks.checked(e.cfg, i)
+			r, err := e.remoteEngine(i)
 			if err != nil {
 				return nil, err
 			}
-			for _, msg := range warnings {
-				e.log.Warn("transform: " + msg)
-			}
-			ro := remote.Options{Webhook: w, Compiled: compiled, Provider: p.CredentialPrefix, Store: e.store,
-				ChallengeLifetime: p.ChallengeLifetime, Log: e.log, Now: e.now, Audit: e.store}
-			if e.metrics != nil {
-				ro.Observer = e.metrics
-			}
-			if e.tracing != nil {
-				ro.WrapTransport = e.tracing.Transport
-			}
-			r, err := remote.New(ro)
-			if err != nil {
-				return nil, fmt.Errorf("provider %s: %w", p.CredentialPrefix, err)
-			}
-			e.closers = append(e.closers, r)
 			engine = r
 		case config.EngineBuiltin:
 			b, err := e.builtinEngine(i)

@@ -38,6 +38,9 @@ type snapshot struct {
 type snapshotOptions struct {
 	recorder adapter.Recorder
 	sync     *adapter.Sync // the directory sources, served by every snapshot
+	// propagation is directory sync's engines that carry events to vendors, which a
+	// reload rebuilds (nil: sync off).
+	propagation *propagation
 	// connTimeout is the HTTP server's read and write timeout, set at start: a reloaded
 	// requestTimeout beyond it extends each request's own (adapter.Options.ConnTimeout).
 	connTimeout time.Duration
@@ -244,6 +247,15 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptio
 			if err == nil {
 				next, err = ne.snapshot(so)
 			}
+			// Directory sync's vendor engines too, with the credentials just read: built
+			// before anything is swapped, so that one that fails fails the whole reload.
+			var pe *env
+			var ps []provider.LifecyclePropagator
+			if err == nil && so.propagation != nil {
+				if pe, ps, err = so.propagation.build(ne); err != nil {
+					ne.closeEngines()
+				}
+			}
 			if err == nil {
 				if nextTLS != nil {
 					// The same path may hold other CAs now: compared by content too.
@@ -255,6 +267,10 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptio
 				}
 				// The replaced snapshot's requests run up to its own requestTimeout.
 				l.swap(next, base, current.Server.RequestTimeout+5*time.Second)
+				if pe != nil {
+					// A propagation running on the engines replaced ends on them.
+					so.propagation.swap(pe, ps)
+				}
 				base.metrics.Reload(true)
 				log.Info("configuration reloaded", "config", cfg.Source, "providers", len(cfg.Providers))
 				return nil
@@ -336,25 +352,28 @@ func frozenSettings(running, next *config.Config) []string {
 			}
 		}
 	})
-	// Directory sync's queue carries events to vendors through engines of its own, built
-	// at start (serveSync): a remote provider's change, a rotated vendor key read from a
-	// file included, reaches the contract at once but the propagation only at a restart.
-	if running.Sync.Enabled() && !reflect.DeepEqual(remoteProviders(running), remoteProviders(next)) {
-		out = append(out, "providers changed: the contract uses them now; directory sync carries events to vendors "+
-			"with the remote providers (transforms and credentials) it started with until the next restart")
+	// Directory sync's queue carries events to vendors through engines of its own, which
+	// a reload rebuilds (propagation): a remote provider's transforms and credentials, a
+	// rotated vendor key read from a file included, reach the propagation as they reach
+	// the contract. Its vendors are its queue's for the life of the process, though: with
+	// a remote provider added or removed, it keeps the engines it had.
+	if running.Sync.Enabled() && !slices.Equal(remotePrefixes(running), remotePrefixes(next)) {
+		out = append(out, "remote providers added or removed: the contract uses them now; directory sync carries "+
+			"events to the vendors it started with, with their engines as they were before this reload, until the next restart")
 	}
 	return out
 }
 
-// remoteProviders are cfg's providers of the remote engine, those whose engines may
-// propagate directory-sync events.
-func remoteProviders(cfg *config.Config) []config.Provider {
-	var out []config.Provider
+// remotePrefixes are the credential prefixes of cfg's providers of the remote engine,
+// those whose engines propagate directory-sync events, sorted.
+func remotePrefixes(cfg *config.Config) []string {
+	var out []string
 	for _, p := range cfg.Providers {
 		if p.Engine == config.EngineRemote {
-			out = append(out, p)
+			out = append(out, p.CredentialPrefix)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 

@@ -17,11 +17,17 @@ import (
 // one and returns its outcome.
 func reloadingServe(t *testing.T, cfg string) (base string, logs *lockedLog, reload func() error) {
 	t.Helper()
+	return (&cli{}).reloadingServe(t, cfg)
+}
+
+// reloadingServe is reloadingServe on c's clock.
+func (c *cli) reloadingServe(t *testing.T, cfg string) (base string, logs *lockedLog, reload func() error) {
+	t.Helper()
 	trigger := make(chan struct{})
 	outcome := make(chan error)
 	addrc := make(chan string, 1)
 	logs = &lockedLog{}
-	d := (&cli{}).deps(io.Discard, logs)
+	d := c.deps(io.Discard, logs)
 	d.listening = func(addr string) { addrc <- addr }
 	d.reload = trigger
 	d.reloaded = func(err error) { outcome <- err }

@@ -94,26 +94,31 @@ func TestCheckFileSecret(t *testing.T) {
 }
 
 // TestReloadSaysSyncKeepsVendors: with directory sync on, a reload that changes a remote
-// provider (a rotated vendor key) says that the sync queue's propagation keeps the one it
-// started with: its engines are built once, at start.
+// provider (a rotated vendor key) says nothing: the propagation takes it (propagation).
+// One that adds or removes a remote provider says that sync keeps carrying events to the
+// vendors it started with, its queue's, until a restart.
 func TestReloadSaysSyncKeepsVendors(t *testing.T) {
-	remote := func(key string) *config.Config {
-		return &config.Config{
-			Sync: config.Sync{SCIM: config.SyncSCIM{Enabled: true, Token: "t"}},
-			Providers: []config.Provider{{Name: "duo", Engine: config.EngineRemote,
-				Remote: map[string]any{"headers": map[string]any{"X-Key": key}}}},
+	remote := func(key string, prefixes ...string) *config.Config {
+		c := &config.Config{Sync: config.Sync{SCIM: config.SyncSCIM{Enabled: true, Token: "t"}}}
+		for _, p := range prefixes {
+			c.Providers = append(c.Providers, config.Provider{Name: p, CredentialPrefix: p, Engine: config.EngineRemote,
+				Remote: map[string]any{"headers": map[string]any{"X-Key": key}}})
 		}
+		return c
 	}
-	running, next := remote("old-key"), remote("new-key")
+	if got := frozenSettings(remote("old-key", "duo"), remote("new-key", "duo")); len(got) != 0 {
+		t.Errorf("a rotated vendor key with sync on: %q, want nothing to say", got)
+	}
+	running, next := remote("old-key", "duo"), remote("new-key", "duo", "okta")
 	got := strings.Join(frozenSettings(running, next), "\n")
-	if !strings.Contains(got, "directory sync carries events to vendors") {
-		t.Errorf("a rotated vendor key with sync on: %q", got)
+	if !strings.Contains(got, "directory sync carries events to the vendors it started with") {
+		t.Errorf("a remote provider added with sync on: %q", got)
 	}
 	if strings.Contains(got, "old-key") || strings.Contains(got, "new-key") {
 		t.Errorf("the warning shows a key: %q", got)
 	}
-	if got := frozenSettings(remote("same"), remote("same")); len(got) != 0 {
-		t.Errorf("nothing changed: %q", got)
+	if got := frozenSettings(remote("k", "okta", "duo"), remote("k", "duo", "okta")); len(got) != 0 {
+		t.Errorf("the same providers in another order: %q", got)
 	}
 	running.Sync, next.Sync = config.Sync{}, config.Sync{}
 	if got := frozenSettings(running, next); len(got) != 0 {

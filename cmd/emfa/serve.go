@@ -106,13 +106,17 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	}
 	// Directory sync runs one worker for the life of the process, with engines and a
 	// manager of its own (its sources' settings are applied at start; a reload keeps
-	// them). It stops before the store closes.
+	// them, and replaces the engines that carry events to vendors). It stops before the
+	// store closes.
 	syncSources, stopSync, err := e.serveSync(ctx) // sync.go
 	if err != nil {
 		return err
 	}
-	defer stopSync()
 	so.sync = syncSources
+	if syncSources != nil {
+		so.propagation = &propagation{q: syncSources.Queue, env: e, base: e}
+	}
+	defer func() { stopSync(); so.propagation.close() }()
 	first, err := e.snapshot(so) // reload.go
 	if err != nil {
 		return err

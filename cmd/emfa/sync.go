@@ -110,6 +110,60 @@ func (e *env) serveSync(ctx context.Context) (*adapter.Sync, func(), error) {
 	return e.startSync(ctx, manager, providers)
 }
 
+// propagation is directory sync's carrying of events to vendors across reloads. The
+// queue's propagators are engines of their own, apart from any snapshot's: they outlive
+// the snapshot they were built with. A reload builds them anew from the configuration it
+// loaded (a rotated vendor key, a ${file:PATH} secret read again) and swaps them in; the
+// engines they replace close once the propagations running on them have ended.
+type propagation struct {
+	q    *sync.Queue
+	env  *env // whose engines the propagators are
+	base *env // serve's own: its engines close with it
+}
+
+// build makes the propagators of ne's configuration, in an env of their own; nothing is
+// swapped yet. A fault closes what it built.
+func (p *propagation) build(ne *env) (*env, []provider.LifecyclePropagator, error) {
+	pe := &env{cfg: ne.cfg, store: ne.store, keys: ne.keys, log: ne.log, now: ne.now, metrics: ne.metrics, tracing: ne.tracing}
+	var ps []provider.LifecyclePropagator
+	for i, c := range ne.cfg.Providers {
+		if c.Engine != config.EngineRemote {
+			continue
+		}
+		r, err := pe.remoteEngine(i) // app.go
+		if err != nil {
+			pe.closeEngines()
+			return nil, nil, err
+		}
+		ps = append(ps, r)
+	}
+	return pe, ps, nil
+}
+
+// swap makes ps, pe's engines, the queue's propagators. Propagators for other vendors
+// than the queue's (a remote provider added or removed; frozenSettings warns) are not
+// taken: the queue keeps its own until a restart, and pe is closed.
+func (p *propagation) swap(pe *env, ps []provider.LifecyclePropagator) {
+	retired, err := p.q.SwapPropagators(ps)
+	if err != nil {
+		pe.closeEngines()
+		p.env.log.Debug("reload: directory sync keeps its propagators", "err", err)
+		return
+	}
+	old := p.env
+	p.env = pe
+	if old != p.base {
+		go func() { retired(); old.closeEngines() }()
+	}
+}
+
+// close closes the propagators' engines, once the queue's workers have stopped.
+func (p *propagation) close() {
+	if p != nil && p.env != p.base {
+		p.env.closeEngines()
+	}
+}
+
 // pauseView is a paused source as `emfa sync status --json` shows it: lower-case names,
 // as every --json output has (store.SourcePause has no JSON names of its own).
 type pauseView struct {

@@ -114,6 +114,14 @@ func New(t testing.TB, opts Options) *Server {
 	return s
 }
 
+// SetSecretKey rotates the secret key: from now on only a request signed with key is
+// admitted.
+func (s *Server) SetSecretKey(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.SecretKey = key
+}
+
 // URL is the base URL, e.g. "http://127.0.0.1:40123".
 func (s *Server) URL() string { return s.ts.URL }
 

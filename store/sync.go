@@ -58,6 +58,17 @@ func PropagationSource(target string) string { return propagationPrefix + target
 // PropagationKey orders the propagations of one key to target.
 func PropagationKey(target, key string) string { return propagationPrefix + target + "/" + key }
 
+// SourceStats is what the metrics show of one source's events in the queue (a source,
+// or the propagations to a target as PropagationSource(target)): how many are pending and
+// dead, when the oldest pending one was enqueued, and whether the source is paused. Done
+// events are not counted: they are many, and are deleted after a while.
+type SourceStats struct {
+	Source        string
+	Pending, Dead int
+	OldestPending time.Time // the zero time when none is pending
+	Paused        bool
+}
+
 // SourcePause is a source an operator must resume (the deletion guard stopped it).
 type SourcePause struct {
 	Source    string
@@ -154,6 +165,14 @@ type SyncQueue interface {
 	// RetryDead makes dead events pending again (seq 0: every one) and returns how many;
 	// when there were any, ev, the record of the retry, is appended in the same commit.
 	RetryDead(ctx context.Context, seq int64, now time.Time, ev AuditEvent) (int, error)
+	// DropDead gives up the dead letter seq: it is done, not applied, its note prefix
+	// followed by its last error, and ev, the record of the drop, is appended in the same
+	// commit; it returns the event as it is then. ErrNotFound when seq is not a dead
+	// letter (pending, done, or no event), and nothing is written.
+	DropDead(ctx context.Context, seq int64, prefix string, now time.Time, ev AuditEvent) (QueuedEvent, error)
+	// SyncStats returns, in one read, each source's stats (SourceStats) by source: the
+	// sources with a pending or dead event, and the paused ones.
+	SyncStats(ctx context.Context) ([]SourceStats, error)
 	// CountEvents counts events by source and state.
 	CountEvents(ctx context.Context) (map[string]map[string]int, error)
 	// CountApplied counts events of source and type applied since and enqueued after

@@ -281,6 +281,66 @@ func (s *Store) RetryDead(ctx context.Context, seq int64, now time.Time, ev stor
 	return n, nil
 }
 
+func (s *Store) DropDead(ctx context.Context, seq int64, prefix string, now time.Time, ev store.AuditEvent) (store.QueuedEvent, error) {
+	var e store.QueuedEvent
+	err := s.unit(ctx, func(w *writer) error {
+		var err error
+		e, err = scanQueued(w.e.QueryRow(w.c(ctx), `UPDATE sync_events SET state = 'done', note = substr($2 || note, 1, 500), updated_at = $3
+			WHERE seq = $1 AND state = 'dead' RETURNING `+queueCols, seq, prefix, millis(now)))
+		if err != nil {
+			return notFound(err)
+		}
+		return w.AppendAudit(ctx, ev)
+	})
+	if err != nil {
+		return store.QueuedEvent{}, s.fail(fmt.Sprintf("drop dead sync event %d", seq), err)
+	}
+	return e, nil
+}
+
+// syncStatsSQL reads the pending and dead events by source and state, with the oldest
+// pending one's enqueue time, and the paused sources (state 'paused'), in one query: the
+// claim index (state first) finds them among the done events.
+const syncStatsSQL = `SELECT source, state, COUNT(*), MIN(created_at) FROM sync_events WHERE state IN ('pending', 'dead') GROUP BY source, state
+	UNION ALL SELECT source, 'paused', 0, created_at FROM sync_pauses`
+
+func (s *Store) SyncStats(ctx context.Context) ([]store.SourceStats, error) {
+	type row struct {
+		source, state string
+		n             int
+		oldest        int64
+	}
+	rows, err := query(ctx, s.r, func(r scanner) (row, error) {
+		var x row
+		return x, r.Scan(&x.source, &x.state, &x.n, &x.oldest)
+	}, syncStatsSQL)
+	if err != nil {
+		return nil, s.fail("sync stats", err)
+	}
+	by := map[string]*store.SourceStats{}
+	for _, x := range rows {
+		st := by[x.source]
+		if st == nil {
+			st = &store.SourceStats{Source: x.source}
+			by[x.source] = st
+		}
+		switch x.state {
+		case store.QueuePending:
+			st.Pending, st.OldestPending = x.n, fromMillis(x.oldest)
+		case store.QueueDead:
+			st.Dead = x.n
+		case "paused":
+			st.Paused = true
+		}
+	}
+	out := make([]store.SourceStats, 0, len(by))
+	for _, st := range by {
+		out = append(out, *st)
+	}
+	slices.SortFunc(out, func(a, b store.SourceStats) int { return strings.Compare(a.Source, b.Source) })
+	return out, nil
+}
+
 func (s *Store) CountEvents(ctx context.Context) (map[string]map[string]int, error) {
 	type row struct {
 		source, state string

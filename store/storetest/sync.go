@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/emfa/emfa/store"
 )
@@ -20,6 +23,8 @@ var syncTests = []struct {
 	{"SyncFinishApplied", testSyncFinishApplied},
 	{"SyncCountApplied", testSyncCountApplied},
 	{"SyncUserChangeQueue", testSyncUserChangeQueue},
+	{"SyncDropDead", testSyncDropDead},
+	{"SyncStats", testSyncStats},
 }
 
 // queuedEvent is an event of source for user at t (its id: source, type and user).
@@ -164,5 +169,142 @@ func testSyncCountApplied(t *testing.T, s store.Store) {
 		if n, err := sq.CountApplied(ctx, "okta", "user.delete", tc.since, tc.queuedAfter); err != nil || n != tc.want {
 			t.Errorf("CountApplied(since %v, queued after %v) = %d, %v; want %d", tc.since, tc.queuedAfter, n, err, tc.want)
 		}
+	}
+}
+
+// deadLetters claims every due event and finishes those of the keys in dead as dead
+// letters (note "boom"); it releases the others, which stay pending.
+func deadLetters(t *testing.T, sq store.SyncQueue, now time.Time, dead ...string) []store.QueuedEvent {
+	t.Helper()
+	ctx := t.Context()
+	got, err := sq.ClaimEvents(ctx, "w", 100, now, now.Add(time.Minute), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []store.QueuedEvent
+	for _, e := range got {
+		if slices.Contains(dead, e.Key) {
+			must(t, "dead-letter", sq.FinishEvent(ctx, e.Seq, "w", store.QueueDead, "boom", false, time.Time{}, now))
+			out = append(out, e)
+		} else {
+			must(t, "release", sq.ReleaseEvent(ctx, e.Seq, "w", false))
+		}
+	}
+	return out
+}
+
+// testSyncDropDead: an operator gives up a dead letter: it is done, not applied, its note
+// saying so before its last error, with the record of the drop in the same commit; a seq
+// that is pending, done or no event is refused (ErrNotFound) and records nothing.
+func testSyncDropDead(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	if _, err := sq.EnqueueEvents(ctx, []store.QueuedEvent{
+		queuedEvent("okta", "user.delete", "u1", at(0)),
+		queuedEvent("okta", "user.create", "u2", at(time.Millisecond)),
+	}, at(0)); err != nil {
+		t.Fatal(err)
+	}
+	dead := deadLetters(t, sq, at(time.Second), "user:u1")
+	if len(dead) != 1 {
+		t.Fatalf("dead letters %q", claimed(dead))
+	}
+	pending, err := sq.ListEvents(ctx, store.QueueFilter{State: store.QueuePending})
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("pending %q, %v", claimed(pending), err)
+	}
+	ev := func(what string) store.AuditEvent {
+		return store.AuditEvent{Time: at(2 * time.Second), Resource: "admin.sync.drop", Outcome: "SUCCESS", Actor: "cli", Reason: what}
+	}
+	for _, seq := range []int64{pending[0].Seq, dead[0].Seq + 1000, 0, -1} {
+		if _, err := sq.DropDead(ctx, seq, "dropped: ", at(2*time.Second), ev(fmt.Sprint(seq))); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("drop of %d, not a dead letter: %v, want ErrNotFound", seq, err)
+		}
+	}
+	got, err := sq.DropDead(ctx, dead[0].Seq, "dropped by cli: ", at(2*time.Second), ev("dead letter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Seq != dead[0].Seq || got.State != store.QueueDone || got.Applied || got.Note != "dropped by cli: boom" ||
+		got.EventID != "user.delete u1" || !got.UpdatedAt.Equal(at(2*time.Second)) {
+		t.Errorf("dropped %+v", got)
+	}
+	if _, err := sq.DropDead(ctx, dead[0].Seq, "dropped: ", at(3*time.Second), ev("again")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("drop of a dropped dead letter: %v, want ErrNotFound", err)
+	}
+	if left, err := sq.ListEvents(ctx, store.QueueFilter{State: store.QueueDead}); err != nil || len(left) != 0 {
+		t.Errorf("dead letters after the drop: %q, %v", claimed(left), err)
+	}
+	audit, err := s.QueryAudit(ctx, store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(audit) != 1 || audit[0].Resource != "admin.sync.drop" || audit[0].Reason != "dead letter" || audit[0].Actor != "cli" {
+		t.Errorf("audit %+v, want the one drop", audit)
+	}
+	// A long error is cut, not refused.
+	if _, err := sq.EnqueueEvents(ctx, []store.QueuedEvent{queuedEvent("okta", "user.delete", "u3", at(0))}, at(0)); err != nil {
+		t.Fatal(err)
+	}
+	long, err := sq.ClaimEvents(ctx, "w", 100, at(4*time.Second), at(time.Minute), at(4*time.Second))
+	if err != nil || len(long) != 2 {
+		t.Fatalf("claimed %q, %v", claimed(long), err)
+	}
+	for _, e := range long {
+		must(t, "dead-letter", sq.FinishEvent(ctx, e.Seq, "w", store.QueueDead, strings.Repeat("x", 500), false, time.Time{}, at(4*time.Second)))
+	}
+	if got, err := sq.DropDead(ctx, long[0].Seq, "dropped by cli: ", at(5*time.Second), ev("long")); err != nil || len(got.Note) != 500 ||
+		!strings.HasPrefix(got.Note, "dropped by cli: xxx") {
+		t.Errorf("drop of a dead letter with a long error: note %d bytes %.30q, %v", len(got.Note), got.Note, err)
+	}
+}
+
+// testSyncStats: the metrics' read: pending and dead events by source, the oldest pending
+// one's enqueue time, and the paused sources, with or without events; done events are not
+// counted.
+func testSyncStats(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	if st, err := sq.SyncStats(ctx); err != nil || len(st) != 0 {
+		t.Fatalf("stats of an empty queue: %+v, %v", st, err)
+	}
+	for i, ev := range []store.QueuedEvent{
+		queuedEvent("okta", "user.delete", "u1", at(0)),
+		queuedEvent("okta", "user.create", "u2", at(0)),
+		queuedEvent("okta", "user.create", "u3", at(0)),
+		queuedEvent("scim", "user.create", "u4", at(0)),
+		queuedEvent(store.PropagationSource("duo"), "user.create", "u5", at(0)),
+	} {
+		if _, err := sq.EnqueueEvents(ctx, []store.QueuedEvent{ev}, at(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadLetters(t, sq, at(time.Minute), "user:u1")
+	// scim's event is done.
+	got, err := sq.ClaimEvents(ctx, "w", 100, at(time.Minute), at(2*time.Minute), at(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range got {
+		if e.Source == "scim" {
+			must(t, "finish", sq.FinishApplied(ctx, e.Seq, "w", "", nil, at(time.Minute)))
+		} else {
+			must(t, "release", sq.ReleaseEvent(ctx, e.Seq, "w", false))
+		}
+	}
+	pause := store.AuditEvent{Time: at(0), Resource: "admin.sync.pause", Outcome: "SUCCESS", Actor: "sync"}
+	must(t, "pause", sq.PauseSource(ctx, store.SourcePause{Source: "okta", Reason: "test", CreatedAt: at(0)}, pause))
+	must(t, "pause", sq.PauseSource(ctx, store.SourcePause{Source: "verify", Reason: "test", CreatedAt: at(0)}, pause))
+	st, err := sq.SyncStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.SourceStats{
+		{Source: "okta", Pending: 2, Dead: 1, OldestPending: at(time.Second), Paused: true},
+		{Source: store.PropagationSource("duo"), Pending: 1, OldestPending: at(4 * time.Second)},
+		{Source: "verify", Paused: true},
+	}
+	if diff := cmp.Diff(want, st, cmpOpts...); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
 	}
 }

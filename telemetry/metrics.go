@@ -36,6 +36,8 @@ type Metrics struct {
 	retries         *prometheus.CounterVec
 	storeErrors     *prometheus.CounterVec
 	reloads         *prometheus.CounterVec
+	syncFinished    *prometheus.CounterVec
+	sync            *syncCollector // sync.go
 }
 
 // Latency buckets: Verify blocks a login on every call, and its own timeout is about 10 s.
@@ -67,6 +69,9 @@ func NewMetrics(version string) *Metrics {
 	m.retries = counter("idempotent_retries_total", "Retries (X-Webhook-ID) answered from their first attempt's record.", "provider", "resource")
 	m.storeErrors = counter("store_errors_total", "Store faults by operation (contract: answered 503; idempotency; audit).", "operation")
 	m.reloads = counter("config_reloads_total", "Configuration reloads by result (ok, error).", "result")
+	m.syncFinished = counter("sync_events_finished_total", "Attempts of directory sync on a queued event, by source (propagate:PREFIX: propagations to a provider's vendor) and outcome: applied (in emfa's store), propagated (carried to the vendor), skipped (done without either: older than a change applied since, or refused), retry (failed; it waits its backoff), dead (dead-lettered).", "source", "outcome")
+	m.sync = newSyncCollector(m)
+	m.reg.MustRegister(m.sync)
 	bi := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "emfa", Name: "build_info", Help: "emfa's version and Go version; always 1."}, []string{"version", "goversion"})
 	bi.WithLabelValues(version, runtime.Version()).Set(1)
 	m.reg.MustRegister(bi, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

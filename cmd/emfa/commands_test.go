@@ -100,7 +100,7 @@ func TestExitCodes(t *testing.T) {
 		// A mistyped subcommand with the flags the right one takes is still named as
 		// mistyped, not as an unknown flag of its group; a near one is suggested.
 		{[]string{"users", "lst", "--config", "emfa.yaml"}, 2, "unknown users subcommand lst (did you mean list?)"},
-		{[]string{"sync", "dead-letters", "drop", "1", "--config", "emfa.yaml"}, 2, "unknown dead-letters subcommand drop"},
+		{[]string{"sync", "dead-letters", "purge", "1", "--config", "emfa.yaml"}, 2, "unknown dead-letters subcommand purge"},
 		{[]string{"users", "--config", "emfa.yaml"}, 2, "users needs a subcommand: add, "},
 		{[]string{"factors"}, 2, "factors needs a subcommand: add, "},
 		{[]string{"device"}, 2, "device needs a subcommand"},

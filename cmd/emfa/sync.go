@@ -62,6 +62,12 @@ func (e *env) startSync(ctx context.Context, m *lifecycle.Manager, providers []*
 	if err != nil {
 		return nil, nil, err
 	}
+	if e.metrics != nil {
+		// What the worker makes of each event is counted, and a scrape reads the queue's
+		// state (syncmetrics.go).
+		watchSync(e.metrics, q.Store, e.now)
+		q.Store = newCountedQueue(q.Store, e.metrics)
+	}
 	o := &adapter.Sync{Queue: q, Manager: m}
 	syncCredentials(s, o)
 	ctx, cancel := context.WithCancel(ctx)
@@ -224,24 +230,41 @@ func (d *deps) syncCmd() *cobra.Command {
 	})
 
 	list := &cobra.Command{Use: "list", Short: "the dead letters: events and propagations that failed every attempt", Args: noArgs,
-		Example: "  emfa sync dead-letters list --config emfa.yaml --limit 20"}
-	var limit int
-	list.Flags().IntVar(&limit, "limit", 100, "at most this many")
+		Example: "  emfa sync dead-letters list --config emfa.yaml --limit 20\n  emfa sync dead-letters list --config emfa.yaml --source propagate:duo --json"}
+	var deadOpts eventListOptions
+	deadOpts.flags(list, "dead letters")
 	d.storeCmd(list, func(ctx context.Context, e *env, _ []string) error {
+		return d.listEvents(ctx, e, store.QueueDead, deadOpts)
+	})
+	pending := &cobra.Command{Use: "pending", Short: "the events and propagations waiting in the queue, oldest first: attempts, next attempt, last error, and what holds them", Args: noArgs,
+		Example: "  emfa sync pending --config emfa.yaml\n  emfa sync pending --config emfa.yaml --source okta --limit 20 --json"}
+	var pendingOpts eventListOptions
+	pendingOpts.flags(pending, "pending events")
+	d.storeCmd(pending, func(ctx context.Context, e *env, _ []string) error {
+		return d.listEvents(ctx, e, store.QueuePending, pendingOpts)
+	})
+	drop := &cobra.Command{Use: "drop SEQ", Short: "give up the dead letter numbered SEQ: it is done, not applied, and never retried", Args: exactly(1, "exactly one SEQ"),
+		Example: "  emfa sync dead-letters drop 42 --config emfa.yaml"}
+	d.storeCmd(drop, func(ctx context.Context, e *env, args []string) error {
+		seq, err := strconv.ParseInt(args[0], 10, 64)
+		if err != nil || seq <= 0 {
+			return usageError{"SEQ must be a dead letter's number (emfa sync dead-letters list)"}
+		}
 		q, err := e.cliQueue()
 		if err != nil {
 			return err
 		}
-		evs, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueueDead, Limit: limit})
+		now := e.now()
+		ev, err := q.Store.DropDead(ctx, seq, "dropped by "+string(cliActor)+": ", now,
+			lifecycle.AdminEvent(now, cliActor, "sync.drop", "", "", "SUCCESS", fmt.Sprintf("dead letter %d", seq)))
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no dead letter %d (emfa sync dead-letters list shows them)", seq)
+		}
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SEQ\tSOURCE\tEVENT\tTYPE\tKEY\tATTEMPTS\tERROR")
-		for _, ev := range evs {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", ev.Seq, ev.Source, ev.EventID, ev.Type, ev.Key, ev.Attempts, ev.Note)
-		}
-		return tw.Flush()
+		fmt.Fprintf(d.stdout, "dead letter %d dropped: %s %s of %s (event %s)\n", ev.Seq, ev.Source, ev.Type, ev.Key, ev.EventID)
+		return nil
 	})
 	retry := &cobra.Command{Use: "retry [SEQ]", Short: "queue dead letters again (all, or the one numbered SEQ)", Args: atMostOne("at most one SEQ"),
 		Example: "  emfa sync dead-letters retry --config emfa.yaml\n  emfa sync dead-letters retry 42 --config emfa.yaml"}
@@ -282,8 +305,122 @@ func (d *deps) syncCmd() *cobra.Command {
 		return nil
 	})
 	return group("sync", "directory sync: the event queue, its dead letters, paused sources",
-		"  emfa sync status --config emfa.yaml\n  emfa sync dead-letters list --config emfa.yaml\n  emfa sync resume okta --config emfa.yaml",
-		status, group("dead-letters", "events that failed every attempt", "  emfa sync dead-letters list --config emfa.yaml\n  emfa sync dead-letters retry 42 --config emfa.yaml", list, retry), resume)
+		"  emfa sync status --config emfa.yaml\n  emfa sync pending --config emfa.yaml\n  emfa sync dead-letters list --config emfa.yaml\n  emfa sync resume okta --config emfa.yaml",
+		status, pending, group("dead-letters", "events that failed every attempt", "  emfa sync dead-letters list --config emfa.yaml\n  emfa sync dead-letters retry 42 --config emfa.yaml\n  emfa sync dead-letters drop 42 --config emfa.yaml", list, retry, drop), resume)
+}
+
+// eventListOptions are the flags of `emfa sync pending` and `emfa sync dead-letters list`.
+type eventListOptions struct {
+	source string
+	limit  int
+	asJSON bool
+}
+
+func (o *eventListOptions) flags(c *cobra.Command, what string) {
+	c.Flags().StringVar(&o.source, "source", "", "only the "+what+" of this source (okta, scim, verify, auth0; propagate:PREFIX for the propagations to a provider's vendor)")
+	c.Flags().IntVar(&o.limit, "limit", 100, "at most this many")
+	c.Flags().BoolVar(&o.asJSON, "json", false, "print JSON, one event a line")
+}
+
+// eventView is a queued event as `emfa sync pending --json` and `emfa sync dead-letters
+// list --json` show it, without its body (the user's attributes as the source sent them).
+type eventView struct {
+	Seq      int64     `json:"seq"`
+	Source   string    `json:"source"`
+	EventID  string    `json:"event_id"`
+	Type     string    `json:"type"`
+	Key      string    `json:"key"`
+	Time     time.Time `json:"time"`
+	Queued   time.Time `json:"queued"`
+	State    string    `json:"state"`
+	Applied  bool      `json:"applied"`
+	Attempts int       `json:"attempts"`
+	// NextAttempt: when a pending event that failed is tried again; absent when it waits
+	// for no backoff.
+	NextAttempt *time.Time `json:"next_attempt,omitempty"`
+	// Waiting, of a pending event: what holds it (waitingFor).
+	Waiting string `json:"waiting,omitempty"`
+	Error   string `json:"error"`
+}
+
+// waitingFor says what holds a pending event: "paused" (a deletion of a source the
+// deletion guard paused: emfa sync resume SOURCE), "backoff" (it failed, and is tried
+// again at its next attempt), or "queued" (its turn: it settles, waits for an earlier
+// event of the same user, or is being applied).
+func waitingFor(ev store.QueuedEvent, paused map[string]bool, now time.Time) string {
+	switch {
+	case ev.Type == provider.EventUserDelete && !ev.Applied && paused[ev.Source]:
+		return "paused"
+	case ev.NextAt.After(now):
+		return "backoff"
+	}
+	return "queued"
+}
+
+// listEvents prints the events in state, as `emfa sync pending` and `emfa sync
+// dead-letters list` do.
+func (d *deps) listEvents(ctx context.Context, e *env, state string, o eventListOptions) error {
+	if o.limit <= 0 {
+		return usageError{"--limit must be positive"}
+	}
+	q, err := e.cliQueue()
+	if err != nil {
+		return err
+	}
+	evs, err := q.Store.ListEvents(ctx, store.QueueFilter{State: state, Source: o.source, Limit: o.limit})
+	if err != nil {
+		return err
+	}
+	paused := map[string]bool{}
+	if state == store.QueuePending {
+		ps, err := q.Store.ListPauses(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			paused[p.Source] = true
+		}
+	}
+	now := e.now()
+	views := make([]eventView, len(evs))
+	for i, ev := range evs {
+		v := eventView{Seq: ev.Seq, Source: ev.Source, EventID: ev.EventID, Type: ev.Type, Key: ev.Key, Time: ev.Time, Queued: ev.CreatedAt,
+			State: ev.State, Applied: ev.Applied, Attempts: ev.Attempts, Error: ev.Note}
+		if state == store.QueuePending {
+			v.Waiting = waitingFor(ev, paused, now)
+			if ev.NextAt.After(now) {
+				v.NextAttempt = &ev.NextAt
+			}
+		}
+		views[i] = v
+	}
+	if o.asJSON {
+		enc := json.NewEncoder(d.stdout)
+		for _, v := range views {
+			if err := enc.Encode(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
+	if state == store.QueuePending {
+		fmt.Fprintln(tw, "SEQ\tSOURCE\tEVENT\tTYPE\tKEY\tQUEUED\tATTEMPTS\tWAITING\tNEXT ATTEMPT\tERROR")
+		for _, v := range views {
+			next := "-"
+			if v.NextAttempt != nil {
+				next = v.NextAttempt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.Seq, v.Source, v.EventID, v.Type, v.Key,
+				v.Queued.UTC().Format(time.RFC3339), v.Attempts, v.Waiting, next, v.Error)
+		}
+	} else {
+		fmt.Fprintln(tw, "SEQ\tSOURCE\tEVENT\tTYPE\tKEY\tATTEMPTS\tERROR")
+		for _, v := range views {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", v.Seq, v.Source, v.EventID, v.Type, v.Key, v.Attempts, v.Error)
+		}
+	}
+	return tw.Flush()
 }
 
 func (e *env) cliQueue() (*sync.Queue, error) {

@@ -4,6 +4,7 @@ package deploy
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -382,4 +384,68 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestAlertRules: every alerting rule is complete (a name of its own, an expression, a
+// severity Alertmanager routes, a summary, a valid for), and the directory sync's are
+// there: dead letters, a paused source, an event that waits too long.
+func TestAlertRules(t *testing.T) {
+	d := docs(t, "prometheus/alerts.yml")[0]
+	names := map[string]bool{}
+	for _, g := range at(t, d, "groups").([]any) {
+		for _, r := range at(t, g, "rules").([]any) {
+			name, _ := at(t, r, "alert").(string)
+			if name == "" || names[name] {
+				t.Errorf("rule %v: no alert name, or one taken", r)
+			}
+			names[name] = true
+			if expr, _ := at(t, r, "expr").(string); strings.TrimSpace(expr) == "" {
+				t.Errorf("%s: no expr", name)
+			}
+			if sev := at(t, r, "labels", "severity"); sev != "page" && sev != "warn" {
+				t.Errorf("%s: severity %v, want page or warn", name, sev)
+			}
+			if s, _ := at(t, r, "annotations", "summary").(string); s == "" {
+				t.Errorf("%s: no summary", name)
+			}
+			if f, ok := r.(map[string]any)["for"]; ok {
+				if _, err := time.ParseDuration(fmt.Sprint(f)); err != nil {
+					t.Errorf("%s: for %v: %v", name, f, err)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"EmfaSyncDeadLetters", "EmfaSyncSourcePaused", "EmfaSyncPendingTooOld"} {
+		if !names[want] {
+			t.Errorf("no alert %s", want)
+		}
+	}
+}
+
+// TestDashboard: the dashboard is JSON whose panels have ids of their own and do not
+// overlap.
+func TestDashboard(t *testing.T) {
+	var d struct {
+		Panels []struct {
+			ID      int    `json:"id"`
+			Title   string `json:"title"`
+			GridPos struct{ X, Y, W, H int }
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(must(os.ReadFile("grafana/emfa.json")), &d); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[int]bool{}
+	for i, p := range d.Panels {
+		if ids[p.ID] {
+			t.Errorf("panel id %d twice", p.ID)
+		}
+		ids[p.ID] = true
+		for _, q := range d.Panels[:i] {
+			a, b := p.GridPos, q.GridPos
+			if a.X < b.X+b.W && b.X < a.X+a.W && a.Y < b.Y+b.H && b.Y < a.Y+a.H {
+				t.Errorf("panels %q and %q overlap", p.Title, q.Title)
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"context"
 	"os"
 	"regexp"
 	"strings"
@@ -22,6 +23,10 @@ func TestDeployNamesExportedMetrics(t *testing.T) {
 	m.Retry("p", "validate")
 	m.StoreError("audit")
 	m.Reload(true)
+	m.SyncFinished("okta", SyncApplied)
+	m.WatchSync(SyncWatch{Read: func(context.Context) ([]SyncSourceStats, error) {
+		return []SyncSourceStats{{Source: "okta"}}, nil
+	}})
 	families, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

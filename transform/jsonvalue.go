@@ -24,7 +24,9 @@ func DecodeJSONValue(data []byte) (Value, error) {
 		return Value{v: types.NewMap(types.DefaultTypeAdapter, map[string]ref.Val{})}, nil
 	}
 	// Room for a vendor's usual answer, so that the stacks do not grow a step at a time.
-	d := jsonDecoder{data: data, entries: make([]jsonEntry, 0, 16), elems: make([]ref.Val, 0, 8)}
+	// text is data copied once: its strings without escapes are slices of it, not an
+	// allocation each (a vendor's answer is mostly such keys and values).
+	d := jsonDecoder{data: data, text: string(data), entries: make([]jsonEntry, 0, 16), elems: make([]ref.Val, 0, 8)}
 	d.space()
 	v, size, err := d.value(0)
 	if errors.Is(err, errNumberRange) {
@@ -52,6 +54,7 @@ const maxJSONDepth = 10000
 // jsonDecoder reads one JSON value at a time from data, from i on.
 type jsonDecoder struct {
 	data    []byte
+	text    string // data as a string, to slice unescaped strings from
 	i       int
 	entries []jsonEntry // a stack of the members of the objects being read
 	elems   []ref.Val   // a stack of the elements of the arrays being read
@@ -289,7 +292,7 @@ func (d *jsonDecoder) str() (string, error) {
 		c := d.data[i]
 		if c == '"' {
 			d.i = i + 1
-			return string(d.data[start:i]), nil
+			return d.text[start:i], nil
 		}
 		if c == '\\' || c < ' ' || c >= utf8.RuneSelf {
 			break

@@ -213,6 +213,8 @@ var baseEnv = sync.OnceValues(func() (*Env, error) { return NewEnvWithVariables(
 //	maskEmail(s) string          "alice@example.com" → "a***@example.com"
 //	maskPhone(s) string          "+15551230123" → "+1******0123" (keeps '+', the first and
 //	                             the last four digits; fewer than eight digits: all masked)
+//	pathSegment(s) string        s when it is one path segment, else an error: empty, . or
+//	                             .., or holding / or \, percent-encoded too
 //	uuid() string                a random version 4 UUID
 //
 // The pinned cel-go extension libraries (strings, lists, base64 encoders) are also available;

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,7 +31,7 @@ var verifyAdded = []string{
 }
 
 // emfaOnly are the functions emfa adds beyond Verify's dialect; EmfaOnlyFunctions documents them.
-var emfaOnly = []string{"hmacSha256", "maskEmail", "maskPhone", "uuid"}
+var emfaOnly = []string{"hmacSha256", "maskEmail", "maskPhone", "pathSegment", "uuid"}
 
 // library is the Verify dialect's function library plus emfa's additions.
 type library struct{}
@@ -106,6 +107,10 @@ func (library) CompileOptions() []cel.EnvOption {
 			cel.Overload("maskEmail_string",
 				[]*cel.Type{str}, str,
 				cel.UnaryBinding(stringFunc(maskEmail)))),
+		cel.Function("pathSegment", noGuard,
+			cel.Overload("pathSegment_string",
+				[]*cel.Type{str}, str,
+				cel.UnaryBinding(pathSegment))),
 
 		cel.CostModel(costModels()...),
 	}
@@ -165,6 +170,9 @@ func costModels() []cost.OverloadModel {
 		cost.Overload("maskEmail_string",
 			cost.EvalCost(scan(cost.Length(cost.Arg(0)))),
 			cost.ResultSize(cost.AtMost(cost.Sum(cost.Arg(0), cost.Const(3))))),
+		cost.Overload("pathSegment_string",
+			cost.EvalCost(scan(cost.Length(cost.Arg(0)))),
+			cost.ResultSize(cost.Arg(0))),
 	}
 }
 
@@ -633,3 +641,34 @@ var errStop = errors.New("stop")
 // errHeaderValue is returned when a header map is given a value that is neither a string nor a
 // list of strings.
 var errHeaderValue = errors.New("header value must be a string or a list of strings")
+
+// notPathSegment is pathSegment's refusal, a new error each time (the evaluation labels
+// it with its position); it does not quote the value, which may be anything a transform
+// was given.
+func notPathSegment() ref.Val {
+	return types.NewErr("pathSegment: the value is not one path segment (empty, . or .., or holding / or \\, percent-encoded too)")
+}
+
+// pathSegment is v when it is one path segment, which an outgoing transform can put in
+// a path: path + "/" + pathSegment(body.username). Anything else is an error, for the
+// call to answer FAILED: a value that would add or remove segments, even once a proxy
+// decodes it. emfa escapes what else a segment cannot hold (?, #, %, spaces) when it
+// sends the path.
+func pathSegment(v ref.Val) ref.Val {
+	s, ok := v.(types.String)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(v)
+	}
+	seg := string(s)
+	for range 4 { // a value encoded more often than that is refused
+		if seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, "/\\") {
+			return notPathSegment()
+		}
+		decoded, err := url.PathUnescape(seg)
+		if err != nil || decoded == seg {
+			return s
+		}
+		seg = decoded
+	}
+	return notPathSegment()
+}

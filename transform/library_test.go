@@ -302,6 +302,33 @@ func TestMask(t *testing.T) {
 	})
 }
 
+// pathSegment lets a value through only when it is one path segment, whatever a proxy
+// decodes: no slash or backslash, not a dot segment, percent-encoded or not.
+func TestPathSegment(t *testing.T) {
+	t.Parallel()
+	const refused = "pathSegment: the value is not one path segment"
+	runExprCases(t, []exprCase{
+		{name: "plain", expr: `pathSegment("alice")`, want: "alice"},
+		{name: "email", expr: `pathSegment("bob.smith+x@example.com")`, want: "bob.smith+x@example.com"},
+		{name: "dots inside", expr: `pathSegment("a..b")`, want: "a..b"},
+		{name: "three dots", expr: `pathSegment("...")`, want: "..."},
+		{name: "escaped by emfa", expr: `pathSegment("a b?c#d%")`, want: "a b?c#d%"},
+		{name: "encoded letter", expr: `pathSegment("%41")`, want: "%41"},
+		{name: "variable", expr: `pathSegment(m.user)`, vars: Vars{"m": map[string]any{"user": "bob"}}, want: "bob"},
+		{name: "slash", expr: `pathSegment("bob/../alice")`, wantErr: refused},
+		{name: "slash alone", expr: `pathSegment("bob/alice")`, wantErr: refused},
+		{name: "backslash", expr: `pathSegment("bob\\alice")`, wantErr: refused},
+		{name: "dot dot", expr: `pathSegment("..")`, wantErr: refused},
+		{name: "dot", expr: `pathSegment(".")`, wantErr: refused},
+		{name: "empty", expr: `pathSegment("")`, wantErr: refused},
+		{name: "encoded slash", expr: `pathSegment("bob%2Falice")`, wantErr: refused},
+		{name: "encoded backslash", expr: `pathSegment("bob%5calice")`, wantErr: refused},
+		{name: "encoded dots", expr: `pathSegment("%2e%2E")`, wantErr: refused},
+		{name: "twice encoded dots", expr: `pathSegment("%252e%252e")`, wantErr: refused},
+		{name: "value not in the error", expr: `pathSegment("secret/x")`, wantErr: "not one path segment (empty"},
+	})
+}
+
 func TestUUID(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)

@@ -355,10 +355,9 @@ func TestDUOVendorFaults(t *testing.T) {
 			t.Errorf("enrollments: %+v", list)
 		}
 	})
-	// Each transport fault is logged with its kind (and counted by the engine). An HTML or
-	// half JSON body with a 200 reaches IBM's incoming transform as a string, which it
-	// answers FAILED itself.
-	for _, kind := range []string{`"kind":"timeout"`, `"kind":"too_large"`, "unexpected status"} {
+	// Each fault is logged with its kind (and counted by the engine), an HTML page or half
+	// a JSON body with a 200 too: neither reaches IBM's incoming transform.
+	for _, kind := range []string{`"kind":"timeout"`, `"kind":"too_large"`, "unexpected status", `"kind":"html"`, `"kind":"malformed"`} {
 		if !strings.Contains(logs.String(), kind) {
 			t.Errorf("log does not record %s:\n%s", kind, grepLines(logs.String(), "vendor"))
 		}

@@ -7,12 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/operators"
+	"cel.dev/cel-go/common/types"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
@@ -20,19 +26,27 @@ import (
 	"github.com/emfa/emfa/transform"
 )
 
+// Reasons a call that gave no answer is audited with (provider.Outcome.Reason); the log
+// says more. A transform's failure is its own: the vendor may well have answered.
+const (
+	reasonVendor    = "vendor call failed (see log)"
+	reasonTransform = "transform failed (see log)"
+)
+
 // call runs one resource: outgoing transform, the HTTP call (retried once with a fresh
 // token after a 401/403 when the authentication is token-based), the expectedStatus
-// check, and the incoming transform. ok is false on any fault, which it logs and counts.
+// check, the body's check (decodeBody) and the incoming transform. On any fault, which it
+// logs and counts, failure is reasonVendor or reasonTransform, else "".
 // Verify's payload is converted for CEL once and shared by both transforms; the answer is
 // the incoming transform's body, read by the caller without converting it to Go maps.
-func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]any) (answer transform.Value, ok bool) {
+func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]any) (answer transform.Value, failure string) {
 	e.stats.Calls.Add(1)
 	outcome, took := "error", time.Duration(0)
 	defer func() { e.observer.VendorCall(e.prefix, r.name, outcome, took) }()
 	body, err := payloadValue(verifyBody)
 	if err != nil {
 		e.log.Error("verify payload", "provider", e.prefix, "resource", r.name, "err", err)
-		return transform.Value{}, false
+		return transform.Value{}, reasonTransform
 	}
 	base, target, host, out := e.start(r)
 	path := out.path // the outgoing transform's, which incoming's request repeats
@@ -49,14 +63,14 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 			outcome = "transform_error"
 			e.observer.CELError(e.prefix, r.name, "outgoing")
 			e.log.Warn("transform failed", "provider", e.prefix, "resource", r.name, "direction", "outgoing", "err", err)
-			return transform.Value{}, false
+			return transform.Value{}, reasonTransform
 		}
 		if err := out.apply(res); err != nil {
 			e.stats.TransformErrors.Add(1)
 			outcome = "transform_error"
 			e.observer.CELError(e.prefix, r.name, "outgoing")
 			e.log.Warn("transform result unusable", "provider", e.prefix, "resource", r.name, "direction", "outgoing", "err", err)
-			return transform.Value{}, false
+			return transform.Value{}, reasonTransform
 		}
 	}
 	out.onto(target)
@@ -73,30 +87,40 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 	vctx, span := provider.StartSpan(ctx, "vendor "+r.name, provider.AttrProvider.String(e.prefix), provider.AttrResource.String(r.name),
 		attribute.String("http.request.method", out.method), attribute.String("server.address", target.Hostname()))
 	resp, took, err := e.exchange(vctx, base, target, out, payloadBytes)
+	// A body that is not an answer (an HTML page, broken JSON) fails the call as a
+	// transport fault does, its span included.
+	var vendorBody transform.Value
+	accepted := err == nil && e.w.accepts(r.def, resp.Status)
+	if accepted {
+		if vendorBody, err = decodeBody(resp); err != nil {
+			e.stats.VendorErrors.Add(1)
+		}
+	}
 	if span.IsRecording() {
-		if err == nil {
+		if resp != nil {
 			span.SetAttributes(attribute.Int("http.response.status_code", resp.Status))
-			provider.EndSpan(span, !e.w.accepts(r.def, resp.Status), "unexpected status")
-		} else {
+		}
+		if err != nil {
 			span.SetAttributes(attribute.String("error.type", errorKind(err)))
 			provider.EndSpan(span, true, "vendor call failed")
+		} else {
+			provider.EndSpan(span, !accepted, "unexpected status")
 		}
 	}
 	if err != nil {
 		outcome = failureOutcome(err)
 		e.log.Warn("vendor call failed", "provider", e.prefix, "resource", r.name, "kind", errorKind(err), "err", provider.LogSafe(err))
-		return transform.Value{}, false
+		return transform.Value{}, reasonVendor
 	}
-	if !e.w.accepts(r.def, resp.Status) {
+	if !accepted {
 		e.stats.UnexpectedStatus.Add(1)
 		outcome = "status"
 		e.log.Warn("vendor answered an unexpected status", "provider", e.prefix, "resource", r.name, "status", resp.Status)
-		return transform.Value{}, false
+		return transform.Value{}, reasonVendor
 	}
-	vendorBody := decodeBody(resp.Body)
 	if r.incoming == nil {
 		outcome = "ok"
-		return vendorBody, true
+		return vendorBody, ""
 	}
 	outcome = "transform_error" // until the incoming transform gives a body
 	cctx, span := e.celSpan(ctx, r, "incoming")
@@ -118,17 +142,17 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 		e.stats.TransformErrors.Add(1)
 		e.observer.CELError(e.prefix, r.name, "incoming")
 		e.log.Warn("transform failed", "provider", e.prefix, "resource", r.name, "direction", "incoming", "status", resp.Status, "err", err)
-		return transform.Value{}, false
+		return transform.Value{}, reasonTransform
 	}
-	answer, ok = res.Field("body")
+	answer, ok := res.Field("body")
 	if !ok {
 		e.stats.TransformErrors.Add(1)
 		e.observer.CELError(e.prefix, r.name, "incoming")
 		e.log.Warn("incoming transform returned no body", "provider", e.prefix, "resource", r.name, "status", resp.Status)
-		return transform.Value{}, false
+		return transform.Value{}, reasonTransform
 	}
 	outcome = "ok"
-	return answer, true
+	return answer, ""
 }
 
 // celSpan starts the span of one CEL transform of r (direction: outgoing or incoming).
@@ -263,9 +287,31 @@ type outgoing struct {
 	titleCaseBearer bool
 }
 
+// outgoingKeys are the outgoing transform's result keys (cel-dialect.md), sorted.
+var outgoingKeys = []string{"body", "header", "method", "path", "query", "skip_authentication", "title_case_bearer"}
+
+// unknownKeyError is the error of a result key that is none of want: a typo ("quer") the
+// request would otherwise go without, silently.
+func unknownKeyError(key string, want []string) error {
+	if len(key) > 64 {
+		key = key[:64]
+	}
+	return fmt.Errorf("unknown key %q in the outgoing transform's result; want one of %s", key, strings.Join(want, ", "))
+}
+
+// resultKeys are outgoingKeys and also, sorted in, the extra keys of a kind of transform
+// (a lifecycle step's skip).
+func resultKeys(also ...string) []string {
+	if len(also) == 0 {
+		return outgoingKeys
+	}
+	return slices.Sorted(slices.Values(append(slices.Clone(outgoingKeys), also...)))
+}
+
 // apply takes the outgoing transform's result keys (cel-dialect.md); absent keys leave
-// that part of the request unchanged.
-func (o *outgoing) apply(res transform.Value) error {
+// that part of the request unchanged. also are keys its caller reads itself (a lifecycle
+// step's skip); any other key is an error.
+func (o *outgoing) apply(res transform.Value, also ...string) error {
 	return res.Entries(func(key string, v transform.Value) error {
 		switch key {
 		case "body":
@@ -308,6 +354,9 @@ func (o *outgoing) apply(res transform.Value) error {
 			if !ok || !strings.HasPrefix(s, "/") {
 				return fmt.Errorf("path must be a string starting with /")
 			}
+			if err := checkPath(s); err != nil {
+				return err
+			}
 			o.path = s
 		case "query":
 			q := map[string][]string{}
@@ -327,9 +376,77 @@ func (o *outgoing) apply(res transform.Value) error {
 				return fmt.Errorf("title_case_bearer must be a bool")
 			}
 			o.titleCaseBearer = b
+		default:
+			if !slices.Contains(also, key) {
+				return unknownKeyError(key, resultKeys(also...))
+			}
 		}
 		return nil
 	})
+}
+
+// checkResultKeys is apply's refusal of an unknown key, at load: for the keys an outgoing
+// transform's source shows, those of a map literal that is its result, or of the map
+// literals a conditional chooses between. A key that is not a string literal, or a
+// result built otherwise ({}.put(k, v)), is left to apply. src is one that compiles; the
+// error starts with the key's line:column.
+func checkResultKeys(src string, also ...string) error {
+	parsed, iss := parseEnv().Parse(src)
+	if iss.Err() != nil {
+		return nil // Compile reports it
+	}
+	info := parsed.NativeRep().SourceInfo()
+	var err error
+	var visit func(e ast.Expr)
+	visit = func(e ast.Expr) {
+		switch {
+		case err != nil:
+		case e.Kind() == ast.MapKind:
+			for _, entry := range e.AsMap().Entries() {
+				k := entry.AsMapEntry().Key()
+				if k.Kind() != ast.LiteralKind {
+					continue
+				}
+				key, ok := k.AsLiteral().(types.String)
+				if !ok || slices.Contains(outgoingKeys, string(key)) || slices.Contains(also, string(key)) {
+					continue
+				}
+				loc := info.GetStartLocation(k.ID())
+				err = fmt.Errorf("%d:%d: %w", loc.Line(), loc.Column()+1, unknownKeyError(string(key), resultKeys(also...)))
+				return
+			}
+		case e.Kind() == ast.CallKind && e.AsCall().FunctionName() == operators.Conditional:
+			args := e.AsCall().Args()
+			visit(args[1])
+			visit(args[2])
+		}
+	}
+	visit(parsed.NativeRep().Expr())
+	return err
+}
+
+// checkPath refuses a path an outgoing transform built with a dot segment in it: "." or
+// "..", also percent-encoded ("%2e%2e", however many times) or between backslashes. A
+// value put in a path (path + "/" + body.username) must not climb out of its segment: a
+// vendor behind a proxy that normalises paths would answer /v1/users/bob/../alice as
+// alice's. The message does not quote the path, which holds what the transform was given.
+func checkPath(p string) error {
+	for range 4 { // a path encoded more often than that is refused below
+		if !strings.ContainsAny(p, ".%") {
+			return nil
+		}
+		for seg := range strings.FieldsFuncSeq(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+			if seg == "." || seg == ".." {
+				return errors.New("path has a dot segment (. or .., percent-encoded too): refused, so that a value cannot climb out of its segment")
+			}
+		}
+		unescaped, err := url.PathUnescape(p)
+		if err != nil || unescaped == p {
+			return nil
+		}
+		p = unescaped
+	}
+	return errors.New("path is percent-encoded more than 3 times over: refused")
 }
 
 // stringLists calls add with each entry of the map v as a list of strings; what names the
@@ -389,14 +506,54 @@ func scalarString(v transform.Value) (string, error) {
 	return "", fmt.Errorf("value must be a string or a list of strings")
 }
 
-// decodeBody is the incoming transform's `body`: parsed JSON, {} when empty, the raw
-// string when not JSON; converted for CEL once.
-func decodeBody(data []byte) transform.Value {
-	v, err := transform.DecodeJSONValue(data)
-	if err != nil {
-		return transform.NewValue(string(data))
+// decodeBody is the incoming transform's `body`: parsed JSON, {} when empty, and the text
+// itself when it is neither JSON nor HTML (a vendor may answer text/plain or a form:
+// cel-dialect.md keeps the raw string). JSON under any content type is JSON. A body that
+// is not an answer is an error, errHTML or errMalformed, which does not quote it:
+//   - an HTML page, by its content type or its first bytes: a proxy's error or login page
+//     answered in the vendor's place, with a 200;
+//   - a body that claims JSON (its content type, or none and a leading { or [) and does
+//     not parse: cut short, or broken.
+func decodeBody(resp *response) (transform.Value, error) {
+	v, err := transform.DecodeJSONValue(resp.Body)
+	if err == nil {
+		return v, nil
 	}
-	return v
+	ct := resp.Header.Get("Content-Type")
+	mt, _, _ := mime.ParseMediaType(ct)
+	switch {
+	case mt == "text/html" || mt == "application/xhtml+xml" ||
+		strings.HasPrefix(http.DetectContentType(resp.Body), "text/html"):
+		return transform.Value{}, fmt.Errorf("%w (%d bytes, Content-Type %s)", errHTML, len(resp.Body), logSafeType(ct))
+	case claimsJSON(mt, ct, resp.Body):
+		// The decoder's message names at most one character and an offset.
+		return transform.Value{}, fmt.Errorf("%w (%d bytes, Content-Type %s): %w", errMalformed, len(resp.Body), logSafeType(ct), err)
+	}
+	return transform.NewValue(string(resp.Body)), nil
+}
+
+// claimsJSON reports whether a body says it is JSON: its media type is JSON (or a +json
+// type), or it has no content type and starts as a JSON object or array does.
+func claimsJSON(mt, ct string, body []byte) bool {
+	switch {
+	case mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json"):
+		return true
+	case ct == "":
+		b := bytes.TrimLeft(body, " \t\r\n")
+		return len(b) > 0 && (b[0] == '{' || b[0] == '[')
+	}
+	return false
+}
+
+// logSafeType is a Content-Type for the log: a vendor's header, so bounded and printable.
+func logSafeType(ct string) string {
+	if ct == "" {
+		return "none"
+	}
+	if len(ct) > 64 {
+		ct = ct[:64]
+	}
+	return strconv.Quote(ct)
 }
 
 // payloadValue converts Verify's payload for the transforms: directly when it holds only

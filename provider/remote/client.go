@@ -25,13 +25,19 @@ var (
 	errTruncated = errors.New("response body truncated")
 	errCanceled  = errors.New("canceled")
 	errNetwork   = errors.New("network error")
+	// errHTML and errMalformed: a body read whole that is not the vendor's answer, an HTML
+	// page (a proxy's error or login page, say) or one that says it is JSON and does not
+	// parse. The call reached the vendor's URL, so they say nothing against it.
+	errHTML      = errors.New("HTML page, not an answer")
+	errMalformed = errors.New("body does not parse as the JSON it claims to be")
 	// errUpstreamAuth: the upstream authentication (a token fetch) failed, so no request
 	// reached the vendor and the call says nothing of its URL.
 	errUpstreamAuth = errors.New("authentication")
 )
 
 // errorKind names the class of an error from do ("refused", "timeout", "too_large",
-// "truncated", "canceled", "network"), or "" for nil, for metrics labels.
+// "truncated", "canceled", "network") or from decodeBody ("html", "malformed"), or "" for
+// nil, for the log and traces.
 func errorKind(err error) string {
 	if err == nil {
 		return ""
@@ -42,6 +48,7 @@ func errorKind(err error) string {
 	}{
 		{errRefused, "refused"}, {errTimeout, "timeout"}, {errTooLarge, "too_large"},
 		{errTruncated, "truncated"}, {errCanceled, "canceled"}, {errNetwork, "network"},
+		{errHTML, "html"}, {errMalformed, "malformed"},
 	} {
 		if errors.Is(err, k.err) {
 			return k.name

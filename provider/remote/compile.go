@@ -148,6 +148,12 @@ func compile(w *Webhook) (map[string]*resource, []string, error) {
 			})
 			continue
 		}
+		if j.dir == transform.Outgoing {
+			if err := checkResultKeys(j.src); err != nil {
+				errs = append(errs, &config.FieldError{Path: fmt.Sprintf("resources.%s.transform.%s", j.name, j.dir), Msg: err.Error()})
+				continue
+			}
+		}
 		*j.dst = j.prg
 		if w := j.prg.CostWarning(); w != "" {
 			warnings = append(warnings, fmt.Sprintf("resources.%s.transform.%s: %s", j.name, j.dir, w))

@@ -224,8 +224,8 @@ func (e *Engine) Enrollments(ctx context.Context, username string) ([]provider.E
 		e.log.Warn("no enrollments resource", "provider", e.prefix)
 		return nil, nil
 	}
-	answer, ok := e.call(ctx, r, map[string]any{"username": username})
-	if !ok {
+	answer, failure := e.call(ctx, r, map[string]any{"username": username})
+	if failure != "" {
 		return nil, nil
 	}
 	list, err := enrollments(answer)
@@ -419,9 +419,9 @@ func (e *Engine) Test(ctx context.Context) (provider.Outcome, error) {
 // outcome calls a resource and reads the contract answer from the incoming transform's
 // body. Every fault is a FAILED outcome whose Reason says what went wrong.
 func (e *Engine) outcome(ctx context.Context, r *resource, body map[string]any) provider.Outcome {
-	answer, ok := e.call(ctx, r, body)
-	if !ok {
-		return provider.Failed("vendor call failed (see log)")
+	answer, failure := e.call(ctx, r, body)
+	if failure != "" {
+		return provider.Failed(failure)
 	}
 	isMap := answer.IsMap()
 	sv, _ := answer.Field("status")

@@ -221,6 +221,12 @@ func compileLifecycle(w *Webhook) (map[string][]*lifecycleStep, []string, config
 					errs = append(errs, &config.FieldError{Path: at + "." + d.where, Msg: celMessage(err)})
 					continue
 				}
+				if d.where == "transform.outgoing" {
+					if err := checkResultKeys(src, "skip"); err != nil {
+						errs = append(errs, &config.FieldError{Path: at + "." + d.where, Msg: err.Error()})
+						continue
+					}
+				}
 				*d.dst = prg
 				if msg := prg.CostWarning(); msg != "" {
 					warnings = append(warnings, fmt.Sprintf("%s.%s: %s", at, d.where, msg))
@@ -447,7 +453,7 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 			outcome = ""
 			return skippedAnswer, false, nil
 		}
-		if err := out.apply(res); err != nil {
+		if err := out.apply(res, "skip"); err != nil {
 			e.stats.TransformErrors.Add(1)
 			outcome = "transform_error"
 			e.observer.CELError(e.prefix, r.name, "outgoing")
@@ -472,7 +478,11 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 		outcome = "status"
 		return nil, false, fmt.Errorf("%s %s: vendor answered %d", out.method, out.path, resp.Status)
 	}
-	body := decodeBody(resp.Body)
+	body, err := decodeBody(resp)
+	if err != nil {
+		e.stats.VendorErrors.Add(1)
+		return nil, false, fmt.Errorf("%s %s: %s: %w", out.method, out.path, errorKind(err), err)
+	}
 	answer = map[string]any{"status": int64(resp.Status), "body": body}
 	if r.incoming == nil {
 		outcome = "ok"

@@ -23,6 +23,7 @@ import (
 
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
 )
 
 // Options configure the HTTP service.
@@ -34,7 +35,8 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies (default 64 KiB).
 	MaxBodyBytes int64
 	Log          *slog.Logger
-	// Ready reports whether dependencies (the store) answer, for /readyz.
+	// Ready reports whether dependencies (the store) answer, for /readyz; a
+	// *store.WritesFailing says why in its answer.
 	Ready func(context.Context) error
 	// Recorder, when set, receives every contract call (emfa serve --record).
 	Recorder Recorder
@@ -224,7 +226,14 @@ func (s *Server) readyz(c echo.Context) error {
 		defer cancel()
 		if err := s.ready(ctx); err != nil {
 			s.log.Warn("not ready", "err", err)
-			return &Error{Status: http.StatusServiceUnavailable, ID: "not_ready", Msg: "store unreachable"}
+			// The reason, not the store's words (paths, addresses): the probe needs no
+			// credentials. The log has the rest.
+			msg := "store unreachable"
+			if wf := (*store.WritesFailing)(nil); errors.As(err, &wf) {
+				msg = "store refuses writes (a full disk, an I/O error or a read-only database) since " +
+					wf.Since.UTC().Format(time.RFC3339)
+			}
+			return &Error{Status: http.StatusServiceUnavailable, ID: "not_ready", Msg: msg}
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})

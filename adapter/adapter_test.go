@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
 )
 
 // fakeEngine records what it was asked and answers from fields.
@@ -348,6 +349,36 @@ func TestReadyz(t *testing.T) {
 	code, body, _ := down.do(t, "GET", "/readyz", "")
 	if code != 503 || !strings.Contains(body, "not_ready") {
 		t.Errorf("readyz down: %d %s", code, body)
+	}
+}
+
+// TestReadyzWritesFailing: a store that answers but takes no write (a full disk) is not
+// ready, and the answer says why and since when, without the store's own words (a path);
+// liveness is not affected.
+func TestReadyzWritesFailing(t *testing.T) {
+	since := time.Date(2025, 3, 1, 10, 20, 30, 0, time.FixedZone("CET", 3600))
+	full := newHarness(t, func(o *Options) {
+		o.Ready = func(context.Context) error {
+			return fmt.Errorf("sqlite: %w", &store.WritesFailing{Since: since,
+				Err: errors.New("sqlite: append audit: database or disk is full /var/lib/emfa/emfa.db")})
+		}
+	})
+	code, body, _ := full.do(t, "GET", "/readyz", "")
+	var e errorBody
+	if code != 503 || json.Unmarshal([]byte(body), &e) != nil || e.MessageID != "not_ready" {
+		t.Fatalf("readyz with writes failing: %d %s, want 503 not_ready", code, body)
+	}
+	if want := "store refuses writes (a full disk, an I/O error or a read-only database) since 2025-03-01T09:20:30Z"; e.MessageDescription != want {
+		t.Errorf("readyz's reason: %q, want %q", e.MessageDescription, want)
+	}
+	if strings.Contains(body, "/var/lib") {
+		t.Errorf("readyz's answer shows the store's error: %s", body)
+	}
+	if !strings.Contains(full.logs.String(), "database or disk is full") {
+		t.Errorf("the log does not say what failed:\n%s", full.logs.String())
+	}
+	if code, body, _ := full.do(t, "GET", "/healthz", ""); code != 200 {
+		t.Errorf("healthz with writes failing: %d %s, want 200", code, body)
 	}
 }
 

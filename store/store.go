@@ -50,6 +50,21 @@ func (e *RateLimitError) Error() string {
 
 func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
 
+// WritesFailing is Ping's error while the store's writes fail for a storage reason (a
+// full disk, an I/O error, a read-only database): the database answers, but no decision
+// that must write can be made, so a replica should not be sent traffic (/readyz). Since
+// is when the first of them failed; Err is the last failure.
+type WritesFailing struct {
+	Since time.Time
+	Err   error
+}
+
+func (e *WritesFailing) Error() string {
+	return fmt.Sprintf("writes have failed since %s: %v", e.Since.UTC().Format(time.RFC3339), e.Err)
+}
+
+func (e *WritesFailing) Unwrap() error { return e.Err }
+
 // User is a person Verify asks about, keyed by the value Verify sends as username.
 type User struct {
 	ID        string
@@ -389,7 +404,8 @@ type Store interface {
 	// oldest first, and returns how many (limit <= 0 is an error).
 	DeleteAuditBefore(ctx context.Context, before time.Time, limit int) (int, error)
 
-	// Ping reports whether the backend is reachable (readiness).
+	// Ping reports whether the backend is reachable and takes writes (readiness): while
+	// writes fail for a storage reason it returns a *WritesFailing.
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -81,6 +81,8 @@ type Store struct {
 	// (DeferredSync); "" leaves the connection's setting alone.
 	syncFull, syncDeferred string
 	afterCommit            func() // AfterCommit
+	// faults remembers that writes fail for a storage reason, for Ping (fault.go).
+	faults *faults
 }
 
 // Option changes how New's store works.
@@ -89,7 +91,7 @@ type Option func(*Store)
 // New returns a store that writes through w and reads through r (which may be w) in
 // dialect d. The store owns the pools: Close closes them.
 func New(w, r *sql.DB, d Dialect, opts ...Option) *Store {
-	s := &Store{w: w, r: r, d: d, name: d.Name()}
+	s := &Store{w: w, r: r, d: d, name: d.Name(), faults: newFaults(d)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -140,7 +142,8 @@ func (w *writer) exec(ctx context.Context, q string, args ...any) (sql.Result, e
 // write runs fn as a single write: on the group's writer, or at once on the pool, where
 // each statement commits on its own. fn makes one change; a change with its audit record
 // is a unit (unit), so that both commit or neither.
-func (s *Store) write(ctx context.Context, fn func(w *writer) error) error {
+func (s *Store) write(ctx context.Context, fn func(w *writer) error) (err error) {
+	defer func() { s.faults.wrote(err) }()
 	if s.g != nil {
 		return s.g.do(ctx, fn)
 	}
@@ -159,7 +162,8 @@ func result[T any](ctx context.Context, s *Store, fn func(w *writer) (T, error))
 
 // unit runs fn as a unit: on the group's writer, in the dialect's own transactions
 // (UnitRunner), or in a database/sql transaction.
-func (s *Store) unit(ctx context.Context, fn func(w *writer) error) error {
+func (s *Store) unit(ctx context.Context, fn func(w *writer) error) (err error) {
+	defer func() { s.faults.wrote(err) }()
 	if s.g != nil {
 		return s.g.do(ctx, fn)
 	}
@@ -275,16 +279,19 @@ func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
-// Ping reports whether both pools can reach the database.
+// Ping reports whether both pools can reach the database, and whether it takes writes:
+// while they fail for a storage reason, a *store.WritesFailing (fault.go).
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.w.PingContext(ctx); err != nil {
 		return s.fail("ping", err)
 	}
-	if s.r == s.w {
-		return nil
+	if s.r != s.w {
+		if err := s.r.PingContext(ctx); err != nil {
+			return s.fail("ping readers", err)
+		}
 	}
-	if err := s.r.PingContext(ctx); err != nil {
-		return s.fail("ping readers", err)
+	if err := s.writable(ctx); err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
 	}
 	return nil
 }
@@ -1128,6 +1135,7 @@ func scanAudit(sc scanner) (store.AuditEvent, error) {
 // fail wraps err with the backend's name and the operation, and the dialect's hint, as
 // every error leaves a method.
 func (s *Store) fail(op string, err error) error {
+	s.faults.wrote(err) // a storage fault, if it is one, wherever it came from
 	if h := s.d.Hint(err); h != "" {
 		return fmt.Errorf("%s: %s: %w (%s)", s.name, op, err, h)
 	}

@@ -64,6 +64,25 @@ func TestOneServerFullDisk(t *testing.T) {
 			t.Errorf("the store faults are not counted:\n%s", grepLines(string(b), "store_errors"))
 		}
 	}
+	// The database still answers a ping, but the replica can decide nothing: it is not
+	// ready (a load balancer sends its traffic elsewhere), and says why; it is alive.
+	readyz := func() (int, string) {
+		resp, err := http.Get(r.base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := readyz(); code != 503 || !strings.Contains(body, "store refuses writes") {
+		t.Errorf("/readyz on a full disk: %d %s, want 503 saying the store refuses writes", code, body)
+	}
+	if resp, err := http.Get(r.base + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("/healthz on a full disk: %v %v, want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	// The admin API's writes are refused alike, and leave nothing behind.
 	if code, out := api.do("POST", "/users", "", []byte(`{"name":"bob"}`)); code != 503 {
 		t.Errorf("create a user on a full disk: %d %v, want 503", code, out)
@@ -82,6 +101,11 @@ func TestOneServerFullDisk(t *testing.T) {
 	code, first := v.at(0, "POST", "validate", id, body)
 	if got := v.outcome(code, first).Status; got != "SUCCESS" {
 		t.Fatalf("Verify's retry once the disk takes writes again: %s, want SUCCESS (the full disk must not have spent the code)", first)
+	}
+	// A decision written: ready again at once. (Without traffic, /readyz's own probe finds
+	// it within 5 s: store/sqlstore's TestPingSeesWritesFailing.)
+	if code, body := readyz(); code != 200 {
+		t.Errorf("/readyz once a decision was written again: %d %s, want 200", code, body)
 	}
 	if got := v.outcome(v.at(0, "POST", "validate", newWebhookID(), body)).Status; got != "FAILED" {
 		t.Errorf("the same code in a new call: %s, want FAILED (the decision was recorded)", got)

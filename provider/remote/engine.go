@@ -380,11 +380,17 @@ func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Out
 	switch out.Status {
 	case provider.StatusSuccess, provider.StatusCanceled, provider.StatusTimeout:
 	case provider.StatusFailed:
-		if out.Reason != "" {
-			// Our own failure (vendor unreachable, bad answer): the challenge may still
-			// complete, so it is not remembered as terminal.
-			return out, nil
+		if out.Reason == reasonVendor {
+			// The vendor did not answer this poll (unreachable, an error status, a body
+			// that is no answer): the push is undecided, not failed. FAILED would be
+			// terminal to Verify, and a later poll could not take it back (contract
+			// §7); PENDING lets Verify poll again, so an approval made meanwhile still
+			// signs the user in, and the deadline (emfa's own) still ends it as TIMEOUT.
+			// The fault is logged and counted where the call failed.
+			return provider.Outcome{Status: provider.StatusPending, Reason: reasonVendor}, nil
 		}
+		// Any other FAILED (the vendor's denial, a transform that fails) is terminal
+		// and remembered.
 	default:
 		return out, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
 	"github.com/emfa/emfa/store/sqlstore"
 	"github.com/emfa/emfa/store/storetest"
@@ -100,6 +101,20 @@ func TestMigrationGroupRevision(t *testing.T) {
 	db, _ := schemaAt(t, 13)
 	storetest.MigrationGroupRevision(t, db, func() error {
 		return sqlstore.MigrateTo(t.Context(), db, goose.DialectPostgres, postgres.Migrations, 14)
+	})
+}
+
+// Users whose profile rows are at revision 0 are changed like any other, as on SQLite
+// (TestProfilesAtRevisionZero there); here the batches go pipelined too.
+func TestProfilesAtRevisionZero(t *testing.T) {
+	db, dsn := schemaAt(t, 11)
+	storetest.ProfilesAtRevisionZero(t, db, func(t *testing.T) store.Store {
+		s, err := postgres.Open(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/pressly/goose/v3"
 
+	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/sqlstore"
 	"github.com/emfa/emfa/store/storetest"
 )
@@ -126,6 +127,20 @@ func TestMigrationGroupRevision(t *testing.T) {
 	db, _ := atVersion(t, 13)
 	storetest.MigrationGroupRevision(t, db, func() error {
 		return sqlstore.MigrateTo(t.Context(), db, goose.DialectSQLite3, migrations, 14)
+	})
+}
+
+// Users whose profile rows are at revision 0, from before migration 12 or written by an
+// emfa from before it during a rolling upgrade, are changed like any other.
+func TestProfilesAtRevisionZero(t *testing.T) {
+	db, path := atVersion(t, 11)
+	storetest.ProfilesAtRevisionZero(t, db, func(t *testing.T) store.Store {
+		s, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
 	})
 }
 

@@ -323,9 +323,13 @@ func writeProfile(ctx context.Context, tx execContext, userID string, c store.Us
 			return err
 		}
 	case *c.IfRevision == 0:
-		// Revision 0 is a user without a profile row yet: the row is made only if it
-		// still has none.
-		err := execOne(ctx, tx, `INSERT INTO user_profiles (`+cols+`) VALUES (`+vals+`) ON CONFLICT (user_id) DO NOTHING`, args...)
+		// Revision 0 is a user without a profile row yet, or one whose row is at 0: every
+		// row from before migration 12 (it gave them 0), and the rows an emfa from before
+		// it still writes during a rolling upgrade (it never names the revision). The row
+		// is made if there is none, or changed if it is still at 0; at any other revision
+		// the upsert changes no row, and the change is stale. (DO NOTHING here left every
+		// user of an upgraded database unchangeable: its row was never at "no row".)
+		err := execOne(ctx, tx, q+` WHERE user_profiles.revision = 0`, args...)
 		if errors.Is(err, store.ErrNotFound) {
 			return store.ErrStale
 		}

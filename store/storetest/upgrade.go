@@ -1,0 +1,146 @@
+package storetest
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/store"
+)
+
+// ProfilesAtRevisionZero checks that a user whose profile row is at revision 0 can be
+// changed like any other. Such rows are not only those of users without a profile: the
+// migration that added the revision (12) gave every existing row 0, and an emfa from
+// before it, still running during a rolling upgrade, writes its new rows at 0 and never
+// moves them. Revision 0 must then be a revision like the others: a change conditional on
+// it applies once (the revision moves to 1, so the API's ETag moves) and then is stale,
+// and a change without a condition applies. Refused, every such user was stuck: every
+// admin update, import and directory change answered "changed" forever.
+//
+// db is a connection of its own to the database of the store open returns, at version 11
+// (before migration 12); open migrates it to the current version.
+func ProfilesAtRevisionZero(t *testing.T, db *sql.DB, open func(t *testing.T) store.Store) {
+	t.Helper()
+	ctx := t.Context()
+	// oldProfile writes a user with a profile row and a group the way an emfa from before
+	// migration 12 does: without naming the revision.
+	oldProfile := func(t *testing.T, id string) {
+		t.Helper()
+		for _, q := range []string{
+			`INSERT INTO users (id, name, disabled, created_at) VALUES ($1, 'name-' || $1, FALSE, 1000)`,
+			`INSERT INTO user_profiles (user_id, email, phone, display_name, attributes, updated_at) VALUES ($1, $1 || '@example.com', '', 'Old ' || $1, '{}', 2000)`,
+			`INSERT INTO user_groups (user_id, name) VALUES ($1, 'old')`,
+		} {
+			if _, err := db.ExecContext(ctx, q, id); err != nil {
+				t.Fatalf("write user %s as an old emfa: %v", id, err)
+			}
+		}
+	}
+	// Users from before the upgrade, then (after it) users an old replica still writes.
+	const each = 7
+	var before, during []string
+	for i := range each {
+		before = append(before, fmt.Sprintf("pre%d", i))
+		during = append(during, fmt.Sprintf("old%d", i))
+	}
+	for _, id := range before {
+		oldProfile(t, id)
+	}
+	s := open(t)
+	for _, id := range during {
+		oldProfile(t, id)
+	}
+
+	now := at(time.Hour)
+	rev := func(n int64) *int64 { return &n }
+	profile := func(id string) *store.Profile {
+		return &store.Profile{Email: id + "@new.example.com", DisplayName: "New " + id, Groups: []string{"new"}}
+	}
+	get := func(t *testing.T, id string) store.UserRecord {
+		t.Helper()
+		r, err := s.GetUserRecord(ctx, "name-"+id)
+		if err != nil {
+			t.Fatalf("GetUserRecord %s: %v", id, err)
+		}
+		return r
+	}
+	apply := func(t *testing.T, what string, cs ...store.UserChange) {
+		t.Helper()
+		for i, err := range s.ApplyUserChanges(ctx, cs) {
+			if err != nil {
+				t.Errorf("%s, user %s: %v", what, cs[i].Name, err)
+			}
+		}
+	}
+	// wantProfile: the change applied, once: its profile, revision 1.
+	wantProfile := func(t *testing.T, id string, p store.Profile, disabled bool) {
+		t.Helper()
+		r := get(t, id)
+		if r.Profile.Revision != 1 || r.Profile.Email != p.Email || r.Profile.DisplayName != p.DisplayName ||
+			fmt.Sprint(r.Profile.Groups) != fmt.Sprint(p.Groups) || r.Disabled != disabled || !r.Profile.UpdatedAt.Equal(now) {
+			t.Errorf("user %s: revision %d, %q %q %v, disabled %v, updated %v; want revision 1, %q %q %v, disabled %v, updated %v",
+				id, r.Profile.Revision, r.Profile.Email, r.Profile.DisplayName, r.Profile.Groups, r.Disabled, r.Profile.UpdatedAt,
+				p.Email, p.DisplayName, p.Groups, disabled, now)
+		}
+	}
+
+	for _, users := range []struct {
+		name string
+		ids  []string
+	}{{"migrated", before}, {"written by an old replica", during}} {
+		t.Run(users.name, func(t *testing.T) {
+			ids := users.ids
+			for _, id := range ids {
+				if r := get(t, id); r.Profile.Revision != 0 || r.Profile.Email != id+"@example.com" {
+					t.Fatalf("user %s as written: revision %d, email %q; want 0, %s@example.com", id, r.Profile.Revision, r.Profile.Email, id)
+				}
+			}
+			old := func(id string) store.Profile {
+				return store.Profile{Email: id + "@example.com", DisplayName: "Old " + id, Groups: []string{"old"}}
+			}
+			name := func(i int) string { return "name-" + ids[i] }
+
+			// An update without a condition (PATCH without If-Match, sync) applies.
+			apply(t, "unconditional update", store.UserChange{Name: name(0), Profile: profile(ids[0]), Now: now})
+			wantProfile(t, ids[0], *profile(ids[0]), false)
+
+			// An update on revision 0, the one read (PATCH with If-Match, an import):
+			// it applies once; the same again is stale and changes nothing.
+			apply(t, "update on revision 0", store.UserChange{Name: name(1), Profile: profile(ids[1]), Now: now, IfRevision: rev(0)})
+			wantProfile(t, ids[1], *profile(ids[1]), false)
+			again := store.UserChange{Name: name(1), Profile: &store.Profile{Email: "lost@example.com"}, Now: at(2 * time.Hour), IfRevision: rev(0)}
+			if err := s.ApplyUserChanges(ctx, []store.UserChange{again})[0]; !errors.Is(err, store.ErrStale) {
+				t.Errorf("a second update on revision 0: %v, want ErrStale", err)
+			}
+			wantProfile(t, ids[1], *profile(ids[1]), false)
+
+			// A revision the row is not at is stale, and changes nothing.
+			ahead := store.UserChange{Name: name(2), Profile: profile(ids[2]), Now: now, IfRevision: rev(1)}
+			if err := s.ApplyUserChanges(ctx, []store.UserChange{ahead})[0]; !errors.Is(err, store.ErrStale) {
+				t.Errorf("an update on revision 1 of a row at 0: %v, want ErrStale", err)
+			}
+			if r := get(t, ids[2]); r.Profile.Revision != 0 || r.Profile.Email != ids[2]+"@example.com" {
+				t.Errorf("user %s after a stale update: revision %d, email %q; want it as it was", ids[2], r.Profile.Revision, r.Profile.Email)
+			}
+
+			// A disable on revision 0 (If-Match) keeps the profile and moves the revision.
+			apply(t, "disable on revision 0", store.UserChange{Name: name(3), Disabled: new(true), Now: now, IfRevision: rev(0)})
+			wantProfile(t, ids[3], old(ids[3]), true)
+
+			// A delete on revision 0 (If-Match) deletes.
+			apply(t, "delete on revision 0", store.UserChange{Name: name(4), Delete: true, Now: now, IfRevision: rev(0)})
+			if _, err := s.GetUserRecord(ctx, name(4)); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("user %s after a delete on revision 0: %v, want ErrNotFound", ids[4], err)
+			}
+
+			// A batch, as an import's chunk or a directory's: every change applies.
+			apply(t, "batch on revision 0",
+				store.UserChange{Name: name(5), Profile: profile(ids[5]), Now: now, IfRevision: rev(0)},
+				store.UserChange{Name: name(6), Profile: profile(ids[6]), Now: now, IfRevision: rev(0)})
+			wantProfile(t, ids[5], *profile(ids[5]), false)
+			wantProfile(t, ids[6], *profile(ids[6]), false)
+		})
+	}
+}

@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"database/sql"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -115,6 +117,19 @@ func TestProfilesAtRevisionZero(t *testing.T) {
 		}
 		t.Cleanup(func() { s.Close() })
 		return s
+	})
+}
+
+// Opening says which migrations it applied, and refuses a schema a newer emfa migrated
+// unless allowed, as on SQLite (TestUpgrades there), in the look without the lock too.
+func TestUpgrades(t *testing.T) {
+	db, dsn := schemaAt(t, 11)
+	storetest.Upgrades(t, db, func(t *testing.T, allowNewer bool, log *slog.Logger) (io.Closer, error) {
+		s, err := postgres.Open(t.Context(), dsn, postgres.AllowNewerSchema(allowNewer), postgres.Log(log))
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -62,13 +63,23 @@ const DefaultConnectTimeout = 5 * time.Second
 type Option func(*options)
 
 type options struct {
-	maxConns int
-	tracer   pgx.QueryTracer // the tests' count of round trips (export_test.go)
+	maxConns   int
+	tracer     pgx.QueryTracer // the tests' count of round trips (export_test.go)
+	log        *slog.Logger
+	allowNewer bool
 }
 
 // MaxConns sizes the pool (storage.maxConnections); n <= 0 leaves the DSN's
 // pool_max_conns, or DefaultMaxConns.
 func MaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
+
+// Log names where Open says which migrations it applied.
+func Log(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// AllowNewerSchema, when allow is set, opens a database whose schema a newer emfa migrated
+// (storage.allowNewerSchema: a rollback across migrations that only add), with a warning in
+// the log; without it Open refuses one (sqlstore.NewerSchemaError).
+func AllowNewerSchema(allow bool) Option { return func(o *options) { o.allowNewer = allow } }
 
 // CheckDSN reports whether dsn can be read as a connection string, without connecting (emfa
 // check). Its error holds no password: pgx redacts it.
@@ -141,7 +152,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: no schema of the search_path (%s) exists: create it first (CREATE SCHEMA …), "+
 			"or name one that exists in the DSN", path)
 	}
-	if err := migrate(ctx, cfg.ConnConfig, db); err != nil {
+	if err := migrate(ctx, cfg.ConnConfig, db, sqlstore.MigrateOptions{AllowNewer: o.allowNewer, Log: o.log}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
@@ -161,7 +172,10 @@ const migrationLockID = 0x656d66616d696772
 // because goose checks for pending migrations (creating its version table when missing)
 // before it takes that lock: concurrent first starts collide there and sit out goose's 1 s
 // retry. The wait in pg_advisory_lock ends with ctx; closing the connection releases it.
-func migrate(ctx context.Context, cfg *pgx.ConnConfig, db *sql.DB) error {
+//
+// A schema newer than this emfa's migrations is refused (sqlstore.NewerSchemaError), or,
+// allowed, left as it is, in either look.
+func migrate(ctx context.Context, cfg *pgx.ConnConfig, db *sql.DB, mo sqlstore.MigrateOptions) error {
 	// goose's look at pending migrations creates its version table when it is missing,
 	// so the look is taken only where the table exists: a first start migrates under
 	// the lock. One migrating now holds the lock, and its pending migrations send this
@@ -171,7 +185,7 @@ func migrate(ctx context.Context, cfg *pgx.ConnConfig, db *sql.DB) error {
 		return fmt.Errorf("look for the version table: %w", err)
 	}
 	if versioned {
-		pending, err := sqlstore.Pending(ctx, db, goose.DialectPostgres, migrations)
+		pending, err := sqlstore.Pending(ctx, db, goose.DialectPostgres, migrations, mo)
 		if err != nil {
 			return err
 		}
@@ -187,7 +201,7 @@ func migrate(ctx context.Context, cfg *pgx.ConnConfig, db *sql.DB) error {
 	if _, err := lock.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLockID)); err != nil {
 		return fmt.Errorf("take the migration lock: %w", err)
 	}
-	return sqlstore.Migrate(ctx, db, goose.DialectPostgres, migrations)
+	return sqlstore.MigrateWith(ctx, db, goose.DialectPostgres, migrations, mo)
 }
 
 // dialect is what PostgreSQL's SQL says its own way.

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"database/sql"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -141,6 +143,19 @@ func TestProfilesAtRevisionZero(t *testing.T) {
 		}
 		t.Cleanup(func() { s.Close() })
 		return s
+	})
+}
+
+// Opening says which migrations it applied, and refuses a schema a newer emfa migrated
+// unless allowed.
+func TestUpgrades(t *testing.T) {
+	db, path := atVersion(t, 11)
+	storetest.Upgrades(t, db, func(t *testing.T, allowNewer bool, log *slog.Logger) (io.Closer, error) {
+		s, err := Open(t.Context(), path, AllowNewerSchema(allowNewer), Log(log))
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	})
 }
 

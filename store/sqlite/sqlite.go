@@ -71,6 +71,7 @@ type Option func(*options)
 type options struct {
 	readConns    int
 	log          *slog.Logger
+	allowNewer   bool        // AllowNewerSchema
 	checkpointed func(error) // tests: told of each background checkpoint
 	backstop     int         // the writer's wal_autocheckpoint: backstopPages but in tests
 }
@@ -81,7 +82,13 @@ func ReadConns(n int) Option { return func(o *options) { o.readConns = n } }
 
 // Log names where the store reports what no caller is waiting for: a background checkpoint
 // that failed (a full disk, say), and when they work again. Without it they go unreported.
+// It also hears which migrations Open applied.
 func Log(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// AllowNewerSchema, when allow is set, opens a database whose schema a newer emfa migrated
+// (storage.allowNewerSchema: a rollback across migrations that only add), with a warning in
+// the log; without it Open refuses one (sqlstore.NewerSchemaError).
+func AllowNewerSchema(allow bool) Option { return func(o *options) { o.allowNewer = allow } }
 
 // busyTimeout is how long a connection waits on another process's lock before SQLITE_BUSY.
 const busyTimeout = 5 * time.Second
@@ -153,7 +160,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	keepOne(w) // for ":memory:" the connection is the database
 
-	if err := initWriter(ctx, w, memory); err != nil {
+	if err := initWriter(ctx, w, memory, sqlstore.MigrateOptions{AllowNewer: o.allowNewer, Log: o.log}); err != nil {
 		return nil, errors.Join(hinted(err), w.Close())
 	}
 	if memory {
@@ -235,7 +242,7 @@ func (s *Store) Close() error {
 }
 
 // initWriter connects the writer, checks that the pragmas took, and migrates.
-func initWriter(ctx context.Context, w *sql.DB, memory bool) error {
+func initWriter(ctx context.Context, w *sql.DB, memory bool, mo sqlstore.MigrateOptions) error {
 	if err := w.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: open: %w", err)
 	}
@@ -259,12 +266,12 @@ func initWriter(ctx context.Context, w *sql.DB, memory bool) error {
 		}
 	}
 	if memory {
-		if err := sqlstore.Migrate(ctx, w, goose.DialectSQLite3, migrations); err != nil {
+		if err := sqlstore.MigrateWith(ctx, w, goose.DialectSQLite3, migrations, mo); err != nil {
 			return fmt.Errorf("sqlite: migrate: %w", err)
 		}
 		return nil
 	}
-	return migrateUnsynced(ctx, w)
+	return migrateUnsynced(ctx, w, mo)
 }
 
 // migrateUnsynced applies the migrations with the writer at synchronous=NORMAL, then puts
@@ -276,11 +283,11 @@ func initWriter(ctx context.Context, w *sql.DB, memory bool) error {
 // first commit at FULL syncs the log and with it every migration before it, as with the
 // deferred commits (sqlstore.DeferredSync); no decision is answered before such a commit,
 // and what a migration changes, applied again, comes out the same.
-func migrateUnsynced(ctx context.Context, w *sql.DB) error {
+func migrateUnsynced(ctx context.Context, w *sql.DB, mo sqlstore.MigrateOptions) error {
 	if _, err := w.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
-	err := sqlstore.Migrate(ctx, w, goose.DialectSQLite3, migrations)
+	err := sqlstore.MigrateWith(ctx, w, goose.DialectSQLite3, migrations, mo)
 	if err != nil {
 		err = fmt.Errorf("sqlite: migrate: %w", err)
 	}

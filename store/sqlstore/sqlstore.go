@@ -14,13 +14,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/emfa/emfa/store"
 )
@@ -193,76 +189,6 @@ func (s *Store) unit(ctx context.Context, fn func(w *writer) error) (err error) 
 // Update runs fn's writes as one unit, committed once (store.Store.Update).
 func (s *Store) Update(ctx context.Context, fn func(w store.Writer) error) error {
 	return s.unit(ctx, func(w *writer) error { return fn(w) })
-}
-
-// Migrate applies to db the goose migrations in fsys's directory "migrations" that it has
-// not had yet.
-func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS) error {
-	return MigrateTo(ctx, db, dialect, fsys, goose.MaxVersion)
-}
-
-// MigrateTo is Migrate up to and including version: a database as an older emfa left it,
-// for the tests of a migration.
-func MigrateTo(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS, version int64) error {
-	p, err := provider(db, dialect, fsys)
-	if err != nil {
-		return err
-	}
-	if _, err = p.UpTo(ctx, version); err != nil {
-		return explainMigration(ctx, db, err)
-	}
-	return nil
-}
-
-// explainMigration says what stopped a migration where the data, not the database, is
-// the cause, and what to do: so far, users whose names differ only by letter case, which
-// migration 9 (users_name_folded) refuses. That migration ran in a transaction and
-// changed nothing, and the emfa that wrote the database still runs on it.
-func explainMigration(ctx context.Context, db *sql.DB, err error) error {
-	names, qerr := query(ctx, db, func(sc scanner) (string, error) {
-		var n string
-		return n, sc.Scan(&n)
-	}, `SELECT name FROM users WHERE lower(name) IN
-		(SELECT lower(name) FROM users GROUP BY lower(name) HAVING COUNT(*) > 1)
-		ORDER BY lower(name), name LIMIT 20`)
-	if qerr != nil || len(names) == 0 {
-		return err
-	}
-	// Names of one user, folded alike, are adjacent: "A" and "a", "B" and "b".
-	var groups []string
-	for i, n := range names {
-		if i > 0 && store.FoldName(n) == store.FoldName(names[i-1]) {
-			groups[len(groups)-1] += " and " + strconv.Quote(n)
-		} else {
-			groups = append(groups, "users "+strconv.Quote(n))
-		}
-	}
-	more := ""
-	if len(names) == 20 {
-		more = " (and maybe more)"
-	}
-	return fmt.Errorf("%s differ only by letter case%s, and this emfa matches user names regardless of "+
-		"case, as SCIM does. The upgrade stopped before it changed them: with the emfa that wrote this "+
-		"database, delete all but one of each (emfa users delete NAME), then start this one again: %w", strings.Join(groups, "; "), more, err)
-}
-
-// Pending reports whether Migrate would apply anything: a migration the database has not
-// recorded, including one older than its newest (goose refuses those). It creates goose's
-// version table when the database has none.
-func Pending(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS) (bool, error) {
-	p, err := provider(db, dialect, fsys)
-	if err != nil {
-		return false, err
-	}
-	return p.HasPending(ctx)
-}
-
-func provider(db *sql.DB, dialect goose.Dialect, fsys fs.FS) (*goose.Provider, error) {
-	dir, err := fs.Sub(fsys, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	return goose.NewProvider(dialect, db, dir)
 }
 
 // Close stops the group's writer, if any, and closes both pools.

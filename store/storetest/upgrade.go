@@ -1,13 +1,19 @@
 package storetest
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/sqlstore"
 )
 
 // ProfilesAtRevisionZero checks that a user whose profile row is at revision 0 can be
@@ -143,4 +149,112 @@ func ProfilesAtRevisionZero(t *testing.T, db *sql.DB, open func(t *testing.T) st
 			wantProfile(t, ids[6], *profile(ids[6]), false)
 		})
 	}
+}
+
+// Upgrades checks what opening a database says of its schema's version. db is a
+// connection of its own to the database open opens, at version 11; open opens it (and
+// migrates it), allowing a newer schema or not, with log as the store's log.
+//
+// The migrations an open applies are said once, at INFO, from which version to which and
+// by name; an open with nothing to apply says nothing. A schema newer than the store's
+// migrations (a newer emfa migrated it) is refused with what to do, unless allowed, when
+// the store opens with a warning.
+func Upgrades(t *testing.T, db *sql.DB, open func(t *testing.T, allowNewer bool, log *slog.Logger) (io.Closer, error)) {
+	t.Helper()
+	ctx := t.Context()
+	opened := func(allowNewer bool) []slog.Record {
+		t.Helper()
+		var rec recorder
+		s, err := open(t, allowNewer, slog.New(&rec))
+		if err != nil {
+			t.Fatalf("open (allowing a newer schema: %v): %v", allowNewer, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return rec.records()
+	}
+	// No record but of what was said about migrations: the store may log others.
+	about := func(recs []slog.Record) []slog.Record {
+		var out []slog.Record
+		for _, r := range recs {
+			if strings.Contains(r.Message, "schema") {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+
+	recs := about(opened(false))
+	var latest int64
+	if err := db.QueryRowContext(ctx, `SELECT MAX(version_id) FROM goose_db_version`).Scan(&latest); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 {
+		t.Fatalf("migrating from 11 to %d logged %d records about it, want 1: %v", latest, len(recs), recs)
+	}
+	r := recs[0]
+	attrs := map[string]string{}
+	r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+	var names []string
+	for v := int64(12); v <= latest; v++ {
+		names = append(names, fmt.Sprintf("%05d_", v))
+	}
+	if r.Level != slog.LevelInfo || attrs["from"] != "11" || attrs["to"] != fmt.Sprint(latest) ||
+		strings.Count(attrs["migrations"], ", ") != len(names)-1 || !strings.HasPrefix(attrs["migrations"], "00012_user_revision, 00013_") {
+		t.Errorf("the record of the migrations: %v %q %v; want INFO, from 11 to %d, each of %v by name", r.Level, r.Message, attrs, latest, names)
+	}
+	for _, n := range names {
+		if !strings.Contains(attrs["migrations"], n) {
+			t.Errorf("the record of the migrations does not name migration %s: %q", n, attrs["migrations"])
+		}
+	}
+	if recs := about(opened(false)); len(recs) != 0 {
+		t.Errorf("an open with nothing to migrate logged %v, want nothing", recs)
+	}
+
+	// A newer emfa migrated it.
+	if _, err := db.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES ($1, TRUE)`, latest+1); err != nil {
+		t.Fatal(err)
+	}
+	_, err := open(t, false, slog.New(&recorder{}))
+	var newer *sqlstore.NewerSchemaError
+	if !errors.As(err, &newer) || newer.Version != latest+1 || newer.Known != latest {
+		t.Fatalf("open on a schema at %d, newer than the store's %d: %v; want a NewerSchemaError", latest+1, latest, err)
+	}
+	want := fmt.Sprintf("the database's schema is version %d, newer than this emfa's %d: this emfa is older than the one that "+
+		"last migrated it; run that version or newer, or restore a backup taken before", latest+1, latest)
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("open on a newer schema: %v\nwant it to say %q", err, want)
+	}
+	recs = about(opened(true))
+	if len(recs) != 1 || recs[0].Level != slog.LevelWarn {
+		t.Errorf("open on a newer schema, allowed: logged %v, want one warning", recs)
+	}
+	var now int64
+	if err := db.QueryRowContext(ctx, `SELECT MAX(version_id) FROM goose_db_version`).Scan(&now); err != nil || now != latest+1 {
+		t.Errorf("the schema's version after an allowed open: %d, %v; want it left at %d", now, err, latest+1)
+	}
+}
+
+// recorder is a slog.Handler that keeps the records.
+type recorder struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recs = append(r.recs, rec.Clone())
+	return nil
+}
+func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *recorder) WithGroup(string) slog.Handler      { return r }
+
+func (r *recorder) records() []slog.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]slog.Record(nil), r.recs...)
 }

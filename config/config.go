@@ -114,6 +114,9 @@ type Storage struct {
 	// server can flush together), SQLite's readers (writes always go through one
 	// connection). 0: the backend's default.
 	MaxConnections int `mapstructure:"maxConnections"`
+	// AllowNewerSchema starts on a database whose schema a newer emfa migrated (a
+	// rollback across migrations that only add), with a warning; without it emfa refuses.
+	AllowNewerSchema bool `mapstructure:"allowNewerSchema"`
 }
 
 // Log configures the process log.

@@ -26,6 +26,7 @@ import (
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
 	"github.com/emfa/emfa/store/sqlite"
+	"github.com/emfa/emfa/store/sqlstore"
 	"github.com/emfa/emfa/telemetry"
 )
 
@@ -193,9 +194,10 @@ func keptSecret(path string, n int, stderr io.Writer, notice string, show bool) 
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
 	switch cfg.Storage.Driver {
 	case "postgres":
-		st, err := postgres.Open(ctx, cfg.Storage.DSN.Reveal(), postgres.MaxConns(cfg.Storage.MaxConnections))
+		st, err := postgres.Open(ctx, cfg.Storage.DSN.Reveal(), postgres.MaxConns(cfg.Storage.MaxConnections),
+			postgres.Log(log), postgres.AllowNewerSchema(cfg.Storage.AllowNewerSchema))
 		if err != nil {
-			return nil, fmt.Errorf("storage (postgres): %w", err)
+			return nil, fmt.Errorf("storage (postgres): %w", newerSchemaHint(err))
 		}
 		return st, nil
 	default:
@@ -208,12 +210,25 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 				return nil, fmt.Errorf("storage.dsn: cannot create the database's folder %s: %w", filepath.Dir(path), err)
 			}
 		}
-		st, err := sqlite.Open(ctx, dsn, sqlite.ReadConns(cfg.Storage.MaxConnections), sqlite.Log(log))
+		st, err := sqlite.Open(ctx, dsn, sqlite.ReadConns(cfg.Storage.MaxConnections), sqlite.Log(log),
+			sqlite.AllowNewerSchema(cfg.Storage.AllowNewerSchema))
+		err = newerSchemaHint(err)
 		if err != nil && path != "" {
 			return nil, fmt.Errorf("storage.dsn: database %s: %w", path, err)
 		}
 		return st, err
 	}
+}
+
+// newerSchemaHint adds to a refusal of a schema newer than this emfa's how a rollback
+// runs on one anyway (README, "Upgrading and downgrading").
+func newerSchemaHint(err error) error {
+	var newer *sqlstore.NewerSchemaError
+	if !errors.As(err, &newer) {
+		return err
+	}
+	return fmt.Errorf("%w (to roll back on purpose across migrations that only add, set storage.allowNewerSchema: true, "+
+		"EMFA_STORAGE_ALLOWNEWERSCHEMA=true: see the README, Upgrading and downgrading)", err)
 }
 
 func newKeyring(cfg *config.Config) (*builtin.Keyring, error) {

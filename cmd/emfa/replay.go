@@ -3,9 +3,12 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -244,7 +247,10 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 		if err != nil {
 			return nil, nil, err
 		}
-		cleanup := func() { os.RemoveAll(dir) }
+		// A vendor's OAuth token endpoint is replay's own too (replayTokens), started
+		// for the first provider that needs one.
+		tokenURL, stopTokens := "", func() {}
+		cleanup := func() { stopTokens(); os.RemoveAll(dir) }
 		lookup := func(name string) (string, bool) {
 			// The store and the vendor are the replay's own, whatever the transcript's env
 			// says: a recording lists ${EMFA_STORAGE_DSN} <redacted>, and the real value
@@ -313,12 +319,21 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 			}
 			base := vendorURL
 			if len(w.URLs) > 0 {
-				// A recording redacts placeholder values, URLs included: no base path then.
-				if u, err := url.Parse(w.URLs[0]); err == nil && u.IsAbs() && u.Host != "" {
-					base += strings.TrimSuffix(u.Path, "/")
-				}
+				base += basePath(w.URLs[0])
 			}
 			cfg.Providers[i].Remote["urls"] = []any{base}
+			if w.Authentication.Type == remote.AuthOAuth {
+				// Token fetches are not vendor calls a transcript lists (a recording
+				// leaves them out): replay grants them itself, never the real endpoint.
+				if tokenURL == "" {
+					if tokenURL, stopTokens, err = transcript.ServeLocal(replayTokens()); err != nil {
+						stopTokens = func() {}
+						cleanup()
+						return nil, nil, fmt.Errorf("provider %s: the replay's token endpoint: %w", p.CredentialPrefix, err)
+					}
+				}
+				setRemote(cfg.Providers[i].Remote, tokenURL+"/token", "authentication", "oauth", "token_endpoint")
+			}
 		}
 		keys, err := newKeyring(cfg)
 		if err != nil {
@@ -363,6 +378,75 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 		r := &replayEnv{env: e, url: base, clock: clk, auth: opts.Auth, devices: devices, phones: map[string][]string{}, codes: codes}
 		return r, func() { stopServer(); e.Close(); cleanup() }, nil
 	}
+}
+
+// standInBase is a URL whose scheme and host were a recording's redacted variable
+// (${ACME_URL}/v1 replayed as redacted-ACME_URL/v1): what follows the stand-in is the path.
+var standInBase = regexp.MustCompile(`^redacted-[A-Za-z_][A-Za-z0-9_]*(/[^?#]*)?`)
+
+// basePath is the path of a vendor URL, without its trailing slash, for replay's vendor to
+// be called at the same paths as the real one. A recording redacts placeholder values,
+// URLs included: no base path then.
+func basePath(raw string) string {
+	if m := standInBase.FindStringSubmatch(raw); m != nil {
+		return strings.TrimSuffix(m[1], "/")
+	}
+	if u, err := url.Parse(raw); err == nil && u.IsAbs() && u.Host != "" {
+		return strings.TrimSuffix(u.Path, "/")
+	}
+	return ""
+}
+
+// setRemote sets a remote section's value at path, keeping the rest of each section on
+// the way: a section from a webhookFile merges it into the file's, as any of its keys.
+func setRemote(section map[string]any, value any, path ...string) {
+	for _, key := range path[:len(path)-1] {
+		next, ok := section[key].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+		} else {
+			next = maps.Clone(next)
+		}
+		section[key] = next
+		section = next
+	}
+	section[path[len(path)-1]] = value
+}
+
+// replayTokenLifetime is the lifetime of a token replay grants: longer than any replay,
+// so emfa fetches one again only when the transcript's vendor refuses it.
+const replayTokenLifetime = 3600
+
+// replayTokens is a replay's OAuth token endpoint: it grants every client-credentials
+// request a synthetic bearer token, whatever the client's credentials (a recording's
+// secret replays as a stand-in). The tokens differ, so that a refused one is seen to be
+// replaced; the vendor calls that carry them match any Authorization, as recorded.
+func replayTokens() http.Handler {
+	var mu sync.Mutex
+	issued := 0
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			io.WriteString(w, `{"error":"invalid_request","error_description":"a token request is a POST"}`)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "client_credentials" {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":"unsupported_grant_type","error_description":"replay grants client_credentials only"}`)
+			return
+		}
+		mu.Lock()
+		issued++
+		n := issued
+		mu.Unlock()
+		json.NewEncoder(w).Encode(map[string]any{
+			"access_token": fmt.Sprintf("replay-token-%d", n), "token_type": "Bearer", "expires_in": replayTokenLifetime,
+		})
+	})
 }
 
 // locateConfig puts each problem of a transcript's configuration at its file and line:

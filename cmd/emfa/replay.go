@@ -334,6 +334,19 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 				}
 				setRemote(cfg.Providers[i].Remote, tokenURL+"/token", "authentication", "oauth", "token_endpoint")
 			}
+			if m := w.Authentication.MTLS; m != (remote.MTLS{}) {
+				// Replay's vendor and token endpoint speak plain HTTP: the recording's client
+				// certificate, key and vendor CA are never used, and need not be where the
+				// transcript replays. An mtls call carries nothing else; tls_client_auth
+				// sends its client_id in the body either way.
+				setRemote(cfg.Providers[i].Remote, map[string]any{"cert": "", "key": "", "ca": ""}, "authentication", "mtls")
+				if w.Authentication.Type == remote.AuthMTLS {
+					setRemote(cfg.Providers[i].Remote, remote.AuthNone, "authentication", "type")
+				}
+				if w.Authentication.OAuth.TokenEndpointAuthMethod == remote.TLSClientAuth {
+					setRemote(cfg.Providers[i].Remote, remote.ClientSecretPost, "authentication", "oauth", "token_endpoint_auth_method")
+				}
+			}
 		}
 		keys, err := newKeyring(cfg)
 		if err != nil {

@@ -262,3 +262,47 @@ func TestReplayBasePath(t *testing.T) {
 		}
 	}
 }
+
+// A transcript of a vendor reached over mTLS (alone, or as OAuth's tls_client_auth)
+// replays where the recording's certificate files are not: replay's vendor and token
+// endpoint speak plain HTTP on loopback, so the client certificate, its key and the
+// vendor's CA are never read.
+func TestReplayMTLSVendorWithoutItsFiles(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "gone")
+	for name, auth := range map[string]string{
+		"mtls": `{type: mtls, mtls: {cert: ` + missing + `/client.pem, key: ` + missing + `/client-key.pem, ca: "${ACME_CA}"}}`,
+		"tls_client_auth": `{type: oauth, oauth: {token_endpoint: "${ACME_URL}/token", client_id: acme, token_endpoint_auth_method: tls_client_auth},
+          mtls: {cert: ` + missing + `/client.pem, key: ` + missing + `/client-key.pem}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := writeTranscript(t, name+".yaml", `name: a vendor behind mTLS
+config: |
+  server:
+    auth: {basic: {username: verify, password: replay-password}}
+  providers:
+    - name: Acme
+      credentialPrefix: acme
+      capabilities: [smsotp]
+      engine: remote
+      remote:
+        urls: ["${ACME_URL}/v1"]
+        authentication: `+auth+`
+        resources:
+          test: {suffix: /health, method: GET, transform: {incoming: '{"body": {"status": "SUCCESS"}}'}}
+env:
+  ACME_URL: <redacted>
+  ACME_CA: <redacted>
+steps:
+  - call: {resource: test, method: GET}
+    vendor:
+      - request: {method: GET, path: /v1/health}
+        response: {body: {ok: true}}
+    expect: {status: 200, body: {status: SUCCESS}}
+`)
+			code, out, errOut := emfa(t, "replay", "-v", path)
+			if code != 0 || !strings.HasSuffix(out, "1 passed, 0 failed\n") {
+				t.Errorf("exit %d\n%s%s", code, out, errOut)
+			}
+		})
+	}
+}

@@ -192,22 +192,20 @@ func errorOf(err error, what string) error {
 	return err
 }
 
-// requestKey is the context key of the request id WithRequestID sets.
-type requestKey struct{}
-
 // WithRequestID is ctx carrying id, the id of the request that asks for a change (the
 // X-Request-ID the access log writes): every audit record the Manager writes under it
 // carries it, so that the actor it names can be joined to the address the access log has.
+// The key is provider's (provider.WithRequestID), so that the records the engines write
+// under the same ctx carry it too.
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestKey{}, id)
+	return provider.WithRequestID(ctx, id)
 }
 
 // RequestID is the request id ctx carries ("" when none: the CLI, the sweeper), for a
 // record written outside the Manager (directory sync's) and for an event queued to be
 // applied later, whose records then carry the id of the request that queued it.
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestKey{}).(string)
-	return id
+	return provider.RequestID(ctx)
 }
 
 // audit appends a refusal or an action done outside ApplyUserChanges; the action stands

@@ -27,7 +27,7 @@ var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 // one, and echoes it in the response. The request's context carries it
 // (lifecycle.WithRequestID), for every route: each audit record the request leads to —
 // the admin API's, a SCIM write's, the self-service page's, a hook's events applied
-// later by the sync worker — has the id the access log has.
+// later by the sync worker, the device API's — has the id the access log has.
 func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Request().Header.Get(echo.HeaderXRequestID)

@@ -103,7 +103,7 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 	name := strings.TrimSpace(r.Name)
 	// From this registration on, the device's key signs the user's sign-ins: the trail
 	// shows when, and for which factor.
-	ev := store.AuditEvent{Time: now, Username: tx.Username, Capability: TypePush, FactorID: tx.FactorID,
+	ev := store.AuditEvent{Time: now, RequestID: provider.RequestID(ctx), Username: tx.Username, Capability: TypePush, FactorID: tx.FactorID,
 		Resource: "device register", Outcome: string(provider.StatusSuccess), Reason: r.Alg}
 	// The code spent, the factor active with its key and name, the self-service link it
 	// was enrolled with spent, and the record: one unit, so a crash between them cannot
@@ -273,7 +273,7 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 		}
 	}
 	// The answer and its audit row are one unit: no answer counts unrecorded.
-	ev := store.AuditEvent{Time: d.now(), Provider: tx.Provider, Username: tx.Username, Capability: tx.Capability,
+	ev := store.AuditEvent{Time: d.now(), RequestID: provider.RequestID(ctx), Provider: tx.Provider, Username: tx.Username, Capability: tx.Capability,
 		FactorID: deviceID, Resource: "device answer", Outcome: string(status), Reason: reason}
 	err = d.store.Update(ctx, func(w store.Writer) error {
 		if err := w.CompleteTransaction(ctx, id, string(status), d.now()); err != nil {

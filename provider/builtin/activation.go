@@ -288,10 +288,11 @@ func (e *Engine) activate(ctx context.Context, u store.User, f *store.Factor, pa
 }
 
 // activateOnFirstUse makes a pre-provisioned factor active after its first successful
-// sign-in (username's), in one commit with the record that says so. The answer is decided
-// already: losing the race to a concurrent one is fine, and records nothing; a crash
-// before this commit leaves the factor pending, for the next sign-in to activate.
-func (e *Engine) activateOnFirstUse(ctx context.Context, f *store.Factor, username string, out provider.Outcome) error {
+// sign-in (req's), in one commit with the record that says so, which carries the
+// request's id as the call's decision row does. The answer is decided already: losing
+// the race to a concurrent one is fine, and records nothing; a crash before this commit
+// leaves the factor pending, for the next sign-in to activate.
+func (e *Engine) activateOnFirstUse(ctx context.Context, f *store.Factor, req provider.Request, out provider.Outcome) error {
 	if out.Status != provider.StatusSuccess || ActivationOf(f) != ActivationOnFirstUse {
 		return nil
 	}
@@ -302,7 +303,7 @@ func (e *Engine) activateOnFirstUse(ctx context.Context, f *store.Factor, userna
 		if err := w.ActivateFactor(ctx, f.ID, activatedParams(f), now); err != nil {
 			return err
 		}
-		return w.AppendAudit(ctx, store.AuditEvent{Time: now, Username: username, Capability: f.Type, FactorID: f.ID,
+		return w.AppendAudit(ctx, store.AuditEvent{Time: now, RequestID: req.RequestID, Username: req.Username, Capability: f.Type, FactorID: f.ID,
 			Resource: "activate", Outcome: string(provider.StatusSuccess), Reason: "its first successful sign-in (" + ActivationOnFirstUse + ")"})
 	})
 	if errors.Is(err, store.ErrConflict) {

@@ -188,3 +188,24 @@ func TestActivationOnFirstUse(t *testing.T) {
 		}
 	}
 }
+
+// TestActivationOnFirstUseCarriesRequestID: the record of a factor activated by its first
+// sign-in carries the id of the sign-in's request, as that call's decision row does.
+func TestActivationOnFirstUseCarriesRequestID(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		f := newEngineFixture(t, st, nil)
+		ctx := context.Background()
+		id := enrollAs(t, f, builtin.ActivationOnFirstUse, "smsotp", "alice", "phone", "+15550001111").Factor.ID
+		out := f.initiate(t, "alice", "smsotp", id)
+		got, err := f.engine.Validate(ctx, provider.Request{Capability: "smsotp", ID: id, Username: "alice",
+			TransactionID: out.TransactionID, Passvalue: f.sms.last(t).Code, RequestID: "req-first-use"})
+		if err != nil || got.Status != provider.StatusSuccess {
+			t.Fatalf("validate: %+v %v", got, err)
+		}
+		all, _ := f.store.ListAudit(ctx, store.AuditFilter{Limit: 1000})
+		activations := slices.DeleteFunc(all, func(ev store.AuditEvent) bool { return ev.Resource != "activate" || ev.FactorID != id })
+		if len(activations) != 1 || activations[0].RequestID != "req-first-use" {
+			t.Errorf("activation records: %+v, want one with request id req-first-use", activations)
+		}
+	})
+}

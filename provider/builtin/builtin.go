@@ -308,7 +308,7 @@ func (e *Engine) run(ctx context.Context, f *store.Factor, req provider.Request,
 	}
 	out, err := fn(k, ctx, f, req)
 	if err == nil {
-		err = e.activateOnFirstUse(ctx, f, req.Username, out)
+		err = e.activateOnFirstUse(ctx, f, req, out)
 	}
 	return out, err
 }

@@ -132,10 +132,9 @@ func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="emfa admin"`)
 				return &lifecycle.Error{Kind: lifecycle.Unauthorized, Code: "unauthorized", Msg: "missing, unknown or revoked admin token"}
 			}
-			// Every audit row of the request carries its id, which the access log has with
-			// the address.
+			// Every audit row of the request carries its id (the requestID middleware put
+			// it in the context), which the access log has with the address.
 			id := c.Response().Header().Get(echo.HeaderXRequestID)
-			c.SetRequest(c.Request().WithContext(lifecycle.WithRequestID(c.Request().Context(), id)))
 			if scope == lifecycle.ScopeWrite && got != lifecycle.ScopeWrite {
 				// Who tried what: the access log has only the status and the address.
 				api.s.log.Warn("admin scope refused", "token", name, "scope", got, "need", scope, "method", c.Request().Method,

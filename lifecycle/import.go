@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/emfa/emfa/internal/jsonkeys"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
@@ -398,10 +399,17 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 		}
 		seen[key] = true
 		inFile[inFileKey(row.Username)] = true
-		c, changed, rerr := m.rowChange(ctx, actor, row, existing[key])
+		c, changed, evs, rerr := m.rowChange(ctx, actor, row, existing[key])
 		if rerr != nil {
 			rep.Rows = append(rep.Rows, refused(row.Line, row.Username, rerr))
 			continue
+		}
+		if c != nil && !o.DryRun {
+			// The vendors are told in the row's own commit, as for the admin API's change
+			// (propagate): a row refused when applied queues nothing.
+			if err := m.propagate(c, evs...); err != nil {
+				return ImportReport{}, err
+			}
 		}
 		res.Changes = changed
 		switch {
@@ -419,7 +427,9 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 		}
 	}
 	if o.Full {
-		changes, results = m.deletions(ctx, actor, &rep, existing, inFile, o, changes, results)
+		if changes, results, err = m.deletions(ctx, actor, &rep, existing, inFile, o, changes, results); err != nil {
+			return ImportReport{}, err
+		}
 	}
 	if !o.DryRun {
 		for start := 0; start < len(changes); start += importBatch {
@@ -463,10 +473,11 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 // and without spaces around it, which the row is refused for.
 func inFileKey(name string) string { return store.FoldName(strings.TrimSpace(name)) }
 
-// deletions adds the deletion of every user absent from a full import, unless a refused
-// row names no user (it may be any user's) or there are more than the guard allows.
+// deletions adds the deletion of every user absent from a full import (with its
+// propagation to the vendors, unless a dry run), unless a refused row names no user (it
+// may be any user's) or there are more than the guard allows.
 func (m *Manager) deletions(ctx context.Context, actor Actor, rep *ImportReport, existing map[string]*current, inFile map[string]bool, o ImportOptions,
-	changes []store.UserChange, results []int) ([]store.UserChange, []int) {
+	changes []store.UserChange, results []int) ([]store.UserChange, []int, error) {
 	var nameless []int
 	for _, r := range rep.Rows {
 		if r.Action == ActionRefused && strings.TrimSpace(r.Username) == "" {
@@ -476,7 +487,7 @@ func (m *Manager) deletions(ctx context.Context, actor Actor, rep *ImportReport,
 	if len(nameless) > 0 {
 		rep.DeletionRefused = fmt.Sprintf("%s: nobody was deleted, as a full import deletes nobody while a row may be any user's (correct the file and import again)",
 			namelessRows(nameless))
-		return changes, results
+		return changes, results, nil
 	}
 	var absent []string
 	for _, key := range sortedKeys(existing) {
@@ -487,15 +498,21 @@ func (m *Manager) deletions(ctx context.Context, actor Actor, rep *ImportReport,
 	if len(absent) > o.MaxDeletes {
 		rep.DeletionRefused = fmt.Sprintf("%d users are absent from this full import, more than --max-deletes %d allows: nobody was deleted (check the file, or raise the limit)",
 			len(absent), o.MaxDeletes)
-		return changes, results
+		return changes, results, nil
 	}
 	for _, name := range absent {
 		rep.Rows = append(rep.Rows, RowResult{Username: name, Action: ActionDeleted})
-		changes = append(changes, store.UserChange{Name: name, Delete: true, Now: m.now(),
-			Audit: []store.AuditEvent{m.event(ctx, actor, "import.delete", name, "", "absent from a full import")}})
+		c := store.UserChange{Name: name, Delete: true, Now: m.now(),
+			Audit: []store.AuditEvent{m.event(ctx, actor, "import.delete", name, "", "absent from a full import")}}
+		if !o.DryRun {
+			if err := m.propagate(&c, provider.LifecycleEvent{Type: provider.EventUserDelete, Username: name}); err != nil {
+				return nil, nil, err
+			}
+		}
+		changes = append(changes, c)
 		results = append(results, len(rep.Rows)-1)
 	}
-	return changes, results
+	return changes, results, nil
 }
 
 // namelessRows says which rows were refused without a user name, at most three by line.
@@ -556,12 +573,14 @@ func (m *Manager) directory(ctx context.Context) (map[string]*current, error) {
 	}
 }
 
-// rowChange is the change that makes the store agree with row (nil when it does), and a
-// description of each difference.
-func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur *current) (*store.UserChange, []string, *Error) {
+// rowChange is the change that makes the store agree with row (nil when it does), a
+// description of each difference, and what a directory's events would say of it, for
+// the vendors (propagate): the user's creation, or the changes of its profile, state and
+// groups (a factor pre-provisioned is emfa's own, and says nothing).
+func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur *current) (*store.UserChange, []string, []provider.LifecycleEvent, *Error) {
 	if err := CheckName(row.Username); err != nil {
 		err.Field = "username"
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var base store.Profile
 	if cur != nil {
@@ -582,13 +601,13 @@ func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur
 	}
 	p, err := profile(base, in)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var disabled *bool
 	if row.State != "" {
 		state := strings.ToLower(row.State)
 		if disabled, err = parseState(&state); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	now := m.now()
@@ -634,7 +653,7 @@ func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur
 	for _, typ := range slices.Compact(slices.Sorted(slices.Values(row.Factors))) {
 		f, what, err := m.rowFactor(u, factors, typ, p)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		switch {
 		case f == nil:
@@ -652,7 +671,7 @@ func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur
 		}
 	}
 	if len(changed) == 0 {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	action := "import.update"
 	if cur == nil {
@@ -663,7 +682,17 @@ func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur
 		recorded[i] = v
 	}
 	c.Audit = []store.AuditEvent{m.event(ctx, actor, action, c.Name, "", strings.Join(recorded, "; "))}
-	return c, changed, nil
+	var evs []provider.LifecycleEvent
+	if cur == nil {
+		evs = createEvents(u, p)
+	} else {
+		is := base
+		if c.Profile != nil {
+			is = *c.Profile
+		}
+		evs = updateEvents(c.Name, base, u.Disabled, is, c.Disabled)
+	}
+	return c, changed, evs, nil
 }
 
 // destinationMask masks a profile's code destinations, by field, as a factor's are shown

@@ -160,8 +160,7 @@ func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (Us
 	u := store.User{ID: builtin.NewID(), Name: in.Name, Disabled: disabled != nil && *disabled, CreatedAt: now}
 	c := store.UserChange{Name: in.Name, Create: &u, Profile: &p, Now: now,
 		Audit: []store.AuditEvent{m.event(ctx, actor, "users.create", in.Name, "", stateNote(u.Disabled))}}
-	create, _ := said(provider.LifecycleEvent{Type: provider.EventUserCreate, Username: in.Name, Disabled: u.Disabled}, store.Profile{}, p)
-	if err := m.propagate(&c, append([]provider.LifecycleEvent{create}, memberships(in.Name, nil, p.Groups)...)...); err != nil {
+	if err := m.propagate(&c, createEvents(u, p)...); err != nil {
 		return User{}, err
 	}
 	err := m.store.ApplyUserChanges(ctx, []store.UserChange{c})[0]
@@ -322,19 +321,7 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 	if c.Disabled != nil {
 		c.Audit = append(c.Audit, m.event(ctx, actor, stateAction(*c.Disabled), name, "", ""))
 	}
-	// What a directory's events would say of it: the profile's fields it changes (with
-	// the state, when it changes that too), or the state alone; the memberships.
-	var evs []provider.LifecycleEvent
-	moved := c.Disabled != nil && *c.Disabled != r.Disabled
-	if upd, ok := said(provider.LifecycleEvent{Type: provider.EventUserUpdate, Username: name}, r.Profile, p); ok {
-		if moved {
-			upd.State = StateName(*c.Disabled)
-		}
-		evs = append(evs, upd)
-	} else if moved {
-		evs = append(evs, stateEvent(name, *c.Disabled))
-	}
-	if err := m.propagate(&c, append(evs, memberships(name, r.Profile.Groups, p.Groups)...)...); err != nil {
+	if err := m.propagate(&c, updateEvents(name, r.Profile, r.Disabled, p, c.Disabled)...); err != nil {
 		return err
 	}
 	return m.apply(ctx, c, "user")
@@ -361,6 +348,31 @@ func (m *Manager) propagate(c *store.UserChange, evs ...provider.LifecycleEvent)
 		c.Queue = append(c.Queue, rows...)
 	}
 	return nil
+}
+
+// createEvents are what a directory's events would say of u's creation with profile p:
+// its user.create (with the profile's fields it sets), then its memberships.
+func createEvents(u store.User, p store.Profile) []provider.LifecycleEvent {
+	create, _ := said(provider.LifecycleEvent{Type: provider.EventUserCreate, Username: u.Name, Disabled: u.Disabled}, store.Profile{}, p)
+	return append([]provider.LifecycleEvent{create}, memberships(u.Name, nil, p.Groups)...)
+}
+
+// updateEvents are what a directory's events would say of an update of user name from
+// profile was (and state wasDisabled) to is (and disabled, when set): the profile's fields
+// it changes (with the state, when it changes that too), or the state alone; then the
+// memberships. None when it changes nothing of them.
+func updateEvents(name string, was store.Profile, wasDisabled bool, is store.Profile, disabled *bool) []provider.LifecycleEvent {
+	var evs []provider.LifecycleEvent
+	moved := disabled != nil && *disabled != wasDisabled
+	if upd, ok := said(provider.LifecycleEvent{Type: provider.EventUserUpdate, Username: name}, was, is); ok {
+		if moved {
+			upd.State = StateName(*disabled)
+		}
+		evs = append(evs, upd)
+	} else if moved {
+		evs = append(evs, stateEvent(name, *disabled))
+	}
+	return append(evs, memberships(name, was.Groups, is.Groups)...)
 }
 
 // said is ev saying the profile's fields that differ from was to is, as a directory's

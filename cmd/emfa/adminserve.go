@@ -42,7 +42,11 @@ func (e *env) manager(providers []*provider.Provider, switches *provider.SwitchC
 
 // cliManager is the manager of a command run beside the server: every builtin engine
 // built from the configuration.
-func (e *env) cliManager() (*lifecycle.Manager, error) {
+func (e *env) cliManager() (*lifecycle.Manager, error) { return e.cliManagerWith(nil) }
+
+// cliManagerWith is cliManager whose user changes prop queues for the vendors (see
+// manager).
+func (e *env) cliManagerWith(prop lifecycle.Propagation) (*lifecycle.Manager, error) {
 	var providers []*provider.Provider
 	for i, p := range e.cfg.Providers {
 		pr := &provider.Provider{CredentialPrefix: p.CredentialPrefix, Capabilities: p.Capabilities}
@@ -55,7 +59,7 @@ func (e *env) cliManager() (*lifecycle.Manager, error) {
 		}
 		providers = append(providers, pr)
 	}
-	return e.manager(providers, nil, nil)
+	return e.manager(providers, nil, prop)
 }
 
 // wireAdmin gives every provider the org-wide switches and builds the manager the admin

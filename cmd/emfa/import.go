@@ -55,7 +55,13 @@ func (d *deps) importCmd() *cobra.Command {
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		m, err := e.cliManager()
+		// As emfa users add: each user's change queues its propagations to the vendors in
+		// its own commit, for the server's workers (a dry run queues nothing).
+		prop, err := e.cliPropagation() // admin.go
+		if err != nil {
+			return err
+		}
+		m, err := e.cliManagerWith(prop) // adminserve.go
 		if err != nil {
 			return err
 		}

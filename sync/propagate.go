@@ -18,7 +18,7 @@ func (q *Queue) propagate(ctx context.Context, i int, e store.QueuedEvent) error
 	log := q.Log.With("target", q.target(i), "event_id", e.EventID, "type", e.Type, "seq", e.Seq)
 	var ev provider.LifecycleEvent
 	if err := json.Unmarshal(e.Body, &ev); err != nil {
-		return q.finish(ctx, e, store.QueueDead, "undecodable event: "+err.Error(), false)
+		return q.finish(ctx, e, OutcomeDead, store.QueueDead, "undecodable event: "+err.Error(), false)
 	}
 	if why := newer(e.Body, ev); why != "" {
 		return q.retry(ctx, e, errors.New("queued by a newer version of emfa, left for a replica that reads it whole: "+why), log)
@@ -29,10 +29,10 @@ func (q *Queue) propagate(ctx context.Context, i int, e store.QueuedEvent) error
 		return q.retry(ctx, e, err, log)
 	case dead != "":
 		log.Error("sync propagation dead-lettered", "user", ev.Username, "reason", dead)
-		return q.finish(ctx, e, store.QueueDead, dead, false)
+		return q.finish(ctx, e, OutcomeDead, store.QueueDead, dead, false)
 	case !ok:
 		logSkip(log, ev, note)
-		return q.finish(ctx, e, store.QueueDone, "skipped: "+note, false)
+		return q.finish(ctx, e, OutcomeSkipped, store.QueueDone, "skipped: "+note, false)
 	}
 	p, done := q.propagator(i) // a reload's swap waits for this call, not for the batch
 	err = p.Propagate(ctx, ev)
@@ -40,7 +40,7 @@ func (q *Queue) propagate(ctx context.Context, i int, e store.QueuedEvent) error
 	if err != nil {
 		return q.retry(ctx, e, fmt.Errorf("propagate: %w", err), log)
 	}
-	return q.finish(ctx, e, store.QueueDone, note, false)
+	return q.finish(ctx, e, OutcomePropagated, store.QueueDone, note, false)
 }
 
 // reconcile is what of ev to send the vendor now, so that it gets the user as emfa has it

@@ -28,6 +28,15 @@ const DefaultMaxDeletesPerHour = 100
 // (a suspend among them).
 const MaxFutureSkew = 5 * time.Minute
 
+// Outcomes told to Queue.Observe.
+const (
+	OutcomeApplied    = "applied"    // in emfa's store
+	OutcomePropagated = "propagated" // carried to a vendor (what was left of it to send)
+	OutcomeSkipped    = "skipped"    // done without being applied or carried: older than a change applied since, refused
+	OutcomeRetry      = "retry"      // an attempt failed; it waits its backoff
+	OutcomeDead       = "dead"       // dead-lettered
+)
+
 // Queue is the durable queue of lifecycle events and its workers. Several processes may
 // run workers on one store: a claim leases an event to one of them, and an event whose
 // worker died is claimed again when its lease passes (applying it twice changes nothing).
@@ -63,9 +72,16 @@ type Queue struct {
 	MaxDeletesPerHour int
 	// KeepDone is how long applied events are kept for deduplication (default 7 days).
 	KeepDone time.Duration
-	Owner    string
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Observe, when set, is told what this process's queue made of each event and
+	// propagation it finished, once the store recorded it: by its source (a propagation's
+	// is store.PropagationSource of its target) and outcome (OutcomeApplied, ...). An
+	// event released (its source paused), one whose lease another worker took over, or
+	// one whose outcome the store failed to record is not told of. It is called on the
+	// worker's goroutine, or ApplyNow's caller's: it must be quick and must not block.
+	Observe func(source, outcome string)
+	Owner   string
+	Log     *slog.Logger
+	Now     func() time.Time
 
 	wake  chan struct{}
 	pwake []chan struct{} // one per propagator
@@ -352,9 +368,11 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 		if !errors.As(err, new(*Skipped)) {
 			note = "not applied: " + note
 		}
-		for _, seq := range seqs[i:] {
+		for j, seq := range seqs[i:] {
 			q.settle(seq, owner, func() error {
-				return q.Store.FinishEvent(ctx, seq, owner, store.QueueDone, truncate(note, 500), false, time.Time{}, q.Now())
+				err := q.Store.FinishEvent(ctx, seq, owner, store.QueueDone, truncate(note, 500), false, time.Time{}, q.Now())
+				q.observed(rows[i+j].Source, OutcomeSkipped, err)
+				return err
 			})
 		}
 		return err
@@ -366,7 +384,9 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 			if err != nil {
 				return err
 			}
-			return q.Store.FinishApplied(ctx, seq, owner, "", props, q.Now())
+			err = q.Store.FinishApplied(ctx, seq, owner, "", props, q.Now())
+			q.observed(rows[i].Source, OutcomeApplied, err)
+			return err
 		})
 	}
 	q.wakePropagators()
@@ -573,7 +593,7 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 	log := q.Log.With("source", e.Source, "event_id", e.EventID, "type", e.Type, "seq", e.Seq)
 	var ev provider.LifecycleEvent
 	if err := json.Unmarshal(e.Body, &ev); err != nil {
-		return q.finish(ctx, e, store.QueueDead, "undecodable event: "+err.Error(), false)
+		return q.finish(ctx, e, OutcomeDead, store.QueueDead, "undecodable event: "+err.Error(), false)
 	}
 	// An event with a field, a type or a state this version does not know was queued by a
 	// newer replica (during an upgrade): applied or propagated here it would lose what it
@@ -591,7 +611,7 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 	}
 	if !ok {
 		logSkip(log, ev, "older than an event already applied")
-		return q.finish(ctx, e, store.QueueDone, "skipped: older than an event already applied", applied)
+		return q.finish(ctx, e, OutcomeSkipped, store.QueueDone, "skipped: older than an event already applied", applied)
 	}
 	if partly != "" {
 		log.Info("sync event applied in part", "reason", partly)
@@ -618,7 +638,7 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 		var sk *Skipped
 		if errors.As(err, &sk) {
 			logSkip(log, ev, sk.Reason)
-			return q.finish(ctx, e, store.QueueDone, sk.Error(), false)
+			return q.finish(ctx, e, OutcomeSkipped, store.QueueDone, sk.Error(), false)
 		}
 		if err != nil {
 			return q.retry(ctx, e, err, log)
@@ -641,6 +661,7 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 		return q.lost(e, err, log)
 	}
 	if err == nil {
+		q.observe(e.Source, OutcomeApplied)
 		q.wakePropagators()
 	}
 	return err
@@ -707,7 +728,9 @@ func newer(body []byte, ev provider.LifecycleEvent) string {
 	return ""
 }
 
-func (q *Queue) finish(ctx context.Context, e store.QueuedEvent, state, note string, applied bool) error {
+// finish records e finished in state, with note, and tells Observe of outcome once the
+// store has it.
+func (q *Queue) finish(ctx context.Context, e store.QueuedEvent, outcome, state, note string, applied bool) error {
 	// What was done is recorded even when the worker is stopping.
 	ctx, cancel := detach(ctx)
 	defer cancel()
@@ -715,7 +738,22 @@ func (q *Queue) finish(ctx context.Context, e store.QueuedEvent, state, note str
 	if errors.Is(err, store.ErrConflict) {
 		return q.lost(e, err, q.Log)
 	}
+	q.observed(e.Source, outcome, err)
 	return err
+}
+
+// observe tells Observe, when set, of an outcome of an event of source.
+func (q *Queue) observe(source, outcome string) {
+	if q.Observe != nil {
+		q.Observe(source, outcome)
+	}
+}
+
+// observed is observe once the store recorded the outcome (err nil).
+func (q *Queue) observed(source, outcome string, err error) {
+	if err == nil {
+		q.observe(source, outcome)
+	}
 }
 
 // lost: another worker took the event over after this one's lease passed; it will apply
@@ -729,9 +767,9 @@ func (q *Queue) lost(e store.QueuedEvent, err error, log *slog.Logger) error {
 func (q *Queue) retry(ctx context.Context, e store.QueuedEvent, cause error, log *slog.Logger) error {
 	n := e.Attempts + 1
 	now := q.Now()
-	state, next := store.QueuePending, now.Add(q.Backoff(n))
+	state, next, outcome := store.QueuePending, now.Add(q.Backoff(n)), OutcomeRetry
 	if n >= q.MaxAttempts {
-		state = store.QueueDead
+		state, outcome = store.QueueDead, OutcomeDead
 		log.Error("sync event dead-lettered", "attempts", n, "err", cause)
 	} else {
 		log.Warn("sync event failed; will retry", "attempts", n, "retry_at", next, "err", cause)
@@ -742,6 +780,7 @@ func (q *Queue) retry(ctx context.Context, e store.QueuedEvent, cause error, log
 	if errors.Is(err, store.ErrConflict) {
 		return q.lost(e, err, log)
 	}
+	q.observed(e.Source, outcome, err)
 	return err
 }
 

@@ -66,7 +66,7 @@ func (e *env) startSync(ctx context.Context, m *lifecycle.Manager, providers []*
 		// What the worker makes of each event is counted, and a scrape reads the queue's
 		// state (syncmetrics.go).
 		watchSync(e.metrics, q.Store, e.now)
-		q.Store = newCountedQueue(q.Store, e.metrics)
+		countSync(q, e.metrics)
 	}
 	o := &adapter.Sync{Queue: q, Manager: m}
 	syncCredentials(s, o)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -9,8 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store/sqlite"
+	"github.com/emfa/emfa/sync"
 	"github.com/emfa/emfa/telemetry"
 )
 
@@ -38,71 +41,72 @@ func syncCounts(t *testing.T, m *telemetry.Metrics) []string {
 	return out
 }
 
-// TestSyncFinishedCounted: what the worker makes of each event it finishes is counted by
-// the event's source and outcome, as the store recorded it: applied, retried, dead-
-// lettered, skipped; a propagation carried to its vendor, or skipped; a finish that lost
-// its lease, or a released event, is not counted.
+// failingVendor is a vendor whose calls fail while fail is set.
+type failingVendor struct{ fail bool }
+
+func (v *failingVendor) PropagationTarget() string { return "duo" }
+
+func (v *failingVendor) Propagate(context.Context, provider.LifecycleEvent) error {
+	if v.fail {
+		return errors.New("vendor down")
+	}
+	return nil
+}
+
+// TestSyncFinishedCounted: what serve's sync queue makes of each event it finishes is
+// counted (countSync) by the event's source and outcome, as the queue decided it: applied
+// (by the worker, and at once for SCIM), skipped, retry, dead; a propagation carried to
+// its vendor. The queue's outcomes are the metric's.
 func TestSyncFinishedCounted(t *testing.T) {
+	for _, o := range []struct{ queue, metric string }{{sync.OutcomeApplied, telemetry.SyncApplied},
+		{sync.OutcomePropagated, telemetry.SyncPropagated}, {sync.OutcomeSkipped, telemetry.SyncSkipped},
+		{sync.OutcomeRetry, telemetry.SyncRetry}, {sync.OutcomeDead, telemetry.SyncDead}} {
+		if o.queue != o.metric {
+			t.Errorf("the queue's outcome %q is the metric's %q", o.queue, o.metric)
+		}
+	}
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, "file:"+filepath.Join(t.TempDir(), "emfa.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	m := telemetry.NewMetrics("test")
-	q := newCountedQueue(st, m)
 	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
-	duo := store.PropagationSource("duo")
-	ev := func(source, user string) store.QueuedEvent {
-		key := "user:" + user
-		if source == duo {
-			key = store.PropagationKey("duo", key)
-		}
-		return store.QueuedEvent{Source: source, EventID: source + user, Key: key, Type: "user.update", Time: now, Body: []byte(`{}`)}
-	}
-	if _, err := q.EnqueueEvents(ctx, []store.QueuedEvent{ev("okta", "a"), ev("okta", "b"), ev("okta", "c"), ev("okta", "d"), ev("okta", "e"),
-		ev(duo, "a"), ev(duo, "b"), ev(duo, "c")}, now); err != nil {
-		t.Fatal(err)
-	}
-	claimed, err := q.ClaimEvents(ctx, "w", 100, now, now.Add(time.Minute), now)
-	if err != nil || len(claimed) != 5 {
-		t.Fatalf("claimed %d, %v", len(claimed), err)
-	}
-	props, err := q.ClaimPropagations(ctx, "duo", "w", 100, now, now.Add(time.Minute))
-	if err != nil || len(props) != 3 {
-		t.Fatalf("claimed %d propagations, %v", len(props), err)
-	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(q.FinishApplied(ctx, claimed[0].Seq, "w", "", nil, now))
-	must(q.FinishEvent(ctx, claimed[1].Seq, "w", store.QueuePending, "vendor down", false, now.Add(time.Second), now))
-	must(q.FinishEvent(ctx, claimed[2].Seq, "w", store.QueueDead, "refused", false, time.Time{}, now))
-	must(q.FinishEvent(ctx, claimed[3].Seq, "w", store.QueueDone, "skipped: older than an event already applied", false, time.Time{}, now))
-	must(q.ReleaseEvent(ctx, claimed[4].Seq, "w", false))
-	// Another worker's lease: this one's finish is refused, and not counted.
-	if err := q.FinishEvent(ctx, claimed[4].Seq, "w", store.QueueDone, "", false, time.Time{}, now); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("finish of a released event: %v", err)
-	}
-	must(q.FinishEvent(ctx, props[0].Seq, "w", store.QueueDone, "", false, time.Time{}, now))
-	must(q.FinishEvent(ctx, props[1].Seq, "w", store.QueueDone, "skipped: older than a change of the user applied since", false, time.Time{}, now))
-	must(q.FinishEvent(ctx, props[2].Seq, "w", store.QueueDead, "not propagated: ...", false, time.Time{}, now))
-	// An event leased at once (SCIM) and applied.
-	seqs, err := q.EnqueueLeased(ctx, []store.QueuedEvent{ev("scim", "f")}, "scim-call", now.Add(time.Minute), now)
+	clock := func() time.Time { return now }
+	lm, err := lifecycle.New(lifecycle.Options{Store: st, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	must(q.FinishApplied(ctx, seqs[0], "scim-call", "", nil, now))
-	want := []string{"okta applied 1", "okta dead 1", "okta retry 1", "okta skipped 1",
-		"propagate:duo dead 1", "propagate:duo propagated 1", "propagate:duo skipped 1", "scim applied 1"}
+	vendor := &failingVendor{fail: true}
+	q := (&sync.Queue{Store: st, Applier: &sync.Applier{M: lm, Groups: st, Now: clock}, Now: clock, MaxAttempts: 2,
+		Propagators: []provider.LifecyclePropagator{vendor}}).Init()
+	m := telemetry.NewMetrics("test")
+	countSync(q, m)
+	ev := func(id, typ, user string) provider.LifecycleEvent {
+		return provider.LifecycleEvent{ID: id, Source: "okta", Type: typ, Username: user, Time: now.Add(-time.Minute)}
+	}
+	ghost := ev("2", provider.EventUserUpdate, "ghost")
+	ghost.DisplayName = new(string)
+	if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "alice"), ghost}); err != nil {
+		t.Fatal(err)
+	}
+	drain := func() {
+		t.Helper()
+		if _, err := q.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drain() // alice applied, ghost skipped; alice's propagation fails: retry
+	now = now.Add(time.Hour)
+	drain() // and fails again: dead
+	vendor.fail = false
+	if err := q.ApplyNow(ctx, provider.LifecycleEvent{Source: "scim", Type: provider.EventUserCreate, Username: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	drain() // bob's propagation carried
+	want := []string{"okta applied 1", "okta skipped 1", "propagate:duo dead 1", "propagate:duo propagated 1", "propagate:duo retry 1", "scim applied 1"}
 	if got := syncCounts(t, m); !slices.Equal(got, want) {
 		t.Errorf("counted:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	if n := len(q.leased); n != 0 {
-		t.Errorf("%d leases kept after every event was finished or released", n)
 	}
 }
 

@@ -307,10 +307,31 @@ func (e *Engine) run(ctx context.Context, f *store.Factor, req provider.Request,
 		return provider.Failed("this engine does not serve factor type " + f.Type), nil
 	}
 	out, err := fn(k, ctx, f, req)
+	if err == nil && k.Flow() == provider.FlowValidate {
+		e.clearFailures(ctx, f, out)
+	}
 	if err == nil {
 		err = e.activateOnFirstUse(ctx, f, req, out)
 	}
 	return out, err
+}
+
+// clearFailures clears the failures (and a lockout past) of a validate-flow factor once
+// it validated: failures count consecutive ones. The engine does it for every such type,
+// so that a new one cannot forget; TOTP and HOTP have done it already in their deciding
+// unit (AdvanceCounter), and a repeated write is harmless. Such a type decides every
+// SUCCESS afresh (it has no transaction to answer again). Challenge types clear them in
+// their deciding unit (validateChallenge), where a transaction answered again does not.
+// The answer stands if the write fails: the code was right, and the count is only stale.
+func (e *Engine) clearFailures(ctx context.Context, f *store.Factor, out provider.Outcome) {
+	if out.Status != provider.StatusSuccess || (f.Failures == 0 && f.LockedUntil.IsZero()) {
+		return
+	}
+	dctx, cancel := provider.Detach(ctx)
+	defer cancel()
+	if err := e.store.ResetFailures(dctx, f.ID, e.now()); err != nil {
+		e.log.Warn("clearing a factor's failures after its success", "factor", f.ID, "type", f.Type, "err", err)
+	}
 }
 
 // Test reports whether the store answers.

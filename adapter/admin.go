@@ -20,6 +20,7 @@ import (
 
 	"github.com/emfa/emfa/internal/jsonkeys"
 	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider/builtin"
 )
 
 // The admin API (/admin/v1): users and factors as an organisation manages them, thin
@@ -39,10 +40,48 @@ const (
 )
 
 //go:embed admin_openapi.json
-var adminOpenAPI []byte
+var adminOpenAPIFile []byte
+
+// adminOpenAPI is the document served: the committed one, with the factor types the
+// engine registers (builtin.Types) wherever it lists them, so that a new type's file and
+// registry line are all it takes (TestAdminOpenAPIFactorTypes keeps the file in step).
+var adminOpenAPI = withFactorTypes(adminOpenAPIFile, builtin.Types())
 
 // AdminOpenAPI is the OpenAPI 3 document of the admin API.
 func AdminOpenAPI() []byte { return adminOpenAPI }
+
+// factorTypeSchemas are the schemas of the document whose type property is a factor type.
+var factorTypeSchemas = []string{"Enrollment", "Factor"}
+
+// withFactorTypes is doc with types as the enum (or, where the file describes them in
+// words, the description) of each factor type property. The document is embedded and
+// validated by TestAdminOpenAPI: one that cannot be read is a build defect.
+func withFactorTypes(doc []byte, types []string) []byte {
+	d := json.NewDecoder(bytes.NewReader(doc))
+	d.UseNumber()
+	var v map[string]any
+	if err := d.Decode(&v); err != nil {
+		panic("adapter: admin_openapi.json: " + err.Error())
+	}
+	schemas, _ := v["components"].(map[string]any)["schemas"].(map[string]any)
+	for _, name := range factorTypeSchemas {
+		props, _ := schemas[name].(map[string]any)["properties"].(map[string]any)
+		typ, ok := props["type"].(map[string]any)
+		if !ok {
+			panic("adapter: admin_openapi.json: no " + name + ".properties.type")
+		}
+		if _, ok := typ["enum"]; ok {
+			typ["enum"] = types
+		} else {
+			typ["description"] = strings.Join(types, ", ")
+		}
+	}
+	out, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		panic("adapter: admin_openapi.json: " + err.Error())
+	}
+	return out
+}
 
 // ctxActor is the echo context key of the admin token's name.
 const ctxActor = "emfa.actor"

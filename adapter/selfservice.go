@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider/builtin"
 )
 
 // The self-service page (/self-service/): server-rendered HTML over lifecycle.SelfService.
@@ -195,10 +196,11 @@ type destinationField struct{ Label, Autocomplete string }
 func destinationFor(caps []string) destinationField {
 	var phone, mail bool
 	for _, t := range caps {
-		switch t {
-		case "smsotp", "voicecall":
+		page, _ := builtin.PageEnrollmentOf(t)
+		switch page.Destination {
+		case "phone":
 			phone = true
-		case "emailotp":
+		case "email":
 			mail = true
 		}
 	}
@@ -213,8 +215,11 @@ func destinationFor(caps []string) destinationField {
 	return destinationField{}
 }
 
-var capNames = map[string]string{"totp": "An authenticator app on my phone", "smsotp": "A code by text message",
-	"emailotp": "A code by e-mail", "voicecall": "A code read out in a phone call", "push": "Approvals on my phone (push)"}
+// capName is the page's words for a factor type among the choices: its type's own.
+func capName(typ string) string {
+	page, _ := builtin.PageEnrollmentOf(typ)
+	return page.Choice
+}
 
 func (p *selfServicePage) render(c echo.Context, status int, name string, d pageData) error {
 	if name == "signin" {
@@ -536,7 +541,7 @@ func (p *selfServicePage) choose(c echo.Context) error {
 	}
 	d := pageData{Title: "Set up a factor", CSRF: sess.CSRF, User: sess.User, SignedIn: sess.Kind == lifecycle.SessionUser}
 	for _, t := range p.ss.Capabilities() {
-		d.Capabilities = append(d.Capabilities, capChoice{Type: t, Name: capNames[t]})
+		d.Capabilities = append(d.Capabilities, capChoice{Type: t, Name: capName(t)})
 	}
 	d.Destination = destinationFor(p.ss.Capabilities())
 	return p.render(c, http.StatusOK, "choose", d)
@@ -546,6 +551,11 @@ func (p *selfServicePage) enroll(c echo.Context, sess lifecycle.Session) error {
 	out, err := p.ss.Enroll(c.Request().Context(), &sess, c.FormValue("type"), c.FormValue("destination"))
 	if err != nil {
 		return err
+	}
+	if out.Factor.State == lifecycle.FactorActive {
+		// Active at once (builtin.PageAtOnce): nothing to confirm; what the type shows
+		// once (a code to keep), shown now.
+		return p.enrolledAtOnce(c, sess, out)
 	}
 	d := pageData{Title: "Confirm your new factor", CSRF: sess.CSRF, Shown: p.ss.SealShown(sess, out.Output)}
 	if code, ok := out.Output["activationCode"].(string); ok {
@@ -560,6 +570,23 @@ func (p *selfServicePage) enroll(c echo.Context, sess lifecycle.Session) error {
 		d.Text = "We sent a code to " + out.Factor.Destination + "."
 	}
 	return p.render(c, http.StatusOK, "confirm", d)
+}
+
+// enrolledAtOnce shows a factor the enrollment made active at once, and what its type
+// shows of it once. A link session ended with the enrollment.
+func (p *selfServicePage) enrolledAtOnce(c echo.Context, sess lifecycle.Session, out lifecycle.Enrolled) error {
+	text := "Your " + out.Factor.Label + " is ready: you will be asked for it when you sign in."
+	page, _ := builtin.PageEnrollmentOf(out.Factor.Type)
+	if v, ok := out.Output[page.Shown].(string); ok && page.Shown != "" {
+		text += " Keep this safe, it is shown only once: " + v
+	}
+	d := pageData{Title: "You are all set", Text: text}
+	if sess.Kind == lifecycle.SessionLink {
+		p.clearCookie(c)
+	} else {
+		d.Back, d.BackText = "/self-service/", "Back to your factors"
+	}
+	return p.render(c, http.StatusOK, "message", d)
 }
 
 func (p *selfServicePage) confirm(c echo.Context, sess lifecycle.Session) error {

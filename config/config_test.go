@@ -596,7 +596,6 @@ func TestStringSlotErrorsNeverEchoTheValue(t *testing.T) {
 		"trustedProxies":         {"  auth:\n", "  trustedProxies: [\"" + s + "\"]\n  auth:\n", "server.trustedProxies[0]: not an IP address"},
 		"tracing.endpoint":       {"storage:\n", "tracing: {endpoint: \"" + s + " \"}\nstorage:\n", "tracing.endpoint: not an http(s):// URL"},
 		"sync header name":       {"storage:\n", "sync: {okta: {enabled: true, secretHeader: {name: \"" + s + " x\", value: 0123456789abcdef}}}\nstorage:\n", "sync.okta.secretHeader.name: not a header name"},
-		"selfService capability": {"storage:\n", delivery + "selfService: {enabled: true, capabilities: [" + s + "], publicURL: https://mfa.example.com, mail: {sender: mail}}\nstorage:\n", "selfService.capabilities[0]: cannot be enrolled"},
 		"selfService publicURL":  {"storage:\n", delivery + "selfService: {enabled: true, publicURL: " + s + ", mail: {sender: mail}}\nstorage:\n", "selfService.publicURL: must be the absolute"},
 		"selfService sender":     {"storage:\n", delivery + "selfService: {enabled: true, publicURL: https://mfa.example.com, mail: {sender: " + s + "}}\nstorage:\n", "selfService.mail.sender: no such sender under delivery"},
 		"jwks":                   {"    header:", "    oauth: {jwks: {url: " + s + ", issuer: i, audience: a, algorithms: [" + s + "]}}\n    header:", "server.auth.oauth.jwks.url: not an http(s) URL"},

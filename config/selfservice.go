@@ -14,7 +14,8 @@ import (
 type SelfService struct {
 	Enabled bool `mapstructure:"enabled"`
 	// Capabilities are the factor types a user may enroll on the page (totp, smsotp,
-	// emailotp, voicecall, push). Default: totp.
+	// emailotp, voicecall, push: those whose type says how, builtin.PageTypes). Default:
+	// totp.
 	Capabilities []string `mapstructure:"capabilities"`
 	// LinkLifetime: default 168h (7 days), at most 21 days.
 	LinkLifetime time.Duration `mapstructure:"linkLifetime"`
@@ -106,9 +107,6 @@ var (
 	DefaultLinkRecordBudget = Budget{Burst: 10, Every: 6 * time.Minute}
 )
 
-// SelfServiceTypes are the factor types the page can enroll.
-var SelfServiceTypes = []string{"totp", "smsotp", "emailotp", "voicecall", "push"}
-
 // WithDefaults fills what the operator left unset.
 func (s SelfService) WithDefaults() SelfService {
 	if len(s.Capabilities) == 0 {
@@ -139,11 +137,8 @@ func (c *Config) validateSelfService(add func(path, format string, args ...any))
 	if !s.Enabled {
 		return
 	}
-	for i, cp := range s.Capabilities {
-		if !containsFold(SelfServiceTypes, cp) {
-			add(pathIndex("selfService.capabilities", i), "cannot be enrolled on the page (want %s)", strings.Join(SelfServiceTypes, ", "))
-		}
-	}
+	// Which types the page can enroll is the factor types' to say, not config's: the
+	// builtin engine checks selfService.capabilities (builtin.CheckSelfService).
 	if d := s.LinkLifetime; d != 0 && (d < 10*time.Minute || d > 21*24*time.Hour) {
 		// NIST SP 800-63B §6.1.2.3: at most 7 days, 21 by exception.
 		add("selfService.linkLifetime", "must be between 10m and 504h (21 days), not %s", d)

@@ -39,7 +39,6 @@ delivery:
 		t.Errorf("disabled section checked: %v", err)
 	}
 	for _, tc := range []struct{ yaml, want string }{
-		{"capabilities: [totp, hotp]", `selfService.capabilities[1]: cannot be enrolled`},
 		{"linkLifetime: 5m", "selfService.linkLifetime: must be between 10m and 504h"},
 		{"linkLifetime: 600h", "selfService.linkLifetime"},
 		{"sessionIdle: 30s", "selfService.sessionIdle: must be between 1m and 1h"},

@@ -370,6 +370,8 @@ func enrollError(err error) error {
 			le.Msg += fmt.Sprintf(" (the send limits allow the next in %s)", ns.RetryAfter.Round(time.Second))
 		}
 		return le
+	case errors.Is(err, builtin.ErrLinkSpent):
+		return ErrLinkSpent
 	case errors.Is(err, builtin.ErrQuestionsDisabled):
 		return conflict("type_disabled", "type", "%s", msg)
 	case errors.Is(err, builtin.ErrInput), errors.Is(err, builtin.ErrUnknownType):

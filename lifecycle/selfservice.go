@@ -81,6 +81,11 @@ func (m *Manager) SelfService(o SelfServiceOptions) (*SelfService, error) {
 	if !ok {
 		return nil, errors.New("self-service: the store keeps no activation links")
 	}
+	// A factor type says whether and how the page enrolls it: one that does not is
+	// refused here, not when a user chooses it.
+	if err := builtin.CheckSelfService(o.Capabilities); err != nil {
+		return nil, fmt.Errorf("self-service: %w", err)
+	}
 	s := &SelfService{m: m, st: st, o: o, formKey: formKey(o.FormKey)}
 	var err error
 	if s.pending, err = pendingAEAD(s.formKey); err != nil {
@@ -789,21 +794,26 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 			return Enrolled{}, err
 		}
 	}
-	in := Enrollment{Type: typ, Activation: ActivationPasscode, Params: map[string]json.RawMessage{}}
-	switch builtin.Destination(typ) {
-	case "phone":
+	// The type says how the page enrolls it (checked when the page was built).
+	page, _ := builtin.PageEnrollmentOf(typ)
+	in := Enrollment{Type: typ, Label: page.Label, Activation: ActivationPasscode, Params: map[string]json.RawMessage{}}
+	if page.Destination != "" {
 		v, _ := json.Marshal(strings.TrimSpace(dest))
-		in.Params["phone"] = v
-	case "email":
-		v, _ := json.Marshal(strings.TrimSpace(dest))
-		in.Params["email"] = v
+		in.Params[page.Destination] = v
 	}
-	in.Label = map[string]string{"totp": "Authenticator app", "smsotp": "Text message", "emailotp": "E-mail", "voicecall": "Phone call", "push": "Push device"}[typ]
-	if typ == builtin.TypePush {
+	switch page.Activation {
+	case builtin.PageByDevice:
 		in.Activation = "" // a push device activates by registering, not with a code
 		if sess.Kind == SessionLink {
 			// The registration completes the enrollment, whether or not this page is still
 			// open to see it: it spends the link, in its commit.
+			in.link = sess.rec.LinkHash
+		}
+	case builtin.PageAtOnce:
+		in.Activation = ActivationImmediate
+		if sess.Kind == SessionLink {
+			// Active at once, the enrollment completes with its commit, which spends the
+			// link (builtin.Enrollment.Link).
 			in.link = sess.rec.LinkHash
 		}
 	}
@@ -822,6 +832,15 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 	out, err := s.m.EnrollFactor(ctx, SelfServiceActor, sess.User, in)
 	if err != nil {
 		return Enrolled{}, err
+	}
+	if page.Activation == builtin.PageAtOnce {
+		// Nothing left to confirm: the page shows the factor once, and a link session
+		// ends with its link (no sign-in after an activation link, OWASP).
+		sess.State.Enrolling, sess.State.EnrollType, sess.State.ShownKey = "", "", ""
+		if sess.Kind == SessionLink {
+			return out, s.End(ctx, *sess)
+		}
+		return out, s.save(ctx, sess)
 	}
 	sess.State.Enrolling, sess.State.EnrollType, sess.State.ShownKey = out.Factor.ID, typ, randomText(32)
 	return out, s.save(ctx, sess)

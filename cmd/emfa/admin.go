@@ -114,6 +114,10 @@ func (d *deps) check(o storeOptions) error {
 			errs = append(errs, err.(config.Errors)...)
 		}
 	}
+	// The self-service page can enroll each type it offers (the types say which).
+	if err := selfServiceCapabilities(cfg); err != nil {
+		errs = append(errs, err.(config.Errors)...)
+	}
 	// Each provider's policy compiles, as serve compiles it at start.
 	for i, p := range cfg.Providers {
 		if _, err := probe.policy(p); err != nil {

@@ -245,23 +245,9 @@ func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string) 
 }
 
 // recordedInput is what replay sends in place of a redacted passvalue that succeeded on
-// f: a code generated from the seed (re-supplied by hand), the code replay's sender
-// captured, or the stand-in answer replay enrolled.
-func recordedInput(f *store.Factor) string {
-	switch f.Type {
-	case builtin.TypeTOTP:
-		return fmt.Sprintf("${totp(%s, %s, %s, %s)}", builtin.Redacted, f.Params["digits"], f.Params["period"], f.Params["algorithm"])
-	case builtin.TypeHOTP:
-		return fmt.Sprintf("${hotp(%s, %d, %s, %s)}", builtin.Redacted, f.Counter, f.Params["digits"], f.Params["algorithm"])
-	case builtin.TypeSMSOTP, builtin.TypeVoiceCall:
-		return "${sent(" + f.Params["phone"] + ")}"
-	case builtin.TypeEmailOTP:
-		return "${sent(" + f.Params["email"] + ")}"
-	case builtin.TypeQuestion:
-		return "${answer()}"
-	}
-	return ""
-}
+// f, as its type says (builtin.ReplayInput): a code generated from the seed (re-supplied
+// by hand), the code replay's sender captured, or the stand-in replay enrolled.
+func recordedInput(f *store.Factor) string { return builtin.ReplayInput(f) }
 
 // recordedFactor is the setup of a factor as its type records it (builtin.Recorded:
 // secrets redacted), in a transcript's terms.

@@ -37,6 +37,10 @@ func (e *env) selfServiceWith(m *lifecycle.Manager, mailer delivery.Sender) (ss 
 	// replica has (derived from, not equal to, the encryption key), since the form's POST
 	// may reach another replica than the GET that served it.
 	formKey, _ := config.DecodeKey(e.cfg.Storage.EncryptionKey)
+	// Which types the page can enroll is theirs to say: a refusal names its line.
+	if err := selfServiceCapabilities(e.cfg); err != nil {
+		return nil, false, err
+	}
 	ss, err = m.SelfService(lifecycle.SelfServiceOptions{
 		Capabilities: c.Capabilities, LinkLifetime: c.LinkLifetime, SessionIdle: c.SessionIdle,
 		AllowRemoveLast: c.AllowRemoveLast, PublicURL: c.PublicURL, Mailer: mailer,
@@ -44,6 +48,15 @@ func (e *env) selfServiceWith(m *lifecycle.Manager, mailer delivery.Sender) (ss 
 	})
 	// Users reach emfa at publicURL: https there means a proxy terminates TLS for us.
 	return ss, strings.HasPrefix(strings.ToLower(c.PublicURL), "https://"), err
+}
+
+// selfServiceCapabilities refuses each of selfService.capabilities the page cannot enroll
+// (builtin.CheckSelfService), with the file and line of its key; nil when the page is off.
+func selfServiceCapabilities(cfg *config.Config) error {
+	if !cfg.SelfService.Enabled {
+		return nil
+	}
+	return cfg.Annotate(builtin.CheckSelfService(cfg.SelfService.WithDefaults().Capabilities))
 }
 
 // pageBudgets are the page's throttles per client address (selfService.throttle): a

@@ -112,6 +112,17 @@ type codeFactor struct {
 	subject string
 	// say is how the message gives the code; nil: as it is.
 	say func(code string) string
+	// choice and label are the self-service page's words for the type (PageEnrollment).
+	choice, label string
+}
+
+func (k *codeFactor) pageEnrollment() PageEnrollment {
+	return PageEnrollment{Choice: k.choice, Label: k.label, Destination: k.to.param, Activation: PageByCode}
+}
+
+// replayInput is the code replay's sender delivered to the factor's destination.
+func (k *codeFactor) replayInput(f *store.Factor) string {
+	return "${sent(" + f.Params[k.to.param] + ")}"
 }
 
 func (k *codeFactor) Flow() provider.Flow { return provider.FlowInitThenValidate }

@@ -30,7 +30,8 @@ func (s *emailSettings) Check(c *Checker) {
 }
 
 func (s *emailSettings) Open(e *Engine) Factor {
-	return &codeFactor{e: e, typ: TypeEmailOTP, channel: delivery.Email, s: &s.codeSettings, subject: s.Subject, to: mailbox}
+	return &codeFactor{e: e, typ: TypeEmailOTP, channel: delivery.Email, s: &s.codeSettings, subject: s.Subject, to: mailbox,
+		choice: "A code by e-mail", label: "E-mail"}
 }
 
 // mailbox is the destination of e-mailed codes, stored with its domain lower-cased.

@@ -5,3 +5,6 @@ func SetArgon2(e *Engine, p Argon2Params) { e.factors[TypeQuestion].(*questionFa
 
 // SetNotifier puts a test's notifier behind push.
 func SetNotifier(e *Engine, n Notifier) { e.factors[TypePush].(*pushFactor).notifier = n }
+
+// The test's new factor type (backupcode_test.go) is one line of the registry.
+func init() { registry[TypeBackupCode] = newBackupCodeSettings }

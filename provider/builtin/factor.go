@@ -17,7 +17,9 @@ import (
 )
 
 // registry is every built-in factor type, by name, with a fresh value of its settings
-// (holding their defaults). A new factor type is a file of its own and one line here.
+// (holding their defaults). A new factor type is a file of its own and one line here:
+// the CLI, the contract, the admin API (and its OpenAPI document), recordings and, if the
+// type says how (pageEnrolled), the self-service page take it from here.
 var registry = map[string]func() Settings{
 	TypeTOTP:      newTOTPSettings,
 	TypeHOTP:      newHOTPSettings,
@@ -66,9 +68,106 @@ type Factor interface {
 	Recorded(f *store.Factor) url.Values
 }
 
+// A Factor's Validate need not clear the factor's failures on a success: the engine does
+// it for every validate-flow type (Engine.run), and the challenge of an init_then_validate
+// type does it in its deciding unit (validateChallenge).
+
 // offered is implemented by factors that may be switched off: an engine does not list or
 // answer for them (it still enrolls them, or explains why not).
 type offered interface{ offered() bool }
+
+// pageEnrolled is implemented by factor types a user may enroll on the self-service page
+// (selfService.capabilities): a type without it is refused there (CheckSelfService).
+type pageEnrolled interface{ pageEnrollment() PageEnrollment }
+
+// replayed is implemented by factor types whose successful validation a recording can
+// replay: the passvalue replay sends in place of the redacted one that succeeded on f.
+type replayed interface{ replayInput(f *store.Factor) string }
+
+// How a factor enrolled on the self-service page becomes active (PageEnrollment.Activation).
+const (
+	// PageByCode: pending until the user types its first code on the page (the code of
+	// the seed shown, or one sent to the destination given): the type must take
+	// ActivationPasscode.
+	PageByCode = ActivationPasscode
+	// PageByDevice: pending until the device registers (push).
+	PageByDevice = "device"
+	// PageAtOnce: active at once; the page shows the enrollment's Output[Shown] once.
+	PageAtOnce = "immediate"
+)
+
+// PageEnrollment is how the self-service page enrolls a factor type.
+type PageEnrollment struct {
+	// Choice is the page's words for the type among the choices: "A code by e-mail".
+	Choice string
+	// Label is the enrolled factor's label: "E-mail".
+	Label string
+	// Destination is the enrollment field the page asks the user for: "phone" or
+	// "email" (a phone number or an e-mail address); "" for none.
+	Destination string
+	// Activation is PageByCode, PageByDevice or PageAtOnce.
+	Activation string
+	// Shown is the key of the enrollment's Output a PageAtOnce type shows once (its
+	// code, say); "" to show nothing.
+	Shown string
+}
+
+// PageEnrollmentOf is how the self-service page enrolls typ; false for a type it cannot
+// enroll (unknown, or without pageEnrolled).
+func PageEnrollmentOf(typ string) (PageEnrollment, bool) {
+	settings, ok := registry[typ]
+	if !ok {
+		return PageEnrollment{}, false
+	}
+	p, ok := settings().Open(&Engine{}).(pageEnrolled)
+	if !ok {
+		return PageEnrollment{}, false
+	}
+	return p.pageEnrollment(), true
+}
+
+// PageTypes lists the factor types the self-service page can enroll, sorted.
+func PageTypes() []string {
+	var out []string
+	for _, typ := range Types() {
+		if _, ok := PageEnrollmentOf(typ); ok {
+			out = append(out, typ)
+		}
+	}
+	return out
+}
+
+// CheckSelfService reports each of caps (selfService.capabilities) the page cannot enroll,
+// at its path, naming the types it can (not the value: a misplaced secret stays out of
+// the message, as config's own do).
+func CheckSelfService(caps []string) error {
+	var errs config.Errors
+	for i, c := range caps {
+		if _, ok := PageEnrollmentOf(c); !ok {
+			errs = append(errs, &config.FieldError{Path: fmt.Sprintf("selfService.capabilities[%d]", i),
+				Msg: fmt.Sprintf("cannot be enrolled on the self-service page (it can enroll %s)", strings.Join(PageTypes(), ", "))})
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// ReplayInput is what a transcript's replay sends in place of a redacted passvalue that
+// succeeded on f, as its type says (${totp(…)}, ${sent(…)}, a stand-in); "" when the type
+// cannot say (the recording keeps <redacted>).
+func ReplayInput(f *store.Factor) string {
+	settings, ok := registry[f.Type]
+	if !ok {
+		return ""
+	}
+	r, ok := settings().Open(&Engine{}).(replayed)
+	if !ok {
+		return ""
+	}
+	return r.replayInput(f)
+}
 
 // FieldKind is how an enrollment field's value reads.
 type FieldKind int
@@ -113,8 +212,9 @@ type Enrollment struct {
 	// code factor activated by passcode, the one that keeps the code sent (createFactor).
 	Audit func(f store.Factor) store.AuditEvent
 	// Link, when set, is the hash of the self-service link this enrollment was made with:
-	// a push device's registration, which completes the enrollment, spends it in its
-	// commit, and is refused if it was spent or replaced meanwhile.
+	// what completes the enrollment (a push device's registration; the creation of a
+	// factor active at once) spends it in its commit, and is refused if it was spent or
+	// replaced meanwhile.
 	Link string
 	// Origin, when set, says where the enrollment was started (OriginSelfService): the
 	// factor keeps it (OriginOf), so that the self-service page can tell the pending
@@ -143,6 +243,10 @@ var ErrInput = errors.New("invalid input")
 
 // ErrTooManyFactors refuses an enrollment beyond maxFactorsPerUser.
 var ErrTooManyFactors = errors.New("too many factors")
+
+// ErrLinkSpent refuses an enrollment whose self-service link (Enrollment.Link) was spent
+// or replaced meanwhile.
+var ErrLinkSpent = errors.New("the self-service link was spent or replaced")
 
 // ErrUnknownType is a factor type the engine does not know.
 var ErrUnknownType = errors.New("unknown factor type")
@@ -183,6 +287,15 @@ func (e *Engine) createFactor(ctx context.Context, in Enrollment, f store.Factor
 	return e.store.Update(ctx, func(w store.Writer) error {
 		if err := w.CreateFactor(ctx, f); err != nil {
 			return err
+		}
+		if in.Link != "" && f.State == store.FactorActive {
+			// Active at once, the enrollment is complete: it spends the self-service link
+			// it was made with, in its commit (a push device's registration spends it later).
+			if err := w.SpendLink(ctx, in.Link, e.now()); errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+				return ErrLinkSpent
+			} else if err != nil {
+				return err
+			}
 		}
 		if more != nil {
 			if err := more(w); err != nil {

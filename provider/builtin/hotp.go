@@ -63,6 +63,11 @@ func (k *hotpFactor) Fields() []Field {
 	return seedFields(Field{Name: "counter", Meta: "N", Kind: FieldInt, Usage: "the token's next counter value"})
 }
 
+// replayInput is the code of the (re-supplied) seed at the counter it was accepted at.
+func (k *hotpFactor) replayInput(f *store.Factor) string {
+	return fmt.Sprintf("${hotp(%s, %d, %s, %s)}", Redacted, f.Counter, f.Params["digits"], f.Params["algorithm"])
+}
+
 func (k *hotpFactor) Recorded(f *store.Factor) url.Values {
 	return url.Values{"secret": {Redacted}, "counter": {strconv.FormatInt(f.Counter+1, 10)},
 		"algorithm": {f.Params["algorithm"]}, "digits": {f.Params["digits"]}}

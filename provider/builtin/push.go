@@ -149,6 +149,10 @@ type pushFactor struct {
 	notifier Notifier // nil: devices poll
 }
 
+func (k *pushFactor) pageEnrollment() PageEnrollment {
+	return PageEnrollment{Choice: "Approvals on my phone (push)", Label: "Push device", Activation: PageByDevice}
+}
+
 func (*pushFactor) Flow() provider.Flow                     { return provider.FlowInitThenPoll }
 func (*pushFactor) Attributes(*store.Factor) map[string]any { return nil }
 func (*pushFactor) Recorded(*store.Factor) url.Values       { return url.Values{} }

@@ -121,7 +121,10 @@ type questionFactor struct {
 	s *questionSettings
 }
 
-func (k *questionFactor) offered() bool                         { return k.s.Enabled }
+func (k *questionFactor) offered() bool { return k.s.Enabled }
+
+// replayInput is the stand-in answer replay enrolls (the answer field's StandIn).
+func (k *questionFactor) replayInput(*store.Factor) string      { return "${answer()}" }
 func (*questionFactor) Flow() provider.Flow                     { return provider.FlowInitThenValidate }
 func (*questionFactor) Attributes(*store.Factor) map[string]any { return nil }
 

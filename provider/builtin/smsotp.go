@@ -17,5 +17,6 @@ func newSMSOTPSettings() Settings {
 func (s *smsSettings) Check(c *Checker) { s.check(c, delivery.SMS, TypeSMSOTP) }
 
 func (s *smsSettings) Open(e *Engine) Factor {
-	return &codeFactor{e: e, typ: TypeSMSOTP, channel: delivery.SMS, s: &s.codeSettings, to: phone("Mobile")}
+	return &codeFactor{e: e, typ: TypeSMSOTP, channel: delivery.SMS, s: &s.codeSettings, to: phone("Mobile"),
+		choice: "A code by text message", label: "Text message"}
 }

@@ -62,6 +62,15 @@ func (k *totpFactor) Fields() []Field {
 	return seedFields(Field{Name: "period", Meta: "S", Kind: FieldInt, Usage: "seconds per step (default: the provider's)"})
 }
 
+func (k *totpFactor) pageEnrollment() PageEnrollment {
+	return PageEnrollment{Choice: "An authenticator app on my phone", Label: "Authenticator app", Activation: PageByCode}
+}
+
+// replayInput is the code of the (re-supplied) seed at the transcript's clock.
+func (k *totpFactor) replayInput(f *store.Factor) string {
+	return fmt.Sprintf("${totp(%s, %s, %s, %s)}", Redacted, f.Params["digits"], f.Params["period"], f.Params["algorithm"])
+}
+
 func (k *totpFactor) Recorded(f *store.Factor) url.Values {
 	return url.Values{"secret": {Redacted}, "algorithm": {f.Params["algorithm"]}, "digits": {f.Params["digits"]}, "period": {f.Params["period"]}}
 }

@@ -25,7 +25,8 @@ func newVoiceCallSettings() Settings {
 func (s *voiceSettings) Check(c *Checker) { s.check(c, delivery.Voice, TypeVoiceCall) }
 
 func (s *voiceSettings) Open(e *Engine) Factor {
-	return &codeFactor{e: e, typ: TypeVoiceCall, channel: delivery.Voice, s: &s.codeSettings, to: phone("Phone"), say: spokenDigits}
+	return &codeFactor{e: e, typ: TypeVoiceCall, channel: delivery.Voice, s: &s.codeSettings, to: phone("Phone"), say: spokenDigits,
+		choice: "A code read out in a phone call", label: "Phone call"}
 }
 
 // spokenDigits separates a code's digits ("1, 2, 3"), so a voice reads each one alone

@@ -1,0 +1,222 @@
+package builtin_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/adapter"
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/store"
+)
+
+// TestANewFactorTypeIsOneFile: a factor type written as one file and one registry line
+// (backupcode_test.go, export_test.go), with no other edit, is offered on the
+// self-service page with its own words and enrolled there as it says (active at once, its
+// code shown once, the link spent); the served OpenAPI document lists it; its recorded
+// success replays; and its failures clear on a success though its Validate does not
+// clear them.
+func TestANewFactorTypeIsOneFile(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		clk := &clock{t: time.Now().UTC()}
+		caps := []string{"totp", builtin.TypeBackupCode}
+		e := newEngine(t, st, clk.Now, &engineConfig{caps: caps})
+		m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{e},
+			Capabilities: map[string][]string{"emfa": caps}, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: caps, LinkLifetime: time.Hour,
+			SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com"})
+		if err != nil {
+			t.Fatalf("the page refuses a type that says how it is enrolled: %v", err)
+		}
+		srv := adapter.New(adapter.Options{Admin: m, SelfService: ss})
+		if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+
+		t.Run("self-service page", func(t *testing.T) {
+			link, err := ss.IssueLink(ctx, "test", "alice", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, _ := url.Parse(link.URL)
+			b := &browser{h: srv.Handler()}
+			if code := b.do(t, "GET", u.Path, nil); code != http.StatusOK {
+				t.Fatalf("open link: %d %s", code, b.body)
+			}
+			if code := b.do(t, "GET", "/self-service/enroll", nil); code != http.StatusOK {
+				t.Fatalf("choose: %d %s", code, b.body)
+			}
+			if !strings.Contains(b.body, `value="backupcode"`) || !strings.Contains(b.body, "A backup code to print") {
+				t.Fatalf("the choice does not offer the new type with its words:\n%s", b.body)
+			}
+			if code := b.do(t, "POST", "/self-service/enroll", url.Values{"type": {builtin.TypeBackupCode}}); code != http.StatusOK {
+				t.Fatalf("enroll: %d %s", code, b.body)
+			}
+			code := regexp.MustCompile(`shown only once: ([0-9]{14})`).FindStringSubmatch(b.body)
+			if code == nil {
+				t.Fatalf("the page does not show the new code once:\n%s", b.body)
+			}
+			fs, _ := m.ListFactors(ctx, "alice")
+			i := slices.IndexFunc(fs, func(f lifecycle.Factor) bool { return f.Type == builtin.TypeBackupCode })
+			if i < 0 || fs[i].State != lifecycle.FactorActive || fs[i].Label != "Backup code" {
+				t.Fatalf("factors after the page's enrollment: %+v", fs)
+			}
+			out, err := e.Validate(ctx, provider.Request{Capability: builtin.TypeBackupCode, ID: fs[i].ID, Username: "alice", Passvalue: code[1]})
+			if err != nil || out.Status != provider.StatusSuccess {
+				t.Errorf("the code shown: %+v %v", out, err)
+			}
+			again := &browser{h: srv.Handler()}
+			if code := again.do(t, "GET", u.Path, nil); code == http.StatusOK && !strings.Contains(again.body, "used") {
+				t.Errorf("the link opens again after the enrollment that spent it: %d %s", code, again.body)
+			}
+		})
+
+		t.Run("served OpenAPI", func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", adapter.AdminPrefix+"/openapi.json", nil))
+			var doc struct {
+				Components struct {
+					Schemas map[string]struct {
+						Properties map[string]struct {
+							Enum []string `json:"enum"`
+						} `json:"properties"`
+					} `json:"schemas"`
+				} `json:"components"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+				t.Fatalf("%d: %v", rec.Code, err)
+			}
+			if got := doc.Components.Schemas["Enrollment"].Properties["type"].Enum; !slices.Equal(got, builtin.Types()) || !slices.Contains(got, builtin.TypeBackupCode) {
+				t.Errorf("Enrollment.type's enum: %v, want %v", got, builtin.Types())
+			}
+		})
+
+		t.Run("failures clear on a success", func(t *testing.T) {
+			en, err := e.Enroll(ctx, enrollment(builtin.TypeBackupCode, "alice", "code", "11112222333344"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := provider.Request{Capability: builtin.TypeBackupCode, ID: en.Factor.ID, Username: "alice", Passvalue: "99990000999900"}
+			for range 2 {
+				if out, err := e.Validate(ctx, req); err != nil || out.Status != provider.StatusFailed {
+					t.Fatalf("a wrong code: %+v %v", out, err)
+				}
+			}
+			if f, _ := st.GetFactor(ctx, en.Factor.ID); f.Failures != 2 {
+				t.Fatalf("failures after two wrong codes: %d", f.Failures)
+			}
+			req.Passvalue = "11112222333344"
+			if out, err := e.Validate(ctx, req); err != nil || out.Status != provider.StatusSuccess {
+				t.Fatalf("the right code: %+v %v", out, err)
+			}
+			if f, _ := st.GetFactor(ctx, en.Factor.ID); f.Failures != 0 {
+				t.Errorf("failures after the right code: %d, want 0", f.Failures)
+			}
+		})
+
+		t.Run("recorded and replayed", func(t *testing.T) {
+			en, err := e.Enroll(ctx, enrollment(builtin.TypeBackupCode, "alice", "code", "55556666777788"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			values, ok := builtin.Recorded(&en.Factor)
+			if !ok || values.Get("code") != builtin.Redacted {
+				t.Fatalf("recorded: %v %v", values, ok)
+			}
+			input := builtin.ReplayInput(&en.Factor)
+			if input == "" || input == builtin.Redacted {
+				t.Fatalf("the recorded passvalue replays as %q", input)
+			}
+			// Replay enrolls the recorded values, each redacted secret as its field's
+			// stand-in (cmd/emfa setupValues), then sends the recorded input.
+			fields, _ := builtin.FieldsOf(builtin.TypeBackupCode)
+			for _, f := range fields {
+				if values.Get(f.Name) == builtin.Redacted {
+					values.Set(f.Name, f.StandIn)
+				}
+			}
+			if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "replayed"}); err != nil {
+				t.Fatal(err)
+			}
+			re, err := e.Enroll(ctx, builtin.Enrollment{Type: builtin.TypeBackupCode, User: "replayed", Values: values})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := e.Validate(ctx, provider.Request{Capability: builtin.TypeBackupCode, ID: re.Factor.ID, Username: "replayed", Passvalue: input})
+			if err != nil || out.Status != provider.StatusSuccess {
+				t.Errorf("the replayed validate: %+v %v", out, err)
+			}
+		})
+	})
+}
+
+// TestSelfServiceCapabilitiesAreTheTypesSay: a type that does not say how the page
+// enrolls it is refused for selfService.capabilities, at its path, naming those that can.
+func TestSelfServiceCapabilitiesAreTheTypesSay(t *testing.T) {
+	err := builtin.CheckSelfService([]string{"totp", "hotp", builtin.TypeBackupCode})
+	want := `selfService.capabilities[1]: cannot be enrolled on the self-service page (it can enroll backupcode, emailotp, push, smsotp, totp, voicecall)`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	if err := builtin.CheckSelfService([]string{"totp", "smsotp", "emailotp", "voicecall", "push"}); err != nil {
+		t.Errorf("the page's types before: %v", err)
+	}
+}
+
+// browser is a browser on the self-service page: it keeps its cookies and posts forms
+// with the page's CSRF token.
+type browser struct {
+	h       http.Handler
+	cookies map[string]*http.Cookie
+	csrf    string
+	body    string
+}
+
+var csrfInPage = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (b *browser) do(t *testing.T, method, path string, form url.Values) int {
+	t.Helper()
+	var req *http.Request
+	if form != nil {
+		form.Set("csrf", b.csrf)
+		req = httptest.NewRequest(method, path, bytes.NewBufferString(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req = httptest.NewRequest(method, path, nil)
+	}
+	for _, c := range b.cookies {
+		req.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	b.h.ServeHTTP(rec, req)
+	if b.cookies == nil {
+		b.cookies = map[string]*http.Cookie{}
+	}
+	for _, c := range rec.Result().Cookies() {
+		if c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c
+		}
+	}
+	b.body = rec.Body.String()
+	if m := csrfInPage.FindStringSubmatch(b.body); m != nil {
+		b.csrf = m[1]
+	}
+	return rec.Code
+}

@@ -314,8 +314,16 @@ func TestAnonymousVisitsStoreNothing(t *testing.T) {
 		t.Fatalf("26 anonymous visits stored %d sessions, want 0", n)
 	}
 
+	// One character of the signed cookie changed, in its middle (the last ones of base64
+	// may carry padding bits, and may already be what a forger writes).
+	b := []byte(first.Value)
+	if i := len(b) / 2; b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
 	forged := &pageClient{t: t, h: h, addr: "198.51.100.7", csrf: csrf,
-		cookie: &http.Cookie{Name: selfServiceCookie, Value: first.Value[:len(first.Value)-2] + "AA"}}
+		cookie: &http.Cookie{Name: selfServiceCookie, Value: string(b)}}
 	if a := forged.post("/self-service/signin", url.Values{"username": {"alice"}, "method": {"app"}}); a.status == http.StatusOK {
 		t.Fatalf("a cookie the server did not sign: %d, want a refusal", a.status)
 	}

@@ -221,8 +221,11 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptio
 	cfg, err := loadConfig(o, forServe, d.stderr)
 	if err == nil {
 		var keysErr error
+		// The remote webhooks compiled once, for the snapshot's engines and directory
+		// sync's alike (propagation.build).
 		ne := &env{cfg: cfg, store: base.store, log: base.log, now: base.now, swept: base.swept,
-			metrics: base.metrics, tracing: base.tracing, senderOverride: base.senderOverride}
+			metrics: base.metrics, tracing: base.tracing, senderOverride: base.senderOverride,
+			webhooks: compileWebhooks(cfg)}
 		if ne.keys, keysErr = newKeyring(cfg); keysErr == nil {
 			// As at start-up: a keyring that cannot open the store's factors is refused.
 			keysErr = checkKeys(context.Background(), base.store, ne.keys, cfg)

@@ -130,7 +130,8 @@ type propagation struct {
 // build makes the propagators of ne's configuration, in an env of their own; nothing is
 // swapped yet. A fault closes what it built.
 func (p *propagation) build(ne *env) (*env, []provider.LifecyclePropagator, error) {
-	pe := &env{cfg: ne.cfg, store: ne.store, keys: ne.keys, log: ne.log, now: ne.now, metrics: ne.metrics, tracing: ne.tracing}
+	pe := &env{cfg: ne.cfg, store: ne.store, keys: ne.keys, log: ne.log, now: ne.now, metrics: ne.metrics, tracing: ne.tracing,
+		webhooks: ne.webhooks} // compiled once for both
 	var ps []provider.LifecyclePropagator
 	for i, c := range ne.cfg.Providers {
 		if c.Engine != config.EngineRemote {

@@ -482,7 +482,7 @@ func (p *selfServicePage) linkOpening(c echo.Context) (context.Context, func(err
 	ok, wait := p.s.signIns.allow(addr)
 	record, _ := p.linkAudits.allow(addr)
 	record = record && ok
-	ctx := lifecycle.WithSource(c.Request().Context(), lifecycle.Source{Addr: addr, RequestID: rid, Unrecorded: !record})
+	ctx := lifecycle.WithSource(c.Request().Context(), lifecycle.Source{Addr: addr, Unrecorded: !record})
 	return ctx, func(err error) error {
 		if !errors.Is(err, lifecycle.ErrLinkInvalid) {
 			return err

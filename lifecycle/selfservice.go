@@ -555,9 +555,10 @@ func (s *SelfService) checkLink(ctx context.Context, token string) (store.SelfSe
 }
 
 // Source is where a request of the page came from (WithSource): the records of links
-// refused, which anyone on the internet may try, name its address and request id.
+// refused, which anyone on the internet may try, name its address (and, as every record
+// does, the request id ctx carries).
 type Source struct {
-	Addr, RequestID string
+	Addr string
 	// Unrecorded: an unknown link is refused without a record, the caller counting it
 	// instead: past a few from one address, a flood of guesses must not fill the audit
 	// table.
@@ -584,7 +585,7 @@ func (s *SelfService) refusedLink(ctx context.Context, user, reason string) {
 		reason += " (from " + src.Addr + ")"
 	}
 	ev := AdminEvent(s.m.now(), SelfServiceActor, "selfservice.open", user, "", "FAILED", reason)
-	ev.RequestID = src.RequestID
+	ev.RequestID = RequestID(ctx)
 	s.m.appendApart(ctx, ev)
 }
 

@@ -2,12 +2,13 @@ package builtin_test
 
 import (
 	"context"
-	"net/http/httptest"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
@@ -16,33 +17,66 @@ import (
 // TestCanceledInitiateRetrySendsOnce: Verify drops its connection just as the SMS gateway
 // accepts the code, and retries with the same X-Webhook-ID (contract §12: "without a
 // second execution (no second code sent …)"). Once the code has gone out, its decision is
-// recorded whatever became of the request, and the retry gets the first answer.
+// recorded whatever became of the request, and the retry gets the first answer. This is
+// the engine's part, under provider.Idempotency as the adapter drives it; the same over
+// HTTP is adapter's TestCanceledInitiateRetrySendsOnceOverHTTP.
 func TestCanceledInitiateRetrySendsOnce(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newEngineFixture(t, st, nil)
 		id := f.enrollSMS(t, "alice", "+15551230123")
 		p := &provider.Provider{Name: "A", CredentialPrefix: "acme", Enabled: true, Capabilities: []string{"smsotp"},
 			Engine: f.engine, Audit: st}
-		srv := adapter.New(adapter.Options{Providers: []*provider.Provider{p}, Auth: adapter.Auth{AllowAnonymous: true},
-			RequestTimeout: 5 * time.Second,
-			Idempotency:    &provider.Idempotency{Store: st, TTL: 10 * time.Minute, Lease: 7 * time.Second, Poll: time.Millisecond}})
+		idem := &provider.Idempotency{Store: st, TTL: 10 * time.Minute, Lease: 7 * time.Second, Poll: time.Millisecond}
 		body := `{"capability":"smsotp","id":"` + id + `","attributes":{"username":"alice"}}`
-		send := func(ctx context.Context) (int, string) {
-			req := httptest.NewRequest("POST", "/v1/providers/acme/initiate", strings.NewReader(body)).WithContext(ctx)
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-Webhook-ID", "wh-cancel")
-			rec := httptest.NewRecorder()
-			srv.Handler().ServeHTTP(rec, req)
-			return rec.Code, strings.TrimSpace(rec.Body.String())
+		key := store.IdempotencyKey{Provider: "acme", WebhookID: "wh-cancel",
+			Fingerprint: provider.Fingerprint(provider.ResourceInitiate, []byte(body))}
+		send := func(ctx context.Context) (provider.Answer, provider.Served, error) {
+			ans, served, _, err := idempotentInitiate(ctx, idem, p, key,
+				provider.Request{Capability: "smsotp", ID: id, Username: "alice", WebhookID: key.WebhookID})
+			return ans, served, err
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		f.sms.hook = cancel // the gateway takes the code as Verify's connection goes
-		code1, body1 := send(ctx)
+		ans1, served1, err1 := send(ctx)
 		f.sms.hook = nil
-		code2, body2 := send(context.Background()) // Verify's retry
-		if f.sms.count() != 1 || code1 != 200 || code2 != code1 || body2 != body1 || !strings.Contains(body1, `"PENDING"`) {
-			t.Errorf("first attempt %d %s; retry %d %s; %d codes sent, want one PENDING answered twice", code1, body1, code2, body2, f.sms.count())
+		ans2, served2, err2 := send(context.Background()) // Verify's retry
+		if err1 != nil || err2 != nil || served1 != provider.Executed || served2 != provider.Replayed {
+			t.Fatalf("first attempt %v (%v); retry %v (%v)", served1, err1, served2, err2)
 		}
+		if f.sms.count() != 1 || ans1.Status != 200 || ans2.Status != ans1.Status || string(ans2.Body) != string(ans1.Body) ||
+			!strings.Contains(string(ans1.Body), `"PENDING"`) {
+			t.Errorf("first attempt %d %s; retry %d %s; %d codes sent, want one PENDING answered twice",
+				ans1.Status, ans1.Body, ans2.Status, ans2.Body, f.sms.count())
+		}
+	})
+}
+
+// idempotentInitiate runs an initiate under idem as the adapter's idempotent middleware
+// does (Do, or DoLate when the engine decides in one unit), its answer rendered as JSON
+// both for the deciding unit's record and for the caller; a fault is a 503.
+func idempotentInitiate(ctx context.Context, idem *provider.Idempotency, p *provider.Provider, key store.IdempotencyKey, req provider.Request) (provider.Answer, provider.Served, bool, error) {
+	render := func(out provider.Outcome) (provider.Answer, bool) {
+		b, err := json.Marshal(out)
+		return provider.Answer{Status: 200, Body: b}, err == nil
+	}
+	do := idem.Do
+	if p.ClaimsLate(provider.ResourceInitiate) {
+		do = idem.DoLate
+	}
+	return do(ctx, key, func(ctx context.Context) (provider.Answer, error) {
+		provider.RenderAnswers(ctx, render)
+		out, err := p.Initiate(ctx, req)
+		switch {
+		case errors.Is(err, provider.ErrSuperseded):
+			return provider.Answer{}, nil // DoLate answers the attempt that decided
+		case err != nil:
+			return provider.Answer{Status: 503, Body: []byte(`{"error":"unavailable"}`)}, nil
+		}
+		ans, ok := render(out)
+		if !ok {
+			return provider.Answer{}, fmt.Errorf("encode the outcome: %v", out.Status)
+		}
+		return ans, nil
 	})
 }
 

@@ -61,6 +61,11 @@ type RecorderOptions struct {
 	// wherever it appears — in a body, a query, a header, the configuration — whole, or
 	// inside a longer string (a URL, "Bearer …") when it has 8 characters or more.
 	Secrets []string
+	// LookupEnv, when set, resolves the configuration's ${NAME} references as serving
+	// did. Only the path of a variable whose value is a URL is kept from it: the
+	// transcript's env lists that variable as <redacted>/api (scheme and host redacted),
+	// so replay calls its vendor at the recorded paths where the variable is not set.
+	LookupEnv func(string) (string, bool)
 	// Idle writes a session nobody has called for this long (default 10 min).
 	Idle time.Duration
 }
@@ -271,7 +276,7 @@ func safeName(s string) string {
 func (r *Recorder) transcript(calls []Observed) *Transcript {
 	first := calls[0]
 	t := &Transcript{Clock: first.Time.UTC().Truncate(time.Millisecond)}
-	t.Config, t.Env = redactConfig(r.o.Config, r.secrets)
+	t.Config, t.Env = redactConfig(r.o.Config, r.secrets, r.o.LookupEnv)
 	b := &builder{t: t, secrets: r.secrets, txVars: map[string]string{}, numbers: map[string]capturedNumber{},
 		factorVars: map[string]any{}, specs: map[string]*FactorSpec{}, seen: map[string]bool{}}
 	user := ""
@@ -837,8 +842,10 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)
 // keys, by their values (secrets) wherever else they appear, and in every URL its user
 // info and query values — and lists the ${NAME} references it makes, each <redacted>:
 // replay runs with placeholders for them (or the real values, when the environment has
-// them).
-func redactConfig(text string, secrets *secretValues) (string, map[string]string) {
+// them). A reference whose value (lookup, when set) is a URL with a path keeps that path
+// after <redacted>: the vendor's base path, which the recorded exchanges' paths hold
+// anyway.
+func redactConfig(text string, secrets *secretValues, lookup func(string) (string, bool)) (string, map[string]string) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
 		return "# the configuration could not be parsed for redaction and was left out\n{}\n", nil
@@ -853,7 +860,7 @@ func redactConfig(text string, secrets *secretValues) (string, map[string]string
 	out := buf.String()
 	env := map[string]string{}
 	for _, m := range envRef.FindAllStringSubmatch(out, -1) {
-		env[m[1]] = redacted
+		env[m[1]] = redacted + urlPath(m[1], lookup, secrets)
 	}
 	if len(env) == 0 {
 		env = nil
@@ -898,6 +905,23 @@ func redactNode(n *yaml.Node, parent string, secrets *secretValues) {
 			}
 		}
 	}
+}
+
+// urlPath is the path of the URL the variable name holds, without its trailing slash,
+// its secrets redacted; "" when lookup is nil, or the value is no absolute URL.
+func urlPath(name string, lookup func(string) (string, bool), secrets *secretValues) string {
+	if lookup == nil {
+		return ""
+	}
+	v, ok := lookup(name)
+	if !ok {
+		return ""
+	}
+	u, err := url.Parse(strings.TrimSpace(v))
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return ""
+	}
+	return secrets.literalString(strings.TrimSuffix(u.Path, "/"))
 }
 
 func redactScalars(n *yaml.Node) {

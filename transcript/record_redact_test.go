@@ -26,7 +26,7 @@ sync:
 providers:
   - {name: Built-in factors, credentialPrefix: emfa, capabilities: [totp]}
 `
-	out, _ := redactConfig(cfg, nil)
+	out, _ := redactConfig(cfg, nil, nil)
 	for _, secret := range []string{"verify-password-0123456", "METRICS-TOKEN-SECRET-0123", "SCIM-TOKEN-SECRET-0123", "SIGNINGKEYSECRET"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("the recorded configuration holds %q:\n%s", secret, out)
@@ -90,10 +90,25 @@ func TestRecordedExchangeRedactsByNameAndValue(t *testing.T) {
 
 	cfg, _ := redactConfig(`delivery:
   gw: {type: http, url: "https://u:pw@gw.example.com/send?apikey=K&to=${TO}", body: '{"note": "VENDORKEY-0123456789"}'}
-`, s)
+`, s, nil)
 	for _, want := range []string{`https://u:%3Credacted%3E@gw.example.com/send?apikey=%3Credacted%3E&to=${TO}`, `{\"note\": \"<redacted>\"}`} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("no %s in the redacted configuration:\n%s", want, cfg)
 		}
+	}
+}
+
+// A variable that holds a URL keeps its path in the transcript's env, not its scheme and
+// host (nor a secret in the path); any other variable is <redacted> whole.
+func TestRedactConfigKeepsAURLVariablesPath(t *testing.T) {
+	env := map[string]string{"ACME_URL": "https://api.acme.example/api/", "GW_URL": "https://gw.example.com/hooks/VENDORKEY-0123456789",
+		"HOST_URL": "https://api.acme.example", "ACME_SECRET": "s3cret/with/slashes"}
+	lookup := func(name string) (string, bool) { v, ok := env[name]; return v, ok }
+	_, got := redactConfig(`remote: {urls: ["${ACME_URL}/v1", "${HOST_URL}"], secret: "${ACME_SECRET}", gw: "${GW_URL}", other: "${UNSET}"}
+`, newSecretValues([]string{"VENDORKEY-0123456789"}), lookup)
+	want := map[string]string{"ACME_URL": redacted + "/api", "GW_URL": redacted + "/hooks/" + redacted,
+		"HOST_URL": redacted, "ACME_SECRET": redacted, "UNSET": redacted}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("env (-want +got):\n%s", diff)
 	}
 }

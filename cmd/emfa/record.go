@@ -58,7 +58,8 @@ func newRecorder(e *env, configPath, dir string) *transcript.Recorder {
 		text = string(data)
 	}
 	text = inlineWebhooks(text, configDir(e.cfg), e.log)
-	return transcript.NewRecorder(transcript.RecorderOptions{Dir: dir, Config: text, Log: e.log, Secrets: recordSecrets(e.cfg)})
+	return transcript.NewRecorder(transcript.RecorderOptions{Dir: dir, Config: text, Log: e.log, Secrets: recordSecrets(e.cfg),
+		LookupEnv: os.LookupEnv})
 }
 
 // recordSecrets is every secret value cfg holds, as the environment resolved it, for a

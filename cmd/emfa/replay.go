@@ -264,15 +264,17 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 				return "file:" + dir + "/emfa.db", true
 			}
 			if v, ok := t.Env[name]; ok {
-				if v != "<redacted>" {
+				path, secret := redactedEnv(v)
+				if !secret {
 					return v, true
 				}
 				// A recording's secret: the real value when this environment has it,
-				// else a stand-in (inbound credentials and signatures still agree).
+				// else a stand-in (inbound credentials and signatures still agree), with
+				// the path a URL's value kept (basePath).
 				if real, ok := os.LookupEnv(name); ok && real != "" {
 					return real, true
 				}
-				return "redacted-" + name, true
+				return "redacted-" + name + path, true
 			}
 			switch name {
 			case "EMFA_SHARED_DIR":
@@ -391,6 +393,19 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 		r := &replayEnv{env: e, url: base, clock: clk, auth: opts.Auth, devices: devices, phones: map[string][]string{}, codes: codes}
 		return r, func() { stopServer(); e.Close(); cleanup() }, nil
 	}
+}
+
+// redactedEnv reports whether a transcript's env value is a recording's redacted one:
+// <redacted>, or <redacted>/path for a URL whose path the recording kept (path).
+func redactedEnv(v string) (path string, secret bool) {
+	const redacted = "<redacted>"
+	if v == redacted {
+		return "", true
+	}
+	if rest, ok := strings.CutPrefix(v, redacted); ok && strings.HasPrefix(rest, "/") {
+		return rest, true
+	}
+	return "", false
 }
 
 // standInBase is a URL whose scheme and host were a recording's redacted variable

@@ -76,9 +76,17 @@ type oauthVendor struct {
 	tokens []string // every token issued, to look for in the recording
 }
 
-func newOAuthVendor(t *testing.T) *oauthVendor {
+func newOAuthVendor(t *testing.T) *oauthVendor { return newOAuthVendorAt(t, "") }
+
+// newOAuthVendorAt is the vendor under a base path of its own (prefix): its API at
+// prefix/v1/…, its token endpoint at prefix/oauth/token.
+func newOAuthVendorAt(t *testing.T, prefix string) *oauthVendor {
 	v := &oauthVendor{}
-	v.Server = httptest.NewServer(http.HandlerFunc(v.serve))
+	var h http.Handler = http.HandlerFunc(v.serve)
+	if prefix != "" {
+		h = http.StripPrefix(prefix, h)
+	}
+	v.Server = httptest.NewServer(h)
 	t.Cleanup(v.Close)
 	return v
 }
@@ -197,6 +205,53 @@ func TestRecordOAuthVendorThenReplayOffline(t *testing.T) {
 			t.Errorf("exit %d\n%s%s", code, out, errOut)
 		}
 	})
+}
+
+// A vendor whose URL variable holds a base path of its own (ACME_URL=https://host/api,
+// urls: ["${ACME_URL}/v1"]) replays where the variable is not set: the recording keeps
+// the variable's path, though not its host, so replay's vendor is called at /api/v1/…, the
+// recorded paths, not at /v1/….
+func TestRecordVendorUnderABasePathReplaysWithoutItsVariable(t *testing.T) {
+	vendor := newOAuthVendorAt(t, "/api")
+	recordDir, app := recordEnv(t, map[string]string{"ACME_URL": vendor.URL + "/api", "ACME_SECRET": oauthClientSecret})
+	cfg := filepath.Join(t.TempDir(), "acme.yaml")
+	if err := os.WriteFile(cfg, []byte(oauthVendorConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, _, stop := app.serve(t, "--config", cfg, "--record", recordDir)
+	sim := &verifySim{t: t, base: base + "/v1/providers/acme", user: "verify", pw: "sim-password-0123"}
+	if list := sim.enrollments("alice"); len(list) != 1 {
+		t.Fatalf("enrollments: %+v", list)
+	}
+	_, tx := sim.challenge("initiate", "smsotp", "d1", "alice", "", "")
+	if got, _ := sim.challenge("validate", "smsotp", "d1", "alice", tx, "123456"); got != "SUCCESS" {
+		t.Errorf("validate: %s", got)
+	}
+	stop()
+	vendor.Close()
+
+	files, _ := filepath.Glob(filepath.Join(recordDir, "*.yaml"))
+	if len(files) == 0 {
+		t.Fatal("nothing recorded")
+	}
+	var all strings.Builder
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		all.Write(data)
+	}
+	recorded := all.String()
+	if !strings.Contains(recorded, "path: /api/v1/devices") {
+		t.Fatalf("the recording lacks the vendor's path under its base path:\n%s", recorded)
+	}
+	if host := strings.TrimPrefix(vendor.URL, "http://"); strings.Contains(recorded, host) {
+		t.Errorf("the recording holds the vendor's host %s:\n%s", host, recorded)
+	}
+	os.Unsetenv("ACME_URL") // t.Setenv restores them when the test ends
+	os.Unsetenv("ACME_SECRET")
+	code, out, errOut := emfa(t, append([]string{"replay", "-v"}, files...)...)
+	if code != 0 || !strings.HasSuffix(out, fmt.Sprintf("%d passed, 0 failed\n", len(files))) {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
 }
 
 // Replay's token endpoint grants a client-credentials POST a bearer token with an expiry,

@@ -420,11 +420,6 @@ type adminErrorBody struct {
 	} `json:"error"`
 }
 
-var adminStatus = map[lifecycle.Kind]int{
-	lifecycle.Invalid: http.StatusBadRequest, lifecycle.NotFound: http.StatusNotFound, lifecycle.Conflict: http.StatusConflict,
-	lifecycle.Refused: http.StatusUnprocessableEntity, lifecycle.Forbidden: http.StatusForbidden, lifecycle.Unauthorized: http.StatusUnauthorized,
-}
-
 // adminError answers an error under /admin/: a lifecycle refusal with its code, an
 // adapter error (malformed body, too large, unavailable) or a router one in the same
 // shape. It reports whether it answered.
@@ -432,39 +427,30 @@ func (s *Server) adminError(err error, c echo.Context) bool {
 	if !strings.HasPrefix(c.Request().URL.Path, "/admin/") {
 		return false
 	}
+	f := classify(err)
 	var body adminErrorBody
-	status := http.StatusServiceUnavailable // unclassified: a backend's fault, as handleError says
-	var le *lifecycle.Error
-	var ae *Error
-	var he *echo.HTTPError
-	switch {
-	case errors.As(err, &le):
-		status = adminStatus[le.Kind]
-		body.Error.Code, body.Error.Field, body.Error.Message = le.Code, le.Field, le.Msg
-		if le.RetryAfter > 0 {
+	body.Error.Code, body.Error.Message = f.ID, f.Msg
+	switch f.Kind {
+	case refusal:
+		body.Error.Code, body.Error.Field = f.Refusal.Code, f.Refusal.Field
+		if f.Refusal.RetryAfter > 0 {
 			// A limit refused it for now (a code's send limits): 429, so that an
 			// automation's HTTP client waits as long as it says and tries again.
-			status = http.StatusTooManyRequests
-			retryAfter(c, le.RetryAfter)
+			retryAfter(c, f.Refusal.RetryAfter)
 		}
-	case errors.As(err, &ae):
-		status = ae.Status
-		body.Error.Code, body.Error.Message = ae.ID, ae.Msg
-		if ae.ID == "invalid_request" {
+	case adapterError:
+		if f.ID == "invalid_request" {
 			body.Error.Code = "invalid_json"
 		}
-	case errors.As(err, &he):
-		status = he.Code
-		body.Error.Code, body.Error.Message = idFor(he.Code), http.StatusText(he.Code)
 	}
-	if status >= 500 {
+	if f.Fault {
 		s.logFault(c, err)
 		if body.Error.Code == "" {
 			u := unavailable(err)
 			body.Error.Code, body.Error.Message = u.ID, u.Msg
 		}
 	}
-	if werr := c.JSON(status, body); werr != nil {
+	if werr := c.JSON(f.Status, body); werr != nil {
 		s.log.Debug("write error response", "err", werr)
 	}
 	return true

@@ -71,31 +71,34 @@ func (s *Server) scimErrorOf(err error, c echo.Context) bool {
 	if !strings.HasPrefix(c.Request().URL.Path, SCIMPrefix+"/") && c.Request().URL.Path != SCIMPrefix {
 		return false
 	}
-	se := &scimError{Status: http.StatusServiceUnavailable, Detail: unavailable(err).Msg} // unclassified: a backend's fault
-	var le *lifecycle.Error
-	var ae *Error
-	var he *echo.HTTPError
+	var se *scimError
+	var fault bool
 	switch {
 	case errors.As(err, &se):
-	case errors.As(err, &le):
-		se = &scimError{Status: adminStatus[le.Kind], Detail: le.Error()}
-		switch le.Kind {
-		case lifecycle.Invalid:
-			se.Type = "invalidValue"
-		case lifecycle.Conflict:
-			se.Type = "uniqueness"
-		}
+		fault = se.Status >= 500
 	case errors.Is(err, sync.ErrPaused):
+		// An operator's guard, not a fault: 503 with what to do about it.
 		se = &scimError{Status: http.StatusServiceUnavailable, Detail: err.Error()}
-	case errors.As(err, &ae):
-		se = &scimError{Status: ae.Status, Detail: ae.Msg}
-		if ae.Status == http.StatusBadRequest {
+	default:
+		f := classify(err)
+		se, fault = &scimError{Status: f.Status, Detail: f.Msg}, f.Fault
+		switch {
+		case f.Kind == refusal:
+			se.Detail = f.Refusal.Error()
+			switch f.Refusal.Kind {
+			case lifecycle.Invalid:
+				se.Type = "invalidValue"
+			case lifecycle.Conflict:
+				se.Type = "uniqueness"
+			}
+			if f.Refusal.RetryAfter > 0 {
+				retryAfter(c, f.Refusal.RetryAfter)
+			}
+		case f.Kind == adapterError && f.Status == http.StatusBadRequest:
 			se.Type = "invalidSyntax"
 		}
-	case errors.As(err, &he):
-		se = &scimError{Status: he.Code, Detail: http.StatusText(he.Code)}
 	}
-	if se.Status >= 500 && !errors.Is(err, sync.ErrPaused) {
+	if fault {
 		s.logFault(c, err)
 	}
 	body := map[string]any{"schemas": []string{scimErrSchema}, "status": strconv.Itoa(se.Status), "detail": se.Detail}

@@ -120,15 +120,8 @@ func (s *Server) pageError(err error, c echo.Context) bool {
 	if s.pages == nil || (path != "/self-service" && !strings.HasPrefix(path, "/self-service/")) || strings.HasSuffix(path, "/status") {
 		return false
 	}
-	var ae *Error
-	var he *echo.HTTPError
-	status := http.StatusServiceUnavailable
-	switch {
-	case errors.As(err, &ae):
-		status = ae.Status
-	case errors.As(err, &he):
-		status = he.Code
-	}
+	f := classify(err)
+	status := f.Status
 	d := pageData{Title: "Something went wrong", Text: "Please try again later."}
 	switch status {
 	case http.StatusNotFound:
@@ -141,7 +134,7 @@ func (s *Server) pageError(err error, c echo.Context) bool {
 	case http.StatusRequestEntityTooLarge:
 		d.Title, d.Text = "That form was too large", "Go back, shorten what you typed, and send it again."
 	default:
-		if status >= 500 {
+		if f.Fault {
 			s.logFault(c, err)
 		} else {
 			d.Title, d.Text = "That did not work", "Go back and try again."

@@ -230,20 +230,12 @@ func (d *deps) syncCmd() *cobra.Command {
 		return nil
 	})
 
-	list := &cobra.Command{Use: "list", Short: "the dead letters: events and propagations that failed every attempt", Args: noArgs,
-		Example: "  emfa sync dead-letters list --config emfa.yaml --limit 20\n  emfa sync dead-letters list --config emfa.yaml --source propagate:duo --json"}
-	var deadOpts eventListOptions
-	deadOpts.flags(list, "dead letters")
-	d.storeCmd(list, func(ctx context.Context, e *env, _ []string) error {
-		return d.listEvents(ctx, e, store.QueueDead, deadOpts)
-	})
-	pending := &cobra.Command{Use: "pending", Short: "the events and propagations waiting in the queue, oldest first: attempts, next attempt, last error, and what holds them", Args: noArgs,
-		Example: "  emfa sync pending --config emfa.yaml\n  emfa sync pending --config emfa.yaml --source okta --limit 20 --json"}
-	var pendingOpts eventListOptions
-	pendingOpts.flags(pending, "pending events")
-	d.storeCmd(pending, func(ctx context.Context, e *env, _ []string) error {
-		return d.listEvents(ctx, e, store.QueuePending, pendingOpts)
-	})
+	list := d.eventListCmd("list", "the dead letters: events and propagations that failed every attempt",
+		"  emfa sync dead-letters list --config emfa.yaml --limit 20\n  emfa sync dead-letters list --config emfa.yaml --source propagate:duo --json",
+		"dead letters", store.QueueDead)
+	pending := d.eventListCmd("pending", "the events and propagations waiting in the queue, oldest first: attempts, next attempt, last error, and what holds them",
+		"  emfa sync pending --config emfa.yaml\n  emfa sync pending --config emfa.yaml --source okta --limit 20 --json",
+		"pending events", store.QueuePending)
 	drop := &cobra.Command{Use: "drop SEQ", Short: "give up the dead letter numbered SEQ: it is done, not applied, and never retried", Args: exactly(1, "exactly one SEQ"),
 		Example: "  emfa sync dead-letters drop 42 --config emfa.yaml"}
 	d.storeCmd(drop, func(ctx context.Context, e *env, args []string) error {
@@ -308,6 +300,18 @@ func (d *deps) syncCmd() *cobra.Command {
 	return group("sync", "directory sync: the event queue, its dead letters, paused sources",
 		"  emfa sync status --config emfa.yaml\n  emfa sync pending --config emfa.yaml\n  emfa sync dead-letters list --config emfa.yaml\n  emfa sync resume okta --config emfa.yaml",
 		status, pending, group("dead-letters", "events that failed every attempt", "  emfa sync dead-letters list --config emfa.yaml\n  emfa sync dead-letters retry 42 --config emfa.yaml\n  emfa sync dead-letters drop 42 --config emfa.yaml", list, retry, drop), resume)
+}
+
+// eventListCmd is `emfa sync pending` or `emfa sync dead-letters list`: the queue's events
+// in state, with the same flags (what names them in --source's help) and the same output.
+func (d *deps) eventListCmd(use, short, example, what, state string) *cobra.Command {
+	c := &cobra.Command{Use: use, Short: short, Args: noArgs, Example: example}
+	var o eventListOptions
+	o.flags(c, what)
+	d.storeCmd(c, func(ctx context.Context, e *env, _ []string) error {
+		return d.listEvents(ctx, e, state, o)
+	})
+	return c
 }
 
 // eventListOptions are the flags of `emfa sync pending` and `emfa sync dead-letters list`.

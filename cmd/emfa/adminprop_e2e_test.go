@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/duoadminfake"
-	"github.com/emfa/emfa/internal/testdb"
 )
 
 // TestAdminChangesReachDUOAdmin: changes an operator makes through the admin API and the
@@ -17,28 +16,11 @@ import (
 // change made while no server runs is queued in its own commit and reaches DUO once a
 // server starts: nothing is lost between the answer and the propagation.
 func TestAdminChangesReachDUOAdmin(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		adminToDUO(t, map[string]string{"EMFA_STORAGE_DSN": "file:" + filepath.Join(t.TempDir(), "emfa.db")})
-	})
-	t.Run("postgres", func(t *testing.T) {
-		sv := testdb.Connect(t)
-		adminToDUO(t, map[string]string{"EMFA_STORAGE_DRIVER": "postgres", "EMFA_STORAGE_DSN": sv.SchemaDSN(t, sv.NewSchema(t))})
-	})
+	eachStorage(t, adminToDUO)
 }
 
 func adminToDUO(t *testing.T, storage map[string]string) {
-	duo := duoadminfake.New(t, duoadminfake.Options{IntegrationKey: "DIADMINIKEY0000000000", SecretKey: "admin-secret-key-0123456789"})
-	env := map[string]string{
-		"DUO_ADMIN_URL": duo.URL(), "DUO_ADMIN_IKEY": "DIADMINIKEY0000000000", "DUO_ADMIN_SKEY": "admin-secret-key-0123456789",
-		"EMFA_VERIFY_PASSWORD": "sim-password-0123", "EMFA_ENCRYPTION_KEY": testEncryptionKey,
-		"EMFA_SERVER_LISTEN": "127.0.0.1:0", "EMFA_LOG_LEVEL": "debug", "EMFA_LOG_FORMAT": "json",
-	}
-	for k, v := range storage {
-		env[k] = v
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
+	duo := duoAdmin(t, servingEnv, storage)
 	cfg, err := filepath.Abs(duoAdminConfig) // no sync section: no directory source
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/emfa/emfa/internal/duoadminfake"
+	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/remote"
 	"github.com/emfa/emfa/store"
@@ -17,9 +18,10 @@ import (
 
 const duoAdminConfig = "../../testdata/config/duo-admin.yaml"
 
-// lifecycleDUO builds the remote engine of testdata/config/duo-admin.yaml against a DUO
-// Admin API fake, auditing into a SQLite store.
-func lifecycleDUO(t testing.TB) (*remote.Engine, *duoadminfake.Server, store.Store) {
+// duoAdmin starts the DUO Admin API fake and sets what duoAdminConfig reads from the
+// environment (the fake's URL and keys, the Verify password, the encryption key), then
+// each of env (servingEnv, a storage).
+func duoAdmin(t testing.TB, env ...map[string]string) *duoadminfake.Server {
 	t.Helper()
 	duo := duoadminfake.New(t, duoadminfake.Options{IntegrationKey: "DIADMINIKEY0000000000", SecretKey: "admin-secret-key-0123456789"})
 	for k, v := range map[string]string{
@@ -28,6 +30,35 @@ func lifecycleDUO(t testing.TB) (*remote.Engine, *duoadminfake.Server, store.Sto
 	} {
 		t.Setenv(k, v)
 	}
+	for _, m := range env {
+		for k, v := range m {
+			t.Setenv(k, v)
+		}
+	}
+	return duo
+}
+
+// servingEnv is the environment of an emfa serve under test: any free port, a debug log
+// in JSON.
+var servingEnv = map[string]string{"EMFA_SERVER_LISTEN": "127.0.0.1:0", "EMFA_LOG_LEVEL": "debug", "EMFA_LOG_FORMAT": "json"}
+
+// eachStorage runs f on SQLite, then on a PostgreSQL schema of its own, f's storage being
+// the environment that selects it.
+func eachStorage(t *testing.T, f func(t *testing.T, storage map[string]string)) {
+	t.Run("sqlite", func(t *testing.T) {
+		f(t, map[string]string{"EMFA_STORAGE_DSN": "file:" + filepath.Join(t.TempDir(), "emfa.db")})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		sv := testdb.Connect(t)
+		f(t, map[string]string{"EMFA_STORAGE_DRIVER": "postgres", "EMFA_STORAGE_DSN": sv.SchemaDSN(t, sv.NewSchema(t))})
+	})
+}
+
+// lifecycleDUO builds the remote engine of testdata/config/duo-admin.yaml against a DUO
+// Admin API fake, auditing into a SQLite store.
+func lifecycleDUO(t testing.TB) (*remote.Engine, *duoadminfake.Server, store.Store) {
+	t.Helper()
+	duo := duoAdmin(t)
 	cfg, err := loadConfig(storeOptions{config: duoAdminConfig, strict: true}, forReading, io.Discard)
 	if err != nil {
 		t.Fatal(err)

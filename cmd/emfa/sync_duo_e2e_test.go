@@ -15,16 +15,8 @@ import (
 // to the remote provider of testdata/config/duo-admin.yaml, whose lifecycle resources
 // drive the DUO Admin API fake — which checks every signature.
 func TestOktaEventsReachDUOAdmin(t *testing.T) {
-	duo := duoadminfake.New(t, duoadminfake.Options{IntegrationKey: "DIADMINIKEY0000000000", SecretKey: "admin-secret-key-0123456789"})
 	dir := t.TempDir()
-	for k, v := range map[string]string{
-		"DUO_ADMIN_URL": duo.URL(), "DUO_ADMIN_IKEY": "DIADMINIKEY0000000000", "DUO_ADMIN_SKEY": "admin-secret-key-0123456789",
-		"EMFA_VERIFY_PASSWORD": "sim-password-0123", "EMFA_ENCRYPTION_KEY": testEncryptionKey,
-		"EMFA_SERVER_LISTEN": "127.0.0.1:0", "EMFA_STORAGE_DSN": "file:" + filepath.Join(dir, "emfa.db"),
-		"EMFA_LOG_LEVEL": "debug", "EMFA_LOG_FORMAT": "json",
-	} {
-		t.Setenv(k, v)
-	}
+	duo := duoAdmin(t, servingEnv, map[string]string{"EMFA_STORAGE_DSN": "file:" + filepath.Join(dir, "emfa.db")})
 	base, err := os.ReadFile(duoAdminConfig)
 	if err != nil {
 		t.Fatal(err)

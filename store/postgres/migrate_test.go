@@ -120,6 +120,20 @@ func TestProfilesAtRevisionZero(t *testing.T) {
 	})
 }
 
+// The changes of an emfa from before migration 12 move the user's revision, as on
+// SQLite (TestOldReplicaEdits there).
+func TestOldReplicaEdits(t *testing.T) {
+	db, dsn := schemaAt(t, 11)
+	storetest.OldReplicaEdits(t, db, func(t *testing.T) store.Store {
+		s, err := postgres.Open(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 // Opening says which migrations it applied, and refuses a schema a newer emfa migrated
 // unless allowed, as on SQLite (TestUpgrades there), in the look without the lock too.
 func TestUpgrades(t *testing.T) {

@@ -146,6 +146,20 @@ func TestProfilesAtRevisionZero(t *testing.T) {
 	})
 }
 
+// The changes an emfa from before migration 12 makes during a rolling upgrade move the
+// user's revision (migration 17's triggers), and a newer emfa's move it once.
+func TestOldReplicaEdits(t *testing.T) {
+	db, path := atVersion(t, 11)
+	storetest.OldReplicaEdits(t, db, func(t *testing.T) store.Store {
+		s, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 // Opening says which migrations it applied, and refuses a schema a newer emfa migrated
 // unless allowed.
 func TestUpgrades(t *testing.T) {

@@ -19,11 +19,13 @@ import (
 // ProfilesAtRevisionZero checks that a user whose profile row is at revision 0 can be
 // changed like any other. Such rows are not only those of users without a profile: the
 // migration that added the revision (12) gave every existing row 0, and an emfa from
-// before it, still running during a rolling upgrade, writes its new rows at 0 and never
-// moves them. Revision 0 must then be a revision like the others: a change conditional on
-// it applies once (the revision moves to 1, so the API's ETag moves) and then is stale,
-// and a change without a condition applies. Refused, every such user was stuck: every
-// admin update, import and directory change answered "changed" forever.
+// before it, still running during a rolling upgrade, wrote its new rows at 0 (since
+// migration 17 the database starts them at 1, and moves them on its changes:
+// OldReplicaEdits). Revision 0 must then be a revision like the others: a change
+// conditional on it applies once (the revision moves to 1, so the API's ETag moves) and
+// then is stale, and a change without a condition applies. Refused, every such user was
+// stuck: every admin update, import and directory change answered "changed" forever. The
+// rows an old replica writes now are changed the same way from the revision they are at.
 //
 // db is a connection of its own to the database of the store open returns, at version 11
 // (before migration 12); open migrates it to the current version.
@@ -80,27 +82,28 @@ func ProfilesAtRevisionZero(t *testing.T, db *sql.DB, open func(t *testing.T) st
 			}
 		}
 	}
-	// wantProfile: the change applied, once: its profile, revision 1.
-	wantProfile := func(t *testing.T, id string, p store.Profile, disabled bool) {
+	// wantProfile: the change applied, once: its profile, revision want.
+	wantProfile := func(t *testing.T, id string, want int64, p store.Profile, disabled bool) {
 		t.Helper()
 		r := get(t, id)
-		if r.Profile.Revision != 1 || r.Profile.Email != p.Email || r.Profile.DisplayName != p.DisplayName ||
+		if r.Profile.Revision != want || r.Profile.Email != p.Email || r.Profile.DisplayName != p.DisplayName ||
 			fmt.Sprint(r.Profile.Groups) != fmt.Sprint(p.Groups) || r.Disabled != disabled || !r.Profile.UpdatedAt.Equal(now) {
-			t.Errorf("user %s: revision %d, %q %q %v, disabled %v, updated %v; want revision 1, %q %q %v, disabled %v, updated %v",
+			t.Errorf("user %s: revision %d, %q %q %v, disabled %v, updated %v; want revision %d, %q %q %v, disabled %v, updated %v",
 				id, r.Profile.Revision, r.Profile.Email, r.Profile.DisplayName, r.Profile.Groups, r.Disabled, r.Profile.UpdatedAt,
-				p.Email, p.DisplayName, p.Groups, disabled, now)
+				want, p.Email, p.DisplayName, p.Groups, disabled, now)
 		}
 	}
 
 	for _, users := range []struct {
 		name string
 		ids  []string
-	}{{"migrated", before}, {"written by an old replica", during}} {
+		base int64 // the revision the users are at
+	}{{"migrated", before, 0}, {"written by an old replica", during, 1}} {
 		t.Run(users.name, func(t *testing.T) {
-			ids := users.ids
+			ids, base := users.ids, users.base
 			for _, id := range ids {
-				if r := get(t, id); r.Profile.Revision != 0 || r.Profile.Email != id+"@example.com" {
-					t.Fatalf("user %s as written: revision %d, email %q; want 0, %s@example.com", id, r.Profile.Revision, r.Profile.Email, id)
+				if r := get(t, id); r.Profile.Revision != base || r.Profile.Email != id+"@example.com" {
+					t.Fatalf("user %s as written: revision %d, email %q; want %d, %s@example.com", id, r.Profile.Revision, r.Profile.Email, base, id)
 				}
 			}
 			old := func(id string) store.Profile {
@@ -110,43 +113,43 @@ func ProfilesAtRevisionZero(t *testing.T, db *sql.DB, open func(t *testing.T) st
 
 			// An update without a condition (PATCH without If-Match, sync) applies.
 			apply(t, "unconditional update", store.UserChange{Name: name(0), Profile: profile(ids[0]), Now: now})
-			wantProfile(t, ids[0], *profile(ids[0]), false)
+			wantProfile(t, ids[0], base+1, *profile(ids[0]), false)
 
-			// An update on revision 0, the one read (PATCH with If-Match, an import):
-			// it applies once; the same again is stale and changes nothing.
-			apply(t, "update on revision 0", store.UserChange{Name: name(1), Profile: profile(ids[1]), Now: now, IfRevision: rev(0)})
-			wantProfile(t, ids[1], *profile(ids[1]), false)
-			again := store.UserChange{Name: name(1), Profile: &store.Profile{Email: "lost@example.com"}, Now: at(2 * time.Hour), IfRevision: rev(0)}
+			// An update on the revision read (PATCH with If-Match, an import): it
+			// applies once; the same again is stale and changes nothing.
+			apply(t, "update on the revision read", store.UserChange{Name: name(1), Profile: profile(ids[1]), Now: now, IfRevision: rev(base)})
+			wantProfile(t, ids[1], base+1, *profile(ids[1]), false)
+			again := store.UserChange{Name: name(1), Profile: &store.Profile{Email: "lost@example.com"}, Now: at(2 * time.Hour), IfRevision: rev(base)}
 			if err := s.ApplyUserChanges(ctx, []store.UserChange{again})[0]; !errors.Is(err, store.ErrStale) {
-				t.Errorf("a second update on revision 0: %v, want ErrStale", err)
+				t.Errorf("a second update on revision %d: %v, want ErrStale", base, err)
 			}
-			wantProfile(t, ids[1], *profile(ids[1]), false)
+			wantProfile(t, ids[1], base+1, *profile(ids[1]), false)
 
 			// A revision the row is not at is stale, and changes nothing.
-			ahead := store.UserChange{Name: name(2), Profile: profile(ids[2]), Now: now, IfRevision: rev(1)}
+			ahead := store.UserChange{Name: name(2), Profile: profile(ids[2]), Now: now, IfRevision: rev(base + 1)}
 			if err := s.ApplyUserChanges(ctx, []store.UserChange{ahead})[0]; !errors.Is(err, store.ErrStale) {
-				t.Errorf("an update on revision 1 of a row at 0: %v, want ErrStale", err)
+				t.Errorf("an update on revision %d of a row at %d: %v, want ErrStale", base+1, base, err)
 			}
-			if r := get(t, ids[2]); r.Profile.Revision != 0 || r.Profile.Email != ids[2]+"@example.com" {
+			if r := get(t, ids[2]); r.Profile.Revision != base || r.Profile.Email != ids[2]+"@example.com" {
 				t.Errorf("user %s after a stale update: revision %d, email %q; want it as it was", ids[2], r.Profile.Revision, r.Profile.Email)
 			}
 
-			// A disable on revision 0 (If-Match) keeps the profile and moves the revision.
-			apply(t, "disable on revision 0", store.UserChange{Name: name(3), Disabled: new(true), Now: now, IfRevision: rev(0)})
-			wantProfile(t, ids[3], old(ids[3]), true)
+			// A disable on the revision read (If-Match) keeps the profile and moves the revision.
+			apply(t, "disable on the revision read", store.UserChange{Name: name(3), Disabled: new(true), Now: now, IfRevision: rev(base)})
+			wantProfile(t, ids[3], base+1, old(ids[3]), true)
 
-			// A delete on revision 0 (If-Match) deletes.
-			apply(t, "delete on revision 0", store.UserChange{Name: name(4), Delete: true, Now: now, IfRevision: rev(0)})
+			// A delete on the revision read (If-Match) deletes.
+			apply(t, "delete on the revision read", store.UserChange{Name: name(4), Delete: true, Now: now, IfRevision: rev(base)})
 			if _, err := s.GetUserRecord(ctx, name(4)); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("user %s after a delete on revision 0: %v, want ErrNotFound", ids[4], err)
+				t.Errorf("user %s after a delete on revision %d: %v, want ErrNotFound", ids[4], base, err)
 			}
 
 			// A batch, as an import's chunk or a directory's: every change applies.
-			apply(t, "batch on revision 0",
-				store.UserChange{Name: name(5), Profile: profile(ids[5]), Now: now, IfRevision: rev(0)},
-				store.UserChange{Name: name(6), Profile: profile(ids[6]), Now: now, IfRevision: rev(0)})
-			wantProfile(t, ids[5], *profile(ids[5]), false)
-			wantProfile(t, ids[6], *profile(ids[6]), false)
+			apply(t, "batch on the revision read",
+				store.UserChange{Name: name(5), Profile: profile(ids[5]), Now: now, IfRevision: rev(base)},
+				store.UserChange{Name: name(6), Profile: profile(ids[6]), Now: now, IfRevision: rev(base)})
+			wantProfile(t, ids[5], base+1, *profile(ids[5]), false)
+			wantProfile(t, ids[6], base+1, *profile(ids[6]), false)
 		})
 	}
 }
@@ -258,3 +261,119 @@ func (r *recorder) records() []slog.Record {
 	defer r.mu.Unlock()
 	return append([]slog.Record(nil), r.recs...)
 }
+
+// OldReplicaEdits checks that the changes an emfa from before the user's revision
+// (migration 12) makes, still running during a rolling upgrade, move the revision as a
+// newer emfa's do, and that a newer emfa's changes move it once. An old replica writes the
+// profile row on every change of a user without naming the revision; before the database
+// kept the revision up itself, a change through a new replica on the revision it read
+// (If-Match) then overwrote the old replica's edit without seeing it.
+//
+// db is a connection of its own to the database of the store open returns, at any version
+// before the current one; open migrates it to the current version.
+func OldReplicaEdits(t *testing.T, db *sql.DB, open func(t *testing.T) store.Store) {
+	t.Helper()
+	ctx := t.Context()
+	s := open(t)
+	rev := func(n int64) *int64 { return &n }
+	get := func(t *testing.T, name string) store.UserRecord {
+		t.Helper()
+		r, err := s.GetUserRecord(ctx, name)
+		if err != nil {
+			t.Fatalf("GetUserRecord %s: %v", name, err)
+		}
+		return r
+	}
+	apply := func(t *testing.T, c store.UserChange) error {
+		t.Helper()
+		return s.ApplyUserChanges(ctx, []store.UserChange{c})[0]
+	}
+	// As an emfa from before migration 12 writes a user's profile row (sqlstore's
+	// writeProfile then): the profile replaced, or, for a change of its state or factors
+	// only, the row stamped.
+	oldEdit := func(t *testing.T, id, email string, now int64) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx,
+			`INSERT INTO user_profiles (user_id, email, phone, display_name, attributes, updated_at) VALUES ($1, $2, '', '', '{}', $3)
+			 ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, phone = excluded.phone,
+			     display_name = excluded.display_name, attributes = excluded.attributes, updated_at = excluded.updated_at`,
+			id, email, now); err != nil {
+			t.Fatalf("edit user %s as an old replica: %v", id, err)
+		}
+	}
+	oldStamp := func(t *testing.T, id string, now int64) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx,
+			`INSERT INTO user_profiles (user_id, updated_at) VALUES ($1, $2)
+			 ON CONFLICT (user_id) DO UPDATE SET updated_at = excluded.updated_at`, id, now); err != nil {
+			t.Fatalf("stamp user %s as an old replica: %v", id, err)
+		}
+	}
+	// A new replica's If-Match change on what it read before the old replica's edit is
+	// stale, and leaves that edit; on what it reads after, it applies, and moves the
+	// revision by one.
+	overtaken := func(t *testing.T, name string, read int64, wantEmail string) {
+		t.Helper()
+		r := get(t, name)
+		if r.Profile.Revision != read+1 || r.Profile.Email != wantEmail {
+			t.Fatalf("after the old replica's edit: revision %d, email %q; want %d, %q", r.Profile.Revision, r.Profile.Email, read+1, wantEmail)
+		}
+		lost := store.UserChange{Name: name, Profile: &store.Profile{Email: "lost@example.com"}, Now: at(time.Hour), IfRevision: rev(read)}
+		if err := apply(t, lost); !errors.Is(err, store.ErrStale) {
+			t.Errorf("a change on revision %d, read before the old replica's edit: %v, want ErrStale", read, err)
+		}
+		if r := get(t, name); r.Profile.Revision != read+1 || r.Profile.Email != wantEmail {
+			t.Errorf("after a stale change: revision %d, email %q; want %d, %q", r.Profile.Revision, r.Profile.Email, read+1, wantEmail)
+		}
+		ok := store.UserChange{Name: name, Profile: &store.Profile{Email: "new@example.com"}, Now: at(time.Hour), IfRevision: rev(read + 1)}
+		if err := apply(t, ok); err != nil {
+			t.Errorf("a change on revision %d, read after the old replica's edit: %v", read+1, err)
+		}
+		if r := get(t, name); r.Profile.Revision != read+2 || r.Profile.Email != "new@example.com" {
+			t.Errorf("after the change: revision %d, email %q; want %d (one more), new@example.com", r.Profile.Revision, r.Profile.Email, read+2)
+		}
+		// Without a condition, once too.
+		if err := apply(t, store.UserChange{Name: name, Disabled: new(true), Now: at(2 * time.Hour)}); err != nil {
+			t.Errorf("an unconditional change: %v", err)
+		}
+		if r := get(t, name); r.Profile.Revision != read+3 {
+			t.Errorf("after an unconditional change: revision %d, want %d (one more)", r.Profile.Revision, read+3)
+		}
+	}
+
+	t.Run("profile edited", func(t *testing.T) {
+		u := newUser("edited")
+		if err := apply(t, store.UserChange{Name: u.Name, Create: &u, Profile: &store.Profile{Email: "first@example.com"}, Now: at(0)}); err != nil {
+			t.Fatal(err)
+		}
+		read := get(t, u.Name).Profile.Revision
+		if read != 1 {
+			t.Fatalf("a user created with a profile: revision %d, want 1", read)
+		}
+		oldEdit(t, u.ID, "old@example.com", millis(at(time.Minute)))
+		overtaken(t, u.Name, read, "old@example.com")
+	})
+	t.Run("stamped", func(t *testing.T) {
+		u := newUser("stamped")
+		if err := apply(t, store.UserChange{Name: u.Name, Create: &u, Profile: &store.Profile{Email: "first@example.com"}, Now: at(0)}); err != nil {
+			t.Fatal(err)
+		}
+		oldStamp(t, u.ID, millis(at(time.Minute)))
+		overtaken(t, u.Name, 1, "first@example.com")
+	})
+	t.Run("first profile row", func(t *testing.T) {
+		// A user without a profile row (CreateUser makes none) is at revision 0; an old
+		// replica's change makes the row.
+		u := newUser("rowless")
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if r := get(t, u.Name); r.Profile.Revision != 0 {
+			t.Fatalf("a user without a profile row: revision %d, want 0", r.Profile.Revision)
+		}
+		oldEdit(t, u.ID, "old@example.com", millis(at(time.Minute)))
+		overtaken(t, u.Name, 0, "old@example.com")
+	})
+}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }

@@ -59,6 +59,11 @@ type SelfServiceOptions struct {
 	// stored: any secret the replicas share, since the form's POST may reach another one.
 	// Empty: a random key of this page's, which no other replica (nor a reload) shares.
 	FormKey []byte
+	// PreviousFormKeys are the secrets FormKey replaced (storage.previousEncryptionKeys): a
+	// sign-in under way sealed with one of them still opens, so that a key rotated while
+	// a user waits for a code does not send the user back to the start. New ones are
+	// sealed with FormKey's.
+	PreviousFormKeys [][]byte
 }
 
 // SelfService is the rules of the self-service page: activation links, sessions,
@@ -72,6 +77,8 @@ type SelfService struct {
 	html    *htmltemplate.Template
 	formKey []byte      // the key of anonymous sessions, derived from o.FormKey
 	pending cipher.AEAD // seals the state of a sign-in under way (sealPending), keyed from formKey
+	// previous open what pending's predecessors sealed (o.PreviousFormKeys), never seal.
+	previous []cipher.AEAD
 }
 
 // SelfService builds the page's rules, or says why it cannot (the store keeps no links,
@@ -90,6 +97,16 @@ func (m *Manager) SelfService(o SelfServiceOptions) (*SelfService, error) {
 	var err error
 	if s.pending, err = pendingAEAD(s.formKey); err != nil {
 		return nil, fmt.Errorf("self-service: %w", err)
+	}
+	for _, k := range o.PreviousFormKeys {
+		if len(k) == 0 {
+			continue // formKey would make a random one, which opens nothing
+		}
+		aead, err := pendingAEAD(formKey(k))
+		if err != nil {
+			return nil, fmt.Errorf("self-service: %w", err)
+		}
+		s.previous = append(s.previous, aead)
 	}
 	if s.subject, err = template.New("subject").Option("missingkey=error").Parse(o.Subject); err != nil {
 		return nil, fmt.Errorf("self-service: subject: %w", err)
@@ -448,7 +465,7 @@ func (s *SelfService) sealPending(sess *Session) error {
 }
 
 // openPending is the sign-in under way of a sealed cookie (sealPending): ErrNoSession for
-// one not sealed with this page's key, altered, or past its end.
+// one not sealed with this page's key or a previous one, altered, or past its end.
 func (s *SelfService) openPending(cookie string) (Session, error) {
 	if len(cookie) > maxPendingCookie {
 		return Session{}, ErrNoSession
@@ -458,7 +475,15 @@ func (s *SelfService) openPending(cookie string) (Session, error) {
 	if err != nil || len(sealed) < ns {
 		return Session{}, ErrNoSession
 	}
+	// The cookie does not say which key sealed it: the current one, then those it
+	// replaced (GCM's tag tells a wrong key from the right one).
 	data, err := s.pending.Open(nil, sealed[:ns], sealed[ns:], pendingAD)
+	for _, aead := range s.previous {
+		if err == nil {
+			break
+		}
+		data, err = aead.Open(nil, sealed[:ns], sealed[ns:], pendingAD)
+	}
 	var p pendingSignIn
 	if err != nil || json.Unmarshal(data, &p) != nil || p.ID == "" || p.CSRF == "" {
 		return Session{}, ErrNoSession

@@ -37,6 +37,13 @@ func (e *env) selfServiceWith(m *lifecycle.Manager, mailer delivery.Sender) (ss 
 	// replica has (derived from, not equal to, the encryption key), since the form's POST
 	// may reach another replica than the GET that served it.
 	formKey, _ := config.DecodeKey(e.cfg.Storage.EncryptionKey)
+	// The keys it replaced still open the sign-ins under way sealed with them.
+	var previous [][]byte
+	for _, k := range e.cfg.Storage.PreviousEncryptionKeys {
+		if key, err := config.DecodeKey(k); err == nil {
+			previous = append(previous, key)
+		}
+	}
 	// Which types the page can enroll is theirs to say: a refusal names its line.
 	if err := selfServiceCapabilities(e.cfg); err != nil {
 		return nil, false, err
@@ -45,6 +52,7 @@ func (e *env) selfServiceWith(m *lifecycle.Manager, mailer delivery.Sender) (ss 
 		Capabilities: c.Capabilities, LinkLifetime: c.LinkLifetime, SessionIdle: c.SessionIdle,
 		AllowRemoveLast: c.AllowRemoveLast, PublicURL: c.PublicURL, Mailer: mailer,
 		Subject: c.Mail.Subject, Text: c.Mail.Template, HTML: c.Mail.HTML, FormKey: formKey,
+		PreviousFormKeys: previous,
 	})
 	// Users reach emfa at publicURL: https there means a proxy terminates TLS for us.
 	return ss, strings.HasPrefix(strings.ToLower(c.PublicURL), "https://"), err

@@ -191,3 +191,49 @@ func TestAnonymousSessionStoresNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestSignInUnderWayAcrossKeyRotation: a sign-in under way sealed with the page's key
+// still opens once that key is a previous one (storage.previousEncryptionKeys after a
+// rotation), and not with keys the page was not given; new ones are sealed with the
+// current key only.
+func TestSignInUnderWayAcrossKeyRotation(t *testing.T) {
+	st := testdb.SQLite(t)
+	ctx := context.Background()
+	m, _ := newManager(t, st)
+	oldKey, newKey := []byte("the key before the rotation"), []byte("the key after the rotation")
+	page := func(key []byte, previous ...[]byte) *lifecycle.SelfService {
+		ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp"}, LinkLifetime: time.Hour,
+			SessionIdle: time.Hour, PublicURL: "https://mfa.example.com", FormKey: key, PreviousFormKeys: previous})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ss
+	}
+	before, rotated := page(oldKey), page(newKey, []byte("some older key"), oldKey)
+	started := func(ss *lifecycle.SelfService) lifecycle.Session {
+		t.Helper()
+		sess, err := ss.NewSession(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.StartSignIn(ctx, &sess, "alice", lifecycle.MethodApp); err != nil {
+			t.Fatal(err)
+		}
+		return sess
+	}
+	sess := started(before)
+	if got, err := rotated.Session(ctx, sess.Cookie); err != nil || got.State.User != "alice" || rotated.CheckCSRF(got, sess.CSRF) != nil {
+		t.Fatalf("a sign-in started before the rotation, after it: %+v %v; want alice's, its CSRF token the same", got, err)
+	}
+	for name, ss := range map[string]*lifecycle.SelfService{
+		"the new key only":                 page(newKey),
+		"the new key and another previous": page(newKey, []byte("some older key")),
+	} {
+		if _, err := ss.Session(ctx, sess.Cookie); !errors.Is(err, lifecycle.ErrNoSession) {
+			t.Errorf("a page with %s: %v, want ErrNoSession", name, err)
+		}
+	}
+	if _, err := before.Session(ctx, started(rotated).Cookie); !errors.Is(err, lifecycle.ErrNoSession) {
+		t.Errorf("a sign-in started after the rotation, on a page with the old key only: %v, want ErrNoSession (sealed with the new key)", err)
+	}
+}

@@ -307,7 +307,7 @@ func (e *Engine) run(ctx context.Context, f *store.Factor, req provider.Request,
 		return provider.Failed("this engine does not serve factor type " + f.Type), nil
 	}
 	out, err := fn(k, ctx, f, req)
-	if err == nil && k.Flow() == provider.FlowValidate {
+	if _, inUnit := k.(clearsInUnit); err == nil && k.Flow() == provider.FlowValidate && !inUnit {
 		e.clearFailures(ctx, f, out)
 	}
 	if err == nil {
@@ -316,13 +316,17 @@ func (e *Engine) run(ctx context.Context, f *store.Factor, req provider.Request,
 	return out, err
 }
 
+// clearsInUnit is a validate-flow type whose deciding unit clears the failures with its
+// success (TOTP and HOTP: AdvanceCounter), in the success's one commit: the engine does
+// not clear them again, which was a second durable write after the first.
+type clearsInUnit interface{ clearsFailuresInUnit() }
+
 // clearFailures clears the failures (and a lockout past) of a validate-flow factor once
-// it validated: failures count consecutive ones. The engine does it for every such type,
-// so that a new one cannot forget; TOTP and HOTP have done it already in their deciding
-// unit (AdvanceCounter), and a repeated write is harmless. Such a type decides every
-// SUCCESS afresh (it has no transaction to answer again). Challenge types clear them in
-// their deciding unit (validateChallenge), where a transaction answered again does not.
-// The answer stands if the write fails: the code was right, and the count is only stale.
+// it validated: failures count consecutive ones. The engine does it for every such type
+// that does not say it has (clearsInUnit), so that a new one cannot forget. Such a type
+// decides every SUCCESS afresh (it has no transaction to answer again). Challenge types
+// clear them in their deciding unit (validateChallenge), where a transaction answered
+// again does not. The answer stands if the write fails: the code was right, and the count is only stale.
 func (e *Engine) clearFailures(ctx context.Context, f *store.Factor, out provider.Outcome) {
 	if out.Status != provider.StatusSuccess || (f.Failures == 0 && f.LockedUntil.IsZero()) {
 		return

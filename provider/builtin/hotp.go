@@ -59,6 +59,10 @@ type hotpFactor struct {
 	s *hotpSettings
 }
 
+// clearsFailuresInUnit: a success advances the counter (claimCounter), and
+// AdvanceCounter clears the failures and any lockout in the same statement.
+func (*hotpFactor) clearsFailuresInUnit() {}
+
 func (k *hotpFactor) Fields() []Field {
 	return seedFields(Field{Name: "counter", Meta: "N", Kind: FieldInt, Usage: "the token's next counter value"})
 }

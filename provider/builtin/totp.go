@@ -58,6 +58,10 @@ type totpFactor struct {
 	s *totpSettings
 }
 
+// clearsFailuresInUnit: a success advances the counter (claimCounter), and
+// AdvanceCounter clears the failures and any lockout in the same statement.
+func (*totpFactor) clearsFailuresInUnit() {}
+
 func (k *totpFactor) Fields() []Field {
 	return seedFields(Field{Name: "period", Meta: "S", Kind: FieldInt, Usage: "seconds per step (default: the provider's)"})
 }

@@ -84,8 +84,7 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 		payloadBytes, _ = json.Marshal(verifyBody)
 	}
 
-	vctx, span := provider.StartSpan(ctx, "vendor "+r.name, provider.AttrProvider.String(e.prefix), provider.AttrResource.String(r.name),
-		attribute.String("http.request.method", out.method), attribute.String("server.address", target.Hostname()))
+	vctx, span := e.vendorSpan(ctx, r, out.method, target.Hostname())
 	resp, took, err := e.exchange(vctx, base, target, out, payloadBytes)
 	// A body that is not an answer (an HTML page, broken JSON) fails the call as a
 	// transport fault does, its span included.
@@ -156,9 +155,23 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 }
 
 // celSpan starts the span of one CEL transform of r (direction: outgoing or incoming).
+// Untraced, it builds neither the name nor the attributes: StartSpan would drop them,
+// but only after they were allocated (three spans a call).
 func (e *Engine) celSpan(ctx context.Context, r *resource, direction string) (context.Context, trace.Span) {
+	if parent := trace.SpanFromContext(ctx); !parent.IsRecording() {
+		return ctx, parent
+	}
 	return provider.StartSpan(ctx, "cel "+direction, provider.AttrProvider.String(e.prefix),
 		provider.AttrResource.String(r.name), attribute.String("emfa.direction", direction))
+}
+
+// vendorSpan starts the span of r's HTTP call to host; untraced, as celSpan, for nothing.
+func (e *Engine) vendorSpan(ctx context.Context, r *resource, method, host string) (context.Context, trace.Span) {
+	if parent := trace.SpanFromContext(ctx); !parent.IsRecording() {
+		return ctx, parent
+	}
+	return provider.StartSpan(ctx, "vendor "+r.name, provider.AttrProvider.String(e.prefix), provider.AttrResource.String(r.name),
+		attribute.String("http.request.method", method), attribute.String("server.address", host))
 }
 
 // exchange sends a call's request (send) and reports on its URL: a caller that hung up,

@@ -53,7 +53,7 @@ type Queue struct {
 	// order, each from a worker of its own, retried and dead-lettered apart. Each is
 	// named, in the queue, by its PropagationTarget() (a remote engine: its provider's
 	// credential prefix), else by its index. They are the ones the queue starts with: a
-	// reload replaces them, target for target, with SwapPropagators.
+	// reload replaces them with SwapPropagators, which may add and remove targets too.
 	Propagators []provider.LifecyclePropagator
 	// MaxAttempts before an event is a dead letter (default 10).
 	MaxAttempts int
@@ -83,94 +83,206 @@ type Queue struct {
 	Log     *slog.Logger
 	Now     func() time.Time
 
-	wake  chan struct{}
-	pwake []chan struct{} // one per propagator
+	wake chan struct{}
 
 	pmu   gosync.Mutex
-	props *propagatorSet // what propagations use now (SwapPropagators)
+	slots []*slot        // every target propagated to since the start, by index (PropagateOnce's i)
+	props *propagatorSet // what propagations use now, by slot (SwapPropagators)
+	// swapped: SwapPropagators has been called, and Propagators no longer says the targets.
+	swapped bool
+	// runCtx is Run's context while it runs: a target added starts its worker under it.
+	runCtx  context.Context
+	workers gosync.WaitGroup // the propagation workers Run started, and those started since
+}
+
+// slot is one target of the queue's propagations, for as long as the queue runs: a
+// target removed keeps its slot, and comes back to it.
+type slot struct {
+	name string
+	wake chan struct{}
+	// stop is closed when the target is removed: its worker ends the propagation under
+	// way, gives back what else it had claimed, and stops.
+	stop chan struct{}
+	// done is closed when the worker last started for the slot has stopped (nil: none
+	// was): the worker of a target added back waits for it, so that one process never
+	// has two at once on one target.
+	done chan struct{}
 }
 
 // propagatorSet is one generation of the propagators, and the propagations running on it.
 type propagatorSet struct {
-	ps      []provider.LifecyclePropagator // nil: Propagators, never swapped
+	ps      []provider.LifecyclePropagator // by slot; nil: the target was removed
 	running gosync.WaitGroup
 }
 
-// generation is the propagators' current generation; q.pmu is held.
-func (q *Queue) generation() *propagatorSet {
-	if q.props == nil {
-		q.props = &propagatorSet{}
+// slotsLocked are the queue's slots; q.pmu is held. Until the first swap they are
+// Propagators' (which a caller may set after Init, before it runs the queue).
+func (q *Queue) slotsLocked() []*slot {
+	if q.swapped {
+		return q.slots
 	}
-	return q.props
+	same := len(q.slots) == len(q.Propagators) && q.props != nil
+	for i := 0; same && i < len(q.slots); i++ {
+		same = q.slots[i].name == targetName(q.Propagators[i], i) && q.props.ps[i] == q.Propagators[i]
+	}
+	if !same {
+		q.slots = make([]*slot, len(q.Propagators))
+		for i, p := range q.Propagators {
+			q.slots[i] = &slot{name: targetName(p, i), wake: make(chan struct{}, 1), stop: make(chan struct{})}
+		}
+		q.props = &propagatorSet{ps: slices.Clone(q.Propagators)}
+	}
+	return q.slots
+}
+
+// targetName is what the queue calls p, the jth of its propagators.
+func targetName(p provider.LifecyclePropagator, j int) string {
+	if t, ok := p.(targeted); ok {
+		return t.PropagationTarget()
+	}
+	return strconv.Itoa(j)
 }
 
 // propagator is propagator i as it is now, for one propagation, which calls done when it
 // has ended: a swap lets the propagations already running end on the one they began with.
+// A target removed has none: the stand-in fails with errTargetRemoved, and the
+// propagation is given back untried (retry).
 func (q *Queue) propagator(i int) (p provider.LifecyclePropagator, done func()) {
 	q.pmu.Lock()
 	defer q.pmu.Unlock()
-	g := q.generation()
-	g.running.Add(1)
-	if g.ps == nil {
-		return q.Propagators[i], g.running.Done
+	slots := q.slotsLocked()
+	g := q.props
+	if i >= len(g.ps) || g.ps[i] == nil {
+		return removedTarget(slots[i].name), func() {}
 	}
+	g.running.Add(1)
 	return g.ps[i], g.running.Done
 }
 
-// ErrTargetsChanged: SwapPropagators was given propagators that do not name the queue's
-// targets, one for one.
-var ErrTargetsChanged = errors.New("sync: the propagators' targets changed")
+// active says whether target i is one the queue propagates to now.
+func (q *Queue) active(i int) bool {
+	q.pmu.Lock()
+	defer q.pmu.Unlock()
+	q.slotsLocked()
+	return i < len(q.props.ps) && q.props.ps[i] != nil
+}
+
+// errTargetRemoved: the propagation's target was removed (SwapPropagators) before it
+// began.
+var errTargetRemoved = errors.New("sync: the propagation's target was removed")
+
+// removedTarget stands in for a target removed, for a propagation claimed before.
+type removedTarget string
+
+func (t removedTarget) PropagationTarget() string { return string(t) }
+
+func (t removedTarget) Propagate(context.Context, provider.LifecycleEvent) error {
+	return fmt.Errorf("%w: %s", errTargetRemoved, string(t))
+}
+
+// ErrTargetTwice: SwapPropagators was given two propagators of one target.
+var ErrTargetTwice = errors.New("sync: two propagators name one target")
 
 // SwapPropagators makes ps the propagators (a reload's engines, with the vendor
-// credentials it read), target for target: ps must name the queue's targets, one each,
-// in any order, else it returns ErrTargetsChanged and changes nothing (the targets are
-// the queue's names of its propagations, fixed when it starts). A propagation that starts
-// from now on uses ps; one running goes on with the propagator it began with, and
+// credentials it read), each named by its PropagationTarget() (else its index in ps); two
+// of one name are refused (ErrTargetTwice), and nothing changes. A propagation that
+// starts from now on uses ps; one running goes on with the propagator it began with, and
 // retired returns once every one that began on the replaced propagators has ended, after
 // which their engines may be closed.
+//
+// A target ps adds gets a worker of its own (under Run), and the propagations of the
+// events applied from now on; those applied before are not carried to it. A target ps
+// leaves out is queued nothing more: its worker ends the propagation under way, gives
+// back, untried, the rest of what it had claimed, and stops. What is still queued for it
+// stays pending, and is carried out if a later swap (or a process) brings it back.
 func (q *Queue) SwapPropagators(ps []provider.LifecyclePropagator) (retired func(), err error) {
 	q.init()
-	if len(ps) != len(q.Propagators) {
-		return nil, fmt.Errorf("%w: %d propagators, the queue has %d", ErrTargetsChanged, len(ps), len(q.Propagators))
-	}
-	next := make([]provider.LifecyclePropagator, len(ps))
+	seen := make(map[string]bool, len(ps))
 	for j, p := range ps {
-		t, ok := p.(targeted)
-		if !ok {
-			t = indexTarget(j) // named by its index, as the one it replaces
+		name := targetName(p, j)
+		if seen[name] {
+			return nil, fmt.Errorf("%w: %q", ErrTargetTwice, name)
 		}
-		i := -1
-		for k := range q.Propagators {
-			if q.target(k) == t.PropagationTarget() {
-				i = k
-			}
-		}
-		if i < 0 || next[i] != nil {
-			return nil, fmt.Errorf("%w: %q is not one of the queue's, or is named twice", ErrTargetsChanged, t.PropagationTarget())
+		seen[name] = true
+	}
+	q.pmu.Lock()
+	defer q.pmu.Unlock()
+	q.slotsLocked()
+	next := make([]provider.LifecyclePropagator, len(q.slots))
+	for j, p := range ps {
+		name := targetName(p, j)
+		i := slices.IndexFunc(q.slots, func(s *slot) bool { return s.name == name })
+		if i < 0 {
+			i = len(q.slots)
+			q.slots = append(q.slots, &slot{name: name, wake: make(chan struct{}, 1)})
+			next = append(next, nil)
 		}
 		next[i] = p
 	}
-	q.pmu.Lock()
-	old := q.generation()
+	old := q.props
 	q.props = &propagatorSet{ps: next}
-	q.pmu.Unlock()
+	q.swapped = true
+	for i, s := range q.slots {
+		was := i < len(old.ps) && old.ps[i] != nil
+		switch now := next[i] != nil; {
+		case was && !now:
+			close(s.stop)
+		case !was && now:
+			s.stop = make(chan struct{})
+			q.startLocked(i)
+		}
+	}
 	return old.running.Wait, nil
 }
 
-// indexTarget names a propagator without a PropagationTarget by its index.
-type indexTarget int
-
-func (i indexTarget) PropagationTarget() string { return strconv.Itoa(int(i)) }
+// startLocked starts slot i's worker when Run runs; q.pmu is held.
+func (q *Queue) startLocked(i int) {
+	if q.runCtx == nil {
+		return
+	}
+	s := q.slots[i]
+	ctx, stop, prev, done := q.runCtx, s.stop, s.done, make(chan struct{})
+	s.done = done
+	q.workers.Add(1)
+	go func() {
+		defer q.workers.Done()
+		defer close(done)
+		if prev != nil {
+			<-prev // the worker of the target's removal, ending its propagation
+		}
+		q.loop(ctx, stop, s.wake, "sync propagation to "+s.name, func(ctx context.Context) (int, error) {
+			return q.PropagateOnce(ctx, i)
+		})
+	}()
+}
 
 // targeted is a propagator that names itself in the queue.
 type targeted interface{ PropagationTarget() string }
 
 // target is the name of propagator i in the queue.
 func (q *Queue) target(i int) string {
-	if t, ok := q.Propagators[i].(targeted); ok {
-		return t.PropagationTarget()
+	q.pmu.Lock()
+	defer q.pmu.Unlock()
+	return q.slotsLocked()[i].name
+}
+
+// Targets are the names of the targets the queue propagates to now.
+func (q *Queue) Targets() []string {
+	return slices.DeleteFunc(q.targets(), func(t string) bool { return t == "" })
+}
+
+// targets are the names of the targets propagated to now, by slot ("" for one removed).
+func (q *Queue) targets() []string {
+	q.pmu.Lock()
+	defer q.pmu.Unlock()
+	slots := q.slotsLocked()
+	out := make([]string, len(slots))
+	for i, s := range slots {
+		if q.props.ps[i] != nil {
+			out[i] = s.name
+		}
 	}
-	return strconv.Itoa(i)
+	return out
 }
 
 func (q *Queue) init() {
@@ -208,12 +320,6 @@ func (q *Queue) init() {
 	}
 	if q.wake == nil {
 		q.wake = make(chan struct{}, 1)
-	}
-	if len(q.pwake) != len(q.Propagators) {
-		q.pwake = make([]chan struct{}, len(q.Propagators))
-		for i := range q.pwake {
-			q.pwake[i] = make(chan struct{}, 1)
-		}
 	}
 }
 
@@ -407,8 +513,10 @@ func (q *Queue) settle(seq int64, owner string, record func() error) {
 func (q *Queue) Wake() { wake(q.wake) }
 
 func (q *Queue) wakePropagators() {
-	for _, c := range q.pwake {
-		wake(c)
+	q.pmu.Lock()
+	defer q.pmu.Unlock()
+	for _, s := range q.slotsLocked() {
+		wake(s.wake)
 	}
 }
 
@@ -479,19 +587,20 @@ func (q *Queue) AllowDelete(ctx context.Context, source string, queuedAt time.Ti
 }
 
 // Run works until ctx ends: the worker that applies events, and one per propagator that
-// carries them to its vendor. It returns once every one of them has stopped.
+// carries them to its vendor (SwapPropagators starts and stops those of the targets it
+// adds and removes). It returns once every one of them has stopped.
 func (q *Queue) Run(ctx context.Context) {
 	q.init()
-	var wg gosync.WaitGroup
-	for i := range q.Propagators {
-		wg.Go(func() {
-			q.loop(ctx, q.pwake[i], "sync propagation to "+q.target(i), func(ctx context.Context) (int, error) {
-				return q.PropagateOnce(ctx, i)
-			})
-		})
+	q.pmu.Lock()
+	q.runCtx = ctx
+	for i := range q.slotsLocked() {
+		if q.props.ps[i] != nil {
+			q.startLocked(i)
+		}
 	}
+	q.pmu.Unlock()
 	lastPurge := time.Time{}
-	q.loop(ctx, q.wake, "sync queue", func(ctx context.Context) (int, error) {
+	q.loop(ctx, nil, q.wake, "sync queue", func(ctx context.Context) (int, error) {
 		n, err := q.RunOnce(ctx)
 		if now := q.Now(); now.Sub(lastPurge) > time.Hour {
 			lastPurge = now
@@ -501,12 +610,15 @@ func (q *Queue) Run(ctx context.Context) {
 		}
 		return n, err
 	})
-	wg.Wait()
+	q.pmu.Lock()
+	q.runCtx = nil // a swap from now on starts no worker
+	q.pmu.Unlock()
+	q.workers.Wait()
 }
 
-// loop runs once until ctx ends: again at once while it finds work, else at the next poll
-// or wake.
-func (q *Queue) loop(ctx context.Context, wake <-chan struct{}, what string, once func(context.Context) (int, error)) {
+// loop runs once until ctx ends or stop is closed: again at once while it finds work, else
+// at the next poll or wake.
+func (q *Queue) loop(ctx context.Context, stop <-chan struct{}, wake <-chan struct{}, what string, once func(context.Context) (int, error)) {
 	t := time.NewTicker(q.Poll)
 	defer t.Stop()
 	for {
@@ -515,10 +627,17 @@ func (q *Queue) loop(ctx context.Context, wake <-chan struct{}, what string, onc
 			q.Log.Error(what, "err", err)
 		}
 		if n > 0 && err == nil {
-			continue // more may be waiting
+			select {
+			case <-stop:
+				return
+			default:
+				continue // more may be waiting
+			}
 		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-stop:
 			return
 		case <-t.C:
 		case <-wake:
@@ -547,21 +666,43 @@ func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 
 // PropagateOnce claims one batch of propagator i's propagations and carries them to its
 // vendor; it returns how many it finished.
+// A target removed (SwapPropagators) claims nothing; what it had claimed and not begun when
+// it was removed is given back, untried.
 func (q *Queue) PropagateOnce(ctx context.Context, i int) (int, error) {
 	q.init()
+	if !q.active(i) {
+		return 0, nil
+	}
 	now := q.Now()
 	evs, err := q.Store.ClaimPropagations(ctx, q.target(i), q.Owner, q.Batch, now, now.Add(q.Lease))
 	if err != nil {
 		return 0, err
 	}
 	done := 0
-	for _, e := range evs {
+	for k, e := range evs {
+		if !q.active(i) {
+			for _, e := range evs[k:] {
+				q.release(ctx, e)
+			}
+			return done, nil
+		}
 		if err := q.propagate(ctx, i, e); err != nil {
 			return done, err
 		}
 		done++
 	}
 	return done, nil
+}
+
+// release gives back e, claimed for a target removed since, untried: it stays pending,
+// for the target's return. A failure is logged: the lease passes anyway.
+func (q *Queue) release(ctx context.Context, e store.QueuedEvent) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	if err := q.Store.ReleaseEvent(ctx, e.Seq, q.Owner, e.Applied); err != nil && !errors.Is(err, store.ErrConflict) {
+		q.Log.Warn("sync propagation to a target removed not given back; it is claimable again when its lease passes",
+			"seq", e.Seq, "source", e.Source, "err", err)
+	}
 }
 
 // Drain runs until no event and no propagation is due (tests, benchmarks, `emfa sync
@@ -574,7 +715,7 @@ func (q *Queue) Drain(ctx context.Context) (int, error) {
 		if err != nil {
 			return total, err
 		}
-		for i := range q.Propagators {
+		for i := range q.targets() {
 			m, err := q.PropagateOnce(ctx, i)
 			total += m
 			if err != nil {
@@ -685,18 +826,20 @@ func cutsOff(ev provider.LifecycleEvent) bool {
 
 // propagations are e's, ev as applied, one to each propagator.
 func (q *Queue) propagations(e store.QueuedEvent, ev provider.LifecycleEvent) ([]store.QueuedEvent, error) {
-	if len(q.Propagators) == 0 {
-		return nil, nil
-	}
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return nil, err
-	}
-	props := make([]store.QueuedEvent, len(q.Propagators))
-	for i := range q.Propagators {
-		t := q.target(i)
-		props[i] = store.QueuedEvent{Source: store.PropagationSource(t), EventID: e.Source + ":" + e.EventID,
-			Key: store.PropagationKey(t, e.Key), Type: e.Type, Time: ev.Time, Body: body, Applied: true}
+	var props []store.QueuedEvent
+	var body []byte
+	for _, t := range q.targets() {
+		if t == "" {
+			continue // removed
+		}
+		if body == nil {
+			var err error
+			if body, err = json.Marshal(ev); err != nil {
+				return nil, err
+			}
+		}
+		props = append(props, store.QueuedEvent{Source: store.PropagationSource(t), EventID: e.Source + ":" + e.EventID,
+			Key: store.PropagationKey(t, e.Key), Type: e.Type, Time: ev.Time, Body: body, Applied: true})
 	}
 	return props, nil
 }
@@ -765,6 +908,11 @@ func (q *Queue) lost(e store.QueuedEvent, err error, log *slog.Logger) error {
 
 // retry counts a failure: the event waits its backoff, or becomes a dead letter.
 func (q *Queue) retry(ctx context.Context, e store.QueuedEvent, cause error, log *slog.Logger) error {
+	if errors.Is(cause, errTargetRemoved) {
+		// Not an attempt: the propagation waits, pending, for its target's return.
+		q.release(ctx, e)
+		return nil
+	}
 	n := e.Attempts + 1
 	now := q.Now()
 	state, next, outcome := store.QueuePending, now.Add(q.Backoff(n)), OutcomeRetry

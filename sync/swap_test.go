@@ -33,8 +33,8 @@ func (v *heldVendor) Propagate(ctx context.Context, ev provider.LifecycleEvent) 
 // TestSwapPropagators: a reload's propagators (the same target, new credentials) take
 // every propagation that starts after the swap, while one running on the replaced
 // propagator ends there; the swap's retired waits for it, so that its engine is closed
-// only then. Propagators that do not name the queue's targets are refused, and the
-// current ones stay.
+// only then. Propagators that name a target twice are refused, and the current ones
+// stay.
 func TestSwapPropagators(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
@@ -86,12 +86,11 @@ func TestSwapPropagators(t *testing.T) {
 		}
 
 		for _, bad := range [][]provider.LifecyclePropagator{
-			{newVendor("okta")},
-			{newVendor("duo"), newVendor("okta")},
-			nil,
+			{newVendor("duo"), newVendor("duo")},
+			{newVendor("okta"), newVendor("duo"), newVendor("okta")},
 		} {
-			if _, err := q.SwapPropagators(bad); !errors.Is(err, sync.ErrTargetsChanged) {
-				t.Errorf("swap to %d other propagators: %v, want ErrTargetsChanged", len(bad), err)
+			if _, err := q.SwapPropagators(bad); !errors.Is(err, sync.ErrTargetTwice) {
+				t.Errorf("swap to %d propagators naming a target twice: %v, want ErrTargetTwice", len(bad), err)
 			}
 		}
 		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev("3", provider.EventUserDisable, "bob", clk.Now().Add(-time.Second))}); err != nil {
@@ -100,6 +99,177 @@ func TestSwapPropagators(t *testing.T) {
 		drain(t, q)
 		if got := rotated.got(); !slices.Contains(got, "user.disable bob") {
 			t.Errorf("after refused swaps, the propagator in place got %q, want bob's disable", got)
+		}
+	})
+}
+
+// pendingTo is the propagations to target still pending, as "type user" with their
+// attempts.
+func pendingTo(t *testing.T, st store.Store, target string) []store.QueuedEvent {
+	t.Helper()
+	evs, err := st.(store.SyncQueue).ListEvents(context.Background(), store.QueueFilter{State: store.QueuePending, Source: store.PropagationSource(target)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+// TestSwapPropagatorsAddsAndRemoves: a reload that adds a vendor gives it the
+// propagations of every event applied from then on; one that removes a vendor queues it
+// nothing more, and what was still queued for it stays pending, untried, until it comes
+// back, when it is carried out.
+func TestSwapPropagatorsAddsAndRemoves(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, _, clk := newQueue(t, st)
+		duo := newVendor("duo")
+		q.Propagators = []provider.LifecyclePropagator{duo}
+		enqueue := func(id, typ, user string) {
+			t.Helper()
+			if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev(id, typ, user, clk.Now().Add(-time.Minute))}); err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(time.Second)
+		}
+		enqueue("1", provider.EventUserCreate, "alice")
+		drain(t, q)
+
+		// okta added.
+		okta := newVendor("okta")
+		retired, err := q.SwapPropagators([]provider.LifecyclePropagator{duo, okta})
+		if err != nil {
+			t.Fatalf("swap adding a vendor: %v", err)
+		}
+		retired()
+		enqueue("2", provider.EventUserCreate, "bob")
+		drain(t, q)
+		if got, want := okta.got(), []string{"user.create bob"}; !slices.Equal(got, want) {
+			t.Errorf("the vendor added got %q, want %q (the events applied since it was added)", got, want)
+		}
+		if got, want := duo.got(), []string{"user.create alice", "user.create bob"}; !slices.Equal(got, want) {
+			t.Errorf("the vendor kept got %q, want %q", got, want)
+		}
+
+		// An event applied, its propagations queued, not carried yet; then duo removed.
+		enqueue("3", provider.EventUserDisable, "bob")
+		if _, err := q.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := q.SwapPropagators([]provider.LifecyclePropagator{okta}); err != nil {
+			t.Fatalf("swap removing a vendor: %v", err)
+		}
+		enqueue("4", provider.EventUserCreate, "carol")
+		drain(t, q)
+		if got, want := okta.got(), []string{"user.create bob", "user.disable bob", "user.create carol"}; !slices.Equal(got, want) {
+			t.Errorf("the vendor kept got %q, want %q", got, want)
+		}
+		if got, want := duo.got(), []string{"user.create alice", "user.create bob"}; !slices.Equal(got, want) {
+			t.Errorf("the vendor removed got %q, want %q (nothing after its removal)", got, want)
+		}
+		pending := pendingTo(t, st, "duo")
+		if len(pending) != 1 || pending[0].Type != provider.EventUserDisable || pending[0].Attempts != 0 {
+			t.Fatalf("propagations pending to the vendor removed: %+v, want bob's disable, untried", pending)
+		}
+
+		// duo back: what waited for it is carried out, and what came since reaches it.
+		duo2 := newVendor("duo")
+		if _, err := q.SwapPropagators([]provider.LifecyclePropagator{okta, duo2}); err != nil {
+			t.Fatalf("swap adding a vendor back: %v", err)
+		}
+		enqueue("5", provider.EventUserDisable, "alice")
+		drain(t, q)
+		if got, want := duo2.got(), []string{"user.disable bob", "user.disable alice"}; !slices.Equal(got, want) {
+			t.Errorf("the vendor back got %q, want %q (carol's create, applied while it was away, is not carried)", got, want)
+		}
+		if pending := pendingTo(t, st, "duo"); len(pending) != 0 {
+			t.Errorf("propagations still pending to the vendor back: %+v", pending)
+		}
+	})
+}
+
+// TestSwapPropagatorsWorkers: under Run, a vendor added gets a worker of its own; one
+// removed ends the propagation under way, which retired waits for, and gives back the
+// rest of the batch its worker had claimed, untried, and its worker stops.
+func TestSwapPropagatorsWorkers(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, _, clk := newQueue(t, st)
+		q.Poll = 5 * time.Millisecond
+		duo := &heldVendor{vendor: newVendor("duo"), began: make(chan struct{}), release: make(chan struct{})}
+		q.Propagators = []provider.LifecyclePropagator{duo}
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{
+			ev("1", provider.EventUserCreate, "alice", clk.Now().Add(-time.Minute)),
+			ev("2", provider.EventUserCreate, "bob", clk.Now().Add(-time.Minute)),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := q.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() { q.Run(runCtx); close(stopped) }()
+		released := false
+		defer func() {
+			if !released {
+				close(duo.release)
+			}
+			stop()
+			<-stopped
+		}()
+		<-duo.began // alice's, with bob's claimed in the same batch
+
+		okta := newVendor("okta")
+		retired, err := q.SwapPropagators([]provider.LifecyclePropagator{okta})
+		if err != nil {
+			t.Fatal(err)
+		}
+		drained := make(chan struct{})
+		go func() { retired(); close(drained) }()
+		select {
+		case <-drained:
+			t.Fatal("retired returned while the removed vendor's propagation was under way")
+		case <-time.After(50 * time.Millisecond):
+		}
+		close(duo.release)
+		released = true
+		select {
+		case <-drained:
+		case <-time.After(10 * time.Second):
+			t.Fatal("retired never returned after the propagation under way ended")
+		}
+		if got, want := duo.got(), []string{"user.create alice"}; !slices.Equal(got, want) {
+			t.Errorf("the vendor removed got %q, want %q (the propagation it had begun only)", got, want)
+		}
+		// bob's, claimed with alice's, is given back untried once the lease is released.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			p := pendingTo(t, st, "duo")
+			claimed, err := st.(store.SyncQueue).ClaimPropagations(ctx, "duo", "another-replica", 10, clk.Now(), clk.Now().Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p) == 1 && p[0].Attempts == 0 && len(claimed) == 1 && claimed[0].Type == provider.EventUserCreate {
+				break // not leased to the worker any more
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("propagations pending to the vendor removed: %+v, want bob's create, untried, not leased (claimed by another: %d)", p, len(claimed))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+
+		// The vendor added has a worker: an event applied now reaches it.
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev("3", provider.EventUserCreate, "carol", clk.Now().Add(-time.Minute))}); err != nil {
+			t.Fatal(err)
+		}
+		for !slices.Equal(okta.got(), []string{"user.create carol"}) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the vendor added got %q, want carol's create from its worker", okta.got())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := duo.got(); len(got) != 1 {
+			t.Errorf("the vendor removed got %q after its removal", got)
 		}
 	})
 }

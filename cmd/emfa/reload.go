@@ -271,8 +271,16 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptio
 				// The replaced snapshot's requests run up to its own requestTimeout.
 				l.swap(next, base, current.Server.RequestTimeout+5*time.Second)
 				if pe != nil {
-					// A propagation running on the engines replaced ends on them.
-					so.propagation.swap(pe, ps)
+					// A propagation running on the engines replaced ends on them; a vendor
+					// added gets its worker, one removed keeps what is queued for it.
+					sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					so.propagation.swap(sctx, pe, ps)
+					cancel()
+				} else if targets, _ := ne.lifecycleTargets(); len(targets) > 0 {
+					// No sync queue runs (none was needed at start): one takes a restart.
+					log.Warn("reload: remote providers with lifecycle calls added ("+strings.Join(targets, ", ")+
+						"): directory sync was not started with this process, and carries events to them from the next restart",
+						"providers", targets)
 				}
 				base.metrics.Reload(true)
 				log.Info("configuration reloaded", "config", cfg.Source, "providers", len(cfg.Providers))
@@ -355,28 +363,6 @@ func frozenSettings(running, next *config.Config) []string {
 			}
 		}
 	})
-	// Directory sync's queue carries events to vendors through engines of its own, which
-	// a reload rebuilds (propagation): a remote provider's transforms and credentials, a
-	// rotated vendor key read from a file included, reach the propagation as they reach
-	// the contract. Its vendors are its queue's for the life of the process, though: with
-	// a remote provider added or removed, it keeps the engines it had.
-	if running.Sync.Enabled() && !slices.Equal(remotePrefixes(running), remotePrefixes(next)) {
-		out = append(out, "remote providers added or removed: the contract uses them now; directory sync carries "+
-			"events to the vendors it started with, with their engines as they were before this reload, until the next restart")
-	}
-	return out
-}
-
-// remotePrefixes are the credential prefixes of cfg's providers of the remote engine,
-// those whose engines propagate directory-sync events, sorted.
-func remotePrefixes(cfg *config.Config) []string {
-	var out []string
-	for _, p := range cfg.Providers {
-		if p.Engine == config.EngineRemote {
-			out = append(out, p.CredentialPrefix)
-		}
-	}
-	slices.Sort(out)
 	return out
 }
 

@@ -119,16 +119,18 @@ func (e *env) serveSync(ctx context.Context) (*adapter.Sync, func(), error) {
 // propagation is directory sync's carrying of events to vendors across reloads. The
 // queue's propagators are engines of their own, apart from any snapshot's: they outlive
 // the snapshot they were built with. A reload builds them anew from the configuration it
-// loaded (a rotated vendor key, a ${file:PATH} secret read again) and swaps them in; the
-// engines they replace close once the propagations running on them have ended.
+// loaded (a rotated vendor key, a ${file:PATH} secret read again, a remote provider added
+// or removed) and swaps them in; the engines they replace close once the propagations
+// running on them have ended.
 type propagation struct {
 	q    *sync.Queue
 	env  *env // whose engines the propagators are
 	base *env // serve's own: its engines close with it
 }
 
-// build makes the propagators of ne's configuration, in an env of their own; nothing is
-// swapped yet. A fault closes what it built.
+// build makes the propagators of ne's configuration, in an env of their own: those of
+// its remote providers that declare lifecycle calls, as at start (propagators); nothing
+// is swapped yet. A fault closes what it built.
 func (p *propagation) build(ne *env) (*env, []provider.LifecyclePropagator, error) {
 	pe := &env{cfg: ne.cfg, store: ne.store, keys: ne.keys, log: ne.log, now: ne.now, metrics: ne.metrics, tracing: ne.tracing,
 		webhooks: ne.webhooks} // compiled once for both
@@ -142,25 +144,57 @@ func (p *propagation) build(ne *env) (*env, []provider.LifecyclePropagator, erro
 			pe.closeEngines()
 			return nil, nil, err
 		}
-		ps = append(ps, r)
+		if len(r.Lifecycle()) > 0 {
+			ps = append(ps, r)
+		}
 	}
 	return pe, ps, nil
 }
 
-// swap makes ps, pe's engines, the queue's propagators. Propagators for other vendors
-// than the queue's (a remote provider added or removed; frozenSettings warns) are not
-// taken: the queue keeps its own until a restart, and pe is closed.
-func (p *propagation) swap(pe *env, ps []provider.LifecyclePropagator) {
+// swap makes ps, pe's engines, the queue's propagators. A vendor added gets its worker;
+// one removed is queued nothing more, its worker ends the propagation under way, and what
+// is still queued for it waits, pending, for its return (said at WARN, with how many).
+func (p *propagation) swap(ctx context.Context, pe *env, ps []provider.LifecyclePropagator) {
+	before := p.q.Targets()
 	retired, err := p.q.SwapPropagators(ps)
 	if err != nil {
+		// Not from a configuration that loaded: its credential prefixes are unique.
 		pe.closeEngines()
-		p.env.log.Debug("reload: directory sync keeps its propagators", "err", err)
+		p.env.log.Error("reload: directory sync keeps its propagators", "err", err)
 		return
 	}
 	old := p.env
 	p.env = pe
 	if old != p.base {
 		go func() { retired(); old.closeEngines() }()
+	}
+	after := p.q.Targets()
+	for _, t := range after {
+		if !slices.Contains(before, t) {
+			pe.log.Info("reload: directory sync propagates to provider "+t+" from now on: the events applied before this reload are not carried to it",
+				"provider", t)
+		}
+	}
+	for _, t := range before {
+		if slices.Contains(after, t) {
+			continue
+		}
+		src := store.PropagationSource(t)
+		pending, err := p.q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueuePending, Source: src, Limit: 1000})
+		queued := "nothing is still queued for it"
+		switch {
+		case err != nil:
+			queued = "what is still queued for it (emfa sync pending --source " + src + ") stays pending, untried, and is carried out if it comes back"
+		case len(pending) > 0:
+			n := strconv.Itoa(len(pending))
+			if len(pending) == 1000 {
+				n = "1000 or more"
+			}
+			queued = "its " + n + " propagations still queued stay pending, untried (emfa sync pending --source " + src +
+				"), and are carried out if it comes back"
+		}
+		pe.log.Warn("reload: provider "+t+" removed: directory sync propagates nothing more to it; "+queued+
+			"; the events applied meanwhile are not", "provider", t, "pending", len(pending))
 	}
 }
 

@@ -107,3 +107,84 @@ func TestReloadRotatesSyncVendorKey(t *testing.T) {
 		t.Errorf("the log shows a secret key:\n%s", grepLines(out, "key"))
 	}
 }
+
+// TestReloadAddsAndRemovesSyncVendor: a remote provider with lifecycle calls added by a
+// reload gets its propagation worker and engine at once; one removed by a reload is propagated nothing more, with a warning that
+// says what happens to what was still queued for it, and none that waits for a restart;
+// added back, it is propagated to again.
+func TestReloadAddsAndRemovesSyncVendor(t *testing.T) {
+	const ikey, skey = "DIADMINIKEY0000000000", "admin-secret-key-0123456789"
+	duo := duoadminfake.New(t, duoadminfake.Options{IntegrationKey: ikey, SecretKey: skey})
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"DUO_ADMIN_URL": duo.URL(), "DUO_ADMIN_IKEY": ikey, "DUO_ADMIN_SKEY": skey,
+		"EMFA_VERIFY_PASSWORD": "sim-password-0123", "EMFA_ENCRYPTION_KEY": testEncryptionKey,
+		"EMFA_SERVER_LISTEN": "127.0.0.1:0", "EMFA_STORAGE_DSN": "file:" + filepath.Join(dir, "emfa.db"),
+		"EMFA_LOG_LEVEL": "debug", "EMFA_LOG_FORMAT": "json",
+	} {
+		t.Setenv(k, v)
+	}
+	base := mustRead(t, duoAdminConfig)
+	const duoStart = "  - name: DUO Security directory\n"
+	at := strings.Index(base, duoStart)
+	if at < 0 || !strings.Contains(base[at:], "\n      lifecycle:\n") {
+		t.Fatalf("%s no longer has its provider where this test splits it", duoAdminConfig)
+	}
+	head, duoProvider := base[:at], base[at:]
+	builtin := "  - name: Built-in factors\n    credentialPrefix: emfa\n    capabilities: [totp]\n    engine: builtin\n" +
+		"    builtin:\n      totp: {algorithm: SHA1, digits: 6, period: 30, window: 1, issuer: emfa}\n"
+	sync := "\nsync:\n  okta: {enabled: true, secretHeader: {name: X-Okta-Secret, value: \"okta-secret-0123456789\"}}\n  settle: 1s\n"
+	without, with := head+builtin+sync, head+builtin+duoProvider+sync
+	cfg := filepath.Join(dir, "emfa.yaml")
+	if err := os.WriteFile(cfg, []byte(without), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	app := fakeCLI()
+	url, logs, reload := app.reloadingServe(t, cfg)
+	create := func(id, user string) {
+		t.Helper()
+		ev := `{"uuid":"` + id + `","published":"2026-05-01T09:00:01Z","eventType":"user.lifecycle.create",` +
+			`"target":[{"type":"User","alternateId":"` + user + `","displayName":"` + user + `"}]}`
+		code, _ := syncPost(t, url+"/sync/okta", `{"eventType":"com.okta.event_hook","data":{"events":[`+ev+`]}}`,
+			"X-Okta-Secret", "okta-secret-0123456789")
+		if code != 204 {
+			t.Fatalf("okta hook: %d", code)
+		}
+	}
+	reached := func(user string) {
+		t.Helper()
+		app.clock.Advance(2 * time.Second)
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if _, ok := duo.User(user); ok {
+				return
+			}
+		}
+		t.Fatalf("%s never reached DUO\n%s", user, grepLines(logs.String(), "reload"))
+	}
+	reloadTo := func(data string) string {
+		t.Helper()
+		before := len(logs.String())
+		replaceFile(t, cfg, data)
+		if err := reload(); err != nil {
+			t.Fatalf("reload: %v\n%s", err, logs)
+		}
+		out := logs.String()[before:]
+		if strings.Contains(out, "next restart") {
+			t.Errorf("a remote provider added or removed waits for a restart:\n%s", grepLines(out, "reload"))
+		}
+		return out
+	}
+
+	reloadTo(with)
+	create("p1", "petra")
+	reached("petra")
+
+	out := reloadTo(without)
+	if !strings.Contains(grepLines(out, `"level":"WARN"`), "duoadmin") {
+		t.Errorf("removing a vendor logged no warning naming it:\n%s", grepLines(out, "reload"))
+	}
+
+	reloadTo(with)
+	create("r1", "rosa")
+	reached("rosa")
+}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/emfa/emfa/adapter"
@@ -442,6 +443,29 @@ type webhooks struct {
 	cfg  *config.Config
 	done chan struct{}
 	res  []checkedResult // by provider index; remote providers only
+	// warned: a provider's warnings were logged. Several engines are built from one
+	// compile (the snapshot's, directory sync's): the warnings are said once.
+	mu     gosync.Mutex
+	warned map[int]bool
+}
+
+// firstWarning reports whether providers[i]'s warnings are yet to be logged, and takes
+// them: true once per compile. Without one (wh nil: an admin command builds an engine
+// once) it is always true.
+func (wh *webhooks) firstWarning(cfg *config.Config, i int) bool {
+	if wh == nil || wh.cfg != cfg {
+		return true
+	}
+	wh.mu.Lock()
+	defer wh.mu.Unlock()
+	if wh.warned[i] {
+		return false
+	}
+	if wh.warned == nil {
+		wh.warned = map[int]bool{}
+	}
+	wh.warned[i] = true
+	return true
 }
 
 type checkedResult struct {
@@ -533,8 +557,10 @@ func (e *env) remoteEngine(i int) (*remote.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, msg := range warnings {
-		e.log.Warn("transform: " + msg)
+	if e.webhooks.firstWarning(e.cfg, i) {
+		for _, msg := range warnings {
+			e.log.Warn("transform: " + msg)
+		}
 	}
 	ro := remote.Options{Webhook: w, Compiled: compiled, Provider: p.CredentialPrefix, Store: e.store,
 		ChallengeLifetime: p.ChallengeLifetime, Log: e.log, Now: e.now, Audit: e.store}

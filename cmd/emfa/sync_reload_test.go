@@ -109,7 +109,8 @@ func TestReloadRotatesSyncVendorKey(t *testing.T) {
 }
 
 // TestReloadAddsAndRemovesSyncVendor: a remote provider with lifecycle calls added by a
-// reload gets its propagation worker and engine at once; one removed by a reload is propagated nothing more, with a warning that
+// reload gets its propagation worker and engine at once, and its transforms' warnings are
+// logged once (not once per engine built from them); one removed by a reload is propagated nothing more, with a warning that
 // says what happens to what was still queued for it, and none that waits for a restart;
 // added back, it is propagated to again.
 func TestReloadAddsAndRemovesSyncVendor(t *testing.T) {
@@ -175,11 +176,16 @@ func TestReloadAddsAndRemovesSyncVendor(t *testing.T) {
 		return out
 	}
 
-	reloadTo(with)
+	out := reloadTo(with)
+	// duo-admin.yaml's user.create looks the user up with a transform of unbounded cost.
+	const warning = "(duoadmin).remote.lifecycle.user.create[1].transform.outgoing: worst-case cost estimate"
+	if n := strings.Count(out, warning); n != 1 {
+		t.Errorf("the reload logged the transform's warning %d times, want once:\n%s", n, grepLines(out, "cost estimate"))
+	}
 	create("p1", "petra")
 	reached("petra")
 
-	out := reloadTo(without)
+	out = reloadTo(without)
 	if !strings.Contains(grepLines(out, `"level":"WARN"`), "duoadmin") {
 		t.Errorf("removing a vendor logged no warning naming it:\n%s", grepLines(out, "reload"))
 	}

@@ -308,8 +308,8 @@ type env struct {
 	// tracing, when set (serve with tracing.endpoint), wraps the vendor clients'
 	// transports; the server's handler is wrapped by serve.
 	tracing *telemetry.Tracing
-	// webhooks, when set (serve), are cfg's remote webhooks, compiled while the store
-	// opened.
+	// webhooks, when set (serve), are cfg's remote webhooks, compiled before the store
+	// opens (their problems refused before it is touched).
 	webhooks *webhooks
 }
 
@@ -328,6 +328,17 @@ func (d *deps) openEnv(ctx context.Context, o storeOptions, mode loadMode) (*env
 	var wh *webhooks
 	if mode == forServe {
 		wh = compileWebhooks(cfg)
+	}
+	// A transform that does not compile is a configuration error, said before the store
+	// is touched: no database created, no migration run, for a file serve refuses anyway.
+	if err := wh.problems(); err != nil {
+		return nil, err
+	}
+	if mode == forServe {
+		// So is a builtin provider's section that does not decode (as emfa check finds it).
+		if err := builtinProblems(cfg); err != nil {
+			return nil, err
+		}
 	}
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
@@ -435,10 +446,11 @@ func remoteProblems(cfg *config.Config, i int, source, where string, err error) 
 }
 
 // webhooks are the remote webhooks of one configuration, loaded and compiled on a
-// goroutine of their own. In a fresh process, compiling IBM's DUO transforms takes some
-// 40-50 ms and a new SQLite file's migrations about as long, mostly the process faulting
-// in code and memory, which two CPUs do side by side: serve compiles while the store
-// opens, and listens that much sooner (issue 16: start-up under 100 ms).
+// goroutine of their own, while serve reads its keys and sets up its logger. In a fresh
+// process, compiling IBM's DUO transforms takes some 40-50 ms. serve waits for it before
+// it opens the store (problems): a transform that does not compile is refused with no
+// database created and no migration run, at the price of a first start's migrations no
+// longer running beside the compile.
 type webhooks struct {
 	cfg  *config.Config
 	done chan struct{}
@@ -499,6 +511,48 @@ func compileWebhook(cfg *config.Config, i int) (r checkedResult) {
 	}()
 	r.w, r.compiled, r.warnings, r.err = checkedWebhook(cfg, i)
 	return r
+}
+
+// builtinProblems are the problems of cfg's builtin providers' sections, each with its
+// file and line, found without a store (builtin.Check).
+func builtinProblems(cfg *config.Config) error {
+	probe := &env{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	defer probe.closeEngines() // the senders it built
+	var errs config.Errors
+	for i, p := range cfg.Providers {
+		if p.Engine != config.EngineBuiltin {
+			continue
+		}
+		if _, err := builtin.Check(probe.builtinOptions(i)); err != nil {
+			errs = append(errs, cfg.Annotate(err).(config.Errors)...)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+// problems waits for the compile and returns every remote provider's problems, in the
+// providers' order; nil when there are none (or wh is nil).
+func (wh *webhooks) problems() error {
+	if wh == nil {
+		return nil
+	}
+	<-wh.done
+	var all config.Errors
+	for _, r := range wh.res {
+		var es config.Errors
+		if errors.As(r.err, &es) {
+			all = append(all, es...)
+		} else if r.err != nil {
+			all = append(all, r.err)
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	return all
 }
 
 // checked is checkedWebhook(cfg, i), taken from what was compiled ahead when cfg is the

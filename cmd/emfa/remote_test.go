@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -58,6 +60,10 @@ providers:
 	}
 	if want := path + ":14: providers[0] (vend).remote.resources.initiate.transform.outgoing: 1:45"; !strings.Contains(errOut, want) {
 		t.Errorf("serve's output lacks %q:\n%s", want, errOut)
+	}
+	// ... and before it touches the store: no database is created, none migrated.
+	if _, err := os.Stat(filepath.Join(dir, "emfa.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("serve refusing a broken transform left a database behind (%v)", err)
 	}
 }
 

@@ -121,17 +121,20 @@ func (q *Queue) slotsLocked() []*slot {
 	if q.swapped {
 		return q.slots
 	}
-	same := len(q.slots) == len(q.Propagators) && q.props != nil
+	same := len(q.slots) == len(q.Propagators)
 	for i := 0; same && i < len(q.slots); i++ {
-		same = q.slots[i].name == targetName(q.Propagators[i], i) && q.props.ps[i] == q.Propagators[i]
+		same = q.slots[i].name == targetName(q.Propagators[i], i)
 	}
 	if !same {
 		q.slots = make([]*slot, len(q.Propagators))
 		for i, p := range q.Propagators {
 			q.slots[i] = &slot{name: targetName(p, i), wake: make(chan struct{}, 1), stop: make(chan struct{})}
 		}
-		q.props = &propagatorSet{ps: slices.Clone(q.Propagators)}
 	}
+	if q.props == nil {
+		q.props = &propagatorSet{}
+	}
+	q.props.ps = q.Propagators // read only; the generation's own from the first swap on
 	return q.slots
 }
 

@@ -273,3 +273,45 @@ func TestSwapPropagatorsWorkers(t *testing.T) {
 		}
 	})
 }
+
+// TestSwapPropagatorsReplicasDisagree: two replicas on one store, one reloaded with a
+// vendor the other does not have yet. Each queues propagations to the vendors it has; the
+// one with the vendor carries out what is queued for it, whichever replica queued it, and
+// the other never claims it.
+func TestSwapPropagatorsReplicasDisagree(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		a, _, clk := newQueue(t, st)
+		b, _, _ := newQueue(t, st)
+		oktaA, oktaB, duoA := newVendor("okta"), newVendor("okta"), newVendor("duo")
+		a.Propagators = []provider.LifecyclePropagator{oktaA}
+		b.Propagators = []provider.LifecyclePropagator{oktaB}
+		if _, err := a.SwapPropagators([]provider.LifecyclePropagator{oktaA, duoA}); err != nil {
+			t.Fatal(err)
+		}
+		// alice's create applied by a (queued for okta and duo), bob's by b (okta only).
+		for _, c := range []struct {
+			q    *sync.Queue
+			id   string
+			user string
+		}{{a, "1", "alice"}, {b, "2", "bob"}} {
+			if _, err := c.q.Enqueue(ctx, []provider.LifecycleEvent{ev(c.id, provider.EventUserCreate, c.user, clk.Now().Add(-time.Minute))}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.q.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		drain(t, b)
+		drain(t, a)
+		if got := append(oktaA.got(), oktaB.got()...); !slices.Contains(got, "user.create alice") || !slices.Contains(got, "user.create bob") || len(got) != 2 {
+			t.Errorf("okta got %q from the two replicas, want alice's and bob's creates once each", got)
+		}
+		if got, want := duoA.got(), []string{"user.create alice"}; !slices.Equal(got, want) {
+			t.Errorf("duo got %q, want %q (what the replica that has it queued)", got, want)
+		}
+		if p := pendingTo(t, st, "duo"); len(p) != 0 {
+			t.Errorf("propagations to duo left pending: %+v", p)
+		}
+	})
+}

@@ -8,6 +8,8 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -80,6 +82,12 @@ func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secur
 	g.GET("/enroll", p.wrap(p.choose))
 	g.POST("/enroll", p.wrap(p.form(p.enroll)))
 	g.POST("/confirm", p.wrap(p.form(p.confirm)))
+	// The enrollment's POST answers a redirect to these GETs (post/redirect/get): a
+	// reload, Back or Forward shows the same pending enrollment or the same result, and
+	// never posts the form again (a new key, a code deleted by the send limit).
+	g.GET("/confirm", p.wrap(p.pendingPage))
+	g.GET("/ready", p.ready)
+	g.POST("/resend", p.wrap(p.form(p.resend)))
 	g.POST("/signin", p.wrap(p.form(p.signIn)))
 	g.POST("/signin/code", p.wrap(p.form(p.signInCode)))
 	g.POST("/factors/:factor/rename", p.wrap(p.form(p.rename)))
@@ -87,7 +95,7 @@ func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secur
 	g.POST("/signout", p.wrap(p.form(p.signOut)))
 	// A step's address stays in the address bar after its form was posted, and in the
 	// history: opened again, it leads back to the page, not to an error.
-	for _, path := range []string{"/signin", "/signin/code", "/signin/continue", "/confirm", "/push/continue",
+	for _, path := range []string{"/signin", "/signin/code", "/signin/continue", "/push/continue", "/resend",
 		"/factors/:factor/rename", "/factors/:factor/remove", "/signout"} {
 		g.GET(path, p.reopened)
 	}
@@ -170,6 +178,8 @@ type pageData struct {
 	Code                                   string // a push activation code
 	Shown                                  string // lifecycle.SealShown's token: the page shows the same again
 	Action                                 string // the switch's form: the link's address
+	Factor                                 string // the confirm form's: the factor it confirms
+	Resend                                 bool   // the confirm page offers to send a new code
 	Number                                 int    // the number to type on the device
 	SignedIn                               bool
 	Hop                                    bool // the link's page: refresh to /self-service/enroll
@@ -541,7 +551,17 @@ func (p *selfServicePage) choose(c echo.Context) error {
 }
 
 func (p *selfServicePage) enroll(c echo.Context, sess lifecycle.Session) error {
-	out, err := p.ss.Enroll(c.Request().Context(), &sess, c.FormValue("type"), c.FormValue("destination"))
+	ctx := c.Request().Context()
+	typ, dest := c.FormValue("type"), c.FormValue("destination")
+	if p.ss.SamePending(ctx, sess, typ, dest) {
+		// The same start again (the form posted twice, Back then Continue): the pending
+		// one is shown again, if the page can show all of it (a code factor shows only
+		// where its code went; a key or activation code needs what was sealed for it).
+		if _, _, ok := p.ss.OpenShown(sess, p.shownOf(c)); ok || builtin.Destination(typ) != "" {
+			return c.Redirect(http.StatusSeeOther, "/self-service/confirm")
+		}
+	}
+	out, err := p.ss.Enroll(ctx, &sess, typ, dest)
 	if err != nil {
 		return err
 	}
@@ -550,19 +570,96 @@ func (p *selfServicePage) enroll(c echo.Context, sess lifecycle.Session) error {
 		// once (a code to keep), shown now.
 		return p.enrolledAtOnce(c, sess, out)
 	}
-	d := pageData{Title: "Confirm your new factor", CSRF: sess.CSRF, Shown: p.ss.SealShown(sess, out.Output)}
-	if code, ok := out.Output["activationCode"].(string); ok {
-		d.Title, d.Code = "Register your phone", code
-		d.QR, _ = pushQR(out.Output)
-		return p.render(c, http.StatusOK, "push", d)
+	// What the page shows (a key, an activation code), sealed for this enrollment, in a
+	// cookie of its own: the page after the redirect, and each reload of it, shows it
+	// again; no address (nor a log of addresses) carries it.
+	p.setShown(c, p.ss.SealShown(sess, out.Output))
+	return c.Redirect(http.StatusSeeOther, "/self-service/confirm")
+}
+
+// pendingPage shows the enrollment the session has pending: the same key and QR code,
+// the same activation code, or where the code was sent, for as long as it waits. With
+// none pending, as any step's address opened again.
+func (p *selfServicePage) pendingPage(c echo.Context) error {
+	sess, err := p.session(c)
+	if err != nil || (sess.Kind != lifecycle.SessionLink && sess.Kind != lifecycle.SessionUser) || sess.State.Enrolling == "" {
+		return p.reopened(c)
 	}
-	if qr, ok := out.Output["qrCode"].(string); ok && strings.HasPrefix(qr, "data:image/png;base64,") {
-		d.QR = template.URL(qr)
-		d.Secret, _ = out.Output["secret"].(string)
-	} else {
-		d.Text = "We sent a code to " + out.Factor.Destination + "."
+	f, err := p.ss.Pending(c.Request().Context(), sess)
+	if err != nil {
+		return err
 	}
-	return p.render(c, http.StatusOK, "confirm", d)
+	d := pageData{}
+	if c.QueryParam("sent") == "1" {
+		d.Notice = "A new code is on its way."
+	}
+	return p.showPending(c, sess, f, http.StatusOK, d)
+}
+
+// showPending renders the page of a pending enrollment f with d's error: a push device's
+// activation code, or the form of the first code, with what was shown of it (the
+// form's sealed token, else the cookie's).
+func (p *selfServicePage) showPending(c echo.Context, sess lifecycle.Session, f lifecycle.Factor, status int, d pageData) error {
+	d.Title, d.CSRF = "Confirm your new factor", sess.CSRF
+	token := c.FormValue("shown")
+	sh, qr, ok := p.ss.OpenShown(sess, token)
+	if !ok {
+		token = p.shownOf(c)
+		sh, qr, ok = p.ss.OpenShown(sess, token)
+	}
+	if sess.State.EnrollType == builtin.TypePush {
+		d.Title = "Register your phone"
+		if ok && sh.Code != "" {
+			d.QR, d.Code, d.Shown = template.URL(qr), sh.Code, token
+			return p.render(c, status, "push", d)
+		}
+		return p.render(c, status, "pushwait", d)
+	}
+	switch {
+	case ok && sh.Code == "":
+		d.QR, d.Secret, d.Shown = template.URL(qr), sh.Secret, token
+	case f.Destination != "":
+		d.Text = "We sent a code to " + f.Destination + "."
+	default:
+		// A key this browser can no longer show (its cookie gone): the way to a new one.
+		d.Text = "Enter the code your authenticator app shows for this set-up. If you did not add it to the app, start again."
+		d.Back, d.BackText = "/self-service/enroll", "Start again with a new key"
+	}
+	d.Factor = f.ID
+	return p.render(c, status, "confirm", d)
+}
+
+// shownCookie carries the sealed token of what an enrollment's page shows (SealShown),
+// for the page after the redirect: it opens only with the session's key for that
+// enrollment, which the browser never holds.
+const shownCookie = "emfa_shown"
+
+func (p *selfServicePage) setShown(c echo.Context, token string) {
+	c.SetCookie(&http.Cookie{Name: shownCookie, Value: token, Path: "/self-service/", HttpOnly: true,
+		Secure: p.secure || c.Request().TLS != nil, SameSite: selfServiceSameSite, MaxAge: int((12 * time.Hour).Seconds())})
+}
+
+func (p *selfServicePage) shownOf(c echo.Context) string {
+	ck, err := c.Cookie(shownCookie)
+	if err != nil || len(ck.Value) > maxShownField {
+		return ""
+	}
+	return ck.Value
+}
+
+// ready is the page after a link's enrollment completed (its session ended with it):
+// the answer of a redirect, so that a reload shows it again rather than post the code
+// again into a session that ended. Only emfa's own words: any site may link here.
+func (p *selfServicePage) ready(c echo.Context) error {
+	text := "Your new factor is ready: you will be asked for it when you sign in. You may close this page."
+	if typ := c.QueryParam("type"); slices.Contains(p.ss.Capabilities(), typ) {
+		page, _ := builtin.PageEnrollmentOf(typ)
+		text = "Your " + page.Label + " is ready: you will be asked for it when you sign in. You may close this page."
+		if typ == builtin.TypePush {
+			text = "Your " + page.Label + " is ready: you will be asked to approve on it when you sign in. You may close this page."
+		}
+	}
+	return p.render(c, http.StatusOK, "message", pageData{Title: "You are all set", Text: text})
 }
 
 // enrolledAtOnce shows a factor the enrollment made active at once, and what its type
@@ -584,11 +681,10 @@ func (p *selfServicePage) enrolledAtOnce(c echo.Context, sess lifecycle.Session,
 
 func (p *selfServicePage) confirm(c echo.Context, sess lifecycle.Session) error {
 	kind := sess.Kind
-	f, err := p.ss.Confirm(c.Request().Context(), &sess, typedCode(c.FormValue("code")))
+	f, err := p.ss.ConfirmFor(c.Request().Context(), &sess, c.FormValue("factor"), typedCode(c.FormValue("code")))
 	var le *lifecycle.Error
 	if errors.As(err, &le) && (le.Field == "passcode" || le.Field == "code") {
-		// A wrong (or empty, or mistyped) code: the same form again, with the same key or
-		// QR code, for the next try in this session. The factor's lockout bounds the tries.
+		// A code refused: the same form again, with the same key or QR code, and why.
 		return p.confirmAgain(c, sess, le)
 	}
 	if err != nil {
@@ -596,24 +692,78 @@ func (p *selfServicePage) confirm(c echo.Context, sess lifecycle.Session) error 
 	}
 	if kind == lifecycle.SessionLink {
 		p.clearCookie(c)
-		return p.render(c, http.StatusOK, "message", pageData{Title: "You are all set",
-			Text: "Your " + f.Label + " is ready: you will be asked for it when you sign in. You may close this page."})
+		return c.Redirect(http.StatusSeeOther, "/self-service/ready?type="+url.QueryEscape(f.Type))
 	}
 	return c.Redirect(http.StatusSeeOther, "/self-service/?done=Added+"+strings.ReplaceAll(f.Label, " ", "+"))
 }
 
-// confirmAgain shows the confirm form again after a code that did not work.
+// confirmAgain shows the confirm form again after a code that was refused, saying why:
+// a wrong code (type it again), a factor locked by too many (wait, and until when), or a
+// sent code that can no longer be used (send a new one).
 func (p *selfServicePage) confirmAgain(c echo.Context, sess lifecycle.Session, le *lifecycle.Error) error {
-	d := pageData{Title: "Confirm your new factor", CSRF: sess.CSRF,
-		Error: "That code did not work. Type the code shown now, and confirm again.",
-		Text:  "Enter the code we sent you."}
-	if le.Code == "missing_field" {
+	f, err := p.ss.Pending(c.Request().Context(), sess)
+	if err != nil {
+		return err
+	}
+	texted := f.Destination != ""
+	d := pageData{Error: "That code did not work. Type the code the app shows now, and confirm again."}
+	if texted {
+		d.Error = "That code did not work. Check the code in the message we sent, and confirm again."
+	}
+	switch le.Code {
+	case "missing_field":
 		d.Error = "Code is required: type the code, and confirm."
+	case lifecycle.CodeFactorLocked:
+		d.Error = "Too many wrong codes: this set-up is locked for " + inWords(le.RetryAfter) +
+			". Wait until then, and type the code the app shows then."
+		if texted {
+			d.Error = "Too many wrong codes: this set-up is locked for " + inWords(le.RetryAfter) +
+				". Wait until then, then send a new code and type it."
+			d.Resend = true
+		}
+	case lifecycle.CodeCodeSpent:
+		d.Error, d.Resend = "That code can no longer be used: it was tried too many times, or it expired. Send a new code, and type it.", true
 	}
-	if sh, qr, ok := p.ss.OpenShown(sess, c.FormValue("shown")); ok && sh.Code == "" {
-		d.QR, d.Secret, d.Shown = template.URL(qr), sh.Secret, c.FormValue("shown")
+	return p.showPending(c, sess, f, adminStatus[le.Kind], d)
+}
+
+// resend sends the factor being enrolled a new code, within the send limits; when they
+// hold, the page says when one can be sent.
+func (p *selfServicePage) resend(c echo.Context, sess lifecycle.Session) error {
+	ctx := c.Request().Context()
+	err := p.ss.Resend(ctx, &sess)
+	var le *lifecycle.Error
+	if errors.As(err, &le) && le.Code == "activation_not_sent" {
+		f, perr := p.ss.Pending(ctx, sess)
+		if perr != nil {
+			return perr
+		}
+		d := pageData{Error: "No new code was sent. Try again later.", Resend: true}
+		if le.RetryAfter > 0 {
+			d.Error = "No new code was sent: the next one can be sent in " + inWords(le.RetryAfter) + ". Try again then."
+		}
+		return p.showPending(c, sess, f, http.StatusTooManyRequests, d)
 	}
-	return p.render(c, adminStatus[le.Kind], "confirm", d)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/self-service/confirm?sent=1")
+}
+
+// inWords says a wait as a person does: "30 seconds", "1 minute", "15 minutes".
+func inWords(d time.Duration) string {
+	if d < time.Minute {
+		secs := max(int(math.Ceil(d.Seconds())), 1)
+		if secs == 1 {
+			return "1 second"
+		}
+		return fmt.Sprintf("%d seconds", secs)
+	}
+	mins := int(math.Ceil(d.Minutes()))
+	if mins == 1 {
+		return "1 minute"
+	}
+	return fmt.Sprintf("%d minutes", mins)
 }
 
 // throttledSignIn refuses a sign-in step from an address whose failed page sign-ins
@@ -785,8 +935,7 @@ func (p *selfServicePage) pushContinue(c echo.Context, sess lifecycle.Session) e
 	}
 	if kind == lifecycle.SessionLink {
 		p.clearCookie(c)
-		return p.render(c, http.StatusOK, "message", pageData{Title: "You are all set",
-			Text: "Your " + f.Label + " is ready: you will be asked to approve on it when you sign in. You may close this page."})
+		return c.Redirect(http.StatusSeeOther, "/self-service/ready?type="+url.QueryEscape(f.Type))
 	}
 	return c.Redirect(http.StatusSeeOther, "/self-service/?done=Added+"+strings.ReplaceAll(f.Label, " ", "+"))
 }

@@ -30,6 +30,8 @@ type pageBrowser struct {
 	body     string // the last page
 	header   http.Header
 	send     http.Header // headers the next requests send (Sec-Fetch-Site...)
+	shownCk  string      // the enrollment's shown cookie
+	followed string      // the redirect the last request followed, "" for none
 }
 
 var (
@@ -57,6 +59,9 @@ func (p *pageBrowser) do(t *testing.T, method, path string, form url.Values) int
 	if p.cookie != "" {
 		req.AddCookie(&http.Cookie{Name: selfServiceCookie, Value: p.cookie})
 	}
+	if p.shownCk != "" {
+		req.AddCookie(&http.Cookie{Name: shownCookie, Value: p.shownCk})
+	}
 	for k, vs := range p.send {
 		req.Header[k] = vs
 	}
@@ -69,7 +74,19 @@ func (p *pageBrowser) do(t *testing.T, method, path string, form url.Values) int
 				p.cookie = ""
 			}
 		}
+		if c.Name == shownCookie {
+			p.shownCk = c.Value
+		}
 	}
+	// A browser follows the enrollment's redirects to the page of its pending factor or
+	// its result (post/redirect/get), as the tests' forms expect.
+	if loc := rec.Header().Get("Location"); method == "POST" && rec.Code == http.StatusSeeOther &&
+		(strings.HasPrefix(loc, "/self-service/confirm") || strings.HasPrefix(loc, "/self-service/ready")) {
+		code := p.do(t, "GET", loc, nil)
+		p.followed = loc
+		return code
+	}
+	p.followed = ""
 	p.body, p.header = html.UnescapeString(rec.Body.String()), rec.Header()
 	if m := csrfField.FindStringSubmatch(rec.Body.String()); m != nil {
 		p.csrf = m[1]
@@ -296,6 +313,7 @@ func TestPageAddressesAnswerPages(t *testing.T) {
 		{"GET", "/self-service/signin", "", http.StatusSeeOther, "/self-service/", ""},
 		{"GET", "/self-service/signin/code", "", http.StatusSeeOther, "/self-service/", ""},
 		{"GET", "/self-service/confirm", "", http.StatusSeeOther, "/self-service/", ""},
+		{"GET", "/self-service/resend", "", http.StatusSeeOther, "/self-service/", ""},
 		{"GET", "/self-service/push/continue", "", http.StatusSeeOther, "/self-service/", ""},
 		{"GET", "/self-service/nowhere", "", http.StatusNotFound, "", ""},
 		// A wrong method is 405 with the methods the address takes, as a page.
@@ -471,5 +489,65 @@ func TestChoosePageAsksDestinationOnlyWhenNeeded(t *testing.T) {
 		if got := destinationFor(tc.caps); got.Label != tc.label || got.Autocomplete != tc.autocomplete {
 			t.Errorf("destinationFor(%v) = %+v, want %q, %q", tc.caps, got, tc.label, tc.autocomplete)
 		}
+	}
+}
+
+// TestEnrollmentSurvivesAReload: the confirm page is the answer of a redirect, so a
+// reload (a phone back from its authenticator app), Back or Forward shows the same key
+// rather than post the form again; a second identical start shows the pending one; the
+// link's "all set" is a page of its own, which a reload shows again.
+func TestEnrollmentSurvivesAReload(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	p := openLink(t, h)
+	if code := p.do(t, "POST", "/self-service/enroll", url.Values{"type": {"totp"}}); code != 200 || p.followed != "/self-service/confirm" {
+		t.Fatalf("enroll: %d, followed %q: %s", code, p.followed, p.body)
+	}
+	m := secretShown.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no key on the confirm page: %s", p.body)
+	}
+	secret := m[1]
+	for _, step := range []struct {
+		method string
+		form   url.Values
+	}{{"GET", nil}, {"GET", nil}, {"POST", url.Values{"type": {"totp"}}}} {
+		p.do(t, step.method, "/self-service/confirm", nil)
+		if step.method == "POST" {
+			p.do(t, "POST", "/self-service/enroll", step.form)
+		}
+		if got := secretShown.FindStringSubmatch(p.body); got == nil || got[1] != secret {
+			t.Fatalf("%s: the key changed or went: %s", step.method, p.body)
+		}
+	}
+	right, _ := totp.GenerateCode(secret, time.Now())
+	if code := p.do(t, "POST", "/self-service/confirm", url.Values{"code": {right}}); code != 200 || !strings.HasPrefix(p.followed, "/self-service/ready") ||
+		!strings.Contains(p.body, "You are all set") || !strings.Contains(p.body, "Your Authenticator app is ready") {
+		t.Fatalf("confirm: %d %q %s", code, p.followed, p.body)
+	}
+	if code := p.do(t, "GET", p.followed, nil); code != 200 || !strings.Contains(p.body, "You are all set") {
+		t.Fatalf("reload of the result: %d %s", code, p.body)
+	}
+}
+
+// TestOlderTabSaysTheSetUpEnded: two tabs of one browser, the second starting a set-up
+// anew: the first tab's form says the set-up cannot be finished, with a way on, rather
+// than check its code against the newer key under SMS wording.
+func TestOlderTabSaysTheSetUpEnded(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	p := openLink(t, h)
+	p.do(t, "POST", "/self-service/enroll", url.Values{"type": {"totp"}})
+	old := regexp.MustCompile(`name="factor" value="([^"]+)"`).FindStringSubmatch(p.body)
+	if old == nil {
+		t.Fatalf("the confirm form names no factor: %s", p.body)
+	}
+	oldShown := p.shown
+	// The other tab: its choice page, a new start (Back to the choice, Continue again
+	// is the same start, and keeps the key; a new start after the cookie is gone is not).
+	p.shownCk = ""
+	p.do(t, "POST", "/self-service/enroll", url.Values{"type": {"totp"}})
+	code := p.do(t, "POST", "/self-service/confirm", url.Values{"code": {"123456"}, "factor": {old[1]}, "shown": {oldShown}})
+	if code != http.StatusConflict || !strings.Contains(p.body, "This set-up cannot be finished") || strings.Contains(p.body, "sent you") ||
+		!strings.Contains(p.body, `href="/self-service/enroll"`) {
+		t.Fatalf("older tab: %d %s", code, p.body)
 	}
 }

@@ -872,6 +872,62 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 	return out, s.save(ctx, sess)
 }
 
+// Pending is the factor the session is enrolling, while it is still pending: the page
+// shows it again (the same key, QR code or "code sent to") for as long as it waits,
+// rather than start another. errEnrollmentGone once it is gone or no longer pending
+// (replaced elsewhere, swept, or activated); not_enrolling when the session enrolls none.
+func (s *SelfService) Pending(ctx context.Context, sess Session) (Factor, error) {
+	if sess.Kind != SessionLink && sess.Kind != SessionUser {
+		return Factor{}, ErrNoSession
+	}
+	if sess.State.Enrolling == "" {
+		return Factor{}, conflict("not_enrolling", "", "no factor is waiting for its first code")
+	}
+	_, f, err := s.m.factor(ctx, sess.User, sess.State.Enrolling)
+	if le := (*Error)(nil); errors.As(err, &le) && le.Kind == NotFound {
+		return Factor{}, errEnrollmentGone(sess.Kind)
+	}
+	if err != nil {
+		return Factor{}, err
+	}
+	if f.State != store.FactorPending {
+		return Factor{}, errEnrollmentGone(sess.Kind)
+	}
+	return s.m.factorOf(f, time.Time{}), nil
+}
+
+// SamePending says whether starting an enrollment of typ to dest would start again the
+// one the session is enrolling and that still waits: a second identical start (a form
+// posted twice, Back then Continue) shows that one rather than discard it, which would
+// throw away the key already scanned or the code already sent.
+func (s *SelfService) SamePending(ctx context.Context, sess Session, typ, dest string) bool {
+	if sess.State.Enrolling == "" || sess.State.EnrollType != typ {
+		return false
+	}
+	_, f, err := s.m.factor(ctx, sess.User, sess.State.Enrolling)
+	if err != nil || f.State != store.FactorPending {
+		return false
+	}
+	if param := builtin.Destination(typ); param != "" {
+		return sameDestination(f.Params[param], dest)
+	}
+	return true
+}
+
+// sameDestination compares a stored destination with one typed, as typed by a person:
+// without the spaces and punctuation a phone number is grouped with, case aside.
+func sameDestination(stored, typed string) bool {
+	norm := func(v string) string {
+		return strings.ToLower(strings.Map(func(r rune) rune {
+			if r == ' ' || r == '-' || r == '(' || r == ')' || r == '.' && !strings.Contains(v, "@") {
+				return -1
+			}
+			return r
+		}, strings.TrimSpace(v)))
+	}
+	return stored != "" && norm(stored) == norm(typed)
+}
+
 // replaceStarted deletes user's factors of typ that the page started (in another
 // session: the link opened again in another browser, the page in another tab) and that
 // are still pending: a new enrollment of the type replaces them, as a newer link
@@ -958,6 +1014,9 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 		s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, id, "FAILED", "factor gone: replaced or swept")
 		return Factor{}, errEnrollmentGone(sess.Kind)
 	}
+	if le := (*Error)(nil); errors.As(err, &le) && le.Code == "invalid_passcode" {
+		return Factor{}, s.whyRefused(ctx, id, le)
+	}
 	if err != nil {
 		return Factor{}, err
 	}
@@ -967,6 +1026,54 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 		return f, s.End(ctx, *sess)
 	}
 	return f, s.save(ctx, sess)
+}
+
+// Refusals of a first code that no code typed now would change (whyRefused).
+const (
+	// CodeFactorLocked: too many wrong codes locked the factor; RetryAfter says how long.
+	CodeFactorLocked = "factor_locked"
+	// CodeCodeSpent: the code sent can no longer activate (its tries used up, or expired):
+	// only a new code can.
+	CodeCodeSpent = "code_spent"
+)
+
+// whyRefused tells a refused first code apart from a wrong one: a factor locked by too
+// many wrong codes, or a sent code whose tries are used up (or that expired), refuses
+// even the right code, and the page must say so and what to do, not "wrong code". The
+// engine's refusal carries no cause a caller may branch on; the factor and its
+// activation transaction say it.
+func (s *SelfService) whyRefused(ctx context.Context, id string, wrong *Error) *Error {
+	f, err := s.m.store.GetFactor(ctx, id)
+	if err != nil {
+		return wrong
+	}
+	now := s.m.now()
+	if f.LockedUntil.After(now) {
+		return &Error{Kind: Refused, Code: CodeFactorLocked, Field: "passcode", RetryAfter: f.LockedUntil.Sub(now),
+			Msg: "too many wrong codes: this factor is locked for a while"}
+	}
+	key := builtin.ActivationTransaction(&f)
+	if key == "" {
+		return wrong
+	}
+	tx, err := s.m.store.GetTransaction(ctx, key)
+	if err != nil || (tx.Status == string(provider.StatusPending) && now.Before(tx.ExpiresAt)) {
+		return wrong
+	}
+	return &Error{Kind: Refused, Code: CodeCodeSpent, Field: "passcode",
+		Msg: "the code sent can no longer be used (tried too many times, or expired): send a new code"}
+}
+
+// ConfirmFor is Confirm for a form of the enrollment of factor id: a form of an older
+// one (another tab of this browser started a new set-up in the same session since) is
+// refused as the set-up ended, as a second browser is, rather than check its code
+// against the newer factor. id "" is a form that does not say (Confirm).
+func (s *SelfService) ConfirmFor(ctx context.Context, sess *Session, id, code string) (Factor, error) {
+	if id != "" && id != sess.State.Enrolling {
+		s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, id, "FAILED", "a newer set-up replaced it in this session")
+		return Factor{}, errEnrollmentGone(sess.Kind)
+	}
+	return s.Confirm(ctx, sess, code)
 }
 
 // Push enrollment states.

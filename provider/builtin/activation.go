@@ -179,6 +179,17 @@ func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User
 	return out.TransactionID, e.now().Add(k.s.Lifetime), nil
 }
 
+// ActivationTransaction is the store's key of the transaction of the code a pending code
+// factor was sent ("" for none): a caller tells from it whether that code can still
+// activate.
+func ActivationTransaction(f *store.Factor) string {
+	id := f.Params[paramActivationTx]
+	if id == "" || ActivationOf(f) != ActivationPasscode {
+		return ""
+	}
+	return (&Engine{}).challenges().Key(id)
+}
+
 // ResendActivation sends a new activation code to a code factor pending a passcode; the
 // earlier one stops working. audit, when set, is the resend's record, committed with the
 // new code's transaction in the factor's params.

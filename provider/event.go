@@ -85,6 +85,11 @@ type LifecycleEvent struct {
 	// RequestID is the id of the request that queued the event (its X-Request-ID), which
 	// the audit records of its apply carry, however much later a worker applies it.
 	RequestID string `json:",omitempty"`
+	// Actor, on the propagation of an admin's change (source admin), is who made it: the
+	// admin token's name, cli. The vendor's calls are audited with it; without it (a
+	// directory's event, a propagation queued by an older emfa) they are audited with
+	// sync:SOURCE.
+	Actor string `json:",omitempty"`
 }
 
 // LifecyclePropagator carries an applied event to a vendor (a remote provider's lifecycle

@@ -282,7 +282,7 @@ func (e *Engine) PropagationTarget() string { return e.prefix }
 // status outside expectedStatus, a transform failing) is an error, for the queue to retry;
 // the calls made before it are made again then, so they should be idempotent at the vendor
 // or looked up first. Each propagation is audited (resource lifecycle:<type>) when the
-// engine has an Auditor. A user created disabled (ev.Disabled) is a user.create, then a
+// engine has an Auditor (auditedAs). A user created disabled (ev.Disabled) is a user.create, then a
 // user.disable of the same user whatever the create's steps did, so that a vendor
 // configuration written for the two events keeps the user disabled there too; an update
 // that changes the state (ev.State) is a user.update, then a user.disable or user.enable.
@@ -300,7 +300,23 @@ func (e *Engine) Propagate(ctx context.Context, ev provider.LifecycleEvent) erro
 	default:
 		return nil
 	}
-	return e.propagateType(ctx, provider.LifecycleEvent{ID: ev.ID, Type: then, Source: ev.Source, Time: ev.Time, Username: ev.Username})
+	return e.propagateType(ctx, provider.LifecycleEvent{ID: ev.ID, Type: then, Source: ev.Source, Time: ev.Time, Username: ev.Username,
+		RequestID: ev.RequestID, Actor: ev.Actor})
+}
+
+// auditedAs is who and which request a propagation of ev is audited as: the admin who
+// made the change (ev.Actor, the token's name or cli), else the apply's actor,
+// sync:SOURCE, which no admin token's name can be; and the id of the request that queued
+// the event, else (the CLI's, a sweep's, one queued by an older emfa) the event's own.
+func auditedAs(ev provider.LifecycleEvent) (actor, requestID string) {
+	actor, requestID = ev.Actor, ev.RequestID
+	if actor == "" {
+		actor = "sync:" + ev.Source
+	}
+	if requestID == "" {
+		requestID = ev.ID
+	}
+	return actor, requestID
 }
 
 // propagateType performs and audits the calls the provider declares for ev's type.
@@ -319,12 +335,12 @@ func (e *Engine) propagateType(ctx context.Context, ev provider.LifecycleEvent) 
 	}
 	if e.audit != nil {
 		// Recorded even when the worker is stopping (the call failed for that), yet
-		// bounded, so that a store that hangs does not hold the shutdown. The actor is the
-		// apply's (sync:SOURCE), which no admin token's name can be.
+		// bounded, so that a store that hangs does not hold the shutdown.
+		actor, requestID := auditedAs(ev)
 		actx, cancel := provider.Detach(ctx)
 		aerr := e.audit.AppendAudit(actx, store.AuditEvent{
-			Time: e.now(), RequestID: ev.ID, Provider: e.prefix, Username: ev.Username,
-			Resource: "lifecycle:" + ev.Type, Outcome: outcome, Reason: reason, Actor: "sync:" + ev.Source,
+			Time: e.now(), RequestID: requestID, Provider: e.prefix, Username: ev.Username,
+			Resource: "lifecycle:" + ev.Type, Outcome: outcome, Reason: reason, Actor: actor,
 		})
 		cancel()
 		if aerr != nil {

@@ -195,3 +195,51 @@ func TestLifecycleAudited(t *testing.T) {
 		t.Errorf("audited %q, want %q", got, want)
 	}
 }
+
+// A propagation of an admin's change is audited with the admin's actor (the token's name,
+// cli) that the event carries, and every propagation with the id of the request that
+// queued its event, so that the vendor's calls are found beside the change's own record;
+// a propagation queued by an older emfa, without them, keeps sync:SOURCE and the event's
+// id. The user.disable that follows a user created disabled carries them too.
+func TestLifecycleAuditedWithTheQueuingRequest(t *testing.T) {
+	v := newVendor(t, func(*http.Request, string) (int, string) { return 200, `{}` })
+	st := testdb.SQLite(t)
+	e, err := New(Options{Webhook: &Webhook{URLs: []string{v.srv.URL}, Lifecycle: map[string][]LifecycleStep{
+		"user.create":  {{Name: "add", Resource: Resource{Suffix: "/u/add"}}},
+		"user.disable": {{Name: "off", Resource: Resource{Suffix: "/u/off"}}},
+		"user.enable":  {{Name: "on", Resource: Resource{Suffix: "/u/on"}}},
+	}}, Provider: "acme", Store: st, Audit: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	for _, ev := range []provider.LifecycleEvent{
+		{ID: "e1", Type: "user.create", Source: "admin", Username: "alice", Disabled: true, Actor: "ops-token", RequestID: "req-1"},
+		{ID: "e2", Type: "user.enable", Source: "admin", Username: "alice", Actor: "cli"},       // the CLI: no request
+		{ID: "e3", Type: "user.disable", Source: "admin", Username: "alice"},                    // queued by an older emfa
+		{ID: "e4", Type: "user.enable", Source: "okta", Username: "alice", RequestID: "hook-9"}, // a directory's
+	} {
+		if err := e.Propagate(t.Context(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := st.ListAudit(t.Context(), store.AuditFilter{Username: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range evs {
+		got = append(got, ev.Resource+" "+ev.Actor+" "+ev.RequestID)
+	}
+	slices.Sort(got)
+	want := []string{
+		"lifecycle:user.create ops-token req-1",
+		"lifecycle:user.disable ops-token req-1",
+		"lifecycle:user.disable sync:admin e3",
+		"lifecycle:user.enable cli e2",
+		"lifecycle:user.enable sync:okta hook-9",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("audited (-want +got):\n%s", diff)
+	}
+}

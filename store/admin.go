@@ -92,6 +92,10 @@ type UserChange struct {
 	// Source and EventID) is not queued again. An admin's change queues its propagations
 	// to the vendors so: a change that fails queues none, and one committed loses none.
 	Queue []QueuedEvent
+	// Marks are keys of directory sync's ordering marks (SyncQueue.MarkKeys) that the same
+	// step moves to Now, as MarkKeys moves them (never back): an admin's change is ordered
+	// against a directory's late events as a directory's event of the same aspects is.
+	Marks []string
 	// Now stamps the profile and the factors changed.
 	Now time.Time
 	// IfRevision, when set, makes the change on the condition that the user's revision

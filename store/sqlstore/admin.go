@@ -297,6 +297,12 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 			return fmt.Errorf("queue %s: %w", e.Source, err)
 		}
 	}
+	// As MarkKeys moves them: in the change's commit, never back.
+	for _, key := range c.Marks {
+		if _, err := tx.ExecContext(ctx, markKeySQL, key, millis(c.Now)); err != nil {
+			return fmt.Errorf("mark %s: %w", key, err)
+		}
+	}
 	return nil
 }
 

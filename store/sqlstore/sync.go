@@ -203,14 +203,17 @@ func (s *Store) ReleaseEvent(ctx context.Context, seq int64, owner string, appli
 	return nil
 }
 
+// markKeySQL moves the mark of key ($1) to the time $2, unless it is later already.
+const markKeySQL = `INSERT INTO sync_marks (key, event_time) VALUES ($1, $2)
+	ON CONFLICT (key) DO UPDATE SET event_time = excluded.event_time WHERE sync_marks.event_time < excluded.event_time`
+
 func (s *Store) MarkKeys(ctx context.Context, t time.Time, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, key := range keys {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_marks (key, event_time) VALUES ($1, $2)
-			ON CONFLICT (key) DO UPDATE SET event_time = excluded.event_time WHERE sync_marks.event_time < excluded.event_time`, key, millis(t)); err != nil {
+			if _, err := tx.ExecContext(ctx, markKeySQL, key, millis(t)); err != nil {
 				return err
 			}
 		}

@@ -23,6 +23,7 @@ var syncTests = []struct {
 	{"SyncFinishApplied", testSyncFinishApplied},
 	{"SyncCountApplied", testSyncCountApplied},
 	{"SyncUserChangeQueue", testSyncUserChangeQueue},
+	{"SyncUserChangeMarks", testSyncUserChangeMarks},
 	{"SyncDropDead", testSyncDropDead},
 	{"SyncStats", testSyncStats},
 }

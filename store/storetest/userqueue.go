@@ -66,3 +66,44 @@ func testSyncUserChangeQueue(t *testing.T, s store.Store) {
 		t.Fatalf("ClaimPropagations = %q, want the user's first, admin:1", claimed(claim))
 	}
 }
+
+// testSyncUserChangeMarks: the ordering marks a user change carries (store.UserChange.Marks,
+// an admin's change's) move to the change's time in its commit, as MarkKeys moves them:
+// never back, and not at all when the change fails.
+func testSyncUserChangeMarks(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	mark := func(key string) time.Time {
+		t.Helper()
+		m, err := sq.KeyMark(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	alice := store.User{ID: "u-alice", Name: "alice", CreatedAt: at(0)}
+	must(t, "create", s.ApplyUserChanges(ctx, []store.UserChange{{Name: "alice", Create: &alice, Now: at(time.Second),
+		Marks: []string{"user:alice", "user:alice/state"}}})[0])
+	if got := mark("user:alice"); !got.Equal(at(time.Second)) {
+		t.Fatalf("mark after the create = %v, want %v", got, at(time.Second))
+	}
+	disabled := true
+	stale := int64(99)
+	errs := s.ApplyUserChanges(ctx, []store.UserChange{
+		// Fails: its marks are not written.
+		{Name: "alice", Disabled: &disabled, IfRevision: &stale, Now: at(5 * time.Second), Marks: []string{"user:alice/state", "user:alice/profile"}},
+		// Older than the mark: the mark stays.
+		{Name: "alice", Disabled: &disabled, Now: at(time.Millisecond), Marks: []string{"user:alice/state"}},
+		{Name: "alice", Disabled: &disabled, Now: at(3 * time.Second), Marks: []string{"user:alice/group:sms"}},
+	})
+	if !errors.Is(errs[0], store.ErrStale) || errs[1] != nil || errs[2] != nil {
+		t.Fatalf("ApplyUserChanges = %v, want ErrStale, nil, nil", errs)
+	}
+	for key, want := range map[string]time.Time{
+		"user:alice": at(time.Second), "user:alice/state": at(time.Second), "user:alice/profile": {}, "user:alice/group:sms": at(3 * time.Second),
+	} {
+		if got := mark(key); !got.Equal(want) {
+			t.Errorf("mark %s = %v, want %v", key, got, want)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/pquerna/otp"
 
 	"github.com/emfa/emfa/internal/qr"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
@@ -715,6 +716,12 @@ func (m *Manager) ResetUserBefore(ctx context.Context, actor Actor, name, mode s
 		note += fmt.Sprintf("; %d enrolled after the reset at %s kept", kept, at.UTC().Format(time.RFC3339))
 	}
 	c.Audit = []store.AuditEvent{m.event(ctx, actor, "users.reset", name, "", note)}
+	// An admin's reset is told to the vendors, under the name as the user has it, whatever
+	// it changed in emfa (a vendor may hold devices emfa does not); a directory's is
+	// propagated by the queue that applies it (its manager has no propagation).
+	if err := m.propagate(ctx, actor, &c, provider.LifecycleEvent{Type: provider.EventUserMFAReset, Username: u.Name}); err != nil {
+		return 0, err
+	}
 	return n, m.apply(ctx, c, "user")
 }
 

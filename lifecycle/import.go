@@ -407,7 +407,7 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 		if c != nil && !o.DryRun {
 			// The vendors are told in the row's own commit, as for the admin API's change
 			// (propagate): a row refused when applied queues nothing.
-			if err := m.propagate(c, evs...); err != nil {
+			if err := m.propagate(ctx, actor, c, evs...); err != nil {
 				return ImportReport{}, err
 			}
 		}
@@ -505,7 +505,7 @@ func (m *Manager) deletions(ctx context.Context, actor Actor, rep *ImportReport,
 		c := store.UserChange{Name: name, Delete: true, Now: m.now(),
 			Audit: []store.AuditEvent{m.event(ctx, actor, "import.delete", name, "", "absent from a full import")}}
 		if !o.DryRun {
-			if err := m.propagate(&c, provider.LifecycleEvent{Type: provider.EventUserDelete, Username: name}); err != nil {
+			if err := m.propagate(ctx, actor, &c, provider.LifecycleEvent{Type: provider.EventUserDelete, Username: name}); err != nil {
 				return nil, nil, err
 			}
 		}

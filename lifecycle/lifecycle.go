@@ -40,8 +40,10 @@ type Options struct {
 	// ActivationLifetime: default DefaultActivationLifetime.
 	ActivationLifetime time.Duration
 	// Propagation, when set, carries the users this manager creates, updates, disables,
-	// enables and deletes to the vendors (Propagation): the admin API's and the CLI's
-	// manager has it. Directory sync's own has not: its queue propagates what it applies.
+	// enables and deletes, and the resets of their factors, to the vendors, and orders
+	// these changes against a directory's events (Propagation): the admin API's and the
+	// CLI's manager has it. Directory sync's own has not: its queue propagates what it
+	// applies, and orders it by the time its source gives.
 	Propagation Propagation
 	Now         func() time.Time
 	Log         *slog.Logger
@@ -49,9 +51,12 @@ type Options struct {
 
 // Propagation gives the sync queue's propagations of a user's change (sync.Queue's
 // Propagations: one per vendor, none without a vendor), which the change's own commit
-// queues (store.UserChange.Queue).
+// queues (store.UserChange.Queue), and the ordering marks the change moves to its time in
+// that commit (Marks; store.UserChange.Marks), so that a directory's event older than
+// the change does not undo it.
 type Propagation interface {
 	Propagations(ev provider.LifecycleEvent) ([]store.QueuedEvent, error)
+	Marks(ev provider.LifecycleEvent) []string
 }
 
 // Manager carries out an organisation's changes.

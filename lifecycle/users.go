@@ -160,7 +160,7 @@ func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (Us
 	u := store.User{ID: builtin.NewID(), Name: in.Name, Disabled: disabled != nil && *disabled, CreatedAt: now}
 	c := store.UserChange{Name: in.Name, Create: &u, Profile: &p, Now: now,
 		Audit: []store.AuditEvent{m.event(ctx, actor, "users.create", in.Name, "", stateNote(u.Disabled))}}
-	if err := m.propagate(&c, createEvents(u, p)...); err != nil {
+	if err := m.propagate(ctx, actor, &c, createEvents(u, p)...); err != nil {
 		return User{}, err
 	}
 	err := m.store.ApplyUserChanges(ctx, []store.UserChange{c})[0]
@@ -321,7 +321,7 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 	if c.Disabled != nil {
 		c.Audit = append(c.Audit, m.event(ctx, actor, stateAction(*c.Disabled), name, "", ""))
 	}
-	if err := m.propagate(&c, updateEvents(name, r.Profile, r.Disabled, p, c.Disabled)...); err != nil {
+	if err := m.propagate(ctx, actor, &c, updateEvents(name, r.Profile, r.Disabled, p, c.Disabled)...); err != nil {
 		return err
 	}
 	return m.apply(ctx, c, "user")
@@ -329,23 +329,29 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 
 // AdminSource is the source of the user changes a manager propagates (Options.Propagation)
 // in the sync queue: its propagations' ids are admin:ID, a vendor's lifecycle transforms
-// see it as event.source, and the vendor's calls are audited with the actor sync:admin.
+// see it as event.source, and the vendor's calls are audited with the change's actor and
+// request id, which the propagation carries (provider.LifecycleEvent's Actor, RequestID).
 const AdminSource = "admin"
 
-// propagate adds to c the propagations of evs, at c's time: queued in c's own commit, so
-// that a change that fails queues none and one committed loses none. Without a
-// Propagation it does nothing.
-func (m *Manager) propagate(c *store.UserChange, evs ...provider.LifecycleEvent) error {
+// propagate adds to c the propagations of evs, at c's time, by actor in ctx's request:
+// queued in c's own commit, so that a change that fails queues none and one committed
+// loses none. In the same commit the change moves the ordering marks of what it changes
+// to its time, as a directory's event of them would (Propagation's Marks): a directory's
+// event dated before the change, delivered late, does not undo it. Without a Propagation
+// it does nothing.
+func (m *Manager) propagate(ctx context.Context, actor Actor, c *store.UserChange, evs ...provider.LifecycleEvent) error {
 	if m.propagation == nil {
 		return nil
 	}
 	for _, ev := range evs {
 		ev.ID, ev.Source, ev.Time = builtin.NewID(), AdminSource, c.Now
+		ev.Actor, ev.RequestID = string(actor), RequestID(ctx)
 		rows, err := m.propagation.Propagations(ev)
 		if err != nil {
 			return fmt.Errorf("lifecycle: propagation of %s: %w", ev.Type, err)
 		}
 		c.Queue = append(c.Queue, rows...)
+		c.Marks = append(c.Marks, m.propagation.Marks(ev)...)
 	}
 	return nil
 }
@@ -500,7 +506,7 @@ func (m *Manager) setUserState(ctx context.Context, actor Actor, name string, di
 		return u, nil // in that state already: nothing written, as for an update (update)
 	}
 	c := store.UserChange{Name: name, Disabled: &disabled, IfRevision: rev, Now: m.now(), Audit: []store.AuditEvent{m.event(ctx, actor, action, name, "", "")}}
-	if err := m.propagate(&c, stateEvent(u.Name, disabled)); err != nil {
+	if err := m.propagate(ctx, actor, &c, stateEvent(u.Name, disabled)); err != nil {
 		return User{}, err
 	}
 	if err := m.applyAt(ctx, actor, action, c); err != nil {
@@ -594,7 +600,7 @@ func (m *Manager) deleteUser(ctx context.Context, actor Actor, name string, rev 
 		// The vendor is told the name as the user has it, whatever the case it was given
 		// in; a user not found is the change's own refusal, below.
 		if u, err := m.store.GetUser(ctx, name); err == nil {
-			if err := m.propagate(&c, provider.LifecycleEvent{Type: provider.EventUserDelete, Username: u.Name}); err != nil {
+			if err := m.propagate(ctx, actor, &c, provider.LifecycleEvent{Type: provider.EventUserDelete, Username: u.Name}); err != nil {
 				return err
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {

@@ -125,3 +125,10 @@ func (q *Queue) current(ctx context.Context, ev provider.LifecycleEvent) (cur pr
 	}
 	return ev, true, partly, nil
 }
+
+// Marks are the ordering marks ev, a change of a user made outside the queue (the admin
+// API's, the CLI's: lifecycle.Propagation), moves to its time in the change's own commit
+// (store.UserChange.Marks): those a directory's event of the same aspects moves once
+// applied, so that a directory's event dated before the change, delivered late, does not
+// undo it, while one dated after it applies.
+func (q *Queue) Marks(ev provider.LifecycleEvent) []string { return marks(ev) }

@@ -29,6 +29,7 @@ type vendor struct {
 	users map[string]string // name → active, disabled
 	fail  map[string]bool
 	calls []string
+	evs   []provider.LifecycleEvent // what it was given, whole
 }
 
 func newVendor(name string) *vendor {
@@ -48,6 +49,7 @@ func (v *vendor) Propagate(_ context.Context, ev provider.LifecycleEvent) error 
 		got += " disabled"
 	}
 	v.calls = append(v.calls, got)
+	v.evs = append(v.evs, ev)
 	_, known := v.users[ev.Username]
 	switch ev.Type {
 	case provider.EventUserCreate:
@@ -65,6 +67,13 @@ func (v *vendor) Propagate(_ context.Context, ev provider.LifecycleEvent) error 
 		delete(v.users, ev.Username)
 	}
 	return nil
+}
+
+// given is every event the vendor was given, whole.
+func (v *vendor) given() []provider.LifecycleEvent {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.evs)
 }
 
 func (v *vendor) state(user string) string {

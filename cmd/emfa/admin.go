@@ -388,10 +388,12 @@ func (d *deps) userWriteCmd(c *cobra.Command, run func(ctx context.Context, e *e
 
 // cliPropagation queues a command's user changes for the vendors emfa serve propagates
 // to: the remote providers whose configuration declares lifecycle calls (serve runs their
-// workers whenever there is one, startSync). nil when there is none: nothing is queued.
+// workers whenever there is one, startSync), and orders them against the directory's
+// events, as the admin API's are. nil when there is neither a vendor nor a directory
+// source: nothing is queued, and there is nothing to order against.
 func (e *env) cliPropagation() (lifecycle.Propagation, error) {
 	names, err := e.lifecycleTargets()
-	if err != nil || len(names) == 0 {
+	if err != nil || len(names) == 0 && !e.cfg.Sync.Enabled() {
 		return nil, err
 	}
 	q, err := e.cliQueue() // sync.go

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -227,7 +226,7 @@ func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string) 
 	out := []transcript.Setup{{User: user}}
 	input := ""
 	for _, f := range factors {
-		spec, err := recordedFactor(user, &f)
+		spec, err := transcript.FactorSetup(user, &f)
 		if err != nil {
 			e.log.Warn("recording: factor setup", "factor", f.ID, "err", err)
 			continue
@@ -249,43 +248,6 @@ func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string) 
 // f, as its type says (builtin.ReplayInput): a code generated from the seed (re-supplied
 // by hand), the code replay's sender captured, or the stand-in replay enrolled.
 func recordedInput(f *store.Factor) string { return builtin.ReplayInput(f) }
-
-// recordedFactor is the setup of a factor as its type records it (builtin.Recorded:
-// secrets redacted), in a transcript's terms.
-func recordedFactor(user string, f *store.Factor) (*transcript.FactorSpec, error) {
-	values, ok := builtin.Recorded(f)
-	if !ok {
-		return nil, fmt.Errorf("no setup for %s factors", f.Type)
-	}
-	fields, _ := builtin.FieldsOf(f.Type)
-	all := map[string]any{"type": f.Type, "user": user, "id": f.ID, "name": f.Label}
-	for _, field := range fields {
-		vs := values[field.Name]
-		if len(vs) == 0 || vs[0] == "" {
-			continue
-		}
-		switch {
-		case field.Kind == builtin.FieldList:
-			all[field.Name] = vs
-		case field.Kind == builtin.FieldInt:
-			if n, err := strconv.ParseInt(vs[0], 10, 64); err == nil {
-				all[field.Name] = n
-			}
-		default:
-			all[field.Name] = vs[0]
-		}
-	}
-	data, err := yaml.Marshal(all)
-	if err != nil {
-		return nil, err
-	}
-	var spec transcript.FactorSpec
-	if err := yaml.Unmarshal(data, &spec); err != nil {
-		return nil, err
-	}
-	spec.Created = f.CreatedAt // the order the recording writes set-up factors in
-	return &spec, nil
-}
 
 // placeholder is a {{name}} of a Verify webhook JSON (as remote.LoadWebhook fills it).
 var placeholder = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}`)

@@ -599,7 +599,7 @@ func (r *replayEnv) Setup(ctx context.Context, s transcript.Setup) (string, erro
 	if err != nil {
 		return "", err
 	}
-	values, err := setupValues(f)
+	values, err := f.Values()
 	if err != nil {
 		return "", err
 	}
@@ -628,47 +628,6 @@ func (r *replayEnv) Setup(ctx context.Context, s transcript.Setup) (string, erro
 	}
 	r.phones[f.User] = append(r.phones[f.User], id)
 	return id, nil
-}
-
-// setupValues are a transcript's factor as enrollment values: its fields by their names
-// (phone, secret, counter…), a recording's redacted secrets replaced by the type's
-// stand-ins or left out (a seed is then generated afresh).
-func setupValues(f *transcript.FactorSpec) (url.Values, error) {
-	fields, ok := builtin.FieldsOf(f.Type)
-	if !ok {
-		return nil, fmt.Errorf("setup of %s factors is not supported", f.Type)
-	}
-	data, err := yaml.Marshal(f)
-	if err != nil {
-		return nil, err
-	}
-	var all map[string]any
-	if err := yaml.Unmarshal(data, &all); err != nil {
-		return nil, err
-	}
-	all["name"] = f.Name
-	values := url.Values{}
-	for _, field := range fields {
-		v, ok := all[field.Name]
-		if !ok || v == "" {
-			continue
-		}
-		list, isList := v.([]any)
-		if !isList {
-			list = []any{v}
-		}
-		for _, e := range list {
-			s := fmt.Sprint(e)
-			if s == builtin.Redacted {
-				if field.StandIn == "" {
-					continue
-				}
-				s = field.StandIn
-			}
-			values.Add(field.Name, s)
-		}
-	}
-	return values, nil
 }
 
 func (r *replayEnv) Sent(to string) (string, error) {

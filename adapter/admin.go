@@ -43,8 +43,8 @@ const (
 var adminOpenAPIFile []byte
 
 // adminOpenAPI is the document served: the committed one, with the factor types the
-// engine registers (builtin.Types) wherever it lists them, so that a new type's file and
-// registry line are all it takes (TestAdminOpenAPIFactorTypes keeps the file in step).
+// engine registers (builtin.Types) wherever it lists them, and the activation modes each
+// takes (activationModes), so that a new type's file and registry line are all it takes (TestAdminOpenAPIFactorTypes keeps the file in step).
 var adminOpenAPI = withFactorTypes(adminOpenAPIFile, builtin.Types())
 
 // AdminOpenAPI is the OpenAPI 3 document of the admin API.
@@ -76,11 +76,53 @@ func withFactorTypes(doc []byte, types []string) []byte {
 			typ["description"] = strings.Join(types, ", ")
 		}
 	}
+	props, _ := schemas["Enrollment"].(map[string]any)["properties"].(map[string]any)
+	activation, ok := props["activation"].(map[string]any)
+	if !ok {
+		panic("adapter: admin_openapi.json: no Enrollment.properties.activation")
+	}
+	activation["enum"], activation["description"] = activationModes()
 	out, err := json.MarshalIndent(v, "", " ")
 	if err != nil {
 		panic("adapter: admin_openapi.json: " + err.Error())
 	}
 	return out
+}
+
+// activationModes are the values of an enrollment's activation and what each type takes,
+// as the types say (builtin.ActivationTypes): the enum and description of
+// Enrollment.activation.
+func activationModes() (enum []string, description string) {
+	var parts []string
+	for _, mode := range []string{builtin.ActivationPasscode, builtin.ActivationOnFirstUse} {
+		if types := builtin.ActivationTypes(mode); len(types) > 0 {
+			enum = append(enum, mode)
+			what := mode + " for " + strings.Join(types, ", ")
+			if mode == builtin.ActivationPasscode {
+				what = mode + " (the default) for " + strings.Join(types, ", ")
+			}
+			parts = append(parts, what)
+		}
+	}
+	enum = append(enum, lifecycle.ActivationImmediate)
+	device := builtin.DeviceActivatedTypes()
+	if len(device) > 0 {
+		enum = append(enum, lifecycle.ActivationDevice)
+		parts = append(parts, lifecycle.ActivationImmediate+" for any type but "+strings.Join(device, ", "),
+			lifecycle.ActivationDevice+" (the default, and the only one) for "+strings.Join(device, ", "))
+	} else {
+		parts = append(parts, lifecycle.ActivationImmediate+" for any type")
+	}
+	var atOnce []string
+	for _, typ := range builtin.Types() {
+		if len(builtin.ActivationModes(typ)) == 0 && !builtin.ActivatedByDevice(typ) {
+			atOnce = append(atOnce, typ)
+		}
+	}
+	if len(atOnce) > 0 {
+		parts = append(parts, strings.Join(atOnce, ", ")+" only active at once ("+lifecycle.ActivationImmediate+", the default)")
+	}
+	return enum, strings.Join(parts, "; ") + "."
 }
 
 // ctxActor is the echo context key of the admin token's name.

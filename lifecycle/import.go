@@ -715,8 +715,8 @@ func (m *Manager) rowFactor(u store.User, factors []store.Factor, typ string, p 
 	param := builtin.Destination(typ)
 	dest := map[string]string{"phone": p.Phone, "email": p.Email}[param]
 	switch {
-	case param == "":
-		return nil, "", invalid("invalid_factor", "factors", "only smsotp, emailotp and voicecall are pre-provisioned, not %q", typ)
+	case param == "" || !slices.Contains(builtin.PreProvisionTypes(), typ):
+		return nil, "", invalid("invalid_factor", "factors", "only %s are pre-provisioned, not %q", strings.Join(builtin.PreProvisionTypes(), ", "), typ)
 	case dest == "":
 		return nil, "", invalid("missing_field", param, "factor %s needs the row's %s", typ, param)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/emfa/emfa/provider"
@@ -35,19 +37,65 @@ const (
 // or the code is wrong (the reason says which).
 var ErrActivation = errors.New("activation refused")
 
-// ActivatedByDevice reports whether a factor of typ becomes active only when its device
-// registers (push): no organisation can vouch for a key it has never seen.
-func ActivatedByDevice(typ string) bool { return typ == TypePush }
+// activated is implemented by factor types an organisation may enroll pending their
+// activation: the type says how (Activation). A type without it is active at once, and
+// takes no mode but "".
+type activated interface{ activation() Activation }
 
-// ActivationModes lists the activation modes a factor type takes besides "".
-func ActivationModes(typ string) []string {
-	switch typ {
-	case TypeTOTP, TypeHOTP:
-		return []string{ActivationPasscode}
-	case TypeSMSOTP, TypeEmailOTP, TypeVoiceCall:
-		return []string{ActivationPasscode, ActivationOnFirstUse}
+// Activation is how a factor of a type that an organisation enrolled may become active.
+type Activation struct {
+	// Modes are what Enrollment.Activation may say besides "": ActivationPasscode (its
+	// first code, checked by the type's Validate; a code factor sends one to the new
+	// destination at enrolment) and ActivationOnFirstUse (offered to Verify while pending,
+	// made active by its first successful sign-in).
+	Modes []string
+	// ByDevice: the factor becomes active only when its device registers (push), and
+	// takes no mode: no organisation can vouch for a key it has never seen.
+	ByDevice bool
+}
+
+// activationOf is how typ says its factors become active; zero for a type without
+// activated, or unknown.
+func activationOf(typ string) Activation {
+	settings, ok := registry[typ]
+	if !ok {
+		return Activation{}
 	}
-	return nil
+	if a, ok := settings().Open(&Engine{}).(activated); ok {
+		return a.activation()
+	}
+	return Activation{}
+}
+
+// ActivatedByDevice reports whether a factor of typ becomes active only when its device
+// registers, as its type says (Activation.ByDevice).
+func ActivatedByDevice(typ string) bool { return activationOf(typ).ByDevice }
+
+// ActivationModes lists the activation modes a factor type takes besides "", as the type
+// says (Activation.Modes).
+func ActivationModes(typ string) []string { return slices.Clone(activationOf(typ).Modes) }
+
+// ActivationTypes lists the factor types that take mode, sorted.
+func ActivationTypes(mode string) []string {
+	var out []string
+	for _, typ := range Types() {
+		if slices.Contains(activationOf(typ).Modes, mode) {
+			out = append(out, typ)
+		}
+	}
+	return out
+}
+
+// DeviceActivatedTypes lists the factor types that become active when their device
+// registers, sorted.
+func DeviceActivatedTypes() []string {
+	var out []string
+	for _, typ := range Types() {
+		if ActivatedByDevice(typ) {
+			out = append(out, typ)
+		}
+	}
+	return out
 }
 
 // ActivationOf is the activation a pending factor waits for ("" when none: an active
@@ -63,7 +111,7 @@ func ActivationOf(f *store.Factor) string {
 // its activation is still recorded, or it is a push device that never registered a key.
 // Such a factor becomes active only by its activation, never by an enable.
 func NeverActivated(f *store.Factor) bool {
-	return f.Params[paramActivation] != "" || (f.Type == TypePush && f.Params["publicKey"] == "")
+	return f.Params[paramActivation] != "" || (ActivatedByDevice(f.Type) && f.Params["publicKey"] == "")
 }
 
 // usable reports whether a factor may be offered to Verify and answered for: active, or
@@ -85,10 +133,8 @@ func checkActivation(in Enrollment) error {
 	if in.Activation == "" {
 		return nil
 	}
-	for _, m := range ActivationModes(in.Type) {
-		if m == in.Activation {
-			return nil
-		}
+	if slices.Contains(activationOf(in.Type).Modes, in.Activation) {
+		return nil
 	}
 	return fmt.Errorf("%w: %s factors do not take activation %q", ErrInput, in.Type, in.Activation)
 }
@@ -255,9 +301,12 @@ func (e *Engine) ActivateWith(ctx context.Context, u store.User, factorID, passc
 	case err == nil && out.Status != provider.StatusSuccess:
 		err = activationRefused(out.Reason)
 	case err == nil && !decided.Done():
-		// A success decided without its unit: no engine does this; refuse rather than
-		// leave the factor pending with its code used.
-		err = fmt.Errorf("factor %s: a success without its unit", f.ID)
+		// A type whose success writes nothing (a static code, nothing to claim) decides it
+		// without a unit: the activation and its record commit in one of their own.
+		err = e.store.Update(ctx, func(w store.Writer) error { return decided.Write(w, out) })
+		if errors.Is(err, store.ErrConflict) {
+			err = fmt.Errorf("%w: activated concurrently", ErrActivation)
+		}
 	}
 	if errors.Is(err, ErrActivation) && !decided.Done() && audit != nil {
 		actx, cancel := provider.Detach(ctx)
@@ -286,16 +335,14 @@ func (e *Engine) activate(ctx context.Context, u store.User, f *store.Factor, pa
 	case f.LockedUntil.After(e.now()):
 		return provider.Outcome{}, fmt.Errorf("%w: factor locked until %s", ErrActivation, f.LockedUntil.UTC().Format(time.RFC3339))
 	}
-	switch k := e.factors[f.Type].(type) {
-	case *totpFactor:
-		return e.validateTOTP(ctx, f, passcode, k.s.Window)
-	case *hotpFactor:
-		return e.validateHOTP(ctx, f, passcode, k.s.Window)
-	case *codeFactor:
-		return k.Validate(ctx, f, provider.Request{Username: u.Name, Capability: f.Type, ID: f.ID,
-			TransactionID: f.Params[paramActivationTx], Passvalue: passcode})
+	k, ok := e.factors[f.Type]
+	if !ok || !slices.Contains(activationOf(f.Type).Modes, ActivationPasscode) {
+		return provider.Outcome{}, fmt.Errorf("%w: %s factors take no passcode", ErrActivation, f.Type)
 	}
-	return provider.Outcome{}, fmt.Errorf("%w: %s factors take no passcode", ErrActivation, f.Type)
+	// The type's own check, as at sign-in; a code factor's names the transaction of the
+	// code sent to activate it.
+	return k.Validate(ctx, f, provider.Request{Username: u.Name, Capability: f.Type, ID: f.ID,
+		TransactionID: f.Params[paramActivationTx], Passvalue: passcode})
 }
 
 // activateOnFirstUse makes a pre-provisioned factor active after its first successful
@@ -335,8 +382,8 @@ func stateName(f *store.Factor) string {
 // checks: the type, the destination, a duplicate, maxFactorsPerUser.
 func (e *Engine) PreProvision(u store.User, existing []store.Factor, typ, destination string) (store.Factor, error) {
 	k, ok := e.factors[typ].(*codeFactor)
-	if !ok {
-		return store.Factor{}, fmt.Errorf("%w: only smsotp, emailotp and voicecall factors are pre-provisioned, not %q", ErrInput, typ)
+	if !ok || !slices.Contains(activationOf(typ).Modes, ActivationOnFirstUse) {
+		return store.Factor{}, fmt.Errorf("%w: only %s factors are pre-provisioned, not %q", ErrInput, strings.Join(PreProvisionTypes(), ", "), typ)
 	}
 	if len(existing) >= e.maxFactors {
 		return store.Factor{}, fmt.Errorf("%w: %s already has %d factors", ErrTooManyFactors, u.Name, len(existing))
@@ -346,14 +393,28 @@ func (e *Engine) PreProvision(u store.User, existing []store.Factor, typ, destin
 	return f, err
 }
 
-// Destination is the param a code factor type sends to ("phone", "email"); "" for
-// other types.
+// PreProvisionTypes lists the factor types an import pre-provisions from directory data
+// (PreProvision), sorted: those sending codes to a destination that take activation on
+// first use.
+func PreProvisionTypes() []string {
+	var out []string
+	for _, typ := range ActivationTypes(ActivationOnFirstUse) {
+		if Destination(typ) != "" {
+			out = append(out, typ)
+		}
+	}
+	return out
+}
+
+// Destination is the param a code factor type sends to ("phone", "email"), as the type
+// says; "" for other types.
 func Destination(typ string) string {
-	switch typ {
-	case TypeSMSOTP, TypeVoiceCall:
-		return "phone"
-	case TypeEmailOTP:
-		return "email"
+	settings, ok := registry[typ]
+	if !ok {
+		return ""
+	}
+	if k, ok := settings().Open(&Engine{}).(*codeFactor); ok {
+		return k.to.param
 	}
 	return ""
 }

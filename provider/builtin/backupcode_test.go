@@ -94,3 +94,9 @@ func (k *backupCodeFactor) pageEnrollment() PageEnrollment {
 }
 
 func (k *backupCodeFactor) replayInput(*store.Factor) string { return BackupCodeStandIn }
+
+// activation: an organisation may hand out a code pending its first use on the page
+// (passcode), or offer it to Verify pending its first sign-in (onFirstUse).
+func (k *backupCodeFactor) activation() Activation {
+	return Activation{Modes: []string{ActivationPasscode, ActivationOnFirstUse}}
+}

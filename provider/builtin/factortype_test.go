@@ -93,7 +93,8 @@ func TestANewFactorTypeIsOneFile(t *testing.T) {
 				Components struct {
 					Schemas map[string]struct {
 						Properties map[string]struct {
-							Enum []string `json:"enum"`
+							Enum        []string `json:"enum"`
+							Description string   `json:"description"`
 						} `json:"properties"`
 					} `json:"schemas"`
 				} `json:"components"`
@@ -103,6 +104,48 @@ func TestANewFactorTypeIsOneFile(t *testing.T) {
 			}
 			if got := doc.Components.Schemas["Enrollment"].Properties["type"].Enum; !slices.Equal(got, builtin.Types()) || !slices.Contains(got, builtin.TypeBackupCode) {
 				t.Errorf("Enrollment.type's enum: %v, want %v", got, builtin.Types())
+			}
+			if got := doc.Components.Schemas["Enrollment"].Properties["activation"].Description; !strings.Contains(got, "onFirstUse for backupcode,") {
+				t.Errorf("Enrollment.activation's description does not name the type's modes: %s", got)
+			}
+		})
+
+		t.Run("activation", func(t *testing.T) {
+			if got := builtin.ActivationModes(builtin.TypeBackupCode); !slices.Equal(got, []string{builtin.ActivationPasscode, builtin.ActivationOnFirstUse}) {
+				t.Errorf("the modes the type says: %v", got)
+			}
+			params := map[string]json.RawMessage{"code": json.RawMessage(`"31313131313131"`)}
+			en, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: builtin.TypeBackupCode, Params: params})
+			if err != nil {
+				t.Fatalf("enroll pending its first code (the default for a type that takes passcode): %v", err)
+			}
+			if en.Factor.State != lifecycle.FactorPendingActivation || en.Factor.Activation != builtin.ActivationPasscode {
+				t.Fatalf("enrolled: %+v", en.Factor)
+			}
+			if _, err := m.ActivateFactor(ctx, "test", "alice", en.Factor.ID, "99990000999900"); err == nil {
+				t.Fatal("a wrong first code activates")
+			}
+			if f, err := m.ActivateFactor(ctx, "test", "alice", en.Factor.ID, "31313131313131"); err != nil || f.State != lifecycle.FactorActive {
+				t.Fatalf("the right first code: %+v %v", f, err)
+			}
+
+			params = map[string]json.RawMessage{"code": json.RawMessage(`"42424242424242"`)}
+			en, err = m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: builtin.TypeBackupCode, Activation: builtin.ActivationOnFirstUse, Params: params})
+			if err != nil || en.Factor.State != lifecycle.FactorPendingActivation {
+				t.Fatalf("enroll on first use: %+v %v", en.Factor, err)
+			}
+			out, err := e.Validate(ctx, provider.Request{Capability: builtin.TypeBackupCode, ID: en.Factor.ID, Username: "alice", Passvalue: "42424242424242"})
+			if err != nil || out.Status != provider.StatusSuccess {
+				t.Fatalf("its first use: %+v %v", out, err)
+			}
+			if f, _ := m.GetFactor(ctx, "alice", en.Factor.ID); f.State != lifecycle.FactorActive {
+				t.Errorf("after its first use: %s", f.State)
+			}
+
+			_, err = m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "question", Activation: builtin.ActivationOnFirstUse,
+				Params: map[string]json.RawMessage{"question": json.RawMessage(`["q?"]`), "answer": json.RawMessage(`["a"]`)}})
+			if err == nil || !strings.Contains(err.Error(), "question factors take activation immediate") {
+				t.Errorf("a type that says no modes: %v", err)
 			}
 		})
 

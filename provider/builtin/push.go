@@ -149,6 +149,9 @@ type pushFactor struct {
 	notifier Notifier // nil: devices poll
 }
 
+// activation: a push factor is active only once its device registers.
+func (k *pushFactor) activation() Activation { return Activation{ByDevice: true} }
+
 func (k *pushFactor) pageEnrollment() PageEnrollment {
 	return PageEnrollment{Choice: "Approvals on my phone (push)", Label: "Push device", Activation: PageByDevice}
 }

@@ -184,8 +184,8 @@ type pageData struct {
 	SignedIn                               bool
 	Hop                                    bool // the link's page: refresh to /self-service/enroll
 	Capabilities                           []capChoice
-	Destination                            destinationField // asked only when a capability sends a code
-	Methods                                []string         // the sign-in methods served (lifecycle.SignInMethods)
+	Destination                            destinationField       // asked only when a capability sends a code
+	Methods                                []builtin.SignInMethod // the sign-in methods served (lifecycle.SignInMethods)
 	Factors                                []lifecycle.Factor
 }
 
@@ -812,19 +812,14 @@ func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
 	if sess.Cookie != cookie {
 		p.setCookie(c, sess) // the sign-in under way, sealed in a cookie of its own
 	}
-	if method == lifecycle.MethodPush {
-		// A push sent asks someone's phone whatever comes of it: it takes from the
-		// address's budget as a failure does, so that one client cannot pester many users.
+	m, _ := builtin.SignInMethodOf(method) // StartSignIn refused any other
+	if m.By == builtin.SignInByApproval {
+		// An approval asked for asks someone's phone whatever comes of it: it takes from
+		// the address's budget as a failure does, so that one client cannot pester many users.
 		p.s.signIns.failed(c.RealIP())
-	}
-	if method == lifecycle.MethodPush {
 		return p.render(c, http.StatusOK, "signinpush", pageData{Title: "Approve on your phone", CSRF: sess.CSRF, Number: sess.State.Number})
 	}
-	text := "Enter the code your authenticator app shows."
-	if method != lifecycle.MethodApp {
-		text = "If this account has such a factor, a code is on its way. Enter it below."
-	}
-	return p.render(c, http.StatusOK, "signincode", pageData{Title: "Enter your code", CSRF: sess.CSRF, Text: text})
+	return p.render(c, http.StatusOK, "signincode", pageData{Title: "Enter your code", CSRF: sess.CSRF, Text: m.Prompt})
 }
 
 func (p *selfServicePage) signInCode(c echo.Context, sess lifecycle.Session) error {

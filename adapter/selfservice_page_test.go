@@ -367,7 +367,7 @@ func TestPageSmallThings(t *testing.T) {
 
 	anon := &pageBrowser{h: h}
 	anon.do(t, "GET", "/self-service/", nil)
-	if !strings.Contains(anon.body, `id="m-app"`) || strings.Contains(anon.body, `id="m-sms"`) || strings.Contains(anon.body, `id="m-push"`) {
+	if !strings.Contains(anon.body, `id="m-app"`) || strings.Contains(anon.body, `id="m-smsotp"`) || strings.Contains(anon.body, `id="m-push"`) {
 		t.Errorf("the sign-in form of a service that serves only apps offers:\n%s", anon.body)
 	}
 

@@ -125,15 +125,16 @@ func (m *Manager) SelfService(o SelfServiceOptions) (*SelfService, error) {
 // Capabilities are the factor types a user may enroll on the page.
 func (s *SelfService) Capabilities() []string { return s.o.Capabilities }
 
-// SignInMethods are the sign-in methods some engine serves (MethodApp for TOTP or HOTP,
-// then each code or push capability), for the sign-in form to offer only those.
-func (s *SelfService) SignInMethods() []string {
-	var out []string
-	for _, method := range []string{MethodApp, "smsotp", "emailotp", "voicecall", MethodPush} {
-		if slices.ContainsFunc(signInTypes(method), func(typ string) bool {
+// SignInMethods are the page's sign-in methods, as the factor types say
+// (builtin.SignInMethods), that some engine serves a type of: the sign-in form offers
+// only those.
+func (s *SelfService) SignInMethods() []builtin.SignInMethod {
+	var out []builtin.SignInMethod
+	for _, m := range builtin.SignInMethods() {
+		if slices.ContainsFunc(m.Types, func(typ string) bool {
 			return slices.ContainsFunc(s.m.engines, func(e *builtin.Engine) bool { return e.Exposes(typ) })
 		}) {
-			out = append(out, method)
+			out = append(out, m)
 		}
 	}
 	return out
@@ -1181,34 +1182,29 @@ func (s *SelfService) Resend(ctx context.Context, sess *Session) error {
 	return err
 }
 
-// Sign-in methods.
+// Sign-in methods of the built-in types (builtin.SignInMethods has them all).
 const (
 	MethodApp  = "app"  // a TOTP or HOTP code
 	MethodPush = "push" // an approval on a registered push device
 )
 
-// signInTypes are the factor types each sign-in method tries.
-func signInTypes(method string) []string {
-	if method == MethodApp {
-		return []string{"totp", "hotp"}
-	}
-	return []string{method}
-}
-
-// StartSignIn begins a sign-in: for a code sent by SMS, e-mail or call it sends one to
-// the user's factor of that type. Whether the user or factor exists never shows: the
-// answer is the same, and the code typed next fails.
+// StartSignIn begins a sign-in: for a method whose code is sent (SMS, e-mail, a call) it
+// sends one to the user's factor of its types, and for an approval it asks the user's
+// device. Whether the user or factor exists never shows: the answer is the same, and the
+// code typed next fails.
 func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, method string) error {
-	if method != MethodApp && !slices.Contains([]string{"smsotp", "emailotp", "voicecall", MethodPush}, method) {
+	m, ok := builtin.SignInMethodOf(method)
+	if !ok {
 		return invalid("invalid_field", "method", "unknown sign-in method")
 	}
 	if CheckName(username) != nil {
 		username = ""
 	}
 	sess.State = SessionState{User: username, Method: method}
-	if method == MethodPush && username != "" {
-		// A push asks the user's phone: each counts, lest the page become a way to pester
-		// (or tire into approving) any user whose name is known.
+	approval := m.By == builtin.SignInByApproval
+	if approval && username != "" {
+		// An approval asks the user's phone: each counts, lest the page become a way to
+		// pester (or tire into approving) any user whose name is known.
 		if err := s.reserveSignIn(ctx, username); err != nil {
 			sess.State = SessionState{}
 			return err
@@ -1218,27 +1214,31 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 	if err != nil {
 		return err
 	}
-	if method != MethodApp && username != "" && off[method] {
+	starts := m.By != builtin.SignInByCode
+	if starts && username != "" && !slices.ContainsFunc(m.Types, func(typ string) bool { return !off[typ] }) {
 		// Switched off org-wide (an SMS fraud wave, a vendor outage): nothing is sent, and
 		// the answer is the same as ever; the code typed next fails.
-		s.m.audit(ctx, SelfServiceActor, "selfservice.signin.start", username, "", "FAILED", "capability "+method+" switched off org-wide")
-	} else if method != MethodApp && username != "" {
+		s.m.audit(ctx, SelfServiceActor, "selfservice.signin.start", username, "", "FAILED", "capability "+strings.Join(m.Types, ", ")+" switched off org-wide")
+	} else if starts && username != "" {
 		for _, e := range s.m.engines {
 			list, err := e.Enrollments(ctx, username)
 			if err != nil {
 				return err
 			}
-			i := slices.IndexFunc(list, func(en provider.Enrollment) bool { return en.Capability == method })
+			i := slices.IndexFunc(list, func(en provider.Enrollment) bool {
+				return slices.Contains(m.Types, en.Capability) && !off[en.Capability]
+			})
 			if i < 0 {
 				continue
 			}
-			out, err := e.Initiate(ctx, provider.Request{Capability: method, ID: list[i].ID, Username: username,
+			capability := list[i].Capability
+			out, err := e.Initiate(ctx, provider.Request{Capability: capability, ID: list[i].ID, Username: username,
 				Attributes: map[string]any{"username": username}})
 			if err != nil {
 				return err
 			}
 			if out.Status == provider.StatusPending {
-				sess.State.Factor, sess.State.Capability, sess.State.Tx = list[i].ID, method, out.TransactionID
+				sess.State.Factor, sess.State.Capability, sess.State.Tx = list[i].ID, capability, out.TransactionID
 				if n, ok := out.Attributes["number"].(int); ok {
 					sess.State.Number = n
 				}
@@ -1247,7 +1247,7 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 			break
 		}
 	}
-	if method == MethodPush {
+	if approval {
 		sess.State.Started = s.m.now()
 		if _, nm := s.pushSignIn(); sess.State.Tx == "" && nm {
 			// No challenge (no such user or device): the page shows a number all the same.
@@ -1325,13 +1325,14 @@ func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code stri
 	if err != nil {
 		return Session{}, err
 	}
+	m, _ := builtin.SignInMethodOf(st.Method)
 	for _, e := range s.m.engines {
 		list, err := e.Enrollments(ctx, st.User)
 		if err != nil {
 			return Session{}, err
 		}
 		for _, en := range list {
-			if !slices.Contains(signInTypes(st.Method), en.Capability) || off[en.Capability] {
+			if !slices.Contains(m.Types, en.Capability) || off[en.Capability] {
 				continue
 			}
 			if st.Tx != "" && en.ID != st.Factor {
@@ -1377,7 +1378,7 @@ const (
 // times out when a real challenge would, so the page does not tell who exists.
 func (s *SelfService) PushSignInStatus(ctx context.Context, sess Session) (string, error) {
 	st := sess.State
-	if sess.Kind != SessionAnon || st.Method != MethodPush {
+	if m, _ := builtin.SignInMethodOf(st.Method); sess.Kind != SessionAnon || m.By != builtin.SignInByApproval {
 		return "", ErrNoSession
 	}
 	if st.Tx == "" {

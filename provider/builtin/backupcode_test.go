@@ -100,3 +100,8 @@ func (k *backupCodeFactor) replayInput(*store.Factor) string { return BackupCode
 func (k *backupCodeFactor) activation() Activation {
 	return Activation{Modes: []string{ActivationPasscode, ActivationOnFirstUse}}
 }
+
+// pageSignIn: a user may sign in on the page by typing the code.
+func (k *backupCodeFactor) pageSignIn() PageSignIn {
+	return PageSignIn{Choice: "A backup code", Prompt: "Enter one of your backup codes.", By: SignInByCode}
+}

@@ -154,6 +154,78 @@ func CheckSelfService(caps []string) error {
 	return nil
 }
 
+// pageSignedIn is implemented by factor types a user may sign in with on the self-service
+// page (SignInMethods): a type without it is not offered there.
+type pageSignedIn interface{ pageSignIn() PageSignIn }
+
+// How a sign-in on the self-service page proves its user (PageSignIn.By).
+const (
+	// SignInByCode: the user types a code they have (an authenticator app's); nothing is
+	// started first.
+	SignInByCode = "code"
+	// SignInBySentCode: starting sends a code (the type's Initiate), which the user types.
+	SignInBySentCode = "sent"
+	// SignInByApproval: starting asks the user's device (Initiate), and the page polls the
+	// type's Result until it is approved, denied or times out (push).
+	SignInByApproval = "approval"
+)
+
+// PageSignIn is how a user signs in on the self-service page with a factor type.
+type PageSignIn struct {
+	// Method is the sign-in's name on the page (its form's value): the type's own name, or
+	// one that several types share and that tries each of them ("app": totp and hotp).
+	Method string
+	// Choice is the page's words for it among the sign-in methods: "A code sent by e-mail".
+	Choice string
+	// Prompt is the page's words asking for the code; unused by SignInByApproval.
+	Prompt string
+	// By is SignInByCode, SignInBySentCode or SignInByApproval.
+	By string
+}
+
+// SignInMethod is one sign-in method of the self-service page and the factor types it
+// tries, sorted.
+type SignInMethod struct {
+	PageSignIn
+	Types []string
+}
+
+// SignInMethods lists the self-service page's sign-in methods, as the types say
+// (pageSignIn): those whose code the user has first, then those that send one, then
+// approvals; by name within each. Types sharing a method share its words (the first
+// type's, by name).
+func SignInMethods() []SignInMethod {
+	var out []SignInMethod
+	for _, typ := range Types() {
+		p, ok := registry[typ]().Open(&Engine{}).(pageSignedIn)
+		if !ok {
+			continue
+		}
+		in := p.pageSignIn()
+		in.Method = cmp.Or(in.Method, typ)
+		if i := slices.IndexFunc(out, func(m SignInMethod) bool { return m.Method == in.Method }); i >= 0 {
+			out[i].Types = append(out[i].Types, typ)
+			continue
+		}
+		out = append(out, SignInMethod{PageSignIn: in, Types: []string{typ}})
+	}
+	rank := map[string]int{SignInByCode: 0, SignInBySentCode: 1, SignInByApproval: 2}
+	slices.SortStableFunc(out, func(a, b SignInMethod) int {
+		return cmp.Or(cmp.Compare(rank[a.By], rank[b.By]), cmp.Compare(a.Method, b.Method))
+	})
+	return out
+}
+
+// SignInMethodOf is the page's sign-in method named method; false for none.
+func SignInMethodOf(method string) (SignInMethod, bool) {
+	methods := SignInMethods()
+	i := slices.IndexFunc(methods, func(m SignInMethod) bool { return m.Method == method })
+	if i < 0 {
+		return SignInMethod{}, false
+	}
+	return methods[i], true
+}
+
 // ReplayInput is what a transcript's replay sends in place of a redacted passvalue that
 // succeeded on f, as its type says (${totp(…)}, ${sent(…)}, a stand-in); "" when the type
 // cannot say (the recording keeps <redacted>).

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
@@ -149,6 +151,31 @@ func TestANewFactorTypeIsOneFile(t *testing.T) {
 			}
 		})
 
+		t.Run("self-service sign-in", func(t *testing.T) {
+			if _, err := e.Enroll(ctx, enrollment(builtin.TypeBackupCode, "alice", "code", "12121212121212")); err != nil {
+				t.Fatal(err)
+			}
+			b := &browser{h: srv.Handler()}
+			if code := b.do(t, "GET", "/self-service/", nil); code != http.StatusOK {
+				t.Fatalf("sign-in page: %d %s", code, b.body)
+			}
+			if !strings.Contains(b.body, `value="backupcode"`) || !strings.Contains(b.body, "A backup code") {
+				t.Fatalf("the sign-in form does not offer the new type with its words:\n%s", b.body)
+			}
+			if code := b.do(t, "POST", "/self-service/signin", url.Values{"username": {"alice"}, "method": {builtin.TypeBackupCode}}); code != http.StatusOK {
+				t.Fatalf("start: %d %s", code, b.body)
+			}
+			if !strings.Contains(b.body, "Enter one of your backup codes") {
+				t.Fatalf("the code page does not ask in the type's words:\n%s", b.body)
+			}
+			if code := b.do(t, "POST", "/self-service/signin/code", url.Values{"code": {"12121212121212"}}); code != http.StatusSeeOther {
+				t.Fatalf("the right code: %d %s", code, b.body)
+			}
+			if code := b.do(t, "GET", "/self-service/", nil); code != http.StatusOK || !strings.Contains(b.body, "/self-service/signout") {
+				t.Errorf("not signed in after the right code: %d %s", code, b.body)
+			}
+		})
+
 		t.Run("failures clear on a success", func(t *testing.T) {
 			en, err := e.Enroll(ctx, enrollment(builtin.TypeBackupCode, "alice", "code", "11112222333344"))
 			if err != nil {
@@ -262,4 +289,32 @@ func (b *browser) do(t *testing.T, method, path string, form url.Values) int {
 		b.csrf = m[1]
 	}
 	return rec.Code
+}
+
+// TestSignInMethodsAreTheTypesSay: the self-service page's sign-in methods are what the
+// types say, those whose code the user has first: TOTP and HOTP share one, the test's
+// type (which says it) has its own, and a type that says nothing (question) has none.
+func TestSignInMethodsAreTheTypesSay(t *testing.T) {
+	type method struct {
+		Method, Choice, By string
+		Types              []string
+	}
+	var got []method
+	for _, m := range builtin.SignInMethods() {
+		got = append(got, method{m.Method, m.Choice, m.By, m.Types})
+	}
+	want := []method{
+		{"app", "A code from my authenticator app", builtin.SignInByCode, []string{"hotp", "totp"}},
+		{"backupcode", "A backup code", builtin.SignInByCode, []string{"backupcode"}},
+		{"emailotp", "A code sent by e-mail", builtin.SignInBySentCode, []string{"emailotp"}},
+		{"smsotp", "A code sent by text message", builtin.SignInBySentCode, []string{"smsotp"}},
+		{"voicecall", "A code read out in a phone call", builtin.SignInBySentCode, []string{"voicecall"}},
+		{"push", "An approval on my phone (push)", builtin.SignInByApproval, []string{"push"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sign-in methods (-want +got):\n%s", diff)
+	}
+	if _, ok := builtin.SignInMethodOf("question"); ok {
+		t.Error("a type that says no sign-in is a method")
+	}
 }

@@ -152,6 +152,11 @@ type pushFactor struct {
 // activation: a push factor is active only once its device registers.
 func (k *pushFactor) activation() Activation { return Activation{ByDevice: true} }
 
+// pageSignIn: an approval on the device, polled by the page.
+func (k *pushFactor) pageSignIn() PageSignIn {
+	return PageSignIn{Choice: "An approval on my phone (push)", By: SignInByApproval}
+}
+
 func (k *pushFactor) pageEnrollment() PageEnrollment {
 	return PageEnrollment{Choice: "Approvals on my phone (push)", Label: "Push device", Activation: PageByDevice}
 }

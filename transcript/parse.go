@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/emfa/emfa/internal/suggest"
+	"github.com/emfa/emfa/provider/builtin"
 )
 
 // ParseError is every problem of a transcript's text, in the file's order: each at its
@@ -172,6 +173,15 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, path string) {
 			fields[name] = f.Type
 			names = append(names, name)
 		}
+		if t == factorSpecType {
+			// A factor's setup also takes its type's own fields (FactorSpec.Params).
+			for _, name := range typeParams(n) {
+				if _, ok := fields[name]; !ok {
+					fields[name] = stringsType
+					names = append(names, name)
+				}
+			}
+		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			ft, ok := fields[k.Value]
@@ -210,6 +220,24 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, path string) {
 			c.add(n, path, "want "+kindWords(t)+", got "+got(n))
 		}
 	}
+}
+
+var factorSpecType = reflect.TypeFor[FactorSpec]()
+
+// typeParams are the enrollment fields of the factor type a setup's mapping n names
+// (its type key); none for a type the engine does not know.
+func typeParams(n *yaml.Node) []string {
+	var names []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value != "type" {
+			continue
+		}
+		fields, _ := builtin.FieldsOf(n.Content[i+1].Value)
+		for _, f := range fields {
+			names = append(names, f.Name)
+		}
+	}
+	return names
 }
 
 func joinKey(path, key string) string {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
@@ -87,6 +88,14 @@ func Run(ctx context.Context, t *Transcript, start Start) error {
 			fields := []*string{&f.Secret, &f.Phone, &f.Email, &f.ID}
 			for j := range f.Answer {
 				fields = append(fields, &f.Answer[j])
+			}
+			f.Params = maps.Clone(f.Params)
+			for name, vs := range f.Params {
+				vs = slices.Clone(vs)
+				for j := range vs {
+					fields = append(fields, &vs[j])
+				}
+				f.Params[name] = vs
 			}
 			for _, p := range fields {
 				if *p, err = sc.expand(*p); err != nil {

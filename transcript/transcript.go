@@ -74,7 +74,12 @@ type FactorSpec struct {
 	// <redacted>, and replay enrolls the stand-in ${answer()} gives.
 	Question Strings `yaml:"question,omitempty"`
 	Answer   Strings `yaml:"answer,omitempty"`
-	As       string  `yaml:"as,omitempty"`
+	// Params are the type's own setup fields that no key above names (a new type's), by
+	// the names of its enrollment fields (builtin.FieldsOf), written beside the others
+	// (code: <redacted>): recorded as the type records them, and enrolled again by
+	// replay. A key the type does not have is refused when the transcript is read.
+	Params map[string]Strings `yaml:",inline"`
+	As     string             `yaml:"as,omitempty"`
 	// Created is when a recorded factor was created: a recording writes its set-up
 	// factors in that order, the order replay creates them and enrollments lists them.
 	Created time.Time `yaml:"-"`

@@ -21,6 +21,7 @@ import (
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/transcript"
 )
 
 // TestANewFactorTypeIsOneFile: a factor type written as one file and one registry line
@@ -173,6 +174,49 @@ func TestANewFactorTypeIsOneFile(t *testing.T) {
 			}
 			if code := b.do(t, "GET", "/self-service/", nil); code != http.StatusOK || !strings.Contains(b.body, "/self-service/signout") {
 				t.Errorf("not signed in after the right code: %d %s", code, b.body)
+			}
+		})
+
+		t.Run("transcript setup", func(t *testing.T) {
+			en, err := e.Enroll(ctx, enrollment(builtin.TypeBackupCode, "alice", "code", "77778888999900"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec, err := transcript.FactorSetup("alice", &en.Factor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := transcript.Marshal(&transcript.Transcript{Name: "n", Config: "c", Setup: []transcript.Setup{{Factor: spec}},
+				Steps: []transcript.Step{{Call: &transcript.Call{Resource: "test"}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(data), "code: <redacted>") {
+				t.Fatalf("the type's own field is not recorded:\n%s", data)
+			}
+			tr, err := transcript.Parse(data)
+			if err != nil {
+				t.Fatalf("the recording does not read back: %v\n%s", err, data)
+			}
+			values, err := tr.Setup[0].Factor.Values()
+			if err != nil || values.Get("code") != builtin.BackupCodeStandIn {
+				t.Fatalf("replay's enrollment values: %v %v", values, err)
+			}
+			if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "setup"}); err != nil {
+				t.Fatal(err)
+			}
+			re, err := e.Enroll(ctx, builtin.Enrollment{Type: builtin.TypeBackupCode, User: "setup", Values: values})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := e.Validate(ctx, provider.Request{Capability: builtin.TypeBackupCode, ID: re.Factor.ID, Username: "setup", Passvalue: builtin.ReplayInput(&en.Factor)})
+			if err != nil || out.Status != provider.StatusSuccess {
+				t.Errorf("the replayed validate: %+v %v", out, err)
+			}
+
+			typo := strings.Replace(string(data), "code: <redacted>", "cod: <redacted>", 1)
+			if _, err := transcript.Parse([]byte(typo)); err == nil || !strings.Contains(err.Error(), `unknown key "cod" (did you mean "code"?)`) {
+				t.Errorf("a key the type does not have: %v", err)
 			}
 		})
 

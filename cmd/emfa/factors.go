@@ -88,7 +88,16 @@ func (d *deps) addFactorCmd(typ string) *cobra.Command {
 	}
 	c.Flags().StringVar(&user, "user", "", "the user's `NAME`")
 	c.Flags().BoolVar(&qr, "qr", false, "also draw the factor's URI (otpauth, registration) as a QR code on stderr")
-	c.Flags().StringVar(&activation, "activation", "", "leave the factor pending: passcode (its first code activates it: emfa's admin API) or onFirstUse (SMS, e-mail, voice); default active at once")
+	// The modes the type takes (builtin.Activation): passcode, its first code activates it
+	// (emfa's admin API); onFirstUse, its first successful sign-in does.
+	activationUsage := "leave the factor pending: " + strings.Join(builtin.ActivationModes(typ), " or ") + "; default active at once"
+	switch {
+	case builtin.ActivatedByDevice(typ):
+		activationUsage = "none: a " + typ + " factor waits for its device"
+	case len(builtin.ActivationModes(typ)) == 0:
+		activationUsage = "none: a " + typ + " factor is active at once"
+	}
+	c.Flags().StringVar(&activation, "activation", "", activationUsage)
 	values := declareFields(c.Flags(), fields)
 	return d.storeCmd(c, func(ctx context.Context, e *env, _ []string) error {
 		if err := e.exposed(typ); err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -495,5 +496,24 @@ func TestPageBudgetsConfigured(t *testing.T) {
 	}
 	if recorded != 2 {
 		t.Errorf("unknown links recorded: %d, want 2 (the configured burst)", recorded)
+	}
+}
+
+// TestTooManyLinksSaysWhen: a second link within the minute is refused 429 with
+// Retry-After, so a script issuing links knows when the next one is allowed.
+func TestTooManyLinksSaysWhen(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users/alice/activation-link", `{"deliver":false}`); code != 201 {
+		t.Fatalf("link: %d %v", code, out)
+	}
+	code, text, header := h.do(t, "POST", "/admin/v1/users/alice/activation-link", `{"deliver":false}`, "Authorization", "Bearer "+h.write)
+	if code != http.StatusTooManyRequests || !strings.Contains(text, `"too_many_links"`) {
+		t.Fatalf("second link: %d %s, want 429 too_many_links", code, text)
+	}
+	if secs, err := strconv.Atoi(header.Get("Retry-After")); err != nil || secs < 1 || secs > 60 {
+		t.Errorf("Retry-After %q, want the seconds left of the minute", header.Get("Retry-After"))
 	}
 }

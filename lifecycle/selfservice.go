@@ -179,8 +179,10 @@ func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, d
 	}
 	now := s.m.now()
 	if old, err := s.linkOf(ctx, r.ID); err == nil && now.Sub(old.CreatedAt) < linkMinInterval {
+		// 429 with Retry-After: a script issuing links knows when the next one is allowed.
 		return Link{}, s.m.refuse(ctx, actor, action, name, "", &Error{Kind: Refused, Code: "too_many_links",
-			Msg: fmt.Sprintf("a link was issued for %q less than %s ago", name, linkMinInterval)})
+			Msg:        fmt.Sprintf("a link was issued for %q less than %s ago", name, linkMinInterval),
+			RetryAfter: linkMinInterval - now.Sub(old.CreatedAt)})
 	}
 	token, hash := secret()
 	l := store.SelfServiceLink{UserID: r.ID, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(s.o.LinkLifetime)}

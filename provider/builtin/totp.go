@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
@@ -176,11 +177,34 @@ func (e *Engine) validateTOTP(ctx context.Context, f *store.Factor, code string,
 		matched = matchCounter(p.alg, seed, p.digits, code, lo, min(hi, f.Counter))
 	}
 	if matched < 0 {
-		return e.fail(ctx, f, "wrong code")
+		return e.fail(ctx, f, "wrong code"+driftHint(p, seed, code, current, lo, hi))
 	}
 	// A replay proves knowledge of a valid code, not guessing, so it is refused without
 	// counting toward the lockout: otherwise one observed code could lock the owner out.
 	return e.claimCounter(ctx, f, matched, provider.Outcome{Status: provider.StatusSuccess})
+}
+
+// driftSteps is how far outside the window a wrong code is looked for, to tell the help
+// desk that a device's clock is off: ten steps, five minutes at the default period.
+const driftSteps = 10
+
+// driftHint says, for a code refused as wrong, that it is the code of a step outside the
+// window [lo, hi] — the device's clock is off by that much — or nothing. Only the audit
+// row and the log carry it (never the answer); the code still fails and counts.
+func driftHint(p totpParams, seed []byte, code string, current, lo, hi int64) string {
+	step := matchCounter(p.alg, seed, p.digits, code, current-driftSteps, lo-1)
+	if step < 0 {
+		step = matchCounter(p.alg, seed, p.digits, code, hi+1, current+driftSteps)
+	}
+	if step < 0 {
+		return ""
+	}
+	off := time.Duration(step-current) * time.Duration(p.period) * time.Second
+	when, way := "later", "fast"
+	if off < 0 {
+		off, when, way = -off, "earlier", "slow"
+	}
+	return fmt.Sprintf("; it is the code of %s %s: the device's clock may be %s %s", off, when, off, way)
 }
 
 func allDigits(s string) bool {

@@ -274,3 +274,26 @@ func TestEnrollTOTP(t *testing.T) {
 		t.Errorf("refused enrollments left records: %d factors", len(factors))
 	}
 }
+
+// TestTOTPDriftHint: a wrong code that is the code of a step outside the window, within
+// five minutes, says in its reason (the audit row, never the answer) how far the
+// device's clock seems off; it still fails. A code further off says nothing more.
+func TestTOTPDriftHint(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		f := newFixture(t, st)
+		for _, c := range []struct {
+			offset int64
+			reason string
+		}{
+			{4, "wrong code; it is the code of 2m0s later: the device's clock may be 2m0s fast"},
+			{-6, "wrong code; it is the code of 3m0s earlier: the device's clock may be 3m0s slow"},
+			{20, "wrong code"},
+		} {
+			out := f.validate(t, "alice", f.factor, f.code(c.offset))
+			reason, _, _ := strings.Cut(out.Reason, "; 3 failures") // the third locks the factor
+			if out.Status != provider.StatusFailed || reason != c.reason {
+				t.Errorf("code of step %+d: %s %q, want FAILED %q", c.offset, out.Status, out.Reason, c.reason)
+			}
+		}
+	})
+}

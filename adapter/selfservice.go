@@ -90,12 +90,13 @@ func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secur
 	g.POST("/resend", p.wrap(p.form(p.resend)))
 	g.POST("/signin", p.wrap(p.form(p.signIn)))
 	g.POST("/signin/code", p.wrap(p.form(p.signInCode)))
+	g.POST("/signin/resend", p.wrap(p.form(p.signInResend)))
 	g.POST("/factors/:factor/rename", p.wrap(p.form(p.rename)))
 	g.POST("/factors/:factor/remove", p.wrap(p.form(p.remove)))
 	g.POST("/signout", p.wrap(p.form(p.signOut)))
 	// A step's address stays in the address bar after its form was posted, and in the
 	// history: opened again, it leads back to the page, not to an error.
-	for _, path := range []string{"/signin", "/signin/code", "/signin/continue", "/push/continue", "/resend",
+	for _, path := range []string{"/signin", "/signin/code", "/signin/resend", "/signin/continue", "/push/continue", "/resend",
 		"/factors/:factor/rename", "/factors/:factor/remove", "/signout"} {
 		g.GET(path, p.reopened)
 	}
@@ -826,12 +827,69 @@ func (p *selfServicePage) signInCode(c echo.Context, sess lifecycle.Session) err
 	if ok, err := p.signInAllowed(c); !ok {
 		return err
 	}
+	cookie := sess.Cookie
 	next, err := p.ss.FinishSignIn(c.Request().Context(), &sess, typedCode(c.FormValue("code")))
+	if sess.Cookie != cookie {
+		p.setCookie(c, sess) // the sign-in goes on: its mistyped codes counted, sealed anew
+	}
+	var le *lifecycle.Error
+	if errors.As(err, &le) && le.Field == "code" {
+		// A code refused keeps the sign-in: the form again, and what to do.
+		p.s.signIns.failed(c.RealIP())
+		return p.signInCodeAgain(c, sess, le)
+	}
 	if err != nil {
 		return p.signInRefused(c, err)
 	}
 	p.setCookie(c, next)
 	return c.Redirect(http.StatusSeeOther, "/self-service/")
+}
+
+// signInCodeAgain shows the sign-in's code form again after a code refused, saying why: not
+// right (type it again; how many tries are left of a code sent), no longer usable (mistyped
+// too often, or expired: request a new one), or a factor locked meanwhile (wait).
+func (p *selfServicePage) signInCodeAgain(c echo.Context, sess lifecycle.Session, le *lifecycle.Error) error {
+	m, _ := builtin.SignInMethodOf(sess.State.Method)
+	d := pageData{Title: "Enter your code", CSRF: sess.CSRF, Text: m.Prompt, Error: "That code is not right. Try again."}
+	switch le.Code {
+	case lifecycle.CodeWrongCode:
+		if n, ok := sess.TriesLeft(); ok {
+			d.Error += fmt.Sprintf(" %d %s left.", n, plural(n, "try", "tries"))
+		}
+	case lifecycle.CodeCodeSpent:
+		d.Text, d.Resend = "", true
+		d.Error = "That code can no longer be used: it was mistyped too many times, or it expired. Request a new code."
+	case lifecycle.CodeFactorLocked:
+		d.Text, d.Resend = "", true
+		d.Error = "Too many wrong codes were typed for this factor: it is locked for " + inWords(le.RetryAfter) +
+			". Wait until then, then request a new code."
+	}
+	return p.render(c, adminStatus[le.Kind], "signincode", d)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// signInResend starts the sign-in under way again, with the user name and method it was
+// started with: a new code, within the send limits, and its tries afresh.
+func (p *selfServicePage) signInResend(c echo.Context, sess lifecycle.Session) error {
+	m, ok := builtin.SignInMethodOf(sess.State.Method)
+	if sess.Kind != lifecycle.SessionAnon || !ok || m.By != builtin.SignInBySentCode || sess.State.User == "" {
+		return c.Redirect(http.StatusSeeOther, "/self-service/")
+	}
+	if ok, err := p.signInAllowed(c); !ok {
+		return err
+	}
+	if err := p.ss.StartSignIn(c.Request().Context(), &sess, sess.State.User, sess.State.Method); err != nil {
+		return p.signInRefused(c, err)
+	}
+	p.setCookie(c, sess)
+	return p.render(c, http.StatusOK, "signincode", pageData{Title: "Enter your code", CSRF: sess.CSRF, Text: m.Prompt,
+		Notice: "A new code is on its way, if this account has such a factor."})
 }
 
 func (p *selfServicePage) rename(c echo.Context, sess lifecycle.Session) error {

@@ -286,8 +286,8 @@ func TestErrorPagesSpeakToThePerson(t *testing.T) {
 	anon.do(t, "GET", "/self-service/", nil)
 	anon.do(t, "POST", "/self-service/signin", url.Values{"username": {"alice"}, "method": {"app"}})
 	anon.do(t, "POST", "/self-service/signin/code", url.Values{"code": {"12"}})
-	if strings.Contains(anon.body, "that did not work") || !strings.Contains(anon.body, "<p>Check the user name") || !strings.Contains(anon.body, "Go to sign-in") {
-		t.Errorf("a wrong sign-in code:\n%s", anon.body)
+	if !strings.Contains(anon.body, "That code is not right. Try again.") || !strings.Contains(anon.body, `action="/self-service/signin/code"`) {
+		t.Errorf("a wrong sign-in code: want the code form again, and why:\n%s", anon.body)
 	}
 
 	// A cross-site POST carries no cookie: its refusal does not clear the person's own.

@@ -315,6 +315,23 @@ type SessionState struct {
 	// Started is when a push sign-in began: one that started no challenge (no such user
 	// or device) times out when a real one would.
 	Started time.Time `json:"started,omitzero"`
+	// A sign-in by a code sent: the codes mistyped so far (Tries) of the MaxTries its type
+	// takes (maxAttempts), and when the code sent expires (CodeUntil). They are the same
+	// whether or not a code went out (no such user or factor), so what the page says of a
+	// mistyped code tells nothing of who exists; the challenge's own count, in the store,
+	// is what bounds the guesses.
+	Tries     int       `json:"tries,omitempty"`
+	MaxTries  int       `json:"maxTries,omitempty"`
+	CodeUntil time.Time `json:"codeUntil,omitzero"`
+}
+
+// TriesLeft is how many more codes a sign-in by a code sent takes before a new code is
+// needed; false when the method has no such bound (an authenticator app's code).
+func (s Session) TriesLeft() (int, bool) {
+	if s.State.MaxTries <= 0 {
+		return 0, false
+	}
+	return max(s.State.MaxTries-s.State.Tries, 0), true
 }
 
 // ErrNoSession is a missing, expired or refused session: the page starts again.
@@ -447,11 +464,16 @@ func (s *SelfService) pendingLife() time.Duration {
 }
 
 // sealPending puts an anonymous session's state in a new cookie: a new CSRF token, a new
-// one-time id, and an end pendingLife from now.
+// one-time id, and an end pendingLife from now, or the sign-in's own end when it has one
+// (a mistyped code sealed again does not make the sign-in last longer).
 func (s *SelfService) sealPending(sess *Session) error {
 	now := s.m.now()
+	end := now.Add(s.pendingLife())
+	if !sess.pendsTil.IsZero() && sess.pendsTil.Before(end) {
+		end = sess.pendsTil
+	}
 	p := pendingSignIn{ID: randomText(16), CSRF: randomText(32), Issued: now.Unix(),
-		Expires: now.Add(s.pendingLife()).Unix(), State: sess.State}
+		Expires: end.Unix(), State: sess.State}
 	data, err := json.Marshal(p)
 	if err != nil {
 		return err
@@ -1203,6 +1225,14 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 		username = ""
 	}
 	sess.State = SessionState{User: username, Method: method}
+	// A new sign-in is a sign-in of its own, however the cookie it came with ended.
+	sess.pending, sess.pendsTil = "", time.Time{}
+	if m.By == builtin.SignInBySentCode {
+		// The same for every user name, whether or not a code goes out.
+		if tries, life, ok := s.codeLimits(m); ok {
+			sess.State.MaxTries, sess.State.CodeUntil = tries, s.m.now().Add(life)
+		}
+	}
 	approval := m.By == builtin.SignInByApproval
 	if approval && username != "" {
 		// An approval asks the user's phone: each counts, lest the page become a way to
@@ -1259,6 +1289,19 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 	return s.save(ctx, sess)
 }
 
+// codeLimits are the tries and lifetime of the codes a sign-in method sends, as the first
+// engine serving one of its types says (builtin.Engine.CodeLimits).
+func (s *SelfService) codeLimits(m builtin.SignInMethod) (tries int, lifetime time.Duration, ok bool) {
+	for _, typ := range m.Types {
+		for _, e := range s.m.engines {
+			if tries, lifetime, ok = e.CodeLimits(typ); ok {
+				return tries, lifetime, true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
 // pushSignIn is how the engine serving push behaves: its challenges' lifetime, and
 // whether they show a number to type (zero values when no engine serves push).
 func (s *SelfService) pushSignIn() (lifetime time.Duration, numberMatching bool) {
@@ -1309,17 +1352,45 @@ func (s *SelfService) reserveSignIn(ctx context.Context, username string) error 
 	return err
 }
 
+// Refusals of a sign-in's code that keep the sign-in (the page asks again, sends
+// nothing), or say why no code typed now would do.
+var (
+	// ErrWrongCode: not right; the same code sent (or the app's next one) may be typed
+	// again, Session.TriesLeft times more for a code sent.
+	ErrWrongCode = &Error{Kind: Refused, Code: CodeWrongCode, Field: "code", Msg: "that code is not right; try again"}
+	// ErrSignInCodeSpent: the code sent was mistyped too often, or expired: only a new one
+	// can sign in.
+	ErrSignInCodeSpent = &Error{Kind: Refused, Code: CodeCodeSpent, Field: "code",
+		Msg: "that code can no longer be used (mistyped too many times, or expired): request a new code"}
+)
+
+// CodeWrongCode is the code of ErrWrongCode.
+const CodeWrongCode = "wrong_code"
+
 // FinishSignIn checks the code through the engine's path for the page (ValidateSignIn):
 // a wrong code does not count toward the factor's lockout, for anyone who knows a user
 // name could then lock its owner out of Verify; the user name's page attempts are
 // limited instead (reserveSignIn), and a factor locked by Verify's failures is refused.
 // On success the session is replaced by a signed-in one under a new cookie.
+//
+// A wrong code keeps the sign-in: ErrWrongCode, and the same code sent may be typed
+// again, with nothing sent, until its type's maxAttempts are used up or it expires
+// (ErrSignInCodeSpent: request a new one). The count travels in the sealed sign-in
+// (sess is sealed again, under a new cookie): the same for a user name no one has, so
+// the answers tell nothing of who exists; the challenge's own count in the store is what
+// bounds the guesses, whatever cookie is sent. The one answer that does tell is a factor
+// locked since its code was sent (CodeFactorLocked): the page's codes lock nothing, so
+// only Verify's failures, which come after the user's password, can have locked it.
 func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code string) (Session, error) {
 	st := sess.State
 	if st.Method == "" || st.User == "" || code == "" || len(code) > 16 {
 		return Session{}, ErrSignIn
 	}
 	code = strings.TrimSpace(code)
+	m, _ := builtin.SignInMethodOf(st.Method)
+	if st.MaxTries > 0 && st.Tries >= st.MaxTries || !st.CodeUntil.IsZero() && !s.m.now().Before(st.CodeUntil) {
+		return Session{}, ErrSignInCodeSpent // not checked: no code typed now would do
+	}
 	if err := s.reserveSignIn(ctx, st.User); err != nil {
 		return Session{}, err
 	}
@@ -1327,7 +1398,6 @@ func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code stri
 	if err != nil {
 		return Session{}, err
 	}
-	m, _ := builtin.SignInMethodOf(st.Method)
 	for _, e := range s.m.engines {
 		list, err := e.Enrollments(ctx, st.User)
 		if err != nil {
@@ -1364,7 +1434,33 @@ func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code stri
 			s.m.audit(ctx, SelfServiceActor, "selfservice.signin", st.User, en.ID, "FAILED", out.Reason)
 		}
 	}
-	return Session{}, ErrSignIn
+	if m.By == builtin.SignInByApproval {
+		return Session{}, ErrSignIn // a push's sign-in takes no code
+	}
+	if st.Tx != "" && st.MaxTries > 0 {
+		if f, err := s.m.store.GetFactor(ctx, st.Factor); err == nil && f.LockedUntil.After(s.m.now()) {
+			// Refused, right or wrong, until the lock ends; the code sent expires meanwhile:
+			// a new one then.
+			sess.State.Tries = st.MaxTries
+			if err := s.save(ctx, sess); err != nil {
+				return Session{}, err
+			}
+			wait := f.LockedUntil.Sub(s.m.now())
+			return Session{}, &Error{Kind: Refused, Code: CodeFactorLocked, Field: "code", RetryAfter: wait,
+				Msg: "too many wrong codes were typed for this factor elsewhere: it is locked for a while"}
+		}
+	}
+	if st.MaxTries == 0 {
+		return Session{}, ErrWrongCode // an app's code: the next one it shows may be typed
+	}
+	sess.State.Tries++
+	if err := s.save(ctx, sess); err != nil {
+		return Session{}, err
+	}
+	if sess.State.Tries >= sess.State.MaxTries {
+		return Session{}, ErrSignInCodeSpent // that was the last try: it says so at once
+	}
+	return Session{}, ErrWrongCode
 }
 
 // Push sign-in results, as the page's status endpoint says them.

@@ -45,7 +45,8 @@ func wantLimited(t *testing.T, what string, err error) {
 // all it takes, do not count toward the factor's lockout (Verify's sign-ins go on); the
 // page has its own budget per user name, in the store, that refuses further attempts for
 // a while, whoever exists. A factor locked by Verify's failures is refused on the page,
-// and a code that signed in once does not sign in again.
+// and a code that signed in once does not sign in again. A wrong app code keeps the
+// sign-in (ErrWrongCode: the app's next code may be typed).
 func TestPageSignInIsNoLockoutWeapon(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
@@ -56,8 +57,8 @@ func TestPageSignInIsNoLockoutWeapon(t *testing.T) {
 		id := en.Factor.ID
 
 		for i := range 5 {
-			if _, err := pageSignIn(t, ss, "alice", wrongCode(t, en, clk.Now())); !errors.Is(err, lifecycle.ErrSignIn) {
-				t.Fatalf("wrong code %d: %v, want ErrSignIn", i+1, err)
+			if _, err := pageSignIn(t, ss, "alice", wrongCode(t, en, clk.Now())); !errors.Is(err, lifecycle.ErrWrongCode) {
+				t.Fatalf("wrong code %d: %v, want ErrWrongCode", i+1, err)
 			}
 		}
 		if f, err := st.GetFactor(ctx, id); err != nil || f.Failures != 0 || !f.LockedUntil.IsZero() {
@@ -82,19 +83,20 @@ func TestPageSignInIsNoLockoutWeapon(t *testing.T) {
 		if _, err := pageSignIn(t, ss, "alice", code); err != nil {
 			t.Fatalf("the right code after the window: %v", err)
 		}
-		if _, err := pageSignIn(t, ss, "alice", code); !errors.Is(err, lifecycle.ErrSignIn) {
-			t.Fatalf("the same code again: %v, want ErrSignIn (replay)", err)
+		if _, err := pageSignIn(t, ss, "alice", code); !errors.Is(err, lifecycle.ErrWrongCode) {
+			t.Fatalf("the same code again: %v, want ErrWrongCode (replay)", err)
 		}
 
-		// Locked by Verify's failures: the page refuses the right code too.
+		// Locked by Verify's failures: the page refuses the right code too (as a wrong one:
+		// an app's code is sent by no one, and saying "locked" would tell who exists).
 		for range 10 {
 			if _, err := st.RecordFailure(ctx, id, clk.Now(), 10, 15*time.Minute); err != nil {
 				t.Fatal(err)
 			}
 		}
 		clk.Advance(time.Minute)
-		if _, err := pageSignIn(t, ss, "alice", codeOf(t, en, clk.Now())); !errors.Is(err, lifecycle.ErrSignIn) {
-			t.Fatalf("a factor locked by Verify: %v, want ErrSignIn", err)
+		if _, err := pageSignIn(t, ss, "alice", codeOf(t, en, clk.Now())); !errors.Is(err, lifecycle.ErrWrongCode) {
+			t.Fatalf("a factor locked by Verify: %v, want ErrWrongCode", err)
 		}
 	})
 }
@@ -109,7 +111,7 @@ func TestPageSignInBudgetGrows(t *testing.T) {
 		refused := 0
 		for range 8 { // two hours, five attempts every quarter
 			for range 5 {
-				if _, err := pageSignIn(t, ss, "alice", "000000"); !errors.Is(err, lifecycle.ErrSignIn) {
+				if _, err := pageSignIn(t, ss, "alice", "000000"); !errors.Is(err, lifecycle.ErrWrongCode) {
 					refused++
 				}
 			}

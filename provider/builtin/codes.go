@@ -279,6 +279,18 @@ func (k *codeFactor) Validate(ctx context.Context, f *store.Factor, req provider
 	})
 }
 
+// CodeLimits are how many answers a code of type typ takes (maxAttempts) and how long it
+// lasts (lifetime), as this engine serves the type: the self-service page counts a
+// sign-in's mistyped codes against them, and says how many tries are left. False for a
+// type that sends no code, or that the engine does not serve.
+func (e *Engine) CodeLimits(typ string) (tries int, lifetime time.Duration, ok bool) {
+	k, ok := e.served[typ].(*codeFactor)
+	if !ok {
+		return 0, 0, false
+	}
+	return k.s.MaxAttempts, k.s.Lifetime, true
+}
+
 func (k *codeFactor) Result(ctx context.Context, _ *store.Factor, req provider.Request) (provider.Outcome, error) {
 	return k.e.challengeResult(ctx, req)
 }

@@ -1048,9 +1048,16 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 	sess.State.Enrolling, sess.State.EnrollType, sess.State.ShownKey = "", "", ""
 	if sess.Kind == SessionLink {
 		// No automatic sign-in after an activation link (OWASP): the session ends.
-		return f, s.End(ctx, *sess)
+		err = s.End(ctx, *sess)
+	} else {
+		err = s.save(ctx, sess)
 	}
-	return f, s.save(ctx, sess)
+	if errors.Is(err, ErrNoSession) || errors.Is(err, store.ErrNotFound) {
+		// Ended meanwhile (signed out in another tab): it stays so, and the factor its
+		// code proved is active all the same; the page says so, not "session ended".
+		err = nil
+	}
+	return f, err
 }
 
 // Refusals of a first code that no code typed now would change (whyRefused).
@@ -1093,7 +1100,16 @@ func (s *SelfService) whyRefused(ctx context.Context, id string, wrong *Error) *
 // one (another tab of this browser started a new set-up in the same session since) is
 // refused as the set-up ended, as a second browser is, rather than check its code
 // against the newer factor. id "" is a form that does not say (Confirm).
+//
+// A form of a set-up that its first code has already completed (posted twice: a double
+// click, a reload that posts again) answers that factor, active, as the first did: the
+// person sees the set-up done, not an error about it.
 func (s *SelfService) ConfirmFor(ctx context.Context, sess *Session, id, code string) (Factor, error) {
+	if id != "" && id != sess.State.Enrolling && sess.Kind == SessionUser {
+		if f, err := s.m.GetFactor(ctx, sess.User, id); err == nil && f.State == FactorActive {
+			return f, nil
+		}
+	}
 	if id != "" && id != sess.State.Enrolling {
 		s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, id, "FAILED", "a newer set-up replaced it in this session")
 		return Factor{}, errEnrollmentGone(sess.Kind)

@@ -90,3 +90,64 @@ func TestConfirmSaysWhyTheRightCodeIsRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestProvenFactorIsDoneWhateverFollows: a first code that proved its factor is answered
+// as done, the factor active, even when the session ended meanwhile (signed out in
+// another tab), and when the same form is posted again (a double click, a reload).
+func TestProvenFactorIsDoneWhateverFollows(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		first := enrollTOTP(t, m)
+		ss := selfService(t, m, "totp")
+		clk.Advance(time.Minute)
+		signIn := func() lifecycle.Session {
+			t.Helper()
+			user, err := pageSignIn(t, ss, "alice", codeOf(t, first, clk.Now()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(time.Minute)
+			return user
+		}
+
+		// Posted twice: the second form finds the set-up done.
+		user := signIn()
+		en, err := ss.Enroll(ctx, &user, "totp", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := ss.Session(ctx, user.Cookie) // the second request's session, loaded before the first's answer
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := codeOf(t, en, clk.Now())
+		if f, err := ss.ConfirmFor(ctx, &user, en.Factor.ID, code); err != nil || f.State != lifecycle.FactorActive {
+			t.Fatalf("the first code: %+v %v", f, err)
+		}
+		again, err = ss.Session(ctx, again.Cookie)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f, err := ss.ConfirmFor(ctx, &again, en.Factor.ID, code); err != nil || f.ID != en.Factor.ID || f.State != lifecycle.FactorActive {
+			t.Fatalf("the same form again: %+v %v, want the factor, active", f, err)
+		}
+
+		// Signed out in another tab while the code was checked.
+		user = signIn()
+		en, err = ss.Enroll(ctx, &user, "totp", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.End(ctx, user); err != nil {
+			t.Fatal(err)
+		}
+		if f, err := ss.Confirm(ctx, &user, codeOf(t, en, clk.Now())); err != nil || f.State != lifecycle.FactorActive {
+			t.Fatalf("a code proven as the session ended: %+v %v, want the factor, active", f, err)
+		}
+		if _, err := ss.Session(ctx, user.Cookie); !errors.Is(err, lifecycle.ErrNoSession) {
+			t.Errorf("the session that ended: %v, want it still ended", err)
+		}
+	})
+}

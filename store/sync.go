@@ -170,6 +170,13 @@ type SyncQueue interface {
 	// commit; it returns the event as it is then. ErrNotFound when seq is not a dead
 	// letter (pending, done, or no event), and nothing is written.
 	DropDead(ctx context.Context, seq int64, prefix string, now time.Time, ev AuditEvent) (QueuedEvent, error)
+	// DropPending gives up the pending events of source that no worker holds (not leased,
+	// or their lease passed): done, their note prefix followed by their last error, their
+	// applied flag as it was; a leased one is left to its worker. It returns how many it
+	// dropped; when there were any, record(n) is the record of the drop, appended in the
+	// same commit. An operator drops what is queued for a vendor removed from the
+	// configuration (source PropagationSource(target)), or a flood a source sent by mistake.
+	DropPending(ctx context.Context, source, prefix string, now time.Time, record func(n int) AuditEvent) (int, error)
 	// SyncStats returns, in one read, each source's stats (SourceStats) by source: the
 	// sources with a pending or dead event, and the paused ones.
 	SyncStats(ctx context.Context) ([]SourceStats, error)

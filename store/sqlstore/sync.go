@@ -301,6 +301,23 @@ func (s *Store) DropDead(ctx context.Context, seq int64, prefix string, now time
 	return e, nil
 }
 
+func (s *Store) DropPending(ctx context.Context, source, prefix string, now time.Time, record func(n int) store.AuditEvent) (int, error) {
+	var n int
+	err := s.unit(ctx, func(w *writer) error {
+		res, err := w.exec(w.c(ctx), `UPDATE sync_events SET state = 'done', note = substr($2 || note, 1, 500), updated_at = $3,
+			owner = '', lease_until = 0
+			WHERE source = $1 AND state = 'pending' AND lease_until <= $3`, source, prefix, millis(now))
+		if n, err = affected(res, err); err != nil || n == 0 {
+			return err
+		}
+		return w.AppendAudit(ctx, record(n))
+	})
+	if err != nil {
+		return 0, s.fail("drop pending sync events of "+source, err)
+	}
+	return n, nil
+}
+
 // syncStatsSQL reads the pending and dead events by source and state, with the oldest
 // pending one's enqueue time, and the paused sources (state 'paused'), in one query: the
 // claim index (state first) finds them among the done events.

@@ -100,6 +100,14 @@ func RecordedOrNothing(t *testing.T, st store.Store, refuse func(t *testing.T)) 
 		if err != nil || len(evs) != 1 || evs[0].State != "dead" {
 			t.Errorf("the dead event after its retry's record was refused: %+v, %v", evs, err)
 		}
+		if _, err := sq.EnqueueEvents(ctx, []store.QueuedEvent{{Source: "okta", EventID: "e2", Key: "user:u2", Type: "user.create", Time: now, Body: []byte(`{}`)}}, now); err != nil {
+			t.Fatal(err)
+		}
+		_, err = sq.DropPending(ctx, "okta", "dropped: ", now, func(int) store.AuditEvent { return bad })
+		refused("DropPending", err)
+		if evs, err := sq.ListEvents(ctx, store.QueueFilter{State: "pending"}); err != nil || len(evs) != 1 {
+			t.Errorf("the pending event after its drop's record was refused: %+v, %v", evs, err)
+		}
 		refused("PauseSource", sq.PauseSource(ctx, store.SourcePause{Source: "okta", Reason: "r", CreatedAt: now}, bad))
 		refused("ResumeSource", sq.ResumeSource(ctx, "scim", bad))
 		if ps, err := sq.ListPauses(ctx); err != nil || len(ps) != 1 || ps[0].Source != "scim" {

@@ -25,6 +25,7 @@ var syncTests = []struct {
 	{"SyncUserChangeQueue", testSyncUserChangeQueue},
 	{"SyncUserChangeMarks", testSyncUserChangeMarks},
 	{"SyncDropDead", testSyncDropDead},
+	{"SyncDropPending", testSyncDropPending},
 	{"SyncStats", testSyncStats},
 }
 
@@ -258,6 +259,112 @@ func testSyncDropDead(t *testing.T, s store.Store) {
 		!strings.HasPrefix(got.Note, "dropped by cli: xxx") {
 		t.Errorf("drop of a dead letter with a long error: note %d bytes %.30q, %v", len(got.Note), got.Note, err)
 	}
+}
+
+// testSyncDropPending: an operator gives up what is queued for a source (a vendor
+// removed): its pending events no worker holds are done, their notes saying so, their
+// applied flag kept, with the record of the drop, naming how many, in the same commit;
+// an event leased to a live worker, other sources' events, its done and dead ones are
+// left as they were, and a source with nothing to drop records nothing. Its later events
+// are claimed as if the dropped ones had never been queued.
+func testSyncDropPending(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	duo := store.PropagationSource("duo")
+	prop := func(user string, t time.Time) store.QueuedEvent {
+		e := queuedEvent(duo, "user.create", user, t)
+		e.Key, e.Applied = store.PropagationKey("duo", e.Key), true
+		return e
+	}
+	if _, err := sq.EnqueueEvents(ctx, []store.QueuedEvent{
+		prop("u1", at(0)), prop("u2", at(0)), prop("u3", at(0)), prop("u4", at(0)),
+		queuedEvent("okta", "user.create", "u1", at(0)),
+	}, at(0)); err != nil {
+		t.Fatal(err)
+	}
+	// u1's propagation is a dead letter; u2's was tried once and waits its backoff; u3's
+	// is leased to a live worker; u4's was leased to a worker whose lease has passed.
+	got, err := sq.ClaimPropagations(ctx, "duo", "w", 100, at(time.Second), at(time.Minute))
+	if err != nil || len(got) != 4 {
+		t.Fatalf("claimed %q, %v", claimed(got), err)
+	}
+	for _, e := range got {
+		switch e.Key {
+		case store.PropagationKey("duo", "user:u1"):
+			must(t, "dead-letter", sq.FinishEvent(ctx, e.Seq, "w", store.QueueDead, "boom", false, time.Time{}, at(time.Second)))
+		case store.PropagationKey("duo", "user:u2"):
+			must(t, "retry", sq.FinishEvent(ctx, e.Seq, "w", store.QueuePending, "503", false, at(time.Hour), at(time.Second)))
+		}
+	}
+	// u3 is given back, and claimed by a live worker after u4's lease has passed.
+	must(t, "release u3", sq.ReleaseEvent(ctx, seqOf(t, got, store.PropagationKey("duo", "user:u3")), "w", false))
+	if again, err := sq.ClaimPropagations(ctx, "duo", "live", 1, at(2*time.Minute), at(10*time.Minute)); err != nil || len(again) != 1 {
+		t.Fatalf("claimed again %q, %v", claimed(again), err)
+	}
+	var records []int
+	record := func(n int) store.AuditEvent {
+		records = append(records, n)
+		return store.AuditEvent{Time: at(3 * time.Minute), Resource: "admin.sync.drop", Outcome: "SUCCESS", Actor: "cli", Reason: fmt.Sprintf("%d pending of %s", n, duo)}
+	}
+	if n, err := sq.DropPending(ctx, "verify", "dropped: ", at(3*time.Minute), record); err != nil || n != 0 {
+		t.Errorf("drop of a source with nothing pending: %d, %v", n, err)
+	}
+	if len(records) != 0 {
+		t.Errorf("a drop of nothing asked for its record (%v)", records)
+	}
+	n, err := sq.DropPending(ctx, duo, "dropped by cli: ", at(3*time.Minute), record)
+	if err != nil || n != 2 {
+		t.Fatalf("dropped %d, %v; want u2's and u4's", n, err)
+	}
+	all, err := sq.ListEvents(ctx, store.QueueFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := map[string]string{}
+	for _, e := range all {
+		state[e.Source+" "+e.Key] = fmt.Sprintf("%s applied=%v %q", e.State, e.Applied, e.Note)
+	}
+	want := map[string]string{
+		duo + " " + store.PropagationKey("duo", "user:u1"): `dead applied=true "boom"`,
+		duo + " " + store.PropagationKey("duo", "user:u2"): `done applied=true "dropped by cli: 503"`,
+		duo + " " + store.PropagationKey("duo", "user:u3"): `pending applied=true ""`,
+		duo + " " + store.PropagationKey("duo", "user:u4"): `done applied=true "dropped by cli: "`,
+		"okta user:u1": `pending applied=false ""`,
+	}
+	if diff := cmp.Diff(want, state); diff != "" {
+		t.Errorf("events after the drop (-want +got):\n%s", diff)
+	}
+	audit, err := s.QueryAudit(ctx, store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(audit) != 1 || audit[0].Resource != "admin.sync.drop" || audit[0].Reason != "2 pending of "+duo || audit[0].Actor != "cli" {
+		t.Errorf("audit %+v, want the one drop, of 2", audit)
+	}
+	// A later propagation of a dropped key is claimed: nothing of the drop holds it.
+	if _, err := sq.EnqueueEvents(ctx, []store.QueuedEvent{func() store.QueuedEvent {
+		e := prop("u2", at(time.Second))
+		e.EventID, e.Type = "user.disable u2", "user.disable"
+		return e
+	}()}, at(4*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := sq.ClaimPropagations(ctx, "duo", "w", 10, at(5*time.Minute), at(6*time.Minute)); err != nil ||
+		!slices.Equal(claimed(got), []string{duo + " user.disable " + store.PropagationKey("duo", "user:u2")}) {
+		t.Errorf("claimed after the drop %q, %v; want u2's disable alone", claimed(got), err)
+	}
+}
+
+// seqOf is the seq of the event of key in evs.
+func seqOf(t *testing.T, evs []store.QueuedEvent, key string) int64 {
+	t.Helper()
+	for _, e := range evs {
+		if e.Key == key {
+			return e.Seq
+		}
+	}
+	t.Fatalf("no event of %s in %q", key, claimed(evs))
+	return 0
 }
 
 // testSyncStats: the metrics' read: pending and dead events by source, the oldest pending

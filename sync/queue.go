@@ -55,7 +55,8 @@ type Queue struct {
 	// credential prefix), else by its index. They are the ones the queue starts with: a
 	// reload replaces them with SwapPropagators, which may add and remove targets too.
 	Propagators []provider.LifecyclePropagator
-	// MaxAttempts before an event is a dead letter (default 10).
+	// MaxAttempts before an event is a dead letter (default 10). It, Settle and
+	// MaxDeletesPerHour are set before the queue runs; SetLimits changes them while it does.
 	MaxAttempts int
 	// Backoff is the wait after the nth failure (default 2^n seconds, at most 10 minutes).
 	Backoff func(n int) time.Duration
@@ -84,6 +85,8 @@ type Queue struct {
 	Now     func() time.Time
 
 	wake chan struct{}
+
+	lmu gosync.Mutex // MaxAttempts, Settle and MaxDeletesPerHour, once the queue runs (SetLimits)
 
 	pmu   gosync.Mutex
 	slots []*slot        // every target propagated to since the start, by index (PropagateOnce's i)
@@ -289,9 +292,14 @@ func (q *Queue) targets() []string {
 }
 
 func (q *Queue) init() {
+	q.lmu.Lock()
 	if q.MaxAttempts <= 0 {
 		q.MaxAttempts = 10
 	}
+	if q.MaxDeletesPerHour == 0 {
+		q.MaxDeletesPerHour = DefaultMaxDeletesPerHour
+	}
+	q.lmu.Unlock()
 	if q.Backoff == nil {
 		q.Backoff = func(n int) time.Duration {
 			return min(time.Duration(1)<<min(n, 20)*time.Second, 10*time.Minute)
@@ -305,9 +313,6 @@ func (q *Queue) init() {
 	}
 	if q.Batch <= 0 {
 		q.Batch = 100
-	}
-	if q.MaxDeletesPerHour == 0 {
-		q.MaxDeletesPerHour = DefaultMaxDeletesPerHour
 	}
 	if q.KeepDone <= 0 {
 		q.KeepDone = 7 * 24 * time.Hour
@@ -328,6 +333,40 @@ func (q *Queue) init() {
 
 // Init sets the defaults; call it once before sharing q.
 func (q *Queue) Init() *Queue { q.init(); return q }
+
+// Limits are the settings of a queue that may change while it runs (SetLimits).
+type Limits struct {
+	MaxAttempts       int           // Queue.MaxAttempts (0: 10)
+	Settle            time.Duration // Queue.Settle
+	MaxDeletesPerHour int           // Queue.MaxDeletesPerHour (0: DefaultMaxDeletesPerHour; < 0: off)
+}
+
+// SetLimits makes l the queue's limits from the next event its workers (and ApplyNow)
+// take on: a reload's. An event waiting its backoff keeps the time it waits for; one
+// whose attempts are at or past a lowered MaxAttempts is a dead letter at its next
+// failure; a source the deletion guard paused stays paused until an operator resumes
+// it, whatever the new MaxDeletesPerHour.
+func (q *Queue) SetLimits(l Limits) {
+	q.init()
+	if l.MaxAttempts <= 0 {
+		l.MaxAttempts = 10
+	}
+	if l.MaxDeletesPerHour == 0 {
+		l.MaxDeletesPerHour = DefaultMaxDeletesPerHour
+	}
+	l.Settle = max(l.Settle, 0)
+	q.lmu.Lock()
+	q.MaxAttempts, q.Settle, q.MaxDeletesPerHour = l.MaxAttempts, l.Settle, l.MaxDeletesPerHour
+	q.lmu.Unlock()
+	q.Wake() // a shorter settle may have made events due
+}
+
+// Limits are the queue's limits now.
+func (q *Queue) Limits() Limits {
+	q.lmu.Lock()
+	defer q.lmu.Unlock()
+	return Limits{MaxAttempts: q.MaxAttempts, Settle: q.Settle, MaxDeletesPerHour: q.MaxDeletesPerHour}
+}
 
 // keyOf is what orders an event: a user's events apply one at a time in order, whatever
 // the case its name comes in (store.FoldName), and so do a group's own.
@@ -562,7 +601,8 @@ func (q *Queue) AllowDelete(ctx context.Context, source string, queuedAt time.Ti
 	if !resumed.IsZero() && !queuedAt.After(resumed) {
 		return nil // held when the operator resumed the source, and so approved
 	}
-	if q.MaxDeletesPerHour < 0 {
+	maxDeletes := q.Limits().MaxDeletesPerHour
+	if maxDeletes < 0 {
 		return nil
 	}
 	now := q.Now()
@@ -574,10 +614,10 @@ func (q *Queue) AllowDelete(ctx context.Context, source string, queuedAt time.Ti
 	if err != nil {
 		return err
 	}
-	if n < q.MaxDeletesPerHour {
+	if n < maxDeletes {
 		return nil
 	}
-	reason := fmt.Sprintf("%d users deleted in the last hour (sync.maxDeletesPerHour is %d)", n, q.MaxDeletesPerHour)
+	reason := fmt.Sprintf("%d users deleted in the last hour (sync.maxDeletesPerHour is %d)", n, maxDeletes)
 	// The pause and its record in one commit: the trail shows when the guard stopped the
 	// source, as it shows who resumed it.
 	ev := lifecycle.AdminEvent(now, lifecycle.Actor("sync:"+source), "sync.pause", "", "", "SUCCESS", reason)
@@ -653,7 +693,7 @@ func (q *Queue) loop(ctx context.Context, stop <-chan struct{}, wake <-chan stru
 func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 	q.init()
 	now := q.Now()
-	evs, err := q.Store.ClaimEvents(ctx, q.Owner, q.Batch, now, now.Add(q.Lease), now.Add(-q.Settle))
+	evs, err := q.Store.ClaimEvents(ctx, q.Owner, q.Batch, now, now.Add(q.Lease), now.Add(-q.Limits().Settle))
 	if err != nil {
 		return 0, err
 	}
@@ -919,7 +959,7 @@ func (q *Queue) retry(ctx context.Context, e store.QueuedEvent, cause error, log
 	n := e.Attempts + 1
 	now := q.Now()
 	state, next, outcome := store.QueuePending, now.Add(q.Backoff(n)), OutcomeRetry
-	if n >= q.MaxAttempts {
+	if n >= q.Limits().MaxAttempts {
 		state, outcome = store.QueueDead, OutcomeDead
 		log.Error("sync event dead-lettered", "attempts", n, "err", cause)
 	} else {

@@ -1049,6 +1049,24 @@ func (q *Queue) RetryDead(ctx context.Context, actor lifecycle.Actor, seq int64)
 	return n, err
 }
 
+// DropPending gives up, for actor, the pending events of source that no worker holds
+// (store.SyncQueue.DropPending): what is queued for a vendor removed from the
+// configuration (source store.PropagationSource of its target), or a flood a source sent
+// by mistake. It returns how many it dropped; a drop of any is recorded (sync.drop, with
+// how many) in the commit that makes it.
+func (q *Queue) DropPending(ctx context.Context, actor lifecycle.Actor, source string) (int, error) {
+	q.init()
+	if source == "" {
+		return 0, errors.New("sync: a drop of pending events names their source")
+	}
+	now := q.Now()
+	return q.Store.DropPending(ctx, source, "dropped by "+string(actor)+": ", now, func(n int) store.AuditEvent {
+		ev := lifecycle.AdminEvent(now, actor, "sync.drop", "", "", "SUCCESS", fmt.Sprintf("%d pending event(s) of %s", n, source))
+		ev.RequestID = lifecycle.RequestID(ctx) // none from the CLI
+		return ev
+	})
+}
+
 // Status is the queue as an operator sees it.
 type Status struct {
 	Counts map[string]map[string]int `json:"counts"` // source → state → events

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -268,8 +269,9 @@ func (d *deps) syncCmd() *cobra.Command {
 		"  emfa sync dead-letters list --config emfa.yaml --limit 20\n  emfa sync dead-letters list --config emfa.yaml --source propagate:duo --json",
 		"dead letters", store.QueueDead)
 	pending := d.eventListCmd("pending", "the events and propagations waiting in the queue, oldest first: attempts, next attempt, last error, and what holds them",
-		"  emfa sync pending --config emfa.yaml\n  emfa sync pending --config emfa.yaml --source okta --limit 20 --json",
+		"  emfa sync pending --config emfa.yaml\n  emfa sync pending --config emfa.yaml --source okta --limit 20 --json\n  emfa sync pending drop --source propagate:duo --config emfa.yaml",
 		"pending events", store.QueuePending)
+	pending.AddCommand(d.dropPendingCmd())
 	drop := &cobra.Command{Use: "drop SEQ", Short: "give up the dead letter numbered SEQ: it is done, not applied, and never retried", Args: exactly(1, "exactly one SEQ"),
 		Example: "  emfa sync dead-letters drop 42 --config emfa.yaml"}
 	d.storeCmd(drop, func(ctx context.Context, e *env, args []string) error {
@@ -336,6 +338,41 @@ func (d *deps) syncCmd() *cobra.Command {
 		status, pending, group("dead-letters", "events that failed every attempt", "  emfa sync dead-letters list --config emfa.yaml\n  emfa sync dead-letters retry 42 --config emfa.yaml\n  emfa sync dead-letters drop 42 --config emfa.yaml", list, retry, drop), resume)
 }
 
+// dropPendingCmd is `emfa sync pending drop --source SOURCE`: the pending events of one
+// source given up, recorded (sync.drop) with how many.
+func (d *deps) dropPendingCmd() *cobra.Command {
+	c := &cobra.Command{Use: "drop", Args: noArgs,
+		Short:   "give up the pending events of one source that no worker holds (those queued for a removed provider: --source propagate:PREFIX): done, not applied, never retried",
+		Example: "  emfa sync pending drop --source propagate:duo --config emfa.yaml\n  emfa sync pending drop --source okta --config emfa.yaml"}
+	var source string
+	c.Flags().StringVar(&source, "source", "", "the source whose pending events are dropped (okta, scim, verify, auth0; propagate:PREFIX for the propagations to a provider's vendor); required")
+	d.storeCmd(c, func(ctx context.Context, e *env, _ []string) error {
+		if source == "" {
+			return usageError{"--source is required: the source whose pending events are dropped (emfa sync pending shows them)"}
+		}
+		q, err := e.cliQueue()
+		if err != nil {
+			return err
+		}
+		n, err := q.DropPending(ctx, cliActor, source)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(d.stdout, "%d pending event(s) of %s dropped\n", n, source)
+		// Those a worker held are its own: it ends them, or the lease passes.
+		if left, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueuePending, Source: source, Limit: 1}); err == nil && len(left) > 0 {
+			fmt.Fprintf(d.stdout, "some are held by a worker and were kept: run this again in a minute (emfa sync pending --source %s)\n", source)
+		}
+		if t, ok := strings.CutPrefix(source, store.PropagationSource("")); ok {
+			if targets, err := e.lifecycleTargets(); err == nil && slices.Contains(targets, t) {
+				fmt.Fprintf(d.stdout, "provider %s is still configured: what is queued for it from now on is carried out\n", t)
+			}
+		}
+		return nil
+	})
+	return c
+}
+
 // eventListCmd is `emfa sync pending` or `emfa sync dead-letters list`: the queue's events
 // in state, with the same flags (what names them in --source's help) and the same output.
 func (d *deps) eventListCmd(use, short, example, what, state string) *cobra.Command {
@@ -382,12 +419,18 @@ type eventView struct {
 	Error   string `json:"error"`
 }
 
-// waitingFor says what holds a pending event: "paused" (a deletion of a source the
-// deletion guard paused: emfa sync resume SOURCE), "backoff" (it failed, and is tried
+// waitingFor says what holds a pending event: "removed" (a propagation to a provider the
+// configuration no longer has, or whose lifecycle calls it no longer declares: it waits
+// for the provider's return, or emfa sync pending drop), "paused" (a deletion of a source
+// the deletion guard paused: emfa sync resume SOURCE), "backoff" (it failed, and is tried
 // again at its next attempt), or "queued" (its turn: it settles, waits for an earlier
-// event of the same user, or is being applied).
-func waitingFor(ev store.QueuedEvent, paused map[string]bool, now time.Time) string {
+// event of the same user, or is being applied). targets are the providers propagated to;
+// nil: not known, and no propagation is said removed.
+func waitingFor(ev store.QueuedEvent, paused map[string]bool, targets []string, now time.Time) string {
+	t, propagation := strings.CutPrefix(ev.Source, store.PropagationSource(""))
 	switch {
+	case propagation && targets != nil && !slices.Contains(targets, t):
+		return "removed"
 	case ev.Type == provider.EventUserDelete && !ev.Applied && paused[ev.Source]:
 		return "paused"
 	case ev.NextAt.After(now):
@@ -411,6 +454,7 @@ func (d *deps) listEvents(ctx context.Context, e *env, state string, o eventList
 		return err
 	}
 	paused := map[string]bool{}
+	var targets []string
 	if state == store.QueuePending {
 		ps, err := q.Store.ListPauses(ctx)
 		if err != nil {
@@ -419,6 +463,11 @@ func (d *deps) listEvents(ctx context.Context, e *env, state string, o eventList
 		for _, p := range ps {
 			paused[p.Source] = true
 		}
+		// A remote provider's webhook that does not load leaves the targets unknown: no
+		// propagation is then said removed.
+		if ts, err := e.lifecycleTargets(); err == nil {
+			targets = append([]string{}, ts...)
+		}
 	}
 	now := e.now()
 	views := make([]eventView, len(evs))
@@ -426,7 +475,7 @@ func (d *deps) listEvents(ctx context.Context, e *env, state string, o eventList
 		v := eventView{Seq: ev.Seq, Source: ev.Source, EventID: ev.EventID, Type: ev.Type, Key: ev.Key, Time: ev.Time, Queued: ev.CreatedAt,
 			State: ev.State, Applied: ev.Applied, Attempts: ev.Attempts, Error: ev.Note}
 		if state == store.QueuePending {
-			v.Waiting = waitingFor(ev, paused, now)
+			v.Waiting = waitingFor(ev, paused, targets, now)
 			if ev.NextAt.After(now) {
 				v.NextAttempt = &ev.NextAt
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -147,6 +148,73 @@ func TestSyncDropDeadLetter(t *testing.T) {
 		got = append(got, ev.Resource+" "+ev.Outcome+" "+ev.Actor+" "+ev.Reason)
 	}
 	if want := []string{"admin.sync.drop SUCCESS cli dead letter 7"}; !slices.Equal(got, want) {
+		t.Errorf("audit trail %q, want %q", got, want)
+	}
+}
+
+// TestSyncPendingDrop: what is queued for a provider the configuration no longer has is
+// shown WAITING removed (a provider still configured's is not); `emfa sync pending drop`
+// gives up the pending events of the source it names that no worker holds, says how many
+// and what it kept, and each drop of any is recorded with how many; other sources'
+// events are not touched, and --source is required.
+func TestSyncPendingDrop(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "emfa.yaml")
+	replaceFile(t, cfg, mustRead(t, duoAdminConfig))
+	duoAdmin(t, map[string]string{"EMFA_STORAGE_DSN": "file:" + filepath.Join(dir, "emfa.db")})
+	queued := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	held := time.Now().Add(time.Hour)
+	syncDB(t, cfg,
+		queueRow(1, "propagate:gone", "user.create", "propagate:gone/user:bob", "pending", 2, time.Time{}, "vendor down", queued),
+		queueRow(2, "propagate:gone", "user.create", "propagate:gone/user:carol", "pending", 0, time.Time{}, "", queued),
+		fmt.Sprintf(`UPDATE sync_events SET owner = 'w', lease_until = %d WHERE seq = 2`, held.UnixMilli()),
+		queueRow(3, "propagate:duoadmin", "user.create", "propagate:duoadmin/user:dave", "pending", 0, time.Time{}, "", queued),
+		queueRow(4, "okta", "user.create", "user:erin", "pending", 0, time.Time{}, "", queued),
+	)
+	waiting := map[float64]any{}
+	for line := range strings.Lines(mustEmfa(t, "sync", "pending", "--json", "--config", cfg)) {
+		var v map[string]any
+		jsonMust(t, line, &v)
+		waiting[v["seq"].(float64)] = v["waiting"]
+	}
+	if want := map[float64]any{1: "removed", 2: "removed", 3: "queued", 4: "queued"}; !reflect.DeepEqual(waiting, want) {
+		t.Errorf("waiting %v, want %v", waiting, want)
+	}
+	if out := mustEmfa(t, "sync", "pending", "--config", cfg); !strings.Contains(grepLines(out, "propagate:gone/user:bob"), "removed") {
+		t.Errorf("pending:\n%s", out)
+	}
+
+	if code, _, errOut := emfa(t, "sync", "pending", "drop", "--config", cfg); code != 2 || !strings.Contains(errOut, "--source is required") {
+		t.Errorf("drop without --source: exit %d, %q", code, errOut)
+	}
+	out := mustEmfa(t, "sync", "pending", "drop", "--source", "propagate:gone", "--config", cfg)
+	if !strings.Contains(out, "1 pending event(s) of propagate:gone dropped") || !strings.Contains(out, "held by a worker") {
+		t.Errorf("drop of propagate:gone:\n%s", out)
+	}
+	out = mustEmfa(t, "sync", "pending", "drop", "--source", "propagate:duoadmin", "--config", cfg)
+	if !strings.Contains(out, "1 pending event(s) of propagate:duoadmin dropped") || !strings.Contains(out, "duoadmin is still configured") ||
+		strings.Contains(out, "held") {
+		t.Errorf("drop of propagate:duoadmin:\n%s", out)
+	}
+	if out := mustEmfa(t, "sync", "pending", "drop", "--source", "propagate:duoadmin", "--config", cfg); !strings.Contains(out, "0 pending event(s)") {
+		t.Errorf("drop of nothing:\n%s", out)
+	}
+	var st struct {
+		Counts map[string]map[string]int `json:"counts"`
+	}
+	jsonMust(t, mustEmfa(t, "sync", "status", "--json", "--config", cfg), &st)
+	if want := map[string]map[string]int{"propagate:gone": {"done": 1, "pending": 1}, "propagate:duoadmin": {"done": 1}, "okta": {"pending": 1}}; !reflect.DeepEqual(st.Counts, want) {
+		t.Errorf("counts %v, want %v", st.Counts, want)
+	}
+	if out := mustEmfa(t, "sync", "pending", "--source", "propagate:gone", "--config", cfg); strings.Contains(out, "user:bob") {
+		t.Errorf("the dropped event is still pending:\n%s", out)
+	}
+	var got []string
+	for _, ev := range auditLines(t, mustEmfa(t, "audit", "--json", "--config", cfg)) {
+		got = append(got, ev.Resource+" "+ev.Outcome+" "+ev.Actor+" "+ev.Reason)
+	}
+	slices.Sort(got)
+	if want := []string{"admin.sync.drop SUCCESS cli 1 pending event(s) of propagate:duoadmin", "admin.sync.drop SUCCESS cli 1 pending event(s) of propagate:gone"}; !slices.Equal(got, want) {
 		t.Errorf("audit trail %q, want %q", got, want)
 	}
 }

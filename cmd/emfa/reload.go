@@ -49,16 +49,22 @@ type snapshotOptions struct {
 // snapshot builds everything e's configuration names. Nothing is shared with another
 // snapshot but the store, the logger and the metrics: a failed build leaves no trace
 // (its engines are closed) and the serving snapshot untouched.
-func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
+func (e *env) snapshot(so snapshotOptions) (*snapshot, error) {
+	providers, err := e.providers()
+	if err != nil {
+		e.closeEngines()
+		return nil, err
+	}
+	return e.snapshotOf(so, providers)
+}
+
+// snapshotOf is snapshot around providers, built from e's configuration already.
+func (e *env) snapshotOf(so snapshotOptions, providers []*provider.Provider) (_ *snapshot, err error) {
 	defer func() {
 		if err != nil {
 			e.closeEngines()
 		}
 	}()
-	providers, err := e.providers()
-	if err != nil {
-		return nil, err
-	}
 	// The admin API's user changes are queued for the vendors of the running sync queue.
 	var prop lifecycle.Propagation
 	if so.sync != nil {
@@ -96,9 +102,10 @@ func (e *env) snapshot(so snapshotOptions) (_ *snapshot, err error) {
 		Recorder:       so.recorder,
 	}
 	if so.sync != nil {
-		// The sources and their queue are the running ones; their credentials are this
-		// configuration's, so a rotated SCIM token or hook secret holds at once.
-		sy := *so.sync
+		// The queue is the running one; the sources and their credentials are this
+		// configuration's, so a source enabled or disabled, a rotated SCIM token or hook
+		// secret, holds at once.
+		sy := syncSources(so.sync)
 		syncCredentials(e.cfg.Sync, &sy)
 		opts.Sync = &sy
 	}
@@ -234,7 +241,7 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptio
 			err = keysErr
 		} else {
 			current := l.cur.Load().env.cfg
-			for _, w := range frozenSettings(current, cfg) {
+			for _, w := range frozenSettings(current, cfg, so.sync != nil) {
 				log.Warn("reload: " + w)
 			}
 			for _, w := range cfg.Warnings {
@@ -270,6 +277,9 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptio
 				}
 				// The replaced snapshot's requests run up to its own requestTimeout.
 				l.swap(next, base, current.Server.RequestTimeout+5*time.Second)
+				if so.sync != nil {
+					syncReloaded(so.sync.Queue, current.Sync, cfg.Sync, log) // sync.go
+				}
 				if pe != nil {
 					// A propagation running on the engines replaced ends on them; a vendor
 					// added gets its worker, one removed keeps what is queued for it.
@@ -320,8 +330,9 @@ func inFile(cfg *config.Config, msg string) string {
 }
 
 // frozenSettings puts back into next what a running process cannot change (listeners,
-// store, logger, retention the sweepers were started with) and says what changed.
-func frozenSettings(running, next *config.Config) []string {
+// store, logger, retention the sweepers were started with, directory sync when its queue
+// does not run: syncRuns false) and says what changed.
+func frozenSettings(running, next *config.Config, syncRuns bool) []string {
 	var out []string
 	keep := func(path string, changed bool, restore func()) {
 		if changed {
@@ -347,30 +358,12 @@ func frozenSettings(running, next *config.Config) []string {
 		func() { next.Lifecycle.ActivationLifetime = running.Lifecycle.ActivationLifetime })
 	keep("log", running.Log != next.Log, func() { next.Log = running.Log })
 	keep("tracing", running.Tracing != next.Tracing, func() { next.Tracing = running.Tracing })
-	// The sync worker and its sources are started once (serve.go); a source's credentials
-	// (the SCIM token, a hook's secret header) change at a reload, for the sources both
-	// configurations enable.
-	keep("sync", !reflect.DeepEqual(syncShape(running.Sync), syncShape(next.Sync)), func() {
-		creds := next.Sync
-		next.Sync = running.Sync
-		if creds.SCIM.Enabled {
-			next.Sync.SCIM.Token = creds.SCIM.Token
-		}
-		for _, src := range []struct{ from, to *config.SyncSource }{
-			{&creds.Okta, &next.Sync.Okta}, {&creds.Verify, &next.Sync.Verify}, {&creds.Auth0, &next.Sync.Auth0}} {
-			if src.from.Enabled {
-				src.to.SecretHeader = src.from.SecretHeader
-			}
-		}
-	})
+	// The sync queue's worker is started once (serve.go), when the configuration at start
+	// enables a source or has a vendor to propagate to; while it runs, a reload enables
+	// and disables sources, and changes their credentials and the queue's limits. A
+	// process started without it keeps sync as it was until a restart.
+	keep("sync", !syncRuns && !reflect.DeepEqual(running.Sync, next.Sync), func() { next.Sync = running.Sync })
 	return out
-}
-
-// syncShape is s without its credentials: what a reload cannot change.
-func syncShape(s config.Sync) config.Sync {
-	s.SCIM.Token = ""
-	s.Okta.SecretHeader, s.Verify.SecretHeader, s.Auth0.SecretHeader = config.SecretHeader{}, config.SecretHeader{}, config.SecretHeader{}
-	return s
 }
 
 func ptrEqual[T comparable](a, b *T) bool {

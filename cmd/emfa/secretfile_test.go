@@ -106,21 +106,21 @@ func TestReloadKeepsNoVendorForRestart(t *testing.T) {
 		}
 		return c
 	}
-	if got := frozenSettings(remote("old-key", "duo"), remote("new-key", "duo")); len(got) != 0 {
+	if got := frozenSettings(remote("old-key", "duo"), remote("new-key", "duo"), true); len(got) != 0 {
 		t.Errorf("a rotated vendor key with sync on: %q, want nothing to say", got)
 	}
 	running, next := remote("old-key", "duo"), remote("new-key", "duo", "okta")
-	if got := frozenSettings(running, next); len(got) != 0 {
+	if got := frozenSettings(running, next, true); len(got) != 0 {
 		t.Errorf("a remote provider added with sync on: %q, want nothing kept for a restart", got)
 	}
-	if got := frozenSettings(next, running); len(got) != 0 {
+	if got := frozenSettings(next, running, true); len(got) != 0 {
 		t.Errorf("a remote provider removed with sync on: %q, want nothing kept for a restart", got)
 	}
-	if got := frozenSettings(remote("k", "okta", "duo"), remote("k", "duo", "okta")); len(got) != 0 {
+	if got := frozenSettings(remote("k", "okta", "duo"), remote("k", "duo", "okta"), true); len(got) != 0 {
 		t.Errorf("the same providers in another order: %q", got)
 	}
 	running.Sync, next.Sync = config.Sync{}, config.Sync{}
-	if got := frozenSettings(running, next); len(got) != 0 {
+	if got := frozenSettings(running, next, true); len(got) != 0 {
 		t.Errorf("sync off: %q", got)
 	}
 }

@@ -104,11 +104,17 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 		so.recorder = callRecorder{rec, e}
 		e.log.Warn("recording every transaction into transcripts (secrets redacted)", "dir", recordDir)
 	}
-	// Directory sync runs one worker for the life of the process, with engines and a
-	// manager of its own (its sources' settings are applied at start; a reload keeps
-	// them, and replaces the engines that carry events to vendors). It stops before the
-	// store closes.
-	syncSources, stopSync, err := e.serveSync(ctx) // sync.go
+	// The first snapshot's providers, built once: directory sync's manager and vendors
+	// start on them too. Their engines are e's, and close with it.
+	providers, err := e.providers()
+	if err != nil {
+		e.closeEngines()
+		return err
+	}
+	// Directory sync runs one worker for the life of the process, with a manager of its
+	// own (a reload changes its sources, its limits, and replaces the engines that carry
+	// events to vendors). It stops before the store closes.
+	syncSources, stopSync, err := e.serveSync(ctx, providers) // sync.go
 	if err != nil {
 		return err
 	}
@@ -117,7 +123,7 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 		so.propagation = &propagation{q: syncSources.Queue, env: e, base: e}
 	}
 	defer func() { stopSync(); so.propagation.close() }()
-	first, err := e.snapshot(so) // reload.go
+	first, err := e.snapshotOf(so, providers) // reload.go
 	if err != nil {
 		return err
 	}

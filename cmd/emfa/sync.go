@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,13 +28,20 @@ func (e *env) syncQueue(m *lifecycle.Manager, providers []*provider.Provider) (*
 	if !ok {
 		return nil, errors.New("directory sync needs a SQL store (sqlite or postgres)")
 	}
+	l := syncLimits(e.cfg.Sync)
 	q := &sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq, Now: e.now}, Now: e.now, Log: e.log,
-		MaxDeletesPerHour: e.cfg.Sync.MaxDeletesPerHour, Settle: e.cfg.Sync.Settle, MaxAttempts: e.cfg.Sync.MaxAttempts}
-	if q.Settle == 0 {
-		q.Settle = 2 * time.Second
-	}
+		MaxDeletesPerHour: l.MaxDeletesPerHour, Settle: l.Settle, MaxAttempts: l.MaxAttempts}
 	q.Propagators = propagators(providers)
 	return q.Init(), nil
+}
+
+// syncLimits are the queue's limits s sets: at start, and at each reload (SetLimits).
+func syncLimits(s config.Sync) sync.Limits {
+	l := sync.Limits{MaxDeletesPerHour: s.MaxDeletesPerHour, Settle: s.Settle, MaxAttempts: s.MaxAttempts}
+	if l.Settle == 0 {
+		l.Settle = 2 * time.Second
+	}
+	return l
 }
 
 // propagators are the engines that carry lifecycle events to their vendor, remote
@@ -80,8 +88,10 @@ func (e *env) startSync(ctx context.Context, m *lifecycle.Manager, providers []*
 }
 
 // syncCredentials sets o's SCIM token and each source's secret header from s, for the
-// sources s enables. A reload calls it on a copy of the running sources: a rotated token
-// or secret applies at once, while the sources themselves and the queue stay.
+// sources s enables. Every snapshot calls it on the running queue's sources without
+// credentials (syncSources): a source a reload enables is served from then on, one it
+// disables is no longer (what it queued before is applied), a rotated token or secret
+// applies at once, while the queue stays.
 func syncCredentials(s config.Sync, o *adapter.Sync) {
 	if s.SCIM.Enabled {
 		o.SCIMToken = s.SCIM.Token.Reveal()
@@ -97,24 +107,51 @@ func syncCredentials(s config.Sync, o *adapter.Sync) {
 }
 
 // serveSync starts directory sync for serve when the configuration enables it, or when a
-// remote provider may propagate the admin API's changes: a manager (which propagates
-// nothing itself) and providers (whose engines propagate to vendors) of its own, then
-// startSync.
-func (e *env) serveSync(ctx context.Context) (*adapter.Sync, func(), error) {
+// remote provider may propagate the admin API's changes: a manager of its own (which
+// propagates nothing itself) over providers, the first snapshot's (whose remote engines
+// propagate to vendors until a reload replaces them), then startSync. The providers are
+// serve's: their engines are built once, and close when serve ends.
+func (e *env) serveSync(ctx context.Context, providers []*provider.Provider) (*adapter.Sync, func(), error) {
 	if !e.cfg.Sync.Enabled() {
 		if targets, err := e.lifecycleTargets(); err != nil || len(targets) == 0 { // admin.go
 			return nil, func() {}, err
 		}
 	}
-	providers, err := e.providers()
-	if err != nil {
-		return nil, nil, err
-	}
-	manager, err := e.wireAdmin(providers, nil) // adminserve.go
+	// No switches: the snapshot's (wireAdmin) are the providers'; this manager changes none.
+	manager, err := e.manager(providers, nil, nil) // adminserve.go
 	if err != nil {
 		return nil, nil, err
 	}
 	return e.startSync(ctx, manager, providers)
+}
+
+// syncSources are the running queue's sources as a snapshot serves them: o without its
+// credentials, which the snapshot's configuration sets (syncCredentials).
+func syncSources(o *adapter.Sync) adapter.Sync {
+	return adapter.Sync{Queue: o.Queue, Manager: o.Manager}
+}
+
+// syncReloaded applies, at a reload, next's sync settings that are not a snapshot's: the
+// queue's limits (SetLimits), and says what changed of them and of the sources.
+func syncReloaded(q *sync.Queue, running, next config.Sync, log *slog.Logger) {
+	before, after := q.Limits(), syncLimits(next)
+	q.SetLimits(after)
+	if after := q.Limits(); after != before {
+		log.Info("reload: directory sync's limits changed: applied from the next event on",
+			"maxAttempts", after.MaxAttempts, "settle", after.Settle.String(), "maxDeletesPerHour", after.MaxDeletesPerHour)
+	}
+	for _, src := range []struct {
+		name    string
+		was, is bool
+	}{{"scim", running.SCIM.Enabled, next.SCIM.Enabled}, {"okta", running.Okta.Enabled, next.Okta.Enabled},
+		{"verify", running.Verify.Enabled, next.Verify.Enabled}, {"auth0", running.Auth0.Enabled, next.Auth0.Enabled}} {
+		switch {
+		case src.is && !src.was:
+			log.Info("reload: sync."+src.name+" enabled: served from now on", "source", src.name)
+		case src.was && !src.is:
+			log.Info("reload: sync."+src.name+" disabled: no longer served; what it queued before is applied", "source", src.name)
+		}
+	}
 }
 
 // propagation is directory sync's carrying of events to vendors across reloads. The

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/internal/duoadminfake"
 )
 
@@ -193,4 +194,121 @@ func TestReloadAddsAndRemovesSyncVendor(t *testing.T) {
 	reloadTo(with)
 	create("r1", "rosa")
 	reached("rosa")
+}
+
+// TestReloadSyncSourcesAndLimits: while directory sync runs, a reload enables and disables
+// its sources (served, or not, at once) and changes the queue's limits (a lowered
+// sync.maxDeletesPerHour pauses the next deletion that passes it), with nothing waiting
+// for a restart. The builtin engines serve and sync share are built once at start: their
+// warnings are logged once.
+func TestReloadSyncSourcesAndLimits(t *testing.T) {
+	const okta = "  okta: {enabled: true, secretHeader: {name: X-Okta-Secret, value: \"okta-secret-0123456789\"}}\n"
+	const scim = "  scim: {enabled: true, token: \"scim-token-0123456789abcdef0123456789\"}\n"
+	cfg := adminConfig(t, "", "sync:\n"+okta+"  settle: 1s\n")
+	base, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := string(base[:strings.Index(string(base), "sync:\n")])
+	app := fakeCLI()
+	url, logs, reload := app.reloadingServe(t, cfg)
+	if n := strings.Count(logs.String(), "smsotp.sender: a log sender"); n != 1 {
+		t.Errorf("the builtin engine's warning logged %d times at start, want once:\n%s", n, grepLines(logs.String(), "log sender"))
+	}
+	oktaPost := func(id, typ, user string) int {
+		t.Helper()
+		ev := `{"uuid":"` + id + `","published":"2026-05-01T09:00:01Z","eventType":"` + typ + `","target":[{"type":"User","alternateId":"` + user + `","displayName":"` + user + `"}]}`
+		code, _ := syncPost(t, url+"/sync/okta", `{"eventType":"com.okta.event_hook","data":{"events":[`+ev+`]}}`, "X-Okta-Secret", "okta-secret-0123456789")
+		return code
+	}
+	scimGet := func() int {
+		t.Helper()
+		code, _ := syncPost(t, url+"/scim/v2/Users", "", "GET", "Authorization", "Bearer scim-token-0123456789abcdef0123456789")
+		return code
+	}
+	type status struct {
+		Counts map[string]map[string]int `json:"counts"`
+		Paused []struct {
+			Source string `json:"source"`
+		} `json:"paused"`
+	}
+	until := func(what string, ok func(st status) bool) {
+		t.Helper()
+		app.clock.Advance(2 * time.Second) // past sync.settle
+		var st status
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			st = status{}
+			jsonMust(t, app.must(t, "sync", "status", "--json", "--config", cfg), &st)
+			if ok(st) {
+				return
+			}
+		}
+		t.Fatalf("%s: never; status %+v\n%s", what, st, grepLines(logs.String(), "sync"))
+	}
+	reloadTo := func(sync string) string {
+		t.Helper()
+		before := len(logs.String())
+		replaceFile(t, cfg, head+"sync:\n"+sync)
+		if err := reload(); err != nil {
+			t.Fatalf("reload: %v\n%s", err, logs)
+		}
+		out := logs.String()[before:]
+		if strings.Contains(out, "next restart") {
+			t.Errorf("a sync change waits for a restart:\n%s", grepLines(out, "reload"))
+		}
+		return out
+	}
+
+	if code := scimGet(); code != 404 {
+		t.Fatalf("SCIM, not enabled: %d", code)
+	}
+	for _, u := range []string{"ulla", "vera"} {
+		if code := oktaPost("c-"+u, "user.lifecycle.create", u); code != 204 {
+			t.Fatalf("okta create %s: %d", u, code)
+		}
+	}
+	until("both users created", func(st status) bool { return st.Counts["okta"]["done"] == 2 })
+
+	out := reloadTo(okta + scim + "  settle: 1s\n  maxDeletesPerHour: 1\n")
+	if !strings.Contains(out, "sync.scim enabled") || !strings.Contains(out, `"maxDeletesPerHour":1`) {
+		t.Errorf("the reload did not say what it changed of sync:\n%s", grepLines(out, "reload"))
+	}
+	if code := scimGet(); code != 200 {
+		t.Errorf("SCIM, enabled by the reload: %d", code)
+	}
+	for _, u := range []string{"ulla", "vera"} {
+		if code := oktaPost("d-"+u, "user.lifecycle.delete.initiated", u); code != 204 {
+			t.Fatalf("okta delete %s: %d", u, code)
+		}
+	}
+	until("okta paused at its second deletion in the hour", func(st status) bool {
+		return len(st.Paused) == 1 && st.Paused[0].Source == "okta" && st.Counts["okta"]["done"] == 3 && st.Counts["okta"]["pending"] == 1
+	})
+
+	out = reloadTo(scim + "  settle: 1s\n")
+	if !strings.Contains(out, "sync.okta disabled") {
+		t.Errorf("the reload did not say okta is disabled:\n%s", grepLines(out, "reload"))
+	}
+	if code := oktaPost("c-wanda", "user.lifecycle.create", "wanda"); code != 404 {
+		t.Errorf("okta, disabled by the reload: %d", code)
+	}
+	if code := scimGet(); code != 200 {
+		t.Errorf("SCIM, still enabled: %d", code)
+	}
+}
+
+// TestReloadKeepsSyncWhenItDoesNotRun: a process started with no sync source and no
+// vendor runs no queue; a reload that enables a source keeps sync as it was, and says it
+// waits for a restart. With the queue running, the same change is the reload's.
+func TestReloadKeepsSyncWhenItDoesNotRun(t *testing.T) {
+	enabled := config.Sync{SCIM: config.SyncSCIM{Enabled: true, Token: "scim-token-0123456789abcdef0123456789"}, MaxAttempts: 3}
+	running, next := &config.Config{}, &config.Config{Sync: enabled}
+	got := frozenSettings(running, next, false)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "sync changed") || next.Sync.SCIM.Enabled || next.Sync.MaxAttempts != 0 {
+		t.Errorf("sync enabled with no queue running: %q, sync kept %+v", got, next.Sync)
+	}
+	next = &config.Config{Sync: enabled}
+	if got := frozenSettings(running, next, true); len(got) != 0 || !next.Sync.SCIM.Enabled {
+		t.Errorf("sync enabled with the queue running: %q, %+v", got, next.Sync)
+	}
 }

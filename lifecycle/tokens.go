@@ -18,11 +18,25 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// Token scopes: read lists and gets; write does everything.
+// Token scopes, each including the one before it: read lists and gets; helpdesk also
+// unblocks and resets people (unlocks and deletes a factor, resets a user, sends an
+// activation code or link to the user's own destination); write does everything.
+// The admin API's OpenAPI document names the scope each operation needs (x-scope).
 const (
-	ScopeRead  = "read"
-	ScopeWrite = "write"
+	ScopeRead     = "read"
+	ScopeHelpdesk = "helpdesk"
+	ScopeWrite    = "write"
 )
+
+// Scopes are the token scopes, from the narrowest to the widest.
+var Scopes = []string{ScopeRead, ScopeHelpdesk, ScopeWrite}
+
+// ScopeAllows reports whether a token of scope have may do what needs scope need. An
+// unknown scope allows nothing, nor is anything allowed by it.
+func ScopeAllows(have, need string) bool {
+	h, n := slices.Index(Scopes, have), slices.Index(Scopes, need)
+	return h >= 0 && n >= 0 && h >= n
+}
 
 // tokenPrefix marks an admin API token, so a leaked one is recognised by secret scanners
 // and never mistaken for Verify's credentials.
@@ -52,8 +66,8 @@ func (m *Manager) CreateToken(ctx context.Context, actor Actor, name, scope stri
 	if !tokenName.MatchString(name) {
 		return "", invalid("invalid_field", "name", "1 to 64 letters, digits, '_', '.', '-'")
 	}
-	if scope != ScopeRead && scope != ScopeWrite {
-		return "", invalid("invalid_field", "scope", "must be read or write, not %q", scope)
+	if !slices.Contains(Scopes, scope) {
+		return "", invalid("invalid_field", "scope", "must be read, helpdesk or write, not %q", scope)
 	}
 	b := make([]byte, 32)
 	rand.Read(b)
@@ -121,7 +135,7 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (name, scope s
 }
 
 // RefuseScope records, as admin.refused FAILED, that the token named actor asked for
-// what needs scope need (write) and its own does not give: method and route say what,
+// what needs scope need (helpdesk, write) and its own does not give: method and route say what,
 // user and factor whom ("" when the route names none). Only a valid token is refused so,
 // an insider's: each refusal is one row, as each change is.
 func (m *Manager) RefuseScope(ctx context.Context, actor Actor, need, method, route, user, factor string) {

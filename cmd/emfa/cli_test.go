@@ -97,7 +97,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{[]string{"factors", "disable", "nope"}, `no factor "nope"`},
 		{[]string{"clients", "create", "--name", "verify\nclient"}, "name: 1 to 64 letters"},
 		{[]string{"tokens", "create", "--name", "a b", "--scope", "read"}, "name: 1 to 64 letters"},
-		{[]string{"tokens", "create", "--name", "ci", "--scope", "admin"}, `scope: must be read or write, not "admin"`},
+		{[]string{"tokens", "create", "--name", "ci", "--scope", "admin"}, `scope: must be read, helpdesk or write, not "admin"`},
 		{[]string{"clients", "revoke", "nobody"}, `no client named "nobody"`},
 		{[]string{"tokens", "revoke", "nobody"}, `no token "nobody"`},
 	}

@@ -11,18 +11,18 @@ import (
 	"github.com/emfa/emfa/lifecycle"
 )
 
-// tokensCmd is `emfa tokens create --name NAME --scope read|write`, `emfa tokens list`
+// tokensCmd is `emfa tokens create --name NAME --scope read|helpdesk|write`, `emfa tokens list`
 // and `emfa tokens revoke NAME`: the admin API's credentials. A token is printed once;
 // the store keeps its hash.
 func (d *deps) tokensCmd() *cobra.Command {
 	var name, scope string
 	create := d.managerCmd(&cobra.Command{
-		Use: "create --name NAME --scope read|write", Short: "create an admin API token (printed once)",
+		Use: "create --name NAME --scope read|helpdesk|write", Short: "create an admin API token (printed once)",
 		Example: "  emfa tokens create --name iam-sync --scope write --config emfa.yaml",
-		Args:    noArgsNeeding(&name, "tokens create needs --name NAME --scope read|write"),
+		Args:    noArgsNeeding(&name, "tokens create needs --name NAME --scope read|helpdesk|write"),
 	}, func(ctx context.Context, _ *env, m *lifecycle.Manager, _ []string) error {
 		if scope == "" {
-			return usageError{"tokens create needs --name NAME --scope read|write"}
+			return usageError{"tokens create needs --name NAME --scope read|helpdesk|write"}
 		}
 		token, err := m.CreateToken(ctx, cliActor, name, scope)
 		if err != nil {
@@ -33,7 +33,7 @@ func (d *deps) tokensCmd() *cobra.Command {
 		return nil
 	})
 	create.Flags().StringVar(&name, "name", "", "the token's `NAME`, the actor of its actions in the audit trail")
-	create.Flags().StringVar(&scope, "scope", "", "read (list and get) or write (everything)")
+	create.Flags().StringVar(&scope, "scope", "", "read (list and get), helpdesk (read, and unlock, delete a factor, reset a user, send an activation code or link) or write (everything)")
 	list := d.managerCmd(&cobra.Command{
 		Use: "list", Short: "list admin API tokens", Example: "  emfa tokens list --config emfa.yaml", Args: noArgs,
 	}, func(ctx context.Context, e *env, m *lifecycle.Manager, _ []string) error {

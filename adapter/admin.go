@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -134,46 +133,47 @@ type adminAPI struct {
 	ss *lifecycle.SelfService // nil unless selfService.enabled: invites need it
 }
 
-// routeAdmin serves the admin API.
+// routeAdmin serves the admin API. The scope each route needs is its operation's x-scope
+// in the document (api.route), not a word here.
 func (s *Server) routeAdmin(e *echo.Echo, m *lifecycle.Manager, ss *lifecycle.SelfService) {
 	adminQueries() // read the document's parameters now: a defect in it stops start-up, not a request
 	api := adminAPI{s: s, m: m, ss: ss}
-	read, write := api.auth(lifecycle.ScopeRead), api.auth(lifecycle.ScopeWrite)
-	g := e.Group(AdminPrefix)
-	g.GET("/openapi.json", func(c echo.Context) error {
-		if err := checkQuery(c); err != nil {
-			return err
-		}
-		return c.JSONBlob(http.StatusOK, adminOpenAPI)
-	})
+	for _, r := range []struct {
+		method, path string
+		h            echo.HandlerFunc
+	}{
+		{http.MethodGet, "/openapi.json", func(c echo.Context) error { return c.JSONBlob(http.StatusOK, adminOpenAPI) }},
 
-	g.GET("/users", api.listUsers, read)
-	g.POST("/users", api.createUser, write)
-	g.GET("/users/:user", api.getUser, read)
-	g.PATCH("/users/:user", api.updateUser, write)
-	g.DELETE("/users/:user", api.deleteUser, write)
-	g.POST("/users/:user/disable", api.userState(true), write)
-	g.POST("/users/:user/enable", api.userState(false), write)
-	g.POST("/users/:user/reset", api.resetUser, write)
+		{http.MethodGet, "/users", api.listUsers},
+		{http.MethodPost, "/users", api.createUser},
+		{http.MethodGet, "/users/:user", api.getUser},
+		{http.MethodPatch, "/users/:user", api.updateUser},
+		{http.MethodDelete, "/users/:user", api.deleteUser},
+		{http.MethodPost, "/users/:user/disable", api.userState(true)},
+		{http.MethodPost, "/users/:user/enable", api.userState(false)},
+		{http.MethodPost, "/users/:user/reset", api.resetUser},
 
-	g.GET("/users/:user/factors", api.listFactors, read)
-	g.POST("/users/:user/factors", api.enrollFactor, write)
-	g.GET("/users/:user/factors/:factor", api.getFactor, read)
-	g.PATCH("/users/:user/factors/:factor", api.renameFactor, write)
-	g.DELETE("/users/:user/factors/:factor", api.deleteFactor, write)
-	g.POST("/users/:user/factors/:factor/activate", api.activateFactor, write)
-	g.POST("/users/:user/factors/:factor/resend", api.resendActivation, write)
-	g.POST("/users/:user/factors/:factor/disable", api.factorState(true), write)
-	g.POST("/users/:user/factors/:factor/enable", api.factorState(false), write)
-	g.POST("/users/:user/factors/:factor/unlock", api.unlockFactor, write)
-	g.POST("/users/:user/factors/:factor/resync", api.resyncFactor, write)
+		{http.MethodGet, "/users/:user/factors", api.listFactors},
+		{http.MethodPost, "/users/:user/factors", api.enrollFactor},
+		{http.MethodGet, "/users/:user/factors/:factor", api.getFactor},
+		{http.MethodPatch, "/users/:user/factors/:factor", api.renameFactor},
+		{http.MethodDelete, "/users/:user/factors/:factor", api.deleteFactor},
+		{http.MethodPost, "/users/:user/factors/:factor/activate", api.activateFactor},
+		{http.MethodPost, "/users/:user/factors/:factor/resend", api.resendActivation},
+		{http.MethodPost, "/users/:user/factors/:factor/disable", api.factorState(true)},
+		{http.MethodPost, "/users/:user/factors/:factor/enable", api.factorState(false)},
+		{http.MethodPost, "/users/:user/factors/:factor/unlock", api.unlockFactor},
+		{http.MethodPost, "/users/:user/factors/:factor/resync", api.resyncFactor},
 
-	g.GET("/switches", api.listSwitches, read)
-	g.POST("/switches/:provider/:capability/disable", api.setSwitch(true), write)
-	g.POST("/switches/:provider/:capability/enable", api.setSwitch(false), write)
+		{http.MethodGet, "/switches", api.listSwitches},
+		{http.MethodPost, "/switches/:provider/:capability/disable", api.setSwitch(true)},
+		{http.MethodPost, "/switches/:provider/:capability/enable", api.setSwitch(false)},
 
-	g.GET("/audit", api.audit, read)
-	g.POST("/import", api.importUsers, write)
+		{http.MethodGet, "/audit", api.audit},
+		{http.MethodPost, "/import", api.importUsers},
+	} {
+		api.route(e, r.method, AdminPrefix+r.path, r.h)
+	}
 }
 
 // adminLimits are the body limit and deadline of a request: an import's are larger.
@@ -187,10 +187,10 @@ func (s *Server) adminLimits(c echo.Context) (int64, time.Duration, bool) {
 	return 0, 0, false
 }
 
-// auth admits a bearer admin token with scope (write includes read), then checks the
-// request's query parameters (checkQuery) and honours an Idempotency-Key on a POST
-// (idempotent): every admin route but the document's own goes through it, so none can
-// forget to, and a caller without a token learns nothing of them.
+// auth admits a bearer admin token whose scope includes scope (lifecycle.ScopeAllows),
+// then checks the request's query parameters (checkQuery) and honours an Idempotency-Key
+// on a POST (idempotent): every admin route but the document's own goes through it, so
+// none can forget to, and a caller without a token learns nothing of them.
 func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -214,17 +214,13 @@ func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 				return &lifecycle.Error{Kind: lifecycle.Unauthorized, Code: "unauthorized", Msg: "missing, unknown or revoked admin token"}
 			}
 			// Every audit row of the request carries its id (the requestID middleware put
-			// it in the context), which the access log has with the address.
-			id := c.Response().Header().Get(echo.HeaderXRequestID)
-			if scope == lifecycle.ScopeWrite && got != lifecycle.ScopeWrite {
-				// Who tried what: the access log has only the status and the address.
-				api.s.log.Warn("admin scope refused", "token", name, "scope", got, "need", scope, "method", c.Request().Method,
-					"route", c.Path(), "remote", c.RealIP(), "request_id", id)
-				api.m.RefuseScope(c.Request().Context(), lifecycle.Actor(name), scope, c.Request().Method, c.Path(),
-					param(c, "user"), param(c, "factor"))
-				return &lifecycle.Error{Kind: lifecycle.Forbidden, Code: "insufficient_scope", Msg: fmt.Sprintf("token %q is read-only", name)}
-			}
+			// it in the context), which the access log has with the address, and the
+			// token's name as its actor, a refused request's too.
 			c.Set(ctxActor, name)
+			c.Set(ctxScope, got)
+			if !lifecycle.ScopeAllows(got, scope) {
+				return api.refuseScope(c, name, got, scope)
+			}
 			if err := checkQuery(c); err != nil {
 				return err
 			}

@@ -41,7 +41,7 @@ func TestAdminScopeRefusalTraced(t *testing.T) {
 			warn = rec
 		}
 	}
-	for k, want := range map[string]any{"level": "WARN", "token": "auditor", "method": "DELETE",
+	for k, want := range map[string]any{"level": "WARN", "actor": "auditor", "scope": "read", "method": "DELETE",
 		"route": "/admin/v1/users/:user", "remote": "192.0.2.1", "request_id": "req-refused-1", "need": "write"} {
 		if warn[k] != want {
 			t.Errorf("the refusal's log line has %s=%v, want %v (%v)", k, warn[k], want, warn)

@@ -68,7 +68,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			return nil
 		}
 		// Attrs rather than key-value pairs: no value boxed into an interface.
-		attrs := make([]slog.Attr, 0, 10)
+		attrs := make([]slog.Attr, 0, 11)
 		attrs = append(attrs,
 			slog.String("method", c.Request().Method), slog.String("path", loggedPath(c)), slog.Int("status", status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
@@ -79,6 +79,9 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if id, ok := c.Get(ctxWebhookID).(string); ok {
 			attrs = append(attrs, slog.String("webhook_id", id))
+		}
+		if a, ok := c.Get(ctxActor).(string); ok && a != "" {
+			attrs = append(attrs, slog.String("actor", a)) // the admin token's name, a refused one's too
 		}
 		if retry, _ := c.Get(ctxRetry).(bool); retry {
 			attrs = append(attrs, slog.Bool("retry", true))

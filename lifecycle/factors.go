@@ -586,7 +586,9 @@ func (m *Manager) SetFactorState(ctx context.Context, actor Actor, name, id stri
 	return m.GetFactor(ctx, name, id)
 }
 
-// UnlockFactor clears a factor's failures and lockout.
+// UnlockFactor clears a factor's failures and lockout, and the self-service page's
+// sign-in limit of the user's name (builtin.SignInLimits): a person locked out, whom a
+// help desk unblocks, may then sign in to the page to set up a factor at once.
 func (m *Manager) UnlockFactor(ctx context.Context, actor Actor, name, id string) (Factor, error) {
 	if _, _, err := m.factor(ctx, name, id); err != nil {
 		return Factor{}, err
@@ -596,7 +598,15 @@ func (m *Manager) UnlockFactor(ctx context.Context, actor Actor, name, id string
 		if err := w.ResetFailures(ctx, id, m.now()); err != nil {
 			return err
 		}
-		return w.AppendAudit(ctx, m.event(ctx, actor, "factors.unlock", name, id, ""))
+		n, err := w.DeleteSends(ctx, builtin.SignInKey(name))
+		if err != nil {
+			return err
+		}
+		reason := ""
+		if n > 0 {
+			reason = "page sign-in limit cleared"
+		}
+		return w.AppendAudit(ctx, m.event(ctx, actor, "factors.unlock", name, id, reason))
 	}); err != nil {
 		return Factor{}, errorOf(err, "factor")
 	}

@@ -231,6 +231,10 @@ type Writer interface {
 	ExpireFactor(ctx context.Context, id string, createdBefore time.Time) error
 	UpdateFactorParams(ctx context.Context, id, label string, params map[string]string, now time.Time) error
 	ReserveSend(ctx context.Context, keys []string, limits []SendLimit, now time.Time) error
+	// DeleteSends forgets every send recorded under key, however recent, and returns how
+	// many it deleted: a limit counted under it starts again from none (an admin's unlock
+	// lifts the self-service page's sign-in limit of the user's name).
+	DeleteSends(ctx context.Context, key string) (int, error)
 	UseNonce(ctx context.Context, scope, nonce string, expires, now time.Time) error
 	// SpendLink marks an unspent self-service link spent (SelfService's, in the unit): the
 	// first code of the factor it enrolls, that factor's activation and the link spent

@@ -916,6 +916,23 @@ func (w *writer) DeleteSendsBefore(ctx context.Context, before time.Time, limit 
 	return n, nil
 }
 
+func (s *Store) DeleteSends(ctx context.Context, key string) (int, error) {
+	return result(ctx, s, func(w *writer) (int, error) { return w.DeleteSends(ctx, key) })
+}
+
+func (w *writer) DeleteSends(ctx context.Context, key string) (int, error) {
+	ctx = w.c(ctx)
+	res, err := w.exec(ctx, `DELETE FROM sends WHERE key = $1`, key)
+	if err != nil {
+		return 0, w.s.fail("delete sends", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, w.s.fail("delete sends", err)
+	}
+	return int(n), nil
+}
+
 // sendKeys checks limits and returns keys sorted without duplicates: a key named twice is
 // one send under it, not two, and sorted is the order LockKeys takes them in, so two
 // reservations sharing keys cannot deadlock.

@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ReserveSendKeys", testReserveSendKeys},
 		{"ReserveSendInvalid", testReserveSendInvalid},
 		{"DeleteSendsBefore", testDeleteSendsBefore},
+		{"DeleteSends", testDeleteSends},
 		{"DeleteAuditBefore", testDeleteAuditBefore},
 		{"UseNonce", testUseNonce},
 		{"DeleteExpiredNonces", testDeleteExpiredNonces},
@@ -1232,6 +1233,46 @@ func testReserveSendInvalid(t *testing.T, s store.Store) {
 	}
 }
 
+// testDeleteSends: every send under the key goes, however recent, and a limit reached
+// under it admits again at once; other keys, and a key that only starts with it, keep
+// theirs. In a unit that fails, nothing is deleted.
+func testDeleteSends(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for i := range 3 {
+		for _, key := range []string{"signin:alice", "signin:alice2", "signin:bob"} {
+			if err := s.ReserveSend(ctx, []string{key}, nil, at(time.Duration(i)*time.Minute)); err != nil {
+				t.Fatalf("ReserveSend: %v", err)
+			}
+		}
+	}
+	wantErr(t, "ReserveSend at the limit", s.ReserveSend(ctx, []string{"signin:alice"}, perHour(3), at(3*time.Minute)), store.ErrRateLimited)
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(w store.Writer) error {
+		if n, err := w.DeleteSends(ctx, "signin:alice"); err != nil || n != 3 {
+			t.Errorf("DeleteSends in a unit: %d, %v; want 3", n, err)
+		}
+		return boom
+	})
+	wantErr(t, "Update with a failing fn", err, boom)
+	if n := sendsWithin(t, s, "signin:alice", time.Hour, at(3*time.Minute)); n != 3 {
+		t.Errorf("%d sends under signin:alice after a failed unit deleted them, want 3", n)
+	}
+	// sendsWithin recorded one more as it counted: 4.
+	n, err := s.DeleteSends(ctx, "signin:alice")
+	if err != nil || n != 4 {
+		t.Errorf("DeleteSends: %d, %v; want 4", n, err)
+	}
+	wantErr(t, "ReserveSend after DeleteSends", s.ReserveSend(ctx, []string{"signin:alice"}, perHour(3), at(3*time.Minute)), nil)
+	for key, want := range map[string]int{"signin:alice": 1, "signin:alice2": 3, "signin:bob": 3} {
+		if n := sendsWithin(t, s, key, time.Hour, at(4*time.Minute)); n != want {
+			t.Errorf("%d sends under %s, want %d", n, key, want)
+		}
+	}
+	if n, err := s.DeleteSends(ctx, "nobody"); err != nil || n != 0 {
+		t.Errorf("DeleteSends of a key with none: %d, %v; want 0", n, err)
+	}
+}
+
 func testDeleteSendsBefore(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	cutoff := at(time.Hour)
@@ -1411,6 +1452,7 @@ func testCanceledContext(t *testing.T, s store.Store) {
 		{"AdvanceCounter", func() error { return s.AdvanceCounter(ctx, "f1", 10, at(0)) }},
 		{"CreateUser", func() error { return s.CreateUser(ctx, newUser("u2")) }},
 		{"ReserveSend", func() error { return s.ReserveSend(ctx, []string{"k"}, perHour(1), at(0)) }},
+		{"DeleteSends", func() error { _, err := s.DeleteSends(ctx, "f1"); return err }},
 		{"UseNonce", func() error { return s.UseNonce(ctx, "f1", "n1", at(time.Hour), at(0)) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,7 +1,8 @@
 // Package smtpfake is a real SMTP server for tests (emersion/go-smtp) on a loopback port.
 // It speaks the protocol a relay speaks — plaintext, STARTTLS or implicit TLS, AUTH PLAIN
 // when credentials are set — and keeps every message it accepts, so a test can read the
-// code an e-mail carried. Recipients can be made to bounce with a permanent 550.
+// code an e-mail carried. Recipients can be made to bounce with a permanent 550 that quotes
+// them, as Postfix's does.
 package smtpfake
 
 import (
@@ -147,8 +148,9 @@ func (s *Server) To(address string) []Message {
 	return out
 }
 
-// Reject makes RCPT TO for address fail with 550 5.1.1 (no such user), or accepted again
-// when reject is false.
+// Reject makes RCPT TO for address fail with 550 5.1.1 as Postfix words it, quoting the
+// address ("<bob@example.com>: Recipient address rejected: User unknown in local
+// recipient table"), or accepted again when reject is false.
 func (s *Server) Reject(address string, reject bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -222,7 +224,7 @@ func (m *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	rejected := m.srv.rejected[strings.ToLower(to)]
 	m.srv.mu.Unlock()
 	if rejected {
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "<" + to + ">: Recipient address rejected: User unknown in local recipient table"}
 	}
 	m.to = append(m.to, to)
 	return nil

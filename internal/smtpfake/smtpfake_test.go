@@ -73,6 +73,10 @@ func TestReject(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "550") {
 		t.Errorf("rejected recipient: %v", err)
 	}
+	// The reply quotes the address, as Postfix's does (the sender masks it in its error).
+	if want := "550 5.1.1 <gone@example.com>: Recipient address rejected"; !strings.Contains(s.Trace(), want) {
+		t.Errorf("no %q in the session:\n%s", want, s.Trace())
+	}
 	s.Reject("gone@example.com", false)
 	if err := snd.Send(context.Background(), delivery.Message{To: "gone@example.com", Text: "x"}); err != nil {
 		t.Errorf("accepted again: %v", err)

@@ -1,6 +1,11 @@
 package delivery
 
-import "testing"
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestValidE164(t *testing.T) {
 	t.Parallel()
@@ -116,6 +121,27 @@ func TestCountryCodes(t *testing.T) {
 	for cc := range twoDigitCountryCodes {
 		if len(cc) != 2 || cc[0] == '0' || cc[0] == '1' || cc[0] == '7' {
 			t.Errorf("two-digit country code %q", cc)
+		}
+	}
+}
+
+func TestMaskAddressesIn(t *testing.T) {
+	t.Parallel()
+	const id = "k5xq2b@example.com"
+	tests := []struct{ in, want string }{
+		{"550 5.1.1 <bob@example.com>: Recipient address rejected", "550 5.1.1 <b***@example.com>: Recipient address rejected"},
+		{"RCPT bob.smith+otp@Mail.Example.COM. then jö@exämple.de", "RCPT b***@Mail.Example.COM. then j***@exämple.de"},
+		{"recipient(s): <a@x>, <c_d@y.z>, message ID: <" + id + ">", "recipient(s): <a***@x>, <c***@y.z>, message ID: <" + id + ">"},
+		{"451 4.3.0 try again later", "451 4.3.0 try again later"},
+	}
+	for _, tt := range tests {
+		cause := errors.New(tt.in)
+		err := maskAddressesIn(fmt.Errorf("smtp: %w", cause), id)
+		if got := strings.TrimPrefix(err.Error(), "smtp: "); got != tt.want {
+			t.Errorf("%q masked: %q, want %q", tt.in, got, tt.want)
+		}
+		if !errors.Is(err, cause) {
+			t.Errorf("%q: the cause is no longer in the chain", tt.in)
 		}
 	}
 }

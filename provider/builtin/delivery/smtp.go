@@ -13,6 +13,7 @@ import (
 	"net"
 	netmail "net/mail"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -205,7 +206,8 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	if m.HTML != "" {
 		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
 	}
-	msg.SetMessageIDWithValue(messageID(s.domain))
+	id := messageID(s.domain)
+	msg.SetMessageIDWithValue(id)
 	msg.SetDateWithValue(s.now())
 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -255,10 +257,44 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		cerr = context.DeadlineExceeded
 	}
 	if cerr != nil {
-		return fmt.Errorf("smtp: send to %s: %w (%w)", MaskEmail(to), cerr, err)
+		err = fmt.Errorf("smtp: send to %s: %w (%w)", MaskEmail(to), cerr, err)
+	} else {
+		err = fmt.Errorf("smtp: send to %s: %w", MaskEmail(to), err)
 	}
-	return fmt.Errorf("smtp: send to %s: %w", MaskEmail(to), err)
+	// A server's reply quotes the recipient (Postfix: "550 5.1.1 <bob@example.com>:
+	// Recipient address rejected"), and go-mail adds "affected recipient(s): <…>".
+	return maskAddressesIn(err, id)
 }
+
+// addressPattern matches what reads as an e-mail address in a server's reply: a local part of
+// letters, digits and the atom characters of RFC 5322 (dots included), '@', and a domain.
+var addressPattern = regexp.MustCompile("[\\p{L}\\p{N}!#$%&'*+/=?^_`{|}~.-]+@[\\p{L}\\p{N}-]+(?:\\.[\\p{L}\\p{N}-]+)*")
+
+// maskAddressesIn is err with every e-mail address in its message masked as MaskEmail
+// masks it but keep (the message's own Message-ID, which a relay's log can be searched
+// for and which names no one). errors.Is and errors.As see err as it was.
+func maskAddressesIn(err error, keep string) error {
+	msg := err.Error()
+	masked := addressPattern.ReplaceAllStringFunc(msg, func(a string) string {
+		if a == keep {
+			return a
+		}
+		return MaskEmail(a)
+	})
+	if masked == msg {
+		return err
+	}
+	return &maskedError{msg: masked, err: err}
+}
+
+// maskedError is an error whose message has been made fit for a log.
+type maskedError struct {
+	msg string
+	err error
+}
+
+func (e *maskedError) Error() string { return e.msg }
+func (e *maskedError) Unwrap() error { return e.err }
 
 // messageID is a Message-ID with 160 random bits on the sender's domain: the host name, which
 // go-mail would use, is a container's random name in most deployments.

@@ -219,8 +219,16 @@ func TestSMTPSendErrors(t *testing.T) {
 				srv.Reject("bob@rejected.example", true)
 				return smtpTarget{o: optionsFor(srv, TLSStartTLS), srv: srv}
 			},
-			to:    "bob@rejected.example",
-			check: wantErrorContaining("550"),
+			// The server quotes the recipient, as Postfix does, and go-mail names it again;
+			// the error shows it masked, twice, and keeps the Message-ID, which names no one.
+			to: "Bob@Rejected.example",
+			check: func(t *testing.T, err error) {
+				wantErrorContaining("550 \"5.1.1 <B***@rejected.example>: Recipient address rejected")(t, err)
+				wantErrorContaining("affected recipient(s): <B***@rejected.example>")(t, err)
+				if !regexp.MustCompile(`affected message ID: <[a-z2-7]{32}@example\.com>`).MatchString(err.Error()) {
+					t.Errorf("error %q does not keep the Message-ID", err)
+				}
+			},
 		},
 		{
 			name: "starttls not offered",
@@ -333,7 +341,7 @@ func TestSMTPSendErrors(t *testing.T) {
 				t.Fatal("no error")
 			}
 			tt.check(t, err)
-			checkErrorHygiene(t, err, "smtp: ", smtpPassword, "wrong-"+smtpPassword, "654321")
+			checkErrorHygiene(t, err, "smtp: ", smtpPassword, "wrong-"+smtpPassword, "654321", "ob@", m.To)
 			if tt.within > 0 && elapsed > tt.within {
 				t.Errorf("error after %s, want within %s", elapsed, tt.within)
 			}

@@ -2,6 +2,7 @@ package lifecycle_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -97,6 +98,74 @@ func TestImportAuditMasksDestinations(t *testing.T) {
 		want := `email: "c***@example.com" → "m***@example.net"; phone: "+1 ***-***-0003" → "+1 ***-***-0099"`
 		if got := page.Events[0].Reason; got != want {
 			t.Errorf("the import's record %q, want %q", got, want)
+		}
+	})
+}
+
+// A refusal quotes the value the caller sent back to the caller (Msg), but its record
+// and its Error, which logs and a sync queue's rows show, mask it.
+func TestRefusalRecordsMaskWhatTheCallerSent(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManager(t, st)
+		addAlice(t, m)
+		if _, err := m.EnrollFactor(ctx, "idm", "alice", lifecycle.Enrollment{Type: "emailotp", Activation: lifecycle.ActivationImmediate,
+			Params: raw(`{"email":"alice@example.com"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		s := func(v string) *string { return &v }
+		tests := []struct {
+			name, action, sent, code, reason string
+			do                               func() error
+		}{
+			{"an e-mail address", "admin.users.update", "Alice <alice.w@example.com>", "invalid_email",
+				`invalid_email: "A***@example.com>" is not one bare e-mail address`,
+				func() error {
+					_, err := m.UpdateUser(ctx, "idm", "alice", lifecycle.UserInput{Email: s("Alice <alice.w@example.com>")})
+					return err
+				}},
+			{"a phone number", "admin.users.create", "+1555010019x", "invalid_phone",
+				`invalid_phone: "***" is not an E.164 number (+ and 8 to 15 digits, e.g. +15551230123)`,
+				func() error {
+					_, err := m.CreateUser(ctx, "idm", lifecycle.UserInput{Name: "bob", Phone: s("+1555010019x")})
+					return err
+				}},
+			{"an enrollment's phone", "admin.factors.enroll", "0044 7911 123456", "invalid_phone",
+				`invalid_phone: invalid destination: phone "***" is not an E.164 number (+ and 8 to 15 digits, e.g. +15551230123)`,
+				func() error {
+					_, err := m.EnrollFactor(ctx, "idm", "alice", lifecycle.Enrollment{Type: "smsotp", Params: raw(`{"phone":"0044 7911 123456"}`)})
+					return err
+				}},
+			{"an enrollment's duplicate mailbox", "admin.factors.enroll", "alice@EXAMPLE.com", "factor_exists",
+				"factor_exists: the user already has this factor: alice already has emailotp factor",
+				func() error {
+					_, err := m.EnrollFactor(ctx, "idm", "alice", lifecycle.Enrollment{Type: "emailotp", Params: raw(`{"email":"alice@EXAMPLE.com"}`)})
+					return err
+				}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				err := tt.do()
+				var le *lifecycle.Error
+				if !errors.As(err, &le) || le.Code != tt.code {
+					t.Fatalf("error %v, want a %s refusal", err, tt.code)
+				}
+				if tt.code != "factor_exists" && !strings.Contains(le.Msg, tt.sent) {
+					t.Errorf("the caller's message %q does not quote %q", le.Msg, tt.sent)
+				}
+				for _, logged := range []string{le.Error(), le.Reason()} {
+					if strings.Contains(strings.ToLower(logged), "alice@example.com") || strings.Contains(logged, tt.sent) {
+						t.Errorf("%q quotes what was sent", logged)
+					}
+				}
+				evs := auditOf(t, m, tt.action).Events
+				if len(evs) == 0 || evs[0].Outcome != "FAILED" || !strings.HasPrefix(evs[0].Reason, tt.reason) {
+					t.Fatalf("newest %s record %+v, want FAILED %q", tt.action, evs, tt.reason)
+				}
+				if r := strings.ToLower(evs[0].Reason); strings.Contains(r, "alice@example.com") || strings.Contains(r, strings.ToLower(tt.sent)) {
+					t.Errorf("the record %q quotes what was sent", evs[0].Reason)
+				}
+			})
 		}
 	})
 }

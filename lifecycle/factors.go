@@ -330,7 +330,7 @@ func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in
 			return m.event(ctx, actor, action, name, f.ID, enrollNote(f))
 		}})
 	if err != nil {
-		return Enrolled{}, m.refuse(ctx, actor, action, name, "", enrollError(err))
+		return Enrolled{}, m.refuse(ctx, actor, action, name, "", enrollError(err, v.Get(builtin.Destination(in.Type))))
 	}
 	out := maps.Clone(enrolled.Output)
 	if uri, ok := out["otpauthURI"].(string); ok {
@@ -349,8 +349,20 @@ func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in
 	return res, nil
 }
 
-// enrollError maps the engine's refusals.
-func enrollError(err error) error {
+// enrollError maps the engine's refusals; dest is the destination the enrollment names,
+// which a refusal may quote back (Error.Quoted).
+func enrollError(err error, dest string) error {
+	err = engineRefusal(err)
+	if le, ok := err.(*Error); ok && dest != "" {
+		// A copy: the refusal may be a shared one (ErrLinkSpent).
+		c := *le
+		return c.quoting(dest)
+	}
+	return err
+}
+
+// engineRefusal maps the engine's refusals.
+func engineRefusal(err error) error {
 	msg := err.Error()
 	switch {
 	case errors.Is(err, builtin.ErrInvalidDestination):
@@ -542,7 +554,7 @@ func (m *Manager) ResendActivation(ctx context.Context, actor Actor, name, id st
 	// The record commits with the new code's transaction.
 	expires, err := e.ResendActivation(ctx, u, id, func(store.Factor) store.AuditEvent { return m.event(ctx, actor, action, name, id, "") })
 	if err != nil {
-		return time.Time{}, m.refuse(ctx, actor, action, name, id, enrollError(err))
+		return time.Time{}, m.refuse(ctx, actor, action, name, id, enrollError(err, f.Params[builtin.Destination(f.Type)]))
 	}
 	return expires, nil
 }
@@ -630,7 +642,7 @@ func (m *Manager) ResyncFactor(ctx context.Context, actor Actor, name, id string
 		return ev
 	}
 	refuse := func(le *Error) (Factor, int64, error) {
-		m.appendApart(ctx, record("FAILED", le.Code+": "+le.Msg))
+		m.appendApart(ctx, record("FAILED", le.Reason()))
 		return Factor{}, 0, le
 	}
 	if len(codes) != 2 {

@@ -739,7 +739,7 @@ func (m *Manager) rowFactor(u store.User, factors []store.Factor, typ string, p 
 	}
 	f, err := e.PreProvision(u, factors, typ, dest)
 	if err != nil {
-		le, ok := enrollError(err).(*Error)
+		le, ok := enrollError(err, dest).(*Error)
 		if !ok {
 			le = invalid("invalid_factor", "factors", "%v", err)
 		}

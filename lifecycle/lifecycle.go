@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
 )
 
@@ -130,13 +133,47 @@ type Error struct {
 	// RetryAfter, when positive, is how long until a limit that refused the request would
 	// allow it (a code's send limits): the admin API answers 429 with Retry-After.
 	RetryAfter time.Duration
+	// Quoted are a person's e-mail addresses and phone numbers that Msg quotes back to the
+	// caller who sent them ("\"+1555\" is not an E.164 number"): the caller may read them,
+	// an audit record or a log line may not. Error and Reason mask them.
+	Quoted []string
 }
 
+// Error is the refusal as a log says it: its code, field and message, quoted personal
+// values masked.
 func (e *Error) Error() string {
 	if e.Field != "" {
-		return e.Code + ": " + e.Field + ": " + e.Msg
+		return e.Code + ": " + e.Field + ": " + e.masked()
 	}
-	return e.Code + ": " + e.Msg
+	return e.Code + ": " + e.masked()
+}
+
+// Reason is the refusal as its audit record says it: its code and message, quoted personal
+// values masked.
+func (e *Error) Reason() string {
+	return e.Code + ": " + e.masked()
+}
+
+// masked is Msg with every Quoted value masked, in the quoted form %q gave it first.
+func (e *Error) masked() string {
+	msg := e.Msg
+	for _, v := range e.Quoted {
+		if v == "" {
+			continue
+		}
+		m := delivery.MaskPhone(v)
+		if strings.Contains(v, "@") {
+			m = delivery.MaskEmail(v)
+		}
+		msg = strings.ReplaceAll(strings.ReplaceAll(msg, strconv.Quote(v), strconv.Quote(m)), v, m)
+	}
+	return msg
+}
+
+// quoting is e with values added to its Quoted.
+func (e *Error) quoting(values ...string) *Error {
+	e.Quoted = append(slices.Clip(e.Quoted), values...)
+	return e
 }
 
 func invalid(code, field, format string, args ...any) *Error {
@@ -262,7 +299,7 @@ func AdminEvent(now time.Time, actor Actor, action, user, factor, outcome, reaso
 func (m *Manager) refuse(ctx context.Context, actor Actor, action, user, factor string, err error) error {
 	var le *Error
 	if errors.As(err, &le) {
-		m.audit(ctx, actor, action, user, factor, "FAILED", le.Code+": "+le.Msg)
+		m.audit(ctx, actor, action, user, factor, "FAILED", le.Reason())
 	}
 	return err
 }

@@ -95,7 +95,7 @@ func profile(p store.Profile, in UserInput) (store.Profile, *Error) {
 		if p.Email != "" {
 			n, ok := delivery.ValidEmail(p.Email)
 			if !ok {
-				return p, invalid("invalid_email", "email", "%q is not one bare e-mail address", p.Email)
+				return p, invalid("invalid_email", "email", "%q is not one bare e-mail address", p.Email).quoting(p.Email)
 			}
 			p.Email = n
 		}
@@ -103,7 +103,7 @@ func profile(p store.Profile, in UserInput) (store.Profile, *Error) {
 	if in.Phone != nil {
 		p.Phone = *in.Phone
 		if p.Phone != "" && !delivery.ValidE164(p.Phone) {
-			return p, invalid("invalid_phone", "phone", "%q is not an E.164 number (+ and 8 to 15 digits, e.g. +15551230123)", p.Phone)
+			return p, invalid("invalid_phone", "phone", "%q is not an E.164 number (+ and 8 to 15 digits, e.g. +15551230123)", p.Phone).quoting(p.Phone)
 		}
 	}
 	if in.DisplayName != nil {

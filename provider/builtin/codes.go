@@ -163,7 +163,7 @@ func (k *codeFactor) build(u store.User, existing []store.Factor, in Enrollment)
 	for _, f := range existing {
 		// Mailbox names are case-insensitive in practice, whatever RFC 5321 allows.
 		if f.Type == k.typ && strings.EqualFold(f.Params[k.to.param], to) {
-			return store.Factor{}, nil, fmt.Errorf("%w: %s already has %s factor %s for %s", ErrDuplicate, u.Name, k.typ, f.ID, to)
+			return store.Factor{}, nil, fmt.Errorf("%w: %s already has %s factor %s for %s", ErrDuplicate, u.Name, k.typ, f.ID, k.to.mask(to))
 		}
 	}
 	f := k.e.newFactor(u, k.typ, in.Values.Get("name"), in)

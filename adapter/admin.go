@@ -224,7 +224,7 @@ func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 			if err := checkQuery(c); err != nil {
 				return err
 			}
-			return api.idempotent(c, next) // a POST with an Idempotency-Key runs once
+			return api.idempotent(c, api.recordBodyRefusal(next)) // a POST with an Idempotency-Key runs once
 		}
 	}
 }
@@ -245,8 +245,13 @@ func param(c echo.Context, name string) string {
 
 // decodeStrict reads a JSON object into v, refusing unknown fields, a key given twice
 // (encoding/json would keep the last, where a proxy may have read the first) and
-// trailing data. A refusal names the field at fault and says what it must be.
+// trailing data. A refusal names the field at fault and says what it must be, and is
+// marked a body refusal (recordBodyRefusal).
 func decodeStrict(c echo.Context, v any) error {
+	return bodyRefused(decodeStrictBody(c, v))
+}
+
+func decodeStrictBody(c echo.Context, v any) error {
 	data, err := readBody(c)
 	if err != nil {
 		return err
@@ -899,7 +904,7 @@ func (api adminAPI) importUsers(c echo.Context) error {
 	}
 	data, err := readBody(c)
 	if err != nil {
-		return err
+		return bodyRefused(err)
 	}
 	rows, bad, err := lifecycle.ParseImport(bytes.NewReader(data), format)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
 )
 
@@ -142,6 +143,19 @@ func (m *Manager) RefuseScope(ctx context.Context, actor Actor, need, method, ro
 	m.audit(ctx, actor, "refused", user, factor, "FAILED",
 		fmt.Sprintf("insufficient scope: %s needed for %s %s", need, method, route))
 }
+
+// RefuseRequest records, as admin.refused FAILED, a request of the token named actor that
+// the API refused before it reached the Manager (a body that is not JSON, too large, or
+// names a field the request does not have): method and route say what, user and factor
+// whom ("" when the route names none), reason why. The reason is bounded and made
+// printable: it names keys the caller chose.
+func (m *Manager) RefuseRequest(ctx context.Context, actor Actor, method, route, user, factor, reason string) {
+	m.audit(ctx, actor, "refused", user, factor, "FAILED",
+		fmt.Sprintf("%s %s: %s", method, route, provider.Printable(reason, maxRefusalReason)))
+}
+
+// maxRefusalReason bounds RefuseRequest's reason.
+const maxRefusalReason = 512
 
 // Switch is an org-wide capability switch as the admin API shows it.
 type Switch struct {

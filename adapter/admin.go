@@ -856,7 +856,8 @@ func (api adminAPI) audit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	aq := lifecycle.AuditQuery{User: q.Get("user"), Action: q.Get("action"), Outcome: q.Get("outcome"), Cursor: q.Get("cursor"), Limit: limit}
+	aq := lifecycle.AuditQuery{User: q.Get("user"), Action: q.Get("action"), Outcome: q.Get("outcome"), Actor: q.Get("actor"),
+		RequestID: q.Get("requestId"), Cursor: q.Get("cursor"), Limit: limit}
 	// Actions are matched exactly and recorded in lower case: another case would match
 	// nothing, and an empty page reads as "it never happened".
 	if lower := strings.ToLower(aq.Action); lower != aq.Action {

@@ -3,6 +3,8 @@ package adapter
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,5 +87,44 @@ func TestAdminAuditRequestID(t *testing.T) {
 	}
 	if got["SUCCESS"] != "req-create-ok" || got["FAILED"] != "req-create-again" {
 		t.Errorf("admin.users.create rows' request ids by outcome: %v", got)
+	}
+}
+
+// TestAdminAuditByActorAndRequest: a help desk finds what one token did, and everything
+// one request did, by the request id its caller was answered with.
+func TestAdminAuditByActorAndRequest(t *testing.T) {
+	h := newAdminHarness(t)
+	for _, tc := range []struct{ token, body, id string }{
+		{h.write, `{"name":"bob"}`, "req-bob"},
+		{h.write, `{"name":"carol"}`, "req-carol"},
+		{h.write, `{"name":"bob"}`, "req-bob-again"}, // refused: bob exists
+	} {
+		if code, text, _ := h.do(t, "POST", "/admin/v1/users", tc.body, "Authorization", "Bearer "+tc.token, "X-Request-ID", tc.id); code >= 500 {
+			t.Fatalf("%s: %d %s", tc.id, code, text)
+		}
+	}
+	actions := func(query string) []string {
+		t.Helper()
+		code, page := h.admin(t, h.read, "GET", "/admin/v1/audit?"+query, "")
+		if code != 200 {
+			t.Fatalf("%s: %d %v", query, code, page)
+		}
+		var out []string
+		for _, e := range page["events"].([]any) {
+			ev := e.(map[string]any)
+			out = append(out, fmt.Sprint(ev["action"], " ", ev["outcome"], " ", ev["user"]))
+		}
+		return out
+	}
+	for query, want := range map[string][]string{
+		"requestId=req-carol":                          {"admin.users.create SUCCESS carol"},
+		"requestId=req-bob-again":                      {"admin.users.create FAILED bob"},
+		"requestId=req-nobody":                         nil,
+		"actor=provisioning&action=admin.users.create": {"admin.users.create FAILED bob", "admin.users.create SUCCESS carol", "admin.users.create SUCCESS bob"},
+		"actor=auditor":                                nil,
+	} {
+		if got := actions(query); !slices.Equal(got, want) {
+			t.Errorf("%s: %q, want %q", query, got, want)
+		}
 	}
 }

@@ -273,10 +273,14 @@ type AuditQuery struct {
 	User    string
 	Action  string // validate, initiate, admin.users.create...
 	Outcome string
-	Since   time.Time
-	Until   time.Time
-	Cursor  string
-	Limit   int // 1 to 1000; 0: 100
+	// Actor is who made an admin change (a token's name, cli, sync:SOURCE), exactly.
+	Actor string
+	// RequestID is the X-Request-ID of the request the events belong to, exactly.
+	RequestID string
+	Since     time.Time
+	Until     time.Time
+	Cursor    string
+	Limit     int // 1 to 1000; 0: 100
 }
 
 // AuditEvent is an audit event as the admin API shows it.
@@ -302,7 +306,8 @@ type AuditPage struct {
 
 // QueryAudit returns a page of the audit trail.
 func (m *Manager) QueryAudit(ctx context.Context, q AuditQuery) (AuditPage, error) {
-	sq := store.AuditQuery{Username: q.User, Resource: q.Action, Outcome: q.Outcome, Since: q.Since, Until: q.Until, Limit: q.Limit}
+	sq := store.AuditQuery{Username: q.User, Resource: q.Action, Outcome: q.Outcome, Actor: q.Actor, RequestID: q.RequestID,
+		Since: q.Since, Until: q.Until, Limit: q.Limit}
 	if sq.Limit == 0 {
 		sq.Limit = 100
 	}

@@ -144,8 +144,13 @@ type AuditQuery struct {
 	Username string // matched by FoldName; each event keeps the name as its request gave it
 	Resource string // the action: validate, users.create, ...
 	Outcome  string
-	Since    time.Time // inclusive; zero: no bound
-	Until    time.Time // exclusive; zero: no bound
+	// Actor is who made an admin change, exactly as recorded (a token's name, cli,
+	// sync:SOURCE); "" all.
+	Actor string
+	// RequestID is the X-Request-ID of the request that caused the event, exactly; "" all.
+	RequestID string
+	Since     time.Time // inclusive; zero: no bound
+	Until     time.Time // exclusive; zero: no bound
 	// Before is a cursor: only events older than the one with this Seq (and its time).
 	Before *AuditCursor
 	Limit  int // <= 0: 100

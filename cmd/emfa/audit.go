@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/emfa/emfa/lifecycle"
-	"github.com/emfa/emfa/store"
 )
 
 // auditJSON is an audit event as `audit --json` prints it: in the lower-camel keys of
@@ -32,13 +31,14 @@ type auditJSON struct {
 // auditCmd prints the audit trail, newest first: every decision with its reason, never a
 // code or answer.
 func (d *deps) auditCmd() *cobra.Command {
-	var user string
+	var q lifecycle.AuditQuery
 	var limit int
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "audit",
 		Short: "the audit trail, newest first: every decision with its reason, never a code or answer",
 		Example: `  emfa audit --config emfa.yaml --user alice --limit 20
+  emfa audit --config emfa.yaml --request-id 0f3c9d2e --json
   emfa audit --config emfa.yaml --json | jq 'select(.outcome == "FAILED")'`,
 		Args: func(c *cobra.Command, args []string) error {
 			if err := noArgs(c, args); err != nil {
@@ -50,20 +50,26 @@ func (d *deps) auditCmd() *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&user, "user", "", "only this user's events")
+	c.Flags().StringVar(&q.User, "user", "", "only this user's events")
+	c.Flags().StringVar(&q.Actor, "actor", "", "only the admin changes made by this actor (a token's name, cli, sync:SOURCE)")
+	c.Flags().StringVar(&q.RequestID, "request-id", "", "only the events of the request with this X-Request-ID")
 	c.Flags().IntVar(&limit, "limit", 50, "at most this many events")
 	c.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line")
 	return d.storeCmd(c, func(ctx context.Context, e *env, _ []string) error {
-		events, err := e.store.ListAudit(ctx, store.AuditFilter{Username: user, Limit: limit})
+		m, err := e.manager(nil, nil, nil)
 		if err != nil {
 			return err
+		}
+		events, err := auditEvents(ctx, m, q, limit)
+		if err != nil {
+			return cliError(err)
 		}
 		if asJSON {
 			enc := json.NewEncoder(d.stdout)
 			enc.SetEscapeHTML(false)
 			for _, ev := range events {
 				if err := enc.Encode(auditJSON{Time: ev.Time, RequestID: ev.RequestID, Provider: ev.Provider,
-					Username: ev.Username, Capability: ev.Capability, FactorID: ev.FactorID, Resource: ev.Resource,
+					Username: ev.User, Capability: ev.Capability, FactorID: ev.FactorID, Resource: ev.Action,
 					Outcome: ev.Outcome, Reason: ev.Reason, WebhookID: ev.WebhookID, Actor: ev.Actor}); err != nil {
 					return err
 				}
@@ -74,10 +80,29 @@ func (d *deps) auditCmd() *cobra.Command {
 		fmt.Fprintln(tw, "TIME\tPROVIDER\tUSER\tCAPABILITY\tFACTOR\tRESOURCE\tOUTCOME\tREASON\tREQUEST\tACTOR")
 		for _, ev := range events {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.UTC().Format(time.RFC3339),
-				ev.Provider, ev.Username, ev.Capability, ev.FactorID, ev.Resource, ev.Outcome, ev.Reason, ev.RequestID, ev.Actor)
+				ev.Provider, ev.User, ev.Capability, ev.FactorID, ev.Action, ev.Outcome, ev.Reason, ev.RequestID, ev.Actor)
 		}
 		return tw.Flush()
 	})
+}
+
+// auditEvents reads at most limit events of q, newest first, a page of the admin API's
+// size at a time: the same query, checked the same way, as GET /admin/v1/audit.
+func auditEvents(ctx context.Context, m *lifecycle.Manager, q lifecycle.AuditQuery, limit int) ([]lifecycle.AuditEvent, error) {
+	var events []lifecycle.AuditEvent
+	for len(events) < limit {
+		q.Limit = min(limit-len(events), 1000)
+		page, err := m.QueryAudit(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, page.Events...)
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	return events, nil
 }
 
 // cliActor is the actor of the changes made with the CLI, in the audit trail.

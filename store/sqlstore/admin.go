@@ -736,7 +736,7 @@ func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.Aud
 	if q.Username != "" {
 		where = append(where, "lower(username) = "+arg(store.FoldName(q.Username)))
 	}
-	for col, v := range map[string]string{"resource": q.Resource, "outcome": q.Outcome} {
+	for col, v := range map[string]string{"resource": q.Resource, "outcome": q.Outcome, "actor": q.Actor, "request_id": q.RequestID} {
 		if v != "" {
 			where = append(where, col+" = "+arg(v))
 		}

@@ -549,7 +549,8 @@ func testQueryAudit(t *testing.T, s store.Store) {
 	var events []store.AuditEvent
 	for i := range 10 {
 		e := store.AuditEvent{Time: at(time.Duration(i/2) * time.Second), Username: []string{"alice", "bob"}[i%2],
-			Resource: []string{"validate", "users.create"}[i%3%2], Outcome: []string{"SUCCESS", "FAILED"}[i%2], Reason: fmt.Sprint(i)}
+			Resource: []string{"validate", "users.create"}[i%3%2], Outcome: []string{"SUCCESS", "FAILED"}[i%2], Reason: fmt.Sprint(i),
+			Actor: []string{"", "helpdesk", "cli"}[i%3], RequestID: fmt.Sprintf("req-%d", i/3)}
 		events = append(events, e)
 		if err := s.AppendAudit(ctx, e); err != nil {
 			t.Fatal(err)
@@ -572,6 +573,10 @@ func testQueryAudit(t *testing.T, s store.Store) {
 	diff(t, "failed", []string{"9", "7", "5", "3", "1"}, reasons(store.AuditQuery{Outcome: "FAILED"}))
 	diff(t, "action", []string{"7", "4", "1"}, reasons(store.AuditQuery{Resource: "users.create"}))
 	diff(t, "time range", []string{"5", "4", "3", "2"}, reasons(store.AuditQuery{Since: at(time.Second), Until: at(3 * time.Second)}))
+	diff(t, "actor", []string{"7", "4", "1"}, reasons(store.AuditQuery{Actor: "helpdesk"}))
+	diff(t, "actor is exact", []string(nil), reasons(store.AuditQuery{Actor: "HelpDesk"}))
+	diff(t, "request id", []string{"5", "4", "3"}, reasons(store.AuditQuery{RequestID: "req-1"}))
+	diff(t, "request id and actor", []string{"5"}, reasons(store.AuditQuery{RequestID: "req-1", Actor: "cli"}))
 
 	// Paging by cursor, through events sharing a millisecond, sees each event once.
 	var paged []string

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/store"
 )
 
@@ -125,6 +126,47 @@ func TestAdminAuditByActorAndRequest(t *testing.T) {
 	} {
 		if got := actions(query); !slices.Equal(got, want) {
 			t.Errorf("%s: %q, want %q", query, got, want)
+		}
+	}
+}
+
+// TestAdminAuditActionsEnum: the document's action enum, which the server refuses any
+// other action by, is lifecycle's list of every action the audit trail records.
+func TestAdminAuditActionsEnum(t *testing.T) {
+	params, err := queryParamsOf(adminOpenAPIFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(params["GET /audit"], func(p queryParam) bool { return p.name == "action" })
+	if i < 0 {
+		t.Fatal("GET /audit takes no action")
+	}
+	if got, want := params["GET /audit"][i].values, lifecycle.AuditActions(); !slices.Equal(got, want) {
+		t.Errorf("admin_openapi.json's action enum:\n%q\nlifecycle.AuditActions:\n%q", got, want)
+	}
+}
+
+// TestAdminAuditRefusesWhatMatchesNothing: an action or outcome no row has, or a time
+// range that holds no time, is refused with what is allowed, not answered with an empty
+// page a help desk reads as "it never happened".
+func TestAdminAuditRefusesWhatMatchesNothing(t *testing.T) {
+	h := newAdminHarness(t)
+	h.checkRefusals(t, []adminRefusal{
+		{"an action never recorded", "GET", "/admin/v1/audit?action=admin.users.frobnicate", "", 400, "invalid_parameter", "action",
+			[]string{"one of enrollments, ", "admin.users.create", "lifecycle:user.disable"}},
+		{"an action without its admin.", "GET", "/admin/v1/audit?action=users.create", "", 400, "invalid_parameter", "action",
+			[]string{`did you mean "admin.users.create"`}},
+		{"an outcome never recorded", "GET", "/admin/v1/audit?outcome=OK", "", 400, "invalid_parameter", "outcome",
+			[]string{"SUCCESS, FAILED, PENDING, CANCELED, TIMEOUT, SKIPPED"}},
+		{"since after until", "GET", "/admin/v1/audit?since=2025-01-02T00:00:00Z&until=2025-01-01T00:00:00Z", "", 400, "invalid_parameter", "until",
+			[]string{"must be after since"}},
+		{"since at until", "GET", "/admin/v1/audit?since=2025-01-01T00:00:00Z&until=2025-01-01T00:00:00Z", "", 400, "invalid_parameter", "until",
+			[]string{"must be after since"}},
+	})
+	for _, query := range []string{"action=validate", "action=admin.users.create&outcome=FAILED", "action=device%20answer",
+		"since=2025-01-01T00:00:00Z&until=2025-01-01T00:00:00.001Z"} {
+		if code, out := h.admin(t, h.read, "GET", "/admin/v1/audit?"+query, ""); code != 200 {
+			t.Errorf("%s: %d %v", query, code, out)
 		}
 	}
 }

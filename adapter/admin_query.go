@@ -178,10 +178,20 @@ func oneOf(values []string) string {
 	return "one of " + strings.Join(values, ", ")
 }
 
-// didYouMean is " (did you mean "X"?)" when X is a known value close to v, else "".
+// didYouMean is " (did you mean "X"?)" when X is a known value close to v, or the one
+// that is v qualified (users.create for admin.users.create), else "".
 func didYouMean(v string, known []string) string {
 	if near := suggest.Nearest(v, known); near != "" {
 		return fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	var qualified []string
+	for _, k := range known {
+		if v != "" && (strings.HasSuffix(k, "."+v) || strings.HasSuffix(k, ":"+v)) {
+			qualified = append(qualified, k)
+		}
+	}
+	if len(qualified) == 1 {
+		return fmt.Sprintf(" (did you mean %q?)", qualified[0])
 	}
 	return ""
 }

@@ -42,7 +42,7 @@ func (m *Manager) CreateClient(ctx context.Context, actor Actor, name string) (C
 	now := m.now()
 	c := store.OAuthClient{ID: "emfa-" + randomText(12), Name: name, SecretHash: HashToken(secret), CreatedAt: now}
 	// The client and the record of its creation are one commit: no credential without it.
-	err = cs.CreateOAuthClient(ctx, c, requested(ctx, AdminEvent(now, actor, "clients.create", "", "", "SUCCESS", name+" "+c.ID)))
+	err = cs.CreateOAuthClient(ctx, c, requested(ctx, AdminEvent(now, actor, ActionClientsCreate, "", "", "SUCCESS", name+" "+c.ID)))
 	if errors.Is(err, store.ErrExists) {
 		return Client{}, "", conflict("client_exists", "name", "a client named %q exists already (revoked ones keep their name)", name)
 	}
@@ -77,7 +77,7 @@ func (m *Manager) RevokeClient(ctx context.Context, actor Actor, name string) er
 		return err
 	}
 	now := m.now()
-	err = cs.RevokeOAuthClient(ctx, name, now, requested(ctx, AdminEvent(now, actor, "clients.revoke", "", "", "SUCCESS", name)))
+	err = cs.RevokeOAuthClient(ctx, name, now, requested(ctx, AdminEvent(now, actor, ActionClientsRevoke, "", "", "SUCCESS", name)))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("not_found", "name", "no client named %q", name)

@@ -302,7 +302,7 @@ func activation(typ, requested string) (string, *Error) {
 
 // EnrollFactor enrolls a factor for a user.
 func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in Enrollment) (Enrolled, error) {
-	const action = "factors.enroll"
+	const action = ActionFactorsEnroll
 	v, verr := values(in.Type, in.Params)
 	if verr == nil {
 		verr = checkText("label", in.Label, false, maxText)
@@ -508,7 +508,7 @@ func (m *Manager) ActivateFactor(ctx context.Context, actor Actor, name, id, pas
 // activateFactor is ActivateFactor with also, the caller's writes, in the commit that
 // activates the factor (builtin.Engine.ActivateWith); also's error is returned wrapped.
 func (m *Manager) activateFactor(ctx context.Context, actor Actor, name, id, passcode string, also func(w store.Writer) error) (Factor, error) {
-	const action = "factors.activate"
+	const action = ActionFactorsActivate
 	if passcode == "" {
 		return Factor{}, m.refuse(ctx, actor, action, name, id, invalid("missing_field", "passcode", "is required"))
 	}
@@ -539,7 +539,7 @@ func (m *Manager) activateFactor(ctx context.Context, actor Actor, name, id, pas
 
 // ResendActivation sends a new activation code to a code factor pending a passcode.
 func (m *Manager) ResendActivation(ctx context.Context, actor Actor, name, id string) (time.Time, error) {
-	const action = "factors.resend"
+	const action = ActionFactorsResend
 	u, f, err := m.factor(ctx, name, id)
 	if err != nil {
 		return time.Time{}, err
@@ -562,14 +562,14 @@ func (m *Manager) ResendActivation(ctx context.Context, actor Actor, name, id st
 // RenameFactor changes a factor's label (its deviceName in enrollments).
 func (m *Manager) RenameFactor(ctx context.Context, actor Actor, name, id, label string) (Factor, error) {
 	if err := checkText("label", label, true, maxText); err != nil {
-		return Factor{}, m.refuse(ctx, actor, "factors.rename", name, id, err)
+		return Factor{}, m.refuse(ctx, actor, ActionFactorsRename, name, id, err)
 	}
 	_, f, err := m.factor(ctx, name, id)
 	if err != nil {
 		return Factor{}, err
 	}
 	c := store.UserChange{Name: name, Now: m.now(), UpdateFactors: []store.FactorUpdate{{ID: id, Label: label, Params: f.Params}},
-		Audit: []store.AuditEvent{m.event(ctx, actor, "factors.rename", name, id, "")}}
+		Audit: []store.AuditEvent{m.event(ctx, actor, ActionFactorsRename, name, id, "")}}
 	if err := m.apply(ctx, c, "factor"); err != nil {
 		return Factor{}, err
 	}
@@ -579,9 +579,9 @@ func (m *Manager) RenameFactor(ctx context.Context, actor Actor, name, id, label
 // SetFactorState disables or enables a factor. A pending factor is enabled only by its
 // own activation.
 func (m *Manager) SetFactorState(ctx context.Context, actor Actor, name, id string, disabled bool) (Factor, error) {
-	action, state := "factors.enable", store.FactorActive
+	action, state := ActionFactorsEnable, store.FactorActive
 	if disabled {
-		action, state = "factors.disable", store.FactorDisabled
+		action, state = ActionFactorsDisable, store.FactorDisabled
 	}
 	_, f, err := m.factor(ctx, name, id)
 	if err != nil {
@@ -618,7 +618,7 @@ func (m *Manager) UnlockFactor(ctx context.Context, actor Actor, name, id string
 		if n > 0 {
 			reason = "page sign-in limit cleared"
 		}
-		return w.AppendAudit(ctx, m.event(ctx, actor, "factors.unlock", name, id, reason))
+		return w.AppendAudit(ctx, m.event(ctx, actor, ActionFactorsUnlock, name, id, reason))
 	}); err != nil {
 		return Factor{}, errorOf(err, "factor")
 	}
@@ -631,7 +631,7 @@ func (m *Manager) UnlockFactor(ctx context.Context, actor Actor, name, id string
 // factor and the token's next counter value. The resynchronisation commits with its
 // record; a refusal is recorded FAILED. Neither names a code.
 func (m *Manager) ResyncFactor(ctx context.Context, actor Actor, name, id string, codes []string) (Factor, int64, error) {
-	const action = "factors.resync"
+	const action = ActionFactorsResync
 	_, f, err := m.factor(ctx, name, id)
 	if err != nil {
 		return Factor{}, 0, err
@@ -680,7 +680,7 @@ func (m *Manager) DeleteFactor(ctx context.Context, actor Actor, name, id string
 // the user is still at revision rev: CodeChanged when another change came between.
 func (m *Manager) deleteFactorAt(ctx context.Context, actor Actor, name, id string, rev *int64) error {
 	c := store.UserChange{Name: name, Now: m.now(), DeleteFactors: []string{id}, IfRevision: rev,
-		Audit: []store.AuditEvent{m.event(ctx, actor, "factors.delete", name, id, "")}}
+		Audit: []store.AuditEvent{m.event(ctx, actor, ActionFactorsDelete, name, id, "")}}
 	return m.apply(ctx, c, "factor")
 }
 
@@ -704,7 +704,7 @@ func (m *Manager) ResetUserBefore(ctx context.Context, actor Actor, name, mode s
 		mode = ResetDelete
 	}
 	if mode != ResetDelete && mode != ResetDisable {
-		return 0, m.refuse(ctx, actor, "users.reset", name, "", invalid("invalid_parameter", "mode", "must be delete or disable, not %q", mode))
+		return 0, m.refuse(ctx, actor, ActionUsersReset, name, "", invalid("invalid_parameter", "mode", "must be delete or disable, not %q", mode))
 	}
 	u, err := m.user(ctx, name)
 	if err != nil {
@@ -737,7 +737,7 @@ func (m *Manager) ResetUserBefore(ctx context.Context, actor Actor, name, mode s
 	if kept > 0 {
 		note += fmt.Sprintf("; %d enrolled after the reset at %s kept", kept, at.UTC().Format(time.RFC3339))
 	}
-	c.Audit = []store.AuditEvent{m.event(ctx, actor, "users.reset", name, "", note)}
+	c.Audit = []store.AuditEvent{m.event(ctx, actor, ActionUsersReset, name, "", note)}
 	// An admin's reset is told to the vendors, under the name as the user has it, whatever
 	// it changed in emfa (a vendor may hold devices emfa does not); a directory's is
 	// propagated by the queue that applies it (its manager has no propagation).
@@ -755,7 +755,7 @@ func (m *Manager) discardPending(ctx context.Context, actor Actor, user, id, rea
 		if err := w.ExpireFactor(ctx, id, m.now().Add(time.Millisecond)); err != nil {
 			return err
 		}
-		return w.AppendAudit(ctx, m.event(ctx, actor, "factors.delete", user, id, reason))
+		return w.AppendAudit(ctx, m.event(ctx, actor, ActionFactorsDelete, user, id, reason))
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -786,7 +786,7 @@ func (m *Manager) SweepPending(ctx context.Context) (int, error) {
 				if err := w.ExpireFactor(ctx, f.ID, before); err != nil {
 					return err
 				}
-				return w.AppendAudit(ctx, m.event(ctx, "sweeper", "factors.expire", "", f.ID,
+				return w.AppendAudit(ctx, m.event(ctx, "sweeper", ActionFactorsExpire, "", f.ID,
 					fmt.Sprintf("%s pending since %s", f.Type, f.CreatedAt.UTC().Format(time.RFC3339))))
 			})
 			if errors.Is(err, store.ErrNotFound) {

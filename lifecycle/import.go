@@ -464,7 +464,7 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 			rep.Refused++
 		}
 	}
-	m.audit(ctx, actor, "import", "", "", "SUCCESS", fmt.Sprintf("dryRun=%v full=%v: %d created, %d updated, %d unchanged, %d deleted, %d refused",
+	m.audit(ctx, actor, ActionImport, "", "", "SUCCESS", fmt.Sprintf("dryRun=%v full=%v: %d created, %d updated, %d unchanged, %d deleted, %d refused",
 		o.DryRun, o.Full, rep.Created, rep.Updated, rep.Unchanged, rep.Deleted, rep.Refused))
 	return rep, nil
 }
@@ -503,7 +503,7 @@ func (m *Manager) deletions(ctx context.Context, actor Actor, rep *ImportReport,
 	for _, name := range absent {
 		rep.Rows = append(rep.Rows, RowResult{Username: name, Action: ActionDeleted})
 		c := store.UserChange{Name: name, Delete: true, Now: m.now(),
-			Audit: []store.AuditEvent{m.event(ctx, actor, "import.delete", name, "", "absent from a full import")}}
+			Audit: []store.AuditEvent{m.event(ctx, actor, ActionImportDelete, name, "", "absent from a full import")}}
 		if !o.DryRun {
 			if err := m.propagate(ctx, actor, &c, provider.LifecycleEvent{Type: provider.EventUserDelete, Username: name}); err != nil {
 				return nil, nil, err
@@ -673,9 +673,9 @@ func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur
 	if len(changed) == 0 {
 		return nil, nil, nil, nil
 	}
-	action := "import.update"
+	action := ActionImportUpdate
 	if cur == nil {
-		action = "import.create"
+		action = ActionImportCreate
 	}
 	recorded := slices.Clone(changed)
 	for i, v := range hidden {

@@ -291,7 +291,7 @@ func requested(ctx context.Context, ev store.AuditEvent) store.AuditEvent {
 // factors.delete...) by actor, whichever way it came: the admin API, a directory, the CLI.
 // Its resource is "admin." and the action.
 func AdminEvent(now time.Time, actor Actor, action, user, factor, outcome, reason string) store.AuditEvent {
-	return store.AuditEvent{Time: now, Resource: "admin." + action, Username: user, FactorID: factor,
+	return store.AuditEvent{Time: now, Resource: AdminResource(action), Username: user, FactorID: factor,
 		Outcome: outcome, Reason: reason, Actor: string(actor)}
 }
 

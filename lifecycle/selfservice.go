@@ -160,7 +160,7 @@ type Link struct {
 // IssueLink creates a user's activation link, replacing any older one, and e-mails it
 // (deliver) or returns it. One link per user per minute.
 func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, deliver bool) (Link, error) {
-	const action = "selfservice.link"
+	const action = ActionSelfServiceLink
 	r, err := s.m.store.GetUserRecord(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return Link{}, notFound("not_found", "user", "no user %q", name)
@@ -429,7 +429,7 @@ const (
 	// bytes, each escaped) seals to less.
 	maxPendingCookie = 3072
 	// pendingScope is the nonce scope of the sign-ins that succeeded.
-	pendingScope = "selfservice.signin"
+	pendingScope = ActionSelfServiceSignIn
 )
 
 // pendingSignIn is what a sign-in's cookie seals.
@@ -530,7 +530,7 @@ func (s *SelfService) claimSignIn(ctx context.Context, sess Session) error {
 	}
 	err := s.m.store.UseNonce(ctx, pendingScope, sess.pending, sess.pendsTil, s.m.now())
 	if errors.Is(err, store.ErrReplay) {
-		s.m.audit(ctx, SelfServiceActor, "selfservice.signin", sess.State.User, sess.State.Factor, "FAILED", "sign-in already completed")
+		s.m.audit(ctx, SelfServiceActor, ActionSelfServiceSignIn, sess.State.User, sess.State.Factor, "FAILED", "sign-in already completed")
 		return ErrSignIn
 	}
 	return err
@@ -551,7 +551,7 @@ func (s *SelfService) OpenLink(ctx context.Context, token string) (Session, erro
 		return Session{}, err
 	}
 	// The session ends when its link does: it cannot enroll with a link that expired.
-	sess, err := s.opened(ctx, "selfservice.open", "", SessionLink, u, l.Hash, l.ExpiresAt, "")
+	sess, err := s.opened(ctx, ActionSelfServiceOpen, "", SessionLink, u, l.Hash, l.ExpiresAt, "")
 	if errors.Is(err, store.ErrConflict) {
 		// Revoked (a reset) or replaced since it was read: as a link never issued.
 		s.refusedLink(ctx, u.Name, "link revoked or replaced while opened")
@@ -634,7 +634,7 @@ func (s *SelfService) refusedLink(ctx context.Context, user, reason string) {
 	if src.Addr != "" {
 		reason += " (from " + src.Addr + ")"
 	}
-	ev := AdminEvent(s.m.now(), SelfServiceActor, "selfservice.open", user, "", "FAILED", reason)
+	ev := AdminEvent(s.m.now(), SelfServiceActor, ActionSelfServiceOpen, user, "", "FAILED", reason)
 	ev.RequestID = RequestID(ctx)
 	s.m.appendApart(ctx, ev)
 }
@@ -655,9 +655,9 @@ func (s *SelfService) signedIn(ctx context.Context, factor string, u store.User,
 	// Its record (store.ResourceSelfServiceSignIn, SUCCESS, the factor) is the factor's
 	// use: the store sets its lastUsed in the same commit, as for Verify's validate.
 	next, err := s.newSession(ctx, SessionUser, u.ID, "", factor, time.Time{}, SessionState{User: u.Name},
-		s.m.record(ctx, SelfServiceActor, "selfservice.signin", u.Name, factor, "SUCCESS", reason))
+		s.m.record(ctx, SelfServiceActor, ActionSelfServiceSignIn, u.Name, factor, "SUCCESS", reason))
 	if errors.Is(err, store.ErrConflict) {
-		s.m.audit(ctx, SelfServiceActor, "selfservice.signin", u.Name, factor, "FAILED", "factor reset or disabled during the sign-in")
+		s.m.audit(ctx, SelfServiceActor, ActionSelfServiceSignIn, u.Name, factor, "FAILED", "factor reset or disabled during the sign-in")
 		return Session{}, errProofReset
 	}
 	return next, err
@@ -713,7 +713,7 @@ func (s *SelfService) Session(ctx context.Context, cookie string) (Session, erro
 		u, err := s.m.store.GetUser(ctx, st.User)
 		if err != nil || u.ID != rec.UserID || u.Disabled {
 			s.st.DeleteSession(ctx, rec.Hash)
-			s.m.audit(ctx, SelfServiceActor, "selfservice.session", st.User, "", "FAILED", "user disabled or deleted during the session")
+			s.m.audit(ctx, SelfServiceActor, ActionSelfServiceSession, st.User, "", "FAILED", "user disabled or deleted during the session")
 			return Session{}, ErrNoSession
 		}
 	}
@@ -722,7 +722,7 @@ func (s *SelfService) Session(ctx context.Context, cookie string) (Session, erro
 		// it. A link spent stays, for the page to see the enrollment that spent it.
 		if _, err := s.st.GetLink(ctx, rec.LinkHash); errors.Is(err, store.ErrNotFound) {
 			s.st.DeleteSession(ctx, rec.Hash)
-			s.m.audit(ctx, SelfServiceActor, "selfservice.session", st.User, "", "FAILED", "link replaced during the session")
+			s.m.audit(ctx, SelfServiceActor, ActionSelfServiceSession, st.User, "", "FAILED", "link replaced during the session")
 			return Session{}, ErrNoSession
 		} else if err != nil {
 			return Session{}, err
@@ -820,7 +820,7 @@ func (s *SelfService) LinkUsable(ctx context.Context, sess Session) error {
 	if sess.Kind != SessionLink {
 		return nil
 	}
-	return s.linkUsable(ctx, sess, "selfservice.choose")
+	return s.linkUsable(ctx, sess, ActionSelfServiceChoose)
 }
 
 // End ends a session; one never stored (NewSession) has nothing to end.
@@ -841,7 +841,7 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 		return Enrolled{}, invalid("invalid_type", "type", "%q cannot be enrolled here", typ)
 	}
 	if sess.Kind == SessionLink {
-		if err := s.linkUsable(ctx, *sess, "selfservice.enroll"); err != nil {
+		if err := s.linkUsable(ctx, *sess, ActionSelfServiceEnroll); err != nil {
 			return Enrolled{}, err
 		}
 	}
@@ -1004,7 +1004,7 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 		return Factor{}, invalid("invalid_field", "code", "is too long")
 	}
 	linkSpent := func() (Factor, error) {
-		s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, id, "FAILED", "link spent or replaced")
+		s.m.audit(ctx, SelfServiceActor, ActionSelfServiceConfirm, sess.User, id, "FAILED", "link spent or replaced")
 		return Factor{}, ErrLinkSpent
 	}
 	var spend func(w store.Writer) error
@@ -1020,7 +1020,7 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 		// Expired while its session lasted (one opened before its session's end was the
 		// link's): the store refuses to spend it as well.
 		if st == linkExpired {
-			s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, id, "FAILED", "link expired")
+			s.m.audit(ctx, SelfServiceActor, ActionSelfServiceConfirm, sess.User, id, "FAILED", "link expired")
 			return Factor{}, ErrLinkExpired
 		}
 		spend = func(w store.Writer) error {
@@ -1036,7 +1036,7 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 		return linkSpent()
 	}
 	if le := (*Error)(nil); errors.As(err, &le) && le.Kind == NotFound && le.Field == "factor" {
-		s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, id, "FAILED", "factor gone: replaced or swept")
+		s.m.audit(ctx, SelfServiceActor, ActionSelfServiceConfirm, sess.User, id, "FAILED", "factor gone: replaced or swept")
 		return Factor{}, errEnrollmentGone(sess.Kind)
 	}
 	if le := (*Error)(nil); errors.As(err, &le) && le.Code == "invalid_passcode" {
@@ -1111,7 +1111,7 @@ func (s *SelfService) ConfirmFor(ctx context.Context, sess *Session, id, code st
 		}
 	}
 	if id != "" && id != sess.State.Enrolling {
-		s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, id, "FAILED", "a newer set-up replaced it in this session")
+		s.m.audit(ctx, SelfServiceActor, ActionSelfServiceConfirm, sess.User, id, "FAILED", "a newer set-up replaced it in this session")
 		return Factor{}, errEnrollmentGone(sess.Kind)
 	}
 	return s.Confirm(ctx, sess, code)
@@ -1182,7 +1182,7 @@ func (s *SelfService) FinishPush(ctx context.Context, sess *Session) (string, Fa
 		if err := s.m.discardPending(ctx, SelfServiceActor, sess.User, sess.State.Enrolling, "enrollment abandoned before its activation"); err != nil {
 			return "", Factor{}, err
 		}
-		s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, sess.State.Enrolling, "FAILED", "push enrollment can no longer complete")
+		s.m.audit(ctx, SelfServiceActor, ActionSelfServiceConfirm, sess.User, sess.State.Enrolling, "FAILED", "push enrollment can no longer complete")
 		return state, Factor{}, errPushEnded(sess.Kind)
 	}
 	if err != nil || state != PushActive {
@@ -1200,10 +1200,10 @@ func (s *SelfService) FinishPush(ctx context.Context, sess *Session) (string, Fa
 		// The registration spent the link in its commit; this spends one it could not (a
 		// device enrolled before it did so). Spent already or replaced: the device is
 		// registered all the same.
-		s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, f.ID, "SUCCESS", "push device registered")
+		s.m.audit(ctx, SelfServiceActor, ActionSelfServiceConfirm, sess.User, f.ID, "SUCCESS", "push device registered")
 		return PushActive, f, s.End(ctx, *sess)
 	}
-	s.m.audit(ctx, SelfServiceActor, "selfservice.confirm", sess.User, f.ID, "SUCCESS", "push device registered")
+	s.m.audit(ctx, SelfServiceActor, ActionSelfServiceConfirm, sess.User, f.ID, "SUCCESS", "push device registered")
 	sess.State.Enrolling, sess.State.EnrollType, sess.State.ShownKey = "", "", ""
 	return PushActive, f, s.save(ctx, sess)
 }
@@ -1214,7 +1214,7 @@ func (s *SelfService) Resend(ctx context.Context, sess *Session) error {
 		return conflict("not_enrolling", "", "no factor is waiting for its first code")
 	}
 	if sess.Kind == SessionLink {
-		if err := s.linkUsable(ctx, *sess, "selfservice.resend"); err != nil {
+		if err := s.linkUsable(ctx, *sess, ActionSelfServiceResend); err != nil {
 			return err
 		}
 	}
@@ -1266,7 +1266,7 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 	if starts && username != "" && !slices.ContainsFunc(m.Types, func(typ string) bool { return !off[typ] }) {
 		// Switched off org-wide (an SMS fraud wave, a vendor outage): nothing is sent, and
 		// the answer is the same as ever; the code typed next fails.
-		s.m.audit(ctx, SelfServiceActor, "selfservice.signin.start", username, "", "FAILED", "capability "+strings.Join(m.Types, ", ")+" switched off org-wide")
+		s.m.audit(ctx, SelfServiceActor, ActionSelfServiceSignInStart, username, "", "FAILED", "capability "+strings.Join(m.Types, ", ")+" switched off org-wide")
 	} else if starts && username != "" {
 		for _, e := range s.m.engines {
 			list, err := e.Enrollments(ctx, username)
@@ -1291,7 +1291,7 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 					sess.State.Number = n
 				}
 			}
-			s.m.audit(ctx, SelfServiceActor, "selfservice.signin.start", username, list[i].ID, string(out.Status), out.Reason)
+			s.m.audit(ctx, SelfServiceActor, ActionSelfServiceSignInStart, username, list[i].ID, string(out.Status), out.Reason)
 			break
 		}
 	}
@@ -1362,7 +1362,7 @@ func (s *SelfService) reserveSignIn(ctx context.Context, username string) error 
 	err := s.m.store.ReserveSend(ctx, []string{builtin.SignInKey(username)}, builtin.SignInLimits, now)
 	var rl *store.RateLimitError
 	if errors.As(err, &rl) {
-		s.m.audit(ctx, SelfServiceActor, "selfservice.signin", username, "", "FAILED", "page sign-in limit reached; not checked")
+		s.m.audit(ctx, SelfServiceActor, ActionSelfServiceSignIn, username, "", "FAILED", "page sign-in limit reached; not checked")
 		return signInLimited(rl.RetryAt.Sub(now))
 	}
 	return err
@@ -1447,7 +1447,7 @@ func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code stri
 				}
 				return next, err
 			}
-			s.m.audit(ctx, SelfServiceActor, "selfservice.signin", st.User, en.ID, "FAILED", out.Reason)
+			s.m.audit(ctx, SelfServiceActor, ActionSelfServiceSignIn, st.User, en.ID, "FAILED", out.Reason)
 		}
 	}
 	if m.By == builtin.SignInByApproval {
@@ -1568,7 +1568,7 @@ func (s *SelfService) FinishPushSignIn(ctx context.Context, sess *Session) (stri
 	// The challenge is over: this session cannot sign in with it again.
 	sess.State = SessionState{}
 	s.save(ctx, sess)
-	s.m.audit(ctx, SelfServiceActor, "selfservice.signin", st.User, st.Factor, "FAILED", "push "+state)
+	s.m.audit(ctx, SelfServiceActor, ActionSelfServiceSignIn, st.User, st.Factor, "FAILED", "push "+state)
 	if state == SignInTimeout {
 		return state, Session{}, ErrPushTimeout
 	}
@@ -1620,7 +1620,7 @@ func (s *SelfService) Remove(ctx context.Context, sess Session, id string) error
 			}
 		}
 		if fs[i].State == FactorActive && active == 1 && !s.o.AllowRemoveLast {
-			return s.m.refuse(ctx, SelfServiceActor, "factors.delete", sess.User, id,
+			return s.m.refuse(ctx, SelfServiceActor, ActionFactorsDelete, sess.User, id,
 				conflict("last_factor", "", "this is your only active factor: add another one before removing it"))
 		}
 		err = s.m.deleteFactorAt(ctx, SelfServiceActor, sess.User, id, &u.Revision)

@@ -75,7 +75,7 @@ func (m *Manager) CreateToken(ctx context.Context, actor Actor, name, scope stri
 	token := tokenPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
 	// The token and the record of its issue are one commit: no credential without it.
 	err := m.store.CreateAdminToken(ctx, store.AdminToken{Name: name, Scope: scope, Hash: HashToken(token), CreatedAt: m.now()},
-		m.event(ctx, actor, "tokens.create", "", "", name+" "+scope))
+		m.event(ctx, actor, ActionTokensCreate, "", "", name+" "+scope))
 	if errors.Is(err, store.ErrExists) {
 		return "", conflict("token_exists", "name", "a token named %q exists (revoked ones keep their name)", name)
 	}
@@ -100,7 +100,7 @@ func (m *Manager) ListTokens(ctx context.Context) ([]Token, error) {
 
 // RevokeToken revokes a token at once, on every replica (each request reads it).
 func (m *Manager) RevokeToken(ctx context.Context, actor Actor, name string) error {
-	err := m.store.RevokeAdminToken(ctx, name, m.now(), m.event(ctx, actor, "tokens.revoke", "", "", name))
+	err := m.store.RevokeAdminToken(ctx, name, m.now(), m.event(ctx, actor, ActionTokensRevoke, "", "", name))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("not_found", "name", "no token %q", name)
@@ -140,7 +140,7 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (name, scope s
 // user and factor whom ("" when the route names none). Only a valid token is refused so,
 // an insider's: each refusal is one row, as each change is.
 func (m *Manager) RefuseScope(ctx context.Context, actor Actor, need, method, route, user, factor string) {
-	m.audit(ctx, actor, "refused", user, factor, "FAILED",
+	m.audit(ctx, actor, ActionScopeRefused, user, factor, "FAILED",
 		fmt.Sprintf("insufficient scope: %s needed for %s %s", need, method, route))
 }
 
@@ -217,9 +217,9 @@ func (m *Manager) switchedOff(ctx context.Context) (map[string]bool, error) {
 
 // SetSwitch switches a provider's capability off (disabled true) or on for everyone.
 func (m *Manager) SetSwitch(ctx context.Context, actor Actor, prefix, capability string, disabled bool, reason string) (Switch, error) {
-	action := "switches.enable"
+	action := ActionSwitchesEnable
 	if disabled {
-		action = "switches.disable"
+		action = ActionSwitchesDisable
 	}
 	p, c, err := m.capability(prefix, capability)
 	if err != nil {
@@ -231,7 +231,8 @@ func (m *Manager) SetSwitch(ctx context.Context, actor Actor, prefix, capability
 	now := m.now()
 	sw := store.CapabilitySwitch{Provider: strings.ToLower(p), Capability: strings.ToLower(c), Disabled: disabled, Reason: reason,
 		Actor: string(actor), UpdatedAt: now}
-	ev := requested(ctx, store.AuditEvent{Time: now, Resource: "admin." + action, Provider: p, Capability: c, Outcome: "SUCCESS", Reason: reason, Actor: string(actor)})
+	ev := requested(ctx, AdminEvent(now, actor, action, "", "", "SUCCESS", reason))
+	ev.Provider, ev.Capability = p, c
 	if err := m.store.SetCapabilitySwitch(ctx, sw, ev); err != nil {
 		return Switch{}, err
 	}
@@ -313,6 +314,11 @@ func (m *Manager) QueryAudit(ctx context.Context, q AuditQuery) (AuditPage, erro
 	}
 	if sq.Limit < 1 || sq.Limit > 1000 {
 		return AuditPage{}, invalid("invalid_parameter", "limit", "must be between 1 and 1000")
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
+		// An empty page would read as "nothing happened then".
+		return AuditPage{}, invalid("invalid_parameter", "until", "must be after since (%s), not %s",
+			q.Since.Format(time.RFC3339Nano), q.Until.Format(time.RFC3339Nano))
 	}
 	if q.Cursor != "" {
 		c, ok := parseAuditCursor(q.Cursor)

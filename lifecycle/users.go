@@ -146,7 +146,7 @@ func profile(p store.Profile, in UserInput) (store.Profile, *Error) {
 // CreateUser creates a user with its profile.
 func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (User, error) {
 	if err := CheckName(in.Name); err != nil {
-		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", err)
+		return User{}, m.refuse(ctx, actor, ActionUsersCreate, in.Name, "", err)
 	}
 	p, perr := profile(store.Profile{}, in)
 	var disabled *bool
@@ -154,18 +154,18 @@ func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (Us
 		disabled, perr = parseState(in.State)
 	}
 	if perr != nil {
-		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", perr)
+		return User{}, m.refuse(ctx, actor, ActionUsersCreate, in.Name, "", perr)
 	}
 	now := m.now()
 	u := store.User{ID: builtin.NewID(), Name: in.Name, Disabled: disabled != nil && *disabled, CreatedAt: now}
 	c := store.UserChange{Name: in.Name, Create: &u, Profile: &p, Now: now,
-		Audit: []store.AuditEvent{m.event(ctx, actor, "users.create", in.Name, "", stateNote(u.Disabled))}}
+		Audit: []store.AuditEvent{m.event(ctx, actor, ActionUsersCreate, in.Name, "", stateNote(u.Disabled))}}
 	if err := m.propagate(ctx, actor, &c, createEvents(u, p)...); err != nil {
 		return User{}, err
 	}
 	err := m.store.ApplyUserChanges(ctx, []store.UserChange{c})[0]
 	if errors.Is(err, store.ErrExists) {
-		return User{}, m.refuse(ctx, actor, "users.create", in.Name, "", m.userExists(ctx, in.Name))
+		return User{}, m.refuse(ctx, actor, ActionUsersCreate, in.Name, "", m.userExists(ctx, in.Name))
 	}
 	if err != nil {
 		return User{}, err
@@ -285,7 +285,7 @@ func (m *Manager) EditUser(ctx context.Context, actor Actor, name string, edit f
 			return m.GetUser(ctx, r.Name)
 		}
 		if in.IfRevision != nil || try == editTries {
-			return User{}, m.refuse(ctx, actor, "users.update", r.Name, "",
+			return User{}, m.refuse(ctx, actor, ActionUsersUpdate, r.Name, "",
 				conflict(CodeChanged, "", "user %q changed while this update was made; read it again and retry", r.Name))
 		}
 	}
@@ -296,7 +296,7 @@ func (m *Manager) EditUser(ctx context.Context, actor Actor, name string, edit f
 func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, in UserInput) error {
 	name := r.Name // as created, whatever the case the caller gave it in
 	if in.Name != "" && !store.SameName(in.Name, name) {
-		return m.refuse(ctx, actor, "users.update", name, "", invalid("immutable_field", "name", "a user's name cannot change (it is what Verify sends)"))
+		return m.refuse(ctx, actor, ActionUsersUpdate, name, "", invalid("immutable_field", "name", "a user's name cannot change (it is what Verify sends)"))
 	}
 	if in.IfRevision != nil && *in.IfRevision != r.Profile.Revision {
 		return errorOf(store.ErrStale, "user")
@@ -312,11 +312,11 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 		c.Disabled, perr = parseState(in.State)
 	}
 	if perr != nil {
-		return m.refuse(ctx, actor, "users.update", name, "", perr)
+		return m.refuse(ctx, actor, ActionUsersUpdate, name, "", perr)
 	}
 	if in.State == nil || in.withoutNameAndState() != (UserInput{}) {
 		c.Profile = &p
-		c.Audit = append(c.Audit, m.event(ctx, actor, "users.update", name, "", profileChanges(r.Profile, p)))
+		c.Audit = append(c.Audit, m.event(ctx, actor, ActionUsersUpdate, name, "", profileChanges(r.Profile, p)))
 	}
 	if c.Disabled != nil {
 		c.Audit = append(c.Audit, m.event(ctx, actor, stateAction(*c.Disabled), name, "", ""))
@@ -529,9 +529,9 @@ func (m *Manager) applyAt(ctx context.Context, actor Actor, action string, c sto
 // stateAction is the audit action of setting a user's state.
 func stateAction(disabled bool) string {
 	if disabled {
-		return "users.disable"
+		return ActionUsersDisable
 	}
-	return "users.enable"
+	return ActionUsersEnable
 }
 
 // stateNote is what a creation's audit row says of the state: nothing for the usual.
@@ -595,7 +595,7 @@ func (m *Manager) DeleteUserAt(ctx context.Context, actor Actor, name string, re
 }
 
 func (m *Manager) deleteUser(ctx context.Context, actor Actor, name string, rev *int64) error {
-	c := store.UserChange{Name: name, Delete: true, IfRevision: rev, Now: m.now(), Audit: []store.AuditEvent{m.event(ctx, actor, "users.delete", name, "", "")}}
+	c := store.UserChange{Name: name, Delete: true, IfRevision: rev, Now: m.now(), Audit: []store.AuditEvent{m.event(ctx, actor, ActionUsersDelete, name, "", "")}}
 	if m.propagation != nil {
 		// The vendor is told the name as the user has it, whatever the case it was given
 		// in; a user not found is the change's own refusal, below.
@@ -607,7 +607,7 @@ func (m *Manager) deleteUser(ctx context.Context, actor Actor, name string, rev 
 			return err
 		}
 	}
-	return m.applyAt(ctx, actor, "users.delete", c)
+	return m.applyAt(ctx, actor, ActionUsersDelete, c)
 }
 
 // MemberChanges is what one write of a group does to the users it touches: for each user
@@ -637,11 +637,11 @@ func (m *Manager) MemberChanges(ctx context.Context, actor Actor, names []string
 		}
 		p, perr := profile(r.Profile, UserInput{Groups: &groups})
 		if perr != nil {
-			return nil, m.refuse(ctx, actor, "users.update", r.Name, "", perr)
+			return nil, m.refuse(ctx, actor, ActionUsersUpdate, r.Name, "", perr)
 		}
 		rev := r.Profile.Revision
 		changes = append(changes, store.UserChange{Name: r.Name, Now: m.now(), IfRevision: &rev, Profile: &p,
-			Audit: []store.AuditEvent{m.event(ctx, actor, "users.update", r.Name, "", profileChanges(r.Profile, p))}})
+			Audit: []store.AuditEvent{m.event(ctx, actor, ActionUsersUpdate, r.Name, "", profileChanges(r.Profile, p))}})
 	}
 	return changes, nil
 }

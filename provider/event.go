@@ -33,6 +33,16 @@ func KnownEventType(t string) bool {
 	return false
 }
 
+// EventTypes lists the Event* types, those KnownEventType knows.
+func EventTypes() []string {
+	return []string{EventUserCreate, EventUserUpdate, EventUserDisable, EventUserEnable, EventUserDelete, EventUserMFAReset,
+		EventGroupCreate, EventGroupRename, EventGroupDelete, EventGroupMemberAdd, EventGroupMemberRemove}
+}
+
+// ResourceLifecyclePrefix begins the audit resource of an event's propagation to a
+// vendor: lifecycle:user.disable.
+const ResourceLifecyclePrefix = "lifecycle:"
+
 // A user's states, as a user.update's State says them.
 const (
 	StateActive   = "active"

@@ -620,7 +620,7 @@ func (q *Queue) AllowDelete(ctx context.Context, source string, queuedAt time.Ti
 	reason := fmt.Sprintf("%d users deleted in the last hour (sync.maxDeletesPerHour is %d)", n, maxDeletes)
 	// The pause and its record in one commit: the trail shows when the guard stopped the
 	// source, as it shows who resumed it.
-	ev := lifecycle.AdminEvent(now, lifecycle.Actor("sync:"+source), "sync.pause", "", "", "SUCCESS", reason)
+	ev := lifecycle.AdminEvent(now, lifecycle.Actor("sync:"+source), lifecycle.ActionSyncPause, "", "", "SUCCESS", reason)
 	ev.RequestID = lifecycle.RequestID(ctx) // the request whose deletion tripped it, if any
 	if err := q.Store.PauseSource(ctx, store.SourcePause{Source: source, Reason: reason, CreatedAt: now}, ev); err != nil {
 		return err
@@ -1018,7 +1018,7 @@ func (q *Queue) Resume(ctx context.Context, actor lifecycle.Actor, source string
 	if err := q.Store.MarkKeys(ctx, now, resumeMark(source)); err != nil {
 		return err
 	}
-	ev := lifecycle.AdminEvent(now, actor, "sync.resume", "", "", "SUCCESS", source)
+	ev := lifecycle.AdminEvent(now, actor, lifecycle.ActionSyncResume, "", "", "SUCCESS", source)
 	ev.RequestID = lifecycle.RequestID(ctx) // none from the CLI
 	err := q.Store.ResumeSource(ctx, source, ev)
 	if errors.Is(err, store.ErrNotFound) {
@@ -1040,7 +1040,7 @@ func (q *Queue) RetryDead(ctx context.Context, actor lifecycle.Actor, seq int64)
 		what = fmt.Sprintf("dead letter %d", seq)
 	}
 	now := q.Now()
-	ev := lifecycle.AdminEvent(now, actor, "sync.retry", "", "", "SUCCESS", what)
+	ev := lifecycle.AdminEvent(now, actor, lifecycle.ActionSyncRetry, "", "", "SUCCESS", what)
 	ev.RequestID = lifecycle.RequestID(ctx) // none from the CLI
 	n, err := q.Store.RetryDead(ctx, seq, now, ev)
 	if n > 0 {

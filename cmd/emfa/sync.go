@@ -322,7 +322,7 @@ func (d *deps) syncCmd() *cobra.Command {
 		}
 		now := e.now()
 		ev, err := q.Store.DropDead(ctx, seq, "dropped by "+string(cliActor)+": ", now,
-			lifecycle.AdminEvent(now, cliActor, "sync.drop", "", "", "SUCCESS", fmt.Sprintf("dead letter %d", seq)))
+			lifecycle.AdminEvent(now, cliActor, lifecycle.ActionSyncDrop, "", "", "SUCCESS", fmt.Sprintf("dead letter %d", seq)))
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no dead letter %d (emfa sync dead-letters list shows them)", seq)
 		}

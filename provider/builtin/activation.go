@@ -26,6 +26,10 @@ const (
 	ActivationOnFirstUse = "onFirstUse"
 )
 
+// ResourceActivate is the audit resource of a pre-provisioned factor's activation by its
+// first successful sign-in.
+const ResourceActivate = "activate"
+
 // Factor params the activation keeps while a factor is pending; they go when it
 // becomes active.
 const (
@@ -362,7 +366,7 @@ func (e *Engine) activateOnFirstUse(ctx context.Context, f *store.Factor, req pr
 			return err
 		}
 		return w.AppendAudit(ctx, store.AuditEvent{Time: now, RequestID: req.RequestID, Username: req.Username, Capability: f.Type, FactorID: f.ID,
-			Resource: "activate", Outcome: string(provider.StatusSuccess), Reason: "its first successful sign-in (" + ActivationOnFirstUse + ")"})
+			Resource: ResourceActivate, Outcome: string(provider.StatusSuccess), Reason: "its first successful sign-in (" + ActivationOnFirstUse + ")"})
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return nil

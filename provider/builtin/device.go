@@ -31,6 +31,12 @@ const (
 	AlgEd25519 = "Ed25519" // RFC 8032 over the signing string itself
 )
 
+// The audit resources of a device's own calls.
+const (
+	ResourceDeviceRegister = "device register"
+	ResourceDeviceAnswer   = "device answer"
+)
+
 // ClockSkew is how far a signed request's timestamp may be from emfa's clock, either way.
 const ClockSkew = 5 * time.Minute
 
@@ -104,7 +110,7 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 	// From this registration on, the device's key signs the user's sign-ins: the trail
 	// shows when, and for which factor.
 	ev := store.AuditEvent{Time: now, RequestID: provider.RequestID(ctx), Username: tx.Username, Capability: TypePush, FactorID: tx.FactorID,
-		Resource: "device register", Outcome: string(provider.StatusSuccess), Reason: r.Alg}
+		Resource: ResourceDeviceRegister, Outcome: string(provider.StatusSuccess), Reason: r.Alg}
 	// The code spent, the factor active with its key and name, the self-service link it
 	// was enrolled with spent, and the record: one unit, so a crash between them cannot
 	// leave a spent code on a factor still pending, nor a link usable again.
@@ -274,7 +280,7 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 	}
 	// The answer and its audit row are one unit: no answer counts unrecorded.
 	ev := store.AuditEvent{Time: d.now(), RequestID: provider.RequestID(ctx), Provider: tx.Provider, Username: tx.Username, Capability: tx.Capability,
-		FactorID: deviceID, Resource: "device answer", Outcome: string(status), Reason: reason}
+		FactorID: deviceID, Resource: ResourceDeviceAnswer, Outcome: string(status), Reason: reason}
 	err = d.store.Update(ctx, func(w store.Writer) error {
 		if err := w.CompleteTransaction(ctx, id, string(status), d.now()); err != nil {
 			return err

@@ -340,7 +340,7 @@ func (e *Engine) propagateType(ctx context.Context, ev provider.LifecycleEvent) 
 		actx, cancel := provider.Detach(ctx)
 		aerr := e.audit.AppendAudit(actx, store.AuditEvent{
 			Time: e.now(), RequestID: requestID, Provider: e.prefix, Username: ev.Username,
-			Resource: "lifecycle:" + ev.Type, Outcome: outcome, Reason: reason, Actor: actor,
+			Resource: provider.ResourceLifecyclePrefix + ev.Type, Outcome: outcome, Reason: reason, Actor: actor,
 		})
 		cancel()
 		if aerr != nil {

@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/store"
@@ -170,4 +172,26 @@ func hasLiteral(e ast.Expr) bool {
 		return hasLiteral(e.X)
 	}
 	return false
+}
+
+// TestAuditEventTime: an audit event's time has three digits of milliseconds always, in
+// UTC, so that a column of them aligns and sorts as text (RFC 3339's shortest form drops
+// trailing zeros: .1Z sorts after .05Z).
+func TestAuditEventTime(t *testing.T) {
+	for _, tc := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC), `"2025-03-04T05:06:07.000Z"`},
+		{time.Date(2025, 3, 4, 5, 6, 7, 100*int(time.Millisecond), time.UTC), `"2025-03-04T05:06:07.100Z"`},
+		{time.Date(2025, 3, 4, 5, 6, 7, 7*int(time.Millisecond), time.FixedZone("CET", 3600)), `"2025-03-04T04:06:07.007Z"`},
+	} {
+		b, err := json.Marshal(lifecycle.AuditEvent{Time: tc.at, Action: "validate", Outcome: "SUCCESS"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `{"time":` + tc.want + `,"action":"validate","outcome":"SUCCESS"}`; string(b) != want {
+			t.Errorf("%v: %s, want %s", tc.at, b, want)
+		}
+	}
 }

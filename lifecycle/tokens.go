@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -297,6 +298,20 @@ type AuditEvent struct {
 	FactorID   string    `json:"factorId,omitempty"`
 	RequestID  string    `json:"requestId,omitempty"`
 	WebhookID  string    `json:"webhookId,omitempty"`
+}
+
+// AuditTimeFormat is how an audit event's time is written, in UTC: RFC 3339 with three
+// digits of milliseconds always (the trail's precision), so that times align in a column
+// and sort as text.
+const AuditTimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// MarshalJSON writes the time in AuditTimeFormat.
+func (e AuditEvent) MarshalJSON() ([]byte, error) {
+	type fields AuditEvent // without this method
+	return json.Marshal(struct {
+		Time string `json:"time"` // first, as in the type
+		fields
+	}{e.Time.UTC().Format(AuditTimeFormat), fields(e)})
 }
 
 // AuditPage is a page of events; Next is the cursor of the following one.

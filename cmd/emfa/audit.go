@@ -5,28 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/emfa/emfa/lifecycle"
 )
-
-// auditJSON is an audit event as `audit --json` prints it: in the lower-camel keys of
-// every other JSON emfa prints.
-type auditJSON struct {
-	Time       time.Time `json:"time"`
-	RequestID  string    `json:"requestId"`
-	Provider   string    `json:"provider"`
-	Username   string    `json:"username"`
-	Capability string    `json:"capability"`
-	FactorID   string    `json:"factorId"`
-	Resource   string    `json:"resource"`
-	Outcome    string    `json:"outcome"`
-	Reason     string    `json:"reason"`
-	WebhookID  string    `json:"webhookId"`
-	Actor      string    `json:"actor"`
-}
 
 // auditCmd prints the audit trail, newest first: every decision with its reason, never a
 // code or answer.
@@ -54,7 +37,7 @@ func (d *deps) auditCmd() *cobra.Command {
 	c.Flags().StringVar(&q.Actor, "actor", "", "only the admin changes made by this actor (a token's name, cli, sync:SOURCE)")
 	c.Flags().StringVar(&q.RequestID, "request-id", "", "only the events of the request with this X-Request-ID")
 	c.Flags().IntVar(&limit, "limit", 50, "at most this many events")
-	c.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line")
+	c.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line, as GET /admin/v1/audit's events")
 	return d.storeCmd(c, func(ctx context.Context, e *env, _ []string) error {
 		m, err := e.manager(nil, nil, nil)
 		if err != nil {
@@ -68,19 +51,17 @@ func (d *deps) auditCmd() *cobra.Command {
 			enc := json.NewEncoder(d.stdout)
 			enc.SetEscapeHTML(false)
 			for _, ev := range events {
-				if err := enc.Encode(auditJSON{Time: ev.Time, RequestID: ev.RequestID, Provider: ev.Provider,
-					Username: ev.User, Capability: ev.Capability, FactorID: ev.FactorID, Resource: ev.Action,
-					Outcome: ev.Outcome, Reason: ev.Reason, WebhookID: ev.WebhookID, Actor: ev.Actor}); err != nil {
+				if err := enc.Encode(ev); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
 		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIME\tPROVIDER\tUSER\tCAPABILITY\tFACTOR\tRESOURCE\tOUTCOME\tREASON\tREQUEST\tACTOR")
+		fmt.Fprintln(tw, "TIME\tACTION\tOUTCOME\tUSER\tPROVIDER\tCAPABILITY\tFACTOR\tREASON\tREQUEST\tACTOR")
 		for _, ev := range events {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.UTC().Format(time.RFC3339),
-				ev.Provider, ev.User, ev.Capability, ev.FactorID, ev.Action, ev.Outcome, ev.Reason, ev.RequestID, ev.Actor)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.UTC().Format(lifecycle.AuditTimeFormat),
+				ev.Action, ev.Outcome, ev.User, ev.Provider, ev.Capability, ev.FactorID, ev.Reason, ev.RequestID, ev.Actor)
 		}
 		return tw.Flush()
 	})

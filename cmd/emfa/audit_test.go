@@ -2,15 +2,33 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/sqlite"
 )
+
+// auditJSON is a line of `audit --json`, GET /admin/v1/audit's event: its action and user
+// under the names the tests have always read them by (the store's Resource and Username).
+type auditJSON struct {
+	Time       time.Time `json:"time"`
+	RequestID  string    `json:"requestId"`
+	Provider   string    `json:"provider"`
+	Username   string    `json:"user"`
+	Capability string    `json:"capability"`
+	FactorID   string    `json:"factorId"`
+	Resource   string    `json:"action"`
+	Outcome    string    `json:"outcome"`
+	Reason     string    `json:"reason"`
+	WebhookID  string    `json:"webhookId"`
+	Actor      string    `json:"actor"`
+}
 
 // seedAudit appends evs to the store of cfg, in one commit, as alice's change (the admin
 // API and the decisions write rows the CLI alone cannot).
@@ -62,5 +80,45 @@ func TestCLIAuditFilters(t *testing.T) {
 	// More than the API's largest page (1000), through its cursor.
 	if got := lines("--limit", "1003"); len(got) != 1003 || got[1] != "validate req-1004 " || got[1002] != "validate req-3 " {
 		t.Errorf("--limit 1003: %d events, the second %q", len(got), got[1])
+	}
+}
+
+// TestCLIAuditShape: emfa audit --json prints GET /admin/v1/audit's events, key for key,
+// and the table has the action as a column; both write times with three digits of
+// milliseconds, so that they align and sort as text.
+func TestCLIAuditShape(t *testing.T) {
+	cfg := writeConfig(t, "")
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	at := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	ev := store.AuditEvent{Time: at, Username: "alice", Provider: "emfa", Capability: "totp", FactorID: "f1",
+		Resource: "validate", Outcome: "FAILED", Reason: "wrong code", RequestID: "req-1", WebhookID: "wh-1"}
+	seedAudit(t, cfg, ev, store.AuditEvent{Time: at.Add(50 * time.Millisecond), Username: "alice", Resource: "admin.users.update",
+		Outcome: "SUCCESS", Actor: "helpdesk"})
+
+	lines := strings.Split(strings.TrimSpace(mustEmfa(t, "audit", "--json", "--user", "alice", "--config", cfg)), "\n")
+	api, err := json.Marshal(lifecycle.AuditEvent{Time: at, User: "alice", Provider: "emfa", Capability: "totp", FactorID: "f1",
+		Action: "validate", Outcome: "FAILED", Reason: "wrong code", RequestID: "req-1", WebhookID: "wh-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 3 || lines[2] != string(api) {
+		t.Errorf("audit --json:\n%s\nwant its last line as the API's event:\n%s", strings.Join(lines, "\n"), api)
+	}
+	if !strings.HasPrefix(lines[1], `{"time":"2025-03-04T05:06:07.050Z","actor":"helpdesk","action":"admin.users.update"`) {
+		t.Errorf("the admin event: %s", lines[1])
+	}
+
+	table := strings.Split(strings.TrimSpace(mustEmfa(t, "audit", "--user", "alice", "--config", cfg)), "\n")
+	if len(table) != 4 || !strings.HasPrefix(table[0], "TIME ") || !regexp.MustCompile(`^TIME +ACTION +OUTCOME +USER `).MatchString(table[0]) {
+		t.Fatalf("audit table:\n%s", strings.Join(table, "\n"))
+	}
+	times := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z  `)
+	for _, row := range table[1:] {
+		if !times.MatchString(row) {
+			t.Errorf("a row without a fixed-width time: %q", row)
+		}
+	}
+	if !strings.HasPrefix(table[3], "2025-03-04T05:06:07.000Z  validate  ") || !strings.HasPrefix(table[2], "2025-03-04T05:06:07.050Z  admin.users.update  ") {
+		t.Errorf("audit table:\n%s", strings.Join(table, "\n"))
 	}
 }

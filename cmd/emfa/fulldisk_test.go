@@ -126,11 +126,11 @@ func TestOneServerFullDisk(t *testing.T) {
 	trail := mustEmfa(t, "audit", "--json", "--user", "alice", "--config", cfg)
 	successes := 0
 	for _, line := range strings.Split(strings.TrimSpace(trail), "\n") {
-		var ev struct{ FactorID, Resource, Outcome string }
+		var ev struct{ FactorID, Action, Outcome string }
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			t.Fatalf("audit line %q: %v", line, err)
 		}
-		if ev.FactorID == factors[1].ID && ev.Resource == "validate" && ev.Outcome == "SUCCESS" {
+		if ev.FactorID == factors[1].ID && ev.Action == "validate" && ev.Outcome == "SUCCESS" {
 			successes++
 		}
 	}

@@ -465,31 +465,48 @@ func cliError(err error) error {
 
 func (d *deps) factorsCmd() *cobra.Command {
 	var user string
+	var asJSON bool
 	list := d.storeCmd(&cobra.Command{
-		Use: "list --user NAME", Short: "list a user's factors, with failure counts and lockouts",
-		Example: "  emfa factors list --user alice --config emfa.yaml",
+		Use: "list --user NAME", Short: "list a user's factors: when each was created and last used, failure counts and lockouts",
+		Example: "  emfa factors list --user alice --config emfa.yaml\n  emfa factors list --user alice --json --config emfa.yaml",
 		Args:    noArgsNeeding(&user, "factors list needs --user"),
 	}, func(ctx context.Context, e *env, _ []string) error {
-		u, err := e.store.GetUser(ctx, user)
-		if err != nil {
-			return userErr(user, err)
-		}
-		factors, err := e.store.ListFactors(ctx, u.ID)
+		m, err := e.manager(nil, nil, nil)
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tTYPE\tNAME\tSTATE\tFAILURES\tLOCKED UNTIL")
-		for _, f := range factors {
-			locked := "-"
-			if f.LockedUntil.After(e.now()) {
-				locked = f.LockedUntil.UTC().Format(time.RFC3339)
+		// The admin API's listing (GET /users/{user}/factors): the same states, last uses
+		// and masked destinations.
+		factors, err := m.ListFactors(ctx, user)
+		if err != nil {
+			return userErr(user, err)
+		}
+		if asJSON {
+			enc := json.NewEncoder(d.stdout)
+			enc.SetEscapeHTML(false)
+			for _, f := range factors {
+				if err := enc.Encode(f); err != nil {
+					return err
+				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", f.ID, f.Type, f.Label, factorState(f.State), f.Failures, locked)
+			return nil
+		}
+		at := func(t *time.Time) string {
+			if t == nil {
+				return "-"
+			}
+			return t.UTC().Format(lifecycle.AuditTimeFormat)
+		}
+		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTYPE\tNAME\tSTATE\tCREATED\tLAST USED\tFAILURES\tLOCKED UNTIL")
+		for _, f := range factors {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", f.ID, f.Type, f.Label, f.State, at(&f.Created), at(f.LastUsed),
+				f.Failures, at(f.LockedUntil))
 		}
 		return tw.Flush()
 	})
 	list.Flags().StringVar(&user, "user", "", "the user's `NAME`")
+	list.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line, as GET /admin/v1/users/{user}/factors's factors")
 	// Each command is the admin API's (lifecycle.Manager, actor "cli"): the same rules, the
 	// change and its record (the action factors.<verb>, the factor's owner) in one commit,
 	// a refusal recorded as FAILED.

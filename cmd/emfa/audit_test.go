@@ -122,3 +122,50 @@ func TestCLIAuditShape(t *testing.T) {
 		t.Errorf("audit table:\n%s", strings.Join(table, "\n"))
 	}
 }
+
+// TestCLIFactorsListUse: factors list says when each factor was created and last used (a
+// help desk's first question), and --json prints the admin API's factors.
+func TestCLIFactorsListUse(t *testing.T) {
+	cfg, id := aliceWithTOTP(t)
+	mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--name", "spare", "--config", cfg)
+	used := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	dsn := regexp.MustCompile(`dsn: "([^"]+)"`).FindStringSubmatch(mustRead(t, cfg))[1]
+	st, err := sqlite.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A successful validate records the factor's use.
+	if err := st.AppendAudit(context.Background(), store.AuditEvent{Time: used, Username: "alice", FactorID: id,
+		Resource: "validate", Outcome: "SUCCESS"}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	table := strings.Split(strings.TrimSpace(mustEmfa(t, "factors", "list", "--user", "alice", "--config", cfg)), "\n")
+	if len(table) != 3 || !regexp.MustCompile(`^ID +TYPE +NAME +STATE +CREATED +LAST USED +FAILURES +LOCKED UNTIL$`).MatchString(table[0]) {
+		t.Fatalf("factors list:\n%s", strings.Join(table, "\n"))
+	}
+	created := `20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`
+	if row := lineWith(strings.Join(table, "\n"), id); !regexp.MustCompile(` active +` + created + ` +2025-03-04T05:06:07\.000Z +0 +-$`).MatchString(row) {
+		t.Errorf("the factor used: %q", row)
+	}
+	if row := lineWith(strings.Join(table, "\n"), "spare"); !regexp.MustCompile(` active +` + created + ` +- +0 +-$`).MatchString(row) {
+		t.Errorf("the factor never used: %q", row)
+	}
+
+	var got []lifecycle.Factor
+	for _, line := range strings.Split(strings.TrimSpace(mustEmfa(t, "factors", "list", "--user", "alice", "--json", "--config", cfg)), "\n") {
+		var f lifecycle.Factor
+		if err := json.Unmarshal([]byte(line), &f); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		got = append(got, f)
+	}
+	if len(got) != 2 || got[0].ID != id || got[0].LastUsed == nil || !got[0].LastUsed.Equal(used) || got[1].LastUsed != nil ||
+		got[1].Label != "spare" || got[0].Created.IsZero() || got[0].State != "active" {
+		t.Errorf("factors list --json: %+v", got)
+	}
+	if code, _, errOut := emfa(t, "factors", "list", "--user", "nobody", "--json", "--config", cfg); code != 1 || !strings.Contains(errOut, `no user "nobody"`) {
+		t.Errorf("factors list of nobody: exit %d, %q", code, errOut)
+	}
+}

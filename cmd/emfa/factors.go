@@ -173,15 +173,6 @@ func enrollError(typ, user string, err error) error {
 	return fmt.Errorf("factors add %s: %s", typ, le.Msg)
 }
 
-// factorState is a store factor's state in the words of the admin API and the README
-// (pending_activation), which factors list shows as factors add does.
-func factorState(s store.FactorState) string {
-	if s == store.FactorPending {
-		return lifecycle.FactorPendingActivation
-	}
-	return string(s)
-}
-
 // declareFields declares an enrollment's fields as flags, and returns what reads the
 // values given (only the flags set, so absent ones take the type's defaults).
 func declareFields(fs *pflag.FlagSet, fields []builtin.Field) func() url.Values {

@@ -34,7 +34,8 @@ const (
 	ActionClientsRevoke   = "clients.revoke"
 	ActionSwitchesEnable  = "switches.enable"
 	ActionSwitchesDisable = "switches.disable"
-	// ActionScopeRefused: a valid token asked for what its scope does not give.
+	// ActionScopeRefused: a valid token asked for what its scope does not give, or sent a
+	// body refused before the rules (Manager.RefuseRequest).
 	ActionScopeRefused = "refused"
 
 	ActionImport       = "import" // one per import, with its counts

@@ -151,7 +151,7 @@ func (m *Manager) RefuseScope(ctx context.Context, actor Actor, need, method, ro
 // whom ("" when the route names none), reason why. The reason is bounded and made
 // printable: it names keys the caller chose.
 func (m *Manager) RefuseRequest(ctx context.Context, actor Actor, method, route, user, factor, reason string) {
-	m.audit(ctx, actor, "refused", user, factor, "FAILED",
+	m.audit(ctx, actor, ActionScopeRefused, user, factor, "FAILED",
 		fmt.Sprintf("%s %s: %s", method, route, provider.Printable(reason, maxRefusalReason)))
 }
 

@@ -1061,7 +1061,7 @@ func (q *Queue) DropPending(ctx context.Context, actor lifecycle.Actor, source s
 	}
 	now := q.Now()
 	return q.Store.DropPending(ctx, source, "dropped by "+string(actor)+": ", now, func(n int) store.AuditEvent {
-		ev := lifecycle.AdminEvent(now, actor, "sync.drop", "", "", "SUCCESS", fmt.Sprintf("%d pending event(s) of %s", n, source))
+		ev := lifecycle.AdminEvent(now, actor, lifecycle.ActionSyncDrop, "", "", "SUCCESS", fmt.Sprintf("%d pending event(s) of %s", n, source))
 		ev.RequestID = lifecycle.RequestID(ctx) // none from the CLI
 		return ev
 	})

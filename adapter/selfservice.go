@@ -57,7 +57,9 @@ func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secur
 	s.signIns = budgets.signIns()
 	p := &selfServicePage{s: s, ss: ss, secure: secure, linkAudits: budgets.linkAudits()}
 	s.pages = p
-	e.GET("/self-service", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/self-service/") }, p.headers)
+	toPage := func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/self-service/") }
+	e.GET("/self-service", toPage, p.headers)
+	e.HEAD("/self-service", toPage, p.headers)
 	// The headers are route middleware, not the group's: a group's middleware adds a
 	// catch-all route, which answered a wrong method the page's 404 instead of 405 with
 	// Allow (adapter.go). pageError answers the rest with the headers.
@@ -108,7 +110,12 @@ type pageRoutes struct {
 	m echo.MiddlewareFunc
 }
 
-func (r *pageRoutes) GET(path string, h echo.HandlerFunc)  { r.g.GET(path, h, r.m) }
+// GET adds HEAD with it: a link checker or a proxy's probe gets the GET's status and
+// headers (net/http drops the body), not 405, and a 405's Allow lists both.
+func (r *pageRoutes) GET(path string, h echo.HandlerFunc) {
+	r.g.GET(path, h, r.m)
+	r.g.HEAD(path, h, r.m)
+}
 func (r *pageRoutes) POST(path string, h echo.HandlerFunc) { r.g.POST(path, h, r.m) }
 
 // reopened answers a GET of a step only a form posts to: the step a link's session is at

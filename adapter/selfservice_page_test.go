@@ -317,11 +317,11 @@ func TestPageAddressesAnswerPages(t *testing.T) {
 		{"GET", "/self-service/push/continue", "", http.StatusSeeOther, "/self-service/", ""},
 		{"GET", "/self-service/nowhere", "", http.StatusNotFound, "", ""},
 		// A wrong method is 405 with the methods the address takes, as a page.
-		{"DELETE", "/self-service/enroll", "", http.StatusMethodNotAllowed, "", "GET, POST"},
-		{"PUT", "/self-service/", "", http.StatusMethodNotAllowed, "", "GET"},
-		{"POST", "/self-service/", "", http.StatusMethodNotAllowed, "", "GET"},
-		{"POST", "/self-service/style.css", "", http.StatusMethodNotAllowed, "", "GET"},
-		{"PATCH", "/self-service/factors/f1/rename", "", http.StatusMethodNotAllowed, "", "GET, POST"},
+		{"DELETE", "/self-service/enroll", "", http.StatusMethodNotAllowed, "", "GET, HEAD, POST"},
+		{"PUT", "/self-service/", "", http.StatusMethodNotAllowed, "", "GET, HEAD"},
+		{"POST", "/self-service/", "", http.StatusMethodNotAllowed, "", "GET, HEAD"},
+		{"POST", "/self-service/style.css", "", http.StatusMethodNotAllowed, "", "GET, HEAD"},
+		{"PATCH", "/self-service/factors/f1/rename", "", http.StatusMethodNotAllowed, "", "GET, HEAD, POST"},
 		{"POST", "/self-service/signin", "username=" + strings.Repeat("a", 200<<10), http.StatusRequestEntityTooLarge, "", ""},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {

@@ -4,8 +4,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
 )
 
 // TestPageAnswersHEAD: a HEAD of the page's addresses (a link checker, a proxy's probe)
@@ -51,5 +55,29 @@ func TestPageAnswersHEAD(t *testing.T) {
 		if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != tc.allow || !strings.Contains(body, "cannot be opened that way") {
 			t.Errorf("%s %s: %d Allow %q, want 405 Allow %q and the page's message", tc.method, tc.path, res.StatusCode, res.Header.Get("Allow"), tc.allow)
 		}
+	}
+}
+
+// TestSignInTrimsTheUserName: a user name typed or pasted with spaces around it signs in
+// as the name itself; before, it was a name no one has, and the right code failed.
+func TestSignInTrimsTheUserName(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	code, out := h.admin(t, h.write, "POST", "/admin/v1/users/alice/factors", `{"type":"totp","activation":"immediate"}`)
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, out)
+	}
+	secret, _ := out["enrollment"].(map[string]any)["secret"].(string)
+	p := &pageBrowser{h: h}
+	p.do(t, "GET", "/self-service/", nil)
+	p.do(t, "POST", "/self-service/signin", url.Values{"username": {"  alice\t"}, "method": {"app"}})
+	now, _ := totp.GenerateCode(secret, time.Now())
+	if code := p.do(t, "POST", "/self-service/signin/code", url.Values{"code": {now}}); code != http.StatusSeeOther {
+		t.Fatalf("sign in as %q: %d %s", "  alice\t", code, p.body)
+	}
+	if p.do(t, "GET", "/self-service/", nil); !strings.Contains(p.body, "Signed in as alice.") {
+		t.Errorf("after signing in:\n%s", p.body)
 	}
 }

@@ -1237,6 +1237,8 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 	if !ok {
 		return invalid("invalid_field", "method", "unknown sign-in method")
 	}
+	// As typed, or pasted from a directory, with a space before or after: no name has one.
+	username = strings.TrimSpace(username)
 	if CheckName(username) != nil {
 		username = ""
 	}

@@ -197,12 +197,19 @@ type pageData struct {
 	Factors                                []lifecycle.Factor
 }
 
-type capChoice struct{ Type, Name string }
+type capChoice struct {
+	Type, Name string
+	Checked    bool
+}
 
 // destinationField is the choice page's field for where a code is sent: its label and
 // autocomplete hint, or none when no capability offered sends one (a page of
 // authenticator apps and push asks for no phone number).
-type destinationField struct{ Label, Autocomplete string }
+type destinationField struct {
+	Label, Autocomplete string
+	Value               string // as the person typed it, when the form comes back
+	Invalid             bool   // refused: the field is marked, and described by the error
+}
 
 func destinationFor(caps []string) destinationField {
 	var phone, mail bool
@@ -217,11 +224,11 @@ func destinationFor(caps []string) destinationField {
 	}
 	switch {
 	case phone && mail:
-		return destinationField{"Phone number (+15551230123) or e-mail address, for a code sent to you", "tel"}
+		return destinationField{Label: "Phone number (+15551230123) or e-mail address, for a code sent to you", Autocomplete: "tel"}
 	case phone:
-		return destinationField{"Phone number (+15551230123), for a code sent to you", "tel"}
+		return destinationField{Label: "Phone number (+15551230123), for a code sent to you", Autocomplete: "tel"}
 	case mail:
-		return destinationField{"E-mail address, for a code sent to you", "email"}
+		return destinationField{Label: "E-mail address, for a code sent to you", Autocomplete: "email"}
 	}
 	return destinationField{}
 }
@@ -550,12 +557,43 @@ func (p *selfServicePage) choose(c echo.Context) error {
 	if err := p.ss.LinkUsable(c.Request().Context(), sess); err != nil {
 		return err
 	}
+	return p.render(c, http.StatusOK, "choose", p.chooseData(sess, "", ""))
+}
+
+// chooseData is the choice page's, with typ chosen and dest typed ("": the first, none).
+func (p *selfServicePage) chooseData(sess lifecycle.Session, typ, dest string) pageData {
 	d := pageData{Title: "Set up a factor", CSRF: sess.CSRF, User: sess.User, SignedIn: sess.Kind == lifecycle.SessionUser}
-	for _, t := range p.ss.Capabilities() {
-		d.Capabilities = append(d.Capabilities, capChoice{Type: t, Name: capName(t)})
+	for i, t := range p.ss.Capabilities() {
+		d.Capabilities = append(d.Capabilities, capChoice{Type: t, Name: capName(t), Checked: t == typ || typ == "" && i == 0})
 	}
 	d.Destination = destinationFor(p.ss.Capabilities())
-	return p.render(c, http.StatusOK, "choose", d)
+	d.Destination.Value = dest
+	return d
+}
+
+// destinationRefused is what the choice page says of a refusal of the phone number or
+// e-mail address typed for typ, if it was one: not a phone number in a form that says its
+// country, not an address, one the person already has, or none could be sent there.
+func destinationRefused(le *lifecycle.Error, typ string) (string, bool) {
+	page, _ := builtin.PageEnrollmentOf(typ)
+	where := map[string]string{"phone": "that phone number", "email": "that e-mail address"}[page.Destination]
+	switch {
+	case where == "":
+		return "", false
+	case le.Field == "destination" && page.Destination == "phone":
+		return "That phone number cannot be used: type it with + and the country code, like +1 555 010 0199 or +44 20 7946 0958.", true
+	case le.Field == "destination":
+		return "That e-mail address cannot be used: type one address, like name@example.com.", true
+	case le.Code == "factor_exists":
+		return "You already have this sign-in method with " + where + ". Type another, or choose another method.", true
+	case le.Code == "activation_not_sent":
+		text := "No code could be sent to " + where + " just now. Check what you typed, or try again later."
+		if le.RetryAfter > 0 {
+			text = "No code could be sent to " + where + " just now: the next one can be sent in " + inWords(le.RetryAfter) + ". Check what you typed, and try again then."
+		}
+		return text, true
+	}
+	return "", false
 }
 
 func (p *selfServicePage) enroll(c echo.Context, sess lifecycle.Session) error {
@@ -570,6 +608,14 @@ func (p *selfServicePage) enroll(c echo.Context, sess lifecycle.Session) error {
 		}
 	}
 	out, err := p.ss.Enroll(ctx, &sess, typ, dest)
+	if le := (*lifecycle.Error)(nil); errors.As(err, &le) {
+		if text, ok := destinationRefused(le, typ); ok {
+			// The form again, with what was typed and why, the field marked.
+			d := p.chooseData(sess, typ, dest)
+			d.Error, d.Destination.Invalid = text, true
+			return p.render(c, adminStatus[le.Kind], "choose", d)
+		}
+	}
 	if err != nil {
 		return err
 	}

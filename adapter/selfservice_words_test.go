@@ -1,15 +1,25 @@
 package adapter
 
 import (
+	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pquerna/otp/totp"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/builtin/delivery"
 )
 
 // TestPageAnswersHEAD: a HEAD of the page's addresses (a link checker, a proxy's probe)
@@ -79,5 +89,107 @@ func TestSignInTrimsTheUserName(t *testing.T) {
 	}
 	if p.do(t, "GET", "/self-service/", nil); !strings.Contains(p.body, "Signed in as alice.") {
 		t.Errorf("after signing in:\n%s", p.body)
+	}
+}
+
+// sentTo records where each code went.
+type sentTo struct {
+	mu sync.Mutex
+	to []string
+}
+
+func (*sentTo) Kind() string                 { return "record" }
+func (*sentTo) Serves(delivery.Channel) bool { return true }
+func (s *sentTo) Send(_ context.Context, m delivery.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.to = append(s.to, m.To)
+	return nil
+}
+
+func (s *sentTo) all() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.to)
+}
+
+// newCodePageHarness is the self-service page offering an app, texted and e-mailed
+// codes, which go to sent.
+func newCodePageHarness(t *testing.T) (*adminHarness, *sentTo) {
+	t.Helper()
+	st := testdb.SQLite(t)
+	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := &sentTo{}
+	caps := []string{"totp", "smsotp", "emailotp"}
+	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: caps,
+		Config: map[string]any{"smsotp": map[string]any{"sender": "record"}, "emailotp": map[string]any{"sender": "record"},
+			"sendLimits": map[string]any{"perUser": []any{}, "perDestination": []any{}}},
+		Senders: func(string) (delivery.Sender, error) { return sent, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine}, Capabilities: map[string][]string{"acme": caps}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &adminHarness{store: st, manager: m}
+	if h.write, err = m.CreateToken(context.Background(), "cli", "provisioning", lifecycle.ScopeWrite); err != nil {
+		t.Fatal(err)
+	}
+	h.read = h.write
+	ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: caps, LinkLifetime: time.Hour,
+		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.harness = newHarness(t, func(o *Options) { o.Admin = m; o.SelfService = ss; o.MaxBodyBytes = 64 << 10 })
+	return h, sent
+}
+
+// TestPhoneAsTyped: a phone number typed as people write it is sent to in E.164 where
+// that is unambiguous; one that does not say its country, or an address that cannot be
+// used, brings the form back with what was typed, the method chosen, the field marked
+// and described by a message saying the form wanted.
+func TestPhoneAsTyped(t *testing.T) {
+	h, sent := newCodePageHarness(t)
+	for i, tc := range []struct{ typed, want string }{
+		{"+1 (555) 010-0199", "+15550100199"},
+		{"0044 20 7946 0958", "+442079460958"},
+	} {
+		p := &pageBrowser{h: h}
+		p.do(t, "GET", linkOf(t, h, fmt.Sprint("user", i)), nil)
+		p.do(t, "GET", "/self-service/enroll", nil)
+		if code := p.do(t, "POST", "/self-service/enroll", url.Values{"type": {"smsotp"}, "destination": {tc.typed}}); code != 200 || !strings.Contains(p.body, `id="code"`) {
+			t.Fatalf("%q: %d %s", tc.typed, code, p.body)
+		}
+		if got := sent.all(); len(got) != i+1 || got[i] != tc.want {
+			t.Errorf("%q: codes sent to %v, want the last to %s", tc.typed, got, tc.want)
+		}
+	}
+
+	p := &pageBrowser{h: h}
+	p.do(t, "GET", linkOf(t, h, "carol"), nil)
+	p.do(t, "GET", "/self-service/enroll", nil)
+	for _, tc := range []struct{ typ, typed, want string }{
+		{"smsotp", "020 7946 0958", "with + and the country code"},
+		{"smsotp", "call me", "with + and the country code"},
+		{"emailotp", "carol at example", "type one address"},
+	} {
+		code := p.do(t, "POST", "/self-service/enroll", url.Values{"type": {tc.typ}, "destination": {tc.typed}})
+		if code != http.StatusBadRequest || !strings.Contains(p.body, tc.want) || !strings.Contains(p.body, `id="enroll"`) ||
+			!strings.Contains(p.body, `value="`+tc.typed+`" aria-invalid="true" aria-describedby="error"`) ||
+			!strings.Contains(p.body, `value="`+tc.typ+`" checked>`) || !strings.Contains(p.body, `id="error"`) {
+			t.Errorf("%s %q: %d, want the form again with it kept, marked, and %q:\n%s", tc.typ, tc.typed, code, tc.want, p.body)
+		}
+	}
+	if n := len(sent.all()); n != 2 {
+		t.Errorf("%d codes sent, want none to what was refused", n)
+	}
+	// The form, right this time, goes on.
+	if code := p.do(t, "POST", "/self-service/enroll", url.Values{"type": {"smsotp"}, "destination": {"+44 (0)20 7946 0959"}}); code != 200 || !strings.Contains(p.body, `id="code"`) {
+		t.Fatalf("after the form came back: %d %s", code, p.body)
 	}
 }

@@ -849,7 +849,14 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 	page, _ := builtin.PageEnrollmentOf(typ)
 	in := Enrollment{Type: typ, Label: page.Label, Activation: ActivationPasscode, Params: map[string]json.RawMessage{}}
 	if page.Destination != "" {
-		v, _ := json.Marshal(strings.TrimSpace(dest))
+		dest = strings.TrimSpace(dest)
+		if page.Destination == "phone" {
+			var ok bool
+			if dest, ok = typedPhone(dest); !ok {
+				return Enrolled{}, ErrPhoneForm
+			}
+		}
+		v, _ := json.Marshal(dest)
 		in.Params[page.Destination] = v
 	}
 	switch page.Activation {
@@ -881,6 +888,12 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 	}
 	in.origin = builtin.OriginSelfService
 	out, err := s.m.EnrollFactor(ctx, SelfServiceActor, sess.User, in)
+	if le := (*Error)(nil); errors.As(err, &le) && page.Destination != "" && le.Field == "params."+page.Destination {
+		// The page asked for it as its destination field.
+		cp := *le
+		cp.Field = "destination"
+		return Enrolled{}, &cp
+	}
 	if err != nil {
 		return Enrolled{}, err
 	}
@@ -934,6 +947,9 @@ func (s *SelfService) SamePending(ctx context.Context, sess Session, typ, dest s
 		return false
 	}
 	if param := builtin.Destination(typ); param != "" {
+		if n, ok := typedPhone(dest); ok && param == "phone" {
+			dest = n
+		}
 		return sameDestination(f.Params[param], dest)
 	}
 	return true

@@ -1,0 +1,31 @@
+package lifecycle
+
+import "testing"
+
+func TestTypedPhone(t *testing.T) {
+	for _, tc := range []struct{ typed, want string }{
+		{"+15550100199", "+15550100199"},
+		{"+1 (555) 010-0199", "+15550100199"},
+		{" +1 555.010.0199 ", "+15550100199"},
+		{"0044 20 7946 0958", "+442079460958"},
+		{"+44 (0)20 7946 0958", "+442079460958"},
+		{"00 44 (0) 20 7946 0958", "+442079460958"},
+		{"+49 30/1234567", "+49301234567"},
+		{"+33\u00a01 23 45 67 89", "+33123456789"}, // a no-break space, as a paste brings
+		// Ambiguous or not a number: refused, never guessed.
+		{"020 7946 0958", ""},
+		{"555-0199", ""},
+		{"(555) 010-0199", ""},
+		{"+1 555 CALL NOW", ""},
+		{"1+5550100199", ""},
+		{"+0 555 010 0199", ""},
+		{"+1 555", ""},
+		{"", ""},
+		{"alice@example.com", ""},
+	} {
+		got, ok := typedPhone(tc.typed)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("typedPhone(%q) = %q, %v; want %q", tc.typed, got, ok, tc.want)
+		}
+	}
+}

@@ -190,7 +190,8 @@ type pageData struct {
 	Resend                                 bool   // the confirm page offers to send a new code
 	Number                                 int    // the number to type on the device
 	SignedIn                               bool
-	Hop                                    bool // the link's page: refresh to /self-service/enroll
+	Hop                                    bool // the link's page: refresh to /self-service/enroll?c=1
+	CookieTest                             bool // the sign-in form's action carries the cookie test (cookieTest)
 	Capabilities                           []capChoice
 	Destination                            destinationField       // asked only when a capability sends a code
 	Methods                                []builtin.SignInMethod // the sign-in methods served (lifecycle.SignInMethods)
@@ -384,6 +385,9 @@ func (p *selfServicePage) form(h func(echo.Context, lifecycle.Session) error) ec
 		}
 		sess, err := p.session(c)
 		if err != nil {
+			if p.cookieRefused(c) {
+				return p.cookiesBlocked(c)
+			}
 			return err
 		}
 		if err := p.ss.CheckCSRF(sess, f.Get("csrf")); err != nil {
@@ -391,6 +395,26 @@ func (p *selfServicePage) form(h func(echo.Context, lifecycle.Session) error) ec
 		}
 		return h(c, sess)
 	}
+}
+
+// cookieTest marks the address a page sent a browser to right after setting its first
+// cookie (the sign-in form's action, the link's step to the choice): a request there that
+// carries no cookie comes from a browser that refused it, and hears so, rather than "your
+// session has ended" for a session it never kept. Without the mark, no cookie means one
+// that expired, or a form posted from another site.
+const cookieTest = "c"
+
+// cookieRefused: the request carries the mark and no session cookie.
+func (p *selfServicePage) cookieRefused(c echo.Context) bool {
+	_, err := c.Cookie(selfServiceCookie)
+	return err != nil && c.QueryParam(cookieTest) == "1"
+}
+
+func (p *selfServicePage) cookiesBlocked(c echo.Context) error {
+	return p.render(c, http.StatusBadRequest, "message", pageData{Title: "Your browser is blocking cookies",
+		Text: "This page needs a cookie to remember, from one step to the next, that it is you, and your browser did not keep it. " +
+			"Allow cookies for this site (or leave private browsing), or use another browser, then start again.",
+		Back: "/self-service/", BackText: "Start again"})
 }
 
 func (p *selfServicePage) home(c echo.Context) error {
@@ -413,7 +437,9 @@ func (p *selfServicePage) home(c echo.Context) error {
 		}
 		p.setCookie(c, sess)
 	}
-	return p.render(c, http.StatusOK, "signin", pageData{Title: "Sign in", CSRF: sess.CSRF, Notice: signInNotices[c.QueryParam("done")]})
+	_, noCookie := c.Cookie(selfServiceCookie)
+	return p.render(c, http.StatusOK, "signin", pageData{Title: "Sign in", CSRF: sess.CSRF, Notice: signInNotices[c.QueryParam("done")],
+		CookieTest: noCookie != nil})
 }
 
 // factorsNotice is the factors page's notice of the step that led to it (done): only one
@@ -547,7 +573,15 @@ func (p *selfServicePage) switchLink(c echo.Context, cur lifecycle.Session) erro
 func (p *selfServicePage) choose(c echo.Context) error {
 	sess, err := p.session(c)
 	if err != nil {
+		if p.cookieRefused(c) {
+			return p.cookiesBlocked(c)
+		}
 		return err
+	}
+	if c.QueryParam(cookieTest) != "" {
+		// The cookie came back: the address without the mark, which a reload long after
+		// (the cookie gone with its session) must not take for a refusal.
+		return c.Redirect(http.StatusSeeOther, "/self-service/enroll")
 	}
 	if sess.Kind != lifecycle.SessionLink && sess.Kind != lifecycle.SessionUser {
 		return lifecycle.ErrNoSession

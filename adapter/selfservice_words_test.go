@@ -193,3 +193,54 @@ func TestPhoneAsTyped(t *testing.T) {
 		t.Fatalf("after the form came back: %d %s", code, p.body)
 	}
 }
+
+// TestPageSaysCookiesAreBlocked: a browser that keeps no cookie used to hear "your
+// session has ended" at its first form, a session it never had. The first page it is sent
+// after its first cookie (the sign-in form's action, a link's step to the choice) carries
+// a mark; arriving there without the cookie, it hears that cookies are blocked. With the
+// cookie, all goes on as before, and without the mark, no cookie is an ended session.
+func TestPageSaysCookiesAreBlocked(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	const blocked = "Your browser is blocking cookies"
+
+	p := &pageBrowser{h: h}
+	p.do(t, "GET", "/self-service/", nil)
+	if !strings.Contains(p.body, `action="/self-service/signin?c=1"`) {
+		t.Fatalf("the first sign-in form has no cookie test:\n%s", p.body)
+	}
+	kept := p.cookie
+	p.cookie = "" // the browser refused it
+	if code := p.do(t, "POST", "/self-service/signin?c=1", url.Values{"username": {"alice"}, "method": {"app"}}); code != http.StatusBadRequest ||
+		!strings.Contains(p.body, blocked) || !strings.Contains(p.body, "Allow cookies for this site") {
+		t.Errorf("a form posted without the cookie it was given: %d\n%s", code, p.body)
+	}
+	p.cookie = kept
+	if code := p.do(t, "POST", "/self-service/signin?c=1", url.Values{"username": {"alice"}, "method": {"app"}}); code != http.StatusOK || !strings.Contains(p.body, `id="code"`) {
+		t.Errorf("with the cookie kept: %d\n%s", code, p.body)
+	}
+	if p.do(t, "GET", "/self-service/", nil); strings.Contains(p.body, "?c=1") {
+		t.Errorf("a browser with its cookie is tested again:\n%s", p.body)
+	}
+	gone := &pageBrowser{h: h, csrf: "x"}
+	if code := gone.do(t, "POST", "/self-service/signin", url.Values{"username": {"alice"}, "method": {"app"}}); code != http.StatusUnauthorized || strings.Contains(gone.body, blocked) {
+		t.Errorf("no cookie, no mark: %d, want the session's end\n%s", code, gone.body)
+	}
+
+	// A link: its page sends the browser on with the mark.
+	link := &pageBrowser{h: h}
+	link.do(t, "GET", linkOf(t, h, "bob"), nil)
+	if !strings.Contains(link.body, `url=/self-service/enroll?c=1`) {
+		t.Fatalf("the link's page:\n%s", link.body)
+	}
+	kept, link.cookie = link.cookie, ""
+	if code := link.do(t, "GET", "/self-service/enroll?c=1", nil); code != http.StatusBadRequest || !strings.Contains(link.body, blocked) {
+		t.Errorf("the choice without the link's cookie: %d\n%s", code, link.body)
+	}
+	link.cookie = kept
+	if code := link.do(t, "GET", "/self-service/enroll?c=1", nil); code != http.StatusSeeOther || link.header.Get("Location") != "/self-service/enroll" {
+		t.Errorf("the choice with the cookie: %d %q, want 303 to the address without the mark", code, link.header.Get("Location"))
+	}
+	if code := link.do(t, "GET", "/self-service/enroll", nil); code != http.StatusOK || !strings.Contains(link.body, "Hello bob.") {
+		t.Errorf("the choice: %d\n%s", code, link.body)
+	}
+}

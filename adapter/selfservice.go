@@ -190,8 +190,9 @@ type pageData struct {
 	Resend                                 bool   // the confirm page offers to send a new code
 	Number                                 int    // the number to type on the device
 	SignedIn                               bool
-	Hop                                    bool // the link's page: refresh to /self-service/enroll?c=1
-	CookieTest                             bool // the sign-in form's action carries the cookie test (cookieTest)
+	Hop                                    bool   // the link's page: refresh to /self-service/enroll?c=1
+	CookieTest                             bool   // the sign-in form's action carries the cookie test (cookieTest)
+	Help                                   string // an error page's help text (selfService.helpText)
 	Capabilities                           []capChoice
 	Destination                            destinationField       // asked only when a capability sends a code
 	Methods                                []builtin.SignInMethod // the sign-in methods served (lifecycle.SignInMethods)
@@ -245,6 +246,9 @@ func (p *selfServicePage) render(c echo.Context, status int, name string, d page
 		// Only the methods something serves: a choice none serves fails every time.
 		d.Methods = p.ss.SignInMethods()
 	}
+	if name == "message" && status >= http.StatusBadRequest {
+		d.Help = p.ss.HelpText() // the operator's words on where to get help
+	}
 	var b strings.Builder
 	if err := selfServicePages.ExecuteTemplate(&b, name, d); err != nil {
 		return err
@@ -269,8 +273,12 @@ func (p *selfServicePage) wrap(h echo.HandlerFunc) echo.HandlerFunc {
 		case errors.As(err, &le):
 			status, d.Title, d.Text = adminStatus[le.Kind], "That did not work", pageText(le)
 			switch le.Code {
-			case "link_invalid", "link_expired", "link_spent":
+			case "link_invalid", "link_spent":
 				d.Title, ended = "This link cannot be used", true
+			case "link_expired":
+				d.Title, ended = "This link has expired", true
+				d.Text = "Each link to set up your sign-in verification works for a limited time, and this one's is over. " +
+					"Ask your help desk (or whoever sent you the link) for a new one, then open the new link."
 			case "enrollment_ended":
 				d.Title = "This set-up cannot be finished"
 			case "session_expired":

@@ -116,6 +116,12 @@ func (s *sentTo) all() []string {
 // newCodePageHarness is the self-service page offering an app, texted and e-mailed
 // codes, which go to sent.
 func newCodePageHarness(t *testing.T) (*adminHarness, *sentTo) {
+	h, sent, _ := newCodePageHarnessAt(t, &fakeClock{t: time.Now()}, "")
+	return h, sent
+}
+
+// newCodePageHarnessAt is newCodePageHarness on clk's time, with help on its error pages.
+func newCodePageHarnessAt(t *testing.T, clk *fakeClock, help string) (*adminHarness, *sentTo, *fakeClock) {
 	t.Helper()
 	st := testdb.SQLite(t)
 	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
@@ -124,14 +130,15 @@ func newCodePageHarness(t *testing.T) (*adminHarness, *sentTo) {
 	}
 	sent := &sentTo{}
 	caps := []string{"totp", "smsotp", "emailotp"}
-	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: caps,
+	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: caps, Now: clk.Now,
 		Config: map[string]any{"smsotp": map[string]any{"sender": "record"}, "emailotp": map[string]any{"sender": "record"},
 			"sendLimits": map[string]any{"perUser": []any{}, "perDestination": []any{}}},
 		Senders: func(string) (delivery.Sender, error) { return sent, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine}, Capabilities: map[string][]string{"acme": caps}})
+	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine}, Now: clk.Now,
+		Capabilities: map[string][]string{"acme": caps}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,12 +148,12 @@ func newCodePageHarness(t *testing.T) (*adminHarness, *sentTo) {
 	}
 	h.read = h.write
 	ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: caps, LinkLifetime: time.Hour,
-		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com"})
+		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com", HelpText: help})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.harness = newHarness(t, func(o *Options) { o.Admin = m; o.SelfService = ss; o.MaxBodyBytes = 64 << 10 })
-	return h, sent
+	return h, sent, clk
 }
 
 // TestPhoneAsTyped: a phone number typed as people write it is sent to in E.164 where
@@ -242,5 +249,35 @@ func TestPageSaysCookiesAreBlocked(t *testing.T) {
 	}
 	if code := link.do(t, "GET", "/self-service/enroll", nil); code != http.StatusOK || !strings.Contains(link.body, "Hello bob.") {
 		t.Errorf("the choice: %d\n%s", code, link.body)
+	}
+}
+
+// TestExpiredLinkSaysWhatToDo: an expired link says it expired and what to do next (ask
+// for a new one), not only that it "cannot be used"; the operator's help text
+// (selfService.helpText) is on every error page, escaped, and on no other page.
+func TestExpiredLinkSaysWhatToDo(t *testing.T) {
+	const help = "Call the IT help desk on +1 555 0100 <any time>."
+	h, _, clk := newCodePageHarnessAt(t, &fakeClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}, help)
+	path := linkOf(t, h, "alice")
+	clk.Advance(time.Hour)
+	p := &pageBrowser{h: h}
+	if code := p.do(t, "GET", path, nil); code != http.StatusConflict || !strings.Contains(p.body, "<h1>This link has expired</h1>") ||
+		!strings.Contains(p.body, "Ask your help desk (or whoever sent you the link) for a new one") {
+		t.Errorf("an expired link: %d\n%s", code, p.body)
+	}
+	if !strings.Contains(p.body, `<p id="help">`+help+`</p>`) {
+		t.Errorf("no help text on the error page:\n%s", p.body)
+	}
+	if p.do(t, "GET", "/self-service/nowhere", nil); !strings.Contains(p.body, help) {
+		t.Errorf("no help text on a 404:\n%s", p.body)
+	}
+	if p.do(t, "GET", "/self-service/", nil); strings.Contains(p.body, help) {
+		t.Errorf("help text on the sign-in form:\n%s", p.body)
+	}
+	// Escaped: the operator's text is text, never markup.
+	rec := httptest.NewRecorder()
+	h.srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	if !strings.Contains(rec.Body.String(), "&lt;any time&gt;") {
+		t.Errorf("help text not escaped:\n%s", rec.Body.String())
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // SelfService configures the self-service page (/self-service/): activation links e-mailed
@@ -28,7 +30,13 @@ type SelfService struct {
 	Mail      SelfServiceMail `mapstructure:"mail"`
 	// Throttle is the page's budgets per client address. A reload applies new ones.
 	Throttle SelfServiceThrottle `mapstructure:"throttle"`
+	// HelpText is shown under every error page's message: where to get help ("Call the
+	// IT help desk on 555 0100"). Plain text, one paragraph; "" shows none.
+	HelpText string `mapstructure:"helpText"`
 }
+
+// MaxHelpText bounds selfService.helpText: a sentence or two, not a page.
+const MaxHelpText = 500
 
 // SelfServiceThrottle is the self-service page's budgets per client address, kept by
 // each process in memory.
@@ -157,6 +165,12 @@ func (c *Config) validateSelfService(add func(path, format string, args ...any))
 		add("selfService.mail.sender", "no such sender under delivery")
 	} else if !strings.EqualFold(d.Type, "smtp") && !strings.EqualFold(d.Type, "log") && !strings.EqualFold(d.Type, "http") {
 		add("selfService.mail.sender", "names a sender that cannot send e-mail (want an smtp, http or log sender)")
+	}
+	if n := utf8.RuneCountInString(s.HelpText); n > MaxHelpText {
+		add("selfService.helpText", "must be at most %d characters, not %d", MaxHelpText, n)
+	}
+	if !utf8.ValidString(s.HelpText) || strings.ContainsFunc(s.HelpText, unicode.IsControl) {
+		add("selfService.helpText", "must be one paragraph of text, without line breaks or control characters")
 	}
 	if strings.ContainsAny(s.Mail.Subject, "\r\n") {
 		add("selfService.mail.subject", "must be one line")

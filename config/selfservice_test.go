@@ -25,6 +25,9 @@ delivery:
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := Parse([]byte(base+good+"  helpText: \"Call the IT help desk on +1 555 0100 — or https://help.example.com.\"\n"), "yaml", noEnv); err != nil {
+		t.Errorf("a help text: %v", err)
+	}
 	d := cfg.SelfService.WithDefaults()
 	if d.LinkLifetime != DefaultLinkLifetime || d.SessionIdle != DefaultSessionIdle || d.Mail.Subject != DefaultLinkSubject ||
 		d.Mail.Template != DefaultLinkTemplate || d.Mail.HTML != DefaultLinkHTML {
@@ -55,6 +58,8 @@ delivery:
 		{"mail: {sender: mail, template: '{{.Link}'}", "selfService.mail.template"},
 		{"mail: {sender: mail, html: '<p>no link</p>'}", "selfService.mail.html: must show the link"},
 		{"mail: {sender: mail, html: '{{.Link}} {{end}}'}", "selfService.mail.html"},
+		{"helpText: '" + strings.Repeat("x", 501) + "'", "selfService.helpText: must be at most 500 characters, not 501"},
+		{"helpText: \"Call us.\\nOr write.\"", "selfService.helpText: must be one paragraph"},
 	} {
 		// Each case replaces one key of the good section.
 		key := tc.yaml[:strings.Index(tc.yaml, ":")]

@@ -64,6 +64,9 @@ type SelfServiceOptions struct {
 	// a user waits for a code does not send the user back to the start. New ones are
 	// sealed with FormKey's.
 	PreviousFormKeys [][]byte
+	// HelpText is where the page's error pages send a person for help
+	// (selfService.helpText); "" for nowhere.
+	HelpText string
 }
 
 // SelfService is the rules of the self-service page: activation links, sessions,
@@ -142,6 +145,9 @@ func (s *SelfService) SignInMethods() []builtin.SignInMethod {
 
 // SessionIdle is how long an unused session lasts.
 func (s *SelfService) SessionIdle() time.Duration { return s.o.SessionIdle }
+
+// HelpText is what the page's error pages say of where to get help.
+func (s *SelfService) HelpText() string { return s.o.HelpText }
 
 // secret is a fresh 256-bit token and its stored hash.
 func secret() (token, hash string) {

@@ -52,7 +52,7 @@ func (e *env) selfServiceWith(m *lifecycle.Manager, mailer delivery.Sender) (ss 
 		Capabilities: c.Capabilities, LinkLifetime: c.LinkLifetime, SessionIdle: c.SessionIdle,
 		AllowRemoveLast: c.AllowRemoveLast, PublicURL: c.PublicURL, Mailer: mailer,
 		Subject: c.Mail.Subject, Text: c.Mail.Template, HTML: c.Mail.HTML, FormKey: formKey,
-		PreviousFormKeys: previous,
+		PreviousFormKeys: previous, HelpText: c.HelpText,
 	})
 	// Users reach emfa at publicURL: https there means a proxy terminates TLS for us.
 	return ss, strings.HasPrefix(strings.ToLower(c.PublicURL), "https://"), err

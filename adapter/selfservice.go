@@ -28,7 +28,43 @@ import (
 //go:embed templates/selfservice.html templates/selfservice.css templates/poll.js
 var selfServiceFiles embed.FS
 
-var selfServicePages = template.Must(template.ParseFS(selfServiceFiles, "templates/selfservice.html"))
+var selfServicePages = template.Must(template.New("selfservice.html").Funcs(template.FuncMap{
+	"typeName": typeName, "stateName": stateName, "day": func(t time.Time) string { return day(t, pageZone) },
+	"when": func(t time.Time) string { return when(t, pageZone) },
+}).ParseFS(selfServiceFiles, "templates/selfservice.html"))
+
+// pageZone is the time zone the page shows times in, named beside each: the server's
+// (TZ), which is where its users are more often than UTC.
+var pageZone = time.Local
+
+// day is t's date as people write it: "1 May 2026".
+func day(t time.Time, zone *time.Location) string { return t.In(zone).Format("2 January 2006") }
+
+// when is t as people say it, with its time zone: "1 May 2026, 09:05 UTC".
+func when(t time.Time, zone *time.Location) string {
+	return t.In(zone).Format("2 January 2006, 15:04 MST")
+}
+
+// typeName is the page's name of a factor type ("Authenticator app"), not its id.
+func typeName(typ string) string {
+	if page, ok := builtin.PageEnrollmentOf(typ); ok && page.Label != "" {
+		return page.Label
+	}
+	return typ
+}
+
+// stateName is a sign-in method's state in the page's words.
+func stateName(state string) string {
+	switch state {
+	case lifecycle.FactorActive:
+		return "In use"
+	case lifecycle.FactorPendingActivation:
+		return "Not set up yet"
+	case lifecycle.FactorDisabled:
+		return "Turned off"
+	}
+	return state
+}
 
 // selfServiceCookie names the session cookie; __Host- when served over TLS.
 const selfServiceCookie = "emfa_ss"
@@ -310,7 +346,7 @@ func (p *selfServicePage) wayBack(c echo.Context) (href, text string) {
 	switch {
 	case err != nil:
 	case sess.Kind == lifecycle.SessionUser:
-		return "/self-service/", "Back to my factors"
+		return "/self-service/", "Back to my sign-in methods"
 	case sess.Kind == lifecycle.SessionLink:
 		return "/self-service/enroll", "Back to setting up your sign-in verification"
 	}
@@ -324,12 +360,17 @@ var fieldNames = map[string]string{"label": "Name", "code": "Code", "passcode": 
 // pageText is a refusal as the page says it: the field named ("Name is required"), a
 // sentence with a capital and a full stop, no API prefix.
 func pageText(le *lifecycle.Error) string {
-	msg := strings.TrimPrefix(le.Msg, "that did not work: ")
+	msg := pageWords.Replace(strings.TrimPrefix(le.Msg, "that did not work: "))
 	if name, ok := fieldNames[le.Field]; ok {
 		msg = name + " " + msg
 	}
 	return sentence(msg)
 }
+
+// pageWords are the page's words for the API's: a person has sign-in methods, not
+// factors or capabilities.
+var pageWords = strings.NewReplacer("factors", "sign-in methods", "factor", "sign-in method",
+	"capabilities", "sign-in methods", "capability", "sign-in method")
 
 // sentence capitalises msg and ends it with a full stop.
 func sentence(msg string) string {
@@ -433,7 +474,7 @@ func (p *selfServicePage) home(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return p.render(c, http.StatusOK, "factors", pageData{Title: "Your sign-in factors", CSRF: sess.CSRF, User: sess.User,
+		return p.render(c, http.StatusOK, "factors", pageData{Title: "Your sign-in methods", CSRF: sess.CSRF, User: sess.User,
 			Factors: fs, Notice: factorsNotice(c.QueryParam("done"), fs)})
 	}
 	// An anonymous session is never stored (NewSession), nor a sign-in it starts (its state
@@ -468,7 +509,7 @@ func factorsNotice(done string, fs []lifecycle.Factor) string {
 // signInNotices are what the sign-in form may say of the step that led to it, by key: only
 // emfa's own words, so that a link cannot put its words on the form.
 var signInNotices = map[string]string{
-	doneRemovedProof: "Removed. You had signed in with that factor, so sign in again with another.",
+	doneRemovedProof: "Removed. You had signed in with that sign-in method, so sign in again with another.",
 	doneSignedOut:    "You have signed out.",
 }
 
@@ -604,7 +645,7 @@ func (p *selfServicePage) choose(c echo.Context) error {
 
 // chooseData is the choice page's, with typ chosen and dest typed ("": the first, none).
 func (p *selfServicePage) chooseData(sess lifecycle.Session, typ, dest string) pageData {
-	d := pageData{Title: "Set up a factor", CSRF: sess.CSRF, User: sess.User, SignedIn: sess.Kind == lifecycle.SessionUser}
+	d := pageData{Title: "Set up a sign-in method", CSRF: sess.CSRF, User: sess.User, SignedIn: sess.Kind == lifecycle.SessionUser}
 	for i, t := range p.ss.Capabilities() {
 		d.Capabilities = append(d.Capabilities, capChoice{Type: t, Name: capName(t), Checked: t == typ || typ == "" && i == 0})
 	}
@@ -696,7 +737,7 @@ func (p *selfServicePage) pendingPage(c echo.Context) error {
 // activation code, or the form of the first code, with what was shown of it (the
 // form's sealed token, else the cookie's).
 func (p *selfServicePage) showPending(c echo.Context, sess lifecycle.Session, f lifecycle.Factor, status int, d pageData) error {
-	d.Title, d.CSRF = "Confirm your new factor", sess.CSRF
+	d.Title, d.CSRF = "Confirm your new sign-in method", sess.CSRF
 	token := c.FormValue("shown")
 	sh, qr, ok := p.ss.OpenShown(sess, token)
 	if !ok {
@@ -747,7 +788,7 @@ func (p *selfServicePage) shownOf(c echo.Context) string {
 // the answer of a redirect, so that a reload shows it again rather than post the code
 // again into a session that ended. Only emfa's own words: any site may link here.
 func (p *selfServicePage) ready(c echo.Context) error {
-	text := "Your new factor is ready: you will be asked for it when you sign in. You may close this page."
+	text := "Your new sign-in method is ready: you will be asked for it when you sign in. You may close this page."
 	if typ := c.QueryParam("type"); slices.Contains(p.ss.Capabilities(), typ) {
 		page, _ := builtin.PageEnrollmentOf(typ)
 		text = "Your " + page.Label + " is ready: you will be asked for it when you sign in. You may close this page."
@@ -770,7 +811,7 @@ func (p *selfServicePage) enrolledAtOnce(c echo.Context, sess lifecycle.Session,
 	if sess.Kind == lifecycle.SessionLink {
 		p.clearCookie(c)
 	} else {
-		d.Back, d.BackText = "/self-service/", "Back to your factors"
+		d.Back, d.BackText = "/self-service/", "Back to my sign-in methods"
 	}
 	return p.render(c, http.StatusOK, "message", d)
 }

@@ -270,8 +270,8 @@ func TestErrorPagesSpeakToThePerson(t *testing.T) {
 		form       url.Values
 		want, back string
 	}{
-		{"blank rename", user, "/self-service/factors/" + id[1] + "/rename", url.Values{"label": {" "}}, "Name is required.", `href="/self-service/">Back to my factors`},
-		{"control characters", user, "/self-service/factors/" + id[1] + "/rename", url.Values{"label": {"a\x01b"}}, "Name must be text without control characters.", `href="/self-service/">Back to my factors`},
+		{"blank rename", user, "/self-service/factors/" + id[1] + "/rename", url.Values{"label": {" "}}, "Name is required.", `href="/self-service/">Back to my sign-in methods`},
+		{"control characters", user, "/self-service/factors/" + id[1] + "/rename", url.Values{"label": {"a\x01b"}}, "Name must be text without control characters.", `href="/self-service/">Back to my sign-in methods`},
 		{"stale form of a link", link, "/self-service/enroll", url.Values{"type": {"totp"}, "csrf": {"stale"}}, "This form is stale", `href="/self-service/enroll">`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -429,7 +429,7 @@ func TestLinkNeverReplacesAnotherUsersSession(t *testing.T) {
 
 	// A link that opens nothing does not sign alice out either.
 	if code := alice.do(t, "GET", "/self-service/link/"+strings.Repeat("A", 43), nil); code != http.StatusNotFound ||
-		alice.cookie != signedIn || !strings.Contains(alice.body, `href="/self-service/">Back to my factors`) {
+		alice.cookie != signedIn || !strings.Contains(alice.body, `href="/self-service/">Back to my sign-in methods`) {
 		t.Errorf("a dead link while signed in: %d, cookie kept %v\n%s", code, alice.cookie == signedIn, alice.body)
 	}
 

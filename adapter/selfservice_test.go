@@ -183,7 +183,7 @@ func (p *pageClient) signIn(user, code string) {
 	if a := p.post("/self-service/signin/code", url.Values{"code": {code}}); a.status != http.StatusSeeOther {
 		p.t.Fatalf("sign-in: %d\n%s", a.status, a.body)
 	}
-	if a := p.get("/self-service/"); !strings.Contains(a.body, "Your sign-in factors") {
+	if a := p.get("/self-service/"); !strings.Contains(a.body, "Your sign-in methods") {
 		p.t.Fatalf("after the sign-in:\n%s", a.body)
 	}
 }
@@ -212,12 +212,12 @@ func TestRemovingTheSignInFactorSaysSo(t *testing.T) {
 	p.signIn("alice", code())
 
 	a := p.follow(p.post("/self-service/factors/"+other+"/remove", url.Values{}))
-	if !strings.Contains(a.body, "Your sign-in factors") || !strings.Contains(a.body, ">Removed<") {
+	if !strings.Contains(a.body, "Your sign-in methods") || !strings.Contains(a.body, ">Removed<") {
 		t.Fatalf("after removing another factor:\n%s", a.body)
 	}
 	a = p.follow(p.post("/self-service/factors/"+used+"/remove", url.Values{}))
 	if !strings.Contains(a.body, `action="/self-service/signin"`) ||
-		!strings.Contains(a.body, "Removed. You had signed in with that factor, so sign in again with another.") {
+		!strings.Contains(a.body, "Removed. You had signed in with that sign-in method, so sign in again with another.") {
 		t.Fatalf("after removing the factor signed in with: no notice\n%s", a.body)
 	}
 	// The notice is emfa's own: a link cannot put words on the sign-in form.
@@ -245,14 +245,14 @@ func TestSessionCookieIsLax(t *testing.T) {
 		t.Fatalf("session cookie: SameSite %v, HttpOnly %v, Path %q; want Lax, HttpOnly, /self-service/", c.SameSite, c.HttpOnly, c.Path)
 	}
 	a := p.get("/self-service/")
-	if len(a.cookies) != 0 || !strings.Contains(a.body, "Your sign-in factors") {
+	if len(a.cookies) != 0 || !strings.Contains(a.body, "Your sign-in methods") {
 		t.Fatalf("a GET with the cookie: sets %v\n%s", a.cookies, a.body)
 	}
 	stranger := &pageClient{t: t, h: h, addr: "198.51.100.7"}
 	if a := stranger.get("/self-service/"); len(a.cookies) != 1 || a.cookies[0].SameSite != http.SameSiteLaxMode {
 		t.Fatalf("a GET without a cookie: sets %v, want one Lax cookie", a.cookies)
 	}
-	if a := p.get("/self-service/"); !strings.Contains(a.body, "Your sign-in factors") {
+	if a := p.get("/self-service/"); !strings.Contains(a.body, "Your sign-in methods") {
 		t.Fatalf("the signed-in session after another browser's visit:\n%s", a.body)
 	}
 	for done, shown := range map[string]bool{"Removed": true, "Renamed": true, "Added Authenticator app": true, "Call us at 555": false} {
@@ -363,7 +363,7 @@ func TestAnonymousVisitsStoreNothing(t *testing.T) {
 	if n := st.puts.Load(); n != 1 {
 		t.Fatalf("a sign-in: %d sessions stored, want 1 (the signed-in one)", n)
 	}
-	if a := p.get("/self-service/"); !strings.Contains(a.body, "Your sign-in factors") {
+	if a := p.get("/self-service/"); !strings.Contains(a.body, "Your sign-in methods") {
 		t.Fatalf("after the sign-in:\n%s", a.body)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -279,5 +280,71 @@ func TestExpiredLinkSaysWhatToDo(t *testing.T) {
 	h.srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 	if !strings.Contains(rec.Body.String(), "&lt;any time&gt;") {
 		t.Errorf("help text not escaped:\n%s", rec.Body.String())
+	}
+}
+
+// visibleText is what a page shows a person: its text, without markup (ids, addresses).
+func visibleText(page string) string {
+	return regexp.MustCompile(`<[^>]*>`).ReplaceAllString(page, " ")
+}
+
+// TestPageSaysSignInMethods: the page speaks of sign-in methods, never of the API's
+// "factors" or "capabilities", names a method's type and state in words, and shows
+// times as people write them, with the time zone.
+func TestPageSaysSignInMethods(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	link := &pageBrowser{h: h}
+	link.do(t, "GET", linkOf(t, h, "bob"), nil)
+	link.do(t, "GET", "/self-service/enroll", nil)
+	pages := map[string]string{"choice": link.body}
+	link.do(t, "POST", "/self-service/enroll", url.Values{"type": {"totp"}})
+	pages["set-up"] = link.body
+	user := signInPage(t, h)
+	pages["list"] = user.body
+	id := factorRow.FindStringSubmatch(user.body)
+	if id == nil {
+		t.Fatalf("no row:\n%s", user.body)
+	}
+	user.do(t, "POST", "/self-service/factors/"+id[1]+"/remove", url.Values{})
+	pages["the last one removed"] = user.body
+	if !strings.Contains(user.body, "This is your only active sign-in method") {
+		t.Errorf("the last one's removal:\n%s", user.body)
+	}
+	for name, body := range pages {
+		text := strings.ToLower(visibleText(body))
+		if strings.Contains(text, "factor") || strings.Contains(text, "capabilit") {
+			t.Errorf("the %s page says factor or capability:\n%s", name, visibleText(body))
+		}
+	}
+	list := visibleText(pages["list"])
+	today := day(time.Now(), pageZone)
+	usedAt := regexp.MustCompile(`\d{1,2} [A-Z][a-z]+ \d{4}, \d{2}:\d{2} \S+`).FindString(list)
+	zone, _ := time.Now().In(pageZone).Zone()
+	if !strings.Contains(list, " Authenticator app ") || !strings.Contains(list, " "+today+" ") || !strings.Contains(list, " In use ") ||
+		!strings.HasSuffix(usedAt, " "+zone) || strings.Contains(list, " totp ") || strings.Contains(list, " active ") {
+		t.Errorf("the list, want its type, state and times in words (used at %q, zone %s):\n%s", usedAt, zone, list)
+	}
+}
+
+func TestPageTimes(t *testing.T) {
+	at := time.Date(2026, 5, 1, 7, 5, 0, 0, time.UTC)
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	for _, tc := range []struct {
+		zone      *time.Location
+		day, when string
+	}{
+		{time.UTC, "1 May 2026", "1 May 2026, 07:05 UTC"},
+		{paris, "1 May 2026", "1 May 2026, 09:05 CEST"},
+		{time.FixedZone("", -3*3600), "1 May 2026", "1 May 2026, 04:05 -0300"},
+	} {
+		if d, w := day(at, tc.zone), when(at, tc.zone); d != tc.day || w != tc.when {
+			t.Errorf("%s: %q, %q; want %q, %q", tc.zone, d, w, tc.day, tc.when)
+		}
 	}
 }

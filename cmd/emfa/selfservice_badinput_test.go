@@ -153,7 +153,7 @@ func TestSelfServiceBadInput(t *testing.T) {
 
 	a := newSSBrowser(t, base)
 	aliceLink := link("alice")
-	want("open", a.get(aliceLink), 200, "Set up a factor")
+	want("open", a.get(aliceLink), 200, "Set up a sign-in method")
 
 	t.Run("missing CSRF token", func(t *testing.T) {
 		want("enroll without csrf", a.post("/self-service/enroll", url.Values{"type": {"totp"}, "csrf": {"-"}}), 403, "That did not work")
@@ -194,16 +194,16 @@ func TestSelfServiceBadInput(t *testing.T) {
 	var winnerCookies []*http.Cookie // its cookie, which the answer cleared
 	t.Run("link used in two sessions at once", func(t *testing.T) {
 		b := newSSBrowser(t, base)
-		want("open in a second browser", b.get(aliceLink), 200, "Set up a factor")
+		want("open in a second browser", b.get(aliceLink), 200, "Set up a sign-in method")
 		browsers := []*ssBrowser{a, b}
 		forms := make([]url.Values, 2)
 		// Two types: a factor started on the page replaces the pending one of its type
 		// that another session started, so that of two apps only the newer would be left.
 		p := a.post("/self-service/enroll", url.Values{"type": {"totp"}})
-		want("enroll an app", p, 200, "Confirm your new factor")
+		want("enroll an app", p, 200, "Confirm your new sign-in method")
 		forms[0] = url.Values{"csrf": {a.csrf}, "code": {totpNow(t, secretRE.FindStringSubmatch(p.body)[1])}}
 		const addr = "alice.race@example.com"
-		want("enroll an e-mail address", b.post("/self-service/enroll", url.Values{"type": {"emailotp"}, "destination": {addr}}), 200, "Confirm your new factor")
+		want("enroll an e-mail address", b.post("/self-service/enroll", url.Values{"type": {"emailotp"}, "destination": {addr}}), 200, "Confirm your new sign-in method")
 		var sent string
 		if ms := mail.To(addr); len(ms) == 1 {
 			sent = regexp.MustCompile(`\b\d{6}\b`).FindString(ms[0].Data)
@@ -275,7 +275,7 @@ func TestSelfServiceBadInput(t *testing.T) {
 	})
 	t.Run("user disabled during the session", func(t *testing.T) {
 		c := newSSBrowser(t, base)
-		want("open bob's link", c.get(link("bob")), 200, "Set up a factor")
+		want("open bob's link", c.get(link("bob")), 200, "Set up a sign-in method")
 		if code, out := admin("POST", "/admin/v1/users/bob/disable", ``); code != 200 {
 			t.Fatalf("disable: %d %v", code, out)
 		}

@@ -318,11 +318,11 @@ selfService:
 	// A link to the page on another site (the inbox) neither signs the user out nor shows
 	// the sign-in form: the top-level navigation carries the session cookie (SameSite=Lax).
 	run("cross-site link", visit(inbox), chromedp.Click("#home-link"), heading(&title, ""))
-	if title != "Your sign-in factors" {
+	if title != "Your sign-in methods" {
 		t.Errorf("after a link from another site: %q, want the factors page", title)
 	}
 	run("after the cross-site link", visit(base+"/self-service/"), heading(&title, ""))
-	if title != "Your sign-in factors" {
+	if title != "Your sign-in methods" {
 		t.Fatalf("back on the page after a link from another site: %q, want still signed in", title)
 	}
 
@@ -403,7 +403,7 @@ selfService:
 	if !strings.Contains(text, "signed in as bob") || !strings.Contains(text, "for mallory") {
 		t.Errorf("the question: %q", text)
 	}
-	run("cancel", chromedp.Click("#cancel"), heading(&title, "Your sign-in factors"), chromedp.Text("main", &text))
+	run("cancel", chromedp.Click("#cancel"), heading(&title, "Your sign-in methods"), chromedp.Text("main", &text))
 	if !strings.Contains(text, "Signed in as bob.") {
 		t.Errorf("after cancelling: %q", text)
 	}

@@ -69,7 +69,7 @@ func TestSelfServiceWrongCodesCount(t *testing.T) {
 	b := newSSBrowser(t, base)
 	b.get(strings.TrimPrefix(out["url"].(string), "http://127.0.0.1:1"))
 	p := b.post("/self-service/enroll", url.Values{"type": {"emailotp"}, "destination": {"alice@example.com"}})
-	if p.title != "Confirm your new factor" {
+	if p.title != "Confirm your new sign-in method" {
 		t.Fatalf("enroll: %d %q\n%s", p.status, p.title, p.body)
 	}
 	code := lastCode(t, mail, "alice@example.com")
@@ -115,7 +115,7 @@ func TestSelfServiceWrongCodesCount(t *testing.T) {
 		t.Fatalf("after a wrong sign-in code: %d failures, want none counted", f.Failures)
 	}
 	// The right code signs in.
-	if p = s.post("/self-service/signin/code", url.Values{"code": {code}}); p.title != "Your sign-in factors" {
+	if p = s.post("/self-service/signin/code", url.Values{"code": {code}}); p.title != "Your sign-in methods" {
 		t.Fatalf("right sign-in code: %d %q\n%s", p.status, p.title, p.body)
 	}
 	if f := factor(); f.Failures != 0 {

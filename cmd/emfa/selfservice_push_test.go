@@ -81,7 +81,7 @@ selfService:
 		return resp.StatusCode, out["state"]
 	}
 
-	want("open", b.get(link), 200, "Set up a factor")
+	want("open", b.get(link), 200, "Set up a sign-in method")
 	p := b.post("/self-service/enroll", map[string][]string{"type": {"push"}})
 	want("enroll push", p, 200, "Register your phone")
 	m := activationRE.FindStringSubmatch(p.body)
@@ -138,7 +138,7 @@ selfService:
 		t.Fatalf("sign-in status after approval: %d %q", code, st)
 	}
 	p = s.post("/self-service/signin/continue", nil)
-	want("signed in", p, 200, "Your sign-in factors")
+	want("signed in", p, 200, "Your sign-in methods")
 	if !strings.Contains(p.body, "Pixel") {
 		t.Fatalf("the device is not listed:\n%s", p.body)
 	}

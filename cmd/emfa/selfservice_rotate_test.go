@@ -26,7 +26,7 @@ func TestSelfServiceSignInAcrossKeyRotation(t *testing.T) {
 	out := adminCall(t, base, token, "POST", "/admin/v1/users/alice/activation-link", `{"deliver":false}`, 201)
 	b := newSSBrowser(t, base)
 	b.get(strings.TrimPrefix(out["url"].(string), "http://127.0.0.1:1"))
-	if p := b.post("/self-service/enroll", url.Values{"type": {"emailotp"}, "destination": {"alice@example.com"}}); p.title != "Confirm your new factor" {
+	if p := b.post("/self-service/enroll", url.Values{"type": {"emailotp"}, "destination": {"alice@example.com"}}); p.title != "Confirm your new sign-in method" {
 		t.Fatalf("enroll: %d %q\n%s", p.status, p.title, p.body)
 	}
 	if p := b.post("/self-service/confirm", url.Values{"code": {lastCode(t, mail, "alice@example.com")}}); p.title != "You are all set" {
@@ -59,7 +59,7 @@ func TestSelfServiceSignInAcrossKeyRotation(t *testing.T) {
 	}
 	app.clock.Advance(time.Minute)
 
-	if p := s.post("/self-service/signin/code", url.Values{"code": {code}}); p.title != "Your sign-in factors" {
+	if p := s.post("/self-service/signin/code", url.Values{"code": {code}}); p.title != "Your sign-in methods" {
 		t.Fatalf("the sign-in started before the rotation, completed after it: %d %q\n%s", p.status, p.title, p.body)
 	}
 }

@@ -997,7 +997,7 @@ func (p *selfServicePage) signInCodeAgain(c echo.Context, sess lifecycle.Session
 		d.Error = "That code can no longer be used: it was mistyped too many times, or it expired. Request a new code."
 	case lifecycle.CodeFactorLocked:
 		d.Text, d.Resend = "", true
-		d.Error = "Too many wrong codes were typed for this factor: it is locked for " + inWords(le.RetryAfter) +
+		d.Error = "Too many wrong codes were typed for this sign-in method: it is locked for " + inWords(le.RetryAfter) +
 			". Wait until then, then request a new code."
 	}
 	return p.render(c, adminStatus[le.Kind], "signincode", d)
@@ -1025,7 +1025,7 @@ func (p *selfServicePage) signInResend(c echo.Context, sess lifecycle.Session) e
 	}
 	p.setCookie(c, sess)
 	return p.render(c, http.StatusOK, "signincode", pageData{Title: "Enter your code", CSRF: sess.CSRF, Text: m.Prompt,
-		Notice: "A new code is on its way, if this account has such a factor."})
+		Notice: "A new code is on its way, if this account has such a sign-in method."})
 }
 
 func (p *selfServicePage) rename(c echo.Context, sess lifecycle.Session) error {

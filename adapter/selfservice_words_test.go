@@ -319,6 +319,12 @@ func TestPageSaysSignInMethods(t *testing.T) {
 			t.Errorf("the %s page says factor or capability:\n%s", name, visibleText(body))
 		}
 	}
+	// What a sign-in's code page says of each method comes from its type.
+	for _, m := range builtin.SignInMethods() {
+		if text := strings.ToLower(m.Prompt + " " + m.Choice); strings.Contains(text, "factor") || strings.Contains(text, "capabilit") {
+			t.Errorf("sign-in method %s says factor or capability: %q, %q", m.Method, m.Choice, m.Prompt)
+		}
+	}
 	list := visibleText(pages["list"])
 	today := day(time.Now(), pageZone)
 	usedAt := regexp.MustCompile(`\d{1,2} [A-Z][a-z]+ \d{4}, \d{2}:\d{2} \S+`).FindString(list)

@@ -110,7 +110,7 @@ selfService:
 	if n := len(sms.Messages()); n != 1 {
 		t.Fatalf("%d text messages after a typo, want the one code only", n)
 	}
-	run("right code", chromedp.SendKeys("#code", right), chromedp.Click("#signin"), says("h1", "Your sign-in factors"))
+	run("right code", chromedp.SendKeys("#code", right), chromedp.Click("#signin"), says("h1", "Your sign-in methods"))
 
 	// Another sign-in: every try used up, then a new code. (Five codes checked in all: the
 	// user name's page budget.)
@@ -122,7 +122,7 @@ selfService:
 		says("#error", "That code is not right. Try again. 1 try left."), retry("no #code", chromedp.WaitVisible("#code")))
 	run("last typo", chromedp.SendKeys("#code", wrong(right)), chromedp.Click("#signin"),
 		says("#error", "That code can no longer be used: it was mistyped too many times, or it expired. Request a new code."),
-		chromedp.Click("#resend"), says("#notice", "A new code is on its way, if this account has such a factor."),
+		chromedp.Click("#resend"), says("#notice", "A new code is on its way, if this account has such a sign-in method."),
 		retry("no #code", chromedp.WaitVisible("#code")))
-	run("new code", chromedp.SendKeys("#code", code(3)), chromedp.Click("#signin"), says("h1", "Your sign-in factors"))
+	run("new code", chromedp.SendKeys("#code", code(3)), chromedp.Click("#signin"), says("h1", "Your sign-in methods"))
 }

@@ -35,5 +35,5 @@ var sentBy = map[delivery.Channel]string{
 
 func (k *codeFactor) pageSignIn() PageSignIn {
 	return PageSignIn{Choice: sentBy[k.channel], By: SignInBySentCode,
-		Prompt: "If this account has such a factor, a code is on its way. Enter it below."}
+		Prompt: "If this account has such a sign-in method, a code is on its way. Enter it below."}
 }

@@ -27,6 +27,12 @@ const chromiumPath = "/usr/bin/chromium"
 // browser starts headless Chromium for the test, or skips (fails under CI) without it.
 func browser(t *testing.T) context.Context {
 	t.Helper()
+	return browserWith(t, "")
+}
+
+// browserWith is browser with prefs (JSON) as its profile's Preferences, when not empty.
+func browserWith(t *testing.T, prefs string) context.Context {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI is set and %s is missing: install it (apt-get install -y chromium)", chromiumPath)
@@ -40,6 +46,14 @@ func browser(t *testing.T) context.Context {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(profile) })
+	if prefs != "" {
+		if err := os.MkdirAll(filepath.Join(profile, "Default"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(profile, "Default", "Preferences"), []byte(prefs), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.UserDataDir(profile), chromedp.WindowSize(420, 900)}

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,43 +18,7 @@ import (
 // takes them from 127.0.0.1: one browser tries the page both ways.
 func browserBlockingCookies(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set and %s is missing: install it (apt-get install -y chromium)", chromiumPath)
-		}
-		t.Skipf("browser tests need %s (apt-get install -y chromium)", chromiumPath)
-	}
-	profile, err := os.MkdirTemp("", "emfa-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(profile) })
-	prefs := `{"profile":{"content_settings":{"exceptions":{"cookies":{"http://localhost:*,*":{"setting":2}}}}}}`
-	if err := os.MkdirAll(filepath.Join(profile, "Default"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(profile, "Default", "Preferences"), []byte(prefs), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.UserDataDir(profile), chromedp.WindowSize(420, 900)}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel2 := chromedp.NewContext(actx)
-	t.Cleanup(cancel2)
-	started := make(chan error, 1)
-	go func() { started <- chromedp.Run(ctx) }()
-	select {
-	case err := <-started:
-		if err != nil {
-			t.Fatalf("starting %s: %v", chromiumPath, err)
-		}
-	case <-time.After(2 * time.Minute):
-		cancel2()
-		t.Fatalf("%s did not start in 2 minutes", chromiumPath)
-	}
-	return ctx
+	return browserWith(t, `{"profile":{"content_settings":{"exceptions":{"cookies":{"http://localhost:*,*":{"setting":2}}}}}}`)
 }
 
 // TestSelfServiceBrowserForPeople: what a person meets in a real browser. One that blocks

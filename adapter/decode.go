@@ -35,6 +35,9 @@ func decode(c echo.Context, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return badRequest("body has data after the JSON value")
 	}
+	if unique, _ := c.Get(ctxKeysUnique).(bool); unique {
+		return nil // the idempotency middleware walked this body already
+	}
 	if err := checkUniqueKeys(data); err != nil {
 		return badRequest("body is ambiguous: " + err.Error())
 	}

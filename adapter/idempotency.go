@@ -26,6 +26,9 @@ const (
 	ctxWebhookID = "emfa.webhook_id"
 	ctxRetry     = "emfa.retry"
 	ctxInFlight  = "emfa.in_flight" // answered 503 retry_in_progress: another attempt runs
+	// ctxKeysUnique: the body, as the handler will read it, was found to name no key
+	// twice (checkUniqueKeys), so decode need not walk it again.
+	ctxKeysUnique = "emfa.keys_unique"
 )
 
 // webhookID reads and checks X-Webhook-ID: "" when absent.
@@ -77,6 +80,7 @@ func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
 			case checkUniqueKeys(body) != nil:
 				fp = provider.FingerprintAsSent(resource, body) // refused, but not as another body
 			default:
+				c.Set(ctxKeysUnique, true)
 				fp = provider.Fingerprint(resource, body)
 			}
 			key := store.IdempotencyKey{Provider: p.CredentialPrefix, WebhookID: id, Fingerprint: fp}

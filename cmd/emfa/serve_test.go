@@ -11,13 +11,13 @@ import (
 )
 
 // TestServeRefusesBuiltinSectionBeforeStore: a builtin provider's section that does not
-// decode is refused by serve as emfa check refuses it, with its file and line, and before
-// the store is touched: no database is created, none migrated.
+// decode is refused by serve as emfa check refuses it, with its file and line, and leaves
+// no database behind: an existing one is not opened (none migrated), a new one removed.
 func TestServeRefusesBuiltinSectionBeforeStore(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "emfa.yaml")
 	if err := os.WriteFile(path, []byte(fmt.Sprintf(`server: {listen: "127.0.0.1:0", auth: {basic: {username: v, password: verify-password-0123}}}
-storage: {dsn: "file:%s/emfa.db", encryptionKey: %q}
+storage: {dsn: "file:%s/data/emfa.db", encryptionKey: %q}
 providers:
   - name: B
     credentialPrefix: emfa
@@ -35,7 +35,9 @@ providers:
 	if want := path + ":9: providers[0].builtin.totp.digits: must be 6 or 8"; !strings.Contains(errOut, want) {
 		t.Errorf("serve's output lacks %q:\n%s", want, errOut)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "emfa.db")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("serve refusing a broken builtin section left a database behind (%v)", err)
+	// A new database is made while the configuration is checked (start-up), and removed
+	// with the folder serve made for it when the configuration is refused.
+	if _, err := os.Stat(filepath.Join(dir, "data")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("serve refusing a broken builtin section left a database or its folder behind (%v)", err)
 	}
 }

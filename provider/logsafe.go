@@ -29,8 +29,12 @@ func LogSafe(err error) error {
 	if !changed {
 		return err
 	}
-	return &logSafeError{msg: msg, err: err}
+	return Retold(err, msg)
 }
+
+// Retold is err with msg, made fit for a log, as its message; errors.Is and errors.As
+// see err as it was.
+func Retold(err error, msg string) error { return &logSafeError{msg: msg, err: err} }
 
 type logSafeError struct {
 	msg string

@@ -21,6 +21,7 @@ import (
 	"github.com/wneessen/go-mail"
 
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/provider"
 )
 
 // TLS modes of an SMTP connection.
@@ -284,17 +285,8 @@ func maskAddressesIn(err error, keep string) error {
 	if masked == msg {
 		return err
 	}
-	return &maskedError{msg: masked, err: err}
+	return provider.Retold(err, masked)
 }
-
-// maskedError is an error whose message has been made fit for a log.
-type maskedError struct {
-	msg string
-	err error
-}
-
-func (e *maskedError) Error() string { return e.msg }
-func (e *maskedError) Unwrap() error { return e.err }
 
 // messageID is a Message-ID with 160 random bits on the sender's domain: the host name, which
 // go-mail would use, is a container's random name in most deployments.

@@ -8,10 +8,19 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
 
 func main() {
+	// emfa serves no profiles (no pprof handler, no profile file), yet some dependency links
+	// runtime.MemProfile in, so the runtime samples an allocation every 512 KiB and keeps
+	// each sample's stack for the life of the process: 1.6 MiB of buckets after the bench
+	// harness's load. Nobody would read them. Off, the DUO server of the harness holds
+	// 71.2–72.0 MiB with 1,000 idle connections against 74.7–74.8 MiB (BENCHMARKS.md, the
+	// tenth round; issue 16's 64 MiB budget). Set before anything allocates much, as the
+	// runtime asks.
+	runtime.MemProfileRate = 0
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], processDeps())
 	stop()

@@ -129,12 +129,17 @@ func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secur
 	g.POST("/signin", p.wrap(p.form(p.signIn)))
 	g.POST("/signin/code", p.wrap(p.form(p.signInCode)))
 	g.POST("/signin/resend", p.wrap(p.form(p.signInResend)))
+	// A sign-in's steps answer a redirect to these GETs too (post/redirect/get): a reload
+	// shows the code form or the approval again, and never posts the user name again (a
+	// new code sent, a push to the phone) nor a mistyped code (a try counted).
+	g.GET("/signin/code", p.wrap(p.signInStep))
+	g.GET("/signin/approve", p.wrap(p.signInStep))
 	g.POST("/factors/:factor/rename", p.wrap(p.form(p.rename)))
 	g.POST("/factors/:factor/remove", p.wrap(p.form(p.remove)))
 	g.POST("/signout", p.wrap(p.form(p.signOut)))
 	// A step's address stays in the address bar after its form was posted, and in the
 	// history: opened again, it leads back to the page, not to an error.
-	for _, path := range []string{"/signin", "/signin/code", "/signin/resend", "/signin/continue", "/push/continue", "/resend",
+	for _, path := range []string{"/signin", "/signin/resend", "/signin/continue", "/push/continue", "/resend",
 		"/factors/:factor/rename", "/factors/:factor/remove", "/signout"} {
 		g.GET(path, p.reopened)
 	}
@@ -954,9 +959,41 @@ func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
 		// An approval asked for asks someone's phone whatever comes of it: it takes from
 		// the address's budget as a failure does, so that one client cannot pester many users.
 		p.s.signIns.failed(c.RealIP())
+		return c.Redirect(http.StatusSeeOther, "/self-service/signin/approve")
+	}
+	return c.Redirect(http.StatusSeeOther, "/self-service/signin/code")
+}
+
+// Notices of the sign-in's code form, by the step that led to it (the query's "n"): only
+// emfa's own words, since any site may link to the page.
+const (
+	signInSent  = "sent"  // a new code was requested
+	signInWrong = "wrong" // the code typed was not right
+)
+
+// signInStep shows the sign-in under way in the session's cookie: the form for its code,
+// or the number to approve on the phone; the page otherwise. It writes nothing and sends
+// nothing, so a reload or Back is harmless.
+func (p *selfServicePage) signInStep(c echo.Context) error {
+	sess, err := p.session(c)
+	m, ok := builtin.SignInMethodOf(sess.State.Method)
+	if err != nil || sess.Kind != lifecycle.SessionAnon || sess.State.User == "" || !ok {
+		return c.Redirect(http.StatusSeeOther, "/self-service/")
+	}
+	if m.By == builtin.SignInByApproval {
 		return p.render(c, http.StatusOK, "signinpush", pageData{Title: "Approve on your phone", CSRF: sess.CSRF, Number: sess.State.Number})
 	}
-	return p.render(c, http.StatusOK, "signincode", pageData{Title: "Enter your code", CSRF: sess.CSRF, Text: m.Prompt})
+	d := pageData{Title: "Enter your code", CSRF: sess.CSRF, Text: m.Prompt}
+	switch c.QueryParam("n") {
+	case signInSent:
+		d.Notice = "A new code is on its way, if this account has such a sign-in method."
+	case signInWrong:
+		d.Error = "That code is not right. Try again."
+		if n, ok := sess.TriesLeft(); ok {
+			d.Error += fmt.Sprintf(" %d %s left.", n, plural(n, "try", "tries"))
+		}
+	}
+	return p.render(c, http.StatusOK, "signincode", d)
 }
 
 func (p *selfServicePage) signInCode(c echo.Context, sess lifecycle.Session) error {
@@ -970,8 +1007,13 @@ func (p *selfServicePage) signInCode(c echo.Context, sess lifecycle.Session) err
 	}
 	var le *lifecycle.Error
 	if errors.As(err, &le) && le.Field == "code" {
-		// A code refused keeps the sign-in: the form again, and what to do.
+		// A code refused keeps the sign-in: the form again, and what to do. A code that was
+		// only not right is the form again by its GET, so that a reload does not type the
+		// same wrong code again and count another try.
 		p.s.signIns.failed(c.RealIP())
+		if le.Code == lifecycle.CodeWrongCode {
+			return c.Redirect(http.StatusSeeOther, "/self-service/signin/code?n="+signInWrong)
+		}
 		return p.signInCodeAgain(c, sess, le)
 	}
 	if err != nil {
@@ -981,17 +1023,13 @@ func (p *selfServicePage) signInCode(c echo.Context, sess lifecycle.Session) err
 	return c.Redirect(http.StatusSeeOther, "/self-service/")
 }
 
-// signInCodeAgain shows the sign-in's code form again after a code refused, saying why: not
-// right (type it again; how many tries are left of a code sent), no longer usable (mistyped
-// too often, or expired: request a new one), or a factor locked meanwhile (wait).
+// signInCodeAgain shows the sign-in's code form again after a code refused for more than a
+// typing mistake (signInStep shows that one), saying why: no longer usable (mistyped too
+// often, or expired: request a new one), or a factor locked meanwhile (wait).
 func (p *selfServicePage) signInCodeAgain(c echo.Context, sess lifecycle.Session, le *lifecycle.Error) error {
 	m, _ := builtin.SignInMethodOf(sess.State.Method)
 	d := pageData{Title: "Enter your code", CSRF: sess.CSRF, Text: m.Prompt, Error: "That code is not right. Try again."}
 	switch le.Code {
-	case lifecycle.CodeWrongCode:
-		if n, ok := sess.TriesLeft(); ok {
-			d.Error += fmt.Sprintf(" %d %s left.", n, plural(n, "try", "tries"))
-		}
 	case lifecycle.CodeCodeSpent:
 		d.Text, d.Resend = "", true
 		d.Error = "That code can no longer be used: it was mistyped too many times, or it expired. Request a new code."
@@ -1024,8 +1062,7 @@ func (p *selfServicePage) signInResend(c echo.Context, sess lifecycle.Session) e
 		return p.signInRefused(c, err)
 	}
 	p.setCookie(c, sess)
-	return p.render(c, http.StatusOK, "signincode", pageData{Title: "Enter your code", CSRF: sess.CSRF, Text: m.Prompt,
-		Notice: "A new code is on its way, if this account has such a sign-in method."})
+	return c.Redirect(http.StatusSeeOther, "/self-service/signin/code?n="+signInSent)
 }
 
 func (p *selfServicePage) rename(c echo.Context, sess lifecycle.Session) error {

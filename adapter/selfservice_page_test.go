@@ -79,9 +79,11 @@ func (p *pageBrowser) do(t *testing.T, method, path string, form url.Values) int
 		}
 	}
 	// A browser follows the enrollment's redirects to the page of its pending factor or
-	// its result (post/redirect/get), as the tests' forms expect.
+	// its result, and a sign-in's to its step's (post/redirect/get), as the tests' forms
+	// expect.
 	if loc := rec.Header().Get("Location"); method == "POST" && rec.Code == http.StatusSeeOther &&
-		(strings.HasPrefix(loc, "/self-service/confirm") || strings.HasPrefix(loc, "/self-service/ready")) {
+		(strings.HasPrefix(loc, "/self-service/confirm") || strings.HasPrefix(loc, "/self-service/ready") ||
+			strings.HasPrefix(loc, "/self-service/signin/")) {
 		code := p.do(t, "GET", loc, nil)
 		p.followed = loc
 		return code

@@ -54,11 +54,26 @@ selfService:
 	req, _ := http.NewRequest(http.MethodPost, base+"/self-service/signin", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
-	resp, err = http.DefaultClient.Do(req)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
+	readAll(resp)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/self-service/signin/code" {
+		t.Fatalf("the form posted to another process: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The sign-in under way is in the cookie the answer set: its page shows the code form.
+	req, _ = http.NewRequest(http.MethodGet, base+"/self-service/signin/code", nil)
+	for _, c := range resp.Cookies() {
+		if c.Name == cookie.Name {
+			req.AddCookie(c)
+		}
+	}
+	if resp, err = noFollow.Do(req); err != nil {
+		t.Fatal(err)
+	}
 	if body := readAll(resp); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Enter your code") {
-		t.Fatalf("the form posted to another process: %d\n%s", resp.StatusCode, body)
+		t.Fatalf("the sign-in's page from another process: %d\n%s", resp.StatusCode, body)
 	}
 }

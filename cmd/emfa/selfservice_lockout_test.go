@@ -108,8 +108,10 @@ func TestSelfServiceWrongCodesCount(t *testing.T) {
 	if code == wrong {
 		wrong = "111111"
 	}
-	if p = s.post("/self-service/signin/code", url.Values{"code": {wrong}}); p.status < 400 {
-		t.Fatalf("wrong sign-in code: %d %q", p.status, p.title)
+	// Refused, it is the code form again, saying so (by its GET: a reload types nothing).
+	if p = s.post("/self-service/signin/code", url.Values{"code": {wrong}}); p.title != "Enter your code" ||
+		!strings.Contains(p.body, "That code is not right. Try again.") {
+		t.Fatalf("wrong sign-in code: %d %q\n%s", p.status, p.title, p.body)
 	}
 	if f := factor(); f.Failures != 0 {
 		t.Fatalf("after a wrong sign-in code: %d failures, want none counted", f.Failures)

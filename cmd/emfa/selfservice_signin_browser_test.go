@@ -105,10 +105,15 @@ selfService:
 		chromedp.SendKeys("#username", "alice"), chromedp.Click("#m-smsotp"), chromedp.Click("#next"),
 		retry("no #code", chromedp.WaitVisible("#code")))
 	right := code(1)
+	// A reload shows the step again (post/redirect/get): it sends no second code, and
+	// types no code again, so the tries left stay.
+	run("reload the code form", chromedp.Reload(), retry("no #code", chromedp.WaitVisible("#code")))
 	run("typo", chromedp.SendKeys("#code", wrong(right)), chromedp.Click("#signin"),
 		says("#error", "That code is not right. Try again. 1 try left."), retry("no #code", chromedp.WaitVisible("#code")))
+	run("reload after the typo", chromedp.Reload(), retry("no #code", chromedp.WaitVisible("#code")),
+		says("#error", "That code is not right. Try again. 1 try left."))
 	if n := len(sms.Messages()); n != 1 {
-		t.Fatalf("%d text messages after a typo, want the one code only", n)
+		t.Fatalf("%d text messages after a reload and a typo, want the one code only", n)
 	}
 	run("right code", chromedp.SendKeys("#code", right), chromedp.Click("#signin"), says("h1", "Your sign-in methods"))
 

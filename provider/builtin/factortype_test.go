@@ -163,8 +163,12 @@ func TestANewFactorTypeIsOneFile(t *testing.T) {
 			if !strings.Contains(b.body, `value="backupcode"`) || !strings.Contains(b.body, "A backup code") {
 				t.Fatalf("the sign-in form does not offer the new type with its words:\n%s", b.body)
 			}
-			if code := b.do(t, "POST", "/self-service/signin", url.Values{"username": {"alice"}, "method": {builtin.TypeBackupCode}}); code != http.StatusOK {
+			// The form's answer is a redirect to the code page (post/redirect/get).
+			if code := b.do(t, "POST", "/self-service/signin", url.Values{"username": {"alice"}, "method": {builtin.TypeBackupCode}}); code != http.StatusSeeOther {
 				t.Fatalf("start: %d %s", code, b.body)
+			}
+			if code := b.do(t, "GET", "/self-service/signin/code", nil); code != http.StatusOK {
+				t.Fatalf("the code page: %d %s", code, b.body)
 			}
 			if !strings.Contains(b.body, "Enter one of your backup codes") {
 				t.Fatalf("the code page does not ask in the type's words:\n%s", b.body)

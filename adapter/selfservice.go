@@ -964,13 +964,6 @@ func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
 	return c.Redirect(http.StatusSeeOther, "/self-service/signin/code")
 }
 
-// Notices of the sign-in's code form, by the step that led to it (the query's "n"): only
-// emfa's own words, since any site may link to the page.
-const (
-	signInSent  = "sent"  // a new code was requested
-	signInWrong = "wrong" // the code typed was not right
-)
-
 // signInStep shows the sign-in under way in the session's cookie: the form for its code,
 // or the number to approve on the phone; the page otherwise. It writes nothing and sends
 // nothing, so a reload or Back is harmless.
@@ -983,11 +976,13 @@ func (p *selfServicePage) signInStep(c echo.Context) error {
 	if m.By == builtin.SignInByApproval {
 		return p.render(c, http.StatusOK, "signinpush", pageData{Title: "Approve on your phone", CSRF: sess.CSRF, Number: sess.State.Number})
 	}
+	// What led here, as the set-up page's ?sent=1 says it: emfa's own words, by a fixed
+	// key, never a link's, since any site may link to the page.
 	d := pageData{Title: "Enter your code", CSRF: sess.CSRF, Text: m.Prompt}
-	switch c.QueryParam("n") {
-	case signInSent:
+	switch {
+	case c.QueryParam("sent") == "1": // a new code was requested
 		d.Notice = "A new code is on its way, if this account has such a sign-in method."
-	case signInWrong:
+	case c.QueryParam("wrong") == "1": // the code typed was not right
 		d.Error = "That code is not right. Try again."
 		if n, ok := sess.TriesLeft(); ok {
 			d.Error += fmt.Sprintf(" %d %s left.", n, plural(n, "try", "tries"))
@@ -1012,7 +1007,7 @@ func (p *selfServicePage) signInCode(c echo.Context, sess lifecycle.Session) err
 		// same wrong code again and count another try.
 		p.s.signIns.failed(c.RealIP())
 		if le.Code == lifecycle.CodeWrongCode {
-			return c.Redirect(http.StatusSeeOther, "/self-service/signin/code?n="+signInWrong)
+			return c.Redirect(http.StatusSeeOther, "/self-service/signin/code?wrong=1")
 		}
 		return p.signInCodeAgain(c, sess, le)
 	}
@@ -1062,7 +1057,7 @@ func (p *selfServicePage) signInResend(c echo.Context, sess lifecycle.Session) e
 		return p.signInRefused(c, err)
 	}
 	p.setCookie(c, sess)
-	return c.Redirect(http.StatusSeeOther, "/self-service/signin/code?n="+signInSent)
+	return c.Redirect(http.StatusSeeOther, "/self-service/signin/code?sent=1")
 }
 
 func (p *selfServicePage) rename(c echo.Context, sess lifecycle.Session) error {

@@ -214,7 +214,7 @@ func aliceOnPage(t *testing.T) (*adminHarness, func() string, *pageClient) {
 // codeRefused: a sign-in code refused as mistyped sends the browser back to the code form,
 // saying so (post/redirect/get).
 func codeRefused(a pageAnswer) bool {
-	return a.status == http.StatusSeeOther && a.header.Get("Location") == "/self-service/signin/code?n=wrong"
+	return a.status == http.StatusSeeOther && a.header.Get("Location") == "/self-service/signin/code?wrong=1"
 }
 
 // follow gets the Location of a redirect.
@@ -571,7 +571,7 @@ func TestSignInStepsSurviveAReload(t *testing.T) {
 		t.Fatalf("a wrong code: %d to %q, want 303 to the form again", a.status, a.header.Get("Location"))
 	}
 	for i := range 3 { // the form that says so, and two reloads
-		a = p.get("/self-service/signin/code?n=wrong")
+		a = p.get("/self-service/signin/code?wrong=1")
 		if a.status != http.StatusOK || !strings.Contains(a.body, "That code is not right. Try again.") {
 			t.Fatalf("GET %d after a wrong code: %d\n%s", i+1, a.status, a.body)
 		}
@@ -583,7 +583,7 @@ func TestSignInStepsSurviveAReload(t *testing.T) {
 		t.Fatalf("failed page sign-ins audited after one wrong code and two reloads: %d %v, want 1", n, out)
 	}
 	// Words of its own only: a notice the page does not know is not shown.
-	if a = p.get("/self-service/signin/code?n=" + url.QueryEscape("<b>Call us</b>")); a.status != http.StatusOK || strings.Contains(a.body, "Call us") {
+	if a = p.get("/self-service/signin/code?n=" + url.QueryEscape("<b>Call us</b>") + "&wrong=2"); a.status != http.StatusOK || strings.Contains(a.body, "Call us") || strings.Contains(a.body, "not right") {
 		t.Fatalf("an unknown notice: %d\n%s", a.status, a.body)
 	}
 

@@ -978,17 +978,27 @@ func (p *selfServicePage) signInStep(c echo.Context) error {
 	}
 	// What led here, as the set-up page's ?sent=1 says it: emfa's own words, by a fixed
 	// key, never a link's, since any site may link to the page.
-	d := pageData{Title: "Enter your code", CSRF: sess.CSRF, Text: m.Prompt}
+	d := signInCodeForm(sess)
 	switch {
 	case c.QueryParam("sent") == "1": // a new code was requested
 		d.Notice = "A new code is on its way, if this account has such a sign-in method."
 	case c.QueryParam("wrong") == "1": // the code typed was not right
-		d.Error = "That code is not right. Try again."
+		d.Error = wrongCodeText
 		if n, ok := sess.TriesLeft(); ok {
 			d.Error += fmt.Sprintf(" %d %s left.", n, plural(n, "try", "tries"))
 		}
 	}
 	return p.render(c, http.StatusOK, "signincode", d)
+}
+
+// wrongCodeText is what the code form says of a code that was not right.
+const wrongCodeText = "That code is not right. Try again."
+
+// signInCodeForm is the code form of the sign-in under way in sess, asking in its method's
+// words.
+func signInCodeForm(sess lifecycle.Session) pageData {
+	m, _ := builtin.SignInMethodOf(sess.State.Method)
+	return pageData{Title: "Enter your code", CSRF: sess.CSRF, Text: m.Prompt}
 }
 
 func (p *selfServicePage) signInCode(c echo.Context, sess lifecycle.Session) error {
@@ -1022,8 +1032,8 @@ func (p *selfServicePage) signInCode(c echo.Context, sess lifecycle.Session) err
 // typing mistake (signInStep shows that one), saying why: no longer usable (mistyped too
 // often, or expired: request a new one), or a factor locked meanwhile (wait).
 func (p *selfServicePage) signInCodeAgain(c echo.Context, sess lifecycle.Session, le *lifecycle.Error) error {
-	m, _ := builtin.SignInMethodOf(sess.State.Method)
-	d := pageData{Title: "Enter your code", CSRF: sess.CSRF, Text: m.Prompt, Error: "That code is not right. Try again."}
+	d := signInCodeForm(sess)
+	d.Error = wrongCodeText
 	switch le.Code {
 	case lifecycle.CodeCodeSpent:
 		d.Text, d.Resend = "", true

@@ -70,6 +70,10 @@ func (l jsonErrorListener) Accept() (net.Conn, error) {
 
 type jsonErrorConn struct{ net.Conn }
 
+// NetConn is the wrapped connection, for the hooks that look through wrappers (the idle
+// parking's ConnState, internal/connpark).
+func (c *jsonErrorConn) NetConn() net.Conn { return c.Conn }
+
 // plainErrorHeaders is what net/http puts between the status line and the text of the
 // errors it answers itself. A handler's answer always carries a Date header as well.
 const plainErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"

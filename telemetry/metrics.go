@@ -37,7 +37,8 @@ type Metrics struct {
 	storeErrors     *prometheus.CounterVec
 	reloads         *prometheus.CounterVec
 	syncFinished    *prometheus.CounterVec
-	sync            *syncCollector // sync.go
+	sync            *syncCollector   // sync.go
+	parked          *parkedCollector // connections.go
 }
 
 // Latency buckets: Verify blocks a login on every call, and its own timeout is about 10 s.
@@ -72,6 +73,8 @@ func NewMetrics(version string) *Metrics {
 	m.syncFinished = counter("sync_events_finished_total", "Attempts of directory sync on a queued event, by source (propagate:PREFIX: propagations to a provider's vendor) and outcome: applied (in emfa's store), propagated (carried to the vendor), skipped (done without either: older than a change applied since, or refused), retry (failed; it waits its backoff), dead (dead-lettered).", "source", "outcome")
 	m.sync = newSyncCollector(m)
 	m.reg.MustRegister(m.sync)
+	m.parked = newParkedCollector()
+	m.reg.MustRegister(m.parked)
 	bi := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "emfa", Name: "build_info", Help: "emfa's version and Go version; always 1."}, []string{"version", "goversion"})
 	bi.WithLabelValues(version, runtime.Version()).Set(1)
 	m.reg.MustRegister(bi, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

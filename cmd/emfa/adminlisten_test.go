@@ -185,7 +185,7 @@ func TestAdminListenerTimeouts(t *testing.T) {
 	}
 	l := &live{}
 	l.swap(snap, e, 0)
-	a, err := e.serveAdmin(context.Background(), l, so.connTimeout)
+	a, err := e.serveAdmin(context.Background(), l, so.connTimeout, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

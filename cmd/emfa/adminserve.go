@@ -13,6 +13,7 @@ import (
 
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/internal/connpark"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
@@ -85,7 +86,22 @@ func (e *env) httpServer(h http.Handler, connTimeout time.Duration) *http.Server
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    adapter.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
+		ConnState:         connpark.ConnState, // parkIdle's connections learn they are idle
 	}
+}
+
+// parkIdle lets a plain-HTTP listener's keep-alive connections, once idle for a second,
+// wait for their next request without a goroutine or net/http's buffers (internal/connpark:
+// 16 KiB a connection; issue 16's memory budget at 1,000 of Verify's connections), and
+// shows how many are parked as emfa_http_connections_parked{listener=name}. onPark counts as
+// activity for the quiet-spell trim, which then frees what a parked connection left. Under
+// TLS a connection cannot be parked: crypto/tls holds its state.
+func (e *env) parkIdle(ln net.Listener, name string, onPark func()) net.Listener {
+	ln = connpark.New(ln, connpark.After, onPark)
+	if pl, ok := ln.(*connpark.Listener); ok {
+		e.metrics.WatchParked(name, pl.Parked)
+	}
+	return ln
 }
 
 // adminServer is admin.listen's server, serving until stop.
@@ -96,11 +112,11 @@ type adminServer struct {
 	errc chan error
 }
 
-// serveAdmin serves the admin API on admin.listen until ctx ends or stop, in HTTPS when
-// the configuration gives it a certificate (config.AdminTLS): l's snapshots carry its
-// settings, so a reload that changes them applies to new handshakes, as server.tls's do.
-// Without admin.listen it serves nothing (the main listener serves the API).
-func (e *env) serveAdmin(ctx context.Context, l *live, connTimeout time.Duration) (*adminServer, error) {
+// serveAdmin serves the admin API on admin.listen until ctx ends or stop (onPark: see
+// parkIdle), in HTTPS when the configuration gives it a certificate (config.AdminTLS): l's
+// snapshots carry its settings, so a reload that changes them applies to new handshakes, as
+// server.tls's do. Without admin.listen it serves nothing (the main listener serves the API).
+func (e *env) serveAdmin(ctx context.Context, l *live, connTimeout time.Duration, onPark func()) (*adminServer, error) {
 	a := &adminServer{ctx: ctx, e: e}
 	if !e.cfg.Admin.IsEnabled() || e.cfg.Admin.Listen == "" {
 		return a, nil
@@ -113,7 +129,7 @@ func (e *env) serveAdmin(ctx context.Context, l *live, connTimeout time.Duration
 	if tlsOn {
 		ln = tls.NewListener(ln, l.adminTLSConfig())
 	} else {
-		ln = adapter.JSONErrors(ln) // as on the main listener: net/http's own errors in JSON
+		ln = adapter.JSONErrors(e.parkIdle(ln, "admin", onPark)) // as on the main listener
 	}
 	a.srv = e.httpServer(l.adminHandler(), connTimeout)
 	e.log.Info("admin API serving", "addr", ln.Addr().String(), "tls", tlsOn)

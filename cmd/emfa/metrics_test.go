@@ -24,7 +24,7 @@ func scrape(t *testing.T, base, token string) map[string]float64 {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := scrapeClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +57,10 @@ func scrape(t *testing.T, base, token string) map[string]float64 {
 	}
 	return out
 }
+
+// scrapeClient opens a connection for each scrape: one kept open would be parked once idle,
+// and counted in emfa_http_connections_parked.
+var scrapeClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
 func labelString(ls []*dto.LabelPair) string {
 	var parts []string

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emfa/emfa/internal/connpark"
 )
 
 // BenchmarkIdleConnectionsRSS starts `emfa serve` as a child process (the test binary run as
@@ -81,7 +83,9 @@ providers: [{name: B, credentialPrefix: emfa, capabilities: [totp]}]
 			call(c, bufio.NewReader(c))
 			open = append(open, c)
 		}
-		time.Sleep(2 * time.Second) // idle, as Verify's pool would leave them
+		// Idle, as Verify's pool would leave them: parked after connpark.After, and what
+		// they held returned by the quiet-spell trim a tick or two later.
+		time.Sleep(connpark.After + 4*time.Second)
 		rss, anon := vmRSS(b, cmd.Process.Pid)
 		for _, c := range append(open, first) {
 			c.Close()

@@ -134,7 +134,12 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	// before the store closes.
 	defer e.startSweeper(ctx, l)()
 	defer e.startActivationSweeper(ctx, first.manager)()
-	admin, err := e.serveAdmin(ctx, l, so.connTimeout) // adminserve.go
+	// Memory goes back to the OS at the start of every quiet spell (trim.go).
+	trim := &quietTrim{}
+	trimCtx, stopTrim := context.WithCancel(ctx)
+	defer stopTrim()
+	go trim.run(trimCtx, time.Second, trimMemory)
+	admin, err := e.serveAdmin(ctx, l, so.connTimeout, trim.touch) // adminserve.go
 	if err != nil {
 		return err
 	}
@@ -143,16 +148,14 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 			e.log.Warn("admin listener", "err", err)
 		}
 	}()
-	// Memory goes back to the OS at the start of every quiet spell (trim.go).
-	trim := &quietTrim{}
 	handler := trim.wrap(e.tracing.Handler(l))
-	trimCtx, stopTrim := context.WithCancel(ctx)
-	defer stopTrim()
-	go trim.run(trimCtx, time.Second, trimMemory)
 	srv := e.httpServer(handler, so.connTimeout) // adminserve.go: the admin listener's too
 	ln, err := net.Listen("tcp", e.cfg.Server.Listen)
 	if err != nil {
 		return err
+	}
+	if e.cfg.Server.TLS == nil {
+		ln = e.parkIdle(ln, "server", trim.touch) // adminserve.go
 	}
 	// net/http's own 431 and 400 answers become JSON too; server.tls serves HTTPS (inbound.go).
 	if ln, l.tls, err = listenTLS(ln, e.cfg.Server.TLS); err != nil {

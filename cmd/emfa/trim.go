@@ -144,6 +144,10 @@ func (q *quietTrim) wrap(h http.Handler) http.Handler {
 	})
 }
 
+// touch counts something other than a request that leaves memory to free: a connection
+// parked (parkIdle) has given up its goroutine and buffers.
+func (q *quietTrim) touch() { q.events.Add(1) }
+
 // run trims with free at the first tick of every quiet spell, until ctx ends.
 func (q *quietTrim) run(ctx context.Context, tick time.Duration, free func()) {
 	t := time.NewTicker(tick)

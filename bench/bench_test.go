@@ -246,7 +246,7 @@ func TestReportAsksToKeepLogs(t *testing.T) {
 // A run without idle connections (-idle-conns 0) says so, not "NaN KiB per connection".
 func TestReportWithoutIdleConns(t *testing.T) {
 	var out bytes.Buffer
-	report(options{out: &out, rounds: 1}, machine{}, nil, nil, nil, memReport{loaded: 40 << 10, before: 38 << 10, quietFor: 3 * time.Second}, nil, nil)
+	report(options{out: &out, rounds: 1}, machine{}, nil, nil, nil, memReport{loaded: 40 << 10, before: 38 << 10, quietFor: 3 * time.Second, connsQuietFor: 5 * time.Second}, nil, nil)
 	if got := out.String(); strings.Contains(got, "NaN") || !strings.Contains(got, "idle connections not measured") {
 		t.Errorf("memory line:\n%s", got)
 	}
@@ -341,8 +341,8 @@ func TestProbeFsync(t *testing.T) {
 func TestReportRSSSplit(t *testing.T) {
 	var out bytes.Buffer
 	report(options{out: &out, rounds: 1}, machine{}, nil, nil, nil,
-		memReport{conns: 1000, loaded: 40 << 10, before: 38 << 10, after: 60 << 10, afterFile: 27 << 10, quietFor: 3 * time.Second}, nil, nil)
-	if got := out.String(); !strings.Contains(got, "60.0 MiB (+22.5 KiB per connection), of which 27.0 MiB are file pages") || !strings.Contains(got, "33.0 MiB the process's own") {
+		memReport{conns: 1000, loaded: 40 << 10, before: 38 << 10, after: 60 << 10, afterFile: 27 << 10, quietFor: 3 * time.Second, connsQuietFor: 5 * time.Second}, nil, nil)
+	if got := out.String(); !strings.Contains(got, "then idle for 5s: 60.0 MiB (+22.5 KiB per connection), of which 27.0 MiB are file pages") || !strings.Contains(got, "33.0 MiB the process's own") {
 		t.Errorf("memory line:\n%s", got)
 	}
 	if v, err := statusKiB(os.Getpid(), "RssFile"); err != nil || v <= 0 {

@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emfa/emfa/internal/connpark"
 	"github.com/emfa/emfa/internal/duosign"
 )
 
@@ -536,7 +537,7 @@ func run(ctx context.Context, o options) (err error) {
 	// Memory with idle keep-alive connections, on the DUO emfa after the load: at once, once
 	// quiet, and with Verify's connections open, each having made an enrollments call (so
 	// through the transforms and the DUO stub) and then left idle.
-	mem := memReport{conns: o.idle, quietFor: memQuiet}
+	mem := memReport{conns: o.idle, quietFor: memQuiet, connsQuietFor: connsQuiet}
 	if mem.loaded, err = rssKiB(duo.pid()); err != nil {
 		return err
 	}
@@ -555,7 +556,7 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		mem.err = err
 	} else {
-		time.Sleep(memQuiet)
+		time.Sleep(connsQuiet)
 		mem.after, mem.err = rssKiB(duo.pid())
 		if mem.err == nil {
 			mem.afterFile, mem.err = statusKiB(duo.pid(), "RssFile")
@@ -595,6 +596,13 @@ func removeUnlessKept(o options, dir string) {
 // emfa returns memory to the OS at the start of a quiet spell (cmd/emfa/trim.go), a second
 // or two after its last request.
 const memQuiet = 3 * time.Second
+
+// connsQuiet is how long the idle connections rest before RSS is read: emfa parks a
+// keep-alive connection once it has waited a second for its next request
+// (internal/connpark), which frees its goroutine and buffers, and the quiet-spell trim then
+// returns what they held. The last park is a second after the last connection's request,
+// and the trim one to two seconds after that.
+const connsQuiet = connpark.After + memQuiet + time.Second
 
 func (o options) selected(name string) bool { return o.only == nil || o.only.MatchString(name) }
 

@@ -194,7 +194,8 @@ func loadAvg() string {
 type memReport struct {
 	conns                 int
 	quietFor              time.Duration
-	loaded, before, after int // KiB: right after the load, quiet, quiet with the connections
+	connsQuietFor         time.Duration // how long the connections were idle when after was read
+	loaded, before, after int           // KiB: right after the load, quiet, quiet with the connections
 	// afterFile is the part of after mapped from files (RssFile): the binary's pages,
 	// clean and shared with the page cache, against the process's own memory.
 	afterFile int
@@ -369,7 +370,7 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 			fmt.Fprintln(w, "idle connections not measured (-idle-conns 0).")
 		} else {
 			fmt.Fprintf(w, "with %d keep-alive connections open, each having made one enrollments call and then idle for %s: %.1f MiB (%+.1f KiB per connection), of which %.1f MiB are file pages (the binary's, shared with the page cache) and %.1f MiB the process's own.\n",
-				mem.conns, mem.quietFor, float64(mem.after)/1024, float64(mem.after-mem.before)/float64(mem.conns),
+				mem.conns, mem.connsQuietFor, float64(mem.after)/1024, float64(mem.after-mem.before)/float64(mem.conns),
 				float64(mem.afterFile)/1024, float64(mem.after-mem.afterFile)/1024)
 		}
 	}

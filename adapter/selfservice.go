@@ -131,7 +131,8 @@ func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secur
 	g.POST("/signin/resend", p.wrap(p.form(p.signInResend)))
 	// A sign-in's steps answer a redirect to these GETs too (post/redirect/get): a reload
 	// shows the code form or the approval again, and never posts the user name again (a
-	// new code sent, a push to the phone) nor a mistyped code (a try counted).
+	// new code sent, a push to the phone), a mistyped code (a try counted) nor a
+	// "continue" before the approval.
 	g.GET("/signin/code", p.wrap(p.signInStep))
 	g.GET("/signin/approve", p.wrap(p.signInStep))
 	g.POST("/factors/:factor/rename", p.wrap(p.form(p.rename)))
@@ -974,7 +975,11 @@ func (p *selfServicePage) signInStep(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/self-service/")
 	}
 	if m.By == builtin.SignInByApproval {
-		return p.render(c, http.StatusOK, "signinpush", pageData{Title: "Approve on your phone", CSRF: sess.CSRF, Number: sess.State.Number})
+		d := pageData{Title: "Approve on your phone", CSRF: sess.CSRF, Number: sess.State.Number}
+		if c.QueryParam("pending") == "1" { // "continue" before the phone approved
+			d.Error = "Not approved yet: approve the request on your phone, then continue."
+		}
+		return p.render(c, http.StatusOK, "signinpush", d)
 	}
 	// What led here, as the set-up page's ?sent=1 says it: emfa's own words, by a fixed
 	// key, never a link's, since any site may link to the page.
@@ -1201,8 +1206,8 @@ func (p *selfServicePage) signInContinue(c echo.Context, sess lifecycle.Session)
 		return err
 	}
 	if state == lifecycle.SignInPending {
-		return p.render(c, http.StatusOK, "signinpush", pageData{Title: "Approve on your phone", CSRF: sess.CSRF, Number: sess.State.Number,
-			Error: "Not approved yet: approve the request on your phone, then continue."})
+		// Back to the approval's address (post/redirect/get): a reload asks nothing again.
+		return c.Redirect(http.StatusSeeOther, "/self-service/signin/approve?pending=1")
 	}
 	p.setCookie(c, next)
 	return c.Redirect(http.StatusSeeOther, "/self-service/")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -127,7 +128,25 @@ selfService:
 	if code, st := status(s, "/self-service/signin/status", s.csrf); code != 200 || st != "pending" {
 		t.Fatalf("sign-in status before approval: %d %q", code, st)
 	}
-	want("continue before approval", s.post("/self-service/signin/continue", nil), 200, "Approve on your phone")
+	// Continue before the approval: back to the approval's address, which a reload shows
+	// again without posting anything.
+	noFollow := *s.c
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noFollow.PostForm(base+"/self-service/signin/continue", url.Values{"csrf": {s.csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/self-service/signin/approve?pending=1" {
+		t.Fatalf("continue before approval: %d to %q, want 303 to the approval", resp.StatusCode, loc)
+	}
+	for range 2 { // the page, and a reload of it
+		p = s.get("/self-service/signin/approve?pending=1")
+		want("continue before approval", p, 200, "Approve on your phone")
+		if !strings.Contains(p.body, "Not approved yet") || !strings.Contains(p.body, n[1]) {
+			t.Fatalf("the approval after an early continue: no notice or number %s:\n%s", n[1], p.body)
+		}
+	}
 	var pending struct{ Challenges []struct{ ID string } }
 	json.Unmarshal([]byte(app.must(t, "device", "pending", "--state", state)), &pending)
 	if len(pending.Challenges) != 1 {

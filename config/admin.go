@@ -4,6 +4,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/emfa/emfa/internal/phone"
 )
 
 // Admin configures the admin API (/admin/v1): users and factors managed over HTTP with
@@ -50,6 +52,11 @@ type Lifecycle struct {
 	// ActivationLifetime is how long a factor waits for its activation (a first
 	// passcode, a device) before it is deleted. Unset (0): 168h, 7 days.
 	ActivationLifetime time.Duration `mapstructure:"activationLifetime"`
+	// DefaultCountry is the country (ISO 3166-1 alpha-2: US, GB, DE) whose national phone
+	// numbers ("020 7946 0958", "(555) 010-0199") users' profiles, enrollments, imports,
+	// directory sync and the self-service page take, stored in E.164. Unset: a number
+	// must say its country (+44..., 0044...).
+	DefaultCountry string `mapstructure:"defaultCountry"`
 }
 
 func (c *Config) validateAdmin(add func(path, format string, args ...any)) {
@@ -81,6 +88,11 @@ func (c *Config) validateAdmin(add func(path, format string, args ...any)) {
 	}
 	if d := c.Lifecycle.ActivationLifetime; d != 0 && (d < time.Hour || d > 90*24*time.Hour) {
 		add("lifecycle.activationLifetime", "must be between 1h and 2160h (90 days), not %s", d)
+	}
+	if code := c.Lifecycle.DefaultCountry; code != "" {
+		if err := phone.CheckRegion(code); err != nil {
+			add("lifecycle.defaultCountry", "%q %v", code, err)
+		}
 	}
 }
 

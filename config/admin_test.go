@@ -12,11 +12,11 @@ storage: {dsn: x.db, encryptionKey: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY
 providers: [{name: n, credentialPrefix: p, capabilities: [totp]}]
 `
 	noEnv := Options{LookupEnv: func(string) (string, bool) { return "", false }}
-	cfg, err := Parse([]byte(base+"admin: {listen: \"127.0.0.1:9090\"}\nlifecycle: {activationLifetime: 48h}\n"), "yaml", noEnv)
+	cfg, err := Parse([]byte(base+"admin: {listen: \"127.0.0.1:9090\"}\nlifecycle: {activationLifetime: 48h, defaultCountry: gb}\n"), "yaml", noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cfg.Admin.IsEnabled() || cfg.Admin.Listen != "127.0.0.1:9090" || cfg.Lifecycle.ActivationLifetime != 48*time.Hour {
+	if !cfg.Admin.IsEnabled() || cfg.Admin.Listen != "127.0.0.1:9090" || cfg.Lifecycle.ActivationLifetime != 48*time.Hour || cfg.Lifecycle.DefaultCountry != "gb" {
 		t.Errorf("admin %+v lifecycle %+v", cfg.Admin, cfg.Lifecycle)
 	}
 	for _, tc := range []struct{ yaml, want string }{
@@ -24,6 +24,9 @@ providers: [{name: n, credentialPrefix: p, capabilities: [totp]}]
 		{"admin: {listen: \"127.0.0.1:8080\"}", "admin.listen: is server.listen"},
 		{"admin: {enabled: false, listen: \"127.0.0.1:9\"}", "admin.enabled is false"},
 		{"lifecycle: {activationLifetime: 1m}", "lifecycle.activationLifetime"},
+		{"lifecycle: {defaultCountry: UK}", `lifecycle.defaultCountry: "UK" is not an ISO 3166-1 code: the United Kingdom's is "GB"`},
+		{"lifecycle: {defaultCountry: USA}", `lifecycle.defaultCountry: "USA" is not a region's ISO 3166-1 alpha-2 code`},
+		{"lifecycle: {defaultCountry: AR}", `lifecycle.defaultCountry: "AR" is not taken: its national numbers carry carrier codes`},
 	} {
 		_, err := Parse([]byte(base+tc.yaml+"\n"), "yaml", noEnv)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

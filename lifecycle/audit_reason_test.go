@@ -130,10 +130,10 @@ func TestRefusalRecordsMaskWhatTheCallerSent(t *testing.T) {
 					_, err := m.CreateUser(ctx, "idm", lifecycle.UserInput{Name: "bob", Phone: s("+1555010019x")})
 					return err
 				}},
-			{"an enrollment's phone", "admin.factors.enroll", "0044 7911 123456", "invalid_phone",
-				`invalid_phone: invalid destination: phone "***" is not an E.164 number (+ and 8 to 15 digits, e.g. +15551230123)`,
+			{"an enrollment's phone", "admin.factors.enroll", "07911 123456", "invalid_phone",
+				`invalid_phone: "***" does not say its country: write it with + and the country code (+44 20 7946 0958), or set lifecycle.defaultCountry to the country whose national numbers these are`,
 				func() error {
-					_, err := m.EnrollFactor(ctx, "idm", "alice", lifecycle.Enrollment{Type: "smsotp", Params: raw(`{"phone":"0044 7911 123456"}`)})
+					_, err := m.EnrollFactor(ctx, "idm", "alice", lifecycle.Enrollment{Type: "smsotp", Params: raw(`{"phone":"07911 123456"}`)})
 					return err
 				}},
 			{"an enrollment's duplicate mailbox", "admin.factors.enroll", "alice@EXAMPLE.com", "factor_exists",

@@ -307,6 +307,13 @@ func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in
 	if verr == nil {
 		verr = checkText("label", in.Label, false, maxText)
 	}
+	// A phone number in the form a directory or a person writes it, stored in E.164.
+	if p := v.Get("phone"); verr == nil && p != "" && builtin.Destination(in.Type) == "phone" {
+		var n string
+		if n, verr = readPhone("params.phone", p, m.country); verr == nil {
+			v.Set("phone", n)
+		}
+	}
 	mode, merr := activation(in.Type, in.Activation)
 	if verr == nil {
 		verr = merr

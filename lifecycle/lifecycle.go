@@ -20,6 +20,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/emfa/emfa/internal/phone"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
@@ -42,6 +43,10 @@ type Options struct {
 	Switched func()
 	// ActivationLifetime: default DefaultActivationLifetime.
 	ActivationLifetime time.Duration
+	// DefaultCountry is the region (ISO 3166-1 alpha-2, phone.CheckRegion) whose national
+	// phone numbers ("020 7946 0958") profiles, enrollments, imports and the self-service
+	// page take, into E.164; "": only numbers that say their country.
+	DefaultCountry string
 	// Propagation, when set, carries the users this manager creates, updates, disables,
 	// enables and deletes, and the resets of their factors, to the vendors, and orders
 	// these changes against a directory's events (Propagation): the admin API's and the
@@ -69,6 +74,7 @@ type Manager struct {
 	caps     map[string][]string
 	switched func()
 	lifetime time.Duration
+	country  string // Options.DefaultCountry
 	// propagation queues the user changes' propagations (Options.Propagation); nil: none.
 	propagation Propagation
 	now         func() time.Time
@@ -92,7 +98,12 @@ func New(o Options) (*Manager, error) {
 		return nil, errors.New("lifecycle: a store is required")
 	}
 	m := &Manager{store: o.Store, engines: o.Engines, caps: o.Capabilities, switched: o.Switched,
-		lifetime: o.ActivationLifetime, propagation: o.Propagation, now: o.Now, log: o.Log}
+		lifetime: o.ActivationLifetime, country: o.DefaultCountry, propagation: o.Propagation, now: o.Now, log: o.Log}
+	if o.DefaultCountry != "" {
+		if err := phone.CheckRegion(o.DefaultCountry); err != nil {
+			return nil, fmt.Errorf("lifecycle: default country %q %w", o.DefaultCountry, err)
+		}
+	}
 	if m.lifetime <= 0 {
 		m.lifetime = DefaultActivationLifetime
 	}

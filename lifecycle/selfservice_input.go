@@ -1,10 +1,9 @@
 package lifecycle
 
 import (
-	"strings"
-	"unicode"
+	"errors"
 
-	"github.com/emfa/emfa/provider/builtin/delivery"
+	"github.com/emfa/emfa/internal/phone"
 )
 
 // ErrPhoneForm is a phone number typed on the page that does not say its country (or
@@ -14,36 +13,27 @@ var ErrPhoneForm = &Error{Kind: Invalid, Code: "invalid_phone", Field: "destinat
 
 // typedPhone is a phone number as a person types it on the page, in the E.164 form
 // factors store: "+1 (555) 010-0199" → "+15550100199", "0044 20 7946 0958" and
-// "+44 (0)20 7946 0958" → "+442079460958". Only where that is unambiguous: the number
-// must say its country, with + or the international prefix 00; a national number
-// ("020 7946 0958", "555-0199") could be any country's, and is refused (false), as is
-// anything but digits and the spaces, dots, dashes, slashes and parentheses people group
-// them with.
-func typedPhone(typed string) (string, bool) {
-	s := strings.TrimSpace(typed)
-	// "(0)" is the trunk prefix some write after the country code: dialled from abroad,
-	// it is left out.
-	if strings.HasPrefix(s, "+") || strings.HasPrefix(s, "00") {
-		s = strings.Replace(s, "(0)", "", 1)
+// "+44 (0)20 7946 0958" → "+442079460958" (phone.Parse). A national number ("020 7946
+// 0958") is read as country's (Options.DefaultCountry); without one it could be any
+// country's, and is refused (false).
+func typedPhone(typed, country string) (string, bool) {
+	n, err := phone.Parse(typed, country)
+	return n, err == nil
+}
+
+// readPhone reads a phone number given for field (a profile's, an enrollment's) into
+// E.164, a national number as country's; the refusal says what the number lacks.
+func readPhone(field, s, country string) (string, *Error) {
+	n, err := phone.Parse(s, country)
+	if err == nil {
+		return n, nil
 	}
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == '+' && i == 0:
-			b.WriteRune(r)
-		case unicode.IsSpace(r), r == '-', r == '.', r == '/', r == '(', r == ')', r == '\u2010', r == '\u2011', r == '\u2013':
-		default:
-			return "", false
-		}
+	var short *phone.LengthError
+	switch {
+	case errors.Is(err, phone.ErrNoCountry):
+		return "", invalid("invalid_phone", field, "%q does not say its country: write it with + and the country code (+44 20 7946 0958), or set lifecycle.defaultCountry to the country whose national numbers these are", s).quoting(s)
+	case errors.As(err, &short):
+		return "", invalid("invalid_phone", field, "%q is not a phone number of %s (lifecycle.defaultCountry): write it with + and the country code if it is another country's", s, short.Region).quoting(s)
 	}
-	n := b.String()
-	if rest, ok := strings.CutPrefix(n, "00"); ok {
-		n = "+" + rest
-	}
-	if !delivery.ValidE164(n) {
-		return "", false
-	}
-	return n, true
+	return "", invalid("invalid_phone", field, "%q is not an E.164 number (+ and 8 to 15 digits, e.g. +15551230123)", s).quoting(s)
 }

@@ -23,9 +23,22 @@ func TestTypedPhone(t *testing.T) {
 		{"", ""},
 		{"alice@example.com", ""},
 	} {
-		got, ok := typedPhone(tc.typed)
+		got, ok := typedPhone(tc.typed, "")
 		if got != tc.want || ok != (tc.want != "") {
 			t.Errorf("typedPhone(%q) = %q, %v; want %q", tc.typed, got, ok, tc.want)
+		}
+	}
+	// With lifecycle.defaultCountry, a national number is that country's.
+	for _, tc := range []struct{ typed, country, want string }{
+		{"020 7946 0958", "GB", "+442079460958"},
+		{"(555) 010-0199", "US", "+15550100199"},
+		{"+44 20 7946 0958", "US", "+442079460958"},
+		{"555-0199", "US", ""}, // no area code
+		{"alice@example.com", "GB", ""},
+	} {
+		got, ok := typedPhone(tc.typed, tc.country)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("typedPhone(%q, %s) = %q, %v; want %q", tc.typed, tc.country, got, ok, tc.want)
 		}
 	}
 }

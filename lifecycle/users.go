@@ -87,8 +87,9 @@ func CheckGroupName(name string) *Error {
 	return checkText("groups", name, true, maxText)
 }
 
-// profile applies in to p (a copy), checking and normalising every field set.
-func profile(p store.Profile, in UserInput) (store.Profile, *Error) {
+// profile applies in to p (a copy), checking and normalising every field set; a national
+// phone number is read as country's (Options.DefaultCountry).
+func profile(p store.Profile, in UserInput, country string) (store.Profile, *Error) {
 	p.Groups, p.Attributes = slices.Clone(p.Groups), maps.Clone(p.Attributes)
 	if in.Email != nil {
 		p.Email = *in.Email
@@ -102,8 +103,12 @@ func profile(p store.Profile, in UserInput) (store.Profile, *Error) {
 	}
 	if in.Phone != nil {
 		p.Phone = *in.Phone
-		if p.Phone != "" && !delivery.ValidE164(p.Phone) {
-			return p, invalid("invalid_phone", "phone", "%q is not an E.164 number (+ and 8 to 15 digits, e.g. +15551230123)", p.Phone).quoting(p.Phone)
+		if p.Phone != "" {
+			n, err := readPhone("phone", p.Phone, country)
+			if err != nil {
+				return p, err
+			}
+			p.Phone = n
 		}
 	}
 	if in.DisplayName != nil {
@@ -148,7 +153,7 @@ func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (Us
 	if err := CheckName(in.Name); err != nil {
 		return User{}, m.refuse(ctx, actor, ActionUsersCreate, in.Name, "", err)
 	}
-	p, perr := profile(store.Profile{}, in)
+	p, perr := profile(store.Profile{}, in, m.country)
 	var disabled *bool
 	if perr == nil {
 		disabled, perr = parseState(in.State)
@@ -301,13 +306,13 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 	if in.IfRevision != nil && *in.IfRevision != r.Profile.Revision {
 		return errorOf(store.ErrStale, "user")
 	}
-	if userOf(r).Holds(in) {
+	if m.Holds(userOf(r), in) {
 		// Nothing to change: no write, so the revision (the API's ETag) and the updated
 		// time stay what they mean, and no other client's If-Match is refused for it.
 		return nil
 	}
 	c := store.UserChange{Name: name, Now: m.now(), IfRevision: &r.Profile.Revision}
-	p, perr := profile(r.Profile, in)
+	p, perr := profile(r.Profile, in, m.country)
 	if perr == nil {
 		c.Disabled, perr = parseState(in.State)
 	}
@@ -564,13 +569,13 @@ func parseState(state *string) (*bool, *Error) {
 }
 
 // Holds reports whether u already has what in sets, so that applying it would change
-// nothing: its fields compared as an update would store them (normalised), and its state.
-func (u User) Holds(in UserInput) bool {
+// nothing: its fields compared as m's update would store them (normalised), and its state.
+func (m *Manager) Holds(u User, in UserInput) bool {
 	if in.State != nil && *in.State != u.State {
 		return false
 	}
 	cur := store.Profile{Email: u.Email, Phone: u.Phone, DisplayName: u.DisplayName, Groups: u.Groups, Attributes: u.Attributes}
-	p, err := profile(cur, in)
+	p, err := profile(cur, in, m.country)
 	return err == nil && p.Email == cur.Email && p.Phone == cur.Phone && p.DisplayName == cur.DisplayName &&
 		slices.Equal(p.Groups, cur.Groups) && maps.Equal(p.Attributes, cur.Attributes)
 }
@@ -635,7 +640,7 @@ func (m *Manager) MemberChanges(ctx context.Context, actor Actor, names []string
 		if !ok {
 			continue
 		}
-		p, perr := profile(r.Profile, UserInput{Groups: &groups})
+		p, perr := profile(r.Profile, UserInput{Groups: &groups}, m.country)
 		if perr != nil {
 			return nil, m.refuse(ctx, actor, ActionUsersUpdate, r.Name, "", perr)
 		}

@@ -117,7 +117,7 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 		var le *lifecycle.Error
 		if errors.As(err, &le) && le.Code == "user_exists" && ev.Exclusive {
 			u, gerr := m.GetUser(ctx, ev.Username)
-			if gerr == nil && u.Holds(in) && (u.State == lifecycle.StateDisabled) == ev.Disabled {
+			if gerr == nil && m.Holds(u, in) && (u.State == lifecycle.StateDisabled) == ev.Disabled {
 				return nil // its own creation, applied before its process was killed
 			}
 			return skipOf(err)
@@ -326,7 +326,7 @@ func (a *Applier) inEffect(ctx context.Context, ev provider.LifecycleEvent) (boo
 	case provider.EventUserEnable:
 		return u.State == lifecycle.StateActive, nil
 	case provider.EventUserUpdate:
-		return u.Holds(updateInput(ev)), nil
+		return a.M.Holds(u, updateInput(ev)), nil
 	}
 	return false, nil // a delete of a user still there
 }

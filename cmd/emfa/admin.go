@@ -324,7 +324,7 @@ func (d *deps) usersCmd() *cobra.Command {
 		return nil
 	})
 	add.Flags().StringVar(&profile.email, "email", "", "the user's e-mail `ADDRESS` (an e-mail factor's default)")
-	add.Flags().StringVar(&profile.phone, "phone", "", "the user's phone `NUMBER` in E.164, +15550100123 (an SMS factor's default)")
+	add.Flags().StringVar(&profile.phone, "phone", "", "the user's phone `NUMBER`: E.164, +15550100123, or national with lifecycle.defaultCountry")
 	add.Flags().StringVar(&profile.displayName, "display-name", "", "the user's display `NAME`")
 	add.Flags().StringArrayVar(&profile.groups, "group", nil, "a `GROUP` the user is in (repeat for more)")
 	add.Flags().BoolVar(&profile.disabled, "disabled", false, "create the user disabled: no enrollments, every sign-in fails, until enabled")

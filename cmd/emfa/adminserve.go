@@ -34,7 +34,7 @@ func (e *env) manager(providers []*provider.Provider, switches *provider.SwitchC
 		caps[p.CredentialPrefix] = p.Capabilities
 	}
 	o := lifecycle.Options{Store: e.store, Engines: engines, Capabilities: caps, Now: e.now, Log: e.log,
-		ActivationLifetime: e.cfg.Lifecycle.ActivationLifetime, Propagation: prop}
+		ActivationLifetime: e.cfg.Lifecycle.ActivationLifetime, DefaultCountry: e.cfg.Lifecycle.DefaultCountry, Propagation: prop}
 	if switches != nil {
 		o.Switched = switches.Invalidate
 	}

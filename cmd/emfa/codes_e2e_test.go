@@ -146,7 +146,8 @@ func simulateCodes(t *testing.T, storage string) {
 			args []string
 			want string
 		}{
-			{[]string{"smsotp", "--user", "alice", "--phone", "555-0123"}, "not an E.164 number"},
+			{[]string{"smsotp", "--user", "alice", "--phone", "555-0123"}, "does not say its country"},
+			{[]string{"smsotp", "--user", "alice", "--phone", "+1 555 CALL NOW"}, "not an E.164 number"},
 			{[]string{"smsotp", "--user", "alice", "--phone", alicePhone}, "already has smsotp factor"},
 			{[]string{"emailotp", "--user", "alice", "--email", "Alice <alice@example.com>"}, "not one bare e-mail address"},
 			{[]string{"emailotp", "--user", "alice", "--email", "ALICE@example.com"}, "already has emailotp factor"},

@@ -356,6 +356,8 @@ func frozenSettings(running, next *config.Config, syncRuns bool) []string {
 	keep("admin.tls", (running.AdminTLS() == nil) != (next.AdminTLS() == nil), func() { next.Admin.TLS, next.Admin.Plaintext = running.Admin.TLS, running.Admin.Plaintext })
 	keep("lifecycle.activationLifetime", running.Lifecycle.ActivationLifetime != next.Lifecycle.ActivationLifetime,
 		func() { next.Lifecycle.ActivationLifetime = running.Lifecycle.ActivationLifetime })
+	keep("lifecycle.defaultCountry", running.Lifecycle.DefaultCountry != next.Lifecycle.DefaultCountry,
+		func() { next.Lifecycle.DefaultCountry = running.Lifecycle.DefaultCountry })
 	keep("log", running.Log != next.Log, func() { next.Log = running.Log })
 	keep("tracing", running.Tracing != next.Tracing, func() { next.Tracing = running.Tracing })
 	// The sync queue's worker is started once (serve.go), when the configuration at start

@@ -549,7 +549,7 @@ func (d *deps) listEvents(ctx context.Context, e *env, state string, o eventList
 }
 
 func (e *env) cliQueue() (*sync.Queue, error) {
-	m, err := lifecycle.New(lifecycle.Options{Store: e.store, Now: e.now, Log: e.log})
+	m, err := lifecycle.New(lifecycle.Options{Store: e.store, Now: e.now, Log: e.log, DefaultCountry: e.cfg.Lifecycle.DefaultCountry})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"net/mail"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/emfa/emfa/internal/phone"
 )
 
 // maxEmailLength is the longest address SMTP can carry (RFC 5321 §4.5.3.1.3 as amended by
@@ -11,18 +13,9 @@ import (
 const maxEmailLength = 254
 
 // ValidE164 reports whether s is a phone number in E.164 form: '+', then 8 to 15 digits, the
-// first not 0. Spaces, dashes and parentheses are not accepted: factors store the one form.
-func ValidE164(s string) bool {
-	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+// first not 0. Spaces, dashes and parentheses are not accepted: factors store the one form
+// (phone.Parse reads the others into it).
+func ValidE164(s string) bool { return phone.ValidE164(s) }
 
 // ValidEmail reports whether s is one bare e-mail address (no display name, no list, no
 // group), and returns it normalised: surrounding space and angle brackets removed, the domain

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/emfa/emfa/internal/smtpfake"
+	"github.com/emfa/emfa/internal/twiliofake"
+)
+
+// TestDefaultCountryReadsNationalNumbers: with lifecycle.defaultCountry, a national phone
+// number given to a user's profile or an SMS enrollment is stored in E.164 and the codes
+// go there; one that is no number of that country is refused and writes nothing; and a
+// country whose national numbers emfa does not read stops the configuration.
+func TestDefaultCountryReadsNationalNumbers(t *testing.T) {
+	app := fakeCLI()
+	mail := smtpfake.Start(t, smtpfake.Options{})
+	sms := twiliofake.New(t, twiliofake.Options{AccountSID: twilioSID, AuthToken: twilioToken})
+	cfg := codesConfig(t, "", mail, sms)
+	appendConfig(t, cfg, "lifecycle:\n  defaultCountry: GB\n")
+
+	app.must(t, "users", "add", "bob", "--phone", "020 7946 0958", "--config", cfg)
+	if code, _, errOut := app.run(t, "users", "add", "carol", "--phone", "946 0958", "--config", cfg); code == 0 ||
+		!strings.Contains(errOut, `--phone: "946 0958" is not a phone number of GB (lifecycle.defaultCountry)`) {
+		t.Errorf("a user with a local number: exit %d %s", code, errOut)
+	}
+	add := func(args ...string) map[string]any {
+		t.Helper()
+		var out map[string]any
+		if err := json.Unmarshal([]byte(app.must(t, append(append([]string{"factors", "add", "smsotp", "--user", "bob"}, args...), "--config", cfg)...)), &out); err != nil {
+			t.Fatalf("factors add %v: %v", args, err)
+		}
+		return out
+	}
+	// A number given to the enrollment; Verify's initiate sends the code there, in E.164.
+	f := add("--phone", "07700 900123")
+	if addr, _ := f["deliveryAddress"].(string); !strings.HasPrefix(addr, "+44 ") || !strings.HasSuffix(addr, "0123") {
+		t.Errorf("the enrollment's number: %v", f["deliveryAddress"])
+	}
+	base, _, stop := app.serve(t, "--config", cfg)
+	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
+	sim.want("initiate", sim.step("initiate", "smsotp", f["id"].(string), "bob", "", ""), "PENDING")
+	stop()
+	if got := sms.To("+447700900123"); len(got) != 1 {
+		t.Errorf("SMS to +447700900123: %d (all: %v)", len(got), sms.Messages())
+	}
+	// The same number in another form is the same factor.
+	if code, _, errOut := app.run(t, "factors", "add", "smsotp", "--user", "bob", "--phone", "+44 (0)7700 900123", "--config", cfg); code == 0 || !strings.Contains(errOut, "already has smsotp factor") {
+		t.Errorf("the same number again: exit %d %s", code, errOut)
+	}
+	// A local number without its area code is no number of GB.
+	before := app.must(t, "factors", "list", "--user", "bob", "--config", cfg)
+	if code, _, errOut := app.run(t, "factors", "add", "smsotp", "--user", "bob", "--phone", "946 0958", "--config", cfg); code == 0 ||
+		!strings.Contains(errOut, "is not a phone number of GB (lifecycle.defaultCountry)") {
+		t.Errorf("a local number: exit %d %s", code, errOut)
+	}
+	if after := app.must(t, "factors", "list", "--user", "bob", "--config", cfg); after != before {
+		t.Errorf("the refusal changed bob's factors:\n%s", after)
+	}
+
+	for country, says := range map[string]string{
+		"UK": `lifecycle.defaultCountry: "UK" is not an ISO 3166-1 code: the United Kingdom's is "GB"`,
+		"BR": `lifecycle.defaultCountry: "BR" is not taken: its national numbers carry carrier codes`,
+	} {
+		bad := codesConfig(t, "", mail, sms)
+		appendConfig(t, bad, "lifecycle:\n  defaultCountry: "+country+"\n")
+		if code, out, errOut := app.run(t, "check", "--config", bad); code == 0 || !strings.Contains(out+errOut, says) {
+			t.Errorf("check with defaultCountry %s: exit %d %s%s", country, code, out, errOut)
+		}
+	}
+}

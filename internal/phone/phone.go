@@ -1,0 +1,163 @@
+// Package phone reads phone numbers as people and directories write them ("+1 (555)
+// 010-0199", "0044 20 7946 0958", "020 7946 0958") into the one form emfa stores and
+// sends codes to: E.164, "+442079460958".
+//
+// A number that says its country (a leading +, or the international prefix 00) is read
+// anywhere. A national number ("020 7946 0958") is read only as a given region's: its
+// trunk prefix dropped, its length checked against that region's fixed-line and mobile
+// numbers, its country code put in front. Without a region it is refused, as it could be
+// any country's. The regions' facts come from libphonenumber's metadata (regions.go,
+// written by regionsgen).
+package phone
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+//go:generate sh -c "cd regionsgen && go run . > ../regions.go"
+
+// region is what reading a national number of one region takes.
+type region struct {
+	cc    int    // the country calling code: 44
+	trunk string // the trunk prefix a national number is dialled with: "0", "1" (NANP), "8", "06"
+	idd   string // the international prefix dialled there, when not 00: "011" (NANP), "0011"
+	lens  uint32 // the lengths of a national significant number, a bit each
+}
+
+// minNational is the fewest digits of any region's national number (with its trunk
+// prefix): fewer make no phone number anywhere.
+const minNational = 5
+
+var (
+	// ErrNotNumber is text that is no phone number: a letter, a second +, too few or
+	// too many digits.
+	ErrNotNumber = errors.New("not a phone number")
+	// ErrNoCountry is a national number read without a region: it could be any
+	// country's.
+	ErrNoCountry = errors.New("does not say its country")
+)
+
+// LengthError is a national number whose length no fixed-line or mobile number of its
+// region has: not that region's number (or one mistyped).
+type LengthError struct {
+	Region string
+	Digits int
+}
+
+func (e *LengthError) Error() string {
+	return fmt.Sprintf("is not a phone number of %s (%d digits)", e.Region, e.Digits)
+}
+
+// ValidE164 reports whether s is a phone number in E.164 form: '+', then 8 to 15 digits,
+// the first not 0. Spaces, dashes and parentheses are not accepted: factors store the one
+// form.
+func ValidE164(s string) bool {
+	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckRegion says why code (an ISO 3166-1 alpha-2 code, any case) cannot be the region
+// national numbers are read as, a predicate to follow the code ("is not..."); nil when it
+// can.
+func CheckRegion(code string) error {
+	c := strings.ToUpper(code)
+	if _, ok := regions[c]; ok {
+		return nil
+	}
+	switch {
+	case slices.Contains(refused, c):
+		return errors.New("is not taken: its national numbers carry carrier codes or mobile prefixes that change the number; have them written with + and the country code")
+	case c == "UK":
+		return errors.New(`is not an ISO 3166-1 code: the United Kingdom's is "GB"`)
+	}
+	return errors.New("is not a region's ISO 3166-1 alpha-2 code (US, GB, DE...)")
+}
+
+// Parse returns s in E.164 form. s may group its digits with spaces, dots, dashes,
+// slashes and parentheses, and write the trunk prefix after the country code as "(0)"
+// ("+44 (0)20 7946 0958"). A number with + or 00 in front says its country; so does one
+// with the international prefix of regionCode, where that is not 00 ("011 44 20 7946
+// 0958" in the United States). Any other is national: regionCode's ("" refuses it,
+// ErrNoCountry). regionCode must pass CheckRegion, or be "".
+func Parse(s, regionCode string) (string, error) {
+	t := strings.TrimSpace(s)
+	plus := strings.HasPrefix(t, "+")
+	if plus || strings.HasPrefix(t, "00") {
+		// Dialled from abroad, the trunk prefix is left out.
+		t = strings.Replace(t, "(0)", "", 1)
+	}
+	var b strings.Builder
+	for i, r := range t {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '+' && i == 0:
+		case unicode.IsSpace(r), r == '-', r == '.', r == '/', r == '(', r == ')', r == '\u2010', r == '\u2011', r == '\u2013':
+		default:
+			return "", ErrNotNumber
+		}
+	}
+	d := b.String()
+	var r region
+	if regionCode != "" {
+		var ok bool
+		if r, ok = regions[strings.ToUpper(regionCode)]; !ok {
+			return "", fmt.Errorf("phone: region %q: %w", regionCode, CheckRegion(regionCode))
+		}
+	}
+	switch {
+	case plus:
+	case strings.HasPrefix(d, "00") && (regionCode == "" || r.idd == "" || !strings.HasPrefix(r.trunk, "0")):
+		// 00 is the international prefix of most of the world; where it is not (the
+		// NANP's is 011), it still is where no national number starts with 0.
+		d = d[2:]
+	case r.idd != "" && strings.HasPrefix(d, r.idd):
+		d = d[len(r.idd):]
+	case regionCode == "":
+		if len(d) < minNational {
+			return "", ErrNotNumber
+		}
+		return "", ErrNoCountry
+	default:
+		n, ok := r.national(d)
+		if !ok {
+			if len(d) == 0 {
+				return "", ErrNotNumber
+			}
+			return "", &LengthError{Region: strings.ToUpper(regionCode), Digits: len(d)}
+		}
+		d = strconv.Itoa(r.cc) + n
+	}
+	e := "+" + d
+	if !ValidE164(e) {
+		return "", ErrNotNumber
+	}
+	return e, nil
+}
+
+// national is d, a number as dialled within r, without its trunk prefix: the national
+// significant number, when its length is one of r's. The prefix is dropped only where
+// what is left has such a length (Russia's trunk prefix is 8, and so is the first digit
+// of its free numbers, 800...).
+func (r region) national(d string) (string, bool) {
+	if rest, ok := strings.CutPrefix(d, r.trunk); ok && r.trunk != "" && r.fits(rest) {
+		return rest, true
+	}
+	return d, r.fits(d)
+}
+
+func (r region) fits(n string) bool {
+	return len(n) > 0 && len(n) < 32 && r.lens&(1<<len(n)) != 0
+}

@@ -1,0 +1,141 @@
+package phone
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	for _, c := range []struct {
+		in, region, want string
+	}{
+		// Numbers that say their country read the same with a region or without.
+		{"+1 (555) 010-0199", "", "+15550100199"},
+		{"+44 (0)20 7946 0958", "", "+442079460958"},
+		{"0044 20 7946 0958", "", "+442079460958"},
+		{"+44 20 7946 0958", "US", "+442079460958"},
+		{"0044 20 7946 0958", "US", "+442079460958"},
+		{"+33 6 12 34 56 78", "DE", "+33612345678"},
+		// The region's own international prefix, where it is not 00.
+		{"011 44 20 7946 0958", "US", "+442079460958"},
+		{"0011 44 20 7946 0958", "AU", "+442079460958"},
+		// National numbers, the trunk prefix dropped.
+		{"(555) 010-0199", "US", "+15550100199"},
+		{"1-555-010-0199", "us", "+15550100199"},
+		{"555.010.0199", "CA", "+15550100199"},
+		{"020 7946 0958", "GB", "+442079460958"},
+		{"07700 900123", "GB", "+447700900123"},
+		{"06 12 34 56 78", "FR", "+33612345678"},
+		{"0151 23456789", "DE", "+4915123456789"},
+		{"8 (912) 345-67-89", "RU", "+79123456789"},
+		{"06 30 123 4567", "HU", "+36301234567"},
+		{"090-1234-5678", "JP", "+819012345678"},
+		{"0412 345 678", "AU", "+61412345678"},
+		// Without a trunk prefix to drop: Italy keeps its 0, Spain has none.
+		{"06 6982 1234", "IT", "+390669821234"},
+		{"612 34 56 78", "ES", "+34612345678"},
+		// A first digit that only looks like the trunk prefix stays (Russia's 800 numbers).
+		{"800 123 45 67", "RU", "+78001234567"},
+	} {
+		got, err := Parse(c.in, c.region)
+		if err != nil || got != c.want {
+			t.Errorf("Parse(%q, %q) = %q, %v; want %q", c.in, c.region, got, err, c.want)
+		}
+	}
+}
+
+func TestParseRefuses(t *testing.T) {
+	var lengthErr *LengthError
+	for _, c := range []struct {
+		in, region string
+		want       func(error) bool
+	}{
+		{"020 7946 0958", "", is(ErrNoCountry)},
+		{"555-0199", "", is(ErrNoCountry)},
+		{"", "", is(ErrNotNumber)},
+		{"555", "", is(ErrNotNumber)},
+		{"", "GB", is(ErrNotNumber)},
+		{"+44 20 7946 0958 ext 12", "GB", is(ErrNotNumber)},
+		{"+44 20 +7946", "", is(ErrNotNumber)},
+		{"+0 555 010 0199", "", is(ErrNotNumber)},
+		{"+1234567", "", is(ErrNotNumber)},
+		{"+1234567890123456", "", is(ErrNotNumber)},
+		// A local number without its area code is no number of the region.
+		{"555-0199", "US", func(err error) bool {
+			return errors.As(err, &lengthErr) && lengthErr.Region == "US" && lengthErr.Digits == 7
+		}},
+		{"0 7700 900", "GB", func(err error) bool { return errors.As(err, &lengthErr) }},
+		// Japan's international prefix is 010, and its numbers start with the trunk prefix
+		// 0: 00... is a carrier code there, not abroad, and reads as no number of Japan.
+		{"0037 6803 1234 5678", "JP", func(err error) bool { return errors.As(err, &lengthErr) }},
+		// Lithuania's old trunk prefix 8 is not read as today's 0.
+		{"8 612 34567", "LT", func(err error) bool { return errors.As(err, &lengthErr) }},
+		{"11 2345 6789", "AR", func(err error) bool { return err != nil && strings.Contains(err.Error(), "carrier codes") }},
+		{"11 2345 6789", "XX", func(err error) bool { return err != nil && strings.Contains(err.Error(), "ISO 3166-1") }},
+	} {
+		got, err := Parse(c.in, c.region)
+		if got != "" || !c.want(err) {
+			t.Errorf("Parse(%q, %q) = %q, %v; want a refusal of its kind", c.in, c.region, got, err)
+		}
+	}
+}
+
+func is(target error) func(error) bool {
+	return func(err error) bool { return errors.Is(err, target) }
+}
+
+func TestCheckRegion(t *testing.T) {
+	for _, ok := range []string{"US", "gb", "De", "JP", "IT", "NZ"} {
+		if err := CheckRegion(ok); err != nil {
+			t.Errorf("CheckRegion(%q) = %v", ok, err)
+		}
+	}
+	for code, says := range map[string]string{
+		"UK": `"GB"`, "BR": "carrier codes", "USA": "ISO 3166-1", "": "ISO 3166-1", "ZZ": "ISO 3166-1",
+	} {
+		if err := CheckRegion(code); err == nil || !strings.Contains(err.Error(), says) {
+			t.Errorf("CheckRegion(%q) = %v, want it to say %s", code, err, says)
+		}
+	}
+}
+
+// TestRegionsTable guards the generated table against a regenerated one gone wrong: every
+// region has a calling code, a trunk prefix of digits and some national lengths, and the
+// refused regions are not in it.
+func TestRegionsTable(t *testing.T) {
+	if len(regions) < 200 {
+		t.Fatalf("%d regions", len(regions))
+	}
+	for code, r := range regions {
+		if len(code) != 2 || r.cc < 1 || r.cc > 999 || r.lens == 0 || strings.Trim(r.trunk+r.idd, "0123456789") != "" || r.idd == "00" {
+			t.Errorf("region %s: %+v", code, r)
+		}
+	}
+	for _, code := range refused {
+		if _, ok := regions[code]; ok {
+			t.Errorf("refused region %s is in the table", code)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"+44 (0)20 7946 0958", "020 7946 0958", "011 44 20", "8 800 123 45 67", "00", "+", "(0)"} {
+		f.Add(s, "GB")
+		f.Add(s, "")
+	}
+	f.Fuzz(func(t *testing.T, s, region string) {
+		if CheckRegion(region) != nil {
+			region = ""
+		}
+		got, err := Parse(s, region)
+		if (err == nil) != ValidE164(got) {
+			t.Fatalf("Parse(%q, %q) = %q, %v", s, region, got, err)
+		}
+		if err == nil {
+			if again, err := Parse(got, region); err != nil || again != got {
+				t.Fatalf("Parse(%q) = %q, but again %q, %v", s, got, again, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,87 @@
+package lifecycle_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/builtin/delivery"
+	"github.com/emfa/emfa/store"
+)
+
+// TestDefaultCountry: with Options.DefaultCountry, a national phone number in a profile,
+// an import row or an enrollment is stored in E.164; the same number written another way
+// changes nothing; one that is no number of the country is refused; and without the
+// option a national number is refused with a message that names it.
+func TestDefaultCountry(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		keys, err := builtin.NewKeyring(bytes.Repeat([]byte{3}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: []string{"smsotp"},
+			Config:  map[string]any{"smsotp": map[string]any{"sender": "null"}},
+			Senders: func(string) (delivery.Sender, error) { return nullSender{}, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lifecycle.New(lifecycle.Options{Store: st, DefaultCountry: "UK"}); err == nil || !strings.Contains(err.Error(), `"GB"`) {
+			t.Errorf("DefaultCountry UK: %v", err)
+		}
+		m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{e}, DefaultCountry: "gb"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := func(v string) *string { return &v }
+
+		u, err := m.CreateUser(ctx, "idm", lifecycle.UserInput{Name: "alice", Phone: s("020 7946 0958")})
+		if err != nil || u.Phone != "+442079460958" {
+			t.Fatalf("create: %+v %v", u, err)
+		}
+		if !m.Holds(u, lifecycle.UserInput{Phone: s("+44 (0)20 7946 0958")}) || m.Holds(u, lifecycle.UserInput{Phone: s("020 7946 0959")}) {
+			t.Error("Holds does not compare the numbers as stored")
+		}
+		again, err := m.UpdateUser(ctx, "idm", "alice", lifecycle.UserInput{Phone: s("0044 20 7946 0958")})
+		if err != nil || again.Revision != u.Revision {
+			t.Errorf("the same number written another way: revision %d → %d, %v", u.Revision, again.Revision, err)
+		}
+		if _, err := m.UpdateUser(ctx, "idm", "alice", lifecycle.UserInput{Phone: s("7946 0958")}); err == nil ||
+			!strings.Contains(err.Error(), "is not a phone number of GB") {
+			t.Errorf("a local number: %v", err)
+		}
+
+		rows, bad := parse(t, lifecycle.FormatCSV, "username,phone,factors\nbob,07700 900123,smsotp\n")
+		if rep, err := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{}); err != nil || rep.Created != 1 {
+			t.Fatalf("import: %+v %v", rep, err)
+		}
+		if b, err := m.GetUser(ctx, "bob"); err != nil || b.Phone != "+447700900123" {
+			t.Errorf("imported: %+v %v", b, err)
+		}
+
+		enrolled, err := m.EnrollFactor(ctx, "idm", "alice", lifecycle.Enrollment{Type: "smsotp", Params: raw(`{"phone":"07700 900124"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, err := st.ListFactors(ctx, u.ID)
+		if err != nil || len(fs) != 1 || fs[0].ID != enrolled.Factor.ID || fs[0].Params["phone"] != "+447700900124" {
+			t.Errorf("enrolled: %+v %v", fs, err)
+		}
+
+		strict, err := lifecycle.New(lifecycle.Options{Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := strict.CreateUser(ctx, "idm", lifecycle.UserInput{Name: "carol", Phone: s("020 7946 0958")}); err == nil ||
+			!strings.Contains(err.Error(), "does not say its country") || !strings.Contains(err.Error(), "lifecycle.defaultCountry") {
+			t.Errorf("no default country: %v", err)
+		}
+		if c, err := strict.CreateUser(ctx, "idm", lifecycle.UserInput{Name: "carol", Phone: s("+1 (555) 010-0199")}); err != nil || c.Phone != "+15550100199" {
+			t.Errorf("an international number, formatted: %+v %v", c, err)
+		}
+	})
+}

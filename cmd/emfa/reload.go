@@ -44,6 +44,10 @@ type snapshotOptions struct {
 	// connTimeout is the HTTP server's read and write timeout, set at start: a reloaded
 	// requestTimeout beyond it extends each request's own (adapter.Options.ConnTimeout).
 	connTimeout time.Duration
+	// startSync starts directory sync for a reload whose configuration wants it in a
+	// process that runs none (serve's; sync.go): it sets sync and propagation, and
+	// returns how to stop it again should the reload fail. nil: no reload starts sync.
+	startSync func(ne *env) (undo func(), err error)
 }
 
 // snapshot builds everything e's configuration names. Nothing is shared with another
@@ -223,7 +227,7 @@ func (l *live) closeAll(base *env) {
 // any error the serving configuration stays and every error is logged with where it is.
 // Settings the running process cannot change (its listeners, its store) are kept as
 // they were, with a warning for each that changed.
-func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptions) error {
+func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so *snapshotOptions) error {
 	log := base.log
 	cfg, err := loadConfig(o, forServe, d.stderr)
 	if err == nil {
@@ -241,7 +245,10 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptio
 			err = keysErr
 		} else {
 			current := l.cur.Load().env.cfg
-			for _, w := range frozenSettings(current, cfg, so.sync != nil) {
+			// Directory sync wanted by a process that runs none starts with this reload
+			// (below): its settings are the reload's to apply either way.
+			startSync := so.sync == nil && so.startSync != nil && wantsSync(ne)
+			for _, w := range frozenSettings(current, cfg, so.sync != nil || so.startSync != nil) {
 				log.Warn("reload: " + w)
 			}
 			for _, w := range cfg.Warnings {
@@ -254,14 +261,23 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptio
 				// the whole reload.
 				nextTLS, err = newTLSSettings(cfg.Server.TLS)
 			}
+			// Sync starts before the snapshot that serves its sources, and stops again if
+			// the reload fails.
+			var undoSync func()
+			if err == nil && startSync {
+				if undoSync, err = so.startSync(ne); err != nil {
+					err = fmt.Errorf("directory sync: %w", err)
+				}
+			}
 			if err == nil {
-				next, err = ne.snapshot(so)
+				next, err = ne.snapshot(*so)
 			}
 			// Directory sync's vendor engines too, with the credentials just read: built
-			// before anything is swapped, so that one that fails fails the whole reload.
+			// before anything is swapped, so that one that fails fails the whole reload
+			// (not when sync has just started: its vendors are this configuration's).
 			var pe *env
 			var ps []provider.LifecyclePropagator
-			if err == nil && so.propagation != nil {
+			if err == nil && so.propagation != nil && undoSync == nil {
 				if pe, ps, err = so.propagation.build(ne); err != nil {
 					ne.closeEngines()
 				}
@@ -286,15 +302,13 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so snapshotOptio
 					sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 					so.propagation.swap(sctx, pe, ps)
 					cancel()
-				} else if targets, _ := ne.lifecycleTargets(); len(targets) > 0 {
-					// No sync queue runs (none was needed at start): one takes a restart.
-					log.Warn("reload: remote providers with lifecycle calls added ("+strings.Join(targets, ", ")+
-						"): directory sync was not started with this process, and carries events to them from the next restart",
-						"providers", targets)
 				}
 				base.metrics.Reload(true)
 				log.Info("configuration reloaded", "config", cfg.Source, "providers", len(cfg.Providers))
 				return nil
+			}
+			if undoSync != nil {
+				undoSync()
 			}
 		}
 	}
@@ -360,10 +374,11 @@ func frozenSettings(running, next *config.Config, syncRuns bool) []string {
 		func() { next.Lifecycle.DefaultCountry = running.Lifecycle.DefaultCountry })
 	keep("log", running.Log != next.Log, func() { next.Log = running.Log })
 	keep("tracing", running.Tracing != next.Tracing, func() { next.Tracing = running.Tracing })
-	// The sync queue's worker is started once (serve.go), when the configuration at start
-	// enables a source or has a vendor to propagate to; while it runs, a reload enables
-	// and disables sources, and changes their credentials and the queue's limits. A
-	// process started without it keeps sync as it was until a restart.
+	// The sync queue's worker is started once: at start (serve.go) when the configuration
+	// enables a source or has a vendor to propagate to, else by the first reload that
+	// does (reloadSync). While it runs, a reload enables and disables sources, and changes
+	// their credentials and the queue's limits. Only a process that can do neither
+	// (syncRuns false) keeps sync as it was until a restart.
 	keep("sync", !syncRuns && !reflect.DeepEqual(running.Sync, next.Sync), func() { next.Sync = running.Sync })
 	return out
 }

@@ -121,6 +121,13 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	so.sync = syncSources
 	if syncSources != nil {
 		so.propagation = &propagation{q: syncSources.Queue, env: e, base: e}
+	} else {
+		// Started by the first reload whose configuration wants it (sync.go).
+		so.startSync = func(ne *env) (func(), error) {
+			stop, err := reloadSync(ctx, ne, &so)
+			stopSync = stop
+			return func() { stop(); stopSync = func() {} }, err
+		}
 	}
 	defer func() { stopSync(); so.propagation.close() }()
 	first, err := e.snapshotOf(so, providers) // reload.go
@@ -179,13 +186,13 @@ wait:
 		case err := <-errc:
 			return fmt.Errorf("serve: %w", err)
 		case <-hup:
-			err := d.reloadConfig(e, l, o, so)
+			err := d.reloadConfig(e, l, o, &so)
 			debug.FreeOSMemory() // as after start-up: a reload compiles every transform anew
 			if d.reloaded != nil {
 				d.reloaded(err)
 			}
 		case <-d.reload:
-			err := d.reloadConfig(e, l, o, so)
+			err := d.reloadConfig(e, l, o, &so)
 			debug.FreeOSMemory() // as after start-up: a reload compiles every transform anew
 			if d.reloaded != nil {
 				d.reloaded(err)

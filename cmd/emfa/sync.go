@@ -125,6 +125,43 @@ func (e *env) serveSync(ctx context.Context, providers []*provider.Provider) (*a
 	return e.startSync(ctx, manager, providers)
 }
 
+// wantsSync reports whether e's configuration runs directory sync: a source enabled, or a
+// remote provider with lifecycle calls to propagate the admin API's changes to.
+func wantsSync(e *env) bool {
+	if e.cfg.Sync.Enabled() {
+		return true
+	}
+	targets, err := e.lifecycleTargets() // admin.go
+	return err == nil && len(targets) > 0
+}
+
+// reloadSync starts directory sync at a reload of a process that runs none (started with
+// no source and no vendor to propagate to), as serveSync does at start, and makes so's
+// next snapshots serve it. Its engines are its own, built from ne's configuration: the
+// snapshot's close when a later reload retires it. stop stops the queue and closes them;
+// it also undoes so's sync, for a reload that fails after this.
+func reloadSync(ctx context.Context, ne *env, so *snapshotOptions) (stop func(), err error) {
+	se := &env{cfg: ne.cfg, store: ne.store, keys: ne.keys, log: ne.log, now: ne.now, swept: ne.swept,
+		senderOverride: ne.senderOverride, metrics: ne.metrics, tracing: ne.tracing, webhooks: ne.webhooks}
+	providers, err := se.providers()
+	if err == nil {
+		var src *adapter.Sync
+		var stopQueue func()
+		if src, stopQueue, err = se.serveSync(ctx, providers); err == nil && src != nil {
+			so.sync, so.propagation = src, &propagation{q: src.Queue, env: se, base: se}
+			se.log.Info("reload: directory sync started")
+			return func() {
+				stopQueue()
+				so.propagation.close() // the engines a later reload swapped in
+				so.sync, so.propagation = nil, nil
+				_ = se.closeEngines()
+			}, nil
+		}
+	}
+	_ = se.closeEngines()
+	return func() {}, err
+}
+
 // syncSources are the running queue's sources as a snapshot serves them: o without its
 // credentials, which the snapshot's configuration sets (syncCredentials).
 func syncSources(o *adapter.Sync) adapter.Sync {

@@ -297,9 +297,10 @@ func TestReloadSyncSourcesAndLimits(t *testing.T) {
 	}
 }
 
-// TestReloadKeepsSyncWhenItDoesNotRun: a process started with no sync source and no
-// vendor runs no queue; a reload that enables a source keeps sync as it was, and says it
-// waits for a restart. With the queue running, the same change is the reload's.
+// TestReloadKeepsSyncWhenItDoesNotRun: where no queue runs and none can be started (a
+// reload without serve's startSync), a reload that enables a source keeps sync as it
+// was, and says it waits for a restart. With the queue running, or one to start
+// (TestReloadStartsSync), the same change is the reload's.
 func TestReloadKeepsSyncWhenItDoesNotRun(t *testing.T) {
 	enabled := config.Sync{SCIM: config.SyncSCIM{Enabled: true, Token: "scim-token-0123456789abcdef0123456789"}, MaxAttempts: 3}
 	running, next := &config.Config{}, &config.Config{Sync: enabled}
@@ -311,4 +312,124 @@ func TestReloadKeepsSyncWhenItDoesNotRun(t *testing.T) {
 	if got := frozenSettings(running, next, true); len(got) != 0 || !next.Sync.SCIM.Enabled {
 		t.Errorf("sync enabled with the queue running: %q, %+v", got, next.Sync)
 	}
+}
+
+// TestReloadStartsSync: a process started with no sync source and no vendor runs no
+// queue; the first reload that enables a source and adds a vendor with lifecycle calls
+// starts it: the source is served at once, its events are applied and carried to the
+// vendor, and nothing waits for a restart. A later reload that turns the source off and
+// on again changes the running queue's sources, and shutdown stops it.
+func TestReloadStartsSync(t *testing.T) {
+	const ikey, skey = "DIADMINIKEY0000000000", "admin-secret-key-0123456789"
+	duo := duoadminfake.New(t, duoadminfake.Options{IntegrationKey: ikey, SecretKey: skey})
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"DUO_ADMIN_URL": duo.URL(), "DUO_ADMIN_IKEY": ikey, "DUO_ADMIN_SKEY": skey,
+		"EMFA_VERIFY_PASSWORD": "sim-password-0123", "EMFA_ENCRYPTION_KEY": testEncryptionKey,
+		"EMFA_SERVER_LISTEN": "127.0.0.1:0", "EMFA_STORAGE_DSN": "file:" + filepath.Join(dir, "emfa.db"),
+		"EMFA_LOG_LEVEL": "debug", "EMFA_LOG_FORMAT": "json",
+	} {
+		t.Setenv(k, v)
+	}
+	base := mustRead(t, duoAdminConfig)
+	const duoStart = "  - name: DUO Security directory\n"
+	at := strings.Index(base, duoStart)
+	if at < 0 {
+		t.Fatalf("%s no longer has its provider where this test splits it", duoAdminConfig)
+	}
+	head, duoProvider := base[:at], base[at:]
+	if i := strings.Index(duoProvider, "\nsync:"); i >= 0 {
+		t.Fatalf("%s has a sync section after its provider; this test adds its own", duoAdminConfig)
+	}
+	builtin := "  - name: Built-in factors\n    credentialPrefix: emfa\n    capabilities: [totp]\n    engine: builtin\n" +
+		"    builtin:\n      totp: {algorithm: SHA1, digits: 6, period: 30, window: 1, issuer: emfa}\n"
+	okta := "\nsync:\n  okta: {enabled: true, secretHeader: {name: X-Okta-Secret, value: \"okta-secret-0123456789\"}}\n  settle: 1s\n"
+	noOkta := "\nsync:\n  settle: 1s\n"
+	cfg := filepath.Join(dir, "emfa.yaml")
+	if err := os.WriteFile(cfg, []byte(head+builtin), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	app := fakeCLI()
+	url, logs, reload := app.reloadingServe(t, cfg)
+	if strings.Contains(logs.String(), `"msg":"directory sync"`) {
+		t.Fatalf("sync runs without a source or a vendor:\n%s", grepLines(logs.String(), "sync"))
+	}
+	create := func(id, user string) int {
+		t.Helper()
+		ev := `{"uuid":"` + id + `","published":"2026-05-01T09:00:01Z","eventType":"user.lifecycle.create",` +
+			`"target":[{"type":"User","alternateId":"` + user + `","displayName":"` + user + `"}]}`
+		code, _ := syncPost(t, url+"/sync/okta", `{"eventType":"com.okta.event_hook","data":{"events":[`+ev+`]}}`,
+			"X-Okta-Secret", "okta-secret-0123456789")
+		return code
+	}
+	reached := func(user string) {
+		t.Helper()
+		app.clock.Advance(2 * time.Second) // past sync.settle
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if _, ok := duo.User(user); ok {
+				return
+			}
+		}
+		t.Fatalf("%s never reached DUO\n%s", user, grepLines(logs.String(), "sync"))
+	}
+	reloadTo := func(data string) string {
+		t.Helper()
+		before := len(logs.String())
+		replaceFile(t, cfg, data)
+		if err := reload(); err != nil {
+			t.Fatalf("reload: %v\n%s", err, logs)
+		}
+		out := logs.String()[before:]
+		if strings.Contains(out, "next restart") {
+			t.Errorf("sync waits for a restart:\n%s", grepLines(out, "reload"))
+		}
+		return out
+	}
+	if code := create("a0", "anna"); code != 404 {
+		t.Errorf("okta before it is enabled: %d", code)
+	}
+
+	// A reload that would start sync but fails after (a signing key that is no key) leaves
+	// none running: the source is not served, and the next reload starts it.
+	const basic = "    basic: {username: verify, password: \"${EMFA_VERIFY_PASSWORD}\"}\n"
+	if !strings.Contains(head, basic) {
+		t.Fatalf("%s no longer has the basic credentials this test adds OAuth beside", duoAdminConfig)
+	}
+	badKey := strings.Replace(head, basic, basic+"    oauth: {signingKey: \"not a PEM key\"}\n", 1)
+	replaceFile(t, cfg, badKey+builtin+duoProvider+okta)
+	if err := reload(); err == nil || !strings.Contains(err.Error(), "signing key") {
+		t.Fatalf("a reload with a bad signing key: %v", err)
+	}
+	if !strings.Contains(logs.String(), "reload: directory sync started") {
+		t.Errorf("the failed reload did not get as far as starting sync:\n%s", grepLines(logs.String(), "reload"))
+	}
+	if code := create("a1", "anna"); code != 404 {
+		t.Errorf("okta after the failed reload: %d", code)
+	}
+
+	out := reloadTo(head + builtin + duoProvider + okta)
+	if !strings.Contains(out, "reload: directory sync started") {
+		t.Errorf("the reload did not start sync:\n%s", grepLines(out, "sync"))
+	}
+	if code := create("p1", "petra"); code != 204 {
+		t.Fatalf("okta, enabled by the reload: %d", code)
+	}
+	reached("petra")
+	// The admin API's changes are propagated too: a user created by the CLI beside the
+	// server is queued for the vendor, and the running queue carries it.
+	app.must(t, "users", "add", "quinn", "--config", cfg)
+	reached("quinn")
+
+	reloadTo(head + builtin + duoProvider + noOkta)
+	if code := create("r1", "rosa"); code != 404 {
+		t.Errorf("okta, disabled by a later reload: %d", code)
+	}
+	out = reloadTo(head + builtin + duoProvider + okta)
+	if strings.Contains(out, "reload: directory sync started") {
+		t.Errorf("a second reload started sync again:\n%s", grepLines(out, "sync"))
+	}
+	if code := create("s1", "sara"); code != 204 {
+		t.Fatalf("okta, enabled again: %d", code)
+	}
+	reached("sara")
 }

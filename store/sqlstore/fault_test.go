@@ -237,6 +237,18 @@ func fullTmpfs(t *testing.T) faulty {
 					t.Fatal("64 writes of 64 KiB on a full 1 MiB file system succeeded")
 				}
 			}
+			// And writes as small as the test's own: a failed write's frames stay the log's,
+			// and the next write takes their place, so a user's row may fit where 64 KiB
+			// did not (1 run in 8 wrote one).
+			for i := range 256 {
+				err := s.CreateUser(t.Context(), store.User{ID: fmt.Sprint("filler", i), Name: fmt.Sprint("filler", i), CreatedAt: time.Now()})
+				if err != nil {
+					break
+				}
+				if i == 255 {
+					t.Fatal("256 users written on a full 1 MiB file system")
+				}
+			}
 		},
 		lift: func(t *testing.T) {
 			if err := os.Remove(filler); err != nil {

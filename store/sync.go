@@ -17,6 +17,9 @@ const (
 	QueueDead    = "dead"
 )
 
+// DropPendingBatch is how many pending events DropPending gives up in one commit.
+const DropPendingBatch = 500
+
 // QueuedEvent is one lifecycle event in the queue.
 type QueuedEvent struct {
 	Seq     int64
@@ -172,10 +175,13 @@ type SyncQueue interface {
 	DropDead(ctx context.Context, seq int64, prefix string, now time.Time, ev AuditEvent) (QueuedEvent, error)
 	// DropPending gives up the pending events of source that no worker holds (not leased,
 	// or their lease passed): done, their note prefix followed by their last error, their
-	// applied flag as it was; a leased one is left to its worker. It returns how many it
-	// dropped; when there were any, record(n) is the record of the drop, appended in the
-	// same commit. An operator drops what is queued for a vendor removed from the
-	// configuration (source PropagationSource(target)), or a flood a source sent by mistake.
+	// applied flag as it was; a leased one is left to its worker. It drops them oldest
+	// first, DropPendingBatch to a commit, so that a backlog of millions never holds the
+	// writer (SQLite's one, which every decision waits for) longer than a batch takes;
+	// each commit appends record(n), the record of its n. It returns how many it dropped
+	// in all, and on an error how many its earlier commits dropped. An operator drops
+	// what is queued for a vendor removed from the configuration (source
+	// PropagationSource(target)), or a flood a source sent by mistake.
 	DropPending(ctx context.Context, source, prefix string, now time.Time, record func(n int) AuditEvent) (int, error)
 	// SyncStats returns, in one read, each source's stats (SourceStats) by source: the
 	// sources with a pending or dead event, and the paused ones.

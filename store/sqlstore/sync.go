@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -302,20 +303,44 @@ func (s *Store) DropDead(ctx context.Context, seq int64, prefix string, now time
 }
 
 func (s *Store) DropPending(ctx context.Context, source, prefix string, now time.Time, record func(n int) store.AuditEvent) (int, error) {
-	var n int
-	err := s.unit(ctx, func(w *writer) error {
-		res, err := w.exec(w.c(ctx), `UPDATE sync_events SET state = 'done', note = substr($2 || note, 1, 500), updated_at = $3,
-			owner = '', lease_until = 0
-			WHERE source = $1 AND state = 'pending' AND lease_until <= $3`, source, prefix, millis(now))
-		if n, err = affected(res, err); err != nil || n == 0 {
-			return err
+	// By seq alone: "|| ''" keeps the planners off the indexes on source and state (the
+	// claim index would walk every pending event for each batch, the backlog again and
+	// again) and on the key, a range of seq after the last batch's.
+	const pending = `seq > $3 AND source || '' = $1 AND state || '' = 'pending' AND lease_until <= $2`
+	total, after := 0, int64(0)
+	for {
+		var n int
+		var last bool
+		var end int64 // the batch's last seq, set by the unit's run that commits
+		err := s.unit(ctx, func(w *writer) error {
+			last = true
+			// The batch is a range of seq after the last one's: each finds its first event
+			// by the key, not past those dropped before it.
+			upto := int64(math.MaxInt64)
+			err := w.e.QueryRow(w.c(ctx), `SELECT seq FROM sync_events WHERE `+pending+` ORDER BY seq LIMIT 1 OFFSET $4`,
+				source, millis(now), after, store.DropPendingBatch-1).Scan(&upto)
+			switch {
+			case err == nil:
+				last = false
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+			res, err := w.exec(w.c(ctx), `UPDATE sync_events SET state = 'done', note = substr($5 || note, 1, 500), updated_at = $2,
+				owner = '', lease_until = 0 WHERE `+pending+` AND seq <= $4`, source, millis(now), after, upto, prefix)
+			end = upto
+			if n, err = affected(res, err); err != nil || n == 0 {
+				return err
+			}
+			return w.AppendAudit(ctx, record(n))
+		})
+		if err != nil {
+			return total, s.fail("drop pending sync events of "+source, err)
 		}
-		return w.AppendAudit(ctx, record(n))
-	})
-	if err != nil {
-		return 0, s.fail("drop pending sync events of "+source, err)
+		total, after = total+n, end
+		if last {
+			return total, nil
+		}
 	}
-	return n, nil
 }
 
 // syncStatsSQL reads the pending and dead events by source and state, with the oldest

@@ -26,6 +26,7 @@ var syncTests = []struct {
 	{"SyncUserChangeMarks", testSyncUserChangeMarks},
 	{"SyncDropDead", testSyncDropDead},
 	{"SyncDropPending", testSyncDropPending},
+	{"SyncDropPendingBatches", testSyncDropPendingBatches},
 	{"SyncStats", testSyncStats},
 }
 
@@ -352,6 +353,40 @@ func testSyncDropPending(t *testing.T, s store.Store) {
 	if got, err := sq.ClaimPropagations(ctx, "duo", "w", 10, at(5*time.Minute), at(6*time.Minute)); err != nil ||
 		!slices.Equal(claimed(got), []string{duo + " user.disable " + store.PropagationKey("duo", "user:u2")}) {
 		t.Errorf("claimed after the drop %q, %v; want u2's disable alone", claimed(got), err)
+	}
+}
+
+// testSyncDropPendingBatches: a backlog longer than DropPendingBatch is dropped a batch to
+// a commit, oldest first, each commit with the record of its own: none of them holds the
+// writer for the whole backlog, and every event dropped is in a record.
+func testSyncDropPendingBatches(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	const n = store.DropPendingBatch*2 + 3
+	evs := make([]store.QueuedEvent, n)
+	for i := range evs {
+		evs[i] = queuedEvent("okta", "user.create", fmt.Sprintf("u%04d", i), at(0))
+	}
+	if _, err := sq.EnqueueEvents(ctx, evs, at(0)); err != nil {
+		t.Fatal(err)
+	}
+	var records []int
+	got, err := sq.DropPending(ctx, "okta", "dropped: ", at(time.Minute), func(k int) store.AuditEvent {
+		records = append(records, k)
+		return store.AuditEvent{Time: at(time.Minute), Resource: "admin.sync.drop", Outcome: "SUCCESS", Actor: "cli", Reason: fmt.Sprintf("%d pending of okta", k)}
+	})
+	if err != nil || got != n {
+		t.Fatalf("dropped %d, %v; want %d", got, err, n)
+	}
+	if want := []int{store.DropPendingBatch, store.DropPendingBatch, 3}; !slices.Equal(records, want) {
+		t.Errorf("records of %v, want %v", records, want)
+	}
+	audit, err := s.QueryAudit(ctx, store.AuditQuery{})
+	if err != nil || len(audit) != 3 {
+		t.Errorf("audit: %d rows, %v; want a record for each commit", len(audit), err)
+	}
+	if left, err := sq.ListEvents(ctx, store.QueueFilter{State: store.QueuePending}); err != nil || len(left) != 0 {
+		t.Errorf("%d left pending, %v", len(left), err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -494,7 +495,7 @@ func (p *selfServicePage) home(c echo.Context) error {
 	}
 	_, noCookie := c.Cookie(selfServiceCookie)
 	return p.render(c, http.StatusOK, "signin", pageData{Title: "Sign in", CSRF: sess.CSRF, Notice: signInNotices[c.QueryParam("done")],
-		CookieTest: noCookie != nil})
+		Error: signInEnded[c.QueryParam("ended")], CookieTest: noCookie != nil})
 }
 
 // factorsNotice is the factors page's notice of the step that led to it (done): only one
@@ -510,6 +511,13 @@ func factorsNotice(done string, fs []lifecycle.Factor) string {
 		}
 	}
 	return ""
+}
+
+// signInEnded are what the sign-in form says of a push sign-in that ended without
+// approval, by key (as signInNotices).
+var signInEnded = map[string]string{
+	"denied":  "Sign-in denied: it was denied or canceled on your phone. Start again.",
+	"timeout": "Sign-in timed out: it was not approved in time. Start again.",
 }
 
 // signInNotices are what the sign-in form may say of the step that led to it, by key: only
@@ -992,8 +1000,27 @@ func (p *selfServicePage) signInStep(c echo.Context) error {
 		if n, ok := sess.TriesLeft(); ok {
 			d.Error += fmt.Sprintf(" %d %s left.", n, plural(n, "try", "tries"))
 		}
+	case c.QueryParam("spent") == "1": // the code can no longer be used
+		d.Text, d.Resend, d.Error = "", true, codeSpentText
+	case c.QueryParam("locked") != "": // the method was locked, for that many seconds
+		if secs, err := strconv.Atoi(c.QueryParam("locked")); err == nil && secs > 0 {
+			d.Text, d.Resend, d.Error = "", true, lockedText(time.Duration(min(secs, maxLockedSeconds))*time.Second)
+		}
 	}
 	return p.render(c, http.StatusOK, "signincode", d)
+}
+
+// codeSpentText is what the code form says of a code mistyped too often, or expired.
+const codeSpentText = "That code can no longer be used: it was mistyped too many times, or it expired. Request a new code."
+
+// maxLockedSeconds bounds the wait a link's ?locked= may put in the code form's words: a
+// day, longer than any lockout emfa sets by default.
+const maxLockedSeconds = 24 * 60 * 60
+
+// lockedText is what the code form says of a method locked for d.
+func lockedText(d time.Duration) string {
+	return "Too many wrong codes were typed for this sign-in method: it is locked for " + inWords(d) +
+		". Wait until then, then request a new code."
 }
 
 // wrongCodeText is what the code form says of a code that was not right.
@@ -1037,17 +1064,16 @@ func (p *selfServicePage) signInCode(c echo.Context, sess lifecycle.Session) err
 // typing mistake (signInStep shows that one), saying why: no longer usable (mistyped too
 // often, or expired: request a new one), or a factor locked meanwhile (wait).
 func (p *selfServicePage) signInCodeAgain(c echo.Context, sess lifecycle.Session, le *lifecycle.Error) error {
-	d := signInCodeForm(sess)
-	d.Error = wrongCodeText
+	// Spent and locked are the form again by its GET too, saying so: a reload types no code.
 	switch le.Code {
 	case lifecycle.CodeCodeSpent:
-		d.Text, d.Resend = "", true
-		d.Error = "That code can no longer be used: it was mistyped too many times, or it expired. Request a new code."
+		return c.Redirect(http.StatusSeeOther, "/self-service/signin/code?spent=1")
 	case lifecycle.CodeFactorLocked:
-		d.Text, d.Resend = "", true
-		d.Error = "Too many wrong codes were typed for this sign-in method: it is locked for " + inWords(le.RetryAfter) +
-			". Wait until then, then request a new code."
+		secs := int((le.RetryAfter + time.Second - 1) / time.Second)
+		return c.Redirect(http.StatusSeeOther, "/self-service/signin/code?locked="+strconv.Itoa(max(secs, 1)))
 	}
+	d := signInCodeForm(sess)
+	d.Error = wrongCodeText
 	return p.render(c, adminStatus[le.Kind], "signincode", d)
 }
 
@@ -1197,11 +1223,9 @@ func (p *selfServicePage) signInContinue(c echo.Context, sess lifecycle.Session)
 	if err != nil {
 		var le *lifecycle.Error
 		if errors.As(err, &le) && (le.Code == "push_denied" || le.Code == "push_timeout") {
-			title := "Sign-in denied"
-			if le.Code == "push_timeout" {
-				title = "Sign-in timed out"
-			}
-			return p.render(c, http.StatusForbidden, "message", pageData{Title: title, Text: le.Msg})
+			// The sign-in form again, saying why, by its GET (post/redirect/get): a reload
+			// posts nothing again.
+			return c.Redirect(http.StatusSeeOther, "/self-service/?ended="+strings.TrimPrefix(le.Code, "push_"))
 		}
 		return err
 	}

@@ -586,6 +586,22 @@ func TestSignInStepsSurviveAReload(t *testing.T) {
 	if a = p.get("/self-service/signin/code?n=" + url.QueryEscape("<b>Call us</b>") + "&wrong=2"); a.status != http.StatusOK || strings.Contains(a.body, "Call us") || strings.Contains(a.body, "not right") {
 		t.Fatalf("an unknown notice: %d\n%s", a.status, a.body)
 	}
+	// A code spent or a method locked is the form by its GET too (the POSTs redirect
+	// there), offering a new code: a link's wait is bounded, and one that is no number
+	// says nothing.
+	for q, says := range map[string]string{
+		"spent=1":         "That code can no longer be used",
+		"locked=900":      "it is locked for 15 minutes.",
+		"locked=99999999": "it is locked for 1440 minutes.",
+		"locked=soon":     "",
+		"locked=-5":       "",
+	} {
+		a = p.get("/self-service/signin/code?" + q)
+		resend := strings.Contains(a.body, `id="resend"`)
+		if a.status != http.StatusOK || says != "" && (!strings.Contains(a.body, says) || !resend) || says == "" && (resend || strings.Contains(a.body, `id="error"`)) {
+			t.Errorf("GET the code form ?%s: %d, want it to say %q\n%s", q, a.status, says, a.body)
+		}
+	}
 
 	if a = p.post("/self-service/signin/code", url.Values{"code": {code()}}); a.status != http.StatusSeeOther || a.header.Get("Location") != "/self-service/" {
 		t.Fatalf("the right code: %d to %q", a.status, a.header.Get("Location"))

@@ -174,5 +174,15 @@ selfService:
 		t.Fatalf("pending: %+v", pending)
 	}
 	app.must(t, "device", "deny", pending.Challenges[0].ID, "--state", state)
-	want("denied", d.post("/self-service/signin/continue", nil), 403, "Sign-in denied")
+	// The sign-in form again, by its GET (post/redirect/get), saying why; a reload says
+	// the same and posts nothing.
+	const denied = "Sign-in denied: it was denied or canceled on your phone. Start again."
+	p = d.post("/self-service/signin/continue", nil)
+	want("denied", p, 200, "Sign in")
+	if !strings.Contains(p.body, denied) || !strings.Contains(p.body, `id="username"`) {
+		t.Fatalf("denied: the form without the reason:\n%s", p.body)
+	}
+	if p = d.get("/self-service/?ended=denied"); p.status != 200 || !strings.Contains(p.body, denied) {
+		t.Fatalf("the denial reloaded: %d\n%s", p.status, p.body)
+	}
 }

@@ -126,7 +126,14 @@ selfService:
 	run("typo again", chromedp.SendKeys("#code", wrong(right)), chromedp.Click("#signin"),
 		says("#error", "That code is not right. Try again. 1 try left."), retry("no #code", chromedp.WaitVisible("#code")))
 	run("last typo", chromedp.SendKeys("#code", wrong(right)), chromedp.Click("#signin"),
-		says("#error", "That code can no longer be used: it was mistyped too many times, or it expired. Request a new code."),
+		says("#error", "That code can no longer be used: it was mistyped too many times, or it expired. Request a new code."))
+	// As a typo: the form by its GET, so a reload posts no code again and sends none.
+	run("reload the spent code", chromedp.Reload(),
+		says("#error", "That code can no longer be used: it was mistyped too many times, or it expired. Request a new code."))
+	if n := len(sms.Messages()); n != 2 {
+		t.Fatalf("%d text messages after a spent code and a reload, want the two codes only", n)
+	}
+	run("new code requested",
 		chromedp.Click("#resend"), says("#notice", "A new code is on its way, if this account has such a sign-in method."),
 		retry("no #code", chromedp.WaitVisible("#code")))
 	run("new code", chromedp.SendKeys("#code", code(3)), chromedp.Click("#signin"), says("h1", "Your sign-in methods"))

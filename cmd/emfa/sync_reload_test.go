@@ -109,17 +109,30 @@ func TestReloadRotatesSyncVendorKey(t *testing.T) {
 	}
 }
 
-// TestReloadAddsAndRemovesSyncVendor: a remote provider with lifecycle calls added by a
-// reload gets its propagation worker and engine at once, and its transforms' warnings are
-// logged once (not once per engine built from them); one removed by a reload is propagated nothing more, with a warning that
-// says what happens to what was still queued for it, and none that waits for a restart;
-// added back, it is propagated to again.
-func TestReloadAddsAndRemovesSyncVendor(t *testing.T) {
+// duoSync is a server for the reload tests of directory sync with DUO's Admin API as the
+// vendor: the fake, duo-admin.yaml split into its head and its provider, a builtin
+// provider beside it, and, once serving, the Okta hook's calls and the wait for a user
+// to reach DUO.
+type duoSync struct {
+	t                          *testing.T
+	duo                        *duoadminfake.Server
+	head, duoProvider, builtin string
+	cfg                        string
+	app                        *cli
+	url                        string
+	logs                       *lockedLog
+	reload                     func() error
+}
+
+// oktaSync is a sync section with the Okta hook enabled.
+const oktaSync = "\nsync:\n  okta: {enabled: true, secretHeader: {name: X-Okta-Secret, value: \"okta-secret-0123456789\"}}\n  settle: 1s\n"
+
+func newDUOSync(t *testing.T) *duoSync {
 	const ikey, skey = "DIADMINIKEY0000000000", "admin-secret-key-0123456789"
-	duo := duoadminfake.New(t, duoadminfake.Options{IntegrationKey: ikey, SecretKey: skey})
+	d := &duoSync{t: t, duo: duoadminfake.New(t, duoadminfake.Options{IntegrationKey: ikey, SecretKey: skey})}
 	dir := t.TempDir()
 	for k, v := range map[string]string{
-		"DUO_ADMIN_URL": duo.URL(), "DUO_ADMIN_IKEY": ikey, "DUO_ADMIN_SKEY": skey,
+		"DUO_ADMIN_URL": d.duo.URL(), "DUO_ADMIN_IKEY": ikey, "DUO_ADMIN_SKEY": skey,
 		"EMFA_VERIFY_PASSWORD": "sim-password-0123", "EMFA_ENCRYPTION_KEY": testEncryptionKey,
 		"EMFA_SERVER_LISTEN": "127.0.0.1:0", "EMFA_STORAGE_DSN": "file:" + filepath.Join(dir, "emfa.db"),
 		"EMFA_LOG_LEVEL": "debug", "EMFA_LOG_FORMAT": "json",
@@ -129,71 +142,96 @@ func TestReloadAddsAndRemovesSyncVendor(t *testing.T) {
 	base := mustRead(t, duoAdminConfig)
 	const duoStart = "  - name: DUO Security directory\n"
 	at := strings.Index(base, duoStart)
-	if at < 0 || !strings.Contains(base[at:], "\n      lifecycle:\n") {
-		t.Fatalf("%s no longer has its provider where this test splits it", duoAdminConfig)
+	if at < 0 || !strings.Contains(base[at:], "\n      lifecycle:\n") || strings.Contains(base[at:], "\nsync:") {
+		t.Fatalf("%s no longer has its provider, and no sync section, where these tests split it", duoAdminConfig)
 	}
-	head, duoProvider := base[:at], base[at:]
-	builtin := "  - name: Built-in factors\n    credentialPrefix: emfa\n    capabilities: [totp]\n    engine: builtin\n" +
+	d.head, d.duoProvider = base[:at], base[at:]
+	d.builtin = "  - name: Built-in factors\n    credentialPrefix: emfa\n    capabilities: [totp]\n    engine: builtin\n" +
 		"    builtin:\n      totp: {algorithm: SHA1, digits: 6, period: 30, window: 1, issuer: emfa}\n"
-	sync := "\nsync:\n  okta: {enabled: true, secretHeader: {name: X-Okta-Secret, value: \"okta-secret-0123456789\"}}\n  settle: 1s\n"
-	without, with := head+builtin+sync, head+builtin+duoProvider+sync
-	cfg := filepath.Join(dir, "emfa.yaml")
-	if err := os.WriteFile(cfg, []byte(without), 0o600); err != nil {
-		t.Fatal(err)
+	d.cfg = filepath.Join(dir, "emfa.yaml")
+	d.app = fakeCLI()
+	return d
+}
+
+// serve starts the server on data.
+func (d *duoSync) serve(data string) {
+	if err := os.WriteFile(d.cfg, []byte(data), 0o600); err != nil {
+		d.t.Fatal(err)
 	}
-	app := fakeCLI()
-	url, logs, reload := app.reloadingServe(t, cfg)
+	d.url, d.logs, d.reload = d.app.reloadingServe(d.t, d.cfg)
+}
+
+// create posts an Okta hook's user creation, and returns its status.
+func (d *duoSync) create(id, user string) int {
+	d.t.Helper()
+	ev := `{"uuid":"` + id + `","published":"2026-05-01T09:00:01Z","eventType":"user.lifecycle.create",` +
+		`"target":[{"type":"User","alternateId":"` + user + `","displayName":"` + user + `"}]}`
+	code, _ := syncPost(d.t, d.url+"/sync/okta", `{"eventType":"com.okta.event_hook","data":{"events":[`+ev+`]}}`,
+		"X-Okta-Secret", "okta-secret-0123456789")
+	return code
+}
+
+// reached waits for user to reach DUO.
+func (d *duoSync) reached(user string) {
+	d.t.Helper()
+	d.app.clock.Advance(2 * time.Second) // past sync.settle
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, ok := d.duo.User(user); ok {
+			return
+		}
+	}
+	d.t.Fatalf("%s never reached DUO\n%s", user, grepLines(d.logs.String(), "sync"))
+}
+
+// reloadTo reloads the server on data, and returns what it logged meanwhile; nothing of
+// it may wait for a restart.
+func (d *duoSync) reloadTo(data string) string {
+	d.t.Helper()
+	before := len(d.logs.String())
+	replaceFile(d.t, d.cfg, data)
+	if err := d.reload(); err != nil {
+		d.t.Fatalf("reload: %v\n%s", err, d.logs)
+	}
+	out := d.logs.String()[before:]
+	if strings.Contains(out, "next restart") {
+		d.t.Errorf("a reload waits for a restart:\n%s", grepLines(out, "reload"))
+	}
+	return out
+}
+
+// TestReloadAddsAndRemovesSyncVendor: a remote provider with lifecycle calls added by a
+// reload gets its propagation worker and engine at once, and its transforms' warnings are
+// logged once (not once per engine built from them); one removed by a reload is propagated nothing more, with a warning that
+// says what happens to what was still queued for it, and none that waits for a restart;
+// added back, it is propagated to again.
+func TestReloadAddsAndRemovesSyncVendor(t *testing.T) {
+	d := newDUOSync(t)
+	without, with := d.head+d.builtin+oktaSync, d.head+d.builtin+d.duoProvider+oktaSync
+	d.serve(without)
 	create := func(id, user string) {
 		t.Helper()
-		ev := `{"uuid":"` + id + `","published":"2026-05-01T09:00:01Z","eventType":"user.lifecycle.create",` +
-			`"target":[{"type":"User","alternateId":"` + user + `","displayName":"` + user + `"}]}`
-		code, _ := syncPost(t, url+"/sync/okta", `{"eventType":"com.okta.event_hook","data":{"events":[`+ev+`]}}`,
-			"X-Okta-Secret", "okta-secret-0123456789")
-		if code != 204 {
+		if code := d.create(id, user); code != 204 {
 			t.Fatalf("okta hook: %d", code)
 		}
 	}
-	reached := func(user string) {
-		t.Helper()
-		app.clock.Advance(2 * time.Second)
-		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if _, ok := duo.User(user); ok {
-				return
-			}
-		}
-		t.Fatalf("%s never reached DUO\n%s", user, grepLines(logs.String(), "reload"))
-	}
-	reloadTo := func(data string) string {
-		t.Helper()
-		before := len(logs.String())
-		replaceFile(t, cfg, data)
-		if err := reload(); err != nil {
-			t.Fatalf("reload: %v\n%s", err, logs)
-		}
-		out := logs.String()[before:]
-		if strings.Contains(out, "next restart") {
-			t.Errorf("a remote provider added or removed waits for a restart:\n%s", grepLines(out, "reload"))
-		}
-		return out
-	}
 
-	out := reloadTo(with)
+	out := d.reloadTo(with)
 	// duo-admin.yaml's user.create looks the user up with a transform of unbounded cost.
 	const warning = "(duoadmin).remote.lifecycle.user.create[1].transform.outgoing: worst-case cost estimate"
 	if n := strings.Count(out, warning); n != 1 {
 		t.Errorf("the reload logged the transform's warning %d times, want once:\n%s", n, grepLines(out, "cost estimate"))
 	}
 	create("p1", "petra")
-	reached("petra")
+	d.reached("petra")
 
-	out = reloadTo(without)
+	out = d.reloadTo(without)
 	if !strings.Contains(grepLines(out, `"level":"WARN"`), "duoadmin") {
 		t.Errorf("removing a vendor logged no warning naming it:\n%s", grepLines(out, "reload"))
 	}
 
-	reloadTo(with)
+	d.reloadTo(with)
 	create("r1", "rosa")
-	reached("rosa")
+	d.reached("rosa")
 }
 
 // TestReloadSyncSourcesAndLimits: while directory sync runs, a reload enables and disables
@@ -317,119 +355,60 @@ func TestReloadKeepsSyncWhenItDoesNotRun(t *testing.T) {
 // TestReloadStartsSync: a process started with no sync source and no vendor runs no
 // queue; the first reload that enables a source and adds a vendor with lifecycle calls
 // starts it: the source is served at once, its events are applied and carried to the
-// vendor, and nothing waits for a restart. A later reload that turns the source off and
-// on again changes the running queue's sources, and shutdown stops it.
+// vendor, and nothing waits for a restart. A reload that would start it but fails leaves
+// none running. A later reload that turns the source off and on again changes the running
+// queue's sources, and shutdown stops it.
 func TestReloadStartsSync(t *testing.T) {
-	const ikey, skey = "DIADMINIKEY0000000000", "admin-secret-key-0123456789"
-	duo := duoadminfake.New(t, duoadminfake.Options{IntegrationKey: ikey, SecretKey: skey})
-	dir := t.TempDir()
-	for k, v := range map[string]string{
-		"DUO_ADMIN_URL": duo.URL(), "DUO_ADMIN_IKEY": ikey, "DUO_ADMIN_SKEY": skey,
-		"EMFA_VERIFY_PASSWORD": "sim-password-0123", "EMFA_ENCRYPTION_KEY": testEncryptionKey,
-		"EMFA_SERVER_LISTEN": "127.0.0.1:0", "EMFA_STORAGE_DSN": "file:" + filepath.Join(dir, "emfa.db"),
-		"EMFA_LOG_LEVEL": "debug", "EMFA_LOG_FORMAT": "json",
-	} {
-		t.Setenv(k, v)
+	d := newDUOSync(t)
+	d.serve(d.head + d.builtin)
+	if strings.Contains(d.logs.String(), `"msg":"directory sync"`) {
+		t.Fatalf("sync runs without a source or a vendor:\n%s", grepLines(d.logs.String(), "sync"))
 	}
-	base := mustRead(t, duoAdminConfig)
-	const duoStart = "  - name: DUO Security directory\n"
-	at := strings.Index(base, duoStart)
-	if at < 0 {
-		t.Fatalf("%s no longer has its provider where this test splits it", duoAdminConfig)
-	}
-	head, duoProvider := base[:at], base[at:]
-	if i := strings.Index(duoProvider, "\nsync:"); i >= 0 {
-		t.Fatalf("%s has a sync section after its provider; this test adds its own", duoAdminConfig)
-	}
-	builtin := "  - name: Built-in factors\n    credentialPrefix: emfa\n    capabilities: [totp]\n    engine: builtin\n" +
-		"    builtin:\n      totp: {algorithm: SHA1, digits: 6, period: 30, window: 1, issuer: emfa}\n"
-	okta := "\nsync:\n  okta: {enabled: true, secretHeader: {name: X-Okta-Secret, value: \"okta-secret-0123456789\"}}\n  settle: 1s\n"
-	noOkta := "\nsync:\n  settle: 1s\n"
-	cfg := filepath.Join(dir, "emfa.yaml")
-	if err := os.WriteFile(cfg, []byte(head+builtin), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	app := fakeCLI()
-	url, logs, reload := app.reloadingServe(t, cfg)
-	if strings.Contains(logs.String(), `"msg":"directory sync"`) {
-		t.Fatalf("sync runs without a source or a vendor:\n%s", grepLines(logs.String(), "sync"))
-	}
-	create := func(id, user string) int {
-		t.Helper()
-		ev := `{"uuid":"` + id + `","published":"2026-05-01T09:00:01Z","eventType":"user.lifecycle.create",` +
-			`"target":[{"type":"User","alternateId":"` + user + `","displayName":"` + user + `"}]}`
-		code, _ := syncPost(t, url+"/sync/okta", `{"eventType":"com.okta.event_hook","data":{"events":[`+ev+`]}}`,
-			"X-Okta-Secret", "okta-secret-0123456789")
-		return code
-	}
-	reached := func(user string) {
-		t.Helper()
-		app.clock.Advance(2 * time.Second) // past sync.settle
-		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if _, ok := duo.User(user); ok {
-				return
-			}
-		}
-		t.Fatalf("%s never reached DUO\n%s", user, grepLines(logs.String(), "sync"))
-	}
-	reloadTo := func(data string) string {
-		t.Helper()
-		before := len(logs.String())
-		replaceFile(t, cfg, data)
-		if err := reload(); err != nil {
-			t.Fatalf("reload: %v\n%s", err, logs)
-		}
-		out := logs.String()[before:]
-		if strings.Contains(out, "next restart") {
-			t.Errorf("sync waits for a restart:\n%s", grepLines(out, "reload"))
-		}
-		return out
-	}
-	if code := create("a0", "anna"); code != 404 {
+	if code := d.create("a0", "anna"); code != 404 {
 		t.Errorf("okta before it is enabled: %d", code)
 	}
 
 	// A reload that would start sync but fails after (a signing key that is no key) leaves
 	// none running: the source is not served, and the next reload starts it.
 	const basic = "    basic: {username: verify, password: \"${EMFA_VERIFY_PASSWORD}\"}\n"
-	if !strings.Contains(head, basic) {
+	if !strings.Contains(d.head, basic) {
 		t.Fatalf("%s no longer has the basic credentials this test adds OAuth beside", duoAdminConfig)
 	}
-	badKey := strings.Replace(head, basic, basic+"    oauth: {signingKey: \"not a PEM key\"}\n", 1)
-	replaceFile(t, cfg, badKey+builtin+duoProvider+okta)
-	if err := reload(); err == nil || !strings.Contains(err.Error(), "signing key") {
+	badKey := strings.Replace(d.head, basic, basic+"    oauth: {signingKey: \"not a PEM key\"}\n", 1)
+	replaceFile(t, d.cfg, badKey+d.builtin+d.duoProvider+oktaSync)
+	if err := d.reload(); err == nil || !strings.Contains(err.Error(), "signing key") {
 		t.Fatalf("a reload with a bad signing key: %v", err)
 	}
-	if !strings.Contains(logs.String(), "reload: directory sync started") {
-		t.Errorf("the failed reload did not get as far as starting sync:\n%s", grepLines(logs.String(), "reload"))
+	if !strings.Contains(d.logs.String(), "reload: directory sync started") {
+		t.Errorf("the failed reload did not get as far as starting sync:\n%s", grepLines(d.logs.String(), "reload"))
 	}
-	if code := create("a1", "anna"); code != 404 {
+	if code := d.create("a1", "anna"); code != 404 {
 		t.Errorf("okta after the failed reload: %d", code)
 	}
 
-	out := reloadTo(head + builtin + duoProvider + okta)
+	out := d.reloadTo(d.head + d.builtin + d.duoProvider + oktaSync)
 	if !strings.Contains(out, "reload: directory sync started") {
 		t.Errorf("the reload did not start sync:\n%s", grepLines(out, "sync"))
 	}
-	if code := create("p1", "petra"); code != 204 {
+	if code := d.create("p1", "petra"); code != 204 {
 		t.Fatalf("okta, enabled by the reload: %d", code)
 	}
-	reached("petra")
+	d.reached("petra")
 	// The admin API's changes are propagated too: a user created by the CLI beside the
 	// server is queued for the vendor, and the running queue carries it.
-	app.must(t, "users", "add", "quinn", "--config", cfg)
-	reached("quinn")
+	d.app.must(t, "users", "add", "quinn", "--config", d.cfg)
+	d.reached("quinn")
 
-	reloadTo(head + builtin + duoProvider + noOkta)
-	if code := create("r1", "rosa"); code != 404 {
+	d.reloadTo(d.head + d.builtin + d.duoProvider + "\nsync:\n  settle: 1s\n")
+	if code := d.create("r1", "rosa"); code != 404 {
 		t.Errorf("okta, disabled by a later reload: %d", code)
 	}
-	out = reloadTo(head + builtin + duoProvider + okta)
+	out = d.reloadTo(d.head + d.builtin + d.duoProvider + oktaSync)
 	if strings.Contains(out, "reload: directory sync started") {
 		t.Errorf("a second reload started sync again:\n%s", grepLines(out, "sync"))
 	}
-	if code := create("s1", "sara"); code != 204 {
+	if code := d.create("s1", "sara"); code != 204 {
 		t.Fatalf("okta, enabled again: %d", code)
 	}
-	reached("sara")
+	d.reached("sara")
 }

@@ -1,7 +1,9 @@
 package adapter
 
 import (
+	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -49,6 +51,27 @@ func TestSCIMPhoneKeptIsTheMobile(t *testing.T) {
 	}
 	if code, _ := patch(`{"op":"Add","path":"phoneNumbers","value":[{"type":"work","value":"+14255550103"}]}`); code != 200 || phone() != "+15550100123" {
 		t.Errorf("add a desk phone beside the mobile: %d, phone %q", code, phone())
+	}
+}
+
+// TestSCIMPhoneAsWritten: a directory's phone number as RFC 7643 suggests it, a tel: URI
+// (RFC 3966), or grouped as people write it, is kept in E.164; one with an extension,
+// which no code reaches, is refused with the field named.
+func TestSCIMPhoneAsWritten(t *testing.T) {
+	h := newSyncHarness(t)
+	phone := func(name string) string {
+		rec, _ := h.user(name)
+		return rec.Phone
+	}
+	for name, value := range map[string]string{"ann": "tel:+1-201-555-0123", "bea": "+1 (201) 555-0124"} {
+		code, u, _ := h.scim("POST", "/Users", `{"userName":"`+name+`","phoneNumbers":[{"type":"mobile","value":"`+value+`"}]}`)
+		if want := "+1201555012" + map[string]string{"ann": "3", "bea": "4"}[name]; code != 201 || phone(name) != want || shown(u, "phoneNumbers")["value"] != want {
+			t.Errorf("POST with %q: %d, phone %q, shown %v; want %s", value, code, phone(name), u["phoneNumbers"], want)
+		}
+	}
+	code, u, _ := h.scim("POST", "/Users", `{"userName":"cy","phoneNumbers":[{"type":"mobile","value":"tel:+1-201-555-0125;ext=12"}]}`)
+	if code != 400 || !strings.Contains(fmt.Sprint(u["detail"]), "phone") {
+		t.Errorf("POST with an extension: %d %v, want 400 naming the phone", code, u)
 	}
 }
 

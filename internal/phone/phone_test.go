@@ -17,6 +17,9 @@ func TestParse(t *testing.T) {
 		{"+44 20 7946 0958", "US", "+442079460958"},
 		{"0044 20 7946 0958", "US", "+442079460958"},
 		{"+33 6 12 34 56 78", "DE", "+33612345678"},
+		// A tel: URI, as SCIM suggests (RFC 7643, RFC 3966).
+		{"tel:+1-201-555-0123", "", "+12015550123"},
+		{"TEL:+44-20-7946-0958", "US", "+442079460958"},
 		// The region's own international prefix, where it is not 00.
 		{"011 44 20 7946 0958", "US", "+442079460958"},
 		{"0011 44 20 7946 0958", "AU", "+442079460958"},
@@ -58,6 +61,8 @@ func TestParseRefuses(t *testing.T) {
 		{"", "GB", is(ErrNotNumber)},
 		{"+44 20 7946 0958 ext 12", "GB", is(ErrNotNumber)},
 		{"+44 20 +7946", "", is(ErrNotNumber)},
+		{"tel:+1-201-555-0123;ext=1234", "", is(ErrNotNumber)},
+		{"tel:", "", is(ErrNotNumber)},
 		{"+0 555 010 0199", "", is(ErrNotNumber)},
 		{"+1234567", "", is(ErrNotNumber)},
 		{"+1234567890123456", "", is(ErrNotNumber)},

@@ -310,7 +310,7 @@ func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in
 	// A phone number in the form a directory or a person writes it, stored in E.164.
 	if p := v.Get("phone"); verr == nil && p != "" && builtin.Destination(in.Type) == "phone" {
 		var n string
-		if n, verr = readPhone("params.phone", p, m.country); verr == nil {
+		if n, verr = readPhone("params.phone", p, m.defaultCountry()); verr == nil {
 			v.Set("phone", n)
 		}
 	}

@@ -599,7 +599,7 @@ func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur
 			in.Groups = nil
 		}
 	}
-	p, err := profile(base, in, m.country)
+	p, err := profile(base, in, m.defaultCountry())
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -74,7 +75,8 @@ type Manager struct {
 	caps     map[string][]string
 	switched func()
 	lifetime time.Duration
-	country  string // Options.DefaultCountry
+	// country is Options.DefaultCountry, as SetDefaultCountry leaves it.
+	country atomic.Pointer[string]
 	// propagation queues the user changes' propagations (Options.Propagation); nil: none.
 	propagation Propagation
 	now         func() time.Time
@@ -84,6 +86,22 @@ type Manager struct {
 	// apart those of other replicas.
 	edits [32]sync.Mutex
 }
+
+// SetDefaultCountry makes code the country whose national phone numbers m reads from now
+// on (Options.DefaultCountry; "": none): a reload's, for a manager that outlives
+// snapshots (directory sync's). A code phone.CheckRegion refuses changes nothing.
+func (m *Manager) SetDefaultCountry(code string) error {
+	if code != "" {
+		if err := phone.CheckRegion(code); err != nil {
+			return fmt.Errorf("lifecycle: default country %q %w", code, err)
+		}
+	}
+	m.country.Store(&code)
+	return nil
+}
+
+// defaultCountry is the country whose national phone numbers m reads ("": none).
+func (m *Manager) defaultCountry() string { return *m.country.Load() }
 
 // editLock is the lock of name's edits.
 func (m *Manager) editLock(name string) *sync.Mutex {
@@ -98,11 +116,9 @@ func New(o Options) (*Manager, error) {
 		return nil, errors.New("lifecycle: a store is required")
 	}
 	m := &Manager{store: o.Store, engines: o.Engines, caps: o.Capabilities, switched: o.Switched,
-		lifetime: o.ActivationLifetime, country: o.DefaultCountry, propagation: o.Propagation, now: o.Now, log: o.Log}
-	if o.DefaultCountry != "" {
-		if err := phone.CheckRegion(o.DefaultCountry); err != nil {
-			return nil, fmt.Errorf("lifecycle: default country %q %w", o.DefaultCountry, err)
-		}
+		lifetime: o.ActivationLifetime, propagation: o.Propagation, now: o.Now, log: o.Log}
+	if err := m.SetDefaultCountry(o.DefaultCountry); err != nil {
+		return nil, err
 	}
 	if m.lifetime <= 0 {
 		m.lifetime = DefaultActivationLifetime

@@ -72,6 +72,20 @@ func TestDefaultCountry(t *testing.T) {
 			t.Errorf("enrolled: %+v %v", fs, err)
 		}
 
+		// A reload's change: a code refused changes nothing; "" reads no national number.
+		if err := m.SetDefaultCountry("BR"); err == nil {
+			t.Error("SetDefaultCountry(BR) took a country whose national numbers are not read")
+		}
+		if _, err := m.UpdateUser(ctx, "idm", "alice", lifecycle.UserInput{Phone: s("020 7946 0957")}); err != nil {
+			t.Errorf("GB's number after a refused change: %v", err)
+		}
+		if err := m.SetDefaultCountry(""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.UpdateUser(ctx, "idm", "alice", lifecycle.UserInput{Phone: s("020 7946 0956")}); err == nil {
+			t.Error("a national number read with the default country set back to none")
+		}
+
 		strict, err := lifecycle.New(lifecycle.Options{Store: st})
 		if err != nil {
 			t.Fatal(err)

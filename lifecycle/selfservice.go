@@ -858,7 +858,7 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 		dest = strings.TrimSpace(dest)
 		if page.Destination == "phone" {
 			var ok bool
-			if dest, ok = typedPhone(dest, s.m.country); !ok {
+			if dest, ok = typedPhone(dest, s.m.defaultCountry()); !ok {
 				return Enrolled{}, ErrPhoneForm
 			}
 		}
@@ -953,7 +953,7 @@ func (s *SelfService) SamePending(ctx context.Context, sess Session, typ, dest s
 		return false
 	}
 	if param := builtin.Destination(typ); param != "" {
-		if n, ok := typedPhone(dest, s.m.country); ok && param == "phone" {
+		if n, ok := typedPhone(dest, s.m.defaultCountry()); ok && param == "phone" {
 			dest = n
 		}
 		return sameDestination(f.Params[param], dest)

@@ -153,7 +153,7 @@ func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (Us
 	if err := CheckName(in.Name); err != nil {
 		return User{}, m.refuse(ctx, actor, ActionUsersCreate, in.Name, "", err)
 	}
-	p, perr := profile(store.Profile{}, in, m.country)
+	p, perr := profile(store.Profile{}, in, m.defaultCountry())
 	var disabled *bool
 	if perr == nil {
 		disabled, perr = parseState(in.State)
@@ -312,7 +312,7 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 		return nil
 	}
 	c := store.UserChange{Name: name, Now: m.now(), IfRevision: &r.Profile.Revision}
-	p, perr := profile(r.Profile, in, m.country)
+	p, perr := profile(r.Profile, in, m.defaultCountry())
 	if perr == nil {
 		c.Disabled, perr = parseState(in.State)
 	}
@@ -575,7 +575,7 @@ func (m *Manager) Holds(u User, in UserInput) bool {
 		return false
 	}
 	cur := store.Profile{Email: u.Email, Phone: u.Phone, DisplayName: u.DisplayName, Groups: u.Groups, Attributes: u.Attributes}
-	p, err := profile(cur, in, m.country)
+	p, err := profile(cur, in, m.defaultCountry())
 	return err == nil && p.Email == cur.Email && p.Phone == cur.Phone && p.DisplayName == cur.DisplayName &&
 		slices.Equal(p.Groups, cur.Groups) && maps.Equal(p.Attributes, cur.Attributes)
 }
@@ -640,7 +640,7 @@ func (m *Manager) MemberChanges(ctx context.Context, actor Actor, names []string
 		if !ok {
 			continue
 		}
-		p, perr := profile(r.Profile, UserInput{Groups: &groups}, m.country)
+		p, perr := profile(r.Profile, UserInput{Groups: &groups}, m.defaultCountry())
 		if perr != nil {
 			return nil, m.refuse(ctx, actor, ActionUsersUpdate, r.Name, "", perr)
 		}

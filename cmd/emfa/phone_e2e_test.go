@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -68,5 +70,49 @@ func TestDefaultCountryReadsNationalNumbers(t *testing.T) {
 		if code, out, errOut := app.run(t, "check", "--config", bad); code == 0 || !strings.Contains(out+errOut, says) {
 			t.Errorf("check with defaultCountry %s: exit %d %s%s", country, code, out, errOut)
 		}
+	}
+}
+
+// TestReloadChangesDefaultCountry: lifecycle.defaultCountry changes at a reload, for the
+// admin API (the snapshot's manager) and for directory sync (whose manager outlives the
+// snapshots) alike: a national number refused before is read as the new country's after.
+func TestReloadChangesDefaultCountry(t *testing.T) {
+	const scim = "sync:\n  scim: {enabled: true, token: \"scim-token-0123456789abcdef0123456789\"}\n"
+	cfg := adminConfig(t, "", scim)
+	base, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fakeCLI()
+	token := strings.TrimSpace(app.must(t, "tokens", "create", "--name", "idm", "--scope", "write", "--config", cfg))
+	url, logs, reload := app.reloadingServe(t, cfg)
+	scimUser := func(name string) (int, map[string]any) {
+		t.Helper()
+		return syncPost(t, url+"/scim/v2/Users", `{"userName":"`+name+`","phoneNumbers":[{"type":"mobile","value":"07700 900123"}]}`,
+			"POST", "Authorization", "Bearer scim-token-0123456789abcdef0123456789", "Content-Type", "application/scim+json")
+	}
+	adminUser := func(name string) (int, map[string]any) {
+		t.Helper()
+		return adminDo(t, url, token, "POST", "/admin/v1/users", `{"name":"`+name+`","phone":"020 7946 0958"}`)
+	}
+	if code, out := scimUser("ann"); code != 400 {
+		t.Errorf("SCIM, a national number without a default country: %d %v", code, out)
+	}
+	if code, out := adminUser("bea"); code != 400 {
+		t.Errorf("admin API, a national number without a default country: %d %v", code, out)
+	}
+
+	replaceFile(t, cfg, string(base)+"lifecycle:\n  defaultCountry: GB\n")
+	if err := reload(); err != nil {
+		t.Fatalf("reload: %v\n%s", err, logs)
+	}
+	if out := logs.String(); !strings.Contains(out, "reload: lifecycle.defaultCountry changed") || strings.Contains(out, "next restart") {
+		t.Errorf("the reload's words:\n%s", grepLines(out, "reload"))
+	}
+	if code, out := scimUser("ann"); code != 201 || fmt.Sprint(out["phoneNumbers"]) == "" || !strings.Contains(fmt.Sprint(out["phoneNumbers"]), "+447700900123") {
+		t.Errorf("SCIM after the reload: %d %v", code, out)
+	}
+	if code, out := adminUser("bea"); code != 201 || out["phone"] != "+442079460958" {
+		t.Errorf("admin API after the reload: %d %v", code, out)
 	}
 }

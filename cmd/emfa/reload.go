@@ -295,6 +295,13 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so *snapshotOpti
 				l.swap(next, base, current.Server.RequestTimeout+5*time.Second)
 				if so.sync != nil {
 					syncReloaded(so.sync.Queue, current.Sync, cfg.Sync, log) // sync.go
+					// Directory sync's manager outlives the snapshot's: it reads national
+					// phone numbers as the new configuration says too (checked on load).
+					_ = so.sync.Manager.SetDefaultCountry(cfg.Lifecycle.DefaultCountry)
+				}
+				if was, is := current.Lifecycle.DefaultCountry, cfg.Lifecycle.DefaultCountry; was != is {
+					log.Info("reload: lifecycle.defaultCountry changed: national phone numbers are read as its country's from the next request on",
+						"from", was, "to", is)
 				}
 				if pe != nil {
 					// A propagation running on the engines replaced ends on them; a vendor
@@ -370,8 +377,6 @@ func frozenSettings(running, next *config.Config, syncRuns bool) []string {
 	keep("admin.tls", (running.AdminTLS() == nil) != (next.AdminTLS() == nil), func() { next.Admin.TLS, next.Admin.Plaintext = running.Admin.TLS, running.Admin.Plaintext })
 	keep("lifecycle.activationLifetime", running.Lifecycle.ActivationLifetime != next.Lifecycle.ActivationLifetime,
 		func() { next.Lifecycle.ActivationLifetime = running.Lifecycle.ActivationLifetime })
-	keep("lifecycle.defaultCountry", running.Lifecycle.DefaultCountry != next.Lifecycle.DefaultCountry,
-		func() { next.Lifecycle.DefaultCountry = running.Lifecycle.DefaultCountry })
 	keep("log", running.Log != next.Log, func() { next.Log = running.Log })
 	keep("tracing", running.Tracing != next.Tracing, func() { next.Tracing = running.Tracing })
 	// The sync queue's worker is started once: at start (serve.go) when the configuration

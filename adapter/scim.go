@@ -391,9 +391,6 @@ func (m *scimUser) applyMulti(op string, p scimPath, value any) error {
 			return nil
 		}
 	}
-	if p.attr == "phonenumbers" {
-		v = normalisePhone(v)
-	}
 	*target, *typ = v, strings.ToLower(t)
 	if v == "" || strings.EqualFold(t, prefer) {
 		*typ = ""
@@ -441,16 +438,6 @@ func multiValue(v any, prefer string) (value, typ string, ok bool, err error) {
 		return "", "", true, nil
 	}
 	return "", "", false, scimErr(400, "invalidValue", "unexpected value")
-}
-
-// normalisePhone drops the spacing directories put in numbers (+1 (555) 010-0123).
-func normalisePhone(s string) string {
-	return strings.Map(func(r rune) rune {
-		if strings.ContainsRune(" -().", r) {
-			return -1
-		}
-		return r
-	}, s)
 }
 
 // applyObject applies a path-less add/replace (or a whole resource): each key a path.

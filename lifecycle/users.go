@@ -568,6 +568,24 @@ func parseState(state *string) (*bool, *Error) {
 	return nil, invalid("invalid_field", "state", "must be %q or %q, not %q", StateActive, StateDisabled, *state)
 }
 
+// AsStored is email and phone as m stores them in a profile: an address's domain in lower
+// case, a number in E.164 (a national one as the default country's). One m refuses is
+// returned as it is. A directory's event is propagated to vendors as applied, not as the
+// directory wrote it.
+func (m *Manager) AsStored(email, phone *string) (*string, *string) {
+	if email != nil {
+		if p, err := profile(store.Profile{}, UserInput{Email: email}, ""); err == nil {
+			email = &p.Email
+		}
+	}
+	if phone != nil {
+		if p, err := profile(store.Profile{}, UserInput{Phone: phone}, m.defaultCountry()); err == nil {
+			phone = &p.Phone
+		}
+	}
+	return email, phone
+}
+
 // Holds reports whether u already has what in sets, so that applying it would change
 // nothing: its fields compared as m's update would store them (normalised), and its state.
 func (m *Manager) Holds(u User, in UserInput) bool {

@@ -190,6 +190,35 @@ func TestApplyCallsNoVendor(t *testing.T) {
 	})
 }
 
+// TestPropagatedAsApplied: a directory's event reaches the vendor with the e-mail
+// address and phone number as emfa applied them (E.164, a national number read as the
+// default country's; the domain in lower case), not as the directory wrote them.
+func TestPropagatedAsApplied(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		if err := m.SetDefaultCountry("GB"); err != nil {
+			t.Fatal(err)
+		}
+		duo := newVendor("duo")
+		q.Propagators = []provider.LifecyclePropagator{duo}
+		e := ev("1", provider.EventUserCreate, "ann", clk.Now().Add(-time.Minute))
+		e.Phone, e.Email = str("020 7946 0958"), str("Ann@EXAMPLE.com")
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{e}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, q)
+		u, err := m.GetUser(ctx, "ann")
+		if err != nil || u.Phone != "+442079460958" || u.Email != "Ann@example.com" {
+			t.Fatalf("applied: %+v %v", u, err)
+		}
+		got := duo.given()
+		if len(got) != 1 || got[0].Phone == nil || *got[0].Phone != u.Phone || got[0].Email == nil || *got[0].Email != u.Email {
+			t.Errorf("the vendor was given %+v, want the phone %s and address %s", got, u.Phone, u.Email)
+		}
+	})
+}
+
 // finishKilled is a queue store whose process dies as it records an event applied: the
 // event is in emfa's store, the commit that would finish it and queue its propagations
 // never happens.

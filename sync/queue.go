@@ -869,6 +869,11 @@ func cutsOff(ev provider.LifecycleEvent) bool {
 
 // propagations are e's, ev as applied, one to each propagator.
 func (q *Queue) propagations(e store.QueuedEvent, ev provider.LifecycleEvent) ([]store.QueuedEvent, error) {
+	if q.Applier != nil && q.Applier.M != nil {
+		// As applied: the vendor gets the address and number emfa stored ("+442079460958"),
+		// not the directory's writing of them ("020 7946 0958").
+		ev.Email, ev.Phone = q.Applier.M.AsStored(ev.Email, ev.Phone)
+	}
 	var props []store.QueuedEvent
 	var body []byte
 	for _, t := range q.targets() {

@@ -73,7 +73,7 @@ func ValidE164(s string) bool {
 // can.
 func CheckRegion(code string) error {
 	c := strings.ToUpper(code)
-	if _, ok := regions[c]; ok {
+	if _, ok := regions()[c]; ok {
 		return nil
 	}
 	switch {
@@ -118,7 +118,7 @@ func Parse(s, regionCode string) (string, error) {
 	var r region
 	if regionCode != "" {
 		var ok bool
-		if r, ok = regions[strings.ToUpper(regionCode)]; !ok {
+		if r, ok = regions()[strings.ToUpper(regionCode)]; !ok {
 			return "", fmt.Errorf("phone: region %q: %w", regionCode, CheckRegion(regionCode))
 		}
 	}

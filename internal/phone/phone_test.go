@@ -109,16 +109,16 @@ func TestCheckRegion(t *testing.T) {
 // region has a calling code, a trunk prefix of digits and some national lengths, and the
 // refused regions are not in it.
 func TestRegionsTable(t *testing.T) {
-	if len(regions) < 200 {
-		t.Fatalf("%d regions", len(regions))
+	if len(regions()) < 200 {
+		t.Fatalf("%d regions", len(regions()))
 	}
-	for code, r := range regions {
+	for code, r := range regions() {
 		if len(code) != 2 || r.cc < 1 || r.cc > 999 || r.lens == 0 || strings.Trim(r.trunk+r.idd, "0123456789") != "" || r.idd == "00" {
 			t.Errorf("region %s: %+v", code, r)
 		}
 	}
 	for _, code := range refused {
-		if _, ok := regions[code]; ok {
+		if _, ok := regions()[code]; ok {
 			t.Errorf("refused region %s is in the table", code)
 		}
 	}

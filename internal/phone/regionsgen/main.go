@@ -103,11 +103,16 @@ func main() {
 
 package phone
 
+import "sync"
+
 // regions: calling code, trunk prefix, international prefix other than 00, and the lengths
-// of a national significant number (a bit each).
-var regions = map[string]region{
+// of a national significant number (a bit each). Built on first use: a process that reads
+// no national number spends nothing on it at start-up.
+var regions = sync.OnceValue(func() map[string]region {
+	return map[string]region{
 %s
-}
+	}
+})
 
 // refused are the regions whose national numbers are not read: their national forms hold
 // carrier codes or mobile tokens that change the number beyond a trunk prefix.

@@ -79,29 +79,41 @@ func (e *env) wireAdmin(providers []*provider.Provider, prop lifecycle.Propagati
 // deadlines itself (adapter's deadline).
 func (e *env) httpServer(h http.Handler, connTimeout time.Duration) *http.Server {
 	return &http.Server{
-		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       connTimeout,
 		WriteTimeout:      connTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    adapter.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
-		ConnState:         connpark.ConnState, // parkIdle's connections learn they are idle
+		ConnState:         connpark.ConnState, // listen's connections learn they are idle
+		// Under TLS, listen's listener ends TLS beneath net/http: these give each request
+		// its r.TLS (the client certificate that mTLS and the client-CA checks read).
+		ConnContext: connpark.ConnContext,
+		Handler:     connpark.Handler(h),
 	}
 }
 
-// parkIdle lets a plain-HTTP listener's keep-alive connections, once idle for a second,
-// wait for their next request without a goroutine or net/http's buffers (internal/connpark:
-// 16 KiB a connection; issue 16's memory budget at 1,000 of Verify's connections), and
-// shows how many are parked as emfa_http_connections_parked{listener=name}. onPark counts as
-// activity for the quiet-spell trim, which then frees what a parked connection left. Under
-// TLS a connection cannot be parked: crypto/tls holds its state.
-func (e *env) parkIdle(ln net.Listener, name string, onPark func()) net.Listener {
-	ln = connpark.New(ln, connpark.After, onPark)
-	if pl, ok := ln.(*connpark.Listener); ok {
-		e.metrics.WatchParked(name, pl.Parked)
+// listen is the listener net/http serves name's connections from (server, admin): in
+// HTTPS under t (nil: plain HTTP), with net/http's own 431 and 400 answers made JSON
+// (adapter.JSONErrors), and with keep-alive connections that have waited a second for
+// their next request parked until it comes, without a goroutine or net/http's buffers
+// (internal/connpark: 16 KiB a connection, and more under TLS; issue 16's memory budget at
+// 1,000 of Verify's connections). emfa_http_connections_parked{listener=name} shows how
+// many are parked. onPark counts as activity for the quiet-spell trim, which then frees
+// what a parked connection left. A failed handshake is logged as net/http would.
+func (e *env) listen(ln net.Listener, name string, t *tls.Config, onPark func()) net.Listener {
+	if t == nil {
+		ln = connpark.New(ln, connpark.After, onPark)
+		if pl, ok := ln.(*connpark.Listener); ok {
+			e.metrics.WatchParked(name, pl.Parked)
+		}
+		return adapter.JSONErrors(ln)
 	}
-	return ln
+	pl := connpark.NewTLS(ln, connpark.TLS{Config: t, HandshakeFailed: func(remote net.Addr, reason string) {
+		e.log.Warn("TLS handshake failed", "listener", name, "remote", remote.String(), "reason", reason)
+	}}, connpark.After, onPark)
+	e.metrics.WatchParked(name, pl.Parked)
+	return adapter.JSONErrors(pl)
 }
 
 // adminServer is admin.listen's server, serving until stop.
@@ -126,11 +138,11 @@ func (e *env) serveAdmin(ctx context.Context, l *live, connTimeout time.Duration
 		return nil, fmt.Errorf("admin.listen: %w", err)
 	}
 	tlsOn := l.cur.Load().adminTLS != nil
+	var tc *tls.Config
 	if tlsOn {
-		ln = tls.NewListener(ln, l.adminTLSConfig())
-	} else {
-		ln = adapter.JSONErrors(e.parkIdle(ln, "admin", onPark)) // as on the main listener
+		tc = l.adminTLSConfig()
 	}
+	ln = e.listen(ln, "admin", tc, onPark)
 	a.srv = e.httpServer(l.adminHandler(), connTimeout)
 	e.log.Info("admin API serving", "addr", ln.Addr().String(), "tls", tlsOn)
 	a.errc = make(chan error, 1)

@@ -2,10 +2,17 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -51,6 +58,81 @@ func TestServeParksIdleKeepAliveConnections(t *testing.T) {
 		}
 	}
 	enroll()
+	if n := parked(); n != 0 {
+		t.Errorf("emfa_http_connections_parked %v with the connection back at work, want 0", n)
+	}
+}
+
+// Under server.tls too: a kept-alive HTTPS connection is parked with its session, and its
+// next call on the same connection (no new dial or handshake) still carries the client
+// certificate that server.auth.mtls admits.
+func TestServeParksIdleTLSConnections(t *testing.T) {
+	t.Parallel()
+	ca := newPKI(t, "clients CA")
+	dir := t.TempDir()
+	writeKeyPair(t, dir, ca.issue(t, "emfa", 10, true))
+	path := writeTestConfig(t, "", oauthProviders)
+	cfg := strings.Replace(mustRead(t, path), "  auth:\n", "  tls: {cert: "+filepath.Join(dir, "tls.crt")+", key: "+filepath.Join(dir, "tls.key")+
+		", clientCA: "+filepath.Join(ca.dir, "ca.pem")+"}\n  auth:\n    mtls: {subjects: [verify]}\n", 1)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := startServe(t, path)
+	base = strings.Replace(base, "http://", "https://", 1)
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.cert)
+	cert := ca.issue(t, "verify", 20, false)
+	var dials atomic.Int64
+	verify := &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}},
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	}}
+	defer verify.CloseIdleConnections()
+	call := func() {
+		t.Helper()
+		resp, err := verify.Get(base + "/v1/providers/emfa/test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("test call: %d %s", resp.StatusCode, b)
+		}
+	}
+	// The gauge, read on connections of their own that are not kept.
+	scraper := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, DisableKeepAlives: true}}
+	parked := func() float64 {
+		t.Helper()
+		resp, err := scraper.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, `emfa_http_connections_parked{listener="server"} `); ok {
+				n, _ := strconv.ParseFloat(v, 64)
+				return n
+			}
+		}
+		t.Fatalf("no emfa_http_connections_parked{listener=\"server\"} in /metrics")
+		return 0
+	}
+
+	call()
+	for deadline := time.Now().Add(10 * time.Second); parked() != 1; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("emfa_http_connections_parked %v after 10s, want 1", parked())
+		}
+	}
+	call()
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d connections dialled, want 1: the parked one serves the next call", n)
+	}
 	if n := parked(); n != 0 {
 		t.Errorf("emfa_http_connections_parked %v with the connection back at work, want 0", n)
 	}

@@ -110,10 +110,15 @@ func newTLSSettingsAt(path string, t *config.TLS) (*tlsSettings, error) {
 // admits reports whether a connection's TLS state, verified at its handshake under
 // whatever settings were current then, still meets s: a client certificate, when s
 // requires one, that chains to one of s's client CAs. A connection without a client CA
-// configured is admitted (no certificate is verified, none is relied on).
+// configured is admitted (no certificate is verified, none is relied on). A request
+// without TLS state (nil) where a client CA is configured is not: s serves its listener
+// in HTTPS, so one is always there, and its absence is never read as a pass.
 func (s *tlsSettings) admits(cs *tls.ConnectionState) bool {
-	if cs == nil || s.roots == nil {
+	if s.roots == nil {
 		return true
+	}
+	if cs == nil {
+		return false
 	}
 	if len(cs.PeerCertificates) == 0 {
 		return !s.require
@@ -180,13 +185,11 @@ func (r *certReloader) get() (*tls.Certificate, error) {
 	return r.cert, nil
 }
 
-// listenTLS wraps ln in TLS when server.tls is set, and returns the settings a reload
-// swaps (nil without TLS). Under TLS net/http's own plain-text errors stay plain:
-// adapter.JSONErrors cannot see them inside the encrypted stream, and wrapping the TLS
-// connection would hide the client certificate from the handlers.
-func listenTLS(ln net.Listener, t *config.TLS) (net.Listener, *serverTLS, error) {
+// listenTLS is the main listener over ln (env.listen), in HTTPS when server.tls is set,
+// with the settings a reload swaps (nil without TLS).
+func (e *env) listenTLS(ln net.Listener, t *config.TLS, onPark func()) (net.Listener, *serverTLS, error) {
 	if t == nil {
-		return adapter.JSONErrors(ln), nil, nil
+		return e.listen(ln, "server", nil, onPark), nil, nil
 	}
 	settings, err := newTLSSettings(t)
 	if err != nil {
@@ -194,5 +197,5 @@ func listenTLS(ln net.Listener, t *config.TLS) (net.Listener, *serverTLS, error)
 	}
 	s := &serverTLS{}
 	s.cur.Store(settings)
-	return tls.NewListener(ln, s.config()), s, nil
+	return e.listen(ln, "server", s.config(), onPark), s, nil
 }

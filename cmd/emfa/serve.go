@@ -161,11 +161,8 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	if err != nil {
 		return err
 	}
-	if e.cfg.Server.TLS == nil {
-		ln = e.parkIdle(ln, "server", trim.touch) // adminserve.go
-	}
-	// net/http's own 431 and 400 answers become JSON too; server.tls serves HTTPS (inbound.go).
-	if ln, l.tls, err = listenTLS(ln, e.cfg.Server.TLS); err != nil {
+	// server.tls serves HTTPS (inbound.go); idle connections are parked (adminserve.go).
+	if ln, l.tls, err = e.listenTLS(ln, e.cfg.Server.TLS, trim.touch); err != nil {
 		return err
 	}
 	e.log.Info("emfa serving", "addr", ln.Addr().String(), "config", e.cfg.Source, "providers", len(e.cfg.Providers), "storage", e.cfg.Storage.Driver, "tls", e.cfg.Server.TLS != nil)

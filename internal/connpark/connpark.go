@@ -13,12 +13,18 @@
 // next request comes (BenchmarkRequest: within the noise of a kept connection's request
 // after the same pause).
 //
-// Parking works on plain TCP only: a TLS connection's state lives in crypto/tls's
-// connection, which net/http holds. Where a socket cannot be peeked at (outside Unix), New
-// returns the listener unchanged.
+// Under TLS (NewTLS) the listener ends TLS itself and gives net/http the plain text: a
+// crypto/tls connection keeps its session's state (keys, sequence numbers), so the one that
+// is parked must be the one served again, and net/http closes (with a close_notify) any
+// *tls.Conn it stops serving. A server on such a listener sets ConnContext and wraps its
+// handler in Handler, which give each request its r.TLS as net/http would.
+//
+// Where a socket cannot be peeked at (outside Unix), New returns the listener unchanged,
+// and NewTLS one that ends TLS without parking.
 package connpark
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -41,7 +47,8 @@ type Listener struct {
 	net.Listener
 	after  time.Duration
 	onPark func()
-	lot    *lot
+	lot    *lot // nil: nothing is parked (NewTLS where sockets cannot be peeked at)
+	tls    *TLS // nil: plain HTTP
 
 	start    sync.Once
 	accepted chan accepted
@@ -69,18 +76,48 @@ func New(ln net.Listener, after time.Duration, onPark func()) net.Listener {
 	return l
 }
 
+// TLS is how a NewTLS listener serves HTTPS.
+type TLS struct {
+	Config *tls.Config
+	// HandshakeFailed, when not nil, hears of each failed handshake, as net/http's
+	// ErrorLog would ("http: TLS handshake error from ..."); reason is net/http's words.
+	HandshakeFailed func(remote net.Addr, reason string)
+}
+
+// NewTLS is New for HTTPS: ln's connections are served under t.Config, and parked when idle
+// with their TLS session, which their next request then continues. net/http sees plain
+// connections: its server must set ConnContext and wrap its handler in Handler for
+// requests to carry r.TLS. The handshake runs at the connection's first read, under the
+// read deadline net/http has set for a request's headers (ReadHeaderTimeout), writes
+// included.
+func NewTLS(ln net.Listener, t TLS, after time.Duration, onPark func()) *Listener {
+	l := &Listener{Listener: ln, after: after, onPark: onPark, tls: &t, accepted: make(chan accepted), done: make(chan struct{})}
+	if p, err := newLot(l); err == nil {
+		l.lot = p
+	}
+	return l
+}
+
 // Accept returns the next new connection, or a parked one whose client sent its next
 // request: net/http serves it from the start, as a new connection.
 func (l *Listener) Accept() (net.Conn, error) {
 	l.start.Do(func() { go l.acceptLoop() })
+	var back chan net.Conn // nil (never ready) without a lot
+	if l.lot != nil {
+		back = l.lot.back
+	}
 	select {
-	case c := <-l.lot.back:
-		return l.wrap(c), nil
+	case c := <-back:
+		return l.wrap(c, true), nil
 	case a := <-l.accepted:
 		if a.err != nil {
 			return nil, a.err
 		}
-		return l.wrap(a.c), nil
+		c := a.c
+		if l.tls != nil {
+			c = tls.Server(c, l.tls.Config)
+		}
+		return l.wrap(c, false), nil
 	case <-l.done:
 		return nil, net.ErrClosed
 	}
@@ -112,15 +149,30 @@ func (l *Listener) Close() error {
 	l.close.Do(func() {
 		close(l.done)
 		l.closeErr = l.Listener.Close()
-		l.lot.close()
+		if l.lot != nil {
+			l.lot.close()
+		}
 	})
 	return l.closeErr
 }
 
 // Parked is how many of the listener's connections are parked now.
-func (l *Listener) Parked() int { return l.lot.parkedCount() }
+func (l *Listener) Parked() int {
+	if l.lot == nil {
+		return 0
+	}
+	return l.lot.parkedCount()
+}
 
-func (l *Listener) wrap(c net.Conn) net.Conn { return &conn{Conn: c, l: l} }
+// wrap is c as net/http serves it; served: c was served before (parked since), so a TLS
+// connection's handshake is done.
+func (l *Listener) wrap(c net.Conn, served bool) net.Conn {
+	w := &conn{Conn: c, l: l}
+	if tc, ok := c.(*tls.Conn); ok {
+		w.tc, w.handshaken = tc, served
+	}
+	return w
+}
 
 // park hands c to the lot; c is closed instead when the listener is closed or c is not a
 // socket.
@@ -150,8 +202,17 @@ const (
 )
 
 type conn struct {
-	net.Conn
-	l *Listener
+	net.Conn // under TLS, the *tls.Conn
+	l        *Listener
+
+	// Under TLS: the connection (nil for plain HTTP), whether its handshake is done, and
+	// its state once it is, for r.TLS. Only net/http's goroutine for the connection reads
+	// and sets them (its reads, then its handler).
+	tc         *tls.Conn
+	handshaken bool
+	cs         *tls.ConnectionState
+	// The deadlines net/http set last, restored after the handshake.
+	readDL, writeDL time.Time
 
 	mu    sync.Mutex
 	state connState
@@ -165,7 +226,9 @@ type conn struct {
 
 // ConnState is the http.Server.ConnState hook that arms a parking connection when net/http
 // waits for its next request. It looks through wrappers that give their connection with
-// NetConn (as crypto/tls's does, though a TLS connection is never parked).
+// NetConn, but not through a *tls.Conn that net/http serves itself (over a New listener
+// wrapped in tls.NewListener): its session lives in it, and parking the socket under it
+// would lose that. NewTLS is the way to park HTTPS connections.
 func ConnState(c net.Conn, s http.ConnState) {
 	pc := unwrap(c)
 	if pc == nil {
@@ -199,6 +262,7 @@ func unwrap(c net.Conn) *conn {
 
 func (c *conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
+	c.readDL = t
 	switch c.state {
 	case idleNext:
 		c.state, c.idle = armed, t
@@ -209,8 +273,16 @@ func (c *conn) SetReadDeadline(t time.Time) error {
 	return c.Conn.SetReadDeadline(t)
 }
 
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.writeDL = t
+	c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
+}
+
 func (c *conn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
+	c.readDL, c.writeDL = t, t
 	if c.state == idleNext || c.state == armed {
 		c.state = open
 	}
@@ -219,11 +291,16 @@ func (c *conn) SetDeadline(t time.Time) error {
 }
 
 func (c *conn) Read(p []byte) (int, error) {
+	if c.tc != nil && !c.handshaken {
+		if err := c.handshake(); err != nil {
+			return 0, err
+		}
+	}
 	c.mu.Lock()
 	if c.bufSize == 0 {
 		c.bufSize = len(p)
 	}
-	wait := c.state == armed && len(p) == c.bufSize
+	wait := c.state == armed && len(p) == c.bufSize && c.l.lot != nil
 	if c.state == armed {
 		c.state = open
 	}
@@ -263,6 +340,70 @@ func (c *conn) waitForRequest(p []byte, idle time.Time) (int, error) {
 		return 0, net.ErrClosed // closed meanwhile (a shutdown closing idle connections)
 	}
 	return 0, io.EOF
+}
+
+// handshake runs a TLS connection's handshake, as net/http would before its first request,
+// but within the read deadline it has set for that request's headers: the handshake's
+// writes too, then the write deadline is net/http's again. A failure is logged in
+// net/http's words (a plain-HTTP request answered as net/http answers it) and read as
+// io.EOF, on which net/http closes the connection without a word of its own.
+func (c *conn) handshake() error {
+	c.mu.Lock()
+	readDL, writeDL := c.readDL, c.writeDL
+	c.mu.Unlock()
+	if err := c.Conn.SetWriteDeadline(readDL); err != nil {
+		return err
+	}
+	if err := c.tc.Handshake(); err != nil {
+		reason := err.Error()
+		var re tls.RecordHeaderError
+		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+			_, _ = io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+			reason = "client sent an HTTP request to an HTTPS server"
+		}
+		if f := c.l.tls.HandshakeFailed; f != nil {
+			f(c.RemoteAddr(), reason)
+		}
+		return io.EOF
+	}
+	c.handshaken = true
+	return c.Conn.SetWriteDeadline(writeDL)
+}
+
+// looksLikeHTTP is net/http's test of a record header that is the start of a request.
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO":
+		return true
+	}
+	return false
+}
+
+// ConnContext is the http.Server.ConnContext hook of a NewTLS listener's server: it keeps
+// the connection with its requests' context, where Handler finds its TLS state.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if pc := unwrap(c); pc != nil && pc.tc != nil {
+		return context.WithValue(ctx, connKey{}, pc)
+	}
+	return ctx
+}
+
+type connKey struct{}
+
+// Handler gives h's requests on a NewTLS listener's connections their r.TLS (the state of
+// the connection's handshake, the client's certificate with it), as net/http does for the
+// TLS connections it serves itself.
+func Handler(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if pc, ok := r.Context().Value(connKey{}).(*conn); ok && r.TLS == nil && pc.handshaken {
+			if pc.cs == nil {
+				cs := pc.tc.ConnectionState()
+				pc.cs = &cs
+			}
+			r.TLS = pc.cs
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Close parks the connection when its wait for a request ended it, and closes it otherwise.

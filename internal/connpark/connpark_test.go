@@ -28,26 +28,62 @@ type server struct {
 	l      *Listener
 	parked chan struct{} // a send per park
 	news   atomic.Int64  // connections net/http began serving (new or given back)
+
+	tls        *tlsTest     // nil: plain HTTP
+	handshakes atomic.Int64 // TLS handshakes completed
+	failed     chan string  // TLS: each failed handshake's reason
 }
 
 func serve(t testing.TB, after, idleTimeout time.Duration) *server {
+	return serveWith(t, after, idleTimeout, nil, 5*time.Second)
+}
+
+// serveWith is serve, under TLS when tt is not nil (answers then end with " tls:" and the
+// client certificate's common name, or "-" for none), with the given ReadHeaderTimeout.
+func serveWith(t testing.TB, after, idleTimeout time.Duration, tt *tlsTest, headerTimeout time.Duration) *server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, addr: ln.Addr().String(), parked: make(chan struct{}, 1024)}
-	pl, ok := New(ln, after, func() { s.parked <- struct{}{} }).(*Listener)
-	if !ok {
-		t.Fatal("New did not wrap the listener on Linux")
+	s := &server{t: t, addr: ln.Addr().String(), parked: make(chan struct{}, 1024), tls: tt, failed: make(chan string, 16)}
+	onPark := func() { s.parked <- struct{}{} }
+	var pl *Listener
+	if tt == nil {
+		var ok bool
+		if pl, ok = New(ln, after, onPark).(*Listener); !ok {
+			t.Fatal("New did not wrap the listener on Linux")
+		}
+	} else {
+		cfg := &tls.Config{
+			Certificates: []tls.Certificate{tt.server},
+			ClientCAs:    tt.pool,
+			ClientAuth:   tls.VerifyClientCertIfGiven,
+			VerifyConnection: func(tls.ConnectionState) error {
+				s.handshakes.Add(1)
+				return nil
+			},
+		}
+		pl = NewTLS(ln, TLS{Config: cfg, HandshakeFailed: func(_ net.Addr, reason string) { s.failed <- reason }}, after, onPark)
+		if pl.lot == nil {
+			t.Fatal("NewTLS parks nothing on Linux")
+		}
 	}
 	s.l = pl
 	s.srv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Handler: Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
 			fmt.Fprintf(w, "%s %s %s", r.URL.Path, r.RemoteAddr, body)
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
+			if r.TLS != nil {
+				cn := "-"
+				if len(r.TLS.VerifiedChains) > 0 {
+					cn = r.TLS.VerifiedChains[0][0].Subject.CommonName
+				}
+				fmt.Fprintf(w, " tls:%s", cn)
+			}
+		})),
+		ConnContext:       ConnContext,
+		ReadHeaderTimeout: headerTimeout,
 		IdleTimeout:       idleTimeout,
 		ConnState: func(c net.Conn, st http.ConnState) {
 			if st == http.StateNew {
@@ -110,9 +146,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 type client struct {
-	t testing.TB
-	c net.Conn
-	r *bufio.Reader
+	t      testing.TB
+	c      net.Conn
+	r      *bufio.Reader
+	suffix string // what the server adds to each answer (TLS: " tls:" and the client's name)
 }
 
 func (s *server) dial() *client {
@@ -149,7 +186,7 @@ func (c *client) answer(path, body string) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if want := path + " " + c.c.LocalAddr().String() + " " + body; string(got) != want {
+	if want := path + " " + c.c.LocalAddr().String() + " " + body + c.suffix; string(got) != want {
 		c.t.Fatalf("answer %q, want %q", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package connpark
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -31,9 +32,14 @@ func newLot(l *Listener) (*lot, error) {
 
 // park waits for c's client on a new goroutine until it writes or hangs up, or idle
 // (net/http's idle timeout; zero: none) passes; false when it cannot (the listener is
-// closed, or c is not a socket), and c stays the caller's.
+// closed, or c is not a socket), and c stays the caller's. A TLS connection waits on its
+// socket, and is kept whole.
 func (t *lot) park(c net.Conn, idle time.Time) bool {
-	sc, ok := c.(syscall.Conn)
+	raw := c
+	if tc, ok := c.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	sc, ok := raw.(syscall.Conn)
 	if !ok {
 		return false
 	}

@@ -12,6 +12,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -220,6 +221,12 @@ type emfaServer struct {
 }
 
 func startEmfa(ctx context.Context, bin, name, config, tmp string, kv []string) (*emfaServer, error) {
+	return startEmfaTLS(ctx, bin, name, config, tmp, kv, nil)
+}
+
+// startEmfaTLS is startEmfa in HTTPS when t is not nil: kv then sets server.tls, and t is
+// how a client trusts its certificate.
+func startEmfaTLS(ctx context.Context, bin, name, config, tmp string, kv []string, t *tls.Config) (*emfaServer, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -232,7 +239,10 @@ func startEmfa(ctx context.Context, bin, name, config, tmp string, kv []string) 
 		return nil, err
 	}
 	base := "http://" + addr
-	up, err := waitHealthy(ctx, p, base, started)
+	if t != nil {
+		base = "https://" + addr
+	}
+	up, err := waitHealthy(ctx, p, base, started, t)
 	if err != nil {
 		p.stop(time.Second)
 		return nil, err
@@ -545,14 +555,17 @@ func run(ctx context.Context, o options) (err error) {
 	if mem.before, err = rssKiB(duo.pid()); err != nil {
 		return err
 	}
+	enrollment := func(addr string) func() string {
+		return func() string {
+			body := `{"username":"` + duoUser() + `"}`
+			return "POST /v1/providers/duo/enrollments HTTP/1.1\r\nHost: " + addr +
+				"\r\nAuthorization: Basic " + base64.StdEncoding.EncodeToString([]byte("verify:"+password)) +
+				"\r\nContent-Type: application/json\r\nX-Webhook-ID: bench-idle-" + randHex(8) +
+				"\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+		}
+	}
 	duoAddr := strings.TrimPrefix(duo.base, "http://")
-	closeConns, err := idleConns(duoAddr, o.idle, func() string {
-		body := `{"username":"` + duoUser() + `"}`
-		return "POST /v1/providers/duo/enrollments HTTP/1.1\r\nHost: " + duoAddr +
-			"\r\nAuthorization: Basic " + base64.StdEncoding.EncodeToString([]byte("verify:"+password)) +
-			"\r\nContent-Type: application/json\r\nX-Webhook-ID: bench-idle-" + randHex(8) +
-			"\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
-	})
+	closeConns, err := idleConns(duoAddr, o.idle, nil, enrollment(duoAddr))
 	if err != nil {
 		mem.err = err
 	} else {
@@ -562,6 +575,40 @@ func run(ctx context.Context, o options) (err error) {
 			mem.afterFile, mem.err = statusKiB(duo.pid(), "RssFile")
 		}
 		closeConns()
+	}
+	if o.idle > 0 {
+		// The same connections in HTTPS: a second emfa with duo.yaml under server.tls,
+		// started now (it has served no load), on a certificate of the run's own.
+		mem.tls = func() (m tlsMem) {
+			certFile, keyFile, client, err := selfSignedCert(tmp)
+			if err != nil {
+				m.err = err
+				return m
+			}
+			s, err := startEmfaTLS(ctx, bin, "emfa-duo-tls", filepath.Join(o.repo, "testdata/config/duo.yaml"), tmp, append(secrets,
+				"DUO_API_URL="+stubURL.String(), "DUO_IKEY="+ikey, "DUO_SKEY="+skey,
+				"EMFA_STORAGE_DSN=file:"+filepath.Join(dbDir, "duo-tls.db"),
+				"EMFA_SERVER_TLS_CERT="+certFile, "EMFA_SERVER_TLS_KEY="+keyFile), client)
+			if err != nil {
+				m.err = err
+				return m
+			}
+			defer s.proc.stop(5 * time.Second)
+			time.Sleep(memQuiet)
+			if m.before, m.err = rssKiB(s.pid()); m.err != nil {
+				return m
+			}
+			addr := strings.TrimPrefix(s.base, "https://")
+			closeConns, err := idleConns(addr, o.idle, client, enrollment(addr))
+			if err != nil {
+				m.err = err
+				return m
+			}
+			defer closeConns()
+			time.Sleep(connsQuiet)
+			m.after, m.err = rssKiB(s.pid())
+			return m
+		}()
 	}
 	info.loadEnd, info.psiEnd, info.ended = loadAvg(), pressure(), time.Now()
 	info.fsync = append(info.fsync, fsyncLatency(dbDir))

@@ -3,13 +3,22 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -139,8 +148,8 @@ func freePort() (string, error) {
 
 // waitHealthy polls /healthz every 2 ms and returns the time from the process's start to
 // the first 200.
-func waitHealthy(ctx context.Context, p *proc, base string, started time.Time) (time.Duration, error) {
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+func waitHealthy(ctx context.Context, p *proc, base string, started time.Time, t *tls.Config) (time.Duration, error) {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: t}}
 	deadline := time.After(60 * time.Second)
 	for {
 		resp, err := client.Get(base + "/healthz")
@@ -182,7 +191,7 @@ func statusKiB(pid int, field string) (int, error) {
 // idleConns opens n keep-alive connections to addr, each carrying one request (made by
 // request, in HTTP/1.1 wire form) whose 200 answer is read, and leaves them open and idle.
 // close releases them.
-func idleConns(addr string, n int, request func() string) (close func(), err error) {
+func idleConns(addr string, n int, t *tls.Config, request func() string) (close func(), err error) {
 	conns := make([]net.Conn, 0, n)
 	closeAll := func() {
 		for _, c := range conns {
@@ -190,7 +199,12 @@ func idleConns(addr string, n int, request func() string) (close func(), err err
 		}
 	}
 	for range n {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		var c net.Conn
+		if t != nil {
+			c, err = tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, t)
+		} else {
+			c, err = net.DialTimeout("tcp", addr, 5*time.Second)
+		}
 		if err != nil {
 			closeAll()
 			return nil, err
@@ -216,4 +230,38 @@ func idleConns(addr string, n int, request func() string) (close func(), err err
 		_ = c.SetDeadline(time.Time{})
 	}
 	return closeAll, nil
+}
+
+// selfSignedCert writes a certificate for 127.0.0.1 and its key into dir, and is the
+// client configuration that trusts it.
+func selfSignedCert(dir string) (certFile, keyFile string, client *tls.Config, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", nil, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "emfa bench"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return "", "", nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "", "", nil, err
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return "", "", nil, err
+	}
+	certFile, keyFile = filepath.Join(dir, "bench-tls.crt"), filepath.Join(dir, "bench-tls.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		return "", "", nil, err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		return "", "", nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}, nil
 }

@@ -200,6 +200,13 @@ type memReport struct {
 	// clean and shared with the page cache, against the process's own memory.
 	afterFile int
 	err       error
+	tls       tlsMem // the same connections in HTTPS, on an emfa that served no load
+}
+
+// tlsMem is the memory reading under server.tls: at rest, then with the connections.
+type tlsMem struct {
+	before, after int // KiB
+	err           error
 }
 
 type startup struct {
@@ -372,6 +379,12 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 			fmt.Fprintf(w, "with %d keep-alive connections open, each having made one enrollments call and then idle for %s: %.1f MiB (%+.1f KiB per connection), of which %.1f MiB are file pages (the binary's, shared with the page cache) and %.1f MiB the process's own.\n",
 				mem.conns, mem.connsQuietFor, float64(mem.after)/1024, float64(mem.after-mem.before)/float64(mem.conns),
 				float64(mem.afterFile)/1024, float64(mem.after-mem.afterFile)/1024)
+			if t := mem.tls; t.err != nil {
+				fmt.Fprintf(w, "Memory under server.tls: not measured: %v\n", t.err)
+			} else {
+				fmt.Fprintf(w, "Memory under server.tls (a second emfa duo.yaml, serving no load before): at rest %.1f MiB; with %d HTTPS keep-alive connections, each having made one enrollments call and then idle for %s: %.1f MiB (%+.1f KiB per connection).\n",
+					float64(t.before)/1024, mem.conns, mem.connsQuietFor, float64(t.after)/1024, float64(t.after-t.before)/float64(mem.conns))
+			}
 		}
 	}
 	var parts []string

@@ -70,6 +70,10 @@ func serveWith(t testing.TB, after, idleTimeout time.Duration, tt *tlsTest, head
 		}
 	}
 	s.l = pl
+	var served net.Listener = wrapping{pl}
+	if tt != nil && tt.netHTTP { // net/http's own TLS, for comparison: nothing parked
+		served = tls.NewListener(ln, pl.tls.Config)
+	}
 	s.srv = &http.Server{
 		Handler: Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
@@ -94,7 +98,7 @@ func serveWith(t testing.TB, after, idleTimeout time.Duration, tt *tlsTest, head
 	}
 	// As adapter.JSONErrors does: a wrapper over each connection that gives it by NetConn.
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(wrapping{pl}) }()
+	go func() { errc <- s.srv.Serve(served) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -375,14 +379,29 @@ func BenchmarkRequest(b *testing.B) {
 		after  time.Duration
 		parked bool
 		pause  time.Duration
+		tls    string // "": plain HTTP; "connpark": NewTLS; "net/http": tls.NewListener
 	}{
-		{"kept", time.Hour, false, 0},
-		{"kept-paused", time.Hour, false, time.Millisecond},
-		{"parked", time.Millisecond, true, 0},
+		{"kept", time.Hour, false, 0, ""},
+		{"kept-paused", time.Hour, false, time.Millisecond, ""},
+		{"parked", time.Millisecond, true, 0, ""},
+		{"tls-net-http-kept", time.Hour, false, 0, "net/http"},
+		{"tls-kept", time.Hour, false, 0, "connpark"},
+		{"tls-net-http-kept-paused", time.Hour, false, time.Millisecond, "net/http"},
+		{"tls-kept-paused", time.Hour, false, time.Millisecond, "connpark"},
+		{"tls-parked", time.Millisecond, true, 0, "connpark"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			s := serve(b, bc.after, time.Minute)
-			c := s.dial()
+			var c *client
+			var s *server
+			if bc.tls == "" {
+				s = serve(b, bc.after, time.Minute)
+				c = s.dial()
+			} else {
+				tt := newTLSTest(b)
+				tt.netHTTP = bc.tls == "net/http"
+				s = serveWith(b, bc.after, time.Minute, tt, 5*time.Second)
+				c = s.dialTLS(false)
+			}
 			req := request("/b", "x")
 			b.ResetTimer()
 			cpu0 := cpuTime()

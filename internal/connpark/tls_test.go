@@ -24,6 +24,9 @@ type tlsTest struct {
 	pool   *x509.CertPool
 	server tls.Certificate
 	client tls.Certificate
+	// netHTTP serves with net/http's own TLS (tls.NewListener), not NewTLS: nothing is
+	// parked (BenchmarkRequest's comparison).
+	netHTTP bool
 }
 
 func newTLSTest(t testing.TB) *tlsTest {

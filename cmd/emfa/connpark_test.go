@@ -4,12 +4,9 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -69,18 +66,7 @@ func TestServeParksIdleKeepAliveConnections(t *testing.T) {
 func TestServeParksIdleTLSConnections(t *testing.T) {
 	t.Parallel()
 	ca := newPKI(t, "clients CA")
-	dir := t.TempDir()
-	writeKeyPair(t, dir, ca.issue(t, "emfa", 10, true))
-	path := writeTestConfig(t, "", oauthProviders)
-	cfg := strings.Replace(mustRead(t, path), "  auth:\n", "  tls: {cert: "+filepath.Join(dir, "tls.crt")+", key: "+filepath.Join(dir, "tls.key")+
-		", clientCA: "+filepath.Join(ca.dir, "ca.pem")+"}\n  auth:\n    mtls: {subjects: [verify]}\n", 1)
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	base, _ := startServe(t, path)
-	base = strings.Replace(base, "http://", "https://", 1)
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
+	base, roots := serveMTLS(t, ca, t.TempDir()) // verify_test.go
 	cert := ca.issue(t, "verify", 20, false)
 	var dials atomic.Int64
 	verify := &http.Client{Transport: &http.Transport{

@@ -335,9 +335,11 @@ func writeKeyPair(t *testing.T, dir string, c tls.Certificate) {
 	writePEM(t, filepath.Join(dir, "tls.crt"), "CERTIFICATE", c.Certificate[0])
 }
 
-func TestMTLSReachesContract(t *testing.T) {
-	ca, other := newPKI(t, "clients CA"), newPKI(t, "another CA")
-	dir := t.TempDir()
+// serveMTLS serves over HTTPS, its certificate (serial 10) in dir and issued by ca, which
+// is server.tls's client CA; server.auth.mtls admits the subject "verify". It returns the
+// https:// base and the pool that trusts the server.
+func serveMTLS(t *testing.T, ca *testPKI, dir string) (string, *x509.CertPool) {
+	t.Helper()
 	writeKeyPair(t, dir, ca.issue(t, "emfa", 10, true))
 	path := writeTestConfig(t, "", oauthProviders)
 	cfg := strings.Replace(mustRead(t, path), "  auth:\n", "  tls: {cert: "+filepath.Join(dir, "tls.crt")+", key: "+filepath.Join(dir, "tls.key")+
@@ -346,9 +348,15 @@ func TestMTLSReachesContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	base, _ := startServe(t, path)
-	base = strings.Replace(base, "http://", "https://", 1)
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.cert)
+	return strings.Replace(base, "http://", "https://", 1), roots
+}
+
+func TestMTLSReachesContract(t *testing.T) {
+	ca, other := newPKI(t, "clients CA"), newPKI(t, "another CA")
+	dir := t.TempDir()
+	base, roots := serveMTLS(t, ca, dir)
 	call := func(certs ...tls.Certificate) (int, *x509.Certificate, error) {
 		tc := &tls.Config{RootCAs: roots}
 		if len(certs) > 0 { // sent whatever CAs the server names

@@ -110,19 +110,7 @@ func TestTLSParkedConnectionKeepsItsSession(t *testing.T) {
 // connection from being parked, as on plain HTTP.
 func TestTLSPipelinedRequestsAreNotLost(t *testing.T) {
 	s := serveWith(t, time.Millisecond, time.Minute, newTLSTest(t), 5*time.Second)
-	c := s.dialTLS(true)
-	c.send(request("/one", "1") + request("/two", "2"))
-	c.answer("/one", "1")
-	c.answer("/two", "2")
-	next := request("/four", "4")
-	c.send(request("/three", "3") + next[:2])
-	c.answer("/three", "3")
-	time.Sleep(50 * time.Millisecond) // fifty pauses
-	if n := len(s.parked); n != 0 {
-		t.Fatalf("parked with a request's first bytes in net/http's buffer (%d parks)", n)
-	}
-	c.send(next[2:])
-	c.answer("/four", "4")
+	pipelined(t, s, s.dialTLS(true))
 }
 
 func TestTLSIdleTimeoutAndHangUpWhileParked(t *testing.T) {

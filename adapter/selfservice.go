@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -1002,9 +1001,11 @@ func (p *selfServicePage) signInStep(c echo.Context) error {
 		}
 	case c.QueryParam("spent") == "1": // the code can no longer be used
 		d.Text, d.Resend, d.Error = "", true, codeSpentText
-	case c.QueryParam("locked") != "": // the method was locked, for that many seconds
-		if secs, err := strconv.Atoi(c.QueryParam("locked")); err == nil && secs > 0 {
-			d.Text, d.Resend, d.Error = "", true, lockedText(time.Duration(min(secs, maxLockedSeconds))*time.Second)
+	case c.QueryParam("locked") == "1": // the method was locked: for how long, the sign-in says
+		if wait, found := p.ss.LockedFor(sess); found && wait > 0 {
+			d.Text, d.Resend, d.Error = "", true, lockedText(wait)
+		} else if found { // the lock is over: the code was used up meanwhile
+			d.Text, d.Resend, d.Error = "", true, codeSpentText
 		}
 	}
 	return p.render(c, http.StatusOK, "signincode", d)
@@ -1012,10 +1013,6 @@ func (p *selfServicePage) signInStep(c echo.Context) error {
 
 // codeSpentText is what the code form says of a code mistyped too often, or expired.
 const codeSpentText = "That code can no longer be used: it was mistyped too many times, or it expired. Request a new code."
-
-// maxLockedSeconds bounds the wait a link's ?locked= may put in the code form's words: a
-// day, longer than any lockout emfa sets by default.
-const maxLockedSeconds = 24 * 60 * 60
 
 // lockedText is what the code form says of a method locked for d.
 func lockedText(d time.Duration) string {
@@ -1068,9 +1065,8 @@ func (p *selfServicePage) signInCodeAgain(c echo.Context, sess lifecycle.Session
 	switch le.Code {
 	case lifecycle.CodeCodeSpent:
 		return c.Redirect(http.StatusSeeOther, "/self-service/signin/code?spent=1")
-	case lifecycle.CodeFactorLocked:
-		secs := int((le.RetryAfter + time.Second - 1) / time.Second)
-		return c.Redirect(http.StatusSeeOther, "/self-service/signin/code?locked="+strconv.Itoa(max(secs, 1)))
+	case lifecycle.CodeFactorLocked: // how long: the sign-in keeps when the lock ends
+		return c.Redirect(http.StatusSeeOther, "/self-service/signin/code?locked=1")
 	}
 	d := signInCodeForm(sess)
 	d.Error = wrongCodeText

@@ -3,6 +3,7 @@ package adapter
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -351,6 +352,55 @@ func TestPageTimes(t *testing.T) {
 	} {
 		if d, w := day(at, tc.zone), when(at, tc.zone); d != tc.day || w != tc.when {
 			t.Errorf("%s: %q, %q; want %q, %q", tc.zone, d, w, tc.day, tc.when)
+		}
+	}
+}
+
+// TestSignInLockWaitFromTheSignIn: a factor locked (by Verify's failures) while its code
+// is on its way refuses the code typed on the page, which says how long the lock has
+// left, from the lock the sign-in found and the clock, on every reload; once the lock is
+// over it asks for a new code. What a link says of a lock is not read.
+func TestSignInLockWaitFromTheSignIn(t *testing.T) {
+	h, sent, clk := newCodePageHarnessAt(t, &fakeClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}, "")
+	ctx := context.Background()
+	if _, err := h.manager.CreateUser(ctx, "test", lifecycle.UserInput{Name: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	en, err := h.manager.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "smsotp", Activation: lifecycle.ActivationImmediate,
+		Params: map[string]json.RawMessage{"phone": json.RawMessage(`"+15550100199"`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pageClient{t: t, h: h, addr: "198.51.100.7"}
+	p.get("/self-service/")
+	if a := p.startSignIn("alice", "smsotp"); a.status != http.StatusOK || !strings.Contains(a.body, `id="code"`) {
+		t.Fatalf("the sign-in by a texted code: %d\n%s", a.status, a.body)
+	}
+	if got := sent.all(); len(got) != 1 || got[0] != "+15550100199" {
+		t.Fatalf("codes sent to %v", got)
+	}
+	for range 10 {
+		if _, err := h.store.RecordFailure(ctx, en.Factor.ID, clk.Now(), 10, 5*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := p.post("/self-service/signin/code", url.Values{"code": {"123456"}})
+	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/self-service/signin/code?locked=1" {
+		t.Fatalf("a code for a factor locked meanwhile: %d to %q, want 303 to ?locked=1", a.status, a.header.Get("Location"))
+	}
+	for _, step := range []struct {
+		advance time.Duration
+		says    string
+	}{
+		{0, "it is locked for 5 minutes."},
+		{0, "it is locked for 5 minutes."}, // a reload
+		{3 * time.Minute, "it is locked for 2 minutes."},
+		{3 * time.Minute, codeSpentText}, // within the session's 10 idle minutes
+	} {
+		clk.Advance(step.advance)
+		a = p.get("/self-service/signin/code?locked=1")
+		if a.status != http.StatusOK || !strings.Contains(a.body, step.says) || !strings.Contains(a.body, `id="resend"`) {
+			t.Fatalf("the code form %v later: %d, want it to say %q and offer a new code\n%s", step.advance, a.status, step.says, a.body)
 		}
 	}
 }

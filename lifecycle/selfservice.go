@@ -329,6 +329,9 @@ type SessionState struct {
 	Tries     int       `json:"tries,omitempty"`
 	MaxTries  int       `json:"maxTries,omitempty"`
 	CodeUntil time.Time `json:"codeUntil,omitzero"`
+	// LockedUntil is when the lock ends that FinishSignIn found on the factor challenged
+	// (CodeFactorLocked): the page says how long is left from it, not from its link.
+	LockedUntil time.Time `json:"lockedUntil,omitzero"`
 }
 
 // TriesLeft is how many more codes a sign-in by a code sent takes before a new code is
@@ -338,6 +341,15 @@ func (s Session) TriesLeft() (int, bool) {
 		return 0, false
 	}
 	return max(s.State.MaxTries-s.State.Tries, 0), true
+}
+
+// LockedFor is how much longer the lock FinishSignIn found on the sign-in's factor lasts
+// (zero once it has ended), from when it found it; false when it found none.
+func (s *SelfService) LockedFor(sess Session) (time.Duration, bool) {
+	if sess.State.LockedUntil.IsZero() {
+		return 0, false
+	}
+	return max(sess.State.LockedUntil.Sub(s.m.now()), 0), true
 }
 
 // ErrNoSession is a missing, expired or refused session: the page starts again.
@@ -1481,7 +1493,7 @@ func (s *SelfService) FinishSignIn(ctx context.Context, sess *Session, code stri
 		if f, err := s.m.store.GetFactor(ctx, st.Factor); err == nil && f.LockedUntil.After(s.m.now()) {
 			// Refused, right or wrong, until the lock ends; the code sent expires meanwhile:
 			// a new one then.
-			sess.State.Tries = st.MaxTries
+			sess.State.Tries, sess.State.LockedUntil = st.MaxTries, f.LockedUntil
 			if err := s.save(ctx, sess); err != nil {
 				return Session{}, err
 			}

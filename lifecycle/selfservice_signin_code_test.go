@@ -185,10 +185,20 @@ func TestSignInFactorLockedMeanwhile(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if _, found := ss.LockedFor(sess); found {
+			t.Fatal("a lock found before a code was typed")
+		}
 		var le *lifecycle.Error
 		_, err := ss.FinishSignIn(ctx, &sess, right)
 		if !errors.As(err, &le) || le.Code != lifecycle.CodeFactorLocked || le.RetryAfter != 15*time.Minute {
 			t.Fatalf("the right code of a factor locked meanwhile: %v (%+v), want factor_locked for 15m", err, le)
+		}
+		// The sign-in keeps when the lock ends, for the page to say what is left of it.
+		for _, step := range []struct{ advance, left time.Duration }{{0, 15 * time.Minute}, {10 * time.Minute, 5 * time.Minute}, {6 * time.Minute, 0}} {
+			clk.Advance(step.advance)
+			if left, found := ss.LockedFor(sess); !found || left != step.left {
+				t.Fatalf("the lock's wait after %v more: %v (found %v), want %v", step.advance, left, found, step.left)
+			}
 		}
 		if _, err := ss.FinishSignIn(ctx, &sess, right); refusal(sess, err) != "code_spent, 0 left" {
 			t.Fatalf("then: %s, want code_spent", refusal(sess, err))

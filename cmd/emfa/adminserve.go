@@ -100,7 +100,8 @@ func (e *env) httpServer(h http.Handler, connTimeout time.Duration) *http.Server
 // (internal/connpark: 16 KiB a connection, and more under TLS; issue 16's memory budget at
 // 1,000 of Verify's connections). emfa_http_connections_parked{listener=name} shows how
 // many are parked. onPark counts as activity for the quiet-spell trim, which then frees
-// what a parked connection left. A failed handshake is logged as net/http would.
+// what a parked connection left. A failed handshake is logged as net/http would;
+// a connection closed before its first byte (a TCP health check) only at debug.
 func (e *env) listen(ln net.Listener, name string, t *tls.Config, onPark func()) net.Listener {
 	if t == nil {
 		ln = connpark.New(ln, connpark.After, onPark)
@@ -109,8 +110,12 @@ func (e *env) listen(ln net.Listener, name string, t *tls.Config, onPark func())
 		}
 		return adapter.JSONErrors(ln)
 	}
-	pl := connpark.NewTLS(ln, connpark.TLS{Config: t, HandshakeFailed: func(remote net.Addr, reason string) {
-		e.log.Warn("TLS handshake failed", "listener", name, "remote", remote.String(), "reason", reason)
+	pl := connpark.NewTLS(ln, connpark.TLS{Config: t, HandshakeFailed: func(remote net.Addr, err error) {
+		if errors.Is(err, io.EOF) { // a TCP health check: connected, then hung up
+			e.log.Debug("connection closed before its TLS handshake", "listener", name, "remote", remote.String())
+			return
+		}
+		e.log.Warn("TLS handshake failed", "listener", name, "remote", remote.String(), "err", err)
 	}}, connpark.After, onPark)
 	e.metrics.WatchParked(name, pl.Parked)
 	return adapter.JSONErrors(pl)

@@ -66,7 +66,7 @@ func TestServeParksIdleKeepAliveConnections(t *testing.T) {
 func TestServeParksIdleTLSConnections(t *testing.T) {
 	t.Parallel()
 	ca := newPKI(t, "clients CA")
-	base, roots := serveMTLS(t, ca, t.TempDir()) // verify_test.go
+	base, roots, _ := serveMTLS(t, ca, t.TempDir()) // verify_test.go
 	cert := ca.issue(t, "verify", 20, false)
 	var dials atomic.Int64
 	verify := &http.Client{Transport: &http.Transport{
@@ -121,5 +121,53 @@ func TestServeParksIdleTLSConnections(t *testing.T) {
 	}
 	if n := parked(); n != 0 {
 		t.Errorf("emfa_http_connections_parked %v with the connection back at work, want 0", n)
+	}
+}
+
+// What reaches the HTTPS listener that is not a request under TLS: a plain-HTTP request
+// gets net/http's answer and a warning in the log; a connection that hangs up before a
+// byte (a TCP health check) is not warned of. net/http's own errors are JSON under TLS
+// too, as on plain HTTP.
+func TestServeTLSListenerEdges(t *testing.T) {
+	t.Parallel()
+	base, roots, log := serveMTLS(t, newPKI(t, "clients CA"), t.TempDir()) // verify_test.go
+	addr := strings.TrimPrefix(base, "https://")
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	c, err = net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	got, _ := io.ReadAll(c)
+	if !strings.Contains(string(got), "400 Bad Request") || !strings.Contains(string(got), "HTTP request to an HTTPS server") {
+		t.Errorf("plain HTTP to the HTTPS listener: %q", got)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log.String(), "TLS handshake failed"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning of the plain-HTTP request:\n%s", log.String())
+		}
+	}
+	if n := strings.Count(log.String(), "TLS handshake failed"); n != 1 || !strings.Contains(log.String(), "client sent an HTTP request to an HTTPS server") {
+		t.Errorf("%d handshake warnings, want 1, of the plain-HTTP request:\n%s", n, log.String())
+	}
+
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, DisableKeepAlives: true}}
+	req, _ := http.NewRequest("GET", base+"/healthz", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 64<<10))
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("headers over the limit under TLS: %d %q %s, want 431 in JSON", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
 }

@@ -337,8 +337,8 @@ func writeKeyPair(t *testing.T, dir string, c tls.Certificate) {
 
 // serveMTLS serves over HTTPS, its certificate (serial 10) in dir and issued by ca, which
 // is server.tls's client CA; server.auth.mtls admits the subject "verify". It returns the
-// https:// base and the pool that trusts the server.
-func serveMTLS(t *testing.T, ca *testPKI, dir string) (string, *x509.CertPool) {
+// https:// base, the pool that trusts the server, and the server's log.
+func serveMTLS(t *testing.T, ca *testPKI, dir string) (string, *x509.CertPool, *lockedLog) {
 	t.Helper()
 	writeKeyPair(t, dir, ca.issue(t, "emfa", 10, true))
 	path := writeTestConfig(t, "", oauthProviders)
@@ -347,16 +347,16 @@ func serveMTLS(t *testing.T, ca *testPKI, dir string) (string, *x509.CertPool) {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	base, _ := startServe(t, path)
+	base, log := startServe(t, path)
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.cert)
-	return strings.Replace(base, "http://", "https://", 1), roots
+	return strings.Replace(base, "http://", "https://", 1), roots, log
 }
 
 func TestMTLSReachesContract(t *testing.T) {
 	ca, other := newPKI(t, "clients CA"), newPKI(t, "another CA")
 	dir := t.TempDir()
-	base, roots := serveMTLS(t, ca, dir)
+	base, roots, _ := serveMTLS(t, ca, dir)
 	call := func(certs ...tls.Certificate) (int, *x509.Certificate, error) {
 		tc := &tls.Config{RootCAs: roots}
 		if len(certs) > 0 { // sent whatever CAs the server names

@@ -80,9 +80,15 @@ func New(ln net.Listener, after time.Duration, onPark func()) net.Listener {
 type TLS struct {
 	Config *tls.Config
 	// HandshakeFailed, when not nil, hears of each failed handshake, as net/http's
-	// ErrorLog would ("http: TLS handshake error from ..."); reason is net/http's words.
-	HandshakeFailed func(remote net.Addr, reason string)
+	// ErrorLog would ("http: TLS handshake error from ..."): crypto/tls's error,
+	// ErrHTTPToHTTPS for a plain-HTTP request, io.EOF for a client that hung up before
+	// a byte (a TCP health check's connection).
+	HandshakeFailed func(remote net.Addr, err error)
 }
+
+// ErrHTTPToHTTPS is a handshake that was a plain-HTTP request, answered as net/http answers
+// it.
+var ErrHTTPToHTTPS = errors.New("client sent an HTTP request to an HTTPS server")
 
 // NewTLS is New for HTTPS: ln's connections are served under t.Config, and parked when idle
 // with their TLS session, which their next request then continues. net/http sees plain
@@ -355,14 +361,13 @@ func (c *conn) handshake() error {
 		return err
 	}
 	if err := c.tc.Handshake(); err != nil {
-		reason := err.Error()
 		var re tls.RecordHeaderError
 		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
 			_, _ = io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
-			reason = "client sent an HTTP request to an HTTPS server"
+			err = ErrHTTPToHTTPS
 		}
 		if f := c.l.tls.HandshakeFailed; f != nil {
-			f(c.RemoteAddr(), reason)
+			f(c.RemoteAddr(), err)
 		}
 		return io.EOF
 	}

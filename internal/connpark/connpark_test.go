@@ -31,7 +31,7 @@ type server struct {
 
 	tls        *tlsTest     // nil: plain HTTP
 	handshakes atomic.Int64 // TLS handshakes completed
-	failed     chan string  // TLS: each failed handshake's reason
+	failed     chan error   // TLS: each failed handshake's error
 }
 
 func serve(t testing.TB, after, idleTimeout time.Duration) *server {
@@ -46,7 +46,7 @@ func serveWith(t testing.TB, after, idleTimeout time.Duration, tt *tlsTest, head
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, addr: ln.Addr().String(), parked: make(chan struct{}, 1024), tls: tt, failed: make(chan string, 16)}
+	s := &server{t: t, addr: ln.Addr().String(), parked: make(chan struct{}, 1024), tls: tt, failed: make(chan error, 16)}
 	onPark := func() { s.parked <- struct{}{} }
 	var pl *Listener
 	if tt == nil {
@@ -64,7 +64,7 @@ func serveWith(t testing.TB, after, idleTimeout time.Duration, tt *tlsTest, head
 				return nil
 			},
 		}
-		pl = NewTLS(ln, TLS{Config: cfg, HandshakeFailed: func(_ net.Addr, reason string) { s.failed <- reason }}, after, onPark)
+		pl = NewTLS(ln, TLS{Config: cfg, HandshakeFailed: func(_ net.Addr, err error) { s.failed <- err }}, after, onPark)
 		if pl.lot == nil {
 			t.Fatal("NewTLS parks nothing on Linux")
 		}

@@ -377,6 +377,14 @@ type env struct {
 	webhooks *webhooks
 }
 
+// ownEngines is an env on e's configuration, store, keys and services (its compiled
+// webhooks among them) whose engines and senders are its own, built and closed apart
+// from e's: directory sync's, beside a snapshot's.
+func (e *env) ownEngines() *env {
+	return &env{cfg: e.cfg, store: e.store, keys: e.keys, log: e.log, now: e.now, swept: e.swept,
+		senderOverride: e.senderOverride, metrics: e.metrics, tracing: e.tracing, webhooks: e.webhooks}
+}
+
 // openEnv loads the configuration and opens the store, for serve (mode forServe) or an
 // admin command (forAdmin).
 func (d *deps) openEnv(ctx context.Context, o storeOptions, mode loadMode) (*env, error) {

@@ -141,8 +141,7 @@ func wantsSync(e *env) bool {
 // snapshot's close when a later reload retires it. stop stops the queue and closes them;
 // it also undoes so's sync, for a reload that fails after this.
 func reloadSync(ctx context.Context, ne *env, so *snapshotOptions) (stop func(), err error) {
-	se := &env{cfg: ne.cfg, store: ne.store, keys: ne.keys, log: ne.log, now: ne.now, swept: ne.swept,
-		senderOverride: ne.senderOverride, metrics: ne.metrics, tracing: ne.tracing, webhooks: ne.webhooks}
+	se := ne.ownEngines()
 	providers, err := se.providers()
 	if err == nil {
 		var src *adapter.Sync
@@ -207,8 +206,7 @@ type propagation struct {
 // its remote providers that declare lifecycle calls, as at start (propagators); nothing
 // is swapped yet. A fault closes what it built.
 func (p *propagation) build(ne *env) (*env, []provider.LifecyclePropagator, error) {
-	pe := &env{cfg: ne.cfg, store: ne.store, keys: ne.keys, log: ne.log, now: ne.now, metrics: ne.metrics, tracing: ne.tracing,
-		webhooks: ne.webhooks} // compiled once for both
+	pe := ne.ownEngines() // its webhooks compiled once for both
 	var ps []provider.LifecyclePropagator
 	for i, c := range ne.cfg.Providers {
 		if c.Engine != config.EngineRemote {

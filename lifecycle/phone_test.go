@@ -73,11 +73,23 @@ func TestDefaultCountry(t *testing.T) {
 		}
 
 		// A reload's change: a code refused changes nothing; "" reads no national number.
-		if err := m.SetDefaultCountry("BR"); err == nil {
-			t.Error("SetDefaultCountry(BR) took a country whose national numbers are not read")
+		if err := m.SetDefaultCountry("BRA"); err == nil {
+			t.Error("SetDefaultCountry(BRA) took no ISO 3166-1 alpha-2 code")
 		}
 		if _, err := m.UpdateUser(ctx, "idm", "alice", lifecycle.UserInput{Phone: s("020 7946 0957")}); err != nil {
 			t.Errorf("GB's number after a refused change: %v", err)
+		}
+		// A country whose mobiles are dialled with a token that changes the number:
+		// Argentina's 0, area code, 15 is +54 9 and the area code.
+		if err := m.SetDefaultCountry("AR"); err != nil {
+			t.Fatal(err)
+		}
+		if u, err := m.UpdateUser(ctx, "idm", "alice", lifecycle.UserInput{Phone: s("011 15-2345-6789")}); err != nil || u.Phone != "+5491123456789" {
+			t.Errorf("Argentina's mobile: %+v %v", u, err)
+		}
+		if _, err := m.UpdateUser(ctx, "idm", "alice", lifecycle.UserInput{Phone: s("15 2345 6789")}); err == nil ||
+			!strings.Contains(err.Error(), "is not a phone number of AR") {
+			t.Errorf("Argentina's mobile without its area code: %v", err)
 		}
 		if err := m.SetDefaultCountry(""); err != nil {
 			t.Fatal(err)

@@ -62,8 +62,8 @@ func TestDefaultCountryReadsNationalNumbers(t *testing.T) {
 	}
 
 	for country, says := range map[string]string{
-		"UK": `lifecycle.defaultCountry: "UK" is not an ISO 3166-1 code: the United Kingdom's is "GB"`,
-		"BR": `lifecycle.defaultCountry: "BR" is not taken: its national numbers carry carrier codes`,
+		"UK":  `lifecycle.defaultCountry: "UK" is not an ISO 3166-1 code: the United Kingdom's is "GB"`,
+		"BRA": `lifecycle.defaultCountry: "BRA" is not a region's ISO 3166-1 alpha-2 code`,
 	} {
 		bad := codesConfig(t, "", mail, sms)
 		appendConfig(t, bad, "lifecycle:\n  defaultCountry: "+country+"\n")

@@ -5,17 +5,22 @@
 // A number that says its country (a leading +, or the international prefix 00) is read
 // anywhere. A national number ("020 7946 0958") is read only as a given region's: its
 // trunk prefix dropped, its length checked against that region's fixed-line and mobile
-// numbers, its country code put in front. Without a region it is refused, as it could be
-// any country's. The regions' facts come from libphonenumber's metadata (regions.go,
-// written by regionsgen).
+// numbers, its country code put in front. Seven regions' national numbers hold carrier
+// codes or mobile tokens that change the number (Argentina's "011 15 2345 6789" is
+// +54 9 11 2345 6789): those are read by libphonenumber's own rules for them, and must
+// match the region's pattern of numbers too. Without a region a national number is
+// refused, as it could be any country's. The regions' facts come from libphonenumber's
+// metadata (regions.go, written by regionsgen).
 package phone
 
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -27,6 +32,70 @@ type region struct {
 	trunk string // the trunk prefix a national number is dialled with: "0", "1" (NANP), "8", "06"
 	idd   string // the international prefix dialled there, when not 00: "011" (NANP), "0011"
 	lens  uint32 // the lengths of a national significant number, a bit each
+}
+
+// rule is how a region whose national numbers hold carrier codes or mobile tokens reads
+// them: libphonenumber's patterns, compiled on the region's first number.
+type rule struct {
+	prefix    string // the national prefix for parsing: the trunk prefix, with a carrier code or a mobile token
+	transform string // what replaces the prefix matched, as regexp.Expand reads it; "" drops it
+	idd       string // the international prefix, with the carrier codes dialled with it
+	valid     string // a national significant number
+
+	once                     sync.Once
+	prefixRE, iddRE, validRE *regexp.Regexp
+}
+
+func (x *rule) compile() {
+	x.once.Do(func() {
+		x.prefixRE = regexp.MustCompile(`^(?:` + x.prefix + `)`)
+		x.iddRE = regexp.MustCompile(`^(?:` + x.idd + `)`)
+		x.validRE = regexp.MustCompile(`^(?:` + x.valid + `)$`)
+	})
+}
+
+// international is how many of d's first digits are the region's international prefix
+// with a carrier code ("0021" in Brazil), when they are followed by a calling code; 0 when
+// they are not. A number with 00 alone in front is left to Parse's reading of 00.
+func (x *rule) international(d string) int {
+	x.compile()
+	loc := x.iddRE.FindStringIndex(d)
+	if loc == nil || loc[1] == 0 || !callingCode(d[loc[1]:]) {
+		return 0
+	}
+	return loc[1]
+}
+
+// national reads d, a number as dialled within region r, the way libphonenumber does: the
+// national prefix for parsing (with its carrier code) dropped or transformed, unless the
+// number was valid as written and would not be after it, or what is left has no length of
+// r's. It is r's national significant number when it matches r's pattern.
+func (x *rule) national(r region, d string) (string, bool) {
+	x.compile()
+	n := d
+	if m := x.prefixRE.FindStringSubmatchIndex(d); m != nil {
+		last := len(m)/2 - 1
+		var cut string
+		if x.transform == "" || last == 0 || m[2*last] < 0 {
+			cut = d[m[1]:]
+		} else {
+			cut = string(x.prefixRE.ExpandString(nil, x.transform, d, m)) + d[m[1]:]
+		}
+		if r.fits(cut) && (x.validRE.MatchString(cut) || !x.validRE.MatchString(d)) {
+			n = cut
+		}
+	}
+	return n, r.fits(n) && x.validRE.MatchString(n)
+}
+
+// callingCode reports whether d starts with a country calling code that is assigned.
+func callingCode(d string) bool {
+	for l := 1; l <= 3 && l <= len(d); l++ {
+		if c, err := strconv.Atoi(d[:l]); err == nil && slices.Contains(callingCodes, c) {
+			return true
+		}
+	}
+	return false
 }
 
 // minNational is the fewest digits of any region's national number (with its trunk
@@ -77,8 +146,6 @@ func CheckRegion(code string) error {
 		return nil
 	}
 	switch {
-	case slices.Contains(refused, c):
-		return errors.New("is not taken: its national numbers carry carrier codes or mobile prefixes that change the number; have them written with + and the country code")
 	case c == "UK":
 		return errors.New(`is not an ISO 3166-1 code: the United Kingdom's is "GB"`)
 	}
@@ -116,14 +183,22 @@ func Parse(s, regionCode string) (string, error) {
 	}
 	d := b.String()
 	var r region
+	var x *rule
 	if regionCode != "" {
 		var ok bool
 		if r, ok = regions()[strings.ToUpper(regionCode)]; !ok {
 			return "", fmt.Errorf("phone: region %q: %w", regionCode, CheckRegion(regionCode))
 		}
+		x = rules()[strings.ToUpper(regionCode)]
+	}
+	idd := 0
+	if x != nil && !plus {
+		idd = x.international(d)
 	}
 	switch {
 	case plus:
+	case idd > 0:
+		d = d[idd:]
 	case strings.HasPrefix(d, "00") && (regionCode == "" || r.idd == "" || !strings.HasPrefix(r.trunk, "0")):
 		// 00 is the international prefix of most of the world; where it is not (the
 		// NANP's is 011), it still is where no national number starts with 0.
@@ -137,6 +212,9 @@ func Parse(s, regionCode string) (string, error) {
 		return "", ErrNoCountry
 	default:
 		n, ok := r.national(d)
+		if x != nil {
+			n, ok = x.national(r, d)
+		}
 		if !ok {
 			if len(d) == 0 {
 				return "", ErrNotNumber

@@ -2,6 +2,7 @@ package phone
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -40,6 +41,37 @@ func TestParse(t *testing.T) {
 		{"612 34 56 78", "ES", "+34612345678"},
 		// A first digit that only looks like the trunk prefix stays (Russia's 800 numbers).
 		{"800 123 45 67", "RU", "+78001234567"},
+		// Regions whose national numbers hold carrier codes or mobile tokens, read by
+		// libphonenumber's rules. Argentina's mobiles: 0, the area code, 15, the number
+		// becomes +54 9, the area code, the number.
+		{"011 15-2345-6789", "AR", "+5491123456789"},
+		{"0351 15 234 5678", "AR", "+5493512345678"},
+		{"011 2345-6789", "AR", "+541123456789"},
+		{"+54 9 11 2345-6789", "AR", "+5491123456789"},
+		// Brazil: a carrier code after the trunk prefix is dropped, at home and abroad.
+		{"(11) 98765-4321", "BR", "+5511987654321"},
+		{"011 98765-4321", "BR", "+5511987654321"},
+		{"0 21 11 98765-4321", "BR", "+5511987654321"},
+		{"0021 44 20 7946 0958", "BR", "+442079460958"},
+		{"0044 20 7946 0958", "BR", "+442079460958"},
+		// Belarus: trunk prefix 8 (or 80), international prefix 8 10.
+		{"8 029 123-45-67", "BY", "+375291234567"},
+		{"029 123-45-67", "BY", "+375291234567"},
+		{"8 10 44 20 7946 0958", "BY", "+442079460958"},
+		// Colombia: mobiles and the ten-digit landlines; a carrier's international prefix.
+		{"300 123 4567", "CO", "+573001234567"},
+		{"601 234 5678", "CO", "+576012345678"},
+		{"005 44 20 7946 0958", "CO", "+442079460958"},
+		// South Korea: the carrier's international prefix (001), and 00 alone where what
+		// follows a carrier's prefix would be no calling code (008 2...).
+		{"010-1234-5678", "KR", "+821012345678"},
+		{"02-123-4567", "KR", "+8221234567"},
+		{"001 1 212 555 0199", "KR", "+12125550199"},
+		{"0082 10 1234 5678", "KR", "+821012345678"},
+		// Luxembourg has no trunk prefix; Bolivia's carrier code follows its 0.
+		{"621 123 456", "LU", "+352621123456"},
+		{"7123 4567", "BO", "+59171234567"},
+		{"0 10 7123 4567", "BO", "+59171234567"},
 	} {
 		got, err := Parse(c.in, c.region)
 		if err != nil || got != c.want {
@@ -76,7 +108,12 @@ func TestParseRefuses(t *testing.T) {
 		{"0037 6803 1234 5678", "JP", func(err error) bool { return errors.As(err, &lengthErr) }},
 		// Lithuania's old trunk prefix 8 is not read as today's 0.
 		{"8 612 34567", "LT", func(err error) bool { return errors.As(err, &lengthErr) }},
-		{"11 2345 6789", "AR", func(err error) bool { return err != nil && strings.Contains(err.Error(), "carrier codes") }},
+		// A mobile without its area code: the right length, but no number of the region's
+		// (read by lengths alone, it would have been +54 15 2345 6789).
+		{"15 2345 6789", "AR", func(err error) bool {
+			return errors.As(err, &lengthErr) && lengthErr.Region == "AR"
+		}},
+		{"98765-4321", "BR", func(err error) bool { return errors.As(err, &lengthErr) }},
 		{"11 2345 6789", "XX", func(err error) bool { return err != nil && strings.Contains(err.Error(), "ISO 3166-1") }},
 	} {
 		got, err := Parse(c.in, c.region)
@@ -91,13 +128,13 @@ func is(target error) func(error) bool {
 }
 
 func TestCheckRegion(t *testing.T) {
-	for _, ok := range []string{"US", "gb", "De", "JP", "IT", "NZ"} {
+	for _, ok := range []string{"US", "gb", "De", "JP", "IT", "NZ", "AR", "br", "KR"} {
 		if err := CheckRegion(ok); err != nil {
 			t.Errorf("CheckRegion(%q) = %v", ok, err)
 		}
 	}
 	for code, says := range map[string]string{
-		"UK": `"GB"`, "BR": "carrier codes", "USA": "ISO 3166-1", "": "ISO 3166-1", "ZZ": "ISO 3166-1",
+		"UK": `"GB"`, "USA": "ISO 3166-1", "": "ISO 3166-1", "ZZ": "ISO 3166-1",
 	} {
 		if err := CheckRegion(code); err == nil || !strings.Contains(err.Error(), says) {
 			t.Errorf("CheckRegion(%q) = %v, want it to say %s", code, err, says)
@@ -106,8 +143,8 @@ func TestCheckRegion(t *testing.T) {
 }
 
 // TestRegionsTable guards the generated table against a regenerated one gone wrong: every
-// region has a calling code, a trunk prefix of digits and some national lengths, and the
-// refused regions are not in it.
+// region has a calling code, a trunk prefix of digits and some national lengths; every
+// rule is a region's, its patterns compile, and its calling code is assigned.
 func TestRegionsTable(t *testing.T) {
 	if len(regions()) < 200 {
 		t.Fatalf("%d regions", len(regions()))
@@ -117,10 +154,15 @@ func TestRegionsTable(t *testing.T) {
 			t.Errorf("region %s: %+v", code, r)
 		}
 	}
-	for _, code := range refused {
-		if _, ok := regions()[code]; ok {
-			t.Errorf("refused region %s is in the table", code)
+	for code, x := range rules() {
+		r, ok := regions()[code]
+		if !ok || !slices.Contains(callingCodes, r.cc) {
+			t.Errorf("rule %s: region %+v, %v", code, r, ok)
 		}
+		x.compile()
+	}
+	if len(rules()) != 7 {
+		t.Errorf("%d rules", len(rules()))
 	}
 }
 
@@ -128,6 +170,11 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{"+44 (0)20 7946 0958", "020 7946 0958", "011 44 20", "8 800 123 45 67", "00", "+", "(0)"} {
 		f.Add(s, "GB")
 		f.Add(s, "")
+	}
+	for _, s := range []string{"011 15-2345-6789", "0 21 11 98765-4321", "0021 44 20 7946 0958", "001 1 212 555 0199"} {
+		f.Add(s, "AR")
+		f.Add(s, "BR")
+		f.Add(s, "KR")
 	}
 	f.Fuzz(func(t *testing.T, s, region string) {
 		if CheckRegion(region) != nil {

@@ -24,7 +24,7 @@ import (
 	"unicode"
 )
 
-//go:generate sh -c "cd regionsgen && go run . > ../regions.go"
+//go:generate sh -c "cd regionsgen && go run . > ../regions.go && go run . -examples > ../examples_test.go"
 
 // region is what reading a national number of one region takes.
 type region struct {

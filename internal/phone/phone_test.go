@@ -80,6 +80,27 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestParseExamples reads libphonenumber's example fixed-line and mobile number of every
+// region (examples_test.go, written by regionsgen -examples) in the national form its
+// formatter gives, as that region's, and in the international form without a region: both
+// must be the number's E.164 form. It checks the generated table and the seven regions'
+// rules against the metadata they came from.
+func TestParseExamples(t *testing.T) {
+	if len(examples) < 400 {
+		t.Fatalf("%d examples", len(examples))
+	}
+	for _, e := range examples {
+		if e.national != "" {
+			if got, err := Parse(e.national, e.region); err != nil || got != e.e164 {
+				t.Errorf("Parse(%q, %q) = %q, %v; want %s", e.national, e.region, got, err, e.e164)
+			}
+		}
+		if got, err := Parse(e.international, ""); err != nil || got != e.e164 {
+			t.Errorf("Parse(%q) = %q, %v; want %s", e.international, got, err, e.e164)
+		}
+	}
+}
+
 func TestParseRefuses(t *testing.T) {
 	var lengthErr *LengthError
 	for _, c := range []struct {

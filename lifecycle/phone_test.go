@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
@@ -108,6 +109,37 @@ func TestDefaultCountry(t *testing.T) {
 		}
 		if c, err := strict.CreateUser(ctx, "idm", lifecycle.UserInput{Name: "carol", Phone: s("+1 (555) 010-0199")}); err != nil || c.Phone != "+15550100199" {
 			t.Errorf("an international number, formatted: %+v %v", c, err)
+		}
+		// An international number must be one of its country's: the refusal says why, and
+		// changes nothing. The trunk prefix after the country code is dropped.
+		for phone, says := range map[string]string{
+			"+1 555 010 019": "is not a phone number of +1: no number there has 9 digits after the country code",
+			"+28 1234 5678":  "has no country's calling code after the + or 00",
+		} {
+			if _, err := strict.UpdateUser(ctx, "idm", "carol", lifecycle.UserInput{Phone: s(phone)}); err == nil || !strings.Contains(err.Error(), says) {
+				t.Errorf("%s: %v, want it to say %q", phone, err, says)
+			}
+		}
+		if c, err := strict.GetUser(ctx, "carol"); err != nil || c.Phone != "+15550100199" {
+			t.Errorf("after the refusals: %+v %v", c, err)
+		}
+		if c, err := strict.UpdateUser(ctx, "idm", "carol", lifecycle.UserInput{Phone: s("+44 020 7946 0958")}); err != nil || c.Phone != "+442079460958" {
+			t.Errorf("the trunk prefix after the country code: %+v %v", c, err)
+		}
+
+		// A number stored before these checks (a digit short), given again with a change
+		// that must not be held up by it (a directory deactivating the user), is kept.
+		if errs := st.ApplyUserChanges(ctx, []store.UserChange{{Name: "carol",
+			Profile: &store.Profile{Phone: "+1555010019"}, Now: time.Now()}}); errs[0] != nil {
+			t.Fatal(errs[0])
+		}
+		off := string(lifecycle.StateDisabled)
+		if c, err := strict.UpdateUser(ctx, "idm", "carol", lifecycle.UserInput{Phone: s("+1 555 010 019"), State: &off}); err != nil ||
+			c.Phone != "+1555010019" || c.State != off {
+			t.Errorf("the stored number given again: %+v %v", c, err)
+		}
+		if _, err := strict.UpdateUser(ctx, "idm", "carol", lifecycle.UserInput{Phone: s("+1 555 010 018")}); err == nil {
+			t.Error("another number a digit short was taken")
 		}
 	})
 }

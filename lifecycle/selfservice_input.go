@@ -29,11 +29,16 @@ func readPhone(field, s, country string) (string, *Error) {
 		return n, nil
 	}
 	var short *phone.LengthError
+	var long *phone.CodeLengthError
 	switch {
 	case errors.Is(err, phone.ErrNoCountry):
 		return "", invalid("invalid_phone", field, "%q does not say its country: write it with + and the country code (+44 20 7946 0958), or set lifecycle.defaultCountry to the country whose national numbers these are", s).quoting(s)
 	case errors.As(err, &short):
 		return "", invalid("invalid_phone", field, "%q is not a phone number of %s (lifecycle.defaultCountry): write it with + and the country code if it is another country's", s, short.Region).quoting(s)
+	case errors.Is(err, phone.ErrCallingCode):
+		return "", invalid("invalid_phone", field, "%q has no country's calling code after the + or 00 (+1, +44, +49...)", s).quoting(s)
+	case errors.As(err, &long):
+		return "", invalid("invalid_phone", field, "%q is not a phone number of +%s: no number there has %d digits after the country code (a digit too many or too few?)", s, long.Code, long.Digits).quoting(s)
 	}
 	return "", invalid("invalid_phone", field, "%q is not an E.164 number (+ and 8 to 15 digits, e.g. +15551230123)", s).quoting(s)
 }

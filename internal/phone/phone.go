@@ -34,6 +34,12 @@ type region struct {
 	lens  uint32 // the lengths of a national significant number, a bit each
 }
 
+// plan is the regions of one calling code taken together.
+type plan struct {
+	lens   uint32   // the lengths of their national significant numbers, a bit each
+	trunks []string // their trunk prefixes
+}
+
 // rule is how a region whose national numbers hold carrier codes or mobile tokens reads
 // them: libphonenumber's patterns, compiled on the region's first number.
 type rule struct {
@@ -60,7 +66,7 @@ func (x *rule) compile() {
 func (x *rule) international(d string) int {
 	x.compile()
 	loc := x.iddRE.FindStringIndex(d)
-	if loc == nil || loc[1] == 0 || !callingCode(d[loc[1]:]) {
+	if loc == nil || loc[1] == 0 || callingCodeOf(d[loc[1]:]) == "" {
 		return 0
 	}
 	return loc[1]
@@ -88,14 +94,15 @@ func (x *rule) national(r region, d string) (string, bool) {
 	return n, r.fits(n) && x.validRE.MatchString(n)
 }
 
-// callingCode reports whether d starts with a country calling code that is assigned.
-func callingCode(d string) bool {
+// callingCodeOf is the assigned country calling code d starts with ("" for none). No code
+// is the start of another, so there is at most one.
+func callingCodeOf(d string) string {
 	for l := 1; l <= 3 && l <= len(d); l++ {
 		if c, err := strconv.Atoi(d[:l]); err == nil && slices.Contains(callingCodes, c) {
-			return true
+			return d[:l]
 		}
 	}
-	return false
+	return ""
 }
 
 // minNational is the fewest digits of any region's national number (with its trunk
@@ -110,6 +117,21 @@ var (
 	// country's.
 	ErrNoCountry = errors.New("does not say its country")
 )
+
+// ErrCallingCode is a number that says its country (+, 00) with no assigned country
+// calling code after it: "+28...", "+0...".
+var ErrCallingCode = errors.New("has no country's calling code after the + (+1, +44, +49...)")
+
+// CodeLengthError is a number that says its country, with a number of digits after its
+// calling code that no fixed-line or mobile number there has: a digit too many or too few.
+type CodeLengthError struct {
+	Code   string // the calling code: "44"
+	Digits int    // the digits after it
+}
+
+func (e *CodeLengthError) Error() string {
+	return fmt.Sprintf("is not a phone number of +%s (%d digits after it; a digit too many or too few?)", e.Code, e.Digits)
+}
 
 // LengthError is a national number whose length no fixed-line or mobile number of its
 // region has: not that region's number (or one mistyped).
@@ -156,8 +178,10 @@ func CheckRegion(code string) error {
 // spaces, dots, dashes, slashes and parentheses, and write the trunk prefix after the country code as "(0)"
 // ("+44 (0)20 7946 0958"). A number with + or 00 in front says its country; so does one
 // with the international prefix of regionCode, where that is not 00 ("011 44 20 7946
-// 0958" in the United States). Any other is national: regionCode's ("" refuses it,
-// ErrNoCountry). regionCode must pass CheckRegion, or be "".
+// 0958" in the United States); it must start with an assigned calling code
+// (ErrCallingCode) followed by a length of that code's numbers (*CodeLengthError). Any
+// other is national: regionCode's ("" refuses it, ErrNoCountry). regionCode must pass
+// CheckRegion, or be "".
 func Parse(s, regionCode string) (string, error) {
 	t := strings.TrimSpace(s)
 	// A tel: URI, as SCIM suggests a directory send it (RFC 7643 §2.3.x, RFC 3966:
@@ -195,6 +219,7 @@ func Parse(s, regionCode string) (string, error) {
 	if x != nil && !plus {
 		idd = x.international(d)
 	}
+	intl := true
 	switch {
 	case plus:
 	case idd > 0:
@@ -206,11 +231,13 @@ func Parse(s, regionCode string) (string, error) {
 	case r.idd != "" && strings.HasPrefix(d, r.idd):
 		d = d[len(r.idd):]
 	case regionCode == "":
+		intl = false
 		if len(d) < minNational {
 			return "", ErrNotNumber
 		}
 		return "", ErrNoCountry
 	default:
+		intl = false
 		n, ok := r.national(d)
 		if x != nil {
 			n, ok = x.national(r, d)
@@ -227,8 +254,52 @@ func Parse(s, regionCode string) (string, error) {
 	if !ValidE164(e) {
 		return "", ErrNotNumber
 	}
+	if intl {
+		return international(d)
+	}
 	return e, nil
 }
+
+// international is d, the digits of a number with its country calling code in front, in
+// E.164 form: its calling code one that is assigned, and what follows it of a length some
+// fixed-line or mobile number of that code's regions has. Written with the trunk prefix
+// after the calling code ("+44 020 7946 0958", as "+44 (0)20..." without the
+// parentheses), the prefix is dropped where that leaves such a length. A non-geographic
+// code (+800, +882...) has no lengths in the table: any length is taken there.
+func international(d string) (string, error) {
+	cc := callingCodeOf(d)
+	if cc == "" {
+		return "", ErrCallingCode
+	}
+	n := d[len(cc):]
+	p, ok := plans()[cc]
+	if !ok || fits(p.lens, n) {
+		return "+" + d, nil
+	}
+	for _, t := range p.trunks {
+		if rest, ok := strings.CutPrefix(n, t); ok && fits(p.lens, rest) && ValidE164("+"+cc+rest) {
+			return "+" + cc + rest, nil
+		}
+	}
+	return "", &CodeLengthError{Code: cc, Digits: len(n)}
+}
+
+// plans are the regions of each calling code taken together ("1": the NANP's, "44": GB,
+// GG, IM and JE): the lengths of their national numbers and their trunk prefixes.
+var plans = sync.OnceValue(func() map[string]plan {
+	out := map[string]plan{}
+	for _, r := range regions() {
+		cc := strconv.Itoa(r.cc)
+		p := out[cc]
+		p.lens |= r.lens
+		if r.trunk != "" && !slices.Contains(p.trunks, r.trunk) {
+			p.trunks = append(p.trunks, r.trunk)
+			slices.Sort(p.trunks)
+		}
+		out[cc] = p
+	}
+	return out
+})
 
 // national is d, a number as dialled within r, without its trunk prefix: the national
 // significant number, when its length is one of r's. The prefix is dropped only where
@@ -241,6 +312,9 @@ func (r region) national(d string) (string, bool) {
 	return d, r.fits(d)
 }
 
-func (r region) fits(n string) bool {
-	return len(n) > 0 && len(n) < 32 && r.lens&(1<<len(n)) != 0
+func (r region) fits(n string) bool { return fits(r.lens, n) }
+
+// fits reports whether n has one of the lengths in lens (a bit each).
+func fits(lens uint32, n string) bool {
+	return len(n) > 0 && len(n) < 32 && lens&(1<<len(n)) != 0
 }

@@ -18,6 +18,14 @@ func TestParse(t *testing.T) {
 		{"+44 20 7946 0958", "US", "+442079460958"},
 		{"0044 20 7946 0958", "US", "+442079460958"},
 		{"+33 6 12 34 56 78", "DE", "+33612345678"},
+		// The trunk prefix written after the country code without its parentheses, where
+		// the number would otherwise have no length of the country's.
+		{"+44 020 7946 0958", "", "+442079460958"},
+		{"+7 8 912 345-67-89", "", "+79123456789"},
+		{"+1 1 555 010 0199", "", "+15550100199"},
+		{"0039 06 6982 1234", "", "+390669821234"}, // Italy's 0 is the number's own
+		// A non-geographic calling code: any length.
+		{"+800 1234 5678", "", "+80012345678"},
 		// A tel: URI, as SCIM suggests (RFC 7643, RFC 3966).
 		{"tel:+1-201-555-0123", "", "+12015550123"},
 		{"TEL:+44-20-7946-0958", "US", "+442079460958"},
@@ -119,6 +127,17 @@ func TestParseRefuses(t *testing.T) {
 		{"+0 555 010 0199", "", is(ErrNotNumber)},
 		{"+1234567", "", is(ErrNotNumber)},
 		{"+1234567890123456", "", is(ErrNotNumber)},
+		// No country's calling code, or a digit too many or too few for the country.
+		{"+28 1234 5678", "", is(ErrCallingCode)},
+		{"0028 1234 5678", "GB", is(ErrCallingCode)},
+		{"+1 555 010 019", "", func(err error) bool {
+			var e *CodeLengthError
+			return errors.As(err, &e) && e.Code == "1" && e.Digits == 9
+		}},
+		{"+33 6 12 34 56 7", "DE", func(err error) bool {
+			var e *CodeLengthError
+			return errors.As(err, &e) && e.Code == "33" && e.Digits == 8
+		}},
 		// A local number without its area code is no number of the region.
 		{"555-0199", "US", func(err error) bool {
 			return errors.As(err, &lengthErr) && lengthErr.Region == "US" && lengthErr.Digits == 7

@@ -32,10 +32,10 @@ var digits = regexp.MustCompile(`^[0-9]+$`)
 // carrier codes) and must match the region's pattern of fixed-line or mobile numbers.
 var ruled = map[string]bool{"AR": true, "BO": true, "BR": true, "BY": true, "CO": true, "KR": true, "LU": true}
 
-// goTemplate is a transform rule ("9$1") as regexp.Expand reads it ("9${1}"): "$1" followed
-// by a digit or letter would name another group there.
 var dollar = regexp.MustCompile(`\$([0-9])`)
 
+// goTemplate is a transform rule ("9$1") as regexp.Expand reads it ("9${1}"): "$1" followed
+// by a digit or letter would name another group there.
 func goTemplate(t string) string { return dollar.ReplaceAllString(t, "$${$1}") }
 
 func lens(d *phonenumbers.PhoneNumberDesc) []int32 {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	phonenum "github.com/emfa/emfa/internal/phone"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
@@ -86,7 +87,12 @@ func phone(label string) destination {
 			if !delivery.ValidE164(s) {
 				return "", fmt.Errorf("%w: phone %q is not an E.164 number (+ and 8 to 15 digits, e.g. +15551230123)", ErrInvalidDestination, s)
 			}
-			return s, nil
+			// Of a country: an assigned calling code and a length its numbers have.
+			n, err := phonenum.Parse(s, "")
+			if err != nil {
+				return "", fmt.Errorf("%w: phone %q %v", ErrInvalidDestination, s, err)
+			}
+			return n, nil
 		},
 	}
 }

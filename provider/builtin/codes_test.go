@@ -531,6 +531,8 @@ func TestEnrollCodeRefusals(t *testing.T) {
 		}{
 			{"national number", second(f.engine.Enroll(ctx, enrollment("smsotp", "alice", "phone", "555-0123"))), builtin.ErrInvalidDestination},
 			{"spaces", second(f.engine.Enroll(ctx, enrollment("smsotp", "alice", "phone", "+1 555 123 0123"))), builtin.ErrInvalidDestination},
+			{"a digit short", second(f.engine.Enroll(ctx, enrollment("smsotp", "alice", "phone", "+1555123012"))), builtin.ErrInvalidDestination},
+			{"no calling code", second(f.engine.Enroll(ctx, enrollment("smsotp", "alice", "phone", "+2812345678"))), builtin.ErrInvalidDestination},
 			{"display name", second(f.engine.Enroll(ctx, enrollment("emailotp", "alice", "email", "Alice <alice@example.com>"))), builtin.ErrInvalidDestination},
 			{"no domain", second(f.engine.Enroll(ctx, enrollment("emailotp", "alice", "email", "alice"))), builtin.ErrInvalidDestination},
 			{"duplicate phone", second(f.engine.Enroll(ctx, enrollment("smsotp", "alice", "phone", "+15551230123"))), builtin.ErrDuplicate},

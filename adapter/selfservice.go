@@ -676,6 +676,10 @@ func destinationRefused(le *lifecycle.Error, typ string) (string, bool) {
 	switch {
 	case where == "":
 		return "", false
+	case le == lifecycle.ErrPhoneDigits:
+		return "That phone number has a digit too many or too few for its country. Check it, and type it again with + and the country code.", true
+	case le == lifecycle.ErrPhoneCallingCode:
+		return "No country's code follows the + of that phone number. Type it with + and the country code, like +1 555 010 0199 or +44 20 7946 0958.", true
 	case le.Field == "destination" && page.Destination == "phone":
 		return "That phone number cannot be used: type it with + and the country code, like +1 555 010 0199 or +44 20 7946 0958.", true
 	case le.Field == "destination":

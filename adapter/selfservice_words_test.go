@@ -185,6 +185,8 @@ func TestPhoneAsTyped(t *testing.T) {
 	for _, tc := range []struct{ typ, typed, want string }{
 		{"smsotp", "020 7946 0958", "with + and the country code"},
 		{"smsotp", "call me", "with + and the country code"},
+		{"smsotp", "+1 555 010 019", "a digit too many or too few for its country"},
+		{"smsotp", "+28 1234 5678", "No country's code follows the +"},
 		{"emailotp", "carol at example", "type one address"},
 	} {
 		code := p.do(t, "POST", "/self-service/enroll", url.Values{"type": {tc.typ}, "destination": {tc.typed}})

@@ -869,9 +869,9 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 	if page.Destination != "" {
 		dest = strings.TrimSpace(dest)
 		if page.Destination == "phone" {
-			var ok bool
-			if dest, ok = typedPhone(dest, s.m.defaultCountry()); !ok {
-				return Enrolled{}, ErrPhoneForm
+			var refused *Error
+			if dest, refused = typedPhone(dest, s.m.defaultCountry()); refused != nil {
+				return Enrolled{}, refused
 			}
 		}
 		v, _ := json.Marshal(dest)
@@ -965,7 +965,7 @@ func (s *SelfService) SamePending(ctx context.Context, sess Session, typ, dest s
 		return false
 	}
 	if param := builtin.Destination(typ); param != "" {
-		if n, ok := typedPhone(dest, s.m.defaultCountry()); ok && param == "phone" {
+		if n, refused := typedPhone(dest, s.m.defaultCountry()); refused == nil && param == "phone" {
 			dest = n
 		}
 		return sameDestination(f.Params[param], dest)

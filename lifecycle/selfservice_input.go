@@ -11,14 +11,35 @@ import (
 var ErrPhoneForm = &Error{Kind: Invalid, Code: "invalid_phone", Field: "destination",
 	Msg: "type the phone number with + and the country code, like +1 555 010 0199 or +44 20 7946 0958"}
 
+// ErrPhoneDigits is a phone number typed on the page with its country's calling code, but
+// a digit too many or too few for any number there: the page says so, rather than ask
+// for the + and the country code it has.
+var ErrPhoneDigits = &Error{Kind: Invalid, Code: "invalid_phone", Field: "destination",
+	Msg: "the phone number has a digit too many or too few for its country"}
+
+// ErrPhoneCallingCode is a phone number typed on the page with a + (or 00) followed by no
+// country's calling code.
+var ErrPhoneCallingCode = &Error{Kind: Invalid, Code: "invalid_phone", Field: "destination",
+	Msg: "no country's calling code follows the + of the phone number"}
+
 // typedPhone is a phone number as a person types it on the page, in the E.164 form
 // factors store: "+1 (555) 010-0199" → "+15550100199", "0044 20 7946 0958" and
 // "+44 (0)20 7946 0958" → "+442079460958" (phone.Parse). A national number ("020 7946
 // 0958") is read as country's (Options.DefaultCountry); without one it could be any
-// country's, and is refused (false).
-func typedPhone(typed, country string) (string, bool) {
+// country's, and is refused (ErrPhoneForm), as is a number of no country's calling code
+// (ErrPhoneCallingCode) or of a length none of its country's numbers has (ErrPhoneDigits).
+func typedPhone(typed, country string) (string, *Error) {
 	n, err := phone.Parse(typed, country)
-	return n, err == nil
+	var digits *phone.CodeLengthError
+	switch {
+	case err == nil:
+		return n, nil
+	case errors.As(err, &digits):
+		return "", ErrPhoneDigits
+	case errors.Is(err, phone.ErrCallingCode):
+		return "", ErrPhoneCallingCode
+	}
+	return "", ErrPhoneForm
 }
 
 // readPhone reads a phone number given for field (a profile's, an enrollment's) into

@@ -23,9 +23,9 @@ func TestTypedPhone(t *testing.T) {
 		{"", ""},
 		{"alice@example.com", ""},
 	} {
-		got, ok := typedPhone(tc.typed, "")
-		if got != tc.want || ok != (tc.want != "") {
-			t.Errorf("typedPhone(%q) = %q, %v; want %q", tc.typed, got, ok, tc.want)
+		got, refused := typedPhone(tc.typed, "")
+		if got != tc.want || (refused == nil) != (tc.want != "") {
+			t.Errorf("typedPhone(%q) = %q, %v; want %q", tc.typed, got, refused, tc.want)
 		}
 	}
 	// With lifecycle.defaultCountry, a national number is that country's.
@@ -36,9 +36,19 @@ func TestTypedPhone(t *testing.T) {
 		{"555-0199", "US", ""}, // no area code
 		{"alice@example.com", "GB", ""},
 	} {
-		got, ok := typedPhone(tc.typed, tc.country)
-		if got != tc.want || ok != (tc.want != "") {
-			t.Errorf("typedPhone(%q, %s) = %q, %v; want %q", tc.typed, tc.country, got, ok, tc.want)
+		got, refused := typedPhone(tc.typed, tc.country)
+		if got != tc.want || (refused == nil) != (tc.want != "") {
+			t.Errorf("typedPhone(%q, %s) = %q, %v; want %q", tc.typed, tc.country, got, refused, tc.want)
+		}
+	}
+	// Each refusal says what the page asks for.
+	for typed, want := range map[string]*Error{
+		"020 7946 0958":  ErrPhoneForm,
+		"+1 555 010 019": ErrPhoneDigits,
+		"+28 1234 5678":  ErrPhoneCallingCode,
+	} {
+		if _, refused := typedPhone(typed, ""); refused != want {
+			t.Errorf("typedPhone(%q) refused with %v, want %v", typed, refused, want)
 		}
 	}
 }

@@ -87,20 +87,6 @@ func CheckGroupName(name string) *Error {
 	return checkText("groups", name, true, maxText)
 }
 
-// sameDigits reports whether a and b have the same digits in the same order, whatever
-// else they are written with ("+1 555 010 019" and "+1555010019").
-func sameDigits(a, b string) bool {
-	digits := func(s string) string {
-		return strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' {
-				return r
-			}
-			return -1
-		}, s)
-	}
-	return digits(a) == digits(b)
-}
-
 // profile applies in to p (a copy), checking and normalising every field set; a national
 // phone number is read as country's (Options.DefaultCountry).
 func profile(p store.Profile, in UserInput, country string) (store.Profile, *Error) {
@@ -121,7 +107,7 @@ func profile(p store.Profile, in UserInput, country string) (store.Profile, *Err
 		if p.Phone != "" {
 			n, err := readPhone("phone", p.Phone, country)
 			switch {
-			case err != nil && was != "" && sameDigits(p.Phone, was):
+			case err != nil && sameDestination(was, p.Phone):
 				// The number stored, given again (a directory's PUT that deactivates the
 				// user): a number stored before emfa's checks of it grew stricter is kept,
 				// not judged again, so that it cannot hold up the rest of the change.

@@ -209,11 +209,12 @@ func Parse(s, regionCode string) (string, error) {
 	var r region
 	var x *rule
 	if regionCode != "" {
+		code := strings.ToUpper(regionCode)
 		var ok bool
-		if r, ok = regions()[strings.ToUpper(regionCode)]; !ok {
+		if r, ok = regions()[code]; !ok {
 			return "", fmt.Errorf("phone: region %q: %w", regionCode, CheckRegion(regionCode))
 		}
-		x = rules()[strings.ToUpper(regionCode)]
+		x = rules()[code]
 	}
 	idd := 0
 	if x != nil && !plus {

@@ -12,8 +12,12 @@ import (
 // Profile is what a directory knows of a user beyond the name Verify sends. A user
 // created without one (emfa users add) has the zero Profile.
 type Profile struct {
-	Email       string
-	Phone       string
+	Email string
+	Phone string
+	// Country is the country (ISO 3166-1 alpha-2, upper case; "" for none) whose national
+	// phone numbers the user's are: a number given without its country code is read as
+	// one of its, before lifecycle.defaultCountry.
+	Country     string
 	DisplayName string
 	// Groups are sorted and distinct.
 	Groups     []string

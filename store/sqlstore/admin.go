@@ -318,9 +318,9 @@ func writeProfile(ctx context.Context, tx execContext, userID string, c store.Us
 		if err != nil {
 			return err
 		}
-		cols, vals = cols+`, email, phone, display_name, attributes`, vals+`, $3, $4, $5, $6`
-		set += `, email = excluded.email, phone = excluded.phone, display_name = excluded.display_name, attributes = excluded.attributes`
-		args = append(args, p.Email, p.Phone, p.DisplayName, attrs)
+		cols, vals = cols+`, email, phone, display_name, attributes, country`, vals+`, $3, $4, $5, $6, $7`
+		set += `, email = excluded.email, phone = excluded.phone, display_name = excluded.display_name, attributes = excluded.attributes, country = excluded.country`
+		args = append(args, p.Email, p.Phone, p.DisplayName, attrs, p.Country)
 	}
 	q := `INSERT INTO user_profiles (` + cols + `) VALUES (` + vals + `) ON CONFLICT (user_id) DO UPDATE SET ` + set
 	switch {
@@ -347,7 +347,7 @@ func writeProfile(ctx context.Context, tx execContext, userID string, c store.Us
 		// change is stale (an INSERT would make the row whatever the condition said).
 		upd := `UPDATE user_profiles SET updated_at = $2, revision = revision + 1`
 		if c.Profile != nil {
-			upd += `, email = $3, phone = $4, display_name = $5, attributes = $6`
+			upd += `, email = $3, phone = $4, display_name = $5, attributes = $6, country = $7`
 		}
 		args = append(args, *c.IfRevision)
 		err := execOne(ctx, tx, upd+fmt.Sprintf(` WHERE user_id = $1 AND revision = $%d`, len(args)), args...)
@@ -426,7 +426,7 @@ func insertAudit(ctx context.Context, db execContext, e store.AuditEvent) error 
 // --- user records ---
 
 const recordCols = `u.id, u.name, u.disabled, u.created_at,
-	COALESCE(p.email, ''), COALESCE(p.phone, ''), COALESCE(p.display_name, ''), COALESCE(p.attributes, '{}'), COALESCE(p.updated_at, 0), COALESCE(p.revision, 0)`
+	COALESCE(p.email, ''), COALESCE(p.phone, ''), COALESCE(p.display_name, ''), COALESCE(p.attributes, '{}'), COALESCE(p.updated_at, 0), COALESCE(p.revision, 0), COALESCE(p.country, '')`
 
 const recordFrom = ` FROM users u LEFT JOIN user_profiles p ON p.user_id = u.id`
 
@@ -435,7 +435,7 @@ func scanRecord(sc scanner) (store.UserRecord, error) {
 	var created, updated int64
 	var attrs []byte
 	err := sc.Scan(&r.ID, &r.Name, &r.Disabled, &created, &r.Profile.Email, &r.Profile.Phone,
-		&r.Profile.DisplayName, &attrs, &updated, &r.Profile.Revision)
+		&r.Profile.DisplayName, &attrs, &updated, &r.Profile.Revision, &r.Profile.Country)
 	if err != nil {
 		return store.UserRecord{}, err
 	}

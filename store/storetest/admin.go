@@ -52,7 +52,7 @@ func create(id string, p *store.Profile) store.UserChange {
 
 func testApplyUserChanges(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	p := &store.Profile{Email: "a@example.com", Phone: "+15550100", DisplayName: "Alice",
+	p := &store.Profile{Email: "a@example.com", Phone: "+15550100", Country: "GB", DisplayName: "Alice",
 		Groups: []string{"sales", "eng", "sales"}, Attributes: map[string]string{"dept": "7"}}
 	c := create("u1", p)
 	c.CreateFactors = []store.Factor{newFactor("f1", "ignored", at(0))}
@@ -63,7 +63,7 @@ func testApplyUserChanges(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("GetUserRecord: %v", err)
 	}
-	want := store.UserRecord{User: newUser("u1"), Profile: store.Profile{Email: "a@example.com", Phone: "+15550100",
+	want := store.UserRecord{User: newUser("u1"), Profile: store.Profile{Email: "a@example.com", Phone: "+15550100", Country: "GB",
 		DisplayName: "Alice", Groups: []string{"eng", "sales"}, Attributes: map[string]string{"dept": "7"}, UpdatedAt: at(time.Second), Revision: 1}}
 	diff(t, "record", want, got)
 	if f := mustGetFactor(t, s, "f1"); f.UserID != "u1" {
@@ -88,7 +88,7 @@ func testApplyUserChanges(t *testing.T, s store.Store) {
 	yes := true
 	mustApply(t, s, store.UserChange{Name: "name-u1", Profile: &store.Profile{Groups: []string{"ops"}}, Disabled: &yes, Now: at(time.Minute)})
 	got, _ = s.GetUserRecord(ctx, "name-u1")
-	if !got.Disabled || len(got.Profile.Groups) != 1 || got.Profile.Groups[0] != "ops" || got.Profile.Email != "" || !got.Profile.UpdatedAt.Equal(at(time.Minute)) {
+	if !got.Disabled || len(got.Profile.Groups) != 1 || got.Profile.Groups[0] != "ops" || got.Profile.Email != "" || got.Profile.Country != "" || !got.Profile.UpdatedAt.Equal(at(time.Minute)) {
 		t.Errorf("after update: %+v", got)
 	}
 
@@ -209,11 +209,11 @@ func testApplyUserChangesIfRevision(t *testing.T, s store.Store) {
 	// In a batch, the stale change fails alone.
 	two, three := int64(2), int64(3)
 	errs := apply(t, s,
-		store.UserChange{Name: "name-u1", Profile: &store.Profile{Email: "d@example.com"}, IfRevision: &three, Now: at(3 * time.Hour)},
+		store.UserChange{Name: "name-u1", Profile: &store.Profile{Email: "d@example.com", Country: "DE"}, IfRevision: &three, Now: at(3 * time.Hour)},
 		store.UserChange{Name: "name-u2", Profile: &store.Profile{Email: "e@example.com"}, IfRevision: &two, Now: at(3 * time.Hour)})
 	wantErr(t, "the current change of the batch", errs[0], nil)
 	wantErr(t, "the stale change of the batch", errs[1], store.ErrStale)
-	if got, _ := s.GetUserRecord(ctx, "name-u1"); got.Profile.Email != "d@example.com" || got.Profile.Revision != 4 {
+	if got, _ := s.GetUserRecord(ctx, "name-u1"); got.Profile.Email != "d@example.com" || got.Profile.Country != "DE" || got.Profile.Revision != 4 {
 		t.Errorf("after the batch: %+v", got)
 	}
 	if got, _ := s.GetUserRecord(ctx, "name-u2"); got.Profile.Phone != "+15550100" || got.Profile.Revision != 1 {

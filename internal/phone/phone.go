@@ -32,11 +32,13 @@ type region struct {
 	trunk string // the trunk prefix a national number is dialled with: "0", "1" (NANP), "8", "06"
 	idd   string // the international prefix dialled there, when not 00: "011" (NANP), "0011"
 	lens  uint32 // the lengths of a national significant number, a bit each
+	first uint16 // the digits a national significant number may start with, a bit each
 }
 
 // plan is the regions of one calling code taken together.
 type plan struct {
 	lens   uint32   // the lengths of their national significant numbers, a bit each
+	first  uint16   // the digits those numbers may start with, a bit each
 	trunks []string // their trunk prefixes
 }
 
@@ -274,11 +276,11 @@ func international(d string) (string, error) {
 	}
 	n := d[len(cc):]
 	p, ok := plans()[cc]
-	if !ok || fits(p.lens, n) {
+	if !ok || p.fits(n) {
 		return "+" + d, nil
 	}
 	for _, t := range p.trunks {
-		if rest, ok := strings.CutPrefix(n, t); ok && fits(p.lens, rest) && ValidE164("+"+cc+rest) {
+		if rest, ok := strings.CutPrefix(n, t); ok && p.fits(rest) && ValidE164("+"+cc+rest) {
 			return "+" + cc + rest, nil
 		}
 	}
@@ -293,6 +295,7 @@ var plans = sync.OnceValue(func() map[string]plan {
 		cc := strconv.Itoa(r.cc)
 		p := out[cc]
 		p.lens |= r.lens
+		p.first |= r.first
 		if r.trunk != "" && !slices.Contains(p.trunks, r.trunk) {
 			p.trunks = append(p.trunks, r.trunk)
 			slices.Sort(p.trunks)
@@ -303,9 +306,11 @@ var plans = sync.OnceValue(func() map[string]plan {
 })
 
 // national is d, a number as dialled within r, without its trunk prefix: the national
-// significant number, when its length is one of r's. The prefix is dropped only where
-// what is left has such a length (Russia's trunk prefix is 8, and so is the first digit
-// of its free numbers, 800...).
+// significant number, when its length is one of r's and its first digit one that numbers
+// of r's calling code start with. The prefix is dropped only where what is left is such
+// a number (Russia's trunk prefix is 8, and so is the first digit of its free numbers,
+// 800...); kept, it must be one too (no number of GB's starts with 0, so "030 901821"
+// there is refused, not read as +44 030901821).
 func (r region) national(d string) (string, bool) {
 	if rest, ok := strings.CutPrefix(d, r.trunk); ok && r.trunk != "" && r.fits(rest) {
 		return rest, true
@@ -313,7 +318,18 @@ func (r region) national(d string) (string, bool) {
 	return d, r.fits(d)
 }
 
-func (r region) fits(n string) bool { return fits(r.lens, n) }
+func (r region) fits(n string) bool {
+	return fits(r.lens, n) && plans()[strconv.Itoa(r.cc)].starts(n)
+}
+
+// fits reports whether n, what follows the calling code, has a length and a first digit
+// of the plan's numbers.
+func (p plan) fits(n string) bool { return fits(p.lens, n) && p.starts(n) }
+
+// starts reports whether n starts with a digit the plan's numbers start with.
+func (p plan) starts(n string) bool {
+	return n != "" && n[0] >= '0' && n[0] <= '9' && p.first&(1<<(n[0]-'0')) != 0
+}
 
 // fits reports whether n has one of the lengths in lens (a bit each).
 func fits(lens uint32, n string) bool {

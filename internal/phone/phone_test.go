@@ -154,6 +154,21 @@ func TestParseRefuses(t *testing.T) {
 			return errors.As(err, &lengthErr) && lengthErr.Region == "AR"
 		}},
 		{"98765-4321", "BR", func(err error) bool { return errors.As(err, &lengthErr) }},
+		// A length of the region's, but with a first digit none of its numbers has: no
+		// GB number starts with 0, so the trunk prefix kept is no number of GB's (read by
+		// lengths alone, it was +44 030901821); nor does any NANP number start with 0 or 1.
+		{"030 901821", "GB", func(err error) bool {
+			return errors.As(err, &lengthErr) && lengthErr.Region == "GB"
+		}},
+		{"+44 030 901821", "", func(err error) bool {
+			var e *CodeLengthError
+			return errors.As(err, &e) && e.Code == "44"
+		}},
+		{"+1 055 010 0199", "", func(err error) bool {
+			var e *CodeLengthError
+			return errors.As(err, &e) && e.Code == "1"
+		}},
+		{"055 010 0199", "US", func(err error) bool { return errors.As(err, &lengthErr) }},
 		{"11 2345 6789", "XX", func(err error) bool { return err != nil && strings.Contains(err.Error(), "ISO 3166-1") }},
 	} {
 		got, err := Parse(c.in, c.region)

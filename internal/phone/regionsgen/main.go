@@ -13,6 +13,7 @@ import (
 	"go/format"
 	"os"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"sort"
 	"strings"
@@ -64,6 +65,75 @@ func pattern(m *phonenumbers.PhoneMetadata) string {
 		return m.GetGeneralDesc().GetNationalNumberPattern()
 	}
 	return strings.Join(alts, "|")
+}
+
+// firstDigits is the digits a national significant number of the region may start with
+// (a bit each, 1<<0 for 0): those its pattern of every kind of number (the general
+// description) can start with. A trunk prefix is not a number's first digit there unless
+// this says so: GB's numbers never start with 0, Russia's free numbers start with 8, its
+// trunk prefix.
+func firstDigits(pattern string) uint16 {
+	if pattern == "" {
+		return 1<<10 - 1
+	}
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		panic(err)
+	}
+	set, _ := first(re.Simplify())
+	return set
+}
+
+// first is the digits re's matches may start with, and whether it matches "".
+func first(re *syntax.Regexp) (set uint16, empty bool) {
+	runes := func(pairs []rune) (s uint16) {
+		for i := 0; i+1 < len(pairs); i += 2 {
+			for r := max(pairs[i], '0'); r <= min(pairs[i+1], '9'); r++ {
+				s |= 1 << (r - '0')
+			}
+		}
+		return s
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		if len(re.Rune) == 0 {
+			return 0, true
+		}
+		return runes([]rune{re.Rune[0], re.Rune[0]}), false
+	case syntax.OpCharClass:
+		return runes(re.Rune), false
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return 1<<10 - 1, false
+	case syntax.OpCapture:
+		return first(re.Sub[0])
+	case syntax.OpStar, syntax.OpQuest:
+		s, _ := first(re.Sub[0])
+		return s, true
+	case syntax.OpPlus:
+		return first(re.Sub[0])
+	case syntax.OpRepeat:
+		s, e := first(re.Sub[0])
+		return s, e || re.Min == 0
+	case syntax.OpConcat:
+		for _, sub := range re.Sub {
+			s, e := first(sub)
+			set |= s
+			if !e {
+				return set, false
+			}
+		}
+		return set, true
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			s, e := first(sub)
+			set |= s
+			empty = empty || e
+		}
+		return set, empty
+	case syntax.OpNoMatch:
+		return 0, false
+	}
+	return 0, true // the empty match and the assertions
 }
 
 func main() {
@@ -121,7 +191,8 @@ func main() {
 		for _, l := range ls {
 			mask = append(mask, fmt.Sprintf("1<<%d", l))
 		}
-		lines = append(lines, fmt.Sprintf("\t%q: {%d, %q, %q, %s},", id, m.GetCountryCode(), np, idd, strings.Join(mask, " | ")))
+		lines = append(lines, fmt.Sprintf("\t%q: {%d, %q, %q, %s, %#b},", id, m.GetCountryCode(), np, idd, strings.Join(mask, " | "),
+			firstDigits(m.GetGeneralDesc().GetNationalNumberPattern())))
 	}
 	sort.Strings(lines)
 	sort.Strings(rules)
@@ -137,8 +208,9 @@ package phone
 
 import "sync"
 
-// regions: calling code, trunk prefix, international prefix other than 00, and the lengths
-// of a national significant number (a bit each). Built on first use: a process that reads
+// regions: calling code, trunk prefix, international prefix other than 00, the lengths of
+// a national significant number (a bit each), and the digits it may start with (a bit
+// each, 1<<0 for 0). Built on first use: a process that reads
 // no national number spends nothing on it at start-up.
 var regions = sync.OnceValue(func() map[string]region {
 	return map[string]region{

@@ -131,7 +131,7 @@ func TestRefusalRecordsMaskWhatTheCallerSent(t *testing.T) {
 					return err
 				}},
 			{"an enrollment's phone", "admin.factors.enroll", "07911 123456", "invalid_phone",
-				`invalid_phone: "***" does not say its country: write it with + and the country code (+44 20 7946 0958), or set lifecycle.defaultCountry to the country whose national numbers these are`,
+				`invalid_phone: "***" does not say its country: write it with + and the country code (+44 20 7946 0958), or give the user's country (country), or set lifecycle.defaultCountry to the country whose national numbers these are`,
 				func() error {
 					_, err := m.EnrollFactor(ctx, "idm", "alice", lifecycle.Enrollment{Type: "smsotp", Params: raw(`{"phone":"07911 123456"}`)})
 					return err

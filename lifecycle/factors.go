@@ -116,6 +116,19 @@ func enrollNote(f store.Factor) string {
 	return note
 }
 
+// phoneCountryOf is the country a national phone number of user name's is read as: the
+// user's own, else the deployment's (that of a user there is not, who is refused later).
+func (m *Manager) phoneCountryOf(ctx context.Context, name string) (phoneRegion, error) {
+	r, err := m.store.GetUserRecord(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return phoneCountry("", m.defaultCountry()), nil
+	case err != nil:
+		return phoneRegion{}, err
+	}
+	return phoneCountry(r.Profile.Country, m.defaultCountry()), nil
+}
+
 // user loads a user by name, or a not_found refusal.
 func (m *Manager) user(ctx context.Context, name string) (store.User, error) {
 	u, err := m.store.GetUser(ctx, name)
@@ -309,8 +322,12 @@ func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in
 	}
 	// A phone number in the form a directory or a person writes it, stored in E.164.
 	if p := v.Get("phone"); verr == nil && p != "" && builtin.Destination(in.Type) == "phone" {
+		r, err := m.phoneCountryOf(ctx, name)
+		if err != nil {
+			return Enrolled{}, err
+		}
 		var n string
-		if n, verr = readPhone("params.phone", p, m.defaultCountry()); verr == nil {
+		if n, verr = readPhone("params.phone", p, r); verr == nil {
 			v.Set("phone", n)
 		}
 	}

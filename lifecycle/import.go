@@ -21,10 +21,13 @@ import (
 
 // ImportRow is one user of a directory export.
 type ImportRow struct {
-	Line        int      `json:"-"`
-	Username    string   `json:"username"`
-	Email       string   `json:"email"`
-	Phone       string   `json:"phone"`
+	Line     int    `json:"-"`
+	Username string `json:"username"`
+	Email    string `json:"email"`
+	Phone    string `json:"phone"`
+	// Country is the user's (UserInput.Country): the row's national phone number is
+	// read as one of its.
+	Country     string   `json:"country"`
 	DisplayName string   `json:"displayName"`
 	Groups      []string `json:"groups"`
 	// State is active or disabled (any case); empty: a new user is active and an
@@ -40,7 +43,7 @@ type ImportRow struct {
 }
 
 // profileColumns are the profile fields a row sets, or leaves alone when it lacks them.
-var profileColumns = []string{"email", "phone", "displayName", "groups"}
+var profileColumns = []string{"email", "phone", "country", "displayName", "groups"}
 
 // Import formats.
 const (
@@ -50,7 +53,7 @@ const (
 
 // csvColumns are the columns a CSV import may have; username is required. groups and
 // factors hold several values separated by ';'.
-var csvColumns = []string{"username", "email", "phone", "displayName", "groups", "factors", "state"}
+var csvColumns = []string{"username", "email", "phone", "country", "displayName", "groups", "factors", "state"}
 
 // ParseImport reads a CSV file (a header line naming its columns) or JSON lines. A row
 // that cannot be read is returned as a refusal and the others still are; an unreadable
@@ -145,7 +148,7 @@ func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
 			return ""
 		}
 		rows = append(rows, ImportRow{Line: line, Username: get("username"), Email: get("email"), Phone: get("phone"),
-			DisplayName: get("displayName"), Groups: splitList(get("groups")), Factors: splitList(get("factors")), State: get("state"),
+			Country: get("country"), DisplayName: get("displayName"), Groups: splitList(get("groups")), Factors: splitList(get("factors")), State: get("state"),
 			Absent: absent})
 	}
 }
@@ -258,7 +261,7 @@ func jsonRow(text []byte) (ImportRow, string, *Error) {
 		name string
 		dst  any
 	}{
-		{"email", &row.Email}, {"phone", &row.Phone}, {"displayName", &row.DisplayName}, {"groups", &row.Groups},
+		{"email", &row.Email}, {"phone", &row.Phone}, {"country", &row.Country}, {"displayName", &row.DisplayName}, {"groups", &row.Groups},
 		{"factors", &row.Factors}, {"state", &row.State},
 	} {
 		v, ok := given[f.name]
@@ -586,13 +589,15 @@ func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur
 	if cur != nil {
 		base = cur.rec.Profile
 	}
-	in := UserInput{Email: &row.Email, Phone: &row.Phone, DisplayName: &row.DisplayName, Groups: &row.Groups}
+	in := UserInput{Email: &row.Email, Phone: &row.Phone, Country: &row.Country, DisplayName: &row.DisplayName, Groups: &row.Groups}
 	for _, c := range row.Absent { // left as they are
 		switch c {
 		case "email":
 			in.Email = nil
 		case "phone":
 			in.Phone = nil
+		case "country":
+			in.Country = nil
 		case "displayName":
 			in.DisplayName = nil
 		case "groups":
@@ -631,7 +636,8 @@ func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur
 		// rather than being undone by a profile it did not see.
 		c.IfRevision = &cur.rec.Profile.Revision
 		for _, d := range []struct{ name, was, is string }{
-			{"email", base.Email, p.Email}, {"phone", base.Phone, p.Phone}, {"displayName", base.DisplayName, p.DisplayName},
+			{"email", base.Email, p.Email}, {"phone", base.Phone, p.Phone}, {"country", base.Country, p.Country},
+			{"displayName", base.DisplayName, p.DisplayName},
 			{"groups", strings.Join(base.Groups, ";"), strings.Join(p.Groups, ";")},
 		} {
 			if d.was != d.is {

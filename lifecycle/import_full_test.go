@@ -162,7 +162,7 @@ func TestImportJSONLinesRefusals(t *testing.T) {
 		{`{"username":"j1","factors":{"smsotp":true}}`, "invalid_field", "factors", "must be a list of strings"},
 		{`{"username":"j1","phone":15550001112}`, "invalid_field", "phone", "must be a string"},
 		{`{"username":"j1","displayname":false}`, "invalid_field", "displayName", "must be a string"},
-		{`{"username":"j1","emial":"j1@example.com"}`, "unknown_field", "emial", "not one of username, email, phone, displayName, groups, factors, state"},
+		{`{"username":"j1","emial":"j1@example.com"}`, "unknown_field", "emial", "not one of username, email, phone, country, displayName, groups, factors, state"},
 		{`{"username":"j6","username":"j7"}`, "duplicate_key", "", `duplicate key "username"`},
 		{`{"username":"j6","UserName":"j7"}`, "duplicate_key", "", `duplicate key "UserName"`},
 		{`{"username":"j1","groups":["a"],"groups":["b"]}`, "duplicate_key", "", `duplicate key "groups"`},
@@ -184,7 +184,7 @@ func TestImportJSONLinesRefusals(t *testing.T) {
 	// What encoding/json took is still taken: keys in any case, null for empty.
 	rows, bad := parse(t, lifecycle.FormatJSONL, `{"UserName":"j1","EMAIL":null,"groups":null,"Factors":["smsotp"],"phone":"+15550001111"}`)
 	if len(bad) != 0 || len(rows) != 1 || rows[0].Username != "j1" || rows[0].Email != "" || rows[0].Groups != nil ||
-		!slices.Equal(rows[0].Factors, []string{"smsotp"}) || !slices.Equal(rows[0].Absent, []string{"displayName"}) {
+		!slices.Equal(rows[0].Factors, []string{"smsotp"}) || !slices.Equal(rows[0].Absent, []string{"country", "displayName"}) {
 		t.Errorf("rows %+v, refused %+v", rows, bad)
 	}
 	var le *lifecycle.Error

@@ -64,7 +64,7 @@ type Options struct {
 // that commit (Marks; store.UserChange.Marks), so that a directory's event older than
 // the change does not undo it.
 type Propagation interface {
-	Propagations(ev provider.LifecycleEvent) ([]store.QueuedEvent, error)
+	Propagations(ctx context.Context, ev provider.LifecycleEvent) ([]store.QueuedEvent, error)
 	Marks(ev provider.LifecycleEvent) []string
 }
 

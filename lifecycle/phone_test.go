@@ -143,3 +143,110 @@ func TestDefaultCountry(t *testing.T) {
 		}
 	})
 }
+
+// TestUserCountry: a user's own country (UserInput.Country) reads the user's national
+// phone numbers, before the deployment's default: in the profile (given with it, or
+// later), an import row, an enrollment and a directory's event as propagated; a code that
+// is not a country's is refused and changes nothing; and a refusal names whose country
+// it read the number as.
+func TestUserCountry(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		keys, err := builtin.NewKeyring(bytes.Repeat([]byte{3}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: []string{"smsotp"},
+			Config:  map[string]any{"smsotp": map[string]any{"sender": "null"}},
+			Senders: func(string) (delivery.Sender, error) { return nullSender{}, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{e}, DefaultCountry: "GB"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := func(v string) *string { return &v }
+
+		// Given with the number: the country first, whatever the fields' order.
+		u, err := m.CreateUser(ctx, "idm", lifecycle.UserInput{Name: "dora", Phone: s("030 901820"), Country: s("de")})
+		if err != nil || u.Phone != "+4930901820" || u.Country != "DE" {
+			t.Fatalf("create with a country: %+v %v", u, err)
+		}
+		// Later numbers of the user's are read as the country's too; a number of another
+		// country is refused, and the refusal says it was read as the user's country's.
+		if u, err = m.UpdateUser(ctx, "idm", "dora", lifecycle.UserInput{Phone: s("0151 23456789")}); err != nil || u.Phone != "+4915123456789" {
+			t.Errorf("a later national number: %+v %v", u, err)
+		}
+		if _, err := m.UpdateUser(ctx, "idm", "dora", lifecycle.UserInput{Phone: s("0151 2")}); err == nil ||
+			!strings.Contains(err.Error(), "is not a phone number of DE (the user's country)") {
+			t.Errorf("a number that is not the user's country's: %v", err)
+		}
+		// A user without a country of their own: the deployment's.
+		if b, err := m.CreateUser(ctx, "idm", lifecycle.UserInput{Name: "ben", Phone: s("020 7946 0958")}); err != nil || b.Phone != "+442079460958" || b.Country != "" {
+			t.Errorf("without a country: %+v %v", b, err)
+		}
+		if _, err := m.UpdateUser(ctx, "idm", "ben", lifecycle.UserInput{Phone: s("7946 0958")}); err == nil ||
+			!strings.Contains(err.Error(), "(lifecycle.defaultCountry)") {
+			t.Errorf("a number that is not the default country's: %v", err)
+		}
+
+		// Not a country's code: refused, nothing changed; "" clears it.
+		for _, bad := range []string{"UK", "Germany", "D"} {
+			if _, err := m.UpdateUser(ctx, "idm", "dora", lifecycle.UserInput{Country: s(bad), Phone: s("020 7946 0958")}); err == nil ||
+				!strings.Contains(err.Error(), "invalid_country") {
+				t.Errorf("country %q: %v", bad, err)
+			}
+		}
+		if d, err := m.GetUser(ctx, "dora"); err != nil || d.Country != "DE" || d.Phone != "+4915123456789" {
+			t.Errorf("after the refusals: %+v %v", d, err)
+		}
+		if !m.Holds(u, lifecycle.UserInput{Country: s("de")}) || m.Holds(u, lifecycle.UserInput{Country: s("FR")}) {
+			t.Error("Holds does not compare the country as stored")
+		}
+
+		// An enrollment's national number is the user's country's.
+		enrolled, err := m.EnrollFactor(ctx, "idm", "dora", lifecycle.Enrollment{Type: "smsotp", Params: raw(`{"phone":"0151 23456780"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, err := st.ListFactors(ctx, u.ID)
+		if err != nil || len(fs) != 1 || fs[0].ID != enrolled.Factor.ID || fs[0].Params["phone"] != "+4915123456780" {
+			t.Errorf("enrolled: %+v %v", fs, err)
+		}
+
+		// An import row's country column; a row without the column keeps the country.
+		rows, bad := parse(t, lifecycle.FormatCSV, "username,phone,country\neva,06 12 34 56 78,FR\ndora,030 901821,\n")
+		if rep, err := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{}); err != nil || rep.Created != 1 || rep.Refused != 1 ||
+			!strings.Contains(rep.Rows[1].Error.Error(), "is not a phone number of GB (lifecycle.defaultCountry)") {
+			t.Fatalf("import: %+v %v", rep, err)
+		}
+		if v, err := m.GetUser(ctx, "eva"); err != nil || v.Phone != "+33612345678" || v.Country != "FR" {
+			t.Errorf("imported with a country: %+v %v", v, err)
+		}
+		// dora's row clears her country (the column is there, empty), so its number is
+		// read as the deployment's, and 030 901821 is no GB number: the row is refused,
+		// and changes nothing.
+		if d, err := m.GetUser(ctx, "dora"); err != nil || d.Country != "DE" {
+			t.Errorf("after a refused row: %+v %v", d, err)
+		}
+		rows, bad = parse(t, lifecycle.FormatCSV, "username,phone\ndora,030 901821\n")
+		if rep, err := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{}); err != nil || rep.Updated != 1 {
+			t.Fatalf("import without the column: %+v %v", rep, err)
+		}
+		if d, err := m.GetUser(ctx, "dora"); err != nil || d.Country != "DE" || d.Phone != "+4930901821" {
+			t.Errorf("imported without the column: %+v %v", d, err)
+		}
+
+		// A directory's event propagated as applied: its country, else the user's.
+		if _, tel := m.AsStored(ctx, "dora", nil, s("030 901822"), nil); *tel != "+4930901822" {
+			t.Errorf("as stored, the user's country: %s", *tel)
+		}
+		if _, tel := m.AsStored(ctx, "dora", nil, s("06 12 34 56 79"), s("fr")); *tel != "+33612345679" {
+			t.Errorf("as stored, the event's country: %s", *tel)
+		}
+		if _, tel := m.AsStored(ctx, "nobody", nil, s("020 7946 0959"), nil); *tel != "+442079460959" {
+			t.Errorf("as stored, no such user: %s", *tel)
+		}
+	})
+}

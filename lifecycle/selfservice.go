@@ -869,8 +869,12 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 	if page.Destination != "" {
 		dest = strings.TrimSpace(dest)
 		if page.Destination == "phone" {
+			r, err := s.m.phoneCountryOf(ctx, sess.User)
+			if err != nil {
+				return Enrolled{}, err
+			}
 			var refused *Error
-			if dest, refused = typedPhone(dest, s.m.defaultCountry()); refused != nil {
+			if dest, refused = typedPhone(dest, r.code); refused != nil {
 				return Enrolled{}, refused
 			}
 		}
@@ -965,8 +969,12 @@ func (s *SelfService) SamePending(ctx context.Context, sess Session, typ, dest s
 		return false
 	}
 	if param := builtin.Destination(typ); param != "" {
-		if n, refused := typedPhone(dest, s.m.defaultCountry()); refused == nil && param == "phone" {
-			dest = n
+		if param == "phone" {
+			if r, err := s.m.phoneCountryOf(ctx, sess.User); err == nil {
+				if n, refused := typedPhone(dest, r.code); refused == nil {
+					dest = n
+				}
+			}
 		}
 		return sameDestination(f.Params[param], dest)
 	}

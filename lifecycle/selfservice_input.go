@@ -25,9 +25,10 @@ var ErrPhoneCallingCode = &Error{Kind: Invalid, Code: "invalid_phone", Field: "d
 // typedPhone is a phone number as a person types it on the page, in the E.164 form
 // factors store: "+1 (555) 010-0199" → "+15550100199", "0044 20 7946 0958" and
 // "+44 (0)20 7946 0958" → "+442079460958" (phone.Parse). A national number ("020 7946
-// 0958") is read as country's (Options.DefaultCountry); without one it could be any
-// country's, and is refused (ErrPhoneForm), as is a number of no country's calling code
-// (ErrPhoneCallingCode) or of a length none of its country's numbers has (ErrPhoneDigits).
+// 0958") is read as country's (the user's, else Options.DefaultCountry); without one it
+// could be any country's, and is refused (ErrPhoneForm), as is a number of no country's
+// calling code (ErrPhoneCallingCode) or of a length none of its country's numbers has
+// (ErrPhoneDigits).
 func typedPhone(typed, country string) (string, *Error) {
 	n, err := phone.Parse(typed, country)
 	var digits *phone.CodeLengthError
@@ -42,10 +43,22 @@ func typedPhone(typed, country string) (string, *Error) {
 	return "", ErrPhoneForm
 }
 
+// phoneRegion is the country a national phone number of a user's is read as, and whose
+// country it is, for a refusal to name: the user's own (UserInput.Country) when it has
+// one, else the deployment's (Options.DefaultCountry, "" for none).
+type phoneRegion struct{ code, whose string }
+
+func phoneCountry(own, deployment string) phoneRegion {
+	if own != "" {
+		return phoneRegion{own, "the user's country"}
+	}
+	return phoneRegion{deployment, "lifecycle.defaultCountry"}
+}
+
 // readPhone reads a phone number given for field (a profile's, an enrollment's) into
-// E.164, a national number as country's; the refusal says what the number lacks.
-func readPhone(field, s, country string) (string, *Error) {
-	n, err := phone.Parse(s, country)
+// E.164, a national number as r's; the refusal says what the number lacks.
+func readPhone(field, s string, r phoneRegion) (string, *Error) {
+	n, err := phone.Parse(s, r.code)
 	if err == nil {
 		return n, nil
 	}
@@ -53,9 +66,9 @@ func readPhone(field, s, country string) (string, *Error) {
 	var long *phone.CodeLengthError
 	switch {
 	case errors.Is(err, phone.ErrNoCountry):
-		return "", invalid("invalid_phone", field, "%q does not say its country: write it with + and the country code (+44 20 7946 0958), or set lifecycle.defaultCountry to the country whose national numbers these are", s).quoting(s)
+		return "", invalid("invalid_phone", field, "%q does not say its country: write it with + and the country code (+44 20 7946 0958), or give the user's country (country), or set lifecycle.defaultCountry to the country whose national numbers these are", s).quoting(s)
 	case errors.As(err, &short):
-		return "", invalid("invalid_phone", field, "%q is not a phone number of %s (lifecycle.defaultCountry): write it with + and the country code if it is another country's", s, short.Region).quoting(s)
+		return "", invalid("invalid_phone", field, "%q is not a phone number of %s (%s): write it with + and the country code if it is another country's", s, short.Region, r.whose).quoting(s)
 	case errors.Is(err, phone.ErrCallingCode):
 		return "", invalid("invalid_phone", field, "%q has no country's calling code after the + or 00 (+1, +44, +49...)", s).quoting(s)
 	case errors.As(err, &long):

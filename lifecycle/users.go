@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emfa/emfa/internal/phone"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
@@ -30,6 +32,7 @@ type User struct {
 	State       string            `json:"state"`
 	Email       string            `json:"email,omitempty"`
 	Phone       string            `json:"phone,omitempty"`
+	Country     string            `json:"country,omitempty"`
 	DisplayName string            `json:"displayName,omitempty"`
 	Groups      []string          `json:"groups"`
 	Attributes  map[string]string `json:"attributes"`
@@ -45,10 +48,14 @@ type User struct {
 // State, active or disabled, is the user's state: a user created disabled never exists
 // active, and an update that says it changes the state in the same commit.
 type UserInput struct {
-	Name        string             `json:"name"`
-	State       *string            `json:"state"`
-	Email       *string            `json:"email"`
-	Phone       *string            `json:"phone"`
+	Name  string  `json:"name"`
+	State *string `json:"state"`
+	Email *string `json:"email"`
+	Phone *string `json:"phone"`
+	// Country is the user's country (ISO 3166-1 alpha-2; "" for none): a phone number of
+	// theirs given without its country code, now or later, is read as one of its, rather
+	// than as lifecycle.defaultCountry's.
+	Country     *string            `json:"country"`
 	DisplayName *string            `json:"displayName"`
 	Groups      *[]string          `json:"groups"`
 	Attributes  *map[string]string `json:"attributes"`
@@ -60,7 +67,7 @@ type UserInput struct {
 
 func userOf(r store.UserRecord) User {
 	u := User{ID: r.ID, Name: r.Name, State: StateName(r.Disabled), Email: r.Profile.Email, Phone: r.Profile.Phone,
-		DisplayName: r.Profile.DisplayName, Groups: r.Profile.Groups, Attributes: r.Profile.Attributes, Created: r.CreatedAt}
+		Country: r.Profile.Country, DisplayName: r.Profile.DisplayName, Groups: r.Profile.Groups, Attributes: r.Profile.Attributes, Created: r.CreatedAt}
 	if u.Groups == nil {
 		u.Groups = []string{}
 	}
@@ -88,7 +95,8 @@ func CheckGroupName(name string) *Error {
 }
 
 // profile applies in to p (a copy), checking and normalising every field set; a national
-// phone number is read as country's (Options.DefaultCountry).
+// phone number is read as the user's country's (in's, else p's), else as country's
+// (Options.DefaultCountry).
 func profile(p store.Profile, in UserInput, country string) (store.Profile, *Error) {
 	p.Groups, p.Attributes = slices.Clone(p.Groups), maps.Clone(p.Attributes)
 	if in.Email != nil {
@@ -101,11 +109,20 @@ func profile(p store.Profile, in UserInput, country string) (store.Profile, *Err
 			p.Email = n
 		}
 	}
+	if in.Country != nil {
+		// Before the phone: a national number given with it is read as its country's.
+		p.Country = strings.ToUpper(*in.Country)
+		if p.Country != "" {
+			if err := phone.CheckRegion(p.Country); err != nil {
+				return p, invalid("invalid_country", "country", "%q %v", *in.Country, err).quoting(*in.Country)
+			}
+		}
+	}
 	if in.Phone != nil {
 		was := p.Phone
 		p.Phone = *in.Phone
 		if p.Phone != "" {
-			n, err := readPhone("phone", p.Phone, country)
+			n, err := readPhone("phone", p.Phone, phoneCountry(p.Country, country))
 			switch {
 			case err != nil && sameDestination(was, p.Phone):
 				// The number stored, given again (a directory's PUT that deactivates the
@@ -358,7 +375,7 @@ func (m *Manager) propagate(ctx context.Context, actor Actor, c *store.UserChang
 	for _, ev := range evs {
 		ev.ID, ev.Source, ev.Time = builtin.NewID(), AdminSource, c.Now
 		ev.Actor, ev.RequestID = string(actor), RequestID(ctx)
-		rows, err := m.propagation.Propagations(ev)
+		rows, err := m.propagation.Propagations(ctx, ev)
 		if err != nil {
 			return fmt.Errorf("lifecycle: propagation of %s: %w", ev.Type, err)
 		}
@@ -405,6 +422,7 @@ func said(ev provider.LifecycleEvent, was, is store.Profile) (_ provider.Lifecyc
 		return &is
 	}
 	ev.Email, ev.Phone, ev.DisplayName = field(was.Email, is.Email), field(was.Phone, is.Phone), field(was.DisplayName, is.DisplayName)
+	ev.Country = field(was.Country, is.Country)
 	if !maps.Equal(was.Attributes, is.Attributes) {
 		ok = true
 		ev.Attributes = make(map[string]any, len(is.Attributes))
@@ -451,6 +469,9 @@ func profileChanges(was, is store.Profile) string {
 	}
 	if was.Phone != is.Phone {
 		out = append(out, "phone: "+masked(delivery.MaskPhone, was.Phone)+" → "+masked(delivery.MaskPhone, is.Phone))
+	}
+	if was.Country != is.Country {
+		out = append(out, "country: "+cmp.Or(was.Country, "none")+" → "+cmp.Or(is.Country, "none"))
 	}
 	if was.DisplayName != is.DisplayName {
 		out = append(out, "displayName")
@@ -575,22 +596,30 @@ func parseState(state *string) (*bool, *Error) {
 	return nil, invalid("invalid_field", "state", "must be %q or %q, not %q", StateActive, StateDisabled, *state)
 }
 
-// AsStored is email and phone as m stores them in a profile: an address's domain in lower
-// case, a number in E.164 (a national one as the default country's). One m refuses is
-// returned as it is. A directory's event is propagated to vendors as applied, not as the
-// directory wrote it.
-func (m *Manager) AsStored(email, phone *string) (*string, *string) {
+// AsStored is email and phone as m stores them in user name's profile: an address's
+// domain in lower case, a number in E.164 (a national one as country's when it is set, as
+// a directory's event may say it, else as the user's country's, else the deployment's).
+// One m refuses is returned as it is. A directory's event is propagated to vendors as
+// applied, not as the directory wrote it.
+func (m *Manager) AsStored(ctx context.Context, name string, email, tel, country *string) (*string, *string) {
 	if email != nil {
 		if p, err := profile(store.Profile{}, UserInput{Email: email}, ""); err == nil {
 			email = &p.Email
 		}
 	}
-	if phone != nil {
-		if p, err := profile(store.Profile{}, UserInput{Phone: phone}, m.defaultCountry()); err == nil {
-			phone = &p.Phone
+	if tel != nil {
+		var base store.Profile
+		if _, err := phone.Parse(*tel, ""); country == nil && errors.Is(err, phone.ErrNoCountry) {
+			// A national number the event does not say the country of: the user's.
+			if r, err := m.store.GetUserRecord(ctx, name); err == nil {
+				base.Country = r.Profile.Country
+			}
+		}
+		if p, err := profile(base, UserInput{Phone: tel, Country: country}, m.defaultCountry()); err == nil {
+			tel = &p.Phone
 		}
 	}
-	return email, phone
+	return email, tel
 }
 
 // Holds reports whether u already has what in sets, so that applying it would change
@@ -599,9 +628,9 @@ func (m *Manager) Holds(u User, in UserInput) bool {
 	if in.State != nil && *in.State != u.State {
 		return false
 	}
-	cur := store.Profile{Email: u.Email, Phone: u.Phone, DisplayName: u.DisplayName, Groups: u.Groups, Attributes: u.Attributes}
+	cur := store.Profile{Email: u.Email, Phone: u.Phone, Country: u.Country, DisplayName: u.DisplayName, Groups: u.Groups, Attributes: u.Attributes}
 	p, err := profile(cur, in, m.defaultCountry())
-	return err == nil && p.Email == cur.Email && p.Phone == cur.Phone && p.DisplayName == cur.DisplayName &&
+	return err == nil && p.Email == cur.Email && p.Phone == cur.Phone && p.Country == cur.Country && p.DisplayName == cur.DisplayName &&
 		slices.Equal(p.Groups, cur.Groups) && maps.Equal(p.Attributes, cur.Attributes)
 }
 

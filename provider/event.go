@@ -61,8 +61,11 @@ type LifecycleEvent struct {
 	Time     time.Time
 	Username string
 	// Profile, for user.create and user.update; nil pointers are "not said".
-	Email       *string
-	Phone       *string
+	Email *string
+	Phone *string
+	// Country is the user's country (ISO 3166-1 alpha-2), whose national phone numbers
+	// the user's are.
+	Country     *string `json:",omitempty"`
 	DisplayName *string
 	// Attributes: nil is "not said"; an empty map (JSON {}) is "none left", and clears them.
 	Attributes map[string]any

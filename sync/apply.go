@@ -60,7 +60,7 @@ func (a *Applier) now() time.Time {
 }
 
 func input(ev provider.LifecycleEvent) lifecycle.UserInput {
-	in := lifecycle.UserInput{Name: ev.Username, Email: ev.Email, Phone: ev.Phone, DisplayName: ev.DisplayName}
+	in := lifecycle.UserInput{Name: ev.Username, Email: ev.Email, Phone: ev.Phone, Country: ev.Country, DisplayName: ev.DisplayName}
 	// nil says nothing of the attributes; an empty map says the user has none now (a SCIM
 	// remove of the last of them), and the queue's JSON keeps the two apart (null, {}).
 	if ev.Attributes != nil {
@@ -88,7 +88,7 @@ func updateInput(ev provider.LifecycleEvent) lifecycle.UserInput {
 
 // saysNothing reports whether in sets neither a profile field nor the state.
 func saysNothing(in lifecycle.UserInput) bool {
-	return in.Email == nil && in.Phone == nil && in.DisplayName == nil && in.Attributes == nil && in.State == nil
+	return in.Email == nil && in.Phone == nil && in.Country == nil && in.DisplayName == nil && in.Attributes == nil && in.State == nil
 }
 
 // Apply applies ev.

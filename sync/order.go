@@ -35,7 +35,7 @@ func groupMark(group string) string { return "group:" + group }
 
 // saysProfile reports whether ev sets any of a user's profile.
 func saysProfile(ev provider.LifecycleEvent) bool {
-	return ev.Email != nil || ev.Phone != nil || ev.DisplayName != nil || ev.Attributes != nil
+	return ev.Email != nil || ev.Phone != nil || ev.Country != nil || ev.DisplayName != nil || ev.Attributes != nil
 }
 
 // marks are the aspects ev, once applied, is the newest change of.
@@ -95,7 +95,7 @@ func (q *Queue) current(ctx context.Context, ev provider.LifecycleEvent) (cur pr
 	}
 	var left []string
 	if saysProfile(ev) && (ev.Type == provider.EventUserCreate || ev.Type == provider.EventUserUpdate) && older(profileMark(u)) {
-		ev.Email, ev.Phone, ev.DisplayName, ev.Attributes = nil, nil, nil, nil
+		ev.Email, ev.Phone, ev.Country, ev.DisplayName, ev.Attributes = nil, nil, nil, nil, nil
 		left = append(left, "profile")
 	}
 	switch ev.Type {

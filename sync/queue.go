@@ -528,7 +528,7 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 	for i, seq := range seqs {
 		q.settle(seq, owner, func() error {
 			rows[i].Seq = seq
-			props, err := q.propagations(rows[i], evs[i])
+			props, err := q.propagations(ctx, rows[i], evs[i])
 			if err != nil {
 				return err
 			}
@@ -834,7 +834,7 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 	// Done, and its propagations queued, in one commit: a process killed before it
 	// applies the event again once the lease passes (which changes nothing), so no
 	// propagation is lost.
-	props, err := q.propagations(e, ev)
+	props, err := q.propagations(ctx, e, ev)
 	if err != nil {
 		return q.retry(ctx, e, err, log)
 	}
@@ -868,11 +868,11 @@ func cutsOff(ev provider.LifecycleEvent) bool {
 }
 
 // propagations are e's, ev as applied, one to each propagator.
-func (q *Queue) propagations(e store.QueuedEvent, ev provider.LifecycleEvent) ([]store.QueuedEvent, error) {
+func (q *Queue) propagations(ctx context.Context, e store.QueuedEvent, ev provider.LifecycleEvent) ([]store.QueuedEvent, error) {
 	if q.Applier != nil && q.Applier.M != nil {
 		// As applied: the vendor gets the address and number emfa stored ("+442079460958"),
 		// not the directory's writing of them ("020 7946 0958").
-		ev.Email, ev.Phone = q.Applier.M.AsStored(ev.Email, ev.Phone)
+		ev.Email, ev.Phone = q.Applier.M.AsStored(ctx, ev.Username, ev.Email, ev.Phone, ev.Country)
 	}
 	var props []store.QueuedEvent
 	var body []byte
@@ -896,11 +896,11 @@ func (q *Queue) propagations(e store.QueuedEvent, ev provider.LifecycleEvent) ([
 // admin API's, the CLI's: lifecycle.Propagation), one to each propagator, none without
 // one: those FinishApplied queues for an event applied, for the change's own commit to
 // queue (store.UserChange.Queue). ev needs its source, id and time.
-func (q *Queue) Propagations(ev provider.LifecycleEvent) ([]store.QueuedEvent, error) {
+func (q *Queue) Propagations(ctx context.Context, ev provider.LifecycleEvent) ([]store.QueuedEvent, error) {
 	if ev.Source == "" || ev.ID == "" || ev.Time.IsZero() {
 		return nil, fmt.Errorf("sync: a %s to propagate needs its source, id and time", ev.Type)
 	}
-	return q.propagations(store.QueuedEvent{Source: ev.Source, EventID: ev.ID, Key: keyOf(ev), Type: ev.Type}, ev)
+	return q.propagations(ctx, store.QueuedEvent{Source: ev.Source, EventID: ev.ID, Key: keyOf(ev), Type: ev.Type}, ev)
 }
 
 // newer says what, in an event's body, this version does not know; "" when it knows all.

@@ -414,7 +414,7 @@ func eventMap(ev provider.LifecycleEvent) map[string]any {
 	if !ev.Time.IsZero() {
 		m["time"] = ev.Time.UTC().Format(time.RFC3339Nano)
 	}
-	for k, p := range map[string]*string{"email": ev.Email, "phone": ev.Phone, "displayName": ev.DisplayName} {
+	for k, p := range map[string]*string{"email": ev.Email, "phone": ev.Phone, "country": ev.Country, "displayName": ev.DisplayName} {
 		if p != nil {
 			m[k] = *p
 		}

@@ -28,7 +28,8 @@ import (
 // SCIM 2.0 service provider (RFC 7643/7644) at /scim/v2, as Microsoft Entra ID, Okta and
 // other clients use it: Users and Groups, filters of `eq` clauses joined by `and`, paging,
 // PATCH with Entra's quirks (capitalised ops, string booleans, path-less replace with
-// dotted keys, members[value eq "…"]), ETags. Writes are lifecycle events applied at
+// dotted keys, members[value eq "…"]), ETags. The country of the work address is the
+// user's country (lifecycle.UserInput.Country), which reads the user's national numbers. Writes are lifecycle events applied at
 // once through the sync queue's applier (the same rules as every other source), then
 // queued, applied, for propagation. A user's SCIM id is emfa's user id; externalId and
 // name parts are kept as the attributes scim.externalId, scim.givenName, scim.familyName.
@@ -49,8 +50,9 @@ const (
 	attrEmailType = "scim.emailType"
 	attrPhoneType = "scim.phoneType"
 
-	keptEmailType = "work"
-	keptPhoneType = "mobile"
+	keptEmailType   = "work"
+	keptPhoneType   = "mobile"
+	keptAddressType = "work"
 )
 
 // scimError is a SCIM error response.
@@ -158,19 +160,27 @@ func (api *syncAPI) scimAuth(next echo.HandlerFunc) echo.HandlerFunc {
 type scimUser struct {
 	userName, externalID, givenName, familyName, displayName, email, phone string
 	emailType, phoneType                                                   string // "": work, mobile
+	country                                                                string // the work address's, as emfa reads it
 	active                                                                 bool
 }
 
 func scimUserOf(u lifecycle.User) scimUser {
 	return scimUser{userName: u.Name, externalID: u.Attributes[attrExternalID], givenName: u.Attributes[attrGiven],
 		familyName: u.Attributes[attrFamily], displayName: u.DisplayName, email: u.Email, phone: u.Phone,
-		emailType: u.Attributes[attrEmailType], phoneType: u.Attributes[attrPhoneType],
+		emailType: u.Attributes[attrEmailType], phoneType: u.Attributes[attrPhoneType], country: u.Country,
 		active: u.State == lifecycle.StateActive}
 }
 
 type scimMulti struct {
 	Value   string `json:"value"`
 	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
+}
+
+// scimAddress is an address as emfa keeps it: its country alone.
+type scimAddress struct {
+	Type    string `json:"type,omitempty"`
+	Country string `json:"country"`
 	Primary bool   `json:"primary,omitempty"`
 }
 
@@ -198,6 +208,7 @@ type scimUserResource struct {
 	Active       bool              `json:"active"`
 	Emails       []scimMulti       `json:"emails,omitempty"`
 	PhoneNumbers []scimMulti       `json:"phoneNumbers,omitempty"`
+	Addresses    []scimAddress     `json:"addresses,omitempty"`
 	Groups       []scimRef         `json:"groups,omitempty"`
 	Meta         scimMeta          `json:"meta"`
 }
@@ -263,6 +274,9 @@ func userResource(c echo.Context, u lifecycle.User, groupIDs map[string]string) 
 	}
 	if m.phone != "" {
 		r.PhoneNumbers = []scimMulti{{Value: m.phone, Type: cmp.Or(m.phoneType, keptPhoneType), Primary: true}}
+	}
+	if m.country != "" {
+		r.Addresses = []scimAddress{{Type: keptAddressType, Country: m.country, Primary: true}}
 	}
 	for _, g := range u.Groups {
 		if id, ok := groupIDs[g]; ok {
@@ -344,8 +358,75 @@ func (m *scimUser) apply(op string, p scimPath, value any) error {
 		}
 	case "emails", "phonenumbers":
 		return m.applyMulti(op, p, value)
+	case "addresses":
+		return m.applyAddress(op, p, value)
 	}
 	return err
+}
+
+// applyAddress keeps the country of the user's work address (else of the primary one,
+// else of the first without a type): RFC 7643 writes it in ISO 3166-1 alpha-2, and one
+// emfa does not read as a country (a name, "United States") is kept as none, not refused,
+// so that the rest of the directory's write applies. A path naming another type
+// (addresses[type eq "home"]) changes nothing.
+func (m *scimUser) applyAddress(op string, p scimPath, value any) error {
+	if p.selAttr == "type" && !strings.EqualFold(p.selV, keptAddressType) ||
+		p.selAttr != "" && p.selAttr != "type" ||
+		p.sub != "" && p.sub != "country" {
+		return nil
+	}
+	if op == "remove" || value == nil {
+		m.country = ""
+		return nil
+	}
+	var country string
+	switch x := value.(type) {
+	case string:
+		if p.sub != "country" {
+			return scimErr(400, "invalidValue", "addresses holds objects")
+		}
+		country = x
+	case map[string]any:
+		if p.sub == "country" {
+			return scimErr(400, "invalidValue", "addresses.country must be a string")
+		}
+		country, _ = x["country"].(string)
+	case []any:
+		if p.sub != "" {
+			return scimErr(400, "invalidValue", "addresses.country must be a string")
+		}
+		pick, primary, untyped := -1, -1, -1
+		for i, e := range x {
+			obj, ok := e.(map[string]any)
+			if !ok {
+				return scimErr(400, "invalidValue", "a multi-valued attribute holds objects")
+			}
+			t, _ := obj["type"].(string)
+			switch p, _ := scimBool(obj["primary"]); {
+			case strings.EqualFold(t, keptAddressType) && pick < 0:
+				pick = i
+			case p && primary < 0:
+				primary = i
+			case t == "" && untyped < 0:
+				untyped = i
+			}
+		}
+		if pick < 0 {
+			pick = primary
+		}
+		if pick < 0 {
+			pick = untyped
+		}
+		if pick >= 0 {
+			country, _ = x[pick].(map[string]any)["country"].(string)
+		} else if op == "add" {
+			return nil // none of them is the user's address
+		}
+	default:
+		return scimErr(400, "invalidValue", "addresses holds objects")
+	}
+	m.country, _ = lifecycle.CountryCode(country)
+	return nil
 }
 
 // applyMulti sets the e-mail address or the phone number. emfa keeps one of each: the
@@ -477,7 +558,7 @@ func (m scimUser) events(old scimUser, attrs map[string]string) []provider.Lifec
 	for k, v := range attrs {
 		anyAttrs[k] = v
 	}
-	ev := provider.LifecycleEvent{Username: m.userName, Email: &m.email, Phone: &m.phone, DisplayName: &m.displayName, Attributes: anyAttrs}
+	ev := provider.LifecycleEvent{Username: m.userName, Email: &m.email, Phone: &m.phone, Country: &m.country, DisplayName: &m.displayName, Attributes: anyAttrs}
 	if old.userName == "" {
 		ev.Type, ev.Disabled = provider.EventUserCreate, !m.active
 		return []provider.LifecycleEvent{ev}

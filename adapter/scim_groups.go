@@ -615,7 +615,9 @@ func exact(a map[string]any) map[string]any {
 // scimSchemaList is what /Schemas serves: what each attribute is as this server keeps it.
 // A group's displayName is exact and unique here (emfa's group names are matched exactly,
 // in a user's groups and in policies; a second group of the name is 409); a user's
-// userName and displayName are matched in any case, externalIds exactly (RFC 7643 §3.1).
+// userName and displayName are matched in any case, externalIds exactly (RFC 7643 §3.1);
+// of an address, only the country is kept (the user's country, whose national phone
+// numbers the user's are).
 func scimSchemaList() []map[string]any {
 	user := attr("userName", "string", true, false)
 	user["uniqueness"], user["mutability"] = "server", "immutable"
@@ -627,6 +629,7 @@ func scimSchemaList() []map[string]any {
 			attr("name", "complex", false, false, attr("givenName", "string", false, false), attr("familyName", "string", false, false)),
 			attr("emails", "complex", false, true, attr("value", "string", false, false), attr("type", "string", false, false), attr("primary", "boolean", false, false)),
 			attr("phoneNumbers", "complex", false, true, attr("value", "string", false, false), attr("type", "string", false, false), attr("primary", "boolean", false, false)),
+			attr("addresses", "complex", false, true, attr("country", "string", false, false), attr("type", "string", false, false), attr("primary", "boolean", false, false)),
 		}, "meta": map[string]any{"resourceType": "Schema"}},
 		{"id": scimGroupSchema, "name": "Group", "attributes": []map[string]any{group,
 			exact(attr("externalId", "string", false, false)),

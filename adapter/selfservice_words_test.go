@@ -203,6 +203,18 @@ func TestPhoneAsTyped(t *testing.T) {
 	if code := p.do(t, "POST", "/self-service/enroll", url.Values{"type": {"smsotp"}, "destination": {"+44 (0)20 7946 0959"}}); code != 200 || !strings.Contains(p.body, `id="code"`) {
 		t.Fatalf("after the form came back: %d %s", code, p.body)
 	}
+
+	// A user with a country of their own types a national number of it.
+	if code, out := h.admin(t, h.write, "PATCH", "/admin/v1/users/carol", `{"country":"FR"}`); code != 200 {
+		t.Fatalf("carol's country: %d %v", code, out)
+	}
+	p.do(t, "GET", "/self-service/enroll", nil)
+	if code := p.do(t, "POST", "/self-service/enroll", url.Values{"type": {"smsotp"}, "destination": {"06 12 34 56 78"}}); code != 200 || !strings.Contains(p.body, `id="code"`) {
+		t.Fatalf("a national number of the user's country: %d %s", code, p.body)
+	}
+	if got := sent.all(); got[len(got)-1] != "+33612345678" {
+		t.Errorf("codes sent to %v, want the last to +33612345678", got)
+	}
 }
 
 // TestPageSaysCookiesAreBlocked: a browser that keeps no cookie used to hear "your

@@ -94,6 +94,17 @@ func CheckGroupName(name string) *Error {
 	return checkText("groups", name, true, maxText)
 }
 
+// CountryCode is s as a user's country (UserInput.Country) is kept, an ISO 3166-1
+// alpha-2 code in upper case, when it is one whose national phone numbers emfa reads; ok
+// is false for anything else, a country's name included.
+func CountryCode(s string) (code string, ok bool) {
+	code = strings.ToUpper(strings.TrimSpace(s))
+	if code == "" || phone.CheckRegion(code) != nil {
+		return "", false
+	}
+	return code, true
+}
+
 // profile applies in to p (a copy), checking and normalising every field set; a national
 // phone number is read as the user's country's (in's, else p's), else as country's
 // (Options.DefaultCountry).

@@ -270,9 +270,9 @@ func (d *deps) usersCmd() *cobra.Command {
 		return tw.Flush()
 	})
 	var profile struct {
-		email, phone, displayName string
-		groups                    []string
-		disabled                  bool
+		email, phone, country, displayName string
+		groups                             []string
+		disabled                           bool
 	}
 	add := d.userWriteCmd(&cobra.Command{
 		Use: "add NAME", Short: "add a user",
@@ -293,7 +293,7 @@ func (d *deps) usersCmd() *cobra.Command {
 		for _, f := range []struct {
 			to **string
 			v  string
-		}{{&in.Email, profile.email}, {&in.Phone, profile.phone}, {&in.DisplayName, profile.displayName}} {
+		}{{&in.Email, profile.email}, {&in.Phone, profile.phone}, {&in.Country, profile.country}, {&in.DisplayName, profile.displayName}} {
 			if f.v != "" {
 				*f.to = &f.v
 			}
@@ -324,7 +324,8 @@ func (d *deps) usersCmd() *cobra.Command {
 		return nil
 	})
 	add.Flags().StringVar(&profile.email, "email", "", "the user's e-mail `ADDRESS` (an e-mail factor's default)")
-	add.Flags().StringVar(&profile.phone, "phone", "", "the user's phone `NUMBER`: E.164, +15550100123, or national with lifecycle.defaultCountry")
+	add.Flags().StringVar(&profile.phone, "phone", "", "the user's phone `NUMBER`: E.164, +15550100123, or national with --country or lifecycle.defaultCountry")
+	add.Flags().StringVar(&profile.country, "country", "", "the user's `COUNTRY` (ISO 3166-1 alpha-2: GB, DE): its national phone numbers are read as that country's")
 	add.Flags().StringVar(&profile.displayName, "display-name", "", "the user's display `NAME`")
 	add.Flags().StringArrayVar(&profile.groups, "group", nil, "a `GROUP` the user is in (repeat for more)")
 	add.Flags().BoolVar(&profile.disabled, "disabled", false, "create the user disabled: no enrollments, every sign-in fails, until enabled")

@@ -116,3 +116,65 @@ func TestReloadChangesDefaultCountry(t *testing.T) {
 		t.Errorf("admin API after the reload: %d %v", code, out)
 	}
 }
+
+// TestUserCountryReadsNationalNumbers: a user's country, given through the admin API, the
+// CLI or a directory's SCIM address, reads that user's national phone numbers where no
+// lifecycle.defaultCountry is set; SCIM shows it as the work address's country, takes it
+// from Entra's path (addresses[type eq "work"].country), and keeps a country it cannot
+// read (a name) as none rather than refuse the directory's write.
+func TestUserCountryReadsNationalNumbers(t *testing.T) {
+	const scimToken = "scim-token-0123456789abcdef0123456789"
+	cfg := adminConfig(t, "", "sync:\n  scim: {enabled: true, token: \""+scimToken+"\"}\n")
+	app := fakeCLI()
+	app.must(t, "users", "add", "cli", "--country", "fr", "--phone", "06 12 34 56 78", "--config", cfg)
+	if code, _, errOut := app.run(t, "users", "add", "cli2", "--country", "UK", "--config", cfg); code == 0 ||
+		!strings.Contains(errOut, `--country: "UK" is not an ISO 3166-1 code: the United Kingdom's is "GB"`) {
+		t.Errorf("users add --country UK: exit %d %s", code, errOut)
+	}
+	token := strings.TrimSpace(app.must(t, "tokens", "create", "--name", "idm", "--scope", "write", "--config", cfg))
+	url, _, stop := app.serve(t, "--config", cfg)
+	defer stop()
+
+	if code, out := adminDo(t, url, token, "GET", "/admin/v1/users/cli", ""); code != 200 || out["phone"] != "+33612345678" || out["country"] != "FR" {
+		t.Errorf("the CLI's user: %d %v", code, out)
+	}
+	if code, out := adminDo(t, url, token, "POST", "/admin/v1/users", `{"name":"ada","country":"de","phone":"030 901820"}`); code != 201 ||
+		out["phone"] != "+4930901820" || out["country"] != "DE" {
+		t.Errorf("admin API, a user with a country: %d %v", code, out)
+	}
+	if code, out := adminDo(t, url, token, "PATCH", "/admin/v1/users/ada", `{"phone":"0151 23456789"}`); code != 200 || out["phone"] != "+4915123456789" {
+		t.Errorf("admin API, a later national number: %d %v", code, out)
+	}
+	if code, out := adminDo(t, url, token, "PATCH", "/admin/v1/users/ada", `{"country":"Germany"}`); code != 400 ||
+		fmt.Sprint(out["error"]) != "invalid_country" && !strings.Contains(fmt.Sprint(out), "invalid_country") {
+		t.Errorf("admin API, a country's name: %d %v", code, out)
+	}
+
+	scim := func(method, path, body string) (int, map[string]any) {
+		t.Helper()
+		return syncPost(t, url+"/scim/v2"+path, body, method, "Authorization", "Bearer "+scimToken, "Content-Type", "application/scim+json")
+	}
+	code, out := scim("POST", "/Users", `{"userName":"sam","phoneNumbers":[{"type":"mobile","value":"07700 900123"}],
+		"addresses":[{"type":"home","country":"US"},{"type":"work","country":"GB","locality":"London"}]}`)
+	if code != 201 || !strings.Contains(fmt.Sprint(out["phoneNumbers"]), "+447700900123") || !strings.Contains(fmt.Sprint(out["addresses"]), "country:GB") {
+		t.Fatalf("SCIM, a user with a work address in GB: %d %v", code, out)
+	}
+	id, _ := out["id"].(string)
+	// Entra's path for the country; then a national number of the new country's.
+	code, out = scim("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+		{"op":"Replace","path":"addresses[type eq \"work\"].country","value":"fr"},
+		{"op":"Replace","path":"phoneNumbers[type eq \"mobile\"].value","value":"06 12 34 56 79"}]}`)
+	if code != 200 || !strings.Contains(fmt.Sprint(out["phoneNumbers"]), "+33612345679") || !strings.Contains(fmt.Sprint(out["addresses"]), "country:FR") {
+		t.Errorf("SCIM, Entra's path for the country: %d %v", code, out)
+	}
+	// A country's name is no code: kept as none, and the write goes through.
+	code, out = scim("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+		{"op":"Replace","path":"addresses[type eq \"work\"].country","value":"France"},
+		{"op":"Replace","path":"displayName","value":"Sam"}]}`)
+	if code != 200 || out["addresses"] != nil || out["displayName"] != "Sam" {
+		t.Errorf("SCIM, a country's name: %d %v", code, out)
+	}
+	if code, out := adminDo(t, url, token, "GET", "/admin/v1/users/sam", ""); code != 200 || out["country"] != nil || out["phone"] != "+33612345679" {
+		t.Errorf("sam after the country's name: %d %v", code, out)
+	}
+}

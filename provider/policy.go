@@ -112,7 +112,7 @@ func (p *CELPolicy) user(ctx context.Context, name string) (map[string]any, erro
 	if ok && now.Sub(c.at) < p.ttl && !now.Before(c.at) {
 		return c.v, nil
 	}
-	v := map[string]any{"name": name, "groups": []string{}, "email": "", "phone": "", "displayName": "",
+	v := map[string]any{"name": name, "groups": []string{}, "email": "", "phone": "", "country": "", "displayName": "",
 		"attributes": map[string]string{}, "disabled": false}
 	r, err := p.users.GetUserRecord(ctx, name)
 	switch {
@@ -129,7 +129,7 @@ func (p *CELPolicy) user(ctx context.Context, name string) (map[string]any, erro
 			attrs = map[string]string{}
 		}
 		v = map[string]any{"name": r.Name, "groups": groups, "email": r.Profile.Email, "phone": r.Profile.Phone,
-			"displayName": r.Profile.DisplayName, "attributes": attrs, "disabled": r.Disabled}
+			"country": r.Profile.Country, "displayName": r.Profile.DisplayName, "attributes": attrs, "disabled": r.Disabled}
 	}
 	p.mu.Lock()
 	if len(p.cache) >= policyCacheSize {

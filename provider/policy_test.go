@@ -20,7 +20,7 @@ func TestPolicy(t *testing.T) {
 	for _, name := range []string{"alice", "bob"} {
 		p := store.Profile{}
 		if name == "alice" {
-			p.Groups = []string{"sms-allowed"}
+			p.Groups, p.Country = []string{"sms-allowed"}, "GB"
 		}
 		c := store.UserChange{Name: name, Create: &store.User{ID: "id-" + name, Name: name, CreatedAt: now}, Profile: &p, Now: now}
 		if err := st.ApplyUserChanges(ctx, []store.UserChange{c})[0]; err != nil {
@@ -60,6 +60,16 @@ func TestPolicy(t *testing.T) {
 	ev, err := st.ListAudit(ctx, store.AuditFilter{Username: "bob"})
 	if err != nil || len(ev) != 1 || !strings.Contains(ev[0].Reason, "denied by policy") {
 		t.Fatalf("audit %+v %v", ev, err)
+	}
+	// The user's country: alice's is GB, bob has none.
+	byCountry, err := provider.NewCELPolicy(map[string]string{"voicecall": `user.country == "GB"`}, st, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for user, denied := range map[string]bool{"alice": false, "bob": true} {
+		if why, err := byCountry.Denied(ctx, user, "voicecall"); err != nil || (why != "") != denied {
+			t.Errorf("voicecall by country, %s: %q %v; want denied %v", user, why, err, denied)
+		}
 	}
 	for _, bad := range []map[string]string{{"smsotp": `user.groups +`}, {"smsotp": `"x"`}} {
 		if _, err := provider.NewCELPolicy(bad, st, nil); err == nil || !strings.Contains(err.Error(), "policy.smsotp") {

@@ -14,6 +14,27 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
+// smsManager is a manager over st whose engine enrolls smsotp (codes sent nowhere), with
+// country as its DefaultCountry.
+func smsManager(t *testing.T, st store.Store, country string) *lifecycle.Manager {
+	t.Helper()
+	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{3}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: []string{"smsotp"},
+		Config:  map[string]any{"smsotp": map[string]any{"sender": "null"}},
+		Senders: func(string) (delivery.Sender, error) { return nullSender{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{e}, DefaultCountry: country})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // TestDefaultCountry: with Options.DefaultCountry, a national phone number in a profile,
 // an import row or an enrollment is stored in E.164; the same number written another way
 // changes nothing; one that is no number of the country is refused; and without the
@@ -21,23 +42,10 @@ import (
 func TestDefaultCountry(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		keys, err := builtin.NewKeyring(bytes.Repeat([]byte{3}, 32))
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: []string{"smsotp"},
-			Config:  map[string]any{"smsotp": map[string]any{"sender": "null"}},
-			Senders: func(string) (delivery.Sender, error) { return nullSender{}, nil }})
-		if err != nil {
-			t.Fatal(err)
-		}
 		if _, err := lifecycle.New(lifecycle.Options{Store: st, DefaultCountry: "UK"}); err == nil || !strings.Contains(err.Error(), `"GB"`) {
 			t.Errorf("DefaultCountry UK: %v", err)
 		}
-		m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{e}, DefaultCountry: "gb"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := smsManager(t, st, "gb")
 		s := func(v string) *string { return &v }
 
 		u, err := m.CreateUser(ctx, "idm", lifecycle.UserInput{Name: "alice", Phone: s("020 7946 0958")})
@@ -152,20 +160,7 @@ func TestDefaultCountry(t *testing.T) {
 func TestUserCountry(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		keys, err := builtin.NewKeyring(bytes.Repeat([]byte{3}, 32))
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: []string{"smsotp"},
-			Config:  map[string]any{"smsotp": map[string]any{"sender": "null"}},
-			Senders: func(string) (delivery.Sender, error) { return nullSender{}, nil }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{e}, DefaultCountry: "GB"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := smsManager(t, st, "GB")
 		s := func(v string) *string { return &v }
 
 		// Given with the number: the country first, whatever the fields' order.

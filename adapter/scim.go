@@ -390,7 +390,11 @@ func (m *scimUser) applyAddress(op string, p scimPath, value any) error {
 		if p.sub == "country" {
 			return scimErr(400, "invalidValue", "addresses.country must be a string")
 		}
-		country, _ = x["country"].(string)
+		if p.selAttr == "type" {
+			country, _ = x["country"].(string) // the work address's, by the path
+			break
+		}
+		return m.applyAddress(op, p, []any{x}) // one address: the user's if it is work's, primary or untyped
 	case []any:
 		if p.sub != "" {
 			return scimErr(400, "invalidValue", "addresses.country must be a string")

@@ -212,7 +212,7 @@ func checkDSN(driver, dsn string) error {
 // a key the keyring lacks: they seal nothing, and with a key lost for good they are how
 // its factors are found and removed.
 var readsOrRemoves = map[string]bool{
-	"users list": true, "users delete": true, "users disable": true,
+	"users list": true, "users show": true, "users delete": true, "users disable": true,
 	"factors list": true, "factors delete": true, "factors disable": true, "audit": true,
 }
 
@@ -255,9 +255,15 @@ func atMostOne(what string) cobra.PositionalArgs {
 }
 
 func (d *deps) usersCmd() *cobra.Command {
+	var asJSON bool
 	list := d.storeCmd(&cobra.Command{
-		Use: "list", Short: "list users", Example: "  emfa users list --config emfa.yaml", Args: noArgs,
+		Use: "list", Short: "list users",
+		Example: "  emfa users list --config emfa.yaml\n  emfa users list --json --config emfa.yaml",
+		Args:    noArgs,
 	}, func(ctx context.Context, e *env, _ []string) error {
+		if asJSON {
+			return d.listUsersJSON(ctx, e)
+		}
 		users, err := e.store.ListUsers(ctx)
 		if err != nil {
 			return err
@@ -269,6 +275,7 @@ func (d *deps) usersCmd() *cobra.Command {
 		}
 		return tw.Flush()
 	})
+	list.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line, with the profile: as GET /admin/v1/users's users")
 	var profile struct {
 		email, phone, country, displayName string
 		groups                             []string
@@ -307,14 +314,7 @@ func (d *deps) usersCmd() *cobra.Command {
 			if le := (*lifecycle.Error)(nil); errors.As(err, &le) && le.Code == "user_exists" {
 				return errors.New(le.Msg)
 			}
-			if le := (*lifecycle.Error)(nil); errors.As(err, &le) && le.Field != "" {
-				flag := map[string]string{"displayName": "display-name", "groups": "group"}[le.Field]
-				if flag == "" {
-					flag = le.Field
-				}
-				return fmt.Errorf("--%s: %s", flag, le.Msg)
-			}
-			return cliError(err)
+			return profileFlagError(err)
 		}
 		if profile.disabled {
 			fmt.Fprintf(d.stdout, "added user %s (disabled)\n", name)
@@ -351,10 +351,11 @@ func (d *deps) usersCmd() *cobra.Command {
 			return nil
 		})
 	}
-	return group("users", "manage users (add, list, delete, disable, enable, invite)", `  emfa users add alice --config emfa.yaml
+	return group("users", "manage users (add, list, show, set, delete, disable, enable, invite)", `  emfa users add alice --config emfa.yaml
   emfa users list --config emfa.yaml
+  emfa users set alice --phone +15550100123 --config emfa.yaml
   emfa users invite alice --config emfa.yaml`,
-		add, list, del, state("disable", "disable a user: Verify is offered none of its factors"), state("enable", "enable a disabled user"),
+		add, list, d.usersShowCmd(), d.usersSetCmd(), del, state("disable", "disable a user: Verify is offered none of its factors"), state("enable", "enable a disabled user"),
 		d.usersInviteCmd())
 }
 
@@ -483,10 +484,8 @@ func (d *deps) factorsCmd() *cobra.Command {
 			return userErr(user, err)
 		}
 		if asJSON {
-			enc := json.NewEncoder(d.stdout)
-			enc.SetEscapeHTML(false)
 			for _, f := range factors {
-				if err := enc.Encode(f); err != nil {
+				if err := encodeJSON(d.stdout, f); err != nil {
 					return err
 				}
 			}

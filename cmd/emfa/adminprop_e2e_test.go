@@ -66,7 +66,9 @@ func adminToDUO(t *testing.T, storage map[string]string) {
 	// A refused change reaches DUO as nothing: pete exists already.
 	api.do("POST", "/users", "", []byte(`{"name":"pete","email":"other@example.com"}`))
 
-	// The CLI beside the running server: a delete.
+	// The CLI beside the running server: a change of pete's profile, then olga's delete.
+	app.must(t, "users", "set", "pete", "--email", "peter@example.com", "--config", cfg)
+	until("the CLI's set", "pete", func(u duoadminfake.User, ok bool) bool { return ok && u.Email == "peter@example.com" })
 	app.must(t, "users", "delete", "olga", "--config", cfg)
 	until("the CLI's delete", "olga", func(_ duoadminfake.User, ok bool) bool { return !ok })
 
@@ -75,7 +77,7 @@ func adminToDUO(t *testing.T, storage map[string]string) {
 			t.Errorf("DUO refused %s %s: %s", r.Method, r.Path, r.Reject)
 		}
 	}
-	if u, _ := duo.User("pete"); u.Email != "pete@example.com" {
-		t.Errorf("pete at DUO: %+v after a refused create", u)
+	if u, _ := duo.User("pete"); u.Email != "peter@example.com" {
+		t.Errorf("pete at DUO: %+v after a refused create and the CLI's set", u)
 	}
 }

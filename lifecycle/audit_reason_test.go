@@ -125,7 +125,7 @@ func TestRefusalRecordsMaskWhatTheCallerSent(t *testing.T) {
 					return err
 				}},
 			{"a phone number", "admin.users.create", "+1555010019x", "invalid_phone",
-				`invalid_phone: "***" is not an E.164 number (+ and 8 to 15 digits, e.g. +15551230123)`,
+				`invalid_phone: "***" is not an E.164 number (+ and 7 to 15 digits, e.g. +15551230123)`,
 				func() error {
 					_, err := m.CreateUser(ctx, "idm", lifecycle.UserInput{Name: "bob", Phone: s("+1555010019x")})
 					return err

@@ -74,5 +74,5 @@ func readPhone(field, s string, r phoneRegion) (string, *Error) {
 	case errors.As(err, &long):
 		return "", invalid("invalid_phone", field, "%q is not a phone number of +%s: no number there has %d digits after the country code (a digit too many or too few?)", s, long.Code, long.Digits).quoting(s)
 	}
-	return "", invalid("invalid_phone", field, "%q is not an E.164 number (+ and 8 to 15 digits, e.g. +15551230123)", s).quoting(s)
+	return "", invalid("invalid_phone", field, "%q is not an E.164 number (+ and 7 to 15 digits, e.g. +15551230123)", s).quoting(s)
 }

@@ -109,7 +109,7 @@ func callingCodeOf(d string) string {
 
 // minNational is the fewest digits of any region's national number (with its trunk
 // prefix): fewer make no phone number anywhere.
-const minNational = 5
+const minNational = 4
 
 var (
 	// ErrNotNumber is text that is no phone number: a letter, a second +, too few or
@@ -146,11 +146,11 @@ func (e *LengthError) Error() string {
 	return fmt.Sprintf("is not a phone number of %s (%d digits)", e.Region, e.Digits)
 }
 
-// ValidE164 reports whether s is a phone number in E.164 form: '+', then 8 to 15 digits,
-// the first not 0. Spaces, dashes and parentheses are not accepted: factors store the one
-// form.
+// ValidE164 reports whether s is a phone number in E.164 form: '+', then 7 to 15 digits,
+// the first not 0 (the shortest in use, Niue's and Tokelau's, have 7: +683 4002). Spaces,
+// dashes and parentheses are not accepted: factors store the one form.
 func ValidE164(s string) bool {
-	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+	if len(s) < 8 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
@@ -263,12 +263,17 @@ func Parse(s, regionCode string) (string, error) {
 	return e, nil
 }
 
+// minNonGeographic is the fewest digits, with its calling code, of a number of a code
+// that is no country's (+800's have 11, +882's and +883's 9 or more).
+const minNonGeographic = 8
+
 // international is d, the digits of a number with its country calling code in front, in
 // E.164 form: its calling code one that is assigned, and what follows it of a length some
 // fixed-line or mobile number of that code's regions has. Written with the trunk prefix
 // after the calling code ("+44 020 7946 0958", as "+44 (0)20..." without the
 // parentheses), the prefix is dropped where that leaves such a length. A non-geographic
-// code (+800, +882...) has no lengths in the table: any length is taken there.
+// code (+800, +882...) has no lengths in the table: any length of 8 digits or more is
+// taken there (none of theirs is shorter; only a few countries' are).
 func international(d string) (string, error) {
 	cc := callingCodeOf(d)
 	if cc == "" {
@@ -276,7 +281,10 @@ func international(d string) (string, error) {
 	}
 	n := d[len(cc):]
 	p, ok := plans()[cc]
-	if !ok || p.fits(n) {
+	switch {
+	case !ok && len(d) < minNonGeographic:
+		return "", &CodeLengthError{Code: cc, Digits: len(n)}
+	case !ok || p.fits(n):
 		return "+" + d, nil
 	}
 	for _, t := range p.trunks {

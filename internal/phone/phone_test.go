@@ -125,7 +125,16 @@ func TestParseRefuses(t *testing.T) {
 		{"tel:+1-201-555-0123;ext=1234", "", is(ErrNotNumber)},
 		{"tel:", "", is(ErrNotNumber)},
 		{"+0 555 010 0199", "", is(ErrNotNumber)},
-		{"+1234567", "", is(ErrNotNumber)},
+		{"+123456", "", is(ErrNotNumber)}, // E.164 has 7 digits at fewest
+		{"+1234567", "", func(err error) bool {
+			var e *CodeLengthError
+			return errors.As(err, &e) && e.Code == "1" && e.Digits == 6
+		}},
+		// A code that is no country's has no lengths in the table, and none of 7 digits.
+		{"+800 1234", "", func(err error) bool {
+			var e *CodeLengthError
+			return errors.As(err, &e) && e.Code == "800"
+		}},
 		{"+1234567890123456", "", is(ErrNotNumber)},
 		// No country's calling code, or a digit too many or too few for the country.
 		{"+28 1234 5678", "", is(ErrCallingCode)},

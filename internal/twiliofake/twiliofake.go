@@ -307,9 +307,9 @@ func writeError(w http.ResponseWriter, e Error) {
 	})
 }
 
-// e164 is '+' and 8 to 15 digits, the first not 0.
+// e164 is '+' and 7 to 15 digits, the first not 0.
 func e164(s string) bool {
-	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+	if len(s) < 8 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
 		return false
 	}
 	for _, c := range s[1:] {

@@ -85,7 +85,7 @@ func phone(label string) destination {
 		param: "phone", meta: "E164", usage: "the phone number, E.164 (+15551230123)", label: label, mask: delivery.MaskPhone,
 		normalize: func(s string) (string, error) {
 			if !delivery.ValidE164(s) {
-				return "", fmt.Errorf("%w: phone %q is not an E.164 number (+ and 8 to 15 digits, e.g. +15551230123)", ErrInvalidDestination, s)
+				return "", fmt.Errorf("%w: phone %q is not an E.164 number (+ and 7 to 15 digits, e.g. +15551230123)", ErrInvalidDestination, s)
 			}
 			// Of a country: an assigned calling code and a length its numbers have.
 			n, err := phonenum.Parse(s, "")

@@ -242,7 +242,7 @@ var callingCodes = []int{%s}
 // number of every region, in the national form its own formatter gives and in the
 // international one, with the E.164 form Parse must read each as. A national form is
 // kept only where libphonenumber reads it back as the same number itself, and a number
-// only where it has the 8 to 15 digits emfa's E.164 form takes.
+// only where it has the 7 to 15 digits emfa's E.164 form takes.
 func examples() {
 	type example struct{ region, national, international, e164 string }
 	var out []example
@@ -254,8 +254,8 @@ func examples() {
 				continue
 			}
 			e164 := phonenumbers.Format(num, phonenumbers.E164)
-			if n := len(e164) - 1; n < 8 || n > 15 {
-				skipped["fewer than 8 digits"] = append(skipped["fewer than 8 digits"], region+" "+e164)
+			if n := len(e164) - 1; n < 7 || n > 15 {
+				skipped["fewer than 7 digits"] = append(skipped["fewer than 7 digits"], region+" "+e164)
 				continue
 			}
 			national := phonenumbers.Format(num, phonenumbers.NATIONAL)

@@ -12,7 +12,7 @@ import (
 // erratum 1690: a 256-octet path minus the angle brackets).
 const maxEmailLength = 254
 
-// ValidE164 reports whether s is a phone number in E.164 form: '+', then 8 to 15 digits, the
+// ValidE164 reports whether s is a phone number in E.164 form: '+', then 7 to 15 digits, the
 // first not 0. Spaces, dashes and parentheses are not accepted: factors store the one form
 // (phone.Parse reads the others into it).
 func ValidE164(s string) bool { return phone.ValidE164(s) }

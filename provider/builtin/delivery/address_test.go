@@ -15,9 +15,9 @@ func TestValidE164(t *testing.T) {
 	}{
 		{"+15551230123", true},
 		{"+447911123456", true},
-		{"+12345678", true},          // 8 digits, the shortest
+		{"+6834002", true},           // 7 digits, the shortest (Niue)
 		{"+123456789012345", true},   // 15 digits, the longest
-		{"+1234567", false},          // 7 digits
+		{"+123456", false},           // 6 digits
 		{"+1234567890123456", false}, // 16 digits
 		{"+05551230123", false},      // country codes do not start with 0
 		{"15551230123", false},       // no '+'
@@ -82,6 +82,7 @@ func TestMaskPhone(t *testing.T) {
 		{"+8613812345678", "+86 *******5678"},   // China
 		{"+35312345", "+353 ***45"},             // short national number: at most half shown
 		{"+3531234567", "+353 ****567"},         // 7 digits: 3 shown
+		{"+6834002", "+683 **02"},               // Niue's four digits: two shown
 		{"+1555123012", "+1 *****3012"},         // +1 but not ten digits: not formatted as NANP
 		{"+12345678901234", "+1 *********1234"}, // longest +1 number
 		{"555-0123", "***"},                     // not E.164: nothing shown

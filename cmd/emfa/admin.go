@@ -255,27 +255,7 @@ func atMostOne(what string) cobra.PositionalArgs {
 }
 
 func (d *deps) usersCmd() *cobra.Command {
-	var asJSON bool
-	list := d.storeCmd(&cobra.Command{
-		Use: "list", Short: "list users",
-		Example: "  emfa users list --config emfa.yaml\n  emfa users list --json --config emfa.yaml",
-		Args:    noArgs,
-	}, func(ctx context.Context, e *env, _ []string) error {
-		if asJSON {
-			return d.listUsersJSON(ctx, e)
-		}
-		users, err := e.store.ListUsers(ctx)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tSTATE\tCREATED")
-		for _, u := range users {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, lifecycle.StateName(u.Disabled), u.CreatedAt.UTC().Format(time.RFC3339))
-		}
-		return tw.Flush()
-	})
-	list.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line, with the profile: as GET /admin/v1/users's users")
+	list := d.usersListCmd()
 	var profile struct {
 		email, phone, country, displayName string
 		groups                             []string

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -38,29 +39,54 @@ func (d *deps) usersShowCmd() *cobra.Command {
 	return c
 }
 
-// listUsersJSON writes every user, a JSON object per line, as the admin API's pages of
-// GET /admin/v1/users give them: the same order, the profile with each.
-func (d *deps) listUsersJSON(ctx context.Context, e *env) error {
-	m, err := e.manager(nil, nil, nil)
-	if err != nil {
-		return err
-	}
-	q := lifecycle.UserQuery{Limit: 1000}
-	for {
-		page, err := m.ListUsers(ctx, q)
-		if err != nil {
-			return err
+// usersListCmd lists users as the admin API's GET /admin/v1/users pages them: the same
+// order and filters, every page; a table, or with --json each user with its profile.
+func (d *deps) usersListCmd() *cobra.Command {
+	var asJSON bool
+	var q lifecycle.UserQuery
+	c := d.managerCmd(&cobra.Command{
+		Use: "list", Short: "list users, all or those of a group, a state or a name prefix",
+		Example: "  emfa users list --config emfa.yaml\n" +
+			"  emfa users list --state disabled --config emfa.yaml\n" +
+			"  emfa users list --group sms-allowed --json --config emfa.yaml",
+		Args: noArgs,
+	}, func(ctx context.Context, _ *env, m *lifecycle.Manager, _ []string) error {
+		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
+		if !asJSON {
+			fmt.Fprintln(tw, "NAME\tSTATE\tCREATED")
 		}
-		for _, u := range page.Users {
-			if err := encodeJSON(d.stdout, u); err != nil {
-				return err
+		q.Limit = 1000
+		for {
+			page, err := m.ListUsers(ctx, q)
+			if err != nil {
+				return profileFlagError(err)
 			}
+			for _, u := range page.Users {
+				if asJSON {
+					err = encodeJSON(d.stdout, u)
+				} else {
+					_, err = fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.State, u.Created.UTC().Format(time.RFC3339))
+				}
+				if err != nil {
+					return err
+				}
+			}
+			if page.Next == "" {
+				break
+			}
+			q.Cursor = page.Next
 		}
-		if page.Next == "" {
+		if asJSON {
 			return nil
 		}
-		q.Cursor = page.Next
-	}
+		return tw.Flush()
+	})
+	fl := c.Flags()
+	fl.BoolVar(&asJSON, "json", false, "one JSON object per line, with the profile: as GET /admin/v1/users's users")
+	fl.StringVar(&q.Group, "group", "", "only the users in `GROUP`")
+	fl.StringVar(&q.State, "state", "", "only the users in `STATE`: active or disabled")
+	fl.StringVar(&q.Prefix, "prefix", "", "only the users whose names start with `PREFIX` (in any letter case)")
+	return c
 }
 
 // writeUser is u for a person to read: a line per field, "-" for one not set.

@@ -111,22 +111,27 @@ func TestUsersShowAndSet(t *testing.T) {
 	}
 }
 
-// TestUsersListJSON: users list --json gives every user with its profile, a line each, in
-// the admin API's order, past the end of the API's largest page.
-func TestUsersListJSON(t *testing.T) {
+// TestUsersList: users list gives every user, in the admin API's order, past the end of
+// the API's largest page, with --json each with its profile, and takes the API's filters
+// (a group, a state, a name prefix in any case).
+func TestUsersList(t *testing.T) {
 	cfg := writeConfig(t, "")
 	var csv strings.Builder
-	csv.WriteString("username,email,country\n")
+	csv.WriteString("username,email,country,groups,state\n")
 	const n = 1003
 	for i := range n {
-		fmt.Fprintf(&csv, "user%04d,user%04d@example.com,FR\n", i, i)
+		group, state := "", "active"
+		if i%100 == 7 {
+			group, state = "sms;staff", "disabled"
+		}
+		fmt.Fprintf(&csv, "user%04d,user%04d@example.com,FR,%s,%s\n", i, i, group, state)
 	}
 	file := filepath.Join(t.TempDir(), "users.csv")
 	if err := os.WriteFile(file, []byte(csv.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	mustEmfa(t, "import", file, "--config", cfg)
-	mustEmfa(t, "users", "add", "Zoe", "--config", cfg)
+	mustEmfa(t, "users", "add", "Zoe", "--group", "sms", "--config", cfg)
 
 	lines := strings.Split(strings.TrimSuffix(mustEmfa(t, "users", "list", "--json", "--config", cfg), "\n"), "\n")
 	if len(lines) != n+1 {
@@ -144,5 +149,40 @@ func TestUsersListJSON(t *testing.T) {
 		if u.Name != want || u.ID == "" || i < n && (u.Email != want+"@example.com" || u.Country != "FR") {
 			t.Fatalf("line %d: %+v, want %s with its profile", i, u, want)
 		}
+	}
+	if table := mustEmfa(t, "users", "list", "--config", cfg); strings.Count(table, "\n") != n+2 || !strings.HasPrefix(table, "NAME ") {
+		t.Errorf("users list: %d lines, want a header and %d users", strings.Count(table, "\n"), n+1)
+	}
+
+	names := func(args ...string) []string {
+		t.Helper()
+		var out []string
+		table := strings.Split(strings.TrimSpace(mustEmfa(t, append(append([]string{"users", "list"}, args...), "--config", cfg)...)), "\n")
+		for _, line := range table[1:] {
+			out = append(out, strings.Fields(line)[0])
+		}
+		return out
+	}
+	var disabled []string
+	for i := 7; i < n; i += 100 {
+		disabled = append(disabled, fmt.Sprintf("user%04d", i))
+	}
+	if got := names("--state", "disabled"); !slices.Equal(got, disabled) {
+		t.Errorf("--state disabled: %q, want %q", got, disabled)
+	}
+	if got := names("--group", "sms"); !slices.Equal(got, append(slices.Clone(disabled), "Zoe")) {
+		t.Errorf("--group sms: %q", got)
+	}
+	if got := names("--group", "sms", "--state", "active"); !slices.Equal(got, []string{"Zoe"}) {
+		t.Errorf("--group sms --state active: %q", got)
+	}
+	if got := names("--prefix", "USER100"); !slices.Equal(got, []string{"user1000", "user1001", "user1002"}) {
+		t.Errorf("--prefix USER100: %q", got)
+	}
+	if got := names("--group", "nobody's"); len(got) != 0 {
+		t.Errorf("--group of no one: %q", got)
+	}
+	if code, _, errOut := emfa(t, "users", "list", "--state", "gone", "--config", cfg); code != 1 || !strings.Contains(errOut, `--state: must be active or disabled, not "gone"`) {
+		t.Errorf("--state gone: exit %d, %q", code, errOut)
 	}
 }

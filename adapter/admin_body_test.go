@@ -9,6 +9,7 @@ import (
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/store"
 )
 
 // TestAdminDuplicateKeys: a body that names a key twice is refused, as the contract's
@@ -27,7 +28,7 @@ func TestAdminDuplicateKeys(t *testing.T) {
 		{"in an optional body", "POST", "/admin/v1/users/alice/reset", `{"mode":"disable","mode":"delete"}`, 400, "duplicate_field", "mode", nil},
 		{"a factor's params", "POST", "/admin/v1/users/alice/factors", `{"type":"totp","params":{"digits":6,"digits":8}}`, 400, "duplicate_field", "params.digits", nil},
 	})
-	users, err := h.store.ListUsers(context.Background())
+	users, err := h.store.ListUserRecords(context.Background(), store.UserQuery{})
 	if err != nil || len(users) != 1 {
 		t.Errorf("after the refusals: %d users, %v; want alice alone", len(users), err)
 	}

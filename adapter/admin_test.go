@@ -233,7 +233,7 @@ func TestAdminBadInput(t *testing.T) {
 			}
 		})
 	}
-	users, err := h.store.ListUsers(context.Background())
+	users, err := h.store.ListUserRecords(context.Background(), store.UserQuery{})
 	if err != nil || len(users) != 1 {
 		t.Errorf("after the refusals: %d users, %v; want alice alone", len(users), err)
 	}

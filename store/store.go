@@ -288,7 +288,6 @@ type Store interface {
 	// it reads one column and makes no error of a name it does not find.
 	UserDisabled(ctx context.Context, name string) (bool, error)
 	GetUserByID(ctx context.Context, id string) (User, error) // the owner of a factor (Factor.UserID)
-	ListUsers(ctx context.Context) ([]User, error)            // ordered by FoldName's bytes
 	SetUserDisabled(ctx context.Context, name string, disabled bool) error
 	DeleteUser(ctx context.Context, name string) error
 

@@ -271,16 +271,6 @@ func (s *Store) GetUserByID(ctx context.Context, id string) (store.User, error) 
 	return u, nil
 }
 
-func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	// By folded name, as ListUserRecords: lower() is ASCII-only and sorts by bytes in both
-	// schemas (users.name is COLLATE "C" in PostgreSQL), and unique (users_name_folded).
-	users, err := query(ctx, s.rq, scanUser, `SELECT `+userCols+` FROM users ORDER BY lower(name)`)
-	if err != nil {
-		return nil, s.fail("list users", err)
-	}
-	return users, nil
-}
-
 func (s *Store) SetUserDisabled(ctx context.Context, name string, disabled bool) error {
 	return s.write(ctx, func(w *writer) error { return w.SetUserDisabled(ctx, name, disabled) })
 }

@@ -112,8 +112,8 @@ func writeUser(w io.Writer, u lifecycle.User) error {
 		{"groups", or(strings.Join(u.Groups, ", "))}, {"attributes", or(strings.Join(attrs, ", "))},
 		{"created", u.Created.UTC().Format(lifecycle.AuditTimeFormat)}, {"updated", updated},
 	} {
-		// %q would hide nothing and read worse; a control character cannot be in a
-		// profile (lifecycle's checkText), so the value is printed as stored.
+		// As stored: lifecycle refuses a control character anywhere in a profile
+		// (checkText), so no value can break a line or move the terminal's cursor.
 		fmt.Fprintf(tw, "%s:\t%s\n", f[0], f[1])
 	}
 	return tw.Flush()

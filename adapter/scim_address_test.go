@@ -8,7 +8,8 @@ import (
 // primary address's, else an untyped one's, however a directory writes it: a whole
 // resource, a PATCH of addresses (an array or one object), Entra's path to the work
 // address's country; a path naming another type, or an address that is none of these,
-// changes nothing; a country emfa does not read is kept as none; a remove clears it.
+// changes nothing; a country's name or alpha-3 code is read as its code, and a country
+// emfa does not read is kept as none; a remove clears it.
 func TestSCIMAddressCountry(t *testing.T) {
 	h := newSyncHarness(t)
 	country := func() string {
@@ -35,7 +36,10 @@ func TestSCIMAddressCountry(t *testing.T) {
 		{"one primary address added", `{"op":"Add","path":"addresses","value":{"type":"other","country":"fr","primary":true}}`, "FR"},
 		{"addresses none of which is the user's, added", `{"op":"Add","path":"addresses","value":[{"type":"home","country":"IT"}]}`, "FR"},
 		{"an untyped address", `{"op":"Replace","path":"addresses","value":[{"country":"ES"}]}`, "ES"},
-		{"a country's name", `{"op":"Replace","path":"addresses[type eq \"work\"].country","value":"Spain"}`, ""},
+		{"a country's name", `{"op":"Replace","path":"addresses[type eq \"work\"].country","value":"Spain"}`, "ES"},
+		{"a name in the country's own language", `{"op":"Replace","path":"addresses[type eq \"work\"].country","value":"Österreich"}`, "AT"},
+		{"an alpha-3 code", `{"op":"Replace","path":"addresses[type eq \"work\"].country","value":"che"}`, "CH"},
+		{"no country's name", `{"op":"Replace","path":"addresses[type eq \"work\"].country","value":"Narnia"}`, ""},
 		{"a path-less replace with Entra's key", `{"op":"Replace","value":{"addresses[type eq \"work\"].country":"PT"}}`, "PT"},
 		{"the work address removed", `{"op":"Remove","path":"addresses[type eq \"work\"]"}`, ""},
 	} {

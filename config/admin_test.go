@@ -24,8 +24,9 @@ providers: [{name: n, credentialPrefix: p, capabilities: [totp]}]
 		{"admin: {listen: \"127.0.0.1:8080\"}", "admin.listen: is server.listen"},
 		{"admin: {enabled: false, listen: \"127.0.0.1:9\"}", "admin.enabled is false"},
 		{"lifecycle: {activationLifetime: 1m}", "lifecycle.activationLifetime"},
-		{"lifecycle: {defaultCountry: UK}", `lifecycle.defaultCountry: "UK" is not an ISO 3166-1 code: the United Kingdom's is "GB"`},
-		{"lifecycle: {defaultCountry: USA}", `lifecycle.defaultCountry: "USA" is not a region's ISO 3166-1 alpha-2 code`},
+		{"lifecycle: {defaultCountry: UK}", `lifecycle.defaultCountry: "UK" is not an ISO 3166-1 alpha-2 code: that country's is "GB"`},
+		{"lifecycle: {defaultCountry: USA}", `lifecycle.defaultCountry: "USA" is not an ISO 3166-1 alpha-2 code: that country's is "US"`},
+		{"lifecycle: {defaultCountry: XY}", `lifecycle.defaultCountry: "XY" is not a region's ISO 3166-1 alpha-2 code`},
 	} {
 		_, err := Parse([]byte(base+tc.yaml+"\n"), "yaml", noEnv)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

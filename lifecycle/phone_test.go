@@ -187,10 +187,16 @@ func TestUserCountry(t *testing.T) {
 		}
 
 		// Not a country's code: refused, nothing changed; "" clears it.
-		for _, bad := range []string{"UK", "Germany", "D"} {
+		// The admin API and imports take the code alone, and say which one a name means.
+		for bad, why := range map[string]string{
+			"UK":      `"UK" is not an ISO 3166-1 alpha-2 code: that country's is "GB"`,
+			"Germany": `"Germany" is not an ISO 3166-1 alpha-2 code: that country's is "DE"`,
+			"DEU":     `"DEU" is not an ISO 3166-1 alpha-2 code: that country's is "DE"`,
+			"D":       `"D" is not a region's ISO 3166-1 alpha-2 code`,
+		} {
 			if _, err := m.UpdateUser(ctx, "idm", "dora", lifecycle.UserInput{Country: s(bad), Phone: s("020 7946 0958")}); err == nil ||
-				!strings.Contains(err.Error(), "invalid_country") {
-				t.Errorf("country %q: %v", bad, err)
+				!strings.Contains(err.Error(), "invalid_country") || !strings.Contains(err.Error(), why) {
+				t.Errorf("country %q: %v; want invalid_country: %s", bad, err, why)
 			}
 		}
 		if d, err := m.GetUser(ctx, "dora"); err != nil || d.Country != "DE" || d.Phone != "+4915123456789" {

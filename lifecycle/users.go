@@ -94,15 +94,15 @@ func CheckGroupName(name string) *Error {
 	return checkText("groups", name, true, maxText)
 }
 
-// CountryCode is s as a user's country (UserInput.Country) is kept, an ISO 3166-1
-// alpha-2 code in upper case, when it is one whose national phone numbers emfa reads; ok
-// is false for anything else, a country's name included.
+// CountryCode is s, a country as a directory writes it, as a user's country
+// (UserInput.Country) is kept: an ISO 3166-1 alpha-2 code in upper case, for a region
+// whose national phone numbers emfa reads, given as that code in any case, its alpha-3
+// code or a name of it ("Germany", "Deutschland": phone.RegionOf). ok is false for
+// anything else. The admin API and imports take the alpha-2 code alone, and say which
+// one a name stands for (phone.CheckRegion); a directory's write, which cannot be asked
+// again, is read.
 func CountryCode(s string) (code string, ok bool) {
-	code = strings.ToUpper(strings.TrimSpace(s))
-	if code == "" || phone.CheckRegion(code) != nil {
-		return "", false
-	}
-	return code, true
+	return phone.RegionOf(s)
 }
 
 // profile applies in to p (a copy), checking and normalising every field set; a national
@@ -125,7 +125,9 @@ func profile(p store.Profile, in UserInput, country string) (store.Profile, *Err
 		p.Country = strings.ToUpper(*in.Country)
 		if p.Country != "" {
 			if err := phone.CheckRegion(p.Country); err != nil {
-				return p, invalid("invalid_country", "country", "%q %v", *in.Country, err).quoting(*in.Country)
+				// Not quoting(): a country is no person's address, and masking it as
+				// one would mask its letters in the hint too ("US, GB, ***E").
+				return p, invalid("invalid_country", "country", "%q %v", *in.Country, err)
 			}
 		}
 	}

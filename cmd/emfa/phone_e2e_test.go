@@ -62,8 +62,9 @@ func TestDefaultCountryReadsNationalNumbers(t *testing.T) {
 	}
 
 	for country, says := range map[string]string{
-		"UK":  `lifecycle.defaultCountry: "UK" is not an ISO 3166-1 code: the United Kingdom's is "GB"`,
-		"BRA": `lifecycle.defaultCountry: "BRA" is not a region's ISO 3166-1 alpha-2 code`,
+		"UK":  `lifecycle.defaultCountry: "UK" is not an ISO 3166-1 alpha-2 code: that country's is "GB"`,
+		"BRA": `lifecycle.defaultCountry: "BRA" is not an ISO 3166-1 alpha-2 code: that country's is "BR"`,
+		"XY":  `lifecycle.defaultCountry: "XY" is not a region's ISO 3166-1 alpha-2 code`,
 	} {
 		bad := codesConfig(t, "", mail, sms)
 		appendConfig(t, bad, "lifecycle:\n  defaultCountry: "+country+"\n")
@@ -120,15 +121,16 @@ func TestReloadChangesDefaultCountry(t *testing.T) {
 // TestUserCountryReadsNationalNumbers: a user's country, given through the admin API, the
 // CLI or a directory's SCIM address, reads that user's national phone numbers where no
 // lifecycle.defaultCountry is set; SCIM shows it as the work address's country, takes it
-// from Entra's path (addresses[type eq "work"].country), and keeps a country it cannot
-// read (a name) as none rather than refuse the directory's write.
+// from Entra's path (addresses[type eq "work"].country), reads a country's name as its
+// code, and keeps a value it cannot read as a country as none rather than refuse the
+// directory's write.
 func TestUserCountryReadsNationalNumbers(t *testing.T) {
 	const scimToken = "scim-token-0123456789abcdef0123456789"
 	cfg := adminConfig(t, "", "sync:\n  scim: {enabled: true, token: \""+scimToken+"\"}\n")
 	app := fakeCLI()
 	app.must(t, "users", "add", "cli", "--country", "fr", "--phone", "06 12 34 56 78", "--config", cfg)
 	if code, _, errOut := app.run(t, "users", "add", "cli2", "--country", "UK", "--config", cfg); code == 0 ||
-		!strings.Contains(errOut, `--country: "UK" is not an ISO 3166-1 code: the United Kingdom's is "GB"`) {
+		!strings.Contains(errOut, `--country: "UK" is not an ISO 3166-1 alpha-2 code: that country's is "GB"`) {
 		t.Errorf("users add --country UK: exit %d %s", code, errOut)
 	}
 	token := strings.TrimSpace(app.must(t, "tokens", "create", "--name", "idm", "--scope", "write", "--config", cfg))
@@ -167,14 +169,23 @@ func TestUserCountryReadsNationalNumbers(t *testing.T) {
 	if code != 200 || !strings.Contains(fmt.Sprint(out["phoneNumbers"]), "+33612345679") || !strings.Contains(fmt.Sprint(out["addresses"]), "country:FR") {
 		t.Errorf("SCIM, Entra's path for the country: %d %v", code, out)
 	}
-	// A country's name is no code: kept as none, and the write goes through.
+	// A country's name, as Entra's country attribute often holds it, is read as its code;
+	// a national number then is that country's.
 	code, out = scim("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
-		{"op":"Replace","path":"addresses[type eq \"work\"].country","value":"France"},
+		{"op":"Replace","path":"addresses[type eq \"work\"].country","value":"Deutschland"},
+		{"op":"Replace","path":"phoneNumbers[type eq \"mobile\"].value","value":"0151 23456789"},
 		{"op":"Replace","path":"displayName","value":"Sam"}]}`)
-	if code != 200 || out["addresses"] != nil || out["displayName"] != "Sam" {
+	if code != 200 || !strings.Contains(fmt.Sprint(out["addresses"]), "country:DE") || out["displayName"] != "Sam" {
 		t.Errorf("SCIM, a country's name: %d %v", code, out)
 	}
-	if code, out := adminDo(t, url, token, "GET", "/admin/v1/users/sam", ""); code != 200 || out["country"] != nil || out["phone"] != "+33612345679" {
-		t.Errorf("sam after the country's name: %d %v", code, out)
+	// One that is no country emfa reads is kept as none, and the write goes through.
+	code, out = scim("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+		{"op":"Replace","path":"addresses[type eq \"work\"].country","value":"Narnia"},
+		{"op":"Replace","path":"displayName","value":"Samuel"}]}`)
+	if code != 200 || out["addresses"] != nil || out["displayName"] != "Samuel" {
+		t.Errorf("SCIM, no country's name: %d %v", code, out)
+	}
+	if code, out := adminDo(t, url, token, "GET", "/admin/v1/users/sam", ""); code != 200 || out["country"] != nil || out["phone"] != "+4915123456789" {
+		t.Errorf("sam after no country's name: %d %v", code, out)
 	}
 }

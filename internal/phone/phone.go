@@ -24,7 +24,7 @@ import (
 	"unicode"
 )
 
-//go:generate sh -c "cd regionsgen && go run . > ../regions.go && go run . -examples > ../examples_test.go"
+//go:generate sh -c "cd regionsgen && go run . > ../regions.go && go run . -examples > ../examples_test.go && go run . -names > ../names.go"
 
 // region is what reading a national number of one region takes.
 type region struct {
@@ -169,9 +169,9 @@ func CheckRegion(code string) error {
 	if _, ok := regions()[c]; ok {
 		return nil
 	}
-	switch {
-	case c == "UK":
-		return errors.New(`is not an ISO 3166-1 code: the United Kingdom's is "GB"`)
+	if named, ok := RegionOf(code); ok {
+		// A name or an alpha-3 code ("Germany", "DEU", "UK"): the code it stands for.
+		return fmt.Errorf("is not an ISO 3166-1 alpha-2 code: that country's is %q", named)
 	}
 	return errors.New("is not a region's ISO 3166-1 alpha-2 code (US, GB, DE...)")
 }

@@ -141,6 +141,10 @@ func main() {
 		examples()
 		return
 	}
+	if len(os.Args) == 2 && os.Args[1] == "-names" {
+		names()
+		return
+	}
 	coll, err := phonenumbers.MetadataCollection()
 	if err != nil {
 		panic(err)

@@ -1,0 +1,69 @@
+package phone
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestRegionOf: a region as directories write it, a code or a name, in any case, with or
+// without its accents, "&" or "and", "St." or "Saint"; nothing else.
+func TestRegionOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"DE": "DE", "de": "DE", " gb ": "GB", "DEU": "DE", "gbr": "GB", "USA": "US",
+		"Germany": "DE", "GERMANY": "DE", "Deutschland": "DE", "  Germany\t": "DE",
+		"United States": "US", "United States of America": "US", "U.S.": "US", "u.s.a.": "US",
+		"UK": "GB", "United Kingdom": "GB", "Great Britain": "GB", "England": "GB",
+		"Österreich": "AT", "Osterreich": "AT", "México": "MX", "Mexico": "MX",
+		"Côte d’Ivoire": "CI", "Cote d'Ivoire": "CI", "cote divoire": "CI", "Ivory Coast": "CI",
+		"St. Kitts & Nevis": "KN", "Saint Kitts and Nevis": "KN", "Bosnia and Herzegovina": "BA",
+		"Korea, Republic of": "KR", "South Korea": "KR", "Korea": "KR", "North Korea": "KP",
+		"Congo - Kinshasa": "CD", "Democratic Republic of the Congo": "CD", "Republic of the Congo": "CG",
+		"Hong Kong": "HK", "Myanmar": "MM", "Burma": "MM", "The Netherlands": "NL", "Holland": "NL",
+		"Czech Republic": "CZ", "Czechia": "CZ", "Türkiye": "TR", "Turkey": "TR", "Viet Nam": "VN",
+		"日本": "JP", "대한민국": "KR",
+	} {
+		if got, ok := RegionOf(in); !ok || got != want {
+			t.Errorf("RegionOf(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", " ", "XX", "ZZ", "001", "Atlantis", "Federal Republic", "the", "Congo", "St.", "&", "-", "Georgia on my mind"} {
+		if got, ok := RegionOf(in); ok {
+			t.Errorf("RegionOf(%q) = %q; want none", in, got)
+		}
+	}
+}
+
+// TestRegionNames: every region has its English name and alpha-3 code among its names,
+// and no two regions' names fold alike (namedRegions would drop such a name, silently).
+func TestRegionNames(t *testing.T) {
+	seen := map[string]string{}
+	named := map[string]bool{}
+	for _, r := range regionNames {
+		code, names := r.code, r.names
+		named[code] = true
+		if _, ok := regions()[code]; !ok {
+			t.Errorf("names of %s, a region emfa does not read", code)
+		}
+		if len(names) < 2 {
+			t.Errorf("%s has names %q; want its English name and alpha-3 code at least", code, names)
+		}
+		for _, n := range names {
+			k := foldName(n)
+			if k == "" {
+				t.Errorf("%s's name %q folds to nothing", code, n)
+			}
+			if other, ok := seen[k]; ok && other != code {
+				t.Errorf("%q (%s) folds as a name of %s does", n, code, other)
+			}
+			seen[k] = code
+		}
+	}
+	for code := range regions() {
+		if !named[code] {
+			t.Errorf("%s has no names", code)
+		}
+	}
+	if got := foldName("  The St. Kitts-&-Nevis (Côte) "); got != strings.Join([]string{"saint", "kitts", "and", "nevis", "cote"}, " ") {
+		t.Errorf("foldName: %q", got)
+	}
+}

@@ -3,6 +3,7 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,6 +131,14 @@ func TestRefusalRecordsMaskWhatTheCallerSent(t *testing.T) {
 					_, err := m.CreateUser(ctx, "idm", lifecycle.UserInput{Name: "bob", Phone: s("+1555010019x")})
 					return err
 				}},
+			// A value shorter than any number is masked where it is quoted, and nowhere
+			// else: not inside "E.164" or the example number.
+			{"a digit", "admin.users.create", "1", "invalid_phone",
+				`invalid_phone: "***" is not an E.164 number (+ and 7 to 15 digits, e.g. +15551230123)`,
+				func() error {
+					_, err := m.CreateUser(ctx, "idm", lifecycle.UserInput{Name: "bob", Phone: s("1")})
+					return err
+				}},
 			{"an enrollment's phone", "admin.factors.enroll", "07911 123456", "invalid_phone",
 				`invalid_phone: "***" does not say its country: write it with + and the country code (+44 20 7946 0958), or give the user's country (country), or set lifecycle.defaultCountry to the country whose national numbers these are`,
 				func() error {
@@ -153,8 +162,14 @@ func TestRefusalRecordsMaskWhatTheCallerSent(t *testing.T) {
 				if tt.code != "factor_exists" && !strings.Contains(le.Msg, tt.sent) {
 					t.Errorf("the caller's message %q does not quote %q", le.Msg, tt.sent)
 				}
+				// What was sent, quoted; or alone, where it is long enough to be a person's.
+				quotes := func(logged string) bool {
+					l := strings.ToLower(logged)
+					return strings.Contains(l, "alice@example.com") || strings.Contains(l, strings.ToLower(strconv.Quote(tt.sent))) ||
+						len(tt.sent) >= 6 && strings.Contains(l, strings.ToLower(tt.sent))
+				}
 				for _, logged := range []string{le.Error(), le.Reason()} {
-					if strings.Contains(strings.ToLower(logged), "alice@example.com") || strings.Contains(logged, tt.sent) {
+					if quotes(logged) {
 						t.Errorf("%q quotes what was sent", logged)
 					}
 				}
@@ -162,7 +177,7 @@ func TestRefusalRecordsMaskWhatTheCallerSent(t *testing.T) {
 				if len(evs) == 0 || evs[0].Outcome != "FAILED" || !strings.HasPrefix(evs[0].Reason, tt.reason) {
 					t.Fatalf("newest %s record %+v, want FAILED %q", tt.action, evs, tt.reason)
 				}
-				if r := strings.ToLower(evs[0].Reason); strings.Contains(r, "alice@example.com") || strings.Contains(r, strings.ToLower(tt.sent)) {
+				if quotes(evs[0].Reason) {
 					t.Errorf("the record %q quotes what was sent", evs[0].Reason)
 				}
 			})

@@ -181,7 +181,8 @@ func (e *Error) Reason() string {
 	return e.Code + ": " + e.masked()
 }
 
-// masked is Msg with every Quoted value masked, in the quoted form %q gave it first.
+// masked is Msg with every Quoted value masked, in the quoted form %q gave it first, then
+// where it stands alone (maskAlone).
 func (e *Error) masked() string {
 	msg := e.Msg
 	for _, v := range e.Quoted {
@@ -192,9 +193,39 @@ func (e *Error) masked() string {
 		if strings.Contains(v, "@") {
 			m = delivery.MaskEmail(v)
 		}
-		msg = strings.ReplaceAll(strings.ReplaceAll(msg, strconv.Quote(v), strconv.Quote(m)), v, m)
+		msg = maskAlone(strings.ReplaceAll(msg, strconv.Quote(v), strconv.Quote(m)), v, m)
 	}
 	return msg
+}
+
+// maskAlone replaces with m each occurrence of v in msg that is not part of a longer run
+// of letters, digits and '+': a value someone sent ("1", "555") is masked where the
+// message says it, not inside the message's own words and examples ("E.164",
+// "+15551230123"). A value shorter than the shortest phone number or address is masked
+// only where %q quoted it: alone, it says nothing of a person.
+func maskAlone(msg, v, m string) string {
+	if len(v) < 6 {
+		return msg
+	}
+	part := func(c byte) bool {
+		return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '+' || c >= utf8.RuneSelf
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, v)
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		j := i + len(v)
+		b.WriteString(msg[:i])
+		if (i == 0 || !part(msg[i-1])) && (j == len(msg) || !part(msg[j])) {
+			b.WriteString(m)
+		} else {
+			b.WriteString(v)
+		}
+		msg = msg[j:]
+	}
 }
 
 // quoting is e with values added to its Quoted.

@@ -52,3 +52,20 @@ func TestTypedPhone(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskAlone: a value someone sent is masked where it stands alone in a message, not
+// inside the message's own words, and not at all when too short to be a person's.
+func TestMaskAlone(t *testing.T) {
+	for _, c := range []struct{ msg, v, want string }{
+		{"to +15550100199, (+15550100199) and tel:+15550100199.", "+15550100199", "to M, (M) and tel:M."},
+		{"+155501001990 and x+15550100199", "+15550100199", "+155501001990 and x+15550100199"},
+		{"alice@example.com already has it", "alice@example.com", "M already has it"},
+		{"E.164, 7 to 15 digits, +15551230123", "1", "E.164, 7 to 15 digits, +15551230123"},
+		{"about 555 010", "555 010", "about M"},
+		{"no value here", "+15550100199", "no value here"},
+	} {
+		if got := maskAlone(c.msg, c.v, "M"); got != c.want {
+			t.Errorf("maskAlone(%q, %q) = %q, want %q", c.msg, c.v, got, c.want)
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pquerna/otp"
 
+	"github.com/emfa/emfa/internal/phone"
 	"github.com/emfa/emfa/internal/qr"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
@@ -116,9 +117,13 @@ func enrollNote(f store.Factor) string {
 	return note
 }
 
-// phoneCountryOf is the country a national phone number of user name's is read as: the
+// phoneCountryOf is the country tel, a phone number of user name's, is read as: the
 // user's own, else the deployment's (that of a user there is not, who is refused later).
-func (m *Manager) phoneCountryOf(ctx context.Context, name string) (phoneRegion, error) {
+// A number written with + says its own, and the user is not read for it.
+func (m *Manager) phoneCountryOf(ctx context.Context, name, tel string) (phoneRegion, error) {
+	if phone.SaysCountry(tel) {
+		return phoneCountry("", m.defaultCountry()), nil
+	}
 	r, err := m.store.GetUserRecord(ctx, name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -322,7 +327,7 @@ func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in
 	}
 	// A phone number in the form a directory or a person writes it, stored in E.164.
 	if p := v.Get("phone"); verr == nil && p != "" && builtin.Destination(in.Type) == "phone" {
-		r, err := m.phoneCountryOf(ctx, name)
+		r, err := m.phoneCountryOf(ctx, name, p)
 		if err != nil {
 			return Enrolled{}, err
 		}

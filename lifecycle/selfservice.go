@@ -869,7 +869,7 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 	if page.Destination != "" {
 		dest = strings.TrimSpace(dest)
 		if page.Destination == "phone" {
-			r, err := s.m.phoneCountryOf(ctx, sess.User)
+			r, err := s.m.phoneCountryOf(ctx, sess.User, dest)
 			if err != nil {
 				return Enrolled{}, err
 			}
@@ -970,7 +970,7 @@ func (s *SelfService) SamePending(ctx context.Context, sess Session, typ, dest s
 	}
 	if param := builtin.Destination(typ); param != "" {
 		if param == "phone" {
-			if r, err := s.m.phoneCountryOf(ctx, sess.User); err == nil {
+			if r, err := s.m.phoneCountryOf(ctx, sess.User, dest); err == nil {
 				if n, refused := typedPhone(dest, r.code); refused == nil {
 					dest = n
 				}

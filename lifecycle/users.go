@@ -622,10 +622,11 @@ func (m *Manager) AsStored(ctx context.Context, name string, email, tel, country
 	}
 	if tel != nil {
 		var base store.Profile
-		if _, err := phone.Parse(*tel, ""); country == nil && errors.Is(err, phone.ErrNoCountry) {
-			// A national number the event does not say the country of: the user's.
-			if r, err := m.store.GetUserRecord(ctx, name); err == nil {
-				base.Country = r.Profile.Country
+		if country == nil {
+			// A number the event does not say the country of: the user's, else the
+			// deployment's, as the applier read it.
+			if r, err := m.phoneCountryOf(ctx, name, *tel); err == nil {
+				base.Country = r.code
 			}
 		}
 		if p, err := profile(base, UserInput{Phone: tel, Country: country}, m.defaultCountry()); err == nil {

@@ -176,6 +176,21 @@ func CheckRegion(code string) error {
 	return errors.New("is not a region's ISO 3166-1 alpha-2 code (US, GB, DE...)")
 }
 
+// unwrapTel is s without the spaces around it and a tel: URI's scheme, as SCIM suggests a
+// directory send a number (RFC 7643 §2.3.x, RFC 3966: "tel:+1-201-555-0123"); a parameter
+// such as ";ext=" is left for Parse to refuse.
+func unwrapTel(s string) string {
+	t := strings.TrimSpace(s)
+	if len(t) > 4 && strings.EqualFold(t[:4], "tel:") {
+		t = t[4:]
+	}
+	return t
+}
+
+// SaysCountry reports whether s is written with + in front (a tel: URI's too): Parse reads
+// such a number alike whatever region it is given, so none need be found for it.
+func SaysCountry(s string) bool { return strings.HasPrefix(unwrapTel(s), "+") }
+
 // Parse returns s in E.164 form. s may be a tel: URI, and may group its digits with
 // spaces, dots, dashes, slashes and parentheses, and write the trunk prefix after the country code as "(0)"
 // ("+44 (0)20 7946 0958"). A number with + or 00 in front says its country; so does one
@@ -185,12 +200,7 @@ func CheckRegion(code string) error {
 // other is national: regionCode's ("" refuses it, ErrNoCountry). regionCode must pass
 // CheckRegion, or be "".
 func Parse(s, regionCode string) (string, error) {
-	t := strings.TrimSpace(s)
-	// A tel: URI, as SCIM suggests a directory send it (RFC 7643 §2.3.x, RFC 3966:
-	// "tel:+1-201-555-0123"); a parameter such as ";ext=" is refused below.
-	if len(t) > 4 && strings.EqualFold(t[:4], "tel:") {
-		t = t[4:]
-	}
+	t := unwrapTel(s)
 	plus := strings.HasPrefix(t, "+")
 	if plus || strings.HasPrefix(t, "00") {
 		// Dialled from abroad, the trunk prefix is left out.

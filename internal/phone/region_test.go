@@ -67,3 +67,31 @@ func TestRegionNames(t *testing.T) {
 		t.Errorf("foldName: %q", got)
 	}
 }
+
+// TestSaysCountry: a number with + in front, a tel: URI's too, reads alike in every
+// region (so a caller need not look one up for it); any other may not.
+func TestSaysCountry(t *testing.T) {
+	for s, want := range map[string]bool{
+		"+44 20 7946 0958": true, " +15550100199": true, "tel:+1-201-555-0123": true, "TEL:+33612345678": true,
+		"0044 20 7946 0958": false, "020 7946 0958": false, "tel:0201": false, "": false,
+	} {
+		if got := SaysCountry(s); got != want {
+			t.Errorf("SaysCountry(%q) = %v, want %v", s, got, want)
+		}
+		if !want || s == "" {
+			continue
+		}
+		for _, region := range []string{"", "US", "AU", "AR", "BR"} {
+			if a, b := must(Parse(s, "")), must(Parse(s, region)); a != b {
+				t.Errorf("Parse(%q) = %q without a region, %q as %s's", s, a, b, region)
+			}
+		}
+	}
+}
+
+func must(s string, err error) string {
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return s
+}

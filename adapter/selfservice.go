@@ -253,6 +253,20 @@ type destinationField struct {
 	Label, Autocomplete string
 	Value               string // as the person typed it, when the form comes back
 	Invalid             bool   // refused: the field is marked, and described by the error
+	Hint                string // how a phone number without its country code is read ("": only with one)
+	Country             string // that country, for a sentence ("the United States")
+}
+
+// DescribedBy is the ids of what describes the field: the refusal, the hint.
+func (f destinationField) DescribedBy() string {
+	var ids []string
+	if f.Invalid {
+		ids = append(ids, "error")
+	}
+	if f.Hint != "" {
+		ids = append(ids, "destination-hint")
+	}
+	return strings.Join(ids, " ")
 }
 
 func destinationFor(caps []string) destinationField {
@@ -653,24 +667,33 @@ func (p *selfServicePage) choose(c echo.Context) error {
 	if err := p.ss.LinkUsable(c.Request().Context(), sess); err != nil {
 		return err
 	}
-	return p.render(c, http.StatusOK, "choose", p.chooseData(sess, "", ""))
+	return p.render(c, http.StatusOK, "choose", p.chooseData(c.Request().Context(), sess, "", ""))
 }
 
 // chooseData is the choice page's, with typ chosen and dest typed ("": the first, none).
-func (p *selfServicePage) chooseData(sess lifecycle.Session, typ, dest string) pageData {
+func (p *selfServicePage) chooseData(ctx context.Context, sess lifecycle.Session, typ, dest string) pageData {
 	d := pageData{Title: "Set up a sign-in method", CSRF: sess.CSRF, User: sess.User, SignedIn: sess.Kind == lifecycle.SessionUser}
 	for i, t := range p.ss.Capabilities() {
 		d.Capabilities = append(d.Capabilities, capChoice{Type: t, Name: capName(t), Checked: t == typ || typ == "" && i == 0})
 	}
 	d.Destination = destinationFor(p.ss.Capabilities())
 	d.Destination.Value = dest
+	if d.Destination.Autocomplete == "tel" {
+		// A number typed as the person dials it at home is read as their country's:
+		// the page says which, as the label's example has a + and a country code.
+		if pc, ok := p.ss.PhoneCountry(ctx, sess); ok {
+			d.Destination.Country = pc.Name
+			d.Destination.Hint = fmt.Sprintf("A phone number typed without + and its country code is read as a number in %s (+%d).", pc.Name, pc.CallingCode)
+		}
+	}
 	return d
 }
 
 // destinationRefused is what the choice page says of a refusal of the phone number or
 // e-mail address typed for typ, if it was one: not a phone number in a form that says its
-// country, not an address, one the person already has, or none could be sent there.
-func destinationRefused(le *lifecycle.Error, typ string) (string, bool) {
+// country, none of country's (the one national numbers are read as: destinationField's),
+// not an address, one the person already has, or none could be sent there.
+func destinationRefused(le *lifecycle.Error, typ, country string) (string, bool) {
 	page, _ := builtin.PageEnrollmentOf(typ)
 	where := map[string]string{"phone": "that phone number", "email": "that e-mail address"}[page.Destination]
 	switch {
@@ -678,6 +701,8 @@ func destinationRefused(le *lifecycle.Error, typ string) (string, bool) {
 		return "", false
 	case le == lifecycle.ErrPhoneDigits:
 		return "That phone number has a digit too many or too few for its country. Check it, and type it again with + and the country code.", true
+	case le == lifecycle.ErrPhoneNational && country != "":
+		return "That is not a phone number in " + country + ". Check it, or type it with + and the country code if it is another country's.", true
 	case le == lifecycle.ErrPhoneCallingCode:
 		return "No country's code follows the + of that phone number. Type it with + and the country code, like +1 555 010 0199 or +44 20 7946 0958.", true
 	case le.Field == "destination" && page.Destination == "phone":
@@ -709,10 +734,12 @@ func (p *selfServicePage) enroll(c echo.Context, sess lifecycle.Session) error {
 	}
 	out, err := p.ss.Enroll(ctx, &sess, typ, dest)
 	if le := (*lifecycle.Error)(nil); errors.As(err, &le) {
-		if text, ok := destinationRefused(le, typ); ok {
-			// The form again, with what was typed and why, the field marked.
-			d := p.chooseData(sess, typ, dest)
-			d.Error, d.Destination.Invalid = text, true
+		if _, ok := destinationRefused(le, typ, ""); ok {
+			// The form again, with what was typed and why (in words that may name the
+			// country a national number was read as), the field marked.
+			d := p.chooseData(ctx, sess, typ, dest)
+			d.Error, _ = destinationRefused(le, typ, d.Destination.Country)
+			d.Destination.Invalid = true
 			return p.render(c, adminStatus[le.Kind], "choose", d)
 		}
 	}

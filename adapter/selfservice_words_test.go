@@ -182,6 +182,9 @@ func TestPhoneAsTyped(t *testing.T) {
 	p := &pageBrowser{h: h}
 	p.do(t, "GET", linkOf(t, h, "carol"), nil)
 	p.do(t, "GET", "/self-service/enroll", nil)
+	if strings.Contains(p.body, "destination-hint") {
+		t.Errorf("a hint of a country, where national numbers are read as none's:\n%s", p.body)
+	}
 	for _, tc := range []struct{ typ, typed, want string }{
 		{"smsotp", "020 7946 0958", "with + and the country code"},
 		{"smsotp", "call me", "with + and the country code"},
@@ -191,7 +194,7 @@ func TestPhoneAsTyped(t *testing.T) {
 	} {
 		code := p.do(t, "POST", "/self-service/enroll", url.Values{"type": {tc.typ}, "destination": {tc.typed}})
 		if code != http.StatusBadRequest || !strings.Contains(p.body, tc.want) || !strings.Contains(p.body, `id="enroll"`) ||
-			!strings.Contains(p.body, `value="`+tc.typed+`" aria-invalid="true" aria-describedby="error"`) ||
+			!strings.Contains(p.body, `value="`+tc.typed+`" aria-invalid="true" autofocus aria-describedby="error">`) ||
 			!strings.Contains(p.body, `value="`+tc.typ+`" checked>`) || !strings.Contains(p.body, `id="error"`) {
 			t.Errorf("%s %q: %d, want the form again with it kept, marked, and %q:\n%s", tc.typ, tc.typed, code, tc.want, p.body)
 		}
@@ -204,16 +207,33 @@ func TestPhoneAsTyped(t *testing.T) {
 		t.Fatalf("after the form came back: %d %s", code, p.body)
 	}
 
-	// A user with a country of their own types a national number of it.
+	// A user with a country of their own is told so, and types a national number of it.
 	if code, out := h.admin(t, h.write, "PATCH", "/admin/v1/users/carol", `{"country":"FR"}`); code != 200 {
 		t.Fatalf("carol's country: %d %v", code, out)
 	}
 	p.do(t, "GET", "/self-service/enroll", nil)
+	const hint = `<small id="destination-hint">A phone number typed without + and its country code is read as a number in France (+33).</small>`
+	if !strings.Contains(p.body, hint) || !strings.Contains(p.body, `autocomplete="tel" value="" aria-describedby="destination-hint">`) {
+		t.Errorf("the choice of a user of FR, want the field described by %s:\n%s", hint, p.body)
+	}
+	// One that is no number there is refused in words that name the country.
+	if code := p.do(t, "POST", "/self-service/enroll", url.Values{"type": {"smsotp"}, "destination": {"06 12 34"}}); code != http.StatusBadRequest ||
+		!strings.Contains(p.body, "That is not a phone number in France. Check it, or type it with + and the country code") ||
+		!strings.Contains(p.body, `value="06 12 34" aria-invalid="true" autofocus aria-describedby="error destination-hint">`) || !strings.Contains(p.body, hint) {
+		t.Errorf("a national number none of FR's: %d\n%s", code, p.body)
+	}
 	if code := p.do(t, "POST", "/self-service/enroll", url.Values{"type": {"smsotp"}, "destination": {"06 12 34 56 78"}}); code != 200 || !strings.Contains(p.body, `id="code"`) {
 		t.Fatalf("a national number of the user's country: %d %s", code, p.body)
 	}
 	if got := sent.all(); got[len(got)-1] != "+33612345678" {
 		t.Errorf("codes sent to %v, want the last to +33612345678", got)
+	}
+	// A name English says "the" before.
+	if code, out := h.admin(t, h.write, "PATCH", "/admin/v1/users/carol", `{"country":"US"}`); code != 200 {
+		t.Fatalf("carol's country: %d %v", code, out)
+	}
+	if p.do(t, "GET", "/self-service/enroll", nil); !strings.Contains(p.body, "read as a number in the United States (+1).") {
+		t.Errorf("the choice of a user of US:\n%s", p.body)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/emfa/emfa/internal/phone"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
@@ -847,6 +848,27 @@ func (s *SelfService) End(ctx context.Context, sess Session) error {
 		return nil
 	}
 	return s.st.DeleteSession(ctx, sess.rec.Hash)
+}
+
+// PhoneCountry is the country a phone number typed on the page without its calling code
+// is read as: Code "DE", Name "Germany" ("the United States": for a sentence), and
+// CallingCode 49.
+type PhoneCountry struct {
+	Code, Name  string
+	CallingCode int
+}
+
+// PhoneCountry is the country whose national numbers the session's user may type for a
+// factor that sends codes (the user's own, else lifecycle.defaultCountry), as Enroll reads
+// them; ok is false where there is none (only a number with + and its country code is
+// taken) or the user could not be read, which Enroll then says itself.
+func (s *SelfService) PhoneCountry(ctx context.Context, sess Session) (c PhoneCountry, ok bool) {
+	r, err := s.m.phoneCountryOf(ctx, sess.User, "")
+	if err != nil || r.code == "" {
+		return PhoneCountry{}, false
+	}
+	name, cc, ok := phone.Called(r.code)
+	return PhoneCountry{Code: strings.ToUpper(r.code), Name: name, CallingCode: cc}, ok
 }
 
 // Enroll starts the enrollment of a factor of type typ (dest: a phone number or an

@@ -22,21 +22,30 @@ var ErrPhoneDigits = &Error{Kind: Invalid, Code: "invalid_phone", Field: "destin
 var ErrPhoneCallingCode = &Error{Kind: Invalid, Code: "invalid_phone", Field: "destination",
 	Msg: "no country's calling code follows the + of the phone number"}
 
+// ErrPhoneNational is a phone number typed on the page without its country's calling
+// code, read as a number of the user's country (PhoneCountry), which is of a length or a
+// first digit none of that country's numbers has: mistyped, or another country's.
+var ErrPhoneNational = &Error{Kind: Invalid, Code: "invalid_phone", Field: "destination",
+	Msg: "the phone number is none of its country's: check it, or type it with + and the country code if it is another country's"}
+
 // typedPhone is a phone number as a person types it on the page, in the E.164 form
 // factors store: "+1 (555) 010-0199" → "+15550100199", "0044 20 7946 0958" and
 // "+44 (0)20 7946 0958" → "+442079460958" (phone.Parse). A national number ("020 7946
 // 0958") is read as country's (the user's, else Options.DefaultCountry); without one it
 // could be any country's, and is refused (ErrPhoneForm), as is a number of no country's
 // calling code (ErrPhoneCallingCode) or of a length none of its country's numbers has
-// (ErrPhoneDigits).
+// (ErrPhoneDigits; ErrPhoneNational for a national number).
 func typedPhone(typed, country string) (string, *Error) {
 	n, err := phone.Parse(typed, country)
 	var digits *phone.CodeLengthError
+	var national *phone.LengthError
 	switch {
 	case err == nil:
 		return n, nil
 	case errors.As(err, &digits):
 		return "", ErrPhoneDigits
+	case errors.As(err, &national):
+		return "", ErrPhoneNational
 	case errors.Is(err, phone.ErrCallingCode):
 		return "", ErrPhoneCallingCode
 	}

@@ -51,6 +51,12 @@ func TestTypedPhone(t *testing.T) {
 			t.Errorf("typedPhone(%q) refused with %v, want %v", typed, refused, want)
 		}
 	}
+	// A national number none of its country's is: its own refusal, which names no +.
+	for _, typed := range []string{"030 901821", "020 7946"} {
+		if _, refused := typedPhone(typed, "GB"); refused != ErrPhoneNational {
+			t.Errorf("typedPhone(%q, GB) refused with %v, want ErrPhoneNational", typed, refused)
+		}
+	}
 }
 
 // TestMaskAlone: a value someone sent is masked where it stands alone in a message, not

@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -80,4 +81,43 @@ func foldName(s string) string {
 		}
 	}
 	return strings.Join(words, " ")
+}
+
+// Called is how an English sentence names region code, and the region's calling code:
+// "the United States" and 1, "Germany" and 49. The name is CLDR's English one (the first
+// in names.go), with "the" in front where English puts it (theNamed). ok is false for a
+// code of no region emfa reads numbers of.
+func Called(code string) (name string, callingCode int, ok bool) {
+	code = strings.ToUpper(code)
+	r, ok := regions()[code]
+	if !ok {
+		return "", 0, false
+	}
+	i, found := slices.BinarySearchFunc(regionNames, code, func(e struct {
+		code  string
+		names []string
+	}, c string) int {
+		return strings.Compare(e.code, c)
+	})
+	if !found || len(regionNames[i].names) == 0 {
+		return code, r.cc, true // names.go has every region (TestRegionNames); the code, should one be added without
+	}
+	name = regionNames[i].names[0]
+	if theNamed(name) {
+		name = "the " + name
+	}
+	return name, r.cc, true
+}
+
+// theNamed reports whether English says "the" before a country's name: plural names
+// ("the Netherlands", "the Cayman Islands") and names of a kind of state ("the United
+// Kingdom", "the Dominican Republic"); TestCalled lists every name it covers.
+func theNamed(name string) bool {
+	last := name[strings.LastIndexByte(name, ' ')+1:]
+	switch last {
+	case "Islands", "Republic", "States", "Kingdom", "Emirates", "Territories", "Territory",
+		"Netherlands", "Philippines", "Bahamas", "Gambia", "Maldives", "Comoros":
+		return true
+	}
+	return strings.HasPrefix(name, "Isle of ")
 }

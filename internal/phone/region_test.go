@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -94,4 +95,43 @@ func must(s string, err error) string {
 		return "error: " + err.Error()
 	}
 	return s
+}
+
+func TestCalled(t *testing.T) {
+	for code, want := range map[string]struct {
+		name string
+		cc   int
+	}{
+		"US": {"the United States", 1}, "de": {"Germany", 49}, "GB": {"the United Kingdom", 44},
+		"NL": {"the Netherlands", 31}, "KY": {"the Cayman Islands", 1}, "DO": {"the Dominican Republic", 1},
+		"IM": {"the Isle of Man", 44}, "CX": {"Christmas Island", 61}, "CZ": {"Czechia", 420},
+		"IO": {"the British Indian Ocean Territory", 246}, "PH": {"the Philippines", 63},
+	} {
+		name, cc, ok := Called(code)
+		if !ok || name != want.name || cc != want.cc {
+			t.Errorf("Called(%q) = %q, %d, %v; want %q, %d", code, name, cc, ok, want.name, want.cc)
+		}
+	}
+	for _, code := range []string{"", "XX", "DEU", "Germany"} {
+		if name, cc, ok := Called(code); ok {
+			t.Errorf("Called(%q) = %q, %d: want none", code, name, cc)
+		}
+	}
+	// Every region has a name of its own, and the names that take "the" are these.
+	var the []string
+	for code := range regions() {
+		name, _, ok := Called(code)
+		if !ok || name == code {
+			t.Errorf("Called(%q) = %q, %v: want its name", code, name, ok)
+		}
+		if strings.HasPrefix(name, "the ") {
+			the = append(the, code)
+		}
+	}
+	slices.Sort(the)
+	want := []string{"AE", "AX", "BQ", "BS", "CC", "CF", "CK", "DO", "FK", "FO", "GB", "GM", "IM", "IO",
+		"KM", "KY", "MH", "MP", "MV", "NL", "PH", "PS", "SB", "TC", "US", "VG", "VI"}
+	if !slices.Equal(the, want) {
+		t.Errorf("regions named with \"the\": %q\nwant %q", the, want)
+	}
 }

@@ -11,7 +11,7 @@ import (
 
 // RegionOf reads s as a region emfa reads national numbers of, as a directory may write
 // it: an ISO 3166-1 alpha-2 code in any case ("de"), an alpha-3 code ("DEU"), or one of
-// its names in names.go ("Germany", "Deutschland"), matched as foldName matches them
+// its names in names.go ("Germany", "Deutschland", "Allemagne"), matched as foldName matches them
 // ("Côte d'Ivoire" and "cote divoire", "St Kitts & Nevis" and "Saint Kitts and Nevis"
 // alike). ok is false for anything else, a name two regions share included.
 func RegionOf(s string) (code string, ok bool) {

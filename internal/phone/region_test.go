@@ -22,6 +22,10 @@ func TestRegionOf(t *testing.T) {
 		"Hong Kong": "HK", "Myanmar": "MM", "Burma": "MM", "The Netherlands": "NL", "Holland": "NL",
 		"Czech Republic": "CZ", "Czechia": "CZ", "Türkiye": "TR", "Turkey": "TR", "Viet Nam": "VN",
 		"日本": "JP", "대한민국": "KR",
+		// Names in the languages of regionsgen's languages.
+		"Allemagne": "DE", "Alemania": "DE", "Duitsland": "DE", "États-Unis": "US", "Etats Unis": "US",
+		"Royaume-Uni": "GB", "Vereinigtes Königreich": "GB", "Espagne": "ES", "Spanien": "ES", "Suisse": "CH",
+		"Svizzera": "CH", "Paesi Bassi": "NL", "Países Bajos": "NL", "Niederlande": "NL", "Brésil": "BR",
 	} {
 		if got, ok := RegionOf(in); !ok || got != want {
 			t.Errorf("RegionOf(%q) = %q, %v; want %q", in, got, ok, want)

@@ -46,10 +46,18 @@ var aliases = map[string][]string{
 	"VN": {"Viet Nam"},
 }
 
+// languages are those, besides English and each region's own, whose names of every region
+// a directory may hold (a French organisation's "Allemagne", a Spanish one's "Alemania"):
+// the languages of the largest directories' own administrators' consoles, Latin script
+// alone. A name one of them shares with another region's is left out (collides).
+var languages = []language.Tag{language.French, language.German, language.Spanish, language.Italian,
+	language.Portuguese, language.Dutch}
+
 // names writes ../names.go: for every region whose national numbers emfa reads, the names
 // a directory may write for it in place of its ISO 3166-1 alpha-2 code: CLDR's English
 // name (and, for "Myanmar (Burma)" or "Hong Kong SAR China", the name without what
-// follows it), the name in the region's own language, its alpha-3 code and the aliases.
+// follows it), the name in the region's own language, its alpha-3 code, the aliases, and
+// its names in languages.
 func names() {
 	en := display.English.Regions()
 	var ids []string
@@ -83,6 +91,9 @@ func names() {
 		}
 		ns = append(ns, r.ISO3())
 		ns = append(ns, aliases[id]...)
+		for _, l := range languages {
+			ns = append(ns, display.Regions(l).Name(r))
+		}
 		var keep []string
 		for _, n := range ns {
 			if n != "" && n != id && !slices.Contains(keep, n) {
@@ -96,9 +107,10 @@ func names() {
 package phone
 
 // regionNames are the names a directory may write for each region in place of its ISO
-// 3166-1 alpha-2 code: CLDR's English name, the name in the region's own language, its
-// alpha-3 code, and aliases (regionsgen's aliases). A slice, not a map, so that it is
-// data in the binary and costs a process nothing until a name is read (namedRegions).
+// 3166-1 alpha-2 code: CLDR's English name (first: Called), the name in the region's own
+// language, its alpha-3 code, aliases (regionsgen's aliases), and CLDR's names in French,
+// German, Spanish, Italian, Portuguese and Dutch. A slice, not a map, so that it is data
+// in the binary and costs a process nothing until a name is read (namedRegions).
 var regionNames = []struct {
 	code  string
 	names []string

@@ -6,11 +6,8 @@ package phone
 // 3166-1 alpha-2 code: CLDR's English name (first: Called), the name in the region's own
 // language, its alpha-3 code, aliases (regionsgen's aliases), and CLDR's names in French,
 // German, Spanish, Italian, Portuguese and Dutch. A slice, not a map, so that it is data
-// in the binary and costs a process nothing until a name is read (namedRegions).
-var regionNames = []struct {
-	code  string
-	names []string
-}{
+// in the binary and costs a process nothing until a name is read (namedRegions). By code.
+var regionNames = []regionName{
 	{"AC", []string{"Ascension Island", "ASC", "Île de l’Ascension", "Ascension", "Isla de la Ascensión", "Isola Ascensione", "Ilha de Ascensão"}},
 	{"AD", []string{"Andorra", "AND", "Andorre"}},
 	{"AE", []string{"United Arab Emirates", "الإمارات العربية المتحدة", "ARE", "UAE", "U.A.E.", "Émirats arabes unis", "Vereinigte Arabische Emirate", "Emiratos Árabes Unidos", "Emirati Arabi Uniti", "Emirados Árabes Unidos", "Verenigde Arabische Emiraten"}},
@@ -256,4 +253,9 @@ var regionNames = []struct {
 	{"ZA", []string{"South Africa", "ZAF", "Afrique du Sud", "Südafrika", "Sudáfrica", "Sudafrica", "África do Sul", "Zuid-Afrika"}},
 	{"ZM", []string{"Zambia", "ZMB", "Zambie", "Sambia", "Zâmbia"}},
 	{"ZW", []string{"Zimbabwe", "ZWE", "Simbabwe", "Zimbabue", "Zimbábue"}},
+}
+
+type regionName struct {
+	code  string
+	names []string
 }

@@ -93,14 +93,9 @@ func Called(code string) (name string, callingCode int, ok bool) {
 	if !ok {
 		return "", 0, false
 	}
-	i, found := slices.BinarySearchFunc(regionNames, code, func(e struct {
-		code  string
-		names []string
-	}, c string) int {
-		return strings.Compare(e.code, c)
-	})
-	if !found || len(regionNames[i].names) == 0 {
-		return code, r.cc, true // names.go has every region (TestRegionNames); the code, should one be added without
+	i, found := slices.BinarySearchFunc(regionNames, code, func(e regionName, c string) int { return strings.Compare(e.code, c) })
+	if !found {
+		return code, r.cc, true // names.go names every region (TestRegionNames)
 	}
 	name = regionNames[i].names[0]
 	if theNamed(name) {

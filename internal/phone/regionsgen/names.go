@@ -110,12 +110,14 @@ package phone
 // 3166-1 alpha-2 code: CLDR's English name (first: Called), the name in the region's own
 // language, its alpha-3 code, aliases (regionsgen's aliases), and CLDR's names in French,
 // German, Spanish, Italian, Portuguese and Dutch. A slice, not a map, so that it is data
-// in the binary and costs a process nothing until a name is read (namedRegions).
-var regionNames = []struct {
+// in the binary and costs a process nothing until a name is read (namedRegions). By code.
+var regionNames = []regionName{
+%s
+}
+
+type regionName struct {
 	code  string
 	names []string
-}{
-%s
 }
 `, strings.Join(lines, "\n"))
 	out, err := format.Source([]byte(src))

@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/lifecycle"
 )
 
@@ -17,11 +20,13 @@ func (d *deps) auditCmd() *cobra.Command {
 	var q lifecycle.AuditQuery
 	var limit int
 	var asJSON bool
+	var since, until string
 	c := &cobra.Command{
 		Use:   "audit",
 		Short: "the audit trail, newest first: every decision with its reason, never a code or answer",
 		Example: `  emfa audit --config emfa.yaml --user alice --limit 20
-  emfa audit --config emfa.yaml --request-id 0f3c9d2e --json
+  emfa audit --config emfa.yaml --user alice --action validate --outcome FAILED --since 24h
+  emfa audit --config emfa.yaml --request-id 0f3c9d2e --since 2026-12-05 --json
   emfa audit --config emfa.yaml --json | jq 'select(.outcome == "FAILED")'`,
 		Args: func(c *cobra.Command, args []string) error {
 			if err := noArgs(c, args); err != nil {
@@ -30,12 +35,30 @@ func (d *deps) auditCmd() *cobra.Command {
 			if limit < 1 {
 				return usageError{"--limit must be positive"}
 			}
-			return nil
+			// The values GET /audit takes, refused in its words.
+			for flag, v := range map[string]string{"action": q.Action, "outcome": q.Outcome} {
+				if v == "" {
+					continue
+				}
+				if err := adapter.CheckAuditFilter(flag, v); err != nil {
+					return usageError{"--" + cliError(err).Error()}
+				}
+			}
+			var err error
+			if q.Since, err = auditTime("since", since, d.now()); err != nil {
+				return err
+			}
+			q.Until, err = auditTime("until", until, d.now())
+			return err
 		},
 	}
 	c.Flags().StringVar(&q.User, "user", "", "only this user's events")
+	c.Flags().StringVar(&q.Action, "action", "", "only this action, as GET /admin/v1/audit's action: validate, initiate, admin.users.update…")
+	c.Flags().StringVar(&q.Outcome, "outcome", "", "only this outcome: SUCCESS, FAILED, PENDING, CANCELED, TIMEOUT or SKIPPED")
 	c.Flags().StringVar(&q.Actor, "actor", "", "only the admin changes made by this actor (a token's name, cli, sync:SOURCE)")
 	c.Flags().StringVar(&q.RequestID, "request-id", "", "only the events of the request with this X-Request-ID")
+	c.Flags().StringVar(&since, "since", "", "only events at or after this time: RFC 3339 (2026-12-05T09:00:00Z), a date (2026-12-05, UTC) or a duration before now (90m, 24h)")
+	c.Flags().StringVar(&until, "until", "", "only events before this time, written as --since's")
 	c.Flags().IntVar(&limit, "limit", 50, "at most this many events")
 	c.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line, as GET /admin/v1/audit's events")
 	return d.storeCmd(c, func(ctx context.Context, e *env, _ []string) error {
@@ -44,6 +67,9 @@ func (d *deps) auditCmd() *cobra.Command {
 			return err
 		}
 		events, err := auditEvents(ctx, m, q, limit)
+		if le := (*lifecycle.Error)(nil); errors.As(err, &le) && (le.Field == "since" || le.Field == "until") {
+			return usageError{"--" + cliError(err).Error()} // until not after since
+		}
 		if err != nil {
 			return cliError(err)
 		}
@@ -65,6 +91,24 @@ func (d *deps) auditCmd() *cobra.Command {
 		}
 		return tw.Flush()
 	})
+}
+
+// auditTime reads --since's or --until's value v: an RFC 3339 time, a date (its midnight
+// in UTC, as the trail's times are written), or a duration before now.
+func auditTime(flag, v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, usageError{fmt.Sprintf("--%s: %q is not an RFC 3339 time (2026-12-05T09:00:00Z), a date (2026-12-05) or a duration before now (90m, 24h)", flag, v)}
 }
 
 // auditEvents reads at most limit events of q, newest first, a page of the admin API's

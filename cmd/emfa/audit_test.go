@@ -83,6 +83,67 @@ func TestCLIAuditFilters(t *testing.T) {
 	}
 }
 
+// TestCLIAuditTimesAndKinds: emfa audit takes GET /admin/v1/audit's other filters, its
+// action and outcome, and a window of time, written as RFC 3339, a date or a duration
+// before now; what the API refuses it refuses, naming the flag and what it takes.
+func TestCLIAuditTimesAndKinds(t *testing.T) {
+	cfg := writeConfig(t, "")
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	now := time.Now().Truncate(time.Millisecond)
+	seedAudit(t, cfg,
+		store.AuditEvent{Time: now.Add(-3 * time.Hour), Username: "alice", Resource: "validate", Outcome: "FAILED", RequestID: "req-old"},
+		store.AuditEvent{Time: now.Add(-time.Hour), Username: "alice", Resource: "validate", Outcome: "SUCCESS", RequestID: "req-1"},
+		store.AuditEvent{Time: now.Add(-time.Hour + time.Millisecond), Username: "alice", Resource: "admin.users.update", Outcome: "SUCCESS",
+			Actor: "helpdesk", RequestID: "req-1"})
+	lines := func(args ...string) string {
+		t.Helper()
+		printed := mustEmfa(t, append([]string{"audit", "--json", "--config", cfg}, args...)...)
+		if printed == "" {
+			return ""
+		}
+		var out []string
+		for _, ev := range auditLines(t, printed) {
+			out = append(out, ev.Resource+" "+ev.RequestID)
+		}
+		return strings.Join(out, "|")
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--outcome", "FAILED"}, "validate req-old"},
+		{[]string{"--action", "validate"}, "validate req-1|validate req-old"},
+		{[]string{"--action", "admin.users.update", "--outcome", "SUCCESS"}, "admin.users.update req-1"},
+		{[]string{"--action", "validate", "--since", "2h"}, "validate req-1"},
+		{[]string{"--action", "validate", "--until", "2h"}, "validate req-old"},
+		{[]string{"--since", "90m", "--until", "30m"}, "admin.users.update req-1|validate req-1"},
+		{[]string{"--request-id", "req-1", "--since", now.Add(-time.Hour).UTC().Format(time.RFC3339Nano)}, "admin.users.update req-1|validate req-1"},
+		{[]string{"--request-id", "req-1", "--since", now.Add(-time.Hour + time.Millisecond).Format(time.RFC3339Nano)}, "admin.users.update req-1"},
+		{[]string{"--action", "validate", "--since", "2000-01-01", "--until", now.AddDate(0, 0, 2).Format(time.DateOnly)}, "validate req-1|validate req-old"},
+		{[]string{"--since", now.AddDate(0, 0, 2).Format(time.DateOnly)}, ""},
+	} {
+		if got := lines(c.args...); got != c.want {
+			t.Errorf("audit %s: %q, want %q", strings.Join(c.args, " "), got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--action", "validat"}, `--action: must be one of enrollments, initiate, validate`},
+		{[]string{"--action", "validat"}, `(did you mean "validate"?)`},
+		{[]string{"--outcome", "failed"}, `--outcome: must be one of SUCCESS, FAILED, PENDING, CANCELED, TIMEOUT, SKIPPED, not "failed"`},
+		{[]string{"--since", "yesterday"}, `--since: "yesterday" is not an RFC 3339 time (2026-12-05T09:00:00Z), a date (2026-12-05) or a duration before now (90m, 24h)`},
+		{[]string{"--until", "-1h"}, `--until: "-1h" is not an RFC 3339 time`},
+		{[]string{"--since", "1h", "--until", "2h"}, "--until: must be after since"},
+	} {
+		code, out, errOut := emfa(t, append([]string{"audit", "--config", cfg}, c.args...)...)
+		if code != 2 || out != "" || !strings.Contains(errOut, c.want) {
+			t.Errorf("audit %s: exit %d, %q, stderr:\n%s\nwant exit 2 and %q", strings.Join(c.args, " "), code, out, errOut, c.want)
+		}
+	}
+}
+
 // TestCLIAuditShape: emfa audit --json prints GET /admin/v1/audit's events, key for key,
 // and the table has the action as a column; both write times with three digits of
 // milliseconds, so that they align and sort as text.

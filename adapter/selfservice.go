@@ -253,8 +253,17 @@ type destinationField struct {
 	Label, Autocomplete string
 	Value               string // as the person typed it, when the form comes back
 	Invalid             bool   // refused: the field is marked, and described by the error
-	Hint                string // how a phone number without its country code is read ("": only with one)
-	Country             string // that country, for a sentence ("the United States")
+	// Country is the one a phone number typed without its country code is read as
+	// (Name "": none, only a number with one is taken).
+	Country lifecycle.PhoneCountry
+}
+
+// Hint says how a phone number typed without its country code is read ("": it is not).
+func (f destinationField) Hint() string {
+	if f.Country.Name == "" {
+		return ""
+	}
+	return fmt.Sprintf("A phone number typed without + and its country code is read as a number in %s (+%d).", f.Country.Name, f.Country.CallingCode)
 }
 
 // DescribedBy is the ids of what describes the field: the refusal, the hint.
@@ -263,7 +272,7 @@ func (f destinationField) DescribedBy() string {
 	if f.Invalid {
 		ids = append(ids, "error")
 	}
-	if f.Hint != "" {
+	if f.Hint() != "" {
 		ids = append(ids, "destination-hint")
 	}
 	return strings.Join(ids, " ")
@@ -682,8 +691,7 @@ func (p *selfServicePage) chooseData(ctx context.Context, sess lifecycle.Session
 		// A number typed as the person dials it at home is read as their country's:
 		// the page says which, as the label's example has a + and a country code.
 		if pc, ok := p.ss.PhoneCountry(ctx, sess); ok {
-			d.Destination.Country = pc.Name
-			d.Destination.Hint = fmt.Sprintf("A phone number typed without + and its country code is read as a number in %s (+%d).", pc.Name, pc.CallingCode)
+			d.Destination.Country = pc
 		}
 	}
 	return d
@@ -738,7 +746,7 @@ func (p *selfServicePage) enroll(c echo.Context, sess lifecycle.Session) error {
 			// The form again, with what was typed and why (in words that may name the
 			// country a national number was read as), the field marked.
 			d := p.chooseData(ctx, sess, typ, dest)
-			d.Error, _ = destinationRefused(le, typ, d.Destination.Country)
+			d.Error, _ = destinationRefused(le, typ, d.Destination.Country.Name)
 			d.Destination.Invalid = true
 			return p.render(c, adminStatus[le.Kind], "choose", d)
 		}

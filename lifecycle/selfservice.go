@@ -851,10 +851,9 @@ func (s *SelfService) End(ctx context.Context, sess Session) error {
 }
 
 // PhoneCountry is the country a phone number typed on the page without its calling code
-// is read as: Code "DE", Name "Germany" ("the United States": for a sentence), and
-// CallingCode 49.
+// is read as: Name "Germany" ("the United States": for a sentence) and CallingCode 49.
 type PhoneCountry struct {
-	Code, Name  string
+	Name        string
 	CallingCode int
 }
 
@@ -868,7 +867,7 @@ func (s *SelfService) PhoneCountry(ctx context.Context, sess Session) (c PhoneCo
 		return PhoneCountry{}, false
 	}
 	name, cc, ok := phone.Called(r.code)
-	return PhoneCountry{Code: strings.ToUpper(r.code), Name: name, CallingCode: cc}, ok
+	return PhoneCountry{Name: name, CallingCode: cc}, ok
 }
 
 // Enroll starts the enrollment of a factor of type typ (dest: a phone number or an

@@ -85,8 +85,9 @@ func foldName(s string) string {
 
 // Called is how an English sentence names region code, and the region's calling code:
 // "the United States" and 1, "Germany" and 49. The name is CLDR's English one (the first
-// in names.go), with "the" in front where English puts it (theNamed). ok is false for a
-// code of no region emfa reads numbers of.
+// in names.go), with "the" in front where English puts it (theNamed), or spoken's where
+// CLDR's is written for a list rather than a sentence. ok is false for a code of no region
+// emfa reads numbers of.
 func Called(code string) (name string, callingCode int, ok bool) {
 	code = strings.ToUpper(code)
 	r, ok := regions()[code]
@@ -97,11 +98,25 @@ func Called(code string) (name string, callingCode int, ok bool) {
 	if !found {
 		return code, r.cc, true // names.go names every region (TestRegionNames)
 	}
+	if name, ok := spoken[code]; ok {
+		return name, r.cc, true
+	}
 	name = regionNames[i].names[0]
 	if theNamed(name) {
 		name = "the " + name
 	}
 	return name, r.cc, true
+}
+
+// spoken names, as a sentence does, the regions whose CLDR English name tells them apart
+// in a list: "Congo - Kinshasa", "Hong Kong SAR China", "Myanmar (Burma)". TestCalled
+// holds every other name free of such marks.
+var spoken = map[string]string{
+	"CD": "the Democratic Republic of the Congo",
+	"CG": "the Republic of the Congo",
+	"HK": "Hong Kong",
+	"MO": "Macau",
+	"MM": "Myanmar",
 }
 
 // theNamed reports whether English says "the" before a country's name: plural names

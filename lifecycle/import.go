@@ -217,6 +217,30 @@ func parseJSONL(r io.Reader) ([]ImportRow, []RowResult, error) {
 	}
 }
 
+// usernameKeys counts the keys of the JSON object text that name username, in any letter
+// case, as encoding/json matches a field. text is an object Check has walked.
+func usernameKeys(text []byte) int {
+	d := json.NewDecoder(bytes.NewReader(text))
+	if _, err := d.Token(); err != nil { // {
+		return 0
+	}
+	n := 0
+	for d.More() {
+		k, err := d.Token()
+		if err != nil {
+			return n
+		}
+		if s, _ := k.(string); strings.EqualFold(s, "username") {
+			n++
+		}
+		var skip json.RawMessage
+		if d.Decode(&skip) != nil {
+			return n
+		}
+	}
+	return n
+}
+
 // jsonRow reads one JSON line as encoding/json would read it into an ImportRow (keys in
 // any letter case, null for empty), but refuses a key named twice, and words each
 // refusal for the file's author. A refusal comes with the row's username when that could
@@ -251,6 +275,10 @@ func jsonRow(text []byte) (ImportRow, string, *Error) {
 	}
 	name := row.Username
 	switch {
+	case dup != nil && usernameKeys(text) > 1:
+		// Check reports the first key named twice: username may be named twice after it,
+		// and obj kept one of them, so the row names no user for certain.
+		return row, "", invalid("duplicate_key", "", "%v, and username too: a JSON line names each key once, in any letter case, so the row's user is unclear", err)
 	case dup != nil:
 		return row, name, invalid("duplicate_key", "", "%v: a JSON line names each key once, in any letter case", err)
 	case len(unknown) > 0:

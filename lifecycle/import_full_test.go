@@ -64,6 +64,14 @@ func TestFullImportKeepsUnreadableRows(t *testing.T) {
 			{name: "JSON line naming the user twice", format: lifecycle.FormatJSONL,
 				text:    `{"username":"keep1"}` + "\n" + `{"username":"keep2","USERNAME":"keep9"}`,
 				refusal: `duplicate key "USERNAME"`},
+			// jsonkeys.Check names the first key named twice: the user's name twice after
+			// it still leaves the row's user unclear.
+			{name: "JSON line naming another key twice, then the user twice", format: lifecycle.FormatJSONL,
+				text:    `{"username":"keep1"}` + "\n" + `{"email":"a@example.com","EMAIL":"b@example.com","username":"keep2","USERNAME":"keep9"}`,
+				refusal: `duplicate key "EMAIL", and username too`},
+			{name: "JSON line naming another key twice, then the user twice alike", format: lifecycle.FormatJSONL,
+				text:    `{"username":"keep1"}` + "\n" + `{"phone":"+15550001112","phone":"+15550001113","username":"keep9","username":"keep2"}`,
+				refusal: `duplicate key "phone", and username too`},
 			{name: "JSON line that is not JSON", format: lifecycle.FormatJSONL,
 				text:    `{"username":"keep1"}` + "\n" + `{"username":"keep2"`,
 				refusal: "not one JSON object"},

@@ -92,7 +92,7 @@ func (k *hotpFactor) Enroll(ctx context.Context, u store.User, _ []store.Factor,
 		}
 	}
 	if counter < 0 {
-		return Enrolled{}, fmt.Errorf("counter must not be negative, not %d", counter)
+		return Enrolled{}, fmt.Errorf("%w: counter must not be negative, not %d", ErrInput, counter)
 	}
 	f := k.e.newFactor(u, TypeHOTP, cmp.Or(in.Values.Get("name"), "Token"), in)
 	f.Params["algorithm"], f.Params["digits"] = string(alg), strconv.Itoa(digits)

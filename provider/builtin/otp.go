@@ -143,7 +143,7 @@ func seedInput(v url.Values, defAlg Algorithm, defDigits int) (seed []byte, alg 
 	alg, digits = defAlg, defDigits
 	if a := v.Get("algorithm"); a != "" {
 		if alg, err = ParseAlgorithm(a); err != nil {
-			return nil, "", 0, err
+			return nil, "", 0, fmt.Errorf("%w: %v", ErrInput, err)
 		}
 	}
 	if d := v.Get("digits"); d != "" {
@@ -152,11 +152,13 @@ func seedInput(v url.Values, defAlg Algorithm, defDigits int) (seed []byte, alg 
 		}
 	}
 	if digits != 6 && digits != 8 {
-		return nil, "", 0, fmt.Errorf("digits must be 6 or 8, not %d", digits)
+		return nil, "", 0, fmt.Errorf("%w: digits must be 6 or 8, not %d", ErrInput, digits)
 	}
 	if secret := v.Get("secret"); secret != "" {
-		seed, err = DecodeSecret(secret)
-		return seed, alg, digits, err
+		if seed, err = DecodeSecret(secret); err != nil {
+			return nil, "", 0, fmt.Errorf("%w: %v", ErrInput, err)
+		}
+		return seed, alg, digits, nil
 	}
 	seed = make([]byte, alg.SeedSize())
 	rand.Read(seed)

@@ -158,7 +158,7 @@ func (k *questionFactor) Enroll(ctx context.Context, u store.User, existing []st
 		return Enrolled{}, fmt.Errorf("%w: questions and answers must come in pairs, one answer to each question (got %d questions, %d answers)", ErrInput, len(qs), len(as))
 	}
 	if len(qs) > maxQuestions {
-		return Enrolled{}, fmt.Errorf("between 1 and %d questions, not %d", maxQuestions, len(qs))
+		return Enrolled{}, fmt.Errorf("%w: between 1 and %d questions, not %d", ErrInput, maxQuestions, len(qs))
 	}
 	questions := make([]string, len(qs))
 	var secret questionSecret
@@ -168,12 +168,12 @@ func (k *questionFactor) Enroll(ctx context.Context, u store.User, existing []st
 		a := NormalizeAnswer(as[i])
 		switch {
 		case q == "" || utf8.RuneCountInString(q) > maxQuestionLength || !utf8.ValidString(q):
-			return Enrolled{}, fmt.Errorf("question %d: between 1 and %d characters of text", i+1, maxQuestionLength)
+			return Enrolled{}, fmt.Errorf("%w: question %d: between 1 and %d characters of text", ErrInput, i+1, maxQuestionLength)
 		case seen[NormalizeAnswer(q)]:
-			return Enrolled{}, fmt.Errorf("question %d: asked twice", i+1)
+			return Enrolled{}, fmt.Errorf("%w: question %d: asked twice", ErrInput, i+1)
 		case a == "" || utf8.RuneCountInString(a) > maxAnswerLength || !utf8.ValidString(as[i]):
 			// The answer itself is never repeated in an error.
-			return Enrolled{}, fmt.Errorf("answer %d: between 1 and %d characters of text", i+1, maxAnswerLength)
+			return Enrolled{}, fmt.Errorf("%w: answer %d: between 1 and %d characters of text", ErrInput, i+1, maxAnswerLength)
 		}
 		seen[NormalizeAnswer(q)] = true
 		questions[i] = q

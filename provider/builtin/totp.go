@@ -94,7 +94,7 @@ func (k *totpFactor) Enroll(ctx context.Context, u store.User, _ []store.Factor,
 		}
 	}
 	if period < 10 || period > 300 {
-		return Enrolled{}, fmt.Errorf("period must be between 10 and 300 seconds, not %d", period)
+		return Enrolled{}, fmt.Errorf("%w: period must be between 10 and 300 seconds, not %d", ErrInput, period)
 	}
 	key, err := totp.Generate(totp.GenerateOpts{
 		Issuer: k.s.Issuer, AccountName: u.Name, Period: uint(period),

@@ -146,14 +146,14 @@ func badIdempotencyKey(format string, args ...any) error {
 // adminRequestFingerprint names what a key was first used for: the method, path, query,
 // If-Match and media type, and the body (canonical when it is JSON, so a retry that
 // orders its keys otherwise is the same request).
-func adminRequestFingerprint(req *http.Request, body []byte) string {
+func adminRequestFingerprint(key provider.FingerprintKey, req *http.Request, body []byte) string {
 	media, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 	resource := strings.Join([]string{req.Method, req.URL.EscapedPath(), req.URL.Query().Encode(),
 		req.Header.Get("If-Match"), media}, "\x00")
 	if checkUniqueKeys(body) != nil {
-		return provider.FingerprintAsSent(resource, body) // refused, but not as another body
+		return key.FingerprintAsSent(resource, body) // refused, but not as another body
 	}
-	return provider.Fingerprint(resource, body)
+	return key.Fingerprint(resource, body)
 }
 
 // recordable says whether an admin answer is kept for the key's retries. The draft keeps
@@ -215,7 +215,7 @@ func (s *Server) openAnswer(k store.IdempotencyKey, body []byte) (adminAnswer, e
 func (s *Server) adminIdempotency(ctx context.Context) *provider.Idempotency {
 	// Built field by field, not copied: an Idempotency keeps the state of its renewals.
 	i := &provider.Idempotency{Store: s.idem.Store, TTL: s.idem.TTL, Lease: s.idem.Lease, Now: s.idem.Now,
-		Poll: s.idem.Poll, Wait: s.idem.Wait, Renew: s.idem.Renew}
+		Poll: s.idem.Poll, Wait: s.idem.Wait, Renew: s.idem.Renew, Key: s.idem.Key}
 	if dl, ok := ctx.Deadline(); ok {
 		i.Lease = time.Until(dl) + provider.WriteGrace
 	}
@@ -250,7 +250,7 @@ func (api adminAPI) idempotent(c echo.Context, next echo.HandlerFunc) error {
 	if err != nil {
 		return err
 	}
-	fp := adminRequestFingerprint(req, body)
+	fp := adminRequestFingerprint(s.idem.Key, req, body)
 	rk := store.IdempotencyKey{Provider: "admin:" + string(actor(c)), WebhookID: key, Fingerprint: adminFingerprintColumn}
 
 	resp := c.Response()

@@ -76,12 +76,12 @@ func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
 			switch {
 			case len(bytes.TrimSpace(body)) == 0 && req.Method == http.MethodGet:
 				// Sorted by name, each value apart: a=1&a=2 is not a=1,2.
-				fp = provider.FingerprintAsSent(resource, []byte(req.URL.Query().Encode()))
+				fp = s.idem.Key.FingerprintAsSent(resource, []byte(req.URL.Query().Encode()))
 			case checkUniqueKeys(body) != nil:
-				fp = provider.FingerprintAsSent(resource, body) // refused, but not as another body
+				fp = s.idem.Key.FingerprintAsSent(resource, body) // refused, but not as another body
 			default:
 				c.Set(ctxKeysUnique, true)
-				fp = provider.Fingerprint(resource, body)
+				fp = s.idem.Key.Fingerprint(resource, body)
 			}
 			key := store.IdempotencyKey{Provider: p.CredentialPrefix, WebhookID: id, Fingerprint: fp}
 

@@ -131,7 +131,7 @@ func TestRetryGetsTheFirstAnswer(t *testing.T) {
 }
 
 func storeKey(prefix, id, resource, body string) store.IdempotencyKey {
-	return store.IdempotencyKey{Provider: prefix, WebhookID: id, Fingerprint: provider.Fingerprint(resource, []byte(body))}
+	return store.IdempotencyKey{Provider: prefix, WebhookID: id, Fingerprint: provider.FingerprintKey(nil).Fingerprint(resource, []byte(body))}
 }
 
 func TestWebhookIDBadInput(t *testing.T) {

@@ -247,17 +247,37 @@ func (c *canon) object(dst []byte, depth int) ([]byte, bool) {
 	return append(dst, '}'), true
 }
 
-// fingerprintFast is Fingerprint for a body canonicalFast takes on: the hash of resource,
-// a zero byte and the canonical form, in one buffer.
-func fingerprintFast(resource string, body []byte) (string, bool) {
-	n := len(resource) + 1 + len(body)
+// fingerprintFast is Fingerprint for a body canonicalFast takes on: the HMAC of
+// resource, a zero byte and the canonical form, in one buffer that holds the inner
+// hash's key block first (RFC 2104 written out, so that no hash.Hash is allocated).
+func (k FingerprintKey) fingerprintFast(resource string, body []byte) (string, bool) {
+	if len(k) > sha256.BlockSize {
+		return "", false // crypto/hmac hashes such a key first; the slow way does
+	}
+	n := sha256.BlockSize + len(resource) + 1 + len(body)
 	all := make([]byte, n+len(body)) // the canonical form's room, then the sorting's
-	buf := append(append(all[:0:n], resource...), 0)
+	buf := all[:sha256.BlockSize:n]
+	for i := range buf {
+		buf[i] = 0x36 // ipad
+	}
+	for i, b := range k {
+		buf[i] ^= b
+	}
+	buf = append(append(buf, resource...), 0)
 	buf, ok := canonicalFast(buf, body, all[n:n])
 	if !ok {
 		return "", false
 	}
-	sum := sha256.Sum256(buf)
+	var outer [sha256.BlockSize + sha256.Size]byte
+	for i := range sha256.BlockSize {
+		outer[i] = 0x5c // opad
+	}
+	for i, b := range k {
+		outer[i] ^= b
+	}
+	inner := sha256.Sum256(buf)
+	copy(outer[sha256.BlockSize:], inner[:])
+	sum := sha256.Sum256(outer[:])
 	out := append(buf[:0], resource...)
 	out = append(out, ':')
 	out = hex.AppendEncode(out, sum[:])

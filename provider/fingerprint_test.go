@@ -2,6 +2,9 @@ package provider
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"testing"
 )
@@ -10,18 +13,22 @@ import (
 // canonical form is whatever Marshal makes of the body decoded with UseNumber. Every
 // fingerprint a store holds was made so; the fast path must give the same for every body.
 func fingerprintOracle(resource string, body []byte) string {
+	k := testFingerprintKey
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil || dec.More() {
-		return FingerprintAsSent(resource, body)
+		return k.FingerprintAsSent(resource, body)
 	}
 	canon, err := json.Marshal(v)
 	if err != nil {
-		return FingerprintAsSent(resource, body)
+		return k.FingerprintAsSent(resource, body)
 	}
-	return fingerprint(resource, "", canon)
+	return k.fingerprint(resource, "", canon)
 }
+
+// testFingerprintKey is a key as builtin.Keyring derives one: 32 bytes.
+var testFingerprintKey = FingerprintKey("0123456789abcdef0123456789abcdef")
 
 var fingerprintBodies = []string{
 	`{"capability":"push","id":"DPFZRS9FB0D46QFTM891","attributes":{"username":"bench-user-17"}}`,
@@ -41,20 +48,46 @@ var fingerprintBodies = []string{
 // (fingerprintOracle), so that a record made before the fast path still answers a retry.
 func TestFingerprintAsBefore(t *testing.T) {
 	for _, body := range fingerprintBodies {
-		if got, want := Fingerprint("initiate", []byte(body)), fingerprintOracle("initiate", []byte(body)); got != want {
-			t.Errorf("Fingerprint(%q) = %s, want %s", body, got, want)
+		if got, want := testFingerprintKey.Fingerprint("initiate", []byte(body)), fingerprintOracle("initiate", []byte(body)); got != want {
+			t.Errorf("testFingerprintKey.Fingerprint(%q) = %s, want %s", body, got, want)
 		}
 	}
 	// Order and white space do not make another request; a value does.
-	a := Fingerprint("validate", []byte(`{"id":"f","attributes":{"username":"u","passvalue":"1"}}`))
-	if b := Fingerprint("validate", []byte(` {"attributes": {"passvalue":"1", "username":"u"}, "id":"f"}`)); a != b {
+	a := testFingerprintKey.Fingerprint("validate", []byte(`{"id":"f","attributes":{"username":"u","passvalue":"1"}}`))
+	if b := testFingerprintKey.Fingerprint("validate", []byte(` {"attributes": {"passvalue":"1", "username":"u"}, "id":"f"}`)); a != b {
 		t.Errorf("reordered body: %s, want %s", b, a)
 	}
-	if b := Fingerprint("validate", []byte(`{"id":"f","attributes":{"username":"u","passvalue":"2"}}`)); a == b {
+	if b := testFingerprintKey.Fingerprint("validate", []byte(`{"id":"f","attributes":{"username":"u","passvalue":"2"}}`)); a == b {
 		t.Errorf("another code, same fingerprint %s", a)
 	}
-	if b := Fingerprint("initiate", []byte(`{"id":"f","attributes":{"username":"u","passvalue":"1"}}`)); a == b {
+	if b := testFingerprintKey.Fingerprint("initiate", []byte(`{"id":"f","attributes":{"username":"u","passvalue":"1"}}`)); a == b {
 		t.Errorf("another resource, same fingerprint %s", a)
+	}
+}
+
+// TestFingerprintKeyed: a fingerprint is HMAC-SHA256 under the key, the fast way as the
+// slow, so that a copy of the store cannot confirm a guessed passvalue (a security
+// answer) with one unkeyed hash of the body it guesses. Before, it was SHA-256 alone.
+func TestFingerprintKeyed(t *testing.T) {
+	body := []byte(`{"attributes":{"passvalue":"Rex the Dog","username":"alice"},"capability":"question","id":"f"}`)
+	for _, key := range []FingerprintKey{testFingerprintKey, nil, FingerprintKey(bytes.Repeat([]byte{7}, 64)), FingerprintKey(bytes.Repeat([]byte{7}, 65))} {
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte("validate\x00"))
+		mac.Write(body)
+		want := "validate:" + hex.EncodeToString(mac.Sum(nil))
+		if got := key.Fingerprint("validate", body); got != want {
+			t.Errorf("key of %d bytes: %s, want HMAC-SHA256 %s", len(key), got, want)
+		}
+		if _, fast := key.fingerprintFast("validate", body); fast != (len(key) <= sha256.BlockSize) {
+			t.Errorf("key of %d bytes: fast way %v", len(key), fast)
+		}
+	}
+	plain := sha256.Sum256(append([]byte("validate\x00"), body...))
+	if got := testFingerprintKey.Fingerprint("validate", body); got == "validate:"+hex.EncodeToString(plain[:]) {
+		t.Error("the fingerprint is the body's plain SHA-256")
+	}
+	if a, b := testFingerprintKey.Fingerprint("validate", body), FingerprintKey("another key, another replica set").Fingerprint("validate", body); a == b {
+		t.Error("two keys, one fingerprint")
 	}
 }
 
@@ -62,7 +95,7 @@ func TestFingerprintAsBefore(t *testing.T) {
 // fingerprint taken) costs a few allocations, not a decode into maps and a Marshal (37).
 func TestFingerprintAllocations(t *testing.T) {
 	body := []byte(fingerprintBodies[0])
-	if n := testing.AllocsPerRun(100, func() { Fingerprint("initiate", body) }); n > 3 {
+	if n := testing.AllocsPerRun(100, func() { testFingerprintKey.Fingerprint("initiate", body) }); n > 3 {
 		t.Errorf("Fingerprint of a contract call: %.0f allocations, want at most 3", n)
 	}
 }
@@ -72,8 +105,8 @@ func FuzzFingerprint(f *testing.F) {
 		f.Add([]byte(body))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if got, want := Fingerprint("r", body), fingerprintOracle("r", body); got != want {
-			t.Errorf("Fingerprint(%q) = %s, want %s", body, got, want)
+		if got, want := testFingerprintKey.Fingerprint("r", body), fingerprintOracle("r", body); got != want {
+			t.Errorf("testFingerprintKey.Fingerprint(%q) = %s, want %s", body, got, want)
 		}
 	})
 }
@@ -82,6 +115,6 @@ func BenchmarkFingerprint(b *testing.B) {
 	body := []byte(fingerprintBodies[0])
 	b.ReportAllocs()
 	for b.Loop() {
-		Fingerprint("initiate", body)
+		testFingerprintKey.Fingerprint("initiate", body)
 	}
 }

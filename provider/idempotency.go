@@ -3,6 +3,7 @@ package provider
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -115,39 +116,50 @@ type Idempotency struct {
 	// call that is still running before it gives up with ErrInFlight (the admin API
 	// answers it 409 at once, where Verify's calls wait as long as their deadline allows).
 	Wait time.Duration
+	// Key keys the fingerprints of the requests (FingerprintKey).
+	Key FingerprintKey
 
 	beat heartbeat
 }
+
+// FingerprintKey is the key of the fingerprints that tell one request from another under
+// the same id: HMAC-SHA256 under it. A contract call's body carries its passvalue (a
+// one-time code, a security question's answer) and everything else in it is in the
+// store too, so an unkeyed hash of it would let a copy of the store confirm a guessed
+// answer offline, one hash a guess. Every replica must hold the same key
+// (builtin.Keyring.FingerprintKey derives it from storage.encryptionKey); a request in
+// flight across a change of key is taken for a new one. A nil key is for tests.
+type FingerprintKey []byte
 
 // Fingerprint identifies a request by its resource and canonical body: the same JSON with
 // its keys in another order or other white space is the same request. Numbers keep the
 // digits they were sent with (12345678901234567 and …568 are two requests, as the
 // adapter reads them). A body that is not JSON is hashed as sent; so must be, by
 // FingerprintAsSent, one whose canonical form would lose something (a duplicate key).
-func Fingerprint(resource string, body []byte) string {
-	if fp, ok := fingerprintFast(resource, body); ok {
+func (k FingerprintKey) Fingerprint(resource string, body []byte) string {
+	if fp, ok := k.fingerprintFast(resource, body); ok {
 		return fp // a contract call's body, without decoding it into maps
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil || dec.More() {
-		return FingerprintAsSent(resource, body)
+		return k.FingerprintAsSent(resource, body)
 	}
 	canon, err := json.Marshal(v) // map keys sorted; numbers as sent
 	if err != nil {
-		return FingerprintAsSent(resource, body)
+		return k.FingerprintAsSent(resource, body)
 	}
-	return fingerprint(resource, "", canon)
+	return k.fingerprint(resource, "", canon)
 }
 
 // FingerprintAsSent identifies a request by its resource and its body's bytes.
-func FingerprintAsSent(resource string, body []byte) string {
-	return fingerprint(resource, "raw", body)
+func (k FingerprintKey) FingerprintAsSent(resource string, body []byte) string {
+	return k.fingerprint(resource, "raw", body)
 }
 
-func fingerprint(resource, kind string, b []byte) string {
-	h := sha256.New()
+func (k FingerprintKey) fingerprint(resource, kind string, b []byte) string {
+	h := hmac.New(sha256.New, k)
 	h.Write([]byte(resource))
 	h.Write([]byte{0})
 	if kind != "" {

@@ -88,6 +88,8 @@ func (e *env) snapshotOf(so snapshotOptions, providers []*provider.Provider) (_ 
 		// whose process died takes over within a lease, inside its own deadline.
 		Lease: min(e.cfg.Server.RequestTimeout+provider.WriteGrace, provider.RenewedLease),
 		Renew: provider.RenewInterval,
+		// A request's body carries its passvalue: the store keeps it only under a key.
+		Key: e.keys.FingerprintKey(),
 	}
 	opts := adapter.Options{
 		Providers:      providers,

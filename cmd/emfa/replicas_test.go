@@ -24,8 +24,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/internal/twiliofake"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
@@ -550,6 +552,23 @@ func TestReplicas(t *testing.T) {
 		}
 		if decided != 1 {
 			t.Errorf("%d decisions in the audit trail for one request's 24 attempts, want 1", decided)
+		}
+		// The record that answered them is keyed under the replicas' shared key: the body
+		// holds the code, and a copy of the store must not confirm a guess of it with an
+		// unkeyed hash.
+		conf, err := config.Load(cfg, config.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := newKeyring(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []provider.FingerprintKey{keys.FingerprintKey(), nil} {
+			key := store.IdempotencyKey{Provider: "emfa", WebhookID: id, Fingerprint: k.Fingerprint(provider.ResourceValidate, []byte(body))}
+			if _, err := st.GetIdempotency(t.Context(), key); (err == nil) != (k != nil) {
+				t.Errorf("the record under the key of %d bytes: %v", len(k), err)
+			}
 		}
 	})
 }

@@ -3,6 +3,7 @@ package builtin
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +21,7 @@ var ErrUnknownKey = errors.New("secret sealed with an unknown encryption key")
 type Keyring struct {
 	currentID string
 	aeads     map[string]cipher.AEAD
+	fpKey     []byte // FingerprintKey
 }
 
 // NewKeyring builds a keyring from the current key and any previous keys (32 bytes each).
@@ -40,6 +42,11 @@ func NewKeyring(current []byte, previous ...[]byte) (*Keyring, error) {
 		id := KeyID(key)
 		if i == 0 {
 			k.currentID = id
+			// HKDF with a label of its own: the sealing key is never used as it is for
+			// another purpose.
+			if k.fpKey, err = hkdf.Key(sha256.New, key, nil, "emfa idempotency fingerprint", 32); err != nil {
+				return nil, fmt.Errorf("keyring: %w", err)
+			}
 		}
 		k.aeads[id] = aead
 	}
@@ -51,6 +58,11 @@ func KeyID(key []byte) string {
 	sum := sha256.Sum256(append([]byte("emfa key id\x00"), key...))
 	return hex.EncodeToString(sum[:8])
 }
+
+// FingerprintKey is the key of the idempotency records' fingerprints
+// (provider.FingerprintKey), derived from the current key: the same on every replica that
+// shares storage.encryptionKey, and changed by a rotation.
+func (k *Keyring) FingerprintKey() []byte { return k.fpKey }
 
 // CurrentID is the id of the key new secrets are sealed with.
 func (k *Keyring) CurrentID() string { return k.currentID }

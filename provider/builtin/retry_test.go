@@ -29,7 +29,7 @@ func TestCanceledInitiateRetrySendsOnce(t *testing.T) {
 		idem := &provider.Idempotency{Store: st, TTL: 10 * time.Minute, Lease: 7 * time.Second, Poll: time.Millisecond}
 		body := `{"capability":"smsotp","id":"` + id + `","attributes":{"username":"alice"}}`
 		key := store.IdempotencyKey{Provider: "acme", WebhookID: "wh-cancel",
-			Fingerprint: provider.Fingerprint(provider.ResourceInitiate, []byte(body))}
+			Fingerprint: provider.FingerprintKey(nil).Fingerprint(provider.ResourceInitiate, []byte(body))}
 		send := func(ctx context.Context) (provider.Answer, provider.Served, error) {
 			ans, served, _, err := idempotentInitiate(ctx, idem, p, key,
 				provider.Request{Capability: "smsotp", ID: id, Username: "alice", WebhookID: key.WebhookID})

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"unicode"
@@ -87,11 +89,25 @@ func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
 
 			resp := c.Response()
 			orig := resp.Writer
-			do := s.idem.Do
-			if p.ClaimsLate(resource) {
+			do, late := s.idem.Do, p.ClaimsLate(resource)
+			if late {
 				do = s.idem.DoLate // the deciding unit claims: one pass through the writer
 			}
+			var header http.Header // the answer's headers before the first run, for another
+			runs := 0
 			ans, served, other, err := do(req.Context(), key, func(ctx context.Context) (provider.Answer, error) {
+				// DoLate runs the handler again after another attempt's claim turned out
+				// dead: that run starts as the first did, with the whole body to read and no
+				// answer written. Before, it read the body the first had drained and
+				// recorded a 400 for a well-formed request.
+				if runs++; runs == 1 && late {
+					header = orig.Header().Clone()
+				} else if runs > 1 {
+					req.Body = io.NopCloser(bytes.NewReader(body))
+					resp.Committed, resp.Status, resp.Size = false, http.StatusOK, 0
+					clear(orig.Header())
+					maps.Copy(orig.Header(), header)
+				}
 				// Run the handler into a buffer: the answer is recorded before it is sent,
 				// so a crash after it was sent can never make a retry execute again.
 				buf := &captureWriter{header: orig.Header()}

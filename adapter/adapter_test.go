@@ -123,6 +123,7 @@ func (h *harness) do(t *testing.T, method, path, body string, hdr ...string) (in
 	}
 	rec := httptest.NewRecorder()
 	h.srv.Handler().ServeHTTP(rec, req)
+	checkDocumentedStatus(t, method, path, rec.Code)
 	return rec.Code, strings.TrimSpace(rec.Body.String()), rec.Header()
 }
 

@@ -16,10 +16,20 @@ func (e *Engine) challenges() provider.Transactions {
 	return provider.Transactions{Store: e.store, Prefix: "b:", Now: e.now}
 }
 
-// cancelOlder withdraws the factor's pending challenges but the one with id (CANCELED):
-// only the newest works.
-func (e *Engine) cancelOlder(ctx context.Context, w store.Writer, factorID, id string) (int, error) {
+// cancelOthers withdraws the factor's pending challenges but the one with id (CANCELED):
+// only the newest works. It is for a unit that starts challenge id too, so that of two
+// such units the later one's challenge is the one that stays.
+func (e *Engine) cancelOthers(ctx context.Context, w store.Writer, factorID, id string) (int, error) {
 	return w.CancelPending(ctx, factorID, e.challenges().Key(id), string(provider.StatusCanceled), e.now())
+}
+
+// cancelOlder withdraws the factor's pending challenges started before the one with id
+// (CANCELED), for a unit later than the one that started it: a code's, once sent. A
+// newer challenge started meanwhile (a resend while the gateway was slow) stays, and has
+// withdrawn this one. Before, the older code's late unit withdrew the newer one too, and
+// neither code worked.
+func (e *Engine) cancelOlder(ctx context.Context, w store.Writer, factorID, id string) (int, error) {
+	return w.CancelOlder(ctx, factorID, e.challenges().Key(id), string(provider.StatusCanceled), e.now())
 }
 
 // answerChallenge is validate for an init_then_validate factor: the transaction must be

@@ -753,3 +753,59 @@ func BenchmarkSMSValidateParallel(b *testing.B) {
 		})
 	})
 }
+
+// gatedSender holds its first Send until release is closed, as a slow gateway does.
+type gatedSender struct {
+	mu               sync.Mutex
+	codes            []string
+	entered, release chan struct{}
+}
+
+func (g *gatedSender) Kind() string                   { return "gated" }
+func (g *gatedSender) Serves(c delivery.Channel) bool { return c == delivery.SMS }
+func (g *gatedSender) Send(_ context.Context, m delivery.Message) error {
+	g.mu.Lock()
+	g.codes = append(g.codes, m.Code)
+	first := len(g.codes) == 1
+	g.mu.Unlock()
+	if first {
+		close(g.entered)
+		<-g.release
+	}
+	return nil
+}
+
+// TestResendWhileTheFirstCodeIsOnItsWay: a second initiate (the user asks for the code
+// again) starts while the gateway still holds the first code. The newer code goes out
+// and withdraws the older challenge; when the older code's send returns, its own unit
+// withdraws only challenges older than it, so the newer code works. Before, that unit
+// withdrew every other pending challenge, the newer one too, and neither code worked.
+func TestResendWhileTheFirstCodeIsOnItsWay(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		gw := &gatedSender{entered: make(chan struct{}), release: make(chan struct{})}
+		f := newEngineFixture(t, st, func(c *engineConfig) { c.senders["sms"] = gw })
+		id := f.enrollSMS(t, "alice", "+15551230123")
+		var first provider.Outcome
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			first, _ = f.engine.Initiate(context.Background(), provider.Request{Capability: "smsotp", ID: id, Username: "alice",
+				Attributes: map[string]any{"username": "alice"}})
+		}()
+		<-gw.entered // the older challenge exists; its code is on its way
+		f.clock.Advance(time.Second)
+		second := f.initiate(t, "alice", "smsotp", id)
+		close(gw.release)
+		<-done
+		if first.Status != provider.StatusPending || second.Status != provider.StatusPending {
+			t.Fatalf("initiates: %+v, %+v", first, second)
+		}
+		older, _ := st.GetTransaction(context.Background(), "b:"+first.TransactionID)
+		newer, _ := st.GetTransaction(context.Background(), "b:"+second.TransactionID)
+		if older.Status != string(provider.StatusCanceled) || newer.Status != string(provider.StatusPending) {
+			t.Errorf("older challenge %s, newer %s; want CANCELED, PENDING", older.Status, newer.Status)
+		}
+		expect(t, "the older code", f.validate(t, "alice", "smsotp", id, first.TransactionID, gw.codes[0]), provider.StatusFailed, "CANCELED")
+		expect(t, "the newer code", f.validate(t, "alice", "smsotp", id, second.TransactionID, gw.codes[1]), provider.StatusSuccess, "")
+	})
+}

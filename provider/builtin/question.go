@@ -250,7 +250,7 @@ func (k *questionFactor) Initiate(ctx context.Context, f *store.Factor, req prov
 		if err := e.challenges().In(w).Start(ctx, req, store.Transaction{ID: id, Data: data, ExpiresAt: now.Add(k.s.Lifetime)}); err != nil {
 			return provider.Outcome{}, err
 		}
-		canceled, err := e.cancelOlder(ctx, w, f.ID, id)
+		canceled, err := e.cancelOthers(ctx, w, f.ID, id)
 		if err != nil {
 			return provider.Outcome{}, err
 		}

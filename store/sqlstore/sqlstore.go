@@ -732,9 +732,25 @@ func (s *Store) CancelPending(ctx context.Context, factorID, keepID, status stri
 }
 
 func (w *writer) CancelPending(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error) {
-	ctx = w.c(ctx)
 	const q = `UPDATE transactions SET status = $3, updated_at = $4
 		 WHERE factor_id = $1 AND id <> $2 AND status = $5`
+	return w.cancel(ctx, q, factorID, keepID, status, now)
+}
+
+func (s *Store) CancelOlder(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error) {
+	return result(ctx, s, func(w *writer) (int, error) { return w.CancelOlder(ctx, factorID, keepID, status, now) })
+}
+
+func (w *writer) CancelOlder(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error) {
+	const q = `UPDATE transactions SET status = $3, updated_at = $4
+		 WHERE factor_id = $1 AND status = $5
+		   AND (created_at, id) < (SELECT created_at, id FROM transactions WHERE id = $2)`
+	return w.cancel(ctx, q, factorID, keepID, status, now)
+}
+
+// cancel runs q, a CancelPending or a CancelOlder.
+func (w *writer) cancel(ctx context.Context, q, factorID, keepID, status string, now time.Time) (int, error) {
+	ctx = w.c(ctx)
 	args := []any{factorID, keepID, status, millis(now), pending}
 	// A speculating unit assumes the usual: no older challenge is still pending.
 	if w.assume(ctx, func() string { return assumedNone(q + " RETURNING 1") }, args...) {

@@ -68,6 +68,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CompleteTransaction", testCompleteTransaction},
 		{"AddAttempt", testAddAttempt},
 		{"CancelPending", testCancelPending},
+		{"CancelOlder", testCancelOlder},
 		{"DeleteExpiredTransactions", testDeleteExpiredTransactions},
 		{"ListPendingTransactions", testListPendingTransactions},
 		{"ReserveSend", testReserveSend},
@@ -974,6 +975,56 @@ func testCancelPending(t *testing.T, s store.Store) {
 	n, err = s.CancelPending(ctx, "nope", "", "CANCELED", at(3*time.Minute))
 	if err != nil || n != 0 {
 		t.Errorf("CancelPending on an unknown factor: got %d, %v; want 0, nil", n, err)
+	}
+}
+
+// testCancelOlder: only the factor's pending transactions started before the one kept go,
+// by creation time and then id (two started in one millisecond are ordered too); newer
+// ones, ended ones, other factors' and the kept one stay.
+func testCancelOlder(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	txs := map[string]store.Transaction{}
+	for _, c := range []struct {
+		id, factor string
+		created    time.Duration
+	}{
+		{"old", "f1", 0}, {"tie-a", "f1", time.Second}, {"tie-k", "f1", time.Second}, {"tie-z", "f1", time.Second},
+		{"newer", "f1", 2 * time.Second}, {"done", "f1", 0}, {"other", "f2", 0},
+	} {
+		tx := newTransaction(c.id, c.factor, at(time.Hour))
+		tx.CreatedAt, tx.UpdatedAt = at(c.created), at(c.created)
+		mustCreateTransaction(t, s, tx)
+		txs[c.id] = tx
+	}
+	if err := s.CompleteTransaction(ctx, "done", "SUCCESS", at(time.Second)); err != nil {
+		t.Fatalf("CompleteTransaction: %v", err)
+	}
+	done := txs["done"]
+	done.Status, done.UpdatedAt = "SUCCESS", at(time.Second)
+	txs["done"] = done
+
+	now := at(time.Minute)
+	n, err := s.CancelOlder(ctx, "f1", "tie-k", "CANCELED", now)
+	if err != nil || n != 2 {
+		t.Fatalf("CancelOlder: %d, %v; want 2 (old, tie-a)", n, err)
+	}
+	for _, id := range []string{"old", "tie-a"} {
+		tx := txs[id]
+		tx.Status, tx.UpdatedAt = "CANCELED", now
+		txs[id] = tx
+	}
+	for id, want := range txs {
+		diff(t, "transaction "+id, want, mustGetTransaction(t, s, id))
+	}
+	// The newest keeps itself alone; an id that is no transaction cancels nothing.
+	if n, err := s.CancelOlder(ctx, "f1", "newer", "CANCELED", now); err != nil || n != 2 {
+		t.Errorf("CancelOlder than the newest: %d, %v; want 2 (tie-k, tie-z)", n, err)
+	}
+	if n, err := s.CancelOlder(ctx, "f1", "nope", "CANCELED", now); err != nil || n != 0 {
+		t.Errorf("CancelOlder than no transaction: %d, %v; want 0", n, err)
+	}
+	if tx := mustGetTransaction(t, s, "newer"); tx.Status != "PENDING" {
+		t.Errorf("the newest: %s", tx.Status)
 	}
 }
 

@@ -95,6 +95,14 @@ type UnitDecider interface {
 	DecidesInOneUnit(resource string) bool
 }
 
+// Ender is implemented by an engine that keeps its transactions: Ended answers a result
+// on req's transaction as it ended, when it has (ok), reading only. The Provider asks it
+// before refusing a result (the capability switched off, a policy's denial, the provider
+// disabled): contract §7 has every poll after the end answer the same terminal status.
+type Ender interface {
+	Ended(ctx context.Context, req Request) (answer Outcome, ok bool, err error)
+}
+
 // Closer is implemented by engines that hold resources (HTTP clients, token sources).
 type Closer interface {
 	Close() error

@@ -207,6 +207,21 @@ func (o observation) end(status string, err error) {
 	o.p.Observer.Contract(o.p.CredentialPrefix, o.resource, o.capability, status, time.Since(o.start))
 }
 
+// endedOr is refusal, or, for a result on a transaction that has ended, how it ended
+// (Ender): a refusal that came after the end (a switch, a policy, the provider disabled)
+// must not turn a SUCCESS already polled into a FAILED at the next poll (contract §7).
+func (p *Provider) endedOr(ctx context.Context, resource string, req Request, refusal Outcome) (Outcome, error) {
+	e, ok := p.Engine.(Ender)
+	if resource != ResourceResult || !ok || req.TransactionID == "" {
+		return refusal, nil
+	}
+	ended, ok, err := e.Ended(ctx, req)
+	if err != nil || !ok {
+		return refusal, err
+	}
+	return ended, nil
+}
+
 func (p *Provider) call(ctx context.Context, resource string, req Request, fn func(context.Context, Request) (Outcome, error)) (out Outcome, err error) {
 	var d *decision
 	c, exposed := p.Capability(req.Capability)
@@ -218,6 +233,12 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 		out = Failed(invalid) // before any store sees it: answered alike on every store
 	case !p.Enabled:
 		out = Failed("provider disabled")
+		if exposed {
+			req.Capability = c
+			if out, err = p.endedOr(ctx, resource, req, out); err != nil {
+				return Outcome{}, fmt.Errorf("provider %s: %s: %w", p.CredentialPrefix, resource, err)
+			}
+		}
 	case !exposed:
 		out = Failed(fmt.Sprintf("capability %q not exposed by this provider", req.Capability))
 	default:
@@ -233,7 +254,9 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 			}
 		}
 		if refusal != nil {
-			out = *refusal
+			if out, err = p.endedOr(ctx, resource, req, *refusal); err != nil {
+				return Outcome{}, fmt.Errorf("provider %s: %s: %w", p.CredentialPrefix, resource, err)
+			}
 			break
 		}
 		if p.Audit != nil {

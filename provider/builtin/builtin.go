@@ -277,16 +277,23 @@ func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Out
 		// Refused now (the user disabled, the factor locked or reset since): a transaction
 		// that ended still answers as it ended (contract §7), and one still pending gets
 		// the refusal.
-		txs := e.challenges()
-		if factorType(req.Capability) == TypePush {
-			txs = pushTransactions(e.store, e.now)
-		}
-		if ended, ok, err := txs.Ended(ctx, req); err != nil || ok {
+		if ended, ok, err := e.Ended(ctx, req); err != nil || ok {
 			return ended, err
 		}
 		return out, nil
 	}
 	return e.run(ctx, f, req, Factor.Result)
+}
+
+var _ provider.Ender = (*Engine)(nil)
+
+// Ended answers a result on req's transaction as it ended, when it has (provider.Ender).
+func (e *Engine) Ended(ctx context.Context, req provider.Request) (provider.Outcome, bool, error) {
+	txs := e.challenges()
+	if factorType(req.Capability) == TypePush {
+		txs = pushTransactions(e.store, e.now)
+	}
+	return txs.Ended(ctx, req)
 }
 
 type stepFunc func(Factor, context.Context, *store.Factor, provider.Request) (provider.Outcome, error)

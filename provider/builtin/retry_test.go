@@ -123,3 +123,49 @@ func TestTerminalResultOutlivesARefusal(t *testing.T) {
 		}
 	})
 }
+
+// TestTerminalResultOutlivesAProviderRefusal: the Provider's own refusals of a result
+// (the capability switched off org-wide, the provider disabled) come after the engine's
+// transactions: a transaction that ended SUCCESS is answered SUCCESS at every later poll
+// (contract §7), and one still pending gets the refusal. Before, the poll after a switch
+// turned the SUCCESS already polled into FAILED.
+func TestTerminalResultOutlivesAProviderRefusal(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		f := newEngineFixture(t, st, nil)
+		id := f.enrollSMS(t, "alice", "+15551230123")
+		p := &provider.Provider{CredentialPrefix: "acme", Enabled: true, Capabilities: []string{"smsotp"},
+			Engine: f.engine, Now: f.clock.Now, Switches: &provider.SwitchCache{Store: st, Now: f.clock.Now}}
+		req := provider.Request{Capability: "smsotp", ID: id, Username: "alice"}
+		first, _ := p.Initiate(ctx, req)
+		req.TransactionID = first.TransactionID
+		v := req
+		v.Passvalue = f.sms.last(t).Code
+		if out, _ := p.Validate(ctx, v); out.Status != provider.StatusSuccess {
+			t.Fatalf("validate: %+v", out)
+		}
+		if out, _ := p.Result(ctx, req); out.Status != provider.StatusSuccess {
+			t.Fatalf("first result: %+v", out)
+		}
+		still, _ := p.Initiate(ctx, provider.Request{Capability: "smsotp", ID: id, Username: "alice"})
+		sw := store.CapabilitySwitch{Provider: "acme", Capability: "smsotp", Disabled: true, Reason: "fraud wave", UpdatedAt: f.clock.Now()}
+		if err := st.SetCapabilitySwitch(ctx, sw, store.AuditEvent{Time: f.clock.Now(), Resource: "switch"}); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(provider.DefaultSwitchTTL)
+		if out, err := p.Result(ctx, req); out.Status != provider.StatusSuccess {
+			t.Errorf("result after the switch: %s (%q) %v; the first poll said SUCCESS", out.Status, out.Reason, err)
+		}
+		open := provider.Request{Capability: "smsotp", ID: id, Username: "alice", TransactionID: still.TransactionID}
+		if out, _ := p.Result(ctx, open); out.Status != provider.StatusFailed || !strings.Contains(out.Reason, "switched off") {
+			t.Errorf("result of a pending challenge after the switch: %+v, want the switch's refusal", out)
+		}
+		p.Enabled = false
+		if out, err := p.Result(ctx, req); out.Status != provider.StatusSuccess {
+			t.Errorf("result with the provider disabled: %s (%q) %v; the first poll said SUCCESS", out.Status, out.Reason, err)
+		}
+		if out, _ := p.Result(ctx, open); out.Status != provider.StatusFailed || out.Reason != "provider disabled" {
+			t.Errorf("result of a pending challenge with the provider disabled: %+v", out)
+		}
+	})
+}

@@ -351,6 +351,13 @@ func validated(out provider.Outcome) provider.Outcome {
 
 // Result polls a transaction: from the store once terminal, TIMEOUT past its deadline,
 // otherwise from the vendor.
+var _ provider.Ender = (*Engine)(nil)
+
+// Ended answers a result on req's transaction as it ended, when it has (provider.Ender).
+func (e *Engine) Ended(ctx context.Context, req provider.Request) (provider.Outcome, bool, error) {
+	return e.txs.Ended(ctx, req)
+}
+
 func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Outcome, error) {
 	tx, answer, answered, err := e.txs.ForResult(ctx, req)
 	if err != nil || answered {

@@ -67,6 +67,15 @@ func TestResultNeverTakesBackATerminalStatus(t *testing.T) {
 	set(200, `{"status":"SUCCESS"}`)
 	poll(tx, provider.StatusSuccess)
 
+	// Ended says so, reading only: the Provider answers a refused poll with it.
+	if out, ok, err := e.Ended(ctx, req("push", tx, "")); err != nil || !ok || out.Status != provider.StatusSuccess {
+		t.Errorf("Ended: %+v %v %v, want SUCCESS", out, ok, err)
+	}
+	pending := start()
+	if out, ok, err := e.Ended(ctx, req("push", pending, "")); err != nil || ok {
+		t.Errorf("Ended of a pending push: %+v %v %v, want not ended", out, ok, err)
+	}
+
 	// A transform that fails is FAILED, remembered: the vendor's approval after it changes
 	// nothing.
 	tx = start()

@@ -24,7 +24,8 @@ import (
 // events_auth0.go; SCIM in scim.go) and writes them to the durable queue before it
 // answers, so an acknowledged event survives a crash. A payload that does not parse is
 // refused (400) and queues nothing; one that names a user emfa does not know is queued,
-// skipped by the worker and logged, never refused into a retry loop. Bodies and secrets
+// waits a while for that user's late create (sync.UserWait), then is skipped by the worker
+// and logged, never refused into a retry loop. Bodies and secrets
 // are never logged.
 
 // Paths of the sync sources.

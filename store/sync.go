@@ -159,6 +159,10 @@ type SyncQueue interface {
 	// ReleaseEvent gives owner's lease back without counting an attempt; applied records
 	// the event in emfa's store (never unset), as FinishEvent's does.
 	ReleaseEvent(ctx context.Context, seq int64, owner string, applied bool) error
+	// HoldEvent gives owner's lease back without counting an attempt, the event pending
+	// again at nextAt with note saying what it waits for. ErrConflict when owner lost the
+	// lease.
+	HoldEvent(ctx context.Context, seq int64, owner, note string, nextAt, now time.Time) error
 	// MarkKeys records, in one commit, that an event of each of keys at t was applied; a
 	// key's mark never goes back.
 	MarkKeys(ctx context.Context, t time.Time, keys ...string) error

@@ -820,6 +820,9 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 		}
 		err := q.Applier.Apply(ctx, ev)
 		var sk *Skipped
+		if errors.As(err, &sk) && awaitsUser(ev, sk) && q.Now().Before(e.CreatedAt.Add(UserWait)) {
+			return q.hold(ctx, e, ev, log)
+		}
 		if errors.As(err, &sk) {
 			logSkip(log, ev, sk.Reason)
 			return q.finish(ctx, e, OutcomeSkipped, store.QueueDone, sk.Error(), false)
@@ -847,6 +850,51 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 	if err == nil {
 		q.observe(e.Source, OutcomeApplied)
 		q.wakePropagators()
+	}
+	return err
+}
+
+// UserWait is how long, from its receipt, an event of a user emfa does not have waits for
+// that user's create before it is skipped: sources deliver late and out of order (Okta:
+// "order by published"), and a suspension or a membership that came before its user's
+// create must not be lost, leaving the user active with no groups once the create comes.
+// The create, dated earlier, is its key's head when it comes (the queue applies a user's
+// events in their order), and the waiting event applies after it, within userWaitStep.
+// An event of a user who never comes (a directory's user outside emfa) is skipped then,
+// and its key's later events, received as early, at once after it.
+const UserWait = 5 * time.Minute
+
+// userWaitStep is how often an event waiting for its user is tried again.
+const userWaitStep = 30 * time.Second
+
+// awaitsUser reports whether ev was refused because its user does not exist: an event a
+// late create may come before. A create needs none; a delete of nobody is done.
+func awaitsUser(ev provider.LifecycleEvent, sk *Skipped) bool {
+	switch ev.Type {
+	case provider.EventUserUpdate, provider.EventUserDisable, provider.EventUserEnable, provider.EventUserMFAReset,
+		provider.EventGroupMemberAdd, provider.EventGroupMemberRemove:
+	default:
+		return false
+	}
+	var le *lifecycle.Error
+	return errors.As(sk, &le) && le.Kind == lifecycle.NotFound && le.Field == "user"
+}
+
+// hold puts e back to wait for its user's create (UserWait): not an attempt, and no
+// outcome, for it has not finished; its note says what it waits for.
+func (q *Queue) hold(ctx context.Context, e store.QueuedEvent, ev provider.LifecycleEvent, log *slog.Logger) error {
+	now, until := q.Now(), e.CreatedAt.Add(UserWait)
+	next := now.Add(userWaitStep)
+	if next.After(until) {
+		next = until
+	}
+	log.Debug("sync event waits for its user's create", "until", until)
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	note := fmt.Sprintf("waiting until %s for a create of %s, which may come late", until.UTC().Format(time.RFC3339), ev.Username)
+	err := q.Store.HoldEvent(ctx, e.Seq, q.Owner, truncate(note, 500), next, now)
+	if errors.Is(err, store.ErrConflict) {
+		return q.lost(e, err, log)
 	}
 	return err
 }

@@ -125,7 +125,8 @@ func TestQueueAppliesInOrderOnceEach(t *testing.T) {
 		if u, _ := m.GetUser(ctx, "alice"); u.State != lifecycle.StateDisabled {
 			t.Fatalf("state = %s after a stale enable", u.State)
 		}
-		// Delete, then an unknown user's events are acknowledged, not retried.
+		// Delete, then an unknown user's events are acknowledged, not retried: they wait
+		// for a late create of the user (sync.UserWait), then are done.
 		del := ev("6", provider.EventUserDelete, "alice", t0.Add(time.Hour))
 		ghost := ev("7", provider.EventUserUpdate, "ghost", t0)
 		ghost.DisplayName = str("Ghost")
@@ -134,6 +135,11 @@ func TestQueueAppliesInOrderOnceEach(t *testing.T) {
 		if _, err := m.GetUser(ctx, "alice"); err == nil {
 			t.Fatal("alice survived her deletion")
 		}
+		if st2, err := q.Status(ctx); err != nil || st2.Counts["okta"]["done"] != 6 || st2.Counts["okta"]["pending"] != 1 {
+			t.Fatalf("status = %+v, %v; want ghost's update waiting", st2, err)
+		}
+		clk.Advance(sync.UserWait)
+		drain(t, q)
 		st2, err := q.Status(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -921,6 +927,59 @@ func TestExclusiveGroupCreateSurvivesAKill(t *testing.T) {
 		var le *lifecycle.Error
 		if !errors.As(err, &le) || le.Code != "group_exists" {
 			t.Errorf("a second exclusive create: %v, want group_exists", err)
+		}
+	})
+}
+
+// TestEventsWaitForALateCreate: a membership and a suspension of a user emfa does not
+// have yet wait, without counting an attempt, for the user's create, delivered late; once
+// it comes it is applied first (its date is earlier) and they after it, so the user ends
+// disabled and in the group, and the vendor gets all three in order. Before, both were
+// skipped at once and the late create left the user active with no groups. An event of a
+// user who never comes is skipped once UserWait from its receipt has passed.
+func TestEventsWaitForALateCreate(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		prop := propagating(q)
+		t0 := clk.Now().Add(-time.Hour)
+		add := ev("2", provider.EventGroupMemberAdd, "bob", t0.Add(2*time.Second))
+		add.Group = "sms-allowed"
+		lost := ev("9", provider.EventUserDisable, "zed", t0.Add(2*time.Second))
+		q.Enqueue(ctx, []provider.LifecycleEvent{add, ev("3", provider.EventUserDisable, "bob", t0.Add(3*time.Second)), lost})
+		drain(t, q)
+		waiting, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueuePending})
+		if err != nil || len(waiting) != 3 {
+			t.Fatalf("pending %+v, %v; want the three waiting", waiting, err)
+		}
+		for _, e := range waiting {
+			// Each user's first event waits for the create; bob's suspension waits behind
+			// his membership, untried.
+			held := e.Type == provider.EventGroupMemberAdd || e.Key == "user:zed"
+			if e.Attempts != 0 || strings.Contains(e.Note, "waiting until") != held {
+				t.Errorf("waiting %s %s: %d attempts, note %q", e.Type, e.Key, e.Attempts, e.Note)
+			}
+		}
+		clk.Advance(2 * time.Minute)
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "bob", t0.Add(time.Second))})
+		drain(t, q)
+		clk.Advance(30 * time.Second)
+		drain(t, q)
+		u, err := m.GetUser(ctx, "bob")
+		if err != nil || u.State != lifecycle.StateDisabled || !slices.Equal(u.Groups, []string{"sms-allowed"}) {
+			t.Fatalf("bob (created, added to sms-allowed, suspended; the create delivered last): %+v, %v", u, err)
+		}
+		if got, want := prop.got, []string{"user.create bob", "group.member.add bob", "user.disable bob"}; !slices.Equal(got, want) {
+			t.Errorf("the vendor got %q, want %q", got, want)
+		}
+		// zed never comes: skipped once UserWait has passed since its receipt.
+		for range 10 {
+			clk.Advance(30 * time.Second)
+			drain(t, q)
+		}
+		left, err := q.Store.ListEvents(ctx, store.QueueFilter{Key: "user:zed"})
+		if err != nil || len(left) != 1 || left[0].State != store.QueueDone || !strings.Contains(left[0].Note, "no user") {
+			t.Errorf("zed's suspension after %s: %+v, %v; want done, skipped", sync.UserWait, left, err)
 		}
 	})
 }

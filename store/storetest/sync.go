@@ -20,6 +20,7 @@ var syncTests = []struct {
 	run  func(t *testing.T, s store.Store)
 }{
 	{"SyncPauseHoldsOnlyDeletions", testSyncPauseHoldsOnlyDeletions},
+	{"SyncHoldEvent", testSyncHoldEvent},
 	{"SyncFinishApplied", testSyncFinishApplied},
 	{"SyncCountApplied", testSyncCountApplied},
 	{"SyncUserChangeQueue", testSyncUserChangeQueue},
@@ -65,6 +66,43 @@ func testSyncPauseHoldsOnlyDeletions(t *testing.T, s store.Store) {
 	}
 	if want := []string{"okta user.disable user:u2", "scim user.delete user:u3"}; !slices.Equal(claimed(got), want) {
 		t.Errorf("claimed %q while okta is paused, want %q", claimed(got), want)
+	}
+}
+
+// testSyncHoldEvent: a held event is pending again at the time given, with its note and
+// without an attempt counted; its key's later events wait behind it, an earlier one that
+// comes meanwhile is claimed first; a lost lease holds nothing.
+func testSyncHoldEvent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	if _, err := sq.EnqueueEvents(ctx, []store.QueuedEvent{
+		queuedEvent("okta", "user.disable", "u1", at(2*time.Millisecond)),
+		queuedEvent("okta", "user.enable", "u1", at(3*time.Millisecond)),
+	}, at(0)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sq.ClaimEvents(ctx, "w", 10, at(time.Second), at(time.Minute), at(time.Second))
+	if err != nil || len(got) != 1 || got[0].Type != "user.disable" {
+		t.Fatalf("claimed %q, %v", claimed(got), err)
+	}
+	if err := sq.HoldEvent(ctx, got[0].Seq, "another", "x", at(time.Hour), at(time.Second)); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("hold by another owner: %v, want ErrConflict", err)
+	}
+	must(t, "hold", sq.HoldEvent(ctx, got[0].Seq, "w", "waiting for the user's create", at(time.Minute), at(time.Second)))
+	if got, _ := sq.ClaimEvents(ctx, "w", 10, at(2*time.Second), at(time.Minute), at(2*time.Second)); len(got) != 0 {
+		t.Errorf("while held: claimed %q", claimed(got))
+	}
+	if _, err := sq.EnqueueEvents(ctx, []store.QueuedEvent{queuedEvent("okta", "user.create", "u1", at(time.Millisecond))}, at(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got, err = sq.ClaimEvents(ctx, "w", 10, at(4*time.Second), at(time.Minute), at(4*time.Second))
+	if err != nil || len(got) != 1 || got[0].Type != "user.create" {
+		t.Fatalf("claimed %q, %v; want the earlier create", claimed(got), err)
+	}
+	must(t, "finish the create", sq.FinishEvent(ctx, got[0].Seq, "w", store.QueueDone, "", true, time.Time{}, at(4*time.Second)))
+	got, err = sq.ClaimEvents(ctx, "w", 10, at(time.Minute), at(2*time.Minute), at(time.Minute))
+	if err != nil || len(got) != 1 || got[0].Type != "user.disable" || got[0].Attempts != 0 || got[0].Note != "waiting for the user's create" {
+		t.Fatalf("after the hold: %+v, %v; want the disable, no attempt counted, its note", got, err)
 	}
 }
 

@@ -939,12 +939,7 @@ func testCancelPending(t *testing.T, s store.Store) {
 	for _, tx := range txs {
 		mustCreateTransaction(t, s, tx)
 	}
-	if err := s.CompleteTransaction(ctx, "done", "SUCCESS", at(time.Second)); err != nil {
-		t.Fatalf("CompleteTransaction: %v", err)
-	}
-	done := txs["done"]
-	done.Status, done.UpdatedAt = "SUCCESS", at(time.Second)
-	txs["done"] = done
+	completeAs(t, s, txs, "done", "SUCCESS", at(time.Second))
 
 	now := at(time.Minute)
 	n, err := s.CancelPending(ctx, "f1", "keep", "CANCELED", now)
@@ -954,11 +949,7 @@ func testCancelPending(t *testing.T, s store.Store) {
 	if n != 2 {
 		t.Errorf("CancelPending changed %d, want 2", n)
 	}
-	for _, id := range []string{"old1", "old2"} {
-		tx := txs[id]
-		tx.Status, tx.UpdatedAt = "CANCELED", now
-		txs[id] = tx
-	}
+	canceledAt(txs, now, "old1", "old2")
 	for id, want := range txs {
 		diff(t, "transaction "+id, want, mustGetTransaction(t, s, id))
 	}
@@ -975,6 +966,26 @@ func testCancelPending(t *testing.T, s store.Store) {
 	n, err = s.CancelPending(ctx, "nope", "", "CANCELED", at(3*time.Minute))
 	if err != nil || n != 0 {
 		t.Errorf("CancelPending on an unknown factor: got %d, %v; want 0, nil", n, err)
+	}
+}
+
+// completeAs completes transaction id in s, and as expected in txs.
+func completeAs(t *testing.T, s store.Store, txs map[string]store.Transaction, id, status string, now time.Time) {
+	t.Helper()
+	if err := s.CompleteTransaction(t.Context(), id, status, now); err != nil {
+		t.Fatalf("CompleteTransaction: %v", err)
+	}
+	tx := txs[id]
+	tx.Status, tx.UpdatedAt = status, now
+	txs[id] = tx
+}
+
+// canceledAt expects ids in txs canceled at now.
+func canceledAt(txs map[string]store.Transaction, now time.Time, ids ...string) {
+	for _, id := range ids {
+		tx := txs[id]
+		tx.Status, tx.UpdatedAt = "CANCELED", now
+		txs[id] = tx
 	}
 }
 
@@ -996,23 +1007,14 @@ func testCancelOlder(t *testing.T, s store.Store) {
 		mustCreateTransaction(t, s, tx)
 		txs[c.id] = tx
 	}
-	if err := s.CompleteTransaction(ctx, "done", "SUCCESS", at(time.Second)); err != nil {
-		t.Fatalf("CompleteTransaction: %v", err)
-	}
-	done := txs["done"]
-	done.Status, done.UpdatedAt = "SUCCESS", at(time.Second)
-	txs["done"] = done
+	completeAs(t, s, txs, "done", "SUCCESS", at(time.Second))
 
 	now := at(time.Minute)
 	n, err := s.CancelOlder(ctx, "f1", "tie-k", "CANCELED", now)
 	if err != nil || n != 2 {
 		t.Fatalf("CancelOlder: %d, %v; want 2 (old, tie-a)", n, err)
 	}
-	for _, id := range []string{"old", "tie-a"} {
-		tx := txs[id]
-		tx.Status, tx.UpdatedAt = "CANCELED", now
-		txs[id] = tx
-	}
+	canceledAt(txs, now, "old", "tie-a")
 	for id, want := range txs {
 		diff(t, "transaction "+id, want, mustGetTransaction(t, s, id))
 	}

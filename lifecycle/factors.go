@@ -425,7 +425,7 @@ func engineRefusal(err error) error {
 	}
 	// Anything else is a fault, not the request's: the engine marks every input check
 	// ErrInput (TestEnrollInputRefusals), and a guess from an error's words would turn a
-	// fault such as keyring.ErrUnknownKey ("secret sealed with an unknown encryption key")
+	// fault such as builtin.ErrUnknownKey ("secret sealed with an unknown encryption key")
 	// into a 400 the caller cannot mend.
 	return err
 }

@@ -349,8 +349,6 @@ func validated(out provider.Outcome) provider.Outcome {
 	return provider.Failed(fmt.Sprintf("the vendor's answer to validate is %s", out.Status))
 }
 
-// Result polls a transaction: from the store once terminal, TIMEOUT past its deadline,
-// otherwise from the vendor.
 var _ provider.Ender = (*Engine)(nil)
 
 // Ended answers a result on req's transaction as it ended, when it has (provider.Ender).
@@ -358,6 +356,8 @@ func (e *Engine) Ended(ctx context.Context, req provider.Request) (provider.Outc
 	return e.txs.Ended(ctx, req)
 }
 
+// Result polls a transaction: from the store once terminal, TIMEOUT past its deadline,
+// otherwise from the vendor.
 func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Outcome, error) {
 	tx, answer, answered, err := e.txs.ForResult(ctx, req)
 	if err != nil || answered {

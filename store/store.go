@@ -228,6 +228,13 @@ type Writer interface {
 	// (a code, once sent), when a newer challenge may have started and withdrawn it
 	// meanwhile. CancelPending there would withdraw the newer one too.
 	CancelOlder(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error)
+	// LockFactor holds the factor's challenges until the unit commits: a unit that starts
+	// a challenge and withdraws the factor's others (CancelPending) takes it first, so
+	// that where units run side by side (PostgreSQL, several replicas) two such units of
+	// one factor run one after the other and the later one sees, and withdraws, the
+	// earlier one's challenge. Nothing to do where units run one at a time (SQLite's one
+	// writer), nor outside a unit.
+	LockFactor(ctx context.Context, id string) error
 	AdvanceCounter(ctx context.Context, id string, next int64, now time.Time) error
 	RecordFailure(ctx context.Context, id string, now time.Time, max int, lockFor time.Duration) (Factor, error)
 	ResetFailures(ctx context.Context, id string, now time.Time) error

@@ -196,6 +196,11 @@ func (k *pushFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 	// The challenge, the withdrawal of older ones and the record of the decision are one
 	// unit, committed before the device is woken (never across the notification).
 	out, err := provider.Decide(ctx, k.e.store, func(w store.Writer) (provider.Outcome, error) {
+		// Two initiates of one factor on two replicas: the later unit withdraws the
+		// earlier one's challenge, never both left pending.
+		if err := w.LockFactor(ctx, f.ID); err != nil {
+			return provider.Outcome{}, err
+		}
 		if err := txs.In(w).Start(ctx, req, tx); err != nil {
 			return provider.Outcome{}, fmt.Errorf("push: start challenge: %w", err)
 		}

@@ -354,3 +354,31 @@ func TestPushApprovedAfterADisable(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentPushInitiatesLeaveOnePending: initiates of one push factor side by side
+// (Verify's calls on several replicas) leave one challenge pending, the last started:
+// each unit takes the factor's lock (store.Writer.LockFactor) before it starts its
+// challenge and withdraws the others. Before, on PostgreSQL two units side by side each
+// missed the other's uncommitted challenge, and both stayed pending: two prompts on the
+// phone, either of which signed in. SQLite runs units one at a time.
+func TestConcurrentPushInitiatesLeaveOnePending(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		f := newPushFixture(t, st, false)
+		d := f.register(t, "alice", "Ed25519")
+		for round := range 10 {
+			var wg sync.WaitGroup
+			for range 6 {
+				wg.Go(func() {
+					out, err := f.engine.Initiate(context.Background(), provider.Request{Capability: "push", ID: d.id, Username: "alice"})
+					if err != nil || out.Status != provider.StatusPending {
+						t.Errorf("initiate: %+v, %v", out, err)
+					}
+				})
+			}
+			wg.Wait()
+			if p, err := st.ListPendingTransactions(context.Background(), d.id, f.clock.Now()); err != nil || len(p) != 1 {
+				t.Fatalf("round %d: %d push challenges pending (%v), want 1", round, len(p), err)
+			}
+		}
+	})
+}

@@ -242,6 +242,10 @@ func (k *questionFactor) Initiate(ctx context.Context, f *store.Factor, req prov
 	// The question asked, the challenge, the withdrawal of older ones and the record of
 	// the decision are one unit.
 	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
+		// As a push's: of two initiates side by side, the later withdraws the earlier.
+		if err := w.LockFactor(ctx, f.ID); err != nil {
+			return provider.Outcome{}, err
+		}
 		if params != nil {
 			if err := w.UpdateFactorParams(ctx, f.ID, f.Label, params, now); err != nil {
 				return provider.Outcome{}, err

@@ -748,6 +748,25 @@ func (w *writer) CancelOlder(ctx context.Context, factorID, keepID, status strin
 	return w.cancel(ctx, q, factorID, keepID, status, now)
 }
 
+func (s *Store) LockFactor(ctx context.Context, id string) error {
+	return s.write(ctx, func(w *writer) error { return w.LockFactor(ctx, id) })
+}
+
+// factorLockClass is the first key of PostgreSQL's advisory locks of factors (LockFactor),
+// apart from any other lock's.
+const factorLockClass = 0x656d6661 // "emfa"
+
+func (w *writer) LockFactor(ctx context.Context, id string) error {
+	if !w.unit || w.s.g != nil || w.s.name != "postgres" {
+		return nil // one unit at a time: the group's writer, or no unit at all
+	}
+	// Sent with the unit's next statement, and run before it.
+	if err := w.e.Later(w.c(ctx), `SELECT pg_advisory_xact_lock($1, hashtext($2))`, factorLockClass, id); err != nil {
+		return w.s.fail("lock factor "+id, err)
+	}
+	return nil
+}
+
 // cancel runs q, a CancelPending or a CancelOlder.
 func (w *writer) cancel(ctx context.Context, q, factorID, keepID, status string, now time.Time) (int, error) {
 	ctx = w.c(ctx)

@@ -793,6 +793,9 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 	if err != nil {
 		return q.retry(ctx, e, err, log)
 	}
+	if !ok && ev.Type == provider.EventUserDelete && !applied {
+		return q.lateDelete(ctx, e, ev, log)
+	}
 	if !ok {
 		logSkip(log, ev, "older than an event already applied")
 		return q.finish(ctx, e, OutcomeSkipped, store.QueueDone, "skipped: older than an event already applied", applied)
@@ -915,8 +918,97 @@ func cutsOff(ev provider.LifecycleEvent) bool {
 		ev.Type == provider.EventUserCreate && ev.Disabled
 }
 
+// lateDelete applies a deletion delivered after a newer create of the same name (Okta:
+// "late and out of order"): the user emfa has is the one created since, so the deletion
+// is not skipped as older but applied as of its time. What it would have removed had it
+// come in order goes: the factors enrolled before it, with the self-service sessions begun
+// and a link issued before it (lifecycle.Manager.ResetUserBefore), and the group
+// memberships last changed before it. The vendors are sent the deletion, then the user
+// as emfa has it now, created again with its groups: the new user must not inherit the
+// old account's phones and devices. A deletion of a user deleted since, or of one emfa
+// created after the deletion (an admin's create, a create applied in order after it), has
+// nothing of the deleted user to remove, and is skipped as older.
+func (q *Queue) lateDelete(ctx context.Context, e store.QueuedEvent, ev provider.LifecycleEvent, log *slog.Logger) error {
+	u, err := q.Applier.M.GetUser(ctx, ev.Username)
+	var le *lifecycle.Error
+	if errors.As(err, &le) && le.Kind == lifecycle.NotFound || err == nil && !u.Created.Before(ev.Time) {
+		logSkip(log, ev, "older than an event already applied")
+		return q.finish(ctx, e, OutcomeSkipped, store.QueueDone, "skipped: older than an event already applied", false)
+	}
+	if err != nil {
+		return q.retry(ctx, e, err, log)
+	}
+	if err := q.AllowDelete(ctx, e.Source, e.CreatedAt); errors.Is(err, ErrPaused) {
+		return q.Store.ReleaseEvent(ctx, e.Seq, q.Owner, false)
+	} else if err != nil {
+		return q.retry(ctx, e, err, log)
+	}
+	ctx = lifecycle.WithRequestID(ctx, ev.RequestID)
+	u, latest, err := q.Applier.purgeBefore(ctx, ev, u)
+	if err != nil {
+		return q.retry(ctx, e, err, log)
+	}
+	// The user again, after the deletion and after every change of it applied since, so
+	// that no part of it is left out as older (current).
+	again := []provider.LifecycleEvent{{Type: provider.EventUserCreate, Source: ev.Source, ID: ev.ID, RequestID: ev.RequestID,
+		Time: latest, Username: u.Name, Email: given(u.Email), Phone: given(u.Phone), Country: given(u.Country),
+		DisplayName: given(u.DisplayName), Attributes: attributes(u.Attributes), Disabled: u.State == lifecycle.StateDisabled}}
+	for _, g := range u.Groups {
+		again = append(again, provider.LifecycleEvent{Type: provider.EventGroupMemberAdd, Source: ev.Source, ID: ev.ID,
+			RequestID: ev.RequestID, Time: latest, Username: u.Name, Group: g})
+	}
+	props, err := q.propagations(ctx, e, ev)
+	if err != nil {
+		return q.retry(ctx, e, err, log)
+	}
+	for i, a := range again {
+		more, err := q.propagationsAs(ctx, e, a, fmt.Sprintf("/again/%d", i))
+		if err != nil {
+			return q.retry(ctx, e, err, log)
+		}
+		props = append(props, more...)
+	}
+	note := "applied as of its time: the user was created again since"
+	log.Warn("sync event: a deletion delivered after a newer create of the user; what it removes is removed now",
+		"user", ev.Username)
+	fctx, cancel := detach(ctx)
+	defer cancel()
+	err = q.Store.FinishApplied(fctx, e.Seq, q.Owner, note, props, q.Now())
+	if errors.Is(err, store.ErrConflict) {
+		return q.lost(e, err, log)
+	}
+	if err == nil {
+		q.observe(e.Source, OutcomeApplied)
+		q.wakePropagators()
+	}
+	return err
+}
+
+// given is s as an event carries a field: nil when the user has none.
+func given(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// attributes is a user's attributes as an event carries them: {} for none.
+func attributes(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
 // propagations are e's, ev as applied, one to each propagator.
 func (q *Queue) propagations(ctx context.Context, e store.QueuedEvent, ev provider.LifecycleEvent) ([]store.QueuedEvent, error) {
+	return q.propagationsAs(ctx, e, ev, "")
+}
+
+// propagationsAs are propagations of ev, one of the events e is applied as, told apart
+// from e's others by suffix in their ids (a propagation is queued once by source and id).
+func (q *Queue) propagationsAs(ctx context.Context, e store.QueuedEvent, ev provider.LifecycleEvent, suffix string) ([]store.QueuedEvent, error) {
 	if q.Applier != nil && q.Applier.M != nil {
 		// As applied: the vendor gets the address and number emfa stored ("+442079460958"),
 		// not the directory's writing of them ("020 7946 0958").
@@ -934,7 +1026,7 @@ func (q *Queue) propagations(ctx context.Context, e store.QueuedEvent, ev provid
 				return nil, err
 			}
 		}
-		props = append(props, store.QueuedEvent{Source: store.PropagationSource(t), EventID: e.Source + ":" + e.EventID,
+		props = append(props, store.QueuedEvent{Source: store.PropagationSource(t), EventID: e.Source + ":" + e.EventID + suffix,
 			Key: store.PropagationKey(t, e.Key), Type: e.Type, Time: ev.Time, Body: body, Applied: true})
 	}
 	return props, nil

@@ -983,3 +983,69 @@ func TestEventsWaitForALateCreate(t *testing.T) {
 		}
 	})
 }
+
+// TestLateDeleteBeforeARecreate: a directory deletes rob and creates a new rob, and the
+// deletion is delivered after the create. Before, the create found the old rob and only
+// updated him, and the deletion was skipped as older than it: the new rob kept the old
+// one's factors and groups, and the vendor never dropped the old account. Now the
+// deletion applies as of its time: the factors enrolled and the memberships last changed
+// before it go, what came after the create stays, and the vendor is sent the deletion,
+// then rob as emfa has him, with his groups.
+func TestLateDeleteBeforeARecreate(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		prop := propagating(q)
+		t0 := clk.Now().Add(-10 * time.Second) // each event received soon after its time
+		member := func(id, group string, at time.Time) provider.LifecycleEvent {
+			e := ev(id, provider.EventGroupMemberAdd, "rob", at)
+			e.Group = group
+			return e
+		}
+		factor := func(id string, at time.Time) {
+			u, err := m.GetUser(ctx, "rob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.CreateFactor(ctx, store.Factor{ID: id, UserID: u.ID, Type: "totp", State: store.FactorActive,
+				Counter: -1, CreatedAt: at, UpdatedAt: at}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "rob", t0), member("2", "admins", t0.Add(10*time.Second))})
+		drain(t, q)
+		factor("old-phone", t0.Add(20*time.Second))
+		clk.Advance(3 * time.Minute)
+		again := ev("4", provider.EventUserCreate, "rob", t0.Add(2*time.Minute))
+		again.Email = str("rob.new@example.com")
+		q.Enqueue(ctx, []provider.LifecycleEvent{again, member("5", "staff", t0.Add(3*time.Minute))})
+		drain(t, q)
+		clk.Advance(time.Minute)
+		factor("new-phone", t0.Add(4*time.Minute))
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("3", provider.EventUserDelete, "rob", t0.Add(time.Minute))}) // late
+		drain(t, q)
+
+		u, err := m.GetUser(ctx, "rob")
+		if err != nil || !slices.Equal(u.Groups, []string{"staff"}) || u.Email != "rob.new@example.com" {
+			t.Fatalf("rob after the late deletion: %+v, %v; want the new rob, in staff alone", u, err)
+		}
+		fs, err := st.ListFactors(ctx, u.ID)
+		if err != nil || len(fs) != 1 || fs[0].ID != "new-phone" {
+			t.Errorf("rob's factors: %+v, %v; want new-phone alone", fs, err)
+		}
+		want := []string{"user.create rob", "group.member.add rob", "user.create rob", "group.member.add rob",
+			"user.delete rob", "user.create rob", "group.member.add rob"}
+		if !slices.Equal(prop.got, want) {
+			t.Errorf("the vendor got %q, want %q", prop.got, want)
+		}
+		// A deletion of a user deleted since is skipped, as before.
+		clk.Advance(2 * time.Minute)
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("6", provider.EventUserDelete, "rob", t0.Add(5*time.Minute))})
+		drain(t, q)
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("7", provider.EventUserDelete, "rob", t0.Add(4*time.Minute))})
+		drain(t, q)
+		if got := prop.got[len(want):]; !slices.Equal(got, []string{"user.delete rob"}) {
+			t.Errorf("after two more deletions the vendor got %q, want the newer one's alone", got)
+		}
+	})
+}

@@ -92,7 +92,16 @@ func TestWritesRefusedOnceFileGone(t *testing.T) {
 				t.Fatal(err)
 			}
 			if removeDir {
-				if err := os.RemoveAll(filepath.Dir(path)); err != nil {
+				// The checkpointer, woken by the write, may open the files again while
+				// RemoveAll empties the directory ("directory not empty"): remove it until
+				// it is gone, as an operator's rm -rf run twice would.
+				var err error
+				for range 100 {
+					if err = os.RemoveAll(filepath.Dir(path)); err == nil {
+						break
+					}
+				}
+				if err != nil {
 					t.Fatal(err)
 				}
 			} else {

@@ -110,9 +110,12 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
-	// secret is a generated secret: kept in the data directory, generated there only by a
-	// command that may create it, else a stand-in the command never uses.
-	secret := func(file string, n int, notice string) (string, bool) {
+	// secret is a generated secret of section: kept in the data directory, generated there
+	// only by a command that may create it, else a stand-in the command never uses. A
+	// command that uses it (emfa verify register sends the Verify password to the tenant)
+	// finds it unset instead: before, it sent the stand-in, a password anyone could
+	// write, and replaced the webhook's working one with it.
+	secret := func(file, section string, n int, notice string) (string, bool) {
 		path := filepath.Join(dataDir, file)
 		if create {
 			// Only serve prints the password whole; a store command given --init
@@ -121,6 +124,9 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 		}
 		if b, err := os.ReadFile(path); err == nil {
 			return strings.TrimSpace(string(b)), true
+		}
+		if o.strict || slices.Contains(o.need, section) {
+			return "", false
 		}
 		return standIn(n), true
 	}
@@ -132,9 +138,9 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 		case "EMFA_DATA_DIR":
 			return dataDir, true
 		case "EMFA_VERIFY_PASSWORD":
-			return secret("verify-password", 24, "generated the password Verify must send (Basic auth, user 'verify')")
+			return secret("verify-password", "server", 24, "generated the password Verify must send (Basic auth, user 'verify')")
 		case "EMFA_ENCRYPTION_KEY":
-			return secret("encryption.key", 32, "generated the key that encrypts factor secrets: BACK IT UP — without it no factor can be verified")
+			return secret("encryption.key", "storage", 32, "generated the key that encrypts factor secrets: BACK IT UP — without it no factor can be verified")
 		}
 		return "", false
 	}

@@ -225,6 +225,19 @@ func TestVerifyRegister(t *testing.T) {
 	if code, _, errOut := emfa(t, noKeyArgs...); code != 1 || !strings.Contains(errOut, "EMFA_TEST_UNSET_KEY") {
 		t.Errorf("register without the password it sends: %d %s", code, errOut)
 	}
+	// So it is with the embedded default where there is no data directory (another
+	// folder, an operator's workstation): before, the missing password was stood in for
+	// by a well-formed one anyone could write, sent to the tenant, and the webhook's
+	// working password replaced with it.
+	t.Setenv("EMFA_DATA_DIR", filepath.Join(t.TempDir(), "no-such-dir"))
+	t.Setenv("EMFA_VERIFY_PASSWORD", "")
+	bare := verifyfake.New("api-client", "api-secret")
+	defer bare.Close()
+	code, out, errOut := emfa(t, "verify", "register", "--tenant", bare.URL, "--client-id", "api-client",
+		"--url", "https://emfa.example.com", "--auth", "basic", "--allow-http")
+	if code != 1 || !strings.Contains(errOut, "EMFA_VERIFY_PASSWORD") || len(bare.Writes()) != 0 {
+		t.Errorf("register with no data directory: %d, writes %v\n%s%s", code, bare.Writes(), out, errOut)
+	}
 	// A wrong API secret is refused by the tenant.
 	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "wrong")
 	if code, _, errOut := emfa(t, args...); code != 1 || !strings.Contains(errOut, "refused the API client's token request (invalid_client)") || !strings.Contains(errOut, "--client-secret") {

@@ -321,7 +321,11 @@ func NewHTTPNotifier(url string, header http.Header, timeout time.Duration) *HTT
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxResponseHeaderBytes = delivery.MaxResponseHeaderBytes
-	return &HTTPNotifier{url: url, header: header.Clone(), client: &http.Client{Timeout: timeout, Transport: tr}}
+	return &HTTPNotifier{url: url, header: header.Clone(), client: &http.Client{Timeout: timeout, Transport: tr,
+		// A redirect is answered as the failure it is, not followed: following it would
+		// send the headers (credentials) and the notification somewhere the configuration
+		// does not name, as the code senders and the vendors' clients refuse to.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 // LogValue keeps the headers (credentials), and the URL's query and user info, out of logs.

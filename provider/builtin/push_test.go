@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -306,6 +307,21 @@ func TestHTTPNotifier(t *testing.T) {
 	keyed := builtin.NewHTTPNotifier(strings.Replace(srv.URL, "http://", "http://gw:pushsecret@", 1)+"/slow?key=pushsecret", nil, 50*time.Millisecond)
 	if err := keyed.Notify(context.Background(), msg); err == nil || strings.Contains(err.Error(), "pushsecret") || !strings.Contains(err.Error(), "/slow") {
 		t.Errorf("a failed notification with a key in its URL: %v", err)
+	}
+	// A gateway's redirect is a failure, not followed: the headers (credentials) and the
+	// notification would reach a host the configuration does not name.
+	var leaked atomic.Value
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Store(r.Header.Get("X-Gateway-Key"))
+	}))
+	defer elsewhere.Close()
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+"/collect", http.StatusTemporaryRedirect)
+	}))
+	defer redirecting.Close()
+	moved := builtin.NewHTTPNotifier(redirecting.URL, http.Header{"X-Gateway-Key": {"gw-secret"}}, time.Second)
+	if err := moved.Notify(context.Background(), msg); err == nil || !strings.Contains(err.Error(), "307") || leaked.Load() != nil {
+		t.Errorf("a 307 from the gateway: %v, the header reached the redirect's host: %v", err, leaked.Load())
 	}
 }
 

@@ -262,13 +262,19 @@ func (e *Engine) start(r *resource) (base, target *url.URL, host string, out out
 	return base, target, host, outgoing{method: r.method, path: target.Path, header: e.header}
 }
 
-// joinSuffix is a copy of base with suffix appended verbatim to its path.
+// joinSuffix is a copy of base with suffix appended verbatim to its path: sent as
+// written, escapes and all. Path is the decoded form of what is sent, as url.URL keeps
+// it: a Path that held the escapes undecoded disagreed with RawPath, and EscapedPath
+// escaped them again (%3A went out as %253A).
 func joinSuffix(base *url.URL, suffix string) *url.URL {
 	target := base.JoinPath() // a copy
 	target.Path = base.Path + suffix
 	target.RawPath = ""
 	if base.RawPath != "" || strings.Contains(suffix, "%") {
-		target.RawPath = base.EscapedPath() + suffix
+		raw := base.EscapedPath() + suffix
+		if p, err := url.PathUnescape(raw); err == nil {
+			target.Path, target.RawPath = p, raw
+		}
 	}
 	return target
 }

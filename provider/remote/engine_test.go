@@ -107,6 +107,23 @@ func TestResourceSelection(t *testing.T) {
 	}
 }
 
+// TestSuffixWithAnEscapeSentVerbatim: verify-contract.md §9, "the outbound URL is base
+// URL + suffix, concatenated verbatim". A suffix holding a percent-escape reaches the
+// vendor as written; before, it went out escaped twice (%3A as %253A).
+func TestSuffixWithAnEscapeSentVerbatim(t *testing.T) {
+	v := newTypedVendor(t)
+	v.answer(200, "application/json", `{"status": "SUCCESS"}`)
+	e := newEngine(t, &Webhook{URLs: []string{v.srv.URL + "/api"}, Resources: map[string]Resource{
+		"test": {Suffix: "/v1/factors%3Acheck", Method: "GET"},
+	}})
+	if _, err := e.Test(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, uris := v.calls(); len(uris) != 1 || uris[0] != "/api/v1/factors%3Acheck" {
+		t.Errorf("the vendor was sent %q, want /api/v1/factors%%3Acheck", uris)
+	}
+}
+
 func TestOutgoingResultKeys(t *testing.T) {
 	v := newVendor(t, func(*http.Request, string) (int, string) { return 200, `{"ok": true}` })
 	e := newEngine(t, &Webhook{

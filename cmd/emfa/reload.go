@@ -177,8 +177,9 @@ type live struct {
 }
 
 type retiredSnapshot struct {
-	s     *snapshot
-	timer *time.Timer
+	s      *snapshot
+	timer  *time.Timer
+	closed atomic.Bool // its engines are closed: nothing left to do
 }
 
 func (l *live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -204,11 +205,19 @@ func (l *live) swap(next *snapshot, base *env, grace time.Duration) {
 	if old == nil || old.env == base {
 		return
 	}
-	closeOld := func() { old.close.Do(func() { old.env.closeEngines() }) }
+	r := &retiredSnapshot{s: old}
+	closeOld := func() {
+		old.close.Do(func() { old.env.closeEngines() })
+		r.closed.Store(true)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.retired = slices.DeleteFunc(l.retired, func(r *retiredSnapshot) bool { return !r.timer.Stop() })
-	l.retired = append(l.retired, &retiredSnapshot{s: old, timer: time.AfterFunc(grace, closeOld)})
+	// Those closed already go; those still in their grace stay, their timers running.
+	// Before, the pruning stopped the timer of every one still in its grace (Stop), so
+	// that two reloads within a grace never closed the first's engines.
+	l.retired = slices.DeleteFunc(l.retired, func(r *retiredSnapshot) bool { return r.closed.Load() })
+	r.timer = time.AfterFunc(grace, closeOld)
+	l.retired = append(l.retired, r)
 }
 
 // closeAll closes every snapshot not closed yet but base's (serve's end).
@@ -373,6 +382,11 @@ func frozenSettings(running, next *config.Config, syncRuns bool) []string {
 	keep("storage.dsn", running.Storage.DSN != next.Storage.DSN, func() { next.Storage.DSN = running.Storage.DSN })
 	keep("storage.auditRetention", !ptrEqual(running.Storage.AuditRetention, next.Storage.AuditRetention),
 		func() { next.Storage.AuditRetention = running.Storage.AuditRetention })
+	// The store's pools are sized, and its schema checked, once, when it opens.
+	keep("storage.maxConnections", running.Storage.MaxConnections != next.Storage.MaxConnections,
+		func() { next.Storage.MaxConnections = running.Storage.MaxConnections })
+	keep("storage.allowNewerSchema", running.Storage.AllowNewerSchema != next.Storage.AllowNewerSchema,
+		func() { next.Storage.AllowNewerSchema = running.Storage.AllowNewerSchema })
 	keep("admin.listen", running.Admin.Listen != next.Admin.Listen, func() { next.Admin.Listen = running.Admin.Listen })
 	keep("admin.enabled", running.Admin.IsEnabled() != next.Admin.IsEnabled(), func() { next.Admin.Enabled = running.Admin.Enabled })
 	// As server.tls: admin.listen is HTTPS or plain from the start (adminserve.go).

@@ -10,7 +10,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/emfa/emfa/provider"
 )
 
 // reloadingServe runs serve in-process on cfg with a reload trigger: reload() asks for
@@ -235,4 +238,45 @@ func TestReloadErrorNamesFile(t *testing.T) {
 	if !strings.Contains(logs.String(), want) {
 		t.Errorf("the failed reload's log lacks %q:\n%s", want, grepLines(logs.String(), "reload"))
 	}
+}
+
+// countingCloser counts its closes.
+type countingCloser struct{ n *atomic.Int32 }
+
+func (c countingCloser) Close() error { c.n.Add(1); return nil }
+
+// TestReloadsWithinAGraceCloseEveryRetiredSnapshot: the engines of each replaced
+// configuration close once its grace has passed, however many reloads come within it, and
+// those left at serve's end close then. Before, a reload within the grace stopped the
+// earlier snapshot's timer while pruning the list, and its engines (pooled connections,
+// token sources) were never closed. In a synctest bubble: the graces pass on its clock.
+func TestReloadsWithinAGraceCloseEveryRetiredSnapshot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := &env{}
+		snap := func() (*snapshot, *atomic.Int32) {
+			n := new(atomic.Int32)
+			return &snapshot{env: &env{closers: []provider.Closer{countingCloser{n}}}}, n
+		}
+		l := &live{}
+		l.swap(&snapshot{env: base}, base, 0)
+		s1, n1 := snap()
+		s2, n2 := snap()
+		s3, n3 := snap()
+		s4, n4 := snap()
+		const grace = 15 * time.Second
+		l.swap(s1, base, grace)
+		l.swap(s2, base, grace) // s1 retired
+		time.Sleep(grace / 3)
+		l.swap(s3, base, grace) // s2 retired, within s1's grace
+		time.Sleep(grace)
+		synctest.Wait()
+		if n1.Load() != 1 || n2.Load() != 1 {
+			t.Errorf("after the graces: snapshot 1 closed %d times, 2 %d times; want 1 and 1", n1.Load(), n2.Load())
+		}
+		l.swap(s4, base, grace) // s3 retired, its grace not passed at serve's end
+		l.closeAll(base)
+		if n1.Load() != 1 || n2.Load() != 1 || n3.Load() != 1 || n4.Load() != 1 {
+			t.Errorf("after serve's end: closed %d, %d, %d, %d times; want once each", n1.Load(), n2.Load(), n3.Load(), n4.Load())
+		}
+	})
 }

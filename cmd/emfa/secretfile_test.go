@@ -123,4 +123,12 @@ func TestReloadKeepsNoVendorForRestart(t *testing.T) {
 	if got := frozenSettings(running, next, true); len(got) != 0 {
 		t.Errorf("sync off: %q", got)
 	}
+	// The store's pools are sized, and its schema checked, when it opens: a reload says
+	// so and keeps them. Before, it changed the setting and nothing else, silently.
+	next.Storage.MaxConnections, next.Storage.AllowNewerSchema = 64, true
+	got := frozenSettings(running, next, true)
+	if len(got) != 2 || !strings.HasPrefix(got[0], "storage.maxConnections changed") || !strings.HasPrefix(got[1], "storage.allowNewerSchema changed") ||
+		next.Storage.MaxConnections != 0 || next.Storage.AllowNewerSchema {
+		t.Errorf("storage.maxConnections and allowNewerSchema changed: %q, kept %d %v", got, next.Storage.MaxConnections, next.Storage.AllowNewerSchema)
+	}
 }

@@ -280,20 +280,53 @@ func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Out
 		if ended, ok, err := e.Ended(ctx, req); err != nil || ok {
 			return ended, err
 		}
-		return out, nil
+		return e.refusePending(ctx, req, out)
 	}
 	return e.run(ctx, f, req, Factor.Result)
+}
+
+// refusePending answers refusal to a result on req's challenge, still pending, and ends
+// the challenge FAILED in the same unit as the record of that answer: once a poll has
+// answered FAILED every later one must (contract §7), and the device must not turn it
+// into a SUCCESS by an approval once the user is enabled again or the factor unlocked.
+// Before, nothing was written, and it could. A transaction that is not req's (another
+// user's, factor's or capability's), or none, is refused and left alone.
+func (e *Engine) refusePending(ctx context.Context, req provider.Request, refusal provider.Outcome) (provider.Outcome, error) {
+	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
+		txs := e.transactionsOf(req.Capability).In(w)
+		tx, foreign, err := txs.Load(ctx, req)
+		switch {
+		case err != nil:
+			return provider.Outcome{}, err
+		case foreign != nil:
+			return refusal, nil
+		case tx.Status != string(provider.StatusPending):
+			return provider.Remembered(tx), nil // its deadline passed: TIMEOUT
+		}
+		done, err := txs.Finish(ctx, tx.ID, provider.StatusFailed)
+		if err != nil {
+			return provider.Outcome{}, err
+		}
+		if done.Status != string(provider.StatusFailed) {
+			return provider.Remembered(done), nil // an answer ended it first
+		}
+		return refusal, nil
+	})
 }
 
 var _ provider.Ender = (*Engine)(nil)
 
 // Ended answers a result on req's transaction as it ended, when it has (provider.Ender).
 func (e *Engine) Ended(ctx context.Context, req provider.Request) (provider.Outcome, bool, error) {
-	txs := e.challenges()
-	if factorType(req.Capability) == TypePush {
-		txs = pushTransactions(e.store, e.now)
+	return e.transactionsOf(req.Capability).Ended(ctx, req)
+}
+
+// transactionsOf are the transactions of capability's challenges.
+func (e *Engine) transactionsOf(capability string) provider.Transactions {
+	if factorType(capability) == TypePush {
+		return pushTransactions(e.store, e.now)
 	}
-	return txs.Ended(ctx, req)
+	return e.challenges()
 }
 
 type stepFunc func(Factor, context.Context, *store.Factor, provider.Request) (provider.Outcome, error)

@@ -345,12 +345,37 @@ func TestPushResultOutlivesADisable(t *testing.T) {
 		if got := f.result(t, "alice", alice.id, pending); got != provider.StatusFailed {
 			t.Errorf("pending, then the user disabled: %s", got)
 		}
+		// That FAILED is the challenge's end: enabled again, the user's device cannot
+		// approve it into a SUCCESS at the next poll. Before, nothing was written, and an
+		// attacker's push refused while the user was disabled signed in once it was
+		// approved after the user was enabled.
+		if err := st.SetUserDisabled(context.Background(), "alice", false); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := f.answer(alice, pending, provider.Approve, nil); err == nil || got == provider.StatusSuccess {
+			t.Errorf("an approval of the refused challenge once enabled: %s %v, want refused", got, err)
+		}
+		if got := f.result(t, "alice", alice.id, pending); got != provider.StatusFailed {
+			t.Errorf("the refused challenge polled once enabled: %s, want FAILED again", got)
+		}
+		// A poll naming another user's challenge is refused, and does not end it.
+		bob := f.register(t, "bob", builtin.AlgEd25519)
+		bobs := f.initiate(t, "bob", bob.id).TransactionID
+		if err := st.SetUserDisabled(context.Background(), "alice", true); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.result(t, "alice", alice.id, bobs); got != provider.StatusFailed {
+			t.Errorf("alice's poll of bob's challenge: %s", got)
+		}
+		if got, err := f.answer(bob, bobs, provider.Approve, nil); err != nil || got != provider.StatusSuccess {
+			t.Errorf("bob's challenge after alice's refused poll of it: %s %v, want approved", got, err)
+		}
 	})
 }
 
 // TestPushApprovedAfterADisable: a challenge still pending when its user is disabled is
-// FAILED to result, and stays so: the device's approval afterwards ends it FAILED, never
-// SUCCESS for a disabled user.
+// FAILED to result, and stays so: the poll ended it, so the device's approval afterwards
+// finds it closed, never SUCCESS for a disabled user.
 func TestPushApprovedAfterADisable(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newPushFixture(t, st, false)
@@ -362,8 +387,8 @@ func TestPushApprovedAfterADisable(t *testing.T) {
 		if got := f.result(t, "alice", alice.id, tx); got != provider.StatusFailed {
 			t.Errorf("pending, the user disabled: %s", got)
 		}
-		if got, err := f.answer(alice, tx, provider.Approve, nil); err != nil || got != provider.StatusFailed {
-			t.Errorf("approved after the disable: %s %v, want FAILED", got, err)
+		if got, err := f.answer(alice, tx, provider.Approve, nil); !errors.Is(err, provider.ErrChallengeClosed) || got == provider.StatusSuccess {
+			t.Errorf("approved after the disable: %s %v, want the challenge closed", got, err)
 		}
 		if got := f.result(t, "alice", alice.id, tx); got != provider.StatusFailed {
 			t.Errorf("result after the approval: %s, want FAILED", got)

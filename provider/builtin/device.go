@@ -96,8 +96,7 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 	case tx.Status != string(provider.StatusPending):
 		return "", fmt.Errorf("%w: code already %s", provider.ErrActivation, tx.Status)
 	case !now.Before(tx.ExpiresAt):
-		d.store.CompleteTransaction(ctx, id, string(provider.StatusTimeout), now) // best effort: it is refused either way
-		return "", fmt.Errorf("%w: code expired at %s", provider.ErrActivation, tx.ExpiresAt.UTC().Format(time.RFC3339))
+		return "", d.codeExpired(ctx, id, tx, now)
 	}
 	var data activationData
 	if len(tx.Data) > 0 {
@@ -122,6 +121,13 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 		return err
 	}
 	err = d.store.Update(ctx, func(w store.Writer) error {
+		// The deadline again, by the unit's own clock: the code may have expired while
+		// the unit waited for the store's writer. Before, a code checked in time was spent
+		// in a unit that committed after it expired.
+		if now = d.now(); !now.Before(tx.ExpiresAt) {
+			return errExpired
+		}
+		params["registeredAt"], ev.Time = now.UTC().Format(time.RFC3339), now
 		// The code is spent first: this compare-and-set decides which of concurrent
 		// registrations wins.
 		if err := w.CompleteTransaction(ctx, id, string(provider.StatusSuccess), now); err != nil {
@@ -142,11 +148,23 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 		}
 		return w.AppendAudit(ctx, ev)
 	})
+	if errors.Is(err, errExpired) {
+		return "", d.codeExpired(ctx, id, tx, now)
+	}
 	if err != nil {
 		return "", err
 	}
 	d.log.Info("push device registered", "device", tx.FactorID, "user", tx.Username, "alg", r.Alg)
 	return tx.FactorID, nil
+}
+
+// errExpired: a unit found its code's or challenge's deadline passed, and wrote nothing.
+var errExpired = errors.New("deadline passed")
+
+// codeExpired ends activation code id TIMEOUT and says it expired.
+func (d *Devices) codeExpired(ctx context.Context, id string, tx store.Transaction, now time.Time) error {
+	d.store.CompleteTransaction(ctx, id, string(provider.StatusTimeout), now) // best effort: it is refused either way
+	return fmt.Errorf("%w: code expired at %s", provider.ErrActivation, tx.ExpiresAt.UTC().Format(time.RFC3339))
 }
 
 var nonceSyntax = regexp.MustCompile(`^[A-Za-z0-9_-]{16,128}$`)
@@ -279,14 +297,29 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 		}
 	}
 	// The answer and its audit row are one unit: no answer counts unrecorded.
-	ev := store.AuditEvent{Time: d.now(), RequestID: provider.RequestID(ctx), Provider: tx.Provider, Username: tx.Username, Capability: tx.Capability,
+	ev := store.AuditEvent{RequestID: provider.RequestID(ctx), Provider: tx.Provider, Username: tx.Username, Capability: tx.Capability,
 		FactorID: deviceID, Resource: ResourceDeviceAnswer, Outcome: string(status), Reason: reason}
 	err = d.store.Update(ctx, func(w store.Writer) error {
-		if err := w.CompleteTransaction(ctx, id, string(status), d.now()); err != nil {
+		// The deadline again, by the unit's own clock: it may have passed while the user
+		// was read or the unit waited for the store's writer. Before, an approval checked
+		// in time committed after it, and the challenge ended SUCCESS where it was TIMEOUT.
+		now := d.now()
+		if !now.Before(tx.ExpiresAt) {
+			return errExpired
+		}
+		if err := w.CompleteTransaction(ctx, id, string(status), now); err != nil {
 			return err
 		}
+		ev.Time = now
 		return w.AppendAudit(ctx, ev)
 	})
+	if errors.Is(err, errExpired) {
+		// The unit rolled back: TIMEOUT is written apart, as a result would write it.
+		if _, ferr := txs.Finish(ctx, id, provider.StatusTimeout); ferr != nil {
+			return "", ferr
+		}
+		return "", fmt.Errorf("%w: %s", provider.ErrChallengeClosed, provider.StatusTimeout)
+	}
 	if errors.Is(err, store.ErrConflict) {
 		return "", fmt.Errorf("%w: answered concurrently", provider.ErrChallengeClosed)
 	}

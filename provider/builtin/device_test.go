@@ -456,3 +456,56 @@ func registrations(t *testing.T, st store.Store, id string) []store.AuditEvent {
 	}
 	return slices.DeleteFunc(all, func(ev store.AuditEvent) bool { return ev.Resource != "device register" || ev.FactorID != id })
 }
+
+// busyWriter is a store whose writer is busy: a unit waits by before it runs, on the
+// test's clock.
+type busyWriter struct {
+	store.Store
+	clock *clock
+	by    time.Duration
+}
+
+func (s busyWriter) Update(ctx context.Context, fn func(store.Writer) error) error {
+	s.clock.Advance(s.by)
+	return s.Store.Update(ctx, fn)
+}
+
+// TestDeadlinesHeldInTheUnit: an approval, or a registration, checked in time whose unit
+// runs after the deadline (the store's writer busy meanwhile) is refused, and the
+// challenge ends TIMEOUT: README, "TIMEOUT (nobody answered within lifetime)" and "the
+// code registers one device, once, before expiresAt". Before, the deadline was checked
+// only before the unit, and the approval committed SUCCESS past it.
+func TestDeadlinesHeldInTheUnit(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		f := newPushFixture(t, st, false)
+		busy, err := builtin.NewDevices(builtin.DevicesOptions{Store: busyWriter{st, f.clock, time.Second}, Now: f.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		alice := f.register(t, "alice", builtin.AlgEd25519)
+		challenge := f.initiate(t, "alice", alice.id).TransactionID
+		tx, err := st.GetTransaction(ctx, "push:"+challenge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(tx.ExpiresAt.Sub(f.clock.Now()) - 100*time.Millisecond)
+		if got, err := busy.Answer(ctx, alice.id, challenge, provider.Approve, nil); !errors.Is(err, provider.ErrChallengeClosed) || got == provider.StatusSuccess {
+			t.Errorf("an approval whose unit ran past the deadline: %s %v, want the challenge closed", got, err)
+		}
+		if got := f.result(t, "alice", alice.id, challenge); got != provider.StatusTimeout {
+			t.Errorf("result: %s, want TIMEOUT", got)
+		}
+
+		e := f.enroll(t, "bob")
+		f.clock.Advance(e.ExpiresAt.Sub(f.clock.Now()) - 100*time.Millisecond)
+		key, _ := builtin.GenerateDeviceKey(builtin.AlgEd25519)
+		pub, _ := builtin.EncodePublicKey(key)
+		if id, err := busy.Register(ctx, provider.DeviceRegistration{ActivationCode: e.ActivationCode, PublicKey: pub, Alg: builtin.AlgEd25519}); !errors.Is(err, provider.ErrActivation) || !strings.Contains(err.Error(), "expired") {
+			t.Errorf("a registration whose unit ran past the code's expiry: %q %v, want refused as expired", id, err)
+		}
+		if f, err := st.GetFactor(ctx, e.Factor.ID); err != nil || f.State != store.FactorPending {
+			t.Errorf("bob's factor after the refused registration: %+v %v, want pending", f, err)
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -100,22 +101,32 @@ func (t *Tracing) TracerProvider() trace.TracerProvider {
 	return t.tp
 }
 
-// routeKey carries the request as it arrived past otelhttp, which sees a copy whose path
-// is only its route.
-type routeKey struct{}
+// asSentKey carries the request's URL and headers as they arrived past otelhttp, which
+// sees a copy whose path is only its route and whose headers name no forwarded client.
+type asSentKey struct{}
+
+type asSent struct {
+	url    *url.URL
+	header http.Header
+}
+
+// forwarding are the headers with which a caller may name another client than itself.
+var forwarding = []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip"}
 
 // Handler wraps h with a server span per request (otelhttp), continuing a caller's W3C
 // trace context. The span's name and url.path are the route (RoutePath), never the path
-// as sent.
+// as sent. Its client.address is the socket's peer: otelhttp would take the first
+// X-Forwarded-For from anyone, and a caller could write whichever address it liked into
+// the trace; server.trustedProxies decides whom emfa believes, in its logs and throttle.
 func (t *Tracing) Handler(h http.Handler) http.Handler {
 	if t == nil {
 		return h
 	}
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if orig, ok := r.Context().Value(routeKey{}).(*url.URL); ok {
-			r = r.WithContext(r.Context()) // a shallow copy, then the original URL back
-			r.URL = orig
-			r.RequestURI = orig.RequestURI()
+		if orig, ok := r.Context().Value(asSentKey{}).(asSent); ok {
+			r = r.WithContext(r.Context()) // a shallow copy, then the original URL and headers back
+			r.URL, r.Header = orig.url, orig.header
+			r.RequestURI = orig.url.RequestURI()
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -124,15 +135,22 @@ func (t *Tracing) Handler(h http.Handler) http.Handler {
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		route := RoutePath(r.URL.Path)
-		if route == r.URL.Path && r.URL.RawQuery == "" {
+		forwarded := slices.ContainsFunc(forwarding, func(k string) bool { return r.Header.Get(k) != "" })
+		if route == r.URL.Path && r.URL.RawQuery == "" && !forwarded {
 			oh.ServeHTTP(w, r)
 			return
 		}
-		orig := r.URL
-		r = r.WithContext(context.WithValue(r.Context(), routeKey{}, orig))
-		u := *orig
+		orig := asSent{url: r.URL, header: r.Header}
+		r = r.WithContext(context.WithValue(r.Context(), asSentKey{}, orig))
+		u := *orig.url
 		u.Path, u.RawPath, u.RawQuery = route, "", ""
 		r.URL = &u
+		if forwarded {
+			r.Header = orig.header.Clone()
+			for _, k := range forwarding {
+				r.Header.Del(k)
+			}
+		}
 		oh.ServeHTTP(w, r)
 	})
 }
@@ -159,6 +177,10 @@ func RoutePath(p string) string {
 	}
 	return "/" + strings.Join(segs, "/") + "/…"
 }
+
+// routeKey carries a vendor call's URL past otelhttp, which sees a copy of the request
+// whose URL is only the vendor's scheme and host.
+type routeKey struct{}
 
 // Transport wraps a vendor client's transport with a client span per attempt (otelhttp),
 // which injects the W3C traceparent header. The span's url.full is the vendor's scheme

@@ -406,6 +406,37 @@ providers:
 	}
 }
 
+// TestATypoHidesOnlyItsKey: an unknown key is reported once, in place of the problem of
+// the key it was meant for (the password it left empty), and hides no other problem of
+// its section. Before, one typo directly under server hid every other problem of server.
+func TestATypoHidesOnlyItsKey(t *testing.T) {
+	text := `server:
+  requestTimout: 5s
+  maxBodyBytes: -1
+  auth:
+    basic:
+      username: verify
+      pasword: x
+storage:
+  dsn: ":memory:"
+  encryptionKey: "` + testKey + `"
+providers:
+  - name: A
+    credentialPrefix: a
+    capabilities: [totp]
+`
+	path := filepath.Join(t.TempDir(), "emfa.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path, env(nil))
+	assertErrors(t, err, []string{
+		path + `:2: server: unknown key "requestTimout" (did you mean "requestTimeout"?)`,
+		path + `:3: server.maxBodyBytes: must not be negative`,
+		path + `:7: server.auth.basic: unknown key "pasword" (did you mean "password"?)`,
+	})
+}
+
 // Without the secrets in the environment, UnsetIsWarning reports each unset ${NAME} as a
 // warning and checks everything else as if it were set; Need keeps a command's own
 // secrets required.

@@ -152,10 +152,11 @@ func decodeStruct(v reflect.Value, m map[string]any, at string, errs *Errors) {
 		f, ok := fields[strings.ToLower(k)]
 		if !ok {
 			msg := fmt.Sprintf("unknown key %q", k)
-			if near := suggest.Nearest(k, documented(fields)); near != "" {
+			near := suggest.Nearest(k, documented(fields))
+			if near != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", near)
 			}
-			*errs = append(*errs, &FieldError{Path: at, Key: k, Msg: msg})
+			*errs = append(*errs, &FieldError{Path: at, Key: k, Meant: near, Msg: msg})
 			continue
 		}
 		decodeValue(f.value, m[k], joinPath(at, f.name), errs)

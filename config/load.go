@@ -355,10 +355,20 @@ func (x *expander) needed(path string) bool {
 	return false
 }
 
-// reported reports whether errs has a problem at, above or below path already.
+// reported reports whether errs has a problem at, above or below path already. An unknown
+// key is the problem only of the key it was meant for ("pasword": the password left
+// empty), not of its whole section: before, a typo under server hid every other problem
+// of server, and an operator mended one a run.
 func reported(errs Errors, path string) bool {
 	for _, e := range errs {
-		if fe, ok := e.(*FieldError); ok && (under(path, fe.Path) || under(fe.Path, path)) && fe.Path != "" {
+		fe, ok := e.(*FieldError)
+		switch {
+		case !ok || fe.Path == "":
+		case fe.Key != "":
+			if fe.Meant != "" && under(path, joinPath(fe.Path, fe.Meant)) {
+				return true
+			}
+		case under(path, fe.Path) || under(fe.Path, path):
 			return true
 		}
 	}

@@ -18,6 +18,9 @@ type FieldError struct {
 	Msg  string
 	// Key is the unknown key a problem at Path is about, whose own line is the one to show.
 	Key string
+	// Meant is the documented key nearest to Key, the one it was probably meant for: the
+	// problem of that key left unset is this one (reported).
+	Meant string
 	// File and Line say where in which file (Config.Annotate sets them); 0: no line.
 	File string
 	Line int

@@ -387,11 +387,7 @@ providers:
     capabilities: [totp]
     challengeLifetim: 2m
 `
-	path := filepath.Join(t.TempDir(), "emfa.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err := Load(path, env(nil))
+	path, err := loadText(t, text)
 	assertErrors(t, err, []string{
 		path + `:2: server.listen: the port is not a number from 0 to 65535`,
 		path + `:3: server.requestTimeout: 10 has no unit: write 10s (or ms, m, h)`,
@@ -404,6 +400,17 @@ providers:
 	if got := err.Error(); !strings.HasPrefix(got, path+":2:") || strings.Contains(got, "password: must not be empty") {
 		t.Errorf("got:\n%s", got)
 	}
+}
+
+// loadText loads text from a file of its own, and returns the file's path.
+func loadText(t *testing.T, text string) (string, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "emfa.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path, env(nil))
+	return path, err
 }
 
 // TestATypoHidesOnlyItsKey: an unknown key is reported once, in place of the problem of
@@ -425,11 +432,7 @@ providers:
     credentialPrefix: a
     capabilities: [totp]
 `
-	path := filepath.Join(t.TempDir(), "emfa.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err := Load(path, env(nil))
+	path, err := loadText(t, text)
 	assertErrors(t, err, []string{
 		path + `:2: server: unknown key "requestTimout" (did you mean "requestTimeout"?)`,
 		path + `:3: server.maxBodyBytes: must not be negative`,

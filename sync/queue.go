@@ -844,9 +844,14 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 	if err != nil {
 		return q.retry(ctx, e, err, log)
 	}
+	return q.finishApplied(ctx, e, partly, props, log)
+}
+
+// finishApplied records e done, applied, with note, and queues props in the same commit.
+func (q *Queue) finishApplied(ctx context.Context, e store.QueuedEvent, note string, props []store.QueuedEvent, log *slog.Logger) error {
 	fctx, cancel := detach(ctx)
 	defer cancel()
-	err = q.Store.FinishApplied(fctx, e.Seq, q.Owner, partly, props, q.Now())
+	err := q.Store.FinishApplied(fctx, e.Seq, q.Owner, note, props, q.Now())
 	if errors.Is(err, store.ErrConflict) {
 		return q.lost(e, err, log)
 	}
@@ -968,20 +973,9 @@ func (q *Queue) lateDelete(ctx context.Context, e store.QueuedEvent, ev provider
 		}
 		props = append(props, more...)
 	}
-	note := "applied as of its time: the user was created again since"
 	log.Warn("sync event: a deletion delivered after a newer create of the user; what it removes is removed now",
 		"user", ev.Username)
-	fctx, cancel := detach(ctx)
-	defer cancel()
-	err = q.Store.FinishApplied(fctx, e.Seq, q.Owner, note, props, q.Now())
-	if errors.Is(err, store.ErrConflict) {
-		return q.lost(e, err, log)
-	}
-	if err == nil {
-		q.observe(e.Source, OutcomeApplied)
-		q.wakePropagators()
-	}
-	return err
+	return q.finishApplied(ctx, e, "applied as of its time: the user was created again since", props, log)
 }
 
 // given is s as an event carries a field: nil when the user has none.

@@ -398,6 +398,17 @@ func (m *Manager) propagate(ctx context.Context, actor Actor, c *store.UserChang
 	return nil
 }
 
+// CreationEvents are what a directory's events would say of creating user name as it is
+// now (createEvents): for a vendor to take the user afresh after its old account was
+// dropped (sync's late deletion).
+func (m *Manager) CreationEvents(ctx context.Context, name string) ([]provider.LifecycleEvent, error) {
+	r, err := m.store.GetUserRecord(ctx, name)
+	if err != nil {
+		return nil, errorOf(err, "user")
+	}
+	return createEvents(r.User, r.Profile), nil
+}
+
 // createEvents are what a directory's events would say of u's creation with profile p:
 // its user.create (with the profile's fields it sets), then its memberships.
 func createEvents(u store.User, p store.Profile) []provider.LifecycleEvent {

@@ -171,47 +171,46 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 // purgeBefore removes from u what deletion ev, delivered after a newer create of u, would
 // have removed in order (Queue.lateDelete): the factors enrolled before it, with the
 // self-service sessions and link from before it, and the memberships last changed before
-// it. It returns u as it is then, and the time of the newest change of u applied: the
-// newest of its marks.
-func (a *Applier) purgeBefore(ctx context.Context, ev provider.LifecycleEvent, u lifecycle.User) (lifecycle.User, time.Time, error) {
+// it. It returns the time of the newest change of u applied: the newest of its marks.
+func (a *Applier) purgeBefore(ctx context.Context, ev provider.LifecycleEvent, u lifecycle.User) (time.Time, error) {
 	actor := actorOf(ev)
 	if _, err := a.M.ResetUserBefore(ctx, actor, u.Name, lifecycle.ResetDelete, ev.Time); err != nil {
-		return u, time.Time{}, err
+		return time.Time{}, err
 	}
-	mark := func(key string, latest *time.Time) (time.Time, error) {
+	latest := ev.Time.Add(time.Millisecond)
+	mark := func(key string) (time.Time, error) {
 		t, err := a.Groups.KeyMark(ctx, key)
-		if err == nil && t.After(*latest) {
-			*latest = t
+		if t.After(latest) {
+			latest = t
 		}
 		return t, err
 	}
-	latest := ev.Time.Add(time.Millisecond)
 	for _, key := range []string{existsMark(u.Name), profileMark(u.Name), stateMark(u.Name)} {
-		if _, err := mark(key, &latest); err != nil {
-			return u, time.Time{}, err
+		if _, err := mark(key); err != nil {
+			return time.Time{}, err
 		}
 	}
 	var old []string
 	for _, g := range u.Groups {
-		t, err := mark(memberMark(u.Name, g), &latest)
+		t, err := mark(memberMark(u.Name, g))
 		if err != nil {
-			return u, time.Time{}, err
+			return time.Time{}, err
 		}
-		if _, err := mark(groupMark(g), &latest); err != nil {
-			return u, time.Time{}, err
+		if _, err := mark(groupMark(g)); err != nil {
+			return time.Time{}, err
 		}
 		if t.Before(ev.Time) {
 			old = append(old, g)
 		}
 	}
-	u, err := a.M.EditUser(ctx, actor, u.Name, func(now lifecycle.User) *lifecycle.UserInput {
+	_, err := a.M.EditUser(ctx, actor, u.Name, func(now lifecycle.User) *lifecycle.UserInput {
 		groups := slices.DeleteFunc(slices.Clone(now.Groups), func(g string) bool { return slices.Contains(old, g) })
 		if len(groups) == len(now.Groups) {
 			return nil
 		}
 		return &lifecycle.UserInput{Groups: &groups}
 	})
-	return u, latest, err
+	return latest, err
 }
 
 func (a *Applier) membership(ctx context.Context, ev provider.LifecycleEvent) error {

@@ -949,24 +949,22 @@ func (q *Queue) lateDelete(ctx context.Context, e store.QueuedEvent, ev provider
 		return q.retry(ctx, e, err, log)
 	}
 	ctx = lifecycle.WithRequestID(ctx, ev.RequestID)
-	u, latest, err := q.Applier.purgeBefore(ctx, ev, u)
+	latest, err := q.Applier.purgeBefore(ctx, ev, u)
 	if err != nil {
 		return q.retry(ctx, e, err, log)
 	}
-	// The user again, after the deletion and after every change of it applied since, so
-	// that no part of it is left out as older (current).
-	again := []provider.LifecycleEvent{{Type: provider.EventUserCreate, Source: ev.Source, ID: ev.ID, RequestID: ev.RequestID,
-		Time: latest, Username: u.Name, Email: given(u.Email), Phone: given(u.Phone), Country: given(u.Country),
-		DisplayName: given(u.DisplayName), Attributes: attributes(u.Attributes), Disabled: u.State == lifecycle.StateDisabled}}
-	for _, g := range u.Groups {
-		again = append(again, provider.LifecycleEvent{Type: provider.EventGroupMemberAdd, Source: ev.Source, ID: ev.ID,
-			RequestID: ev.RequestID, Time: latest, Username: u.Name, Group: g})
+	again, err := q.Applier.M.CreationEvents(ctx, u.Name)
+	if err != nil {
+		return q.retry(ctx, e, err, log)
 	}
 	props, err := q.propagations(ctx, e, ev)
 	if err != nil {
 		return q.retry(ctx, e, err, log)
 	}
 	for i, a := range again {
+		// The user again, after the deletion and after every change of it applied
+		// since, so that no part of it is left out as older (current).
+		a.Source, a.ID, a.RequestID, a.Time = ev.Source, ev.ID, ev.RequestID, latest
 		more, err := q.propagationsAs(ctx, e, a, fmt.Sprintf("/again/%d", i))
 		if err != nil {
 			return q.retry(ctx, e, err, log)
@@ -976,23 +974,6 @@ func (q *Queue) lateDelete(ctx context.Context, e store.QueuedEvent, ev provider
 	log.Warn("sync event: a deletion delivered after a newer create of the user; what it removes is removed now",
 		"user", ev.Username)
 	return q.finishApplied(ctx, e, "applied as of its time: the user was created again since", props, log)
-}
-
-// given is s as an event carries a field: nil when the user has none.
-func given(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-// attributes is a user's attributes as an event carries them: {} for none.
-func attributes(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // propagations are e's, ev as applied, one to each propagator.

@@ -129,8 +129,8 @@ func (m *Metrics) VendorCall(provider, resource, outcome string, d time.Duration
 	}
 }
 
-// CELError counts a transform that failed (direction: outgoing, incoming, or forEach for
-// a lifecycle step's list).
+// CELError counts a transform that failed (direction: outgoing, incoming, or forEach or
+// nextPage for a lifecycle step's list and its pages).
 func (m *Metrics) CELError(provider, resource, direction string) {
 	if m != nil {
 		m.celErrors.WithLabelValues(provider, resource, direction).Inc()

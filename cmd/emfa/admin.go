@@ -94,7 +94,7 @@ func (d *deps) check(o storeOptions) error {
 		}
 		for _, steps := range w.Lifecycle {
 			for _, st := range steps {
-				transforms += min(1, len(st.Transform.Outgoing)) + min(1, len(st.Transform.Incoming)) + min(1, len(st.ForEach))
+				transforms += min(1, len(st.Transform.Outgoing)) + min(1, len(st.Transform.Incoming)) + min(1, len(st.ForEach)) + min(1, len(st.NextPage))
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
@@ -204,6 +205,65 @@ func TestLifecycleDUOAdmin(t *testing.T) {
 			t.Errorf("audit lacks %s: %s", want, joined)
 		}
 	}
+}
+
+// DUO lists groups a hundred at a time with no name filter: a group beyond the first page
+// is found on its own page, not created twice, and a member is removed from it; a group
+// on no page ends a removal as done only after the last page.
+func TestLifecycleDUOAdminGroupsPaged(t *testing.T) {
+	e, duo, st := lifecycleDUO(t)
+	ctx := context.Background()
+	propagate := func(ev provider.LifecycleEvent) {
+		t.Helper()
+		if err := e.Propagate(ctx, ev); err != nil {
+			t.Fatalf("%s %s: %v", ev.Type, ev.Group, err)
+		}
+	}
+	for i := range 250 {
+		duo.AddGroup(fmt.Sprintf("g%03d", i)) // listed by name: g200 is on the third page
+	}
+	duo.AddUser(duoadminfake.User{Username: "ann"})
+	groupCalls := func() (lists []string, creates int) {
+		for _, r := range duo.Requests() {
+			switch {
+			case r.Path == "/admin/v1/groups" && r.Method == "GET":
+				lists = append(lists, r.Params.Get("offset"))
+			case r.Path == "/admin/v1/groups" && r.Method == "POST":
+				creates++
+			}
+			if r.Status != 200 {
+				t.Errorf("%s %s answered %d: %s", r.Method, r.Path, r.Status, r.Reject)
+			}
+		}
+		return lists, creates
+	}
+
+	propagate(provider.LifecycleEvent{Type: provider.EventGroupMemberAdd, Username: "ann", Group: "g200"})
+	g, _ := duo.Group("g200")
+	if u, _ := duo.User("ann"); len(u.Groups) != 1 || u.Groups[0].GroupID != g.GroupID {
+		t.Fatalf("member add: groups %+v, want g200 %s", u.Groups, g.GroupID)
+	}
+	if lists, creates := groupCalls(); !slices.Equal(lists, []string{"0", "100", "200"}) || creates != 0 {
+		t.Fatalf("member add listed offsets %q and created %d groups; want 0, 100, 200 and none", lists, creates)
+	}
+
+	propagate(provider.LifecycleEvent{Type: provider.EventGroupMemberRemove, Username: "ann", Group: "g200"})
+	if u, _ := duo.User("ann"); len(u.Groups) != 0 {
+		t.Fatalf("member remove left %+v", u.Groups)
+	}
+	// A group on no page: every page is read, then the event is done.
+	propagate(provider.LifecycleEvent{Type: provider.EventGroupMemberRemove, Username: "ann", Group: "zzz"})
+	// A group on the first page: one page.
+	propagate(provider.LifecycleEvent{Type: provider.EventGroupDelete, Group: "g007"})
+	if _, ok := duo.Group("g007"); ok {
+		t.Fatal("group delete left g007")
+	}
+	lists, _ := groupCalls()
+	if want := []string{"0", "100", "200", "0", "100", "200", "0", "100", "200", "0"}; !slices.Equal(lists, want) {
+		t.Errorf("offsets listed %q, want %q", lists, want)
+	}
+	wantAudit(t, st, "lifecycle:group.delete=SUCCESS", "lifecycle:group.member.add=SUCCESS",
+		"lifecycle:group.member.remove=SKIPPED", "lifecycle:group.member.remove=SUCCESS")
 }
 
 // A vendor failure is an error for the queue to retry, audited FAILED; the retry succeeds.

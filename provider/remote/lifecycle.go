@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -34,11 +35,26 @@ import (
 // list of those, one per element. Result keys beyond the contract's: skip. Outgoing
 // {"skip": true} leaves this call out (its answer is status 0, body null); incoming
 // {"skip": true} ends the event there as done (an unknown user need not be deleted).
+//
+// NextPage, a CEL expression, pages a list the vendor answers a page at a time: after each
+// call it gives the next page (any value; the transforms read it as page, null on the
+// first call), or null to stop. It sees the incoming transform's variables, page, and
+// answer, this call's answer. The step's answer is its last call's; a search stops at
+// the page that holds what it looks for. MaxPages bounds the calls (DefaultMaxPages):
+// a list longer than that fails the step rather than be read in part.
 type LifecycleStep struct {
-	Name    string `json:"name"`
-	ForEach string `json:"forEach"`
+	Name     string `json:"name"`
+	ForEach  string `json:"forEach"`
+	NextPage string `json:"nextPage"`
+	MaxPages int    `json:"maxPages"`
 	Resource
 }
+
+// Bounds of a paged step's calls.
+const (
+	DefaultMaxPages = 100
+	maxMaxPages     = 10000
+)
 
 // LifecycleEvents are the event types a lifecycle section may name.
 var LifecycleEvents = []string{
@@ -50,9 +66,11 @@ var LifecycleEvents = []string{
 
 // Variables of lifecycle transforms beyond the contract's.
 const (
-	VarEvent = "event"
-	VarSteps = "steps"
-	VarItem  = "item"
+	VarEvent  = "event"
+	VarSteps  = "steps"
+	VarItem   = "item"
+	VarPage   = "page"   // a paged step's transforms and nextPage
+	VarAnswer = "answer" // nextPage: this call's answer
 )
 
 // Outcomes a propagation is audited with.
@@ -100,28 +118,64 @@ func (w *Webhook) validateLifecycle(add func(path, format string, args ...any)) 
 				add(sat+".method", "not one of %s", strings.Join(methods, ", "))
 			}
 			checkStatuses(sat+".expectedStatus", s.ExpectedStatus, add)
+			switch {
+			case s.MaxPages != 0 && strings.TrimSpace(s.NextPage) == "":
+				add(sat+".maxPages", "bounds the calls of nextPage, which this step does not have")
+			case s.MaxPages < 0 || s.MaxPages > maxMaxPages:
+				add(sat+".maxPages", "must be between 1 and %d (default %d)", maxMaxPages, DefaultMaxPages)
+			}
 		}
 	}
 }
 
 // lifecycleStep is a step compiled.
 type lifecycleStep struct {
-	name    string
-	res     *resource
-	forEach *transform.Program // nil: one call
+	name     string
+	res      *resource
+	forEach  *transform.Program // nil: one call
+	nextPage *transform.Program // nil: one page
+	maxPages int
 }
 
-// Built on first use (see outgoingEnv): most configurations have no lifecycle.
+// lcExpr is what a lifecycle expression is: a transform of a direction, forEach, or
+// nextPage.
+type lcExpr int
+
+const (
+	lcOutgoing lcExpr = iota
+	lcIncoming
+	lcForEach
+	lcNextPage
+)
+
+// lcEnvs are the lifecycle environments by expression, item (a forEach step's) and page
+// (a paged step's), built on first use (see outgoingEnv): most configurations have no
+// lifecycle.
+var lcEnvs = func() (envs [4][2][2]func() *transform.Env) {
+	for x := range envs {
+		for item := range envs[x] {
+			for page := range envs[x][item] {
+				envs[x][item][page] = sync.OnceValue(func() *transform.Env {
+					return mustLifecycleEnv(lcExpr(x), item == 1, page == 1)
+				})
+			}
+		}
+	}
+	return envs
+}()
+
+func lcEnv(x lcExpr, item, page bool) *transform.Env {
+	return lcEnvs[x][b2i(item)][b2i(page)]()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 var (
-	lcOutgoingEnv     = sync.OnceValue(func() *transform.Env { return mustLifecycleEnv(transform.Outgoing, false) })
-	lcOutgoingItemEnv = sync.OnceValue(func() *transform.Env { return mustLifecycleEnv(transform.Outgoing, true) })
-	lcIncomingEnv     = sync.OnceValue(func() *transform.Env { return mustLifecycleEnv(transform.Incoming, false) })
-	lcIncomingItemEnv = sync.OnceValue(func() *transform.Env { return mustLifecycleEnv(transform.Incoming, true) })
-	lcForEachEnv      = sync.OnceValue(func() *transform.Env {
-		return mustVarsEnv(map[string]*cel.Type{
-			VarEvent: cel.MapType(cel.StringType, cel.DynType), VarSteps: cel.MapType(cel.StringType, cel.DynType),
-		})
-	})
 	parseEnv = sync.OnceValue(func() *cel.Env {
 		e, err := cel.NewEnv()
 		if err != nil {
@@ -131,27 +185,36 @@ var (
 	})
 )
 
-// mustLifecycleEnv is the contract environment of a direction plus event and steps, and
-// item for forEach steps (so a transform reading item elsewhere does not compile).
-func mustLifecycleEnv(dir transform.Direction, item bool) *transform.Env {
-	headerType := cel.MapType(cel.StringType, cel.ListType(cel.StringType))
+// mustLifecycleEnv is the environment of a lifecycle expression: event and steps; for a
+// transform, the contract environment of its direction; for nextPage, the incoming one
+// and answer; item for forEach steps and page for paged ones (so that an expression
+// reading either elsewhere does not compile).
+func mustLifecycleEnv(x lcExpr, item, page bool) *transform.Env {
 	vars := map[string]*cel.Type{
 		VarEvent: cel.MapType(cel.StringType, cel.DynType), VarSteps: cel.MapType(cel.StringType, cel.DynType),
-		transform.VarHeader: headerType,
 	}
-	if dir == transform.Outgoing {
+	switch x {
+	case lcOutgoing:
+		vars[transform.VarHeader] = cel.MapType(cel.StringType, cel.ListType(cel.StringType))
 		vars[transform.VarMethod] = cel.StringType
 		vars[transform.VarPath] = cel.StringType
 		vars[transform.VarHost] = cel.StringType
 		vars[transform.VarAuthenticationHeader] = cel.MapType(cel.StringType, cel.StringType)
 		vars[transform.VarNow] = cel.TimestampType
-	} else {
+	case lcIncoming, lcNextPage:
+		vars[transform.VarHeader] = cel.MapType(cel.StringType, cel.ListType(cel.StringType))
 		vars[transform.VarBody] = cel.DynType
 		vars[transform.VarStatusCode] = cel.IntType
 		vars[transform.VarRequest] = cel.MapType(cel.StringType, cel.DynType)
+		if x == lcNextPage {
+			vars[VarAnswer] = cel.MapType(cel.StringType, cel.DynType)
+		}
 	}
 	if item {
 		vars[VarItem] = cel.DynType
+	}
+	if page {
+		vars[VarPage] = cel.DynType
 	}
 	return mustVarsEnv(vars)
 }
@@ -182,19 +245,17 @@ func compileLifecycle(w *Webhook) (map[string][]*lifecycleStep, []string, config
 			st := &lifecycleStep{name: names[i], res: &resource{
 				name: "lifecycle:" + typ + ":" + names[i], def: def.Resource,
 				method: def.method(), methodValue: transform.NewValue(def.method()),
-			}}
-			outEnv, inEnv := lcOutgoingEnv(), lcIncomingEnv()
-			if strings.TrimSpace(def.ForEach) != "" {
-				outEnv, inEnv = lcOutgoingItemEnv(), lcIncomingItemEnv()
-			}
+			}, maxPages: cmp.Or(def.MaxPages, DefaultMaxPages)}
+			item, page := strings.TrimSpace(def.ForEach) != "", strings.TrimSpace(def.NextPage) != ""
 			for _, d := range []struct {
 				where, src string
 				env        *transform.Env
 				dst        **transform.Program
 			}{
-				{"forEach", def.ForEach, lcForEachEnv(), &st.forEach},
-				{"transform.outgoing", def.Transform.Outgoing, outEnv, &st.res.outgoing},
-				{"transform.incoming", def.Transform.Incoming, inEnv, &st.res.incoming},
+				{"forEach", def.ForEach, lcEnv(lcForEach, false, false), &st.forEach},
+				{"transform.outgoing", def.Transform.Outgoing, lcEnv(lcOutgoing, item, page), &st.res.outgoing},
+				{"transform.incoming", def.Transform.Incoming, lcEnv(lcIncoming, item, page), &st.res.incoming},
+				{"nextPage", def.NextPage, lcEnv(lcNextPage, item, page), &st.nextPage},
 			} {
 				if strings.TrimSpace(d.src) == "" {
 					continue
@@ -213,12 +274,19 @@ func compileLifecycle(w *Webhook) (map[string][]*lifecycleStep, []string, config
 					}
 				}
 				src := d.src
-				if d.where == "forEach" {
+				switch d.where {
+				case "forEach":
 					src = `{"items": ` + src + "\n}" // a list; a transform's result is a map
+				case "nextPage":
+					src = `{"next": ` + src + "\n}" // any value or null
 				}
 				prg, err := transform.Compile(d.env, src)
 				if err != nil {
-					errs = append(errs, &config.FieldError{Path: at + "." + d.where, Msg: celMessage(err)})
+					msg := celMessage(err)
+					if d.where == "nextPage" && strings.Contains(msg, "'_?_:_'") && strings.Contains(msg, "null)") {
+						msg += "\n(a page beside null is written dyn(...): cond ? dyn(offset + 100) : null)"
+					}
+					errs = append(errs, &config.FieldError{Path: at + "." + d.where, Msg: msg})
 					continue
 				}
 				if d.where == "transform.outgoing" {
@@ -365,7 +433,7 @@ func (e *Engine) propagate(ctx context.Context, ev provider.LifecycleEvent, step
 	for _, st := range steps {
 		vars := transform.Vars{VarEvent: event, VarSteps: transform.NewValue(answers)}
 		if st.forEach == nil {
-			answer, skip, err := e.lifecycleCall(ctx, st, vars, evBody)
+			answer, skip, err := e.stepCall(ctx, st, vars, evBody)
 			if err != nil {
 				return "", fmt.Errorf("step %s: %w", st.name, err)
 			}
@@ -391,7 +459,7 @@ func (e *Engine) propagate(ctx context.Context, ev provider.LifecycleEvent, step
 		list := make([]any, 0, len(items))
 		for i, item := range items {
 			vars[VarItem] = item
-			answer, skip, err := e.lifecycleCall(ctx, st, vars, evBody)
+			answer, skip, err := e.stepCall(ctx, st, vars, evBody)
 			if err != nil {
 				return "", fmt.Errorf("step %s[%d]: %w", st.name, i, err)
 			}
@@ -434,12 +502,69 @@ func eventMap(ev provider.LifecycleEvent) map[string]any {
 // skippedAnswer is the answer of a call its outgoing transform left out.
 var skippedAnswer = map[string]any{"status": int64(0), "body": nil}
 
+// stepCall makes a step's call (for one item of a forEach step), and the calls of its
+// further pages while nextPage gives one. It answers the last call's answer and whether
+// that call's incoming transform ended the event. A call its outgoing transform leaves
+// out ends the paging; nextPage giving a page already read, or more than maxPages pages,
+// is an error: the vendor's list would otherwise be read in part, or forever.
+func (e *Engine) stepCall(ctx context.Context, st *lifecycleStep, vars transform.Vars, evBody []byte) (map[string]any, bool, error) {
+	if st.nextPage == nil {
+		answer, skip, _, err := e.lifecycleCall(ctx, st, vars, evBody)
+		return answer, skip, err
+	}
+	vars = maps.Clone(vars)
+	vars[VarPage] = transform.Value{} // null: the first page
+	var seen []string                 // the pages asked for, as JSON
+	for n := 1; ; n++ {
+		answer, skip, iv, err := e.lifecycleCall(ctx, st, vars, evBody)
+		if err != nil {
+			if n > 1 {
+				err = fmt.Errorf("page %d: %w", n, err)
+			}
+			return nil, false, err
+		}
+		if skip || iv == nil {
+			return answer, skip, nil
+		}
+		iv[VarAnswer] = answer
+		res, err := st.nextPage.EvalValue(ctx, iv)
+		if err != nil {
+			e.stats.TransformErrors.Add(1)
+			e.observer.CELError(e.prefix, st.res.name, "nextPage")
+			return nil, false, fmt.Errorf("page %d: nextPage: %w", n, err)
+		}
+		next, _ := res.Field("next")
+		if next.IsNull() {
+			return answer, false, nil
+		}
+		if n >= st.maxPages {
+			return nil, false, fmt.Errorf("more than %d pages (maxPages)", st.maxPages)
+		}
+		j, err := next.Interface()
+		var key []byte
+		if err == nil {
+			key, err = json.Marshal(j)
+		}
+		if err != nil {
+			e.stats.TransformErrors.Add(1)
+			e.observer.CELError(e.prefix, st.res.name, "nextPage")
+			return nil, false, fmt.Errorf("page %d: nextPage: %w", n, err)
+		}
+		if slices.Contains(seen, string(key)) {
+			return nil, false, fmt.Errorf("page %d: nextPage gave a page already read", n)
+		}
+		seen = append(seen, string(key))
+		vars[VarPage] = next
+	}
+}
+
 // lifecycleCall makes one call of a step: outgoing transform (which may skip it), the
-// request, the status check and the incoming transform. It answers the step's answer and
-// whether the incoming transform ended the event. It is observed as a contract call is,
-// under the resource lifecycle:<type>:<step>; a call its transform skips is not a vendor
-// call.
-func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars transform.Vars, evBody []byte) (answer map[string]any, skip bool, err error) {
+// request, the status check and the incoming transform. It answers the step's answer,
+// whether the incoming transform ended the event, and the incoming transform's variables
+// (nil when the outgoing transform left the call out). It is observed as a contract call
+// is, under the resource lifecycle:<type>:<step>; a call its transform skips is not a
+// vendor call.
+func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars transform.Vars, evBody []byte) (answer map[string]any, skip bool, iv transform.Vars, err error) {
 	r := st.res
 	e.stats.Calls.Add(1)
 	outcome, took := "error", time.Duration(0)
@@ -463,17 +588,17 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 			e.stats.TransformErrors.Add(1)
 			outcome = "transform_error"
 			e.observer.CELError(e.prefix, r.name, "outgoing")
-			return nil, false, fmt.Errorf("outgoing transform: %w", err)
+			return nil, false, nil, fmt.Errorf("outgoing transform: %w", err)
 		}
 		if skipOf(res) {
 			outcome = ""
-			return skippedAnswer, false, nil
+			return skippedAnswer, false, nil, nil
 		}
 		if err := out.apply(res, "skip"); err != nil {
 			e.stats.TransformErrors.Add(1)
 			outcome = "transform_error"
 			e.observer.CELError(e.prefix, r.name, "outgoing")
-			return nil, false, fmt.Errorf("outgoing transform: %w", err)
+			return nil, false, nil, fmt.Errorf("outgoing transform: %w", err)
 		}
 	}
 	out.onto(target)
@@ -487,25 +612,20 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 	resp, took, err := e.exchange(ctx, base, target, out, payload)
 	if err != nil {
 		outcome = failureOutcome(err)
-		return nil, false, fmt.Errorf("%s %s: %s: %w", out.method, out.path, errorKind(err), err)
+		return nil, false, nil, fmt.Errorf("%s %s: %s: %w", out.method, out.path, errorKind(err), err)
 	}
 	if !e.w.accepts(r.def, resp.Status) {
 		e.stats.UnexpectedStatus.Add(1)
 		outcome = "status"
-		return nil, false, fmt.Errorf("%s %s: vendor answered %d", out.method, out.path, resp.Status)
+		return nil, false, nil, fmt.Errorf("%s %s: vendor answered %d", out.method, out.path, resp.Status)
 	}
 	body, err := decodeBody(resp)
 	if err != nil {
 		e.stats.VendorErrors.Add(1)
-		return nil, false, fmt.Errorf("%s %s: %s: %w", out.method, out.path, errorKind(err), err)
+		return nil, false, nil, fmt.Errorf("%s %s: %s: %w", out.method, out.path, errorKind(err), err)
 	}
 	answer = map[string]any{"status": int64(resp.Status), "body": body}
-	if r.incoming == nil {
-		outcome = "ok"
-		return answer, false, nil
-	}
-	outcome = "transform_error" // until the incoming transform gives its result
-	iv := maps.Clone(vars)
+	iv = maps.Clone(vars)
 	iv[transform.VarBody] = body
 	iv[transform.VarHeader] = transform.NewHeaderValue(resp.Header)
 	iv[transform.VarStatusCode] = int64(resp.Status)
@@ -514,17 +634,22 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 	iv[transform.VarRequest] = map[string]any{
 		"body": vars[VarEvent], "header": e.headerValue, "method": r.methodValue, "path": path, "host": host,
 	}
+	if r.incoming == nil {
+		outcome = "ok"
+		return answer, false, iv, nil
+	}
+	outcome = "transform_error" // until the incoming transform gives its result
 	res, err := r.incoming.EvalValue(ctx, iv)
 	if err != nil {
 		e.stats.TransformErrors.Add(1)
 		e.observer.CELError(e.prefix, r.name, "incoming")
-		return nil, false, fmt.Errorf("incoming transform (status %d): %w", resp.Status, err)
+		return nil, false, nil, fmt.Errorf("incoming transform (status %d): %w", resp.Status, err)
 	}
 	if b, ok := res.Field("body"); ok {
 		answer["body"] = b
 	}
 	outcome = "ok"
-	return answer, skipOf(res), nil
+	return answer, skipOf(res), iv, nil
 }
 
 // skipOf reads a transform result's skip key; anything but true is no.

@@ -169,12 +169,23 @@ func TestLifecycleDUOAdmin(t *testing.T) {
 	}
 	propagate(provider.LifecycleEvent{Type: provider.EventGroupMemberRemove, Username: "ann lee", Group: "No Such Group"})
 
-	// MFA reset: every phone and token disassociated.
-	duo.AddUser(duoadminfake.User{Username: "bo", Phones: []duoadminfake.Phone{{Number: "+15550100"}, {Number: "+15550101"}},
-		Tokens: []duoadminfake.Token{{Serial: "123456", Type: "h6"}}})
+	// MFA reset: every phone and token disassociated, every security key and bypass code
+	// deleted; another user's are left.
+	keys := duoadminfake.User{Username: "bo", Phones: []duoadminfake.Phone{{Number: "+15550100"}, {Number: "+15550101"}},
+		Tokens:              []duoadminfake.Token{{Serial: "123456", Type: "h6"}},
+		U2FTokens:           []duoadminfake.U2FToken{{}},
+		WebAuthnCredentials: []duoadminfake.WebAuthnCredential{{CredentialName: "YubiKey"}, {CredentialName: "Touch ID"}},
+		BypassCodes:         []duoadminfake.BypassCode{{}, {}, {}},
+	}
+	duo.AddUser(keys)
+	keys.Username = "cy"
+	duo.AddUser(keys)
 	propagate(provider.LifecycleEvent{Type: provider.EventUserMFAReset, Username: "bo"})
-	if u, _ := duo.User("bo"); len(u.Phones) != 0 || len(u.Tokens) != 0 {
-		t.Fatalf("mfa reset left %+v %+v", u.Phones, u.Tokens)
+	if u, _ := duo.User("bo"); len(u.Phones)+len(u.Tokens)+len(u.U2FTokens)+len(u.WebAuthnCredentials)+len(u.BypassCodes) != 0 {
+		t.Fatalf("mfa reset left %+v", u)
+	}
+	if u, _ := duo.User("cy"); len(u.Phones) != 2 || len(u.Tokens) != 1 || len(u.U2FTokens) != 1 || len(u.WebAuthnCredentials) != 2 || len(u.BypassCodes) != 3 {
+		t.Fatalf("mfa reset of bo changed cy: %+v", u)
 	}
 	propagate(provider.LifecycleEvent{Type: provider.EventUserMFAReset, Username: "bo"}) // nothing left: no calls
 

@@ -1,5 +1,9 @@
 // Package duoadminfake is a strict, in-process fake of DUO's Admin API v1 for tests: the user,
-// phone, token and group calls a directory sync makes (shared/verify/duo-admin-api.md).
+// phone, token and group calls a directory sync makes (shared/verify/duo-admin-api.md), and
+// the calls an MFA reset makes beyond them, as DUO's own clients make them
+// (duo_client_python, duo_api_golang): DELETE /admin/v1/u2ftokens/{registration_id},
+// DELETE /admin/v1/webauthncredentials/{webauthnkey}, GET /admin/v1/users/{id}/bypass_codes
+// and DELETE /admin/v1/bypass_codes/{bypass_code_id}.
 //
 // Every request must carry one fresh, parseable Date header and a valid v2 signature (the
 // canonical string of internal/duofake: date, method, host, path, sorted params), HMAC-SHA1
@@ -9,6 +13,7 @@
 package duoadminfake
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
@@ -55,6 +60,30 @@ type User struct {
 	Phones   []Phone `json:"phones"`
 	Tokens   []Token `json:"tokens"`
 	Groups   []Group `json:"groups"`
+	// Security keys, as the user object lists them.
+	U2FTokens           []U2FToken           `json:"u2ftokens"`
+	WebAuthnCredentials []WebAuthnCredential `json:"webauthncredentials"`
+	// Bypass codes: not in the user object, listed by GET users/{id}/bypass_codes.
+	BypassCodes []BypassCode `json:"-"`
+}
+
+// U2FToken is a user's U2F security key.
+type U2FToken struct {
+	RegistrationID string `json:"registration_id"`
+	DateAdded      int64  `json:"date_added"`
+}
+
+// WebAuthnCredential is a user's WebAuthn credential (a security key or platform
+// authenticator).
+type WebAuthnCredential struct {
+	WebAuthnKey    string `json:"webauthnkey"`
+	CredentialName string `json:"credential_name"`
+}
+
+// BypassCode is a bypass code's metadata: the API never shows the code.
+type BypassCode struct {
+	BypassCodeID string `json:"bypass_code_id"`
+	ReuseCount   int    `json:"reuse_count"`
 }
 
 // Phone is a phone associated with a user.
@@ -134,6 +163,16 @@ func (s *Server) AddUser(u User) string {
 		u.Status = "active"
 	}
 	u.Phones, u.Tokens, u.Groups = slices.Clone(u.Phones), slices.Clone(u.Tokens), slices.Clone(u.Groups)
+	u.U2FTokens, u.WebAuthnCredentials, u.BypassCodes = slices.Clone(u.U2FTokens), slices.Clone(u.WebAuthnCredentials), slices.Clone(u.BypassCodes)
+	for i := range u.U2FTokens {
+		u.U2FTokens[i].RegistrationID = cmp.Or(u.U2FTokens[i].RegistrationID, newID("DU"))
+	}
+	for i := range u.WebAuthnCredentials {
+		u.WebAuthnCredentials[i].WebAuthnKey = cmp.Or(u.WebAuthnCredentials[i].WebAuthnKey, newID("WA"))
+	}
+	for i := range u.BypassCodes {
+		u.BypassCodes[i].BypassCodeID = cmp.Or(u.BypassCodes[i].BypassCodeID, newID("DB"))
+	}
 	for i := range u.Phones {
 		if u.Phones[i].PhoneID == "" {
 			u.Phones[i].PhoneID = newID("DP")
@@ -211,6 +250,9 @@ func (s *Server) byUsernameLocked(username string) *User {
 func (s *Server) viewLocked(u *User) User {
 	v := *u
 	v.Phones, v.Tokens = slices.Clone(u.Phones), slices.Clone(u.Tokens)
+	v.U2FTokens = append([]U2FToken{}, u.U2FTokens...)
+	v.WebAuthnCredentials = append([]WebAuthnCredential{}, u.WebAuthnCredentials...)
+	v.BypassCodes = slices.Clone(u.BypassCodes)
 	v.Groups = nil
 	for _, g := range u.Groups {
 		if cur, ok := s.groups[g.GroupID]; ok {
@@ -374,6 +416,19 @@ func (s *Server) route(method, path string, p url.Values) answer {
 		return s.user(method, u, seg[2:], p)
 	case seg[0] == "groups" && len(seg) == 1:
 		return s.groups1(method, p)
+	case len(seg) == 2 && method == http.MethodDelete && (seg[0] == "u2ftokens" || seg[0] == "webauthncredentials" || seg[0] == "bypass_codes"):
+		for _, u := range s.users {
+			n := len(u.U2FTokens) + len(u.WebAuthnCredentials) + len(u.BypassCodes)
+			u.U2FTokens = slices.DeleteFunc(u.U2FTokens, func(x U2FToken) bool { return seg[0] == "u2ftokens" && x.RegistrationID == seg[1] })
+			u.WebAuthnCredentials = slices.DeleteFunc(u.WebAuthnCredentials, func(x WebAuthnCredential) bool {
+				return seg[0] == "webauthncredentials" && x.WebAuthnKey == seg[1]
+			})
+			u.BypassCodes = slices.DeleteFunc(u.BypassCodes, func(x BypassCode) bool { return seg[0] == "bypass_codes" && x.BypassCodeID == seg[1] })
+			if len(u.U2FTokens)+len(u.WebAuthnCredentials)+len(u.BypassCodes) < n {
+				return ok("")
+			}
+		}
+		return notFound(seg[0] + " " + seg[1])
 	case seg[0] == "groups" && len(seg) == 2:
 		g, found := s.groups[seg[1]]
 		if !found {
@@ -465,6 +520,8 @@ func (s *Server) user(method string, u *User, sub []string, p url.Values) answer
 		return ok("")
 	case sub[0] == "groups" && len(sub) == 1 && method == http.MethodGet:
 		return ok(s.viewLocked(u).Groups)
+	case sub[0] == "bypass_codes" && len(sub) == 1 && method == http.MethodGet:
+		return paged(append([]BypassCode{}, u.BypassCodes...), p, 500)
 	case sub[0] == "groups" && len(sub) == 1 && method == http.MethodPost:
 		id := p.Get("group_id")
 		g, found := s.groups[id]
@@ -490,20 +547,7 @@ func (s *Server) groups1(method string, p url.Values) answer {
 			list = append(list, *g)
 		}
 		slices.SortFunc(list, func(a, b Group) int { return strings.Compare(a.Name, b.Name) })
-		offset, _ := strconv.Atoi(p.Get("offset"))
-		limit, _ := strconv.Atoi(p.Get("limit"))
-		if limit <= 0 || limit > 100 {
-			limit = 100
-		}
-		offset = min(max(offset, 0), len(list))
-		end := min(offset+limit, len(list))
-		a := ok(list[offset:end])
-		var next any
-		if end < len(list) {
-			next = end
-		}
-		a.body.(map[string]any)["metadata"] = map[string]any{"next_offset": next, "total_objects": len(list)}
-		return a
+		return paged(list, p, 100)
 	case http.MethodPost:
 		name := p.Get("name")
 		if name == "" {
@@ -512,6 +556,25 @@ func (s *Server) groups1(method string, p url.Values) answer {
 		return ok(*s.addGroupLocked(name, p.Get("desc")))
 	}
 	return fail(405, 40501, "Method not allowed", method)
+}
+
+// paged answers a page of list as DUO does: limit (at most maxLimit, and maxLimit when
+// not given) items from offset, and metadata with next_offset (null on the last page).
+func paged[T any](list []T, p url.Values, maxLimit int) answer {
+	offset, _ := strconv.Atoi(p.Get("offset"))
+	limit, _ := strconv.Atoi(p.Get("limit"))
+	if limit <= 0 || limit > maxLimit {
+		limit = maxLimit
+	}
+	offset = min(max(offset, 0), len(list))
+	end := min(offset+limit, len(list))
+	a := ok(list[offset:end])
+	var next any
+	if end < len(list) {
+		next = end
+	}
+	a.body.(map[string]any)["metadata"] = map[string]any{"next_offset": next, "total_objects": len(list)}
+	return a
 }
 
 // newID is a DUO-style id: a two-letter kind and 18 upper-case alphanumerics.

@@ -238,6 +238,12 @@ type Writer interface {
 	AdvanceCounter(ctx context.Context, id string, next int64, now time.Time) error
 	RecordFailure(ctx context.Context, id string, now time.Time, max int, lockFor time.Duration) (Factor, error)
 	ResetFailures(ctx context.Context, id string, now time.Time) error
+	// ClearFailuresUnlocked clears the factor's failures and a lockout past, for a
+	// success, if and only if no lockout holds (LockedUntil zero or <= now), in one
+	// statement; ErrLocked when one does (concurrent failures locked it since it was
+	// read). It is AdvanceCounter's check for the factors that keep no counter (a code's
+	// challenge, a question): a burst gets no more guesses than the lockout allows.
+	ClearFailuresUnlocked(ctx context.Context, id string, now time.Time) error
 	ActivateFactor(ctx context.Context, id string, params map[string]string, now time.Time) error
 	// ExpireFactor deletes factor id if it is still FactorPending and was created before
 	// createdBefore: ErrNotFound otherwise (gone, or activated since it was listed).

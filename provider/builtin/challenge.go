@@ -87,14 +87,20 @@ func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provi
 			out, locked, err = e.failIn(ctx, w, f, reason)
 			return out, err
 		}
+		// The lockout again, in the unit, before the transaction completes: wrong answers
+		// sent alongside this one may have locked the factor since it was read, and a
+		// right answer decided after them is FAILED like them, as AdvanceCounter has it
+		// for TOTP/HOTP (a burst gets no more guesses than lockout.maxFailures). Not
+		// counted: it was right. Failures count consecutive ones, so a success clears
+		// them here too, whatever the factor read before the unit said.
+		if err := w.ClearFailuresUnlocked(ctx, f.ID, e.now()); err != nil {
+			if errors.Is(err, store.ErrLocked) {
+				return provider.Failed(fmt.Sprintf("right %s (attempt %d of %d), but the factor was locked meanwhile", what, n, maxAttempts)), nil
+			}
+			return provider.Outcome{}, err
+		}
 		if answer, ok, err := txs.Succeed(ctx, tx); err != nil || !ok {
 			return answer, err
-		}
-		if f.Failures > 0 || !f.LockedUntil.IsZero() {
-			// Failures count consecutive ones, as AdvanceCounter resets them for TOTP/HOTP.
-			if err := w.ResetFailures(ctx, f.ID, e.now()); err != nil {
-				return provider.Outcome{}, err
-			}
 		}
 		return provider.Outcome{Status: provider.StatusSuccess, Reason: fmt.Sprintf("right %s (attempt %d of %d)", what, n, maxAttempts)}, nil
 	})

@@ -537,6 +537,35 @@ func (w *writer) ResetFailures(ctx context.Context, id string, now time.Time) er
 	return nil
 }
 
+func (s *Store) ClearFailuresUnlocked(ctx context.Context, id string, now time.Time) error {
+	return s.write(ctx, func(w *writer) error { return w.ClearFailuresUnlocked(ctx, id, now) })
+}
+
+func (w *writer) ClearFailuresUnlocked(ctx context.Context, id string, now time.Time) error {
+	ctx = w.c(ctx)
+	const op = "clear failures of "
+	// The lockout test and the write are one statement, as in AdvanceCounter: a right
+	// answer decided after concurrent wrong ones locked the factor does not pass.
+	err := w.changesOne(ctx,
+		`UPDATE factors SET failures = 0, locked_until = 0, updated_at = $2
+		 WHERE id = $1 AND (locked_until = 0 OR locked_until <= $2)`,
+		id, millis(now))
+	if !errors.Is(err, store.ErrNotFound) {
+		if err != nil {
+			return w.s.fail(op+id, err)
+		}
+		return nil
+	}
+	var one int
+	switch err := w.e.QueryRow(ctx, `SELECT 1 FROM factors WHERE id = $1`, id).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return w.s.fail(op+id, store.ErrNotFound)
+	case err != nil:
+		return w.s.fail(op+id, err)
+	}
+	return w.s.fail(op+id, store.ErrLocked)
+}
+
 func (s *Store) UpdateFactorSecret(ctx context.Context, id string, secret []byte, keyID string, now time.Time) error {
 	return s.write(ctx, func(w *writer) error { return w.UpdateFactorSecret(ctx, id, secret, keyID, now) })
 }

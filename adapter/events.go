@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -141,6 +143,42 @@ func logID(id string) string {
 	return id
 }
 
+// maxEventID is the longest source id an event may have: Okta's uuid and Verify's id are
+// 36 bytes, Auth0's log_id about 56.
+const maxEventID = 256
+
+// screen refuses, as events that cannot be read, those whose id, user or group the queue
+// cannot hold: an id with a control character or longer than maxEventID, a name that
+// lifecycle refuses (control characters, a NUL among them; longer than 256 bytes). The
+// queue writes a batch in one commit, and PostgreSQL refuses a NUL in text and an index
+// entry of kilobytes: one such event would fail the whole batch, answered 503, which Okta
+// sends once more and then drops with every event in it. Such an event could never apply
+// anyway.
+func (p parsed) screen() parsed {
+	kept := p.events[:0:0]
+	for _, ev := range p.events {
+		id, why := ev.ID, ""
+		switch {
+		case len(ev.ID) > maxEventID || strings.ContainsFunc(ev.ID, unicode.IsControl) || !utf8.ValidString(ev.ID):
+			id, why = "", "an id longer than "+itoa(maxEventID)+" bytes or with control characters"
+		case ev.Username != "" && lifecycle.CheckName(ev.Username) != nil:
+			why = "a user name emfa cannot hold: " + lifecycle.CheckName(ev.Username).Msg
+		case ev.Group != "" && lifecycle.CheckGroupName(ev.Group) != nil:
+			why = "a group name emfa cannot hold: " + lifecycle.CheckGroupName(ev.Group).Msg
+		}
+		if why == "" {
+			kept = append(kept, ev)
+			continue
+		}
+		if id != "" {
+			why = "event " + strconv.Quote(logID(id)) + ": " + why
+		}
+		p.refuse(id, why)
+	}
+	p.events = kept
+	return p
+}
+
 // whole is p, or the refusal of the whole batch when nothing in it could be read.
 func (p parsed) whole() (parsed, error) {
 	if len(p.refused) > 0 && len(p.events) == 0 && p.ignored == 0 {
@@ -164,6 +202,9 @@ func (api *syncAPI) source(name string, parse func(c echo.Context, body []byte) 
 			return err
 		}
 		p, err := parse(c, body)
+		if err == nil {
+			p, err = p.screen().whole()
+		}
 		var m errMalformed
 		if errors.As(err, &m) {
 			api.s.log.Warn("sync payload refused", "source", name, "reason", m.msg,

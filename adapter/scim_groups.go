@@ -346,8 +346,9 @@ func groupFields(obj map[string]any) (name, ext string, members any, err error) 
 	return name, ext, members, nil
 }
 
-// externalID reads a group's externalId: a string, or null for none. Anything else is
-// refused, as for a user's, rather than taken for none.
+// externalID reads a group's externalId: a string, or null for none. Anything else, and
+// a string a user's externalId could not be, is refused, as for a user's, rather than
+// taken for none.
 func externalID(v any) (string, error) {
 	if v == nil {
 		return "", nil
@@ -355,6 +356,11 @@ func externalID(v any) (string, error) {
 	s, ok := v.(string)
 	if !ok {
 		return "", scimErr(400, "invalidValue", "externalId must be a string")
+	}
+	// Checked as a user's is (its attribute scim.externalId): a NUL, which PostgreSQL's
+	// text refuses, would otherwise fail the write as a store fault (503, sent again).
+	if err := lifecycle.CheckAttributeValue("externalId", s); err != nil {
+		return "", scimErr(400, "invalidValue", "externalId "+err.Msg)
 	}
 	return s, nil
 }

@@ -88,6 +88,13 @@ func CheckName(name string) *Error {
 	return nil
 }
 
+// CheckAttributeValue refuses what a user's attribute could not hold as its value (text
+// without control characters, at most 1024 bytes): the rule of a value kept beside a
+// user's, such as a SCIM group's externalId, as a user's scim.externalId has it.
+func CheckAttributeValue(field, v string) *Error {
+	return checkText(field, v, false, maxAttrValue)
+}
+
 // CheckGroupName refuses a group name a user's profile could not hold (its groups), so
 // that a group is not created under a name none of its members could be given.
 func CheckGroupName(name string) *Error {

@@ -103,6 +103,17 @@ type Ender interface {
 	Ended(ctx context.Context, req Request) (answer Outcome, ok bool, err error)
 }
 
+// ResultRefuser is implemented by an engine that keeps its transactions and can end
+// one: RefuseResult answers a result the Provider refuses (the capability switched off,
+// a policy's denial, the provider disabled) as its transaction ended, when it has, and
+// otherwise ends the transaction, still pending, with refusal, in the unit that records
+// the answer. A poll answered FAILED is terminal for Verify (contract §7): without the
+// end, the challenge could still be approved, and a later poll answer SUCCESS once the
+// refusal is lifted. The Provider asks it in place of Ender's Ended.
+type ResultRefuser interface {
+	RefuseResult(ctx context.Context, req Request, refusal Outcome) (Outcome, error)
+}
+
 // Closer is implemented by engines that hold resources (HTTP clients, token sources).
 type Closer interface {
 	Close() error

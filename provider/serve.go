@@ -211,8 +211,15 @@ func (o observation) end(status string, err error) {
 // (Ender): a refusal that came after the end (a switch, a policy, the provider disabled)
 // must not turn a SUCCESS already polled into a FAILED at the next poll (contract §7).
 func (p *Provider) endedOr(ctx context.Context, resource string, req Request, refusal Outcome) (Outcome, error) {
+	if resource != ResourceResult || req.TransactionID == "" {
+		return refusal, nil
+	}
+	if r, ok := p.Engine.(ResultRefuser); ok {
+		// A challenge still pending ends with the refusal: every later poll answers it.
+		return r.RefuseResult(ctx, req, refusal)
+	}
 	e, ok := p.Engine.(Ender)
-	if resource != ResourceResult || !ok || req.TransactionID == "" {
+	if !ok {
 		return refusal, nil
 	}
 	ended, ok, err := e.Ended(ctx, req)
@@ -235,6 +242,7 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 		out = Failed("provider disabled")
 		if exposed {
 			req.Capability = c
+			ctx, d = p.refusing(ctx, resource, req)
 			if out, err = p.endedOr(ctx, resource, req, out); err != nil {
 				return Outcome{}, fmt.Errorf("provider %s: %s: %w", p.CredentialPrefix, resource, err)
 			}
@@ -254,6 +262,7 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 			}
 		}
 		if refusal != nil {
+			ctx, d = p.refusing(ctx, resource, req)
 			if out, err = p.endedOr(ctx, resource, req, *refusal); err != nil {
 				return Outcome{}, fmt.Errorf("provider %s: %s: %w", p.CredentialPrefix, resource, err)
 			}
@@ -303,6 +312,17 @@ func (p *Provider) call(ctx context.Context, resource string, req Request, fn fu
 		return Outcome{}, fmt.Errorf("provider %s: %s: audit: %w", p.CredentialPrefix, resource, err)
 	}
 	return out, nil
+}
+
+// refusing readies the audit row of a refused result for the unit that may end its
+// transaction (ResultRefuser), so that the end and its record are one commit; nil, and
+// ctx as it is, for anything else.
+func (p *Provider) refusing(ctx context.Context, resource string, req Request) (context.Context, *decision) {
+	if _, ok := p.Engine.(ResultRefuser); !ok || p.Audit == nil || resource != ResourceResult {
+		return ctx, nil
+	}
+	d := p.decision(resource, req)
+	return context.WithValue(ctx, decisionKey{}, d), d
 }
 
 // log logs a decision. The reason goes there and to the audit trail, never to Verify;

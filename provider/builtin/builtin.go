@@ -316,6 +316,19 @@ func (e *Engine) refusePending(ctx context.Context, req provider.Request, refusa
 
 var _ provider.Ender = (*Engine)(nil)
 
+var _ provider.ResultRefuser = (*Engine)(nil)
+
+// RefuseResult answers a result the Provider refuses (provider.ResultRefuser): as its
+// transaction ended, when it has; a challenge still pending ends FAILED with the
+// refusal, as the engine's own refusals end it (refusePending), so that no approval
+// turns a poll answered FAILED into a SUCCESS once the refusal is lifted.
+func (e *Engine) RefuseResult(ctx context.Context, req provider.Request, refusal provider.Outcome) (provider.Outcome, error) {
+	if ended, ok, err := e.Ended(ctx, req); err != nil || ok {
+		return ended, err
+	}
+	return e.refusePending(ctx, req, refusal)
+}
+
 // Ended answers a result on req's transaction as it ended, when it has (provider.Ender).
 func (e *Engine) Ended(ctx context.Context, req provider.Request) (provider.Outcome, bool, error) {
 	return e.transactionsOf(req.Capability).Ended(ctx, req)

@@ -22,8 +22,13 @@ import (
 // were ordered apart: a mark written then, by a replica not yet upgraded, counts as the
 // user's existence, which holds back no more than it did then.
 
-// existsMark and the others name the marks of an aspect.
-func existsMark(user string) string { return "user:" + store.FoldName(user) }
+// existsMark and the others name the marks of an aspect. A name may hold '/', which
+// separates a user's aspects in the keys: it is written as U+001F, a control character no
+// name holds (lifecycle.CheckName), so that no user's existence mark ("user:a/state") is
+// another user's aspect ("user:a" + "/state"). A name without '/' keeps the key it had.
+func existsMark(user string) string {
+	return "user:" + strings.ReplaceAll(store.FoldName(user), "/", "\x1f")
+}
 
 func profileMark(user string) string { return existsMark(user) + "/profile" }
 

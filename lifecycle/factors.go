@@ -593,11 +593,12 @@ func (m *Manager) RenameFactor(ctx context.Context, actor Actor, name, id, label
 	if err := checkText("label", label, true, maxText); err != nil {
 		return Factor{}, m.refuse(ctx, actor, ActionFactorsRename, name, id, err)
 	}
-	_, f, err := m.factor(ctx, name, id)
-	if err != nil {
+	if _, _, err := m.factor(ctx, name, id); err != nil {
 		return Factor{}, err
 	}
-	c := store.UserChange{Name: name, Now: m.now(), UpdateFactors: []store.FactorUpdate{{ID: id, Label: label, Params: f.Params}},
+	// The label alone: the params read here may be gone by the write (an activation, a
+	// device registering), and written back they would undo it.
+	c := store.UserChange{Name: name, Now: m.now(), UpdateFactors: []store.FactorUpdate{{ID: id, Label: label, LabelOnly: true}},
 		Audit: []store.AuditEvent{m.event(ctx, actor, ActionFactorsRename, name, id, "")}}
 	if err := m.apply(ctx, c, "factor"); err != nil {
 		return Factor{}, err

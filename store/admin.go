@@ -56,6 +56,11 @@ type FactorUpdate struct {
 	ID     string
 	Label  string
 	Params map[string]string
+	// LabelOnly changes the label alone, and leaves the params as the store has them
+	// (Params is not read): a rename. Params written back as the caller read them would
+	// undo what came between, such as an activation or a push device's registration,
+	// which replace them outside ApplyUserChanges and so without moving the revision.
+	LabelOnly bool
 }
 
 // FactorStateChange moves a factor to a state (SetFactorState in a change).

@@ -252,6 +252,13 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 		}
 	}
 	for _, u := range c.UpdateFactors {
+		if u.LabelOnly {
+			if err := execOne(ctx, tx, `UPDATE factors SET label = $3, updated_at = $4 WHERE id = $1 AND user_id = $2`,
+				u.ID, userID, u.Label, millis(c.Now)); err != nil {
+				return fmt.Errorf("factor %s: %w", u.ID, err)
+			}
+			continue
+		}
 		p, err := encodeParams(u.Params)
 		if err != nil {
 			return err

@@ -297,6 +297,12 @@ func testApplyUserChangesFactors(t *testing.T, s store.Store) {
 	}
 	_, err := s.GetFactor(ctx, "c")
 	wantErr(t, "deleted factor", err, store.ErrNotFound)
+	// LabelOnly renames, and leaves the params as stored: not the ones given.
+	mustApply(t, s, store.UserChange{Name: "name-u1", Now: at(2 * time.Hour),
+		UpdateFactors: []store.FactorUpdate{{ID: "a", Label: "renamed", LabelOnly: true, Params: map[string]string{"k": "stale"}}}})
+	if a := mustGetFactor(t, s, "a"); a.Label != "renamed" || len(a.Params) != 1 || a.Params["k"] != "v" || !a.UpdatedAt.Equal(at(2*time.Hour)) {
+		t.Errorf("factor renamed alone: %+v", a)
+	}
 	// Another user's factor is not this user's to change.
 	for _, c := range []store.UserChange{
 		{Name: "name-u1", DeleteFactors: []string{"other"}},

@@ -700,7 +700,9 @@ func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur
 			}
 			changed = append(changed, note)
 		default:
-			c.UpdateFactors = append(c.UpdateFactors, store.FactorUpdate{ID: f.ID, Label: f.Label, Params: f.Params})
+			// Only while it is still pending: a first sign-in may activate it before
+			// this commit, and an active factor is never re-pointed.
+			c.UpdateFactors = append(c.UpdateFactors, store.FactorUpdate{ID: f.ID, Label: f.Label, Params: f.Params, IfPending: true})
 			changed = append(changed, "factor "+typ+" "+what)
 		}
 	}

@@ -61,6 +61,12 @@ type FactorUpdate struct {
 	// undo what came between, such as an activation or a push device's registration,
 	// which replace them outside ApplyUserChanges and so without moving the revision.
 	LabelOnly bool
+	// IfPending makes the update on the condition that the factor is still FactorPending:
+	// ErrStale when it is not, or is gone. An import re-points a pre-provisioned factor
+	// it read pending; its first sign-in may have activated it since, outside
+	// ApplyUserChanges (the user's revision does not move), and an active factor's
+	// destination, which its owner proved, is never replaced.
+	IfPending bool
 }
 
 // FactorStateChange moves a factor to a state (SetFactorState in a change).

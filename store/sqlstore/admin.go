@@ -263,8 +263,14 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 		if err != nil {
 			return err
 		}
-		if err := execOne(ctx, tx, `UPDATE factors SET label = $3, params = $4, updated_at = $5 WHERE id = $1 AND user_id = $2`,
-			u.ID, userID, u.Label, p, millis(c.Now)); err != nil {
+		q, args := `UPDATE factors SET label = $3, params = $4, updated_at = $5 WHERE id = $1 AND user_id = $2`, []any{u.ID, userID, u.Label, p, millis(c.Now)}
+		if u.IfPending {
+			q, args = q+` AND state = $6`, append(args, string(store.FactorPending))
+		}
+		if err := execOne(ctx, tx, q, args...); err != nil {
+			if u.IfPending && errors.Is(err, store.ErrNotFound) {
+				err = store.ErrStale // activated or deleted since it was read
+			}
 			return fmt.Errorf("factor %s: %w", u.ID, err)
 		}
 	}

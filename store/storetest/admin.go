@@ -303,6 +303,23 @@ func testApplyUserChangesFactors(t *testing.T, s store.Store) {
 	if a := mustGetFactor(t, s, "a"); a.Label != "renamed" || len(a.Params) != 1 || a.Params["k"] != "v" || !a.UpdatedAt.Equal(at(2*time.Hour)) {
 		t.Errorf("factor renamed alone: %+v", a)
 	}
+	// IfPending updates a pending factor only: ErrStale for another, or one gone.
+	pending := newFactor("p", "u1", at(0))
+	pending.State = store.FactorPending
+	mustCreateFactor(t, s, pending)
+	mustApply(t, s, store.UserChange{Name: "name-u1", Now: at(2 * time.Hour),
+		UpdateFactors: []store.FactorUpdate{{ID: "p", Label: "p", Params: map[string]string{"to": "new"}, IfPending: true}}})
+	if p := mustGetFactor(t, s, "p"); p.Params["to"] != "new" {
+		t.Errorf("pending factor updated IfPending: %+v", p)
+	}
+	for _, id := range []string{"a", "c"} {
+		errs := apply(t, s, store.UserChange{Name: "name-u1", Now: at(3 * time.Hour),
+			UpdateFactors: []store.FactorUpdate{{ID: id, Label: "x", Params: map[string]string{"to": "x"}, IfPending: true}}})
+		wantErr(t, "IfPending of factor "+id, errs[0], store.ErrStale)
+	}
+	if a := mustGetFactor(t, s, "a"); a.Label != "renamed" || a.Params["to"] != "" {
+		t.Errorf("active factor updated IfPending: %+v", a)
+	}
 	// Another user's factor is not this user's to change.
 	for _, c := range []store.UserChange{
 		{Name: "name-u1", DeleteFactors: []string{"other"}},
@@ -315,7 +332,7 @@ func testApplyUserChangesFactors(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(byUser["u1"]) != 2 || len(byUser["u2"]) != 1 || len(byUser["nobody"]) != 0 {
+	if len(byUser["u1"]) != 3 || len(byUser["u2"]) != 1 || len(byUser["nobody"]) != 0 {
 		t.Errorf("ListFactorsOf: %d, %d, %d factors", len(byUser["u1"]), len(byUser["u2"]), len(byUser["nobody"]))
 	}
 }

@@ -86,7 +86,9 @@ type UserChange struct {
 	Profile *Profile
 	// Disabled, when set, sets the user's state.
 	Disabled *bool
-	// Factor changes; each must name a factor of this user (ErrNotFound otherwise). A
+	// Factor changes; each must name a factor of this user (ErrNotFound otherwise), but
+	// in a reset (Reset set), whose StateChanges and DeleteFactors skip a factor that is
+	// gone: it is reset already, and the rest of the reset applies. A
 	// factor deleted, or moved to a state other than FactorActive, ends the user's
 	// self-service sessions signed in with it (SelfServiceSession.Factor).
 	CreateFactors []Factor

@@ -274,14 +274,24 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 			return fmt.Errorf("factor %s: %w", u.ID, err)
 		}
 	}
+	// A reset's factor that is gone (deleted, or expired by the sweeper, since the reset
+	// listed them) is reset already: the rest of the reset still applies, rather than
+	// failing whole as if the user were gone.
+	factorWrite := execOne
+	if c.Reset != nil {
+		factorWrite = func(ctx context.Context, tx execContext, q string, args ...any) error {
+			_, err := tx.ExecContext(ctx, q, args...)
+			return err
+		}
+	}
 	for _, sc := range c.StateChanges {
-		if err := execOne(ctx, tx, `UPDATE factors SET state = $3, updated_at = $4 WHERE id = $1 AND user_id = $2`,
+		if err := factorWrite(ctx, tx, `UPDATE factors SET state = $3, updated_at = $4 WHERE id = $1 AND user_id = $2`,
 			sc.ID, userID, string(sc.State), millis(c.Now)); err != nil {
 			return fmt.Errorf("factor %s: %w", sc.ID, err)
 		}
 	}
 	for _, id := range c.DeleteFactors {
-		if err := execOne(ctx, tx, `DELETE FROM factors WHERE id = $1 AND user_id = $2`, id, userID); err != nil {
+		if err := factorWrite(ctx, tx, `DELETE FROM factors WHERE id = $1 AND user_id = $2`, id, userID); err != nil {
 			return fmt.Errorf("factor %s: %w", id, err)
 		}
 	}

@@ -328,6 +328,17 @@ func testApplyUserChangesFactors(t *testing.T, s store.Store) {
 	} {
 		wantErr(t, "other user's factor", apply(t, s, c)[0], store.ErrNotFound)
 	}
+	// A reset skips a factor that is gone, and applies the rest.
+	mustCreateFactor(t, s, newFactor("r", "u2", at(0)))
+	mustApply(t, s, store.UserChange{Name: "name-u2", Now: at(4 * time.Hour), Reset: &store.FactorReset{},
+		StateChanges:  []store.FactorStateChange{{ID: "gone", State: store.FactorDisabled}, {ID: "r", State: store.FactorDisabled}},
+		DeleteFactors: []string{"gone"}})
+	if r := mustGetFactor(t, s, "r"); r.State != store.FactorDisabled {
+		t.Errorf("reset beside a factor gone: %+v", r)
+	}
+	mustApply(t, s, store.UserChange{Name: "name-u2", Now: at(4 * time.Hour), Reset: &store.FactorReset{}, DeleteFactors: []string{"gone", "r"}})
+	_, err = s.GetFactor(ctx, "r")
+	wantErr(t, "factor deleted by a reset beside one gone", err, store.ErrNotFound)
 	byUser, err := s.ListFactorsOf(ctx, []string{"u1", "u2", "nobody"})
 	if err != nil {
 		t.Fatal(err)

@@ -159,6 +159,11 @@ type SyncQueue interface {
 	// ReleaseEvent gives owner's lease back without counting an attempt; applied records
 	// the event in emfa's store (never unset), as FinishEvent's does.
 	ReleaseEvent(ctx context.Context, seq int64, owner string, applied bool) error
+	// RenewEvent takes owner's lease of a pending event again, until leaseUntil, as a
+	// worker does before it begins one event of the batch it claimed: ErrConflict when the
+	// event is no longer owner's (the lease passed and another worker claimed it, or it
+	// finished), and nothing is written.
+	RenewEvent(ctx context.Context, seq int64, owner string, leaseUntil, now time.Time) error
 	// HoldEvent gives owner's lease back without counting an attempt, the event pending
 	// again at nextAt with note saying what it waits for. ErrConflict when owner lost the
 	// lease.

@@ -729,6 +729,20 @@ func (q *Queue) PropagateOnce(ctx context.Context, i int) (int, error) {
 			}
 			return done, nil
 		}
+		// The batch shares one lease, which a slow vendor's propagations before this one
+		// may have outlived: another replica may then have claimed this one and be
+		// carrying it out. It is begun only under a lease taken again, from now (a look-up
+		// then create run twice at once makes two objects at the vendor).
+		if k > 0 {
+			now := q.Now()
+			err := q.Store.RenewEvent(ctx, e.Seq, q.Owner, now.Add(q.Lease), now)
+			if errors.Is(err, store.ErrConflict) {
+				continue // another worker's now
+			}
+			if err != nil {
+				return done, err
+			}
+		}
 		if err := q.propagate(ctx, i, e); err != nil {
 			return done, err
 		}

@@ -204,6 +204,18 @@ func (s *Store) ReleaseEvent(ctx context.Context, seq int64, owner string, appli
 	return nil
 }
 
+func (s *Store) RenewEvent(ctx context.Context, seq int64, owner string, leaseUntil, now time.Time) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE sync_events SET lease_until = $3, updated_at = $4
+		WHERE seq = $1 AND owner = $2 AND state = 'pending'`, seq, owner, millis(leaseUntil), millis(now))
+	if err := changedOne(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = store.ErrConflict
+		}
+		return s.fail(fmt.Sprintf("renew the lease of sync event %d", seq), err)
+	}
+	return nil
+}
+
 func (s *Store) HoldEvent(ctx context.Context, seq int64, owner, note string, nextAt, now time.Time) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE sync_events SET note = $3, next_at = $4, updated_at = $5, owner = '', lease_until = 0
 		WHERE seq = $1 AND owner = $2 AND state = 'pending'`, seq, owner, note, millis(nextAt), millis(now))

@@ -610,19 +610,24 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 		payload = evBody // as a contract call sends Verify's payload
 	}
 	resp, took, err := e.exchange(ctx, base, target, out, payload)
+	// Where the call went, for its failure, which reaches the log, the queue's note and
+	// the audit record: the path without what a transform put after a "?" in it (a key,
+	// as provider.SafeURL leaves out).
+	where, _, _ := strings.Cut(out.path, "?")
+	where = out.method + " " + where
 	if err != nil {
 		outcome = failureOutcome(err)
-		return nil, false, nil, fmt.Errorf("%s %s: %s: %w", out.method, out.path, errorKind(err), err)
+		return nil, false, nil, fmt.Errorf("%s: %s: %w", where, errorKind(err), err)
 	}
 	if !e.w.accepts(r.def, resp.Status) {
 		e.stats.UnexpectedStatus.Add(1)
 		outcome = "status"
-		return nil, false, nil, fmt.Errorf("%s %s: vendor answered %d", out.method, out.path, resp.Status)
+		return nil, false, nil, fmt.Errorf("%s: vendor answered %d", where, resp.Status)
 	}
 	body, err := decodeBody(resp)
 	if err != nil {
 		e.stats.VendorErrors.Add(1)
-		return nil, false, nil, fmt.Errorf("%s %s: %s: %w", out.method, out.path, errorKind(err), err)
+		return nil, false, nil, fmt.Errorf("%s: %s: %w", where, errorKind(err), err)
 	}
 	answer = map[string]any{"status": int64(resp.Status), "body": body}
 	iv = maps.Clone(vars)

@@ -59,6 +59,7 @@ func (q *Queue) reconcile(ctx context.Context, e store.QueuedEvent, ev provider.
 	if ev.Type == provider.EventUserDelete {
 		return ev, true, "", "", nil
 	}
+	said := saysProfile(ev)
 	ev, ok, note, err = q.current(ctx, ev)
 	if err != nil || !ok {
 		return ev, false, "", "older than a change of the user applied since, propagated on its own", err
@@ -91,5 +92,33 @@ func (q *Queue) reconcile(ctx context.Context, e store.QueuedEvent, ev provider.
 		}
 		note += "propagated with the user's state now, " + u.State
 	}
+	if said && !saysProfile(ev) {
+		// Its profile is older than a change applied since, and left out: that change is
+		// propagated on its own, but says only what it changed (an update of the e-mail
+		// alone), or was propagated before this create, as a create dead-lettered then
+		// retried, and skipped by a vendor that did not have the user yet. The vendor's
+		// new user gets the profile as emfa has it now, which holds both.
+		withProfile(&ev, u)
+		note += "; propagated with the user's profile now"
+	}
 	return ev, true, "", note, nil
+}
+
+// withProfile sets ev's profile fields to what u has of them (a field u has none of is
+// not said: the create of a user has nothing to clear).
+func withProfile(ev *provider.LifecycleEvent, u lifecycle.User) {
+	some := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	ev.Email, ev.Phone, ev.Country, ev.DisplayName = some(u.Email), some(u.Phone), some(u.Country), some(u.DisplayName)
+	ev.Attributes = nil
+	if len(u.Attributes) > 0 {
+		ev.Attributes = make(map[string]any, len(u.Attributes))
+		for k, v := range u.Attributes {
+			ev.Attributes[k] = v
+		}
+	}
 }

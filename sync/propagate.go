@@ -49,6 +49,8 @@ func (q *Queue) propagate(ctx context.Context, i int, e store.QueuedEvent) error
 //
 //   - what of it is older than a change of the same aspect applied since is left out, as
 //     of an apply: that change is propagated on its own (ok false: nothing is left);
+//     but a profile is said in part (an update of the e-mail alone), so the profile of a
+//     create or an update left out so is sent as emfa has it now (refresh, below);
 //   - a user.delete is sent whatever came since: the vendor must drop the account it has
 //     before a newer create of the name, lest the new user inherit its devices;
 //   - a user.create carries the user's state as emfa has it now (created disabled when the
@@ -59,63 +61,115 @@ func (q *Queue) reconcile(ctx context.Context, e store.QueuedEvent, ev provider.
 	if ev.Type == provider.EventUserDelete {
 		return ev, true, "", "", nil
 	}
-	said := saysProfile(ev)
+	said := ev
 	ev, ok, note, err = q.current(ctx, ev)
-	if err != nil || !ok {
-		return ev, false, "", "older than a change of the user applied since, propagated on its own", err
-	}
-	if ev.Type != provider.EventUserCreate {
-		return ev, true, "", note, nil
-	}
-	deads, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueueDead, Key: e.Key, Limit: 1000})
 	if err != nil {
 		return ev, false, "", "", err
 	}
-	for _, d := range deads {
-		if d.Type == provider.EventUserDelete && d.Seq != e.Seq && !d.Time.After(ev.Time) {
-			return ev, false, fmt.Sprintf("not propagated: a deletion of the user before it is dead letter %d, and the vendor "+
-				"would give the old account to the new user; retry that dead letter, then this one", d.Seq), "", nil
+	// Its profile is older than a change applied since, and left out. That change is
+	// propagated on its own, but says only what it changed (an update of the e-mail
+	// alone: the display name this event set would never reach the vendor), or it was
+	// propagated before this event and skipped by a vendor that did not have the user
+	// yet (a create dead-lettered, then retried). So what this event said of the profile
+	// is sent as emfa has it now, which holds both.
+	var refresh map[string]bool // the profile fields to send as the user has them now
+	if (said.Type == provider.EventUserCreate || said.Type == provider.EventUserUpdate) &&
+		saysProfile(said) && !saysProfile(ev) { // current leaves it whole when the user's existence is newer
+		refresh = profileFields(said)
+		if said.Type == provider.EventUserUpdate {
+			// Those a later propagation of the user's, waiting behind this one, says
+			// anyway are left to it.
+			later, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueuePending, Key: e.Key, Limit: 1000})
+			if err != nil {
+				return ev, false, "", "", err
+			}
+			for _, l := range later {
+				var lev provider.LifecycleEvent
+				if l.Time.Before(e.Time) || l.Time.Equal(e.Time) && l.Seq <= e.Seq || json.Unmarshal(l.Body, &lev) != nil {
+					continue
+				}
+				if lev.Type == provider.EventUserCreate || lev.Type == provider.EventUserUpdate {
+					for f := range profileFields(lev) {
+						delete(refresh, f)
+					}
+				}
+			}
 		}
+		if len(refresh) == 0 {
+			refresh = nil
+		}
+	}
+	if !ok && refresh == nil {
+		return ev, false, "", "older than a change of the user applied since, propagated on its own", nil
+	}
+	if ev.Type == provider.EventUserCreate {
+		deads, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueueDead, Key: e.Key, Limit: 1000})
+		if err != nil {
+			return ev, false, "", "", err
+		}
+		for _, d := range deads {
+			if d.Type == provider.EventUserDelete && d.Seq != e.Seq && !d.Time.After(ev.Time) {
+				return ev, false, fmt.Sprintf("not propagated: a deletion of the user before it is dead letter %d, and the vendor "+
+					"would give the old account to the new user; retry that dead letter, then this one", d.Seq), "", nil
+			}
+		}
+	} else if refresh == nil {
+		return ev, true, "", note, nil
 	}
 	u, err := q.Applier.M.GetUser(ctx, ev.Username)
 	var le *lifecycle.Error
 	if errors.As(err, &le) && le.Code == "not_found" {
+		if ev.Type != provider.EventUserCreate {
+			return ev, false, "", "the user was deleted since", nil
+		}
 		return ev, true, "", note, nil // deleted since: the deletion is propagated after it
 	}
 	if err != nil {
 		return ev, false, "", "", err
 	}
-	if disabled := u.State == lifecycle.StateDisabled; disabled != ev.Disabled {
-		ev.Disabled = disabled
+	addNote := func(s string) {
 		if note != "" {
 			note += "; "
 		}
-		note += "propagated with the user's state now, " + u.State
+		note += s
 	}
-	if said && !saysProfile(ev) {
-		// Its profile is older than a change applied since, and left out: that change is
-		// propagated on its own, but says only what it changed (an update of the e-mail
-		// alone), or was propagated before this create, as a create dead-lettered then
-		// retried, and skipped by a vendor that did not have the user yet. The vendor's
-		// new user gets the profile as emfa has it now, which holds both.
-		withProfile(&ev, u)
-		note += "; propagated with the user's profile now"
+	if disabled := u.State == lifecycle.StateDisabled; ev.Type == provider.EventUserCreate && disabled != ev.Disabled {
+		ev.Disabled = disabled
+		addNote("propagated with the user's state now, " + u.State)
+	}
+	if refresh != nil {
+		withProfile(&ev, said.Type == provider.EventUserCreate, refresh, u)
+		addNote("its profile propagated as the user's now, newer than it")
 	}
 	return ev, true, "", note, nil
 }
 
-// withProfile sets ev's profile fields to what u has of them (a field u has none of is
-// not said: the create of a user has nothing to clear).
-func withProfile(ev *provider.LifecycleEvent, u lifecycle.User) {
-	some := func(s string) *string {
-		if s == "" {
+// profileFields are the profile fields ev says.
+func profileFields(ev provider.LifecycleEvent) map[string]bool {
+	fields := map[string]bool{}
+	for f, said := range map[string]bool{"email": ev.Email != nil, "phone": ev.Phone != nil, "country": ev.Country != nil,
+		"displayName": ev.DisplayName != nil, "attributes": ev.Attributes != nil} {
+		if said {
+			fields[f] = true
+		}
+	}
+	return fields
+}
+
+// withProfile sets ev's profile fields to what u has of them now: for a create, every
+// field u has (it has nothing to clear); for an update, those of fields, "" or none when
+// u has none left.
+func withProfile(ev *provider.LifecycleEvent, create bool, fields map[string]bool, u lifecycle.User) {
+	now := func(f, has string) *string {
+		if create && has == "" || !create && !fields[f] {
 			return nil
 		}
-		return &s
+		return &has
 	}
-	ev.Email, ev.Phone, ev.Country, ev.DisplayName = some(u.Email), some(u.Phone), some(u.Country), some(u.DisplayName)
+	ev.Email, ev.Phone = now("email", u.Email), now("phone", u.Phone)
+	ev.Country, ev.DisplayName = now("country", u.Country), now("displayName", u.DisplayName)
 	ev.Attributes = nil
-	if len(u.Attributes) > 0 {
+	if create && len(u.Attributes) > 0 || !create && fields["attributes"] {
 		ev.Attributes = make(map[string]any, len(u.Attributes))
 		for k, v := range u.Attributes {
 			ev.Attributes[k] = v

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
@@ -35,13 +37,59 @@ func (q *Queue) propagate(ctx context.Context, i int, e store.QueuedEvent) error
 		return q.finish(ctx, e, OutcomeSkipped, store.QueueDone, "skipped: "+note, false)
 	}
 	p, done := q.propagator(i) // a reload's swap waits for this call, not for the batch
-	err = p.Propagate(ctx, ev)
+	pctx, stop := q.holdLease(ctx, e, log)
+	err = p.Propagate(pctx, ev)
+	stop()
 	done()
 	if err != nil {
 		return q.retry(ctx, e, fmt.Errorf("propagate: %w", err), log)
 	}
 	return q.finish(ctx, e, OutcomePropagated, store.QueueDone, note, false)
 }
+
+// holdLease keeps e's lease while its propagation runs, taking it again every third of
+// q.Lease: a slow vendor, or a list paged long, may outlive one lease, and another worker
+// would then claim the propagation and run it beside this one (a look-up then create run
+// twice at once makes two objects at the vendor). If the lease is lost all the same (the
+// store unreachable for a whole lease, or another worker's claim), the propagation's
+// context is canceled, and the other worker carries it out. stop ends the keeping.
+func (q *Queue) holdLease(ctx context.Context, e store.QueuedEvent, log *slog.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	quit, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
+		t := time.NewTicker(max(q.Lease/3, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			now := q.Now()
+			err := q.Store.RenewEvent(ctx, e.Seq, q.Owner, now.Add(q.Lease), now)
+			switch {
+			case errors.Is(err, store.ErrConflict):
+				log.Warn("sync propagation's lease taken by another worker while it ran: stopped, and left to it", "seq", e.Seq)
+				cancel(errLeaseLost)
+				return
+			case err != nil && ctx.Err() == nil:
+				// Tried again at the next tick; the lease holds a while yet.
+				log.Warn("sync propagation's lease not taken again", "seq", e.Seq, "err", err)
+			}
+		}
+	}()
+	return ctx, func() {
+		close(quit)
+		<-ended
+		cancel(nil)
+	}
+}
+
+// errLeaseLost is why a propagation's context is canceled when its lease is lost.
+var errLeaseLost = errors.New("the propagation's lease was taken by another worker")
 
 // reconcile is what of ev to send the vendor now, so that it gets the user as emfa has it
 // whatever came between (a propagation retried after a newer change, a dead letter retried

@@ -73,6 +73,29 @@ func (p *Provider) Capability(raw string) (string, bool) {
 	return "", false
 }
 
+// Refusal is why the Provider refuses username's use of capability now, or "": the
+// provider disabled, the capability not exposed, switched off org-wide, or denied by a
+// policy, as a contract call would be refused. The device API asks it before an
+// approval counts: an approval made while push is refused (switched off to stop a
+// push-fatigue attack) must sign nobody in, though no poll came while it was.
+func (p *Provider) Refusal(ctx context.Context, username, capability string) (string, error) {
+	c, exposed := p.Capability(capability)
+	switch {
+	case !p.Enabled:
+		return "provider disabled", nil
+	case !exposed:
+		return fmt.Sprintf("capability %q not exposed by this provider", capability), nil
+	}
+	refusal, err := p.switchedOff(ctx, c)
+	if err == nil && refusal == nil {
+		refusal, err = p.denied(ctx, username, c)
+	}
+	if err != nil || refusal == nil {
+		return "", err
+	}
+	return refusal.Reason, nil
+}
+
 // Enrollments answers the lookup: only factors whose capability the provider exposes,
 // and [] for a disabled provider or an unknown user.
 func (p *Provider) Enrollments(ctx context.Context, username string) (list []Enrollment, err error) {

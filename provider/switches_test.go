@@ -104,3 +104,44 @@ func TestSwitches(t *testing.T) {
 		}
 	})
 }
+
+// denyBob is a policy that denies bob every capability.
+type denyBob struct{}
+
+func (denyBob) Denied(_ context.Context, username, _ string) (string, error) {
+	if username == "bob" {
+		return "bob is not allowed", nil
+	}
+	return "", nil
+}
+
+// TestRefusal: what the device API asks before an approval counts is the contract's
+// refusal: the provider disabled, the capability not exposed, switched off, a policy's
+// denial; "" when none holds.
+func TestRefusal(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		p := &provider.Provider{CredentialPrefix: "emfa", Enabled: true, Capabilities: []string{"push"}, Engine: &countingEngine{},
+			Now: func() time.Time { return now }, Policy: denyBob{}, Switches: &provider.SwitchCache{Store: st, Now: func() time.Time { return now }}}
+		check := func(user, capability, want string) {
+			t.Helper()
+			got, err := p.Refusal(ctx, user, capability)
+			if err != nil || !strings.Contains(got, want) || (want == "") != (got == "") {
+				t.Errorf("Refusal(%s, %s) = %q, %v; want %q", user, capability, got, err, want)
+			}
+		}
+		check("alice", "push", "")
+		check("alice", "emfa:PUSH", "")
+		check("alice", "totp", "not exposed")
+		check("bob", "push", "bob is not allowed")
+		sw := store.CapabilitySwitch{Provider: "emfa", Capability: "push", Disabled: true, Reason: "fatigue", UpdatedAt: now}
+		if err := st.SetCapabilitySwitch(ctx, sw, store.AuditEvent{Time: now, Resource: "switch"}); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(provider.DefaultSwitchTTL)
+		check("alice", "push", "switched off org-wide: fatigue")
+		p.Enabled = false
+		check("alice", "push", "provider disabled")
+	})
+}

@@ -672,6 +672,7 @@ func (e *env) builtinOptions(i int) builtin.Options {
 	o := builtin.Options{
 		Store: e.store, Keyring: e.keys, Now: e.now, Log: e.log,
 		Config: p.Builtin, Capabilities: p.Capabilities, Senders: e.sender, Path: fmt.Sprintf("providers[%d]", i),
+		Provider: p.CredentialPrefix,
 	}
 	if e.metrics != nil {
 		o.Observer = engineObserver{e.metrics, p.CredentialPrefix}
@@ -785,10 +786,25 @@ func (noSender) Kind() string                 { return "none" }
 func (noSender) Serves(delivery.Channel) bool { return true }
 
 // devices is the device API's backend, or nil (no device routes) when no builtin
-// provider exposes push.
-func (e *env) devices() (adapter.Devices, error) {
+// provider exposes push. An approval counts only while the challenge's provider, among
+// providers, would not refuse it.
+func (e *env) devices(providers []*provider.Provider) (adapter.Devices, error) {
 	if !e.pushProvider() {
 		return nil, nil
 	}
-	return builtin.NewDevices(builtin.DevicesOptions{Store: e.store, Now: e.now, Log: e.log})
+	return builtin.NewDevices(builtin.DevicesOptions{Store: e.store, Now: e.now, Log: e.log, Refusal: refusalOf(providers)})
+}
+
+// refusalOf is builtin.DevicesOptions.Refusal over providers: the refusal of the one
+// with the challenge's credential prefix; a challenge of a provider no longer configured
+// (a reload removed it) is refused.
+func refusalOf(providers []*provider.Provider) func(ctx context.Context, prefix, username, capability string) (string, error) {
+	return func(ctx context.Context, prefix, username, capability string) (string, error) {
+		for _, p := range providers {
+			if strings.EqualFold(p.CredentialPrefix, prefix) {
+				return p.Refusal(ctx, username, capability)
+			}
+		}
+		return "provider " + prefix + " is no longer configured", nil
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 )
@@ -249,6 +250,30 @@ func simulatePush(t *testing.T, storage string) {
 		}
 	})
 
+	t.Run("approved while push is switched off", func(t *testing.T) {
+		tx, number := initiate(t)
+		admin := openTestEnv(t, cfg)
+		defer admin.Close()
+		turn := func(off bool) {
+			t.Helper()
+			sw := store.CapabilitySwitch{Provider: "emfa", Capability: "push", Disabled: off, Reason: "push fatigue attack", UpdatedAt: clk.Now()}
+			if err := admin.store.SetCapabilitySwitch(context.Background(), sw, store.AuditEvent{Time: clk.Now(), Resource: "switch"}); err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(provider.DefaultSwitchTTL) // every replica's view of the switches
+		}
+		// No poll comes while push is off: the approval itself is refused, and no poll
+		// once push is back on turns it into a sign-in.
+		turn(true)
+		if got := device(t, "approve", tx, "--number", fmt.Sprint(number)); got != "FAILED" {
+			t.Errorf("approved while push was switched off: %s", got)
+		}
+		turn(false)
+		if got := result(tx); got != "FAILED" {
+			t.Errorf("result once push is back on: %s", got)
+		}
+	})
+
 	t.Run("foreign", func(t *testing.T) {
 		tx, number := initiate(t)
 		if code, _, errOut := app.run(t, "device", "approve", tx, "--number", fmt.Sprint(number), "--state", bobState); code != 1 || !strings.Contains(errOut, "404") {
@@ -303,7 +328,7 @@ func BenchmarkPushRoundTrip(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	devices, err := e.devices()
+	devices, err := e.devices(providers)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func (e *env) snapshotOf(so snapshotOptions, providers []*provider.Provider) (_ 
 	if err != nil {
 		return nil, err
 	}
-	devices, err := e.devices()
+	devices, err := e.devices(providers)
 	if err != nil {
 		return nil, err
 	}

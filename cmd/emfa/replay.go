@@ -376,7 +376,7 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 			cleanup()
 			return nil, nil, err
 		}
-		devices, err := builtin.NewDevices(builtin.DevicesOptions{Store: st, Now: clk.Now, Log: e.log})
+		devices, err := builtin.NewDevices(builtin.DevicesOptions{Store: st, Now: clk.Now, Log: e.log, Refusal: refusalOf(providers)})
 		if err != nil {
 			e.Close()
 			cleanup()

@@ -33,6 +33,10 @@ type Options struct {
 	Senders Senders
 	// Path is the provider's place in the configuration ("providers[0]"), for errors.
 	Path string
+	// Provider is the provider's credential prefix, recorded on the push challenges the
+	// engine starts (store.Transaction.Provider): the device API asks that provider
+	// whether an approval counts (DevicesOptions.Refusal).
+	Provider string
 	// Log receives what fails in the background (a push notification). Default: discard.
 	Log *slog.Logger
 	// Now is the engine's clock; tests inject a fake one. Default time.Now.
@@ -84,6 +88,7 @@ type Engine struct {
 	factors    map[string]Factor // every registered type, by name
 	served     map[string]Factor // those switched on
 	observer   Observer
+	provider   string // Options.Provider
 	warnings   []string
 }
 
@@ -170,7 +175,7 @@ func New(o Options) (*Engine, error) {
 		store: o.Store, keys: o.Keyring, log: o.Log, now: o.Now,
 		lockout: p.engine.Lockout, sendLimits: p.engine.SendLimits.withDefaults(), maxFactors: p.engine.MaxFactorsPerUser,
 		exposed: p.exposed, factors: map[string]Factor{}, served: map[string]Factor{}, warnings: p.warnings,
-		observer: o.Observer,
+		observer: o.Observer, provider: o.Provider,
 	}
 	if e.observer == nil {
 		e.observer = nopObserver{}

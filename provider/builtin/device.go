@@ -45,15 +45,22 @@ type DevicesOptions struct {
 	Store store.Store
 	Now   func() time.Time // default time.Now
 	Log   *slog.Logger     // decisions and refusals; default discard
+	// Refusal, when set, says why the provider that started a challenge (by its
+	// credential prefix) refuses the user's capability now, or "" (provider.Provider's
+	// Refusal): an approval made then ends the challenge FAILED. A challenge that names no
+	// provider (started by an emfa before this check, or by an engine built without
+	// Options.Provider) is not asked about.
+	Refusal func(ctx context.Context, prefix, username, capability string) (string, error)
 }
 
 // Devices serves the device side of push approval: registration with an activation
 // code, then signed calls to list and answer challenges. One serves every provider: a
 // device is a factor, whichever provider started its challenge.
 type Devices struct {
-	store store.Store
-	now   func() time.Time
-	log   *slog.Logger
+	store   store.Store
+	now     func() time.Time
+	log     *slog.Logger
+	refusal func(ctx context.Context, prefix, username, capability string) (string, error)
 }
 
 // NewDevices builds the device service.
@@ -67,7 +74,7 @@ func NewDevices(o DevicesOptions) (*Devices, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Devices{store: o.Store, now: o.Now, log: o.Log}, nil
+	return &Devices{store: o.Store, now: o.Now, log: o.Log, refusal: o.Refusal}, nil
 }
 
 // Register spends an activation code on a device's public key and returns the device
@@ -294,6 +301,19 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 			status, reason = provider.StatusFailed, "approved, but the user was disabled while the challenge was pending"
 		} else if err != nil {
 			return "", err
+		}
+	}
+	if status == provider.StatusSuccess && d.refusal != nil && tx.Provider != "" {
+		// Nor while its provider refuses the capability: switched off org-wide (a
+		// push-fatigue attack stopped), denied by a policy, the provider disabled. A poll
+		// then answers FAILED; the approval must not wait for the refusal to be lifted,
+		// nor count at a poll during it as a decision made before it.
+		why, err := d.refusal(ctx, tx.Provider, tx.Username, tx.Capability)
+		if err != nil {
+			return "", err
+		}
+		if why != "" {
+			status, reason = provider.StatusFailed, "approved, but refused: "+why
 		}
 	}
 	// The answer and its audit row are one unit: no answer counts unrecorded.

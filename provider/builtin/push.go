@@ -192,7 +192,7 @@ func (k *pushFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 		return provider.Outcome{}, err
 	}
 	// The store keeps milliseconds; the notification says what the device API will.
-	tx := store.Transaction{ID: id, Data: data, ExpiresAt: now.Add(o.Lifetime).Truncate(time.Millisecond)}
+	tx := store.Transaction{ID: id, Provider: k.e.provider, Data: data, ExpiresAt: now.Add(o.Lifetime).Truncate(time.Millisecond)}
 	// The challenge, the withdrawal of older ones and the record of the decision are one
 	// unit, committed before the device is woken (never across the notification).
 	out, err := provider.Decide(ctx, k.e.store, func(w store.Writer) (provider.Outcome, error) {

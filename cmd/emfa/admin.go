@@ -146,7 +146,7 @@ func (d *deps) check(o storeOptions) error {
 		if sec.t == nil || cfg.Unset(sec.path) {
 			continue
 		}
-		if _, err := newTLSSettingsAt(sec.path, sec.t); err != nil {
+		if _, err := newTLSSettingsAt(sec.path, sec.t, nil); err != nil {
 			// Its errors name their key already (server.tls, server.tls.clientCA).
 			path, msg, ok := strings.Cut(err.Error(), ": ")
 			if !ok || !strings.HasPrefix(path, sec.path) {

@@ -177,7 +177,7 @@ func (e *env) adminTLS() (*tlsSettings, error) {
 	if e.cfg.Admin.TLS == nil {
 		path = "server.tls" // its certificate and key
 	}
-	return newTLSSettingsAt(path, t)
+	return newTLSSettingsAt(path, t, e.log)
 }
 
 // adminHandler serves admin.listen from the current snapshot. As on the main listener

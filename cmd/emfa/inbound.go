@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -67,12 +68,14 @@ type tlsSettings struct {
 	require bool
 }
 
-func newTLSSettings(t *config.TLS) (*tlsSettings, error) { return newTLSSettingsAt("server.tls", t) }
+func newTLSSettings(t *config.TLS, log *slog.Logger) (*tlsSettings, error) {
+	return newTLSSettingsAt("server.tls", t, log)
+}
 
 // newTLSSettingsAt is newTLSSettings for the section at path (server.tls, admin.tls),
-// which its errors name.
-func newTLSSettingsAt(path string, t *config.TLS) (*tlsSettings, error) {
-	r := &certReloader{path: path, certFile: t.Cert, keyFile: t.Key}
+// which its errors name. log, when set, is told of a renewal that does not load.
+func newTLSSettingsAt(path string, t *config.TLS, log *slog.Logger) (*tlsSettings, error) {
+	r := &certReloader{path: path, certFile: t.Cert, keyFile: t.Key, log: log}
 	if _, err := r.get(); err != nil {
 		return nil, err
 	}
@@ -147,14 +150,41 @@ func (s *serverTLS) config() *tls.Config {
 }
 
 // certReloader keeps a certificate and re-reads it when a file's modification time
-// changes. A pair that does not load (a renewal half written) keeps the previous one.
+// changes. A pair that does not load (a renewal half written) keeps the previous one,
+// and says so in the log: else the operator learns that the renewal failed only when
+// the certificate still served expires.
 type certReloader struct {
 	path              string // the section, for errors: server.tls, admin.tls
 	certFile, keyFile string
+	log               *slog.Logger // nil: nothing is logged (emfa check)
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
 	modTime [2]time.Time
+	// failed is the failure last logged (its error and the files' times), so that a pair
+	// that does not load is logged once, not at every handshake, and a later bad pair
+	// again; empty once a pair loads.
+	failed string
+}
+
+// notAfter is when c expires (zero when its leaf was not parsed: GODEBUG x509keypairleaf=0).
+func notAfter(c *tls.Certificate) time.Time {
+	if c.Leaf == nil {
+		return time.Time{}
+	}
+	return c.Leaf.NotAfter
+}
+
+// keep logs, once per failure, that the files do not load and the previous certificate
+// is still served; it returns that certificate.
+func (r *certReloader) keep(err error, mod [2]time.Time) (*tls.Certificate, error) {
+	key := fmt.Sprint(err, mod)
+	if r.log != nil && key != r.failed {
+		r.log.Error(r.path+": the certificate files changed but do not load: the previous certificate is still served",
+			"cert", r.certFile, "key", r.keyFile, "expires", notAfter(r.cert), "err", err)
+	}
+	r.failed = key
+	return r.cert, nil
 }
 
 func (r *certReloader) get() (*tls.Certificate, error) {
@@ -165,7 +195,7 @@ func (r *certReloader) get() (*tls.Certificate, error) {
 		st, err := os.Stat(f)
 		if err != nil {
 			if r.cert != nil {
-				return r.cert, nil
+				return r.keep(err, mod)
 			}
 			return nil, fmt.Errorf("%s: %w", r.path, err)
 		}
@@ -177,11 +207,14 @@ func (r *certReloader) get() (*tls.Certificate, error) {
 	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
 	if err != nil {
 		if r.cert != nil {
-			return r.cert, nil
+			return r.keep(err, mod)
 		}
 		return nil, fmt.Errorf("%s: %w", r.path, err)
 	}
-	r.cert, r.modTime = &cert, mod
+	if r.failed != "" && r.log != nil {
+		r.log.Info(r.path+": the certificate files load again: the new certificate is served", "cert", r.certFile, "expires", notAfter(&cert))
+	}
+	r.cert, r.modTime, r.failed = &cert, mod, ""
 	return r.cert, nil
 }
 
@@ -191,7 +224,7 @@ func (e *env) listenTLS(ln net.Listener, t *config.TLS, onPark func()) (net.List
 	if t == nil {
 		return e.listen(ln, "server", nil, onPark), nil, nil
 	}
-	settings, err := newTLSSettings(t)
+	settings, err := newTLSSettings(t, e.log)
 	if err != nil {
 		return nil, nil, err
 	}

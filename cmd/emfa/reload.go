@@ -270,7 +270,7 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so *snapshotOpti
 			if l.tls != nil && cfg.Server.TLS != nil {
 				// Built before anything is swapped: a clientCA that does not load fails
 				// the whole reload.
-				nextTLS, err = newTLSSettings(cfg.Server.TLS)
+				nextTLS, err = newTLSSettings(cfg.Server.TLS, log)
 			}
 			// Sync starts before the snapshot that serves its sources, and stops again if
 			// the reload fails.

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,9 +115,26 @@ func (j *JWKS) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 }
 
 func (j *JWKS) fetch(ctx context.Context) error {
-	client := j.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: 10 * time.Second}
+	if j.Client != nil {
+		c := *j.Client
+		client = &c
+	}
+	// A redirect is followed only to https, or http to a loopback host, as the URL
+	// itself must be (config): a redirect to plain HTTP elsewhere would let anyone on
+	// that hop serve keys of their own, and their tokens would admit calls.
+	next := client.CheckRedirect
+	client.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+		if r.URL.Scheme != "https" && !(r.URL.Scheme == "http" && loopbackHost(r.URL.Hostname())) {
+			return fmt.Errorf("refused a redirect to %s://%s: the keys are fetched over https only", r.URL.Scheme, r.URL.Host)
+		}
+		if next != nil {
+			return next(r, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.URL, nil)
 	if err != nil {
@@ -146,4 +165,14 @@ func (j *JWKS) fetch(ctx context.Context) error {
 	}
 	j.keys = jose.JSONWebKeySet{Keys: keep}
 	return nil
+}
+
+// loopbackHost reports whether a URL's host is this host only: localhost or a loopback
+// address.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

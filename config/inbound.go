@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -91,6 +92,10 @@ func (c *Config) validateInbound(add func(path, format string, args ...any)) {
 		if j := o.JWKS; j != nil {
 			if u, err := url.Parse(j.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 				add("server.auth.oauth.jwks.url", "not an http(s) URL")
+			} else if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+				// The keys decide who may call: over plain HTTP anyone on the path could
+				// serve their own and sign tokens emfa accepts.
+				add("server.auth.oauth.jwks.url", "want https (http only to a loopback host): over plain HTTP anyone on the network path could serve keys of their own")
 			}
 			if j.Issuer == "" {
 				add("server.auth.oauth.jwks.issuer", "must not be empty: a token of any issuer that shares the keys would pass")
@@ -118,4 +123,14 @@ func (c *Config) validateInbound(add func(path, format string, args ...any)) {
 			}
 		}
 	}
+}
+
+// loopbackHost reports whether a URL's host (u.Hostname()) is this host only: localhost
+// or a loopback address. Any other name may resolve anywhere.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

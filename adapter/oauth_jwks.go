@@ -37,6 +37,8 @@ type JWKS struct {
 	fetched time.Time // of the set in keys
 	tried   time.Time // the last fetch, successful or not
 	fetches int
+	// fetching, while a fetch runs (without the lock), is closed when it ends.
+	fetching chan struct{}
 }
 
 // Fetches counts the fetches of the key set, for tests and the log.
@@ -74,10 +76,12 @@ func (j *JWKS) verify(ctx context.Context, token string) error {
 }
 
 // key finds the key kid names, fetching the set when it is stale or lacks the kid.
+//
+// The fetch runs outside the lock: anyone can send a token with an unknown kid and so
+// start one (at most once per MinRefetch), and while it waits on a slow authorization
+// server a token whose key is cached must not wait with it. A call that needs the fetch
+// under way (its kid is not cached) waits for it, but no longer than its own context.
 func (j *JWKS) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	now := j.now()
 	minRefetch, maxAge := j.MinRefetch, j.MaxAge
 	if minRefetch <= 0 {
 		minRefetch = time.Minute
@@ -94,19 +98,44 @@ func (j *JWKS) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 		}
 		return nil
 	}
+	j.mu.Lock()
+	for j.fetching != nil {
+		if k := find(); k != nil {
+			j.mu.Unlock()
+			return k, nil // known: a stale set's key serves while the fetch runs
+		}
+		done := j.fetching
+		j.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("jwks: waiting for the key set: %w", ctx.Err())
+		}
+		j.mu.Lock()
+	}
+	defer j.mu.Unlock()
+	now := j.now()
 	stale := j.fetched.IsZero() || now.Sub(j.fetched) >= maxAge
 	if k := find(); k != nil && !stale {
 		return k, nil
 	}
 	if j.tried.IsZero() || now.Sub(j.tried) >= minRefetch {
 		j.tried = now
-		if err := j.fetch(ctx); err != nil {
+		j.fetches++
+		done := make(chan struct{})
+		j.fetching = done
+		j.mu.Unlock()
+		keys, err := j.fetch(ctx)
+		j.mu.Lock()
+		j.fetching = nil
+		close(done)
+		if err != nil {
 			if k := find(); k != nil {
 				return k, nil // a known key outlives an outage of the authorization server
 			}
 			return nil, err
 		}
-		j.fetched = now
+		j.keys, j.fetched = keys, now
 	}
 	if k := find(); k != nil {
 		return k, nil
@@ -114,7 +143,8 @@ func (j *JWKS) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 	return nil, fmt.Errorf("no key %q in the authorization server's JWKS", kid)
 }
 
-func (j *JWKS) fetch(ctx context.Context) error {
+// fetch gets the key set's public signing keys; it takes no lock.
+func (j *JWKS) fetch(ctx context.Context) (jose.JSONWebKeySet, error) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	if j.Client != nil {
 		c := *j.Client
@@ -138,21 +168,20 @@ func (j *JWKS) fetch(ctx context.Context) error {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.URL, nil)
 	if err != nil {
-		return err
+		return jose.JSONWebKeySet{}, err
 	}
 	req.Header.Set("Accept", "application/json")
-	j.fetches++
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("jwks: %w", err)
+		return jose.JSONWebKeySet{}, fmt.Errorf("jwks: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("jwks: status %d", resp.StatusCode)
+		return jose.JSONWebKeySet{}, fmt.Errorf("jwks: status %d", resp.StatusCode)
 	}
 	var set jose.JSONWebKeySet
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
-		return fmt.Errorf("jwks: %w", err)
+		return jose.JSONWebKeySet{}, fmt.Errorf("jwks: %w", err)
 	}
 	var keep []jose.JSONWebKey
 	for _, k := range set.Keys {
@@ -161,10 +190,9 @@ func (j *JWKS) fetch(ctx context.Context) error {
 		}
 	}
 	if len(keep) == 0 {
-		return errors.New("jwks: no public signing keys")
+		return jose.JSONWebKeySet{}, errors.New("jwks: no public signing keys")
 	}
-	j.keys = jose.JSONWebKeySet{Keys: keep}
-	return nil
+	return jose.JSONWebKeySet{Keys: keep}, nil
 }
 
 // loopbackHost reports whether a URL's host is this host only: localhost or a loopback

@@ -37,8 +37,10 @@ type JWKS struct {
 	fetched time.Time // of the set in keys
 	tried   time.Time // the last fetch, successful or not
 	fetches int
-	// fetching, while a fetch runs (without the lock), is closed when it ends.
+	// fetching, while a fetch runs (refresh), is closed when it ends; lastErr is the
+	// last fetch's error.
 	fetching chan struct{}
+	lastErr  error
 }
 
 // Fetches counts the fetches of the key set, for tests and the log.
@@ -75,12 +77,18 @@ func (j *JWKS) verify(ctx context.Context, token string) error {
 	return checkClaims(claims, j.Issuer, j.Audience, j.now())
 }
 
+// jwksFetchTimeout bounds a fetch of the key set, whatever the client.
+const jwksFetchTimeout = 10 * time.Second
+
 // key finds the key kid names, fetching the set when it is stale or lacks the kid.
 //
-// The fetch runs outside the lock: anyone can send a token with an unknown kid and so
-// start one (at most once per MinRefetch), and while it waits on a slow authorization
-// server a token whose key is cached must not wait with it. A call that needs the fetch
-// under way (its kid is not cached) waits for it, but no longer than its own context.
+// The fetch runs apart (refresh): outside the lock, since anyone can send a token with an
+// unknown kid and so start one (at most once per MinRefetch), and while it waits on a slow
+// authorization server a token whose key is cached must not wait with it; and not on the
+// context of the call that started it, which would otherwise end it by hanging up, and
+// so, once a minute, keep emfa from ever learning a rotated key. A call that needs the
+// fetch (its kid is not cached, or the set is stale) waits for it, no longer than its
+// own context.
 func (j *JWKS) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 	minRefetch, maxAge := j.MinRefetch, j.MaxAge
 	if minRefetch <= 0 {
@@ -99,10 +107,30 @@ func (j *JWKS) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 		return nil
 	}
 	j.mu.Lock()
-	for j.fetching != nil {
-		if k := find(); k != nil {
+	for waited := false; ; waited = true {
+		now := j.now()
+		stale := j.fetched.IsZero() || now.Sub(j.fetched) >= maxAge
+		k := find()
+		if k != nil && !stale {
 			j.mu.Unlock()
-			return k, nil // known: a stale set's key serves while the fetch runs
+			return k, nil
+		}
+		if j.fetching == nil && !waited && (j.tried.IsZero() || now.Sub(j.tried) >= minRefetch) {
+			j.tried = now
+			j.fetches++
+			j.fetching = make(chan struct{})
+			go j.refresh(j.fetching, now)
+		}
+		if j.fetching == nil || waited {
+			lastErr := j.lastErr
+			j.mu.Unlock()
+			switch {
+			case k != nil:
+				return k, nil // a known key outlives an outage of the authorization server
+			case waited && lastErr != nil:
+				return nil, lastErr
+			}
+			return nil, fmt.Errorf("no key %q in the authorization server's JWKS", kid)
 		}
 		done := j.fetching
 		j.mu.Unlock()
@@ -113,39 +141,26 @@ func (j *JWKS) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 		}
 		j.mu.Lock()
 	}
+}
+
+// refresh fetches the set started at now, and closes done when it is in place (or the
+// fetch failed).
+func (j *JWKS) refresh(done chan struct{}, now time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), jwksFetchTimeout)
+	defer cancel()
+	keys, err := j.fetch(ctx)
+	j.mu.Lock()
 	defer j.mu.Unlock()
-	now := j.now()
-	stale := j.fetched.IsZero() || now.Sub(j.fetched) >= maxAge
-	if k := find(); k != nil && !stale {
-		return k, nil
-	}
-	if j.tried.IsZero() || now.Sub(j.tried) >= minRefetch {
-		j.tried = now
-		j.fetches++
-		done := make(chan struct{})
-		j.fetching = done
-		j.mu.Unlock()
-		keys, err := j.fetch(ctx)
-		j.mu.Lock()
-		j.fetching = nil
-		close(done)
-		if err != nil {
-			if k := find(); k != nil {
-				return k, nil // a known key outlives an outage of the authorization server
-			}
-			return nil, err
-		}
+	if err == nil {
 		j.keys, j.fetched = keys, now
 	}
-	if k := find(); k != nil {
-		return k, nil
-	}
-	return nil, fmt.Errorf("no key %q in the authorization server's JWKS", kid)
+	j.lastErr, j.fetching = err, nil
+	close(done)
 }
 
 // fetch gets the key set's public signing keys; it takes no lock.
 func (j *JWKS) fetch(ctx context.Context) (jose.JSONWebKeySet, error) {
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: jwksFetchTimeout}
 	if j.Client != nil {
 		c := *j.Client
 		client = &c

@@ -120,3 +120,36 @@ func TestJWKSWaitHonoursDeadline(t *testing.T) {
 		t.Errorf("a canceled call waiting on the fetch under way: %v (fetch in flight: %v), want its context's error at once", err, f.inFlight.Load())
 	}
 }
+
+// TestJWKSFetchOutlivesItsCaller: the fetch a token with an unknown kid starts must not
+// end with the call that started it. Before, it ran on that call's context: a caller that
+// sent an unknown kid and hung up at once made the fetch fail, and for the next minute
+// no fetch was tried — repeated every minute, emfa never learned the authorization
+// server's new key, and Verify's tokens signed with it were refused.
+func TestJWKSFetchOutlivesItsCaller(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var rotated atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k := jose.JSONWebKey{Key: k1.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}
+		if rotated.Load() {
+			k = jose.JSONWebKey{Key: k2.Public(), KeyID: "k2", Algorithm: "ES256", Use: "sig"}
+		}
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{k}})
+	}))
+	defer srv.Close()
+	j := &JWKS{URL: srv.URL, Issuer: "https://as.example", Audience: "emfa", Algorithms: []string{"ES256"},
+		Client: srv.Client(), Now: clock.Now}
+	if _, err := j.key(context.Background(), "k1"); err != nil {
+		t.Fatal(err)
+	}
+	rotated.Store(true)
+	clock.Advance(2 * time.Minute)
+	gone, cancel := context.WithCancel(context.Background())
+	cancel() // the caller hung up
+	_, _ = j.key(gone, "k2")
+	if _, err := j.key(context.Background(), "k2"); err != nil {
+		t.Errorf("the rotated key after a fetch whose caller hung up: %v", err)
+	}
+}

@@ -211,7 +211,7 @@ func (j *JWKS) fetch(ctx context.Context) (jose.JSONWebKeySet, error) {
 }
 
 // loopbackHost reports whether a URL's host is this host only: localhost or a loopback
-// address.
+// address, as config.LoopbackHost checks the URL itself (the adapter takes no config).
 func loopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true

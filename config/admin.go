@@ -2,7 +2,6 @@ package config
 
 import (
 	"net"
-	"strings"
 	"time"
 
 	"github.com/emfa/emfa/internal/phone"
@@ -138,9 +137,5 @@ func (c *Config) warnExposed() {
 // than localhost may resolve anywhere; a malformed address is another check's error.
 func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil || strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return err != nil || LoopbackHost(host)
 }

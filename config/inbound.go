@@ -92,7 +92,7 @@ func (c *Config) validateInbound(add func(path, format string, args ...any)) {
 		if j := o.JWKS; j != nil {
 			if u, err := url.Parse(j.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 				add("server.auth.oauth.jwks.url", "not an http(s) URL")
-			} else if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+			} else if u.Scheme == "http" && !LoopbackHost(u.Hostname()) {
 				// The keys decide who may call: over plain HTTP anyone on the path could
 				// serve their own and sign tokens emfa accepts.
 				add("server.auth.oauth.jwks.url", "want https (http only to a loopback host): over plain HTTP anyone on the network path could serve keys of their own")
@@ -125,9 +125,10 @@ func (c *Config) validateInbound(add func(path, format string, args ...any)) {
 	}
 }
 
-// loopbackHost reports whether a URL's host (u.Hostname()) is this host only: localhost
-// or a loopback address. Any other name may resolve anywhere.
-func loopbackHost(host string) bool {
+// LoopbackHost reports whether a URL's host (u.Hostname()) is this host only: localhost
+// or a loopback address. Any other name may resolve anywhere. A URL that may be plain
+// http only to such a host (a JWKS, a gateway's baseURL) is checked with it.
+func LoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -156,18 +155,10 @@ func checkBaseURL(s string) error {
 		return errors.New("query, fragment or user info (put no credentials in it)")
 	case u.Scheme == "https":
 		return nil
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && config.LoopbackHost(u.Hostname()):
 		return nil
 	}
 	return errors.New("want https (http only to a loopback host)")
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Kind is "twilio".

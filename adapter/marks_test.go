@@ -6,12 +6,12 @@ import (
 	"github.com/emfa/emfa/lifecycle"
 )
 
-// TestReviewMarksOfNamesWithSlash: a user's name may hold '/', and the marks that order
+// TestMarksOfNamesWithSlash: a user's name may hold '/', and the marks that order
 // each aspect of a user ("user:NAME", "user:NAME/state", "user:NAME/profile",
 // "user:NAME/group:G") must not be another user's. The creation of "alice/state" marked
 // the existence "user:alice/state", which was alice's state mark: her suspend, dated
 // before it and delivered after, was skipped as older, and she stayed active.
-func TestReviewMarksOfNamesWithSlash(t *testing.T) {
+func TestMarksOfNamesWithSlash(t *testing.T) {
 	h := newSyncHarness(t)
 	auth := []string{"X-Okta-Secret", testSecret}
 	send := func(ev string) {

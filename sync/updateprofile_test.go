@@ -14,7 +14,7 @@ import (
 // then the e-mail alone), are both applied before the first one's propagation runs. The
 // second one's propagation carries only the e-mail; so the first one's must still carry
 // the display name, as emfa has it now, or the new display name never reaches the vendor.
-func TestReviewUpdatePropagatedAfterNewerUpdateKeepsItsFields(t *testing.T) {
+func TestUpdatePropagatedAfterNewerUpdateKeepsItsFields(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, _, clk := newQueue(t, st)

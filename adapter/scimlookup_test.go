@@ -8,12 +8,12 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewSCIMLookupOfNothing: an id or a userName no resource can have (a NUL, bytes
+// TestSCIMLookupOfNothing: an id or a userName no resource can have (a NUL, bytes
 // that are not UTF-8, which PostgreSQL's text cannot even compare) names nothing: 404 for
 // a resource, 400 invalidValue for a member, an empty ListResponse for a filter (RFC 7644
 // §3.4.2), as on SQLite. On PostgreSQL the lookup failed as a store fault, answered 503
 // (retry), which a directory sends again without end.
-func TestReviewSCIMLookupOfNothing(t *testing.T) {
+func TestSCIMLookupOfNothing(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		h := newSyncHarnessOn(t, st)
 		auth := []string{"Authorization", "Bearer " + testSCIMToken, "Content-Type", "application/scim+json"}

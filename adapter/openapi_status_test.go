@@ -8,7 +8,7 @@ import (
 // A body over the admin API's limit is answered 413 body_too_large on every route that
 // takes one (README: Errors), and the document must list it for each (checkDocumentedStatus,
 // through h.admin): a client generated from it has no branch for a status it does not list.
-func TestReviewAdminBodyTooLargeDocumented(t *testing.T) {
+func TestAdminBodyTooLargeDocumented(t *testing.T) {
 	h := newAdminHarness(t)
 	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
 		t.Fatalf("create alice: %d %v", code, out)

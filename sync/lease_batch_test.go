@@ -32,7 +32,7 @@ func (s *slowFirst) Propagate(ctx context.Context, ev provider.LifecycleEvent) e
 // worker must not carry them out a second time: each user's create reaches the vendor once
 // from the replica that holds it (a second, concurrent run is how a look-up-then-create
 // makes two groups at DUO).
-func TestReviewPropagationBatchNotStartedAfterLease(t *testing.T) {
+func TestPropagationBatchNotStartedAfterLease(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		a, _, clk := newQueue(t, st)

@@ -33,7 +33,7 @@ func (s *changesAfter) ApplyUserChanges(ctx context.Context, cs []store.UserChan
 // A rename that reads a pending factor, then writes its label after the factor was
 // activated, must not write back the params it read: the activation's own (the mode
 // gone) stay, and the factor, once disabled, can be enabled again.
-func TestReviewRenameDoesNotUndoActivation(t *testing.T) {
+func TestRenameDoesNotUndoActivation(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		hooked := &changesAfter{Store: st}
@@ -76,7 +76,7 @@ func TestReviewRenameDoesNotUndoActivation(t *testing.T) {
 // A rename of a push device that registers between the rename's read and its write
 // must not drop the key the registration stored: the device active without its key
 // could approve nothing.
-func TestReviewRenameKeepsRegisteredDeviceKey(t *testing.T) {
+func TestRenameKeepsRegisteredDeviceKey(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		hooked := &changesAfter{Store: st}

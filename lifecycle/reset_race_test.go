@@ -15,7 +15,7 @@ import (
 // gone is reset already. It failed whole instead, answered 404 "user not found" though
 // the user exists, and a directory's reset (sync) was skipped for good, leaving the
 // factors it was meant to remove.
-func TestReviewResetSurvivesFactorGoneMeanwhile(t *testing.T) {
+func TestResetSurvivesFactorGoneMeanwhile(t *testing.T) {
 	for _, mode := range []string{lifecycle.ResetDelete, lifecycle.ResetDisable} {
 		t.Run(mode, func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {

@@ -8,11 +8,11 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewGroupExternalIDChecked: a group's externalId is checked as a user's is (text
+// TestGroupExternalIDChecked: a group's externalId is checked as a user's is (text
 // without control characters, at most 1024 bytes): refused 400 invalidValue. It was taken
 // as sent: kept with its control characters on SQLite, and on PostgreSQL, whose text holds
 // no NUL, answered 503, which a directory sends again and again.
-func TestReviewGroupExternalIDChecked(t *testing.T) {
+func TestGroupExternalIDChecked(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		h := newSyncHarnessOn(t, st)
 		auth := []string{"Authorization", "Bearer " + testSCIMToken, "Content-Type", "application/scim+json"}

@@ -14,7 +14,7 @@ import (
 // once its first sign-in has made it active meanwhile: the README promises an active
 // factor is never re-pointed (its owner proved the old destination). The row is refused
 // as changed, and the same file again adds a factor beside the active one.
-func TestReviewImportDoesNotRepointFactorActivatedMeanwhile(t *testing.T) {
+func TestImportDoesNotRepointFactorActivatedMeanwhile(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		hooked := &changesAfter{Store: st}

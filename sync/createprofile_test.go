@@ -15,7 +15,7 @@ import (
 // slow, or the worker had not polled yet). The update's propagation carries only what it
 // changed, the e-mail; so the create's must carry the rest of the profile as emfa has it
 // now, or the display name the create set never reaches the vendor.
-func TestReviewCreatePropagatedAfterNewerUpdateKeepsProfile(t *testing.T) {
+func TestCreatePropagatedAfterNewerUpdateKeepsProfile(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, _, clk := newQueue(t, st)

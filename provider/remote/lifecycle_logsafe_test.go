@@ -15,7 +15,7 @@ import (
 // "?" of the path it built, as a contract call's log does (TestVendorErrorsLogNoURLSecrets):
 // the failure is the propagation's error, which reaches the log, the queue's note
 // (emfa sync dead-letters list) and the audit record's reason.
-func TestReviewLifecycleErrorsNoPathSecrets(t *testing.T) {
+func TestLifecycleErrorsNoPathSecrets(t *testing.T) {
 	v := newVendor(t, func(r *http.Request, _ string) (int, string) { return 500, `{}` })
 	for _, c := range []struct{ name, url string }{{"the vendor answers 500", v.srv.URL}, {"the vendor is down", closedURL(t)}} {
 		t.Run(c.name, func(t *testing.T) {

@@ -248,7 +248,7 @@ type Writer interface {
 	// ExpireFactor deletes factor id if it is still FactorPending and was created before
 	// createdBefore: ErrNotFound otherwise (gone, or activated since it was listed).
 	ExpireFactor(ctx context.Context, id string, createdBefore time.Time) error
-	UpdateFactorParams(ctx context.Context, id, label string, params map[string]string, now time.Time) error
+	UpdateFactorParams(ctx context.Context, id string, label *string, params map[string]string, now time.Time) error
 	ReserveSend(ctx context.Context, keys []string, limits []SendLimit, now time.Time) error
 	// DeleteSends forgets every send recorded under key, however recent, and returns how
 	// many it deleted: a limit counted under it starts again from none (an admin's unlock
@@ -344,9 +344,11 @@ type Store interface {
 	// in one atomic step: ErrConflict when it is not pending, so an activation is used
 	// once (exactly one of concurrent calls succeeds); ErrNotFound when it does not exist.
 	ActivateFactor(ctx context.Context, id string, params map[string]string, now time.Time) error
-	// UpdateFactorParams replaces a factor's label and params (its non-secret settings),
-	// whatever its state.
-	UpdateFactorParams(ctx context.Context, id, label string, params map[string]string, now time.Time) error
+	// UpdateFactorParams replaces a factor's params (its non-secret settings), and its
+	// label when label is not nil, whatever its state. A caller that changes the params
+	// alone passes nil: a label written back as it was read would undo a rename made
+	// meanwhile.
+	UpdateFactorParams(ctx context.Context, id string, label *string, params map[string]string, now time.Time) error
 
 	// Transactions.
 	CreateTransaction(ctx context.Context, t Transaction) error // ErrExists

@@ -216,7 +216,7 @@ func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User
 	}
 	f.Params[paramActivationTx] = out.TransactionID
 	if err := e.store.Update(ctx, func(w store.Writer) error {
-		if err := w.UpdateFactorParams(ctx, f.ID, f.Label, f.Params, e.now()); err != nil {
+		if err := w.UpdateFactorParams(ctx, f.ID, nil, f.Params, e.now()); err != nil {
 			return err
 		}
 		if audit == nil {

@@ -144,7 +144,7 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 			return refused(err, "factor "+tx.FactorID+" not pending")
 		}
 		if name != "" {
-			if err := w.UpdateFactorParams(ctx, tx.FactorID, name, params, now); err != nil {
+			if err := w.UpdateFactorParams(ctx, tx.FactorID, &name, params, now); err != nil {
 				return err
 			}
 		}

@@ -247,7 +247,7 @@ func (k *questionFactor) Initiate(ctx context.Context, f *store.Factor, req prov
 			return provider.Outcome{}, err
 		}
 		if params != nil {
-			if err := w.UpdateFactorParams(ctx, f.ID, f.Label, params, now); err != nil {
+			if err := w.UpdateFactorParams(ctx, f.ID, nil, params, now); err != nil {
 				return provider.Outcome{}, err
 			}
 		}
@@ -293,7 +293,7 @@ func (k *questionFactor) Validate(ctx context.Context, f *store.Factor, req prov
 		// Answered: the next challenge draws a question afresh.
 		params := maps.Clone(f.Params)
 		delete(params, paramAsking)
-		err = e.store.UpdateFactorParams(ctx, f.ID, f.Label, params, e.now())
+		err = e.store.UpdateFactorParams(ctx, f.ID, nil, params, e.now())
 	}
 	return out, err
 }

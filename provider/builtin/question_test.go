@@ -256,3 +256,55 @@ func TestQuestionsDisabled(t *testing.T) {
 		expect(t, "initiate", disabled.initiate(t, "alice", "question", id), provider.StatusFailed, "does not serve factor type question")
 	})
 }
+
+// renamesFirst is a store on which a rename of factor id commits just before the next
+// UpdateFactorParams: an admin's rename between an engine's read of the factor and its
+// write of the factor's params.
+type renamesFirst struct {
+	store.Store
+	rename func()
+}
+
+func (s *renamesFirst) UpdateFactorParams(ctx context.Context, id string, label *string, params map[string]string, now time.Time) error {
+	if f := s.rename; f != nil {
+		s.rename = nil
+		f()
+	}
+	return s.Store.UpdateFactorParams(ctx, id, label, params, now)
+}
+
+// A right answer clears the question being asked from the factor's params, and only
+// that: a rename committed since the factor was read stays (before, the label read was
+// written back with the params).
+func TestQuestionAnswerKeepsARenameMeanwhile(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		hooked := &renamesFirst{Store: st}
+		f := newEngineFixture(t, hooked, nil)
+		id := f.enrollQuestions(t, "alice")
+		out := f.initiate(t, "alice", "question", id)
+		q, _ := out.Attributes["question"].(string)
+		hooked.rename = func() {
+			errs := st.ApplyUserChanges(ctx, []store.UserChange{{Name: "alice", Now: f.clock.Now(),
+				UpdateFactors: []store.FactorUpdate{{ID: id, Label: "renamed", LabelOnly: true}}}})
+			if errs[0] != nil {
+				t.Fatal(errs[0])
+			}
+		}
+		answer := answers[q]
+		if q == "In which city were you born?" {
+			answer = "SÃO  PAULO"
+		}
+		expect(t, "answer", f.validate(t, "alice", "question", id, out.TransactionID, answer), provider.StatusSuccess, "right answer")
+		if hooked.rename != nil {
+			t.Fatal("the right answer wrote no params")
+		}
+		got, err := st.GetFactor(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Label != "renamed" {
+			t.Errorf("label %q after a rename made while the answer was decided; want renamed", got.Label)
+		}
+	})
+}

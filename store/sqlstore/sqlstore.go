@@ -606,20 +606,22 @@ func (w *writer) ActivateFactor(ctx context.Context, id string, params map[strin
 	return nil
 }
 
-func (s *Store) UpdateFactorParams(ctx context.Context, id, label string, params map[string]string, now time.Time) error {
+func (s *Store) UpdateFactorParams(ctx context.Context, id string, label *string, params map[string]string, now time.Time) error {
 	return s.write(ctx, func(w *writer) error { return w.UpdateFactorParams(ctx, id, label, params, now) })
 }
 
-func (w *writer) UpdateFactorParams(ctx context.Context, id, label string, params map[string]string, now time.Time) error {
+func (w *writer) UpdateFactorParams(ctx context.Context, id string, label *string, params map[string]string, now time.Time) error {
 	ctx = w.c(ctx)
 	const op = "update params of factor "
 	p, err := encodeParams(params)
 	if err != nil {
 		return w.s.fail(op+id, err)
 	}
-	res, err := w.exec(ctx,
-		`UPDATE factors SET label = $2, params = $3, updated_at = $4 WHERE id = $1`,
-		id, label, p, millis(now))
+	q, args := `UPDATE factors SET params = $2, updated_at = $3 WHERE id = $1`, []any{id, p, millis(now)}
+	if label != nil {
+		q, args = `UPDATE factors SET params = $2, updated_at = $3, label = $4 WHERE id = $1`, append(args, *label)
+	}
+	res, err := w.exec(ctx, q, args...)
 	if err := changedOne(res, err); err != nil {
 		return w.s.fail(op+id, err)
 	}

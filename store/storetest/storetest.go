@@ -651,12 +651,18 @@ func testFactorUpdateParams(t *testing.T, s store.Store) {
 	}{
 		{"replace", "f1", "Pixel «9»", map[string]string{"phone": "+15550100"}, at(time.Minute), nil},
 		{"clear", "f1", "", nil, at(2 * time.Minute), nil},
+		// The label kept: a caller that changes the params alone.
+		{"params alone", "f1", "keep", map[string]string{"asking": "1"}, at(150 * time.Second), nil},
 		// Params are settings, not the lifecycle: a pending factor stays pending.
 		{"pending", "f2", "new phone", map[string]string{"platform": "android"}, at(3 * time.Minute), nil},
 		{"missing", "nope", "x", nil, at(4 * time.Minute), store.ErrNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := s.UpdateFactorParams(ctx, tc.id, tc.label, tc.params, tc.now)
+			label := &tc.label
+			if tc.label == "keep" {
+				label = nil
+			}
+			err := s.UpdateFactorParams(ctx, tc.id, label, tc.params, tc.now)
 			wantErr(t, "UpdateFactorParams", err, tc.err)
 			if tc.err != nil {
 				return
@@ -666,7 +672,10 @@ func testFactorUpdateParams(t *testing.T, s store.Store) {
 				f = pend
 			}
 			// Only label, params and UpdatedAt change; secret, counter and state stay.
-			f.Label, f.Params, f.UpdatedAt = tc.label, tc.params, tc.now
+			f.Params, f.UpdatedAt = tc.params, tc.now
+			if label != nil {
+				f.Label = tc.label
+			}
 			diff(t, "factor", f, mustGetFactor(t, s, tc.id))
 			if tc.id == "f1" {
 				want = f

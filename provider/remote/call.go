@@ -21,6 +21,7 @@ import (
 	"cel.dev/cel-go/common/types"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/transform"
@@ -354,18 +355,37 @@ func (o *outgoing) apply(res transform.Value, also ...string) error {
 			o.body = data
 		case "header":
 			h := http.Header{}
+			var bad error
 			if err := stringLists(v, "header", func(name string, vals []string) {
+				// net/http refuses to send these; refused here, the transform's fault is
+				// said as one, and not taken for the vendor's (nor counted against its
+				// URL). Neither name nor value is quoted: either may hold what the
+				// transform was given.
+				if !httpguts.ValidHeaderFieldName(name) {
+					bad = errors.New("header: a name is not an HTTP header name")
+				}
 				for _, s := range vals {
+					if !httpguts.ValidHeaderFieldValue(s) {
+						bad = errors.New("header: a value holds a control character (a line break?)")
+					}
 					h.Add(name, s)
 				}
 			}); err != nil {
 				return err
+			}
+			if bad != nil {
+				return bad
 			}
 			o.header = h
 		case "method":
 			s, ok := v.Text()
 			if !ok || s == "" {
 				return fmt.Errorf("method must be a non-empty string")
+			}
+			// An HTTP method is a token (RFC 9110 §9.1), which net/http checks before
+			// sending: refused here, it is the transform's fault, as above.
+			if strings.IndexFunc(s, func(r rune) bool { return !httpguts.IsTokenRune(r) }) >= 0 {
+				return fmt.Errorf("method must be an HTTP method (a token)")
 			}
 			o.method = strings.ToUpper(s)
 		case "path":

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -526,7 +527,12 @@ func formScalar(v ref.Val) (string, error) {
 	case types.Uint:
 		return strconv.FormatUint(uint64(v), 10), nil
 	case types.Double:
-		return strconv.FormatFloat(float64(v), 'g', -1, 64), nil
+		// encoding/json's text, as toJSON's result gets: 1000000 where %g writes 1e+06.
+		b, err := json.Marshal(float64(v))
+		if err != nil {
+			return "", errors.New("double is not a finite number")
+		}
+		return string(b), nil
 	case types.Null:
 		return "", nil
 	case *types.Err:

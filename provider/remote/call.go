@@ -537,9 +537,16 @@ func scalarString(v transform.Value) (string, error) {
 	}
 	x, err := v.Interface()
 	if err == nil {
-		switch x.(type) {
-		case int64, float64, bool:
+		switch x := x.(type) {
+		case int64, bool:
 			return fmt.Sprint(x), nil
+		case float64:
+			// Its JSON text, as jsonToFormURLEncoded writes it (1000000, not %g's 1e+06):
+			// a query signed over that function's output must carry the same text.
+			b, err := json.Marshal(x)
+			if err == nil {
+				return string(b), nil
+			}
 		}
 	}
 	return "", fmt.Errorf("value must be a string or a list of strings")

@@ -135,7 +135,8 @@ func EvalTransform(ctx context.Context, w *Webhook, resourceName string, dir tra
 	}
 	defaults := map[string]any{
 		transform.VarHeader: map[string][]string(headers), transform.VarMethod: r.def.method(),
-		transform.VarPath: base.Path + r.def.Suffix, transform.VarHost: strings.ToLower(base.Host),
+		// The path as the engine gives it (start): base URL + suffix, decoded.
+		transform.VarPath: joinSuffix(base, r.def.Suffix).Path, transform.VarHost: strings.ToLower(base.Host),
 		transform.VarAuthenticationHeader: authHeader, transform.VarNow: now,
 	}
 	if dir == transform.Incoming {

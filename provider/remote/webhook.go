@@ -387,6 +387,11 @@ func checkURL(raw string) error {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("not an absolute http or https url")
 	}
+	if u.Scheme == "http" && !config.LoopbackHost(u.Hostname()) {
+		// What goes there is a vendor's credentials, a token's client secret, a user's
+		// passcode: over plain HTTP, anyone on the network path reads it.
+		return errors.New("want https (http only to a loopback host, such as a TLS-terminating sidecar)")
+	}
 	return nil
 }
 

@@ -330,3 +330,33 @@ func TestValidateNeverEchoesAValue(t *testing.T) {
 		t.Errorf("newAuthenticator: %v", err)
 	}
 }
+
+// A vendor's URL and its token endpoint are https, or http to this host only: the calls
+// carry credentials and passcodes, which plain HTTP shows anyone on the path.
+func TestVendorURLsOverTLS(t *testing.T) {
+	for _, c := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://api.vendor.example", true},
+		{"http://127.0.0.1:8443", true},
+		{"http://[::1]:8443/base", true},
+		{"http://localhost:9000", true},
+		{"http://api.vendor.example", false},
+		{"http://10.0.0.7:8080", false},
+	} {
+		w := &Webhook{URLs: []string{c.url}}
+		_, err := Check(w)
+		refused := err != nil && strings.Contains(err.Error(), "want https")
+		if refused == c.ok {
+			t.Errorf("urls %s: %v", c.url, err)
+		}
+		w = &Webhook{URLs: []string{"https://api.vendor.example"}, Authentication: Authentication{Type: "oauth",
+			OAuth: OAuth{TokenEndpoint: c.url, ClientID: "c", ClientSecret: "s"}}}
+		_, err = Check(w)
+		refused = err != nil && strings.Contains(err.Error(), "want https")
+		if refused == c.ok {
+			t.Errorf("token_endpoint %s: %v", c.url, err)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,7 +29,10 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store         = (*Store)(nil)
+	_ sqlstore.TextLimits = dialect{}
+)
 
 // Store is a store.Store on PostgreSQL.
 //
@@ -266,3 +270,9 @@ func (dialect) WritesInWith() bool { return true }
 // Hint: PostgreSQL's own messages name the cause ("could not extend file …: No space left
 // on device", "connection refused").
 func (dialect) Hint(error) string { return "" }
+
+// HoldsText: PostgreSQL's text holds UTF-8 without NUL, and refuses a parameter that is
+// not (SQLSTATE 22021), where SQLite would find nothing (sqlstore.TextLimits).
+func (dialect) HoldsText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}

@@ -31,6 +31,71 @@ const defaultPage = 100
 const inChunk = 500
 
 func (s *Store) ApplyUserChanges(ctx context.Context, changes []store.UserChange) []error {
+	if s.holds != nil {
+		return s.applyHeld(ctx, changes)
+	}
+	return s.applyUserChanges(ctx, changes)
+}
+
+// applyHeld is ApplyUserChanges on a database whose text cannot hold every string
+// (TextLimits): a change that names a user or a factor by text no row can hold fails
+// alone, as it does where the database finds no such row, and the others are applied.
+// Sent to the database, its name failed the batch's first statement, and with it every
+// change of the batch.
+func (s *Store) applyHeld(ctx context.Context, changes []store.UserChange) []error {
+	errs := make([]error, len(changes))
+	var held []store.UserChange
+	var at []int
+	for i, c := range changes {
+		c, err := s.namesNoRow(c)
+		if err != nil {
+			errs[i] = s.fail(fmt.Sprintf("change user %q", c.Name), err)
+			continue
+		}
+		held, at = append(held, c), append(at, i)
+	}
+	if len(held) > 0 {
+		for j, err := range s.applyUserChanges(ctx, held) {
+			errs[at[j]] = err
+		}
+	}
+	return errs
+}
+
+// namesNoRow is c, and the error of a change that names a user or a factor no row can
+// hold (namesNothing), as the change-by-change path reports one that is gone. A reset's
+// factor that is gone is reset already (writeChange skips it): it is dropped from c.
+func (s *Store) namesNoRow(c store.UserChange) (store.UserChange, error) {
+	if c.Create == nil && s.namesNothing(c.Name) {
+		return c, store.ErrNotFound
+	}
+	for _, u := range c.UpdateFactors {
+		if s.namesNothing(u.ID) {
+			if u.IfPending {
+				return c, fmt.Errorf("factor %s: %w", u.ID, store.ErrStale)
+			}
+			return c, fmt.Errorf("factor %s: %w", u.ID, store.ErrNotFound)
+		}
+	}
+	if c.Reset != nil {
+		c.StateChanges = slices.DeleteFunc(slices.Clone(c.StateChanges), func(sc store.FactorStateChange) bool { return s.namesNothing(sc.ID) })
+		c.DeleteFactors = slices.DeleteFunc(slices.Clone(c.DeleteFactors), func(id string) bool { return s.namesNothing(id) })
+		return c, nil
+	}
+	for _, sc := range c.StateChanges {
+		if s.namesNothing(sc.ID) {
+			return c, fmt.Errorf("factor %s: %w", sc.ID, store.ErrNotFound)
+		}
+	}
+	for _, id := range c.DeleteFactors {
+		if s.namesNothing(id) {
+			return c, fmt.Errorf("factor %s: %w", id, store.ErrNotFound)
+		}
+	}
+	return c, nil
+}
+
+func (s *Store) applyUserChanges(ctx context.Context, changes []store.UserChange) []error {
 	errs := make([]error, len(changes))
 	if len(changes) == 0 || s.applyPipelined(ctx, changes) {
 		return errs
@@ -135,11 +200,19 @@ func (s *Store) lockFirst(ctx context.Context, tx execContext, groupID string, c
 	if s.name != "postgres" || len(changes) == 0 {
 		return nil
 	}
+	// A name no row can hold (namesNothing) has no row to lock, and would fail the
+	// statement, and with it the batch: the change that gives it fails alone, later.
 	names, groups := make([]string, 0, len(changes)), []string{}
 	for _, c := range changes {
-		names = append(names, store.FoldName(c.Name))
+		if !s.namesNothing(c.Name) {
+			names = append(names, store.FoldName(c.Name))
+		}
 		if c.Profile != nil {
-			groups = append(groups, c.Profile.Groups...)
+			for _, g := range c.Profile.Groups {
+				if !s.namesNothing(g) {
+					groups = append(groups, g)
+				}
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM sync_groups WHERE id = $3 OR name = ANY($2::text[])
@@ -470,6 +543,9 @@ func scanRecord(sc scanner) (store.UserRecord, error) {
 }
 
 func (s *Store) GetUserRecord(ctx context.Context, name string) (store.UserRecord, error) {
+	if s.namesNothing(name) {
+		return store.UserRecord{}, s.fail(fmt.Sprintf("get user record %q", name), store.ErrNotFound)
+	}
 	r, err := scanRecord(s.r.QueryRowContext(ctx, `SELECT `+recordCols+recordFrom+` WHERE lower(u.name) = $1`, store.FoldName(name)))
 	if err != nil {
 		return store.UserRecord{}, s.fail(fmt.Sprintf("get user record %q", name), notFound(err))
@@ -482,6 +558,9 @@ func (s *Store) GetUserRecord(ctx context.Context, name string) (store.UserRecor
 }
 
 func (s *Store) ListUserRecords(ctx context.Context, q store.UserQuery) ([]store.UserRecord, error) {
+	if s.namesNothing(q.Prefix, q.Group) {
+		return []store.UserRecord{}, nil
+	}
 	var where []string
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
@@ -753,6 +832,9 @@ func (s *Store) ListCapabilitySwitches(ctx context.Context) ([]store.CapabilityS
 // --- audit queries ---
 
 func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error) {
+	if s.namesNothing(q.Username, q.Resource, q.Outcome, q.Actor, q.RequestID) {
+		return []store.AuditEntry{}, nil
+	}
 	var where []string
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }

@@ -51,6 +51,15 @@ type Dialect interface {
 	Hint(err error) string
 }
 
+// TextLimits is implemented by a Dialect whose text cannot hold every Go string. Such a
+// database fails a statement that compares a column with a parameter it cannot hold
+// (PostgreSQL: a NUL, or bytes that are not UTF-8, SQLSTATE 22021) where SQLite compares
+// the bytes and finds nothing; in a unit, the failure aborts the whole transaction.
+type TextLimits interface {
+	// HoldsText reports whether a text column can hold s.
+	HoldsText(s string) bool
+}
+
 var _ store.Store = (*Store)(nil)
 
 // Store is a store.Store on database/sql. Its compare-and-set methods are each one
@@ -79,6 +88,8 @@ type Store struct {
 	afterCommit            func() // AfterCommit
 	// faults remembers that writes fail for a storage reason, for Ping (fault.go).
 	faults *faults
+	// holds is the dialect's TextLimits.HoldsText; nil: its text holds any string.
+	holds func(string) bool
 }
 
 // Option changes how New's store works.
@@ -88,6 +99,9 @@ type Option func(*Store)
 // dialect d. The store owns the pools: Close closes them.
 func New(w, r *sql.DB, d Dialect, opts ...Option) *Store {
 	s := &Store{w: w, r: r, d: d, name: d.Name(), faults: newFaults(d)}
+	if l, ok := d.(TextLimits); ok {
+		s.holds = l.HoldsText
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -222,6 +236,23 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// namesNothing reports whether one of keys (a user's name, a factor's id...) is text the
+// database cannot hold (TextLimits), so that no row has it: a lookup by it finds nothing,
+// as it does on a database that holds any string, without asking the database, which
+// would fail the statement (a fault, 503, for a name in an admin API URL) and in a unit
+// the unit's transaction with it.
+func (s *Store) namesNothing(keys ...string) bool {
+	if s.holds == nil {
+		return false
+	}
+	for _, k := range keys {
+		if !s.holds(k) {
+			return true
+		}
+	}
+	return false
+}
+
 // --- users ---
 
 const userCols = `id, name, disabled, created_at`
@@ -244,6 +275,9 @@ func (w *writer) CreateUser(ctx context.Context, u store.User) error {
 }
 
 func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
+	if s.namesNothing(name) {
+		return store.User{}, s.fail(fmt.Sprintf("get user %q", name), store.ErrNotFound)
+	}
 	u, err := scanUser(s.rq.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE lower(name) = $1`, store.FoldName(name)))
 	if err != nil {
 		return store.User{}, s.fail(fmt.Sprintf("get user %q", name), notFound(err))
@@ -252,6 +286,9 @@ func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
 }
 
 func (s *Store) UserDisabled(ctx context.Context, name string) (bool, error) {
+	if s.namesNothing(name) {
+		return false, nil
+	}
 	var disabled bool
 	err := s.rq.QueryRowContext(ctx, `SELECT disabled FROM users WHERE lower(name) = $1`, store.FoldName(name)).Scan(&disabled)
 	switch {
@@ -264,6 +301,9 @@ func (s *Store) UserDisabled(ctx context.Context, name string) (bool, error) {
 }
 
 func (s *Store) GetUserByID(ctx context.Context, id string) (store.User, error) {
+	if s.namesNothing(id) {
+		return store.User{}, s.fail(fmt.Sprintf("get user %q", id), store.ErrNotFound)
+	}
 	u, err := scanUser(s.rq.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
 	if err != nil {
 		return store.User{}, s.fail(fmt.Sprintf("get user %q", id), notFound(err))
@@ -277,6 +317,9 @@ func (s *Store) SetUserDisabled(ctx context.Context, name string, disabled bool)
 
 func (w *writer) SetUserDisabled(ctx context.Context, name string, disabled bool) error {
 	ctx = w.c(ctx)
+	if w.s.namesNothing(name) {
+		return w.s.fail(fmt.Sprintf("set user %q disabled", name), store.ErrNotFound)
+	}
 	res, err := w.exec(ctx, `UPDATE users SET disabled = $2 WHERE lower(name) = $1`, store.FoldName(name), disabled)
 	if err := changedOne(res, err); err != nil {
 		return w.s.fail(fmt.Sprintf("set user %q disabled", name), err)
@@ -290,6 +333,9 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 
 func (w *writer) DeleteUser(ctx context.Context, name string) error {
 	ctx = w.c(ctx)
+	if w.s.namesNothing(name) {
+		return w.s.fail(fmt.Sprintf("delete user %q", name), store.ErrNotFound)
+	}
 	// The factors go with it: ON DELETE CASCADE, in the same statement.
 	res, err := w.exec(ctx, `DELETE FROM users WHERE lower(name) = $1`, store.FoldName(name))
 	if err := changedOne(res, err); err != nil {
@@ -353,6 +399,9 @@ func (w *writer) CreateFactor(ctx context.Context, f store.Factor) error {
 }
 
 func (s *Store) GetFactor(ctx context.Context, id string) (store.Factor, error) {
+	if s.namesNothing(id) {
+		return store.Factor{}, s.fail("get factor "+id, store.ErrNotFound)
+	}
 	f, err := scanFactor(s.rq.QueryRowContext(ctx, `SELECT `+factorCols+` FROM factors WHERE id = $1`, id))
 	if err != nil {
 		return store.Factor{}, s.fail("get factor "+id, notFound(err))
@@ -361,6 +410,14 @@ func (s *Store) GetFactor(ctx context.Context, id string) (store.Factor, error) 
 }
 
 func (s *Store) GetFactorAndUser(ctx context.Context, id, name string) (store.Factor, store.User, error) {
+	if s.namesNothing(name) {
+		// No user has the name; the factor may exist.
+		f, err := s.GetFactor(ctx, id)
+		return f, store.User{}, err
+	}
+	if s.namesNothing(id) {
+		return store.Factor{}, store.User{}, s.fail("get factor "+id, store.ErrNotFound)
+	}
 	var uid, uname sql.NullString
 	var disabled sql.NullBool
 	var created sql.NullInt64
@@ -388,6 +445,9 @@ type extra struct {
 func (e extra) Scan(dest ...any) error { return e.sc.Scan(append(dest, e.dest...)...) }
 
 func (s *Store) ListFactors(ctx context.Context, userID string) ([]store.Factor, error) {
+	if s.namesNothing(userID) {
+		return []store.Factor{}, nil
+	}
 	// factors.id sorts by bytes in both schemas (COLLATE "C" in PostgreSQL).
 	fs, err := query(ctx, s.rq, scanFactor,
 		`SELECT `+factorCols+` FROM factors WHERE user_id = $1 ORDER BY created_at, id`, userID)
@@ -424,6 +484,9 @@ func (s *Store) SetFactorState(ctx context.Context, id string, st store.FactorSt
 
 func (w *writer) SetFactorState(ctx context.Context, id string, st store.FactorState, now time.Time) error {
 	ctx = w.c(ctx)
+	if w.s.namesNothing(id) {
+		return w.s.fail(fmt.Sprintf("set factor %s state", id), store.ErrNotFound)
+	}
 	var userID string
 	err := w.e.QueryRow(ctx, `UPDATE factors SET state = $2, updated_at = $3 WHERE id = $1 RETURNING user_id`,
 		id, string(st), millis(now)).Scan(&userID)
@@ -442,6 +505,9 @@ func (s *Store) DeleteFactor(ctx context.Context, id string) error {
 
 func (w *writer) DeleteFactor(ctx context.Context, id string) error {
 	ctx = w.c(ctx)
+	if w.s.namesNothing(id) {
+		return w.s.fail("delete factor "+id, store.ErrNotFound)
+	}
 	var userID string
 	err := w.e.QueryRow(ctx, `DELETE FROM factors WHERE id = $1 RETURNING user_id`, id).Scan(&userID)
 	if err == nil {
@@ -460,6 +526,9 @@ func (s *Store) AdvanceCounter(ctx context.Context, id string, next int64, now t
 func (w *writer) AdvanceCounter(ctx context.Context, id string, next int64, now time.Time) error {
 	ctx = w.c(ctx)
 	const op = "advance counter of "
+	if w.s.namesNothing(id) {
+		return w.s.fail(op+id, store.ErrNotFound)
+	}
 	// The comparison and the write are one statement, so two requests carrying the same
 	// code cannot both pass: the second finds counter = next and changes nothing. Nor does
 	// a right code pass once concurrent wrong ones have locked the factor: the lockout
@@ -515,6 +584,9 @@ func (s *Store) RecordFailure(ctx context.Context, id string, now time.Time, max
 
 func (w *writer) RecordFailure(ctx context.Context, id string, now time.Time, maxFailures int, lockFor time.Duration) (store.Factor, error) {
 	ctx = w.c(ctx)
+	if w.s.namesNothing(id) {
+		return store.Factor{}, w.s.fail("record failure of "+id, store.ErrNotFound)
+	}
 	f, err := scanFactor(w.e.QueryRow(ctx, recordFailureSQL,
 		id, millis(now), int64(maxFailures), millis(now.Add(lockFor))))
 	if err != nil {
@@ -529,6 +601,9 @@ func (s *Store) ResetFailures(ctx context.Context, id string, now time.Time) err
 
 func (w *writer) ResetFailures(ctx context.Context, id string, now time.Time) error {
 	ctx = w.c(ctx)
+	if w.s.namesNothing(id) {
+		return w.s.fail("reset failures of "+id, store.ErrNotFound)
+	}
 	res, err := w.exec(ctx,
 		`UPDATE factors SET failures = 0, locked_until = 0, updated_at = $2 WHERE id = $1`, id, millis(now))
 	if err := changedOne(res, err); err != nil {
@@ -544,6 +619,9 @@ func (s *Store) ClearFailuresUnlocked(ctx context.Context, id string, now time.T
 func (w *writer) ClearFailuresUnlocked(ctx context.Context, id string, now time.Time) error {
 	ctx = w.c(ctx)
 	const op = "clear failures of "
+	if w.s.namesNothing(id) {
+		return w.s.fail(op+id, store.ErrNotFound)
+	}
 	// The lockout test and the write are one statement, as in AdvanceCounter: a right
 	// answer decided after concurrent wrong ones locked the factor does not pass.
 	err := w.changesOne(ctx,
@@ -572,6 +650,9 @@ func (s *Store) UpdateFactorSecret(ctx context.Context, id string, secret []byte
 
 func (w *writer) UpdateFactorSecret(ctx context.Context, id string, secret []byte, keyID string, now time.Time) error {
 	ctx = w.c(ctx)
+	if w.s.namesNothing(id) {
+		return w.s.fail("update secret of factor "+id, store.ErrNotFound)
+	}
 	res, err := w.exec(ctx,
 		`UPDATE factors SET secret = $2, key_id = $3, updated_at = $4 WHERE id = $1`,
 		id, secret, keyID, millis(now))
@@ -588,6 +669,9 @@ func (s *Store) ActivateFactor(ctx context.Context, id string, params map[string
 func (w *writer) ActivateFactor(ctx context.Context, id string, params map[string]string, now time.Time) error {
 	ctx = w.c(ctx)
 	const op = "activate factor "
+	if w.s.namesNothing(id) {
+		return w.s.fail(op+id, store.ErrNotFound)
+	}
 	p, err := encodeParams(params)
 	if err != nil {
 		return w.s.fail(op+id, err)
@@ -613,6 +697,9 @@ func (s *Store) UpdateFactorParams(ctx context.Context, id string, label *string
 func (w *writer) UpdateFactorParams(ctx context.Context, id string, label *string, params map[string]string, now time.Time) error {
 	ctx = w.c(ctx)
 	const op = "update params of factor "
+	if w.s.namesNothing(id) {
+		return w.s.fail(op+id, store.ErrNotFound)
+	}
 	p, err := encodeParams(params)
 	if err != nil {
 		return w.s.fail(op+id, err)
@@ -701,6 +788,9 @@ func (w *writer) GetTransaction(ctx context.Context, id string) (store.Transacti
 }
 
 func getTransaction(ctx context.Context, s *Store, e Execer, id string) (store.Transaction, error) {
+	if s.namesNothing(id) {
+		return store.Transaction{}, s.fail("get transaction "+id, store.ErrNotFound)
+	}
 	t, err := scanTransaction(e.QueryRow(ctx, `SELECT `+txCols+` FROM transactions WHERE id = $1`, id))
 	if err != nil {
 		return store.Transaction{}, s.fail("get transaction "+id, notFound(err))
@@ -1085,6 +1175,9 @@ func recordsUse(e store.AuditEvent) bool {
 }
 
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	if s.namesNothing(f.Username) {
+		return []store.AuditEvent{}, nil
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = defaultAuditLimit

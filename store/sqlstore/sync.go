@@ -640,6 +640,9 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 }
 
 func (s *Store) UserNameByID(ctx context.Context, id string) (string, error) {
+	if s.namesNothing(id) {
+		return "", s.fail(fmt.Sprintf("user id %q", id), store.ErrNotFound)
+	}
 	var name string
 	err := s.r.QueryRowContext(ctx, `SELECT name FROM users WHERE id = $1`, id).Scan(&name)
 	if err != nil {

@@ -28,6 +28,7 @@ var adminTests = []struct {
 	{"AdminTokens", testAdminTokens},
 	{"CapabilitySwitches", testCapabilitySwitches},
 	{"QueryAudit", testQueryAudit},
+	{"KeysNoRowHolds", testKeysNoRowHolds},
 	{"UserNameCase", testUserNameCase},
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -44,6 +45,13 @@ func webhookID(c echo.Context) (string, error) {
 	}
 	if strings.IndexFunc(id, unicode.IsControl) >= 0 {
 		return "", badRequest("X-Webhook-ID has control characters")
+	}
+	// A header may carry any byte above 0x7f, which ranging over it reads as U+FFFD, no
+	// control character. The ID is recorded (the idempotency record, the audit row), and
+	// PostgreSQL's text holds only UTF-8: it refused the record, and every attempt and
+	// retry answered 503, where SQLite ran the call.
+	if !utf8.ValidString(id) {
+		return "", badRequest("X-Webhook-ID is not UTF-8")
 	}
 	c.Set(ctxWebhookID, id)
 	return id, nil

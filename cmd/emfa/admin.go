@@ -216,6 +216,15 @@ var readsOrRemoves = map[string]bool{
 	"factors list": true, "factors delete": true, "factors disable": true, "audit": true,
 }
 
+// readsOnly are the store commands that only read: they open a store that exists and
+// never make one. A mistyped storage.dsn (or a relative one run from another folder)
+// would otherwise be a new, empty, migrated database, read as an empty trail or no users
+// with exit 0 — and left behind.
+var readsOnly = map[string]bool{
+	"users list": true, "users show": true, "factors list": true, "audit": true, "tokens list": true,
+	"clients list": true, "sync status": true, "sync pending": true, "sync dead-letters list": true,
+}
+
 // storeCmd makes c a command that works on the store: it takes --config and --init, and
 // run gets the opened env. Arguments and flags are checked (c.Args) before anything opens.
 func (d *deps) storeCmd(c *cobra.Command, run func(ctx context.Context, e *env, args []string) error) *cobra.Command {
@@ -224,6 +233,7 @@ func (d *deps) storeCmd(c *cobra.Command, run func(ctx context.Context, e *env, 
 	c.Flags().BoolVar(&o.init, "init", false, "create the default data directory and its encryption key if there is none (serve does this itself)")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		o.keyLossOK = readsOrRemoves[strings.TrimPrefix(c.CommandPath(), "emfa ")]
+		o.readOnly = readsOnly[strings.TrimPrefix(c.CommandPath(), "emfa ")]
 		e, err := d.openEnv(c.Context(), o, forAdmin)
 		if err != nil {
 			return err

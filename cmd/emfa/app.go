@@ -67,6 +67,9 @@ type storeOptions struct {
 	// key the keyring lacks (with a warning), so that a lost key's factors can be listed
 	// and removed.
 	keyLossOK bool
+	// readOnly opens only a store that exists (readsOnly): a SQLite file that is not
+	// there is refused, not created.
+	readOnly bool
 }
 
 // configOptions are the load options of a mode: which unset variables are errors.
@@ -419,6 +422,14 @@ func (d *deps) openEnv(ctx context.Context, o storeOptions, mode loadMode) (*env
 	if problems != nil {
 		fresh.discard()
 		return nil, problems
+	}
+	if mode == forAdmin && o.readOnly && cfg.Storage.Driver != "postgres" {
+		if path := sqlite.Path(cfg.Storage.DSN.Reveal()); path != "" {
+			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("%s: storage.dsn: no database at %s (a relative path starts in the working directory): "+
+					"this command only reads, and creates none", cfg.Source, path)
+			}
+		}
 	}
 	var st store.Store
 	if fresh != nil {

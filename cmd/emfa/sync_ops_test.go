@@ -16,7 +16,7 @@ import (
 // queue's rows as its worker writes them.
 func syncDB(t *testing.T, cfg string, stmts ...string) {
 	t.Helper()
-	mustEmfa(t, "users", "list", "--config", cfg) // the store, migrated
+	migratedStore(t, cfg) // a command that only reads makes none
 	db, err := sql.Open("sqlite", filepath.Join(filepath.Dir(cfg), "emfa.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -127,6 +127,12 @@ URL taken from a wildcard or loopback server.listen (pass --url with emfa's publ
 // loopback) is refused, asking for --url, rather than written into a webhook.
 func webhookBase(cfg *config.Config, o verifyOptions) (string, error) {
 	if o.url != "" {
+		// Written into the webhook as it is: one Verify cannot call (no scheme, a query
+		// the resource suffixes would follow) would replace the tenant's working URL.
+		if u, err := url.Parse(o.url); err != nil || (!strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http")) ||
+			u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o.url, "?") || strings.HasSuffix(o.url, "#") {
+			return "", usageError{fmt.Sprintf("--url %q is not emfa's base URL: want https://host[:port][/path], without a query or credentials (e.g. --url https://emfa.example.com)", o.url)}
+		}
 		return strings.TrimRight(o.url, "/"), nil
 	}
 	if pub := cfg.SelfService.PublicURL; pub != "" {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
@@ -39,8 +38,9 @@ type TracingOptions struct {
 // are given.
 //
 // No attribute carries what a caller or a vendor chose: the instrumented HTTP spans see a
-// path reduced to its route (url.path, url.full have no user name, factor ID or query),
-// and emfa's own spans carry only the provider prefix, resource, capability and outcome.
+// path reduced to the route it matches (url.path, url.full have no user name, factor ID
+// or query), and emfa's own spans carry only the provider prefix, resource, capability
+// and outcome.
 type Tracing struct {
 	tp   *sdktrace.TracerProvider
 	prop propagation.TextMapPropagator
@@ -114,11 +114,15 @@ type asSent struct {
 var forwarding = []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip"}
 
 // Handler wraps h with a server span per request (otelhttp), continuing a caller's W3C
-// trace context. The span's name and url.path are the route (RoutePath), never the path
-// as sent. Its client.address is the socket's peer: otelhttp would take the first
-// X-Forwarded-For from anyone, and a caller could write whichever address it liked into
-// the trace; server.trustedProxies decides whom emfa believes, in its logs and throttle.
-func (t *Tracing) Handler(h http.Handler) http.Handler {
+// trace context. The span's name and url.path are what route says of the request (the
+// route it matches, which only the handler's router and configuration know: the adapter's
+// SpanRoute), never the path as sent: a caller, authenticated or not, could otherwise
+// make up a span name a request, and a path may name a user, a factor or a device. With
+// a nil route every path is /…. Its client.address is the socket's peer: otelhttp would
+// take the first X-Forwarded-For from anyone, and a caller could write whichever address
+// it liked into the trace; server.trustedProxies decides whom emfa believes, in its logs
+// and throttle.
+func (t *Tracing) Handler(h http.Handler, route func(*http.Request) string) http.Handler {
 	if t == nil {
 		return h
 	}
@@ -134,16 +138,19 @@ func (t *Tracing) Handler(h http.Handler) http.Handler {
 		otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(t.prop),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route := RoutePath(r.URL.Path)
+		spanPath := "/…"
+		if route != nil {
+			spanPath = route(r)
+		}
 		forwarded := slices.ContainsFunc(forwarding, func(k string) bool { return r.Header.Get(k) != "" })
-		if route == r.URL.Path && r.URL.RawQuery == "" && !forwarded {
+		if spanPath == r.URL.Path && r.URL.RawPath == "" && r.URL.RawQuery == "" && !forwarded {
 			oh.ServeHTTP(w, r)
 			return
 		}
 		orig := asSent{url: r.URL, header: r.Header}
 		r = r.WithContext(context.WithValue(r.Context(), asSentKey{}, orig))
 		u := *orig.url
-		u.Path, u.RawPath, u.RawQuery = route, "", ""
+		u.Path, u.RawPath, u.RawQuery = spanPath, "", ""
 		r.URL = &u
 		if forwarded {
 			r.Header = orig.header.Clone()
@@ -153,29 +160,6 @@ func (t *Tracing) Handler(h http.Handler) http.Handler {
 		}
 		oh.ServeHTTP(w, r)
 	})
-}
-
-// RoutePath is what a span may say of a request path: the contract's routes
-// (/v1/providers/PREFIX/RESOURCE, a configured prefix and a fixed resource) and the
-// fixed endpoints as they are; any other path keeps its first two segments, since later
-// ones may name a user, a factor or a device.
-func RoutePath(p string) string {
-	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	if len(segs) == 4 && segs[0] == "v1" && segs[1] == "providers" {
-		switch segs[3] {
-		case "enrollments", "initiate", "validate", "result", "test":
-			if len(segs[2]) <= 64 {
-				return p
-			}
-		}
-	}
-	if len(segs) <= 2 && len(p) <= 64 {
-		return p
-	}
-	if len(segs) > 2 {
-		segs = segs[:2]
-	}
-	return "/" + strings.Join(segs, "/") + "/…"
 }
 
 // routeKey carries a vendor call's URL past otelhttp, which sees a copy of the request

@@ -24,7 +24,7 @@ func TestSpanClientIsThePeer(t *testing.T) {
 	h := tr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen = r.Header.Clone()
 		w.WriteHeader(http.StatusUnauthorized)
-	}))
+	}), nil)
 	for _, hdr := range []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip"} {
 		exp.Reset()
 		req := httptest.NewRequest(http.MethodPost, "/v1/providers/emfa/validate", nil)

@@ -40,7 +40,8 @@ func benchServerOn(b *testing.B, storage string) (srv *httptest.Server, factorID
 // benchServerTraced is benchServer with tr tracing (nil: none), as serve wires it.
 func benchServerTraced(b *testing.B, tr *telemetry.Tracing) (srv *httptest.Server, factorID string, clock *atomic.Int64, seed []byte) {
 	srv, factorID, clock, seed = benchServerWith(b, "", nil)
-	srv.Config.Handler = tr.Handler(srv.Config.Handler)
+	route := srv.Config.Handler.(routedHandler).route // as serve's live snapshot gives it
+	srv.Config.Handler = tr.Handler(srv.Config.Handler, route)
 	return srv, factorID, clock, seed
 }
 
@@ -74,9 +75,15 @@ func benchServerWith(b *testing.B, storage string, m *telemetry.Metrics) (srv *h
 		o.Observer, o.Metrics = m, m.Handler("")
 	}
 	a := adapter.New(o)
-	srv = httptest.NewServer(a.Handler())
+	srv = httptest.NewServer(routedHandler{a.Handler(), a.SpanRoute})
 	b.Cleanup(srv.Close)
 	return srv, enrolled.Factor.ID, clock, seed
+}
+
+// routedHandler is the adapter's handler with its SpanRoute, for benchServerTraced.
+type routedHandler struct {
+	http.Handler
+	route func(*http.Request) string
 }
 
 // openBenchEnv opens the environment of a provider exposing TOTP with the builtin section

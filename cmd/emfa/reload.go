@@ -27,7 +27,10 @@ import (
 type snapshot struct {
 	env     *env // its engines and senders; the store is the serving process's
 	handler http.Handler
-	admin   http.Handler // admin.listen's, when it is set
+	// route is what a trace may say of a request's path (adapter.Server.SpanRoute): its
+	// providers are this snapshot's.
+	route func(*http.Request) string
+	admin http.Handler // admin.listen's, when it is set
 	// adminTLS is admin.listen's HTTPS settings (adminserve.go); nil: plain HTTP.
 	adminTLS *tlsSettings
 	manager  *lifecycle.Manager
@@ -149,7 +152,8 @@ func (e *env) snapshotOf(so snapshotOptions, providers []*provider.Provider) (_ 
 			opts.Admin = manager
 		}
 	}
-	s.handler = adapter.New(opts).Handler()
+	srv := adapter.New(opts)
+	s.handler, s.route = srv.Handler(), srv.SpanRoute
 	return s, nil
 }
 
@@ -196,6 +200,10 @@ func (l *live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	l.cur.Load().handler.ServeHTTP(w, r)
 }
+
+// spanRoute is what the server span of r may say of its path: the current snapshot's
+// route, so that a provider a reload added or removed is named, or not, at once.
+func (l *live) spanRoute(r *http.Request) string { return l.cur.Load().route(r) }
 
 // swap makes next the serving snapshot and retires the previous one after grace, the
 // longest a request that started on it can still run. The first snapshot (base) is the

@@ -155,7 +155,7 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 			e.log.Warn("admin listener", "err", err)
 		}
 	}()
-	handler := trim.wrap(e.tracing.Handler(l))
+	handler := trim.wrap(e.tracing.Handler(l, l.spanRoute))
 	srv := e.httpServer(handler, so.connTimeout) // adminserve.go: the admin listener's too
 	ln, err := net.Listen("tcp", e.cfg.Server.Listen)
 	if err != nil {

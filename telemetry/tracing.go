@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -101,65 +102,91 @@ func (t *Tracing) TracerProvider() trace.TracerProvider {
 	return t.tp
 }
 
-// asSentKey carries the request's URL and headers as they arrived past otelhttp, which
-// sees a copy whose path is only its route and whose headers name no forwarded client.
+// asSentKey carries the request as it arrived past otelhttp, which sees a copy whose
+// path is only its route and which says nothing else a caller chose (spanSafeRequest).
 type asSentKey struct{}
-
-type asSent struct {
-	url    *url.URL
-	header http.Header
-}
 
 // forwarding are the headers with which a caller may name another client than itself.
 var forwarding = []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip"}
+
+// spanMethods are the methods a span names as they are; otelhttp records any other as
+// _OTHER, with the method as sent in http.request.method_original, which a caller
+// chooses.
+var spanMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace}
 
 // Handler wraps h with a server span per request (otelhttp), continuing a caller's W3C
 // trace context. The span's name and url.path are what route says of the request (the
 // route it matches, which only the handler's router and configuration know: the adapter's
 // SpanRoute), never the path as sent: a caller, authenticated or not, could otherwise
 // make up a span name a request, and a path may name a user, a factor or a device. With
-// a nil route every path is /…. Its client.address is the socket's peer: otelhttp would
-// take the first X-Forwarded-For from anyone, and a caller could write whichever address
-// it liked into the trace; server.trustedProxies decides whom emfa believes, in its logs
-// and throttle.
+// a nil route every path is /…. Nothing else the caller wrote reaches the span either
+// (spanSafeRequest): its client.address is the socket's peer, its server.address the
+// socket's local address, and it has no user agent. h gets the request as sent.
 func (t *Tracing) Handler(h http.Handler, route func(*http.Request) string) http.Handler {
 	if t == nil {
 		return h
 	}
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if orig, ok := r.Context().Value(asSentKey{}).(asSent); ok {
-			r = r.WithContext(r.Context()) // a shallow copy, then the original URL and headers back
-			r.URL, r.Header = orig.url, orig.header
-			r.RequestURI = orig.url.RequestURI()
+		if orig, ok := r.Context().Value(asSentKey{}).(*http.Request); ok {
+			body := r.Body                    // otelhttp's, which counts what is read
+			r = orig.WithContext(r.Context()) // the request as sent, in the span's context
+			r.Body = body
 		}
 		h.ServeHTTP(w, r)
 	})
 	oh := otelhttp.NewHandler(inner, "emfa",
 		otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(t.prop),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			if !slices.Contains(spanMethods, r.Method) {
+				return "HTTP " + r.URL.Path
+			}
+			return r.Method + " " + r.URL.Path
+		}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		spanPath := "/…"
 		if route != nil {
 			spanPath = route(r)
 		}
-		forwarded := slices.ContainsFunc(forwarding, func(k string) bool { return r.Header.Get(k) != "" })
-		if spanPath == r.URL.Path && r.URL.RawPath == "" && r.URL.RawQuery == "" && !forwarded {
-			oh.ServeHTTP(w, r)
-			return
-		}
-		orig := asSent{url: r.URL, header: r.Header}
-		r = r.WithContext(context.WithValue(r.Context(), asSentKey{}, orig))
-		u := *orig.url
-		u.Path, u.RawPath, u.RawQuery = spanPath, "", ""
-		r.URL = &u
-		if forwarded {
-			r.Header = orig.header.Clone()
-			for _, k := range forwarding {
-				r.Header.Del(k)
-			}
-		}
-		oh.ServeHTTP(w, r)
+		oh.ServeHTTP(w, spanSafeRequest(r, spanPath))
 	})
+}
+
+// spanSafeRequest is the copy of r that otelhttp sees, which makes the server span's
+// name and attributes of it: its path is spanPath, with no query; its Host the socket's
+// local address, not the Host header (server.address); it has no User-Agent
+// (user_agent.original) and no header that names a forwarded client (otelhttp would take
+// the first X-Forwarded-For from anyone for client.address; server.trustedProxies
+// decides whom emfa believes, in its logs and throttle); a method of the caller's own
+// making is _OTHER. Each of these is the caller's to choose, and would let it mint
+// attribute values without bound. The original rides in the context, for h.
+func spanSafeRequest(r *http.Request, spanPath string) *http.Request {
+	local := ""
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		local = la.String()
+	}
+	forwarded := slices.ContainsFunc(forwarding, func(k string) bool { return r.Header.Get(k) != "" })
+	agent := r.Header.Get("User-Agent") != ""
+	method := r.Method
+	if !slices.Contains(spanMethods, method) {
+		method = "_OTHER"
+	}
+	if spanPath == r.URL.Path && r.URL.RawPath == "" && r.URL.RawQuery == "" && !forwarded && !agent &&
+		r.Host == local && method == r.Method {
+		return r
+	}
+	c := r.WithContext(context.WithValue(r.Context(), asSentKey{}, r))
+	u := *r.URL
+	u.Path, u.RawPath, u.RawQuery = spanPath, "", ""
+	c.URL, c.Host, c.Method = &u, local, method
+	if forwarded || agent {
+		c.Header = r.Header.Clone()
+		for _, k := range forwarding {
+			c.Header.Del(k)
+		}
+		c.Header.Del("User-Agent")
+	}
+	return c
 }
 
 // routeKey carries a vendor call's URL past otelhttp, which sees a copy of the request

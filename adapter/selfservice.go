@@ -642,10 +642,13 @@ func (p *selfServicePage) switchLink(c echo.Context, cur lifecycle.Session) erro
 	if site := c.Request().Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
 		return &Error{Status: http.StatusForbidden, ID: "forbidden", Msg: "this form was not sent by the page; open the link again"}
 	}
-	ctx := c.Request().Context()
+	// Any browser has a form's CSRF token for the asking (the sign-in form's anonymous
+	// session): a token posted here that does not exist is a guess as one opened by GET
+	// is, counted against the address and recorded within its few, not each one a row.
+	ctx, refused := p.linkOpening(c)
 	sess, err := p.ss.OpenLink(ctx, c.Param("token"))
 	if err != nil {
-		return err
+		return refused(err)
 	}
 	if err := p.ss.End(ctx, cur); err != nil {
 		p.s.log.Warn("self-service: end the session a link replaced", "err", err)

@@ -1005,10 +1005,14 @@ func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
 		p.setCookie(c, sess) // the sign-in under way, sealed in a cookie of its own
 	}
 	m, _ := builtin.SignInMethodOf(method) // StartSignIn refused any other
-	if m.By == builtin.SignInByApproval {
-		// An approval asked for asks someone's phone whatever comes of it: it takes from
-		// the address's budget as a failure does, so that one client cannot pester many users.
+	if m.By != builtin.SignInByCode {
+		// An approval asked for, or a code sent (a text, an e-mail, a call), reaches
+		// someone's phone or mailbox whatever comes of it: it takes from the address's
+		// budget as a failure does, so that one client cannot pester many users, nor use
+		// up the send limits their codes on Verify's path share.
 		p.s.signIns.failed(c.RealIP())
+	}
+	if m.By == builtin.SignInByApproval {
 		return c.Redirect(http.StatusSeeOther, "/self-service/signin/approve")
 	}
 	return c.Redirect(http.StatusSeeOther, "/self-service/signin/code")
@@ -1135,6 +1139,7 @@ func (p *selfServicePage) signInResend(c echo.Context, sess lifecycle.Session) e
 	if err := p.ss.StartSignIn(c.Request().Context(), &sess, sess.State.User, sess.State.Method); err != nil {
 		return p.signInRefused(c, err)
 	}
+	p.s.signIns.failed(c.RealIP()) // a code sent again, as the first (signIn)
 	p.setCookie(c, sess)
 	return c.Redirect(http.StatusSeeOther, "/self-service/signin/code?sent=1")
 }

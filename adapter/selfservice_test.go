@@ -365,7 +365,8 @@ func TestAnonymousVisitsStoreNothing(t *testing.T) {
 	// Nor does starting a sign-in, from many browsers, with any name and method: its
 	// state is sealed in the cookie, until a factor is proven.
 	for i := range 20 {
-		b := &pageClient{t: t, h: h, addr: "198.51.100.7"}
+		// Each from its own address: a code sent takes from its address's budget.
+		b := &pageClient{t: t, h: h, addr: fmt.Sprint("203.0.113.", 10+i)}
 		b.get("/self-service/")
 		method := []string{"app", "smsotp"}[i%2]
 		if a := b.startSignIn(fmt.Sprint("user", i), method); a.status != http.StatusOK {

@@ -129,7 +129,7 @@ const (
 // (selfService.throttle); a zero field takes its default. A reload builds a new Server,
 // with them, and the addresses' spent budgets start again.
 type PageBudgets struct {
-	// SignInBurst failed sign-ins (a wrong code, a push sent, an unknown link) in a row,
+	// SignInBurst failed sign-ins (a wrong code, a code or a push sent, an unknown link) in a row,
 	// then one more every SignInEvery (Server.signIns). Default 10, one per 6 s.
 	SignInBurst int
 	SignInEvery time.Duration

@@ -1,0 +1,56 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/lifecycle"
+)
+
+// TestSentCodeSignInStartsTakeFromTheAddress: a sign-in started with a code sent (a text,
+// an e-mail, a call) reaches someone's phone or mailbox whatever comes of it, as a push
+// does: it takes from the client address's page budget, so that one client cannot text
+// every user whose name it knows (and use up their send limits, which Verify's codes
+// share). It took nothing: an address started as many as it liked, each one sent.
+func TestSentCodeSignInStartsTakeFromTheAddress(t *testing.T) {
+	h, sent, clk := newCodePageHarnessAt(t, &fakeClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}, "")
+	h.srv.signIns.now = clk.Now
+	ctx := context.Background()
+	const users = 3 * throttleBurst
+	for i := range users {
+		name := fmt.Sprint("user", i)
+		if _, err := h.manager.CreateUser(ctx, "test", lifecycle.UserInput{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		phone, _ := json.Marshal(fmt.Sprintf("+1555010%04d", i))
+		if _, err := h.manager.EnrollFactor(ctx, "test", name, lifecycle.Enrollment{Type: "smsotp",
+			Activation: lifecycle.ActivationImmediate, Params: map[string]json.RawMessage{"phone": phone}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := len(sent.all())
+	p := &pageClient{t: t, h: h, addr: "198.51.100.7"}
+	refused := 0
+	for i := range users {
+		p.get("/self-service/")
+		a := p.post("/self-service/signin", url.Values{"username": {fmt.Sprint("user", i)}, "method": {"smsotp"}})
+		if a.status == http.StatusTooManyRequests {
+			refused++
+		}
+	}
+	if texted := len(sent.all()) - before; texted > throttleBurst || refused == 0 {
+		t.Errorf("%d sign-ins by text started from one address: %d texts sent, %d refused; want at most %d sent, the rest 429",
+			users, texted, refused, throttleBurst)
+	}
+	// Another address is not affected.
+	other := &pageClient{t: t, h: h, addr: "203.0.113.9"}
+	other.get("/self-service/")
+	if a := other.post("/self-service/signin", url.Values{"username": {"user0"}, "method": {"smsotp"}}); a.status != http.StatusSeeOther {
+		t.Errorf("another address: %d, want 303", a.status)
+	}
+}

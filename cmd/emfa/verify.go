@@ -131,7 +131,11 @@ func webhookBase(cfg *config.Config, o verifyOptions) (string, error) {
 		// the resource suffixes would follow) would replace the tenant's working URL.
 		if u, err := url.Parse(o.url); err != nil || (!strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http")) ||
 			u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o.url, "?") || strings.HasSuffix(o.url, "#") {
-			return "", usageError{fmt.Sprintf("--url %q is not emfa's base URL: want https://host[:port][/path], without a query or credentials (e.g. --url https://emfa.example.com)", o.url)}
+			shown := fmt.Sprintf("%q", o.url)
+			if u != nil && u.User != nil {
+				shown = "with credentials" // not repeated to the terminal, nor to a CI log
+			}
+			return "", usageError{fmt.Sprintf("--url %s is not emfa's base URL: want https://host[:port][/path], without a query or credentials (e.g. --url https://emfa.example.com)", shown)}
 		}
 		return strings.TrimRight(o.url, "/"), nil
 	}

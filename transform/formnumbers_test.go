@@ -2,11 +2,11 @@ package transform
 
 import "testing"
 
-// TestReviewFormEncodedDoublesAsJSONText: jsonToFormURLEncoded renders numbers "as their
+// TestFormEncodedDoublesAsJSONText: jsonToFormURLEncoded renders numbers "as their
 // JSON text" (library.go), the text toJSON's result gets from encoding/json: 1000000.0 is
 // 1000000, not Go's %g form 1e+06 (sent percent-encoded as 1e%2B06), which a vendor
 // reading a decimal parameter refuses or misreads. Exponents stay where JSON has them.
-func TestReviewFormEncodedDoublesAsJSONText(t *testing.T) {
+func TestFormEncodedDoublesAsJSONText(t *testing.T) {
 	t.Parallel()
 	runExprCases(t, []exprCase{
 		{name: "a million", expr: `jsonToFormURLEncoded({"n": 1000000.0}, true)`, want: "n=1000000"},

@@ -8,11 +8,11 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// TestReviewQueryDoublesAsJSONText: a number an outgoing transform puts in the query or a
+// TestQueryDoublesAsJSONText: a number an outgoing transform puts in the query or a
 // header is sent as its JSON text, as jsonToFormURLEncoded writes it: a request signed
 // over jsonToFormURLEncoded(params) (DUO's scheme) must carry in its query what was signed.
 // Before, a double went out in Go's %g form (1000000.0 as 1e+06).
-func TestReviewQueryDoublesAsJSONText(t *testing.T) {
+func TestQueryDoublesAsJSONText(t *testing.T) {
 	v := newVendor(t, func(*http.Request, string) (int, string) { return 200, `{"status":"SUCCESS"}` })
 	e := newEngine(t, &Webhook{URLs: []string{v.srv.URL}, Resources: map[string]Resource{
 		"validate": {Suffix: "/v", Method: "GET", Transform: Transform{

@@ -11,7 +11,7 @@ import (
 // suffixes would follow, credentials in it) is refused before the tenant is changed:
 // before, register replaced the tenant's working webhook URL with it, and only the
 // webhook test that followed failed.
-func TestReviewVerifyRegisterRefusesMalformedURL(t *testing.T) {
+func TestVerifyRegisterRefusesMalformedURL(t *testing.T) {
 	cfg := writeTestConfig(t, "", oauthProviders)
 	tenant := verifyfake.New("api-client", "api-secret")
 	defer tenant.Close()
@@ -21,6 +21,9 @@ func TestReviewVerifyRegisterRefusesMalformedURL(t *testing.T) {
 			"--auth", "basic", "--allow-http", "--url", bad)
 		if code != 2 || !strings.Contains(errOut, "--url") {
 			t.Errorf("--url %s: exit %d, want 2 naming --url\n%s%s", bad, code, out, errOut)
+		}
+		if strings.Contains(errOut, "u:p@") {
+			t.Errorf("--url %s: the refusal repeats its credentials: %s", bad, errOut)
 		}
 		if code, out, _ := emfa(t, "verify", "export", "--config", cfg, "--auth", "basic", "--url", bad); code != 2 {
 			t.Errorf("export --url %s: exit %d, want 2\n%s", bad, code, out)

@@ -11,14 +11,14 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// TestReviewUnsendableRequestIsATransformFailure: an outgoing transform whose result
+// TestUnsendableRequestIsATransformFailure: an outgoing transform whose result
 // cannot be sent (a method that is no HTTP token, a header name or value net/http
 // refuses: a value built from data holding a line break) failed as a transform, not as
 // the vendor: README "Errors" has it FAILED with "transform failed (see log)". Before,
 // net/http's refusal was taken for a vendor fault: the reason said the vendor, a result
 // poll answered PENDING until the deadline turned it into TIMEOUT, and the vendor's URL
 // was counted a failure (ejected after three) though no request ever left.
-func TestReviewUnsendableRequestIsATransformFailure(t *testing.T) {
+func TestUnsendableRequestIsATransformFailure(t *testing.T) {
 	for _, c := range []struct{ name, outgoing string }{
 		{"a method that is no token", `{"method": "GE T"}`},
 		{"a header value with a line break", `{"header": header.put("x-user", body.attributes.username + "\r\nx-admin: 1")}`},

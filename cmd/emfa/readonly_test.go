@@ -13,7 +13,7 @@ import (
 // A command that only reads, pointed at a SQLite database that is not there (a mistyped
 // storage.dsn, a relative one run from another folder), refuses and names the path: it
 // neither reads a new, empty store as "nothing" with exit 0 nor leaves one behind.
-func TestReviewReadOnlyCommandsCreateNoDatabase(t *testing.T) {
+func TestReadOnlyCommandsCreateNoDatabase(t *testing.T) {
 	cfg := writeConfig(t, "")
 	db := filepath.Join(filepath.Dir(cfg), "emfa.db")
 	for _, args := range [][]string{

@@ -9,12 +9,12 @@ import (
 	"github.com/emfa/emfa/transform"
 )
 
-// TestReviewEvalTransformPathAsTheEngineGivesIt: emfa transform eval (README, "Try a
+// TestEvalTransformPathAsTheEngineGivesIt: emfa transform eval (README, "Try a
 // transform") gives the variables left out "the values emfa would use". For a suffix
 // holding a percent-escape, the engine's path is the decoded path of base URL + suffix
 // (url.URL.Path, what a signature such as DUO's is computed over); eval gave the raw
 // text, so the playground showed another path, and another signature, than the call made.
-func TestReviewEvalTransformPathAsTheEngineGivesIt(t *testing.T) {
+func TestEvalTransformPathAsTheEngineGivesIt(t *testing.T) {
 	v := newVendor(t, func(*http.Request, string) (int, string) { return 200, `{"status":"SUCCESS"}` })
 	w := &Webhook{URLs: []string{v.srv.URL + "/api"}, Resources: map[string]Resource{
 		"validate": {Suffix: "/v1/factors%3Acheck", Transform: Transform{

@@ -273,8 +273,20 @@ func TestLifecycleDUOAdminGroupsPaged(t *testing.T) {
 	if want := []string{"0", "100", "200", "0", "100", "200", "0", "100", "200", "0"}; !slices.Equal(lists, want) {
 		t.Errorf("offsets listed %q, want %q", lists, want)
 	}
+	// A rename: the group found on its page keeps its id under the new name; a group DUO
+	// does not have is done (an add under the new name creates it).
+	old, _ := duo.Group("g150")
+	propagate(provider.LifecycleEvent{Type: provider.EventGroupRename, Group: "g150", NewGroup: "Sales EMEA"})
+	if g, ok := duo.Group("Sales EMEA"); !ok || g.GroupID != old.GroupID {
+		t.Errorf("renamed: %+v, want g150's id %s", g, old.GroupID)
+	}
+	if _, ok := duo.Group("g150"); ok {
+		t.Error("the old name is still a group")
+	}
+	propagate(provider.LifecycleEvent{Type: provider.EventGroupRename, Group: "g150", NewGroup: "Sales EMEA"}) // again: done
 	wantAudit(t, st, "lifecycle:group.delete=SUCCESS", "lifecycle:group.member.add=SUCCESS",
-		"lifecycle:group.member.remove=SKIPPED", "lifecycle:group.member.remove=SUCCESS")
+		"lifecycle:group.member.remove=SKIPPED", "lifecycle:group.member.remove=SUCCESS",
+		"lifecycle:group.rename=SKIPPED", "lifecycle:group.rename=SUCCESS")
 }
 
 // A vendor failure is an error for the queue to retry, audited FAILED; the retry succeeds.

@@ -37,6 +37,9 @@ func (c *Config) validateSecurity(add func(path, format string, args ...any)) {
 	if a.Header != nil {
 		weak("server.auth.header.value", a.Header.Value)
 	}
+	// A bearer token as well: one with surrounding blanks could never match (the
+	// handler trims what it receives).
+	weak("metrics.token", c.Metrics.Token)
 	if a.AllowWeakSecrets {
 		c.Warnings = append(c.Warnings, "server.auth.allowWeakSecrets is true: inbound secrets shorter than 16 characters are accepted")
 	}

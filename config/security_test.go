@@ -91,3 +91,23 @@ func TestTrustedProxies(t *testing.T) {
 		`server.trustedProxies[1]: not an IP address or CIDR range (e.g. 10.0.0.0/8)`,
 	})
 }
+
+// metrics.token is an inbound secret like the others: one with surrounding blanks could
+// never match (the handler trims the bearer token it receives), and a short one is weak.
+func TestMetricsTokenChecked(t *testing.T) {
+	for _, c := range []struct{ token, want string }{
+		{" a-metrics-token-0123", "metrics.token: must not begin or end with white space"},
+		{"a-metrics-token-0123\t", "metrics.token: must not begin or end with white space"},
+		{"short", "metrics.token: too short (5 characters)"},
+		{"a-metrics-token-0123", ""},
+	} {
+		yaml := securityYAML(`{basic: {username: v, password: "0123456789abcdef"}}`, "") + "metrics: {token: \"" + c.token + "\"}\n"
+		_, err := Parse([]byte(yaml), "yaml", env(nil))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("token %q: %v", c.token, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("token %q: error %v, want %q", c.token, err, c.want)
+		}
+	}
+}

@@ -36,9 +36,7 @@ type Tracing struct {
 func (t Tracing) Enabled() bool { return t.Endpoint != "" }
 
 func (c *Config) validateTelemetry(add func(path, format string, args ...any)) {
-	if t := c.Metrics.Token.Reveal(); t != "" && len(t) < MinSecretChars && !c.Server.Auth.AllowWeakSecrets {
-		add("metrics.token", "must be at least %d characters", MinSecretChars)
-	}
+	// metrics.token's strength is checked with the other inbound secrets (validateSecurity).
 	if e := c.Tracing.Endpoint; e != "" {
 		if !validOTLPEndpoint(e) {
 			add("tracing.endpoint", "not an http(s):// URL or host:port")

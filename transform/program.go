@@ -365,7 +365,7 @@ func (p *Program) evalError(err error) error {
 		// cel-go recovered a panic and put its text, which may hold anything, in the message.
 		return errors.New("transform: eval: internal error (a function panicked)")
 	}
-	msg := redact(err.Error())
+	msg := p.unknownKey(redact(err.Error()))
 	var celErr *types.Err
 	if errors.As(err, &celErr) && celErr.NodeID() != 0 {
 		return fmt.Errorf("transform: eval: %s: %s", position(p.ast, celErr.NodeID()), msg)
@@ -380,6 +380,26 @@ var quoted = regexp.MustCompile("\"(?:[^\"\\\\]|\\\\.)*\"|`[^`]*`")
 // which CEL uses for type and function names, are kept.
 func redact(msg string) string {
 	return quoted.ReplaceAllString(msg, `"…"`)
+}
+
+// noSuchKey is CEL's message for a map lookup that found nothing: it names the key
+// unquoted, so redact leaves it.
+var noSuchKey = regexp.MustCompile(`no such key: (.*)$`)
+
+// unknownKey keeps the key a "no such key" message names only when the transform's own
+// text has it (a field the configuration names: "no such key: transactionId" says what
+// the vendor's answer lacked); a key computed from the input (a map indexed by a
+// passvalue) may be a secret, and is not shown.
+func (p *Program) unknownKey(msg string) string {
+	m := noSuchKey.FindStringSubmatchIndex(msg)
+	if m == nil {
+		return msg
+	}
+	key := msg[m[2]:m[3]]
+	if key != "" && strings.Contains(p.checked.Source().Content(), key) {
+		return msg
+	}
+	return msg[:m[2]] + "(a key the transform does not name; not shown)"
 }
 
 // position renders the source position of an expression as <input>:line:column.

@@ -109,6 +109,8 @@ func TestEvalErrors(t *testing.T) {
 	}{
 		{name: "missing key", src: `{"body": body.nope}`, body: map[string]any{},
 			want: []string{"<input>:1:14", "no such key: nope"}},
+		{name: "missing key from the input", src: `{"body": {"a": 1}[body.secret]}`, body: map[string]any{"secret": secret},
+			want: []string{"no such key: (a key the transform does not name; not shown)"}},
 		{name: "wrong type", src: `{"body": body.n + 1}`, body: map[string]any{"n": "x"},
 			want: []string{"no such overload"}},
 		{name: "division by zero", src: `{"body": 1 / body.n}`, body: map[string]any{"n": int64(0)},

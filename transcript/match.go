@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"regexp"
 	"sort"
 	"strconv"
@@ -233,6 +234,16 @@ func (sc *scope) match(path string, want, got any) *Mismatch {
 		}
 		return nil
 	}
+	if wi, ok := integer(want); ok {
+		// Whole numbers compare exactly: as float64 two ids above 2^53 (a vendor's
+		// numeric transaction id) would match though they differ.
+		if gi, ok := integer(got); ok {
+			if wi.Cmp(gi) == 0 {
+				return nil
+			}
+			return &Mismatch{path, show(want), show(got)}
+		}
+	}
 	if wn, ok := number(want); ok {
 		if gn, ok := number(got); ok && (wn == gn || math.Abs(wn-gn) < 1e-9) {
 			return nil
@@ -284,6 +295,25 @@ func normalize(v any) any {
 		return float64(x)
 	}
 	return v
+}
+
+// integer is v as a whole number, exactly, when it is written as one (a YAML integer, a
+// JSON number without a fraction or an exponent).
+func integer(v any) (*big.Int, bool) {
+	switch x := v.(type) {
+	case int:
+		return big.NewInt(int64(x)), true
+	case int64:
+		return big.NewInt(x), true
+	case uint64:
+		return new(big.Int).SetUint64(x), true
+	case json.Number:
+		if strings.ContainsAny(string(x), ".eE") {
+			return nil, false
+		}
+		return new(big.Int).SetString(string(x), 10)
+	}
+	return nil, false
 }
 
 func number(v any) (float64, bool) {

@@ -32,6 +32,11 @@ func TestMatch(t *testing.T) {
 		{"list element", []any{map[string]any{"id": "a"}}, []any{map[string]any{"id": "b"}}, "body[0].id"},
 		{"numbers", map[string]any{"n": 7}, map[string]any{"n": json.Number("7")}, ""},
 		{"number vs string", map[string]any{"n": 7}, map[string]any{"n": "7"}, "body.n"},
+		// Above 2^53 two ids differ though their float64s are one.
+		{"big ids", map[string]any{"n": 9007199254740993}, map[string]any{"n": json.Number("9007199254740992")}, "body.n"},
+		{"big ids alike", map[string]any{"n": 9007199254740993}, map[string]any{"n": json.Number("9007199254740993")}, ""},
+		{"whole number as a fraction", map[string]any{"n": 7}, map[string]any{"n": json.Number("7.0")}, ""},
+		{"fractions", map[string]any{"n": 0.1}, map[string]any{"n": json.Number("0.1")}, ""},
 		{"bool", true, true, ""},
 		{"null", nil, nil, ""},
 		{"object vs string", map[string]any{}, "x", "body"},

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -129,9 +130,23 @@ func (d *deps) deviceRegister(ctx context.Context, server, code, alg, name, stat
 	if server == "" || code == "" {
 		return usageError{"device register needs --server and --code (or a registration URI as --code)"}
 	}
-	if _, err := os.Stat(statePath); err == nil {
+	// The state file is made first, empty: the activation code is spent by the
+	// registration, and a key that cannot be kept then (a folder that is not there, one
+	// not writable) is a device nobody can ever answer with.
+	f, err := os.OpenFile(statePath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%s exists: refusing to overwrite a device's key", statePath)
 	}
+	if err != nil {
+		return fmt.Errorf("--state: %w (the activation code is not spent)", err)
+	}
+	kept := false
+	defer func() {
+		if !kept {
+			f.Close()
+			os.Remove(statePath)
+		}
+	}()
 	key, err := builtin.GenerateDeviceKey(alg)
 	if err != nil {
 		return err
@@ -159,10 +174,7 @@ func (d *deps) deviceRegister(ctx context.Context, server, code, alg, name, stat
 	}
 	st.PrivateKey = base64.StdEncoding.EncodeToString(der)
 	state, _ := json.MarshalIndent(st, "", "  ")
-	f, err := os.OpenFile(statePath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("device registered as %s, but its key could not be kept: %w", st.DeviceID, err)
-	}
+	kept = true // registered: whatever is written stays, for the operator to see
 	_, werr := f.Write(append(state, '\n'))
 	if cerr := f.Close(); werr == nil {
 		werr = cerr

@@ -383,3 +383,42 @@ func BenchmarkPushRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// A device registered with a --state its key cannot be kept in (a folder that is not
+// there) is refused before the activation code is spent: the code still registers the
+// device once the path is right.
+func TestDeviceRegisterKeepsTheCodeForAStateItCannotWrite(t *testing.T) {
+	sink := &notifierSink{}
+	gateway := httptest.NewServer(sink)
+	defer gateway.Close()
+	cfg := writePushConfig(t, "", gateway.URL)
+	app := fakeCLI()
+	app.must(t, "users", "add", "alice", "--config", cfg)
+	var enrolled struct{ ID, ActivationCode string }
+	if err := json.Unmarshal([]byte(app.must(t, "factors", "add", "push", "--user", "alice", "--config", cfg)), &enrolled); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := app.startServe(t, cfg)
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "no-such-folder", "phone.json")
+	code, _, errOut := app.run(t, "device", "register", "--server", base, "--code", enrolled.ActivationCode, "--state", missing)
+	if code != 1 || !strings.Contains(errOut, "--state") || !strings.Contains(errOut, "not spent") {
+		t.Errorf("register into a missing folder: exit %d\n%s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); !os.IsNotExist(err) {
+		t.Errorf("a folder was made: %v", err)
+	}
+	var reg struct{ DeviceID string }
+	if err := json.Unmarshal([]byte(app.must(t, "device", "register", "--server", base, "--code", enrolled.ActivationCode,
+		"--state", filepath.Join(dir, "phone.json"))), &reg); err != nil || reg.DeviceID != enrolled.ID {
+		t.Errorf("the same code, a state it can write: %+v %v", reg, err)
+	}
+	// A registration refused by the server leaves no empty state file behind.
+	again := filepath.Join(dir, "again.json")
+	if code, _, _ := app.run(t, "device", "register", "--server", base, "--code", enrolled.ActivationCode, "--state", again); code != 1 {
+		t.Errorf("a spent code: exit %d", code)
+	}
+	if _, err := os.Stat(again); !os.IsNotExist(err) {
+		t.Errorf("a refused registration left %s: %v", again, err)
+	}
+}

@@ -44,6 +44,16 @@ type Observed struct {
 	// succeeded: ${totp(<redacted>)}, ${sent(+15551230123)}, ${answer()}… ("": it stays
 	// redacted). A refused passvalue is replayed as <redacted>, which is refused too.
 	Input string
+
+	// reconfigure, set on a Reconfigure's marker in the queue (not a call), is the
+	// configuration the calls after it were served under.
+	reconfigure *reconfiguration
+}
+
+// reconfiguration is a reload's configuration, for the recorder.
+type reconfiguration struct {
+	config  string
+	secrets []string
 }
 
 // ResourceDevice is the Resource of an observed device answer.
@@ -133,6 +143,22 @@ func (r *Recorder) Observe(o Observed) {
 	}
 }
 
+// Reconfigure tells the recorder that the calls observed from now on are served under
+// another configuration (a reload): config is its text, secrets its secret values. The
+// sessions under way are written first, with the configuration they ran under, so that
+// each transcript replays as it was served; later ones carry config. The secrets of the
+// earlier configuration are still redacted (a rotated key's old value may be in a call
+// still being recorded). It is queued behind the calls observed before it.
+func (r *Recorder) Reconfigure(config string, secrets []string) {
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		return
+	}
+	r.queue <- Observed{reconfigure: &reconfiguration{config: config, secrets: secrets}} // never dropped
+}
+
 // Close writes every open session and stops.
 func (r *Recorder) Close() error {
 	r.mu.Lock()
@@ -166,6 +192,14 @@ func (r *Recorder) loop() {
 					r.flush(key)
 				}
 				return
+			}
+			if c := o.reconfigure; c != nil {
+				for _, key := range sortedKeys(r.open) {
+					r.flush(key)
+				}
+				r.o.Config, r.o.Secrets = c.config, append(slices.Clone(r.o.Secrets), c.secrets...)
+				r.secrets = newSecretValues(r.o.Secrets)
+				continue
 			}
 			r.add(o)
 		case <-tick.C:

@@ -48,6 +48,13 @@ func (c callRecorder) Record(call adapter.RecordedCall) {
 
 // newRecorder records every transaction served into dir (emfa serve --record).
 func newRecorder(e *env, configPath, dir string) *transcript.Recorder {
+	return transcript.NewRecorder(transcript.RecorderOptions{Dir: dir, Config: recordedConfig(e, configPath), Log: e.log,
+		Secrets: recordSecrets(e.cfg), LookupEnv: os.LookupEnv})
+}
+
+// recordedConfig is the configuration's text as transcripts copy it: the file at
+// configPath (the embedded default without one), its remote webhooks inlined.
+func recordedConfig(e *env, configPath string) string {
 	text := string(defaultConfig)
 	if configPath != "" {
 		data, err := os.ReadFile(configPath)
@@ -56,9 +63,17 @@ func newRecorder(e *env, configPath, dir string) *transcript.Recorder {
 		}
 		text = string(data)
 	}
-	text = inlineWebhooks(text, configDir(e.cfg), e.log)
-	return transcript.NewRecorder(transcript.RecorderOptions{Dir: dir, Config: text, Log: e.log, Secrets: recordSecrets(e.cfg),
-		LookupEnv: os.LookupEnv})
+	return inlineWebhooks(text, configDir(e.cfg), e.log)
+}
+
+// reconfigure tells a recording (rec, serve's Recorder when it records) of a reload to
+// ne, whose configuration is read from configPath: the sessions under way are written
+// as they were served, and later ones carry the new configuration and redact its
+// secrets too.
+func reconfigure(rec adapter.Recorder, ne *env, configPath string) {
+	if c, ok := rec.(callRecorder); ok {
+		c.r.Reconfigure(recordedConfig(ne, configPath), recordSecrets(ne.cfg))
+	}
 }
 
 // recordSecrets is every secret value cfg holds, as the environment resolved it, for a

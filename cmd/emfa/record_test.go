@@ -465,3 +465,64 @@ func TestRecordSecretsOfTheConfiguration(t *testing.T) {
 		}
 	}
 }
+
+// A reload while recording: the session under way is written with the configuration it
+// was served under, and the calls after the reload make a transcript of their own, with
+// the new configuration, whose secrets are redacted too.
+func TestRecordAcrossAReload(t *testing.T) {
+	const secretB = "the-second-verify-password"
+	providers := func(name string) string {
+		return fmt.Sprintf("providers:\n  - {name: %q, credentialPrefix: emfa, capabilities: [totp], engine: builtin}\n", name)
+	}
+	cfg := writeTestConfig(t, "", providers("Served first"))
+	first, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordDir := filepath.Join(t.TempDir(), "recorded")
+	t.Cleanup(func() { // once serve has stopped (cleanups run last first): the second session
+		files, _ := filepath.Glob(filepath.Join(recordDir, "*.yaml"))
+		if len(files) != 2 {
+			t.Fatalf("transcripts: %q, want the session before the reload and the one after", files)
+		}
+		var later []byte
+		for _, f := range files {
+			if data, _ := os.ReadFile(f); strings.Contains(string(data), "Served second") {
+				later = data
+			}
+		}
+		if later == nil || strings.Contains(string(later), "Served first") {
+			t.Errorf("no transcript of the session after the reload with its configuration: %q", files)
+		}
+		if strings.Contains(string(later), secretB) {
+			t.Errorf("the new configuration's password is in the transcript:\n%s", later)
+		}
+	})
+	base, _, reload := (&cli{}).reloadingServe(t, cfg, "--record", recordDir)
+	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
+	sim.enrollments("alice")
+	second := strings.Replace(string(first), "Served first", "Served second", 1)
+	second = strings.Replace(second, "sim-password-0123", secretB, 1)
+	replaceFile(t, cfg, second)
+	if err := reload(); err != nil {
+		t.Fatal(err)
+	}
+	sim.pw = secretB
+	sim.enrollments("alice")
+	var files []string
+	deadline := time.Now().Add(10 * time.Second)
+	for len(files) < 1 && time.Now().Before(deadline) { // the first session, written at the reload
+		files, _ = filepath.Glob(filepath.Join(recordDir, "*.yaml"))
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(files) != 1 {
+		t.Fatalf("transcripts written at the reload: %q", files)
+	}
+	data, _ := os.ReadFile(files[0])
+	if !strings.Contains(string(data), "Served first") || strings.Contains(string(data), "Served second") {
+		t.Errorf("the session before the reload, with another configuration:\n%s", data)
+	}
+	if n := strings.Count(string(data), "resource: enrollments"); n != 1 {
+		t.Errorf("the session before the reload holds %d calls, want 1:\n%s", n, data)
+	}
+}

@@ -310,6 +310,9 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so *snapshotOpti
 					}
 					l.tls.cur.Store(nextTLS)
 				}
+				// A recording's transcripts replay as they were served: those under way
+				// are written with the configuration they ran under.
+				reconfigure(so.recorder, ne, o.config)
 				// The replaced snapshot's requests run up to its own requestTimeout.
 				l.swap(next, base, current.Server.RequestTimeout+5*time.Second)
 				if so.sync != nil {

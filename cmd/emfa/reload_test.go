@@ -23,8 +23,8 @@ func reloadingServe(t *testing.T, cfg string) (base string, logs *lockedLog, rel
 	return (&cli{}).reloadingServe(t, cfg)
 }
 
-// reloadingServe is reloadingServe on c's clock.
-func (c *cli) reloadingServe(t *testing.T, cfg string) (base string, logs *lockedLog, reload func() error) {
+// reloadingServe is reloadingServe on c's clock, serve given extra arguments too.
+func (c *cli) reloadingServe(t *testing.T, cfg string, extra ...string) (base string, logs *lockedLog, reload func() error) {
 	t.Helper()
 	trigger := make(chan struct{})
 	outcome := make(chan error)
@@ -36,7 +36,7 @@ func (c *cli) reloadingServe(t *testing.T, cfg string) (base string, logs *locke
 	d.reloaded = func(err error) { outcome <- err }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", cfg}, d) }()
+	go func() { done <- run(ctx, append([]string{"serve", "--config", cfg}, extra...), d) }()
 	select {
 	case addr := <-addrc:
 		base = "http://" + addr

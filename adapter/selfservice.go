@@ -970,13 +970,17 @@ func (p *selfServicePage) throttledSignIn(c echo.Context, wait time.Duration, te
 	return p.render(c, http.StatusTooManyRequests, "message", pageData{Title: "Too many attempts", Text: text})
 }
 
-// signInAllowed checks the client address's budget before a sign-in step.
-func (p *selfServicePage) signInAllowed(c echo.Context) (bool, error) {
-	if ok, wait := p.s.signIns.allow(c.RealIP()); !ok {
-		return false, p.throttledSignIn(c, wait, fmt.Sprintf("Too many failed sign-ins from your network: try again in %d seconds.",
+// signInAllowed checks the client address's budget before a sign-in step, and holds one
+// of its attempts while the step runs: the caller defers end. Steps sent at once from
+// one address (a script starting a thousand sign-ins in parallel, each sending a text)
+// pass no more than its budget has left, though none has failed yet.
+func (p *selfServicePage) signInAllowed(c echo.Context) (end func(), ok bool, err error) {
+	ok, wait, end := p.s.signIns.begin(c.RealIP())
+	if !ok {
+		return end, false, p.throttledSignIn(c, wait, fmt.Sprintf("Too many failed sign-ins from your network: try again in %d seconds.",
 			int(math.Ceil(wait.Seconds()))))
 	}
-	return true, nil
+	return end, true, nil
 }
 
 // signInRefused answers a sign-in step's error: a user name's limit as a throttle, a
@@ -993,7 +997,9 @@ func (p *selfServicePage) signInRefused(c echo.Context, err error) error {
 }
 
 func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
-	if ok, err := p.signInAllowed(c); !ok {
+	end, ok, err := p.signInAllowed(c)
+	defer end()
+	if !ok {
 		return err
 	}
 	method := c.FormValue("method")
@@ -1077,7 +1083,9 @@ func signInCodeForm(sess lifecycle.Session) pageData {
 }
 
 func (p *selfServicePage) signInCode(c echo.Context, sess lifecycle.Session) error {
-	if ok, err := p.signInAllowed(c); !ok {
+	end, ok, err := p.signInAllowed(c)
+	defer end()
+	if !ok {
 		return err
 	}
 	cookie := sess.Cookie
@@ -1133,7 +1141,9 @@ func (p *selfServicePage) signInResend(c echo.Context, sess lifecycle.Session) e
 	if sess.Kind != lifecycle.SessionAnon || !ok || m.By != builtin.SignInBySentCode || sess.State.User == "" {
 		return c.Redirect(http.StatusSeeOther, "/self-service/")
 	}
-	if ok, err := p.signInAllowed(c); !ok {
+	end, ok, err := p.signInAllowed(c)
+	defer end()
+	if !ok {
 		return err
 	}
 	if err := p.ss.StartSignIn(c.Request().Context(), &sess, sess.State.User, sess.State.Method); err != nil {

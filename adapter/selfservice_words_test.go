@@ -98,11 +98,17 @@ func TestSignInTrimsTheUserName(t *testing.T) {
 type sentTo struct {
 	mu sync.Mutex
 	to []string
+	// gate, when set (before any request), holds every Send until it is closed: a
+	// gateway slow enough that the requests sending codes are all under way at once.
+	gate chan struct{}
 }
 
 func (*sentTo) Kind() string                 { return "record" }
 func (*sentTo) Serves(delivery.Channel) bool { return true }
 func (s *sentTo) Send(_ context.Context, m delivery.Message) error {
+	if s.gate != nil {
+		<-s.gate
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.to = append(s.to, m.To)

@@ -54,3 +54,58 @@ func TestSentCodeSignInStartsTakeFromTheAddress(t *testing.T) {
 		t.Errorf("another address: %d, want 303", a.status)
 	}
 }
+
+// TestSignInStartsSentAtOnceHeldToTheBudget: sign-ins started at once from one address
+// pass no more than its budget has left, though none has failed yet: each holds one of
+// the address's attempts while it runs. Before, each read the budget before any had
+// taken from it, and a script starting them in parallel texted as many users as it
+// named.
+func TestSignInStartsSentAtOnceHeldToTheBudget(t *testing.T) {
+	h, sent, clk := newCodePageHarnessAt(t, &fakeClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}, "")
+	h.srv.signIns.now = clk.Now
+	ctx := context.Background()
+	const users = 3 * throttleBurst
+	clients := make([]*pageClient, users)
+	for i := range users {
+		name := fmt.Sprint("user", i)
+		if _, err := h.manager.CreateUser(ctx, "test", lifecycle.UserInput{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		phone, _ := json.Marshal(fmt.Sprintf("+1555010%04d", i))
+		if _, err := h.manager.EnrollFactor(ctx, "test", name, lifecycle.Enrollment{Type: "smsotp",
+			Activation: lifecycle.ActivationImmediate, Params: map[string]json.RawMessage{"phone": phone}}); err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = &pageClient{t: t, h: h, addr: "198.51.100.7"}
+		clients[i].get("/self-service/")
+	}
+	sent.gate = make(chan struct{})
+	statuses := make(chan int, users)
+	for i, p := range clients {
+		go func() {
+			statuses <- p.post("/self-service/signin", url.Values{"username": {fmt.Sprint("user", i)}, "method": {"smsotp"}}).status
+		}()
+	}
+	// Those refused answer while the others wait on the gateway.
+	refused, deadline := 0, time.After(10*time.Second)
+	for refused < users-throttleBurst {
+		select {
+		case s := <-statuses:
+			if s != http.StatusTooManyRequests {
+				t.Errorf("a sign-in answered %d while the gateway held every text", s)
+			}
+			refused++
+			continue
+		case <-deadline:
+		}
+		break
+	}
+	close(sent.gate)
+	for range users - refused {
+		<-statuses
+	}
+	if texted := len(sent.all()); texted > throttleBurst {
+		t.Errorf("%d sign-ins started at once from one address: %d texts sent, %d refused; want at most %d sent",
+			users, texted, refused, throttleBurst)
+	}
+}

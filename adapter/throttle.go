@@ -35,6 +35,9 @@ type throttle struct {
 type bucket struct {
 	tokens float64
 	at     time.Time
+	// inflight counts the attempts begun and not yet ended (begin): each holds one of
+	// the tokens until its outcome is known.
+	inflight int
 }
 
 func newThrottle() *throttle { return newBudget(throttleBurst, throttleEvery) }
@@ -63,10 +66,38 @@ func (t *throttle) allow(addr string) (bool, time.Duration) {
 		return true, 0
 	}
 	t.refill(b, t.now())
-	if b.tokens >= 1 {
+	if free := b.tokens - float64(b.inflight); free >= 1 {
 		return true, 0
 	}
-	return false, time.Duration((1 - b.tokens) * float64(t.every))
+	return false, time.Duration((1 + float64(b.inflight) - b.tokens) * float64(t.every))
+}
+
+// begin is allow for an attempt whose outcome comes later (a sign-in step that reads
+// the store, sends a code, checks one): the attempt holds one of the address's tokens
+// until end, so that attempts sent at once cannot each pass on the same token before any
+// of them failed. end gives the token back; failed, called before it, takes it for good.
+func (t *throttle) begin(addr string) (ok bool, wait time.Duration, end func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	key, now := throttleKey(addr), t.now()
+	b, found := t.buckets[key]
+	if !found {
+		if len(t.buckets) >= t.max {
+			t.evict(now)
+		}
+		b = &bucket{tokens: t.burst, at: now}
+		t.buckets[key] = b
+	}
+	t.refill(b, now)
+	if b.tokens-float64(b.inflight) < 1 {
+		return false, time.Duration((1 + float64(b.inflight) - b.tokens) * float64(t.every)), func() {}
+	}
+	b.inflight++
+	return true, 0, sync.OnceFunc(func() {
+		t.mu.Lock()
+		b.inflight--
+		t.mu.Unlock()
+	})
 }
 
 // failed takes one attempt from the address's budget.
@@ -90,7 +121,7 @@ func (t *throttle) failed(addr string) {
 // random (map order), so the table stays bounded whatever the number of addresses.
 func (t *throttle) evict(now time.Time) {
 	for k, b := range t.buckets {
-		if t.refill(b, now) {
+		if t.refill(b, now) && b.inflight == 0 {
 			delete(t.buckets, k)
 		}
 	}

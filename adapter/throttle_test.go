@@ -183,3 +183,43 @@ func TestAuthThrottleAdmitsRightCredentials(t *testing.T) {
 		t.Errorf("after 6 s: %d, want one more attempt (401)", code)
 	}
 }
+
+// TestThrottleBegin: an attempt begun holds one of the address's tokens until it ends;
+// ended without a failure it gives it back (once, however often end is called); a
+// failure recorded while it runs keeps it taken. An address with attempts under way is
+// not forgotten to make room.
+func TestThrottleBegin(t *testing.T) {
+	th := newBudget(3, time.Minute)
+	clk := &fakeClock{t: time.Unix(1767225600, 0)}
+	th.now = clk.Now
+	var ends []func()
+	for range 3 {
+		ok, _, end := th.begin("198.51.100.7")
+		if !ok {
+			t.Fatal("an attempt within the budget refused")
+		}
+		ends = append(ends, end)
+	}
+	if ok, wait, _ := th.begin("198.51.100.7"); ok || wait <= 0 {
+		t.Errorf("a fourth attempt while three run: %v, wait %v", ok, wait)
+	}
+	if ok, _ := th.allow("198.51.100.7"); ok {
+		t.Error("allow ignores the attempts under way")
+	}
+	ends[0]()
+	ends[0]() // again: nothing more given back
+	th.failed("198.51.100.7")
+	ends[1]()
+	// 3 tokens, 1 failure, 1 attempt still under way: one more may begin, not two.
+	if ok, _, _ := th.begin("198.51.100.7"); !ok {
+		t.Error("an attempt refused with a token free")
+	}
+	if ok, _, _ := th.begin("198.51.100.7"); ok {
+		t.Error("an attempt admitted with no token free")
+	}
+	th.max = 2 // evict makes room below it: addresses refilled first, those under way kept
+	th.evict(clk.Now().Add(time.Hour))
+	if len(th.buckets) != 1 {
+		t.Error("an address with attempts under way forgotten while its budget refilled")
+	}
+}

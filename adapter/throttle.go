@@ -79,16 +79,7 @@ func (t *throttle) allow(addr string) (bool, time.Duration) {
 func (t *throttle) begin(addr string) (ok bool, wait time.Duration, end func()) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	key, now := throttleKey(addr), t.now()
-	b, found := t.buckets[key]
-	if !found {
-		if len(t.buckets) >= t.max {
-			t.evict(now)
-		}
-		b = &bucket{tokens: t.burst, at: now}
-		t.buckets[key] = b
-	}
-	t.refill(b, now)
+	b := t.bucketOf(addr)
 	if b.tokens-float64(b.inflight) < 1 {
 		return false, time.Duration((1 + float64(b.inflight) - b.tokens) * float64(t.every)), func() {}
 	}
@@ -104,6 +95,13 @@ func (t *throttle) begin(addr string) (ok bool, wait time.Duration, end func()) 
 func (t *throttle) failed(addr string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	b := t.bucketOf(addr)
+	b.tokens = max(0, b.tokens-1)
+}
+
+// bucketOf is the address's budget brought up to date, a full one made (room made for
+// it) when the address has none; t.mu is held.
+func (t *throttle) bucketOf(addr string) *bucket {
 	key, now := throttleKey(addr), t.now()
 	b, ok := t.buckets[key]
 	if !ok {
@@ -114,7 +112,7 @@ func (t *throttle) failed(addr string) {
 		t.buckets[key] = b
 	}
 	t.refill(b, now)
-	b.tokens = max(0, b.tokens-1)
+	return b
 }
 
 // evict forgets the addresses whose budget has refilled, or, when none has, one at

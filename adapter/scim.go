@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -616,19 +615,8 @@ func readSCIM(c echo.Context) (map[string]any, error) {
 	return obj, nil
 }
 
-// namesNothing reports whether s, an id or a name a request looks up, is one no user or
-// group can have: a NUL, or bytes that are not UTF-8. PostgreSQL's text can neither hold
-// nor compare them, and fails the query, a store fault (503, which the directory sends
-// again), where SQLite finds nothing: such a lookup is answered as finding nothing without
-// asking the store.
-func namesNothing(s string) bool { return !utf8.ValidString(s) || strings.ContainsRune(s, 0) }
-
 func (api *syncAPI) userByID(c echo.Context) (lifecycle.User, error) {
-	id := param(c, "id")
-	if namesNothing(id) {
-		return lifecycle.User{}, scimErr(404, "", "no user with this id")
-	}
-	name, err := api.o.Queue.Store.UserNameByID(c.Request().Context(), id)
+	name, err := api.o.Queue.Store.UserNameByID(c.Request().Context(), param(c, "id"))
 	if err != nil {
 		if errorsIsNotFound(err) {
 			return lifecycle.User{}, scimErr(404, "", "no user with this id")
@@ -989,9 +977,6 @@ func (api *syncAPI) listUsers(c echo.Context) error {
 	ctx := c.Request().Context()
 	var candidates []lifecycle.User
 	if i := slices.IndexFunc(clauses, func(cl scimClause) bool { return cl.attr == "username" }); i >= 0 {
-		if namesNothing(clauses[i].value) {
-			return writeSCIM(c, http.StatusOK, listResponse[scimUserResource](0, start, nil))
-		}
 		u, err := api.o.Manager.GetUser(ctx, clauses[i].value)
 		var le *lifecycle.Error
 		if err != nil && !(errors.As(err, &le) && le.Kind == lifecycle.NotFound) {

@@ -72,11 +72,7 @@ func excludesMembers(c echo.Context) bool {
 }
 
 func (api *syncAPI) groupByID(c echo.Context) (store.Group, error) {
-	id := param(c, "id")
-	if namesNothing(id) {
-		return store.Group{}, scimErr(404, "", "no group with this id")
-	}
-	g, err := api.o.Queue.Store.GetGroup(c.Request().Context(), id)
+	g, err := api.o.Queue.Store.GetGroup(c.Request().Context(), param(c, "id"))
 	if errorsIsNotFound(err) {
 		return g, scimErr(404, "", "no group with this id")
 	}
@@ -143,10 +139,7 @@ func (api *syncAPI) memberRefs(ctx context.Context, v any, skipUnknown bool) ([]
 		if !ok || id == "" {
 			return nil, scimErr(400, "invalidValue", "a member needs a value (a user id)")
 		}
-		name, err := "", store.ErrNotFound
-		if !namesNothing(id) {
-			name, err = api.o.Queue.Store.UserNameByID(ctx, id)
-		}
+		name, err := api.o.Queue.Store.UserNameByID(ctx, id)
 		if errorsIsNotFound(err) && skipUnknown {
 			continue
 		}

@@ -518,6 +518,9 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
 }
 
 func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
+	if s.namesNothing(id) {
+		return store.Group{}, s.fail(fmt.Sprintf("get group %q", id), store.ErrNotFound)
+	}
 	g, err := scanGroup(s.r.QueryRowContext(ctx, `SELECT `+groupCols+` FROM sync_groups WHERE id = $1`, id))
 	if err != nil {
 		return store.Group{}, s.fail(fmt.Sprintf("get group %q", id), notFound(err))
@@ -526,6 +529,9 @@ func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
 }
 
 func (s *Store) GetGroupByName(ctx context.Context, name string) (store.Group, error) {
+	if s.namesNothing(name) {
+		return store.Group{}, s.fail(fmt.Sprintf("get group %q", name), store.ErrNotFound)
+	}
 	g, err := scanGroup(s.r.QueryRowContext(ctx, `SELECT `+groupCols+` FROM sync_groups WHERE name = $1`, name))
 	if err != nil {
 		return store.Group{}, s.fail(fmt.Sprintf("get group %q", name), notFound(err))

@@ -20,19 +20,8 @@ import (
 func TestSentCodeSignInStartsTakeFromTheAddress(t *testing.T) {
 	h, sent, clk := newCodePageHarnessAt(t, &fakeClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}, "")
 	h.srv.signIns.now = clk.Now
-	ctx := context.Background()
 	const users = 3 * throttleBurst
-	for i := range users {
-		name := fmt.Sprint("user", i)
-		if _, err := h.manager.CreateUser(ctx, "test", lifecycle.UserInput{Name: name}); err != nil {
-			t.Fatal(err)
-		}
-		phone, _ := json.Marshal(fmt.Sprintf("+1555010%04d", i))
-		if _, err := h.manager.EnrollFactor(ctx, "test", name, lifecycle.Enrollment{Type: "smsotp",
-			Activation: lifecycle.ActivationImmediate, Params: map[string]json.RawMessage{"phone": phone}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	textedUsers(t, h, users)
 	before := len(sent.all())
 	p := &pageClient{t: t, h: h, addr: "198.51.100.7"}
 	refused := 0
@@ -63,19 +52,10 @@ func TestSentCodeSignInStartsTakeFromTheAddress(t *testing.T) {
 func TestSignInStartsSentAtOnceHeldToTheBudget(t *testing.T) {
 	h, sent, clk := newCodePageHarnessAt(t, &fakeClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}, "")
 	h.srv.signIns.now = clk.Now
-	ctx := context.Background()
 	const users = 3 * throttleBurst
+	textedUsers(t, h, users)
 	clients := make([]*pageClient, users)
-	for i := range users {
-		name := fmt.Sprint("user", i)
-		if _, err := h.manager.CreateUser(ctx, "test", lifecycle.UserInput{Name: name}); err != nil {
-			t.Fatal(err)
-		}
-		phone, _ := json.Marshal(fmt.Sprintf("+1555010%04d", i))
-		if _, err := h.manager.EnrollFactor(ctx, "test", name, lifecycle.Enrollment{Type: "smsotp",
-			Activation: lifecycle.ActivationImmediate, Params: map[string]json.RawMessage{"phone": phone}}); err != nil {
-			t.Fatal(err)
-		}
+	for i := range clients {
 		clients[i] = &pageClient{t: t, h: h, addr: "198.51.100.7"}
 		clients[i].get("/self-service/")
 	}
@@ -107,5 +87,22 @@ func TestSignInStartsSentAtOnceHeldToTheBudget(t *testing.T) {
 	if texted := len(sent.all()); texted > throttleBurst {
 		t.Errorf("%d sign-ins started at once from one address: %d texts sent, %d refused; want at most %d sent",
 			users, texted, refused, throttleBurst)
+	}
+}
+
+// textedUsers makes n users, user0 … user<n-1>, each with an active SMS factor.
+func textedUsers(t *testing.T, h *adminHarness, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range n {
+		name := fmt.Sprint("user", i)
+		if _, err := h.manager.CreateUser(ctx, "test", lifecycle.UserInput{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		phone, _ := json.Marshal(fmt.Sprintf("+1555010%04d", i))
+		if _, err := h.manager.EnrollFactor(ctx, "test", name, lifecycle.Enrollment{Type: "smsotp",
+			Activation: lifecycle.ActivationImmediate, Params: map[string]json.RawMessage{"phone": phone}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -480,25 +480,7 @@ func TestRecordAcrossAReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	recordDir := filepath.Join(t.TempDir(), "recorded")
-	t.Cleanup(func() { // once serve has stopped (cleanups run last first): the second session
-		files, _ := filepath.Glob(filepath.Join(recordDir, "*.yaml"))
-		if len(files) != 2 {
-			t.Fatalf("transcripts: %q, want the session before the reload and the one after", files)
-		}
-		var later []byte
-		for _, f := range files {
-			if data, _ := os.ReadFile(f); strings.Contains(string(data), "Served second") {
-				later = data
-			}
-		}
-		if later == nil || strings.Contains(string(later), "Served first") {
-			t.Errorf("no transcript of the session after the reload with its configuration: %q", files)
-		}
-		if strings.Contains(string(later), secretB) {
-			t.Errorf("the new configuration's password is in the transcript:\n%s", later)
-		}
-	})
-	base, _, reload := (&cli{}).reloadingServe(t, cfg, "--record", recordDir)
+	base, _, reload, stop := (&cli{}).serveReloading(t, cfg, "--record", recordDir)
 	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
 	sim.enrollments("alice")
 	second := strings.Replace(string(first), "Served first", "Served second", 1)
@@ -524,5 +506,22 @@ func TestRecordAcrossAReload(t *testing.T) {
 	}
 	if n := strings.Count(string(data), "resource: enrollments"); n != 1 {
 		t.Errorf("the session before the reload holds %d calls, want 1:\n%s", n, data)
+	}
+	stop() // the second session, written as serve stops
+	files, _ = filepath.Glob(filepath.Join(recordDir, "*.yaml"))
+	if len(files) != 2 {
+		t.Fatalf("transcripts: %q, want the session before the reload and the one after", files)
+	}
+	var later []byte
+	for _, f := range files {
+		if data, _ := os.ReadFile(f); strings.Contains(string(data), "Served second") {
+			later = data
+		}
+	}
+	if later == nil || strings.Contains(string(later), "Served first") {
+		t.Errorf("no transcript of the session after the reload with its configuration: %q", files)
+	}
+	if strings.Contains(string(later), secretB) {
+		t.Errorf("the new configuration's password is in the transcript:\n%s", later)
 	}
 }

@@ -26,6 +26,14 @@ func reloadingServe(t *testing.T, cfg string) (base string, logs *lockedLog, rel
 // reloadingServe is reloadingServe on c's clock, serve given extra arguments too.
 func (c *cli) reloadingServe(t *testing.T, cfg string, extra ...string) (base string, logs *lockedLog, reload func() error) {
 	t.Helper()
+	base, logs, reload, _ = c.serveReloading(t, cfg, extra...)
+	return base, logs, reload
+}
+
+// serveReloading is reloadingServe with stop, which ends serve before the test does (its
+// traces flushed, its recordings written); the test's cleanup stops it otherwise.
+func (c *cli) serveReloading(t *testing.T, cfg string, extra ...string) (base string, logs *lockedLog, reload func() error, stop func()) {
+	t.Helper()
 	trigger := make(chan struct{})
 	outcome := make(chan error)
 	addrc := make(chan string, 1)
@@ -44,16 +52,17 @@ func (c *cli) reloadingServe(t *testing.T, cfg string, extra ...string) (base st
 		cancel()
 		t.Fatalf("serve exited %d:\n%s", code, logs)
 	}
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		if code := <-done; code != 0 {
 			t.Errorf("serve exited %d:\n%s", code, logs)
 		}
 	})
+	t.Cleanup(stop)
 	return base, logs, func() error {
 		trigger <- struct{}{}
 		return <-outcome
-	}
+	}, stop
 }
 
 // replaceFile writes data to path as an editor that renames does: a reload never reads

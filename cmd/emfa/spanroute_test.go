@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,37 +20,7 @@ func TestSpanNamesAreBoundedRoutes(t *testing.T) {
 	exp := newKeptSpans()
 	body := "providers:\n  - name: Built-in factors\n    credentialPrefix: emfa\n    capabilities: [totp]\n    engine: builtin\n"
 	cfg := writeTestConfig(t, "", body+tracingSection)
-	app := &cli{traces: exp}
-	trigger := make(chan struct{})
-	outcome := make(chan error)
-	addrc := make(chan string, 1)
-	logs := &lockedLog{}
-	d := app.deps(io.Discard, logs)
-	d.listening = func(addr string) { addrc <- addr }
-	d.reload = trigger
-	d.reloaded = func(err error) { outcome <- err }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", cfg}, d) }()
-	var base string
-	select {
-	case addr := <-addrc:
-		base = "http://" + addr
-	case code := <-done:
-		cancel()
-		t.Fatalf("serve exited %d:\n%s", code, logs)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if code := <-done; code != 0 {
-				t.Errorf("serve exited %d:\n%s", code, logs)
-			}
-		}
-	}
-	t.Cleanup(stop)
+	base, logs, reload, stop := (&cli{traces: exp}).serveReloading(t, cfg)
 
 	call := func(method, path string, auth bool) int {
 		t.Helper()
@@ -78,8 +47,7 @@ func TestSpanNamesAreBoundedRoutes(t *testing.T) {
 	// A provider added by a reload.
 	replaceFile(t, cfg, strings.Replace(mustRead(t, cfg), "providers:\n",
 		"providers:\n  - name: Acme\n    credentialPrefix: Acme\n    capabilities: [totp]\n    engine: builtin\n", 1))
-	trigger <- struct{}{}
-	if err := <-outcome; err != nil {
+	if err := reload(); err != nil {
 		t.Fatalf("reload: %v\n%s", err, logs)
 	}
 	call("POST", "/v1/providers/acme/validate", true)

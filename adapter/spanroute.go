@@ -20,7 +20,9 @@ func (s *Server) SpanRoute(r *http.Request) string {
 	if path == "" {
 		path = r.URL.Path
 	}
-	c := s.echo.NewContext(nil, nil)
+	c := s.echo.AcquireContext() // echo's pool: a traced request allocates no context of its own
+	defer s.echo.ReleaseContext(c)
+	c.Reset(nil, nil)
 	s.echo.Router().Find(r.Method, path, c)
 	route := c.Path()
 	if res, ok := strings.CutPrefix(route, contractGroup); ok && !strings.ContainsAny(res, ":*/") {

@@ -185,12 +185,30 @@ func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, d
 		return Link{}, s.m.refuse(ctx, actor, action, name, "", conflict("no_mailer", "", "selfService.mail.sender is not configured"))
 	}
 	now := s.m.now()
-	if old, err := s.linkOf(ctx, r.ID); err == nil && now.Sub(old.CreatedAt) < linkMinInterval {
+	// The minute is reserved before the link is made, in one step in the store (for
+	// every replica): of links asked for at once, one is sent. A link not sent or not
+	// stored gives it back.
+	key := store.LinkSendKey(r.ID)
+	err = s.m.store.ReserveSend(ctx, []string{key}, []store.SendLimit{{Window: linkMinInterval, Max: 1}}, now)
+	if rl := (*store.RateLimitError)(nil); errors.As(err, &rl) {
 		// 429 with Retry-After: a script issuing links knows when the next one is allowed.
 		return Link{}, s.m.refuse(ctx, actor, action, name, "", &Error{Kind: Refused, Code: "too_many_links",
 			Msg:        fmt.Sprintf("a link was issued for %q less than %s ago", name, linkMinInterval),
-			RetryAfter: linkMinInterval - now.Sub(old.CreatedAt)})
+			RetryAfter: max(rl.RetryAt.Sub(now), time.Second)})
 	}
+	if err != nil {
+		return Link{}, err
+	}
+	issued := false
+	defer func() {
+		if !issued {
+			// Not sent, or not stored: the next try may come at once. A context ended
+			// with the request must not keep the reservation.
+			if _, err := s.m.store.DeleteSends(context.WithoutCancel(ctx), key); err != nil {
+				s.m.log.Warn("self-service link: the minute's reservation was not given back", "user", name, "err", err)
+			}
+		}
+	}()
 	token, hash := secret()
 	l := store.SelfServiceLink{UserID: r.ID, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(s.o.LinkLifetime)}
 	// A link is stored with the record of its issue, in one commit: no link without it.
@@ -203,6 +221,7 @@ func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, d
 		if err := put("returned to the caller"); err != nil {
 			return Link{}, err
 		}
+		issued = true
 		out.URL = url
 		return out, nil
 	}
@@ -233,6 +252,8 @@ func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, d
 		s.m.audit(ctx, actor, action, name, "", "FAILED", "not sent: "+err.Error())
 		return Link{}, &Error{Kind: Refused, Code: "link_not_sent", Msg: "the link could not be e-mailed; retry later"}
 	}
+	// Sent: the minute is spent, even should the store fail now.
+	issued = true
 	out.Delivered, out.To = true, delivery.MaskEmail(r.Profile.Email)
 	if err := put("e-mailed to " + out.To); err != nil {
 		return Link{}, err
@@ -273,18 +294,6 @@ func cmpOr(a, b string) string {
 		return a
 	}
 	return b
-}
-
-// linkOf finds a user's current link by reading it through its hash-less key: the store
-// indexes links by hash, so this asks for the user's row directly.
-func (s *SelfService) linkOf(ctx context.Context, userID string) (store.SelfServiceLink, error) {
-	type byUser interface {
-		LinkOfUser(ctx context.Context, userID string) (store.SelfServiceLink, error)
-	}
-	if b, ok := s.st.(byUser); ok {
-		return b.LinkOfUser(ctx, userID)
-	}
-	return store.SelfServiceLink{}, store.ErrNotFound
 }
 
 // Session is a browser's session as the page sees it.

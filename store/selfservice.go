@@ -16,6 +16,11 @@ type SelfServiceLink struct {
 	SpentAt   time.Time // zero until an enrollment completes with it
 }
 
+// LinkSendKey is the send-limit key (Store.ReserveSend) under which a user's activation
+// links are counted: one a minute, reserved before the link is sent. A reset that revokes
+// the user's link (UserChange.Reset) forgets the sends under it, in its commit.
+func LinkSendKey(userID string) string { return "link:" + userID }
+
 // SelfServiceSession is a browser's session on the self-service page, kept in the store
 // so that every replica sees it. Only the hash of its cookie is kept.
 type SelfServiceSession struct {

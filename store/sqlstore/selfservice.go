@@ -177,8 +177,18 @@ func endSessions(ctx context.Context, tx execContext, userID string, c store.Use
 			cond = append(cond, `created_at < $2`, `(link_hash <> '' AND NOT EXISTS
 				(SELECT 1 FROM selfservice_links l WHERE l.hash = selfservice_sessions.link_hash))`)
 		}
-		if _, err := tx.ExecContext(ctx, revoke, revokeArgs...); err != nil {
+		res, err := tx.ExecContext(ctx, revoke, revokeArgs...)
+		if err != nil {
 			return err
+		}
+		// The link revoked, the minute's limit it set goes with it (a late reset that
+		// left a newer link leaves its limit too).
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n > 0 {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sends WHERE key = $1`, store.LinkSendKey(userID)); err != nil {
+				return err
+			}
 		}
 	}
 	var ended []string
@@ -237,17 +247,4 @@ func (s *Store) DeleteExpiredLinks(ctx context.Context, spentBefore, now time.Ti
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
-}
-
-// LinkOfUser finds a user's current link (the send limit looks at its age).
-func (s *Store) LinkOfUser(ctx context.Context, userID string) (store.SelfServiceLink, error) {
-	var l store.SelfServiceLink
-	var created, expires, spent int64
-	err := s.w.QueryRowContext(ctx, `SELECT user_id, hash, created_at, expires_at, spent_at FROM selfservice_links WHERE user_id = $1`, userID).
-		Scan(&l.UserID, &l.Hash, &created, &expires, &spent)
-	if err != nil {
-		return l, s.fail("get self-service link", notFound(err))
-	}
-	l.CreatedAt, l.ExpiresAt, l.SpentAt = fromMillis(created), fromMillis(expires), fromMillis(spent)
-	return l, nil
 }

@@ -128,6 +128,10 @@ func (d *deps) replay(ctx context.Context, o replayOptions, files []string) erro
 				fmt.Fprintf(stderr, "--- emfa log for %s:\n%s", path, logs.String())
 			}
 		}
+		if errors.Is(err, transcript.ErrNotInProcess) && !errors.As(err, new(notRun)) {
+			// A code sent, read back mid-run: emfa answered nothing wrong.
+			err = notRun{err}
+		}
 		r := replayResult{path: path, err: err, took: time.Since(began)}
 		if t != nil {
 			r.name = t.Name
@@ -707,9 +711,19 @@ func (a targetAuth) start(url string) transcript.Start {
 		if err := yaml.Unmarshal([]byte(text), &doc); err != nil || len(doc.Providers) == 0 {
 			return nil, nil, fmt.Errorf("configuration names no provider")
 		}
-		for _, s := range t.Steps {
-			if len(s.Vendor) > 0 {
+		// What only an emfa in this process can do is refused before the first call: a
+		// transcript that cannot run here is not run, rather than failed half-way.
+		if len(t.Setup) > 0 {
+			return nil, nil, fmt.Errorf("setup: %w", transcript.ErrNotInProcess)
+		}
+		for i, s := range t.Steps {
+			switch {
+			case len(s.Vendor) > 0:
 				return nil, nil, fmt.Errorf("vendor exchanges: %w", transcript.ErrNotInProcess)
+			case s.Advance != 0:
+				return nil, nil, fmt.Errorf("step %d advances the clock: %w", i+1, transcript.ErrNotInProcess)
+			case s.Device != nil:
+				return nil, nil, fmt.Errorf("step %d acts as a device: %w", i+1, transcript.ErrNotInProcess)
 			}
 		}
 		name, value, _ := strings.Cut(a.header, "=")

@@ -356,6 +356,47 @@ func (e *Engine) Ended(ctx context.Context, req provider.Request) (provider.Outc
 	return e.txs.Ended(ctx, req)
 }
 
+var _ provider.ResultRefuser = (*Engine)(nil)
+
+// RefuseResult answers a result the Provider refuses (provider.ResultRefuser): as its
+// transaction ended, when it has; a challenge still pending ends FAILED with the refusal
+// (refusePending). Before, it was left pending, and once the refusal was lifted the next
+// poll asked the vendor and answered SUCCESS after a FAILED (contract §7).
+func (e *Engine) RefuseResult(ctx context.Context, req provider.Request, refusal provider.Outcome) (provider.Outcome, error) {
+	if ended, ok, err := e.Ended(ctx, req); err != nil || ok {
+		return ended, err
+	}
+	return e.refusePending(ctx, req, refusal)
+}
+
+// refusePending answers refusal to a result on req's challenge, still pending, and ends
+// the challenge FAILED in the same unit as the record of that answer: a poll answered
+// FAILED is terminal to Verify, and every later one must answer it, whatever the vendor
+// says by then (contract §7). A transaction that is not req's, or none, is refused and
+// left alone.
+func (e *Engine) refusePending(ctx context.Context, req provider.Request, refusal provider.Outcome) (provider.Outcome, error) {
+	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
+		txs := e.txs.In(w)
+		tx, foreign, err := txs.Load(ctx, req)
+		switch {
+		case err != nil:
+			return provider.Outcome{}, err
+		case foreign != nil:
+			return refusal, nil
+		case tx.Status != string(provider.StatusPending):
+			return provider.Remembered(tx), nil // its deadline passed: TIMEOUT
+		}
+		done, err := txs.Finish(ctx, tx.ID, provider.StatusFailed)
+		if err != nil {
+			return provider.Outcome{}, err
+		}
+		if done.Status != string(provider.StatusFailed) {
+			return provider.Remembered(done), nil // another poll ended it first
+		}
+		return refusal, nil
+	})
+}
+
 // Result polls a transaction: from the store once terminal, TIMEOUT past its deadline,
 // otherwise from the vendor.
 func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Outcome, error) {
@@ -364,9 +405,12 @@ func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Out
 		return answer, err
 	}
 	// A terminal status is answered again, as with the built-in engine; a challenge still
-	// pending when its user was disabled does not sign them in.
+	// pending when its user was disabled does not sign them in, and ends with the refusal.
 	if refusal, err := e.disabled(ctx, req.Username); err != nil || refusal != nil {
-		return deref(refusal), err
+		if err != nil {
+			return provider.Outcome{}, err
+		}
+		return e.refusePending(ctx, req, *refusal)
 	}
 	r := e.lookup(provider.ResourceResult, req.Capability, 2)
 	if r == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"strings"
 	"time"
@@ -171,7 +172,24 @@ func (p *Provider) Test(ctx context.Context) (out Outcome, err error) {
 	if err != nil {
 		return Outcome{}, fmt.Errorf("provider %s: test: %w", p.CredentialPrefix, err)
 	}
-	return out, nil
+	return testAnswer(out), nil
+}
+
+// testAnswer is an engine's test outcome as contract §8 has it, whatever the engine: SUCCESS,
+// or FAILED with attributes.reason. A remote provider's test resource is the operator's
+// transform, which may make any status, or a FAILED without a reason (IBM's DUO test does).
+func testAnswer(out Outcome) Outcome {
+	if out.Status == StatusSuccess {
+		return out
+	}
+	if r, _ := out.Attributes["reason"].(string); r == "" {
+		attrs := make(map[string]any, len(out.Attributes)+1)
+		maps.Copy(attrs, out.Attributes)
+		attrs["reason"] = "the backend's test answered " + cmp.Or(string(out.Status), "no status")
+		out.Attributes = attrs
+	}
+	out.Status = StatusFailed
+	return out
 }
 
 // observation is a contract call being counted (Observer) and traced (its "contract

@@ -179,8 +179,9 @@ func New(o Options) *Server {
 	if !o.AdminOnly {
 		g := e.Group("/v1/providers/:prefix")
 		// Methods: IBM's samples use GET for result and test, and the method is the
-		// operator's choice in Verify's webhook, so the resources that only read take both.
-		g.POST("/enrollments", s.enrollments, s.authenticate)
+		// operator's choice in Verify's webhook, so the resources that only read take both:
+		// the lookup too (Verify's own runtime lookup is a GET).
+		g.Match([]string{http.MethodGet, http.MethodPost}, "/enrollments", s.enrollments, s.authenticate)
 		g.POST("/initiate", s.initiate, s.authenticate, s.idempotent(provider.ResourceInitiate))
 		g.POST("/validate", s.validate, s.authenticate, s.idempotent(provider.ResourceValidate))
 		g.Match([]string{http.MethodGet, http.MethodPost}, "/result", s.result, s.authenticate, s.idempotent(provider.ResourceResult))
@@ -256,7 +257,11 @@ func (s *Server) enrollments(c echo.Context) error {
 	var body struct {
 		Username *string `json:"username"`
 	}
-	if err := decode(c, &body); err != nil {
+	if u, ok, err := queryUsername(c); err != nil {
+		return err
+	} else if ok {
+		body.Username = u
+	} else if err := decode(c, &body); err != nil {
 		return err
 	}
 	if body.Username == nil || *body.Username == "" {

@@ -244,7 +244,7 @@ func TestRoutingAndAuth(t *testing.T) {
 		{"prefix case-insensitive", "POST", "/v1/providers/ACME/enrollments", nil, 200, ""},
 		{"unknown resource", "POST", "/v1/providers/acme/frobnicate", nil, 404, "not_found"},
 		{"unknown route", "GET", "/nowhere", nil, 404, "not_found"},
-		{"wrong method", "GET", "/v1/providers/acme/enrollments", nil, 405, "method_not_allowed"},
+		{"wrong method", "PUT", "/v1/providers/acme/enrollments", nil, 405, "method_not_allowed"},
 		{"healthz without auth", "GET", "/healthz", []string{"X-Other", "1"}, 200, ""},
 		{"readyz without auth", "GET", "/readyz", []string{"X-Other", "1"}, 200, ""},
 	}

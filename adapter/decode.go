@@ -138,6 +138,28 @@ func queryChallenge(c echo.Context) (challengeBody, bool, error) {
 	return b, true, nil
 }
 
+// queryUsername reads an enrollments GET without a body from its query string, as
+// queryChallenge does a result's: username. ok is false when the request has a body (then
+// it is decoded as on POST) or is not a GET.
+func queryUsername(c echo.Context) (*string, bool, error) {
+	if c.Request().Method != http.MethodGet {
+		return nil, false, nil
+	}
+	data, err := peekBody(c)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(bytes.TrimSpace(data)) > 0 {
+		return nil, false, nil
+	}
+	q := c.Request().URL.Query()
+	if !q.Has("username") {
+		return nil, true, nil
+	}
+	u := q.Get("username")
+	return &u, true, nil
+}
+
 // readBody reads the request body within the body limit, answering an overflow with 413.
 func readBody(c echo.Context) ([]byte, error) {
 	data, err := io.ReadAll(c.Request().Body)

@@ -118,6 +118,15 @@ func (p *Provider) enrollments(ctx context.Context, username string) ([]Enrollme
 		return nil, fmt.Errorf("provider %s: enrollments: %w", p.CredentialPrefix, err)
 	}
 	for _, e := range list {
+		if why := CheckIdentifier("id", e.ID, MaxFactorIDBytes); why != "" {
+			// Every later call names the factor by this id, and is refused before any
+			// engine sees it (Request.invalid): a factor offered so could never work.
+			if p.Log != nil {
+				p.Log.Warn("enrollment not offered: its id cannot be named in a contract call",
+					"provider", p.CredentialPrefix, "capability", Printable(e.Capability, MaxCapabilityBytes), "reason", why)
+			}
+			continue
+		}
 		if c, ok := p.Capability(e.Capability); ok {
 			if refusal, err := p.switchedOff(ctx, c); err != nil || refusal != nil {
 				if err != nil {

@@ -409,33 +409,43 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 		}
 		return nil
 	}
+	// setPath is an add or replace of path: a value filter or a sub-attribute of a
+	// group's attribute (a member's display) names nothing this server keeps apart from
+	// the member.
+	setPath := func(path string, v any, op string) error {
+		p, err := parseSCIMPath(path)
+		if err != nil {
+			return err
+		}
+		if p.selAttr != "" || p.sub != "" {
+			return scimErr(400, "invalidPath", "path "+strconv.Quote(path)+" names a part of a group this server cannot "+op)
+		}
+		return set(p.attr, v, op)
+	}
 	for _, op := range ops {
 		if op.path == "" {
 			vo, ok := op.value.(map[string]any)
 			if !ok {
 				return "", "", nil, scimErr(400, "invalidValue", "an operation without a path needs an object value")
 			}
+			// Each key is a path, as a user's are (scimUser.applyObject): it may name
+			// its attribute by the schema's URN.
 			for k, v := range vo {
-				if err := set(strings.ToLower(k), v, op.op); err != nil {
+				if err := setPath(k, v, op.op); err != nil {
 					return "", "", nil, err
 				}
+			}
+			continue
+		}
+		if op.op != "remove" {
+			if err := setPath(op.path, op.value, op.op); err != nil {
+				return "", "", nil, err
 			}
 			continue
 		}
 		p, err := parseSCIMPath(op.path)
 		if err != nil {
 			return "", "", nil, err
-		}
-		if op.op != "remove" {
-			if p.selAttr != "" || p.sub != "" {
-				// A value filter or a sub-attribute of a group's attribute (a member's
-				// display) names nothing this server keeps apart from the member.
-				return "", "", nil, scimErr(400, "invalidPath", "path "+strconv.Quote(op.path)+" names a part of a group this server cannot "+op.op)
-			}
-			if err := set(p.attr, op.value, op.op); err != nil {
-				return "", "", nil, err
-			}
-			continue
 		}
 		switch {
 		case p.attr == "members":

@@ -970,6 +970,7 @@ func (api *syncAPI) listUsers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	clauses = unqualified(clauses, scimUserSchema)
 	start, count, err := paging(c)
 	if err != nil {
 		return err

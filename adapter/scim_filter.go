@@ -37,6 +37,17 @@ func parseSCIMFilter(f string) ([]scimClause, error) {
 	return out, nil
 }
 
+// unqualified is clauses with each attribute named by schema's URN (RFC 7644 §3.10:
+// "urn:ietf:params:scim:schemas:core:2.0:User:userName") named as its short name; one of
+// another schema keeps its URN, and is refused as an attribute this server cannot filter on.
+func unqualified(clauses []scimClause, schema string) []scimClause {
+	prefix := strings.ToLower(schema) + ":"
+	for i := range clauses {
+		clauses[i].attr = strings.TrimPrefix(clauses[i].attr, prefix)
+	}
+	return clauses
+}
+
 // splitAnd splits on ` and ` (any case) outside quotes. It compares in place: a lower-case
 // copy of f need not have f's byte offsets (the Ohm sign's lower case is a byte shorter).
 func splitAnd(f string) []string {

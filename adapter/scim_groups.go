@@ -523,6 +523,7 @@ func (api *syncAPI) listGroups(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	clauses = unqualified(clauses, scimGroupSchema)
 	start, count, err := paging(c)
 	if err != nil {
 		return err

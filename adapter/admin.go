@@ -234,9 +234,16 @@ func actor(c echo.Context) lifecycle.Actor {
 	return lifecycle.Actor(name)
 }
 
-// param is a path parameter, percent-decoded (a username may hold any character).
+// param is a path parameter, percent-decoded once (a username may hold any character).
+// Echo routes on the raw path only when the request's escaping is not the default one (a
+// "/" sent as %2F: echo.GetPath), and its parameters are then still escaped; otherwise
+// they are decoded already, and decoding them again would turn "a%41", sent as a%2541,
+// into another user's name, "aA".
 func param(c echo.Context, name string) string {
 	v := c.Param(name)
+	if c.Request().URL.RawPath == "" {
+		return v
+	}
 	if u, err := url.PathUnescape(v); err == nil {
 		return u
 	}

@@ -25,17 +25,24 @@ type auth0Entry struct {
 	Type     string          `json:"type"`
 	Date     string          `json:"date"`
 	UserName string          `json:"user_name"`
-	Details  *struct {
-		Request *struct {
-			Method string         `json:"method"`
-			Path   string         `json:"path"`
-			Body   map[string]any `json:"body"`
-		} `json:"request"`
-		Response *struct {
-			StatusCode int            `json:"statusCode"`
-			Body       map[string]any `json:"body"`
-		} `json:"response"`
-	} `json:"details"`
+	// Details are read only for the types emfa acts on by them (sapi): each type has its
+	// own, and one emfa does not act on is no reason to refuse the entry.
+	Details json.RawMessage `json:"details"`
+}
+
+// auth0Call is the details of an sapi entry. A body is whatever JSON the call sent or
+// answered (an object, but an array for PUT /api/v2/users/{id}/authentication-methods
+// or the answer of POST /api/v2/users/{id}/identities): only an object's keys are read.
+type auth0Call struct {
+	Request *struct {
+		Method string `json:"method"`
+		Path   string `json:"path"`
+		Body   any    `json:"body"`
+	} `json:"request"`
+	Response *struct {
+		StatusCode int `json:"statusCode"`
+		Body       any `json:"body"`
+	} `json:"response"`
 }
 
 func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
@@ -82,7 +89,14 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 			p.refuse(e.LogID, "entry "+itoa(i)+": date is not an RFC 3339 time")
 			continue
 		}
-		ev, ok := auth0Event(e)
+		var call *auth0Call
+		if e.Type == "sapi" && len(e.Details) > 0 {
+			if err := json.Unmarshal(e.Details, &call); err != nil {
+				p.refuse(e.LogID, "entry "+itoa(i)+": details are not the JSON expected: "+err.Error())
+				continue
+			}
+		}
+		ev, ok := auth0Event(e, call)
 		if !ok {
 			p.ignored++
 			continue
@@ -93,7 +107,8 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 	return p.whole()
 }
 
-func auth0Event(e auth0Entry) (provider.LifecycleEvent, bool) {
+// auth0Event is the event e says; d is its details, read when it is an sapi entry.
+func auth0Event(e auth0Entry, d *auth0Call) (provider.LifecycleEvent, bool) {
 	ev := provider.LifecycleEvent{Username: e.UserName}
 	switch e.Type {
 	case "ss":
@@ -103,7 +118,6 @@ func auth0Event(e auth0Entry) (provider.LifecycleEvent, bool) {
 	case "gd_user_delete":
 		ev.Type = provider.EventUserMFAReset
 	case "sapi":
-		d := e.Details
 		if d == nil || d.Request == nil {
 			return ev, false
 		}
@@ -113,8 +127,9 @@ func auth0Event(e auth0Entry) (provider.LifecycleEvent, bool) {
 		// body, so it names no one and is ignored.
 		ev.Username = ""
 		if d.Response != nil {
+			body, _ := d.Response.Body.(map[string]any)
 			for _, k := range []string{"username", "email"} {
-				if s, ok := d.Response.Body[k].(string); ok && s != "" {
+				if s, ok := body[k].(string); ok && s != "" {
 					ev.Username = s
 					break
 				}
@@ -126,12 +141,13 @@ func auth0Event(e auth0Entry) (provider.LifecycleEvent, bool) {
 			return ev, false
 		}
 		parts := strings.Split(strings.TrimPrefix(rest, "/"), "/")
+		req, _ := d.Request.Body.(map[string]any)
 		switch m := strings.ToUpper(d.Request.Method); {
 		case m == "POST" && rest == "":
 			ev.Type = provider.EventUserCreate
-			ev.Disabled, _ = d.Request.Body["blocked"].(bool) // created blocked: disabled from the start
+			ev.Disabled, _ = req["blocked"].(bool) // created blocked: disabled from the start
 		case m == "PATCH" && len(parts) == 1 && parts[0] != "":
-			b, ok := d.Request.Body["blocked"].(bool)
+			b, ok := req["blocked"].(bool)
 			if !ok {
 				return ev, false
 			}

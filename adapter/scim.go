@@ -391,7 +391,7 @@ func (m *scimUser) applyAddress(op string, p scimPath, value any) error {
 			return scimErr(400, "invalidValue", "addresses.country must be a string")
 		}
 		if p.selAttr == "type" {
-			country, _ = x["country"].(string) // the work address's, by the path
+			country, _ = subAttr(x, "country").(string) // the work address's, by the path
 			break
 		}
 		return m.applyAddress(op, p, []any{x}) // one address: the user's if it is work's, primary or untyped
@@ -405,8 +405,8 @@ func (m *scimUser) applyAddress(op string, p scimPath, value any) error {
 			if !ok {
 				return scimErr(400, "invalidValue", "a multi-valued attribute holds objects")
 			}
-			t, _ := obj["type"].(string)
-			switch p, _ := scimBool(obj["primary"]); {
+			t, _ := subAttr(obj, "type").(string)
+			switch p, _ := scimBool(subAttr(obj, "primary")); {
 			case strings.EqualFold(t, keptAddressType) && pick < 0:
 				pick = i
 			case p && primary < 0:
@@ -422,7 +422,7 @@ func (m *scimUser) applyAddress(op string, p scimPath, value any) error {
 			pick = untyped
 		}
 		if pick >= 0 {
-			country, _ = x[pick].(map[string]any)["country"].(string)
+			country, _ = subAttr(x[pick].(map[string]any), "country").(string)
 		} else if op == "add" {
 			return nil // none of them is the user's address
 		}
@@ -501,10 +501,10 @@ func multiValue(v any, prefer string) (value, typ string, ok bool, err error) {
 			if !isObj {
 				return "", "", false, scimErr(400, "invalidValue", "a multi-valued attribute holds objects")
 			}
-			s, _ := obj["value"].(string)
-			t, _ := obj["type"].(string)
+			s, _ := subAttr(obj, "value").(string)
+			t, _ := subAttr(obj, "type").(string)
 			entries[i] = [2]string{s, t}
-			switch p, _ := scimBool(obj["primary"]); {
+			switch p, _ := scimBool(subAttr(obj, "primary")); {
 			case strings.EqualFold(t, prefer):
 				return s, t, true, nil
 			case p && primary < 0:

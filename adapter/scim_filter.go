@@ -86,6 +86,21 @@ func parseSCIMPath(p string) (scimPath, error) {
 	return scimPath{attr: strings.ToLower(m[1]), selAttr: strings.ToLower(m[2]), selV: m[3], sub: strings.ToLower(m[4])}, nil
 }
 
+// subAttr is the sub-attribute name of a complex value (an e-mail's "value", an address's
+// "country"), its name in any case: attribute names are case-insensitive (RFC 7643 §2.1),
+// and one sent as "Value" must not read as none, which would clear the attribute.
+func subAttr(obj map[string]any, name string) any {
+	if v, ok := obj[name]; ok {
+		return v
+	}
+	for k, v := range obj {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return nil
+}
+
 // scimBool reads a boolean Entra may send as a string ("False").
 func scimBool(v any) (bool, bool) {
 	switch b := v.(type) {

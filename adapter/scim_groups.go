@@ -135,7 +135,7 @@ func (api *syncAPI) memberRefs(ctx context.Context, v any, skipUnknown bool) ([]
 	var names []string
 	for _, e := range list {
 		obj, ok := e.(map[string]any)
-		id, _ := obj["value"].(string)
+		id, _ := subAttr(obj, "value").(string)
 		if !ok || id == "" {
 			return nil, scimErr(400, "invalidValue", "a member needs a value (a user id)")
 		}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emfa/emfa/internal/jsonkeys"
 	"github.com/emfa/emfa/provider"
@@ -147,6 +148,12 @@ func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
 			}
 			return ""
 		}
+		if !utf8.ValidString(get("username")) {
+			// Refused by name, its bytes would name no user, and a full import would
+			// delete the user the row means.
+			bad = append(bad, refused(line, "", notUTF8("username")))
+			continue
+		}
 		rows = append(rows, ImportRow{Line: line, Username: get("username"), Email: get("email"), Phone: get("phone"),
 			Country: get("country"), DisplayName: get("displayName"), Groups: splitList(get("groups")), Factors: splitList(get("factors")), State: get("state"),
 			Absent: absent})
@@ -270,6 +277,11 @@ func jsonRow(text []byte) (ImportRow, string, *Error) {
 		}
 		given[csvColumns[i]] = v
 	}
+	// encoding/json reads bytes that are not UTF-8 as U+FFFD: "jos\xe9" would be read as
+	// another user, created, and the one the row means deleted by a full import.
+	if v, ok := given["username"]; ok && !utf8.Valid(v) {
+		return row, "", notUTF8("username")
+	}
 	if v, ok := given["username"]; ok && json.Unmarshal(v, &row.Username) != nil {
 		return row, "", invalid("invalid_field", "username", "must be a string")
 	}
@@ -299,6 +311,9 @@ func jsonRow(text []byte) (ImportRow, string, *Error) {
 			}
 			continue
 		}
+		if !utf8.Valid(v) {
+			return row, name, notUTF8(f.name)
+		}
 		if json.Unmarshal(v, f.dst) != nil { // only a value of another type, after Check
 			what := "a string"
 			if _, list := f.dst.(*[]string); list {
@@ -308,6 +323,12 @@ func jsonRow(text []byte) (ImportRow, string, *Error) {
 		}
 	}
 	return row, "", nil
+}
+
+// notUTF8 refuses a field whose bytes are not UTF-8, as in a file saved in Latin-1 or
+// Windows-1252 (as spreadsheets save "CSV"): what it says cannot be read for certain.
+func notUTF8(field string) *Error {
+	return invalid("invalid_field", field, "is not UTF-8 text: the file must be saved as UTF-8")
 }
 
 // readLine reads one line of br, without its end; one longer than max is read to its end

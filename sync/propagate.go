@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/emfa/emfa/lifecycle"
@@ -38,13 +39,26 @@ func (q *Queue) propagate(ctx context.Context, i int, e store.QueuedEvent) error
 	}
 	p, done := q.propagator(i) // a reload's swap waits for this call, not for the batch
 	pctx, stop := q.holdLease(ctx, e, log)
-	err = p.Propagate(pctx, ev)
+	err = propagateOnce(pctx, p, ev, log)
 	stop()
 	done()
 	if err != nil {
 		return q.retry(ctx, e, fmt.Errorf("propagate: %w", err), log)
 	}
 	return q.finish(ctx, e, OutcomePropagated, store.QueueDone, note, false)
+}
+
+// propagateOnce is p.Propagate(ctx, ev), a panic of it an error: a propagator's bug fails
+// the propagation, retried then dead-lettered as any failure, where it ended the process,
+// and again on every replica that claimed the propagation after its lease.
+func propagateOnce(ctx context.Context, p provider.LifecyclePropagator, ev provider.LifecycleEvent, log *slog.Logger) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("sync propagator panicked", "user", ev.Username, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("the propagator panicked: %v", r)
+		}
+	}()
+	return p.Propagate(ctx, ev)
 }
 
 // holdLease keeps e's lease while its propagation runs, taking it again every third of

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	gosync "sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
@@ -1127,11 +1129,19 @@ func detach(ctx context.Context) (context.Context, context.CancelFunc) {
 	return d, func() { stop(); cancel() }
 }
 
+// truncate is s as a note: text (a byte that is not UTF-8 replaced) of at most n bytes,
+// cut on a character's boundary. PostgreSQL's text refuses anything else, and with the
+// note the record of what became of the event, which then stayed leased and was tried
+// again at every lease, without backoff or dead letter.
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // ErrNotPaused: Resume named a source that is not paused.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -347,10 +348,12 @@ func requested(ctx context.Context, ev store.AuditEvent) store.AuditEvent {
 
 // AdminEvent is the audit record of an administrative action (users.create,
 // factors.delete...) by actor, whichever way it came: the admin API, a directory, the CLI.
-// Its resource is "admin." and the action.
+// Its resource is "admin." and the action. The reason may quote text from outside (a mail
+// relay's reply): it is written as the contract calls' records write theirs, a byte that
+// is not UTF-8 escaped, which PostgreSQL's text refused, and the record with it.
 func AdminEvent(now time.Time, actor Actor, action, user, factor, outcome, reason string) store.AuditEvent {
 	return store.AuditEvent{Time: now, Resource: AdminResource(action), Username: user, FactorID: factor,
-		Outcome: outcome, Reason: reason, Actor: string(actor)}
+		Outcome: outcome, Reason: provider.Printable(reason, math.MaxInt), Actor: string(actor)}
 }
 
 // refuse audits a refusal and returns it.

@@ -484,8 +484,19 @@ func (b *builder) call(o Observed) Step {
 		}
 	}
 	step.Expect = exp
+	// The code the user typed goes to the vendor under a name of the vendor's choosing
+	// (privacyIDEA's "pass"), which a name may not tell: it is redacted by its value too.
+	vendor := b.secrets
+	switch pv := attributes(o.params())["passvalue"].(type) {
+	case string:
+		if pv != "" {
+			vendor = vendor.with(pv)
+		}
+	case exactNumber:
+		vendor = vendor.with(string(pv))
+	}
 	for _, x := range o.Exchanges {
-		step.Vendor = append(step.Vendor, b.secrets.recordExchange(x))
+		step.Vendor = append(step.Vendor, vendor.recordExchange(x))
 	}
 	return step
 }
@@ -533,6 +544,12 @@ func resources(calls []Observed) []string {
 		}
 	}
 	return out
+}
+
+// attributes are a call's attributes (nil when it has none).
+func attributes(m map[string]any) map[string]any {
+	a, _ := m["attributes"].(map[string]any)
+	return a
 }
 
 func username(m map[string]any) string {
@@ -706,6 +723,7 @@ const minSecretSubstring = 8
 // secretValues are the secrets of the configuration (RecorderOptions.Secrets), found by
 // value wherever they appear: whole, or inside a longer string (a URL, "Bearer …").
 type secretValues struct {
+	list  []string
 	whole map[string]bool
 	// marker cuts every occurrence of a long enough secret out of a string, longest
 	// first; nil when there is none.
@@ -715,7 +733,7 @@ type secretValues struct {
 const secretMark = "\x00"
 
 func newSecretValues(list []string) *secretValues {
-	s := &secretValues{whole: map[string]bool{}}
+	s := &secretValues{list: list, whole: map[string]bool{}}
 	var long []string
 	for _, v := range list {
 		if v == "" || s.whole[v] {
@@ -736,6 +754,15 @@ func newSecretValues(list []string) *secretValues {
 		s.marker = strings.NewReplacer(pairs...)
 	}
 	return s
+}
+
+// with is s with one more secret (a call's own: the code it carries).
+func (s *secretValues) with(v string) *secretValues {
+	var list []string
+	if s != nil {
+		list = s.list
+	}
+	return newSecretValues(append(slices.Clip(list), v))
 }
 
 // split is str cut around the secrets it holds: nil when it holds none, [""] when it is

@@ -29,6 +29,10 @@ func (s *Store) CreateOAuthClient(ctx context.Context, c store.OAuthClient, ev s
 }
 
 func (s *Store) GetOAuthClient(ctx context.Context, id string) (store.OAuthClient, error) {
+	// Anyone may name a client at the token endpoint: an id no row can hold is no client.
+	if s.namesNothing(id) {
+		return store.OAuthClient{}, s.fail("get oauth client", store.ErrNotFound)
+	}
 	c, err := scanOAuthClient(s.r.QueryRowContext(ctx, `SELECT `+oauthClientCols+` FROM oauth_clients WHERE id = $1`, id))
 	if err != nil {
 		return store.OAuthClient{}, s.fail("get oauth client", notFound(err))

@@ -125,14 +125,16 @@ func bearerToken(r *http.Request) (string, bool) {
 }
 
 // checkSubject matches a verified client certificate against the pinned subjects: its
-// whole subject in RFC 2253 form, or its common name.
+// whole subject in RFC 2253 form, or, for a pin without "=" (which every RFC 2253
+// subject has), its common name. A pin written as a subject is never taken for a CN:
+// a certificate whose CN spells "CN=verify,O=Example" is not that subject's.
 func (a authenticator) checkSubject(cert *x509.Certificate) (bool, string) {
 	if len(a.mtlsSubjects) == 0 {
 		return true, ""
 	}
 	subject := cert.Subject.String()
 	for _, want := range a.mtlsSubjects {
-		if want == subject || want == cert.Subject.CommonName {
+		if want == subject || !strings.Contains(want, "=") && want == cert.Subject.CommonName {
 			return true, ""
 		}
 	}

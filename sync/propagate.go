@@ -48,17 +48,28 @@ func (q *Queue) propagate(ctx context.Context, i int, e store.QueuedEvent) error
 	return q.finish(ctx, e, OutcomePropagated, store.QueueDone, note, false)
 }
 
-// propagateOnce is p.Propagate(ctx, ev), a panic of it an error: a propagator's bug fails
-// the propagation, retried then dead-lettered as any failure, where it ended the process,
-// and again on every replica that claimed the propagation after its lease.
-func propagateOnce(ctx context.Context, p provider.LifecyclePropagator, ev provider.LifecycleEvent, log *slog.Logger) (err error) {
+// propagateOnce is p.Propagate(ctx, ev), a panic of it an error (recovered).
+func propagateOnce(ctx context.Context, p provider.LifecyclePropagator, ev provider.LifecycleEvent, log *slog.Logger) error {
+	return recovered(log, "the propagator", func() error { return p.Propagate(ctx, ev) })
+}
+
+// recovered runs fn, a panic of it an error (panicked).
+func recovered(log *slog.Logger, what string, fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			log.Error("sync propagator panicked", "user", ev.Username, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			err = fmt.Errorf("the propagator panicked: %v", r)
+			err = panicked(log, what, r)
 		}
 	}()
-	return p.Propagate(ctx, ev)
+	return fn()
+}
+
+// panicked is the failure of what, which panicked with r, the stack to the log only: a
+// bug of emfa's own, or of a propagator, fails its event or its propagation, retried and
+// then dead-lettered as any failure, where it ended the process, and again on every
+// replica that claimed the event once its lease passed.
+func panicked(log *slog.Logger, what string, r any) error {
+	log.Error("sync: "+what+" panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	return fmt.Errorf("%s panicked: %v", what, r)
 }
 
 // holdLease keeps e's lease while its propagation runs, taking it again every third of

@@ -701,12 +701,29 @@ func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 	}
 	done := 0
 	for _, e := range evs {
-		if err := q.process(ctx, e); err != nil {
+		if err := q.processRecovered(ctx, e); err != nil {
 			return done, err
 		}
 		done++
 	}
 	return done, nil
+}
+
+// eventLog is the log of e's processing.
+func (q *Queue) eventLog(e store.QueuedEvent) *slog.Logger {
+	return q.Log.With("source", e.Source, "event_id", e.EventID, "type", e.Type, "seq", e.Seq)
+}
+
+// processRecovered is process, an event whose processing panicked failed (panicked)
+// and retried as any failure: the batch goes on with the next.
+func (q *Queue) processRecovered(ctx context.Context, e store.QueuedEvent) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			log := q.eventLog(e)
+			err = q.retry(ctx, e, panicked(log, "applying the event", r), log)
+		}
+	}()
+	return q.process(ctx, e)
 }
 
 // PropagateOnce claims one batch of propagator i's propagations and carries them to its
@@ -790,7 +807,7 @@ func (q *Queue) Drain(ctx context.Context) (int, error) {
 
 // process handles one claimed event; it returns an error only when the queue itself fails.
 func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
-	log := q.Log.With("source", e.Source, "event_id", e.EventID, "type", e.Type, "seq", e.Seq)
+	log := q.eventLog(e)
 	var ev provider.LifecycleEvent
 	if err := json.Unmarshal(e.Body, &ev); err != nil {
 		return q.finish(ctx, e, OutcomeDead, store.QueueDead, "undecodable event: "+err.Error(), false)

@@ -181,11 +181,11 @@ func New(o Options) *Server {
 		// Methods: IBM's samples use GET for result and test, and the method is the
 		// operator's choice in Verify's webhook, so the resources that only read take both:
 		// the lookup too (Verify's own runtime lookup is a GET).
-		g.Match([]string{http.MethodGet, http.MethodPost}, "/enrollments", s.enrollments, s.authenticate)
-		g.POST("/initiate", s.initiate, s.authenticate, s.idempotent(provider.ResourceInitiate))
-		g.POST("/validate", s.validate, s.authenticate, s.idempotent(provider.ResourceValidate))
-		g.Match([]string{http.MethodGet, http.MethodPost}, "/result", s.result, s.authenticate, s.idempotent(provider.ResourceResult))
-		g.Match([]string{http.MethodGet, http.MethodPost}, "/test", s.test, s.authenticate)
+		g.Match([]string{http.MethodGet, http.MethodPost}, "/enrollments", s.enrollments, s.authenticate, noFormBodies)
+		g.POST("/initiate", s.initiate, s.authenticate, noFormBodies, s.idempotent(provider.ResourceInitiate))
+		g.POST("/validate", s.validate, s.authenticate, noFormBodies, s.idempotent(provider.ResourceValidate))
+		g.Match([]string{http.MethodGet, http.MethodPost}, "/result", s.result, s.authenticate, noFormBodies, s.idempotent(provider.ResourceResult))
+		g.Match([]string{http.MethodGet, http.MethodPost}, "/test", s.test, s.authenticate, noFormBodies)
 	}
 	if s.issuer != nil {
 		e.POST("/oauth2/token", s.token)

@@ -7,11 +7,37 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/emfa/emfa/provider"
 )
+
+// browserFormTypes are the media types a page may post across sites without asking
+// (the Fetch standard's CORS-safelisted Content-Types).
+var browserFormTypes = map[string]bool{"text/plain": true, "application/x-www-form-urlencoded": true, "multipart/form-data": true}
+
+// noFormBodies refuses, 415, a contract call whose body is typed as a form or plain text,
+// before anything runs. Verify sends JSON; a browser's cross-site form sends these, and
+// with the Basic credentials it keeps for emfa once an operator opened {base}/test: a
+// page elsewhere could post JSON as text/plain to initiate (a text sent) or validate (a
+// factor locked out). A body sent without a type is read as JSON, as before; a GET's
+// type is not looked at (it changes nothing).
+func noFormBodies(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Method == http.MethodGet {
+			return next(c)
+		}
+		mt, _, _ := strings.Cut(r.Header.Get(echo.HeaderContentType), ";")
+		if mt = strings.ToLower(strings.TrimSpace(mt)); browserFormTypes[mt] {
+			return &Error{Status: http.StatusUnsupportedMediaType, ID: "unsupported_media_type",
+				Msg: "the body must be JSON (Content-Type: application/json), not " + mt}
+		}
+		return next(c)
+	}
+}
 
 // decode reads a JSON body into v. Unknown fields are ignored (Verify adds some), but the
 // body must be one well-formed JSON value.

@@ -225,8 +225,13 @@ func (t *Twilio) Send(ctx context.Context, m Message) error {
 	var te twilioError
 	if json.Unmarshal(body, &te) == nil && te.Message != "" {
 		serr.Code = te.Code
-		// Twilio's messages quote the To number ("The 'To' number +1555… is not valid").
-		serr.Message = truncate(strings.ReplaceAll(te.Message, m.To, MaskPhone(m.To)), maxErrorMessage)
+		// Twilio's messages quote the To number ("The 'To' number +1555… is not valid"),
+		// and may quote the body, code and all: neither reaches a log or an audit reason.
+		msg := strings.ReplaceAll(te.Message, m.To, MaskPhone(m.To))
+		if m.Code != "" {
+			msg = strings.ReplaceAll(msg, m.Code, strings.Repeat("*", len(m.Code)))
+		}
+		serr.Message = truncate(msg, maxErrorMessage)
 	} else {
 		serr.Message = http.StatusText(status)
 	}

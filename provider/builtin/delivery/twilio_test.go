@@ -198,6 +198,14 @@ func TestTwilioSendErrors(t *testing.T) {
 			want: &StatusError{Status: 429, Code: 20429, Message: "Too Many Requests"},
 		},
 		{
+			// Twilio quotes what it refused; the code is masked as the number is.
+			name: "message quotes the body",
+			respond: func(w http.ResponseWriter, r *http.Request) {
+				twilioErrorResponse(w, http.StatusBadRequest, 30007, "Message 'Your code is 998877' to +15558675310 was filtered")
+			},
+			want: &StatusError{Status: 400, Code: 30007, Message: "Message 'Your code is ******' to +1 ***-***-5310 was filtered"},
+		},
+		{
 			name: "server error without json",
 			respond: func(w http.ResponseWriter, r *http.Request) {
 				http.Error(w, "<html>oops</html>", http.StatusInternalServerError)

@@ -311,6 +311,11 @@ func parseDSN(dsn string) (base string, query url.Values, memory bool, err error
 		// SQLite would open a private temporary file per connection: never what was meant.
 		return "", nil, false, errors.New("sqlite: empty dsn")
 	}
+	if looksPostgres(dsn) {
+		// Opened as a path, it would be an empty store in a directory named after the URL,
+		// its password included. The DSN itself is not repeated: it holds that password.
+		return "", nil, false, errors.New("sqlite: the dsn is a PostgreSQL connection string: set storage.driver: postgres")
+	}
 	base, raw, _ := strings.Cut(dsn, "?")
 	query, err = url.ParseQuery(raw)
 	if err != nil {
@@ -318,6 +323,25 @@ func parseDSN(dsn string) (base string, query url.Values, memory bool, err error
 	}
 	memory = base == ":memory:" || strings.HasPrefix(base, "file::memory:") || query.Get("mode") == "memory"
 	return base, query, memory, nil
+}
+
+// looksPostgres tells whether dsn is a PostgreSQL URL or keyword/value string, which no
+// one means as a SQLite file's name.
+func looksPostgres(dsn string) bool {
+	lower := strings.ToLower(dsn)
+	if strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") {
+		return true
+	}
+	fields := strings.Fields(lower)
+	if len(fields) < 2 {
+		return false
+	}
+	for _, f := range fields {
+		if k, _, ok := strings.Cut(f, "="); !ok || k == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // pragmaKeys are the driver's shorthand keys for the pragmas Open controls, aliases

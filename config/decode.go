@@ -41,6 +41,13 @@ func decodeValue(v reflect.Value, raw any, at string, errs *Errors) {
 	if raw == nil {
 		return // `key:` with nothing after it: as if absent
 	}
+	if n, ok := raw.(Numeral); ok {
+		if v.Kind() == reflect.String {
+			v.SetString(n.Text) // password: 0012345678901234567, as written
+			return
+		}
+		raw = n.Value
+	}
 	if v.Type() == durationType {
 		d, err := parseDuration(raw)
 		if err != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -243,9 +244,37 @@ func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
 		if err := n.Decode(&v); err != nil {
 			return nil, fmt.Errorf("line %d: %w", n.Line, err)
 		}
-		return v, nil
+		return numeral(n, v), nil
 	}
 }
+
+// numeral is v, a scalar as YAML read it, or a Numeral keeping its text when v is a number
+// that prints back otherwise (0012…, 0x…, 1_000, 1e10, more digits than an int holds).
+func numeral(n *yaml.Node, v any) any {
+	switch v.(type) {
+	case int, int64, uint64, float64:
+		if fmt.Sprint(v) != n.Value {
+			return Numeral{Text: n.Value, Value: v}
+		}
+	}
+	return v
+}
+
+// Numeral is a number written unquoted in a way it does not print back as (0012…, 0x1F,
+// 1_000, 1e10, 12345678901234567890123). A string key gets its Text: a secret written
+// unquoted that YAML reads as a number is the text written, not the number printed back.
+// Every other reader gets Value, the number YAML read: a numeric key through Decode, JSON
+// (MarshalJSON) for the remote engine's section.
+type Numeral struct {
+	Text  string
+	Value any // int, int64, uint64 or float64
+}
+
+// String is the text as written (a webhookFile's {{placeholder}} filled from values).
+func (n Numeral) String() string { return n.Text }
+
+// MarshalJSON writes the number YAML read.
+func (n Numeral) MarshalJSON() ([]byte, error) { return json.Marshal(n.Value) }
 
 // envRef matches ${file:PATH} (m[1]: PATH) and ${NAME} or ${NAME:-default} (m[2], m[4]).
 // A PATH never starts with '-', so ${file:-x} stays the variable "file" with a default.

@@ -175,7 +175,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if a.Header != nil {
-		if !headerNameRE.MatchString(a.Header.Name) {
+		if a.Header.Name == "" {
+			add("server.auth.header.name", "must not be empty")
+		} else if !headerNameRE.MatchString(a.Header.Name) {
 			add("server.auth.header.name", "not an HTTP header name")
 		}
 		if a.Header.Value == "" {

@@ -48,7 +48,25 @@ func (c *Config) validateTelemetry(add func(path, format string, args ...any)) {
 	}
 	if r := c.Tracing.SampleRatio; r < 0 || r > 1 {
 		add("tracing.sampleRatio", "must be between 0 and 1, not %g", r)
+	} else if r == 0 && c.written("tracing.sampleRatio") {
+		// 0 is what unset reads as, and unset keeps every trace: the opposite of what
+		// was written.
+		add("tracing.sampleRatio", "must be more than 0 (at most 1; unset keeps every new trace)")
 	}
+}
+
+// written reports whether path was given a value, in the file or by an EMFA_* variable,
+// rather than left to its default.
+func (c *Config) written(path string) bool {
+	if _, ok := c.lines[strings.ToLower(path)]; ok {
+		return true
+	}
+	for _, o := range c.overrides {
+		if strings.EqualFold(strings.Join(o.path, "."), path) {
+			return true
+		}
+	}
+	return false
 }
 
 // validOTLPEndpoint accepts an http:// or https:// URL with a host, or host:port.

@@ -54,7 +54,12 @@ func (s Sync) Enabled() bool {
 
 func (c *Config) validateSync(add func(path, format string, args ...any)) {
 	s := c.Sync
-	if s.SCIM.Enabled && len(s.SCIM.Token) < 32 {
+	// A secret with surrounding blanks could never match: HTTP drops a header value's,
+	// and the bearer token is trimmed as it is read.
+	blanks := func(v Secret) bool { return strings.TrimSpace(v.Reveal()) != v.Reveal() }
+	if s.SCIM.Enabled && blanks(s.SCIM.Token) {
+		add("sync.scim.token", "must not begin or end with white space")
+	} else if s.SCIM.Enabled && len(s.SCIM.Token) < 32 {
 		add("sync.scim.token", "must be at least 32 characters when sync.scim is enabled")
 	}
 	for name, src := range map[string]SyncSource{"okta": s.Okta, "verify": s.Verify, "auth0": s.Auth0} {
@@ -68,7 +73,9 @@ func (c *Config) validateSync(add func(path, format string, args ...any)) {
 		case http.CanonicalHeaderKey(h.Name) != http.CanonicalHeaderKey(strings.TrimSpace(h.Name)) || strings.ContainsAny(h.Name, " :\t"):
 			add("sync."+name+".secretHeader.name", "not a header name")
 		}
-		if len(h.Value) < 16 {
+		if blanks(h.Value) {
+			add("sync."+name+".secretHeader.value", "must not begin or end with white space")
+		} else if len(h.Value) < 16 {
 			add("sync."+name+".secretHeader.value", "must be at least 16 characters when sync.%s is enabled", name)
 		}
 	}

@@ -158,6 +158,8 @@ func (c *Config) validateSelfService(add func(path, format string, args ...any))
 	s.Throttle.UnknownLinkRecords.validate("selfService.throttle.unknownLinkRecords", add)
 	if u, err := url.Parse(s.PublicURL); s.PublicURL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		add("selfService.publicURL", "must be the absolute http(s) URL users reach emfa at")
+	} else if !IsBaseURL(s.PublicURL) {
+		add("selfService.publicURL", "must be emfa's base URL, https://host[:port][/path], without a query, a fragment or credentials: links are publicURL/self-service/…")
 	}
 	if s.Mail.Sender == "" {
 		add("selfService.mail.sender", "is required: the name of an e-mail sender under delivery")
@@ -208,3 +210,12 @@ func containsFold(list []string, v string) bool {
 }
 
 func pathIndex(p string, i int) string { return p + "[" + strconv.Itoa(i) + "]" }
+
+// IsBaseURL reports whether s is an absolute http(s) URL that paths can be appended to:
+// no query, fragment or credentials, which a path appended would follow (a link's token
+// in another page's query) or which would be sent on to everyone the URL is given to.
+func IsBaseURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil &&
+		u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" && !strings.HasSuffix(s, "#")
+}

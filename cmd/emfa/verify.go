@@ -143,6 +143,9 @@ func webhookBase(cfg *config.Config, o verifyOptions) (string, error) {
 		if u, err := url.Parse(pub); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return "", usageError{fmt.Sprintf("selfService.publicURL %q is not an absolute http(s) URL: fix it, or pass --url with emfa's public address", pub)}
 		}
+		if !config.IsBaseURL(pub) { // not quoted: it may hold credentials
+			return "", usageError{"selfService.publicURL is not emfa's base URL: want https://host[:port][/path], without a query, a fragment or credentials; fix it, or pass --url with emfa's public address"}
+		}
 		return strings.TrimRight(pub, "/"), nil
 	}
 	host, _, err := net.SplitHostPort(cfg.Server.Listen)

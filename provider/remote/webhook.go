@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/provider"
 )
 
 // Authentication types, spelled as Verify spells them. The empty type means none.
@@ -279,6 +280,9 @@ func (w *Webhook) Validate() error {
 	for _, name := range slices.Sorted(maps.Keys(w.Resources)) {
 		r := w.Resources[name]
 		at := "resources." + name
+		if !calledResource(name) {
+			add(at, "not a resource emfa calls: enrollments, initiate, validate, result, test, or CAPABILITY_1 / CAPABILITY_2")
+		}
 		if !slices.Contains(methods, r.method()) {
 			add(at+".method", "not one of %s", strings.Join(methods, ", "))
 		}
@@ -306,6 +310,21 @@ func (w *Webhook) Validate() error {
 		return errs
 	}
 	return nil
+}
+
+// calledResource reports whether emfa ever calls a resource of this name (matched in any
+// case): a contract resource, or a capability's step 1 or 2 (lookup).
+func calledResource(name string) bool {
+	switch n := strings.ToLower(name); n {
+	case provider.ResourceEnrollments, provider.ResourceInitiate, provider.ResourceValidate, provider.ResourceResult, provider.ResourceTest:
+		return true
+	default:
+		c, ok := strings.CutSuffix(n, "_1")
+		if !ok {
+			c, ok = strings.CutSuffix(n, "_2")
+		}
+		return ok && c != ""
+	}
 }
 
 func (a Authentication) validate(at string, add func(path, format string, args ...any)) {

@@ -155,9 +155,9 @@ func TestValidate(t *testing.T) {
 		}, []string{"expectedStatus[1]", "expectedStatus[2]", "resources.test.expectedStatus[0]"}},
 		{"methods", func(w *Webhook) {
 			w.Resources = map[string]Resource{
-				"a": {Method: "get"}, "b": {Method: "HEAD"}, "c": {}, "d": {Method: "PATCH"}, "e": {Method: "TRACE"},
+				"enrollments": {Method: "get"}, "initiate": {Method: "HEAD"}, "validate": {}, "result": {Method: "PATCH"}, "test": {Method: "TRACE"},
 			}
-		}, []string{"resources.b.method", "resources.e.method"}},
+		}, []string{"resources.initiate.method", "resources.test.method"}},
 		{"negative limits", func(w *Webhook) {
 			w.Timeout, w.MaxResponseBytes, w.MaxConnsPerHost, w.EjectAfter, w.EjectFor = -1, -1, -1, -1, -1
 		}, []string{"ejectAfter", "ejectFor", "maxConnsPerHost", "maxResponseBytes", "timeout"}},

@@ -489,6 +489,10 @@ func checkedWebhook(cfg *config.Config, i int) (*remote.Webhook, *remote.Compile
 	if source != "" {
 		where += " from " + source
 	}
+	var es config.Errors
+	if errors.As(err, &es) {
+		return nil, nil, nil, remoteProblems(cfg, i, source, where, es) // each at its line
+	}
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %s: %w", cfg.Source, where, err)
 	}

@@ -4,17 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/transform"
 )
 
@@ -56,6 +59,9 @@ func LoadWebhook(section map[string]any, baseDir string) (w *Webhook, source str
 		source = file
 	}
 	if len(rest) > 0 {
+		if errs := checkDurations(rest); errs != nil {
+			return nil, source, errs
+		}
 		// Through JSON, so the section decodes exactly as a webhook JSON would.
 		data, err := json.Marshal(rest)
 		if err != nil {
@@ -69,10 +75,77 @@ func LoadWebhook(section map[string]any, baseDir string) (w *Webhook, source str
 			if key, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 				return nil, source, fmt.Errorf("remote section: unknown key %s", key)
 			}
+			// A value of the wrong kind, named by its key as the rest of the configuration
+			// names it, and never quoted: it may be a secret in the wrong place.
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) && te.Field != "" {
+				return nil, source, config.Errors{&config.FieldError{Path: te.Field, Msg: fmt.Sprintf("must be %s, not %s", kindOf(te.Type), jsonKind(te.Value))}}
+			}
 			return nil, source, fmt.Errorf("remote section: %w", err)
 		}
 	}
 	return w, source, nil
+}
+
+// checkDurations refuses, by key, a duration of the section that does not read as one: a
+// number without its unit, or a string that is no duration. JSON would say only
+// `time: invalid duration "abc"`, without the key.
+func checkDurations(section map[string]any) config.Errors {
+	var errs config.Errors
+	for _, key := range slices.Sorted(maps.Keys(section)) {
+		if !strings.EqualFold(key, "timeout") && !strings.EqualFold(key, "ejectFor") {
+			continue
+		}
+		switch v := section[key].(type) {
+		case int, int64, uint64, float64:
+			errs = append(errs, &config.FieldError{Path: key, Msg: fmt.Sprintf("%v has no unit: write %vs (or ms, m, h)", v, v)})
+		case string:
+			if _, err := time.ParseDuration(v); err != nil {
+				errs = append(errs, &config.FieldError{Path: key, Msg: fmt.Sprintf("must be a duration such as 5s or 1m30s, not %q", v)})
+			}
+		}
+	}
+	return errs
+}
+
+// kindOf says what a value of type t is written as.
+func kindOf(t reflect.Type) string {
+	if t == reflect.TypeFor[Duration]() {
+		return "a duration such as 5s or 1m30s"
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	}
+	return "a section"
+}
+
+// jsonKind is what encoding/json calls a value (UnmarshalTypeError.Value), said as the
+// configuration's messages say it.
+func jsonKind(v string) string {
+	switch v {
+	case "array":
+		return "a list"
+	case "object":
+		return "a section"
+	case "bool":
+		return "true or false"
+	case "number", "string":
+		return "a " + v
+	}
+	if strings.HasPrefix(v, "number") {
+		return "a number"
+	}
+	return v
 }
 
 // fillPlaceholders replaces {{name}} in a JSON document with values[name], escaped for a

@@ -186,6 +186,10 @@ var jwtAlgs = []string{
 	"ES256", "ES384", "ES512",
 }
 
+// badHeaderValue is why a header value that could never be sent is refused; the value is
+// not repeated, as it may be a secret.
+const badHeaderValue = "must not hold a line break or another control character (a secret read with its trailing newline?): no request could carry it"
+
 var methods = []string{"GET", "POST", "PUT", "DELETE", "PATCH"}
 
 // Duration is a time.Duration written in JSON as a Go duration string ("5s", "1m30s").
@@ -275,6 +279,9 @@ func (w *Webhook) Validate() error {
 		if !httpguts.ValidHeaderFieldName(h.Key) {
 			add(fmt.Sprintf("headers[%d].key", i), "not an HTTP header name")
 		}
+		if !httpguts.ValidHeaderFieldValue(h.Value) {
+			add(fmt.Sprintf("headers[%d].value", i), badHeaderValue)
+		}
 	}
 	checkStatuses("expectedStatus", w.ExpectedStatus, add)
 	for _, name := range slices.Sorted(maps.Keys(w.Resources)) {
@@ -340,6 +347,9 @@ func (a Authentication) validate(at string, add func(path, format string, args .
 		for i, v := range a.Header.Values {
 			if !httpguts.ValidHeaderFieldName(v.Key) {
 				add(fmt.Sprintf("%s.header.values[%d].key", at, i), "not an HTTP header name")
+			}
+			if !httpguts.ValidHeaderFieldValue(v.Value.Reveal()) {
+				add(fmt.Sprintf("%s.header.values[%d].value", at, i), badHeaderValue)
 			}
 		}
 	case AuthBasic:

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/wneessen/go-mail"
 
@@ -108,7 +109,7 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 	default:
 		errs = append(errs, errors.New("tls: want none, starttls or tls"))
 	}
-	if o.Host == "" || strings.ContainsAny(o.Host, ":/ ") && net.ParseIP(o.Host) == nil {
+	if o.Host == "" || strings.ContainsFunc(o.Host, unicode.IsSpace) || strings.ContainsAny(o.Host, ":/") && net.ParseIP(o.Host) == nil {
 		errs = append(errs, errors.New("host: want a host name or an IP address"))
 	}
 	if port < 1 || port > 65535 {

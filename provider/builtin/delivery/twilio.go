@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/emfa/emfa/config"
 )
@@ -74,6 +75,9 @@ func NewTwilio(o TwilioOptions) (*Twilio, error) {
 	}
 	if o.AuthToken == "" {
 		errs = append(errs, errors.New("authToken: missing"))
+	} else if strings.ContainsFunc(o.AuthToken.Reveal(), unicode.IsSpace) {
+		// Read with its trailing newline, it would make every send a 401. Not repeated.
+		errs = append(errs, errors.New("authToken: must not hold white space or a line break (a secret read with its trailing newline?)"))
 	}
 	fromField := "From"
 	switch {

@@ -85,6 +85,11 @@ func (s *pushSettings) Check(c *Checker) {
 	if s.ActivationLifetime <= 0 {
 		c.Errorf("activationLifetime", "must be positive, not %s", s.ActivationLifetime)
 	}
+	// Registration links are serverURL + /v1/devices/register#code=…: not repeated, as it
+	// may hold credentials.
+	if s.ServerURL != "" && !config.IsBaseURL(s.ServerURL) {
+		c.Errorf("serverURL", "must be emfa's base URL as phones reach it, https://host[:port][/path], without a query, a fragment or credentials")
+	}
 	if n := s.Notifier; n != nil {
 		n.Type = strings.ToLower(cmp.Or(n.Type, "http"))
 		n.Timeout = cmp.Or(n.Timeout, 5*time.Second)

@@ -5,6 +5,8 @@
 package remote
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -336,8 +338,12 @@ func calledResource(name string) bool {
 }
 
 func (a Authentication) validate(at string, add func(path, format string, args ...any)) {
-	if a.MTLS.CA != "" {
-		checkFile(at+".mtls.ca", a.MTLS.CA, add)
+	if a.MTLS.CA != "" && checkFile(at+".mtls.ca", a.MTLS.CA, add) {
+		if data, err := os.ReadFile(a.MTLS.CA); err != nil {
+			add(at+".mtls.ca", "%v", err)
+		} else if !x509.NewCertPool().AppendCertsFromPEM(data) {
+			add(at+".mtls.ca", "no PEM certificate in %s", a.MTLS.CA)
+		}
 	}
 	switch a.Type {
 	case "", AuthNone, AuthMTLS:
@@ -409,8 +415,13 @@ func (a Authentication) validate(at string, add func(path, format string, args .
 		add(at+".type", "unknown type (want header, basic, oauth, mtls, jwt or none)")
 	}
 	if a.Type == AuthMTLS || (a.Type == AuthOAuth && a.OAuth.TokenEndpointAuthMethod == TLSClientAuth) {
-		checkFile(at+".mtls.cert", a.MTLS.Cert, add)
-		checkFile(at+".mtls.key", a.MTLS.Key, add)
+		ok := checkFile(at+".mtls.cert", a.MTLS.Cert, add)
+		if checkFile(at+".mtls.key", a.MTLS.Key, add) && ok {
+			// Loaded as the engine will at start, so check finds what serve would refuse.
+			if _, err := tls.LoadX509KeyPair(a.MTLS.Cert, a.MTLS.Key); err != nil {
+				add(at+".mtls.cert", "with key %s: %v", a.MTLS.Key, err)
+			}
+		}
 	}
 }
 
@@ -438,12 +449,15 @@ func checkStatuses(at string, codes []int, add func(path, format string, args ..
 	}
 }
 
-func checkFile(at, path string, add func(path, format string, args ...any)) {
+// checkFile reports whether path names a file, and why not.
+func checkFile(at, path string, add func(path, format string, args ...any)) bool {
 	if path == "" {
 		add(at, "a PEM file is required")
-		return
+		return false
 	}
 	if _, err := os.Stat(path); err != nil {
 		add(at, "%v", err)
+		return false
 	}
+	return true
 }

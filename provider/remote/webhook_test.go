@@ -188,7 +188,10 @@ func TestValidate(t *testing.T) {
 			w.Authentication = Authentication{Type: AuthMTLS, MTLS: MTLS{Cert: missing, CA: missing}}
 		}, []string{"authentication.mtls.ca", "authentication.mtls.cert", "authentication.mtls.key"}},
 		{"mtls ok", func(w *Webhook) {
-			w.Authentication = Authentication{Type: AuthMTLS, MTLS: MTLS{Cert: pemFile, Key: pemFile, CA: pemFile}}
+			pki := newTestPKI(t)
+			certFile, keyFile := pki.clientCert(t, dir, "emfa")
+			caFile := writePEM(t, dir, "ca.pem", "CERTIFICATE", pki.cert.Raw)
+			w.Authentication = Authentication{Type: AuthMTLS, MTLS: MTLS{Cert: certFile, Key: keyFile, CA: caFile}}
 		}, nil},
 		{"jwt", func(w *Webhook) {
 			w.Authentication = Authentication{Type: AuthJWT, JWT: JWT{Alg: "none", Lifetime: 60, HTTPHeaderName: "a b"}}

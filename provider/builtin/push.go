@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin/delivery"
@@ -98,6 +100,16 @@ func (s *pushSettings) Check(c *Checker) {
 		}
 		if !strings.HasPrefix(n.URL, "https://") && !strings.HasPrefix(n.URL, "http://") {
 			c.Errorf("notifier.url", "must be an http(s) URL")
+		}
+		// A header no request can carry would fail every notification; the value is not
+		// repeated, as it may be a secret.
+		for i, h := range n.Headers {
+			if !httpguts.ValidHeaderFieldName(h.Name) {
+				c.Errorf(fmt.Sprintf("notifier.headers[%d].name", i), "not an HTTP header name")
+			}
+			if !httpguts.ValidHeaderFieldValue(h.Value.Reveal()) {
+				c.Errorf(fmt.Sprintf("notifier.headers[%d].value", i), "must not hold a line break or another control character (a secret read with its trailing newline?)")
+			}
 		}
 	}
 }

@@ -7,11 +7,11 @@ import (
 	"github.com/emfa/emfa/config"
 )
 
-// TestReviewHeaderValueWithLineBreakRefused: a header value holding a line break (a
+// TestHeaderValueWithLineBreakRefused: a header value holding a line break (a
 // secret read with its trailing newline: a Kubernetes secretKeyRef, an echo into a file)
 // can never be sent — Go's client refuses the request, so every vendor call failed — and
 // signs wrongly when a transform reads it. It is refused at load, without its value.
-func TestReviewHeaderValueWithLineBreakRefused(t *testing.T) {
+func TestHeaderValueWithLineBreakRefused(t *testing.T) {
 	w := &Webhook{
 		URLs:    []string{"https://vendor.example"},
 		Headers: []Header{{Key: "X-Tenant", Value: "acme\r\nX-Evil: 1"}, {Key: "X-Ok", Value: "fine value"}},

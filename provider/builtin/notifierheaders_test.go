@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// TestReviewPushNotifierHeadersChecked: push.notifier.headers were not checked, so a
+// TestPushNotifierHeadersChecked: push.notifier.headers were not checked, so a
 // header name with a space or a value read with its trailing newline passed emfa check
 // and then every notification failed (Go's client refuses such a request), leaving
 // devices to poll; the delivery senders' headers are refused at load, these now too.
-func TestReviewPushNotifierHeadersChecked(t *testing.T) {
+func TestPushNotifierHeadersChecked(t *testing.T) {
 	_, err := check(t, `providers:
   - name: B
     credentialPrefix: emfa

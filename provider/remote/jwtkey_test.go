@@ -8,11 +8,11 @@ import (
 	"github.com/emfa/emfa/config"
 )
 
-// TestReviewJWTKeyCheckedAtValidate: a jwt key that cannot sign (a PEM path that is not
+// TestJWTKeyCheckedAtValidate: a jwt key that cannot sign (a PEM path that is not
 // there, text that is no PEM) passed Validate, so emfa check said ok and serve then
 // refused to start, without the key's file and line. Validate now reads it as the engine
 // will, and says why at authentication.jwt.key, without the key.
-func TestReviewJWTKeyCheckedAtValidate(t *testing.T) {
+func TestJWTKeyCheckedAtValidate(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nokey.pem")
 	for _, key := range []string{missing, "s3cr3t-inline-not-a-pem", "-----BEGIN PRIVATE KEY-----\nnotbase64\n-----END PRIVATE KEY-----\n"} {
 		w := &Webhook{URLs: []string{"https://vendor.example"}, Authentication: Authentication{Type: AuthJWT,

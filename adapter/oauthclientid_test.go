@@ -13,12 +13,12 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewOAuthClientIDNoRowHolds: anyone may post to the token endpoint, and a
+// TestOAuthClientIDNoRowHolds: anyone may post to the token endpoint, and a
 // client_id no row can hold (bytes that are not UTF-8, a NUL) is an unknown client: 401
 // invalid_client, counted toward the address's throttle like any wrong client. On
 // PostgreSQL, which refuses such a parameter, it was a store fault: 503, a store error
 // logged, and an attempt the throttle never counted.
-func TestReviewOAuthClientIDNoRowHolds(t *testing.T) {
+func TestOAuthClientIDNoRowHolds(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		h := &oauthHarness{clock: &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}}
 		h.adminHarness = newAdminHarnessOn(t, st)

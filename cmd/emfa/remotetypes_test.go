@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// TestReviewRemoteValueOfWrongKind: a remote section's value of the wrong kind is named by
+// TestRemoteValueOfWrongKind: a remote section's value of the wrong kind is named by
 // its key and line, as everywhere else in the configuration. Before, `timeout: abc` said
 // only `time: invalid duration "abc"` (which key?), `timeout: 5` and `maxResponseBytes:
 // 1MB` spoke of Go struct fields and types, and none had a line.
-func TestReviewRemoteValueOfWrongKind(t *testing.T) {
+func TestRemoteValueOfWrongKind(t *testing.T) {
 	provider := func(extra string) string {
 		return `providers:
   - name: V

@@ -10,11 +10,11 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// TestReviewRecordedVendorCallHidesThePasscode: a remote provider hands the code the user
+// TestRecordedVendorCallHidesThePasscode: a remote provider hands the code the user
 // typed to its vendor under a name of the vendor's choosing (privacyIDEA's "pass", a
 // "verification_code", a query parameter "otp_code"), and the vendor may echo it. The
 // recording must not carry it, whatever the field is called: it is the user's code.
-func TestReviewRecordedVendorCallHidesThePasscode(t *testing.T) {
+func TestRecordedVendorCallHidesThePasscode(t *testing.T) {
 	const code = "806795"
 	r := &Recorder{o: RecorderOptions{Config: "providers: []\n"}}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

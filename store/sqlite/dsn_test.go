@@ -8,11 +8,11 @@ import (
 	"github.com/emfa/emfa/store/sqlite"
 )
 
-// TestReviewPostgresDSNRefused: a PostgreSQL DSN left under the default driver (the
+// TestPostgresDSNRefused: a PostgreSQL DSN left under the default driver (the
 // README's example puts one in a comment beside `driver: sqlite`) is refused by emfa check
 // and by Open, without naming its password, rather than become a SQLite file in a
 // directory named after the URL, password and all, and an empty store.
-func TestReviewPostgresDSNRefused(t *testing.T) {
+func TestPostgresDSNRefused(t *testing.T) {
 	for _, dsn := range []string{
 		"postgres://emfa:s3cretpw@db:5432/emfa",
 		"postgresql://emfa:s3cretpw@db/emfa?sslmode=require",

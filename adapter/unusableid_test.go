@@ -13,13 +13,13 @@ import (
 	"github.com/emfa/emfa/provider/remote"
 )
 
-// TestReviewEnrollmentsListOnlyUsableIDs: every call after the lookup refuses an id
+// TestEnrollmentsListOnlyUsableIDs: every call after the lookup refuses an id
 // outside the identifier rule (provider.MaxFactorIDBytes, no control character) with
 // FAILED before any engine sees it, so the lookup must not offer one: a vendor's device
 // whose id is 129 bytes long was listed, and every initiate Verify then made with the id
 // it was given answered FAILED — a factor offered to the user that can never work.
 // Contract §4: the list is the user's usable factors.
-func TestReviewEnrollmentsListOnlyUsableIDs(t *testing.T) {
+func TestEnrollmentsListOnlyUsableIDs(t *testing.T) {
 	long := strings.Repeat("d", provider.MaxFactorIDBytes+1)
 	vendor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)

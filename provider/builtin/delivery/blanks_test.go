@@ -7,12 +7,12 @@ import (
 	"github.com/emfa/emfa/config"
 )
 
-// TestReviewSenderValuesWithLineBreaksRefused: a Twilio authToken or an SMTP host read
+// TestSenderValuesWithLineBreaksRefused: a Twilio authToken or an SMTP host read
 // with its trailing newline (a Kubernetes secretKeyRef, an echo into a file) passed the
 // checks; then every send failed (Twilio answering 401, the dial finding no host), at
 // the first sign-in rather than at emfa check. They are refused when the sender is
 // built, the token without its value.
-func TestReviewSenderValuesWithLineBreaksRefused(t *testing.T) {
+func TestSenderValuesWithLineBreaksRefused(t *testing.T) {
 	_, err := NewTwilio(TwilioOptions{
 		AccountSID: "AC0123456789abcdef0123456789abcdef",
 		AuthToken:  config.Secret("s3cret0123456789abcdef0123456789\n"),

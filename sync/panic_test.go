@@ -21,11 +21,11 @@ func (panicking) Propagate(context.Context, provider.LifecycleEvent) error {
 	return nil
 }
 
-// TestReviewPropagatorPanic: a propagator that panics fails its propagation, which is
+// TestPropagatorPanic: a propagator that panics fails its propagation, which is
 // retried and in the end dead-lettered as any failure; the worker goes on. Before, the
 // panic ended the worker's goroutine, and the process with it, on every replica that
 // claimed the propagation again once its lease passed.
-func TestReviewPropagatorPanic(t *testing.T) {
+func TestPropagatorPanic(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, _, clk := newQueue(t, st)

@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// TestReviewAdminUserNameDecodedOnce: a user name in an admin path is decoded once. A
+// TestAdminUserNameDecodedOnce: a user name in an admin path is decoded once. A
 // name holding a percent sign ("a%41"), sent escaped as a%2541, names that user, not the
 // one its second decoding would name ("aA"), whose deletion it must never be; a name
 // holding a slash, sent as %2F, still names its user.
-func TestReviewAdminUserNameDecodedOnce(t *testing.T) {
+func TestAdminUserNameDecodedOnce(t *testing.T) {
 	h := newAdminHarness(t)
 	for _, name := range []string{"a%41", "aA", "x/y"} {
 		if code, b := h.admin(t, h.write, "POST", AdminPrefix+"/users", `{"name":"`+name+`"}`); code != 201 {

@@ -7,12 +7,12 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// TestReviewEnrollmentsOverGET: contract §12 has emfa accept GET where a resource only
+// TestEnrollmentsOverGET: contract §12 has emfa accept GET where a resource only
 // reads, the method being the operator's choice in Verify's webhook; the lookup is the
 // resource that only reads (Verify's own runtime lookup is a GET). It answered 405, which
 // left every user of a webhook so configured without factors. As for result, a GET may
 // carry the usual JSON body or, without one, username in the query string.
-func TestReviewEnrollmentsOverGET(t *testing.T) {
+func TestEnrollmentsOverGET(t *testing.T) {
 	h := newHarness(t, nil)
 	h.engine.enrolls = []provider.Enrollment{{Capability: "totp", ID: "f1", Attributes: map[string]any{"authExecutionFlow": "validate"}}}
 	const want = `[{"capability":"totp","id":"f1","attributes":{"authExecutionFlow":"validate"}}]`

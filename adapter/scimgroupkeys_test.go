@@ -2,12 +2,12 @@ package adapter
 
 import "testing"
 
-// TestReviewSCIMGroupPathlessKeysAsPaths: a path-less PATCH of a group reads each key of
+// TestSCIMGroupPathlessKeysAsPaths: a path-less PATCH of a group reads each key of
 // its value as a path, as a user's does (RFC 7644 §3.5.2: an attribute may be named by
 // its schema's URN): a fully qualified displayName renames the group rather than being
 // answered 200 and dropped, and a key naming a part of an attribute is refused as its
 // path would be.
-func TestReviewSCIMGroupPathlessKeysAsPaths(t *testing.T) {
+func TestSCIMGroupPathlessKeysAsPaths(t *testing.T) {
 	h := newSyncHarness(t)
 	_, u, _ := h.scim("POST", "/Users", `{"userName":"ann@example.com"}`)
 	uid := u["id"].(string)

@@ -14,13 +14,13 @@ import (
 	"github.com/emfa/emfa/provider/remote"
 )
 
-// TestReviewTestAnswersSuccessOrFailedWithReason: contract §8 has {base}/test answer
+// TestTestAnswersSuccessOrFailedWithReason: contract §8 has {base}/test answer
 // {"status":"SUCCESS"} when the backend is reachable, else {"status":"FAILED",
 // "attributes":{"reason":"…"}}. A remote provider passed on whatever status its test
 // resource's transform made (PENDING, TIMEOUT…), and a FAILED without a reason when the
 // transform gave none (IBM's own DUO test transform answers {"status":"FAILED"} for a body
 // without stat, and FAILED with the vendor's body as attributes for stat FAIL).
-func TestReviewTestAnswersSuccessOrFailedWithReason(t *testing.T) {
+func TestTestAnswersSuccessOrFailedWithReason(t *testing.T) {
 	cases := []struct{ name, incoming string }{
 		{"pending", `{"body": {"status": "PENDING"}}`},
 		{"timeout", `{"body": {"status": "TIMEOUT"}}`},

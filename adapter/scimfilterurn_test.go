@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// TestReviewSCIMFilterQualifiedAttribute: a filter may name an attribute by its schema's
+// TestSCIMFilterQualifiedAttribute: a filter may name an attribute by its schema's
 // URN (RFC 7644 §3.4.2.2, §3.10): it matches as the short name does, for users and
 // groups, rather than being refused invalidFilter.
-func TestReviewSCIMFilterQualifiedAttribute(t *testing.T) {
+func TestSCIMFilterQualifiedAttribute(t *testing.T) {
 	h := newSyncHarness(t)
 	if code, u, _ := h.scim("POST", "/Users", `{"userName":"ann@example.com","externalId":"e-1"}`); code != 201 {
 		t.Fatalf("create: %d %v", code, u)

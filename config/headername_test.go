@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// TestReviewHeaderNameMissing: a header section without a name (as
+// TestHeaderNameMissing: a header section without a name (as
 // EMFA_SERVER_AUTH_HEADER_VALUE alone makes one) says the name is missing, not that ""
 // is "not an HTTP header name".
-func TestReviewHeaderNameMissing(t *testing.T) {
+func TestHeaderNameMissing(t *testing.T) {
 	y := `
 server:
   auth:

@@ -19,13 +19,13 @@ type failingWith struct{ err error }
 func (failingWith) PropagationTarget() string                                  { return "wordy" }
 func (f failingWith) Propagate(context.Context, provider.LifecycleEvent) error { return f.err }
 
-// TestReviewFailureNoteIsText: a vendor's failure is recorded however its message runs:
+// TestFailureNoteIsText: a vendor's failure is recorded however its message runs:
 // the note it leaves is cut to its length on a character's boundary, and holds no byte
 // that is not UTF-8. Before, a message whose 500th byte fell inside a character ("é")
 // was cut there, PostgreSQL refused the note, and with it the record of the failure: the
 // propagation stayed leased, was claimed and sent to the vendor again at every lease,
 // with no backoff and no dead letter.
-func TestReviewFailureNoteIsText(t *testing.T) {
+func TestFailureNoteIsText(t *testing.T) {
 	for _, c := range []struct{ name, msg string }{
 		{"a character cut at the note's length", strings.Repeat("x", 500-len("propagate: ")-1) + "é, la requête a échoué"},
 		{"bytes that are not UTF-8", "the vendor said: r\xe9ponse invalide"},

@@ -10,13 +10,13 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewImportNotUTF8: a file saved in Latin-1 or Windows-1252 (as spreadsheets save
+// TestImportNotUTF8: a file saved in Latin-1 or Windows-1252 (as spreadsheets save
 // "CSV") gives "josé" as the bytes "jos\xe9". Such a row names no user that can be read:
 // it is refused without a name, so that a full import deletes nobody, and it creates no
 // user under a name mangled into "jos\uFFFD". Before, the CSV row was refused under the
 // raw bytes, which name no user, and the JSON line was read as "jos\uFFFD" and created:
 // either way the full import deleted josé as absent from the file.
-func TestReviewImportNotUTF8(t *testing.T) {
+func TestImportNotUTF8(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, _ := newManager(t, st)

@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-// TestReviewVerifyExportRefusesPublicURLWithQuery: without --url, export writes
+// TestVerifyExportRefusesPublicURLWithQuery: without --url, export writes
 // selfService.publicURL into the webhook, and the resource suffixes follow it: a query
 // (https://mfa.example.com/?x=1/v1/providers/emfa), a fragment or credentials would
 // replace the tenant's working URL with one Verify cannot call. It is refused as a --url
 // of that shape is, without repeating it.
-func TestReviewVerifyExportRefusesPublicURLWithQuery(t *testing.T) {
+func TestVerifyExportRefusesPublicURLWithQuery(t *testing.T) {
 	cfg := writeTestConfig(t, "", oauthProviders)
 	t.Setenv("EMFA_SERVER_LISTEN", "0.0.0.0:8080")
 	for _, pub := range []string{"https://mfa.example.com/?x=1", "https://mfa.example.com/#top", "https://admin:pw@mfa.example.com"} {

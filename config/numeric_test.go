@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// TestReviewUnquotedNumericSecretKeepsItsText: a secret written without quotes that YAML
+// TestUnquotedNumericSecretKeepsItsText: a secret written without quotes that YAML
 // reads as a number (digits with a leading zero, too many digits for an int, hex, an
 // exponent, underscores) is the text written, not the number printed back: before, the
 // password 0012345678901234567 became "1.2345678901234568e+16", still long enough to
 // pass, and every call Verify made with the real one was refused.
-func TestReviewUnquotedNumericSecretKeepsItsText(t *testing.T) {
+func TestUnquotedNumericSecretKeepsItsText(t *testing.T) {
 	for _, lit := range []string{
 		"0012345678901234567",
 		"12345678901234567890123",

@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// TestReviewSampleRatioZeroRefused: tracing.sampleRatio is 0 < r ≤ 1 (README), and unset
+// TestSampleRatioZeroRefused: tracing.sampleRatio is 0 < r ≤ 1 (README), and unset
 // means 1. Written as 0, meant as "no new traces", it was taken for unset and every new
 // trace was kept; it is now refused, in the file as from EMFA_TRACING_SAMPLERATIO.
-func TestReviewSampleRatioZeroRefused(t *testing.T) {
+func TestSampleRatioZeroRefused(t *testing.T) {
 	base := `
 server:
   auth: {basic: {username: verify, password: "0123456789abcdef0"}}

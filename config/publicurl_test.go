@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// TestReviewPublicURLIsABase: links are publicURL + "/self-service/link/TOKEN", so a
+// TestPublicURLIsABase: links are publicURL + "/self-service/link/TOKEN", so a
 // publicURL with a query or a fragment makes every link a broken one (the token in the
 // query or fragment of another page), and one with credentials mails them to every user.
-func TestReviewPublicURLIsABase(t *testing.T) {
+func TestPublicURLIsABase(t *testing.T) {
 	base := `
 server:
   auth: {basic: {username: verify, password: "0123456789abcdef0"}}

@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// TestReviewResourceNamesChecked: a resource emfa never calls — a typo of a contract
+// TestResourceNamesChecked: a resource emfa never calls — a typo of a contract
 // resource (initate), a step that does not exist (push_3) — is an error, as a typo is
 // anywhere in the configuration (README): before, emfa check said ok and every initiate
 // answered FAILED for want of a resource. The names emfa calls pass, in any case.
-func TestReviewResourceNamesChecked(t *testing.T) {
+func TestResourceNamesChecked(t *testing.T) {
 	w := &Webhook{URLs: []string{"https://vendor.example"}, Resources: map[string]Resource{
 		"enrollments": {}, "Initiate": {}, "validate": {}, "result": {}, "test": {},
 		"hotp_1": {}, "mobile_otp_2": {}, "PUSH_1": {},

@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestReviewMTLSFilesReadAtValidate: mtls files that exist but hold no certificate or key
+// TestMTLSFilesReadAtValidate: mtls files that exist but hold no certificate or key
 // passed Validate (only their existence was checked), so emfa check said ok and serve
 // refused to start without the file and line. Validate now loads them as the engine will.
-func TestReviewMTLSFilesReadAtValidate(t *testing.T) {
+func TestMTLSFilesReadAtValidate(t *testing.T) {
 	notPEM := filepath.Join(t.TempDir(), "hostname")
 	if err := os.WriteFile(notPEM, []byte("emfa-host\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// TestReviewSyncSecretsWithBlanksRefused: a sync source's secret that begins or ends with
+// TestSyncSecretsWithBlanksRefused: a sync source's secret that begins or ends with
 // white space (a Kubernetes secretKeyRef with the file's trailing newline, a stray space)
 // can never match, since HTTP drops a header value's surrounding blanks: every hook or
 // SCIM call would be 401. It is refused at load, as server.auth.header.value is.
-func TestReviewSyncSecretsWithBlanksRefused(t *testing.T) {
+func TestSyncSecretsWithBlanksRefused(t *testing.T) {
 	base := `
 server:
   auth: {basic: {username: verify, password: "0123456789abcdef0"}}

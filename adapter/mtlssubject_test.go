@@ -8,12 +8,12 @@ import (
 	"testing"
 )
 
-// TestReviewMTLSSubjectPinIsNotACommonName: a pin written as a whole subject
+// TestMTLSSubjectPinIsNotACommonName: a pin written as a whole subject
 // ("CN=verify,O=Example") admits the certificate with that subject, and not one whose
 // common name merely spells it: a CA that lets its holders choose their CN (an internal
 // PKI) would otherwise let anyone it certifies match a pin meant for one subject. A pin
 // without "=" is a common name, as before.
-func TestReviewMTLSSubjectPinIsNotACommonName(t *testing.T) {
+func TestMTLSSubjectPinIsNotACommonName(t *testing.T) {
 	check := func(pins []string, subject pkix.Name) bool {
 		a := newAuthenticator(Auth{MTLS: true, MTLSSubjects: pins})
 		r := httptest.NewRequest("POST", "/v1/providers/acme/test", nil)

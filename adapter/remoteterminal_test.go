@@ -16,12 +16,12 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewRemoteRefusedPollIsTerminal: a result on a remote provider's push that is
+// TestRemoteRefusedPollIsTerminal: a result on a remote provider's push that is
 // refused while it is pending (its user disabled, or the provider disabled) answers
 // FAILED, which is terminal to Verify (contract §7: once terminal, every later poll
 // returns the same terminal status). Once the refusal is lifted, a later poll must still
 // answer FAILED, not ask the vendor again and answer the approval the vendor has by then.
-func TestReviewRemoteRefusedPollIsTerminal(t *testing.T) {
+func TestRemoteRefusedPollIsTerminal(t *testing.T) {
 	for _, refusal := range []string{"user disabled", "provider disabled"} {
 		t.Run(strings.ReplaceAll(refusal, " ", "_"), func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {

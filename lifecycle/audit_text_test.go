@@ -24,11 +24,11 @@ func (latin1Relay) Send(context.Context, delivery.Message) error {
 	return errors.New("smtp: send to a***@example.com: 552 5.2.2 bo\xeete aux lettres pleine")
 }
 
-// TestReviewAuditReasonIsText: an administrative action's record is written whatever
+// TestAuditReasonIsText: an administrative action's record is written whatever
 // text its reason quotes from outside (a mail relay's reply): a byte that is not UTF-8
 // is written escaped, as the contract calls' records write it. Before, PostgreSQL
 // refused the row, and the record of the link that was not sent was lost.
-func TestReviewAuditReasonIsText(t *testing.T) {
+func TestAuditReasonIsText(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, _ := newManager(t, st)

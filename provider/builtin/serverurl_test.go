@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-// TestReviewPushServerURLIsABase: push.serverURL is put in front of
+// TestPushServerURLIsABase: push.serverURL is put in front of
 // /v1/devices/register#code=… and in emfa://register?…&server=…: one without a scheme
 // made a registrationURL no phone can open, one with a query or fragment a URL that
 // leads elsewhere, and one with credentials handed them to every device. They are
 // refused, as selfService.publicURL is.
-func TestReviewPushServerURLIsABase(t *testing.T) {
+func TestPushServerURLIsABase(t *testing.T) {
 	for _, u := range []string{"emfa.example.com", "https://emfa.example.com/?x=1", "https://emfa.example.com/#f", "https://u:pw@emfa.example.com", "ftp://emfa.example.com"} {
 		_, err := check(t, `providers:
   - {name: B, credentialPrefix: emfa, capabilities: [push], builtin: {push: {serverURL: "`+u+`"}}}

@@ -846,6 +846,15 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 	// Its records carry the id of the request that queued it, as they would had it been
 	// applied then.
 	ctx = lifecycle.WithRequestID(ctx, ev.RequestID)
+	if !applied && ev.Type == provider.EventUserMFAReset {
+		if later, err := q.laterReset(ctx, e); err != nil {
+			return q.retry(ctx, e, err, log)
+		} else if later != 0 {
+			note := fmt.Sprintf("skipped: a later reset of the user, queued (seq %d), resets all this one would", later)
+			logSkip(log, ev, note)
+			return q.finish(ctx, e, OutcomeSkipped, store.QueueDone, note, false)
+		}
+	}
 	if !applied {
 		if e.Type == provider.EventUserDelete {
 			if err := q.AllowDelete(ctx, e.Source, e.CreatedAt); errors.Is(err, ErrPaused) {
@@ -878,6 +887,26 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 		return q.retry(ctx, e, err, log)
 	}
 	return q.finishApplied(ctx, e, partly, props, log)
+}
+
+// laterReset is the seq of a reset of e's user queued after e in its order, 0 when none:
+// Okta Classic sends one user.mfa.factor.reset_all per internal factor of one reset, and
+// each applied and propagated would reset the user at a vendor again (DUO: its devices
+// deleted, or its user deleted and created again, each time). The later one resets every
+// factor enrolled before it, a superset of what e would, and is propagated, so e is one
+// with it.
+func (q *Queue) laterReset(ctx context.Context, e store.QueuedEvent) (int64, error) {
+	pending, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueuePending, Key: e.Key, Limit: 1000})
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range pending {
+		if l.Seq != e.Seq && l.Type == provider.EventUserMFAReset &&
+			(l.Time.After(e.Time) || l.Time.Equal(e.Time) && l.Seq > e.Seq) {
+			return l.Seq, nil
+		}
+	}
+	return 0, nil
 }
 
 // finishApplied records e done, applied, with note, and queues props in the same commit.

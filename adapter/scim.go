@@ -327,8 +327,8 @@ func (m *scimUser) apply(op string, p scimPath, value any) error {
 	case "displayname":
 		m.displayName, err = str()
 	case "active":
-		if remove {
-			return nil
+		if remove || value == nil {
+			return nil // unassigned (RFC 7643 §2.5: null is the same): the state is kept
 		}
 		b, ok := scimBool(value)
 		if !ok {

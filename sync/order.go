@@ -67,7 +67,7 @@ func marks(ev provider.LifecycleEvent) []string {
 	case provider.EventGroupCreate, provider.EventGroupDelete:
 		return []string{groupMark(ev.Group)}
 	}
-	return nil // an MFA reset, a group rename: applied as they come
+	return nil // an MFA reset (held only to the user's existence), a group rename: applied as they come
 }
 
 // current is what of ev is newer than what was applied of each aspect it changes: ev
@@ -90,6 +90,11 @@ func (q *Queue) current(ctx context.Context, ev provider.LifecycleEvent) (cur pr
 		return ev, ok && err == nil, "", err
 	case provider.EventGroupCreate, provider.EventGroupDelete:
 		ok = !older(groupMark(ev.Group))
+		return ev, ok && err == nil, "", err
+	case provider.EventUserMFAReset:
+		// One older than the user's existence is of a user deleted since, whose deletion
+		// took all it would; told to a vendor, it would reset the account created since.
+		ok = !older(existsMark(u))
 		return ev, ok && err == nil, "", err
 	case provider.EventUserCreate, provider.EventUserDelete, provider.EventUserUpdate, provider.EventUserDisable, provider.EventUserEnable:
 	default:

@@ -125,13 +125,16 @@ var errLeaseLost = errors.New("the propagation's lease was taken by another work
 //     but a profile is said in part (an update of the e-mail alone), so the profile of a
 //     create or an update left out so is sent as emfa has it now (refresh, below);
 //   - a user.delete is sent whatever came since: the vendor must drop the account it has
-//     before a newer create of the name, lest the new user inherit its devices;
+//     before a newer create of the name, lest the new user inherit its devices; and so is
+//     a user.mfa.reset applied: one older than the user's existence is skipped when it is
+//     applied (current), and one applied before a newer create is held back by nothing
+//     the create sends (the vendor keeps the devices of an account it has);
 //   - a user.create carries the user's state as emfa has it now (created disabled when the
 //     user was disabled since), and is a dead letter (dead says why) when a deletion of
 //     the user before it is one: the vendor would take its old account, with its phone
 //     and devices, for the new user.
 func (q *Queue) reconcile(ctx context.Context, e store.QueuedEvent, ev provider.LifecycleEvent) (out provider.LifecycleEvent, ok bool, dead, note string, err error) {
-	if ev.Type == provider.EventUserDelete {
+	if ev.Type == provider.EventUserDelete || ev.Type == provider.EventUserMFAReset {
 		return ev, true, "", "", nil
 	}
 	said := ev

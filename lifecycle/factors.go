@@ -754,10 +754,13 @@ func (m *Manager) ResetUserBefore(ctx context.Context, actor Actor, name, mode s
 		switch {
 		case !at.IsZero() && !f.CreatedAt.Before(at):
 			kept++
-		case mode == ResetDelete, f.State == store.FactorPending:
-			// A pending factor is deleted in either mode: it never proved itself, and
-			// disabled it could not wait for its activation again.
+		case mode == ResetDelete:
 			c.DeleteFactors = append(c.DeleteFactors, f.ID)
+		case f.State == store.FactorPending:
+			// A pending factor is deleted in either mode: it never proved itself, and
+			// disabled it could not wait for its activation again. One activated since
+			// it was read is disabled, as the other active ones.
+			c.StateChanges = append(c.StateChanges, store.FactorStateChange{ID: f.ID, State: store.FactorDisabled, DeletePending: true})
 		case f.State != store.FactorDisabled:
 			c.StateChanges = append(c.StateChanges, store.FactorStateChange{ID: f.ID, State: store.FactorDisabled})
 		}

@@ -73,6 +73,11 @@ type FactorUpdate struct {
 type FactorStateChange struct {
 	ID    string
 	State FactorState
+	// DeletePending, in a reset (UserChange.Reset), deletes the factor instead if it is
+	// still FactorPending at the commit. A reset that disables deletes the factors it read
+	// pending; one activated since (outside ApplyUserChanges: the user's revision does
+	// not move) has proved itself, and is moved to State as the others are.
+	DeletePending bool
 }
 
 // UserChange is everything one admin action or one import row does to one user, applied

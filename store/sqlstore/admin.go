@@ -358,6 +358,12 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 		}
 	}
 	for _, sc := range c.StateChanges {
+		if sc.DeletePending && c.Reset != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM factors WHERE id = $1 AND user_id = $2 AND state = $3`,
+				sc.ID, userID, string(store.FactorPending)); err != nil {
+				return fmt.Errorf("factor %s: %w", sc.ID, err)
+			}
+		}
 		if err := factorWrite(ctx, tx, `UPDATE factors SET state = $3, updated_at = $4 WHERE id = $1 AND user_id = $2`,
 			sc.ID, userID, string(sc.State), millis(c.Now)); err != nil {
 			return fmt.Errorf("factor %s: %w", sc.ID, err)

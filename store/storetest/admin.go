@@ -340,6 +340,23 @@ func testApplyUserChangesFactors(t *testing.T, s store.Store) {
 	mustApply(t, s, store.UserChange{Name: "name-u2", Now: at(4 * time.Hour), Reset: &store.FactorReset{}, DeleteFactors: []string{"gone", "r"}})
 	_, err = s.GetFactor(ctx, "r")
 	wantErr(t, "factor deleted by a reset beside one gone", err, store.ErrNotFound)
+	// A reset's DeletePending deletes a factor still pending, and moves one active since
+	// (an activation between the reset's read and its commit) to the state, as the others.
+	still, since := newFactor("p1", "u2", at(0)), newFactor("p2", "u2", at(0))
+	still.State, since.State = store.FactorPending, store.FactorPending
+	mustCreateFactor(t, s, still)
+	mustCreateFactor(t, s, since)
+	if err := s.ActivateFactor(ctx, "p2", since.Params, at(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, s, store.UserChange{Name: "name-u2", Now: at(4 * time.Hour), Reset: &store.FactorReset{},
+		StateChanges: []store.FactorStateChange{{ID: "p1", State: store.FactorDisabled, DeletePending: true}, {ID: "p2", State: store.FactorDisabled, DeletePending: true}}})
+	_, err = s.GetFactor(ctx, "p1")
+	wantErr(t, "a pending factor reset with DeletePending", err, store.ErrNotFound)
+	if p2 := mustGetFactor(t, s, "p2"); p2.State != store.FactorDisabled {
+		t.Errorf("a factor activated before a reset with DeletePending: %+v, want disabled", p2)
+	}
+	mustApply(t, s, store.UserChange{Name: "name-u2", Now: at(4 * time.Hour), Reset: &store.FactorReset{}, DeleteFactors: []string{"p2"}})
 	byUser, err := s.ListFactorsOf(ctx, []string{"u1", "u2", "nobody"})
 	if err != nil {
 		t.Fatal(err)

@@ -180,13 +180,8 @@ func (t Transactions) ForResult(ctx context.Context, req Request) (tx store.Tran
 // answered as a validate after the deadline is.
 func (t Transactions) Succeed(ctx context.Context, tx store.Transaction) (answer Outcome, ok bool, err error) {
 	id := tx.ID
-	if !t.now().Before(tx.ExpiresAt) {
-		done, err := t.Finish(ctx, id, StatusTimeout)
-		if err != nil {
-			return Outcome{}, false, err
-		}
-		answer, _ = validateAnswer(done)
-		return answer, false, nil
+	if answer, late, err := t.Late(ctx, tx); err != nil || late {
+		return answer, false, err
 	}
 	err = t.Store.CompleteTransaction(ctx, id, string(StatusSuccess), t.now())
 	if err == nil {
@@ -197,6 +192,21 @@ func (t Transactions) Succeed(ctx context.Context, tx store.Transaction) (answer
 	}
 	answer, err = t.Reread(ctx, id)
 	return answer, false, err
+}
+
+// Late answers a validate on tx, loaded PENDING and in time, whose deadline has come
+// since (late), while its answer was being checked: tx is completed as TIMEOUT and
+// answered as a validate after the deadline is, whether the answer was right or wrong.
+func (t Transactions) Late(ctx context.Context, tx store.Transaction) (answer Outcome, late bool, err error) {
+	if t.now().Before(tx.ExpiresAt) {
+		return Outcome{}, false, nil
+	}
+	done, err := t.Finish(ctx, tx.ID, StatusTimeout)
+	if err != nil {
+		return Outcome{}, true, err
+	}
+	answer, _ = validateAnswer(done)
+	return answer, true, nil
 }
 
 // Reread answers validate for a transaction found completed since it was loaded (an

@@ -63,6 +63,12 @@ func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provi
 	out, err := provider.Decide(ctx, e.store, func(w store.Writer) (out provider.Outcome, err error) {
 		locked = false // of a run that did not hold (store.Store.Update)
 		txs := txs.In(w)
+		// The deadline again, in the unit: it may have come while the answer was checked
+		// (a hash), and a challenge past it is TIMEOUT, its answer right or wrong, and
+		// counts as no failure.
+		if answer, late, err := txs.Late(ctx, tx); err != nil || late {
+			return answer, err
+		}
 		n, err := w.AddAttempt(ctx, tx.ID, e.now())
 		if errors.Is(err, store.ErrConflict) { // completed since it was loaded
 			return txs.Reread(ctx, tx.ID)

@@ -33,6 +33,8 @@ var (
 	ErrStale = errors.New("changed since it was read")
 	// ErrRateLimited: ReserveSend found a limit reached (a *RateLimitError says until when).
 	ErrRateLimited = errors.New("rate limited")
+	// ErrTooMany: CreateFactorWithin found the user with its most factors already.
+	ErrTooMany = errors.New("too many")
 )
 
 // RateLimitError is ReserveSend's ErrRateLimited, with when the same reservation would
@@ -217,6 +219,11 @@ type Writer interface {
 	// goes on; ErrNotFound for a missing user. In a unit, an enrollment's other writes and
 	// its audit record go with it.
 	CreateFactor(ctx context.Context, f Factor) error
+	// CreateFactorWithin is CreateFactor on the condition that the user has fewer than
+	// most factors: ErrTooMany, and nothing created, when it has most already. Of two
+	// side by side (PostgreSQL, several replicas) for one user, the later counts the
+	// earlier's factor: a count read before the unit would let both in.
+	CreateFactorWithin(ctx context.Context, f Factor, most int) error
 	CreateTransaction(ctx context.Context, t Transaction) error
 	GetTransaction(ctx context.Context, id string) (Transaction, error)
 	CompleteTransaction(ctx context.Context, id, status string, now time.Time) error

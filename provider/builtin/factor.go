@@ -357,7 +357,12 @@ func (e *Engine) Enroll(ctx context.Context, in Enrollment) (Enrolled, error) {
 // to activate it: then the record goes with the send's own commit (sendActivation).
 func (e *Engine) createFactor(ctx context.Context, in Enrollment, f store.Factor, more func(w store.Writer) error) error {
 	return e.store.Update(ctx, func(w store.Writer) error {
-		if err := w.CreateFactor(ctx, f); err != nil {
+		// maxFactorsPerUser again, where the factor is written: Enroll's count was read
+		// before, and another enrollment of the user may have committed since.
+		if err := w.CreateFactorWithin(ctx, f, e.maxFactors); errors.Is(err, store.ErrTooMany) {
+			return fmt.Errorf("%w: %s already has the %d factors builtin.maxFactorsPerUser allows; delete one first",
+				ErrTooManyFactors, in.User, e.maxFactors)
+		} else if err != nil {
 			return err
 		}
 		if in.Link != "" && f.State == store.FactorActive {

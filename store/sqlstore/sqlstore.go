@@ -398,6 +398,34 @@ func (w *writer) CreateFactor(ctx context.Context, f store.Factor) error {
 	return nil
 }
 
+// CreateFactorWithin runs as a unit even alone: the user's lock holds until the commit.
+func (s *Store) CreateFactorWithin(ctx context.Context, f store.Factor, most int) error {
+	return s.unit(ctx, func(w *writer) error { return w.CreateFactorWithin(ctx, f, most) })
+}
+
+// userLockClass is the first key of PostgreSQL's advisory locks of a user's factor count
+// (CreateFactorWithin), apart from any other lock's.
+const userLockClass = 0x656d6675 // "emfu"
+
+func (w *writer) CreateFactorWithin(ctx context.Context, f store.Factor, most int) error {
+	const op = "create factor "
+	if w.unit && w.s.g == nil && w.s.name == "postgres" {
+		// Sent with the count, and run before it: the count of a unit that waited for
+		// another's commit reads that one's factor (each statement its own snapshot).
+		if err := w.e.Later(w.c(ctx), `SELECT pg_advisory_xact_lock($1, hashtext($2))`, userLockClass, f.UserID); err != nil {
+			return w.s.fail(op+f.ID, err)
+		}
+	}
+	var n int
+	if err := w.e.QueryRow(w.c(ctx), `SELECT count(*) FROM factors WHERE user_id = $1`, f.UserID).Scan(&n); err != nil {
+		return w.s.fail(op+f.ID, err)
+	}
+	if n >= most {
+		return w.s.fail(op+f.ID, fmt.Errorf("user %s has %d factors: %w", f.UserID, n, store.ErrTooMany))
+	}
+	return w.CreateFactor(ctx, f)
+}
+
 func (s *Store) GetFactor(ctx context.Context, id string) (store.Factor, error) {
 	if s.namesNothing(id) {
 		return store.Factor{}, s.fail("get factor "+id, store.ErrNotFound)

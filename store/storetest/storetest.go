@@ -88,6 +88,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentRecordFailure", testConcurrentRecordFailure},
 		{"ConcurrentAddAttempt", testConcurrentAddAttempt},
 		{"ConcurrentActivateFactor", testConcurrentActivateFactor},
+		{"ConcurrentCreateFactorWithin", testConcurrentCreateFactorWithin},
 		{"ConcurrentReserveSend", testConcurrentReserveSend},
 		{"ConcurrentReserveSendKeys", testConcurrentReserveSendKeys},
 		{"ConcurrentUseNonce", testConcurrentUseNonce},
@@ -1670,6 +1671,29 @@ func testConcurrentActivateFactor(t *testing.T, s store.Store) {
 		}
 	}
 	diff(t, "factor", want, mustGetFactor(t, s, "f1"))
+}
+
+// Enrollments side by side, each in its unit, take a user to its most factors and no
+// further; alone, outside a unit, the bound holds too.
+func testConcurrentCreateFactorWithin(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, newUser("u1"))
+	mustCreateFactor(t, s, newFactor("f0", "u1", at(0)))
+	const n, most = 20, 4
+	errs := concurrently(n, func(i int) error {
+		return s.Update(ctx, func(w store.Writer) error {
+			return w.CreateFactorWithin(ctx, newFactor(fmt.Sprint("f", i+1), "u1", at(0)), most)
+		})
+	})
+	if ok, full := countErrs(t, errs, store.ErrTooMany); ok != most-1 || full != n-most+1 {
+		t.Errorf("%d concurrent CreateFactorWithin (most %d, one there): %d created, %d refused; want %d and %d",
+			n, most, ok, full, most-1, n-most+1)
+	}
+	wantErr(t, "CreateFactorWithin alone, at the most", s.CreateFactorWithin(ctx, newFactor("g", "u1", at(0)), most), store.ErrTooMany)
+	if fs, err := s.ListFactors(ctx, "u1"); err != nil || len(fs) != most {
+		t.Errorf("u1 has %d factors (%v), want %d", len(fs), err, most)
+	}
+	wantErr(t, "CreateFactorWithin for a missing user", s.CreateFactorWithin(ctx, newFactor("h", "nobody", at(0)), most), store.ErrNotFound)
 }
 
 func testConcurrentReserveSend(t *testing.T, s store.Store) {

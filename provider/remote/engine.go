@@ -412,13 +412,15 @@ func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Out
 		}
 		return e.refusePending(ctx, req, *refusal)
 	}
+	// A refusal is FAILED, terminal to Verify: it ends the challenge (refusePending), or
+	// a later poll would answer TIMEOUT once the deadline passed (contract §7).
 	r := e.lookup(provider.ResourceResult, req.Capability, 2)
 	if r == nil {
-		return provider.Failed("no result resource"), nil
+		return e.refusePending(ctx, req, provider.Failed("no result resource"))
 	}
 	vendorReq, refusal := forVendor(req, tx)
 	if refusal != nil {
-		return *refusal, nil
+		return e.refusePending(ctx, req, *refusal)
 	}
 	out := e.outcome(ctx, r, payload(vendorReq))
 	out.TransactionID = "" // a result names none (§7), and the vendor's id is not Verify's

@@ -333,6 +333,22 @@ func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.O
 			return out, nil
 		})
 	}
+	if out.Status == provider.StatusTimeout {
+		// The vendor ended the challenge: remembered, so that a later validate or poll of
+		// it answers TIMEOUT too, not what the vendor says by then.
+		ctx := context.WithoutCancel(ctx)
+		return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
+			txs := e.txs.In(w)
+			done, err := txs.Finish(ctx, tx.ID, provider.StatusTimeout)
+			if err != nil {
+				return provider.Outcome{}, err
+			}
+			if done.Status != string(provider.StatusTimeout) { // another request ended it first
+				return txs.Reread(ctx, tx.ID)
+			}
+			return out, nil
+		})
+	}
 	// A wrong code leaves the transaction open: the user may correct a typo, within the
 	// vendor's own attempt limits and the deadline.
 	return out, nil

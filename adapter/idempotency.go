@@ -128,18 +128,21 @@ func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
 				return provider.Answer{Status: resp.Status, Body: buf.body.Bytes()}, nil
 			})
 			resp.Writer = orig
+			if err != nil {
+				// What the handler wrote into the buffer is not sent: the error is, in its
+				// place. Left committed, the error was not written at all, and Verify got
+				// an empty 200.
+				resp.Committed, resp.Size = false, 0
+			}
 			var rerr *provider.RecordError
 			switch {
 			case errors.As(err, &rerr):
-				// What the call wrote is not known to be durable: its answer is not sent,
-				// the error is, in place of the one the handler wrote into the buffer.
-				resp.Committed, resp.Size = false, 0
+				// What the call wrote is not known to be durable: its answer is not sent.
 				s.storeError(req, err)
 				return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable", Msg: "store unavailable; retry", Err: err}
 			case errors.Is(err, provider.ErrAnswerRecorded):
 				// The decision's answer is recorded; this attempt's is not sent. The retry
 				// gets the recorded one.
-				resp.Committed, resp.Size = false, 0
 				s.log.Warn("answer differs from the one recorded with its decision; not sent, a retry gets the recorded one",
 					"webhook_id", id, "provider", p.CredentialPrefix, "resource", resource, "err", err)
 				return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable", Msg: "a backend is unavailable; retry", Err: err}

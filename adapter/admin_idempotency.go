@@ -301,8 +301,10 @@ func (api adminAPI) idempotent(c echo.Context, next echo.HandlerFunc) error {
 	})
 	resp.Writer = orig
 	c.SetRequest(req)
+	var rerr *provider.RecordError
 	switch {
-	case errors.Is(err, errNotRecorded):
+	case errors.Is(err, errNotRecorded) && !errors.As(err, &rerr):
+		// Not recorded, but its claim released: what it wrote is durable.
 		served = provider.Executed
 	case errors.Is(err, provider.ErrInFlight):
 		unsend()

@@ -319,8 +319,11 @@ func (i *Idempotency) finish(ctx context.Context, pa *pendingAnswer, ans Answer,
 	wctx, cancel := Detach(ctx)
 	defer cancel()
 	if err != nil || ans.Status >= 500 {
-		if rerr := i.Store.ReleaseIdempotency(wctx, key, owner); rerr != nil && err == nil {
-			err = fmt.Errorf("release idempotency record: %w", rerr)
+		if rerr := i.Store.ReleaseIdempotency(wctx, key, owner); rerr != nil {
+			// The release is the durable write that makes the call's deferred ones
+			// durable: without it they are not known to be, and what the call answers
+			// (an admin answer that could not be recorded, say) cannot be sent.
+			return Answer{}, Executed, other, &RecordError{Err: errors.Join(err, fmt.Errorf("release idempotency record: %w", rerr))}
 		}
 		return ans, Executed, other, err
 	}

@@ -437,7 +437,7 @@ func (b *builder) call(o Observed) Step {
 		}
 		step.Call.Body = replaceStrings(body, b.factorVars)
 	} else if len(o.Request) > 0 {
-		raw := b.secrets.literalString(string(o.Request))
+		raw := b.secrets.literalString(redactRaw(string(o.Request)))
 		step.Call.Raw = &raw
 	}
 	if q, err := url.ParseQuery(o.Query); err == nil && len(q) > 0 {
@@ -781,6 +781,49 @@ func (s *secretValues) split(str string) []string {
 		return strings.Split(marked, secretMark)
 	}
 	return nil
+}
+
+// rawField is a JSON object's key and the value after it, as they may be found in a body
+// that is not JSON: a string value may be cut off (at the body limit); a value that is
+// an object or a list is not taken.
+var rawField = regexp.MustCompile(`("(?:[^"\\]|\\.)*")(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^\s,{}\[\]":]+)`)
+
+// rawPair is a form's name=value pair.
+var rawPair = regexp.MustCompile(`(^|&)([^=&]*)=([^&]*)`)
+
+// redactRaw is a call's body that is not JSON, recorded as it came so that replay gets
+// its refusal, with the values of its secret fields (SecretName) <redacted>, found by
+// what they look like: the fields of a JSON object (cut off, a comma too many) or a
+// form's pairs. A redaction that would make the body JSON, so that replay would not be
+// refused as the call was, redacts the whole body.
+func redactRaw(body string) string {
+	out := rawField.ReplaceAllStringFunc(body, func(m string) string {
+		sub := rawField.FindStringSubmatch(m)
+		var key string
+		if json.Unmarshal([]byte(sub[1]), &key) != nil || !SecretName(key) || sub[3] == `""` {
+			return m
+		}
+		v := redacted // a bare value stays bare, so that it stays what is not JSON
+		if strings.HasPrefix(sub[3], `"`) {
+			v = `"` + redacted
+			if len(sub[3]) > 1 && strings.HasSuffix(sub[3], `"`) {
+				v += `"`
+			}
+		}
+		return sub[1] + sub[2] + v
+	})
+	out = rawPair.ReplaceAllStringFunc(out, func(m string) string {
+		sub := rawPair.FindStringSubmatch(m)
+		key, err := url.QueryUnescape(sub[2])
+		if err != nil || !SecretName(key) || sub[3] == "" {
+			return m
+		}
+		return sub[1] + sub[2] + "=" + redacted
+	})
+	if out != body && isJSON([]byte(out)) {
+		return redacted
+	}
+	return out
 }
 
 // literalString is str with each secret it holds <redacted>.

@@ -125,10 +125,14 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 			// generates it as a side effect and names its file.
 			return keptSecret(path, n, stderr, notice, file == "verify-password" && mode == forServe && !o.hideSecrets)
 		}
-		if b, err := os.ReadFile(path); err == nil {
-			return strings.TrimSpace(string(b)), true
+		v, err := readKeptSecret(path)
+		if err == nil {
+			return v, true
 		}
 		if o.strict || slices.Contains(o.need, section) {
+			if errors.Is(err, errEmptySecret) {
+				fmt.Fprintf(stderr, "emfa: %s\n", err)
+			}
 			return "", false
 		}
 		return standIn(n), true
@@ -161,11 +165,42 @@ func standIn(n int) string {
 	return base64.StdEncoding.EncodeToString(make([]byte, n))
 }
 
+// emptySecretWait is how long a secret's file found empty is read again: the process
+// that has just created it (keptSecret: exclusively, then written) is writing it.
+var emptySecretWait = 2 * time.Second
+
+// errEmptySecret: a kept secret's file holds nothing.
+var errEmptySecret = errors.New("is empty")
+
+// readKeptSecret reads the secret kept in path. A file still empty after
+// emptySecretWait (its writer died before writing, someone created it by hand) is
+// errEmptySecret, which says what to do: read as an empty secret, the configuration
+// refused it as a variable not set, which named neither the file nor the cause.
+func readKeptSecret(path string) (string, error) {
+	deadline := time.Now().Add(emptySecretWait)
+	for {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", err
+		}
+		if v := strings.TrimSpace(string(b)); v != "" {
+			return v, nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("%s %w: remove it for a new secret to be generated, or write the secret into it", path, errEmptySecret)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // keptSecret reads a generated secret from path, or generates n random bytes, writes
 // them (base64, mode 0600, created exclusively) and prints the notice once.
 func keptSecret(path string, n int, stderr io.Writer, notice string, show bool) (string, bool) {
-	if b, err := os.ReadFile(path); err == nil {
-		return strings.TrimSpace(string(b)), true
+	if v, err := readKeptSecret(path); err == nil {
+		return v, true
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(stderr, "emfa: %s\n", err)
+		return "", false
 	}
 	buf := make([]byte, n)
 	rand.Read(buf)
@@ -175,8 +210,12 @@ func keptSecret(path string, n int, stderr io.Writer, notice string, show bool) 
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) { // another process won the race: use its secret
-		b, err := os.ReadFile(path)
-		return strings.TrimSpace(string(b)), err == nil
+		v, err := readKeptSecret(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "emfa: %s\n", err)
+			return "", false
+		}
+		return v, true
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "emfa: cannot keep a generated secret in %s: %v\n", path, err)

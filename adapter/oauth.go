@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -246,10 +247,26 @@ func ParseSigningKey(data []byte) (*ecdsa.PrivateKey, error) {
 	return ec, nil
 }
 
+// emptyKeyWait is how long a signing key's file found empty is read again: the process
+// that has just created it (SigningKeyFile: exclusively, then written) is writing it.
+var emptyKeyWait = 2 * time.Second
+
+// readKeyFile reads path, again for a moment while it is empty (see emptyKeyWait).
+func readKeyFile(path string) ([]byte, error) {
+	deadline := time.Now().Add(emptyKeyWait)
+	for {
+		data, err := os.ReadFile(path)
+		if err != nil || len(bytes.TrimSpace(data)) > 0 || time.Now().After(deadline) {
+			return data, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // SigningKeyFile reads the token signing key kept in path, or creates it (mode 0600)
 // when there is none.
 func SigningKeyFile(path string) (*ecdsa.PrivateKey, error) {
-	data, err := os.ReadFile(path)
+	data, err := readKeyFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
@@ -269,14 +286,21 @@ func SigningKeyFile(path string) (*ecdsa.PrivateKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := pem.Encode(f, &pem.Block{Type: "EC PRIVATE KEY", Bytes: der}); err != nil {
-			f.Close()
-			return nil, err
+		werr := pem.Encode(f, &pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
 		}
-		return key, f.Close()
+		if werr != nil {
+			os.Remove(path) // not left empty or cut off, for every later start to refuse
+			return nil, werr
+		}
+		return key, nil
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%s is empty: remove it for a new signing key to be generated (tokens signed with the old one, if any, are then refused), or write the key into it", path)
 	}
 	key, err := ParseSigningKey(data)
 	if err != nil {

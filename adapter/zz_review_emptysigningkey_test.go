@@ -1,0 +1,35 @@
+package adapter
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestReviewEmptySigningKeyFile: a signing key's file that exists but is empty (its
+// writer died before writing, or it was created by hand) is named as empty, with what
+// to do, not refused as holding "no PEM block".
+func TestReviewEmptySigningKeyFile(t *testing.T) {
+	wait := emptyKeyWait
+	emptyKeyWait = 0
+	t.Cleanup(func() { emptyKeyWait = wait })
+	path := filepath.Join(t.TempDir(), "oauth-signing-key.pem")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := SigningKeyFile(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("err %v: want one naming %s as empty", err, path)
+	}
+	// A key kept whole still reads.
+	os.Remove(path)
+	k1, err := SigningKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := SigningKeyFile(path)
+	if err != nil || !k1.Equal(k2) {
+		t.Fatalf("kept key not read back: %v", err)
+	}
+}

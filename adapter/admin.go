@@ -914,11 +914,16 @@ func (api adminAPI) importUsers(c echo.Context) error {
 		return err
 	}
 	rep, err := api.m.Import(c.Request().Context(), actor(c), rows, bad, opts)
-	if err != nil {
+	if err != nil && len(rep.Rows) == 0 {
 		return err
 	}
 	if invite {
+		// After a store fault part way too: the users created by then are invited now or
+		// never, as the same file again finds them unchanged.
 		api.ss.InviteImported(c.Request().Context(), actor(c), &rep)
+	}
+	if err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, rep)
 }

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -423,7 +424,9 @@ const importBatch = 500
 // differs, or changes nothing; a refused row changes nothing and stops nothing. Factors
 // are only ever added (pre-provisioned) or their pending destination updated, never
 // removed. Rows refused earlier (unreadable) are reported with the rest; a full import
-// deletes none of the users they name, and nobody at all when one names no user.
+// deletes none of the users they name, and nobody at all when one names no user. A store
+// fault while the changes are applied returns the report with the error: what was applied
+// by then, and the rows not applied (not_applied).
 func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unreadable []RowResult, o ImportOptions) (ImportReport, error) {
 	rep := ImportReport{DryRun: o.DryRun, Rows: append(make([]RowResult, 0, len(unreadable)), unreadable...)}
 	existing, err := m.directory(ctx)
@@ -483,8 +486,20 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 			return ImportReport{}, err
 		}
 	}
+	// fault stops an import: the rows applied so far stay applied and are reported as
+	// such (an import with invite still invites the users it created), the others are
+	// reported not applied; an import changes nothing twice, so the same file again is
+	// the remedy.
+	var fault error
+	unapplied := 0
+	notApplied := func(i int) {
+		unapplied++
+		r := &rep.Rows[results[i]]
+		r.Action, r.Changes = ActionRefused, nil
+		r.Error = &Error{Kind: Refused, Code: "not_applied", Msg: "not applied: the import stopped on a store fault; the same file again applies it"}
+	}
 	if !o.DryRun {
-		for start := 0; start < len(changes); start += importBatch {
+		for start := 0; start < len(changes) && fault == nil; start += importBatch {
 			end := min(start+importBatch, len(changes))
 			for i, err := range m.store.ApplyUserChanges(ctx, changes[start:end]) {
 				if err == nil {
@@ -492,13 +507,19 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 				}
 				le, ok := errorOf(err, "user").(*Error)
 				if !ok {
-					// A fault, not the row's doing: the rows applied so far stay applied, and
-					// an import changes nothing twice, so the same file again is the remedy.
-					return ImportReport{}, fmt.Errorf("import: stopped after %d of %d changes (the same file again applies the rest): %w",
-						start, len(changes), err)
+					// A fault, not the row's doing: the batch's other changes stand or fall
+					// on their own (store.Directory).
+					fault = cmp.Or(fault, err)
+					notApplied(start + i)
+					continue
 				}
 				r := &rep.Rows[results[start+i]]
 				r.Action, r.Error, r.Changes = ActionRefused, le, nil
+			}
+			if fault != nil {
+				for i := end; i < len(changes); i++ {
+					notApplied(i)
+				}
 			}
 		}
 	}
@@ -516,8 +537,16 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 			rep.Refused++
 		}
 	}
-	m.audit(ctx, actor, ActionImport, "", "", "SUCCESS", fmt.Sprintf("dryRun=%v full=%v: %d created, %d updated, %d unchanged, %d deleted, %d refused",
+	outcome := "SUCCESS"
+	if fault != nil {
+		outcome = "FAILED"
+	}
+	m.audit(ctx, actor, ActionImport, "", "", outcome, fmt.Sprintf("dryRun=%v full=%v: %d created, %d updated, %d unchanged, %d deleted, %d refused",
 		o.DryRun, o.Full, rep.Created, rep.Updated, rep.Unchanged, rep.Deleted, rep.Refused))
+	if fault != nil {
+		return rep, fmt.Errorf("import: stopped after %d of %d changes (the same file again applies the rest): %w",
+			len(changes)-unapplied, len(changes), fault)
+	}
 	return rep, nil
 }
 

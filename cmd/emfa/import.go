@@ -71,10 +71,12 @@ func (d *deps) importCmd() *cobra.Command {
 				return err
 			}
 		}
-		rep, err := m.Import(ctx, cliActor, rows, bad, lifecycle.ImportOptions{DryRun: dryRun, Full: full, MaxDeletes: maxDeletes})
-		if err != nil {
-			return err
+		rep, fault := m.Import(ctx, cliActor, rows, bad, lifecycle.ImportOptions{DryRun: dryRun, Full: full, MaxDeletes: maxDeletes})
+		if fault != nil && len(rep.Rows) == 0 {
+			return fault
 		}
+		// A store fault part way still reports what was done, and invites the users
+		// created: the same file again finds them unchanged, and invites nobody.
 		if ss != nil {
 			ss.InviteImported(ctx, cliActor, &rep)
 		}
@@ -82,6 +84,9 @@ func (d *deps) importCmd() *cobra.Command {
 			err = printJSON(d.stdout, rep)
 		} else {
 			printImport(d.stdout, rep)
+		}
+		if fault != nil {
+			return fault
 		}
 		if err == nil && (rep.Refused > 0 || rep.DeletionRefused != "") {
 			return errSilent // the report says what was refused: exit 1

@@ -19,10 +19,10 @@ func (releaseFails) ReleaseIdempotency(context.Context, store.IdempotencyKey, st
 	return errors.New("disk full")
 }
 
-// TestReviewUnreleasedFaultIsAnswered: a call that answers a server fault releases its
+// TestUnreleasedFaultIsAnswered: a call that answers a server fault releases its
 // X-Webhook-ID record; when that release fails too, Verify is answered 503 (the store
 // is unavailable), never an empty 200.
-func TestReviewUnreleasedFaultIsAnswered(t *testing.T) {
+func TestUnreleasedFaultIsAnswered(t *testing.T) {
 	st, err := sqlite.Open(t.Context(), ":memory:")
 	if err != nil {
 		t.Fatal(err)

@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// TestReviewRawBodyHidesSecrets: a Verify call whose body is not JSON (cut off at the
+// TestRawBodyHidesSecrets: a Verify call whose body is not JSON (cut off at the
 // body limit, a comma too many, a form sent as text) is recorded as it came, to replay
 // its refusal; the values of its secret fields must not be in clear there all the same.
-func TestReviewRawBodyHidesSecrets(t *testing.T) {
+func TestRawBodyHidesSecrets(t *testing.T) {
 	const code = "806795"
 	r := &Recorder{o: RecorderOptions{Config: "providers: []\n"}}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

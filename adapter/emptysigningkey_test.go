@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestReviewEmptySigningKeyFile: a signing key's file that exists but is empty (its
+// TestEmptySigningKeyFile: a signing key's file that exists but is empty (its
 // writer died before writing, or it was created by hand) is named as empty, with what
 // to do, not refused as holding "no PEM block".
-func TestReviewEmptySigningKeyFile(t *testing.T) {
+func TestEmptySigningKeyFile(t *testing.T) {
 	wait := emptyKeyWait
 	emptyKeyWait = 0
 	t.Cleanup(func() { emptyKeyWait = wait })

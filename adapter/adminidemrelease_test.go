@@ -24,12 +24,12 @@ func (noRelease) ReleaseIdempotency(context.Context, store.IdempotencyKey, strin
 	return errors.New("disk full")
 }
 
-// TestReviewAdminUnrecordedUnreleasedIsUnavailable: an admin answer that cannot be
+// TestAdminUnrecordedUnreleasedIsUnavailable: an admin answer that cannot be
 // sealed is sent unrecorded only once its key's record is released (the durable write
 // that makes the request's own writes durable); when that release fails too, nothing
 // is known durable and the answer is 503, as any other store fault, without the
 // headers of the answer it replaces.
-func TestReviewAdminUnrecordedUnreleasedIsUnavailable(t *testing.T) {
+func TestAdminUnrecordedUnreleasedIsUnavailable(t *testing.T) {
 	st := testdb.SQLite(t)
 	a := newIdemAdmin(t, st, &fakeClock{t: time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)}, func(o *Options) {
 		o.AnswerKeys = sealFails{o.AnswerKeys}

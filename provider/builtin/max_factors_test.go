@@ -30,7 +30,7 @@ func (s *listedBefore) ListFactors(ctx context.Context, userID string) ([]store.
 // Two enrollments side by side, each counting the factors before the other's commit,
 // cannot take a user beyond builtin.maxFactorsPerUser: the bound is held where the
 // factor is written. Both were stored, one factor over the bound.
-func TestReviewMaxFactorsPerUserHeldAgainstConcurrentEnrollment(t *testing.T) {
+func TestMaxFactorsPerUserHeldAgainstConcurrentEnrollment(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		hooked := &listedBefore{Store: st}

@@ -12,7 +12,7 @@ import (
 // A reset in disable mode that read a factor pending, then commits after the factor was
 // activated (its owner typing the code on another replica), disables the factor: it is
 // no longer one that never proved itself. The reset deleted it, as if still pending.
-func TestReviewResetDisableKeepsFactorActivatedMeanwhile(t *testing.T) {
+func TestResetDisableKeepsFactorActivatedMeanwhile(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		hooked := &changesAfter{Store: st}

@@ -13,7 +13,7 @@ import (
 // Of two enrollments of one user side by side, on two connections, the later waits for
 // the earlier's commit and counts its factor: the bound holds with PostgreSQL's several
 // writers. Without the wait, each counted before the other's commit and both were stored.
-func TestReviewCreateFactorWithinWaitsForTheOther(t *testing.T) {
+func TestCreateFactorWithinWaitsForTheOther(t *testing.T) {
 	sv := testdb.Connect(t)
 	s := sv.Open(t)
 	ctx := context.Background()

@@ -11,11 +11,11 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewResetAllIsOneReset: Okta Classic sends user.mfa.factor.reset_all once per
+// TestResetAllIsOneReset: Okta Classic sends user.mfa.factor.reset_all once per
 // internal factor, three events a moment apart for one reset. Queued together, they are
 // one reset: the vendor is told once (DUO's devices deleted, or its user deleted and
 // created again, once), by the newest of them, which resets all the others would.
-func TestReviewResetAllIsOneReset(t *testing.T) {
+func TestResetAllIsOneReset(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, _, clk := newQueue(t, st)
@@ -44,11 +44,11 @@ func TestReviewResetAllIsOneReset(t *testing.T) {
 	})
 }
 
-// TestReviewLateResetOfADeletedUser: a reset delivered after the user was deleted and
+// TestLateResetOfADeletedUser: a reset delivered after the user was deleted and
 // created again since is the old user's. The deletion took everything the reset would (at
 // the vendor too: the account deleted); told to the vendor now, it would reset the new
 // user's account, deleting the devices it enrolled since.
-func TestReviewLateResetOfADeletedUser(t *testing.T) {
+func TestLateResetOfADeletedUser(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, _, clk := newQueue(t, st)
@@ -73,10 +73,10 @@ func TestReviewLateResetOfADeletedUser(t *testing.T) {
 	})
 }
 
-// TestReviewResetPropagatedAfterANewerCreate: a reset applied, whose propagation waits
+// TestResetPropagatedAfterANewerCreate: a reset applied, whose propagation waits
 // (the vendor down), is still sent once the vendor is back, though a create of the user,
 // newer, was applied meanwhile: that create does not reset the vendor's account.
-func TestReviewResetPropagatedAfterANewerCreate(t *testing.T) {
+func TestResetPropagatedAfterANewerCreate(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, _, clk := newQueue(t, st)

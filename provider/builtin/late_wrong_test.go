@@ -32,7 +32,7 @@ func (s *lateUnit) Update(ctx context.Context, fn func(store.Writer) error) erro
 // not counted against the factor: the challenge had ended. It was answered FAILED and
 // counted, and the last attempt ended the transaction FAILED, so every later result said
 // FAILED for a challenge nobody answered in time.
-func TestReviewWrongAnswerPastDeadlineIsTimeout(t *testing.T) {
+func TestWrongAnswerPastDeadlineIsTimeout(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		late := &lateUnit{Store: st}

@@ -13,10 +13,10 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewResultRefusalIsTerminal: a poll refused FAILED because the provider has no
+// TestResultRefusalIsTerminal: a poll refused FAILED because the provider has no
 // result resource is terminal to Verify (contract §7): a later poll, past the deadline
 // too, answers FAILED again, not TIMEOUT.
-func TestReviewResultRefusalIsTerminal(t *testing.T) {
+func TestResultRefusalIsTerminal(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -50,9 +50,9 @@ func TestReviewResultRefusalIsTerminal(t *testing.T) {
 	}
 }
 
-// TestReviewResultCorruptDataIsTerminal: a poll refused FAILED because its transaction
+// TestResultCorruptDataIsTerminal: a poll refused FAILED because its transaction
 // does not name the vendor's is terminal too: past the deadline it is still FAILED.
-func TestReviewResultCorruptDataIsTerminal(t *testing.T) {
+func TestResultCorruptDataIsTerminal(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }

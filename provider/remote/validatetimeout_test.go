@@ -12,11 +12,11 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// TestReviewValidateTimeoutEndsTransaction: a vendor that answers a validate within a
+// TestValidateTimeoutEndsTransaction: a vendor that answers a validate within a
 // transaction TIMEOUT ended the challenge: emfa remembers it, and a later validate or
 // poll of that transaction answers TIMEOUT without asking the vendor, whatever the
 // vendor would say by then.
-func TestReviewValidateTimeoutEndsTransaction(t *testing.T) {
+func TestValidateTimeoutEndsTransaction(t *testing.T) {
 	var mu sync.Mutex
 	says := `{"status":"TIMEOUT"}`
 	v := newVendor(t, func(r *http.Request, _ string) (int, string) {

@@ -2,11 +2,11 @@ package adapter
 
 import "testing"
 
-// TestReviewSCIMActiveNull: RFC 7643 §2.5 holds a null value the same as an unassigned
+// TestSCIMActiveNull: RFC 7643 §2.5 holds a null value the same as an unassigned
 // attribute. "active": null in a POST is a user created as one without "active" is
 // (active), and in a PUT keeps the state, as a PUT without it does; before, both were
 // refused 400 invalidValue.
-func TestReviewSCIMActiveNull(t *testing.T) {
+func TestSCIMActiveNull(t *testing.T) {
 	h := newSyncHarness(t)
 	code, u, _ := h.scim("POST", "/Users", `{"userName":"nell@example.com","active":null}`)
 	if code != 201 || u["active"] != true {

@@ -32,11 +32,11 @@ func (s *faultyBatches) ApplyUserChanges(ctx context.Context, changes []store.Us
 	return errs
 }
 
-// TestReviewImportFaultKeepsReport: an import stopped by a store fault after its first
+// TestImportFaultKeepsReport: an import stopped by a store fault after its first
 // batch says so, and reports what it did before: the users it created (which an import
 // with invite must still invite: the same file again finds them unchanged) and the rows
 // it did not apply.
-func TestReviewImportFaultKeepsReport(t *testing.T) {
+func TestImportFaultKeepsReport(t *testing.T) {
 	st := &faultyBatches{Store: testdb.SQLite(t).(*sqlite.Store)}
 	m, _ := newManager(t, st)
 	var csv strings.Builder

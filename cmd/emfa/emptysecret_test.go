@@ -8,11 +8,11 @@ import (
 	"testing"
 )
 
-// TestReviewEmptyKeptSecret: a generated secret's file that exists but is empty (its
+// TestEmptyKeptSecret: a generated secret's file that exists but is empty (its
 // writer crashed before writing, an operator touched it) is named as such, not read
 // as an empty secret that the configuration then refuses without saying where it came
 // from.
-func TestReviewEmptyKeptSecret(t *testing.T) {
+func TestEmptyKeptSecret(t *testing.T) {
 	wait := emptySecretWait
 	emptySecretWait = 0
 	t.Cleanup(func() { emptySecretWait = wait })

@@ -27,6 +27,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/labstack/echo/v4"
 
+	"github.com/emfa/emfa/internal/keptfile"
 	"github.com/emfa/emfa/store"
 )
 
@@ -251,22 +252,10 @@ func ParseSigningKey(data []byte) (*ecdsa.PrivateKey, error) {
 // that has just created it (SigningKeyFile: exclusively, then written) is writing it.
 var emptyKeyWait = 2 * time.Second
 
-// readKeyFile reads path, again for a moment while it is empty (see emptyKeyWait).
-func readKeyFile(path string) ([]byte, error) {
-	deadline := time.Now().Add(emptyKeyWait)
-	for {
-		data, err := os.ReadFile(path)
-		if err != nil || len(bytes.TrimSpace(data)) > 0 || time.Now().After(deadline) {
-			return data, err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // SigningKeyFile reads the token signing key kept in path, or creates it (mode 0600)
 // when there is none.
 func SigningKeyFile(path string) (*ecdsa.PrivateKey, error) {
-	data, err := readKeyFile(path)
+	data, err := keptfile.Read(path, emptyKeyWait)
 	if errors.Is(err, fs.ErrNotExist) {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {

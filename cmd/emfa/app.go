@@ -20,6 +20,7 @@ import (
 
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/internal/keptfile"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
@@ -177,20 +178,14 @@ var errEmptySecret = errors.New("is empty")
 // errEmptySecret, which says what to do: read as an empty secret, the configuration
 // refused it as a variable not set, which named neither the file nor the cause.
 func readKeptSecret(path string) (string, error) {
-	deadline := time.Now().Add(emptySecretWait)
-	for {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return "", err
-		}
-		if v := strings.TrimSpace(string(b)); v != "" {
-			return v, nil
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("%s %w: remove it for a new secret to be generated, or write the secret into it", path, errEmptySecret)
-		}
-		time.Sleep(50 * time.Millisecond)
+	b, err := keptfile.Read(path, emptySecretWait)
+	if err != nil {
+		return "", err
 	}
+	if v := strings.TrimSpace(string(b)); v != "" {
+		return v, nil
+	}
+	return "", fmt.Errorf("%s %w: remove it for a new secret to be generated, or write the secret into it", path, errEmptySecret)
 }
 
 // keptSecret reads a generated secret from path, or generates n random bytes, writes

@@ -209,6 +209,32 @@ func (t Transactions) Late(ctx context.Context, tx store.Transaction) (answer Ou
 	return answer, true, nil
 }
 
+// Refuse answers refusal, a FAILED the Provider or the engine gives a result, and ends
+// req's challenge, still pending, FAILED (t on the Writer of the unit that records the
+// answer): a poll answered FAILED is terminal to Verify, and every later one must answer
+// it, whatever would be said by then (contract §7). A challenge ended already is answered
+// as it ended (its deadline passed: TIMEOUT; another request first: its status); a
+// transaction that is not req's, or none, is refused and left alone.
+func (t Transactions) Refuse(ctx context.Context, req Request, refusal Outcome) (Outcome, error) {
+	tx, foreign, err := t.Load(ctx, req)
+	switch {
+	case err != nil:
+		return Outcome{}, err
+	case foreign != nil:
+		return refusal, nil
+	case tx.Status != string(StatusPending):
+		return Remembered(tx), nil
+	}
+	done, err := t.Finish(ctx, tx.ID, StatusFailed)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if done.Status != string(StatusFailed) {
+		return Remembered(done), nil
+	}
+	return refusal, nil
+}
+
 // Reread answers validate for a transaction found completed since it was loaded (an
 // attempt or a success lost a race): what ForValidate would answer now.
 func (t Transactions) Reread(ctx context.Context, id string) (Outcome, error) {

@@ -298,24 +298,7 @@ func (e *Engine) Result(ctx context.Context, req provider.Request) (provider.Out
 // user's, factor's or capability's), or none, is refused and left alone.
 func (e *Engine) refusePending(ctx context.Context, req provider.Request, refusal provider.Outcome) (provider.Outcome, error) {
 	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
-		txs := e.transactionsOf(req.Capability).In(w)
-		tx, foreign, err := txs.Load(ctx, req)
-		switch {
-		case err != nil:
-			return provider.Outcome{}, err
-		case foreign != nil:
-			return refusal, nil
-		case tx.Status != string(provider.StatusPending):
-			return provider.Remembered(tx), nil // its deadline passed: TIMEOUT
-		}
-		done, err := txs.Finish(ctx, tx.ID, provider.StatusFailed)
-		if err != nil {
-			return provider.Outcome{}, err
-		}
-		if done.Status != string(provider.StatusFailed) {
-			return provider.Remembered(done), nil // an answer ended it first
-		}
-		return refusal, nil
+		return e.transactionsOf(req.Capability).In(w).Refuse(ctx, req, refusal)
 	})
 }
 

@@ -392,24 +392,7 @@ func (e *Engine) RefuseResult(ctx context.Context, req provider.Request, refusal
 // left alone.
 func (e *Engine) refusePending(ctx context.Context, req provider.Request, refusal provider.Outcome) (provider.Outcome, error) {
 	return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
-		txs := e.txs.In(w)
-		tx, foreign, err := txs.Load(ctx, req)
-		switch {
-		case err != nil:
-			return provider.Outcome{}, err
-		case foreign != nil:
-			return refusal, nil
-		case tx.Status != string(provider.StatusPending):
-			return provider.Remembered(tx), nil // its deadline passed: TIMEOUT
-		}
-		done, err := txs.Finish(ctx, tx.ID, provider.StatusFailed)
-		if err != nil {
-			return provider.Outcome{}, err
-		}
-		if done.Status != string(provider.StatusFailed) {
-			return provider.Remembered(done), nil // another poll ended it first
-		}
-		return refusal, nil
+		return e.txs.In(w).Refuse(ctx, req, refusal)
 	})
 }
 

@@ -293,6 +293,10 @@ func webhookAuth(cfg *config.Config, o verifyOptions, base string, secrets bool)
 		}
 		endpoint := base + "/oauth2/token"
 		if !a.OAuth.IssuesTokens() {
+			if secrets { // a placeholder written into the tenant would replace a working endpoint
+				return nil, usageError{"--auth oauth: emfa issues no tokens (server.auth.oauth.tokenEndpoint is false) and register does not know " +
+					"the external authorization server's token endpoint: use emfa verify export and fill it in Verify, or another --auth"}
+			}
 			endpoint = "{{token_endpoint}}" // the external authorization server's
 		}
 		id := o.oauthID
@@ -309,7 +313,12 @@ func webhookAuth(cfg *config.Config, o verifyOptions, base string, secrets bool)
 		if a.MTLS == nil {
 			break
 		}
-		// Verify keeps the client certificate itself; its fields are the operator's to fill.
+		// Verify keeps the client certificate itself; its fields are the operator's to fill,
+		// and placeholders written into the tenant would replace a working certificate.
+		if secrets {
+			return nil, usageError{"--auth mtls: register does not hold the client certificate and key Verify presents: " +
+				"use emfa verify export and fill them in Verify, or another --auth"}
+		}
 		return map[string]any{"type": "mtls", "mtls": map[string]any{
 			"certificate": "{{client_certificate_pem}}", "key": "{{client_key_pem}}"}}, nil
 	default:

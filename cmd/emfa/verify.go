@@ -485,7 +485,7 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 		return fmt.Errorf("the API client's token request to %s: %w", cc.TokenURL, err)
 	}
 	api := verifyAPI{base: tenant, client: cc.Client(ctx)}
-	var failed []string
+	var failed, unserved []string
 	for _, p := range pairs {
 		name, _ := p.Webhook["name"].(string)
 		prefix, _ := p.MFAProvider["credentialPrefix"].(string)
@@ -518,7 +518,23 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 			failed = append(failed, hookURL)
 			continue
 		}
+		// emfa reached and answering 200 may still say the provider cannot serve
+		// (verify-contract.md §8): its backend unreachable, no test resource.
+		var answer struct {
+			Status     string `json:"status"`
+			Attributes struct {
+				Reason string `json:"reason"`
+			} `json:"attributes"`
+		}
+		if json.Unmarshal([]byte(test.Body), &answer) == nil && answer.Status != "" && answer.Status != "SUCCESS" {
+			fmt.Fprintf(d.stdout, "webhook %q: test: emfa answered %s: %s\n", name, answer.Status, answer.Attributes.Reason)
+			unserved = append(unserved, prefix)
+			continue
+		}
 		fmt.Fprintf(d.stdout, "webhook %q: test ok\n", name)
+	}
+	if len(unserved) > 0 && len(failed) == 0 {
+		return fmt.Errorf("registered, but emfa answered the webhook test FAILED for provider %s: see the reason above, and emfa's log", strings.Join(unserved, ", "))
 	}
 	if len(failed) > 0 {
 		// Either cause looks the same from here: Verify could not call the URL (not

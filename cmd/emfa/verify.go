@@ -203,6 +203,22 @@ func verifyObjects(cfg *config.Config, o verifyOptions, secrets bool) ([]verifyP
 	if err != nil {
 		return nil, err
 	}
+	if secrets {
+		// register finds a provider's webhook by its name: two enabled providers of one
+		// name would share a webhook, each run pointing it at the last one's URL, even
+		// when --provider selects only one of them.
+		byName := map[string]string{}
+		for _, p := range cfg.Providers {
+			if !p.IsEnabled() {
+				continue
+			}
+			if other, dup := byName[p.Name]; dup {
+				return nil, usageError{fmt.Sprintf("providers %s and %s are both named %q, the name register finds their webhook by: give each a name of its own",
+					other, p.CredentialPrefix, p.Name)}
+			}
+			byName[p.Name] = p.CredentialPrefix
+		}
+	}
 	var out []verifyPair
 	for _, p := range cfg.Providers {
 		if !p.IsEnabled() || (o.provider != "" && !strings.EqualFold(p.CredentialPrefix, o.provider)) {

@@ -505,7 +505,12 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 	for _, p := range pairs {
 		name, _ := p.Webhook["name"].(string)
 		prefix, _ := p.MFAProvider["credentialPrefix"].(string)
-		hookID, done, err := api.upsert(ctx, "webhooks", p.Webhook, func(h map[string]any) bool { return h["name"] == name })
+		// Only a real-time webhook is the provider's: one of another type with the same
+		// name (a notification webhook) is left alone.
+		hookID, done, err := api.upsert(ctx, "webhooks", p.Webhook, func(h map[string]any) bool {
+			typ, _ := h["type"].(string)
+			return h["name"] == name && (typ == "" || strings.EqualFold(typ, "realtime"))
+		})
 		if err != nil {
 			return fmt.Errorf("webhook %q: %w", name, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -413,17 +414,21 @@ func (v verifyAPI) list(ctx context.Context, kind string) ([]map[string]any, err
 	return list, nil
 }
 
-// upsert creates want, or updates the object match finds when it differs from want, and
-// returns its id and what was done.
-func (v verifyAPI) upsert(ctx context.Context, kind string, want map[string]any, match func(map[string]any) bool) (string, string, error) {
+// upsert creates want, or updates the object the first of matches to find one finds when
+// it differs from want, and returns its id and what was done.
+func (v verifyAPI) upsert(ctx context.Context, kind string, want map[string]any, matches ...func(map[string]any) bool) (string, string, error) {
 	list, err := v.list(ctx, kind)
 	if err != nil {
 		return "", "", err
 	}
-	for _, have := range list {
-		if !match(have) {
-			continue
+	var have map[string]any
+	for _, match := range matches {
+		if i := slices.IndexFunc(list, match); i >= 0 {
+			have = list[i]
+			break
 		}
+	}
+	if have != nil {
 		id, _ := have["id"].(string)
 		if id == "" {
 			return "", "", fmt.Errorf("%s: an existing object has no id", kind)
@@ -505,21 +510,35 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 	for _, p := range pairs {
 		name, _ := p.Webhook["name"].(string)
 		prefix, _ := p.MFAProvider["credentialPrefix"].(string)
-		// Only a real-time webhook is the provider's: one of another type with the same
-		// name (a notification webhook) is left alone.
-		hookID, done, err := api.upsert(ctx, "webhooks", p.Webhook, func(h map[string]any) bool {
+		isProvider := func(h map[string]any) bool {
+			s, _ := h["credentialPrefix"].(string)
+			return strings.EqualFold(s, prefix)
+		}
+		// The webhook the provider references already, so that a provider renamed in
+		// the configuration keeps it; else the one of its name. Only a real-time webhook
+		// is the provider's: one of another type with the same name (a notification
+		// webhook) is left alone.
+		providers, err := api.list(ctx, "mfaproviders")
+		if err != nil {
+			return fmt.Errorf("mfa provider %q: %w", prefix, err)
+		}
+		var ref string
+		if i := slices.IndexFunc(providers, isProvider); i >= 0 {
+			ref, _ = providers[i]["webhookId"].(string)
+		}
+		realtime := func(h map[string]any) bool {
 			typ, _ := h["type"].(string)
-			return h["name"] == name && (typ == "" || strings.EqualFold(typ, "realtime"))
-		})
+			return typ == "" || strings.EqualFold(typ, "realtime")
+		}
+		hookID, done, err := api.upsert(ctx, "webhooks", p.Webhook,
+			func(h map[string]any) bool { return ref != "" && h["id"] == ref && realtime(h) },
+			func(h map[string]any) bool { return h["name"] == name && realtime(h) })
 		if err != nil {
 			return fmt.Errorf("webhook %q: %w", name, err)
 		}
 		fmt.Fprintf(d.stdout, "webhook %q: %s (id %s)\n", name, done, hookID)
 		p.MFAProvider["webhookId"] = hookID
-		provID, done, err := api.upsert(ctx, "mfaproviders", p.MFAProvider, func(h map[string]any) bool {
-			s, _ := h["credentialPrefix"].(string)
-			return strings.EqualFold(s, prefix)
-		})
+		provID, done, err := api.upsert(ctx, "mfaproviders", p.MFAProvider, isProvider)
 		if err != nil {
 			return fmt.Errorf("mfa provider %q: %w", prefix, err)
 		}

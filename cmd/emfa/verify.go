@@ -24,8 +24,10 @@ import (
 
 // verifyOptions are the flags of `emfa verify export` and `emfa verify register`.
 type verifyOptions struct {
-	config, provider, url, auth string
-	uniqueName                  string
+	config, provider, auth string
+	// urls are emfa's base URLs as Verify reaches them: one --url each.
+	urls       []string
+	uniqueName string
 	// The OAuth client Verify's webhook uses toward emfa (emfa clients create).
 	oauthID, oauthSecret string
 	// register only: the tenant and its API client.
@@ -39,7 +41,7 @@ func (d *deps) verifyCmd() *cobra.Command {
 	common := func(c *cobra.Command) {
 		c.Flags().StringVar(&o.config, "config", "", "configuration `FILE` (default: the embedded default)")
 		c.Flags().StringVar(&o.provider, "provider", "", "only the provider with this credentialPrefix (default: every enabled one)")
-		c.Flags().StringVar(&o.url, "url", "", "emfa's `BASE` URL as Verify reaches it (default: selfService.publicURL, else server.listen unless a wildcard or loopback address)")
+		c.Flags().StringArrayVar(&o.urls, "url", nil, "emfa's `BASE` URL as Verify reaches it, repeated for replicas Verify calls in turn (default: selfService.publicURL, else server.listen unless a wildcard or loopback address)")
 		c.Flags().StringVar(&o.auth, "auth", "", "the authentication Verify uses toward emfa: oauth, mtls, header or basic (default: the first configured, in that order)")
 		c.Flags().StringVar(&o.uniqueName, "unique-name-attribute", "username", "the Verify user `ATTRIBUTE` sent to emfa as the username")
 		c.Flags().StringVar(&o.oauthID, "oauth-client-id", "", "with --auth oauth: the `ID` of an emfa OAuth client (emfa clients create)")
@@ -122,24 +124,40 @@ URL taken from a wildcard or loopback server.listen (pass --url with emfa's publ
 		"  emfa verify export --config emfa.yaml --url https://emfa.example.com", export, register)
 }
 
-// webhookBase is emfa's base URL as Verify reaches it: --url, else selfService.publicURL
-// (where users reach emfa, the same front door), else server.listen's address. A listen
-// address Verify cannot call (a wildcard such as the container's 0.0.0.0:8080, or
-// loopback) is refused, asking for --url, rather than written into a webhook.
-func webhookBase(cfg *config.Config, o verifyOptions) (string, error) {
-	if o.url != "" {
-		// Written into the webhook as it is: one Verify cannot call (no scheme, a query
-		// the resource suffixes would follow) would replace the tenant's working URL.
-		if u, err := url.Parse(o.url); err != nil || (!strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http")) ||
-			u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o.url, "?") || strings.HasSuffix(o.url, "#") {
-			shown := fmt.Sprintf("%q", o.url)
-			if u != nil && u.User != nil {
-				shown = "with credentials" // not repeated to the terminal, nor to a CI log
+// webhookBases are emfa's base URLs as Verify reaches them: each --url (Verify calls a
+// webhook's urls round robin, and retries on another, verify-contract.md §12), else
+// selfService.publicURL (where users reach emfa, the same front door), else
+// server.listen's address. A listen address Verify cannot call (a wildcard such as the
+// container's 0.0.0.0:8080, or loopback) is refused, asking for --url, rather than written
+// into a webhook.
+func webhookBases(cfg *config.Config, o verifyOptions) ([]string, error) {
+	if len(o.urls) > 0 {
+		bases := make([]string, len(o.urls))
+		for i, raw := range o.urls {
+			// Written into the webhook as it is: one Verify cannot call (no scheme, a
+			// query the resource suffixes would follow) would replace the tenant's
+			// working URL.
+			if u, err := url.Parse(raw); err != nil || (!strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http")) ||
+				u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(raw, "?") || strings.HasSuffix(raw, "#") {
+				shown := fmt.Sprintf("%q", raw)
+				if u != nil && u.User != nil {
+					shown = "with credentials" // not repeated to the terminal, nor to a CI log
+				}
+				return nil, usageError{fmt.Sprintf("--url %s is not emfa's base URL: want https://host[:port][/path], without a query or credentials (e.g. --url https://emfa.example.com)", shown)}
 			}
-			return "", usageError{fmt.Sprintf("--url %s is not emfa's base URL: want https://host[:port][/path], without a query or credentials (e.g. --url https://emfa.example.com)", shown)}
+			bases[i] = strings.TrimRight(raw, "/")
 		}
-		return strings.TrimRight(o.url, "/"), nil
+		return bases, nil
 	}
+	base, err := defaultBase(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return []string{base}, nil
+}
+
+// defaultBase is emfa's base URL without --url.
+func defaultBase(cfg *config.Config) (string, error) {
 	if pub := cfg.SelfService.PublicURL; pub != "" {
 		if u, err := url.Parse(pub); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return "", usageError{fmt.Sprintf("selfService.publicURL %q is not an absolute http(s) URL: fix it, or pass --url with emfa's public address", pub)}
@@ -170,7 +188,7 @@ func webhookBase(cfg *config.Config, o verifyOptions) (string, error) {
 // tenant (the API client's secret in clear) or webhook URL (Verify's credentials toward
 // emfa in clear).
 func registerURLs(cfg *config.Config, o verifyOptions) error {
-	base, err := webhookBase(cfg, o)
+	bases, err := webhookBases(cfg, o)
 	if err != nil {
 		return err
 	}
@@ -180,9 +198,11 @@ func registerURLs(cfg *config.Config, o verifyOptions) error {
 	if u, err := url.Parse(o.tenant); err == nil && strings.EqualFold(u.Scheme, "http") {
 		return usageError{fmt.Sprintf("--tenant %s is http://: the API client's secret would travel in clear; use https:// (or --allow-http for a test tenant)", o.tenant)}
 	}
-	if u, err := url.Parse(base); err == nil && strings.EqualFold(u.Scheme, "http") {
-		return usageError{fmt.Sprintf("the webhook URL %s is http://: Verify would send its credentials toward emfa in clear; "+
-			"pass --url https://… (emfa's TLS or a TLS proxy in front), or --allow-http for a lab", base)}
+	for _, base := range bases {
+		if u, err := url.Parse(base); err == nil && strings.EqualFold(u.Scheme, "http") {
+			return usageError{fmt.Sprintf("the webhook URL %s is http://: Verify would send its credentials toward emfa in clear; "+
+				"pass --url https://… (emfa's TLS or a TLS proxy in front), or --allow-http for a lab", base)}
+		}
 	}
 	return nil
 }
@@ -196,11 +216,11 @@ type verifyPair struct {
 // verifyObjects builds the objects for the configured providers. With secrets, the
 // webhook's authentication carries emfa's real inbound secrets; otherwise placeholders.
 func verifyObjects(cfg *config.Config, o verifyOptions, secrets bool) ([]verifyPair, error) {
-	base, err := webhookBase(cfg, o)
+	bases, err := webhookBases(cfg, o)
 	if err != nil {
 		return nil, err
 	}
-	auth, err := webhookAuth(cfg, o, base, secrets)
+	auth, err := webhookAuth(cfg, o, bases[0], secrets)
 	if err != nil {
 		return nil, err
 	}
@@ -226,10 +246,14 @@ func verifyObjects(cfg *config.Config, o verifyOptions, secrets bool) ([]verifyP
 			continue
 		}
 		res := func(suffix, method string) map[string]any { return map[string]any{"suffix": suffix, "method": method} }
+		urls := make([]any, len(bases))
+		for i, base := range bases {
+			urls[i] = base + "/v1/providers/" + p.CredentialPrefix
+		}
 		hook := map[string]any{
 			"name":           p.Name,
 			"type":           "realtime",
-			"urls":           []any{base + "/v1/providers/" + p.CredentialPrefix},
+			"urls":           urls,
 			"authentication": auth,
 			"resources": map[string]any{
 				"enrollments": res("/enrollments", "POST"),
@@ -547,7 +571,7 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 			StatusCode int    `json:"statusCode"`
 			Body       string `json:"body"`
 		}
-		hookURL := fmt.Sprint(p.Webhook["urls"].([]any)...)
+		hookURL := strings.Trim(fmt.Sprint(p.Webhook["urls"]), "[]")
 		if _, err := api.do(ctx, http.MethodGet, "/config/v1.0/webhooks/"+hookID+"/test/test", nil, &test); err != nil {
 			fmt.Fprintf(d.stdout, "webhook %q: test failed: %v\n", name, err)
 			failed = append(failed, hookURL)

@@ -188,6 +188,12 @@ func defaultBase(cfg *config.Config) (string, error) {
 // tenant (the API client's secret in clear) or webhook URL (Verify's credentials toward
 // emfa in clear).
 func registerURLs(cfg *config.Config, o verifyOptions) error {
+	// The API paths are appended to it: without a scheme it fails as a parse error of
+	// the token URL, a query or fragment swallows them, and credentials in it would be
+	// sent as Basic authentication in place of the API client's and repeated in errors.
+	if !config.IsBaseURL(o.tenant) { // not quoted: it may hold credentials
+		return usageError{"--tenant is not the tenant's base URL: want https://host[:port], without a query, a fragment or credentials (e.g. --tenant https://acme.verify.ibm.com)"}
+	}
 	bases, err := webhookBases(cfg, o)
 	if err != nil {
 		return err

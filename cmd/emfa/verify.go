@@ -406,7 +406,7 @@ func (v verifyAPI) do(ctx context.Context, method, path string, in, out any) (ht
 	if resp.StatusCode/100 != 2 {
 		var e struct{ MessageID, MessageDescription string }
 		_ = json.Unmarshal(data, &e)
-		return nil, fmt.Errorf("%s %s: status %d: %s %s", method, path, resp.StatusCode, e.MessageID, cmpString(e.MessageDescription, string(data)))
+		return nil, fmt.Errorf("%s %s: status %d: %s %s", method, path, resp.StatusCode, e.MessageID, cmpString(e.MessageDescription, excerpt(data)))
 	}
 	if out != nil && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -414,6 +414,16 @@ func (v verifyAPI) do(ctx context.Context, method, path string, in, out any) (ht
 		}
 	}
 	return resp.Header, nil
+}
+
+// excerpt is the start of an answer that is not Verify's error object (a proxy's page),
+// on one line: enough to recognise it, not the whole page in a terminal or a CI log.
+func excerpt(data []byte) string {
+	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(data), "?")), " ")
+	if r := []rune(s); len(r) > 200 {
+		return string(r[:200]) + "…"
+	}
+	return s
 }
 
 func cmpString(a, b string) string {

@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/oauth2"
@@ -529,12 +530,19 @@ func contains(have, want map[string]any) bool {
 	return true
 }
 
+// verifyCallTimeout bounds each call register makes to the tenant, the webhook's test
+// (Verify calling emfa, which answers within its requestTimeout) included.
+var verifyCallTimeout = time.Minute
+
 // register creates or updates each pair in the tenant: the webhook first, its id into
 // the provider, then the webhook's test.
 func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair) error {
 	tenant := strings.TrimRight(o.tenant, "/")
 	cc := clientcredentials.Config{ClientID: o.clientID, ClientSecret: o.clientSecret,
 		TokenURL: tenant + "/v1.0/endpoint/default/token", AuthStyle: oauth2.AuthStyleInParams}
+	// Each call is bounded: a tenant (or a proxy) that takes the connection and never
+	// answers fails the run, naming the call, rather than hang it (a CI job) for ever.
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Timeout: verifyCallTimeout})
 	// The token first, so that a refused client is said to be that, not an API call's
 	// failure.
 	if _, err := cc.Token(ctx); err != nil {
@@ -545,7 +553,9 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 		}
 		return fmt.Errorf("the API client's token request to %s: %w", cc.TokenURL, err)
 	}
-	api := verifyAPI{base: tenant, client: cc.Client(ctx)}
+	client := cc.Client(ctx)
+	client.Timeout = verifyCallTimeout // the base client's is not carried over
+	api := verifyAPI{base: tenant, client: client}
 	var failed, unserved []string
 	for _, p := range pairs {
 		name, _ := p.Webhook["name"].(string)

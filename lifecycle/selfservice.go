@@ -893,6 +893,9 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 			return Enrolled{}, err
 		}
 	}
+	if err := s.refuseSwitchedOff(ctx, *sess, ActionSelfServiceEnroll, typ); err != nil {
+		return Enrolled{}, err
+	}
 	// The type says how the page enrolls it (checked when the page was built).
 	page, _ := builtin.PageEnrollmentOf(typ)
 	in := Enrollment{Type: typ, Label: page.Label, Activation: ActivationPasscode, Params: map[string]json.RawMessage{}}
@@ -961,6 +964,23 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 	sess.State.Enrolling, sess.State.EnrollType, sess.State.ShownKey = out.Factor.ID, typ, randomText(32)
 	return out, s.save(ctx, sess)
 }
+
+// refuseSwitchedOff refuses, and records as action FAILED, an enrollment step of type typ
+// on the page while typ is switched off org-wide: the page is open to anyone holding a
+// link, who types the number a code goes to, and a switch thrown to stop an SMS fraud
+// wave must stop those codes too, as it stops the sign-in's.
+func (s *SelfService) refuseSwitchedOff(ctx context.Context, sess Session, action, typ string) error {
+	off, err := s.m.switchedOff(ctx)
+	if err != nil || !off[strings.ToLower(typ)] {
+		return err
+	}
+	s.m.audit(ctx, SelfServiceActor, action, sess.User, "", "FAILED", "capability "+typ+" switched off org-wide")
+	return &Error{Kind: Refused, Code: CodeSwitchedOff, Field: "type",
+		Msg: "this sign-in method is switched off for now: choose another, or try again later"}
+}
+
+// CodeSwitchedOff is the code of a page's step refused for its type switched off org-wide.
+const CodeSwitchedOff = "switched_off"
 
 // Pending is the factor the session is enrolling, while it is still pending: the page
 // shows it again (the same key, QR code or "code sent to") for as long as it waits,
@@ -1289,6 +1309,9 @@ func (s *SelfService) Resend(ctx context.Context, sess *Session) error {
 		if err := s.linkUsable(ctx, *sess, ActionSelfServiceResend); err != nil {
 			return err
 		}
+	}
+	if err := s.refuseSwitchedOff(ctx, *sess, ActionSelfServiceResend, sess.State.EnrollType); err != nil {
+		return err
 	}
 	_, err := s.m.ResendActivation(ctx, SelfServiceActor, sess.User, sess.State.Enrolling)
 	return err

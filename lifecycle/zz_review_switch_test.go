@@ -1,0 +1,65 @@
+package lifecycle_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/store"
+)
+
+// TestReviewSwitchCoversSelfServiceEnrollment: a capability switched off org-wide (an SMS
+// fraud wave) sends nothing from the self-service page: neither a first code to a number
+// the holder of a link types, nor a code sent again for a set-up begun before the
+// switch. The page refuses the type, saying it is off for now; switched on again, the
+// code goes.
+func TestReviewSwitchCoversSelfServiceEnrollment(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		var sent atomic.Int32
+		m, _ := newManagerSending(t, st, countingSender{&sent})
+		addAlice(t, m)
+		ss := selfService(t, m, "totp", "smsotp")
+		sess, err := ss.OpenLink(ctx, linkToken(t, ss))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A set-up begun before the switch: its code went.
+		if _, err := ss.Enroll(ctx, &sess, "smsotp", "+15550000001"); err != nil || sent.Load() != 1 {
+			t.Fatalf("enroll before the switch: %v, %d sent", err, sent.Load())
+		}
+		if _, err := m.SetSwitch(ctx, "test", "emfa", "smsotp", true, "SMS fraud wave"); err != nil {
+			t.Fatal(err)
+		}
+		var le *lifecycle.Error
+		if err := ss.Resend(ctx, &sess); !errors.As(err, &le) || le.Kind != lifecycle.Refused {
+			t.Errorf("resend while smsotp is switched off: %v, want a refusal", err)
+		}
+		if _, err := ss.Enroll(ctx, &sess, "smsotp", "+15550000002"); !errors.As(err, &le) || le.Kind != lifecycle.Refused {
+			t.Errorf("enroll while smsotp is switched off: %v, want a refusal", err)
+		}
+		if n := sent.Load(); n != 1 {
+			t.Errorf("smsotp is switched off org-wide, yet the self-service page sent %d more SMS", n-1)
+		}
+		for _, action := range []string{lifecycle.ActionSelfServiceResend, lifecycle.ActionSelfServiceEnroll} {
+			if page := auditOf(t, m, lifecycle.AdminResource(action)); len(page.Events) == 0 || page.Events[0].Outcome != "FAILED" ||
+				!strings.Contains(page.Events[0].Reason, "smsotp switched off") {
+				t.Errorf("%s refused, recorded as %+v", action, page.Events)
+			}
+		}
+		// Another type is not off.
+		if _, err := ss.Enroll(ctx, &sess, "totp", ""); err != nil {
+			t.Errorf("enroll totp while only smsotp is off: %v", err)
+		}
+		if _, err := m.SetSwitch(ctx, "test", "emfa", "smsotp", false, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ss.Enroll(ctx, &sess, "smsotp", "+15550000002"); err != nil || sent.Load() != 2 {
+			t.Errorf("switched on again: %v, %d sent", err, sent.Load())
+		}
+	})
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 )
 
@@ -196,15 +197,23 @@ func (m *Manager) ListSwitches(ctx context.Context) ([]Switch, error) {
 
 // switchedOff are the factor types switched off org-wide for a provider this manager
 // serves (lower case): the self-service page neither sends nor checks their codes, as
-// Verify's calls for them are refused.
+// Verify's calls for them are refused. Only the builtin providers' switches count: the
+// page uses their factors, and a vendor's provider that names a capability alike (a DUO
+// provider's push, switched off for DUO's outage) is none of them. An engine that names
+// no provider leaves every configured one's switches counting.
 func (m *Manager) switchedOff(ctx context.Context) (map[string]bool, error) {
 	recorded, err := m.store.ListCapabilitySwitches(ctx)
 	if err != nil {
 		return nil, err
 	}
+	served := func(prefix string) bool {
+		return slices.ContainsFunc(m.engines, func(e *builtin.Engine) bool {
+			return e.Provider() == "" || strings.EqualFold(e.Provider(), prefix)
+		})
+	}
 	off := map[string]bool{}
 	for _, r := range recorded {
-		if !r.Disabled {
+		if !r.Disabled || !served(r.Provider) {
 			continue
 		}
 		for prefix := range m.caps {

@@ -1,14 +1,18 @@
 package lifecycle_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
 )
 
@@ -60,6 +64,55 @@ func TestReviewSwitchCoversSelfServiceEnrollment(t *testing.T) {
 		}
 		if _, err := ss.Enroll(ctx, &sess, "smsotp", "+15550000002"); err != nil || sent.Load() != 2 {
 			t.Errorf("switched on again: %v, %d sent", err, sent.Load())
+		}
+	})
+}
+
+// TestReviewOtherProvidersSwitchLeavesThePageAlone: the page signs in and enrolls with the
+// builtin provider's factors only. A vendor's provider that names a capability alike (a
+// DUO provider's smsotp, README's example) switched off for its vendor's outage leaves
+// the builtin smsotp on the page as it leaves it on Verify's calls; the builtin
+// provider's own switch still holds there.
+func TestReviewOtherProvidersSwitchLeavesThePageAlone(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		var sent atomic.Int32
+		now := func() time.Time { return time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC) }
+		keys, _ := builtin.NewKeyring(bytes.Repeat([]byte{3}, 32))
+		e, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Now: now, Provider: "emfa",
+			Capabilities: []string{"totp", "smsotp"},
+			Config: map[string]any{"smsotp": map[string]any{"sender": "counting"},
+				"sendLimits": map[string]any{"perUser": []any{}, "perDestination": []any{}}},
+			Senders: func(string) (delivery.Sender, error) { return countingSender{&sent}, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{e}, Now: now,
+			Capabilities: map[string][]string{"emfa": {"totp", "smsotp"}, "duo": {"smsotp", "push"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		addAlice(t, m)
+		if _, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "smsotp", Activation: lifecycle.ActivationImmediate,
+			Params: raw(`{"phone":"+15550000001"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.SetSwitch(ctx, "test", "duo", "smsotp", true, "DUO outage"); err != nil {
+			t.Fatal(err)
+		}
+		ss := selfService(t, m, "totp", "smsotp")
+		anon, err := ss.NewSession(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.StartSignIn(ctx, &anon, "alice", "smsotp"); err != nil || sent.Load() != 1 {
+			t.Errorf("duo's smsotp switched off: the page's sign-in with emfa's smsotp sent %d (want 1), %v", sent.Load(), err)
+		}
+		if _, err := m.SetSwitch(ctx, "test", "emfa", "smsotp", true, "SMS fraud wave"); err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.StartSignIn(ctx, &anon, "alice", "smsotp"); err != nil || sent.Load() != 1 {
+			t.Errorf("emfa's smsotp switched off: the page's sign-in sent %d (want still 1), %v", sent.Load(), err)
 		}
 	})
 }

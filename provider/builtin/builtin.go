@@ -200,6 +200,10 @@ func New(o Options) (*Engine, error) {
 // sender), for the operator's eyes.
 func (e *Engine) Warnings() []string { return e.warnings }
 
+// Provider is the credential prefix of the provider the engine serves (Options.Provider),
+// "" for an engine built without one.
+func (e *Engine) Provider() string { return e.provider }
+
 // Exposes reports whether the engine's provider exposes a factor type.
 func (e *Engine) Exposes(typ string) bool { return e.exposed[typ] }
 

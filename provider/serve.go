@@ -113,6 +113,14 @@ func (p *Provider) enrollments(ctx context.Context, username string) ([]Enrollme
 	if !p.Enabled {
 		return out, nil
 	}
+	if on, err := p.anySwitchedOn(ctx); err != nil || !on {
+		// Every capability off (a vendor's outage): nothing the engine lists would be
+		// offered, and the vendor that is out is not asked, nor its timeout waited for.
+		if err != nil {
+			return nil, fmt.Errorf("provider %s: enrollments: %w", p.CredentialPrefix, err)
+		}
+		return out, nil
+	}
 	list, err := p.Engine.Enrollments(ctx, username)
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: enrollments: %w", p.CredentialPrefix, err)
@@ -145,6 +153,21 @@ func (p *Provider) enrollments(ctx context.Context, username string) ([]Enrollme
 		}
 	}
 	return out, nil
+}
+
+// anySwitchedOn reports whether one of the provider's capabilities is not switched off
+// org-wide (the switches are a cache: no store read per call).
+func (p *Provider) anySwitchedOn(ctx context.Context) (bool, error) {
+	for _, c := range p.Capabilities {
+		refusal, err := p.switchedOff(ctx, c)
+		if err != nil {
+			return false, err
+		}
+		if refusal == nil {
+			return true, nil
+		}
+	}
+	return len(p.Capabilities) == 0, nil
 }
 
 // ClaimsLate reports whether an idempotent call of resource may claim its record in the

@@ -1603,15 +1603,27 @@ func (s *SelfService) PushSignInStatus(ctx context.Context, sess Session) (strin
 	if err != nil {
 		return "", err
 	}
+	req := provider.Request{Capability: st.Capability, ID: st.Factor, TransactionID: st.Tx,
+		Username: st.User, Attributes: map[string]any{"username": st.User}}
 	if off[st.Capability] {
-		return SignInDenied, nil // switched off org-wide since the push was sent
+		// Switched off org-wide since the push was sent (a push-fatigue attack stopped): a
+		// challenge still pending ends FAILED, as Verify's poll ends it, so that an
+		// approval once push is on again signs in no one holding this session.
+		for _, e := range s.m.engines {
+			if e.Exposes(st.Capability) {
+				if _, err := e.RefuseResult(ctx, req, provider.Failed("capability "+st.Capability+" switched off org-wide")); err != nil {
+					return "", err
+				}
+				break
+			}
+		}
+		return SignInDenied, nil
 	}
 	for _, e := range s.m.engines {
 		if !e.Exposes(st.Capability) {
 			continue
 		}
-		out, err := e.Result(ctx, provider.Request{Capability: st.Capability, ID: st.Factor, TransactionID: st.Tx,
-			Username: st.User, Attributes: map[string]any{"username": st.User}})
+		out, err := e.Result(ctx, req)
 		if err != nil {
 			return "", err
 		}

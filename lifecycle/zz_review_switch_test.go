@@ -11,6 +11,7 @@ import (
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
@@ -113,6 +114,78 @@ func TestReviewOtherProvidersSwitchLeavesThePageAlone(t *testing.T) {
 		}
 		if err := ss.StartSignIn(ctx, &anon, "alice", "smsotp"); err != nil || sent.Load() != 1 {
 			t.Errorf("emfa's smsotp switched off: the page's sign-in sent %d (want still 1), %v", sent.Load(), err)
+		}
+	})
+}
+
+// TestReviewPagePushDeniedWhileOffStaysDenied: a push sign-in on the page polled while
+// push is switched off org-wide (a push-fatigue attack stopped) is denied, and ends
+// there, as Verify's poll ends its challenge FAILED: switched on again, the device's
+// approval of that challenge must not turn the page's "denied" into a sign-in for
+// whoever holds the session (the page that ran the attack).
+func TestReviewPagePushDeniedWhileOffStaysDenied(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		clk := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+		keys, _ := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
+		engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Now: clk.Now, Capabilities: []string{"totp", "push"},
+			Provider: "acme", Config: map[string]any{"push": map[string]any{"lifetime": "2m", "serverURL": "https://mfa.example.com/"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switches := &provider.SwitchCache{Store: st, Now: clk.Now}
+		p := &provider.Provider{CredentialPrefix: "acme", Enabled: true, Capabilities: []string{"totp", "push"}, Engine: engine,
+			Now: clk.Now, Switches: switches}
+		m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine}, Now: clk.Now,
+			Capabilities: map[string][]string{"acme": {"totp", "push"}}, Switched: switches.Invalidate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		addAlice(t, m)
+		en, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "push"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		devices, err := builtin.NewDevices(builtin.DevicesOptions{Store: st, Now: clk.Now,
+			Refusal: func(ctx context.Context, _, user, capability string) (string, error) {
+				return p.Refusal(ctx, user, capability)
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
+		pub, _ := builtin.EncodePublicKey(key)
+		device, err := devices.Register(ctx, provider.DeviceRegistration{ActivationCode: en.Output["activationCode"].(string), PublicKey: pub, Alg: builtin.AlgES256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss := selfService(t, m, "totp", "push")
+		sess, err := ss.NewSession(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.StartSignIn(ctx, &sess, "alice", lifecycle.MethodPush); err != nil || sess.State.Tx == "" {
+			t.Fatalf("start: %v, tx %q", err, sess.State.Tx)
+		}
+		pending, err := devices.Pending(ctx, device)
+		if err != nil || len(pending) != 1 {
+			t.Fatalf("the device's challenges: %v %v", pending, err)
+		}
+		if _, err := m.SetSwitch(ctx, "test", "acme", "push", true, "push fatigue"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := ss.PushSignInStatus(ctx, sess); err != nil || got != lifecycle.SignInDenied {
+			t.Fatalf("status while push is off: %s %v, want denied", got, err)
+		}
+		if _, err := m.SetSwitch(ctx, "test", "acme", "push", false, ""); err != nil {
+			t.Fatal(err)
+		}
+		status, err := devices.Answer(ctx, device, pending[0].ID, provider.Approve, nil)
+		if err == nil && status == provider.StatusSuccess {
+			t.Errorf("the device approved, after the switch, a challenge the page answered denied while it was off")
+		}
+		if got, err := ss.PushSignInStatus(ctx, sess); err != nil || got != lifecycle.SignInDenied {
+			t.Errorf("status once push is on again and the device approved: %s %v, want denied still", got, err)
 		}
 	})
 }

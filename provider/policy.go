@@ -151,6 +151,11 @@ func (p *CELPolicy) Denied(ctx context.Context, username, capability string) (st
 		return "", err
 	}
 	out, _, err := rule.prg.ContextEval(ctx, map[string]any{"user": u})
+	if err != nil && ctx.Err() != nil {
+		// Cut short because the request ended: nothing was decided, as with a store read
+		// cut short; not the user denied (a FAILED recorded, an idempotent call's too).
+		return "", fmt.Errorf("policy %s: %w", capability, context.Cause(ctx))
+	}
 	if err != nil {
 		return "capability " + capability + " denied by policy (evaluation failed: " + err.Error() + ")", nil
 	}

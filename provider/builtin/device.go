@@ -40,6 +40,12 @@ const (
 // ClockSkew is how far a signed request's timestamp may be from emfa's clock, either way.
 const ClockSkew = 5 * time.Minute
 
+// nonceMargin keeps a used nonce this long past the last moment its timestamp is
+// accepted: any replica's sweeper deletes the nonces its own clock finds expired, and one
+// whose clock runs ahead of the replica that accepted a request must not purge that
+// request's nonce while the other still accepts its timestamp (the request would replay).
+const nonceMargin = time.Minute
+
 // DevicesOptions configure the device service.
 type DevicesOptions struct {
 	Store store.Store
@@ -221,8 +227,9 @@ func (d *Devices) Authenticate(ctx context.Context, r provider.SignedDeviceReque
 		return refuse("bad signature")
 	}
 	// After the signature, so only the device itself can fill its nonce table. The nonce
-	// is kept as long as its timestamp could be accepted (the sweeper purges it after).
-	if err := d.store.UseNonce(ctx, "device:"+f.ID, r.Nonce, at.Add(ClockSkew+time.Second), now); err != nil {
+	// is kept as long as its timestamp could be accepted, by any replica whose clock is
+	// within nonceMargin of this one's (the sweeper purges it after).
+	if err := d.store.UseNonce(ctx, "device:"+f.ID, r.Nonce, at.Add(ClockSkew+nonceMargin), now); err != nil {
 		if errors.Is(err, store.ErrReplay) {
 			return refuse("replayed nonce")
 		}

@@ -98,8 +98,14 @@ func (s *pushSettings) Check(c *Checker) {
 		if n.Type != "http" {
 			c.Errorf("notifier.type", "unknown notifier (want http)")
 		}
-		if !strings.HasPrefix(n.URL, "https://") && !strings.HasPrefix(n.URL, "http://") {
-			c.Errorf("notifier.url", "must be an http(s) URL")
+		// As the senders': a URL no request can be made to, or a timeout outside their
+		// bounds, would fail (or hold) every initiate's notification; the URL is not
+		// repeated, as its query may hold a key.
+		if u, err := url.Parse(n.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			c.Errorf("notifier.url", "must be an http(s) URL with a host")
+		}
+		if n.Timeout < 100*time.Millisecond || n.Timeout > 2*time.Minute {
+			c.Errorf("notifier.timeout", "must be between 100ms and 2m0s, not %s", n.Timeout)
 		}
 		// A header no request can carry would fail every notification; the value is not
 		// repeated, as it may be a secret.

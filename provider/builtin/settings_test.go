@@ -117,7 +117,7 @@ providers:
 		"providers[0].builtin.question.enabled: the question capability needs question.enabled: true",
 		"providers[0].builtin.push.lifetime: must be between 10s and 30m, not 1s",
 		`providers[0].builtin.push.notifier.type: unknown notifier (want http)`,
-		"providers[0].builtin.push.notifier.url: must be an http(s) URL",
+		"providers[0].builtin.push.notifier.url: must be an http(s) URL with a host",
 		"providers[0].builtin.lockout.maxFailures: must be between 1 and 100, not 1000",
 		"providers[0].builtin.sendLimits.perUser[0]: needs a positive window and max",
 		"providers[0].builtin.maxFactorsPerUser: must be between 1 and 1000, not 0",

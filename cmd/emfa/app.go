@@ -21,6 +21,7 @@ import (
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/internal/keptfile"
+	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
@@ -722,6 +723,8 @@ func (e *env) builtinOptions(i int) builtin.Options {
 		Store: e.store, Keyring: e.keys, Now: e.now, Log: e.log,
 		Config: p.Builtin, Capabilities: p.Capabilities, Senders: e.sender, Path: fmt.Sprintf("providers[%d]", i),
 		Provider: p.CredentialPrefix,
+		// What the sweeper of pending factors deletes by (lifecycle.New's default).
+		PendingLifetime: cmp.Or(e.cfg.Lifecycle.ActivationLifetime, lifecycle.DefaultActivationLifetime),
 	}
 	if e.metrics != nil {
 		o.Observer = engineObserver{e.metrics, p.CredentialPrefix}

@@ -43,6 +43,10 @@ type Options struct {
 	Now func() time.Time
 	// Observer, when set, counts codes sent and refused and factors locked.
 	Observer Observer
+	// PendingLifetime is how long a pending factor waits for its activation before it is
+	// deleted (lifecycle.activationLifetime, its default filled in): no activation code
+	// may promise to outlive its factor. 0: not checked.
+	PendingLifetime time.Duration
 }
 
 // Observer learns what an operator counts about this engine: codes handed to a sender
@@ -146,7 +150,7 @@ func parse(o Options) (*parsed, error) {
 	for _, typ := range Types() {
 		s := registry[typ]()
 		decode(sections[typ], s, at+"."+typ, &errs)
-		s.Check(&Checker{at: at + "." + typ, Exposed: p.exposed[typ], senders: o.Senders, errs: &errs, warnings: &p.warnings})
+		s.Check(&Checker{at: at + "." + typ, Exposed: p.exposed[typ], senders: o.Senders, errs: &errs, warnings: &p.warnings, pendingLifetime: o.PendingLifetime})
 		p.settings[typ] = s
 	}
 	if len(errs) > 0 {

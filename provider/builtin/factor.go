@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider"
@@ -443,6 +444,8 @@ type Checker struct {
 	senders  Senders
 	errs     *config.Errors
 	warnings *[]string
+	// pendingLifetime is Options.PendingLifetime.
+	pendingLifetime time.Duration
 }
 
 // Errorf reports a problem with the key of the section.

@@ -87,6 +87,11 @@ func (s *pushSettings) Check(c *Checker) {
 	if s.ActivationLifetime <= 0 {
 		c.Errorf("activationLifetime", "must be positive, not %s", s.ActivationLifetime)
 	}
+	// The pending device is deleted once it has waited lifecycle.activationLifetime: a
+	// code promised to last longer would stop registering before its expiresAt.
+	if l := c.pendingLifetime; l > 0 && s.ActivationLifetime > l {
+		c.Errorf("activationLifetime", "must not exceed lifecycle.activationLifetime (%s): a device not registered by then is deleted, its code with it, not %s", l, s.ActivationLifetime)
+	}
 	// Registration links are serverURL + /v1/devices/register#code=…: not repeated, as it
 	// may hold credentials.
 	if s.ServerURL != "" && !config.IsBaseURL(s.ServerURL) {

@@ -300,6 +300,10 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 			reason = "approved without the number"
 		}
 	}
+	// The device's own answer: a denial, or an approval without the number shown at the
+	// login, is the fraud signal. An approval refused below (the user disabled, push
+	// refused) is the user saying "that was me", and is logged as such.
+	denied := status == provider.StatusFailed
 	if status == provider.StatusSuccess {
 		// A user disabled (or deleted) while the challenge was pending is not signed in
 		// by approving it: the challenge ends FAILED, as result has answered it since.
@@ -354,10 +358,13 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 		return "", err
 	}
 	attrs := []any{"device", deviceID, "user", tx.Username, "challenge", challengeID, "status", string(status), "reason", reason}
-	if status == provider.StatusFailed {
+	switch {
+	case denied:
 		// A denial is the user saying "that was not me": a fraud signal.
 		d.log.Warn("push denied on the device: possible fraud", attrs...)
-	} else {
+	case status == provider.StatusFailed:
+		d.log.Warn("push approval refused", attrs...)
+	default:
 		d.log.Info("push answered", attrs...)
 	}
 	return status, nil

@@ -240,11 +240,14 @@ func (d *deps) deviceSend(ctx context.Context, st deviceState, key crypto.Signer
 		req.Header.Set(adapter.HeaderNonce, n)
 		req.Header.Set(adapter.HeaderSignature, sig)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := deviceClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode >= 300 && resp.StatusCode < 400 && loc != "" {
+		return nil, fmt.Errorf("%s %s: %d: redirected to %s, not followed (give emfa's address itself)", method, path, resp.StatusCode, loc)
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return nil, err
@@ -260,6 +263,11 @@ func (d *deps) deviceSend(ctx context.Context, st deviceState, key crypto.Signer
 	}
 	return data, nil
 }
+
+// deviceClient follows no redirect: following one would send the activation code, or a
+// signed call with its unused nonce, to an address the state or --server does not name
+// (the notifier and the senders refuse them too).
+var deviceClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // printRaw pretty-prints a JSON answer.
 func printRaw(w io.Writer, data []byte) error {

@@ -35,6 +35,8 @@ var (
 	ErrRateLimited = errors.New("rate limited")
 	// ErrTooMany: CreateFactorWithin found the user with its most factors already.
 	ErrTooMany = errors.New("too many")
+	// ErrAlike: CreateFactorWithin found the user with a factor alike (Alike).
+	ErrAlike = errors.New("the user has a factor alike")
 )
 
 // RateLimitError is ReserveSend's ErrRateLimited, with when the same reservation would
@@ -210,6 +212,14 @@ type AuditFilter struct {
 	Limit    int    // <= 0: a backend default (100)
 }
 
+// Alike says which of a user's factors are the same as a new one, for
+// CreateFactorWithin: with Type, those of its type, and with Param too, only those whose
+// Params[Param] is the new one's, ASCII letter case aside. The zero Alike finds none.
+type Alike struct {
+	Type  bool
+	Param string
+}
+
 // Writer is what one unit of writes may do (see Store.Update): the writes a decision
 // makes, and the reads that explain their results. Each method behaves as the Store
 // method of the same name, except that nothing it does is committed before the unit is.
@@ -220,10 +230,11 @@ type Writer interface {
 	// its audit record go with it.
 	CreateFactor(ctx context.Context, f Factor) error
 	// CreateFactorWithin is CreateFactor on the condition that the user has fewer than
-	// most factors: ErrTooMany, and nothing created, when it has most already. Of two
-	// side by side (PostgreSQL, several replicas) for one user, the later counts the
-	// earlier's factor: a count read before the unit would let both in.
-	CreateFactorWithin(ctx context.Context, f Factor, most int) error
+	// most factors, and none alike f (Alike): ErrTooMany, or ErrAlike, and nothing
+	// created, when it has. Of two side by side (PostgreSQL, several replicas) for one
+	// user, the later sees the earlier's factor: a list read before the unit would let
+	// both in.
+	CreateFactorWithin(ctx context.Context, f Factor, most int, alike Alike) error
 	CreateTransaction(ctx context.Context, t Transaction) error
 	GetTransaction(ctx context.Context, id string) (Transaction, error)
 	CompleteTransaction(ctx context.Context, id, status string, now time.Time) error

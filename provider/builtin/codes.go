@@ -160,6 +160,9 @@ func (k *codeFactor) Enroll(ctx context.Context, u store.User, existing []store.
 	return Enrolled{Factor: f, Output: out}, nil
 }
 
+// alike: a user has one factor of a type per destination.
+func (k *codeFactor) alike() store.Alike { return store.Alike{Type: true, Param: k.to.param} }
+
 // build checks an enrollment and makes its factor, without storing it.
 func (k *codeFactor) build(u store.User, existing []store.Factor, in Enrollment) (store.Factor, map[string]any, error) {
 	to, err := k.to.normalize(in.Values.Get(k.to.param))

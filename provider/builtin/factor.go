@@ -360,9 +360,17 @@ func (e *Engine) createFactor(ctx context.Context, in Enrollment, f store.Factor
 	return e.store.Update(ctx, func(w store.Writer) error {
 		// maxFactorsPerUser again, where the factor is written: Enroll's count was read
 		// before, and another enrollment of the user may have committed since.
-		if err := w.CreateFactorWithin(ctx, f, e.maxFactors); errors.Is(err, store.ErrTooMany) {
+		// The same for a type's rule against a factor alike (aliker), checked by its Enroll
+		// on the factors read before.
+		var alike store.Alike
+		if k, ok := e.factors[f.Type].(aliker); ok {
+			alike = k.alike()
+		}
+		if err := w.CreateFactorWithin(ctx, f, e.maxFactors, alike); errors.Is(err, store.ErrTooMany) {
 			return fmt.Errorf("%w: %s already has the %d factors builtin.maxFactorsPerUser allows; delete one first",
 				ErrTooManyFactors, in.User, e.maxFactors)
+		} else if errors.Is(err, store.ErrAlike) {
+			return fmt.Errorf("%w: %s already has a %s factor like this one, enrolled meanwhile", ErrDuplicate, in.User, f.Type)
 		} else if err != nil {
 			return err
 		}
@@ -386,6 +394,9 @@ func (e *Engine) createFactor(ctx context.Context, in Enrollment, f store.Factor
 		return w.AppendAudit(ctx, in.Audit(f))
 	})
 }
+
+// aliker is a factor type that allows a user no two factors alike (store.Alike).
+type aliker interface{ alike() store.Alike }
 
 // FieldsOf are the enrollment fields of a factor type, known before any configuration is
 // read (a command declares them as its flags): they do not depend on settings.

@@ -194,6 +194,9 @@ func (k *questionFactor) Enroll(ctx context.Context, u store.User, existing []st
 	return Enrolled{Factor: f, Output: map[string]any{"questions": questions}}, nil
 }
 
+// alike: a user has at most one question factor.
+func (*questionFactor) alike() store.Alike { return store.Alike{Type: true} }
+
 func hashAnswer(p Argon2Params, normalized string) answerHash {
 	h := answerHash{Salt: make([]byte, 16), Time: p.Time, MemoryKiB: p.MemoryKiB, Threads: p.Threads}
 	rand.Read(h.Salt)

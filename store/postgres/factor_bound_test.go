@@ -26,11 +26,11 @@ func TestCreateFactorWithinWaitsForTheOther(t *testing.T) {
 	}
 	other := make(chan error, 1)
 	err := s.Update(ctx, func(w store.Writer) error {
-		if err := w.CreateFactorWithin(ctx, factor("f1"), 1); err != nil {
+		if err := w.CreateFactorWithin(ctx, factor("f1"), 1, store.Alike{}); err != nil {
 			return err
 		}
 		go func() {
-			other <- s.Update(ctx, func(w store.Writer) error { return w.CreateFactorWithin(ctx, factor("f2"), 1) })
+			other <- s.Update(ctx, func(w store.Writer) error { return w.CreateFactorWithin(ctx, factor("f2"), 1, store.Alike{}) })
 		}()
 		// Until the other is seen waiting for a lock, or done beside this uncommitted one.
 		for {

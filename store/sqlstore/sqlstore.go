@@ -399,15 +399,15 @@ func (w *writer) CreateFactor(ctx context.Context, f store.Factor) error {
 }
 
 // CreateFactorWithin runs as a unit even alone: the user's lock holds until the commit.
-func (s *Store) CreateFactorWithin(ctx context.Context, f store.Factor, most int) error {
-	return s.unit(ctx, func(w *writer) error { return w.CreateFactorWithin(ctx, f, most) })
+func (s *Store) CreateFactorWithin(ctx context.Context, f store.Factor, most int, alike store.Alike) error {
+	return s.unit(ctx, func(w *writer) error { return w.CreateFactorWithin(ctx, f, most, alike) })
 }
 
 // userLockClass is the first key of PostgreSQL's advisory locks of a user's factor count
 // (CreateFactorWithin), apart from any other lock's.
 const userLockClass = 0x656d6675 // "emfu"
 
-func (w *writer) CreateFactorWithin(ctx context.Context, f store.Factor, most int) error {
+func (w *writer) CreateFactorWithin(ctx context.Context, f store.Factor, most int, alike store.Alike) error {
 	const op = "create factor "
 	if w.unit && w.s.g == nil && w.s.name == "postgres" {
 		// Sent with the count, and run before it: the count of a unit that waited for
@@ -416,12 +416,25 @@ func (w *writer) CreateFactorWithin(ctx context.Context, f store.Factor, most in
 			return w.s.fail(op+f.ID, err)
 		}
 	}
-	var n int
-	if err := w.e.QueryRow(w.c(ctx), `SELECT count(*) FROM factors WHERE user_id = $1`, f.UserID).Scan(&n); err != nil {
+	// params ->> 'name' is the param's text in both schemas (JSONB; SQLite's JSON text).
+	same, args := "FALSE", []any{f.UserID}
+	if alike.Type {
+		same, args = "type = $2", append(args, f.Type)
+		if alike.Param != "" {
+			same += " AND lower(params ->> CAST($3 AS TEXT)) = lower(CAST($4 AS TEXT))"
+			args = append(args, alike.Param, f.Params[alike.Param])
+		}
+	}
+	var n, alikeN int
+	if err := w.e.QueryRow(w.c(ctx), `SELECT count(*), count(CASE WHEN `+same+` THEN 1 END) FROM factors WHERE user_id = $1`,
+		args...).Scan(&n, &alikeN); err != nil {
 		return w.s.fail(op+f.ID, err)
 	}
 	if n >= most {
 		return w.s.fail(op+f.ID, fmt.Errorf("user %s has %d factors: %w", f.UserID, n, store.ErrTooMany))
+	}
+	if alikeN > 0 {
+		return w.s.fail(op+f.ID, fmt.Errorf("user %s: %w", f.UserID, store.ErrAlike))
 	}
 	return w.CreateFactor(ctx, f)
 }

@@ -89,6 +89,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentAddAttempt", testConcurrentAddAttempt},
 		{"ConcurrentActivateFactor", testConcurrentActivateFactor},
 		{"ConcurrentCreateFactorWithin", testConcurrentCreateFactorWithin},
+		{"CreateFactorWithinAlike", testCreateFactorWithinAlike},
 		{"ConcurrentReserveSend", testConcurrentReserveSend},
 		{"ConcurrentReserveSendKeys", testConcurrentReserveSendKeys},
 		{"ConcurrentUseNonce", testConcurrentUseNonce},
@@ -1682,18 +1683,48 @@ func testConcurrentCreateFactorWithin(t *testing.T, s store.Store) {
 	const n, most = 20, 4
 	errs := concurrently(n, func(i int) error {
 		return s.Update(ctx, func(w store.Writer) error {
-			return w.CreateFactorWithin(ctx, newFactor(fmt.Sprint("f", i+1), "u1", at(0)), most)
+			return w.CreateFactorWithin(ctx, newFactor(fmt.Sprint("f", i+1), "u1", at(0)), most, store.Alike{})
 		})
 	})
 	if ok, full := countErrs(t, errs, store.ErrTooMany); ok != most-1 || full != n-most+1 {
 		t.Errorf("%d concurrent CreateFactorWithin (most %d, one there): %d created, %d refused; want %d and %d",
 			n, most, ok, full, most-1, n-most+1)
 	}
-	wantErr(t, "CreateFactorWithin alone, at the most", s.CreateFactorWithin(ctx, newFactor("g", "u1", at(0)), most), store.ErrTooMany)
+	wantErr(t, "CreateFactorWithin alone, at the most", s.CreateFactorWithin(ctx, newFactor("g", "u1", at(0)), most, store.Alike{}), store.ErrTooMany)
 	if fs, err := s.ListFactors(ctx, "u1"); err != nil || len(fs) != most {
 		t.Errorf("u1 has %d factors (%v), want %d", len(fs), err, most)
 	}
-	wantErr(t, "CreateFactorWithin for a missing user", s.CreateFactorWithin(ctx, newFactor("h", "nobody", at(0)), most), store.ErrNotFound)
+	wantErr(t, "CreateFactorWithin for a missing user", s.CreateFactorWithin(ctx, newFactor("h", "nobody", at(0)), most, store.Alike{}), store.ErrNotFound)
+}
+
+// Enrollments side by side of factors alike (store.Alike) store one of them; factors of
+// another type, or another value of the param, are not alike, and a zero Alike finds none.
+func testCreateFactorWithinAlike(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, newUser("u1"))
+	const most = 20
+	sms := func(id, phone string) store.Factor {
+		f := newFactor(id, "u1", at(0))
+		f.Type, f.Params = "smsotp", map[string]string{"phone": phone, "origin": "x"}
+		return f
+	}
+	byPhone := store.Alike{Type: true, Param: "phone"}
+	errs := concurrently(8, func(i int) error {
+		return s.Update(ctx, func(w store.Writer) error {
+			return w.CreateFactorWithin(ctx, sms(fmt.Sprint("s", i), "a@example.com"), most, byPhone)
+		})
+	})
+	if ok, alike := countErrs(t, errs, store.ErrAlike); ok != 1 || alike != 7 {
+		t.Errorf("8 concurrent CreateFactorWithin alike: %d created, %d refused; want 1 and 7", ok, alike)
+	}
+	wantErr(t, "CreateFactorWithin alike, another case", s.CreateFactorWithin(ctx, sms("t1", "A@Example.COM"), most, byPhone), store.ErrAlike)
+	wantErr(t, "CreateFactorWithin of another phone", s.CreateFactorWithin(ctx, sms("t2", "b@example.com"), most, byPhone), nil)
+	other := sms("t3", "a@example.com")
+	other.Type = "voicecall"
+	wantErr(t, "CreateFactorWithin of another type", s.CreateFactorWithin(ctx, other, most, byPhone), nil)
+	wantErr(t, "CreateFactorWithin of a type alike", s.CreateFactorWithin(ctx, sms("t4", "c@example.com"), most, store.Alike{Type: true}), store.ErrAlike)
+	wantErr(t, "CreateFactorWithin, none alike", s.CreateFactorWithin(ctx, sms("t5", "a@example.com"), most, store.Alike{}), nil)
+	wantErr(t, "CreateFactorWithin of a first totp", s.CreateFactorWithin(ctx, newFactor("t6", "u1", at(0)), most, store.Alike{Type: true}), nil)
 }
 
 func testConcurrentReserveSend(t *testing.T, s store.Store) {

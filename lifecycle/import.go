@@ -742,7 +742,11 @@ func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur
 		switch {
 		case f == nil:
 		case what == "created":
-			c.CreateFactors = append(c.CreateFactors, *f)
+			// Held again where it is written: the user may have enrolled meanwhile.
+			e, _ := m.engine(typ) // found by rowFactor
+			most, alike := e.CreateBound(typ)
+			c.CreateFactors, c.FactorsAlike = append(c.CreateFactors, *f), append(c.FactorsAlike, alike)
+			c.FactorsWithin = most
 			factors = append(slices.Clone(factors), *f)
 			note := "factor " + typ + " pre-provisioned"
 			if m.unexposed(typ) != "" {

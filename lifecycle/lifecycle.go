@@ -289,6 +289,9 @@ func errorOf(err error, what string) error {
 		return conflict("exists", "", "%s exists already", what)
 	case errors.Is(err, store.ErrStale):
 		return conflict(CodeChanged, "", "the %s changed since it was read; read it again and retry", what)
+	case errors.Is(err, store.ErrAlike), errors.Is(err, store.ErrTooMany):
+		// A factor created on the factors read (an import's), enrolled meanwhile.
+		return conflict(CodeChanged, "", "the %s's factors changed since they were read; read them again and retry", what)
 	}
 	return err
 }

@@ -97,6 +97,13 @@ type UserChange struct {
 	// factor deleted, or moved to a state other than FactorActive, ends the user's
 	// self-service sessions signed in with it (SelfServiceSession.Factor).
 	CreateFactors []Factor
+	// FactorsWithin, when > 0, creates each of CreateFactors as CreateFactorWithin does,
+	// with most FactorsWithin and the Alike of the same index in FactorsAlike: ErrTooMany
+	// or ErrAlike when the user has its most factors or one alike. A change made on the
+	// factors it read (an import's) is refused rather than stored past the bound, or
+	// beside a factor for the same address enrolled meanwhile.
+	FactorsWithin int
+	FactorsAlike  []Alike
 	UpdateFactors []FactorUpdate
 	StateChanges  []FactorStateChange
 	DeleteFactors []string

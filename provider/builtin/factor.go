@@ -362,11 +362,8 @@ func (e *Engine) createFactor(ctx context.Context, in Enrollment, f store.Factor
 		// before, and another enrollment of the user may have committed since.
 		// The same for a type's rule against a factor alike (aliker), checked by its Enroll
 		// on the factors read before.
-		var alike store.Alike
-		if k, ok := e.factors[f.Type].(aliker); ok {
-			alike = k.alike()
-		}
-		if err := w.CreateFactorWithin(ctx, f, e.maxFactors, alike); errors.Is(err, store.ErrTooMany) {
+		most, alike := e.CreateBound(f.Type)
+		if err := w.CreateFactorWithin(ctx, f, most, alike); errors.Is(err, store.ErrTooMany) {
 			return fmt.Errorf("%w: %s already has the %d factors builtin.maxFactorsPerUser allows; delete one first",
 				ErrTooManyFactors, in.User, e.maxFactors)
 		} else if errors.Is(err, store.ErrAlike) {
@@ -397,6 +394,17 @@ func (e *Engine) createFactor(ctx context.Context, in Enrollment, f store.Factor
 
 // aliker is a factor type that allows a user no two factors alike (store.Alike).
 type aliker interface{ alike() store.Alike }
+
+// CreateBound is what the store holds where a factor of typ is written
+// (store.Writer.CreateFactorWithin): maxFactorsPerUser, and the type's rule against a
+// factor alike. A factor written outside Enroll (an import's pre-provisioned one) holds
+// it too.
+func (e *Engine) CreateBound(typ string) (most int, alike store.Alike) {
+	if k, ok := e.factors[typ].(aliker); ok {
+		alike = k.alike()
+	}
+	return e.maxFactors, alike
+}
 
 // FieldsOf are the enrollment fields of a factor type, known before any configuration is
 // read (a command declares them as its flags): they do not depend on settings.

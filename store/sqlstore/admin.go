@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -318,8 +319,17 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 	if err := writeProfile(ctx, tx, userID, c, group); err != nil {
 		return err
 	}
-	for _, f := range c.CreateFactors {
+	for i, f := range c.CreateFactors {
 		f.UserID = userID
+		if c.FactorsWithin > 0 {
+			var alike store.Alike
+			if i < len(c.FactorsAlike) {
+				alike = c.FactorsAlike[i]
+			}
+			if err := s.factorWithin(ctx, tx, f, c.FactorsWithin, alike); err != nil {
+				return fmt.Errorf("factor %s: %w", f.ID, err)
+			}
+		}
 		if err := s.insertFactor(ctx, tx, f); err != nil {
 			return fmt.Errorf("factor %s: %w", f.ID, err)
 		}
@@ -516,6 +526,44 @@ func (s *Store) insertFactor(ctx context.Context, db execContext, f store.Factor
 		return c
 	}
 	return err
+}
+
+// factorWithin is CreateFactorWithin's condition, checked before a change's factor f is
+// inserted: on PostgreSQL under the same lock of the user, so that of a change and an
+// enrollment side by side the later sees the earlier's factor.
+func (s *Store) factorWithin(ctx context.Context, tx execContext, f store.Factor, most int, alike store.Alike) error {
+	if s.name == "postgres" {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, userLockClass, f.UserID); err != nil {
+			return err
+		}
+	}
+	q, args := countWithin(f, alike)
+	if l, ok := tx.(later); ok {
+		// Assumed within; when not, the batch goes change by change, which says why.
+		if l.w.assume(ctx, func() string {
+			return assumption(`SELECT 1 FROM (`+q+`) AS c WHERE c.n < $`+strconv.Itoa(len(args)+1)+` AND c.alike = 0`, "")
+		}, append(args, most)...) {
+			return nil
+		}
+		return errNotPipelined
+	}
+	r, ok := tx.(interface {
+		QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	})
+	if !ok {
+		return fmt.Errorf("factor %s: a bound cannot be read here", f.ID)
+	}
+	var n, alikeN int
+	if err := r.QueryRowContext(ctx, q, args...).Scan(&n, &alikeN); err != nil {
+		return err
+	}
+	if n >= most {
+		return fmt.Errorf("user %s has %d factors: %w", f.UserID, n, store.ErrTooMany)
+	}
+	if alikeN > 0 {
+		return fmt.Errorf("user %s: %w", f.UserID, store.ErrAlike)
+	}
+	return nil
 }
 
 func insertAudit(ctx context.Context, db execContext, e store.AuditEvent) error {

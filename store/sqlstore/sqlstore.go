@@ -416,18 +416,9 @@ func (w *writer) CreateFactorWithin(ctx context.Context, f store.Factor, most in
 			return w.s.fail(op+f.ID, err)
 		}
 	}
-	// params ->> 'name' is the param's text in both schemas (JSONB; SQLite's JSON text).
-	same, args := "FALSE", []any{f.UserID}
-	if alike.Type {
-		same, args = "type = $2", append(args, f.Type)
-		if alike.Param != "" {
-			same += " AND lower(params ->> CAST($3 AS TEXT)) = lower(CAST($4 AS TEXT))"
-			args = append(args, alike.Param, f.Params[alike.Param])
-		}
-	}
+	q, args := countWithin(f, alike)
 	var n, alikeN int
-	if err := w.e.QueryRow(w.c(ctx), `SELECT count(*), count(CASE WHEN `+same+` THEN 1 END) FROM factors WHERE user_id = $1`,
-		args...).Scan(&n, &alikeN); err != nil {
+	if err := w.e.QueryRow(w.c(ctx), q, args...).Scan(&n, &alikeN); err != nil {
 		return w.s.fail(op+f.ID, err)
 	}
 	if n >= most {
@@ -437,6 +428,20 @@ func (w *writer) CreateFactorWithin(ctx context.Context, f store.Factor, most in
 		return w.s.fail(op+f.ID, fmt.Errorf("user %s: %w", f.UserID, store.ErrAlike))
 	}
 	return w.CreateFactor(ctx, f)
+}
+
+// countWithin counts the factors of f's user (n) and those alike f (alike).
+func countWithin(f store.Factor, alike store.Alike) (string, []any) {
+	// params ->> 'name' is the param's text in both schemas (JSONB; SQLite's JSON text).
+	same, args := "FALSE", []any{f.UserID}
+	if alike.Type {
+		same, args = "type = $2", append(args, f.Type)
+		if alike.Param != "" {
+			same += " AND lower(params ->> CAST($3 AS TEXT)) = lower(CAST($4 AS TEXT))"
+			args = append(args, alike.Param, f.Params[alike.Param])
+		}
+	}
+	return `SELECT count(*) AS n, count(CASE WHEN ` + same + ` THEN 1 END) AS alike FROM factors WHERE user_id = $1`, args
 }
 
 func (s *Store) GetFactor(ctx context.Context, id string) (store.Factor, error) {

@@ -90,6 +90,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentActivateFactor", testConcurrentActivateFactor},
 		{"ConcurrentCreateFactorWithin", testConcurrentCreateFactorWithin},
 		{"CreateFactorWithinAlike", testCreateFactorWithinAlike},
+		{"UserChangeFactorsWithin", testUserChangeFactorsWithin},
 		{"ConcurrentReserveSend", testConcurrentReserveSend},
 		{"ConcurrentReserveSendKeys", testConcurrentReserveSendKeys},
 		{"ConcurrentUseNonce", testConcurrentUseNonce},
@@ -1725,6 +1726,36 @@ func testCreateFactorWithinAlike(t *testing.T, s store.Store) {
 	wantErr(t, "CreateFactorWithin of a type alike", s.CreateFactorWithin(ctx, sms("t4", "c@example.com"), most, store.Alike{Type: true}), store.ErrAlike)
 	wantErr(t, "CreateFactorWithin, none alike", s.CreateFactorWithin(ctx, sms("t5", "a@example.com"), most, store.Alike{}), nil)
 	wantErr(t, "CreateFactorWithin of a first totp", s.CreateFactorWithin(ctx, newFactor("t6", "u1", at(0)), most, store.Alike{Type: true}), nil)
+}
+
+// A user change's factors created within a bound (UserChange.FactorsWithin) are refused,
+// that change alone, beside a factor alike or at the bound; within it they are created,
+// in a batch as one by one.
+func testUserChangeFactorsWithin(t *testing.T, s store.Store) {
+	mustCreateUser(t, s, newUser("u1"))
+	mustCreateUser(t, s, newUser("u2"))
+	sms := func(id, user, phone string) store.Factor {
+		f := newFactor(id, user, at(0))
+		f.Type, f.Params = "smsotp", map[string]string{"phone": phone}
+		return f
+	}
+	mustCreateFactor(t, s, sms("a1", "u1", "+15550001"))
+	byPhone := []store.Alike{{Type: true, Param: "phone"}}
+	change := func(user string, most int, f store.Factor) store.UserChange {
+		return store.UserChange{Name: "name-" + user, Now: at(0), CreateFactors: []store.Factor{f}, FactorsWithin: most, FactorsAlike: byPhone}
+	}
+	errs := apply(t, s, change("u1", 10, sms("b1", "u1", "+15550001")), change("u2", 10, sms("b2", "u2", "+15550001")))
+	wantErr(t, "a factor alike", errs[0], store.ErrAlike)
+	wantErr(t, "a factor of another user", errs[1], nil)
+	errs = apply(t, s, change("u1", 1, sms("c1", "u1", "+15550002")), change("u2", 10, sms("c2", "u2", "+15550002")))
+	wantErr(t, "a factor past the bound", errs[0], store.ErrTooMany)
+	wantErr(t, "a factor within the bound", errs[1], nil)
+	mustApply(t, s, change("u1", 10, sms("d1", "u1", "+15550002")), change("u2", 10, sms("d2", "u2", "+15550003")))
+	for user, want := range map[string]int{"u1": 2, "u2": 3} {
+		if fs, err := s.ListFactors(t.Context(), user); err != nil || len(fs) != want {
+			t.Errorf("%s has %d factors (%v), want %d", user, len(fs), err, want)
+		}
+	}
 }
 
 func testConcurrentReserveSend(t *testing.T, s store.Store) {

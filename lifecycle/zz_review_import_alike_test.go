@@ -1,0 +1,48 @@
+package lifecycle_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/store"
+)
+
+// An import that pre-provisions a factor for an address the user was given a factor of
+// the same type for meanwhile (between the import's read of the directory and its
+// write) must not store a second factor for that address.
+func TestReviewImportPreProvisionHeldAgainstEnrollmentMeanwhile(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		hooked := &changesAfter{Store: st}
+		m, _ := newManager(t, hooked)
+		addAlice(t, m)
+		hooked.before = func() {
+			if _, err := m.EnrollFactor(ctx, "idm", "alice", lifecycle.Enrollment{Type: "smsotp", Activation: lifecycle.ActivationOnFirstUse,
+				Params: raw(`{"phone":"+15550000001"}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rows, bad := parse(t, lifecycle.FormatCSV, "username,phone,factors\nalice,+15550000001,smsotp\n")
+		rep, err := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, err := m.ListFactors(ctx, "alice")
+		if err != nil || len(fs) != 1 {
+			t.Errorf("alice has %d factors for one phone (%v); report %+v", len(fs), err, rep.Rows)
+		}
+		if len(rep.Rows) != 1 || rep.Rows[0].Action != lifecycle.ActionRefused || rep.Rows[0].Error == nil || rep.Rows[0].Error.Code != lifecycle.CodeChanged {
+			t.Errorf("the row: %+v, want refused %s", rep.Rows, lifecycle.CodeChanged)
+		}
+		// The same file again finds the factor, and has only the phone to write.
+		again, err := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{})
+		if err != nil || again.Updated != 1 {
+			t.Errorf("again: %+v %v", again.Rows, err)
+		}
+		if fs, _ := m.ListFactors(ctx, "alice"); len(fs) != 1 {
+			t.Errorf("again: alice has %d factors", len(fs))
+		}
+	})
+}

@@ -756,7 +756,10 @@ func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur
 		default:
 			// Only while it is still pending: a first sign-in may activate it before
 			// this commit, and an active factor is never re-pointed.
-			c.UpdateFactors = append(c.UpdateFactors, store.FactorUpdate{ID: f.ID, Label: f.Label, Params: f.Params, IfPending: true})
+			// And while the user has no other factor for the new destination: one may
+			// have been enrolled since the factors were read.
+			alike := store.Alike{Type: true, Param: builtin.Destination(typ)}
+			c.UpdateFactors = append(c.UpdateFactors, store.FactorUpdate{ID: f.ID, Label: f.Label, Params: f.Params, IfPending: true, Alike: alike})
 			changed = append(changed, "factor "+typ+" "+what)
 		}
 	}

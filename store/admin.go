@@ -67,6 +67,11 @@ type FactorUpdate struct {
 	// ApplyUserChanges (the user's revision does not move), and an active factor's
 	// destination, which its owner proved, is never replaced.
 	IfPending bool
+	// Alike, with IfPending, makes the update on the condition too that the user has no
+	// other factor alike the factor as updated (of its type; with Param, for the same
+	// value of Params[Param]): ErrStale when it has. An import re-points the factor to an
+	// address it read the user had no factor for; one may have been enrolled since.
+	Alike Alike
 }
 
 // FactorStateChange moves a factor to a state (SetFactorState in a change).

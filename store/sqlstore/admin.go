@@ -349,6 +349,21 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 		q, args := `UPDATE factors SET label = $3, params = $4, updated_at = $5 WHERE id = $1 AND user_id = $2`, []any{u.ID, userID, u.Label, p, millis(c.Now)}
 		if u.IfPending {
 			q, args = q+` AND state = $6`, append(args, string(store.FactorPending))
+			if u.Alike.Type {
+				// Under the lock CreateFactorWithin takes: of this and an enrollment side by
+				// side, the later sees the earlier's factor.
+				if s.name == "postgres" {
+					if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, userLockClass, userID); err != nil {
+						return err
+					}
+				}
+				same := ""
+				if u.Alike.Param != "" {
+					same = ` AND lower(o.params ->> CAST($7 AS TEXT)) = lower(CAST($8 AS TEXT))`
+					args = append(args, u.Alike.Param, u.Params[u.Alike.Param])
+				}
+				q += ` AND NOT EXISTS (SELECT 1 FROM factors AS o WHERE o.user_id = $2 AND o.id <> $1 AND o.type = factors.type` + same + `)`
+			}
 		}
 		if err := execOne(ctx, tx, q, args...); err != nil {
 			if u.IfPending && errors.Is(err, store.ErrNotFound) {

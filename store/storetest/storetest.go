@@ -1751,7 +1751,22 @@ func testUserChangeFactorsWithin(t *testing.T, s store.Store) {
 	wantErr(t, "a factor past the bound", errs[0], store.ErrTooMany)
 	wantErr(t, "a factor within the bound", errs[1], nil)
 	mustApply(t, s, change("u1", 10, sms("d1", "u1", "+15550002")), change("u2", 10, sms("d2", "u2", "+15550003")))
-	for user, want := range map[string]int{"u1": 2, "u2": 3} {
+	// A pending factor re-pointed to a phone another factor of its type has is refused.
+	pending := sms("e1", "u1", "+15550009")
+	pending.State = store.FactorPending
+	mustCreateFactor(t, s, pending)
+	repoint := func(phone string) store.UserChange {
+		return store.UserChange{Name: "name-u1", Now: at(0), UpdateFactors: []store.FactorUpdate{{ID: "e1", Label: "x",
+			Params: map[string]string{"phone": phone}, IfPending: true, Alike: byPhone[0]}}}
+	}
+	errs = apply(t, s, repoint("+15550001"), change("u2", 10, sms("e2", "u2", "+15550004")))
+	wantErr(t, "a factor re-pointed to a phone alike", errs[0], store.ErrStale)
+	wantErr(t, "the batch's other change", errs[1], nil)
+	mustApply(t, s, repoint("+15550008"))
+	if f := mustGetFactor(t, s, "e1"); f.Params["phone"] != "+15550008" {
+		t.Errorf("re-pointed: %v", f.Params)
+	}
+	for user, want := range map[string]int{"u1": 3, "u2": 4} {
 		if fs, err := s.ListFactors(t.Context(), user); err != nil || len(fs) != want {
 			t.Errorf("%s has %d factors (%v), want %d", user, len(fs), err, want)
 		}

@@ -11,10 +11,10 @@ import (
 	"github.com/emfa/emfa/internal/verifyfake"
 )
 
-// TestReviewRegisterKeepsNotificationWebhook: register finds the provider's real-time
+// TestRegisterKeepsNotificationWebhook: register finds the provider's real-time
 // webhook by name; a notification webhook of the same name (the one that feeds emfa's
 // /sync/verify, say) is not that webhook, and is left as it is.
-func TestReviewRegisterKeepsNotificationWebhook(t *testing.T) {
+func TestRegisterKeepsNotificationWebhook(t *testing.T) {
 	cfg := writeTestConfig(t, "", oauthProviders)
 	tenant := verifyfake.New("api-client", "api-secret")
 	defer tenant.Close()

@@ -8,11 +8,11 @@ import (
 	"github.com/emfa/emfa/internal/verifyfake"
 )
 
-// TestReviewRegisterRenamedProvider: a provider renamed in the configuration keeps its
+// TestRegisterRenamedProvider: a provider renamed in the configuration keeps its
 // MFA provider (found by credentialPrefix) and so its webhook, the one that provider
 // references: register updates it rather than creating a second webhook and leaving the
 // first, with Verify's credentials toward emfa, behind.
-func TestReviewRegisterRenamedProvider(t *testing.T) {
+func TestRegisterRenamedProvider(t *testing.T) {
 	cfg := writeTestConfig(t, "", oauthProviders)
 	tenant := verifyfake.New("api-client", "api-secret")
 	defer tenant.Close()

@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestReviewRegisterBoundsErrorBody: a tenant (or a proxy in front of it) that answers an
+// TestRegisterBoundsErrorBody: a tenant (or a proxy in front of it) that answers an
 // API call with an error page rather than Verify's {messageId, messageDescription} has it
 // quoted shortly, not copied whole (up to 4 MiB) to the terminal or a CI log.
-func TestReviewRegisterBoundsErrorBody(t *testing.T) {
+func TestRegisterBoundsErrorBody(t *testing.T) {
 	page := "<html><body>" + strings.Repeat("gateway trouble ", 8000) + "</body></html>"
 	tenant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/token") {

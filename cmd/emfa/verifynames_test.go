@@ -7,10 +7,10 @@ import (
 	"github.com/emfa/emfa/internal/verifyfake"
 )
 
-// TestReviewRegisterSharedName: register finds a provider's webhook by its name; two
+// TestRegisterSharedName: register finds a provider's webhook by its name; two
 // providers that share a name would share one webhook, the second run's PUT pointing the
 // first provider's logins at the second's URL. register refuses them before any write.
-func TestReviewRegisterSharedName(t *testing.T) {
+func TestRegisterSharedName(t *testing.T) {
 	cfg := writeTestConfig(t, "", `providers:
   - {name: Factors, credentialPrefix: one, capabilities: [totp], engine: builtin}
   - {name: Factors, credentialPrefix: two, capabilities: [totp], engine: builtin}

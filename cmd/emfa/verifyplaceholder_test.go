@@ -10,11 +10,11 @@ import (
 	"github.com/emfa/emfa/internal/verifyfake"
 )
 
-// TestReviewRegisterSendsNoPlaceholder: register writes real values into the tenant; a
+// TestRegisterSendsNoPlaceholder: register writes real values into the tenant; a
 // webhook authentication it cannot fill (Verify's own client certificate for mtls, an
 // external authorization server's token endpoint for oauth) is refused before the tenant
 // changes, rather than sent as {{placeholders}} that replace a working webhook's.
-func TestReviewRegisterSendsNoPlaceholder(t *testing.T) {
+func TestRegisterSendsNoPlaceholder(t *testing.T) {
 	ca := newPKI(t, "clients CA")
 	dir := t.TempDir()
 	writeKeyPair(t, dir, ca.issue(t, "emfa", 10, true))

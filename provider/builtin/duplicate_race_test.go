@@ -13,7 +13,7 @@ import (
 // Two enrollments side by side, each reading the user's factors before the other's
 // commit, cannot store two question factors, nor two factors of a type for one address:
 // the rule is held where the factor is written, as maxFactorsPerUser is.
-func TestReviewDuplicateHeldAgainstConcurrentEnrollment(t *testing.T) {
+func TestDuplicateHeldAgainstConcurrentEnrollment(t *testing.T) {
 	for _, c := range []struct {
 		name         string
 		inner, outer builtin.Enrollment

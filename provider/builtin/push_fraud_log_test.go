@@ -11,12 +11,12 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewRefusedApprovalIsNoFraudSignal: an approval that ends FAILED because the
+// TestRefusedApprovalIsNoFraudSignal: an approval that ends FAILED because the
 // user was disabled meanwhile is the user saying "that was me", not a denial: it was
 // logged as "push denied on the device: possible fraud", the line operators alert on
 // (README), beside the real denials. It is now logged as a refused approval; a denial
 // and a wrong number still are fraud signals.
-func TestReviewRefusedApprovalIsNoFraudSignal(t *testing.T) {
+func TestRefusedApprovalIsNoFraudSignal(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newPushFixture(t, st, true)
 		alice := f.register(t, "alice", builtin.AlgES256)

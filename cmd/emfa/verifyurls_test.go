@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// TestReviewExportSeveralURLs: Verify calls a webhook's urls round robin and retries on
+// TestExportSeveralURLs: Verify calls a webhook's urls round robin and retries on
 // another (verify-contract.md §12), so replicas Verify reaches one by one are listed, one
 // --url each; a repeated --url is not silently reduced to the last.
-func TestReviewExportSeveralURLs(t *testing.T) {
+func TestExportSeveralURLs(t *testing.T) {
 	cfg := oauthConfig(t)
 	out := mustEmfa(t, "verify", "export", "--config", cfg, "--auth", "basic",
 		"--url", "https://emfa-a.example.com", "--url", "https://emfa-b.example.com/")

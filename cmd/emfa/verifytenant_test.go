@@ -7,10 +7,10 @@ import (
 	"github.com/emfa/emfa/internal/verifyfake"
 )
 
-// TestReviewRegisterRefusesMalformedTenant: a --tenant that is not a tenant's base URL
+// TestRegisterRefusesMalformedTenant: a --tenant that is not a tenant's base URL
 // (no scheme, a path or query the API paths would follow, credentials in it) is refused
 // as such, naming --tenant and never repeating the credentials, before anything is sent.
-func TestReviewRegisterRefusesMalformedTenant(t *testing.T) {
+func TestRegisterRefusesMalformedTenant(t *testing.T) {
 	cfg := writeTestConfig(t, "", oauthProviders)
 	tenant := verifyfake.New("api-client", "api-secret")
 	defer tenant.Close()

@@ -11,12 +11,12 @@ import (
 	"time"
 )
 
-// TestReviewDeviceClientFollowsNoRedirect: `emfa device` followed redirects with
+// TestDeviceClientFollowsNoRedirect: `emfa device` followed redirects with
 // Go's default client, so a 307 from whatever answered at --server re-sent the
 // activation code (and, for a signed call, the device's headers with a fresh, unused
 // nonce) to an address the operator never named. The notifier and the senders refuse
 // redirects for that reason; the device client now does too, and says so.
-func TestReviewDeviceClientFollowsNoRedirect(t *testing.T) {
+func TestDeviceClientFollowsNoRedirect(t *testing.T) {
 	var reached atomic.Int32
 	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reached.Add(1)

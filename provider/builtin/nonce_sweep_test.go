@@ -13,11 +13,11 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewNonceOutlivesAFastSweeper: replicas share the nonce table, and one replica's
+// TestNonceOutlivesAFastSweeper: replicas share the nonce table, and one replica's
 // sweeper deletes the nonces its own clock finds expired. A replica whose clock runs a
 // few seconds ahead of the one that accepted a request must not purge that request's
 // nonce while the other replica still accepts its timestamp: the request would replay.
-func TestReviewNonceOutlivesAFastSweeper(t *testing.T) {
+func TestNonceOutlivesAFastSweeper(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newPushFixture(t, st, false)
 		ctx := context.Background()

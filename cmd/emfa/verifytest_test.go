@@ -7,10 +7,10 @@ import (
 	"github.com/emfa/emfa/internal/verifyfake"
 )
 
-// TestReviewRegisterTestFailedBody: emfa answers its test resource 200 with
+// TestRegisterTestFailedBody: emfa answers its test resource 200 with
 // {"status":"FAILED"} when the provider cannot serve (verify-contract.md §8); register
 // reports that test as failed, not "test ok" with exit 0.
-func TestReviewRegisterTestFailedBody(t *testing.T) {
+func TestRegisterTestFailedBody(t *testing.T) {
 	cfg := writeTestConfig(t, "", `providers:
   - name: Vendor
     credentialPrefix: vend

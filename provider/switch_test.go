@@ -23,11 +23,11 @@ func (e *vendorDown) Enrollments(context.Context, string) ([]provider.Enrollment
 	return nil, nil
 }
 
-// TestReviewAllSwitchedOffAsksNoVendor: a provider whose every capability is switched off
+// TestAllSwitchedOffAsksNoVendor: a provider whose every capability is switched off
 // org-wide (its vendor's outage, README's lever for one) answers enrollments [] without
 // asking its engine: before, each of Verify's lookups still went to the vendor that is
 // out, and waited its timeout. One capability on again, the engine is asked again.
-func TestReviewAllSwitchedOffAsksNoVendor(t *testing.T) {
+func TestAllSwitchedOffAsksNoVendor(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

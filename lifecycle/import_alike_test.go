@@ -12,7 +12,7 @@ import (
 // An import that pre-provisions a factor for an address the user was given a factor of
 // the same type for meanwhile (between the import's read of the directory and its
 // write) must not store a second factor for that address.
-func TestReviewImportPreProvisionHeldAgainstEnrollmentMeanwhile(t *testing.T) {
+func TestImportPreProvisionHeldAgainstEnrollmentMeanwhile(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		hooked := &changesAfter{Store: st}
@@ -49,7 +49,7 @@ func TestReviewImportPreProvisionHeldAgainstEnrollmentMeanwhile(t *testing.T) {
 
 // An import that re-points a pre-provisioned factor to an address the user was given a
 // factor of the same type for meanwhile must not leave two factors for that address.
-func TestReviewImportRepointHeldAgainstEnrollmentMeanwhile(t *testing.T) {
+func TestImportRepointHeldAgainstEnrollmentMeanwhile(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		hooked := &changesAfter{Store: st}

@@ -9,7 +9,7 @@ import (
 
 // Users created with factors within a bound (an import's pre-provisioned factors) still
 // go in one round trip: the bound is assumed, not read change by change.
-func TestReviewUserBatchWithFactorsWithinInOneRoundTrip(t *testing.T) {
+func TestUserBatchWithFactorsWithinInOneRoundTrip(t *testing.T) {
 	s, rt := speculating(t)
 	ctx := t.Context()
 	batch := func(from, n int) []store.UserChange {

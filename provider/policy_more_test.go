@@ -22,11 +22,11 @@ func (manyAttributes) GetUserRecord(_ context.Context, name string) (store.UserR
 	return store.UserRecord{User: store.User{Name: name}, Profile: store.Profile{Attributes: attrs}}, nil
 }
 
-// TestReviewPolicyInterruptedIsNoDenial: a policy whose evaluation is cut short because
+// TestPolicyInterruptedIsNoDenial: a policy whose evaluation is cut short because
 // the request ended (Verify hung up, the deadline passed) has decided nothing: the call
 // fails with the context's error, as a store read cut short does, rather than being
 // answered, and recorded, as the user denied by the policy.
-func TestReviewPolicyInterruptedIsNoDenial(t *testing.T) {
+func TestPolicyInterruptedIsNoDenial(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	pol, err := provider.NewCELPolicy(map[string]string{"totp": `!user.attributes.exists(k, k == "blocked")`}, manyAttributes{},
 		func() time.Time { return now })

@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-// TestReviewPushNotifierTimeoutAndURLChecked: push.notifier.timeout took any value (a
+// TestPushNotifierTimeoutAndURLChecked: push.notifier.timeout took any value (a
 // negative one silently became 5s, an hour held every initiate for an hour behind a
 // dead gateway) and push.notifier.url only had to start with http(s)://, so a URL
 // without a host passed emfa check and then failed every notification. The senders'
 // timeout is bounded (100ms-2m) and their URLs must name a host; the notifier's now too.
-func TestReviewPushNotifierTimeoutAndURLChecked(t *testing.T) {
+func TestPushNotifierTimeoutAndURLChecked(t *testing.T) {
 	conf := func(url, timeout string) string {
 		return `providers:
   - name: B

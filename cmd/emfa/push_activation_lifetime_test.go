@@ -5,13 +5,13 @@ import (
 	"testing"
 )
 
-// TestReviewPushActivationLifetimeWithinLifecycle: a push device's activation code was
+// TestPushActivationLifetimeWithinLifecycle: a push device's activation code was
 // printed with an expiresAt of push.activationLifetime, which nothing bounded, while
 // the sweeper deletes a factor still pending after lifecycle.activationLifetime (7 days
 // by default): a code set to last three weeks (inWebo's figure for a link) stopped
 // registering after one, refused as "invalid, expired or already used" before its
 // expiresAt. emfa check now refuses a code lifetime the pending device cannot outlive.
-func TestReviewPushActivationLifetimeWithinLifecycle(t *testing.T) {
+func TestPushActivationLifetimeWithinLifecycle(t *testing.T) {
 	conf := func(lifecycle, push string) string {
 		return writeTestConfig(t, "", lifecycle+`providers:
   - name: Built-in factors

@@ -17,12 +17,12 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewSwitchCoversSelfServiceEnrollment: a capability switched off org-wide (an SMS
+// TestSwitchCoversSelfServiceEnrollment: a capability switched off org-wide (an SMS
 // fraud wave) sends nothing from the self-service page: neither a first code to a number
 // the holder of a link types, nor a code sent again for a set-up begun before the
 // switch. The page refuses the type, saying it is off for now; switched on again, the
 // code goes.
-func TestReviewSwitchCoversSelfServiceEnrollment(t *testing.T) {
+func TestSwitchCoversSelfServiceEnrollment(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		var sent atomic.Int32
@@ -69,12 +69,12 @@ func TestReviewSwitchCoversSelfServiceEnrollment(t *testing.T) {
 	})
 }
 
-// TestReviewOtherProvidersSwitchLeavesThePageAlone: the page signs in and enrolls with the
+// TestOtherProvidersSwitchLeavesThePageAlone: the page signs in and enrolls with the
 // builtin provider's factors only. A vendor's provider that names a capability alike (a
 // DUO provider's smsotp, README's example) switched off for its vendor's outage leaves
 // the builtin smsotp on the page as it leaves it on Verify's calls; the builtin
 // provider's own switch still holds there.
-func TestReviewOtherProvidersSwitchLeavesThePageAlone(t *testing.T) {
+func TestOtherProvidersSwitchLeavesThePageAlone(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		var sent atomic.Int32
@@ -118,12 +118,12 @@ func TestReviewOtherProvidersSwitchLeavesThePageAlone(t *testing.T) {
 	})
 }
 
-// TestReviewPagePushDeniedWhileOffStaysDenied: a push sign-in on the page polled while
+// TestPagePushDeniedWhileOffStaysDenied: a push sign-in on the page polled while
 // push is switched off org-wide (a push-fatigue attack stopped) is denied, and ends
 // there, as Verify's poll ends its challenge FAILED: switched on again, the device's
 // approval of that challenge must not turn the page's "denied" into a sign-in for
 // whoever holds the session (the page that ran the attack).
-func TestReviewPagePushDeniedWhileOffStaysDenied(t *testing.T) {
+func TestPagePushDeniedWhileOffStaysDenied(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		clk := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}

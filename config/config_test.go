@@ -16,6 +16,17 @@ import (
 
 const testKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes
 
+// minimalYAML is the least configuration that validates, for a test to add a section to.
+const minimalYAML = `
+server:
+  auth: {basic: {username: verify, password: "0123456789abcdef0"}}
+storage:
+  dsn: "file:/var/lib/emfa/emfa.db"
+  encryptionKey: "` + testKey + `"
+providers:
+  - {name: A, credentialPrefix: a, capabilities: [totp]}
+`
+
 func env(m map[string]string) Options {
 	return Options{LookupEnv: func(k string) (string, bool) { v, ok := m[k]; return v, ok }}
 }

@@ -9,15 +9,7 @@ import (
 // publicURL with a query or a fragment makes every link a broken one (the token in the
 // query or fragment of another page), and one with credentials mails them to every user.
 func TestPublicURLIsABase(t *testing.T) {
-	base := `
-server:
-  auth: {basic: {username: verify, password: "0123456789abcdef0"}}
-storage:
-  dsn: "file:/var/lib/emfa/emfa.db"
-  encryptionKey: "` + testKey + `"
-providers:
-  - {name: A, credentialPrefix: a, capabilities: [totp]}
-delivery: {m: {type: log}}
+	base := minimalYAML + `delivery: {m: {type: log}}
 selfService: {enabled: true, mail: {sender: m}, publicURL: "%s"}
 `
 	for _, u := range []string{"https://mfa.example.com/?x=1", "https://mfa.example.com/#top", "https://admin:pw@mfa.example.com", "https://mfa.example.com/?"} {

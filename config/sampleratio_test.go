@@ -9,15 +9,7 @@ import (
 // means 1. Written as 0, meant as "no new traces", it was taken for unset and every new
 // trace was kept; it is now refused, in the file as from EMFA_TRACING_SAMPLERATIO.
 func TestSampleRatioZeroRefused(t *testing.T) {
-	base := `
-server:
-  auth: {basic: {username: verify, password: "0123456789abcdef0"}}
-storage:
-  dsn: "file:/var/lib/emfa/emfa.db"
-  encryptionKey: "` + testKey + `"
-providers:
-  - {name: A, credentialPrefix: a, capabilities: [totp]}
-tracing:
+	base := minimalYAML + `tracing:
   endpoint: http://127.0.0.1:4318
 `
 	_, err := Parse([]byte(base+"  sampleRatio: 0\n"), "yaml", env(nil))

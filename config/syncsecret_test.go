@@ -10,15 +10,7 @@ import (
 // can never match, since HTTP drops a header value's surrounding blanks: every hook or
 // SCIM call would be 401. It is refused at load, as server.auth.header.value is.
 func TestSyncSecretsWithBlanksRefused(t *testing.T) {
-	base := `
-server:
-  auth: {basic: {username: verify, password: "0123456789abcdef0"}}
-storage:
-  dsn: "file:/var/lib/emfa/emfa.db"
-  encryptionKey: "` + testKey + `"
-providers:
-  - {name: A, credentialPrefix: a, capabilities: [totp]}
-`
+	base := minimalYAML
 	cases := []struct{ sync, want string }{
 		{`sync: {scim: {enabled: true, token: "0123456789abcdef0123456789abcdef\n"}}`, "sync.scim.token: must not begin or end with white space"},
 		{`sync: {scim: {enabled: true, token: " 0123456789abcdef0123456789abcdef"}}`, "sync.scim.token: must not begin or end with white space"},

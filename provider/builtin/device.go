@@ -111,6 +111,13 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 	case !now.Before(tx.ExpiresAt):
 		return "", d.codeExpired(ctx, id, tx, now)
 	}
+	// A user disabled while the device waited does not bind it: the code stays unspent,
+	// for the user enabled again within its lifetime. (A user deleted took the factor.)
+	if u, err := d.store.GetUser(ctx, tx.Username); err == nil && u.Disabled {
+		return "", fmt.Errorf("%w: user %s is disabled", provider.ErrActivation, tx.Username)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
 	var data activationData
 	if len(tx.Data) > 0 {
 		if err := json.Unmarshal(tx.Data, &data); err != nil {

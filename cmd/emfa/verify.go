@@ -353,9 +353,6 @@ func webhookAuth(cfg *config.Config, o verifyOptions, base string, secrets bool)
 		}
 		oauth := map[string]any{"token_endpoint": endpoint, "client_id": id,
 			"client_secret": secret("emfa_oauth_client_secret", o.oauthSecret), "token_endpoint_auth_method": "client_secret_basic"}
-		if secrets || o.oauthSecret != "" {
-			oauth["client_secret"] = o.oauthSecret
-		}
 		return map[string]any{"type": "oauth", "oauth": oauth}, nil
 	case "mtls":
 		if a.MTLS == nil {

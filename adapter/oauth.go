@@ -28,6 +28,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/emfa/emfa/internal/keptfile"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
 )
 
@@ -163,7 +164,9 @@ func (s *Server) token(c echo.Context) error {
 			}
 			s.throttle.failed(c.RealIP())
 			s.authFailures.Add(1)
-			s.log.Warn("oauth client authentication failed", "client_id", id, "remote", c.RealIP(), "reason", err.Error())
+			// The id is the caller's own, unauthenticated: escaped and bounded as a path is.
+			s.log.Warn("oauth client authentication failed", "client_id", provider.Printable(id, maxLoggedClientID),
+				"remote", c.RealIP(), "reason", err.Error())
 			if basic {
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="emfa"`)
 			}
@@ -186,6 +189,9 @@ func (s *Server) token(c echo.Context) error {
 		"access_token": token, "token_type": "Bearer", "expires_in": int(s.issuer.lifetime.Seconds()),
 	})
 }
+
+// maxLoggedClientID bounds a refused client_id in a log line (emfa's own are 17 bytes).
+const maxLoggedClientID = 128
 
 var errClientUnknown = errors.New("unknown client, revoked client or wrong secret")
 

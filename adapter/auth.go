@@ -202,6 +202,7 @@ func retryAfter(c echo.Context, wait time.Duration) int {
 // throttled answers a refused attempt: 429 with Retry-After, logged like a failure.
 func (s *Server) throttled(c echo.Context, wait time.Duration) error {
 	s.authFailures.Add(1)
+	c.Set(ctxAuthThrottled, true)
 	secs := retryAfter(c, wait)
 	s.log.Warn("inbound authentication throttled", "remote", c.RealIP(), "retry_after_s", secs,
 		"path", loggedPath(c), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))

@@ -623,6 +623,7 @@ func (p *selfServicePage) linkOpening(c echo.Context) (context.Context, func(err
 		}
 		if !ok {
 			secs := retryAfter(c, wait)
+			c.Set(ctxAuthThrottled, true)
 			return p.render(c, http.StatusTooManyRequests, "message", pageData{Title: "Too many attempts",
 				Text: fmt.Sprintf("Too many links that do not work were opened from your network: try again in %d seconds.", secs)})
 		}
@@ -965,6 +966,7 @@ func inWords(d time.Duration) string {
 // The address budget is per process; the user name's, in the store, holds across replicas.
 func (p *selfServicePage) throttledSignIn(c echo.Context, wait time.Duration, text string) error {
 	secs := retryAfter(c, wait)
+	c.Set(ctxAuthThrottled, true)
 	p.s.log.Warn("self-service sign-in throttled", "remote", c.RealIP(), "retry_after_s", secs,
 		"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 	return p.render(c, http.StatusTooManyRequests, "message", pageData{Title: "Too many attempts", Text: text})

@@ -1,8 +1,11 @@
 package adapter
 
 import (
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	gosync "sync"
 	"testing"
 )
 
@@ -33,5 +36,65 @@ func TestReviewOAuthClientIDLogBounded(t *testing.T) {
 	}
 	if n != 2 {
 		t.Fatalf("%d oauth authentication failures logged, want 2:\n%.2000s", n, h.logs.String())
+	}
+}
+
+// reviewObserver records what the edge counts (Observer).
+type reviewObserver struct {
+	mu   gosync.Mutex
+	auth []string // api/reason
+}
+
+func (o *reviewObserver) AuthFailure(api, reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.auth = append(o.auth, api+"/"+reason)
+}
+func (o *reviewObserver) Retry(string, string) {}
+func (o *reviewObserver) StoreError(string)    {}
+
+func (o *reviewObserver) authFailures() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.auth)
+}
+
+// TestReviewAuthFailuresOnlyRefusedCredentials: emfa_auth_failures_total counts requests
+// refused for their credentials (README; the EmfaAuthFailures alert reads it as refused
+// credentials). It counted every 429 as a throttled credential: an admin token that is
+// right, and allowed, asking a second activation link within the minute (a limit on
+// links, too_many_links) was counted as a refused credential of the admin API. The
+// throttle of wrong credentials is still counted.
+func TestReviewAuthFailuresOnlyRefusedCredentials(t *testing.T) {
+	h, ss := newSelfServiceHarness(t)
+	obs := &reviewObserver{}
+	h.harness = newHarness(t, func(o *Options) {
+		o.Admin = h.manager
+		o.SelfService = ss
+		o.MaxBodyBytes = 64 << 10
+		o.Observer = obs
+	})
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users/alice/activation-link", `{"deliver":false}`); code != 201 {
+		t.Fatalf("link: %d %v", code, out)
+	}
+	code, text, _ := h.do(t, "POST", "/admin/v1/users/alice/activation-link", `{"deliver":false}`, "Authorization", "Bearer "+h.write)
+	if code != http.StatusTooManyRequests || !strings.Contains(text, `"too_many_links"`) {
+		t.Fatalf("second link: %d %s, want 429 too_many_links", code, text)
+	}
+	if got := obs.authFailures(); len(got) != 0 {
+		t.Errorf("a link refused by its limit, with a right admin token, counted as refused credentials: %v", got)
+	}
+	// Wrong credentials until the address is throttled: each refusal counted.
+	throttled := false
+	for i := 0; i < 20 && !throttled; i++ {
+		code, _, _ := h.do(t, "POST", "/v1/providers/acme/test", `{}`, "Authorization", "Basic d3Jvbmc6d3Jvbmc=")
+		throttled = code == http.StatusTooManyRequests
+	}
+	got := obs.authFailures()
+	if !throttled || len(got) == 0 || got[len(got)-1] != "contract/throttled" || got[0] != "contract/unauthorized" {
+		t.Errorf("wrong credentials until throttled (%v) counted %v, want contract/unauthorized … contract/throttled", throttled, got)
 	}
 }

@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"path"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -12,12 +13,24 @@ import (
 // header limit.
 const maxLoggedPath = 512
 
+// linkRoute is the activation link's route, which a log line says for its path.
+const linkRoute = "/self-service/link/:token"
+
 // loggedPath is the request's path as a log line may carry it: escaped and bounded, and
 // with a secret in it (an activation link's token, which opening does not spend) as its
-// route names it.
+// route names it. A path shaped like a link is one whatever route it matched, if any: a
+// replica without the page (a rolling change that turns it on) or a doubled slash is no
+// route, and the token in it is a link's all the same.
 func loggedPath(c echo.Context) string {
-	if strings.Contains(c.Path(), ":token") {
-		return c.Path()
+	if strings.Contains(c.Path(), ":token") || isLinkPath(c.Request().URL.Path) {
+		return linkRoute
 	}
 	return provider.Printable(c.Request().URL.Path, maxLoggedPath)
+}
+
+// isLinkPath reports whether p, cleaned and in any case, is under the link's route.
+func isLinkPath(p string) bool {
+	const prefix = "/self-service/link/"
+	p = path.Clean("/" + p)
+	return len(p) > len(prefix) && strings.EqualFold(p[:len(prefix)], prefix)
 }

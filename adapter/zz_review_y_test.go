@@ -98,3 +98,36 @@ func TestReviewAuthFailuresOnlyRefusedCredentials(t *testing.T) {
 		t.Errorf("wrong credentials until throttled (%v) counted %v, want contract/unauthorized … contract/throttled", throttled, got)
 	}
 }
+
+// TestReviewLinkTokenNeverLoggedUnrouted: a link's token reached the access log whenever
+// the path did not match the link's route: on a replica whose configuration has no
+// self-service page yet (a rolling change that turns it on: another replica issued the
+// link), or with its path spelled another way (a doubled slash). Opening does not spend
+// a link, so the log line held a token anyone who reads the logs could use.
+func TestReviewLinkTokenNeverLoggedUnrouted(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	code, out := h.admin(t, h.write, "POST", "/admin/v1/users/alice/activation-link", `{"deliver":false}`)
+	if code != 201 {
+		t.Fatalf("link: %d %v", code, out)
+	}
+	link := out["url"].(string)
+	token := link[strings.LastIndex(link, "/")+1:]
+	noPage := newHarness(t, nil) // a replica without the page
+	for _, c := range []struct {
+		h    *harness
+		path string
+	}{
+		{noPage, "/self-service/link/" + token},
+		{h.harness, "/self-service//link/" + token},
+		{h.harness, "//self-service/link/" + token},
+	} {
+		before := len(c.h.logs.String())
+		code, _, _ := c.h.do(t, http.MethodGet, c.path, "")
+		if logs := c.h.logs.String()[before:]; strings.Contains(logs, token) {
+			t.Errorf("GET %s… (%d): the token is in the log:\n%s", c.path[:len(c.path)-len(token)], code, strings.ReplaceAll(logs, token, token[:6]+"…"))
+		}
+	}
+}

@@ -151,10 +151,10 @@ func (m *Metrics) SendRefused(sender string) {
 	}
 }
 
-// Lockout counts a factor locked by its failures.
+// Lockout counts a factor locked by its failures, under capability as configured.
 func (m *Metrics) Lockout(provider, capability string) {
 	if m != nil {
-		m.lockouts.WithLabelValues(provider, strings.ToLower(capability)).Inc()
+		m.lockouts.WithLabelValues(provider, capability).Inc()
 	}
 }
 

@@ -727,7 +727,7 @@ func (e *env) builtinOptions(i int) builtin.Options {
 		PendingLifetime: cmp.Or(e.cfg.Lifecycle.ActivationLifetime, lifecycle.DefaultActivationLifetime),
 	}
 	if e.metrics != nil {
-		o.Observer = engineObserver{e.metrics, p.CredentialPrefix}
+		o.Observer = engineObserver{e.metrics, p.CredentialPrefix, p.Capabilities}
 	}
 	return o
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"slices"
+	"strings"
 
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider/builtin"
@@ -31,15 +33,23 @@ func (e *env) metricsHandler() http.Handler {
 }
 
 // engineObserver is the metrics as one builtin engine reports to them: its provider's
-// prefix goes with every lockout.
+// prefix goes with every lockout, and the capability as the provider spells it (as its
+// contract calls are counted), not the factor type the engine knows.
 type engineObserver struct {
-	m        *telemetry.Metrics
-	provider string
+	m            *telemetry.Metrics
+	provider     string
+	capabilities []string
 }
 
 func (o engineObserver) CodeSent(sender string)    { o.m.CodeSent(sender) }
 func (o engineObserver) SendRefused(sender string) { o.m.SendRefused(sender) }
-func (o engineObserver) Lockout(capability string) { o.m.Lockout(o.provider, capability) }
+func (o engineObserver) Lockout(factorType string) {
+	c := factorType
+	if i := slices.IndexFunc(o.capabilities, func(c string) bool { return strings.EqualFold(c, factorType) }); i >= 0 {
+		c = o.capabilities[i]
+	}
+	o.m.Lockout(o.provider, c)
+}
 
 var _ builtin.Observer = engineObserver{}
 

@@ -700,7 +700,11 @@ func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	done := 0
-	for _, e := range evs {
+	for k, e := range evs {
+		if ctx.Err() != nil {
+			q.giveBack(ctx, evs[k:])
+			return done, nil
+		}
 		if err := q.processRecovered(ctx, e); err != nil {
 			return done, err
 		}
@@ -742,10 +746,8 @@ func (q *Queue) PropagateOnce(ctx context.Context, i int) (int, error) {
 	}
 	done := 0
 	for k, e := range evs {
-		if !q.active(i) {
-			for _, e := range evs[k:] {
-				q.release(ctx, e)
-			}
+		if !q.active(i) || ctx.Err() != nil {
+			q.giveBack(ctx, evs[k:])
 			return done, nil
 		}
 		// The batch shares one lease, which a slow vendor's propagations before this one
@@ -770,15 +772,38 @@ func (q *Queue) PropagateOnce(ctx context.Context, i int) (int, error) {
 	return done, nil
 }
 
-// release gives back e, claimed for a target removed since, untried: it stays pending,
-// for the target's return. A failure is logged: the lease passes anyway.
+// giveBack releases evs, claimed and not begun: a target removed since, or the worker
+// stopping (serve's shutdown), whose batch the next worker claims at once rather than
+// once its lease has passed.
+// One grace for the whole batch: a store that stopped answering holds a shutdown once,
+// not once per event.
+func (q *Queue) giveBack(ctx context.Context, evs []store.QueuedEvent) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	for _, e := range evs {
+		if !q.releaseIn(ctx, e) {
+			return // the rest wait for their lease, as a killed worker's do
+		}
+	}
+}
+
+// release gives back e, claimed for a target removed since (or by a worker stopping),
+// untried: it stays pending, for the target's return. A failure is logged: the lease
+// passes anyway.
 func (q *Queue) release(ctx context.Context, e store.QueuedEvent) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
+	q.releaseIn(ctx, e)
+}
+
+// releaseIn is release in ctx, detached already; false when the store failed.
+func (q *Queue) releaseIn(ctx context.Context, e store.QueuedEvent) bool {
 	if err := q.Store.ReleaseEvent(ctx, e.Seq, q.Owner, e.Applied); err != nil && !errors.Is(err, store.ErrConflict) {
-		q.Log.Warn("sync propagation to a target removed not given back; it is claimable again when its lease passes",
+		q.Log.Warn("sync event not given back; it is claimable again when its lease passes",
 			"seq", e.Seq, "source", e.Source, "err", err)
+		return false
 	}
+	return true
 }
 
 // Drain runs until no event and no propagation is due (tests, benchmarks, `emfa sync
@@ -1135,6 +1160,14 @@ func (q *Queue) lost(e store.QueuedEvent, err error, log *slog.Logger) error {
 func (q *Queue) retry(ctx context.Context, e store.QueuedEvent, cause error, log *slog.Logger) error {
 	if errors.Is(cause, errTargetRemoved) {
 		// Not an attempt: the propagation waits, pending, for its target's return.
+		q.release(ctx, e)
+		return nil
+	}
+	if ctx.Err() != nil {
+		// The worker is stopping (serve's shutdown): what failed with it was cut short,
+		// not refused. Given back untried, claimable at once by the next worker, rather
+		// than an attempt with a backoff, and, at the last attempt, a dead letter.
+		log.Info("sync: worker stopping: event given back untried", "err", cause)
 		q.release(ctx, e)
 		return nil
 	}

@@ -245,8 +245,10 @@ func (l *live) closeAll(base *env) {
 // reloadConfig loads the configuration again, checks and builds all of it, and swaps it in; on
 // any error the serving configuration stays and every error is logged with where it is.
 // Settings the running process cannot change (its listeners, its store) are kept as
-// they were, with a warning for each that changed.
-func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so *snapshotOptions) error {
+// they were, with a warning for each that changed. ctx is serve's: a reload waiting for
+// the store ends with it, so that a SIGTERM is taken even while the database does not
+// answer.
+func (d *deps) reloadConfig(ctx context.Context, base *env, l *live, o storeOptions, so *snapshotOptions) error {
 	log := base.log
 	cfg, err := loadConfig(o, forServe, d.stderr)
 	if err == nil {
@@ -258,7 +260,7 @@ func (d *deps) reloadConfig(base *env, l *live, o storeOptions, so *snapshotOpti
 			webhooks: compileWebhooks(cfg)}
 		if ne.keys, keysErr = newKeyring(cfg); keysErr == nil {
 			// As at start-up: a keyring that cannot open the store's factors is refused.
-			keysErr = checkKeys(context.Background(), base.store, ne.keys, cfg)
+			keysErr = checkKeys(ctx, base.store, ne.keys, cfg)
 		}
 		if keysErr != nil {
 			err = keysErr

@@ -183,13 +183,13 @@ wait:
 		case err := <-errc:
 			return fmt.Errorf("serve: %w", err)
 		case <-hup:
-			err := d.reloadConfig(e, l, o, &so)
+			err := d.reloadConfig(ctx, e, l, o, &so)
 			debug.FreeOSMemory() // as after start-up: a reload compiles every transform anew
 			if d.reloaded != nil {
 				d.reloaded(err)
 			}
 		case <-d.reload:
-			err := d.reloadConfig(e, l, o, &so)
+			err := d.reloadConfig(ctx, e, l, o, &so)
 			debug.FreeOSMemory() // as after start-up: a reload compiles every transform anew
 			if d.reloaded != nil {
 				d.reloaded(err)

@@ -197,7 +197,10 @@ func (e *Engine) ResyncHOTP(ctx context.Context, factorID, code1, code2 string, 
 	}
 	// Each candidate costs one HMAC: the second is only computed when the first matches.
 	resync := e.factors[TypeHOTP].(*hotpFactor).s.ResyncWindow
-	for c := f.Counter + 1; c+1 <= f.Counter+int64(resync); c++ { // both codes within the window
+	// Both codes within the window; c < last rather than c+1 <= last, which wraps around
+	// (and never ends) when last is math.MaxInt64.
+	last := f.Counter + int64(resync)
+	for c := f.Counter + 1; c < last; c++ {
 		if HOTP(p.alg, seed, uint64(c), p.digits) != code1 || HOTP(p.alg, seed, uint64(c+1), p.digits) != code2 {
 			continue
 		}

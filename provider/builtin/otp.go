@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -185,6 +186,9 @@ func matchCounter(alg Algorithm, seed []byte, digits int, code string, from, to 
 		want := appendCode(buf[:0], hotp(mac, uint64(c)), digits)
 		if subtle.ConstantTimeCompare(want, []byte(code)) == 1 && matched < 0 {
 			matched = c
+		}
+		if c == math.MaxInt64 { // c++ would wrap around below to, and never end
+			break
 		}
 	}
 	return matched

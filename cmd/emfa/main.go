@@ -22,6 +22,13 @@ func main() {
 	// runtime asks.
 	runtime.MemProfileRate = 0
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal asks for a graceful stop; a second one, while serve drains its
+	// connections, takes the default action: the process ends at once. Nothing answered
+	// is lost by it (no call is answered before its writes are durable).
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], processDeps())
 	stop()
 	os.Exit(code)

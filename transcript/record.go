@@ -942,6 +942,9 @@ func configSecretKey(k string) bool {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)
 
+// envDefault is a ${NAME:-default} with a default (m[1]: NAME).
+var envDefault = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*):-[^}]+\}`)
+
 // redactConfig copies a configuration with its literal secrets replaced — by their
 // keys, by their values (secrets) wherever else they appear, and in every URL its user
 // info and query values — and lists the ${NAME} references it makes, each <redacted>:
@@ -1032,6 +1035,10 @@ func redactScalars(n *yaml.Node) {
 	if n.Kind == yaml.ScalarNode {
 		if !strings.HasPrefix(strings.TrimSpace(n.Value), "${") {
 			n.Value, n.Style = redacted, yaml.DoubleQuotedStyle
+		} else if v := envDefault.ReplaceAllString(n.Value, "${${1}:-"+redacted+"}"); v != n.Value {
+			// A reference is no secret, but its default is the value served where the
+			// variable was unset (replay sets it: the transcript's env lists it).
+			n.Value, n.Style = v, yaml.DoubleQuotedStyle
 		}
 		return
 	}

@@ -3,6 +3,7 @@ package transcript
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -66,9 +67,26 @@ func (sc *scope) expand(s string) (string, error) {
 	return out, firstErr
 }
 
+// ErrNotRunnable marks a problem of the transcript's own met while it runs: a ${…} it
+// cannot expand (a seed left <redacted>, a variable never set, a bad argument). The
+// transcript cannot run as written; emfa answered nothing wrong.
+var ErrNotRunnable = errors.New("the transcript cannot run as written")
+
+type notRunnable struct{ error }
+
+func (e notRunnable) Is(target error) bool { return target == ErrNotRunnable }
+func (e notRunnable) Unwrap() error        { return e.error }
+
 // value is one ${...}: a variable, or totp(secret[, digits[, period[, algorithm]]]),
-// hotp(secret, counter[, digits[, algorithm]]), sent(destination).
-func (sc *scope) value(expr string) (string, error) {
+// hotp(secret, counter[, digits[, algorithm]]), sent(destination). Its error is
+// ErrNotRunnable, but for what the environment says of a sent code (none was sent).
+func (sc *scope) value(expr string) (v string, err error) {
+	asked := false // the environment was asked: its answer is no problem of the transcript
+	defer func() {
+		if err != nil && !asked {
+			err = notRunnable{err}
+		}
+	}()
 	name, argText, call := strings.Cut(expr, "(")
 	if !call {
 		v, ok := sc.vars[expr]
@@ -134,6 +152,7 @@ func (sc *scope) value(expr string) (string, error) {
 		if len(args) != 1 {
 			return "", fmt.Errorf("${%s}: needs a destination", expr)
 		}
+		asked = true
 		code, err := sc.env.Sent(args[0])
 		if err != nil {
 			return "", fmt.Errorf("${%s}: %w", expr, err)

@@ -566,7 +566,7 @@ func username(m map[string]any) string {
 // recordExchange writes a vendor call as what replay must see and answer. Credentials,
 // signatures and the Date they sign are matched as <any>; codes and tokens too.
 func (s *secretValues) recordExchange(x provider.Exchange) Exchange {
-	req := VendorRequest{Method: x.Method, Path: s.matcherString(x.URL.Path)}
+	req := VendorRequest{Method: x.Method, Path: s.pathMatcher(x.URL.Path)}
 	if q := x.URL.Query(); len(q) > 0 {
 		req.Query = s.redactRequest(values(q)).(map[string]any)
 	}
@@ -852,6 +852,29 @@ func (s *secretValues) matcherString(str string) string {
 		parts[i] = regexp.QuoteMeta(p)
 	}
 	return matchRegexp + "^" + strings.Join(parts, ".+") + "$>"
+}
+
+// pathMatcher is a vendor request's path as replay must match it: matcherString's, and
+// a segment that is a secret whole — a short one too, the code the user typed — open.
+func (s *secretValues) pathMatcher(path string) string {
+	segs := strings.Split(path, "/")
+	if s == nil || !slices.ContainsFunc(segs, func(seg string) bool { return seg != "" && s.whole[seg] }) {
+		return s.matcherString(path)
+	}
+	for i, seg := range segs {
+		switch parts := s.split(seg); {
+		case parts == nil:
+			segs[i] = regexp.QuoteMeta(seg)
+		case len(parts) == 1:
+			segs[i] = ".+"
+		default:
+			for j, p := range parts {
+				parts[j] = regexp.QuoteMeta(p)
+			}
+			segs[i] = strings.Join(parts, ".+")
+		}
+	}
+	return matchRegexp + "^" + strings.Join(segs, "/") + "$>"
 }
 
 // literal replaces the secrets in every string (and number) inside v by <redacted>.

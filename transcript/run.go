@@ -314,12 +314,16 @@ func expandRequest(sc *scope, r VendorRequest) (VendorRequest, error) {
 	return out, nil
 }
 
-// decodeBody is a JSON body decoded with numbers kept exact, or the text itself.
+// decodeBody is a JSON body decoded with numbers kept exact, or the text itself: also
+// for one value followed by more ({"status":"SUCCESS"}{…}), which is no JSON.
 func decodeBody(data []byte) any {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
+		return string(data)
+	}
+	if _, err := dec.Token(); err != io.EOF {
 		return string(data)
 	}
 	return v

@@ -1,6 +1,10 @@
 package transcript
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -56,5 +60,43 @@ func TestReviewRecordedVendorPathHidesThePasscode(t *testing.T) {
 	sc := &scope{vars: map[string]string{}}
 	if m := sc.match("path", tr.Steps[0].Vendor[0].Request.Path, "/v1/otp/<redacted>/verify"); m != nil {
 		t.Errorf("replay's request does not match: %v", m)
+	}
+}
+
+// TestReviewAnswerWithTrailingDataFails: an answer that is a JSON value followed by more
+// (a second body written after the first: {"status":"SUCCESS"}{"messageId":…}) is no JSON
+// Verify can read; replay must not pass it as the first value alone — nor a vendor
+// request's body of that kind.
+func TestReviewAnswerWithTrailingDataFails(t *testing.T) {
+	tr, err := Parse([]byte(`
+name: one answer
+config: "irrelevant"
+steps:
+  - call: {resource: validate, body: {capability: totp, id: f1, attributes: {username: alice, passvalue: "1"}}}
+    expect: {body: {status: SUCCESS}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, answer := range []string{`{"status":"SUCCESS"}{"messageId":"internal_error"}`, `{"status":"SUCCESS"} trailing`} {
+		err := Run(context.Background(), tr, func(context.Context, *Transcript, string) (Env, func(), error) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, answer)
+			}))
+			return stubEnv{url: srv.URL}, srv.Close, nil
+		})
+		if err == nil {
+			t.Errorf("answer %s: replay passed", answer)
+		}
+	}
+	err = runOneExchange(t, `{method: POST, path: /v1/push, body: {user: alice}}`,
+		vendorCall{method: "POST", target: "/v1/push", contentType: "application/json", body: `{"user":"alice"}{"debug":true}`})
+	if err == nil {
+		t.Error("a vendor body with trailing data: replay passed")
+	}
+	if err := runOneExchange(t, `{method: POST, path: /v1/push, body: {user: alice}}`,
+		vendorCall{method: "POST", target: "/v1/push", contentType: "application/json", body: "{\"user\":\"alice\"}\n"}); err != nil {
+		t.Errorf("a body with a trailing newline: %v", err)
 	}
 }

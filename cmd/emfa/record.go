@@ -241,6 +241,12 @@ func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string) 
 	out := []transcript.Setup{{User: user}}
 	input := ""
 	for _, f := range factors {
+		if f.State != store.FactorActive && builtin.ActivationOf(&f) != builtin.ActivationOnFirstUse {
+			// Neither offered to Verify nor answered for (disabled, or pending an
+			// activation Verify plays no part in): replay would create it active and offer
+			// it. Left out, the call names a factor replay does not have, refused as it was.
+			continue
+		}
 		spec, err := transcript.FactorSetup(user, &f)
 		if err != nil {
 			e.log.Warn("recording: factor setup", "factor", f.ID, "err", err)

@@ -965,6 +965,10 @@ func configSecretKey(k string) bool {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)
 
+// fileRef is a ${file:PATH}, a value the configuration reads from a file (${file:-x} is
+// the variable "file" with a default).
+var fileRef = regexp.MustCompile(`\$\{file:[^-}][^}]*\}`)
+
 // envDefault is a ${NAME:-default} with a default (m[1]: NAME).
 var envDefault = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*):-[^}]+\}`)
 
@@ -989,8 +993,12 @@ func redactConfig(text string, secrets *secretValues, lookup func(string) (strin
 	}
 	out := buf.String()
 	env := map[string]string{}
-	for _, m := range envRef.FindAllStringSubmatch(out, -1) {
-		env[m[1]] = redacted + urlPath(m[1], lookup, secrets)
+	for _, m := range envRef.FindAllStringSubmatchIndex(out, -1) {
+		name := out[m[2]:m[3]]
+		if rest := out[m[1]:]; name == "file" && strings.HasPrefix(rest, ":") && !strings.HasPrefix(rest, ":-") {
+			continue // ${file:PATH}: no variable
+		}
+		env[name] = redacted + urlPath(name, lookup, secrets)
 	}
 	if len(env) == 0 {
 		env = nil
@@ -1056,7 +1064,8 @@ func urlPath(name string, lookup func(string) (string, bool), secrets *secretVal
 
 func redactScalars(n *yaml.Node) {
 	if n.Kind == yaml.ScalarNode {
-		if !strings.HasPrefix(strings.TrimSpace(n.Value), "${") {
+		// A ${file:PATH} is the secret itself, in a file replay does not have.
+		if !strings.HasPrefix(strings.TrimSpace(n.Value), "${") || fileRef.MatchString(n.Value) {
 			n.Value, n.Style = redacted, yaml.DoubleQuotedStyle
 		} else if v := envDefault.ReplaceAllString(n.Value, "${${1}:-"+redacted+"}"); v != n.Value {
 			// A reference is no secret, but its default is the value served where the

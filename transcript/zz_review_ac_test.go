@@ -100,3 +100,23 @@ steps:
 		t.Errorf("a body with a trailing newline: %v", err)
 	}
 }
+
+// TestReviewRecordedConfigFileReferenceReplays: a secret read from a file
+// (password: "${file:/run/secrets/verify-password}", as the README advises) cannot be
+// read where the transcript replays: the recording writes it <redacted>, as any secret
+// of the configuration, and lists no variable "file".
+func TestReviewRecordedConfigFileReferenceReplays(t *testing.T) {
+	cfg := `server:
+  auth:
+    basic: {username: verify, password: "${file:/run/secrets/verify-password}"}
+providers:
+  - {name: Built-in factors, credentialPrefix: emfa, capabilities: [totp]}
+`
+	out, env := redactConfig(cfg, nil, nil)
+	if strings.Contains(out, "${file:") || !strings.Contains(out, `password: "<redacted>"`) {
+		t.Errorf("the recorded configuration reads a file replay does not have:\n%s", out)
+	}
+	if _, ok := env["file"]; ok {
+		t.Errorf("env lists a variable \"file\": %v", env)
+	}
+}

@@ -319,9 +319,10 @@ func (r *Recorder) transcript(calls []Observed) *Transcript {
 		b.setup(o.Setup)
 		// The clock moves as it did between the calls, to the millisecond: a TOTP code or
 		// an expiry lands where it did. A gap under a second is written only when it
-		// crosses a 10-second boundary, where a TOTP step (10 s to 300 s) may change.
+		// crosses a whole second, where a TOTP step (any whole number of seconds from 10
+		// to 300, 15 and 45 too) may change.
 		gap := o.Time.Sub(prev).Truncate(time.Millisecond)
-		if gap >= time.Second || (gap > 0 && prev.Add(gap).Unix()/10 != prev.Unix()/10) {
+		if gap >= time.Second || (gap > 0 && prev.Add(gap).Unix() != prev.Unix()) {
 			t.Steps = append(t.Steps, Step{Advance: Duration(gap)})
 			prev = prev.Add(gap)
 		}

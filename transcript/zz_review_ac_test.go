@@ -120,3 +120,24 @@ providers:
 		t.Errorf("env lists a variable \"file\": %v", env)
 	}
 }
+
+// TestReviewRecordedClockCrossesAnyStep: a TOTP period need not be a multiple of 10 s
+// (10 to 300): two calls 700 ms apart across a 15-second step (14.6 s → 15.3 s) must
+// replay on either side of it, as they were served.
+func TestReviewRecordedClockCrossesAnyStep(t *testing.T) {
+	r := &Recorder{o: RecorderOptions{Config: "providers: []\n"}}
+	t0 := time.Date(2026, 1, 1, 0, 0, 14, 600_000_000, time.UTC)
+	call := func(at time.Time) Observed {
+		return Observed{Time: at, Provider: "emfa", Resource: "validate", Method: "POST", Status: 200,
+			Request:  []byte(`{"capability":"totp","id":"f","attributes":{"username":"alice","passvalue":"1"}}`),
+			Response: []byte(`{"status":"SUCCESS"}`)}
+	}
+	tr := r.transcript([]Observed{call(t0), call(t0.Add(700 * time.Millisecond))})
+	var adv time.Duration
+	for _, s := range tr.Steps {
+		adv += time.Duration(s.Advance)
+	}
+	if adv != 700*time.Millisecond {
+		t.Errorf("a call 700ms later, across a 15 s TOTP step, replays %v after the first", adv)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -265,6 +266,12 @@ func decodeStrictBody(c echo.Context, v any) error {
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_json", Msg: "body is empty; a JSON object is required"}
+	}
+	if !utf8.Valid(data) {
+		// encoding/json would read each such byte as U+FFFD: "jos\xe9" would create
+		// another user than the one meant, as an import's row would (lifecycle.notUTF8).
+		return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_json",
+			Msg: "body is not UTF-8 (saved as Latin-1 or Windows-1252?); send it in UTF-8"}
 	}
 	// Malformed JSON is the decoder's to word; valid JSON with a key twice, or nested
 	// too deep, is refused here.

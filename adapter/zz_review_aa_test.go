@@ -1,0 +1,30 @@
+package adapter
+
+import (
+	"testing"
+)
+
+// TestReviewAdminBodyNotUTF8: a body whose bytes are not UTF-8 (a name typed in a
+// Latin-1 terminal, a file saved as Windows-1252) is refused 400, not read with U+FFFD in
+// place of the bytes: "jos\xe9" created a user "jos\uFFFD", whom no later call naming
+// "josé" finds, as the import refuses such a row (lifecycle.notUTF8).
+func TestReviewAdminBodyNotUTF8(t *testing.T) {
+	h := newAdminHarness(t)
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", "{\"name\":\"jos\xe9\"}"); code != 400 {
+		t.Errorf("create jos\\xe9: %d %v, want 400", code, out)
+	} else if c, _ := errorCode(out); c != "invalid_json" {
+		t.Errorf("create jos\\xe9: %v, want invalid_json", out)
+	}
+	if _, out := h.admin(t, h.read, "GET", "/admin/v1/users", ""); len(out["users"].([]any)) != 0 {
+		t.Errorf("a user was created: %v", out)
+	}
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+		t.Fatalf("create alice: %d %v", code, out)
+	}
+	if code, out := h.admin(t, h.write, "PATCH", "/admin/v1/users/alice", "{\"displayName\":\"Ren\xe9\"}"); code != 400 {
+		t.Errorf("displayName Ren\\xe9: %d %v, want 400", code, out)
+	}
+	if _, out := h.admin(t, h.read, "GET", "/admin/v1/users/alice", ""); out["displayName"] != nil {
+		t.Errorf("displayName set: %v", out)
+	}
+}

@@ -3,6 +3,7 @@ package adapter
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,11 +20,19 @@ const MaxHeaderBytes = 32 << 10
 
 // refuseOptions answers OPTIONS like any other method a route does not take: 405 JSON.
 // echo would answer 204 with an Allow header, without authentication; emfa configures no
-// CORS, so a preflight has nothing to allow.
+// CORS, so a preflight has nothing to allow. Another wrong method's 405 lists the route's
+// methods without OPTIONS too: echo's Allow names it.
 func (s *Server) refuseOptions(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if c.Request().Method != http.MethodOptions {
-			return next(c)
+			err := next(c)
+			var he *echo.HTTPError
+			if errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed {
+				if allow, routed := allowed(c); routed {
+					c.Response().Header().Set(echo.HeaderAllow, allow)
+				}
+			}
+			return err
 		}
 		allow, routed := allowed(c)
 		if !routed {

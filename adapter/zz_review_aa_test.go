@@ -1,6 +1,8 @@
 package adapter
 
 import (
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -26,5 +28,26 @@ func TestReviewAdminBodyNotUTF8(t *testing.T) {
 	}
 	if _, out := h.admin(t, h.read, "GET", "/admin/v1/users/alice", ""); out["displayName"] != nil {
 		t.Errorf("displayName set: %v", out)
+	}
+}
+
+// TestReviewMethodNotAllowedAllow: a wrong method's 405 lists in Allow the methods the
+// route takes, and OPTIONS is none of them (refuseOptions answers it 405 too): echo's
+// own Allow named it, on the admin API and the contract alike, sending a client that
+// follows it to another 405.
+func TestReviewMethodNotAllowedAllow(t *testing.T) {
+	h := newAdminHarness(t)
+	for _, r := range []struct{ method, path, want string }{
+		{"PUT", "/admin/v1/users", "GET, POST"},
+		{"HEAD", "/admin/v1/users/alice", "DELETE, GET, PATCH"},
+		{"DELETE", "/v1/providers/acme/initiate", "POST"},
+		{"POST", "/healthz", "GET"},
+	} {
+		code, body, hdr := h.do(t, r.method, r.path, "", "Authorization", "Bearer "+h.write)
+		allow := strings.Split(hdr.Get("Allow"), ", ")
+		slices.Sort(allow)
+		if code != 405 || strings.Join(allow, ", ") != r.want {
+			t.Errorf("%s %s: %d %s, Allow %q; want 405, Allow %s", r.method, r.path, code, body, hdr.Get("Allow"), r.want)
+		}
 	}
 }

@@ -138,6 +138,7 @@ type adminAPI struct {
 // in the document (api.route), not a word here.
 func (s *Server) routeAdmin(e *echo.Echo, m *lifecycle.Manager, ss *lifecycle.SelfService) {
 	adminQueries() // read the document's parameters now: a defect in it stops start-up, not a request
+	adminBodies()
 	api := adminAPI{s: s, m: m, ss: ss}
 	for _, r := range []struct {
 		method, path string
@@ -189,7 +190,8 @@ func (s *Server) adminLimits(c echo.Context) (int64, time.Duration, bool) {
 }
 
 // auth admits a bearer admin token whose scope includes scope (lifecycle.ScopeAllows),
-// then checks the request's query parameters (checkQuery) and honours an Idempotency-Key
+// then checks the request's query parameters (checkQuery) and, on an operation that takes
+// no body, that it has none (noBody), and honours an Idempotency-Key
 // on a POST (idempotent): every admin route but the document's own goes through it, so
 // none can forget to, and a caller without a token learns nothing of them.
 func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
@@ -225,7 +227,7 @@ func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 			if err := checkQuery(c); err != nil {
 				return err
 			}
-			return api.idempotent(c, api.recordBodyRefusal(next)) // a POST with an Idempotency-Key runs once
+			return api.idempotent(c, api.recordBodyRefusal(noBody(next))) // a POST with an Idempotency-Key runs once
 		}
 	}
 }

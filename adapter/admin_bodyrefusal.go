@@ -1,7 +1,10 @@
 package adapter
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -51,4 +54,44 @@ func refusalReason(err error) string {
 		return e.ID + ": " + e.Msg
 	}
 	return "body refused"
+}
+
+// adminBodies are the admin operations that take a body (a requestBody in the document),
+// by "METHOD /path" as adminQueries are. Read at routing, as they are.
+var adminBodies = sync.OnceValue(func() map[string]bool {
+	var d struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(adminOpenAPI, &d); err != nil {
+		panic("adapter: admin_openapi.json: " + err.Error()) // embedded and validated by TestAdminOpenAPI
+	}
+	ops := map[string]bool{}
+	for path, item := range d.Paths {
+		for method, raw := range item {
+			var op struct {
+				RequestBody json.RawMessage `json:"requestBody"`
+			}
+			if json.Unmarshal(raw, &op) == nil && op.RequestBody != nil {
+				ops[strings.ToUpper(method)+" "+path] = true
+			}
+		}
+	}
+	return ops
+})
+
+// noBody refuses a body that says something (a field, anything but {} or null) on an
+// operation that takes none, as checkQuery refuses a query parameter it does not take:
+// {"prefix":"a"} on GET /users listed every user, {"reason":"left"} on a disable was
+// dropped, each answered as if it had been read.
+func noBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if adminBodies()[operationOf(c.Request().Method, c.Path())] {
+			return next(c)
+		}
+		var none struct{}
+		if err := optionalBody(c, &none); err != nil {
+			return err
+		}
+		return next(c)
+	}
 }

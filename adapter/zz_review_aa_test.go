@@ -51,3 +51,39 @@ func TestReviewMethodNotAllowedAllow(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewAdminBodyOnBodilessRoute: a route whose operation takes no body (the document
+// has no requestBody) refuses one that says something, as a query parameter it does not
+// take is refused: {"prefix":"a"} on GET /users listed everyone, {"reason":"left"} on a
+// disable was dropped, each answered 2xx. No body, white space, {} and null still pass.
+func TestReviewAdminBodyOnBodilessRoute(t *testing.T) {
+	h := newAdminHarness(t)
+	for _, n := range []string{"alice", "bob"} {
+		if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"`+n+`"}`); code != 201 {
+			t.Fatalf("create %s: %d %v", n, code, out)
+		}
+	}
+	for _, r := range []struct{ method, path, body string }{
+		{"GET", "/admin/v1/users", `{"prefix":"a"}`},
+		{"GET", "/admin/v1/users/alice", `{"x":1}`},
+		{"POST", "/admin/v1/users/alice/disable", `{"reason":"left"}`},
+		{"DELETE", "/admin/v1/users/bob", `{"force":true}`},
+		{"POST", "/admin/v1/users/alice/enable", `[1]`},
+	} {
+		code, out := h.admin(t, h.write, r.method, r.path, r.body)
+		if c, _ := errorCode(out); code != 400 || (c != "unknown_field" && c != "invalid_json") {
+			t.Errorf("%s %s %s: %d %v, want 400 unknown_field or invalid_json", r.method, r.path, r.body, code, out)
+		}
+	}
+	if _, out := h.admin(t, h.read, "GET", "/admin/v1/users/alice", ""); out["state"] != "active" {
+		t.Errorf("alice was disabled: %v", out)
+	}
+	if code, out := h.admin(t, h.read, "GET", "/admin/v1/users/bob", ""); code != 200 {
+		t.Errorf("bob was deleted: %d %v", code, out)
+	}
+	for _, body := range []string{"", " \n", "{}", "null"} {
+		if code, out := h.admin(t, h.write, "POST", "/admin/v1/users/alice/disable", body); code != 200 {
+			t.Errorf("disable with body %q: %d %v", body, code, out)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -48,6 +49,11 @@ func decode(c echo.Context, v any) error {
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return badRequest("body is empty; a JSON object is required")
+	}
+	if !utf8.Valid(data) {
+		// encoding/json would read each such byte as U+FFFD: a Latin-1 "jos\xe9" would be
+		// taken for the user "jos\uFFFD", not refused as an identifier that is not UTF-8.
+		return badRequest("body is not UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/emfa/emfa/lifecycle"
@@ -26,7 +27,7 @@ func (q *Queue) propagate(ctx context.Context, i int, e store.QueuedEvent) error
 	if why := newer(e.Body, ev); why != "" {
 		return q.retry(ctx, e, errors.New("queued by a newer version of emfa, left for a replica that reads it whole: "+why), log)
 	}
-	ev, ok, dead, note, err := q.reconcile(ctx, e, ev)
+	ev, then, ok, dead, note, err := q.reconcile(ctx, e, ev)
 	switch {
 	case err != nil:
 		return q.retry(ctx, e, err, log)
@@ -39,7 +40,11 @@ func (q *Queue) propagate(ctx context.Context, i int, e store.QueuedEvent) error
 	}
 	p, done := q.propagator(i) // a reload's swap waits for this call, not for the batch
 	pctx, stop := q.holdLease(ctx, e, log)
-	err = propagateOnce(pctx, p, ev, log)
+	for _, ev := range append([]provider.LifecycleEvent{ev}, then...) {
+		if err = propagateOnce(pctx, p, ev, log); err != nil {
+			break
+		}
+	}
 	stop()
 	done()
 	if err != nil {
@@ -132,8 +137,77 @@ var errLeaseLost = errors.New("the propagation's lease was taken by another work
 //   - a user.create carries the user's state as emfa has it now (created disabled when the
 //     user was disabled since), and is a dead letter (dead says why) when a deletion of
 //     the user before it is one: the vendor would take its old account, with its phone
-//     and devices, for the new user.
-func (q *Queue) reconcile(ctx context.Context, e store.QueuedEvent, ev provider.LifecycleEvent) (out provider.LifecycleEvent, ok bool, dead, note string, err error) {
+//     and devices, for the new user;
+//   - a user.create that a later propagation of the user's went before (it was a dead
+//     letter meanwhile) is followed (then) by a group.member.add of each group the user
+//     has now that no later propagation waiting behind it adds: a membership propagated
+//     before the create reached a vendor that did not have the user yet, and was skipped
+//     there.
+func (q *Queue) reconcile(ctx context.Context, e store.QueuedEvent, ev provider.LifecycleEvent) (out provider.LifecycleEvent, then []provider.LifecycleEvent, ok bool, dead, note string, err error) {
+	out, ok, dead, note, err = q.reconcileEvent(ctx, e, ev)
+	if err != nil || !ok || dead != "" || out.Type != provider.EventUserCreate {
+		return out, nil, ok, dead, note, err
+	}
+	if overtaken, err := q.overtaken(ctx, e); err != nil {
+		return out, nil, false, "", "", err
+	} else if !overtaken {
+		return out, nil, true, "", note, nil
+	}
+	u, err := q.Applier.M.GetUser(ctx, out.Username)
+	var le *lifecycle.Error
+	if errors.As(err, &le) && le.Code == "not_found" || err == nil && len(u.Groups) == 0 {
+		return out, nil, true, "", note, nil
+	}
+	if err != nil {
+		return out, nil, false, "", "", err
+	}
+	later, err := q.laterPending(ctx, e)
+	if err != nil {
+		return out, nil, false, "", "", err
+	}
+	for _, g := range u.Groups {
+		if slices.ContainsFunc(later, func(l provider.LifecycleEvent) bool {
+			return l.Type == provider.EventGroupMemberAdd && l.Group == g
+		}) {
+			continue // left to it
+		}
+		then = append(then, provider.LifecycleEvent{ID: out.ID, Type: provider.EventGroupMemberAdd, Source: out.Source,
+			Time: out.Time, Username: out.Username, Group: g, RequestID: out.RequestID, Actor: out.Actor})
+	}
+	return out, then, true, "", note, nil
+}
+
+// overtaken says whether a propagation of e's user queued after e was carried out
+// before it (e was a dead letter meanwhile, retried since).
+func (q *Queue) overtaken(ctx context.Context, e store.QueuedEvent) (bool, error) {
+	done, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueueDone, Key: e.Key, Limit: 1000})
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(done, func(l store.QueuedEvent) bool {
+		return l.Time.After(e.Time) || l.Time.Equal(e.Time) && l.Seq > e.Seq
+	}), nil
+}
+
+// laterPending are the propagations of e's user queued after e, waiting behind it.
+func (q *Queue) laterPending(ctx context.Context, e store.QueuedEvent) ([]provider.LifecycleEvent, error) {
+	pending, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueuePending, Key: e.Key, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	var later []provider.LifecycleEvent
+	for _, l := range pending {
+		var lev provider.LifecycleEvent
+		if l.Time.Before(e.Time) || l.Time.Equal(e.Time) && l.Seq <= e.Seq || json.Unmarshal(l.Body, &lev) != nil {
+			continue
+		}
+		later = append(later, lev)
+	}
+	return later, nil
+}
+
+// reconcileEvent is reconcile of ev itself.
+func (q *Queue) reconcileEvent(ctx context.Context, e store.QueuedEvent, ev provider.LifecycleEvent) (out provider.LifecycleEvent, ok bool, dead, note string, err error) {
 	if ev.Type == provider.EventUserDelete || ev.Type == provider.EventUserMFAReset {
 		return ev, true, "", "", nil
 	}
@@ -155,15 +229,11 @@ func (q *Queue) reconcile(ctx context.Context, e store.QueuedEvent, ev provider.
 		if said.Type == provider.EventUserUpdate {
 			// Those a later propagation of the user's, waiting behind this one, says
 			// anyway are left to it.
-			later, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueuePending, Key: e.Key, Limit: 1000})
+			later, err := q.laterPending(ctx, e)
 			if err != nil {
 				return ev, false, "", "", err
 			}
-			for _, l := range later {
-				var lev provider.LifecycleEvent
-				if l.Time.Before(e.Time) || l.Time.Equal(e.Time) && l.Seq <= e.Seq || json.Unmarshal(l.Body, &lev) != nil {
-					continue
-				}
+			for _, lev := range later {
 				if lev.Type == provider.EventUserCreate || lev.Type == provider.EventUserUpdate {
 					for f := range profileFields(lev) {
 						delete(refresh, f)

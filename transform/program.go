@@ -379,8 +379,12 @@ var quoted = regexp.MustCompile("\"(?:[^\"\\\\]|\\\\.)*\"|`[^`]*`")
 // and parsers (strconv, time, regexp) quote their input, which may be a secret. Single quotes,
 // which CEL uses for type and function names, are kept.
 func redact(msg string) string {
-	return quoted.ReplaceAllString(msg, `"…"`)
+	return timeZone.ReplaceAllString(quoted.ReplaceAllString(msg, `"…"`), "$1 (not shown)")
 }
+
+// timeZone is cel-go's message for a time zone argument it cannot read (now.getHours(tz)),
+// which names the zone unquoted: a value the transform may have read from its input.
+var timeZone = regexp.MustCompile(`(?s)(unknown time zone|timezone offset (?:hours|minutes) out of range \[[^\]]*\]:) .*$`)
 
 // noSuchKey is CEL's message for a map lookup that found nothing: it names the key
 // unquoted, so redact leaves it.

@@ -82,11 +82,33 @@ func Compile(env *Env, source string) (*Program, error) {
 	prg, err := env.cel.Program(checked,
 		cel.CostLimit(env.limits.costLimit),
 		cel.InterruptCheckFrequency(interruptCheckFrequency),
+		cel.CostTrackerOptions(cost.OverloadTracker("", dynamicCallCost)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("transform: compile: %w", err)
 	}
 	return &Program{env: env, ast: native, prg: prg, estimate: est, loops: hasComprehension(root), uses: idents(root), checked: checked}, nil
+}
+
+// dynamicCallCost is the runtime cost of a call whose overload is chosen at run time (its
+// arguments are dyn, as every field of body is: body.a + body.b), which cel-go tracks under
+// no overload id and charges one unit: string and bytes arguments are charged as their
+// statically typed overloads charge them (0.1 per character), so that concatenating input
+// strings in a comprehension meets the cost limit as string(body.a) + string(body.b) does.
+// Calls on other values keep cel-go's charge.
+func dynamicCallCost(args []ref.Val, _ ref.Val) *uint64 {
+	var n uint64
+	for _, a := range args {
+		switch a.(type) {
+		case types.String, types.Bytes:
+			n += cost.ActualSize(a)
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	c := 1 + uint64(math.Ceil(float64(n)*cost.StringTraversalCostFactor))
+	return &c
 }
 
 // untrackedPath is a program evaluated without runtime cost tracking, and the input size

@@ -459,19 +459,69 @@ func (sizeHint) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) 
 	return nil
 }
 
+// Bounds of a result's conversion to plain Go values. A list or map a result holds in several
+// places costs CEL one reference each, but is converted (and sent) in full each time:
+// body.items.map(x, body.items) is n² values for an evaluation cost of n. These bounds are
+// far above a result that holds its input a few times (a vendor's answer is at most
+// maxResponseBytes, 1 MiB by default).
+const (
+	maxResultValues = 1 << 20
+	maxResultText   = 64 << 20
+)
+
+// errResultTooLarge is a conversion's refusal of a result over those bounds.
+var errResultTooLarge = fmt.Errorf("result too large: more than %d JSON values or %d MiB of text (a list, map or string it holds in several places counts each time)",
+	maxResultValues, maxResultText>>20)
+
+// jsonBudget is what is left of the bounds during one conversion.
+type jsonBudget struct{ values, text int64 }
+
+func newJSONBudget() *jsonBudget { return &jsonBudget{values: maxResultValues, text: maxResultText} }
+
+// spend takes n values and text bytes of text from the budget.
+func (b *jsonBudget) spend(n, text int64) error {
+	b.values -= n
+	b.text -= text
+	if b.values < 0 || b.text < 0 {
+		return errResultTooLarge
+	}
+	return nil
+}
+
+// wrap says where err happened, unless it is errResultTooLarge, said once whatever the depth.
+func wrap(err error, format string, arg any) error {
+	if err == errResultTooLarge {
+		return err
+	}
+	return fmt.Errorf(format+": %w", arg, err)
+}
+
+// mapToJSON converts a CEL map with string keys to plain Go values, within the bounds.
+func mapToJSON(m traits.Mapper) (map[string]any, error) { return newJSONBudget().mapToJSON(m) }
+
+// toJSON converts a CEL value to plain Go values (jsonBudget.toJSON), within the bounds.
+func toJSON(v ref.Val) (any, error) { return newJSONBudget().toJSON(v) }
+
 // mapToJSON converts a CEL map with string keys to plain Go values. It walks the map with
 // eachEntry, which reads a chained header map or a record in place, where an iterator would
 // first build them flat and then look up every key.
-func mapToJSON(m traits.Mapper) (map[string]any, error) {
-	out := make(map[string]any, int(sizeOf(m)))
+func (b *jsonBudget) mapToJSON(m traits.Mapper) (map[string]any, error) {
+	n := sizeOf(m)
+	if err := b.spend(1, 0); err != nil || n > b.values {
+		return nil, errResultTooLarge
+	}
+	out := make(map[string]any, int(n))
 	err := eachEntry(m, func(k, v ref.Val) error {
 		ks, err := mapKey(k)
 		if err != nil {
 			return err
 		}
-		x, err := toJSON(v)
+		if err := b.spend(0, int64(len(ks))); err != nil {
+			return err
+		}
+		x, err := b.toJSON(v)
 		if err != nil {
-			return fmt.Errorf("key %q: %w", ks, err)
+			return wrap(err, "key %q", ks)
 		}
 		out[ks] = x
 		return nil
@@ -502,7 +552,38 @@ func mapKey(k ref.Val) (string, error) {
 // mapping does: int stays int64 (uint uint64), double float64, bytes become a base64 string,
 // timestamps RFC 3339 text, durations seconds with an "s" suffix, null nil; maps and lists keep
 // their nesting as map[string]any and []any.
-func toJSON(v ref.Val) (any, error) {
+func (b *jsonBudget) toJSON(v ref.Val) (any, error) {
+	switch v := v.(type) {
+	case types.String:
+		if err := b.spend(1, int64(len(v))); err != nil {
+			return nil, err
+		}
+		return string(v), nil
+	case types.Bytes:
+		if err := b.spend(1, int64(base64.StdEncoding.EncodedLen(len(v)))); err != nil {
+			return nil, err
+		}
+		return base64.StdEncoding.EncodeToString(v), nil
+	case traits.Mapper:
+		return b.mapToJSON(v)
+	case traits.Lister:
+		n := sizeOf(v)
+		if err := b.spend(1, 0); err != nil || n > b.values {
+			return nil, errResultTooLarge
+		}
+		out := make([]any, 0, n)
+		for i := int64(0); i < n; i++ {
+			e, err := b.toJSON(v.Get(types.Int(i)))
+			if err != nil {
+				return nil, wrap(err, "element %d", i)
+			}
+			out = append(out, e)
+		}
+		return out, nil
+	}
+	if err := b.spend(1, 0); err != nil {
+		return nil, err
+	}
 	switch v := v.(type) {
 	case types.Null:
 		return nil, nil
@@ -518,29 +599,12 @@ func toJSON(v ref.Val) (any, error) {
 			return nil, errors.New("double is not a finite number")
 		}
 		return f, nil
-	case types.String:
-		return string(v), nil
-	case types.Bytes:
-		return base64.StdEncoding.EncodeToString(v), nil
 	case types.Timestamp:
 		return v.Time.Format(time.RFC3339Nano), nil
 	case types.Duration:
 		return strconv.FormatFloat(v.Duration.Seconds(), 'f', -1, 64) + "s", nil
 	case *types.Err:
 		return nil, errors.New(redact(v.Error()))
-	case traits.Mapper:
-		return mapToJSON(v)
-	case traits.Lister:
-		n := sizeOf(v)
-		out := make([]any, 0, n)
-		for i := int64(0); i < n; i++ {
-			e, err := toJSON(v.Get(types.Int(i)))
-			if err != nil {
-				return nil, fmt.Errorf("element %d: %w", i, err)
-			}
-			out = append(out, e)
-		}
-		return out, nil
 	}
 	return nil, fmt.Errorf("value of type %s has no JSON form", v.Type().TypeName())
 }

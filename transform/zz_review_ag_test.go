@@ -82,3 +82,48 @@ func TestReviewDynamicConcatenationIsCharged(t *testing.T) {
 		t.Errorf("100 concatenations: %v, %v", out, err)
 	}
 }
+
+// A CEL list or map may be referenced from many places of a result at the cost of one
+// reference each: body.items.map(x, body.items) costs n units to evaluate and is n² JSON
+// values, and body.items.map(x, body.text) is n copies of the text once sent. The
+// conversion to JSON (Eval, Value.Interface: the outgoing body, the answer's attributes)
+// built all of it, bounded by nothing: an input of a few kilobytes made gigabytes.
+func TestReviewResultConversionIsBounded(t *testing.T) {
+	t.Parallel()
+	env, err := NewEnv(Incoming)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := make([]any, 1100) // 1100² JSON values, over the bound of 2^20
+	for i := range items {
+		items[i] = int64(i)
+	}
+	body := map[string]any{"items": items, "text": strings.Repeat("x", 64<<10)}
+	for _, src := range []string{
+		`{"body": body.items.map(x, body.items)}`,
+		`{"body": body.items.map(x, body.text)}`, // 1100 × 64 KiB, over 64 MiB
+	} {
+		prg, err := Compile(env, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := prg.Eval(context.Background(), Vars{VarBody: body}); err == nil || !strings.Contains(err.Error(), "too large") {
+			t.Errorf("Eval(%s) = %v, want a result too large", src, err)
+		}
+		v, err := prg.EvalValue(context.Background(), Vars{VarBody: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Interface(); err == nil || !strings.Contains(err.Error(), "too large") {
+			t.Errorf("EvalValue(%s).Interface() = %v, want a result too large", src, err)
+		}
+	}
+	// A result as large as an input, and a few references to it, convert.
+	prg, err := Compile(env, `{"body": {"a": body, "b": body, "c": body.items.map(x, x)}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prg.Eval(context.Background(), Vars{VarBody: body}); err != nil {
+		t.Errorf("a result of three references to the input: %v", err)
+	}
+}

@@ -15,6 +15,7 @@ package transform
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sync"
 
@@ -180,7 +181,7 @@ func NewEnvWithVariables(vars map[string]*cel.Type, opts ...Option) (*Env, error
 		ext.Strings(ext.StringsVersion(stringsVersion)),
 		ext.Lists(ext.ListsVersion(listsVersion)),
 		ext.Encoders(ext.EncodersVersion(encodersVersion)),
-		cel.Lib(library{}),
+		cel.Lib(library{maxString: maxString(l.costLimit)}),
 	}
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		envOpts = append(envOpts, cel.Variable(name, vars[name]))
@@ -190,6 +191,14 @@ func NewEnvWithVariables(vars map[string]*cel.Type, opts ...Option) (*Env, error
 		return nil, fmt.Errorf("transform: environment: %w", err)
 	}
 	return &Env{cel: ce, vars: maps.Clone(vars), limits: l}, nil
+}
+
+// maxString is the length of a string whose scan (0.1 unit a byte) costs the cost limit.
+func maxString(costLimit uint64) int64 {
+	if costLimit > math.MaxInt64/10 {
+		return math.MaxInt64
+	}
+	return int64(costLimit) * 10
 }
 
 // Functions lists the names of the functions and operators every environment offers, sorted:

@@ -35,13 +35,19 @@ var verifyAdded = []string{
 var emfaOnly = []string{"hmacSha256", "maskEmail", "maskPhone", "pathSegment", "uuid"}
 
 // library is the Verify dialect's function library plus emfa's additions.
-type library struct{}
+type library struct {
+	// maxString is the longest string joinStrings and jsonToFormURLEncoded build: one whose
+	// scan alone costs the cost limit. cel-go charges a call once it has returned, and a
+	// list may hold one long input string many times at one unit each, so without it
+	// these allocated many times what the limit allows before it could stop them.
+	maxString int64
+}
 
 // LibraryName implements cel.SingletonLibrary.
 func (library) LibraryName() string { return "emfa.transform" }
 
 // CompileOptions implements cel.Library.
-func (library) CompileOptions() []cel.EnvOption {
+func (lib library) CompileOptions() []cel.EnvOption {
 	k := cel.TypeParamType("K")
 	v := cel.TypeParamType("V")
 	w := cel.TypeParamType("W")
@@ -68,7 +74,7 @@ func (library) CompileOptions() []cel.EnvOption {
 		cel.Function("joinStrings", noGuard,
 			cel.Overload("joinStrings_list_string",
 				[]*cel.Type{cel.ListType(str), str}, str,
-				cel.BinaryBinding(joinStrings))),
+				cel.BinaryBinding(lib.joinStrings))),
 		cel.Function("hmacSha1", noGuard,
 			cel.Overload("hmacSha1_string_string",
 				[]*cel.Type{str, str}, str,
@@ -88,7 +94,7 @@ func (library) CompileOptions() []cel.EnvOption {
 		cel.Function("jsonToFormURLEncoded", noGuard,
 			cel.Overload("jsonToFormURLEncoded_map_bool",
 				[]*cel.Type{cel.MapType(str, cel.DynType), cel.BoolType}, str,
-				cel.BinaryBinding(jsonToFormURLEncoded))),
+				cel.BinaryBinding(lib.jsonToFormURLEncoded))),
 
 		// emfa only.
 		cel.Function("uuid", noGuard,
@@ -159,7 +165,9 @@ func costModels() []cost.OverloadModel {
 			cost.EvalCost(scan(cost.Length(cost.Target()))),
 			cost.ResultSize(cost.Target())),
 		cost.Overload("jsonToFormURLEncoded_map_bool",
-			cost.EvalCost(scan(cost.Sum(cost.KeyTotal(cost.Arg(0)), cost.ElemTotal(cost.Arg(0)), cost.Length(cost.Arg(0))))),
+			// Result: the text written. A list value's strings are not in the map's element
+			// total (its length is), nor is its key, written once per element.
+			cost.EvalCost(scan(cost.Sum(cost.KeyTotal(cost.Arg(0)), cost.ElemTotal(cost.Arg(0)), cost.Length(cost.Arg(0)), cost.Result()))),
 			// Percent-encoding triples a byte, and a code point is up to four bytes.
 			cost.ResultSize(cost.AtMost(cost.Scale(cost.Sum(cost.KeyTotal(cost.Arg(0)), cost.ElemTotal(cost.Arg(0)), cost.Scale(cost.Length(cost.Arg(0)), 24)), 12)))),
 		cost.Overload("uuid",
@@ -346,7 +354,7 @@ func formatTime(t, layout ref.Val) ref.Val {
 }
 
 // joinStrings implements joinStrings(list, sep).
-func joinStrings(list, sep ref.Val) ref.Val {
+func (lib library) joinStrings(list, sep ref.Val) ref.Val {
 	l, ok := list.(traits.Lister)
 	if !ok {
 		return types.MaybeNoSuchOverloadErr(list)
@@ -361,6 +369,9 @@ func joinStrings(list, sep ref.Val) ref.Val {
 		if es, ok := l.Get(types.Int(i)).(types.String); ok {
 			total += int64(len(es))
 		}
+	}
+	if total > lib.maxString {
+		return tooLong("joinStrings", total, lib.maxString)
 	}
 	var b strings.Builder
 	b.Grow(int(total))
@@ -452,7 +463,7 @@ func sha256Sum(dst, data []byte) []byte {
 //
 // CEL maps carry no order, so with sorted false the dialect leaves the order open; emfa then
 // also emits the keys in byte order, so that its output is reproducible.
-func jsonToFormURLEncoded(mv, sortedv ref.Val) ref.Val {
+func (lib library) jsonToFormURLEncoded(mv, sortedv ref.Val) ref.Val {
 	m, ok := mv.(traits.Mapper)
 	if !ok {
 		return types.MaybeNoSuchOverloadErr(mv)
@@ -501,6 +512,9 @@ func jsonToFormURLEncoded(mv, sortedv ref.Val) ref.Val {
 	n := 0
 	for _, p := range pairs {
 		n += percentEncodedLen(p.k) + percentEncodedLen(p.v) + 2
+		if int64(n) > lib.maxString {
+			return tooLong("jsonToFormURLEncoded", int64(n), lib.maxString)
+		}
 	}
 	var b strings.Builder
 	b.Grow(n)
@@ -513,6 +527,11 @@ func jsonToFormURLEncoded(mv, sortedv ref.Val) ref.Val {
 		writePercentEncoded(&b, p.v)
 	}
 	return types.String(b.String())
+}
+
+// tooLong is the refusal of a function whose result would be longer than max bytes.
+func tooLong(fn string, n, max int64) ref.Val {
+	return types.NewErr("%s: a result of more than %d bytes (at least %d), whose scan alone exceeds the cost limit", fn, max, n)
 }
 
 // formScalar renders a form value: a string as is, anything else JSON-scalar as its JSON text.

@@ -3,6 +3,7 @@ package transform
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -125,5 +126,45 @@ func TestReviewResultConversionIsBounded(t *testing.T) {
 	}
 	if _, err := prg.Eval(context.Background(), Vars{VarBody: body}); err != nil {
 		t.Errorf("a result of three references to the input: %v", err)
+	}
+}
+
+// joinStrings and jsonToFormURLEncoded build their result in one allocation, and cel-go
+// charges a call after it returns: a list holding one input string many times (a
+// comprehension's map costs one unit an element) made them allocate n copies of it before
+// the cost limit could speak; jsonToFormURLEncoded's cost did not even count a list
+// value's strings, so its result, however long, never met the limit.
+func TestReviewStringBuildersAreBounded(t *testing.T) {
+	env, err := NewEnv(Incoming)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := make([]any, 2000)
+	for i := range items {
+		items[i] = int64(i)
+	}
+	body := map[string]any{"items": items, "text": strings.Repeat("x", 20000)}
+	for _, src := range []string{
+		// 2000 × 20 kB: 40 MB in one call.
+		`{"body": joinStrings(body.items.map(x, body.text), "").size()}`,
+		`{"body": jsonToFormURLEncoded({"a": body.items.map(x, body.text)}, true).size()}`,
+		// 60 calls of 600 kB each, 36 MB in all: 3.6 million units of string scanned.
+		`{"body": body.items.filter(i, i < 60).map(i, jsonToFormURLEncoded({"a": body.items.filter(x, x < 60).map(x, body.text)}, true)).size()}`,
+	} {
+		prg, err := Compile(env, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err = prg.Eval(context.Background(), Vars{VarBody: body})
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Errorf("%s: no error, want the cost limit or a result too large", src)
+		}
+		if mb := (after.TotalAlloc - before.TotalAlloc) >> 20; mb > 16 {
+			t.Errorf("%s: %d MB allocated before it failed (%v)", src, mb, err)
+		}
 	}
 }

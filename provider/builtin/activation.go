@@ -216,8 +216,22 @@ func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User
 	}
 	f.Params[paramActivationTx] = out.TransactionID
 	if err := e.store.Update(ctx, func(w store.Writer) error {
-		if err := w.UpdateFactorParams(ctx, f.ID, nil, f.Params, e.now()); err != nil {
+		// The code's transaction and these params are two commits: a concurrent resend
+		// may have sent a newer code in between, cancelling this one, and written (or be
+		// about to write) its own transaction here. Only a code still pending names
+		// itself, under the factor's lock so that of two such units the later one sees
+		// the other's cancellation; a superseded one leaves the params to the newer code.
+		if err := w.LockFactor(ctx, f.ID); err != nil {
 			return err
+		}
+		tx, err := w.GetTransaction(ctx, e.challenges().Key(out.TransactionID))
+		if err != nil {
+			return err
+		}
+		if tx.Status == string(provider.StatusPending) {
+			if err := w.UpdateFactorParams(ctx, f.ID, nil, f.Params, e.now()); err != nil {
+				return err
+			}
 		}
 		if audit == nil {
 			return nil

@@ -1,0 +1,66 @@
+package builtin_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/store"
+)
+
+// unitHook is a store that, once armed, runs hook before its nth next unit (Update),
+// outside any unit: another caller's writes landing between two of one caller's commits.
+type unitHook struct {
+	store.Store
+	n    int
+	hook func()
+}
+
+func (s *unitHook) Update(ctx context.Context, fn func(store.Writer) error) error {
+	if s.hook != nil {
+		if s.n--; s.n == 0 {
+			h := s.hook
+			s.hook = nil
+			h()
+		}
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+// TestReviewConcurrentResendActivation: of two resends of one pending SMS factor's
+// activation code, the newer code is the live one (it cancelled the older), and it must
+// be the one the factor's params name. Before, a resend held between its code's commits
+// and its params' commit wrote its own, cancelled, transaction over the newer one's: the
+// user's newest code was refused ("canceled") and the factor could not be activated
+// until yet another resend.
+func TestReviewConcurrentResendActivation(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		hs := &unitHook{Store: st}
+		f := newEngineFixture(t, hs, nil)
+		id := enrollAs(t, f, builtin.ActivationPasscode, "smsotp", "alice", "phone", "+15550001111").Factor.ID
+		u := alice(t, f)
+		ran := false
+		// Resend A: its code's two units (the transaction, then the cancellation of older
+		// ones once sent), then, held before its third (the params), resend B whole.
+		hs.n, hs.hook = 3, func() {
+			ran = true
+			f.clock.Advance(time.Second)
+			if _, err := f.engine.ResendActivation(ctx, u, id, nil); err != nil {
+				t.Fatalf("resend B: %v", err)
+			}
+		}
+		if _, err := f.engine.ResendActivation(ctx, u, id, nil); err != nil {
+			t.Fatalf("resend A: %v", err)
+		}
+		if !ran {
+			t.Fatal("resend B never ran")
+		}
+		newest := f.sms.last(t).Code // B's code: A's was sent before it
+		if _, err := f.engine.Activate(ctx, u, id, newest, nil); err != nil {
+			t.Fatalf("activate with the newest code: %v", err)
+		}
+	})
+}

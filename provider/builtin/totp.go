@@ -185,16 +185,17 @@ func (e *Engine) validateTOTP(ctx context.Context, f *store.Factor, code string,
 }
 
 // driftSteps is how far outside the window a wrong code is looked for, to tell the help
-// desk that a device's clock is off: ten steps, five minutes at the default period.
+// desk that a device's clock is off: ten steps beyond each end of the window, five
+// minutes at the default period.
 const driftSteps = 10
 
 // driftHint says, for a code refused as wrong, that it is the code of a step outside the
 // window [lo, hi] — the device's clock is off by that much — or nothing. Only the audit
 // row and the log carry it (never the answer); the code still fails and counts.
 func driftHint(p totpParams, seed []byte, code string, current, lo, hi int64) string {
-	step := matchCounter(p.alg, seed, p.digits, code, current-driftSteps, lo-1)
+	step := matchCounter(p.alg, seed, p.digits, code, lo-driftSteps, lo-1)
 	if step < 0 {
-		step = matchCounter(p.alg, seed, p.digits, code, hi+1, current+driftSteps)
+		step = matchCounter(p.alg, seed, p.digits, code, hi+1, hi+driftSteps)
 	}
 	if step < 0 {
 		return ""

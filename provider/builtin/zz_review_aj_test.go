@@ -2,10 +2,12 @@ package builtin_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 )
@@ -63,4 +65,26 @@ func TestReviewConcurrentResendActivation(t *testing.T) {
 			t.Fatalf("activate with the newest code: %v", err)
 		}
 	})
+}
+
+// TestReviewTOTPDriftHintTenStepsOutside: the drift hint covers codes up to ten steps
+// outside the window, as the README (totp.window) and driftSteps say. It searched ten
+// steps from the current one instead: with window 1 a code 10 steps outside (5m30s off)
+// got no hint, and with window 10, the largest allowed, no code ever did.
+func TestReviewTOTPDriftHintTenStepsOutside(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t)) // window 1, period 30
+	for _, c := range []struct {
+		offset int64
+		reason string
+	}{
+		{11, "wrong code; it is the code of 5m30s later: the device's clock may be 5m30s fast"},
+		{-11, "wrong code; it is the code of 5m30s earlier: the device's clock may be 5m30s slow"},
+		{12, "wrong code"},
+	} {
+		out := f.validate(t, "alice", f.factor, f.code(c.offset))
+		reason, _, _ := strings.Cut(out.Reason, "; 3 failures") // the third locks the factor
+		if out.Status != provider.StatusFailed || reason != c.reason {
+			t.Errorf("code of step %+d: %s %q, want FAILED %q", c.offset, out.Status, out.Reason, c.reason)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,6 +61,9 @@ func Load(path string, opts Options) (*Config, error) {
 		cfg.warnUnset()
 	}
 	if err != nil {
+		if se := (*syntaxError)(nil); errors.As(err, &se) && se.line > 0 {
+			return nil, fmt.Errorf("%s:%d: %s", path, se.line, se.msg) // as every other problem
+		}
 		if cfg == nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
@@ -121,14 +126,14 @@ func (c *Config) warnUnset() {
 func parse(data []byte, opts Options) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("parse yaml: %w", err)
+		return nil, yamlSyntaxError(data, err)
 	}
 	cfg := &Config{lines: map[string]int{}}
 	var tree any = map[string]any{}
 	if len(doc.Content) > 0 {
 		var err error
 		if tree, err = nodeTree(doc.Content[0], "", cfg.lines); err != nil {
-			return nil, fmt.Errorf("parse yaml: %w", err)
+			return nil, err
 		}
 	}
 	settings, ok := tree.(map[string]any)
@@ -168,6 +173,42 @@ const maxNodes = 100_000
 // nodeTree turns a YAML node into maps, lists and scalars with every key's case intact
 // (resource names, JWT claims and header names are case-sensitive), and records the line
 // of every path (lower-cased) in lines.
+// syntaxError is a document that cannot be read as a configuration, at its line (0: not
+// known). Load reports it as file:line, as every other problem.
+type syntaxError struct {
+	line int
+	msg  string
+}
+
+func (e *syntaxError) Error() string {
+	if e.line == 0 {
+		return "parse yaml: " + e.msg
+	}
+	return fmt.Sprintf("parse yaml: line %d: %s", e.line, e.msg)
+}
+
+var yamlErrorLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlSyntaxError is the parser's err as a syntaxError. The parser's words for a line
+// indented with a tab ("found character that cannot start any token") name neither the
+// tab nor, at times, its line (it names the one before): a tab-indented line there or
+// just after is named as such.
+func yamlSyntaxError(data []byte, err error) error {
+	m := yamlErrorLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return &syntaxError{msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	line, _ := strconv.Atoi(m[1])
+	lines := strings.Split(string(data), "\n")
+	for l := line; l <= line+1 && l <= len(lines); l++ {
+		text := lines[l-1]
+		if indent := text[:len(text)-len(strings.TrimLeft(text, " \t"))]; strings.Contains(indent, "\t") {
+			return &syntaxError{l, "indented with a tab: YAML indents with spaces only (" + m[2] + ")"}
+		}
+	}
+	return &syntaxError{line, m[2]}
+}
+
 func nodeTree(n *yaml.Node, path string, lines map[string]int) (any, error) {
 	w := &treeWalker{lines: lines, open: map[*yaml.Node]bool{}}
 	return w.tree(n, path)
@@ -183,14 +224,14 @@ type treeWalker struct {
 
 func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
 	if w.nodes++; w.nodes > maxNodes {
-		return nil, fmt.Errorf("line %d: the document expands to more than %d values (aliases of aliases?)", n.Line, maxNodes)
+		return nil, &syntaxError{n.Line, fmt.Sprintf("the document expands to more than %d values (aliases of aliases?)", maxNodes)}
 	}
 	lines := w.lines
 	lines[strings.ToLower(path)] = n.Line
 	switch n.Kind {
 	case yaml.AliasNode:
 		if n.Alias == nil || w.open[n.Alias] {
-			return nil, fmt.Errorf("line %d: alias *%s refers to itself", n.Line, n.Value)
+			return nil, &syntaxError{n.Line, fmt.Sprintf("alias *%s refers to itself", n.Value)}
 		}
 		w.open[n.Alias] = true
 		defer delete(w.open, n.Alias)
@@ -218,7 +259,7 @@ func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
 			// A key written twice would drop one of its values without a word (a second
 			// server: section, the first one's auth with it); keys match whatever their case.
 			if first, dup := seen[strings.ToLower(k.Value)]; dup {
-				return nil, fmt.Errorf("line %d: %s is set twice (first at line %d); keys match whatever their case", k.Line, p, first)
+				return nil, &syntaxError{k.Line, fmt.Sprintf("%s is set twice (first at line %d); keys match whatever their case", p, first)}
 			}
 			seen[strings.ToLower(k.Value)] = k.Line
 			val, err := w.tree(v, p)
@@ -242,7 +283,7 @@ func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
 	default:
 		var v any
 		if err := n.Decode(&v); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+			return nil, &syntaxError{n.Line, strings.TrimPrefix(err.Error(), "yaml: ")}
 		}
 		return numeral(n, v), nil
 	}

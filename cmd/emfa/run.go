@@ -136,6 +136,17 @@ func newRoot(d *deps) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
 	root.AddCommand(d.serveCmd(), d.checkCmd(), d.usersCmd(), d.factorsCmd(), d.auditCmd(), d.totpCmd(),
 		d.deviceCmd(), d.replayCmd(), d.transformCmd(), d.tokensCmd(), d.importCmd(), d.clientsCmd(), d.verifyCmd(), d.syncCmd(), versionCmd())
+	// cobra's completion command, made here rather than at Execute so that it is a group
+	// like the others: alone or with a shell it does not know, a usage error (exit 2), not
+	// its help on stdout with exit 0, which a redirect into a completion file took for a
+	// script.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Example = "  emfa completion bash > /etc/bash_completion.d/emfa\n  source <(emfa completion zsh)"
+			c.Args, c.RunE = noSubcommand, needSubcommand
+		}
+	}
 	return root
 }
 
@@ -146,16 +157,19 @@ func group(use, short, example string, subs ...*cobra.Command) *cobra.Command {
 		// to the subcommand meant, so the error is about its name, not about them.
 		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true}}
 	c.AddCommand(subs...)
-	c.RunE = func(c *cobra.Command, _ []string) error {
-		var names []string
-		for _, s := range c.Commands() {
-			if s.IsAvailableCommand() {
-				names = append(names, s.Name())
-			}
-		}
-		return usageError{c.Name() + " needs a subcommand: " + strings.Join(names, ", ")}
-	}
+	c.RunE = needSubcommand
 	return c
+}
+
+// needSubcommand is a group's RunE: alone it is a usage error naming its subcommands.
+func needSubcommand(c *cobra.Command, _ []string) error {
+	var names []string
+	for _, s := range c.Commands() {
+		if s.IsAvailableCommand() {
+			names = append(names, s.Name())
+		}
+	}
+	return usageError{c.Name() + " needs a subcommand: " + strings.Join(names, ", ")}
 }
 
 // noSubcommand refuses an argument where a subcommand was expected.

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestReviewCompletionUsageErrors: `emfa completion` without a shell, or with one it does
+// not know, is a usage error (exit 2, on stderr), as every other group's missing or
+// mistyped subcommand is. It used to print the help on stdout and exit 0, so that
+// `emfa completion tcsh > /etc/bash_completion.d/emfa` "succeeded" with help text.
+func TestReviewCompletionUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"completion"}, "completion needs a subcommand: bash, fish, powershell, zsh"},
+		{[]string{"completion", "tcsh"}, "unknown completion subcommand tcsh"},
+		{[]string{"completion", "bsah"}, "unknown completion subcommand bsah (did you mean bash?)"},
+	} {
+		code, out, errOut := emfa(t, c.args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, c.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr:\n%s\nwant exit 2, nothing on stdout, %q", c.args, code, out, errOut, c.want)
+		}
+	}
+	// What works still does.
+	if code, out, _ := emfa(t, "completion", "--help"); code != 0 || !strings.Contains(out, "bash") {
+		t.Errorf("completion --help: exit %d\n%s", code, out)
+	}
+	if out := mustEmfa(t, "completion", "bash"); !strings.Contains(out, "__start_emfa") {
+		t.Errorf("completion bash:\n%s", out)
+	}
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/emfa/emfa/internal/suggest"
 )
 
 // UnsetMode says what a ${NAME} naming an unset variable is.
@@ -38,6 +41,20 @@ type Options struct {
 	// Need, with UnsetIsWarning, lists the sections whose references must still be set
 	// (["storage"] for a command that opens the store): they stay errors.
 	Need []string
+	// Environ lists the environment (NAME=value), for a warning about an EMFA_ variable
+	// one typo away from an override; default os.Environ when LookupEnv is nil too, else
+	// none (a test's LookupEnv is not the process's environment).
+	Environ func() []string
+}
+
+func (o Options) environ() []string {
+	switch {
+	case o.Environ != nil:
+		return o.Environ()
+	case o.LookupEnv == nil:
+		return os.Environ()
+	}
+	return nil
 }
 
 func (o Options) lookup() func(string) (string, bool) {
@@ -142,6 +159,7 @@ func parse(data []byte, opts Options) (*Config, error) {
 	}
 	lookup := opts.lookup()
 	cfg.overrides = applyEnvOverrides(settings, lookup)
+	cfg.Warnings = append(cfg.Warnings, misspeltOverrides(opts.environ(), data)...)
 	x := &expander{lookup: lookup, opts: opts}
 	expanded := x.tree(settings, "")
 	cfg.unset = x.unset
@@ -654,6 +672,28 @@ func keyIn(node map[string]any, key string) string {
 		}
 	}
 	return key
+}
+
+// misspeltOverrides warns of each EMFA_ variable of environ that overrides no key but is
+// a typo away from one (EMFA_LOGLEVEL, EMFA_SERVER_REQUESTTIMOUT): a misspelt key in
+// the file is an error, and such a variable was ignored without a word. Variables that
+// are no override by design (EMFA_DATA_DIR, EMFA_VERIFY_PASSWORD: a command's own, or a
+// ${NAME} of some file) are not close to one; those the document names are skipped.
+func misspeltOverrides(environ []string, doc []byte) []string {
+	var out []string
+	overrides := EnvOverrides()
+	for _, kv := range environ {
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(strings.ToUpper(name), "EMFA_") || slices.Contains(overrides, name) ||
+			bytes.Contains(doc, []byte("${"+name)) {
+			continue
+		}
+		if near := suggest.Nearest(name, overrides); near != "" {
+			out = append(out, fmt.Sprintf("environment variable %s overrides no key (did you mean %s?): it is ignored", name, near))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // EnvOverrides lists the EMFA_* variables that override configuration keys, sorted.

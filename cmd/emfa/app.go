@@ -154,6 +154,7 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 		return "", false
 	}
 	opts.LookupEnv = lookup
+	opts.Environ = os.Environ // lookup is the process's environment, with the data directory's secrets
 	cfg, err := config.Parse(defaultConfig, "yaml", opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded default: %w", err)

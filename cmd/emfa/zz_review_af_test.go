@@ -31,3 +31,17 @@ func TestReviewCompletionUsageErrors(t *testing.T) {
 		t.Errorf("completion bash:\n%s", out)
 	}
 }
+
+// TestReviewCheckWarnsOfMisspeltOverride: emfa check, on a file and on the embedded
+// default, says that an EMFA_ variable one typo from an override is ignored.
+func TestReviewCheckWarnsOfMisspeltOverride(t *testing.T) {
+	t.Setenv("EMFA_LOGLEVEL", "debug")
+	want := "EMFA_LOGLEVEL overrides no key (did you mean EMFA_LOG_LEVEL?)"
+	if code, _, errOut := emfa(t, "check", "--config", writeConfig(t, "")); code != 0 || !strings.Contains(errOut, want) {
+		t.Errorf("check --config: exit %d\n%s", code, errOut)
+	}
+	t.Chdir(t.TempDir())
+	if code, _, errOut := emfa(t, "check"); code != 0 || !strings.Contains(errOut, want) {
+		t.Errorf("check (the embedded default): exit %d\n%s", code, errOut)
+	}
+}

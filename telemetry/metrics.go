@@ -70,6 +70,14 @@ func NewMetrics(version string) *Metrics {
 	m.retries = counter("idempotent_retries_total", "Retries (X-Webhook-ID) answered from their first attempt's record.", "provider", "resource")
 	m.storeErrors = counter("store_errors_total", "Store faults by operation (contract: answered 503; idempotency; audit).", "operation")
 	m.reloads = counter("config_reloads_total", "Configuration reloads by result (ok, error).", "result")
+	// The series deploy/prometheus/alerts.yml fires on with increase() exist at 0 from
+	// the start: one that appeared at its first event would be first scraped at 1, and
+	// increase() over it is 0, so the first store error or failed reload went unalerted.
+	for _, op := range []string{"contract", "idempotency", "audit", "sync_stats"} {
+		m.storeErrors.WithLabelValues(op)
+	}
+	m.reloads.WithLabelValues("ok")
+	m.reloads.WithLabelValues("error")
 	m.syncFinished = counter("sync_events_finished_total", "Attempts of directory sync on a queued event, by source (propagate:PREFIX: propagations to a provider's vendor) and outcome: applied (in emfa's store), propagated (carried to the vendor), skipped (done without either: older than a change applied since, or refused), retry (failed; it waits its backoff), dead (dead-lettered).", "source", "outcome")
 	m.sync = newSyncCollector(m)
 	m.reg.MustRegister(m.sync)

@@ -28,6 +28,9 @@ func gather(t *testing.T, m *Metrics) []string {
 			continue
 		}
 		for _, s := range f.GetMetric() {
+			if f.GetName() == "emfa_store_errors_total" && value(s) == 0 {
+				continue // exported at 0 from the start (NewMetrics)
+			}
 			var ls []string
 			for _, l := range s.GetLabel() {
 				ls = append(ls, l.GetName()+"="+l.GetValue())

@@ -111,6 +111,27 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 			"cannot be verified with it)", filepath.Join(shown, "encryption.key"))
 	}
 	if create {
+		// The configuration first, with stand-ins for the secrets that are not set: one
+		// refused (an EMFA_SERVER_LISTEN that is not host:port) leaves no data directory
+		// and no generated secret behind, and prints no password for a serve that never ran.
+		pre := opts
+		pre.LookupEnv = func(name string) (string, bool) {
+			if v, ok := os.LookupEnv(name); ok && v != "" {
+				return v, true
+			}
+			switch name {
+			case "EMFA_DATA_DIR":
+				return dataDir, true
+			case "EMFA_VERIFY_PASSWORD":
+				return standIn(24), true
+			case "EMFA_ENCRYPTION_KEY":
+				return standIn(32), true
+			}
+			return "", false
+		}
+		if _, err := config.Parse(defaultConfig, "yaml", pre); err != nil {
+			return nil, fmt.Errorf("embedded default: %w", err)
+		}
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -43,5 +47,25 @@ func TestReviewCheckWarnsOfMisspeltOverride(t *testing.T) {
 	t.Chdir(t.TempDir())
 	if code, _, errOut := emfa(t, "check"); code != 0 || !strings.Contains(errOut, want) {
 		t.Errorf("check (the embedded default): exit %d\n%s", code, errOut)
+	}
+}
+
+// TestReviewServeRefusedCreatesNothing: a first serve whose configuration is refused (an
+// override that is not host:port, say) creates no data directory and generates no
+// secret: it used to make ./emfa-data, generate the Verify password and the encryption
+// key and print the password, then refuse to start — a half-done first run whose password
+// the next run does not print again.
+func TestReviewServeRefusedCreatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	data := filepath.Join(dir, "emfa-data")
+	t.Setenv("EMFA_DATA_DIR", data)
+	t.Setenv("EMFA_SERVER_LISTEN", "not-an-address")
+	code, _, errOut := emfa(t, "serve")
+	if code != 1 || !strings.Contains(errOut, "EMFA_SERVER_LISTEN: server.listen: not host:port") || strings.Contains(errOut, "generated") {
+		t.Errorf("serve: exit %d\n%s", code, errOut)
+	}
+	if _, err := os.Stat(data); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s after a refused serve: %v", data, err)
 	}
 }

@@ -188,9 +188,6 @@ func parse(data []byte, opts Options) (*Config, error) {
 // aliases of aliases ("billion laughs") would otherwise take all memory and time.
 const maxNodes = 100_000
 
-// nodeTree turns a YAML node into maps, lists and scalars with every key's case intact
-// (resource names, JWT claims and header names are case-sensitive), and records the line
-// of every path (lower-cased) in lines.
 // syntaxError is a document that cannot be read as a configuration, at its line (0: not
 // known). Load reports it as file:line, as every other problem.
 type syntaxError struct {
@@ -227,6 +224,9 @@ func yamlSyntaxError(data []byte, err error) error {
 	return &syntaxError{line, m[2]}
 }
 
+// nodeTree turns a YAML node into maps, lists and scalars with every key's case intact
+// (resource names, JWT claims and header names are case-sensitive), and records the line
+// of every path (lower-cased) in lines.
 func nodeTree(n *yaml.Node, path string, lines map[string]int) (any, error) {
 	w := &treeWalker{lines: lines, open: map[*yaml.Node]bool{}}
 	return w.tree(n, path)

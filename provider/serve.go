@@ -256,11 +256,13 @@ func (o observation) end(status string, err error) {
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
 			spanStatus = "timeout"
+		case Abandoned(o.ctx, err):
+			spanStatus = "canceled" // as counted: its caller gave up, no fault of emfa's
 		case err != nil:
 			spanStatus = "error"
 		}
 		o.span.SetAttributes(AttrStatus.String(spanStatus))
-		EndSpan(o.span, err != nil && !errors.Is(err, ErrSuperseded), "no decision")
+		EndSpan(o.span, err != nil && !errors.Is(err, ErrSuperseded) && !Abandoned(o.ctx, err), "no decision")
 	}
 	if o.p.Observer == nil || errors.Is(err, ErrSuperseded) {
 		return // superseded: the attempt that decided is counted, and the replay of it

@@ -55,8 +55,16 @@ type Options struct {
 	// CLI's manager has it. Directory sync's own has not: its queue propagates what it
 	// applies, and orders it by the time its source gives.
 	Propagation Propagation
-	Now         func() time.Time
-	Log         *slog.Logger
+	// Observer, when set, counts the audit records lost (emfa_store_errors_total).
+	Observer Observer
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// Observer learns what an operator counts about the manager: a store write lost without
+// failing its action, StoreError("audit") for an audit record.
+type Observer interface {
+	StoreError(operation string)
 }
 
 // Propagation gives the sync queue's propagations of a user's change (sync.Queue's
@@ -80,6 +88,7 @@ type Manager struct {
 	country atomic.Pointer[string]
 	// propagation queues the user changes' propagations (Options.Propagation); nil: none.
 	propagation Propagation
+	observer    Observer // nil: none
 	now         func() time.Time
 	log         *slog.Logger
 	// edits makes the edits of one user in this process (EditUser) take turns, a lock
@@ -117,7 +126,7 @@ func New(o Options) (*Manager, error) {
 		return nil, errors.New("lifecycle: a store is required")
 	}
 	m := &Manager{store: o.Store, engines: o.Engines, caps: o.Capabilities, switched: o.Switched,
-		lifetime: o.ActivationLifetime, propagation: o.Propagation, now: o.Now, log: o.Log}
+		lifetime: o.ActivationLifetime, propagation: o.Propagation, observer: o.Observer, now: o.Now, log: o.Log}
 	if err := m.SetDefaultCountry(o.DefaultCountry); err != nil {
 		return nil, err
 	}
@@ -329,6 +338,9 @@ func (m *Manager) appendApart(ctx context.Context, ev store.AuditEvent) {
 	ctx, cancel := provider.Detach(ctx)
 	defer cancel()
 	if err := m.store.AppendAudit(ctx, ev); err != nil {
+		if m.observer != nil {
+			m.observer.StoreError("audit") // emfa_store_errors_total{operation="audit"}
+		}
 		m.log.Error("audit write", "action", ev.Resource, "err", err)
 	}
 }

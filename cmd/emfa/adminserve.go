@@ -38,6 +38,9 @@ func (e *env) manager(providers []*provider.Provider, switches *provider.SwitchC
 	if switches != nil {
 		o.Switched = switches.Invalidate
 	}
+	if e.metrics != nil {
+		o.Observer = e.metrics
+	}
 	return lifecycle.New(o)
 }
 

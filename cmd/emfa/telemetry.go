@@ -43,6 +43,7 @@ type engineObserver struct {
 
 func (o engineObserver) CodeSent(sender string)    { o.m.CodeSent(sender) }
 func (o engineObserver) SendRefused(sender string) { o.m.SendRefused(sender) }
+func (o engineObserver) StoreError(op string)      { o.m.StoreError(op) }
 func (o engineObserver) Lockout(factorType string) {
 	c := factorType
 	if i := slices.IndexFunc(o.capabilities, func(c string) bool { return strings.EqualFold(c, factorType) }); i >= 0 {

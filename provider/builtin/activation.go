@@ -330,6 +330,7 @@ func (e *Engine) ActivateWith(ctx context.Context, u store.User, factorID, passc
 		actx, cancel := provider.Detach(ctx)
 		defer cancel()
 		if aerr := e.store.AppendAudit(actx, audit("FAILED", err.Error())); aerr != nil {
+			e.observer.StoreError("audit") // emfa_store_errors_total{operation="audit"}
 			e.log.Error("audit write", "factor", f.ID, "err", aerr)
 		}
 	}

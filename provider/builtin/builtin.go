@@ -51,11 +51,13 @@ type Options struct {
 
 // Observer learns what an operator counts about this engine: codes handed to a sender
 // and codes refused by a send limit (by the sender's name under delivery), factors
-// locked (by factor type). None of it names a user or a destination.
+// locked (by factor type), and audit records lost (StoreError("audit")). None of it names
+// a user or a destination.
 type Observer interface {
 	CodeSent(sender string)
 	SendRefused(sender string)
 	Lockout(capability string)
+	StoreError(operation string)
 }
 
 type nopObserver struct{}
@@ -63,6 +65,7 @@ type nopObserver struct{}
 func (nopObserver) CodeSent(string)    {}
 func (nopObserver) SendRefused(string) {}
 func (nopObserver) Lockout(string)     {}
+func (nopObserver) StoreError(string)  {}
 
 // Lockout throttles guessing per factor: after MaxFailures consecutive failures a factor
 // is locked for Duration.

@@ -44,16 +44,19 @@ type Options struct {
 
 // Observer learns what an operator counts about vendor calls. outcome is one of ok,
 // status (outside expectedStatus), timeout, refused, transform_error or error; d is the
-// HTTP call's latency, zero when no request left.
+// HTTP call's latency, zero when no request left. StoreError("audit") counts a lifecycle
+// propagation's audit record lost.
 type Observer interface {
 	VendorCall(provider, resource, outcome string, d time.Duration)
 	CELError(provider, resource, direction string)
+	StoreError(operation string)
 }
 
 type nopObserver struct{}
 
 func (nopObserver) VendorCall(string, string, string, time.Duration) {}
 func (nopObserver) CELError(string, string, string)                  {}
+func (nopObserver) StoreError(string)                                {}
 
 // Engine serves a provider's factors by calling its vendor through the webhook's
 // resources and transforms. It owns the transactions the vendor starts: each gets a

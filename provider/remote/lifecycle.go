@@ -412,6 +412,7 @@ func (e *Engine) propagateType(ctx context.Context, ev provider.LifecycleEvent) 
 		})
 		cancel()
 		if aerr != nil {
+			e.observer.StoreError("audit") // emfa_store_errors_total{operation="audit"}
 			e.log.Error("audit lifecycle propagation", "provider", e.prefix, "event", ev.Type, "err", aerr)
 		}
 	}

@@ -30,6 +30,7 @@ func (o *outcomes) VendorCall(_, resource, outcome string, _ time.Duration) {
 }
 
 func (*outcomes) CELError(string, string, string) {}
+func (*outcomes) StoreError(string)               {}
 
 func (o *outcomes) list() []string {
 	o.mu.Lock()

@@ -115,20 +115,7 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 		// refused (an EMFA_SERVER_LISTEN that is not host:port) leaves no data directory
 		// and no generated secret behind, and prints no password for a serve that never ran.
 		pre := opts
-		pre.LookupEnv = func(name string) (string, bool) {
-			if v, ok := os.LookupEnv(name); ok && v != "" {
-				return v, true
-			}
-			switch name {
-			case "EMFA_DATA_DIR":
-				return dataDir, true
-			case "EMFA_VERIFY_PASSWORD":
-				return standIn(24), true
-			case "EMFA_ENCRYPTION_KEY":
-				return standIn(32), true
-			}
-			return "", false
-		}
+		pre.LookupEnv = envWith(dataDir, func(_, _ string, n int, _ string) (string, bool) { return standIn(n), true })
 		if _, err := config.Parse(defaultConfig, "yaml", pre); err != nil {
 			return nil, fmt.Errorf("embedded default: %w", err)
 		}
@@ -160,20 +147,7 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 		}
 		return standIn(n), true
 	}
-	lookup := func(name string) (string, bool) {
-		if v, ok := os.LookupEnv(name); ok && v != "" {
-			return v, true
-		}
-		switch name {
-		case "EMFA_DATA_DIR":
-			return dataDir, true
-		case "EMFA_VERIFY_PASSWORD":
-			return secret("verify-password", "server", 24, "generated the password Verify must send (Basic auth, user 'verify')")
-		case "EMFA_ENCRYPTION_KEY":
-			return secret("encryption.key", "storage", 32, "generated the key that encrypts factor secrets: BACK IT UP — without it no factor can be verified")
-		}
-		return "", false
-	}
+	lookup := envWith(dataDir, secret)
 	opts.LookupEnv = lookup
 	opts.Environ = os.Environ // lookup is the process's environment, with the data directory's secrets
 	cfg, err := config.Parse(defaultConfig, "yaml", opts)
@@ -880,5 +854,25 @@ func refusalOf(providers []*provider.Provider) func(ctx context.Context, prefix,
 			}
 		}
 		return "provider " + prefix + " is no longer configured", nil
+	}
+}
+
+// envWith is the environment as the embedded default reads it: the process's, then
+// EMFA_DATA_DIR as dataDir, and the Verify password and the encryption key as secret
+// gives them (kept in the data directory, generated, or stand-ins).
+func envWith(dataDir string, secret func(file, section string, n int, notice string) (string, bool)) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			return v, true
+		}
+		switch name {
+		case "EMFA_DATA_DIR":
+			return dataDir, true
+		case "EMFA_VERIFY_PASSWORD":
+			return secret("verify-password", "server", 24, "generated the password Verify must send (Basic auth, user 'verify')")
+		case "EMFA_ENCRYPTION_KEY":
+			return secret("encryption.key", "storage", 32, "generated the key that encrypts factor secrets: BACK IT UP — without it no factor can be verified")
+		}
+		return "", false
 	}
 }

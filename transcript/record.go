@@ -42,7 +42,9 @@ type Observed struct {
 	Setup []Setup
 	// Input is what replay sends in place of the call's redacted passvalue when the call
 	// succeeded: ${totp(<redacted>)}, ${sent(+15551230123)}, ${answer()}… ("": it stays
-	// redacted). A refused passvalue is replayed as <redacted>, which is refused too.
+	// redacted); or when it was refused a code that was right when it came (a TOTP code
+	// used already, or sent to a locked factor), so that a replay fails where emfa
+	// accepts it. A wrong code is replayed as <redacted>, which is refused too.
 	Input string
 
 	// reconfigure, set on a Reconfigure's marker in the queue (not a call), is the
@@ -431,7 +433,7 @@ func (b *builder) call(o Observed) Step {
 			}
 		}
 		body := b.secrets.redactValue(req)
-		if m, ok := body.(map[string]any); ok && o.Input != "" && status == "SUCCESS" {
+		if m, ok := body.(map[string]any); ok && o.Input != "" && (status == "SUCCESS" || status == "FAILED") {
 			if a, ok := m["attributes"].(map[string]any); ok && a["passvalue"] == redacted {
 				a["passvalue"] = o.Input
 			}

@@ -193,7 +193,8 @@ func urlSecrets(s string, add func(string)) {
 
 // recordedSetup is what a recorded call needs created to replay — for a builtin
 // provider, the user and the factors it names (secrets redacted; the operator re-supplies
-// seeds) — and what replay sends for its passvalue if the call succeeded.
+// seeds) — and what replay sends for its passvalue: if the call succeeded, or was
+// refused a code that was right when it came (builtin.ReplayInputOfRefused).
 func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string) {
 	var p *config.Provider
 	for i := range e.cfg.Providers {
@@ -208,7 +209,8 @@ func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string) 
 		Username   string `json:"username"`
 		ID         string `json:"id"`
 		Attributes struct {
-			Username string `json:"username"`
+			Username  string `json:"username"`
+			Passvalue any    `json:"passvalue"`
 		} `json:"attributes"`
 	}
 	if len(bytes.TrimSpace(o.Request)) == 0 {
@@ -252,7 +254,14 @@ func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string) 
 			e.log.Warn("recording: factor setup", "factor", f.ID, "err", err)
 			continue
 		}
-		if f.ID == body.ID && o.Resource == provider.ResourceValidate {
+		if f.ID == body.ID && o.Resource == provider.ResourceValidate && !succeeded(o.Response) {
+			// A refused code that was right when it came (used already, or sent to a
+			// locked factor) replays as that code, so that the replay fails where emfa
+			// would accept it; a wrong one stays <redacted>.
+			if pv, ok := body.Attributes.Passvalue.(string); ok {
+				input = builtin.ReplayInputOfRefused(e.keys, &f, pv, o.Time)
+			}
+		} else if f.ID == body.ID && o.Resource == provider.ResourceValidate {
 			input = recordedInput(&f)
 			if f.Type == builtin.TypeHOTP {
 				// After a success the counter is the one the code was accepted at; replay
@@ -263,6 +272,14 @@ func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string) 
 		out = append(out, transcript.Setup{Factor: spec})
 	}
 	return out, input
+}
+
+// succeeded reports whether a contract answer says SUCCESS.
+func succeeded(resp []byte) bool {
+	var a struct {
+		Status string `json:"status"`
+	}
+	return json.Unmarshal(resp, &a) == nil && a.Status == "SUCCESS"
 }
 
 // recordedInput is what replay sends in place of a redacted passvalue that succeeded on

@@ -139,8 +139,12 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, path string) {
 	}
 	switch t {
 	case durationType:
-		if n.Kind != yaml.ScalarNode || n.Decode(new(Duration)) != nil {
+		var d Duration
+		if n.Kind != yaml.ScalarNode || n.Decode(&d) != nil {
 			c.add(n, path, "want a duration like 30s or 3m, got "+got(n))
+		} else if d < 0 {
+			// The clock only moves forward: a TOTP step or an expiry is not undone.
+			c.add(n, path, "want a positive duration (the clock does not go back), got "+got(n))
 		}
 		return
 	case timeType:

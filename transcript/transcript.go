@@ -279,6 +279,11 @@ func (t *Transcript) validate(lines map[string]int) []Problem {
 			if s.Call.Resource == "" {
 				at(step+".call", step+".call.resource is required")
 			}
+			for _, k := range sortedKeys(s.Call.Query) {
+				if !queryValue(s.Call.Query[k]) {
+					at(step+".call.query."+k, fmt.Sprintf("%s.call.query.%s: want a string or a list of strings (a URL's query has no nesting)", step, k))
+				}
+			}
 		}
 		if s.Advance != 0 {
 			kinds++
@@ -294,6 +299,21 @@ func (t *Transcript) validate(lines map[string]int) []Problem {
 		}
 	}
 	return problems
+}
+
+// queryValue reports whether v can be a call's query value: a scalar, or a list of them.
+func queryValue(v any) bool {
+	list, ok := v.([]any)
+	if !ok {
+		list = []any{v}
+	}
+	for _, e := range list {
+		switch e.(type) {
+		case map[string]any, []any:
+			return false
+		}
+	}
+	return true
 }
 
 // ConfigPosition is where line n of the configuration is: in the transcript file for an

@@ -104,6 +104,9 @@ type Recorder struct {
 	seq     int
 	failed  int
 	closed  bool
+	// sending counts the Observes and Reconfigures past their closed check and not yet
+	// queued: Close waits for them before it closes the queue under them.
+	sending sync.WaitGroup
 }
 
 type group struct {
@@ -132,12 +135,10 @@ func NewRecorder(o RecorderOptions) *Recorder {
 // Observe queues a call. When the queue is full the call is dropped and counted: a
 // recording may lose a transaction, an answer is never delayed.
 func (r *Recorder) Observe(o Observed) {
-	r.mu.Lock()
-	closed := r.closed
-	r.mu.Unlock()
-	if closed {
+	if !r.startSend() {
 		return
 	}
+	defer r.sending.Done()
 	select {
 	case r.queue <- o:
 	default:
@@ -152,13 +153,23 @@ func (r *Recorder) Observe(o Observed) {
 // earlier configuration are still redacted (a rotated key's old value may be in a call
 // still being recorded). It is queued behind the calls observed before it.
 func (r *Recorder) Reconfigure(config string, secrets []string) {
-	r.mu.Lock()
-	closed := r.closed
-	r.mu.Unlock()
-	if closed {
+	if !r.startSend() {
 		return
 	}
+	defer r.sending.Done()
 	r.queue <- Observed{reconfigure: &reconfiguration{config: config, secrets: secrets}} // never dropped
+}
+
+// startSend reports whether the recorder is open, and then counts a send in r.sending
+// (its caller calls Done): a Close waits for it before closing the queue.
+func (r *Recorder) startSend() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.sending.Add(1)
+	return true
 }
 
 // Close writes every open session and stops.
@@ -170,6 +181,7 @@ func (r *Recorder) Close() error {
 	}
 	r.closed = true
 	r.mu.Unlock()
+	r.sending.Wait() // the loop still drains: a send blocked on a full queue ends
 	close(r.queue)
 	<-r.done
 	return nil

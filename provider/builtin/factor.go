@@ -85,6 +85,13 @@ type pageEnrolled interface{ pageEnrollment() PageEnrollment }
 // replay: the passvalue replay sends in place of the redacted one that succeeded on f.
 type replayed interface{ replayInput(f *store.Factor) string }
 
+// refusedReplayed is implemented by factor types that can tell a refused code that was
+// right when it came (at) from a wrong one, given the factor's seed: what replay sends in
+// its place (ReplayInputOfRefused), or "".
+type refusedReplayed interface {
+	refusedInput(f *store.Factor, seed []byte, code string, at time.Time) string
+}
+
 // How a factor enrolled on the self-service page becomes active (PageEnrollment.Activation).
 const (
 	// PageByCode: pending until the user types its first code on the page (the code of
@@ -242,53 +249,26 @@ func ReplayInput(f *store.Factor) string {
 	return r.replayInput(f)
 }
 
-// hotpRefusedLookAhead is how far past the last accepted counter value a refused code is
-// looked for by ReplayInputOfRefused: the largest window an HOTP provider may have.
-const hotpRefusedLookAhead = 100
-
 // ReplayInputOfRefused is what replay sends in place of a redacted passvalue that was
-// refused on f although it was a right code when it came (at, the call's time): a TOTP
-// code of that instant's step, or an HOTP code of a counter value from the last accepted
-// one on — a code used already, or sent to a locked factor. Replayed as that same code
-// (${totp(…)} at the same clock, ${hotp(…, counter)}), the refusal still means something:
-// a replay against an emfa that accepts it fails. "" for any other passvalue (a wrong
-// code stays <redacted>, refused on replay too), for another type, or when the seed
-// cannot be opened.
+// refused on f although it was a right code when it came (at, the call's time): a code
+// used already, or sent to a locked factor. Replayed as that same code, the refusal still
+// means something: a replay against an emfa that accepts it fails. "" for any other
+// passvalue (a wrong code stays <redacted>, refused on replay too), for a type that cannot
+// say (refusedReplayed), or when the seed cannot be opened.
 func ReplayInputOfRefused(keys *Keyring, f *store.Factor, code string, at time.Time) string {
-	if keys == nil || code == "" || !allDigits(code) {
+	settings, ok := registry[f.Type]
+	if !ok || keys == nil || code == "" || !allDigits(code) {
 		return ""
 	}
-	switch f.Type {
-	case TypeTOTP:
-		p, err := paramsOf(f)
-		if err != nil || len(code) != p.digits {
-			return ""
-		}
-		seed, err := keys.Open(f.Secret, f.KeyID, []byte(f.ID))
-		if err != nil {
-			return ""
-		}
-		step := TOTPStep(at.Unix(), p.period)
-		if matchCounter(p.alg, seed, p.digits, code, step, step) != step {
-			return ""
-		}
-		return ReplayInput(f)
-	case TypeHOTP:
-		p, err := hotpParamsOf(f)
-		if err != nil || len(code) != p.digits {
-			return ""
-		}
-		seed, err := keys.Open(f.Secret, f.KeyID, []byte(f.ID))
-		if err != nil {
-			return ""
-		}
-		c := matchCounter(p.alg, seed, p.digits, code, max(f.Counter, 0), f.Counter+hotpRefusedLookAhead)
-		if c < 0 {
-			return ""
-		}
-		return fmt.Sprintf("${hotp(%s, %d, %s, %s)}", Redacted, c, f.Params["digits"], f.Params["algorithm"])
+	r, ok := settings().Open(&Engine{}).(refusedReplayed)
+	if !ok {
+		return ""
 	}
-	return ""
+	seed, err := keys.Open(f.Secret, f.KeyID, []byte(f.ID))
+	if err != nil {
+		return ""
+	}
+	return r.refusedInput(f, seed, code, at)
 }
 
 // FieldKind is how an enrollment field's value reads.

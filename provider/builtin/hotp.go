@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
@@ -70,6 +71,24 @@ func (k *hotpFactor) Fields() []Field {
 // replayInput is the code of the (re-supplied) seed at the counter it was accepted at.
 func (k *hotpFactor) replayInput(f *store.Factor) string {
 	return fmt.Sprintf("${hotp(%s, %d, %s, %s)}", Redacted, f.Counter, f.Params["digits"], f.Params["algorithm"])
+}
+
+// hotpRefusedLookAhead is how far past the last accepted counter value a refused code is
+// looked for by refusedInput: the largest window an HOTP provider may have.
+const hotpRefusedLookAhead = 100
+
+// refusedInput is the code of the counter value a refused code was right for, from the
+// last accepted one on (a reuse, a locked factor).
+func (k *hotpFactor) refusedInput(f *store.Factor, seed []byte, code string, _ time.Time) string {
+	p, err := hotpParamsOf(f)
+	if err != nil || len(code) != p.digits {
+		return ""
+	}
+	c := matchCounter(p.alg, seed, p.digits, code, max(f.Counter, 0), f.Counter+hotpRefusedLookAhead)
+	if c < 0 {
+		return ""
+	}
+	return fmt.Sprintf("${hotp(%s, %d, %s, %s)}", Redacted, c, f.Params["digits"], f.Params["algorithm"])
 }
 
 func (k *hotpFactor) Recorded(f *store.Factor) url.Values {

@@ -76,6 +76,20 @@ func (k *totpFactor) replayInput(f *store.Factor) string {
 	return fmt.Sprintf("${totp(%s, %s, %s, %s)}", Redacted, f.Params["digits"], f.Params["period"], f.Params["algorithm"])
 }
 
+// refusedInput is replayInput for a code refused although it was the code of its
+// instant's step (a reuse, a locked factor).
+func (k *totpFactor) refusedInput(f *store.Factor, seed []byte, code string, at time.Time) string {
+	p, err := paramsOf(f)
+	if err != nil || len(code) != p.digits {
+		return ""
+	}
+	step := TOTPStep(at.Unix(), p.period)
+	if matchCounter(p.alg, seed, p.digits, code, step, step) != step {
+		return ""
+	}
+	return k.replayInput(f)
+}
+
 func (k *totpFactor) Recorded(f *store.Factor) url.Values {
 	return url.Values{"secret": {Redacted}, "algorithm": {f.Params["algorithm"]}, "digits": {f.Params["digits"]}, "period": {f.Params["period"]}}
 }

@@ -67,6 +67,10 @@ func (sc *scope) expand(s string) (string, error) {
 	return out, firstErr
 }
 
+// ErrCredentialsRefused is a call made with the replay's credentials (no auth of its own)
+// answered 401 where the transcript expected otherwise.
+var ErrCredentialsRefused = errors.New("emfa refused the replay's credentials")
+
 // ErrNotRunnable marks a problem of the transcript's own met while it runs: a ${…} it
 // cannot expand (a seed left <redacted>, a variable never set, a bad argument). The
 // transcript cannot run as written; emfa answered nothing wrong.

@@ -234,6 +234,11 @@ func runCall(ctx context.Context, client *http.Client, env Env, sc *scope, v *ve
 	if wantStatus == 0 {
 		wantStatus = http.StatusOK
 	}
+	if resp.StatusCode == http.StatusUnauthorized && wantStatus != http.StatusUnauthorized && c.Auth == "" {
+		// The replay's own credentials refused: against a running emfa (replay --target),
+		// a mistyped password, not a wrong answer; in process, emfa's authentication broken.
+		return nil, fmt.Errorf("call %s: %w (want %d, got 401 %s)", c.Resource, ErrCredentialsRefused, wantStatus, show(decodeBody(data)))
+	}
 	if resp.StatusCode != wantStatus {
 		return &Mismatch{"status", fmt.Sprint(wantStatus), fmt.Sprintf("%d %s", resp.StatusCode, show(decodeBody(data)))}, nil
 	}

@@ -128,9 +128,11 @@ func (d *deps) replay(ctx context.Context, o replayOptions, files []string) erro
 				fmt.Fprintf(stderr, "--- emfa log for %s:\n%s", path, logs.String())
 			}
 		}
-		if (errors.Is(err, transcript.ErrNotInProcess) || errors.Is(err, transcript.ErrNotRunnable)) && !errors.As(err, new(notRun)) {
-			// A code sent, read back mid-run, or a ${…} the transcript cannot expand (a
-			// seed left <redacted>): emfa answered nothing wrong.
+		if (errors.Is(err, transcript.ErrNotInProcess) || errors.Is(err, transcript.ErrNotRunnable) ||
+			o.target != "" && errors.Is(err, transcript.ErrCredentialsRefused)) && !errors.As(err, new(notRun)) {
+			// A code sent, read back mid-run, a ${…} the transcript cannot expand (a seed
+			// left <redacted>), or the running emfa refusing --user/--password/--header:
+			// emfa answered nothing wrong.
 			err = notRun{err}
 		}
 		r := replayResult{path: path, err: err, took: time.Since(began)}

@@ -511,10 +511,21 @@ func (b *jsonBudget) mapToJSON(m traits.Mapper) (map[string]any, error) {
 		return nil, errResultTooLarge
 	}
 	out := make(map[string]any, int(n))
+	typed := false // a key not a string: two keys may write one JSON key (1 and "1")
 	err := eachEntry(m, func(k, v ref.Val) error {
 		ks, err := mapKey(k)
 		if err != nil {
 			return err
+		}
+		if _, str := k.(types.String); !str {
+			typed = true
+		}
+		if typed {
+			if _, dup := out[ks]; dup {
+				// One would be dropped, which one by map order: the same transform would
+				// send one body or the other from call to call.
+				return fmt.Errorf("key %q given twice (keys of different types, as 1 and \"1\", write one JSON key)", ks)
+			}
 		}
 		if err := b.spend(0, int64(len(ks))); err != nil {
 			return err

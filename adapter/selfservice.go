@@ -117,6 +117,8 @@ func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secur
 	g.POST("/signin/continue", p.wrap(p.form(p.signInContinue)))
 	g.GET("/link/:token", p.wrap(p.openLink))
 	g.POST("/link/:token", p.wrap(p.form(p.switchLink)))
+	g.GET("/switch", p.wrap(p.switchPage))
+	g.POST("/switch", p.wrap(p.form(p.switchPending)))
 	g.GET("/enroll", p.wrap(p.choose))
 	g.POST("/enroll", p.wrap(p.form(p.enroll)))
 	g.POST("/confirm", p.wrap(p.form(p.confirm)))
@@ -233,6 +235,7 @@ type pageData struct {
 	Number                                 int    // the number to type on the device
 	SignedIn                               bool
 	Hop                                    bool   // the link's page: refresh to /self-service/enroll?c=1
+	HopSwitch                              bool   // ... to /self-service/switch instead: the link asks first
 	CookieTest                             bool   // the sign-in form's action carries the cookie test (cookieTest)
 	Help                                   string // an error page's help text (selfService.helpText)
 	Capabilities                           []capChoice
@@ -574,16 +577,13 @@ func (p *selfServicePage) openLink(c echo.Context) error {
 			return refused(err)
 		}
 		if user != cur.User {
-			d := pageData{Title: "This link is for someone else", CSRF: cur.CSRF, User: user, Action: "/self-service/link/" + token,
-				Text: "This browser is signed in as " + cur.User + ", and this link is for " + user + ". Continue only if you mean to set up " +
-					"sign-in verification for " + user + ": " + cur.User + " will be signed out here."}
-			d.Back, d.BackText = "/self-service/", "Stay signed in as "+cur.User
-			if cur.Kind == lifecycle.SessionLink {
-				d.Text = "This browser is setting up sign-in verification for " + cur.User + ", and this link is for " + user +
-					". Continue only if you mean to set it up for " + user + " instead."
-				d.Back, d.BackText = "/self-service/enroll", "Go on setting up sign-in verification for "+cur.User
-			}
-			return p.render(c, http.StatusOK, "switch", d)
+			// The question is asked at an address without the token, as the link's own
+			// page moves on by a refresh (below): the token leaves the address bar and the
+			// history, where the next person at this browser would find a link still unspent.
+			// It waits in a cookie of its own until the answer.
+			c.SetCookie(&http.Cookie{Name: switchCookie, Value: token, Path: "/self-service/", HttpOnly: true,
+				Secure: p.secure || c.Request().TLS != nil, SameSite: selfServiceSameSite, MaxAge: int(p.ss.SessionIdle().Seconds())})
+			return p.render(c, http.StatusOK, "hop", pageData{Title: "Opening your link", Hop: true, HopSwitch: true})
 		}
 	}
 	sess, err := p.ss.OpenLink(ctx, token)
@@ -597,6 +597,44 @@ func (p *selfServicePage) openLink(c echo.Context) error {
 	// Lax now (setCookie), which it would send, but the refresh, a navigation this site
 	// starts, works whatever the cookie's mode.
 	return p.render(c, http.StatusOK, "hop", pageData{Title: "Opening your link", Hop: true})
+}
+
+// switchCookie carries the token of a link opened in a browser with a session of another
+// user, from the link's address to the question's (switchPage), which has none.
+const switchCookie = "emfa_switch"
+
+func (p *selfServicePage) switchToken(c echo.Context) string {
+	ck, err := c.Cookie(switchCookie)
+	if err != nil || len(ck.Value) > 64 {
+		return ""
+	}
+	return ck.Value
+}
+
+// switchPage asks whether the link whose token switchCookie carries may replace the
+// browser's session of another user; with no such link, the page.
+func (p *selfServicePage) switchPage(c echo.Context) error {
+	token := p.switchToken(c)
+	cur, err := p.session(c)
+	if token == "" || err != nil || (cur.Kind != lifecycle.SessionUser && cur.Kind != lifecycle.SessionLink) {
+		return p.reopened(c)
+	}
+	c.Set(keepSession, true)
+	ctx, refused := p.linkOpening(c)
+	user, err := p.ss.LinkUser(ctx, token)
+	if err != nil {
+		return refused(err)
+	}
+	d := pageData{Title: "This link is for someone else", CSRF: cur.CSRF, User: user, Action: "/self-service/switch",
+		Text: "This browser is signed in as " + cur.User + ", and this link is for " + user + ". Continue only if you mean to set up " +
+			"sign-in verification for " + user + ": " + cur.User + " will be signed out here."}
+	d.Back, d.BackText = "/self-service/", "Stay signed in as "+cur.User
+	if cur.Kind == lifecycle.SessionLink {
+		d.Text = "This browser is setting up sign-in verification for " + cur.User + ", and this link is for " + user +
+			". Continue only if you mean to set it up for " + user + " instead."
+		d.Back, d.BackText = "/self-service/enroll", "Go on setting up sign-in verification for "+cur.User
+	}
+	return p.render(c, http.StatusOK, "switch", d)
 }
 
 // linkOpening is the context of a link's opening, and what answers its refusal. A link
@@ -637,6 +675,22 @@ func (p *selfServicePage) linkOpening(c echo.Context) (context.Context, func(err
 // token, and, for a browser that says where the form came from, from this page; the
 // session it replaces ends. A link that opens nothing leaves the session as it was.
 func (p *selfServicePage) switchLink(c echo.Context, cur lifecycle.Session) error {
+	return p.switchTo(c, cur, c.Param("token"))
+}
+
+// switchPending is switchLink for the question's form (switchPage): the token its cookie
+// carries, which goes with the answer.
+func (p *selfServicePage) switchPending(c echo.Context, cur lifecycle.Session) error {
+	token := p.switchToken(c)
+	if token == "" {
+		return p.reopened(c)
+	}
+	c.SetCookie(&http.Cookie{Name: switchCookie, Value: "", Path: "/self-service/", HttpOnly: true,
+		Secure: p.secure || c.Request().TLS != nil, SameSite: selfServiceSameSite, MaxAge: -1})
+	return p.switchTo(c, cur, token)
+}
+
+func (p *selfServicePage) switchTo(c echo.Context, cur lifecycle.Session, token string) error {
 	c.Set(keepSession, true)
 	// Sec-Fetch-Site, not Origin: the page's no-referrer policy makes a browser send its
 	// own forms with Origin: null.
@@ -647,7 +701,7 @@ func (p *selfServicePage) switchLink(c echo.Context, cur lifecycle.Session) erro
 	// session): a token posted here that does not exist is a guess as one opened by GET
 	// is, counted against the address and recorded within its few, not each one a row.
 	ctx, refused := p.linkOpening(c)
-	sess, err := p.ss.OpenLink(ctx, c.Param("token"))
+	sess, err := p.ss.OpenLink(ctx, token)
 	if err != nil {
 		return refused(err)
 	}

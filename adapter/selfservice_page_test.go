@@ -31,6 +31,7 @@ type pageBrowser struct {
 	header   http.Header
 	send     http.Header // headers the next requests send (Sec-Fetch-Site...)
 	shownCk  string      // the enrollment's shown cookie
+	switchCk string      // the link a question waits on (switchCookie)
 	followed string      // the redirect the last request followed, "" for none
 }
 
@@ -62,6 +63,9 @@ func (p *pageBrowser) do(t *testing.T, method, path string, form url.Values) int
 	if p.shownCk != "" {
 		req.AddCookie(&http.Cookie{Name: shownCookie, Value: p.shownCk})
 	}
+	if p.switchCk != "" {
+		req.AddCookie(&http.Cookie{Name: switchCookie, Value: p.switchCk})
+	}
 	for k, vs := range p.send {
 		req.Header[k] = vs
 	}
@@ -76,6 +80,12 @@ func (p *pageBrowser) do(t *testing.T, method, path string, form url.Values) int
 		}
 		if c.Name == shownCookie {
 			p.shownCk = c.Value
+		}
+		if c.Name == switchCookie {
+			p.switchCk = c.Value
+			if c.MaxAge < 0 {
+				p.switchCk = ""
+			}
 		}
 	}
 	// A browser follows the enrollment's redirects to the page of its pending factor or
@@ -407,11 +417,19 @@ func TestLinkNeverReplacesAnotherUsersSession(t *testing.T) {
 	signedIn := alice.cookie
 	mallory := linkOf(t, h, "mallory")
 
-	if code := alice.do(t, "GET", mallory, nil); code != http.StatusOK || alice.cookie != signedIn || alice.header.Get("Set-Cookie") != "" ||
-		!strings.Contains(alice.body, "signed in as alice") || !strings.Contains(alice.body, "for mallory") ||
-		!strings.Contains(alice.body, `action="`+mallory+`"`) || !strings.Contains(alice.body, `id="cancel" href="/self-service/"`) {
-		t.Fatalf("another user's link while signed in: %d, Set-Cookie %q, want the question and the session kept:\n%s",
+	// The question is asked at an address without the token (the link's page moves on to
+	// it by a refresh, the token in a cookie of its own), so that the token leaves the
+	// address bar and the history.
+	if code := alice.do(t, "GET", mallory, nil); code != http.StatusOK || alice.cookie != signedIn ||
+		strings.Contains(alice.header.Get("Set-Cookie"), selfServiceCookie+"=") || alice.switchCk == "" ||
+		!strings.Contains(alice.body, `url=/self-service/switch`) {
+		t.Fatalf("another user's link while signed in: %d, Set-Cookie %q, want a refresh to the question and the session kept:\n%s",
 			code, alice.header.Get("Set-Cookie"), alice.body)
+	}
+	if code := alice.do(t, "GET", "/self-service/switch", nil); code != http.StatusOK || alice.cookie != signedIn ||
+		!strings.Contains(alice.body, "signed in as alice") || !strings.Contains(alice.body, "for mallory") ||
+		!strings.Contains(alice.body, `action="/self-service/switch"`) || !strings.Contains(alice.body, `id="cancel" href="/self-service/"`) {
+		t.Fatalf("the question: %d, want it and the session kept:\n%s", code, alice.body)
 	}
 	csrf := alice.csrf
 	if alice.do(t, "GET", "/self-service/", nil); !strings.Contains(alice.body, "Signed in as alice.") {
@@ -421,11 +439,11 @@ func TestLinkNeverReplacesAnotherUsersSession(t *testing.T) {
 	// A cross-site POST (which a browser sends with the cookie only if it is not Lax; the
 	// token then came from elsewhere) is refused, and the session stays.
 	alice.send = http.Header{"Sec-Fetch-Site": {"cross-site"}}
-	if code := alice.do(t, "POST", mallory, url.Values{"csrf": {csrf}}); code != http.StatusForbidden || alice.cookie != signedIn {
+	if code := alice.do(t, "POST", "/self-service/switch", url.Values{"csrf": {csrf}}); code != http.StatusForbidden || alice.cookie != signedIn {
 		t.Errorf("a cross-site switch: %d, want 403 and the session kept\n%s", code, alice.body)
 	}
 	alice.send = nil
-	if code := alice.do(t, "POST", mallory, url.Values{"csrf": {"stale"}}); code != http.StatusForbidden || alice.cookie != signedIn {
+	if code := alice.do(t, "POST", "/self-service/switch", url.Values{"csrf": {"stale"}}); code != http.StatusForbidden || alice.cookie != signedIn {
 		t.Errorf("a switch without the page's token: %d, want 403 and the session kept\n%s", code, alice.body)
 	}
 
@@ -437,9 +455,10 @@ func TestLinkNeverReplacesAnotherUsersSession(t *testing.T) {
 
 	// Confirmed on the page: mallory's link session, and alice's ends.
 	alice.do(t, "GET", mallory, nil)
+	alice.do(t, "GET", "/self-service/switch", nil)
 	alice.send = http.Header{"Sec-Fetch-Site": {"same-origin"}}
-	if code := alice.do(t, "POST", mallory, url.Values{}); code != http.StatusSeeOther || alice.header.Get("Location") != "/self-service/enroll" ||
-		alice.cookie == signedIn || alice.cookie == "" {
+	if code := alice.do(t, "POST", "/self-service/switch", url.Values{}); code != http.StatusSeeOther || alice.header.Get("Location") != "/self-service/enroll" ||
+		alice.cookie == signedIn || alice.cookie == "" || alice.switchCk != "" {
 		t.Fatalf("the switch: %d Location %q\n%s", code, alice.header.Get("Location"), alice.body)
 	}
 	if alice.do(t, "GET", "/self-service/enroll", nil); !strings.Contains(alice.body, "Hello mallory.") {
@@ -451,7 +470,8 @@ func TestLinkNeverReplacesAnotherUsersSession(t *testing.T) {
 	}
 
 	// mallory's link session, in turn, is asked before alice's link replaces it.
-	if alice.do(t, "GET", own, nil); !strings.Contains(alice.body, "for alice") || !strings.Contains(alice.body, `id="cancel" href="/self-service/enroll"`) {
+	alice.do(t, "GET", own, nil)
+	if alice.do(t, "GET", "/self-service/switch", nil); !strings.Contains(alice.body, "for alice") || !strings.Contains(alice.body, `id="cancel" href="/self-service/enroll"`) {
 		t.Errorf("alice's link in mallory's link session: %s", alice.body)
 	}
 

@@ -66,7 +66,8 @@ func stateName(state string) string {
 	return state
 }
 
-// selfServiceCookie names the session cookie; __Host- when served over TLS.
+// selfServiceCookie names the session cookie. Not __Host-: that prefix needs Path=/, and
+// the page's cookies go to /self-service/ only.
 const selfServiceCookie = "emfa_ss"
 
 // maxFormField bounds each form field: anything longer is refused, not truncated.

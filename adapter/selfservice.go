@@ -500,6 +500,7 @@ func (p *selfServicePage) cookiesBlocked(c echo.Context) error {
 }
 
 func (p *selfServicePage) home(c echo.Context) error {
+	p.dropSwitch(c)
 	ctx := c.Request().Context()
 	sess, err := p.session(c)
 	if err == nil && sess.Kind == lifecycle.SessionUser {
@@ -686,9 +687,19 @@ func (p *selfServicePage) switchPending(c echo.Context, cur lifecycle.Session) e
 	if token == "" {
 		return p.reopened(c)
 	}
+	p.dropSwitch(c)
+	return p.switchTo(c, cur, token)
+}
+
+// dropSwitch deletes the switch cookie, if the request has one: answered, or declined
+// by the question's other button (to the home or enrollment page), the link it carries
+// does not wait for the next person at this browser.
+func (p *selfServicePage) dropSwitch(c echo.Context) {
+	if _, err := c.Cookie(switchCookie); err != nil {
+		return
+	}
 	c.SetCookie(&http.Cookie{Name: switchCookie, Value: "", Path: "/self-service/", HttpOnly: true,
 		Secure: p.secure || c.Request().TLS != nil, SameSite: selfServiceSameSite, MaxAge: -1})
-	return p.switchTo(c, cur, token)
 }
 
 func (p *selfServicePage) switchTo(c echo.Context, cur lifecycle.Session, token string) error {
@@ -715,6 +726,7 @@ func (p *selfServicePage) switchTo(c echo.Context, cur lifecycle.Session, token 
 }
 
 func (p *selfServicePage) choose(c echo.Context) error {
+	p.dropSwitch(c)
 	sess, err := p.session(c)
 	if err != nil {
 		if p.cookieRefused(c) {

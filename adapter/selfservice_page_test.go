@@ -435,6 +435,15 @@ func TestLinkNeverReplacesAnotherUsersSession(t *testing.T) {
 	if alice.do(t, "GET", "/self-service/", nil); !strings.Contains(alice.body, "Signed in as alice.") {
 		t.Fatalf("after the question, cancelled: %s", alice.body)
 	}
+	// Declined, the link waits no longer in the browser for the next person at it.
+	if alice.switchCk != "" {
+		t.Errorf("the switch cookie outlives the question declined")
+	}
+	if code := alice.do(t, "GET", "/self-service/switch", nil); code == http.StatusOK && strings.Contains(alice.body, "for mallory") {
+		t.Errorf("the question again after it was declined:\n%s", alice.body)
+	}
+	alice.do(t, "GET", mallory, nil)
+	alice.do(t, "GET", "/self-service/switch", nil)
 
 	// A cross-site POST (which a browser sends with the cookie only if it is not Lax; the
 	// token then came from elsewhere) is refused, and the session stays.

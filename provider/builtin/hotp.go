@@ -6,8 +6,11 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emfa/emfa/provider"
@@ -126,17 +129,35 @@ func (k *hotpFactor) Enroll(ctx context.Context, u store.User, _ []store.Factor,
 	}}, nil
 }
 
-// hotpURI is the Key URI Format authenticator apps read (Google Authenticator's wiki);
-// pquerna/otp's hotp package leaves out the counter, which the format requires for hotp.
+// hotpURI is the Key URI Format authenticator apps read (Google Authenticator's wiki),
+// with the counter the format requires for hotp.
 func hotpURI(issuer, account string, seed []byte, alg Algorithm, digits int, counter int64) string {
-	q := url.Values{}
-	q.Set("secret", EncodeSecret(seed))
+	return otpauthURI(TypeHOTP, issuer, account, url.Values{
+		"secret": {EncodeSecret(seed)}, "algorithm": {string(alg)},
+		"digits": {strconv.Itoa(digits)}, "counter": {strconv.FormatInt(counter, 10)},
+	})
+}
+
+// otpauthURI is an otpauth://kind/issuer:account URI with the issuer parameter and q.
+// Every name and value is percent-encoded, a space as %20 and a '+' as %2B: apps read a
+// '+' as a space (in the query, and some in the label too), and an '&' or '=' left as it
+// is would cut the issuer parameter short. An '@' stays as it is, as in the format's
+// examples (alice@google.com).
+func otpauthURI(kind, issuer, account string, q url.Values) string {
 	q.Set("issuer", issuer)
-	q.Set("algorithm", string(alg))
-	q.Set("digits", strconv.Itoa(digits))
-	q.Set("counter", strconv.FormatInt(counter, 10))
-	u := url.URL{Scheme: "otpauth", Host: "hotp", Path: "/" + issuer + ":" + account, RawQuery: q.Encode()}
-	return u.String()
+	keys := slices.Sorted(maps.Keys(q))
+	var query strings.Builder
+	for _, k := range keys {
+		if query.Len() > 0 {
+			query.WriteByte('&')
+		}
+		query.WriteString(otpauthEscape(k) + "=" + otpauthEscape(q.Get(k)))
+	}
+	return "otpauth://" + kind + "/" + otpauthEscape(issuer) + ":" + otpauthEscape(account) + "?" + query.String()
+}
+
+func otpauthEscape(s string) string {
+	return strings.NewReplacer("+", "%20", "%40", "@").Replace(url.QueryEscape(s))
 }
 
 type hotpParams struct {

@@ -8,9 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
-
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
 )
@@ -110,13 +107,6 @@ func (k *totpFactor) Enroll(ctx context.Context, u store.User, _ []store.Factor,
 	if period < 10 || period > 300 {
 		return Enrolled{}, fmt.Errorf("%w: period must be between 10 and 300 seconds, not %d", ErrInput, period)
 	}
-	key, err := totp.Generate(totp.GenerateOpts{
-		Issuer: k.s.Issuer, AccountName: u.Name, Period: uint(period),
-		Secret: seed, Digits: otp.Digits(digits), Algorithm: otpAlgorithm(alg),
-	})
-	if err != nil {
-		return Enrolled{}, fmt.Errorf("otpauth uri: %w", err)
-	}
 	f := k.e.newFactor(u, TypeTOTP, cmp.Or(in.Values.Get("name"), "Authenticator app"), in)
 	f.Params["algorithm"], f.Params["digits"], f.Params["period"] = string(alg), strconv.Itoa(digits), strconv.Itoa(period)
 	if err := k.e.createSealed(ctx, in, &f, seed); err != nil {
@@ -124,23 +114,15 @@ func (k *totpFactor) Enroll(ctx context.Context, u store.User, _ []store.Factor,
 	}
 	return Enrolled{Factor: f, Output: map[string]any{
 		"algorithm": f.Params["algorithm"], "digits": f.Params["digits"], "period": f.Params["period"],
-		"secret": EncodeSecret(seed), "otpauthURI": key.URL(),
+		"secret": EncodeSecret(seed), "otpauthURI": otpauthURI(TypeTOTP, k.s.Issuer, u.Name, url.Values{
+			"secret": {EncodeSecret(seed)}, "algorithm": {string(alg)}, "digits": {f.Params["digits"]}, "period": {f.Params["period"]},
+		}),
 	}}, nil
 }
 
 // issuer is what authenticator apps show next to the account name, for TOTP and HOTP
 // alike: totp.issuer.
 func (e *Engine) issuer() string { return e.factors[TypeTOTP].(*totpFactor).s.Issuer }
-
-func otpAlgorithm(a Algorithm) otp.Algorithm {
-	switch a {
-	case SHA256:
-		return otp.AlgorithmSHA256
-	case SHA512:
-		return otp.AlgorithmSHA512
-	}
-	return otp.AlgorithmSHA1
-}
 
 type totpParams struct {
 	alg    Algorithm

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emfa/emfa/provider"
@@ -44,6 +45,10 @@ func (s *totpSettings) Check(c *Checker) {
 	}
 	if s.Issuer == "" {
 		c.Errorf("issuer", "must not be empty")
+	}
+	if strings.Contains(s.Issuer, ":") {
+		// The otpauth label is issuer:account; apps split it at the first colon.
+		c.Errorf("issuer", "must not contain a colon (the otpauth URI's label is issuer:account), not %q", s.Issuer)
 	}
 }
 

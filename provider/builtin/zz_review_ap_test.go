@@ -42,3 +42,21 @@ func TestReviewOtpauthURIEscaping(t *testing.T) {
 		}
 	}
 }
+
+// An issuer with a colon cannot be told apart from the account in the otpauth label
+// (the Key Uri Format: "neither issuer nor account name may themselves contain a colon",
+// literal or encoded): apps would show "ACME" as the issuer and "Prod:alice" as the
+// account. The configuration refuses it rather than every enrollment carrying it.
+func TestReviewIssuerWithColonRefused(t *testing.T) {
+	_, err := check(t, `
+providers:
+  - name: A
+    credentialPrefix: a
+    capabilities: [totp]
+    builtin:
+      totp: {issuer: "ACME: Prod"}
+`)
+	if err == nil || !strings.Contains(err.Error(), "issuer") || !strings.Contains(err.Error(), "colon") {
+		t.Errorf("issuer with a colon: %v", err)
+	}
+}

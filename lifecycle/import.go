@@ -62,6 +62,14 @@ var csvColumns = []string{"username", "email", "phone", "country", "displayName"
 // file is an error. A refusal names the row's user when it could be read for certain;
 // one without a name may be any user's row, and a full import then deletes nobody.
 func ParseImport(r io.Reader, format string) ([]ImportRow, []RowResult, error) {
+	// A UTF-8 byte order mark, as Windows tools save "UTF-8" (PowerShell's Export-Csv,
+	// Excel's CSV UTF-8, Notepad), is not the file's: before a quoted CSV header it made
+	// the quote a bare one, and it made a first JSON line no JSON.
+	br := bufio.NewReaderSize(r, 64<<10)
+	if b, _ := br.Peek(3); string(b) == "\ufeff" {
+		_, _ = br.Discard(3)
+	}
+	r = br
 	switch format {
 	case FormatCSV:
 		return parseCSV(r)

@@ -1,0 +1,37 @@
+package lifecycle_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/emfa/emfa/lifecycle"
+)
+
+// A file saved with a UTF-8 byte order mark is read as without one: PowerShell's
+// Export-Csv (Windows PowerShell 5.1, -Encoding UTF8) writes the mark and quotes every
+// field, header included; Notepad and Out-File save JSON lines with the mark.
+func TestReviewImportByteOrderMark(t *testing.T) {
+	for _, c := range []struct{ name, format, text string }{
+		{"csv, quoted header", lifecycle.FormatCSV, "\ufeff\"username\",\"email\"\r\n\"alice\",\"a@example.com\"\r\n\"bob\",\"b@example.com\"\r\n"},
+		{"csv, plain header", lifecycle.FormatCSV, "\ufeffusername,email\r\nalice,a@example.com\r\nbob,b@example.com\r\n"},
+		{"jsonl", lifecycle.FormatJSONL, "\ufeff{\"username\":\"alice\",\"email\":\"a@example.com\"}\r\n\r\n{\"username\":\"bob\",\"email\":\"b@example.com\"}\r\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rows, bad, err := lifecycle.ParseImport(strings.NewReader(c.text), c.format)
+			if err != nil || len(bad) != 0 || len(rows) != 2 {
+				t.Fatalf("rows %+v, refused %+v, %v; want alice and bob", rows, bad, err)
+			}
+			if rows[0].Username != "alice" || rows[0].Email != "a@example.com" || rows[0].Line != 1+btoi(c.format == lifecycle.FormatCSV) ||
+				rows[1].Username != "bob" {
+				t.Errorf("rows %+v", rows)
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -454,12 +454,15 @@ func qrPNG(text string) (string, error) {
 }
 
 // pngDataURI draws code's modules size×size pixels (the largest whole number of pixels
-// per module, centred on white) as a 1-bit greyscale PNG in a data URI. The PNG is
-// written here: image/png asks the image for every pixel's colour index, which was 0.7 of
-// the 1.2 ms an enrollment's code took; these rows are built a module at a time.
+// per module that leaves a quiet zone of four modules, centred on white) as a 1-bit
+// greyscale PNG in a data URI. The PNG is written here: image/png asks the image for
+// every pixel's colour index, which was 0.7 of the 1.2 ms an enrollment's code took;
+// these rows are built a module at a time.
 func pngDataURI(code *qr.Code, size int) (string, error) {
 	n := code.Size()
-	factor := size / n
+	// Four light modules around the code: the quiet zone ISO/IEC 18004 requires, which
+	// the page or console showing the image may not give it.
+	factor := size / (n + 2*4)
 	if factor <= 0 {
 		return "", fmt.Errorf("a QR code of %d modules does not fit %d pixels", n, size)
 	}

@@ -35,7 +35,7 @@ func TestQRPNG(t *testing.T) {
 			t.Fatal(err)
 		}
 		n := code.Size()
-		factor := 256 / n
+		factor := 256 / (n + 8) // a quiet zone of four modules
 		off := (256 - n*factor) / 2
 		if got.Bounds() != image.Rect(0, 0, 256, 256) || factor < 3 {
 			t.Fatalf("bounds %v, %d pixels per module", got.Bounds(), factor)

@@ -88,8 +88,13 @@ func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
 		return nil, nil, invalid("invalid_file", "file", "no CSV header line: %v", err)
 	}
 	col := map[string]int{}
+	var unnamed []int // columns the header leaves empty, as Excel writes trailing ones
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		if h == "" {
+			unnamed = append(unnamed, i)
+			continue
+		}
 		j := slices.IndexFunc(csvColumns, func(c string) bool { return strings.EqualFold(c, h) })
 		if j < 0 && len(header) == 1 && strings.Contains(h, ";") {
 			// Excel writes "CSV" with semicolons where a comma is the decimal separator.
@@ -161,6 +166,11 @@ func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
 			// Refused by name, its bytes would name no user, and a full import would
 			// delete the user the row means.
 			bad = append(bad, refused(line, "", notUTF8("username")))
+			continue
+		}
+		if i := slices.IndexFunc(unnamed, func(i int) bool { return strings.TrimSpace(rec[i]) != "" }); i >= 0 {
+			bad = append(bad, refused(line, get("username"), invalid("invalid_row", "", "column %d holds %q, but the header names no column there",
+				unnamed[i]+1, strings.TrimSpace(rec[unnamed[i]]))))
 			continue
 		}
 		rows = append(rows, ImportRow{Line: line, Username: get("username"), Email: get("email"), Phone: get("phone"),

@@ -35,3 +35,17 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// Excel writes a column a formatted but empty cell reaches as an empty field on every
+// line, header included ("username,email,,"): such a file is read as without those
+// columns, and a row with something in a column the header does not name is refused,
+// saying which column.
+func TestReviewImportEmptyTrailingColumns(t *testing.T) {
+	rows, bad, err := lifecycle.ParseImport(strings.NewReader("username,email,,\r\nalice,a@example.com,,\r\nbob,b@example.com,,x\r\n"), lifecycle.FormatCSV)
+	if err != nil || len(rows) != 1 || rows[0].Username != "alice" || rows[0].Email != "a@example.com" || rows[0].Line != 2 {
+		t.Fatalf("rows %+v, refused %+v, %v; want alice read", rows, bad, err)
+	}
+	if len(bad) != 1 || bad[0].Line != 3 || bad[0].Error == nil || !strings.Contains(bad[0].Error.Msg, "column 4") {
+		t.Errorf("refused %+v; want line 3 refused for column 4", bad)
+	}
+}

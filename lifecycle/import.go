@@ -96,6 +96,11 @@ func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
 			continue
 		}
 		j := slices.IndexFunc(csvColumns, func(c string) bool { return strings.EqualFold(c, h) })
+		if j < 0 && strings.Contains(h, "\r") {
+			// encoding/csv ends a line at "\n" alone: a file of "\r" line ends is one line.
+			return nil, nil, invalid("invalid_file", "header", "the file's lines end in a carriage return alone (as Excel for Mac's \"CSV (Macintosh)\" saves them), "+
+				"which reads as one line; save it as CSV with CRLF or LF line ends (\"CSV UTF-8\")")
+		}
 		if j < 0 && len(header) == 1 && strings.Contains(h, ";") {
 			// Excel writes "CSV" with semicolons where a comma is the decimal separator.
 			return nil, nil, invalid("invalid_file", "header", "the header %q is one column: the file's fields are separated by semicolons, "+

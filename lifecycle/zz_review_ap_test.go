@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -47,5 +48,16 @@ func TestReviewImportEmptyTrailingColumns(t *testing.T) {
 	}
 	if len(bad) != 1 || bad[0].Line != 3 || bad[0].Error == nil || !strings.Contains(bad[0].Error.Msg, "column 4") {
 		t.Errorf("refused %+v; want line 3 refused for column 4", bad)
+	}
+}
+
+// A file whose lines end in a carriage return alone (Excel for Mac's "CSV (Macintosh)")
+// reads as one line to encoding/csv: it is refused saying so, not as a header of unknown
+// columns such as "email\ralice".
+func TestReviewImportCarriageReturnLines(t *testing.T) {
+	_, _, err := lifecycle.ParseImport(strings.NewReader("username,email\ralice,a@example.com\rbob,b@example.com\r"), lifecycle.FormatCSV)
+	var le *lifecycle.Error
+	if !errors.As(err, &le) || le.Code != "invalid_file" || !strings.Contains(le.Msg, "carriage return") {
+		t.Errorf("%v; want invalid_file saying the lines end in a carriage return", err)
 	}
 }

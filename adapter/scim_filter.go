@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
@@ -26,11 +27,15 @@ func parseSCIMFilter(f string) ([]scimClause, error) {
 		}
 		v := m[6]
 		if m[6] == "" {
-			s, err := strconv.Unquote(`"` + m[5] + `"`)
-			if err != nil {
-				return nil, scimErr(400, "invalidFilter", "a value is not a valid JSON string")
+			// A JSON string (RFC 7644 §3.4.2.2): `\/` and surrogate pairs too, which Go's
+			// quoting does not read.
+			if err := json.Unmarshal([]byte(`"`+m[5]+`"`), &v); err != nil {
+				s, err := strconv.Unquote(`"` + m[5] + `"`)
+				if err != nil {
+					return nil, scimErr(400, "invalidFilter", "a value is not a valid JSON string")
+				}
+				v = s
 			}
-			v = s
 		}
 		out = append(out, scimClause{attr: strings.ToLower(m[1] + m[4]), value: v, selAttr: strings.ToLower(m[2]), selV: m[3]})
 	}

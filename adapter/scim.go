@@ -439,8 +439,13 @@ func (m *scimUser) applyAddress(op string, p scimPath, value any) error {
 // phone to phoneNumbers[type eq "work"], a personal address to emails[type eq "home"])
 // leaves the one kept alone, unless that is the type kept; an add of values none of
 // which is kept changes nothing; a remove filtered on another type or value removes
-// nothing.
+// nothing. A sub-attribute other than the value (emails[type eq "work"].display, Entra's
+// phoneNumbers[type eq "mobile"].primary) names nothing kept: it changes nothing, rather
+// than its value being taken for the address or its remove clearing it.
 func (m *scimUser) applyMulti(op string, p scimPath, value any) error {
+	if p.sub != "" && p.sub != "value" {
+		return nil
+	}
 	target, typ, prefer := &m.email, &m.emailType, keptEmailType
 	if p.attr == "phonenumbers" {
 		target, typ, prefer = &m.phone, &m.phoneType, keptPhoneType

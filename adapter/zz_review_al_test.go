@@ -21,3 +21,30 @@ func TestReviewSCIMFilterJSONEscapes(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewSCIMMultiValuedSubAttribute: a PATCH of a sub-attribute of the kept e-mail or
+// phone number other than its value (display, primary — Entra sends "True" as a string)
+// names no part of them this server keeps; it must not write that sub-attribute's value
+// as the address or number, nor clear them on its remove.
+func TestReviewSCIMMultiValuedSubAttribute(t *testing.T) {
+	h := newSyncHarness(t)
+	code, u, _ := h.scim("POST", "/Users", `{"userName":"sub@example.com",
+	 "emails":[{"value":"sub@example.com","type":"work","primary":true}],
+	 "phoneNumbers":[{"value":"+15550100123","type":"mobile"}]}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, u)
+	}
+	id := u["id"].(string)
+	for _, op := range []string{
+		`{"op":"replace","path":"emails[type eq \"work\"].display","value":"Sub at work"}`,
+		`{"op":"Replace","path":"phoneNumbers[type eq \"mobile\"].primary","value":"True"}`,
+		`{"op":"remove","path":"emails[type eq \"work\"].display"}`,
+		`{"op":"replace","value":{"phoneNumbers[type eq \"mobile\"].display":"cell"}}`,
+	} {
+		code, body, _ := h.scim("PATCH", "/Users/"+id, `{"Operations":[`+op+`]}`)
+		rec, _ := h.user("sub@example.com")
+		if code != 200 || rec.Email != "sub@example.com" || rec.Phone != "+15550100123" {
+			t.Errorf("%s: %d %v; stored email %q phone %q", op, code, body["detail"], rec.Email, rec.Phone)
+		}
+	}
+}

@@ -454,7 +454,8 @@ func (m *scimUser) applyMulti(op string, p scimPath, value any) error {
 	if op == "remove" {
 		switch {
 		case p.selAttr == "type" && !strings.EqualFold(p.selV, kept),
-			p.selAttr == "value" && !strings.EqualFold(p.selV, *target):
+			p.selAttr == "value" && !strings.EqualFold(p.selV, *target),
+			p.attr == "emails" && value != nil && !namesEmail(value, *target):
 		default:
 			*target, *typ = "", ""
 		}
@@ -486,6 +487,23 @@ func (m *scimUser) applyMulti(op string, p scimPath, value any) error {
 		*typ = ""
 	}
 	return nil
+}
+
+// namesEmail reports whether a remove's value (a string, an object or an array of them, as
+// Entra names the values it removes) names the address kept, or an entry without an
+// address. A phone number is not compared so: the directory's may be written in a format
+// other than the E.164 one kept.
+func namesEmail(v any, email string) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.EqualFold(x, email)
+	case map[string]any:
+		s, ok := subAttr(x, "value").(string)
+		return !ok || strings.EqualFold(s, email)
+	case []any:
+		return slices.ContainsFunc(x, func(e any) bool { return namesEmail(e, email) })
+	}
+	return true
 }
 
 // multiValue picks the value of a multi-valued attribute and its type: the entry of type

@@ -48,3 +48,23 @@ func TestReviewSCIMMultiValuedSubAttribute(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewSCIMEmailRemoveWithValue: a remove of `emails` whose value names another
+// address (as Entra names what it removes from a multi-valued attribute, members too)
+// leaves the user's work address alone; one naming that address removes it.
+func TestReviewSCIMEmailRemoveWithValue(t *testing.T) {
+	h := newSyncHarness(t)
+	code, u, _ := h.scim("POST", "/Users", `{"userName":"rv@example.com","emails":[{"value":"rv@example.com","type":"work"}]}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, u)
+	}
+	id := u["id"].(string)
+	code, body, _ := h.scim("PATCH", "/Users/"+id, `{"Operations":[{"op":"Remove","path":"emails","value":[{"value":"rv.home@example.com","type":"home"}]}]}`)
+	if rec, _ := h.user("rv@example.com"); code != 200 || rec.Email != "rv@example.com" {
+		t.Fatalf("remove of another address: %d %v; stored %q", code, body["detail"], rec.Email)
+	}
+	code, body, _ = h.scim("PATCH", "/Users/"+id, `{"Operations":[{"op":"Remove","path":"emails","value":[{"value":"RV@example.com"}]}]}`)
+	if rec, _ := h.user("rv@example.com"); code != 200 || rec.Email != "" {
+		t.Fatalf("remove of the address: %d %v; stored %q", code, body["detail"], rec.Email)
+	}
+}

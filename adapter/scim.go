@@ -446,6 +446,9 @@ func (m *scimUser) applyMulti(op string, p scimPath, value any) error {
 	if p.sub != "" && p.sub != "value" {
 		return nil
 	}
+	if b, ok := scimBool(p.selV); ok && p.selAttr == "primary" && !b {
+		return nil // the one kept is shown as primary: a path of another entry
+	}
 	target, typ, prefer := &m.email, &m.emailType, keptEmailType
 	if p.attr == "phonenumbers" {
 		target, typ, prefer = &m.phone, &m.phoneType, keptPhoneType

@@ -68,3 +68,31 @@ func TestReviewSCIMEmailRemoveWithValue(t *testing.T) {
 		t.Fatalf("remove of the address: %d %v; stored %q", code, body["detail"], rec.Email)
 	}
 }
+
+// TestReviewSCIMPrimaryFalsePath: the e-mail and phone number emfa keeps are shown as
+// primary; a path filtered on `primary eq false` (a directory's secondary address) names
+// another entry, and must neither overwrite nor remove the one kept.
+func TestReviewSCIMPrimaryFalsePath(t *testing.T) {
+	h := newSyncHarness(t)
+	code, u, _ := h.scim("POST", "/Users", `{"userName":"pf@example.com","emails":[{"value":"pf@example.com","type":"work"}],
+	 "phoneNumbers":[{"value":"+15550100123","type":"mobile"}]}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, u)
+	}
+	id := u["id"].(string)
+	for _, op := range []string{
+		`{"op":"replace","path":"emails[primary eq false].value","value":"second@example.com"}`,
+		`{"op":"add","path":"phoneNumbers[primary eq False].value","value":"+15550100999"}`,
+		`{"op":"remove","path":"emails[primary eq false]"}`,
+	} {
+		code, body, _ := h.scim("PATCH", "/Users/"+id, `{"Operations":[`+op+`]}`)
+		rec, _ := h.user("pf@example.com")
+		if code != 200 || rec.Email != "pf@example.com" || rec.Phone != "+15550100123" {
+			t.Errorf("%s: %d %v; stored email %q phone %q", op, code, body["detail"], rec.Email, rec.Phone)
+		}
+	}
+	code, body, _ := h.scim("PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"emails[primary eq true].value","value":"pf2@example.com"}]}`)
+	if rec, _ := h.user("pf@example.com"); code != 200 || rec.Email != "pf2@example.com" {
+		t.Errorf("primary eq true: %d %v; stored %q", code, body["detail"], rec.Email)
+	}
+}

@@ -679,6 +679,21 @@ func checkIfMatch(c echo.Context, current string) error {
 	return errChanged
 }
 
+// noneMatch reports whether the request's If-None-Match names the current version: `*`,
+// or any tag of its list, compared weakly (RFC 9110 §13.1.2).
+func noneMatch(c echo.Context, current string) bool {
+	inm := strings.TrimSpace(c.Request().Header.Get("If-None-Match"))
+	if inm == "*" {
+		return true
+	}
+	for _, v := range strings.Split(inm, ",") {
+		if v = strings.TrimSpace(v); v != "" && strings.TrimPrefix(v, "W/") == strings.TrimPrefix(current, "W/") {
+			return true
+		}
+	}
+	return false
+}
+
 // errChanged answers a write whose If-Match names a version the resource no longer has.
 var errChanged = scimErr(http.StatusPreconditionFailed, "", "the resource changed (If-Match does not match its version)")
 
@@ -708,7 +723,7 @@ func (api *syncAPI) getUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && inm == r.Meta.Version {
+	if noneMatch(c, r.Meta.Version) {
 		return c.NoContent(http.StatusNotModified)
 	}
 	return answerView(c, http.StatusOK, r)

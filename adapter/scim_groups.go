@@ -101,7 +101,7 @@ func (api *syncAPI) getGroup(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if inm == r.Meta.Version {
+		if noneMatch(c, r.Meta.Version) {
 			return c.NoContent(http.StatusNotModified)
 		}
 	}

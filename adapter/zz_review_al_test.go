@@ -96,3 +96,30 @@ func TestReviewSCIMPrimaryFalsePath(t *testing.T) {
 		t.Errorf("primary eq true: %d %v; stored %q", code, body["detail"], rec.Email)
 	}
 }
+
+// TestReviewSCIMIfNoneMatchListAndStar: If-None-Match may list several tags or be `*`
+// (RFC 9110 §13.1.2); a GET whose resource matches any of them is answered 304.
+func TestReviewSCIMIfNoneMatchListAndStar(t *testing.T) {
+	h := newSyncHarness(t)
+	code, u, hdr := h.scim("POST", "/Users", `{"userName":"inm@example.com"}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, u)
+	}
+	id := u["id"].(string)
+	code, g, ghdr := h.scim("POST", "/Groups", `{"displayName":"inm"}`)
+	if code != 201 {
+		t.Fatalf("group: %d %v", code, g)
+	}
+	gid := g["id"].(string)
+	for _, c := range []struct{ path, inm string }{
+		{"/Users/" + id, "*"}, {"/Users/" + id, `W/"old", ` + hdr.Get("ETag")},
+		{"/Groups/" + gid, "*"}, {"/Groups/" + gid, `W/"old", ` + ghdr.Get("ETag")},
+	} {
+		if code, _, _ := h.scim("GET", c.path, "", "If-None-Match", c.inm); code != 304 {
+			t.Errorf("%s If-None-Match %s: %d", c.path, c.inm, code)
+		}
+	}
+	if code, _, _ := h.scim("GET", "/Users/"+id, "", "If-None-Match", `W/"old"`); code != 200 {
+		t.Errorf("other tag: %d", code)
+	}
+}

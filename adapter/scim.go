@@ -449,6 +449,11 @@ func (m *scimUser) applyMulti(op string, p scimPath, value any) error {
 	if b, ok := scimBool(p.selV); ok && p.selAttr == "primary" && !b {
 		return nil // the one kept is shown as primary: a path of another entry
 	}
+	if p.attr == "emails" && p.selAttr == "value" && !strings.EqualFold(p.selV, m.email) && op != "remove" {
+		// Another address's entry. (A phone number filtered by value is not compared so:
+		// the directory may write it in another format than the E.164 one kept.)
+		return nil
+	}
 	target, typ, prefer := &m.email, &m.emailType, keptEmailType
 	if p.attr == "phonenumbers" {
 		target, typ, prefer = &m.phone, &m.phoneType, keptPhoneType

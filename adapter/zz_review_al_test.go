@@ -123,3 +123,23 @@ func TestReviewSCIMIfNoneMatchListAndStar(t *testing.T) {
 		t.Errorf("other tag: %d", code)
 	}
 }
+
+// TestReviewSCIMValueFilterPathOtherEntry: a replace whose path filters on another value
+// (emails[value eq "home@…"].value) names an entry emfa does not keep; it must not
+// overwrite the user's address, as a remove filtered so already removes nothing.
+func TestReviewSCIMValueFilterPathOtherEntry(t *testing.T) {
+	h := newSyncHarness(t)
+	code, u, _ := h.scim("POST", "/Users", `{"userName":"vf@example.com","emails":[{"value":"vf@example.com","type":"work"}]}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, u)
+	}
+	id := u["id"].(string)
+	code, body, _ := h.scim("PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"emails[value eq \"vf.home@example.com\"].value","value":"vf.home2@example.com"}]}`)
+	if rec, _ := h.user("vf@example.com"); code != 200 || rec.Email != "vf@example.com" {
+		t.Errorf("another entry: %d %v; stored %q", code, body["detail"], rec.Email)
+	}
+	code, body, _ = h.scim("PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"emails[value eq \"VF@example.com\"].value","value":"vf2@example.com"}]}`)
+	if rec, _ := h.user("vf@example.com"); code != 200 || rec.Email != "vf2@example.com" {
+		t.Errorf("the kept entry: %d %v; stored %q", code, body["detail"], rec.Email)
+	}
+}

@@ -308,6 +308,11 @@ func (m *scimUser) apply(op string, p scimPath, value any) error {
 		}
 		return s, nil
 	}
+	if !p.ofSchema(scimUserSchema) {
+		// An extension's attribute (RFC 7644 §3.10), though it has a core one's name:
+		// not kept.
+		return nil
+	}
 	var err error
 	switch p.attr {
 	case "username":

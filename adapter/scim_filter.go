@@ -79,16 +79,22 @@ func splitAnd(f string) []string {
 type scimPath struct {
 	attr, sub     string
 	selAttr, selV string
+	schema        string // the URN the path names its attribute by, if it does
 }
 
-var scimPathRE = regexp.MustCompile(`^(?:urn:[^ ]*:)?([A-Za-z][A-Za-z0-9_\-]*)(?:\[\s*([A-Za-z][A-Za-z0-9_]*)\s+(?i:eq)\s+"?([^"\]]*)"?\s*\])?(?:\.([A-Za-z][A-Za-z0-9_]*))?$`)
+// ofSchema reports whether p names an attribute of schema: by its URN, or by none.
+func (p scimPath) ofSchema(schema string) bool {
+	return p.schema == "" || strings.EqualFold(p.schema, schema)
+}
+
+var scimPathRE = regexp.MustCompile(`^(?:(urn:[^ ]*):)?([A-Za-z][A-Za-z0-9_\-]*)(?:\[\s*([A-Za-z][A-Za-z0-9_]*)\s+(?i:eq)\s+"?([^"\]]*)"?\s*\])?(?:\.([A-Za-z][A-Za-z0-9_]*))?$`)
 
 func parseSCIMPath(p string) (scimPath, error) {
 	m := scimPathRE.FindStringSubmatch(strings.TrimSpace(p))
 	if m == nil {
 		return scimPath{}, scimErr(400, "invalidPath", "path "+strconv.Quote(p)+" is not one this server reads")
 	}
-	return scimPath{attr: strings.ToLower(m[1]), selAttr: strings.ToLower(m[2]), selV: m[3], sub: strings.ToLower(m[4])}, nil
+	return scimPath{schema: m[1], attr: strings.ToLower(m[2]), selAttr: strings.ToLower(m[3]), selV: m[4], sub: strings.ToLower(m[5])}, nil
 }
 
 // subAttr is the sub-attribute name of a complex value (an e-mail's "value", an address's

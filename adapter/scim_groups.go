@@ -417,6 +417,9 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 		if err != nil {
 			return err
 		}
+		if !p.ofSchema(scimGroupSchema) {
+			return nil // an extension's attribute: not kept
+		}
 		if p.selAttr != "" || p.sub != "" {
 			return scimErr(400, "invalidPath", "path "+strconv.Quote(path)+" names a part of a group this server cannot "+op)
 		}
@@ -448,6 +451,8 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 			return "", "", nil, err
 		}
 		switch {
+		case !p.ofSchema(scimGroupSchema):
+			// an extension's attribute: not kept, nothing to remove
 		case p.attr == "members":
 			drop, err := api.membersToRemove(ctx, p, op.path, op.value, want)
 			if err != nil {

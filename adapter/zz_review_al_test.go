@@ -143,3 +143,35 @@ func TestReviewSCIMValueFilterPathOtherEntry(t *testing.T) {
 		t.Errorf("the kept entry: %d %v; stored %q", code, body["detail"], rec.Email)
 	}
 }
+
+// TestReviewSCIMExtensionAttributePath: a path naming its attribute by an extension's URN
+// (RFC 7644 §3.10) names that extension's attribute, not the core one of the same name:
+// a custom extension's `active` must not disable the user, nor its `displayName` rename
+// it, nor a group extension's `members` empty the group.
+func TestReviewSCIMExtensionAttributePath(t *testing.T) {
+	h := newSyncHarness(t)
+	code, u, _ := h.scim("POST", "/Users", `{"userName":"ex@example.com","displayName":"Ex"}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, u)
+	}
+	id := u["id"].(string)
+	const ext = "urn:ietf:params:scim:schemas:extension:custom:2.0:User:"
+	code, body, _ := h.scim("PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"`+ext+`active","value":false},
+	 {"op":"replace","value":{"`+ext+`displayName":"Other"}}]}`)
+	if code != 200 || body["active"] != true || body["displayName"] != "Ex" {
+		t.Errorf("user: %d %v", code, body)
+	}
+	code, g, _ := h.scim("POST", "/Groups", `{"displayName":"exg","members":[{"value":"`+id+`"}]}`)
+	if code != 201 {
+		t.Fatalf("group: %d %v", code, g)
+	}
+	code, g, _ = h.scim("PATCH", "/Groups/"+g["id"].(string), `{"Operations":[{"op":"remove","path":"urn:ietf:params:scim:schemas:extension:custom:2.0:Group:members"}]}`)
+	if ms, _ := g["members"].([]any); code != 200 || len(ms) != 1 {
+		t.Errorf("group: %d %v", code, g)
+	}
+	// The core schema's URN still names the core attribute.
+	code, body, _ = h.scim("PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"urn:ietf:params:scim:schemas:core:2.0:User:displayName","value":"Ex2"}]}`)
+	if code != 200 || body["displayName"] != "Ex2" {
+		t.Errorf("core URN: %d %v", code, body)
+	}
+}

@@ -42,7 +42,7 @@ func (d *deps) factorsAddCmd() *cobra.Command {
 			case strings.HasPrefix(args[0], "-"):
 				return usageError{"factors add needs a type before its flags: " + types}
 			}
-			return fmt.Errorf("unknown factor type %q (want %s)", args[0], types)
+			return usageError{fmt.Sprintf("unknown factor type %q (want %s)", args[0], types)}
 		},
 	}
 	for _, typ := range builtin.Types() {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -19,11 +20,20 @@ func (d *deps) tokensCmd() *cobra.Command {
 	create := d.managerCmd(&cobra.Command{
 		Use: "create --name NAME --scope read|helpdesk|write", Short: "create an admin API token (printed once)",
 		Example: "  emfa tokens create --name iam-sync --scope write --config emfa.yaml",
-		Args:    noArgsNeeding(&name, "tokens create needs --name NAME --scope read|helpdesk|write"),
+		Args: func(c *cobra.Command, args []string) error {
+			const need = "tokens create needs --name NAME --scope read|helpdesk|write"
+			if err := noArgsNeeding(&name, need)(c, args); err != nil {
+				return err
+			}
+			switch {
+			case scope == "":
+				return usageError{need}
+			case !slices.Contains(lifecycle.Scopes, scope):
+				return usageError{fmt.Sprintf("--scope: must be read, helpdesk or write, not %q", scope)}
+			}
+			return nil
+		},
 	}, func(ctx context.Context, _ *env, m *lifecycle.Manager, _ []string) error {
-		if scope == "" {
-			return usageError{"tokens create needs --name NAME --scope read|helpdesk|write"}
-		}
 		token, err := m.CreateToken(ctx, cliActor, name, scope)
 		if err != nil {
 			return cliError(err)

@@ -49,7 +49,16 @@ func (d *deps) usersListCmd() *cobra.Command {
 		Example: "  emfa users list --config emfa.yaml\n" +
 			"  emfa users list --state disabled --config emfa.yaml\n" +
 			"  emfa users list --group sms-allowed --json --config emfa.yaml",
-		Args: noArgs,
+		Args: func(c *cobra.Command, args []string) error {
+			if err := noArgs(c, args); err != nil {
+				return err
+			}
+			// A state outside the two is a typo: a usage error, before anything opens.
+			if q.State != "" && q.State != lifecycle.StateActive && q.State != lifecycle.StateDisabled {
+				return usageError{fmt.Sprintf("--state: must be active or disabled, not %q", q.State)}
+			}
+			return nil
+		},
 	}, func(ctx context.Context, _ *env, m *lifecycle.Manager, _ []string) error {
 		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
 		if !asJSON {

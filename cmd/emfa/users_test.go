@@ -182,7 +182,7 @@ func TestUsersList(t *testing.T) {
 	if got := names("--group", "nobody's"); len(got) != 0 {
 		t.Errorf("--group of no one: %q", got)
 	}
-	if code, _, errOut := emfa(t, "users", "list", "--state", "gone", "--config", cfg); code != 1 || !strings.Contains(errOut, `--state: must be active or disabled, not "gone"`) {
+	if code, _, errOut := emfa(t, "users", "list", "--state", "gone", "--config", cfg); code != 2 || !strings.Contains(errOut, `--state: must be active or disabled, not "gone"`) {
 		t.Errorf("--state gone: exit %d, %q", code, errOut)
 	}
 }

@@ -141,13 +141,40 @@ func newRoot(d *deps) *cobra.Command {
 	// its help on stdout with exit 0, which a redirect into a completion file took for a
 	// script.
 	root.InitDefaultCompletionCmd()
+	// cobra's help command, made here too: a topic it does not find is a usage error
+	// naming it, not the help of the nearest command above it on stdout with exit 0.
+	root.InitDefaultHelpCmd()
 	for _, c := range root.Commands() {
-		if c.Name() == "completion" {
+		switch c.Name() {
+		case "completion":
 			c.Example = "  emfa completion bash > /etc/bash_completion.d/emfa\n  source <(emfa completion zsh)"
 			c.Args, c.RunE = noSubcommand, needSubcommand
+		case "help":
+			c.Run, c.RunE = nil, helpTopic
 		}
 	}
 	return root
+}
+
+// helpTopic is the help command's RunE: the help of the command its arguments name, or a
+// usage error when they name none.
+func helpTopic(c *cobra.Command, args []string) error {
+	cmd, rest, err := c.Root().Find(args)
+	if err != nil || cmd == nil || len(rest) > 0 {
+		msg := fmt.Sprintf("unknown help topic %q", strings.Join(args, " "))
+		if cmd != nil && len(rest) > 0 {
+			var names []string
+			for _, s := range cmd.Commands() {
+				names = append(names, s.Name())
+			}
+			if near := suggest.Nearest(rest[0], names); near != "" {
+				msg += " (did you mean " + near + "?)"
+			}
+		}
+		return usageError{msg}
+	}
+	cmd.InitDefaultHelpFlag() // so that its help lists --help, as cobra's help command does
+	return cmd.Help()
 }
 
 // group is a command made of subcommands: alone it is a usage error naming them.

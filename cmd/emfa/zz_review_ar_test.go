@@ -33,3 +33,34 @@ func TestReviewBadFlagValueIsUsageError(t *testing.T) {
 		t.Errorf("a refused tokens create left a token:\n%s", out)
 	}
 }
+
+// TestReviewHelpUnknownTopic: `emfa help bogus` printed the root's help on stdout and
+// exited 0, as if bogus were a command; a mistyped `emfa help factors ad` printed the
+// group's help the same way. An unknown topic is a usage error (exit 2) naming it, on
+// stderr; a known one still prints its help on stdout with exit 0.
+func TestReviewHelpUnknownTopic(t *testing.T) {
+	for _, args := range [][]string{{"help", "bogus"}, {"help", "factors", "ad"}, {"help", "users", "list", "extra"}} {
+		code, out, errOut := emfa(t, args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, "unknown help topic") || !strings.Contains(errOut, strings.Join(args[1:], " ")) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and the unknown topic on stderr", args, code, out, errOut)
+		}
+	}
+	if code, out, _ := emfa(t, "help", "factors", "ad"); code != 2 || out != "" {
+		t.Errorf("help factors ad: exit %d", code)
+	} else if _, _, errOut := emfa(t, "help", "factors", "ad"); !strings.Contains(errOut, "did you mean add?") {
+		t.Errorf("help factors ad: no suggestion: %q", errOut)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help"}, "emfa [command]"},
+		{[]string{"help", "users", "list"}, "emfa users list [flags]"},
+		{[]string{"help", "factors", "add", "totp"}, "--secret"},
+	} {
+		code, out, errOut := emfa(t, c.args...)
+		if code != 0 || !strings.Contains(out, c.want) || errOut != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 0 and %q", c.args, code, out, errOut, c.want)
+		}
+	}
+}

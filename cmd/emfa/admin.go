@@ -564,10 +564,13 @@ func (d *deps) totpCmd() *cobra.Command {
 			}
 			alg, err := builtin.ParseAlgorithm(algorithm)
 			if err != nil {
-				return err
+				return usageError{"--algorithm: " + err.Error()}
 			}
-			if digits < 6 || digits > 8 || period <= 0 {
-				return errors.New("digits must be 6 to 8 and period positive")
+			if digits < 6 || digits > 8 {
+				return usageError{"--digits must be 6 to 8"}
+			}
+			if period <= 0 {
+				return usageError{"--period must be positive"}
 			}
 			t := at
 			if t == 0 {

@@ -130,6 +130,9 @@ func (d *deps) deviceRegister(ctx context.Context, server, code, alg, name, stat
 	if server == "" || code == "" {
 		return usageError{"device register needs --server and --code (or a registration URI as --code)"}
 	}
+	if alg != builtin.AlgES256 && alg != builtin.AlgEd25519 {
+		return usageError{fmt.Sprintf("--alg: must be %s or %s, not %q", builtin.AlgES256, builtin.AlgEd25519, alg)}
+	}
 	// The state file is made first, empty: the activation code is spent by the
 	// registration, and a key that cannot be kept then (a folder that is not there, one
 	// not writable) is a device nobody can ever answer with.

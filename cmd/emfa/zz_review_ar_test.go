@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,30 @@ func TestReviewHelpUnknownTopic(t *testing.T) {
 		if code != 0 || !strings.Contains(out, c.want) || errOut != "" {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 0 and %q", c.args, code, out, errOut, c.want)
 		}
+	}
+}
+
+// TestReviewOfflineFlagValuesAreUsageErrors: the commands that need no store refused a
+// bad flag value with exit 1 too: totp code --algorithm MD5 or --period 0, device
+// register --alg RSA. A value outside the flag's set is a usage error (exit 2), as for the
+// store commands; a secret that does not decode stays a refused value (exit 1).
+func TestReviewOfflineFlagValuesAreUsageErrors(t *testing.T) {
+	state := t.TempDir() + "/phone.json"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"totp", "code", "--secret", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "--algorithm", "MD5"}, "--algorithm: unknown algorithm"},
+		{[]string{"totp", "code", "--secret", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "--digits", "5"}, "--digits"},
+		{[]string{"totp", "code", "--secret", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "--period", "0"}, "--period"},
+		{[]string{"device", "register", "--server", "http://127.0.0.1:1", "--code", "x", "--state", state, "--alg", "RSA"}, "--alg: must be ES256 or Ed25519"},
+	} {
+		code, out, errOut := emfa(t, c.args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, c.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and %q", c.args, code, out, errOut, c.want)
+		}
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("device register --alg RSA left %s: %v", state, err)
 	}
 }

@@ -26,26 +26,34 @@ func (d *deps) importCmd() *cobra.Command {
 		Example: `  emfa import users.csv --dry-run --config emfa.yaml
   emfa import users.csv --full --max-deletes 10 --config emfa.yaml
   emfa import users.csv --invite --config emfa.yaml   # e-mail each new user an activation link`,
-		Args: exactly(1, "exactly one FILE"),
-	}, func(ctx context.Context, e *env, args []string) error {
-		if maxDeletes < 0 {
-			return usageError{"--max-deletes must not be negative"}
-		}
-		path := args[0]
-		f := strings.ToLower(format)
-		if f != "" && f != lifecycle.FormatCSV && f != lifecycle.FormatJSONL {
-			return usageError{"--format must be csv or jsonl, not " + strconv.Quote(f)}
-		}
-		if f == "" {
-			switch strings.ToLower(filepath.Ext(path)) {
-			case ".csv":
-				f = lifecycle.FormatCSV
-			case ".jsonl", ".ndjson":
-				f = lifecycle.FormatJSONL
-			default:
-				return usageError{"import cannot tell the format of " + path + ": give --format csv or jsonl"}
+		// The flags are checked here, before the store opens (storeCmd): a usage error
+		// makes no database.
+		Args: func(c *cobra.Command, args []string) error {
+			if err := exactly(1, "exactly one FILE")(c, args); err != nil {
+				return err
 			}
-		}
+			if maxDeletes < 0 {
+				return usageError{"--max-deletes must not be negative"}
+			}
+			f := strings.ToLower(format)
+			if f != "" && f != lifecycle.FormatCSV && f != lifecycle.FormatJSONL {
+				return usageError{"--format must be csv or jsonl, not " + strconv.Quote(f)}
+			}
+			if f == "" {
+				switch strings.ToLower(filepath.Ext(args[0])) {
+				case ".csv":
+					f = lifecycle.FormatCSV
+				case ".jsonl", ".ndjson":
+					f = lifecycle.FormatJSONL
+				default:
+					return usageError{"import cannot tell the format of " + args[0] + ": give --format csv or jsonl"}
+				}
+			}
+			format = f
+			return nil
+		},
+	}, func(ctx context.Context, e *env, args []string) error {
+		path, f := args[0], format
 		file, err := os.Open(path)
 		if err != nil {
 			return err

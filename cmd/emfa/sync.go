@@ -344,13 +344,24 @@ func (d *deps) syncCmd() *cobra.Command {
 		"  emfa sync pending --config emfa.yaml\n  emfa sync pending --config emfa.yaml --source okta --limit 20 --json\n  emfa sync pending drop --source propagate:duo --config emfa.yaml",
 		"pending events", store.QueuePending)
 	pending.AddCommand(d.dropPendingCmd())
-	drop := &cobra.Command{Use: "drop SEQ", Short: "give up the dead letter numbered SEQ: it is done, not applied, and never retried", Args: exactly(1, "exactly one SEQ"),
+	// A SEQ that is not a number is a usage error before the store opens (storeCmd).
+	seqArgs := func(check cobra.PositionalArgs) cobra.PositionalArgs {
+		return func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				if seq, err := strconv.ParseInt(args[0], 10, 64); err != nil || seq <= 0 {
+					return usageError{"SEQ must be a dead letter's number (emfa sync dead-letters list)"}
+				}
+			}
+			return nil
+		}
+	}
+	drop := &cobra.Command{Use: "drop SEQ", Short: "give up the dead letter numbered SEQ: it is done, not applied, and never retried", Args: seqArgs(exactly(1, "exactly one SEQ")),
 		Example: "  emfa sync dead-letters drop 42 --config emfa.yaml"}
 	d.storeCmd(drop, func(ctx context.Context, e *env, args []string) error {
-		seq, err := strconv.ParseInt(args[0], 10, 64)
-		if err != nil || seq <= 0 {
-			return usageError{"SEQ must be a dead letter's number (emfa sync dead-letters list)"}
-		}
+		seq, _ := strconv.ParseInt(args[0], 10, 64) // checked by Args
 		q, err := e.cliQueue()
 		if err != nil {
 			return err
@@ -367,7 +378,7 @@ func (d *deps) syncCmd() *cobra.Command {
 		fmt.Fprintf(d.stdout, "dead letter %d dropped: %s %s of %s (event %s)\n", ev.Seq, ev.Source, ev.Type, ev.Key, ev.EventID)
 		return nil
 	})
-	retry := &cobra.Command{Use: "retry [SEQ]", Short: "queue dead letters again (all, or the one numbered SEQ)", Args: atMostOne("at most one SEQ"),
+	retry := &cobra.Command{Use: "retry [SEQ]", Short: "queue dead letters again (all, or the one numbered SEQ)", Args: seqArgs(atMostOne("at most one SEQ")),
 		Example: "  emfa sync dead-letters retry --config emfa.yaml\n  emfa sync dead-letters retry 42 --config emfa.yaml"}
 	d.storeCmd(retry, func(ctx context.Context, e *env, args []string) error {
 		q, err := e.cliQueue()
@@ -376,9 +387,7 @@ func (d *deps) syncCmd() *cobra.Command {
 		}
 		var seq int64
 		if len(args) == 1 {
-			if seq, err = strconv.ParseInt(args[0], 10, 64); err != nil || seq <= 0 {
-				return usageError{"SEQ must be a dead letter's number (emfa sync dead-letters list)"}
-			}
+			seq, _ = strconv.ParseInt(args[0], 10, 64) // checked by Args
 		}
 		n, err := q.RetryDead(ctx, cliActor, seq)
 		if err != nil {
@@ -413,15 +422,12 @@ func (d *deps) syncCmd() *cobra.Command {
 // dropPendingCmd is `emfa sync pending drop --source SOURCE`: the pending events of one
 // source given up, recorded (sync.drop) with how many.
 func (d *deps) dropPendingCmd() *cobra.Command {
-	c := &cobra.Command{Use: "drop", Args: noArgs,
+	var source string
+	c := &cobra.Command{Use: "drop", Args: noArgsNeeding(&source, "--source is required: the source whose pending events are dropped (emfa sync pending shows them)"),
 		Short:   "give up the pending events of one source that no worker holds (those queued for a removed provider: --source propagate:PREFIX): done, not applied, never retried",
 		Example: "  emfa sync pending drop --source propagate:duo --config emfa.yaml\n  emfa sync pending drop --source okta --config emfa.yaml"}
-	var source string
 	c.Flags().StringVar(&source, "source", "", "the source whose pending events are dropped (okta, scim, verify, auth0; propagate:PREFIX for the propagations to a provider's vendor); required")
 	d.storeCmd(c, func(ctx context.Context, e *env, _ []string) error {
-		if source == "" {
-			return usageError{"--source is required: the source whose pending events are dropped (emfa sync pending shows them)"}
-		}
 		q, err := e.cliQueue()
 		if err != nil {
 			return err
@@ -448,8 +454,16 @@ func (d *deps) dropPendingCmd() *cobra.Command {
 // eventListCmd is `emfa sync pending` or `emfa sync dead-letters list`: the queue's events
 // in state, with the same flags (what names them in --source's help) and the same output.
 func (d *deps) eventListCmd(use, short, example, what, state string) *cobra.Command {
-	c := &cobra.Command{Use: use, Short: short, Args: noArgs, Example: example}
 	var o eventListOptions
+	c := &cobra.Command{Use: use, Short: short, Example: example, Args: func(c *cobra.Command, args []string) error {
+		if err := noArgs(c, args); err != nil {
+			return err
+		}
+		if o.limit <= 0 { // before the store opens (storeCmd)
+			return usageError{"--limit must be positive"}
+		}
+		return nil
+	}}
 	o.flags(c, what)
 	d.storeCmd(c, func(ctx context.Context, e *env, _ []string) error {
 		return d.listEvents(ctx, e, state, o)
@@ -514,9 +528,6 @@ func waitingFor(ev store.QueuedEvent, paused map[string]bool, targets []string, 
 // listEvents prints the events in state, as `emfa sync pending` and `emfa sync
 // dead-letters list` do.
 func (d *deps) listEvents(ctx context.Context, e *env, state string, o eventListOptions) error {
-	if o.limit <= 0 {
-		return usageError{"--limit must be positive"}
-	}
 	q, err := e.cliQueue()
 	if err != nil {
 		return err

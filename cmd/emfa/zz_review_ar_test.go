@@ -90,3 +90,40 @@ func TestReviewOfflineFlagValuesAreUsageErrors(t *testing.T) {
 		t.Errorf("device register --alg RSA left %s: %v", state, err)
 	}
 }
+
+// TestReviewUsageErrorsOpenNothing: storeCmd promises that arguments and flags are checked
+// before anything opens, yet sync pending drop without --source, sync dead-letters drop
+// or retry with a SEQ that is not a number, sync pending --limit 0, and import with a
+// format it cannot tell or --max-deletes -1 opened the store first: on a configuration
+// whose database is not there yet they created and migrated one, then said "usage" —
+// or, for the one that only reads, exited 1 about the missing database instead of 2.
+func TestReviewUsageErrorsOpenNothing(t *testing.T) {
+	dir := t.TempDir()
+	csv := dir + "/users.csv"
+	if err := os.WriteFile(csv, []byte("username\nalice\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sync", "pending", "drop"}, "--source is required"},
+		{[]string{"sync", "dead-letters", "drop", "abc"}, "SEQ must be a dead letter's number"},
+		{[]string{"sync", "dead-letters", "retry", "abc"}, "SEQ must be a dead letter's number"},
+		{[]string{"sync", "pending", "--limit", "0"}, "--limit must be positive"},
+		{[]string{"sync", "dead-letters", "list", "--limit", "0"}, "--limit must be positive"},
+		{[]string{"import", dir + "/users.txt"}, "cannot tell the format"},
+		{[]string{"import", csv, "--format", "xml"}, "--format must be csv or jsonl"},
+		{[]string{"import", csv, "--full", "--max-deletes", "-1"}, "--max-deletes must not be negative"},
+	} {
+		cfg := writeConfig(t, "")
+		db := strings.TrimSuffix(cfg, "emfa.yaml") + "emfa.db"
+		code, out, errOut := emfa(t, append(c.args, "--config", cfg)...)
+		if code != 2 || out != "" || !strings.Contains(errOut, c.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and %q", c.args, code, out, errOut, c.want)
+		}
+		if _, err := os.Stat(db); !os.IsNotExist(err) {
+			t.Errorf("%q: a usage error made the database %s (%v)", c.args, db, err)
+		}
+	}
+}

@@ -48,8 +48,15 @@ func (d *deps) auditCmd() *cobra.Command {
 			if q.Since, err = auditTime("since", since, d.now()); err != nil {
 				return err
 			}
-			q.Until, err = auditTime("until", until, d.now())
-			return err
+			if q.Until, err = auditTime("until", until, d.now()); err != nil {
+				return err
+			}
+			// The window the query would refuse, refused before the store opens.
+			if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
+				return usageError{fmt.Sprintf("--until: must be after since (%s), not %s",
+					q.Since.Format(time.RFC3339Nano), q.Until.Format(time.RFC3339Nano))}
+			}
+			return nil
 		},
 	}
 	c.Flags().StringVar(&q.User, "user", "", "only this user's events")

@@ -127,3 +127,14 @@ func TestReviewUsageErrorsOpenNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewAuditWindowCheckedFirst: audit --until not after --since is a usage error,
+// but it was found only by the query, after the store opened: on a configuration whose
+// database is not there it exited 1 about the database instead of 2 about the window.
+func TestReviewAuditWindowCheckedFirst(t *testing.T) {
+	cfg := writeConfig(t, "")
+	code, out, errOut := emfa(t, "audit", "--since", "2026-12-05", "--until", "2026-12-04", "--config", cfg)
+	if code != 2 || out != "" || !strings.Contains(errOut, "--until: must be after since") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 2 and the window's error", code, out, errOut)
+	}
+}

@@ -89,7 +89,7 @@ func (d *deps) importCmd() *cobra.Command {
 			ss.InviteImported(ctx, cliActor, &rep)
 		}
 		if asJSON {
-			err = printJSON(d.stdout, rep)
+			err = encodeJSON(d.stdout, rep) // one line, as every --json prints its objects
 		} else {
 			printImport(d.stdout, rep)
 		}
@@ -105,7 +105,7 @@ func (d *deps) importCmd() *cobra.Command {
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
 	c.Flags().BoolVar(&full, "full", false, "the file is the whole directory: delete users absent from it (see --max-deletes)")
 	c.Flags().IntVar(&maxDeletes, "max-deletes", lifecycle.DefaultMaxDeletes, "with --full, delete nobody if more users than this are absent")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the report as one JSON object on one line, as POST /admin/v1/import's")
 	c.Flags().BoolVar(&invite, "invite", false, "e-mail each user the import creates (with an e-mail address) an activation link")
 	return c
 }

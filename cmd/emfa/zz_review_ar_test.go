@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -136,5 +137,24 @@ func TestReviewAuditWindowCheckedFirst(t *testing.T) {
 	code, out, errOut := emfa(t, "audit", "--since", "2026-12-05", "--until", "2026-12-04", "--config", cfg)
 	if code != 2 || out != "" || !strings.Contains(errOut, "--until: must be after since") {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 2 and the window's error", code, out, errOut)
+	}
+}
+
+// TestReviewImportJSONIsOneLine: every other --json of the command line prints one JSON
+// object a line, but import --json printed its report indented over many lines: a script
+// reading the output a line at a time (while read; jq -c per line) choked on it. The
+// report is now one line, also when a row is refused (exit 1).
+func TestReviewImportJSONIsOneLine(t *testing.T) {
+	cfg := writeConfig(t, "")
+	mustEmfa(t, "users", "add", "seed", "--config", cfg)
+	csv := t.TempDir() + "/users.csv"
+	if err := os.WriteFile(csv, []byte("username,email\nalice,alice@example.com\nbob,not-an-address\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := emfa(t, "import", csv, "--json", "--config", cfg)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	var rep map[string]any
+	if code != 1 || len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &rep) != nil || rep["created"] != float64(1) || rep["refused"] != float64(1) {
+		t.Errorf("exit %d, %d lines, stdout %q, stderr %q; want 1 and one JSON line with 1 created and 1 refused", code, len(lines), out, errOut)
 	}
 }

@@ -5,14 +5,14 @@ import (
 	"testing"
 )
 
-// TestReviewAlertedCountersStartAtZero: deploy/prometheus/alerts.yml pages on
+// TestAlertedCountersStartAtZero: deploy/prometheus/alerts.yml pages on
 // increase(emfa_store_errors_total[5m]) > 0 and warns on
 // increase(emfa_config_reloads_total{result="error"}[15m]) > 0. A counter child that
 // appears only at its first increment is first scraped at 1, and increase() over a series
 // whose first sample is 1 is 0: the first store error of each operation, and the first
 // failed reload, of a process — after which an operator usually fixes the file, so the only
 // one — never fired. Prometheus's advice is to export such series at zero from the start.
-func TestReviewAlertedCountersStartAtZero(t *testing.T) {
+func TestAlertedCountersStartAtZero(t *testing.T) {
 	m := NewMetrics("test")
 	families, err := m.Registry().Gather()
 	if err != nil {

@@ -33,7 +33,7 @@ func (s stopAfterClaim) ClaimPropagations(ctx context.Context, target, owner str
 // untried: no event of it counts an attempt, waits a backoff, or, on its last attempt, is
 // dead-lettered because the process was stopping. Before, every event of the batch failed
 // with "context canceled" as an attempt, and one at its last was dead-lettered.
-func TestReviewStopGivesBackTheClaimedBatch(t *testing.T) {
+func TestStopGivesBackTheClaimedBatch(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		bg := context.Background()
 		q, _, clk := newQueue(t, st)

@@ -14,12 +14,12 @@ import (
 	"github.com/emfa/emfa/provider/builtin"
 )
 
-// TestReviewHOTPCounterAtTheTop: an HOTP factor whose window, or resynchronisation
+// TestHOTPCounterAtTheTop: an HOTP factor whose window, or resynchronisation
 // window, ends at the largest counter the store holds (math.MaxInt64; an administrator's
 // --counter 9223372036854775798 with the default window of 10) is checked like any other.
 // Before, the loops over the window stepped past math.MaxInt64, wrapped around and never
 // ended: every validate (and a resync) of the factor spun for ever.
-func TestReviewHOTPCounterAtTheTop(t *testing.T) {
+func TestHOTPCounterAtTheTop(t *testing.T) {
 	f := newEngineFixture(t, testdb.SQLite(t), nil)
 	ctx := context.Background()
 	id := f.enrollHOTP(t, "alice", math.MaxInt64-9) // window 10: counters MaxInt64-9 .. MaxInt64
@@ -36,14 +36,14 @@ func TestReviewHOTPCounterAtTheTop(t *testing.T) {
 	}
 }
 
-// TestReviewTOTPCodeLifetimeAfterUse: how long after its use a TOTP code is still
+// TestTOTPCodeLifetimeAfterUse: how long after its use a TOTP code is still
 // accepted by a store that forgot the use (a restore, README "A restore turns the clock
 // back"). A code is the code of a step T and is accepted while the current step is within
 // window of T: used at the start of step T-window (a device one step fast, which the
 // window allows), it stays good until the end of step T+window, (2 × window + 1) × period
 // later, 90 s by default; the README said (window + 1) × period, 60 s, and an operator
 // who waited that long before starting a restored store left a used code replayable.
-func TestReviewTOTPCodeLifetimeAfterUse(t *testing.T) {
+func TestTOTPCodeLifetimeAfterUse(t *testing.T) {
 	f := newFixture(t, testdb.SQLite(t)) // window 1, period 30; alice and bob share a seed
 	f.clock.Advance(time.Second)         // 1111111110: the first instant of a step
 	code := f.code(1)

@@ -100,10 +100,10 @@ func checkServeArgs(t *testing.T, where string, args []any) string {
 	return cfgPath
 }
 
-// TestReviewManifestsNameWhatEmfaReads: the Deployment's and compose's command, flags,
+// TestManifestsNameWhatEmfaReads: the Deployment's and compose's command, flags,
 // configuration path, data directory, probes, scrape annotations and environment are
 // things the binary has and reads.
-func TestReviewManifestsNameWhatEmfaReads(t *testing.T) {
+func TestManifestsNameWhatEmfaReads(t *testing.T) {
 	kinds := map[string]map[string]any{}
 	files, _ := filepath.Glob("kubernetes/*.yaml")
 	for _, f := range files {

@@ -9,11 +9,11 @@ import (
 	"testing"
 )
 
-// TestReviewCompletionUsageErrors: `emfa completion` without a shell, or with one it does
+// TestCompletionUsageErrors: `emfa completion` without a shell, or with one it does
 // not know, is a usage error (exit 2, on stderr), as every other group's missing or
 // mistyped subcommand is. It used to print the help on stdout and exit 0, so that
 // `emfa completion tcsh > /etc/bash_completion.d/emfa` "succeeded" with help text.
-func TestReviewCompletionUsageErrors(t *testing.T) {
+func TestCompletionUsageErrors(t *testing.T) {
 	for _, c := range []struct {
 		args []string
 		want string
@@ -36,9 +36,9 @@ func TestReviewCompletionUsageErrors(t *testing.T) {
 	}
 }
 
-// TestReviewCheckWarnsOfMisspeltOverride: emfa check, on a file and on the embedded
+// TestCheckWarnsOfMisspeltOverride: emfa check, on a file and on the embedded
 // default, says that an EMFA_ variable one typo from an override is ignored.
-func TestReviewCheckWarnsOfMisspeltOverride(t *testing.T) {
+func TestCheckWarnsOfMisspeltOverride(t *testing.T) {
 	t.Setenv("EMFA_LOGLEVEL", "debug")
 	want := "EMFA_LOGLEVEL overrides no key (did you mean EMFA_LOG_LEVEL?)"
 	if code, _, errOut := emfa(t, "check", "--config", writeConfig(t, "")); code != 0 || !strings.Contains(errOut, want) {
@@ -50,12 +50,12 @@ func TestReviewCheckWarnsOfMisspeltOverride(t *testing.T) {
 	}
 }
 
-// TestReviewServeRefusedCreatesNothing: a first serve whose configuration is refused (an
+// TestServeRefusedCreatesNothing: a first serve whose configuration is refused (an
 // override that is not host:port, say) creates no data directory and generates no
 // secret: it used to make ./emfa-data, generate the Verify password and the encryption
 // key and print the password, then refuse to start — a half-done first run whose password
 // the next run does not print again.
-func TestReviewServeRefusedCreatesNothing(t *testing.T) {
+func TestServeRefusedCreatesNothing(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	data := filepath.Join(dir, "emfa-data")

@@ -11,7 +11,7 @@ import (
 // an admin console showing the data URI on its own background, dark or tinted, otherwise
 // shows a code that phones fail to find. A TOTP URI of emfa's had three modules of
 // border, a push registration's under three; a 41-module code had under one.
-func TestReviewQRPNGQuietZone(t *testing.T) {
+func TestQRPNGQuietZone(t *testing.T) {
 	for _, text := range []string{
 		"otpauth://totp/emfa:alice?algorithm=SHA1&digits=6&issuer=emfa&period=30&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
 		"emfa://register?code=ABCD-EFGH-1234&url=https%3A%2F%2Fmfa.example.com",

@@ -11,7 +11,7 @@ import (
 // A file saved with a UTF-8 byte order mark is read as without one: PowerShell's
 // Export-Csv (Windows PowerShell 5.1, -Encoding UTF8) writes the mark and quotes every
 // field, header included; Notepad and Out-File save JSON lines with the mark.
-func TestReviewImportByteOrderMark(t *testing.T) {
+func TestImportByteOrderMark(t *testing.T) {
 	for _, c := range []struct{ name, format, text string }{
 		{"csv, quoted header", lifecycle.FormatCSV, "\ufeff\"username\",\"email\"\r\n\"alice\",\"a@example.com\"\r\n\"bob\",\"b@example.com\"\r\n"},
 		{"csv, plain header", lifecycle.FormatCSV, "\ufeffusername,email\r\nalice,a@example.com\r\nbob,b@example.com\r\n"},
@@ -41,7 +41,7 @@ func btoi(b bool) int {
 // line, header included ("username,email,,"): such a file is read as without those
 // columns, and a row with something in a column the header does not name is refused,
 // saying which column.
-func TestReviewImportEmptyTrailingColumns(t *testing.T) {
+func TestImportEmptyTrailingColumns(t *testing.T) {
 	rows, bad, err := lifecycle.ParseImport(strings.NewReader("username,email,,\r\nalice,a@example.com,,\r\nbob,b@example.com,,x\r\n"), lifecycle.FormatCSV)
 	if err != nil || len(rows) != 1 || rows[0].Username != "alice" || rows[0].Email != "a@example.com" || rows[0].Line != 2 {
 		t.Fatalf("rows %+v, refused %+v, %v; want alice read", rows, bad, err)
@@ -54,7 +54,7 @@ func TestReviewImportEmptyTrailingColumns(t *testing.T) {
 // A file whose lines end in a carriage return alone (Excel for Mac's "CSV (Macintosh)")
 // reads as one line to encoding/csv: it is refused saying so, not as a header of unknown
 // columns such as "email\ralice".
-func TestReviewImportCarriageReturnLines(t *testing.T) {
+func TestImportCarriageReturnLines(t *testing.T) {
 	_, _, err := lifecycle.ParseImport(strings.NewReader("username,email\ralice,a@example.com\rbob,b@example.com\r"), lifecycle.FormatCSV)
 	var le *lifecycle.Error
 	if !errors.As(err, &le) || le.Code != "invalid_file" || !strings.Contains(le.Msg, "carriage return") {

@@ -13,10 +13,10 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// TestReviewRecordedConfigRedactsEnvDefault: a secret written as the default of a
+// TestRecordedConfigRedactsEnvDefault: a secret written as the default of a
 // ${NAME:-default} under a secret key (the value serving used when NAME was unset) must
 // not be copied into a recording's configuration in clear.
-func TestReviewRecordedConfigRedactsEnvDefault(t *testing.T) {
+func TestRecordedConfigRedactsEnvDefault(t *testing.T) {
 	cfg := `server:
   auth:
     basic: {username: verify, password: "${VERIFY_PW:-pw-default-0123456}"}
@@ -35,10 +35,10 @@ providers:
 	}
 }
 
-// TestReviewRecordedVendorPathHidesThePasscode: a vendor that takes the user's code in
+// TestRecordedVendorPathHidesThePasscode: a vendor that takes the user's code in
 // its URL's path (POST /v1/otp/806795/verify) must not find it in the recording — where
 // it would also never match replay's request, which carries <redacted> in its place.
-func TestReviewRecordedVendorPathHidesThePasscode(t *testing.T) {
+func TestRecordedVendorPathHidesThePasscode(t *testing.T) {
 	const code = "806795"
 	r := &Recorder{o: RecorderOptions{Config: "providers: []\n"}}
 	u, _ := url.Parse("https://otp.example.com/v1/otp/" + code + "/verify")
@@ -63,11 +63,11 @@ func TestReviewRecordedVendorPathHidesThePasscode(t *testing.T) {
 	}
 }
 
-// TestReviewAnswerWithTrailingDataFails: an answer that is a JSON value followed by more
+// TestAnswerWithTrailingDataFails: an answer that is a JSON value followed by more
 // (a second body written after the first: {"status":"SUCCESS"}{"messageId":…}) is no JSON
 // Verify can read; replay must not pass it as the first value alone — nor a vendor
 // request's body of that kind.
-func TestReviewAnswerWithTrailingDataFails(t *testing.T) {
+func TestAnswerWithTrailingDataFails(t *testing.T) {
 	tr, err := Parse([]byte(`
 name: one answer
 config: "irrelevant"
@@ -101,11 +101,11 @@ steps:
 	}
 }
 
-// TestReviewRecordedConfigFileReferenceReplays: a secret read from a file
+// TestRecordedConfigFileReferenceReplays: a secret read from a file
 // (password: "${file:/run/secrets/verify-password}", as the README advises) cannot be
 // read where the transcript replays: the recording writes it <redacted>, as any secret
 // of the configuration, and lists no variable "file".
-func TestReviewRecordedConfigFileReferenceReplays(t *testing.T) {
+func TestRecordedConfigFileReferenceReplays(t *testing.T) {
 	cfg := `server:
   auth:
     basic: {username: verify, password: "${file:/run/secrets/verify-password}"}
@@ -121,10 +121,10 @@ providers:
 	}
 }
 
-// TestReviewRecordedClockCrossesAnyStep: a TOTP period need not be a multiple of 10 s
+// TestRecordedClockCrossesAnyStep: a TOTP period need not be a multiple of 10 s
 // (10 to 300): two calls 700 ms apart across a 15-second step (14.6 s → 15.3 s) must
 // replay on either side of it, as they were served.
-func TestReviewRecordedClockCrossesAnyStep(t *testing.T) {
+func TestRecordedClockCrossesAnyStep(t *testing.T) {
 	r := &Recorder{o: RecorderOptions{Config: "providers: []\n"}}
 	t0 := time.Date(2026, 1, 1, 0, 0, 14, 600_000_000, time.UTC)
 	call := func(at time.Time) Observed {

@@ -25,7 +25,7 @@ func (o *storeErrors) StoreError(op string) { o.ops = append(o.ops, op) }
 // An action audited apart (an import's summary, a refusal) whose record is lost is
 // counted in emfa_store_errors_total{operation="audit"}, as the EmfaStoreErrors alert
 // says ("audit rows are lost"), not only logged.
-func TestReviewLostAdminAuditCounted(t *testing.T) {
+func TestLostAdminAuditCounted(t *testing.T) {
 	obs := &storeErrors{}
 	m, err := lifecycle.New(lifecycle.Options{Store: lostAudits{testdb.SQLite(t)}, Observer: obs})
 	if err != nil {

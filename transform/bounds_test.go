@@ -11,7 +11,7 @@ import (
 // A time zone a transform reads from its input (a user's attribute) is a variable's value:
 // cel-go's message for one it cannot load names it unquoted ("unknown time zone …", or
 // "timezone offset hours out of range …: …"), and the error reached the log.
-func TestReviewTimeZoneErrorHidesTheValue(t *testing.T) {
+func TestTimeZoneErrorHidesTheValue(t *testing.T) {
 	t.Parallel()
 	env, err := NewEnv(Outgoing)
 	if err != nil {
@@ -46,7 +46,7 @@ func TestReviewTimeZoneErrorHidesTheValue(t *testing.T) {
 // a comprehension could concatenate a large input string once per element of an input
 // list, building strings without limit while the cost limit, which bounds every other
 // concatenation, never tripped.
-func TestReviewDynamicConcatenationIsCharged(t *testing.T) {
+func TestDynamicConcatenationIsCharged(t *testing.T) {
 	t.Parallel()
 	env, err := NewEnv(Incoming)
 	if err != nil {
@@ -89,7 +89,7 @@ func TestReviewDynamicConcatenationIsCharged(t *testing.T) {
 // values, and body.items.map(x, body.text) is n copies of the text once sent. The
 // conversion to JSON (Eval, Value.Interface: the outgoing body, the answer's attributes)
 // built all of it, bounded by nothing: an input of a few kilobytes made gigabytes.
-func TestReviewResultConversionIsBounded(t *testing.T) {
+func TestResultConversionIsBounded(t *testing.T) {
 	t.Parallel()
 	env, err := NewEnv(Incoming)
 	if err != nil {
@@ -134,7 +134,7 @@ func TestReviewResultConversionIsBounded(t *testing.T) {
 // comprehension's map costs one unit an element) made them allocate n copies of it before
 // the cost limit could speak; jsonToFormURLEncoded's cost did not even count a list
 // value's strings, so its result, however long, never met the limit.
-func TestReviewStringBuildersAreBounded(t *testing.T) {
+func TestStringBuildersAreBounded(t *testing.T) {
 	env, err := NewEnv(Incoming)
 	if err != nil {
 		t.Fatal(err)

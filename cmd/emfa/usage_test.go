@@ -7,11 +7,11 @@ import (
 	"testing"
 )
 
-// TestReviewBadFlagValueIsUsageError: the README promises exit 2 for a usage error, and
+// TestBadFlagValueIsUsageError: the README promises exit 2 for a usage error, and
 // a value outside a flag's fixed set (--state, --scope, a factor type) is one, as
 // import --format xml and audit --since yesterday already are: a script telling a typo
 // (2) from a refusal of the data (1) got 1 for these, and nothing was opened for them.
-func TestReviewBadFlagValueIsUsageError(t *testing.T) {
+func TestBadFlagValueIsUsageError(t *testing.T) {
 	cfg := writeConfig(t, "")
 	mustEmfa(t, "users", "add", "alice", "--config", cfg)
 	for _, c := range []struct {
@@ -36,11 +36,11 @@ func TestReviewBadFlagValueIsUsageError(t *testing.T) {
 	}
 }
 
-// TestReviewHelpUnknownTopic: `emfa help bogus` printed the root's help on stdout and
+// TestHelpUnknownTopic: `emfa help bogus` printed the root's help on stdout and
 // exited 0, as if bogus were a command; a mistyped `emfa help factors ad` printed the
 // group's help the same way. An unknown topic is a usage error (exit 2) naming it, on
 // stderr; a known one still prints its help on stdout with exit 0.
-func TestReviewHelpUnknownTopic(t *testing.T) {
+func TestHelpUnknownTopic(t *testing.T) {
 	for _, args := range [][]string{{"help", "bogus"}, {"help", "factors", "ad"}, {"help", "users", "list", "extra"}} {
 		code, out, errOut := emfa(t, args...)
 		if code != 2 || out != "" || !strings.Contains(errOut, "unknown help topic") || !strings.Contains(errOut, strings.Join(args[1:], " ")) {
@@ -67,11 +67,11 @@ func TestReviewHelpUnknownTopic(t *testing.T) {
 	}
 }
 
-// TestReviewOfflineFlagValuesAreUsageErrors: the commands that need no store refused a
+// TestOfflineFlagValuesAreUsageErrors: the commands that need no store refused a
 // bad flag value with exit 1 too: totp code --algorithm MD5 or --period 0, device
 // register --alg RSA. A value outside the flag's set is a usage error (exit 2), as for the
 // store commands; a secret that does not decode stays a refused value (exit 1).
-func TestReviewOfflineFlagValuesAreUsageErrors(t *testing.T) {
+func TestOfflineFlagValuesAreUsageErrors(t *testing.T) {
 	state := t.TempDir() + "/phone.json"
 	for _, c := range []struct {
 		args []string
@@ -92,13 +92,13 @@ func TestReviewOfflineFlagValuesAreUsageErrors(t *testing.T) {
 	}
 }
 
-// TestReviewUsageErrorsOpenNothing: storeCmd promises that arguments and flags are checked
+// TestUsageErrorsOpenNothing: storeCmd promises that arguments and flags are checked
 // before anything opens, yet sync pending drop without --source, sync dead-letters drop
 // or retry with a SEQ that is not a number, sync pending --limit 0, and import with a
 // format it cannot tell or --max-deletes -1 opened the store first: on a configuration
 // whose database is not there yet they created and migrated one, then said "usage" —
 // or, for the one that only reads, exited 1 about the missing database instead of 2.
-func TestReviewUsageErrorsOpenNothing(t *testing.T) {
+func TestUsageErrorsOpenNothing(t *testing.T) {
 	dir := t.TempDir()
 	csv := dir + "/users.csv"
 	if err := os.WriteFile(csv, []byte("username\nalice\n"), 0o600); err != nil {
@@ -129,10 +129,10 @@ func TestReviewUsageErrorsOpenNothing(t *testing.T) {
 	}
 }
 
-// TestReviewAuditWindowCheckedFirst: audit --until not after --since is a usage error,
+// TestAuditWindowCheckedFirst: audit --until not after --since is a usage error,
 // but it was found only by the query, after the store opened: on a configuration whose
 // database is not there it exited 1 about the database instead of 2 about the window.
-func TestReviewAuditWindowCheckedFirst(t *testing.T) {
+func TestAuditWindowCheckedFirst(t *testing.T) {
 	cfg := writeConfig(t, "")
 	code, out, errOut := emfa(t, "audit", "--since", "2026-12-05", "--until", "2026-12-04", "--config", cfg)
 	if code != 2 || out != "" || !strings.Contains(errOut, "--until: must be after since") {
@@ -140,11 +140,11 @@ func TestReviewAuditWindowCheckedFirst(t *testing.T) {
 	}
 }
 
-// TestReviewImportJSONIsOneLine: every other --json of the command line prints one JSON
+// TestImportJSONIsOneLine: every other --json of the command line prints one JSON
 // object a line, but import --json printed its report indented over many lines: a script
 // reading the output a line at a time (while read; jq -c per line) choked on it. The
 // report is now one line, also when a row is refused (exit 1).
-func TestReviewImportJSONIsOneLine(t *testing.T) {
+func TestImportJSONIsOneLine(t *testing.T) {
 	cfg := writeConfig(t, "")
 	mustEmfa(t, "users", "add", "seed", "--config", cfg)
 	csv := t.TempDir() + "/users.csv"

@@ -9,11 +9,11 @@ import (
 	"testing"
 )
 
-// TestReviewOAuthClientIDLogBounded: a refused token request's client_id is the caller's
+// TestOAuthClientIDLogBounded: a refused token request's client_id is the caller's
 // own, unauthenticated, up to the body limit (or the header's, by Basic); its log line
 // carried it whole and raw, where the README says what a caller sent is escaped and cut
 // to its limit with a …[truncated] marker before it reaches a log line.
-func TestReviewOAuthClientIDLogBounded(t *testing.T) {
+func TestOAuthClientIDLogBounded(t *testing.T) {
 	h := newOAuthHarness(t)
 	// The form's within the harness's 1 KiB body limit; Basic's in a header.
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {strings.Repeat("x", 800) + "\x00"}, "client_secret": {"wrong"}}
@@ -59,13 +59,13 @@ func (o *reviewObserver) authFailures() []string {
 	return slices.Clone(o.auth)
 }
 
-// TestReviewAuthFailuresOnlyRefusedCredentials: emfa_auth_failures_total counts requests
+// TestAuthFailuresOnlyRefusedCredentials: emfa_auth_failures_total counts requests
 // refused for their credentials (README; the EmfaAuthFailures alert reads it as refused
 // credentials). It counted every 429 as a throttled credential: an admin token that is
 // right, and allowed, asking a second activation link within the minute (a limit on
 // links, too_many_links) was counted as a refused credential of the admin API. The
 // throttle of wrong credentials is still counted.
-func TestReviewAuthFailuresOnlyRefusedCredentials(t *testing.T) {
+func TestAuthFailuresOnlyRefusedCredentials(t *testing.T) {
 	h, ss := newSelfServiceHarness(t)
 	obs := &reviewObserver{}
 	h.harness = newHarness(t, func(o *Options) {
@@ -99,12 +99,12 @@ func TestReviewAuthFailuresOnlyRefusedCredentials(t *testing.T) {
 	}
 }
 
-// TestReviewLinkTokenNeverLoggedUnrouted: a link's token reached the access log whenever
+// TestLinkTokenNeverLoggedUnrouted: a link's token reached the access log whenever
 // the path did not match the link's route: on a replica whose configuration has no
 // self-service page yet (a rolling change that turns it on: another replica issued the
 // link), or with its path spelled another way (a doubled slash). Opening does not spend
 // a link, so the log line held a token anyone who reads the logs could use.
-func TestReviewLinkTokenNeverLoggedUnrouted(t *testing.T) {
+func TestLinkTokenNeverLoggedUnrouted(t *testing.T) {
 	h, _ := newSelfServiceHarness(t)
 	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
 		t.Fatalf("create: %d %v", code, out)

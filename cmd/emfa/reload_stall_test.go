@@ -87,7 +87,7 @@ func (p *stallingProxy) stall()          { p.mu.Lock(); p.stalled = true; p.mu.U
 // reload's check of the encryption keys against the store ran without a context, so it
 // waited for the database for good, and with it serve's loop, which then never took the
 // SIGTERM: the process ran on until killed.
-func TestReviewShutdownDuringAReloadOnAStalledStore(t *testing.T) {
+func TestShutdownDuringAReloadOnAStalledStore(t *testing.T) {
 	sv := testdb.Connect(t)
 	u, err := url.Parse(sv.SchemaDSN(t, sv.NewSchema(t)))
 	if err != nil {

@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestReviewRedactedSeedIsNotRun: a recorded transcript replayed before its TOTP seed was
+// TestRedactedSeedIsNotRun: a recorded transcript replayed before its TOTP seed was
 // put back (${totp(<redacted>, …)}) cannot run as written; emfa answered nothing wrong.
 // A pipeline must see exit 2 and ERROR ("not run"), not exit 1 and FAIL (a regression).
-func TestReviewRedactedSeedIsNotRun(t *testing.T) {
+func TestRedactedSeedIsNotRun(t *testing.T) {
 	data, err := os.ReadFile("../../testdata/transcripts/totp.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -23,12 +23,12 @@ func TestReviewRedactedSeedIsNotRun(t *testing.T) {
 	}
 }
 
-// TestReviewRecordedPendingFactorReplays: a user with a factor still pending its
+// TestRecordedPendingFactorReplays: a user with a factor still pending its
 // activation (not offered to Verify) and an active one: the enrollments call lists only
 // the active one, and its recording must replay so — not with the pending factor
 // created active and listed too. Nor may a disabled factor an initiate names replay
 // active (PENDING where the call was refused).
-func TestReviewRecordedPendingFactorReplays(t *testing.T) {
+func TestRecordedPendingFactorReplays(t *testing.T) {
 	const cfg = "../../testdata/config/all-factors.yaml"
 	recordDir, app := recordEnv(t, nil)
 	app.must(t, "users", "add", "alice", "--config", cfg)

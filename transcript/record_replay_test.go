@@ -9,11 +9,11 @@ import (
 	"time"
 )
 
-// TestReviewRefusesNegativeAdvanceAndNestedQuery: a clock cannot go back (advance: -1m
+// TestRefusesNegativeAdvanceAndNestedQuery: a clock cannot go back (advance: -1m
 // was accepted, and moved a fake clock backwards), and a call's query value is a string
 // or a list of them (a nested map was sent as Go's "map[b:c]"): both are refused when
 // the transcript is read, at their line.
-func TestReviewRefusesNegativeAdvanceAndNestedQuery(t *testing.T) {
+func TestRefusesNegativeAdvanceAndNestedQuery(t *testing.T) {
 	for _, c := range []struct{ name, steps, want string }{
 		{"negative advance", "  - advance: -1m\n", "advance"},
 		{"nested query", "  - call: {resource: result, method: GET, query: {a: {b: c}}}\n", "query"},
@@ -52,11 +52,11 @@ func (h blockingHandler) Handle(ctx context.Context, r slog.Record) error {
 	return nil
 }
 
-// TestReviewReconfigureRacingCloseDoesNotPanic: Reconfigure checks closed, lets the lock
+// TestReconfigureRacingCloseDoesNotPanic: Reconfigure checks closed, lets the lock
 // go, then sends on the queue (blocking while it is full); a Close in between closed the
 // queue under it, and the send panicked — a reload at shutdown crashed emfa serve
 // --record. The loop is held in a write (a slow disk) so the queue stays full.
-func TestReviewReconfigureRacingCloseDoesNotPanic(t *testing.T) {
+func TestReconfigureRacingCloseDoesNotPanic(t *testing.T) {
 	release := make(chan struct{})
 	r := NewRecorder(RecorderOptions{Dir: t.TempDir(), Log: slog.New(blockingHandler{slog.DiscardHandler, release})})
 	call := Observed{Time: time.Now(), Provider: "emfa", Resource: "test", Status: 401}

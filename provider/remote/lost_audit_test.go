@@ -28,7 +28,7 @@ func (o *storeErrors) StoreError(op string)                           { o.ops = 
 // A propagation whose audit record is lost is counted in
 // emfa_store_errors_total{operation="audit"}, as the EmfaStoreErrors alert says ("audit
 // rows are lost"), not only logged.
-func TestReviewLostPropagationAuditCounted(t *testing.T) {
+func TestLostPropagationAuditCounted(t *testing.T) {
 	v := newVendor(t, func(*http.Request, string) (int, string) { return 200, `{}` })
 	obs := &storeErrors{}
 	e, err := New(Options{Webhook: &Webhook{URLs: []string{v.srv.URL}, Lifecycle: map[string][]LifecycleStep{

@@ -6,11 +6,11 @@ import (
 	"testing"
 )
 
-// TestReviewAdminBodyNotUTF8: a body whose bytes are not UTF-8 (a name typed in a
+// TestAdminBodyNotUTF8: a body whose bytes are not UTF-8 (a name typed in a
 // Latin-1 terminal, a file saved as Windows-1252) is refused 400, not read with U+FFFD in
 // place of the bytes: "jos\xe9" created a user "jos\uFFFD", whom no later call naming
 // "josé" finds, as the import refuses such a row (lifecycle.notUTF8).
-func TestReviewAdminBodyNotUTF8(t *testing.T) {
+func TestAdminBodyNotUTF8(t *testing.T) {
 	h := newAdminHarness(t)
 	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", "{\"name\":\"jos\xe9\"}"); code != 400 {
 		t.Errorf("create jos\\xe9: %d %v, want 400", code, out)
@@ -31,11 +31,11 @@ func TestReviewAdminBodyNotUTF8(t *testing.T) {
 	}
 }
 
-// TestReviewMethodNotAllowedAllow: a wrong method's 405 lists in Allow the methods the
+// TestMethodNotAllowedAllow: a wrong method's 405 lists in Allow the methods the
 // route takes, and OPTIONS is none of them (refuseOptions answers it 405 too): echo's
 // own Allow named it, on the admin API and the contract alike, sending a client that
 // follows it to another 405.
-func TestReviewMethodNotAllowedAllow(t *testing.T) {
+func TestMethodNotAllowedAllow(t *testing.T) {
 	h := newAdminHarness(t)
 	for _, r := range []struct{ method, path, want string }{
 		{"PUT", "/admin/v1/users", "GET, POST"},
@@ -52,11 +52,11 @@ func TestReviewMethodNotAllowedAllow(t *testing.T) {
 	}
 }
 
-// TestReviewAdminBodyOnBodilessRoute: a route whose operation takes no body (the document
+// TestAdminBodyOnBodilessRoute: a route whose operation takes no body (the document
 // has no requestBody) refuses one that says something, as a query parameter it does not
 // take is refused: {"prefix":"a"} on GET /users listed everyone, {"reason":"left"} on a
 // disable was dropped, each answered 2xx. No body, white space, {} and null still pass.
-func TestReviewAdminBodyOnBodilessRoute(t *testing.T) {
+func TestAdminBodyOnBodilessRoute(t *testing.T) {
 	h := newAdminHarness(t)
 	for _, n := range []string{"alice", "bob"} {
 		if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"`+n+`"}`); code != 201 {

@@ -31,13 +31,13 @@ func (s *unitHook) Update(ctx context.Context, fn func(store.Writer) error) erro
 	return s.Store.Update(ctx, fn)
 }
 
-// TestReviewConcurrentResendActivation: of two resends of one pending SMS factor's
+// TestConcurrentResendActivation: of two resends of one pending SMS factor's
 // activation code, the newer code is the live one (it cancelled the older), and it must
 // be the one the factor's params name. Before, a resend held between its code's commits
 // and its params' commit wrote its own, cancelled, transaction over the newer one's: the
 // user's newest code was refused ("canceled") and the factor could not be activated
 // until yet another resend.
-func TestReviewConcurrentResendActivation(t *testing.T) {
+func TestConcurrentResendActivation(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		hs := &unitHook{Store: st}
@@ -67,11 +67,11 @@ func TestReviewConcurrentResendActivation(t *testing.T) {
 	})
 }
 
-// TestReviewTOTPDriftHintTenStepsOutside: the drift hint covers codes up to ten steps
+// TestTOTPDriftHintTenStepsOutside: the drift hint covers codes up to ten steps
 // outside the window, as the README (totp.window) and driftSteps say. It searched ten
 // steps from the current one instead: with window 1 a code 10 steps outside (5m30s off)
 // got no hint, and with window 10, the largest allowed, no code ever did.
-func TestReviewTOTPDriftHintTenStepsOutside(t *testing.T) {
+func TestTOTPDriftHintTenStepsOutside(t *testing.T) {
 	f := newFixture(t, testdb.SQLite(t)) // window 1, period 30
 	for _, c := range []struct {
 		offset int64

@@ -12,9 +12,9 @@ import (
 	"github.com/emfa/emfa/provider/builtin"
 )
 
-// TestReviewAdminWalkEveryOperation: every operation of the document, answered 2xx and
+// TestAdminWalkEveryOperation: every operation of the document, answered 2xx and
 // refused, each answer validated against the document (status listed, body its schema).
-func TestReviewAdminWalkEveryOperation(t *testing.T) {
+func TestAdminWalkEveryOperation(t *testing.T) {
 	h := newAdminHarness(t)
 	router, err := adminRouter()
 	if err != nil {

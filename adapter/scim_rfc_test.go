@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// TestReviewSCIMFilterJSONEscapes: a filter's value is a JSON string (RFC 7644 §3.4.2.2,
+// TestSCIMFilterJSONEscapes: a filter's value is a JSON string (RFC 7644 §3.4.2.2,
 // compValue per RFC 7159): `\/` and a character outside the BMP written as a surrogate
 // pair are valid escapes a client may send, and must match rather than be refused 400.
-func TestReviewSCIMFilterJSONEscapes(t *testing.T) {
+func TestSCIMFilterJSONEscapes(t *testing.T) {
 	h := newSyncHarness(t)
 	code, u, _ := h.scim("POST", "/Users", `{"userName":"a/b@example.com","externalId":"ext/😀"}`)
 	if code != 201 {
@@ -22,11 +22,11 @@ func TestReviewSCIMFilterJSONEscapes(t *testing.T) {
 	}
 }
 
-// TestReviewSCIMMultiValuedSubAttribute: a PATCH of a sub-attribute of the kept e-mail or
+// TestSCIMMultiValuedSubAttribute: a PATCH of a sub-attribute of the kept e-mail or
 // phone number other than its value (display, primary — Entra sends "True" as a string)
 // names no part of them this server keeps; it must not write that sub-attribute's value
 // as the address or number, nor clear them on its remove.
-func TestReviewSCIMMultiValuedSubAttribute(t *testing.T) {
+func TestSCIMMultiValuedSubAttribute(t *testing.T) {
 	h := newSyncHarness(t)
 	code, u, _ := h.scim("POST", "/Users", `{"userName":"sub@example.com",
 	 "emails":[{"value":"sub@example.com","type":"work","primary":true}],
@@ -49,10 +49,10 @@ func TestReviewSCIMMultiValuedSubAttribute(t *testing.T) {
 	}
 }
 
-// TestReviewSCIMEmailRemoveWithValue: a remove of `emails` whose value names another
+// TestSCIMEmailRemoveWithValue: a remove of `emails` whose value names another
 // address (as Entra names what it removes from a multi-valued attribute, members too)
 // leaves the user's work address alone; one naming that address removes it.
-func TestReviewSCIMEmailRemoveWithValue(t *testing.T) {
+func TestSCIMEmailRemoveWithValue(t *testing.T) {
 	h := newSyncHarness(t)
 	code, u, _ := h.scim("POST", "/Users", `{"userName":"rv@example.com","emails":[{"value":"rv@example.com","type":"work"}]}`)
 	if code != 201 {
@@ -69,10 +69,10 @@ func TestReviewSCIMEmailRemoveWithValue(t *testing.T) {
 	}
 }
 
-// TestReviewSCIMPrimaryFalsePath: the e-mail and phone number emfa keeps are shown as
+// TestSCIMPrimaryFalsePath: the e-mail and phone number emfa keeps are shown as
 // primary; a path filtered on `primary eq false` (a directory's secondary address) names
 // another entry, and must neither overwrite nor remove the one kept.
-func TestReviewSCIMPrimaryFalsePath(t *testing.T) {
+func TestSCIMPrimaryFalsePath(t *testing.T) {
 	h := newSyncHarness(t)
 	code, u, _ := h.scim("POST", "/Users", `{"userName":"pf@example.com","emails":[{"value":"pf@example.com","type":"work"}],
 	 "phoneNumbers":[{"value":"+15550100123","type":"mobile"}]}`)
@@ -97,9 +97,9 @@ func TestReviewSCIMPrimaryFalsePath(t *testing.T) {
 	}
 }
 
-// TestReviewSCIMIfNoneMatchListAndStar: If-None-Match may list several tags or be `*`
+// TestSCIMIfNoneMatchListAndStar: If-None-Match may list several tags or be `*`
 // (RFC 9110 §13.1.2); a GET whose resource matches any of them is answered 304.
-func TestReviewSCIMIfNoneMatchListAndStar(t *testing.T) {
+func TestSCIMIfNoneMatchListAndStar(t *testing.T) {
 	h := newSyncHarness(t)
 	code, u, hdr := h.scim("POST", "/Users", `{"userName":"inm@example.com"}`)
 	if code != 201 {
@@ -124,10 +124,10 @@ func TestReviewSCIMIfNoneMatchListAndStar(t *testing.T) {
 	}
 }
 
-// TestReviewSCIMValueFilterPathOtherEntry: a replace whose path filters on another value
+// TestSCIMValueFilterPathOtherEntry: a replace whose path filters on another value
 // (emails[value eq "home@…"].value) names an entry emfa does not keep; it must not
 // overwrite the user's address, as a remove filtered so already removes nothing.
-func TestReviewSCIMValueFilterPathOtherEntry(t *testing.T) {
+func TestSCIMValueFilterPathOtherEntry(t *testing.T) {
 	h := newSyncHarness(t)
 	code, u, _ := h.scim("POST", "/Users", `{"userName":"vf@example.com","emails":[{"value":"vf@example.com","type":"work"}]}`)
 	if code != 201 {
@@ -144,11 +144,11 @@ func TestReviewSCIMValueFilterPathOtherEntry(t *testing.T) {
 	}
 }
 
-// TestReviewSCIMExtensionAttributePath: a path naming its attribute by an extension's URN
+// TestSCIMExtensionAttributePath: a path naming its attribute by an extension's URN
 // (RFC 7644 §3.10) names that extension's attribute, not the core one of the same name:
 // a custom extension's `active` must not disable the user, nor its `displayName` rename
 // it, nor a group extension's `members` empty the group.
-func TestReviewSCIMExtensionAttributePath(t *testing.T) {
+func TestSCIMExtensionAttributePath(t *testing.T) {
 	h := newSyncHarness(t)
 	code, u, _ := h.scim("POST", "/Users", `{"userName":"ex@example.com","displayName":"Ex"}`)
 	if code != 201 {

@@ -15,7 +15,7 @@ import (
 // equal to the label's prefix, no '+' (which apps read as a space, in the query and in
 // some apps in the label too), spaces as %20, and an '&' in the issuer escaped so that it
 // does not cut the parameter short.
-func TestReviewOtpauthURIEscaping(t *testing.T) {
+func TestOtpauthURIEscaping(t *testing.T) {
 	for _, issuer := range []string{"AT&T Corp", "C++ Team", "Ünïcode Co", "a=b;c"} {
 		st := testdb.SQLite(t)
 		f := newEngineFixture(t, st, func(c *engineConfig) {
@@ -47,7 +47,7 @@ func TestReviewOtpauthURIEscaping(t *testing.T) {
 // (the Key Uri Format: "neither issuer nor account name may themselves contain a colon",
 // literal or encoded): apps would show "ACME" as the issuer and "Prod:alice" as the
 // account. The configuration refuses it rather than every enrollment carrying it.
-func TestReviewIssuerWithColonRefused(t *testing.T) {
+func TestIssuerWithColonRefused(t *testing.T) {
 	_, err := check(t, `
 providers:
   - name: A

@@ -14,7 +14,7 @@ import (
 
 // A call Verify gave up on is counted canceled (no store fault); its span must say the
 // same, and not be marked failed as if emfa had faulted.
-func TestReviewAbandonedSpanSaysCanceled(t *testing.T) {
+func TestAbandonedSpanSaysCanceled(t *testing.T) {
 	o := &recordingObserver{}
 	p := &provider.Provider{CredentialPrefix: "emfa", Enabled: true, Capabilities: []string{"totp"},
 		Engine: erringEngine{fmt.Errorf("sqlite: begin: %w", context.Canceled)}, Observer: o}

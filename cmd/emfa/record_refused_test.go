@@ -19,7 +19,7 @@ import (
 // it: here, with the steps that made the refusal (the first use, the wrong codes) taken
 // out, as a build without replay protection or lockout would answer. A wrong code stays
 // <redacted>.
-func TestReviewRecordedRefusalOfARightCodeFailsItsReplayWhenAccepted(t *testing.T) {
+func TestRecordedRefusalOfARightCodeFailsItsReplayWhenAccepted(t *testing.T) {
 	const cfg = "../../testdata/config/all-factors.yaml"
 	recordDir, app := recordEnv(t, nil)
 	clk := app.clock

@@ -7,12 +7,12 @@ import (
 	"testing"
 )
 
-// TestReviewYAMLSyntaxErrorsNameFileAndLine: a document YAML cannot read is reported as
+// TestYAMLSyntaxErrorsNameFileAndLine: a document YAML cannot read is reported as
 // every other problem is, file:line first, and a line indented with a tab — the most
 // common way to break a hand-edited file — is named as such. It used to be "config
 // emfa.yaml: parse yaml: yaml: line 3: found character that cannot start any token",
 // which named neither the tab nor, for some tabs, the right line.
-func TestReviewYAMLSyntaxErrorsNameFileAndLine(t *testing.T) {
+func TestYAMLSyntaxErrorsNameFileAndLine(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct {
 		name, doc, want string
@@ -34,12 +34,12 @@ func TestReviewYAMLSyntaxErrorsNameFileAndLine(t *testing.T) {
 	}
 }
 
-// TestReviewMisspeltOverrideWarns: an EMFA_ variable that is one or two letters from an
+// TestMisspeltOverrideWarns: an EMFA_ variable that is one or two letters from an
 // override (EMFA_SERVER_REQUESTTIMOUT, EMFA_LOGLEVEL) used to be ignored without a word,
 // though a misspelt key in the file is an error: the operator believed the setting
 // applied. It is a warning naming the override meant; the variables emfa's commands
 // read themselves, and those the file names as ${NAME}, are no typo.
-func TestReviewMisspeltOverrideWarns(t *testing.T) {
+func TestMisspeltOverrideWarns(t *testing.T) {
 	vars := map[string]string{
 		"EMFA_VERIFY_PASSWORD":      "verify-password-0123",
 		"EMFA_ENCRYPTION_KEY":       testKey,
@@ -81,9 +81,9 @@ func TestReviewMisspeltOverrideWarns(t *testing.T) {
 	}
 }
 
-// TestReviewMisspeltOverrideWarnsFromProcess: Load without a LookupEnv reads the process's
+// TestMisspeltOverrideWarnsFromProcess: Load without a LookupEnv reads the process's
 // environment, and so does its check of the names.
-func TestReviewMisspeltOverrideWarnsFromProcess(t *testing.T) {
+func TestMisspeltOverrideWarnsFromProcess(t *testing.T) {
 	t.Setenv("EMFA_VERIFY_PASSWORD", "verify-password-0123")
 	t.Setenv("EMFA_ENCRYPTION_KEY", testKey)
 	t.Setenv("EMFA_SERVER_LISTN", "0.0.0.0:8080")

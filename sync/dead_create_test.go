@@ -36,11 +36,11 @@ func (v *groupVendor) Propagate(ctx context.Context, ev provider.LifecycleEvent)
 	return nil
 }
 
-// TestReviewDeadCreateRetriedAfterMembership: a create the vendor failed until it was a
+// TestDeadCreateRetriedAfterMembership: a create the vendor failed until it was a
 // dead letter, then a group membership (the vendor skips it: it does not know the user
 // yet), then the dead letter retried: the vendor gets the user with the group emfa has
 // for it, as it gets the user's state and profile now.
-func TestReviewDeadCreateRetriedAfterMembership(t *testing.T) {
+func TestDeadCreateRetriedAfterMembership(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, m, clk := newQueue(t, st)

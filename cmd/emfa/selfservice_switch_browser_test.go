@@ -16,12 +16,12 @@ import (
 	"github.com/emfa/emfa/provider/builtin"
 )
 
-// TestReviewSwitchedLinkLeavesNoTokenInHistory: a link opened in a browser signed in as
+// TestSwitchedLinkLeavesNoTokenInHistory: a link opened in a browser signed in as
 // someone else asks first; once the person continued, the link's token is in neither the
 // address bar nor the history, as it is not after a link opened at once. Otherwise the
 // next person at the same browser (a shared or help-desk computer) opens the still
 // unspent link from the history and enrolls their own phone into that account.
-func TestReviewSwitchedLinkLeavesNoTokenInHistory(t *testing.T) {
+func TestSwitchedLinkLeavesNoTokenInHistory(t *testing.T) {
 	ctx := browser(t)
 	mail := smtpfake.Start(t, smtpfake.Options{})
 	app := &cli{}

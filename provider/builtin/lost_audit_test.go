@@ -31,7 +31,7 @@ func (o *storeErrors) StoreError(op string) { o.ops = append(o.ops, op) }
 // A refused activation whose audit record is lost is counted in
 // emfa_store_errors_total{operation="audit"}, as the EmfaStoreErrors alert says
 // ("audit rows are lost"), not only logged.
-func TestReviewLostActivationAuditCounted(t *testing.T) {
+func TestLostActivationAuditCounted(t *testing.T) {
 	st := testdb.SQLite(t)
 	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{9}, 32))
 	if err != nil {

@@ -163,7 +163,9 @@ func TestStringBuildersAreBounded(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s: no error, want the cost limit or a result too large", src)
 		}
-		if mb := (after.TotalAlloc - before.TotalAlloc) >> 20; mb > 16 {
+		// Under the race detector cel-go's String.Size allocates a copy of each string it
+		// measures (len([]rune(s)) is not optimised there): the bound is this build's.
+		if mb := (after.TotalAlloc - before.TotalAlloc) >> 20; mb > 16 && !raceEnabled {
 			t.Errorf("%s: %d MB allocated before it failed (%v)", src, mb, err)
 		}
 	}

@@ -163,13 +163,7 @@ func helpTopic(c *cobra.Command, args []string) error {
 	if err != nil || cmd == nil || len(rest) > 0 {
 		msg := fmt.Sprintf("unknown help topic %q", strings.Join(args, " "))
 		if cmd != nil && len(rest) > 0 {
-			var names []string
-			for _, s := range cmd.Commands() {
-				names = append(names, s.Name())
-			}
-			if near := suggest.Nearest(rest[0], names); near != "" {
-				msg += " (did you mean " + near + "?)"
-			}
+			msg += didYouMean(cmd, rest[0])
 		}
 		return usageError{msg}
 	}
@@ -207,15 +201,19 @@ func noSubcommand(c *cobra.Command, args []string) error {
 	if !c.HasParent() {
 		return usageError{fmt.Sprintf("unknown command %q", args[0])}
 	}
-	msg := fmt.Sprintf("unknown %s subcommand %s", c.Name(), args[0])
+	return usageError{fmt.Sprintf("unknown %s subcommand %s", c.Name(), args[0]) + didYouMean(c, args[0])}
+}
+
+// didYouMean is " (did you mean NAME?)" for the subcommand of c nearest to arg, or "".
+func didYouMean(c *cobra.Command, arg string) string {
 	var names []string
 	for _, s := range c.Commands() {
 		names = append(names, s.Name())
 	}
-	if near := suggest.Nearest(args[0], names); near != "" {
-		msg += " (did you mean " + near + "?)"
+	if near := suggest.Nearest(arg, names); near != "" {
+		return " (did you mean " + near + "?)"
 	}
-	return usageError{msg}
+	return ""
 }
 
 // noArgs is the check of a command that takes no arguments.

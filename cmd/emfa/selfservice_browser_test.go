@@ -91,6 +91,32 @@ const browserStep = time.Minute
 // retried, so one lost answer costs seconds, not the step.
 const browserAttempt = 10 * time.Second
 
+// browserSteps runs a browser test's steps, each under its own deadline (browserStep); a
+// step that fails ends the test with the page and the server's log.
+func browserSteps(t *testing.T, ctx context.Context, logs fmt.Stringer) func(what string, actions ...chromedp.Action) {
+	return func(what string, actions ...chromedp.Action) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, browserStep)
+		defer cancel()
+		if err := chromedp.Run(sctx, actions...); err != nil {
+			var html string
+			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			_ = chromedp.Run(dctx, chromedp.OuterHTML("html", &html, chromedp.ByQuery))
+			t.Fatalf("%s: %v\npage:\n%s\nserver log:\n%s", what, err, html, logs)
+		}
+	}
+}
+
+// says waits until the element sel (by evaluation, see browserAttempt) says want.
+func says(sel, want string) chromedp.Action {
+	return poll(fmt.Sprintf("%s does not say %q", sel, want), func(ctx context.Context) bool {
+		var got string
+		js := fmt.Sprintf(`(document.querySelector(%q)||{}).textContent||""`, sel)
+		return chromedp.Evaluate(js, &got).Do(ctx) == nil && strings.TrimSpace(got) == want
+	})
+}
+
 // poll evaluates a condition in the page every 100 ms, each evaluation under its own
 // browserAttempt deadline, until it holds or the step's deadline passes; what names it
 // in the error.

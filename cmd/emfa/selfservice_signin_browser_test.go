@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -60,26 +59,7 @@ selfService:
 	admin("/admin/v1/users", `{"name":"alice"}`)
 	admin("/admin/v1/users/alice/factors", fmt.Sprintf(`{"type":"smsotp","activation":"immediate","params":{"phone":%q}}`, alicePhone))
 
-	run := func(what string, actions ...chromedp.Action) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, browserStep)
-		defer cancel()
-		if err := chromedp.Run(sctx, actions...); err != nil {
-			var html string
-			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			_ = chromedp.Run(dctx, chromedp.OuterHTML("html", &html, chromedp.ByQuery))
-			t.Fatalf("%s: %v\npage:\n%s\nserver log:\n%s", what, err, html, logs)
-		}
-	}
-	// says waits until the element sel (by evaluation, see browserAttempt) says want.
-	says := func(sel, want string) chromedp.Action {
-		return poll(fmt.Sprintf("%s does not say %q", sel, want), func(ctx context.Context) bool {
-			var got string
-			js := fmt.Sprintf(`(document.querySelector(%q)||{}).textContent||""`, sel)
-			return chromedp.Evaluate(js, &got).Do(ctx) == nil && strings.TrimSpace(got) == want
-		})
-	}
+	run := browserSteps(t, ctx, logs)
 	// code waits for the n-th text message and reads its code.
 	code := func(n int) string {
 		t.Helper()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -72,25 +71,7 @@ selfService:
 	}
 	code := builtin.HOTP(builtin.SHA1, seed, uint64(builtin.TOTPStep(time.Now().Unix(), 30)), 6)
 
-	run := func(what string, actions ...chromedp.Action) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, browserStep)
-		defer cancel()
-		if err := chromedp.Run(sctx, actions...); err != nil {
-			var html string
-			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			_ = chromedp.Run(dctx, chromedp.OuterHTML("html", &html, chromedp.ByQuery))
-			t.Fatalf("%s: %v\npage:\n%s\nserver log:\n%s", what, err, html, logs)
-		}
-	}
-	says := func(sel, want string) chromedp.Action {
-		return poll(fmt.Sprintf("%s does not say %q", sel, want), func(ctx context.Context) bool {
-			var got string
-			js := fmt.Sprintf(`(document.querySelector(%q)||{}).textContent||""`, sel)
-			return chromedp.Evaluate(js, &got).Do(ctx) == nil && strings.TrimSpace(got) == want
-		})
-	}
+	run := browserSteps(t, ctx, logs)
 	run("sign in bob", chromedp.Navigate(base+"/self-service/"), retry("no #username", chromedp.WaitVisible("#username")),
 		chromedp.SendKeys("#username", "bob"), chromedp.Click("#m-app"), chromedp.Click("#next"),
 		retry("no #code", chromedp.WaitVisible("#code")), chromedp.SendKeys("#code", code), chromedp.Click("#signin"),

@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -57,18 +56,7 @@ selfService:
 		}
 		return m
 	}
-	run := func(what string, actions ...chromedp.Action) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, browserStep)
-		defer cancel()
-		if err := chromedp.Run(sctx, actions...); err != nil {
-			var html string
-			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			_ = chromedp.Run(dctx, chromedp.OuterHTML("html", &html, chromedp.ByQuery))
-			t.Fatalf("%s: %v\npage:\n%s\nserver log:\n%s", what, err, html, logs)
-		}
-	}
+	run := browserSteps(t, ctx, logs)
 	heading := func(want string) chromedp.Action {
 		return poll(fmt.Sprintf("no h1 %q", want), func(ctx context.Context) bool {
 			var got string

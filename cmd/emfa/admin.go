@@ -566,8 +566,9 @@ func (d *deps) totpCmd() *cobra.Command {
 			if err != nil {
 				return usageError{"--algorithm: " + err.Error()}
 			}
-			if digits < 6 || digits > 8 {
-				return usageError{"--digits must be 6 to 8"}
+			if digits != 6 && digits != 8 {
+				// As a TOTP factor's: a 7-digit code is one no emfa factor would take.
+				return usageError{"--digits must be 6 or 8"}
 			}
 			if period <= 0 {
 				return usageError{"--period must be positive"}

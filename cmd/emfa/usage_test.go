@@ -69,7 +69,8 @@ func TestHelpUnknownTopic(t *testing.T) {
 
 // TestOfflineFlagValuesAreUsageErrors: the commands that need no store refused a
 // bad flag value with exit 1 too: totp code --algorithm MD5 or --period 0, device
-// register --alg RSA. A value outside the flag's set is a usage error (exit 2), as for the
+// register --alg RSA. --digits 7 printed a code no TOTP factor takes (they are 6 or 8,
+// as the flag's help says). A value outside the flag's set is a usage error (exit 2), as for the
 // store commands; a secret that does not decode stays a refused value (exit 1).
 func TestOfflineFlagValuesAreUsageErrors(t *testing.T) {
 	state := t.TempDir() + "/phone.json"
@@ -79,6 +80,7 @@ func TestOfflineFlagValuesAreUsageErrors(t *testing.T) {
 	}{
 		{[]string{"totp", "code", "--secret", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "--algorithm", "MD5"}, "--algorithm: unknown algorithm"},
 		{[]string{"totp", "code", "--secret", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "--digits", "5"}, "--digits"},
+		{[]string{"totp", "code", "--secret", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "--digits", "7"}, "--digits must be 6 or 8"},
 		{[]string{"totp", "code", "--secret", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "--period", "0"}, "--period"},
 		{[]string{"device", "register", "--server", "http://127.0.0.1:1", "--code", "x", "--state", state, "--alg", "RSA"}, "--alg: must be ES256 or Ed25519"},
 	} {

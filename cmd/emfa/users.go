@@ -158,6 +158,12 @@ func (d *deps) usersSetCmd() *cobra.Command {
 			if fl.Changed("group") && (fl.Changed("add-group") || fl.Changed("remove-group")) {
 				return usageError{"users set takes --group (the user's groups, all of them) or --add-group and --remove-group, not both"}
 			}
+			for _, g := range f.addGroups {
+				if slices.Contains(f.removeGroups, g) {
+					// Which was meant? Removed then added, it stayed; better asked than guessed.
+					return usageError{fmt.Sprintf("users set: group %q is both in --add-group and in --remove-group", g)}
+				}
+			}
 			for _, n := range []string{"email", "phone", "country", "display-name", "group", "add-group", "remove-group"} {
 				if fl.Changed(n) {
 					return nil

@@ -76,6 +76,7 @@ func TestUsersShowAndSet(t *testing.T) {
 		{[]string{"--add-group", " g"}, 1, "--group: must not start or end with spaces"},
 		{[]string{}, 2, "users set needs a change"},
 		{[]string{"--group", "a", "--add-group", "b"}, 2, "not both"},
+		{[]string{"--add-group", "staff", "--remove-group", "staff"}, 2, `group "staff" is both in --add-group and in --remove-group`},
 	} {
 		args := append(append([]string{"users", "set", "alice"}, c.args...), "--config", cfg)
 		if code, _, errOut := emfa(t, args...); code != c.code || !strings.Contains(errOut, c.want) {

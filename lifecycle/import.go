@@ -601,6 +601,13 @@ func (m *Manager) deletions(ctx context.Context, actor Actor, rep *ImportReport,
 			absent = append(absent, existing[key].rec.Name)
 		}
 	}
+	if len(rep.Rows) == 0 && len(absent) > 0 {
+		// A file of no rows, a header alone or an empty JSON Lines file, is a failed export
+		// far more often than an emptied directory: never the whole directory's deletion.
+		rep.DeletionRefused = fmt.Sprintf("the file has no user rows, so a full import of it would delete all %d users: nobody was deleted (check the file; to delete users, use emfa users delete or DELETE /admin/v1/users/{user})",
+			len(absent))
+		return changes, results, nil
+	}
 	if len(absent) > o.MaxDeletes {
 		rep.DeletionRefused = fmt.Sprintf("%d users are absent from this full import, more than --max-deletes %d allows: nobody was deleted (check the file, or raise the limit)",
 			len(absent), o.MaxDeletes)

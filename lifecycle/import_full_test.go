@@ -138,6 +138,24 @@ func TestFullImportKeepsUnreadableRows(t *testing.T) {
 			})
 		}
 
+		// A file without rows, a header alone or an empty JSON Lines file, deleted every
+		// user under --max-deletes: a truncated export emptied a small directory.
+		for _, empty := range []struct {
+			format string
+			text   string
+		}{{lifecycle.FormatCSV, "username,phone\n"}, {lifecycle.FormatJSONL, ""}, {lifecycle.FormatJSONL, "\n\n"}} {
+			for _, dry := range []bool{true, false} {
+				rows, bad := parse(t, empty.format, empty.text)
+				rep, err := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{DryRun: dry, Full: true, MaxDeletes: 1000})
+				if err != nil || rep.Deleted != 0 || !strings.Contains(rep.DeletionRefused, "the file has no user rows") || !strings.Contains(rep.DeletionRefused, "nobody was deleted") {
+					t.Errorf("%s %q, dry run %v: %s, %q, %v; want nobody deleted, and why", empty.format, empty.text, dry, summary(rep), rep.DeletionRefused, err)
+				}
+			}
+		}
+		if _, err := m.GetUser(ctx, "keep1"); err != nil {
+			t.Errorf("after empty full imports: %v", err)
+		}
+
 		// Several rows without a name: the report says how many, and where the first are.
 		rows, bad := parse(t, lifecycle.FormatCSV, "username,phone\nkeep1,\n,+15550000001\nkeep2,\n,+15550000002\n,+15550000003\n,+15550000004\n")
 		rep, err := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{DryRun: true, Full: true, MaxDeletes: 10})

@@ -20,6 +20,7 @@ import (
 	"unicode"
 
 	"github.com/wneessen/go-mail"
+	"golang.org/x/net/idna"
 
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider"
@@ -119,6 +120,13 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 		errs = append(errs, fmt.Errorf("timeout %s: negative", o.Timeout))
 	}
 	from, err := netmail.ParseAddress(o.From)
+	if err == nil {
+		// As a recipient's (Send), the domain goes out in its A-label form.
+		var ok bool
+		if from.Address, ok = asciiDomain(from.Address); !ok {
+			err = errors.New("domain")
+		}
+	}
 	if err != nil {
 		errs = append(errs, errors.New("from: want one e-mail address, e.g. otp@example.com"))
 	}
@@ -193,6 +201,9 @@ func (*SMTP) Serves(c Channel) bool { return c == Email }
 // line.
 func (s *SMTP) Send(ctx context.Context, m Message) error {
 	to, ok := ValidEmail(m.To)
+	if ok {
+		to, ok = asciiDomain(to)
+	}
 	if !ok {
 		return fmt.Errorf("smtp: recipient %s: not an e-mail address", maskRecipient(m.To))
 	}
@@ -266,6 +277,32 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	// A server's reply quotes the recipient (Postfix: "550 5.1.1 <bob@example.com>:
 	// Recipient address rejected"), and go-mail adds "affected recipient(s): <…>".
 	return maskAddressesIn(err, id)
+}
+
+// asciiDomain is address with an internationalised domain in its A-label form
+// (jörg@bücher.example → jörg@xn--bcher-kva.example), which every server takes: raw UTF-8
+// in the envelope and headers needs SMTPUTF8 (RFC 6531), which many relays do not offer.
+// False for a domain IDNA refuses.
+func asciiDomain(address string) (string, bool) {
+	i := strings.LastIndexByte(address, '@')
+	domain := address[i+1:]
+	if isASCII(domain) {
+		return address, true
+	}
+	a, err := idna.Lookup.ToASCII(domain)
+	if err != nil {
+		return "", false
+	}
+	return address[:i+1] + a, true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // addressPattern matches what reads as an e-mail address in a server's reply: a local part of

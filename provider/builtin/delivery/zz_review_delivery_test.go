@@ -1,0 +1,38 @@
+package delivery
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/emfa/emfa/internal/smtpfake"
+)
+
+// TestReviewSMTPIDNDomain: a mailbox on an internationalised domain is sent to its
+// A-label form when the server does not offer SMTPUTF8 (RFC 6531 forbids raw UTF-8 in
+// the envelope then; Postfix without smtputf8, Amazon SES and others refuse it).
+func TestReviewSMTPIDNDomain(t *testing.T) {
+	t.Parallel()
+	srv := smtpfake.Start(t, smtpfake.Options{TLS: TLSStartTLS})
+	o := optionsFor(srv, TLSStartTLS)
+	o.From = "Anmeldung <otp@bücher.example>"
+	s := newTestSMTP(t, o)
+	err := s.Send(t.Context(), Message{To: "alice@Bücher.example", Subject: "Code", Text: "Your code is 123456", Code: "123456", User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Messages()
+	if len(got) != 1 {
+		t.Fatalf("received %d messages, want 1", len(got))
+	}
+	parsed, _ := parseReceived(t, got[0])
+	const want = "alice@xn--bcher-kva.example"
+	if len(parsed.EnvelopeTo) != 1 || parsed.EnvelopeTo[0] != want || parsed.To != want {
+		t.Errorf("envelope to %q, header To %q; want %q", parsed.EnvelopeTo, parsed.To, want)
+	}
+	if parsed.EnvelopeFrom != "otp@xn--bcher-kva.example" {
+		t.Errorf("envelope from %q", parsed.EnvelopeFrom)
+	}
+	if trace := srv.Trace(); strings.Contains(trace, "bücher") {
+		t.Errorf("UTF-8 sent to a server without SMTPUTF8:\n%s", trace)
+	}
+}

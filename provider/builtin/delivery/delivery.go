@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -219,6 +220,20 @@ func truncate(s string, n int) string {
 }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// maskCode is msg with code masked wherever it appears, as sent or as a call says it,
+// its characters apart ("1, 2, 3, 4, 5, 6"): a gateway's error may quote either.
+func maskCode(msg, code string) string {
+	if code == "" {
+		return msg
+	}
+	parts := make([]string, 0, len(code))
+	for _, r := range code {
+		parts = append(parts, regexp.QuoteMeta(string(r)))
+	}
+	re := regexp.MustCompile(strings.Join(parts, `[^\p{L}\p{N}]{0,3}`))
+	return re.ReplaceAllLiteralString(msg, strings.Repeat("*", len(code)))
+}
 
 // maskRecipient masks a phone number or an e-mail address for a log or an error.
 func maskRecipient(to string) string {

@@ -232,9 +232,7 @@ func (t *Twilio) Send(ctx context.Context, m Message) error {
 		// Twilio's messages quote the To number ("The 'To' number +1555… is not valid"),
 		// and may quote the body, code and all: neither reaches a log or an audit reason.
 		msg := strings.ReplaceAll(te.Message, m.To, MaskPhone(m.To))
-		if m.Code != "" {
-			msg = strings.ReplaceAll(msg, m.Code, strings.Repeat("*", len(m.Code)))
-		}
+		msg = maskCode(msg, m.Code)
 		serr.Message = truncate(msg, maxErrorMessage)
 	} else {
 		serr.Message = http.StatusText(status)

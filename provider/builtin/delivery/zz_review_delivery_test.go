@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -34,5 +36,31 @@ func TestReviewSMTPIDNDomain(t *testing.T) {
 	}
 	if trace := srv.Trace(); strings.Contains(trace, "bücher") {
 		t.Errorf("UTF-8 sent to a server without SMTPUTF8:\n%s", trace)
+	}
+}
+
+// TestReviewTwilioVoiceErrorMasksSpokenCode: a call's TwiML holds the code digit by digit
+// ("1, 2, 3, …"); Twilio's refusal quoting it must not put the code in the error, as the
+// SMS body's quoted code is masked.
+func TestReviewTwilioVoiceErrorMasksSpokenCode(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		twilioErrorResponse(w, http.StatusBadRequest, 13520, "Invalid TwiML "+r.PostForm.Get("Twiml"))
+	}))
+	t.Cleanup(srv.Close)
+	tw := newTestTwilio(t, srv.URL)
+	err := tw.Send(t.Context(), Message{To: "+447911123456", Channel: Voice,
+		Text: "Your sign-in code is 9, 8, 7, 6, 5, 4.", Code: "987654", User: "alice"})
+	if err == nil {
+		t.Fatal("sent")
+	}
+	if digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, err.Error()); strings.Contains(digits, "987654") {
+		t.Errorf("error holds the code: %v", err)
 	}
 }

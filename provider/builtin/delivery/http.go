@@ -20,6 +20,7 @@ import (
 	"cel.dev/cel-go/cel"
 
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/transform"
 )
 
@@ -207,12 +208,7 @@ func compileBody(src string) (*transform.Program, error) {
 	}
 	prg, err := transform.Compile(env, "{\""+bodyKey+"\":\n"+src+"\n}")
 	if err != nil {
-		msg := inputPosition.ReplaceAllStringFunc(err.Error(), func(pos string) string {
-			m := inputPosition.FindStringSubmatch(pos)
-			line, _ := strconv.Atoi(m[1])
-			return "<input>:" + strconv.Itoa(max(line-1, 1)) + ":" + m[2]
-		})
-		return nil, errors.New("body: " + msg)
+		return nil, errors.New("body: " + bodyPositions(err.Error()))
 	}
 	// A dry run with plausible values catches a body of the wrong type (a number, a list) now
 	// rather than at a user's first login. An evaluation error proves nothing about real
@@ -228,6 +224,16 @@ func compileBody(src string) (*transform.Program, error) {
 		}
 	}
 	return prg, nil
+}
+
+// bodyPositions is a CEL message with its positions in the wrapper (compileBody) taken
+// back to the operator's expression, one line up.
+func bodyPositions(msg string) string {
+	return inputPosition.ReplaceAllStringFunc(msg, func(pos string) string {
+		m := inputPosition.FindStringSubmatch(pos)
+		line, _ := strconv.Atoi(m[1])
+		return "<input>:" + strconv.Itoa(max(line-1, 1)) + ":" + m[2]
+	})
 }
 
 // encodeBody renders an evaluated body: a map as JSON, a string as it is.
@@ -280,6 +286,9 @@ func (h *HTTP) Send(ctx context.Context, m Message) error {
 		celTo: m.To, celCode: m.Code, celMessage: m.Text, celUser: m.User,
 	})
 	if err != nil {
+		if msg := bodyPositions(err.Error()); msg != err.Error() {
+			err = provider.Retold(err, msg)
+		}
 		return fmt.Errorf("http: %w", err)
 	}
 	payload, ctype, err := encodeBody(out[bodyKey])

@@ -64,3 +64,21 @@ func TestReviewTwilioVoiceErrorMasksSpokenCode(t *testing.T) {
 		t.Errorf("error holds the code: %v", err)
 	}
 }
+
+// TestReviewHTTPEvalErrorPosition: a body expression that fails when a code is sent names
+// the place in the operator's expression, as a compile error does, not one line below it
+// (the wrapper's line).
+func TestReviewHTTPEvalErrorPosition(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(srv.Close)
+	h, err := NewHTTP(HTTPOptions{URL: srv.URL, Body: `{"to": to, "n": int(message)}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	err = h.Send(t.Context(), Message{To: "+15551230123", Text: "Your code is 123456", Code: "123456"})
+	if err == nil || !strings.Contains(err.Error(), "<input>:1:20:") {
+		t.Errorf("error %v, want it at <input>:1:20", err)
+	}
+}

@@ -44,6 +44,10 @@ const (
 	// forServe creates the data directory and its secrets on first use, and needs every
 	// secret the configuration names.
 	forServe loadMode = iota
+	// forReload is serve's reload: as forServe, but it creates nothing. A secret gone
+	// from the data directory since start-up fails the reload: generated anew, a new
+	// Verify password would lock Verify out, and a new key could open no factor.
+	forReload
 	// forAdmin opens the store: it creates nothing without --init (a new directory, a new
 	// key) and needs only the storage section's secrets (it never sends a code or calls a
 	// vendor): others left unset are stand-ins that refuse to be used.
@@ -99,7 +103,9 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 	if abs, err := filepath.Abs(dataDir); err == nil {
 		shown = abs
 	}
-	if _, err := os.Stat(dataDir); errors.Is(err, fs.ErrNotExist) && mode == forAdmin && !create {
+	if _, err := os.Stat(dataDir); errors.Is(err, fs.ErrNotExist) && mode == forReload {
+		return nil, fmt.Errorf("the data directory %s is gone: a reload creates none (restart emfa to start afresh)", shown)
+	} else if errors.Is(err, fs.ErrNotExist) && mode == forAdmin && !create {
 		return nil, fmt.Errorf("no data directory %s, so no store: point at the existing one with --config FILE "+
 			"or EMFA_DATA_DIR=DIR, or pass --init to create a new store there", shown)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -138,6 +144,10 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 		v, err := readKeptSecret(path)
 		if err == nil {
 			return v, true
+		}
+		if mode == forReload {
+			fmt.Fprintf(stderr, "emfa: %v: a reload generates no secret (put the file back, or restart emfa to generate it)\n", err)
+			return "", false
 		}
 		if o.strict || slices.Contains(o.need, section) {
 			if errors.Is(err, errEmptySecret) {

@@ -250,7 +250,7 @@ func (l *live) closeAll(base *env) {
 // answer.
 func (d *deps) reloadConfig(ctx context.Context, base *env, l *live, o storeOptions, so *snapshotOptions) error {
 	log := base.log
-	cfg, err := loadConfig(o, forServe, d.stderr)
+	cfg, err := loadConfig(o, forReload, d.stderr)
 	if err == nil {
 		var keysErr error
 		// The remote webhooks compiled once, for the snapshot's engines and directory

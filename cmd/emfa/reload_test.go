@@ -44,7 +44,11 @@ func (c *cli) serveReloading(t *testing.T, cfg string, extra ...string) (base st
 	d.reloaded = func(err error) { outcome <- err }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, append([]string{"serve", "--config", cfg}, extra...), d) }()
+	args := []string{"serve"}
+	if cfg != "" { // "": the embedded default
+		args = append(args, "--config", cfg)
+	}
+	go func() { done <- run(ctx, append(args, extra...), d) }()
 	select {
 	case addr := <-addrc:
 		base = "http://" + addr

@@ -66,7 +66,9 @@ type Server struct {
 	mu       sync.Mutex
 	messages []Message
 	rejected map[string]bool
-	trace    bytes.Buffer
+	// rejectContent: DATA refused, quoting the body (RejectContent).
+	rejectContent bool
+	trace         bytes.Buffer
 }
 
 // Start serves on a free loopback port until the test ends.
@@ -154,6 +156,15 @@ func (s *Server) Reject(address string, reject bool) {
 	s.rejected[strings.ToLower(address)] = reject
 }
 
+// RejectContent makes DATA fail with 554 5.7.1 as a content filter words it, quoting the
+// body's last line that is not empty ("Message content rejected: Your code is 123456"),
+// or accepted again when reject is false.
+func (s *Server) RejectContent(reject bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejectContent = reject
+}
+
 // Trace returns both sides of every conversation so far.
 func (s *Server) Trace() string {
 	s.mu.Lock()
@@ -237,6 +248,16 @@ func (m *session) Data(r io.Reader) error {
 	}
 	_, isTLS := m.conn.TLSConnectionState()
 	m.srv.mu.Lock()
+	if m.srv.rejectContent {
+		m.srv.mu.Unlock()
+		var quoted string
+		for _, line := range strings.Split(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n") {
+			if strings.TrimSpace(line) != "" {
+				quoted = strings.TrimSpace(line)
+			}
+		}
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Message content rejected: " + quoted}
+	}
 	m.srv.messages = append(m.srv.messages, Message{From: m.from, To: m.to, Data: string(b), TLS: isTLS, User: m.user})
 	m.srv.mu.Unlock()
 	return nil

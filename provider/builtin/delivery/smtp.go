@@ -275,8 +275,13 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		err = fmt.Errorf("smtp: send to %s: %w", MaskEmail(to), err)
 	}
 	// A server's reply quotes the recipient (Postfix: "550 5.1.1 <bob@example.com>:
-	// Recipient address rejected"), and go-mail adds "affected recipient(s): <…>".
-	return maskAddressesIn(err, id)
+	// Recipient address rejected"), and go-mail adds "affected recipient(s): <…>"; a
+	// content filter's may quote the body, code and all.
+	err = maskAddressesIn(err, id)
+	if masked := maskCode(err.Error(), m.Code); masked != err.Error() {
+		err = provider.Retold(err, masked)
+	}
+	return err
 }
 
 // asciiDomain is address with an internationalised domain in its A-label form

@@ -231,6 +231,23 @@ func TestSMTPSendErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "content refused",
+			setup: func(t *testing.T) smtpTarget {
+				srv := smtpfake.Start(t, smtpfake.Options{TLS: TLSStartTLS})
+				srv.RejectContent(true)
+				return smtpTarget{o: optionsFor(srv, TLSStartTLS), srv: srv}
+			},
+			// A content filter quotes the body, code and all: the error, which becomes the
+			// audit reason and a log line, keeps the refusal but not the code.
+			check: func(t *testing.T, err error) {
+				wantErrorContaining("554")(t, err)
+				wantErrorContaining("Message content rejected: Your code is ******")(t, err)
+				if err != nil && strings.Contains(err.Error(), "654321") {
+					t.Errorf("error %q quotes the code", err)
+				}
+			},
+		},
+		{
 			name: "starttls not offered",
 			setup: func(t *testing.T) smtpTarget {
 				srv := smtpfake.Start(t, smtpfake.Options{TLS: TLSNone})

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,16 +20,7 @@ func TestReloadGeneratesNoSecret(t *testing.T) {
 	t.Setenv("EMFA_ENCRYPTION_KEY", "")
 	base, logs, reload := reloadingServe(t, "")
 	pw := strings.TrimSpace(mustRead(t, filepath.Join(dir, "verify-password")))
-	test := func() int {
-		req, _ := http.NewRequest("GET", base+"/v1/providers/emfa/test", nil)
-		req.SetBasicAuth("verify", pw)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	test := func() int { return testStatus(t, base, pw) }
 	if code := test(); code != 200 {
 		t.Fatalf("before: %d", code)
 	}

@@ -24,16 +24,7 @@ func TestReloadRotatesFileSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	base, logs, reload := reloadingServe(t, cfg)
-	test := func(pw string) int {
-		req, _ := http.NewRequest("GET", base+"/v1/providers/emfa/test", nil)
-		req.SetBasicAuth("verify", pw)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	test := func(pw string) int { return testStatus(t, base, pw) }
 	if a, b := test("first-password-0123456"), test("second-password-0123456"); a != 200 || b != 401 {
 		t.Fatalf("before the rotation: first %d, second %d", a, b)
 	}
@@ -131,4 +122,18 @@ func TestReloadKeepsNoVendorForRestart(t *testing.T) {
 		next.Storage.MaxConnections != 0 || next.Storage.AllowNewerSchema {
 		t.Errorf("storage.maxConnections and allowNewerSchema changed: %q, kept %d %v", got, next.Storage.MaxConnections, next.Storage.AllowNewerSchema)
 	}
+}
+
+// testStatus is the status of the contract's test call to the emfa provider at base with
+// Verify's Basic credentials, user verify and password pw.
+func testStatus(t *testing.T, base, pw string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/v1/providers/emfa/test", nil)
+	req.SetBasicAuth("verify", pw)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

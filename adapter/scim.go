@@ -19,6 +19,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/emfa/emfa/internal/phone"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
@@ -465,10 +466,21 @@ func (m *scimUser) applyMulti(op string, p scimPath, value any) error {
 	}
 	kept := cmp.Or(*typ, prefer)
 	if op == "remove" {
+		// same: whether a value the remove names is the one kept; listed: whether one its
+		// value lists is (a phone number emfa cannot read is not compared, and counts).
+		same := func(s string) bool { return strings.EqualFold(s, *target) }
+		listed := same
+		if p.attr == "phonenumbers" {
+			same = func(s string) bool { return samePhone(s, *target, m.country) }
+			listed = func(s string) bool {
+				_, err := phone.Parse(s, m.country)
+				return err != nil || same(s)
+			}
+		}
 		switch {
 		case p.selAttr == "type" && !strings.EqualFold(p.selV, kept),
-			p.selAttr == "value" && !strings.EqualFold(p.selV, *target),
-			p.attr == "emails" && value != nil && !namesEmail(value, *target):
+			p.selAttr == "value" && !same(p.selV),
+			value != nil && !namesValue(value, listed):
 		default:
 			*target, *typ = "", ""
 		}
@@ -502,21 +514,31 @@ func (m *scimUser) applyMulti(op string, p scimPath, value any) error {
 	return nil
 }
 
-// namesEmail reports whether a remove's value (a string, an object or an array of them, as
-// Entra names the values it removes) names the address kept, or an entry without an
-// address. A phone number is not compared so: the directory's may be written in a format
-// other than the E.164 one kept.
-func namesEmail(v any, email string) bool {
+// namesValue reports whether a remove's value (a string, an object or an array of them, as
+// Entra names the values it removes) names the one kept (same), or an entry without a
+// value.
+func namesValue(v any, same func(string) bool) bool {
 	switch x := v.(type) {
 	case string:
-		return strings.EqualFold(x, email)
+		return same(x)
 	case map[string]any:
 		s, ok := subAttr(x, "value").(string)
-		return !ok || strings.EqualFold(s, email)
+		return !ok || same(s)
 	case []any:
-		return slices.ContainsFunc(x, func(e any) bool { return namesEmail(e, email) })
+		return slices.ContainsFunc(x, func(e any) bool { return namesValue(e, same) })
 	}
 	return true
+}
+
+// samePhone reports whether a number as a directory wrote it ("+1 (555) 010-0199",
+// "tel:+1-555-010-0199", a national number of the user's country) is kept, the E.164
+// number emfa stores.
+func samePhone(sent, kept, country string) bool {
+	if strings.EqualFold(sent, kept) {
+		return true
+	}
+	n, err := phone.Parse(sent, country)
+	return err == nil && n == kept
 }
 
 // multiValue picks the value of a multi-valued attribute and its type: the entry of type

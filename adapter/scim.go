@@ -814,6 +814,7 @@ func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old sc
 		return err
 	}
 	defer unlock()
+	edit = api.asStored(ctx, edit)
 	var u lifecycle.User
 	for {
 		var err error
@@ -858,6 +859,21 @@ func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old sc
 		return err
 	}
 	return api.answerUser(c, http.StatusOK, u)
+}
+
+// asStored is edit making the e-mail address and phone number as emfa stores them
+// (lifecycle.Manager.AsStored, a national number as the user's country's as edited): a
+// directory's "+1 (555) 010-0199" is the user's "+15550100199", so a write that changes
+// nothing is seen to, and one sent again after a lost answer is seen to hold.
+func (api *syncAPI) asStored(ctx context.Context, edit func(u lifecycle.User, old scimUser) (scimUser, error)) func(u lifecycle.User, old scimUser) (scimUser, error) {
+	return func(u lifecycle.User, old scimUser) (scimUser, error) {
+		m, err := edit(u, old)
+		if err == nil && (m.email != old.email || m.phone != old.phone) {
+			email, tel := api.o.Manager.AsStored(ctx, u.Name, &m.email, &m.phone, &m.country)
+			m.email, m.phone = *email, *tel
+		}
+		return m, err
+	}
 }
 
 // holds reports whether edit would change nothing of u.

@@ -32,3 +32,26 @@ func TestReviewSCIMPhoneRemoveByValueAsWritten(t *testing.T) {
 		t.Errorf("remove of the mobile by its tel: URI: %d, phone %q, want none", code, phone())
 	}
 }
+
+// TestReviewSCIMResendAsWritten: a conditional PUT applied, its answer lost, and sent again
+// with the same If-Match is answered as done (README: "a PUT or PATCH whose change the
+// user already has is answered as done even on a version gone"), also when its phone
+// number and e-mail address are written as the directory writes them, not as emfa
+// stores them (E.164, the domain in lower case).
+func TestReviewSCIMResendAsWritten(t *testing.T) {
+	h := newSyncHarness(t)
+	_, u, hdr := h.scim("POST", "/Users", `{"userName":"res"}`)
+	id, etag := u["id"].(string), hdr.Get("ETag")
+	body := `{"userName":"res","displayName":"Res","emails":[{"value":"res@Example.COM","type":"work"}],
+	 "phoneNumbers":[{"value":"+1 (555) 010-0199","type":"mobile"}]}`
+	if code, _, _ := h.scim("PUT", "/Users/"+id, body, "If-Match", etag); code != 200 {
+		t.Fatalf("first: %d", code)
+	}
+	if code, out, _ := h.scim("PUT", "/Users/"+id, body, "If-Match", etag); code != 200 {
+		t.Errorf("the same PUT sent again: %d %v, want 200", code, out)
+	}
+	other := `{"userName":"res","displayName":"Other","phoneNumbers":[{"value":"+1 (555) 010-0199","type":"mobile"}]}`
+	if code, _, _ := h.scim("PUT", "/Users/"+id, other, "If-Match", etag); code != 412 {
+		t.Errorf("another change on the old version: %d, want 412", code)
+	}
+}

@@ -455,10 +455,18 @@ func (m *scimUser) applyMulti(op string, p scimPath, value any) error {
 	if b, ok := scimBool(p.selV); ok && p.selAttr == "primary" && !b {
 		return nil // the one kept is shown as primary: a path of another entry
 	}
-	if p.attr == "emails" && p.selAttr == "value" && !strings.EqualFold(p.selV, m.email) && op != "remove" {
-		// Another address's entry. (A phone number filtered by value is not compared so:
-		// the directory may write it in another format than the E.164 one kept.)
-		return nil
+	if p.selAttr == "value" && op != "remove" {
+		// Another address's or number's entry: a number compared as emfa reads it, the
+		// directory writing it in another format than the E.164 one kept. (One emfa
+		// cannot read, a national number of no country, is not compared.)
+		other := !strings.EqualFold(p.selV, m.email)
+		if p.attr == "phonenumbers" {
+			_, err := phone.Parse(p.selV, m.country)
+			other = err == nil && !samePhone(p.selV, m.phone, m.country)
+		}
+		if other {
+			return nil
+		}
 	}
 	target, typ, prefer := &m.email, &m.emailType, keptEmailType
 	if p.attr == "phonenumbers" {

@@ -55,3 +55,27 @@ func TestReviewSCIMResendAsWritten(t *testing.T) {
 		t.Errorf("another change on the old version: %d, want 412", code)
 	}
 }
+
+// TestReviewSCIMPhoneReplaceByValueOfAnother: a replace of the entry whose value is
+// another number (the desk phone, phoneNumbers[value eq "…"]) leaves the mobile codes go
+// to, as one of another address's e-mail entry does; one naming the mobile, in any format
+// emfa reads, replaces it.
+func TestReviewSCIMPhoneReplaceByValueOfAnother(t *testing.T) {
+	h := newSyncHarness(t)
+	phone := func() string {
+		rec, _ := h.user("pat")
+		return rec.Phone
+	}
+	patch := func(id, op string) int {
+		code, _, _ := h.scim("PATCH", "/Users/"+id, `{`+patchSchema+`,"Operations":[`+op+`]}`)
+		return code
+	}
+	_, u, _ := h.scim("POST", "/Users", `{"userName":"pat","phoneNumbers":[{"value":"+1 (555) 010-0199","type":"mobile"}]}`)
+	id := u["id"].(string)
+	if code := patch(id, `{"op":"replace","path":"phoneNumbers[value eq \"+1 425 555 0100\"].value","value":"+1 425 555 0101"}`); code != 200 || phone() != "+15550100199" {
+		t.Errorf("replace of the desk phone by its value: %d, phone %q, want the mobile kept", code, phone())
+	}
+	if code := patch(id, `{"op":"replace","path":"phoneNumbers[value eq \"tel:+1-555-010-0199\"].value","value":"+1 555 010 0123"}`); code != 200 || phone() != "+15550100123" {
+		t.Errorf("replace of the mobile by its value as written: %d, phone %q", code, phone())
+	}
+}

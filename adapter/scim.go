@@ -50,6 +50,9 @@ const (
 	// prefers (work, mobile) but the primary one of another type: shown as it is.
 	attrEmailType = "scim.emailType"
 	attrPhoneType = "scim.phoneType"
+	// The type of the address whose country is kept, when it is not the work address but
+	// the primary one of another type: shown as it is.
+	attrAddressType = "scim.addressType"
 
 	keptEmailType   = "work"
 	keptPhoneType   = "mobile"
@@ -160,7 +163,7 @@ func (api *syncAPI) scimAuth(next echo.HandlerFunc) echo.HandlerFunc {
 
 type scimUser struct {
 	userName, externalID, givenName, familyName, displayName, email, phone string
-	emailType, phoneType                                                   string // "": work, mobile
+	emailType, phoneType, addressType                                      string // "": work, mobile, work
 	country                                                                string // the work address's, as emfa reads it
 	active                                                                 bool
 }
@@ -168,8 +171,8 @@ type scimUser struct {
 func scimUserOf(u lifecycle.User) scimUser {
 	return scimUser{userName: u.Name, externalID: u.Attributes[attrExternalID], givenName: u.Attributes[attrGiven],
 		familyName: u.Attributes[attrFamily], displayName: u.DisplayName, email: u.Email, phone: u.Phone,
-		emailType: u.Attributes[attrEmailType], phoneType: u.Attributes[attrPhoneType], country: u.Country,
-		active: u.State == lifecycle.StateActive}
+		emailType: u.Attributes[attrEmailType], phoneType: u.Attributes[attrPhoneType], addressType: u.Attributes[attrAddressType],
+		country: u.Country, active: u.State == lifecycle.StateActive}
 }
 
 type scimMulti struct {
@@ -277,7 +280,7 @@ func userResource(c echo.Context, u lifecycle.User, groupIDs map[string]string) 
 		r.PhoneNumbers = []scimMulti{{Value: m.phone, Type: cmp.Or(m.phoneType, keptPhoneType), Primary: true}}
 	}
 	if m.country != "" {
-		r.Addresses = []scimAddress{{Type: keptAddressType, Country: m.country, Primary: true}}
+		r.Addresses = []scimAddress{{Type: cmp.Or(m.addressType, keptAddressType), Country: m.country, Primary: true}}
 	}
 	for _, g := range u.Groups {
 		if id, ok := groupIDs[g]; ok {
@@ -373,19 +376,27 @@ func (m *scimUser) apply(op string, p scimPath, value any) error {
 // applyAddress keeps the country of the user's work address (else of the primary one,
 // else of the first without a type): RFC 7643 writes it in ISO 3166-1 alpha-2, and one
 // emfa does not read as a country (a name, "United States") is kept as none, not refused,
-// so that the rest of the directory's write applies. A path naming another type
-// (addresses[type eq "home"]) changes nothing.
+// so that the rest of the directory's write applies. The country of a primary address of
+// another type is kept with its type (shown): a path naming that type changes it. A path
+// naming another type (addresses[type eq "home"]) changes nothing, but one setting the
+// work address's country, which is preferred.
 func (m *scimUser) applyAddress(op string, p scimPath, value any) error {
-	if p.selAttr == "type" && !strings.EqualFold(p.selV, keptAddressType) ||
+	kept := cmp.Or(m.addressType, keptAddressType)
+	clears := op == "remove" || value == nil
+	if p.selAttr == "type" && !strings.EqualFold(p.selV, kept) && (clears || !strings.EqualFold(p.selV, keptAddressType)) ||
 		p.selAttr != "" && p.selAttr != "type" ||
 		p.sub != "" && p.sub != "country" {
 		return nil
 	}
-	if op == "remove" || value == nil {
-		m.country = ""
+	if clears {
+		m.country, m.addressType = "", ""
 		return nil
 	}
 	var country string
+	typ := m.addressType // addresses.country: of the address kept
+	if p.selAttr == "type" {
+		typ = p.selV
+	}
 	switch x := value.(type) {
 	case string:
 		if p.sub != "country" {
@@ -429,6 +440,7 @@ func (m *scimUser) applyAddress(op string, p scimPath, value any) error {
 		}
 		if pick >= 0 {
 			country, _ = subAttr(x[pick].(map[string]any), "country").(string)
+			typ, _ = subAttr(x[pick].(map[string]any), "type").(string)
 		} else if op == "add" {
 			return nil // none of them is the user's address
 		}
@@ -436,6 +448,10 @@ func (m *scimUser) applyAddress(op string, p scimPath, value any) error {
 		return scimErr(400, "invalidValue", "addresses holds objects")
 	}
 	m.country, _ = lifecycle.CountryCode(country)
+	m.addressType = strings.ToLower(typ)
+	if m.country == "" || strings.EqualFold(typ, keptAddressType) {
+		m.addressType = ""
+	}
 	return nil
 }
 
@@ -617,7 +633,7 @@ func (m scimUser) events(old scimUser, attrs map[string]string) []provider.Lifec
 		attrs = map[string]string{}
 	}
 	for k, v := range map[string]string{attrExternalID: m.externalID, attrGiven: m.givenName, attrFamily: m.familyName,
-		attrEmailType: m.emailType, attrPhoneType: m.phoneType} {
+		attrEmailType: m.emailType, attrPhoneType: m.phoneType, attrAddressType: m.addressType} {
 		if v == "" {
 			delete(attrs, k)
 		} else {

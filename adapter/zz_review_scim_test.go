@@ -79,3 +79,40 @@ func TestReviewSCIMPhoneReplaceByValueOfAnother(t *testing.T) {
 		t.Errorf("replace of the mobile by its value as written: %d, phone %q", code, phone())
 	}
 }
+
+// TestReviewSCIMAddressKeptOfAnotherType: the country kept from the primary address of
+// another type than work (README: "the work address's country (else the primary
+// one's)") is shown with that type, and a path naming that type changes or removes it,
+// as the e-mail address and phone number kept so are; a path naming the work address,
+// which the user does not have, leaves it.
+func TestReviewSCIMAddressKeptOfAnotherType(t *testing.T) {
+	h := newSyncHarness(t)
+	country := func() string {
+		rec, _ := h.user("kim")
+		return rec.Country
+	}
+	patch := func(id, op string) (int, map[string]any) {
+		code, u, _ := h.scim("PATCH", "/Users/"+id, `{`+patchSchema+`,"Operations":[`+op+`]}`)
+		return code, u
+	}
+	code, u, _ := h.scim("POST", "/Users", `{"userName":"kim","addresses":[{"type":"home","primary":true,"country":"FR"}]}`)
+	if code != 201 || country() != "FR" {
+		t.Fatalf("POST: %d, country %q", code, country())
+	}
+	if a := shown(u, "addresses"); a["type"] != "home" {
+		t.Errorf("shown: %v, want the home address", u["addresses"])
+	}
+	id := u["id"].(string)
+	if code, _ := patch(id, `{"op":"Replace","path":"addresses[type eq \"home\"].country","value":"DE"}`); code != 200 || country() != "DE" {
+		t.Errorf("the primary home address's country replaced: %d, country %q, want DE", code, country())
+	}
+	if code, _ := patch(id, `{"op":"Remove","path":"addresses[type eq \"work\"]"}`); code != 200 || country() != "DE" {
+		t.Errorf("a work address removed: %d, country %q, want DE kept", code, country())
+	}
+	if code, _ := patch(id, `{"op":"Remove","path":"addresses[type eq \"home\"]"}`); code != 200 || country() != "" {
+		t.Errorf("the home address removed: %d, country %q, want none", code, country())
+	}
+	if code, u := patch(id, `{"op":"Add","path":"addresses[type eq \"work\"].country","value":"GB"}`); code != 200 || country() != "GB" || shown(u, "addresses")["type"] != "work" {
+		t.Errorf("a work address added: %d, country %q, shown %v", code, country(), u["addresses"])
+	}
+}

@@ -83,11 +83,13 @@ func (o ownTokens) verify(_ context.Context, token string) error {
 }
 
 // checkClaims checks issuer, audience and lifetime, without leeway on expiry: an
-// expired token answers 401 so that Verify fetches a new one at once.
+// expired token answers 401 so that Verify fetches a new one at once. Its start (nbf,
+// iat) has clockSkew of leeway: an authorization server whose clock is a little fast
+// issues tokens that start in emfa's future, and Verify sends them at once.
 func checkClaims(c jwt.Claims, issuer, audience string, now time.Time) error {
-	err := c.ValidateWithLeeway(jwt.Expected{Issuer: issuer, AnyAudience: jwt.Audience{audience}, Time: now}, 0)
+	err := c.ValidateWithLeeway(jwt.Expected{Issuer: issuer, AnyAudience: jwt.Audience{audience}, Time: now}, clockSkew)
 	switch {
-	case errors.Is(err, jwt.ErrExpired):
+	case err == nil && c.Expiry != nil && now.After(c.Expiry.Time()), errors.Is(err, jwt.ErrExpired):
 		return errTokenExpired
 	case err != nil:
 		return err
@@ -96,6 +98,9 @@ func checkClaims(c jwt.Claims, issuer, audience string, now time.Time) error {
 	}
 	return nil
 }
+
+// clockSkew is how far in the future a token's nbf and iat may be.
+const clockSkew = time.Minute
 
 // tokenIssuerHandler is emfa's token endpoint: client credentials only,
 // client_secret_basic or client_secret_post (RFC 6749 §4.4, §2.3.1).

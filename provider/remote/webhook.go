@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net/url"
 	"os"
 	"slices"
@@ -337,6 +338,10 @@ func calledResource(name string) bool {
 	}
 }
 
+// maxSeconds is the longest lifetime in seconds a time.Duration holds (about 292 years):
+// a longer one would overflow into a negative duration.
+const maxSeconds = int64(math.MaxInt64 / int64(time.Second))
+
 func (a Authentication) validate(at string, add func(path, format string, args ...any)) {
 	if a.MTLS.CA != "" && checkFile(at+".mtls.ca", a.MTLS.CA, add) {
 		if data, err := os.ReadFile(a.MTLS.CA); err != nil {
@@ -388,6 +393,8 @@ func (a Authentication) validate(at string, add func(path, format string, args .
 		}
 		if o.ExpiresIn < 0 {
 			add(at+".oauth.expires_in", "must not be negative")
+		} else if int64(o.ExpiresIn) > maxSeconds {
+			add(at+".oauth.expires_in", "must be at most %d seconds, not %d", maxSeconds, o.ExpiresIn)
 		}
 		if o.Window < 0 {
 			add(at+".oauth.window", "must not be negative")
@@ -405,8 +412,8 @@ func (a Authentication) validate(at string, add func(path, format string, args .
 				add(at+".jwt.key", "%s", strings.TrimPrefix(err.Error(), "key: "))
 			}
 		}
-		if j.Lifetime <= 60 {
-			add(at+".jwt.lifetime", "must be more than 60 seconds, not %d", j.Lifetime)
+		if j.Lifetime <= 60 || int64(j.Lifetime) > maxSeconds {
+			add(at+".jwt.lifetime", "must be more than 60 seconds and at most %d, not %d", maxSeconds, j.Lifetime)
 		}
 		if j.HTTPHeaderName != "" && !httpguts.ValidHeaderFieldName(j.HTTPHeaderName) {
 			add(at+".jwt.httpHeaderName", "not an HTTP header name")

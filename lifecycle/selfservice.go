@@ -1242,6 +1242,17 @@ func (s *SelfService) PushStatus(ctx context.Context, sess Session) (string, err
 	if !s.m.now().Before(f.Created.Add(s.m.lifetime)) {
 		return PushEnded, nil // the sweep deletes it; the code no longer registers
 	}
+	// Its activation code, the one transaction of a device not registered yet, lasts
+	// push.activationLifetime (10 minutes by default), far less: past it no device
+	// registers with it. (Spent instead: the device registered since f was read.)
+	if txs, err := s.m.store.ListPendingTransactions(ctx, f.ID, s.m.now()); err != nil {
+		return "", err
+	} else if len(txs) == 0 {
+		if f, err := s.m.GetFactor(ctx, sess.User, f.ID); err == nil && f.State == FactorActive {
+			return PushActive, nil
+		}
+		return PushEnded, nil
+	}
 	if sess.Kind == SessionLink {
 		// A device enrolled with a link registers only while the link is usable.
 		st, err := s.linkStateOf(ctx, sess.rec.LinkHash)

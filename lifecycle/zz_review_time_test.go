@@ -1,0 +1,47 @@
+package lifecycle_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/store"
+)
+
+// TestReviewPushStatusEndsWithItsActivationCode: a push device enrolled on the page
+// registers with its activation code, which lasts push.activationLifetime (10 minutes by
+// default), not lifecycle.activationLifetime (7 days). Past the code's end the device can
+// no longer register (Register refuses the code as expired), so the page, which polls
+// PushStatus, must stop waiting and say so, rather than wait on for the session's life.
+func TestReviewPushStatusEndsWithItsActivationCode(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		ss := selfService(t, m, "totp", "push")
+		devices, err := builtin.NewDevices(builtin.DevicesOptions{Store: st, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess, en := enrollVia(t, ss, linkToken(t, ss), "push")
+		if state, err := ss.PushStatus(ctx, sess); state != lifecycle.PushPending || err != nil {
+			t.Fatalf("at once: %q %v, want pending", state, err)
+		}
+		clk.Advance(11 * time.Minute) // past the code's default 10 minutes
+		key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
+		pub, _ := builtin.EncodePublicKey(key)
+		_, rerr := devices.Register(ctx, provider.DeviceRegistration{ActivationCode: en.Output["activationCode"].(string),
+			PublicKey: pub, Alg: builtin.AlgES256})
+		if !errors.Is(rerr, provider.ErrActivation) {
+			t.Fatalf("registration past the code's end: %v, want refused", rerr)
+		}
+		if state, err := ss.PushStatus(ctx, sess); state != lifecycle.PushEnded || err != nil {
+			t.Errorf("past the activation code's end (registration refused: %v): status %q %v, want %q", rerr, state, err, lifecycle.PushEnded)
+		}
+	})
+}

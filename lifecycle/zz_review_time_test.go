@@ -45,3 +45,33 @@ func TestReviewPushStatusEndsWithItsActivationCode(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewExpiredLinkSaysSoAfterTheSweep: the sweeper runs every minute; an activation
+// link clicked after its end (people open last week's e-mail) must still say it expired,
+// ask for a new one (README: helpText), as a spent link still says it was used, not
+// "not valid: mistyped, replaced or used" as if it had never been issued.
+func TestReviewExpiredLinkSaysSoAfterTheSweep(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		addAlice(t, m)
+		ss := selfService(t, m, "totp") // links last an hour
+		sweeper := &builtin.Sweeper{Store: st, Now: clk.Now}
+		token := linkToken(t, ss)
+		clk.Advance(time.Hour + 2*time.Minute)
+		if _, err := sweeper.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ss.OpenLink(ctx, token); !errors.Is(err, lifecycle.ErrLinkExpired) {
+			t.Errorf("a link opened after its end and a sweep: %v, want %v", err, lifecycle.ErrLinkExpired)
+		}
+		// Kept no longer than a spent link.
+		clk.Advance(25 * time.Hour)
+		if _, err := sweeper.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ss.OpenLink(ctx, token); !errors.Is(err, lifecycle.ErrLinkInvalid) {
+			t.Errorf("a link a day past its end: %v, want it gone (%v)", err, lifecycle.ErrLinkInvalid)
+		}
+	})
+}

@@ -46,8 +46,9 @@ type Swept struct {
 	Sessions, Links int
 }
 
-// linkSpentGrace keeps a spent activation link a day, so a second click on it says
-// "used already" rather than "not valid".
+// linkSpentGrace keeps a spent or expired activation link a day, so a second click on it
+// says "used already", and a late one "expired: ask for a new one", rather than "not
+// valid".
 const linkSpentGrace = 24 * time.Hour
 
 func (s *Sweeper) defaults() (now func() time.Time, grace, retention time.Duration, batch int) {
@@ -113,7 +114,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (Swept, error) {
 		if out.Sessions, err = ss.DeleteExpiredSessions(ctx, now.Add(-idle), now); err != nil {
 			errs = append(errs, err)
 		}
-		if out.Links, err = ss.DeleteExpiredLinks(ctx, now.Add(-linkSpentGrace), now); err != nil {
+		if out.Links, err = ss.DeleteExpiredLinks(ctx, now.Add(-linkSpentGrace), now.Add(-linkSpentGrace)); err != nil {
 			errs = append(errs, err)
 		}
 	}

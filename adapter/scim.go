@@ -673,6 +673,10 @@ func (m scimUser) events(old scimUser, attrs map[string]string) []provider.Lifec
 }
 
 // applyEvents applies events at once, in order (sync.Queue.ApplyNow).
+// scimActor is who SCIM's writes are recorded as: the actor its events are applied as
+// (sync:SOURCE).
+const scimActor lifecycle.Actor = "sync:scim"
+
 func (api *syncAPI) applyEvents(ctx context.Context, evs []provider.LifecycleEvent) error {
 	for i := range evs {
 		evs[i].Source = "scim"
@@ -794,12 +798,17 @@ func (api *syncAPI) createUser(c echo.Context) error {
 	if err := m.applyObject("add", obj); err != nil {
 		return err
 	}
-	if err := lifecycle.CheckName(m.userName); err != nil {
-		return scimErr(400, "invalidValue", "userName "+err.Msg) // the attribute the caller sent
-	}
+	// Refused as the admin API's creation is, and recorded so with the actor the events
+	// are applied as.
 	ctx := c.Request().Context()
-	if _, err := api.o.Manager.GetUser(ctx, m.userName); err == nil {
+	var le *lifecycle.Error
+	switch err := api.o.Manager.CheckCreate(ctx, scimActor, m.userName); {
+	case errors.As(err, &le) && le.Code == "user_exists":
 		return scimErr(http.StatusConflict, "uniqueness", "a user with this userName exists")
+	case errors.As(err, &le):
+		return scimErr(400, "invalidValue", "userName "+le.Msg) // the attribute the caller sent
+	case err != nil:
+		return err
 	}
 	evs := m.events(scimUser{}, nil)
 	evs[0].Exclusive = true // a POST creates, or is refused: of two at once, one gets 409

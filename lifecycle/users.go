@@ -222,6 +222,23 @@ func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (Us
 	return m.GetUser(ctx, in.Name)
 }
 
+// CheckCreate refuses, as CreateUser would and recorded as its refusals are, a creation
+// of name that its caller checks before asking for it (a SCIM POST, which must not take
+// a user that exists as its own creation): a name no user can have, or one taken.
+func (m *Manager) CheckCreate(ctx context.Context, actor Actor, name string) error {
+	if err := CheckName(name); err != nil {
+		return m.refuse(ctx, actor, ActionUsersCreate, name, "", err)
+	}
+	_, err := m.store.GetUser(ctx, name)
+	switch {
+	case err == nil:
+		return m.refuse(ctx, actor, ActionUsersCreate, name, "", m.userExists(ctx, name))
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	}
+	return err
+}
+
 // userExists is the refusal of a name taken, naming the user that has it where its case
 // differs: names match regardless of it (store.FoldName), which a reader may not expect.
 func (m *Manager) userExists(ctx context.Context, name string) *Error {

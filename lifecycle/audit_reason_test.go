@@ -120,13 +120,13 @@ func TestRefusalRecordsMaskWhatTheCallerSent(t *testing.T) {
 			do                               func() error
 		}{
 			{"an e-mail address", "admin.users.update", "Alice <alice.w@example.com>", "invalid_email",
-				`invalid_email: "A***@example.com>" is not one bare e-mail address`,
+				`invalid_email: email: "A***@example.com>" is not one bare e-mail address`,
 				func() error {
 					_, err := m.UpdateUser(ctx, "idm", "alice", lifecycle.UserInput{Email: s("Alice <alice.w@example.com>")})
 					return err
 				}},
 			{"a phone number", "admin.users.create", "+1555010019x", "invalid_phone",
-				`invalid_phone: "***" is not an E.164 number (+ and 7 to 15 digits, e.g. +15551230123)`,
+				`invalid_phone: phone: "***" is not an E.164 number (+ and 7 to 15 digits, e.g. +15551230123)`,
 				func() error {
 					_, err := m.CreateUser(ctx, "idm", lifecycle.UserInput{Name: "bob", Phone: s("+1555010019x")})
 					return err
@@ -134,13 +134,13 @@ func TestRefusalRecordsMaskWhatTheCallerSent(t *testing.T) {
 			// A value shorter than any number is masked where it is quoted, and nowhere
 			// else: not inside "E.164" or the example number.
 			{"a digit", "admin.users.create", "1", "invalid_phone",
-				`invalid_phone: "***" is not an E.164 number (+ and 7 to 15 digits, e.g. +15551230123)`,
+				`invalid_phone: phone: "***" is not an E.164 number (+ and 7 to 15 digits, e.g. +15551230123)`,
 				func() error {
 					_, err := m.CreateUser(ctx, "idm", lifecycle.UserInput{Name: "bob", Phone: s("1")})
 					return err
 				}},
 			{"an enrollment's phone", "admin.factors.enroll", "07911 123456", "invalid_phone",
-				`invalid_phone: "***" does not say its country: write it with + and the country code (+44 20 7946 0958), or give the user's country (country), or set lifecycle.defaultCountry to the country whose national numbers these are`,
+				`invalid_phone: params.phone: "***" does not say its country: write it with + and the country code (+44 20 7946 0958), or give the user's country (country), or set lifecycle.defaultCountry to the country whose national numbers these are`,
 				func() error {
 					_, err := m.EnrollFactor(ctx, "idm", "alice", lifecycle.Enrollment{Type: "smsotp", Params: raw(`{"phone":"07911 123456"}`)})
 					return err

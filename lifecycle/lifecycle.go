@@ -185,11 +185,10 @@ func (e *Error) Error() string {
 	return e.Code + ": " + e.masked()
 }
 
-// Reason is the refusal as its audit record says it: its code and message, quoted personal
-// values masked.
-func (e *Error) Reason() string {
-	return e.Code + ": " + e.masked()
-}
+// Reason is the refusal as its audit record says it: its code, the field it is about and
+// its message, quoted personal values masked, as Error says it ("invalid_field: must be
+// an integer" alone does not say which field).
+func (e *Error) Reason() string { return e.Error() }
 
 // masked is Msg with every Quoted value masked, in the quoted form %q gave it first, then
 // where it stands alone (maskAlone).

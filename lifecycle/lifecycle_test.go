@@ -666,7 +666,7 @@ func TestUserState(t *testing.T) {
 		if u, _ := m.GetUser(ctx, "dee"); u.Phone != "+15550100123" || u.State != lifecycle.StateDisabled {
 			t.Errorf("a refused update changed %+v", u)
 		}
-		want := []string{"admin.users.create SUCCESS created disabled", "admin.users.disable SUCCESS ", "admin.users.enable SUCCESS ", "admin.users.update FAILED invalid_field: must be \"active\" or \"disabled\", not \"off\"", "admin.users.update SUCCESS phone: none → +1 ***-***-0123"}
+		want := []string{"admin.users.create SUCCESS created disabled", "admin.users.disable SUCCESS ", "admin.users.enable SUCCESS ", "admin.users.update FAILED invalid_field: state: must be \"active\" or \"disabled\", not \"off\"", "admin.users.update SUCCESS phone: none → +1 ***-***-0123"}
 		if got := actions("dee"); !slices.Equal(got, want) {
 			t.Errorf("audit %q\nwant %q", got, want)
 		}

@@ -816,13 +816,22 @@ func (m *Manager) SweepPending(ctx context.Context) (int, error) {
 			if builtin.ActivationOf(&f) == ActivationOnFirstUse {
 				continue
 			}
+			// The record names the factor's user, for the user's trail (?user=), as its
+			// enrollment's did; a user deleted since the list took its factors along.
+			owner, err := m.store.GetUserByID(ctx, f.UserID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return deleted, err
+			}
 			// The delete and its record are one commit; a factor activated since it
 			// was listed stays (ErrNotFound).
-			err := m.store.Update(ctx, func(w store.Writer) error {
+			err = m.store.Update(ctx, func(w store.Writer) error {
 				if err := w.ExpireFactor(ctx, f.ID, before); err != nil {
 					return err
 				}
-				return w.AppendAudit(ctx, m.event(ctx, "sweeper", ActionFactorsExpire, "", f.ID,
+				return w.AppendAudit(ctx, m.event(ctx, "sweeper", ActionFactorsExpire, owner.Name, f.ID,
 					fmt.Sprintf("%s pending since %s", f.Type, f.CreatedAt.UTC().Format(time.RFC3339))))
 			})
 			if errors.Is(err, store.ErrNotFound) {

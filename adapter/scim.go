@@ -672,11 +672,11 @@ func (m scimUser) events(old scimUser, attrs map[string]string) []provider.Lifec
 	return nil
 }
 
-// applyEvents applies events at once, in order (sync.Queue.ApplyNow).
 // scimActor is who SCIM's writes are recorded as: the actor its events are applied as
 // (sync:SOURCE).
 const scimActor lifecycle.Actor = "sync:scim"
 
+// applyEvents applies events at once, in order (sync.Queue.ApplyNow).
 func (api *syncAPI) applyEvents(ctx context.Context, evs []provider.LifecycleEvent) error {
 	for i := range evs {
 		evs[i].Source = "scim"

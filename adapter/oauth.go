@@ -142,6 +142,9 @@ func (s *Server) token(c echo.Context) error {
 		return oauthError(c, http.StatusBadRequest, "invalid_request", formOnly)
 	}
 	if err := r.ParseForm(); err != nil {
+		if isTooLarge(err) { // streamed without a Content-Length: as readBody answers it
+			return &Error{Status: http.StatusRequestEntityTooLarge, ID: "body_too_large", Msg: "body too large"}
+		}
 		return oauthError(c, http.StatusBadRequest, "invalid_request", formOnly)
 	}
 	id, secret, basic := r.BasicAuth()

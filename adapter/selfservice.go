@@ -454,6 +454,9 @@ func (p *selfServicePage) form(h func(echo.Context, lifecycle.Session) error) ec
 	return func(c echo.Context) error {
 		f, err := c.FormParams()
 		if err != nil {
+			if isTooLarge(err) { // streamed without a Content-Length: as readBody answers it
+				return &Error{Status: http.StatusRequestEntityTooLarge, ID: "body_too_large", Msg: "body too large"}
+			}
 			return &Error{Status: http.StatusBadRequest, ID: "invalid_form", Msg: "the form could not be read"}
 		}
 		for k, vs := range f {

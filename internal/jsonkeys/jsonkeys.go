@@ -11,12 +11,16 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
 // MaxDepth bounds the nesting Check walks; no request of the contract or the device API,
 // and no import row, nests beyond a few levels.
 const MaxDepth = 32
+
+// equalFold compares two keys; a test counts the comparisons.
+var equalFold = strings.EqualFold
 
 // ErrDuplicate marks a JSON object that names a key twice.
 var ErrDuplicate = errors.New("duplicate key")
@@ -124,6 +128,7 @@ func (w *keyWalk) object(depth int) error {
 	w.path = append(w.path, "")
 	defer func() { w.path = w.path[:len(w.path)-1] }()
 	var seen []string // few keys: a linear search beats a map
+	var folded map[string]struct{}
 	for {
 		w.space()
 		if w.data[w.i] == '}' {
@@ -132,7 +137,22 @@ func (w *keyWalk) object(depth int) error {
 		}
 		key := w.key()
 		// Compared as encoding/json matches keys to fields: under simple case folding.
-		if slices.ContainsFunc(seen, func(k string) bool { return strings.EqualFold(k, key) }) {
+		var dup bool
+		if folded != nil {
+			f := foldKey(key)
+			if _, dup = folded[f]; !dup {
+				folded[f] = struct{}{}
+			}
+		} else if dup = slices.ContainsFunc(seen, func(k string) bool { return equalFold(k, key) }); !dup {
+			seen = append(seen, key)
+			if len(seen) > maxLinearKeys {
+				folded = make(map[string]struct{}, 2*len(seen))
+				for _, k := range seen {
+					folded[foldKey(k)] = struct{}{}
+				}
+			}
+		}
+		if dup {
 			// The keys above it, joined with dots: none, or only empty keys, name no prefix.
 			where := key
 			if above := strings.Join(w.path[:len(w.path)-1], "."); above != "" {
@@ -140,7 +160,6 @@ func (w *keyWalk) object(depth int) error {
 			}
 			return &DuplicateError{Path: where}
 		}
-		seen = append(seen, key)
 		w.path[len(w.path)-1] = key
 		w.space()
 		w.i++ // :
@@ -152,6 +171,26 @@ func (w *keyWalk) object(depth int) error {
 			w.i++
 		}
 	}
+}
+
+// maxLinearKeys is how many keys of an object are searched one by one; past it they are
+// kept by foldKey in a map. Searching every key before it, a 64 KiB body of 9,000 keys
+// (an unauthenticated device registration) took 40 million comparisons, 0.2 s of CPU,
+// and a SCIM body of 4 MiB minutes.
+const maxLinearKeys = 16
+
+// foldKey is key with each rune the smallest of its simple case folding orbit: two keys
+// strings.EqualFold finds equal have the same foldKey, and two it does not, different ones.
+func foldKey(key string) string {
+	b := make([]rune, 0, len(key))
+	for _, r := range key { // a byte that is not UTF-8 is U+FFFD, as EqualFold reads it
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		b = append(b, m)
+	}
+	return string(b)
 }
 
 // str skips the string at w.i and returns its raw bytes, quotes included.

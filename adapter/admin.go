@@ -221,6 +221,7 @@ func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 			// token's name as its actor, a refused request's too.
 			c.Set(ctxActor, name)
 			c.Set(ctxScope, got)
+			api.s.widenConn(c)
 			if !lifecycle.ScopeAllows(got, scope) {
 				return api.refuseScope(c, name, got, scope)
 			}

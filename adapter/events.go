@@ -106,6 +106,7 @@ func (api *syncAPI) secret(source string, h SecretHeader) echo.MiddlewareFunc {
 					"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 				return &Error{Status: http.StatusUnauthorized, ID: "unauthorized", Msg: "missing or wrong secret header"}
 			}
+			api.s.widenConn(c)
 			return next(c)
 		}
 	}

@@ -127,13 +127,7 @@ func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		timeout := s.timeout
 		if _, t, ok := s.adminLimits(c); ok {
-			timeout = t
-			// The server's read and write timeouts are sized for contract calls; an
-			// import or a sync batch gets its route's own, or the connection is cut under
-			// it (errors ignored where the writer cannot say: a test recorder).
-			rc := http.NewResponseController(c.Response().Writer)
-			_ = rc.SetReadDeadline(time.Now().Add(t))
-			_ = rc.SetWriteDeadline(time.Now().Add(t))
+			timeout = t // the connection's deadlines move once the caller is known (widenConn)
 		} else if t := timeout + 5*time.Second; s.conn > 0 && t > s.conn {
 			// A reload raised requestTimeout past what the server was started with.
 			rc := http.NewResponseController(c.Response().Writer)
@@ -144,6 +138,18 @@ func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
 		defer cancel()
 		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)
+	}
+}
+
+// widenConn gives an authenticated import or sync batch its route's read and write
+// deadlines: the server's are sized for contract calls, and the connection would be cut
+// under it (errors ignored where the writer cannot say: a test recorder). Not before
+// authentication: anyone could then hold a connection for an import's ten minutes.
+func (s *Server) widenConn(c echo.Context) {
+	if _, t, ok := s.adminLimits(c); ok {
+		rc := http.NewResponseController(c.Response().Writer)
+		_ = rc.SetReadDeadline(time.Now().Add(t))
+		_ = rc.SetWriteDeadline(time.Now().Add(t))
 	}
 }
 

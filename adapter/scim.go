@@ -155,6 +155,7 @@ func (api *syncAPI) scimAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="emfa scim"`)
 			return scimErr(http.StatusUnauthorized, "", "missing or wrong bearer token")
 		}
+		api.s.widenConn(c)
 		return next(c)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestReviewStreamedFormTooLarge: a form body over the limit sent without a
@@ -38,4 +39,55 @@ func TestReviewStreamedFormTooLarge(t *testing.T) {
 			t.Errorf("not the page's own message: %q", rec.Header().Get("Content-Type"))
 		}
 	})
+}
+
+// deadlineRecorder is a recorder that keeps the connection deadlines a handler set
+// (http.ResponseController).
+type deadlineRecorder struct {
+	*httptest.ResponseRecorder
+	read, write []time.Time
+}
+
+func (d *deadlineRecorder) SetReadDeadline(t time.Time) error { d.read = append(d.read, t); return nil }
+func (d *deadlineRecorder) SetWriteDeadline(t time.Time) error {
+	d.write = append(d.write, t)
+	return nil
+}
+
+// TestReviewImportDeadlineAfterAuth: an import's ten-minute read and write deadlines are
+// given to a request that authenticated, not to anyone who posts to the import's path: a
+// client without a token held its connection for ten minutes, past the server's
+// ReadTimeout, on the listener Verify calls when the admin API shares it.
+func TestReviewImportDeadlineAfterAuth(t *testing.T) {
+	h := newAdminHarness(t)
+	post := func(token string) *deadlineRecorder {
+		req := httptest.NewRequest("POST", "/admin/v1/import?format=csv", io.NopCloser(strings.NewReader("username\nbob\n")))
+		req.ContentLength = -1
+		req.Header.Set("Content-Type", "text/csv")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		rec := &deadlineRecorder{ResponseRecorder: httptest.NewRecorder()}
+		h.srv.Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	later := time.Now().Add(time.Minute)
+	for _, token := range []string{"", "not-a-token"} {
+		rec := post(token)
+		if rec.Code != http.StatusUnauthorized {
+			t.Errorf("token %q: %d, want 401", token, rec.Code)
+		}
+		for _, d := range append(rec.read, rec.write...) {
+			if d.After(later) {
+				t.Errorf("token %q: a connection deadline of %v given before authentication", token, time.Until(d).Round(time.Second))
+			}
+		}
+	}
+	rec := post(h.write)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("an authenticated import: %d %s", rec.Code, rec.Body)
+	}
+	if len(rec.read) == 0 || !rec.read[len(rec.read)-1].After(later) || len(rec.write) == 0 || !rec.write[len(rec.write)-1].After(later) {
+		t.Errorf("an authenticated import's deadlines: read %v write %v, want the import's", rec.read, rec.write)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/emfa/emfa/provider"
 )
 
 // authenticator checks what Verify sends. Secrets are kept and compared as SHA-256
@@ -100,7 +102,9 @@ func (a authenticator) check(r *http.Request) (ok bool, reason string, guess boo
 			} else {
 				wrong = true
 			}
-			reason = "bearer token refused: " + err.Error()
+			// The words of the token's own header (its kid, its alg) may be in it: the
+			// caller's, unauthenticated, bounded as a refused client_id is.
+			reason = "bearer token refused: " + provider.Printable(err.Error(), maxLoggedBearerReason)
 		}
 	}
 	if a.mtls && r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
@@ -112,6 +116,9 @@ func (a authenticator) check(r *http.Request) (ok bool, reason string, guess boo
 	}
 	return false, reason, wrong || !expired
 }
+
+// maxLoggedBearerReason bounds why a bearer token was refused, in a log line.
+const maxLoggedBearerReason = 512
 
 // bearerToken is the token of an Authorization: Bearer header (the scheme is
 // case-insensitive, RFC 9110 §11.1).

@@ -1,12 +1,20 @@
 package adapter
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 // TestReviewStreamedFormTooLarge: a form body over the limit sent without a
@@ -89,5 +97,41 @@ func TestReviewImportDeadlineAfterAuth(t *testing.T) {
 	}
 	if len(rec.read) == 0 || !rec.read[len(rec.read)-1].After(later) || len(rec.write) == 0 || !rec.write[len(rec.write)-1].After(later) {
 		t.Errorf("an authenticated import's deadlines: read %v write %v, want the import's", rec.read, rec.write)
+	}
+}
+
+// TestReviewUnknownKidLogBounded: the kid and alg of a token are the caller's own,
+// unauthenticated; the refusal that quotes them is logged bounded, as a refused client_id
+// or a path is, not as many kilobytes as the Authorization header may hold.
+func TestReviewUnknownKidLogBounded(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jwksSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: k1.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+	}))
+	defer jwksSrv.Close()
+	jwks := &JWKS{URL: jwksSrv.URL, Issuer: "https://as.example", Audience: "emfa", Algorithms: []string{"ES256"},
+		Client: jwksSrv.Client(), Now: clock.Now}
+	h := newHarness(t, func(o *Options) { o.OAuth = &OAuth{JWKS: jwks} })
+	kid := "kid-" + strings.Repeat("x", 16<<10)
+	tok := signToken(t, k1, jose.ES256, kid, jwt.Claims{Issuer: "https://as.example", Audience: jwt.Audience{"emfa"},
+		Expiry: jwt.NewNumericDate(clock.Now().Add(time.Minute))})
+	if code, _, _ := h.do(t, "POST", "/v1/providers/acme/test", `{}`, "Authorization", "Bearer "+tok); code != 401 {
+		t.Fatalf("an unknown kid: %d, want 401", code)
+	}
+	// An alg of its own choosing, which go-jose's refusal quotes.
+	enc := base64.RawURLEncoding.EncodeToString
+	alg := enc([]byte(`{"alg":"`+strings.Repeat("A", 16<<10)+`","kid":"k1"}`)) + "." + enc([]byte(`{}`)) + "." + enc([]byte("sig"))
+	if code, _, _ := h.do(t, "POST", "/v1/providers/acme/test", `{}`, "Authorization", "Bearer "+alg); code != 401 {
+		t.Fatalf("an unknown alg: %d, want 401", code)
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, "kid-xxx") || !strings.Contains(logs, "unexpected signature algorithm") {
+		t.Errorf("the refusals do not say why: %.2000s", logs)
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		if len(line) > 2048 {
+			t.Errorf("a log line of %d bytes: %.300s…", len(line), line)
+		}
 	}
 }

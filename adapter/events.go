@@ -183,9 +183,21 @@ func (p parsed) screen() parsed {
 // whole is p, or the refusal of the whole batch when nothing in it could be read.
 func (p parsed) whole() (parsed, error) {
 	if len(p.refused) > 0 && len(p.events) == 0 && p.ignored == 0 {
-		return parsed{}, malformed(strings.Join(p.refused, "; "))
+		return parsed{}, malformed(listed(p.refused, "; "))
 	}
 	return p, nil
+}
+
+// maxListedRefusals is how many refused events of a batch a log line or an answer lists:
+// a batch of thousands, each listed, made lines of megabytes. The count says them all.
+const maxListedRefusals = 20
+
+// listed joins list with sep, its first maxListedRefusals and how many more.
+func listed(list []string, sep string) string {
+	if len(list) <= maxListedRefusals {
+		return strings.Join(list, sep)
+	}
+	return strings.Join(list[:maxListedRefusals], sep) + sep + "and " + itoa(len(list)-maxListedRefusals) + " more"
 }
 
 // errMalformed is a payload refused with 400.
@@ -219,12 +231,12 @@ func (api *syncAPI) source(name string, parse func(c echo.Context, body []byte) 
 			api.counts.Refused.Add(int64(len(p.refused)))
 			attrs := []any{"source", name, "refused", len(p.refused)}
 			if len(p.refusedIDs) > 0 {
-				attrs = append(attrs, "event_ids", strings.Join(p.refusedIDs, ","))
+				attrs = append(attrs, "event_ids", listed(p.refusedIDs, ","))
 			}
 			if p.batch != "" {
 				attrs = append(attrs, "batch", logID(p.batch))
 			}
-			attrs = append(attrs, "reasons", strings.Join(p.refused, "; "), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			attrs = append(attrs, "reasons", listed(p.refused, "; "), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 			api.s.log.Warn("sync events refused, the rest of the batch queued", attrs...)
 		}
 		for i := range p.events {

@@ -135,3 +135,33 @@ func TestReviewUnknownKidLogBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewRefusedEventsLogBounded: a batch of thousands of unreadable events (a source
+// misconfigured, a payload of its own choosing from anyone with the hook's secret) is
+// logged and answered in lines of bounded size, each event counted but not each listed.
+func TestReviewRefusedEventsLogBounded(t *testing.T) {
+	h := newSyncHarness(t)
+	evs := []string{okEv("good", "user.lifecycle.create", "alice@example.com", 1)}
+	for i := range 20000 {
+		evs = append(evs, `{"uuid":"bad-`+itoa(i)+`","eventType":"user.lifecycle.create"}`)
+	}
+	if code, _, _ := h.do("POST", OktaPath, oktaBatch(evs...), "X-Okta-Secret", testSecret); code != 204 {
+		t.Fatalf("the batch: %d, want 204", code)
+	}
+	if got := h.srv.SyncCounts().Refused.Load(); got != 20000 {
+		t.Errorf("refused %d, want 20000", got)
+	}
+	code, out, _ := h.do("POST", OktaPath, oktaBatch(evs[1:]...), "X-Okta-Secret", testSecret)
+	if msg, _ := out["messageDescription"].(string); code != 400 || msg == "" || len(msg) > 8<<10 {
+		t.Errorf("a batch of refused events only: %d, a message of %d bytes", code, len(msg))
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, "bad-0") || !strings.Contains(logs, "refused=20000") {
+		t.Errorf("the log does not say what was refused: %.1000s", logs)
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		if len(line) > 8<<10 {
+			t.Errorf("a log line of %d bytes: %.300s…", len(line), line)
+		}
+	}
+}

@@ -203,19 +203,31 @@ func checkGroupName(name string) error {
 }
 
 // memberEvents are the events that make the members of group want rather than have.
+// Each list is looked up in a set of the other: a directory's PATCH of one member of a
+// group of 50,000 searched each list through the other, seconds of CPU.
 func memberEvents(group string, have, want []string) []provider.LifecycleEvent {
 	var evs []provider.LifecycleEvent
+	had, wanted := nameSet(have), nameSet(want)
 	for _, n := range want {
-		if !slices.Contains(have, n) {
+		if _, ok := had[n]; !ok {
 			evs = append(evs, provider.LifecycleEvent{Type: provider.EventGroupMemberAdd, Username: n, Group: group})
 		}
 	}
 	for _, n := range have {
-		if !slices.Contains(want, n) {
+		if _, ok := wanted[n]; !ok {
 			evs = append(evs, provider.LifecycleEvent{Type: provider.EventGroupMemberRemove, Username: n, Group: group})
 		}
 	}
 	return evs
+}
+
+// nameSet is the set of names.
+func nameSet(names []string) map[string]struct{} {
+	set := make(map[string]struct{}, len(names))
+	for _, n := range names {
+		set[n] = struct{}{}
+	}
+	return set
 }
 
 func (api *syncAPI) memberNamesOf(ctx context.Context, group string) ([]string, error) {
@@ -401,8 +413,10 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 			if op == "replace" {
 				want = nil
 			}
+			in := nameSet(want)
 			for _, n := range names {
-				if !slices.Contains(want, n) {
+				if _, ok := in[n]; !ok {
+					in[n] = struct{}{}
 					want = append(want, n)
 				}
 			}
@@ -458,7 +472,8 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 			if err != nil {
 				return "", "", nil, err
 			}
-			want = slices.DeleteFunc(want, func(n string) bool { return slices.Contains(drop, n) })
+			dropped := nameSet(drop)
+			want = slices.DeleteFunc(want, func(n string) bool { _, ok := dropped[n]; return ok })
 		case p.attr == "externalid":
 			ext = ""
 		default:

@@ -454,7 +454,14 @@ func (e *Engine) failIn(ctx context.Context, w store.Writer, f *store.Factor, re
 	}
 	if !updated.LockedUntil.IsZero() {
 		now := e.now()
-		locked = updated.LockedUntil.After(now) && !f.LockedUntil.After(now)
+		// This failure locked the factor if it is the one that reached maxFailures. One
+		// past it was decided after another failure (here or on another replica) locked
+		// the factor since f was read, and that one is the lockout. A count past the
+		// limit before this failure (maxFailures lowered by a reload) is told by f, when
+		// nothing was counted in between.
+		prev := updated.Failures - 1
+		locked = updated.LockedUntil.After(now) && (updated.Failures == e.lockout.MaxFailures ||
+			prev >= e.lockout.MaxFailures && prev == f.Failures && !f.LockedUntil.After(now))
 		reason += fmt.Sprintf("; %d failures, factor locked until %s", updated.Failures, updated.LockedUntil.UTC().Format(time.RFC3339))
 	}
 	return provider.Failed(reason), locked, nil

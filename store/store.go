@@ -240,8 +240,9 @@ type Writer interface {
 	CompleteTransaction(ctx context.Context, id, status string, now time.Time) error
 	AddAttempt(ctx context.Context, id string, now time.Time) (int, error)
 	CancelPending(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error)
-	// CancelOlder sets to status every PENDING transaction of the factor started before
-	// keepID (by CreatedAt, then id in byte order), and returns how many it changed: for a
+	// CancelOlder sets to status every PENDING transaction of the factor created in the
+	// store before keepID (in the order the store took them, whatever their CreatedAt: a
+	// replica's clock may be behind another's), and returns how many it changed: for a
 	// challenge that withdraws the others in a later unit than the one that started it
 	// (a code, once sent), when a newer challenge may have started and withdrawn it
 	// meanwhile. CancelPending there would withdraw the newer one too.

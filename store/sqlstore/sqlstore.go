@@ -909,11 +909,24 @@ func (s *Store) CancelOlder(ctx context.Context, factorID, keepID, status string
 }
 
 func (w *writer) CancelOlder(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error) {
-	const q = `UPDATE transactions SET status = $3, updated_at = $4
-		 WHERE factor_id = $1 AND status = $5
-		   AND (created_at, id) < (SELECT created_at, id FROM transactions WHERE id = $2)`
+	// Created before: in the order the store took them (PostgreSQL's seq, SQLite's rowid,
+	// which a single writer hands out in order), not by created_at, which is the clock of
+	// the replica that made each one.
+	q := cancelOlderSQLite
+	if w.s.name == "postgres" {
+		q = cancelOlderPostgres
+	}
 	return w.cancel(ctx, q, factorID, keepID, status, now)
 }
+
+const (
+	cancelOlderPostgres = `UPDATE transactions SET status = $3, updated_at = $4
+		 WHERE factor_id = $1 AND status = $5
+		   AND seq < (SELECT seq FROM transactions WHERE id = $2)`
+	cancelOlderSQLite = `UPDATE transactions SET status = $3, updated_at = $4
+		 WHERE factor_id = $1 AND status = $5
+		   AND rowid < (SELECT rowid FROM transactions WHERE id = $2)`
+)
 
 func (s *Store) LockFactor(ctx context.Context, id string) error {
 	return s.write(ctx, func(w *writer) error { return w.LockFactor(ctx, id) })

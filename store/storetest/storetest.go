@@ -1001,9 +1001,10 @@ func canceledAt(txs map[string]store.Transaction, now time.Time, ids ...string) 
 	}
 }
 
-// testCancelOlder: only the factor's pending transactions started before the one kept go,
-// by creation time and then id (two started in one millisecond are ordered too); newer
-// ones, ended ones, other factors' and the kept one stay.
+// testCancelOlder: only the factor's pending transactions created before the one kept go,
+// in the order the store took them, whatever their CreatedAt says (two started in one
+// millisecond are ordered too); newer ones, ended ones, other factors' and the kept one
+// stay.
 func testCancelOlder(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	txs := map[string]store.Transaction{}
@@ -1039,6 +1040,31 @@ func testCancelOlder(t *testing.T, s store.Store) {
 	}
 	if tx := mustGetTransaction(t, s, "newer"); tx.Status != "PENDING" {
 		t.Errorf("the newest: %s", tx.Status)
+	}
+
+	// Created later but stamped earlier (a replica whose clock is a second behind), or in
+	// one millisecond with an id that sorts first: still the newer, as the store took them.
+	// Before, the resend on the slow replica withdrew nothing, and two challenges of one
+	// millisecond were ordered by their random ids.
+	for _, c := range []struct {
+		id      string
+		created time.Duration
+	}{{"f3-first", 2 * time.Second}, {"f3-behind", time.Second}, {"f3-z", 3 * time.Second}, {"f3-a", 3 * time.Second}} {
+		tx := newTransaction(c.id, "f3", at(time.Hour))
+		tx.CreatedAt, tx.UpdatedAt = at(c.created), at(c.created)
+		mustCreateTransaction(t, s, tx)
+	}
+	if n, err := s.CancelOlder(ctx, "f3", "f3-behind", "CANCELED", now); err != nil || n != 1 {
+		t.Errorf("CancelOlder than one created later on a clock behind: %d, %v; want 1 (f3-first)", n, err)
+	}
+	if tx := mustGetTransaction(t, s, "f3-z"); tx.Status != "PENDING" {
+		t.Errorf("created after the one kept, stamped later: %s", tx.Status)
+	}
+	if n, err := s.CancelOlder(ctx, "f3", "f3-a", "CANCELED", now); err != nil || n != 2 {
+		t.Errorf("CancelOlder than the last of one millisecond: %d, %v; want 2 (f3-behind, f3-z)", n, err)
+	}
+	if tx := mustGetTransaction(t, s, "f3-a"); tx.Status != "PENDING" {
+		t.Errorf("the last created: %s", tx.Status)
 	}
 }
 

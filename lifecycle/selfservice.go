@@ -1032,11 +1032,24 @@ func (s *SelfService) SamePending(ctx context.Context, sess Session, typ, dest s
 }
 
 // sameDestination compares a stored destination with one typed, as typed by a person:
-// without the spaces and punctuation a phone number is grouped with, case aside.
+// a phone number by its digits alone, whatever it is grouped with or wrapped in (spaces,
+// dots, dashes of any kind, slashes, parentheses, a tel: URI's scheme: the forms
+// phone.Parse takes); an address case aside.
 func sameDestination(stored, typed string) bool {
+	if stored != "" && !strings.Contains(stored, "@") {
+		digits := func(v string) string {
+			return strings.Map(func(r rune) rune {
+				if r == '+' || '0' <= r && r <= '9' {
+					return r
+				}
+				return -1
+			}, v)
+		}
+		return digits(stored) == digits(typed)
+	}
 	norm := func(v string) string {
 		return strings.ToLower(strings.Map(func(r rune) rune {
-			if r == ' ' || r == '-' || r == '(' || r == ')' || r == '.' && !strings.Contains(v, "@") {
+			if r == ' ' || r == '-' || r == '(' || r == ')' {
 				return -1
 			}
 			return r

@@ -1,0 +1,48 @@
+package lifecycle_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/store"
+)
+
+// TestReviewStalePhoneGivenAgainAsTelURI: a number stored before emfa's checks grew
+// stricter, given again with the same digits in a form the README says emfa takes (a
+// tel: URI, as SCIM suggests; digits grouped with slashes or Unicode hyphens), is kept,
+// so that the directory's update it comes with (a deactivation) is not held up by it.
+func TestReviewStalePhoneGivenAgainAsTelURI(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, err := lifecycle.New(lifecycle.Options{Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := func(v string) *string { return &v }
+		if _, err := m.CreateUser(ctx, "idm", lifecycle.UserInput{Name: "carol", Phone: s("+15550100199")}); err != nil {
+			t.Fatal(err)
+		}
+		for _, given := range []string{"tel:+1-555-010-019", "+1 555/010/019", "+1\u2011555\u2011010\u2011019"} {
+			// A digit short: stored before the checks.
+			if errs := st.ApplyUserChanges(ctx, []store.UserChange{{Name: "carol",
+				Profile: &store.Profile{Phone: "+1555010019"}, Now: time.Now()}}); errs[0] != nil {
+				t.Fatal(errs[0])
+			}
+			off := string(lifecycle.StateDisabled)
+			c, err := m.UpdateUser(ctx, "idm", "carol", lifecycle.UserInput{Phone: s(given), State: &off})
+			if err != nil || c.Phone != "+1555010019" || c.State != off {
+				t.Errorf("%q, the stored number given again: %+v %v", given, c, err)
+			}
+			on := string(lifecycle.StateActive)
+			if _, err := m.UpdateUser(ctx, "idm", "carol", lifecycle.UserInput{State: &on}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := m.UpdateUser(ctx, "idm", "carol", lifecycle.UserInput{Phone: s("tel:+1-555-010-018")}); err == nil {
+			t.Error("another number a digit short was taken")
+		}
+	})
+}

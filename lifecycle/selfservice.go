@@ -1034,7 +1034,8 @@ func (s *SelfService) SamePending(ctx context.Context, sess Session, typ, dest s
 // sameDestination compares a stored destination with one typed, as typed by a person:
 // a phone number by its digits alone, whatever it is grouped with or wrapped in (spaces,
 // dots, dashes of any kind, slashes, parentheses, a tel: URI's scheme: the forms
-// phone.Parse takes); an address case aside.
+// phone.Parse takes); an address case aside, as the enrollment's check of a duplicate
+// compares it, and nothing else: a hyphen or a parenthesis makes another mailbox.
 func sameDestination(stored, typed string) bool {
 	if stored != "" && !strings.Contains(stored, "@") {
 		digits := func(v string) string {
@@ -1047,15 +1048,7 @@ func sameDestination(stored, typed string) bool {
 		}
 		return digits(stored) == digits(typed)
 	}
-	norm := func(v string) string {
-		return strings.ToLower(strings.Map(func(r rune) rune {
-			if r == ' ' || r == '-' || r == '(' || r == ')' {
-				return -1
-			}
-			return r
-		}, strings.TrimSpace(v)))
-	}
-	return stored != "" && norm(stored) == norm(typed)
+	return stored != "" && strings.EqualFold(strings.TrimSpace(stored), strings.TrimSpace(typed))
 }
 
 // replaceStarted deletes user's factors of typ that the page started (in another

@@ -10,6 +10,37 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
+// TestReviewSamePendingTellsMailboxesApart: starting an e-mail set-up again to another
+// address, one that differs from the pending one by a hyphen, a space or a parenthesis
+// ("jeanluc@" after a mistyped "jean-luc@"), starts a new one; were it taken for the
+// same start, the page would show the pending set-up, whose code went to the mistyped
+// mailbox, and the person would wait for a code that never comes.
+func TestReviewSamePendingTellsMailboxesApart(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManagerSending(t, st, &keptSender{})
+		addAlice(t, m)
+		ss := selfService(t, m, "totp", "emailotp")
+		sess, err := ss.OpenLink(ctx, linkToken(t, ss))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ss.Enroll(ctx, &sess, "emailotp", "jean-luc@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		for _, same := range []string{"jean-luc@example.com", " Jean-Luc@Example.COM "} {
+			if !ss.SamePending(ctx, sess, "emailotp", same) {
+				t.Errorf("%q: not the pending set-up's address", same)
+			}
+		}
+		for _, other := range []string{"jeanluc@example.com", "jean-luc@ex-ample.com"} {
+			if ss.SamePending(ctx, sess, "emailotp", other) {
+				t.Errorf("%q taken for the pending set-up's jean-luc@example.com", other)
+			}
+		}
+	})
+}
+
 // TestReviewStalePhoneGivenAgainAsTelURI: a number stored before emfa's checks grew
 // stricter, given again with the same digits in a form the README says emfa takes (a
 // tel: URI, as SCIM suggests; digits grouped with slashes or Unicode hyphens), is kept,

@@ -1252,12 +1252,24 @@ func (p *selfServicePage) signOut(c echo.Context, sess lifecycle.Session) error 
 	return c.Redirect(http.StatusSeeOther, "/self-service/?done="+doneSignedOut)
 }
 
-// typedCode is a code as typed, without the spaces and dashes an app or a message groups
-// its digits with ("123 456"): as typed, it would fail and count toward the lockout.
+// typedCode is a code as typed, without the spaces and dashes (of any kind: "123–456")
+// an app or a message groups its digits with ("123 456"), and with the digits of another
+// script that a phone's keyboard may type (Arabic-Indic, Persian, full-width) read as the
+// ASCII ones they are: as typed, it would fail and count toward the lockout.
 func typedCode(code string) string {
 	return strings.Map(func(r rune) rune {
-		if r == '-' || unicode.IsSpace(r) {
+		switch {
+		case unicode.IsSpace(r) || unicode.Is(unicode.Pd, r):
 			return -1
+		case r > unicode.MaxASCII && unicode.IsDigit(r):
+			// Unicode encodes each script's decimal digits as one run of 0 to 9, and
+			// runs that touch (the mathematical digits) are whole runs: the digit's value
+			// is its distance from the start of the touching runs, modulo 10.
+			start := r
+			for unicode.IsDigit(start - 1) {
+				start--
+			}
+			return '0' + (r-start)%10
 		}
 		return r
 	}, code)

@@ -23,6 +23,8 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/emfa/emfa/provider"
 )
 
 // applyOptions carries what an outgoing transform decided for one call.
@@ -224,10 +226,36 @@ func newOAuthScheme(o OAuth, base *http.Transport, timeout time.Duration) (*oaut
 func (o *oauthScheme) apply(ctx context.Context, req *http.Request) error {
 	tok, err := o.tokens.token(ctx)
 	if err != nil {
-		return fmt.Errorf("oauth token: %w", err)
+		return fmt.Errorf("oauth token: %w", tokenError(err))
 	}
 	tok.SetAuthHeader(req)
 	return nil
+}
+
+// maxTokenErrorText bounds each of a token endpoint's error fields a failure quotes.
+const maxTokenErrorText = 200
+
+// tokenError is a failed token fetch as a call's failure says it (the log, a lifecycle
+// propagation's audit reason): oauth2's error quotes the token endpoint's whole body, up
+// to 1 MiB, when it holds no OAuth error code (a proxy's page, a gateway's own JSON), once
+// per waiting call. Its status and, bounded, its error code and description say what
+// failed; the body is left out. errors.As still finds the oauth2.RetrieveError.
+func tokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return err
+	}
+	msg := fmt.Sprintf("oauth2: the token endpoint refused the request (%d bytes)", len(re.Body))
+	if re.Response != nil {
+		msg = fmt.Sprintf("oauth2: the token endpoint answered %s (%d bytes)", re.Response.Status, len(re.Body))
+	}
+	if re.ErrorCode != "" {
+		msg += fmt.Sprintf(": error %q", provider.Printable(re.ErrorCode, maxTokenErrorText))
+		if re.ErrorDescription != "" {
+			msg += fmt.Sprintf(" %q", provider.Printable(re.ErrorDescription, maxTokenErrorText))
+		}
+	}
+	return provider.Retold(err, msg)
 }
 
 func (o *oauthScheme) invalidate(req *http.Request) {

@@ -1,0 +1,58 @@
+package remote
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/provider"
+)
+
+// TestReviewTokenEndpointBodyStaysOutOfTheLog: a token endpoint that fails without an
+// OAuth error code (a proxy's 502 page, a gateway's own JSON) made oauth2's error quote
+// its whole body, up to 1 MiB, into every waiting call's "vendor call failed" line (and a
+// lifecycle propagation's audit reason): the vendor's text, whatever it holds, once per
+// login. The status says what failed; the body stays out.
+func TestReviewTokenEndpointBodyStaysOutOfTheLog(t *testing.T) {
+	for _, c := range []struct{ name, ctype, body string }{
+		{"an HTML page", "text/html", "<html><body>upstream down for alice@example.com " + strings.Repeat("x", 200<<10) + "</body></html>"},
+		{"JSON without an error code", "application/json", `{"message":"no such client","echo":"client_secret=vendorsecret alice@example.com"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tokenSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", c.ctype)
+				w.WriteHeader(http.StatusBadGateway)
+				w.Write([]byte(c.body))
+			}))
+			t.Cleanup(tokenSrv.Close)
+			v := newVendor(t, func(*http.Request, string) (int, string) { return 200, `{"status":"SUCCESS"}` })
+			var logs lockedBuffer
+			e, err := New(Options{Webhook: &Webhook{
+				URLs: []string{v.srv.URL}, Timeout: Duration(time.Minute),
+				Authentication: Authentication{Type: AuthOAuth, OAuth: OAuth{
+					TokenEndpoint: tokenSrv.URL, ClientID: "c1", ClientSecret: "client-secret-1"}},
+				Resources: map[string]Resource{"validate": {Suffix: "/v"}},
+			}, Provider: "acme", Store: testdb.SQLite(t), ChallengeLifetime: time.Minute,
+				Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { e.Close() })
+			out, err := e.Validate(t.Context(), req("totp", "", "1"))
+			if out.Status != provider.StatusFailed || err != nil {
+				t.Fatalf("validate: %+v %v, want FAILED", out, err)
+			}
+			got := logs.String()
+			if !strings.Contains(got, "vendor call failed") || !strings.Contains(got, "502") {
+				t.Errorf("the log does not say the token endpoint answered 502:\n%.500s", got)
+			}
+			if strings.Contains(got, "alice@example.com") || strings.Contains(got, "vendorsecret") || len(got) > 4<<10 {
+				t.Errorf("the token endpoint's body reached the log (%d bytes):\n%.500s", len(got), got)
+			}
+		})
+	}
+}

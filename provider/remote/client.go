@@ -3,6 +3,7 @@ package remote
 import (
 	"bytes"
 	"cmp"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 
@@ -152,12 +154,30 @@ func (c *client) do(ctx context.Context, req *http.Request) (*response, error) {
 	if resp.ContentLength > c.maxBody {
 		return nil, callError(ctx, req, fmt.Errorf("%w: %d bytes announced, limit %d", errTooLarge, resp.ContentLength, c.maxBody), true)
 	}
+	var body io.Reader = resp.Body
+	if !resp.Uncompressed && strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip") {
+		// The webhook's headers (or a transform) asked for gzip themselves, so net/http
+		// left the answer encoded, where it decodes the one it asked for: decoded here
+		// alike, and bounded once decoded.
+		zr, err := gzip.NewReader(resp.Body)
+		switch {
+		case errors.Is(err, io.EOF): // no body at all
+			body = bytes.NewReader(nil)
+		case err != nil:
+			return nil, callError(ctx, req, err, true)
+		default:
+			body = zr
+		}
+		resp.Header.Del("Content-Encoding")
+		resp.Header.Del("Content-Length")
+		resp.ContentLength = -1
+	}
 	var buf bytes.Buffer
 	if resp.ContentLength > 0 {
 		// Room for the body and the read that sees EOF, so the buffer grows once.
 		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
 	}
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, c.maxBody+1))
+	n, err := buf.ReadFrom(io.LimitReader(body, c.maxBody+1))
 	if err != nil {
 		return nil, callError(ctx, req, err, true)
 	}

@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"bytes"
+	"compress/gzip"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -54,5 +56,52 @@ func TestReviewTokenEndpointBodyStaysOutOfTheLog(t *testing.T) {
 				t.Errorf("the token endpoint's body reached the log (%d bytes):\n%.500s", len(got), got)
 			}
 		})
+	}
+}
+
+// TestReviewGzipAnswerWithAcceptEncodingHeader: a webhook whose headers ask for gzip
+// (pasted from a vendor's sample, a Postman collection) got the vendor's gzip'd answer
+// undecoded, a "malformed" body on every call, where the same vendor answered through
+// Go's own Accept-Encoding was read: one vendor, one request, two outcomes.
+func TestReviewGzipAnswerWithAcceptEncodingHeader(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b bytes.Buffer
+		z := gzip.NewWriter(&b)
+		z.Write([]byte(`{"status":"SUCCESS"}`))
+		z.Close()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(b.Bytes())
+	}))
+	t.Cleanup(srv.Close)
+	for _, hdr := range [][]Header{nil, {{Key: "Accept-Encoding", Value: "gzip"}}} {
+		e := newEngine(t, &Webhook{URLs: []string{srv.URL}, Headers: hdr, Resources: map[string]Resource{"validate": {Suffix: "/v"}}})
+		out, err := e.Validate(t.Context(), req("totp", "", "1"))
+		if err != nil || out.Status != provider.StatusSuccess {
+			t.Errorf("headers %v: %+v %v, want SUCCESS", hdr, out, err)
+		}
+	}
+}
+
+// TestReviewGzipAnswerBounded: a gzip'd answer is bounded once decoded, by
+// maxResponseBytes, whoever asked for gzip.
+func TestReviewGzipAnswerBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b bytes.Buffer
+		z := gzip.NewWriter(&b)
+		z.Write([]byte(`{"status":"SUCCESS","pad":"`))
+		z.Write(bytes.Repeat([]byte("a"), 4<<20))
+		z.Write([]byte(`"}`))
+		z.Close()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(b.Bytes())
+	}))
+	t.Cleanup(srv.Close)
+	e := newEngine(t, &Webhook{URLs: []string{srv.URL}, Headers: []Header{{Key: "Accept-Encoding", Value: "gzip"}},
+		Resources: map[string]Resource{"validate": {Suffix: "/v"}}})
+	out, err := e.Validate(t.Context(), req("totp", "", "1"))
+	if err != nil || out.Status != provider.StatusFailed {
+		t.Errorf("a 4 MiB answer once decoded: %+v %v, want FAILED", out, err)
 	}
 }

@@ -561,7 +561,10 @@ func scalarString(v transform.Value) (string, error) {
 //   - a body that claims JSON (its content type, or none and a leading { or [) and does
 //     not parse: cut short, or broken.
 func decodeBody(resp *response) (transform.Value, error) {
-	v, err := transform.DecodeJSONValue(resp.Body)
+	// A UTF-8 byte order mark, which some vendors put first and RFC 8259 §8.1 lets a
+	// parser ignore, is not part of the answer.
+	body := bytes.TrimPrefix(resp.Body, utf8BOM)
+	v, err := transform.DecodeJSONValue(body)
 	if err == nil {
 		return v, nil
 	}
@@ -571,12 +574,14 @@ func decodeBody(resp *response) (transform.Value, error) {
 	case mt == "text/html" || mt == "application/xhtml+xml" ||
 		strings.HasPrefix(http.DetectContentType(resp.Body), "text/html"):
 		return transform.Value{}, fmt.Errorf("%w (%d bytes, Content-Type %s)", errHTML, len(resp.Body), logSafeType(ct))
-	case claimsJSON(mt, ct, resp.Body):
+	case claimsJSON(mt, ct, body):
 		// The decoder's message names at most one character and an offset.
 		return transform.Value{}, fmt.Errorf("%w (%d bytes, Content-Type %s): %w", errMalformed, len(resp.Body), logSafeType(ct), err)
 	}
-	return transform.NewValue(string(resp.Body)), nil
+	return transform.NewValue(string(body)), nil
 }
+
+var utf8BOM = []byte("\xef\xbb\xbf")
 
 // claimsJSON reports whether a body says it is JSON: its media type is JSON (or a +json
 // type), or it has no content type and starts as a JSON object or array does.

@@ -105,3 +105,19 @@ func TestReviewGzipAnswerBounded(t *testing.T) {
 		t.Errorf("a 4 MiB answer once decoded: %+v %v, want FAILED", out, err)
 	}
 }
+
+// TestReviewJSONAnswerWithByteOrderMark: a vendor (an ASP.NET one, typically) that starts
+// its JSON with a UTF-8 byte order mark, which RFC 8259 §8.1 lets a parser ignore, had
+// every answer refused as malformed: FAILED on every call.
+func TestReviewJSONAnswerWithByteOrderMark(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Write([]byte("\xef\xbb\xbf{\"status\":\"SUCCESS\"}"))
+	}))
+	t.Cleanup(srv.Close)
+	e := newEngine(t, &Webhook{URLs: []string{srv.URL}, Resources: map[string]Resource{"validate": {Suffix: "/v"}}})
+	out, err := e.Validate(t.Context(), req("totp", "", "1"))
+	if err != nil || out.Status != provider.StatusSuccess {
+		t.Errorf("%+v %v, want SUCCESS", out, err)
+	}
+}

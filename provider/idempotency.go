@@ -71,6 +71,18 @@ func Detach(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithDeadline(context.WithoutCancel(ctx), limit.Add(WriteGrace))
 }
 
+// RunToEnd is ctx without its cancelation, its deadline kept: for a side effect that
+// runs to its end once begun (a code sent, a vendor called, a push notified), whether its
+// caller still waits or not. Verify hanging up (its own timeout, a broken connection) then
+// no longer cuts the send short and records FAILED for its retry while the code may be on
+// its way: what was done is recorded, and the retry gets it (contract §12).
+func RunToEnd(ctx context.Context) (context.Context, context.CancelFunc) {
+	if limit, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(context.WithoutCancel(ctx), limit)
+	}
+	return context.WithCancel(context.WithoutCancel(ctx))
+}
+
 // ErrInFlight: the first attempt of a request is still running and this attempt's
 // deadline (or Wait) came first. The adapter answers it with a 503, so Verify retries
 // once more; the admin API with a 409, as the Idempotency-Key draft asks.

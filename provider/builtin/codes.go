@@ -240,7 +240,10 @@ func (k *codeFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 			delivery.VarCode: said, delivery.VarUser: req.Username, delivery.VarMinutes: k.s.minutes(),
 		}),
 	}
-	if err := k.s.sender.Send(ctx, msg); err != nil {
+	sctx, cancel := provider.RunToEnd(ctx)
+	err = k.s.sender.Send(sctx, msg)
+	cancel()
+	if err != nil {
 		// Nothing usable may remain; the request may have been cancelled, the store not.
 		ctx := context.WithoutCancel(ctx)
 		return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {

@@ -250,7 +250,10 @@ func (k *pushFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 	}
 	if k.notifier != nil {
 		n := Notification{DeviceID: f.ID, ChallengeID: id, User: req.Username, ExpiresAt: tx.ExpiresAt.UTC()}
-		if err := k.notifier.Notify(ctx, n); err != nil {
+		nctx, cancel := provider.RunToEnd(ctx) // decided and recorded: the device is told
+		err := k.notifier.Notify(nctx, n)
+		cancel()
+		if err != nil {
 			k.e.log.Warn("push notification failed; the device may still poll",
 				"device", f.ID, "user", req.Username, "challenge", id, "err", err)
 		}

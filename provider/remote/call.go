@@ -44,6 +44,13 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 	e.stats.Calls.Add(1)
 	outcome, took := "error", time.Duration(0)
 	defer func() { e.observer.VendorCall(e.prefix, r.name, outcome, took) }()
+	if r.name != provider.ResourceEnrollments && r.name != provider.ResourceTest {
+		// A call that may start a challenge or spend a code runs to its end, its answer
+		// read, even if Verify hangs up meanwhile: the answer is recorded for its retry.
+		var cancel context.CancelFunc
+		ctx, cancel = provider.RunToEnd(ctx)
+		defer cancel()
+	}
 	body, err := payloadValue(verifyBody)
 	if err != nil {
 		e.log.Error("verify payload", "provider", e.prefix, "resource", r.name, "err", err)

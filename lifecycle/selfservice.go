@@ -342,6 +342,9 @@ type SessionState struct {
 	// LockedUntil is when the lock ends that FinishSignIn found on the factor challenged
 	// (CodeFactorLocked): the page says how long is left from it, not from its link.
 	LockedUntil time.Time `json:"lockedUntil,omitzero"`
+	// Done is the factor a link session's enrollment completed (endLink): the same form
+	// posted again (a double click, the script and the button at once) answers it, done.
+	Done string `json:"done,omitempty"`
 }
 
 // TriesLeft is how many more codes a sign-in by a code sent takes before a new code is
@@ -1112,6 +1115,13 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 		if err != nil {
 			return Factor{}, err
 		}
+		if st == linkUsed {
+			// Spent by this very enrollment, the same form posted at once (loaded before
+			// the first one's endLink): done, as the first says.
+			if f, err := s.m.GetFactor(ctx, sess.User, id); err == nil && f.State == FactorActive {
+				return f, nil
+			}
+		}
 		if st == linkGone || st == linkUsed {
 			return linkSpent()
 		}
@@ -1143,11 +1153,11 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 	if err != nil {
 		return Factor{}, err
 	}
-	sess.State.Enrolling, sess.State.EnrollType, sess.State.ShownKey = "", "", ""
 	if sess.Kind == SessionLink {
 		// No automatic sign-in after an activation link (OWASP): the session ends.
-		err = s.End(ctx, *sess)
+		err = s.endLink(ctx, sess, f.ID)
 	} else {
+		sess.State.Enrolling, sess.State.EnrollType, sess.State.ShownKey = "", "", ""
 		err = s.save(ctx, sess)
 	}
 	if errors.Is(err, ErrNoSession) || errors.Is(err, store.ErrNotFound) {
@@ -1156,6 +1166,31 @@ func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (
 		err = nil
 	}
 	return f, err
+}
+
+// linkDoneGrace is how long a link session outlives the enrollment that completed it
+// (endLink): long enough for a form posted twice, too short to be of use otherwise.
+const linkDoneGrace = time.Minute
+
+// endLink ends a link session whose enrollment completed factor: it can do nothing more
+// (its link is spent), but for a short while (linkDoneGrace) it remembers factor, so
+// that the same form posted again (a double click: its request carries the cookie the
+// first answer clears) answers the set-up done (linkDone), not "your session has ended".
+func (s *SelfService) endLink(ctx context.Context, sess *Session, factor string) error {
+	sess.State = SessionState{User: sess.State.User, Done: factor}
+	if until := s.m.now().Add(linkDoneGrace); until.Before(sess.rec.ExpiresAt) {
+		sess.rec.ExpiresAt = until
+	}
+	return s.save(ctx, sess)
+}
+
+// linkDone is the factor a link session's enrollment completed (endLink), active.
+func (s *SelfService) linkDone(ctx context.Context, sess Session) (Factor, bool) {
+	if sess.Kind != SessionLink || sess.State.Done == "" {
+		return Factor{}, false
+	}
+	f, err := s.m.GetFactor(ctx, sess.User, sess.State.Done)
+	return f, err == nil && f.State == FactorActive
 }
 
 // Refusals of a first code that no code typed now would change (whyRefused).
@@ -1203,6 +1238,9 @@ func (s *SelfService) whyRefused(ctx context.Context, id string, wrong *Error) *
 // click, a reload that posts again) answers that factor, active, as the first did: the
 // person sees the set-up done, not an error about it.
 func (s *SelfService) ConfirmFor(ctx context.Context, sess *Session, id, code string) (Factor, error) {
+	if f, ok := s.linkDone(ctx, *sess); ok && (id == "" || id == f.ID) {
+		return f, nil
+	}
 	if id != "" && id != sess.State.Enrolling && sess.Kind == SessionUser {
 		if f, err := s.m.GetFactor(ctx, sess.User, id); err == nil && f.State == FactorActive {
 			return f, nil
@@ -1285,6 +1323,9 @@ func errPushEnded(kind string) *Error {
 // its link and ends (no sign-in after a link), a signed-in one goes on. Before the device
 // registers it answers PushPending and changes nothing.
 func (s *SelfService) FinishPush(ctx context.Context, sess *Session) (string, Factor, error) {
+	if f, ok := s.linkDone(ctx, *sess); ok && f.Type == builtin.TypePush {
+		return PushActive, f, nil
+	}
 	state, err := s.PushStatus(ctx, *sess)
 	if err == nil && state == PushEnded {
 		// The device that can no longer register goes now rather than with the sweep.
@@ -1310,7 +1351,10 @@ func (s *SelfService) FinishPush(ctx context.Context, sess *Session) (string, Fa
 		// device enrolled before it did so). Spent already or replaced: the device is
 		// registered all the same.
 		s.m.audit(ctx, SelfServiceActor, ActionSelfServiceConfirm, sess.User, f.ID, "SUCCESS", "push device registered")
-		return PushActive, f, s.End(ctx, *sess)
+		if err := s.endLink(ctx, sess, f.ID); err != nil && !errors.Is(err, ErrNoSession) {
+			return "", Factor{}, err
+		}
+		return PushActive, f, nil
 	}
 	s.m.audit(ctx, SelfServiceActor, ActionSelfServiceConfirm, sess.User, f.ID, "SUCCESS", "push device registered")
 	sess.State.Enrolling, sess.State.EnrollType, sess.State.ShownKey = "", "", ""

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -86,6 +87,57 @@ type selfServicePage struct {
 	secure bool
 	// linkAudits bounds the records of unknown links per address (openLink).
 	linkAudits *throttle
+	// forms runs the forms of one session one at a time (form).
+	forms formLocks
+}
+
+// formLocks holds, per session cookie, the form being handled: a form posted twice (a
+// double click while the first waits on an SMS gateway or a mail server) waits for the
+// first, then sees what it did (the set-up started, SamePending), rather than load the
+// session as it was and start a second one, send a second code, and delete the first's
+// factor under it. Per process: a double click reaches one replica.
+type formLocks struct {
+	mu sync.Mutex
+	m  map[string]*formLock
+}
+
+type formLock struct {
+	held  chan struct{} // a token while a form holds it
+	users int           // the forms holding or waiting for it: the entry goes with the last
+}
+
+// lock waits until no other form of the session of cookie is being handled, or ctx ends.
+func (l *formLocks) lock(ctx context.Context, cookie string) (unlock func(), err error) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*formLock{}
+	}
+	e := l.m[cookie]
+	if e == nil {
+		e = &formLock{held: make(chan struct{}, 1)}
+		l.m[cookie] = e
+	}
+	e.users++
+	l.mu.Unlock()
+	release := func() {
+		l.mu.Lock()
+		if e.users--; e.users == 0 {
+			delete(l.m, cookie)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case e.held <- struct{}{}:
+	default:
+		formWait()
+		select {
+		case e.held <- struct{}{}:
+		case <-ctx.Done():
+			release()
+			return nil, ctx.Err()
+		}
+	}
+	return func() { <-e.held; release() }, nil
 }
 
 // routeSelfService serves the page. secure marks the cookie Secure (TLS, or a trusted
@@ -449,6 +501,9 @@ func (p *selfServicePage) session(c echo.Context) (lifecycle.Session, error) {
 	return p.ss.Session(c.Request().Context(), ck.Value)
 }
 
+// formWait is called when a form waits for another of its session (formLocks): a test's hook.
+var formWait = func() {}
+
 // form admits a POST with a live session, a matching CSRF token and no oversized field.
 func (p *selfServicePage) form(h func(echo.Context, lifecycle.Session) error) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -467,6 +522,13 @@ func (p *selfServicePage) form(h func(echo.Context, lifecycle.Session) error) ec
 			if len(vs) > 1 || (len(vs) == 1 && len(vs[0]) > limit) {
 				return &Error{Status: http.StatusBadRequest, ID: "invalid_form", Msg: "a field of the form is repeated or too long"}
 			}
+		}
+		if ck, err := c.Cookie(selfServiceCookie); err == nil {
+			unlock, err := p.forms.lock(c.Request().Context(), ck.Value)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 		}
 		sess, err := p.session(c)
 		if err != nil {

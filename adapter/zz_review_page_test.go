@@ -1,13 +1,22 @@
 package adapter
 
 import (
+	"bytes"
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pquerna/otp/totp"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/builtin/delivery"
 )
 
 // TestReviewLinkConfirmPostedTwice: the first code of a link's enrollment posted twice
@@ -55,4 +64,105 @@ func factorField(body string) string {
 	}
 	rest := body[i+len(k):]
 	return rest[:strings.IndexByte(rest, '"')]
+}
+
+// blockedSender holds its first message until released, and counts what it was given.
+type blockedSender struct {
+	mu      sync.Mutex
+	n       int
+	first   chan struct{} // closed when the first message arrives
+	second  chan struct{} // closed when a second one does
+	release chan struct{}
+}
+
+func (*blockedSender) Kind() string                 { return "blocked" }
+func (*blockedSender) Serves(delivery.Channel) bool { return true }
+func (b *blockedSender) Send(ctx context.Context, _ delivery.Message) error {
+	b.mu.Lock()
+	b.n++
+	n := b.n
+	b.mu.Unlock()
+	switch n {
+	case 1:
+		close(b.first)
+		<-b.release
+	case 2:
+		close(b.second)
+	}
+	return nil
+}
+
+// TestReviewEnrollPostedTwiceSendsOneCode: "Continue" clicked twice on the choice page
+// for a texted code (the second click while the first waits on the SMS gateway, its
+// session not yet saved) sends one code and starts one set-up: the second form waits for
+// the first, then finds it pending (SamePending) and shows it.
+func TestReviewEnrollPostedTwiceSendsOneCode(t *testing.T) {
+	st := testdb.SQLite(t)
+	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := &blockedSender{first: make(chan struct{}), second: make(chan struct{}), release: make(chan struct{})}
+	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: []string{"totp", "smsotp"},
+		Config: map[string]any{"smsotp": map[string]any{"sender": "blocked"},
+			"sendLimits": map[string]any{"perUser": []any{}, "perDestination": []any{}}},
+		Senders: func(string) (delivery.Sender, error) { return sender, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine},
+		Capabilities: map[string][]string{"acme": {"totp", "smsotp"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &adminHarness{store: st, manager: m}
+	if h.write, err = m.CreateToken(context.Background(), "cli", "provisioning", lifecycle.ScopeWrite); err != nil {
+		t.Fatal(err)
+	}
+	h.read = h.write
+	ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp", "smsotp"}, LinkLifetime: time.Hour,
+		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.harness = newHarness(t, func(o *Options) { o.Admin = m; o.SelfService = ss; o.MaxBodyBytes = 64 << 10 })
+	p := openLink(t, h)
+	waiting := make(chan struct{})
+	var once sync.Once
+	formWait = func() { once.Do(func() { close(waiting) }) }
+	t.Cleanup(func() { formWait = func() {} })
+
+	post := func() (*httptest.ResponseRecorder, chan struct{}) {
+		form := url.Values{"type": {"smsotp"}, "destination": {"+15551230123"}, "csrf": {p.csrf}}
+		req := httptest.NewRequest("POST", "/self-service/enroll", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: selfServiceCookie, Value: p.cookie})
+		rec, done := httptest.NewRecorder(), make(chan struct{})
+		go func() { defer close(done); h.srv.Handler().ServeHTTP(rec, req) }()
+		return rec, done
+	}
+	first, firstDone := post()
+	<-sender.first // the first click waits on the gateway
+	second, secondDone := post()
+	select { // the second click: sent a code of its own, or waits for the first
+	case <-sender.second:
+	case <-waiting:
+	}
+	close(sender.release)
+	<-firstDone
+	<-secondDone
+	if sender.n != 1 {
+		t.Errorf("%d codes sent for a form posted twice, want 1", sender.n)
+	}
+	if first.Code != http.StatusSeeOther || second.Code != http.StatusSeeOther {
+		t.Fatalf("answers %d, %d", first.Code, second.Code)
+	}
+	p.do(t, "GET", second.Header().Get("Location"), nil)
+	if !strings.Contains(p.body, "We sent a code to") {
+		t.Errorf("the second click's page:\n%s", p.body)
+	}
+	_, out := h.admin(t, h.read, "GET", "/admin/v1/users/alice/factors", "")
+	if fs, _ := out["factors"].([]any); len(fs) != 1 {
+		t.Errorf("factors after a form posted twice: %v, want one", out)
+	}
 }

@@ -89,6 +89,8 @@ type selfServicePage struct {
 	linkAudits *throttle
 	// forms runs the forms of one session one at a time (form).
 	forms formLocks
+	// starts are the sign-ins started lately, by the cookie they were started from (signIn).
+	starts signInStarts
 }
 
 // formLocks holds, per session cookie, the form being handled: a form posted twice (a
@@ -1130,21 +1132,79 @@ func (p *selfServicePage) signInRefused(c echo.Context, err error) error {
 	return err
 }
 
+// signInStarts remembers, for a short while, the sign-ins started from each anonymous
+// cookie: the sign-in form posted twice (a double click on Continue) carries the same
+// cookie, and answers the first's sign-in again rather than start another, which would
+// send a second code (or push) and leave the first code, arriving first, not right.
+// Forms of one session run one at a time (formLocks), so the second finds the first's.
+type signInStarts struct {
+	mu sync.Mutex
+	m  map[string]signInStart
+}
+
+type signInStart struct {
+	user, method, cookie string // what was started, and its sealed cookie
+	at                   time.Time
+}
+
+// signInAgain is how long a sign-in form posted again answers the first's sign-in.
+const signInAgain = 30 * time.Second
+
+// maxSignInStarts bounds signInStarts: past it, old ones go; if none is old, none is kept.
+const maxSignInStarts = 4096
+
+func (r *signInStarts) find(from, user, method string, now time.Time) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, ok := r.m[from]
+	if !ok || st.user != user || st.method != method || now.Sub(st.at) >= signInAgain {
+		return "", false
+	}
+	return st.cookie, true
+}
+
+func (r *signInStarts) add(from string, st signInStart) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]signInStart{}
+	}
+	if len(r.m) >= maxSignInStarts {
+		for k, v := range r.m {
+			if st.at.Sub(v.at) >= signInAgain {
+				delete(r.m, k)
+			}
+		}
+		if len(r.m) >= maxSignInStarts {
+			return
+		}
+	}
+	r.m[from] = st
+}
+
 func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
+	method, user := c.FormValue("method"), c.FormValue("username")
+	m, _ := builtin.SignInMethodOf(method) // StartSignIn refuses any other
+	if sess.Kind == lifecycle.SessionAnon {
+		if next, ok := p.starts.find(sess.Cookie, user, method, time.Now()); ok {
+			// The same form again: the same sign-in, nothing sent again.
+			p.setCookie(c, lifecycle.Session{Cookie: next})
+			return p.signInStarted(c, m)
+		}
+	}
 	end, ok, err := p.signInAllowed(c)
 	defer end()
 	if !ok {
 		return err
 	}
-	method := c.FormValue("method")
 	cookie := sess.Cookie
-	if err := p.ss.StartSignIn(c.Request().Context(), &sess, c.FormValue("username"), method); err != nil {
+	if err := p.ss.StartSignIn(c.Request().Context(), &sess, user, method); err != nil {
 		return p.signInRefused(c, err)
 	}
 	if sess.Cookie != cookie {
 		p.setCookie(c, sess) // the sign-in under way, sealed in a cookie of its own
+		p.starts.add(cookie, signInStart{user: user, method: method, cookie: sess.Cookie, at: time.Now()})
 	}
-	m, _ := builtin.SignInMethodOf(method) // StartSignIn refused any other
 	if m.By != builtin.SignInByCode {
 		// An approval asked for, or a code sent (a text, an e-mail, a call), reaches
 		// someone's phone or mailbox whatever comes of it: it takes from the address's
@@ -1152,6 +1212,11 @@ func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
 		// up the send limits their codes on Verify's path share.
 		p.s.signIns.failed(c.RealIP())
 	}
+	return p.signInStarted(c, m)
+}
+
+// signInStarted leads to the step of a sign-in started by method m.
+func (p *selfServicePage) signInStarted(c echo.Context, m builtin.SignInMethod) error {
 	if m.By == builtin.SignInByApproval {
 		return c.Redirect(http.StatusSeeOther, "/self-service/signin/approve")
 	}

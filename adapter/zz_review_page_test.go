@@ -97,35 +97,8 @@ func (b *blockedSender) Send(ctx context.Context, _ delivery.Message) error {
 // session not yet saved) sends one code and starts one set-up: the second form waits for
 // the first, then finds it pending (SamePending) and shows it.
 func TestReviewEnrollPostedTwiceSendsOneCode(t *testing.T) {
-	st := testdb.SQLite(t)
-	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
 	sender := &blockedSender{first: make(chan struct{}), second: make(chan struct{}), release: make(chan struct{})}
-	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: []string{"totp", "smsotp"},
-		Config: map[string]any{"smsotp": map[string]any{"sender": "blocked"},
-			"sendLimits": map[string]any{"perUser": []any{}, "perDestination": []any{}}},
-		Senders: func(string) (delivery.Sender, error) { return sender, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine},
-		Capabilities: map[string][]string{"acme": {"totp", "smsotp"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &adminHarness{store: st, manager: m}
-	if h.write, err = m.CreateToken(context.Background(), "cli", "provisioning", lifecycle.ScopeWrite); err != nil {
-		t.Fatal(err)
-	}
-	h.read = h.write
-	ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp", "smsotp"}, LinkLifetime: time.Hour,
-		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.harness = newHarness(t, func(o *Options) { o.Admin = m; o.SelfService = ss; o.MaxBodyBytes = 64 << 10 })
+	h := smsPageHarness(t, sender)
 	p := openLink(t, h)
 	waiting := make(chan struct{})
 	var once sync.Once
@@ -164,5 +137,71 @@ func TestReviewEnrollPostedTwiceSendsOneCode(t *testing.T) {
 	_, out := h.admin(t, h.read, "GET", "/admin/v1/users/alice/factors", "")
 	if fs, _ := out["factors"].([]any); len(fs) != 1 {
 		t.Errorf("factors after a form posted twice: %v, want one", out)
+	}
+}
+
+// smsPageHarness is the self-service page offering an app and texted codes, sent by sender.
+func smsPageHarness(t *testing.T, sender delivery.Sender) *adminHarness {
+	t.Helper()
+	st := testdb.SQLite(t)
+	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: []string{"totp", "smsotp"},
+		Config: map[string]any{"smsotp": map[string]any{"sender": "blocked"},
+			"sendLimits": map[string]any{"perUser": []any{}, "perDestination": []any{}}},
+		Senders: func(string) (delivery.Sender, error) { return sender, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine},
+		Capabilities: map[string][]string{"acme": {"totp", "smsotp"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &adminHarness{store: st, manager: m}
+	if h.write, err = m.CreateToken(context.Background(), "cli", "provisioning", lifecycle.ScopeWrite); err != nil {
+		t.Fatal(err)
+	}
+	h.read = h.write
+	ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp", "smsotp"}, LinkLifetime: time.Hour,
+		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.harness = newHarness(t, func(o *Options) { o.Admin = m; o.SelfService = ss; o.MaxBodyBytes = 64 << 10 })
+	return h
+}
+
+// TestReviewSignInPostedTwiceSendsOneCode: the sign-in form posted twice (a double click
+// on Continue for a texted code) sends one code: the second answers as the first did,
+// with the first's sign-in, so the one code that arrives signs in.
+func TestReviewSignInPostedTwiceSendsOneCode(t *testing.T) {
+	sender := &blockedSender{first: make(chan struct{}), second: make(chan struct{}), release: make(chan struct{})}
+	close(sender.release)
+	h := smsPageHarness(t, sender)
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users/alice/factors",
+		`{"type":"smsotp","activation":"immediate","params":{"phone":"+15551230123"}}`); code != 201 {
+		t.Fatalf("factor: %d %v", code, out)
+	}
+	p := &pageBrowser{h: h}
+	p.do(t, "GET", "/self-service/", nil)
+	cookie, csrf := p.cookie, p.csrf
+	form := url.Values{"username": {"alice"}, "method": {"smsotp"}}
+	p.do(t, "POST", "/self-service/signin", form)
+	p.cookie, p.csrf = cookie, csrf // the second click's request: the cookie the first had
+	form.Del("csrf")
+	if code := p.do(t, "POST", "/self-service/signin", form); code != 200 || !strings.Contains(p.body, `id="code"`) {
+		t.Fatalf("the second click: %d %s", code, p.body)
+	}
+	sender.mu.Lock()
+	n := sender.n
+	sender.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d codes sent for a sign-in form posted twice, want 1", n)
 	}
 }

@@ -245,19 +245,6 @@ func (api *syncAPI) userView(c echo.Context, u lifecycle.User) (scimUserResource
 	return userResource(c, u, ids), nil
 }
 
-// groupIDs are every group's id by its name, for userResource.
-func (api *syncAPI) groupIDs(ctx context.Context) (map[string]string, error) {
-	gs, err := api.o.Queue.Store.ListGroups(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ids := make(map[string]string, len(gs))
-	for _, g := range gs {
-		ids[g.Name] = g.ID
-	}
-	return ids, nil
-}
-
 // userResource is u as SCIM shows it; groupIDs are its groups' ids by name: a user's
 // groups are named by their ids (RFC 7643 §4.1.2), those SCIM has no record of (set by
 // the admin API) are not listed.
@@ -1099,6 +1086,11 @@ func (api *syncAPI) listUsers(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	if q, none, ok := storeUserQuery(clauses); ok {
+		// The store selects and counts: a page reads its own users, not every one (an
+		// IdP's import pages through all of them, startIndex after startIndex).
+		return api.listUserPage(c, q, none, start, count)
+	}
 	var candidates []lifecycle.User
 	if i := slices.IndexFunc(clauses, func(cl scimClause) bool { return cl.attr == "username" }); i >= 0 {
 		u, err := api.o.Manager.GetUser(ctx, clauses[i].value)
@@ -1137,13 +1129,82 @@ func (api *syncAPI) listUsers(c echo.Context) error {
 			matched = append(matched, u)
 		}
 	}
-	ids, err := api.groupIDs(ctx)
+	var page []lifecycle.User
+	if lo := start - 1; lo < len(matched) {
+		page = matched[lo:min(lo+count, len(matched))]
+	}
+	return api.writeUserList(c, len(matched), start, page)
+}
+
+// storeUserQuery is the query of the store that selects the users clauses do, when it
+// can: no clause, or only ones on active. none: no user can match (active eq 1, or both
+// true and false).
+func storeUserQuery(clauses []scimClause) (q lifecycle.UserQuery, none, ok bool) {
+	for _, cl := range clauses {
+		if cl.attr != "active" || cl.selAttr != "" {
+			return lifecycle.UserQuery{}, false, false
+		}
+		var state string
+		switch strings.ToLower(cl.value) { // as userMatches reads it
+		case "true":
+			state = lifecycle.StateActive
+		case "false":
+			state = lifecycle.StateDisabled
+		default:
+			none = true
+			continue
+		}
+		if q.State != "" && q.State != state {
+			none = true
+		}
+		q.State = state
+	}
+	return q, none, true
+}
+
+// listUserPage answers a listing of the users q selects by asking the store for the
+// page from start (1-based) of count users, and for their number.
+func (api *syncAPI) listUserPage(c echo.Context, q lifecycle.UserQuery, none bool, start, count int) error {
+	if none {
+		return api.writeUserList(c, 0, start, nil)
+	}
+	ctx := c.Request().Context()
+	total, err := api.o.Manager.CountUsers(ctx, q)
 	if err != nil {
 		return err
 	}
-	var out []scimUserResource
-	for i := start - 1; i < len(matched) && len(out) < count; i++ {
-		out = append(out, userResource(c, matched[i], ids))
+	var users []lifecycle.User
+	if count > 0 && start-1 < total {
+		q.Offset, q.Limit = start-1, count
+		page, err := api.o.Manager.ListUsers(ctx, q)
+		if err != nil {
+			return err
+		}
+		users = page.Users
 	}
-	return writeSCIM(c, http.StatusOK, listResponse(len(matched), start, out))
+	return api.writeUserList(c, total, start, users)
+}
+
+// writeUserList answers a listing of total users with page, those from start, their
+// groups named by their ids (read at once, those of page's users only).
+func (api *syncAPI) writeUserList(c echo.Context, total, start int, page []lifecycle.User) error {
+	var names []string
+	for _, u := range page {
+		names = append(names, u.Groups...)
+	}
+	ids := map[string]string{}
+	if len(names) > 0 {
+		gs, err := api.o.Queue.Store.GetGroupsByName(c.Request().Context(), names)
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			ids[g.Name] = g.ID
+		}
+	}
+	out := make([]scimUserResource, 0, len(page))
+	for _, u := range page {
+		out = append(out, userResource(c, u, ids))
+	}
+	return writeSCIM(c, http.StatusOK, listResponse(total, start, out))
 }

@@ -266,7 +266,10 @@ type UserQuery struct {
 	Group  string
 	State  string // "", active, disabled
 	Cursor string // from the previous page's Next
-	Limit  int    // 1 to 1000; 0: 100
+	// Offset skips that many users (after Cursor's): a page by its position, as SCIM's
+	// startIndex asks for one; 0 or more.
+	Offset int
+	Limit  int // 1 to 1000; 0: 100
 }
 
 // UserPage is a page of users; Next is the cursor of the following one, "" at the end.
@@ -278,15 +281,14 @@ type UserPage struct {
 // ListUsers returns a page of users, ordered by name regardless of ASCII case, its
 // prefix and cursor matched so too (store.UserQuery).
 func (m *Manager) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) {
-	sq := store.UserQuery{Prefix: q.Prefix, Group: q.Group, Limit: q.Limit}
-	switch q.State {
-	case "":
-	case StateActive, StateDisabled:
-		d := q.State == StateDisabled
-		sq.Disabled = &d
-	default:
-		return UserPage{}, invalid("invalid_parameter", "state", "must be active or disabled, not %q", q.State)
+	sq, err := storeQuery(q)
+	if err != nil {
+		return UserPage{}, err
 	}
+	if q.Offset < 0 {
+		return UserPage{}, invalid("invalid_parameter", "offset", "must not be negative")
+	}
+	sq.Offset = q.Offset
 	if q.Limit == 0 {
 		sq.Limit = 100
 	}
@@ -312,6 +314,30 @@ func (m *Manager) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) 
 		page.Next = base64.RawURLEncoding.EncodeToString([]byte(recs[len(recs)-1].Name))
 	}
 	return page, nil
+}
+
+// CountUsers counts the users q selects, all of them: its Cursor, Offset and Limit are
+// not read.
+func (m *Manager) CountUsers(ctx context.Context, q UserQuery) (int, error) {
+	sq, err := storeQuery(q)
+	if err != nil {
+		return 0, err
+	}
+	return m.store.CountUserRecords(ctx, sq)
+}
+
+// storeQuery is q's selection (Prefix, Group, State) as the store reads it.
+func storeQuery(q UserQuery) (store.UserQuery, error) {
+	sq := store.UserQuery{Prefix: q.Prefix, Group: q.Group, Limit: q.Limit}
+	switch q.State {
+	case "":
+	case StateActive, StateDisabled:
+		d := q.State == StateDisabled
+		sq.Disabled = &d
+	default:
+		return sq, invalid("invalid_parameter", "state", "must be active or disabled, not %q", q.State)
+	}
+	return sq, nil
 }
 
 // UpdateUser replaces the profile fields in sets, and sets the state when in says it (an

@@ -48,7 +48,11 @@ type UserQuery struct {
 	// Disabled, when set, keeps only users in that state.
 	Disabled *bool
 	After    string // names after it, folded (the cursor); "" from the first
-	Limit    int    // <= 0: 100
+	// Offset skips that many of the users selected (after After): a page by its
+	// position, as SCIM asks for one (startIndex). The database still steps over them,
+	// but along the index, without reading their records.
+	Offset int
+	Limit  int // <= 0: 100
 }
 
 // FactorUpdate replaces a factor's label and params (UpdateFactorParams in a change).
@@ -213,6 +217,9 @@ type Directory interface {
 	GetUserRecord(ctx context.Context, name string) (UserRecord, error)
 	// ListUserRecords returns a page of users and profiles.
 	ListUserRecords(ctx context.Context, q UserQuery) ([]UserRecord, error)
+	// CountUserRecords counts the users q selects, all of them: its After, Offset and
+	// Limit are not read (a SCIM listing's totalResults).
+	CountUserRecords(ctx context.Context, q UserQuery) (int, error)
 	// ListFactorsOf returns the factors of many users at once, by user id.
 	ListFactorsOf(ctx context.Context, userIDs []string) (map[string][]Factor, error)
 	// LastUsed returns, for each factor that has one, the time of its last successful

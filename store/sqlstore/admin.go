@@ -630,25 +630,11 @@ func (s *Store) ListUserRecords(ctx context.Context, q store.UserQuery) ([]store
 	if s.namesNothing(q.Prefix, q.Group) {
 		return []store.UserRecord{}, nil
 	}
-	var where []string
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	// By folded name (users_name_folded's key, unique): the order, the prefix and the
-	// cursor all ignore ASCII case, as every other lookup by name does.
-	if q.Prefix != "" {
-		// The range lets the index start at the prefix; substr decides.
-		p := store.FoldName(q.Prefix)
-		where = append(where, fmt.Sprintf("lower(u.name) >= %s AND substr(lower(u.name), 1, %s) = %s",
-			arg(p), arg(utf8.RuneCountInString(p)), arg(p)))
-	}
+	where := userWhere(q, arg)
 	if q.After != "" {
 		where = append(where, "lower(u.name) > "+arg(store.FoldName(q.After)))
-	}
-	if q.Disabled != nil {
-		where = append(where, "u.disabled = "+arg(*q.Disabled))
-	}
-	if q.Group != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM user_groups g WHERE g.user_id = u.id AND g.name = "+arg(q.Group)+")")
 	}
 	limit := q.Limit
 	if limit <= 0 {
@@ -659,6 +645,9 @@ func (s *Store) ListUserRecords(ctx context.Context, q store.UserQuery) ([]store
 		sqlq += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	sqlq += ` ORDER BY lower(u.name) LIMIT ` + arg(limit)
+	if q.Offset > 0 {
+		sqlq += ` OFFSET ` + arg(q.Offset)
+	}
 	recs, err := query(ctx, s.r, scanRecord, sqlq, args...)
 	if err == nil {
 		err = s.addGroups(ctx, recs)
@@ -667,6 +656,44 @@ func (s *Store) ListUserRecords(ctx context.Context, q store.UserQuery) ([]store
 		return nil, s.fail("list user records", err)
 	}
 	return recs, nil
+}
+
+func (s *Store) CountUserRecords(ctx context.Context, q store.UserQuery) (int, error) {
+	if s.namesNothing(q.Prefix, q.Group) {
+		return 0, nil
+	}
+	var args []any
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	sqlq := `SELECT count(*) FROM users u`
+	if where := userWhere(q, arg); len(where) > 0 {
+		sqlq += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, sqlq, args...).Scan(&n); err != nil {
+		return 0, s.fail("count user records", err)
+	}
+	return n, nil
+}
+
+// userWhere is the conditions on users u of q's Prefix, Group and Disabled, their
+// values added by arg.
+func userWhere(q store.UserQuery, arg func(any) string) []string {
+	var where []string
+	// By folded name (users_name_folded's key, unique): the order, the prefix and the
+	// cursor all ignore ASCII case, as every other lookup by name does.
+	if q.Prefix != "" {
+		// The range lets the index start at the prefix; substr decides.
+		p := store.FoldName(q.Prefix)
+		where = append(where, fmt.Sprintf("lower(u.name) >= %s AND substr(lower(u.name), 1, %s) = %s",
+			arg(p), arg(utf8.RuneCountInString(p)), arg(p)))
+	}
+	if q.Disabled != nil {
+		where = append(where, "u.disabled = "+arg(*q.Disabled))
+	}
+	if q.Group != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM user_groups g WHERE g.user_id = u.id AND g.name = "+arg(q.Group)+")")
+	}
+	return where
 }
 
 // addGroups fills in the groups of recs.

@@ -22,6 +22,7 @@ var adminTests = []struct {
 	{"ApplyUserChangesIfRevision", testApplyUserChangesIfRevision},
 	{"ApplyUserChangesConcurrentEdits", testApplyUserChangesConcurrentEdits},
 	{"ListUserRecords", testListUserRecords},
+	{"UserRecordsByPosition", testUserRecordsByPosition},
 	{"LastUsed", testLastUsed},
 	{"ListPendingFactors", testListPendingFactors},
 	{"ExpireFactor", testExpireFactor},

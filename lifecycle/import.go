@@ -595,10 +595,10 @@ func (m *Manager) deletions(ctx context.Context, actor Actor, rep *ImportReport,
 			namelessRows(nameless))
 		return changes, results, nil
 	}
-	var absent []string
+	var absent []store.UserRecord
 	for _, key := range sortedKeys(existing) {
 		if !inFile[key] {
-			absent = append(absent, existing[key].rec.Name)
+			absent = append(absent, existing[key].rec)
 		}
 	}
 	if len(rep.Rows) == 0 && len(absent) > 0 {
@@ -613,9 +613,12 @@ func (m *Manager) deletions(ctx context.Context, actor Actor, rep *ImportReport,
 			len(absent), o.MaxDeletes)
 		return changes, results, nil
 	}
-	for _, name := range absent {
+	for _, r := range absent {
+		name := r.Name
 		rep.Rows = append(rep.Rows, RowResult{Username: name, Action: ActionDeleted})
-		c := store.UserChange{Name: name, Delete: true, Now: m.now(),
+		// As read, as a row's update is: a user changed since (by a directory, the admin
+		// API), or deleted and created again, is refused rather than deleted unseen.
+		c := store.UserChange{Name: name, Delete: true, Now: m.now(), IfRevision: &r.Profile.Revision, IfUser: r.ID,
 			Audit: []store.AuditEvent{m.event(ctx, actor, ActionImportDelete, name, "", "absent from a full import")}}
 		if !o.DryRun {
 			if err := m.propagate(ctx, actor, &c, provider.LifecycleEvent{Type: provider.EventUserDelete, Username: name}); err != nil {

@@ -141,6 +141,10 @@ type UserChange struct {
 	// An edit that read the profile and writes it back whole sets it, so as not to undo
 	// a change it did not see.
 	IfRevision *int64
+	// IfUser, when set, makes the change on the condition that the user named is still
+	// the one with this id: ErrStale when it was deleted and another created under its
+	// name since (whose revision may be the one IfRevision names).
+	IfUser string
 }
 
 // FactorReset is a reset of a user's factors, in the change that makes it (UserChange.Reset).

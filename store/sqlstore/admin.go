@@ -174,6 +174,8 @@ func (s *Store) applyPipelined(ctx context.Context, changes []store.UserChange) 
 			id := ids[store.FoldName(c.Name)]
 			if c.Create != nil {
 				id = c.Create.ID
+			} else if c.IfUser != "" && id != c.IfUser {
+				return errNotPipelined // the change-by-change path refuses it
 			} else if !w.assume(ctx, func() string {
 				// The lock an UPDATE of the row takes: another batch changing the same
 				// user waits here. Locked FOR SHARE, both went on to the UPDATE and
@@ -292,6 +294,8 @@ func (s *Store) applyChange(ctx context.Context, tx querier, c store.UserChange,
 		userID = u.ID
 	} else if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE lower(name) = $1`, store.FoldName(c.Name)).Scan(&userID); err != nil {
 		return notFound(err)
+	} else if c.IfUser != "" && userID != c.IfUser {
+		return store.ErrStale // another user of the name, created since
 	}
 	return s.writeChange(ctx, tx, userID, c, group)
 }

@@ -81,10 +81,11 @@ type LifecycleEvent struct {
 	// its profile, in the same commit; empty when the update leaves it. Propagated as
 	// user.update, then user.disable or user.enable.
 	State string `json:",omitempty"`
-	// IfRevision, on user.update, user.disable, user.enable and user.delete: it applies
-	// only to the user at this revision, the one it was computed from (a SCIM PUT or
-	// PATCH, which says the whole profile; a write conditional on an If-Match), and is
-	// refused when another change came between rather than undo it.
+	// IfRevision, on user.update, user.disable, user.enable, user.delete and
+	// group.member.add|remove: it applies only to the user at this revision, the one it
+	// was computed from (a SCIM PUT or PATCH, which says the whole profile; a write
+	// conditional on an If-Match; the one whose order the queue checked), and is refused
+	// when another change came between rather than undo it.
 	IfRevision *int64 `json:",omitempty"`
 	// Whole marks the events of one group write (a SCIM POST, PUT, PATCH or DELETE of a
 	// group), applied together in one step or not at all; the write's commit records them

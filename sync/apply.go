@@ -228,7 +228,7 @@ func (a *Applier) membership(ctx context.Context, ev provider.LifecycleEvent) er
 		default:
 			return nil
 		}
-		return &lifecycle.UserInput{Groups: &groups}
+		return &lifecycle.UserInput{Groups: &groups, IfRevision: ev.IfRevision}
 	})
 	return err
 }

@@ -727,7 +727,7 @@ func (q *Queue) processRecovered(ctx context.Context, e store.QueuedEvent) (err 
 			err = q.retry(ctx, e, panicked(log, "applying the event", r), log)
 		}
 	}()
-	return q.process(ctx, e)
+	return q.process(ctx, e, 1)
 }
 
 // PropagateOnce claims one batch of propagator i's propagations and carries them to its
@@ -830,8 +830,13 @@ func (q *Queue) Drain(ctx context.Context) (int, error) {
 	}
 }
 
-// process handles one claimed event; it returns an error only when the queue itself fails.
-func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
+// overtakenTries bounds how often process checks an event's order and applies it again
+// when another change of its user (an operator's) lands between the check and the write.
+const overtakenTries = 5
+
+// process handles one claimed event, try counting from 1 the times its apply was
+// overtaken (overtakenTries); it returns an error only when the queue itself fails.
+func (q *Queue) process(ctx context.Context, e store.QueuedEvent, try int) error {
 	log := q.eventLog(e)
 	var ev provider.LifecycleEvent
 	if err := json.Unmarshal(e.Body, &ev); err != nil {
@@ -845,6 +850,13 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 		return q.retry(ctx, e, errors.New("queued by a newer version of emfa, left for a replica that reads it whole: "+why), log)
 	}
 	applied := e.Applied
+	// The user as the order is checked: the apply is made on this revision, so that a
+	// change that lands between the check and the write (an operator's, which moves the
+	// marks in its own commit) is not undone by an older event, which is checked again.
+	rev, err := q.revisionOf(ctx, ev, applied)
+	if err != nil {
+		return q.retry(ctx, e, err, log)
+	}
 	// What of it is older than what was applied since is left out: of the apply, and of
 	// the propagation too (a newer change was, or will be, propagated on its own).
 	ev, ok, partly, err := q.current(ctx, ev)
@@ -888,8 +900,18 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 				return q.retry(ctx, e, err, log)
 			}
 		}
-		err := q.Applier.Apply(ctx, ev)
+		aev := ev
+		if rev != nil {
+			aev.IfRevision = rev
+		}
+		err := q.Applier.Apply(ctx, aev)
 		var sk *Skipped
+		if rev != nil && overtakenBy(err) {
+			if try < overtakenTries {
+				return q.process(ctx, e, try+1)
+			}
+			return q.retry(ctx, e, err, log) // overtaken still: later, never skipped
+		}
 		if errors.As(err, &sk) && awaitsUser(ev, sk) && q.Now().Before(e.CreatedAt.Add(UserWait)) {
 			return q.hold(ctx, e, ev, log)
 		}
@@ -912,6 +934,37 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent) error {
 		return q.retry(ctx, e, err, log)
 	}
 	return q.finishApplied(ctx, e, partly, props, log)
+}
+
+// revisionOf is the revision of ev's user, for ev to be applied on (nil: as it comes): an
+// update, a state change or a membership, not applied yet, that names no revision of its
+// own, of a user that exists.
+func (q *Queue) revisionOf(ctx context.Context, ev provider.LifecycleEvent, applied bool) (*int64, error) {
+	switch ev.Type {
+	case provider.EventUserUpdate, provider.EventUserDisable, provider.EventUserEnable,
+		provider.EventGroupMemberAdd, provider.EventGroupMemberRemove:
+	default:
+		return nil, nil
+	}
+	if applied || ev.IfRevision != nil || ev.Username == "" {
+		return nil, nil
+	}
+	u, err := q.Applier.M.GetUser(ctx, ev.Username)
+	var le *lifecycle.Error
+	if errors.As(err, &le) && le.Kind == lifecycle.NotFound {
+		return nil, nil // the apply says so
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &u.Revision, nil
+}
+
+// overtakenBy reports whether err is the refusal of an apply made on a revision another
+// change overtook.
+func overtakenBy(err error) bool {
+	var le *lifecycle.Error
+	return errors.As(err, &le) && le.Code == lifecycle.CodeChanged
 }
 
 // laterReset is the seq of a reset of e's user queued after e in its order, 0 when none:

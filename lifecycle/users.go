@@ -604,6 +604,19 @@ func (m *Manager) SetUserStateAt(ctx context.Context, actor Actor, name string, 
 }
 
 func (m *Manager) setUserState(ctx context.Context, actor Actor, name string, disabled bool, rev *int64) (User, error) {
+	if rev == nil {
+		// On the revision read, read and dated again when another change came between
+		// (EditUser): written on none, a change dated before another's but committed
+		// after it reached the vendors before it (they are told a user's changes in
+		// the order of their dates), which left them with the other's state.
+		state := StateName(disabled)
+		u, err := m.EditUser(ctx, actor, name, func(User) *UserInput { return &UserInput{State: &state} })
+		var le *Error
+		if errors.As(err, &le) && le.Kind == NotFound {
+			return User{}, notFound("not_found", "user", "no user %q", name)
+		}
+		return u, err
+	}
 	action := stateAction(disabled)
 	u, err := m.GetUser(ctx, name)
 	if err != nil {

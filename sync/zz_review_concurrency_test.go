@@ -138,3 +138,49 @@ func TestReviewOperatorChangeNotUndoneByOlderEventMeanwhile(t *testing.T) {
 		})
 	}
 }
+
+// TestReviewStateChangesAtOnceReachTheVendorInTheirOrder: an operator's disable, and
+// another's disable then enable of the same user made meanwhile (the admin API and the
+// CLI, two replicas), the first disable dated first but committed last, leave the user
+// disabled in emfa, and so at the vendor. A state change was written on no revision,
+// dated before its commit, so the vendor was told the changes in the order of their
+// dates, not the one emfa applied them in: the last disable, older than the enable's
+// mark, was skipped, and the vendor kept the user active while emfa had it disabled.
+func TestReviewStateChangesAtOnceReachTheVendorInTheirOrder(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, _, clk := newQueue(t, st)
+		duo := newVendor("duo")
+		q.Propagators = []provider.LifecyclePropagator{duo}
+		hooked := &appliesAfter{Store: st}
+		api := adminManager(t, q, hooked, clk)
+		cli := adminManager(t, q, st, clk)
+		if _, err := api.CreateUser(ctx, "ops-token", lifecycle.UserInput{Name: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := q.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Minute)
+		hooked.before = func() {
+			for _, disabled := range []bool{true, false} {
+				clk.Advance(time.Second)
+				if _, err := cli.SetUserState(ctx, "cli", "alice", disabled); err != nil {
+					t.Fatal(err)
+				}
+			}
+			clk.Advance(time.Second)
+		}
+		if _, err := api.SetUserState(ctx, "ops-token", "alice", true); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Minute)
+		if _, err := q.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		inEmfa := userState(t, api, "alice")
+		if got := duo.state("alice"); got != inEmfa {
+			t.Fatalf("alice is %s in emfa and %s at the vendor (told %v)", inEmfa, got, duo.got())
+		}
+	})
+}

@@ -855,11 +855,12 @@ func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old sc
 		evs := m.events(old, u.Attributes)
 		conditional := ifMatchSet(c)
 		for i := range evs {
-			// The update says the whole profile: it applies to the user as read. With an
-			// If-Match, so does a change of the state alone.
-			if evs[i].Type == provider.EventUserUpdate || conditional {
-				evs[i].IfRevision = &u.Revision
-			}
+			// The update says the whole profile: it applies to the user as read. So does
+			// a change of the state alone: dated when it is queued, one written over a
+			// change committed since, dated later, would reach the vendors before it, and
+			// they would keep that change's state while emfa has this one's. Made again,
+			// it is dated after it.
+			evs[i].IfRevision = &u.Revision
 		}
 		err = api.applyEvents(ctx, evs)
 		if !changed(err) {

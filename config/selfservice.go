@@ -107,6 +107,9 @@ The link works once and expires on {{.Expires}}.
 `
 )
 
+// sampleLink is the link the mail templates are checked with: what they write must show it.
+const sampleLink = "https://mfa.example.com/self-service/link/sample0link0token"
+
 // Default budgets of the page per client address (selfService.throttle): 10 failed
 // sign-ins in a row, then one per 6 s; 10 unknown links recorded, then one per 6 minutes
 // (240 a day).
@@ -177,27 +180,38 @@ func (c *Config) validateSelfService(add func(path, format string, args ...any))
 	if strings.ContainsAny(s.Mail.Subject, "\r\n") {
 		add("selfService.mail.subject", "must be one line")
 	}
-	checkMailTemplate := func(path, text string, html bool) {
+	// Each template is run as an invite runs it (missingkey=error over the fields it
+	// sees), so that a field the mail does not have is named here rather than failing
+	// every invite, and "shows the link" is what it writes, however the action is spelt.
+	sample := map[string]any{"DisplayName": "Alice", "Link": sampleLink, "Expires": "1 May 2026 09:00 UTC"}
+	checkMailTemplate := func(path, text string, html, needLink bool) {
 		if text == "" {
 			return
 		}
-		var err error
+		var b strings.Builder
+		var err, exec error
 		if html {
-			_, err = htmltemplate.New("").Option("missingkey=error").Parse(text)
+			var t *htmltemplate.Template
+			if t, err = htmltemplate.New("").Option("missingkey=error").Parse(text); err == nil {
+				exec = t.Execute(&b, sample)
+			}
 		} else {
-			_, err = template.New("").Option("missingkey=error").Parse(text)
+			var t *template.Template
+			if t, err = template.New("").Option("missingkey=error").Parse(text); err == nil {
+				exec = t.Execute(&b, sample)
+			}
 		}
 		if err != nil {
 			add(path, "%v", err)
-		} else if !strings.Contains(text, "{{.Link}}") {
+		} else if exec != nil {
+			add(path, "%v (the mail's fields are {{.DisplayName}}, {{.Link}} and {{.Expires}})", exec)
+		} else if needLink && !strings.Contains(b.String(), sampleLink) {
 			add(path, "must show the link: {{.Link}} is missing")
 		}
 	}
-	if _, err := template.New("").Parse(s.Mail.Subject); err != nil {
-		add("selfService.mail.subject", "%v", err)
-	}
-	checkMailTemplate("selfService.mail.template", s.Mail.Template, false)
-	checkMailTemplate("selfService.mail.html", s.Mail.HTML, true)
+	checkMailTemplate("selfService.mail.subject", s.Mail.Subject, false, false)
+	checkMailTemplate("selfService.mail.template", s.Mail.Template, false, true)
+	checkMailTemplate("selfService.mail.html", s.Mail.HTML, true, true)
 }
 
 func containsFold(list []string, v string) bool {

@@ -637,7 +637,8 @@ const keepSession = "emfa.selfservice.keep"
 // themselves, would go on to enroll their phone into the attacker's account (login
 // CSRF). The page asks instead; the person's answer is a form of the page (switchLink).
 func (p *selfServicePage) openLink(c echo.Context) error {
-	ctx, refused := p.linkOpening(c)
+	ctx, refused, end := p.linkOpening(c)
+	defer end()
 	token := c.Param("token")
 	if cur, err := p.session(c); err == nil && (cur.Kind == lifecycle.SessionUser || cur.Kind == lifecycle.SessionLink) {
 		c.Set(keepSession, true)
@@ -689,7 +690,8 @@ func (p *selfServicePage) switchPage(c echo.Context) error {
 		return p.reopened(c)
 	}
 	c.Set(keepSession, true)
-	ctx, refused := p.linkOpening(c)
+	ctx, refused, end := p.linkOpening(c)
+	defer end()
 	user, err := p.ss.LinkUser(ctx, token)
 	if err != nil {
 		return refused(err)
@@ -712,13 +714,16 @@ func (p *selfServicePage) switchPage(c echo.Context) error {
 // answered 429, Retry-After; a real link opens whatever the budget, as right credentials
 // pass a throttled address. Its record names the address and the request; past an
 // address's few (linkAudits), or past its budget, it is logged instead, so that a flood
-// does not fill the audit table.
-func (p *selfServicePage) linkOpening(c echo.Context) (context.Context, func(error) error) {
+// does not fill the audit table. The opening holds one of the address's attempts, in
+// either budget, until end (which the caller defers): links opened at once, a script's
+// parallel guesses, pass no more than the budgets have left, as sign-in steps do.
+func (p *selfServicePage) linkOpening(c echo.Context) (ctx context.Context, refused func(error) error, end func()) {
 	addr, rid := c.RealIP(), c.Response().Header().Get(echo.HeaderXRequestID)
-	ok, wait := p.s.signIns.allow(addr)
-	record, _ := p.linkAudits.allow(addr)
+	ok, wait, endTry := p.s.signIns.begin(addr)
+	record, _, endRecord := p.linkAudits.begin(addr)
+	end = func() { endTry(); endRecord() }
 	record = record && ok
-	ctx := lifecycle.WithSource(c.Request().Context(), lifecycle.Source{Addr: addr, Unrecorded: !record})
+	ctx = lifecycle.WithSource(c.Request().Context(), lifecycle.Source{Addr: addr, Unrecorded: !record})
 	return ctx, func(err error) error {
 		if !errors.Is(err, lifecycle.ErrLinkInvalid) {
 			return err
@@ -736,7 +741,7 @@ func (p *selfServicePage) linkOpening(c echo.Context) (context.Context, func(err
 		}
 		p.s.signIns.failed(addr)
 		return err
-	}
+	}, end
 }
 
 // switchLink opens an activation link in place of the browser's session of another
@@ -779,7 +784,8 @@ func (p *selfServicePage) switchTo(c echo.Context, cur lifecycle.Session, token 
 	// Any browser has a form's CSRF token for the asking (the sign-in form's anonymous
 	// session): a token posted here that does not exist is a guess as one opened by GET
 	// is, counted against the address and recorded within its few, not each one a row.
-	ctx, refused := p.linkOpening(c)
+	ctx, refused, end := p.linkOpening(c)
+	defer end()
 	sess, err := p.ss.OpenLink(ctx, token)
 	if err != nil {
 		return refused(err)

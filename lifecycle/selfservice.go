@@ -581,8 +581,11 @@ func (s *SelfService) OpenLink(ctx context.Context, token string) (Session, erro
 	if err != nil {
 		return Session{}, err
 	}
-	// The session ends when its link does: it cannot enroll with a link that expired.
-	sess, err := s.opened(ctx, ActionSelfServiceOpen, "", SessionLink, u, l.Hash, l.ExpiresAt, "")
+	// The session ends when its link does: it cannot enroll with a link that expired
+	// (Session refuses it from then on). Its record is kept a session's idle time longer,
+	// so that the sweeper, which deletes sessions past their end, leaves a page still open
+	// the link's end to say so, not that its session ended (which leads back to the link).
+	sess, err := s.opened(ctx, ActionSelfServiceOpen, "", SessionLink, u, l.Hash, l.ExpiresAt.Add(s.o.SessionIdle), "")
 	if errors.Is(err, store.ErrConflict) {
 		// Revoked (a reset) or replaced since it was read: as a link never issued.
 		s.refusedLink(ctx, u.Name, "link revoked or replaced while opened")
@@ -751,12 +754,17 @@ func (s *SelfService) Session(ctx context.Context, cookie string) (Session, erro
 	if rec.Kind == SessionLink {
 		// Its link replaced by a newer one (or gone with its user): the session goes with
 		// it. A link spent stays, for the page to see the enrollment that spent it.
-		if _, err := s.st.GetLink(ctx, rec.LinkHash); errors.Is(err, store.ErrNotFound) {
+		l, err := s.st.GetLink(ctx, rec.LinkHash)
+		if errors.Is(err, store.ErrNotFound) {
 			s.st.DeleteSession(ctx, rec.Hash)
 			s.m.audit(ctx, SelfServiceActor, ActionSelfServiceSession, st.User, "", "FAILED", "link replaced during the session")
 			return Session{}, ErrNoSession
 		} else if err != nil {
 			return Session{}, err
+		}
+		if !now.Before(l.ExpiresAt) {
+			s.st.DeleteSession(ctx, rec.Hash)
+			return Session{}, ErrLinkExpired // the session ends with its link
 		}
 	}
 	rec.SeenAt = now

@@ -212,13 +212,13 @@ func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, d
 	token, hash := secret()
 	l := store.SelfServiceLink{UserID: r.ID, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(s.o.LinkLifetime)}
 	// A link is stored with the record of its issue, in one commit: no link without it.
-	put := func(reason string) error {
+	put := func(ctx context.Context, reason string) error {
 		return errorOf(s.st.PutLink(ctx, l, requested(ctx, AdminEvent(now, actor, action, name, "", "SUCCESS", reason))), "user")
 	}
 	url := strings.TrimSuffix(s.o.PublicURL, "/") + "/self-service/link/" + token
 	out := Link{Expires: l.ExpiresAt.Truncate(time.Millisecond)}
 	if !deliver {
-		if err := put("returned to the caller"); err != nil {
+		if err := put(ctx, "returned to the caller"); err != nil {
 			return Link{}, err
 		}
 		issued = true
@@ -252,10 +252,14 @@ func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, d
 		s.m.audit(ctx, actor, action, name, "", "FAILED", "not sent: "+err.Error())
 		return Link{}, &Error{Kind: Refused, Code: "link_not_sent", Msg: "the link could not be e-mailed; retry later"}
 	}
-	// Sent: the minute is spent, even should the store fail now.
+	// Sent: the minute is spent, even should the store fail now. The mail carries the
+	// link: it is stored whether or not the caller still waits (a script's timeout, an
+	// import's deadline), lest the user be sent a link that opens nothing.
 	issued = true
 	out.Delivered, out.To = true, delivery.MaskEmail(r.Profile.Email)
-	if err := put("e-mailed to " + out.To); err != nil {
+	sent, cancel := provider.Detach(ctx)
+	defer cancel()
+	if err := put(sent, "e-mailed to "+out.To); err != nil {
 		return Link{}, err
 	}
 	return out, nil

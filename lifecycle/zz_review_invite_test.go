@@ -3,12 +3,14 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
 )
 
@@ -37,6 +39,47 @@ func TestReviewOpenLinkPageExpiresAfterTheSweep(t *testing.T) {
 		}
 		if _, err := ss.Session(ctx, sess.Cookie); !errors.Is(err, lifecycle.ErrLinkExpired) {
 			t.Errorf("the link's page after its end and a sweep: %v, want %v", err, lifecycle.ErrLinkExpired)
+		}
+	})
+}
+
+// hangUpSender takes a message, as a mail server does, while the caller hangs up (the
+// script's HTTP timeout, or the import's deadline, landing as the relay answered).
+type hangUpSender struct {
+	cancel context.CancelFunc
+	text   string
+}
+
+func (*hangUpSender) Kind() string                 { return "hangup" }
+func (*hangUpSender) Serves(delivery.Channel) bool { return true }
+func (h *hangUpSender) Send(_ context.Context, m delivery.Message) error {
+	h.text = m.Text
+	h.cancel()
+	return nil
+}
+
+// TestReviewMailedLinkStoredWhenTheCallerHangsUp: once the mail server took the link,
+// the caller hanging up does not leave the user a link that opens nothing (and the
+// minute spent): the link is stored, with its record, as it was sent.
+func TestReviewMailedLinkStoredWhenTheCallerHangsUp(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		m, _ := newManager(t, st)
+		email := "alice@example.com"
+		if _, err := m.CreateUser(context.Background(), "test", lifecycle.UserInput{Name: "alice", Email: &email}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		mailer := &hangUpSender{cancel: cancel}
+		ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp"}, LinkLifetime: time.Hour,
+			SessionIdle: time.Hour, PublicURL: "https://mfa.example.com", Mailer: mailer, Subject: "Set up", Text: "{{.Link}}"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ss.IssueLink(ctx, "test", "alice", true)
+		token := mailer.text[strings.LastIndex(mailer.text, "/")+1:]
+		if _, oerr := ss.OpenLink(context.Background(), token); oerr != nil {
+			t.Errorf("the mailed link (IssueLink: %v) opens nothing: %v", err, oerr)
 		}
 	})
 }

@@ -248,8 +248,15 @@ func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, d
 	// Sent, then stored: a link the mail never carried would be a credential no one holds,
 	// and a failed send leaves nothing (nor the minute's limit) behind. Should the store
 	// fail after the send, the mailed link does not work and the caller is told.
-	if err := s.o.Mailer.Send(ctx, msg); err != nil {
-		s.m.audit(ctx, actor, action, name, "", "FAILED", "not sent: "+err.Error())
+	// Once begun, the send runs to its end whether or not the caller still waits (a
+	// script's timeout): cut short, a relay that had the message may deliver a link
+	// never stored.
+	sctx, stop := provider.RunToEnd(ctx)
+	err = s.o.Mailer.Send(sctx, msg)
+	stop()
+	if err != nil {
+		// A relay's refusal may quote the body, the link with it: not into the trail.
+		s.m.audit(ctx, actor, action, name, "", "FAILED", "not sent: "+strings.ReplaceAll(err.Error(), token, "…"))
 		return Link{}, &Error{Kind: Refused, Code: "link_not_sent", Msg: "the link could not be e-mailed; retry later"}
 	}
 	// Sent: the minute is spent, even should the store fail now. The mail carries the

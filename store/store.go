@@ -336,6 +336,10 @@ type Store interface {
 	// empty ID when there is no such user. The user need not be the factor's.
 	GetFactorAndUser(ctx context.Context, id, name string) (Factor, User, error)
 	ListFactors(ctx context.Context, userID string) ([]Factor, error) // ordered by creation time, then id
+	// ListEnabledFactors lists, in one read, the factors of the user named name (in any
+	// case, FoldName), ordered as ListFactors orders them: none, and no error, when there
+	// is no such user or emfa has disabled them. It is the contract's enrollments call.
+	ListEnabledFactors(ctx context.Context, name string) ([]Factor, error)
 	// SetFactorState to a state other than FactorActive, and DeleteFactor, end the
 	// self-service sessions signed in with the factor in the same commit (as a
 	// UserChange does).

@@ -217,18 +217,10 @@ func (e *Engine) Exposes(typ string) bool { return e.exposed[typ] }
 // Enrollments lists the usable factors of an enabled user: active ones, and those
 // pre-provisioned for activation on first use.
 func (e *Engine) Enrollments(ctx context.Context, username string) ([]provider.Enrollment, error) {
-	u, err := e.store.GetUser(ctx, username)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	// An unknown or disabled user takes the same store calls as one without factors
-	// (a list that matches nothing): the time taken must not tell them apart.
-	known := err == nil && !u.Disabled
-	if !known {
-		u.ID = ""
-	}
-	factors, err := e.store.ListFactors(ctx, u.ID)
-	if err != nil || !known {
+	// One read: an unknown or disabled user takes the same store call as one without
+	// factors (a list that matches nothing), so the time taken does not tell them apart.
+	factors, err := e.store.ListEnabledFactors(ctx, username)
+	if err != nil {
 		return nil, err
 	}
 	var out []provider.Enrollment

@@ -37,6 +37,11 @@ func (c *callLog) ListFactors(ctx context.Context, userID string) ([]store.Facto
 	return c.Store.ListFactors(ctx, userID)
 }
 
+func (c *callLog) ListEnabledFactors(ctx context.Context, name string) ([]store.Factor, error) {
+	c.note("ListEnabledFactors")
+	return c.Store.ListEnabledFactors(ctx, name)
+}
+
 func (c *callLog) take() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

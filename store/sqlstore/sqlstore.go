@@ -503,6 +503,20 @@ func (s *Store) ListFactors(ctx context.Context, userID string) ([]store.Factor,
 	return fs, nil
 }
 
+func (s *Store) ListEnabledFactors(ctx context.Context, name string) ([]store.Factor, error) {
+	if s.namesNothing(name) {
+		return nil, nil
+	}
+	fs, err := query(ctx, s.rq, scanFactor,
+		`SELECT `+factorCols+` FROM factors
+		 WHERE user_id = (SELECT id FROM users WHERE lower(name) = $1 AND NOT disabled)
+		 ORDER BY created_at, id`, store.FoldName(name))
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("list factors of user %q", name), err)
+	}
+	return fs, nil
+}
+
 func (s *Store) FactorKeyIDs(ctx context.Context) ([]string, error) {
 	// A loose index scan on factors_key_id: each step finds the next id after the last
 	// one, so the cost grows with the number of keys, not of factors. "" is no key.

@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"FactorCreateErrors", testFactorCreateErrors},
 		{"GetFactorAndUser", testGetFactorAndUser},
 		{"FactorList", testFactorList},
+		{"ListEnabledFactors", testListEnabledFactors},
 		{"FactorSetState", testFactorSetState},
 		{"FactorDelete", testFactorDelete},
 		{"FactorUpdateSecret", testFactorUpdateSecret},
@@ -542,6 +543,47 @@ func testFactorList(t *testing.T, s store.Store) {
 			got, err := s.ListFactors(ctx, tc.user)
 			if err != nil {
 				t.Fatalf("ListFactors: %v", err)
+			}
+			diff(t, "factors", tc.want, got)
+		})
+	}
+}
+
+// ListEnabledFactors reads what GetUser and ListFactors would: the factors of the user by
+// name, in any case and in ListFactors' order, and none for a disabled or unknown user.
+func testListEnabledFactors(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, newUser("u1"))
+	u2 := newUser("u2")
+	u2.Disabled = true
+	mustCreateUser(t, s, u2)
+	mustCreateUser(t, s, newUser("u3"))
+	for _, f := range []store.Factor{
+		newFactor("late", "u1", at(time.Hour)),
+		newFactor("B", "u1", at(time.Minute)),
+		newFactor("a", "u1", at(time.Minute)),
+		newFactor("off", "u2", at(0)),
+	} {
+		mustCreateFactor(t, s, f)
+	}
+	want, err := s.ListFactors(ctx, "u1")
+	if err != nil || len(want) != 3 {
+		t.Fatalf("ListFactors: %v %v", want, err)
+	}
+	for _, tc := range []struct {
+		name string
+		want []store.Factor
+	}{
+		{"name-u1", want},
+		{"NAME-U1", want},
+		{"name-u2", nil}, // disabled
+		{"name-u3", nil}, // no factors
+		{"nobody", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.ListEnabledFactors(ctx, tc.name)
+			if err != nil {
+				t.Fatalf("ListEnabledFactors: %v", err)
 			}
 			diff(t, "factors", tc.want, got)
 		})

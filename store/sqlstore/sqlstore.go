@@ -1425,7 +1425,14 @@ func encodeParams(p map[string]string) (string, error) {
 	return string(b), nil
 }
 
+// decodeParams reads a params column. The object encodeParams writes for a factor, its
+// keys and values plain ASCII, is read by decodeFlatParams in one pass (a factor's read
+// on every contract call decoded it with encoding/json: ten allocations for three
+// parameters); anything else, and anything malformed, is encoding/json's to read.
 func decodeParams(b []byte) (map[string]string, error) {
+	if p, ok := decodeFlatParams(b); ok {
+		return p, nil
+	}
 	var p map[string]string
 	if err := json.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("decode params: %w", err)
@@ -1434,6 +1441,73 @@ func decodeParams(b []byte) (map[string]string, error) {
 		return nil, nil
 	}
 	return p, nil
+}
+
+// decodeFlatParams is json.Unmarshal of b into a map[string]string, nil when empty, for
+// a JSON object whose keys and values are strings of printable ASCII with no escape
+// (JSON's whitespace allowed between tokens); ok is false for any other b. The keys and
+// values are slices of one string: one copy of b, not one per string.
+func decodeFlatParams(b []byte) (p map[string]string, ok bool) {
+	s := string(b)
+	i := skipJSONSpace(s, 0)
+	if i == len(s) || s[i] != '{' {
+		return nil, false
+	}
+	if i = skipJSONSpace(s, i+1); i < len(s) && s[i] == '}' {
+		return nil, skipJSONSpace(s, i+1) == len(s)
+	}
+	for {
+		k, j, ok := plainJSONString(s, i)
+		if !ok {
+			return nil, false
+		}
+		if i = skipJSONSpace(s, j); i == len(s) || s[i] != ':' {
+			return nil, false
+		}
+		v, j, ok := plainJSONString(s, skipJSONSpace(s, i+1))
+		if !ok {
+			return nil, false
+		}
+		if p == nil {
+			p = make(map[string]string, 4)
+		}
+		p[k] = v // a repeated key: the last wins, as with Unmarshal
+		if i = skipJSONSpace(s, j); i == len(s) {
+			return nil, false
+		}
+		switch s[i] {
+		case ',':
+			i = skipJSONSpace(s, i+1)
+		case '}':
+			return p, skipJSONSpace(s, i+1) == len(s)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// plainJSONString reads the string at s[i:] if it is printable ASCII with no escape: its
+// text and the index after its closing quote.
+func plainJSONString(s string, i int) (text string, end int, ok bool) {
+	if i >= len(s) || s[i] != '"' {
+		return "", 0, false
+	}
+	for j := i + 1; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '"':
+			return s[i+1 : j], j + 1, true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return "", 0, false
+		}
+	}
+	return "", 0, false
+}
+
+func skipJSONSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 func nilIfEmpty(b []byte) []byte {

@@ -36,6 +36,13 @@ const recordIdempotencySQL = `INSERT INTO idempotency
 	RETURNING EXISTS (SELECT 1 FROM idempotency AS o
 	    WHERE o.provider = $1 AND o.webhook_id = $2 AND o.fingerprint <> $3) AS other`
 
+// The claims as a speculating unit assumes them (claimed, with no other fingerprint),
+// built once: PostgreSQL sends one with every recorded decision.
+var (
+	claimIdempotencyAssumed  = assumption(claimIdempotencySQL, "NOT r.other")
+	recordIdempotencyAssumed = assumption(recordIdempotencySQL, "NOT r.other")
+)
+
 const idempotencyCols = `provider, webhook_id, fingerprint, owner, done, status, body, lease_until, expires_at, created_at`
 
 func (s *Store) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
@@ -66,9 +73,9 @@ func (w *writer) RecordIdempotency(ctx context.Context, key store.IdempotencyKey
 // claimIdempotency claims key for owner; with answer, the record is written done with it.
 func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time, answer *store.IdempotencyRecord) (store.IdempotencyClaim, error) {
 	s := w.s
-	query, args := claimIdempotencySQL, []any{key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil), millis(expiresAt), millis(now)}
+	query, assumed, args := claimIdempotencySQL, claimIdempotencyAssumed, []any{key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil), millis(expiresAt), millis(now)}
 	if answer != nil {
-		query, args = recordIdempotencySQL, append(args, answer.Status, answer.Body)
+		query, assumed, args = recordIdempotencySQL, recordIdempotencyAssumed, append(args, answer.Status, answer.Body)
 	}
 	mine := store.IdempotencyRecord{Key: key, Owner: owner,
 		LeaseUntil: fromMillis(millis(leaseUntil)), ExpiresAt: fromMillis(millis(expiresAt)), CreatedAt: fromMillis(millis(now))}
@@ -76,7 +83,7 @@ func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey,
 		mine.Done, mine.Status, mine.Body = true, answer.Status, answer.Body
 	}
 	// A speculating unit assumes the usual: claimed, with no other fingerprint.
-	if w.assume(ctx, func() string { return assumption(query, "NOT r.other") }, args...) {
+	if w.assume(ctx, func() string { return assumed }, args...) {
 		return store.IdempotencyClaim{Claimed: true, Record: mine}, nil
 	}
 	// A record swept between the upsert and the read is claimed on the next round (on

@@ -593,10 +593,7 @@ func (w *writer) AdvanceCounter(ctx context.Context, id string, next int64, now 
 	// code cannot both pass: the second finds counter = next and changes nothing. Nor does
 	// a right code pass once concurrent wrong ones have locked the factor: the lockout
 	// bounds the guesses a burst of requests gets checked.
-	err := w.changesOne(ctx,
-		`UPDATE factors SET counter = $2, failures = 0, locked_until = 0, updated_at = $3
-		 WHERE id = $1 AND counter < $2 AND (locked_until = 0 OR locked_until <= $3)`,
-		id, next, millis(now))
+	err := w.changesOneAssumed(ctx, advanceCounterSQL, advanceCounterAssumed, id, next, millis(now))
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			return w.s.fail(op+id, err)
@@ -1376,6 +1373,22 @@ func (w *writer) changesOne(ctx context.Context, q string, args ...any) error {
 	}
 	return changedOne(w.exec(ctx, q, args...))
 }
+
+// changesOneAssumed is changesOne for a q whose statement as a speculating unit sends it,
+// assumed, is built once rather than on each call.
+func (w *writer) changesOneAssumed(ctx context.Context, q, assumed string, args ...any) error {
+	if w.assume(ctx, func() string { return assumed }, args...) {
+		return nil
+	}
+	return changedOne(w.exec(ctx, q, args...))
+}
+
+// advanceCounterSQL is AdvanceCounter's compare-and-set, on every successful OTP
+// validation; advanceCounterAssumed is it as changesOne would assume it.
+const advanceCounterSQL = `UPDATE factors SET counter = $2, failures = 0, locked_until = 0, updated_at = $3
+		 WHERE id = $1 AND counter < $2 AND (locked_until = 0 OR locked_until <= $3)`
+
+var advanceCounterAssumed = assumption(advanceCounterSQL+" RETURNING 1", "")
 
 // assume queues the statement assumed() returns when w's unit speculates (Assumer), and
 // reports whether it did: then the writer goes on as if that statement had its usual

@@ -63,6 +63,19 @@ const DefaultMaxConns = 16
 // back. A connection on a LAN takes milliseconds, with TLS across regions well under this.
 const DefaultConnectTimeout = 5 * time.Second
 
+// DefaultIdleInTransactionTimeout is the server's idle_in_transaction_session_timeout on
+// the store's connections when neither the DSN, PGOPTIONS nor the server (its
+// configuration, ALTER ROLE or ALTER DATABASE) sets it. A unit never waits
+// between its statements (store.Store.Update's fn does no I/O), so a transaction the
+// server has waited on this long is one whose client is gone without the server seeing
+// its connection close (a network partition, a replica frozen or killed behind a NAT).
+// Without it, the server kept that transaction, and the locks it held (ReserveSend's
+// advisory locks, a factor's row), until its TCP keepalive noticed, two hours by default:
+// every other replica's send to that user, or decision on that factor, waited on it and
+// failed. It is set after connecting rather than as a startup parameter, which PgBouncer
+// refuses unless told to ignore it.
+const DefaultIdleInTransactionTimeout = 10 * time.Second
+
 // Option sets up what Open opens.
 type Option func(*options)
 
@@ -129,7 +142,18 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if !strings.Contains(dsn, "connect_timeout") && os.Getenv("PGCONNECT_TIMEOUT") == "" {
 		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
-	db := stdlib.OpenDB(*cfg.ConnConfig)
+	var dbOpts []stdlib.OptionOpenDB
+	if _, set := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !set &&
+		!strings.Contains(cfg.ConnConfig.RuntimeParams["options"], "idle_in_transaction_session_timeout") {
+		// Only where the server, the role or the database set none either (0).
+		set := fmt.Sprintf(`SELECT set_config('idle_in_transaction_session_timeout', '%d', false) `+
+			`WHERE current_setting('idle_in_transaction_session_timeout') = '0'`, DefaultIdleInTransactionTimeout.Milliseconds())
+		dbOpts = append(dbOpts, stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
+			_, err := c.PgConn().Exec(ctx, set).ReadAll() // simple protocol: nothing prepared
+			return err
+		}))
+	}
+	db := stdlib.OpenDB(*cfg.ConnConfig, dbOpts...)
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxLifetime(cfg.MaxConnLifetime)

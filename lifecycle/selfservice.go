@@ -203,8 +203,11 @@ func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, d
 	defer func() {
 		if !issued {
 			// Not sent, or not stored: the next try may come at once. A context ended
-			// with the request must not keep the reservation.
-			if _, err := s.m.store.DeleteSends(context.WithoutCancel(ctx), key); err != nil {
+			// with the request must not keep the reservation; bounded all the same, or
+			// a database that stopped answering would hold the call for good.
+			dctx, cancel := provider.Detach(ctx)
+			defer cancel()
+			if _, err := s.m.store.DeleteSends(dctx, key); err != nil {
 				s.m.log.Warn("self-service link: the minute's reservation was not given back", "user", name, "err", err)
 			}
 		}

@@ -9,14 +9,22 @@ import (
 )
 
 // TestEventFlood: 10,000 Okta events in 100 deliveries are all queued at once (each
-// answered within Okta's 3 seconds) and all applied, none dropped.
+// answered within Okta's 3 seconds) and all applied, none dropped. Under the race
+// detector, which slows every apply five to ten times (the whole flood took three of the
+// package's ten minutes on a loaded machine), 2,000 in 20, and the answer's time is not
+// held to Okta's limit.
 func TestEventFlood(t *testing.T) {
 	if testing.Short() {
 		t.Skip("applies 10,000 events")
 	}
+	deliveries := 100
+	if raceEnabled {
+		deliveries = 20
+	}
+	total := deliveries * 100
 	h := newSyncHarness(t)
 	start := time.Now()
-	for b := range 100 {
+	for b := range deliveries {
 		var evs []string
 		for i := range 100 {
 			evs = append(evs, okEv(fmt.Sprintf("f%d-%d", b, i), "user.lifecycle.create", fmt.Sprintf("flood%05d", b*100+i), i%60))
@@ -25,21 +33,21 @@ func TestEventFlood(t *testing.T) {
 		if code, _, _ := h.do("POST", OktaPath, oktaBatch(evs...), "X-Okta-Secret", testSecret); code != 204 {
 			t.Fatalf("delivery %d: %d", b, code)
 		}
-		if d := time.Since(t0); d > 3*time.Second {
+		if d := time.Since(t0); d > 3*time.Second && !raceEnabled {
 			t.Fatalf("delivery %d answered in %s", b, d)
 		}
 	}
 	queued := time.Since(start)
 	st, err := h.q.Status(t.Context())
-	if err != nil || st.Counts["okta"]["pending"] != 10000 {
+	if err != nil || st.Counts["okta"]["pending"] != total {
 		t.Fatalf("queued %+v %v", st, err)
 	}
 	h.drain()
 	st, _ = h.q.Status(t.Context())
-	if st.Counts["okta"]["done"] != 10000 {
+	if st.Counts["okta"]["done"] != total {
 		t.Fatalf("applied %+v", st)
 	}
-	t.Logf("10,000 events queued in %s, applied in %s", queued, time.Since(start)-queued)
+	t.Logf("%d events queued in %s, applied in %s", total, queued, time.Since(start)-queued)
 }
 
 func BenchmarkSCIMCreateUser(b *testing.B) {

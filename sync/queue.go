@@ -705,6 +705,20 @@ func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 			q.giveBack(ctx, evs[k:])
 			return done, nil
 		}
+		// The batch shares one lease, which slow applies before this one may have
+		// outlived: another replica may then have claimed this one and be applying it.
+		// It is begun only under a lease taken again, from now (as PropagateOnce does).
+		if k > 0 {
+			now := q.Now()
+			err := q.Store.RenewEvent(ctx, e.Seq, q.Owner, now.Add(q.Lease), now)
+			if errors.Is(err, store.ErrConflict) {
+				continue // another worker's now
+			}
+			if err != nil {
+				q.giveBack(ctx, evs[k:]) // claimable again at once, not when the lease passes
+				return done, err
+			}
+		}
 		if err := q.processRecovered(ctx, e); err != nil {
 			return done, err
 		}

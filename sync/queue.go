@@ -75,6 +75,8 @@ type Queue struct {
 	MaxDeletesPerHour int
 	// KeepDone is how long applied events are kept for deduplication (default 7 days).
 	KeepDone time.Duration
+	// PurgeBatch is how many finished events one purge deletes (default 10,000).
+	PurgeBatch int
 	// Observe, when set, is told what this process's queue made of each event and
 	// propagation it finished, once the store recorded it: by its source (a propagation's
 	// is store.PropagationSource of its target) and outcome (OutcomeApplied, ...). An
@@ -318,6 +320,9 @@ func (q *Queue) init() {
 	}
 	if q.KeepDone <= 0 {
 		q.KeepDone = 7 * 24 * time.Hour
+	}
+	if q.PurgeBatch <= 0 {
+		q.PurgeBatch = 10000
 	}
 	if q.Owner == "" {
 		q.Owner = builtin.NewID()
@@ -644,14 +649,22 @@ func (q *Queue) Run(ctx context.Context) {
 		}
 	}
 	q.pmu.Unlock()
-	lastPurge := time.Time{}
+	// The finished events are purged once an hour, a batch at a time: a full batch is
+	// followed by another at the next turn, until the purge has caught up, so that a
+	// source sending more than a batch an hour does not grow the queue without bound,
+	// and the worker applies events between the batches.
+	lastPurge, purging := time.Time{}, false
 	q.loop(ctx, nil, q.wake, "sync queue", func(ctx context.Context) (int, error) {
 		n, err := q.RunOnce(ctx)
-		if now := q.Now(); now.Sub(lastPurge) > time.Hour {
-			lastPurge = now
-			if _, err := q.Store.DeleteDoneEvents(ctx, now.Add(-q.KeepDone), 10000); err != nil && ctx.Err() == nil {
+		if now := q.Now(); purging || now.Sub(lastPurge) > time.Hour {
+			if !purging {
+				lastPurge = now
+			}
+			m, err := q.Store.DeleteDoneEvents(ctx, now.Add(-q.KeepDone), q.PurgeBatch)
+			if err != nil && ctx.Err() == nil {
 				q.Log.Warn("sync queue purge", "err", err)
 			}
+			purging = err == nil && m >= q.PurgeBatch
 		}
 		return n, err
 	})

@@ -707,8 +707,8 @@ func (q *Queue) loop(ctx context.Context, stop <-chan struct{}, wake <-chan stru
 // finished. It calls no vendor: their propagations are queued (PropagateOnce).
 func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 	q.init()
-	now := q.Now()
-	evs, err := q.Store.ClaimEvents(ctx, q.Owner, q.Batch, now, now.Add(q.Lease), now.Add(-q.Limits().Settle))
+	claimed := q.Now()
+	evs, err := q.Store.ClaimEvents(ctx, q.Owner, q.Batch, claimed, claimed.Add(q.Lease), claimed.Add(-q.Limits().Settle))
 	if err != nil {
 		return 0, err
 	}
@@ -720,9 +720,10 @@ func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 		}
 		// The batch shares one lease, which slow applies before this one may have
 		// outlived: another replica may then have claimed this one and be applying it.
-		// It is begun only under a lease taken again, from now (as PropagateOnce does).
-		if k > 0 {
-			now := q.Now()
+		// Past half the lease, it is begun only under a lease taken again, from now (as
+		// PropagateOnce does); before, the claim's leaves it that half at least, and a
+		// batch of quick applies writes nothing more.
+		if now := q.Now(); k > 0 && now.Sub(claimed) > q.Lease/2 {
 			err := q.Store.RenewEvent(ctx, e.Seq, q.Owner, now.Add(q.Lease), now)
 			if errors.Is(err, store.ErrConflict) {
 				continue // another worker's now

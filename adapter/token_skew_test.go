@@ -15,11 +15,11 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// TestReviewJWKSTokenFromSlightlyFastServer: an external authorization server whose clock
+// TestJWKSTokenFromSlightlyFastServer: an external authorization server whose clock
 // runs a few seconds ahead of emfa's issues tokens with iat/nbf a few seconds in emfa's
 // future. Verify uses such a token at once; it must be admitted (RFC 7519 §4.1.5 allows a
 // small leeway for clock skew), while expiry stays strict.
-func TestReviewJWKSTokenFromSlightlyFastServer(t *testing.T) {
+func TestJWKSTokenFromSlightlyFastServer(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -53,10 +53,10 @@ func TestReviewJWKSTokenFromSlightlyFastServer(t *testing.T) {
 	}
 }
 
-// TestReviewOwnTokenOnReplicaSlightlyBehind: replicas share the token key; a token one
+// TestOwnTokenOnReplicaSlightlyBehind: replicas share the token key; a token one
 // replica issued (iat, nbf: its clock, to the second) reaches another whose clock is two
 // seconds behind, and must be admitted there too.
-func TestReviewOwnTokenOnReplicaSlightlyBehind(t *testing.T) {
+func TestOwnTokenOnReplicaSlightlyBehind(t *testing.T) {
 	h := newOAuthHarness(t)
 	code, out := h.token(t, url.Values{"grant_type": {"client_credentials"}}, h.id, h.secret)
 	if code != http.StatusOK {

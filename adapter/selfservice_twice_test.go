@@ -19,11 +19,11 @@ import (
 	"github.com/emfa/emfa/provider/builtin/delivery"
 )
 
-// TestReviewLinkConfirmPostedTwice: the first code of a link's enrollment posted twice
+// TestLinkConfirmPostedTwice: the first code of a link's enrollment posted twice
 // (a double click on Confirm: the browser sends the second form with the cookie the first
 // answer had not cleared yet) shows the set-up done, as the first did, not "your session
 // has ended" for a factor that was just set up.
-func TestReviewLinkConfirmPostedTwice(t *testing.T) {
+func TestLinkConfirmPostedTwice(t *testing.T) {
 	h, _ := newSelfServiceHarness(t)
 	p := openLink(t, h)
 	if code := p.do(t, "POST", "/self-service/enroll", url.Values{"type": {"totp"}}); code != 200 {
@@ -92,11 +92,11 @@ func (b *blockedSender) Send(ctx context.Context, _ delivery.Message) error {
 	return nil
 }
 
-// TestReviewEnrollPostedTwiceSendsOneCode: "Continue" clicked twice on the choice page
+// TestEnrollPostedTwiceSendsOneCode: "Continue" clicked twice on the choice page
 // for a texted code (the second click while the first waits on the SMS gateway, its
 // session not yet saved) sends one code and starts one set-up: the second form waits for
 // the first, then finds it pending (SamePending) and shows it.
-func TestReviewEnrollPostedTwiceSendsOneCode(t *testing.T) {
+func TestEnrollPostedTwiceSendsOneCode(t *testing.T) {
 	sender := &blockedSender{first: make(chan struct{}), second: make(chan struct{}), release: make(chan struct{})}
 	h := smsPageHarness(t, sender)
 	p := openLink(t, h)
@@ -174,10 +174,10 @@ func smsPageHarness(t *testing.T, sender delivery.Sender) *adminHarness {
 	return h
 }
 
-// TestReviewSignInPostedTwiceSendsOneCode: the sign-in form posted twice (a double click
+// TestSignInPostedTwiceSendsOneCode: the sign-in form posted twice (a double click
 // on Continue for a texted code) sends one code: the second answers as the first did,
 // with the first's sign-in, so the one code that arrives signs in.
-func TestReviewSignInPostedTwiceSendsOneCode(t *testing.T) {
+func TestSignInPostedTwiceSendsOneCode(t *testing.T) {
 	sender := &blockedSender{first: make(chan struct{}), second: make(chan struct{}), release: make(chan struct{})}
 	close(sender.release)
 	h := smsPageHarness(t, sender)

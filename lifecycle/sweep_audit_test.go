@@ -10,11 +10,11 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewSweptFactorInUsersTrail: the sweeper's deletion of a factor whose activation
+// TestSweptFactorInUsersTrail: the sweeper's deletion of a factor whose activation
 // never came names the factor's user, so that the user's trail (GET /audit?user=, emfa
 // audit --user) has the factor's end as it has its enrollment. The record named no user,
 // and a factor enrolled for alice seemed, in her trail, never to have gone.
-func TestReviewSweptFactorInUsersTrail(t *testing.T) {
+func TestSweptFactorInUsersTrail(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, clk := newManager(t, st)

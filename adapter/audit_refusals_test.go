@@ -7,13 +7,13 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewSCIMCreateRefusalAudited: a SCIM POST refused for a name already taken, or for
+// TestSCIMCreateRefusalAudited: a SCIM POST refused for a name already taken, or for
 // a userName no user can have, is recorded admin.users.create FAILED with the actor
 // sync:scim and the request's id, as the admin API's same refusal is (the README: the
 // directories' writes go "through the same operations as the admin API"), and as a SCIM
 // POST that loses a race for the name already is. Before, the SCIM handler's own checks
 // answered 409 or 400 and left no trace.
-func TestReviewSCIMCreateRefusalAudited(t *testing.T) {
+func TestSCIMCreateRefusalAudited(t *testing.T) {
 	h := newSyncHarness(t)
 	if code, out, _ := h.scim("POST", "/Users", `{"userName":"dana@example.com"}`, "X-Request-ID", "req-create"); code != 201 {
 		t.Fatalf("create: %d %v", code, out)
@@ -44,11 +44,11 @@ func TestReviewSCIMCreateRefusalAudited(t *testing.T) {
 	}
 }
 
-// TestReviewRefusalReasonNamesField: the audit record of a refused admin write names the
+// TestRefusalReasonNamesField: the audit record of a refused admin write names the
 // field the refusal is about, as the answer and the log line do: "invalid_field: must be an
 // integer" alone did not tell a reader of the trail which of the request's fields was at
 // fault.
-func TestReviewRefusalReasonNamesField(t *testing.T) {
+func TestRefusalReasonNamesField(t *testing.T) {
 	h := newAdminHarness(t)
 	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
 		t.Fatalf("create: %d %v", code, out)

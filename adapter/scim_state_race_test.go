@@ -63,14 +63,14 @@ func (v *reviewVendor) Propagate(_ context.Context, ev provider.LifecycleEvent) 
 	return nil
 }
 
-// TestReviewSCIMActiveAndOperatorAtOnceAgreeWithTheVendor: a SCIM PATCH of active, sent
+// TestSCIMActiveAndOperatorAtOnceAgreeWithTheVendor: a SCIM PATCH of active, sent
 // without If-Match, and an operator's change of the state that commits while the PATCH
 // is on its way (after SCIM read the user, before its write) leave the user in one state
 // in emfa and at the vendor. The PATCH's change of the state alone was written on no
 // revision, dated before the operator's but committed after it: emfa kept SCIM's state,
 // and the vendor, told the changes in the order of their dates (SCIM's skipped as older
 // than the operator's), the operator's.
-func TestReviewSCIMActiveAndOperatorAtOnceAgreeWithTheVendor(t *testing.T) {
+func TestSCIMActiveAndOperatorAtOnceAgreeWithTheVendor(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		clk := &reviewClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}

@@ -27,14 +27,14 @@ func (s *appliesAfter) ApplyUserChanges(ctx context.Context, cs []store.UserChan
 	return s.Store.ApplyUserChanges(ctx, cs)
 }
 
-// TestReviewOperatorChangeNotUndoneByOlderEventMeanwhile: an operator's change committed
+// TestOperatorChangeNotUndoneByOlderEventMeanwhile: an operator's change committed
 // while the worker applies a directory's older event of the same aspect (after the
 // worker checked the ordering marks, before its write) is not undone by it: "the user an
 // operator disabled is not enabled again by an older unsuspend, nor an e-mail an operator
 // corrected put back by an older update". The worker checked the marks once, before it
 // read and wrote the user, and applied the older event over the operator's change; the
 // vendor, told the operator's change last, kept it, and the two disagreed.
-func TestReviewOperatorChangeNotUndoneByOlderEventMeanwhile(t *testing.T) {
+func TestOperatorChangeNotUndoneByOlderEventMeanwhile(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		start lifecycle.UserInput // alice, as created
@@ -139,14 +139,14 @@ func TestReviewOperatorChangeNotUndoneByOlderEventMeanwhile(t *testing.T) {
 	}
 }
 
-// TestReviewStateChangesAtOnceReachTheVendorInTheirOrder: an operator's disable, and
+// TestStateChangesAtOnceReachTheVendorInTheirOrder: an operator's disable, and
 // another's disable then enable of the same user made meanwhile (the admin API and the
 // CLI, two replicas), the first disable dated first but committed last, leave the user
 // disabled in emfa, and so at the vendor. A state change was written on no revision,
 // dated before its commit, so the vendor was told the changes in the order of their
 // dates, not the one emfa applied them in: the last disable, older than the enable's
 // mark, was skipped, and the vendor kept the user active while emfa had it disabled.
-func TestReviewStateChangesAtOnceReachTheVendorInTheirOrder(t *testing.T) {
+func TestStateChangesAtOnceReachTheVendorInTheirOrder(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, _, clk := newQueue(t, st)

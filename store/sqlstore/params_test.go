@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// TestReviewFlatParamsTakesWhatStoresWrite: the params a factor's read decodes on every
+// TestFlatParamsTakesWhatStoresWrite: the params a factor's read decodes on every
 // contract call, as encodeParams writes them (SQLite keeps that text) and as PostgreSQL's
 // jsonb gives them back, go through the one-pass reader and read as Unmarshal reads them.
-func TestReviewFlatParamsTakesWhatStoresWrite(t *testing.T) {
+func TestFlatParamsTakesWhatStoresWrite(t *testing.T) {
 	enc, err := encodeParams(map[string]string{"algorithm": "SHA1", "digits": "6", "period": "30", "origin": "admin"})
 	if err != nil {
 		t.Fatal(err)
@@ -45,9 +45,9 @@ func oracleParams(t *testing.T, b []byte) map[string]string {
 	return p
 }
 
-// FuzzReviewDecodeParams holds the one-pass reader to encoding/json: whatever it takes,
+// FuzzDecodeParams holds the one-pass reader to encoding/json: whatever it takes,
 // Unmarshal reads the same; whatever it leaves, decodeParams answers as Unmarshal does.
-func FuzzReviewDecodeParams(f *testing.F) {
+func FuzzDecodeParams(f *testing.F) {
 	for _, s := range []string{`{"algorithm":"SHA1","digits":"6"}`, `{"a": "b" , "c":"d"}`, "{}", "null", `{"a":1}`,
 		`{"a":"\u00e9"}`, `{"a":"\xff"}`, `{"a":"b"} x`, `{"a":"b",}`, `{"a" "b"}`, `[]`, ``, `{"a":"b"`, "{\"a\":\"\x01\"}"} {
 		f.Add([]byte(s))

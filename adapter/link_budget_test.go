@@ -32,12 +32,12 @@ func (s heldLinks) GetLink(ctx context.Context, hash string) (store.SelfServiceL
 	return s.SelfService.GetLink(ctx, hash)
 }
 
-// TestReviewUnknownLinksAtOnceKeepTheBudgets: links that do not exist opened from one
+// TestUnknownLinksAtOnceKeepTheBudgets: links that do not exist opened from one
 // address all at once (a script's parallel guesses) pass no more than the address's
 // budget of the page, as sign-in steps sent at once do, and are recorded no more than
 // its first few: the rest are answered 429 and logged, lest a flood fill the audit
 // trail. Each used to pass the checks before any had failed.
-func TestReviewUnknownLinksAtOnceKeepTheBudgets(t *testing.T) {
+func TestUnknownLinksAtOnceKeepTheBudgets(t *testing.T) {
 	const n = 3 * throttleBurst
 	st := testdb.SQLite(t)
 	arrived, release := make(chan struct{}, n), make(chan struct{})

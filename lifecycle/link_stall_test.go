@@ -121,10 +121,10 @@ func (m stallingMailer) Send(context.Context, delivery.Message) error {
 func (stallingMailer) Kind() string                   { return "smtp" }
 func (stallingMailer) Serves(c delivery.Channel) bool { return c == delivery.Email }
 
-// TestReviewIssueLinkStalledStoreBounded: a link whose mail failed gives its minute back
+// TestIssueLinkStalledStoreBounded: a link whose mail failed gives its minute back
 // on a detached context; with the database partitioned away at that moment, the admin
 // call must still end near its deadline, not wait on the store for good.
-func TestReviewIssueLinkStalledStoreBounded(t *testing.T) {
+func TestIssueLinkStalledStoreBounded(t *testing.T) {
 	sv := testdb.Connect(t)
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
 	u, err := url.Parse(dsn)

@@ -31,11 +31,11 @@ func (s *userReads) ListGroups(ctx context.Context) ([]store.Group, error) {
 	return s.syncStore.ListGroups(ctx)
 }
 
-// TestReviewSCIMListPageReadsOnlyItsUsers: an IdP's import pages through GET /Users by
+// TestSCIMListPageReadsOnlyItsUsers: an IdP's import pages through GET /Users by
 // startIndex and count (Okta's "Import Users"); each page reads its own users from the
 // store, not every user (which made paging through N users O(N²)), and only the groups
 // of those users, in the order and with the totals of a full listing.
-func TestReviewSCIMListPageReadsOnlyItsUsers(t *testing.T) {
+func TestSCIMListPageReadsOnlyItsUsers(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, s store.Store) {
 		st := &userReads{syncStore: s.(syncStore)}
 		h := newSyncHarnessOn(t, st)

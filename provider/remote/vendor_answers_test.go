@@ -14,12 +14,12 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// TestReviewTokenEndpointBodyStaysOutOfTheLog: a token endpoint that fails without an
+// TestTokenEndpointBodyStaysOutOfTheLog: a token endpoint that fails without an
 // OAuth error code (a proxy's 502 page, a gateway's own JSON) made oauth2's error quote
 // its whole body, up to 1 MiB, into every waiting call's "vendor call failed" line (and a
 // lifecycle propagation's audit reason): the vendor's text, whatever it holds, once per
 // login. The status says what failed; the body stays out.
-func TestReviewTokenEndpointBodyStaysOutOfTheLog(t *testing.T) {
+func TestTokenEndpointBodyStaysOutOfTheLog(t *testing.T) {
 	for _, c := range []struct{ name, ctype, body string }{
 		{"an HTML page", "text/html", "<html><body>upstream down for alice@example.com " + strings.Repeat("x", 200<<10) + "</body></html>"},
 		{"JSON without an error code", "application/json", `{"message":"no such client","echo":"client_secret=vendorsecret alice@example.com"}`},
@@ -59,11 +59,11 @@ func TestReviewTokenEndpointBodyStaysOutOfTheLog(t *testing.T) {
 	}
 }
 
-// TestReviewGzipAnswerWithAcceptEncodingHeader: a webhook whose headers ask for gzip
+// TestGzipAnswerWithAcceptEncodingHeader: a webhook whose headers ask for gzip
 // (pasted from a vendor's sample, a Postman collection) got the vendor's gzip'd answer
 // undecoded, a "malformed" body on every call, where the same vendor answered through
 // Go's own Accept-Encoding was read: one vendor, one request, two outcomes.
-func TestReviewGzipAnswerWithAcceptEncodingHeader(t *testing.T) {
+func TestGzipAnswerWithAcceptEncodingHeader(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b bytes.Buffer
 		z := gzip.NewWriter(&b)
@@ -83,9 +83,9 @@ func TestReviewGzipAnswerWithAcceptEncodingHeader(t *testing.T) {
 	}
 }
 
-// TestReviewGzipAnswerBounded: a gzip'd answer is bounded once decoded, by
+// TestGzipAnswerBounded: a gzip'd answer is bounded once decoded, by
 // maxResponseBytes, whoever asked for gzip.
-func TestReviewGzipAnswerBounded(t *testing.T) {
+func TestGzipAnswerBounded(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b bytes.Buffer
 		z := gzip.NewWriter(&b)
@@ -106,10 +106,10 @@ func TestReviewGzipAnswerBounded(t *testing.T) {
 	}
 }
 
-// TestReviewJSONAnswerWithByteOrderMark: a vendor (an ASP.NET one, typically) that starts
+// TestJSONAnswerWithByteOrderMark: a vendor (an ASP.NET one, typically) that starts
 // its JSON with a UTF-8 byte order mark, which RFC 8259 §8.1 lets a parser ignore, had
 // every answer refused as malformed: FAILED on every call.
-func TestReviewJSONAnswerWithByteOrderMark(t *testing.T) {
+func TestJSONAnswerWithByteOrderMark(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Write([]byte("\xef\xbb\xbf{\"status\":\"SUCCESS\"}"))

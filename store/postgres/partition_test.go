@@ -193,10 +193,10 @@ func reviewStores(t *testing.T, opts ...postgres.Option) (*postgres.Store, *post
 
 var reviewLimits = []store.SendLimit{{Window: time.Hour, Max: 100}}
 
-// TestReviewRestartRecovers: every connection cut and new ones refused for a while (a
+// TestRestartRecovers: every connection cut and new ones refused for a while (a
 // PostgreSQL restart): the store answers again, without being reopened, once the server
 // takes connections.
-func TestReviewRestartRecovers(t *testing.T) {
+func TestRestartRecovers(t *testing.T) {
 	via, _, p := reviewStores(t)
 	ctx := t.Context()
 	if err := via.ReserveSend(ctx, []string{"user:a"}, reviewLimits, time.Now()); err != nil {
@@ -220,11 +220,11 @@ func TestReviewRestartRecovers(t *testing.T) {
 	t.Fatalf("the store did not recover after the restart: %v", err)
 }
 
-// TestReviewStallReleasesLocks: a replica whose connection to the database is cut off
+// TestStallReleasesLocks: a replica whose connection to the database is cut off
 // mid-unit without either end seeing it close (a network partition) must not leave its
 // transaction, and the locks it holds, open on the server for good: every other replica's
 // send to that user (ReserveSend's advisory lock) would wait on it and fail.
-func TestReviewStallReleasesLocks(t *testing.T) {
+func TestStallReleasesLocks(t *testing.T) {
 	via, direct, p := reviewStores(t)
 	ctx := t.Context()
 	uctx, cancel := context.WithTimeout(ctx, time.Second)

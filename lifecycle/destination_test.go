@@ -10,12 +10,12 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewSamePendingTellsMailboxesApart: starting an e-mail set-up again to another
+// TestSamePendingTellsMailboxesApart: starting an e-mail set-up again to another
 // address, one that differs from the pending one by a hyphen, a space or a parenthesis
 // ("jeanluc@" after a mistyped "jean-luc@"), starts a new one; were it taken for the
 // same start, the page would show the pending set-up, whose code went to the mistyped
 // mailbox, and the person would wait for a code that never comes.
-func TestReviewSamePendingTellsMailboxesApart(t *testing.T) {
+func TestSamePendingTellsMailboxesApart(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, _ := newManagerSending(t, st, &keptSender{})
@@ -41,11 +41,11 @@ func TestReviewSamePendingTellsMailboxesApart(t *testing.T) {
 	})
 }
 
-// TestReviewStalePhoneGivenAgainAsTelURI: a number stored before emfa's checks grew
+// TestStalePhoneGivenAgainAsTelURI: a number stored before emfa's checks grew
 // stricter, given again with the same digits in a form the README says emfa takes (a
 // tel: URI, as SCIM suggests; digits grouped with slashes or Unicode hyphens), is kept,
 // so that the directory's update it comes with (a deactivation) is not held up by it.
-func TestReviewStalePhoneGivenAgainAsTelURI(t *testing.T) {
+func TestStalePhoneGivenAgainAsTelURI(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, err := lifecycle.New(lifecycle.Options{Store: st})

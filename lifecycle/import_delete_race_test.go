@@ -9,13 +9,13 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewFullImportDeletesOnlyTheUserItRead: a full import deletes the users absent
+// TestFullImportDeletesOnlyTheUserItRead: a full import deletes the users absent
 // from its file as it read them, as it updates the users in it: a user changed while the
 // import ran (by SCIM, an event hook, the admin API) is refused user_changed, not
 // deleted, and one deleted and created again meanwhile (a directory that de-scoped then
 // re-scoped the user) is another user, kept. The deletions were made by name, on no
 // condition, and took the new user, its propagation telling the vendors to drop it too.
-func TestReviewFullImportDeletesOnlyTheUserItRead(t *testing.T) {
+func TestFullImportDeletesOnlyTheUserItRead(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		between func(t *testing.T, other *lifecycle.Manager)

@@ -13,12 +13,12 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewPushStatusEndsWithItsActivationCode: a push device enrolled on the page
+// TestPushStatusEndsWithItsActivationCode: a push device enrolled on the page
 // registers with its activation code, which lasts push.activationLifetime (10 minutes by
 // default), not lifecycle.activationLifetime (7 days). Past the code's end the device can
 // no longer register (Register refuses the code as expired), so the page, which polls
 // PushStatus, must stop waiting and say so, rather than wait on for the session's life.
-func TestReviewPushStatusEndsWithItsActivationCode(t *testing.T) {
+func TestPushStatusEndsWithItsActivationCode(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, clk := newManager(t, st)
@@ -46,11 +46,11 @@ func TestReviewPushStatusEndsWithItsActivationCode(t *testing.T) {
 	})
 }
 
-// TestReviewExpiredLinkSaysSoAfterTheSweep: the sweeper runs every minute; an activation
+// TestExpiredLinkSaysSoAfterTheSweep: the sweeper runs every minute; an activation
 // link clicked after its end (people open last week's e-mail) must still say it expired,
 // ask for a new one (README: helpText), as a spent link still says it was used, not
 // "not valid: mistyped, replaced or used" as if it had never been issued.
-func TestReviewExpiredLinkSaysSoAfterTheSweep(t *testing.T) {
+func TestExpiredLinkSaysSoAfterTheSweep(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, clk := newManager(t, st)

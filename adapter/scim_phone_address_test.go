@@ -2,11 +2,11 @@ package adapter
 
 import "testing"
 
-// TestReviewSCIMPhoneRemoveByValueAsWritten: a directory removes a phone number by the
+// TestSCIMPhoneRemoveByValueAsWritten: a directory removes a phone number by the
 // value it sent (RFC 7644 §3.5.2.2), written as it wrote it, not as emfa keeps it
 // (E.164). The mobile it names is removed; a remove whose value names another number
 // (the desk phone) leaves the mobile, as one of emails does.
-func TestReviewSCIMPhoneRemoveByValueAsWritten(t *testing.T) {
+func TestSCIMPhoneRemoveByValueAsWritten(t *testing.T) {
 	h := newSyncHarness(t)
 	phone := func() string {
 		rec, _ := h.user("pat")
@@ -33,12 +33,12 @@ func TestReviewSCIMPhoneRemoveByValueAsWritten(t *testing.T) {
 	}
 }
 
-// TestReviewSCIMResendAsWritten: a conditional PUT applied, its answer lost, and sent again
+// TestSCIMResendAsWritten: a conditional PUT applied, its answer lost, and sent again
 // with the same If-Match is answered as done (README: "a PUT or PATCH whose change the
 // user already has is answered as done even on a version gone"), also when its phone
 // number and e-mail address are written as the directory writes them, not as emfa
 // stores them (E.164, the domain in lower case).
-func TestReviewSCIMResendAsWritten(t *testing.T) {
+func TestSCIMResendAsWritten(t *testing.T) {
 	h := newSyncHarness(t)
 	_, u, hdr := h.scim("POST", "/Users", `{"userName":"res"}`)
 	id, etag := u["id"].(string), hdr.Get("ETag")
@@ -56,11 +56,11 @@ func TestReviewSCIMResendAsWritten(t *testing.T) {
 	}
 }
 
-// TestReviewSCIMPhoneReplaceByValueOfAnother: a replace of the entry whose value is
+// TestSCIMPhoneReplaceByValueOfAnother: a replace of the entry whose value is
 // another number (the desk phone, phoneNumbers[value eq "…"]) leaves the mobile codes go
 // to, as one of another address's e-mail entry does; one naming the mobile, in any format
 // emfa reads, replaces it.
-func TestReviewSCIMPhoneReplaceByValueOfAnother(t *testing.T) {
+func TestSCIMPhoneReplaceByValueOfAnother(t *testing.T) {
 	h := newSyncHarness(t)
 	phone := func() string {
 		rec, _ := h.user("pat")
@@ -80,12 +80,12 @@ func TestReviewSCIMPhoneReplaceByValueOfAnother(t *testing.T) {
 	}
 }
 
-// TestReviewSCIMAddressKeptOfAnotherType: the country kept from the primary address of
+// TestSCIMAddressKeptOfAnotherType: the country kept from the primary address of
 // another type than work (README: "the work address's country (else the primary
 // one's)") is shown with that type, and a path naming that type changes or removes it,
 // as the e-mail address and phone number kept so are; a path naming the work address,
 // which the user does not have, leaves it.
-func TestReviewSCIMAddressKeptOfAnotherType(t *testing.T) {
+func TestSCIMAddressKeptOfAnotherType(t *testing.T) {
 	h := newSyncHarness(t)
 	country := func() string {
 		rec, _ := h.user("kim")

@@ -7,10 +7,10 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// TestReviewLongNamesKeepThePageNarrow: in a real browser on a phone's width, a long
+// TestLongNamesKeepThePageNarrow: in a real browser on a phone's width, a long
 // user name (an e-mail-style name, as directories often use, with no hyphen to break at)
 // wraps in the page's sentences ("Hello …."), rather than widen the page past the screen.
-func TestReviewLongNamesKeepThePageNarrow(t *testing.T) {
+func TestLongNamesKeepThePageNarrow(t *testing.T) {
 	ctx := browser(t)
 	app := &cli{}
 	cfg := writeTestConfig(t, "", `delivery:

@@ -9,12 +9,12 @@ import (
 	"github.com/pquerna/otp/totp"
 )
 
-// TestReviewTypedCodeInOtherDigitsAndDashes: the page ignores the dashes a code is
+// TestTypedCodeInOtherDigitsAndDashes: the page ignores the dashes a code is
 // grouped with (README: "spaces and dashes in a typed code are ignored"), of any kind, and
 // reads the digits a phone keyboard types in another script (Arabic-Indic, Persian,
 // full-width): the code is the same, and refusing it as wrong would have the person type
 // it again the same way until the factor locks.
-func TestReviewTypedCodeInOtherDigitsAndDashes(t *testing.T) {
+func TestTypedCodeInOtherDigitsAndDashes(t *testing.T) {
 	arabic := func(s string) string {
 		return strings.Map(func(r rune) rune { return r - '0' + '\u0660' }, s)
 	}

@@ -12,13 +12,13 @@ import (
 	"github.com/emfa/emfa/config"
 )
 
-// TestReviewHugeSecondsRefused: authentication's lifetimes in seconds become a
+// TestHugeSecondsRefused: authentication's lifetimes in seconds become a
 // time.Duration; one past ~292 years overflowed into a negative duration, so a
 // jwt.lifetime of 9999999999 ("never expires") passed Validate and every call carried a
 // JWT that expired before it was issued (refused by the vendor, with emfa check green),
 // and an oauth.expires_in as large made the cached token stale at once (a token fetch
 // per call). Such a value is refused at its path instead.
-func TestReviewHugeSecondsRefused(t *testing.T) {
+func TestHugeSecondsRefused(t *testing.T) {
 	const huge = 9_999_999_999
 	w := &Webhook{URLs: []string{"https://vendor.example"}, Authentication: Authentication{Type: AuthJWT,
 		JWT: JWT{Alg: "HS256", Key: "0123456789abcdef0123456789abcdef", Lifetime: huge}}}

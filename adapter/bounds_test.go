@@ -17,10 +17,10 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// TestReviewStreamedFormTooLarge: a form body over the limit sent without a
+// TestStreamedFormTooLarge: a form body over the limit sent without a
 // Content-Length (chunked) is answered 413, as the same body with a Content-Length is,
 // on the token endpoint and on the self-service pages, not 400 "could not be read".
-func TestReviewStreamedFormTooLarge(t *testing.T) {
+func TestStreamedFormTooLarge(t *testing.T) {
 	streamed := func(t *testing.T, h http.Handler, path, body string) *httptest.ResponseRecorder {
 		t.Helper()
 		req := httptest.NewRequest("POST", path, io.NopCloser(strings.NewReader(body)))
@@ -62,11 +62,11 @@ func (d *deadlineRecorder) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-// TestReviewImportDeadlineAfterAuth: an import's ten-minute read and write deadlines are
+// TestImportDeadlineAfterAuth: an import's ten-minute read and write deadlines are
 // given to a request that authenticated, not to anyone who posts to the import's path: a
 // client without a token held its connection for ten minutes, past the server's
 // ReadTimeout, on the listener Verify calls when the admin API shares it.
-func TestReviewImportDeadlineAfterAuth(t *testing.T) {
+func TestImportDeadlineAfterAuth(t *testing.T) {
 	h := newAdminHarness(t)
 	post := func(token string) *deadlineRecorder {
 		req := httptest.NewRequest("POST", "/admin/v1/import?format=csv", io.NopCloser(strings.NewReader("username\nbob\n")))
@@ -100,10 +100,10 @@ func TestReviewImportDeadlineAfterAuth(t *testing.T) {
 	}
 }
 
-// TestReviewUnknownKidLogBounded: the kid and alg of a token are the caller's own,
+// TestUnknownKidLogBounded: the kid and alg of a token are the caller's own,
 // unauthenticated; the refusal that quotes them is logged bounded, as a refused client_id
 // or a path is, not as many kilobytes as the Authorization header may hold.
-func TestReviewUnknownKidLogBounded(t *testing.T) {
+func TestUnknownKidLogBounded(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	jwksSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -136,10 +136,10 @@ func TestReviewUnknownKidLogBounded(t *testing.T) {
 	}
 }
 
-// TestReviewRefusedEventsLogBounded: a batch of thousands of unreadable events (a source
+// TestRefusedEventsLogBounded: a batch of thousands of unreadable events (a source
 // misconfigured, a payload of its own choosing from anyone with the hook's secret) is
 // logged and answered in lines of bounded size, each event counted but not each listed.
-func TestReviewRefusedEventsLogBounded(t *testing.T) {
+func TestRefusedEventsLogBounded(t *testing.T) {
 	h := newSyncHarness(t)
 	evs := []string{okEv("good", "user.lifecycle.create", "alice@example.com", 1)}
 	for i := range 20000 {

@@ -13,11 +13,11 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewLinkConfirmTwice: a link's first code posted twice (a double click) answers
+// TestLinkConfirmTwice: a link's first code posted twice (a double click) answers
 // the factor, active, to the second form as to the first, whether its request loaded the
 // session before the first ended it or after; the session can do nothing else, and is
 // gone soon after.
-func TestReviewLinkConfirmTwice(t *testing.T) {
+func TestLinkConfirmTwice(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, clk := newManager(t, st)
@@ -52,10 +52,10 @@ func TestReviewLinkConfirmTwice(t *testing.T) {
 	})
 }
 
-// TestReviewLinkPushContinueTwice: a link's push device registered, "continue" posted
+// TestLinkPushContinueTwice: a link's push device registered, "continue" posted
 // twice (the script's and the button's, or a double click) answers the device, active,
 // to the second as to the first, not "your session has ended".
-func TestReviewLinkPushContinueTwice(t *testing.T) {
+func TestLinkPushContinueTwice(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, clk := newManager(t, st)

@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-// TestReviewMailTemplatesCheckedAsRun: the invite's templates are checked as an invite
+// TestMailTemplatesCheckedAsRun: the invite's templates are checked as an invite
 // runs them (missingkey=error over DisplayName, Link and Expires), so that a field the
 // mail does not have (`{{.Name}}`), which made every invite fail, is named by emfa check;
 // and a template that shows the link in the usual spelling with spaces (`{{ .Link }}`)
 // is not refused as one without it, nor one that never shows it passed.
-func TestReviewMailTemplatesCheckedAsRun(t *testing.T) {
+func TestMailTemplatesCheckedAsRun(t *testing.T) {
 	base := `server: {listen: "127.0.0.1:8080", auth: {basic: {username: v, password: a-strong-password-0123}}}
 storage: {dsn: x.db, encryptionKey: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
 providers: [{name: n, credentialPrefix: p, capabilities: [totp]}]

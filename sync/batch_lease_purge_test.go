@@ -14,12 +14,12 @@ import (
 	"github.com/emfa/emfa/sync"
 )
 
-// TestReviewApplyBatchNotBegunAfterLease: a batch of events shares one lease, which a
+// TestApplyBatchNotBegunAfterLease: a batch of events shares one lease, which a
 // slow apply before the last of them may outlive; another replica then claims the events
 // of the batch this worker has not begun, and applies them. This worker must not begin
 // one of them beside it (README: "one worker per event across replicas"): RunOnce takes
 // each event's lease again before it begins it, as PropagateOnce does.
-func TestReviewApplyBatchNotBegunAfterLease(t *testing.T) {
+func TestApplyBatchNotBegunAfterLease(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		slow := &appliesAfter{Store: st}
@@ -98,11 +98,11 @@ func wakeUp(c chan struct{}) {
 	}
 }
 
-// TestReviewPurgeKeepsUpWithASource: Run purged at most one batch (10,000) of finished
+// TestPurgeKeepsUpWithASource: Run purged at most one batch (10,000) of finished
 // events an hour, so a source sending more than that an hour grew sync_events without
 // bound. A full batch is followed by another, one per turn of the worker, until the
 // purge has caught up.
-func TestReviewPurgeKeepsUpWithASource(t *testing.T) {
+func TestPurgeKeepsUpWithASource(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()

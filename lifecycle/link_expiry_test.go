@@ -14,11 +14,11 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewOpenLinkPageExpiresAfterTheSweep: a link's page left open past the link's end
+// TestOpenLinkPageExpiresAfterTheSweep: a link's page left open past the link's end
 // says the link expired (ask for a new one), as README promises ("a link that expires
 // while its page is open says so"), though the sweeper, every minute, ran meanwhile: not
 // "your session has ended; start again", which leads back to the same dead link.
-func TestReviewOpenLinkPageExpiresAfterTheSweep(t *testing.T) {
+func TestOpenLinkPageExpiresAfterTheSweep(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, clk := newManager(t, st)
@@ -58,10 +58,10 @@ func (h *hangUpSender) Send(_ context.Context, m delivery.Message) error {
 	return nil
 }
 
-// TestReviewMailedLinkStoredWhenTheCallerHangsUp: once the mail server took the link,
+// TestMailedLinkStoredWhenTheCallerHangsUp: once the mail server took the link,
 // the caller hanging up does not leave the user a link that opens nothing (and the
 // minute spent): the link is stored, with its record, as it was sent.
-func TestReviewMailedLinkStoredWhenTheCallerHangsUp(t *testing.T) {
+func TestMailedLinkStoredWhenTheCallerHangsUp(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		m, _ := newManager(t, st)
 		email := "alice@example.com"

@@ -15,11 +15,11 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// TestReviewPollWaitsOutTransientErrors: in a real browser, a push sign-in whose status
+// TestPollWaitsOutTransientErrors: in a real browser, a push sign-in whose status
 // polls meet a throttle's 429 or a proxy's 502/503 (a restart behind it) keeps waiting,
 // rather than submit the page's form at once and say "Not approved yet" though nothing
 // went wrong; approved on the phone, it then signs in.
-func TestReviewPollWaitsOutTransientErrors(t *testing.T) {
+func TestPollWaitsOutTransientErrors(t *testing.T) {
 	ctx := browser(t)
 	app := &cli{}
 	cfg := writeTestConfig(t, "", `delivery:

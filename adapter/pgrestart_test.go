@@ -77,11 +77,11 @@ func (p *cutProxy) cut() {
 	p.conns = nil
 }
 
-// TestReviewRestartDuringSendRetrySendsOnce: PostgreSQL restarts (every connection cut)
+// TestRestartDuringSendRetrySendsOnce: PostgreSQL restarts (every connection cut)
 // while an initiate's SMS goes out, between its claim and its decision; the database
 // is back at once. The decision is recorded, and Verify's retry gets the answer, not a
 // second code.
-func TestReviewRestartDuringSendRetrySendsOnce(t *testing.T) {
+func TestRestartDuringSendRetrySendsOnce(t *testing.T) {
 	sv := testdb.Connect(t)
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
 	u, _ := url.Parse(dsn)

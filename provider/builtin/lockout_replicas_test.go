@@ -21,12 +21,12 @@ func (*lockouts) SendRefused(string) {}
 func (o *lockouts) Lockout(string)   { o.n.Add(1) }
 func (*lockouts) StoreError(string)  {}
 
-// TestReviewLockoutCountedOnceAcrossReplicas: two replicas (two engines on one store)
+// TestLockoutCountedOnceAcrossReplicas: two replicas (two engines on one store)
 // share a factor's lockout. Replica B's wrong codes reach maxFailures and lock the factor
 // while replica A's request, which read it unlocked, still checks its own wrong code. The
 // factor was locked once, so emfa_lockouts_total, summed over the replicas, counts one
 // lockout, not one per failure past the limit.
-func TestReviewLockoutCountedOnceAcrossReplicas(t *testing.T) {
+func TestLockoutCountedOnceAcrossReplicas(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		clk := &clock{t: time.Unix(1111111109, 0).UTC()}

@@ -9,9 +9,9 @@ import (
 	"github.com/emfa/emfa/lifecycle"
 )
 
-// TestReviewUsersByPosition: a page of users by its position (Offset, SCIM's startIndex)
+// TestUsersByPosition: a page of users by its position (Offset, SCIM's startIndex)
 // and the count of those a query selects, its state checked as a listing's is.
-func TestReviewUsersByPosition(t *testing.T) {
+func TestUsersByPosition(t *testing.T) {
 	ctx := context.Background()
 	m, _ := newManager(t, testdb.SQLite(t))
 	disabled := lifecycle.StateDisabled

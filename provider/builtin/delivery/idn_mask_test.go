@@ -9,10 +9,10 @@ import (
 	"github.com/emfa/emfa/internal/smtpfake"
 )
 
-// TestReviewSMTPIDNDomain: a mailbox on an internationalised domain is sent to its
+// TestSMTPIDNDomain: a mailbox on an internationalised domain is sent to its
 // A-label form when the server does not offer SMTPUTF8 (RFC 6531 forbids raw UTF-8 in
 // the envelope then; Postfix without smtputf8, Amazon SES and others refuse it).
-func TestReviewSMTPIDNDomain(t *testing.T) {
+func TestSMTPIDNDomain(t *testing.T) {
 	t.Parallel()
 	srv := smtpfake.Start(t, smtpfake.Options{TLS: TLSStartTLS})
 	o := optionsFor(srv, TLSStartTLS)
@@ -39,10 +39,10 @@ func TestReviewSMTPIDNDomain(t *testing.T) {
 	}
 }
 
-// TestReviewTwilioVoiceErrorMasksSpokenCode: a call's TwiML holds the code digit by digit
+// TestTwilioVoiceErrorMasksSpokenCode: a call's TwiML holds the code digit by digit
 // ("1, 2, 3, …"); Twilio's refusal quoting it must not put the code in the error, as the
 // SMS body's quoted code is masked.
-func TestReviewTwilioVoiceErrorMasksSpokenCode(t *testing.T) {
+func TestTwilioVoiceErrorMasksSpokenCode(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
@@ -65,10 +65,10 @@ func TestReviewTwilioVoiceErrorMasksSpokenCode(t *testing.T) {
 	}
 }
 
-// TestReviewHTTPEvalErrorPosition: a body expression that fails when a code is sent names
+// TestHTTPEvalErrorPosition: a body expression that fails when a code is sent names
 // the place in the operator's expression, as a compile error does, not one line below it
 // (the wrapper's line).
-func TestReviewHTTPEvalErrorPosition(t *testing.T) {
+func TestHTTPEvalErrorPosition(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	t.Cleanup(srv.Close)

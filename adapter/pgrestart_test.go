@@ -3,14 +3,13 @@ package adapter
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/tcpproxy"
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
@@ -19,64 +18,6 @@ import (
 	"github.com/emfa/emfa/store/postgres"
 )
 
-type cutProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, target: target}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			cp := func(a, b net.Conn) {
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := b.Read(buf)
-					if n > 0 {
-						a.Write(buf[:n])
-					}
-					if err != nil {
-						a.Close()
-						b.Close()
-						return
-					}
-				}
-			}
-			go cp(c, s)
-			go cp(s, c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	return p
-}
-
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // TestRestartDuringSendRetrySendsOnce: PostgreSQL restarts (every connection cut)
 // while an initiate's SMS goes out, between its claim and its decision; the database
 // is back at once. The decision is recorded, and Verify's retry gets the answer, not a
@@ -84,11 +25,9 @@ func (p *cutProxy) cut() {
 func TestRestartDuringSendRetrySendsOnce(t *testing.T) {
 	sv := testdb.Connect(t)
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
-	u, _ := url.Parse(dsn)
-	px := newCutProxy(t, u.Host)
-	u.Host = px.ln.Addr().String()
+	pdsn, px := tcpproxy.ForDSN(t, dsn)
 	var st store.Store
-	pst, err := postgres.Open(t.Context(), u.String())
+	pst, err := postgres.Open(t.Context(), pdsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +65,7 @@ func TestRestartDuringSendRetrySendsOnce(t *testing.T) {
 		srv.Handler().ServeHTTP(rec, req)
 		return rec.Code, strings.TrimSpace(rec.Body.String())
 	}
-	sms.hook = px.cut
+	sms.hook = px.CutAll
 	code1, body1 := send()
 	sms.hook = nil
 	code2, body2 := send()

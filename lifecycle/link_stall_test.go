@@ -3,116 +3,19 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
-	"net"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/tcpproxy"
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store/postgres"
 )
 
-// stallProxy forwards loopback connections to PostgreSQL until Stall, after which it
-// forwards nothing and closes nothing (a network partition); Resume forwards again.
-type stallProxy struct {
-	ln      net.Listener
-	target  string
-	mu      sync.Mutex
-	stalled chan struct{}
-	conns   []net.Conn
-}
-
-func newStallProxy(t *testing.T, target string) *stallProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &stallProxy{ln: ln, target: target, stalled: make(chan struct{})}
-	close(p.stalled)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.pipe(c)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		p.Resume()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-	})
-	return p
-}
-
-func (p *stallProxy) gate() {
-	p.mu.Lock()
-	ch := p.stalled
-	p.mu.Unlock()
-	<-ch
-}
-
-func (p *stallProxy) pipe(c net.Conn) {
-	s, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	p.conns = append(p.conns, c, s)
-	p.mu.Unlock()
-	cp := func(dst, src net.Conn) {
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := src.Read(buf)
-			p.gate()
-			if n > 0 {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
-					break
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		dst.Close()
-		src.Close()
-	}
-	go cp(s, c)
-	cp(c, s)
-}
-
-func (p *stallProxy) Stall() {
-	p.mu.Lock()
-	select {
-	case <-p.stalled:
-		p.stalled = make(chan struct{})
-	default:
-	}
-	p.mu.Unlock()
-}
-
-func (p *stallProxy) Resume() {
-	p.mu.Lock()
-	select {
-	case <-p.stalled:
-	default:
-		close(p.stalled)
-	}
-	p.mu.Unlock()
-}
-
 // stallingMailer partitions the database away as it fails to send.
-type stallingMailer struct{ p *stallProxy }
+type stallingMailer struct{ p *tcpproxy.Proxy }
 
 func (m stallingMailer) Send(context.Context, delivery.Message) error {
 	m.p.Stall()
@@ -127,13 +30,8 @@ func (stallingMailer) Serves(c delivery.Channel) bool { return c == delivery.Ema
 func TestIssueLinkStalledStoreBounded(t *testing.T) {
 	sv := testdb.Connect(t)
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newStallProxy(t, u.Host)
-	u.Host = p.ln.Addr().String()
-	st, err := postgres.Open(t.Context(), u.String())
+	pdsn, p := tcpproxy.ForDSN(t, dsn)
+	st, err := postgres.Open(t.Context(), pdsn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,8 @@ type options struct {
 	tracer     pgx.QueryTracer // the tests' count of round trips (export_test.go)
 	log        *slog.Logger
 	allowNewer bool
+
+	lockWarnAfter, lockWarnEvery time.Duration // the tests' (export_test.go); 0: the defaults
 }
 
 // MaxConns sizes the pool (storage.maxConnections); n <= 0 leaves the DSN's
@@ -180,7 +182,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: no schema of the search_path (%s) exists: create it first (CREATE SCHEMA …), "+
 			"or name one that exists in the DSN", path)
 	}
-	if err := migrate(ctx, cfg.ConnConfig, db, sqlstore.MigrateOptions{AllowNewer: o.allowNewer, Log: o.log}); err != nil {
+	if err := migrate(ctx, cfg.ConnConfig, db, o, sqlstore.MigrateOptions{AllowNewer: o.allowNewer, Log: o.log}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
@@ -189,6 +191,17 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 
 // migrationLockID names the advisory lock held while migrating (the bytes of "emfamigr").
 const migrationLockID = 0x656d66616d696772
+
+// A start waiting for the migration lock tries it again every migrationLockRetry, and
+// says so in the log (WARN) once it has waited migrationLockWarnAfter, then every
+// migrationLockWarnEvery. A migration takes well under the first; a longer wait is one
+// stuck, or a holder gone behind a network partition, whose session (and lock) the
+// server keeps until its TCP keepalive gives up, two hours by default.
+const (
+	migrationLockRetry     = 100 * time.Millisecond
+	migrationLockWarnAfter = 5 * time.Second
+	migrationLockWarnEvery = time.Minute
+)
 
 // migrate applies the embedded migrations under an advisory lock, so that instances
 // starting together do not race to create the schema. A database whose schema is already
@@ -199,11 +212,12 @@ const migrationLockID = 0x656d66616d696772
 // The lock is taken on a connection of its own rather than through goose's SessionLocker,
 // because goose checks for pending migrations (creating its version table when missing)
 // before it takes that lock: concurrent first starts collide there and sit out goose's 1 s
-// retry. The wait in pg_advisory_lock ends with ctx; closing the connection releases it.
+// retry. The wait for it ends with ctx (lockMigrations); closing the connection releases
+// it.
 //
 // A schema newer than this emfa's migrations is refused (sqlstore.NewerSchemaError), or,
 // allowed, left as it is, in either look.
-func migrate(ctx context.Context, cfg *pgx.ConnConfig, db *sql.DB, mo sqlstore.MigrateOptions) error {
+func migrate(ctx context.Context, cfg *pgx.ConnConfig, db *sql.DB, o options, mo sqlstore.MigrateOptions) error {
 	// goose's look at pending migrations creates its version table when it is missing,
 	// so the look is taken only where the table exists: a first start migrates under
 	// the lock. One migrating now holds the lock, and its pending migrations send this
@@ -226,10 +240,80 @@ func migrate(ctx context.Context, cfg *pgx.ConnConfig, db *sql.DB, mo sqlstore.M
 		return fmt.Errorf("connect for the migration lock: %w", err)
 	}
 	defer lock.Close(context.WithoutCancel(ctx))
-	if _, err := lock.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLockID)); err != nil {
+	if err := lockMigrations(ctx, lock, o); err != nil {
 		return fmt.Errorf("take the migration lock: %w", err)
 	}
 	return sqlstore.MigrateWith(ctx, db, goose.DialectPostgres, migrations, mo)
+}
+
+// lockMigrations takes the migration lock on c, trying it every migrationLockRetry until
+// ctx ends, and logs the wait, with who holds the lock where the server says, once it is
+// long. pg_advisory_lock would wait in the server without a word, for as long as a holder
+// gone behind a partition keeps it.
+func lockMigrations(ctx context.Context, c *pgx.Conn, o options) error {
+	warnAfter, warnEvery := migrationLockWarnAfter, migrationLockWarnEvery
+	if o.lockWarnAfter > 0 {
+		warnAfter, warnEvery = o.lockWarnAfter, o.lockWarnEvery
+	}
+	start := time.Now()
+	nextWarn := start.Add(warnAfter)
+	var t *time.Timer
+	for {
+		var locked bool
+		if err := c.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(migrationLockID)).Scan(&locked); err != nil {
+			return err
+		}
+		if locked {
+			return nil
+		}
+		if now := time.Now(); o.log != nil && !now.Before(nextWarn) {
+			nextWarn = now.Add(warnEvery)
+			o.log.WarnContext(ctx, "waiting for the migration lock, held by another emfa "+
+				"(migrating, or gone without its connection closing: pg_terminate_backend(pid) releases it)",
+				append([]any{"waited", now.Sub(start).Round(time.Second)}, migrationLockHolder(ctx, c)...)...)
+		}
+		if t == nil {
+			t = time.NewTimer(migrationLockRetry)
+			defer t.Stop()
+		} else {
+			t.Reset(migrationLockRetry)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// migrationLockHolder is what the server says of the session holding the migration lock
+// (pg_locks, pg_stat_activity: its address only to a role allowed to see it), as log
+// attributes; none when it says nothing.
+func migrationLockHolder(ctx context.Context, c *pgx.Conn) []any {
+	var pid int
+	var addr, app, state string
+	var since *time.Time
+	err := c.QueryRow(ctx, `SELECT l.pid, coalesce(host(a.client_addr), ''), coalesce(a.application_name, ''),
+		coalesce(a.state, ''), a.state_change
+		FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1
+		LIMIT 1`,
+		int64(uint64(migrationLockID)>>32), int64(migrationLockID&0xffffffff)).Scan(&pid, &addr, &app, &state, &since)
+	if err != nil {
+		return nil
+	}
+	attrs := []any{"pid", pid}
+	if addr != "" {
+		attrs = append(attrs, "client_addr", addr)
+	}
+	if app != "" {
+		attrs = append(attrs, "application_name", app)
+	}
+	if state != "" && since != nil {
+		attrs = append(attrs, "state", state, "since", since.UTC().Format(time.RFC3339))
+	}
+	return attrs
 }
 
 // dialect is what PostgreSQL's SQL says its own way.

@@ -36,12 +36,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestReviewMigrationLockWaitIsLogged: a replica that took the migration lock and then
+// TestMigrationLockWaitIsLogged: a replica that took the migration lock and then
 // vanished behind a partition (its socket never closes, so the server keeps its session
 // and the lock until TCP keepalive, two hours) must not leave every other replica's start
 // waiting without a word: the wait is logged, naming the holder's pid, repeatedly, and
 // ends with the caller's context, whose error Open returns.
-func TestReviewMigrationLockWaitIsLogged(t *testing.T) {
+func TestMigrationLockWaitIsLogged(t *testing.T) {
 	sv := testdb.Connect(t)
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t)) // fresh: its migrations are pending
 	pdsn, p := tcpproxy.ForDSN(t, sv.DSN)

@@ -398,7 +398,9 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 		// time stay what they mean, and no other client's If-Match is refused for it.
 		return nil
 	}
-	c := store.UserChange{Name: name, Now: m.now(), IfRevision: &r.Profile.Revision}
+	// On the user read, not only its revision: one deleted and created again since, its
+	// revision restarted, would be given r's profile.
+	c := store.UserChange{Name: name, Now: m.now(), IfRevision: &r.Profile.Revision, IfUser: r.ID}
 	p, perr := profile(r.Profile, in, m.defaultCountry())
 	if perr == nil {
 		c.Disabled, perr = parseState(in.State)

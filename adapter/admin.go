@@ -633,17 +633,23 @@ func ifMatchRevision(c echo.Context, id string) *int64 {
 var errPrecondition = &Error{Status: http.StatusPreconditionFailed, ID: lifecycle.CodeChanged,
 	Msg: "the user changed since the version If-Match names; read it again (its ETag) and retry"}
 
-// ifMatchUser reads the revision a write of the request's user is conditional on (see
-// ifMatchRevision): nil without an If-Match (or with *).
-func (api adminAPI) ifMatchUser(c echo.Context) (*int64, error) {
+// ifMatchUser reads the version a write of the request's user is conditional on: the
+// user's id as read, and the revision (see ifMatchRevision), nil without an If-Match (or
+// with *). The write is made on both: the user found by its name when it is written may
+// be another, deleted and created again since, whose revision restarted.
+func (api adminAPI) ifMatchUser(c echo.Context) (string, *int64, error) {
 	if c.Request().Header.Get("If-Match") == "" {
-		return nil, nil
+		return "", nil, nil
 	}
 	cur, err := api.m.GetUser(c.Request().Context(), param(c, "user"))
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return ifMatchRevision(c, cur.ID), nil
+	rev := ifMatchRevision(c, cur.ID)
+	if rev == nil {
+		return "", nil, nil
+	}
+	return cur.ID, rev, nil
 }
 
 // preconditionOf answers 412 for a write conditional on an If-Match that another change
@@ -661,11 +667,11 @@ func (api adminAPI) updateUser(c echo.Context) error {
 	if err := decodeStrict(c, &in); err != nil {
 		return err
 	}
-	rev, err := api.ifMatchUser(c)
+	id, rev, err := api.ifMatchUser(c)
 	if err != nil {
 		return err
 	}
-	in.IfRevision = rev
+	in.IfUser, in.IfRevision = id, rev
 	u, err := api.m.UpdateUser(c.Request().Context(), actor(c), param(c, "user"), in)
 	if err != nil {
 		return preconditionOf(rev, err)
@@ -674,12 +680,12 @@ func (api adminAPI) updateUser(c echo.Context) error {
 }
 
 func (api adminAPI) deleteUser(c echo.Context) error {
-	rev, err := api.ifMatchUser(c)
+	id, rev, err := api.ifMatchUser(c)
 	if err != nil {
 		return err
 	}
 	if rev != nil {
-		err = api.m.DeleteUserAt(c.Request().Context(), actor(c), param(c, "user"), *rev)
+		err = api.m.DeleteUserAt(c.Request().Context(), actor(c), param(c, "user"), id, *rev)
 	} else {
 		err = api.m.DeleteUser(c.Request().Context(), actor(c), param(c, "user"))
 	}
@@ -691,13 +697,13 @@ func (api adminAPI) deleteUser(c echo.Context) error {
 
 func (api adminAPI) userState(disabled bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		rev, err := api.ifMatchUser(c)
+		id, rev, err := api.ifMatchUser(c)
 		if err != nil {
 			return err
 		}
 		var u lifecycle.User
 		if rev != nil {
-			u, err = api.m.SetUserStateAt(c.Request().Context(), actor(c), param(c, "user"), disabled, *rev)
+			u, err = api.m.SetUserStateAt(c.Request().Context(), actor(c), param(c, "user"), disabled, id, *rev)
 		} else {
 			u, err = api.m.SetUserState(c.Request().Context(), actor(c), param(c, "user"), disabled)
 		}

@@ -937,7 +937,7 @@ func TestNoOpWritesKeepTheRevision(t *testing.T) {
 			},
 			"enable an active user": func() (lifecycle.User, error) { return m.SetUserState(ctx, "test", "hal", false) },
 			"enable on its revision": func() (lifecycle.User, error) {
-				return m.SetUserStateAt(ctx, "test", "hal", false, read.Revision)
+				return m.SetUserStateAt(ctx, "test", "hal", false, "", read.Revision)
 			},
 		} {
 			u, err := write()
@@ -950,7 +950,7 @@ func TestNoOpWritesKeepTheRevision(t *testing.T) {
 		if err != nil || u.Revision != read.Revision+1 {
 			t.Fatalf("disable: revision %d, %v", u.Revision, err)
 		}
-		if _, err := m.SetUserStateAt(ctx, "test", "hal", true, read.Revision); err == nil {
+		if _, err := m.SetUserStateAt(ctx, "test", "hal", true, "", read.Revision); err == nil {
 			t.Error("a disable on a stale revision of a disabled user was taken")
 		}
 		if d, err := m.SetUserState(ctx, "test", "hal", true); err != nil || d.Revision != u.Revision {

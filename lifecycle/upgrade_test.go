@@ -104,10 +104,10 @@ func TestUsersWrittenByAnOldEmfa(t *testing.T) {
 				t.Errorf("update on revision 0: %+v, %v", u, err)
 			}
 			// If-Match disable and delete.
-			if u, err := m.SetUserStateAt(ctx, "test", "disable", true, 0); err != nil || u.State != lifecycle.StateName(true) {
+			if u, err := m.SetUserStateAt(ctx, "test", "disable", true, "", 0); err != nil || u.State != lifecycle.StateName(true) {
 				t.Errorf("disable on revision 0: %+v, %v", u, err)
 			}
-			if err := m.DeleteUserAt(ctx, "test", "delete", 0); err != nil {
+			if err := m.DeleteUserAt(ctx, "test", "delete", "", 0); err != nil {
 				t.Errorf("delete on revision 0: %v", err)
 			}
 			// An import that changes the user.

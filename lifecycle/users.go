@@ -63,6 +63,10 @@ type UserInput struct {
 	// Revision) being still this one: a conflict, user_changed, when it is not. Without
 	// it an update applies to the user as it is then, whatever changed it before.
 	IfRevision *int64 `json:"-"`
+	// IfUser, when set, makes an update conditional on the user being still the one of
+	// this id (User's ID): a user deleted and created again under its name since is
+	// another, whose revision may be the one IfRevision names; a conflict, user_changed.
+	IfUser string `json:"-"`
 }
 
 func userOf(r store.UserRecord) User {
@@ -376,7 +380,7 @@ func (m *Manager) EditUser(ctx context.Context, actor Actor, name string, edit f
 			}
 			return m.GetUser(ctx, r.Name)
 		}
-		if in.IfRevision != nil || try == editTries {
+		if in.IfRevision != nil || in.IfUser != "" || try == editTries {
 			return User{}, m.refuse(ctx, actor, ActionUsersUpdate, r.Name, "",
 				conflict(CodeChanged, "", "user %q changed while this update was made; read it again and retry", r.Name))
 		}
@@ -390,7 +394,7 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 	if in.Name != "" && !store.SameName(in.Name, name) {
 		return m.refuse(ctx, actor, ActionUsersUpdate, name, "", invalid("immutable_field", "name", "a user's name cannot change (it is what Verify sends)"))
 	}
-	if in.IfRevision != nil && *in.IfRevision != r.Profile.Revision {
+	if (in.IfRevision != nil && *in.IfRevision != r.Profile.Revision) || (in.IfUser != "" && in.IfUser != r.ID) {
 		return errorOf(store.ErrStale, "user")
 	}
 	if m.Holds(userOf(r), in) {
@@ -595,17 +599,18 @@ func masked(mask func(string) string, v string) string {
 // SetUserState disables or enables a user: a disabled user has no enrollments and every
 // sign-in fails, its factors untouched.
 func (m *Manager) SetUserState(ctx context.Context, actor Actor, name string, disabled bool) (User, error) {
-	return m.setUserState(ctx, actor, name, disabled, nil)
+	return m.setUserState(ctx, actor, name, disabled, "", nil)
 }
 
 // SetUserStateAt sets the state as SetUserState does, on the condition that the user is
-// still at revision rev (User.Revision, as its caller read it): a conflict, CodeChanged,
-// when another change came between.
-func (m *Manager) SetUserStateAt(ctx context.Context, actor Actor, name string, disabled bool, rev int64) (User, error) {
-	return m.setUserState(ctx, actor, name, disabled, &rev)
+// still user id (User.ID; "" for whichever has the name) at revision rev (User.Revision,
+// as its caller read it): a conflict, CodeChanged, when another change came between, or
+// the user was deleted and another created under its name.
+func (m *Manager) SetUserStateAt(ctx context.Context, actor Actor, name string, disabled bool, id string, rev int64) (User, error) {
+	return m.setUserState(ctx, actor, name, disabled, id, &rev)
 }
 
-func (m *Manager) setUserState(ctx context.Context, actor Actor, name string, disabled bool, rev *int64) (User, error) {
+func (m *Manager) setUserState(ctx context.Context, actor Actor, name string, disabled bool, id string, rev *int64) (User, error) {
 	if rev == nil {
 		// On the revision read, read and dated again when another change came between
 		// (EditUser): written on none, a change dated before another's but committed
@@ -624,10 +629,10 @@ func (m *Manager) setUserState(ctx context.Context, actor Actor, name string, di
 	if err != nil {
 		return User{}, err
 	}
-	if u.State == StateName(disabled) && (rev == nil || *rev == u.Revision) {
+	if u.State == StateName(disabled) && (rev == nil || *rev == u.Revision) && (id == "" || id == u.ID) {
 		return u, nil // in that state already: nothing written, as for an update (update)
 	}
-	c := store.UserChange{Name: name, Disabled: &disabled, IfRevision: rev, Now: m.now(), Audit: []store.AuditEvent{m.event(ctx, actor, action, name, "", "")}}
+	c := store.UserChange{Name: name, Disabled: &disabled, IfRevision: rev, IfUser: id, Now: m.now(), Audit: []store.AuditEvent{m.event(ctx, actor, action, name, "", "")}}
 	if err := m.propagate(ctx, actor, &c, stateEvent(u.Name, disabled)); err != nil {
 		return User{}, err
 	}
@@ -727,24 +732,25 @@ func (m *Manager) Holds(u User, in UserInput) bool {
 // withoutNameAndState is in with only its profile fields: the zero UserInput when it says
 // none.
 func (in UserInput) withoutNameAndState() UserInput {
-	in.Name, in.State, in.IfRevision = "", nil, nil
+	in.Name, in.State, in.IfRevision, in.IfUser = "", nil, nil, ""
 	return in
 }
 
 // DeleteUser deletes a user and its factors.
 func (m *Manager) DeleteUser(ctx context.Context, actor Actor, name string) error {
-	return m.deleteUser(ctx, actor, name, nil)
+	return m.deleteUser(ctx, actor, name, "", nil)
 }
 
-// DeleteUserAt deletes the user as DeleteUser does, on the condition that it is still at
-// revision rev (User.Revision, as its caller read it): a conflict, CodeChanged, when
-// another change came between, and nothing deleted.
-func (m *Manager) DeleteUserAt(ctx context.Context, actor Actor, name string, rev int64) error {
-	return m.deleteUser(ctx, actor, name, &rev)
+// DeleteUserAt deletes the user as DeleteUser does, on the condition that it is still
+// user id (User.ID; "" for whichever has the name) at revision rev (User.Revision, as its
+// caller read it): a conflict, CodeChanged, when another change came between, or the user
+// was deleted and another created under its name, and nothing deleted.
+func (m *Manager) DeleteUserAt(ctx context.Context, actor Actor, name, id string, rev int64) error {
+	return m.deleteUser(ctx, actor, name, id, &rev)
 }
 
-func (m *Manager) deleteUser(ctx context.Context, actor Actor, name string, rev *int64) error {
-	c := store.UserChange{Name: name, Delete: true, IfRevision: rev, Now: m.now(), Audit: []store.AuditEvent{m.event(ctx, actor, ActionUsersDelete, name, "", "")}}
+func (m *Manager) deleteUser(ctx context.Context, actor Actor, name, id string, rev *int64) error {
+	c := store.UserChange{Name: name, Delete: true, IfRevision: rev, IfUser: id, Now: m.now(), Audit: []store.AuditEvent{m.event(ctx, actor, ActionUsersDelete, name, "", "")}}
 	if m.propagation != nil {
 		// The vendor is told the name as the user has it, whatever the case it was given
 		// in; a user not found is the change's own refusal, below.

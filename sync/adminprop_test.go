@@ -72,7 +72,7 @@ func TestAdminChangesReachTheVendors(t *testing.T) {
 		if _, err := m.UpdateUser(ctx, actor, "alice", lifecycle.UserInput{Phone: str("555")}); err == nil {
 			t.Fatal("an invalid phone was taken")
 		}
-		if _, err := m.SetUserStateAt(ctx, actor, "alice", true, stale); err == nil {
+		if _, err := m.SetUserStateAt(ctx, actor, "alice", true, "", stale); err == nil {
 			t.Fatal("a disable on a stale revision applied")
 		}
 		if err := m.DeleteUser(ctx, actor, "nobody"); err == nil {

@@ -140,13 +140,13 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 	case provider.EventUserDisable, provider.EventUserEnable:
 		disable := ev.Type == provider.EventUserDisable
 		if ev.IfRevision != nil {
-			_, err = m.SetUserStateAt(ctx, actor, ev.Username, disable, *ev.IfRevision)
+			_, err = m.SetUserStateAt(ctx, actor, ev.Username, disable, "", *ev.IfRevision)
 		} else {
 			_, err = m.SetUserState(ctx, actor, ev.Username, disable)
 		}
 	case provider.EventUserDelete:
 		if ev.IfRevision != nil {
-			err = m.DeleteUserAt(ctx, actor, ev.Username, *ev.IfRevision)
+			err = m.DeleteUserAt(ctx, actor, ev.Username, "", *ev.IfRevision)
 		} else {
 			err = m.DeleteUser(ctx, actor, ev.Username)
 		}

@@ -685,7 +685,7 @@ func (api adminAPI) deleteUser(c echo.Context) error {
 		return err
 	}
 	if rev != nil {
-		err = api.m.DeleteUserAt(c.Request().Context(), actor(c), param(c, "user"), id, *rev)
+		err = api.m.DeleteUserAt(c.Request().Context(), actor(c), param(c, "user"), id, rev)
 	} else {
 		err = api.m.DeleteUser(c.Request().Context(), actor(c), param(c, "user"))
 	}

@@ -861,6 +861,9 @@ func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old sc
 			// they would keep that change's state while emfa has this one's. Made again,
 			// it is dated after it.
 			evs[i].IfRevision = &u.Revision
+			// Of the user of the id it names: one deleted and created again under its
+			// name since is another, whose revision restarted.
+			evs[i].IfUser = param(c, "id")
 		}
 		err = api.applyEvents(ctx, evs)
 		if !changed(err) {
@@ -998,11 +1001,15 @@ func (api *syncAPI) deleteUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ev := provider.LifecycleEvent{Type: provider.EventUserDelete, Username: u.Name}
+	// The user of the id it names, not another deleted and created again under its name.
+	ev := provider.LifecycleEvent{Type: provider.EventUserDelete, Username: u.Name, IfUser: param(c, "id")}
 	if ifMatchSet(c) {
 		ev.IfRevision = &u.Revision // the version If-Match named, not one that came after it
 	}
 	err = api.applyEvents(c.Request().Context(), []provider.LifecycleEvent{ev})
+	if changed(err) && ev.IfRevision == nil {
+		return scimErr(404, "", "no user with this id") // the user of its name is another now
+	}
 	if changed(err) {
 		return errChanged
 	}

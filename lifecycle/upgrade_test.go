@@ -107,7 +107,7 @@ func TestUsersWrittenByAnOldEmfa(t *testing.T) {
 			if u, err := m.SetUserStateAt(ctx, "test", "disable", true, "", 0); err != nil || u.State != lifecycle.StateName(true) {
 				t.Errorf("disable on revision 0: %+v, %v", u, err)
 			}
-			if err := m.DeleteUserAt(ctx, "test", "delete", "", 0); err != nil {
+			if err := m.DeleteUserAt(ctx, "test", "delete", "", new(int64)); err != nil {
 				t.Errorf("delete on revision 0: %v", err)
 			}
 			// An import that changes the user.

@@ -743,10 +743,11 @@ func (m *Manager) DeleteUser(ctx context.Context, actor Actor, name string) erro
 
 // DeleteUserAt deletes the user as DeleteUser does, on the condition that it is still
 // user id (User.ID; "" for whichever has the name) at revision rev (User.Revision, as its
-// caller read it): a conflict, CodeChanged, when another change came between, or the user
-// was deleted and another created under its name, and nothing deleted.
-func (m *Manager) DeleteUserAt(ctx context.Context, actor Actor, name, id string, rev int64) error {
-	return m.deleteUser(ctx, actor, name, id, &rev)
+// caller read it; nil for any): a conflict, CodeChanged, when another change came
+// between, or the user was deleted and another created under its name, and nothing
+// deleted.
+func (m *Manager) DeleteUserAt(ctx context.Context, actor Actor, name, id string, rev *int64) error {
+	return m.deleteUser(ctx, actor, name, id, rev)
 }
 
 func (m *Manager) deleteUser(ctx context.Context, actor Actor, name, id string, rev *int64) error {

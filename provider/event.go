@@ -87,6 +87,10 @@ type LifecycleEvent struct {
 	// conditional on an If-Match; the one whose order the queue checked), and is refused
 	// when another change came between rather than undo it.
 	IfRevision *int64 `json:",omitempty"`
+	// IfUser, on the same events: it applies only to the user of this id (a SCIM write,
+	// which names the user by its id), refused when the user of its name is another,
+	// deleted and created again since, whose revision may be the one IfRevision names.
+	IfUser string `json:",omitempty"`
 	// Whole marks the events of one group write (a SCIM POST, PUT, PATCH or DELETE of a
 	// group), applied together in one step or not at all; the write's commit records them
 	// applied. A worker that finds one of them not applied (its process ended before the

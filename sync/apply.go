@@ -79,7 +79,7 @@ func input(ev provider.LifecycleEvent) lifecycle.UserInput {
 // on the revision it names.
 func updateInput(ev provider.LifecycleEvent) lifecycle.UserInput {
 	in := input(ev)
-	in.Name, in.IfRevision = "", ev.IfRevision
+	in.Name, in.IfRevision, in.IfUser = "", ev.IfRevision, ev.IfUser
 	if ev.State != "" {
 		in.State = &ev.State
 	}
@@ -140,13 +140,13 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 	case provider.EventUserDisable, provider.EventUserEnable:
 		disable := ev.Type == provider.EventUserDisable
 		if ev.IfRevision != nil {
-			_, err = m.SetUserStateAt(ctx, actor, ev.Username, disable, "", *ev.IfRevision)
+			_, err = m.SetUserStateAt(ctx, actor, ev.Username, disable, ev.IfUser, *ev.IfRevision)
 		} else {
 			_, err = m.SetUserState(ctx, actor, ev.Username, disable)
 		}
 	case provider.EventUserDelete:
-		if ev.IfRevision != nil {
-			err = m.DeleteUserAt(ctx, actor, ev.Username, "", *ev.IfRevision)
+		if ev.IfRevision != nil || ev.IfUser != "" {
+			err = m.DeleteUserAt(ctx, actor, ev.Username, ev.IfUser, ev.IfRevision)
 		} else {
 			err = m.DeleteUser(ctx, actor, ev.Username)
 		}
@@ -228,7 +228,7 @@ func (a *Applier) membership(ctx context.Context, ev provider.LifecycleEvent) er
 		default:
 			return nil
 		}
-		return &lifecycle.UserInput{Groups: &groups, IfRevision: ev.IfRevision}
+		return &lifecycle.UserInput{Groups: &groups, IfRevision: ev.IfRevision, IfUser: ev.IfUser}
 	})
 	return err
 }

@@ -796,7 +796,9 @@ func (m *Manager) MemberChanges(ctx context.Context, actor Actor, names []string
 			return nil, m.refuse(ctx, actor, ActionUsersUpdate, r.Name, "", perr)
 		}
 		rev := r.Profile.Revision
-		changes = append(changes, store.UserChange{Name: r.Name, Now: m.now(), IfRevision: &rev, Profile: &p,
+		// On the user read, not only its revision: one deleted and created again since
+		// would be given r's profile.
+		changes = append(changes, store.UserChange{Name: r.Name, Now: m.now(), IfRevision: &rev, IfUser: r.ID, Profile: &p,
 			Audit: []store.AuditEvent{m.event(ctx, actor, ActionUsersUpdate, r.Name, "", profileChanges(r.Profile, p))}})
 	}
 	return changes, nil

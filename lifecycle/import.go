@@ -746,8 +746,9 @@ func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur
 		u, factors = cur.rec.User, cur.factors
 		c.Name = u.Name // as created: the row may give it in another case
 		// As read: a change made since (the admin API's, a directory's) refuses the row
-		// rather than being undone by a profile it did not see.
-		c.IfRevision = &cur.rec.Profile.Revision
+		// rather than being undone by a profile it did not see; so does the user deleted
+		// and created again since, whose revision restarted.
+		c.IfRevision, c.IfUser = &cur.rec.Profile.Revision, u.ID
 		for _, d := range []struct{ name, was, is string }{
 			{"email", base.Email, p.Email}, {"phone", base.Phone, p.Phone}, {"country", base.Country, p.Country},
 			{"displayName", base.DisplayName, p.DisplayName},

@@ -922,9 +922,30 @@ func (p *selfServicePage) pendingPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// What led here (post/redirect/get): emfa's own words, by a fixed key, never a
+	// link's, since any site may link to the page; a lock's wait is the factor's.
+	texted := f.Destination != ""
 	d := pageData{}
-	if c.QueryParam("sent") == "1" {
+	switch {
+	case c.QueryParam("sent") == "1":
 		d.Notice = "A new code is on its way."
+	case c.QueryParam("wrong") == "1": // a first code that was not right
+		d.Error = "That code did not work. Type the code the app shows now, and confirm again."
+		if texted {
+			d.Error = "That code did not work. Check the code in the message we sent, and confirm again."
+		}
+	case c.QueryParam("spent") == "1" && texted: // a sent code that can no longer be used
+		d.Error, d.Resend = "That code can no longer be used: it was tried too many times, or it expired. Send a new code, and type it.", true
+	case c.QueryParam("locked") == "1": // too many wrong codes: for how long, the factor says
+		if wait := p.ss.FactorLockedFor(f); wait > 0 {
+			d.Error = "Too many wrong codes: this set-up is locked for " + inWords(wait) +
+				". Wait until then, and type the code the app shows then."
+			if texted {
+				d.Error = "Too many wrong codes: this set-up is locked for " + inWords(wait) +
+					". Wait until then, then send a new code and type it."
+			}
+		}
+		d.Resend = texted // the lock over, a texted code may have expired meanwhile
 	}
 	return p.showPending(c, sess, f, http.StatusOK, d)
 }
@@ -1032,30 +1053,37 @@ func (p *selfServicePage) confirm(c echo.Context, sess lifecycle.Session) error 
 
 // confirmAgain shows the confirm form again after a code that was refused, saying why:
 // a wrong code (type it again), a factor locked by too many (wait, and until when), or a
-// sent code that can no longer be used (send a new one).
+// sent code that can no longer be used (send a new one). Those three are the form again
+// by its GET (pendingPage, post/redirect/get), as the sign-in's code form is: a reload,
+// Back or Forward does not post the same code again, which would count another try.
 func (p *selfServicePage) confirmAgain(c echo.Context, sess lifecycle.Session, le *lifecycle.Error) error {
+	why := ""
+	switch le.Code {
+	case "invalid_passcode":
+		why = "wrong"
+	case lifecycle.CodeFactorLocked:
+		why = "locked"
+	case lifecycle.CodeCodeSpent:
+		why = "spent"
+	}
+	if why != "" {
+		if token := c.FormValue("shown"); token != "" && token != p.shownOf(c) {
+			if _, _, ok := p.ss.OpenShown(sess, token); ok {
+				p.setShown(c, token) // the key this form showed, for the page after the redirect
+			}
+		}
+		return c.Redirect(http.StatusSeeOther, "/self-service/confirm?"+why+"=1")
+	}
 	f, err := p.ss.Pending(c.Request().Context(), sess)
 	if err != nil {
 		return err
 	}
-	texted := f.Destination != ""
 	d := pageData{Error: "That code did not work. Type the code the app shows now, and confirm again."}
-	if texted {
+	if f.Destination != "" {
 		d.Error = "That code did not work. Check the code in the message we sent, and confirm again."
 	}
-	switch le.Code {
-	case "missing_field":
+	if le.Code == "missing_field" {
 		d.Error = "Code is required: type the code, and confirm."
-	case lifecycle.CodeFactorLocked:
-		d.Error = "Too many wrong codes: this set-up is locked for " + inWords(le.RetryAfter) +
-			". Wait until then, and type the code the app shows then."
-		if texted {
-			d.Error = "Too many wrong codes: this set-up is locked for " + inWords(le.RetryAfter) +
-				". Wait until then, then send a new code and type it."
-			d.Resend = true
-		}
-	case lifecycle.CodeCodeSpent:
-		d.Error, d.Resend = "That code can no longer be used: it was tried too many times, or it expired. Send a new code, and type it.", true
 	}
 	return p.showPending(c, sess, f, adminStatus[le.Kind], d)
 }

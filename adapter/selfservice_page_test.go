@@ -152,7 +152,8 @@ func wrongCode(t *testing.T, secret string) string {
 
 // TestWrongFirstCodeShowsTheFormAgain: a wrong first code of a link's enrollment shows
 // the same key and QR code again with the error and the code field, in the same session,
-// so the user types the right one; no dead end, no second seed.
+// so the user types the right one; no dead end, no second seed. It is the answer of a
+// redirect (post/redirect/get), so that a reload does not type the wrong code again.
 func TestWrongFirstCodeShowsTheFormAgain(t *testing.T) {
 	h, _ := newSelfServiceHarness(t)
 	p := openLink(t, h)
@@ -165,7 +166,7 @@ func TestWrongFirstCodeShowsTheFormAgain(t *testing.T) {
 	}
 	secret := m[1]
 	code := p.do(t, "POST", "/self-service/confirm", url.Values{"code": {wrongCode(t, secret)}})
-	if code != http.StatusUnprocessableEntity || !strings.Contains(p.body, `id="code"`) || !strings.Contains(p.body, `role="alert"`) ||
+	if code != http.StatusOK || p.followed != "/self-service/confirm?wrong=1" || !strings.Contains(p.body, `id="code"`) || !strings.Contains(p.body, `role="alert"`) ||
 		!strings.Contains(p.body, `<code id="secret">`+secret+`</code>`) || !strings.Contains(p.body, `src="data:image/png;base64,`) {
 		t.Fatalf("after a wrong code: %d, want the same key, its QR code and the code field with the error:\n%s", code, p.body)
 	}

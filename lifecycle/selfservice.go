@@ -379,6 +379,16 @@ func (s *SelfService) LockedFor(sess Session) (time.Duration, bool) {
 	return max(sess.State.LockedUntil.Sub(s.m.now()), 0), true
 }
 
+// FactorLockedFor is how much longer the lock on f (a factor Pending answered) lasts:
+// zero when it has none, or once it has ended. The set-up's page says the wait from the
+// factor on each reload, never from its address.
+func (s *SelfService) FactorLockedFor(f Factor) time.Duration {
+	if f.LockedUntil == nil {
+		return 0
+	}
+	return max(f.LockedUntil.Sub(s.m.now()), 0)
+}
+
 // ErrNoSession is a missing, expired or refused session: the page starts again.
 var ErrNoSession = &Error{Kind: Unauthorized, Code: "session_expired", Msg: "your session has ended; start again"}
 

@@ -9,13 +9,13 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewImportRowUpdatesTheUserItRead: an import's row updates its user as read,
+// TestImportRowUpdatesTheUserItRead: an import's row updates its user as read,
 // on the condition of the revision read, the columns the file leaves out kept from the
 // profile read. A user deleted and created again under its name meanwhile (by SCIM, the
 // admin API) is another, its revision restarted at the one read: the old user's profile
 // was written over the new one's (its e-mail address the old one's). The row is refused
 // user_changed, as for a user changed meanwhile, and the new user kept as it is.
-func TestReviewImportRowUpdatesTheUserItRead(t *testing.T) {
+func TestImportRowUpdatesTheUserItRead(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		hooked := &changesAfter{Store: st}

@@ -32,10 +32,10 @@ func reviewRefusedForm(t *testing.T, p *pageBrowser, status int, what, message s
 	}
 }
 
-// TestReviewSetUpWrongCodeRedirects: a wrong first code answers a redirect to the set-up's
+// TestSetUpWrongCodeRedirects: a wrong first code answers a redirect to the set-up's
 // page (post/redirect/get), which shows the same key and the error: a reload of it (or
 // Back/Forward) types no code again, so it counts no other try toward the lockout.
-func TestReviewSetUpWrongCodeRedirects(t *testing.T) {
+func TestSetUpWrongCodeRedirects(t *testing.T) {
 	h, _, _ := newCodePageHarnessAt(t, &fakeClock{t: time.Now()}, "")
 	p := &pageBrowser{h: h}
 	p.do(t, "GET", linkOf(t, h, "alice"), nil)
@@ -64,10 +64,10 @@ func TestReviewSetUpWrongCodeRedirects(t *testing.T) {
 	}
 }
 
-// TestReviewSetUpLockedRedirects: a first code refused for a factor locked answers a
+// TestSetUpLockedRedirects: a first code refused for a factor locked answers a
 // redirect to the set-up's page, which says how long the lock lasts from the factor and
 // the clock on every reload (no number in the address), then asks for the code again.
-func TestReviewSetUpLockedRedirects(t *testing.T) {
+func TestSetUpLockedRedirects(t *testing.T) {
 	h, _, clk := newCodePageHarnessAt(t, &fakeClock{t: time.Now()}, "")
 	p := &pageBrowser{h: h}
 	p.do(t, "GET", linkOf(t, h, "alice"), nil)
@@ -103,9 +103,9 @@ func TestReviewSetUpLockedRedirects(t *testing.T) {
 	}
 }
 
-// TestReviewSetUpSpentRedirects: a texted first code whose tries are used up answers a
+// TestSetUpSpentRedirects: a texted first code whose tries are used up answers a
 // redirect to the set-up's page, which says so and offers a new code on every reload.
-func TestReviewSetUpSpentRedirects(t *testing.T) {
+func TestSetUpSpentRedirects(t *testing.T) {
 	h, _, _ := newCodePageHarnessAt(t, &fakeClock{t: time.Now()}, "")
 	p := &pageBrowser{h: h}
 	p.do(t, "GET", linkOf(t, h, "alice"), nil)

@@ -28,14 +28,14 @@ func (s *reviewEnqueueHook) EnqueueLeased(ctx context.Context, evs []store.Queue
 	return s.SyncQueue.EnqueueLeased(ctx, evs, owner, leaseUntil, now)
 }
 
-// TestReviewSCIMWriteNamesTheUserOfItsID: a SCIM write names a user by its id, but was
+// TestSCIMWriteNamesTheUserOfItsID: a SCIM write names a user by its id, but was
 // made by name: a user deleted and created again under its name (by the admin API, an
 // import, another directory) between the request's read of the id and the write was
 // written instead, its revision restarted at the one read. A DELETE of the old id
 // deleted the new user, a PUT or PATCH replaced its profile or state. The old id is
 // gone: 404, or 412 for a request conditional on the old user's version, and the new
 // user is kept as it is.
-func TestReviewSCIMWriteNamesTheUserOfItsID(t *testing.T) {
+func TestSCIMWriteNamesTheUserOfItsID(t *testing.T) {
 	for _, c := range []struct {
 		name, method, body string
 		ifMatch            bool

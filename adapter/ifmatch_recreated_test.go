@@ -26,13 +26,13 @@ func (s *reviewWriteHook) ApplyUserChanges(ctx context.Context, cs []store.UserC
 	return s.Store.ApplyUserChanges(ctx, cs)
 }
 
-// TestReviewAdminIfMatchNamesTheUser: an admin API write with If-Match applies only to
+// TestAdminIfMatchNamesTheUser: an admin API write with If-Match applies only to
 // the user its ETag names (its id and revision). A user deleted and created again under
 // its name between the request's check of the tag and its write is another user, whose
 // revision restarts where the old one's was: the write was made by name on the revision
 // alone, and a DELETE on the old user's tag deleted the new user (a PATCH or disable
 // changed it). It is answered 412 user_changed, the new user kept as it is.
-func TestReviewAdminIfMatchNamesTheUser(t *testing.T) {
+func TestAdminIfMatchNamesTheUser(t *testing.T) {
 	for _, req := range [][3]string{
 		{"DELETE", "", ""},
 		{"POST", "/disable", ""},

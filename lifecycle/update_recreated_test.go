@@ -9,14 +9,14 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewEditUserWritesTheUserItRead: an update reads the user, edits it and writes
+// TestEditUserWritesTheUserItRead: an update reads the user, edits it and writes
 // the whole profile back on the condition of the revision read. A user deleted and
 // created again under its name between the read and the write has another id and its
 // revision restarted, often at the one read: the old user's profile, edited, was written
 // over the new user's (its e-mail address replaced by the old one's). The write is made
 // on the user read too, and an update that named no version is made again on the new
 // user.
-func TestReviewEditUserWritesTheUserItRead(t *testing.T) {
+func TestEditUserWritesTheUserItRead(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		hooked := &changesAfter{Store: st}

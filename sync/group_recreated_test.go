@@ -27,13 +27,13 @@ func (s *groupWriteAfter) ApplyGroupChange(ctx context.Context, c store.GroupCha
 	return s.SyncQueue.ApplyGroupChange(ctx, c)
 }
 
-// TestReviewGroupWriteChangesTheMemberItRead: a SCIM group write reads each member it
+// TestGroupWriteChangesTheMemberItRead: a SCIM group write reads each member it
 // adds or removes and writes the member's whole profile back, on the condition of the
 // revision read. A member deleted and created again under its name meanwhile (by the
 // admin API, an import) is another user, its revision restarted at the one read: the old
 // user's profile was written over the new one's (its e-mail address the old one's). The
 // write is made on the user read too, and made again on the new user.
-func TestReviewGroupWriteChangesTheMemberItRead(t *testing.T) {
+func TestGroupWriteChangesTheMemberItRead(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, m, _ := newQueue(t, st)

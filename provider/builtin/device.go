@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -67,7 +68,20 @@ type Devices struct {
 	now     func() time.Time
 	log     *slog.Logger
 	refusal func(ctx context.Context, prefix, username, capability string) (string, error)
+
+	// refusedMu guards refusedAt: when each factor's last refused registration was
+	// recorded (refuse).
+	refusedMu sync.Mutex
+	refusedAt map[string]time.Time
 }
+
+// A registration refused with a known code is recorded at most once per factor per
+// refusalEvery (the others are logged only, by the caller), for at most refusalEntries
+// factors at once: a script replaying a copied code cannot fill the audit table.
+const (
+	refusalEvery   = time.Minute
+	refusalEntries = 10000
+)
 
 // NewDevices builds the device service.
 func NewDevices(o DevicesOptions) (*Devices, error) {
@@ -80,7 +94,7 @@ func NewDevices(o DevicesOptions) (*Devices, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Devices{store: o.Store, now: o.Now, log: o.Log, refusal: o.Refusal}, nil
+	return &Devices{store: o.Store, now: o.Now, log: o.Log, refusal: o.Refusal, refusedAt: map[string]time.Time{}}, nil
 }
 
 // Register spends an activation code on a device's public key and returns the device
@@ -107,14 +121,21 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 	case tx.Capability != activationCapability:
 		return "", fmt.Errorf("%w: not an activation code", provider.ErrActivation)
 	case tx.Status != string(provider.StatusPending):
-		return "", fmt.Errorf("%w: code already %s", provider.ErrActivation, tx.Status)
+		why := "activation code already " + tx.Status
+		switch provider.Status(tx.Status) {
+		case provider.StatusSuccess:
+			why = "activation code already used"
+		case provider.StatusTimeout:
+			why = "activation code expired"
+		}
+		return "", d.refuse(ctx, tx, why, fmt.Errorf("%w: code already %s", provider.ErrActivation, tx.Status))
 	case !now.Before(tx.ExpiresAt):
 		return "", d.codeExpired(ctx, id, tx, now)
 	}
 	// A user disabled while the device waited does not bind it: the code stays unspent,
 	// for the user enabled again within its lifetime. (A user deleted took the factor.)
 	if u, err := d.store.GetUser(ctx, tx.Username); err == nil && u.Disabled {
-		return "", fmt.Errorf("%w: user %s is disabled", provider.ErrActivation, tx.Username)
+		return "", d.refuse(ctx, tx, "user disabled", fmt.Errorf("%w: user %s is disabled", provider.ErrActivation, tx.Username))
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", err
 	}
@@ -184,7 +205,40 @@ var errExpired = errors.New("deadline passed")
 // codeExpired ends activation code id TIMEOUT and says it expired.
 func (d *Devices) codeExpired(ctx context.Context, id string, tx store.Transaction, now time.Time) error {
 	d.store.CompleteTransaction(ctx, id, string(provider.StatusTimeout), now) // best effort: it is refused either way
-	return fmt.Errorf("%w: code expired at %s", provider.ErrActivation, tx.ExpiresAt.UTC().Format(time.RFC3339))
+	return d.refuse(ctx, tx, "activation code expired",
+		fmt.Errorf("%w: code expired at %s", provider.ErrActivation, tx.ExpiresAt.UTC().Format(time.RFC3339)))
+}
+
+// refuse records the refusal err of a registration with tx, a code that exists but
+// cannot be used, in the trail of the code's user and factor: FAILED with why, never the
+// code. A known code used again is a sign it was copied (the QR code photographed), which
+// the user's trail must show. At most one row per factor per refusalEvery; the others
+// only reach the log, as the caller logs every refusal. It returns err.
+func (d *Devices) refuse(ctx context.Context, tx store.Transaction, why string, err error) error {
+	now := d.now()
+	d.refusedMu.Lock()
+	if len(d.refusedAt) >= refusalEntries {
+		for k, at := range d.refusedAt {
+			if now.Sub(at) >= refusalEvery {
+				delete(d.refusedAt, k)
+			}
+		}
+	}
+	last, seen := d.refusedAt[tx.FactorID]
+	record := (!seen || now.Sub(last) >= refusalEvery) && (seen || len(d.refusedAt) < refusalEntries)
+	if record {
+		d.refusedAt[tx.FactorID] = now
+	}
+	d.refusedMu.Unlock()
+	if !record {
+		return err
+	}
+	ev := store.AuditEvent{Time: now, RequestID: provider.RequestID(ctx), Username: tx.Username, Capability: TypePush, FactorID: tx.FactorID,
+		Resource: ResourceDeviceRegister, Outcome: string(provider.StatusFailed), Reason: why}
+	if aerr := d.store.AppendAudit(ctx, ev); aerr != nil {
+		d.log.Warn("device registration refusal not recorded", "device", tx.FactorID, "user", tx.Username, "reason", why, "error", aerr)
+	}
+	return err
 }
 
 var nonceSyntax = regexp.MustCompile(`^[A-Za-z0-9_-]{16,128}$`)

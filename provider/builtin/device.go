@@ -154,9 +154,12 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 	// The code spent, the factor active with its key and name, the self-service link it
 	// was enrolled with spent, and the record: one unit, so a crash between them cannot
 	// leave a spent code on a factor still pending, nor a link usable again.
-	// A compare-and-set that finds its row gone or changed is a refusal, like a used code.
-	refused := func(err error, why string) error {
+	// A compare-and-set that finds its row gone or changed is a refusal, like a used code,
+	// recorded as one (audited: why the trail says).
+	var audited string
+	refused := func(err error, why, trail string) error {
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+			audited = trail
 			return fmt.Errorf("%w: %s (%v)", provider.ErrActivation, why, err)
 		}
 		return err
@@ -172,10 +175,10 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 		// The code is spent first: this compare-and-set decides which of concurrent
 		// registrations wins.
 		if err := w.CompleteTransaction(ctx, id, string(provider.StatusSuccess), now); err != nil {
-			return refused(err, "code used concurrently")
+			return refused(err, "code used concurrently", "activation code already used")
 		}
 		if err := w.ActivateFactor(ctx, tx.FactorID, params, now); err != nil {
-			return refused(err, "factor "+tx.FactorID+" not pending")
+			return refused(err, "factor "+tx.FactorID+" not pending", "device deleted or no longer pending")
 		}
 		if name != "" {
 			if err := w.UpdateFactorParams(ctx, tx.FactorID, &name, params, now); err != nil {
@@ -184,13 +187,16 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 		}
 		if data.Link != "" {
 			if err := w.SpendLink(ctx, data.Link, now); err != nil {
-				return refused(err, "the activation link it was enrolled with was used or replaced")
+				return refused(err, "the activation link it was enrolled with was used or replaced", "activation link used or replaced")
 			}
 		}
 		return w.AppendAudit(ctx, ev)
 	})
 	if errors.Is(err, errExpired) {
 		return "", d.codeExpired(ctx, id, tx, now)
+	}
+	if audited != "" && errors.Is(err, provider.ErrActivation) {
+		return "", d.refuse(ctx, tx, audited, err)
 	}
 	if err != nil {
 		return "", err

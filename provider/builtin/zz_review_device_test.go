@@ -107,3 +107,81 @@ func TestReviewRefusedRegistrationAudited(t *testing.T) {
 		})
 	})
 }
+
+// racingStore lets another registration with the same code win just before the unit
+// that spends it runs: the concurrent loser of a copied code.
+type racingStore struct {
+	store.Store
+	first func()
+}
+
+func (s racingStore) Update(ctx context.Context, fn func(store.Writer) error) error {
+	if s.first != nil {
+		s.first()
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+// The refusals the registration's unit finds (the code spent concurrently, the device
+// deleted while its code was out, the self-service link it came with spent or replaced)
+// are recorded like those found before it: a pending device an administrator deleted
+// because its QR code was photographed is exactly the one a thief then registers.
+func TestReviewRefusedInTheUnitAudited(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		f := newPushFixture(t, st, false)
+		ctx := context.Background()
+		key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
+		pub, _ := builtin.EncodePublicKey(key)
+		reg := func(d *builtin.Devices, code string) error {
+			_, err := d.Register(ctx, provider.DeviceRegistration{ActivationCode: code, PublicKey: pub, Alg: builtin.AlgES256})
+			return err
+		}
+		refused := func(t *testing.T, id, reason string) {
+			t.Helper()
+			evs := slices.DeleteFunc(registrations(t, st, id), func(ev store.AuditEvent) bool { return ev.Outcome != "FAILED" })
+			if len(evs) != 1 || evs[0].Username != "alice" || evs[0].Capability != "push" || evs[0].Reason != reason {
+				t.Errorf("refusal rows of %s: %+v, want one with %q", id, evs, reason)
+			}
+		}
+
+		t.Run("deleted", func(t *testing.T) {
+			e := f.enroll(t, "alice")
+			if err := st.DeleteFactor(ctx, e.Factor.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := reg(f.devices, e.ActivationCode); !errors.Is(err, provider.ErrActivation) {
+				t.Fatalf("code of a deleted device: %v", err)
+			}
+			refused(t, e.Factor.ID, "device deleted or no longer pending")
+		})
+
+		t.Run("concurrent", func(t *testing.T) {
+			e := f.enroll(t, "alice")
+			winner := f.devices
+			loser, err := builtin.NewDevices(builtin.DevicesOptions{Store: racingStore{Store: st, first: func() {
+				if err := reg(winner, e.ActivationCode); err != nil {
+					t.Errorf("winner: %v", err)
+				}
+			}}, Now: f.clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := reg(loser, e.ActivationCode); !errors.Is(err, provider.ErrActivation) {
+				t.Fatalf("concurrent loser: %v", err)
+			}
+			refused(t, e.Factor.ID, "activation code already used")
+		})
+
+		t.Run("link spent", func(t *testing.T) {
+			en, err := f.engine.Enroll(ctx, builtin.Enrollment{Type: builtin.TypePush, User: "alice", Link: "no-such-link"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, _ := en.Output["activationCode"].(string)
+			if err := reg(f.devices, code); !errors.Is(err, provider.ErrActivation) {
+				t.Fatalf("code of a spent link: %v", err)
+			}
+			refused(t, en.Factor.ID, "activation link used or replaced")
+		})
+	})
+}

@@ -19,7 +19,7 @@ import (
 // trail, under the code's factor, FAILED with why and never the code, at most one row per
 // factor a minute so that a script cannot fill the trail. An unknown code has no user to
 // file it under and stays in the log.
-func TestReviewRefusedRegistrationAudited(t *testing.T) {
+func TestRefusedRegistrationAudited(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newPushFixture(t, st, false)
 		ctx := context.Background()
@@ -126,7 +126,7 @@ func (s racingStore) Update(ctx context.Context, fn func(store.Writer) error) er
 // deleted while its code was out, the self-service link it came with spent or replaced)
 // are recorded like those found before it: a pending device an administrator deleted
 // because its QR code was photographed is exactly the one a thief then registers.
-func TestReviewRefusedInTheUnitAudited(t *testing.T) {
+func TestRefusedInTheUnitAudited(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newPushFixture(t, st, false)
 		ctx := context.Background()

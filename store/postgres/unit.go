@@ -3,12 +3,9 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,58 +30,20 @@ var _ sqlstore.UnitRunner = dialect{}
 // (issue 16). When an assumption does not hold (a replayed code, a retry that another
 // attempt recorded), the transaction aborts with it, nothing of it commits, and fn runs
 // again on the same connection, each result awaited.
-//
-// A pooled connection the server has closed meanwhile (a restart, a failover, a
-// connection killed) is left for another before the unit sends anything on it: sent
-// there, the unit would fail without knowing whether the server took it, and a decision
-// written after a side effect (a code sent, a vendor's challenge) would be lost with the
-// side effect done, for Verify's retry to do again.
 func (dialect) RunUnit(ctx context.Context, db *sql.DB, fn func(e sqlstore.Execer) error) error {
-	for tries := 0; ; tries++ {
-		conn, err := db.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("postgres: update: %w", err)
-		}
-		err = conn.Raw(func(dc any) error {
-			c := dc.(*stdlib.Conn).Conn()
-			if hungUp(c.PgConn().Conn()) && tries <= db.Stats().MaxOpenConnections {
-				return driver.ErrBadConn // the pool closes it
-			}
-			err := run(ctx, &unit{c: c, b: &pgx.Batch{}, deferred: store.SyncDeferred(ctx), speculate: true}, fn)
-			if errors.Is(err, errAssumed) {
-				err = run(ctx, &unit{c: c, b: &pgx.Batch{}, deferred: store.SyncDeferred(ctx)}, fn)
-			}
-			return err
-		})
-		conn.Close()
-		if !errors.Is(err, driver.ErrBadConn) {
-			return err
-		}
-	}
-}
-
-// hungUp reports whether the server closed c, or said something on it while it was idle
-// (PostgreSQL's last words before closing: "terminating connection due to administrator
-// command"), without reading or waiting: one system call.
-func hungUp(c net.Conn) bool {
-	if u, ok := c.(interface{ NetConn() net.Conn }); ok { // TLS: its socket
-		c = u.NetConn()
-	}
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
+	conn, err := db.Conn(ctx)
 	if err != nil {
-		return false
+		return fmt.Errorf("postgres: update: %w", err)
 	}
-	var perr error
-	if err := rc.Read(func(fd uintptr) bool { _, perr = peek(fd); return true }); err != nil {
-		return true
-	}
-	// Nothing waiting is a live connection; a hang-up, words unasked for on an idle
-	// connection, or an error (a reset) is not.
-	return !errors.Is(perr, syscall.EAGAIN)
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c := dc.(*stdlib.Conn).Conn()
+		err := run(ctx, &unit{c: c, b: &pgx.Batch{}, deferred: store.SyncDeferred(ctx), speculate: true}, fn)
+		if errors.Is(err, errAssumed) {
+			err = run(ctx, &unit{c: c, b: &pgx.Batch{}, deferred: store.SyncDeferred(ctx)}, fn)
+		}
+		return err
+	})
 }
 
 // errAssumed: an assumed result did not hold, and the speculative unit rolled back.

@@ -11,21 +11,6 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// reviewWriteHook is a store that runs before once, just before the next user change is
-// written: after the request read the user it checks an If-Match against.
-type reviewWriteHook struct {
-	store.Store
-	before func()
-}
-
-func (s *reviewWriteHook) ApplyUserChanges(ctx context.Context, cs []store.UserChange) []error {
-	if f := s.before; f != nil {
-		s.before = nil
-		f()
-	}
-	return s.Store.ApplyUserChanges(ctx, cs)
-}
-
 // TestAdminIfMatchNamesTheUser: an admin API write with If-Match applies only to
 // the user its ETag names (its id and revision). A user deleted and created again under
 // its name between the request's check of the tag and its write is another user, whose
@@ -41,7 +26,7 @@ func TestAdminIfMatchNamesTheUser(t *testing.T) {
 		t.Run(req[0]+req[1], func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {
 				ctx := context.Background()
-				hooked := &reviewWriteHook{Store: st}
+				hooked := &testdb.BeforeUserChanges{Store: st}
 				h := newAdminHarnessOn(t, hooked)
 				other, err := lifecycle.New(lifecycle.Options{Store: st}) // another client, on this replica or another
 				if err != nil {
@@ -54,7 +39,7 @@ func TestAdminIfMatchNamesTheUser(t *testing.T) {
 				}
 				old := hdr.Get("ETag")
 				var again lifecycle.User
-				hooked.before = func() {
+				hooked.Before = func() {
 					if err := other.DeleteUser(ctx, "test", "kim"); err != nil {
 						t.Error(err)
 					}

@@ -39,21 +39,21 @@ func TestOAuthClientIDLogBounded(t *testing.T) {
 	}
 }
 
-// reviewObserver records what the edge counts (Observer).
-type reviewObserver struct {
+// countingObserver records what the edge counts (Observer).
+type countingObserver struct {
 	mu   gosync.Mutex
 	auth []string // api/reason
 }
 
-func (o *reviewObserver) AuthFailure(api, reason string) {
+func (o *countingObserver) AuthFailure(api, reason string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.auth = append(o.auth, api+"/"+reason)
 }
-func (o *reviewObserver) Retry(string, string) {}
-func (o *reviewObserver) StoreError(string)    {}
+func (o *countingObserver) Retry(string, string) {}
+func (o *countingObserver) StoreError(string)    {}
 
-func (o *reviewObserver) authFailures() []string {
+func (o *countingObserver) authFailures() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return slices.Clone(o.auth)
@@ -67,7 +67,7 @@ func (o *reviewObserver) authFailures() []string {
 // throttle of wrong credentials is still counted.
 func TestAuthFailuresOnlyRefusedCredentials(t *testing.T) {
 	h, ss := newSelfServiceHarness(t)
-	obs := &reviewObserver{}
+	obs := &countingObserver{}
 	h.harness = newHarness(t, func(o *Options) {
 		o.Admin = h.manager
 		o.SelfService = ss

@@ -13,14 +13,14 @@ import (
 	"github.com/emfa/emfa/sync"
 )
 
-// reviewEnqueueHook is a sync queue store that runs before once, just before the next
+// enqueueHook is a sync queue store that runs before once, just before the next
 // events are queued to be applied: after the SCIM request read the user its id names.
-type reviewEnqueueHook struct {
+type enqueueHook struct {
 	store.SyncQueue
 	before func()
 }
 
-func (s *reviewEnqueueHook) EnqueueLeased(ctx context.Context, evs []store.QueuedEvent, owner string, leaseUntil, now time.Time) ([]int64, error) {
+func (s *enqueueHook) EnqueueLeased(ctx context.Context, evs []store.QueuedEvent, owner string, leaseUntil, now time.Time) ([]int64, error) {
 	if f := s.before; f != nil {
 		s.before = nil
 		f()
@@ -56,7 +56,7 @@ func TestSCIMWriteNamesTheUserOfItsID(t *testing.T) {
 					t.Fatal(err)
 				}
 				sq := st.(store.SyncQueue)
-				hooked := &reviewEnqueueHook{SyncQueue: sq}
+				hooked := &enqueueHook{SyncQueue: sq}
 				log := slog.New(slog.NewTextHandler(io.Discard, nil))
 				q := (&sync.Queue{Store: hooked, Applier: &sync.Applier{M: m, Groups: sq}, Log: log}).Init()
 				srv := New(Options{Log: log, Sync: &Sync{Queue: q, Manager: m, SCIMToken: testSCIMToken}})

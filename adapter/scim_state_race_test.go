@@ -15,38 +15,16 @@ import (
 	"github.com/emfa/emfa/sync"
 )
 
-type reviewClock struct {
-	mu gosync.Mutex
-	t  time.Time
-}
-
-func (c *reviewClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *reviewClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-// reviewHooked is a store whose next batch of user changes first runs before.
-type reviewHooked struct {
-	store.Store
-	before func()
-}
-
-func (s *reviewHooked) ApplyUserChanges(ctx context.Context, cs []store.UserChange) []error {
-	if f := s.before; f != nil {
-		s.before = nil
-		f()
-	}
-	return s.Store.ApplyUserChanges(ctx, cs)
-}
-
-// reviewVendor keeps each user's state as it is told it.
-type reviewVendor struct {
+// stateVendor keeps each user's state as it is told it.
+type stateVendor struct {
 	mu    gosync.Mutex
 	state map[string]string
 	told  []string
 }
 
-func (v *reviewVendor) PropagationTarget() string { return "duo" }
+func (v *stateVendor) PropagationTarget() string { return "duo" }
 
-func (v *reviewVendor) Propagate(_ context.Context, ev provider.LifecycleEvent) error {
+func (v *stateVendor) Propagate(_ context.Context, ev provider.LifecycleEvent) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.told = append(v.told, ev.Type)
@@ -73,15 +51,15 @@ func (v *reviewVendor) Propagate(_ context.Context, ev provider.LifecycleEvent) 
 func TestSCIMActiveAndOperatorAtOnceAgreeWithTheVendor(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		clk := &reviewClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
-		hooked := &reviewHooked{Store: st}
+		clk := &fakeClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+		hooked := &testdb.BeforeUserChanges{Store: st}
 		m, err := lifecycle.New(lifecycle.Options{Store: hooked, Now: clk.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
 		sq := st.(store.SyncQueue)
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		duo := &reviewVendor{state: map[string]string{}}
+		duo := &stateVendor{state: map[string]string{}}
 		q := (&sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq, Now: clk.Now}, Log: log, Now: clk.Now,
 			Propagators: []provider.LifecyclePropagator{duo}}).Init()
 		ops, err := lifecycle.New(lifecycle.Options{Store: st, Now: clk.Now, Propagation: q})
@@ -97,7 +75,7 @@ func TestSCIMActiveAndOperatorAtOnceAgreeWithTheVendor(t *testing.T) {
 		h.drain()
 		clk.Advance(time.Minute)
 		// The operator enables alice, then disables her again, while the PATCH is on its way.
-		hooked.before = func() {
+		hooked.Before = func() {
 			for _, disabled := range []bool{false, true} {
 				clk.Advance(time.Second)
 				if _, err := ops.SetUserState(ctx, "ops-token", "alice", disabled); err != nil {
@@ -109,7 +87,7 @@ func TestSCIMActiveAndOperatorAtOnceAgreeWithTheVendor(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("patch: %d %v", code, u)
 		}
-		if hooked.before != nil {
+		if hooked.Before != nil {
 			t.Fatal("the PATCH wrote nothing")
 		}
 		clk.Advance(time.Minute)

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// reviewPendingFactor is the id and failure count of user's one factor.
-func reviewPendingFactor(t *testing.T, h *adminHarness, user string) (string, float64) {
+// pendingFactorOf is the id and failure count of user's one factor.
+func pendingFactorOf(t *testing.T, h *adminHarness, user string) (string, float64) {
 	t.Helper()
 	_, out := h.admin(t, h.read, "GET", "/admin/v1/users/"+user+"/factors", "")
 	fs, _ := out["factors"].([]any)
@@ -22,9 +22,9 @@ func reviewPendingFactor(t *testing.T, h *adminHarness, user string) (string, fl
 	return f["id"].(string), n
 }
 
-// reviewRefusedForm checks that p shows the set-up's code form again with message, marked
+// checkRefusedForm checks that p shows the set-up's code form again with message, marked
 // for assistive technology as the POST's answer was.
-func reviewRefusedForm(t *testing.T, p *pageBrowser, status int, what, message string) {
+func checkRefusedForm(t *testing.T, p *pageBrowser, status int, what, message string) {
 	t.Helper()
 	if status != http.StatusOK || !strings.Contains(p.body, `id="code"`) || !strings.Contains(p.body, `role="alert"`) ||
 		!strings.Contains(p.body, `aria-invalid="true" aria-describedby="error"`) || !strings.Contains(p.body, message) {
@@ -51,15 +51,15 @@ func TestSetUpWrongCodeRedirects(t *testing.T) {
 	if p.followed != "/self-service/confirm?wrong=1" {
 		t.Fatalf("a wrong first code: %d, redirected to %q; want a redirect to /self-service/confirm?wrong=1\n%s", status, p.followed, p.body)
 	}
-	reviewRefusedForm(t, p, status, "after a wrong code", "That code did not work.")
+	checkRefusedForm(t, p, status, "after a wrong code", "That code did not work.")
 	if !strings.Contains(p.body, `<code id="secret">`+m[1]+`</code>`) {
 		t.Fatalf("after a wrong code: not the same key\n%s", p.body)
 	}
-	_, failures := reviewPendingFactor(t, h, "alice")
+	_, failures := pendingFactorOf(t, h, "alice")
 	for range 3 { // reloads
-		reviewRefusedForm(t, p, p.do(t, "GET", "/self-service/confirm?wrong=1", nil), "a reload", "That code did not work.")
+		checkRefusedForm(t, p, p.do(t, "GET", "/self-service/confirm?wrong=1", nil), "a reload", "That code did not work.")
 	}
-	if _, n := reviewPendingFactor(t, h, "alice"); n != failures || failures != 1 {
+	if _, n := pendingFactorOf(t, h, "alice"); n != failures || failures != 1 {
 		t.Errorf("failures: %v after the wrong code, %v after reloads; want 1 and no more", failures, n)
 	}
 }
@@ -79,7 +79,7 @@ func TestSetUpLockedRedirects(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no key on the confirm page: %s", p.body)
 	}
-	id, _ := reviewPendingFactor(t, h, "alice")
+	id, _ := pendingFactorOf(t, h, "alice")
 	for range 10 {
 		if _, err := h.store.RecordFailure(context.Background(), id, clk.Now(), 10, 5*time.Minute); err != nil {
 			t.Fatal(err)
@@ -89,11 +89,11 @@ func TestSetUpLockedRedirects(t *testing.T) {
 	if p.followed != "/self-service/confirm?locked=1" {
 		t.Fatalf("a code for a locked set-up: %d, redirected to %q; want /self-service/confirm?locked=1\n%s", status, p.followed, p.body)
 	}
-	reviewRefusedForm(t, p, status, "locked", "this set-up is locked for 5 minutes.")
-	_, failures := reviewPendingFactor(t, h, "alice")
+	checkRefusedForm(t, p, status, "locked", "this set-up is locked for 5 minutes.")
+	_, failures := pendingFactorOf(t, h, "alice")
 	clk.Advance(3 * time.Minute)
-	reviewRefusedForm(t, p, p.do(t, "GET", "/self-service/confirm?locked=1", nil), "a reload 3 minutes later", "this set-up is locked for 2 minutes.")
-	if _, n := reviewPendingFactor(t, h, "alice"); n != failures {
+	checkRefusedForm(t, p, p.do(t, "GET", "/self-service/confirm?locked=1", nil), "a reload 3 minutes later", "this set-up is locked for 2 minutes.")
+	if _, n := pendingFactorOf(t, h, "alice"); n != failures {
 		t.Errorf("failures: %v, then %v after a reload", failures, n)
 	}
 	clk.Advance(3 * time.Minute)
@@ -122,9 +122,9 @@ func TestSetUpSpentRedirects(t *testing.T) {
 	if p.followed != "/self-service/confirm?spent=1" {
 		t.Fatalf("a texted code used up: %d, redirected to %q; want /self-service/confirm?spent=1\n%s", status, p.followed, p.body)
 	}
-	reviewRefusedForm(t, p, status, "spent", "That code can no longer be used")
+	checkRefusedForm(t, p, status, "spent", "That code can no longer be used")
 	if !strings.Contains(p.body, `id="resend"`) {
 		t.Fatalf("spent: no new code offered\n%s", p.body)
 	}
-	reviewRefusedForm(t, p, p.do(t, "GET", "/self-service/confirm?spent=1", nil), "a reload", "That code can no longer be used")
+	checkRefusedForm(t, p, p.do(t, "GET", "/self-service/confirm?spent=1", nil), "a reload", "That code can no longer be used")
 }

@@ -496,17 +496,6 @@ func TestAliasBombRefused(t *testing.T) {
 	}
 }
 
-const reviewBase = `
-server:
-  auth:
-    basic: {username: verify, password: "a-strong-password-0123"}
-storage:
-  dsn: ":memory:"
-  encryptionKey: "` + testKey + `"
-providers:
-  - {name: A, credentialPrefix: a, capabilities: [totp]}
-`
-
 // TestErrorsNeverQuoteASecret: a secret written where a list or a section goes (a single
 // old key for previousEncryptionKeys, a token for a sync source's section) is refused
 // without its value in the error, which emfa check prints and a reload logs.
@@ -515,8 +504,8 @@ func TestErrorsNeverQuoteASecret(t *testing.T) {
 	const tok = "scim-token-0123456789abcdef0123456789"
 	vars := env(map[string]string{"OLD_KEY": oldKey, "SCIM_TOKEN": tok})
 	for _, doc := range []string{
-		strings.Replace(reviewBase, "  dsn: \":memory:\"\n", "  dsn: \":memory:\"\n  previousEncryptionKeys: \"${OLD_KEY}\"\n", 1),
-		reviewBase + "sync: {scim: \"${SCIM_TOKEN}\"}\n",
+		strings.Replace(minimalYAML, "  dsn: \"file:/var/lib/emfa/emfa.db\"\n", "  dsn: \"file:/var/lib/emfa/emfa.db\"\n  previousEncryptionKeys: \"${OLD_KEY}\"\n", 1),
+		minimalYAML + "sync: {scim: \"${SCIM_TOKEN}\"}\n",
 	} {
 		_, err := Parse([]byte(doc), "yaml", vars)
 		if err == nil || strings.Contains(err.Error(), oldKey) || strings.Contains(err.Error(), tok) || !strings.Contains(err.Error(), "a string") {
@@ -524,7 +513,7 @@ func TestErrorsNeverQuoteASecret(t *testing.T) {
 		}
 	}
 	// Where a number or a duration goes, the value is shown: it helps, and is no secret.
-	if _, err := Parse([]byte(strings.Replace(reviewBase, "storage:\n", "storage:\n  auditRetention: \"soon\"\n", 1)), "yaml", vars); err == nil || !strings.Contains(err.Error(), `"soon"`) {
+	if _, err := Parse([]byte(strings.Replace(minimalYAML, "storage:\n", "storage:\n  auditRetention: \"soon\"\n", 1)), "yaml", vars); err == nil || !strings.Contains(err.Error(), `"soon"`) {
 		t.Errorf("a bad duration: %v", err)
 	}
 }
@@ -534,9 +523,9 @@ func TestErrorsNeverQuoteASecret(t *testing.T) {
 // dropped the first one's basic credentials, turning on anonymous access).
 func TestKeysSetTwice(t *testing.T) {
 	for name, doc := range map[string]string{
-		"a section twice": reviewBase + "server:\n  auth: {allowAnonymous: true}\n",
-		"a key twice":     strings.Replace(reviewBase, "storage:\n", "storage:\n  driver: sqlite\n  driver: postgres\n", 1),
-		"in two cases":    strings.Replace(reviewBase, "storage:\n", "storage:\n  driver: sqlite\n  Driver: sqlite\n", 1),
+		"a section twice": minimalYAML + "server:\n  auth: {allowAnonymous: true}\n",
+		"a key twice":     strings.Replace(minimalYAML, "storage:\n", "storage:\n  driver: sqlite\n  driver: postgres\n", 1),
+		"in two cases":    strings.Replace(minimalYAML, "storage:\n", "storage:\n  driver: sqlite\n  Driver: sqlite\n", 1),
 	} {
 		_, err := Parse([]byte(doc), "yaml", env(nil))
 		if err == nil || !strings.Contains(err.Error(), "is set twice (first at line") {
@@ -544,7 +533,7 @@ func TestKeysSetTwice(t *testing.T) {
 		}
 	}
 	// A merge key's values may be overridden: that is what it is for.
-	doc := reviewBase + "x-defaults: &d {requestTimeout: 5s}\n"
+	doc := minimalYAML + "x-defaults: &d {requestTimeout: 5s}\n"
 	doc = strings.Replace(doc, "server:\n", "server:\n  <<: *d\n  requestTimeout: 7s\n", 1)
 	if _, err := Parse([]byte(doc), "yaml", env(nil)); err != nil && strings.Contains(err.Error(), "set twice") {
 		t.Errorf("an override of a merged key: %v", err)
@@ -554,12 +543,12 @@ func TestKeysSetTwice(t *testing.T) {
 // TestEnvOverrideOfANumber: EMFA_TRACING_SAMPLERATIO is a scalar key's override: the
 // string it arrives as is read as a number.
 func TestEnvOverrideOfANumber(t *testing.T) {
-	cfg, err := Parse([]byte(reviewBase), "yaml", env(map[string]string{
+	cfg, err := Parse([]byte(minimalYAML), "yaml", env(map[string]string{
 		"EMFA_TRACING_ENDPOINT": "http://127.0.0.1:4318", "EMFA_TRACING_SAMPLERATIO": "0.5"}))
 	if err != nil || cfg.Tracing.SampleRatio != 0.5 {
 		t.Fatalf("EMFA_TRACING_SAMPLERATIO=0.5: %v", err)
 	}
-	if _, err := Parse([]byte(reviewBase), "yaml", env(map[string]string{"EMFA_TRACING_SAMPLERATIO": "half"})); err == nil {
+	if _, err := Parse([]byte(minimalYAML), "yaml", env(map[string]string{"EMFA_TRACING_SAMPLERATIO": "half"})); err == nil {
 		t.Error("EMFA_TRACING_SAMPLERATIO=half accepted")
 	}
 }
@@ -568,11 +557,11 @@ func TestEnvOverrideOfANumber(t *testing.T) {
 // port from 0 to 65535.
 func TestAdminListenChecked(t *testing.T) {
 	for _, l := range []string{"127.0.0.1:99999", "127.0.0.1:-1", "127.0.0.1:http", "bad host!:9090", "9090"} {
-		if _, err := Parse([]byte(reviewBase+"admin: {listen: \""+l+"\"}\n"), "yaml", env(nil)); err == nil || !strings.Contains(err.Error(), "admin.listen") {
+		if _, err := Parse([]byte(minimalYAML+"admin: {listen: \""+l+"\"}\n"), "yaml", env(nil)); err == nil || !strings.Contains(err.Error(), "admin.listen") {
 			t.Errorf("admin.listen %q: %v", l, err)
 		}
 	}
-	if _, err := Parse([]byte(reviewBase+"admin: {listen: \"127.0.0.1:9091\"}\n"), "yaml", env(nil)); err != nil {
+	if _, err := Parse([]byte(minimalYAML+"admin: {listen: \"127.0.0.1:9091\"}\n"), "yaml", env(nil)); err != nil {
 		t.Errorf("a good admin.listen: %v", err)
 	}
 }

@@ -22,7 +22,7 @@ import (
 func TestApplyBatchNotBegunAfterLease(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		slow := &appliesAfter{Store: st}
+		slow := &testdb.BeforeUserChanges{Store: st}
 		clk := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
 		m, err := lifecycle.New(lifecycle.Options{Store: slow, Now: clk.Now})
 		if err != nil {
@@ -31,7 +31,7 @@ func TestApplyBatchNotBegunAfterLease(t *testing.T) {
 		sq := st.(store.SyncQueue)
 		a := (&sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq, Now: clk.Now}, Now: clk.Now}).Init()
 		var taken []store.QueuedEvent
-		slow.before = func() {
+		slow.Before = func() {
 			clk.Advance(2 * time.Minute) // past the batch's lease (1 minute)
 			now := clk.Now()
 			evs, err := sq.ClaimEvents(ctx, "other", 100, now, now.Add(time.Minute), now)

@@ -12,21 +12,6 @@ import (
 	"github.com/emfa/emfa/sync"
 )
 
-// appliesAfter is a store whose next batch of user changes first runs before: another
-// process's change committed while this one's is on its way to the store.
-type appliesAfter struct {
-	store.Store
-	before func()
-}
-
-func (s *appliesAfter) ApplyUserChanges(ctx context.Context, cs []store.UserChange) []error {
-	if f := s.before; f != nil {
-		s.before = nil
-		f()
-	}
-	return s.Store.ApplyUserChanges(ctx, cs)
-}
-
 // TestOperatorChangeNotUndoneByOlderEventMeanwhile: an operator's change committed
 // while the worker applies a directory's older event of the same aspect (after the
 // worker checked the ordering marks, before its write) is not undone by it: "the user an
@@ -93,7 +78,7 @@ func TestOperatorChangeNotUndoneByOlderEventMeanwhile(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {
 				ctx := context.Background()
 				clk := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
-				hooked := &appliesAfter{Store: st}
+				hooked := &testdb.BeforeUserChanges{Store: st}
 				qm, err := lifecycle.New(lifecycle.Options{Store: hooked, Now: clk.Now})
 				if err != nil {
 					t.Fatal(err)
@@ -115,7 +100,7 @@ func TestOperatorChangeNotUndoneByOlderEventMeanwhile(t *testing.T) {
 				}
 				clk.Advance(10 * time.Second)
 				// The operator's change, at start+10s, lands as the worker applies it.
-				hooked.before = func() {
+				hooked.Before = func() {
 					if err := c.op(ctx, ops); err != nil {
 						t.Fatal(err)
 					}
@@ -124,7 +109,7 @@ func TestOperatorChangeNotUndoneByOlderEventMeanwhile(t *testing.T) {
 				if _, err := q.Drain(ctx); err != nil {
 					t.Fatal(err)
 				}
-				if hooked.before != nil {
+				if hooked.Before != nil {
 					t.Fatal("the worker wrote no user")
 				}
 				u, err := ops.GetUser(ctx, "alice")
@@ -152,7 +137,7 @@ func TestStateChangesAtOnceReachTheVendorInTheirOrder(t *testing.T) {
 		q, _, clk := newQueue(t, st)
 		duo := newVendor("duo")
 		q.Propagators = []provider.LifecyclePropagator{duo}
-		hooked := &appliesAfter{Store: st}
+		hooked := &testdb.BeforeUserChanges{Store: st}
 		api := adminManager(t, q, hooked, clk)
 		cli := adminManager(t, q, st, clk)
 		if _, err := api.CreateUser(ctx, "ops-token", lifecycle.UserInput{Name: "alice"}); err != nil {
@@ -162,7 +147,7 @@ func TestStateChangesAtOnceReachTheVendorInTheirOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		clk.Advance(time.Minute)
-		hooked.before = func() {
+		hooked.Before = func() {
 			for _, disabled := range []bool{true, false} {
 				clk.Advance(time.Second)
 				if _, err := cli.SetUserState(ctx, "cli", "alice", disabled); err != nil {

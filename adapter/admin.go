@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -45,10 +46,12 @@ var adminOpenAPIFile []byte
 // adminOpenAPI is the document served: the committed one, with the factor types the
 // engine registers (builtin.Types) wherever it lists them, and the activation modes each
 // takes (activationModes), so that a new type's file and registry line are all it takes (TestAdminOpenAPIFactorTypes keeps the file in step).
-var adminOpenAPI = withFactorTypes(adminOpenAPIFile, builtin.Types())
+// Built at first use, not at start-up: its 60 KiB are decoded and encoded again, which a
+// process serving no admin API (or a CLI command) would pay for nothing.
+var adminOpenAPI = sync.OnceValue(func() []byte { return withFactorTypes(adminOpenAPIFile, builtin.Types()) })
 
 // AdminOpenAPI is the OpenAPI 3 document of the admin API.
-func AdminOpenAPI() []byte { return adminOpenAPI }
+func AdminOpenAPI() []byte { return adminOpenAPI() }
 
 // factorTypeSchemas are the schemas of the document whose type property is a factor type.
 var factorTypeSchemas = []string{"Enrollment", "Factor"}
@@ -144,7 +147,7 @@ func (s *Server) routeAdmin(e *echo.Echo, m *lifecycle.Manager, ss *lifecycle.Se
 		method, path string
 		h            echo.HandlerFunc
 	}{
-		{http.MethodGet, "/openapi.json", func(c echo.Context) error { return c.JSONBlob(http.StatusOK, adminOpenAPI) }},
+		{http.MethodGet, "/openapi.json", func(c echo.Context) error { return c.JSONBlob(http.StatusOK, adminOpenAPI()) }},
 
 		{http.MethodGet, "/users", api.listUsers},
 		{http.MethodPost, "/users", api.createUser},

@@ -62,7 +62,7 @@ var adminBodies = sync.OnceValue(func() map[string]bool {
 	var d struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
 	}
-	if err := json.Unmarshal(adminOpenAPI, &d); err != nil {
+	if err := json.Unmarshal(adminOpenAPI(), &d); err != nil {
 		panic("adapter: admin_openapi.json: " + err.Error()) // embedded and validated by TestAdminOpenAPI
 	}
 	ops := map[string]bool{}

@@ -491,7 +491,7 @@ func TestAdminOpenAPIIdempotencyKey(t *testing.T) {
 			} `json:"parameters"`
 		} `json:"components"`
 	}
-	if err := json.Unmarshal(adminOpenAPI, &doc); err != nil {
+	if err := json.Unmarshal(adminOpenAPI(), &doc); err != nil {
 		t.Fatal(err)
 	}
 	if p := doc.Components.Parameters["idempotencyKey"]; p.Name != HeaderIdempotencyKey || p.In != "header" {

@@ -23,7 +23,7 @@ func TestAdminOpenAPIFactorTypes(t *testing.T) {
 			} `json:"schemas"`
 		} `json:"components"`
 	}
-	for name, text := range map[string][]byte{"committed": adminOpenAPIFile, "served": adminOpenAPI} {
+	for name, text := range map[string][]byte{"committed": adminOpenAPIFile, "served": adminOpenAPI()} {
 		if err := json.Unmarshal(text, &doc); err != nil {
 			t.Fatal(err)
 		}

@@ -32,7 +32,7 @@ type queryParam struct {
 // the document names it ("GET /users/{user}"). Read once, when the admin API is routed
 // (routeAdmin), not at package init: every command of the binary would pay for it (~0.8
 // ms), and only a server with an admin API needs it.
-var adminQueries = sync.OnceValue(func() map[string][]queryParam { return mustQueryParams(adminOpenAPI) })
+var adminQueries = sync.OnceValue(func() map[string][]queryParam { return mustQueryParams(adminOpenAPI()) })
 
 // openAPIParam is a parameter as the document declares it, or a reference to one.
 type openAPIParam struct {

@@ -26,7 +26,7 @@ const ctxScope = "emfa.scope"
 // adminScopes are the scope each admin operation needs, by "METHOD /path" as the document
 // names it ("POST /users/{user}/reset"). Read at routing, as adminQueries are.
 var adminScopes = sync.OnceValue(func() map[string]string {
-	scopes, err := scopesOf(adminOpenAPI)
+	scopes, err := scopesOf(adminOpenAPI())
 	if err != nil {
 		// The document is embedded and checked by TestAdminScopesDocumented: one that
 		// cannot be read is a build defect.

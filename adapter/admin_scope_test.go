@@ -68,7 +68,7 @@ func (h *scopeHarness) aliceWithFactor(t *testing.T) string {
 // a document breaking either rule is refused when read, so the server would not start.
 func TestAdminScopesDocumented(t *testing.T) {
 	h := newScopeHarness(t)
-	scopes, err := scopesOf(adminOpenAPI)
+	scopes, err := scopesOf(adminOpenAPI())
 	if err != nil {
 		t.Fatalf("the document's x-scopes: %v", err)
 	}

@@ -29,10 +29,14 @@ import (
 //go:embed templates/selfservice.html templates/selfservice.css templates/poll.js
 var selfServiceFiles embed.FS
 
-var selfServicePages = template.Must(template.New("selfservice.html").Funcs(template.FuncMap{
-	"typeName": typeName, "stateName": stateName, "day": func(t time.Time) string { return day(t, pageZone) },
-	"when": func(t time.Time) string { return when(t, pageZone) },
-}).ParseFS(selfServiceFiles, "templates/selfservice.html"))
+// selfServicePages are parsed at first use, not at start-up: a process serving no page
+// (or a CLI command) would pay for nothing.
+var selfServicePages = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("selfservice.html").Funcs(template.FuncMap{
+		"typeName": typeName, "stateName": stateName, "day": func(t time.Time) string { return day(t, pageZone) },
+		"when": func(t time.Time) string { return when(t, pageZone) },
+	}).ParseFS(selfServiceFiles, "templates/selfservice.html"))
+})
 
 // pageZone is the time zone the page shows times in, named beside each: the server's
 // (TZ), which is where its users are more often than UTC.
@@ -373,7 +377,7 @@ func (p *selfServicePage) render(c echo.Context, status int, name string, d page
 		d.Help = p.ss.HelpText() // the operator's words on where to get help
 	}
 	var b strings.Builder
-	if err := selfServicePages.ExecuteTemplate(&b, name, d); err != nil {
+	if err := selfServicePages().ExecuteTemplate(&b, name, d); err != nil {
 		return err
 	}
 	return c.HTML(status, b.String())

@@ -933,6 +933,13 @@ func (p *selfServicePage) pendingPage(c echo.Context) error {
 	switch {
 	case c.QueryParam("sent") == "1":
 		d.Notice = "A new code is on its way."
+	case c.QueryParam("notsent") == "1" && texted: // "Send a new code" refused: how long, the session says
+		d.Error, d.Resend = "No new code was sent. Try again later.", true
+		if wait, ok := p.ss.SendWait(sess); ok && wait > 0 {
+			d.Error = "No new code was sent: the next one can be sent in " + inWords(wait) + ". Try again then."
+		} else if ok {
+			d.Error = "No new code was sent then. A new one can be sent now."
+		}
 	case c.QueryParam("wrong") == "1": // a first code that was not right
 		d.Error = "That code did not work. Type the code the app shows now, and confirm again."
 		if texted {
@@ -1099,15 +1106,10 @@ func (p *selfServicePage) resend(c echo.Context, sess lifecycle.Session) error {
 	err := p.ss.Resend(ctx, &sess)
 	var le *lifecycle.Error
 	if errors.As(err, &le) && le.Code == "activation_not_sent" {
-		f, perr := p.ss.Pending(ctx, sess)
-		if perr != nil {
-			return perr
-		}
-		d := pageData{Error: "No new code was sent. Try again later.", Resend: true}
-		if le.RetryAfter > 0 {
-			d.Error = "No new code was sent: the next one can be sent in " + inWords(le.RetryAfter) + ". Try again then."
-		}
-		return p.showPending(c, sess, f, http.StatusTooManyRequests, d)
+		// The set-up's page by its GET (post/redirect/get), as its refused codes are: a
+		// reload posts no resend again, which would count another refusal, or send a code
+		// once the limit lapsed without the user asking. The wait is the session's.
+		return c.Redirect(http.StatusSeeOther, "/self-service/confirm?notsent=1")
 	}
 	if err != nil {
 		return err

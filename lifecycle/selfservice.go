@@ -356,6 +356,10 @@ type SessionState struct {
 	// LockedUntil is when the lock ends that FinishSignIn found on the factor challenged
 	// (CodeFactorLocked): the page says how long is left from it, not from its link.
 	LockedUntil time.Time `json:"lockedUntil,omitzero"`
+	// SendAfter is when the send limits allow the next code of the factor being enrolled,
+	// as the last "Send a new code" they refused said (zero when that refusal gave no
+	// time): the page after its redirect says how long is left from it (SendWait).
+	SendAfter time.Time `json:"sendAfter,omitzero"`
 	// Done is the factor a link session's enrollment completed (endLink): the same form
 	// posted again (a double click, the script and the button at once) answers it, done.
 	Done string `json:"done,omitempty"`
@@ -387,6 +391,15 @@ func (s *SelfService) FactorLockedFor(f Factor) time.Duration {
 		return 0
 	}
 	return max(f.LockedUntil.Sub(s.m.now()), 0)
+}
+
+// SendWait is how much longer the send limits hold the enrollment's next code, as the
+// last refused resend said (Resend): 0 once that is over, false when it said no time.
+func (s *SelfService) SendWait(sess Session) (time.Duration, bool) {
+	if sess.State.SendAfter.IsZero() {
+		return 0, false
+	}
+	return max(sess.State.SendAfter.Sub(s.m.now()), 0), true
 }
 
 // ErrNoSession is a missing, expired or refused session: the page starts again.
@@ -1407,6 +1420,17 @@ func (s *SelfService) Resend(ctx context.Context, sess *Session) error {
 		return err
 	}
 	_, err := s.m.ResendActivation(ctx, SelfServiceActor, sess.User, sess.State.Enrolling)
+	if le := (*Error)(nil); errors.As(err, &le) && le.Code == "activation_not_sent" {
+		// Kept for the page after the refusal's redirect, which says how long is left on
+		// each reload without posting again.
+		sess.State.SendAfter = time.Time{}
+		if le.RetryAfter > 0 {
+			sess.State.SendAfter = s.m.now().Add(le.RetryAfter)
+		}
+		if serr := s.save(ctx, sess); serr != nil {
+			return serr
+		}
+	}
 	return err
 }
 

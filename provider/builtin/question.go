@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -108,11 +109,40 @@ type answerHash struct {
 // street" match: Unicode NFKC (compatibility forms, so a full-width "Ａ" is an "A"),
 // case-folded, NFKC again (folding can denormalise), runs of white space collapsed to one
 // space, trimmed.
+//
+// Then what a phone's keyboard types for what a computer's has is read as the computer's
+// (iOS makes ' a ’ and -- a — by default), and invisible format characters a paste
+// carries along (a zero-width space, a soft hyphen) are dropped: "O’Brien" typed on a
+// phone matches "O'Brien" enrolled at a desk.
 func NormalizeAnswer(s string) string {
+	s = strings.ReplaceAll(strings.Map(keyboardRune, legacyAnswer(s)), "\u2014", "--") // —
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// legacyAnswer is NormalizeAnswer as answers enrolled before keyboardRune were hashed:
+// one typed with a smart quote or a zero-width character then still matches as typed.
+func legacyAnswer(s string) string {
 	s = norm.NFKC.String(s)
 	s = cases.Fold().String(s) // a Caser is stateful: one per call
 	s = norm.NFKC.String(s)
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// keyboardRune is r as a computer's keyboard types it, or -1 (dropped) for a format
+// character. The em dash, a keyboard's "--", is two runes: NormalizeAnswer replaces it.
+func keyboardRune(r rune) rune {
+	switch r {
+	case '\u2018', '\u2019', '\u201a', '\u201b', '\u2032', '\u02bc': // ‘ ’ ‚ ‛ ′ ʼ
+		return '\''
+	case '\u201c', '\u201d', '\u201e', '\u201f', '\u2033': // “ ” „ ‟ ″
+		return '"'
+	case '\u2010', '\u2011', '\u2012', '\u2013', '\u2212': // hyphens, en dash, minus
+		return '-'
+	}
+	if unicode.Is(unicode.Cf, r) {
+		return -1
+	}
+	return r
 }
 
 // questionFactor asks one of the factor's questions at random.
@@ -290,7 +320,15 @@ func (k *questionFactor) Validate(ctx context.Context, f *store.Factor, req prov
 		if err := json.Unmarshal(plain, &s); err != nil || d.Question < 0 || d.Question >= len(s.Answers) {
 			return false, fmt.Errorf("factor %s: corrupt answers", f.ID)
 		}
-		return s.Answers[d.Question].matches(NormalizeAnswer(req.Passvalue)), nil
+		h := s.Answers[d.Question]
+		n := NormalizeAnswer(req.Passvalue)
+		if h.matches(n) {
+			return true, nil
+		}
+		// An answer enrolled before smart quotes were read as the keyboard's was hashed
+		// as typed: tried only when the answer has one, so a wrong answer costs one hash.
+		legacy := legacyAnswer(req.Passvalue)
+		return legacy != n && h.matches(legacy), nil
 	})
 	if err == nil && out.Status == provider.StatusSuccess {
 		// Answered: the next challenge draws a question afresh.

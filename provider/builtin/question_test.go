@@ -26,6 +26,15 @@ func TestNormalizeAnswer(t *testing.T) {
 		{"Cafe\u0301", "café"},         // combining accent composed
 		{"ΣΊΣΥΦΟΣ", "σίσυφοσ"},         // final sigma folds like any sigma
 		{"   ", ""},
+		// What phones type for what a keyboard has: a smart quote or dash, a zero-width
+		// character a paste carried along.
+		{"O\u2019Brien", "o'brien"},
+		{"\u201cRex\u201d", "\"rex\""},
+		{"Saint\u2011Denis", "saint-denis"},
+		{"Saint\u2013Denis", "saint-denis"},
+		{"a\u2014b", "a--b"},
+		{"Re\u200bx\ufeff", "rex"},
+		{"Ma\u00adin", "main"},
 	}
 	for _, c := range cases {
 		if got := builtin.NormalizeAnswer(c.in); got != c.want {
@@ -307,4 +316,33 @@ func TestQuestionAnswerKeepsARenameMeanwhile(t *testing.T) {
 			t.Errorf("label %q after a rename made while the answer was decided; want renamed", got.Label)
 		}
 	})
+}
+
+// TestQuestionAnswerTypedOnAPhone: an answer enrolled with a keyboard's apostrophe matches
+// the same answer typed on a phone whose keyboard makes it a smart quote (iOS does by
+// default), and the reverse; an answer enrolled before smart quotes were read as the
+// keyboard's still matches as it was typed then (LegacyAnswerHash).
+func TestQuestionAnswerTypedOnAPhone(t *testing.T) {
+	st := testdb.SQLite(t)
+	f := newEngineFixture(t, st, nil)
+	ctx := context.Background()
+	enrolled, err := f.engine.Enroll(ctx, questionEnrollment("alice", []qa{{Question: "Your first teacher?", Answer: "Mrs O'Brien"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := enrolled.Factor.ID
+	for _, typed := range []string{"mrs o\u2019brien", "Mrs O'Brien", "MRS O\u2018BRIEN\u200b"} {
+		out := f.initiate(t, "alice", "question", id)
+		expect(t, typed, f.validate(t, "alice", "question", id, out.TransactionID, typed), provider.StatusSuccess, "right answer")
+	}
+
+	// Bob's answer was hashed as the normalisation before this one kept it: the smart
+	// quote as typed.
+	enrolled, err = f.engine.Enroll(ctx, questionEnrollment("bob", []qa{{Question: "Your first teacher?", Answer: "x"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtin.SetAnswerHash(t, f.engine, st, enrolled.Factor.ID, 0, "mrs o\u2019brien")
+	out := f.initiate(t, "bob", "question", enrolled.Factor.ID)
+	expect(t, "bob, as enrolled", f.validate(t, "bob", "question", enrolled.Factor.ID, out.TransactionID, "Mrs O\u2019Brien"), provider.StatusSuccess, "right answer")
 }

@@ -186,7 +186,17 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
-	return &Store{Store: sqlstore.New(db, db, dialect{})}, nil
+	// /readyz's ping, when every pooled connection is busy, connects on its own.
+	alone := cfg.ConnConfig.Copy()
+	ping := func(ctx context.Context) error {
+		c, err := pgx.ConnectConfig(ctx, alone)
+		if err != nil {
+			return err
+		}
+		defer c.Close(ctx)
+		return c.Ping(ctx)
+	}
+	return &Store{Store: sqlstore.New(db, db, dialect{}, sqlstore.PingAlone(ping))}, nil
 }
 
 // migrationLockID names the advisory lock held while migrating (the bytes of "emfamigr").

@@ -90,6 +90,15 @@ type Store struct {
 	faults *faults
 	// holds is the dialect's TextLimits.HoldsText; nil: its text holds any string.
 	holds func(string) bool
+	// pingAlone asks the database on a connection of its own, outside the pools
+	// (PingAlone); nil: Ping asks through the pools only.
+	pingAlone func(context.Context) error
+}
+
+// PingAlone gives Ping a way to ask the database on a connection of its own, for when
+// every connection of a pool is in use (ping).
+func PingAlone(fn func(context.Context) error) Option {
+	return func(s *Store) { s.pingAlone = fn }
 }
 
 // Option changes how New's store works.
@@ -222,11 +231,11 @@ func (s *Store) Close() error {
 // Ping reports whether both pools can reach the database, and whether it takes writes:
 // while they fail for a storage reason, a *store.WritesFailing (fault.go).
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.w.PingContext(ctx); err != nil {
+	if err := s.ping(ctx, s.w); err != nil {
 		return s.fail("ping", err)
 	}
 	if s.r != s.w {
-		if err := s.r.PingContext(ctx); err != nil {
+		if err := s.ping(ctx, s.r); err != nil {
 			return s.fail("ping readers", err)
 		}
 	}
@@ -234,6 +243,20 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", s.name, err)
 	}
 	return nil
+}
+
+// ping asks db's database to answer: through the pool, unless every connection of it is
+// in use (long transactions, a burst of load) and the dialect can open one of its own.
+// Waiting for a pooled connection then measures how busy this replica is, not whether
+// the database answers: /readyz failing on it took every replica of a loaded database out
+// of rotation at once, where none was down.
+func (s *Store) ping(ctx context.Context, db *sql.DB) error {
+	if s.pingAlone != nil {
+		if st := db.Stats(); st.MaxOpenConnections > 0 && st.InUse >= st.MaxOpenConnections {
+			return s.pingAlone(ctx)
+		}
+	}
+	return db.PingContext(ctx)
 }
 
 // namesNothing reports whether one of keys (a user's name, a factor's id...) is text the

@@ -381,6 +381,17 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 			return "", err
 		}
 	}
+	if status == provider.StatusSuccess {
+		// Nor by a device deleted (an admin's DELETE, a reset: no longer trusted) or
+		// disabled since Authenticate checked its signature: a poll would answer the
+		// SUCCESS as the challenge ended, though the factor is gone.
+		f, err := d.store.GetFactor(ctx, deviceID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && f.State != store.FactorActive) {
+			status, reason = provider.StatusFailed, "approved, but the device was deleted or disabled meanwhile"
+		} else if err != nil {
+			return "", err
+		}
+	}
 	if status == provider.StatusSuccess && d.refusal != nil && tx.Provider != "" {
 		// Nor while its provider refuses the capability: switched off org-wide (a
 		// push-fatigue attack stopped), denied by a policy, the provider disabled. A poll

@@ -689,15 +689,29 @@ func readSCIM(c echo.Context) (map[string]any, error) {
 	return obj, nil
 }
 
+// errNoUserID answers a request for a user id that no user has.
+var errNoUserID = scimErr(404, "", "no user with this id")
+
 func (api *syncAPI) userByID(c echo.Context) (lifecycle.User, error) {
 	name, err := api.o.Queue.Store.UserNameByID(c.Request().Context(), param(c, "id"))
 	if err != nil {
 		if errorsIsNotFound(err) {
-			return lifecycle.User{}, scimErr(404, "", "no user with this id")
+			return lifecycle.User{}, errNoUserID
 		}
 		return lifecycle.User{}, err
 	}
-	return api.o.Manager.GetUser(c.Request().Context(), name)
+	return api.userOfID(c, name)
+}
+
+// userOfID reads the user named name, which must be the user of the request's id: one
+// deleted and another created under its name since the name was read is another user,
+// and the user of the id is gone (404), not answered as that other.
+func (api *syncAPI) userOfID(c echo.Context, name string) (lifecycle.User, error) {
+	u, err := api.o.Manager.GetUser(c.Request().Context(), name)
+	if err == nil && u.ID != param(c, "id") {
+		return lifecycle.User{}, errNoUserID
+	}
+	return u, err
 }
 
 // userToWrite is the user a PUT, PATCH or DELETE names, if its If-Match holds.
@@ -879,8 +893,7 @@ func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old sc
 			return err
 		}
 	}
-	u, err = api.o.Manager.GetUser(ctx, u.Name)
-	if err != nil {
+	if u, err = api.userOfID(c, u.Name); err != nil {
 		return err
 	}
 	return api.answerUser(c, http.StatusOK, u)
@@ -1008,7 +1021,7 @@ func (api *syncAPI) deleteUser(c echo.Context) error {
 	}
 	err = api.applyEvents(c.Request().Context(), []provider.LifecycleEvent{ev})
 	if changed(err) && ev.IfRevision == nil {
-		return scimErr(404, "", "no user with this id") // the user of its name is another now
+		return errNoUserID // the user of its name is another now
 	}
 	if changed(err) {
 		return errChanged

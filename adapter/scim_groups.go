@@ -50,13 +50,23 @@ func (api *syncAPI) members(ctx context.Context, name string) ([]lifecycle.User,
 }
 
 func (api *syncAPI) groupResource(c echo.Context, g store.Group, withMembers bool) (scimGroupResource, error) {
-	r := scimGroupResource{Schemas: []string{scimGroupSchema}, ID: g.ID, ExternalID: g.ExternalID, DisplayName: g.Name}
 	ms, err := api.members(c.Request().Context(), g.Name)
 	if err != nil {
-		return r, err
+		return scimGroupResource{}, err
 	}
-	for _, u := range ms {
-		r.Members = append(r.Members, scimRef{Value: u.ID, Display: u.Name})
+	refs := make([]scimRef, len(ms))
+	for i, u := range ms {
+		refs[i] = scimRef{Value: u.ID, Display: u.Name}
+	}
+	return groupResourceOf(c, g, refs, withMembers), nil
+}
+
+// groupResourceOf is g as SCIM shows it, its members (in name order) refs: its version is
+// of them, shown or not.
+func groupResourceOf(c echo.Context, g store.Group, refs []scimRef, withMembers bool) scimGroupResource {
+	r := scimGroupResource{Schemas: []string{scimGroupSchema}, ID: g.ID, ExternalID: g.ExternalID, DisplayName: g.Name}
+	if len(refs) > 0 {
+		r.Members = refs
 	}
 	r.Meta = scimMeta{ResourceType: "Group", Created: g.CreatedAt.Format(time.RFC3339), LastModified: g.UpdatedAt.Format(time.RFC3339Nano)}
 	r.Meta.Version = version(r)
@@ -64,7 +74,7 @@ func (api *syncAPI) groupResource(c echo.Context, g store.Group, withMembers boo
 	if !withMembers {
 		r.Members = nil
 	}
-	return r, nil
+	return r
 }
 
 func excludesMembers(c echo.Context) bool {
@@ -574,13 +584,28 @@ func (api *syncAPI) listGroups(c echo.Context) error {
 			matched = append(matched, g)
 		}
 	}
-	var out []scimGroupResource
-	for i := start - 1; i < len(matched) && len(out) < count; i++ {
-		r, err := api.groupResource(c, matched[i], !excludesMembers(c))
-		if err != nil {
-			return err
+	var page []store.Group
+	if start <= len(matched) {
+		page = matched[start-1 : min(len(matched), start-1+count)]
+	}
+	// The page's members in one read, not one (or more) per group: the version is of
+	// them, so they are read with excludedAttributes=members too.
+	names := make([]string, len(page))
+	for i, g := range page {
+		names[i] = g.Name
+	}
+	members, err := api.o.Queue.Store.GroupMembers(c.Request().Context(), names)
+	if err != nil {
+		return err
+	}
+	out := make([]scimGroupResource, len(page))
+	for i, g := range page {
+		ms := members[g.Name]
+		refs := make([]scimRef, len(ms))
+		for j, u := range ms {
+			refs[j] = scimRef{Value: u.ID, Display: u.Name}
 		}
-		out = append(out, r)
+		out[i] = groupResourceOf(c, g, refs, !excludesMembers(c))
 	}
 	return writeSCIM(c, http.StatusOK, listResponse(len(matched), start, out))
 }

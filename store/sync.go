@@ -219,7 +219,11 @@ type SyncQueue interface {
 	// user's groups).
 	GetGroupsByName(ctx context.Context, names []string) ([]Group, error)
 	ListGroups(ctx context.Context) ([]Group, error) // by name
-	UpdateGroup(ctx context.Context, g Group) error  // name and external id, by id; one more on its revision
+	// GroupMembers returns the members of groups (their ID and Name), by group name, in
+	// one read, each group's in the order of ListUserRecords (name regardless of ASCII
+	// case); a group without members has none in the map.
+	GroupMembers(ctx context.Context, groups []string) (map[string][]User, error)
+	UpdateGroup(ctx context.Context, g Group) error // name and external id, by id; one more on its revision
 	// ApplyGroupChange applies c, all of it or nothing: ErrNotFound when the group does
 	// not exist, ErrStale when c.IfRevision (or a user change's) no longer holds, ErrExists
 	// when the new name is another group's (or, c.Create, the group's id is taken). The

@@ -562,6 +562,30 @@ func (s *Store) ListGroups(ctx context.Context) ([]store.Group, error) {
 	return gs, nil
 }
 
+func (s *Store) GroupMembers(ctx context.Context, groups []string) (map[string][]store.User, error) {
+	names := slices.DeleteFunc(slices.Compact(slices.Sorted(slices.Values(groups))), func(n string) bool { return s.namesNothing(n) })
+	out := make(map[string][]store.User, len(names))
+	type member struct {
+		group string
+		u     store.User
+	}
+	err := inChunks(names, func(chunk []string) error {
+		in, args := inList(chunk, 0)
+		ms, err := query(ctx, s.r, func(sc scanner) (member, error) {
+			var m member
+			return m, sc.Scan(&m.group, &m.u.ID, &m.u.Name)
+		}, `SELECT g.name, u.id, u.name FROM user_groups g JOIN users u ON u.id = g.user_id WHERE g.name IN (`+in+`) ORDER BY lower(u.name)`, args...)
+		for _, m := range ms {
+			out[m.group] = append(out[m.group], m.u)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, s.fail("list members of groups", err)
+	}
+	return out, nil
+}
+
 func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE sync_groups SET name = $2, external_id = $3, updated_at = $4, revision = revision + 1 WHERE id = $1`,
 		g.ID, g.Name, g.ExternalID, millis(g.UpdatedAt))

@@ -26,6 +26,7 @@ var groupTests = []struct {
 	{"ConcurrentGroupChangeCreate", testConcurrentGroupChangeCreate},
 	{"GroupRevisionMembers", testGroupRevisionMembers},
 	{"GroupsByName", testGroupsByName},
+	{"GroupMembers", testGroupMembers},
 	{"GroupWriteWithUserBatch", func(t *testing.T, s store.Store) { GroupWriteWithUserBatch(t, s, 10) }},
 }
 
@@ -414,6 +415,33 @@ func testGroupsByName(t *testing.T, s store.Store) {
 	gs, err = sq.GetGroupsByName(ctx, nil)
 	if err != nil || len(gs) != 0 {
 		t.Errorf("GetGroupsByName(nil): %+v, %v; want none", gs, err)
+	}
+}
+
+// testGroupMembers: the members of several groups in one read, each group's in the
+// order of ListUserRecords (name regardless of ASCII case).
+func testGroupMembers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	for _, c := range []store.UserChange{
+		create("b", &store.Profile{Groups: []string{"eng", "ops"}}),
+		create("A", &store.Profile{Groups: []string{"eng"}}),
+		create("c", &store.Profile{Groups: []string{"Eng"}}),
+		create("d", &store.Profile{}),
+	} {
+		mustApply(t, s, c)
+	}
+	got, err := sq.GroupMembers(ctx, []string{"ops", "eng", "none", "eng"})
+	must(t, "GroupMembers", err)
+	names := map[string][]string{}
+	for g, us := range got {
+		for _, u := range us {
+			names[g] = append(names[g], u.ID+":"+u.Name)
+		}
+	}
+	diff(t, "the members of ops, eng, none", map[string][]string{"eng": {"A:name-A", "b:name-b"}, "ops": {"b:name-b"}}, names)
+	if got, err := sq.GroupMembers(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("GroupMembers(nil): %+v, %v; want none", got, err)
 	}
 }
 

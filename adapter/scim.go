@@ -1106,6 +1106,13 @@ func (api *syncAPI) listUsers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, cl := range clauses {
+		// Refused whether or not there is a user to test it on (its errors are of the
+		// clause alone).
+		if _, err := userMatches(lifecycle.User{}, cl); err != nil {
+			return err
+		}
+	}
 	ctx := c.Request().Context()
 	if q, none, ok := storeUserQuery(clauses); ok {
 		// The store selects and counts: a page reads its own users, not every one (an

@@ -558,6 +558,15 @@ func (api *syncAPI) listGroups(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Refused whether or not there is a group to test it on.
+	for _, cl := range clauses {
+		switch {
+		case cl.selAttr != "":
+			return scimErr(400, "invalidFilter", "cannot filter groups by a value filter")
+		case cl.attr != "displayname" && cl.attr != "externalid" && cl.attr != "id":
+			return scimErr(400, "invalidFilter", "cannot filter groups on "+cl.attr)
+		}
+	}
 	gs, err := api.o.Queue.Store.ListGroups(c.Request().Context())
 	if err != nil {
 		return err
@@ -566,9 +575,6 @@ func (api *syncAPI) listGroups(c echo.Context) error {
 	for _, g := range gs {
 		ok := true
 		for _, cl := range clauses {
-			if cl.selAttr != "" {
-				return scimErr(400, "invalidFilter", "cannot filter groups by a value filter")
-			}
 			switch cl.attr {
 			case "displayname":
 				ok = ok && g.Name == cl.value // caseExact, as emfa's group names are (/Schemas)
@@ -576,8 +582,6 @@ func (api *syncAPI) listGroups(c echo.Context) error {
 				ok = ok && g.ExternalID == cl.value
 			case "id":
 				ok = ok && g.ID == cl.value
-			default:
-				return scimErr(400, "invalidFilter", "cannot filter groups on "+cl.attr)
 			}
 		}
 		if ok {

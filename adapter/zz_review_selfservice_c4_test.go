@@ -72,13 +72,13 @@ func TestReviewResendRefusedRedirects(t *testing.T) {
 	if p.followed != "/self-service/confirm?notsent=1" || status != http.StatusOK {
 		t.Fatalf("a resend refused by the send limits: %d, redirected to %q; want a redirect to /self-service/confirm?notsent=1\n%s", status, p.followed, p.body)
 	}
-	reviewRefusedForm(t, p, status, "resend refused", "No new code was sent: the next one can be sent in 30 seconds.")
+	checkRefusedForm(t, p, status, "resend refused", "No new code was sent: the next one can be sent in 30 seconds.")
 	if !strings.Contains(p.body, `id="resend"`) {
 		t.Fatalf("resend refused: no new code offered\n%s", p.body)
 	}
-	reviewRefusedForm(t, p, p.do(t, "GET", "/self-service/confirm?notsent=1", nil), "a reload", "No new code was sent: the next one can be sent in 30 seconds.")
+	checkRefusedForm(t, p, p.do(t, "GET", "/self-service/confirm?notsent=1", nil), "a reload", "No new code was sent: the next one can be sent in 30 seconds.")
 	clk.Advance(20 * time.Second)
-	reviewRefusedForm(t, p, p.do(t, "GET", "/self-service/confirm?notsent=1", nil), "a reload 20 seconds later", "No new code was sent: the next one can be sent in 10 seconds.")
+	checkRefusedForm(t, p, p.do(t, "GET", "/self-service/confirm?notsent=1", nil), "a reload 20 seconds later", "No new code was sent: the next one can be sent in 10 seconds.")
 	clk.Advance(20 * time.Second) // the limit has lapsed: a reload still sends nothing
 	p.do(t, "GET", "/self-service/confirm?notsent=1", nil)
 	if n := len(sent.all()); n != 1 {

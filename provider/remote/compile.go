@@ -19,9 +19,9 @@ type resource struct {
 	outgoing *transform.Program // nil: the Verify payload is sent as JSON
 	incoming *transform.Program // nil: the vendor's body is the answer
 	// method and methodValue are def's method, for the request and for the outgoing
-	// transform, converted once.
+	// transform, converted once (a transform.Value, boxed once as Engine.headerValue is).
 	method      string
-	methodValue transform.Value
+	methodValue any
 }
 
 // The environments are built on first use, not at package initialisation: building one

@@ -75,10 +75,11 @@ type Engine struct {
 	host      string // shared host[:port] of every URL, or ""
 	// header holds the headers every call starts with (JSON content type and accept, the
 	// webhook's static headers); headerValue and authValue are that and the header
-	// authentication's values converted for the transforms once.
+	// authentication's values converted for the transforms once, transform.Values boxed
+	// once: a Value put in a call's Vars (an any) would otherwise be boxed again each call.
 	header      http.Header
-	headerValue transform.Value
-	authValue   transform.Value
+	headerValue any
+	authValue   any
 	store       store.Store
 	txs         provider.Transactions
 	lifetime    time.Duration

@@ -259,12 +259,13 @@ func (e *Engine) send(ctx context.Context, target *url.URL, out outgoing, body [
 }
 
 // start picks the URL for a call of r and the request before any transform: the target
-// (base URL + suffix), the host the transforms see, and r's method and path.
-func (e *Engine) start(r *resource) (base, target *url.URL, host string, out outgoing) {
+// (base URL + suffix), the host the transforms see (a string, boxed once when every URL
+// shares it), and r's method and path.
+func (e *Engine) start(r *resource) (base, target *url.URL, host any, out outgoing) {
 	base = e.urls.next()
 	target = joinSuffix(base, r.def.Suffix)
-	host = e.host
-	if host == "" {
+	host = e.hostValue
+	if host == nil {
 		host = strings.ToLower(target.Host)
 	}
 	return base, target, host, outgoing{method: r.method, path: target.Path, header: e.header}

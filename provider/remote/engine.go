@@ -73,6 +73,7 @@ type Engine struct {
 	auth      *authenticator
 	urls      *rotation
 	host      string // shared host[:port] of every URL, or ""
+	hostValue any    // host boxed once for the transforms' Vars; nil when host is ""
 	// header holds the headers every call starts with (JSON content type and accept, the
 	// webhook's static headers); headerValue and authValue are that and the header
 	// authentication's values converted for the transforms once, transform.Values boxed
@@ -148,6 +149,9 @@ func New(o Options) (*Engine, error) {
 	e.header = http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}
 	for _, h := range w.Headers {
 		e.header.Set(h.Key, h.Value)
+	}
+	if e.host != "" {
+		e.hostValue = e.host
 	}
 	e.headerValue = transform.NewHeaderValue(e.header)
 	e.authValue = transform.NewValue(auth.headerValues())

@@ -2,7 +2,11 @@ package remote
 
 import (
 	"testing"
+	"time"
 
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/verifyfiles"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/transform"
 )
 
@@ -22,5 +26,33 @@ func TestReviewConstantVarsUnboxed(t *testing.T) {
 		vars[transform.VarMethod] = r.methodValue
 	}); n != 0 {
 		t.Errorf("allocations putting an engine's constant inputs in Vars: %v, want 0", n)
+	}
+}
+
+// TestReviewSharedHostUnboxed: when every URL of a webhook has one host, the host the
+// transforms see is boxed once for the engine, not for each call's Vars (an allocation a
+// call before).
+func TestReviewSharedHostUnboxed(t *testing.T) {
+	w, _, err := LoadWebhook(map[string]any{
+		"webhookFile": verifyfiles.Path(t, "ibm-duo-webhook.json"),
+		"values":      map[string]any{"duo_url": "https://api-x.duosecurity.com", "duo_integration_key": "I", "duo_signing_key": "S"},
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{Webhook: w, Provider: "duo", Store: testdb.SQLite(t), ChallengeLifetime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	r := e.resources[provider.ResourceInitiate]
+	vars := transform.Vars{transform.VarHost: nil}
+	start := testing.AllocsPerRun(100, func() { e.start(r) })
+	withHost := testing.AllocsPerRun(100, func() {
+		_, _, host, _ := e.start(r)
+		vars[transform.VarHost] = host
+	})
+	if withHost != start {
+		t.Errorf("allocations putting the shared host in Vars: %v, want 0", withHost-start)
 	}
 }

@@ -62,7 +62,7 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 		cctx, span := e.celSpan(ctx, r, "outgoing")
 		res, err := r.outgoing.EvalValue(cctx, transform.Vars{
 			transform.VarBody: body, transform.VarHeader: e.headerValue,
-			transform.VarMethod: r.methodValue, transform.VarPath: transform.NewValue(path), transform.VarHost: host,
+			transform.VarMethod: r.methodValue, transform.VarPath: e.pathValue(r, path), transform.VarHost: host,
 			transform.VarAuthenticationHeader: e.authValue, transform.VarNow: e.now(),
 		})
 		provider.EndSpan(span, err != nil, "transform failed")
@@ -269,6 +269,21 @@ func (e *Engine) start(r *resource) (base, target *url.URL, host any, out outgoi
 		host = strings.ToLower(target.Host)
 	}
 	return base, target, host, outgoing{method: r.method, path: target.Path, header: e.header}
+}
+
+// boxedPath is a path and its transform.Value, boxed once.
+type boxedPath struct {
+	text  string
+	value any
+}
+
+// pathValue is path converted for the transforms: as converted once when it is r's path
+// under the first URL, else converted now.
+func (e *Engine) pathValue(r *resource, path string) any {
+	if p, ok := e.paths[r]; ok && p.text == path {
+		return p.value
+	}
+	return transform.NewValue(path)
 }
 
 // joinSuffix is a copy of base with suffix appended verbatim to its path: sent as

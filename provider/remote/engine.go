@@ -74,6 +74,10 @@ type Engine struct {
 	urls      *rotation
 	host      string // shared host[:port] of every URL, or ""
 	hostValue any    // host boxed once for the transforms' Vars; nil when host is ""
+	// paths are the contract resources' paths under the first URL, converted for the
+	// transforms once (every call's, for a webhook of one URL). Kept here, not on the
+	// resources, which a caller may have compiled once for several engines.
+	paths map[*resource]boxedPath
 	// header holds the headers every call starts with (JSON content type and accept, the
 	// webhook's static headers); headerValue and authValue are that and the header
 	// authentication's values converted for the transforms once, transform.Values boxed
@@ -152,6 +156,11 @@ func New(o Options) (*Engine, error) {
 	}
 	if e.host != "" {
 		e.hostValue = e.host
+	}
+	e.paths = make(map[*resource]boxedPath, len(e.resources))
+	for _, r := range e.resources {
+		p := joinSuffix(urls.urls[0], r.def.Suffix).Path
+		e.paths[r] = boxedPath{text: p, value: transform.NewValue(p)}
 	}
 	e.headerValue = transform.NewHeaderValue(e.header)
 	e.authValue = transform.NewValue(auth.headerValues())

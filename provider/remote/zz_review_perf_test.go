@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -54,5 +55,34 @@ func TestReviewSharedHostUnboxed(t *testing.T) {
 	})
 	if withHost != start {
 		t.Errorf("allocations putting the shared host in Vars: %v, want 0", withHost-start)
+	}
+}
+
+// TestReviewPathConvertedOnce: the path the outgoing transform reads is converted and
+// boxed once for a resource under the first URL (two allocations a call before, when
+// each call converted it), and still converted for any other path.
+func TestReviewPathConvertedOnce(t *testing.T) {
+	w, _, err := LoadWebhook(map[string]any{
+		"webhookFile": verifyfiles.Path(t, "ibm-duo-webhook.json"),
+		"values":      map[string]any{"duo_url": "https://api-x.duosecurity.com/base", "duo_integration_key": "I", "duo_signing_key": "S"},
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{Webhook: w, Provider: "duo", Store: testdb.SQLite(t), ChallengeLifetime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	r := e.resources[provider.ResourceInitiate]
+	_, _, _, out := e.start(r)
+	vars := transform.Vars{transform.VarPath: nil}
+	if n := testing.AllocsPerRun(100, func() { vars[transform.VarPath] = e.pathValue(r, out.path) }); n != 0 {
+		t.Errorf("allocations converting the resource's own path: %v, want 0", n)
+	}
+	for _, path := range []string{out.path, "/auth/v2/other"} {
+		if got, want := e.pathValue(r, path), any(transform.NewValue(path)); !reflect.DeepEqual(got, want) {
+			t.Errorf("pathValue(%q) = %v, want %v", path, got, want)
+		}
 	}
 }

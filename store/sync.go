@@ -42,10 +42,11 @@ type QueuedEvent struct {
 
 // QueueFilter selects queued events, oldest first.
 type QueueFilter struct {
-	State  string // "" any
-	Source string // "" any
-	Key    string // "" any
-	Limit  int    // <= 0: 100
+	State  string   // "" any
+	Source string   // "" any
+	Key    string   // "" any
+	Types  []string // nil any: those of one of these types
+	Limit  int      // <= 0: 100
 }
 
 // Propagations. An event applied to emfa's store is carried to each vendor by an event of

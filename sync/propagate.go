@@ -27,6 +27,11 @@ func (q *Queue) propagate(ctx context.Context, i int, e store.QueuedEvent) error
 	if why := newer(e.Body, ev); why != "" {
 		return q.retry(ctx, e, errors.New("queued by a newer version of emfa, left for a replica that reads it whole: "+why), log)
 	}
+	if ahead, err := q.groupAhead(ctx, e, ev); err != nil {
+		return q.retry(ctx, e, err, log)
+	} else if ahead != nil {
+		return q.holdBehind(ctx, e, *ahead, log)
+	}
 	ev, then, ok, dead, note, err := q.reconcile(ctx, e, ev)
 	switch {
 	case err != nil:
@@ -321,4 +326,77 @@ func withProfile(ev *provider.LifecycleEvent, create bool, fields map[string]boo
 			ev.Attributes[k] = v
 		}
 	}
+}
+
+// groupNames are the group names ev finds at a vendor by name: a vendor's admin API
+// (DUO's, as testdata/config/duo-admin.yaml drives it) looks a group up by its name, and
+// creates it on a member's first add.
+func groupNames(ev provider.LifecycleEvent) []string {
+	switch ev.Type {
+	case provider.EventGroupRename:
+		if ev.NewGroup != "" && ev.NewGroup != ev.Group {
+			return []string{ev.Group, ev.NewGroup}
+		}
+		return []string{ev.Group}
+	case provider.EventGroupCreate, provider.EventGroupDelete, provider.EventGroupMemberAdd, provider.EventGroupMemberRemove:
+		return []string{ev.Group}
+	}
+	return nil
+}
+
+// groupAhead is the oldest propagation to e's vendor, of a group's create, rename or
+// delete under another key, queued before e and still pending, that names a group e
+// names; nil when none. A group's propagations are keyed by its name, a membership's by
+// its user, so a rename (keyed by the old name) and the add of a member under the new name
+// (keyed by the member), or a delete under the new name, are not ordered by their keys:
+// the rename failing once, the add ran first, found no group of the new name and created
+// one, and the rename's retry then gave the old group the same name — two groups at the
+// vendor. e waits for it instead (holdBehind), as it would behind an older event of its
+// own key. A dead one holds nothing back.
+func (q *Queue) groupAhead(ctx context.Context, e store.QueuedEvent, ev provider.LifecycleEvent) (*store.QueuedEvent, error) {
+	names := groupNames(ev)
+	if len(names) == 0 {
+		return nil, nil
+	}
+	pending, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueuePending, Source: e.Source,
+		Types: []string{provider.EventGroupCreate, provider.EventGroupRename, provider.EventGroupDelete}, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range pending {
+		if l.Seq == e.Seq || l.Key == e.Key || !(l.Time.Before(e.Time) || l.Time.Equal(e.Time) && l.Seq < e.Seq) {
+			continue
+		}
+		var lev provider.LifecycleEvent
+		if json.Unmarshal(l.Body, &lev) != nil {
+			continue
+		}
+		if slices.ContainsFunc(groupNames(lev), func(n string) bool { return slices.Contains(names, n) }) {
+			return &l, nil
+		}
+	}
+	return nil, nil
+}
+
+// groupStep is how long a propagation held behind another's (groupAhead) that is due
+// already, being carried out by another worker, waits before it looks again.
+const groupStep = 2 * time.Second
+
+// holdBehind puts e back, pending until ahead is due (or a groupStep from now), to be
+// propagated after it: not an attempt, and no outcome, for it has not finished.
+func (q *Queue) holdBehind(ctx context.Context, e, ahead store.QueuedEvent, log *slog.Logger) error {
+	now := q.Now()
+	next := ahead.NextAt
+	if !next.After(now) {
+		next = now.Add(groupStep)
+	}
+	log.Debug("sync propagation waits for an older one of its group", "ahead", ahead.Seq, "until", next)
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	note := fmt.Sprintf("waiting for propagation %d (%s), older, of the same group", ahead.Seq, ahead.Type)
+	err := q.Store.HoldEvent(ctx, e.Seq, q.Owner, truncate(note, 500), next, now)
+	if errors.Is(err, store.ErrConflict) {
+		return q.lost(e, err, log)
+	}
+	return err
 }

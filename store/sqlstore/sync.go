@@ -277,6 +277,14 @@ func (s *Store) ListEvents(ctx context.Context, f store.QueueFilter) ([]store.Qu
 		args = append(args, f.Key)
 		where = append(where, fmt.Sprintf("order_key = $%d", len(args)))
 	}
+	if len(f.Types) > 0 {
+		in := make([]string, len(f.Types))
+		for i, t := range f.Types {
+			args = append(args, t)
+			in[i] = fmt.Sprintf("$%d", len(args))
+		}
+		where = append(where, "type IN ("+strings.Join(in, ", ")+")")
+	}
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}

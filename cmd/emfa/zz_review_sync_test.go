@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/duoadminfake"
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/sync"
+)
+
+// reviewClock is the queue's clock: moved by the test alone.
+type reviewClock struct{ t time.Time }
+
+func (c *reviewClock) Now() time.Time { return c.t }
+
+// reviewDUOQueue is a sync queue on SQLite whose only propagator is the remote engine of
+// testdata/config/duo-admin.yaml against a DUO Admin API fake, on a clock of its own.
+func reviewDUOQueue(t *testing.T, st store.Store) (*sync.Queue, *duoadminfake.Server, *reviewClock) {
+	t.Helper()
+	e, duo, _ := lifecycleDUO(t)
+	clk := &reviewClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+	m, err := lifecycle.New(lifecycle.Options{Store: st, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sq := st.(store.SyncQueue)
+	q := (&sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq, Now: clk.Now}, Now: clk.Now,
+		Propagators: []provider.LifecyclePropagator{e}}).Init()
+	return q, duo, clk
+}
+
+// reviewDeliver queues evs as Okta's, then works the queue until nothing is due.
+func reviewDeliver(t *testing.T, q *sync.Queue, evs ...provider.LifecycleEvent) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range evs {
+		evs[i].Source = "okta"
+	}
+	if len(evs) > 0 {
+		if _, err := q.Enqueue(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := q.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reviewGroupsOf is the names and ids of user's groups at DUO.
+func reviewGroupsOf(t *testing.T, duo *duoadminfake.Server, user string) []duoadminfake.Group {
+	t.Helper()
+	u, ok := duo.User(user)
+	if !ok {
+		t.Fatalf("%s is not in DUO", user)
+	}
+	return u.Groups
+}
+
+// A group renamed in the directory, then a member added under its new name: the rename's
+// propagation failed once at DUO (a 500 on its look-up) and waited for its retry, while the
+// add's, of another user, went ahead. The add looked the new name up, found nothing, and
+// created a second group; the rename's retry then renamed the old group to the same name.
+// DUO must end with one group of the new name, holding the old member and the new one.
+func TestReviewRenameThenAddIsOneGroupAtDUO(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) { reviewRenameThenAdd(t, st) })
+}
+
+func reviewRenameThenAdd(t *testing.T, st store.Store) {
+	q, duo, clk := reviewDUOQueue(t, st)
+	t0 := clk.Now().Add(-time.Minute)
+	at := func(id, typ, user, group string, sec int) provider.LifecycleEvent {
+		return provider.LifecycleEvent{ID: id, Type: typ, Time: t0.Add(time.Duration(sec) * time.Second), Username: user, Group: group}
+	}
+	reviewDeliver(t, q, at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "bob", "", 1),
+		at("3", provider.EventGroupMemberAdd, "alice", "Eng", 2))
+	if gs := reviewGroupsOf(t, duo, "alice"); len(gs) != 1 || gs[0].Name != "Eng" {
+		t.Fatalf("alice's groups at DUO before the rename: %+v", gs)
+	}
+
+	duo.FailNext("/admin/v1/groups", 500) // the rename's look-up
+	rename := at("4", provider.EventGroupRename, "", "Eng", 3)
+	rename.NewGroup = "Platform"
+	reviewDeliver(t, q, rename, at("5", provider.EventGroupMemberAdd, "bob", "Platform", 4))
+	clk.t = clk.t.Add(time.Hour)
+	reviewDeliver(t, q)
+
+	a, b := reviewGroupsOf(t, duo, "alice"), reviewGroupsOf(t, duo, "bob")
+	if len(a) != 1 || len(b) != 1 || a[0].GroupID != b[0].GroupID || a[0].Name != "Platform" {
+		t.Fatalf("after rename and add, alice is in %+v and bob in %+v at DUO; want both in one group Platform", a, b)
+	}
+	if _, ok := duo.Group("Eng"); ok {
+		t.Error("DUO still has Eng")
+	}
+}

@@ -97,3 +97,48 @@ func reviewRenameThenAdd(t *testing.T, st store.Store) {
 		t.Error("DUO still has Eng")
 	}
 }
+
+// The other orders a rename makes with its group's events under another key, each with the
+// rename's propagation failing once at DUO: a delete under the new name, a rename back,
+// and a second rename. Each must reach DUO as the directory made them, in their order.
+func TestReviewGroupRenamesInOrderAtDUO(t *testing.T) {
+	rename := func(id, from, to string, sec int) provider.LifecycleEvent {
+		return provider.LifecycleEvent{ID: id, Type: provider.EventGroupRename, Group: from, NewGroup: to,
+			Time: time.Date(2026, 5, 1, 8, 59, 0, 0, time.UTC).Add(time.Duration(sec) * time.Second)}
+	}
+	del := rename("9", "Platform", "", 5)
+	del.Type = provider.EventGroupDelete
+	for _, tc := range []struct {
+		name  string
+		then  []provider.LifecycleEvent // after the rename of Eng to Platform
+		group string                    // alice's group at DUO after them; "" none
+		gone  []string                  // names DUO has no group of
+	}{
+		{"then deleted", []provider.LifecycleEvent{del}, "", []string{"Eng", "Platform"}},
+		{"renamed back", []provider.LifecycleEvent{rename("5", "Platform", "Eng", 5)}, "Eng", []string{"Platform"}},
+		{"renamed again", []provider.LifecycleEvent{rename("5", "Platform", "Infra", 5)}, "Infra", []string{"Eng", "Platform"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testdb.ForEach(t, func(t *testing.T, st store.Store) {
+				q, duo, clk := reviewDUOQueue(t, st)
+				t0 := clk.Now().Add(-time.Minute)
+				add := provider.LifecycleEvent{ID: "2", Type: provider.EventGroupMemberAdd, Time: t0.Add(time.Second), Username: "alice", Group: "Eng"}
+				reviewDeliver(t, q, provider.LifecycleEvent{ID: "1", Type: provider.EventUserCreate, Time: t0, Username: "alice"}, add)
+				duo.FailNext("/admin/v1/groups", 500) // the first rename's look-up
+				reviewDeliver(t, q, append([]provider.LifecycleEvent{rename("4", "Eng", "Platform", 3)}, tc.then...)...)
+				clk.t = clk.t.Add(time.Hour)
+				reviewDeliver(t, q)
+
+				gs := reviewGroupsOf(t, duo, "alice")
+				if tc.group == "" && len(gs) != 0 || tc.group != "" && (len(gs) != 1 || gs[0].Name != tc.group) {
+					t.Errorf("alice's groups at DUO: %+v, want %q", gs, tc.group)
+				}
+				for _, n := range tc.gone {
+					if g, ok := duo.Group(n); ok {
+						t.Errorf("DUO has a group %s: %+v", n, g)
+					}
+				}
+			})
+		})
+	}
+}

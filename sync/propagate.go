@@ -345,8 +345,8 @@ func groupNames(ev provider.LifecycleEvent) []string {
 }
 
 // groupAhead is the oldest propagation to e's vendor, of a group's create, rename or
-// delete under another key, queued before e and still pending, that names a group e
-// names; nil when none. A group's propagations are keyed by its name, a membership's by
+// delete under another key (and, when e is one of those, of a membership), queued before
+// e and still pending, that names a group e names; nil when none. A group's propagations are keyed by its name, a membership's by
 // its user, so a rename (keyed by the old name) and the add of a member under the new name
 // (keyed by the member), or a delete under the new name, are not ordered by their keys:
 // the rename failing once, the add ran first, found no group of the new name and created
@@ -358,8 +358,13 @@ func (q *Queue) groupAhead(ctx context.Context, e store.QueuedEvent, ev provider
 	if len(names) == 0 {
 		return nil, nil
 	}
-	pending, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueuePending, Source: e.Source,
-		Types: []string{provider.EventGroupCreate, provider.EventGroupRename, provider.EventGroupDelete}, Limit: 1000})
+	types := []string{provider.EventGroupCreate, provider.EventGroupRename, provider.EventGroupDelete}
+	if ev.Type != provider.EventGroupMemberAdd && ev.Type != provider.EventGroupMemberRemove {
+		// A group's own event waits for its members' older ones too: an add under the old
+		// name that failed once, retried after the rename, would create the old name again.
+		types = append(types, provider.EventGroupMemberAdd, provider.EventGroupMemberRemove)
+	}
+	pending, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueuePending, Source: e.Source, Types: types, Limit: 1000})
 	if err != nil {
 		return nil, err
 	}

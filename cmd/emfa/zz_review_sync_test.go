@@ -142,3 +142,35 @@ func TestReviewGroupRenamesInOrderAtDUO(t *testing.T) {
 		})
 	}
 }
+
+// A member added to a group, then the group renamed: the add's propagation failed once at
+// DUO and waited for its retry, while the rename, keyed by the group, went ahead. The add's
+// retry then looked up the old name, found nothing, and created a group of the old name
+// for the member alone. DUO must end with the member in the renamed group, and no group of
+// the old name.
+func TestReviewAddThenRenameIsOneGroupAtDUO(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		q, duo, clk := reviewDUOQueue(t, st)
+		t0 := clk.Now().Add(-time.Minute)
+		at := func(id, typ, user, group string, sec int) provider.LifecycleEvent {
+			return provider.LifecycleEvent{ID: id, Type: typ, Time: t0.Add(time.Duration(sec) * time.Second), Username: user, Group: group}
+		}
+		reviewDeliver(t, q, at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "bob", "", 1),
+			at("3", provider.EventGroupMemberAdd, "bob", "Eng", 2))
+
+		duo.FailNext("/admin/v1/groups", 500) // the add's look-up
+		rename := at("5", provider.EventGroupRename, "", "Eng", 4)
+		rename.NewGroup = "Platform"
+		reviewDeliver(t, q, at("4", provider.EventGroupMemberAdd, "alice", "Eng", 3), rename)
+		clk.t = clk.t.Add(time.Hour)
+		reviewDeliver(t, q)
+
+		a, b := reviewGroupsOf(t, duo, "alice"), reviewGroupsOf(t, duo, "bob")
+		if len(a) != 1 || len(b) != 1 || a[0].GroupID != b[0].GroupID || a[0].Name != "Platform" {
+			t.Fatalf("after add and rename, alice is in %+v and bob in %+v at DUO; want both in one group Platform", a, b)
+		}
+		if g, ok := duo.Group("Eng"); ok {
+			t.Errorf("DUO has a group Eng: %+v", g)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Traced has the store's connections report their statements and batches to t.
@@ -17,3 +18,6 @@ var Migrations = migrations
 func MigrationLockWait(first, every time.Duration) Option {
 	return func(o *options) { o.lockWarnAfter, o.lockWarnEvery = first, every }
 }
+
+// Dialed has the store's connections dialed by dial.
+func Dialed(dial pgconn.DialFunc) Option { return func(o *options) { o.dial = dial } }

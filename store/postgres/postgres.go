@@ -82,6 +82,7 @@ type Option func(*options)
 type options struct {
 	maxConns   int
 	tracer     pgx.QueryTracer // the tests' count of round trips (export_test.go)
+	dial       pgconn.DialFunc // the tests' look at what goes out (export_test.go)
 	log        *slog.Logger
 	allowNewer bool
 
@@ -140,6 +141,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	if o.tracer != nil {
 		cfg.ConnConfig.Tracer = o.tracer
+	}
+	if o.dial != nil {
+		cfg.ConnConfig.DialFunc = o.dial
 	}
 	if !strings.Contains(dsn, "connect_timeout") && os.Getenv("PGCONNECT_TIMEOUT") == "" {
 		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
@@ -336,6 +340,7 @@ const (
 	uniqueViolation     = "23505"
 	foreignKeyViolation = "23503"
 	divisionByZero      = "22012" // an assumption that did not hold (unit.go)
+	inFailedTransaction = "25P02" // a statement sent inside a transaction that failed
 )
 
 // sqlState is the SQLSTATE of a PostgreSQL error, or "".

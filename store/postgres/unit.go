@@ -91,23 +91,58 @@ type unit struct {
 	speculate bool
 	assumed   []int
 	wrong     bool
+	// framing: the statements of the speculative protocol queued in b (BEGIN, SET LOCAL,
+	// the assumed ones, COMMIT), prepared by name before b goes out (prepareFraming).
+	framing []string
+	buf     [6]string // framing's, in the unit's own allocation
 }
 
 // begin queues BEGIN before the unit's first statement.
 func (u *unit) begin() {
 	if !u.begun {
 		u.b.Queue("BEGIN")
+		u.framing = append(u.buf[:0], "BEGIN")
 		if u.deferred {
-			u.b.Queue("SET LOCAL synchronous_commit TO off")
+			u.b.Queue(setNoSync)
+			u.framing = append(u.framing, setNoSync)
 		}
 		u.begun = true
 	}
+}
+
+const setNoSync = "SET LOCAL synchronous_commit TO off"
+
+// prepareFraming prepares the framing statements queued in b by name, where they were
+// not already (the first unit on a connection): pgx takes a batch in which a statement
+// failed for one that went wrong, and drops every statement of it from its statement
+// cache, to prepare them again on their next use, each a parse and a plan on the server
+// in a round trip hidden in the next batch. A failed assumption is such a batch: before,
+// every replayed code, lost claim or SMS code that withdrew an earlier one re-prepared
+// five statements. Statements prepared by name stay. They are fixed strings, none of
+// them SELECT *, so a schema change cannot change their result's type. A DSN that sets
+// another default_query_exec_mode (simple_protocol, behind a pooler that cannot keep
+// prepared statements) has none prepared.
+func (u *unit) prepareFraming(ctx context.Context) error {
+	if u.c.Config().DefaultQueryExecMode != pgx.QueryExecModeCacheStatement {
+		u.framing = u.framing[:0]
+		return nil
+	}
+	for _, q := range u.framing {
+		if _, err := u.c.Prepare(ctx, q, q); err != nil {
+			return err
+		}
+	}
+	u.framing = u.framing[:0]
+	return nil
 }
 
 // send sends the queued statements then q, reads the results of the queued ones, and
 // returns the batch positioned at q's result, which the caller reads and closes.
 func (u *unit) send(ctx context.Context, q string, args ...any) (pgx.BatchResults, error) {
 	u.b.Queue(q, args...)
+	if err := u.prepareFraming(ctx); err != nil {
+		return nil, err
+	}
 	queued, assumed := u.b.Len()-1, u.assumed
 	br := u.c.SendBatch(ctx, u.b)
 	u.b, u.assumed, u.sent = &pgx.Batch{}, nil, true
@@ -160,6 +195,7 @@ func (u *unit) Assume(_ context.Context, q string, args ...any) bool {
 	u.begin()
 	u.assumed = append(u.assumed, u.b.Len())
 	u.b.Queue(q, args...)
+	u.framing = append(u.framing, q)
 	return true
 }
 
@@ -168,6 +204,7 @@ func (u *unit) commit(ctx context.Context) error {
 	if !u.begun {
 		return nil
 	}
+	u.framing = append(u.framing, "COMMIT")
 	br, err := u.send(ctx, "COMMIT")
 	if err != nil {
 		return err

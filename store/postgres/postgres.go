@@ -340,7 +340,6 @@ const (
 	uniqueViolation     = "23505"
 	foreignKeyViolation = "23503"
 	divisionByZero      = "22012" // an assumption that did not hold (unit.go)
-	inFailedTransaction = "25P02" // a statement sent inside a transaction that failed
 )
 
 // sqlState is the SQLSTATE of a PostgreSQL error, or "".

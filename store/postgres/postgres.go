@@ -200,7 +200,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		defer c.Close(ctx)
 		return c.Ping(ctx)
 	}
-	return &Store{Store: sqlstore.New(db, db, dialect{}, sqlstore.PingAlone(ping))}, nil
+	return &Store{Store: sqlstore.New(db, db, dialect{unprepared: cfg.ConnConfig.DefaultQueryExecMode != pgx.QueryExecModeCacheStatement}, sqlstore.PingAlone(ping))}, nil
 }
 
 // migrationLockID names the advisory lock held while migrating (the bytes of "emfamigr").
@@ -330,8 +330,11 @@ func migrationLockHolder(ctx context.Context, c *pgx.Conn) []any {
 	return attrs
 }
 
-// dialect is what PostgreSQL's SQL says its own way.
-type dialect struct{}
+// dialect is what PostgreSQL's SQL says its own way, and its units of work. unprepared: the DSN's
+// default_query_exec_mode is not pgx's statement cache (simple_protocol behind a pooler),
+// so a unit prepares none of its statements by name (unit.prepareFraming); read once at
+// Open, as pgx's Conn.Config copies the whole configuration on each call.
+type dialect struct{ unprepared bool }
 
 func (dialect) Name() string { return "postgres" }
 

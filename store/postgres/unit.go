@@ -30,7 +30,7 @@ var _ sqlstore.UnitRunner = dialect{}
 // (issue 16). When an assumption does not hold (a replayed code, a retry that another
 // attempt recorded), the transaction aborts with it, nothing of it commits, and fn runs
 // again on the same connection, each result awaited.
-func (dialect) RunUnit(ctx context.Context, db *sql.DB, fn func(e sqlstore.Execer) error) error {
+func (d dialect) RunUnit(ctx context.Context, db *sql.DB, fn func(e sqlstore.Execer) error) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: update: %w", err)
@@ -38,9 +38,9 @@ func (dialect) RunUnit(ctx context.Context, db *sql.DB, fn func(e sqlstore.Exece
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
 		c := dc.(*stdlib.Conn).Conn()
-		err := run(ctx, &unit{c: c, b: &pgx.Batch{}, deferred: store.SyncDeferred(ctx), speculate: true}, fn)
+		err := run(ctx, &unit{c: c, b: &pgx.Batch{}, deferred: store.SyncDeferred(ctx), speculate: true, unprepared: d.unprepared}, fn)
 		if errors.Is(err, errAssumed) {
-			err = run(ctx, &unit{c: c, b: &pgx.Batch{}, deferred: store.SyncDeferred(ctx)}, fn)
+			err = run(ctx, &unit{c: c, b: &pgx.Batch{}, deferred: store.SyncDeferred(ctx), unprepared: d.unprepared}, fn)
 		}
 		return err
 	})
@@ -95,6 +95,8 @@ type unit struct {
 	// the assumed ones, COMMIT), prepared by name before b goes out (prepareFraming).
 	framing []string
 	buf     [6]string // framing's, in the unit's own allocation
+	// unprepared: the DSN's default_query_exec_mode prepares nothing (dialect.unprepared).
+	unprepared bool
 }
 
 // begin queues BEGIN before the unit's first statement.
@@ -123,7 +125,7 @@ const setNoSync = "SET LOCAL synchronous_commit TO off"
 // another default_query_exec_mode (simple_protocol, behind a pooler that cannot keep
 // prepared statements) has none prepared.
 func (u *unit) prepareFraming(ctx context.Context) error {
-	if u.c.Config().DefaultQueryExecMode != pgx.QueryExecModeCacheStatement {
+	if u.unprepared {
 		u.framing = u.framing[:0]
 		return nil
 	}

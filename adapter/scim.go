@@ -22,6 +22,7 @@ import (
 	"github.com/emfa/emfa/internal/phone"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/sync"
 )
@@ -814,14 +815,53 @@ func (api *syncAPI) createUser(c echo.Context) error {
 	}
 	evs := m.events(scimUser{}, nil)
 	evs[0].Exclusive = true // a POST creates, or is refused: of two at once, one gets 409
+	evs[0].UserID = builtin.NewID()
 	if err := api.applyEvents(ctx, evs); err != nil {
 		return err
 	}
-	u, err := api.o.Manager.GetUser(ctx, m.userName)
+	u, err := api.createdUser(ctx, evs[0])
 	if err != nil {
 		return err
 	}
 	return api.answerUser(c, http.StatusCreated, u)
+}
+
+// createdUser is the user ev, a POST's creation, made under its UserID: read back by
+// it, not by the name, which another may hold already (this one deleted, another made).
+// Gone already, it is answered as written: it was created, and RFC 7644 §3.3 answers a
+// creation 201 with the resource created; an error would have the directory retry the
+// POST, making again a user deleted after it, or taking the other as its own. Its next
+// read of the id tells it the user is gone (404).
+func (api *syncAPI) createdUser(ctx context.Context, ev provider.LifecycleEvent) (lifecycle.User, error) {
+	name, err := api.o.Queue.Store.UserNameByID(ctx, ev.UserID)
+	if err == nil {
+		u, err := api.o.Manager.GetUser(ctx, name)
+		var le *lifecycle.Error
+		if err == nil && u.ID == ev.UserID {
+			return u, nil
+		}
+		if err != nil && !(errors.As(err, &le) && le.Kind == lifecycle.NotFound) {
+			return lifecycle.User{}, err
+		}
+	} else if !errorsIsNotFound(err) {
+		return lifecycle.User{}, err
+	}
+	u := lifecycle.User{ID: ev.UserID, Name: ev.Username, State: lifecycle.StateActive, Groups: []string{},
+		Attributes: map[string]string{}, Created: cmp.Or(ev.Time, api.o.Queue.Now())}
+	if ev.Disabled {
+		u.State = lifecycle.StateDisabled
+	}
+	for _, f := range []struct{ to, from *string }{{&u.Email, ev.Email}, {&u.Phone, ev.Phone}, {&u.Country, ev.Country}, {&u.DisplayName, ev.DisplayName}} {
+		if f.from != nil {
+			*f.to = *f.from
+		}
+	}
+	for k, v := range ev.Attributes {
+		if s, ok := v.(string); ok {
+			u.Attributes[k] = s
+		}
+	}
+	return u, nil
 }
 
 func (api *syncAPI) replaceUser(c echo.Context) error {

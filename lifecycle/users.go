@@ -67,6 +67,10 @@ type UserInput struct {
 	// this id (User's ID): a user deleted and created again under its name since is
 	// another, whose revision may be the one IfRevision names; a conflict, user_changed.
 	IfUser string `json:"-"`
+	// ID, on a creation, is the id the user is created under, chosen by the caller (a SCIM
+	// POST's, which reads back by it the user it created, not another made under its name
+	// since); empty: a new one.
+	ID string `json:"-"`
 }
 
 func userOf(r store.UserRecord) User {
@@ -210,7 +214,7 @@ func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (Us
 		return User{}, m.refuse(ctx, actor, ActionUsersCreate, in.Name, "", perr)
 	}
 	now := m.now()
-	u := store.User{ID: builtin.NewID(), Name: in.Name, Disabled: disabled != nil && *disabled, CreatedAt: now}
+	u := store.User{ID: cmp.Or(in.ID, builtin.NewID()), Name: in.Name, Disabled: disabled != nil && *disabled, CreatedAt: now}
 	c := store.UserChange{Name: in.Name, Create: &u, Profile: &p, Now: now,
 		Audit: []store.AuditEvent{m.event(ctx, actor, ActionUsersCreate, in.Name, "", stateNote(u.Disabled))}}
 	if err := m.propagate(ctx, actor, &c, createEvents(u, p)...); err != nil {

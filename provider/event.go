@@ -77,6 +77,10 @@ type LifecycleEvent struct {
 	// two at once, one is answered 409). A user that already holds what it says, or the
 	// group made under this event's ID, counts as its own creation (applied before a kill).
 	Exclusive bool `json:",omitempty"`
+	// UserID, on an Exclusive user.create (a SCIM POST's), is the id the user is created
+	// under: the POST answers by it the user it created, not another made under its name
+	// since, and a replay after a kill knows its own user by it (not by a profile alike).
+	UserID string `json:",omitempty"`
 	// State, on user.update: the user's state (StateActive or StateDisabled) changes with
 	// its profile, in the same commit; empty when the update leaves it. Propagated as
 	// user.update, then user.disable or user.enable.

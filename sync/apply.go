@@ -113,11 +113,17 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 			state := lifecycle.StateDisabled
 			in.State = &state
 		}
+		in.ID = ev.UserID
 		_, err = m.CreateUser(ctx, actor, in)
 		var le *lifecycle.Error
 		if errors.As(err, &le) && le.Code == "user_exists" && ev.Exclusive {
 			u, gerr := m.GetUser(ctx, ev.Username)
-			if gerr == nil && m.Holds(u, in) && (u.State == lifecycle.StateDisabled) == ev.Disabled {
+			own := gerr == nil && m.Holds(u, in) && (u.State == lifecycle.StateDisabled) == ev.Disabled
+			if ev.UserID != "" {
+				// Not another's alike (a second POST of it at once, which is a 409).
+				own = gerr == nil && u.ID == ev.UserID
+			}
+			if own {
 				return nil // its own creation, applied before its process was killed
 			}
 			return skipOf(err)

@@ -1161,13 +1161,20 @@ func (api *syncAPI) listUsers(c echo.Context) error {
 	}
 	var candidates []lifecycle.User
 	if i := slices.IndexFunc(clauses, func(cl scimClause) bool { return cl.attr == "username" }); i >= 0 {
-		u, err := api.o.Manager.GetUser(ctx, clauses[i].value)
-		var le *lifecycle.Error
-		if err != nil && !(errors.As(err, &le) && le.Kind == lifecycle.NotFound) {
+		if candidates, err = api.userNamed(ctx, clauses[i].value); err != nil {
+			return err
+		}
+	} else if i := slices.IndexFunc(clauses, func(cl scimClause) bool { return cl.attr == "id" }); i >= 0 {
+		// The user of the id alone (Okta and Entra ask so), not every user: its name's
+		// user is matched on the id below, another created under it since is not.
+		name, err := api.o.Queue.Store.UserNameByID(ctx, clauses[i].value)
+		if err != nil && !errorsIsNotFound(err) {
 			return err
 		}
 		if err == nil {
-			candidates = []lifecycle.User{u}
+			if candidates, err = api.userNamed(ctx, name); err != nil {
+				return err
+			}
 		}
 	} else {
 		// Every user, page by page: totalResults is the whole count.
@@ -1202,6 +1209,19 @@ func (api *syncAPI) listUsers(c echo.Context) error {
 		page = matched[lo:min(lo+count, len(matched))]
 	}
 	return api.writeUserList(c, len(matched), start, page)
+}
+
+// userNamed is the user named name, or none.
+func (api *syncAPI) userNamed(ctx context.Context, name string) ([]lifecycle.User, error) {
+	u, err := api.o.Manager.GetUser(ctx, name)
+	var le *lifecycle.Error
+	if errors.As(err, &le) && le.Kind == lifecycle.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []lifecycle.User{u}, nil
 }
 
 // storeUserQuery is the query of the store that selects the users clauses do, when it

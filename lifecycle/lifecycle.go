@@ -71,10 +71,12 @@ type Observer interface {
 // Propagations: one per vendor, none without a vendor), which the change's own commit
 // queues (store.UserChange.Queue), and the ordering marks the change moves to its time in
 // that commit (Marks; store.UserChange.Marks), so that a directory's event older than
-// the change does not undo it.
+// the change does not undo it. MarkTime is the time the change, made at t by this
+// replica's clock, is ordered at: never before a mark of its user already made.
 type Propagation interface {
 	Propagations(ctx context.Context, ev provider.LifecycleEvent) ([]store.QueuedEvent, error)
 	Marks(ev provider.LifecycleEvent) []string
+	MarkTime(ctx context.Context, t time.Time, evs ...provider.LifecycleEvent) (time.Time, error)
 }
 
 // Manager carries out an organisation's changes.

@@ -439,14 +439,23 @@ const AdminSource = "admin"
 // queued in c's own commit, so that a change that fails queues none and one committed
 // loses none. In the same commit the change moves the ordering marks of what it changes
 // to its time, as a directory's event of them would (Propagation's Marks): a directory's
-// event dated before the change, delivered late, does not undo it. Without a Propagation
-// it does nothing.
+// event dated before the change, delivered late, does not undo it. Its time is c's, or
+// just after a mark of the user already later (MarkTime): left by a replica whose clock
+// is ahead of this one's, it would otherwise make this later change look older, and its
+// propagation be dropped. Without a Propagation it does nothing.
 func (m *Manager) propagate(ctx context.Context, actor Actor, c *store.UserChange, evs ...provider.LifecycleEvent) error {
 	if m.propagation == nil {
 		return nil
 	}
+	at, err := m.propagation.MarkTime(ctx, c.Now, evs...)
+	if err != nil {
+		return fmt.Errorf("lifecycle: ordering marks: %w", err)
+	}
+	if at.After(c.Now) {
+		c.MarksAt = at
+	}
 	for _, ev := range evs {
-		ev.ID, ev.Source, ev.Time = builtin.NewID(), AdminSource, c.Now
+		ev.ID, ev.Source, ev.Time = builtin.NewID(), AdminSource, at
 		ev.Actor, ev.RequestID = string(actor), RequestID(ctx)
 		rows, err := m.propagation.Propagations(ctx, ev)
 		if err != nil {

@@ -134,6 +134,10 @@ type UserChange struct {
 	// step moves to Now, as MarkKeys moves them (never back): an admin's change is ordered
 	// against a directory's late events as a directory's event of the same aspects is.
 	Marks []string
+	// MarksAt, when set, is the time Marks move to instead of Now: just after a mark
+	// already later than Now (lifecycle.Propagation's MarkTime), left by a replica whose
+	// clock is ahead, so that a change made after it is not ordered before it.
+	MarksAt time.Time
 	// Now stamps the profile and the factors changed.
 	Now time.Time
 	// IfRevision, when set, makes the change on the condition that the user's revision

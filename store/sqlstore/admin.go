@@ -429,8 +429,12 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 		}
 	}
 	// As MarkKeys moves them: in the change's commit, never back.
+	marksAt := c.Now
+	if !c.MarksAt.IsZero() {
+		marksAt = c.MarksAt
+	}
 	for _, key := range c.Marks {
-		if _, err := tx.ExecContext(ctx, markKeySQL, key, millis(c.Now)); err != nil {
+		if _, err := tx.ExecContext(ctx, markKeySQL, key, millis(marksAt)); err != nil {
 			return fmt.Errorf("mark %s: %w", key, err)
 		}
 	}

@@ -1,0 +1,68 @@
+package sync_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+)
+
+// TestReviewAdminChangeOnReplicaBehind: an operator's change made on a replica whose clock
+// is 2 s behind, after another operator's change or a directory's event of the same aspect
+// made on another replica, is the later one (README: "ordered with the directory's events
+// as if it were one of them, dated when emfa commits it"): emfa and the vendor both end as
+// it left the user. Before, its propagation carried the slow replica's time, older than
+// the mark the earlier change left, and was dropped as "older than a change of the user
+// applied since": emfa said enabled, the vendor disabled.
+func TestReviewAdminChangeOnReplicaBehind(t *testing.T) {
+	for _, first := range []string{"operator", "directory"} {
+		t.Run(first, func(t *testing.T) {
+			testdb.ForEach(t, func(t *testing.T, st store.Store) {
+				ctx := context.Background()
+				q, _, clk := newQueue(t, st)
+				duo := newVendor("duo")
+				q.Propagators = []provider.LifecyclePropagator{duo}
+				a := adminManager(t, q, st, clk) // the replica whose clock is right
+				behind := &clock{t: clk.Now().Add(-2 * time.Second)}
+				b := adminManager(t, q, st, behind) // the replica 2 s behind
+				if _, err := a.CreateUser(ctx, "ops", lifecycle.UserInput{Name: "alice"}); err != nil {
+					t.Fatal(err)
+				}
+				drain(t, q)
+				tick := func(d time.Duration) { clk.Advance(d); behind.Advance(d) }
+
+				tick(time.Minute)
+				switch first {
+				case "operator":
+					if _, err := a.SetUserState(ctx, "ops", "alice", true); err != nil {
+						t.Fatal(err)
+					}
+				case "directory":
+					if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev("d1", provider.EventUserDisable, "alice", clk.Now())}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				drain(t, q)
+				if got := duo.state("alice"); got != "disabled" {
+					t.Fatalf("after the disable the vendor has alice %s", got)
+				}
+
+				tick(time.Second) // a second later, on the replica whose clock says a second earlier
+				if _, err := b.SetUserState(ctx, "ops2", "alice", false); err != nil {
+					t.Fatal(err)
+				}
+				drain(t, q)
+				if got := userState(t, a, "alice"); got != lifecycle.StateActive {
+					t.Errorf("emfa has alice %s, want %s", got, lifecycle.StateActive)
+				}
+				if got := duo.state("alice"); got != "active" {
+					t.Errorf("the vendor has alice %s after the later enable, want active (calls %q)", got, duo.got())
+				}
+			})
+		})
+	}
+}

@@ -198,9 +198,9 @@ type SyncQueue interface {
 	SyncStats(ctx context.Context) ([]SourceStats, error)
 	// CountEvents counts events by source and state.
 	CountEvents(ctx context.Context) (map[string]map[string]int, error)
-	// CountApplied counts events of source and type applied since and enqueued after
-	// queuedAfter.
-	CountApplied(ctx context.Context, source, typ string, since, queuedAfter time.Time) (int, error)
+	// CountApplied counts events of source and type applied since and queued after the
+	// event afterSeq (by seq: in the order the store took them).
+	CountApplied(ctx context.Context, source, typ string, since time.Time, afterSeq int64) (int, error)
 	// DeleteDoneEvents deletes at most limit done events updated before before.
 	DeleteDoneEvents(ctx context.Context, before time.Time, limit int) (int, error)
 
@@ -208,8 +208,14 @@ type SyncQueue interface {
 	// commit; a source paused already keeps its pause, and nothing is recorded.
 	PauseSource(ctx context.Context, p SourcePause, ev AuditEvent) error
 	// ResumeSource lifts a pause and appends ev, the record of the resumption, in the same
-	// commit; ErrNotFound when the source is not paused.
+	// commit; ErrNotFound when the source is not paused. The same commit records the seq
+	// of the last event queued then (ResumedAfter): the deletions the resumption approves
+	// are those queued up to it, in the order the store took them, whatever the clocks of
+	// the replicas that queued them and the one that resumed.
 	ResumeSource(ctx context.Context, source string, ev AuditEvent) error
+	// ResumedAfter is the seq of the last event queued when source was last resumed
+	// (ResumeSource), 0 when it never was.
+	ResumedAfter(ctx context.Context, source string) (int64, error)
 	ListPauses(ctx context.Context) ([]SourcePause, error)
 
 	// Groups: names and ids are unique (ErrExists).

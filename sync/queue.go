@@ -498,7 +498,7 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 	rows := make([]store.QueuedEvent, len(evs))
 	for i := range evs {
 		if evs[i].Type == provider.EventUserDelete {
-			if err := q.AllowDelete(ctx, evs[i].Source, now); err != nil {
+			if err := q.AllowDelete(ctx, evs[i].Source, 0); err != nil {
 				return err
 			}
 		}
@@ -591,21 +591,25 @@ func (q *Queue) paused(ctx context.Context, source string) (bool, error) {
 	return slices.ContainsFunc(ps, func(p store.SourcePause) bool { return p.Source == source }), nil
 }
 
-// AllowDelete is the deletion guard, for a deletion of source queued at queuedAt: it pauses
-// source, and says so, when it has deleted MaxDeletesPerHour users in the last hour. An
-// operator's resumption approves the deletions queued before it, and the guard counts
-// afresh from it: only deletions queued since count.
-func (q *Queue) AllowDelete(ctx context.Context, source string, queuedAt time.Time) error {
+// AllowDelete is the deletion guard, for a deletion of source queued as seq (0: not queued
+// yet): it pauses source, and says so, when it has deleted MaxDeletesPerHour users in the
+// last hour. An operator's resumption approves the deletions queued before it, and the
+// guard counts afresh from it: only deletions queued since count. Before and since are
+// in the order the store took them (store.SyncQueue.ResumedAfter), not by the clocks of
+// the replicas that queued them and the one that resumed: by those, a resumption on a
+// replica whose clock is ahead approved, uncounted, every deletion queued elsewhere
+// until the other replicas' clocks reached its time.
+func (q *Queue) AllowDelete(ctx context.Context, source string, seq int64) error {
 	if paused, err := q.paused(ctx, source); err != nil {
 		return err
 	} else if paused {
 		return ErrPaused
 	}
-	resumed, err := q.Store.KeyMark(ctx, resumeMark(source))
+	resumed, err := q.Store.ResumedAfter(ctx, source)
 	if err != nil {
 		return err
 	}
-	if !resumed.IsZero() && !queuedAt.After(resumed) {
+	if seq > 0 && seq <= resumed {
 		return nil // held when the operator resumed the source, and so approved
 	}
 	maxDeletes := q.Limits().MaxDeletesPerHour
@@ -613,11 +617,7 @@ func (q *Queue) AllowDelete(ctx context.Context, source string, queuedAt time.Ti
 		return nil
 	}
 	now := q.Now()
-	since := now.Add(-time.Hour)
-	if resumed.After(since) {
-		since = resumed
-	}
-	n, err := q.Store.CountApplied(ctx, source, provider.EventUserDelete, since, resumed)
+	n, err := q.Store.CountApplied(ctx, source, provider.EventUserDelete, now.Add(-time.Hour), resumed)
 	if err != nil {
 		return err
 	}
@@ -922,7 +922,7 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent, try int) error
 	}
 	if !applied {
 		if e.Type == provider.EventUserDelete {
-			if err := q.AllowDelete(ctx, e.Source, e.CreatedAt); errors.Is(err, ErrPaused) {
+			if err := q.AllowDelete(ctx, e.Source, e.Seq); errors.Is(err, ErrPaused) {
 				return q.Store.ReleaseEvent(ctx, e.Seq, q.Owner, false)
 			} else if err != nil {
 				return q.retry(ctx, e, err, log)
@@ -1111,7 +1111,7 @@ func (q *Queue) lateDelete(ctx context.Context, e store.QueuedEvent, ev provider
 	if err != nil {
 		return q.retry(ctx, e, err, log)
 	}
-	if err := q.AllowDelete(ctx, e.Source, e.CreatedAt); errors.Is(err, ErrPaused) {
+	if err := q.AllowDelete(ctx, e.Source, e.Seq); errors.Is(err, ErrPaused) {
 		return q.Store.ReleaseEvent(ctx, e.Seq, q.Owner, false)
 	} else if err != nil {
 		return q.retry(ctx, e, err, log)
@@ -1317,8 +1317,10 @@ func (q *Queue) Resume(ctx context.Context, actor lifecycle.Actor, source string
 	} else if !paused {
 		return fmt.Errorf("%w: %q", ErrNotPaused, source)
 	}
-	// The deletions queued until now are approved (AllowDelete), before the pause is
-	// lifted: none is claimed, counted and paused again in between.
+	// The deletions queued until now are approved (AllowDelete) in the commit that lifts
+	// the pause (ResumeSource): none is claimed, counted and paused again in between. The
+	// mark by this replica's clock is for replicas of a version before that, during an
+	// upgrade.
 	if err := q.Store.MarkKeys(ctx, now, resumeMark(source)); err != nil {
 		return err
 	}

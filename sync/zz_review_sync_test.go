@@ -66,3 +66,42 @@ func TestReviewAdminChangeOnReplicaBehind(t *testing.T) {
 		})
 	}
 }
+
+// TestReviewResumeOnReplicaAhead: an operator resumes a paused source on a replica whose
+// clock is 2 s ahead; a second later the directory sends three more deletions to another
+// replica. The resumption approves the deletions held when it was made, and the guard
+// counts afresh from it (README: the deletion guard): with a limit of one an hour, the
+// three new ones pause the source again.
+func TestReviewResumeOnReplicaAhead(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		q.MaxDeletesPerHour = 1
+		ahead, _, aclk := newQueue(t, st)
+		aclk.Advance(2 * time.Second)
+		for _, n := range []string{"d0", "d1", "d2", "d3", "d4"} {
+			if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: n}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("0", provider.EventUserDelete, "d0", clk.Now()), ev("1", provider.EventUserDelete, "d1", clk.Now())})
+		drain(t, q)
+		if s, _ := q.Status(ctx); len(s.Paused) != 1 {
+			t.Fatalf("not paused: %+v", s)
+		}
+		if err := ahead.Resume(ctx, "ops", "okta"); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Second)
+		aclk.Advance(time.Second)
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("2", provider.EventUserDelete, "d2", clk.Now()),
+			ev("3", provider.EventUserDelete, "d3", clk.Now()), ev("4", provider.EventUserDelete, "d4", clk.Now())})
+		drain(t, q)
+		if userState(t, m, "d1") != "unknown" {
+			t.Error("the deletion held when the operator resumed was not applied")
+		}
+		if s, _ := q.Status(ctx); len(s.Paused) != 1 {
+			t.Errorf("three deletions queued after the resumption, limit one an hour, and no pause: %+v", s)
+		}
+	})
+}

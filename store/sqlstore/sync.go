@@ -440,10 +440,10 @@ func (s *Store) CountEvents(ctx context.Context) (map[string]map[string]int, err
 	return out, nil
 }
 
-func (s *Store) CountApplied(ctx context.Context, source, typ string, since, queuedAfter time.Time) (int, error) {
+func (s *Store) CountApplied(ctx context.Context, source, typ string, since time.Time, afterSeq int64) (int, error) {
 	var n int
 	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM sync_events WHERE source = $1 AND type = $2 AND applied AND updated_at >= $3
-		AND created_at > $4`, source, typ, millis(since), millis(queuedAfter)).Scan(&n)
+		AND seq > $4`, source, typ, millis(since), afterSeq).Scan(&n)
 	if err != nil {
 		return 0, s.fail("count applied sync events", err)
 	}
@@ -475,10 +475,25 @@ func (s *Store) PauseSource(ctx context.Context, p store.SourcePause, ev store.A
 	return nil
 }
 
+// resumedKey is the key, among the sync marks, of the seq of the last event queued when
+// source was last resumed (ResumedAfter): its event_time holds that seq, not a time. No
+// key sync names holds a '#'.
+func resumedKey(source string) string { return "resumed-after#" + source }
+
 func (s *Store) ResumeSource(ctx context.Context, source string, ev store.AuditEvent) error {
 	err := s.unit(ctx, func(w *writer) error {
 		res, err := w.exec(w.c(ctx), `DELETE FROM sync_pauses WHERE source = $1`, source)
 		if err := changedOne(res, err); err != nil {
+			return err
+		}
+		// PostgreSQL's seqs are handed out before their commit: an event whose insert
+		// commits after this read with a lower seq counts as queued before, as one that
+		// raced the resumption either way. (WHERE true: SQLite reads ON CONFLICT after a
+		// bare FROM as a join's.)
+		if _, err := w.exec(w.c(ctx), `INSERT INTO sync_marks (key, event_time)
+			SELECT $1, COALESCE(MAX(seq), 0) FROM sync_events WHERE true
+			ON CONFLICT (key) DO UPDATE SET event_time = excluded.event_time WHERE sync_marks.event_time < excluded.event_time`,
+			resumedKey(source)); err != nil {
 			return err
 		}
 		return w.AppendAudit(ctx, ev)
@@ -487,6 +502,18 @@ func (s *Store) ResumeSource(ctx context.Context, source string, ev store.AuditE
 		return s.fail("resume sync source "+source, err)
 	}
 	return nil
+}
+
+func (s *Store) ResumedAfter(ctx context.Context, source string) (int64, error) {
+	var seq int64
+	err := s.r.QueryRowContext(ctx, `SELECT event_time FROM sync_marks WHERE key = $1`, resumedKey(source)).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, s.fail("sync source resumed after", err)
+	}
+	return seq, nil
 }
 
 func (s *Store) ListPauses(ctx context.Context) ([]store.SourcePause, error) {

@@ -67,6 +67,24 @@ func testSyncPauseHoldsOnlyDeletions(t *testing.T, s store.Store) {
 	if want := []string{"okta user.disable user:u2", "scim user.delete user:u3"}; !slices.Equal(claimed(got), want) {
 		t.Errorf("claimed %q while okta is paused, want %q", claimed(got), want)
 	}
+
+	// The resumption records the last event queued then, of any source: the deletions it
+	// approves are those up to it, in the order the store took them.
+	if seq, err := sq.ResumedAfter(ctx, "okta"); err != nil || seq != 0 {
+		t.Errorf("ResumedAfter before any resumption = %d, %v; want 0", seq, err)
+	}
+	resume := store.AuditEvent{Time: at(0), Resource: "admin.sync.resume", Outcome: "SUCCESS", Actor: "ops"}
+	must(t, "resume", sq.ResumeSource(ctx, "okta", resume))
+	var last int64
+	for _, e := range got {
+		last = max(last, e.Seq)
+	}
+	if seq, err := sq.ResumedAfter(ctx, "okta"); err != nil || seq != last {
+		t.Errorf("ResumedAfter = %d, %v; want %d, the last event queued", seq, err, last)
+	}
+	if seq, err := sq.ResumedAfter(ctx, "scim"); err != nil || seq != 0 {
+		t.Errorf("ResumedAfter of a source never resumed = %d, %v; want 0", seq, err)
+	}
 }
 
 // testSyncHoldEvent: a held event is pending again at the time given, with its note and
@@ -180,7 +198,7 @@ func testSyncFinishApplied(t *testing.T, s store.Store) {
 }
 
 // testSyncCountApplied: the deletion guard's count, of the events applied since a time
-// and enqueued after another.
+// and queued after another event (by seq).
 func testSyncCountApplied(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	sq := syncQueue(t, s)
@@ -199,16 +217,17 @@ func testSyncCountApplied(t *testing.T, s store.Store) {
 		must(t, "finish", sq.FinishApplied(ctx, e.Seq, "w", "", nil, now))
 	}
 	for _, tc := range []struct {
-		since, queuedAfter time.Time
-		want               int
+		since    time.Time
+		afterSeq int64
+		want     int
 	}{
-		{at(0), time.Time{}, 3},
-		{now.Add(time.Millisecond), time.Time{}, 0},
-		{at(0), at(0), 2},
-		{at(0), at(2 * time.Minute), 0},
+		{at(0), 0, 3},
+		{now.Add(time.Millisecond), 0, 0},
+		{at(0), got[0].Seq, 2},
+		{at(0), got[2].Seq, 0},
 	} {
-		if n, err := sq.CountApplied(ctx, "okta", "user.delete", tc.since, tc.queuedAfter); err != nil || n != tc.want {
-			t.Errorf("CountApplied(since %v, queued after %v) = %d, %v; want %d", tc.since, tc.queuedAfter, n, err, tc.want)
+		if n, err := sq.CountApplied(ctx, "okta", "user.delete", tc.since, tc.afterSeq); err != nil || n != tc.want {
+			t.Errorf("CountApplied(since %v, queued after seq %d) = %d, %v; want %d", tc.since, tc.afterSeq, n, err, tc.want)
 		}
 	}
 }

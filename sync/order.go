@@ -145,21 +145,24 @@ func (q *Queue) current(ctx context.Context, ev provider.LifecycleEvent) (cur pr
 // undo it, while one dated after it applies.
 func (q *Queue) Marks(ev provider.LifecycleEvent) []string { return marks(ev) }
 
-// MarkTime is the time changes evs, made outside the queue at t by this replica's clock,
-// are ordered at: t, or a millisecond after the newest mark of what they change or of
-// their user's existence, profile and state, when that is later than t (one of t
-// itself, as two changes of one millisecond, is ordered by the queue's seq). The change is
-// committed after whatever left that mark, so it is the newer; dated by a clock behind
-// the one that made the mark (another replica's) it would look older, and its
-// propagation be dropped as overtaken or carried out before the earlier change's. The
-// user's own marks keep its changes' propagations, which the queue orders by time, in
-// the order they were made. Changes that order nothing (an MFA reset) keep t.
+// MarkTime is the time changes evs, made at t by this replica's clock (outside the
+// queue, or a source's that gives no time of its own: SCIM's), are ordered at: t, or a
+// millisecond after the newest mark of what they change or of their user's existence,
+// profile and state, when that is later than t (one of t itself, as two changes of one
+// millisecond, is ordered by the queue's seq). The change is committed after whatever
+// left that mark, so it is the newer; dated by a clock behind the one that made the
+// mark (another replica's) it would look older, and its propagation be dropped as
+// overtaken or carried out before the earlier change's. The user's own marks keep its
+// changes' propagations, which the queue orders by time, in the order they were made.
+// Changes that order nothing (an MFA reset) keep t.
 func (q *Queue) MarkTime(ctx context.Context, t time.Time, evs ...provider.LifecycleEvent) (time.Time, error) {
 	var keys []string
 	for _, ev := range evs {
 		if ks := marks(ev); len(ks) > 0 {
 			keys = append(keys, ks...)
-			keys = append(keys, existsMark(ev.Username), profileMark(ev.Username), stateMark(ev.Username))
+			if ev.Username != "" {
+				keys = append(keys, existsMark(ev.Username), profileMark(ev.Username), stateMark(ev.Username))
+			}
 		}
 	}
 	slices.Sort(keys)

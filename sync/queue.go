@@ -502,6 +502,15 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 				return err
 			}
 		}
+		if evs[i].Time.IsZero() {
+			// Dated on receipt (SCIM's carry no time), by this replica's clock: no earlier
+			// than what it changes was marked, by another replica's clock that may be ahead.
+			t, err := q.MarkTime(ctx, now, evs[i])
+			if err != nil {
+				return err
+			}
+			evs[i].Time = t
+		}
 		r, err := q.queued(ctx, &evs[i], now)
 		if err != nil {
 			return err

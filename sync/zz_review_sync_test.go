@@ -105,3 +105,48 @@ func TestReviewResumeOnReplicaAhead(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewSCIMChangeOnReplicaBehind: SCIM's changes carry no time of their own and are
+// dated when a replica receives them. A SCIM client disables a user through one replica,
+// then enables it a second later through another whose clock is 2 s behind: emfa and the
+// vendor both end with the user active. Before, the enable was dated before the disable's
+// mark: applied in emfa, but its propagation dropped as older, so the vendor kept the user
+// disabled.
+func TestReviewSCIMChangeOnReplicaBehind(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		duo := newVendor("duo")
+		q.Propagators = []provider.LifecyclePropagator{duo}
+		b, _, bclk := newQueue(t, st)
+		b.Propagators = []provider.LifecyclePropagator{duo}
+		bclk.Advance(-2 * time.Second)
+		scim := func(q interface {
+			ApplyNow(context.Context, ...provider.LifecycleEvent) error
+		}, id, typ string) {
+			t.Helper()
+			if err := q.ApplyNow(ctx, provider.LifecycleEvent{ID: id, Type: typ, Source: "scim", Username: "alice"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		scim(q, "s1", provider.EventUserCreate)
+		drain(t, q)
+		clk.Advance(time.Minute)
+		bclk.Advance(time.Minute)
+		scim(q, "s2", provider.EventUserDisable)
+		drain(t, q)
+		if got := duo.state("alice"); got != "disabled" {
+			t.Fatalf("after the disable the vendor has alice %s", got)
+		}
+		clk.Advance(time.Second)
+		bclk.Advance(time.Second)
+		scim(b, "s3", provider.EventUserEnable)
+		drain(t, q)
+		if got := userState(t, m, "alice"); got != lifecycle.StateActive {
+			t.Errorf("emfa has alice %s, want %s", got, lifecycle.StateActive)
+		}
+		if got := duo.state("alice"); got != "active" {
+			t.Errorf("the vendor has alice %s after the later enable, want active (calls %q)", got, duo.got())
+		}
+	})
+}

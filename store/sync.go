@@ -174,6 +174,8 @@ type SyncQueue interface {
 	MarkKeys(ctx context.Context, t time.Time, keys ...string) error
 	// KeyMark returns the mark of key, the zero time when none.
 	KeyMark(ctx context.Context, key string) (time.Time, error)
+	// LatestMark returns the latest mark of keys in one read, the zero time when none has one.
+	LatestMark(ctx context.Context, keys []string) (time.Time, error)
 	ListEvents(ctx context.Context, f QueueFilter) ([]QueuedEvent, error)
 	// RetryDead makes dead events pending again (seq 0: every one) and returns how many;
 	// when there were any, ev, the record of the retry, is appended in the same commit.

@@ -166,14 +166,12 @@ func (q *Queue) MarkTime(ctx context.Context, t time.Time, evs ...provider.Lifec
 		}
 	}
 	slices.Sort(keys)
-	for _, key := range slices.Compact(keys) {
-		mark, err := q.Store.KeyMark(ctx, key)
-		if err != nil {
-			return time.Time{}, err
-		}
-		if mark.After(t) {
-			t = mark.Add(time.Millisecond)
-		}
+	mark, err := q.Store.LatestMark(ctx, slices.Compact(keys)) // one read, not one a key
+	if err != nil {
+		return time.Time{}, err
+	}
+	if mark.After(t) {
+		t = mark.Add(time.Millisecond)
 	}
 	return t, nil
 }

@@ -262,6 +262,21 @@ func (s *Store) KeyMark(ctx context.Context, key string) (time.Time, error) {
 	return fromMillis(ms), nil
 }
 
+func (s *Store) LatestMark(ctx context.Context, keys []string) (time.Time, error) {
+	if len(keys) == 0 {
+		return time.Time{}, nil
+	}
+	in, args := inList(keys, 0)
+	var ms sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT MAX(event_time) FROM sync_marks WHERE key IN (`+in+`)`, args...).Scan(&ms); err != nil {
+		return time.Time{}, s.fail("sync key marks", err)
+	}
+	if !ms.Valid {
+		return time.Time{}, nil
+	}
+	return fromMillis(ms.Int64), nil
+}
+
 func (s *Store) ListEvents(ctx context.Context, f store.QueueFilter) ([]store.QueuedEvent, error) {
 	var where []string
 	var args []any

@@ -106,4 +106,19 @@ func testSyncUserChangeMarks(t *testing.T, s store.Store) {
 			t.Errorf("mark %s = %v, want %v", key, got, want)
 		}
 	}
+	// LatestMark reads the latest of several in one: none of them marked is the zero time.
+	for _, c := range []struct {
+		keys []string
+		want time.Time
+	}{
+		{[]string{"user:alice/profile", "user:alice", "user:alice/group:sms"}, at(3 * time.Second)},
+		{[]string{"user:alice/state"}, at(time.Second)},
+		{[]string{"user:alice/profile", "user:bob"}, time.Time{}},
+		{nil, time.Time{}},
+	} {
+		got, err := sq.LatestMark(ctx, c.keys)
+		if err != nil || !got.Equal(c.want) {
+			t.Errorf("LatestMark(%q) = %v, %v; want %v", c.keys, got, err, c.want)
+		}
+	}
 }

@@ -101,7 +101,9 @@ type selfServicePage struct {
 // double click while the first waits on an SMS gateway or a mail server) waits for the
 // first, then sees what it did (the set-up started, SamePending), rather than load the
 // session as it was and start a second one, send a second code, and delete the first's
-// factor under it. Per process: a double click reaches one replica.
+// factor under it. Per process; a double click sent to two replicas is caught by
+// lifecycle.SelfService.Enroll, which finds the factor its session started (a code
+// set-up) and shows it.
 type formLocks struct {
 	mu sync.Mutex
 	m  map[string]*formLock

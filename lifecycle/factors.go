@@ -207,6 +207,8 @@ type Enrollment struct {
 	link string
 	// origin is where the enrollment was started (builtin.Enrollment.Origin).
 	origin string
+	// startedBy tags the self-service session that started it (builtin.Enrollment.StartedBy).
+	startedBy string
 }
 
 // Enrolled is a new factor and what the person enrolling it needs, shown once: an
@@ -354,7 +356,7 @@ func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in
 		return Enrolled{}, m.refuse(ctx, actor, action, name, "", err)
 	}
 	// The record commits with the enrollment (builtin.Enrollment.Audit).
-	enrolled, err := e.Enroll(ctx, builtin.Enrollment{Type: in.Type, User: name, Values: v, Activation: mode, Link: in.link, Origin: in.origin,
+	enrolled, err := e.Enroll(ctx, builtin.Enrollment{Type: in.Type, User: name, Values: v, Activation: mode, Link: in.link, Origin: in.origin, StartedBy: in.startedBy,
 		Audit: func(f store.Factor) store.AuditEvent {
 			return m.event(ctx, actor, action, name, f.ID, enrollNote(f))
 		}})

@@ -11,6 +11,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -978,6 +979,18 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 			in.link = sess.rec.LinkHash
 		}
 	}
+	tag := startedTag(*sess)
+	if page.Destination != "" {
+		if f, ok, err := s.startedElsewhere(ctx, sess.User, tag, typ, page.Destination, dest); err != nil {
+			return Enrolled{}, err
+		} else if ok {
+			// The same form, posted again to another replica while the first still waits
+			// on its sender (its session not saved yet): its code is on its way, so this
+			// shows that set-up rather than replace it and send another.
+			sess.State.Enrolling, sess.State.EnrollType, sess.State.ShownKey = f.ID, typ, randomText(32)
+			return Enrolled{Factor: s.m.factorOf(f, time.Time{}), Output: map[string]any{}}, s.save(ctx, sess)
+		}
+	}
 	if sess.State.Enrolling != "" {
 		// A previous attempt this page never saw confirmed: it goes while still pending,
 		// so abandoned seeds do not pile up; a push device that registered meanwhile (its
@@ -989,7 +1002,7 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 	if err := s.replaceStarted(ctx, sess.User, typ); err != nil {
 		return Enrolled{}, err
 	}
-	in.origin = builtin.OriginSelfService
+	in.origin, in.startedBy = builtin.OriginSelfService, tag
 	out, err := s.m.EnrollFactor(ctx, SelfServiceActor, sess.User, in)
 	if le := (*Error)(nil); errors.As(err, &le) && page.Destination != "" && le.Field == "params."+page.Destination {
 		// The page asked for it as its destination field.
@@ -1097,6 +1110,35 @@ func sameDestination(stored, typed string) bool {
 		return digits(stored) == digits(typed)
 	}
 	return stored != "" && strings.EqualFold(strings.TrimSpace(stored), strings.TrimSpace(typed))
+}
+
+// startedTag is the tag of sess its enrollments keep (builtin.Enrollment.StartedBy): a
+// hash of its cookie's hash, which names it in the store and is never shown.
+func startedTag(sess Session) string {
+	sum := sha256.Sum256([]byte("emfa started by\x00" + sess.rec.Hash))
+	return hex.EncodeToString(sum[:12])
+}
+
+// startedElsewhere finds the factor of typ to dest that the session tagged tag started and
+// that is still pending, though the session does not know it yet: the same set-up posted
+// again, to another replica, while the first waits on its sender (forms of one session
+// take turns only within a process, formLocks).
+func (s *SelfService) startedElsewhere(ctx context.Context, user, tag, typ, param, dest string) (store.Factor, bool, error) {
+	u, err := s.m.user(ctx, user)
+	if err != nil {
+		return store.Factor{}, false, err
+	}
+	fs, err := s.m.store.ListFactors(ctx, u.ID)
+	if err != nil {
+		return store.Factor{}, false, err
+	}
+	for _, f := range fs {
+		if f.Type == typ && f.State == store.FactorPending && builtin.OriginOf(&f) == builtin.OriginSelfService &&
+			builtin.StartedBy(&f) == tag && sameDestination(f.Params[param], dest) {
+			return f, true, nil
+		}
+	}
+	return store.Factor{}, false, nil
 }
 
 // replaceStarted deletes user's factors of typ that the page started (in another

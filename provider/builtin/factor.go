@@ -322,6 +322,10 @@ type Enrollment struct {
 	// factor keeps it (OriginOf), so that the self-service page can tell the pending
 	// factors it started from those an admin did.
 	Origin string
+	// StartedBy, when set, is an opaque tag of the self-service session that started the
+	// enrollment: the factor keeps it (StartedBy), so that the same set-up posted again to
+	// another replica, before the first saved its session, finds the first's factor.
+	StartedBy string
 }
 
 // OriginSelfService is the Origin of an enrollment started on the self-service page.
@@ -332,6 +336,12 @@ const paramOrigin = "origin"
 
 // OriginOf is where f's enrollment was started: its Enrollment.Origin, "" when unsaid.
 func OriginOf(f *store.Factor) string { return f.Params[paramOrigin] }
+
+// paramStartedBy keeps a factor's Enrollment.StartedBy.
+const paramStartedBy = "startedBy"
+
+// StartedBy is the tag of the session that started f's enrollment (Enrollment.StartedBy).
+func StartedBy(f *store.Factor) string { return f.Params[paramStartedBy] }
 
 // Enrolled is a new factor and what its owner is shown once: a seed, an activation code.
 type Enrolled struct {
@@ -466,6 +476,9 @@ func (e *Engine) newFactor(u store.User, typ, label string, in Enrollment) store
 	}
 	if in.Origin != "" {
 		f.Params[paramOrigin] = in.Origin
+	}
+	if in.StartedBy != "" {
+		f.Params[paramStartedBy] = in.StartedBy
 	}
 	pend(&f, in)
 	return f

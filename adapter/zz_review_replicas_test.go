@@ -1,0 +1,138 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/builtin/delivery"
+	"github.com/emfa/emfa/store"
+)
+
+// countingSender counts the codes sent, and runs hook, once, inside the first send.
+type countingSender struct {
+	mu    sync.Mutex
+	n     int
+	codes []string
+	hook  func()
+}
+
+func (*countingSender) Kind() string                 { return "counting" }
+func (*countingSender) Serves(delivery.Channel) bool { return true }
+func (c *countingSender) Send(_ context.Context, m delivery.Message) error {
+	c.mu.Lock()
+	c.n++
+	c.codes = append(c.codes, m.Code)
+	hook := c.hook
+	c.hook = nil
+	c.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return nil
+}
+
+// reviewReplica is one replica's page (and admin API) on st: the same keys as every other.
+func reviewReplica(t *testing.T, st store.Store, name string, sender delivery.Sender) *adminHarness {
+	t.Helper()
+	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: []string{"totp", "smsotp"},
+		Config: map[string]any{"smsotp": map[string]any{"sender": "counting"},
+			"sendLimits": map[string]any{"perUser": []any{}, "perDestination": []any{}}},
+		Senders: func(string) (delivery.Sender, error) { return sender, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine},
+		Capabilities: map[string][]string{"acme": {"totp", "smsotp"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &adminHarness{store: st, manager: m}
+	if h.write, err = m.CreateToken(context.Background(), "cli", "provisioning-"+name, lifecycle.ScopeWrite); err != nil {
+		t.Fatal(err)
+	}
+	h.read = h.write
+	ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp", "smsotp"}, LinkLifetime: time.Hour,
+		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com", FormKey: bytes.Repeat([]byte{8}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.harness = newHarness(t, func(o *Options) { o.Admin = m; o.SelfService = ss; o.MaxBodyBytes = 64 << 10 })
+	return h
+}
+
+// reviewPost posts form to path on h with cookie, as a browser's click does.
+func reviewPost(h *adminHarness, path, cookie string, form url.Values) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("POST", path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: selfServiceCookie, Value: cookie})
+	rec := httptest.NewRecorder()
+	h.srv.Handler().ServeHTTP(rec, req)
+	return rec
+}
+
+// TestReviewSignInPostedTwiceToTwoReplicas: the sign-in form posted twice (a double click
+// on Continue for a texted code), the two posts sent by a load balancer to two replicas on
+// one database, the second while the first waits on the SMS gateway. Starting a sign-in
+// stores nothing, so the replica that did not start the first cannot answer it: each
+// starts one, two codes go out, and, as the README says, only the newer works.
+func TestReviewSignInPostedTwiceToTwoReplicas(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		sender := &countingSender{}
+		a, b := reviewReplica(t, st, "a", sender), reviewReplica(t, st, "b", sender)
+		if code, out := a.admin(t, a.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+			t.Fatalf("create: %d %v", code, out)
+		}
+		if code, out := a.admin(t, a.write, "POST", "/admin/v1/users/alice/factors",
+			`{"type":"smsotp","activation":"immediate","params":{"phone":"+15551230123"}}`); code != 201 {
+			t.Fatalf("factor: %d %v", code, out)
+		}
+		p := &pageBrowser{h: a}
+		p.do(t, "GET", "/self-service/", nil)
+		form := url.Values{"username": {"alice"}, "method": {"smsotp"}, "csrf": {p.csrf}}
+		var second *httptest.ResponseRecorder
+		sender.hook = func() { second = reviewPost(b, "/self-service/signin", p.cookie, form) }
+		first := reviewPost(a, "/self-service/signin", p.cookie, form)
+		if first.Code != http.StatusSeeOther || second == nil || second.Code != http.StatusSeeOther {
+			t.Fatalf("answers %d, %v", first.Code, second)
+		}
+		if sender.n != 2 {
+			t.Fatalf("%d codes sent for a sign-in form posted twice, to two replicas; the README says 2", sender.n)
+		}
+		// The second sign-in (the newer code) signs in; the first's code was withdrawn.
+		signIn := func(rec *httptest.ResponseRecorder, code string) string {
+			q := &pageBrowser{h: a}
+			for _, c := range rec.Result().Cookies() {
+				if c.Name == selfServiceCookie {
+					q.cookie = c.Value
+				}
+			}
+			q.do(t, "GET", "/self-service/signin/code", nil)
+			status := q.do(t, "POST", "/self-service/signin/code", url.Values{"code": {code}})
+			if loc := q.header.Get("Location"); status == http.StatusSeeOther {
+				q.do(t, "GET", loc, nil)
+			}
+			return q.body
+		}
+		signedIn := `action="/self-service/signout"`
+		if got := signIn(first, sender.codes[0]); strings.Contains(got, signedIn) {
+			t.Errorf("the older code signed in:\n%s", got)
+		}
+		if got := signIn(second, sender.codes[1]); !strings.Contains(got, signedIn) {
+			t.Errorf("the newer code did not sign in:\n%s", got)
+		}
+	})
+}

@@ -136,3 +136,39 @@ func TestReviewSignInPostedTwiceToTwoReplicas(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewSetUpPostedTwiceToTwoReplicas: "Continue" clicked twice on the choice page
+// for a texted code, the two posts sent to two replicas on one database, the second while
+// the first waits on the SMS gateway: one code, one factor, and the second's page (the
+// one the browser shows) says where the code went; its code activates the factor.
+func TestReviewSetUpPostedTwiceToTwoReplicas(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		sender := &countingSender{}
+		a, b := reviewReplica(t, st, "a", sender), reviewReplica(t, st, "b", sender)
+		p := openLink(t, a)
+		form := url.Values{"type": {"smsotp"}, "destination": {"+15551230123"}, "csrf": {p.csrf}}
+		var second *httptest.ResponseRecorder
+		sender.hook = func() { second = reviewPost(b, "/self-service/enroll", p.cookie, form) }
+		first := reviewPost(a, "/self-service/enroll", p.cookie, form)
+		if first.Code != http.StatusSeeOther || second == nil || second.Code != http.StatusSeeOther {
+			t.Fatalf("answers %d %s, %v", first.Code, first.Body, second)
+		}
+		if sender.n != 1 {
+			t.Errorf("%d codes sent for a set-up posted twice, to two replicas; want 1", sender.n)
+		}
+		_, out := a.admin(t, a.read, "GET", "/admin/v1/users/alice/factors", "")
+		if fs, _ := out["factors"].([]any); len(fs) != 1 {
+			t.Errorf("factors after a set-up posted twice: %v, want one", out)
+		}
+		p.h = b
+		p.do(t, "GET", second.Header().Get("Location"), nil)
+		if !strings.Contains(p.body, "We sent a code to") {
+			t.Fatalf("the second click's page:\n%s", p.body)
+		}
+		p.do(t, "POST", "/self-service/confirm", url.Values{"code": {sender.codes[0]}})
+		_, out = a.admin(t, a.read, "GET", "/admin/v1/users/alice/factors", "")
+		if fs, _ := out["factors"].([]any); len(fs) != 1 || fs[0].(map[string]any)["state"] != "active" {
+			t.Errorf("after the code: %v, want one active factor", out)
+		}
+	})
+}

@@ -239,6 +239,12 @@ type Writer interface {
 	GetTransaction(ctx context.Context, id string) (Transaction, error)
 	CompleteTransaction(ctx context.Context, id, status string, now time.Time) error
 	AddAttempt(ctx context.Context, id string, now time.Time) (int, error)
+	// AddAttemptAfter is AddAttempt for a caller that read the transaction with read
+	// attempts counted. A unit that speculates (PostgreSQL's) assumes none was counted
+	// since and goes on with read+1 without waiting for the count; when one was (a
+	// concurrent attempt), nothing of the unit commits and it runs again, and
+	// AddAttemptAfter returns the count as AddAttempt does.
+	AddAttemptAfter(ctx context.Context, id string, read int, now time.Time) (int, error)
 	CancelPending(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error)
 	// CancelOlder sets to status every PENDING transaction of the factor created in the
 	// store before keepID (in the order the store took them, whatever their CreatedAt: a

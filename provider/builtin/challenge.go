@@ -69,7 +69,7 @@ func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provi
 		if answer, late, err := txs.Late(ctx, tx); err != nil || late {
 			return answer, err
 		}
-		n, err := w.AddAttempt(ctx, tx.ID, e.now())
+		n, err := w.AddAttemptAfter(ctx, tx.ID, tx.Attempts, e.now())
 		if errors.Is(err, store.ErrConflict) { // completed since it was loaded
 			return txs.Reread(ctx, tx.ID)
 		}

@@ -905,10 +905,7 @@ func (s *Store) AddAttempt(ctx context.Context, id string, now time.Time) (int, 
 func (w *writer) AddAttempt(ctx context.Context, id string, now time.Time) (int, error) {
 	ctx = w.c(ctx)
 	var n int
-	err := w.e.QueryRow(ctx,
-		`UPDATE transactions SET attempts = attempts + 1, updated_at = $2 WHERE id = $1 AND status = $3
-		 RETURNING attempts`,
-		id, millis(now), pending).Scan(&n)
+	err := w.e.QueryRow(ctx, addAttemptSQL, id, millis(now), pending).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = w.notPending(ctx, id)
 	}
@@ -917,6 +914,27 @@ func (w *writer) AddAttempt(ctx context.Context, id string, now time.Time) (int,
 	}
 	return n, nil
 }
+
+func (s *Store) AddAttemptAfter(ctx context.Context, id string, read int, now time.Time) (int, error) {
+	return result(ctx, s, func(w *writer) (int, error) { return w.AddAttemptAfter(ctx, id, read, now) })
+}
+
+func (w *writer) AddAttemptAfter(ctx context.Context, id string, read int, now time.Time) (int, error) {
+	// A speculating unit assumes the usual: no attempt counted since the caller read
+	// read, so this one is read+1, sent with the rest of the unit and its COMMIT. (The
+	// arguments are boxed only for an Assumer: SQLite's unit allocates nothing more.)
+	if a, ok := w.e.(Assumer); ok && a.Assume(w.c(ctx), addAttemptAssumed, id, millis(now), pending, int64(read)+1) {
+		return read + 1, nil
+	}
+	return w.AddAttempt(ctx, id, now)
+}
+
+// addAttemptSQL counts an attempt on a pending transaction and returns the new count;
+// addAttemptAssumed is it as AddAttemptAfter assumes it: with that count ($4).
+const addAttemptSQL = `UPDATE transactions SET attempts = attempts + 1, updated_at = $2 WHERE id = $1 AND status = $3
+		 RETURNING attempts`
+
+var addAttemptAssumed = assumption(addAttemptSQL, "r.attempts = $4")
 
 // notPending explains why a compare-and-set on transaction id changed nothing: ErrNotFound
 // or ErrConflict.

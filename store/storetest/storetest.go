@@ -969,13 +969,23 @@ func testAddAttempt(t *testing.T, s store.Store) {
 	}
 	diff(t, "transaction", want, mustGetTransaction(t, s, "t1"))
 
+	// AddAttemptAfter returns the count as it is, whatever the caller read: a read of 3
+	// is 4, a stale read of 1 (attempts counted since) is 5, not 2.
+	for i, read := range []int{3, 1} {
+		if n, err := s.AddAttemptAfter(ctx, "t1", read, at(4*time.Second)); err != nil || n != 4+i {
+			t.Errorf("AddAttemptAfter a read of %d: %d, %v; want %d", read, n, err, 4+i)
+		}
+	}
+
 	if err := s.CompleteTransaction(ctx, "t1", "FAILED", at(time.Minute)); err != nil {
 		t.Fatalf("CompleteTransaction: %v", err)
 	}
 	_, err := s.AddAttempt(ctx, "t1", at(2*time.Minute))
 	wantErr(t, "AddAttempt after completion", err, store.ErrConflict)
-	if got := mustGetTransaction(t, s, "t1"); got.Attempts != 3 {
-		t.Errorf("Attempts after a refused AddAttempt = %d, want 3", got.Attempts)
+	_, err = s.AddAttemptAfter(ctx, "t1", 5, at(2*time.Minute))
+	wantErr(t, "AddAttemptAfter after completion", err, store.ErrConflict)
+	if got := mustGetTransaction(t, s, "t1"); got.Attempts != 5 {
+		t.Errorf("Attempts after a refused AddAttempt = %d, want 5", got.Attempts)
 	}
 	_, err = s.AddAttempt(ctx, "nope", at(0))
 	wantErr(t, "AddAttempt missing", err, store.ErrNotFound)

@@ -248,7 +248,8 @@ type Writer interface {
 	CancelPending(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error)
 	// CancelOlder sets to status every PENDING transaction of the factor created in the
 	// store before keepID (in the order the store took them, whatever their CreatedAt: a
-	// replica's clock may be behind another's), and returns how many it changed: for a
+	// replica's clock may be behind another's) that has not expired (ExpiresAt > now: an
+	// expired one is answered TIMEOUT, and swept), and returns how many it changed: for a
 	// challenge that withdraws the others in a later unit than the one that started it
 	// (a code, once sent), when a newer challenge may have started and withdrawn it
 	// meanwhile. CancelPending there would withdraw the newer one too.

@@ -971,12 +971,13 @@ func (w *writer) CancelOlder(ctx context.Context, factorID, keepID, status strin
 	return w.cancel(ctx, q, factorID, keepID, status, now)
 }
 
+// An expired one is left as it is: dead, answered TIMEOUT, and swept.
 const (
 	cancelOlderPostgres = `UPDATE transactions SET status = $3, updated_at = $4
-		 WHERE factor_id = $1 AND status = $5
+		 WHERE factor_id = $1 AND status = $5 AND expires_at > $4
 		   AND seq < (SELECT seq FROM transactions WHERE id = $2)`
 	cancelOlderSQLite = `UPDATE transactions SET status = $3, updated_at = $4
-		 WHERE factor_id = $1 AND status = $5
+		 WHERE factor_id = $1 AND status = $5 AND expires_at > $4
 		   AND rowid < (SELECT rowid FROM transactions WHERE id = $2)`
 )
 

@@ -1118,6 +1118,23 @@ func testCancelOlder(t *testing.T, s store.Store) {
 	if tx := mustGetTransaction(t, s, "f3-a"); tx.Status != "PENDING" {
 		t.Errorf("the last created: %s", tx.Status)
 	}
+
+	// An expired one (expiring at now included) is dead, and stays as it is, to be
+	// answered TIMEOUT and swept: it is no earlier code to withdraw.
+	for _, c := range []struct {
+		id      string
+		expires time.Time
+	}{{"f4-expired", at(30 * time.Second)}, {"f4-edge", now}, {"f4-live", at(time.Hour)}, {"f4-new", at(time.Hour)}} {
+		mustCreateTransaction(t, s, newTransaction(c.id, "f4", c.expires))
+	}
+	if n, err := s.CancelOlder(ctx, "f4", "f4-new", "CANCELED", now); err != nil || n != 1 {
+		t.Errorf("CancelOlder with expired ones before: %d, %v; want 1 (f4-live)", n, err)
+	}
+	for id, want := range map[string]string{"f4-expired": "PENDING", "f4-edge": "PENDING", "f4-live": "CANCELED"} {
+		if tx := mustGetTransaction(t, s, id); tx.Status != want {
+			t.Errorf("%s: %s, want %s", id, tx.Status, want)
+		}
+	}
 }
 
 func testDeleteExpiredTransactions(t *testing.T, s store.Store) {

@@ -389,8 +389,9 @@ type Store interface {
 	// AddAttempt counts one attempt on a PENDING transaction and returns the new count;
 	// ErrConflict when it is no longer PENDING.
 	AddAttempt(ctx context.Context, id string, now time.Time) (int, error)
-	// CancelPending sets every PENDING transaction of the factor except keepID to status
-	// (CANCELED when a newer challenge replaces it) and returns how many it changed.
+	// CancelPending sets every PENDING transaction of the factor except keepID that has not
+	// expired (ExpiresAt > now, as CancelOlder) to status (CANCELED when a newer challenge
+	// replaces it) and returns how many it changed.
 	CancelPending(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error)
 	// DeleteExpiredTransactions deletes at most limit transactions that expired before
 	// before, and returns how many it deleted (call again until it returns < limit).

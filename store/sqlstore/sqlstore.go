@@ -951,8 +951,9 @@ func (s *Store) CancelPending(ctx context.Context, factorID, keepID, status stri
 }
 
 func (w *writer) CancelPending(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error) {
+	// An expired one is left as it is, as CancelOlder leaves it: dead, answered TIMEOUT.
 	const q = `UPDATE transactions SET status = $3, updated_at = $4
-		 WHERE factor_id = $1 AND id <> $2 AND status = $5`
+		 WHERE factor_id = $1 AND id <> $2 AND status = $5 AND expires_at > $4`
 	return w.cancel(ctx, q, factorID, keepID, status, now)
 }
 

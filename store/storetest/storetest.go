@@ -999,6 +999,9 @@ func testCancelPending(t *testing.T, s store.Store) {
 		"keep":  newTransaction("keep", "f1", at(time.Hour)),
 		"done":  newTransaction("done", "f1", at(time.Hour)),
 		"other": newTransaction("other", "f2", at(time.Hour)),
+		// Expired unanswered (at now, too): dead, answered TIMEOUT, and swept; not withdrawn.
+		"dead": newTransaction("dead", "f1", at(30*time.Second)),
+		"edge": newTransaction("edge", "f1", at(time.Minute)),
 	}
 	for _, tx := range txs {
 		mustCreateTransaction(t, s, tx)

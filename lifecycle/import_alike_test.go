@@ -15,10 +15,10 @@ import (
 func TestImportPreProvisionHeldAgainstEnrollmentMeanwhile(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		hooked := &changesAfter{Store: st}
+		hooked := &testdb.BeforeUserChanges{Store: st}
 		m, _ := newManager(t, hooked)
 		addAlice(t, m)
-		hooked.before = func() {
+		hooked.Before = func() {
 			if _, err := m.EnrollFactor(ctx, "idm", "alice", lifecycle.Enrollment{Type: "smsotp", Activation: lifecycle.ActivationOnFirstUse,
 				Params: raw(`{"phone":"+15550000001"}`)}); err != nil {
 				t.Fatal(err)
@@ -52,13 +52,13 @@ func TestImportPreProvisionHeldAgainstEnrollmentMeanwhile(t *testing.T) {
 func TestImportRepointHeldAgainstEnrollmentMeanwhile(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		hooked := &changesAfter{Store: st}
+		hooked := &testdb.BeforeUserChanges{Store: st}
 		m, _ := newManager(t, hooked)
 		rows, bad := parse(t, lifecycle.FormatCSV, "username,phone,factors\nalice,+15550000001,smsotp\n")
 		if rep, err := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{}); err != nil || rep.Created != 1 {
 			t.Fatalf("first import: %+v %v", rep, err)
 		}
-		hooked.before = func() {
+		hooked.Before = func() {
 			if _, err := m.EnrollFactor(ctx, "idm", "alice", lifecycle.Enrollment{Type: "smsotp", Activation: lifecycle.ActivationOnFirstUse,
 				Params: raw(`{"phone":"+15550000002"}`)}); err != nil {
 				t.Fatal(err)

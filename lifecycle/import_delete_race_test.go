@@ -38,7 +38,7 @@ func TestFullImportDeletesOnlyTheUserItRead(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {
 				ctx := context.Background()
-				hooked := &changesAfter{Store: st}
+				hooked := &testdb.BeforeUserChanges{Store: st}
 				m, _ := newManager(t, hooked)
 				other, _ := newManager(t, st) // SCIM's, on this replica or another
 				for _, n := range []string{"alice", "bob"} {
@@ -51,7 +51,7 @@ func TestFullImportDeletesOnlyTheUserItRead(t *testing.T) {
 					t.Fatal(err)
 				}
 				rows, unreadable := parse(t, lifecycle.FormatCSV, "username\nbob\n")
-				hooked.before = func() { c.between(t, other) }
+				hooked.Before = func() { c.between(t, other) }
 				rep, err := m.Import(ctx, "test", rows, unreadable, lifecycle.ImportOptions{Full: true, MaxDeletes: 10})
 				if err != nil {
 					t.Fatal(err)

@@ -18,14 +18,14 @@ import (
 func TestImportRowUpdatesTheUserItRead(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		hooked := &changesAfter{Store: st}
+		hooked := &testdb.BeforeUserChanges{Store: st}
 		m, _ := newManager(t, hooked)
 		other, _ := newManager(t, st)
 		if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "alice", Email: ptr("old@example.com")}); err != nil {
 			t.Fatal(err)
 		}
 		var again lifecycle.User
-		hooked.before = func() {
+		hooked.Before = func() {
 			if err := other.DeleteUser(ctx, "sync:scim", "alice"); err != nil {
 				t.Error(err)
 			}

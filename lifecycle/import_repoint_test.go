@@ -17,7 +17,7 @@ import (
 func TestImportDoesNotRepointFactorActivatedMeanwhile(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		hooked := &changesAfter{Store: st}
+		hooked := &testdb.BeforeUserChanges{Store: st}
 		m, clk := newManager(t, hooked)
 		rows, bad := parse(t, lifecycle.FormatCSV, "username,phone,factors\nalice,+15550000001,smsotp\n")
 		if rep, err := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{}); err != nil || rep.Created != 1 {
@@ -32,7 +32,7 @@ func TestImportDoesNotRepointFactorActivatedMeanwhile(t *testing.T) {
 		// Between the import's read of the directory and its write, alice signs in with
 		// the factor: its first use makes it active, as the engine's activateOnFirstUse
 		// does (ActivateFactor with the params less the activation's).
-		hooked.before = func() {
+		hooked.Before = func() {
 			f, err := st.GetFactor(ctx, id)
 			if err != nil {
 				t.Fatal(err)

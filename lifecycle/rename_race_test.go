@@ -14,29 +14,13 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// changesAfter is a store that runs before, once, just before the next batch of user
-// changes is applied: another request that commits between a read and the write that
-// follows it.
-type changesAfter struct {
-	store.Store
-	before func()
-}
-
-func (s *changesAfter) ApplyUserChanges(ctx context.Context, cs []store.UserChange) []error {
-	if f := s.before; f != nil {
-		s.before = nil
-		f()
-	}
-	return s.Store.ApplyUserChanges(ctx, cs)
-}
-
 // A rename that reads a pending factor, then writes its label after the factor was
 // activated, must not write back the params it read: the activation's own (the mode
 // gone) stay, and the factor, once disabled, can be enabled again.
 func TestRenameDoesNotUndoActivation(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		hooked := &changesAfter{Store: st}
+		hooked := &testdb.BeforeUserChanges{Store: st}
 		m, clk := newManager(t, hooked)
 		other, _ := newManager(t, st) // another replica
 		addAlice(t, m)
@@ -46,7 +30,7 @@ func TestRenameDoesNotUndoActivation(t *testing.T) {
 		}
 		id := en.Factor.ID
 		code := codeOf(t, en, clk.Now())
-		hooked.before = func() {
+		hooked.Before = func() {
 			if f, err := other.ActivateFactor(ctx, "test", "alice", id, code); err != nil || f.State != lifecycle.FactorActive {
 				t.Fatalf("activation between the rename's read and write: %+v %v", f, err)
 			}
@@ -79,7 +63,7 @@ func TestRenameDoesNotUndoActivation(t *testing.T) {
 func TestRenameKeepsRegisteredDeviceKey(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		hooked := &changesAfter{Store: st}
+		hooked := &testdb.BeforeUserChanges{Store: st}
 		m, clk := newManager(t, hooked)
 		addAlice(t, m)
 		en, err := m.EnrollFactor(ctx, "test", "alice", lifecycle.Enrollment{Type: "push"})
@@ -103,7 +87,7 @@ func TestRenameKeepsRegisteredDeviceKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hooked.before = func() {
+		hooked.Before = func() {
 			if _, err := devices.Register(ctx, provider.DeviceRegistration{ActivationCode: code, PublicKey: pub, Alg: builtin.AlgES256}); err != nil {
 				t.Fatalf("registration between the rename's read and write: %v", err)
 			}

@@ -15,7 +15,7 @@ import (
 func TestResetDisableKeepsFactorActivatedMeanwhile(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		hooked := &changesAfter{Store: st}
+		hooked := &testdb.BeforeUserChanges{Store: st}
 		m, clk := newManager(t, hooked)
 		other, _ := newManager(t, st) // another replica
 		addAlice(t, m)
@@ -29,7 +29,7 @@ func TestResetDisableKeepsFactorActivatedMeanwhile(t *testing.T) {
 		}
 		id := en.Factor.ID
 		code := codeOf(t, en, clk.Now())
-		hooked.before = func() {
+		hooked.Before = func() {
 			if f, err := other.ActivateFactor(ctx, "test", "alice", id, code); err != nil || f.State != lifecycle.FactorActive {
 				t.Fatalf("activation between the reset's read and write: %+v %v", f, err)
 			}

@@ -20,7 +20,7 @@ func TestResetSurvivesFactorGoneMeanwhile(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {
 				ctx := context.Background()
-				hooked := &changesAfter{Store: st}
+				hooked := &testdb.BeforeUserChanges{Store: st}
 				m, _ := newManager(t, hooked)
 				sweeper, sclk := newManager(t, st) // another replica's sweeper
 				addAlice(t, m)
@@ -32,7 +32,7 @@ func TestResetSurvivesFactorGoneMeanwhile(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				hooked.before = func() {
+				hooked.Before = func() {
 					sclk.Advance(lifecycle.DefaultActivationLifetime + time.Minute)
 					if n, err := sweeper.SweepPending(ctx); err != nil || n != 1 {
 						t.Fatalf("sweep between the reset's read and write: %d %v", n, err)

@@ -19,14 +19,14 @@ import (
 func TestEditUserWritesTheUserItRead(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		hooked := &changesAfter{Store: st}
+		hooked := &testdb.BeforeUserChanges{Store: st}
 		m, _ := newManager(t, hooked)
 		other, _ := newManager(t, st) // SCIM's, the admin API's, on this replica or another
 		if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: "alice", Email: ptr("old@example.com")}); err != nil {
 			t.Fatal(err)
 		}
 		var again lifecycle.User
-		hooked.before = func() {
+		hooked.Before = func() {
 			if err := other.DeleteUser(ctx, "test", "alice"); err != nil {
 				t.Error(err)
 			}

@@ -1227,25 +1227,59 @@ func (r *signInStarts) add(from string, st signInStart) {
 func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
 	method, user := c.FormValue("method"), c.FormValue("username")
 	m, _ := builtin.SignInMethodOf(method) // StartSignIn refuses any other
+	form := ""
 	if sess.Kind == lifecycle.SessionAnon {
 		if next, ok := p.starts.find(sess.Cookie, user, method, time.Now()); ok {
 			// The same form again: the same sign-in, nothing sent again.
 			p.setCookie(c, lifecycle.Session{Cookie: next})
 			return p.signInStarted(c, m)
 		}
+		form = sess.Cookie
 	}
+	// The same form posted on another replica too (StartSignInOnce): the one that starts
+	// it counts it, sends, and answers; the other answers its sign-in, and counts nothing.
+	next, again, err := p.ss.StartSignInOnce(c.Request().Context(), form, user, method, func(ctx context.Context) (string, error) {
+		return p.startSignIn(ctx, c, sess, user, method, m)
+	})
+	var answered signInAnswered
+	if errors.As(err, &answered) {
+		return answered.err // answered otherwise (throttled, refused): nothing started
+	}
+	if err != nil {
+		return err
+	}
+	if next != "" && (again || next != sess.Cookie) {
+		p.setCookie(c, lifecycle.Session{Cookie: next}) // the sign-in under way, sealed in a cookie of its own
+		if !again && form != "" {
+			p.starts.add(form, signInStart{user: user, method: method, cookie: next, at: time.Now()})
+		}
+	}
+	return p.signInStarted(c, m)
+}
+
+// signInAnswered is a sign-in form that started nothing (its budgets refused it, or
+// StartSignIn did): err is what the handler answers.
+type signInAnswered struct{ err error }
+
+func (a signInAnswered) Error() string {
+	if a.err == nil {
+		return "sign-in not started"
+	}
+	return a.err.Error()
+}
+
+func (a signInAnswered) Unwrap() error { return a.err }
+
+// startSignIn starts the sign-in of the form (budgets, then StartSignIn) and returns its
+// sealed cookie; signInAnswered when it started none.
+func (p *selfServicePage) startSignIn(ctx context.Context, c echo.Context, sess lifecycle.Session, user, method string, m builtin.SignInMethod) (string, error) {
 	end, ok, err := p.signInAllowed(c)
 	defer end()
 	if !ok {
-		return err
+		return "", signInAnswered{err}
 	}
-	cookie := sess.Cookie
-	if err := p.ss.StartSignIn(c.Request().Context(), &sess, user, method); err != nil {
-		return p.signInRefused(c, err)
-	}
-	if sess.Cookie != cookie {
-		p.setCookie(c, sess) // the sign-in under way, sealed in a cookie of its own
-		p.starts.add(cookie, signInStart{user: user, method: method, cookie: sess.Cookie, at: time.Now()})
+	if err := p.ss.StartSignIn(ctx, &sess, user, method); err != nil {
+		return "", signInAnswered{p.signInRefused(c, err)}
 	}
 	if m.By != builtin.SignInByCode {
 		// An approval asked for, or a code sent (a text, an e-mail, a call), reaches
@@ -1254,7 +1288,7 @@ func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
 		// up the send limits their codes on Verify's path share.
 		p.s.signIns.failed(c.RealIP())
 	}
-	return p.signInStarted(c, m)
+	return sess.Cookie, nil
 }
 
 // signInStarted leads to the step of a sign-in started by method m.

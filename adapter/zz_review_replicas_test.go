@@ -84,15 +84,76 @@ func reviewPost(h *adminHarness, path, cookie string, form url.Values) *httptest
 	return rec
 }
 
+// pollingStore is a store that reports its first look at a running idempotency record
+// (an attempt waiting for another's answer): how a test knows, without timing, that the
+// second of two posts is waiting for the first.
+type pollingStore struct {
+	store.Store
+	store.SelfService
+	once   sync.Once
+	polled chan struct{}
+}
+
+func (s *pollingStore) SpendLink(ctx context.Context, hash string, now time.Time) error {
+	return s.Store.SpendLink(ctx, hash, now)
+}
+
+func (s *pollingStore) GetIdempotency(ctx context.Context, key store.IdempotencyKey) (store.IdempotencyRecord, error) {
+	s.once.Do(func() { close(s.polled) })
+	return s.Store.GetIdempotency(ctx, key)
+}
+
+// postedTwice posts form to a, and, while a waits on the SMS gateway, to b: the second
+// post waits for the first's answer (b polls its record), or, if it does not wait,
+// finishes on its own. It returns both answers.
+func postedTwice(t *testing.T, a, b *adminHarness, polled <-chan struct{}, sender *countingSender, cookie string, form url.Values) (first, second *httptest.ResponseRecorder) {
+	t.Helper()
+	done := make(chan struct{})
+	start := func() {
+		go func() { defer close(done); second = reviewPost(b, "/self-service/signin", cookie, form) }()
+		select {
+		case <-polled:
+		case <-done:
+		}
+	}
+	sender.mu.Lock()
+	sender.hook = start
+	sender.mu.Unlock()
+	first = reviewPost(a, "/self-service/signin", cookie, form)
+	sender.mu.Lock()
+	if sender.hook != nil { // nothing was sent (no such user): the second post comes now
+		sender.hook = nil
+		sender.mu.Unlock()
+		start()
+	} else {
+		sender.mu.Unlock()
+	}
+	<-done
+	if first.Code != http.StatusSeeOther || second.Code != http.StatusSeeOther {
+		t.Fatalf("answers %d, %d", first.Code, second.Code)
+	}
+	return first, second
+}
+
+func signInCookie(rec *httptest.ResponseRecorder) string {
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == selfServiceCookie {
+			return c.Value
+		}
+	}
+	return ""
+}
+
 // TestReviewSignInPostedTwiceToTwoReplicas: the sign-in form posted twice (a double click
 // on Continue for a texted code), the two posts sent by a load balancer to two replicas on
-// one database, the second while the first waits on the SMS gateway. Starting a sign-in
-// stores nothing, so the replica that did not start the first cannot answer it: each
-// starts one, two codes go out, and, as the README says, only the newer works.
+// one database, the second while the first waits on the SMS gateway. The second waits for
+// the first's sign-in and answers it: one code goes out, and the page the browser shows
+// (the second's) takes it.
 func TestReviewSignInPostedTwiceToTwoReplicas(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		sender := &countingSender{}
-		a, b := reviewReplica(t, st, "a", sender), reviewReplica(t, st, "b", sender)
+		spy := &pollingStore{Store: st, SelfService: st.(store.SelfService), polled: make(chan struct{})}
+		a, b := reviewReplica(t, st, "a", sender), reviewReplica(t, spy, "b", sender)
 		if code, out := a.admin(t, a.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
 			t.Fatalf("create: %d %v", code, out)
 		}
@@ -103,23 +164,16 @@ func TestReviewSignInPostedTwiceToTwoReplicas(t *testing.T) {
 		p := &pageBrowser{h: a}
 		p.do(t, "GET", "/self-service/", nil)
 		form := url.Values{"username": {"alice"}, "method": {"smsotp"}, "csrf": {p.csrf}}
-		var second *httptest.ResponseRecorder
-		sender.hook = func() { second = reviewPost(b, "/self-service/signin", p.cookie, form) }
-		first := reviewPost(a, "/self-service/signin", p.cookie, form)
-		if first.Code != http.StatusSeeOther || second == nil || second.Code != http.StatusSeeOther {
-			t.Fatalf("answers %d, %v", first.Code, second)
+		first, second := postedTwice(t, a, b, spy.polled, sender, p.cookie, form)
+		if sender.n != 1 {
+			t.Fatalf("%d codes sent for a sign-in form posted twice, to two replicas; want 1", sender.n)
 		}
-		if sender.n != 2 {
-			t.Fatalf("%d codes sent for a sign-in form posted twice, to two replicas; the README says 2", sender.n)
+		if signInCookie(second) != signInCookie(first) || second.Header().Get("Location") != first.Header().Get("Location") {
+			t.Errorf("the second post did not answer the first's sign-in: %v, %v", second.Header(), first.Header())
 		}
-		// The second sign-in (the newer code) signs in; the first's code was withdrawn.
+		// The page the browser shows (the second answer's) signs in with the one code.
 		signIn := func(rec *httptest.ResponseRecorder, code string) string {
-			q := &pageBrowser{h: a}
-			for _, c := range rec.Result().Cookies() {
-				if c.Name == selfServiceCookie {
-					q.cookie = c.Value
-				}
-			}
+			q := &pageBrowser{h: b, cookie: signInCookie(rec)}
 			q.do(t, "GET", "/self-service/signin/code", nil)
 			status := q.do(t, "POST", "/self-service/signin/code", url.Values{"code": {code}})
 			if loc := q.header.Get("Location"); status == http.StatusSeeOther {
@@ -127,12 +181,8 @@ func TestReviewSignInPostedTwiceToTwoReplicas(t *testing.T) {
 			}
 			return q.body
 		}
-		signedIn := `action="/self-service/signout"`
-		if got := signIn(first, sender.codes[0]); strings.Contains(got, signedIn) {
-			t.Errorf("the older code signed in:\n%s", got)
-		}
-		if got := signIn(second, sender.codes[1]); !strings.Contains(got, signedIn) {
-			t.Errorf("the newer code did not sign in:\n%s", got)
+		if got := signIn(second, sender.codes[0]); !strings.Contains(got, `action="/self-service/signout"`) {
+			t.Errorf("the code did not sign in on the second answer's page:\n%s", got)
 		}
 	})
 }
@@ -169,6 +219,58 @@ func TestReviewSetUpPostedTwiceToTwoReplicas(t *testing.T) {
 		_, out = a.admin(t, a.read, "GET", "/admin/v1/users/alice/factors", "")
 		if fs, _ := out["factors"].([]any); len(fs) != 1 || fs[0].(map[string]any)["state"] != "active" {
 			t.Errorf("after the code: %v, want one active factor", out)
+		}
+	})
+}
+
+// TestReviewSignInPostedTwiceToTwoReplicasNoSuchUser: the same double click for a user
+// name no one has, by text and by push, answers as it does for a user who exists: the
+// second replica answers the first's sign-in (its cookie), and starts none of its own,
+// which would count the name's budget (a push) once more than for a real user's and so
+// tell who exists.
+func TestReviewSignInPostedTwiceToTwoReplicasNoSuchUser(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		sender := &countingSender{}
+		spy := &pollingStore{Store: st, SelfService: st.(store.SelfService), polled: make(chan struct{})}
+		a, b := reviewReplica(t, st, "a", sender), reviewReplica(t, spy, "b", sender)
+		for _, method := range []string{"smsotp", "push"} {
+			p := &pageBrowser{h: a}
+			p.do(t, "GET", "/self-service/", nil)
+			form := url.Values{"username": {"nobody"}, "method": {method}, "csrf": {p.csrf}}
+			first, second := postedTwice(t, a, b, spy.polled, sender, p.cookie, form)
+			if signInCookie(first) == "" || signInCookie(second) != signInCookie(first) {
+				t.Errorf("%s: the second post did not answer the first's sign-in", method)
+			}
+		}
+		if sender.n != 0 {
+			t.Errorf("%d codes sent for no such user", sender.n)
+		}
+	})
+}
+
+// TestReviewSignInTwoBrowsersTwoReplicas: two browsers (two forms) signing in as the same
+// user by text at once, on two replicas: each starts its own sign-in, as ever; one's form
+// never answers the other's sign-in.
+func TestReviewSignInTwoBrowsersTwoReplicas(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		sender := &countingSender{}
+		a, b := reviewReplica(t, st, "a", sender), reviewReplica(t, st, "b", sender)
+		if code, out := a.admin(t, a.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+			t.Fatalf("create: %d %v", code, out)
+		}
+		if code, out := a.admin(t, a.write, "POST", "/admin/v1/users/alice/factors",
+			`{"type":"smsotp","activation":"immediate","params":{"phone":"+15551230123"}}`); code != 201 {
+			t.Fatalf("factor: %d %v", code, out)
+		}
+		var cookies []string
+		for _, h := range []*adminHarness{a, b} {
+			p := &pageBrowser{h: h}
+			p.do(t, "GET", "/self-service/", nil)
+			rec := reviewPost(h, "/self-service/signin", p.cookie, url.Values{"username": {"Alice"}, "method": {"smsotp"}, "csrf": {p.csrf}})
+			cookies = append(cookies, signInCookie(rec))
+		}
+		if sender.n != 2 || cookies[0] == "" || cookies[0] == cookies[1] {
+			t.Errorf("two browsers: %d codes, the second's sign-in the first's: %v; want 2 codes, two sign-ins", sender.n, cookies[0] == cookies[1])
 		}
 	})
 }

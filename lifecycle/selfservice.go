@@ -1561,6 +1561,55 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 	return s.save(ctx, sess)
 }
 
+// SignInAgain is how long the sign-in form posted again (a double click on Continue)
+// answers the first's sign-in rather than start another.
+const SignInAgain = 30 * time.Second
+
+// signInOnceProvider keeps StartSignInOnce's records apart from Verify's and the admin
+// API's (a credentialPrefix has no colon; the admin API's are "admin:…").
+const signInOnceProvider = "selfservice:signin"
+
+// StartSignInOnce runs start, which starts the sign-in of the form of anonymous cookie
+// form for username by method (the page's budgets, then StartSignIn) and returns the
+// sealed cookie of the sign-in started, once per form, user name (folded) and method
+// within SignInAgain, across replicas: the form posted twice (a double click on Continue)
+// that a load balancer sends to two replicas would otherwise send two codes (or pushes),
+// count twice against the budgets, and leave the first code, which arrives first, not
+// right. The second post waits for the first's answer while it runs, then answers its
+// cookie (again): the same page, nothing sent, nothing counted. A start that failed is
+// not remembered: the next post starts afresh.
+//
+// The record (an idempotency record, kept SignInAgain, swept as Verify's are) is keyed
+// by a MAC of the form's cookie, so one browser's never answers another's, and is
+// written for a name no one has as for a user: the answer, the budgets and the store's
+// writes are the same, whoever exists. A method that sends nothing (an app's code) does
+// not need it, and starts without one, storing nothing.
+func (s *SelfService) StartSignInOnce(ctx context.Context, form, username, method string,
+	start func(context.Context) (cookie string, err error)) (cookie string, again bool, err error) {
+	if m, ok := builtin.SignInMethodOf(method); !ok || m.By == builtin.SignInByCode || form == "" {
+		cookie, err = start(ctx)
+		return cookie, false, err
+	}
+	tag := s.anonMAC("signin-start", []byte(form+"\x00"+store.FoldName(strings.TrimSpace(username))+"\x00"+method))
+	key := store.IdempotencyKey{Provider: signInOnceProvider, WebhookID: hex.EncodeToString(tag), Fingerprint: method}
+	// The lease covers a start whose gateway is slow; one whose replica died is taken over
+	// once it passes, and started again.
+	idem := provider.Idempotency{Store: s.m.store, TTL: SignInAgain, Lease: SignInAgain, Now: s.m.now}
+	ans, served, _, err := idem.Do(ctx, key, func(context.Context) (provider.Answer, error) {
+		// The request's own context: the start's writes are the sign-in's, made durable
+		// as they are without this record, and no unit of it records an answer here.
+		c, err := start(ctx)
+		if err != nil {
+			return provider.Answer{}, err
+		}
+		return provider.Answer{Status: 303, Body: []byte(c)}, nil
+	})
+	if err != nil {
+		return "", false, err
+	}
+	return string(ans.Body), served == provider.Replayed, nil
+}
+
 // codeLimits are the tries and lifetime of the codes a sign-in method sends, as the first
 // engine serving one of its types says (builtin.Engine.CodeLimits).
 func (s *SelfService) codeLimits(m builtin.SignInMethod) (tries int, lifetime time.Duration, ok bool) {

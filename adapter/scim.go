@@ -44,7 +44,7 @@ const (
 	scimErrSchema   = "urn:ietf:params:scim:api:messages:2.0:Error"
 	scimContentType = "application/scim+json"
 
-	attrExternalID = "scim.externalId"
+	attrExternalID = store.ExternalIDAttribute
 	attrGiven      = "scim.givenName"
 	attrFamily     = "scim.familyName"
 	// The type of the e-mail address or phone number kept, when it is not the one emfa
@@ -1177,10 +1177,18 @@ func (api *syncAPI) listUsers(c echo.Context) error {
 			}
 		}
 	} else {
-		// Every user, page by page: totalResults is the whole count.
+		// Every user, page by page: totalResults is the whole count. With an externalId
+		// (Okta and Entra ask so), the users of that externalId alone, by the store's
+		// index: those are matched on every clause below as every user would be. "" is
+		// every user without one, read so.
+		var q lifecycle.UserQuery
+		if i := slices.IndexFunc(clauses, func(cl scimClause) bool { return cl.attr == "externalid" && cl.value != "" }); i >= 0 {
+			q.ExternalID = clauses[i].value
+		}
 		cursor := ""
 		for {
-			page, err := api.o.Manager.ListUsers(ctx, lifecycle.UserQuery{Cursor: cursor, Limit: 1000})
+			q.Cursor, q.Limit = cursor, 1000
+			page, err := api.o.Manager.ListUsers(ctx, q)
 			if err != nil {
 				return err
 			}

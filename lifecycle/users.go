@@ -273,7 +273,10 @@ type UserQuery struct {
 	Prefix string
 	Group  string
 	State  string // "", active, disabled
-	Cursor string // from the previous page's Next
+	// ExternalID, when not "", keeps only users whose attribute scim.externalId is it,
+	// exactly (store.UserQuery.ExternalID).
+	ExternalID string
+	Cursor     string // from the previous page's Next
 	// Offset skips that many users (after Cursor's): a page by its position, as SCIM's
 	// startIndex asks for one; 0 or more.
 	Offset int
@@ -334,9 +337,9 @@ func (m *Manager) CountUsers(ctx context.Context, q UserQuery) (int, error) {
 	return m.store.CountUserRecords(ctx, sq)
 }
 
-// storeQuery is q's selection (Prefix, Group, State) as the store reads it.
+// storeQuery is q's selection (Prefix, Group, State, ExternalID) as the store reads it.
 func storeQuery(q UserQuery) (store.UserQuery, error) {
-	sq := store.UserQuery{Prefix: q.Prefix, Group: q.Group, Limit: q.Limit}
+	sq := store.UserQuery{Prefix: q.Prefix, Group: q.Group, ExternalID: q.ExternalID, Limit: q.Limit}
 	switch q.State {
 	case "":
 	case StateActive, StateDisabled:

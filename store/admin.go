@@ -40,6 +40,10 @@ type UserRecord struct {
 	Profile Profile
 }
 
+// ExternalIDAttribute is the attribute of a user that keeps its SCIM externalId
+// (UserQuery.ExternalID).
+const ExternalIDAttribute = "scim.externalId"
+
 // UserQuery selects users for a page of a listing, ordered by the bytes of their folded
 // names (FoldName): "alice", "Bob", "carol". Prefix and After are folded too.
 type UserQuery struct {
@@ -47,7 +51,11 @@ type UserQuery struct {
 	Group  string // members of it; "" all
 	// Disabled, when set, keeps only users in that state.
 	Disabled *bool
-	After    string // names after it, folded (the cursor); "" from the first
+	// ExternalID, when not "", keeps only users whose attribute ExternalIDAttribute is
+	// it, byte for byte (SCIM's externalId is caseExact), by an index on that attribute:
+	// an IdP looks a user up by it before each create or update.
+	ExternalID string
+	After      string // names after it, folded (the cursor); "" from the first
 	// Offset skips that many of the users selected (after After): a page by its
 	// position, as SCIM asks for one (startIndex). The database still steps over them,
 	// but along the index, without reading their records.

@@ -379,6 +379,9 @@ func (dialect) DeleteOldest(table, key, where, order string) string {
 // ByteOrder: a column without COLLATE "C" sorts by the database's locale.
 func (dialect) ByteOrder(col string) string { return col + ` COLLATE "C"` }
 
+// ExternalIDOf: as user_profiles_external_id has it (migration 00020).
+func (dialect) ExternalIDOf(col string) string { return `(` + col + ` ->> 'scim.externalId')` }
+
 // LockKeys takes an advisory lock on the hash of each key, held to the end of tx: every
 // instance sharing the database queues on it, and ReserveSend's count, a later statement
 // under READ COMMITTED, sees every send committed by an earlier holder. The function scan

@@ -415,6 +415,11 @@ func (dialect) DeleteOldest(table, _, where, order string) string {
 // ByteOrder: SQLite's default collation, BINARY, is byte order.
 func (dialect) ByteOrder(col string) string { return col }
 
+// ExternalIDOf: as user_profiles_external_id has it (migration 00019).
+func (dialect) ExternalIDOf(col string) string {
+	return `json_extract(` + col + `, '$."scim.externalId"')`
+}
+
 // LockKeys has nothing to do: the writer's transactions BEGIN IMMEDIATE, so ReserveSend's
 // holds the database's write lock from its start, and no other reservation, from this
 // process or another, can record a send until it ends.

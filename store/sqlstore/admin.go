@@ -635,12 +635,12 @@ func (s *Store) GetUserRecord(ctx context.Context, name string) (store.UserRecor
 }
 
 func (s *Store) ListUserRecords(ctx context.Context, q store.UserQuery) ([]store.UserRecord, error) {
-	if s.namesNothing(q.Prefix, q.Group) {
+	if s.namesNothing(q.Prefix, q.Group, q.ExternalID) {
 		return []store.UserRecord{}, nil
 	}
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	where := userWhere(q, arg)
+	where := s.userWhere(q, arg)
 	if q.After != "" {
 		where = append(where, "lower(u.name) > "+arg(store.FoldName(q.After)))
 	}
@@ -667,13 +667,13 @@ func (s *Store) ListUserRecords(ctx context.Context, q store.UserQuery) ([]store
 }
 
 func (s *Store) CountUserRecords(ctx context.Context, q store.UserQuery) (int, error) {
-	if s.namesNothing(q.Prefix, q.Group) {
+	if s.namesNothing(q.Prefix, q.Group, q.ExternalID) {
 		return 0, nil
 	}
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
 	sqlq := `SELECT count(*) FROM users u`
-	if where := userWhere(q, arg); len(where) > 0 {
+	if where := s.userWhere(q, arg); len(where) > 0 {
 		sqlq += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	var n int
@@ -683,9 +683,9 @@ func (s *Store) CountUserRecords(ctx context.Context, q store.UserQuery) (int, e
 	return n, nil
 }
 
-// userWhere is the conditions on users u of q's Prefix, Group and Disabled, their
-// values added by arg.
-func userWhere(q store.UserQuery, arg func(any) string) []string {
+// userWhere is the conditions on users u of q's Prefix, Group, Disabled and ExternalID,
+// their values added by arg.
+func (s *Store) userWhere(q store.UserQuery, arg func(any) string) []string {
 	var where []string
 	// By folded name (users_name_folded's key, unique): the order, the prefix and the
 	// cursor all ignore ASCII case, as every other lookup by name does.
@@ -700,6 +700,10 @@ func userWhere(q store.UserQuery, arg func(any) string) []string {
 	}
 	if q.Group != "" {
 		where = append(where, "EXISTS (SELECT 1 FROM user_groups g WHERE g.user_id = u.id AND g.name = "+arg(q.Group)+")")
+	}
+	if q.ExternalID != "" {
+		// The attribute unqualified, as user_profiles_external_id names it.
+		where = append(where, "u.id IN (SELECT user_id FROM user_profiles WHERE "+s.d.ExternalIDOf("attributes")+" = "+arg(q.ExternalID)+")")
 	}
 	return where
 }

@@ -38,6 +38,10 @@ type Dialect interface {
 	// ByteOrder returns an ORDER BY term that sorts the text column col by bytes, whatever
 	// the database's collation.
 	ByteOrder(col string) string
+	// ExternalIDOf returns the expression of the attribute store.ExternalIDAttribute (its
+	// text, NULL when there is none) of the attributes column col of user_profiles, as
+	// the index on it is made: a query names the column as the index does.
+	ExternalIDOf(col string) string
 	// LockKeys makes ReserveSend's count and insert one atomic step across processes:
 	// called in a unit's transaction (e) before the count, it holds until the unit ends whatever lock keeps every
 	// other reservation of these keys (sorted, distinct) from recording a send meanwhile.

@@ -23,6 +23,7 @@ var adminTests = []struct {
 	{"ApplyUserChangesConcurrentEdits", testApplyUserChangesConcurrentEdits},
 	{"ListUserRecords", testListUserRecords},
 	{"UserRecordsByPosition", testUserRecordsByPosition},
+	{"UserRecordsByExternalID", testUserRecordsByExternalID},
 	{"LastUsed", testLastUsed},
 	{"ListPendingFactors", testListPendingFactors},
 	{"ExpireFactor", testExpireFactor},

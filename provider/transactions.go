@@ -149,11 +149,26 @@ func (t Transactions) Finish(ctx context.Context, id string, status Status) (sto
 // any other terminal status — a SUCCESS included: a transaction validates successfully
 // once, and a replay of it is refused.
 func (t Transactions) ForValidate(ctx context.Context, req Request) (tx store.Transaction, answer Outcome, done bool, err error) {
-	tx, refusal, err := t.Load(ctx, req)
+	tx, err = t.Store.GetTransaction(ctx, t.Key(req.TransactionID))
+	return t.forValidate(ctx, req, tx, err)
+}
+
+// ForValidateRead is ForValidate on the transaction req names as the caller read it (by
+// Key) with what else it needed, in one read: tx has an empty ID when there was none.
+func (t Transactions) ForValidateRead(ctx context.Context, req Request, tx store.Transaction) (store.Transaction, Outcome, bool, error) {
+	var err error
+	if tx.ID == "" {
+		err = store.ErrNotFound
+	}
+	return t.forValidate(ctx, req, tx, err)
+}
+
+func (t Transactions) forValidate(ctx context.Context, req Request, tx store.Transaction, err error) (store.Transaction, Outcome, bool, error) {
+	tx, refusal, err := t.bound(ctx, req, tx, err)
 	if err != nil || refusal != nil {
 		return tx, deref(refusal), true, err
 	}
-	answer, done = validateAnswer(tx)
+	answer, done := validateAnswer(tx)
 	return tx, answer, done, nil
 }
 

@@ -342,6 +342,11 @@ type Store interface {
 	// contract call needs both): ErrNotFound when there is no such factor, a User with an
 	// empty ID when there is no such user. The user need not be the factor's.
 	GetFactorAndUser(ctx context.Context, id, name string) (Factor, User, error)
+	// GetFactorUserAndTransaction is GetFactorAndUser and the transaction with id txID,
+	// in the same one read (a code's validate needs all three): a Transaction with an
+	// empty ID when there is no such transaction. The transaction need not be the
+	// factor's.
+	GetFactorUserAndTransaction(ctx context.Context, id, name, txID string) (Factor, User, Transaction, error)
 	ListFactors(ctx context.Context, userID string) ([]Factor, error) // ordered by creation time, then id
 	// ListEnabledFactors lists, in one read, the factors of the user named name (in any
 	// case, FoldName), ordered as ListFactors orders them: none, and no error, when there

@@ -245,7 +245,26 @@ func (e *Engine) Initiate(ctx context.Context, req provider.Request) (provider.O
 
 // Validate checks a code.
 func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.Outcome, error) {
-	return e.step(ctx, req, Factor.Validate)
+	return e.validate(ctx, req)
+}
+
+// validate is Validate's step. A code's reads its transaction with the factor and the
+// user, in one read, which answerChallenge takes as ForValidate would have read it: two
+// round trips with the deciding unit, as a TOTP validate has, where a read of its own
+// made three.
+func (e *Engine) validate(ctx context.Context, req provider.Request) (provider.Outcome, error) {
+	k, ok := e.served[factorType(req.Capability)].(*codeFactor)
+	if !ok || req.TransactionID == "" {
+		return e.step(ctx, req, Factor.Validate)
+	}
+	f, u, tx, err := e.store.GetFactorUserAndTransaction(ctx, req.ID, req.Username, e.challenges().Key(req.TransactionID))
+	checked, out, err := e.admit(req, f, u, err)
+	if err != nil || checked == nil {
+		return out, err
+	}
+	return e.run(ctx, checked, req, func(_ Factor, ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
+		return k.validate(ctx, f, req, &tx)
+	})
 }
 
 // ValidateSignIn checks a code as Validate does, for the self-service page's sign-in,
@@ -256,7 +275,7 @@ func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.O
 // already locked is refused as ever, a code factor's challenge still bounds its
 // attempts, and a right code is claimed as on Verify's path: it does not work twice.
 func (e *Engine) ValidateSignIn(ctx context.Context, req provider.Request) (provider.Outcome, error) {
-	return e.step(context.WithValue(ctx, uncountedKey{}, true), req, Factor.Validate)
+	return e.validate(context.WithValue(ctx, uncountedKey{}, true), req)
 }
 
 // uncountedKey marks, in a context, a validation whose failures do not count toward the
@@ -397,6 +416,11 @@ func (e *Engine) Test(ctx context.Context) (provider.Outcome, error) {
 func (e *Engine) factorFor(ctx context.Context, req provider.Request) (*store.Factor, provider.Outcome, error) {
 	// One read for both: the factor, and the user the request names.
 	f, u, err := e.store.GetFactorAndUser(ctx, req.ID, req.Username)
+	return e.admit(req, f, u, err)
+}
+
+// admit is factorFor's check of the factor and the user it read (err: the read's).
+func (e *Engine) admit(req provider.Request, f store.Factor, u store.User, err error) (*store.Factor, provider.Outcome, error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, provider.Failed("unknown factor"), nil

@@ -35,15 +35,24 @@ func (e *Engine) cancelOlder(ctx context.Context, w store.Writer, factorID, id s
 // answerChallenge is validate for an init_then_validate factor: the transaction must be
 // the request's, pending and in time; each answer consumes one of maxAttempts before it
 // is checked, so parallel guesses cannot exceed the bound, and the transaction completes
-// once. what names the answer in reasons ("code", "answer"); check says whether the
-// request's passvalue is right, without leaking it.
-func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provider.Request, maxAttempts int, what string,
-	check func(tx store.Transaction) (bool, error)) (provider.Outcome, error) {
+// once. read is the transaction as read with f (Engine.validate), nil to read it here.
+// what names the answer in reasons ("code", "answer"); check says whether the request's
+// passvalue is right, without leaking it.
+func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provider.Request, read *store.Transaction,
+	maxAttempts int, what string, check func(tx store.Transaction) (bool, error)) (provider.Outcome, error) {
 	if req.TransactionID == "" {
 		return provider.Failed(fmt.Sprintf("%s needs the transactionId of its initiate (flow init_then_validate)", f.Type)), nil
 	}
 	txs := e.challenges()
-	tx, answer, done, err := txs.ForValidate(ctx, req)
+	var tx store.Transaction
+	var answer provider.Outcome
+	var done bool
+	var err error
+	if read != nil {
+		tx, answer, done, err = txs.ForValidateRead(ctx, req, *read)
+	} else {
+		tx, answer, done, err = txs.ForValidate(ctx, req)
+	}
 	if err != nil || done {
 		return answer, err
 	}

@@ -276,7 +276,13 @@ func (k *codeFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 }
 
 func (k *codeFactor) Validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
-	return k.e.answerChallenge(ctx, f, req, k.s.MaxAttempts, "code", func(tx store.Transaction) (bool, error) {
+	return k.validate(ctx, f, req, nil)
+}
+
+// validate is Validate on the transaction read with f (Engine.validate), or, when read
+// is nil, on the one answerChallenge reads.
+func (k *codeFactor) validate(ctx context.Context, f *store.Factor, req provider.Request, read *store.Transaction) (provider.Outcome, error) {
+	return k.e.answerChallenge(ctx, f, req, read, k.s.MaxAttempts, "code", func(tx store.Transaction) (bool, error) {
 		var d codeData
 		if len(tx.Secret) < sha256.Size || json.Unmarshal(tx.Data, &d) != nil {
 			return false, fmt.Errorf("transaction %s: corrupt code", tx.ID)

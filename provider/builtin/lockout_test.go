@@ -22,6 +22,18 @@ type afterRead struct {
 
 func (a *afterRead) GetFactorAndUser(ctx context.Context, id, name string) (store.Factor, store.User, error) {
 	f, u, err := a.Store.GetFactorAndUser(ctx, id, name)
+	a.after()
+	return f, u, err
+}
+
+// GetFactorUserAndTransaction is the read of a code's validate (with its transaction).
+func (a *afterRead) GetFactorUserAndTransaction(ctx context.Context, id, name, txID string) (store.Factor, store.User, store.Transaction, error) {
+	f, u, tx, err := a.Store.GetFactorUserAndTransaction(ctx, id, name, txID)
+	a.after()
+	return f, u, tx, err
+}
+
+func (a *afterRead) after() {
 	a.mu.Lock()
 	hook := a.hook
 	a.hook = nil
@@ -29,7 +41,6 @@ func (a *afterRead) GetFactorAndUser(ctx context.Context, id, name string) (stor
 	if hook != nil {
 		hook()
 	}
-	return f, u, err
 }
 
 // TestRightCodeAfterAConcurrentLockout: wrong codes sent alongside a right one lock the

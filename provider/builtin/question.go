@@ -307,7 +307,7 @@ func (k *questionFactor) Initiate(ctx context.Context, f *store.Factor, req prov
 
 func (k *questionFactor) Validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
 	e := k.e
-	out, err := e.answerChallenge(ctx, f, req, k.s.MaxAttempts, "answer", func(tx store.Transaction) (bool, error) {
+	out, err := e.answerChallenge(ctx, f, req, nil, k.s.MaxAttempts, "answer", func(tx store.Transaction) (bool, error) {
 		var d questionData
 		if err := json.Unmarshal(tx.Data, &d); err != nil {
 			return false, fmt.Errorf("transaction %s: corrupt question: %w", tx.ID, err)

@@ -508,6 +508,49 @@ func (s *Store) GetFactorAndUser(ctx context.Context, id, name string) (store.Fa
 	return f, u, nil
 }
 
+func (s *Store) GetFactorUserAndTransaction(ctx context.Context, id, name, txID string) (store.Factor, store.User, store.Transaction, error) {
+	if s.namesNothing(id, name, txID) {
+		// One of them is no row's: the reads that can find something, apart.
+		f, u, err := s.GetFactorAndUser(ctx, id, name)
+		if err != nil || s.namesNothing(txID) {
+			return f, u, store.Transaction{}, err
+		}
+		t, err := s.GetTransaction(ctx, txID)
+		if errors.Is(err, store.ErrNotFound) {
+			return f, u, store.Transaction{}, nil
+		}
+		return f, u, t, err
+	}
+	var uid, uname sql.NullString
+	var disabled sql.NullBool
+	var created sql.NullInt64
+	var tid, tprovider, tusername, tcapability, tfactor, tstatus sql.NullString
+	var tattempts, texpires, tcreated, tupdated sql.NullInt64
+	var t store.Transaction
+	f, err := scanFactor(extra{s.rq.QueryRowContext(ctx,
+		`SELECT f.*, u.*, t.* FROM (SELECT `+factorCols+` FROM factors WHERE id = $1) AS f
+		 LEFT JOIN (SELECT `+userCols+` FROM users WHERE lower(name) = $2) AS u ON TRUE
+		 LEFT JOIN (SELECT `+txCols+` FROM transactions WHERE id = $3) AS t ON TRUE`, id, store.FoldName(name), txID),
+		[]any{&uid, &uname, &disabled, &created,
+			&tid, &tprovider, &tusername, &tcapability, &tfactor, &tstatus, &t.Secret, &tattempts, &t.Data, &texpires, &tcreated, &tupdated}})
+	if err != nil {
+		return store.Factor{}, store.User{}, store.Transaction{}, s.fail("get factor "+id, notFound(err))
+	}
+	var u store.User
+	if uid.Valid {
+		u = store.User{ID: uid.String, Name: uname.String, Disabled: disabled.Bool, CreatedAt: fromMillis(created.Int64)}
+	}
+	if !tid.Valid {
+		return f, u, store.Transaction{}, nil
+	}
+	t.ID, t.Provider, t.Username, t.Capability, t.FactorID, t.Status = tid.String, tprovider.String, tusername.String,
+		tcapability.String, tfactor.String, tstatus.String
+	t.Attempts = int(tattempts.Int64)
+	t.Secret, t.Data = nilIfEmpty(t.Secret), nilIfEmpty(t.Data)
+	t.ExpiresAt, t.CreatedAt, t.UpdatedAt = fromMillis(texpires.Int64), fromMillis(tcreated.Int64), fromMillis(tupdated.Int64)
+	return f, u, t, nil
+}
+
 // extra scans a row whose first columns another scan function reads, and the rest into
 // its own destinations.
 type extra struct {

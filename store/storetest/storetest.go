@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"FactorRoundTrip", testFactorRoundTrip},
 		{"FactorCreateErrors", testFactorCreateErrors},
 		{"GetFactorAndUser", testGetFactorAndUser},
+		{"GetFactorUserAndTransaction", testGetFactorUserAndTransaction},
 		{"FactorList", testFactorList},
 		{"ListEnabledFactors", testListEnabledFactors},
 		{"FactorSetState", testFactorSetState},
@@ -493,6 +494,61 @@ func testGetFactorAndUser(t *testing.T, s store.Store) {
 	}
 	_, _, err := s.GetFactorAndUser(ctx, "nope", "name-u1")
 	wantErr(t, "GetFactorAndUser(unknown factor)", err, store.ErrNotFound)
+}
+
+// GetFactorUserAndTransaction reads what three reads would: GetFactorAndUser's, and the
+// transaction as GetTransaction has it or a zero Transaction, whatever factor it is of.
+func testGetFactorUserAndTransaction(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, newUser("u1"))
+	mustCreateFactor(t, s, newFactor("f1", "u1", at(0)))
+	mustCreateFactor(t, s, newFactor("f2", "u1", at(time.Second)))
+	mustCreateTransaction(t, s, newTransaction("t1", "f1", at(time.Hour)))
+	bare := newTransaction("t2", "f2", at(time.Hour))
+	bare.Secret, bare.Data = nil, nil
+	mustCreateTransaction(t, s, bare)
+	if _, err := s.AddAttempt(ctx, "t2", at(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, factor, user, tx string
+		wantUser               store.User
+		wantTx                 bool
+	}{
+		{"own transaction", "f1", "name-u1", "t1", newUser("u1"), true},
+		{"another factor's, without secret or data, an attempt counted", "f1", "name-u1", "t2", newUser("u1"), true},
+		{"unknown transaction", "f1", "name-u1", "nope", newUser("u1"), false},
+		{"unknown user", "f1", "nobody", "t1", store.User{}, true},
+		{"unknown user and transaction", "f1", "nobody", "nope", store.User{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, u, tx, err := s.GetFactorUserAndTransaction(ctx, tc.factor, tc.user, tc.tx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			diff(t, "factor", mustGetFactor(t, s, tc.factor), f)
+			diff(t, "user", tc.wantUser, u)
+			want := store.Transaction{}
+			if tc.wantTx {
+				want = mustGetTransaction(t, s, tc.tx)
+			}
+			diff(t, "transaction", want, tx)
+		})
+	}
+	_, _, _, err := s.GetFactorUserAndTransaction(ctx, "nope", "name-u1", "t1")
+	wantErr(t, "GetFactorUserAndTransaction(unknown factor)", err, store.ErrNotFound)
+	for _, bad := range []string{"a\x00b", "a\xffb", "\xc3"} {
+		_, _, _, err := s.GetFactorUserAndTransaction(ctx, bad, "name-u1", "t1")
+		wantErr(t, "GetFactorUserAndTransaction by factor", err, store.ErrNotFound)
+		f, u, tx, err := s.GetFactorUserAndTransaction(ctx, "f1", bad, "t1")
+		if err != nil || f.ID != "f1" || u.ID != "" || tx.ID != "t1" {
+			t.Fatalf("GetFactorUserAndTransaction(f1, %q, t1) = %s, %+v, %s, %v; want f1, no user, t1", bad, f.ID, u, tx.ID, err)
+		}
+		f, u, tx, err = s.GetFactorUserAndTransaction(ctx, "f1", "name-u1", bad)
+		if err != nil || f.ID != "f1" || u.ID != "u1" || tx.ID != "" {
+			t.Fatalf("GetFactorUserAndTransaction(f1, name-u1, %q) = %s, %+v, %s, %v; want f1, u1, no transaction", bad, f.ID, u, tx.ID, err)
+		}
+	}
 }
 
 func testFactorCreateErrors(t *testing.T, s store.Store) {

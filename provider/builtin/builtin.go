@@ -253,7 +253,7 @@ func (e *Engine) Validate(ctx context.Context, req provider.Request) (provider.O
 // round trips with the deciding unit, as a TOTP validate has, where a read of its own
 // made three.
 func (e *Engine) validate(ctx context.Context, req provider.Request) (provider.Outcome, error) {
-	k, ok := e.served[factorType(req.Capability)].(*codeFactor)
+	k, ok := e.served[factorType(req.Capability)].(challengeReader)
 	if !ok || req.TransactionID == "" {
 		return e.step(ctx, req, Factor.Validate)
 	}
@@ -265,6 +265,12 @@ func (e *Engine) validate(ctx context.Context, req provider.Request) (provider.O
 	return e.run(ctx, checked, req, func(_ Factor, ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
 		return k.validate(ctx, f, req, &tx)
 	})
+}
+
+// challengeReader is a factor type whose validate takes its challenge's transaction as
+// read with the factor (Engine.validate): a code's.
+type challengeReader interface {
+	validate(ctx context.Context, f *store.Factor, req provider.Request, read *store.Transaction) (provider.Outcome, error)
 }
 
 // ValidateSignIn checks a code as Validate does, for the self-service page's sign-in,

@@ -37,6 +37,9 @@ var (
 	ErrTooMany = errors.New("too many")
 	// ErrAlike: CreateFactorWithin found the user with a factor alike (Alike).
 	ErrAlike = errors.New("the user has a factor alike")
+	// ErrInactive: CompleteTransactionIfActive found the factor no longer active (deleted,
+	// disabled) or its user disabled or deleted.
+	ErrInactive = errors.New("factor or user no longer active")
 )
 
 // RateLimitError is ReserveSend's ErrRateLimited, with when the same reservation would
@@ -238,6 +241,12 @@ type Writer interface {
 	CreateTransaction(ctx context.Context, t Transaction) error
 	GetTransaction(ctx context.Context, id string) (Transaction, error)
 	CompleteTransaction(ctx context.Context, id, status string, now time.Time) error
+	// CompleteTransactionIfActive is CompleteTransaction on the condition, tested in the
+	// same statement, that factor factorID is FactorActive and its user not disabled (nor
+	// either deleted): ErrInactive, and nothing changed, when not. A device's approval
+	// then cannot commit after its factor's delete or disable, or its user's disable,
+	// committed: a read before the unit leaves that window open.
+	CompleteTransactionIfActive(ctx context.Context, id, status, factorID string, now time.Time) error
 	AddAttempt(ctx context.Context, id string, now time.Time) (int, error)
 	// AddAttemptAfter is AddAttempt for a caller that read the transaction with read
 	// attempts counted. A unit that speculates (PostgreSQL's) assumes none was counted

@@ -407,7 +407,8 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 	}
 	// The answer and its audit row are one unit: no answer counts unrecorded.
 	ev := store.AuditEvent{RequestID: provider.RequestID(ctx), Provider: tx.Provider, Username: tx.Username, Capability: tx.Capability,
-		FactorID: deviceID, Resource: ResourceDeviceAnswer, Outcome: string(status), Reason: reason}
+		FactorID: deviceID, Resource: ResourceDeviceAnswer}
+	decided, why := status, reason
 	err = d.store.Update(ctx, func(w store.Writer) error {
 		// The deadline again, by the unit's own clock: it may have passed while the user
 		// was read or the unit waited for the store's writer. Before, an approval checked
@@ -416,10 +417,23 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 		if !now.Before(tx.ExpiresAt) {
 			return errExpired
 		}
-		if err := w.CompleteTransaction(ctx, id, string(status), now); err != nil {
+		status, reason = decided, why // a run again (store.Store.Update) starts afresh
+		var err error
+		if status == provider.StatusSuccess {
+			// The device and its user again, in the write: a delete or disable committed
+			// since they were read above does not let the approval through.
+			err = w.CompleteTransactionIfActive(ctx, id, string(status), deviceID, now)
+			if errors.Is(err, store.ErrInactive) {
+				status, reason = provider.StatusFailed, "approved, but the device or its user was deleted or disabled meanwhile"
+				err = w.CompleteTransaction(ctx, id, string(status), now)
+			}
+		} else {
+			err = w.CompleteTransaction(ctx, id, string(status), now)
+		}
+		if err != nil {
 			return err
 		}
-		ev.Time = now
+		ev.Time, ev.Outcome, ev.Reason = now, string(status), reason
 		return w.AppendAudit(ctx, ev)
 	})
 	if errors.Is(err, errExpired) {

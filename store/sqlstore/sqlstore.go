@@ -945,6 +945,38 @@ func (w *writer) CompleteTransaction(ctx context.Context, id, status string, now
 	return nil
 }
 
+func (s *Store) CompleteTransactionIfActive(ctx context.Context, id, status, factorID string, now time.Time) error {
+	return s.write(ctx, func(w *writer) error { return w.CompleteTransactionIfActive(ctx, id, status, factorID, now) })
+}
+
+func (w *writer) CompleteTransactionIfActive(ctx context.Context, id, status, factorID string, now time.Time) error {
+	ctx = w.c(ctx)
+	// The factor's and its user's state are tested in the compare-and-set itself: a
+	// delete or disable committed after the caller read them, before this statement,
+	// leaves the transaction PENDING (a speculating unit assumes it does not, as
+	// CompleteTransaction's does, and runs again when it did).
+	err := w.changesOneAssumed(ctx, completeIfActiveSQL, completeIfActiveAssumed,
+		id, status, millis(now), pending, factorID, string(store.FactorActive))
+	if errors.Is(err, store.ErrNotFound) {
+		if err = w.notPending(ctx, id); errors.Is(err, errStillPending) {
+			err = fmt.Errorf("factor %s: %w", factorID, store.ErrInactive)
+		}
+	}
+	if err != nil {
+		return w.s.fail("complete transaction "+id, err)
+	}
+	return nil
+}
+
+// completeIfActiveSQL is CompleteTransaction's compare-and-set on the condition that
+// factor $5 is $6 (active) and its user not disabled; completeIfActiveAssumed is it as a
+// speculating unit assumes it.
+const completeIfActiveSQL = `UPDATE transactions SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4
+		 AND EXISTS (SELECT 1 FROM factors f JOIN users u ON u.id = f.user_id
+		             WHERE f.id = $5 AND f.state = $6 AND NOT u.disabled)`
+
+var completeIfActiveAssumed = assumption(completeIfActiveSQL+" RETURNING 1", "")
+
 func (s *Store) AddAttempt(ctx context.Context, id string, now time.Time) (int, error) {
 	return result(ctx, s, func(w *writer) (int, error) { return w.AddAttempt(ctx, id, now) })
 }
@@ -990,8 +1022,16 @@ func (w *writer) notPending(ctx context.Context, id string) error {
 	if err := w.e.QueryRow(ctx, `SELECT status FROM transactions WHERE id = $1`, id).Scan(&status); err != nil {
 		return notFound(err)
 	}
+	if status == pending {
+		// Only a compare-and-set with a condition beyond the status (completeIfActiveSQL)
+		// finds it so.
+		return fmt.Errorf("status %s: %w", status, errStillPending)
+	}
 	return fmt.Errorf("status %s: %w", status, store.ErrConflict)
 }
+
+// errStillPending: a compare-and-set on a transaction changed nothing though it is PENDING.
+var errStillPending = fmt.Errorf("still pending: %w", store.ErrConflict)
 
 func (s *Store) CancelPending(ctx context.Context, factorID, keepID, status string, now time.Time) (int, error) {
 	return result(ctx, s, func(w *writer) (int, error) { return w.CancelPending(ctx, factorID, keepID, status, now) })

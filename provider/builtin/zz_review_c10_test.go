@@ -1,0 +1,82 @@
+package builtin_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/store"
+)
+
+// beforeUpdate is a store whose next unit first runs before (once): another process's
+// write committed after the caller's reads and before its unit, without timing.
+type beforeUpdate struct {
+	store.Store
+	before func()
+}
+
+func (s *beforeUpdate) Update(ctx context.Context, fn func(w store.Writer) error) error {
+	if f := s.before; f != nil {
+		s.before = nil
+		f()
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+// TestReviewApprovalRacingDeviceGone: a device's factor deleted or disabled, or its user
+// disabled, in a commit between Answer's reads (the user, the factor) and its approval's
+// unit does not sign the user in: the approval's write holds only while the factor is
+// active and the user enabled, and the challenge ends FAILED; Verify's poll answers no
+// SUCCESS.
+func TestReviewApprovalRacingDeviceGone(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		hooked := &beforeUpdate{Store: st}
+		f := newPushFixture(t, hooked, false)
+		for _, how := range []string{"delete", "disable", "user disabled", "user deleted"} {
+			user := "alice"
+			if how == "user deleted" {
+				user = "bob"
+			}
+			d := f.register(t, user, builtin.AlgES256)
+			ch := f.initiate(t, user, d.id).TransactionID
+			if err := f.devices.Authenticate(ctx, f.signed(t, d, "POST", "/v1/devices/challenges/"+ch, []byte(`{"decision":"approve"}`))); err != nil {
+				t.Fatal(err)
+			}
+			hooked.before = func() {
+				var err error
+				switch how {
+				case "delete":
+					err = st.DeleteFactor(ctx, d.id)
+				case "disable":
+					err = st.SetFactorState(ctx, d.id, store.FactorDisabled, f.clock.Now())
+				case "user disabled":
+					err = st.SetUserDisabled(ctx, user, true)
+				case "user deleted":
+					err = st.DeleteUser(ctx, user)
+				}
+				if err != nil {
+					t.Error(how, err)
+				}
+			}
+			got, err := f.answer(d, ch, provider.Approve, nil)
+			if hooked.before != nil {
+				t.Fatalf("%s: the answer ran no unit", how)
+			}
+			if err != nil || got != provider.StatusFailed {
+				t.Errorf("%s: approval by a device gone in a commit before its unit's: %s %v, want FAILED", how, got, err)
+			}
+			out, err := f.engine.Result(ctx, provider.Request{Capability: "push", ID: d.id, Username: user, TransactionID: ch})
+			if err != nil || out.Status == provider.StatusSuccess {
+				t.Errorf("%s: Verify's poll: %+v %v, want no SUCCESS", how, out, err)
+			}
+			if how == "user disabled" {
+				if err := st.SetUserDisabled(ctx, user, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
+}

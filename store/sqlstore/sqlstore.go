@@ -955,7 +955,11 @@ func (w *writer) CompleteTransactionIfActive(ctx context.Context, id, status, fa
 	// delete or disable committed after the caller read them, before this statement,
 	// leaves the transaction PENDING (a speculating unit assumes it does not, as
 	// CompleteTransaction's does, and runs again when it did).
-	err := w.changesOneAssumed(ctx, completeIfActiveSQL, completeIfActiveAssumed,
+	q := &completeIfActive[0]
+	if w.s.name == "postgres" {
+		q = &completeIfActive[1]
+	}
+	err := w.changesOneAssumed(ctx, q.sql, q.assumed,
 		id, status, millis(now), pending, factorID, string(store.FactorActive))
 	if errors.Is(err, store.ErrNotFound) {
 		if err = w.notPending(ctx, id); errors.Is(err, errStillPending) {
@@ -968,14 +972,21 @@ func (w *writer) CompleteTransactionIfActive(ctx context.Context, id, status, fa
 	return nil
 }
 
-// completeIfActiveSQL is CompleteTransaction's compare-and-set on the condition that
-// factor $5 is $6 (active) and its user not disabled; completeIfActiveAssumed is it as a
-// speculating unit assumes it.
-const completeIfActiveSQL = `UPDATE transactions SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4
-		 AND EXISTS (SELECT 1 FROM factors f JOIN users u ON u.id = f.user_id
-		             WHERE f.id = $5 AND f.state = $6 AND NOT u.disabled)`
+// completeIfActive is CompleteTransaction's compare-and-set on the condition that factor
+// $5 is $6 (active) and its user not disabled, as SQLite's one writer runs it ([0]) and
+// as PostgreSQL's do ([1]): there the user's and the factor's rows are held FOR SHARE,
+// in the order a change of users takes them (the user, then its factors), until the
+// unit commits. Without, a delete or disable that committed while the statement waited
+// for the transaction's row (another unit's) went unseen: the statement tests what was
+// committed when it started, and the approval committed after the change.
+var completeIfActive = [2]struct{ sql, assumed string }{completeIfActiveQuery(""), completeIfActiveQuery(" FOR SHARE OF u, f")}
 
-var completeIfActiveAssumed = assumption(completeIfActiveSQL+" RETURNING 1", "")
+func completeIfActiveQuery(lock string) struct{ sql, assumed string } {
+	q := `UPDATE transactions SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4
+		 AND EXISTS (SELECT 1 FROM users u JOIN factors f ON f.user_id = u.id
+		             WHERE f.id = $5 AND f.state = $6 AND NOT u.disabled` + lock + `)`
+	return struct{ sql, assumed string }{q, assumption(q+" RETURNING 1", "")}
+}
 
 func (s *Store) AddAttempt(ctx context.Context, id string, now time.Time) (int, error) {
 	return result(ctx, s, func(w *writer) (int, error) { return w.AddAttempt(ctx, id, now) })

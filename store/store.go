@@ -38,7 +38,8 @@ var (
 	// ErrAlike: CreateFactorWithin found the user with a factor alike (Alike).
 	ErrAlike = errors.New("the user has a factor alike")
 	// ErrInactive: CompleteTransactionIfActive found the factor no longer active (deleted,
-	// disabled) or its user disabled or deleted.
+	// disabled) or its user disabled or deleted; AdvanceCounter found the factor or its
+	// user disabled.
 	ErrInactive = errors.New("factor or user no longer active")
 )
 
@@ -370,7 +371,9 @@ type Store interface {
 	// is lower and the factor is not locked (LockedUntil zero or <= now), and clears its
 	// failures and lockout, in one atomic step; otherwise ErrReplay, or ErrLocked when the
 	// counter is lower but a lockout holds (concurrent failures locked it since it was
-	// read). Exactly one of many concurrent calls with the same next succeeds.
+	// read). Exactly one of many concurrent calls with the same next succeeds. It changes
+	// nothing, ErrInactive, when the factor is FactorDisabled or its user disabled: a
+	// disable committed since the caller read them does not let a code through.
 	AdvanceCounter(ctx context.Context, id string, next int64, now time.Time) error
 	// RecordFailure counts a failed verification atomically. An expired lockout
 	// (LockedUntil <= now) is cleared first, restarting the count. When the count reaches

@@ -212,6 +212,10 @@ func (e *Engine) claimCounter(ctx context.Context, f *store.Factor, matched int6
 				// Wrong codes sent alongside this one locked the factor first.
 				return provider.Failed("factor locked"), nil
 			}
+			if errors.Is(err, store.ErrInactive) {
+				// Disabled (the factor, or its user) since factorFor read them.
+				return provider.Failed("factor or user disabled meanwhile"), nil
+			}
 			return provider.Outcome{}, err
 		}
 		return success, nil

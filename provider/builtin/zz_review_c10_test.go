@@ -80,3 +80,40 @@ func TestReviewApprovalRacingDeviceGone(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewTOTPRacingDisable: a TOTP factor disabled, or its user disabled, in a commit
+// between Validate's read of them and its counter's unit does not sign the user in: the
+// compare-and-set that claims the code holds only while the factor is usable and its user
+// enabled. A delete already failed it (no row to advance).
+func TestReviewTOTPRacingDisable(t *testing.T) {
+	for _, how := range []string{"factor disabled", "user disabled", "factor deleted"} {
+		t.Run(how, func(t *testing.T) {
+			testdb.ForEach(t, func(t *testing.T, st store.Store) {
+				ctx := context.Background()
+				hooked := &beforeUpdate{Store: st}
+				f := newFixture(t, hooked)
+				hooked.before = func() {
+					var err error
+					switch how {
+					case "factor disabled":
+						err = st.SetFactorState(ctx, f.factor, store.FactorDisabled, f.clock.Now())
+					case "user disabled":
+						err = st.SetUserDisabled(ctx, "alice", true)
+					case "factor deleted":
+						err = st.DeleteFactor(ctx, f.factor)
+					}
+					if err != nil {
+						t.Error(how, err)
+					}
+				}
+				out, err := f.engine.Validate(ctx, provider.Request{Capability: "totp", ID: f.factor, Username: "alice", Passvalue: f.code(0)})
+				if hooked.before != nil {
+					t.Fatal("the validate ran no unit")
+				}
+				if err == nil && out.Status == provider.StatusSuccess {
+					t.Errorf("%s in a commit before the validate's unit: %+v, want no SUCCESS", how, out)
+				}
+			})
+		})
+	}
+}

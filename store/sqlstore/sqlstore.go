@@ -668,13 +668,18 @@ func (w *writer) AdvanceCounter(ctx context.Context, id string, next int64, now 
 		if !errors.Is(err, store.ErrNotFound) {
 			return w.s.fail(op+id, err)
 		}
-		// Nothing changed: no such factor, the counter is already there, or a lockout.
+		// Nothing changed: no such factor, the factor or its user disabled, the counter is
+		// already there, or a lockout.
 		var counter, lockedUntil int64
-		switch err := w.e.QueryRow(ctx, `SELECT counter, locked_until FROM factors WHERE id = $1`, id).Scan(&counter, &lockedUntil); {
+		var inactive bool
+		switch err := w.e.QueryRow(ctx, `SELECT f.counter, f.locked_until, f.state = '`+string(store.FactorDisabled)+`' OR u.disabled
+			FROM factors f JOIN users u ON u.id = f.user_id WHERE f.id = $1`, id).Scan(&counter, &lockedUntil, &inactive); {
 		case errors.Is(err, sql.ErrNoRows):
 			return w.s.fail(op+id, store.ErrNotFound)
 		case err != nil:
 			return w.s.fail(op+id, err)
+		case inactive:
+			return w.s.fail(op+id, store.ErrInactive)
 		case counter < next:
 			return w.s.fail(op+id, store.ErrLocked)
 		}
@@ -1525,9 +1530,15 @@ func (w *writer) changesOneAssumed(ctx context.Context, q, assumed string, args 
 }
 
 // advanceCounterSQL is AdvanceCounter's compare-and-set, on every successful OTP
-// validation; advanceCounterAssumed is it as changesOne would assume it.
+// validation; advanceCounterAssumed is it as changesOne would assume it. The factor's
+// state and its user's are tested in it, not only when the validate read them: a
+// disable committed between that read and this statement let the code through. (A
+// disable of the factor that commits while the statement runs is seen too: PostgreSQL
+// re-tests the row it waited for. One of the user, only before the statement starts.)
 const advanceCounterSQL = `UPDATE factors SET counter = $2, failures = 0, locked_until = 0, updated_at = $3
-		 WHERE id = $1 AND counter < $2 AND (locked_until = 0 OR locked_until <= $3)`
+		 WHERE id = $1 AND counter < $2 AND (locked_until = 0 OR locked_until <= $3)
+		 AND state <> '` + string(store.FactorDisabled) + `'
+		 AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = factors.user_id AND u.disabled)`
 
 var advanceCounterAssumed = assumption(advanceCounterSQL+" RETURNING 1", "")
 

@@ -38,8 +38,8 @@ var (
 	// ErrAlike: CreateFactorWithin found the user with a factor alike (Alike).
 	ErrAlike = errors.New("the user has a factor alike")
 	// ErrInactive: CompleteTransactionIfActive found the factor no longer active (deleted,
-	// disabled) or its user disabled or deleted; AdvanceCounter found the factor or its
-	// user disabled.
+	// disabled) or its user disabled or deleted; AdvanceCounter or ClearFailuresUnlocked
+	// found the factor or its user disabled.
 	ErrInactive = errors.New("factor or user no longer active")
 )
 
@@ -278,7 +278,9 @@ type Writer interface {
 	// success, if and only if no lockout holds (LockedUntil zero or <= now), in one
 	// statement; ErrLocked when one does (concurrent failures locked it since it was
 	// read). It is AdvanceCounter's check for the factors that keep no counter (a code's
-	// challenge, a question): a burst gets no more guesses than the lockout allows.
+	// challenge, a question): a burst gets no more guesses than the lockout allows. As
+	// AdvanceCounter, it changes nothing, ErrInactive, when the factor or its user is
+	// disabled.
 	ClearFailuresUnlocked(ctx context.Context, id string, now time.Time) error
 	ActivateFactor(ctx context.Context, id string, params map[string]string, now time.Time) error
 	// ExpireFactor deletes factor id if it is still FactorPending and was created before

@@ -112,6 +112,14 @@ func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provi
 			if errors.Is(err, store.ErrLocked) {
 				return provider.Failed(fmt.Sprintf("right %s (attempt %d of %d), but the factor was locked meanwhile", what, n, maxAttempts)), nil
 			}
+			if errors.Is(err, store.ErrInactive) {
+				// Disabled (the factor, or its user) since factorFor read them: the
+				// challenge ends, as a push approved meanwhile does.
+				if _, err := txs.Finish(ctx, tx.ID, provider.StatusFailed); err != nil {
+					return provider.Outcome{}, err
+				}
+				return provider.Failed(fmt.Sprintf("right %s (attempt %d of %d), but the factor or its user was disabled meanwhile", what, n, maxAttempts)), nil
+			}
 			return provider.Outcome{}, err
 		}
 		if answer, ok, err := txs.Succeed(ctx, tx); err != nil || !ok {

@@ -117,3 +117,43 @@ func TestReviewTOTPRacingDisable(t *testing.T) {
 		})
 	}
 }
+
+// TestReviewCodeRacingDisable: an SMS code's factor disabled, or its user disabled, in a
+// commit between Validate's read of them and its deciding unit does not sign the user
+// in: the statement that clears the factor's failures for the success
+// (ClearFailuresUnlocked) holds only while the factor is usable and its user enabled.
+func TestReviewCodeRacingDisable(t *testing.T) {
+	for _, how := range []string{"factor disabled", "user disabled", "factor deleted"} {
+		t.Run(how, func(t *testing.T) {
+			testdb.ForEach(t, func(t *testing.T, st store.Store) {
+				ctx := context.Background()
+				hooked := &beforeUpdate{Store: st}
+				f := newEngineFixture(t, hooked, nil)
+				id := f.enrollSMS(t, "alice", "+15551230123")
+				txid := f.initiate(t, "alice", "smsotp", id).TransactionID
+				code := f.sms.last(t).Code
+				hooked.before = func() {
+					var err error
+					switch how {
+					case "factor disabled":
+						err = st.SetFactorState(ctx, id, store.FactorDisabled, f.clock.Now())
+					case "user disabled":
+						err = st.SetUserDisabled(ctx, "alice", true)
+					case "factor deleted":
+						err = st.DeleteFactor(ctx, id)
+					}
+					if err != nil {
+						t.Error(how, err)
+					}
+				}
+				out, err := f.engine.Validate(ctx, provider.Request{Capability: "smsotp", ID: id, Username: "alice", TransactionID: txid, Passvalue: code})
+				if hooked.before != nil {
+					t.Fatal("the validate ran no unit")
+				}
+				if err == nil && out.Status == provider.StatusSuccess {
+					t.Errorf("%s in a commit before the validate's unit: %+v, want no SUCCESS", how, out)
+				}
+			})
+		})
+	}
+}

@@ -756,9 +756,10 @@ func (w *writer) ClearFailuresUnlocked(ctx context.Context, id string, now time.
 	}
 	// The lockout test and the write are one statement, as in AdvanceCounter: a right
 	// answer decided after concurrent wrong ones locked the factor does not pass.
+	// So are the factor's state and its user's, as AdvanceCounter's (advanceCounterSQL).
 	err := w.changesOne(ctx,
 		`UPDATE factors SET failures = 0, locked_until = 0, updated_at = $2
-		 WHERE id = $1 AND (locked_until = 0 OR locked_until <= $2)`,
+		 WHERE id = $1 AND (locked_until = 0 OR locked_until <= $2)`+activeFactor,
 		id, millis(now))
 	if !errors.Is(err, store.ErrNotFound) {
 		if err != nil {
@@ -766,12 +767,14 @@ func (w *writer) ClearFailuresUnlocked(ctx context.Context, id string, now time.
 		}
 		return nil
 	}
-	var one int
-	switch err := w.e.QueryRow(ctx, `SELECT 1 FROM factors WHERE id = $1`, id).Scan(&one); {
+	var inactive bool
+	switch err := w.e.QueryRow(ctx, inactiveFactorSQL, id).Scan(&inactive); {
 	case errors.Is(err, sql.ErrNoRows):
 		return w.s.fail(op+id, store.ErrNotFound)
 	case err != nil:
 		return w.s.fail(op+id, err)
+	case inactive:
+		return w.s.fail(op+id, store.ErrInactive)
 	}
 	return w.s.fail(op+id, store.ErrLocked)
 }
@@ -1536,9 +1539,18 @@ func (w *writer) changesOneAssumed(ctx context.Context, q, assumed string, args 
 // disable of the factor that commits while the statement runs is seen too: PostgreSQL
 // re-tests the row it waited for. One of the user, only before the statement starts.)
 const advanceCounterSQL = `UPDATE factors SET counter = $2, failures = 0, locked_until = 0, updated_at = $3
-		 WHERE id = $1 AND counter < $2 AND (locked_until = 0 OR locked_until <= $3)
+		 WHERE id = $1 AND counter < $2 AND (locked_until = 0 OR locked_until <= $3)` + activeFactor
+
+// activeFactor is the condition on an UPDATE of factors that the factor is not disabled
+// nor its user; inactiveFactorSQL tells, of factor $1 that such an UPDATE left alone,
+// whether that was why.
+const (
+	activeFactor = `
 		 AND state <> '` + string(store.FactorDisabled) + `'
 		 AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = factors.user_id AND u.disabled)`
+	inactiveFactorSQL = `SELECT f.state = '` + string(store.FactorDisabled) + `' OR u.disabled
+		 FROM factors f JOIN users u ON u.id = f.user_id WHERE f.id = $1`
+)
 
 var advanceCounterAssumed = assumption(advanceCounterSQL+" RETURNING 1", "")
 

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -48,7 +49,14 @@ var adminOpenAPIFile []byte
 // takes (activationModes), so that a new type's file and registry line are all it takes (TestAdminOpenAPIFactorTypes keeps the file in step).
 // Built at first use, not at start-up: its 60 KiB are decoded and encoded again, which a
 // process serving no admin API (or a CLI command) would pay for nothing.
-var adminOpenAPI = sync.OnceValue(func() []byte { return withFactorTypes(adminOpenAPIFile, builtin.Types()) })
+var adminOpenAPI = sync.OnceValue(func() []byte {
+	adminOpenAPIBuilt.Store(true)
+	return withFactorTypes(adminOpenAPIFile, builtin.Types())
+})
+
+// adminOpenAPIBuilt: adminOpenAPI has been built in this process (for a test: routing
+// does not build it).
+var adminOpenAPIBuilt atomic.Bool
 
 // AdminOpenAPI is the OpenAPI 3 document of the admin API.
 func AdminOpenAPI() []byte { return adminOpenAPI() }

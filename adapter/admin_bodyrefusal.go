@@ -58,11 +58,14 @@ func refusalReason(err error) string {
 
 // adminBodies are the admin operations that take a body (a requestBody in the document),
 // by "METHOD /path" as adminQueries are. Read at routing, as they are.
-var adminBodies = sync.OnceValue(func() map[string]bool {
+var adminBodies = sync.OnceValue(func() map[string]bool { return bodiesOf(adminOpenAPIFile) })
+
+// bodiesOf reads which operations of doc take a body.
+func bodiesOf(doc []byte) map[string]bool {
 	var d struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
 	}
-	if err := json.Unmarshal(adminOpenAPI(), &d); err != nil {
+	if err := json.Unmarshal(doc, &d); err != nil {
 		panic("adapter: admin_openapi.json: " + err.Error()) // embedded and validated by TestAdminOpenAPI
 	}
 	ops := map[string]bool{}
@@ -77,7 +80,7 @@ var adminBodies = sync.OnceValue(func() map[string]bool {
 		}
 	}
 	return ops
-})
+}
 
 // noBody refuses a body that says something (a field, anything but {} or null) on an
 // operation that takes none, as checkQuery refuses a query parameter it does not take:

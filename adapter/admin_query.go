@@ -31,8 +31,11 @@ type queryParam struct {
 // adminQueries are the query parameters of each admin operation, by "METHOD /path" as
 // the document names it ("GET /users/{user}"). Read once, when the admin API is routed
 // (routeAdmin), not at package init: every command of the binary would pay for it (~0.8
-// ms), and only a server with an admin API needs it.
-var adminQueries = sync.OnceValue(func() map[string][]queryParam { return mustQueryParams(adminOpenAPI()) })
+// ms), and only a server with an admin API needs it. Read from the embedded file: the
+// served document differs from it only in schemas (withFactorTypes), and building that
+// is a decode into maps and an indented encode of 60 KiB, which routing, on serve's
+// start-up, need not wait for.
+var adminQueries = sync.OnceValue(func() map[string][]queryParam { return mustQueryParams(adminOpenAPIFile) })
 
 // openAPIParam is a parameter as the document declares it, or a reference to one.
 type openAPIParam struct {

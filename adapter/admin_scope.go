@@ -24,9 +24,10 @@ const scopeNone = "none"
 const ctxScope = "emfa.scope"
 
 // adminScopes are the scope each admin operation needs, by "METHOD /path" as the document
-// names it ("POST /users/{user}/reset"). Read at routing, as adminQueries are.
+// names it ("POST /users/{user}/reset"). Read at routing, as adminQueries are, from the
+// embedded file.
 var adminScopes = sync.OnceValue(func() map[string]string {
-	scopes, err := scopesOf(adminOpenAPI())
+	scopes, err := scopesOf(adminOpenAPIFile)
 	if err != nil {
 		// The document is embedded and checked by TestAdminScopesDocumented: one that
 		// cannot be read is a build defect.

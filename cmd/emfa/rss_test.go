@@ -72,7 +72,7 @@ providers: [{name: B, credentialPrefix: emfa, capabilities: [totp]}]
 			b.Fatal(err)
 		}
 		call(first, bufio.NewReader(first))
-		time.Sleep(time.Second)
+		time.Sleep(2500 * time.Millisecond) // the trim of what start-up left, at a quiet tick
 		idle, idleAnon := vmRSS(b, cmd.Process.Pid)
 		open := make([]net.Conn, 0, conns)
 		for range conns {

@@ -170,13 +170,11 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 		d.listening(ln.Addr().String())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	// Start-up leaves garbage: the CEL compiled for every transform, twice (checked, then
 	// built), and the migrations. The collector frees it, but the runtime's scavenger hands
 	// the pages back to the OS only over minutes, so a server at rest would keep its
-	// start-up peak resident. Returned at once (issue 16); this is one collection of a heap
-	// of a few megabytes, made while serving has already begun.
-	debug.FreeOSMemory()
+	// start-up peak resident: the trim's first quiet tick returns it (quietTrim.run).
+	go func() { errc <- srv.Serve(ln) }()
 wait:
 	for {
 		select {

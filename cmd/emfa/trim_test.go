@@ -18,8 +18,9 @@ import (
 	"time"
 )
 
-// The trim runs once at the start of each quiet spell: never while requests flow, not again
-// while the server stays quiet, and not before the first request (start-up trims itself).
+// The trim runs once at the start of each quiet spell, the one that starts with serving
+// included (what start-up left): never while requests flow, not again while the server
+// stays quiet.
 func TestQuietTrim(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var q quietTrim
@@ -37,23 +38,25 @@ func TestQuietTrim(t *testing.T) {
 			}
 		}
 
-		time.Sleep(5500 * time.Millisecond) // ticks fall on whole seconds: stay between them
-		at(0, "quiet since start")
+		time.Sleep(500 * time.Millisecond) // ticks fall on whole seconds: stay between them
+		at(0, "before the first tick")
+		time.Sleep(5 * time.Second)
+		at(1, "quiet since start: what start-up left, once")
 
 		// Requests every 300 ms for 5 s: no tick finds the server quiet.
 		for range 17 {
 			serve()
 			time.Sleep(300 * time.Millisecond)
 		}
-		at(0, "while requests flow")
+		at(1, "while requests flow")
 		time.Sleep(2 * time.Second)
-		at(1, "at the first quiet tick")
+		at(2, "at the first quiet tick")
 		time.Sleep(10 * time.Second)
-		at(1, "quiet for long")
+		at(2, "quiet for long")
 
 		serve()
 		time.Sleep(3 * time.Second)
-		at(2, "after one more request")
+		at(3, "after one more request")
 		cancel()
 	})
 }

@@ -268,7 +268,7 @@ func (e *Engine) validate(ctx context.Context, req provider.Request) (provider.O
 }
 
 // challengeReader is a factor type whose validate takes its challenge's transaction as
-// read with the factor (Engine.validate): a code's.
+// read with the factor (Engine.validate): a code's, a question's.
 type challengeReader interface {
 	validate(ctx context.Context, f *store.Factor, req provider.Request, read *store.Transaction) (provider.Outcome, error)
 }

@@ -306,8 +306,14 @@ func (k *questionFactor) Initiate(ctx context.Context, f *store.Factor, req prov
 }
 
 func (k *questionFactor) Validate(ctx context.Context, f *store.Factor, req provider.Request) (provider.Outcome, error) {
+	return k.validate(ctx, f, req, nil)
+}
+
+// validate is Validate on the transaction read with f (Engine.validate), or, when read
+// is nil, on the one answerChallenge reads.
+func (k *questionFactor) validate(ctx context.Context, f *store.Factor, req provider.Request, read *store.Transaction) (provider.Outcome, error) {
 	e := k.e
-	out, err := e.answerChallenge(ctx, f, req, nil, k.s.MaxAttempts, "answer", func(tx store.Transaction) (bool, error) {
+	out, err := e.answerChallenge(ctx, f, req, read, k.s.MaxAttempts, "answer", func(tx store.Transaction) (bool, error) {
 		var d questionData
 		if err := json.Unmarshal(tx.Data, &d); err != nil {
 			return false, fmt.Errorf("transaction %s: corrupt question: %w", tx.ID, err)

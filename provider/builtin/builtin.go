@@ -394,7 +394,7 @@ type clearsInUnit interface{ clearsFailuresInUnit() }
 // it validated: failures count consecutive ones. The engine does it for every such type
 // that does not say it has (clearsInUnit), so that a new one cannot forget. Such a type
 // decides every SUCCESS afresh (it has no transaction to answer again). Challenge types
-// clear them in their deciding unit (validateChallenge), where a transaction answered
+// clear them in their deciding unit (answerChallenge), where a transaction answered
 // again does not. The answer stands if the write fails: the code was right, and the count is only stale.
 func (e *Engine) clearFailures(ctx context.Context, f *store.Factor, out provider.Outcome) {
 	if out.Status != provider.StatusSuccess || (f.Failures == 0 && f.LockedUntil.IsZero()) {

@@ -71,7 +71,7 @@ type Factor interface {
 
 // A Factor's Validate need not clear the factor's failures on a success: the engine does
 // it for every validate-flow type (Engine.run), and the challenge of an init_then_validate
-// type does it in its deciding unit (validateChallenge).
+// type does it in its deciding unit (answerChallenge).
 
 // offered is implemented by factors that may be switched off: an engine does not list or
 // answer for them (it still enrolls them, or explains why not).

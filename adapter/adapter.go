@@ -186,11 +186,11 @@ func New(o Options) *Server {
 		// Methods: IBM's samples use GET for result and test, and the method is the
 		// operator's choice in Verify's webhook, so the resources that only read take both:
 		// the lookup too (Verify's own runtime lookup is a GET).
-		g.Match([]string{http.MethodGet, http.MethodPost}, "/enrollments", s.enrollments, s.authenticate, noFormBodies)
-		g.POST("/initiate", s.initiate, s.authenticate, noFormBodies, s.idempotent(provider.ResourceInitiate))
-		g.POST("/validate", s.validate, s.authenticate, noFormBodies, s.idempotent(provider.ResourceValidate))
-		g.Match([]string{http.MethodGet, http.MethodPost}, "/result", s.result, s.authenticate, noFormBodies, s.idempotent(provider.ResourceResult))
-		g.Match([]string{http.MethodGet, http.MethodPost}, "/test", s.test, s.authenticate, noFormBodies)
+		g.Match([]string{http.MethodGet, http.MethodPost}, "/enrollments", composed(s.enrollments, s.authenticate, noFormBodies))
+		g.POST("/initiate", composed(s.initiate, s.authenticate, noFormBodies, s.idempotent(provider.ResourceInitiate)))
+		g.POST("/validate", composed(s.validate, s.authenticate, noFormBodies, s.idempotent(provider.ResourceValidate)))
+		g.Match([]string{http.MethodGet, http.MethodPost}, "/result", composed(s.result, s.authenticate, noFormBodies, s.idempotent(provider.ResourceResult)))
+		g.Match([]string{http.MethodGet, http.MethodPost}, "/test", composed(s.test, s.authenticate, noFormBodies))
 	}
 	if s.issuer != nil {
 		e.POST("/oauth2/token", s.token)
@@ -211,6 +211,16 @@ func New(o Options) *Server {
 	}
 	s.echo = e
 	return s
+}
+
+// composed wraps h in a route's middleware, the first outermost, as echo's route
+// middleware would: once, where echo composes it again on every request (a closure per
+// middleware, on every contract call).
+func composed(h echo.HandlerFunc, mw ...echo.MiddlewareFunc) echo.HandlerFunc {
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return h
 }
 
 // Handler is the service's http.Handler.

@@ -276,7 +276,7 @@ func (s *Server) enrollments(c echo.Context) error {
 		return err
 	} else if ok {
 		body.Username = u
-	} else if err := decode(c, &body); err != nil {
+	} else if err := decodePlain(c, &body); err != nil {
 		return err
 	}
 	if body.Username == nil || *body.Username == "" {

@@ -42,7 +42,17 @@ func noFormBodies(next echo.HandlerFunc) echo.HandlerFunc {
 
 // decode reads a JSON body into v. Unknown fields are ignored (Verify adds some), but the
 // body must be one well-formed JSON value.
-func decode(c echo.Context, v any) error {
+func decode(c echo.Context, v any) error { return decodeBody(c, v, false) }
+
+// decodePlain is decode for a v that holds no interface value (enrollments' username),
+// where UseNumber changes nothing: json.Unmarshal then reads a valid body as decode's
+// Decoder would, to the same value or the same first type error, with two allocations
+// fewer (a Decoder, its reader and its buffer, against Unmarshal's state) on the call
+// that precedes every challenge. A body it finds malformed takes decode's way, for
+// decode's words.
+func decodePlain(c echo.Context, v any) error { return decodeBody(c, v, true) }
+
+func decodeBody(c echo.Context, v any, plain bool) error {
 	data, err := readBody(c)
 	if err != nil {
 		return err
@@ -55,17 +65,8 @@ func decode(c echo.Context, v any) error {
 		// taken for the user "jos\uFFFD", not refused as an identifier that is not UTF-8.
 		return badRequest("body is not UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return badRequest(fmt.Sprintf("%s must be a %s", typeErr.Field, kindName(typeErr.Type.Kind().String())))
-		}
-		return badRequest("body is not valid JSON")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return badRequest("body has data after the JSON value")
+	if err := unmarshal(data, v, plain); err != nil {
+		return err
 	}
 	if unique, _ := c.Get(ctxKeysUnique).(bool); unique {
 		return nil // the idempotency middleware walked this body already
@@ -74,6 +75,40 @@ func decode(c echo.Context, v any) error {
 		return badRequest("body is ambiguous: " + err.Error())
 	}
 	return nil
+}
+
+// unmarshal decodes data, one JSON value, into v; plain as decodePlain.
+func unmarshal(data []byte, v any, plain bool) error {
+	if plain {
+		// Unmarshal checks the whole body before it decodes any of it: a syntax error
+		// (trailing data included) leaves v untouched, for the Decoder below to word.
+		var syntax *json.SyntaxError
+		if err := json.Unmarshal(data, v); !errors.As(err, &syntax) {
+			return decodeError(err)
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("body has data after the JSON value")
+	}
+	return nil
+}
+
+// decodeError words a decoding error: a field of the wrong type by its name, anything
+// else as malformed.
+func decodeError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return badRequest(fmt.Sprintf("%s must be a %s", typeErr.Field, kindName(typeErr.Type.Kind().String())))
+	}
+	return badRequest("body is not valid JSON")
 }
 
 func kindName(k string) string {

@@ -260,7 +260,7 @@ func (s *Server) provider(c echo.Context) (*provider.Provider, error) {
 	if !ok {
 		return nil, &Error{Status: http.StatusNotFound, ID: "unknown_provider", Msg: "no provider with that credentialPrefix"}
 	}
-	c.Set(ctxProvider, p.CredentialPrefix)
+	c.Set(ctxProvider, p)
 	return p, nil
 }
 

@@ -76,7 +76,7 @@ func (s *Server) idempotent(resource string) echo.MiddlewareFunc {
 			if !ok {
 				return next(c) // the handler answers 404; nothing to record
 			}
-			c.Set(ctxProvider, p.CredentialPrefix)
+			c.Set(ctxProvider, p)
 			req := c.Request()
 			body, err := peekBody(c)
 			if err != nil {

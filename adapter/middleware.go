@@ -15,10 +15,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
 )
 
-// ctxProvider is the echo context key under which handlers leave the provider's prefix
-// for the access log.
+// ctxProvider is the echo context key under which handlers leave the provider, for its
+// prefix in the access log: a pointer goes into the context's any unboxed, where the
+// prefix, a string, cost an allocation on every contract call.
 const ctxProvider = "emfa.provider"
 
 var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -74,8 +76,8 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Int64("bytes", c.Response().Size), slog.String("remote", c.RealIP()),
 			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))
-		if p, ok := c.Get(ctxProvider).(string); ok {
-			attrs = append(attrs, slog.String("provider", p))
+		if p, ok := c.Get(ctxProvider).(*provider.Provider); ok {
+			attrs = append(attrs, slog.String("provider", p.CredentialPrefix))
 		}
 		if id, ok := c.Get(ctxWebhookID).(string); ok {
 			attrs = append(attrs, slog.String("webhook_id", id))

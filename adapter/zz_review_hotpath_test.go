@@ -154,3 +154,17 @@ func FuzzReviewDecodePlain(f *testing.F) {
 		}
 	})
 }
+
+// TestReviewProviderInContextUnboxed: the provider a contract call names goes into the
+// echo context as a pointer, not as its prefix boxed into an any (an allocation a call);
+// the access log still names the prefix.
+func TestReviewProviderInContextUnboxed(t *testing.T) {
+	if got := reviewAllocs(t, "POST", "/v1/providers/acme/enrollments", `{"username":"alice"}`); got > 31 {
+		t.Errorf("an enrollments call allocates %v times, want at most 31 (32 with the prefix boxed)", got)
+	}
+	h := newHarness(t, nil)
+	h.do(t, "POST", "/v1/providers/ACME/enrollments", `{"username":"alice"}`)
+	if !strings.Contains(h.logs.String(), `"provider":"acme"`) {
+		t.Errorf("the access log lacks the provider's prefix:\n%s", h.logs.String())
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"slices"
 	"strconv"
@@ -391,7 +392,16 @@ func (o *outgoing) apply(res transform.Value, also ...string) error {
 					if !httpguts.ValidHeaderFieldValue(s) {
 						bad = errors.New("header: a value holds a control character (a line break?)")
 					}
-					h.Add(name, s)
+				}
+				if len(vals) == 0 {
+					return
+				}
+				// What h.Add would make of each value, without a slice a value: vals is
+				// this call's own.
+				if key := textproto.CanonicalMIMEHeaderKey(name); len(h[key]) == 0 {
+					h[key] = vals
+				} else {
+					h[key] = append(h[key], vals...)
 				}
 			}); err != nil {
 				return err

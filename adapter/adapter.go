@@ -284,13 +284,23 @@ func (s *Server) enrollments(c echo.Context) error {
 	}
 	if why := provider.CheckUsername(*body.Username); why != "" {
 		// Unknown to every store alike, and audited (provider/ident.go).
-		return c.JSON(http.StatusOK, p.RefuseEnrollments(c.Request().Context(), c.Response().Header().Get(echo.HeaderXRequestID), *body.Username, why))
+		return answerJSON(c, http.StatusOK, p.RefuseEnrollments(c.Request().Context(), c.Response().Header().Get(echo.HeaderXRequestID), *body.Username, why))
 	}
 	list, err := p.Enrollments(c.Request().Context(), *body.Username)
 	if err != nil {
 		return unavailable(err)
 	}
-	return c.JSON(http.StatusOK, list)
+	return answerJSON(c, http.StatusOK, list)
+}
+
+// answerJSON is c.JSON without its look for ?pretty where there is no query string to
+// look in: c.JSON parses the query string, an allocation, on every call that has none.
+// With one (or echo in debug), c.JSON answers, indented to ?pretty as before.
+func answerJSON(c echo.Context, code int, v any) error {
+	if c.Request().URL.RawQuery == "" && !c.Echo().Debug {
+		return c.JSONPretty(code, v, "") // c.JSON's own answer, unindented
+	}
+	return c.JSON(code, v)
 }
 
 func (s *Server) initiate(c echo.Context) error {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/emfa/emfa/provider"
 )
 
 // reviewWriter is a ResponseWriter that allocates nothing once its header map exists.
@@ -166,5 +168,26 @@ func TestReviewProviderInContextUnboxed(t *testing.T) {
 	h.do(t, "POST", "/v1/providers/ACME/enrollments", `{"username":"alice"}`)
 	if !strings.Contains(h.logs.String(), `"provider":"acme"`) {
 		t.Errorf("the access log lacks the provider's prefix:\n%s", h.logs.String())
+	}
+}
+
+// TestReviewEnrollmentsAnswerNoQueryParse: enrollments answers as c.JSON did, bytes and
+// Content-Type, indented to ?pretty, without parsing an absent query string for ?pretty
+// (an allocation a call).
+func TestReviewEnrollmentsAnswerNoQueryParse(t *testing.T) {
+	if got := reviewAllocs(t, "POST", "/v1/providers/acme/enrollments", `{"username":"alice"}`); got > 30 {
+		t.Errorf("an enrollments call allocates %v times, want at most 30 (31 parsing the query)", got)
+	}
+	h := newHarness(t, nil)
+	h.engine.enrolls = []provider.Enrollment{{ID: "f1", Capability: "totp"}}
+	for _, c := range []struct{ method, path, body, want string }{
+		{"POST", "/v1/providers/acme/enrollments", `{"username":"alice"}`, `[{"capability":"totp","id":"f1","attributes":null}]`},
+		{"POST", "/v1/providers/acme/enrollments?pretty", `{"username":"alice"}`, "[\n  {\n    \"capability\": \"totp\",\n    \"id\": \"f1\""},
+		{"GET", "/v1/providers/acme/enrollments?username=alice", ``, `[{"capability":"totp","id":"f1","attributes":null}]`},
+	} {
+		code, body, hdr := h.do(t, c.method, c.path, c.body)
+		if code != 200 || !strings.HasPrefix(body, c.want) || hdr.Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s: %d %s %q, want 200 application/json %q…", c.method, c.path, code, hdr.Get("Content-Type"), body, c.want)
+		}
 	}
 }

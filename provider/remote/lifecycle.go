@@ -32,9 +32,11 @@ import (
 // absent, so has(event.email) tells) and steps (the answers so far) besides
 // the contract transforms' variables. A step's answer is {"status": <HTTP status>,
 // "body": <the incoming transform's body, else the vendor's body>}; a forEach step's is a
-// list of those, one per element. Result keys beyond the contract's: skip. Outgoing
-// {"skip": true} leaves this call out (its answer is status 0, body null); incoming
-// {"skip": true} ends the event there as done (an unknown user need not be deleted).
+// list of those, one per element. Result keys beyond the contract's: skip, and fail
+// (incoming). Outgoing {"skip": true} leaves this call out (its answer is status 0, body
+// null); incoming {"skip": true} ends the event there as done (an unknown user need not
+// be deleted); incoming {"fail": "<message>"} fails the event with that message, retried
+// and then dead-lettered as any failure (a conflict at the vendor an operator resolves).
 //
 // NextPage, a CEL expression, pages a list the vendor answers a page at a time: after each
 // call it gives the next page (any value; the transforms read it as page, null on the
@@ -651,11 +653,28 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 		e.observer.CELError(e.prefix, r.name, "incoming")
 		return nil, false, nil, fmt.Errorf("incoming transform (status %d): %w", resp.Status, err)
 	}
+	outcome = "ok"
+	if msg := failOf(res); msg != "" {
+		// The vendor's answer says the event cannot be carried out as it stands (a
+		// conflict): failed with the file's words, which reach the queue's note and the
+		// dead letter an operator lists.
+		return nil, false, nil, fmt.Errorf("%s: %s", where, msg)
+	}
 	if b, ok := res.Field("body"); ok {
 		answer["body"] = b
 	}
-	outcome = "ok"
 	return answer, skipOf(res), iv, nil
+}
+
+// failOf reads an incoming transform result's fail key: a non-empty string fails the
+// event with it; anything else is no.
+func failOf(res transform.Value) string {
+	v, ok := res.Field("fail")
+	if !ok {
+		return ""
+	}
+	s, _ := v.Text()
+	return s
 }
 
 // skipOf reads a transform result's skip key; anything but true is no.

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+)
+
+// A group renamed in the directory whose propagation to DUO became a dead letter (one
+// attempt allowed, DUO failing it) holds nothing back: a member added under the new name
+// then created a group of that name at DUO. When the operator retried the dead letter, the
+// rename gave the old group the same name: two groups of one name at DUO, the old members
+// in one, the new member in the other, and nothing said so. The retried rename must leave
+// DUO with one group of the new name and stay a dead letter whose error says what to do.
+func TestReviewDeadRenameRetriedIsNotTwoGroupsAtDUO(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, duo, clk := reviewDUOQueue(t, st)
+		q.MaxAttempts = 1
+		t0 := clk.Now().Add(-time.Minute)
+		at := func(id, typ, user, group string, sec int) provider.LifecycleEvent {
+			return provider.LifecycleEvent{ID: id, Type: typ, Time: t0.Add(time.Duration(sec) * time.Second), Username: user, Group: group}
+		}
+		reviewDeliver(t, q, at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "bob", "", 1),
+			at("3", provider.EventGroupMemberAdd, "alice", "Eng", 2))
+
+		duo.FailNext("/admin/v1/groups", 500) // the rename's look-up: its one attempt
+		rename := at("4", provider.EventGroupRename, "", "Eng", 3)
+		rename.NewGroup = "Platform"
+		reviewDeliver(t, q, rename)
+		reviewDeliver(t, q, at("5", provider.EventGroupMemberAdd, "bob", "Platform", 4))
+		if n, err := q.RetryDead(ctx, "cli", 0); err != nil || n != 1 {
+			t.Fatalf("RetryDead = %d, %v; want the rename's dead letter", n, err)
+		}
+		clk.t = clk.t.Add(time.Hour)
+		reviewDeliver(t, q)
+
+		a, b := reviewGroupsOf(t, duo, "alice"), reviewGroupsOf(t, duo, "bob")
+		if len(a) == 1 && len(b) == 1 && a[0].Name == b[0].Name && a[0].GroupID != b[0].GroupID {
+			t.Fatalf("two groups named %s at DUO: alice in %+v, bob in %+v", a[0].Name, a, b)
+		}
+		dead, err := st.(store.SyncQueue).ListEvents(ctx, store.QueueFilter{State: store.QueueDead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dead) != 1 || dead[0].Type != provider.EventGroupRename || !strings.Contains(dead[0].Note, "Platform") ||
+			!strings.Contains(dead[0].Note, "drop") {
+			t.Fatalf("dead letters %+v; want the rename, its error naming Platform and saying what to do", dead)
+		}
+	})
+}

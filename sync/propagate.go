@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/emfa/emfa/lifecycle"
@@ -149,7 +150,22 @@ var errLeaseLost = errors.New("the propagation's lease was taken by another work
 //     before the create reached a vendor that did not have the user yet, and was skipped
 //     there.
 func (q *Queue) reconcile(ctx context.Context, e store.QueuedEvent, ev provider.LifecycleEvent) (out provider.LifecycleEvent, then []provider.LifecycleEvent, ok bool, dead, note string, err error) {
+	var renamed string
+	if ev.Type == provider.EventGroupMemberAdd || ev.Type == provider.EventGroupMemberRemove {
+		if renamed, err = q.renamedSince(ctx, e, ev.Group); err != nil {
+			return ev, nil, false, "", "", err
+		}
+		if renamed != ev.Group {
+			ev.Group = renamed
+			renamed = "its group renamed " + renamed + " at the vendor since"
+		} else {
+			renamed = ""
+		}
+	}
 	out, ok, dead, note, err = q.reconcileEvent(ctx, e, ev)
+	if renamed != "" && err == nil {
+		note = strings.TrimSuffix(renamed+"; "+note, "; ")
+	}
 	if err != nil || !ok || dead != "" || out.Type != provider.EventUserCreate {
 		return out, nil, ok, dead, note, err
 	}
@@ -180,6 +196,43 @@ func (q *Queue) reconcile(ctx context.Context, e store.QueuedEvent, ev provider.
 			Time: out.Time, Username: out.Username, Group: g, RequestID: out.RequestID, Actor: out.Actor})
 	}
 	return out, then, true, "", note, nil
+}
+
+// renamedSince is the name group has at e's vendor now: the last new name of the renames
+// of it, and of its new names in turn, propagated to that vendor after e was queued (e was
+// a dead letter meanwhile, retried since, for a dead letter holds nothing back). A
+// membership retried under the old name would otherwise find no group at the vendor, and
+// an add create one of the old name for the member alone, a removal leave the member in
+// the renamed group.
+func (q *Queue) renamedSince(ctx context.Context, e store.QueuedEvent, group string) (string, error) {
+	target, ok := strings.CutPrefix(e.Source, store.PropagationSource(""))
+	if !ok || group == "" {
+		return group, nil
+	}
+	after := e
+	for {
+		done, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueueDone, Source: e.Source,
+			Key: store.PropagationKey(target, "group:"+group), Types: []string{provider.EventGroupRename}, Limit: 1000})
+		if err != nil {
+			return group, err
+		}
+		var next *store.QueuedEvent
+		var to string
+		for _, l := range done {
+			var lev provider.LifecycleEvent
+			if !(l.Time.After(after.Time) || l.Time.Equal(after.Time) && l.Seq > after.Seq) ||
+				json.Unmarshal(l.Body, &lev) != nil || lev.NewGroup == "" || lev.NewGroup == lev.Group {
+				continue
+			}
+			if next == nil || l.Time.Before(next.Time) || l.Time.Equal(next.Time) && l.Seq < next.Seq {
+				next, to = &l, lev.NewGroup
+			}
+		}
+		if next == nil {
+			return group, nil
+		}
+		after, group = *next, to
+	}
 }
 
 // overtaken says whether a propagation of e's user queued after e was carried out

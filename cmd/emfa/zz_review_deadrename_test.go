@@ -54,3 +54,58 @@ func TestReviewDeadRenameRetriedIsNotTwoGroupsAtDUO(t *testing.T) {
 		}
 	})
 }
+
+// A membership whose propagation to DUO became a dead letter, then the group renamed: the
+// rename went ahead (a dead letter holds nothing back). When the operator retried the
+// membership, it looked the old name up at DUO and found nothing: an add created a group
+// of the old name for the member alone, who was left out of the renamed group; a removal
+// ended there as done, leaving the member in the renamed group at DUO. The retried
+// membership must reach the group under its new name.
+func TestReviewDeadMembershipRetriedAfterRenameAtDUO(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		typ     string
+		members []string // of Eng before, besides bob
+		want    int      // alice's groups at DUO after: 1, in bob's Platform; 0, none
+	}{
+		{"add", provider.EventGroupMemberAdd, nil, 1},
+		{"remove", provider.EventGroupMemberRemove, []string{"alice"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testdb.ForEach(t, func(t *testing.T, st store.Store) {
+				ctx := context.Background()
+				q, duo, clk := reviewDUOQueue(t, st)
+				q.MaxAttempts = 1
+				t0 := clk.Now().Add(-time.Minute)
+				at := func(id, typ, user, group string, sec int) provider.LifecycleEvent {
+					return provider.LifecycleEvent{ID: id, Type: typ, Time: t0.Add(time.Duration(sec) * time.Second), Username: user, Group: group}
+				}
+				evs := []provider.LifecycleEvent{at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "bob", "", 1),
+					at("3", provider.EventGroupMemberAdd, "bob", "Eng", 2)}
+				for _, m := range tc.members {
+					evs = append(evs, at("3"+m, provider.EventGroupMemberAdd, m, "Eng", 2))
+				}
+				reviewDeliver(t, q, evs...)
+
+				duo.FailNext("/admin/v1/groups", 500) // the membership's group look-up: its one attempt
+				reviewDeliver(t, q, at("4", tc.typ, "alice", "Eng", 3))
+				rename := at("5", provider.EventGroupRename, "", "Eng", 4)
+				rename.NewGroup = "Platform"
+				reviewDeliver(t, q, rename)
+				if n, err := q.RetryDead(ctx, "cli", 0); err != nil || n != 1 {
+					t.Fatalf("RetryDead = %d, %v; want the membership's dead letter", n, err)
+				}
+				clk.t = clk.t.Add(time.Hour)
+				reviewDeliver(t, q)
+
+				a, b := reviewGroupsOf(t, duo, "alice"), reviewGroupsOf(t, duo, "bob")
+				if len(b) != 1 || b[0].Name != "Platform" || len(a) != tc.want || tc.want == 1 && a[0].GroupID != b[0].GroupID {
+					t.Errorf("at DUO alice is in %+v and bob in %+v; want bob in Platform and alice in %d of it", a, b, tc.want)
+				}
+				if g, ok := duo.Group("Eng"); ok {
+					t.Errorf("DUO has a group Eng again: %+v", g)
+				}
+			})
+		})
+	}
+}

@@ -166,6 +166,22 @@ func (q *Queue) reconcile(ctx context.Context, e store.QueuedEvent, ev provider.
 	if renamed != "" && err == nil {
 		note = strings.TrimSuffix(renamed+"; "+note, "; ")
 	}
+	if err == nil && ok && dead == "" && out.Type == provider.EventGroupDelete {
+		// Members the group has now that were added after the deletion (or kept by a
+		// deletion delivered late): a vendor that finds groups by name has them in no group once
+		// it is deleted, for a retried dead letter's deletion, or one that ran after
+		// their adds, takes the group they were added to. They are added again after it,
+		// which creates the group anew.
+		added, err := q.addedSince(ctx, out.Group, out.Time)
+		if err != nil {
+			return out, nil, false, "", "", err
+		}
+		for _, name := range added {
+			then = append(then, provider.LifecycleEvent{ID: out.ID, Type: provider.EventGroupMemberAdd, Source: out.Source,
+				Time: out.Time, Username: name, Group: out.Group, RequestID: out.RequestID, Actor: out.Actor})
+		}
+		return out, then, true, "", note, nil
+	}
 	if err != nil || !ok || dead != "" || out.Type != provider.EventUserCreate {
 		return out, nil, ok, dead, note, err
 	}
@@ -233,6 +249,21 @@ func (q *Queue) renamedSince(ctx context.Context, e store.QueuedEvent, group str
 		}
 		after, group = *next, to
 	}
+}
+
+// addedSince are the members group has now whose membership was applied after t (an add
+// of theirs, not a rename of another group into that name, which its own propagation
+// carries).
+func (q *Queue) addedSince(ctx context.Context, group string, t time.Time) ([]string, error) {
+	var added []string
+	err := q.Applier.eachMember(ctx, group, 500, func(name string) error {
+		mark, err := q.Store.KeyMark(ctx, memberMark(name, group))
+		if err == nil && mark.After(t) {
+			added = append(added, name)
+		}
+		return err
+	})
+	return added, err
 }
 
 // overtaken says whether a propagation of e's user queued after e was carried out

@@ -182,6 +182,34 @@ func (q *Queue) reconcile(ctx context.Context, e store.QueuedEvent, ev provider.
 		}
 		return out, then, true, "", note, nil
 	}
+	if err == nil && ok && dead == "" && out.Type == provider.EventGroupRename && out.NewGroup != "" && out.NewGroup != out.Group {
+		// Likewise members the old name has now that were added to it after the rename: a
+		// retried dead letter's rename, or one that ran after their adds, takes them
+		// into the renamed group. They are taken out of it (unless they are members of
+		// the new name too) and added to the old name again, which creates it anew.
+		old, err := q.addedSince(ctx, out.Group, out.Time)
+		if err != nil {
+			return out, nil, false, "", "", err
+		}
+		if len(old) == 0 {
+			return out, nil, true, "", note, nil
+		}
+		renamed := map[string]bool{}
+		if err = q.Applier.eachMember(ctx, out.NewGroup, 500, func(name string) error { renamed[name] = true; return nil }); err != nil {
+			return out, nil, false, "", "", err
+		}
+		membership := func(typ, name, group string) provider.LifecycleEvent {
+			return provider.LifecycleEvent{ID: out.ID, Type: typ, Source: out.Source, Time: out.Time, Username: name,
+				Group: group, RequestID: out.RequestID, Actor: out.Actor}
+		}
+		for _, name := range old {
+			if !renamed[name] {
+				then = append(then, membership(provider.EventGroupMemberRemove, name, out.NewGroup))
+			}
+			then = append(then, membership(provider.EventGroupMemberAdd, name, out.Group))
+		}
+		return out, then, true, "", note, nil
+	}
 	if err != nil || !ok || dead != "" || out.Type != provider.EventUserCreate {
 		return out, nil, ok, dead, note, err
 	}

@@ -15,7 +15,7 @@ import (
 // group, still named so. When the operator retried the rename, it renamed that group, the
 // new member with it: DUO had carol in Platform, the directory in Eng. The retried rename
 // must leave carol in a group Eng at DUO, and alice alone in Platform.
-func TestReviewDeadRenameRetriedAfterAddUnderOldNameAtDUO(t *testing.T) {
+func TestDeadRenameRetriedAfterAddUnderOldNameAtDUO(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, duo, clk := reviewDUOQueue(t, st)

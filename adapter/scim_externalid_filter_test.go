@@ -34,11 +34,11 @@ func (s unselecting) CountUserRecords(ctx context.Context, q store.UserQuery) (i
 	return s.Store.CountUserRecords(ctx, plainQuery(q))
 }
 
-// TestReviewSCIMExternalIDFilterReadsItsUsers: GET /Users?filter=externalId eq "…", which
+// TestSCIMExternalIDFilterReadsItsUsers: GET /Users?filter=externalId eq "…", which
 // Okta and Entra ID send before each create or update, read every user, 1,000 at a time
 // (3 reads at 2,500 users, 20 at 20,000), to find the one of that externalId. The store
 // selects them by the value; the answer is the one of reading every user.
-func TestReviewSCIMExternalIDFilterReadsItsUsers(t *testing.T) {
+func TestSCIMExternalIDFilterReadsItsUsers(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

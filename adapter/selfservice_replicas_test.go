@@ -144,12 +144,12 @@ func signInCookie(rec *httptest.ResponseRecorder) string {
 	return ""
 }
 
-// TestReviewSignInPostedTwiceToTwoReplicas: the sign-in form posted twice (a double click
+// TestSignInPostedTwiceToTwoReplicas: the sign-in form posted twice (a double click
 // on Continue for a texted code), the two posts sent by a load balancer to two replicas on
 // one database, the second while the first waits on the SMS gateway. The second waits for
 // the first's sign-in and answers it: one code goes out, and the page the browser shows
 // (the second's) takes it.
-func TestReviewSignInPostedTwiceToTwoReplicas(t *testing.T) {
+func TestSignInPostedTwiceToTwoReplicas(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		sender := &countingSender{}
 		spy := &pollingStore{Store: st, SelfService: st.(store.SelfService), polled: make(chan struct{})}
@@ -187,11 +187,11 @@ func TestReviewSignInPostedTwiceToTwoReplicas(t *testing.T) {
 	})
 }
 
-// TestReviewSetUpPostedTwiceToTwoReplicas: "Continue" clicked twice on the choice page
+// TestSetUpPostedTwiceToTwoReplicas: "Continue" clicked twice on the choice page
 // for a texted code, the two posts sent to two replicas on one database, the second while
 // the first waits on the SMS gateway: one code, one factor, and the second's page (the
 // one the browser shows) says where the code went; its code activates the factor.
-func TestReviewSetUpPostedTwiceToTwoReplicas(t *testing.T) {
+func TestSetUpPostedTwiceToTwoReplicas(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		sender := &countingSender{}
 		a, b := reviewReplica(t, st, "a", sender), reviewReplica(t, st, "b", sender)
@@ -223,12 +223,12 @@ func TestReviewSetUpPostedTwiceToTwoReplicas(t *testing.T) {
 	})
 }
 
-// TestReviewSignInPostedTwiceToTwoReplicasNoSuchUser: the same double click for a user
+// TestSignInPostedTwiceToTwoReplicasNoSuchUser: the same double click for a user
 // name no one has, by text and by push, answers as it does for a user who exists: the
 // second replica answers the first's sign-in (its cookie), and starts none of its own,
 // which would count the name's budget (a push) once more than for a real user's and so
 // tell who exists.
-func TestReviewSignInPostedTwiceToTwoReplicasNoSuchUser(t *testing.T) {
+func TestSignInPostedTwiceToTwoReplicasNoSuchUser(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		sender := &countingSender{}
 		spy := &pollingStore{Store: st, SelfService: st.(store.SelfService), polled: make(chan struct{})}
@@ -248,10 +248,10 @@ func TestReviewSignInPostedTwiceToTwoReplicasNoSuchUser(t *testing.T) {
 	})
 }
 
-// TestReviewSignInTwoBrowsersTwoReplicas: two browsers (two forms) signing in as the same
+// TestSignInTwoBrowsersTwoReplicas: two browsers (two forms) signing in as the same
 // user by text at once, on two replicas: each starts its own sign-in, as ever; one's form
 // never answers the other's sign-in.
-func TestReviewSignInTwoBrowsersTwoReplicas(t *testing.T) {
+func TestSignInTwoBrowsersTwoReplicas(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		sender := &countingSender{}
 		a, b := reviewReplica(t, st, "a", sender), reviewReplica(t, st, "b", sender)

@@ -11,14 +11,14 @@ import (
 	"github.com/emfa/emfa/store/postgres"
 )
 
-// TestReviewApprovalHoldsItsDeviceAndUser: an approval's compare-and-set
+// TestApprovalHoldsItsDeviceAndUser: an approval's compare-and-set
 // (CompleteTransactionIfActive) that has tested its factor and user, and waits for the
 // transaction's row (another unit holds it), is not overtaken by a delete or disable of
 // the factor, or a disable of the user: either that change waits for the approval's
 // commit, or the approval finds it and changes nothing. Before, the change committed
 // while the approval waited, and the approval then committed SUCCESS on what its
 // statement had seen at its start: a device the admin had removed signed the user in.
-func TestReviewApprovalHoldsItsDeviceAndUser(t *testing.T) {
+func TestApprovalHoldsItsDeviceAndUser(t *testing.T) {
 	sv := testdb.Connect(t)
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
 	ctx := context.Background()
@@ -124,9 +124,9 @@ func TestReviewApprovalHoldsItsDeviceAndUser(t *testing.T) {
 	}
 }
 
-// TestReviewApprovalIsOneRoundTrip: the approval's conditional compare-and-set costs no
+// TestApprovalIsOneRoundTrip: the approval's conditional compare-and-set costs no
 // round trip more than CompleteTransaction did: with its audit row and COMMIT, one.
-func TestReviewApprovalIsOneRoundTrip(t *testing.T) {
+func TestApprovalIsOneRoundTrip(t *testing.T) {
 	s, rt := speculating(t)
 	ctx := t.Context()
 	approve := func(txid string) error {

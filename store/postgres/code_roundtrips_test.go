@@ -33,7 +33,7 @@ func (s *lastSMS) last() string                 { s.mu.Lock(); defer s.mu.Unlock
 // TOTP validate is: one read of the factor, its user and the transaction the request
 // names, and the deciding unit with its COMMIT. Before, the transaction was read apart
 // from the factor (ForValidate), after the factor and user: three.
-func TestReviewCodeValidateIsTwoRoundTrips(t *testing.T) {
+func TestCodeValidateIsTwoRoundTrips(t *testing.T) {
 	t.Parallel()
 	s, rt := speculating(t)
 	ctx := t.Context()

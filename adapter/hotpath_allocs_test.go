@@ -53,11 +53,11 @@ func reviewAllocs(t *testing.T, method, path, body string) float64 {
 	return testing.AllocsPerRun(200, run)
 }
 
-// TestReviewMiddlewareChainComposedOnce: echo applies e.Use's middleware and a route's
+// TestMiddlewareChainComposedOnce: echo applies e.Use's middleware and a route's
 // middleware to the handler on every request, one closure per middleware (eleven a
 // contract call: the eight global ones, authentication, the form refusal and the
 // idempotency check); composed once at New, the chain allocates nothing of its own.
-func TestReviewMiddlewareChainComposedOnce(t *testing.T) {
+func TestMiddlewareChainComposedOnce(t *testing.T) {
 	got := reviewAllocs(t, "POST", "/v1/providers/acme/enrollments", `{"username":"alice"}`)
 	// 44 with echo composing the eight global middlewares per request.
 	if got > 36 {
@@ -65,11 +65,11 @@ func TestReviewMiddlewareChainComposedOnce(t *testing.T) {
 	}
 }
 
-// TestReviewRouteMiddlewareComposedOnce: a contract route's own middleware
+// TestRouteMiddlewareComposedOnce: a contract route's own middleware
 // (authentication, the form refusal, the idempotency check) was composed by echo around
 // its handler on every request, a closure each; composed once when the route is added,
 // it allocates nothing of its own.
-func TestReviewRouteMiddlewareComposedOnce(t *testing.T) {
+func TestRouteMiddlewareComposedOnce(t *testing.T) {
 	for _, c := range []struct {
 		path, body string
 		max        float64
@@ -85,11 +85,11 @@ func TestReviewRouteMiddlewareComposedOnce(t *testing.T) {
 	}
 }
 
-// TestReviewEnrollmentsDecodePlain: enrollments' body is read by json.Unmarshal, with no
+// TestEnrollmentsDecodePlain: enrollments' body is read by json.Unmarshal, with no
 // Decoder (three allocations fewer a call), and answers every body as the Decoder did:
 // the same username, the same refusal for bad JSON, trailing data, a duplicate key,
 // bytes that are not UTF-8 and a field of the wrong type.
-func TestReviewEnrollmentsDecodePlain(t *testing.T) {
+func TestEnrollmentsDecodePlain(t *testing.T) {
 	if got := reviewAllocs(t, "POST", "/v1/providers/acme/enrollments", `{"username":"alice"}`); got > 32 {
 		t.Errorf("an enrollments call allocates %v times, want at most 32 (34 with a Decoder)", got)
 	}
@@ -131,8 +131,8 @@ func TestReviewEnrollmentsDecodePlain(t *testing.T) {
 	}
 }
 
-// FuzzReviewDecodePlain: decodePlain answers every body as decode does.
-func FuzzReviewDecodePlain(f *testing.F) {
+// FuzzDecodePlain: decodePlain answers every body as decode does.
+func FuzzDecodePlain(f *testing.F) {
 	for _, s := range []string{`{"username":"alice"}`, `{"username":5} x`, `{"username":"a","username":"b"}`, `{"username":"alice"`} {
 		f.Add(s)
 	}
@@ -157,10 +157,10 @@ func FuzzReviewDecodePlain(f *testing.F) {
 	})
 }
 
-// TestReviewProviderInContextUnboxed: the provider a contract call names goes into the
+// TestProviderInContextUnboxed: the provider a contract call names goes into the
 // echo context as a pointer, not as its prefix boxed into an any (an allocation a call);
 // the access log still names the prefix.
-func TestReviewProviderInContextUnboxed(t *testing.T) {
+func TestProviderInContextUnboxed(t *testing.T) {
 	if got := reviewAllocs(t, "POST", "/v1/providers/acme/enrollments", `{"username":"alice"}`); got > 31 {
 		t.Errorf("an enrollments call allocates %v times, want at most 31 (32 with the prefix boxed)", got)
 	}
@@ -171,10 +171,10 @@ func TestReviewProviderInContextUnboxed(t *testing.T) {
 	}
 }
 
-// TestReviewEnrollmentsAnswerNoQueryParse: enrollments answers as c.JSON did, bytes and
+// TestEnrollmentsAnswerNoQueryParse: enrollments answers as c.JSON did, bytes and
 // Content-Type, indented to ?pretty, without parsing an absent query string for ?pretty
 // (an allocation a call).
-func TestReviewEnrollmentsAnswerNoQueryParse(t *testing.T) {
+func TestEnrollmentsAnswerNoQueryParse(t *testing.T) {
 	if got := reviewAllocs(t, "POST", "/v1/providers/acme/enrollments", `{"username":"alice"}`); got > 30 {
 		t.Errorf("an enrollments call allocates %v times, want at most 30 (31 parsing the query)", got)
 	}

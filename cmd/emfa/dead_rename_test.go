@@ -17,7 +17,7 @@ import (
 // rename gave the old group the same name: two groups of one name at DUO, the old members
 // in one, the new member in the other, and nothing said so. The retried rename must leave
 // DUO with one group of the new name and stay a dead letter whose error says what to do.
-func TestReviewDeadRenameRetriedIsNotTwoGroupsAtDUO(t *testing.T) {
+func TestDeadRenameRetriedIsNotTwoGroupsAtDUO(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, duo, clk := reviewDUOQueue(t, st)
@@ -61,7 +61,7 @@ func TestReviewDeadRenameRetriedIsNotTwoGroupsAtDUO(t *testing.T) {
 // of the old name for the member alone, who was left out of the renamed group; a removal
 // ended there as done, leaving the member in the renamed group at DUO. The retried
 // membership must reach the group under its new name.
-func TestReviewDeadMembershipRetriedAfterRenameAtDUO(t *testing.T) {
+func TestDeadMembershipRetriedAfterRenameAtDUO(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		typ     string

@@ -28,11 +28,11 @@ func (s *listCounter) ListUserRecords(ctx context.Context, q store.UserQuery) ([
 	return s.Store.ListUserRecords(ctx, q)
 }
 
-// TestReviewSCIMIDFilterReadsOneUser: GET /Users?filter=id eq "…", which Okta and Entra
+// TestSCIMIDFilterReadsOneUser: GET /Users?filter=id eq "…", which Okta and Entra
 // send, read every user, 1,000 at a time, on each request (20 reads at 20,000 users) to
 // find the one of the id. It reads that one by its id, and answers as the same filter by
 // userName does.
-func TestReviewSCIMIDFilterReadsOneUser(t *testing.T) {
+func TestSCIMIDFilterReadsOneUser(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

@@ -13,7 +13,7 @@ import (
 // as the separate read did: a transaction of another of the user's factors is refused and
 // consumes nothing, and one completed after that read (another replica's right code) is
 // answered as completed, not decided again.
-func TestReviewCodeTransactionReadWithTheFactor(t *testing.T) {
+func TestCodeTransactionReadWithTheFactor(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		as := &afterRead{Store: st}

@@ -11,11 +11,11 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewApprovalAfterDeviceGone: a device authenticated as its factor was deleted (an
+// TestApprovalAfterDeviceGone: a device authenticated as its factor was deleted (an
 // admin's DELETE, a reset: the factor no longer trusted) or disabled between its
 // signature's check and its answer does not sign the user in: the challenge ends FAILED,
 // as it does for a user disabled meanwhile, and Verify's poll answers FAILED.
-func TestReviewApprovalAfterDeviceGone(t *testing.T) {
+func TestApprovalAfterDeviceGone(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		f := newPushFixture(t, st, false)

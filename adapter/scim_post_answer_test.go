@@ -28,11 +28,11 @@ func (s *markHook) MarkKeys(ctx context.Context, t time.Time, keys ...string) er
 	return s.SyncQueue.MarkKeys(ctx, t, keys...)
 }
 
-// TestReviewSCIMPostAnswersTheUserItCreated: a POST /Users created the user, then read
+// TestSCIMPostAnswersTheUserItCreated: a POST /Users created the user, then read
 // it back by its name. Deleted and another created under its name in between, the POST
 // answered 201 with the other user's id and profile, and the directory kept that id as
 // its own user's. It answers the user it created: its id, its profile as written.
-func TestReviewSCIMPostAnswersTheUserItCreated(t *testing.T) {
+func TestSCIMPostAnswersTheUserItCreated(t *testing.T) {
 	for _, recreate := range []bool{true, false} {
 		name := "deleted and created again"
 		if !recreate {
@@ -80,11 +80,11 @@ func TestReviewSCIMPostAnswersTheUserItCreated(t *testing.T) {
 	}
 }
 
-// TestReviewSCIMPostOfANameTakenMeanwhile: of two POSTs of one user at once (a
+// TestSCIMPostOfANameTakenMeanwhile: of two POSTs of one user at once (a
 // directory's retry of one it gave up on), the second finds the first's user when it
 // creates: it is not its own creation (applied before a kill), however alike, and is
 // answered 409, not 201 with an id no user has.
-func TestReviewSCIMPostOfANameTakenMeanwhile(t *testing.T) {
+func TestSCIMPostOfANameTakenMeanwhile(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		hooked := &testdb.BeforeUserChanges{Store: st}

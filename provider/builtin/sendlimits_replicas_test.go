@@ -12,11 +12,11 @@ import (
 	"github.com/emfa/emfa/store/postgres"
 )
 
-// TestReviewSendLimitsAcrossReplicas: the README promises send limits "atomically across
+// TestSendLimitsAcrossReplicas: the README promises send limits "atomically across
 // replicas". Two engines, each on a store of its own (two connection pools, as two
 // replicas have) over one PostgreSQL schema, are asked for codes at once, half each: no
 // more go out than the per-user limit allows, summed over both.
-func TestReviewSendLimitsAcrossReplicas(t *testing.T) {
+func TestSendLimitsAcrossReplicas(t *testing.T) {
 	sv := testdb.Connect(t)
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
 	open := func() store.Store {

@@ -11,11 +11,11 @@ import (
 	"github.com/emfa/emfa/transform"
 )
 
-// TestReviewConstantVarsUnboxed: the transform inputs that are the same for every call of
+// TestConstantVarsUnboxed: the transform inputs that are the same for every call of
 // an engine (its headers, its header authentication, a resource's method) go into each
 // call's Vars without an allocation: converted and boxed once, not boxed again per call
 // (three allocations a mediated call before).
-func TestReviewConstantVarsUnboxed(t *testing.T) {
+func TestConstantVarsUnboxed(t *testing.T) {
 	e := &Engine{}
 	e.headerValue = transform.NewHeaderValue(map[string][]string{"Accept": {"application/json"}})
 	e.authValue = transform.NewValue(map[string]string{"Authorization": "x"})
@@ -30,10 +30,10 @@ func TestReviewConstantVarsUnboxed(t *testing.T) {
 	}
 }
 
-// TestReviewSharedHostUnboxed: when every URL of a webhook has one host, the host the
+// TestSharedHostUnboxed: when every URL of a webhook has one host, the host the
 // transforms see is boxed once for the engine, not for each call's Vars (an allocation a
 // call before).
-func TestReviewSharedHostUnboxed(t *testing.T) {
+func TestSharedHostUnboxed(t *testing.T) {
 	w, _, err := LoadWebhook(map[string]any{
 		"webhookFile": verifyfiles.Path(t, "ibm-duo-webhook.json"),
 		"values":      map[string]any{"duo_url": "https://api-x.duosecurity.com", "duo_integration_key": "I", "duo_signing_key": "S"},
@@ -58,10 +58,10 @@ func TestReviewSharedHostUnboxed(t *testing.T) {
 	}
 }
 
-// TestReviewPathConvertedOnce: the path the outgoing transform reads is converted and
+// TestPathConvertedOnce: the path the outgoing transform reads is converted and
 // boxed once for a resource under the first URL (two allocations a call before, when
 // each call converted it), and still converted for any other path.
-func TestReviewPathConvertedOnce(t *testing.T) {
+func TestPathConvertedOnce(t *testing.T) {
 	w, _, err := LoadWebhook(map[string]any{
 		"webhookFile": verifyfiles.Path(t, "ibm-duo-webhook.json"),
 		"values":      map[string]any{"duo_url": "https://api-x.duosecurity.com/base", "duo_integration_key": "I", "duo_signing_key": "S"},

@@ -66,7 +66,7 @@ func reviewGroupsOf(t *testing.T, duo *duoadminfake.Server, user string) []duoad
 // add's, of another user, went ahead. The add looked the new name up, found nothing, and
 // created a second group; the rename's retry then renamed the old group to the same name.
 // DUO must end with one group of the new name, holding the old member and the new one.
-func TestReviewRenameThenAddIsOneGroupAtDUO(t *testing.T) {
+func TestRenameThenAddIsOneGroupAtDUO(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) { reviewRenameThenAdd(t, st) })
 }
 
@@ -101,7 +101,7 @@ func reviewRenameThenAdd(t *testing.T, st store.Store) {
 // The other orders a rename makes with its group's events under another key, each with the
 // rename's propagation failing once at DUO: a delete under the new name, a rename back,
 // and a second rename. Each must reach DUO as the directory made them, in their order.
-func TestReviewGroupRenamesInOrderAtDUO(t *testing.T) {
+func TestGroupRenamesInOrderAtDUO(t *testing.T) {
 	rename := func(id, from, to string, sec int) provider.LifecycleEvent {
 		return provider.LifecycleEvent{ID: id, Type: provider.EventGroupRename, Group: from, NewGroup: to,
 			Time: time.Date(2026, 5, 1, 8, 59, 0, 0, time.UTC).Add(time.Duration(sec) * time.Second)}
@@ -148,7 +148,7 @@ func TestReviewGroupRenamesInOrderAtDUO(t *testing.T) {
 // retry then looked up the old name, found nothing, and created a group of the old name
 // for the member alone. DUO must end with the member in the renamed group, and no group of
 // the old name.
-func TestReviewAddThenRenameIsOneGroupAtDUO(t *testing.T) {
+func TestAddThenRenameIsOneGroupAtDUO(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		q, duo, clk := reviewDUOQueue(t, st)
 		t0 := clk.Now().Add(-time.Minute)

@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-// TestReviewSCIMFilterRefusedWhateverItMatches: a filter on an attribute this server
+// TestSCIMFilterRefusedWhateverItMatches: a filter on an attribute this server
 // cannot filter on was refused (400 invalidFilter) only when some user or group was there
 // to test it on: with none (no group yet, or the userName the filter also names not
 // there) it was answered 200 with no resource, which a directory reads as "not there" and
 // acts on (creates it) rather than as a filter it must not use.
-func TestReviewSCIMFilterRefusedWhateverItMatches(t *testing.T) {
+func TestSCIMFilterRefusedWhateverItMatches(t *testing.T) {
 	for _, c := range []struct{ what, path string }{
 		{"groups, none yet", "/Groups?filter=" + url.QueryEscape(`members eq "x"`)},
 		{"groups, a value filter, none yet", "/Groups?filter=" + url.QueryEscape(`members[value eq "x"].display eq "x"`)},

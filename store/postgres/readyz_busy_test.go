@@ -12,12 +12,12 @@ import (
 	"github.com/emfa/emfa/store/postgres"
 )
 
-// TestReviewPingBusyPool: a replica whose every pooled connection is held by a long
+// TestPingBusyPool: a replica whose every pooled connection is held by a long
 // transaction, on a database that answers, is busy, not down. /readyz (the store's Ping,
 // given 2 s) must not answer 503 then: a load balancer would take out every replica of a
 // loaded database at once. Before, Ping waited for a pooled connection until its deadline
 // and failed as if the database were unreachable.
-func TestReviewPingBusyPool(t *testing.T) {
+func TestPingBusyPool(t *testing.T) {
 	sv := testdb.Connect(t)
 	ctx := context.Background()
 	const conns = 2

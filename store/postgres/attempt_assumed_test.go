@@ -36,7 +36,7 @@ func codeValidate(ctx context.Context, s store.Store, id string, read int) (n, r
 // the attempt's new count, then sent the rest: two. When another attempt was counted
 // meanwhile (a wrong code on another replica), the assumption fails, nothing of the
 // speculative run commits, and the careful run counts both.
-func TestReviewCodeValidateAttemptIsAssumed(t *testing.T) {
+func TestCodeValidateAttemptIsAssumed(t *testing.T) {
 	t.Parallel()
 	s, rt := speculating(t)
 	ctx := t.Context()

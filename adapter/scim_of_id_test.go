@@ -44,12 +44,12 @@ func (s *reviewAppliedHook) ApplyUserChanges(ctx context.Context, cs []store.Use
 	return errs
 }
 
-// TestReviewSCIMAnswersTheUserOfItsID: a SCIM GET, PUT or PATCH of /Users/{id} read the
+// TestSCIMAnswersTheUserOfItsID: a SCIM GET, PUT or PATCH of /Users/{id} read the
 // user's name by its id, then the user by that name (after the write, for PUT and
 // PATCH). A user deleted and another created under its name between the two reads was
 // answered as the user of the id: 200 with the other user's id, profile and version,
 // which a directory then keeps as the one it asked for. The user of the id is gone: 404.
-func TestReviewSCIMAnswersTheUserOfItsID(t *testing.T) {
+func TestSCIMAnswersTheUserOfItsID(t *testing.T) {
 	for _, c := range []struct{ name, method, body string }{
 		{"GET", "GET", ""},
 		{"PATCH", "PATCH", `{"Operations":[{"op":"replace","path":"displayName","value":"Old Lee"}]}`},

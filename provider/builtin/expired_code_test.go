@@ -15,7 +15,7 @@ import (
 // it canceled the dead one too, said "1 earlier code(s) canceled", turned the old
 // transaction's TIMEOUT into CANCELED, and on PostgreSQL took the careful path of an
 // initiate that withdraws a code.
-func TestReviewNewInitiateLeavesAnExpiredCodeAlone(t *testing.T) {
+func TestNewInitiateLeavesAnExpiredCodeAlone(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newEngineFixture(t, st, nil)
 		id := f.enrollSMS(t, "alice", "+15551230123")

@@ -15,7 +15,7 @@ import (
 // had not removed). When the operator retried the delete, it deleted that group, and the
 // new member with it: the directory has bob in Eng, DUO in no group. The retried delete
 // must leave bob in a group Eng at DUO, and alice in none.
-func TestReviewDeadDeleteRetriedAfterAddAtDUO(t *testing.T) {
+func TestDeadDeleteRetriedAfterAddAtDUO(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, duo, clk := reviewDUOQueue(t, st)
@@ -47,7 +47,7 @@ func TestReviewDeadDeleteRetriedAfterAddAtDUO(t *testing.T) {
 // only the members added after it, not those the rename brings, whose own propagation
 // renames their group at DUO (an add of them first would create a group of that name, and
 // the rename then fail as a conflict).
-func TestReviewDeleteThenRenameIntoNameAtDUO(t *testing.T) {
+func TestDeleteThenRenameIntoNameAtDUO(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, duo, clk := reviewDUOQueue(t, st)

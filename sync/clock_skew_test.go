@@ -11,14 +11,14 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewAdminChangeOnReplicaBehind: an operator's change made on a replica whose clock
+// TestAdminChangeOnReplicaBehind: an operator's change made on a replica whose clock
 // is 2 s behind, after another operator's change or a directory's event of the same aspect
 // made on another replica, is the later one (README: "ordered with the directory's events
 // as if it were one of them, dated when emfa commits it"): emfa and the vendor both end as
 // it left the user. Before, its propagation carried the slow replica's time, older than
 // the mark the earlier change left, and was dropped as "older than a change of the user
 // applied since": emfa said enabled, the vendor disabled.
-func TestReviewAdminChangeOnReplicaBehind(t *testing.T) {
+func TestAdminChangeOnReplicaBehind(t *testing.T) {
 	for _, first := range []string{"operator", "directory"} {
 		t.Run(first, func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {
@@ -67,12 +67,12 @@ func TestReviewAdminChangeOnReplicaBehind(t *testing.T) {
 	}
 }
 
-// TestReviewResumeOnReplicaAhead: an operator resumes a paused source on a replica whose
+// TestResumeOnReplicaAhead: an operator resumes a paused source on a replica whose
 // clock is 2 s ahead; a second later the directory sends three more deletions to another
 // replica. The resumption approves the deletions held when it was made, and the guard
 // counts afresh from it (README: the deletion guard): with a limit of one an hour, the
 // three new ones pause the source again.
-func TestReviewResumeOnReplicaAhead(t *testing.T) {
+func TestResumeOnReplicaAhead(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, m, clk := newQueue(t, st)
@@ -106,13 +106,13 @@ func TestReviewResumeOnReplicaAhead(t *testing.T) {
 	})
 }
 
-// TestReviewSCIMChangeOnReplicaBehind: SCIM's changes carry no time of their own and are
+// TestSCIMChangeOnReplicaBehind: SCIM's changes carry no time of their own and are
 // dated when a replica receives them. A SCIM client disables a user through one replica,
 // then enables it a second later through another whose clock is 2 s behind: emfa and the
 // vendor both end with the user active. Before, the enable was dated before the disable's
 // mark: applied in emfa, but its propagation dropped as older, so the vendor kept the user
 // disabled.
-func TestReviewSCIMChangeOnReplicaBehind(t *testing.T) {
+func TestSCIMChangeOnReplicaBehind(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, m, clk := newQueue(t, st)

@@ -12,9 +12,9 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewRegisterAfterDelete: a device registering with the code of a push factor
+// TestRegisterAfterDelete: a device registering with the code of a push factor
 // deleted while it waited (admin DELETE, a reset) is refused, and nothing comes back.
-func TestReviewRegisterAfterDelete(t *testing.T) {
+func TestRegisterAfterDelete(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		f := newPushFixture(t, st, false)
@@ -46,10 +46,10 @@ func TestReviewRegisterAfterDelete(t *testing.T) {
 	})
 }
 
-// TestReviewAnswerEdges: a replayed signed call is refused, a device cannot answer
+// TestAnswerEdges: a replayed signed call is refused, a device cannot answer
 // another device's challenge (which stays pending), and an answer after the deadline
 // ends the challenge TIMEOUT, not SUCCESS.
-func TestReviewAnswerEdges(t *testing.T) {
+func TestAnswerEdges(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		f := newPushFixture(t, st, false)

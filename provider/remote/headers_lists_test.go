@@ -9,10 +9,10 @@ import (
 	"github.com/emfa/emfa/transform"
 )
 
-// TestReviewHeadersTakeTheirLists: the outgoing transform's headers go into the request
+// TestHeadersTakeTheirLists: the outgoing transform's headers go into the request
 // as the lists read from the result, not copied value by value through Header.Add (a
 // slice a value, four a DUO call), with the same names canonicalized and the same values.
-func TestReviewHeadersTakeTheirLists(t *testing.T) {
+func TestHeadersTakeTheirLists(t *testing.T) {
 	res := transform.NewValue(map[string]any{"header": map[string]any{
 		"Date": "Tue, 01 Dec 2026 10:00:00 -0000", "authorization": "Basic eDp5",
 		"Content-Type": "application/x-www-form-urlencoded", "x-multi": []any{"a", "b"}, "x-none": []any{},

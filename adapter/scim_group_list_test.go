@@ -54,12 +54,12 @@ func reviewGroups(t testing.TB, st store.Store, n, users int) {
 	}
 }
 
-// TestReviewSCIMGroupListReadsMembersOnce: GET /Groups read each listed group's members
+// TestSCIMGroupListReadsMembersOnce: GET /Groups read each listed group's members
 // with a query of its own (two, with their groups), so a page of 1,000 groups took
 // 2,000 round trips, with excludedAttributes=members too (the version hashes the
 // members). A page's members are read at once, and each group is listed as GET
 // /Groups/{id} answers it (members in the same order, the same version).
-func TestReviewSCIMGroupListReadsMembersOnce(t *testing.T) {
+func TestSCIMGroupListReadsMembersOnce(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, s store.Store) {
 		st := &reviewMemberReads{syncStore: s.(syncStore)}
 		h := newSyncHarnessOn(t, st)
@@ -95,8 +95,8 @@ func TestReviewSCIMGroupListReadsMembersOnce(t *testing.T) {
 	})
 }
 
-// BenchmarkReviewSCIMGroupList lists 1,000 groups of 3 members each (SQLite).
-func BenchmarkReviewSCIMGroupList(b *testing.B) {
+// BenchmarkSCIMGroupList lists 1,000 groups of 3 members each (SQLite).
+func BenchmarkSCIMGroupList(b *testing.B) {
 	st := testdb.SQLite(b)
 	h := newSyncHarnessOn(b, st)
 	reviewGroups(b, st, 1000, 3000)

@@ -10,13 +10,13 @@ import (
 	"github.com/emfa/emfa/lifecycle"
 )
 
-// TestReviewAdminRoutingBuildsNoDocument: routing the admin API (every `emfa serve` with
+// TestAdminRoutingBuildsNoDocument: routing the admin API (every `emfa serve` with
 // one, the default) must not build the served OpenAPI document, a decode of its 60 KiB
 // into maps and an indented encode, on the start-up's critical path: the query
 // parameters, bodies and scopes that routing reads are in the embedded file as they are
 // in the served document. Run in a process of its own, as start-up is: the document is
 // built once per process.
-func TestReviewAdminRoutingBuildsNoDocument(t *testing.T) {
+func TestAdminRoutingBuildsNoDocument(t *testing.T) {
 	if os.Getenv("EMFA_REVIEW_ROUTE_ADMIN") == "1" {
 		New(Options{Admin: &lifecycle.Manager{}})
 		if adminOpenAPIBuilt.Load() {
@@ -24,7 +24,7 @@ func TestReviewAdminRoutingBuildsNoDocument(t *testing.T) {
 		}
 		os.Exit(0)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestReviewAdminRoutingBuildsNoDocument$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAdminRoutingBuildsNoDocument$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "EMFA_REVIEW_ROUTE_ADMIN=1")
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 3 {
@@ -35,9 +35,9 @@ func TestReviewAdminRoutingBuildsNoDocument(t *testing.T) {
 	}
 }
 
-// TestReviewAdminRoutingReadsFileAsServed: what routing reads from the embedded file is
+// TestAdminRoutingReadsFileAsServed: what routing reads from the embedded file is
 // what the served document says.
-func TestReviewAdminRoutingReadsFileAsServed(t *testing.T) {
+func TestAdminRoutingReadsFileAsServed(t *testing.T) {
 	served := adminOpenAPI()
 	q1, err := queryParamsOf(adminOpenAPIFile)
 	if err != nil {

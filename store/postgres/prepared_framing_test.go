@@ -70,7 +70,7 @@ func (c *parseCounter) Write(b []byte) (int, error) {
 // compare-and-set, the claim) and prepares them again on their next use, a round trip
 // and a parse and plan each on the server, hidden in the batches that follow. The
 // statements of the speculative protocol stay prepared.
-func TestReviewFailedAssumptionKeepsStatementsPrepared(t *testing.T) {
+func TestFailedAssumptionKeepsStatementsPrepared(t *testing.T) {
 	t.Parallel()
 	sv := testdb.Connect(t)
 	p := &parses{}
@@ -117,7 +117,7 @@ func TestReviewFailedAssumptionKeepsStatementsPrepared(t *testing.T) {
 
 // A DSN that asks for the simple protocol (a pooler that cannot keep prepared
 // statements) has none prepared by a unit, failed assumption or not.
-func TestReviewSimpleProtocolPreparesNothing(t *testing.T) {
+func TestSimpleProtocolPreparesNothing(t *testing.T) {
 	t.Parallel()
 	sv := testdb.Connect(t)
 	p := &parses{}

@@ -25,12 +25,12 @@ func (s *beforeUpdate) Update(ctx context.Context, fn func(w store.Writer) error
 	return s.Store.Update(ctx, fn)
 }
 
-// TestReviewApprovalRacingDeviceGone: a device's factor deleted or disabled, or its user
+// TestApprovalRacingDeviceGone: a device's factor deleted or disabled, or its user
 // disabled, in a commit between Answer's reads (the user, the factor) and its approval's
 // unit does not sign the user in: the approval's write holds only while the factor is
 // active and the user enabled, and the challenge ends FAILED; Verify's poll answers no
 // SUCCESS.
-func TestReviewApprovalRacingDeviceGone(t *testing.T) {
+func TestApprovalRacingDeviceGone(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		hooked := &beforeUpdate{Store: st}
@@ -81,11 +81,11 @@ func TestReviewApprovalRacingDeviceGone(t *testing.T) {
 	})
 }
 
-// TestReviewTOTPRacingDisable: a TOTP factor disabled, or its user disabled, in a commit
+// TestTOTPRacingDisable: a TOTP factor disabled, or its user disabled, in a commit
 // between Validate's read of them and its counter's unit does not sign the user in: the
 // compare-and-set that claims the code holds only while the factor is usable and its user
 // enabled. A delete already failed it (no row to advance).
-func TestReviewTOTPRacingDisable(t *testing.T) {
+func TestTOTPRacingDisable(t *testing.T) {
 	for _, how := range []string{"factor disabled", "user disabled", "factor deleted"} {
 		t.Run(how, func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {
@@ -118,11 +118,11 @@ func TestReviewTOTPRacingDisable(t *testing.T) {
 	}
 }
 
-// TestReviewCodeRacingDisable: an SMS code's factor disabled, or its user disabled, in a
+// TestCodeRacingDisable: an SMS code's factor disabled, or its user disabled, in a
 // commit between Validate's read of them and its deciding unit does not sign the user
 // in: the statement that clears the factor's failures for the success
 // (ClearFailuresUnlocked) holds only while the factor is usable and its user enabled.
-func TestReviewCodeRacingDisable(t *testing.T) {
+func TestCodeRacingDisable(t *testing.T) {
 	for _, how := range []string{"factor disabled", "user disabled", "factor deleted"} {
 		t.Run(how, func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {

@@ -14,11 +14,11 @@ import (
 	"github.com/emfa/emfa/sync"
 )
 
-// TestReviewExclusiveCreateOfAnIDSurvivesAKill: a SCIM POST's create made under the id
+// TestExclusiveCreateOfAnIDSurvivesAKill: a SCIM POST's create made under the id
 // it carries (UserID), its process killed before the event was recorded: the worker
 // knows its own user by the id and propagates it. Another POST's alike, of another id,
 // is refused (user_exists), not counted as its own.
-func TestReviewExclusiveCreateOfAnIDSurvivesAKill(t *testing.T) {
+func TestExclusiveCreateOfAnIDSurvivesAKill(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, m, clk := newQueue(t, st)

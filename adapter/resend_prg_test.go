@@ -51,12 +51,12 @@ func reviewLimitedPageHarness(t *testing.T, clk *fakeClock) (*adminHarness, *sen
 	return h, sent
 }
 
-// TestReviewResendRefusedRedirects: "Send a new code" refused by the send limits answers
+// TestResendRefusedRedirects: "Send a new code" refused by the send limits answers
 // a redirect to the set-up's page (post/redirect/get), as the set-up's other refusals do:
 // a reload of that page posts nothing, so it neither counts another refused send nor
 // sends a code once the limit lapsed; the wait it states is read from the session and
 // the clock on each reload, never from the address.
-func TestReviewResendRefusedRedirects(t *testing.T) {
+func TestResendRefusedRedirects(t *testing.T) {
 	clk := &fakeClock{t: time.Now()}
 	h, sent := reviewLimitedPageHarness(t, clk)
 	p := &pageBrowser{h: h}

@@ -28,10 +28,10 @@ func (h *hookSender) Send(context.Context, delivery.Message) error {
 	return nil
 }
 
-// TestReviewSetUpPostedTwiceOnTwoReplicas: the set-up form posted twice (a double click)
+// TestSetUpPostedTwiceOnTwoReplicas: the set-up form posted twice (a double click)
 // reaches two replicas on one store; the second arrives while the first still waits on
 // its sender, its session not yet saved.
-func TestReviewSetUpPostedTwiceOnTwoReplicas(t *testing.T) {
+func TestSetUpPostedTwiceOnTwoReplicas(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		var sent atomic.Int64

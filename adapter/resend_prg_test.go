@@ -15,9 +15,9 @@ import (
 	"github.com/emfa/emfa/provider/builtin/delivery"
 )
 
-// reviewLimitedPageHarness is newCodePageHarnessAt with the engine's default send
+// limitedPageHarness is newCodePageHarnessAt with the engine's default send
 // limits (one code per 30 seconds), so that a resend at once is refused.
-func reviewLimitedPageHarness(t *testing.T, clk *fakeClock) (*adminHarness, *sentTo) {
+func limitedPageHarness(t *testing.T, clk *fakeClock) (*adminHarness, *sentTo) {
 	t.Helper()
 	st := testdb.SQLite(t)
 	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
@@ -58,7 +58,7 @@ func reviewLimitedPageHarness(t *testing.T, clk *fakeClock) (*adminHarness, *sen
 // the clock on each reload, never from the address.
 func TestResendRefusedRedirects(t *testing.T) {
 	clk := &fakeClock{t: time.Now()}
-	h, sent := reviewLimitedPageHarness(t, clk)
+	h, sent := limitedPageHarness(t, clk)
 	p := &pageBrowser{h: h}
 	p.do(t, "GET", linkOf(t, h, "alice"), nil)
 	p.do(t, "GET", "/self-service/enroll", nil)

@@ -12,23 +12,23 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// reviewMemberReads is a store that counts its reads of users by group (a group's
+// memberReads is a store that counts its reads of users by group (a group's
 // members).
-type reviewMemberReads struct {
+type memberReads struct {
 	syncStore
 	reads atomic.Int32
 }
 
-func (s *reviewMemberReads) ListUserRecords(ctx context.Context, q store.UserQuery) ([]store.UserRecord, error) {
+func (s *memberReads) ListUserRecords(ctx context.Context, q store.UserQuery) ([]store.UserRecord, error) {
 	if q.Group != "" {
 		s.reads.Add(1)
 	}
 	return s.syncStore.ListUserRecords(ctx, q)
 }
 
-// reviewGroups makes n groups g000…, user i a member of groups i%n and (i+1)%n, and of
+// makeGroups makes n groups g000…, user i a member of groups i%n and (i+1)%n, and of
 // "other", a group SCIM has no record of.
-func reviewGroups(t testing.TB, st store.Store, n, users int) {
+func makeGroups(t testing.TB, st store.Store, n, users int) {
 	ctx := context.Background()
 	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 	sq := st.(store.SyncQueue)
@@ -61,10 +61,10 @@ func reviewGroups(t testing.TB, st store.Store, n, users int) {
 // /Groups/{id} answers it (members in the same order, the same version).
 func TestSCIMGroupListReadsMembersOnce(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, s store.Store) {
-		st := &reviewMemberReads{syncStore: s.(syncStore)}
+		st := &memberReads{syncStore: s.(syncStore)}
 		h := newSyncHarnessOn(t, st)
 		const n = 40
-		reviewGroups(t, st, n, 3*n)
+		makeGroups(t, st, n, 3*n)
 		for _, query := range []string{"", "?excludedAttributes=members", "?startIndex=11&count=20"} {
 			st.reads.Store(0)
 			code, out, _ := h.scim("GET", "/Groups"+query, "")
@@ -99,7 +99,7 @@ func TestSCIMGroupListReadsMembersOnce(t *testing.T) {
 func BenchmarkSCIMGroupList(b *testing.B) {
 	st := testdb.SQLite(b)
 	h := newSyncHarnessOn(b, st)
-	reviewGroups(b, st, 1000, 3000)
+	makeGroups(b, st, 1000, 3000)
 	for _, query := range []string{"?count=1000", "?count=1000&excludedAttributes=members"} {
 		b.Run(query, func(b *testing.B) {
 			for b.Loop() {

@@ -12,14 +12,14 @@ import (
 	"github.com/emfa/emfa/sync"
 )
 
-// reviewNameByIDHook is a sync queue store that runs after once, just after the next
+// nameByIDHook is a sync queue store that runs after once, just after the next
 // read of a user's name by its id: between SCIM's read of the id and its read of the user.
-type reviewNameByIDHook struct {
+type nameByIDHook struct {
 	store.SyncQueue
 	after func()
 }
 
-func (s *reviewNameByIDHook) UserNameByID(ctx context.Context, id string) (string, error) {
+func (s *nameByIDHook) UserNameByID(ctx context.Context, id string) (string, error) {
 	name, err := s.SyncQueue.UserNameByID(ctx, id)
 	if f := s.after; f != nil {
 		s.after = nil
@@ -28,14 +28,14 @@ func (s *reviewNameByIDHook) UserNameByID(ctx context.Context, id string) (strin
 	return name, err
 }
 
-// reviewAppliedHook is a store that runs after once, just after the next batch of user
+// appliedHook is a store that runs after once, just after the next batch of user
 // changes is applied: between a SCIM write and its read of the user to answer.
-type reviewAppliedHook struct {
+type appliedHook struct {
 	store.Store
 	after func()
 }
 
-func (s *reviewAppliedHook) ApplyUserChanges(ctx context.Context, cs []store.UserChange) []error {
+func (s *appliedHook) ApplyUserChanges(ctx context.Context, cs []store.UserChange) []error {
 	errs := s.Store.ApplyUserChanges(ctx, cs)
 	if f := s.after; f != nil {
 		s.after = nil
@@ -58,7 +58,7 @@ func TestSCIMAnswersTheUserOfItsID(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {
 				ctx := context.Background()
-				applied := &reviewAppliedHook{Store: st}
+				applied := &appliedHook{Store: st}
 				m, err := lifecycle.New(lifecycle.Options{Store: applied})
 				if err != nil {
 					t.Fatal(err)
@@ -68,7 +68,7 @@ func TestSCIMAnswersTheUserOfItsID(t *testing.T) {
 					t.Fatal(err)
 				}
 				sq := st.(store.SyncQueue)
-				byID := &reviewNameByIDHook{SyncQueue: sq}
+				byID := &nameByIDHook{SyncQueue: sq}
 				log := slog.New(slog.NewTextHandler(io.Discard, nil))
 				q := (&sync.Queue{Store: byID, Applier: &sync.Applier{M: m, Groups: sq}, Log: log}).Init()
 				srv := New(Options{Log: log, Sync: &Sync{Queue: q, Manager: m, SCIMToken: testSCIMToken}})

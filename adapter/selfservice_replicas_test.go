@@ -41,8 +41,8 @@ func (c *countingSender) Send(_ context.Context, m delivery.Message) error {
 	return nil
 }
 
-// reviewReplica is one replica's page (and admin API) on st: the same keys as every other.
-func reviewReplica(t *testing.T, st store.Store, name string, sender delivery.Sender) *adminHarness {
+// replicaHarness is one replica's page (and admin API) on st: the same keys as every other.
+func replicaHarness(t *testing.T, st store.Store, name string, sender delivery.Sender) *adminHarness {
 	t.Helper()
 	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
@@ -74,8 +74,8 @@ func reviewReplica(t *testing.T, st store.Store, name string, sender delivery.Se
 	return h
 }
 
-// reviewPost posts form to path on h with cookie, as a browser's click does.
-func reviewPost(h *adminHarness, path, cookie string, form url.Values) *httptest.ResponseRecorder {
+// postForm posts form to path on h with cookie, as a browser's click does.
+func postForm(h *adminHarness, path, cookie string, form url.Values) *httptest.ResponseRecorder {
 	req := httptest.NewRequest("POST", path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: selfServiceCookie, Value: cookie})
@@ -110,7 +110,7 @@ func postedTwice(t *testing.T, a, b *adminHarness, polled <-chan struct{}, sende
 	t.Helper()
 	done := make(chan struct{})
 	start := func() {
-		go func() { defer close(done); second = reviewPost(b, "/self-service/signin", cookie, form) }()
+		go func() { defer close(done); second = postForm(b, "/self-service/signin", cookie, form) }()
 		select {
 		case <-polled:
 		case <-done:
@@ -119,7 +119,7 @@ func postedTwice(t *testing.T, a, b *adminHarness, polled <-chan struct{}, sende
 	sender.mu.Lock()
 	sender.hook = start
 	sender.mu.Unlock()
-	first = reviewPost(a, "/self-service/signin", cookie, form)
+	first = postForm(a, "/self-service/signin", cookie, form)
 	sender.mu.Lock()
 	if sender.hook != nil { // nothing was sent (no such user): the second post comes now
 		sender.hook = nil
@@ -153,7 +153,7 @@ func TestSignInPostedTwiceToTwoReplicas(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		sender := &countingSender{}
 		spy := &pollingStore{Store: st, SelfService: st.(store.SelfService), polled: make(chan struct{})}
-		a, b := reviewReplica(t, st, "a", sender), reviewReplica(t, spy, "b", sender)
+		a, b := replicaHarness(t, st, "a", sender), replicaHarness(t, spy, "b", sender)
 		if code, out := a.admin(t, a.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
 			t.Fatalf("create: %d %v", code, out)
 		}
@@ -194,12 +194,12 @@ func TestSignInPostedTwiceToTwoReplicas(t *testing.T) {
 func TestSetUpPostedTwiceToTwoReplicas(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		sender := &countingSender{}
-		a, b := reviewReplica(t, st, "a", sender), reviewReplica(t, st, "b", sender)
+		a, b := replicaHarness(t, st, "a", sender), replicaHarness(t, st, "b", sender)
 		p := openLink(t, a)
 		form := url.Values{"type": {"smsotp"}, "destination": {"+15551230123"}, "csrf": {p.csrf}}
 		var second *httptest.ResponseRecorder
-		sender.hook = func() { second = reviewPost(b, "/self-service/enroll", p.cookie, form) }
-		first := reviewPost(a, "/self-service/enroll", p.cookie, form)
+		sender.hook = func() { second = postForm(b, "/self-service/enroll", p.cookie, form) }
+		first := postForm(a, "/self-service/enroll", p.cookie, form)
 		if first.Code != http.StatusSeeOther || second == nil || second.Code != http.StatusSeeOther {
 			t.Fatalf("answers %d %s, %v", first.Code, first.Body, second)
 		}
@@ -232,7 +232,7 @@ func TestSignInPostedTwiceToTwoReplicasNoSuchUser(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		sender := &countingSender{}
 		spy := &pollingStore{Store: st, SelfService: st.(store.SelfService), polled: make(chan struct{})}
-		a, b := reviewReplica(t, st, "a", sender), reviewReplica(t, spy, "b", sender)
+		a, b := replicaHarness(t, st, "a", sender), replicaHarness(t, spy, "b", sender)
 		for _, method := range []string{"smsotp", "push"} {
 			p := &pageBrowser{h: a}
 			p.do(t, "GET", "/self-service/", nil)
@@ -254,7 +254,7 @@ func TestSignInPostedTwiceToTwoReplicasNoSuchUser(t *testing.T) {
 func TestSignInTwoBrowsersTwoReplicas(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		sender := &countingSender{}
-		a, b := reviewReplica(t, st, "a", sender), reviewReplica(t, st, "b", sender)
+		a, b := replicaHarness(t, st, "a", sender), replicaHarness(t, st, "b", sender)
 		if code, out := a.admin(t, a.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
 			t.Fatalf("create: %d %v", code, out)
 		}
@@ -266,7 +266,7 @@ func TestSignInTwoBrowsersTwoReplicas(t *testing.T) {
 		for _, h := range []*adminHarness{a, b} {
 			p := &pageBrowser{h: h}
 			p.do(t, "GET", "/self-service/", nil)
-			rec := reviewPost(h, "/self-service/signin", p.cookie, url.Values{"username": {"Alice"}, "method": {"smsotp"}, "csrf": {p.csrf}})
+			rec := postForm(h, "/self-service/signin", p.cookie, url.Values{"username": {"Alice"}, "method": {"smsotp"}, "csrf": {p.csrf}})
 			cookies = append(cookies, signInCookie(rec))
 		}
 		if sender.n != 2 || cookies[0] == "" || cookies[0] == cookies[1] {

@@ -18,26 +18,23 @@ import (
 func TestDeadDeleteRetriedAfterAddAtDUO(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		q, duo, clk := reviewDUOQueue(t, st)
+		q, duo, clk := duoQueue(t, st)
 		q.MaxAttempts = 1
-		t0 := clk.Now().Add(-time.Minute)
-		at := func(id, typ, user, group string, sec int) provider.LifecycleEvent {
-			return provider.LifecycleEvent{ID: id, Type: typ, Time: t0.Add(time.Duration(sec) * time.Second), Username: user, Group: group}
-		}
-		reviewDeliver(t, q, at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "bob", "", 1),
+		at := eventsFrom(clk.Now().Add(-time.Minute))
+		deliverOkta(t, q, at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "bob", "", 1),
 			at("3", provider.EventGroupMemberAdd, "alice", "Eng", 2))
 		duo.FailNext("/admin/v1/groups", 500)
-		reviewDeliver(t, q, at("4", provider.EventGroupDelete, "", "Eng", 3))
-		reviewDeliver(t, q, at("5", provider.EventGroupMemberAdd, "bob", "Eng", 4))
+		deliverOkta(t, q, at("4", provider.EventGroupDelete, "", "Eng", 3))
+		deliverOkta(t, q, at("5", provider.EventGroupMemberAdd, "bob", "Eng", 4))
 		if n, err := q.RetryDead(ctx, "cli", 0); err != nil || n != 1 {
 			t.Fatalf("RetryDead = %d, %v", n, err)
 		}
 		clk.t = clk.t.Add(time.Hour)
-		reviewDeliver(t, q)
-		if b := reviewGroupsOf(t, duo, "bob"); len(b) != 1 || b[0].Name != "Eng" {
+		deliverOkta(t, q)
+		if b := duoGroupsOf(t, duo, "bob"); len(b) != 1 || b[0].Name != "Eng" {
 			t.Errorf("bob's groups at DUO: %+v; want Eng", b)
 		}
-		if a := reviewGroupsOf(t, duo, "alice"); len(a) != 0 {
+		if a := duoGroupsOf(t, duo, "alice"); len(a) != 0 {
 			t.Errorf("alice's groups at DUO: %+v; want none", a)
 		}
 	})
@@ -50,23 +47,20 @@ func TestDeadDeleteRetriedAfterAddAtDUO(t *testing.T) {
 func TestDeleteThenRenameIntoNameAtDUO(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		q, duo, clk := reviewDUOQueue(t, st)
-		t0 := clk.Now().Add(-time.Minute)
-		at := func(id, typ, user, group string, sec int) provider.LifecycleEvent {
-			return provider.LifecycleEvent{ID: id, Type: typ, Time: t0.Add(time.Duration(sec) * time.Second), Username: user, Group: group}
-		}
-		reviewDeliver(t, q, at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "bob", "", 1),
+		q, duo, clk := duoQueue(t, st)
+		at := eventsFrom(clk.Now().Add(-time.Minute))
+		deliverOkta(t, q, at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "bob", "", 1),
 			at("3", provider.EventGroupMemberAdd, "alice", "Eng", 2), at("4", provider.EventGroupMemberAdd, "bob", "Sales", 2))
 		rename := at("6", provider.EventGroupRename, "", "Sales", 4)
 		rename.NewGroup = "Eng"
-		reviewDeliver(t, q, at("5", provider.EventGroupDelete, "", "Eng", 3), rename)
+		deliverOkta(t, q, at("5", provider.EventGroupDelete, "", "Eng", 3), rename)
 		if dead, err := st.(store.SyncQueue).ListEvents(ctx, store.QueueFilter{State: store.QueueDead}); err != nil || len(dead) != 0 {
 			t.Fatalf("dead letters %+v, %v", dead, err)
 		}
-		if b := reviewGroupsOf(t, duo, "bob"); len(b) != 1 || b[0].Name != "Eng" {
+		if b := duoGroupsOf(t, duo, "bob"); len(b) != 1 || b[0].Name != "Eng" {
 			t.Errorf("bob's groups at DUO: %+v; want Eng", b)
 		}
-		if a := reviewGroupsOf(t, duo, "alice"); len(a) != 0 {
+		if a := duoGroupsOf(t, duo, "alice"); len(a) != 0 {
 			t.Errorf("alice's groups at DUO: %+v; want none", a)
 		}
 	})

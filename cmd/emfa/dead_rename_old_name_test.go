@@ -18,28 +18,25 @@ import (
 func TestDeadRenameRetriedAfterAddUnderOldNameAtDUO(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		q, duo, clk := reviewDUOQueue(t, st)
+		q, duo, clk := duoQueue(t, st)
 		q.MaxAttempts = 1
-		t0 := clk.Now().Add(-time.Minute)
-		at := func(id, typ, user, group string, sec int) provider.LifecycleEvent {
-			return provider.LifecycleEvent{ID: id, Type: typ, Time: t0.Add(time.Duration(sec) * time.Second), Username: user, Group: group}
-		}
-		reviewDeliver(t, q, at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "carol", "", 1),
+		at := eventsFrom(clk.Now().Add(-time.Minute))
+		deliverOkta(t, q, at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "carol", "", 1),
 			at("3", provider.EventGroupMemberAdd, "alice", "Eng", 2))
 		duo.FailNext("/admin/v1/groups", 500)
 		rename := at("4", provider.EventGroupRename, "", "Eng", 3)
 		rename.NewGroup = "Platform"
-		reviewDeliver(t, q, rename)
-		reviewDeliver(t, q, at("5", provider.EventGroupMemberAdd, "carol", "Eng", 4))
+		deliverOkta(t, q, rename)
+		deliverOkta(t, q, at("5", provider.EventGroupMemberAdd, "carol", "Eng", 4))
 		if n, err := q.RetryDead(ctx, "cli", 0); err != nil || n != 1 {
 			t.Fatalf("RetryDead = %d, %v", n, err)
 		}
 		clk.t = clk.t.Add(time.Hour)
-		reviewDeliver(t, q)
-		if c := reviewGroupsOf(t, duo, "carol"); len(c) != 1 || c[0].Name != "Eng" {
+		deliverOkta(t, q)
+		if c := duoGroupsOf(t, duo, "carol"); len(c) != 1 || c[0].Name != "Eng" {
 			t.Errorf("carol's groups at DUO: %+v; want Eng", c)
 		}
-		if a := reviewGroupsOf(t, duo, "alice"); len(a) != 1 || a[0].Name != "Platform" {
+		if a := duoGroupsOf(t, duo, "alice"); len(a) != 1 || a[0].Name != "Platform" {
 			t.Errorf("alice's groups at DUO: %+v; want Platform", a)
 		}
 	})

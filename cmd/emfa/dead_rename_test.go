@@ -20,27 +20,24 @@ import (
 func TestDeadRenameRetriedIsNotTwoGroupsAtDUO(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		q, duo, clk := reviewDUOQueue(t, st)
+		q, duo, clk := duoQueue(t, st)
 		q.MaxAttempts = 1
-		t0 := clk.Now().Add(-time.Minute)
-		at := func(id, typ, user, group string, sec int) provider.LifecycleEvent {
-			return provider.LifecycleEvent{ID: id, Type: typ, Time: t0.Add(time.Duration(sec) * time.Second), Username: user, Group: group}
-		}
-		reviewDeliver(t, q, at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "bob", "", 1),
+		at := eventsFrom(clk.Now().Add(-time.Minute))
+		deliverOkta(t, q, at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "bob", "", 1),
 			at("3", provider.EventGroupMemberAdd, "alice", "Eng", 2))
 
 		duo.FailNext("/admin/v1/groups", 500) // the rename's look-up: its one attempt
 		rename := at("4", provider.EventGroupRename, "", "Eng", 3)
 		rename.NewGroup = "Platform"
-		reviewDeliver(t, q, rename)
-		reviewDeliver(t, q, at("5", provider.EventGroupMemberAdd, "bob", "Platform", 4))
+		deliverOkta(t, q, rename)
+		deliverOkta(t, q, at("5", provider.EventGroupMemberAdd, "bob", "Platform", 4))
 		if n, err := q.RetryDead(ctx, "cli", 0); err != nil || n != 1 {
 			t.Fatalf("RetryDead = %d, %v; want the rename's dead letter", n, err)
 		}
 		clk.t = clk.t.Add(time.Hour)
-		reviewDeliver(t, q)
+		deliverOkta(t, q)
 
-		a, b := reviewGroupsOf(t, duo, "alice"), reviewGroupsOf(t, duo, "bob")
+		a, b := duoGroupsOf(t, duo, "alice"), duoGroupsOf(t, duo, "bob")
 		if len(a) == 1 && len(b) == 1 && a[0].Name == b[0].Name && a[0].GroupID != b[0].GroupID {
 			t.Fatalf("two groups named %s at DUO: alice in %+v, bob in %+v", a[0].Name, a, b)
 		}
@@ -74,31 +71,28 @@ func TestDeadMembershipRetriedAfterRenameAtDUO(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {
 				ctx := context.Background()
-				q, duo, clk := reviewDUOQueue(t, st)
+				q, duo, clk := duoQueue(t, st)
 				q.MaxAttempts = 1
-				t0 := clk.Now().Add(-time.Minute)
-				at := func(id, typ, user, group string, sec int) provider.LifecycleEvent {
-					return provider.LifecycleEvent{ID: id, Type: typ, Time: t0.Add(time.Duration(sec) * time.Second), Username: user, Group: group}
-				}
+				at := eventsFrom(clk.Now().Add(-time.Minute))
 				evs := []provider.LifecycleEvent{at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "bob", "", 1),
 					at("3", provider.EventGroupMemberAdd, "bob", "Eng", 2)}
 				for _, m := range tc.members {
 					evs = append(evs, at("3"+m, provider.EventGroupMemberAdd, m, "Eng", 2))
 				}
-				reviewDeliver(t, q, evs...)
+				deliverOkta(t, q, evs...)
 
 				duo.FailNext("/admin/v1/groups", 500) // the membership's group look-up: its one attempt
-				reviewDeliver(t, q, at("4", tc.typ, "alice", "Eng", 3))
+				deliverOkta(t, q, at("4", tc.typ, "alice", "Eng", 3))
 				rename := at("5", provider.EventGroupRename, "", "Eng", 4)
 				rename.NewGroup = "Platform"
-				reviewDeliver(t, q, rename)
+				deliverOkta(t, q, rename)
 				if n, err := q.RetryDead(ctx, "cli", 0); err != nil || n != 1 {
 					t.Fatalf("RetryDead = %d, %v; want the membership's dead letter", n, err)
 				}
 				clk.t = clk.t.Add(time.Hour)
-				reviewDeliver(t, q)
+				deliverOkta(t, q)
 
-				a, b := reviewGroupsOf(t, duo, "alice"), reviewGroupsOf(t, duo, "bob")
+				a, b := duoGroupsOf(t, duo, "alice"), duoGroupsOf(t, duo, "bob")
 				if len(b) != 1 || b[0].Name != "Platform" || len(a) != tc.want || tc.want == 1 && a[0].GroupID != b[0].GroupID {
 					t.Errorf("at DUO alice is in %+v and bob in %+v; want bob in Platform and alice in %d of it", a, b, tc.want)
 				}

@@ -13,17 +13,17 @@ import (
 	"github.com/emfa/emfa/sync"
 )
 
-// reviewClock is the queue's clock: moved by the test alone.
-type reviewClock struct{ t time.Time }
+// queueClock is the queue's clock: moved by the test alone.
+type queueClock struct{ t time.Time }
 
-func (c *reviewClock) Now() time.Time { return c.t }
+func (c *queueClock) Now() time.Time { return c.t }
 
-// reviewDUOQueue is a sync queue on SQLite whose only propagator is the remote engine of
+// duoQueue is a sync queue on SQLite whose only propagator is the remote engine of
 // testdata/config/duo-admin.yaml against a DUO Admin API fake, on a clock of its own.
-func reviewDUOQueue(t *testing.T, st store.Store) (*sync.Queue, *duoadminfake.Server, *reviewClock) {
+func duoQueue(t *testing.T, st store.Store) (*sync.Queue, *duoadminfake.Server, *queueClock) {
 	t.Helper()
 	e, duo, _ := lifecycleDUO(t)
-	clk := &reviewClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+	clk := &queueClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
 	m, err := lifecycle.New(lifecycle.Options{Store: st, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -34,8 +34,15 @@ func reviewDUOQueue(t *testing.T, st store.Store) (*sync.Queue, *duoadminfake.Se
 	return q, duo, clk
 }
 
-// reviewDeliver queues evs as Okta's, then works the queue until nothing is due.
-func reviewDeliver(t *testing.T, q *sync.Queue, evs ...provider.LifecycleEvent) {
+// eventsFrom makes events dated sec seconds after t0: at("3", type, user, group, 2).
+func eventsFrom(t0 time.Time) func(id, typ, user, group string, sec int) provider.LifecycleEvent {
+	return func(id, typ, user, group string, sec int) provider.LifecycleEvent {
+		return provider.LifecycleEvent{ID: id, Type: typ, Time: t0.Add(time.Duration(sec) * time.Second), Username: user, Group: group}
+	}
+}
+
+// deliverOkta queues evs as Okta's, then works the queue until nothing is due.
+func deliverOkta(t *testing.T, q *sync.Queue, evs ...provider.LifecycleEvent) {
 	t.Helper()
 	ctx := context.Background()
 	for i := range evs {
@@ -51,8 +58,8 @@ func reviewDeliver(t *testing.T, q *sync.Queue, evs ...provider.LifecycleEvent) 
 	}
 }
 
-// reviewGroupsOf is the names and ids of user's groups at DUO.
-func reviewGroupsOf(t *testing.T, duo *duoadminfake.Server, user string) []duoadminfake.Group {
+// duoGroupsOf is the names and ids of user's groups at DUO.
+func duoGroupsOf(t *testing.T, duo *duoadminfake.Server, user string) []duoadminfake.Group {
 	t.Helper()
 	u, ok := duo.User(user)
 	if !ok {
@@ -67,29 +74,26 @@ func reviewGroupsOf(t *testing.T, duo *duoadminfake.Server, user string) []duoad
 // created a second group; the rename's retry then renamed the old group to the same name.
 // DUO must end with one group of the new name, holding the old member and the new one.
 func TestRenameThenAddIsOneGroupAtDUO(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, st store.Store) { reviewRenameThenAdd(t, st) })
+	testdb.ForEach(t, func(t *testing.T, st store.Store) { renameThenAdd(t, st) })
 }
 
-func reviewRenameThenAdd(t *testing.T, st store.Store) {
-	q, duo, clk := reviewDUOQueue(t, st)
-	t0 := clk.Now().Add(-time.Minute)
-	at := func(id, typ, user, group string, sec int) provider.LifecycleEvent {
-		return provider.LifecycleEvent{ID: id, Type: typ, Time: t0.Add(time.Duration(sec) * time.Second), Username: user, Group: group}
-	}
-	reviewDeliver(t, q, at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "bob", "", 1),
+func renameThenAdd(t *testing.T, st store.Store) {
+	q, duo, clk := duoQueue(t, st)
+	at := eventsFrom(clk.Now().Add(-time.Minute))
+	deliverOkta(t, q, at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "bob", "", 1),
 		at("3", provider.EventGroupMemberAdd, "alice", "Eng", 2))
-	if gs := reviewGroupsOf(t, duo, "alice"); len(gs) != 1 || gs[0].Name != "Eng" {
+	if gs := duoGroupsOf(t, duo, "alice"); len(gs) != 1 || gs[0].Name != "Eng" {
 		t.Fatalf("alice's groups at DUO before the rename: %+v", gs)
 	}
 
 	duo.FailNext("/admin/v1/groups", 500) // the rename's look-up
 	rename := at("4", provider.EventGroupRename, "", "Eng", 3)
 	rename.NewGroup = "Platform"
-	reviewDeliver(t, q, rename, at("5", provider.EventGroupMemberAdd, "bob", "Platform", 4))
+	deliverOkta(t, q, rename, at("5", provider.EventGroupMemberAdd, "bob", "Platform", 4))
 	clk.t = clk.t.Add(time.Hour)
-	reviewDeliver(t, q)
+	deliverOkta(t, q)
 
-	a, b := reviewGroupsOf(t, duo, "alice"), reviewGroupsOf(t, duo, "bob")
+	a, b := duoGroupsOf(t, duo, "alice"), duoGroupsOf(t, duo, "bob")
 	if len(a) != 1 || len(b) != 1 || a[0].GroupID != b[0].GroupID || a[0].Name != "Platform" {
 		t.Fatalf("after rename and add, alice is in %+v and bob in %+v at DUO; want both in one group Platform", a, b)
 	}
@@ -120,16 +124,16 @@ func TestGroupRenamesInOrderAtDUO(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {
-				q, duo, clk := reviewDUOQueue(t, st)
+				q, duo, clk := duoQueue(t, st)
 				t0 := clk.Now().Add(-time.Minute)
 				add := provider.LifecycleEvent{ID: "2", Type: provider.EventGroupMemberAdd, Time: t0.Add(time.Second), Username: "alice", Group: "Eng"}
-				reviewDeliver(t, q, provider.LifecycleEvent{ID: "1", Type: provider.EventUserCreate, Time: t0, Username: "alice"}, add)
+				deliverOkta(t, q, provider.LifecycleEvent{ID: "1", Type: provider.EventUserCreate, Time: t0, Username: "alice"}, add)
 				duo.FailNext("/admin/v1/groups", 500) // the first rename's look-up
-				reviewDeliver(t, q, append([]provider.LifecycleEvent{rename("4", "Eng", "Platform", 3)}, tc.then...)...)
+				deliverOkta(t, q, append([]provider.LifecycleEvent{rename("4", "Eng", "Platform", 3)}, tc.then...)...)
 				clk.t = clk.t.Add(time.Hour)
-				reviewDeliver(t, q)
+				deliverOkta(t, q)
 
-				gs := reviewGroupsOf(t, duo, "alice")
+				gs := duoGroupsOf(t, duo, "alice")
 				if tc.group == "" && len(gs) != 0 || tc.group != "" && (len(gs) != 1 || gs[0].Name != tc.group) {
 					t.Errorf("alice's groups at DUO: %+v, want %q", gs, tc.group)
 				}
@@ -150,22 +154,19 @@ func TestGroupRenamesInOrderAtDUO(t *testing.T) {
 // the old name.
 func TestAddThenRenameIsOneGroupAtDUO(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
-		q, duo, clk := reviewDUOQueue(t, st)
-		t0 := clk.Now().Add(-time.Minute)
-		at := func(id, typ, user, group string, sec int) provider.LifecycleEvent {
-			return provider.LifecycleEvent{ID: id, Type: typ, Time: t0.Add(time.Duration(sec) * time.Second), Username: user, Group: group}
-		}
-		reviewDeliver(t, q, at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "bob", "", 1),
+		q, duo, clk := duoQueue(t, st)
+		at := eventsFrom(clk.Now().Add(-time.Minute))
+		deliverOkta(t, q, at("1", provider.EventUserCreate, "alice", "", 0), at("2", provider.EventUserCreate, "bob", "", 1),
 			at("3", provider.EventGroupMemberAdd, "bob", "Eng", 2))
 
 		duo.FailNext("/admin/v1/groups", 500) // the add's look-up
 		rename := at("5", provider.EventGroupRename, "", "Eng", 4)
 		rename.NewGroup = "Platform"
-		reviewDeliver(t, q, at("4", provider.EventGroupMemberAdd, "alice", "Eng", 3), rename)
+		deliverOkta(t, q, at("4", provider.EventGroupMemberAdd, "alice", "Eng", 3), rename)
 		clk.t = clk.t.Add(time.Hour)
-		reviewDeliver(t, q)
+		deliverOkta(t, q)
 
-		a, b := reviewGroupsOf(t, duo, "alice"), reviewGroupsOf(t, duo, "bob")
+		a, b := duoGroupsOf(t, duo, "alice"), duoGroupsOf(t, duo, "bob")
 		if len(a) != 1 || len(b) != 1 || a[0].GroupID != b[0].GroupID || a[0].Name != "Platform" {
 			t.Fatalf("after add and rename, alice is in %+v and bob in %+v at DUO; want both in one group Platform", a, b)
 		}

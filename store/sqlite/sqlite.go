@@ -178,7 +178,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		"foreign_keys": "1",
 		"query_only":   "1",
 	})
-	r, err := sql.Open("sqlite", base+"?"+rq.Encode())
+	rdsn := base + "?" + rq.Encode()
+	r, err := sql.Open("sqlite", rdsn)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: open readers: %w", err), w.Close())
 	}
@@ -207,7 +208,16 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	// Writes come, and the checkpointer with them: it looks whether the file is still
 	// there, so that a server no probe asks (/readyz) stops writing into a deleted one.
 	ck.probe = func() { _ = file.check() }
-	s := newStore(w, r, ck, file)
+	s := newStore(w, r, ck, file, sqlstore.PingAlone(func(ctx context.Context) error {
+		// /readyz's ping while the writer or every reader is busy (a long write queues
+		// the others, it does not stop the database answering): a reader of its own.
+		db, err := sql.Open("sqlite", rdsn)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return db.PingContext(ctx)
+	}))
 	s.created, s.log = created, o.log
 	return s, nil
 }
@@ -223,8 +233,9 @@ func keepOne(db *sql.DB) {
 // newStore wraps the pools. ck is nil for an in-memory database; for a file, whose
 // journal is a WAL, it checkpoints the log after commits. WAL commits reach the disk in
 // order, so a batch of deferred writes (store.DeferSync) may commit there without its fsync.
-func newStore(w, r *sql.DB, ck *checkpointer, file *fileIdentity) *Store {
-	opts := []sqlstore.Option{sqlstore.GroupCommit(), sqlstore.PrepareStatements()}
+// more adds options (a file's PingAlone).
+func newStore(w, r *sql.DB, ck *checkpointer, file *fileIdentity, more ...sqlstore.Option) *Store {
+	opts := append([]sqlstore.Option{sqlstore.GroupCommit(), sqlstore.PrepareStatements()}, more...)
 	if ck != nil {
 		opts = append(opts, sqlstore.DeferredSync("FULL", "NORMAL"), sqlstore.AfterCommit(ck.committed))
 		go ck.run()

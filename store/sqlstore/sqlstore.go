@@ -663,7 +663,11 @@ func (w *writer) AdvanceCounter(ctx context.Context, id string, next int64, now 
 	// code cannot both pass: the second finds counter = next and changes nothing. Nor does
 	// a right code pass once concurrent wrong ones have locked the factor: the lockout
 	// bounds the guesses a burst of requests gets checked.
-	err := w.changesOneAssumed(ctx, advanceCounterSQL, advanceCounterAssumed, id, next, millis(now))
+	q := &advanceCounter[0]
+	if w.s.name == "postgres" {
+		q = &advanceCounter[1]
+	}
+	err := w.changesOneAssumed(ctx, q.sql, q.assumed, id, next, millis(now))
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			return w.s.fail(op+id, err)
@@ -756,11 +760,12 @@ func (w *writer) ClearFailuresUnlocked(ctx context.Context, id string, now time.
 	}
 	// The lockout test and the write are one statement, as in AdvanceCounter: a right
 	// answer decided after concurrent wrong ones locked the factor does not pass.
-	// So are the factor's state and its user's, as AdvanceCounter's (advanceCounterSQL).
-	err := w.changesOne(ctx,
-		`UPDATE factors SET failures = 0, locked_until = 0, updated_at = $2
-		 WHERE id = $1 AND (locked_until = 0 OR locked_until <= $2)`+activeFactor,
-		id, millis(now))
+	// So are the factor's state and its user's, as AdvanceCounter's (advanceCounter).
+	q := clearFailuresUnlocked[0]
+	if w.s.name == "postgres" {
+		q = clearFailuresUnlocked[1]
+	}
+	err := w.changesOne(ctx, q, id, millis(now))
 	if !errors.Is(err, store.ErrNotFound) {
 		if err != nil {
 			return w.s.fail(op+id, err)
@@ -1532,27 +1537,51 @@ func (w *writer) changesOneAssumed(ctx context.Context, q, assumed string, args 
 	return changedOne(w.exec(ctx, q, args...))
 }
 
-// advanceCounterSQL is AdvanceCounter's compare-and-set, on every successful OTP
-// validation; advanceCounterAssumed is it as changesOne would assume it. The factor's
-// state and its user's are tested in it, not only when the validate read them: a
-// disable committed between that read and this statement let the code through. (A
-// disable of the factor that commits while the statement runs is seen too: PostgreSQL
-// re-tests the row it waited for. One of the user, only before the statement starts.)
-const advanceCounterSQL = `UPDATE factors SET counter = $2, failures = 0, locked_until = 0, updated_at = $3
-		 WHERE id = $1 AND counter < $2 AND (locked_until = 0 OR locked_until <= $3)` + activeFactor
+// advanceCounter is AdvanceCounter's compare-and-set, on every successful OTP
+// validation, as SQLite's one writer runs it ([0]) and as PostgreSQL's do ([1]), with
+// the statement as changesOne would assume it. The factor's state and its user's are
+// tested in it, not only when the validate read them: a disable committed between that
+// read and this statement let the code through. (A disable of the factor that commits
+// while the statement waits for the factor's row is seen too: PostgreSQL re-tests the row
+// it waited for; one of the user, through activeFactor's lock.)
+var advanceCounter = [2]struct{ sql, assumed string }{
+	advanceCounterQuery(activeFactor[0]), advanceCounterQuery(activeFactor[1]),
+}
+
+func advanceCounterQuery(active string) struct{ sql, assumed string } {
+	q := `UPDATE factors SET counter = $2, failures = 0, locked_until = 0, updated_at = $3
+		 WHERE id = $1 AND counter < $2 AND (locked_until = 0 OR locked_until <= $3)` + active
+	return struct{ sql, assumed string }{q, assumption(q+" RETURNING 1", "")}
+}
+
+// clearFailuresUnlocked is ClearFailuresUnlocked's statement, SQLite's ([0]) and
+// PostgreSQL's ([1]).
+var clearFailuresUnlocked = [2]string{clearFailuresUnlockedSQL + activeFactor[0], clearFailuresUnlockedSQL + activeFactor[1]}
+
+const clearFailuresUnlockedSQL = `UPDATE factors SET failures = 0, locked_until = 0, updated_at = $2
+		 WHERE id = $1 AND (locked_until = 0 OR locked_until <= $2)`
 
 // activeFactor is the condition on an UPDATE of factors that the factor is not disabled
-// nor its user; inactiveFactorSQL tells, of factor $1 that such an UPDATE left alone,
-// whether that was why.
+// nor its user, as SQLite's one writer tests it ([0]) and PostgreSQL's ([1]): there the
+// user's row is held FOR SHARE until the unit commits (the user, then the factor: the
+// order a change of users takes them). Without, the user was tested as committed when the
+// statement started: a disable of the user that committed while the statement waited for
+// the factor's row (another unit's: a concurrent attempt) went unseen, and the code passed
+// after the disable had returned. inactiveFactorSQL tells, of factor $1 that such an
+// UPDATE left alone, whether that was why.
+var activeFactor = [2]string{
+	activeFactorState + `
+		 AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = factors.user_id AND u.disabled)`,
+	activeFactorState + `
+		 AND EXISTS (SELECT 1 FROM users u WHERE u.id = factors.user_id AND NOT u.disabled FOR SHARE)`,
+}
+
 const (
-	activeFactor = `
-		 AND state <> '` + string(store.FactorDisabled) + `'
-		 AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = factors.user_id AND u.disabled)`
+	activeFactorState = `
+		 AND state <> '` + string(store.FactorDisabled) + `'`
 	inactiveFactorSQL = `SELECT f.state = '` + string(store.FactorDisabled) + `' OR u.disabled
 		 FROM factors f JOIN users u ON u.id = f.user_id WHERE f.id = $1`
 )
-
-var advanceCounterAssumed = assumption(advanceCounterSQL+" RETURNING 1", "")
 
 // assume queues the statement assumed() returns when w's unit speculates (Assumer), and
 // reports whether it did: then the writer goes on as if that statement had its usual

@@ -1,0 +1,105 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/postgres"
+)
+
+// TestReviewCodeWaitingSeesUserDisabled: a code's deciding statement (AdvanceCounter for
+// TOTP/HOTP, ClearFailuresUnlocked for a challenge's code) that waits for its factor's
+// row (another unit holds it) while a disable of the user commits must not then pass:
+// the disable has returned to the admin (or SCIM's active=false to the directory), and a
+// code passing after it signs a disabled user in.
+func TestReviewCodeWaitingSeesUserDisabled(t *testing.T) {
+	sv := testdb.Connect(t)
+	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	ctx := context.Background()
+	open := func(app string) store.Store {
+		s, err := postgres.Open(ctx, dsn+"&application_name="+app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	app := "c12" + time.Now().Format("150405.000000")
+	s, validator, changer := open(app+"s"), open(app+"v"), open(app+"c")
+	waiting := func(app string) bool {
+		var n int
+		if err := sv.Admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+	t0 := time.UnixMilli(1_800_000_000_000)
+	for i, c := range []struct {
+		name   string
+		decide func(w store.Writer, fid string) error
+	}{
+		{"AdvanceCounter", func(w store.Writer, fid string) error { return w.AdvanceCounter(ctx, fid, 1, t0) }},
+		{"ClearFailuresUnlocked", func(w store.Writer, fid string) error { return w.ClearFailuresUnlocked(ctx, fid, t0) }},
+	} {
+		uid, user, fid := fmt.Sprint("u", i), fmt.Sprint("user", i), fmt.Sprint("f", i)
+		if err := s.CreateUser(ctx, store.User{ID: uid, Name: user, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateFactor(ctx, store.Factor{ID: fid, UserID: uid, Type: "totp", State: store.FactorActive,
+			Params: map[string]string{}, Counter: 0, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		decided, changed := make(chan error, 1), make(chan error, 1)
+		changedFirst := false
+		err := s.Update(ctx, func(w store.Writer) error {
+			// The factor's row held until this unit commits.
+			if err := w.ResetFailures(ctx, fid, t0); err != nil {
+				return err
+			}
+			go func() {
+				decided <- validator.Update(ctx, func(w store.Writer) error { return c.decide(w, fid) })
+			}()
+			for !waiting(app + "v") {
+				select {
+				case err := <-decided:
+					t.Fatalf("%s: the decision did not wait for the factor's row: %v", c.name, err)
+				default:
+				}
+				time.Sleep(time.Millisecond) // a poll, not a deadline
+			}
+			go func() { changed <- changer.SetUserDisabled(ctx, user, true) }()
+			// Until the disable commits beside the waiting decision, or waits for it.
+			for {
+				select {
+				case err := <-changed:
+					changed <- err
+					changedFirst = true
+					return nil
+				default:
+				}
+				if waiting(app + "c") {
+					return nil
+				}
+				time.Sleep(time.Millisecond) // a poll, not a deadline
+			}
+		})
+		if err != nil {
+			t.Fatal(c.name, err)
+		}
+		errD, errC := <-decided, <-changed
+		if errC != nil {
+			t.Fatalf("%s: disable: %v", c.name, errC)
+		}
+		if changedFirst && !errors.Is(errD, store.ErrInactive) {
+			t.Errorf("%s waiting for its factor's row while the user's disable committed: %v, want %v", c.name, errD, store.ErrInactive)
+		}
+		if !changedFirst && errD != nil {
+			t.Errorf("%s: the disable waited for the decision, which then: %v, want nil", c.name, errD)
+		}
+	}
+}

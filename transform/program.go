@@ -246,10 +246,11 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 	if err := ctx.Err(); err != nil {
 		return Value{}, fmt.Errorf("transform: eval: %w", err)
 	}
-	act, size, err := p.activation(vars)
+	ap, size, err := p.activation(vars)
 	if err != nil {
 		return Value{}, fmt.Errorf("transform: eval: %w", err)
 	}
+	act := *ap
 	prg := p.prg
 	if u := p.untrackedProgram(); u.prg != nil && size <= u.upTo {
 		prg = u.prg
@@ -264,7 +265,7 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 	// CEL drops the map when evaluation ends (its frame lets go of it): the next evaluation
 	// reuses it and its storage.
 	clear(act)
-	activations.Put(&act)
+	activations.Put(ap)
 	if err != nil {
 		return Value{}, p.evalError(err)
 	}
@@ -276,9 +277,12 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 
 // activation builds the evaluation's variables from vars: only declared names the transform
 // reads (Uses), converted to CEL (Values as they are), now filled in and made UTC, header
-// maps marked as such. size is the largest string, list or map among them.
-func (p *Program) activation(vars Vars) (act map[string]any, size uint64, err error) {
-	act = *activations.Get().(*map[string]any)
+// maps marked as such. size is the largest string, list or map among them. It returns
+// activations' pointer itself, for EvalValue to put back: the address of a copy of the map
+// moved the copy to the heap, an allocation per evaluation.
+func (p *Program) activation(vars Vars) (ap *map[string]any, size uint64, err error) {
+	ap = activations.Get().(*map[string]any)
+	act := *ap
 	for name, t := range p.env.vars {
 		if !p.uses[name] {
 			continue // never read: not converted
@@ -302,6 +306,8 @@ func (p *Program) activation(vars Vars) (act map[string]any, size uint64, err er
 		case t.IsExactType(headerType):
 			val, sz = headerToCEL(v)
 			if val == nil {
+				clear(act)
+				activations.Put(ap)
 				return nil, 0, fmt.Errorf("variable %s: header variable is %T, want a map of string lists", name, v)
 			}
 		case name == VarRequest:
@@ -312,7 +318,7 @@ func (p *Program) activation(vars Vars) (act map[string]any, size uint64, err er
 		act[name] = val
 		size = max(size, sz)
 	}
-	return act, size, nil
+	return ap, size, nil
 }
 
 // activations hold evaluations' variables between evaluations.

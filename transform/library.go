@@ -472,7 +472,12 @@ func (lib library) jsonToFormURLEncoded(mv, sortedv ref.Val) ref.Val {
 		return types.MaybeNoSuchOverloadErr(sortedv)
 	}
 	type pair struct{ k, v string }
-	pairs := make([]pair, 0, sizeOf(m))
+	// A form of a few scalar fields, as a signed request's, is built on the stack.
+	var small [8]pair
+	pairs := small[:0]
+	if n := sizeOf(m); n > int64(len(small)) {
+		pairs = make([]pair, 0, n)
+	}
 	var bad ref.Val
 	add := func(kv, v ref.Val) bool {
 		k, ok := kv.(types.String)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"reflect"
 	"time"
 
 	"cel.dev/cel-go/common/types"
@@ -93,6 +94,16 @@ func toCEL(v any) (ref.Val, uint64) {
 		return types.Duration{Duration: x}, 0
 	case map[string]any:
 		size := uint64(len(x))
+		if len(x) <= maxSmall {
+			m := &smallMap{}
+			for k, e := range x {
+				ev, es := toCEL(e)
+				m.keys[m.n], m.vals[m.n] = k, ev
+				m.n++
+				size = max(size, es, uint64(len(k)))
+			}
+			return m, size
+		}
 		m := make(map[string]ref.Val, len(x))
 		for k, e := range x {
 			ev, es := toCEL(e)
@@ -111,6 +122,15 @@ func toCEL(v any) (ref.Val, uint64) {
 		return types.NewRefValList(types.DefaultTypeAdapter, l), size
 	case map[string]string:
 		size := uint64(len(x))
+		if len(x) <= maxSmall {
+			m := &smallMap{}
+			for k, e := range x {
+				m.keys[m.n], m.vals[m.n] = k, types.String(e)
+				m.n++
+				size = max(size, uint64(len(k)), uint64(len(e)))
+			}
+			return m, size
+		}
 		m := make(map[string]ref.Val, len(x))
 		for k, e := range x {
 			m[k] = types.String(e)
@@ -256,6 +276,8 @@ func eachEntry(m traits.Mapper, fn func(k, v ref.Val) error) error {
 		return m.each(fn)
 	case *record:
 		return m.each(fn)
+	case *smallMap:
+		return m.each(fn)
 	}
 	switch g := m.Value().(type) {
 	case map[ref.Val]ref.Val:
@@ -297,3 +319,85 @@ func eachElem(l traits.Lister, fn func(i int, e ref.Val) error) error {
 func (v Value) String() string {
 	return fmt.Sprintf("transform.Value(%s)", v.celValue().Type().TypeName())
 }
+
+// smallMap is a Go map of up to maxSmall entries (a request's body, its attributes, the
+// authentication values) converted to CEL in one allocation, where a CEL map of it costs
+// three (the Go map, its entries, the CEL map). Lookups by string and size read it directly;
+// anything else is done by the CEL map toCEL made before (flat), so it behaves as that map.
+type smallMap struct {
+	n    int
+	keys [maxSmall]string
+	vals [maxSmall]ref.Val
+}
+
+func (m *smallMap) flat() traits.Mapper {
+	out := make(map[string]ref.Val, m.n)
+	for i, k := range m.keys[:m.n] {
+		out[k] = m.vals[i]
+	}
+	return types.NewMap(types.DefaultTypeAdapter, out)
+}
+
+// each calls fn for every entry of m until fn returns an error.
+func (m *smallMap) each(fn func(k, v ref.Val) error) error {
+	for i, k := range m.keys[:m.n] {
+		if err := fn(types.String(k), m.vals[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Find implements traits.Mapper. Keys other than strings are left to the flat map, which
+// finds what CEL's map finds.
+func (m *smallMap) Find(key ref.Val) (ref.Val, bool) {
+	s, ok := key.(types.String)
+	if !ok {
+		return m.flat().Find(key)
+	}
+	for i, k := range m.keys[:m.n] {
+		if k == string(s) {
+			return m.vals[i], true
+		}
+	}
+	return nil, false
+}
+
+// Get implements traits.Indexer as CEL's maps do.
+func (m *smallMap) Get(key ref.Val) ref.Val {
+	v, found := m.Find(key)
+	if !found {
+		return types.ValOrErr(v, "no such key: %v", key)
+	}
+	return v
+}
+
+// Contains implements traits.Container as CEL's maps do.
+func (m *smallMap) Contains(key ref.Val) ref.Val {
+	_, found := m.Find(key)
+	return types.Bool(found)
+}
+
+// Size implements traits.Sizer.
+func (m *smallMap) Size() ref.Val { return types.Int(m.n) }
+
+// IsZeroValue implements traits.Zeroer.
+func (m *smallMap) IsZeroValue() bool { return m.n == 0 }
+
+// Iterator implements traits.Iterable.
+func (m *smallMap) Iterator() traits.Iterator { return m.flat().Iterator() }
+
+// ConvertToNative implements ref.Val.
+func (m *smallMap) ConvertToNative(t reflect.Type) (any, error) { return m.flat().ConvertToNative(t) }
+
+// ConvertToType implements ref.Val.
+func (m *smallMap) ConvertToType(t ref.Type) ref.Val { return m.flat().ConvertToType(t) }
+
+// Equal implements ref.Val.
+func (m *smallMap) Equal(other ref.Val) ref.Val { return m.flat().Equal(other) }
+
+// Type implements ref.Val.
+func (m *smallMap) Type() ref.Type { return types.MapType }
+
+// Value implements ref.Val.
+func (m *smallMap) Value() any { return m.flat().Value() }

@@ -1,0 +1,60 @@
+package transform
+
+import (
+	"testing"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"github.com/google/go-cmp/cmp"
+)
+
+// A small Go map converted to CEL in one allocation (smallMap) behaves as the CEL map it
+// stands for, in the tracked and the untracked program alike.
+func TestReviewSmallMapAsCELMap(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	goMap := map[string]any{"a": "x", "n": int64(2), "l": []any{"p", "q"}, "o": map[string]any{"k": "v"}}
+	small, _ := toCEL(goMap)
+	if _, ok := small.(*smallMap); !ok {
+		t.Fatalf("toCEL gave %T, want *smallMap", small)
+	}
+	celMap := small.(*smallMap).flat()
+	exprs := []string{
+		`d`, `d.a`, `d.o.k`, `has(d.z)`, `has(d.a)`, `"a" in d`, `1 in d`, `size(d)`, `d.z`, `d[1]`, `d["z"]`,
+		`d == {"a": "x", "n": 2, "l": ["p", "q"], "o": {"k": "v"}}`, `{"a": "x", "n": 2, "l": ["p", "q"], "o": {"k": "v"}} == d`,
+		`d == d`, `d != {"a": "x"}`, `d.map(k, k).sort()`, `d.all(k, k != "")`, `d.exists(k, d[k] == 2)`,
+		`d.filter(k, k > "f").size()`, `type(d) == map`, `d.put("b", 1)`, `d.putAll({"a": "y"})`,
+		`jsonToFormURLEncoded(d.o, true)`, `jsonToFormURLEncoded({"a": d.a, "n": d.n}, false)`,
+		`dyn(d).o.k`, `[d][0].a`, `{"x": d}.x.n + 1`, `m.putAll(d)`,
+	}
+	for _, expr := range exprs {
+		p, err := Compile(env, `{"v": `+expr+`}`)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		run := func(d ref.Val, tracked bool) (any, string) {
+			prg := p.prg
+			if !tracked {
+				if prg = p.untrackedProgram().prg; prg == nil {
+					prg = p.prg // the estimate bounds no input: only the tracked program
+				}
+			}
+			val, _, err := prg.Eval(map[string]any{"d": d, "m": types.NewMap(types.DefaultTypeAdapter, map[string]ref.Val{})})
+			if err != nil {
+				return nil, p.evalError(err).Error()
+			}
+			out, err := toJSON(val)
+			if err != nil {
+				return nil, err.Error()
+			}
+			return out, ""
+		}
+		for _, tracked := range []bool{true, false} {
+			want, wantErr := run(celMap, tracked)
+			got, gotErr := run(small, tracked)
+			if diff := cmp.Diff(want, got); diff != "" || wantErr != gotErr {
+				t.Errorf("%s (tracked %v): as a CEL map %v %q, as a smallMap %v %q (-want +got):\n%s", expr, tracked, want, wantErr, got, gotErr, diff)
+			}
+		}
+	}
+}

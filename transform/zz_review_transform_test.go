@@ -58,3 +58,58 @@ func TestReviewSmallMapAsCELMap(t *testing.T) {
 		}
 	}
 }
+
+// A header map of a few entries, its base a record in the header map's allocation, behaves as
+// the header map over a CEL map it replaces.
+func TestReviewSmallHeaderAsCELMap(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	h := map[string][]string{"Accept": {"application/json"}, "X-Two": {"a", "b"}, "Empty": nil}
+	small, _ := headerToCEL(h)
+	if _, ok := small.(*headerMap).base.(*record); !ok {
+		t.Fatalf("headerToCEL's base is %T, want *record", small.(*headerMap).base)
+	}
+	m := make(map[ref.Val]ref.Val, len(h))
+	for k, vs := range h {
+		m[types.String(k)] = types.NewStringList(types.DefaultTypeAdapter, vs)
+	}
+	celMap := newHeaderMap(types.NewRefValMap(types.DefaultTypeAdapter, m))
+	exprs := []string{
+		`header`, `header.Accept`, `header["X-Two"]`, `header.accept`, `dyn(header)[1]`, `has(header.Accept)`, `"Empty" in header`,
+		`size(header)`, `header.put("accept", "text/plain")`, `header.put("X-New", ["1", "2"]).put("x-two", "c")`,
+		`header.putAll({"ACCEPT": "x", "b": ["y"]})`, `header.put("a", "b").Accept`, `header.map(k, k).sort()`,
+		`header == {"Accept": ["application/json"], "X-Two": ["a", "b"], "Empty": []}`,
+		`{"Accept": ["application/json"], "X-Two": ["a", "b"], "Empty": []} == header`, `header.all(k, size(header[k]) < 3)`,
+		`header.put("accept", "x") == header`, `size(header.put("ACCEPT", "y"))`,
+	}
+	for _, expr := range exprs {
+		p, err := Compile(env, `{"v": `+expr+`}`)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		run := func(hv ref.Val, tracked bool) (any, string) {
+			prg := p.prg
+			if !tracked {
+				if prg = p.untrackedProgram().prg; prg == nil {
+					prg = p.prg
+				}
+			}
+			val, _, err := prg.Eval(map[string]any{"header": hv})
+			if err != nil {
+				return nil, p.evalError(err).Error()
+			}
+			out, err := toJSON(val)
+			if err != nil {
+				return nil, err.Error()
+			}
+			return out, ""
+		}
+		for _, tracked := range []bool{true, false} {
+			want, wantErr := run(celMap, tracked)
+			got, gotErr := run(small, tracked)
+			if diff := cmp.Diff(want, got); diff != "" || wantErr != gotErr {
+				t.Errorf("%s (tracked %v): over a CEL map %v %q, over a record %v %q (-want +got):\n%s", expr, tracked, want, wantErr, got, gotErr, diff)
+			}
+		}
+	}
+}

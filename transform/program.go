@@ -479,8 +479,32 @@ const (
 var errResultTooLarge = fmt.Errorf("result too large: more than %d JSON values or %d MiB of text (a list, map or string it holds in several places counts each time)",
 	maxResultValues, maxResultText>>20)
 
-// jsonBudget is what is left of the bounds during one conversion.
-type jsonBudget struct{ values, text int64 }
+// jsonBudget is what is left of the bounds during one conversion, and the block its short
+// lists are carved from.
+type jsonBudget struct {
+	values, text int64
+	block        []any
+}
+
+// listBlock is how many elements the block short lists share holds; a list of up to half as
+// many is carved from it.
+const listBlock = 8
+
+// list returns an empty slice with room for exactly n elements. A short list's room comes from
+// a block shared by the conversion's short lists (a result's header values are one-element
+// lists each): one allocation for several. Its capacity is n, so an append by the caller
+// copies rather than writing into a neighbour.
+func (b *jsonBudget) list(n int64) []any {
+	if n == 0 || n > listBlock/2 {
+		return make([]any, 0, n)
+	}
+	if int64(cap(b.block)-len(b.block)) < n {
+		b.block = make([]any, 0, listBlock)
+	}
+	start := len(b.block)
+	b.block = b.block[:start+int(n)]
+	return b.block[start:start:len(b.block)]
+}
 
 func newJSONBudget() *jsonBudget { return &jsonBudget{values: maxResultValues, text: maxResultText} }
 
@@ -588,7 +612,7 @@ func (b *jsonBudget) toJSON(v ref.Val) (any, error) {
 		if err := b.spend(1, 0); err != nil || n > b.values {
 			return nil, errResultTooLarge
 		}
-		out := make([]any, 0, n)
+		out := b.list(n)
 		for i := int64(0); i < n; i++ {
 			e, err := b.toJSON(v.Get(types.Int(i)))
 			if err != nil {

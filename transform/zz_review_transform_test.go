@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"context"
 	"testing"
 
 	"cel.dev/cel-go/common/types"
@@ -111,5 +112,46 @@ func TestReviewSmallHeaderAsCELMap(t *testing.T) {
 				t.Errorf("%s (tracked %v): over a CEL map %v %q, over a record %v %q (-want +got):\n%s", expr, tracked, want, wantErr, got, gotErr, diff)
 			}
 		}
+	}
+}
+
+// A result's short lists, which share one block, are independent: each has no room beyond
+// its elements, so appending to one never writes into another.
+func TestReviewResultListsIndependent(t *testing.T) {
+	t.Parallel()
+	p, err := Compile(testEnv(t), `{"a": [s], "b": [s, s + "2"], "c": [[s], [s, s], []], "d": [s, s, s, s, s]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.Eval(context.Background(), Vars{"s": "x", "now": fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"a": []any{"x"}, "b": []any{"x", "x2"}, "c": []any{[]any{"x"}, []any{"x", "x"}, []any{}},
+		"d": []any{"x", "x", "x", "x", "x"}}
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Fatalf("result (-want +got):\n%s", diff)
+	}
+	var lists [][]any
+	var walk func(v any)
+	walk = func(v any) {
+		if l, ok := v.([]any); ok {
+			lists = append(lists, l)
+			for _, e := range l {
+				walk(e)
+			}
+		}
+	}
+	for _, v := range out {
+		walk(v)
+	}
+	for _, l := range lists {
+		if cap(l) != len(l) {
+			t.Errorf("list %v has capacity %d, want %d", l, cap(l), len(l))
+		}
+		_ = append(l, "overwrite")
+	}
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("after appending to each list (-want +got):\n%s", diff)
 	}
 }

@@ -160,7 +160,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	keepOne(w) // for ":memory:" the connection is the database
 
-	if err := initWriter(ctx, w, memory, sqlstore.MigrateOptions{AllowNewer: o.allowNewer, Log: o.log}); err != nil {
+	if err := initWriter(ctx, w, memory, created, sqlstore.MigrateOptions{AllowNewer: o.allowNewer, Log: o.log}); err != nil {
 		return nil, errors.Join(hinted(err), w.Close())
 	}
 	if memory {
@@ -252,8 +252,9 @@ func (s *Store) Close() error {
 	return err
 }
 
-// initWriter connects the writer, checks that the pragmas took, and migrates.
-func initWriter(ctx context.Context, w *sql.DB, memory bool, mo sqlstore.MigrateOptions) error {
+// initWriter connects the writer, checks that the pragmas took, and migrates: a file Open
+// has just created from the schema snapshot first (snapshot.go).
+func initWriter(ctx context.Context, w *sql.DB, memory, created bool, mo sqlstore.MigrateOptions) error {
 	if err := w.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: open: %w", err)
 	}
@@ -282,7 +283,7 @@ func initWriter(ctx context.Context, w *sql.DB, memory bool, mo sqlstore.Migrate
 		}
 		return nil
 	}
-	return migrateUnsynced(ctx, w, mo)
+	return migrateUnsynced(ctx, w, created, mo)
 }
 
 // migrateUnsynced applies the migrations with the writer at synchronous=NORMAL, then puts
@@ -294,11 +295,17 @@ func initWriter(ctx context.Context, w *sql.DB, memory bool, mo sqlstore.Migrate
 // first commit at FULL syncs the log and with it every migration before it, as with the
 // deferred commits (sqlstore.DeferredSync); no decision is answered before such a commit,
 // and what a migration changes, applied again, comes out the same.
-func migrateUnsynced(ctx context.Context, w *sql.DB, mo sqlstore.MigrateOptions) error {
+func migrateUnsynced(ctx context.Context, w *sql.DB, created bool, mo sqlstore.MigrateOptions) error {
 	if _, err := w.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
-	err := sqlstore.MigrateWith(ctx, w, goose.DialectSQLite3, migrations, mo)
+	var err error
+	if created {
+		err = applySnapshot(ctx, w, mo)
+	}
+	if err == nil {
+		err = sqlstore.MigrateWith(ctx, w, goose.DialectSQLite3, migrations, mo)
+	}
 	if err != nil {
 		err = fmt.Errorf("sqlite: migrate: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 )
 
 var _ sqlstore.UnitRunner = dialect{}
+var _ sqlstore.Amender = (*unit)(nil)
 
 // RunUnit runs a unit (store.Store.Update) on one connection's pgx.Conn, pipelined: BEGIN
 // goes out with the unit's first statement, and the statements it runs Later (its audit
@@ -198,6 +199,19 @@ func (u *unit) Assume(_ context.Context, q string, args ...any) bool {
 	u.assumed = append(u.assumed, u.b.Len())
 	u.b.Queue(q, args...)
 	u.framing = append(u.framing, q)
+	return true
+}
+
+// Amend replaces the statement queued last, when it is an assumed one whose text is was,
+// with q and args (sqlstore.Amender): nothing of it has gone out yet.
+func (u *unit) Amend(was, q string, args ...any) bool {
+	last := u.b.Len() - 1
+	if last < 0 || len(u.assumed) == 0 || u.assumed[len(u.assumed)-1] != last ||
+		u.b.QueuedQueries[last].SQL != was || len(u.framing) == 0 || u.framing[len(u.framing)-1] != was {
+		return false
+	}
+	u.b.QueuedQueries[last].SQL, u.b.QueuedQueries[last].Arguments = q, args
+	u.framing[len(u.framing)-1] = q
 	return true
 }
 

@@ -142,6 +142,10 @@ type writer struct {
 	// ctx, when set, replaces the caller's context: a unit in a shared batch must not be
 	// interrupted by its caller's cancellation, which would abort its neighbours too.
 	ctx context.Context
+	// advanced: the arguments (id, next, now) of the AdvanceCounter this unit assumed
+	// last, which AppendAudit may amend with the factor's last use (Amender).
+	advanced   []any
+	advancedBy *advanceCounterSQL
 }
 
 var _ store.Writer = (*writer)(nil)
@@ -667,7 +671,12 @@ func (w *writer) AdvanceCounter(ctx context.Context, id string, next int64, now 
 	if w.s.name == "postgres" {
 		q = &advanceCounter[1]
 	}
-	err := w.changesOneAssumed(ctx, q.sql, q.assumed, id, next, millis(now))
+	args := []any{id, next, millis(now)}
+	if w.assume(ctx, func() string { return q.assumed }, args...) {
+		w.advanced, w.advancedBy = args, q
+		return nil
+	}
+	err := changedOne(w.exec(ctx, q.sql, args...))
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			return w.s.fail(op+id, err)
@@ -1372,8 +1381,15 @@ func (w *writer) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	const insert = `INSERT INTO audit (` + auditCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	const use = `UPDATE factors SET last_used_at = $1 WHERE id = $6 AND last_used_at < $1`
 	q, twice := insert, false
+	advanced, by := w.advanced, w.advancedBy
+	w.advanced, w.advancedBy = nil, nil
 	if recordsUse(e) {
-		if w.s.d.WritesInWith() {
+		if a, ok := w.e.(Amender); ok && advanced != nil && advanced[0] == e.FactorID &&
+			a.Amend(by.assumed, by.used, append(advanced, millis(e.Time))...) {
+			// The factor's row is written once: a second UPDATE of a row its own
+			// transaction wrote has PostgreSQL check factors.user_id's foreign key again,
+			// a SELECT … FOR KEY SHARE that writes a lock on the user's row.
+		} else if w.s.d.WritesInWith() {
 			q = `WITH u AS (` + use + `) ` + insert
 		} else {
 			twice = true
@@ -1544,14 +1560,21 @@ func (w *writer) changesOneAssumed(ctx context.Context, q, assumed string, args 
 // read and this statement let the code through. (A disable of the factor that commits
 // while the statement waits for the factor's row is seen too: PostgreSQL re-tests the row
 // it waited for; one of the user, through activeFactor's lock.)
-var advanceCounter = [2]struct{ sql, assumed string }{
+var advanceCounter = [2]advanceCounterSQL{
 	advanceCounterQuery(activeFactor[0]), advanceCounterQuery(activeFactor[1]),
 }
 
-func advanceCounterQuery(active string) struct{ sql, assumed string } {
+// advanceCounterSQL is AdvanceCounter's statement, as it is sent and as changesOne would
+// assume it; used is assumed that also records the factor's successful use at $4, as
+// AppendAudit's UPDATE of last_used_at would (a successful use is recorded with the
+// counter in one UPDATE; see Amender).
+type advanceCounterSQL struct{ sql, assumed, used string }
+
+func advanceCounterQuery(active string) advanceCounterSQL {
 	q := `UPDATE factors SET counter = $2, failures = 0, locked_until = 0, updated_at = $3
 		 WHERE id = $1 AND counter < $2 AND (locked_until = 0 OR locked_until <= $3)` + active
-	return struct{ sql, assumed string }{q, assumption(q+" RETURNING 1", "")}
+	used := strings.Replace(q, "updated_at = $3", "updated_at = $3, last_used_at = GREATEST(last_used_at, CAST($4 AS BIGINT))", 1)
+	return advanceCounterSQL{q, assumption(q+" RETURNING 1", ""), assumption(used+" RETURNING 1", "")}
 }
 
 // clearFailuresUnlocked is ClearFailuresUnlocked's statement, SQLite's ([0]) and

@@ -65,6 +65,15 @@ type Assumer interface {
 	Assume(ctx context.Context, q string, args ...any) bool
 }
 
+// Amender is an Assumer that can change the statement it queued last, assumed, before it
+// goes out: Amend replaces it with q and args when it is still the last queued and its
+// text is was, and reports whether it did. A writer folds into it what it would otherwise
+// write to the same row in a statement of its own (AppendAudit: the factor's last use into
+// AdvanceCounter's UPDATE).
+type Amender interface {
+	Amend(was, q string, args ...any) bool
+}
+
 // assumption is q as an Assumer runs it: q, a data-modifying statement whose RETURNING
 // gives its result, fails unless it returns a row (that passes where, a condition on the
 // row r, when where is not empty). 1/count(*) divides by zero on no such row, and aborts

@@ -2,10 +2,12 @@ package postgres_test
 
 import (
 	"database/sql"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -162,4 +164,66 @@ func schemaAt(t *testing.T, version int64) (*sql.DB, string) {
 		t.Fatal(err)
 	}
 	return db, dsn
+}
+
+// Migration 21 gives each factor its user's disabled flag, and the database keeps it:
+// set for the factors of users disabled before the migration, copied on a disable or an
+// enable however made (an emfa from before the migration's too), and taken by a factor
+// inserted for a disabled user. The deciding statements test it on the factor's row
+// (sqlstore's activeFactor).
+func TestMigrationFactorUserDisabled(t *testing.T) {
+	db, dsn := schemaAt(t, 20)
+	ctx := t.Context()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	factor := func(id, user string) {
+		t.Helper()
+		exec(`INSERT INTO factors (id, user_id, type, label, state, key_id, counter, created_at, updated_at)
+			VALUES ($1, $2, 'totp', '', 'active', '', 0, 0, 0)`, id, user)
+	}
+	exec(`INSERT INTO users (id, name, disabled, created_at) VALUES ('u1', 'ann', true, 0), ('u2', 'bob', false, 0)`)
+	factor("f1", "u1")
+	factor("f2", "u2")
+	if err := sqlstore.MigrateTo(ctx, db, goose.DialectPostgres, postgres.Migrations, 21); err != nil {
+		t.Fatal(err)
+	}
+	want := func(when string, flags map[string]bool) {
+		t.Helper()
+		for id, w := range flags {
+			var got bool
+			if err := db.QueryRowContext(ctx, `SELECT user_disabled FROM factors WHERE id = $1`, id).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != w {
+				t.Errorf("%s: factor %s user_disabled %v, want %v", when, id, got, w)
+			}
+		}
+	}
+	want("after the migration", map[string]bool{"f1": true, "f2": false})
+
+	exec(`UPDATE users SET disabled = NOT disabled`)
+	want("after ann's enable and bob's disable", map[string]bool{"f1": false, "f2": true})
+	factor("f3", "u2")
+	want("a factor inserted for a disabled user", map[string]bool{"f3": true})
+	exec(`UPDATE factors SET user_id = 'u1' WHERE id = 'f3'`)
+	want("a factor moved to an enabled user", map[string]bool{"f3": false})
+
+	// Through the store: a disabled user's right code changes nothing.
+	s, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.SetUserDisabled(ctx, "ann", true); err != nil {
+		t.Fatal(err)
+	}
+	want("after SetUserDisabled", map[string]bool{"f1": true, "f3": true})
+	err = s.Update(ctx, func(w store.Writer) error { return w.AdvanceCounter(ctx, "f1", 5, time.Unix(100, 0)) })
+	if !errors.Is(err, store.ErrInactive) {
+		t.Errorf("AdvanceCounter of a disabled user's factor: %v, want ErrInactive", err)
+	}
 }

@@ -1585,18 +1585,21 @@ const clearFailuresUnlockedSQL = `UPDATE factors SET failures = 0, locked_until 
 		 WHERE id = $1 AND (locked_until = 0 OR locked_until <= $2)`
 
 // activeFactor is the condition on an UPDATE of factors that the factor is not disabled
-// nor its user, as SQLite's one writer tests it ([0]) and PostgreSQL's ([1]): there the
-// user's row is held FOR SHARE until the unit commits (the user, then the factor: the
-// order a change of users takes them). Without, the user was tested as committed when the
-// statement started: a disable of the user that committed while the statement waited for
-// the factor's row (another unit's: a concurrent attempt) went unseen, and the code passed
-// after the disable had returned. inactiveFactorSQL tells, of factor $1 that such an
-// UPDATE left alone, whether that was why.
+// nor its user, as SQLite's one writer tests it ([0]) and PostgreSQL's ([1]). On
+// PostgreSQL the user's flag is also tested on the factor's row (user_disabled, which
+// the database keeps: migration 21): a statement that waited for the factor's row
+// (another unit's: a concurrent attempt) tests that row as it is now, but users as they
+// were when the statement started, and a disable of the user that committed during the
+// wait went unseen: the code passed after the disable had returned. A disable writes the
+// user's factors, so it either waits for the decision or the decision sees it. (Holding
+// the user's row FOR SHARE did the same at a lock, a WAL record and a dirtied page of
+// users per decision.) inactiveFactorSQL tells, of factor $1 that such an UPDATE left
+// alone, whether that was why.
 var activeFactor = [2]string{
 	activeFactorState + `
 		 AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = factors.user_id AND u.disabled)`,
-	activeFactorState + `
-		 AND EXISTS (SELECT 1 FROM users u WHERE u.id = factors.user_id AND NOT u.disabled FOR SHARE)`,
+	activeFactorState + ` AND NOT user_disabled
+		 AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = factors.user_id AND u.disabled)`,
 }
 
 const (

@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
@@ -207,11 +209,33 @@ func sharedHost(raw []string) string {
 // webhook has it, else the generic name (verify-contract.md §9).
 func (e *Engine) lookup(generic, capability string, step int) *resource {
 	if capability != "" {
-		if r, ok := e.resources[strings.ToLower(fmt.Sprintf("%s_%d", capability, step))]; ok {
+		var buf [64]byte
+		if r, ok := e.resources[string(appendSpecificName(buf[:0], capability, step))]; ok {
 			return r
 		}
 	}
 	return e.resources[generic]
+}
+
+// appendSpecificName appends "{capability}_{step}" lower-cased, as the resources are
+// keyed, to b. lookup builds it on the stack, and a map index by string(bytes) does not
+// copy them: no allocation on every initiate, validate and result, where fmt.Sprintf and
+// strings.ToLower made one or two. A capability beyond ASCII takes strings.ToLower's
+// Unicode rules.
+func appendSpecificName(b []byte, capability string, step int) []byte {
+	start := len(b)
+	for i := 0; i < len(capability); i++ {
+		c := capability[i]
+		if c >= utf8.RuneSelf {
+			return append(b[:start], strings.ToLower(capability+"_"+strconv.Itoa(step))...)
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	b = append(b, '_')
+	return strconv.AppendInt(b, int64(step), 10)
 }
 
 // disabled is the refusal of a user emfa knows and has disabled, or nil: such a user has

@@ -1,9 +1,16 @@
 package remote
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/emfa/emfa/provider"
 )
 
 // TestReviewLookupNoAlloc: finding a capability's resource ("push_1") on every initiate,
@@ -35,4 +42,70 @@ func TestReviewLookupNoAlloc(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { e.lookup("initiate", "Push", 1) }); n != 0 {
 		t.Errorf("lookup allocates %v times a call, want 0", n)
 	}
+}
+
+// TestReviewTransformHeaderEachAttempt: the outgoing transform's headers, its Host among
+// them, reach the vendor on every attempt: once, when the request takes the transform's
+// own header map (no token that a retry could refresh), and on both attempts of an OAuth
+// call retried after a 401, which still sends a copy.
+func TestReviewTransformHeaderEachAttempt(t *testing.T) {
+	const outgoing = `{"header": {"Host": "vendor.example", "X-Sig": "abc"}}`
+	check := func(t *testing.T, v *vendor, hosts []string, want int) {
+		t.Helper()
+		reqs := v.requests()
+		if len(reqs) != want || len(hosts) != want {
+			t.Fatalf("vendor saw %d requests (%d hosts), want %d", len(reqs), len(hosts), want)
+		}
+		for i, r := range reqs {
+			if r.Header.Get("X-Sig") != "abc" || r.Header.Get("Host") != "" || hosts[i] != "vendor.example" {
+				t.Errorf("request %d: X-Sig %q, Host header %q, Host %q", i, r.Header.Get("X-Sig"), r.Header.Get("Host"), hosts[i])
+			}
+		}
+	}
+	t.Run("one attempt", func(t *testing.T) {
+		var hosts []string
+		v := newVendor(t, func(r *http.Request, _ string) (int, string) {
+			hosts = append(hosts, r.Host)
+			return 200, `{"status":"SUCCESS"}`
+		})
+		e := newEngine(t, &Webhook{URLs: []string{v.srv.URL}, Resources: map[string]Resource{
+			"validate": {Suffix: "/v", Transform: Transform{Outgoing: outgoing}},
+		}})
+		for range 2 {
+			if out, _ := e.Validate(context.Background(), req("totp", "", "1")); out.Status != provider.StatusSuccess {
+				t.Fatalf("validate: %+v", out)
+			}
+		}
+		check(t, v, hosts, 2)
+	})
+	t.Run("retried with a fresh token", func(t *testing.T) {
+		var tokens atomic.Int32
+		tokenSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := tokens.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"access_token":"tok-`+string(rune('0'+n))+`","token_type":"bearer","expires_in":3600}`)
+		}))
+		t.Cleanup(tokenSrv.Close)
+		var hosts []string
+		v := newVendor(t, func(r *http.Request, _ string) (int, string) {
+			hosts = append(hosts, r.Host)
+			if r.Header.Get("Authorization") == "Bearer tok-1" {
+				return 401, `{"error":"expired"}`
+			}
+			return 200, `{"status":"SUCCESS"}`
+		})
+		e := newEngine(t, &Webhook{
+			URLs: []string{v.srv.URL},
+			Authentication: Authentication{Type: AuthOAuth, OAuth: OAuth{
+				TokenEndpoint: tokenSrv.URL, ClientID: "c", ClientSecret: "s"}},
+			Resources: map[string]Resource{"validate": {Suffix: "/v", Transform: Transform{Outgoing: outgoing}}},
+		})
+		if out, _ := e.Validate(context.Background(), req("totp", "", "1")); out.Status != provider.StatusSuccess {
+			t.Fatalf("validate: %+v", out)
+		}
+		check(t, v, hosts, 2)
+		if got := v.requests()[1].Header.Get("Authorization"); got != "Bearer tok-2" {
+			t.Errorf("retry's Authorization %q, want the fresh token", got)
+		}
+	})
 }

@@ -581,19 +581,38 @@ func deref(o *provider.Outcome) provider.Outcome {
 
 // payload is the body Verify sent, as the outgoing transform's `body` sees it.
 func payload(req provider.Request) map[string]any {
-	attrs := make(map[string]any, len(req.Attributes)+2)
-	for k, v := range req.Attributes {
-		attrs[k] = v
-	}
-	attrs["username"] = req.Username
-	if req.Passvalue != "" {
-		attrs["passvalue"] = req.Passvalue
+	attrs := req.Attributes
+	if !holdsCredentials(attrs, req.Username, req.Passvalue) {
+		attrs = make(map[string]any, len(req.Attributes)+2)
+		for k, v := range req.Attributes {
+			attrs[k] = v
+		}
+		attrs["username"] = req.Username
+		if req.Passvalue != "" {
+			attrs["passvalue"] = req.Passvalue
+		}
 	}
 	body := map[string]any{"capability": req.Capability, "id": req.ID, "attributes": attrs}
 	if req.TransactionID != "" {
 		body["transactionId"] = req.TransactionID
 	}
 	return body
+}
+
+// holdsCredentials reports whether attrs already holds username and passvalue (when not
+// "") as payload would put them: then the copy with them put in would equal attrs, and
+// attrs itself is the payload's (read, never written). The adapter's initiate is such a
+// request (Verify's attributes name the user; there is no passvalue): a map copied and
+// a string boxed, about three allocations a call, saved.
+func holdsCredentials(attrs map[string]any, username, passvalue string) bool {
+	if u, ok := attrs["username"].(string); !ok || u != username {
+		return false
+	}
+	if passvalue == "" {
+		return true
+	}
+	p, ok := attrs["passvalue"].(string)
+	return ok && p == passvalue
 }
 
 // enrollmentFields are provider.Enrollment's JSON field names.

@@ -2,10 +2,12 @@ package remote
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -108,4 +110,63 @@ func TestReviewTransformHeaderEachAttempt(t *testing.T) {
 			t.Errorf("retry's Authorization %q, want the fresh token", got)
 		}
 	})
+}
+
+// TestReviewPayloadReusesAttributes: the outgoing transform's body is what it was (Verify's
+// attributes with username and passvalue put in), without copying attributes that hold
+// them already, as the adapter's initiate does; never writing to the request's map.
+func TestReviewPayloadReusesAttributes(t *testing.T) {
+	old := func(req provider.Request) map[string]any { // the copy payload always made
+		attrs := make(map[string]any, len(req.Attributes)+2)
+		for k, v := range req.Attributes {
+			attrs[k] = v
+		}
+		attrs["username"] = req.Username
+		if req.Passvalue != "" {
+			attrs["passvalue"] = req.Passvalue
+		}
+		body := map[string]any{"capability": req.Capability, "id": req.ID, "attributes": attrs}
+		if req.TransactionID != "" {
+			body["transactionId"] = req.TransactionID
+		}
+		return body
+	}
+	base := provider.Request{Capability: "push", ID: "d1", Username: "alice"}
+	for _, tc := range []struct {
+		name      string
+		attrs     map[string]any
+		pass, txn string
+	}{
+		{"initiate", map[string]any{"username": "alice", "n": json.Number("7")}, "", ""},
+		{"no attributes", nil, "", ""},
+		{"another user", map[string]any{"username": "bob"}, "", ""},
+		{"username not a string", map[string]any{"username": json.Number("1")}, "", ""},
+		{"passvalue put in", map[string]any{"username": "alice"}, "123456", "t1"},
+		{"passvalue already", map[string]any{"username": "alice", "passvalue": "123456"}, "123456", ""},
+		{"other passvalue", map[string]any{"username": "alice", "passvalue": "9"}, "123456", ""},
+		{"stray passvalue", map[string]any{"username": "alice", "passvalue": "9"}, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := base
+			req.Attributes, req.Passvalue, req.TransactionID = tc.attrs, tc.pass, tc.txn
+			before := fmt.Sprint(tc.attrs)
+			if got, want := payload(req), old(req); !reflect.DeepEqual(got, want) {
+				t.Errorf("payload = %v, want %v", got, want)
+			}
+			if after := fmt.Sprint(tc.attrs); after != before {
+				t.Errorf("request's attributes changed: %s -> %s", before, after)
+			}
+		})
+	}
+	if reviewRace {
+		t.Skip("allocation counts differ under -race")
+	}
+	req := base
+	req.Attributes = map[string]any{"username": "alice"}
+	copied := testing.AllocsPerRun(100, func() { old(req) })
+	if n := testing.AllocsPerRun(100, func() { payload(req) }); n >= copied {
+		t.Errorf("payload of an initiate allocates %v times, the copy %v: want fewer", n, copied)
+	} else {
+		t.Logf("payload of an initiate: %v allocations, %v with the copy", n, copied)
+	}
 }

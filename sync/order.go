@@ -148,7 +148,8 @@ func (q *Queue) Marks(ev provider.LifecycleEvent) []string { return marks(ev) }
 // MarkTime is the time changes evs, made at t by this replica's clock (outside the
 // queue, or a source's that gives no time of its own: SCIM's), are ordered at: t, or a
 // millisecond after the newest mark of what they change or of their user's existence,
-// profile and state, when that is later than t (one of t itself, as two changes of one
+// profile and state (and, for a membership, of its group's existence, which current
+// holds it to as well), when that is later than t (one of t itself, as two changes of one
 // millisecond, is ordered by the queue's seq). The change is committed after whatever
 // left that mark, so it is the newer; dated by a clock behind the one that made the
 // mark (another replica's) it would look older, and its propagation be dropped as
@@ -162,6 +163,9 @@ func (q *Queue) MarkTime(ctx context.Context, t time.Time, evs ...provider.Lifec
 			keys = append(keys, ks...)
 			if ev.Username != "" {
 				keys = append(keys, existsMark(ev.Username), profileMark(ev.Username), stateMark(ev.Username))
+			}
+			if ev.Type == provider.EventGroupMemberAdd || ev.Type == provider.EventGroupMemberRemove {
+				keys = append(keys, groupMark(ev.Group))
 			}
 		}
 	}

@@ -203,7 +203,9 @@ type SyncQueue interface {
 	// CountApplied counts events of source and type applied since and queued after the
 	// event afterSeq (by seq: in the order the store took them).
 	CountApplied(ctx context.Context, source, typ string, since time.Time, afterSeq int64) (int, error)
-	// DeleteDoneEvents deletes at most limit done events updated before before.
+	// DeleteDoneEvents deletes at most limit done events updated before before, but for a
+	// group rename's while a membership of the same source queued before it is dead or
+	// pending (the rename is what its retry follows).
 	DeleteDoneEvents(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// PauseSource pauses p.Source and appends ev, the record of the pause, in the same

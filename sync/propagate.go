@@ -247,7 +247,8 @@ func (q *Queue) reconcile(ctx context.Context, e store.QueuedEvent, ev provider.
 // a dead letter meanwhile, retried since, for a dead letter holds nothing back). A
 // membership retried under the old name would otherwise find no group at the vendor, and
 // an add create one of the old name for the member alone, a removal leave the member in
-// the renamed group.
+// the renamed group. The queue's purge keeps those renames' rows while the membership
+// waits, dead or pending (store.SyncQueue's DeleteDoneEvents).
 func (q *Queue) renamedSince(ctx context.Context, e store.QueuedEvent, group string) (string, error) {
 	target, ok := strings.CutPrefix(e.Source, store.PropagationSource(""))
 	if !ok || group == "" {

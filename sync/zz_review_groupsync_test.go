@@ -88,3 +88,105 @@ func TestReviewOperatorMembershipAfterGroupEventOnReplicaBehind(t *testing.T) {
 		})
 	}
 }
+
+// namedGroups is a vendor that finds groups by name, as DUO's admin API does (see
+// testdata/config/duo-admin.yaml): a member's add creates the group when no group has the
+// name, a removal from a group it does not have does nothing, a rename renames the group
+// of the old name.
+type namedGroups struct {
+	*vendor
+	groups map[string][]string // group name → members
+}
+
+func (v *namedGroups) Propagate(ctx context.Context, ev provider.LifecycleEvent) error {
+	if err := v.vendor.Propagate(ctx, ev); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	switch ev.Type {
+	case provider.EventGroupMemberAdd:
+		if !slices.Contains(v.groups[ev.Group], ev.Username) {
+			v.groups[ev.Group] = append(v.groups[ev.Group], ev.Username)
+		}
+	case provider.EventGroupMemberRemove:
+		if m, ok := v.groups[ev.Group]; ok {
+			v.groups[ev.Group] = slices.DeleteFunc(m, func(u string) bool { return u == ev.Username })
+		}
+	case provider.EventGroupRename:
+		if m, ok := v.groups[ev.Group]; ok {
+			delete(v.groups, ev.Group)
+			v.groups[ev.NewGroup] = m
+		}
+	case provider.EventGroupDelete:
+		delete(v.groups, ev.Group)
+	}
+	return nil
+}
+
+// TestReviewDeadMembershipRetriedAfterRenamePurged: a member add whose propagation to the
+// vendor became a dead letter, then its group renamed (propagated), then the queue's
+// purge of done events (KeepDone, 7 days) run before an operator retries the dead letter.
+// The retried add must go under the name the group has at the vendor now, as it does
+// while the rename's row is kept (c9edeac). Before, the purge deleted the rename's done
+// row, the only record the retry follows, so the add went under the old name and created
+// a group of it at the vendor for alice alone: she stayed out of the renamed group.
+func TestReviewDeadMembershipRetriedAfterRenamePurged(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, _, clk := newQueue(t, st)
+		q.MaxAttempts = 1
+		duo := &namedGroups{vendor: newVendor("duo"), groups: map[string][]string{}}
+		q.Propagators = []provider.LifecyclePropagator{duo}
+		at := clk.Now().Add(-time.Minute)
+		member := func(id, typ, user, group string, d time.Duration) provider.LifecycleEvent {
+			e := ev(id, typ, user, at.Add(d))
+			e.Group = group
+			return e
+		}
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "alice", at),
+			ev("2", provider.EventUserCreate, "bob", at), member("3", provider.EventGroupMemberAdd, "bob", "Eng", time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, q)
+		duo.failing(provider.EventGroupMemberAdd, true)
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{member("4", provider.EventGroupMemberAdd, "alice", "Eng", 2*time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, q)
+		duo.failing(provider.EventGroupMemberAdd, false)
+		rename := member("5", provider.EventGroupRename, "", "Eng", 3*time.Second)
+		rename.NewGroup = "Platform"
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{rename}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, q)
+
+		// Eight days on, the purge (as the worker runs it) before the operator retries.
+		clk.Advance(8 * 24 * time.Hour)
+		if _, err := q.Store.DeleteDoneEvents(ctx, clk.Now().Add(-7*24*time.Hour), 10000); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := q.RetryDead(ctx, "ops", 0); err != nil || n != 1 {
+			t.Fatalf("RetryDead = %d, %v; want the membership's dead letter", n, err)
+		}
+		drain(t, q)
+		duo.mu.Lock()
+		defer duo.mu.Unlock()
+		if got := duo.groups["Platform"]; !slices.Contains(got, "alice") || !slices.Contains(got, "bob") {
+			t.Errorf("at the vendor Platform has %q, want alice and bob (groups %q)", got, duo.groups)
+		}
+		if m, ok := duo.groups["Eng"]; ok {
+			t.Errorf("the vendor has a group Eng again, of %q", m)
+		}
+
+		// The dead letter gone, the next purge takes the rename's row.
+		clk.Advance(8 * 24 * time.Hour)
+		if _, err := q.Store.DeleteDoneEvents(ctx, clk.Now().Add(-7*24*time.Hour), 10000); err != nil {
+			t.Fatal(err)
+		}
+		if left, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueueDone, Limit: 1000}); err != nil || len(left) != 0 {
+			t.Errorf("done events left by the purge once the dead letter is gone: %d, %v", len(left), err)
+		}
+	})
+}

@@ -465,9 +465,22 @@ func (s *Store) CountApplied(ctx context.Context, source, typ string, since time
 	return n, nil
 }
 
+// keptRename is the part of DeleteDoneEvents' condition that keeps a done group rename's
+// propagation while a membership propagation of the same target queued before it is dead
+// or pending (a dead letter retried): the retried membership follows the rename to the
+// name the group has at the vendor now (sync's renamedSince), and without the row it
+// would go under the old name, which an add creates anew for the member alone. Waits
+// hold no other membership behind a rename (sync's groupAhead), so the rows kept are
+// those of dead letters. The types are sync's (provider.EventGroupRename and the
+// memberships').
+const keptRename = ` AND NOT (type = 'group.rename' AND EXISTS (SELECT 1 FROM sync_events d
+	WHERE d.source = sync_events.source AND d.type IN ('group.member.add', 'group.member.remove')
+	AND d.state IN ('dead', 'pending')
+	AND (d.event_time < sync_events.event_time OR d.event_time = sync_events.event_time AND d.seq < sync_events.seq)))`
+
 func (s *Store) DeleteDoneEvents(ctx context.Context, before time.Time, limit int) (int, error) {
 	n, err := result(ctx, s, func(w *writer) (int, error) {
-		return w.deleteOldest(w.c(ctx), "sync_events", "seq", "state = 'done' AND updated_at < $1", "updated_at", millis(before), limit)
+		return w.deleteOldest(w.c(ctx), "sync_events", "seq", "state = 'done' AND updated_at < $1"+keptRename, "updated_at", millis(before), limit)
 	})
 	if err != nil {
 		return 0, s.fail("delete done sync events", err)

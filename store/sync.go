@@ -46,7 +46,12 @@ type QueueFilter struct {
 	Source string   // "" any
 	Key    string   // "" any
 	Types  []string // nil any: those of one of these types
-	Limit  int      // <= 0: 100
+	// AfterSeq, when positive, lists those of seq above it: the page after one whose
+	// last event it is (events are listed by seq).
+	AfterSeq int64
+	// UpTo, when set, lists those of event time at or before it.
+	UpTo  time.Time
+	Limit int // <= 0: 100
 }
 
 // Propagations. An event applied to emfa's store is carried to each vendor by an event of

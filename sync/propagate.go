@@ -477,24 +477,35 @@ func (q *Queue) groupAhead(ctx context.Context, e store.QueuedEvent, ev provider
 		// name that failed once, retried after the rename, would create the old name again.
 		types = append(types, provider.EventGroupMemberAdd, provider.EventGroupMemberRemove)
 	}
-	pending, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueuePending, Source: e.Source, Types: types, Limit: 1000})
-	if err != nil {
-		return nil, err
+	// Page by page, to the last: the one ahead may come after any number of other groups'
+	// (a vendor failing a thousand creates holds them all pending, retried in turn).
+	f := store.QueueFilter{State: store.QueuePending, Source: e.Source, Types: types, UpTo: e.Time, Limit: groupAheadPage}
+	for {
+		pending, err := q.Store.ListEvents(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range pending {
+			if l.Seq == e.Seq || l.Key == e.Key || !(l.Time.Before(e.Time) || l.Time.Equal(e.Time) && l.Seq < e.Seq) {
+				continue
+			}
+			var lev provider.LifecycleEvent
+			if json.Unmarshal(l.Body, &lev) != nil {
+				continue
+			}
+			if slices.ContainsFunc(groupNames(lev), func(n string) bool { return slices.Contains(names, n) }) {
+				return &l, nil
+			}
+		}
+		if len(pending) < f.Limit {
+			return nil, nil
+		}
+		f.AfterSeq = pending[len(pending)-1].Seq
 	}
-	for _, l := range pending {
-		if l.Seq == e.Seq || l.Key == e.Key || !(l.Time.Before(e.Time) || l.Time.Equal(e.Time) && l.Seq < e.Seq) {
-			continue
-		}
-		var lev provider.LifecycleEvent
-		if json.Unmarshal(l.Body, &lev) != nil {
-			continue
-		}
-		if slices.ContainsFunc(groupNames(lev), func(n string) bool { return slices.Contains(names, n) }) {
-			return &l, nil
-		}
-	}
-	return nil, nil
 }
+
+// groupAheadPage is how many pending propagations groupAhead reads at a time.
+const groupAheadPage = 1000
 
 // groupStep is how long a propagation held behind another's (groupAhead) that is due
 // already, being carried out by another worker, waits before it looks again.

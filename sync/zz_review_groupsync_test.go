@@ -2,6 +2,8 @@ package sync_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -114,6 +116,9 @@ func (v *namedGroups) Propagate(ctx context.Context, ev provider.LifecycleEvent)
 			v.groups[ev.Group] = slices.DeleteFunc(m, func(u string) bool { return u == ev.Username })
 		}
 	case provider.EventGroupRename:
+		if _, taken := v.groups[ev.NewGroup]; taken {
+			return errors.New("vendor answered 409: a group of the new name exists")
+		}
 		if m, ok := v.groups[ev.Group]; ok {
 			delete(v.groups, ev.Group)
 			v.groups[ev.NewGroup] = m
@@ -187,6 +192,75 @@ func TestReviewDeadMembershipRetriedAfterRenamePurged(t *testing.T) {
 		}
 		if left, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueueDone, Limit: 1000}); err != nil || len(left) != 0 {
 			t.Errorf("done events left by the purge once the dead letter is gone: %d, %v", len(left), err)
+		}
+	})
+}
+
+// TestReviewGroupAheadPastAThousand: a member added under a group's new name waits for
+// the rename's older propagation, pending after a failure (1530c29), however many
+// propagations of other groups wait before it. With a thousand group creates pending at
+// the vendor ahead of the rename, groupAhead read the first thousand pending group
+// propagations alone, found none naming Platform, and let the add go first: it created
+// Platform at the vendor for alice alone, and the rename's retry then failed on the name
+// taken, so bob stayed in Eng, two groups where the directory has one.
+func TestReviewGroupAheadPastAThousand(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, _, clk := newQueue(t, st)
+		duo := &namedGroups{vendor: newVendor("duo"), groups: map[string][]string{}}
+		q.Propagators = []provider.LifecyclePropagator{duo}
+		at := clk.Now().Add(-time.Hour)
+		member := func(id, typ, user, group string, d time.Duration) provider.LifecycleEvent {
+			e := ev(id, typ, user, at.Add(d))
+			e.Group = group
+			return e
+		}
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "alice", at),
+			ev("2", provider.EventUserCreate, "bob", at), member("3", provider.EventGroupMemberAdd, "bob", "Eng", time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, q)
+
+		// A thousand propagations of other groups' creates wait before Eng's rename (the
+		// vendor failed them, and they wait for their retries: not due for a day here, so
+		// that the test does not retry them), then the rename fails once.
+		var backlog []store.QueuedEvent
+		for i := range 1000 {
+			c := member(fmt.Sprintf("c%04d", i), provider.EventGroupCreate, "", fmt.Sprintf("g%04d", i), 2*time.Second)
+			rows, err := q.Propagations(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			backlog = append(backlog, rows...)
+		}
+		if n, err := q.Store.EnqueueEvents(ctx, backlog, clk.Now().Add(24*time.Hour)); err != nil || n != 1000 {
+			t.Fatalf("the backlog: %d, %v", n, err)
+		}
+		duo.failing(provider.EventGroupRename, true)
+		rename := member("5", provider.EventGroupRename, "", "Eng", 3*time.Second)
+		rename.NewGroup = "Platform"
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{rename}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, q)
+
+		// alice is added under the new name: she waits for the rename.
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{member("6", provider.EventGroupMemberAdd, "alice", "Platform", 4*time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, q)
+		duo.failing(provider.EventGroupRename, false)
+		for range 3 {
+			clk.Advance(time.Hour)
+			drain(t, q)
+		}
+		duo.mu.Lock()
+		defer duo.mu.Unlock()
+		if got := duo.groups["Platform"]; !slices.Contains(got, "alice") || !slices.Contains(got, "bob") {
+			t.Errorf("at the vendor Platform has %q, want alice and bob; Eng has %q", got, duo.groups["Eng"])
+		}
+		if m, ok := duo.groups["Eng"]; ok {
+			t.Errorf("the vendor still has Eng, of %q", m)
 		}
 	})
 }

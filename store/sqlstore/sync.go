@@ -300,6 +300,14 @@ func (s *Store) ListEvents(ctx context.Context, f store.QueueFilter) ([]store.Qu
 		}
 		where = append(where, "type IN ("+strings.Join(in, ", ")+")")
 	}
+	if f.AfterSeq > 0 {
+		args = append(args, f.AfterSeq)
+		where = append(where, fmt.Sprintf("seq > $%d", len(args)))
+	}
+	if !f.UpTo.IsZero() {
+		args = append(args, millis(f.UpTo))
+		where = append(where, fmt.Sprintf("event_time <= $%d", len(args)))
+	}
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}

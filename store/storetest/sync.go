@@ -29,6 +29,43 @@ var syncTests = []struct {
 	{"SyncDropPending", testSyncDropPending},
 	{"SyncDropPendingBatches", testSyncDropPendingBatches},
 	{"SyncStats", testSyncStats},
+	{"SyncListEventsPages", testSyncListEventsPages},
+}
+
+// testSyncListEventsPages: ListEvents lists by seq, AfterSeq the page after a seq, UpTo
+// those of event time at or before a time.
+func testSyncListEventsPages(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	for i, u := range []string{"u0", "u1", "u2", "u3", "u4"} {
+		if _, err := sq.EnqueueEvents(ctx, []store.QueuedEvent{queuedEvent("okta", "user.create", u, at(time.Duration(4-i)*time.Second))}, at(0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(f store.QueueFilter) []string {
+		t.Helper()
+		evs, err := sq.ListEvents(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return claimed(evs)
+	}
+	first := list(store.QueueFilter{Source: "okta", Limit: 2})
+	if want := []string{"okta user.create user:u0", "okta user.create user:u1"}; !slices.Equal(first, want) {
+		t.Fatalf("first page %q, want %q", first, want)
+	}
+	evs, err := sq.ListEvents(ctx, store.QueueFilter{Source: "okta", Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := list(store.QueueFilter{Source: "okta", AfterSeq: evs[1].Seq, Limit: 2})
+	if want := []string{"okta user.create user:u2", "okta user.create user:u3"}; !slices.Equal(next, want) {
+		t.Errorf("the page after it %q, want %q", next, want)
+	}
+	upTo := list(store.QueueFilter{Source: "okta", UpTo: at(2 * time.Second)})
+	if want := []string{"okta user.create user:u2", "okta user.create user:u3", "okta user.create user:u4"}; !slices.Equal(upTo, want) {
+		t.Errorf("those up to 2 s %q, want %q", upTo, want)
+	}
 }
 
 // queuedEvent is an event of source for user at t (its id: source, type and user).

@@ -103,7 +103,7 @@ type selfServicePage struct {
 // session as it was and start a second one, send a second code, and delete the first's
 // factor under it. Per process; a double click sent to two replicas is caught by
 // lifecycle.SelfService.Enroll, which finds the factor its session started (a code
-// set-up) and shows it.
+// set-up) and shows it, or answers the first's key (an app's or a device's set-up).
 type formLocks struct {
 	mu sync.Mutex
 	m  map[string]*formLock

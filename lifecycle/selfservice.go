@@ -991,6 +991,17 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 			return Enrolled{Factor: s.m.factorOf(f, time.Time{}), Output: map[string]any{}}, s.save(ctx, sess)
 		}
 	}
+	if page.Destination == "" && page.Activation != builtin.PageAtOnce && sess.rec.Hash != "" {
+		// A key or a device's activation code, shown once: the same form posted again to
+		// another replica shows the first's, never a second (enrollOnce).
+		return s.enrollOnce(ctx, sess, typ, func() (Enrolled, error) { return s.enrollNew(ctx, sess, typ, page, in, tag) })
+	}
+	return s.enrollNew(ctx, sess, typ, page, in, tag)
+}
+
+// enrollNew starts the enrollment in of typ by the session's user, replacing the one it
+// had under way and the ones of typ the page started elsewhere (Enroll).
+func (s *SelfService) enrollNew(ctx context.Context, sess *Session, typ string, page builtin.PageEnrollment, in Enrollment, tag string) (Enrolled, error) {
 	if sess.State.Enrolling != "" {
 		// A previous attempt this page never saw confirmed: it goes while still pending,
 		// so abandoned seeds do not pile up; a push device that registered meanwhile (its
@@ -1024,6 +1035,105 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 	}
 	sess.State.Enrolling, sess.State.EnrollType, sess.State.ShownKey = out.Factor.ID, typ, randomText(32)
 	return out, s.save(ctx, sess)
+}
+
+// enrollOnceProvider keeps enrollOnce's records apart from Verify's, the admin API's and
+// StartSignInOnce's.
+const enrollOnceProvider = "selfservice:enroll"
+
+// enrollOnce runs enroll, which starts an enrollment of typ that shows a secret once (an
+// authenticator app's key, a push device's activation code) in the stored session sess,
+// once per session, type and the enrollment the session had under way when it was
+// loaded, within SignInAgain, across replicas. The set-up form posted twice (a double
+// click) that a load balancer sends to two replicas would otherwise make two: the second
+// replica, which loaded the session before the first saved it, replaced the first's
+// factor under it (or, both reading before either stored, left two pending), and the
+// key the browser showed need not be the one the session waits for. The second post
+// waits for the first's answer while it runs, then answers the same factor and key, with
+// the session as the first saved it. A post that loaded the session after the first
+// saved it has another record: it starts again, as on one replica. So has a set-up the
+// session starts after the one a record answers was confirmed or replaced: the record
+// of the same form then names that one too, and the next in the chain is the new one's.
+//
+// The record (an idempotency record, kept SignInAgain, swept as Verify's are) is keyed
+// by a hash of the session's cookie, and what it answers, the key itself, is sealed with
+// a key derived from the cookie too: the store, which holds only the cookie's hash, can
+// open neither.
+func (s *SelfService) enrollOnce(ctx context.Context, sess *Session, typ string, enroll func() (Enrolled, error)) (Enrolled, error) {
+	cookie, loaded, after := sess.Cookie, sess.State.Enrolling, ""
+	aead := onceAEAD(cookie)
+	// The lease covers a slow store; one whose replica died is taken over once it passes.
+	idem := provider.Idempotency{Store: s.m.store, TTL: SignInAgain, Lease: SignInAgain, Now: s.m.now}
+	for range enrollOnceChain {
+		// after: the set-up a record answered that the session has since moved on from
+		// (confirmed, replaced): the set-up started after it has a record of its own.
+		id := sha256.Sum256([]byte("emfa enroll once\x00" + cookie + "\x00" + typ + "\x00" + loaded + "\x00" + after))
+		key := store.IdempotencyKey{Provider: enrollOnceProvider, WebhookID: hex.EncodeToString(id[:]), Fingerprint: typ}
+		ad := []byte(key.WebhookID)
+		var out Enrolled
+		ans, served, _, err := idem.Do(ctx, key, func(context.Context) (provider.Answer, error) {
+			// The request's own context: the enrollment's writes are made durable as they
+			// are without this record.
+			var err error
+			if out, err = enroll(); err != nil {
+				return provider.Answer{}, err
+			}
+			data, err := json.Marshal(enrolledOnce{Factor: out.Factor.ID, Output: out.Output})
+			if err != nil {
+				return provider.Answer{}, err
+			}
+			nonce := make([]byte, aead.NonceSize())
+			rand.Read(nonce) // never returns an error (crypto/rand, Go 1.24+)
+			return provider.Answer{Status: 303, Body: aead.Seal(nonce, nonce, data, ad)}, nil
+		})
+		if err != nil || served != provider.Replayed {
+			return out, err
+		}
+		var first enrolledOnce
+		if len(ans.Body) < aead.NonceSize() {
+			return Enrolled{}, errors.New("self-service: enrollment record unreadable")
+		}
+		data, err := aead.Open(nil, ans.Body[:aead.NonceSize()], ans.Body[aead.NonceSize():], ad)
+		if err != nil || json.Unmarshal(data, &first) != nil {
+			return Enrolled{}, errors.New("self-service: enrollment record unreadable")
+		}
+		// The session as the first saved it: the page after this answer shows its set-up.
+		again, err := s.Session(ctx, cookie)
+		if err != nil {
+			return Enrolled{}, err
+		}
+		*sess = again
+		if sess.State.Enrolling == first.Factor {
+			f, err := s.Pending(ctx, *sess)
+			if err == nil {
+				return Enrolled{Factor: f, Output: first.Output}, nil
+			}
+			if le := (*Error)(nil); !errors.As(err, &le) || le.Code != "enrollment_ended" {
+				return Enrolled{}, err
+			}
+		}
+		after = first.Factor // the session moved on from it: this is another set-up
+	}
+	return enroll() // set up again and again: without a record
+}
+
+// enrollOnceChain bounds the records enrollOnce reads for one form: the set-ups one
+// session starts within SignInAgain.
+const enrollOnceChain = 8
+
+// enrolledOnce is what enrollOnce's record answers, sealed (onceAEAD).
+type enrolledOnce struct {
+	Factor string         `json:"factor"`
+	Output map[string]any `json:"output"`
+}
+
+// onceAEAD seals enrollOnce's answers with a key derived from the session's cookie,
+// which only the browser holds.
+func onceAEAD(cookie string) cipher.AEAD {
+	k := sha256.Sum256([]byte("emfa enroll once key\x00" + cookie))
+	block, _ := aes.NewCipher(k[:]) // a 32-byte key: never an error
+	aead, _ := cipher.NewGCM(block)
+	return aead
 }
 
 // refuseSwitchedOff refuses, and records as action FAILED, an enrollment step of type typ

@@ -1,0 +1,217 @@
+package lifecycle_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/store"
+)
+
+// TestReviewKeySetUpPostedTwiceOnTwoReplicas: an authenticator app's (or a push
+// device's) set-up form posted twice (a double click) reaches two replicas on one
+// store; the second loaded the session before the first saved it. The second answers
+// the first's key (or activation code), and no second factor is made.
+func TestReviewKeySetUpPostedTwiceOnTwoReplicas(t *testing.T) {
+	for _, tc := range []struct{ typ, shown string }{{"totp", "secret"}, {"push", "activationCode"}} {
+		t.Run(tc.typ, func(t *testing.T) {
+			testdb.ForEach(t, func(t *testing.T, st store.Store) {
+				ctx := context.Background()
+				ma, _ := newManager(t, st)
+				mb, _ := newManager(t, st)
+				addAlice(t, ma)
+				ssa, ssb := selfService(t, ma, tc.typ), selfService(t, mb, tc.typ)
+				token := linkToken(t, ssa)
+				sessA, err := ssa.OpenLink(ctx, token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The second post's replica loads the session before the first saves it.
+				sessB, err := ssb.Session(ctx, sessA.Cookie)
+				if err != nil {
+					t.Fatal(err)
+				}
+				enA, err := ssa.Enroll(ctx, &sessA, tc.typ, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				enB, err := ssb.Enroll(ctx, &sessB, tc.typ, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if enB.Factor.ID != enA.Factor.ID {
+					t.Errorf("the second post made factor %q, the first %q; want the first's", enB.Factor.ID, enA.Factor.ID)
+				}
+				if a, b := enA.Output[tc.shown], enB.Output[tc.shown]; a == nil || a != b {
+					t.Errorf("the second post shows %s %v, the first %v; want the first's", tc.shown, b, a)
+				}
+				fs, err := mb.ListFactors(ctx, "alice")
+				if err != nil {
+					t.Fatal(err)
+				}
+				pending := 0
+				for _, f := range fs {
+					if f.Type == tc.typ {
+						pending++
+					}
+				}
+				if pending != 1 {
+					t.Errorf("%d factors of %s after the set-up posted twice: %+v; want 1", pending, tc.typ, fs)
+				}
+				// The page after either answer shows the one set-up, and what the second
+				// answer sealed opens there.
+				sess, err := ssa.Session(ctx, sessA.Cookie)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f, err := ssa.Pending(ctx, sess); err != nil || f.ID != enA.Factor.ID {
+					t.Errorf("pending after both: %+v %v; want %s", f, err, enA.Factor.ID)
+				}
+				if _, _, ok := ssa.OpenShown(sess, ssb.SealShown(sessB, enB.Output)); !ok {
+					t.Error("what the second answer sealed does not open on the page after it")
+				}
+				// The set-up started again later, knowing the first (no shown cookie), makes a new one.
+				en, err := ssb.Enroll(ctx, &sess, tc.typ, "")
+				if err != nil || en.Factor.ID == enA.Factor.ID || en.Output[tc.shown] == enA.Output[tc.shown] {
+					t.Errorf("set-up started again: %+v %v; want a new factor", en.Factor, err)
+				}
+			})
+		})
+	}
+}
+
+// TestReviewKeySetUpAgainAfterConfirming: a signed-in user who sets up an authenticator
+// app, confirms it, and sets up another within seconds gets a new key: the first
+// set-up's record answers only the same form posted again. That second set-up posted
+// twice to two replicas makes one key too.
+func TestReviewKeySetUpAgainAfterConfirming(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, clk := newManager(t, st)
+		mb, _ := newManager(t, st)
+		addAlice(t, m)
+		ss, ssb := selfService(t, m, "totp"), selfService(t, mb, "totp")
+		user, _ := signedIn(t, ss, clk)
+		en, err := ss.Enroll(ctx, &user, "totp", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ss.Confirm(ctx, &user, codeOf(t, en, clk.Now())); err != nil {
+			t.Fatal(err)
+		}
+		userB, err := ssb.Session(ctx, user.Cookie) // the second post's, loaded first
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := ss.Enroll(ctx, &user, "totp", "")
+		if err != nil || again.Factor.ID == en.Factor.ID || again.Output["secret"] == en.Output["secret"] {
+			t.Fatalf("a second app set up after the first was confirmed: %+v %v; want a new factor and key", again.Factor, err)
+		}
+		twice, err := ssb.Enroll(ctx, &userB, "totp", "")
+		if err != nil || twice.Factor.ID != again.Factor.ID || twice.Output["secret"] != again.Output["secret"] {
+			t.Errorf("the second set-up posted again to another replica: %+v %v; want %s and its key", twice.Factor, err, again.Factor.ID)
+		}
+		if f, err := ss.Pending(ctx, userB); err != nil || f.ID != again.Factor.ID {
+			t.Errorf("pending: %+v %v; want %s", f, err, again.Factor.ID)
+		}
+		// The app signed in with, the first set up, and the second, pending.
+		if fs, err := m.ListFactors(ctx, "alice"); err != nil || len(fs) != 3 {
+			t.Errorf("factors: %+v %v; want 3", fs, err)
+		}
+	})
+}
+
+// hookedStore runs onSave before a session is saved, and onWait once a claim of an
+// idempotency record finds another attempt's running.
+type hookedStore struct {
+	store.Store
+	store.SelfService
+	onSave func()
+	onWait func()
+}
+
+func (s *hookedStore) SpendLink(ctx context.Context, hash string, now time.Time) error {
+	return s.SelfService.SpendLink(ctx, hash, now)
+}
+
+func (s *hookedStore) UpdateSession(ctx context.Context, ss store.SelfServiceSession) error {
+	if f := s.onSave; f != nil {
+		s.onSave = nil
+		f()
+	}
+	return s.SelfService.UpdateSession(ctx, ss)
+}
+
+func (s *hookedStore) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
+	c, err := s.Store.ClaimIdempotency(ctx, key, owner, leaseUntil, expiresAt, now)
+	if f := s.onWait; err == nil && !c.Claimed && !c.Record.Done && f != nil {
+		s.onWait = nil
+		f()
+	}
+	return c, err
+}
+
+// TestReviewKeySetUpPostedTwiceWhileTheFirstRuns: the second post of an authenticator
+// app's set-up reaches another replica while the first is still under way, its factor
+// stored but its session not yet saved. It waits for the first and answers its key; the
+// session, saved by the first, waits for that key.
+func TestReviewKeySetUpPostedTwiceWhileTheFirstRuns(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		ha := &hookedStore{Store: st, SelfService: st.(store.SelfService)}
+		hb := &hookedStore{Store: st, SelfService: st.(store.SelfService)}
+		ma, _ := newManager(t, ha)
+		mb, _ := newManager(t, hb)
+		addAlice(t, ma)
+		ssa, ssb := selfService(t, ma, "totp"), selfService(t, mb, "totp")
+		sessA, err := ssa.OpenLink(ctx, linkToken(t, ssa))
+		if err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			en  lifecycle.Enrolled
+			err error
+		}
+		done, waiting := make(chan result, 1), make(chan struct{})
+		hb.onWait = func() { close(waiting) }
+		ha.onSave = func() {
+			go func() {
+				sessB, err := ssb.Session(ctx, sessA.Cookie)
+				if err != nil {
+					done <- result{err: err}
+					return
+				}
+				en, err := ssb.Enroll(ctx, &sessB, "totp", "")
+				done <- result{en, err}
+			}()
+			// The first saves its session once the second waits for it (or, when it does
+			// not wait, once it is done).
+			select {
+			case <-waiting:
+			case r := <-done:
+				done <- r
+			}
+		}
+		enA, err := ssa.Enroll(ctx, &sessA, "totp", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := <-done
+		if b.err != nil || b.en.Factor.ID != enA.Factor.ID || b.en.Output["secret"] != enA.Output["secret"] {
+			t.Errorf("the second post: %+v %v; want the first's factor %s and key", b.en.Factor, b.err, enA.Factor.ID)
+		}
+		sess, err := ssb.Session(ctx, sessA.Cookie)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f, err := ssb.Pending(ctx, sess); err != nil || f.ID != enA.Factor.ID {
+			t.Errorf("pending after both: %+v %v; want %s", f, err, enA.Factor.ID)
+		}
+		fs, err := mb.ListFactors(ctx, "alice")
+		if err != nil || len(fs) != 1 {
+			t.Errorf("factors after the set-up posted twice: %+v %v; want 1", fs, err)
+		}
+	})
+}

@@ -785,12 +785,18 @@ func (m *Manager) ResetUserBefore(ctx context.Context, actor Actor, name, mode s
 	return n, m.apply(ctx, c, "user")
 }
 
+// discardAhead is how far ahead of this replica's clock discardPending takes the clock of
+// the one that created the factor it discards may run: far more than replicas' clocks
+// ever differ, so that a replica behind does not leave the pending factor as it is.
+const discardAhead = 24 * time.Hour
+
 // discardPending deletes user's factor id if it is still pending its activation, with its
 // record (reason), in one commit; a factor activated meanwhile, or gone, is left as it is.
 func (m *Manager) discardPending(ctx context.Context, actor Actor, user, id, reason string) error {
 	err := m.store.Update(ctx, func(w store.Writer) error {
-		// ExpireFactor deletes only a pending factor; every one was created before now.
-		if err := w.ExpireFactor(ctx, id, m.now().Add(time.Millisecond)); err != nil {
+		// ExpireFactor deletes only a pending factor created before the bound: any one,
+		// here, even one another replica, its clock ahead of this one's, created "later".
+		if err := w.ExpireFactor(ctx, id, m.now().Add(discardAhead)); err != nil {
 			return err
 		}
 		return w.AppendAudit(ctx, m.event(ctx, actor, ActionFactorsDelete, user, id, reason))

@@ -215,3 +215,41 @@ func TestReviewKeySetUpPostedTwiceWhileTheFirstRuns(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewSetUpReplacedOnAReplicaBehind: the link opened again in another browser,
+// whose set-up reaches a replica whose clock runs 2 s behind the one that started the
+// first, replaces the first's pending factor: it does not leave two pending.
+func TestReviewSetUpReplacedOnAReplicaBehind(t *testing.T) {
+	for _, typ := range []string{"totp", "smsotp"} {
+		t.Run(typ, func(t *testing.T) {
+			testdb.ForEach(t, func(t *testing.T, st store.Store) {
+				ctx := context.Background()
+				ma, ca := newManager(t, st)
+				mb, _ := newManager(t, st)
+				ca.Advance(2 * time.Second) // replica A's clock runs ahead of B's
+				addAlice(t, ma)
+				ssa, ssb := selfService(t, ma, typ), selfService(t, mb, typ)
+				token := linkToken(t, ssa)
+				x, err := ssa.OpenLink(ctx, token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := ssa.Enroll(ctx, &x, typ, "+15550000001"); err != nil {
+					t.Fatal(err)
+				}
+				y, err := ssb.OpenLink(ctx, token) // the link opened again in another browser
+				if err != nil {
+					t.Fatal(err)
+				}
+				en, err := ssb.Enroll(ctx, &y, typ, "+15550000001")
+				if err != nil {
+					t.Fatalf("another browser's set-up on the replica behind: %v", err)
+				}
+				fs, err := mb.ListFactors(ctx, "alice")
+				if err != nil || len(fs) != 1 || fs[0].ID != en.Factor.ID {
+					t.Errorf("factors after another browser's set-up replaced the first: %+v %v; want its %s alone", fs, err, en.Factor.ID)
+				}
+			})
+		})
+	}
+}

@@ -102,8 +102,8 @@ type selfServicePage struct {
 // first, then sees what it did (the set-up started, SamePending), rather than load the
 // session as it was and start a second one, send a second code, and delete the first's
 // factor under it. Per process; a double click sent to two replicas is caught by
-// lifecycle.SelfService.Enroll, which finds the factor its session started (a code
-// set-up) and shows it, or answers the first's key (an app's or a device's set-up).
+// lifecycle.SelfService.Enroll, which answers the first's set-up (its key, or the
+// factor its code went to) from a record in the store.
 type formLocks struct {
 	mu sync.Mutex
 	m  map[string]*formLock

@@ -991,10 +991,13 @@ func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest strin
 			return Enrolled{Factor: s.m.factorOf(f, time.Time{}), Output: map[string]any{}}, s.save(ctx, sess)
 		}
 	}
-	if page.Destination == "" && page.Activation != builtin.PageAtOnce && sess.rec.Hash != "" {
-		// A key or a device's activation code, shown once: the same form posted again to
-		// another replica shows the first's, never a second (enrollOnce).
-		return s.enrollOnce(ctx, sess, typ, func() (Enrolled, error) { return s.enrollNew(ctx, sess, typ, page, in, tag) })
+	if page.Activation != builtin.PageAtOnce && sess.rec.Hash != "" {
+		if page.Destination == "" {
+			dest = "" // none, whatever the form sent
+		}
+		// The same form posted again to another replica shows the first's set-up, never
+		// a second key, nor a second code (enrollOnce).
+		return s.enrollOnce(ctx, sess, typ, dest, func() (Enrolled, error) { return s.enrollNew(ctx, sess, typ, page, in, tag) })
 	}
 	return s.enrollNew(ctx, sess, typ, page, in, tag)
 }
@@ -1041,14 +1044,16 @@ func (s *SelfService) enrollNew(ctx context.Context, sess *Session, typ string, 
 // StartSignInOnce's.
 const enrollOnceProvider = "selfservice:enroll"
 
-// enrollOnce runs enroll, which starts an enrollment of typ that shows a secret once (an
-// authenticator app's key, a push device's activation code) in the stored session sess,
-// once per session, type and the enrollment the session had under way when it was
-// loaded, within SignInAgain, across replicas. The set-up form posted twice (a double
-// click) that a load balancer sends to two replicas would otherwise make two: the second
-// replica, which loaded the session before the first saved it, replaced the first's
-// factor under it (or, both reading before either stored, left two pending), and the
-// key the browser showed need not be the one the session waits for. The second post
+// enrollOnce runs enroll, which starts an enrollment of typ (to dest, for a type that
+// sends codes) in the stored session sess, once per session, type, destination and the
+// enrollment the session had under way when it was loaded, within SignInAgain, across
+// replicas. The set-up form posted twice (a double click) that a load balancer sends to
+// two replicas would otherwise make two: the second replica, which loaded the session
+// before the first saved it, replaced the first's factor under it (or, both reading
+// before either stored, left two pending), and the key the browser showed need not be
+// the one the session waits for; of a code set-up whose posts both read the factors
+// before either stored its own (startedElsewhere's race), one answered that the number
+// is taken, by the set-up it started itself. The second post
 // waits for the first's answer while it runs, then answers the same factor and key, with
 // the session as the first saved it. A post that loaded the session after the first
 // saved it has another record: it starts again, as on one replica. So has a set-up the
@@ -1059,7 +1064,7 @@ const enrollOnceProvider = "selfservice:enroll"
 // by a hash of the session's cookie, and what it answers, the key itself, is sealed with
 // a key derived from the cookie too: the store, which holds only the cookie's hash, can
 // open neither.
-func (s *SelfService) enrollOnce(ctx context.Context, sess *Session, typ string, enroll func() (Enrolled, error)) (Enrolled, error) {
+func (s *SelfService) enrollOnce(ctx context.Context, sess *Session, typ, dest string, enroll func() (Enrolled, error)) (Enrolled, error) {
 	cookie, loaded, after := sess.Cookie, sess.State.Enrolling, ""
 	aead := onceAEAD(cookie)
 	// The lease covers a slow store; one whose replica died is taken over once it passes.
@@ -1067,7 +1072,7 @@ func (s *SelfService) enrollOnce(ctx context.Context, sess *Session, typ string,
 	for range enrollOnceChain {
 		// after: the set-up a record answered that the session has since moved on from
 		// (confirmed, replaced): the set-up started after it has a record of its own.
-		id := sha256.Sum256([]byte("emfa enroll once\x00" + cookie + "\x00" + typ + "\x00" + loaded + "\x00" + after))
+		id := sha256.Sum256([]byte("emfa enroll once\x00" + cookie + "\x00" + typ + "\x00" + dest + "\x00" + loaded + "\x00" + after))
 		key := store.IdempotencyKey{Provider: enrollOnceProvider, WebhookID: hex.EncodeToString(id[:]), Fingerprint: typ}
 		ad := []byte(key.WebhookID)
 		var out Enrolled

@@ -2,6 +2,7 @@ package lifecycle_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,4 +253,72 @@ func TestReviewSetUpReplacedOnAReplicaBehind(t *testing.T) {
 			})
 		})
 	}
+}
+
+// listHooked runs onList inside its nth ListFactors call, before it returns.
+type listHooked struct {
+	*hookedStore
+	n      int
+	onList func()
+}
+
+func (s *listHooked) ListFactors(ctx context.Context, userID string) ([]store.Factor, error) {
+	fs, err := s.hookedStore.Store.ListFactors(ctx, userID)
+	if s.n--; s.n == 0 && s.onList != nil {
+		s.onList()
+	}
+	return fs, err
+}
+
+// TestReviewCodeSetUpPostedTwiceBothBeforeEitherStored: a code set-up posted twice to two
+// replicas, the second run whole while the first has read the user's factors but not yet
+// stored its own (the race bafda81 left): one code goes out, and both answer one factor.
+func TestReviewCodeSetUpPostedTwiceBothBeforeEitherStored(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		var sent atomic.Int64
+		ha := &listHooked{hookedStore: &hookedStore{Store: st, SelfService: st.(store.SelfService)}}
+		hb := &hookedStore{Store: st, SelfService: st.(store.SelfService)}
+		ma, _ := newManagerSending(t, ha, &hookSender{sent: &sent})
+		mb, _ := newManagerSending(t, hb, &hookSender{sent: &sent})
+		addAlice(t, ma)
+		ssa, ssb := selfService(t, ma, "smsotp"), selfService(t, mb, "smsotp")
+		sessA, err := ssa.OpenLink(ctx, linkToken(t, ssa))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessB, err := ssb.Session(ctx, sessA.Cookie)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var enB lifecycle.Enrolled
+		var errB error
+		done, waiting := make(chan struct{}), make(chan struct{})
+		hb.onWait = func() { close(waiting) }
+		// The first's reads of the factors: startedElsewhere's, then replaceStarted's. The
+		// first goes on once the second is done, or waits for it.
+		ha.n, ha.onList = 2, func() {
+			go func() {
+				defer close(done)
+				enB, errB = ssb.Enroll(ctx, &sessB, "smsotp", "+15550000001")
+			}()
+			select {
+			case <-waiting:
+			case <-done:
+			}
+		}
+		enA, errA := ssa.Enroll(ctx, &sessA, "smsotp", "+15550000001")
+		<-done
+		if n := sent.Load(); n != 1 || errA != nil || errB != nil || enA.Factor.ID != enB.Factor.ID {
+			t.Errorf("one set-up posted twice: %d codes sent, factors %q (%v) and %q (%v); want 1 code, one factor, no error",
+				n, enA.Factor.ID, errA, enB.Factor.ID, errB)
+		}
+		sess, err := ssb.Session(ctx, sessA.Cookie)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f, err := ssb.Pending(ctx, sess); err != nil || f.ID != enA.Factor.ID {
+			t.Errorf("pending after both: %+v %v; want %s", f, err, enA.Factor.ID)
+		}
+	})
 }

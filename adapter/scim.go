@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -1180,10 +1182,23 @@ func (api *syncAPI) listUsers(c echo.Context) error {
 		// Every user, page by page: totalResults is the whole count. With an externalId
 		// (Okta and Entra ask so), the users of that externalId alone, by the store's
 		// index: those are matched on every clause below as every user would be. "" is
-		// every user without one, read so.
+		// every user without one, read so. With an e-mail address or a display name
+		// (Entra's matching attributes), the users whose one folds as one of the value's
+		// case variants does, by the store's indexes: every user the clause matches, and
+		// those are matched below.
 		var q lifecycle.UserQuery
 		if i := slices.IndexFunc(clauses, func(cl scimClause) bool { return cl.attr == "externalid" && cl.value != "" }); i >= 0 {
 			q.ExternalID = clauses[i].value
+		}
+		for _, cl := range clauses {
+			keys, ok := foldKeys(cl.value)
+			switch {
+			case !ok:
+			case (cl.attr == "emails" || cl.attr == "emails.value") && q.Emails == nil:
+				q.Emails = keys
+			case cl.attr == "displayname" && q.DisplayNames == nil:
+				q.DisplayNames = keys
+			}
 		}
 		cursor := ""
 		for {
@@ -1217,6 +1232,47 @@ func (api *syncAPI) listUsers(c echo.Context) error {
 		page = matched[lo:min(lo+count, len(matched))]
 	}
 	return api.writeUserList(c, len(matched), start, page)
+}
+
+// maxFoldKeys is the most case variants of a value looked up by the store's index;
+// a value of more (many letters outside ASCII) is matched against every user.
+const maxFoldKeys = 64
+
+// foldKeys is what every text equal to v regardless of case (strings.EqualFold, as
+// userMatches compares e-mail addresses and display names) folds to (store.FoldText):
+// the store selects the users of those keys, and no other can match v. ok is false
+// when the store cannot select them so: for "" (a user without a profile has none),
+// for text not UTF-8 or with U+FFFD (EqualFold reads an invalid byte as U+FFFD), or
+// when v has more than maxFoldKeys variants.
+func foldKeys(v string) (keys []string, ok bool) {
+	if v == "" || !utf8.ValidString(v) || strings.ContainsRune(v, utf8.RuneError) {
+		return nil, false
+	}
+	keys = []string{""}
+	for _, r := range v {
+		// The folded forms of r's case variants: one for an ASCII letter (the Kelvin
+		// sign and the long s fold to theirs), each of its own for most others.
+		var forms []string
+		for f := r; ; {
+			if s := store.FoldText(string(f)); !slices.Contains(forms, s) {
+				forms = append(forms, s)
+			}
+			if f = unicode.SimpleFold(f); f == r {
+				break
+			}
+		}
+		if len(keys)*len(forms) > maxFoldKeys {
+			return nil, false
+		}
+		next := make([]string, 0, len(keys)*len(forms))
+		for _, k := range keys {
+			for _, s := range forms {
+				next = append(next, k+s)
+			}
+		}
+		keys = next
+	}
+	return keys, true
 }
 
 // userNamed is the user named name, or none.

@@ -55,7 +55,12 @@ type UserQuery struct {
 	// it, byte for byte (SCIM's externalId is caseExact), by an index on that attribute:
 	// an IdP looks a user up by it before each create or update.
 	ExternalID string
-	After      string // names after it, folded (the cursor); "" from the first
+	// Emails and DisplayNames, when not nil, keep only users whose e-mail address
+	// (display name) folds (FoldText) to one of them, by an index on that fold: an IdP
+	// looks a user up by either, case-insensitively (SCIM's caseExact false). Each is
+	// folded already; an empty list selects none.
+	Emails, DisplayNames []string
+	After                string // names after it, folded (the cursor); "" from the first
 	// Offset skips that many of the users selected (after After): a page by its
 	// position, as SCIM asks for one (startIndex). The database still steps over them,
 	// but along the index, without reading their records.

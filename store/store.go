@@ -102,6 +102,15 @@ func FoldName(name string) string {
 	return string(b)
 }
 
+// FoldText is text as the indexes on users' e-mail addresses and display names key it:
+// ASCII letters in lower case, the Kelvin sign as "k" and the long s as "s" (the two
+// other letters whose case folds to ASCII), every other byte as it is. Two texts equal
+// regardless of case (strings.EqualFold) fold to the same text when they are ASCII but
+// for those two; of others, the caller folds each case variant (SCIM's filters).
+func FoldText(s string) string { return FoldName(foldToASCII.Replace(s)) }
+
+var foldToASCII = strings.NewReplacer("\u212a", "k", "\u017f", "s")
+
 // SameName reports whether a and b name the same user (FoldName).
 func SameName(a, b string) bool { return len(a) == len(b) && FoldName(a) == FoldName(b) }
 

@@ -21,3 +21,6 @@ func MigrationLockWait(first, every time.Duration) Option {
 
 // Dialed has the store's connections dialed by dial.
 func Dialed(dial pgconn.DialFunc) Option { return func(o *options) { o.dial = dial } }
+
+// FoldedOf is the dialect's expression of a folded profile column (user_profiles_*_folded).
+func FoldedOf(col string) string { return dialect{}.FoldedOf(col) }

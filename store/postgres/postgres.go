@@ -382,6 +382,12 @@ func (dialect) ByteOrder(col string) string { return col + ` COLLATE "C"` }
 // ExternalIDOf: as user_profiles_external_id has it (migration 00020).
 func (dialect) ExternalIDOf(col string) string { return `(` + col + ` ->> 'scim.externalId')` }
 
+// FoldedOf: as user_profiles_email_folded and _display_name_folded have it (migration
+// 00021); lower() under COLLATE "C" folds ASCII only, as store.FoldText does.
+func (dialect) FoldedOf(col string) string {
+	return "lower(replace(replace(" + col + ", '\u212a', 'k'), '\u017f', 's') COLLATE \"C\")"
+}
+
 // LockKeys takes an advisory lock on the hash of each key, held to the end of tx: every
 // instance sharing the database queues on it, and ReserveSend's count, a later statement
 // under READ COMMITTED, sees every send committed by an earlier holder. The function scan

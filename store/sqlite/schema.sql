@@ -1,4 +1,4 @@
--- version 19
+-- version 20
 -- Written from the migrations by the schema snapshot test (snapshot.go): do not edit.
 CREATE TABLE goose_db_version (
 		id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -194,6 +194,8 @@ BEGIN
     UPDATE user_profiles SET revision = OLD.revision + 1 WHERE user_id = NEW.user_id;
 END;
 CREATE INDEX user_profiles_external_id ON user_profiles (json_extract(attributes, '$."scim.externalId"'));
+CREATE INDEX user_profiles_email_folded ON user_profiles (lower(replace(replace(email, 'K', 'k'), 'ſ', 's')));
+CREATE INDEX user_profiles_display_name_folded ON user_profiles (lower(replace(replace(display_name, 'K', 'k'), 'ſ', 's')));
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, 1);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (1, 1);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (2, 1);
@@ -214,3 +216,4 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (16, 1);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (17, 1);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (18, 1);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (19, 1);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (20, 1);

@@ -438,6 +438,12 @@ func (dialect) ExternalIDOf(col string) string {
 	return `json_extract(` + col + `, '$."scim.externalId"')`
 }
 
+// FoldedOf: as user_profiles_email_folded and _display_name_folded have it (migration
+// 00020); the built-in lower folds ASCII only, as store.FoldText does.
+func (dialect) FoldedOf(col string) string {
+	return "lower(replace(replace(" + col + ", '\u212a', 'k'), '\u017f', 's'))"
+}
+
 // LockKeys has nothing to do: the writer's transactions BEGIN IMMEDIATE, so ReserveSend's
 // holds the database's write lock from its start, and no other reservation, from this
 // process or another, can record a send until it ends.

@@ -683,8 +683,8 @@ func (s *Store) CountUserRecords(ctx context.Context, q store.UserQuery) (int, e
 	return n, nil
 }
 
-// userWhere is the conditions on users u of q's Prefix, Group, Disabled and ExternalID,
-// their values added by arg.
+// userWhere is the conditions on users u of q's Prefix, Group, Disabled, ExternalID,
+// Emails and DisplayNames, their values added by arg.
 func (s *Store) userWhere(q store.UserQuery, arg func(any) string) []string {
 	var where []string
 	// By folded name (users_name_folded's key, unique): the order, the prefix and the
@@ -704,6 +704,26 @@ func (s *Store) userWhere(q store.UserQuery, arg func(any) string) []string {
 	if q.ExternalID != "" {
 		// The attribute unqualified, as user_profiles_external_id names it.
 		where = append(where, "u.id IN (SELECT user_id FROM user_profiles WHERE "+s.d.ExternalIDOf("attributes")+" = "+arg(q.ExternalID)+")")
+	}
+	// The columns folded as user_profiles_email_folded and _display_name_folded have them.
+	for _, by := range []struct {
+		col  string
+		keys []string
+	}{{"email", q.Emails}, {"display_name", q.DisplayNames}} {
+		if by.keys == nil {
+			continue
+		}
+		var in []string
+		for _, k := range by.keys {
+			if !s.namesNothing(k) { // a key no text column holds matches none
+				in = append(in, arg(k))
+			}
+		}
+		if len(in) == 0 {
+			where = append(where, "1 = 0")
+			continue
+		}
+		where = append(where, "u.id IN (SELECT user_id FROM user_profiles WHERE "+s.d.FoldedOf(by.col)+" IN ("+strings.Join(in, ", ")+"))")
 	}
 	return where
 }

@@ -42,6 +42,9 @@ type Dialect interface {
 	// text, NULL when there is none) of the attributes column col of user_profiles, as
 	// the index on it is made: a query names the column as the index does.
 	ExternalIDOf(col string) string
+	// FoldedOf returns the expression of the text column col of user_profiles folded
+	// as store.FoldText folds it, as the indexes on email and display_name are made.
+	FoldedOf(col string) string
 	// LockKeys makes ReserveSend's count and insert one atomic step across processes:
 	// called in a unit's transaction (e) before the count, it holds until the unit ends whatever lock keeps every
 	// other reservation of these keys (sorted, distinct) from recording a send meanwhile.

@@ -24,6 +24,7 @@ var adminTests = []struct {
 	{"ListUserRecords", testListUserRecords},
 	{"UserRecordsByPosition", testUserRecordsByPosition},
 	{"UserRecordsByExternalID", testUserRecordsByExternalID},
+	{"UserRecordsByFoldedProfile", testUserRecordsByFoldedProfile},
 	{"LastUsed", testLastUsed},
 	{"ListPendingFactors", testListPendingFactors},
 	{"ExpireFactor", testExpireFactor},

@@ -567,8 +567,35 @@ func (api *syncAPI) listGroups(c echo.Context) error {
 			return scimErr(400, "invalidFilter", "cannot filter groups on "+cl.attr)
 		}
 	}
-	gs, err := api.o.Queue.Store.ListGroups(c.Request().Context())
-	if err != nil {
+	ctx := c.Request().Context()
+	if len(clauses) == 0 {
+		// The store counts the groups and reads the page's alone: an IdP's import pages
+		// through all of them, startIndex after startIndex.
+		page, total, err := api.o.Queue.Store.GroupPage(ctx, start-1, count)
+		if err != nil {
+			return err
+		}
+		return api.writeGroupList(c, total, start, page)
+	}
+	// With a displayName (Entra ID looks a group up so before it creates one) or an id,
+	// the group of it alone, matched on every clause below as every group would be.
+	var gs []store.Group
+	var one func(context.Context, string) (store.Group, error)
+	i := slices.IndexFunc(clauses, func(cl scimClause) bool { return cl.attr == "displayname" })
+	if i >= 0 {
+		one = api.o.Queue.Store.GetGroupByName
+	} else if i = slices.IndexFunc(clauses, func(cl scimClause) bool { return cl.attr == "id" }); i >= 0 {
+		one = api.o.Queue.Store.GetGroup
+	}
+	if one != nil {
+		g, err := one(ctx, clauses[i].value)
+		switch {
+		case err == nil:
+			gs = []store.Group{g}
+		case !errorsIsNotFound(err):
+			return err
+		}
+	} else if gs, err = api.o.Queue.Store.ListGroups(ctx); err != nil {
 		return err
 	}
 	var matched []store.Group
@@ -592,6 +619,11 @@ func (api *syncAPI) listGroups(c echo.Context) error {
 	if start <= len(matched) {
 		page = matched[start-1 : min(len(matched), start-1+count)]
 	}
+	return api.writeGroupList(c, len(matched), start, page)
+}
+
+// writeGroupList answers a listing of total groups with page, those from start.
+func (api *syncAPI) writeGroupList(c echo.Context, total, start int, page []store.Group) error {
 	// The page's members in one read, not one (or more) per group: the version is of
 	// them, so they are read with excludedAttributes=members too.
 	names := make([]string, len(page))
@@ -611,7 +643,7 @@ func (api *syncAPI) listGroups(c echo.Context) error {
 		}
 		out[i] = groupResourceOf(c, g, refs, !excludesMembers(c))
 	}
-	return writeSCIM(c, http.StatusOK, listResponse(len(matched), start, out))
+	return writeSCIM(c, http.StatusOK, listResponse(total, start, out))
 }
 
 // --- discovery ---

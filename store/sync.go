@@ -235,6 +235,10 @@ type SyncQueue interface {
 	// user's groups).
 	GetGroupsByName(ctx context.Context, names []string) ([]Group, error)
 	ListGroups(ctx context.Context) ([]Group, error) // by name
+	// GroupPage returns limit groups of ListGroups' from offset (0-based), and the
+	// number of groups: a page by its position, as SCIM asks for one (startIndex),
+	// without reading the others.
+	GroupPage(ctx context.Context, offset, limit int) ([]Group, int, error)
 	// GroupMembers returns the members of groups (their ID and Name), by group name, in
 	// one read, each group's in the order of ListUserRecords (name regardless of ASCII
 	// case); a group without members has none in the map.

@@ -26,6 +26,7 @@ var groupTests = []struct {
 	{"ConcurrentGroupChangeCreate", testConcurrentGroupChangeCreate},
 	{"GroupRevisionMembers", testGroupRevisionMembers},
 	{"GroupsByName", testGroupsByName},
+	{"GroupPage", testGroupPage},
 	{"GroupMembers", testGroupMembers},
 	{"GroupWriteWithUserBatch", func(t *testing.T, s store.Store) { GroupWriteWithUserBatch(t, s, 10) }},
 }

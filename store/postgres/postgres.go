@@ -383,7 +383,7 @@ func (dialect) ByteOrder(col string) string { return col + ` COLLATE "C"` }
 func (dialect) ExternalIDOf(col string) string { return `(` + col + ` ->> 'scim.externalId')` }
 
 // FoldedOf: as user_profiles_email_folded and _display_name_folded have it (migration
-// 00021); lower() under COLLATE "C" folds ASCII only, as store.FoldText does.
+// 00022); lower() under COLLATE "C" folds ASCII only, as store.FoldText does.
 func (dialect) FoldedOf(col string) string {
 	return "lower(replace(replace(" + col + ", '\u212a', 'k'), '\u017f', 's') COLLATE \"C\")"
 }

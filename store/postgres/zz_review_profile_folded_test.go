@@ -9,9 +9,9 @@ import (
 
 // TestReviewProfileFoldedIndexes: a lookup of users by e-mail address or display name
 // folded (store.UserQuery.Emails, DisplayNames), as the store writes it, uses the index
-// migration 21 makes on that expression.
+// migration 22 makes on that expression.
 func TestReviewProfileFoldedIndexes(t *testing.T) {
-	db, _ := schemaAt(t, 21)
+	db, _ := schemaAt(t, 22)
 	tx, err := db.BeginTx(t.Context(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
@@ -19,7 +21,8 @@ import (
 // code passing after it signs a disabled user in.
 func TestReviewCodeWaitingSeesUserDisabled(t *testing.T) {
 	sv := testdb.Connect(t)
-	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	schema := sv.NewSchema(t)
+	dsn := sv.SchemaDSN(t, schema)
 	ctx := context.Background()
 	open := func(app string) store.Store {
 		s, err := postgres.Open(ctx, dsn+"&application_name="+app)
@@ -98,8 +101,23 @@ func TestReviewCodeWaitingSeesUserDisabled(t *testing.T) {
 		if changedFirst && !errors.Is(errD, store.ErrInactive) {
 			t.Errorf("%s waiting for its factor's row while the user's disable committed: %v, want %v", c.name, errD, store.ErrInactive)
 		}
-		if !changedFirst && errD != nil {
-			t.Errorf("%s: the disable waited for the decision, which then: %v, want nil", c.name, errD)
+		// The disable waited (for the factor's row, which it writes: its user_disabled): the
+		// decision may go first and pass, the disable writing the factor after it, or after
+		// the disable and find it. A decision that passed with the disable's write before
+		// its own is the failure.
+		switch {
+		case !changedFirst && errD == nil:
+			var factorBy, userBy string
+			q := `SELECT f.xmin::text, u.xmin::text FROM ` + pgx.Identifier{schema, "factors"}.Sanitize() + ` f JOIN ` +
+				pgx.Identifier{schema, "users"}.Sanitize() + ` u ON u.id = f.user_id WHERE f.id = $1`
+			if err := sv.Admin.QueryRow(ctx, q, fid).Scan(&factorBy, &userBy); err != nil {
+				t.Fatal(err)
+			}
+			if factorBy != userBy {
+				t.Errorf("%s passed, and the disable (transaction %s) did not write the factor after it (last written by %s)", c.name, userBy, factorBy)
+			}
+		case !changedFirst && !errors.Is(errD, store.ErrInactive):
+			t.Errorf("%s: the disable waited, and the decision then: %v, want nil or %v", c.name, errD, store.ErrInactive)
 		}
 	}
 }

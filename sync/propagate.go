@@ -297,15 +297,41 @@ func (q *Queue) addedSince(ctx context.Context, group string, t time.Time) ([]st
 
 // overtaken says whether a propagation of e's user queued after e was carried out
 // before it (e was a dead letter meanwhile, retried since).
+// It reads them all, page by page: the queue keeps a user's done propagations 7 days, and
+// a thousand older ones listed first hid the one that went before e.
 func (q *Queue) overtaken(ctx context.Context, e store.QueuedEvent) (bool, error) {
-	done, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueueDone, Key: e.Key, Limit: 1000})
-	if err != nil {
-		return false, err
-	}
-	return slices.ContainsFunc(done, func(l store.QueuedEvent) bool {
-		return l.Time.After(e.Time) || l.Time.Equal(e.Time) && l.Seq > e.Seq
-	}), nil
+	var found bool
+	err := q.eachEvent(ctx, store.QueueFilter{State: store.QueueDone, Key: e.Key}, func(l store.QueuedEvent) bool {
+		found = l.Time.After(e.Time) || l.Time.Equal(e.Time) && l.Seq > e.Seq
+		return !found
+	})
+	return found, err
 }
+
+// eachEvent calls fn with each event f selects, by seq, reading them a page of
+// eventPage at a time to the last, until fn returns false. f's AfterSeq and Limit are
+// its own.
+func (q *Queue) eachEvent(ctx context.Context, f store.QueueFilter, fn func(store.QueuedEvent) bool) error {
+	f.AfterSeq, f.Limit = 0, eventPage
+	for {
+		page, err := q.Store.ListEvents(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, l := range page {
+			if !fn(l) {
+				return nil
+			}
+		}
+		if len(page) < f.Limit {
+			return nil
+		}
+		f.AfterSeq = page[len(page)-1].Seq
+	}
+}
+
+// eventPage is how many events eachEvent reads at a time.
+const eventPage = 1000
 
 // laterPending are the propagations of e's user queued after e, waiting behind it.
 func (q *Queue) laterPending(ctx context.Context, e store.QueuedEvent) ([]provider.LifecycleEvent, error) {

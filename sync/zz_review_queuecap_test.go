@@ -1,0 +1,82 @@
+package sync_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+)
+
+// doneBacklog puts n propagations to duo of user's updates, dated before at, straight into
+// the queue, done (dropped: the queue keeps done rows 7 days, however they finished).
+func doneBacklog(t *testing.T, q interface {
+	Propagations(context.Context, provider.LifecycleEvent) ([]store.QueuedEvent, error)
+}, sq store.SyncQueue, user string, at time.Time, n int) {
+	t.Helper()
+	ctx := context.Background()
+	var rows []store.QueuedEvent
+	for i := range n {
+		u := ev(fmt.Sprintf("old%04d", i), provider.EventUserUpdate, user, at.Add(-time.Duration(n-i)*time.Millisecond))
+		u.DisplayName = str("x")
+		r, err := q.Propagations(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r...)
+	}
+	if got, err := sq.EnqueueEvents(ctx, rows, at); err != nil || got != n {
+		t.Fatalf("the backlog: %d, %v", got, err)
+	}
+	got, err := sq.DropPending(ctx, store.PropagationSource("duo"), "done: ", at, func(int) store.AuditEvent {
+		return store.AuditEvent{Time: at, Actor: "test", Resource: "sync.drop", Outcome: "SUCCESS"}
+	})
+	if err != nil || got != n {
+		t.Fatalf("the backlog done: %d, %v", got, err)
+	}
+}
+
+// TestReviewDeadCreateRetriedPastAThousandDone: TestDeadCreateRetriedAfterMembership with
+// a thousand older propagations of the user done and kept (the queue keeps done rows 7
+// days). overtaken read the first thousand done propagations of the user's key by seq,
+// all older than the create, so it did not see the membership propagated (and skipped by
+// the vendor) while the create was a dead letter: the retried create went without the
+// user's groups, and the vendor never had dan in eng.
+func TestReviewDeadCreateRetriedPastAThousandDone(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		q.MaxAttempts = 2
+		duo := &groupVendor{vendor: newVendor("duo"), groups: map[string][]string{}}
+		q.Propagators = []provider.LifecyclePropagator{duo}
+		doneBacklog(t, q, q.Store, "dan", clk.Now().Add(-2*time.Minute), 1000)
+
+		duo.failing(provider.EventUserCreate, true)
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "dan", clk.Now().Add(-time.Minute))})
+		for range 2 {
+			drain(t, q)
+			clk.Advance(time.Hour)
+		}
+		add := ev("2", provider.EventGroupMemberAdd, "dan", clk.Now().Add(-time.Second))
+		add.Group = "eng"
+		q.Enqueue(ctx, []provider.LifecycleEvent{add})
+		drain(t, q)
+		if u, err := m.GetUser(ctx, "dan"); err != nil || !slices.Equal(u.Groups, []string{"eng"}) {
+			t.Fatalf("dan in emfa: %+v, %v; want in eng", u, err)
+		}
+		duo.failing(provider.EventUserCreate, false)
+		if n, err := q.RetryDead(ctx, "ops", 0); n != 1 || err != nil {
+			t.Fatalf("retry = %d, %v", n, err)
+		}
+		drain(t, q)
+		duo.mu.Lock()
+		defer duo.mu.Unlock()
+		if got := duo.groups["dan"]; !slices.Equal(got, []string{"eng"}) {
+			t.Errorf("dan's groups at the vendor: %q, want [eng] as in emfa", got)
+		}
+	})
+}

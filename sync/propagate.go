@@ -393,15 +393,22 @@ func (q *Queue) reconcileEvent(ctx context.Context, e store.QueuedEvent, ev prov
 		return ev, false, "", "older than a change of the user applied since, propagated on its own", nil
 	}
 	if ev.Type == provider.EventUserCreate {
-		deads, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueueDead, Key: e.Key, Limit: 1000})
+		// Its dead deletions alone, all of them: a thousand other dead letters of the
+		// user's listed first hid the deletion.
+		var dd *store.QueuedEvent
+		err := q.eachEvent(ctx, store.QueueFilter{State: store.QueueDead, Key: e.Key, Types: []string{provider.EventUserDelete}},
+			func(d store.QueuedEvent) bool {
+				if d.Seq != e.Seq && !d.Time.After(ev.Time) {
+					dd = &d
+				}
+				return dd == nil
+			})
 		if err != nil {
 			return ev, false, "", "", err
 		}
-		for _, d := range deads {
-			if d.Type == provider.EventUserDelete && d.Seq != e.Seq && !d.Time.After(ev.Time) {
-				return ev, false, fmt.Sprintf("not propagated: a deletion of the user before it is dead letter %d, and the vendor "+
-					"would give the old account to the new user; retry that dead letter, then this one", d.Seq), "", nil
-			}
+		if dd != nil {
+			return ev, false, fmt.Sprintf("not propagated: a deletion of the user before it is dead letter %d, and the vendor "+
+				"would give the old account to the new user; retry that dead letter, then this one", dd.Seq), "", nil
 		}
 	} else if refresh == nil {
 		return ev, true, "", note, nil

@@ -80,3 +80,65 @@ func TestReviewDeadCreateRetriedPastAThousandDone(t *testing.T) {
 		}
 	})
 }
+
+// deadBacklog puts n propagations to duo of user's updates, dated before at, straight into
+// the queue, and makes them dead letters (each claimed in turn, as the vendor failed it).
+func deadBacklog(t *testing.T, q interface {
+	Propagations(context.Context, provider.LifecycleEvent) ([]store.QueuedEvent, error)
+}, sq store.SyncQueue, user string, at time.Time, n int) {
+	t.Helper()
+	ctx := context.Background()
+	var rows []store.QueuedEvent
+	for i := range n {
+		u := ev(fmt.Sprintf("bad%04d", i), provider.EventUserUpdate, user, at.Add(-time.Duration(n-i)*time.Millisecond))
+		u.DisplayName = str("x")
+		r, err := q.Propagations(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r...)
+	}
+	if got, err := sq.EnqueueEvents(ctx, rows, at); err != nil || got != n {
+		t.Fatalf("the backlog: %d, %v", got, err)
+	}
+	for range n {
+		c, err := sq.ClaimPropagations(ctx, "duo", "test", 1, at, at.Add(time.Minute))
+		if err != nil || len(c) != 1 {
+			t.Fatalf("claim: %d, %v", len(c), err)
+		}
+		if err := sq.FinishEvent(ctx, c[0].Seq, "test", store.QueueDead, "vendor answered 400", false, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestReviewRehireAfterDeadDeletePastAThousandDead: TestRehireAfterDeadDelete with a
+// thousand older dead letters of the user (a vendor that refused its updates). The check
+// read the first thousand dead propagations of the user's key by seq and did not find the
+// dead deletion past them: the new user's create went to the vendor, which gave it the
+// old account, with its phone and devices.
+func TestReviewRehireAfterDeadDeletePastAThousandDead(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, m, clk := newQueue(t, st)
+		q.MaxAttempts = 1
+		duo := newVendor("duo")
+		q.Propagators = []provider.LifecyclePropagator{duo}
+		t0 := clk.Now().Add(-time.Hour)
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "rob", t0)})
+		drain(t, q)
+		deadBacklog(t, q, q.Store, "rob", t0.Add(30*time.Second), 1000)
+		duo.failing(provider.EventUserDelete, true)
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("2", provider.EventUserDelete, "rob", t0.Add(time.Minute))})
+		drain(t, q)
+		duo.failing(provider.EventUserDelete, false)
+		q.Enqueue(ctx, []provider.LifecycleEvent{ev("3", provider.EventUserCreate, "rob", t0.Add(2*time.Minute))})
+		drain(t, q)
+		if s := userState(t, m, "rob"); s != "active" {
+			t.Fatalf("rob is %s in emfa", s)
+		}
+		if got := duo.got(); len(got) != 1 {
+			t.Errorf("the vendor got %q, want the first create alone (the new rob's create a dead letter)", got)
+		}
+	})
+}

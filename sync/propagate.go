@@ -256,22 +256,24 @@ func (q *Queue) renamedSince(ctx context.Context, e store.QueuedEvent, group str
 	}
 	after := e
 	for {
-		done, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueueDone, Source: e.Source,
-			Key: store.PropagationKey(target, "group:"+group), Types: []string{provider.EventGroupRename}, Limit: 1000})
-		if err != nil {
-			return group, err
-		}
+		// All the name's done renames, page by page: those kept (the purge keeps them
+		// while a membership is dead) may be more than a page, the older listed first.
 		var next *store.QueuedEvent
 		var to string
-		for _, l := range done {
+		err := q.eachEvent(ctx, store.QueueFilter{State: store.QueueDone, Source: e.Source,
+			Key: store.PropagationKey(target, "group:"+group), Types: []string{provider.EventGroupRename}}, func(l store.QueuedEvent) bool {
 			var lev provider.LifecycleEvent
 			if !(l.Time.After(after.Time) || l.Time.Equal(after.Time) && l.Seq > after.Seq) ||
 				json.Unmarshal(l.Body, &lev) != nil || lev.NewGroup == "" || lev.NewGroup == lev.Group {
-				continue
+				return true
 			}
 			if next == nil || l.Time.Before(next.Time) || l.Time.Equal(next.Time) && l.Seq < next.Seq {
 				next, to = &l, lev.NewGroup
 			}
+			return true
+		})
+		if err != nil {
+			return group, err
 		}
 		if next == nil {
 			return group, nil

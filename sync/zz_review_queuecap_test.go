@@ -142,3 +142,73 @@ func TestReviewRehireAfterDeadDeletePastAThousandDead(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewDeadMembershipRetriedPastAThousandRenames: a member add dead-lettered, its
+// group renamed since, the dead letter retried: the add goes under the new name
+// (renamedSince) however many older renames of the group's name are kept done (the purge
+// keeps a rename while an older membership of its vendor is dead or pending). It read the
+// first thousand done renames of the name by seq, all older than the add: the add went
+// under the old name and created it anew at the vendor for alice alone.
+func TestReviewDeadMembershipRetriedPastAThousandRenames(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, _, clk := newQueue(t, st)
+		q.MaxAttempts = 1
+		duo := &namedGroups{vendor: newVendor("duo"), groups: map[string][]string{}}
+		q.Propagators = []provider.LifecyclePropagator{duo}
+		at := clk.Now().Add(-time.Minute)
+		member := func(id, typ, user, group string, d time.Duration) provider.LifecycleEvent {
+			e := ev(id, typ, user, at.Add(d))
+			e.Group = group
+			return e
+		}
+		var old []store.QueuedEvent
+		for i := range 1000 {
+			r := member(fmt.Sprintf("r%04d", i), provider.EventGroupRename, "", "Eng", -time.Duration(1000-i)*time.Millisecond)
+			r.NewGroup = fmt.Sprintf("Eng%04d", i)
+			rows, err := q.Propagations(ctx, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old = append(old, rows...)
+		}
+		if n, err := q.Store.EnqueueEvents(ctx, old, at); err != nil || n != 1000 {
+			t.Fatalf("the old renames: %d, %v", n, err)
+		}
+		if n, err := q.Store.DropPending(ctx, store.PropagationSource("duo"), "done: ", at, func(int) store.AuditEvent {
+			return store.AuditEvent{Time: at, Actor: "test", Resource: "sync.drop", Outcome: "SUCCESS"}
+		}); err != nil || n != 1000 {
+			t.Fatalf("the old renames done: %d, %v", n, err)
+		}
+
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "alice", at),
+			ev("2", provider.EventUserCreate, "bob", at), member("3", provider.EventGroupMemberAdd, "bob", "Eng", time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, q)
+		duo.failing(provider.EventGroupMemberAdd, true)
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{member("4", provider.EventGroupMemberAdd, "alice", "Eng", 2*time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, q)
+		duo.failing(provider.EventGroupMemberAdd, false)
+		rename := member("5", provider.EventGroupRename, "", "Eng", 3*time.Second)
+		rename.NewGroup = "Platform"
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{rename}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, q)
+		if n, err := q.RetryDead(ctx, "ops", 0); err != nil || n != 1 {
+			t.Fatalf("RetryDead = %d, %v; want the membership's dead letter", n, err)
+		}
+		drain(t, q)
+		duo.mu.Lock()
+		defer duo.mu.Unlock()
+		if got := duo.groups["Platform"]; !slices.Contains(got, "alice") || !slices.Contains(got, "bob") {
+			t.Errorf("at the vendor Platform has %q, want alice and bob", got)
+		}
+		if m, ok := duo.groups["Eng"]; ok {
+			t.Errorf("the vendor has a group Eng again, of %q", m)
+		}
+	})
+}

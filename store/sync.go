@@ -31,7 +31,12 @@ type QueuedEvent struct {
 	Time time.Time
 	Body []byte // the event, JSON
 	// Applied: the event is in emfa's store; only its propagation remains.
-	Applied   bool
+	Applied bool
+	// Groups are the names of the groups the event finds at a vendor by name, at most two
+	// (a rename's old and new names), recorded so that a propagation lists the pending
+	// ones of its groups (QueueFilter.Groups) without reading every other group's. They
+	// are written, not listed back.
+	Groups    []string
 	State     string
 	Attempts  int
 	NextAt    time.Time
@@ -50,8 +55,11 @@ type QueueFilter struct {
 	// last event it is (events are listed by seq).
 	AfterSeq int64
 	// UpTo, when set, lists those of event time at or before it.
-	UpTo  time.Time
-	Limit int // <= 0: 100
+	UpTo time.Time
+	// Groups, when set, lists those that name one of these groups (QueuedEvent.Groups),
+	// and those queued by a version that recorded no names (before them).
+	Groups []string
+	Limit  int // <= 0: 100
 }
 
 // Propagations. An event applied to emfa's store is carried to each vendor by an event of

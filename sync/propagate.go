@@ -512,9 +512,11 @@ func (q *Queue) groupAhead(ctx context.Context, e store.QueuedEvent, ev provider
 		// name that failed once, retried after the rename, would create the old name again.
 		types = append(types, provider.EventGroupMemberAdd, provider.EventGroupMemberRemove)
 	}
-	// Page by page, to the last: the one ahead may come after any number of other groups'
-	// (a vendor failing a thousand creates holds them all pending, retried in turn).
-	f := store.QueueFilter{State: store.QueuePending, Source: e.Source, Types: types, UpTo: e.Time, Limit: groupAheadPage}
+	// Those that name its groups (the store's index of the names: a vendor failing n
+	// groups' creates holds them all pending, and reading every older one, each, was n²/2
+	// rows a retry round), and those queued without names by an older version; page by
+	// page, to the last.
+	f := store.QueueFilter{State: store.QueuePending, Source: e.Source, Types: types, UpTo: e.Time, Groups: names, Limit: groupAheadPage}
 	for {
 		pending, err := q.Store.ListEvents(ctx, f)
 		if err != nil {

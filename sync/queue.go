@@ -1179,7 +1179,7 @@ func (q *Queue) propagationsAs(ctx context.Context, e store.QueuedEvent, ev prov
 			}
 		}
 		props = append(props, store.QueuedEvent{Source: store.PropagationSource(t), EventID: e.Source + ":" + e.EventID + suffix,
-			Key: store.PropagationKey(t, e.Key), Type: e.Type, Time: ev.Time, Body: body, Applied: true})
+			Key: store.PropagationKey(t, e.Key), Type: e.Type, Time: ev.Time, Body: body, Applied: true, Groups: groupNames(ev)})
 	}
 	return props, nil
 }

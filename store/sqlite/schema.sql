@@ -1,4 +1,4 @@
--- version 20
+-- version 21
 -- Written from the migrations by the schema snapshot test (snapshot.go): do not edit.
 CREATE TABLE goose_db_version (
 		id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -139,7 +139,7 @@ CREATE TABLE sync_events (
     lease_until INTEGER NOT NULL DEFAULT 0,
     note        TEXT    NOT NULL DEFAULT '',
     created_at  INTEGER NOT NULL,
-    updated_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL, group_name TEXT, group_new TEXT,
     UNIQUE (source, event_id)
 ) STRICT;
 CREATE INDEX sync_events_key ON sync_events (order_key, state, event_time, seq);
@@ -196,6 +196,8 @@ END;
 CREATE INDEX user_profiles_external_id ON user_profiles (json_extract(attributes, '$."scim.externalId"'));
 CREATE INDEX user_profiles_email_folded ON user_profiles (lower(replace(replace(email, 'K', 'k'), 'ſ', 's')));
 CREATE INDEX user_profiles_display_name_folded ON user_profiles (lower(replace(replace(display_name, 'K', 'k'), 'ſ', 's')));
+CREATE INDEX sync_events_group ON sync_events (source, state, group_name);
+CREATE INDEX sync_events_group_new ON sync_events (source, state, group_new);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, 1);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (1, 1);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (2, 1);
@@ -217,3 +219,4 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (17, 1);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (18, 1);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (19, 1);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (20, 1);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (21, 1);

@@ -68,16 +68,22 @@ func (s *Store) EnqueueLeased(ctx context.Context, evs []store.QueuedEvent, owne
 
 // insertEventSQL adds an event, pending unless the event says otherwise, leased to $10
 // until $11 (an empty owner and 0: no lease), with eventArgs' arguments.
+// group_name and group_new are QueuedEvent.Groups, ” for none: NULL is a row queued by
+// a version that recorded no names.
 const insertEventSQL = `INSERT INTO sync_events
-	(source, event_id, order_key, type, event_time, body, applied, state, attempts, next_at, note, created_at, updated_at, owner, lease_until)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, '', $9, $9, $10, $11)`
+	(source, event_id, order_key, type, event_time, body, applied, state, attempts, next_at, note, created_at, updated_at, owner, lease_until,
+	 group_name, group_new)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, '', $9, $9, $10, $11, $12, $13)`
 
 func eventArgs(e store.QueuedEvent, owner string, leaseUntil, now time.Time) []any {
 	state := e.State
 	if state == "" {
 		state = store.QueuePending
 	}
-	return []any{e.Source, e.EventID, e.Key, e.Type, millis(e.Time), string(e.Body), e.Applied, state, millis(now), owner, millis(leaseUntil)}
+	var groups [2]string
+	copy(groups[:], e.Groups)
+	return []any{e.Source, e.EventID, e.Key, e.Type, millis(e.Time), string(e.Body), e.Applied, state, millis(now), owner, millis(leaseUntil),
+		groups[0], groups[1]}
 }
 
 // claimSQL picks the head of each key's pending events that its first verb (claimEvents,
@@ -288,6 +294,7 @@ func (s *Store) ListEvents(ctx context.Context, f store.QueueFilter) ([]store.Qu
 		args = append(args, f.Source)
 		where = append(where, fmt.Sprintf("source = $%d", len(args)))
 	}
+	n := len(where)
 	if f.Key != "" {
 		args = append(args, f.Key)
 		where = append(where, fmt.Sprintf("order_key = $%d", len(args)))
@@ -307,6 +314,26 @@ func (s *Store) ListEvents(ctx context.Context, f store.QueueFilter) ([]store.Qu
 	if !f.UpTo.IsZero() {
 		args = append(args, millis(f.UpTo))
 		where = append(where, fmt.Sprintf("event_time <= $%d", len(args)))
+	}
+	if len(f.Groups) > 0 {
+		// The rows of each of the names' columns, and those without names, each a search
+		// of sync_events_group or sync_events_group_new under the source and state, which
+		// are left out of the outer terms: as an OR of them, or with the state's term
+		// outside too, SQLite's planner (no ANALYZE) scanned every pending row instead.
+		under := strings.Join(where[:n], " AND ") // the state's and source's
+		if under != "" {
+			under += " AND "
+		}
+		where = where[n:]
+		in := make([]string, len(f.Groups))
+		for i, g := range f.Groups {
+			args = append(args, g)
+			in[i] = fmt.Sprintf("$%d", len(args))
+		}
+		names := strings.Join(in, ", ")
+		where = append(where, "seq IN (SELECT seq FROM sync_events WHERE "+under+"group_name IN ("+names+")"+
+			" UNION ALL SELECT seq FROM sync_events WHERE "+under+"group_new IN ("+names+")"+
+			" UNION ALL SELECT seq FROM sync_events WHERE "+under+"group_name IS NULL)")
 	}
 	if f.Limit <= 0 {
 		f.Limit = 100

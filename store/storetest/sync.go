@@ -30,6 +30,52 @@ var syncTests = []struct {
 	{"SyncDropPendingBatches", testSyncDropPendingBatches},
 	{"SyncStats", testSyncStats},
 	{"SyncListEventsPages", testSyncListEventsPages},
+	{"SyncListEventsGroups", testSyncListEventsGroups},
+}
+
+// testSyncListEventsGroups: ListEvents with Groups lists those that name one of them, by
+// either of their names, under the other terms (source, state, paging).
+func testSyncListEventsGroups(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	ev := func(source, id string, groups ...string) store.QueuedEvent {
+		e := queuedEvent(source, "group.rename", id, at(0))
+		e.Groups = groups
+		return e
+	}
+	if _, err := sq.EnqueueEvents(ctx, []store.QueuedEvent{ev("p", "a", "Eng"), ev("p", "b", "Eng", "Platform"),
+		ev("p", "c", "Ops"), ev("p", "d"), ev("q", "e", "Platform"), ev("p", "f", "Ops", "Eng")}, at(0)); err != nil {
+		t.Fatal(err)
+	}
+	list := func(f store.QueueFilter) []string {
+		t.Helper()
+		evs, err := sq.ListEvents(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return claimed(evs)
+	}
+	for _, c := range []struct {
+		f    store.QueueFilter
+		want []string
+	}{
+		{store.QueueFilter{State: store.QueuePending, Source: "p", Groups: []string{"Platform"}}, []string{"p group.rename user:b"}},
+		{store.QueueFilter{Source: "p", Groups: []string{"Eng"}}, []string{"p group.rename user:a", "p group.rename user:b", "p group.rename user:f"}},
+		{store.QueueFilter{Groups: []string{"Platform", "Ops"}}, []string{"p group.rename user:b", "p group.rename user:c", "q group.rename user:e", "p group.rename user:f"}},
+		{store.QueueFilter{State: store.QueueDone, Source: "p", Groups: []string{"Eng"}}, nil},
+		{store.QueueFilter{Source: "p", Groups: []string{"Eng"}, Limit: 1}, []string{"p group.rename user:a"}},
+	} {
+		if got := list(c.f); !slices.Equal(got, c.want) {
+			t.Errorf("%+v: %q, want %q", c.f, got, c.want)
+		}
+	}
+	first, err := sq.ListEvents(ctx, store.QueueFilter{Source: "p", Groups: []string{"Eng"}, Limit: 1})
+	if err != nil || len(first) != 1 {
+		t.Fatal(first, err)
+	}
+	if got, want := list(store.QueueFilter{Source: "p", Groups: []string{"Eng"}, AfterSeq: first[0].Seq}), []string{"p group.rename user:b", "p group.rename user:f"}; !slices.Equal(got, want) {
+		t.Errorf("the page after a: %q, want %q", got, want)
+	}
 }
 
 // testSyncListEventsPages: ListEvents lists by seq, AfterSeq the page after a seq, UpTo

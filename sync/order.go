@@ -40,6 +40,14 @@ func memberMark(user, group string) string { return existsMark(user) + "/group:"
 
 func groupMark(group string) string { return "group:" + group }
 
+// renameMark is the time of the newest rename from or to group applied. Nothing is held
+// to it (current): a rename is applied as it comes. MarkTime dates after it a change of
+// a member of group, whose propagation must come after the rename's (groupAhead orders
+// them by time): dated before it by a replica whose clock is behind the one that dated
+// the rename, the member's add went to the vendor first and created the new name there
+// for the member alone, and the rename then failed on the name taken.
+func renameMark(group string) string { return "group.renamed:" + group }
+
 // saysProfile reports whether ev sets any of a user's profile.
 func saysProfile(ev provider.LifecycleEvent) bool {
 	return ev.Email != nil || ev.Phone != nil || ev.Country != nil || ev.DisplayName != nil || ev.Attributes != nil
@@ -68,8 +76,15 @@ func marks(ev provider.LifecycleEvent) []string {
 		return []string{memberMark(u, ev.Group)}
 	case provider.EventGroupCreate, provider.EventGroupDelete:
 		return []string{groupMark(ev.Group)}
+	case provider.EventGroupRename:
+		// Applied as it comes; its marks date the changes after it (MarkTime).
+		var keys []string
+		for _, g := range groupNames(ev) {
+			keys = append(keys, renameMark(g))
+		}
+		return keys
 	}
-	return nil // an MFA reset (held only to the user's existence), a group rename: applied as they come
+	return nil // an MFA reset: held only to the user's existence
 }
 
 // current is what of ev is newer than what was applied of each aspect it changes: ev
@@ -149,7 +164,8 @@ func (q *Queue) Marks(ev provider.LifecycleEvent) []string { return marks(ev) }
 // queue, or a source's that gives no time of its own: SCIM's), are ordered at: t, or a
 // millisecond after the newest mark of what they change or of their user's existence,
 // profile and state (and, for a membership, of its group's existence, which current
-// holds it to as well), when that is later than t (one of t itself, as two changes of one
+// holds it to as well; for a change that names a group, of the renames from or to it,
+// renameMark), when that is later than t (one of t itself, as two changes of one
 // millisecond, is ordered by the queue's seq). The change is committed after whatever
 // left that mark, so it is the newer; dated by a clock behind the one that made the
 // mark (another replica's) it would look older, and its propagation be dropped as
@@ -166,6 +182,9 @@ func (q *Queue) MarkTime(ctx context.Context, t time.Time, evs ...provider.Lifec
 			}
 			if ev.Type == provider.EventGroupMemberAdd || ev.Type == provider.EventGroupMemberRemove {
 				keys = append(keys, groupMark(ev.Group))
+			}
+			for _, g := range groupNames(ev) {
+				keys = append(keys, renameMark(g)) // after a rename of its group (renameMark)
 			}
 		}
 	}

@@ -1010,18 +1010,19 @@ func overtakenBy(err error) bool {
 // deleted, or its user deleted and created again, each time). The later one resets every
 // factor enrolled before it, a superset of what e would, and is propagated, so e is one
 // with it.
+//
+// It reads the user's pending resets alone, all of them: a thousand of the user's other
+// events listed first hid the later reset.
 func (q *Queue) laterReset(ctx context.Context, e store.QueuedEvent) (int64, error) {
-	pending, err := q.Store.ListEvents(ctx, store.QueueFilter{State: store.QueuePending, Key: e.Key, Limit: 1000})
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range pending {
-		if l.Seq != e.Seq && l.Type == provider.EventUserMFAReset &&
-			(l.Time.After(e.Time) || l.Time.Equal(e.Time) && l.Seq > e.Seq) {
-			return l.Seq, nil
-		}
-	}
-	return 0, nil
+	var later int64
+	err := q.eachEvent(ctx, store.QueueFilter{State: store.QueuePending, Key: e.Key, Types: []string{provider.EventUserMFAReset}},
+		func(l store.QueuedEvent) bool {
+			if l.Seq != e.Seq && (l.Time.After(e.Time) || l.Time.Equal(e.Time) && l.Seq > e.Seq) {
+				later = l.Seq
+			}
+			return later == 0
+		})
+	return later, err
 }
 
 // finishApplied records e done, applied, with note, and queues props in the same commit.

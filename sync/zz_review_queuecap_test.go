@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -209,6 +210,50 @@ func TestReviewDeadMembershipRetriedPastAThousandRenames(t *testing.T) {
 		}
 		if m, ok := duo.groups["Eng"]; ok {
 			t.Errorf("the vendor has a group Eng again, of %q", m)
+		}
+	})
+}
+
+// TestReviewResetFoldedPastAThousandPending: Okta sends a reset per factor of one reset;
+// the first is one with a later reset of the user waiting behind it (laterReset), however
+// many of the user's events wait between them. laterReset read the first thousand pending
+// events of the user's key by seq and missed the later reset past them: the first was
+// applied and propagated, and the later one reset the user at the vendor again.
+func TestReviewResetFoldedPastAThousandPending(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, _, clk := newQueue(t, st)
+		duo := newVendor("duo")
+		q.Propagators = []provider.LifecyclePropagator{duo}
+		at := clk.Now().Add(-time.Hour)
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev("c", provider.EventUserCreate, "alice", at)}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, q)
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev("r1", provider.EventUserMFAReset, "alice", at.Add(time.Second))}); err != nil {
+			t.Fatal(err)
+		}
+		// A thousand of alice's updates between the two resets, not yet due (queued with a
+		// later time, so that the test does not apply them), then the second reset.
+		var rows []store.QueuedEvent
+		for i := range 1000 {
+			u := ev(fmt.Sprintf("u%04d", i), provider.EventUserUpdate, "alice", at.Add(time.Second+time.Duration(i+1)*time.Millisecond))
+			u.DisplayName = str("A")
+			body, err := json.Marshal(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, store.QueuedEvent{Source: u.Source, EventID: u.ID, Key: "user:alice", Type: u.Type, Time: u.Time, Body: body})
+		}
+		if n, err := q.Store.EnqueueEvents(ctx, rows, clk.Now().Add(24*time.Hour)); err != nil || n != 1000 {
+			t.Fatalf("the updates: %d, %v", n, err)
+		}
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev("r2", provider.EventUserMFAReset, "alice", at.Add(2*time.Second))}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, q)
+		if got := duo.got(); slices.Contains(got, provider.EventUserMFAReset+" alice") {
+			t.Errorf("the vendor got %q: the first reset propagated, though a later one waits to reset all it would", got)
 		}
 	})
 }

@@ -68,7 +68,7 @@ func (s *Store) EnqueueLeased(ctx context.Context, evs []store.QueuedEvent, owne
 
 // insertEventSQL adds an event, pending unless the event says otherwise, leased to $10
 // until $11 (an empty owner and 0: no lease), with eventArgs' arguments.
-// group_name and group_new are QueuedEvent.Groups, ” for none: NULL is a row queued by
+// group_name and group_new are QueuedEvent.Groups, the empty string for none; NULL is a row queued by
 // a version that recorded no names.
 const insertEventSQL = `INSERT INTO sync_events
 	(source, event_id, order_key, type, event_time, body, applied, state, attempts, next_at, note, created_at, updated_at, owner, lease_until,

@@ -13,7 +13,7 @@ import (
 // TestReviewListEventsGroupsTakesUnnamedRows: an event queued without group names (NULL:
 // before the names were recorded, or by a replica not yet upgraded) is listed whatever
 // groups a filter names, so that sync's groupAhead decodes it as it did before; one queued
-// with names (or ” for none) is listed only for its own.
+// with names (or the empty string for none) is listed only for its own.
 func TestReviewListEventsGroupsTakesUnnamedRows(t *testing.T) {
 	for name, open := range map[string]func(t *testing.T) *sqlstore.Store{
 		"sqlite":   func(t *testing.T) *sqlstore.Store { return openSQLite(t, "file:"+t.TempDir()+"/emfa.db") },

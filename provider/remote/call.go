@@ -210,10 +210,15 @@ func failureOutcome(err error) string {
 // send makes the request, and once more with a fresh token if a token-based
 // authentication was refused: the only retry emfa makes, since the first call was not
 // accepted. The webhook's timeout bounds all of it, token fetches included: it is the
-// longest a vendor call keeps Verify waiting.
+// longest a vendor call keeps Verify waiting. A deadline of ctx's within the timeout
+// bounds it already (the request's, with the defaults: 10s each): then no second timer,
+// which was a context, a timer and its parent's map of children on every call.
 func (e *Engine) send(ctx context.Context, target *url.URL, out outgoing, body []byte) (*response, error) {
-	ctx, cancel := context.WithTimeout(ctx, e.client.timeout)
-	defer cancel()
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > e.client.timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.client.timeout)
+		defer cancel()
+	}
 	retryable := !out.skipAuth && e.auth.tokenBased()
 	for attempt := 0; ; attempt++ {
 		var rd io.Reader

@@ -76,11 +76,17 @@ func Detach(ctx context.Context) (context.Context, context.CancelFunc) {
 // caller still waits or not. Verify hanging up (its own timeout, a broken connection) then
 // no longer cuts the send short and records FAILED for its retry while the code may be on
 // its way: what was done is recorded, and the retry gets it (contract §12).
+//
+// Without a deadline there is nothing left to bound, and the context is only detached:
+// a WithCancel there ended nothing its callers' own timers do not (each side effect sets
+// one and stops it on return), yet cost a context, and its map of children once a timer
+// was set under it, on every call; and its Done channel made a CEL transform with a
+// comprehension check for an interruption that could not come.
 func RunToEnd(ctx context.Context) (context.Context, context.CancelFunc) {
 	if limit, ok := ctx.Deadline(); ok {
 		return context.WithDeadline(context.WithoutCancel(ctx), limit)
 	}
-	return context.WithCancel(context.WithoutCancel(ctx))
+	return context.WithoutCancel(ctx), func() {}
 }
 
 // ErrInFlight: the first attempt of a request is still running and this attempt's

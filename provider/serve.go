@@ -423,7 +423,7 @@ func (p *Provider) log(ctx context.Context, resource string, req Request, out Ou
 
 // decision is the audit row of a call of resource, waiting for the unit that decides it.
 func (p *Provider) decision(resource string, req Request) *decision {
-	return &decision{auditor: p.Audit, event: func(out Outcome) store.AuditEvent { return p.event(resource, req, out) }}
+	return &decision{auditor: p.Audit, p: p, resource: resource, req: req}
 }
 
 // event is the audit row of a decision.
@@ -446,10 +446,16 @@ type decisionKey struct{}
 // decision is the audit row of a call in progress, waiting for the engine's final unit of
 // writes to carry it (Decide).
 type decision struct {
-	auditor Auditor
-	event   func(Outcome) store.AuditEvent
-	audited bool // a unit has committed the row
+	auditor  Auditor
+	p        *Provider
+	resource string
+	req      Request
+	audited  bool // a unit has committed the row
 }
+
+// event is the audit row of the call deciding out. The call's fields are the decision's
+// own, not a closure's: one allocation a call, not two.
+func (d *decision) event(out Outcome) store.AuditEvent { return d.p.event(d.resource, d.req, out) }
 
 // Decide runs fn as one unit of writes on st (store.Store.Update) and returns the outcome
 // fn decides. In a Provider's call (ctx) whose audit trail is st, a unit that decides (fn

@@ -361,9 +361,13 @@ func (s *Server) answer(c echo.Context, out provider.Outcome, err error) error {
 	if err != nil {
 		return unavailable(err)
 	}
-	ans, ok := outcomeAnswer(out)
+	// An idempotent call's decision rendered its answer already, to record it: sent as
+	// recorded, not rendered again (Idempotency then finds the two the same).
+	ans, ok := provider.RecordedAnswer(c.Request().Context(), out)
 	if !ok {
-		return fmt.Errorf("encode the outcome: %v", out.Status)
+		if ans, ok = outcomeAnswer(out); !ok {
+			return fmt.Errorf("encode the outcome: %v", out.Status)
+		}
 	}
 	return c.Blob(ans.Status, echo.MIMEApplicationJSON, ans.Body)
 }

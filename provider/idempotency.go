@@ -373,6 +373,7 @@ type pendingAnswer struct {
 	now      func() time.Time
 	render   func(Outcome) (Answer, bool)
 	recorded *Answer // what a decision's unit committed
+	decided  Outcome // the outcome recorded answers
 
 	late       bool
 	lease, ttl time.Duration
@@ -433,6 +434,25 @@ func RenderAnswers(ctx context.Context, render func(Outcome) (Answer, bool)) {
 	if pa, ok := ctx.Value(pendingKey{}).(*pendingAnswer); ok {
 		pa.render = render
 	}
+}
+
+// RecordedAnswer is the answer the idempotent call under ctx recorded with its decision,
+// when that decision was out: the caller sends it rather than render out a second time.
+// An answer is a function of an outcome's status, transaction and attributes; outcomes
+// with attributes are not compared (false), nor is anything when no answer is recorded.
+// The answer sent is then the one recorded by construction, which is what Do checks: an
+// outcome that changed after its decision renders otherwise, and Do refuses to send it
+// (ErrAnswerRecorded). The caller's rendering must be the one it gave RenderAnswers.
+func RecordedAnswer(ctx context.Context, out Outcome) (Answer, bool) {
+	pa, _ := ctx.Value(pendingKey{}).(*pendingAnswer)
+	if pa == nil || pa.recorded == nil {
+		return Answer{}, false
+	}
+	d := pa.decided
+	if len(out.Attributes) > 0 || len(d.Attributes) > 0 || out.Status != d.Status || out.TransactionID != d.TransactionID {
+		return Answer{}, false
+	}
+	return *pa.recorded, true
 }
 
 // pendingFor is the answer a unit deciding under ctx on st is to record, or nil: none

@@ -580,7 +580,7 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 		}
 	}
 	if err == nil && recorded != nil {
-		pa.recorded = recorded
+		pa.recorded, pa.decided = recorded, out
 	}
 	if err == nil && out.Status != "" && span.IsRecording() {
 		span.SetAttributes(AttrStatus.String(string(out.Status)))

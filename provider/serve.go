@@ -484,7 +484,6 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 		ctx, cancel = context.WithTimeout(ctx, WriteGrace)
 		defer cancel()
 	}
-	var out Outcome
 	ctx, span := StartSpan(ctx, "store.update")
 	// An idempotent call's answer is recorded with its decision: one commit, made durable
 	// here rather than by a commit of its own after (Idempotency).
@@ -510,13 +509,19 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 		late = nil
 	}
 	also := alsoFor(ctx)
-	var recorded *Answer
-	claimed, alsoRan := false, false
+	// What the unit learns, in one variable: captured by the unit's closure, which
+	// escapes, each variable apart went to the heap apart (four allocations a unit).
+	var u struct {
+		out              Outcome
+		ans              Answer  // the answer rendered, recorded with the decision
+		recorded         *Answer // &ans once recorded
+		claimed, alsoRan bool
+	}
 	err := st.Update(uctx, func(w store.Writer) error {
 		// Of a speculative run that did not hold (store.Store.Update).
-		recorded, claimed, alsoRan = nil, false, false
+		u.recorded, u.claimed, u.alsoRan = nil, false, false
 		var err error
-		if out, err = fn(w); err != nil {
+		if u.out, err = fn(w); err != nil {
 			if late != nil {
 				// fn may have failed on what another attempt of the call decided (its
 				// counter moved): then the call is that attempt's, not an error. The
@@ -528,7 +533,7 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 			return err
 		}
 		var ans *Answer
-		if out.Status != "" {
+		if out := u.out; out.Status != "" {
 			if d != nil {
 				if err := w.AppendAudit(ctx, d.event(out)); err != nil {
 					return err
@@ -538,11 +543,12 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 				if err := also.Write(w, out); err != nil {
 					return err
 				}
-				alsoRan = true
+				u.alsoRan = true
 			}
 			if pa != nil {
 				if a, ok := pa.render(out); ok {
-					ans = &a
+					u.ans = a
+					ans = &u.ans
 				}
 			}
 		}
@@ -551,11 +557,11 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 			// Claimed last, and with the answer when there is one: a call recorded by
 			// another attempt rolls back the whole unit, what fn wrote with it.
 			if ans != nil {
-				claimed, err = late.recordIn(ctx, w, *ans)
+				u.claimed, err = late.recordIn(ctx, w, *ans)
 			} else {
-				claimed, err = late.claimIn(ctx, w)
+				u.claimed, err = late.claimIn(ctx, w)
 			}
-			if err == nil && !claimed {
+			if err == nil && !u.claimed {
 				err = ErrSuperseded
 			}
 			if err != nil {
@@ -566,12 +572,13 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 				return err
 			}
 		}
-		recorded = ans
+		u.recorded = ans
 		return nil
 	})
+	out := u.out
 	if late != nil {
 		switch {
-		case err == nil && claimed:
+		case err == nil && u.claimed:
 			late.claimed = true
 		case !errors.Is(err, ErrSuperseded):
 			// The record the claim saw was read in a batch that did not commit: it may
@@ -579,8 +586,8 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 			late.lost = nil
 		}
 	}
-	if err == nil && recorded != nil {
-		pa.recorded, pa.decided = recorded, out
+	if err == nil && u.recorded != nil {
+		pa.recorded, pa.decided = u.recorded, out
 	}
 	if err == nil && out.Status != "" && span.IsRecording() {
 		span.SetAttributes(AttrStatus.String(string(out.Status)))
@@ -592,7 +599,7 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 	if d != nil && out.Status != "" {
 		d.audited = true
 	}
-	if alsoRan {
+	if u.alsoRan {
 		also.done = true
 	}
 	return out, nil

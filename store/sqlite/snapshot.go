@@ -13,8 +13,8 @@ import (
 )
 
 // schema is the schema the migrations build on an empty database, with goose's version
-// rows, as one script (TestReviewSchemaSnapshot keeps it equal to what goose builds; rewrite
-// it with EMFA_WRITE_SCHEMA=1 go test ./store/sqlite -run TestReviewSchemaSnapshot). A database
+// rows, as one script (TestSchemaSnapshot keeps it equal to what goose builds; rewrite
+// it with EMFA_WRITE_SCHEMA=1 go test ./store/sqlite -run TestSchemaSnapshot). A database
 // file Open has just created gets it in one transaction instead of the migrations one
 // transaction each: goose prepares, runs and commits each migration and its version row
 // by itself, and SQLite re-reads the schema after each ALTER TABLE; on a new database

@@ -9,13 +9,13 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewPingBusyWriter: a database file whose one writer connection is held by a long
+// TestPingBusyWriter: a database file whose one writer connection is held by a long
 // write (an import, a large sweep) still answers: reads go on through the read pool and
 // writes queue for the writer. /readyz (the store's Ping, given 2 s) must not answer 503
 // then, taking a healthy replica out of rotation for as long as the write runs. Before,
 // Ping waited for the writer's connection until its deadline and failed as if the
 // database were unreachable.
-func TestReviewPingBusyWriter(t *testing.T) {
+func TestPingBusyWriter(t *testing.T) {
 	s := open(t, fileDSN(t))
 	ctx := context.Background()
 	if err := s.Ping(ctx); err != nil {

@@ -47,11 +47,11 @@ func memoryEngine(t *testing.T, v *memoryVendor, timeout time.Duration) *Engine 
 	return e
 }
 
-// TestReviewVendorCallContextAllocs bounds what a vendor call that runs to its end
+// TestVendorCallContextAllocs bounds what a vendor call that runs to its end
 // (validate, step 1: no store write) allocates, on a request's context as the adapter
 // hands it (a deadline, sooner than the webhook's timeout as with the defaults, 10s
 // each) and on one without a deadline (a benchmark's, a script's).
-func TestReviewVendorCallContextAllocs(t *testing.T) {
+func TestVendorCallContextAllocs(t *testing.T) {
 	v := &memoryVendor{body: `{"status":"SUCCESS"}`, header: http.Header{"Content-Type": {"application/json"}}}
 	e := memoryEngine(t, v, 0)
 	r := req("totp", "", "123456")
@@ -71,7 +71,7 @@ func TestReviewVendorCallContextAllocs(t *testing.T) {
 			}
 		}
 		run()
-		if reviewRace {
+		if raceEnabled {
 			continue
 		}
 		got := testing.AllocsPerRun(1000, run)
@@ -82,10 +82,10 @@ func TestReviewVendorCallContextAllocs(t *testing.T) {
 	}
 }
 
-// TestReviewVendorCallBoundedByTimeoutAndDeadline: the request that reaches the vendor
+// TestVendorCallBoundedByTimeoutAndDeadline: the request that reaches the vendor
 // carries the sooner of the webhook's timeout and the caller's deadline, whichever of the
 // two layers sets it: send's own timer only when the caller's deadline is later.
-func TestReviewVendorCallBoundedByTimeoutAndDeadline(t *testing.T) {
+func TestVendorCallBoundedByTimeoutAndDeadline(t *testing.T) {
 	var got time.Time
 	v := &memoryVendor{body: `{"status":"SUCCESS"}`, seen: func(r *http.Request) {
 		d, ok := r.Context().Deadline()

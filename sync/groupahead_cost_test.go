@@ -28,11 +28,11 @@ func (r *rowsRead) ListEvents(ctx context.Context, f store.QueueFilter) ([]store
 	return evs, err
 }
 
-// TestReviewGroupAheadReadsItsGroupsAlone: with the vendor failing and n group creates of
+// TestGroupAheadReadsItsGroupsAlone: with the vendor failing and n group creates of
 // distinct groups pending, one retry round of them (each propagation's groupAhead) reads
 // the pending propagations that name its groups, not every older pending one of any
 // group: that was n²/2 rows read and decoded a round (5,000 waiting: 12.5 million).
-func TestReviewGroupAheadReadsItsGroupsAlone(t *testing.T) {
+func TestGroupAheadReadsItsGroupsAlone(t *testing.T) {
 	const n = 2000
 	ctx := context.Background()
 	st := testdb.SQLite(t)

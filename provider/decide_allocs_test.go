@@ -13,10 +13,10 @@ type unitStore struct{ store.Store }
 
 func (unitStore) Update(_ context.Context, fn func(store.Writer) error) error { return fn(nil) }
 
-// TestReviewDecideAllocations bounds what Decide allocates of its own around a unit (every
+// TestDecideAllocations bounds what Decide allocates of its own around a unit (every
 // initiate, validate and result an engine decides): the unit's closure captured out, the
 // recorded answer and two flags, each variable moved to the heap by itself.
-func TestReviewDecideAllocations(t *testing.T) {
+func TestDecideAllocations(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour) // no WriteGrace timer
 	defer cancel()
 	var st store.Store = unitStore{} // boxed once, not on every call
@@ -24,7 +24,7 @@ func TestReviewDecideAllocations(t *testing.T) {
 	if out, err := Decide(ctx, st, decide); err != nil || out.Status != StatusSuccess {
 		t.Fatalf("Decide: %+v %v", out, err)
 	}
-	if reviewRace {
+	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}
 	n := testing.AllocsPerRun(100, func() { Decide(ctx, st, decide) })

@@ -14,12 +14,12 @@ import (
 	"github.com/emfa/emfa/store/postgres"
 )
 
-// TestReviewCodeWaitingSeesUserDisabled: a code's deciding statement (AdvanceCounter for
+// TestCodeWaitingSeesUserDisabled: a code's deciding statement (AdvanceCounter for
 // TOTP/HOTP, ClearFailuresUnlocked for a challenge's code) that waits for its factor's
 // row (another unit holds it) while a disable of the user commits must not then pass:
 // the disable has returned to the admin (or SCIM's active=false to the directory), and a
 // code passing after it signs a disabled user in.
-func TestReviewCodeWaitingSeesUserDisabled(t *testing.T) {
+func TestCodeWaitingSeesUserDisabled(t *testing.T) {
 	sv := testdb.Connect(t)
 	schema := sv.NewSchema(t)
 	dsn := sv.SchemaDSN(t, schema)

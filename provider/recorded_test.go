@@ -10,12 +10,12 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewRecordedAnswerOnce: an idempotent call whose decision recorded its answer
+// TestRecordedAnswerOnce: an idempotent call whose decision recorded its answer
 // sends those bytes, rendered once (RecordedAnswer), when it answers the outcome decided;
 // an outcome that changed after the decision (another status or transaction, or any
 // attributes) is not given the recorded answer, and is rendered and refused by Do as
 // before; with nothing recorded, or outside an idempotent call, there is none.
-func TestReviewRecordedAnswerOnce(t *testing.T) {
+func TestRecordedAnswerOnce(t *testing.T) {
 	st := testdb.SQLite(t)
 	idem := &provider.Idempotency{Store: st, TTL: time.Minute, Lease: 10 * time.Second}
 	renders := 0

@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestReviewProfileFoldedIndexes: a lookup of users by e-mail address or display name
+// TestProfileFoldedIndexes: a lookup of users by e-mail address or display name
 // folded (store.UserQuery.Emails, DisplayNames), as the store writes it, uses the index
 // migration 20 makes on that expression.
-func TestReviewProfileFoldedIndexes(t *testing.T) {
+func TestProfileFoldedIndexes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	s, err := Open(t.Context(), path)
 	if err != nil {

@@ -48,7 +48,7 @@ func (r *batchSQL) take() []string {
 // the foreign key's check on factors.user_id: a SELECT … FOR KEY SHARE of the user's row,
 // which locks (writes) that row on every validation, with a WAL record, and with a
 // MultiXact when validations of one user's factors overlap; and a second row version.
-func TestReviewDecisionWritesFactorOnce(t *testing.T) {
+func TestDecisionWritesFactorOnce(t *testing.T) {
 	t.Parallel()
 	sv := testdb.Connect(t)
 	schema := sv.NewSchema(t)

@@ -10,11 +10,11 @@ import (
 	"github.com/emfa/emfa/store/sqlstore"
 )
 
-// TestReviewListEventsGroupsTakesUnnamedRows: an event queued without group names (NULL:
+// TestListEventsGroupsTakesUnnamedRows: an event queued without group names (NULL:
 // before the names were recorded, or by a replica not yet upgraded) is listed whatever
 // groups a filter names, so that sync's groupAhead decodes it as it did before; one queued
 // with names (or the empty string for none) is listed only for its own.
-func TestReviewListEventsGroupsTakesUnnamedRows(t *testing.T) {
+func TestListEventsGroupsTakesUnnamedRows(t *testing.T) {
 	for name, open := range map[string]func(t *testing.T) *sqlstore.Store{
 		"sqlite":   func(t *testing.T) *sqlstore.Store { return openSQLite(t, "file:"+t.TempDir()+"/emfa.db") },
 		"postgres": func(t *testing.T) *sqlstore.Store { return testdb.Postgres(t).(*postgres.Store).Store },

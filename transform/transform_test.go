@@ -11,7 +11,7 @@ import (
 
 // A small Go map converted to CEL in one allocation (smallMap) behaves as the CEL map it
 // stands for, in the tracked and the untracked program alike.
-func TestReviewSmallMapAsCELMap(t *testing.T) {
+func TestSmallMapAsCELMap(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)
 	goMap := map[string]any{"a": "x", "n": int64(2), "l": []any{"p", "q"}, "o": map[string]any{"k": "v"}}
@@ -62,7 +62,7 @@ func TestReviewSmallMapAsCELMap(t *testing.T) {
 
 // A header map of a few entries, its base a record in the header map's allocation, behaves as
 // the header map over a CEL map it replaces.
-func TestReviewSmallHeaderAsCELMap(t *testing.T) {
+func TestSmallHeaderAsCELMap(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)
 	h := map[string][]string{"Accept": {"application/json"}, "X-Two": {"a", "b"}, "Empty": nil}
@@ -117,7 +117,7 @@ func TestReviewSmallHeaderAsCELMap(t *testing.T) {
 
 // A result's short lists, which share one block, are independent: each has no room beyond
 // its elements, so appending to one never writes into another.
-func TestReviewResultListsIndependent(t *testing.T) {
+func TestResultListsIndependent(t *testing.T) {
 	t.Parallel()
 	p, err := Compile(testEnv(t), `{"a": [s], "b": [s, s + "2"], "c": [[s], [s, s], []], "d": [s, s, s, s, s]}`)
 	if err != nil {

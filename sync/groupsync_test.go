@@ -34,7 +34,7 @@ func (v groupsVendor) Propagate(ctx context.Context, ev provider.LifecycleEvent)
 	return nil
 }
 
-// TestReviewOperatorMembershipAfterGroupEventOnReplicaBehind: the directory creates (or
+// TestOperatorMembershipAfterGroupEventOnReplicaBehind: the directory creates (or
 // deletes) the group eng on a replica whose clock is right; a second later an operator, on
 // a replica whose clock is 2 s behind, puts alice in eng. The operator's change is the
 // later one (README: ordered "as if it were one of them, dated when emfa commits it"):
@@ -42,7 +42,7 @@ func (v groupsVendor) Propagate(ctx context.Context, ev provider.LifecycleEvent)
 // after the user's own marks only, not after the group's existence mark, which the
 // membership's propagation is checked against: it was dropped as older than a change
 // applied since, and the vendor never had alice in eng.
-func TestReviewOperatorMembershipAfterGroupEventOnReplicaBehind(t *testing.T) {
+func TestOperatorMembershipAfterGroupEventOnReplicaBehind(t *testing.T) {
 	for _, typ := range []string{provider.EventGroupCreate, provider.EventGroupDelete} {
 		t.Run(typ, func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {
@@ -129,14 +129,14 @@ func (v *namedGroups) Propagate(ctx context.Context, ev provider.LifecycleEvent)
 	return nil
 }
 
-// TestReviewDeadMembershipRetriedAfterRenamePurged: a member add whose propagation to the
+// TestDeadMembershipRetriedAfterRenamePurged: a member add whose propagation to the
 // vendor became a dead letter, then its group renamed (propagated), then the queue's
 // purge of done events (KeepDone, 7 days) run before an operator retries the dead letter.
 // The retried add must go under the name the group has at the vendor now, as it does
 // while the rename's row is kept (c9edeac). Before, the purge deleted the rename's done
 // row, the only record the retry follows, so the add went under the old name and created
 // a group of it at the vendor for alice alone: she stayed out of the renamed group.
-func TestReviewDeadMembershipRetriedAfterRenamePurged(t *testing.T) {
+func TestDeadMembershipRetriedAfterRenamePurged(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, _, clk := newQueue(t, st)
@@ -196,14 +196,14 @@ func TestReviewDeadMembershipRetriedAfterRenamePurged(t *testing.T) {
 	})
 }
 
-// TestReviewGroupAheadPastAThousand: a member added under a group's new name waits for
+// TestGroupAheadPastAThousand: a member added under a group's new name waits for
 // the rename's older propagation, pending after a failure (1530c29), however many
 // propagations of other groups wait before it. With a thousand group creates pending at
 // the vendor ahead of the rename, groupAhead read the first thousand pending group
 // propagations alone, found none naming Platform, and let the add go first: it created
 // Platform at the vendor for alice alone, and the rename's retry then failed on the name
 // taken, so bob stayed in Eng, two groups where the directory has one.
-func TestReviewGroupAheadPastAThousand(t *testing.T) {
+func TestGroupAheadPastAThousand(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, _, clk := newQueue(t, st)

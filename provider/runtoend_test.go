@@ -6,21 +6,21 @@ import (
 	"time"
 )
 
-type reviewKey struct{}
+type ctxKey struct{}
 
-// TestReviewRunToEnd: RunToEnd's context outlives its caller's cancelation, keeps its
+// TestRunToEnd: RunToEnd's context outlives its caller's cancelation, keeps its
 // values and its deadline, and ends at that deadline; without a deadline it is only
 // detached (one allocation, no Done channel), where a WithCancel cost a context, and
 // its map of children once a timer was set under it.
-func TestReviewRunToEnd(t *testing.T) {
-	base := context.WithValue(context.Background(), reviewKey{}, "v")
+func TestRunToEnd(t *testing.T) {
+	base := context.WithValue(context.Background(), ctxKey{}, "v")
 	t.Run("deadline", func(t *testing.T) {
 		parent, cancel := context.WithTimeout(base, time.Hour)
 		ctx, stop := RunToEnd(parent)
 		defer stop()
 		cancel()
-		if ctx.Err() != nil || ctx.Value(reviewKey{}) != "v" {
-			t.Fatalf("after its caller ended: err %v, value %v", ctx.Err(), ctx.Value(reviewKey{}))
+		if ctx.Err() != nil || ctx.Value(ctxKey{}) != "v" {
+			t.Fatalf("after its caller ended: err %v, value %v", ctx.Err(), ctx.Value(ctxKey{}))
 		}
 		want, _ := parent.Deadline()
 		if got, ok := ctx.Deadline(); !ok || !got.Equal(want) {
@@ -39,13 +39,13 @@ func TestReviewRunToEnd(t *testing.T) {
 		ctx, stop := RunToEnd(parent)
 		defer stop()
 		cancel()
-		if ctx.Err() != nil || ctx.Value(reviewKey{}) != "v" {
-			t.Fatalf("after its caller ended: err %v, value %v", ctx.Err(), ctx.Value(reviewKey{}))
+		if ctx.Err() != nil || ctx.Value(ctxKey{}) != "v" {
+			t.Fatalf("after its caller ended: err %v, value %v", ctx.Err(), ctx.Value(ctxKey{}))
 		}
 		if _, ok := ctx.Deadline(); ok {
 			t.Error("a deadline from nowhere")
 		}
-		if reviewRace {
+		if raceEnabled {
 			t.Skip("allocation counts differ under -race")
 		}
 		if n := testing.AllocsPerRun(100, func() { _, stop := RunToEnd(base); stop() }); n > 1 {

@@ -11,11 +11,11 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewKeySetUpPostedTwiceOnTwoReplicas: an authenticator app's (or a push
+// TestKeySetUpPostedTwiceOnTwoReplicas: an authenticator app's (or a push
 // device's) set-up form posted twice (a double click) reaches two replicas on one
 // store; the second loaded the session before the first saved it. The second answers
 // the first's key (or activation code), and no second factor is made.
-func TestReviewKeySetUpPostedTwiceOnTwoReplicas(t *testing.T) {
+func TestKeySetUpPostedTwiceOnTwoReplicas(t *testing.T) {
 	for _, tc := range []struct{ typ, shown string }{{"totp", "secret"}, {"push", "activationCode"}} {
 		t.Run(tc.typ, func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {
@@ -83,11 +83,11 @@ func TestReviewKeySetUpPostedTwiceOnTwoReplicas(t *testing.T) {
 	}
 }
 
-// TestReviewKeySetUpAgainAfterConfirming: a signed-in user who sets up an authenticator
+// TestKeySetUpAgainAfterConfirming: a signed-in user who sets up an authenticator
 // app, confirms it, and sets up another within seconds gets a new key: the first
 // set-up's record answers only the same form posted again. That second set-up posted
 // twice to two replicas makes one key too.
-func TestReviewKeySetUpAgainAfterConfirming(t *testing.T) {
+func TestKeySetUpAgainAfterConfirming(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, clk := newManager(t, st)
@@ -154,11 +154,11 @@ func (s *hookedStore) ClaimIdempotency(ctx context.Context, key store.Idempotenc
 	return c, err
 }
 
-// TestReviewKeySetUpPostedTwiceWhileTheFirstRuns: the second post of an authenticator
+// TestKeySetUpPostedTwiceWhileTheFirstRuns: the second post of an authenticator
 // app's set-up reaches another replica while the first is still under way, its factor
 // stored but its session not yet saved. It waits for the first and answers its key; the
 // session, saved by the first, waits for that key.
-func TestReviewKeySetUpPostedTwiceWhileTheFirstRuns(t *testing.T) {
+func TestKeySetUpPostedTwiceWhileTheFirstRuns(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		ha := &hookedStore{Store: st, SelfService: st.(store.SelfService)}
@@ -217,10 +217,10 @@ func TestReviewKeySetUpPostedTwiceWhileTheFirstRuns(t *testing.T) {
 	})
 }
 
-// TestReviewSetUpReplacedOnAReplicaBehind: the link opened again in another browser,
+// TestSetUpReplacedOnAReplicaBehind: the link opened again in another browser,
 // whose set-up reaches a replica whose clock runs 2 s behind the one that started the
 // first, replaces the first's pending factor: it does not leave two pending.
-func TestReviewSetUpReplacedOnAReplicaBehind(t *testing.T) {
+func TestSetUpReplacedOnAReplicaBehind(t *testing.T) {
 	for _, typ := range []string{"totp", "smsotp"} {
 		t.Run(typ, func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {
@@ -270,10 +270,10 @@ func (s *listHooked) ListFactors(ctx context.Context, userID string) ([]store.Fa
 	return fs, err
 }
 
-// TestReviewCodeSetUpPostedTwiceBothBeforeEitherStored: a code set-up posted twice to two
+// TestCodeSetUpPostedTwiceBothBeforeEitherStored: a code set-up posted twice to two
 // replicas, the second run whole while the first has read the user's factors but not yet
 // stored its own (the race bafda81 left): one code goes out, and both answer one factor.
-func TestReviewCodeSetUpPostedTwiceBothBeforeEitherStored(t *testing.T) {
+func TestCodeSetUpPostedTwiceBothBeforeEitherStored(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		var sent atomic.Int64

@@ -7,10 +7,10 @@ import (
 	"github.com/emfa/emfa/store/postgres"
 )
 
-// TestReviewProfileFoldedIndexes: a lookup of users by e-mail address or display name
+// TestProfileFoldedIndexes: a lookup of users by e-mail address or display name
 // folded (store.UserQuery.Emails, DisplayNames), as the store writes it, uses the index
 // migration 22 makes on that expression.
-func TestReviewProfileFoldedIndexes(t *testing.T) {
+func TestProfileFoldedIndexes(t *testing.T) {
 	db, _ := schemaAt(t, 22)
 	tx, err := db.BeginTx(t.Context(), nil)
 	if err != nil {

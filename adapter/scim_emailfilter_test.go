@@ -20,12 +20,12 @@ import (
 	"github.com/emfa/emfa/sync"
 )
 
-// TestReviewSCIMEmailDisplayNameFilterReadsItsUsers: GET /Users?filter=emails[type eq
+// TestSCIMEmailDisplayNameFilterReadsItsUsers: GET /Users?filter=emails[type eq
 // "work"].value eq "…" (or emails.value, or displayName), which Entra ID and Okta send
 // as matching attributes, read every user, 1,000 at a time (3 reads at 2,500 users, 20
 // at 20,000). The store selects the users whose value folds to one the value's case
 // variants fold to; the answer is the one of reading every user.
-func TestReviewSCIMEmailDisplayNameFilterReadsItsUsers(t *testing.T) {
+func TestSCIMEmailDisplayNameFilterReadsItsUsers(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -137,9 +137,9 @@ func TestReviewSCIMEmailDisplayNameFilterReadsItsUsers(t *testing.T) {
 	})
 }
 
-// TestReviewSCIMFoldKeys: every text equal to a value regardless of case folds to one
+// TestSCIMFoldKeys: every text equal to a value regardless of case folds to one
 // of the value's keys, so the users the store selects by them include every match.
-func TestReviewSCIMFoldKeys(t *testing.T) {
+func TestSCIMFoldKeys(t *testing.T) {
 	for _, v := range []string{"Al@Example.com", "kelvin sam", "\u212aelvin \u017fam", "José García", "Σίσ", "ß ẞ", "ǅ", "İı", "x\u0000y"} {
 		keys, ok := foldKeys(v)
 		if !ok {
@@ -169,9 +169,9 @@ func TestReviewSCIMFoldKeys(t *testing.T) {
 	}
 }
 
-// BenchmarkReviewSCIMEmailFilter looks a user up by its work e-mail address among 20,000
+// BenchmarkSCIMEmailFilter looks a user up by its work e-mail address among 20,000
 // (SQLite): by the index, and as before, reading every user (unselecting).
-func BenchmarkReviewSCIMEmailFilter(b *testing.B) {
+func BenchmarkSCIMEmailFilter(b *testing.B) {
 	st := testdb.SQLite(b)
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	var cs []store.UserChange

@@ -8,11 +8,11 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// TestReviewOutcomeAnswerAllocs: the contract's answer to an outcome, rendered on every
+// TestOutcomeAnswerAllocs: the contract's answer to an outcome, rendered on every
 // initiate, validate and result (twice under an X-Webhook-ID: recorded with the decision,
 // then answered), is the encoder's output byte for byte, in fewer allocations than a
 // json.Encoder over a bytes.Buffer made.
-func TestReviewOutcomeAnswerAllocs(t *testing.T) {
+func TestOutcomeAnswerAllocs(t *testing.T) {
 	outs := []provider.Outcome{
 		{Status: provider.StatusPending, TransactionID: "0123456789abcdef0123456789abcdef"},
 		provider.Failed("a <reason> & more"),

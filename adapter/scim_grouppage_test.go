@@ -14,9 +14,9 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// BenchmarkReviewSCIMGroupPage answers GET /Groups for a page of 10 among 20,000 groups
+// BenchmarkSCIMGroupPage answers GET /Groups for a page of 10 among 20,000 groups
 // (SQLite), and a lookup by displayName, as Entra ID sends before it creates a group.
-func BenchmarkReviewSCIMGroupPage(b *testing.B) {
+func BenchmarkSCIMGroupPage(b *testing.B) {
 	st := testdb.SQLite(b)
 	h := newSyncHarnessOn(b, st)
 	makeGroups(b, st, 20000, 0)
@@ -60,11 +60,11 @@ func (s *groupRows) GetGroupByName(ctx context.Context, name string) (store.Grou
 	return s.syncStore.GetGroupByName(ctx, name)
 }
 
-// TestReviewSCIMGroupPageReadsItsGroups: GET /Groups read every group to answer a page
+// TestSCIMGroupPageReadsItsGroups: GET /Groups read every group to answer a page
 // of them, and a lookup by displayName or id (Entra ID's, before it creates a group)
 // read every group too. A page reads its own groups (and counts the rest); a lookup reads
 // its group. Each answer is the slice of the whole listing's it was.
-func TestReviewSCIMGroupPageReadsItsGroups(t *testing.T) {
+func TestSCIMGroupPageReadsItsGroups(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, s store.Store) {
 		st := &groupRows{syncStore: s.(syncStore)}
 		h := newSyncHarnessOn(t, st)

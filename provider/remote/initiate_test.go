@@ -15,11 +15,11 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// TestReviewLookupNoAlloc: finding a capability's resource ("push_1") on every initiate,
+// TestLookupNoAlloc: finding a capability's resource ("push_1") on every initiate,
 // validate and result allocates nothing (fmt.Sprintf and strings.ToLower made one or two
 // allocations a call), and finds what the lower-cased fmt.Sprintf name found, a capability
 // beyond ASCII or longer than the stack buffer included.
-func TestReviewLookupNoAlloc(t *testing.T) {
+func TestLookupNoAlloc(t *testing.T) {
 	generic := &resource{name: "initiate"}
 	long := strings.Repeat("X", 80)
 	e := &Engine{resources: map[string]*resource{"initiate": generic}}
@@ -38,7 +38,7 @@ func TestReviewLookupNoAlloc(t *testing.T) {
 	if got := e.lookup("initiate", "push", 2); got != generic {
 		t.Errorf("lookup(push, 2) = %v, want the generic resource", got)
 	}
-	if reviewRace {
+	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}
 	if n := testing.AllocsPerRun(100, func() { e.lookup("initiate", "Push", 1) }); n != 0 {
@@ -46,11 +46,11 @@ func TestReviewLookupNoAlloc(t *testing.T) {
 	}
 }
 
-// TestReviewTransformHeaderEachAttempt: the outgoing transform's headers, its Host among
+// TestTransformHeaderEachAttempt: the outgoing transform's headers, its Host among
 // them, reach the vendor on every attempt: once, when the request takes the transform's
 // own header map (no token that a retry could refresh), and on both attempts of an OAuth
 // call retried after a 401, which still sends a copy.
-func TestReviewTransformHeaderEachAttempt(t *testing.T) {
+func TestTransformHeaderEachAttempt(t *testing.T) {
 	const outgoing = `{"header": {"Host": "vendor.example", "X-Sig": "abc"}}`
 	check := func(t *testing.T, v *vendor, hosts []string, want int) {
 		t.Helper()
@@ -112,10 +112,10 @@ func TestReviewTransformHeaderEachAttempt(t *testing.T) {
 	})
 }
 
-// TestReviewPayloadReusesAttributes: the outgoing transform's body is what it was (Verify's
+// TestPayloadReusesAttributes: the outgoing transform's body is what it was (Verify's
 // attributes with username and passvalue put in), without copying attributes that hold
 // them already, as the adapter's initiate does; never writing to the request's map.
-func TestReviewPayloadReusesAttributes(t *testing.T) {
+func TestPayloadReusesAttributes(t *testing.T) {
 	old := func(req provider.Request) map[string]any { // the copy payload always made
 		attrs := make(map[string]any, len(req.Attributes)+2)
 		for k, v := range req.Attributes {
@@ -158,7 +158,7 @@ func TestReviewPayloadReusesAttributes(t *testing.T) {
 			}
 		})
 	}
-	if reviewRace {
+	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}
 	req := base

@@ -41,13 +41,13 @@ func doneBacklog(t *testing.T, q interface {
 	}
 }
 
-// TestReviewDeadCreateRetriedPastAThousandDone: TestDeadCreateRetriedAfterMembership with
+// TestDeadCreateRetriedPastAThousandDone: TestDeadCreateRetriedAfterMembership with
 // a thousand older propagations of the user done and kept (the queue keeps done rows 7
 // days). overtaken read the first thousand done propagations of the user's key by seq,
 // all older than the create, so it did not see the membership propagated (and skipped by
 // the vendor) while the create was a dead letter: the retried create went without the
 // user's groups, and the vendor never had dan in eng.
-func TestReviewDeadCreateRetriedPastAThousandDone(t *testing.T) {
+func TestDeadCreateRetriedPastAThousandDone(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, m, clk := newQueue(t, st)
@@ -113,12 +113,12 @@ func deadBacklog(t *testing.T, q interface {
 	}
 }
 
-// TestReviewRehireAfterDeadDeletePastAThousandDead: TestRehireAfterDeadDelete with a
+// TestRehireAfterDeadDeletePastAThousandDead: TestRehireAfterDeadDelete with a
 // thousand older dead letters of the user (a vendor that refused its updates). The check
 // read the first thousand dead propagations of the user's key by seq and did not find the
 // dead deletion past them: the new user's create went to the vendor, which gave it the
 // old account, with its phone and devices.
-func TestReviewRehireAfterDeadDeletePastAThousandDead(t *testing.T) {
+func TestRehireAfterDeadDeletePastAThousandDead(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, m, clk := newQueue(t, st)
@@ -144,13 +144,13 @@ func TestReviewRehireAfterDeadDeletePastAThousandDead(t *testing.T) {
 	})
 }
 
-// TestReviewDeadMembershipRetriedPastAThousandRenames: a member add dead-lettered, its
+// TestDeadMembershipRetriedPastAThousandRenames: a member add dead-lettered, its
 // group renamed since, the dead letter retried: the add goes under the new name
 // (renamedSince) however many older renames of the group's name are kept done (the purge
 // keeps a rename while an older membership of its vendor is dead or pending). It read the
 // first thousand done renames of the name by seq, all older than the add: the add went
 // under the old name and created it anew at the vendor for alice alone.
-func TestReviewDeadMembershipRetriedPastAThousandRenames(t *testing.T) {
+func TestDeadMembershipRetriedPastAThousandRenames(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, _, clk := newQueue(t, st)
@@ -214,12 +214,12 @@ func TestReviewDeadMembershipRetriedPastAThousandRenames(t *testing.T) {
 	})
 }
 
-// TestReviewResetFoldedPastAThousandPending: Okta sends a reset per factor of one reset;
+// TestResetFoldedPastAThousandPending: Okta sends a reset per factor of one reset;
 // the first is one with a later reset of the user waiting behind it (laterReset), however
 // many of the user's events wait between them. laterReset read the first thousand pending
 // events of the user's key by seq and missed the later reset past them: the first was
 // applied and propagated, and the later one reset the user at the vendor again.
-func TestReviewResetFoldedPastAThousandPending(t *testing.T) {
+func TestResetFoldedPastAThousandPending(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, _, clk := newQueue(t, st)

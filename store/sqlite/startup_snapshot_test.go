@@ -65,7 +65,7 @@ func rawDB(t *testing.T, path string) *sql.DB {
 
 // The snapshot a new database gets is what goose's migrations build, statement for
 // statement, version rows included.
-func TestReviewSchemaSnapshot(t *testing.T) {
+func TestSchemaSnapshot(t *testing.T) {
 	ctx := context.Background()
 	mdb := rawDB(t, filepath.Join(t.TempDir(), "goose.db"))
 	if err := sqlstore.Migrate(ctx, mdb, goose.DialectSQLite3, migrations); err != nil {
@@ -79,7 +79,7 @@ func TestReviewSchemaSnapshot(t *testing.T) {
 		return
 	}
 	if schema != want {
-		t.Fatalf("schema.sql is not what the migrations build: rewrite it with EMFA_WRITE_SCHEMA=1 go test ./store/sqlite -run TestReviewSchemaSnapshot\ngot:\n%s\nwant:\n%s", schema, want)
+		t.Fatalf("schema.sql is not what the migrations build: rewrite it with EMFA_WRITE_SCHEMA=1 go test ./store/sqlite -run TestSchemaSnapshot\ngot:\n%s\nwant:\n%s", schema, want)
 	}
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	s, err := Open(ctx, path)
@@ -99,14 +99,14 @@ func TestReviewSchemaSnapshot(t *testing.T) {
 
 // A first start killed before the snapshot commits leaves a database the next start
 // opens and migrates whole.
-func TestReviewSnapshotKilled(t *testing.T) {
+func TestSnapshotKilled(t *testing.T) {
 	if path := os.Getenv("EMFA_REVIEW_SNAPSHOT_KILL"); path != "" {
 		beforeSnapshotCommit = func() { _ = syscall.Kill(os.Getpid(), syscall.SIGKILL) }
 		_, _ = Open(context.Background(), path)
 		t.Fatal("Open returned: the process was to be killed before the snapshot committed")
 	}
 	path := filepath.Join(t.TempDir(), "emfa.db")
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestReviewSnapshotKilled$")
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestSnapshotKilled$")
 	cmd.Env = append(os.Environ(), "EMFA_REVIEW_SNAPSHOT_KILL="+path)
 	out, err := cmd.CombinedOutput()
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {

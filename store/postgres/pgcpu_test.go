@@ -19,13 +19,13 @@ import (
 	"github.com/emfa/emfa/store/postgres"
 )
 
-// BenchmarkReviewValidationServerCPU runs what a TOTP validation with an X-Webhook-ID
+// BenchmarkValidationServerCPU runs what a TOTP validation with an X-Webhook-ID
 // asks of the store (the factor-and-user read, then the deciding unit: counter, audit
 // row with the factor's last use, idempotency record) from 16 connections on 64
 // factors, and reports what PostgreSQL spent on it: the CPU time of the store's own
 // backends (/proc/<pid>/stat), the WAL written (the server's, so other sessions'
 // count too) and the factor row versions (updates, HOT or not).
-func BenchmarkReviewValidationServerCPU(b *testing.B) {
+func BenchmarkValidationServerCPU(b *testing.B) {
 	resource := "validate"
 	if r := os.Getenv("REVIEW_RESOURCE"); r != "" {
 		resource = r

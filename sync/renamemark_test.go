@@ -12,7 +12,7 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewOperatorMembershipAfterRenameOnReplicaAhead: the directory renames Eng
+// TestOperatorMembershipAfterRenameOnReplicaAhead: the directory renames Eng
 // Platform, dated by a replica whose clock is 2 s ahead (SCIM's changes are dated on
 // receipt); the vendor fails the rename once. A second later an operator, on a replica
 // whose clock is right, puts alice in Platform. The operator's change is the later one:
@@ -20,7 +20,7 @@ import (
 // Before, a rename left no mark, so MarkTime dated the membership by the operator's
 // clock, before the rename: the add went first, created Platform at the vendor for alice
 // alone, and the rename then failed on the name taken: two groups where emfa has one.
-func TestReviewOperatorMembershipAfterRenameOnReplicaAhead(t *testing.T) {
+func TestOperatorMembershipAfterRenameOnReplicaAhead(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, _, clk := newQueue(t, st)

@@ -16,7 +16,7 @@ var maxDUOOutgoingAllocs = map[string]float64{
 	"enrollments": 55, "hotp_1": 57, "initiate": 58, "result": 55, "test": 46, "validate": 57,
 }
 
-func TestReviewDUOOutgoingAllocs(t *testing.T) {
+func TestDUOOutgoingAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts do not hold under the race detector")
 	}

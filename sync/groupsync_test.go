@@ -12,6 +12,7 @@ import (
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/sync"
 )
 
 // groupsVendor is groupVendor that also takes a deleted group from its members, as DUO
@@ -144,28 +145,7 @@ func TestDeadMembershipRetriedAfterRenamePurged(t *testing.T) {
 		duo := &namedGroups{vendor: newVendor("duo"), groups: map[string][]string{}}
 		q.Propagators = []provider.LifecyclePropagator{duo}
 		at := clk.Now().Add(-time.Minute)
-		member := func(id, typ, user, group string, d time.Duration) provider.LifecycleEvent {
-			e := ev(id, typ, user, at.Add(d))
-			e.Group = group
-			return e
-		}
-		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "alice", at),
-			ev("2", provider.EventUserCreate, "bob", at), member("3", provider.EventGroupMemberAdd, "bob", "Eng", time.Second)}); err != nil {
-			t.Fatal(err)
-		}
-		drain(t, q)
-		duo.failing(provider.EventGroupMemberAdd, true)
-		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{member("4", provider.EventGroupMemberAdd, "alice", "Eng", 2*time.Second)}); err != nil {
-			t.Fatal(err)
-		}
-		drain(t, q)
-		duo.failing(provider.EventGroupMemberAdd, false)
-		rename := member("5", provider.EventGroupRename, "", "Eng", 3*time.Second)
-		rename.NewGroup = "Platform"
-		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{rename}); err != nil {
-			t.Fatal(err)
-		}
-		drain(t, q)
+		deadAddThenRename(t, q, duo, at)
 
 		// Eight days on, the purge (as the worker runs it) before the operator retries.
 		clk.Advance(8 * 24 * time.Hour)
@@ -263,4 +243,34 @@ func TestGroupAheadPastAThousand(t *testing.T) {
 			t.Errorf("the vendor still has Eng, of %q", m)
 		}
 	})
+}
+
+// deadAddThenRename has the queue q create alice and bob, put bob in Eng, fail alice's
+// add to Eng at duo (a dead letter: q.MaxAttempts 1), then rename Eng to Platform, the
+// events dated from at on.
+func deadAddThenRename(t *testing.T, q *sync.Queue, duo *namedGroups, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	member := func(id, typ, user, group string, d time.Duration) provider.LifecycleEvent {
+		e := ev(id, typ, user, at.Add(d))
+		e.Group = group
+		return e
+	}
+	if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "alice", at),
+		ev("2", provider.EventUserCreate, "bob", at), member("3", provider.EventGroupMemberAdd, "bob", "Eng", time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, q)
+	duo.failing(provider.EventGroupMemberAdd, true)
+	if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{member("4", provider.EventGroupMemberAdd, "alice", "Eng", 2*time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, q)
+	duo.failing(provider.EventGroupMemberAdd, false)
+	rename := member("5", provider.EventGroupRename, "", "Eng", 3*time.Second)
+	rename.NewGroup = "Platform"
+	if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{rename}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, q)
 }

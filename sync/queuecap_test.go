@@ -13,16 +13,19 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// doneBacklog puts n propagations to duo of user's updates, dated before at, straight into
-// the queue, done (dropped: the queue keeps done rows 7 days, however they finished).
-func doneBacklog(t *testing.T, q interface {
+// propagator is what the backlogs ask of the queue: the propagations of an event.
+type propagator interface {
 	Propagations(context.Context, provider.LifecycleEvent) ([]store.QueuedEvent, error)
-}, sq store.SyncQueue, user string, at time.Time, n int) {
+}
+
+// updateBacklog puts n propagations to duo of user's updates (ids prefix0000 on), dated
+// before at, straight into the queue, pending.
+func updateBacklog(t *testing.T, q propagator, sq store.SyncQueue, prefix, user string, at time.Time, n int) {
 	t.Helper()
 	ctx := context.Background()
 	var rows []store.QueuedEvent
 	for i := range n {
-		u := ev(fmt.Sprintf("old%04d", i), provider.EventUserUpdate, user, at.Add(-time.Duration(n-i)*time.Millisecond))
+		u := ev(fmt.Sprintf("%s%04d", prefix, i), provider.EventUserUpdate, user, at.Add(-time.Duration(n-i)*time.Millisecond))
 		u.DisplayName = str("x")
 		r, err := q.Propagations(ctx, u)
 		if err != nil {
@@ -33,6 +36,14 @@ func doneBacklog(t *testing.T, q interface {
 	if got, err := sq.EnqueueEvents(ctx, rows, at); err != nil || got != n {
 		t.Fatalf("the backlog: %d, %v", got, err)
 	}
+}
+
+// doneBacklog puts n propagations to duo of user's updates, dated before at, straight into
+// the queue, done (dropped: the queue keeps done rows 7 days, however they finished).
+func doneBacklog(t *testing.T, q propagator, sq store.SyncQueue, user string, at time.Time, n int) {
+	t.Helper()
+	ctx := context.Background()
+	updateBacklog(t, q, sq, "old", user, at, n)
 	got, err := sq.DropPending(ctx, store.PropagationSource("duo"), "done: ", at, func(int) store.AuditEvent {
 		return store.AuditEvent{Time: at, Actor: "test", Resource: "sync.drop", Outcome: "SUCCESS"}
 	})
@@ -84,24 +95,10 @@ func TestDeadCreateRetriedPastAThousandDone(t *testing.T) {
 
 // deadBacklog puts n propagations to duo of user's updates, dated before at, straight into
 // the queue, and makes them dead letters (each claimed in turn, as the vendor failed it).
-func deadBacklog(t *testing.T, q interface {
-	Propagations(context.Context, provider.LifecycleEvent) ([]store.QueuedEvent, error)
-}, sq store.SyncQueue, user string, at time.Time, n int) {
+func deadBacklog(t *testing.T, q propagator, sq store.SyncQueue, user string, at time.Time, n int) {
 	t.Helper()
 	ctx := context.Background()
-	var rows []store.QueuedEvent
-	for i := range n {
-		u := ev(fmt.Sprintf("bad%04d", i), provider.EventUserUpdate, user, at.Add(-time.Duration(n-i)*time.Millisecond))
-		u.DisplayName = str("x")
-		r, err := q.Propagations(ctx, u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, r...)
-	}
-	if got, err := sq.EnqueueEvents(ctx, rows, at); err != nil || got != n {
-		t.Fatalf("the backlog: %d, %v", got, err)
-	}
+	updateBacklog(t, q, sq, "bad", user, at, n)
 	for range n {
 		c, err := sq.ClaimPropagations(ctx, "duo", "test", 1, at, at.Add(time.Minute))
 		if err != nil || len(c) != 1 {
@@ -182,23 +179,7 @@ func TestDeadMembershipRetriedPastAThousandRenames(t *testing.T) {
 			t.Fatalf("the old renames done: %d, %v", n, err)
 		}
 
-		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "alice", at),
-			ev("2", provider.EventUserCreate, "bob", at), member("3", provider.EventGroupMemberAdd, "bob", "Eng", time.Second)}); err != nil {
-			t.Fatal(err)
-		}
-		drain(t, q)
-		duo.failing(provider.EventGroupMemberAdd, true)
-		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{member("4", provider.EventGroupMemberAdd, "alice", "Eng", 2*time.Second)}); err != nil {
-			t.Fatal(err)
-		}
-		drain(t, q)
-		duo.failing(provider.EventGroupMemberAdd, false)
-		rename := member("5", provider.EventGroupRename, "", "Eng", 3*time.Second)
-		rename.NewGroup = "Platform"
-		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{rename}); err != nil {
-			t.Fatal(err)
-		}
-		drain(t, q)
+		deadAddThenRename(t, q, duo, at)
 		if n, err := q.RetryDead(ctx, "ops", 0); err != nil || n != 1 {
 			t.Fatalf("RetryDead = %d, %v; want the membership's dead letter", n, err)
 		}

@@ -3,8 +3,6 @@ package adapter
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -15,9 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/emfa/emfa/internal/testdb"
-	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/store"
-	"github.com/emfa/emfa/sync"
 )
 
 // TestSCIMEmailDisplayNameFilterReadsItsUsers: GET /Users?filter=emails[type eq
@@ -68,19 +64,8 @@ func TestSCIMEmailDisplayNameFilterReadsItsUsers(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		harness := func(s store.Store) *syncHarness {
-			m, err := lifecycle.New(lifecycle.Options{Store: s})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sq := st.(store.SyncQueue)
-			q := (&sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq}, Log: log}).Init()
-			srv := New(Options{Log: log, Sync: &Sync{Queue: q, Manager: m, SCIMToken: testSCIMToken}})
-			return &syncHarness{t: t, h: srv.Handler(), srv: srv, m: m, q: q, st: st}
-		}
 		counted := &listCounter{Store: st}
-		h, ref := harness(counted), harness(unselecting{st})
+		h, ref := readingHarness(t, st, counted), readingHarness(t, st, unselecting{st})
 		for _, c := range []struct {
 			query string
 			pages int // most pages of users read; -1: not counted

@@ -68,19 +68,8 @@ func TestSCIMExternalIDFilterReadsItsUsers(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		harness := func(s store.Store) *syncHarness {
-			m, err := lifecycle.New(lifecycle.Options{Store: s})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sq := st.(store.SyncQueue)
-			q := (&sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq}, Log: log}).Init()
-			srv := New(Options{Log: log, Sync: &Sync{Queue: q, Manager: m, SCIMToken: testSCIMToken}})
-			return &syncHarness{t: t, h: srv.Handler(), srv: srv, m: m, q: q, st: st}
-		}
 		counted := &listCounter{Store: st}
-		h, ref := harness(counted), harness(unselecting{st})
+		h, ref := readingHarness(t, st, counted), readingHarness(t, st, unselecting{st})
 		for _, c := range []struct {
 			query string
 			pages int // most pages of users read; -1: not counted
@@ -126,4 +115,18 @@ func TestSCIMExternalIDFilterReadsItsUsers(t *testing.T) {
 			}
 		}
 	})
+}
+
+// readingHarness is a SCIM server on st whose users are read through s (a store that
+// counts, or one that selects nothing by index), its queue on st's.
+func readingHarness(t *testing.T, st, s store.Store) *syncHarness {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := lifecycle.New(lifecycle.Options{Store: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sq := st.(store.SyncQueue)
+	q := (&sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq}, Log: log}).Init()
+	srv := New(Options{Log: log, Sync: &Sync{Queue: q, Manager: m, SCIMToken: testSCIMToken}})
+	return &syncHarness{t: t, h: srv.Handler(), srv: srv, m: m, q: q, st: st}
 }

@@ -40,13 +40,20 @@ func (v *groupVendor) Propagate(ctx context.Context, ev provider.LifecycleEvent)
 // dead letter, then a group membership (the vendor skips it: it does not know the user
 // yet), then the dead letter retried: the vendor gets the user with the group emfa has
 // for it, as it gets the user's state and profile now.
-func TestDeadCreateRetriedAfterMembership(t *testing.T) {
+func TestDeadCreateRetriedAfterMembership(t *testing.T) { testDeadCreateRetried(t, 0) }
+
+// testDeadCreateRetried is TestDeadCreateRetriedAfterMembership with done older
+// propagations of the user kept in the queue (doneBacklog).
+func testDeadCreateRetried(t *testing.T, done int) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, m, clk := newQueue(t, st)
 		q.MaxAttempts = 2
 		duo := &groupVendor{vendor: newVendor("duo"), groups: map[string][]string{}}
 		q.Propagators = []provider.LifecyclePropagator{duo}
+		if done > 0 {
+			doneBacklog(t, q, q.Store, "dan", clk.Now().Add(-2*time.Minute), done)
+		}
 		duo.failing(provider.EventUserCreate, true)
 		q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "dan", clk.Now().Add(-time.Minute))})
 		for range 2 {

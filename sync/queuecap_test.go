@@ -58,40 +58,7 @@ func doneBacklog(t *testing.T, q propagator, sq store.SyncQueue, user string, at
 // all older than the create, so it did not see the membership propagated (and skipped by
 // the vendor) while the create was a dead letter: the retried create went without the
 // user's groups, and the vendor never had dan in eng.
-func TestDeadCreateRetriedPastAThousandDone(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, st store.Store) {
-		ctx := context.Background()
-		q, m, clk := newQueue(t, st)
-		q.MaxAttempts = 2
-		duo := &groupVendor{vendor: newVendor("duo"), groups: map[string][]string{}}
-		q.Propagators = []provider.LifecyclePropagator{duo}
-		doneBacklog(t, q, q.Store, "dan", clk.Now().Add(-2*time.Minute), 1000)
-
-		duo.failing(provider.EventUserCreate, true)
-		q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "dan", clk.Now().Add(-time.Minute))})
-		for range 2 {
-			drain(t, q)
-			clk.Advance(time.Hour)
-		}
-		add := ev("2", provider.EventGroupMemberAdd, "dan", clk.Now().Add(-time.Second))
-		add.Group = "eng"
-		q.Enqueue(ctx, []provider.LifecycleEvent{add})
-		drain(t, q)
-		if u, err := m.GetUser(ctx, "dan"); err != nil || !slices.Equal(u.Groups, []string{"eng"}) {
-			t.Fatalf("dan in emfa: %+v, %v; want in eng", u, err)
-		}
-		duo.failing(provider.EventUserCreate, false)
-		if n, err := q.RetryDead(ctx, "ops", 0); n != 1 || err != nil {
-			t.Fatalf("retry = %d, %v", n, err)
-		}
-		drain(t, q)
-		duo.mu.Lock()
-		defer duo.mu.Unlock()
-		if got := duo.groups["dan"]; !slices.Equal(got, []string{"eng"}) {
-			t.Errorf("dan's groups at the vendor: %q, want [eng] as in emfa", got)
-		}
-	})
-}
+func TestDeadCreateRetriedPastAThousandDone(t *testing.T) { testDeadCreateRetried(t, 1000) }
 
 // deadBacklog puts n propagations to duo of user's updates, dated before at, straight into
 // the queue, and makes them dead letters (each claimed in turn, as the vendor failed it).

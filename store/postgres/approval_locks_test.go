@@ -22,24 +22,9 @@ func TestApprovalHoldsItsDeviceAndUser(t *testing.T) {
 	sv := testdb.Connect(t)
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
 	ctx := context.Background()
-	open := func(app string) store.Store {
-		s, err := postgres.Open(ctx, dsn+"&application_name="+app)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
+	open, waiting := lockStores(t, sv, dsn)
 	app := "c10" + time.Now().Format("150405.000000")
 	s, approver, changer := open(app+"s"), open(app+"a"), open(app+"c")
-	// waiting reports whether a connection of the store named app waits for a lock.
-	waiting := func(app string) bool {
-		var n int
-		if err := sv.Admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n > 0
-	}
 	t0 := time.UnixMilli(1_800_000_000_000)
 	cases := []struct {
 		name   string
@@ -170,4 +155,26 @@ func TestApprovalIsOneRoundTrip(t *testing.T) {
 	if tx, err := s.GetTransaction(ctx, "t3"); err != nil || tx.Status != "PENDING" {
 		t.Errorf("t3: %+v %v, want PENDING", tx, err)
 	}
+}
+
+// lockStores opens stores on dsn, each under its own application name, and tells whether
+// the connection of the store of a name waits for a lock (pg_stat_activity).
+func lockStores(t *testing.T, sv *testdb.Server, dsn string) (open func(app string) store.Store, waiting func(app string) bool) {
+	ctx := context.Background()
+	open = func(app string) store.Store {
+		s, err := postgres.Open(ctx, dsn+"&application_name="+app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	waiting = func(app string) bool {
+		var n int
+		if err := sv.Admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+	return open, waiting
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/store"
-	"github.com/emfa/emfa/store/postgres"
 )
 
 // TestCodeWaitingSeesUserDisabled: a code's deciding statement (AdvanceCounter for
@@ -24,23 +23,9 @@ func TestCodeWaitingSeesUserDisabled(t *testing.T) {
 	schema := sv.NewSchema(t)
 	dsn := sv.SchemaDSN(t, schema)
 	ctx := context.Background()
-	open := func(app string) store.Store {
-		s, err := postgres.Open(ctx, dsn+"&application_name="+app)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
+	open, waiting := lockStores(t, sv, dsn)
 	app := "c12" + time.Now().Format("150405.000000")
 	s, validator, changer := open(app+"s"), open(app+"v"), open(app+"c")
-	waiting := func(app string) bool {
-		var n int
-		if err := sv.Admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n > 0
-	}
 	t0 := time.UnixMilli(1_800_000_000_000)
 	for i, c := range []struct {
 		name   string

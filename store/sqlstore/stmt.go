@@ -80,27 +80,51 @@ func (s *Store) on(db *sql.DB, tx *sql.Tx) querier {
 		}
 		return db
 	}
-	return prepared{c: s.stmts, db: db, tx: tx}
+	p := &prepared{c: s.stmts, db: db, tx: tx}
+	p.bound = p.buf[:0]
+	return p
 }
 
-// prepared is a querier that runs each statement prepared, from the cache.
+// prepared is a querier that runs each statement prepared, from the cache. One of a
+// transaction also keeps the statements it has bound to it (bound), for the transaction's
+// life, and so is used by one goroutine at a time, as the transaction is.
 type prepared struct {
 	c  *stmtCache
 	db *sql.DB
 	tx *sql.Tx
+	// bound are the statements already bound to tx (Tx.StmtContext), by text. A batch of
+	// the group's writer runs the same few statements once a unit (each unit's SAVEPOINT,
+	// RELEASE and audit row, the same compare-and-set of many decisions): bound once,
+	// not once a run, which allocated a Stmt and its driverStmt, grew the transaction's
+	// list of them and registered each with the pool under its lock, for Commit to close
+	// and unregister every one (issue 16). buf holds the first few without an allocation
+	// of their own: a prepared is boxed in an interface, and so on the heap, anyway.
+	bound []boundStmt
+	buf   [8]boundStmt
+}
+
+// boundStmt is a statement bound to a transaction, and its text.
+type boundStmt struct {
+	q  string
+	st *sql.Stmt
 }
 
 // stmt is q prepared on p's pool, bound to p's transaction if any; nil when q is to run
 // as text. A transaction's copy reuses the statement already prepared on its connection
 // and is closed with it. A statement the cache misses in a transaction runs as text, and
 // is prepared after (prepareMissed).
-func (p prepared) stmt(ctx context.Context, q string) *sql.Stmt {
+func (p *prepared) stmt(ctx context.Context, q string) *sql.Stmt {
 	if p.tx == nil {
 		st, err := p.c.get(ctx, p.db, q)
 		if err != nil {
 			return nil // the text fails the same way, and says so where it can
 		}
 		return st
+	}
+	for _, b := range p.bound {
+		if b.q == q {
+			return b.st
+		}
 	}
 	st, ok := p.c.m.Load(stmtKey{p.db, q})
 	if !ok {
@@ -112,32 +136,34 @@ func (p prepared) stmt(ctx context.Context, q string) *sql.Stmt {
 		p.c.mu.Unlock()
 		return nil
 	}
-	return p.tx.StmtContext(ctx, st.(*sql.Stmt))
+	bound := p.tx.StmtContext(ctx, st.(*sql.Stmt))
+	p.bound = append(p.bound, boundStmt{q, bound})
+	return bound
 }
 
 // q is what runs text: p's transaction or pool.
-func (p prepared) q() querier {
+func (p *prepared) q() querier {
 	if p.tx != nil {
 		return p.tx
 	}
 	return p.db
 }
 
-func (p prepared) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+func (p *prepared) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if st := p.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
 	return p.q().ExecContext(ctx, q, args...)
 }
 
-func (p prepared) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (p *prepared) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	if st := p.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
 	return p.q().QueryContext(ctx, q, args...)
 }
 
-func (p prepared) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+func (p *prepared) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	if st := p.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}

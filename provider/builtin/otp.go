@@ -59,18 +59,18 @@ func (a Algorithm) SeedSize() int { return a.hash()().Size() }
 // The counter is 64-bit: RFC 6238's T for year 2603 needs more than 32.
 func HOTP(a Algorithm, seed []byte, counter uint64, digits int) string {
 	var buf [10]byte
-	return string(appendCode(buf[:0], hotp(hmac.New(a.hash(), seed), counter), digits))
+	return string(appendCode(buf[:0], hotp(hmac.New(a.hash(), seed), counter, new([sha512.Size]byte)), digits))
 }
 
 // hotp is RFC 4226's 31-bit value for counter before it is reduced to digits; mac is
-// keyed with the seed, and reset here, so one serves every counter of a window.
-func hotp(mac hash.Hash, counter uint64) uint32 {
+// keyed with the seed, and reset here, so one serves every counter of a window. scratch
+// holds the message, then the sum: the caller's, so that a window's steps share one (the
+// hash is an interface, and buffers of hotp's own went to the heap, two a step).
+func hotp(mac hash.Hash, counter uint64, scratch *[sha512.Size]byte) uint32 {
 	mac.Reset()
-	var msg [8]byte
-	binary.BigEndian.PutUint64(msg[:], counter)
-	mac.Write(msg[:])
-	var buf [sha512.Size]byte
-	sum := mac.Sum(buf[:0])
+	binary.BigEndian.PutUint64(scratch[:8], counter)
+	mac.Write(scratch[:8])
+	sum := mac.Sum(scratch[:0])   // the message is written already
 	off := sum[len(sum)-1] & 0x0f // dynamic truncation (RFC 4226 §5.3)
 	return binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff
 }
@@ -182,8 +182,9 @@ func matchCounter(alg Algorithm, seed []byte, digits int, code string, from, to 
 	matched := int64(-1)
 	mac := hmac.New(alg.hash(), seed)
 	var buf [10]byte
+	scratch := new([sha512.Size]byte)
 	for c := max(from, 0); c <= to; c++ {
-		want := appendCode(buf[:0], hotp(mac, uint64(c)), digits)
+		want := appendCode(buf[:0], hotp(mac, uint64(c), scratch), digits)
 		if subtle.ConstantTimeCompare(want, []byte(code)) == 1 && matched < 0 {
 			matched = c
 		}

@@ -50,8 +50,8 @@ func TestSmallLiteralsMatchCEL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tracked, _, terr := p.prg.Eval(*act)
-			small, _, serr := u.prg.Eval(*act)
+			tracked, _, terr := p.prg.Eval(act.act)
+			small, _, serr := u.prg.Eval(act.act)
 			if fmt.Sprint(terr) != fmt.Sprint(serr) {
 				t.Fatalf("errors differ: tracked %v, untracked %v", terr, serr)
 			}
@@ -85,7 +85,7 @@ func TestSmallLiteralsUsed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, _, err := p.untrackedProgram().prg.Eval(*act)
+	res, _, err := p.untrackedProgram().prg.Eval(act.act)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,6 +117,9 @@ func dynamicCallCost(args []ref.Val, _ ref.Val) *uint64 {
 type untrackedPath struct {
 	prg  cel.Program
 	upTo uint64
+	// shares says the program evaluates calls the transform makes more than once once
+	// (sharedCalls): an evaluation hands it a sharedValues.
+	shares bool
 }
 
 // untrackedProgram is the program's untracked path, made on the first call.
@@ -126,14 +129,21 @@ func (p *Program) untrackedProgram() untrackedPath {
 		if !ok {
 			return
 		}
+		// Calls made twice with the same arguments are made once: that only lowers the
+		// cost, which the estimate of the transform as written bounds.
+		dec := smallLiterals
+		slots := sharedCalls(p.ast.Expr())
+		if len(slots) > 0 {
+			dec = shareCalls(slots, smallLiterals)
+		}
 		// The context's deadline, checked between comprehension iterations, still bounds
 		// the evaluation should the estimate ever fall short.
 		prg, err := p.env.cel.Program(p.checked, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.EvalOptions(cel.OptOptimize),
-			cel.CustomDecoratorV2(smallLiterals))
+			cel.CustomDecoratorV2(dec))
 		if err != nil {
 			return // the tracked program serves: slower, as safe
 		}
-		p.untracked = untrackedPath{prg: prg, upTo: upTo}
+		p.untracked = untrackedPath{prg: prg, upTo: upTo, shares: len(slots) > 0}
 	})
 	return p.untracked
 }
@@ -246,14 +256,17 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 	if err := ctx.Err(); err != nil {
 		return Value{}, fmt.Errorf("transform: eval: %w", err)
 	}
-	ap, size, err := p.activation(vars)
+	st, size, err := p.activation(vars)
 	if err != nil {
 		return Value{}, fmt.Errorf("transform: eval: %w", err)
 	}
-	act := *ap
+	act := st.act
 	prg := p.prg
 	if u := p.untrackedProgram(); u.prg != nil && size <= u.upTo {
 		prg = u.prg
+		if u.shares {
+			act[sharedCallsVar] = &st.shared
+		}
 	}
 	var val ref.Val
 	// A context that is never done (Done is nil) has nothing for CEL to check.
@@ -262,10 +275,7 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 	} else {
 		val, _, err = prg.Eval(act)
 	}
-	// CEL drops the map when evaluation ends (its frame lets go of it): the next evaluation
-	// reuses it and its storage.
-	clear(act)
-	activations.Put(ap)
+	st.release()
 	if err != nil {
 		return Value{}, p.evalError(err)
 	}
@@ -278,11 +288,10 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 // activation builds the evaluation's variables from vars: only declared names the transform
 // reads (Uses), converted to CEL (Values as they are), now filled in and made UTC, header
 // maps marked as such. size is the largest string, list or map among them. It returns
-// activations' pointer itself, for EvalValue to put back: the address of a copy of the map
-// moved the copy to the heap, an allocation per evaluation.
-func (p *Program) activation(vars Vars) (ap *map[string]any, size uint64, err error) {
-	ap = activations.Get().(*map[string]any)
-	act := *ap
+// the pooled evalState, for EvalValue to release.
+func (p *Program) activation(vars Vars) (st *evalState, size uint64, err error) {
+	st = activations.Get().(*evalState)
+	act := st.act
 	for name, t := range p.env.vars {
 		if !p.uses[name] {
 			continue // never read: not converted
@@ -306,8 +315,7 @@ func (p *Program) activation(vars Vars) (ap *map[string]any, size uint64, err er
 		case t.IsExactType(headerType):
 			val, sz = headerToCEL(v)
 			if val == nil {
-				clear(act)
-				activations.Put(ap)
+				st.release()
 				return nil, 0, fmt.Errorf("variable %s: header variable is %T, want a map of string lists", name, v)
 			}
 		case name == VarRequest:
@@ -318,11 +326,26 @@ func (p *Program) activation(vars Vars) (ap *map[string]any, size uint64, err er
 		act[name] = val
 		size = max(size, sz)
 	}
-	return ap, size, nil
+	return st, size, nil
+}
+
+// evalState is what an evaluation needs besides its program: its variables, and the values
+// of the calls it shares.
+type evalState struct {
+	act    map[string]any
+	shared sharedValues
+}
+
+// release empties st and puts it back in activations. CEL drops the map when evaluation ends
+// (its frame lets go of it): the next evaluation reuses it and its storage.
+func (st *evalState) release() {
+	clear(st.act)
+	clear(st.shared[:])
+	activations.Put(st)
 }
 
 // activations hold evaluations' variables between evaluations.
-var activations = sync.Pool{New: func() any { m := make(map[string]any, 8); return &m }}
+var activations = sync.Pool{New: func() any { return &evalState{act: make(map[string]any, 8)} }}
 
 // requestToCEL converts the incoming transform's request variable, marking its header entry as a
 // header map. A request of up to maxSmall entries, as the remote engine passes, becomes a record

@@ -1,0 +1,185 @@
+package transform
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// reviewDUOOutgoingAllocs are the allocations of one evaluation of each of IBM's DUO outgoing
+// transforms once the Date and the form, each computed twice by the transform (to send and
+// to sign), are computed once.
+var reviewDUOOutgoingAllocs = map[string]float64{
+	"enrollments": 50, "hotp_1": 52, "initiate": 53, "result": 53, "test": 44, "validate": 52,
+}
+
+func TestReviewDUOOutgoingSharedCallsAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts do not hold under the race detector")
+	}
+	d := loadDUO(t)
+	ctx := context.Background()
+	for _, name := range slices.Sorted(maps.Keys(d.resources)) {
+		vars := duoVars(name, d.resources[name])
+		prg := d.outgoing[name]
+		if _, err := prg.Eval(ctx, vars); err != nil {
+			t.Fatal(err)
+		}
+		got := testing.AllocsPerRun(200, func() {
+			if _, err := prg.Eval(ctx, vars); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if want := reviewDUOOutgoingAllocs[name]; got > want {
+			t.Errorf("%s outgoing: %.0f allocations an evaluation, want at most %.0f", name, got, want)
+		}
+	}
+}
+
+// Sharing the calls a transform makes twice changes no result and no error, nor the position
+// an error names: the untracked program, which shares them, agrees with the tracked one, which
+// does not.
+func TestReviewSharedCallsMatchUnshared(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	vars := Vars{
+		"m":      map[string]any{"s": "12", "x": "a b", "l": []any{"1", "2"}, "bad": "x"},
+		"s":      "hello",
+		"header": map[string][]string{"Accept": {"text/plain"}},
+		"now":    fixedNow,
+	}
+	cases := []struct {
+		expr   string
+		shared bool // sharedCalls finds a call to share
+	}{
+		{`[formatTime(now, '2006'), formatTime(now, '2006')]`, true},
+		{`[formatTime(now, '2006'), formatTime(now, '06')]`, false},
+		{`[int(m.s) + 1, int(m.s) + 2]`, true}, // int(m.s)
+		{`[int(m.s) + 1, int(m.s) + 1]`, true},
+		{`[m.s + "a", m.s + "b", m.x + "a"]`, false},
+		{`[1 + 1, 1.0 + 1.0, 1u + 1u, "1" + "1"]`, false},
+		{`[size(m.l), size(m.l), m.l.map(s, size(s)), m.l.map(m, size(m))]`, true},
+		// Inside a comprehension a name may be its variable: nothing there is shared.
+		{`[size(s), m.l.map(s, size(s)), m.l.map(x, size(s))]`, false},
+		{`[m.l.map(x, x + s), m.l.map(x, x + s)]`, false},
+		{`[jsonToFormURLEncoded({"a": m.x}, true), jsonToFormURLEncoded({"a": m.x}, true).size()]`, true},
+		{`[header.put("a", s), header.put("a", s).size(), header.put("A", s)]`, true},
+		// An error is not kept: each occurrence reports its own position.
+		{`(int(m.bad) == 1 || true) && int(m.bad) == 2`, true},
+		{`[int(m.bad), int(m.bad)]`, true},
+		{`m.s == "12" ? int(m.bad) : int(m.bad)`, true},
+		// uuid() is not a function of its arguments.
+		{`uuid() != uuid()`, false},
+		{`[uuid().size(), uuid().size()]`, false},
+		// Nested: the outer call is shared, the inner one with it.
+		{`[joinStrings([s.toUpper(), s.toUpper()], "-"), joinStrings([s.toUpper(), s.toUpper()], "-")]`, true},
+		{`[m.x.base64Encode(), m.x.base64Encode(), hmacSha1(m.x, s), hmacSha1(m.x, s)]`, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.expr, func(t *testing.T) {
+			t.Parallel()
+			p, err := Compile(env, `{"v": `+tc.expr+`}`)
+			if err != nil {
+				t.Fatalf("Compile: %v", err)
+			}
+			u := p.untrackedProgram()
+			if u.prg == nil {
+				t.Fatal("no untracked program")
+			}
+			if u.shares != tc.shared {
+				t.Errorf("shares %v, want %v", u.shares, tc.shared)
+			}
+			st, _, err := p.activation(vars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.release()
+			tracked, _, terr := p.prg.Eval(st.act)
+			st.act[sharedCallsVar] = &st.shared
+			shared, _, serr := u.prg.Eval(st.act)
+			if (terr == nil) != (serr == nil) || terr != nil && p.evalError(terr).Error() != p.evalError(serr).Error() {
+				t.Fatalf("errors differ: unshared %v, shared %v", terr, serr)
+			}
+			if terr != nil {
+				return
+			}
+			want, werr := toJSON(tracked)
+			got, gerr := toJSON(shared)
+			if fmt.Sprint(werr) != fmt.Sprint(gerr) {
+				t.Fatalf("conversion errors differ: unshared %v, shared %v", werr, gerr)
+			}
+			if tc.expr == `uuid() != uuid()` {
+				if got.(map[string]any)["v"] != true {
+					t.Errorf("two uuid() calls gave one value")
+				}
+				return
+			}
+			if tc.expr[:5] == "[uuid" {
+				return // two new uuids each time
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-unshared +shared):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Concurrent evaluations keep their shared values apart: each signs with its own Date.
+func TestReviewSharedCallsPerEvaluation(t *testing.T) {
+	t.Parallel()
+	d := loadDUO(t)
+	p := d.outgoing["validate"]
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			vars := duoVars("validate", d.resources["validate"])
+			now := fixedNow.Add(time.Duration(i) * time.Hour)
+			vars["now"] = now
+			date := now.Format("02 Jan 06 15:04 -0700")
+			auth := duoAuthorization(date, "POST", duoHost, d.resources["validate"].Suffix, duoCanonParams(duoParams["validate"]))
+			for range 200 {
+				out, err := p.Eval(context.Background(), vars)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				h := out["header"].(map[string]any)
+				if got := h["date"].([]any)[0]; got != date {
+					t.Errorf("date %v, want %v", got, date)
+					return
+				}
+				if got := h["authorization"].([]any)[0]; got != auth {
+					t.Errorf("authorization of another evaluation's date")
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// IBM's DUO outgoing transforms share the Date, and the form where they sign one.
+func TestReviewDUOSharedCalls(t *testing.T) {
+	t.Parallel()
+	d := loadDUO(t)
+	want := map[string]int{"enrollments": 2, "hotp_1": 2, "initiate": 2, "result": 1, "test": 1, "validate": 2}
+	for name, p := range d.outgoing {
+		slots := sharedCalls(p.ast.Expr())
+		distinct := map[int]bool{}
+		for _, s := range slots {
+			distinct[s] = true
+		}
+		if len(distinct) != want[name] || len(slots) != 2*want[name] {
+			t.Errorf("%s outgoing: %d calls sharing %d values, want %d sharing %d", name, len(slots), len(distinct), 2*want[name], want[name])
+		}
+		if len(sharedCalls(d.incoming[name].ast.Expr())) != 0 {
+			t.Errorf("%s incoming: shares calls", name)
+		}
+	}
+}

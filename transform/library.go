@@ -363,10 +363,14 @@ func (lib library) joinStrings(list, sep ref.Val) ref.Val {
 	if !ok {
 		return types.MaybeNoSuchOverloadErr(sep)
 	}
-	n := sizeOf(l)
+	return lib.join(sizeOf(l), func(i int64) ref.Val { return l.Get(types.Int(i)) }, s)
+}
+
+// join is joinStrings of the n elements get returns.
+func (lib library) join(n int64, get func(i int64) ref.Val, s types.String) ref.Val {
 	total := max(n-1, 0) * int64(len(s))
 	for i := int64(0); i < n; i++ {
-		if es, ok := l.Get(types.Int(i)).(types.String); ok {
+		if es, ok := get(i).(types.String); ok {
 			total += int64(len(es))
 		}
 	}
@@ -376,7 +380,7 @@ func (lib library) joinStrings(list, sep ref.Val) ref.Val {
 	var b strings.Builder
 	b.Grow(int(total))
 	for i := int64(0); i < n; i++ {
-		e := l.Get(types.Int(i))
+		e := get(i)
 		es, ok := e.(types.String)
 		if !ok {
 			if types.IsError(e) {

@@ -420,3 +420,67 @@ func (c *putCall) Exec(frame *interpreter.ExecutionFrame) ref.Val {
 	}
 	return res
 }
+
+// joinLiterals returns a decorator that applies smallLiterals, then turns
+// joinStrings([a, b, …], sep), a list literal smallLiterals builds, into joinLiteral: the
+// elements are joined where they are evaluated, without the list (IBM's DUO outgoing
+// transforms join two such lists to sign a request).
+func (lib library) joinLiterals(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
+	i, err := smallLiterals(i)
+	if err != nil {
+		return i, err
+	}
+	call, ok := i.(interpreter.InterpretableCall)
+	if !ok || call.OverloadID() != "joinStrings_list_string" {
+		return i, nil
+	}
+	args := call.Args()
+	if len(args) != 2 {
+		return i, nil
+	}
+	lit, ok := args[0].(*smallListLiteral)
+	if !ok {
+		return i, nil
+	}
+	return &joinLiteral{id: call.ID(), elems: lit.elems, sep: args[1], lib: lib}, nil
+}
+
+// joinLiteral is joinStrings of a list literal, evaluated as CEL evaluates the call: the
+// list's elements in order (the first error, else the unknowns), then the separator, then
+// the join.
+type joinLiteral struct {
+	id    int64
+	elems []interpreter.InterpretableV2
+	sep   interpreter.InterpretableV2
+	lib   library
+}
+
+func (j *joinLiteral) ID() int64 { return j.id }
+
+func (j *joinLiteral) Eval(act interpreter.Activation) ref.Val { return evalIn(j, act) }
+
+func (j *joinLiteral) Exec(frame *interpreter.ExecutionFrame) ref.Val {
+	var vals [maxSmall]ref.Val
+	elems := vals[:len(j.elems)]
+	if failed := execInto(elems, j.elems, frame); failed != nil {
+		return failed
+	}
+	sep := j.sep.Exec(frame)
+	switch sep.(type) {
+	case *types.Err, *types.Unknown:
+		return sep
+	}
+	s, ok := sep.(types.String)
+	if !ok {
+		return labelErr(j.id, types.MaybeNoSuchOverloadErr(sep))
+	}
+	return labelErr(j.id, j.lib.join(int64(len(elems)), func(i int64) ref.Val { return elems[i] }, s))
+}
+
+// labelErr labels an error a function returned with the call's node, as CEL does.
+func labelErr(id int64, v ref.Val) ref.Val {
+	if err, ok := v.(*types.Err); ok && err.NodeID() == 0 {
+		return types.LabelErrNode(id, err)
+	}
+	return v
+}

@@ -131,10 +131,10 @@ func (p *Program) untrackedProgram() untrackedPath {
 		}
 		// Calls made twice with the same arguments are made once: that only lowers the
 		// cost, which the estimate of the transform as written bounds.
-		dec := smallLiterals
+		dec := library{maxString: maxString(p.env.limits.costLimit)}.joinLiterals
 		slots := sharedCalls(p.ast.Expr())
 		if len(slots) > 0 {
-			dec = shareCalls(slots, smallLiterals)
+			dec = shareCalls(slots, dec)
 		}
 		// The context's deadline, checked between comprehension iterations, still bounds
 		// the evaluation should the estimate ever fall short.

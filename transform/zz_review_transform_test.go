@@ -95,24 +95,9 @@ func TestReviewSharedCallsMatchUnshared(t *testing.T) {
 			if u.shares != tc.shared {
 				t.Errorf("shares %v, want %v", u.shares, tc.shared)
 			}
-			st, _, err := p.activation(vars)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.release()
-			tracked, _, terr := p.prg.Eval(st.act)
-			st.act[sharedCallsVar] = &st.shared
-			shared, _, serr := u.prg.Eval(st.act)
-			if (terr == nil) != (serr == nil) || terr != nil && p.evalError(terr).Error() != p.evalError(serr).Error() {
-				t.Fatalf("errors differ: unshared %v, shared %v", terr, serr)
-			}
-			if terr != nil {
+			got, want, ok := reviewTrackedUntracked(t, p, vars)
+			if !ok {
 				return
-			}
-			want, werr := toJSON(tracked)
-			got, gerr := toJSON(shared)
-			if fmt.Sprint(werr) != fmt.Sprint(gerr) {
-				t.Fatalf("conversion errors differ: unshared %v, shared %v", werr, gerr)
 			}
 			if tc.expr == `uuid() != uuid()` {
 				if got.(map[string]any)["v"] != true {
@@ -181,5 +166,106 @@ func TestReviewDUOSharedCalls(t *testing.T) {
 		if len(sharedCalls(d.incoming[name].ast.Expr())) != 0 {
 			t.Errorf("%s incoming: shares calls", name)
 		}
+	}
+}
+
+// reviewTrackedUntracked evaluates p's tracked program and its untracked one (with the values
+// of shared calls) over vars, and fails t when their errors (as Eval reports them) differ. ok
+// is false when both failed; else got and want are the untracked and tracked results.
+func reviewTrackedUntracked(t *testing.T, p *Program, vars Vars) (got, want any, ok bool) {
+	t.Helper()
+	u := p.untrackedProgram()
+	if u.prg == nil {
+		t.Fatal("no untracked program")
+	}
+	st, _, err := p.activation(vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.release()
+	tracked, _, terr := p.prg.Eval(st.act)
+	st.act[sharedCallsVar] = &st.shared
+	shared, _, serr := u.prg.Eval(st.act)
+	if (terr == nil) != (serr == nil) || terr != nil && p.evalError(terr).Error() != p.evalError(serr).Error() {
+		t.Fatalf("errors differ: unshared %v, shared %v", terr, serr)
+	}
+	if terr != nil {
+		return nil, nil, false
+	}
+	want, werr := toJSON(tracked)
+	got, gerr := toJSON(shared)
+	if fmt.Sprint(werr) != fmt.Sprint(gerr) {
+		t.Fatalf("conversion errors differ: unshared %v, shared %v", werr, gerr)
+	}
+	return got, want, true
+}
+
+// reviewDUOOutgoingJoinAllocs: as reviewDUOOutgoingAllocs, the two joinStrings of a list
+// literal (the signed text, and the key with its signature) joining the elements without
+// building the list.
+var reviewDUOOutgoingJoinAllocs = map[string]float64{
+	"enrollments": 48, "hotp_1": 50, "initiate": 51, "result": 51, "test": 42, "validate": 50,
+}
+
+func TestReviewDUOOutgoingJoinAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts do not hold under the race detector")
+	}
+	d := loadDUO(t)
+	ctx := context.Background()
+	for _, name := range slices.Sorted(maps.Keys(d.resources)) {
+		vars := duoVars(name, d.resources[name])
+		prg := d.outgoing[name]
+		if _, err := prg.Eval(ctx, vars); err != nil {
+			t.Fatal(err)
+		}
+		got := testing.AllocsPerRun(200, func() {
+			if _, err := prg.Eval(ctx, vars); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if want := reviewDUOOutgoingJoinAllocs[name]; got > want {
+			t.Errorf("%s outgoing: %.0f allocations an evaluation, want at most %.0f", name, got, want)
+		}
+	}
+}
+
+// joinStrings of a list literal gives what the call on the list gives, errors included.
+func TestReviewJoinLiteralMatchesCall(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	vars := Vars{
+		"m":      map[string]any{"s": "12", "n": 3, "bad": "x", "sep": "/"},
+		"s":      "hello",
+		"header": nil,
+		"now":    fixedNow,
+	}
+	for _, expr := range []string{
+		`joinStrings([s, m.s], "-")`,
+		`joinStrings([s], "")`,
+		`joinStrings([s, s.toUpper(), m.s, "", s, m.s], m.sep)`,
+		`joinStrings([s, m.n], "-")`,
+		`joinStrings([s, m.bad + 1], "-")`,
+		`joinStrings([s, m.missing], "-")`,
+		`joinStrings([s, m.s], m.n)`,
+		`joinStrings([s, m.s], m.missing)`,
+		`joinStrings([m.bad + 1, m.s], m.missing)`,
+		`joinStrings([s, m.s], "-").size()`,
+		`[joinStrings([s, m.s], "-"), joinStrings([s, m.s], "-")]`,
+	} {
+		t.Run(expr, func(t *testing.T) {
+			t.Parallel()
+			p, err := Compile(env, `{"v": `+expr+`}`)
+			if err != nil {
+				t.Fatalf("Compile: %v", err)
+			}
+			got, want, ok := reviewTrackedUntracked(t, p, vars)
+			if !ok {
+				return
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-call +literal):\n%s", diff)
+			}
+		})
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +50,9 @@ type Program struct {
 	// uses are the variables the transform reads: only their sizes decide whether the
 	// estimate bounds an evaluation.
 	uses map[string]bool
+	// inputs are the declared variables the transform reads, as activation converts them:
+	// a list, where walking the environment's map cost an iterator per evaluation.
+	inputs []input
 	// loops says whether the transform has a comprehension: only there does CEL check the
 	// context, so without one it is evaluated without handing it the context, which costs a
 	// cancelable context per evaluation.
@@ -87,7 +92,46 @@ func Compile(env *Env, source string) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transform: compile: %w", err)
 	}
-	return &Program{env: env, ast: native, prg: prg, estimate: est, loops: hasComprehension(root), uses: idents(root), checked: checked}, nil
+	uses := idents(root)
+	return &Program{env: env, ast: native, prg: prg, estimate: est, loops: hasComprehension(root), uses: uses, checked: checked,
+		inputs: inputsOf(env, uses)}, nil
+}
+
+// input is a declared variable a transform reads, and how activation converts it.
+type input struct {
+	name string
+	kind inputKind
+}
+
+type inputKind int
+
+const (
+	inputValue   inputKind = iota // toCEL
+	inputNow                      // a timestamp, the clock when not given
+	inputHeader                   // a header map
+	inputRequest                  // the incoming transform's request
+)
+
+// inputsOf lists the declared variables of env that uses names, sorted by name.
+func inputsOf(env *Env, uses map[string]bool) []input {
+	var in []input
+	for _, name := range slices.Sorted(maps.Keys(env.vars)) {
+		if !uses[name] {
+			continue // never read: not converted
+		}
+		t := env.vars[name]
+		kind := inputValue
+		switch {
+		case t.IsExactType(cel.TimestampType) && name == VarNow:
+			kind = inputNow
+		case t.IsExactType(headerType):
+			kind = inputHeader
+		case name == VarRequest:
+			kind = inputRequest
+		}
+		in = append(in, input{name: name, kind: kind})
+	}
+	return in
 }
 
 // dynamicCallCost is the runtime cost of a call whose overload is chosen at run time (its
@@ -292,15 +336,13 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 func (p *Program) activation(vars Vars) (st *evalState, size uint64, err error) {
 	st = activations.Get().(*evalState)
 	act := st.act
-	for name, t := range p.env.vars {
-		if !p.uses[name] {
-			continue // never read: not converted
-		}
+	for _, in := range p.inputs {
+		name := in.name
 		v, ok := vars[name]
 		var val ref.Val
 		var sz uint64
 		switch {
-		case t.IsExactType(cel.TimestampType) && name == VarNow:
+		case in.kind == inputNow:
 			// Straight to a CEL timestamp: through v, an any, the time would be boxed twice.
 			switch tm, isTime := v.(time.Time); {
 			case !ok || v == nil:
@@ -312,13 +354,13 @@ func (p *Program) activation(vars Vars) (st *evalState, size uint64, err error) 
 			}
 		case !ok:
 			continue
-		case t.IsExactType(headerType):
+		case in.kind == inputHeader:
 			val, sz = headerToCEL(v)
 			if val == nil {
 				st.release()
 				return nil, 0, fmt.Errorf("variable %s: header variable is %T, want a map of string lists", name, v)
 			}
-		case name == VarRequest:
+		case in.kind == inputRequest:
 			val, sz = requestToCEL(v)
 		default:
 			val, sz = toCEL(v)

@@ -269,3 +269,33 @@ func TestReviewJoinLiteralMatchesCall(t *testing.T) {
 		})
 	}
 }
+
+// An evaluation converts the declared variables the transform reads, each as its kind wants,
+// from a list made when compiling rather than by walking the environment's map.
+func TestReviewInputsAreTheVariablesRead(t *testing.T) {
+	t.Parallel()
+	d := loadDUO(t)
+	want := []input{{"authentication_header", inputValue}, {"body", inputValue}, {"header", inputHeader},
+		{"host", inputValue}, {"method", inputValue}, {"now", inputNow}, {"path", inputValue}}
+	for name, p := range d.outgoing {
+		got := p.inputs
+		if name == "test" { // reads no body
+			got = append([]input{got[0], {"body", inputValue}}, got[1:]...)
+		}
+		if diff := cmp.Diff(want, got, cmp.AllowUnexported(input{})); diff != "" {
+			t.Errorf("%s outgoing inputs (-want +got):\n%s", name, diff)
+		}
+	}
+	env, err := NewEnv(Incoming)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(env, `{"body": [request.body, header, status_code]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]input{{"header", inputHeader}, {"request", inputRequest}, {"status_code", inputValue}},
+		p.inputs, cmp.AllowUnexported(input{})); diff != "" {
+		t.Errorf("incoming inputs (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,99 @@
+package postgres_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/postgres"
+)
+
+// An UPDATE of a factor that does not move it to another user (a validation's counter, a
+// failure) leaves no lock on the row it writes. A BEFORE UPDATE row trigger on factors,
+// whatever its column list, had PostgreSQL lock the row before each UPDATE (a heap LOCK
+// WAL record per validation, and the lock carried to the new row version, whose xmax
+// then names the deciding transaction). A move still gives the factor its new user's
+// disabled flag.
+func TestReviewDecisionLocksNoFactorRow(t *testing.T) {
+	t.Parallel()
+	sv := testdb.Connect(t)
+	schema := sv.NewSchema(t)
+	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, schema), postgres.MaxConns(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	t0 := time.Unix(1_700_000_000, 0)
+	for _, u := range []store.User{{ID: "u1", Name: "alice"}, {ID: "u2", Name: "bob", Disabled: true}} {
+		u.CreatedAt = t0
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	factors := pgx.Identifier{schema, "factors"}.Sanitize()
+	xmax := func() string {
+		t.Helper()
+		var x string
+		if err := sv.Admin.QueryRow(ctx, `SELECT xmax::text FROM `+factors+` WHERE id = 'f1'`).Scan(&x); err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	used := t0.Add(time.Minute)
+	err = s.Update(ctx, func(w store.Writer) error {
+		if err := w.AdvanceCounter(ctx, "f1", 1, used); err != nil {
+			return err
+		}
+		if err := w.AppendAudit(ctx, store.AuditEvent{Time: used, Provider: "p", Username: "alice",
+			FactorID: "f1", Resource: "validate", Outcome: "SUCCESS", WebhookID: "wh"}); err != nil {
+			return err
+		}
+		_, err := w.RecordIdempotency(ctx, store.IdempotencyKey{Provider: "p", WebhookID: "wh", Fingerprint: "f"},
+			"p", 200, []byte(`{}`), used.Add(time.Minute), used.Add(time.Hour), used)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x := xmax(); x != "0" {
+		t.Errorf("after a decision the factor's row is locked by transaction %s, want no lock (xmax 0)", x)
+	}
+	if _, err := s.RecordFailure(ctx, "f1", used.Add(time.Second), 5, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if x := xmax(); x != "0" {
+		t.Errorf("after a failure the factor's row is locked by transaction %s, want no lock (xmax 0)", x)
+	}
+
+	// A move (no emfa makes one; a hand's UPDATE, on the schema's search_path, which the
+	// triggers' functions name their tables by) takes the new user's flag, and back.
+	c, err := pgxpool.New(ctx, sv.SchemaDSN(t, schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, m := range []struct {
+		to   string
+		want bool
+	}{{"u2", true}, {"u1", false}} {
+		if _, err := c.Exec(ctx, `UPDATE `+factors+` SET user_id = $1 WHERE id = 'f1'`, m.to); err != nil {
+			t.Fatal(err)
+		}
+		var got bool
+		if err := sv.Admin.QueryRow(ctx, `SELECT user_disabled FROM `+factors+` WHERE id = 'f1'`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != m.want {
+			t.Errorf("factor moved to %s: user_disabled %v, want %v", m.to, got, m.want)
+		}
+	}
+}

@@ -47,7 +47,10 @@ func (d dialect) RunUnit(ctx context.Context, db *sql.DB, fn func(e sqlstore.Exe
 	})
 }
 
-// errAssumed: an assumed result did not hold, and the speculative unit rolled back.
+// errAssumed: an assumed result did not hold, and the speculative unit rolled back. An
+// assumed statement says so by dividing by zero, or, an INSERT assuming its key is new
+// (sqlstore's idempotency claims), by a unique violation: either way the careful run
+// runs the statement as it is meant, and reports any error of its own.
 var errAssumed = errors.New("postgres: an assumed result did not hold")
 
 // run runs fn as unit u and commits it, or rolls it back. It returns errAssumed when u
@@ -151,7 +154,7 @@ func (u *unit) send(ctx context.Context, q string, args ...any) (pgx.BatchResult
 	u.b, u.assumed, u.sent = &pgx.Batch{}, nil, true
 	for i := range queued {
 		if _, err := br.Exec(); err != nil {
-			if slices.Contains(assumed, i) && sqlState(err) == divisionByZero {
+			if slices.Contains(assumed, i) && (sqlState(err) == divisionByZero || sqlState(err) == uniqueViolation) {
 				u.wrong = true
 				err = fmt.Errorf("%w: %w", errAssumed, err)
 			}

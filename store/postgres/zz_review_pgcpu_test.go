@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +152,50 @@ func TestReviewDecisionClaimsWithPlainInsert(t *testing.T) {
 	got, err := s.GetIdempotency(ctx, key)
 	if err != nil || string(got.Body) != "later" {
 		t.Errorf("record after the takeover: body %q, %v; want later", got.Body, err)
+	}
+}
+
+// A decision's UPDATE of the factor tests its user's flag on the factor's own row
+// (user_disabled, which the database keeps: migrations 21 and 24) and reads no row of
+// users: the sub-select on users, kept as a second test, planned an anti-join and probed
+// users' key on every validation (about 30 µs of ~360 of the server's CPU) for a flag the
+// factor's row holds already. TestCodeWaitingSeesUserDisabled covers a disable
+// committed while the decision waits.
+func TestReviewDecisionReadsNoUser(t *testing.T) {
+	t.Parallel()
+	sv := testdb.Connect(t)
+	schema := sv.NewSchema(t)
+	tr := &batchSQL{}
+	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, schema), postgres.MaxConns(1), postgres.Traced(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	t0 := time.Unix(1_700_000_000, 0)
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	decide := func(n int64) error {
+		return s.Update(ctx, func(w store.Writer) error { return w.AdvanceCounter(ctx, "f1", n, t0.Add(time.Minute)) })
+	}
+	tr.take()
+	if err := decide(1); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range tr.take() {
+		if strings.Contains(q, "users") {
+			t.Errorf("the decision read users:\n%s", q)
+		}
+	}
+	if err := s.SetUserDisabled(ctx, "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := decide(2); !errors.Is(err, store.ErrInactive) {
+		t.Errorf("a disabled user's code: %v, want ErrInactive", err)
 	}
 }

@@ -1552,15 +1552,46 @@ func (s *SelfService) FinishPush(ctx context.Context, sess *Session) (string, Fa
 		// The registration spent the link in its commit; this spends one it could not (a
 		// device enrolled before it did so). Spent already or replaced: the device is
 		// registered all the same.
-		s.m.audit(ctx, SelfServiceActor, ActionSelfServiceConfirm, sess.User, f.ID, "SUCCESS", "push device registered")
+		s.pushRegistered(ctx, sess.User, f.ID)
 		if err := s.endLink(ctx, sess, f.ID); err != nil && !errors.Is(err, ErrNoSession) {
 			return "", Factor{}, err
 		}
 		return PushActive, f, nil
 	}
-	s.m.audit(ctx, SelfServiceActor, ActionSelfServiceConfirm, sess.User, f.ID, "SUCCESS", "push device registered")
+	s.pushRegistered(ctx, sess.User, f.ID)
 	sess.State.Enrolling, sess.State.EnrollType, sess.State.ShownKey = "", "", ""
 	return PushActive, f, s.save(ctx, sess)
+}
+
+// pushRegisteredProvider keeps pushRegistered's records apart from the other
+// idempotency records.
+const pushRegisteredProvider = "selfservice:push"
+
+// pushRegistered records that user's push device factor registered, once: "continue"
+// posted twice (the script's and the button's, a double click) to two replicas that
+// both loaded the session before either saved it both find the device active, and the
+// trail would say twice that it registered. The record and a mark kept SignInAgain under
+// the factor's id are one commit; the continue that finds the mark written records
+// nothing. As appendApart, a loss is logged.
+func (s *SelfService) pushRegistered(ctx context.Context, user, factor string) {
+	now := s.m.now()
+	ev := s.m.record(ctx, SelfServiceActor, ActionSelfServiceConfirm, user, factor, "SUCCESS", "push device registered")
+	key := store.IdempotencyKey{Provider: pushRegisteredProvider, WebhookID: factor, Fingerprint: builtin.TypePush}
+	ctx, cancel := provider.Detach(ctx)
+	defer cancel()
+	err := s.m.store.Update(ctx, func(w store.Writer) error {
+		claim, err := w.RecordIdempotency(ctx, key, randomText(16), 200, nil, now, now.Add(SignInAgain), now)
+		if err != nil || !claim.Claimed {
+			return err
+		}
+		return w.AppendAudit(ctx, ev)
+	})
+	if err != nil {
+		if s.m.observer != nil {
+			s.m.observer.StoreError("audit")
+		}
+		s.m.log.Error("audit write", "action", ev.Resource, "err", err)
+	}
 }
 
 // Resend sends the factor being enrolled a new code.

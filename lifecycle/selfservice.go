@@ -1067,8 +1067,11 @@ const enrollOnceProvider = "selfservice:enroll"
 func (s *SelfService) enrollOnce(ctx context.Context, sess *Session, typ, dest string, enroll func() (Enrolled, error)) (Enrolled, error) {
 	cookie, loaded, after := sess.Cookie, sess.State.Enrolling, ""
 	aead := onceAEAD(cookie)
-	// The lease covers a slow store; one whose replica died is taken over once it passes.
-	idem := provider.Idempotency{Store: s.m.store, TTL: SignInAgain, Lease: SignInAgain, Now: s.m.now}
+	// A running set-up renews its claim every RenewInterval (a slow sender, a slow store):
+	// one whose replica died is taken over once its short lease passes, within seconds,
+	// rather than once SignInAgain has.
+	idem := provider.Idempotency{Store: s.m.store, TTL: SignInAgain, Lease: provider.RenewedLease,
+		Renew: provider.RenewInterval, Now: s.m.now}
 	for range enrollOnceChain {
 		// after: the set-up a record answered that the session has since moved on from
 		// (confirmed, replaced): the set-up started after it has a record of its own.

@@ -2,6 +2,9 @@ package lifecycle_test
 
 import (
 	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,5 +84,101 @@ func TestReviewPushContinueTwiceOnTwoReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		check("signed-in session", user, en)
+	})
+}
+
+// reviewDyingStore is a replica's store whose replica dies once it claimed a set-up's
+// record: the claim is stored, and the replica never writes again (its claim is neither
+// answered, nor released, nor renewed) until release, which the test closes at its end.
+type reviewDyingStore struct {
+	store.Store
+	store.SelfService
+	once    sync.Once
+	claimed chan struct{}
+	release chan struct{}
+}
+
+func (s *reviewDyingStore) SpendLink(ctx context.Context, hash string, now time.Time) error {
+	return s.Store.SpendLink(ctx, hash, now)
+}
+
+func (s *reviewDyingStore) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
+	c, err := s.Store.ClaimIdempotency(ctx, key, owner, leaseUntil, expiresAt, now)
+	if err != nil || !c.Claimed || key.Provider != "selfservice:enroll" {
+		return c, err
+	}
+	s.once.Do(func() { close(s.claimed) })
+	<-s.release
+	return store.IdempotencyClaim{}, errors.New("the replica died")
+}
+
+func (s *reviewDyingStore) RenewIdempotency(context.Context, store.IdempotencyKey, string, time.Time) (bool, error) {
+	return false, errors.New("the replica died")
+}
+
+// reviewTickingStore is a replica's store whose every look at a running set-up's record
+// (a post waiting for another's answer) moves the replica's clock a second on: the clock
+// says, without timing, how long the post waited.
+type reviewTickingStore struct {
+	store.Store
+	store.SelfService
+	clk   *clock
+	polls atomic.Int64
+}
+
+func (s *reviewTickingStore) SpendLink(ctx context.Context, hash string, now time.Time) error {
+	return s.Store.SpendLink(ctx, hash, now)
+}
+
+func (s *reviewTickingStore) GetIdempotency(ctx context.Context, key store.IdempotencyKey) (store.IdempotencyRecord, error) {
+	if key.Provider == "selfservice:enroll" {
+		s.polls.Add(1)
+		s.clk.Advance(time.Second)
+	}
+	return s.Store.GetIdempotency(ctx, key)
+}
+
+// TestReviewSetUpOwnerDiesOnAnotherReplica: the set-up form posted twice (a double click)
+// reaches two replicas; the first dies just after it claimed the set-up's record. The
+// second post notices the first is gone well before SignInAgain and sets up itself,
+// rather than wait out the whole record's lease.
+func TestReviewSetUpOwnerDiesOnAnotherReplica(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		ss := st.(store.SelfService)
+		dying := &reviewDyingStore{Store: st, SelfService: ss, claimed: make(chan struct{}), release: make(chan struct{})}
+		ticking := &reviewTickingStore{Store: st, SelfService: ss}
+		ma, _ := newManager(t, dying)
+		mb, clkB := newManager(t, ticking)
+		ticking.clk = clkB
+		addAlice(t, ma)
+		ssa, ssb := selfService(t, ma, "totp"), selfService(t, mb, "totp")
+		sessA, err := ssa.OpenLink(ctx, linkToken(t, ssa))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessB, err := ssb.Session(ctx, sessA.Cookie)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doneA := make(chan struct{})
+		go func() { defer close(doneA); ssa.Enroll(ctx, &sessA, "totp", "") }()
+		t.Cleanup(func() { close(dying.release); <-doneA })
+		<-dying.claimed
+
+		start := clkB.Now()
+		en, err := ssb.Enroll(ctx, &sessB, "totp", "")
+		waited := clkB.Now().Sub(start)
+		if err != nil {
+			t.Fatalf("the second post, its first replica dead: %v (after %v)", err, waited)
+		}
+		t.Logf("waited %v, %d looks", waited, ticking.polls.Load())
+		if waited >= lifecycle.SignInAgain/2 {
+			t.Errorf("the second post waited %v (%d looks at the record) for a replica that died; want well under %v",
+				waited, ticking.polls.Load(), lifecycle.SignInAgain)
+		}
+		if sess, err := ssb.Session(ctx, sessB.Cookie); err != nil || sess.State.Enrolling != en.Factor.ID {
+			t.Errorf("the session after the second post: %+v %v; want it enrolling %s", sess.State, err, en.Factor.ID)
+		}
 	})
 }

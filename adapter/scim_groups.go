@@ -595,6 +595,11 @@ func (api *syncAPI) listGroups(c echo.Context) error {
 		case !errorsIsNotFound(err):
 			return err
 		}
+	} else if i = slices.IndexFunc(clauses, func(cl scimClause) bool { return cl.attr == "externalid" }); i >= 0 {
+		// An IdP matching its group to emfa's: the groups of that externalId alone.
+		if gs, err = api.o.Queue.Store.GroupsByExternalID(ctx, clauses[i].value); err != nil {
+			return err
+		}
 	} else if gs, err = api.o.Queue.Store.ListGroups(ctx); err != nil {
 		return err
 	}

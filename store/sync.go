@@ -247,6 +247,9 @@ type SyncQueue interface {
 	// number of groups: a page by its position, as SCIM asks for one (startIndex),
 	// without reading the others.
 	GroupPage(ctx context.Context, offset, limit int) ([]Group, int, error)
+	// GroupsByExternalID returns the groups whose external id is externalID (exactly), by
+	// name, reading those alone (an index): SCIM's filter externalId eq.
+	GroupsByExternalID(ctx context.Context, externalID string) ([]Group, error)
 	// GroupMembers returns the members of groups (their ID and Name), by group name, in
 	// one read, each group's in the order of ListUserRecords (name regardless of ASCII
 	// case); a group without members has none in the map.

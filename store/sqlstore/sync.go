@@ -660,6 +660,17 @@ func (s *Store) ListGroups(ctx context.Context) ([]store.Group, error) {
 	return gs, nil
 }
 
+func (s *Store) GroupsByExternalID(ctx context.Context, externalID string) ([]store.Group, error) {
+	if s.namesNothing(externalID) {
+		return []store.Group{}, nil
+	}
+	gs, err := query(ctx, s.r, scanGroup, `SELECT `+groupCols+` FROM sync_groups WHERE external_id = $1 ORDER BY name`, externalID)
+	if err != nil {
+		return nil, s.fail("list groups by external id", err)
+	}
+	return gs, nil
+}
+
 func (s *Store) GroupPage(ctx context.Context, offset, limit int) ([]store.Group, int, error) {
 	var n int
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sync_groups`).Scan(&n); err != nil {

@@ -673,15 +673,40 @@ func (s *Store) GroupsByExternalID(ctx context.Context, externalID string) ([]st
 
 func (s *Store) GroupPage(ctx context.Context, offset, limit int) ([]store.Group, int, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sync_groups`).Scan(&n); err != nil {
-		return nil, 0, s.fail("count groups", err)
-	}
-	if limit <= 0 || offset >= n {
+	if limit <= 0 {
+		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sync_groups`).Scan(&n); err != nil {
+			return nil, 0, s.fail("count groups", err)
+		}
 		return []store.Group{}, n, nil
 	}
-	// Ordered as ListGroups orders them; the database steps over those before offset
-	// along the index on name.
-	gs, err := query(ctx, s.r, scanGroup, `SELECT `+groupCols+` FROM sync_groups ORDER BY name LIMIT $1 OFFSET $2`, limit, max(offset, 0))
+	// The count and the page in one statement, so of one state of the groups (a count
+	// then a read was off by the groups created or deleted between them: SCIM's
+	// totalResults against its Resources). The page is ordered as ListGroups orders them;
+	// the database steps over those before offset along the index on name. Past the last
+	// group the count comes alone, with a group of NULLs.
+	gs := []store.Group{}
+	err := func() (err error) {
+		rows, err := s.r.QueryContext(ctx, `SELECT n.total, g.id, g.name, g.external_id, g.created_at, g.updated_at, g.revision
+		    FROM (SELECT count(*) AS total FROM sync_groups) n
+		    LEFT JOIN (SELECT `+groupCols+` FROM sync_groups ORDER BY name LIMIT $1 OFFSET $2) g ON 1 = 1
+		    ORDER BY g.name`, limit, max(offset, 0))
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, rows.Close()) }()
+		for rows.Next() {
+			var id, name, ext sql.NullString
+			var c, u, rev sql.NullInt64
+			if err := rows.Scan(&n, &id, &name, &ext, &c, &u, &rev); err != nil {
+				return err
+			}
+			if id.Valid {
+				gs = append(gs, store.Group{ID: id.String, Name: name.String, ExternalID: ext.String,
+					CreatedAt: fromMillis(c.Int64), UpdatedAt: fromMillis(u.Int64), Revision: rev.Int64})
+			}
+		}
+		return rows.Err()
+	}()
 	if err != nil {
 		return nil, 0, s.fail("list a page of groups", err)
 	}

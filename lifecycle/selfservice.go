@@ -1741,9 +1741,11 @@ func (s *SelfService) StartSignInOnce(ctx context.Context, form, username, metho
 	}
 	tag := s.anonMAC("signin-start", []byte(form+"\x00"+store.FoldName(strings.TrimSpace(username))+"\x00"+method))
 	key := store.IdempotencyKey{Provider: signInOnceProvider, WebhookID: hex.EncodeToString(tag), Fingerprint: method}
-	// The lease covers a start whose gateway is slow; one whose replica died is taken over
-	// once it passes, and started again.
-	idem := provider.Idempotency{Store: s.m.store, TTL: SignInAgain, Lease: SignInAgain, Now: s.m.now}
+	// A running start renews its claim every RenewInterval (a slow gateway): one whose
+	// replica died is taken over once its short lease passes, within seconds, and started
+	// again, rather than once SignInAgain has.
+	idem := provider.Idempotency{Store: s.m.store, TTL: SignInAgain, Lease: provider.RenewedLease,
+		Renew: provider.RenewInterval, Now: s.m.now}
 	ans, served, _, err := idem.Do(ctx, key, func(context.Context) (provider.Answer, error) {
 		// The request's own context: the start's writes are the sign-in's, made durable
 		// as they are without this record, and no unit of it records an answer here.

@@ -1,6 +1,8 @@
 package lifecycle_test
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -93,9 +95,10 @@ func TestReviewPushContinueTwiceOnTwoReplicas(t *testing.T) {
 type reviewDyingStore struct {
 	store.Store
 	store.SelfService
-	once    sync.Once
-	claimed chan struct{}
-	release chan struct{}
+	once     sync.Once
+	claimed  chan struct{}
+	release  chan struct{}
+	provider string // the records it dies on: "selfservice:enroll" when ""
 }
 
 func (s *reviewDyingStore) SpendLink(ctx context.Context, hash string, now time.Time) error {
@@ -104,7 +107,7 @@ func (s *reviewDyingStore) SpendLink(ctx context.Context, hash string, now time.
 
 func (s *reviewDyingStore) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
 	c, err := s.Store.ClaimIdempotency(ctx, key, owner, leaseUntil, expiresAt, now)
-	if err != nil || !c.Claimed || key.Provider != "selfservice:enroll" {
+	if err != nil || !c.Claimed || key.Provider != cmp.Or(s.provider, "selfservice:enroll") {
 		return c, err
 	}
 	s.once.Do(func() { close(s.claimed) })
@@ -122,8 +125,9 @@ func (s *reviewDyingStore) RenewIdempotency(context.Context, store.IdempotencyKe
 type reviewTickingStore struct {
 	store.Store
 	store.SelfService
-	clk   *clock
-	polls atomic.Int64
+	clk      *clock
+	polls    atomic.Int64
+	provider string // the records it counts: "selfservice:enroll" when ""
 }
 
 func (s *reviewTickingStore) SpendLink(ctx context.Context, hash string, now time.Time) error {
@@ -131,7 +135,7 @@ func (s *reviewTickingStore) SpendLink(ctx context.Context, hash string, now tim
 }
 
 func (s *reviewTickingStore) GetIdempotency(ctx context.Context, key store.IdempotencyKey) (store.IdempotencyRecord, error) {
-	if key.Provider == "selfservice:enroll" {
+	if key.Provider == cmp.Or(s.provider, "selfservice:enroll") {
 		s.polls.Add(1)
 		s.clk.Advance(time.Second)
 	}
@@ -179,6 +183,51 @@ func TestReviewSetUpOwnerDiesOnAnotherReplica(t *testing.T) {
 		}
 		if sess, err := ssb.Session(ctx, sessB.Cookie); err != nil || sess.State.Enrolling != en.Factor.ID {
 			t.Errorf("the session after the second post: %+v %v; want it enrolling %s", sess.State, err, en.Factor.ID)
+		}
+	})
+}
+
+// TestReviewSignInOwnerDiesOnAnotherReplica: the sign-in form posted twice reaches two
+// replicas; the first dies just after it claimed the start's record. The second post
+// notices the first is gone well before SignInAgain and starts the sign-in itself.
+func TestReviewSignInOwnerDiesOnAnotherReplica(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		ss := st.(store.SelfService)
+		dying := &reviewDyingStore{Store: st, SelfService: ss, claimed: make(chan struct{}), release: make(chan struct{}),
+			provider: "selfservice:signin"}
+		ticking := &reviewTickingStore{Store: st, SelfService: ss, provider: "selfservice:signin"}
+		ma, _ := newManager(t, dying)
+		mb, clkB := newManager(t, ticking)
+		ticking.clk = clkB
+		open := func(m *lifecycle.Manager) *lifecycle.SelfService {
+			s, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp", "push"}, LinkLifetime: time.Hour,
+				SessionIdle: time.Hour, PublicURL: "https://mfa.example.com", FormKey: bytes.Repeat([]byte{8}, 32)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		ssa, ssb := open(ma), open(mb)
+		doneA := make(chan struct{})
+		go func() {
+			defer close(doneA)
+			ssa.StartSignInOnce(ctx, "form", "alice", lifecycle.MethodPush, func(context.Context) (string, error) { return "a", nil })
+		}()
+		t.Cleanup(func() { close(dying.release); <-doneA })
+		<-dying.claimed
+
+		start := clkB.Now()
+		cookie, again, err := ssb.StartSignInOnce(ctx, "form", "alice", lifecycle.MethodPush,
+			func(context.Context) (string, error) { return "b", nil })
+		waited := clkB.Now().Sub(start)
+		t.Logf("waited %v, %d looks", waited, ticking.polls.Load())
+		if err != nil || cookie != "b" || again {
+			t.Fatalf("the second post, its first replica dead: %q %v %v (after %v); want its own start", cookie, again, err, waited)
+		}
+		if waited >= lifecycle.SignInAgain/2 {
+			t.Errorf("the second post waited %v (%d looks at the record) for a replica that died; want well under %v",
+				waited, ticking.polls.Load(), lifecycle.SignInAgain)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"slices"
@@ -63,6 +64,11 @@ type group struct {
 	quit  chan struct{}
 	done  chan struct{}
 	stop  sync.Once
+	// guard: the last batch had a unit fail, so the next runs its units in savepoints
+	// from the start (commit).
+	guard bool
+	// traced, when set (tests), wraps what runs a batch's statements.
+	traced func(querier) querier
 }
 
 // unit is one caller's writes, and what became of them.
@@ -73,6 +79,9 @@ type unit struct {
 	err      error
 	panicked any
 	answered chan struct{}
+	// skipped: its context was done when the batch reached it, and it did not run; a
+	// second run of the batch (commit) skips it too.
+	skipped bool
 }
 
 // errClosed answers a write after Close.
@@ -178,57 +187,105 @@ func (g *group) commit(batch []*unit) {
 		}()
 		begin = conn.BeginTx
 	}
+	// A batch runs bare first: its units without a savepoint each (two statements a unit
+	// fewer). Should one fail, the transaction rolls back whole and the batch runs again,
+	// each unit in a savepoint of its own, so that the failing one rolls back alone: a unit
+	// may run twice (store.Store.Update). After a batch that had to, the next one starts
+	// guarded, and so on until one commits guarded without a failure: a stream of failing
+	// units costs the batches no second run each.
+	guard := g.guard
+	for {
+		tx, again := g.pass(ctx, begin, batch, guard, fail)
+		if again {
+			g.guard = true
+			guard = true
+			for _, u := range batch {
+				if !u.skipped {
+					u.err, u.panicked = nil, nil
+				}
+			}
+			continue
+		}
+		if tx == nil {
+			return
+		}
+		if guard && !slices.ContainsFunc(batch, (*unit).failed) {
+			g.guard = false
+		}
+		if err := tx.Commit(); err != nil {
+			fail(err)
+			return
+		}
+		break
+	}
+	if g.s.afterCommit != nil {
+		g.s.afterCommit()
+	}
+}
+
+// pass runs batch in a transaction it begins, each unit in a savepoint of its own if guard,
+// and returns the transaction to commit: nil when it has failed the batch (fail), or had a
+// unit fail alone. With again, a unit of an unguarded batch of several failed: the
+// transaction is rolled back, and the batch is to run again guarded.
+func (g *group) pass(ctx context.Context, begin func(context.Context, *sql.TxOptions) (*sql.Tx, error), batch []*unit, guard bool, fail func(error)) (_ *sql.Tx, again bool) {
 	tx, err := begin(ctx, nil)
 	if err != nil {
 		fail(err)
-		return
+		return nil, false
 	}
-	q := g.s.on(g.s.w, tx)
+	var q querier = g.s.on(g.s.w, tx)
+	if g.traced != nil {
+		q = g.traced(q)
+	}
 	// A unit alone needs no savepoint: its failure rolls back the transaction.
 	alone := len(batch) == 1
+	savepoints := guard && !alone
 	for _, u := range batch {
+		if u.skipped {
+			continue // its context was done when an earlier run reached it
+		}
 		if err := u.ctx.Err(); err != nil {
-			u.err = g.s.fail("write", err)
+			u.err, u.skipped = g.s.fail("write", err), true
 			continue
 		}
-		if !alone {
+		if savepoints {
 			if _, err := q.ExecContext(ctx, "SAVEPOINT unit"); err != nil {
 				_ = tx.Rollback()
 				fail(err)
-				return
+				return nil, false
 			}
 		}
 		u.err, u.panicked = call(u.fn, &writer{s: g.s, e: sqlExecer{q}, unit: true, ctx: context.WithoutCancel(u.ctx)})
-		failed := u.err != nil || u.panicked != nil
+		failed := u.failed()
 		switch {
 		case failed && alone:
 			_ = tx.Rollback()
-			return
+			return nil, false
+		case failed && !savepoints:
+			_ = tx.Rollback()
+			return nil, true
 		case failed:
 			// If the unit's error aborted the transaction itself (SQLite does so for a
 			// full disk or an I/O error), ROLLBACK TO fails, and so does the batch.
 			if _, err := q.ExecContext(ctx, "ROLLBACK TO unit"); err != nil {
 				_ = tx.Rollback()
 				fail(err)
-				return
+				return nil, false
 			}
 			fallthrough
-		case !alone:
+		case savepoints:
 			if _, err := q.ExecContext(ctx, "RELEASE unit"); err != nil {
 				_ = tx.Rollback()
 				fail(err)
-				return
+				return nil, false
 			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		fail(err)
-		return
-	}
-	if g.s.afterCommit != nil {
-		g.s.afterCommit()
-	}
+	return tx, false
 }
+
+// failed reports whether u's run failed: an error, or a panic.
+func (u *unit) failed() bool { return u.err != nil || u.panicked != nil }
 
 // call runs fn, turning a panic into a value to re-raise in the caller's goroutine.
 func call(fn func(w *writer) error, w *writer) (err error, panicked any) {

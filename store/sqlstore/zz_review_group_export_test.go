@@ -1,0 +1,56 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+
+	"github.com/emfa/emfa/store"
+)
+
+// ReviewBatch commits fns as one batch of s's group writer, as its goroutine would had
+// they queued together, and returns each unit's error and panic and the statements the
+// batch ran (by their first word), for tests. Call it while s makes no other write.
+func ReviewBatch(s *Store, fns ...func(w store.Writer) error) (errs []error, panics []any, statements map[string]int) {
+	statements = map[string]int{}
+	s.g.traced = func(q querier) querier { return reviewCounting{q, statements} }
+	defer func() { s.g.traced = nil }()
+	batch := make([]*unit, len(fns))
+	for i, fn := range fns {
+		batch[i] = &unit{ctx: context.Background(), fn: func(w *writer) error { return fn(w) }, answered: make(chan struct{})}
+	}
+	s.g.commit(batch)
+	s.stmts.prepareMissed(context.Background(), s.w)
+	for _, u := range batch {
+		errs = append(errs, u.err)
+		panics = append(panics, u.panicked)
+	}
+	return errs, panics, statements
+}
+
+// reviewCounting counts the statements run through q by their first word.
+type reviewCounting struct {
+	q querier
+	n map[string]int
+}
+
+func (c reviewCounting) count(q string) {
+	w, _, _ := strings.Cut(strings.TrimSpace(q), " ")
+	c.n[strings.ToUpper(w)]++
+	c.n[""]++
+}
+
+func (c reviewCounting) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	c.count(q)
+	return c.q.ExecContext(ctx, q, args...)
+}
+
+func (c reviewCounting) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	c.count(q)
+	return c.q.QueryContext(ctx, q, args...)
+}
+
+func (c reviewCounting) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	c.count(q)
+	return c.q.QueryRowContext(ctx, q, args...)
+}

@@ -279,7 +279,11 @@ type UserQuery struct {
 	// Emails and DisplayNames, when not nil, keep only users whose e-mail address
 	// (display name) folds to one of them (store.UserQuery.Emails).
 	Emails, DisplayNames []string
-	Cursor               string // from the previous page's Next
+	// EmailPrefixes and DisplayNamePrefixes, when not nil, keep only users whose e-mail
+	// address (display name) folds to a text starting with one of them
+	// (store.UserQuery.EmailPrefixes).
+	EmailPrefixes, DisplayNamePrefixes []string
+	Cursor                             string // from the previous page's Next
 	// Offset skips that many users (after Cursor's): a page by its position, as SCIM's
 	// startIndex asks for one; 0 or more.
 	Offset int
@@ -340,11 +344,12 @@ func (m *Manager) CountUsers(ctx context.Context, q UserQuery) (int, error) {
 	return m.store.CountUserRecords(ctx, sq)
 }
 
-// storeQuery is q's selection (Prefix, Group, State, ExternalID, Emails, DisplayNames)
-// as the store reads it.
+// storeQuery is q's selection (Prefix, Group, State, ExternalID, Emails, DisplayNames
+// and their prefixes) as the store reads it.
 func storeQuery(q UserQuery) (store.UserQuery, error) {
 	sq := store.UserQuery{Prefix: q.Prefix, Group: q.Group, ExternalID: q.ExternalID,
-		Emails: q.Emails, DisplayNames: q.DisplayNames, Limit: q.Limit}
+		Emails: q.Emails, DisplayNames: q.DisplayNames, EmailPrefixes: q.EmailPrefixes, DisplayNamePrefixes: q.DisplayNamePrefixes,
+		Limit: q.Limit}
 	switch q.State {
 	case "":
 	case StateActive, StateDisabled:

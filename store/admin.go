@@ -60,7 +60,12 @@ type UserQuery struct {
 	// looks a user up by either, case-insensitively (SCIM's caseExact false). Each is
 	// folded already; an empty list selects none.
 	Emails, DisplayNames []string
-	After                string // names after it, folded (the cursor); "" from the first
+	// EmailPrefixes and DisplayNamePrefixes, when not nil, keep only users whose e-mail
+	// address (display name) folds to a text starting with one of them, by a range of
+	// the same index: a value of too many case variants to list is looked up by those
+	// of its first letters. Each is folded already; an empty list selects none.
+	EmailPrefixes, DisplayNamePrefixes []string
+	After                              string // names after it, folded (the cursor); "" from the first
 	// Offset skips that many of the users selected (after After): a page by its
 	// position, as SCIM asks for one (startIndex). The database still steps over them,
 	// but along the index, without reading their records.

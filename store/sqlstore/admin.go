@@ -684,7 +684,7 @@ func (s *Store) CountUserRecords(ctx context.Context, q store.UserQuery) (int, e
 }
 
 // userWhere is the conditions on users u of q's Prefix, Group, Disabled, ExternalID,
-// Emails and DisplayNames, their values added by arg.
+// Emails and DisplayNames and their prefixes, their values added by arg.
 func (s *Store) userWhere(q store.UserQuery, arg func(any) string) []string {
 	var where []string
 	// By folded name (users_name_folded's key, unique): the order, the prefix and the
@@ -725,7 +725,52 @@ func (s *Store) userWhere(q store.UserQuery, arg func(any) string) []string {
 		}
 		where = append(where, "u.id IN (SELECT user_id FROM user_profiles WHERE "+s.d.FoldedOf(by.col)+" IN ("+strings.Join(in, ", ")+"))")
 	}
+	// By prefix: a range of the same index each, from the prefix to the text after
+	// every one starting with it (byte order: the index's).
+	for _, by := range []struct {
+		col      string
+		prefixes []string
+	}{{"email", q.EmailPrefixes}, {"display_name", q.DisplayNamePrefixes}} {
+		if by.prefixes == nil {
+			continue
+		}
+		folded := s.d.FoldedOf(by.col)
+		var ranges []string
+		for _, p := range by.prefixes {
+			switch end, ok := prefixEnd(p); {
+			case s.namesNothing(p):
+			case p == "" || !ok:
+				ranges = append(ranges, folded+" >= "+arg(p))
+			default:
+				ranges = append(ranges, "("+folded+" >= "+arg(p)+" AND "+folded+" < "+arg(end)+")")
+			}
+		}
+		if len(ranges) == 0 {
+			where = append(where, "1 = 0")
+			continue
+		}
+		where = append(where, "u.id IN (SELECT user_id FROM user_profiles WHERE "+strings.Join(ranges, " OR ")+")")
+	}
 	return where
+}
+
+// prefixEnd is the least text after every one starting with p, in byte order (UTF-8's
+// is the code points'): p with its last code point short of U+10FFFF one up, what
+// follows it dropped (an invalid byte is, too: a later end); ok is false when there is
+// none (p is "" or all U+10FFFF).
+func prefixEnd(p string) (end string, ok bool) {
+	for p != "" {
+		r, n := utf8.DecodeLastRuneInString(p)
+		p = p[:len(p)-n]
+		switch {
+		case r == utf8.MaxRune || r == utf8.RuneError && n == 1:
+			continue
+		case r == 0xD7FF: // the surrogates are no code points
+			return p + "\uE000", true
+		}
+		return p + string(r+1), true
+	}
+	return "", false
 }
 
 // addGroups fills in the groups of recs.

@@ -1,0 +1,106 @@
+package adapter
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/store"
+)
+
+// TestReviewSCIMManyVariantFilterReadsItsUsers: a displayName or e-mail filter whose
+// value has more than maxFoldKeys case variants (a Cyrillic or Greek name of seven
+// letters or more: 2^7 variants) read every user, 1,000 at a time. The store selects
+// the users whose folded value starts with one of the folded variants of the value's
+// longest prefix of at most maxFoldKeys of them (every user when more than a page of
+// them start so); the answer is the full scan's.
+func TestReviewSCIMManyVariantFilterReadsItsUsers(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		const n = 2500 // three pages of 1,000
+		var cs []store.UserChange
+		for i := range n {
+			name := fmt.Sprintf("user%05d", i)
+			p := &store.Profile{Email: name + "@example.com", DisplayName: "User " + name}
+			if i >= 1000 && i < 2200 {
+				p.DisplayName = fmt.Sprintf("Пользователь %05d", i) // more than a page start alike
+			}
+			switch i {
+			case 10:
+				p.Email, p.DisplayName = "александра@пример.рф", "Александра Петрова"
+			case 11:
+				p.Email, p.DisplayName = "АЛЕКСАНДРА@ПРИМЕР.РФ", "АЛЕКСАНДРА ПЕТРОВА"
+			case 12:
+				p.Email, p.DisplayName = "александр@пример.рф", "Александра Петров" // a prefix alike, not equal
+			case 13:
+				p.DisplayName = "Александра Петрова\U0010FFFF" // longer
+			case 14:
+				p.DisplayName = "σίσυφος"
+			case 15:
+				p.DisplayName = "ΣΊΣΥΦΟΣ"
+			case 16:
+				p.DisplayName = "σίσυφοσ"
+			case 17:
+				p.DisplayName = "σίσυφοι"
+			case 18:
+				p.DisplayName = "александра петрова"
+			case 19:
+				p.DisplayName = "\u0430лександра петрова" // as 18
+			case 20:
+				p.Email, p.DisplayName = "", ""
+			}
+			cs = append(cs, store.UserChange{Name: name, Create: &store.User{ID: fmt.Sprintf("id%05d", i), Name: name, Disabled: i%2 == 1, CreatedAt: now},
+				Profile: p, Now: now})
+		}
+		for _, err := range st.ApplyUserChanges(ctx, cs) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		counted := &listCounter{Store: st}
+		h, ref := readingHarness(t, st, counted), readingHarness(t, st, unselecting{st})
+		for _, c := range []struct {
+			query string
+			total int
+			pages int // most pages of users read
+		}{
+			{`filter=displayName eq "александра петрова"`, 4, 1},
+			{`filter=displayName eq "АЛЕКСАНДРА ПЕТРОВА"`, 4, 1},
+			{`filter=displayName eq "Александра Петров"`, 1, 1},
+			{`filter=displayName eq "σίσυφος"`, 3, 1},
+			{`filter=displayName eq "ΣΊΣΥΦΟΙ"`, 1, 1},
+			{`filter=displayName eq "σίσυφοςς"`, 0, 1},
+			{`filter=emails.value eq "Александра@Пример.рф"`, 2, 1},
+			{`filter=emails[type eq "work"].value eq "АЛЕКСАНДР@ПРИМЕР.РФ"`, 1, 1},
+			{`filter=displayName eq "Александра Петрова\U0010FFFF"`, 1, 1},
+			{`filter=displayName eq "александра петрова" and emails.value eq "александра@пример.рф"`, 2, 1},
+			{`filter=displayName eq "александра петрова" and active eq true`, -1, 1},
+			// 1,200 users start as "пользо" does: a page of them, then every user.
+			{`filter=displayName eq "ПОЛЬЗОВАТЕЛЬ 01234"`, 1, 4},
+			{`filter=displayName eq "пользователь 01234" and emails.value eq "user01234@example.com"`, 1, 1},
+		} {
+			v, err := url.ParseQuery(c.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			counted.lists = 0
+			code, got, _ := h.scim("GET", "/Users?"+v.Encode(), "")
+			if counted.lists > c.pages {
+				t.Errorf("%s read %d pages of users, want at most %d", c.query, counted.lists, c.pages)
+			}
+			wcode, want, _ := ref.scim("GET", "/Users?"+v.Encode(), "")
+			if code != wcode || !cmp.Equal(want, got) {
+				t.Errorf("%s: %d, want %d; (-want +got)\n%s", c.query, code, wcode, cmp.Diff(want, got))
+			}
+			if c.total >= 0 && got["totalResults"] != float64(c.total) {
+				t.Errorf("%s: totalResults %v, want %d", c.query, got["totalResults"], c.total)
+			}
+		}
+	})
+}

@@ -444,6 +444,14 @@ const userLockClass = 0x656d6675 // "emfu"
 func (w *writer) CreateFactorWithin(ctx context.Context, f store.Factor, most int, alike store.Alike) error {
 	const op = "create factor "
 	if w.unit && w.s.g == nil && w.s.name == "postgres" {
+		// The user's row first, FOR SHARE as factors' insert trigger takes it anyway, then
+		// the count's lock: a change of the user (ApplyUserChanges) locks its row first
+		// (lockFirst) and the count's lock after, for a factor it creates or re-points.
+		// Taken the other way round, by the trigger after this lock, each held what the
+		// other waited for, and PostgreSQL aborted one (40P01).
+		if err := w.e.Later(w.c(ctx), `SELECT 1 FROM users WHERE id = $1 FOR SHARE`, f.UserID); err != nil {
+			return w.s.fail(op+f.ID, err)
+		}
 		// Sent with the count, and run before it: the count of a unit that waited for
 		// another's commit reads that one's factor (each statement its own snapshot).
 		if err := w.e.Later(w.c(ctx), `SELECT pg_advisory_xact_lock($1, hashtext($2))`, userLockClass, f.UserID); err != nil {

@@ -430,6 +430,13 @@ func (dialect) DeleteOldest(table, _, where, order string) string {
 	     SELECT rowid FROM ` + table + ` WHERE ` + where + ` ORDER BY ` + order + ` LIMIT $2)`
 }
 
+// Bare: SQLite's unary + returns its operand as it is, a text, blob or integer alike, and
+// makes an expression of a column, which has no declared type: modernc.org/sqlite then
+// makes no string of one for each column on each run of a read (sqlstore.BareResults).
+func (dialect) Bare(col string) string { return "+" + col }
+
+var _ sqlstore.BareResults = dialect{}
+
 // ByteOrder: SQLite's default collation, BINARY, is byte order.
 func (dialect) ByteOrder(col string) string { return col }
 

@@ -102,6 +102,8 @@ type Store struct {
 	// rd are the texts of the reads a contract call makes, in d's terms (BareResults).
 	rd    reads
 	stmts *stmtCache // nil: statements are sent as text
+	// anonParams: the cache prepares $n parameters as ? (AnonymousParams).
+	anonParams bool
 	// syncFull and syncDeferred are the synchronous pragmas of GroupCommit's batches
 	// (DeferredSync); "" leaves the connection's setting alone.
 	syncFull, syncDeferred string
@@ -133,6 +135,9 @@ func New(w, r *sql.DB, d Dialect, opts ...Option) *Store {
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.stmts != nil {
+		s.stmts.anon = s.anonParams
 	}
 	s.rq = s.on(r, nil)
 	if s.g != nil {

@@ -3,6 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -17,9 +20,21 @@ func PrepareStatements() Option {
 	return func(s *Store) { s.stmts = &stmtCache{} }
 }
 
+// AnonymousParams makes PrepareStatements prepare a statement whose $n parameters each
+// appear once with ? for each, for a database that numbers ? parameters from 1 in the
+// order they come (SQLite). modernc.org/sqlite reads each parameter's name into a Go
+// string on every run to find its argument (conn.bind), one allocation a parameter and
+// run; a ? has no name. Parameters out of order ($2, $1) are given their arguments in
+// the order of the ?s, one allocation a run. A statement with a parameter twice is
+// prepared as it is: a ? each time would bind (and copy, for a text) its argument twice.
+func AnonymousParams() Option {
+	return func(s *Store) { s.anonParams = true }
+}
+
 // stmtCache holds the prepared statements of a store, by pool and text.
 type stmtCache struct {
-	m sync.Map // stmtKey -> *sql.Stmt
+	m    sync.Map // stmtKey -> *cached
+	anon bool     // AnonymousParams
 
 	mu      sync.Mutex
 	pending map[string]bool // missed in a transaction of the writer: prepare after it
@@ -30,22 +45,35 @@ type stmtKey struct {
 	q  string
 }
 
+// cached is a statement prepared, and which argument each of its parameters takes.
+type cached struct {
+	st *sql.Stmt
+	// order: the argument (from 1) of each parameter in turn; nil: the arguments in the
+	// order given (AnonymousParams).
+	order []int
+}
+
 // get returns the statement q prepared on db, preparing it the first time. Two callers
 // racing to prepare it keep one and close the other.
-func (c *stmtCache) get(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, error) {
+func (c *stmtCache) get(ctx context.Context, db *sql.DB, q string) (*cached, error) {
 	k := stmtKey{db, q}
 	if st, ok := c.m.Load(k); ok {
-		return st.(*sql.Stmt), nil
+		return st.(*cached), nil
 	}
-	st, err := db.PrepareContext(ctx, q)
+	text, order := q, []int(nil)
+	if c.anon {
+		text, order = anonymous(q)
+	}
+	st, err := db.PrepareContext(ctx, text)
 	if err != nil {
 		return nil, err
 	}
-	if prev, loaded := c.m.LoadOrStore(k, st); loaded {
+	cs := &cached{st, order}
+	if prev, loaded := c.m.LoadOrStore(k, cs); loaded {
 		st.Close()
-		return prev.(*sql.Stmt), nil
+		return prev.(*cached), nil
 	}
-	return st, nil
+	return cs, nil
 }
 
 // prepareMissed prepares on db the statements that transactions ran as text, once db's
@@ -65,7 +93,7 @@ func (c *stmtCache) prepareMissed(ctx context.Context, db *sql.DB) {
 // close closes every statement, so that the connections close clean.
 func (c *stmtCache) close() {
 	c.m.Range(func(k, st any) bool {
-		st.(*sql.Stmt).Close()
+		st.(*cached).st.Close()
 		c.m.Delete(k)
 		return true
 	})
@@ -103,27 +131,29 @@ type prepared struct {
 	buf   [8]boundStmt
 }
 
-// boundStmt is a statement bound to a transaction, and its text.
+// boundStmt is a statement bound to a transaction, its text and its parameters' order.
 type boundStmt struct {
-	q  string
-	st *sql.Stmt
+	q     string
+	st    *sql.Stmt
+	order []int
 }
 
-// stmt is q prepared on p's pool, bound to p's transaction if any; nil when q is to run
-// as text. A transaction's copy reuses the statement already prepared on its connection
-// and is closed with it. A statement the cache misses in a transaction runs as text, and
-// is prepared after (prepareMissed).
-func (p *prepared) stmt(ctx context.Context, q string) *sql.Stmt {
+// stmt is q prepared on p's pool, bound to p's transaction if any, and args in the order
+// of its parameters; a nil statement when q is to run as text (with args as they are). A
+// transaction's copy reuses the statement already prepared on its connection and is
+// closed with it. A statement the cache misses in a transaction runs as text, and is
+// prepared after (prepareMissed).
+func (p *prepared) stmt(ctx context.Context, q string, args []any) (*sql.Stmt, []any) {
 	if p.tx == nil {
-		st, err := p.c.get(ctx, p.db, q)
+		cs, err := p.c.get(ctx, p.db, q)
 		if err != nil {
-			return nil // the text fails the same way, and says so where it can
+			return nil, args // the text fails the same way, and says so where it can
 		}
-		return st
+		return ordered(cs.st, cs.order, args)
 	}
 	for _, b := range p.bound {
 		if b.q == q {
-			return b.st
+			return ordered(b.st, b.order, args)
 		}
 	}
 	st, ok := p.c.m.Load(stmtKey{p.db, q})
@@ -134,11 +164,28 @@ func (p *prepared) stmt(ctx context.Context, q string) *sql.Stmt {
 		}
 		p.c.pending[q] = true
 		p.c.mu.Unlock()
-		return nil
+		return nil, args
 	}
-	bound := p.tx.StmtContext(ctx, st.(*sql.Stmt))
-	p.bound = append(p.bound, boundStmt{q, bound})
-	return bound
+	cs := st.(*cached)
+	bound := p.tx.StmtContext(ctx, cs.st)
+	p.bound = append(p.bound, boundStmt{q, bound, cs.order})
+	return ordered(bound, cs.order, args)
+}
+
+// ordered is st with args in the order of its parameters; a nil statement, to run the
+// text, when args has too few for them, so that the driver says what is missing.
+func ordered(st *sql.Stmt, order []int, args []any) (*sql.Stmt, []any) {
+	if order == nil {
+		return st, args
+	}
+	out := make([]any, len(order))
+	for i, k := range order {
+		if k > len(args) {
+			return nil, args
+		}
+		out[i] = args[k-1]
+	}
+	return st, out
 }
 
 // q is what runs text: p's transaction or pool.
@@ -150,22 +197,87 @@ func (p *prepared) q() querier {
 }
 
 func (p *prepared) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if st := p.stmt(ctx, q); st != nil {
-		return st.ExecContext(ctx, args...)
+	if st, in := p.stmt(ctx, q, args); st != nil {
+		return st.ExecContext(ctx, in...)
 	}
 	return p.q().ExecContext(ctx, q, args...)
 }
 
 func (p *prepared) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := p.stmt(ctx, q); st != nil {
-		return st.QueryContext(ctx, args...)
+	if st, in := p.stmt(ctx, q, args); st != nil {
+		return st.QueryContext(ctx, in...)
 	}
 	return p.q().QueryContext(ctx, q, args...)
 }
 
 func (p *prepared) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := p.stmt(ctx, q); st != nil {
-		return st.QueryRowContext(ctx, args...)
+	if st, in := p.stmt(ctx, q, args); st != nil {
+		return st.QueryRowContext(ctx, in...)
 	}
 	return p.q().QueryRowContext(ctx, q, args...)
+}
+
+// anonymous is q with ? for each of its $n parameters when each appears once and no ? is
+// in it already, and the argument (from 1) each ? takes, nil when they are 1, 2, 3 ...;
+// q itself and nil otherwise. String literals, quoted names and comments are left as they
+// are.
+func anonymous(q string) (string, []int) {
+	var b strings.Builder
+	var order []int
+	from := 0 // q[from:] is still to be copied
+	for i := 0; i < len(q); {
+		switch c := q[i]; {
+		case c == '\'' || c == '"':
+			end := strings.IndexByte(q[i+1:], c)
+			if end < 0 {
+				return q, nil
+			}
+			i += end + 2 // a doubled quote reads as two quoted parts, side by side
+		case c == '-' && strings.HasPrefix(q[i:], "--"):
+			end := strings.IndexByte(q[i:], '\n')
+			if end < 0 {
+				return q, nil
+			}
+			i += end + 1
+		case c == '/' && strings.HasPrefix(q[i:], "/*"):
+			end := strings.Index(q[i+2:], "*/")
+			if end < 0 {
+				return q, nil
+			}
+			i += end + 4
+		case c == '?':
+			return q, nil
+		case c == '$':
+			if i > 0 && (q[i-1] == '_' || q[i-1] >= '0' && q[i-1] <= '9' || (q[i-1]|0x20) >= 'a' && (q[i-1]|0x20) <= 'z') {
+				return q, nil // a $ inside a name
+			}
+			j := i + 1
+			for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+				j++
+			}
+			if j == i+1 {
+				return q, nil // a $ that is not a numbered parameter: leave q alone
+			}
+			n, err := strconv.Atoi(q[i+1 : j])
+			if err != nil || n < 1 || slices.Contains(order, n) {
+				return q, nil
+			}
+			order = append(order, n)
+			b.WriteString(q[from:i])
+			b.WriteByte('?')
+			from, i = j, j
+		default:
+			i++
+		}
+	}
+	if order == nil {
+		return q, nil
+	}
+	b.WriteString(q[from:])
+	for i, n := range order {
+		if n != i+1 {
+			return b.String(), order
+		}
+	}
+	return b.String(), nil
 }

@@ -606,7 +606,7 @@ const recordFrom = ` FROM users u LEFT JOIN user_profiles p ON p.user_id = u.id`
 func scanRecord(sc scanner) (store.UserRecord, error) {
 	var r store.UserRecord
 	var created, updated int64
-	var attrs []byte
+	var attrs string
 	err := sc.Scan(&r.ID, &r.Name, &r.Disabled, &created, &r.Profile.Email, &r.Profile.Phone,
 		&r.Profile.DisplayName, &attrs, &updated, &r.Profile.Revision, &r.Profile.Country)
 	if err != nil {

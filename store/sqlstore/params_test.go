@@ -19,7 +19,7 @@ func TestFlatParamsTakesWhatStoresWrite(t *testing.T) {
 		`{"digits": "6", "period": "30", "algorithm": "SHA1"}`, // jsonb's text
 		"{}", " { } ", `{"a":"1","a":"2"}`, "{\n\t\"k\" :\r\"\" }\n",
 	} {
-		p, ok := decodeFlatParams([]byte(in))
+		p, ok := decodeFlatParams(in)
 		if !ok {
 			t.Errorf("%q: not read in one pass", in)
 			continue
@@ -28,7 +28,7 @@ func TestFlatParamsTakesWhatStoresWrite(t *testing.T) {
 			t.Errorf("%q: %v, encoding/json reads %v", in, p, want)
 		}
 	}
-	if n := testing.AllocsPerRun(100, func() { decodeParams([]byte(enc)) }); n > 4 {
+	if n := testing.AllocsPerRun(100, func() { decodeParams(enc) }); n > 4 {
 		t.Errorf("decodeParams of %s: %v allocations, want at most 4", enc, n)
 	}
 }
@@ -58,7 +58,7 @@ func FuzzDecodeParams(f *testing.F) {
 		if len(want) == 0 {
 			want = nil
 		}
-		if p, ok := decodeFlatParams(b); ok {
+		if p, ok := decodeFlatParams(string(b)); ok {
 			if werr != nil {
 				t.Fatalf("%q: read as %v, encoding/json refuses it: %v", b, p, werr)
 			}
@@ -66,7 +66,7 @@ func FuzzDecodeParams(f *testing.F) {
 				t.Fatalf("%q: %v, encoding/json reads %v", b, p, want)
 			}
 		}
-		got, err := decodeParams(b)
+		got, err := decodeParams(string(b))
 		if (err != nil) != (werr != nil) || (err == nil && !reflect.DeepEqual(got, want)) {
 			t.Fatalf("%q: %v %v, encoding/json: %v %v", b, got, err, want, werr)
 		}

@@ -570,19 +570,43 @@ func (s *Store) GetFactorAndUser(ctx context.Context, id, name string) (store.Fa
 	if s.namesNothing(id) {
 		return store.Factor{}, store.User{}, s.fail("get factor "+id, store.ErrNotFound)
 	}
-	var uid, uname sql.NullString
-	var disabled sql.NullBool
-	var created sql.NullInt64
-	f, err := scanFactor(extra{s.rq.QueryRowContext(ctx, s.rd.factorAndUser, id, store.FoldName(name)),
-		[]any{&uid, &uname, &disabled, &created}})
+	var r struct {
+		factorRow
+		userRow
+		dest [13 + 4]any
+	}
+	r.factorRow.into(r.dest[:13])
+	r.userRow.into(r.dest[13:])
+	err := s.rq.QueryRowContext(ctx, s.rd.factorAndUser, id, store.FoldName(name)).Scan(r.dest[:]...)
 	if err != nil {
 		return store.Factor{}, store.User{}, s.fail("get factor "+id, notFound(err))
 	}
-	var u store.User
-	if uid.Valid {
-		u = store.User{ID: uid.String, Name: uname.String, Disabled: disabled.Bool, CreatedAt: fromMillis(created.Int64)}
+	f, err := r.factor()
+	if err != nil {
+		return store.Factor{}, store.User{}, s.fail("get factor "+id, err)
 	}
-	return f, u, nil
+	return f, r.user(), nil
+}
+
+// userRow is what a read of a user beside another row (LEFT JOIN: NULL when there is no
+// such user) scans into.
+type userRow struct {
+	uid, uname sql.NullString
+	disabled   sql.NullBool
+	created    sql.NullInt64
+}
+
+// into points dest (4 long) at r's columns.
+func (r *userRow) into(dest []any) {
+	dest[0], dest[1], dest[2], dest[3] = &r.uid, &r.uname, &r.disabled, &r.created
+}
+
+// user is the user r read; a User with an empty ID when there was none.
+func (r *userRow) user() store.User {
+	if !r.uid.Valid {
+		return store.User{}
+	}
+	return store.User{ID: r.uid.String, Name: r.uname.String, Disabled: r.disabled.Bool, CreatedAt: fromMillis(r.created.Int64)}
 }
 
 func (s *Store) GetFactorUserAndTransaction(ctx context.Context, id, name, txID string) (store.Factor, store.User, store.Transaction, error) {
@@ -598,41 +622,38 @@ func (s *Store) GetFactorUserAndTransaction(ctx context.Context, id, name, txID 
 		}
 		return f, u, t, err
 	}
-	var uid, uname sql.NullString
-	var disabled sql.NullBool
-	var created sql.NullInt64
-	var tid, tprovider, tusername, tcapability, tfactor, tstatus sql.NullString
-	var tattempts, texpires, tcreated, tupdated sql.NullInt64
-	var t store.Transaction
-	f, err := scanFactor(extra{s.rq.QueryRowContext(ctx, s.rd.factorUserTx, id, store.FoldName(name), txID),
-		[]any{&uid, &uname, &disabled, &created,
-			&tid, &tprovider, &tusername, &tcapability, &tfactor, &tstatus, &t.Secret, &tattempts, &t.Data, &texpires, &tcreated, &tupdated}})
+	var r struct {
+		factorRow
+		userRow
+		tid, tprovider, tusername, tcapability, tfactor, tstatus sql.NullString
+		tattempts, texpires, tcreated, tupdated                  sql.NullInt64
+		t                                                        store.Transaction
+		dest                                                     [13 + 4 + 12]any
+	}
+	r.factorRow.into(r.dest[:13])
+	r.userRow.into(r.dest[13:17])
+	t := &r.t
+	copy(r.dest[17:], []any{&r.tid, &r.tprovider, &r.tusername, &r.tcapability, &r.tfactor, &r.tstatus, &t.Secret,
+		&r.tattempts, &t.Data, &r.texpires, &r.tcreated, &r.tupdated})
+	err := s.rq.QueryRowContext(ctx, s.rd.factorUserTx, id, store.FoldName(name), txID).Scan(r.dest[:]...)
 	if err != nil {
 		return store.Factor{}, store.User{}, store.Transaction{}, s.fail("get factor "+id, notFound(err))
 	}
-	var u store.User
-	if uid.Valid {
-		u = store.User{ID: uid.String, Name: uname.String, Disabled: disabled.Bool, CreatedAt: fromMillis(created.Int64)}
+	f, err := r.factor()
+	if err != nil {
+		return store.Factor{}, store.User{}, store.Transaction{}, s.fail("get factor "+id, err)
 	}
-	if !tid.Valid {
+	u := r.user()
+	if !r.tid.Valid {
 		return f, u, store.Transaction{}, nil
 	}
-	t.ID, t.Provider, t.Username, t.Capability, t.FactorID, t.Status = tid.String, tprovider.String, tusername.String,
-		tcapability.String, tfactor.String, tstatus.String
-	t.Attempts = int(tattempts.Int64)
+	t.ID, t.Provider, t.Username, t.Capability, t.FactorID, t.Status = r.tid.String, r.tprovider.String, r.tusername.String,
+		r.tcapability.String, r.tfactor.String, r.tstatus.String
+	t.Attempts = int(r.tattempts.Int64)
 	t.Secret, t.Data = nilIfEmpty(t.Secret), nilIfEmpty(t.Data)
-	t.ExpiresAt, t.CreatedAt, t.UpdatedAt = fromMillis(texpires.Int64), fromMillis(tcreated.Int64), fromMillis(tupdated.Int64)
-	return f, u, t, nil
+	t.ExpiresAt, t.CreatedAt, t.UpdatedAt = fromMillis(r.texpires.Int64), fromMillis(r.tcreated.Int64), fromMillis(r.tupdated.Int64)
+	return f, u, *t, nil
 }
-
-// extra scans a row whose first columns another scan function reads, and the rest into
-// its own destinations.
-type extra struct {
-	sc   scanner
-	dest []any
-}
-
-func (e extra) Scan(dest ...any) error { return e.sc.Scan(append(dest, e.dest...)...) }
 
 func (s *Store) ListFactors(ctx context.Context, userID string) ([]store.Factor, error) {
 	if s.namesNothing(userID) {
@@ -946,21 +967,45 @@ func (w *writer) factorExists(ctx context.Context, id string) error {
 }
 
 func scanFactor(sc scanner) (store.Factor, error) {
-	var f store.Factor
-	var state string
-	var params []byte
-	var locked, created, updated int64
-	err := sc.Scan(&f.ID, &f.UserID, &f.Type, &f.Label, &state, &f.Secret, &f.KeyID, &params,
-		&f.Counter, &f.Failures, &locked, &created, &updated)
-	if err != nil {
+	var r struct {
+		factorRow
+		dest [13]any
+	}
+	r.into(r.dest[:])
+	if err := sc.Scan(r.dest[:]...); err != nil {
 		return store.Factor{}, err
 	}
-	if f.Params, err = decodeParams(params); err != nil {
+	return r.factor()
+}
+
+// factorRow is what a read of a factor's columns (factorCols) scans into. A read embeds
+// it with the destinations of its columns, and those of any it reads beside it, in one
+// struct: one allocation, where each destination escaping through Scan's ...any was one,
+// and the slice of them another (13 of a validation's read, issue 16). params is read as
+// text: SQLite's driver gives a string, which a string takes as it is.
+type factorRow struct {
+	f                        store.Factor
+	state, params            string
+	locked, created, updated int64
+}
+
+// into points dest (13 long) at r's columns.
+func (r *factorRow) into(dest []any) {
+	f := &r.f
+	dest[0], dest[1], dest[2], dest[3], dest[4], dest[5], dest[6] = &f.ID, &f.UserID, &f.Type, &f.Label, &r.state, &f.Secret, &f.KeyID
+	dest[7], dest[8], dest[9], dest[10], dest[11], dest[12] = &r.params, &f.Counter, &f.Failures, &r.locked, &r.created, &r.updated
+}
+
+// factor is the factor r read.
+func (r *factorRow) factor() (store.Factor, error) {
+	f := r.f
+	var err error
+	if f.Params, err = decodeParams(r.params); err != nil {
 		return store.Factor{}, fmt.Errorf("factor %s: %w", f.ID, err)
 	}
-	f.State = store.FactorState(state)
+	f.State = store.FactorState(r.state)
 	f.Secret = nilIfEmpty(f.Secret)
-	f.LockedUntil, f.CreatedAt, f.UpdatedAt = fromMillis(locked), fromMillis(created), fromMillis(updated)
+	f.LockedUntil, f.CreatedAt, f.UpdatedAt = fromMillis(r.locked), fromMillis(r.created), fromMillis(r.updated)
 	return f, nil
 }
 
@@ -1730,12 +1775,12 @@ func encodeParams(p map[string]string) (string, error) {
 // keys and values plain ASCII, is read by decodeFlatParams in one pass (a factor's read
 // on every contract call decoded it with encoding/json: ten allocations for three
 // parameters); anything else, and anything malformed, is encoding/json's to read.
-func decodeParams(b []byte) (map[string]string, error) {
+func decodeParams(b string) (map[string]string, error) {
 	if p, ok := decodeFlatParams(b); ok {
 		return p, nil
 	}
 	var p map[string]string
-	if err := json.Unmarshal(b, &p); err != nil {
+	if err := json.Unmarshal([]byte(b), &p); err != nil {
 		return nil, fmt.Errorf("decode params: %w", err)
 	}
 	if len(p) == 0 {
@@ -1747,9 +1792,8 @@ func decodeParams(b []byte) (map[string]string, error) {
 // decodeFlatParams is json.Unmarshal of b into a map[string]string, nil when empty, for
 // a JSON object whose keys and values are strings of printable ASCII with no escape
 // (JSON's whitespace allowed between tokens); ok is false for any other b. The keys and
-// values are slices of one string: one copy of b, not one per string.
-func decodeFlatParams(b []byte) (p map[string]string, ok bool) {
-	s := string(b)
+// values are slices of s, not a copy each.
+func decodeFlatParams(s string) (p map[string]string, ok bool) {
 	i := skipJSONSpace(s, 0)
 	if i == len(s) || s[i] != '{' {
 		return nil, false

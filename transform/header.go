@@ -48,15 +48,34 @@ func (h *headerMap) put(key, val ref.Val) ref.Val {
 	if h.depth >= maxHeaderChain {
 		h = &headerMap{base: h.flat(), size: h.size}
 	}
-	n := &headerMap{parent: h, key: key, depth: h.depth + 1, size: 1}
-	switch val.(type) {
-	case types.String:
-		n.val = n.one.oneString(val)
-	default:
+	if _, ok := val.(types.String); !ok {
 		var err error
-		if n.val, err = headerValue(val); err != nil {
+		if val, err = headerValue(val); err != nil {
 			return types.WrapErr(err)
 		}
+	}
+	n := &headerMap{}
+	n.link(h, key, val)
+	return n
+}
+
+// putEach returns h with each key set to its value in turn, as chained puts do, its nodes made
+// in one allocation. The values are header values already (strings, or lists headerValue
+// accepted), and h has room for them: h.depth+len(keys) <= maxHeaderChain.
+func (h *headerMap) putEach(keys, vals []ref.Val) *headerMap {
+	nodes := make([]headerMap, len(keys))
+	for i := range nodes {
+		nodes[i].link(h, keys[i], vals[i])
+		h = &nodes[i]
+	}
+	return h
+}
+
+// link makes n the node putting key to val on h, val a string or a list headerValue accepted.
+func (n *headerMap) link(h *headerMap, key, val ref.Val) {
+	*n = headerMap{parent: h, key: key, val: val, depth: h.depth + 1, size: 1}
+	if _, ok := val.(types.String); ok {
+		n.val = n.one.oneString(val)
 	}
 	_ = h.each(func(k, _ ref.Val) error {
 		if !sameKey(k, key, true) {
@@ -64,7 +83,6 @@ func (h *headerMap) put(key, val ref.Val) ref.Val {
 		}
 		return nil
 	})
-	return n
 }
 
 // each calls fn for every entry of h until fn returns an error.

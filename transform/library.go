@@ -231,7 +231,7 @@ func put(recv, key, val ref.Val) ref.Val {
 		return types.MaybeNoSuchOverloadErr(recv)
 	}
 	if !validKey(key) {
-		return types.NewErr("put: unsupported key type %s", key.Type().TypeName())
+		return putKeyErr(key)
 	}
 	if h, ok := m.(*headerMap); ok {
 		return h.put(key, val)
@@ -240,6 +240,11 @@ func put(recv, key, val ref.Val) ref.Val {
 	copyEntries(out, m, func(k ref.Val) bool { return !sameKey(k, key, false) })
 	out[key] = val
 	return types.NewRefValMap(types.DefaultTypeAdapter, out)
+}
+
+// putKeyErr is put's error for a key no map may have.
+func putKeyErr(key ref.Val) ref.Val {
+	return types.NewErr("put: unsupported key type %s", key.Type().TypeName())
 }
 
 // mapPutAll implements m.putAll(m2): a copy of m with every entry of m2 set. On a header map the

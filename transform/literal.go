@@ -25,7 +25,7 @@ const maxSmall = 6
 func smallLiterals(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
 	if call, ok := i.(interpreter.InterpretableCall); ok {
 		if args := call.Args(); call.OverloadID() == "map_put_key_value" && len(args) == 3 {
-			return &putCall{id: call.ID(), recv: args[0], key: args[1], val: args[2]}, nil
+			return newPutCall(call.ID(), args[0], args[1], args[2]), nil
 		}
 		return appendToAccumulator(call), nil
 	}
@@ -390,35 +390,99 @@ func putAppendList(l *smallList) {
 
 // putCall is m.put(k, v) without the argument slice CEL builds for a call of three arguments,
 // evaluated as CEL evaluates a strict call: arguments in order, the first error, else the
-// unknowns.
+// unknowns. Puts chained on it (m.put(a, x).put(b, y)…, up to maxHeaderChain) are one putCall,
+// each step evaluated as its own call on the previous step's value: on a header map, whose puts
+// each add a node, the nodes of the whole chain are then made in one allocation.
 type putCall struct {
-	id             int64
-	recv, key, val interpreter.InterpretableV2
+	recv  interpreter.InterpretableV2
+	steps []putStep // in the order they apply
 }
 
-func (c *putCall) ID() int64 { return c.id }
+// putStep is one put of a putCall: its call's ID (its errors' position), key and value.
+type putStep struct {
+	id       int64
+	key, val interpreter.InterpretableV2
+}
+
+// newPutCall returns recv.put(key, val), one more step of recv if recv is a putCall.
+func newPutCall(id int64, recv, key, val interpreter.InterpretableV2) *putCall {
+	step := putStep{id: id, key: key, val: val}
+	if in, ok := recv.(*putCall); ok && len(in.steps) < maxHeaderChain {
+		return &putCall{recv: in.recv, steps: append(in.steps[:len(in.steps):len(in.steps)], step)}
+	}
+	return &putCall{recv: recv, steps: []putStep{step}}
+}
+
+func (c *putCall) ID() int64 { return c.steps[len(c.steps)-1].id }
 
 func (c *putCall) Eval(act interpreter.Activation) ref.Val { return evalIn(c, act) }
 
 func (c *putCall) Exec(frame *interpreter.ExecutionFrame) ref.Val {
-	var unk *types.Unknown
-	var args [3]ref.Val
-	for i, e := range [3]interpreter.InterpretableV2{c.recv, c.key, c.val} {
-		v := e.Exec(frame)
-		var err ref.Val
-		if err, unk = unknownOrErr(v, unk); err != nil {
-			return err
+	v := c.recv.Exec(frame)
+	steps := c.steps
+	if h, ok := v.(*headerMap); ok && h.depth+len(steps) <= maxHeaderChain {
+		v, steps = c.execHeader(h, frame)
+	}
+	for i := range steps {
+		s := &steps[i]
+		k, x, failed := s.args(v, frame)
+		if failed != nil {
+			v = failed // the following steps return an error as it is, keep an unknown
+			continue
 		}
-		args[i] = v
+		v = labelErr(s.id, put(v, k, x))
+	}
+	return v
+}
+
+// execHeader runs the steps on h, a header map with room for all of them before its chain is
+// flattened, adding their nodes at once. Should a step's arguments be unknown, it returns
+// the unknowns and the steps left, as the calls made one by one would go on.
+func (c *putCall) execHeader(h *headerMap, frame *interpreter.ExecutionFrame) (ref.Val, []putStep) {
+	var keys, vals [maxHeaderChain]ref.Val
+	for i := range c.steps {
+		s := &c.steps[i]
+		k, x, failed := s.args(h, frame)
+		if failed != nil {
+			if _, unk := failed.(*types.Unknown); unk {
+				return failed, c.steps[i+1:]
+			}
+			return failed, nil
+		}
+		// As put checks a header map's key and value.
+		if !validKey(k) {
+			return labelErr(s.id, putKeyErr(k)), nil
+		}
+		if _, ok := x.(types.String); !ok {
+			var err error
+			if x, err = headerValue(x); err != nil {
+				return labelErr(s.id, types.WrapErr(err)), nil
+			}
+		}
+		keys[i], vals[i] = k, x
+	}
+	return h.putEach(keys[:len(c.steps)], vals[:len(c.steps)]), nil
+}
+
+// args evaluates the step's key and value after its receiver recv, as CEL evaluates a strict
+// call's arguments: failed is the first error, else the unknowns merged, else nil.
+func (s *putStep) args(recv ref.Val, frame *interpreter.ExecutionFrame) (key, val, failed ref.Val) {
+	err, unk := unknownOrErr(recv, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	key = s.key.Exec(frame)
+	if err, unk = unknownOrErr(key, unk); err != nil {
+		return nil, nil, err
+	}
+	val = s.val.Exec(frame)
+	if err, unk = unknownOrErr(val, unk); err != nil {
+		return nil, nil, err
 	}
 	if unk != nil {
-		return unk
+		return nil, nil, unk
 	}
-	res := put(args[0], args[1], args[2])
-	if err, ok := res.(*types.Err); ok && err.NodeID() == 0 {
-		return types.LabelErrNode(c.id, err)
-	}
-	return res
+	return key, val, nil
 }
 
 // joinLiterals returns a decorator that applies smallLiterals, then turns

@@ -1,0 +1,87 @@
+package transform
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// reviewEvalAllocs returns the allocations of one EvalValue of {"v": expr}.
+func reviewEvalAllocs(t *testing.T, env *Env, expr string, vars Vars) float64 {
+	t.Helper()
+	p, err := Compile(env, `{"v": `+expr+`}`)
+	if err != nil {
+		t.Fatalf("Compile %s: %v", expr, err)
+	}
+	ctx := context.Background()
+	if _, err := p.EvalValue(ctx, vars); err != nil {
+		t.Fatal(err)
+	}
+	return testing.AllocsPerRun(200, func() {
+		if _, err := p.EvalValue(ctx, vars); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// A chain of puts on the header map, as each of IBM's DUO outgoing transforms makes (Date,
+// Content-Type, Accept, Authorization), allocates what one put does.
+func TestReviewHeaderPutChainAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts do not hold under the race detector")
+	}
+	env := testEnv(t)
+	vars := Vars{"header": NewHeaderValue(map[string][]string{"Accept": {"text/plain"}}), "s": NewValue("x")}
+	one := reviewEvalAllocs(t, env, `header.put("a", s)`, vars)
+	four := reviewEvalAllocs(t, env, `header.put("a", s).put("b", s).put("accept", s).put("d", s)`, vars)
+	if four > one {
+		t.Errorf("four chained puts: %.0f allocations, one put: %.0f; want no more", four, one)
+	}
+}
+
+// Chained puts give what the puts made one by one give, errors (and the put they name) included.
+func TestReviewHeaderPutChainMatchesCalls(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	vars := Vars{
+		"m":      map[string]any{"s": "12", "n": 3, "l": []any{"a", "b"}, "bad": []any{"a", 1}},
+		"s":      "hello",
+		"header": map[string][]string{"Accept": {"text/plain"}, "X-A": {"1", "2"}},
+		"now":    fixedNow,
+	}
+	for _, expr := range []string{
+		`header.put("a", s).put("b", s)`,
+		`header.put("accept", s).put("ACCEPT", m.s).put("Accept", "z")`,
+		`header.put("x-a", m.l).put("b", s).put("X-A", s)`,
+		`header.put("a", s).put("b", s).put("c", s)["a"]`,
+		`header.put("a", s).put("A", m.l).size()`,
+		`header.put("a", s).put(dyn(1), s).put("b", s)`,
+		`header.put("a", s).put("b", m.n).put("c", s)`,
+		`header.put("a", s).put("b", m.bad).put("c", s)`,
+		`header.put("a", s).put("b", m.missing).put("c", m.n)`,
+		`header.put("a", m.missing).put("b", s)`,
+		`header.put("a", s).put("b", s).put("c", s).put("d", s).put("e", s).put("f", s).put("g", s).put("h", s).put("i", s).put("j", s).put("k", s).put("l", s).put("m", s).put("n", s).put("o", s).put("p", s).put("q", s).put("a", "last")`,
+		`header.put("a", s).put("b", s).put("c", s).put("d", s).put("e", s).put("f", s).put("g", s).put("h", s).put("i", s).put("j", s).put("k", s).put("l", s).put("m", s).put("n", s).put("o", s).put("p", s).put("q", s).put("r", s).put("s", s).put("t", s).put("u", s).put("v", s).put("w", s).put("x", s).put("y", s).put("z", s).put("accept", "last").put("x", "y")`,
+		`header.put("a", s).put("b", s).putAll({"c": s}).put("A", m.s).put("d", s)`,
+		`{"a": 1}.put("b", 2).put("a", 3)`,
+		`{"a": 1}.put("b", 2).put("a", m.missing)`,
+		`m.put("b", 2).put("s", 3).size()`,
+		`[header.put("a", s).put("b", s), header.put("a", s).put("b", s).size()]`,
+	} {
+		t.Run(expr, func(t *testing.T) {
+			t.Parallel()
+			p, err := Compile(env, `{"v": `+expr+`}`)
+			if err != nil {
+				t.Fatalf("Compile: %v", err)
+			}
+			got, want, ok := reviewTrackedUntracked(t, p, vars)
+			if !ok {
+				return
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-calls +chain):\n%s", diff)
+			}
+		})
+	}
+}

@@ -422,11 +422,21 @@ func hmacHex(sum func(dst, data []byte) []byte, blockSize, size int) func(ref.Va
 var hmacBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 func hmacHexString(sum func(dst, data []byte) []byte, blockSize, size int, key, msg string) string {
+	bp := hmacBuffers.Get().(*[]byte)
+	b := slices.Grow((*bp)[:0], blockSize)[:blockSize]
+	b = append(b, msg...)
+	b = hmacInto(sum, blockSize, size, key, b)
+	out := string(b[len(b)-2*size:])
+	releaseBuffer(bp, b)
+	return out
+}
+
+// hmacInto computes the HMAC with key of the message b holds after blockSize bytes left for the
+// inner pad, and returns b with the HMAC in lower-case hex at its end.
+func hmacInto(sum func(dst, data []byte) []byte, blockSize, size int, key string, b []byte) []byte {
 	if len(key) > blockSize {
 		key = string(sum(nil, []byte(key)))
 	}
-	bp := hmacBuffers.Get().(*[]byte)
-	b := (*bp)[:0]
 	pad := func(b []byte, x byte) []byte {
 		for i := 0; i < blockSize; i++ {
 			c := byte(0)
@@ -438,21 +448,14 @@ func hmacHexString(sum func(dst, data []byte) []byte, blockSize, size int, key, 
 		return b
 	}
 	// inner = H((K ^ ipad) || msg), then H((K ^ opad) || inner), all in b.
-	b = pad(b, 0x36)
-	b = append(b, msg...)
+	pad(b[:0], 0x36)
 	start := len(b)
 	b = sum(b, b[:start])
 	outer := len(b)
 	b = pad(b, 0x5c)
 	b = append(b, b[start:start+size]...)
 	b = sum(b, b[outer:])
-	b = hex.AppendEncode(b, b[len(b)-size:])
-	out := string(b[len(b)-2*size:])
-	if cap(b) <= 4<<10 {
-		*bp = b
-		hmacBuffers.Put(bp)
-	}
-	return out
+	return hex.AppendEncode(b, b[len(b)-size:])
 }
 
 func sha1Sum(dst, data []byte) []byte {

@@ -496,7 +496,7 @@ func (lib library) joinLiterals(i interpreter.InterpretableV2) (interpreter.Inte
 	}
 	call, ok := i.(interpreter.InterpretableCall)
 	if !ok || call.OverloadID() != "joinStrings_list_string" {
-		return i, nil
+		return appendCalls(i), nil
 	}
 	args := call.Args()
 	if len(args) != 2 {

@@ -85,3 +85,76 @@ func TestReviewHeaderPutChainMatchesCalls(t *testing.T) {
 		})
 	}
 }
+
+// The signature of IBM's DUO outgoing transforms, an HMAC of a joined text, joined with the key
+// and encoded in base64, allocates what base64 of a string does: the joined texts and the HMAC
+// are written where the next step reads them.
+func TestReviewSignatureAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts do not hold under the race detector")
+	}
+	env := testEnv(t)
+	vars := Vars{"m": NewValue(map[string]any{"s": "/auth/v2/auth", "k": "secret"}), "s": NewValue("POST")}
+	plain := reviewEvalAllocs(t, env, `"Basic " + s.base64Encode()`, vars)
+	sig := reviewEvalAllocs(t, env, `"Basic " + joinStrings([s, hmacSha1(joinStrings([s, m.s, "x"], "\n"), m.k)], ":").base64Encode()`, vars)
+	if sig > plain {
+		t.Errorf("signature: %.0f allocations, base64 of a string: %.0f; want no more", sig, plain)
+	}
+}
+
+// hmacSha1, hmacSha256 and base64Encode of joined texts give what the calls made one by one
+// give, errors (and the call they name) included.
+func TestReviewSignatureMatchesCalls(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	long := make([]byte, 100)
+	for i := range long {
+		long[i] = 'k'
+	}
+	vars := Vars{
+		"m":      map[string]any{"s": "12", "n": 3, "k": "secret", "long": string(long), "l": []any{"a"}},
+		"s":      "hello",
+		"header": nil,
+		"now":    fixedNow,
+	}
+	for _, expr := range []string{
+		`"Basic " + joinStrings([s, hmacSha1(joinStrings([s, m.s, "x"], "\n"), m.k)], ":").base64Encode()`,
+		`joinStrings([s, hmacSha256(joinStrings([s, m.s], "\n"), m.long)], ":").base64Encode()`,
+		`hmacSha1(joinStrings([s, m.s], ""), m.long)`,
+		`hmacSha1(joinStrings([s], "-"), "")`,
+		`hmacSha1(joinStrings([s, m.s], m.s), m.k)`,
+		`joinStrings([s, m.s], "/").base64Encode()`,
+		`joinStrings([s, ""], "").base64Encode()`,
+		`joinStrings([m.s, hmacSha1(s, m.k), hmacSha1(joinStrings([s], ""), s)], "\n").base64Encode().size()`,
+		`[hmacSha1(joinStrings([s, m.s], "\n"), m.k), joinStrings([s, m.s], "\n").base64Encode()]`,
+		// Errors: in an element, in the key, a non-string anywhere, and in which order.
+		`hmacSha1(joinStrings([s, m.n], "\n"), m.k)`,
+		`hmacSha1(joinStrings([s, m.missing], "\n"), m.k)`,
+		`hmacSha1(joinStrings([s, m.n], "\n"), m.missing)`,
+		`hmacSha1(joinStrings([s, m.s], "\n"), m.missing)`,
+		`hmacSha1(joinStrings([s, m.s], "\n"), m.n)`,
+		`hmacSha1(joinStrings([m.l, m.n], "\n"), m.n)`,
+		`joinStrings([s, m.n], "\n").base64Encode()`,
+		`joinStrings([s, m.missing, m.n], "\n").base64Encode()`,
+		`joinStrings([m.n, m.missing], "\n").base64Encode()`,
+		`joinStrings([s, hmacSha1(joinStrings([s, m.n], "\n"), m.k)], ":").base64Encode()`,
+		`joinStrings([m.n, hmacSha1(joinStrings([s, m.s], "\n"), m.missing)], ":").base64Encode()`,
+		`joinStrings([m.n, hmacSha1(joinStrings([s, m.s], "\n"), m.n)], ":").base64Encode()`,
+		`"Basic " + joinStrings([s, hmacSha1(joinStrings([s, m.s, "x"], "\n"), m.k)], m.n).base64Encode()`,
+	} {
+		t.Run(expr, func(t *testing.T) {
+			t.Parallel()
+			p, err := Compile(env, `{"v": `+expr+`}`)
+			if err != nil {
+				t.Fatalf("Compile: %v", err)
+			}
+			got, want, ok := reviewTrackedUntracked(t, p, vars)
+			if !ok {
+				return
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-calls +fused):\n%s", diff)
+			}
+		})
+	}
+}

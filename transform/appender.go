@@ -213,7 +213,33 @@ func (c *base64Call) appendTo(b []byte, frame *interpreter.ExecutionFrame) ([]by
 	return b, labelErr(c.id, types.MaybeNoSuchOverloadErr(other))
 }
 
-// appendCalls turns hmacSha1, hmacSha256 and base64Encode of an appender into the calls above.
+// prefixed is a constant string + an appender's string (IBM's DUO outgoing transforms send
+// "Basic " + the base64 of the signed key), the appender's text written after the prefix. An
+// appender's value is a string, an error or unknowns, so CEL's + has nothing else to reject:
+// an error or unknowns are the result, a string is appended.
+type prefixed struct {
+	id     int64
+	prefix types.String
+	rhs    appender
+}
+
+func (c *prefixed) ID() int64 { return c.id }
+
+func (c *prefixed) Eval(act interpreter.Activation) ref.Val { return evalIn(c, act) }
+
+func (c *prefixed) Exec(frame *interpreter.ExecutionFrame) ref.Val { return execString(c, frame) }
+
+func (c *prefixed) appendTo(b []byte, frame *interpreter.ExecutionFrame) ([]byte, ref.Val) {
+	start := len(b)
+	b, other := c.rhs.appendTo(append(b, c.prefix...), frame)
+	if other != nil {
+		return b[:start], other
+	}
+	return b, nil
+}
+
+// appendCalls turns hmacSha1, hmacSha256 and base64Encode of an appender, and a constant
+// string + an appender, into the calls above.
 func appendCalls(i interpreter.InterpretableV2) interpreter.InterpretableV2 {
 	call, ok := i.(interpreter.InterpretableCall)
 	if !ok {
@@ -221,6 +247,21 @@ func appendCalls(i interpreter.InterpretableV2) interpreter.InterpretableV2 {
 	}
 	args := call.Args()
 	switch call.OverloadID() {
+	case "add_string":
+		if len(args) != 2 {
+			break
+		}
+		lhs, ok := args[0].(interpreter.InterpretableConst)
+		if !ok {
+			break
+		}
+		prefix, ok := lhs.Value().(types.String)
+		if !ok {
+			break
+		}
+		if rhs, ok := args[1].(appender); ok {
+			return &prefixed{id: call.ID(), prefix: prefix, rhs: rhs}
+		}
 	case "hmacSha1_string_string", "hmacSha256_string_string":
 		if c, ok := newHMACCall(call.ID(), call.OverloadID(), args); ok {
 			return c

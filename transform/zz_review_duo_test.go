@@ -158,3 +158,57 @@ func TestReviewSignatureMatchesCalls(t *testing.T) {
 		})
 	}
 }
+
+// "Basic " + the base64 of a joined text, as IBM's DUO outgoing transforms make their
+// Authorization header, allocates what base64 of a string does: the encoding is written after
+// the prefix.
+func TestReviewPrefixedBase64Allocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts do not hold under the race detector")
+	}
+	env := testEnv(t)
+	vars := Vars{"m": NewValue(map[string]any{"s": "/auth/v2/auth", "k": "secret"}), "s": NewValue("POST")}
+	plain := reviewEvalAllocs(t, env, `s.base64Encode()`, vars)
+	sig := reviewEvalAllocs(t, env, `"Basic " + joinStrings([s, hmacSha1(joinStrings([s, m.s, "x"], "\n"), m.k)], ":").base64Encode()`, vars)
+	if sig > plain {
+		t.Errorf("\"Basic \" + signature: %.0f allocations, base64 of a string: %.0f; want no more", sig, plain)
+	}
+}
+
+// A constant prefixed to a joined, hashed or encoded text gives what the call gives.
+func TestReviewPrefixedMatchesCalls(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	vars := Vars{
+		"m":      map[string]any{"s": "12", "n": 3, "k": "secret"},
+		"s":      "hello",
+		"header": nil,
+		"now":    fixedNow,
+	}
+	for _, expr := range []string{
+		`"Basic " + joinStrings([s, hmacSha1(joinStrings([s, m.s, "x"], "\n"), m.k)], ":").base64Encode()`,
+		`"" + joinStrings([s, m.s], ":").base64Encode()`,
+		`"x" + joinStrings([s, m.s], ":")`,
+		`"x" + hmacSha256(joinStrings([s, m.s], ":"), m.k)`,
+		`"x" + joinStrings([s, m.s], ":") + "y"`,
+		`"x" + joinStrings([s, m.n], ":").base64Encode()`,
+		`"x" + joinStrings([s, m.missing], ":")`,
+		`"x" + hmacSha1(joinStrings([s, m.s], ":"), m.n)`,
+		`("x" + joinStrings([s, m.s], ":")).size()`,
+	} {
+		t.Run(expr, func(t *testing.T) {
+			t.Parallel()
+			p, err := Compile(env, `{"v": `+expr+`}`)
+			if err != nil {
+				t.Fatalf("Compile: %v", err)
+			}
+			got, want, ok := reviewTrackedUntracked(t, p, vars)
+			if !ok {
+				return
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-calls +fused):\n%s", diff)
+			}
+		})
+	}
+}

@@ -378,10 +378,108 @@ func (a *appendLiteral) Exec(frame *interpreter.ExecutionFrame) ref.Val {
 		putAppendList(l)
 		return unk
 	}
-	res := accu.Add(l)
+	var res ref.Val
+	switch acc := accu.(type) {
+	case *accuList:
+		acc.pushAll(l)
+		res = acc
+	default:
+		if accu.Size() == types.IntZero {
+			// CEL's empty accumulator: from now on, ours.
+			acc := &accuList{}
+			acc.pushAll(l)
+			res = acc
+		} else {
+			res = accu.Add(l)
+		}
+	}
 	putAppendList(l)
 	return res
 }
+
+// accuList is a comprehension's accumulator once appendLiteral first appends to it, in place
+// of CEL's mutable list, which grows its storage an allocation at a time from one element and
+// then copies it into the result: up to maxSmall elements are kept in its own allocation, as
+// the smallList that is the result; more in a slice. Like CEL's, it is the comprehension's
+// alone: the folder only reads it and hands its result on (ToImmutableList), after which it is
+// not added to.
+type accuList struct {
+	small smallList
+	all   []ref.Val // every element, once there are more than maxSmall; else nil
+}
+
+func (a *accuList) push(v ref.Val) {
+	if a.all == nil {
+		if a.small.n < maxSmall {
+			a.small.vals[a.small.n] = v
+			a.small.n++
+			return
+		}
+		a.all = make([]ref.Val, a.small.n, 4*maxSmall)
+		copy(a.all, a.small.vals[:a.small.n])
+	}
+	a.all = append(a.all, v)
+}
+
+func (a *accuList) pushAll(l traits.Lister) {
+	n := sizeOf(l)
+	for i := int64(0); i < n; i++ {
+		a.push(l.Get(types.Int(i)))
+	}
+}
+
+// view is the list a holds.
+func (a *accuList) view() traits.Lister {
+	if a.all != nil {
+		return types.NewRefValList(types.DefaultTypeAdapter, a.all)
+	}
+	return &a.small
+}
+
+// ToImmutableList implements traits.MutableLister.
+func (a *accuList) ToImmutableList() traits.Lister { return a.view() }
+
+// Add implements traits.Adder as CEL's mutable list does: other's elements are appended.
+func (a *accuList) Add(other ref.Val) ref.Val {
+	l, ok := other.(traits.Lister)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(other)
+	}
+	a.pushAll(l)
+	return a
+}
+
+// Get implements traits.Indexer.
+func (a *accuList) Get(index ref.Val) ref.Val { return a.view().Get(index) }
+
+// Size implements traits.Sizer.
+func (a *accuList) Size() ref.Val {
+	if a.all != nil {
+		return types.Int(len(a.all))
+	}
+	return types.Int(a.small.n)
+}
+
+// Contains implements traits.Container.
+func (a *accuList) Contains(v ref.Val) ref.Val { return a.view().Contains(v) }
+
+// Iterator implements traits.Iterable.
+func (a *accuList) Iterator() traits.Iterator { return a.view().Iterator() }
+
+// ConvertToNative implements ref.Val.
+func (a *accuList) ConvertToNative(t reflect.Type) (any, error) { return a.view().ConvertToNative(t) }
+
+// ConvertToType implements ref.Val.
+func (a *accuList) ConvertToType(t ref.Type) ref.Val { return a.view().ConvertToType(t) }
+
+// Equal implements ref.Val.
+func (a *accuList) Equal(other ref.Val) ref.Val { return a.view().Equal(other) }
+
+// Type implements ref.Val.
+func (a *accuList) Type() ref.Type { return types.ListType }
+
+// Value implements ref.Val.
+func (a *accuList) Value() any { return a.view().Value() }
 
 func putAppendList(l *smallList) {
 	*l = smallList{}

@@ -212,3 +212,113 @@ func TestReviewPrefixedMatchesCalls(t *testing.T) {
 		})
 	}
 }
+
+// A map or filter over a list, as IBM's DUO incoming enrollments transform makes over the
+// devices and their capabilities, allocates as much for a few results as for one: the
+// accumulator holds them in its own allocation, which is the result.
+func TestReviewComprehensionAccumulatorAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts do not hold under the race detector")
+	}
+	env := testEnv(t)
+	vars := Vars{"m": NewValue(map[string]any{
+		"one": []any{"a"}, "five": []any{"a", "b", "c", "d", "e"}, "six": []any{"a", "b", "c", "d", "e", "f"},
+	})}
+	for _, tc := range []struct{ one, more string }{
+		{`m.one.map(x, x)`, `m.five.map(x, x)`},
+		{`m.one.map(x, x)`, `m.six.map(x, x)`},
+		{`m.one.filter(x, x != "z")`, `m.five.filter(x, x != "z")`},
+		{`m.one.map(x, x != "z", x)`, `m.six.map(x, x != "z", x)`},
+	} {
+		one := reviewEvalAllocs(t, env, tc.one, vars)
+		more := reviewEvalAllocs(t, env, tc.more, vars)
+		if more > one {
+			t.Errorf("%s: %.0f allocations, %s: %.0f; want no more", tc.more, more, tc.one, one)
+		}
+	}
+}
+
+// Comprehensions whose accumulator is replaced give what CEL's give, errors included.
+func TestReviewComprehensionAccumulatorMatches(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	vars := Vars{
+		"m": map[string]any{"one": []any{"a"}, "six": []any{"a", "b", "c", "d", "e", "f"},
+			"eight": []any{"a", "b", "c", "d", "e", "f", "g", "h"}, "mixed": []any{"a", 1, "b"},
+			"devices": []any{
+				map[string]any{"device": "D1", "name": "iPhone", "capabilities": []any{"auto", "push", "sms", "phone"}},
+				map[string]any{"device": "D2", "capabilities": []any{"mobile_otp"}},
+			}},
+		"s":      "hello",
+		"header": nil,
+		"now":    fixedNow,
+	}
+	for _, expr := range []string{
+		`m.six.map(x, x + s)`,
+		`m.eight.map(x, [x])`,
+		`m.eight.filter(x, x != "c")`,
+		`m.eight.map(x, x != "c", x + "!")`,
+		`m.eight.map(x, [x]).flatten()`,
+		`m.devices.map(d, d.capabilities.filter(c, c != "auto").map(c, {"id": d.device, "c": c, "n": has(d.name) ? d.name : ""})).flatten()`,
+		`m.six.map(x, x).size()`,
+		`m.eight.map(x, x)[7]`,
+		`m.six.map(x, x) == m.six`,
+		`m.six.map(x, x) + ["z"]`,
+		`"c" in m.eight.map(x, x)`,
+		`m.eight.map(x, x).map(y, y + "!")`,
+		`m.mixed.map(x, x + "!")`,
+		`m.mixed.filter(x, x != "a")`,
+		`m.eight.map(x, m.missing)`,
+		`m.one.map(x, x).filter(y, y == "a")`,
+		`[].map(x, x)`,
+		`m.six.exists(x, x == "c")`,
+		`m.eight.all(x, x != "z")`,
+	} {
+		t.Run(expr, func(t *testing.T) {
+			t.Parallel()
+			p, err := Compile(env, `{"v": `+expr+`}`)
+			if err != nil {
+				t.Fatalf("Compile: %v", err)
+			}
+			got, want, ok := reviewTrackedUntracked(t, p, vars)
+			if !ok {
+				return
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-CEL +ours):\n%s", diff)
+			}
+		})
+	}
+}
+
+// IBM's DUO incoming enrollments transform, evaluated as the remote engine does
+// (BenchmarkDUOTransformsValues), allocates at most this much once its comprehensions keep
+// their results in accumulators of their own.
+const reviewDUOEnrollmentsIncomingAllocs = 28
+
+func TestReviewDUOEnrollmentsIncomingAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts do not hold under the race detector")
+	}
+	d := loadDUO(t)
+	preauth := map[string]any{"stat": "OK", "response": map[string]any{"result": "auth", "devices": []any{
+		map[string]any{"device": "D1", "type": "phone", "number": "XXX-XXX-0100", "name": "iPhone",
+			"capabilities": []any{"auto", "push", "sms", "phone"}},
+		map[string]any{"device": "D2", "type": "token", "name": "YubiKey", "capabilities": []any{"mobile_otp"}},
+	}}}
+	vars := Vars{"body": NewValue(roundTripJSON(t, preauth)), "header": NewHeaderValue(nil), "status_code": 200,
+		"request": map[string]any{"body": NewValue(roundTripJSON(t, duoBodies["enrollments"]))}}
+	prg := d.incoming["enrollments"]
+	ctx := context.Background()
+	if _, err := prg.EvalValue(ctx, vars); err != nil {
+		t.Fatal(err)
+	}
+	got := testing.AllocsPerRun(200, func() {
+		if _, err := prg.EvalValue(ctx, vars); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if got > reviewDUOEnrollmentsIncomingAllocs {
+		t.Errorf("enrollments incoming: %.0f allocations an evaluation, want at most %d", got, reviewDUOEnrollmentsIncomingAllocs)
+	}
+}

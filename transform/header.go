@@ -26,7 +26,9 @@ type headerMap struct {
 	parent   *headerMap
 	key, val ref.Val
 	depth    int
-	size     int64
+	// size is the number of entries of a base; a node's is counted when asked for (Size),
+	// which a transform seldom does, rather than on every put.
+	size int64
 	// one is the one-element list a string value becomes, in the node's own allocation.
 	one smallList
 }
@@ -46,7 +48,8 @@ func newHeaderMap(m traits.Mapper) *headerMap {
 // list), replacing the entries whose keys are key or differ from it only in case.
 func (h *headerMap) put(key, val ref.Val) ref.Val {
 	if h.depth >= maxHeaderChain {
-		h = &headerMap{base: h.flat(), size: h.size}
+		f := h.flat()
+		h = &headerMap{base: f, size: sizeOf(f)}
 	}
 	if _, ok := val.(types.String); !ok {
 		var err error
@@ -73,16 +76,10 @@ func (h *headerMap) putEach(keys, vals []ref.Val) *headerMap {
 
 // link makes n the node putting key to val on h, val a string or a list headerValue accepted.
 func (n *headerMap) link(h *headerMap, key, val ref.Val) {
-	*n = headerMap{parent: h, key: key, val: val, depth: h.depth + 1, size: 1}
+	*n = headerMap{parent: h, key: key, val: val, depth: h.depth + 1}
 	if _, ok := val.(types.String); ok {
 		n.val = n.one.oneString(val)
 	}
-	_ = h.each(func(k, _ ref.Val) error {
-		if !sameKey(k, key, true) {
-			n.size++
-		}
-		return nil
-	})
 }
 
 // each calls fn for every entry of h until fn returns an error.
@@ -122,7 +119,7 @@ func (h *headerMap) flat() traits.Mapper {
 	if h.parent == nil {
 		return h.base
 	}
-	out := make(map[ref.Val]ref.Val, h.size)
+	out := make(map[ref.Val]ref.Val, h.sizeBound())
 	_ = h.each(func(k, v ref.Val) error {
 		out[k] = v
 		return nil
@@ -175,7 +172,21 @@ func (h *headerMap) Size() ref.Val {
 	if h.parent == nil {
 		return h.base.Size()
 	}
-	return types.Int(h.size)
+	var n int64
+	_ = h.each(func(ref.Val, ref.Val) error {
+		n++
+		return nil
+	})
+	return types.Int(n)
+}
+
+// sizeBound is at least the number of entries of h: those of its base and one per put.
+func (h *headerMap) sizeBound() int {
+	n := h
+	for n.parent != nil {
+		n = n.parent
+	}
+	return int(n.size) + h.depth
 }
 
 // Iterator implements traits.Iterable.

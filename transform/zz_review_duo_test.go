@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"cel.dev/cel-go/common/types/traits"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -320,5 +321,55 @@ func TestReviewDUOEnrollmentsIncomingAllocs(t *testing.T) {
 	})
 	if got > reviewDUOEnrollmentsIncomingAllocs {
 		t.Errorf("enrollments incoming: %.0f allocations an evaluation, want at most %d", got, reviewDUOEnrollmentsIncomingAllocs)
+	}
+}
+
+// The size of a header map after puts counts each header once, whatever the case of the names
+// that replaced it, across the flattening of a long chain too.
+func TestReviewHeaderSizeAfterPuts(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	vars := Vars{"header": map[string][]string{"Accept": {"a"}, "X-A": {"1", "2"}}, "s": "v"}
+	long := "header"
+	for i := 0; i < 20; i++ {
+		long += `.put("k` + string(rune('a'+i)) + `", s)`
+	}
+	for expr, want := range map[string]int64{
+		`header.size()`:                         2,
+		`header.put("accept", s).size()`:        2,
+		`header.put("a", s).size()`:             3,
+		`header.put("a", s).put("A", s).size()`: 3,
+		`header.put("a", s).put("b", s).put("ACCEPT", s).put("x-a", s).size()`:      4,
+		`header.put("a", s).put("b", s).put("A", s).put("B", s).put("c", s).size()`: 5,
+		long + `.size()`: 22,
+		long + `.put("KA", s).put("accept", s).size()`:    22,
+		`header.putAll({"accept": s}).put("b", s).size()`: 3,
+	} {
+		p, err := Compile(env, `{"v": `+expr+`}`)
+		if err != nil {
+			t.Fatalf("Compile %s: %v", expr, err)
+		}
+		for _, tracked := range []bool{false, true} {
+			var out map[string]any
+			if tracked {
+				st, _, err := p.activation(vars)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v, _, err := p.prg.Eval(st.act)
+				st.release()
+				if err != nil {
+					t.Fatalf("%s: %v", expr, err)
+				}
+				if out, err = mapToJSON(v.(traits.Mapper)); err != nil {
+					t.Fatal(err)
+				}
+			} else if out, err = p.Eval(context.Background(), vars); err != nil {
+				t.Fatalf("%s: %v", expr, err)
+			}
+			if got := out["v"]; got != want {
+				t.Errorf("%s (tracked %v) = %v, want %d", expr, tracked, got, want)
+			}
+		}
 	}
 }

@@ -103,9 +103,13 @@ func newClient(w *Webhook, wrap func(http.RoundTripper) http.RoundTripper) (*cli
 			Timeout:   timeout,
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
-		TLSClientConfig:       tlsCfg,
-		TLSHandshakeTimeout:   min(tlsHandshakeTimeout, timeout),
-		ResponseHeaderTimeout: timeout,
+		TLSClientConfig:     tlsCfg,
+		TLSHandshakeTimeout: min(tlsHandshakeTimeout, timeout),
+		// No ResponseHeaderTimeout: every request on this transport carries a deadline
+		// within timeout, set before it is written (do, send; the token client's
+		// Timeout), which bounds the headers and the body alike. The header timer,
+		// started after the request is written, could never fire first, and cost a
+		// timer on every call.
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       idleConnTimeout,
 		MaxIdleConnsPerHost:   min(maxIdleConnsPerHost, maxConns),

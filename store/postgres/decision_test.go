@@ -34,6 +34,19 @@ func (r *batchSQL) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBa
 }
 func (r *batchSQL) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
+// tracedStore is a store of one connection in a schema of its own, and what its batches send.
+func tracedStore(t *testing.T) (*postgres.Store, *batchSQL) {
+	t.Helper()
+	sv := testdb.Connect(t)
+	tr := &batchSQL{}
+	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, sv.NewSchema(t)), postgres.MaxConns(1), postgres.Traced(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, tr
+}
+
 func (r *batchSQL) take() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

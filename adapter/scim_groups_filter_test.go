@@ -10,10 +10,10 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewSCIMGroupExternalIDFilterReadsItsGroups: GET /Groups?filter=externalId eq
+// TestSCIMGroupExternalIDFilterReadsItsGroups: GET /Groups?filter=externalId eq
 // "x" (an IdP matching its group to emfa's) read every group to keep those of x. It reads
 // the groups of x alone, and answers them, in name order, as the whole listing would.
-func TestReviewSCIMGroupExternalIDFilterReadsItsGroups(t *testing.T) {
+func TestSCIMGroupExternalIDFilterReadsItsGroups(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, s store.Store) {
 		st := &groupRows{syncStore: s.(syncStore)}
 		h := newSyncHarnessOn(t, st)

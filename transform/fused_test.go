@@ -5,11 +5,10 @@ import (
 	"testing"
 
 	"cel.dev/cel-go/common/types/traits"
-	"github.com/google/go-cmp/cmp"
 )
 
-// reviewEvalAllocs returns the allocations of one EvalValue of {"v": expr}.
-func reviewEvalAllocs(t *testing.T, env *Env, expr string, vars Vars) float64 {
+// evalAllocs returns the allocations of one EvalValue of {"v": expr}.
+func evalAllocs(t *testing.T, env *Env, expr string, vars Vars) float64 {
 	t.Helper()
 	p, err := Compile(env, `{"v": `+expr+`}`)
 	if err != nil {
@@ -28,21 +27,21 @@ func reviewEvalAllocs(t *testing.T, env *Env, expr string, vars Vars) float64 {
 
 // A chain of puts on the header map, as each of IBM's DUO outgoing transforms makes (Date,
 // Content-Type, Accept, Authorization), allocates what one put does.
-func TestReviewHeaderPutChainAllocs(t *testing.T) {
+func TestHeaderPutChainAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts do not hold under the race detector")
 	}
 	env := testEnv(t)
 	vars := Vars{"header": NewHeaderValue(map[string][]string{"Accept": {"text/plain"}}), "s": NewValue("x")}
-	one := reviewEvalAllocs(t, env, `header.put("a", s)`, vars)
-	four := reviewEvalAllocs(t, env, `header.put("a", s).put("b", s).put("accept", s).put("d", s)`, vars)
+	one := evalAllocs(t, env, `header.put("a", s)`, vars)
+	four := evalAllocs(t, env, `header.put("a", s).put("b", s).put("accept", s).put("d", s)`, vars)
 	if four > one {
 		t.Errorf("four chained puts: %.0f allocations, one put: %.0f; want no more", four, one)
 	}
 }
 
 // Chained puts give what the puts made one by one give, errors (and the put they name) included.
-func TestReviewHeaderPutChainMatchesCalls(t *testing.T) {
+func TestHeaderPutChainMatchesCalls(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)
 	vars := Vars{
@@ -70,34 +69,21 @@ func TestReviewHeaderPutChainMatchesCalls(t *testing.T) {
 		`m.put("b", 2).put("s", 3).size()`,
 		`[header.put("a", s).put("b", s), header.put("a", s).put("b", s).size()]`,
 	} {
-		t.Run(expr, func(t *testing.T) {
-			t.Parallel()
-			p, err := Compile(env, `{"v": `+expr+`}`)
-			if err != nil {
-				t.Fatalf("Compile: %v", err)
-			}
-			got, want, ok := reviewTrackedUntracked(t, p, vars)
-			if !ok {
-				return
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("(-calls +chain):\n%s", diff)
-			}
-		})
+		matchesTracked(t, env, vars, expr, "(-calls +chain)")
 	}
 }
 
 // The signature of IBM's DUO outgoing transforms, an HMAC of a joined text, joined with the key
 // and encoded in base64, allocates what base64 of a string does: the joined texts and the HMAC
 // are written where the next step reads them.
-func TestReviewSignatureAllocs(t *testing.T) {
+func TestSignatureAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts do not hold under the race detector")
 	}
 	env := testEnv(t)
 	vars := Vars{"m": NewValue(map[string]any{"s": "/auth/v2/auth", "k": "secret"}), "s": NewValue("POST")}
-	plain := reviewEvalAllocs(t, env, `"Basic " + s.base64Encode()`, vars)
-	sig := reviewEvalAllocs(t, env, `"Basic " + joinStrings([s, hmacSha1(joinStrings([s, m.s, "x"], "\n"), m.k)], ":").base64Encode()`, vars)
+	plain := evalAllocs(t, env, `"Basic " + s.base64Encode()`, vars)
+	sig := evalAllocs(t, env, `"Basic " + joinStrings([s, hmacSha1(joinStrings([s, m.s, "x"], "\n"), m.k)], ":").base64Encode()`, vars)
 	if sig > plain {
 		t.Errorf("signature: %.0f allocations, base64 of a string: %.0f; want no more", sig, plain)
 	}
@@ -105,7 +91,7 @@ func TestReviewSignatureAllocs(t *testing.T) {
 
 // hmacSha1, hmacSha256 and base64Encode of joined texts give what the calls made one by one
 // give, errors (and the call they name) included.
-func TestReviewSignatureMatchesCalls(t *testing.T) {
+func TestSignatureMatchesCalls(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)
 	long := make([]byte, 100)
@@ -143,41 +129,28 @@ func TestReviewSignatureMatchesCalls(t *testing.T) {
 		`joinStrings([m.n, hmacSha1(joinStrings([s, m.s], "\n"), m.n)], ":").base64Encode()`,
 		`"Basic " + joinStrings([s, hmacSha1(joinStrings([s, m.s, "x"], "\n"), m.k)], m.n).base64Encode()`,
 	} {
-		t.Run(expr, func(t *testing.T) {
-			t.Parallel()
-			p, err := Compile(env, `{"v": `+expr+`}`)
-			if err != nil {
-				t.Fatalf("Compile: %v", err)
-			}
-			got, want, ok := reviewTrackedUntracked(t, p, vars)
-			if !ok {
-				return
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("(-calls +fused):\n%s", diff)
-			}
-		})
+		matchesTracked(t, env, vars, expr, "(-calls +fused)")
 	}
 }
 
 // "Basic " + the base64 of a joined text, as IBM's DUO outgoing transforms make their
 // Authorization header, allocates what base64 of a string does: the encoding is written after
 // the prefix.
-func TestReviewPrefixedBase64Allocs(t *testing.T) {
+func TestPrefixedBase64Allocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts do not hold under the race detector")
 	}
 	env := testEnv(t)
 	vars := Vars{"m": NewValue(map[string]any{"s": "/auth/v2/auth", "k": "secret"}), "s": NewValue("POST")}
-	plain := reviewEvalAllocs(t, env, `s.base64Encode()`, vars)
-	sig := reviewEvalAllocs(t, env, `"Basic " + joinStrings([s, hmacSha1(joinStrings([s, m.s, "x"], "\n"), m.k)], ":").base64Encode()`, vars)
+	plain := evalAllocs(t, env, `s.base64Encode()`, vars)
+	sig := evalAllocs(t, env, `"Basic " + joinStrings([s, hmacSha1(joinStrings([s, m.s, "x"], "\n"), m.k)], ":").base64Encode()`, vars)
 	if sig > plain {
 		t.Errorf("\"Basic \" + signature: %.0f allocations, base64 of a string: %.0f; want no more", sig, plain)
 	}
 }
 
 // A constant prefixed to a joined, hashed or encoded text gives what the call gives.
-func TestReviewPrefixedMatchesCalls(t *testing.T) {
+func TestPrefixedMatchesCalls(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)
 	vars := Vars{
@@ -197,27 +170,14 @@ func TestReviewPrefixedMatchesCalls(t *testing.T) {
 		`"x" + hmacSha1(joinStrings([s, m.s], ":"), m.n)`,
 		`("x" + joinStrings([s, m.s], ":")).size()`,
 	} {
-		t.Run(expr, func(t *testing.T) {
-			t.Parallel()
-			p, err := Compile(env, `{"v": `+expr+`}`)
-			if err != nil {
-				t.Fatalf("Compile: %v", err)
-			}
-			got, want, ok := reviewTrackedUntracked(t, p, vars)
-			if !ok {
-				return
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("(-calls +fused):\n%s", diff)
-			}
-		})
+		matchesTracked(t, env, vars, expr, "(-calls +fused)")
 	}
 }
 
 // A map or filter over a list, as IBM's DUO incoming enrollments transform makes over the
 // devices and their capabilities, allocates as much for a few results as for one: the
 // accumulator holds them in its own allocation, which is the result.
-func TestReviewComprehensionAccumulatorAllocs(t *testing.T) {
+func TestComprehensionAccumulatorAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts do not hold under the race detector")
 	}
@@ -231,8 +191,8 @@ func TestReviewComprehensionAccumulatorAllocs(t *testing.T) {
 		{`m.one.filter(x, x != "z")`, `m.five.filter(x, x != "z")`},
 		{`m.one.map(x, x != "z", x)`, `m.six.map(x, x != "z", x)`},
 	} {
-		one := reviewEvalAllocs(t, env, tc.one, vars)
-		more := reviewEvalAllocs(t, env, tc.more, vars)
+		one := evalAllocs(t, env, tc.one, vars)
+		more := evalAllocs(t, env, tc.more, vars)
 		if more > one {
 			t.Errorf("%s: %.0f allocations, %s: %.0f; want no more", tc.more, more, tc.one, one)
 		}
@@ -240,7 +200,7 @@ func TestReviewComprehensionAccumulatorAllocs(t *testing.T) {
 }
 
 // Comprehensions whose accumulator is replaced give what CEL's give, errors included.
-func TestReviewComprehensionAccumulatorMatches(t *testing.T) {
+func TestComprehensionAccumulatorMatches(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)
 	vars := Vars{
@@ -275,29 +235,16 @@ func TestReviewComprehensionAccumulatorMatches(t *testing.T) {
 		`m.six.exists(x, x == "c")`,
 		`m.eight.all(x, x != "z")`,
 	} {
-		t.Run(expr, func(t *testing.T) {
-			t.Parallel()
-			p, err := Compile(env, `{"v": `+expr+`}`)
-			if err != nil {
-				t.Fatalf("Compile: %v", err)
-			}
-			got, want, ok := reviewTrackedUntracked(t, p, vars)
-			if !ok {
-				return
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("(-CEL +ours):\n%s", diff)
-			}
-		})
+		matchesTracked(t, env, vars, expr, "(-CEL +ours)")
 	}
 }
 
 // IBM's DUO incoming enrollments transform, evaluated as the remote engine does
 // (BenchmarkDUOTransformsValues), allocates at most this much once its comprehensions keep
 // their results in accumulators of their own.
-const reviewDUOEnrollmentsIncomingAllocs = 28
+const duoEnrollmentsIncomingAllocs = 28
 
-func TestReviewDUOEnrollmentsIncomingAllocs(t *testing.T) {
+func TestDUOEnrollmentsIncomingAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts do not hold under the race detector")
 	}
@@ -319,14 +266,14 @@ func TestReviewDUOEnrollmentsIncomingAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if got > reviewDUOEnrollmentsIncomingAllocs {
-		t.Errorf("enrollments incoming: %.0f allocations an evaluation, want at most %d", got, reviewDUOEnrollmentsIncomingAllocs)
+	if got > duoEnrollmentsIncomingAllocs {
+		t.Errorf("enrollments incoming: %.0f allocations an evaluation, want at most %d", got, duoEnrollmentsIncomingAllocs)
 	}
 }
 
 // The size of a header map after puts counts each header once, whatever the case of the names
 // that replaced it, across the flattening of a long chain too.
-func TestReviewHeaderSizeAfterPuts(t *testing.T) {
+func TestHeaderSizeAfterPuts(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)
 	vars := Vars{"header": map[string][]string{"Accept": {"a"}, "X-A": {"1", "2"}}, "s": "v"}

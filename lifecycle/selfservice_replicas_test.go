@@ -17,9 +17,9 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// reviewRegisterPush registers a device with the activation code of the push
+// registerPush registers a device with the activation code of the push
 // enrollment en.
-func reviewRegisterPush(t *testing.T, st store.Store, now func() time.Time, en lifecycle.Enrolled) {
+func registerPush(t *testing.T, st store.Store, now func() time.Time, en lifecycle.Enrolled) {
 	t.Helper()
 	devices, err := builtin.NewDevices(builtin.DevicesOptions{Store: st, Now: now})
 	if err != nil {
@@ -33,8 +33,8 @@ func reviewRegisterPush(t *testing.T, st store.Store, now func() time.Time, en l
 	}
 }
 
-// reviewPushRegisteredRows counts the audit rows saying factor's push device registered.
-func reviewPushRegisteredRows(t *testing.T, m *lifecycle.Manager, factor string) int {
+// pushRegisteredRows counts the audit rows saying factor's push device registered.
+func pushRegisteredRows(t *testing.T, m *lifecycle.Manager, factor string) int {
 	t.Helper()
 	n := 0
 	for _, ev := range auditOf(t, m, "").Events {
@@ -45,11 +45,11 @@ func reviewPushRegisteredRows(t *testing.T, m *lifecycle.Manager, factor string)
 	return n
 }
 
-// TestReviewPushContinueTwiceOnTwoReplicas: a push set-up's "continue" posted twice (the
+// TestPushContinueTwiceOnTwoReplicas: a push set-up's "continue" posted twice (the
 // script's and the button's, or a double click) reaches two replicas on one store, both
 // having loaded the session before either saved it. The device registered once: the
 // trail says so once, whichever session (signed in or a link's) posted it.
-func TestReviewPushContinueTwiceOnTwoReplicas(t *testing.T) {
+func TestPushContinueTwiceOnTwoReplicas(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		ma, clk := newManager(t, st)
@@ -59,7 +59,7 @@ func TestReviewPushContinueTwiceOnTwoReplicas(t *testing.T) {
 
 		check := func(what string, sessA lifecycle.Session, en lifecycle.Enrolled) {
 			t.Helper()
-			reviewRegisterPush(t, st, clk.Now, en)
+			registerPush(t, st, clk.Now, en)
 			sessB, err := ssb.Session(ctx, sessA.Cookie) // loaded before the first saved
 			if err != nil {
 				t.Fatal(err)
@@ -70,7 +70,7 @@ func TestReviewPushContinueTwiceOnTwoReplicas(t *testing.T) {
 			if state, f, err := ssb.FinishPush(ctx, &sessB); err != nil || state != lifecycle.PushActive || f.ID != en.Factor.ID {
 				t.Fatalf("%s: the second continue: %q %+v %v", what, state, f, err)
 			}
-			if n := reviewPushRegisteredRows(t, ma, en.Factor.ID); n != 1 {
+			if n := pushRegisteredRows(t, ma, en.Factor.ID); n != 1 {
 				t.Errorf("%s: %d audit rows say the device registered; want 1", what, n)
 			}
 		}
@@ -89,10 +89,10 @@ func TestReviewPushContinueTwiceOnTwoReplicas(t *testing.T) {
 	})
 }
 
-// reviewDyingStore is a replica's store whose replica dies once it claimed a set-up's
+// dyingStore is a replica's store whose replica dies once it claimed a set-up's
 // record: the claim is stored, and the replica never writes again (its claim is neither
 // answered, nor released, nor renewed) until release, which the test closes at its end.
-type reviewDyingStore struct {
+type dyingStore struct {
 	store.Store
 	store.SelfService
 	once     sync.Once
@@ -101,11 +101,11 @@ type reviewDyingStore struct {
 	provider string // the records it dies on: "selfservice:enroll" when ""
 }
 
-func (s *reviewDyingStore) SpendLink(ctx context.Context, hash string, now time.Time) error {
+func (s *dyingStore) SpendLink(ctx context.Context, hash string, now time.Time) error {
 	return s.Store.SpendLink(ctx, hash, now)
 }
 
-func (s *reviewDyingStore) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
+func (s *dyingStore) ClaimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (store.IdempotencyClaim, error) {
 	c, err := s.Store.ClaimIdempotency(ctx, key, owner, leaseUntil, expiresAt, now)
 	if err != nil || !c.Claimed || key.Provider != cmp.Or(s.provider, "selfservice:enroll") {
 		return c, err
@@ -115,14 +115,14 @@ func (s *reviewDyingStore) ClaimIdempotency(ctx context.Context, key store.Idemp
 	return store.IdempotencyClaim{}, errors.New("the replica died")
 }
 
-func (s *reviewDyingStore) RenewIdempotency(context.Context, store.IdempotencyKey, string, time.Time) (bool, error) {
+func (s *dyingStore) RenewIdempotency(context.Context, store.IdempotencyKey, string, time.Time) (bool, error) {
 	return false, errors.New("the replica died")
 }
 
-// reviewTickingStore is a replica's store whose every look at a running set-up's record
+// tickingStore is a replica's store whose every look at a running set-up's record
 // (a post waiting for another's answer) moves the replica's clock a second on: the clock
 // says, without timing, how long the post waited.
-type reviewTickingStore struct {
+type tickingStore struct {
 	store.Store
 	store.SelfService
 	clk      *clock
@@ -130,11 +130,11 @@ type reviewTickingStore struct {
 	provider string // the records it counts: "selfservice:enroll" when ""
 }
 
-func (s *reviewTickingStore) SpendLink(ctx context.Context, hash string, now time.Time) error {
+func (s *tickingStore) SpendLink(ctx context.Context, hash string, now time.Time) error {
 	return s.Store.SpendLink(ctx, hash, now)
 }
 
-func (s *reviewTickingStore) GetIdempotency(ctx context.Context, key store.IdempotencyKey) (store.IdempotencyRecord, error) {
+func (s *tickingStore) GetIdempotency(ctx context.Context, key store.IdempotencyKey) (store.IdempotencyRecord, error) {
 	if key.Provider == cmp.Or(s.provider, "selfservice:enroll") {
 		s.polls.Add(1)
 		s.clk.Advance(time.Second)
@@ -142,16 +142,16 @@ func (s *reviewTickingStore) GetIdempotency(ctx context.Context, key store.Idemp
 	return s.Store.GetIdempotency(ctx, key)
 }
 
-// TestReviewSetUpOwnerDiesOnAnotherReplica: the set-up form posted twice (a double click)
+// TestSetUpOwnerDiesOnAnotherReplica: the set-up form posted twice (a double click)
 // reaches two replicas; the first dies just after it claimed the set-up's record. The
 // second post notices the first is gone well before SignInAgain and sets up itself,
 // rather than wait out the whole record's lease.
-func TestReviewSetUpOwnerDiesOnAnotherReplica(t *testing.T) {
+func TestSetUpOwnerDiesOnAnotherReplica(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		ss := st.(store.SelfService)
-		dying := &reviewDyingStore{Store: st, SelfService: ss, claimed: make(chan struct{}), release: make(chan struct{})}
-		ticking := &reviewTickingStore{Store: st, SelfService: ss}
+		dying := &dyingStore{Store: st, SelfService: ss, claimed: make(chan struct{}), release: make(chan struct{})}
+		ticking := &tickingStore{Store: st, SelfService: ss}
 		ma, _ := newManager(t, dying)
 		mb, clkB := newManager(t, ticking)
 		ticking.clk = clkB
@@ -187,16 +187,16 @@ func TestReviewSetUpOwnerDiesOnAnotherReplica(t *testing.T) {
 	})
 }
 
-// TestReviewSignInOwnerDiesOnAnotherReplica: the sign-in form posted twice reaches two
+// TestSignInOwnerDiesOnAnotherReplica: the sign-in form posted twice reaches two
 // replicas; the first dies just after it claimed the start's record. The second post
 // notices the first is gone well before SignInAgain and starts the sign-in itself.
-func TestReviewSignInOwnerDiesOnAnotherReplica(t *testing.T) {
+func TestSignInOwnerDiesOnAnotherReplica(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		ss := st.(store.SelfService)
-		dying := &reviewDyingStore{Store: st, SelfService: ss, claimed: make(chan struct{}), release: make(chan struct{}),
+		dying := &dyingStore{Store: st, SelfService: ss, claimed: make(chan struct{}), release: make(chan struct{}),
 			provider: "selfservice:signin"}
-		ticking := &reviewTickingStore{Store: st, SelfService: ss, provider: "selfservice:signin"}
+		ticking := &tickingStore{Store: st, SelfService: ss, provider: "selfservice:signin"}
 		ma, _ := newManager(t, dying)
 		mb, clkB := newManager(t, ticking)
 		ticking.clk = clkB

@@ -11,13 +11,13 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewEnrollBesideImportDoNotDeadlock: an enrollment (CreateFactorWithin) and an
+// TestEnrollBesideImportDoNotDeadlock: an enrollment (CreateFactorWithin) and an
 // import's change pre-provisioning a factor for the same user (ApplyUserChanges with
 // FactorsWithin) at once both apply, and PostgreSQL aborts neither as deadlocked. The
 // change locks the user's row first (lockFirst), then the user's factor-count lock;
 // the enrollment took the count lock first, then, in factors' insert trigger, the
 // user's row FOR SHARE: each held what the other waited for.
-func TestReviewEnrollBesideImportDoNotDeadlock(t *testing.T) {
+func TestEnrollBesideImportDoNotDeadlock(t *testing.T) {
 	sv := testdb.Connect(t)
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
 	ctx := context.Background()
@@ -61,9 +61,9 @@ func TestReviewEnrollBesideImportDoNotDeadlock(t *testing.T) {
 			FactorsWithin: 5, FactorsAlike: []store.Alike{alike}, Now: t0}})
 		imported <- errs[0]
 	}()
-	reviewWaitFor(t, waiting, app+"i", imported)
+	waitForLock(t, waiting, app+"i", imported)
 	go func() { enrolled <- enroller.CreateFactorWithin(ctx, factor("f2", "+15550002"), 5, alike) }()
-	reviewWaitFor(t, waiting, app+"e", enrolled)
+	waitForLock(t, waiting, app+"e", enrolled)
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +82,8 @@ func TestReviewEnrollBesideImportDoNotDeadlock(t *testing.T) {
 	}
 }
 
-// reviewWaitFor polls until the store of app waits for a lock; done must not answer first.
-func reviewWaitFor(t *testing.T, waiting func(string) bool, app string, done chan error) {
+// waitForLock polls until the store of app waits for a lock; done must not answer first.
+func waitForLock(t *testing.T, waiting func(string) bool, app string, done chan error) {
 	t.Helper()
 	for !waiting(app) {
 		select {

@@ -13,9 +13,9 @@ import (
 	"github.com/emfa/emfa/internal/duofake"
 )
 
-// reviewServeDUOYAML serves testdata/config/duo.yaml as the bench harness does: logging at
+// serveDUOYAML serves testdata/config/duo.yaml as the bench harness does: logging at
 // info as JSON to a file, on its own SQLite file, in front of the DUO fake.
-func reviewServeDUOYAML(b *testing.B) string {
+func serveDUOYAML(b *testing.B) string {
 	b.Helper()
 	duo := duofake.New(b, duofake.Options{IntegrationKey: duoIKey, SecretKey: duoSKey})
 	duo.AddUser("alice", duofake.Device{ID: aliceID, Type: "phone", Capabilities: []string{"push"}})
@@ -41,7 +41,7 @@ func reviewServeDUOYAML(b *testing.B) string {
 	}
 	b.Cleanup(func() {
 		logf.Close()
-		if keep := os.Getenv("REVIEW_KEEP_LOG"); keep != "" {
+		if keep := os.Getenv("EMFA_BENCH_KEEP_LOG"); keep != "" {
 			data, _ := os.ReadFile(logf.Name())
 			os.WriteFile(keep, data, 0o600)
 		}
@@ -64,10 +64,10 @@ func reviewServeDUOYAML(b *testing.B) string {
 	return ""
 }
 
-// BenchmarkReviewMediatedEnrollmentsInfo is BenchmarkMediatedEnrollmentsParallel on the
+// BenchmarkMediatedEnrollmentsInfo is BenchmarkMediatedEnrollmentsParallel on the
 // shipped duo.yaml, logging at info as JSON to a file, as the bench harness runs it.
-func BenchmarkReviewMediatedEnrollmentsInfo(b *testing.B) {
-	base := reviewServeDUOYAML(b)
+func BenchmarkMediatedEnrollmentsInfo(b *testing.B) {
+	base := serveDUOYAML(b)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	b.SetParallelism(16)
 	b.ResetTimer()

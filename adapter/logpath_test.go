@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// TestReviewLoggedPathAllocs: the path of a contract call's access log line costs no
+// TestLoggedPathAllocs: the path of a contract call's access log line costs no
 // allocation. isLinkPath cleaned "/"+path, a path that always starts with two slashes and
 // so is never clean: two allocations (Clean's buffer and its string) on every request's
 // line. A path that starts with one slash cleans the same without the second.
-func TestReviewLoggedPathAllocs(t *testing.T) {
+func TestLoggedPathAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's build allocates more")
 	}
@@ -24,8 +24,8 @@ func TestReviewLoggedPathAllocs(t *testing.T) {
 	}
 }
 
-// TestReviewIsLinkPathCleaned: a link's path is told as before, however it is written.
-func TestReviewIsLinkPathCleaned(t *testing.T) {
+// TestIsLinkPathCleaned: a link's path is told as before, however it is written.
+func TestIsLinkPathCleaned(t *testing.T) {
 	for _, c := range []struct {
 		p    string
 		want bool

@@ -3,8 +3,6 @@ package transform
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -12,40 +10,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// reviewDUOOutgoingAllocs are the allocations of one evaluation of each of IBM's DUO outgoing
-// transforms once the Date and the form, each computed twice by the transform (to send and
-// to sign), are computed once.
-var reviewDUOOutgoingAllocs = map[string]float64{
-	"enrollments": 50, "hotp_1": 52, "initiate": 53, "result": 53, "test": 44, "validate": 52,
-}
-
-func TestReviewDUOOutgoingSharedCallsAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts do not hold under the race detector")
-	}
-	d := loadDUO(t)
-	ctx := context.Background()
-	for _, name := range slices.Sorted(maps.Keys(d.resources)) {
-		vars := duoVars(name, d.resources[name])
-		prg := d.outgoing[name]
-		if _, err := prg.Eval(ctx, vars); err != nil {
-			t.Fatal(err)
-		}
-		got := testing.AllocsPerRun(200, func() {
-			if _, err := prg.Eval(ctx, vars); err != nil {
-				t.Fatal(err)
-			}
-		})
-		if want := reviewDUOOutgoingAllocs[name]; got > want {
-			t.Errorf("%s outgoing: %.0f allocations an evaluation, want at most %.0f", name, got, want)
-		}
-	}
-}
-
 // Sharing the calls a transform makes twice changes no result and no error, nor the position
 // an error names: the untracked program, which shares them, agrees with the tracked one, which
 // does not.
-func TestReviewSharedCallsMatchUnshared(t *testing.T) {
+func TestSharedCallsMatchUnshared(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)
 	vars := Vars{
@@ -95,7 +63,7 @@ func TestReviewSharedCallsMatchUnshared(t *testing.T) {
 			if u.shares != tc.shared {
 				t.Errorf("shares %v, want %v", u.shares, tc.shared)
 			}
-			got, want, ok := reviewTrackedUntracked(t, p, vars)
+			got, want, ok := trackedUntracked(t, p, vars)
 			if !ok {
 				return
 			}
@@ -116,7 +84,7 @@ func TestReviewSharedCallsMatchUnshared(t *testing.T) {
 }
 
 // Concurrent evaluations keep their shared values apart: each signs with its own Date.
-func TestReviewSharedCallsPerEvaluation(t *testing.T) {
+func TestSharedCallsPerEvaluation(t *testing.T) {
 	t.Parallel()
 	d := loadDUO(t)
 	p := d.outgoing["validate"]
@@ -150,7 +118,7 @@ func TestReviewSharedCallsPerEvaluation(t *testing.T) {
 }
 
 // IBM's DUO outgoing transforms share the Date, and the form where they sign one.
-func TestReviewDUOSharedCalls(t *testing.T) {
+func TestDUOSharedCalls(t *testing.T) {
 	t.Parallel()
 	d := loadDUO(t)
 	want := map[string]int{"enrollments": 2, "hotp_1": 2, "initiate": 2, "result": 1, "test": 1, "validate": 2}
@@ -169,10 +137,10 @@ func TestReviewDUOSharedCalls(t *testing.T) {
 	}
 }
 
-// reviewTrackedUntracked evaluates p's tracked program and its untracked one (with the values
+// trackedUntracked evaluates p's tracked program and its untracked one (with the values
 // of shared calls) over vars, and fails t when their errors (as Eval reports them) differ. ok
 // is false when both failed; else got and want are the untracked and tracked results.
-func reviewTrackedUntracked(t *testing.T, p *Program, vars Vars) (got, want any, ok bool) {
+func trackedUntracked(t *testing.T, p *Program, vars Vars) (got, want any, ok bool) {
 	t.Helper()
 	u := p.untrackedProgram()
 	if u.prg == nil {
@@ -200,38 +168,8 @@ func reviewTrackedUntracked(t *testing.T, p *Program, vars Vars) (got, want any,
 	return got, want, true
 }
 
-// reviewDUOOutgoingJoinAllocs: as reviewDUOOutgoingAllocs, the two joinStrings of a list
-// literal (the signed text, and the key with its signature) joining the elements without
-// building the list.
-var reviewDUOOutgoingJoinAllocs = map[string]float64{
-	"enrollments": 48, "hotp_1": 50, "initiate": 51, "result": 51, "test": 42, "validate": 50,
-}
-
-func TestReviewDUOOutgoingJoinAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts do not hold under the race detector")
-	}
-	d := loadDUO(t)
-	ctx := context.Background()
-	for _, name := range slices.Sorted(maps.Keys(d.resources)) {
-		vars := duoVars(name, d.resources[name])
-		prg := d.outgoing[name]
-		if _, err := prg.Eval(ctx, vars); err != nil {
-			t.Fatal(err)
-		}
-		got := testing.AllocsPerRun(200, func() {
-			if _, err := prg.Eval(ctx, vars); err != nil {
-				t.Fatal(err)
-			}
-		})
-		if want := reviewDUOOutgoingJoinAllocs[name]; got > want {
-			t.Errorf("%s outgoing: %.0f allocations an evaluation, want at most %.0f", name, got, want)
-		}
-	}
-}
-
 // joinStrings of a list literal gives what the call on the list gives, errors included.
-func TestReviewJoinLiteralMatchesCall(t *testing.T) {
+func TestJoinLiteralMatchesCall(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)
 	vars := Vars{
@@ -253,26 +191,13 @@ func TestReviewJoinLiteralMatchesCall(t *testing.T) {
 		`joinStrings([s, m.s], "-").size()`,
 		`[joinStrings([s, m.s], "-"), joinStrings([s, m.s], "-")]`,
 	} {
-		t.Run(expr, func(t *testing.T) {
-			t.Parallel()
-			p, err := Compile(env, `{"v": `+expr+`}`)
-			if err != nil {
-				t.Fatalf("Compile: %v", err)
-			}
-			got, want, ok := reviewTrackedUntracked(t, p, vars)
-			if !ok {
-				return
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("(-call +literal):\n%s", diff)
-			}
-		})
+		matchesTracked(t, env, vars, expr, "(-call +literal)")
 	}
 }
 
 // An evaluation converts the declared variables the transform reads, each as its kind wants,
 // from a list made when compiling rather than by walking the environment's map.
-func TestReviewInputsAreTheVariablesRead(t *testing.T) {
+func TestInputsAreTheVariablesRead(t *testing.T) {
 	t.Parallel()
 	d := loadDUO(t)
 	want := []input{{"authentication_header", inputValue}, {"body", inputValue}, {"header", inputHeader},
@@ -298,4 +223,25 @@ func TestReviewInputsAreTheVariablesRead(t *testing.T) {
 		p.inputs, cmp.AllowUnexported(input{})); diff != "" {
 		t.Errorf("incoming inputs (-want +got):\n%s", diff)
 	}
+}
+
+// matchesTracked compiles expr as a transform's value and fails t, in a subtest of its own,
+// when the untracked program's result or error differs from the tracked one's; diff names
+// the two sides ("(-tracked +untracked)").
+func matchesTracked(t *testing.T, env *Env, vars Vars, expr, diff string) {
+	t.Helper()
+	t.Run(expr, func(t *testing.T) {
+		t.Parallel()
+		p, err := Compile(env, `{"v": `+expr+`}`)
+		if err != nil {
+			t.Fatalf("Compile: %v", err)
+		}
+		got, want, ok := trackedUntracked(t, p, vars)
+		if !ok {
+			return
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s:\n%s", diff, d)
+		}
+	})
 }

@@ -20,7 +20,7 @@ import (
 // WAL record per validation, and the lock carried to the new row version, whose xmax
 // then names the deciding transaction). A move still gives the factor its new user's
 // disabled flag.
-func TestReviewDecisionLocksNoFactorRow(t *testing.T) {
+func TestDecisionLocksNoFactorRow(t *testing.T) {
 	t.Parallel()
 	sv := testdb.Connect(t)
 	schema := sv.NewSchema(t)
@@ -106,16 +106,9 @@ func TestReviewDecisionLocksNoFactorRow(t *testing.T) {
 // takes over an expired record or reports the one held. ON CONFLICT's speculative
 // insertion (a probe of the key's index before the insert, a heap confirmation record
 // after it) cost the server about 20 µs of a validation's ~290.
-func TestReviewDecisionClaimsWithPlainInsert(t *testing.T) {
+func TestDecisionClaimsWithPlainInsert(t *testing.T) {
 	t.Parallel()
-	sv := testdb.Connect(t)
-	schema := sv.NewSchema(t)
-	tr := &batchSQL{}
-	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, schema), postgres.MaxConns(1), postgres.Traced(tr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, tr := tracedStore(t)
 	ctx := t.Context()
 	t0 := time.Unix(1_700_000_000, 0)
 	key := store.IdempotencyKey{Provider: "p", WebhookID: "wh", Fingerprint: "f"}
@@ -161,16 +154,9 @@ func TestReviewDecisionClaimsWithPlainInsert(t *testing.T) {
 // users' key on every validation (about 30 µs of ~360 of the server's CPU) for a flag the
 // factor's row holds already. TestCodeWaitingSeesUserDisabled covers a disable
 // committed while the decision waits.
-func TestReviewDecisionReadsNoUser(t *testing.T) {
+func TestDecisionReadsNoUser(t *testing.T) {
 	t.Parallel()
-	sv := testdb.Connect(t)
-	schema := sv.NewSchema(t)
-	tr := &batchSQL{}
-	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, schema), postgres.MaxConns(1), postgres.Traced(tr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, tr := tracedStore(t)
 	ctx := t.Context()
 	t0 := time.Unix(1_700_000_000, 0)
 	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: t0}); err != nil {

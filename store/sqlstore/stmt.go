@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,9 +23,11 @@ func PrepareStatements() Option {
 // appear once with ? for each, for a database that numbers ? parameters from 1 in the
 // order they come (SQLite). modernc.org/sqlite reads each parameter's name into a Go
 // string on every run to find its argument (conn.bind), one allocation a parameter and
-// run; a ? has no name. Parameters out of order ($2, $1) are given their arguments in
-// the order of the ?s, one allocation a run. A statement with a parameter twice is
-// prepared as it is: a ? each time would bind (and copy, for a text) its argument twice.
+// run; a ? has no name. Parameters out of order ($2, $1) or repeated ($1 … $1) are given
+// their arguments in the order of the ?s: in a transaction, in a buffer the transaction's
+// querier keeps; on a pool, in a slice of each run's own. A repeated parameter's argument
+// is bound again each time: free for a number, a copy for a text (the C copy SQLite
+// takes of it), which costs less than the Go string of its name.
 func AnonymousParams() Option {
 	return func(s *Store) { s.anonParams = true }
 }
@@ -129,6 +130,12 @@ type prepared struct {
 	// of their own: a prepared is boxed in an interface, and so on the heap, anyway.
 	bound []boundStmt
 	buf   [8]boundStmt
+	// args are the arguments of a run in a transaction in the order of its statement's
+	// parameters, when they are not the order given (ordered): made at the first such run
+	// and reused by the next, as the transaction runs one statement at a time and
+	// database/sql copies them (driver.NamedValue) before the run. Not an array here: a
+	// prepared is made for every write, most of which reorder nothing.
+	args []any
 }
 
 // boundStmt is a statement bound to a transaction, its text and its parameters' order.
@@ -149,11 +156,11 @@ func (p *prepared) stmt(ctx context.Context, q string, args []any) (*sql.Stmt, [
 		if err != nil {
 			return nil, args // the text fails the same way, and says so where it can
 		}
-		return ordered(cs.st, cs.order, args)
+		return ordered(cs.st, cs.order, args, nil)
 	}
 	for _, b := range p.bound {
 		if b.q == q {
-			return ordered(b.st, b.order, args)
+			return ordered(b.st, b.order, args, &p.args)
 		}
 	}
 	st, ok := p.c.m.Load(stmtKey{p.db, q})
@@ -169,16 +176,26 @@ func (p *prepared) stmt(ctx context.Context, q string, args []any) (*sql.Stmt, [
 	cs := st.(*cached)
 	bound := p.tx.StmtContext(ctx, cs.st)
 	p.bound = append(p.bound, boundStmt{q, bound, cs.order})
-	return ordered(bound, cs.order, args)
+	return ordered(bound, cs.order, args, &p.args)
 }
 
-// ordered is st with args in the order of its parameters; a nil statement, to run the
-// text, when args has too few for them, so that the driver says what is missing.
-func ordered(st *sql.Stmt, order []int, args []any) (*sql.Stmt, []any) {
+// ordered is st with args in the order of its parameters, in *buf when buf is not nil
+// (made, or made larger, when they do not fit); a nil statement, to run the text, when args has too few for them, so that the
+// driver says what is missing.
+func ordered(st *sql.Stmt, order []int, args []any, buf *[]any) (*sql.Stmt, []any) {
 	if order == nil {
 		return st, args
 	}
-	out := make([]any, len(order))
+	var out []any
+	switch {
+	case buf == nil:
+		out = make([]any, len(order))
+	case cap(*buf) < len(order):
+		*buf = make([]any, len(order))
+		out = *buf
+	default:
+		out = (*buf)[:len(order)]
+	}
 	for i, k := range order {
 		if k > len(args) {
 			return nil, args
@@ -217,8 +234,8 @@ func (p *prepared) QueryRowContext(ctx context.Context, q string, args ...any) *
 	return p.q().QueryRowContext(ctx, q, args...)
 }
 
-// anonymous is q with ? for each of its $n parameters when each appears once and no ? is
-// in it already, and the argument (from 1) each ? takes, nil when they are 1, 2, 3 ...;
+// anonymous is q with ? for each of its $n parameters when no ? is in it already, and the
+// argument (from 1) each ? takes, nil when they are 1, 2, 3 ...;
 // q itself and nil otherwise. String literals, quoted names and comments are left as they
 // are.
 func anonymous(q string) (string, []int) {
@@ -259,7 +276,7 @@ func anonymous(q string) (string, []int) {
 				return q, nil // a $ that is not a numbered parameter: leave q alone
 			}
 			n, err := strconv.Atoi(q[i+1 : j])
-			if err != nil || n < 1 || slices.Contains(order, n) {
+			if err != nil || n < 1 {
 				return q, nil
 			}
 			order = append(order, n)

@@ -20,9 +20,11 @@ func TestReviewAnonymousParams(t *testing.T) {
 		{`SELECT json_extract(a, '$."x"'), 'it''s $2' FROM t WHERE x = $1`, `SELECT json_extract(a, '$."x"'), 'it''s $2' FROM t WHERE x = ?`, nil},
 		{"SELECT \"$3\" FROM t -- $2\n WHERE /* $9 */ x = $1", "SELECT \"$3\" FROM t -- $2\n WHERE /* $9 */ x = ?", nil},
 		{`SELECT 1`, `SELECT 1`, nil},
-		// Left as they are: a repeated parameter, a ? already there, a $ that is not a
-		// parameter, text that does not end a literal.
-		{`SELECT a FROM t WHERE x = $1 OR y = $1`, `SELECT a FROM t WHERE x = $1 OR y = $1`, nil},
+		// A repeated parameter takes its argument again.
+		{`SELECT a FROM t WHERE x = $1 OR y = $1`, `SELECT a FROM t WHERE x = ? OR y = ?`, []int{1, 1}},
+		{`UPDATE t SET c = $2, u = $3 WHERE id = $1 AND c < $2 AND l <= $3`, `UPDATE t SET c = ?, u = ? WHERE id = ? AND c < ? AND l <= ?`, []int{2, 3, 1, 2, 3}},
+		// Left as they are: a ? already there, a $ that is not a parameter, text that does
+		// not end a literal.
 		{`SELECT a FROM t WHERE x = ? AND y = $2`, `SELECT a FROM t WHERE x = ? AND y = $2`, nil},
 		{`SELECT a FROM t WHERE x = $a AND y = $1`, `SELECT a FROM t WHERE x = $a AND y = $1`, nil},
 		{`SELECT a$1 FROM t WHERE y = $1`, `SELECT a$1 FROM t WHERE y = $1`, nil},

@@ -14,16 +14,19 @@ import (
 // owner's lease passed: the upsert's WHERE is the whole decision, so one statement is the
 // atomic step (SQLite has one writer; in PostgreSQL a concurrent claim waits on the row,
 // then re-checks the WHERE against it). It returns a row when it claimed, telling whether
-// the same provider and ID are recorded with another fingerprint: one round trip.
+// the same provider and ID are recorded with another fingerprint: one round trip. Each
+// parameter appears once (now is excluded.created_at, the key the row's own): SQLite's
+// driver binds a parameter's argument again for each ? it takes (AnonymousParams), a C
+// copy of a text, and grows its list of those copies with them.
 const claimIdempotencySQL = `INSERT INTO idempotency
 	    (provider, webhook_id, fingerprint, owner, done, status, body, lease_until, expires_at, created_at)
 	VALUES ($1, $2, $3, $4, FALSE, 0, NULL, $5, $6, $7)
 	ON CONFLICT (provider, webhook_id, fingerprint) DO UPDATE SET
 	    owner = excluded.owner, done = FALSE, status = 0, body = NULL,
 	    lease_until = excluded.lease_until, expires_at = excluded.expires_at, created_at = excluded.created_at
-	WHERE idempotency.expires_at <= $7 OR (NOT idempotency.done AND idempotency.lease_until <= $7)
+	WHERE idempotency.expires_at <= excluded.created_at OR (NOT idempotency.done AND idempotency.lease_until <= excluded.created_at)
 	RETURNING EXISTS (SELECT 1 FROM idempotency AS o
-	    WHERE o.provider = $1 AND o.webhook_id = $2 AND o.fingerprint <> $3) AS other`
+	    WHERE o.provider = idempotency.provider AND o.webhook_id = idempotency.webhook_id AND o.fingerprint <> idempotency.fingerprint) AS other`
 
 // recordIdempotencySQL is claimIdempotencySQL for an answer known already: the record is
 // written done, with it, in the same one statement.
@@ -33,9 +36,9 @@ const recordIdempotencySQL = `INSERT INTO idempotency
 	ON CONFLICT (provider, webhook_id, fingerprint) DO UPDATE SET
 	    owner = excluded.owner, done = TRUE, status = excluded.status, body = excluded.body,
 	    lease_until = excluded.lease_until, expires_at = excluded.expires_at, created_at = excluded.created_at
-	WHERE idempotency.expires_at <= $7 OR (NOT idempotency.done AND idempotency.lease_until <= $7)
+	WHERE idempotency.expires_at <= excluded.created_at OR (NOT idempotency.done AND idempotency.lease_until <= excluded.created_at)
 	RETURNING EXISTS (SELECT 1 FROM idempotency AS o
-	    WHERE o.provider = $1 AND o.webhook_id = $2 AND o.fingerprint <> $3) AS other`
+	    WHERE o.provider = idempotency.provider AND o.webhook_id = idempotency.webhook_id AND o.fingerprint <> idempotency.fingerprint) AS other`
 
 // The claims as a speculating unit assumes them (claimed, with no other fingerprint),
 // built once: PostgreSQL sends one with every recorded decision. It assumes the key is

@@ -33,13 +33,13 @@ func reviewPerRun(t *testing.T, st store.Store, run func(w store.Writer, i int) 
 			t.Fatal(err)
 		}
 	}
-	const many = 17
-	one := testing.AllocsPerRun(50, func() {
+	const many = 65
+	one := testing.AllocsPerRun(100, func() {
 		if err := st.Update(ctx, units(1)); err != nil {
 			t.Fatal(err)
 		}
 	})
-	all := testing.AllocsPerRun(50, func() {
+	all := testing.AllocsPerRun(100, func() {
 		if err := st.Update(ctx, units(many)); err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +77,7 @@ func TestReviewRepeatedParamsBoundOnce(t *testing.T) {
 		{"AdvanceCounter", 10.5, func(w store.Writer, i int) error {
 			return w.AdvanceCounter(ctx, "f1", int64(i), now)
 		}},
-		{"ClaimIdempotency", 38, func(w store.Writer, i int) error {
+		{"ClaimIdempotency", 36, func(w store.Writer, i int) error {
 			_, err := w.ClaimIdempotency(ctx, keys[i], "o", now.Add(time.Minute), now.Add(time.Hour), now)
 			return err
 		}},
@@ -89,7 +89,9 @@ func TestReviewRepeatedParamsBoundOnce(t *testing.T) {
 		per := reviewPerRun(t, st, c.run)
 		t.Logf("%s: %.1f allocs a run", c.name, per)
 		// Before: 12.9, 43.8 and 26.0, a Go string of each repeated statement's
-		// parameters' names (3, 7, 2) on every run.
+		// parameters' names (3, 7, 2) on every run; then 36.5 for the claim, whose text
+		// arguments, each bound again as a ?, grew the driver's list of C copies once
+		// more.
 		if per > c.max {
 			t.Errorf("%s costs %.1f allocations a run in a unit, want at most %.1f", c.name, per, c.max)
 		}

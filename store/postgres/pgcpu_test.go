@@ -27,12 +27,12 @@ import (
 // count too) and the factor row versions (updates, HOT or not).
 func BenchmarkValidationServerCPU(b *testing.B) {
 	resource := "validate"
-	if r := os.Getenv("REVIEW_RESOURCE"); r != "" {
+	if r := os.Getenv("EMFA_BENCH_RESOURCE"); r != "" {
 		resource = r
 	}
 	sv := testdb.Connect(b)
 	schema := sv.NewSchema(b)
-	app := "review-p10-" + randHex(4)
+	app := "emfa-bench-" + randHex(4)
 	u, err := url.Parse(sv.SchemaDSN(b, schema))
 	if err != nil {
 		b.Fatal(err)
@@ -65,7 +65,7 @@ func BenchmarkValidationServerCPU(b *testing.B) {
 	var seq atomic.Int64
 	validate := func(i int) error {
 		id := fmt.Sprintf("b%d", i)
-		part := os.Getenv("REVIEW_PART")
+		part := os.Getenv("EMFA_BENCH_PART")
 		if part != "unit" {
 			if _, _, err := s.GetFactorAndUser(ctx, id, "name-bench"); err != nil {
 				return err
@@ -132,7 +132,7 @@ func BenchmarkValidationServerCPU(b *testing.B) {
 	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "pg-us/op")
 	b.ReportMetric(float64(wal)/float64(b.N), "wal-B/op")
 	b.ReportMetric(float64(len(pids)), "backends")
-	if os.Getenv("REVIEW_HOT") != "" {
+	if os.Getenv("EMFA_BENCH_HOT") != "" {
 		s.Close()
 		time.Sleep(2 * time.Second) // the backends' statistics, sent as they exit
 		var upd, hot int64

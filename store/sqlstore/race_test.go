@@ -2,4 +2,4 @@
 
 package sqlstore_test
 
-const reviewRaceEnabled = true
+const raceEnabled = true

@@ -2,4 +2,4 @@
 
 package sqlstore_test
 
-const reviewRaceEnabled = false
+const raceEnabled = false

@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestReviewAnonymousParams: what AnonymousParams prepares with ? (and which argument each
+// TestAnonymousParams: what AnonymousParams prepares with ? (and which argument each
 // ? takes), and what it leaves as it is.
-func TestReviewAnonymousParams(t *testing.T) {
+func TestAnonymousParams(t *testing.T) {
 	for _, c := range []struct {
 		in, want string
 		order    []int

@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestReviewPrefixEnd: every text starting with p sorts (bytes) at or after p and
+// TestPrefixEnd: every text starting with p sorts (bytes) at or after p and
 // before prefixEnd(p); the texts between are those.
-func TestReviewPrefixEnd(t *testing.T) {
+func TestPrefixEnd(t *testing.T) {
 	for _, c := range []struct{ p, end string }{
 		{"ал", "ам"},
 		{"a", "b"},

@@ -13,7 +13,7 @@ import (
 // batch ran (by their first word), for tests. Call it while s makes no other write.
 func ReviewBatch(s *Store, fns ...func(w store.Writer) error) (errs []error, panics []any, statements map[string]int) {
 	statements = map[string]int{}
-	s.g.traced = func(q querier) querier { return reviewCounting{q, statements} }
+	s.g.traced = func(q querier) querier { return countingQuerier{q, statements} }
 	defer func() { s.g.traced = nil }()
 	batch := make([]*unit, len(fns))
 	for i, fn := range fns {
@@ -28,29 +28,29 @@ func ReviewBatch(s *Store, fns ...func(w store.Writer) error) (errs []error, pan
 	return errs, panics, statements
 }
 
-// reviewCounting counts the statements run through q by their first word.
-type reviewCounting struct {
+// countingQuerier counts the statements run through q by their first word.
+type countingQuerier struct {
 	q querier
 	n map[string]int
 }
 
-func (c reviewCounting) count(q string) {
+func (c countingQuerier) count(q string) {
 	w, _, _ := strings.Cut(strings.TrimSpace(q), " ")
 	c.n[strings.ToUpper(w)]++
 	c.n[""]++
 }
 
-func (c reviewCounting) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+func (c countingQuerier) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	c.count(q)
 	return c.q.ExecContext(ctx, q, args...)
 }
 
-func (c reviewCounting) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (c countingQuerier) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	c.count(q)
 	return c.q.QueryContext(ctx, q, args...)
 }
 
-func (c reviewCounting) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+func (c countingQuerier) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	c.count(q)
 	return c.q.QueryRowContext(ctx, q, args...)
 }

@@ -2,4 +2,4 @@
 
 package sqlite_test
 
-const reviewRaceEnabled = false
+const raceEnabled = false

@@ -10,9 +10,9 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// reviewPerRun is the allocations one more run of run's statement costs in a unit: a unit
+// allocsPerRunIn is the allocations one more run of run's statement costs in a unit: a unit
 // with many runs against one with one, so that the unit's own cost drops out.
-func reviewPerRun(t *testing.T, st store.Store, run func(w store.Writer, i int) error) float64 {
+func allocsPerRunIn(t *testing.T, st store.Store, run func(w store.Writer, i int) error) float64 {
 	t.Helper()
 	ctx := context.Background()
 	n := 0
@@ -47,13 +47,13 @@ func reviewPerRun(t *testing.T, st store.Store, run func(w store.Writer, i int) 
 	return (all - one) / (many - 1)
 }
 
-// TestReviewRepeatedParamsBoundOnce: the hot writes whose text names a parameter twice
+// TestRepeatedParamsBoundOnce: the hot writes whose text names a parameter twice
 // (AdvanceCounter's compare-and-set, the claim of an idempotency key, the update of a
 // factor's last use) cost no allocation a parameter for its name. modernc.org/sqlite
 // reads each named parameter's name into a Go string on every run; AnonymousParams
 // prepared such a statement as it is.
-func TestReviewRepeatedParamsBoundOnce(t *testing.T) {
-	if reviewRaceEnabled {
+func TestRepeatedParamsBoundOnce(t *testing.T) {
+	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}
 	st := testdb.Memory(t)
@@ -86,7 +86,7 @@ func TestReviewRepeatedParamsBoundOnce(t *testing.T) {
 				Provider: "p", Username: "alice", FactorID: "f1", Resource: "validate", Outcome: "SUCCESS"})
 		}},
 	} {
-		per := reviewPerRun(t, st, c.run)
+		per := allocsPerRunIn(t, st, c.run)
 		t.Logf("%s: %.1f allocs a run", c.name, per)
 		// Before: 12.9, 43.8 and 26.0, a Go string of each repeated statement's
 		// parameters' names (3, 7, 2) on every run; then 36.5 for the claim, whose text

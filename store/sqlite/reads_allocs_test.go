@@ -9,11 +9,11 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// reviewReadStore is a file store (readers apart from the writer) with a user and an
+// openReadStore is a file store (readers apart from the writer) with a user and an
 // active factor of theirs.
-func reviewReadStore(t *testing.T) store.Store { return reviewReadStoreB(t) }
+func openReadStore(t *testing.T) store.Store { return openReadStoreB(t) }
 
-func reviewReadStoreB(t testing.TB) store.Store {
+func openReadStoreB(t testing.TB) store.Store {
 	t.Helper()
 	st := testdb.SQLite(t)
 	ctx := context.Background()
@@ -33,8 +33,8 @@ func reviewReadStoreB(t testing.TB) store.Store {
 	return st
 }
 
-// reviewAllocs is fn's allocations a run, after a few runs that prepare its statements.
-func reviewAllocs(t *testing.T, fn func()) float64 {
+// allocsPerCall is fn's allocations a run, after a few runs that prepare its statements.
+func allocsPerCall(t *testing.T, fn func()) float64 {
 	t.Helper()
 	for range 3 {
 		fn()
@@ -42,25 +42,25 @@ func reviewAllocs(t *testing.T, fn func()) float64 {
 	return testing.AllocsPerRun(200, fn)
 }
 
-// TestReviewReadAllocs: what a validation's read (GetFactorAndUser) and a mediated
+// TestReadAllocs: what a validation's read (GetFactorAndUser) and a mediated
 // initiate's (UserDisabled) allocate.
-func TestReviewReadAllocs(t *testing.T) {
-	if reviewRaceEnabled {
+func TestReadAllocs(t *testing.T) {
+	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}
-	st := reviewReadStore(t)
+	st := openReadStore(t)
 	ctx := context.Background()
-	gfu := reviewAllocs(t, func() {
+	gfu := allocsPerCall(t, func() {
 		if _, u, err := st.GetFactorAndUser(ctx, "f1", "alice"); err != nil || u.ID != "u1" {
 			t.Fatal(u, err)
 		}
 	})
-	ud := reviewAllocs(t, func() {
+	ud := allocsPerCall(t, func() {
 		if off, err := st.UserDisabled(ctx, "alice"); err != nil || off {
 			t.Fatal(off, err)
 		}
 	})
-	gfut := reviewAllocs(t, func() {
+	gfut := allocsPerCall(t, func() {
 		if _, _, tx, err := st.GetFactorUserAndTransaction(ctx, "f1", "alice", "t1"); err != nil || tx.ID != "t1" {
 			t.Fatal(tx, err)
 		}
@@ -83,14 +83,14 @@ func TestReviewReadAllocs(t *testing.T) {
 	}
 }
 
-// TestReviewParamNamesAllocs: a statement's run allocates nothing for the names of its
+// TestParamNamesAllocs: a statement's run allocates nothing for the names of its
 // parameters. An audit row has eleven: each run of its INSERT in a unit made a string of
 // each name to find its argument (modernc.org/sqlite's conn.bind).
-func TestReviewParamNamesAllocs(t *testing.T) {
-	if reviewRaceEnabled {
+func TestParamNamesAllocs(t *testing.T) {
+	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}
-	st := reviewReadStore(t)
+	st := openReadStore(t)
 	ctx := context.Background()
 	audits := func(n int) func() {
 		return func() {
@@ -109,8 +109,8 @@ func TestReviewParamNamesAllocs(t *testing.T) {
 		}
 	}
 	const many = 17
-	one := reviewAllocs(t, audits(1))
-	all := reviewAllocs(t, audits(many))
+	one := allocsPerCall(t, audits(1))
+	all := allocsPerCall(t, audits(many))
 	per := (all - one) / (many - 1)
 	t.Logf("an audit row in a unit: %.1f allocs", per)
 	// 28.1 with the names, 17.0 with ? for $n.

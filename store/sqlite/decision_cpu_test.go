@@ -10,18 +10,18 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// reviewCPU is the process's CPU time (user and system) so far.
-func reviewCPU() time.Duration {
+// processCPU is the process's CPU time (user and system) so far.
+func processCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkReviewDecisionCPU runs successful validations' units (AdvanceCounter and its
+// BenchmarkDecisionCPU runs successful validations' units (AdvanceCounter and its
 // audit row, which records the factor's use) from 64 goroutines, each on a factor of its
 // own, on a database file, and reports the process's CPU time per unit (cpu-µs/op): the
 // writer's work, which ns/op hides behind the commits' fsync waits.
-func BenchmarkReviewDecisionCPU(b *testing.B) {
+func BenchmarkDecisionCPU(b *testing.B) {
 	for _, clients := range []int{1, 64} {
 		for _, deferred := range []bool{false, true} {
 			b.Run(fmt.Sprint("clients=", clients, "/deferred=", deferred), func(b *testing.B) {
@@ -42,7 +42,7 @@ func BenchmarkReviewDecisionCPU(b *testing.B) {
 					}
 				}
 				var next atomic.Int64
-				cpu := reviewCPU()
+				cpu := processCPU()
 				b.ResetTimer()
 				run := func(id string) {
 					for c := int64(1); ; c++ {
@@ -73,7 +73,7 @@ func BenchmarkReviewDecisionCPU(b *testing.B) {
 					<-done
 				}
 				b.StopTimer()
-				b.ReportMetric(float64((reviewCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+				b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
 			})
 		}
 	}

@@ -18,31 +18,31 @@ import (
 	"github.com/emfa/emfa/store/sqlstore"
 )
 
-// reviewConnector opens connections with open, each running before, once, ahead of the
+// gateConnector opens connections with open, each running before, once, ahead of the
 // first query whose text holds match.
-type reviewConnector struct {
+type gateConnector struct {
 	open   func() (driver.Conn, error)
 	match  string
 	once   *sync.Once
 	before func()
 }
 
-func (c reviewConnector) Connect(context.Context) (driver.Conn, error) {
+func (c gateConnector) Connect(context.Context) (driver.Conn, error) {
 	conn, err := c.open()
 	if err != nil {
 		return nil, err
 	}
-	return reviewConn{Conn: conn, c: c}, nil
+	return gateConn{Conn: conn, c: c}, nil
 }
 
-func (c reviewConnector) Driver() driver.Driver { return nil }
+func (c gateConnector) Driver() driver.Driver { return nil }
 
-type reviewConn struct {
+type gateConn struct {
 	driver.Conn
-	c reviewConnector
+	c gateConnector
 }
 
-func (c reviewConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+func (c gateConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
 	if strings.Contains(q, c.c.match) {
 		c.c.once.Do(c.c.before)
 	}
@@ -53,7 +53,7 @@ func (c reviewConn) QueryContext(ctx context.Context, q string, args []driver.Na
 	return qc.QueryContext(ctx, q, args)
 }
 
-func (c reviewConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+func (c gateConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
 	if strings.Contains(q, c.c.match) {
 		c.c.once.Do(c.c.before)
 	}
@@ -63,23 +63,23 @@ func (c reviewConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, 
 	return c.Conn.Prepare(q)
 }
 
-func (c reviewConn) BeginTx(ctx context.Context, o driver.TxOptions) (driver.Tx, error) {
+func (c gateConn) BeginTx(ctx context.Context, o driver.TxOptions) (driver.Tx, error) {
 	if bc, ok := c.Conn.(driver.ConnBeginTx); ok {
 		return bc.BeginTx(ctx, o)
 	}
 	return c.Conn.Begin() //nolint:staticcheck // the driver's only way
 }
 
-func (c reviewConn) CheckNamedValue(v *driver.NamedValue) error {
+func (c gateConn) CheckNamedValue(v *driver.NamedValue) error {
 	if nc, ok := c.Conn.(driver.NamedValueChecker); ok {
 		return nc.CheckNamedValue(v)
 	}
 	return driver.ErrSkip
 }
 
-// reviewStores are a SQLite and a PostgreSQL store, and, for each, the DSN of its
+// gateStores are a SQLite and a PostgreSQL store, and, for each, the DSN of its
 // database a second pool may open.
-func reviewStores(t *testing.T) map[string]func(t *testing.T) (*sqlstore.Store, string) {
+func gateStores(t *testing.T) map[string]func(t *testing.T) (*sqlstore.Store, string) {
 	return map[string]func(t *testing.T) (*sqlstore.Store, string){
 		"sqlite": func(t *testing.T) (*sqlstore.Store, string) {
 			path := t.TempDir() + "/emfa.db"
@@ -105,11 +105,11 @@ func reviewStores(t *testing.T) map[string]func(t *testing.T) (*sqlstore.Store, 
 	}
 }
 
-// TestReviewGroupPageOneSnapshot: a page of groups and the number of groups it answers
+// TestGroupPageOneSnapshot: a page of groups and the number of groups it answers
 // (SCIM's totalResults) are of one state of the groups: a group created between the
 // count and the page's read made a page of 11 groups out of a total of 10.
-func TestReviewGroupPageOneSnapshot(t *testing.T) {
-	for name, open := range reviewStores(t) {
+func TestGroupPageOneSnapshot(t *testing.T) {
+	for name, open := range gateStores(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
 			s, dsn := open(t)
@@ -121,7 +121,7 @@ func TestReviewGroupPageOneSnapshot(t *testing.T) {
 			}
 			drv := sqlstore.ReviewReader(s).Driver()
 			var created error
-			r := sql.OpenDB(reviewConnector{open: func() (driver.Conn, error) { return drv.Open(dsn) },
+			r := sql.OpenDB(gateConnector{open: func() (driver.Conn, error) { return drv.Open(dsn) },
 				match: "LIMIT", once: new(sync.Once), before: func() {
 					// Another replica's create, between the reads.
 					created = s.CreateGroup(context.Background(), store.Group{ID: "gid-new", Name: "a-new", CreatedAt: at, UpdatedAt: at})

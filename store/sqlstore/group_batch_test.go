@@ -13,9 +13,9 @@ import (
 	"github.com/emfa/emfa/store/sqlstore"
 )
 
-// reviewDecisions opens an in-memory SQLite store with n active factors of one user, and
+// batchDecisions opens an in-memory SQLite store with n active factors of one user, and
 // returns it with the unit of a successful validation of factor i at counter c.
-func reviewDecisions(t *testing.T, n int) (*sqlstore.Store, func(i int, c int64) func(w store.Writer) error) {
+func batchDecisions(t *testing.T, n int) (*sqlstore.Store, func(i int, c int64) func(w store.Writer) error) {
 	t.Helper()
 	st := testdb.Memory(t)
 	ctx := context.Background()
@@ -42,11 +42,11 @@ func reviewDecisions(t *testing.T, n int) (*sqlstore.Store, func(i int, c int64)
 	return st.(*sqlite.Store).Store, decide
 }
 
-// TestReviewBatchStatements: a batch of units that all succeed runs their statements and
+// TestBatchStatements: a batch of units that all succeed runs their statements and
 // no more: no SAVEPOINT and RELEASE around each (issue 16: 11 µs a decision in a batch of
 // 64 parallel validations, of the writer's ~135 µs).
-func TestReviewBatchStatements(t *testing.T) {
-	s, decide := reviewDecisions(t, 8)
+func TestBatchStatements(t *testing.T) {
+	s, decide := batchDecisions(t, 8)
 	var fns []func(w store.Writer) error
 	for i := range 8 {
 		fns = append(fns, decide(i, 1))
@@ -63,11 +63,11 @@ func TestReviewBatchStatements(t *testing.T) {
 	}
 }
 
-// TestReviewBatchFailureAlone: a unit that fails (an error after a write, or a panic) in a
+// TestBatchFailureAlone: a unit that fails (an error after a write, or a panic) in a
 // batch run bare is rolled back alone: the batch runs again, guarded, and its neighbours
 // commit. The batch after one that failed starts guarded; one without failure ends that.
-func TestReviewBatchFailureAlone(t *testing.T) {
-	s, decide := reviewDecisions(t, 8)
+func TestBatchFailureAlone(t *testing.T) {
+	s, decide := batchDecisions(t, 8)
 	boom := errors.New("boom")
 	runs := make([]int, 8)
 	var fns []func(w store.Writer) error

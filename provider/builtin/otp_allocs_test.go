@@ -2,12 +2,12 @@ package builtin
 
 import "testing"
 
-// TestReviewMatchCounterAllocsPerWindow: matching a code allocates the same whatever the
+// TestMatchCounterAllocsPerWindow: matching a code allocates the same whatever the
 // number of steps tried. hotp's message and sum buffers went to the heap on every step
 // (the hash is an interface), two allocations a step: three to five steps on every TOTP
 // validation, twenty more for a wrong code's drift hint.
-func TestReviewMatchCounterAllocsPerWindow(t *testing.T) {
-	if reviewRaceEnabled {
+func TestMatchCounterAllocsPerWindow(t *testing.T) {
+	if raceEnabled {
 		t.Skip("the race detector's build allocates more")
 	}
 	seed := []byte("0123456789abcdefghij")

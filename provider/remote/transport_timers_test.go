@@ -8,14 +8,14 @@ import (
 	"time"
 )
 
-// TestReviewVendorCallTimers bounds what one vendor call through the provider's real
+// TestVendorCallTimers bounds what one vendor call through the provider's real
 // transport allocates (loopback, the vendor's answer included), with the webhook's
 // timeout (duo.yaml's 5s) and a caller's deadline within it, as send hands it. The
 // transport's ResponseHeaderTimeout started a timer of its own on every call (a Timer, its
 // channel, and the timer heap's work), which could never fire: each call's context
 // carries a deadline within the same timeout (do, send; the OAuth token client's
 // Timeout), set before the request is written, whereas the header timer starts after it.
-func TestReviewVendorCallTimers(t *testing.T) {
+func TestVendorCallTimers(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"stat":"OK","response":{"devices":[]}}`))

@@ -1,6 +1,0 @@
-//go:build !race
-
-package builtin
-
-// reviewRaceEnabled: see zz_review_race_test.go.
-const reviewRaceEnabled = false

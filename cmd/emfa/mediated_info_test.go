@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,25 +66,5 @@ func serveDUOYAML(b *testing.B) string {
 // BenchmarkMediatedEnrollmentsInfo is BenchmarkMediatedEnrollmentsParallel on the
 // shipped duo.yaml, logging at info as JSON to a file, as the bench harness runs it.
 func BenchmarkMediatedEnrollmentsInfo(b *testing.B) {
-	base := serveDUOYAML(b)
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	b.SetParallelism(16)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req, _ := http.NewRequest("POST", base+"/v1/providers/duo/enrollments", strings.NewReader(`{"username":"alice"}`))
-			req.SetBasicAuth("verify", "sim-password-0123")
-			resp, err := client.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			data, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || !strings.Contains(string(data), aliceID) {
-				b.Errorf("enrollments: %d %s", resp.StatusCode, data)
-				return
-			}
-		}
-	})
+	enrollmentsParallel(b, serveDUOYAML(b))
 }

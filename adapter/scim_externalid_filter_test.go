@@ -100,21 +100,30 @@ func TestSCIMExternalIDFilterReadsItsUsers(t *testing.T) {
 			{`filter=externalId eq ""`, -1},
 			{`filter=externalId eq "" and active eq false`, -1},
 		} {
-			v, err := url.ParseQuery(c.query)
-			if err != nil {
-				t.Fatal(err)
-			}
-			counted.lists = 0
-			code, got, _ := h.scim("GET", "/Users?"+v.Encode(), "")
-			if c.pages >= 0 && counted.lists > c.pages {
-				t.Errorf("%s read %d pages of users, want at most %d", c.query, counted.lists, c.pages)
-			}
-			wcode, want, _ := ref.scim("GET", "/Users?"+v.Encode(), "")
-			if code != wcode || !cmp.Equal(want, got) {
-				t.Errorf("%s: %d, want %d; (-want +got)\n%s", c.query, code, wcode, cmp.Diff(want, got))
-			}
+			sameListing(t, h, ref, counted, c.query, c.pages)
 		}
 	})
+}
+
+// sameListing lists users with query through h, whose store counted counts the pages of
+// users read, and through ref, which reads every user: it fails t when h read more than
+// pages (-1: not counted) or answered otherwise. It returns h's answer.
+func sameListing(t *testing.T, h, ref *syncHarness, counted *listCounter, query string, pages int) map[string]any {
+	t.Helper()
+	v, err := url.ParseQuery(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted.lists = 0
+	code, got, _ := h.scim("GET", "/Users?"+v.Encode(), "")
+	if pages >= 0 && counted.lists > pages {
+		t.Errorf("%s read %d pages of users, want at most %d", query, counted.lists, pages)
+	}
+	wcode, want, _ := ref.scim("GET", "/Users?"+v.Encode(), "")
+	if code != wcode || !cmp.Equal(want, got) {
+		t.Errorf("%s: %d, want %d; (-want +got)\n%s", query, code, wcode, cmp.Diff(want, got))
+	}
+	return got
 }
 
 // readingHarness is a SCIM server on st whose users are read through s (a store that

@@ -29,34 +29,9 @@ func TestSmallMapAsCELMap(t *testing.T) {
 		`dyn(d).o.k`, `[d][0].a`, `{"x": d}.x.n + 1`, `m.putAll(d)`,
 	}
 	for _, expr := range exprs {
-		p, err := Compile(env, `{"v": `+expr+`}`)
-		if err != nil {
-			t.Fatalf("%s: %v", expr, err)
-		}
-		run := func(d ref.Val, tracked bool) (any, string) {
-			prg := p.prg
-			if !tracked {
-				if prg = p.untrackedProgram().prg; prg == nil {
-					prg = p.prg // the estimate bounds no input: only the tracked program
-				}
-			}
-			val, _, err := prg.Eval(map[string]any{"d": d, "m": types.NewMap(types.DefaultTypeAdapter, map[string]ref.Val{})})
-			if err != nil {
-				return nil, p.evalError(err).Error()
-			}
-			out, err := toJSON(val)
-			if err != nil {
-				return nil, err.Error()
-			}
-			return out, ""
-		}
-		for _, tracked := range []bool{true, false} {
-			want, wantErr := run(celMap, tracked)
-			got, gotErr := run(small, tracked)
-			if diff := cmp.Diff(want, got); diff != "" || wantErr != gotErr {
-				t.Errorf("%s (tracked %v): as a CEL map %v %q, as a smallMap %v %q (-want +got):\n%s", expr, tracked, want, wantErr, got, gotErr, diff)
-			}
-		}
+		sameOverEither(t, env, expr, func(d ref.Val) map[string]any {
+			return map[string]any{"d": d, "m": types.NewMap(types.DefaultTypeAdapter, map[string]ref.Val{})}
+		}, celMap, small, "as a CEL map", "as a smallMap")
 	}
 }
 
@@ -84,33 +59,42 @@ func TestSmallHeaderAsCELMap(t *testing.T) {
 		`header.put("accept", "x") == header`, `size(header.put("ACCEPT", "y"))`,
 	}
 	for _, expr := range exprs {
-		p, err := Compile(env, `{"v": `+expr+`}`)
+		sameOverEither(t, env, expr, func(h ref.Val) map[string]any { return map[string]any{"header": h} },
+			celMap, small, "over a CEL map", "over a record")
+	}
+}
+
+// sameOverEither evaluates {"v": expr}, in the tracked and the untracked program, over the
+// variables vars makes of want and of got, and fails t when the results or errors differ;
+// wantName and gotName say what each is.
+func sameOverEither(t *testing.T, env *Env, expr string, vars func(ref.Val) map[string]any, want, got ref.Val, wantName, gotName string) {
+	t.Helper()
+	p, err := Compile(env, `{"v": `+expr+`}`)
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	run := func(v ref.Val, tracked bool) (any, string) {
+		prg := p.prg
+		if !tracked {
+			if prg = p.untrackedProgram().prg; prg == nil {
+				prg = p.prg // the estimate bounds no input: only the tracked program
+			}
+		}
+		val, _, err := prg.Eval(vars(v))
 		if err != nil {
-			t.Fatalf("%s: %v", expr, err)
+			return nil, p.evalError(err).Error()
 		}
-		run := func(hv ref.Val, tracked bool) (any, string) {
-			prg := p.prg
-			if !tracked {
-				if prg = p.untrackedProgram().prg; prg == nil {
-					prg = p.prg
-				}
-			}
-			val, _, err := prg.Eval(map[string]any{"header": hv})
-			if err != nil {
-				return nil, p.evalError(err).Error()
-			}
-			out, err := toJSON(val)
-			if err != nil {
-				return nil, err.Error()
-			}
-			return out, ""
+		out, err := toJSON(val)
+		if err != nil {
+			return nil, err.Error()
 		}
-		for _, tracked := range []bool{true, false} {
-			want, wantErr := run(celMap, tracked)
-			got, gotErr := run(small, tracked)
-			if diff := cmp.Diff(want, got); diff != "" || wantErr != gotErr {
-				t.Errorf("%s (tracked %v): over a CEL map %v %q, over a record %v %q (-want +got):\n%s", expr, tracked, want, wantErr, got, gotErr, diff)
-			}
+		return out, ""
+	}
+	for _, tracked := range []bool{true, false} {
+		w, wErr := run(want, tracked)
+		g, gErr := run(got, tracked)
+		if diff := cmp.Diff(w, g); diff != "" || wErr != gErr {
+			t.Errorf("%s (tracked %v): %s %v %q, %s %v %q (-want +got):\n%s", expr, tracked, wantName, w, wErr, gotName, g, gErr, diff)
 		}
 	}
 }

@@ -140,10 +140,8 @@ func (v *namedGroups) Propagate(ctx context.Context, ev provider.LifecycleEvent)
 func TestDeadMembershipRetriedAfterRenamePurged(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		q, _, clk := newQueue(t, st)
-		q.MaxAttempts = 1
 		duo := &namedGroups{vendor: newVendor("duo"), groups: map[string][]string{}}
-		q.Propagators = []provider.LifecyclePropagator{duo}
+		q, _, clk := onceQueue(t, st, duo)
 		at := clk.Now().Add(-time.Minute)
 		deadAddThenRename(t, q, duo, at)
 

@@ -341,10 +341,8 @@ func TestDeadCreateRetriedAfterDisable(t *testing.T) {
 func TestRehireAfterDeadDelete(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		q, m, clk := newQueue(t, st)
-		q.MaxAttempts = 1
 		duo := newVendor("duo")
-		q.Propagators = []provider.LifecyclePropagator{duo}
+		q, m, clk := onceQueue(t, st, duo)
 		t0 := clk.Now().Add(-time.Hour)
 		q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "rob", t0)})
 		drain(t, q)

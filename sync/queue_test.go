@@ -55,6 +55,15 @@ func propagating(q *sync.Queue) *fakePropagator {
 	return prop
 }
 
+// onceQueue is newQueue propagating to p alone, each event tried once: a failure is a
+// dead letter at once.
+func onceQueue(t testing.TB, st store.Store, p provider.LifecyclePropagator) (*sync.Queue, *lifecycle.Manager, *clock) {
+	q, m, clk := newQueue(t, st)
+	q.MaxAttempts = 1
+	q.Propagators = []provider.LifecyclePropagator{p}
+	return q, m, clk
+}
+
 func newQueue(t testing.TB, st store.Store) (*sync.Queue, *lifecycle.Manager, *clock) {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}

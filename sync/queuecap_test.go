@@ -85,10 +85,8 @@ func deadBacklog(t *testing.T, q propagator, sq store.SyncQueue, user string, at
 func TestRehireAfterDeadDeletePastAThousandDead(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		q, m, clk := newQueue(t, st)
-		q.MaxAttempts = 1
 		duo := newVendor("duo")
-		q.Propagators = []provider.LifecyclePropagator{duo}
+		q, m, clk := onceQueue(t, st, duo)
 		t0 := clk.Now().Add(-time.Hour)
 		q.Enqueue(ctx, []provider.LifecycleEvent{ev("1", provider.EventUserCreate, "rob", t0)})
 		drain(t, q)
@@ -117,10 +115,8 @@ func TestRehireAfterDeadDeletePastAThousandDead(t *testing.T) {
 func TestDeadMembershipRetriedPastAThousandRenames(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		q, _, clk := newQueue(t, st)
-		q.MaxAttempts = 1
 		duo := &namedGroups{vendor: newVendor("duo"), groups: map[string][]string{}}
-		q.Propagators = []provider.LifecyclePropagator{duo}
+		q, _, clk := onceQueue(t, st, duo)
 		at := clk.Now().Add(-time.Minute)
 		member := func(id, typ, user, group string, d time.Duration) provider.LifecycleEvent {
 			e := ev(id, typ, user, at.Add(d))

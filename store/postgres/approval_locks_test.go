@@ -69,21 +69,9 @@ func TestApprovalHoldsItsDeviceAndUser(t *testing.T) {
 				}
 				time.Sleep(time.Millisecond) // a poll, not a deadline
 			}
-			go func() { changed <- change(fid, user) }()
 			// Until the change commits beside the waiting approval, or waits for it.
-			for {
-				select {
-				case err := <-changed:
-					changed <- err
-					changedFirst = true
-					return nil
-				default:
-				}
-				if waiting(app + "c") {
-					return nil
-				}
-				time.Sleep(time.Millisecond) // a poll, not a deadline
-			}
+			changedFirst = changeBeside(changed, func() error { return change(fid, user) }, func() bool { return waiting(app + "c") })
+			return nil
 		})
 		if err != nil {
 			t.Fatal(name, err)
@@ -177,4 +165,23 @@ func lockStores(t *testing.T, sv *testdb.Server, dsn string) (open func(app stri
 		return n > 0
 	}
 	return open, waiting
+}
+
+// changeBeside runs change in a goroutine of its own, its error sent on changed, and
+// returns once it has committed (true; its error put back on changed) or waits on a lock
+// (waiting: false).
+func changeBeside(changed chan error, change func() error, waiting func() bool) (first bool) {
+	go func() { changed <- change() }()
+	for {
+		select {
+		case err := <-changed:
+			changed <- err
+			return true
+		default:
+		}
+		if waiting() {
+			return false
+		}
+		time.Sleep(time.Millisecond) // a poll, not a deadline
+	}
 }

@@ -60,21 +60,9 @@ func TestCodeWaitingSeesUserDisabled(t *testing.T) {
 				}
 				time.Sleep(time.Millisecond) // a poll, not a deadline
 			}
-			go func() { changed <- changer.SetUserDisabled(ctx, user, true) }()
 			// Until the disable commits beside the waiting decision, or waits for it.
-			for {
-				select {
-				case err := <-changed:
-					changed <- err
-					changedFirst = true
-					return nil
-				default:
-				}
-				if waiting(app + "c") {
-					return nil
-				}
-				time.Sleep(time.Millisecond) // a poll, not a deadline
-			}
+			changedFirst = changeBeside(changed, func() error { return changer.SetUserDisabled(ctx, user, true) }, func() bool { return waiting(app + "c") })
+			return nil
 		})
 		if err != nil {
 			t.Fatal(c.name, err)

@@ -57,38 +57,52 @@ func TestMigrationRefusesNamesDifferingByCase(t *testing.T) {
 	if u, err := s.GetUser(ctx, "DANA@example.COM"); err != nil || u.ID != "u1" {
 		t.Errorf("GetUser after the migration: %+v, %v; want u1", u, err)
 	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
-		t.Fatal(err)
-	}
+	tx := noSeqScan(t, db)
 	for q, index := range map[string]string{
 		`SELECT id FROM users WHERE lower(name) = $1`:                                          "users_name_folded",
 		`SELECT id FROM users WHERE lower(name) > $1 ORDER BY lower(name) LIMIT 10`:            "users_name_folded", // a listing's page
 		`SELECT id FROM audit WHERE lower(username) = $1 ORDER BY time DESC, id DESC LIMIT 10`: "audit_username_time",
 	} {
-		rows, err := tx.QueryContext(ctx, `EXPLAIN `+q, "eve")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan += line + "\n"
-		}
-		if err := rows.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(plan, index) {
+		if plan := explain(t, tx, q, "eve"); !strings.Contains(plan, index) {
 			t.Errorf("%s: does not use %s: %s", q, index, plan)
 		}
 	}
+}
+
+// noSeqScan is a transaction on db, rolled back at the end of t, in which the planner
+// takes an index wherever one serves: what a large table's plan would be.
+func noSeqScan(t *testing.T, db *sql.DB) *sql.Tx {
+	t.Helper()
+	tx, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback() })
+	if _, err := tx.ExecContext(t.Context(), `SET LOCAL enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+// explain is the plan of q with args in tx, a line each.
+func explain(t *testing.T, tx *sql.Tx, q string, args ...any) string {
+	t.Helper()
+	rows, err := tx.QueryContext(t.Context(), `EXPLAIN `+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan += line + "\n"
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }
 
 // Migration 11 folds directory sync's user keys, as on SQLite (TestMigrationFoldsSyncKeys

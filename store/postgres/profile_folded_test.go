@@ -13,41 +13,15 @@ import (
 // DisplayNamePrefixes), ranges ORed, ranges over it.
 func TestProfileFoldedIndexes(t *testing.T) {
 	db, _ := schemaAt(t, 22)
-	tx, err := db.BeginTx(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(t.Context(), `SET LOCAL enable_seqscan = off`); err != nil {
-		t.Fatal(err)
-	}
-	plan := func(q string, args ...any) string {
-		t.Helper()
-		rows, err := tx.QueryContext(t.Context(), `EXPLAIN `+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan += line + "\n"
-		}
-		if err := rows.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return plan
-	}
+	tx := noSeqScan(t, db)
 	for col, index := range map[string]string{"email": "user_profiles_email_folded", "display_name": "user_profiles_display_name_folded"} {
 		f := postgres.FoldedOf(col)
 		q := `SELECT user_id FROM user_profiles WHERE ` + f + ` IN ($1, $2)`
-		if p := plan(q, "a", "b"); !strings.Contains(p, index) {
+		if p := explain(t, tx, q, "a", "b"); !strings.Contains(p, index) {
 			t.Errorf("%s: does not use %s: %s", q, index, p)
 		}
 		q = `SELECT user_id FROM user_profiles WHERE (` + f + ` >= $1 AND ` + f + ` < $2) OR (` + f + ` >= $3 AND ` + f + ` < $4)`
-		if p := plan(q, "ал", "ам", "Ал", "Ам"); strings.Count(p, index) != 2 || strings.Contains(p, "Seq Scan") {
+		if p := explain(t, tx, q, "ал", "ам", "Ал", "Ам"); strings.Count(p, index) != 2 || strings.Contains(p, "Seq Scan") {
 			t.Errorf("%s: does not range over %s: %s", q, index, p)
 		}
 	}

@@ -21,13 +21,9 @@ import (
 // variants fold to; the answer is the one of reading every user.
 func TestSCIMEmailDisplayNameFilterReadsItsUsers(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
-		ctx := context.Background()
 		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 		const n = 2500 // three pages of 1,000
-		var cs []store.UserChange
-		for i := range n {
-			name := fmt.Sprintf("user%05d", i)
-			p := &store.Profile{Email: name + "@example.com", DisplayName: "User " + name}
+		numberedUsers(t, st, now, n, func(i int, name string, p *store.Profile) {
 			switch {
 			case i%500 == 3:
 				p.Email, p.DisplayName = "", "" // none
@@ -54,14 +50,7 @@ func TestSCIMEmailDisplayNameFilterReadsItsUsers(t *testing.T) {
 			case i == 20:
 				p.Attributes = map[string]string{"scim.displayName": "shared name"} // the value under another attribute
 			}
-			cs = append(cs, store.UserChange{Name: name, Create: &store.User{ID: fmt.Sprintf("id%05d", i), Name: name, Disabled: i%2 == 1, CreatedAt: now},
-				Profile: p, Now: now})
-		}
-		for _, err := range st.ApplyUserChanges(ctx, cs) {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+		})
 		counted := &listCounter{Store: st}
 		h, ref := readingHarness(t, st, counted), readingHarness(t, st, unselecting{st})
 		for _, c := range []struct {

@@ -17,6 +17,28 @@ import (
 	"github.com/emfa/emfa/sync"
 )
 
+// numberedUsers creates n users user00000, user00001 … (ids id00000 …, the odd ones
+// disabled), each with the profile user00000@example.com, "User user00000", which
+// profile (if not nil) may change.
+func numberedUsers(t *testing.T, st store.Store, now time.Time, n int, profile func(i int, name string, p *store.Profile)) {
+	t.Helper()
+	cs := make([]store.UserChange, 0, n)
+	for i := range n {
+		name := fmt.Sprintf("user%05d", i)
+		p := &store.Profile{Email: name + "@example.com", DisplayName: "User " + name}
+		if profile != nil {
+			profile(i, name, p)
+		}
+		cs = append(cs, store.UserChange{Name: name, Create: &store.User{ID: fmt.Sprintf("id%05d", i), Name: name, Disabled: i%2 == 1, CreatedAt: now},
+			Profile: p, Now: now})
+	}
+	for _, err := range st.ApplyUserChanges(t.Context(), cs) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // listCounter counts the pages of users read from the store.
 type listCounter struct {
 	store.Store
@@ -34,20 +56,9 @@ func (s *listCounter) ListUserRecords(ctx context.Context, q store.UserQuery) ([
 // userName does.
 func TestSCIMIDFilterReadsOneUser(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
-		ctx := context.Background()
 		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 		const n = 2500 // three pages of 1,000
-		var cs []store.UserChange
-		for i := range n {
-			name := fmt.Sprintf("user%05d", i)
-			cs = append(cs, store.UserChange{Name: name, Create: &store.User{ID: fmt.Sprintf("id%05d", i), Name: name, Disabled: i%2 == 1, CreatedAt: now},
-				Profile: &store.Profile{Email: name + "@example.com", DisplayName: "User " + name}, Now: now})
-		}
-		for _, err := range st.ApplyUserChanges(ctx, cs) {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+		numberedUsers(t, st, now, n, nil)
 		counted := &listCounter{Store: st}
 		m, err := lifecycle.New(lifecycle.Options{Store: counted})
 		if err != nil {

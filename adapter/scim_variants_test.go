@@ -1,7 +1,6 @@
 package adapter
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -18,13 +17,9 @@ import (
 // them start so); the answer is the full scan's.
 func TestSCIMManyVariantFilterReadsItsUsers(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
-		ctx := context.Background()
 		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 		const n = 2500 // three pages of 1,000
-		var cs []store.UserChange
-		for i := range n {
-			name := fmt.Sprintf("user%05d", i)
-			p := &store.Profile{Email: name + "@example.com", DisplayName: "User " + name}
+		numberedUsers(t, st, now, n, func(i int, name string, p *store.Profile) {
 			if i >= 1000 && i < 2200 {
 				p.DisplayName = fmt.Sprintf("Пользователь %05d", i) // more than a page start alike
 			}
@@ -52,14 +47,7 @@ func TestSCIMManyVariantFilterReadsItsUsers(t *testing.T) {
 			case 20:
 				p.Email, p.DisplayName = "", ""
 			}
-			cs = append(cs, store.UserChange{Name: name, Create: &store.User{ID: fmt.Sprintf("id%05d", i), Name: name, Disabled: i%2 == 1, CreatedAt: now},
-				Profile: p, Now: now})
-		}
-		for _, err := range st.ApplyUserChanges(ctx, cs) {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+		})
 		counted := &listCounter{Store: st}
 		h, ref := readingHarness(t, st, counted), readingHarness(t, st, unselecting{st})
 		for _, c := range []struct {

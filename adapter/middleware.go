@@ -49,6 +49,10 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		// The context as the request came: once next has run, the request carries the
+		// deadline middleware's, which its own cancel has ended, and every 5xx would
+		// look abandoned.
+		ctx := c.Request().Context()
 		err := next(c)
 		if err != nil {
 			c.Error(err) // answer now, so the status below is the one sent
@@ -56,7 +60,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		status := c.Response().Status
 		level := slog.LevelInfo
 		switch {
-		case status >= 500 && errors.Is(c.Request().Context().Err(), context.Canceled):
+		case status >= 500 && errors.Is(ctx.Err(), context.Canceled):
 			level = slog.LevelWarn // its client abandoned it (logFault)
 		case status >= 500:
 			level = slog.LevelError
@@ -65,7 +69,6 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		case c.Path() == "/healthz" || c.Path() == "/readyz" || c.Path() == "/metrics": // probes and scrapes come every few seconds
 			level = slog.LevelDebug
 		}
-		ctx := c.Request().Context()
 		if !s.log.Enabled(ctx, level) {
 			return nil
 		}

@@ -1060,17 +1060,17 @@ const enrollOnceProvider = "selfservice:enroll"
 // session starts after the one a record answers was confirmed or replaced: the record
 // of the same form then names that one too, and the next in the chain is the new one's.
 //
-// The record (an idempotency record, kept SignInAgain, swept as Verify's are) is keyed
-// by a hash of the session's cookie, and what it answers, the key itself, is sealed with
-// a key derived from the cookie too: the store, which holds only the cookie's hash, can
-// open neither.
+// The record (an idempotency record, kept SignInAgain past the set-up's deadline:
+// onceTTL; swept as Verify's are) is keyed by a hash of the session's cookie, and what it
+// answers, the key itself, is sealed with a key derived from the cookie too: the store,
+// which holds only the cookie's hash, can open neither.
 func (s *SelfService) enrollOnce(ctx context.Context, sess *Session, typ, dest string, enroll func() (Enrolled, error)) (Enrolled, error) {
 	cookie, loaded, after := sess.Cookie, sess.State.Enrolling, ""
 	aead := onceAEAD(cookie)
 	// A running set-up renews its claim every RenewInterval (a slow sender, a slow store):
 	// one whose replica died is taken over once its short lease passes, within seconds,
-	// rather than once SignInAgain has.
-	idem := provider.Idempotency{Store: s.m.store, TTL: SignInAgain, Lease: provider.RenewedLease,
+	// rather than once SignInAgain has; its record outlives it (onceTTL).
+	idem := provider.Idempotency{Store: s.m.store, TTL: onceTTL(ctx), Lease: provider.RenewedLease,
 		Renew: provider.RenewInterval, Now: s.m.now}
 	for range enrollOnceChain {
 		// after: the set-up a record answered that the session has since moved on from
@@ -1714,6 +1714,24 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 // answers the first's sign-in rather than start another.
 const SignInAgain = 30 * time.Second
 
+// onceTTL is how long StartSignInOnce's and enrollOnce's record is kept: SignInAgain
+// past the latest its call can answer, its deadline (the request's; without one, as long
+// as a request's can be: maxOnceCall) and the writes' WriteGrace. A renewal moves a
+// running record's lease, not its expiry, and a record past its expiry is claimed anew
+// though its owner still runs: kept SignInAgain from its claim, a start slower than that
+// (a gateway's 45 s under a requestTimeout of a minute) was started again by the second
+// post while it ran, and the first then could not record its answer.
+func onceTTL(ctx context.Context) time.Duration {
+	left := maxOnceCall
+	if dl, ok := ctx.Deadline(); ok {
+		left = max(time.Until(dl), 0)
+	}
+	return SignInAgain + left + provider.WriteGrace
+}
+
+// maxOnceCall is the most a request can run (server.requestTimeout's bound).
+const maxOnceCall = 5 * time.Minute
+
 // signInOnceProvider keeps StartSignInOnce's records apart from Verify's and the admin
 // API's (a credentialPrefix has no colon; the admin API's are "admin:…").
 const signInOnceProvider = "selfservice:signin"
@@ -1728,11 +1746,12 @@ const signInOnceProvider = "selfservice:signin"
 // cookie (again): the same page, nothing sent, nothing counted. A start that failed is
 // not remembered: the next post starts afresh.
 //
-// The record (an idempotency record, kept SignInAgain, swept as Verify's are) is keyed
-// by a MAC of the form's cookie, so one browser's never answers another's, and is
-// written for a name no one has as for a user: the answer, the budgets and the store's
-// writes are the same, whoever exists. A method that sends nothing (an app's code) does
-// not need it, and starts without one, storing nothing.
+// The record (an idempotency record, kept SignInAgain past the start's deadline:
+// onceTTL; swept as Verify's are) is keyed by a MAC of the form's cookie, so one
+// browser's never answers another's, and is written for a name no one has as for a user:
+// the answer, the budgets and the store's writes are the same, whoever exists. A method
+// that sends nothing (an app's code) does not need it, and starts without one, storing
+// nothing.
 func (s *SelfService) StartSignInOnce(ctx context.Context, form, username, method string,
 	start func(context.Context) (cookie string, err error)) (cookie string, again bool, err error) {
 	if m, ok := builtin.SignInMethodOf(method); !ok || m.By == builtin.SignInByCode || form == "" {
@@ -1743,8 +1762,8 @@ func (s *SelfService) StartSignInOnce(ctx context.Context, form, username, metho
 	key := store.IdempotencyKey{Provider: signInOnceProvider, WebhookID: hex.EncodeToString(tag), Fingerprint: method}
 	// A running start renews its claim every RenewInterval (a slow gateway): one whose
 	// replica died is taken over once its short lease passes, within seconds, and started
-	// again, rather than once SignInAgain has.
-	idem := provider.Idempotency{Store: s.m.store, TTL: SignInAgain, Lease: provider.RenewedLease,
+	// again, rather than once SignInAgain has; its record outlives it (onceTTL).
+	idem := provider.Idempotency{Store: s.m.store, TTL: onceTTL(ctx), Lease: provider.RenewedLease,
 		Renew: provider.RenewInterval, Now: s.m.now}
 	ans, served, _, err := idem.Do(ctx, key, func(context.Context) (provider.Answer, error) {
 		// The request's own context: the start's writes are the sign-in's, made durable

@@ -1161,6 +1161,33 @@ func (api *syncAPI) listUsers(c echo.Context) error {
 		// IdP's import pages through all of them, startIndex after startIndex).
 		return api.listUserPage(c, q, none, start, count)
 	}
+	// Each user read is matched as it comes, and only those of the page asked for are
+	// kept: a listing that reads every user (a value no index selects) held them all
+	// before matching, a heap that grew with the directory on each request.
+	var (
+		matched int
+		page    []lifecycle.User
+	)
+	consider := func(users []lifecycle.User) error {
+		for _, u := range users {
+			ok := true
+			for _, cl := range clauses {
+				m, err := userMatches(u, cl)
+				if err != nil {
+					return err
+				}
+				ok = ok && m
+			}
+			if !ok {
+				continue
+			}
+			if matched >= start-1 && len(page) < count {
+				page = append(page, u)
+			}
+			matched++
+		}
+		return nil
+	}
 	var candidates []lifecycle.User
 	if i := slices.IndexFunc(clauses, func(cl scimClause) bool { return cl.attr == "username" }); i >= 0 {
 		if candidates, err = api.userNamed(ctx, clauses[i].value); err != nil {
@@ -1213,12 +1240,14 @@ func (api *syncAPI) listUsers(c echo.Context) error {
 		cursor := ""
 		for {
 			q.Cursor, q.Limit = cursor, 1000
-			page, err := api.o.Manager.ListUsers(ctx, q)
+			users, err := api.o.Manager.ListUsers(ctx, q)
 			if err != nil {
 				return err
 			}
-			candidates = append(candidates, page.Users...)
-			if cursor = page.Next; cursor == "" {
+			if err := consider(users.Users); err != nil {
+				return err
+			}
+			if cursor = users.Next; cursor == "" {
 				break
 			}
 			if q.EmailPrefixes != nil || q.DisplayNamePrefixes != nil {
@@ -1226,29 +1255,15 @@ func (api *syncAPI) listUsers(c echo.Context) error {
 				// about every user, and each page selects them all again (20 pages of
 				// "Пользователь …" among 20,000 took 5 times reading every user). Every
 				// user instead, from the first.
-				q.EmailPrefixes, q.DisplayNamePrefixes, candidates, cursor = nil, nil, nil, ""
+				q.EmailPrefixes, q.DisplayNamePrefixes, cursor = nil, nil, ""
+				matched, page = 0, nil
 			}
 		}
 	}
-	var matched []lifecycle.User
-	for _, u := range candidates {
-		ok := true
-		for _, cl := range clauses {
-			m, err := userMatches(u, cl)
-			if err != nil {
-				return err
-			}
-			ok = ok && m
-		}
-		if ok {
-			matched = append(matched, u)
-		}
+	if err := consider(candidates); err != nil {
+		return err
 	}
-	var page []lifecycle.User
-	if lo := start - 1; lo < len(matched) {
-		page = matched[lo:min(lo+count, len(matched))]
-	}
-	return api.writeUserList(c, len(matched), start, page)
+	return api.writeUserList(c, matched, start, page)
 }
 
 // maxFoldKeys is the most case variants of a value looked up by the store's index;

@@ -758,8 +758,13 @@ func (w *writer) AdvanceCounter(ctx context.Context, id string, next int64, now 
 	if w.s.name == "postgres" {
 		q = &advanceCounter[1]
 	}
-	args := []any{id, next, millis(now)}
+	// Room for the time of the factor's use, which AppendAudit may add (Amender).
+	args := append(make([]any, 0, 4), id, next, millis(now))
 	if w.assume(ctx, func() string { return q.assumed }, args...) {
+		w.advanced, w.advancedBy = args, q
+		return nil
+	}
+	if b, ok := w.e.(*batchExecer); ok && b.assumeOne(q.assumed, args) {
 		w.advanced, w.advancedBy = args, q
 		return nil
 	}
@@ -1494,9 +1499,10 @@ func (w *writer) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	q, twice := insert, false
 	advanced, by := w.advanced, w.advancedBy
 	w.advanced, w.advancedBy = nil, nil
+	args := []any{millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID, e.Actor}
 	if recordsUse(e) {
 		if a, ok := w.e.(Amender); ok && advanced != nil && advanced[0] == e.FactorID &&
-			a.Amend(by.assumed, by.used, append(advanced, millis(e.Time))...) {
+			a.Amend(by.assumed, by.used, append(advanced, args[0])...) {
 			// The factor's row is written once: a second UPDATE of a row its own
 			// transaction wrote has PostgreSQL check factors.user_id's foreign key again,
 			// a SELECT … FOR KEY SHARE that writes a lock on the user's row.
@@ -1506,7 +1512,6 @@ func (w *writer) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 			twice = true
 		}
 	}
-	args := []any{millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID, e.Actor}
 	if err := w.e.Later(ctx, q, args...); err != nil {
 		return w.s.fail("append audit", err)
 	}
@@ -1672,18 +1677,24 @@ func (w *writer) changesOneAssumed(ctx context.Context, q, assumed string, args 
 // while the statement waits for the factor's row is seen too: PostgreSQL re-tests the row
 // it waited for; one of the user, through activeFactor's lock.)
 var advanceCounter = [2]advanceCounterSQL{
-	advanceCounterQuery(activeFactor[0]), advanceCounterQuery(activeFactor[1]),
+	advanceCounterQuery(activeFactor[0], false), advanceCounterQuery(activeFactor[1], true),
 }
 
-// advanceCounterSQL is AdvanceCounter's statement, as it is sent and as changesOne would
-// assume it; used is assumed that also records the factor's successful use at $4, as
-// AppendAudit's UPDATE of last_used_at would (a successful use is recorded with the
-// counter in one UPDATE; see Amender).
+// advanceCounterSQL is AdvanceCounter's statement, as it is sent and as a unit that may
+// run it later assumes it; used is assumed that also records the factor's successful use
+// at $4, as AppendAudit's UPDATE of last_used_at would (a successful use is recorded with
+// the counter in one UPDATE; see Amender). PostgreSQL's ([1]) are as an Assumer runs them
+// (assumption); SQLite's ([0]) are plain statements that change one row, as its group
+// writer runs them (batchExecer).
 type advanceCounterSQL struct{ sql, assumed, used string }
 
-func advanceCounterQuery(active string) advanceCounterSQL {
+func advanceCounterQuery(active string, postgres bool) advanceCounterSQL {
 	q := `UPDATE factors SET counter = $2, failures = 0, locked_until = 0, updated_at = $3
 		 WHERE id = $1 AND counter < $2 AND (locked_until = 0 OR locked_until <= $3)` + active
+	if !postgres {
+		used := strings.Replace(q, "updated_at = $3", "updated_at = $3, last_used_at = max(last_used_at, $4)", 1)
+		return advanceCounterSQL{q, q, used}
+	}
 	used := strings.Replace(q, "updated_at = $3", "updated_at = $3, last_used_at = GREATEST(last_used_at, CAST($4 AS BIGINT))", 1)
 	return advanceCounterSQL{q, assumption(q+" RETURNING 1", ""), assumption(used+" RETURNING 1", "")}
 }

@@ -1,0 +1,149 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/sqlstore"
+)
+
+// TestReviewDecisionWritesFactorOnce: a successful validation on SQLite's group writer
+// writes the factor's row once, its counter and its last use in one UPDATE, as
+// PostgreSQL's unit does (sqlstore.Amender): a batch of 8 decisions runs 8 UPDATEs and 8
+// INSERTs, not 16 UPDATEs. The last use is recorded all the same.
+func TestReviewDecisionWritesFactorOnce(t *testing.T) {
+	s, decide := batchDecisions(t, 8)
+	var fns []func(w store.Writer) error
+	for i := range 8 {
+		fns = append(fns, decide(i, 1))
+	}
+	errs, _, n := sqlstore.ReviewBatch(s, fns...)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("unit %d: %v", i, err)
+		}
+	}
+	if n["UPDATE"] != 8 || n["INSERT"] != 8 || n[""] != 16 {
+		t.Errorf("a batch of 8 decisions ran %v, want 8 UPDATE and 8 INSERT, 16 in all", n)
+	}
+	ids := make([]string, 8)
+	for i := range ids {
+		ids[i] = fmt.Sprint("f", i)
+	}
+	used, err := s.LastUsed(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if want := time.UnixMilli(1_700_000_000_000); !used[id].Equal(want) {
+			t.Errorf("%s: last used %v, want %v", id, used[id], want)
+		}
+	}
+}
+
+// TestReviewDecisionReplayInBatch: a unit whose compare-and-set changes nothing (a code
+// replayed by a neighbour in the same batch) still sees store.ErrReplay and answers on
+// it, whether the batch runs bare or guarded; its neighbours commit, and no success of it
+// is recorded (no audit row of it, no last use moved by it).
+func TestReviewDecisionReplayInBatch(t *testing.T) {
+	for _, guarded := range []bool{false, true} {
+		t.Run(fmt.Sprint("guarded=", guarded), func(t *testing.T) {
+			s, decide := batchDecisions(t, 4)
+			ctx := context.Background()
+			if guarded {
+				// A batch with a failing unit leaves the next one guarded.
+				boom := errors.New("boom")
+				sqlstore.ReviewBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+			}
+			late := time.UnixMilli(1_700_000_000_000).Add(time.Hour)
+			replays := 0
+			replayed := func(w store.Writer) error {
+				err := w.AdvanceCounter(ctx, "f1", 1, late)
+				if !errors.Is(err, store.ErrReplay) {
+					return fmt.Errorf("AdvanceCounter of a replayed code: %v, want ErrReplay", err)
+				}
+				replays++
+				return w.AppendAudit(ctx, store.AuditEvent{Time: late, Provider: "p", Username: "alice", Capability: "totp",
+					FactorID: "f1", Resource: "validate", Outcome: "FAILED", Reason: "replayed code"})
+			}
+			errs, _, _ := sqlstore.ReviewBatch(s, decide(0, 1), decide(1, 1), replayed, decide(2, 1))
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("unit %d: %v", i, err)
+				}
+			}
+			if replays == 0 {
+				t.Error("the replayed unit never saw ErrReplay")
+			}
+			used, err := s.LastUsed(ctx, []string{"f0", "f1", "f2"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"f0", "f1", "f2"} {
+				if want := time.UnixMilli(1_700_000_000_000); !used[id].Equal(want) {
+					t.Errorf("%s: last used %v, want %v", id, used[id], want)
+				}
+			}
+			events, err := s.ListAudit(ctx, store.AuditFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var failed, succeeded int
+			for _, e := range events {
+				switch e.Outcome {
+				case "FAILED":
+					failed++
+				case "SUCCESS":
+					succeeded++
+				}
+			}
+			if failed != 1 || succeeded != 3 {
+				t.Errorf("audit: %d FAILED and %d SUCCESS, want 1 and 3", failed, succeeded)
+			}
+			f, err := s.GetFactor(ctx, "f1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Counter != 1 {
+				t.Errorf("f1: counter %d, want 1", f.Counter)
+			}
+		})
+	}
+}
+
+// TestReviewDecisionAllocs: what one successful decision (counter, audit row, last use)
+// allocates on SQLite's group writer, caller and writer together.
+func TestReviewDecisionAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under -race")
+	}
+	s, _ := batchDecisions(t, 1)
+	ctx := context.Background()
+	at := time.UnixMilli(1_700_000_000_000)
+	c := int64(0)
+	fn := func() {
+		c++
+		err := s.Update(ctx, func(w store.Writer) error {
+			if err := w.AdvanceCounter(ctx, "f0", c, at); err != nil {
+				return err
+			}
+			return w.AppendAudit(ctx, store.AuditEvent{Time: at, Provider: "p", Username: "alice", Capability: "totp",
+				FactorID: "f0", Resource: "validate", Outcome: "SUCCESS"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		fn()
+	}
+	n := testing.AllocsPerRun(200, fn)
+	t.Logf("a decision: %.0f allocations", n)
+	if n > 52 {
+		t.Errorf("a decision allocates %.0f, want at most 52", n)
+	}
+}

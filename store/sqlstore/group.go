@@ -303,7 +303,9 @@ func (g *group) pass(ctx context.Context, begin func(context.Context, *sql.TxOpt
 }
 
 // run1 runs u's fn on q, setting its result, and reports whether the run rested on an
-// assumption that did not hold (batchExecer): u is then careful, and its result void.
+// assumption that did not hold (batchExecer) after u had written: u is then careful, and
+// its result void. When u had written nothing before the statement it assumed, it runs
+// again at once, careful, in place: a replayed code costs its batch no second run.
 func (g *group) run1(ctx context.Context, u *unit, q querier) (wrong bool) {
 	u.ex = batchExecer{sqlExecer: sqlExecer{q}, careful: u.careful}
 	u.err, u.panicked = call(u.fn, &writer{s: g.s, e: &u.ex, unit: true, ctx: context.WithoutCancel(u.ctx)})
@@ -318,7 +320,11 @@ func (g *group) run1(ctx context.Context, u *unit, q querier) (wrong bool) {
 		u.ex = batchExecer{}
 		return false
 	}
+	first := u.ex.first
 	u.ex, u.careful, u.err = batchExecer{}, true, nil
+	if first {
+		return g.run1(ctx, u, q)
+	}
 	return true
 }
 
@@ -351,6 +357,9 @@ type batchExecer struct {
 	pending string
 	args    []any
 	wrong   bool // pending changed no row
+	// ran: a statement of the unit ran; first: none had when pending was held, so that
+	// when it changed no row the unit has changed nothing, and runs again where it is.
+	ran, first bool
 }
 
 var _ Amender = (*batchExecer)(nil)
@@ -367,7 +376,7 @@ func (e *batchExecer) assumeOne(q string, args []any) bool {
 	if err := e.settle(context.Background()); err != nil {
 		return false // the next statement, or the unit's end, reports it
 	}
-	e.pending, e.args = q, args
+	e.pending, e.args, e.first = q, args, !e.ran
 	return true
 }
 
@@ -392,6 +401,7 @@ func (e *batchExecer) settle(ctx context.Context) error {
 	q, args := e.pending, e.args
 	e.pending, e.args = "", nil
 	n, err := e.sqlExecer.Exec(ctx, q, args...)
+	e.ran = true
 	if err != nil {
 		return err
 	}
@@ -406,6 +416,7 @@ func (e *batchExecer) Exec(ctx context.Context, q string, args ...any) (int64, e
 	if err := e.settle(ctx); err != nil {
 		return 0, err
 	}
+	e.ran = true
 	return e.sqlExecer.Exec(ctx, q, args...)
 }
 
@@ -413,6 +424,7 @@ func (e *batchExecer) QueryRow(ctx context.Context, q string, args ...any) Row {
 	if err := e.settle(ctx); err != nil {
 		return errRow{err}
 	}
+	e.ran = true
 	return e.sqlExecer.QueryRow(ctx, q, args...)
 }
 
@@ -420,6 +432,7 @@ func (e *batchExecer) Later(ctx context.Context, q string, args ...any) error {
 	if err := e.settle(ctx); err != nil {
 		return err
 	}
+	e.ran = true
 	return e.sqlExecer.Later(ctx, q, args...)
 }
 

@@ -70,11 +70,17 @@ func TestReviewDecisionReplayInBatch(t *testing.T) {
 				return w.AppendAudit(ctx, store.AuditEvent{Time: late, Provider: "p", Username: "alice", Capability: "totp",
 					FactorID: "f1", Resource: "validate", Outcome: "FAILED", Reason: "replayed code"})
 			}
-			errs, _, _ := sqlstore.ReviewBatch(s, decide(0, 1), decide(1, 1), replayed, decide(2, 1))
+			errs, _, n := sqlstore.ReviewBatch(s, decide(0, 1), decide(1, 1), replayed, decide(2, 1))
 			for i, err := range errs {
 				if err != nil {
 					t.Errorf("unit %d: %v", i, err)
 				}
+			}
+			t.Logf("statements: %v", n)
+			// The replayed unit had written nothing before its compare-and-set: it runs
+			// again where it is, and its neighbours once.
+			if !guarded && n["SAVEPOINT"]+n["ROLLBACK"] > 0 {
+				t.Errorf("a bare batch with a replay ran %v, want no SAVEPOINT nor ROLLBACK", n)
 			}
 			if replays == 0 {
 				t.Error("the replayed unit never saw ErrReplay")
@@ -145,5 +151,72 @@ func TestReviewDecisionAllocs(t *testing.T) {
 	t.Logf("a decision: %.0f allocations", n)
 	if n > 52 {
 		t.Errorf("a decision allocates %.0f, want at most 52", n)
+	}
+}
+
+// TestReviewDecisionReplayAfterWrite: a unit that wrote before a compare-and-set that
+// changes nothing (a resync's reset, then a replayed counter) is rolled back whole and
+// runs again careful, in a batch run bare or guarded: its first write is not kept twice,
+// nor lost when the unit goes on and commits.
+func TestReviewDecisionReplayAfterWrite(t *testing.T) {
+	for _, guarded := range []bool{false, true} {
+		t.Run(fmt.Sprint("guarded=", guarded), func(t *testing.T) {
+			s, decide := batchDecisions(t, 3)
+			ctx := context.Background()
+			at := time.UnixMilli(1_700_000_000_000)
+			if _, _, n := sqlstore.ReviewBatch(s, decide(1, 5)); n[""] == 0 {
+				t.Fatal("no statement ran")
+			}
+			if guarded {
+				boom := errors.New("boom")
+				sqlstore.ReviewBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+			}
+			var told error
+			resync := func(w store.Writer) error {
+				if err := w.AppendAudit(ctx, store.AuditEvent{Time: at, Provider: "p", Username: "alice", Capability: "hotp",
+					FactorID: "f1", Resource: "resync", Outcome: "ATTEMPT"}); err != nil {
+					return err
+				}
+				told = w.AdvanceCounter(ctx, "f1", 3, at)
+				if errors.Is(told, store.ErrReplay) {
+					return nil // keeps its first write
+				}
+				return told
+			}
+			errs, _, _ := sqlstore.ReviewBatch(s, decide(0, 1), resync, decide(2, 1))
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("unit %d: %v", i, err)
+				}
+			}
+			if !errors.Is(told, store.ErrReplay) {
+				t.Errorf("the resync's AdvanceCounter: %v, want ErrReplay", told)
+			}
+			events, err := s.ListAudit(ctx, store.AuditFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			attempts, successes := 0, 0
+			for _, e := range events {
+				switch e.Outcome {
+				case "ATTEMPT":
+					attempts++
+				case "SUCCESS":
+					successes++
+				}
+			}
+			if attempts != 1 || successes != 3 {
+				t.Errorf("audit: %d ATTEMPT and %d SUCCESS, want 1 and 3", attempts, successes)
+			}
+			for i, want := range []int64{1, 5, 1} {
+				f, err := s.GetFactor(ctx, fmt.Sprint("f", i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f.Counter != want {
+					t.Errorf("f%d: counter %d, want %d", i, f.Counter, want)
+				}
+			}
+		})
 	}
 }

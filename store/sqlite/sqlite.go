@@ -235,7 +235,8 @@ func keepOne(db *sql.DB) {
 // order, so a batch of deferred writes (store.DeferSync) may commit there without its fsync.
 // more adds options (a file's PingAlone).
 func newStore(w, r *sql.DB, ck *checkpointer, file *fileIdentity, more ...sqlstore.Option) *Store {
-	opts := append([]sqlstore.Option{sqlstore.GroupCommit(), sqlstore.PrepareStatements(), sqlstore.AnonymousParams()}, more...)
+	opts := append([]sqlstore.Option{sqlstore.GroupCommit(), sqlstore.PrepareStatements(), sqlstore.AnonymousParams(),
+		sqlstore.DetachedRowReads()}, more...)
 	if ck != nil {
 		opts = append(opts, sqlstore.DeferredSync("FULL", "NORMAL"), sqlstore.AfterCommit(ck.committed))
 		go ck.run()

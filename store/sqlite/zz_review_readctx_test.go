@@ -87,3 +87,32 @@ func BenchmarkReviewReadPair(b *testing.B) {
 	}
 	b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N)/1e3, "cpu-µs/op")
 }
+
+// TestReviewEnrollmentsReadCancelableContextAllocs: Verify's lookup before every
+// challenge (ListEnabledFactors) costs no more under a request's context than under one
+// that cannot be canceled, but for the context without its cancellation.
+func TestReviewEnrollmentsReadCancelableContextAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under -race")
+	}
+	st := openReadStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	list := func(ctx context.Context) func() {
+		return func() {
+			if fs, err := st.ListEnabledFactors(ctx, "alice"); err != nil || len(fs) != 1 {
+				t.Fatal(fs, err)
+			}
+		}
+	}
+	bg, cc := allocsPerCall(t, list(context.Background())), allocsPerCall(t, list(ctx))
+	t.Logf("ListEnabledFactors: %.0f allocs under context.Background, %.0f under a cancelable context", bg, cc)
+	if cc > bg+1 {
+		t.Errorf("ListEnabledFactors allocates %.0f times under a cancelable context, want at most %.0f", cc, bg+1)
+	}
+	canceled, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	if _, err := st.ListEnabledFactors(canceled, "alice"); !errors.Is(err, context.Canceled) {
+		t.Errorf("ListEnabledFactors under a canceled context: %v, want context.Canceled", err)
+	}
+}

@@ -99,9 +99,9 @@ type Store struct {
 	g    *group // nil: units run on w as they come
 	// rq reads through r: r itself, or its prepared statements (PrepareStatements).
 	rq querier
-	// detachRowReads: the keyed reads of rd run without their context's cancellation
-	// (DetachedRowReads).
-	detachRowReads bool
+	// detachReads: the keyed reads of rd run without their context's cancellation
+	// (DetachedKeyedReads).
+	detachReads bool
 	// rd are the texts of the reads a contract call makes, in d's terms (BareResults).
 	rd    reads
 	stmts *stmtCache // nil: statements are sent as text
@@ -126,29 +126,38 @@ func PingAlone(fn func(context.Context) error) Option {
 	return func(s *Store) { s.pingAlone = fn }
 }
 
-// DetachedRowReads runs the contract's keyed reads of one row (a factor, a user, a
-// transaction: readRow) without their context's cancellation, once it has not ended
-// before them, for a database in the same process that answers such a read in
-// microseconds (SQLite). Under a context that can be canceled, as a request's is,
-// database/sql starts a goroutine per query to close its rows when the context ends and
-// modernc.org/sqlite another to interrupt the connection, with a channel, a progress
-// handler and a wait context: a GetFactorAndUser and a UserDisabled under such a context
-// cost 78 allocations and ~74 µs of CPU, and 64 and ~45 µs without its cancellation
-// (medians of 5 runs, interleaved, on the 2-core machine). What such a read may wait for
-// is a reader connection, which the others' reads free within microseconds, or a lock
-// another process holds, no longer than busy_timeout; a context that ended before the
-// read still fails it. Not for PostgreSQL, whose reads cross a network that may hang.
-func DetachedRowReads() Option {
-	return func(s *Store) { s.detachRowReads = true }
+// DetachedKeyedReads runs the contract's keyed reads (a factor, a user, a transaction,
+// a user's enabled factors: those of rd, through detached) without their context's
+// cancellation, once it has not ended before them, for a database in the same process
+// that answers such a read in microseconds (SQLite). Under a context that can be
+// canceled, as a request's is, database/sql starts a goroutine per query to close its
+// rows when the context ends and modernc.org/sqlite another to interrupt the connection,
+// with a channel, a progress handler and a wait context: a GetFactorAndUser and a
+// UserDisabled under such a context cost 78 allocations and ~74 µs of CPU, and 64 and
+// ~45 µs without its cancellation (medians of 5 runs, interleaved, on the 2-core
+// machine). What such a read may wait for is a reader connection, which the others'
+// reads free within microseconds, or a lock another process holds (a WAL reader only
+// waits on one while that process recovers the log, leaves WAL or locks the file
+// exclusively), no longer than busy_timeout each, the queue for the pool behind it
+// included: a request that gave up meanwhile still takes its turn. A context that ended
+// before the read still fails it. Not for PostgreSQL, whose reads cross a network that
+// may hang.
+func DetachedKeyedReads() Option {
+	return func(s *Store) { s.detachReads = true }
 }
 
-// readRow runs q, one of rd's keyed reads of one row, on the read pool (DetachedRowReads).
-func (s *Store) readRow(ctx context.Context, q string, args ...any) *sql.Row {
+// detached is ctx for one of rd's reads on the read pool (DetachedKeyedReads).
+func (s *Store) detached(ctx context.Context) context.Context {
 	// A context that cannot end (Done nil) has nothing to detach: no allocation for it.
-	if s.detachRowReads && ctx.Done() != nil && ctx.Err() == nil {
-		ctx = context.WithoutCancel(ctx) // its values kept
+	if s.detachReads && ctx.Done() != nil && ctx.Err() == nil {
+		return context.WithoutCancel(ctx) // its values kept
 	}
-	return s.rq.QueryRowContext(ctx, q, args...)
+	return ctx
+}
+
+// readRow runs q, one of rd's reads of one row, on the read pool.
+func (s *Store) readRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.rq.QueryRowContext(s.detached(ctx), q, args...)
 }
 
 // Option changes how New's store works.
@@ -699,7 +708,8 @@ func (s *Store) ListEnabledFactors(ctx context.Context, name string) ([]store.Fa
 	if s.namesNothing(name) {
 		return nil, nil
 	}
-	fs, err := query(ctx, s.rq, scanFactor, s.rd.enabledFactors, store.FoldName(name))
+	// As many rows as the user has factors: a keyed read too.
+	fs, err := query(s.detached(ctx), s.rq, scanFactor, s.rd.enabledFactors, store.FoldName(name))
 	if err != nil {
 		return nil, s.fail(fmt.Sprintf("list factors of user %q", name), err)
 	}

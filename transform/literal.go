@@ -271,8 +271,13 @@ func (m *record) Find(key ref.Val) (ref.Val, bool) {
 	if !ok {
 		return m.flat().Find(key)
 	}
+	return m.findString(string(s))
+}
+
+// findString is Find of a string key, unboxed.
+func (m *record) findString(s string) (ref.Val, bool) {
 	for i, k := range m.keys {
-		if k.(types.String) == s {
+		if string(k.(types.String)) == s {
 			return m.vals[i], true
 		}
 	}

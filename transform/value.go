@@ -215,11 +215,21 @@ func headerToCEL(v any) (ref.Val, uint64) {
 
 // Field returns the entry name of a map Value.
 func (v Value) Field(name string) (Value, bool) {
-	m, ok := v.v.(traits.Mapper)
-	if !ok {
+	var e ref.Val
+	var found bool
+	// The maps emfa builds are searched by the name itself: boxed as a types.String for
+	// Find, it was an allocation a field (four on every initiate: the answer's body,
+	// status, transactionId and attributes).
+	switch m := v.v.(type) {
+	case *record:
+		e, found = m.findString(name)
+	case *smallMap:
+		e, found = m.findString(name)
+	case traits.Mapper:
+		e, found = m.Find(types.String(name))
+	default:
 		return Value{}, false
 	}
-	e, found := m.Find(types.String(name))
 	if !found {
 		return Value{}, false
 	}
@@ -374,8 +384,13 @@ func (m *smallMap) Find(key ref.Val) (ref.Val, bool) {
 	if !ok {
 		return m.flat().Find(key)
 	}
+	return m.findString(string(s))
+}
+
+// findString is Find of a string key, unboxed.
+func (m *smallMap) findString(s string) (ref.Val, bool) {
 	for i, k := range m.keys[:m.n] {
-		if k == string(s) {
+		if k == s {
 			return m.vals[i], true
 		}
 	}

@@ -472,10 +472,6 @@ func (d *decision) event(out Outcome) store.AuditEvent { return d.p.event(d.reso
 // undone (see store.Store.Update): what it learns from w, it acts on through the Outcome
 // it returns. Network I/O (a vendor, a sender) comes before or after, never inside.
 func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcome, error)) (Outcome, error) {
-	d, _ := ctx.Value(decisionKey{}).(*decision)
-	if d != nil && (d.audited || !sameValue(d.auditor, st)) {
-		d = nil // recorded already, or elsewhere: the Provider writes it apart
-	}
 	if _, ok := ctx.Deadline(); !ok {
 		// An engine writes its decision on a detached context, to be written even when
 		// Verify hung up: bounded all the same, or a store that stopped answering would
@@ -483,6 +479,13 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, WriteGrace)
 		defer cancel()
+	}
+	// Read after the timeout is put on: a value asked of context.WithoutCancel's context
+	// itself (an engine's detached one) boxes it, an allocation each decision; through
+	// the timeout's, the lookup walks past it without one.
+	d, _ := ctx.Value(decisionKey{}).(*decision)
+	if d != nil && (d.audited || !sameValue(d.auditor, st)) {
+		d = nil // recorded already, or elsewhere: the Provider writes it apart
 	}
 	ctx, span := StartSpan(ctx, "store.update")
 	// An idempotent call's answer is recorded with its decision: one commit, made durable

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -26,7 +27,17 @@ func DecodeJSONValue(data []byte) (Value, error) {
 	// Room for a vendor's usual answer, so that the stacks do not grow a step at a time.
 	// text is data copied once: its strings without escapes are slices of it, not an
 	// allocation each (a vendor's answer is mostly such keys and values).
-	d := jsonDecoder{data: data, text: string(data), entries: make([]jsonEntry, 0, 16), elems: make([]ref.Val, 0, 8)}
+	// The members' stack is pooled, the elements' made only once an array comes: a
+	// vendor's answer of objects alone allocates neither.
+	stack := jsonStacks.Get().(*[]jsonEntry)
+	d := jsonDecoder{data: data, text: string(data), entries: (*stack)[:0]}
+	defer func() {
+		if cap(d.entries) <= maxPooledEntries {
+			clear(d.entries[:cap(d.entries)]) // the pool keeps no value of this answer
+			*stack = d.entries[:0]
+			jsonStacks.Put(stack)
+		}
+	}()
 	d.space()
 	v, size, err := d.value(0)
 	if errors.Is(err, errNumberRange) {
@@ -47,6 +58,15 @@ func DecodeJSONValue(data []byte) (Value, error) {
 	}
 	return Value{v: v, size: size}, nil
 }
+
+// jsonStacks are decoders' stacks of object members, reused: one allocation a decode,
+// every mediated call. One grown past maxPooledEntries (a huge answer) is left to the GC.
+var jsonStacks = sync.Pool{New: func() any {
+	s := make([]jsonEntry, 0, 16)
+	return &s
+}}
+
+const maxPooledEntries = 1024
 
 // maxJSONDepth is encoding/json's bound on nested arrays and objects.
 const maxJSONDepth = 10000
@@ -186,6 +206,28 @@ func (d *jsonDecoder) object(depth int) (ref.Val, uint64, error) {
 		}
 	}
 	entries := d.entries[base:]
+	if len(entries) <= maxSmall {
+		// As toCEL converts a small Go map: one allocation, where a Go map and a CEL map
+		// over it were three or four (a vendor's answer is mostly such objects).
+		sm := &smallMap{}
+		var sizes [maxSmall]uint64
+		for _, e := range entries {
+			i := 0
+			for i < sm.n && sm.keys[i] != e.key {
+				i++
+			}
+			// The last of repeated keys wins, and only its value is measured.
+			sm.keys[i], sm.vals[i], sizes[i] = e.key, e.v, e.size
+			if i == sm.n {
+				sm.n++
+			}
+		}
+		size := uint64(sm.n) // measured as toCEL measures
+		for i, k := range sm.keys[:sm.n] {
+			size = max(size, sizes[i], uint64(len(k)))
+		}
+		return sm, size, nil
+	}
 	m := make(map[string]ref.Val, len(entries))
 	for _, e := range entries {
 		m[e.key] = e.v
@@ -211,6 +253,9 @@ func (d *jsonDecoder) object(depth int) (ref.Val, uint64, error) {
 
 // array reads the elements of the array whose '[' (and the space after it) value read.
 func (d *jsonDecoder) array(depth int) (ref.Val, uint64, error) {
+	if d.elems == nil {
+		d.elems = make([]ref.Val, 0, 8)
+	}
 	base := len(d.elems)
 	defer func() { d.elems = d.elems[:base] }()
 	var size uint64

@@ -221,11 +221,7 @@ func (e *Engine) send(ctx context.Context, target *url.URL, out outgoing, body [
 	}
 	retryable := !out.skipAuth && e.auth.tokenBased()
 	for attempt := 0; ; attempt++ {
-		var rd io.Reader
-		if body != nil {
-			rd = bytes.NewReader(body)
-		}
-		req, err := http.NewRequestWithContext(ctx, out.method, target.String(), rd)
+		req, err := vendorRequest(ctx, out.method, target, body)
 		if err != nil {
 			return nil, fmt.Errorf("build request: %w", err)
 		}
@@ -270,6 +266,46 @@ func (e *Engine) send(ctx context.Context, target *url.URL, out outgoing, body [
 		e.auth.invalidate(req)
 		e.stats.TokenRetries.Add(1)
 	}
+}
+
+// vendorRequest is http.NewRequestWithContext(ctx, method, target.String(), body) without
+// writing target out and parsing it back, which gives target again when it is plainly
+// written (a path from /, no fragment, no opaque part, a method that is a token): then
+// the request takes target itself, and a header the caller replaces is not made. Three
+// allocations and a URL parse, every vendor call. Any other target goes the long way.
+func vendorRequest(ctx context.Context, method string, target *url.URL, body []byte) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	if !plainTarget(target) || method == "" || strings.IndexFunc(method, func(r rune) bool { return !httpguts.IsTokenRune(r) }) >= 0 {
+		return http.NewRequestWithContext(ctx, method, target.String(), rd)
+	}
+	// As NewRequestWithContext sets them, for a body of bytes.
+	req := &http.Request{Method: method, URL: target, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Host: target.Host}
+	if body != nil {
+		req.ContentLength = int64(len(body))
+		if len(body) == 0 {
+			req.Body, req.GetBody = http.NoBody, noBody
+		} else {
+			req.Body = io.NopCloser(rd)
+			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		}
+	}
+	return req.WithContext(ctx), nil
+}
+
+func noBody() (io.ReadCloser, error) { return http.NoBody, nil }
+
+// plainTarget reports whether target.String() parses back to target: the URL
+// vendorRequest may send as it is.
+func plainTarget(u *url.URL) bool {
+	return (u.Scheme == "https" || u.Scheme == "http") && u.Opaque == "" && u.User == nil &&
+		// An empty port is one NewRequest removes; an escape in the host is unescaped.
+		u.Host != "" && !strings.HasSuffix(u.Host, ":") && !strings.Contains(u.Host, "%") &&
+		strings.HasPrefix(u.Path, "/") && (u.RawPath == "" || u.RawPath == u.EscapedPath()) && // one that parses back
+		!strings.Contains(u.RawQuery, "#") && !u.ForceQuery &&
+		u.Fragment == "" && u.RawFragment == "" && !u.OmitHost
 }
 
 // start picks the URL for a call of r and the request before any transform: the target

@@ -572,46 +572,47 @@ func checkPath(p string) error {
 }
 
 // stringLists calls add with each entry of the map v as a list of strings; what names the
-// result key in errors.
+// result key in errors. The lists share one backing array, each capped at its end so that
+// an append to one copies it: a header map's four values were four slices, every call.
 func stringLists(v transform.Value, what string, add func(name string, vals []string)) error {
 	if !v.IsMap() {
 		return fmt.Errorf("%s must be a map", what)
 	}
+	arena := make([]string, 0, 8)
 	return v.Entries(func(name string, val transform.Value) error {
-		vals, err := stringList(val)
-		if err != nil {
+		start := len(arena)
+		var err error
+		if arena, err = appendStringList(arena, val); err != nil {
 			return fmt.Errorf("%s %s: %w", what, name, err)
 		}
-		add(name, vals)
+		add(name, arena[start:len(arena):len(arena)])
 		return nil
 	})
 }
 
-// stringList accepts a string, a scalar, or a list of them.
-func stringList(v transform.Value) ([]string, error) {
-	var out []string
+// appendStringList appends v to dst as a list of strings: a string, a scalar, or a list
+// of them. On an error dst is returned as it was.
+func appendStringList(dst []string, v transform.Value) ([]string, error) {
+	start := len(dst)
 	err := v.Elems(func(e transform.Value) error {
 		s, err := scalarString(e)
 		if err != nil {
 			return err
 		}
-		out = append(out, s)
+		dst = append(dst, s)
 		return nil
 	})
-	if err == nil {
-		if out == nil {
-			out = []string{}
-		}
-		return out, nil
-	}
-	if out != nil {
-		return nil, err
+	switch {
+	case err == nil:
+		return dst, nil
+	case len(dst) > start: // a list with an element that is no scalar
+		return dst[:start], err
 	}
 	s, err := scalarString(v)
 	if err != nil {
-		return nil, err
+		return dst[:start], err
 	}
-	return []string{s}, nil
+	return append(dst, s), nil
 }
 
 func scalarString(v transform.Value) (string, error) {

@@ -204,7 +204,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	keepOne(c)
 	ck := newCheckpointer(c, checkpointEvery)
-	ck.log, ck.ran = o.log, o.checkpointed
+	ck.log, ck.ran, ck.backstop = o.log, o.checkpointed, o.backstop
 	// Writes come, and the checkpointer with them: it looks whether the file is still
 	// there, so that a server no probe asks (/readyz) stops writing into a deleted one.
 	ck.probe = func() { _ = file.check() }

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
 	"syscall"
@@ -21,6 +22,18 @@ func processCPU() time.Duration {
 // audit row, which records the factor's use) from 64 goroutines, each on a factor of its
 // own, on a database file, and reports the process's CPU time per unit (cpu-µs/op): the
 // writer's work, which ns/op hides behind the commits' fsync waits.
+// validation is a successful TOTP validation's unit: factor id's counter advanced to c
+// and its audit row, at at.
+func validation(ctx context.Context, id string, c int64, at time.Time) func(w store.Writer) error {
+	return func(w store.Writer) error {
+		if err := w.AdvanceCounter(ctx, id, c, at); err != nil {
+			return err
+		}
+		return w.AppendAudit(ctx, store.AuditEvent{Time: at, Provider: "p", Username: "alice", Capability: "totp",
+			FactorID: id, Resource: "validate", Outcome: "SUCCESS"})
+	}
+}
+
 func BenchmarkDecisionCPU(b *testing.B) {
 	for _, clients := range []int{1, 64} {
 		for _, deferred := range []bool{false, true} {
@@ -49,13 +62,7 @@ func BenchmarkDecisionCPU(b *testing.B) {
 						if next.Add(1) > int64(b.N) {
 							return
 						}
-						err := s.Update(wctx, func(w store.Writer) error {
-							if err := w.AdvanceCounter(ctx, id, c, at); err != nil {
-								return err
-							}
-							return w.AppendAudit(ctx, store.AuditEvent{Time: at, Provider: "p", Username: "alice", Capability: "totp",
-								FactorID: id, Resource: "validate", Outcome: "SUCCESS"})
-						})
+						err := s.Update(wctx, validation(ctx, id, c, at))
 						if err != nil {
 							b.Error(err)
 							return

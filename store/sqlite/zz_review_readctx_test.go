@@ -6,48 +6,6 @@ import (
 	"testing"
 )
 
-// TestReviewReadCancelableContextAllocs: the contract's keyed reads cost no more under a
-// request's context, which can be canceled, than under one that cannot. For such a
-// context database/sql starts a goroutine per query to close its rows when the context
-// ends (Rows.awaitDone) and modernc.org/sqlite another to interrupt the connection
-// (interruptOnDone), with a channel, a progress handler and a wait context each: 52
-// allocations for GetFactorAndUser and 25 for UserDisabled where the test's background
-// context made 44 and 18.
-func TestReviewReadCancelableContextAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts differ under -race")
-	}
-	st := openReadStore(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	gfu := allocsPerCall(t, func() {
-		if _, u, err := st.GetFactorAndUser(ctx, "f1", "alice"); err != nil || u.ID != "u1" {
-			t.Fatal(u, err)
-		}
-	})
-	ud := allocsPerCall(t, func() {
-		if off, err := st.UserDisabled(ctx, "alice"); err != nil || off {
-			t.Fatal(off, err)
-		}
-	})
-	gfut := allocsPerCall(t, func() {
-		if _, _, tx, err := st.GetFactorUserAndTransaction(ctx, "f1", "alice", "t1"); err != nil || tx.ID != "t1" {
-			t.Fatal(tx, err)
-		}
-	})
-	t.Logf("under a cancelable context: GetFactorAndUser %.0f allocs; UserDisabled %.0f; GetFactorUserAndTransaction %.0f", gfu, ud, gfut)
-	// One more than under context.Background: the context without its cancellation.
-	if gfu > 45 {
-		t.Errorf("GetFactorAndUser allocates %.0f times under a cancelable context, want at most 45", gfu)
-	}
-	if ud > 19 {
-		t.Errorf("UserDisabled allocates %.0f times under a cancelable context, want at most 19", ud)
-	}
-	if gfut > 65 {
-		t.Errorf("GetFactorUserAndTransaction allocates %.0f times under a cancelable context, want at most 65", gfut)
-	}
-}
-
 // TestReviewReadCanceledContext: a keyed read under a context already canceled still
 // fails with its error, as it did before the reads stopped watching the context.
 func TestReviewReadCanceledContext(t *testing.T) {

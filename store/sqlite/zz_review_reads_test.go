@@ -85,13 +85,7 @@ func BenchmarkReviewReadAfterCommit(b *testing.B) {
 			for b.Loop() {
 				c++
 				id := fmt.Sprint("f", c%64)
-				err := s.Update(wctx, func(w store.Writer) error {
-					if err := w.AdvanceCounter(ctx, id, c, at); err != nil {
-						return err
-					}
-					return w.AppendAudit(ctx, store.AuditEvent{Time: at, Provider: "p", Username: "alice", Capability: "totp",
-						FactorID: id, Resource: "validate", Outcome: "SUCCESS"})
-				})
+				err := s.Update(wctx, validation(ctx, id, c, at))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -149,13 +143,7 @@ func BenchmarkReviewValidationsUnderLoad(b *testing.B) {
 							b.Error(u, err)
 							return
 						}
-						err := s.Update(ctx, func(w store.Writer) error {
-							if err := w.AdvanceCounter(ctx, id, c, at); err != nil {
-								return err
-							}
-							return w.AppendAudit(ctx, store.AuditEvent{Time: at, Provider: "p", Username: "alice", Capability: "totp",
-								FactorID: id, Resource: "validate", Outcome: "SUCCESS"})
-						})
+						err := s.Update(ctx, validation(ctx, id, c, at))
 						if err != nil {
 							b.Error(err)
 							return

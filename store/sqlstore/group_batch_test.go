@@ -61,6 +61,25 @@ func TestBatchStatements(t *testing.T) {
 	if n["SAVEPOINT"]+n["RELEASE"] > 0 {
 		t.Errorf("a batch of 8 decisions that all succeed ran %d SAVEPOINT and %d RELEASE, want none", n["SAVEPOINT"], n["RELEASE"])
 	}
+	// The factor's row is written once, its counter and its last use in one UPDATE, as
+	// PostgreSQL's unit does (sqlstore.Amender): 8 UPDATEs, not 16. The last use is
+	// recorded all the same.
+	if n["UPDATE"] != 8 || n["INSERT"] != 8 || n[""] != 16 {
+		t.Errorf("a batch of 8 decisions ran %v, want 8 UPDATE and 8 INSERT, 16 in all", n)
+	}
+	ids := make([]string, 8)
+	for i := range ids {
+		ids[i] = fmt.Sprint("f", i)
+	}
+	used, err := s.LastUsed(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if want := time.UnixMilli(1_700_000_000_000); !used[id].Equal(want) {
+			t.Errorf("%s: last used %v, want %v", id, used[id], want)
+		}
+	}
 }
 
 // TestBatchFailureAlone: a unit that fails (an error after a write, or a panic) in a

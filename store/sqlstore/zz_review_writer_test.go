@@ -11,40 +11,6 @@ import (
 	"github.com/emfa/emfa/store/sqlstore"
 )
 
-// TestReviewDecisionWritesFactorOnce: a successful validation on SQLite's group writer
-// writes the factor's row once, its counter and its last use in one UPDATE, as
-// PostgreSQL's unit does (sqlstore.Amender): a batch of 8 decisions runs 8 UPDATEs and 8
-// INSERTs, not 16 UPDATEs. The last use is recorded all the same.
-func TestReviewDecisionWritesFactorOnce(t *testing.T) {
-	s, decide := batchDecisions(t, 8)
-	var fns []func(w store.Writer) error
-	for i := range 8 {
-		fns = append(fns, decide(i, 1))
-	}
-	errs, _, n := sqlstore.ReviewBatch(s, fns...)
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("unit %d: %v", i, err)
-		}
-	}
-	if n["UPDATE"] != 8 || n["INSERT"] != 8 || n[""] != 16 {
-		t.Errorf("a batch of 8 decisions ran %v, want 8 UPDATE and 8 INSERT, 16 in all", n)
-	}
-	ids := make([]string, 8)
-	for i := range ids {
-		ids[i] = fmt.Sprint("f", i)
-	}
-	used, err := s.LastUsed(context.Background(), ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range ids {
-		if want := time.UnixMilli(1_700_000_000_000); !used[id].Equal(want) {
-			t.Errorf("%s: last used %v, want %v", id, used[id], want)
-		}
-	}
-}
-
 // TestReviewDecisionReplayInBatch: a unit whose compare-and-set changes nothing (a code
 // replayed by a neighbour in the same batch) still sees store.ErrReplay and answers on
 // it, whether the batch runs bare or guarded; its neighbours commit, and no success of it

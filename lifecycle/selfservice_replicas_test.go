@@ -201,12 +201,7 @@ func TestSignInOwnerDiesOnAnotherReplica(t *testing.T) {
 		mb, clkB := newManager(t, ticking)
 		ticking.clk = clkB
 		open := func(m *lifecycle.Manager) *lifecycle.SelfService {
-			s, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp", "push"}, LinkLifetime: time.Hour,
-				SessionIdle: time.Hour, PublicURL: "https://mfa.example.com", FormKey: bytes.Repeat([]byte{8}, 32)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
+			return replicaSelfService(t, m)
 		}
 		ssa, ssb := open(ma), open(mb)
 		doneA := make(chan struct{})
@@ -230,4 +225,16 @@ func TestSignInOwnerDiesOnAnotherReplica(t *testing.T) {
 				waited, ticking.polls.Load(), lifecycle.SignInAgain)
 		}
 	})
+}
+
+// replicaSelfService is a replica's self-service on m, as the replica tests open it:
+// app codes and push, one form key for every replica.
+func replicaSelfService(t testing.TB, m *lifecycle.Manager) *lifecycle.SelfService {
+	t.Helper()
+	s, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp", "push"}, LinkLifetime: time.Hour,
+		SessionIdle: time.Hour, PublicURL: "https://mfa.example.com", FormKey: bytes.Repeat([]byte{8}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

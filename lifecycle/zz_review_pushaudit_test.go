@@ -3,7 +3,6 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,14 +13,12 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-var errAuditLost = errors.New("audit write lost")
-
-// auditsFailing is a real store whose audit rows fail while fail is set, in a unit or
-// apart: a full audit table, a constraint, a lost connection at the row.
+// auditsFailing is a real store whose audit rows fail while Refuse is set, in a unit
+// (testdb.RefusingAudits) or apart: a full audit table, a constraint, a lost connection
+// at the row.
 type auditsFailing struct {
-	store.Store
+	*testdb.RefusingAudits
 	store.SelfService
-	fail atomic.Bool
 }
 
 func (s *auditsFailing) SpendLink(ctx context.Context, hash string, now time.Time) error {
@@ -29,26 +26,10 @@ func (s *auditsFailing) SpendLink(ctx context.Context, hash string, now time.Tim
 }
 
 func (s *auditsFailing) AppendAudit(ctx context.Context, ev store.AuditEvent) error {
-	if s.fail.Load() {
-		return errAuditLost
+	if s.Refuse.Load() {
+		return testdb.ErrAuditRefused
 	}
 	return s.Store.AppendAudit(ctx, ev)
-}
-
-func (s *auditsFailing) Update(ctx context.Context, fn func(store.Writer) error) error {
-	return s.Store.Update(ctx, func(w store.Writer) error { return fn(auditsFailingWriter{w, s}) })
-}
-
-type auditsFailingWriter struct {
-	store.Writer
-	s *auditsFailing
-}
-
-func (w auditsFailingWriter) AppendAudit(ctx context.Context, ev store.AuditEvent) error {
-	if w.s.fail.Load() {
-		return errAuditLost
-	}
-	return w.Writer.AppendAudit(ctx, ev)
 }
 
 // TestReviewPushRegistrationNotWithoutAudit: a push set-up's device registration whose
@@ -60,7 +41,7 @@ func (w auditsFailingWriter) AppendAudit(ctx context.Context, ev store.AuditEven
 func TestReviewPushRegistrationNotWithoutAudit(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		fs := &auditsFailing{Store: st, SelfService: st.(store.SelfService)}
+		fs := &auditsFailing{RefusingAudits: &testdb.RefusingAudits{Store: st}, SelfService: st.(store.SelfService)}
 		m, clk := newManager(t, fs)
 		addAlice(t, m)
 		ss := selfService(t, m, "totp", "push")
@@ -86,11 +67,11 @@ func TestReviewPushRegistrationNotWithoutAudit(t *testing.T) {
 			return n
 		}
 
-		fs.fail.Store(true)
-		if id, err := devices.Register(ctx, reg); !errors.Is(err, errAuditLost) {
+		fs.Refuse.Store(true)
+		if id, err := devices.Register(ctx, reg); !errors.Is(err, testdb.ErrAuditRefused) {
 			t.Fatalf("a registration whose audit row fails: %q %v; want the failure", id, err)
 		}
-		fs.fail.Store(false)
+		fs.Refuse.Store(false)
 		if f, err := m.GetFactor(ctx, "alice", en.Factor.ID); err != nil || f.State != lifecycle.FactorPendingActivation {
 			t.Errorf("the factor after a registration without its row: %+v %v; want pending", f, err)
 		}
@@ -105,9 +86,9 @@ func TestReviewPushRegistrationNotWithoutAudit(t *testing.T) {
 		if n := registered(); n != 1 {
 			t.Fatalf("%d registration rows; want 1", n)
 		}
-		fs.fail.Store(true)
+		fs.Refuse.Store(true)
 		state, _, err := ss.FinishPush(ctx, &sess)
-		fs.fail.Store(false)
+		fs.Refuse.Store(false)
 		if err != nil || state != lifecycle.PushActive {
 			t.Errorf("continue whose own record fails: %q %v; want active (the registration stands, with its row)", state, err)
 		}

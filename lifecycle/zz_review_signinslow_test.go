@@ -1,7 +1,6 @@
 package lifecycle_test
 
 import (
-	"bytes"
 	"context"
 	"sync/atomic"
 	"testing"
@@ -37,12 +36,7 @@ func signInSlowGateway(t *testing.T, deadline time.Duration) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp", "push"}, LinkLifetime: time.Hour,
-				SessionIdle: time.Hour, PublicURL: "https://mfa.example.com", FormKey: bytes.Repeat([]byte{8}, 32)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
+			return replicaSelfService(t, m)
 		}
 		ssa, ssb := open(), open()
 		ctx := t.Context()

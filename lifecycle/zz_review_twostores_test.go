@@ -1,7 +1,6 @@
 package lifecycle_test
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
 	"sync"
@@ -75,12 +74,7 @@ func TestReviewSignInTwiceOnTwoOpenedStores(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				s, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp", "push"}, LinkLifetime: time.Hour,
-					SessionIdle: time.Hour, PublicURL: "https://mfa.example.com", FormKey: bytes.Repeat([]byte{8}, 32)})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return s
+				return replicaSelfService(t, m)
 			}
 			ssa, ssb := open(sta), open(pb)
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)

@@ -357,6 +357,9 @@ type batchExecer struct {
 	pending string
 	args    []any
 	wrong   bool // pending changed no row
+	// err: pending failed (a full disk, an I/O error), after the unit was told it had
+	// not; it fails every later statement, and the unit however fn ends (run1).
+	err error
 	// ran: a statement of the unit ran; first: none had when pending was held, so that
 	// when it changed no row the unit has changed nothing, and runs again where it is.
 	ran, first bool
@@ -390,10 +393,14 @@ func (e *batchExecer) Amend(was, q string, args ...any) bool {
 }
 
 // settle runs the statement held, if any, and returns errAssumedRow, with wrong set, if
-// it changed no row. After an assumption failed, it fails every statement.
+// it changed no row, or its error. After an assumption failed, or the statement did, it
+// fails every statement.
 func (e *batchExecer) settle(ctx context.Context) error {
 	if e.wrong {
 		return errAssumedRow
+	}
+	if e.err != nil {
+		return e.err
 	}
 	if e.pending == "" {
 		return nil
@@ -403,6 +410,7 @@ func (e *batchExecer) settle(ctx context.Context) error {
 	n, err := e.sqlExecer.Exec(ctx, q, args...)
 	e.ran = true
 	if err != nil {
+		e.err = err
 		return err
 	}
 	if n != 1 {

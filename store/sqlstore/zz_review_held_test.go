@@ -85,3 +85,175 @@ func TestReviewHeldCounterErrorFailsUnit(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewHeldCounterInUnit: what a unit sees around the compare-and-set the group
+// writer holds, in a batch run bare and guarded: a read of the factor after it (through
+// RecordFailure's RETURNING) sees the counter it set; of two AdvanceCounters of one
+// factor, the second sees the first's counter (a replay of it is told ErrReplay, from the
+// run that commits); a panic after it commits nothing of its unit and its neighbours
+// commit.
+func TestReviewHeldCounterInUnit(t *testing.T) {
+	ctx := context.Background()
+	at := time.UnixMilli(1_700_000_000_000)
+	for _, guarded := range []bool{false, true} {
+		t.Run(fmt.Sprint("guarded=", guarded), func(t *testing.T) {
+			s, decide := batchDecisions(t, 4)
+			if guarded {
+				boom := errors.New("boom")
+				sqlstore.ReviewBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+			}
+			var seen int64
+			read := func(w store.Writer) error {
+				seen = 0
+				if err := w.AdvanceCounter(ctx, "f0", 5, at); err != nil {
+					return err
+				}
+				f, err := w.RecordFailure(ctx, "f0", at, 0, 0)
+				seen = f.Counter
+				return err
+			}
+			var second, replay error
+			twice := func(w store.Writer) error {
+				if err := w.AdvanceCounter(ctx, "f1", 3, at); err != nil {
+					return err
+				}
+				second = w.AdvanceCounter(ctx, "f1", 4, at)
+				replay = w.AdvanceCounter(ctx, "f1", 4, at)
+				return nil
+			}
+			panicking := func(w store.Writer) error {
+				if err := w.AdvanceCounter(ctx, "f2", 7, at); err != nil {
+					return err
+				}
+				panic("after the held compare-and-set")
+			}
+			errs, panics, _ := sqlstore.ReviewBatch(s, read, twice, panicking, decide(3, 1))
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("unit %d: %v", i, err)
+				}
+			}
+			if panics[2] == nil {
+				t.Error("the panicking unit did not panic")
+			}
+			if seen != 5 {
+				t.Errorf("f0 read after AdvanceCounter(5) in the unit: counter %d", seen)
+			}
+			if second != nil || !errors.Is(replay, store.ErrReplay) {
+				t.Errorf("AdvanceCounter(f1, 4) after 3: %v, then again: %v; want nil, ErrReplay", second, replay)
+			}
+			for id, want := range map[string]int64{"f0": 5, "f1": 4, "f2": -1, "f3": 1} {
+				if c := counterOf(t, s, id); c != want {
+					t.Errorf("%s: counter %d, want %d", id, c, want)
+				}
+			}
+		})
+	}
+}
+
+// TestReviewHeldCounterNeighbours: a decision whose factor a unit before it in the same
+// batch disabled, locked or moved past its code is told ErrInactive, ErrLocked or
+// ErrReplay by the run that commits, records no success, and leaves the counter alone;
+// its neighbours commit.
+func TestReviewHeldCounterNeighbours(t *testing.T) {
+	ctx := context.Background()
+	at := time.UnixMilli(1_700_000_000_000)
+	for _, guarded := range []bool{false, true} {
+		t.Run(fmt.Sprint("guarded=", guarded), func(t *testing.T) {
+			s, decide := batchDecisions(t, 4)
+			if guarded {
+				boom := errors.New("boom")
+				sqlstore.ReviewBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+			}
+			told := make([]error, 3)
+			decision := func(i int) func(w store.Writer) error {
+				id := fmt.Sprint("f", i)
+				return func(w store.Writer) error {
+					told[i] = w.AdvanceCounter(ctx, id, 1, at)
+					outcome := "SUCCESS"
+					if told[i] != nil {
+						outcome = "FAILED"
+					}
+					return w.AppendAudit(ctx, store.AuditEvent{Time: at, Provider: "p", Username: "alice", Capability: "totp",
+						FactorID: id, Resource: "validate", Outcome: outcome})
+				}
+			}
+			disable := func(w store.Writer) error {
+				return w.(interface {
+					SetFactorState(context.Context, string, store.FactorState, time.Time) error
+				}).SetFactorState(ctx, "f0", store.FactorDisabled, at)
+			}
+			lock := func(w store.Writer) error {
+				_, err := w.RecordFailure(ctx, "f1", at, 1, time.Hour)
+				return err
+			}
+			errs, _, _ := sqlstore.ReviewBatch(s, disable, decision(0), lock, decision(1), decide(2, 1), decision(2), decide(3, 1))
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("unit %d: %v", i, err)
+				}
+			}
+			for i, want := range []error{store.ErrInactive, store.ErrLocked, store.ErrReplay} {
+				if !errors.Is(told[i], want) {
+					t.Errorf("f%d's decision told %v, want %v", i, told[i], want)
+				}
+			}
+			events, err := s.ListAudit(ctx, store.AuditFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outcomes := map[string]int{}
+			for _, e := range events {
+				outcomes[e.FactorID+" "+e.Outcome]++
+			}
+			want := map[string]int{"f0 FAILED": 1, "f1 FAILED": 1, "f2 SUCCESS": 1, "f2 FAILED": 1, "f3 SUCCESS": 1}
+			if fmt.Sprint(outcomes) != fmt.Sprint(want) {
+				t.Errorf("audit rows %v, want %v", outcomes, want)
+			}
+			for id, want := range map[string]int64{"f0": -1, "f1": -1, "f2": 1, "f3": 1} {
+				if c := counterOf(t, s, id); c != want {
+					t.Errorf("%s: counter %d, want %d", id, c, want)
+				}
+			}
+		})
+	}
+}
+
+// TestReviewHeldCounterAuditFails: a decision whose audit row fails after its held
+// compare-and-set (which AppendAudit amended with the factor's last use) fails whole: the
+// counter stays; and one whose caller's context ends after the compare-and-set was held
+// either commits whole or not at all.
+func TestReviewHeldCounterAuditFails(t *testing.T) {
+	at := time.UnixMilli(1_700_000_000_000)
+	t.Run("audit fails", func(t *testing.T) {
+		s, decide := batchDecisions(t, 2)
+		errs, _ := sqlstore.ReviewBatchFailing(s, "INSERT INTO audit", at.UnixMilli(), errIO, decide(0, 1))
+		if errs[0] == nil {
+			t.Error("a decision whose audit row failed committed")
+		}
+		if c := counterOf(t, s, "f0"); c != -1 {
+			t.Errorf("f0: counter %d, want -1", c)
+		}
+	})
+	t.Run("context ends", func(t *testing.T) {
+		s, _ := batchDecisions(t, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		err := s.Update(ctx, func(w store.Writer) error {
+			if err := w.AdvanceCounter(ctx, "f0", 1, at); err != nil {
+				return err
+			}
+			cancel()
+			return w.AppendAudit(ctx, store.AuditEvent{Time: at, Provider: "p", Username: "alice", Capability: "totp",
+				FactorID: "f0", Resource: "validate", Outcome: "SUCCESS"})
+		})
+		events, lerr := s.ListAudit(context.Background(), store.AuditFilter{})
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		c := counterOf(t, s, "f0")
+		t.Logf("Update: %v; counter %d, %d audit rows", err, c, len(events))
+		if (err == nil) != (c == 1 && len(events) == 1) || (err != nil && (c != -1 || len(events) != 0)) {
+			t.Errorf("Update: %v, yet counter %d and %d audit rows", err, c, len(events))
+		}
+	})
+}

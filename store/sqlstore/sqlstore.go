@@ -135,13 +135,12 @@ func PingAlone(fn func(context.Context) error) Option {
 // with a channel, a progress handler and a wait context: a GetFactorAndUser and a
 // UserDisabled under such a context cost 78 allocations and ~74 µs of CPU, and 64 and
 // ~45 µs without its cancellation (medians of 5 runs, interleaved, on the 2-core
-// machine). What such a read may wait for is a reader connection, which the others'
-// reads free within microseconds, or a lock another process holds (a WAL reader only
-// waits on one while that process recovers the log, leaves WAL or locks the file
-// exclusively), no longer than busy_timeout each, the queue for the pool behind it
-// included: a request that gave up meanwhile still takes its turn. A context that ended
-// before the read still fails it. Not for PostgreSQL, whose reads cross a network that
-// may hang.
+// machine). A read is detached only when a reader connection is free (readerFree): one
+// that would queue for the pool keeps its cancellation. What a detached read may wait
+// for is a lock another process holds (a WAL reader only waits on one while that
+// process recovers the log, leaves WAL or locks the file exclusively), no longer than
+// busy_timeout. A context that ended before the read still fails it. Not for
+// PostgreSQL, whose reads cross a network that may hang.
 func DetachedKeyedReads() Option {
 	return func(s *Store) { s.detachReads = true }
 }
@@ -149,10 +148,21 @@ func DetachedKeyedReads() Option {
 // detached is ctx for one of rd's reads on the read pool (DetachedKeyedReads).
 func (s *Store) detached(ctx context.Context) context.Context {
 	// A context that cannot end (Done nil) has nothing to detach: no allocation for it.
-	if s.detachReads && ctx.Done() != nil && ctx.Err() == nil {
+	if s.detachReads && ctx.Done() != nil && ctx.Err() == nil && s.readerFree() {
 		return context.WithoutCancel(ctx) // its values kept
 	}
 	return ctx
+}
+
+// readerFree reports whether a read would have a reader connection at once: one idle, or
+// room to open one. A read that would queue for one keeps its context's cancellation:
+// the reads ahead may hold every reader for long (listings), and a request must not wait
+// past its deadline for them (detached, it waited until one was freed: 2 s past a 100 ms
+// deadline in TestReviewReadWaitsForReader). Another read may take the free one first:
+// the detached read then waits for a reader that was just taken.
+func (s *Store) readerFree() bool {
+	st := s.r.Stats()
+	return st.Idle > 0 || st.MaxOpenConnections <= 0 || st.OpenConnections < st.MaxOpenConnections
 }
 
 // readRow runs q, one of rd's reads of one row, on the read pool.

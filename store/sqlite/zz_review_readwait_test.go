@@ -1,0 +1,59 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/store"
+)
+
+// TestReviewReadWaitsForReader: a keyed read (GetFactorAndUser, Verify's) made under a
+// request's deadline while every reader connection is held by another read (a long
+// listing) answers by that deadline, not when a reader frees.
+func TestReviewReadWaitsForReader(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "emfa.db"), ReadConns(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	now := time.UnixMilli(1_700_000_000_000)
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("s"), KeyID: "k", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	// Every reader held, as long listings hold them.
+	var held []*sql.Conn
+	for range 2 {
+		c, err := s.r.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	const hold = 2 * time.Second
+	release := time.AfterFunc(hold, func() {
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	defer release.Stop()
+	rctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, _, err = s.GetFactorAndUser(rctx, "f1", "alice")
+	took := time.Since(start)
+	t.Logf("GetFactorAndUser under a 100 ms deadline, readers held %v: %v after %v", hold, err, took.Round(time.Millisecond))
+	if took > time.Second {
+		t.Errorf("GetFactorAndUser answered after %v, its deadline 100 ms: it waited for a reader past it", took.Round(time.Millisecond))
+	}
+	if err == nil {
+		t.Error("GetFactorAndUser answered a request that had ended")
+	}
+}

@@ -57,3 +57,43 @@ func TestReviewReadWaitsForReader(t *testing.T) {
 		t.Error("GetFactorAndUser answered a request that had ended")
 	}
 }
+
+// TestReviewReadWaitingStoreClosed: a keyed read waiting for a reader connection when
+// the store is closed (a reload swapping it) fails at once rather than waiting for a
+// reader that will not come.
+func TestReviewReadWaitingStoreClosed(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "emfa.db"), ReadConns(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.UnixMilli(1_700_000_000_000)
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	held, err := s.r.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	rctx, cancel := context.WithCancel(ctx) // a request's: it can end, but does not
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.UserDisabled(rctx, "alice")
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the read queued for the one reader
+	if err := s.Close(); err != nil {
+		t.Logf("Close: %v", err)
+	}
+	select {
+	case err := <-done:
+		t.Logf("the waiting read after Close: %v", err)
+		if err == nil {
+			t.Error("a read waiting when its store closed succeeded")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a read waiting for a reader still waits 2 s after its store closed")
+	}
+}

@@ -468,8 +468,8 @@ func (d *decision) event(out Outcome) store.AuditEvent { return d.p.event(d.reso
 // This is how an engine makes its final state change: the one whose result decides the
 // answer (AdvanceCounter's ErrReplay is FAILED), so fn learns it inside the unit and maps
 // it to the outcome there. fn must only compute and call w: it may run on SQLite's single
-// writer, in a commit shared with other requests, and it may run twice, the first run
-// undone (see store.Store.Update): what it learns from w, it acts on through the Outcome
+// writer, in a commit shared with other requests, and it may run more than once, each
+// run but the last undone (see store.Store.Update): what it learns from w, it acts on through the Outcome
 // it returns. Network I/O (a vendor, a sender) comes before or after, never inside.
 func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcome, error)) (Outcome, error) {
 	if _, ok := ctx.Deadline(); !ok {
@@ -614,7 +614,7 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 // commit with the decision or not at all. Done reports whether they committed; a call
 // that ends without a deciding unit (a refusal the engine makes before any write) leaves
 // the caller to write them apart. Write runs at most once per call, and follows Decide's
-// rules for fn: only computing and calls on w, and it may run twice.
+// rules for fn: only computing and calls on w, and it may run more than once.
 type AlsoDecided struct {
 	Write func(w store.Writer, out Outcome) error
 	done  bool

@@ -333,12 +333,15 @@ type Store interface {
 	// SQLite's does), so it must compute and call w, nothing else: no network I/O, no
 	// waiting, no call to the Store itself (which would wait for the writer fn holds).
 	//
-	// fn is called once, or twice: a store may run it speculatively first (PostgreSQL's
+	// fn is called once, or more: a store may run it speculatively first (PostgreSQL's
 	// sends a unit's statements with its COMMIT in one round trip, assuming that a
-	// compare-and-set changes its row and that a claim claims). When an assumption does
-	// not hold, nothing of that run commits, whatever fn made of what it was told, and fn
-	// runs again, told the truth. So fn must leave nothing of a run behind but what the
-	// next run overwrites, and act on what it learns only once Update has returned.
+	// compare-and-set changes its row and that a claim claims; SQLite's group writer
+	// holds a compare-and-set to the unit's next statement). When an assumption does not
+	// hold, nothing of that run commits, whatever fn made of what it was told, and fn
+	// runs again, told the truth; a commit shared with other units may run it again with
+	// them when one of them fails (SQLite's: three runs, a speculative one, its careful
+	// one, and the batch's). So fn must leave nothing of a run behind but what the next
+	// run overwrites, and act on what it learns only once Update has returned.
 	//
 	// A canceled ctx stops a unit that has not started; one that has may run to its end
 	// (SQLite's batch does not let one caller's cancellation abort it) or fail as a whole,

@@ -257,3 +257,42 @@ func TestReviewHeldCounterAuditFails(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewHeldCounterRuns: how many times the group writer calls a unit's fn whose
+// held compare-and-set changed no row, in a batch where a later unit fails (so that the
+// batch runs again, guarded): three times in a bare batch (the speculative run, its
+// careful run in place, the batch's guarded run), which store.Store.Update promised was
+// at most twice; what the last run is told is the truth.
+func TestReviewHeldCounterRuns(t *testing.T) {
+	ctx := context.Background()
+	at := time.UnixMilli(1_700_000_000_000)
+	for _, guarded := range []bool{false, true} {
+		t.Run(fmt.Sprint("guarded=", guarded), func(t *testing.T) {
+			s, decide := batchDecisions(t, 2)
+			sqlstore.ReviewBatch(s, decide(0, 1))
+			if guarded {
+				boom := errors.New("boom")
+				sqlstore.ReviewBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+			}
+			runs := 0
+			var told error
+			replayed := func(w store.Writer) error {
+				runs++
+				told = w.AdvanceCounter(ctx, "f0", 1, at)
+				return nil
+			}
+			failing := func(store.Writer) error { return errors.New("boom") }
+			errs, _, _ := sqlstore.ReviewBatch(s, decide(1, 1), replayed, failing)
+			t.Logf("the replayed unit's fn ran %d times", runs)
+			if errs[0] != nil || errs[1] != nil || errs[2] == nil {
+				t.Errorf("units: %v", errs)
+			}
+			if !errors.Is(told, store.ErrReplay) {
+				t.Errorf("the replayed unit's last run was told %v, want ErrReplay", told)
+			}
+			if runs > 3 {
+				t.Errorf("the replayed unit's fn ran %d times, want at most 3", runs)
+			}
+		})
+	}
+}

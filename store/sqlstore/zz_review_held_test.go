@@ -296,3 +296,37 @@ func TestReviewHeldCounterRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestReviewHeldCounterFullDisk: a decision (the held compare-and-set amended with the
+// factor's last use, and its audit row) on a full disk fails, however it is batched, and
+// is not reported a success: once the disk has room, the counter is where it was.
+func TestReviewHeldCounterFullDisk(t *testing.T) {
+	f := fullTmpfs(t)
+	s, ctx := f.s, context.Background()
+	at := time.UnixMilli(1_700_000_000_000)
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateFactor(ctx, store.Factor{ID: "f0", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("s"), KeyID: "k1", Counter: -1, CreatedAt: at, UpdatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	f.fail(t)
+	var told error
+	err := s.Update(ctx, func(w store.Writer) error {
+		told = w.AdvanceCounter(ctx, "f0", 1, at)
+		if told != nil {
+			return told
+		}
+		return w.AppendAudit(ctx, store.AuditEvent{Time: at, Provider: "p", Username: "alice", Capability: "totp",
+			FactorID: "f0", Resource: "validate", Outcome: "SUCCESS"})
+	})
+	t.Logf("a decision on a full disk: Update %v (AdvanceCounter told %v)", err, told)
+	if err == nil {
+		t.Error("a decision on a full disk was reported committed")
+	}
+	f.lift(t)
+	if c := counterOf(t, s, "f0"); c != -1 {
+		t.Errorf("f0's counter %d after a failed decision, want -1", c)
+	}
+}

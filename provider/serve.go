@@ -469,8 +469,9 @@ func (d *decision) event(out Outcome) store.AuditEvent { return d.p.event(d.reso
 // answer (AdvanceCounter's ErrReplay is FAILED), so fn learns it inside the unit and maps
 // it to the outcome there. fn must only compute and call w: it may run on SQLite's single
 // writer, in a commit shared with other requests, and it may run more than once, each
-// run but the last undone (see store.Store.Update): what it learns from w, it acts on through the Outcome
-// it returns. Network I/O (a vendor, a sender) comes before or after, never inside.
+// run but the last undone (see store.Store.Update): what it learns from w, it acts on
+// through the Outcome it returns. Network I/O (a vendor, a sender) comes before or after,
+// never inside.
 func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcome, error)) (Outcome, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		// An engine writes its decision on a detached context, to be written even when

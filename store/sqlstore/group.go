@@ -194,9 +194,10 @@ func (g *group) commit(batch []*unit) {
 	// A batch runs bare first: its units without a savepoint each (two statements a unit
 	// fewer). Should one fail, the transaction rolls back whole and the batch runs again,
 	// each unit in a savepoint of its own, so that the failing one rolls back alone: a unit
-	// may run twice, or three times after a careful run of its own (run1; store.Store.Update). After a batch that had to, the next one starts
-	// guarded, and so on until one commits guarded without a failure: a stream of failing
-	// units costs the batches no second run each.
+	// may run twice, or three times after a careful run of its own (run1;
+	// store.Store.Update). After a batch that had to, the next one starts guarded, and so
+	// on until one commits guarded without a failure: a stream of failing units costs the
+	// batches no second run each.
 	guard := g.guard
 	for {
 		tx, again := g.pass(ctx, begin, batch, guard, fail)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
@@ -25,11 +27,20 @@ import (
 // factors, and reports what PostgreSQL spent on it: the CPU time of the store's own
 // backends (/proc/<pid>/stat), the WAL written (the server's, so other sessions'
 // count too) and the factor row versions (updates, HOT or not).
+//
+// With EMFA_BENCH_CHECKPOINT=n, idempotency and audit hold n rows each before the timed
+// part, which starts after a CHECKPOINT (server-wide), and the validations carry random
+// X-Webhook-IDs for 10,000 users: the first change of each index page after a checkpoint
+// writes the whole page to the WAL (full_page_writes), and the indexes whose inserts land
+// on scattered pages (idempotency's key, audit's user) write one for most validations
+// while they have more pages than the checkpoint interval has validations. Without it every page is already in the WAL since the last checkpoint and
+// the figures are those of the records alone.
 func BenchmarkValidationServerCPU(b *testing.B) {
 	resource := "validate"
 	if r := os.Getenv("EMFA_BENCH_RESOURCE"); r != "" {
 		resource = r
 	}
+	prefill, _ := strconv.Atoi(os.Getenv("EMFA_BENCH_CHECKPOINT"))
 	sv := testdb.Connect(b)
 	schema := sv.NewSchema(b)
 	app := "emfa-bench-" + randHex(4)
@@ -65,6 +76,10 @@ func BenchmarkValidationServerCPU(b *testing.B) {
 	var seq atomic.Int64
 	validate := func(i int) error {
 		id := fmt.Sprintf("b%d", i)
+		user := "name-bench"
+		if prefill > 0 {
+			user = fmt.Sprintf("user-%d", seq.Load()%10_000)
+		}
 		part := os.Getenv("EMFA_BENCH_PART")
 		if part != "unit" {
 			if _, _, err := s.GetFactorAndUser(ctx, id, "name-bench"); err != nil {
@@ -80,11 +95,14 @@ func BenchmarkValidationServerCPU(b *testing.B) {
 			if err := w.AdvanceCounter(ctx, id, n, now); err != nil {
 				return err
 			}
-			if err := w.AppendAudit(ctx, store.AuditEvent{Time: now, RequestID: "req", Provider: "bench", Username: "name-bench",
+			if err := w.AppendAudit(ctx, store.AuditEvent{Time: now, RequestID: "req", Provider: "bench", Username: user,
 				Capability: "totp", FactorID: id, Resource: resource, Outcome: "SUCCESS", WebhookID: "wh"}); err != nil {
 				return err
 			}
 			key := store.IdempotencyKey{Provider: "bench", WebhookID: fmt.Sprintf("%s-%d", id, n), Fingerprint: "f"}
+			if prefill > 0 {
+				key.WebhookID = randHex(16)
+			}
 			_, err := w.RecordIdempotency(ctx, key, "bench", 200, []byte(`{"status":"SUCCESS"}`), now.Add(time.Minute), now.Add(time.Hour), now)
 			return err
 		})
@@ -120,6 +138,23 @@ func BenchmarkValidationServerCPU(b *testing.B) {
 		pids = append(pids, pid)
 	}
 	rows.Close()
+	if prefill > 0 {
+		for _, q := range []string{
+			`INSERT INTO ` + pgx.Identifier{schema, "idempotency"}.Sanitize() + `
+			    SELECT 'bench', md5(g::text), 'f', 'bench', TRUE, 200, '{}', 0, 9e15, 0 FROM generate_series(1, $1::int) g`,
+			`INSERT INTO ` + pgx.Identifier{schema, "audit"}.Sanitize() + ` (time, request_id, provider, username, capability,
+			    factor_id, resource, outcome, reason, webhook_id, actor)
+			    SELECT g, 'req', 'bench', 'user-' || g % 10000, 'totp', 'b1', 'validate', 'SUCCESS', '', 'wh', ''
+			    FROM generate_series(1, $1::int) g`,
+		} {
+			if _, err := sv.Admin.Exec(ctx, q, prefill); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := sv.Admin.Exec(ctx, `CHECKPOINT`); err != nil {
+			b.Fatal(err)
+		}
+	}
 	var lsn0 string
 	sv.Admin.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn0)
 	cpu0 := cpuOf(b, pids)

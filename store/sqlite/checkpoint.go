@@ -40,7 +40,7 @@ const (
 // The writer's backstop checkpoint still runs inside a commit: the callers of that batch,
 // and every one queued behind it, wait while it copies what the log holds beyond the last
 // background checkpoint and fsyncs the database file. Paced at 2,500 store decisions a
-// second (BenchmarkReviewPacedDecisions: a claim, a read, a decision; 20,000 factors) the
+// second (BenchmarkPacedDecisions: a claim, a read, a decision; 20,000 factors) the
 // log grew by ~7,000 pages a second: at 4,000 pages that stall came ~1.5 times a second
 // (12–14 restarts of the log in 20,000 decisions), the writer copying 340–700 pages each
 // time (up to the 100 ms of commits since the last background checkpoint). So the backstop

@@ -8,10 +8,10 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// ReviewBatch commits fns as one batch of s's group writer, as its goroutine would had
+// RunBatch commits fns as one batch of s's group writer, as its goroutine would had
 // they queued together, and returns each unit's error and panic and the statements the
 // batch ran (by their first word), for tests. Call it while s makes no other write.
-func ReviewBatch(s *Store, fns ...func(w store.Writer) error) (errs []error, panics []any, statements map[string]int) {
+func RunBatch(s *Store, fns ...func(w store.Writer) error) (errs []error, panics []any, statements map[string]int) {
 	statements = map[string]int{}
 	s.g.traced = func(q querier) querier { return countingQuerier{q, statements} }
 	defer func() { s.g.traced = nil }()

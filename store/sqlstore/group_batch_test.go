@@ -51,7 +51,7 @@ func TestBatchStatements(t *testing.T) {
 	for i := range 8 {
 		fns = append(fns, decide(i, 1))
 	}
-	errs, _, n := sqlstore.ReviewBatch(s, fns...)
+	errs, _, n := sqlstore.RunBatch(s, fns...)
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("unit %d: %v", i, err)
@@ -106,7 +106,7 @@ func TestBatchFailureAlone(t *testing.T) {
 			return nil
 		})
 	}
-	errs, panics, n := sqlstore.ReviewBatch(s, fns...)
+	errs, panics, n := sqlstore.RunBatch(s, fns...)
 	t.Logf("runs %v, statements %v", runs, n)
 	for i := range 8 {
 		var want error
@@ -136,11 +136,11 @@ func TestBatchFailureAlone(t *testing.T) {
 	for i := range 8 {
 		next = append(next, decide(i, 2))
 	}
-	_, _, n = sqlstore.ReviewBatch(s, next[:4]...)
+	_, _, n = sqlstore.RunBatch(s, next[:4]...)
 	if n["SAVEPOINT"] != 4 {
 		t.Errorf("the batch after a failure ran %d SAVEPOINT, want 4 (guarded)", n["SAVEPOINT"])
 	}
-	_, _, n = sqlstore.ReviewBatch(s, next[4:]...)
+	_, _, n = sqlstore.RunBatch(s, next[4:]...)
 	if n["SAVEPOINT"] != 0 {
 		t.Errorf("the batch after a clean guarded one ran %d SAVEPOINT, want 0", n["SAVEPOINT"])
 	}

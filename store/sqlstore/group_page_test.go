@@ -119,7 +119,7 @@ func TestGroupPageOneSnapshot(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			drv := sqlstore.ReviewReader(s).Driver()
+			drv := sqlstore.ReadPool(s).Driver()
 			var created error
 			r := sql.OpenDB(gateConnector{open: func() (driver.Conn, error) { return drv.Open(dsn) },
 				match: "LIMIT", once: new(sync.Once), before: func() {
@@ -127,7 +127,7 @@ func TestGroupPageOneSnapshot(t *testing.T) {
 					created = s.CreateGroup(context.Background(), store.Group{ID: "gid-new", Name: "a-new", CreatedAt: at, UpdatedAt: at})
 				}})
 			t.Cleanup(func() { r.Close() })
-			sqlstore.ReviewSetReader(s, r)
+			sqlstore.SetReadPool(s, r)
 			for _, c := range []struct{ offset, limit int }{{0, 100}, {5, 100}, {0, 5}} {
 				gs, n, err := s.GroupPage(ctx, c.offset, c.limit)
 				if err != nil || created != nil {

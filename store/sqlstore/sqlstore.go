@@ -158,7 +158,7 @@ func (s *Store) detached(ctx context.Context) context.Context {
 // room to open one. A read that would queue for one keeps its context's cancellation:
 // the reads ahead may hold every reader for long (listings), and a request must not wait
 // past its deadline for them (detached, it waited until one was freed: 2 s past a 100 ms
-// deadline in TestReviewReadWaitsForReader). Another read may take the free one first:
+// deadline in TestReadWaitsForReader). Another read may take the free one first:
 // the detached read then waits for a reader that was just taken.
 func (s *Store) readerFree() bool {
 	st := s.r.Stats()

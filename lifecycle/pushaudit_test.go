@@ -32,13 +32,13 @@ func (s *auditsFailing) AppendAudit(ctx context.Context, ev store.AuditEvent) er
 	return s.Store.AppendAudit(ctx, ev)
 }
 
-// TestReviewPushRegistrationNotWithoutAudit: a push set-up's device registration whose
+// TestPushRegistrationNotWithoutAudit: a push set-up's device registration whose
 // audit row cannot be written is not made, nor answered as made: the device's call fails,
 // the factor stays pending, the code unspent, and the page's "continue" says pending.
 // Once registered (its row written with it), the page's own record ("push device
 // registered", appended apart) may be lost: the continue answers active, and the trail
 // keeps the registration's row, written in the registration's commit.
-func TestReviewPushRegistrationNotWithoutAudit(t *testing.T) {
+func TestPushRegistrationNotWithoutAudit(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		fs := &auditsFailing{RefusingAudits: &testdb.RefusingAudits{Store: st}, SelfService: st.(store.SelfService)}

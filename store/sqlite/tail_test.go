@@ -15,7 +15,7 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// BenchmarkReviewPacedDecisions is the store's share of the harness's paced TOTP row
+// BenchmarkPacedDecisions is the store's share of the harness's paced TOTP row
 // (bench/: 2,500 validations a second from 64 clients, 20,000 factors): each operation is
 // due on a schedule, rate a second in all, and is taken by the first free client; its
 // latency counts from when it was due. An operation is what a validation asks of the
@@ -34,7 +34,7 @@ import (
 // EMFA_TAIL_FACTORS sets the factors (20,000), EMFA_TAIL_RATE the rate (2,500);
 // EMFA_TAIL_CSV names a file for every operation's times, EMFA_TAIL_DUMP logs the
 // slowest, EMFA_TAIL_WAL prints the WAL index around the first restart.
-func BenchmarkReviewPacedDecisions(b *testing.B) {
+func BenchmarkPacedDecisions(b *testing.B) {
 	factors := envInt("EMFA_TAIL_FACTORS", 20000)
 	rate := envInt("EMFA_TAIL_RATE", 2500)
 	const clients = 64

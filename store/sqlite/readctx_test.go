@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// TestReviewReadCanceledContext: a keyed read under a context already canceled still
+// TestReadCanceledContext: a keyed read under a context already canceled still
 // fails with its error, as it did before the reads stopped watching the context.
-func TestReviewReadCanceledContext(t *testing.T) {
+func TestReadCanceledContext(t *testing.T) {
 	st := openReadStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -26,10 +26,10 @@ func TestReviewReadCanceledContext(t *testing.T) {
 	}
 }
 
-// BenchmarkReviewReadPair is a validation's read and a mediated call's (GetFactorAndUser,
+// BenchmarkReadPair is a validation's read and a mediated call's (GetFactorAndUser,
 // UserDisabled) under a request's context, which can be canceled, with the process's CPU
 // time per pair (cpu-µs/op), which ns/op on a shared machine hides.
-func BenchmarkReviewReadPair(b *testing.B) {
+func BenchmarkReadPair(b *testing.B) {
 	st := openReadStoreB(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -46,10 +46,10 @@ func BenchmarkReviewReadPair(b *testing.B) {
 	b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N)/1e3, "cpu-µs/op")
 }
 
-// TestReviewEnrollmentsReadCancelableContextAllocs: Verify's lookup before every
+// TestEnrollmentsReadCancelableContextAllocs: Verify's lookup before every
 // challenge (ListEnabledFactors) costs no more under a request's context than under one
 // that cannot be canceled, but for the context without its cancellation.
-func TestReviewEnrollmentsReadCancelableContextAllocs(t *testing.T) {
+func TestEnrollmentsReadCancelableContextAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}

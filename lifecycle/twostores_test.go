@@ -60,11 +60,11 @@ func (s *peeking) GetIdempotency(ctx context.Context, key store.IdempotencyKey) 
 	return s.Store.GetIdempotency(ctx, key)
 }
 
-// TestReviewSignInTwiceOnTwoOpenedStores: the sign-in form posted twice to two replicas,
+// TestSignInTwiceOnTwoOpenedStores: the sign-in form posted twice to two replicas,
 // each with its own store opened on the one database (the other replica tests of the
 // package share one store object between their "replicas"): the second post waits for
 // the first's start and answers its sign-in; one start, on SQLite and PostgreSQL.
-func TestReviewSignInTwiceOnTwoOpenedStores(t *testing.T) {
+func TestSignInTwiceOnTwoOpenedStores(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			sta, stb := twoOpened(t, backend)

@@ -5,11 +5,11 @@ import (
 	"time"
 )
 
-// TestReviewCheckpointClosesIn: the checkpointer comes closingIn times sooner once the log
+// TestCheckpointClosesIn: the checkpointer comes closingIn times sooner once the log
 // is within twice what it lately grew in an interval of the writer's backstop, so that the
 // backstop, which runs inside a commit, finds little to copy; it remembers a burst for a
 // while, and goes back to its pace after the log has started over.
-func TestReviewCheckpointClosesIn(t *testing.T) {
+func TestCheckpointClosesIn(t *testing.T) {
 	const every = 100 * time.Millisecond
 	c := &checkpointer{every: every, backstop: 16000}
 	peak := 0

@@ -52,12 +52,12 @@ func threadCPU() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-// BenchmarkReviewReadAfterCommit is a validation's reads (GetFactorAndUser, then
+// BenchmarkReadAfterCommit is a validation's reads (GetFactorAndUser, then
 // UserDisabled as a mediated call makes it) right after a commit of the writer, as under
 // load every read comes: WAL makes a reader connection drop its page cache when it finds
 // the database changed since its last read. It reports the reads' time and their read
 // system calls, the commits apart, and the reading thread's CPU time.
-func BenchmarkReviewReadAfterCommit(b *testing.B) {
+func BenchmarkReadAfterCommit(b *testing.B) {
 	for _, v := range []struct{ name, query string }{
 		{"default", ""},
 		{"mmap=off", "?_pragma=mmap_size(0)"},
@@ -107,11 +107,11 @@ func BenchmarkReviewReadAfterCommit(b *testing.B) {
 	}
 }
 
-// BenchmarkReviewValidationsUnderLoad is the store's part of a TOTP validation (its read of
+// BenchmarkValidationsUnderLoad is the store's part of a TOTP validation (its read of
 // the factor and user, then its deciding unit: AdvanceCounter and the audit row, durable)
 // from 64 goroutines, each on a factor of its own, with read pools of several sizes. It
 // reports the process's CPU time and read system calls per validation.
-func BenchmarkReviewValidationsUnderLoad(b *testing.B) {
+func BenchmarkValidationsUnderLoad(b *testing.B) {
 	for _, readers := range []int{0, 1, 2, 4, 8} {
 		b.Run(fmt.Sprint("readers=", readers), func(b *testing.B) {
 			s, err := sqlite.Open(b.Context(), fileDSN(b), sqlite.ReadConns(readers))

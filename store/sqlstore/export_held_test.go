@@ -8,10 +8,10 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// ReviewBatchFailing is ReviewBatch with every statement that begins with prefix and whose
+// RunBatchFailing is RunBatch with every statement that begins with prefix and whose
 // first argument is arg failing with err, as a statement the disk or the file refuses
 // (SQLITE_FULL, SQLITE_IOERR) does.
-func ReviewBatchFailing(s *Store, prefix string, arg any, err error, fns ...func(w store.Writer) error) (errs []error, panics []any) {
+func RunBatchFailing(s *Store, prefix string, arg any, err error, fns ...func(w store.Writer) error) (errs []error, panics []any) {
 	s.g.traced = func(q querier) querier { return failingQuerier{q, prefix, arg, err} }
 	defer func() { s.g.traced = nil }()
 	batch := make([]*unit, len(fns))

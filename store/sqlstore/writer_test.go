@@ -11,11 +11,11 @@ import (
 	"github.com/emfa/emfa/store/sqlstore"
 )
 
-// TestReviewDecisionReplayInBatch: a unit whose compare-and-set changes nothing (a code
+// TestDecisionReplayInBatch: a unit whose compare-and-set changes nothing (a code
 // replayed by a neighbour in the same batch) still sees store.ErrReplay and answers on
 // it, whether the batch runs bare or guarded; its neighbours commit, and no success of it
 // is recorded (no audit row of it, no last use moved by it).
-func TestReviewDecisionReplayInBatch(t *testing.T) {
+func TestDecisionReplayInBatch(t *testing.T) {
 	for _, guarded := range []bool{false, true} {
 		t.Run(fmt.Sprint("guarded=", guarded), func(t *testing.T) {
 			s, decide := batchDecisions(t, 4)
@@ -23,7 +23,7 @@ func TestReviewDecisionReplayInBatch(t *testing.T) {
 			if guarded {
 				// A batch with a failing unit leaves the next one guarded.
 				boom := errors.New("boom")
-				sqlstore.ReviewBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+				sqlstore.RunBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
 			}
 			late := time.UnixMilli(1_700_000_000_000).Add(time.Hour)
 			replays := 0
@@ -36,7 +36,7 @@ func TestReviewDecisionReplayInBatch(t *testing.T) {
 				return w.AppendAudit(ctx, store.AuditEvent{Time: late, Provider: "p", Username: "alice", Capability: "totp",
 					FactorID: "f1", Resource: "validate", Outcome: "FAILED", Reason: "replayed code"})
 			}
-			errs, _, n := sqlstore.ReviewBatch(s, decide(0, 1), decide(1, 1), replayed, decide(2, 1))
+			errs, _, n := sqlstore.RunBatch(s, decide(0, 1), decide(1, 1), replayed, decide(2, 1))
 			for i, err := range errs {
 				if err != nil {
 					t.Errorf("unit %d: %v", i, err)
@@ -87,9 +87,9 @@ func TestReviewDecisionReplayInBatch(t *testing.T) {
 	}
 }
 
-// TestReviewDecisionAllocs: what one successful decision (counter, audit row, last use)
+// TestDecisionAllocs: what one successful decision (counter, audit row, last use)
 // allocates on SQLite's group writer, caller and writer together.
-func TestReviewDecisionAllocs(t *testing.T) {
+func TestDecisionAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}
@@ -120,22 +120,22 @@ func TestReviewDecisionAllocs(t *testing.T) {
 	}
 }
 
-// TestReviewDecisionReplayAfterWrite: a unit that wrote before a compare-and-set that
+// TestDecisionReplayAfterWrite: a unit that wrote before a compare-and-set that
 // changes nothing (a resync's reset, then a replayed counter) is rolled back whole and
 // runs again careful, in a batch run bare or guarded: its first write is not kept twice,
 // nor lost when the unit goes on and commits.
-func TestReviewDecisionReplayAfterWrite(t *testing.T) {
+func TestDecisionReplayAfterWrite(t *testing.T) {
 	for _, guarded := range []bool{false, true} {
 		t.Run(fmt.Sprint("guarded=", guarded), func(t *testing.T) {
 			s, decide := batchDecisions(t, 3)
 			ctx := context.Background()
 			at := time.UnixMilli(1_700_000_000_000)
-			if _, _, n := sqlstore.ReviewBatch(s, decide(1, 5)); n[""] == 0 {
+			if _, _, n := sqlstore.RunBatch(s, decide(1, 5)); n[""] == 0 {
 				t.Fatal("no statement ran")
 			}
 			if guarded {
 				boom := errors.New("boom")
-				sqlstore.ReviewBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+				sqlstore.RunBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
 			}
 			var told error
 			resync := func(w store.Writer) error {
@@ -149,7 +149,7 @@ func TestReviewDecisionReplayAfterWrite(t *testing.T) {
 				}
 				return told
 			}
-			errs, _, _ := sqlstore.ReviewBatch(s, decide(0, 1), resync, decide(2, 1))
+			errs, _, _ := sqlstore.RunBatch(s, decide(0, 1), resync, decide(2, 1))
 			for i, err := range errs {
 				if err != nil {
 					t.Errorf("unit %d: %v", i, err)

@@ -8,13 +8,13 @@ import (
 	"testing"
 )
 
-// TestReviewAuditPlans plans each query the store runs on the audit trail (as
+// TestAuditPlans plans each query the store runs on the audit trail (as
 // sqlstore's ListAudit, QueryAudit and DeleteAuditBefore write them) and checks that
 // none scans the table, and which index each uses: every index of the audit table serves
 // at least one of them, so none is left to drop for the rows' sake. The filters on the
 // outcome, the actor or the request ID alone walk audit_time newest first and stop once
 // the page is full: a walk in the order asked for, not a search.
-func TestReviewAuditPlans(t *testing.T) {
+func TestAuditPlans(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	s, err := Open(t.Context(), path)
 	if err != nil {

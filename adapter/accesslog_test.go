@@ -8,11 +8,11 @@ import (
 	"testing"
 )
 
-// TestReviewAccessLogFaultLevel: the access log's line for a server fault is at ERROR,
+// TestAccessLogFaultLevel: the access log's line for a server fault is at ERROR,
 // and one for a request its client abandoned at WARN. The deadline middleware's context,
 // which the request carries once it has run, is always cancelled by the time the line is
 // written, so every 5xx was taken for an abandoned request and logged at WARN.
-func TestReviewAccessLogFaultLevel(t *testing.T) {
+func TestAccessLogFaultLevel(t *testing.T) {
 	validate := `{"capability":"totp","id":"f1","attributes":{"username":"alice","passvalue":"123456"}}`
 	requestLine := func(logs string) string {
 		for _, l := range strings.Split(logs, "\n") {

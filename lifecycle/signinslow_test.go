@@ -12,14 +12,14 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// TestReviewSignInSlowGatewayStartsOnce: the sign-in form posted twice reaches two
+// TestSignInSlowGatewayStartsOnce: the sign-in form posted twice reaches two
 // replicas; the first's start waits on a slow gateway for longer than SignInAgain. The
 // start's record was kept SignInAgain from its claim, and a record past that is claimed
 // anew though its owner still runs and renews it: the second post started the sign-in
 // again (a second code or push) while the first still ran. It must wait for the first's
 // answer instead, and the two answer the one sign-in. Fake time (synctest): the record's
 // clock, the claim's renewals and the second post's waiting all run on it.
-func TestReviewSignInSlowGatewayStartsOnce(t *testing.T) {
+func TestSignInSlowGatewayStartsOnce(t *testing.T) {
 	for _, c := range []struct {
 		name     string
 		deadline time.Duration // the request's (server.requestTimeout); 0: none

@@ -181,12 +181,12 @@ func walFramesFrom(tb testing.TB, path string, n int) []walFrameInfo {
 	return out
 }
 
-// BenchmarkReviewAuditWrites runs b.N TOTP validations from 64 clients on a trail of
+// BenchmarkAuditWrites runs b.N TOTP validations from 64 clients on a trail of
 // 200,000 rows over 400 users (auditLoad) and reports the WAL frames they wrote, a commit
 // and a decision, those of the audit table and each of its indexes a decision, and the
 // process's CPU time a decision: for the schema as it is, and as it would be without the
 // index by user, or without AUTOINCREMENT. Run with -benchtime 6400x.
-func BenchmarkReviewAuditWrites(b *testing.B) {
+func BenchmarkAuditWrites(b *testing.B) {
 	for _, v := range []struct {
 		name string
 		ddl  []string
@@ -219,11 +219,11 @@ var noAutoincrement = []string{
 	`PRAGMA writable_schema = RESET`,
 }
 
-// BenchmarkReviewAuditInsert is one audit row's INSERT, 32 a transaction, on the migrated
+// BenchmarkAuditInsert is one audit row's INSERT, 32 a transaction, on the migrated
 // schema as it is, without AUTOINCREMENT, and either without the index by user, with
 // synchronous=OFF: the statement's and its commit's CPU on the running thread
 // (cpu-ns/op), whatever else the machine runs.
-func BenchmarkReviewAuditInsert(b *testing.B) {
+func BenchmarkAuditInsert(b *testing.B) {
 	for _, v := range []struct {
 		name string
 		ddl  []string

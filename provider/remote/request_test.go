@@ -9,10 +9,10 @@ import (
 	"testing"
 )
 
-// TestReviewVendorRequest: vendorRequest builds the request http.NewRequestWithContext builds
+// TestVendorRequest: vendorRequest builds the request http.NewRequestWithContext builds
 // from target's text, for plain targets and the others alike, in fewer allocations for a
 // plain one (every vendor call's).
-func TestReviewVendorRequest(t *testing.T) {
+func TestVendorRequest(t *testing.T) {
 	ctx := context.Background()
 	for _, raw := range []string{
 		"https://api-x.duosecurity.com/auth/v2/auth",

@@ -10,10 +10,10 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewReadWaitsForReader: a keyed read (GetFactorAndUser, Verify's) made under a
+// TestReadWaitsForReader: a keyed read (GetFactorAndUser, Verify's) made under a
 // request's deadline while every reader connection is held by another read (a long
 // listing) answers by that deadline, not when a reader frees.
-func TestReviewReadWaitsForReader(t *testing.T) {
+func TestReadWaitsForReader(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "emfa.db"), ReadConns(2))
 	if err != nil {
@@ -58,10 +58,10 @@ func TestReviewReadWaitsForReader(t *testing.T) {
 	}
 }
 
-// TestReviewReadWaitingStoreClosed: a keyed read waiting for a reader connection when
+// TestReadWaitingStoreClosed: a keyed read waiting for a reader connection when
 // the store is closed (a reload swapping it) fails at once rather than waiting for a
 // reader that will not come.
-func TestReviewReadWaitingStoreClosed(t *testing.T) {
+func TestReadWaitingStoreClosed(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "emfa.db"), ReadConns(1))
 	if err != nil {

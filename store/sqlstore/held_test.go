@@ -24,14 +24,14 @@ func counterOf(t *testing.T, s *sqlstore.Store, id string) int64 {
 	return f.Counter
 }
 
-// TestReviewHeldCounterErrorFailsUnit: when the compare-and-set the group writer held
+// TestHeldCounterErrorFailsUnit: when the compare-and-set the group writer held
 // (AdvanceCounter, told nil at once) fails for a reason other than "no row" when it runs
 // at the unit's next statement, the unit fails, even when that next statement is one
 // whose error fn does not return (an audit row it treats as optional, or a second
 // AdvanceCounter, which runs the first held one before holding its own). fn was told its
 // counter moved: committing what else it wrote would answer a success whose counter
 // never moved.
-func TestReviewHeldCounterErrorFailsUnit(t *testing.T) {
+func TestHeldCounterErrorFailsUnit(t *testing.T) {
 	ctx := context.Background()
 	at := time.UnixMilli(1_700_000_000_000)
 	cases := map[string]func(w store.Writer) error{
@@ -62,7 +62,7 @@ func TestReviewHeldCounterErrorFailsUnit(t *testing.T) {
 				if !alone {
 					fns = append(fns, decide(2, 1))
 				}
-				errs, _ := sqlstore.ReviewBatchFailing(s, "UPDATE factors SET counter", "f0", errIO, fns...)
+				errs, _ := sqlstore.RunBatchFailing(s, "UPDATE factors SET counter", "f0", errIO, fns...)
 				if errs[0] == nil {
 					t.Errorf("a unit whose held compare-and-set failed (%v): committed", errIO)
 				}
@@ -86,13 +86,13 @@ func TestReviewHeldCounterErrorFailsUnit(t *testing.T) {
 	}
 }
 
-// TestReviewHeldCounterInUnit: what a unit sees around the compare-and-set the group
+// TestHeldCounterInUnit: what a unit sees around the compare-and-set the group
 // writer holds, in a batch run bare and guarded: a read of the factor after it (through
 // RecordFailure's RETURNING) sees the counter it set; of two AdvanceCounters of one
 // factor, the second sees the first's counter (a replay of it is told ErrReplay, from the
 // run that commits); a panic after it commits nothing of its unit and its neighbours
 // commit.
-func TestReviewHeldCounterInUnit(t *testing.T) {
+func TestHeldCounterInUnit(t *testing.T) {
 	ctx := context.Background()
 	at := time.UnixMilli(1_700_000_000_000)
 	for _, guarded := range []bool{false, true} {
@@ -100,7 +100,7 @@ func TestReviewHeldCounterInUnit(t *testing.T) {
 			s, decide := batchDecisions(t, 4)
 			if guarded {
 				boom := errors.New("boom")
-				sqlstore.ReviewBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+				sqlstore.RunBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
 			}
 			var seen int64
 			read := func(w store.Writer) error {
@@ -127,7 +127,7 @@ func TestReviewHeldCounterInUnit(t *testing.T) {
 				}
 				panic("after the held compare-and-set")
 			}
-			errs, panics, _ := sqlstore.ReviewBatch(s, read, twice, panicking, decide(3, 1))
+			errs, panics, _ := sqlstore.RunBatch(s, read, twice, panicking, decide(3, 1))
 			for i, err := range errs {
 				if err != nil {
 					t.Errorf("unit %d: %v", i, err)
@@ -151,11 +151,11 @@ func TestReviewHeldCounterInUnit(t *testing.T) {
 	}
 }
 
-// TestReviewHeldCounterNeighbours: a decision whose factor a unit before it in the same
+// TestHeldCounterNeighbours: a decision whose factor a unit before it in the same
 // batch disabled, locked or moved past its code is told ErrInactive, ErrLocked or
 // ErrReplay by the run that commits, records no success, and leaves the counter alone;
 // its neighbours commit.
-func TestReviewHeldCounterNeighbours(t *testing.T) {
+func TestHeldCounterNeighbours(t *testing.T) {
 	ctx := context.Background()
 	at := time.UnixMilli(1_700_000_000_000)
 	for _, guarded := range []bool{false, true} {
@@ -163,7 +163,7 @@ func TestReviewHeldCounterNeighbours(t *testing.T) {
 			s, decide := batchDecisions(t, 4)
 			if guarded {
 				boom := errors.New("boom")
-				sqlstore.ReviewBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+				sqlstore.RunBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
 			}
 			told := make([]error, 3)
 			decision := func(i int) func(w store.Writer) error {
@@ -187,7 +187,7 @@ func TestReviewHeldCounterNeighbours(t *testing.T) {
 				_, err := w.RecordFailure(ctx, "f1", at, 1, time.Hour)
 				return err
 			}
-			errs, _, _ := sqlstore.ReviewBatch(s, disable, decision(0), lock, decision(1), decide(2, 1), decision(2), decide(3, 1))
+			errs, _, _ := sqlstore.RunBatch(s, disable, decision(0), lock, decision(1), decide(2, 1), decision(2), decide(3, 1))
 			for i, err := range errs {
 				if err != nil {
 					t.Errorf("unit %d: %v", i, err)
@@ -219,15 +219,15 @@ func TestReviewHeldCounterNeighbours(t *testing.T) {
 	}
 }
 
-// TestReviewHeldCounterAuditFails: a decision whose audit row fails after its held
+// TestHeldCounterAuditFails: a decision whose audit row fails after its held
 // compare-and-set (which AppendAudit amended with the factor's last use) fails whole: the
 // counter stays; and one whose caller's context ends after the compare-and-set was held
 // either commits whole or not at all.
-func TestReviewHeldCounterAuditFails(t *testing.T) {
+func TestHeldCounterAuditFails(t *testing.T) {
 	at := time.UnixMilli(1_700_000_000_000)
 	t.Run("audit fails", func(t *testing.T) {
 		s, decide := batchDecisions(t, 2)
-		errs, _ := sqlstore.ReviewBatchFailing(s, "INSERT INTO audit", at.UnixMilli(), errIO, decide(0, 1))
+		errs, _ := sqlstore.RunBatchFailing(s, "INSERT INTO audit", at.UnixMilli(), errIO, decide(0, 1))
 		if errs[0] == nil {
 			t.Error("a decision whose audit row failed committed")
 		}
@@ -258,21 +258,21 @@ func TestReviewHeldCounterAuditFails(t *testing.T) {
 	})
 }
 
-// TestReviewHeldCounterRuns: how many times the group writer calls a unit's fn whose
+// TestHeldCounterRuns: how many times the group writer calls a unit's fn whose
 // held compare-and-set changed no row, in a batch where a later unit fails (so that the
 // batch runs again, guarded): three times in a bare batch (the speculative run, its
 // careful run in place, the batch's guarded run), which store.Store.Update promised was
 // at most twice; what the last run is told is the truth.
-func TestReviewHeldCounterRuns(t *testing.T) {
+func TestHeldCounterRuns(t *testing.T) {
 	ctx := context.Background()
 	at := time.UnixMilli(1_700_000_000_000)
 	for _, guarded := range []bool{false, true} {
 		t.Run(fmt.Sprint("guarded=", guarded), func(t *testing.T) {
 			s, decide := batchDecisions(t, 2)
-			sqlstore.ReviewBatch(s, decide(0, 1))
+			sqlstore.RunBatch(s, decide(0, 1))
 			if guarded {
 				boom := errors.New("boom")
-				sqlstore.ReviewBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+				sqlstore.RunBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
 			}
 			runs := 0
 			var told error
@@ -282,7 +282,7 @@ func TestReviewHeldCounterRuns(t *testing.T) {
 				return nil
 			}
 			failing := func(store.Writer) error { return errors.New("boom") }
-			errs, _, _ := sqlstore.ReviewBatch(s, decide(1, 1), replayed, failing)
+			errs, _, _ := sqlstore.RunBatch(s, decide(1, 1), replayed, failing)
 			t.Logf("the replayed unit's fn ran %d times", runs)
 			if errs[0] != nil || errs[1] != nil || errs[2] == nil {
 				t.Errorf("units: %v", errs)
@@ -297,10 +297,10 @@ func TestReviewHeldCounterRuns(t *testing.T) {
 	}
 }
 
-// TestReviewHeldCounterFullDisk: a decision (the held compare-and-set amended with the
+// TestHeldCounterFullDisk: a decision (the held compare-and-set amended with the
 // factor's last use, and its audit row) on a full disk fails, however it is batched, and
 // is not reported a success: once the disk has room, the counter is where it was.
-func TestReviewHeldCounterFullDisk(t *testing.T) {
+func TestHeldCounterFullDisk(t *testing.T) {
 	f := fullTmpfs(t)
 	s, ctx := f.s, context.Background()
 	at := time.UnixMilli(1_700_000_000_000)

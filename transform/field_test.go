@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestReviewFieldAllocs: reading a field of the maps emfa builds (a transform's map
+// TestFieldAllocs: reading a field of the maps emfa builds (a transform's map
 // literal, a converted Go map) boxes nothing. The engine reads four on every initiate.
-func TestReviewFieldAllocs(t *testing.T) {
+func TestFieldAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}

@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// TestReviewEncodeTxData: a transaction's data is json.Marshal's text of its txData, byte
+// TestEncodeTxData: a transaction's data is json.Marshal's text of its txData, byte
 // for byte, whatever the vendor's id holds, in one allocation for a plain id (DUO's txid).
-func TestReviewEncodeTxData(t *testing.T) {
+func TestEncodeTxData(t *testing.T) {
 	for _, id := range []string{
 		"45f7c92b-f45f-4862-8545-e0f58e78075a", "", "a b~", `q"uote`, `back\slash`, "<&>", "tab\t", "\x7f",
 		"é", "\u2028", "\xff", "a/b:c+d=e",

@@ -6,10 +6,10 @@ import "testing"
 // Auth API documents it).
 const duoInitiateAnswer = `{"stat": "OK", "response": {"txid": "45f7c92b-f45f-4862-8545-e0f58e78075a"}}`
 
-// TestReviewDecodeJSONValueAllocs: a vendor's answer of small objects is decoded in few
+// TestDecodeJSONValueAllocs: a vendor's answer of small objects is decoded in few
 // allocations: the text copied once, one map an object (a Go map and a CEL map over it
 // were three), and the strings boxed; no stack (two were made each decode). Was 11, now 5.
-func TestReviewDecodeJSONValueAllocs(t *testing.T) {
+func TestDecodeJSONValueAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}

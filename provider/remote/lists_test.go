@@ -10,11 +10,11 @@ import (
 	"github.com/emfa/emfa/transform"
 )
 
-// TestReviewHeaderListsShareArray: an outgoing result's header and query lists are read
+// TestHeaderListsShareArray: an outgoing result's header and query lists are read
 // as before (a string, a scalar, a list; an empty list; a list with a map in it refused)
 // but share one backing array, and appending to one list (a repeated header name, an
 // authentication header added) never writes into its neighbour.
-func TestReviewHeaderListsShareArray(t *testing.T) {
+func TestHeaderListsShareArray(t *testing.T) {
 	res := transform.NewValue(map[string]any{
 		"header": map[string]any{
 			"Date": "Tue, 01 Dec 2026 10:00:00 -0000", "x-n": int64(7), "x-multi": []any{"a", "b"}, "x-none": []any{},

@@ -29,12 +29,12 @@ func (s *heapWatch) ListUserRecords(ctx context.Context, q store.UserQuery) ([]s
 	return recs, err
 }
 
-// TestReviewSCIMSharedPrefixHeldUsers: a displayName filter of more than maxFoldKeys case
+// TestSCIMSharedPrefixHeldUsers: a displayName filter of more than maxFoldKeys case
 // variants whose prefix more than a page of users share (3,000 of 5,000 here) reads every
 // user after its first page. It held every user read until the last page, then matched
 // them: a request's heap grew with the directory. It matches each page as it comes and
 // keeps only the page it answers; the answers are the full scan's.
-func TestReviewSCIMSharedPrefixHeldUsers(t *testing.T) {
+func TestSCIMSharedPrefixHeldUsers(t *testing.T) {
 	if raceEnabled {
 		t.Skip("heap figures under the race detector")
 	}

@@ -1,9 +1,6 @@
 package sqlite
 
 import (
-	"database/sql"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -15,38 +12,7 @@ import (
 // outcome, the actor or the request ID alone walk audit_time newest first and stop once
 // the page is full: a walk in the order asked for, not a search.
 func TestAuditPlans(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "emfa.db")
-	s, err := Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	numbered := regexp.MustCompile(`\$[0-9]+`)
-	plan := func(q string) string {
-		t.Helper()
-		// Planned with a literal for each parameter: the driver binds $n by name.
-		rows, err := db.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+numbered.ReplaceAllString(q, "1"))
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		var lines []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(new(int), new(int), new(int), &line); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, line)
-		}
-		if err := rows.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return strings.Join(lines, "\n")
-	}
+	db, plan := planner(t)
 	const (
 		cols   = `SELECT id, time, request_id, provider, username, capability, factor_id, resource, outcome, reason, webhook_id, actor FROM audit`
 		order  = ` ORDER BY time DESC, id DESC LIMIT $9`

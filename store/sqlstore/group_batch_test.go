@@ -42,6 +42,13 @@ func batchDecisions(t *testing.T, n int) (*sqlstore.Store, func(i int, c int64) 
 	return st.(*sqlite.Store).Store, decide
 }
 
+// guardNext runs a batch with a failing unit on s, which leaves s's next batch guarded:
+// each unit in a savepoint of its own.
+func guardNext(s *sqlstore.Store) {
+	boom := errors.New("boom")
+	sqlstore.RunBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+}
+
 // TestBatchStatements: a batch of units that all succeed runs their statements and
 // no more: no SAVEPOINT and RELEASE around each (issue 16: 11 µs a decision in a batch of
 // 64 parallel validations, of the writer's ~135 µs).

@@ -99,8 +99,7 @@ func TestHeldCounterInUnit(t *testing.T) {
 		t.Run(fmt.Sprint("guarded=", guarded), func(t *testing.T) {
 			s, decide := batchDecisions(t, 4)
 			if guarded {
-				boom := errors.New("boom")
-				sqlstore.RunBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+				guardNext(s)
 			}
 			var seen int64
 			read := func(w store.Writer) error {
@@ -162,8 +161,7 @@ func TestHeldCounterNeighbours(t *testing.T) {
 		t.Run(fmt.Sprint("guarded=", guarded), func(t *testing.T) {
 			s, decide := batchDecisions(t, 4)
 			if guarded {
-				boom := errors.New("boom")
-				sqlstore.RunBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+				guardNext(s)
 			}
 			told := make([]error, 3)
 			decision := func(i int) func(w store.Writer) error {
@@ -271,8 +269,7 @@ func TestHeldCounterRuns(t *testing.T) {
 			s, decide := batchDecisions(t, 2)
 			sqlstore.RunBatch(s, decide(0, 1))
 			if guarded {
-				boom := errors.New("boom")
-				sqlstore.RunBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+				guardNext(s)
 			}
 			runs := 0
 			var told error

@@ -21,9 +21,7 @@ func TestDecisionReplayInBatch(t *testing.T) {
 			s, decide := batchDecisions(t, 4)
 			ctx := context.Background()
 			if guarded {
-				// A batch with a failing unit leaves the next one guarded.
-				boom := errors.New("boom")
-				sqlstore.RunBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+				guardNext(s)
 			}
 			late := time.UnixMilli(1_700_000_000_000).Add(time.Hour)
 			replays := 0
@@ -134,8 +132,7 @@ func TestDecisionReplayAfterWrite(t *testing.T) {
 				t.Fatal("no statement ran")
 			}
 			if guarded {
-				boom := errors.New("boom")
-				sqlstore.RunBatch(s, func(store.Writer) error { return boom }, func(store.Writer) error { return nil })
+				guardNext(s)
 			}
 			var told error
 			resync := func(w store.Writer) error {

@@ -1,0 +1,53 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/store"
+)
+
+// A validation's read of its factor and user (GetFactorAndUser) is one query; through
+// database/sql and pgx's stdlib driver it cost 87 allocations (GetFactor 71), among them
+// the driver's per-column value functions built again on every run of the query
+// (stdlib.Rows), and database/sql's rows and goroutine watching the request's context.
+// Read through pgx on the pooled connection (dialect.ReadRow): 36 (GetFactor 23).
+func TestReviewFactorAndUserReadAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	s := testdb.Connect(t).Open(t)
+	ctx := context.Background()
+	t0 := time.UnixMilli(1_700_000_000_000).UTC()
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("sealed"), KeyID: "k1", Params: map[string]string{"digits": "6"}, Counter: -1, CreatedAt: t0, UpdatedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A request's context, which can be canceled.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	read := func() {
+		if _, _, err := s.GetFactorAndUser(rctx, "f1", "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read() // the statement prepared on the connection
+	if got := testing.AllocsPerRun(200, read); got > 40 {
+		t.Errorf("GetFactorAndUser: %.0f allocations a read, want ≤ 40", got)
+	}
+	readFactor := func() {
+		if _, err := s.GetFactor(rctx, "f1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readFactor()
+	if got := testing.AllocsPerRun(200, readFactor); got > 27 {
+		t.Errorf("GetFactor: %.0f allocations a read, want ≤ 27", got)
+	}
+}

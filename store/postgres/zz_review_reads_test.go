@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,4 +51,44 @@ func TestReviewFactorAndUserReadAllocs(t *testing.T) {
 	if got := testing.AllocsPerRun(200, readFactor); got > 27 {
 		t.Errorf("GetFactor: %.0f allocations a read, want ≤ 27", got)
 	}
+}
+
+// BenchmarkReviewReadCPU runs a validation's read of its factor and user from 16
+// goroutines and reports this process's CPU (user and system, getrusage) per read: the
+// client's side alone, which wall time on a shared machine hides.
+func BenchmarkReviewReadCPU(b *testing.B) {
+	s := testdb.Connect(b).Open(b)
+	ctx := context.Background()
+	t0 := time.UnixMilli(1_700_000_000_000).UTC()
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: t0}); err != nil {
+		b.Fatal(err)
+	}
+	err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("sealed"), KeyID: "k1", Params: map[string]string{"digits": "6"}, Counter: -1, CreatedAt: t0, UpdatedAt: t0})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	b.SetParallelism(8)
+	cpu0 := processCPU(b)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := s.GetFactorAndUser(rctx, "f1", "alice"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
+}
+
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

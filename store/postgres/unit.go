@@ -39,9 +39,9 @@ func (d dialect) RunUnit(ctx context.Context, db *sql.DB, fn func(e sqlstore.Exe
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
 		c := dc.(*stdlib.Conn).Conn()
-		err := run(ctx, &unit{c: c, b: &pgx.Batch{}, deferred: store.SyncDeferred(ctx), speculate: true, unprepared: d.unprepared}, fn)
+		err := run(ctx, newUnit(c, store.SyncDeferred(ctx), true, d.unprepared), fn)
 		if errors.Is(err, errAssumed) {
-			err = run(ctx, &unit{c: c, b: &pgx.Batch{}, deferred: store.SyncDeferred(ctx), unprepared: d.unprepared}, fn)
+			err = run(ctx, newUnit(c, store.SyncDeferred(ctx), false, d.unprepared), fn)
 		}
 		return err
 	})
@@ -83,18 +83,25 @@ func run(ctx context.Context, u *unit, fn func(e sqlstore.Execer) error) error {
 
 // unit is the Execer of one RunUnit.
 type unit struct {
-	c     *pgx.Conn
-	b     *pgx.Batch // to go out with the next statement: BEGIN, Later's, Assume's
-	begun bool       // BEGIN is queued or sent
-	sent  bool       // something went out: a transaction may be open on c
+	c *pgx.Conn
+	b *pgx.Batch // to go out with the next statement: BEGIN, Later's, Assume's
+	// batches are b, in turn: the one sent last stays with its results, which its
+	// caller reads and closes before the next send (pgx's rule), while the next is
+	// queued in the other. Each holds its first statements in its own arrays (queue),
+	// where a Batch, its slice and a QueuedQuery per statement were each an allocation.
+	batches [2]unitBatch
+	turn    int
+	begun   bool // BEGIN is queued or sent
+	sent    bool // something went out: a transaction may be open on c
 	// deferred: the unit commits without waiting for its WAL flush (store.DeferSync); a
 	// later synchronous commit of its caller flushes it with its own, WAL being in order.
 	deferred bool
 	// speculate: Assume queues its statement (sqlstore.Assumer); assumed holds their
 	// positions in b, and wrong is set when one of them failed its assumption.
-	speculate bool
-	assumed   []int
-	wrong     bool
+	speculate  bool
+	assumed    []int
+	assumedBuf [4]int // assumed's first, in the unit's own allocation
+	wrong      bool
 	// framing: the statements of the speculative protocol queued in b (BEGIN, SET LOCAL,
 	// the assumed ones, COMMIT), prepared by name before b goes out (prepareFraming).
 	framing []string
@@ -103,13 +110,48 @@ type unit struct {
 	unprepared bool
 }
 
+// unitBatch is a batch of a unit, with room for its first statements.
+type unitBatch struct {
+	b   pgx.Batch
+	qs  [8]*pgx.QueuedQuery
+	buf [8]pgx.QueuedQuery
+}
+
+func newUnit(c *pgx.Conn, deferred, speculate, unprepared bool) *unit {
+	u := &unit{c: c, deferred: deferred, speculate: speculate, unprepared: unprepared}
+	u.next()
+	return u
+}
+
+// next makes the other of u's batches, emptied, the one statements are queued in.
+func (u *unit) next() {
+	u.turn ^= 1
+	ub := &u.batches[u.turn]
+	ub.b.QueuedQueries = ub.qs[:0]
+	u.b = &ub.b
+	u.assumed = u.assumedBuf[:0]
+}
+
+// queue queues q in b as pgx.Batch.Queue does, in the batch's own arrays while they
+// have room. A QueuedQuery is made anew, as pgx remembers its prepared statement in it.
+func (u *unit) queue(q string, args ...any) {
+	ub := &u.batches[u.turn]
+	n := len(ub.b.QueuedQueries)
+	if n >= len(ub.buf) {
+		u.b.Queue(q, args...)
+		return
+	}
+	ub.buf[n] = pgx.QueuedQuery{SQL: q, Arguments: args}
+	ub.b.QueuedQueries = append(ub.b.QueuedQueries, &ub.buf[n])
+}
+
 // begin queues BEGIN before the unit's first statement.
 func (u *unit) begin() {
 	if !u.begun {
-		u.b.Queue("BEGIN")
+		u.queue("BEGIN")
 		u.framing = append(u.buf[:0], "BEGIN")
 		if u.deferred {
-			u.b.Queue(setNoSync)
+			u.queue(setNoSync)
 			u.framing = append(u.framing, setNoSync)
 		}
 		u.begun = true
@@ -145,13 +187,16 @@ func (u *unit) prepareFraming(ctx context.Context) error {
 // send sends the queued statements then q, reads the results of the queued ones, and
 // returns the batch positioned at q's result, which the caller reads and closes.
 func (u *unit) send(ctx context.Context, q string, args ...any) (pgx.BatchResults, error) {
-	u.b.Queue(q, args...)
+	u.queue(q, args...)
 	if err := u.prepareFraming(ctx); err != nil {
 		return nil, err
 	}
+	// assumed shares assumedBuf with the next batch's, which nothing queues in before
+	// the results below are read.
 	queued, assumed := u.b.Len()-1, u.assumed
 	br := u.c.SendBatch(ctx, u.b)
-	u.b, u.assumed, u.sent = &pgx.Batch{}, nil, true
+	u.next()
+	u.sent = true
 	for i := range queued {
 		if _, err := br.Exec(); err != nil {
 			if slices.Contains(assumed, i) && (sqlState(err) == divisionByZero || sqlState(err) == uniqueViolation) {
@@ -188,7 +233,7 @@ func (u *unit) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row
 
 func (u *unit) Later(_ context.Context, q string, args ...any) error {
 	u.begin()
-	u.b.Queue(q, args...)
+	u.queue(q, args...)
 	return nil
 }
 
@@ -200,7 +245,7 @@ func (u *unit) Assume(_ context.Context, q string, args ...any) bool {
 	}
 	u.begin()
 	u.assumed = append(u.assumed, u.b.Len())
-	u.b.Queue(q, args...)
+	u.queue(q, args...)
 	u.framing = append(u.framing, q)
 	return true
 }

@@ -93,7 +93,10 @@ func (w *writer) RecordIdempotency(ctx context.Context, key store.IdempotencyKey
 // claimIdempotency claims key for owner; with answer, the record is written done with it.
 func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time, answer *store.IdempotencyRecord) (store.IdempotencyClaim, error) {
 	s := w.s
-	query, assumed, args := claimIdempotencySQL, claimIdempotencyAssumed, []any{key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil), millis(expiresAt), millis(now)}
+	// Room for the answer's two from the start: growing the slice for them was an
+	// allocation of a decision's.
+	args := append(make([]any, 0, 9), key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil), millis(expiresAt), millis(now))
+	query, assumed := claimIdempotencySQL, claimIdempotencyAssumed
 	if answer != nil {
 		query, assumed, args = recordIdempotencySQL, recordIdempotencyAssumed, append(args, answer.Status, answer.Body)
 	}

@@ -17,7 +17,7 @@ import (
 // Read through pgx on the pooled connection (dialect.ReadRow): 36 (GetFactor 23); with
 // the user's nullable columns scanned into pgx's own types (pgtype.Text, not
 // sql.NullString: no scan plan made and no driver.Value boxed per column): 28.
-func TestReviewFactorAndUserReadAllocs(t *testing.T) {
+func TestFactorAndUserReadAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector")
 	}
@@ -55,10 +55,10 @@ func TestReviewFactorAndUserReadAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkReviewReadCPU runs a validation's read of its factor and user from 16
+// BenchmarkReadCPU runs a validation's read of its factor and user from 16
 // goroutines and reports this process's CPU (user and system, getrusage) per read: the
 // client's side alone, which wall time on a shared machine hides.
-func BenchmarkReviewReadCPU(b *testing.B) {
+func BenchmarkReadCPU(b *testing.B) {
 	s := testdb.Connect(b).Open(b)
 	ctx := context.Background()
 	t0 := time.UnixMilli(1_700_000_000_000).UTC()

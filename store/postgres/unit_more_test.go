@@ -15,7 +15,7 @@ import (
 // grown as it went, with a new Batch after every send and the assumed positions in a
 // slice of their own: 87 allocations. In the unit's own batches (unit.queue): 74; with
 // the idempotency claim's arguments in one slice made to size (sqlstore): 73.
-func TestReviewDecisionUnitAllocs(t *testing.T) {
+func TestDecisionUnitAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector")
 	}

@@ -10,6 +10,23 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
+// aliceTOTP is a store on the test database with user alice (u1) and her active TOTP
+// factor f1, counter -1.
+func aliceTOTP(tb testing.TB) store.Store {
+	s := testdb.Connect(tb).Open(tb)
+	ctx := context.Background()
+	t0 := time.UnixMilli(1_700_000_000_000).UTC()
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: t0}); err != nil {
+		tb.Fatal(err)
+	}
+	err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("sealed"), KeyID: "k1", Params: map[string]string{"digits": "6"}, Counter: -1, CreatedAt: t0, UpdatedAt: t0})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
 // A validation's read of its factor and user (GetFactorAndUser) is one query; through
 // database/sql and pgx's stdlib driver it cost 87 allocations (GetFactor 71), among them
 // the driver's per-column value functions built again on every run of the query
@@ -21,17 +38,8 @@ func TestFactorAndUserReadAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector")
 	}
-	s := testdb.Connect(t).Open(t)
+	s := aliceTOTP(t)
 	ctx := context.Background()
-	t0 := time.UnixMilli(1_700_000_000_000).UTC()
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: t0}); err != nil {
-		t.Fatal(err)
-	}
-	err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("sealed"), KeyID: "k1", Params: map[string]string{"digits": "6"}, Counter: -1, CreatedAt: t0, UpdatedAt: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A request's context, which can be canceled.
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -59,17 +67,8 @@ func TestFactorAndUserReadAllocs(t *testing.T) {
 // goroutines and reports this process's CPU (user and system, getrusage) per read: the
 // client's side alone, which wall time on a shared machine hides.
 func BenchmarkReadCPU(b *testing.B) {
-	s := testdb.Connect(b).Open(b)
+	s := aliceTOTP(b)
 	ctx := context.Background()
-	t0 := time.UnixMilli(1_700_000_000_000).UTC()
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: t0}); err != nil {
-		b.Fatal(err)
-	}
-	err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("sealed"), KeyID: "k1", Params: map[string]string{"digits": "6"}, Counter: -1, CreatedAt: t0, UpdatedAt: t0})
-	if err != nil {
-		b.Fatal(err)
-	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b.SetParallelism(8)

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/store"
 )
 
@@ -19,17 +18,8 @@ func TestDecisionUnitAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector")
 	}
-	s := testdb.Connect(t).Open(t)
+	s := aliceTOTP(t)
 	ctx := context.Background()
-	t0 := time.UnixMilli(1_700_000_000_000).UTC()
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: t0}); err != nil {
-		t.Fatal(err)
-	}
-	err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("sealed"), KeyID: "k1", Params: map[string]string{"digits": "6"}, Counter: -1, CreatedAt: t0, UpdatedAt: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var next int64
 	ids := make([]string, 1000)
 	for i := range ids {

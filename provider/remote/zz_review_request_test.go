@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"sync"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/emfa/emfa/provider"
 )
 
 // TestReviewVendorRequestOddTargets: the targets a call really sends (a base URL, a
@@ -97,5 +102,62 @@ func TestReviewEncodeTxDataEveryByte(t *testing.T) {
 	}
 	for _, id := range []string{"\u2028\u2029", "\u00e9", "\U0001F600", "\xed\xa0\x80", "a\x00b", `}"],"x":"`} {
 		check(id)
+	}
+}
+
+// TestReviewConcurrentCallsOwnHeaders: calls made at once, each with headers, a header
+// list and a query its outgoing transform made of its own passcode, beside the static
+// headers and basic authentication set on the request's header map (the transform's own,
+// taken without a copy): the vendor sees every call's own values and nothing of another's.
+func TestReviewConcurrentCallsOwnHeaders(t *testing.T) {
+	var mu sync.Mutex
+	var bad []string
+	v := newVendor(t, func(r *http.Request, body string) (int, string) {
+		pv := r.URL.Query().Get("q")
+		want := http.Header{"X-User": {pv}, "X-List": {pv, "b", pv + "-2"}, "X-Static": {"s"}}
+		for k, vs := range want {
+			if !slices.Equal(r.Header.Values(k), vs) {
+				mu.Lock()
+				bad = append(bad, fmt.Sprintf("call %s: %s %q, want %q", pv, k, r.Header.Values(k), vs))
+				mu.Unlock()
+			}
+		}
+		if u, p, ok := r.BasicAuth(); !ok || u != "u" || p != "p" || len(r.Header.Values("Authorization")) != 1 {
+			mu.Lock()
+			bad = append(bad, fmt.Sprintf("call %s: Authorization %q", pv, r.Header.Values("Authorization")))
+			mu.Unlock()
+		}
+		return 200, `{"status": "SUCCESS"}`
+	})
+	e := newEngine(t, &Webhook{
+		URLs:           []string{v.srv.URL},
+		Authentication: Authentication{Type: AuthBasic, Basic: BasicAuth{Username: "u", Password: "p"}},
+		Headers:        []Header{{Key: "X-Static", Value: "s"}},
+		Resources: map[string]Resource{"validate": {Suffix: "/v", Transform: Transform{
+			Outgoing: `{"query": {"q": body.attributes.passvalue},
+				"header": {"x-user": body.attributes.passvalue, "X-Static": "s",
+					"x-list": [body.attributes.passvalue, "b"], "X-List": body.attributes.passvalue + "-2"}}`,
+		}}},
+	})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 25 {
+				out, err := e.Validate(ctx, req("totp", "", fmt.Sprintf("%d-%d", g, i)))
+				if err != nil || out.Status != provider.StatusSuccess {
+					t.Errorf("call %d-%d: %+v %v", g, i, out, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(v.requests()) != 200 {
+		t.Errorf("%d requests, want 200", len(v.requests()))
+	}
+	for _, b := range bad[:min(len(bad), 10)] {
+		t.Error(b)
 	}
 }

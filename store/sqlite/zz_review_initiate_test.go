@@ -1,0 +1,102 @@
+package sqlite_test
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/store"
+)
+
+// BenchmarkReviewInitiateStore runs a mediated push initiate's store work from 64
+// goroutines: the disabled read, the deferred idempotency claim, and the deciding unit
+// (transaction, audit row, the idempotency answer) made durable; it reports the
+// process's CPU per initiate (cpu-µs/op).
+func BenchmarkReviewInitiateStore(b *testing.B) {
+	s := open(b, fileDSN(b))
+	ctx := b.Context()
+	const clients = 64
+	var next atomic.Int64
+	body := []byte(`{"status":"PENDING","transactionId":"0123456789abcdef0123456789abcdef"}`)
+	cpu := processCPU()
+	b.ReportAllocs()
+	b.ResetTimer()
+	done := make(chan struct{})
+	for range clients {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				now := time.Now()
+				if _, err := s.UserDisabled(ctx, "alice"); err != nil {
+					b.Error(err)
+					return
+				}
+				key := store.IdempotencyKey{Provider: "duo", WebhookID: fmt.Sprint("bench-", i), Fingerprint: "initiate:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+				owner := "0123456789abcdef0123456789abcdef"
+				c, err := s.ClaimIdempotency(store.DeferSync(ctx), key, owner, now.Add(4*time.Second), now.Add(time.Hour), now)
+				if err != nil || !c.Claimed {
+					b.Error(err, c.Claimed)
+					return
+				}
+				err = s.Update(store.SyncNow(store.DeferSync(ctx)), func(w store.Writer) error {
+					if err := w.CreateTransaction(ctx, store.Transaction{ID: fmt.Sprint("duo", i), Provider: "duo", Username: "alice",
+						Capability: "push", FactorID: "DPFZRS9FB0D46QFTM891", Status: "PENDING", Data: []byte(`{"txid":"abc"}`),
+						ExpiresAt: now.Add(time.Minute), CreatedAt: now, UpdatedAt: now}); err != nil {
+						return err
+					}
+					if err := w.AppendAudit(ctx, store.AuditEvent{Time: now, RequestID: "req", Provider: "duo", Username: "alice",
+						Capability: "push", FactorID: "DPFZRS9FB0D46QFTM891", Resource: "initiate", Outcome: "PENDING", WebhookID: key.WebhookID}); err != nil {
+						return err
+					}
+					return w.CompleteIdempotency(ctx, key, owner, 200, body, now)
+				})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for range clients {
+		<-done
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// TestReviewClaimAllocs: the idempotency claim of every call with an X-Webhook-ID (Do's,
+// before a push initiate calls its vendor), a batch of its own on the group writer. As
+// one upsert read for its RETURNING row (database/sql's Rows, the goroutine watching the
+// transaction's context, SQLite's ephemeral table): 69 allocations; as two Execs: 60.
+func TestReviewClaimAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	s := open(t, fileDSN(t))
+	ctx := store.DeferSync(t.Context())
+	now := time.UnixMilli(1_700_000_000_000)
+	owner := "0123456789abcdef0123456789abcdef"
+	keys := make([]store.IdempotencyKey, 300)
+	for i := range keys {
+		keys[i] = store.IdempotencyKey{Provider: "duo", WebhookID: fmt.Sprint("claim-", i), Fingerprint: "initiate:0123456789abcdef"}
+	}
+	i := 0
+	claim := func() {
+		c, err := s.ClaimIdempotency(ctx, keys[i], owner, now.Add(4*time.Second), now.Add(time.Hour), now)
+		i++
+		if err != nil || !c.Claimed || c.OtherFingerprint {
+			t.Fatalf("claim: %+v, %v", c, err)
+		}
+	}
+	for range 3 {
+		claim() // the statements prepared
+	}
+	if got := testing.AllocsPerRun(200, claim); got > 60 {
+		t.Errorf("a claim: %.0f allocations, want ≤ 60", got)
+	}
+}

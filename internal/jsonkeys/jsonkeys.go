@@ -20,7 +20,7 @@ import (
 const MaxDepth = 32
 
 // equalFold compares two keys; a test counts the comparisons.
-var equalFold = strings.EqualFold
+var equalFold = bytes.EqualFold
 
 // ErrDuplicate marks a JSON object that names a key twice.
 var ErrDuplicate = errors.New("duplicate key")
@@ -45,8 +45,11 @@ func (e *DuplicateError) Is(target error) bool { return target == ErrDuplicate }
 // refused.
 //
 // It runs on every contract call, so it walks the bytes itself once json.Valid has
-// vouched for them, allocating only for an object's keys: encoding/json's Decoder.Token
-// boxed every token and cost 3 % of a validation's CPU (issue 16).
+// vouched for them: encoding/json's Decoder.Token boxed every token and cost 3 % of a
+// validation's CPU (issue 16). A key is the bytes of data it is (unless it has an escape
+// or bytes that are not UTF-8), and the keys of an object, and the path above them, are
+// kept in arrays on the stack while they fit: a contract call's body is walked without
+// an allocation (a string a key and two slices grown as they went were 9 an initiate's).
 func Check(data []byte) error {
 	if !json.Valid(data) {
 		if len(bytes.TrimSpace(data)) == 0 {
@@ -62,13 +65,17 @@ func Check(data []byte) error {
 	return w.value(0)
 }
 
-// keyWalk walks JSON that json.Valid accepted; path holds, per open container, the key
-// or "[]" the walk is under, for the error only.
+// keyWalk walks JSON that json.Valid accepted; path holds, per open container (at depth
+// d, path[d-1]), the key or "[]" the walk is under, for the error only: an array of
+// MaxDepth on the stack, where a slice appended to went to the heap.
 type keyWalk struct {
 	data []byte
 	i    int
-	path []string
+	path [MaxDepth][]byte
 }
+
+// inArray is the path's entry for an array's elements.
+var inArray = []byte("[]")
 
 func (w *keyWalk) space() {
 	for w.i < len(w.data) {
@@ -105,8 +112,7 @@ func (w *keyWalk) value(depth int) error {
 
 func (w *keyWalk) array(depth int) error {
 	w.i++ // [
-	w.path = append(w.path, "[]")
-	defer func() { w.path = w.path[:len(w.path)-1] }()
+	w.path[depth-1] = inArray
 	for {
 		w.space()
 		if w.data[w.i] == ']' {
@@ -125,9 +131,9 @@ func (w *keyWalk) array(depth int) error {
 
 func (w *keyWalk) object(depth int) error {
 	w.i++ // {
-	w.path = append(w.path, "")
-	defer func() { w.path = w.path[:len(w.path)-1] }()
-	var seen []string // few keys: a linear search beats a map
+	w.path[depth-1] = nil
+	var first [maxLinearKeys][]byte
+	seen := first[:0] // few keys: a linear search beats a map
 	var folded map[string]struct{}
 	for {
 		w.space()
@@ -143,24 +149,26 @@ func (w *keyWalk) object(depth int) error {
 			if _, dup = folded[f]; !dup {
 				folded[f] = struct{}{}
 			}
-		} else if dup = slices.ContainsFunc(seen, func(k string) bool { return equalFold(k, key) }); !dup {
-			seen = append(seen, key)
-			if len(seen) > maxLinearKeys {
+		} else if dup = slices.ContainsFunc(seen, func(k []byte) bool { return equalFold(k, key) }); !dup {
+			if len(seen) == maxLinearKeys {
 				folded = make(map[string]struct{}, 2*len(seen))
 				for _, k := range seen {
 					folded[foldKey(k)] = struct{}{}
 				}
+				folded[foldKey(key)] = struct{}{}
+			} else {
+				seen = append(seen, key)
 			}
 		}
 		if dup {
 			// The keys above it, joined with dots: none, or only empty keys, name no prefix.
-			where := key
-			if above := strings.Join(w.path[:len(w.path)-1], "."); above != "" {
-				where = above + "." + key
+			where := string(key)
+			if above := string(bytes.Join(w.path[:depth-1], []byte("."))); above != "" {
+				where = above + "." + where
 			}
 			return &DuplicateError{Path: where}
 		}
-		w.path[len(w.path)-1] = key
+		w.path[depth-1] = key
 		w.space()
 		w.i++ // :
 		if err := w.value(depth); err != nil {
@@ -181,9 +189,9 @@ const maxLinearKeys = 16
 
 // foldKey is key with each rune the smallest of its simple case folding orbit: two keys
 // strings.EqualFold finds equal have the same foldKey, and two it does not, different ones.
-func foldKey(key string) string {
+func foldKey(key []byte) string {
 	b := make([]rune, 0, len(key))
-	for _, r := range key { // a byte that is not UTF-8 is U+FFFD, as EqualFold reads it
+	for _, r := range string(key) { // a byte that is not UTF-8 is U+FFFD, as EqualFold reads it
 		m := r
 		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
 			m = min(m, f)
@@ -209,12 +217,13 @@ func (w *keyWalk) str() []byte {
 
 // key reads an object key, unescaped as encoding/json does: escapes decoded, and each
 // byte that is not UTF-8 replaced by U+FFFD (so "\xbf" and "\xfe" are one key to it).
-func (w *keyWalk) key() string {
+// A key without either is its bytes in data.
+func (w *keyWalk) key() []byte {
 	raw := w.str()
-	if !bytes.ContainsRune(raw, '\\') && utf8.Valid(raw) {
-		return string(raw[1 : len(raw)-1])
+	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return raw[1 : len(raw)-1]
 	}
 	var s string
 	_ = json.Unmarshal(raw, &s) // json.Valid accepted it
-	return s
+	return []byte(s)
 }

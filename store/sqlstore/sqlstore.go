@@ -188,6 +188,26 @@ func (s *Store) readRow(ctx context.Context, q string, args ...any) Row {
 	return s.rq.QueryRowContext(s.detached(ctx), q, args...)
 }
 
+// readBool reads the one boolean column of q, one of rd's reads of one row, on the read
+// pool. Scanned through the Row interface (readRow), the boolean went to the heap: its
+// address is passed to a Scan the compiler cannot see, an allocation of every mediated
+// initiate's UserDisabled that database/sql's *sql.Row, scanned as itself, does not make.
+func (s *Store) readBool(ctx context.Context, q string, args ...any) (bool, error) {
+	if s.rr != nil {
+		return scanBool(s.rr.ReadRow(s.detached(ctx), s.r, q, args...))
+	}
+	var b bool
+	err := s.rq.QueryRowContext(s.detached(ctx), q, args...).Scan(&b)
+	return b, err
+}
+
+// scanBool scans r's one boolean column.
+func scanBool(r Row) (bool, error) {
+	var b bool
+	err := r.Scan(&b)
+	return b, err
+}
+
 // Option changes how New's store works.
 type Option func(*Store)
 
@@ -455,8 +475,7 @@ func (s *Store) UserDisabled(ctx context.Context, name string) (bool, error) {
 	if s.namesNothing(name) {
 		return false, nil
 	}
-	var disabled bool
-	err := s.readRow(ctx, s.rd.userDisabled, store.FoldName(name)).Scan(&disabled)
+	disabled, err := s.readBool(ctx, s.rd.userDisabled, store.FoldName(name))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil

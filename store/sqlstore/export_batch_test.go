@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 
 	"github.com/emfa/emfa/store"
@@ -13,7 +12,7 @@ import (
 // batch ran (by their first word), for tests. Call it while s makes no other write.
 func RunBatch(s *Store, fns ...func(w store.Writer) error) (errs []error, panics []any, statements map[string]int) {
 	statements = map[string]int{}
-	s.g.traced = func(q querier) querier { return countingQuerier{q, statements} }
+	s.g.traced = func(q Execer) Execer { return countingQuerier{q, statements} }
 	defer func() { s.g.traced = nil }()
 	batch := make([]*unit, len(fns))
 	for i, fn := range fns {
@@ -30,7 +29,7 @@ func RunBatch(s *Store, fns ...func(w store.Writer) error) (errs []error, panics
 
 // countingQuerier counts the statements run through q by their first word.
 type countingQuerier struct {
-	q querier
+	q Execer
 	n map[string]int
 }
 
@@ -40,17 +39,17 @@ func (c countingQuerier) count(q string) {
 	c.n[""]++
 }
 
-func (c countingQuerier) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+func (c countingQuerier) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	c.count(q)
-	return c.q.ExecContext(ctx, q, args...)
+	return c.q.Exec(ctx, q, args...)
 }
 
-func (c countingQuerier) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (c countingQuerier) QueryRow(ctx context.Context, q string, args ...any) Row {
 	c.count(q)
-	return c.q.QueryContext(ctx, q, args...)
+	return c.q.QueryRow(ctx, q, args...)
 }
 
-func (c countingQuerier) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+func (c countingQuerier) Later(ctx context.Context, q string, args ...any) error {
 	c.count(q)
-	return c.q.QueryRowContext(ctx, q, args...)
+	return c.q.Later(ctx, q, args...)
 }

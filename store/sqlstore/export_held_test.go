@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 
 	"github.com/emfa/emfa/store"
@@ -12,7 +11,7 @@ import (
 // first argument is arg failing with err, as a statement the disk or the file refuses
 // (SQLITE_FULL, SQLITE_IOERR) does.
 func RunBatchFailing(s *Store, prefix string, arg any, err error, fns ...func(w store.Writer) error) (errs []error, panics []any) {
-	s.g.traced = func(q querier) querier { return failingQuerier{q, prefix, arg, err} }
+	s.g.traced = func(q Execer) Execer { return failingQuerier{q, prefix, arg, err} }
 	defer func() { s.g.traced = nil }()
 	batch := make([]*unit, len(fns))
 	for i, fn := range fns {
@@ -28,23 +27,30 @@ func RunBatchFailing(s *Store, prefix string, arg any, err error, fns ...func(w 
 
 // failingQuerier fails the statements of q that begin with prefix, arg their first argument.
 type failingQuerier struct {
-	q      querier
+	q      Execer
 	prefix string
 	arg    any
 	err    error
 }
 
-func (f failingQuerier) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if strings.HasPrefix(strings.TrimSpace(q), f.prefix) && len(args) > 0 && args[0] == f.arg {
-		return nil, f.err
+func (f failingQuerier) fails(q string, args []any) bool {
+	return strings.HasPrefix(strings.TrimSpace(q), f.prefix) && len(args) > 0 && args[0] == f.arg
+}
+
+func (f failingQuerier) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	if f.fails(q, args) {
+		return 0, f.err
 	}
-	return f.q.ExecContext(ctx, q, args...)
+	return f.q.Exec(ctx, q, args...)
 }
 
-func (f failingQuerier) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return f.q.QueryContext(ctx, q, args...)
+func (f failingQuerier) QueryRow(ctx context.Context, q string, args ...any) Row {
+	return f.q.QueryRow(ctx, q, args...)
 }
 
-func (f failingQuerier) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return f.q.QueryRowContext(ctx, q, args...)
+func (f failingQuerier) Later(ctx context.Context, q string, args ...any) error {
+	if f.fails(q, args) {
+		return f.err
+	}
+	return f.q.Later(ctx, q, args...)
 }

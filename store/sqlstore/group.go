@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"slices"
@@ -68,7 +67,10 @@ type group struct {
 	// from the start (commit).
 	guard bool
 	// traced, when set (tests), wraps what runs a batch's statements.
-	traced func(querier) querier
+	traced func(Execer) Execer
+	// raw runs the batches' statements on the writer's driver connection, where they
+	// are prepared; nil until the first batch.
+	raw *rawConn
 }
 
 // unit is one caller's writes, and what became of them.
@@ -124,6 +126,7 @@ func (g *group) close() {
 // them as one batch, again and again.
 func (g *group) run() {
 	defer close(g.done)
+	defer g.closeRaw()
 	batch := make([]*unit, 0, maxBatch)
 	for {
 		select {
@@ -152,6 +155,26 @@ func (g *group) run() {
 	}
 }
 
+// closeRaw closes the statements the writer prepared on its connection, so that the
+// connection closes clean.
+func (g *group) closeRaw() {
+	if g.raw == nil {
+		return
+	}
+	conn, err := g.s.w.Conn(context.Background())
+	if err != nil {
+		return // the pool is closed, and the connection with it
+	}
+	defer conn.Close()
+	_ = conn.Raw(func(dc any) error {
+		if dc == g.raw.c {
+			g.raw.close()
+		}
+		return nil
+	})
+	g.raw = nil
+}
+
 // commit runs batch in one transaction and commits it, setting each unit's result.
 func (g *group) commit(batch []*unit) {
 	// The batch's statements must not be interrupted by one caller's context.
@@ -165,31 +188,70 @@ func (g *group) commit(batch []*unit) {
 			}
 		}
 	}
+	// The batch runs on the pool's one writer connection, held (sql.Conn) from the
+	// first statement to the last, on the driver's connection itself (rawConn).
+	conn, err := g.s.w.Conn(ctx)
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer conn.Close()
+	committed := false
+	err = conn.Raw(func(dc any) error {
+		g.raw = g.raw.on(dc, g.s.anonParams)
+		committed = g.commitOn(ctx, dc, batch, fail)
+		if g.raw.bad {
+			// database/sql closes the connection, as it does one a transaction found
+			// broken: its statements first.
+			g.raw.close()
+			g.raw = nil
+			return driver.ErrBadConn
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, driver.ErrBadConn) {
+		fail(err) // the connection was closed before the batch ran
+		return
+	}
+	if committed && g.s.afterCommit != nil {
+		g.s.afterCommit()
+	}
+}
+
+// commitOn runs commit's batch on dc, the writer's driver connection, and reports whether
+// it committed.
+func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(error)) bool {
+	b, ok := dc.(driver.ConnBeginTx)
+	if !ok {
+		fail(errors.New("the driver's connection begins no transaction with a context"))
+		return false
+	}
+	begin := func() (driver.Tx, error) {
+		tx, err := b.BeginTx(ctx, driver.TxOptions{})
+		return tx, g.raw.check(err)
+	}
 	// The commit fsyncs unless every unit of the batch is deferred. SQLite reads the
 	// setting when it commits, and refuses to change it inside a transaction: it is set
-	// on the pool's one writer connection, held (sql.Conn) from the setting through the
-	// commit to its reset, so that no write made on the pool outside the group (an
-	// import's, the sync queue's) commits at the deferred setting in between.
-	begin := g.s.w.BeginTx
+	// on the connection, held from the setting through the commit to its reset, so that
+	// no write made on the pool outside the group (an import's, the sync queue's)
+	// commits at the deferred setting in between.
 	if g.s.syncDeferred != "" && !slices.ContainsFunc(batch, func(u *unit) bool { return !u.deferred }) {
-		conn, err := g.s.w.Conn(ctx)
-		if err != nil {
-			fail(err)
-			return
+		ex, ok := dc.(driver.ExecerContext)
+		if !ok {
+			fail(errors.New("the driver's connection runs no statement text"))
+			return false
 		}
-		defer conn.Close() // after the reset below: deferred calls run last first
-		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncDeferred); err != nil {
-			fail(err)
-			return
+		if _, err := ex.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncDeferred, nil); err != nil {
+			fail(g.raw.check(err))
+			return false
 		}
 		defer func() {
-			if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncFull); err != nil {
+			if _, err := ex.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncFull, nil); err != nil {
 				// The connection would go on committing without fsync: discard it, so
 				// that the pool opens one with the DSN's settings.
-				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+				g.raw.bad = true
 			}
 		}()
-		begin = conn.BeginTx
 	}
 	// A batch runs bare first: its units without a savepoint each (two statements a unit
 	// fewer). Should one fail, the transaction rolls back whole and the batch runs again,
@@ -212,19 +274,16 @@ func (g *group) commit(batch []*unit) {
 			continue
 		}
 		if tx == nil {
-			return
+			return false
 		}
 		if guard && !slices.ContainsFunc(batch, (*unit).failed) {
 			g.guard = false
 		}
 		if err := tx.Commit(); err != nil {
-			fail(err)
-			return
+			fail(g.raw.check(err))
+			return false
 		}
-		break
-	}
-	if g.s.afterCommit != nil {
-		g.s.afterCommit()
+		return true
 	}
 }
 
@@ -232,13 +291,13 @@ func (g *group) commit(batch []*unit) {
 // and returns the transaction to commit: nil when it has failed the batch (fail), or had a
 // unit fail alone. With again, a unit of an unguarded batch of several failed: the
 // transaction is rolled back, and the batch is to run again guarded.
-func (g *group) pass(ctx context.Context, begin func(context.Context, *sql.TxOptions) (*sql.Tx, error), batch []*unit, guard bool, fail func(error)) (_ *sql.Tx, again bool) {
-	tx, err := begin(ctx, nil)
+func (g *group) pass(ctx context.Context, begin func() (driver.Tx, error), batch []*unit, guard bool, fail func(error)) (_ driver.Tx, again bool) {
+	tx, err := begin()
 	if err != nil {
 		fail(err)
 		return nil, false
 	}
-	var q querier = g.s.on(g.s.w, tx)
+	var q Execer = g.raw
 	if g.traced != nil {
 		q = g.traced(q)
 	}
@@ -254,7 +313,7 @@ func (g *group) pass(ctx context.Context, begin func(context.Context, *sql.TxOpt
 			continue
 		}
 		if savepoints {
-			if _, err := q.ExecContext(ctx, "SAVEPOINT unit"); err != nil {
+			if _, err := q.Exec(ctx, "SAVEPOINT unit"); err != nil {
 				_ = tx.Rollback()
 				fail(err)
 				return nil, false
@@ -268,7 +327,7 @@ func (g *group) pass(ctx context.Context, begin func(context.Context, *sql.TxOpt
 				_ = tx.Rollback()
 				return nil, true
 			}
-			if _, err := q.ExecContext(ctx, "ROLLBACK TO unit"); err != nil {
+			if _, err := q.Exec(ctx, "ROLLBACK TO unit"); err != nil {
 				_ = tx.Rollback()
 				fail(err)
 				return nil, false
@@ -286,14 +345,14 @@ func (g *group) pass(ctx context.Context, begin func(context.Context, *sql.TxOpt
 		case failed:
 			// If the unit's error aborted the transaction itself (SQLite does so for a
 			// full disk or an I/O error), ROLLBACK TO fails, and so does the batch.
-			if _, err := q.ExecContext(ctx, "ROLLBACK TO unit"); err != nil {
+			if _, err := q.Exec(ctx, "ROLLBACK TO unit"); err != nil {
 				_ = tx.Rollback()
 				fail(err)
 				return nil, false
 			}
 			fallthrough
 		case savepoints:
-			if _, err := q.ExecContext(ctx, "RELEASE unit"); err != nil {
+			if _, err := q.Exec(ctx, "RELEASE unit"); err != nil {
 				_ = tx.Rollback()
 				fail(err)
 				return nil, false
@@ -307,8 +366,8 @@ func (g *group) pass(ctx context.Context, begin func(context.Context, *sql.TxOpt
 // assumption that did not hold (batchExecer) after u had written: u is then careful, and
 // its result void. When u had written nothing before the statement it assumed, it runs
 // again at once, careful, in place: a replayed code costs its batch no second run.
-func (g *group) run1(ctx context.Context, u *unit, q querier) (wrong bool) {
-	u.ex = batchExecer{sqlExecer: sqlExecer{q}, careful: u.careful}
+func (g *group) run1(ctx context.Context, u *unit, q Execer) (wrong bool) {
+	u.ex = batchExecer{Execer: q, careful: u.careful}
 	u.err, u.panicked = call(u.fn, &writer{s: g.s, e: &u.ex, unit: true, ctx: context.WithoutCancel(u.ctx)})
 	if u.panicked == nil {
 		// The statement still held runs now: it may have failed the unit's assumption,
@@ -352,7 +411,7 @@ func call(fn func(w *writer) error, w *writer) (err error, panicked any) {
 // (group.pass). One writer holds the database: nothing else can change the row between
 // the call and the statement.
 type batchExecer struct {
-	sqlExecer
+	Execer
 	careful bool // assume nothing: the unit runs again after an assumption failed
 	// pending is the statement held, with its arguments; "" when none.
 	pending string
@@ -408,7 +467,7 @@ func (e *batchExecer) settle(ctx context.Context) error {
 	}
 	q, args := e.pending, e.args
 	e.pending, e.args = "", nil
-	n, err := e.sqlExecer.Exec(ctx, q, args...)
+	n, err := e.Execer.Exec(ctx, q, args...)
 	e.ran = true
 	if err != nil {
 		e.err = err
@@ -426,7 +485,7 @@ func (e *batchExecer) Exec(ctx context.Context, q string, args ...any) (int64, e
 		return 0, err
 	}
 	e.ran = true
-	return e.sqlExecer.Exec(ctx, q, args...)
+	return e.Execer.Exec(ctx, q, args...)
 }
 
 func (e *batchExecer) QueryRow(ctx context.Context, q string, args ...any) Row {
@@ -434,7 +493,7 @@ func (e *batchExecer) QueryRow(ctx context.Context, q string, args ...any) Row {
 		return errRow{err}
 	}
 	e.ran = true
-	return e.sqlExecer.QueryRow(ctx, q, args...)
+	return e.Execer.QueryRow(ctx, q, args...)
 }
 
 func (e *batchExecer) Later(ctx context.Context, q string, args ...any) error {
@@ -442,7 +501,7 @@ func (e *batchExecer) Later(ctx context.Context, q string, args ...any) error {
 		return err
 	}
 	e.ran = true
-	return e.sqlExecer.Later(ctx, q, args...)
+	return e.Execer.Later(ctx, q, args...)
 }
 
 // errRow is a Row whose Scan fails with err.

@@ -13,7 +13,9 @@ import (
 // statement it is not given prepared, and modernc.org/sqlite keeps no cache of its own: a
 // TOTP validation spent a sixth of its CPU in SQLite's parser. database/sql prepares a
 // Stmt on each connection once and reuses it, in a transaction too (Tx.StmtContext), so
-// the writer's one connection and each reader prepare each statement once. pgx caches
+// the writer's one connection and each reader prepare each statement once. GroupCommit's
+// batches run theirs on the writer's driver connection, where they prepare them themselves
+// (rawConn); what else writes on the pool (imports, the sync queue) comes here. pgx caches
 // prepared statements by itself, so PostgreSQL's store leaves this off.
 func PrepareStatements() Option {
 	return func(s *Store) { s.stmts = &stmtCache{} }
@@ -122,9 +124,9 @@ type prepared struct {
 	db *sql.DB
 	tx *sql.Tx
 	// bound are the statements already bound to tx (Tx.StmtContext), by text. A batch of
-	// the group's writer runs the same few statements once a unit (each unit's SAVEPOINT,
-	// RELEASE and audit row, the same compare-and-set of many decisions): bound once,
-	// not once a run, which allocated a Stmt and its driverStmt, grew the transaction's
+	// the group's writer, when it ran here, ran the same few statements once a unit (each
+	// unit's SAVEPOINT, RELEASE and audit row, the same compare-and-set of many
+	// decisions): bound once, not once a run, which allocated a Stmt and its driverStmt, grew the transaction's
 	// list of them and registered each with the pool under its lock, for Commit to close
 	// and unregister every one (issue 16). buf holds the first few without an allocation
 	// of their own: a prepared is boxed in an interface, and so on the heap, anyway.

@@ -76,6 +76,21 @@ var (
 	recordIdempotencyPlain = withoutReturning(recordIdempotencySQL)
 )
 
+// freshClaimSQL and freshRecordSQL are claimIdempotencyPlain and recordIdempotencyPlain
+// for an ID new to the store, as the group writer tries them first: a plain insert, of no
+// row when the key is held or recorded, or recorded with another fingerprint, whose count
+// says what the upsert and otherFingerprintSQL would (claimed, no other fingerprint), in
+// one statement of the two. No row, and those two run and find what stopped it.
+const (
+	freshClaimSQL = `INSERT INTO idempotency (` + idempotencyCols + `)
+	SELECT $1, $2, $3, $4, FALSE, 0, NULL, $5, $6, $7` + freshWhere
+	freshRecordSQL = `INSERT INTO idempotency (` + idempotencyCols + `)
+	SELECT $1, $2, $3, $4, TRUE, $8, $9, $5, $6, $7` + freshWhere
+	freshWhere = `
+	WHERE NOT EXISTS (SELECT 1 FROM idempotency AS o WHERE o.provider = $1 AND o.webhook_id = $2 AND o.fingerprint <> $3)
+	ON CONFLICT DO NOTHING`
+)
+
 // otherFingerprintSQL changes, without changing anything in them, the records of the
 // same provider and ID under another fingerprint: how many there are, in the count of an
 // Exec. There are none but when Verify reused an X-Webhook-ID for another request, and
@@ -168,11 +183,19 @@ func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey,
 // fingerprints as two Execs (claimIdempotencyPlain).
 func (w *writer) claimOnWriter(ctx context.Context, key store.IdempotencyKey, mine store.IdempotencyRecord, done bool, args []any) (store.IdempotencyClaim, error) {
 	s := w.s
-	q := claimIdempotencyPlain
+	fresh, q := freshClaimSQL, claimIdempotencyPlain
 	if done {
-		q = recordIdempotencyPlain
+		fresh, q = freshRecordSQL, recordIdempotencyPlain
 	}
-	n, err := w.e.Exec(ctx, q, args...)
+	// The usual case first: an ID new to the store, claimed by one insert.
+	n, err := w.e.Exec(ctx, fresh, args...)
+	if err != nil {
+		return store.IdempotencyClaim{}, s.fail("claim idempotency record", err)
+	}
+	if n == 1 {
+		return store.IdempotencyClaim{Claimed: true, Record: mine}, nil
+	}
+	n, err = w.e.Exec(ctx, q, args...)
 	if err != nil {
 		return store.IdempotencyClaim{}, s.fail("claim idempotency record", err)
 	}

@@ -1,0 +1,138 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/binary"
+	"net"
+	"sync"
+	"testing"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/postgres"
+)
+
+// wire counts the frontend messages of each type the store's connections send: what
+// reaches the server. A Bind is a statement run (every one prepared: no Parse once warm),
+// a Sync the end of a round trip.
+type wire struct {
+	mu sync.Mutex
+	n  map[byte]int
+}
+
+func (w *wire) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &wireConn{Conn: c, w: w, startup: true}, nil
+}
+
+// take returns the counts so far and starts again.
+func (w *wire) take() map[byte]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := w.n
+	w.n = map[byte]int{}
+	return n
+}
+
+// wireConn reads the frontend messages a connection writes: the startup message (a
+// length, no type), then a type byte and a length each.
+type wireConn struct {
+	net.Conn
+	w       *wire
+	startup bool
+	head    []byte
+	skip    int
+}
+
+func (c *wireConn) Write(b []byte) (int, error) {
+	c.w.mu.Lock()
+	for rest := b; len(rest) > 0; {
+		if c.skip > 0 {
+			n := min(c.skip, len(rest))
+			c.skip, rest = c.skip-n, rest[n:]
+			continue
+		}
+		want := 5
+		if c.startup {
+			want = 4
+		}
+		n := min(want-len(c.head), len(rest))
+		c.head, rest = append(c.head, rest[:n]...), rest[n:]
+		if len(c.head) < want {
+			break
+		}
+		if !c.startup {
+			if c.w.n == nil {
+				c.w.n = map[byte]int{}
+			}
+			c.w.n[c.head[0]]++
+		}
+		length := int(binary.BigEndian.Uint32(c.head[want-4:]))
+		c.startup, c.head, c.skip = false, c.head[:0], length-4
+	}
+	c.w.mu.Unlock()
+	return c.Conn.Write(b)
+}
+
+// wiredStore is a store of one connection, in a schema of its own, whose messages w
+// counts and tr traces, with user u1 (alice) and its TOTP factor f1.
+func wiredStore(t *testing.T) (*postgres.Store, *wire, *batchSQL) {
+	t.Helper()
+	sv := testdb.Connect(t)
+	w, tr := &wire{}, &batchSQL{}
+	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, sv.NewSchema(t)), postgres.MaxConns(1), postgres.Dialed(w.dial), postgres.Traced(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	return s, w, tr
+}
+
+// A decision that goes out whole (the compare-and-set, the audit row, the claim of the
+// answer's record) is one pipeline ending in one Sync, which PostgreSQL runs as one
+// implicit transaction, committed at the Sync: BEGIN and COMMIT around it were two more
+// statements for the server to bind, run and answer on every validation, for a
+// transaction it makes anyway.
+func TestReviewDecisionSendsNoBeginCommit(t *testing.T) {
+	t.Parallel()
+	s, w, tr := wiredStore(t)
+	ctx := t.Context()
+	runs := 0
+	for i := range int64(3) { // prepares the statements
+		if _, _, err := decide(ctx, s, i+1, key("w"+string(rune('a'+i)), "a"), &runs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.take()
+	tr.take()
+	if _, _, err := decide(ctx, s, 4, key("w4", "a"), &runs); err != nil {
+		t.Fatal(err)
+	}
+	got, sent := w.take(), tr.take()
+	for _, q := range sent {
+		if q == "BEGIN" || q == "COMMIT" {
+			t.Errorf("a decision sent %s", q)
+		}
+	}
+	if got['B'] != len(sent) || got['S'] != 1 || got['P'] != 0 {
+		t.Errorf("a decision sent %d statements (Bind) of %d queued, %d Syncs, %d Parses; want them all, 1 Sync, no Parse",
+			got['B'], len(sent), got['S'], got['P'])
+	}
+	if f, err := s.GetFactor(ctx, "f1"); err != nil || f.Counter != 4 {
+		t.Errorf("counter %d, %v; want 4: the decision committed", f.Counter, err)
+	}
+	if got := audited(t, s); len(got) != 4 {
+		t.Errorf("audit %q, want four rows", got)
+	}
+}

@@ -152,10 +152,10 @@ func TestDecisionIsOneRoundTrip(t *testing.T) {
 	if n := rt.n.Load() - before; n != 1 {
 		t.Errorf("the decision took %d round trips, want 1", n)
 	}
-	// The compare-and-set, the audit row with the last use, the claim: one implicit
+	// The compare-and-set with the last use and the audit row, the claim: one implicit
 	// transaction, without BEGIN and COMMIT.
-	if n := rt.statements.Load() - statements; n != 3 {
-		t.Errorf("the decision took %d statements, want 3", n)
+	if n := rt.statements.Load() - statements; n != 2 {
+		t.Errorf("the decision took %d statements, want 2", n)
 	}
 	if out != "SUCCESS" || !claim.Claimed || claim.OtherFingerprint || runs != 2 {
 		t.Errorf("decided %s, claim %+v, in %d runs of 2 units; want SUCCESS, claimed, each unit run once", out, claim, runs)

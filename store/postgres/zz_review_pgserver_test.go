@@ -136,3 +136,44 @@ func TestReviewDecisionSendsNoBeginCommit(t *testing.T) {
 		t.Errorf("audit %q, want four rows", got)
 	}
 }
+
+// A successful decision's audit row goes out in its compare-and-set's statement (a
+// data-modifying CTE beside the UPDATE that already carries the factor's last use): each
+// statement the server runs costs it a portal, a snapshot, an executor's start and end
+// and an answer, whatever it does. The decision is then two statements: the
+// compare-and-set with its audit row, and the claim of the answer's record.
+func TestReviewDecisionAuditInCompareAndSet(t *testing.T) {
+	t.Parallel()
+	s, w, _ := wiredStore(t)
+	ctx := t.Context()
+	runs := 0
+	for i := range int64(3) { // prepares the statements
+		if _, _, err := decide(ctx, s, i+1, key("w"+string(rune('a'+i)), "a"), &runs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.take()
+	out, claim, err := decide(ctx, s, 4, key("w4", "a"), &runs)
+	if err != nil || out != "SUCCESS" || !claim.Claimed {
+		t.Fatalf("decided %s, claim %+v, %v; want SUCCESS, claimed", out, claim, err)
+	}
+	if got := w.take(); got['B'] != 2 || got['S'] != 1 {
+		t.Errorf("a decision sent %d statements (Bind), %d Syncs; want 2, 1", got['B'], got['S'])
+	}
+	if got := audited(t, s); len(got) != 4 || got[3] != "w4:SUCCESS" {
+		t.Errorf("audit %q, want wa wb wc w4, all SUCCESS", got)
+	}
+	used, err := s.LastUsed(ctx, []string{"f1"})
+	if err != nil || !used["f1"].Equal(t0) {
+		t.Errorf("last used %v, %v; want %v", used["f1"], err, t0)
+	}
+	// A replayed code: the speculative run (its audit row said SUCCESS) rolls back
+	// whole, and the careful run records the failure alone.
+	runs = 0
+	if out, _, err := decide(ctx, s, 4, key("w5", "a"), &runs); err != nil || out != "FAILED" || runs != 2 {
+		t.Errorf("replay decided %s, %v, in %d runs; want FAILED in 2", out, err, runs)
+	}
+	if got := audited(t, s); len(got) != 5 || got[4] != "w5:FAILED" {
+		t.Errorf("audit %q, want the four successes and w5:FAILED", got)
+	}
+}

@@ -1589,6 +1589,11 @@ func (w *writer) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	w.advanced, w.advancedBy = nil, nil
 	args := []any{millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID, e.Actor}
 	if recordsUse(e) {
+		if a, ok := w.e.(Amender); ok && advanced != nil && advanced[0] == e.FactorID && by.audited != "" &&
+			a.Amend(by.assumed, by.audited, append(advanced, args...)...) {
+			// The audit row too, in the same statement (advanceCounterSQL.audited).
+			return nil
+		}
 		if a, ok := w.e.(Amender); ok && advanced != nil && advanced[0] == e.FactorID &&
 			a.Amend(by.assumed, by.used, append(advanced, args[0])...) {
 			// The factor's row is written once: a second UPDATE of a row its own
@@ -1774,17 +1779,25 @@ var advanceCounter = [2]advanceCounterSQL{
 // the counter in one UPDATE; see Amender). PostgreSQL's ([1]) are as an Assumer runs them
 // (assumption); SQLite's ([0]) are plain statements that change one row, as its group
 // writer runs them (batchExecer).
-type advanceCounterSQL struct{ sql, assumed, used string }
+//
+// audited, PostgreSQL's only, is used with the audit row of the use inserted by the same
+// statement, in a data-modifying CTE ($4 its time, $5–$14 its other columns, in
+// auditCols' order): a statement of its own cost the server a portal, a snapshot, an
+// executor's start and end and an answer on every validation. It commits or rolls back
+// with the compare-and-set, as the audit row queued after it did.
+type advanceCounterSQL struct{ sql, assumed, used, audited string }
 
 func advanceCounterQuery(active string, postgres bool) advanceCounterSQL {
 	q := `UPDATE factors SET counter = $2, failures = 0, locked_until = 0, updated_at = $3
 		 WHERE id = $1 AND counter < $2 AND (locked_until = 0 OR locked_until <= $3)` + active
 	if !postgres {
 		used := strings.Replace(q, "updated_at = $3", "updated_at = $3, last_used_at = max(last_used_at, $4)", 1)
-		return advanceCounterSQL{q, q, used}
+		return advanceCounterSQL{q, q, used, ""}
 	}
 	used := strings.Replace(q, "updated_at = $3", "updated_at = $3, last_used_at = GREATEST(last_used_at, CAST($4 AS BIGINT))", 1)
-	return advanceCounterSQL{q, assumption(q+" RETURNING 1", ""), assumption(used+" RETURNING 1", "")}
+	audited := "WITH a AS (INSERT INTO audit (" + auditCols + ") VALUES ($4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)), " +
+		strings.TrimPrefix(assumption(used+" RETURNING 1", ""), "WITH ")
+	return advanceCounterSQL{q, assumption(q+" RETURNING 1", ""), assumption(used+" RETURNING 1", ""), audited}
 }
 
 // clearFailuresUnlocked is ClearFailuresUnlocked's statement, SQLite's ([0]) and

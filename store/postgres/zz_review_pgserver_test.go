@@ -3,9 +3,15 @@ package postgres_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
+	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/store"
@@ -175,5 +181,82 @@ func TestReviewDecisionAuditInCompareAndSet(t *testing.T) {
 	}
 	if got := audited(t, s); len(got) != 5 || got[4] != "w5:FAILED" {
 		t.Errorf("audit %q, want the four successes and w5:FAILED", got)
+	}
+}
+
+// The statements a decision assumes results of test them without an aggregate: an
+// EXISTS on the data-modifying CTE's rows (an InitPlan over its CTE scan, stopping at the
+// first row) divides by zero as 1/count(*) did, where the Aggregate node, set up and torn
+// down on every run of the statement, cost the server about 8k instructions a statement,
+// two on every validation.
+func TestReviewAssumptionsPlanNoAggregate(t *testing.T) {
+	t.Parallel()
+	sv := testdb.Connect(t)
+	schema := sv.NewSchema(t)
+	tr := &batchSQL{}
+	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, schema), postgres.MaxConns(1), postgres.Traced(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	if _, _, err := decide(ctx, s, 1, key("w1", "a"), &runs); err != nil {
+		t.Fatal(err)
+	}
+	sent := tr.take()
+	c, err := sv.Admin.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	if _, err := c.Exec(ctx, "SET search_path TO "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, "SET plan_cache_mode TO force_generic_plan"); err != nil {
+		t.Fatal(err)
+	}
+	assumed := 0
+	for i, q := range sent {
+		if !strings.HasPrefix(q, "WITH ") {
+			continue
+		}
+		assumed++
+		params := 0
+		for _, m := range regexp.MustCompile(`\$(\d+)`).FindAllStringSubmatch(q, -1) {
+			n, _ := strconv.Atoi(m[1])
+			params = max(params, n)
+		}
+		name := fmt.Sprintf("review_assumed_%d", i)
+		if _, err := c.Exec(ctx, "PREPARE "+name+" AS "+q); err != nil {
+			t.Fatal(err)
+		}
+		nulls := strings.TrimSuffix(strings.Repeat("NULL, ", params), ", ")
+		rows, err := c.Query(ctx, "EXPLAIN EXECUTE "+name+"("+nulls+")", pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, line)
+		}
+		rows.Close()
+		if p := strings.Join(plan, "\n"); strings.Contains(p, "Aggregate") {
+			t.Errorf("%.60s… plans an aggregate:\n%s", q, p)
+		}
+	}
+	if assumed != 2 {
+		t.Errorf("a decision sent %d assumed statements, want 2: %q", assumed, sent)
 	}
 }

@@ -1,0 +1,145 @@
+package adapter
+
+import (
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/emfa/emfa/provider"
+)
+
+// reviewEnrollmentsRun is one enrollments call through the whole handler, as
+// contractAllocs makes it, with log as the server's logger and the fake engine answering
+// one enrollment.
+func reviewEnrollmentsRun(tb testing.TB, log *slog.Logger) func() {
+	tb.Helper()
+	var t *testing.T
+	switch v := tb.(type) {
+	case *testing.T:
+		t = v
+	default:
+		t = &testing.T{}
+	}
+	h := newHarness(t, func(o *Options) {
+		o.Log = log
+		for _, p := range o.Providers {
+			p.Log = log
+		}
+	})
+	h.engine.enrolls = []provider.Enrollment{{Capability: "totp", ID: "f1", Attributes: map[string]any{"authExecutionFlow": "validate"}}}
+	handler := h.srv.Handler()
+	body := `{"username":"alice"}`
+	req, _ := http.NewRequest("POST", "http://emfa.test/v1/providers/acme/enrollments", nil)
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("verify", "pw-secret")
+	req.RemoteAddr = "127.0.0.1:40000"
+	w := &discardWriter{h: http.Header{}}
+	rd := strings.NewReader(body)
+	return func() {
+		rd.Reset(body)
+		r := *req
+		r.Body = io.NopCloser(rd)
+		r.ContentLength = int64(len(body))
+		clear(w.h)
+		w.status = 0
+		handler.ServeHTTP(w, &r)
+		if w.status != http.StatusOK {
+			tb.Fatalf("status %d", w.status)
+		}
+	}
+}
+
+func BenchmarkReviewEnrollmentsChain(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		log  *slog.Logger
+	}{
+		{"discard", slog.New(slog.DiscardHandler)},
+		{"json-info", slog.New(slog.NewJSONHandler(io.Discard, nil))},
+		{"text-info", slog.New(slog.NewTextHandler(io.Discard, nil))},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			run := reviewEnrollmentsRun(b, c.log)
+			b.ReportAllocs()
+			cpu0 := reviewCPU()
+			for b.Loop() {
+				run()
+			}
+			b.ReportMetric(float64(reviewCPU()-cpu0)/1e3/float64(b.N), "cpu-µs/op")
+		})
+	}
+}
+
+// TestReviewBasicCheckAllocations: checking Basic credentials allocates nothing: the
+// header is decoded into a buffer of the call's own, not by r.BasicAuth (its decoded
+// bytes and their string, two allocations on every contract call), and the digests are
+// taken of those bytes (a []byte of a secret longer than 32 bytes is one more).
+func TestReviewBasicCheckAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's build allocates more")
+	}
+	long := strings.Repeat("p", 48)
+	for _, pw := range []string{"pw-secret", long} {
+		a := newAuthenticator(Auth{BasicUsername: "verify", BasicPassword: pw})
+		for _, sent := range []string{pw, "wrong"} {
+			req, _ := http.NewRequest("POST", "http://emfa.test/", nil)
+			req.SetBasicAuth("verify", sent)
+			wantOK := sent == pw
+			if ok, _, _ := a.check(req); ok != wantOK {
+				t.Fatalf("password %q sent %q: ok %v", pw, sent, ok)
+			}
+			if n := testing.AllocsPerRun(100, func() { a.check(req) }); n != 0 {
+				t.Errorf("Basic check (password of %d bytes, right %v) allocates %v times, want 0", len(pw), wantOK, n)
+			}
+		}
+	}
+}
+
+// TestReviewBasicParseAsNetHTTP: the Basic credentials check reads every Authorization
+// header as r.BasicAuth does: the same user and password, or none.
+func TestReviewBasicParseAsNetHTTP(t *testing.T) {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	long := strings.Repeat("x", 600)
+	for _, h := range []string{
+		"", "Basic", "Basic ", "Basic " + b64("verify:pw"), "basic " + b64("verify:pw"), "BASIC " + b64("verify:pw"),
+		"Basic  " + b64("verify:pw"), "Basic " + b64("verify:pw") + " ", "Basic " + b64("verifypw"), "Basic " + b64(":"),
+		"Basic " + b64("verify:pw:more"), "Basic " + b64("verify:"), "Basic " + b64(":pw"), "Basic " + b64("verify:pw")[:5],
+		"Basic " + strings.TrimRight(b64("verify:p"), "="), "Basic " + b64("verify:pw")[:4] + "\r\n" + b64("verify:pw")[4:],
+		"Basic !!!!", "Bearer " + b64("verify:pw"), "Basic\t" + b64("verify:pw"), "Basic " + b64("v\xffrify:p\x00w"),
+		"Basic " + b64("verify:"+long), "Basic " + b64(long+":pw"), "Basic " + b64(long+":"+long) + "=", "Basicx" + b64("a:b"),
+	} {
+		req, _ := http.NewRequest("GET", "http://emfa.test/", nil)
+		if h != "" {
+			req.Header.Set("Authorization", h)
+		}
+		wu, wp, wok := req.BasicAuth()
+		u, p, gok := basicCredentials(req, make([]byte, 0, 64))
+		if gu, gp := string(u), string(p); gu != wu || gp != wp || gok != wok {
+			t.Errorf("%q: got %q %q %v, want %q %q %v", h, u, p, gok, wu, wp, wok)
+		}
+	}
+}
+
+// reviewCPU is the process's user and system CPU time so far, in nanoseconds (getrusage).
+func reviewCPU() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkReviewBasicCheck is one Basic credentials check, right ones.
+func BenchmarkReviewBasicCheck(b *testing.B) {
+	a := newAuthenticator(Auth{BasicUsername: "verify", BasicPassword: "sim-password-0123"})
+	req, _ := http.NewRequest("POST", "http://emfa.test/", nil)
+	req.SetBasicAuth("verify", "sim-password-0123")
+	b.ReportAllocs()
+	cpu0 := reviewCPU()
+	for b.Loop() {
+		a.check(req)
+	}
+	b.ReportMetric(float64(reviewCPU()-cpu0)/1e3/float64(b.N), "cpu-µs/op")
+}

@@ -82,8 +82,11 @@ func unmarshal(data []byte, v any, plain bool) error {
 	if plain {
 		// Unmarshal checks the whole body before it decodes any of it: a syntax error
 		// (trailing data included) leaves v untouched, for the Decoder below to word.
-		var syntax *json.SyntaxError
-		if err := json.Unmarshal(data, v); !errors.As(err, &syntax) {
+		err := json.Unmarshal(data, v)
+		if err == nil {
+			return nil // syntax below escapes: an allocation on every body read
+		}
+		if syntax := (*json.SyntaxError)(nil); !errors.As(err, &syntax) {
 			return decodeError(err)
 		}
 	}

@@ -2,12 +2,16 @@ package adapter
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/emfa/emfa/provider"
 )
@@ -142,4 +146,28 @@ func BenchmarkReviewBasicCheck(b *testing.B) {
 		a.check(req)
 	}
 	b.ReportMetric(float64(reviewCPU()-cpu0)/1e3/float64(b.N), "cpu-µs/op")
+}
+
+// TestReviewErrorTargetsOnErrorOnly: the targets errors.As fills (refuseOptions'
+// *echo.HTTPError, unmarshal's *json.SyntaxError) escape to the heap: declared where an
+// error is in hand, a call that has none allocates nothing for them (they were one
+// allocation each on every contract call).
+func TestReviewErrorTargetsOnErrorOnly(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's build allocates more")
+	}
+	s := New(Options{})
+	h := s.refuseOptions(func(echo.Context) error { return nil })
+	c := s.echo.NewContext(httptest.NewRequest("POST", "/", nil), httptest.NewRecorder())
+	if n := testing.AllocsPerRun(100, func() { h(c) }); n != 0 {
+		t.Errorf("refuseOptions, the handler answering, allocates %v times, want 0", n)
+	}
+	data := []byte(`{"username":"alice"}`)
+	var body struct {
+		Username *string `json:"username"`
+	}
+	base := testing.AllocsPerRun(100, func() { json.Unmarshal(data, &body) })
+	if n := testing.AllocsPerRun(100, func() { unmarshal(data, &body, true) }); n > base {
+		t.Errorf("unmarshal of a valid body allocates %v times, json.Unmarshal %v", n, base)
+	}
 }

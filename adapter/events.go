@@ -50,6 +50,9 @@ type Sync struct {
 	Okta      SecretHeader
 	Verify    SecretHeader
 	Auth0     SecretHeader
+	// userPage is how many users a SCIM listing that no index selects reads at a time;
+	// 0: 1,000. Tests set fewer, to read several pages of a small directory.
+	userPage int
 }
 
 // SecretHeader is a source's shared secret: the header and the value it sends.

@@ -1237,9 +1237,12 @@ func (api *syncAPI) listUsers(c echo.Context) error {
 				}
 			}
 		}
-		cursor := ""
+		cursor, limit := "", api.o.userPage
+		if limit == 0 {
+			limit = 1000
+		}
 		for {
-			q.Cursor, q.Limit = cursor, 1000
+			q.Cursor, q.Limit = cursor, limit
 			users, err := api.o.Manager.ListUsers(ctx, q)
 			if err != nil {
 				return err

@@ -57,7 +57,7 @@ func (s *listCounter) ListUserRecords(ctx context.Context, q store.UserQuery) ([
 func TestSCIMIDFilterReadsOneUser(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-		const n = 2500 // three pages of 1,000
+		const n = 250 // three pages of userPage
 		numberedUsers(t, st, now, n, nil)
 		counted := &listCounter{Store: st}
 		m, err := lifecycle.New(lifecycle.Options{Store: counted})
@@ -67,7 +67,7 @@ func TestSCIMIDFilterReadsOneUser(t *testing.T) {
 		sq := st.(store.SyncQueue)
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
 		q := (&sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq}, Log: log}).Init()
-		srv := New(Options{Log: log, Sync: &Sync{Queue: q, Manager: m, SCIMToken: testSCIMToken}})
+		srv := New(Options{Log: log, Sync: &Sync{Queue: q, Manager: m, SCIMToken: testSCIMToken, userPage: userPage}})
 		h := &syncHarness{t: t, h: srv.Handler(), srv: srv, m: m, q: q, st: st}
 		get := func(query string) (int, map[string]any) {
 			t.Helper()
@@ -75,17 +75,17 @@ func TestSCIMIDFilterReadsOneUser(t *testing.T) {
 			return code, out
 		}
 		for _, c := range []struct{ byID, byName string }{
-			{`filter=id eq "id01234"`, `filter=userName eq "user01234"`},
-			{`filter=id eq "id01235" and active eq false`, `filter=userName eq "user01235" and active eq false`},
-			{`filter=id eq "id01234" and active eq false`, `filter=userName eq "user01234" and active eq false`},
-			{`filter=id eq "id01234" and displayName eq "user user01234"`, `filter=userName eq "user01234" and displayName eq "user user01234"`},
-			{`filter=id eq "id01234"&startIndex=2`, `filter=userName eq "user01234"&startIndex=2`},
-			{`filter=id eq "id01234"&count=0`, `filter=userName eq "user01234"&count=0`},
-			{`filter=id eq "id01234"&attributes=userName`, `filter=userName eq "user01234"&attributes=userName`},
-			{`filter=id eq "id01234"&excludedAttributes=emails`, `filter=userName eq "user01234"&excludedAttributes=emails`},
-			{`filter=id eq "ID01234"`, `filter=userName eq "nobody"`},
+			{`filter=id eq "id00124"`, `filter=userName eq "user00124"`},
+			{`filter=id eq "id00125" and active eq false`, `filter=userName eq "user00125" and active eq false`},
+			{`filter=id eq "id00124" and active eq false`, `filter=userName eq "user00124" and active eq false`},
+			{`filter=id eq "id00124" and displayName eq "user user00124"`, `filter=userName eq "user00124" and displayName eq "user user00124"`},
+			{`filter=id eq "id00124"&startIndex=2`, `filter=userName eq "user00124"&startIndex=2`},
+			{`filter=id eq "id00124"&count=0`, `filter=userName eq "user00124"&count=0`},
+			{`filter=id eq "id00124"&attributes=userName`, `filter=userName eq "user00124"&attributes=userName`},
+			{`filter=id eq "id00124"&excludedAttributes=emails`, `filter=userName eq "user00124"&excludedAttributes=emails`},
+			{`filter=id eq "ID00124"`, `filter=userName eq "nobody"`},
 			{`filter=id eq "nobody"`, `filter=userName eq "nobody"`},
-			{`filter=id eq "id01234" and id eq "id01235"`, `filter=userName eq "nobody"`},
+			{`filter=id eq "id00124" and id eq "id00125"`, `filter=userName eq "nobody"`},
 		} {
 			enc := func(s string) string {
 				v, err := url.ParseQuery(s)

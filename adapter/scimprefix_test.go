@@ -47,7 +47,7 @@ func TestSCIMSharedPrefixHeldUsers(t *testing.T) {
 			}
 		})
 		counted := &listCounter{Store: st}
-		h, ref := readingHarness(t, st, counted), readingHarness(t, st, unselecting{st})
+		h, ref := readingHarness(t, st, counted, 0), readingHarness(t, st, unselecting{st}, 0)
 		for _, q := range []string{
 			`filter=displayName eq "ПОЛЬЗОВАТЕЛЬ 01234"`,
 			`filter=displayName eq "пользователь 04999"`,
@@ -73,7 +73,7 @@ func TestSCIMSharedPrefixHeldUsers(t *testing.T) {
 		all = nil
 
 		watch := &heapWatch{Store: st}
-		hw := readingHarness(t, st, watch)
+		hw := readingHarness(t, st, watch, 0)
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
 		base = ms.HeapAlloc

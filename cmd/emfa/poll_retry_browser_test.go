@@ -52,14 +52,16 @@ selfService:
 	state := filepath.Join(t.TempDir(), "device.json")
 	app.must(t, "device", "register", "--server", base, "--code", m[1], "--state", state, "--name", "Pixel")
 
-	// A proxy in front of emfa answers the first status polls as a throttle, a proxy
-	// whose upstream restarts, and a gateway would, then passes them through.
+	// A proxy in front of emfa answers the first status polls as a gateway, a proxy
+	// whose upstream restarts, and a throttle would, then passes them through. The 502
+	// without Retry-After comes first, while the page's backoff is still 2 s: last, it
+	// waited the backoff doubled twice, 8 s (polls at 2, 4, 6, 14 and 16 s, not 2 to 10).
 	target, _ := url.Parse(base)
 	rp := httputil.NewSingleHostReverseProxy(target)
 	transient := []struct {
 		status     int
 		retryAfter string
-	}{{http.StatusServiceUnavailable, "1"}, {http.StatusTooManyRequests, "1"}, {http.StatusBadGateway, ""}}
+	}{{http.StatusBadGateway, ""}, {http.StatusServiceUnavailable, "1"}, {http.StatusTooManyRequests, "1"}}
 	var mu sync.Mutex
 	polls, continues := 0, 0
 	passed := make(chan struct{}) // closed once two polls went through after the errors

@@ -188,12 +188,18 @@ func (u *unit) prepareFraming(ctx context.Context) error {
 // returns the batch positioned at q's result, which the caller reads and closes.
 func (u *unit) send(ctx context.Context, q string, args ...any) (pgx.BatchResults, error) {
 	u.queue(q, args...)
+	return u.sendBatch(ctx, 1)
+}
+
+// sendBatch sends the queued statements and reads the results of all but the last
+// unread of them, returning the batch positioned at the first of those.
+func (u *unit) sendBatch(ctx context.Context, unread int) (pgx.BatchResults, error) {
 	if err := u.prepareFraming(ctx); err != nil {
 		return nil, err
 	}
 	// assumed shares assumedBuf with the next batch's, which nothing queues in before
 	// the results below are read.
-	queued, assumed := u.b.Len()-1, u.assumed
+	queued, assumed := u.b.Len()-unread, u.assumed
 	br := u.c.SendBatch(ctx, u.b)
 	u.next()
 	u.sent = true
@@ -309,21 +315,9 @@ func (u *unit) commitImplicit(ctx context.Context) error {
 	if len(u.framing) > 0 && u.framing[0] == "BEGIN" {
 		u.framing = u.framing[1:]
 	}
-	if err := u.prepareFraming(ctx); err != nil {
+	br, err := u.sendBatch(ctx, 0)
+	if err != nil {
 		return err
-	}
-	n, assumed := u.b.Len(), u.assumed
-	br := u.c.SendBatch(ctx, u.b)
-	u.next()
-	u.sent = true
-	for i := range n {
-		if _, err := br.Exec(); err != nil {
-			if slices.Contains(assumed, i) && (sqlState(err) == divisionByZero || sqlState(err) == uniqueViolation) {
-				u.wrong = true
-				err = fmt.Errorf("%w: %w", errAssumed, err)
-			}
-			return errors.Join(err, br.Close())
-		}
 	}
 	// The commit, at the Sync: its error, if any, comes with the batch's end.
 	return br.Close()

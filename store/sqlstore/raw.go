@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"time"
 )
 
@@ -200,7 +201,8 @@ func (r *rawRow) Scan(dest ...any) error {
 }
 
 // assign stores v, a value the driver read, in dest as database/sql's Scan would: the
-// destinations the store's units scan into without reflection, any other through sql.Null.
+// destinations the store's units scan into most at once, any other as database/sql's
+// convertAssign does (convertAssign).
 func assign(dest any, v driver.Value) error {
 	switch d := dest.(type) {
 	case *string:
@@ -239,93 +241,214 @@ func assign(dest any, v driver.Value) error {
 			*d = tv
 			return nil
 		}
-	case *bool:
-		if v != nil {
-			b, err := driver.Bool.ConvertValue(v)
-			if err != nil {
-				return fmt.Errorf("converting driver.Value type %T (%q) to a bool: %w", v, v, err)
-			}
-			*d = b.(bool)
-			return nil
-		}
-	case sql.Scanner:
-		return d.Scan(v)
 	}
-	// The rest, as database/sql converts them (named types, NULL into a pointer).
-	rv := reflect.ValueOf(dest)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return errors.New("destination not a pointer")
-	}
-	return convertTo(rv.Elem(), v)
+	return convertAssign(dest, v)
 }
 
-// convertTo stores v in e as database/sql's convertAssign does for the kinds a column of
-// the store reads into.
-func convertTo(e reflect.Value, v driver.Value) error {
-	if v == nil {
-		if e.Kind() == reflect.Pointer || e.Kind() == reflect.Interface || e.Kind() == reflect.Slice || e.Kind() == reflect.Map {
-			e.SetZero()
+// convertAssign is database/sql's convertAssignRows for a driver.Value read from a row
+// (no RawBytes, cursor or decimal): what Scan stores in dest, and what it refuses.
+func convertAssign(dest any, src driver.Value) error {
+	switch s := src.(type) {
+	case string:
+		switch d := dest.(type) {
+		case *string:
+			*d = s
+			return nil
+		case *[]byte:
+			*d = []byte(s)
 			return nil
 		}
-		return fmt.Errorf("converting NULL to %s is unsupported", e.Kind())
-	}
-	switch e.Kind() {
-	case reflect.Pointer:
-		p := reflect.New(e.Type().Elem())
-		if err := convertTo(p.Elem(), v); err != nil {
-			return err
+	case []byte:
+		switch d := dest.(type) {
+		case *string:
+			*d = string(s)
+			return nil
+		case *any:
+			*d = bytes.Clone(s)
+			return nil
+		case *[]byte:
+			*d = bytes.Clone(s)
+			return nil
 		}
-		e.Set(p)
+	case time.Time:
+		switch d := dest.(type) {
+		case *time.Time:
+			*d = s
+			return nil
+		case *string:
+			*d = s.Format(time.RFC3339Nano)
+			return nil
+		case *[]byte:
+			*d = s.AppendFormat(make([]byte, 0, len(time.RFC3339Nano)), time.RFC3339Nano)
+			return nil
+		}
+	case nil:
+		switch d := dest.(type) {
+		case *any:
+			*d = nil
+			return nil
+		case *[]byte:
+			*d = nil
+			return nil
+		}
+	}
+	var sv reflect.Value
+	switch d := dest.(type) {
+	case *string:
+		sv = reflect.ValueOf(src)
+		switch sv.Kind() {
+		case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+			reflect.Float32, reflect.Float64:
+			*d = asString(src)
+			return nil
+		}
+	case *[]byte:
+		sv = reflect.ValueOf(src)
+		if b, ok := asBytes(sv); ok {
+			*d = b
+			return nil
+		}
+	case *bool:
+		b, err := driver.Bool.ConvertValue(src)
+		if err == nil {
+			*d = b.(bool)
+		}
+		return err
+	case *any:
+		*d = src
 		return nil
+	}
+	if sc, ok := dest.(sql.Scanner); ok {
+		return sc.Scan(src)
+	}
+	dpv := reflect.ValueOf(dest)
+	if dpv.Kind() != reflect.Pointer {
+		return errors.New("destination not a pointer")
+	}
+	if dpv.IsNil() {
+		return errors.New("destination pointer is nil")
+	}
+	if !sv.IsValid() {
+		sv = reflect.ValueOf(src)
+	}
+	dv := dpv.Elem()
+	if sv.IsValid() && sv.Type().AssignableTo(dv.Type()) {
+		if b, ok := src.([]byte); ok {
+			dv.Set(reflect.ValueOf(bytes.Clone(b)))
+		} else {
+			dv.Set(sv)
+		}
+		return nil
+	}
+	if dv.Kind() == sv.Kind() && sv.Type().ConvertibleTo(dv.Type()) {
+		if b, ok := src.([]byte); ok {
+			sv = reflect.ValueOf(bytes.Clone(b))
+		}
+		dv.Set(sv.Convert(dv.Type()))
+		return nil
+	}
+	parse := func(parse func(s string) error) error {
+		if src == nil {
+			return fmt.Errorf("converting NULL to %s is unsupported", dv.Kind())
+		}
+		s := asString(src)
+		if err := parse(s); err != nil {
+			var ne *strconv.NumError
+			if errors.As(err, &ne) {
+				err = ne.Err
+			}
+			return fmt.Errorf("converting driver.Value type %T (%q) to a %s: %v", src, s, dv.Kind(), err)
+		}
+		return nil
+	}
+	switch dv.Kind() {
+	case reflect.Pointer:
+		if src == nil {
+			dv.SetZero()
+			return nil
+		}
+		dv.Set(reflect.New(dv.Type().Elem()))
+		return convertAssign(dv.Interface(), src)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return parse(func(s string) error {
+			n, err := strconv.ParseInt(s, 10, dv.Type().Bits())
+			if err == nil {
+				dv.SetInt(n)
+			}
+			return err
+		})
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return parse(func(s string) error {
+			n, err := strconv.ParseUint(s, 10, dv.Type().Bits())
+			if err == nil {
+				dv.SetUint(n)
+			}
+			return err
+		})
+	case reflect.Float32, reflect.Float64:
+		return parse(func(s string) error {
+			f, err := strconv.ParseFloat(s, dv.Type().Bits())
+			if err == nil {
+				dv.SetFloat(f)
+			}
+			return err
+		})
 	case reflect.String:
-		switch v := v.(type) {
+		if src == nil {
+			return fmt.Errorf("converting NULL to %s is unsupported", dv.Kind())
+		}
+		switch v := src.(type) {
 		case string:
-			e.SetString(v)
+			dv.SetString(v)
 			return nil
 		case []byte:
-			e.SetString(string(v))
-			return nil
-		case int64:
-			e.SetString(fmt.Sprint(v))
+			dv.SetString(string(v))
 			return nil
 		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		if n, ok := v.(int64); ok && !e.OverflowInt(n) {
-			e.SetInt(n)
-			return nil
-		}
-	case reflect.Float32, reflect.Float64:
-		switch v := v.(type) {
-		case float64:
-			e.SetFloat(v)
-			return nil
-		case int64:
-			e.SetFloat(float64(v))
-			return nil
-		}
-	case reflect.Bool:
-		b, err := driver.Bool.ConvertValue(v)
-		if err == nil {
-			e.SetBool(b.(bool))
-			return nil
-		}
-	case reflect.Slice:
-		if e.Type().Elem().Kind() == reflect.Uint8 {
-			switch v := v.(type) {
-			case []byte:
-				e.SetBytes(bytes.Clone(v))
-				return nil
-			case string:
-				e.SetBytes([]byte(v))
-				return nil
-			}
-		}
-	case reflect.Interface:
-		if b, ok := v.([]byte); ok {
-			v = bytes.Clone(b)
-		}
-		e.Set(reflect.ValueOf(v))
-		return nil
 	}
-	return fmt.Errorf("unsupported Scan, storing driver.Value type %T into type %s", v, e.Type())
+	return fmt.Errorf("unsupported Scan, storing driver.Value type %T into type %T", src, dest)
+}
+
+// asString is database/sql's: src as text.
+func asString(src any) string {
+	switch v := src.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	}
+	rv := reflect.ValueOf(src)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(rv.Int(), 10)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return strconv.FormatUint(rv.Uint(), 10)
+	case reflect.Float64:
+		return strconv.FormatFloat(rv.Float(), 'g', -1, 64)
+	case reflect.Float32:
+		return strconv.FormatFloat(rv.Float(), 'g', -1, 32)
+	case reflect.Bool:
+		return strconv.FormatBool(rv.Bool())
+	}
+	return fmt.Sprintf("%v", src)
+}
+
+// asBytes is database/sql's: rv as the bytes of its text, for the kinds it has one.
+func asBytes(rv reflect.Value) ([]byte, bool) {
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.AppendInt(nil, rv.Int(), 10), true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return strconv.AppendUint(nil, rv.Uint(), 10), true
+	case reflect.Float32:
+		return strconv.AppendFloat(nil, rv.Float(), 'g', -1, 32), true
+	case reflect.Float64:
+		return strconv.AppendFloat(nil, rv.Float(), 'g', -1, 64), true
+	case reflect.Bool:
+		return strconv.AppendBool(nil, rv.Bool()), true
+	case reflect.String:
+		return []byte(rv.String()), true
+	}
+	return nil, false
 }

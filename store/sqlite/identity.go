@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 
 	"modernc.org/sqlite"
+
+	"github.com/emfa/emfa/store/sqlstore"
 )
 
 // fileIdentity is the database file as Open found it: which file (device and inode,
@@ -92,7 +95,52 @@ func (g guarded) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, errors.Join(errors.New("sqlite: the driver's connection takes no commit hook"), conn.Close())
 	}
 	h.RegisterCommitHook(g.file.refuseCommit)
-	return conn, nil
+	c, ok := conn.(driverConn)
+	if !ok {
+		return nil, errors.Join(errors.New("sqlite: the driver's connection lacks an interface of database/sql's"), conn.Close())
+	}
+	return &closing{driverConn: c}, nil
+}
+
+// driverConn is what database/sql and the group writer use of modernc.org/sqlite's
+// connection.
+type driverConn interface {
+	driver.Conn
+	driver.ConnPrepareContext
+	driver.ConnBeginTx
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.SessionResetter
+	driver.Validator
+	driver.Pinger
+}
+
+// closing is a writer's connection that runs what was asked to run before it closes
+// (sqlstore.ClosingConn): the group writer's statements prepared on it, finalized before
+// the connection, so that it closes and its files with it.
+type closing struct {
+	driverConn
+	mu      sync.Mutex
+	onClose []func()
+}
+
+var _ sqlstore.ClosingConn = (*closing)(nil)
+
+func (c *closing) OnClose(fn func()) {
+	c.mu.Lock()
+	c.onClose = append(c.onClose, fn)
+	c.mu.Unlock()
+}
+
+func (c *closing) Close() error {
+	c.mu.Lock()
+	fns := c.onClose
+	c.onClose = nil
+	c.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+	return c.driverConn.Close()
 }
 
 // Ping reports whether the database answers and is still the file at the DSN's path

@@ -41,11 +41,24 @@ type rawStmt struct {
 
 var _ Execer = (*rawConn)(nil)
 
+// ClosingConn is a driver connection that runs fn before it closes (OnClose). The group
+// writer's statements prepared on one are closed then, as database/sql closes those it
+// prepared: SQLite keeps a connection closed with statements unfinalized open, a zombie
+// with its files, for as long as they are, and the pool may close the writer's connection
+// between two batches (database/sql drops one the driver reports invalid, as
+// modernc.org/sqlite does a file's after one of its statements was interrupted).
+type ClosingConn interface {
+	OnClose(fn func())
+}
+
 // on returns r for the driver connection c, its statements dropped when c is another
-// (the pool closed the one they were prepared on, and they with it).
+// (the pool closed the one they were prepared on: with it, when c is a ClosingConn).
 func (r *rawConn) on(c any, anon bool) *rawConn {
 	if r == nil || r.c != c {
-		return &rawConn{c: c, stmts: map[string]*rawStmt{}, anon: anon}
+		r = &rawConn{c: c, stmts: map[string]*rawStmt{}, anon: anon}
+		if cc, ok := c.(ClosingConn); ok {
+			cc.OnClose(r.close)
+		}
 	}
 	return r
 }

@@ -1,0 +1,73 @@
+package sqlstore_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/sqlstore"
+)
+
+// openFiles counts this process's descriptors open on path.
+func openFiles(t *testing.T, path string) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && l == path {
+			n++
+		}
+	}
+	return n
+}
+
+// TestReviewRawStatementsOutliveConnection: when the writer pool drops its connection
+// (database/sql does so after a statement on it was interrupted: the driver reports it
+// invalid), the statements the group writer prepared on it must not keep the database
+// open: a connection closed with statements unfinalized stays open as a zombie, its file
+// descriptors with it, one more each time.
+func TestReviewRawStatementsOutliveConnection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	s := openSQLite(t, path)
+	ctx := context.Background()
+	at := time.UnixMilli(1_700_000_000_000)
+	write := func(i int) {
+		t.Helper()
+		if err := s.CreateUser(ctx, store.User{ID: "u" + strings.Repeat("x", i), Name: "n" + strings.Repeat("x", i), CreatedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A write of the pool's own, interrupted: its context ends while it runs.
+	interrupted := func() {
+		t.Helper()
+		c, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		err := sqlstore.ExecWriter(c, s, `WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM r) SELECT count(*) FROM r`)
+		if err == nil {
+			t.Fatal("an endless statement ended")
+		}
+	}
+	write(1)
+	interrupted()
+	write(2) // the other pools (the checkpointer's) have opened theirs by now, or nearly
+	before := openFiles(t, path)
+	const rounds = 5
+	for i := range rounds {
+		interrupted()
+		write(i + 3)
+	}
+	after := openFiles(t, path)
+	t.Logf("descriptors on the database file: %d before, %d after %d interrupted writes on the writer pool", before, after, rounds)
+	// One more each round when the writer's old connections stay open; a pool opening
+	// its connection late is at most one or two.
+	if after-before >= rounds-2 {
+		t.Errorf("descriptors on the database file grew from %d to %d in %d rounds", before, after, rounds)
+	}
+}

@@ -7,9 +7,12 @@ package telemetry
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"maps"
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +42,64 @@ type Metrics struct {
 	syncFinished    *prometheus.CounterVec
 	sync            *syncCollector   // sync.go
 	parked          *parkedCollector // connections.go
+
+	// The series a contract call and a vendor call count into, by their labels: found
+	// once by WithLabelValues (the labels hashed, a map read under a lock), then read
+	// from a map that is only ever replaced. Their labels come from the configuration
+	// and fixed vocabularies, so the maps stay small.
+	contractSeries series[contractLabels, contractSeries]
+	vendorCounts   series[vendorLabels, prometheus.Counter]
+	vendorLatency  series[vendorLatencyLabels, prometheus.Observer]
+}
+
+type contractLabels struct{ provider, resource, capability, status string }
+
+type contractSeries struct {
+	calls   prometheus.Counter
+	seconds prometheus.Observer
+}
+
+type vendorLabels struct{ provider, resource, outcome string }
+
+type vendorLatencyLabels struct{ provider, resource string }
+
+// series is a copy-on-write map of collectors by their labels: a read takes no lock and
+// allocates nothing; a label set seen for the first time copies the map.
+type series[K comparable, V any] struct {
+	m  atomic.Pointer[map[K]V]
+	mu sync.Mutex
+}
+
+// get is k's value, made by mk the first time k is asked for.
+func (s *series[K, V]) get(k K, mk func(K) V) V {
+	if m := s.m.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.m.Load()
+	if old != nil {
+		if v, ok := (*old)[k]; ok {
+			return v
+		}
+	}
+	m := make(map[K]V, 1+lenOf(old))
+	if old != nil {
+		maps.Copy(m, *old)
+	}
+	v := mk(k)
+	m[k] = v
+	s.m.Store(&m)
+	return v
+}
+
+func lenOf[K comparable, V any](m *map[K]V) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }
 
 // Latency buckets: Verify blocks a login on every call, and its own timeout is about 10 s.
@@ -121,8 +182,14 @@ func (m *Metrics) Contract(provider, resource, capability, status string, d time
 	if m == nil {
 		return
 	}
-	m.contractCalls.WithLabelValues(provider, resource, capability, status).Inc()
-	m.contractSeconds.WithLabelValues(resource).Observe(d.Seconds())
+	s := m.contractSeries.get(contractLabels{provider, resource, capability, status}, func(l contractLabels) contractSeries {
+		return contractSeries{
+			calls:   m.contractCalls.WithLabelValues(l.provider, l.resource, l.capability, l.status),
+			seconds: m.contractSeconds.WithLabelValues(l.resource),
+		}
+	})
+	s.calls.Inc()
+	s.seconds.Observe(d.Seconds())
 }
 
 // VendorCall counts one call to a vendor; d is zero when no request left (a transform
@@ -131,9 +198,13 @@ func (m *Metrics) VendorCall(provider, resource, outcome string, d time.Duration
 	if m == nil {
 		return
 	}
-	m.vendorCalls.WithLabelValues(provider, resource, outcome).Inc()
-	if d > 0 {
-		m.vendorSeconds.WithLabelValues(provider, resource).Observe(d.Seconds())
+	m.vendorCounts.get(vendorLabels{provider, resource, outcome}, func(l vendorLabels) prometheus.Counter {
+		return m.vendorCalls.WithLabelValues(l.provider, l.resource, l.outcome)
+	}).Inc()
+	if d > 0 { // its series exists from its first observation only, as before
+		m.vendorLatency.get(vendorLatencyLabels{provider, resource}, func(l vendorLatencyLabels) prometheus.Observer {
+			return m.vendorSeconds.WithLabelValues(l.provider, l.resource)
+		}).Observe(d.Seconds())
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/emfa/emfa/internal/jsonkeys"
 	"github.com/emfa/emfa/provider"
 )
 
@@ -71,7 +72,9 @@ func decodeBody(c echo.Context, v any, plain bool) error {
 	if unique, _ := c.Get(ctxKeysUnique).(bool); unique {
 		return nil // the idempotency middleware walked this body already
 	}
-	if err := checkUniqueKeys(data); err != nil {
+	// unmarshal decoded data whole, which json.Valid would have accepted: the walk need
+	// not scan it again first (a third pass over every contract call's body).
+	if err := jsonkeys.CheckValid(data); err != nil {
 		return badRequest("body is ambiguous: " + err.Error())
 	}
 	return nil

@@ -65,6 +65,21 @@ func Check(data []byte) error {
 	return w.value(0)
 }
 
+// CheckValid is Check for data json.Valid accepts, such as a body encoding/json has just
+// decoded whole (json.Unmarshal, or a Decoder whose next Token was io.EOF): that decoding
+// scanned it as json.Valid would, so the walk need not scan it a third time. Data
+// json.Valid refuses is a caller's mistake: CheckValid may then pass what Check refuses
+// (trailing data, a missing colon), but it does not panic.
+func CheckValid(data []byte) (err error) {
+	defer func() {
+		if recover() != nil { // the walk ran off data that was not valid after all
+			err = Check(data)
+		}
+	}()
+	w := keyWalk{data: data}
+	return w.value(0)
+}
+
 // keyWalk walks JSON that json.Valid accepted; path holds, per open container (at depth
 // d, path[d-1]), the key or "[]" the walk is under, for the error only: an array of
 // MaxDepth on the stack, where a slice appended to went to the heap.

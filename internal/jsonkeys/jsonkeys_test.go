@@ -60,6 +60,9 @@ func FuzzCheck(f *testing.F) {
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("%q: %v, the token walk said %v", data, got, want)
 			}
+			if valid := CheckValid(data); fmt.Sprint(valid) != fmt.Sprint(got) {
+				t.Fatalf("%q: CheckValid %v, Check %v", data, valid, got)
+			}
 		case len(bytes.TrimSpace(data)) == 0:
 			if got != nil {
 				t.Fatalf("%q: %v", data, got)

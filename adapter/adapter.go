@@ -167,8 +167,9 @@ func New(o Options) *Server {
 	// request, a closure per middleware (eight allocations a call). Its innermost handler
 	// is the route echo's router matched (or its 404 or 405), which is what echo hands
 	// e.Use's middleware as next; refuseOptions runs after the access log (edges.go).
-	chain := s.requestID(s.record(s.observe(s.accessLog(s.recover(s.limitBody(s.deadline(s.refuseOptions(
-		func(c echo.Context) error { return c.Handler()(c) }))))))))
+	// withCallContext, outermost, keeps the values the chain sets without a map.
+	chain := withCallContext(s.requestID(s.record(s.observe(s.accessLog(s.recover(s.limitBody(s.deadline(s.refuseOptions(
+		func(c echo.Context) error { return c.Handler()(c) })))))))))
 	e.Use(func(echo.HandlerFunc) echo.HandlerFunc { return chain })
 
 	e.GET("/healthz", s.healthz)

@@ -1,7 +1,9 @@
 package telemetry
 
 import (
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,4 +99,38 @@ func BenchmarkReviewContractParallel(b *testing.B) {
 			m.VendorCall("acme", "validate", "ok", 3*time.Millisecond)
 		}
 	})
+}
+
+// TestReviewSeriesConcurrentFirstUse: label sets seen for the first time on several
+// goroutines at once each get their series once, and every call is counted.
+func TestReviewSeriesConcurrentFirstUse(t *testing.T) {
+	m := NewMetrics("test")
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				m.Contract("p", "validate", "totp", fmt.Sprint("s", (g+i)%5), time.Millisecond)
+				m.VendorCall("p", fmt.Sprint("r", i%3), "ok", time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total float64
+	for _, f := range families {
+		if f.GetName() == "emfa_contract_calls_total" {
+			for _, s := range f.GetMetric() {
+				total += s.GetCounter().GetValue()
+			}
+		}
+	}
+	if total != 8*200 {
+		t.Errorf("%v contract calls counted, want %d", total, 8*200)
+	}
+	if n := len(*m.contractSeries.m.Load()); n != 5 {
+		t.Errorf("%d contract series cached, want 5", n)
+	}
 }

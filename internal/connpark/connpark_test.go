@@ -14,9 +14,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emfa/emfa/internal/rusage"
 )
 
 // server is an http.Server on a parking listener over loopback, answering each request with
@@ -413,7 +414,7 @@ func BenchmarkRequest(b *testing.B) {
 			}
 			req := request("/b", "x")
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := rusage.Process()
 			for range b.N {
 				c.send(req)
 				c.answer("/b", "x")
@@ -424,13 +425,7 @@ func BenchmarkRequest(b *testing.B) {
 					time.Sleep(bc.pause)
 				}
 			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+			b.ReportMetric(float64((rusage.Process()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 		})
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -2,10 +2,10 @@ package postgres_test
 
 import (
 	"context"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/rusage"
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/store"
 )
@@ -72,7 +72,7 @@ func BenchmarkReadCPU(b *testing.B) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b.SetParallelism(8)
-	cpu0 := processCPU(b)
+	cpu0 := rusage.Process()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -83,13 +83,5 @@ func BenchmarkReadCPU(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
-}
-
-func processCPU(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((rusage.Process()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
 }

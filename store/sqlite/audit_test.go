@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/rusage"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/sqlite"
 )
@@ -97,7 +98,7 @@ func (l auditLoad) run(tb testing.TB) walWrites {
 	if tb, ok := tb.(*testing.B); ok {
 		tb.ResetTimer()
 	}
-	cpu := processCPU()
+	cpu := rusage.Process()
 	for c := range l.clients {
 		wg.Go(func() {
 			counters := map[int]int64{}
@@ -120,7 +121,7 @@ func (l auditLoad) run(tb testing.TB) walWrites {
 		})
 	}
 	wg.Wait()
-	got := walWrites{cpu: processCPU() - cpu}
+	got := walWrites{cpu: rusage.Process() - cpu}
 	frames := walFramesFrom(tb, path, start)
 	_ = hold.Rollback()
 	// Which b-tree each page written belongs to.

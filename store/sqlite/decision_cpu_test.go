@@ -4,19 +4,12 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/rusage"
 	"github.com/emfa/emfa/store"
 )
-
-// processCPU is the process's CPU time (user and system) so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkDecisionCPU runs successful validations' units (AdvanceCounter and its
 // audit row, which records the factor's use) from 64 goroutines, each on a factor of its
@@ -55,7 +48,7 @@ func BenchmarkDecisionCPU(b *testing.B) {
 					}
 				}
 				var next atomic.Int64
-				cpu := processCPU()
+				cpu := rusage.Process()
 				b.ResetTimer()
 				run := func(id string) {
 					for c := int64(1); ; c++ {
@@ -80,7 +73,7 @@ func BenchmarkDecisionCPU(b *testing.B) {
 					<-done
 				}
 				b.StopTimer()
-				b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+				b.ReportMetric(float64((rusage.Process()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
 			})
 		}
 	}

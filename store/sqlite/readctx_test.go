@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/emfa/emfa/internal/rusage"
 )
 
 // TestReadCanceledContext: a keyed read under a context already canceled still
@@ -34,7 +36,7 @@ func BenchmarkReadPair(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := rusage.Process()
 	for b.Loop() {
 		if _, u, err := st.GetFactorAndUser(ctx, "f1", "alice"); err != nil || u.ID != "u1" {
 			b.Fatal(u, err)
@@ -43,7 +45,7 @@ func BenchmarkReadPair(b *testing.B) {
 			b.Fatal(off, err)
 		}
 	}
-	b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N)/1e3, "cpu-µs/op")
+	b.ReportMetric(float64((rusage.Process()-cpu).Nanoseconds())/float64(b.N)/1e3, "cpu-µs/op")
 }
 
 // TestEnrollmentsReadCancelableContextAllocs: Verify's lookup before every

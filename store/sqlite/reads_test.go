@@ -16,6 +16,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/emfa/emfa/internal/rusage"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/sqlite"
 )
@@ -132,7 +133,7 @@ func BenchmarkValidationsUnderLoad(b *testing.B) {
 				}
 			}
 			var next atomic.Int64
-			r0, cpu := readSyscalls(b), processCPU()
+			r0, cpu := readSyscalls(b), rusage.Process()
 			b.ResetTimer()
 			var wg sync.WaitGroup
 			for i := range clients {
@@ -153,7 +154,7 @@ func BenchmarkValidationsUnderLoad(b *testing.B) {
 			}
 			wg.Wait()
 			b.StopTimer()
-			b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+			b.ReportMetric(float64((rusage.Process()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
 			b.ReportMetric(float64(readSyscalls(b)-r0)/float64(b.N), "preads/op")
 		})
 	}

@@ -26,10 +26,10 @@ func decodeAsBefore(data []byte, v any, plain bool) error {
 	return nil
 }
 
-// FuzzReviewDecodeAsBefore: decode and decodePlain, whose key walk no longer scans the
+// FuzzDecodeAsBefore: decode and decodePlain, whose key walk no longer scans the
 // body that unmarshal decoded whole, answer every body as they did with json.Valid
 // before the walk.
-func FuzzReviewDecodeAsBefore(f *testing.F) {
+func FuzzDecodeAsBefore(f *testing.F) {
 	for _, s := range []string{`{"username":"alice"}`, `{"username":5} x`, `{"username":"a","username":"b"}`, `{"username":"alice"`,
 		`{"capability":"totp","id":"f1","attributes":{"a":1,"A":2}}`, ` [1, {"a":{"b":[]}}] `, `"x"`, `5`, `{"a":1}]`, "{\"a\":\"\xff\"}"} {
 		f.Add(s, true)
@@ -54,9 +54,9 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// BenchmarkReviewDecodeInitiate is decode of an initiate's body, as every challenge call
+// BenchmarkDecodeInitiate is decode of an initiate's body, as every challenge call
 // reads it without an X-Webhook-ID.
-func BenchmarkReviewDecodeInitiate(b *testing.B) {
+func BenchmarkDecodeInitiate(b *testing.B) {
 	body := `{"capability":"totp","id":"f1","transactionId":"t-0123456789","attributes":{"username":"alice","locale":"en","ip":"192.0.2.1"}}`
 	e := New(Options{}).echo
 	rd := strings.NewReader(body)
@@ -75,11 +75,11 @@ func BenchmarkReviewDecodeInitiate(b *testing.B) {
 	}
 }
 
-// TestReviewContractCallNoContextMap: the provider a contract call names (and, on other
+// TestContractCallNoContextMap: the provider a contract call names (and, on other
 // calls, the webhook ID, the retry flag, the admin's name) reach the access log without
 // echo's c.Set making a map for them on every request: two allocations fewer than
 // TestContractCallAllocations' 24 and 42.
-func TestReviewContractCallNoContextMap(t *testing.T) {
+func TestContractCallNoContextMap(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's build allocates more")
 	}

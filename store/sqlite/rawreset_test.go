@@ -11,11 +11,11 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewRawStatementsReset: the statements the group writer keeps prepared on its
+// TestRawStatementsReset: the statements the group writer keeps prepared on its
 // connection are reset after each run, an Exec, a QueryRow, or one that failed, so that
 // none holds a read transaction open between batches: a TRUNCATE checkpoint on another
 // connection is not blocked, and the log empties.
-func TestReviewRawStatementsReset(t *testing.T) {
+func TestRawStatementsReset(t *testing.T) {
 	t.Run("writer", func(t *testing.T) { reviewStatementsReset(t, false) })
 	// The check sees a read transaction held: a statement stepped and not reset.
 	t.Run("sanity", func(t *testing.T) { reviewStatementsReset(t, true) })

@@ -10,10 +10,10 @@ import (
 	"google.golang.org/protobuf/encoding/prototext"
 )
 
-// TestReviewCachedSeriesAsLabelled: Contract and VendorCall count into the series their
+// TestCachedSeriesAsLabelled: Contract and VendorCall count into the series their
 // labels name, exactly as WithLabelValues on every call did: the same families, labels
 // and values, and no vendor latency series for a call that sent no request (d 0).
-func TestReviewCachedSeriesAsLabelled(t *testing.T) {
+func TestCachedSeriesAsLabelled(t *testing.T) {
 	got, want := NewMetrics("test"), NewMetrics("test")
 	calls := []struct {
 		provider, resource, capability, status string
@@ -75,9 +75,9 @@ func TestReviewCachedSeriesAsLabelled(t *testing.T) {
 	}
 }
 
-// TestReviewContractObservationAllocs: counting a contract call and a vendor call
+// TestContractObservationAllocs: counting a contract call and a vendor call
 // allocates nothing once their series exist.
-func TestReviewContractObservationAllocs(t *testing.T) {
+func TestContractObservationAllocs(t *testing.T) {
 	m := NewMetrics("test")
 	run := func() {
 		m.Contract("emfa", "validate", "totp", "SUCCESS", 3*time.Millisecond)
@@ -89,9 +89,9 @@ func TestReviewContractObservationAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkReviewContractParallel is BenchmarkValidateObservations on both cores, with a
+// BenchmarkContractParallel is BenchmarkValidateObservations on both cores, with a
 // vendor call: what each mediated call pays its metrics.
-func BenchmarkReviewContractParallel(b *testing.B) {
+func BenchmarkContractParallel(b *testing.B) {
 	m := NewMetrics("bench")
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -101,9 +101,9 @@ func BenchmarkReviewContractParallel(b *testing.B) {
 	})
 }
 
-// TestReviewSeriesConcurrentFirstUse: label sets seen for the first time on several
+// TestSeriesConcurrentFirstUse: label sets seen for the first time on several
 // goroutines at once each get their series once, and every call is counted.
-func TestReviewSeriesConcurrentFirstUse(t *testing.T) {
+func TestSeriesConcurrentFirstUse(t *testing.T) {
 	m := NewMetrics("test")
 	var wg sync.WaitGroup
 	for g := range 8 {

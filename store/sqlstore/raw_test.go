@@ -10,9 +10,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// TestReviewRawAssign: a value the writer's driver connection reads is stored as
+// TestRawAssign: a value the writer's driver connection reads is stored as
 // database/sql's Scan stores it, for the destinations the store's units scan into.
-func TestReviewRawAssign(t *testing.T) {
+func TestRawAssign(t *testing.T) {
 	at := time.UnixMilli(1_700_000_000_000).UTC()
 	s := "x"
 	tests := []struct {

@@ -8,9 +8,9 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewFreshClaim: the group writer's claim tries a plain insert first (freshClaimSQL,
+// TestFreshClaim: the group writer's claim tries a plain insert first (freshClaimSQL,
 // freshRecordSQL); what it answers in each state an ID can be in is what the upsert's was.
-func TestReviewFreshClaim(t *testing.T) {
+func TestFreshClaim(t *testing.T) {
 	at := func(d time.Duration) time.Time { return time.UnixMilli(1_700_000_000_000).Add(d) }
 	key := func(id, fp string) store.IdempotencyKey {
 		return store.IdempotencyKey{Provider: "emfa", WebhookID: id, Fingerprint: fp}

@@ -28,12 +28,12 @@ func openFiles(t *testing.T, path string) int {
 	return n
 }
 
-// TestReviewRawStatementsOutliveConnection: when the writer pool drops its connection
+// TestRawStatementsOutliveConnection: when the writer pool drops its connection
 // (database/sql does so after a statement on it was interrupted: the driver reports it
 // invalid), the statements the group writer prepared on it must not keep the database
 // open: a connection closed with statements unfinalized stays open as a zombie, its file
 // descriptors with it, one more each time.
-func TestReviewRawStatementsOutliveConnection(t *testing.T) {
+func TestRawStatementsOutliveConnection(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	s := openSQLite(t, path)
 	ctx := context.Background()

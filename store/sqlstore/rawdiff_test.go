@@ -43,10 +43,10 @@ func reviewRaw(t *testing.T) (*sql.Conn, func(func(r *rawConn))) {
 	}
 }
 
-// TestReviewRawScanEquivalence: every value SQLite gives scanned into every kind of
+// TestRawScanEquivalence: every value SQLite gives scanned into every kind of
 // destination the store uses, through database/sql and through rawConn: the same result,
 // or an error from both.
-func TestReviewRawScanEquivalence(t *testing.T) {
+func TestRawScanEquivalence(t *testing.T) {
 	ctx := context.Background()
 	conn, raw := reviewRaw(t)
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE v (id INTEGER PRIMARY KEY, x, ts TIMESTAMP)`); err != nil {
@@ -102,9 +102,9 @@ func TestReviewRawScanEquivalence(t *testing.T) {
 	}
 }
 
-// TestReviewRawArgEquivalence: every kind of argument the units pass, written through
+// TestRawArgEquivalence: every kind of argument the units pass, written through
 // rawConn and through database/sql, reads back the same (typeof and value).
-func TestReviewRawArgEquivalence(t *testing.T) {
+func TestRawArgEquivalence(t *testing.T) {
 	ctx := context.Background()
 	conn, raw := reviewRaw(t)
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE a (k TEXT, i INTEGER, x)`); err != nil {

@@ -7,12 +7,12 @@ import (
 	"testing"
 )
 
-// TestReviewDecodeJSONValuePoolNoAlias: the decoders' pooled stack of members is never
+// TestDecodeJSONValuePoolNoAlias: the decoders' pooled stack of members is never
 // part of a value handed out. Values decoded earlier, kept while other goroutines decode
 // (objects small and large, repeated keys, inputs that fail half-way and so leave
 // members on the stack, a stack grown past maxPooledEntries, a number out of range),
 // still read as DecodeJSON and NewValue read them.
-func TestReviewDecodeJSONValuePoolNoAlias(t *testing.T) {
+func TestDecodeJSONValuePoolNoAlias(t *testing.T) {
 	t.Parallel()
 	inputs := []string{
 		`{"a":1,"b":"two","c":[1,2,{"d":null}],"e":{"f":true}}`,

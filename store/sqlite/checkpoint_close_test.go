@@ -9,12 +9,12 @@ import (
 	"time"
 )
 
-// TestReviewCheckpointerClosingInCloses: at the closing-in pace (the log near the
+// TestCheckpointerClosingInCloses: at the closing-in pace (the log near the
 // backstop: every checkpointEvery/closingIn), commits coming every millisecond get a
 // checkpoint every 10 ms, no sooner; close in the middle of an interval, and in the
 // middle of a stream of commits, returns without waiting for the next, and no checkpoint
 // runs after it (a commit after close neither blocks nor runs one).
-func TestReviewCheckpointerClosingInCloses(t *testing.T) {
+func TestCheckpointerClosingInCloses(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		db, err := sql.Open("sqlite", filepath.Join(dir, "ck.db")+"?_pragma=journal_mode(WAL)")

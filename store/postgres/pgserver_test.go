@@ -110,7 +110,7 @@ func wiredStore(t *testing.T) (*postgres.Store, *wire, *batchSQL) {
 // implicit transaction, committed at the Sync: BEGIN and COMMIT around it were two more
 // statements for the server to bind, run and answer on every validation, for a
 // transaction it makes anyway.
-func TestReviewDecisionSendsNoBeginCommit(t *testing.T) {
+func TestDecisionSendsNoBeginCommit(t *testing.T) {
 	t.Parallel()
 	s, w, tr := wiredStore(t)
 	ctx := t.Context()
@@ -148,7 +148,7 @@ func TestReviewDecisionSendsNoBeginCommit(t *testing.T) {
 // statement the server runs costs it a portal, a snapshot, an executor's start and end
 // and an answer, whatever it does. The decision is then two statements: the
 // compare-and-set with its audit row, and the claim of the answer's record.
-func TestReviewDecisionAuditInCompareAndSet(t *testing.T) {
+func TestDecisionAuditInCompareAndSet(t *testing.T) {
 	t.Parallel()
 	s, w, _ := wiredStore(t)
 	ctx := t.Context()
@@ -189,7 +189,7 @@ func TestReviewDecisionAuditInCompareAndSet(t *testing.T) {
 // first row) divides by zero as 1/count(*) did, where the Aggregate node, set up and torn
 // down on every run of the statement, cost the server about 8k instructions a statement,
 // two on every validation.
-func TestReviewAssumptionsPlanNoAggregate(t *testing.T) {
+func TestAssumptionsPlanNoAggregate(t *testing.T) {
 	t.Parallel()
 	sv := testdb.Connect(t)
 	schema := sv.NewSchema(t)

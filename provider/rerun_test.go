@@ -63,12 +63,12 @@ func (w claimSeeing) RecordIdempotency(ctx context.Context, key store.Idempotenc
 	return w.Writer.RecordIdempotency(ctx, key, owner, status, body, leaseUntil, expiresAt, now)
 }
 
-// TestReviewLateClaimAcrossRerun: under DoLate, what a run of the deciding unit that was
+// TestLateClaimAcrossRerun: under DoLate, what a run of the deciding unit that was
 // undone found (pa.lost: another attempt's record, with its answer) never outlives it:
 // a final run that claims executes and answers its own decision once; a final run that
 // never committed (its batch failed, or it was skipped) answers an error, not the answer
 // the undone run saw; a final run that finds a record replays that record's answer.
-func TestReviewLateClaimAcrossRerun(t *testing.T) {
+func TestLateClaimAcrossRerun(t *testing.T) {
 	render := func(out provider.Outcome) (provider.Answer, bool) {
 		return provider.Answer{Status: 200, Body: []byte(`{"status":"` + string(out.Status) + `","reason":"` + out.Reason + `"}`)}, true
 	}

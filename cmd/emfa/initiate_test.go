@@ -4,21 +4,22 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emfa/emfa/internal/rusage"
 )
 
-// BenchmarkReviewMediatedPushInitiateCPU is BenchmarkMediatedPushInitiateParallel with the
+// BenchmarkMediatedPushInitiateCPU is BenchmarkMediatedPushInitiateParallel with the
 // process's CPU time per initiate (cpu-µs/op: emfa's, and the client's and the DUO fake's,
 // which are the same whatever emfa does), which ns/op hides behind the commits' fsyncs
 // and the other loads of a shared machine.
-func BenchmarkReviewMediatedPushInitiateCPU(b *testing.B) {
+func BenchmarkMediatedPushInitiateCPU(b *testing.B) {
 	base := mediatedDUO(b)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	var seq atomic.Int64
 	b.SetParallelism(16) // × GOMAXPROCS
-	cpu := reviewProcessCPU()
+	cpu := rusage.Process()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -28,11 +29,5 @@ func BenchmarkReviewMediatedPushInitiateCPU(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64((reviewProcessCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
-}
-
-func reviewProcessCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((rusage.Process()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
 }

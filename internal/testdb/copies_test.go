@@ -10,7 +10,7 @@ import (
 
 // Each SQLite store is its own, empty and at the latest version: a copy of the migrated
 // file shares nothing with another copy.
-func TestReviewSQLiteStoresAreFreshAndApart(t *testing.T) {
+func TestSQLiteStoresAreFreshAndApart(t *testing.T) {
 	ctx := context.Background()
 	a, b := SQLite(t), SQLite(t)
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

@@ -93,11 +93,11 @@ func faulty(t *testing.T, f *faults) store.Store {
 	return s
 }
 
-// TestReviewPooledReadFaults: a single-row read through pgx on the pooled connection
+// TestPooledReadFaults: a single-row read through pgx on the pooled connection
 // (dialect.ReadRow) retries on a new connection when the pooled one failed before the
 // query went out, as database/sql did; fails, never answers a zero row, when the
 // connection breaks mid-answer, and the broken connection is not handed out again.
-func TestReviewPooledReadFaults(t *testing.T) {
+func TestPooledReadFaults(t *testing.T) {
 	f := &faults{}
 	s := faulty(t, f)
 	ctx := t.Context()
@@ -141,10 +141,10 @@ func TestReviewPooledReadFaults(t *testing.T) {
 	}
 }
 
-// TestReviewUnitCanceledMidBatch: a unit whose context ends as its batch goes out, or
+// TestUnitCanceledMidBatch: a unit whose context ends as its batch goes out, or
 // whose connection breaks mid-answer, commits whole or not at all, and the next units on
 // the pool's one connection (a fresh one, or the same one out of its transaction) commit.
-func TestReviewUnitCanceledMidBatch(t *testing.T) {
+func TestUnitCanceledMidBatch(t *testing.T) {
 	f := &faults{}
 	s := faulty(t, f)
 	ctx := t.Context()

@@ -15,13 +15,13 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// TestReviewVendorRequestOddTargets: the targets a call really sends (a base URL, a
+// TestVendorRequestOddTargets: the targets a call really sends (a base URL, a
 // suffix joined by joinSuffix, then a path and a query an outgoing transform made, set by
 // onto) give the request that http.NewRequestWithContext gives from their text, with
 // every byte in the path, escapes, IPv6 hosts with and without a zone, ports, and base
 // queries: the same text on the wire. (A RawPath joinSuffix set that is the default
 // encoding of Path, which parsing would leave empty, is the same path.)
-func TestReviewVendorRequestOddTargets(t *testing.T) {
+func TestVendorRequestOddTargets(t *testing.T) {
 	ctx := context.Background()
 	bases := []string{
 		"https://vendor.example", "https://vendor.example/api", "https://vendor.example/a%2Fb",
@@ -77,9 +77,9 @@ func TestReviewVendorRequestOddTargets(t *testing.T) {
 	t.Logf("%d targets", n)
 }
 
-// TestReviewEncodeTxDataEveryByte: encodeTxData writes json.Marshal's bytes for an id of
+// TestEncodeTxDataEveryByte: encodeTxData writes json.Marshal's bytes for an id of
 // any one byte, any two, and ids with each byte among plain ones.
-func TestReviewEncodeTxDataEveryByte(t *testing.T) {
+func TestEncodeTxDataEveryByte(t *testing.T) {
 	check := func(id string) {
 		want, err := json.Marshal(txData{Vendor: id})
 		if err != nil {
@@ -105,11 +105,11 @@ func TestReviewEncodeTxDataEveryByte(t *testing.T) {
 	}
 }
 
-// TestReviewConcurrentCallsOwnHeaders: calls made at once, each with headers, a header
+// TestConcurrentCallsOwnHeaders: calls made at once, each with headers, a header
 // list and a query its outgoing transform made of its own passcode, beside the static
 // headers and basic authentication set on the request's header map (the transform's own,
 // taken without a copy): the vendor sees every call's own values and nothing of another's.
-func TestReviewConcurrentCallsOwnHeaders(t *testing.T) {
+func TestConcurrentCallsOwnHeaders(t *testing.T) {
 	var mu sync.Mutex
 	var bad []string
 	v := newVendor(t, func(r *http.Request, body string) (int, string) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/rusage"
 	"github.com/emfa/emfa/store"
 )
 
@@ -29,14 +30,14 @@ func validateUnit(ctx context.Context, id string, c int64, at time.Time, hook st
 	}
 }
 
-// TestReviewValidateUnitAllocs counts the allocations of an HTTP validation's unit through
+// TestValidateUnitAllocs counts the allocations of an HTTP validation's unit through
 // the group writer (RecordIdempotency, AdvanceCounter, AppendAudit). The idempotency
 // record's upsert was read back through database/sql's Rows (QueryRow): in a transaction,
 // a Rows with a context of its own and a goroutine watching the transaction's
 // (Rows.initContextClose), its result's column names from the driver, and Scan's
 // conversion, for a RETURNING that a record new to the store answers the same way each
 // time (claimed, no other fingerprint).
-func TestReviewValidateUnitAllocs(t *testing.T) {
+func TestValidateUnitAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}
@@ -74,13 +75,13 @@ func TestReviewValidateUnitAllocs(t *testing.T) {
 	}
 }
 
-// TestReviewDecisionAllocs counts the allocations of a decision's unit (AdvanceCounter
+// TestDecisionAllocs counts the allocations of a decision's unit (AdvanceCounter
 // and its audit row, validation) through the group writer, one unit a batch, as
 // BenchmarkDecisionCPU's single client runs them. Through database/sql each batch began a
 // Tx (a context to cancel, its connection's lookups), bound each statement to it
 // (Tx.StmtContext), and each statement converted its arguments into a slice of
 // driver.NamedValue of its own and wrapped the driver's result.
-func TestReviewDecisionAllocs(t *testing.T) {
+func TestDecisionAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}
@@ -113,9 +114,9 @@ func TestReviewDecisionAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkReviewValidateCPU is BenchmarkDecisionCPU (64 clients, durable) with an HTTP
+// BenchmarkValidateCPU is BenchmarkDecisionCPU (64 clients, durable) with an HTTP
 // validation's unit (validateUnit): the process's CPU per unit.
-func BenchmarkReviewValidateCPU(b *testing.B) {
+func BenchmarkValidateCPU(b *testing.B) {
 	const clients = 64
 	s := open(b, fileDSN(b))
 	ctx := b.Context()
@@ -130,7 +131,7 @@ func BenchmarkReviewValidateCPU(b *testing.B) {
 		}
 	}
 	var next atomic.Int64
-	cpu := processCPU()
+	cpu := rusage.Process()
 	b.ReportAllocs()
 	b.ResetTimer()
 	done := make(chan struct{})
@@ -154,5 +155,5 @@ func BenchmarkReviewValidateCPU(b *testing.B) {
 		<-done
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((rusage.Process()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
 }

@@ -6,20 +6,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/rusage"
 	"github.com/emfa/emfa/store"
 )
 
-// BenchmarkReviewInitiateStore runs a mediated push initiate's store work from 64
+// BenchmarkInitiateStore runs a mediated push initiate's store work from 64
 // goroutines: the disabled read, the deferred idempotency claim, and the deciding unit
 // (transaction, audit row, the idempotency answer) made durable; it reports the
 // process's CPU per initiate (cpu-µs/op).
-func BenchmarkReviewInitiateStore(b *testing.B) {
+func BenchmarkInitiateStore(b *testing.B) {
 	s := open(b, fileDSN(b))
 	ctx := b.Context()
 	const clients = 64
 	var next atomic.Int64
 	body := []byte(`{"status":"PENDING","transactionId":"0123456789abcdef0123456789abcdef"}`)
-	cpu := processCPU()
+	cpu := rusage.Process()
 	b.ReportAllocs()
 	b.ResetTimer()
 	done := make(chan struct{})
@@ -66,14 +67,14 @@ func BenchmarkReviewInitiateStore(b *testing.B) {
 		<-done
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((rusage.Process()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
 }
 
-// TestReviewClaimAllocs: the idempotency claim of every call with an X-Webhook-ID (Do's,
+// TestClaimAllocs: the idempotency claim of every call with an X-Webhook-ID (Do's,
 // before a push initiate calls its vendor), a batch of its own on the group writer. As
 // one upsert read for its RETURNING row (database/sql's Rows, the goroutine watching the
 // transaction's context, SQLite's ephemeral table): 69 allocations; as two Execs: 60.
-func TestReviewClaimAllocs(t *testing.T) {
+func TestClaimAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector")
 	}

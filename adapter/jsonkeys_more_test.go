@@ -2,12 +2,12 @@ package adapter
 
 import "testing"
 
-// TestReviewUniqueKeysAllocs: every contract call's body is checked for a key named twice
+// TestUniqueKeysAllocs: every contract call's body is checked for a key named twice
 // (the idempotent middleware's check, or decode's). A body of the contract's shape (an
 // initiate's, keys inside an object inside an object) is walked without an allocation:
 // each key made a string of its own, and the keys seen and the path above them slices
 // grown key by key, 6 allocations a call.
-func TestReviewUniqueKeysAllocs(t *testing.T) {
+func TestUniqueKeysAllocs(t *testing.T) {
 	body := []byte(`{"capability":"push","id":"DPFZRS9FB0D46QFTM891","attributes":{"username":"alice","extra":[{"a":1,"b":"x"}]}}`)
 	if err := checkUniqueKeys(body); err != nil {
 		t.Fatal(err)
@@ -20,8 +20,8 @@ func TestReviewUniqueKeysAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkReviewUniqueKeys is the check of an initiate's body.
-func BenchmarkReviewUniqueKeys(b *testing.B) {
+// BenchmarkUniqueKeys is the check of an initiate's body.
+func BenchmarkUniqueKeys(b *testing.B) {
 	body := []byte(`{"capability":"push","id":"DPFZRS9FB0D46QFTM891","attributes":{"username":"alice"}}`)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -10,18 +10,18 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/emfa/emfa/internal/rusage"
 	"github.com/emfa/emfa/provider"
 )
 
-// reviewEnrollmentsRun is one enrollments call through the whole handler, as
+// enrollmentsRun is one enrollments call through the whole handler, as
 // contractAllocs makes it, with log as the server's logger and the fake engine answering
 // one enrollment.
-func reviewEnrollmentsRun(tb testing.TB, log *slog.Logger) func() {
+func enrollmentsRun(tb testing.TB, log *slog.Logger) func() {
 	tb.Helper()
 	var t *testing.T
 	switch v := tb.(type) {
@@ -59,7 +59,7 @@ func reviewEnrollmentsRun(tb testing.TB, log *slog.Logger) func() {
 	}
 }
 
-func BenchmarkReviewEnrollmentsChain(b *testing.B) {
+func BenchmarkEnrollmentsChain(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		log  *slog.Logger
@@ -69,22 +69,22 @@ func BenchmarkReviewEnrollmentsChain(b *testing.B) {
 		{"text-info", slog.New(slog.NewTextHandler(io.Discard, nil))},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			run := reviewEnrollmentsRun(b, c.log)
+			run := enrollmentsRun(b, c.log)
 			b.ReportAllocs()
-			cpu0 := reviewCPU()
+			cpu0 := int64(rusage.Process())
 			for b.Loop() {
 				run()
 			}
-			b.ReportMetric(float64(reviewCPU()-cpu0)/1e3/float64(b.N), "cpu-µs/op")
+			b.ReportMetric(float64(int64(rusage.Process())-cpu0)/1e3/float64(b.N), "cpu-µs/op")
 		})
 	}
 }
 
-// TestReviewBasicCheckAllocations: checking Basic credentials allocates nothing: the
+// TestBasicCheckAllocations: checking Basic credentials allocates nothing: the
 // header is decoded into a buffer of the call's own, not by r.BasicAuth (its decoded
 // bytes and their string, two allocations on every contract call), and the digests are
 // taken of those bytes (a []byte of a secret longer than 32 bytes is one more).
-func TestReviewBasicCheckAllocations(t *testing.T) {
+func TestBasicCheckAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's build allocates more")
 	}
@@ -105,9 +105,9 @@ func TestReviewBasicCheckAllocations(t *testing.T) {
 	}
 }
 
-// TestReviewBasicParseAsNetHTTP: the Basic credentials check reads every Authorization
+// TestBasicParseAsNetHTTP: the Basic credentials check reads every Authorization
 // header as r.BasicAuth does: the same user and password, or none.
-func TestReviewBasicParseAsNetHTTP(t *testing.T) {
+func TestBasicParseAsNetHTTP(t *testing.T) {
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	long := strings.Repeat("x", 600)
 	for _, h := range []string{
@@ -130,31 +130,24 @@ func TestReviewBasicParseAsNetHTTP(t *testing.T) {
 	}
 }
 
-// reviewCPU is the process's user and system CPU time so far, in nanoseconds (getrusage).
-func reviewCPU() int64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
-
-// BenchmarkReviewBasicCheck is one Basic credentials check, right ones.
-func BenchmarkReviewBasicCheck(b *testing.B) {
+// BenchmarkBasicCheck is one Basic credentials check, right ones.
+func BenchmarkBasicCheck(b *testing.B) {
 	a := newAuthenticator(Auth{BasicUsername: "verify", BasicPassword: "sim-password-0123"})
 	req, _ := http.NewRequest("POST", "http://emfa.test/", nil)
 	req.SetBasicAuth("verify", "sim-password-0123")
 	b.ReportAllocs()
-	cpu0 := reviewCPU()
+	cpu0 := int64(rusage.Process())
 	for b.Loop() {
 		a.check(req)
 	}
-	b.ReportMetric(float64(reviewCPU()-cpu0)/1e3/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64(int64(rusage.Process())-cpu0)/1e3/float64(b.N), "cpu-µs/op")
 }
 
-// TestReviewErrorTargetsOnErrorOnly: the targets errors.As fills (refuseOptions'
+// TestErrorTargetsOnErrorOnly: the targets errors.As fills (refuseOptions'
 // *echo.HTTPError, unmarshal's *json.SyntaxError) escape to the heap: declared where an
 // error is in hand, a call that has none allocates nothing for them (they were one
 // allocation each on every contract call).
-func TestReviewErrorTargetsOnErrorOnly(t *testing.T) {
+func TestErrorTargetsOnErrorOnly(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's build allocates more")
 	}
@@ -174,10 +167,10 @@ func TestReviewErrorTargetsOnErrorOnly(t *testing.T) {
 	}
 }
 
-// TestReviewReadBodySized: a body of known length is read into a buffer of its size, not
+// TestReadBodySized: a body of known length is read into a buffer of its size, not
 // into io.ReadAll's 512 bytes (most of them garbage on every contract call: Verify's
 // bodies are tens of bytes), and reads as before, whatever its length says.
-func TestReviewReadBodySized(t *testing.T) {
+func TestReadBodySized(t *testing.T) {
 	e := echo.New()
 	for _, c := range []struct {
 		body string
@@ -213,9 +206,9 @@ func TestReviewReadBodySized(t *testing.T) {
 	}
 }
 
-// BenchmarkReviewAccessLogLine is the access log's line for one answered call, at info
+// BenchmarkAccessLogLine is the access log's line for one answered call, at info
 // as emfa logs by default, JSON to io.Discard.
-func BenchmarkReviewAccessLogLine(b *testing.B) {
+func BenchmarkAccessLogLine(b *testing.B) {
 	s := New(Options{Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	h := s.accessLog(func(c echo.Context) error { return c.NoContent(http.StatusOK) })
 	req := httptest.NewRequest("POST", "/v1/providers/acme/enrollments", nil)
@@ -223,12 +216,12 @@ func BenchmarkReviewAccessLogLine(b *testing.B) {
 	w := &discardWriter{h: http.Header{"X-Request-Id": {"df768d35e37b86c720c1ecbb"}}}
 	c := s.echo.NewContext(req, w)
 	b.ReportAllocs()
-	cpu0 := reviewCPU()
+	cpu0 := int64(rusage.Process())
 	for b.Loop() {
 		c.Response().Committed = false
 		h(c)
 	}
-	b.ReportMetric(float64(reviewCPU()-cpu0)/1e3/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64(int64(rusage.Process())-cpu0)/1e3/float64(b.N), "cpu-µs/op")
 }
 
 // pcHandler keeps the records it is handed.
@@ -242,13 +235,13 @@ func (h pcHandler) Handle(_ context.Context, r slog.Record) error {
 func (h pcHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h pcHandler) WithGroup(string) slog.Handler      { return h }
 
-// TestReviewAccessLogNoCallers: the access log's line is handed to the handler without
+// TestAccessLogNoCallers: the access log's line is handed to the handler without
 // the caller's program counter, which slog.Logger finds by walking the stack
-// (runtime.Callers, a seventh of the line's cost, BenchmarkReviewAccessLogLine) for a
+// (runtime.Callers, a seventh of the line's cost, BenchmarkAccessLogLine) for a
 // source no emfa handler shows (none sets AddSource); the line is the same.
-func TestReviewAccessLogNoCallers(t *testing.T) {
+func TestAccessLogNoCallers(t *testing.T) {
 	var records []slog.Record
-	run := reviewEnrollmentsRun(t, slog.New(pcHandler{&records}))
+	run := enrollmentsRun(t, slog.New(pcHandler{&records}))
 	run()
 	if len(records) != 1 {
 		t.Fatalf("%d records, want the access log's one", len(records))

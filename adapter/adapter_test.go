@@ -89,7 +89,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func newHarness(t *testing.T, mutate func(*Options)) *harness {
+func newHarness(t testing.TB, mutate func(*Options)) *harness {
 	t.Helper()
 	h := &harness{engine: &fakeEngine{outcome: provider.Outcome{Status: provider.StatusSuccess}}, logs: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -28,16 +28,34 @@ func (w *discardWriter) WriteHeader(code int)        { w.status = code }
 // Enrollments allocates nothing).
 func contractAllocs(t *testing.T, method, path, body string) float64 {
 	t.Helper()
-	h := newHarness(t, func(o *Options) { o.Log = slog.New(slog.DiscardHandler) })
-	h.engine.enrolls = nil
+	run := contractRun(t, method, path, body, slog.New(slog.DiscardHandler), nil)
+	if status := run(); status != http.StatusOK {
+		t.Fatalf("%s %s: status %d", method, path, status)
+	}
+	return testing.AllocsPerRun(200, func() { run() })
+}
+
+// contractRun is one contract call through the whole handler, again each time it is
+// called, with log as the server's and the providers' logger and the fake engine
+// answering enrolls; it returns the answer's status.
+func contractRun(tb testing.TB, method, path, body string, log *slog.Logger, enrolls []provider.Enrollment) func() int {
+	tb.Helper()
+	h := newHarness(tb, func(o *Options) {
+		o.Log = log
+		for _, p := range o.Providers {
+			p.Log = log
+		}
+	})
+	h.engine.enrolls = enrolls
 	handler := h.srv.Handler()
 	req, _ := http.NewRequest(method, "http://emfa.test"+path, nil)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Request-Id", "allocs-1")
 	req.SetBasicAuth("verify", "pw-secret")
+	req.RemoteAddr = "127.0.0.1:40000"
 	w := &discardWriter{h: http.Header{}}
 	rd := strings.NewReader(body)
-	run := func() {
+	return func() int {
 		rd.Reset(body)
 		r := *req
 		r.Body = io.NopCloser(rd)
@@ -45,12 +63,8 @@ func contractAllocs(t *testing.T, method, path, body string) float64 {
 		clear(w.h)
 		w.status = 0
 		handler.ServeHTTP(w, &r)
+		return w.status
 	}
-	run()
-	if w.status != http.StatusOK {
-		t.Fatalf("%s %s: status %d", method, path, w.status)
-	}
-	return testing.AllocsPerRun(200, run)
 }
 
 // TestContractCallAllocations bounds what a contract call allocates through the whole

@@ -23,38 +23,11 @@ import (
 // one enrollment.
 func enrollmentsRun(tb testing.TB, log *slog.Logger) func() {
 	tb.Helper()
-	var t *testing.T
-	switch v := tb.(type) {
-	case *testing.T:
-		t = v
-	default:
-		t = &testing.T{}
-	}
-	h := newHarness(t, func(o *Options) {
-		o.Log = log
-		for _, p := range o.Providers {
-			p.Log = log
-		}
-	})
-	h.engine.enrolls = []provider.Enrollment{{Capability: "totp", ID: "f1", Attributes: map[string]any{"authExecutionFlow": "validate"}}}
-	handler := h.srv.Handler()
-	body := `{"username":"alice"}`
-	req, _ := http.NewRequest("POST", "http://emfa.test/v1/providers/acme/enrollments", nil)
-	req.Header.Set("Content-Type", "application/json")
-	req.SetBasicAuth("verify", "pw-secret")
-	req.RemoteAddr = "127.0.0.1:40000"
-	w := &discardWriter{h: http.Header{}}
-	rd := strings.NewReader(body)
+	run := contractRun(tb, "POST", "/v1/providers/acme/enrollments", `{"username":"alice"}`, log,
+		[]provider.Enrollment{{Capability: "totp", ID: "f1", Attributes: map[string]any{"authExecutionFlow": "validate"}}})
 	return func() {
-		rd.Reset(body)
-		r := *req
-		r.Body = io.NopCloser(rd)
-		r.ContentLength = int64(len(body))
-		clear(w.h)
-		w.status = 0
-		handler.ServeHTTP(w, &r)
-		if w.status != http.StatusOK {
-			tb.Fatalf("status %d", w.status)
+		if status := run(); status != http.StatusOK {
+			tb.Fatalf("status %d", status)
 		}
 	}
 }

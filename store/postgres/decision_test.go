@@ -66,19 +66,8 @@ func TestDecisionWritesFactorOnce(t *testing.T) {
 	sv := testdb.Connect(t)
 	schema := sv.NewSchema(t)
 	tr := &batchSQL{}
-	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, schema), postgres.MaxConns(1), postgres.Traced(tr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openAlice(t, sv.SchemaDSN(t, schema), t0, postgres.MaxConns(1), postgres.Traced(tr))
 	ctx := t.Context()
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: t0}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: t0, UpdatedAt: t0}); err != nil {
-		t.Fatal(err)
-	}
 	// The user's row's xmax: the last transaction that locked it (CreateFactor's foreign
 	// key check did), which a decision must leave as it is.
 	locker := func() string {
@@ -124,4 +113,24 @@ func TestDecisionWritesFactorOnce(t *testing.T) {
 			t.Errorf("decision %d: counter %d, %v", i, f.Counter, err)
 		}
 	}
+}
+
+// openAlice opens a store at dsn with opts, closed when the test ends, holding user u1
+// (alice) and her TOTP factor f1, made at at.
+func openAlice(t *testing.T, dsn string, at time.Time, opts ...postgres.Option) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(t.Context(), dsn, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: at, UpdatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -77,20 +77,7 @@ func (c *faultConn) Read(b []byte) (int, error) {
 func faulty(t *testing.T, f *faults) store.Store {
 	t.Helper()
 	sv := testdb.Connect(t)
-	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, sv.NewSchema(t)), postgres.MaxConns(1), postgres.Dialed(f.dial))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	ctx := t.Context()
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: time.UnixMilli(0)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: time.UnixMilli(0), UpdatedAt: time.UnixMilli(0)}); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return openAlice(t, sv.SchemaDSN(t, sv.NewSchema(t)), time.UnixMilli(0), postgres.MaxConns(1), postgres.Dialed(f.dial))
 }
 
 // TestPooledReadFaults: a single-row read through pgx on the pooled connection

@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/emfa/emfa/internal/testdb"
-	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
 )
 
@@ -89,20 +88,7 @@ func wiredStore(t *testing.T) (*postgres.Store, *wire, *batchSQL) {
 	t.Helper()
 	sv := testdb.Connect(t)
 	w, tr := &wire{}, &batchSQL{}
-	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, sv.NewSchema(t)), postgres.MaxConns(1), postgres.Dialed(w.dial), postgres.Traced(tr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	ctx := t.Context()
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: t0}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: t0, UpdatedAt: t0}); err != nil {
-		t.Fatal(err)
-	}
-	return s, w, tr
+	return openAlice(t, sv.SchemaDSN(t, sv.NewSchema(t)), t0, postgres.MaxConns(1), postgres.Dialed(w.dial), postgres.Traced(tr)), w, tr
 }
 
 // A decision that goes out whole (the compare-and-set, the audit row, the claim of the
@@ -194,19 +180,8 @@ func TestAssumptionsPlanNoAggregate(t *testing.T) {
 	sv := testdb.Connect(t)
 	schema := sv.NewSchema(t)
 	tr := &batchSQL{}
-	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, schema), postgres.MaxConns(1), postgres.Traced(tr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openAlice(t, sv.SchemaDSN(t, schema), t0, postgres.MaxConns(1), postgres.Traced(tr))
 	ctx := t.Context()
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: t0}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: t0, UpdatedAt: t0}); err != nil {
-		t.Fatal(err)
-	}
 	runs := 0
 	if _, _, err := decide(ctx, s, 1, key("w1", "a"), &runs); err != nil {
 		t.Fatal(err)

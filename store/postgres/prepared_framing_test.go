@@ -74,20 +74,9 @@ func TestFailedAssumptionKeepsStatementsPrepared(t *testing.T) {
 	t.Parallel()
 	sv := testdb.Connect(t)
 	p := &parses{}
-	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, sv.NewSchema(t)), postgres.MaxConns(1),
+	s := openAlice(t, sv.SchemaDSN(t, sv.NewSchema(t)), time.UnixMilli(0), postgres.MaxConns(1),
 		postgres.Traced(&roundTrips{}), postgres.Dialed(p.dial))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
 	ctx := t.Context()
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: time.UnixMilli(0)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: time.UnixMilli(0), UpdatedAt: time.UnixMilli(0)}); err != nil {
-		t.Fatal(err)
-	}
 	runs := 0
 	counter := int64(0)
 	replayThenNext := func() {

@@ -1,8 +1,6 @@
 package sqlite
 
 import (
-	"database/sql"
-	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -17,13 +15,7 @@ import (
 func TestCheckpointerClosingInCloses(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
-		db, err := sql.Open("sqlite", filepath.Join(dir, "ck.db")+"?_pragma=journal_mode(WAL)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec("CREATE TABLE t (x)"); err != nil {
-			t.Fatal(err)
-		}
+		db := walTable(t, dir)
 		var mu sync.Mutex
 		var at []time.Duration
 		closed := false

@@ -119,13 +119,7 @@ func TestCheckpointBackstop(t *testing.T) {
 func TestCheckpointerRuns(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
-		db, err := sql.Open("sqlite", filepath.Join(dir, "ck.db")+"?_pragma=journal_mode(WAL)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec("CREATE TABLE t (x)"); err != nil {
-			t.Fatal(err)
-		}
+		db := walTable(t, dir)
 		var mu sync.Mutex
 		var at []time.Duration
 		start := time.Now()
@@ -206,4 +200,17 @@ level=WARN msg="sqlite: a background checkpoint failed; the WAL keeps the writes
 	if got := buf.String(); got != want {
 		t.Errorf("logged:\n%s\nwant:\n%s", got, want)
 	}
+}
+
+// walTable opens ck.db in dir, in WAL mode, with a table t (x) to commit to.
+func walTable(t *testing.T, dir string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "ck.db")+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE t (x)"); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }

@@ -38,43 +38,62 @@ func BenchmarkDecisionCPU(b *testing.B) {
 				if deferred {
 					wctx = store.DeferSync(ctx)
 				}
-				if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: at}); err != nil {
-					b.Fatal(err)
-				}
-				for i := range clients {
-					if err := s.CreateFactor(ctx, store.Factor{ID: fmt.Sprint("f", i), UserID: "u1", Type: "totp", State: store.FactorActive,
-						Secret: []byte("s"), KeyID: "k1", Counter: -1, CreatedAt: at, UpdatedAt: at}); err != nil {
-						b.Fatal(err)
+				seedFactors(b, s, at, clients)
+				perClientCPU(b, clients, func(client int) func(int64) error {
+					id, c := fmt.Sprint("f", client), int64(0)
+					return func(int64) error {
+						c++
+						return s.Update(wctx, validation(ctx, id, c, at))
 					}
-				}
-				var next atomic.Int64
-				cpu := rusage.Process()
-				b.ResetTimer()
-				run := func(id string) {
-					for c := int64(1); ; c++ {
-						if next.Add(1) > int64(b.N) {
-							return
-						}
-						err := s.Update(wctx, validation(ctx, id, c, at))
-						if err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}
-				done := make(chan struct{})
-				for i := range clients {
-					go func() {
-						defer func() { done <- struct{}{} }()
-						run(fmt.Sprint("f", i))
-					}()
-				}
-				for range clients {
-					<-done
-				}
-				b.StopTimer()
-				b.ReportMetric(float64((rusage.Process()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+				})
 			})
 		}
 	}
+}
+
+// seedFactors creates alice (u1) and n TOTP factors of hers, f0 to f(n-1), at at.
+func seedFactors(tb testing.TB, s store.Store, at time.Time, n int) {
+	tb.Helper()
+	ctx := context.Background()
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: at}); err != nil {
+		tb.Fatal(err)
+	}
+	for i := range n {
+		if err := s.CreateFactor(ctx, store.Factor{ID: fmt.Sprint("f", i), UserID: "u1", Type: "totp", State: store.FactorActive,
+			Secret: []byte("s"), KeyID: "k1", Counter: -1, CreatedAt: at, UpdatedAt: at}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// perClientCPU runs b.N operations from clients goroutines, client k's the calls of
+// client(k) with each operation's number (1 to b.N), and reports the process's CPU time
+// per operation (cpu-µs/op) and its allocations.
+func perClientCPU(b *testing.B, clients int, client func(k int) func(n int64) error) {
+	var next atomic.Int64
+	cpu := rusage.Process()
+	b.ReportAllocs()
+	b.ResetTimer()
+	done := make(chan struct{})
+	for k := range clients {
+		op := client(k)
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for {
+				n := next.Add(1)
+				if n > int64(b.N) {
+					return
+				}
+				if err := op(n); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for range clients {
+		<-done
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((rusage.Process()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
 }

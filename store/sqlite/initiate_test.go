@@ -2,11 +2,9 @@ package sqlite_test
 
 import (
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/emfa/emfa/internal/rusage"
 	"github.com/emfa/emfa/store"
 )
 
@@ -17,57 +15,33 @@ import (
 func BenchmarkInitiateStore(b *testing.B) {
 	s := open(b, fileDSN(b))
 	ctx := b.Context()
-	const clients = 64
-	var next atomic.Int64
 	body := []byte(`{"status":"PENDING","transactionId":"0123456789abcdef0123456789abcdef"}`)
-	cpu := rusage.Process()
-	b.ReportAllocs()
-	b.ResetTimer()
-	done := make(chan struct{})
-	for range clients {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for {
-				i := next.Add(1)
-				if i > int64(b.N) {
-					return
-				}
-				now := time.Now()
-				if _, err := s.UserDisabled(ctx, "alice"); err != nil {
-					b.Error(err)
-					return
-				}
-				key := store.IdempotencyKey{Provider: "duo", WebhookID: fmt.Sprint("bench-", i), Fingerprint: "initiate:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
-				owner := "0123456789abcdef0123456789abcdef"
-				c, err := s.ClaimIdempotency(store.DeferSync(ctx), key, owner, now.Add(4*time.Second), now.Add(time.Hour), now)
-				if err != nil || !c.Claimed {
-					b.Error(err, c.Claimed)
-					return
-				}
-				err = s.Update(store.SyncNow(store.DeferSync(ctx)), func(w store.Writer) error {
-					if err := w.CreateTransaction(ctx, store.Transaction{ID: fmt.Sprint("duo", i), Provider: "duo", Username: "alice",
-						Capability: "push", FactorID: "DPFZRS9FB0D46QFTM891", Status: "PENDING", Data: []byte(`{"txid":"abc"}`),
-						ExpiresAt: now.Add(time.Minute), CreatedAt: now, UpdatedAt: now}); err != nil {
-						return err
-					}
-					if err := w.AppendAudit(ctx, store.AuditEvent{Time: now, RequestID: "req", Provider: "duo", Username: "alice",
-						Capability: "push", FactorID: "DPFZRS9FB0D46QFTM891", Resource: "initiate", Outcome: "PENDING", WebhookID: key.WebhookID}); err != nil {
-						return err
-					}
-					return w.CompleteIdempotency(ctx, key, owner, 200, body, now)
-				})
-				if err != nil {
-					b.Error(err)
-					return
-				}
+	perClientCPU(b, 64, func(int) func(int64) error {
+		return func(i int64) error {
+			now := time.Now()
+			if _, err := s.UserDisabled(ctx, "alice"); err != nil {
+				return err
 			}
-		}()
-	}
-	for range clients {
-		<-done
-	}
-	b.StopTimer()
-	b.ReportMetric(float64((rusage.Process()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+			key := store.IdempotencyKey{Provider: "duo", WebhookID: fmt.Sprint("bench-", i), Fingerprint: "initiate:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+			owner := "0123456789abcdef0123456789abcdef"
+			c, err := s.ClaimIdempotency(store.DeferSync(ctx), key, owner, now.Add(4*time.Second), now.Add(time.Hour), now)
+			if err != nil || !c.Claimed {
+				return fmt.Errorf("claim %+v: %v", c, err)
+			}
+			return s.Update(store.SyncNow(store.DeferSync(ctx)), func(w store.Writer) error {
+				if err := w.CreateTransaction(ctx, store.Transaction{ID: fmt.Sprint("duo", i), Provider: "duo", Username: "alice",
+					Capability: "push", FactorID: "DPFZRS9FB0D46QFTM891", Status: "PENDING", Data: []byte(`{"txid":"abc"}`),
+					ExpiresAt: now.Add(time.Minute), CreatedAt: now, UpdatedAt: now}); err != nil {
+					return err
+				}
+				if err := w.AppendAudit(ctx, store.AuditEvent{Time: now, RequestID: "req", Provider: "duo", Username: "alice",
+					Capability: "push", FactorID: "DPFZRS9FB0D46QFTM891", Resource: "initiate", Outcome: "PENDING", WebhookID: key.WebhookID}); err != nil {
+					return err
+				}
+				return w.CompleteIdempotency(ctx, key, owner, 200, body, now)
+			})
+		}
+	})
 }
 
 // TestClaimAllocs: the idempotency claim of every call with an X-Webhook-ID (Do's,

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/emfa/emfa/internal/rusage"
 	"github.com/emfa/emfa/store"
 )
 
@@ -38,34 +36,13 @@ func validateUnit(ctx context.Context, id string, c int64, at time.Time, hook st
 // conversion, for a RETURNING that a record new to the store answers the same way each
 // time (claimed, no other fingerprint).
 func TestValidateUnitAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts differ under -race")
-	}
-	s := open(t, ":memory:")
 	ctx := context.Background()
 	at := time.UnixMilli(1_700_000_000_000)
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: at}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("s"), KeyID: "k1", Counter: -1, CreatedAt: at, UpdatedAt: at}); err != nil {
-		t.Fatal(err)
-	}
-	var c int64
 	hooks := make([]string, 0, 400)
 	for i := range cap(hooks) {
 		hooks = append(hooks, fmt.Sprint("hook-", i))
 	}
-	run := func() {
-		c++
-		if err := s.Update(ctx, validateUnit(ctx, "f1", c, at, hooks[c])); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range 3 {
-		run() // the statements prepared
-	}
-	got := testing.AllocsPerRun(100, run)
+	got := unitAllocs(t, func(c int64) func(store.Writer) error { return validateUnit(ctx, "f0", c, at, hooks[c]) })
 	t.Logf("%.0f allocations a validation's unit", got)
 	// 94 with the record read back through QueryRow, 76 with its fresh insert's count,
 	// 49 on the writer's driver connection (rawConn).
@@ -75,6 +52,29 @@ func TestValidateUnitAllocs(t *testing.T) {
 	}
 }
 
+// unitAllocs is the allocations of one unit through the group writer of an in-memory
+// store holding alice's factor f0, unit(c) its c-th (from 1), once its statements are
+// prepared.
+func unitAllocs(t *testing.T, unit func(c int64) func(store.Writer) error) float64 {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("allocation counts differ under -race")
+	}
+	s := open(t, ":memory:")
+	seedFactors(t, s, time.UnixMilli(1_700_000_000_000), 1)
+	var c int64
+	run := func() {
+		c++
+		if err := s.Update(context.Background(), unit(c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		run() // the statements prepared
+	}
+	return testing.AllocsPerRun(100, run)
+}
+
 // TestDecisionAllocs counts the allocations of a decision's unit (AdvanceCounter
 // and its audit row, validation) through the group writer, one unit a batch, as
 // BenchmarkDecisionCPU's single client runs them. Through database/sql each batch began a
@@ -82,30 +82,9 @@ func TestValidateUnitAllocs(t *testing.T) {
 // (Tx.StmtContext), and each statement converted its arguments into a slice of
 // driver.NamedValue of its own and wrapped the driver's result.
 func TestDecisionAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts differ under -race")
-	}
-	s := open(t, ":memory:")
 	ctx := context.Background()
 	at := time.UnixMilli(1_700_000_000_000)
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: at}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("s"), KeyID: "k1", Counter: -1, CreatedAt: at, UpdatedAt: at}); err != nil {
-		t.Fatal(err)
-	}
-	var c int64
-	run := func() {
-		c++
-		if err := s.Update(ctx, validation(ctx, "f1", c, at)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range 3 {
-		run() // the statements prepared
-	}
-	got := testing.AllocsPerRun(100, run)
+	got := unitAllocs(t, func(c int64) func(store.Writer) error { return validation(ctx, "f0", c, at) })
 	t.Logf("%.0f allocations a decision's unit", got)
 	// 52 through database/sql, 32 on the writer's driver connection (rawConn).
 	const want = 34
@@ -121,39 +100,12 @@ func BenchmarkValidateCPU(b *testing.B) {
 	s := open(b, fileDSN(b))
 	ctx := b.Context()
 	at := time.UnixMilli(1_700_000_000_000)
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: at}); err != nil {
-		b.Fatal(err)
-	}
-	for i := range clients {
-		if err := s.CreateFactor(ctx, store.Factor{ID: fmt.Sprint("f", i), UserID: "u1", Type: "totp", State: store.FactorActive,
-			Secret: []byte("s"), KeyID: "k1", Counter: -1, CreatedAt: at, UpdatedAt: at}); err != nil {
-			b.Fatal(err)
+	seedFactors(b, s, at, clients)
+	perClientCPU(b, clients, func(client int) func(int64) error {
+		id, c := fmt.Sprint("f", client), int64(0)
+		return func(n int64) error {
+			c++
+			return s.Update(ctx, validateUnit(ctx, id, c, at, strconv.FormatInt(n, 10)))
 		}
-	}
-	var next atomic.Int64
-	cpu := rusage.Process()
-	b.ReportAllocs()
-	b.ResetTimer()
-	done := make(chan struct{})
-	for i := range clients {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			id := fmt.Sprint("f", i)
-			for c := int64(1); ; c++ {
-				n := next.Add(1)
-				if n > int64(b.N) {
-					return
-				}
-				if err := s.Update(ctx, validateUnit(ctx, id, c, at, strconv.FormatInt(n, 10))); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	for range clients {
-		<-done
-	}
-	b.StopTimer()
-	b.ReportMetric(float64((rusage.Process()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+	})
 }

@@ -74,24 +74,3 @@ func BenchmarkDecodeInitiate(b *testing.B) {
 		}
 	}
 }
-
-// TestContractCallNoContextMap: the provider a contract call names (and, on other
-// calls, the webhook ID, the retry flag, the admin's name) reach the access log without
-// echo's c.Set making a map for them on every request: two allocations fewer than
-// TestContractCallAllocations' 24 and 42.
-func TestContractCallNoContextMap(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector's build allocates more")
-	}
-	for _, c := range []struct {
-		path, body string
-		max        float64
-	}{
-		{"/v1/providers/acme/enrollments", `{"username":"alice"}`, 22},
-		{"/v1/providers/acme/initiate", `{"capability":"totp","id":"f1","attributes":{"username":"alice"}}`, 40},
-	} {
-		if got := contractAllocs(t, "POST", c.path, c.body); got > c.max {
-			t.Errorf("POST %s allocates %v times, want at most %v", c.path, got, c.max)
-		}
-	}
-}

@@ -33,6 +33,14 @@ func (w *wire) dial(ctx context.Context, network, addr string) (net.Conn, error)
 	return &wireConn{Conn: c, w: w, startup: true}, nil
 }
 
+// count is how many messages of type typ (a Parse 'P', a Bind 'B', a Sync 'S') have been
+// sent so far.
+func (w *wire) count(typ byte) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n[typ]
+}
+
 // take returns the counts so far and starts again.
 func (w *wire) take() map[byte]int {
 	w.mu.Lock()
@@ -91,6 +99,19 @@ func wiredStore(t *testing.T) (*postgres.Store, *wire, *batchSQL) {
 	return openAlice(t, sv.SchemaDSN(t, sv.NewSchema(t)), t0, postgres.MaxConns(1), postgres.Dialed(w.dial), postgres.Traced(tr)), w, tr
 }
 
+// warm makes three decisions on s, which prepare the statements of one, and forgets the
+// messages they sent; it returns the runs' counter for the next.
+func warm(t *testing.T, s *postgres.Store, w *wire) (runs int) {
+	t.Helper()
+	for i := range int64(3) {
+		if _, _, err := decide(t.Context(), s, i+1, key("w"+string(rune('a'+i)), "a"), &runs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.take()
+	return runs
+}
+
 // A decision that goes out whole (the compare-and-set, the audit row, the claim of the
 // answer's record) is one pipeline ending in one Sync, which PostgreSQL runs as one
 // implicit transaction, committed at the Sync: BEGIN and COMMIT around it were two more
@@ -100,13 +121,7 @@ func TestDecisionSendsNoBeginCommit(t *testing.T) {
 	t.Parallel()
 	s, w, tr := wiredStore(t)
 	ctx := t.Context()
-	runs := 0
-	for i := range int64(3) { // prepares the statements
-		if _, _, err := decide(ctx, s, i+1, key("w"+string(rune('a'+i)), "a"), &runs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.take()
+	runs := warm(t, s, w)
 	tr.take()
 	if _, _, err := decide(ctx, s, 4, key("w4", "a"), &runs); err != nil {
 		t.Fatal(err)
@@ -138,13 +153,7 @@ func TestDecisionAuditInCompareAndSet(t *testing.T) {
 	t.Parallel()
 	s, w, _ := wiredStore(t)
 	ctx := t.Context()
-	runs := 0
-	for i := range int64(3) { // prepares the statements
-		if _, _, err := decide(ctx, s, i+1, key("w"+string(rune('a'+i)), "a"), &runs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.take()
+	runs := warm(t, s, w)
 	out, claim, err := decide(ctx, s, 4, key("w4", "a"), &runs)
 	if err != nil || out != "SUCCESS" || !claim.Claimed {
 		t.Fatalf("decided %s, claim %+v, %v; want SUCCESS, claimed", out, claim, err)

@@ -1,13 +1,8 @@
 package postgres_test
 
 import (
-	"context"
-	"encoding/binary"
 	"fmt"
-	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,55 +10,6 @@ import (
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
 )
-
-// parses counts the Parse messages (a statement prepared) the store's connections send.
-type parses struct{ n atomic.Int64 }
-
-func (p *parses) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	return &parseCounter{Conn: c, p: p, startup: true}, nil
-}
-
-// parseCounter reads the frontend messages a connection writes: the startup message (a
-// length, no type), then a type byte and a length each.
-type parseCounter struct {
-	net.Conn
-	p       *parses
-	mu      sync.Mutex
-	startup bool
-	head    []byte // of the message being read, up to its 5 (4 for startup) bytes
-	skip    int    // what is left of its body
-}
-
-func (c *parseCounter) Write(b []byte) (int, error) {
-	c.mu.Lock()
-	for rest := b; len(rest) > 0; {
-		if c.skip > 0 {
-			n := min(c.skip, len(rest))
-			c.skip, rest = c.skip-n, rest[n:]
-			continue
-		}
-		want := 5
-		if c.startup {
-			want = 4
-		}
-		n := min(want-len(c.head), len(rest))
-		c.head, rest = append(c.head, rest[:n]...), rest[n:]
-		if len(c.head) < want {
-			break
-		}
-		length := int(binary.BigEndian.Uint32(c.head[want-4:]))
-		if !c.startup && c.head[0] == 'P' {
-			c.p.n.Add(1)
-		}
-		c.startup, c.head, c.skip = false, c.head[:0], length-4
-	}
-	c.mu.Unlock()
-	return c.Conn.Write(b)
-}
 
 // A replayed code fails the speculative unit's assumption, whose batch pgx then takes for
 // one that went wrong: it drops every statement of it from its cache (BEGIN, COMMIT, the
@@ -73,7 +19,7 @@ func (c *parseCounter) Write(b []byte) (int, error) {
 func TestFailedAssumptionKeepsStatementsPrepared(t *testing.T) {
 	t.Parallel()
 	sv := testdb.Connect(t)
-	p := &parses{}
+	p := &wire{}
 	s := openAlice(t, sv.SchemaDSN(t, sv.NewSchema(t)), time.UnixMilli(0), postgres.MaxConns(1),
 		postgres.Traced(&roundTrips{}), postgres.Dialed(p.dial))
 	ctx := t.Context()
@@ -97,9 +43,9 @@ func TestFailedAssumptionKeepsStatementsPrepared(t *testing.T) {
 	}
 	replayThenNext() // prepares the careful run's statements too
 	replayThenNext()
-	before := p.n.Load()
+	before := p.count('P')
 	replayThenNext()
-	if n := p.n.Load() - before; n > 1 {
+	if n := p.count('P') - before; n > 1 {
 		t.Errorf("a replayed code and the next decision prepared %d statements, want at most 1 (the audit row's)", n)
 	}
 }
@@ -109,7 +55,7 @@ func TestFailedAssumptionKeepsStatementsPrepared(t *testing.T) {
 func TestSimpleProtocolPreparesNothing(t *testing.T) {
 	t.Parallel()
 	sv := testdb.Connect(t)
-	p := &parses{}
+	p := &wire{}
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
 	if strings.Contains(dsn, "://") {
 		dsn += "&default_query_exec_mode=simple_protocol"
@@ -129,7 +75,7 @@ func TestSimpleProtocolPreparesNothing(t *testing.T) {
 		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: time.UnixMilli(0), UpdatedAt: time.UnixMilli(0)}); err != nil {
 		t.Fatal(err)
 	}
-	before := p.n.Load()
+	before := p.count('P')
 	runs := 0
 	for i, want := range []string{"SUCCESS", "FAILED"} {
 		out, _, err := decide(ctx, s, 1, key(fmt.Sprint("w", i), "a"), &runs)
@@ -137,7 +83,7 @@ func TestSimpleProtocolPreparesNothing(t *testing.T) {
 			t.Fatalf("decided %s, %v; want %s", out, err, want)
 		}
 	}
-	if n := p.n.Load() - before; n != 0 {
+	if n := p.count('P') - before; n != 0 {
 		t.Errorf("prepared %d statements, want none", n)
 	}
 }

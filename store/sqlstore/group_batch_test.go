@@ -42,6 +42,20 @@ func batchDecisions(t *testing.T, n int) (*sqlstore.Store, func(i int, c int64) 
 	return st.(*sqlite.Store).Store, decide
 }
 
+// bareAndGuarded runs test twice, as subtests, on a store of batchDecisions(t, n): with
+// its next batch run bare (no savepoints), and guarded (guardNext), which it is told.
+func bareAndGuarded(t *testing.T, n int, test func(t *testing.T, s *sqlstore.Store, decide func(i int, c int64) func(w store.Writer) error, guarded bool)) {
+	for _, guarded := range []bool{false, true} {
+		t.Run(fmt.Sprint("guarded=", guarded), func(t *testing.T) {
+			s, decide := batchDecisions(t, n)
+			if guarded {
+				guardNext(s)
+			}
+			test(t, s, decide, guarded)
+		})
+	}
+}
+
 // guardNext runs a batch with a failing unit on s, which leaves s's next batch guarded:
 // each unit in a savepoint of its own.
 func guardNext(s *sqlstore.Store) {

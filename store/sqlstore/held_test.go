@@ -95,59 +95,53 @@ func TestHeldCounterErrorFailsUnit(t *testing.T) {
 func TestHeldCounterInUnit(t *testing.T) {
 	ctx := context.Background()
 	at := time.UnixMilli(1_700_000_000_000)
-	for _, guarded := range []bool{false, true} {
-		t.Run(fmt.Sprint("guarded=", guarded), func(t *testing.T) {
-			s, decide := batchDecisions(t, 4)
-			if guarded {
-				guardNext(s)
-			}
-			var seen int64
-			read := func(w store.Writer) error {
-				seen = 0
-				if err := w.AdvanceCounter(ctx, "f0", 5, at); err != nil {
-					return err
-				}
-				f, err := w.RecordFailure(ctx, "f0", at, 0, 0)
-				seen = f.Counter
+	bareAndGuarded(t, 4, func(t *testing.T, s *sqlstore.Store, decide func(int, int64) func(store.Writer) error, guarded bool) {
+		var seen int64
+		read := func(w store.Writer) error {
+			seen = 0
+			if err := w.AdvanceCounter(ctx, "f0", 5, at); err != nil {
 				return err
 			}
-			var second, replay error
-			twice := func(w store.Writer) error {
-				if err := w.AdvanceCounter(ctx, "f1", 3, at); err != nil {
-					return err
-				}
-				second = w.AdvanceCounter(ctx, "f1", 4, at)
-				replay = w.AdvanceCounter(ctx, "f1", 4, at)
-				return nil
+			f, err := w.RecordFailure(ctx, "f0", at, 0, 0)
+			seen = f.Counter
+			return err
+		}
+		var second, replay error
+		twice := func(w store.Writer) error {
+			if err := w.AdvanceCounter(ctx, "f1", 3, at); err != nil {
+				return err
 			}
-			panicking := func(w store.Writer) error {
-				if err := w.AdvanceCounter(ctx, "f2", 7, at); err != nil {
-					return err
-				}
-				panic("after the held compare-and-set")
+			second = w.AdvanceCounter(ctx, "f1", 4, at)
+			replay = w.AdvanceCounter(ctx, "f1", 4, at)
+			return nil
+		}
+		panicking := func(w store.Writer) error {
+			if err := w.AdvanceCounter(ctx, "f2", 7, at); err != nil {
+				return err
 			}
-			errs, panics, _ := sqlstore.RunBatch(s, read, twice, panicking, decide(3, 1))
-			for i, err := range errs {
-				if err != nil {
-					t.Errorf("unit %d: %v", i, err)
-				}
+			panic("after the held compare-and-set")
+		}
+		errs, panics, _ := sqlstore.RunBatch(s, read, twice, panicking, decide(3, 1))
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("unit %d: %v", i, err)
 			}
-			if panics[2] == nil {
-				t.Error("the panicking unit did not panic")
+		}
+		if panics[2] == nil {
+			t.Error("the panicking unit did not panic")
+		}
+		if seen != 5 {
+			t.Errorf("f0 read after AdvanceCounter(5) in the unit: counter %d", seen)
+		}
+		if second != nil || !errors.Is(replay, store.ErrReplay) {
+			t.Errorf("AdvanceCounter(f1, 4) after 3: %v, then again: %v; want nil, ErrReplay", second, replay)
+		}
+		for id, want := range map[string]int64{"f0": 5, "f1": 4, "f2": -1, "f3": 1} {
+			if c := counterOf(t, s, id); c != want {
+				t.Errorf("%s: counter %d, want %d", id, c, want)
 			}
-			if seen != 5 {
-				t.Errorf("f0 read after AdvanceCounter(5) in the unit: counter %d", seen)
-			}
-			if second != nil || !errors.Is(replay, store.ErrReplay) {
-				t.Errorf("AdvanceCounter(f1, 4) after 3: %v, then again: %v; want nil, ErrReplay", second, replay)
-			}
-			for id, want := range map[string]int64{"f0": 5, "f1": 4, "f2": -1, "f3": 1} {
-				if c := counterOf(t, s, id); c != want {
-					t.Errorf("%s: counter %d, want %d", id, c, want)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestHeldCounterNeighbours: a decision whose factor a unit before it in the same
@@ -157,64 +151,58 @@ func TestHeldCounterInUnit(t *testing.T) {
 func TestHeldCounterNeighbours(t *testing.T) {
 	ctx := context.Background()
 	at := time.UnixMilli(1_700_000_000_000)
-	for _, guarded := range []bool{false, true} {
-		t.Run(fmt.Sprint("guarded=", guarded), func(t *testing.T) {
-			s, decide := batchDecisions(t, 4)
-			if guarded {
-				guardNext(s)
-			}
-			told := make([]error, 3)
-			decision := func(i int) func(w store.Writer) error {
-				id := fmt.Sprint("f", i)
-				return func(w store.Writer) error {
-					told[i] = w.AdvanceCounter(ctx, id, 1, at)
-					outcome := "SUCCESS"
-					if told[i] != nil {
-						outcome = "FAILED"
-					}
-					return w.AppendAudit(ctx, store.AuditEvent{Time: at, Provider: "p", Username: "alice", Capability: "totp",
-						FactorID: id, Resource: "validate", Outcome: outcome})
+	bareAndGuarded(t, 4, func(t *testing.T, s *sqlstore.Store, decide func(int, int64) func(store.Writer) error, guarded bool) {
+		told := make([]error, 3)
+		decision := func(i int) func(w store.Writer) error {
+			id := fmt.Sprint("f", i)
+			return func(w store.Writer) error {
+				told[i] = w.AdvanceCounter(ctx, id, 1, at)
+				outcome := "SUCCESS"
+				if told[i] != nil {
+					outcome = "FAILED"
 				}
+				return w.AppendAudit(ctx, store.AuditEvent{Time: at, Provider: "p", Username: "alice", Capability: "totp",
+					FactorID: id, Resource: "validate", Outcome: outcome})
 			}
-			disable := func(w store.Writer) error {
-				return w.(interface {
-					SetFactorState(context.Context, string, store.FactorState, time.Time) error
-				}).SetFactorState(ctx, "f0", store.FactorDisabled, at)
-			}
-			lock := func(w store.Writer) error {
-				_, err := w.RecordFailure(ctx, "f1", at, 1, time.Hour)
-				return err
-			}
-			errs, _, _ := sqlstore.RunBatch(s, disable, decision(0), lock, decision(1), decide(2, 1), decision(2), decide(3, 1))
-			for i, err := range errs {
-				if err != nil {
-					t.Errorf("unit %d: %v", i, err)
-				}
-			}
-			for i, want := range []error{store.ErrInactive, store.ErrLocked, store.ErrReplay} {
-				if !errors.Is(told[i], want) {
-					t.Errorf("f%d's decision told %v, want %v", i, told[i], want)
-				}
-			}
-			events, err := s.ListAudit(ctx, store.AuditFilter{})
+		}
+		disable := func(w store.Writer) error {
+			return w.(interface {
+				SetFactorState(context.Context, string, store.FactorState, time.Time) error
+			}).SetFactorState(ctx, "f0", store.FactorDisabled, at)
+		}
+		lock := func(w store.Writer) error {
+			_, err := w.RecordFailure(ctx, "f1", at, 1, time.Hour)
+			return err
+		}
+		errs, _, _ := sqlstore.RunBatch(s, disable, decision(0), lock, decision(1), decide(2, 1), decision(2), decide(3, 1))
+		for i, err := range errs {
 			if err != nil {
-				t.Fatal(err)
+				t.Errorf("unit %d: %v", i, err)
 			}
-			outcomes := map[string]int{}
-			for _, e := range events {
-				outcomes[e.FactorID+" "+e.Outcome]++
+		}
+		for i, want := range []error{store.ErrInactive, store.ErrLocked, store.ErrReplay} {
+			if !errors.Is(told[i], want) {
+				t.Errorf("f%d's decision told %v, want %v", i, told[i], want)
 			}
-			want := map[string]int{"f0 FAILED": 1, "f1 FAILED": 1, "f2 SUCCESS": 1, "f2 FAILED": 1, "f3 SUCCESS": 1}
-			if fmt.Sprint(outcomes) != fmt.Sprint(want) {
-				t.Errorf("audit rows %v, want %v", outcomes, want)
+		}
+		events, err := s.ListAudit(ctx, store.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outcomes := map[string]int{}
+		for _, e := range events {
+			outcomes[e.FactorID+" "+e.Outcome]++
+		}
+		want := map[string]int{"f0 FAILED": 1, "f1 FAILED": 1, "f2 SUCCESS": 1, "f2 FAILED": 1, "f3 SUCCESS": 1}
+		if fmt.Sprint(outcomes) != fmt.Sprint(want) {
+			t.Errorf("audit rows %v, want %v", outcomes, want)
+		}
+		for id, want := range map[string]int64{"f0": -1, "f1": -1, "f2": 1, "f3": 1} {
+			if c := counterOf(t, s, id); c != want {
+				t.Errorf("%s: counter %d, want %d", id, c, want)
 			}
-			for id, want := range map[string]int64{"f0": -1, "f1": -1, "f2": 1, "f3": 1} {
-				if c := counterOf(t, s, id); c != want {
-					t.Errorf("%s: counter %d, want %d", id, c, want)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestHeldCounterAuditFails: a decision whose audit row fails after its held

@@ -16,73 +16,67 @@ import (
 // it, whether the batch runs bare or guarded; its neighbours commit, and no success of it
 // is recorded (no audit row of it, no last use moved by it).
 func TestDecisionReplayInBatch(t *testing.T) {
-	for _, guarded := range []bool{false, true} {
-		t.Run(fmt.Sprint("guarded=", guarded), func(t *testing.T) {
-			s, decide := batchDecisions(t, 4)
-			ctx := context.Background()
-			if guarded {
-				guardNext(s)
+	bareAndGuarded(t, 4, func(t *testing.T, s *sqlstore.Store, decide func(int, int64) func(store.Writer) error, guarded bool) {
+		ctx := context.Background()
+		late := time.UnixMilli(1_700_000_000_000).Add(time.Hour)
+		replays := 0
+		replayed := func(w store.Writer) error {
+			err := w.AdvanceCounter(ctx, "f1", 1, late)
+			if !errors.Is(err, store.ErrReplay) {
+				return fmt.Errorf("AdvanceCounter of a replayed code: %v, want ErrReplay", err)
 			}
-			late := time.UnixMilli(1_700_000_000_000).Add(time.Hour)
-			replays := 0
-			replayed := func(w store.Writer) error {
-				err := w.AdvanceCounter(ctx, "f1", 1, late)
-				if !errors.Is(err, store.ErrReplay) {
-					return fmt.Errorf("AdvanceCounter of a replayed code: %v, want ErrReplay", err)
-				}
-				replays++
-				return w.AppendAudit(ctx, store.AuditEvent{Time: late, Provider: "p", Username: "alice", Capability: "totp",
-					FactorID: "f1", Resource: "validate", Outcome: "FAILED", Reason: "replayed code"})
-			}
-			errs, _, n := sqlstore.RunBatch(s, decide(0, 1), decide(1, 1), replayed, decide(2, 1))
-			for i, err := range errs {
-				if err != nil {
-					t.Errorf("unit %d: %v", i, err)
-				}
-			}
-			t.Logf("statements: %v", n)
-			// The replayed unit had written nothing before its compare-and-set: it runs
-			// again where it is, and its neighbours once.
-			if !guarded && n["SAVEPOINT"]+n["ROLLBACK"] > 0 {
-				t.Errorf("a bare batch with a replay ran %v, want no SAVEPOINT nor ROLLBACK", n)
-			}
-			if replays == 0 {
-				t.Error("the replayed unit never saw ErrReplay")
-			}
-			used, err := s.LastUsed(ctx, []string{"f0", "f1", "f2"})
+			replays++
+			return w.AppendAudit(ctx, store.AuditEvent{Time: late, Provider: "p", Username: "alice", Capability: "totp",
+				FactorID: "f1", Resource: "validate", Outcome: "FAILED", Reason: "replayed code"})
+		}
+		errs, _, n := sqlstore.RunBatch(s, decide(0, 1), decide(1, 1), replayed, decide(2, 1))
+		for i, err := range errs {
 			if err != nil {
-				t.Fatal(err)
+				t.Errorf("unit %d: %v", i, err)
 			}
-			for _, id := range []string{"f0", "f1", "f2"} {
-				if want := time.UnixMilli(1_700_000_000_000); !used[id].Equal(want) {
-					t.Errorf("%s: last used %v, want %v", id, used[id], want)
-				}
+		}
+		t.Logf("statements: %v", n)
+		// The replayed unit had written nothing before its compare-and-set: it runs
+		// again where it is, and its neighbours once.
+		if !guarded && n["SAVEPOINT"]+n["ROLLBACK"] > 0 {
+			t.Errorf("a bare batch with a replay ran %v, want no SAVEPOINT nor ROLLBACK", n)
+		}
+		if replays == 0 {
+			t.Error("the replayed unit never saw ErrReplay")
+		}
+		used, err := s.LastUsed(ctx, []string{"f0", "f1", "f2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"f0", "f1", "f2"} {
+			if want := time.UnixMilli(1_700_000_000_000); !used[id].Equal(want) {
+				t.Errorf("%s: last used %v, want %v", id, used[id], want)
 			}
-			events, err := s.ListAudit(ctx, store.AuditFilter{})
-			if err != nil {
-				t.Fatal(err)
+		}
+		events, err := s.ListAudit(ctx, store.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var failed, succeeded int
+		for _, e := range events {
+			switch e.Outcome {
+			case "FAILED":
+				failed++
+			case "SUCCESS":
+				succeeded++
 			}
-			var failed, succeeded int
-			for _, e := range events {
-				switch e.Outcome {
-				case "FAILED":
-					failed++
-				case "SUCCESS":
-					succeeded++
-				}
-			}
-			if failed != 1 || succeeded != 3 {
-				t.Errorf("audit: %d FAILED and %d SUCCESS, want 1 and 3", failed, succeeded)
-			}
-			f, err := s.GetFactor(ctx, "f1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if f.Counter != 1 {
-				t.Errorf("f1: counter %d, want 1", f.Counter)
-			}
-		})
-	}
+		}
+		if failed != 1 || succeeded != 3 {
+			t.Errorf("audit: %d FAILED and %d SUCCESS, want 1 and 3", failed, succeeded)
+		}
+		f, err := s.GetFactor(ctx, "f1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Counter != 1 {
+			t.Errorf("f1: counter %d, want 1", f.Counter)
+		}
+	})
 }
 
 // TestDecisionAllocs: what one successful decision (counter, audit row, last use)

@@ -47,22 +47,13 @@ func signInSlowGateway(t *testing.T, deadline time.Duration) {
 		}
 		var running, starts atomic.Int32
 		slow := lifecycle.SignInAgain + 15*time.Second
-		type result struct {
-			cookie string
-			again  bool
-			err    error
-		}
-		first := make(chan result, 1)
-		go func() {
-			c, again, err := ssa.StartSignInOnce(ctx, "form", "alice", lifecycle.MethodPush, func(context.Context) (string, error) {
-				starts.Add(1)
-				running.Add(1)
-				defer running.Add(-1)
-				time.Sleep(slow) // the gateway's answer
-				return "a", nil
-			})
-			first <- result{c, again, err}
-		}()
+		first := signInAside(ctx, ssa, func(context.Context) (string, error) {
+			starts.Add(1)
+			running.Add(1)
+			defer running.Add(-1)
+			time.Sleep(slow) // the gateway's answer
+			return "a", nil
+		})
 		time.Sleep(lifecycle.SignInAgain + 5*time.Second) // the first still waits on its gateway
 		var overlapped bool
 		c, again, err := ssb.StartSignInOnce(ctx, "form", "alice", lifecycle.MethodPush, func(context.Context) (string, error) {

@@ -81,21 +81,12 @@ func TestSignInTwiceOnTwoOpenedStores(t *testing.T) {
 			defer cancel()
 			var starts atomic.Int32
 			started := make(chan struct{})
-			type result struct {
-				cookie string
-				again  bool
-				err    error
-			}
-			first := make(chan result, 1)
-			go func() {
-				c, again, err := ssa.StartSignInOnce(ctx, "form", "alice", lifecycle.MethodPush, func(context.Context) (string, error) {
-					starts.Add(1)
-					close(started)
-					<-pb.looked // the second post waits on this start's record
-					return "a", nil
-				})
-				first <- result{c, again, err}
-			}()
+			first := signInAside(ctx, ssa, func(context.Context) (string, error) {
+				starts.Add(1)
+				close(started)
+				<-pb.looked // the second post waits on this start's record
+				return "a", nil
+			})
 			<-started
 			c, again, err := ssb.StartSignInOnce(ctx, "form", "alice", lifecycle.MethodPush, func(context.Context) (string, error) {
 				starts.Add(1)
@@ -111,4 +102,22 @@ func TestSignInTwiceOnTwoOpenedStores(t *testing.T) {
 			}
 		})
 	}
+}
+
+// signInResult is what StartSignInOnce answered.
+type signInResult struct {
+	cookie string
+	again  bool
+	err    error
+}
+
+// signInAside posts alice's sign-in form to ss (a push, started by start) in a goroutine
+// of its own, and hands back its answer when it comes.
+func signInAside(ctx context.Context, ss *lifecycle.SelfService, start func(context.Context) (string, error)) <-chan signInResult {
+	answer := make(chan signInResult, 1)
+	go func() {
+		c, again, err := ss.StartSignInOnce(ctx, "form", "alice", lifecycle.MethodPush, start)
+		answer <- signInResult{c, again, err}
+	}()
+	return answer
 }

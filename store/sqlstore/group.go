@@ -189,46 +189,68 @@ func (g *group) commit(batch []*unit) {
 		}
 	}
 	// The batch runs on the pool's one writer connection, held (sql.Conn) from the
-	// first statement to the last, on the driver's connection itself (rawConn).
-	conn, err := g.s.w.Conn(ctx)
-	if err != nil {
-		fail(err)
-		return
-	}
-	defer conn.Close()
-	committed := false
-	err = conn.Raw(func(dc any) error {
-		g.raw = g.raw.on(dc, g.s.anonParams)
-		committed = g.commitOn(ctx, dc, batch, fail)
-		if g.raw.bad {
-			// database/sql closes the connection, as it does one a transaction found
-			// broken: its statements first.
-			g.raw.close()
-			g.raw = nil
-			return driver.ErrBadConn
+	// first statement to the last, on the driver's connection itself (rawConn). A
+	// connection found broken before any unit ran (at BEGIN, or at the PRAGMA before
+	// it) is closed and the batch runs on another, as database/sql retries a BeginTx
+	// that meets a broken connection (maxBadConnRetries), rather than failing every
+	// caller for a statement none of them ran.
+	for tries := 1; ; tries++ {
+		conn, err := g.s.w.Conn(ctx)
+		if err != nil {
+			fail(err)
+			return
 		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, driver.ErrBadConn) {
-		fail(err) // the connection was closed before the batch ran
+		committed, early := false, false
+		err = conn.Raw(func(dc any) error {
+			g.raw = g.raw.on(dc, g.s.anonParams)
+			committed, early = g.commitOn(ctx, dc, batch, fail)
+			if g.raw.bad {
+				// database/sql closes the connection, as it does one a transaction found
+				// broken: its statements first.
+				g.raw.close()
+				g.raw = nil
+				return driver.ErrBadConn
+			}
+			return nil
+		})
+		_ = conn.Close() // done already when Raw found the connection broken
+		if early && tries < badConnTries {
+			for _, u := range batch {
+				u.err = nil // fail's: none of them ran
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, driver.ErrBadConn) {
+			fail(err) // the connection was closed before the batch ran
+			return
+		}
+		if committed && g.s.afterCommit != nil {
+			g.s.afterCommit()
+		}
 		return
-	}
-	if committed && g.s.afterCommit != nil {
-		g.s.afterCommit()
 	}
 }
 
+// badConnTries is how many connections a batch tries when each is found broken before
+// any of its units ran: database/sql's BeginTx tries as many (maxBadConnRetries, then a
+// new connection).
+const badConnTries = 3
+
 // commitOn runs commit's batch on dc, the writer's driver connection, and reports whether
-// it committed.
-func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(error)) bool {
+// it committed, and with early, whether it failed the batch because dc was found broken
+// before any unit ran (the batch may run on another connection).
+func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(error)) (committed, early bool) {
 	b, ok := dc.(driver.ConnBeginTx)
 	if !ok {
 		fail(errors.New("the driver's connection begins no transaction with a context"))
-		return false
+		return false, false
 	}
+	first := true
 	begin := func() (driver.Tx, error) {
 		tx, err := b.BeginTx(ctx, driver.TxOptions{})
-		return tx, g.raw.check(err)
+		err = g.raw.check(err)
+		early, first = first && g.raw.bad, false
+		return tx, err
 	}
 	// The commit fsyncs unless every unit of the batch is deferred. SQLite reads the
 	// setting when it commits, and refuses to change it inside a transaction: it is set
@@ -239,11 +261,11 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 		ex, ok := dc.(driver.ExecerContext)
 		if !ok {
 			fail(errors.New("the driver's connection runs no statement text"))
-			return false
+			return false, false
 		}
 		if _, err := ex.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncDeferred, nil); err != nil {
 			fail(g.raw.check(err))
-			return false
+			return false, g.raw.bad
 		}
 		defer func() {
 			if _, err := ex.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncFull, nil); err != nil {
@@ -274,16 +296,16 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 			continue
 		}
 		if tx == nil {
-			return false
+			return false, early
 		}
 		if guard && !slices.ContainsFunc(batch, (*unit).failed) {
 			g.guard = false
 		}
 		if err := tx.Commit(); err != nil {
 			fail(g.raw.check(err))
-			return false
+			return false, false
 		}
-		return true
+		return true, false
 	}
 }
 

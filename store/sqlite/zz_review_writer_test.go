@@ -1,0 +1,359 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"modernc.org/sqlite"
+
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/sqlstore"
+)
+
+// connFaults is what the writer's connections of openFaulty's store are made to do wrong,
+// and what they saw. Each count is how many more times the fault happens.
+type connFaults struct {
+	beginBad     atomic.Int32 // BEGIN fails with driver.ErrBadConn, having done nothing
+	deferBad     atomic.Int32 // "PRAGMA synchronous = NORMAL" fails with driver.ErrBadConn
+	resetFail    atomic.Int32 // "PRAGMA synchronous = FULL" fails, having done nothing
+	commitBad    atomic.Int32 // COMMIT fails with driver.ErrBadConn, the transaction rolled back
+	rollbackFail atomic.Int32 // ROLLBACK fails, the transaction left open
+	commitErr    atomic.Pointer[error]
+
+	opened, closed atomic.Int32
+	begins         atomic.Int32
+	// misused: a statement ran on a connection already closed, or prepared on another.
+	misused atomic.Int32
+}
+
+// faultConnector makes the writer's connections faultConns.
+type faultConnector struct {
+	driver.Connector
+	f *connFaults
+}
+
+func (c faultConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.f.opened.Add(1)
+	return &faultConn{closing: conn.(*closing), f: c.f}, nil
+}
+
+type faultConn struct {
+	*closing
+	f    *connFaults
+	gone atomic.Bool
+}
+
+func (c *faultConn) Close() error {
+	err := c.closing.Close()
+	c.gone.Store(true)
+	c.f.closed.Add(1)
+	return err
+}
+
+// take reports whether one more of the faults n counts happens now.
+func take(n *atomic.Int32) bool {
+	for {
+		v := n.Load()
+		if v <= 0 {
+			return false
+		}
+		if n.CompareAndSwap(v, v-1) {
+			return true
+		}
+	}
+}
+
+func (c *faultConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	c.f.begins.Add(1)
+	if take(&c.f.beginBad) {
+		return nil, driver.ErrBadConn
+	}
+	tx, err := c.closing.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &faultTx{Tx: tx, c: c}, nil
+}
+
+func (c *faultConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	switch {
+	case q == "PRAGMA synchronous = NORMAL" && take(&c.f.deferBad):
+		return nil, driver.ErrBadConn
+	case q == "PRAGMA synchronous = FULL" && take(&c.f.resetFail):
+		return nil, errors.New("injected: the reset of synchronous failed")
+	}
+	return c.closing.ExecContext(ctx, q, args)
+}
+
+func (c *faultConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	st, err := c.closing.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return &faultStmt{Stmt: st, c: c}, nil
+}
+
+type faultTx struct {
+	driver.Tx
+	c *faultConn
+}
+
+func (t *faultTx) Commit() error {
+	if take(&t.c.f.commitBad) {
+		_ = t.Tx.Rollback()
+		return driver.ErrBadConn
+	}
+	if p := t.c.f.commitErr.Swap(nil); p != nil {
+		// As modernc.org/sqlite's Commit leaves a COMMIT that failed: rolled back.
+		_ = t.Tx.Rollback()
+		return *p
+	}
+	return t.Tx.Commit()
+}
+
+func (t *faultTx) Rollback() error {
+	if take(&t.c.f.rollbackFail) {
+		return errors.New("injected: ROLLBACK failed")
+	}
+	return t.Tx.Rollback()
+}
+
+// faultStmt is a statement of a faultConn, which notes a run after its connection closed.
+type faultStmt struct {
+	driver.Stmt
+	c *faultConn
+}
+
+func (s *faultStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	if s.c.gone.Load() {
+		s.c.f.misused.Add(1)
+	}
+	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+func (s *faultStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	if s.c.gone.Load() {
+		s.c.f.misused.Add(1)
+	}
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+}
+
+// openFaulty opens a store on a database file as Open does, its writer's connections
+// faultConns, and with deferred sync but no checkpointer (nothing else uses the writer).
+func openFaulty(t *testing.T) (*Store, *connFaults, string) {
+	t.Helper()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	s0, err := Open(ctx, path) // created and migrated
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s0.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wq := withPragmas(nil, map[string]string{
+		"busy_timeout": "5000", "foreign_keys": "1", "synchronous": "FULL", "temp_store": "MEMORY", "journal_mode": "WAL",
+	})
+	wq.Set("_txlock", "immediate")
+	c, err := sqlite.NewConnector(uri(path) + "?" + wq.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &connFaults{}
+	file := &fileIdentity{path: path}
+	if file.opened, err = os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	w := sql.OpenDB(faultConnector{Connector: guarded{Connector: c, file: file}, f: f})
+	keepOne(w)
+	rq := withPragmas(nil, map[string]string{"busy_timeout": "5000", "foreign_keys": "1", "query_only": "1"})
+	r, err := sql.Open("sqlite", uri(path)+"?"+rq.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetMaxOpenConns(1)
+	s := newStore(w, r, nil, file, sqlstore.DeferredSync("FULL", "NORMAL"))
+	t.Cleanup(func() { s.Close() })
+	return s, f, path
+}
+
+// openFiles counts this process's descriptors open on path.
+func openFiles(t *testing.T, path string) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && l == path {
+			n++
+		}
+	}
+	return n
+}
+
+var reviewAt = time.UnixMilli(1_700_000_000_000)
+
+// users counts the users whose id begins with prefix, through the read pool.
+func users(t *testing.T, s *Store, prefix string) int {
+	t.Helper()
+	var n int
+	if err := s.r.QueryRow(`SELECT count(*) FROM users WHERE id LIKE ?`, prefix+"%").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// audits counts the audit rows whose request id begins with prefix, through the read pool.
+func audits(t *testing.T, s *Store, prefix string) int {
+	t.Helper()
+	var n int
+	if err := s.r.QueryRow(`SELECT count(*) FROM audit WHERE request_id LIKE ?`, prefix+"%").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func createUser(s *Store, ctx context.Context, id string) error {
+	return s.CreateUser(ctx, store.User{ID: id, Name: "name-" + id, CreatedAt: reviewAt})
+}
+
+// TestReviewBadConnBeforeBatch: a writer's connection found broken (driver.ErrBadConn)
+// by the BEGIN of a batch, or by the PRAGMA that defers its sync before it, has run
+// nothing of the batch: the batch runs on a fresh connection, as database/sql runs a
+// BeginTx that meets a broken one, instead of failing every caller. The broken one is
+// closed with its statements (no descriptor left on the file), and no statement
+// prepared on it runs on another.
+func TestReviewBadConnBeforeBatch(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		deferred bool
+		fault    func(f *connFaults) *atomic.Int32
+	}{
+		{"BEGIN", false, func(f *connFaults) *atomic.Int32 { return &f.beginBad }},
+		{"PRAGMA synchronous", true, func(f *connFaults) *atomic.Int32 { return &f.deferBad }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, f, path := openFaulty(t)
+			ctx := context.Background()
+			if tt.deferred {
+				ctx = store.DeferSync(ctx)
+			}
+			// The first batch prepares the writer's statements on its connection.
+			if err := createUser(s, ctx, "a1"); err != nil {
+				t.Fatal(err)
+			}
+			users(t, s, "a") // the reader opened
+			fds, opened := openFiles(t, path), f.opened.Load()
+			tt.fault(f).Store(1)
+			if err := createUser(s, ctx, "a2"); err != nil {
+				t.Errorf("a batch whose connection was found broken before it ran: %v", err)
+			}
+			if err := createUser(s, ctx, "a3"); err != nil {
+				t.Errorf("the batch after: %v", err)
+			}
+			if n := users(t, s, "a"); n != 3 {
+				t.Errorf("%d users a*, want 3", n)
+			}
+			if got := f.opened.Load() - opened; got != 1 {
+				t.Errorf("%d connections opened, want 1", got)
+			}
+			if got := f.closed.Load(); got != 1 {
+				t.Errorf("%d connections closed, want the broken one", got)
+			}
+			if n := f.misused.Load(); n != 0 {
+				t.Errorf("%d statements ran on a connection closed", n)
+			}
+			if got := openFiles(t, path); got != fds {
+				t.Errorf("%d descriptors on the file, %d before: the broken connection was not closed", got, fds)
+			}
+		})
+	}
+}
+
+// TestReviewBadConnBounded: a writer whose every connection is found broken at BEGIN
+// tries a bounded number of them, as database/sql does (three), closes each, and fails
+// the batch; the next batch, once connections work, succeeds.
+func TestReviewBadConnBounded(t *testing.T) {
+	s, f, path := openFaulty(t)
+	ctx := context.Background()
+	if err := createUser(s, ctx, "b1"); err != nil {
+		t.Fatal(err)
+	}
+	users(t, s, "b")
+	fds, opened := openFiles(t, path), f.opened.Load()
+	f.beginBad.Store(1000)
+	err := createUser(s, ctx, "b2")
+	if !errors.Is(err, driver.ErrBadConn) {
+		t.Errorf("a batch on connections all broken: %v, want driver.ErrBadConn", err)
+	}
+	left := f.beginBad.Swap(0)
+	if tries := 1000 - left; tries != 3 {
+		t.Errorf("%d BEGINs tried, want 3", tries)
+	}
+	if got, want := f.closed.Load(), f.opened.Load(); got != want {
+		t.Errorf("%d connections closed of %d opened, each found broken", got, want)
+	}
+	if err := createUser(s, ctx, "b3"); err != nil {
+		t.Errorf("the batch after: %v", err)
+	}
+	if n := users(t, s, "b"); n != 2 {
+		t.Errorf("%d users b*, want 2", n)
+	}
+	if n := f.misused.Load(); n != 0 {
+		t.Errorf("%d statements ran on a connection closed", n)
+	}
+	if got := openFiles(t, path); got != fds {
+		t.Errorf("%d descriptors on the file, %d before (%d connections opened since)", got, fds, f.opened.Load()-opened)
+	}
+}
+
+// TestReviewBadConnAfterRun: a connection found broken once a unit's statement has run
+// (at COMMIT) fails the batch, and no unit runs twice: what it ran may have been seen.
+func TestReviewBadConnAfterRun(t *testing.T) {
+	s, f, _ := openFaulty(t)
+	ctx := context.Background()
+	if err := createUser(s, ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	f.commitBad.Store(1)
+	runs := 0
+	err := s.Update(ctx, func(w store.Writer) error {
+		runs++
+		return w.AppendAudit(ctx, store.AuditEvent{Time: reviewAt, RequestID: "c2"})
+	})
+	if err == nil {
+		t.Error("a batch whose COMMIT found the connection broken succeeded")
+	}
+	if runs != 1 {
+		t.Errorf("the unit ran %d times, want once", runs)
+	}
+	if n := audits(t, s, "c"); n != 0 {
+		t.Errorf("%d audit rows c*, want none", n)
+	}
+	if err := createUser(s, ctx, "c3"); err != nil {
+		t.Errorf("the batch after: %v", err)
+	}
+	if n := f.misused.Load(); n != 0 {
+		t.Errorf("%d statements ran on a connection closed", n)
+	}
+}
+
+var _ = fmt.Sprint
+var _ = strings.Cut
+var _ sync.Mutex

@@ -31,6 +31,7 @@ type connFaults struct {
 	commitErr    atomic.Pointer[error]
 
 	opened, closed atomic.Int32
+	rollbackErrs   atomic.Int32 // ROLLBACKs that failed of themselves
 	begins         atomic.Int32
 	// misused: a statement ran on a connection already closed, or prepared on another.
 	misused atomic.Int32
@@ -129,7 +130,11 @@ func (t *faultTx) Rollback() error {
 	if take(&t.c.f.rollbackFail) {
 		return errors.New("injected: ROLLBACK failed")
 	}
-	return t.Tx.Rollback()
+	err := t.Tx.Rollback()
+	if err != nil {
+		t.c.f.rollbackErrs.Add(1)
+	}
+	return err
 }
 
 // faultStmt is a statement of a faultConn, which notes a run after its connection closed.
@@ -354,6 +359,112 @@ func TestReviewBadConnAfterRun(t *testing.T) {
 	}
 }
 
-var _ = fmt.Sprint
+// TestReviewRollbackFails: a ROLLBACK that fails may leave the writer's connection
+// inside the transaction, and then every later BEGIN on it fails ("cannot start a
+// transaction within a transaction"): the writer would refuse every write until the
+// process restarts. The connection whose ROLLBACK failed is discarded; the next batch
+// runs on a fresh one.
+func TestReviewRollbackFails(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		fn   func(ctx context.Context) func(w store.Writer) error
+	}{
+		{"a unit alone fails", func(ctx context.Context) func(w store.Writer) error {
+			return func(w store.Writer) error {
+				if err := w.AppendAudit(ctx, store.AuditEvent{Time: reviewAt, RequestID: "d-failed"}); err != nil {
+					return err
+				}
+				return errors.New("the unit's own failure")
+			}
+		}},
+		{"a unit alone panics", func(ctx context.Context) func(w store.Writer) error {
+			return func(w store.Writer) error {
+				if err := w.AppendAudit(ctx, store.AuditEvent{Time: reviewAt, RequestID: "d-failed"}); err != nil {
+					return err
+				}
+				panic("the unit's own panic")
+			}
+		}},
+	} {
+		for _, deferred := range []bool{false, true} {
+			t.Run(fmt.Sprint(tt.name, "/deferred=", deferred), func(t *testing.T) {
+				testRollbackFails(t, tt.fn, deferred)
+			})
+		}
+	}
+}
+
+func testRollbackFails(t *testing.T, fn func(ctx context.Context) func(w store.Writer) error, deferred bool) {
+	s, f, _ := openFaulty(t)
+	ctx := context.Background()
+	if deferred {
+		// SQLite refuses to change synchronous inside a transaction: the PRAGMA before
+		// BEGIN is what fails on the connection left in one.
+		ctx = store.DeferSync(ctx)
+	}
+	if err := createUser(s, ctx, "d1"); err != nil {
+		t.Fatal(err)
+	}
+	f.rollbackFail.Store(1)
+	func() {
+		defer func() { _ = recover() }() // the unit's own panic, re-raised to its caller
+		if err := s.Update(ctx, fn(ctx)); err == nil {
+			t.Fatal("a failing unit succeeded")
+		}
+	}()
+	for i := range 3 {
+		if err := createUser(s, ctx, fmt.Sprint("d", i+2)); err != nil {
+			t.Errorf("write %d after a failed ROLLBACK: %v", i+1, err)
+		}
+	}
+	if n := users(t, s, "d"); n != 4 {
+		t.Errorf("%d users d*, want 4", n)
+	}
+	if n := audits(t, s, "d-failed"); n != 0 {
+		t.Errorf("%d audit rows of the failed unit, want none", n)
+	}
+	if n := f.misused.Load(); n != 0 {
+		t.Errorf("%d statements ran on a connection closed", n)
+	}
+}
+
 var _ = strings.Cut
 var _ sync.Mutex
+
+// TestReviewFullKeepsConnection: a unit that fills the database (SQLITE_FULL, here from
+// max_page_count) has its transaction rolled back by SQLite itself, and the writer's
+// ROLLBACK then fails ("no transaction is active"): that is no reason to discard the
+// connection, which is kept, and takes the next write once there is room.
+func TestReviewFullKeepsConnection(t *testing.T) {
+	s, f, _ := openFaulty(t)
+	ctx := context.Background()
+	if err := createUser(s, ctx, "e1"); err != nil {
+		t.Fatal(err)
+	}
+	var pages int
+	if err := s.w.QueryRow("PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.Exec(fmt.Sprint("PRAGMA max_page_count = ", pages+2)); err != nil {
+		t.Fatal(err)
+	}
+	err := s.AppendAudit(ctx, store.AuditEvent{Time: reviewAt, RequestID: "e-big", Reason: strings.Repeat("x", 64<<10)})
+	if err == nil || !(dialect{}).StorageFault(err) {
+		t.Fatalf("a write past max_page_count: %v, want SQLITE_FULL", err)
+	}
+	if _, err := s.w.Exec("PRAGMA max_page_count = 1073741823"); err != nil {
+		t.Fatal(err)
+	}
+	if err := createUser(s, ctx, "e2"); err != nil {
+		t.Errorf("the write after: %v", err)
+	}
+	if f.rollbackErrs.Load() == 0 {
+		t.Error("no ROLLBACK failed: SQLite did not roll the transaction back itself")
+	}
+	if n := f.closed.Load(); n != 0 {
+		t.Errorf("%d connections closed after a full database, want none", n)
+	}
+	if n := users(t, s, "e"); n != 2 {
+		t.Errorf("%d users e*, want 2", n)
+	}
+}

@@ -248,6 +248,7 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 	first := true
 	begin := func() (driver.Tx, error) {
 		tx, err := b.BeginTx(ctx, driver.TxOptions{})
+		g.raw.opened(err)
 		err = g.raw.check(err)
 		early, first = first && g.raw.bad, false
 		return tx, err
@@ -264,6 +265,7 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 			return false, false
 		}
 		if _, err := ex.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncDeferred, nil); err != nil {
+			g.raw.opened(err) // SQLite refuses it inside a transaction
 			fail(g.raw.check(err))
 			return false, g.raw.bad
 		}
@@ -302,6 +304,9 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 			g.guard = false
 		}
 		if err := tx.Commit(); err != nil {
+			// SQLite leaves the transaction open after some failed COMMITs (SQLITE_BUSY);
+			// modernc.org/sqlite rolls it back, but a driver that did not would leave it.
+			g.raw.unsure = true
 			fail(g.raw.check(err))
 			return false, false
 		}
@@ -336,7 +341,7 @@ func (g *group) pass(ctx context.Context, begin func() (driver.Tx, error), batch
 		}
 		if savepoints {
 			if _, err := q.Exec(ctx, "SAVEPOINT unit"); err != nil {
-				_ = tx.Rollback()
+				g.rollback(tx)
 				fail(err)
 				return nil, false
 			}
@@ -346,11 +351,11 @@ func (g *group) pass(ctx context.Context, begin func() (driver.Tx, error), batch
 			// rests on a result it did not have. It runs again, careful: in its own
 			// savepoint, or the batch again.
 			if !savepoints {
-				_ = tx.Rollback()
+				g.rollback(tx)
 				return nil, true
 			}
 			if _, err := q.Exec(ctx, "ROLLBACK TO unit"); err != nil {
-				_ = tx.Rollback()
+				g.rollback(tx)
 				fail(err)
 				return nil, false
 			}
@@ -359,23 +364,23 @@ func (g *group) pass(ctx context.Context, begin func() (driver.Tx, error), batch
 		failed := u.failed()
 		switch {
 		case failed && alone:
-			_ = tx.Rollback()
+			g.rollback(tx)
 			return nil, false
 		case failed && !savepoints:
-			_ = tx.Rollback()
+			g.rollback(tx)
 			return nil, true
 		case failed:
 			// If the unit's error aborted the transaction itself (SQLite does so for a
 			// full disk or an I/O error), ROLLBACK TO fails, and so does the batch.
 			if _, err := q.Exec(ctx, "ROLLBACK TO unit"); err != nil {
-				_ = tx.Rollback()
+				g.rollback(tx)
 				fail(err)
 				return nil, false
 			}
 			fallthrough
 		case savepoints:
 			if _, err := q.Exec(ctx, "RELEASE unit"); err != nil {
-				_ = tx.Rollback()
+				g.rollback(tx)
 				fail(err)
 				return nil, false
 			}
@@ -408,6 +413,20 @@ func (g *group) run1(ctx context.Context, u *unit, q Execer) (wrong bool) {
 		return g.run1(ctx, u, q)
 	}
 	return true
+}
+
+// rollback rolls tx back. A ROLLBACK that fails may leave the transaction open on the
+// writer's connection, and then every later BEGIN on it fails ("cannot start a transaction
+// within a transaction"): the writer would refuse every write until the process restarts.
+// It also fails, harmlessly, when SQLite has rolled the transaction back itself (a full
+// disk, an I/O error), as often as writes fail then: rather than discard the connection
+// each time, the connection is only marked unsure, and discarded when the next batch
+// cannot begin on it (rawConn.opened), before any of that batch's units runs.
+func (g *group) rollback(tx driver.Tx) {
+	if err := tx.Rollback(); err != nil {
+		g.raw.unsure = true
+		g.raw.check(err)
+	}
 }
 
 // failed reports whether u's run failed: an error, or a panic.

@@ -30,6 +30,9 @@ type rawConn struct {
 	// bad: a statement found the connection broken (driver.ErrBadConn): Raw is told so,
 	// and database/sql closes it, as it does a transaction's connection that failed so.
 	bad bool
+	// unsure: a ROLLBACK or a COMMIT failed, and the transaction may still be open on the
+	// connection (group.rollback).
+	unsure bool
 }
 
 // rawStmt is a statement prepared on a rawConn's connection, and which argument each of
@@ -121,6 +124,16 @@ func (r *rawConn) named(st *rawStmt, args []any) ([]driver.NamedValue, error) {
 		r.nv = append(r.nv, driver.NamedValue{Ordinal: i + 1, Value: a})
 	}
 	return r.nv, nil
+}
+
+// opened notes the outcome of what begins a batch on r's connection: when it fails after
+// a ROLLBACK or a COMMIT did (unsure), the transaction they left open is why, and the
+// connection is discarded as broken; when it works, none is open.
+func (r *rawConn) opened(err error) {
+	if err != nil && r.unsure {
+		r.bad = true
+	}
+	r.unsure = r.unsure && err != nil
 }
 
 // check notes a broken connection, and returns err.

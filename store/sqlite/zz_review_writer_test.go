@@ -28,7 +28,9 @@ type connFaults struct {
 	resetFail    atomic.Int32 // "PRAGMA synchronous = FULL" fails, having done nothing
 	commitBad    atomic.Int32 // COMMIT fails with driver.ErrBadConn, the transaction rolled back
 	rollbackFail atomic.Int32 // ROLLBACK fails, the transaction left open
-	commitErr    atomic.Pointer[error]
+	// commitErr fails the COMMIT numbered failCommit (commits counts them), rolled back.
+	commitErr           atomic.Pointer[error]
+	commits, failCommit atomic.Int32
 
 	opened, closed atomic.Int32
 	rollbackErrs   atomic.Int32 // ROLLBACKs that failed of themselves
@@ -118,7 +120,8 @@ func (t *faultTx) Commit() error {
 		_ = t.Tx.Rollback()
 		return driver.ErrBadConn
 	}
-	if p := t.c.f.commitErr.Swap(nil); p != nil {
+	if n := t.c.f.commits.Add(1); n == t.c.f.failCommit.Load() {
+		p := t.c.f.commitErr.Load()
 		// As modernc.org/sqlite's Commit leaves a COMMIT that failed: rolled back.
 		_ = t.Tx.Rollback()
 		return *p
@@ -428,9 +431,6 @@ func testRollbackFails(t *testing.T, fn func(ctx context.Context) func(w store.W
 	}
 }
 
-var _ = strings.Cut
-var _ sync.Mutex
-
 // TestReviewFullKeepsConnection: a unit that fills the database (SQLITE_FULL, here from
 // max_page_count) has its transaction rolled back by SQLite itself, and the writer's
 // ROLLBACK then fails ("no transaction is active"): that is no reason to discard the
@@ -466,5 +466,257 @@ func TestReviewFullKeepsConnection(t *testing.T) {
 	}
 	if n := users(t, s, "e"); n != 2 {
 		t.Errorf("%d users e*, want 2", n)
+	}
+}
+
+// queued is a unit for queueBehind: fn run by Update with ctx.
+type queued struct {
+	ctx context.Context
+	fn  func(w store.Writer) error
+}
+
+// queueBehind runs a unit that holds the writer, and while it does, each of us as a unit
+// of its own goroutine, so that they queue and commit together after it (as one batch,
+// or more: no assertion may rest on how they are batched). during, if set, runs while
+// they queue. It returns each one's error and the panic its caller saw.
+func queueBehind(t *testing.T, s *Store, during func(), us ...queued) (errs []error, panics []any) {
+	t.Helper()
+	hold, in := make(chan struct{}), make(chan struct{})
+	gate := make(chan error, 1)
+	go func() {
+		gate <- s.Update(context.Background(), func(w store.Writer) error {
+			close(in)
+			<-hold
+			return nil
+		})
+	}()
+	<-in
+	errs, panics = make([]error, len(us)), make([]any, len(us))
+	var wg sync.WaitGroup
+	for i, u := range us {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { panics[i] = recover() }()
+			errs[i] = s.Update(u.ctx, u.fn)
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // how they batch depends on it, nothing else
+	if during != nil {
+		during()
+	}
+	close(hold)
+	wg.Wait()
+	if err := <-gate; err != nil {
+		t.Errorf("the unit holding the writer: %v", err)
+	}
+	return errs, panics
+}
+
+// audit is a unit that writes one audit row of request id id.
+func audit(ctx context.Context, id string) func(w store.Writer) error {
+	return func(w store.Writer) error {
+		return w.AppendAudit(ctx, store.AuditEvent{Time: reviewAt, RequestID: id})
+	}
+}
+
+// told checks that each unit's caller was told the truth: no error, and its row (audit
+// request id prefix+i) is there; an error, and it is not.
+func told(t *testing.T, s *Store, prefix string, errs []error) (failed int) {
+	t.Helper()
+	for i, err := range errs {
+		n := audits(t, s, fmt.Sprint(prefix, i))
+		switch {
+		case err == nil && n != 1:
+			t.Errorf("unit %d was told it committed, and %d rows of it are there", i, n)
+		case err != nil && n != 0:
+			t.Errorf("unit %d was told %v, and %d rows of it are there", i, err, n)
+		case err != nil:
+			failed++
+		}
+	}
+	return failed
+}
+
+// TestReviewCommitFails: a batch whose COMMIT fails (SQLITE_BUSY, SQLITE_FULL; rolled
+// back, as modernc.org/sqlite leaves a COMMIT that failed) tells each of its units, none
+// is half applied, and the next batch commits on the same connection.
+func TestReviewCommitFails(t *testing.T) {
+	for _, cerr := range []error{
+		errors.New("injected: database is locked (5) (SQLITE_BUSY)"),
+		errors.New("injected: database or disk is full (13) (SQLITE_FULL)"),
+	} {
+		t.Run(cerr.Error(), func(t *testing.T) {
+			s, f, _ := openFaulty(t)
+			ctx := context.Background()
+			if err := createUser(s, ctx, "g"); err != nil {
+				t.Fatal(err)
+			}
+			f.commitErr.Store(&cerr)
+			f.failCommit.Store(f.commits.Load() + 2) // the batch after the one holding the writer
+			var us []queued
+			for i := range 6 {
+				us = append(us, queued{ctx, audit(ctx, fmt.Sprint("g-", i, "."))})
+			}
+			errs, _ := queueBehind(t, s, nil, us...)
+			failed := told(t, s, "g-", errs)
+			if failed == 0 {
+				t.Error("no unit failed: the COMMIT failing was not reached")
+			}
+			t.Logf("%d of %d units failed", failed, len(errs))
+			for _, err := range errs {
+				if err != nil && !strings.Contains(err.Error(), cerr.Error()) {
+					t.Errorf("a unit was told %v, want the COMMIT's error", err)
+				}
+			}
+			if err := s.Update(ctx, audit(ctx, "g-after")); err != nil {
+				t.Errorf("the batch after: %v", err)
+			}
+			if n := f.closed.Load(); n != 0 {
+				t.Errorf("%d connections closed", n)
+			}
+		})
+	}
+}
+
+// TestReviewPanicInBatch: a unit that panics in a batch rolls back alone; its own caller
+// sees its panic, no other caller does, the others commit, and the connection is left in
+// no transaction (the next write works on it).
+func TestReviewPanicInBatch(t *testing.T) {
+	s, f, _ := openFaulty(t)
+	ctx := context.Background()
+	var us []queued
+	for i := range 5 {
+		fn := audit(ctx, fmt.Sprint("p-", i, "."))
+		if i == 2 {
+			fn = func(w store.Writer) error {
+				if err := audit(ctx, "p-2.")(w); err != nil {
+					return err
+				}
+				panic("unit 2's panic")
+			}
+		}
+		us = append(us, queued{ctx, fn})
+	}
+	errs, panics := queueBehind(t, s, nil, us...)
+	for i, p := range panics {
+		if (p != nil) != (i == 2) {
+			t.Errorf("unit %d's caller saw panic %v", i, p)
+		}
+	}
+	if n := audits(t, s, "p-2."); n != 0 {
+		t.Errorf("%d rows of the unit that panicked", n)
+	}
+	errs[2] = errors.New("panicked")
+	if failed := told(t, s, "p-", errs); failed != 1 {
+		t.Errorf("%d units failed, want the one that panicked", failed)
+	}
+	if err := s.Update(ctx, audit(ctx, "p-after")); err != nil {
+		t.Errorf("the write after: %v", err)
+	}
+	if n := f.closed.Load(); n != 0 {
+		t.Errorf("%d connections closed", n)
+	}
+}
+
+// TestReviewContextEnds: a unit whose context ends while it waits in the queue fails and
+// writes nothing, whether or not the writer had taken it; one whose context ends while it
+// runs is not interrupted (its batch's other units would be), and is told that it
+// committed; the others commit.
+func TestReviewContextEnds(t *testing.T) {
+	s, _, _ := openFaulty(t)
+	ctx := context.Background()
+	waiting, cancelWaiting := context.WithCancel(ctx)
+	running, cancelRunning := context.WithCancel(ctx)
+	us := []queued{
+		{ctx, audit(ctx, "x-0.")},
+		{waiting, audit(waiting, "x-1.")},
+		{running, func(w store.Writer) error {
+			cancelRunning()
+			return audit(running, "x-2.")(w)
+		}},
+		{ctx, audit(ctx, "x-3.")},
+	}
+	errs, _ := queueBehind(t, s, cancelWaiting, us...)
+	if !errors.Is(errs[1], context.Canceled) {
+		t.Errorf("the unit whose context ended in the queue: %v, want context.Canceled", errs[1])
+	}
+	if failed := told(t, s, "x-", errs); failed != 1 {
+		t.Errorf("%d units failed, want 1", failed)
+	}
+}
+
+// TestReviewCloseWhileBatchRuns: Close while a batch runs waits for it; each unit queued
+// meanwhile is told the truth (committed, or refused for the close), Close returns, and
+// no descriptor is left on the database file.
+func TestReviewCloseWhileBatchRuns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var us []queued
+	for i := range 4 {
+		us = append(us, queued{ctx, audit(ctx, fmt.Sprint("z-", i, "."))})
+	}
+	closed := make(chan error, 1)
+	errs, _ := queueBehind(t, s, func() {
+		go func() { closed <- s.Close() }()
+		time.Sleep(20 * time.Millisecond)
+	}, us...)
+	if err := <-closed; err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if n := openFiles(t, path); n != 0 {
+		t.Errorf("%d descriptors left on the database file after Close", n)
+	}
+	s, err = Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	failed := told(t, s, "z-", errs)
+	t.Logf("%d of %d queued units refused", failed, len(errs))
+	for _, err := range errs {
+		if err != nil && !strings.Contains(err.Error(), "store closed") {
+			t.Errorf("a queued unit: %v, want store closed", err)
+		}
+	}
+}
+
+// TestReviewSyncResetFails: when the PRAGMA that puts synchronous back to FULL after a
+// deferred batch fails, the connection would go on committing without fsync: it is
+// discarded, the deferred batch (committed) is answered, and the next batch runs on a
+// fresh connection at the DSN's synchronous=FULL.
+func TestReviewSyncResetFails(t *testing.T) {
+	s, f, _ := openFaulty(t)
+	ctx := context.Background()
+	dctx := store.DeferSync(ctx)
+	if err := s.Update(dctx, audit(dctx, "s-0")); err != nil {
+		t.Fatal(err)
+	}
+	f.resetFail.Store(1)
+	if err := s.Update(dctx, audit(dctx, "s-1")); err != nil {
+		t.Errorf("the deferred batch whose reset failed: %v", err)
+	}
+	if n := f.closed.Load(); n != 1 {
+		t.Errorf("%d connections closed, want the one left at NORMAL", n)
+	}
+	var sync int
+	if err := s.w.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil {
+		t.Fatal(err)
+	}
+	if sync != 2 {
+		t.Errorf("the writer's next connection: synchronous %d, want 2 (FULL)", sync)
+	}
+	if err := s.Update(ctx, audit(ctx, "s-2")); err != nil {
+		t.Errorf("the batch after: %v", err)
+	}
+	if n := audits(t, s, "s-"); n != 3 {
+		t.Errorf("%d audit rows s-*, want 3", n)
+	}
+	if n := f.misused.Load(); n != 0 {
+		t.Errorf("%d statements ran on a connection closed", n)
 	}
 }

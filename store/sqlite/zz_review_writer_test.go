@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -718,5 +719,80 @@ func TestReviewSyncResetFails(t *testing.T) {
 	}
 	if n := f.misused.Load(); n != 0 {
 		t.Errorf("%d statements ran on a connection closed", n)
+	}
+}
+
+// TestReviewDiskFullAtCommit: on a file system that is full to the last byte, a batch
+// whose statements fit in SQLite's page cache fails at COMMIT, when its frames go to the
+// log (SQLITE_FULL): each unit is told, none is applied, and once there is room again the
+// next batch commits. Mounting the file system needs root: without it, the test skips.
+func TestReviewDiskFullAtCommit(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("mount a tmpfs (needs root): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	path := filepath.Join(dir, "emfa.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close() // before the unmount
+	ctx := context.Background()
+	if err := s.Update(ctx, audit(ctx, "seed")); err != nil {
+		t.Fatal(err)
+	}
+	// The log emptied, so that the batch's frames must grow it.
+	if _, err := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(dir, "filler")
+	fl, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for block := make([]byte, 4096); ; {
+		if _, err := fl.Write(block); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("fill the disk: %v", err)
+			}
+			break
+		}
+	}
+	for _, n := range []int{512, 1} { // the last bytes too
+		for block := make([]byte, n); ; {
+			if _, err := fl.Write(block); err != nil {
+				break
+			}
+		}
+	}
+	fl.Close()
+	var us []queued
+	for i := range 6 {
+		us = append(us, queued{ctx, audit(ctx, fmt.Sprint("full-", i, "."))})
+	}
+	errs, _ := queueBehind(t, s, nil, us...)
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	failed := told(t, s, "full-", errs)
+	t.Logf("%d of %d units failed: %v", failed, len(errs), errs[0])
+	if failed != len(errs) {
+		t.Errorf("%d of %d units failed on a full disk", failed, len(errs))
+	}
+	for i, err := range errs {
+		if err != nil && !(dialect{}).StorageFault(err) {
+			t.Errorf("unit %d: %v, want a storage fault", i, err)
+		}
+	}
+	if err := s.Update(ctx, audit(ctx, "after")); err != nil {
+		t.Errorf("the batch once there is room: %v", err)
+	}
+	if n := audits(t, s, "after"); n != 1 {
+		t.Errorf("%d rows of the batch after", n)
 	}
 }

@@ -796,3 +796,24 @@ func TestReviewDiskFullAtCommit(t *testing.T) {
 		t.Errorf("%d rows of the batch after", n)
 	}
 }
+
+// TestReviewBadConnBeforeBatchOfMany: TestReviewBadConnBeforeBatch with units queued
+// together: each commits, on the fresh connection, and each is told so.
+func TestReviewBadConnBeforeBatchOfMany(t *testing.T) {
+	s, f, _ := openFaulty(t)
+	ctx := context.Background()
+	var us []queued
+	for i := range 6 {
+		us = append(us, queued{ctx, audit(ctx, fmt.Sprint("m-", i, "."))})
+	}
+	errs, _ := queueBehind(t, s, func() { f.beginBad.Store(1) }, us...)
+	if failed := told(t, s, "m-", errs); failed != 0 {
+		t.Errorf("%d of %d units failed", failed, len(errs))
+	}
+	if f.beginBad.Load() != 0 {
+		t.Error("no BEGIN found the connection broken")
+	}
+	if n := f.closed.Load(); n != 1 {
+		t.Errorf("%d connections closed, want the broken one", n)
+	}
+}

@@ -32,6 +32,7 @@ type connFaults struct {
 	// commitErr fails the COMMIT numbered failCommit (commits counts them), rolled back.
 	commitErr           atomic.Pointer[error]
 	commits, failCommit atomic.Int32
+	commitLeavesOpen    atomic.Bool // the COMMIT that fails leaves its transaction open
 
 	opened, closed atomic.Int32
 	rollbackErrs   atomic.Int32 // ROLLBACKs that failed of themselves
@@ -123,8 +124,10 @@ func (t *faultTx) Commit() error {
 	}
 	if n := t.c.f.commits.Add(1); n == t.c.f.failCommit.Load() {
 		p := t.c.f.commitErr.Load()
-		// As modernc.org/sqlite's Commit leaves a COMMIT that failed: rolled back.
-		_ = t.Tx.Rollback()
+		if !t.c.f.commitLeavesOpen.Load() {
+			// As modernc.org/sqlite's Commit leaves a COMMIT that failed: rolled back.
+			_ = t.Tx.Rollback()
+		}
 		return *p
 	}
 	return t.Tx.Commit()
@@ -541,14 +544,23 @@ func told(t *testing.T, s *Store, prefix string, errs []error) (failed int) {
 
 // TestReviewCommitFails: a batch whose COMMIT fails (SQLITE_BUSY, SQLITE_FULL; rolled
 // back, as modernc.org/sqlite leaves a COMMIT that failed) tells each of its units, none
-// is half applied, and the next batch commits on the same connection.
+// is half applied, and the next batch commits on the same connection. SQLite itself
+// leaves the transaction open after a COMMIT that failed with SQLITE_BUSY: were the
+// driver not to roll it back, the connection would refuse every later BEGIN, and the
+// next batch must commit on a fresh one.
 func TestReviewCommitFails(t *testing.T) {
-	for _, cerr := range []error{
-		errors.New("injected: database is locked (5) (SQLITE_BUSY)"),
-		errors.New("injected: database or disk is full (13) (SQLITE_FULL)"),
+	for _, tt := range []struct {
+		cerr     error
+		leftOpen bool
+	}{
+		{errors.New("injected: database is locked (5) (SQLITE_BUSY)"), false},
+		{errors.New("injected: database or disk is full (13) (SQLITE_FULL)"), false},
+		{errors.New("injected: database is locked (5) (SQLITE_BUSY), left open"), true},
 	} {
+		cerr := tt.cerr
 		t.Run(cerr.Error(), func(t *testing.T) {
 			s, f, _ := openFaulty(t)
+			f.commitLeavesOpen.Store(tt.leftOpen)
 			ctx := context.Background()
 			if err := createUser(s, ctx, "g"); err != nil {
 				t.Fatal(err)
@@ -570,11 +582,17 @@ func TestReviewCommitFails(t *testing.T) {
 					t.Errorf("a unit was told %v, want the COMMIT's error", err)
 				}
 			}
-			if err := s.Update(ctx, audit(ctx, "g-after")); err != nil {
-				t.Errorf("the batch after: %v", err)
+			for i := range 3 {
+				if err := s.Update(ctx, audit(ctx, fmt.Sprint("g-after-", i))); err != nil {
+					t.Errorf("batch %d after: %v", i+1, err)
+				}
 			}
-			if n := f.closed.Load(); n != 0 {
-				t.Errorf("%d connections closed", n)
+			want := int32(0)
+			if tt.leftOpen {
+				want = 1 // the connection left in the transaction
+			}
+			if n := f.closed.Load(); n != want {
+				t.Errorf("%d connections closed, want %d", n, want)
 			}
 		})
 	}

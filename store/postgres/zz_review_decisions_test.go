@@ -1,0 +1,77 @@
+package postgres_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/store"
+)
+
+// TestReviewConcurrentDecisionsOneSuccess: validations of one TOTP code at once, each a
+// decision (the compare-and-set with its audit row in one statement, the claim of its
+// answer's record) committed at its pipeline's Sync without BEGIN and COMMIT, on
+// connections of their own: exactly one decides SUCCESS, the others FAILED (a replay),
+// and the audit has one SUCCESS row, one row per decision, each decision's record.
+func TestReviewConcurrentDecisionsOneSuccess(t *testing.T) {
+	const n = 12
+	s := openTraced(t, "", n, nil)
+	ctx := t.Context()
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: time.UnixMilli(0)}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: time.UnixMilli(0), UpdatedAt: time.UnixMilli(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 5 {
+		counter := int64(10 * (round + 1))
+		outcomes := make([]string, n)
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				runs := 0
+				<-start
+				outcomes[i], _, errs[i] = decide(ctx, s, counter, key(fmt.Sprintf("r%d-w%d", round, i), "a"), &runs)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		wins := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("round %d: decision %d: %v", round, i, errs[i])
+			}
+			if outcomes[i] == "SUCCESS" {
+				wins++
+			}
+			if _, err := s.GetIdempotency(ctx, key(fmt.Sprintf("r%d-w%d", round, i), "a")); err != nil {
+				t.Errorf("round %d: decision %d committed without its record: %v", round, i, err)
+			}
+		}
+		if wins != 1 {
+			t.Errorf("round %d: %d of %d concurrent decisions of one code succeeded, want 1 (%q)", round, wins, n, outcomes)
+		}
+		var got []string
+		for _, a := range audited(t, s) {
+			if strings.HasPrefix(a, fmt.Sprintf("r%d-", round)) {
+				got = append(got, a)
+			}
+		}
+		succ := slices.DeleteFunc(slices.Clone(got), func(a string) bool { return !strings.HasSuffix(a, ":SUCCESS") })
+		if len(succ) != 1 || len(got) != n {
+			t.Errorf("round %d: audit %q: want %d rows, one SUCCESS", round, got, n)
+		}
+		if f, err := s.GetFactor(ctx, "f1"); err != nil || f.Counter != counter {
+			t.Errorf("round %d: counter %d (%v), want %d", round, f.Counter, err, counter)
+		}
+	}
+}

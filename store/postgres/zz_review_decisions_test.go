@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/store"
 )
 
@@ -73,5 +74,63 @@ func TestReviewConcurrentDecisionsOneSuccess(t *testing.T) {
 		if f, err := s.GetFactor(ctx, "f1"); err != nil || f.Counter != counter {
 			t.Errorf("round %d: counter %d (%v), want %d", round, f.Counter, err, counter)
 		}
+	}
+}
+
+// TestReviewImplicitUnitAtomicEveryExecMode: a unit sent whole commits at its Sync
+// without BEGIN and COMMIT (d43bbb3) under every default_query_exec_mode a DSN may set,
+// each of which pgx sends a batch differently (a pipeline of prepared statements, one
+// ExecBatch, one simple Query of the statements joined): a statement that fails after
+// the compare-and-set and its audit row leaves nothing of them, and the next decisions
+// decide as ever.
+func TestReviewImplicitUnitAtomicEveryExecMode(t *testing.T) {
+	sv := testdb.Connect(t)
+	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
+		t.Run(mode, func(t *testing.T) {
+			dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+			if strings.Contains(dsn, "://") {
+				dsn += "&default_query_exec_mode=" + mode
+			} else {
+				dsn += " default_query_exec_mode=" + mode
+			}
+			s := openTraced(t, dsn, 2, nil)
+			ctx := t.Context()
+			if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: time.UnixMilli(0)}); err != nil {
+				t.Fatal(err)
+			}
+			err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+				Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: time.UnixMilli(0), UpdatedAt: time.UnixMilli(0)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			event := store.AuditEvent{Time: t0, Provider: "p", Username: "alice", FactorID: "f1", Resource: "validate", Outcome: "SUCCESS"}
+			for range 2 { // the second with the statements prepared, where the mode keeps them
+				err = s.Update(ctx, func(w store.Writer) error {
+					if err := w.AdvanceCounter(ctx, "f1", 3, t0); err != nil {
+						return err
+					}
+					if err := w.AppendAudit(ctx, event); err != nil {
+						return err
+					}
+					bad := event
+					bad.Reason = "a\x00b" // PostgreSQL refuses a NUL in text, when the statement runs
+					return w.AppendAudit(ctx, bad)
+				})
+				if err == nil {
+					t.Fatal("Update committed a unit with a failed statement")
+				}
+				nothingCommitted(t, s)
+			}
+			runs := 0
+			for i, want := range []string{"SUCCESS", "FAILED"} {
+				out, _, err := decide(ctx, s, 1, key(fmt.Sprint("w", i), "a"), &runs)
+				if err != nil || out != want {
+					t.Fatalf("decision %d: %s, %v; want %s", i, out, err, want)
+				}
+			}
+			if got := audited(t, s); !slices.Equal(got, []string{"w0:SUCCESS", "w1:FAILED"}) {
+				t.Errorf("audit %q", got)
+			}
+		})
 	}
 }

@@ -1,15 +1,21 @@
 package postgres_test
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/postgres"
 )
 
 // TestReviewConcurrentDecisionsOneSuccess: validations of one TOTP code at once, each a
@@ -132,5 +138,70 @@ func TestReviewImplicitUnitAtomicEveryExecMode(t *testing.T) {
 				t.Errorf("audit %q", got)
 			}
 		})
+	}
+}
+
+// cutDialer dials connections whose write, once cut is set, sends a batch's messages
+// but its Sync and then closes the connection: the server has run the statements'
+// Executes, in the implicit transaction a Sync would have committed.
+type cutDialer struct{ cut, didCut atomic.Bool }
+
+func (d *cutDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &cutConn{Conn: c, d: d}, nil
+}
+
+type cutConn struct {
+	net.Conn
+	d *cutDialer
+}
+
+var syncMsg = []byte{'S', 0, 0, 0, 4}
+
+func (c *cutConn) Write(b []byte) (int, error) {
+	if len(b) > len(syncMsg) && b[0] == 'B' && bytes.HasSuffix(b, syncMsg) && c.d.cut.CompareAndSwap(true, false) {
+		n, _ := c.Conn.Write(b[:len(b)-len(syncMsg)])
+		c.d.didCut.Store(true)
+		c.Conn.Close()
+		return n, errors.New("injected: the connection died before the batch's Sync")
+	}
+	return c.Conn.Write(b)
+}
+
+// TestReviewDecisionCutBeforeSyncCommitsNothing: a decision sent without BEGIN and
+// COMMIT whose connection dies after the server has its compare-and-set, audit row and
+// claim but not its Sync commits none of them: the counter does not move, no audit row,
+// no record, and the same code then decides SUCCESS on a new connection.
+func TestReviewDecisionCutBeforeSyncCommitsNothing(t *testing.T) {
+	d := &cutDialer{}
+	sv := testdb.Connect(t)
+	s := openAlice(t, sv.SchemaDSN(t, sv.NewSchema(t)), time.UnixMilli(0), postgres.MaxConns(1), postgres.Dialed(d.dial))
+	ctx := t.Context()
+	runs := 0
+	if out, _, err := decide(ctx, s, 1, key("w1", "a"), &runs); err != nil || out != "SUCCESS" {
+		t.Fatalf("warm-up decision: %s %v", out, err)
+	}
+	d.cut.Store(true)
+	out, _, err := decide(ctx, s, 2, key("w2", "a"), &runs)
+	if !d.didCut.Load() {
+		t.Fatal("the decision's batch went out without a cut")
+	}
+	if err == nil {
+		t.Fatalf("a decision whose Sync never went out: %s, no error", out)
+	}
+	if f, err := s.GetFactor(ctx, "f1"); err != nil || f.Counter != 1 {
+		t.Errorf("counter %d (%v), want 1: half a decision committed", f.Counter, err)
+	}
+	if got := audited(t, s); !slices.Equal(got, []string{"w1:SUCCESS"}) {
+		t.Errorf("audit %q, want only the warm-up's", got)
+	}
+	if _, err := s.GetIdempotency(ctx, key("w2", "a")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the cut decision's record: %v, want none", err)
+	}
+	if out, _, err := decide(ctx, s, 2, key("w2", "a"), &runs); err != nil || out != "SUCCESS" {
+		t.Errorf("the same code after the cut: %s %v, want SUCCESS", out, err)
 	}
 }

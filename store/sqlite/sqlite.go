@@ -146,7 +146,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	var file *fileIdentity // identity.go
 	var w *sql.DB
 	if memory {
-		w, err = sql.Open("sqlite", base+"?"+wq.Encode())
+		// The one connection is the readers' too: it says when it closes (closingConns).
+		var c driver.Connector
+		if c, err = sqlite.NewConnector(base + "?" + wq.Encode()); err == nil {
+			w = sql.OpenDB(closingConns{c})
+		}
 	} else {
 		// The writer's connections refuse to commit once the file is found gone.
 		file = &fileIdentity{path: path, log: o.log}
@@ -179,7 +183,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		"query_only":   "1",
 	})
 	rdsn := base + "?" + rq.Encode()
-	r, err := sql.Open("sqlite", rdsn)
+	var r *sql.DB
+	var rc driver.Connector
+	if rc, err = sqlite.NewConnector(rdsn); err == nil {
+		r = sql.OpenDB(closingConns{rc})
+	}
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: open readers: %w", err), w.Close())
 	}
@@ -220,6 +228,24 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}))
 	s.created, s.log = created, o.log
 	return s, nil
+}
+
+// closingConns is a connector whose connections say when they close
+// (sqlstore.ClosingConn): the readers', on whose driver connections the keyed reads
+// prepare their statements (sqlstore.DetachedKeyedReads), finalized before the connection
+// closes, so that its files close with it.
+type closingConns struct{ driver.Connector }
+
+func (cc closingConns) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := cc.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := conn.(driverConn)
+	if !ok {
+		return nil, errors.Join(errors.New("sqlite: the driver's connection lacks an interface of database/sql's"), conn.Close())
+	}
+	return &closing{driverConn: c}, nil
 }
 
 // keepOne makes db a pool of one connection, kept for the life of the pool.

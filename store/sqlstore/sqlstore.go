@@ -111,9 +111,10 @@ type Store struct {
 	g    *group // nil: units run on w as they come
 	// rq reads through r: r itself, or its prepared statements (PrepareStatements).
 	rq querier
-	// detachReads: the keyed reads of rd run without their context's cancellation
-	// (DetachedKeyedReads).
+	// detachReads: the keyed reads of rd run on a reader's driver connection, without
+	// their context's cancellation once they hold it (DetachedKeyedReads, keyedReads).
 	detachReads bool
+	keyedReads  keyedReads
 	// rd are the texts of the reads a contract call makes, in d's terms (BareResults).
 	rd reads
 	// rr reads rd's single rows, when the dialect is a RowReader and no statements are
@@ -133,6 +134,9 @@ type Store struct {
 	// pingAlone asks the database on a connection of its own, outside the pools
 	// (PingAlone); nil: Ping asks through the pools only.
 	pingAlone func(context.Context) error
+	// takingReader, when set (tests), runs as a keyed read is about to take a reader
+	// connection: another read may take one first.
+	takingReader func()
 }
 
 // PingAlone gives Ping a way to ask the database on a connection of its own, for when
@@ -142,50 +146,37 @@ func PingAlone(fn func(context.Context) error) Option {
 }
 
 // DetachedKeyedReads runs the contract's keyed reads (a factor, a user, a transaction,
-// a user's enabled factors: those of rd, through detached) without their context's
-// cancellation, once it has not ended before them, for a database in the same process
-// that answers such a read in microseconds (SQLite). Under a context that can be
-// canceled, as a request's is, database/sql starts a goroutine per query to close its
-// rows when the context ends and modernc.org/sqlite another to interrupt the connection,
-// with a channel, a progress handler and a wait context: a GetFactorAndUser and a
-// UserDisabled under such a context cost 78 allocations and ~74 µs of CPU, and 64 and
-// ~45 µs without its cancellation (medians of 5 runs, interleaved, on the 2-core
-// machine). A read is detached only when a reader connection is free (readerFree): one
-// that would queue for the pool keeps its cancellation. What a detached read may wait
-// for is a lock another process holds (a WAL reader only waits on one while that
-// process recovers the log, leaves WAL or locks the file exclusively), no longer than
-// busy_timeout. A context that ended before the read still fails it. Not for
-// PostgreSQL, whose reads cross a network that may hang.
+// a user's enabled factors: those of rd) without their context's cancellation once they
+// hold a reader connection, for a database in the same process that answers such a read
+// in microseconds (SQLite), and on the reader's driver connection (keyedReads). Under a
+// context that can be canceled, as a request's is, database/sql starts a goroutine per
+// query to close its rows when the context ends and modernc.org/sqlite another to
+// interrupt the connection, with a channel, a progress handler and a wait context: a
+// GetFactorAndUser and a UserDisabled under such a context cost 78 allocations and ~74 µs
+// of CPU, and 64 and ~45 µs without its cancellation (medians of 5 runs, interleaved, on
+// the 2-core machine); on the driver connection, 49 allocations and ~82k instructions
+// where database/sql's query under the context without its cancellation cost 64 and
+// ~97k (callgrind, BenchmarkReadPair). Taking the reader keeps the cancellation: the
+// reads ahead may hold every reader for long (listings), and a request must not wait
+// past its deadline for them (it waited until one was freed, 2 s past a 100 ms deadline,
+// when it was detached on seeing a reader free and another read took that one first).
+// Once it holds one, what a read may wait for is a lock another process holds (a
+// WAL reader only waits on one while that process recovers the log, leaves WAL or locks
+// the file exclusively), no longer than busy_timeout. A context that ended before the
+// read still fails it. Not for PostgreSQL, whose reads cross a network that may hang.
 func DetachedKeyedReads() Option {
 	return func(s *Store) { s.detachReads = true }
 }
 
-// detached is ctx for one of rd's reads on the read pool (DetachedKeyedReads).
-func (s *Store) detached(ctx context.Context) context.Context {
-	// A context that cannot end (Done nil) has nothing to detach: no allocation for it.
-	if s.detachReads && ctx.Done() != nil && ctx.Err() == nil && s.readerFree() {
-		return context.WithoutCancel(ctx) // its values kept
-	}
-	return ctx
-}
-
-// readerFree reports whether a read would have a reader connection at once: one idle, or
-// room to open one. A read that would queue for one keeps its context's cancellation:
-// the reads ahead may hold every reader for long (listings), and a request must not wait
-// past its deadline for them (detached, it waited until one was freed: 2 s past a 100 ms
-// deadline in TestReadWaitsForReader). Another read may take the free one first:
-// the detached read then waits for a reader that was just taken.
-func (s *Store) readerFree() bool {
-	st := s.r.Stats()
-	return st.Idle > 0 || st.MaxOpenConnections <= 0 || st.OpenConnections < st.MaxOpenConnections
-}
-
 // readRow runs q, one of rd's reads of one row, on the read pool.
 func (s *Store) readRow(ctx context.Context, q string, args ...any) Row {
-	if s.rr != nil {
-		return s.rr.ReadRow(s.detached(ctx), s.r, q, args...)
+	switch {
+	case s.detachReads:
+		return &keyedRow{s: s, ctx: ctx, q: q, args: args}
+	case s.rr != nil:
+		return s.rr.ReadRow(ctx, s.r, q, args...)
 	}
-	return s.rq.QueryRowContext(s.detached(ctx), q, args...)
+	return s.rq.QueryRowContext(ctx, q, args...)
 }
 
 // readBool reads the one boolean column of q, one of rd's reads of one row, on the read
@@ -193,11 +184,16 @@ func (s *Store) readRow(ctx context.Context, q string, args ...any) Row {
 // address is passed to a Scan the compiler cannot see, an allocation of every mediated
 // initiate's UserDisabled that database/sql's *sql.Row, scanned as itself, does not make.
 func (s *Store) readBool(ctx context.Context, q string, args ...any) (bool, error) {
-	if s.rr != nil {
-		return scanBool(s.rr.ReadRow(s.detached(ctx), s.r, q, args...))
+	switch {
+	case s.detachReads:
+		var b bool
+		err := (&keyedRow{s: s, ctx: ctx, q: q, args: args}).Scan(&b)
+		return b, err
+	case s.rr != nil:
+		return scanBool(s.rr.ReadRow(ctx, s.r, q, args...))
 	}
 	var b bool
-	err := s.rq.QueryRowContext(s.detached(ctx), q, args...).Scan(&b)
+	err := s.rq.QueryRowContext(ctx, q, args...).Scan(&b)
 	return b, err
 }
 
@@ -224,6 +220,7 @@ func New(w, r *sql.DB, d Dialect, opts ...Option) *Store {
 	if s.stmts != nil {
 		s.stmts.anon = s.anonParams
 	}
+	s.keyedReads.anon = s.anonParams
 	s.rq = s.on(r, nil)
 	if rr, ok := d.(RowReader); ok && s.stmts == nil {
 		s.rr = rr
@@ -759,7 +756,13 @@ func (s *Store) ListEnabledFactors(ctx context.Context, name string) ([]store.Fa
 		return nil, nil
 	}
 	// As many rows as the user has factors: a keyed read too.
-	fs, err := query(s.detached(ctx), s.rq, scanFactor, s.rd.enabledFactors, store.FoldName(name))
+	var fs []store.Factor
+	var err error
+	if s.detachReads {
+		fs, err = keyedQuery(ctx, s, scanFactor, s.rd.enabledFactors, store.FoldName(name))
+	} else {
+		fs, err = query(ctx, s.rq, scanFactor, s.rd.enabledFactors, store.FoldName(name))
+	}
 	if err != nil {
 		return nil, s.fail(fmt.Sprintf("list factors of user %q", name), err)
 	}

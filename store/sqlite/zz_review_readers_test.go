@@ -1,0 +1,190 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"net/url"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"modernc.org/sqlite"
+
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/sqlstore"
+)
+
+// flakyConns makes reader connections of which the next to run a query (when breakNext
+// is set) is broken from then on: each query on it fails with driver.ErrBadConn.
+type flakyConns struct {
+	closingConns
+	breakNext *atomic.Bool
+	closed    *atomic.Int32 // connections closed
+}
+
+func (f flakyConns) Connect(ctx context.Context) (driver.Conn, error) {
+	c, err := f.closingConns.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &flakyConn{closing: c.(*closing), f: f}, nil
+}
+
+type flakyConn struct {
+	*closing
+	f      flakyConns
+	broken atomic.Bool
+}
+
+func (c *flakyConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	st, err := c.closing.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return &flakyStmt{Stmt: st, c: c}, nil
+}
+
+func (c *flakyConn) Close() error {
+	c.f.closed.Add(1)
+	return c.closing.Close()
+}
+
+type flakyStmt struct {
+	driver.Stmt
+	c *flakyConn
+}
+
+func (s *flakyStmt) QueryContext(ctx context.Context, nv []driver.NamedValue) (driver.Rows, error) {
+	if s.c.f.breakNext.CompareAndSwap(true, false) {
+		s.c.broken.Store(true)
+	}
+	if s.c.broken.Load() {
+		return nil, driver.ErrBadConn
+	}
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, nv)
+}
+
+// TestReviewKeyedReadBrokenReader: a keyed read that finds its reader connection
+// broken (driver.ErrBadConn) drops it, its statements with it, and answers from another
+// reader, as database/sql does for a query on its pool.
+func TestReviewKeyedReadBrokenReader(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	st, err := Open(ctx, path, ReadConns(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.UnixMilli(1_700_000_000_000)
+	if err := st.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("s"), KeyID: "k", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := sqlite.NewConnector(uri(path) + "?" + withPragmas(url.Values{}, map[string]string{"query_only": "1"}).Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	flaky := flakyConns{closingConns: closingConns{c}, breakNext: new(atomic.Bool), closed: new(atomic.Int32)}
+	r := sql.OpenDB(flaky)
+	r.SetMaxOpenConns(2)
+	r.SetMaxIdleConns(2)
+	defer r.Close()
+	// The file store's writer, and readers that break.
+	s := sqlstore.New(st.w, r, dialect{}, sqlstore.PrepareStatements(), sqlstore.AnonymousParams(), sqlstore.DetachedKeyedReads())
+	rctx, cancel := context.WithTimeout(ctx, time.Minute) // a request's: it can end
+	defer cancel()
+	for name, read := range map[string]func() error{
+		"GetFactorAndUser": func() error {
+			_, u, err := s.GetFactorAndUser(rctx, "f1", "alice")
+			if err == nil && u.ID != "u1" {
+				t.Errorf("GetFactorAndUser: user %+v, want u1", u)
+			}
+			return err
+		},
+		"UserDisabled": func() error { _, err := s.UserDisabled(rctx, "alice"); return err },
+		"ListEnabledFactors": func() error {
+			fs, err := s.ListEnabledFactors(rctx, "alice")
+			if err == nil && len(fs) != 1 {
+				t.Errorf("ListEnabledFactors: %d factors, want 1", len(fs))
+			}
+			return err
+		},
+	} {
+		if err := read(); err != nil { // the statements prepared on a reader
+			t.Fatalf("%s: %v", name, err)
+		}
+		closed := flaky.closed.Load()
+		flaky.breakNext.Store(true)
+		if err := read(); err != nil {
+			t.Errorf("%s on a broken reader: %v, want it answered from another", name, err)
+		}
+		if n := flaky.closed.Load() - closed; n != 1 {
+			t.Errorf("%s on a broken reader: %d readers closed, want the broken one", name, n)
+		}
+		if err := read(); err != nil {
+			t.Errorf("%s after: %v", name, err)
+		}
+		if st := r.Stats(); st.OpenConnections > 2 {
+			t.Errorf("%d reader connections open, the pool's size 2", st.OpenConnections)
+		}
+	}
+}
+
+// TestReviewKeyedReadPlainReaders: on reader connections that do not say when they
+// close (sqlstore.ClosingConn), whose statements nothing would finalize, the keyed reads
+// run as text through database/sql on the reader they took, and still answer by their
+// deadline when no reader frees.
+func TestReviewKeyedReadPlainReaders(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	st, err := Open(ctx, path, ReadConns(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.UnixMilli(1_700_000_000_000)
+	if err := st.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("s"), KeyID: "k", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := sql.Open("sqlite", uri(path)+"?"+withPragmas(url.Values{}, map[string]string{"query_only": "1"}).Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetMaxOpenConns(1)
+	defer r.Close()
+	s := sqlstore.New(st.w, r, dialect{}, sqlstore.PrepareStatements(), sqlstore.AnonymousParams(), sqlstore.DetachedKeyedReads())
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, u, err := s.GetFactorAndUser(rctx, "f1", "alice"); err != nil || u.ID != "u1" {
+		t.Errorf("GetFactorAndUser: %+v, %v", u, err)
+	}
+	if off, err := s.UserDisabled(rctx, "alice"); err != nil || off {
+		t.Errorf("UserDisabled: %v, %v", off, err)
+	}
+	if fs, err := s.ListEnabledFactors(rctx, "alice"); err != nil || len(fs) != 1 {
+		t.Errorf("ListEnabledFactors: %v, %v", fs, err)
+	}
+	if _, err := s.GetFactor(rctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetFactor of no factor: %v, want store.ErrNotFound", err)
+	}
+	held, err := r.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	dctx, dcancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer dcancel()
+	if _, err := s.UserDisabled(dctx, "alice"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("UserDisabled, its one reader held: %v, want context.DeadlineExceeded", err)
+	}
+}

@@ -179,6 +179,16 @@ func (s *Store) readRow(ctx context.Context, q string, args ...any) Row {
 	return s.rq.QueryRowContext(ctx, q, args...)
 }
 
+// scanRow scans the row of q, one of rd's reads of one row, into dest, as readRow's Scan
+// would. A keyed read's row (keyedRow) stays on the stack here, where readRow's goes to
+// the heap in the Row it returns: one allocation of every validation's GetFactorAndUser.
+func (s *Store) scanRow(ctx context.Context, dest []any, q string, args ...any) error {
+	if s.detachReads {
+		return (&keyedRow{s: s, ctx: ctx, q: q, args: args}).Scan(dest...)
+	}
+	return s.readRow(ctx, q, args...).Scan(dest...)
+}
+
 // readBool reads the one boolean column of q, one of rd's reads of one row, on the read
 // pool. Scanned through the Row interface (readRow), the boolean went to the heap: its
 // address is passed to a Scan the compiler cannot see, an allocation of every mediated
@@ -661,7 +671,7 @@ func (s *Store) GetFactorAndUser(ctx context.Context, id, name string) (store.Fa
 	}
 	r.factorRow.into(r.dest[:13])
 	r.userRow.into(r.dest[13:])
-	err := s.readRow(ctx, s.rd.factorAndUser, id, store.FoldName(name)).Scan(r.dest[:]...)
+	err := s.scanRow(ctx, r.dest[:], s.rd.factorAndUser, id, store.FoldName(name))
 	if err != nil {
 		return store.Factor{}, store.User{}, s.fail("get factor "+id, notFound(err))
 	}
@@ -719,7 +729,7 @@ func (s *Store) GetFactorUserAndTransaction(ctx context.Context, id, name, txID 
 	t := &r.t
 	copy(r.dest[17:], []any{&r.tid, &r.tprovider, &r.tusername, &r.tcapability, &r.tfactor, &r.tstatus, &t.Secret,
 		&r.tattempts, &t.Data, &r.texpires, &r.tcreated, &r.tupdated})
-	err := s.readRow(ctx, s.rd.factorUserTx, id, store.FoldName(name), txID).Scan(r.dest[:]...)
+	err := s.scanRow(ctx, r.dest[:], s.rd.factorUserTx, id, store.FoldName(name), txID)
 	if err != nil {
 		return store.Factor{}, store.User{}, store.Transaction{}, s.fail("get factor "+id, notFound(err))
 	}

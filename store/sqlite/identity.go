@@ -102,8 +102,8 @@ func (g guarded) Connect(ctx context.Context) (driver.Conn, error) {
 	return &closing{driverConn: c}, nil
 }
 
-// driverConn is what database/sql and the group writer use of modernc.org/sqlite's
-// connection.
+// driverConn is what database/sql, the group writer and the keyed reads use of
+// modernc.org/sqlite's connection.
 type driverConn interface {
 	driver.Conn
 	driver.ConnPrepareContext
@@ -115,9 +115,10 @@ type driverConn interface {
 	driver.Pinger
 }
 
-// closing is a writer's connection that runs what was asked to run before it closes
-// (sqlstore.ClosingConn): the group writer's statements prepared on it, finalized before
-// the connection, so that it closes and its files with it.
+// closing is a connection that runs what was asked to run before it closes
+// (sqlstore.ClosingConn): the statements the group writer (a writer's connection) or the
+// keyed reads (a reader's, closingConns) prepared on it, finalized before the connection,
+// so that it closes and its files with it.
 type closing struct {
 	driverConn
 	mu      sync.Mutex

@@ -232,8 +232,8 @@ func (g *group) commit(batch []*unit) {
 }
 
 // badConnTries is how many connections a batch tries when each is found broken before
-// any of its units ran: database/sql's BeginTx tries as many (maxBadConnRetries, then a
-// new connection).
+// any of its units ran, and a keyed read when each reader is (keyed): database/sql tries
+// as many (maxBadConnRetries, then a new connection).
 const badConnTries = 3
 
 // commitOn runs commit's batch on dc, the writer's driver connection, and reports whether

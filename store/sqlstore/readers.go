@@ -46,10 +46,6 @@ type keyedConn struct {
 // errNotClosing: a reader's driver connection cannot say when it closes (ClosingConn).
 var errNotClosing = errors.New("the reader's driver connection does not report when it closes")
 
-// badConnTries is how many reader connections a keyed read tries when each is found
-// broken (driver.ErrBadConn), as database/sql tries its pool's (maxBadConnRetries + 1).
-const badConnTries = 3
-
 // on is dc's keyedConn, made the first time.
 func (k *keyedReads) on(dc any) (*keyedConn, error) {
 	k.mu.Lock()

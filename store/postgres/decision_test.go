@@ -124,6 +124,14 @@ func openAlice(t *testing.T, dsn string, at time.Time, opts ...postgres.Option) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	withAlice(t, s, at)
+	return s
+}
+
+// withAlice gives s the user alice and her TOTP factor f1, its counter unused, created at
+// at, and returns s.
+func withAlice[S store.Store](t *testing.T, s S, at time.Time) S {
+	t.Helper()
 	ctx := t.Context()
 	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: at}); err != nil {
 		t.Fatal(err)

@@ -43,17 +43,7 @@ func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEnd
 func speculating(t *testing.T) (store.Store, *roundTrips) {
 	t.Helper()
 	rt := &roundTrips{}
-	s := openTraced(t, "", 1, rt)
-	ctx := t.Context()
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: time.UnixMilli(0)}); err != nil {
-		t.Fatal(err)
-	}
-	err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: time.UnixMilli(0), UpdatedAt: time.UnixMilli(0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, rt
+	return withAlice(t, openTraced(t, "", 1, rt), time.UnixMilli(0)), rt
 }
 
 // openTraced opens a store on dsn (a new schema when "") with at most conns connections,
@@ -253,6 +243,13 @@ func TestClaimWithOtherFingerprint(t *testing.T) {
 func TestPipelinedUnitIsAtomic(t *testing.T) {
 	t.Parallel()
 	s, _ := speculating(t)
+	failingUnit(t, s)
+}
+
+// failingUnit runs a unit whose third statement fails when it runs (its compare-and-set
+// and an audit row before it) and fails the test unless none of it committed.
+func failingUnit(t *testing.T, s store.Store) {
+	t.Helper()
 	ctx := t.Context()
 	event := store.AuditEvent{Time: t0, Provider: "p", Username: "alice", FactorID: "f1", Resource: "validate", Outcome: "SUCCESS"}
 	err := s.Update(ctx, func(w store.Writer) error {

@@ -25,16 +25,8 @@ import (
 // and the audit has one SUCCESS row, one row per decision, each decision's record.
 func TestReviewConcurrentDecisionsOneSuccess(t *testing.T) {
 	const n = 12
-	s := openTraced(t, "", n, nil)
+	s := withAlice(t, openTraced(t, "", n, nil), time.UnixMilli(0))
 	ctx := t.Context()
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: time.UnixMilli(0)}); err != nil {
-		t.Fatal(err)
-	}
-	err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: time.UnixMilli(0), UpdatedAt: time.UnixMilli(0)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for round := range 5 {
 		counter := int64(10 * (round + 1))
 		outcomes := make([]string, n)
@@ -99,33 +91,10 @@ func TestReviewImplicitUnitAtomicEveryExecMode(t *testing.T) {
 			} else {
 				dsn += " default_query_exec_mode=" + mode
 			}
-			s := openTraced(t, dsn, 2, nil)
+			s := withAlice(t, openTraced(t, dsn, 2, nil), time.UnixMilli(0))
 			ctx := t.Context()
-			if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: time.UnixMilli(0)}); err != nil {
-				t.Fatal(err)
-			}
-			err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-				Secret: []byte("sealed"), KeyID: "k1", Counter: -1, CreatedAt: time.UnixMilli(0), UpdatedAt: time.UnixMilli(0)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			event := store.AuditEvent{Time: t0, Provider: "p", Username: "alice", FactorID: "f1", Resource: "validate", Outcome: "SUCCESS"}
 			for range 2 { // the second with the statements prepared, where the mode keeps them
-				err = s.Update(ctx, func(w store.Writer) error {
-					if err := w.AdvanceCounter(ctx, "f1", 3, t0); err != nil {
-						return err
-					}
-					if err := w.AppendAudit(ctx, event); err != nil {
-						return err
-					}
-					bad := event
-					bad.Reason = "a\x00b" // PostgreSQL refuses a NUL in text, when the statement runs
-					return w.AppendAudit(ctx, bad)
-				})
-				if err == nil {
-					t.Fatal("Update committed a unit with a failed statement")
-				}
-				nothingCommitted(t, s)
+				failingUnit(t, s)
 			}
 			runs := 0
 			for i, want := range []string{"SUCCESS", "FAILED"} {

@@ -17,6 +17,7 @@ import (
 
 	"modernc.org/sqlite"
 
+	"github.com/emfa/emfa/internal/testfs"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/sqlstore"
 )
@@ -203,22 +204,6 @@ func openFaulty(t *testing.T) (*Store, *connFaults, string) {
 	return s, f, path
 }
 
-// openFiles counts this process's descriptors open on path.
-func openFiles(t *testing.T, path string) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd")
-	}
-	n := 0
-	for _, e := range ents {
-		if l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && l == path {
-			n++
-		}
-	}
-	return n
-}
-
 var reviewAt = time.UnixMilli(1_700_000_000_000)
 
 // users counts the users whose id begins with prefix, through the read pool.
@@ -271,7 +256,7 @@ func TestReviewBadConnBeforeBatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			users(t, s, "a") // the reader opened
-			fds, opened := openFiles(t, path), f.opened.Load()
+			fds, opened := testfs.OpenFiles(t, path), f.opened.Load()
 			tt.fault(f).Store(1)
 			if err := createUser(s, ctx, "a2"); err != nil {
 				t.Errorf("a batch whose connection was found broken before it ran: %v", err)
@@ -291,7 +276,7 @@ func TestReviewBadConnBeforeBatch(t *testing.T) {
 			if n := f.misused.Load(); n != 0 {
 				t.Errorf("%d statements ran on a connection closed", n)
 			}
-			if got := openFiles(t, path); got != fds {
+			if got := testfs.OpenFiles(t, path); got != fds {
 				t.Errorf("%d descriptors on the file, %d before: the broken connection was not closed", got, fds)
 			}
 		})
@@ -308,7 +293,7 @@ func TestReviewBadConnBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	users(t, s, "b")
-	fds, opened := openFiles(t, path), f.opened.Load()
+	fds, opened := testfs.OpenFiles(t, path), f.opened.Load()
 	f.beginBad.Store(1000)
 	err := createUser(s, ctx, "b2")
 	if !errors.Is(err, driver.ErrBadConn) {
@@ -330,7 +315,7 @@ func TestReviewBadConnBounded(t *testing.T) {
 	if n := f.misused.Load(); n != 0 {
 		t.Errorf("%d statements ran on a connection closed", n)
 	}
-	if got := openFiles(t, path); got != fds {
+	if got := testfs.OpenFiles(t, path); got != fds {
 		t.Errorf("%d descriptors on the file, %d before (%d connections opened since)", got, fds, f.opened.Load()-opened)
 	}
 }
@@ -687,7 +672,7 @@ func TestReviewCloseWhileBatchRuns(t *testing.T) {
 	if err := <-closed; err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	if n := openFiles(t, path); n != 0 {
+	if n := testfs.OpenFiles(t, path); n != 0 {
 		t.Errorf("%d descriptors left on the database file after Close", n)
 	}
 	s, err = Open(t.Context(), path)
@@ -745,15 +730,7 @@ func TestReviewSyncResetFails(t *testing.T) {
 // log (SQLITE_FULL): each unit is told, none is applied, and once there is room again the
 // next batch commits. Mounting the file system needs root: without it, the test skips.
 func TestReviewDiskFullAtCommit(t *testing.T) {
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("mount a tmpfs (needs root): %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
+	dir := testfs.Tmpfs(t)
 	path := filepath.Join(dir, "emfa.db")
 	s, err := Open(t.Context(), path)
 	if err != nil {

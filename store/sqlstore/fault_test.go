@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testfs"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
 	"github.com/emfa/emfa/store/sqlite"
@@ -199,15 +200,7 @@ func openSQLite(t *testing.T, path string) *sqlstore.Store {
 // last byte (a file beside the database) and lift empties. Mounting needs root: without
 // it, the test skips.
 func fullTmpfs(t *testing.T) faulty {
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("mount a tmpfs (needs root): %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
+	dir := testfs.Tmpfs(t)
 	s := openSQLite(t, filepath.Join(dir, "emfa.db")) // closed before the unmount
 	filler := filepath.Join(dir, "filler")
 	return faulty{s: s,

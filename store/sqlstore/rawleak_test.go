@@ -2,31 +2,15 @@ package sqlstore_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/testfs"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/sqlstore"
 )
-
-// openFiles counts this process's descriptors open on path.
-func openFiles(t *testing.T, path string) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd")
-	}
-	n := 0
-	for _, e := range ents {
-		if l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && l == path {
-			n++
-		}
-	}
-	return n
-}
 
 // TestRawStatementsOutliveConnection: when the writer pool drops its connection
 // (database/sql does so after a statement on it was interrupted: the driver reports it
@@ -57,13 +41,13 @@ func TestRawStatementsOutliveConnection(t *testing.T) {
 	write(1)
 	interrupted()
 	write(2) // the other pools (the checkpointer's) have opened theirs by now, or nearly
-	before := openFiles(t, path)
+	before := testfs.OpenFiles(t, path)
 	const rounds = 5
 	for i := range rounds {
 		interrupted()
 		write(i + 3)
 	}
-	after := openFiles(t, path)
+	after := testfs.OpenFiles(t, path)
 	t.Logf("descriptors on the database file: %d before, %d after %d interrupted writes on the writer pool", before, after, rounds)
 	// One more each round when the writer's old connections stay open; a pool opening
 	// its connection late is at most one or two.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/testfs"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/sqlite"
 	"github.com/emfa/emfa/store/sqlstore"
@@ -159,12 +160,12 @@ func TestReviewKeyedReadStatementsCloseWithReaders(t *testing.T) {
 		}
 	}
 	read()
-	before := openFiles(t, path)
+	before := testfs.OpenFiles(t, path)
 	const rounds = 10
 	for range rounds {
 		read()
 	}
-	after := openFiles(t, path)
+	after := testfs.OpenFiles(t, path)
 	t.Logf("descriptors on the database file: %d before, %d after %d rounds of keyed reads, each on a reader closed after", before, after, rounds)
 	if after-before >= 3 {
 		t.Errorf("descriptors on the database file grew from %d to %d in %d rounds", before, after, rounds)
@@ -175,7 +176,7 @@ func TestReviewKeyedReadStatementsCloseWithReaders(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := openFiles(t, path); n != 0 {
+	if n := testfs.OpenFiles(t, path); n != 0 {
 		t.Errorf("%d descriptors on the database file after Close, want 0", n)
 	}
 }

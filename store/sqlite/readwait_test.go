@@ -15,19 +15,7 @@ import (
 // listing) answers by that deadline, not when a reader frees.
 func TestReadWaitsForReader(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "emfa.db"), ReadConns(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	now := time.UnixMilli(1_700_000_000_000)
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("s"), KeyID: "k", CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	s := aliceFile(t, filepath.Join(t.TempDir(), "emfa.db"), 2)
 	// Every reader held, as long listings hold them.
 	var held []*sql.Conn
 	for range 2 {
@@ -47,7 +35,7 @@ func TestReadWaitsForReader(t *testing.T) {
 	rctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, _, err = s.GetFactorAndUser(rctx, "f1", "alice")
+	_, _, err := s.GetFactorAndUser(rctx, "f1", "alice")
 	took := time.Since(start)
 	t.Logf("GetFactorAndUser under a 100 ms deadline, readers held %v: %v after %v", hold, err, took.Round(time.Millisecond))
 	if took > time.Second {
@@ -96,4 +84,25 @@ func TestReadWaitingStoreClosed(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("a read waiting for a reader still waits 2 s after its store closed")
 	}
+}
+
+// aliceFile is a store on the file path with readers reader connections, holding the
+// user alice (u1) and her TOTP factor f1; closed when the test ends.
+func aliceFile(t *testing.T, path string, readers int) *Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := Open(ctx, path, ReadConns(readers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	now := time.UnixMilli(1_700_000_000_000)
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("s"), KeyID: "k", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

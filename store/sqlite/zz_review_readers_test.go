@@ -73,19 +73,7 @@ func (s *flakyStmt) QueryContext(ctx context.Context, nv []driver.NamedValue) (d
 func TestReviewKeyedReadBrokenReader(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "emfa.db")
-	st, err := Open(ctx, path, ReadConns(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	now := time.UnixMilli(1_700_000_000_000)
-	if err := st.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("s"), KeyID: "k", CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	st := aliceFile(t, path, 2)
 	c, err := sqlite.NewConnector(uri(path) + "?" + withPragmas(url.Values{}, map[string]string{"query_only": "1"}).Encode())
 	if err != nil {
 		t.Fatal(err)
@@ -143,19 +131,7 @@ func TestReviewKeyedReadBrokenReader(t *testing.T) {
 func TestReviewKeyedReadPlainReaders(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "emfa.db")
-	st, err := Open(ctx, path, ReadConns(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	now := time.UnixMilli(1_700_000_000_000)
-	if err := st.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("s"), KeyID: "k", CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	st := aliceFile(t, path, 1)
 	r, err := sql.Open("sqlite", uri(path)+"?"+withPragmas(url.Values{}, map[string]string{"query_only": "1"}).Encode())
 	if err != nil {
 		t.Fatal(err)

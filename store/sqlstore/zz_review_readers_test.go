@@ -22,20 +22,7 @@ import (
 // to (OnTakingReader), so the interleaving is the same on every run.
 func TestReviewKeyedReadLosesReaderRace(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "emfa.db"), sqlite.ReadConns(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	s := st.Store
-	now := time.UnixMilli(1_700_000_000_000)
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateFactor(ctx, store.Factor{ID: "f1", UserID: "u1", Type: "totp", State: store.FactorActive,
-		Secret: []byte("s"), KeyID: "k", CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	_, s := reviewReadStore(t, filepath.Join(t.TempDir(), "emfa.db"), 1)
 	// The other read holds the reader this long, unless the keyed read answers first.
 	const hold = 2 * time.Second
 	var (

@@ -63,10 +63,7 @@ func (r *batchSQL) take() []string {
 // MultiXact when validations of one user's factors overlap; and a second row version.
 func TestDecisionWritesFactorOnce(t *testing.T) {
 	t.Parallel()
-	sv := testdb.Connect(t)
-	schema := sv.NewSchema(t)
-	tr := &batchSQL{}
-	s := openAlice(t, sv.SchemaDSN(t, schema), t0, postgres.MaxConns(1), postgres.Traced(tr))
+	s, tr, sv, schema := tracedAlice(t)
 	ctx := t.Context()
 	// The user's row's xmax: the last transaction that locked it (CreateFactor's foreign
 	// key check did), which a decision must leave as it is.
@@ -126,6 +123,16 @@ func openAlice(t *testing.T, dsn string, at time.Time, opts ...postgres.Option) 
 	t.Cleanup(func() { s.Close() })
 	withAlice(t, s, at)
 	return s
+}
+
+// tracedAlice is openAlice's store of one connection in a schema of its own (at t0),
+// what its batches send, the server and the schema.
+func tracedAlice(t *testing.T) (*postgres.Store, *batchSQL, *testdb.Server, string) {
+	t.Helper()
+	sv := testdb.Connect(t)
+	schema := sv.NewSchema(t)
+	tr := &batchSQL{}
+	return openAlice(t, sv.SchemaDSN(t, schema), t0, postgres.MaxConns(1), postgres.Traced(tr)), tr, sv, schema
 }
 
 // withAlice gives s the user alice and her TOTP factor f1, its counter unused, created at

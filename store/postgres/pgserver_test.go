@@ -186,10 +186,7 @@ func TestDecisionAuditInCompareAndSet(t *testing.T) {
 // two on every validation.
 func TestAssumptionsPlanNoAggregate(t *testing.T) {
 	t.Parallel()
-	sv := testdb.Connect(t)
-	schema := sv.NewSchema(t)
-	tr := &batchSQL{}
-	s := openAlice(t, sv.SchemaDSN(t, schema), t0, postgres.MaxConns(1), postgres.Traced(tr))
+	s, tr, sv, schema := tracedAlice(t)
 	ctx := t.Context()
 	runs := 0
 	if _, _, err := decide(ctx, s, 1, key("w1", "a"), &runs); err != nil {

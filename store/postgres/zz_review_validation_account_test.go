@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/emfa/emfa/internal/testdb"
-	"github.com/emfa/emfa/store/postgres"
 )
 
 // A validation's statements go out as PostgreSQL's extended protocol at its least: the
@@ -75,10 +74,7 @@ func named(n map[byte]int) map[string]int {
 // four index inserts more.
 func TestReviewValidationUpdateIsHOT(t *testing.T) {
 	t.Parallel()
-	sv := testdb.Connect(t)
-	schema := sv.NewSchema(t)
-	tr := &batchSQL{}
-	s := openAlice(t, sv.SchemaDSN(t, schema), t0, postgres.MaxConns(1), postgres.Traced(tr))
+	s, tr, sv, schema := tracedAlice(t)
 	ctx := t.Context()
 	runs := 0
 	tr.take()

@@ -271,24 +271,24 @@ func (s *Server) enrollments(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Username *string `json:"username"`
-	}
+	var username string // "" when absent
 	if u, ok, err := queryUsername(c); err != nil {
 		return err
 	} else if ok {
-		body.Username = u
-	} else if err := decodePlain(c, &body); err != nil {
+		if u != nil {
+			username = *u
+		}
+	} else if username, err = bodyUsername(c); err != nil {
 		return err
 	}
-	if body.Username == nil || *body.Username == "" {
+	if username == "" {
 		return badRequest("username is required")
 	}
-	if why := provider.CheckUsername(*body.Username); why != "" {
+	if why := provider.CheckUsername(username); why != "" {
 		// Unknown to every store alike, and audited (provider/ident.go).
-		return answerJSON(c, http.StatusOK, p.RefuseEnrollments(c.Request().Context(), c.Response().Header().Get(echo.HeaderXRequestID), *body.Username, why))
+		return answerJSON(c, http.StatusOK, p.RefuseEnrollments(c.Request().Context(), c.Response().Header().Get(echo.HeaderXRequestID), username, why))
 	}
-	list, err := p.Enrollments(c.Request().Context(), *body.Username)
+	list, err := p.Enrollments(c.Request().Context(), username)
 	if err != nil {
 		return unavailable(err)
 	}

@@ -58,6 +58,11 @@ func decodeBody(c echo.Context, v any, plain bool) error {
 	if err != nil {
 		return err
 	}
+	return decodeData(c, data, v, plain)
+}
+
+// decodeData is decodeBody of a body already read.
+func decodeData(c echo.Context, data []byte, v any, plain bool) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return badRequest("body is empty; a JSON object is required")
 	}
@@ -209,6 +214,77 @@ func queryChallenge(c echo.Context) (challengeBody, bool, error) {
 		b.Attributes["username"] = *u
 	}
 	return b, true, nil
+}
+
+// bodyUsername reads enrollments' username from its body ("" when it names none), as
+// decodePlain reads it. A body that holds the username alone, as a string
+// plainUsername can take as it is, is read without encoding/json: its reflection (the
+// decoder's state, the body escaping, the pointer to the string) cost five allocations
+// and its three passes over the body (utf8.Valid, json.Unmarshal, the duplicate-key walk)
+// ~1 µs of the call that precedes every challenge.
+func bodyUsername(c echo.Context) (string, error) {
+	data, err := readBody(c)
+	if err != nil {
+		return "", err
+	}
+	if u, ok := plainUsername(data); ok {
+		return u, nil
+	}
+	var body struct {
+		Username *string `json:"username"`
+	}
+	if err := decodeData(c, data, &body, true); err != nil || body.Username == nil {
+		return "", err
+	}
+	return *body.Username, nil
+}
+
+// plainUsername reads data when it is {"username":"..."} and nothing else (JSON's
+// whitespace aside), the string printable ASCII without a quote or a backslash: what
+// json.Unmarshal reads as that very string, in a body that names no key twice and is
+// UTF-8. false for any other body.
+func plainUsername(data []byte) (string, bool) {
+	d := skipJSONSpace(data)
+	if len(d) == 0 || d[0] != '{' {
+		return "", false
+	}
+	d = skipJSONSpace(d[1:])
+	rest, ok := bytes.CutPrefix(d, []byte(`"username"`))
+	if !ok {
+		return "", false
+	}
+	d = skipJSONSpace(rest)
+	if len(d) == 0 || d[0] != ':' {
+		return "", false
+	}
+	d = skipJSONSpace(d[1:])
+	if len(d) == 0 || d[0] != '"' {
+		return "", false
+	}
+	d = d[1:]
+	end := 0
+	for ; end < len(d) && d[end] != '"'; end++ {
+		if c := d[end]; c < 0x20 || c > 0x7e || c == '\\' {
+			return "", false
+		}
+	}
+	if end == len(d) {
+		return "", false
+	}
+	u := d[:end]
+	d = skipJSONSpace(d[end+1:])
+	if len(d) == 0 || d[0] != '}' || len(skipJSONSpace(d[1:])) != 0 {
+		return "", false
+	}
+	return string(u), true
+}
+
+// skipJSONSpace is d past its leading JSON whitespace (RFC 8259: space, tab, LF, CR).
+func skipJSONSpace(d []byte) []byte {
+	for len(d) > 0 && (d[0] == ' ' || d[0] == '\t' || d[0] == '\n' || d[0] == '\r') {
+		d = d[1:]
+	}
+	return d
 }
 
 // queryUsername reads an enrollments GET without a body from its query string, as

@@ -17,6 +17,11 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
+// headerWebhookID is HeaderWebhookID in net/http's canonical form, which Header.Get
+// takes as it is: any other form it canonicalizes into a new string, an allocation on
+// every contract call that reads the header (webhookID).
+const headerWebhookID = "X-Webhook-Id"
+
 // HeaderWebhookID is the header IBM Verify sends with every webhook call, the same on a
 // retry (verify-contract.md §12).
 const HeaderWebhookID = "X-Webhook-ID"
@@ -36,7 +41,7 @@ const (
 
 // webhookID reads and checks X-Webhook-ID: "" when absent.
 func webhookID(c echo.Context) (string, error) {
-	id := c.Request().Header.Get(HeaderWebhookID)
+	id := c.Request().Header.Get(headerWebhookID)
 	if id == "" {
 		return "", nil
 	}

@@ -426,7 +426,7 @@ func (s *Server) serve(c echo.Context, resource string) error {
 		return err
 	}
 	req.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
-	req.WebhookID, _ = c.Get(ctxWebhookID).(string)
+	req.WebhookID, _ = callWebhookID(c)
 	ctx := c.Request().Context()
 	// An idempotent call's decision records this answer with it (provider.Decide).
 	provider.RenderAnswers(ctx, outcomeAnswer)

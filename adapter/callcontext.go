@@ -16,6 +16,10 @@ type callContext struct {
 	n    int
 	keys [6]string
 	vals [6]any
+
+	// webhookID is the call's X-Webhook-ID (webhookID, callWebhookID), "" when none: a
+	// string boxed into vals was an allocation on every initiate, validate and result.
+	webhookID string
 }
 
 var callContexts = sync.Pool{New: func() any { return new(callContext) }}

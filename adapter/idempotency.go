@@ -58,7 +58,11 @@ func webhookID(c echo.Context) (string, error) {
 	if !utf8.ValidString(id) {
 		return "", badRequest("X-Webhook-ID is not UTF-8")
 	}
-	c.Set(ctxWebhookID, id)
+	if cc, ok := c.(*callContext); ok {
+		cc.webhookID = id // unboxed: callWebhookID
+	} else {
+		c.Set(ctxWebhookID, id)
+	}
 	return id, nil
 }
 
@@ -198,4 +202,13 @@ func (s *Server) storeError(req *http.Request, err error) {
 		return
 	}
 	s.observer.StoreError("idempotency")
+}
+
+// callWebhookID is the X-Webhook-ID webhookID kept for the call; false when none.
+func callWebhookID(c echo.Context) (string, bool) {
+	if cc, ok := c.(*callContext); ok && cc.webhookID != "" {
+		return cc.webhookID, true
+	}
+	id, ok := c.Get(ctxWebhookID).(string)
+	return id, ok
 }

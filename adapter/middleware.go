@@ -83,7 +83,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if p, ok := c.Get(ctxProvider).(*provider.Provider); ok {
 			attrs = append(attrs, slog.String("provider", p.CredentialPrefix))
 		}
-		if id, ok := c.Get(ctxWebhookID).(string); ok {
+		if id, ok := callWebhookID(c); ok {
 			attrs = append(attrs, slog.String("webhook_id", id))
 		}
 		if a, ok := c.Get(ctxActor).(string); ok && a != "" {

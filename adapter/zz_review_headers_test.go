@@ -3,6 +3,7 @@ package adapter
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -28,5 +29,34 @@ func TestReviewWebhookIDKeyAllocs(t *testing.T) {
 	t.Logf("reading X-Webhook-ID: %v allocations", got)
 	if got > 1 { // its value boxed for the echo context
 		t.Errorf("reading X-Webhook-ID allocates %v times, want at most 1 (2 before)", got)
+	}
+}
+
+// TestReviewWebhookIDUnboxed: X-Webhook-ID is kept for the handler and the access log in
+// the call's context unboxed (a string boxed into the context's any was an allocation
+// on every initiate, validate and result call), and both still have it.
+func TestReviewWebhookIDUnboxed(t *testing.T) {
+	h, _, _ := idemHarness(t)
+	code, _, _ := h.do(t, "POST", "/v1/providers/acme/validate", validateBody, "Authorization", "Basic dmVyaWZ5OnB3LXNlY3JldA==", "X-Webhook-ID", "wh-unboxed")
+	if code != http.StatusOK || !strings.Contains(h.logs.String(), `"webhook_id":"wh-unboxed"`) {
+		t.Errorf("%d; the access log lacks the X-Webhook-ID:\n%s", code, h.logs.String())
+	}
+	if raceEnabled {
+		t.Skip("the race detector's build allocates more")
+	}
+	req := httptest.NewRequest("POST", "/", nil)
+	req.Header.Set(HeaderWebhookID, "wh-1")
+	c := &callContext{Context: New(Options{}).echo.NewContext(req, httptest.NewRecorder())}
+	got := testing.AllocsPerRun(200, func() {
+		*c = callContext{Context: c.Context}
+		if id, err := webhookID(c); id != "wh-1" || err != nil {
+			t.Fatalf("webhookID: %q %v", id, err)
+		}
+		if id, ok := callWebhookID(c); id != "wh-1" || !ok {
+			t.Fatalf("callWebhookID: %q %v", id, ok)
+		}
+	})
+	if got > 0 {
+		t.Errorf("reading and keeping X-Webhook-ID allocates %v times, want none (1 before)", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -70,6 +71,11 @@ func TestReviewEnrollmentsAnswerBytes(t *testing.T) {
 		if code != http.StatusOK || body != want || hdr.Get("Content-Type") != "application/json" {
 			t.Errorf("%v: %d %s %q, want 200 application/json %q", list, code, hdr.Get("Content-Type"), body, want)
 		}
+	}
+	// appendEnrollments writes the three fields it knows: one added to the type would
+	// be left out of every answer it writes, where encoding/json wrote it.
+	if n := reflect.TypeFor[provider.Enrollment]().NumField(); n != 3 {
+		t.Errorf("provider.Enrollment has %d fields; appendEnrollments writes capability, id and attributes only", n)
 	}
 	h.engine.enrolls = duoEnrollments
 	if _, body, _ := h.doRaw(t, "POST", "/v1/providers/acme/enrollments?pretty", `{"username":"alice"}`); !strings.HasPrefix(body, "[\n  {\n    \"capability\": \"totp\"") {

@@ -59,13 +59,8 @@ type Program struct {
 	loops bool
 }
 
-// Compile parses and type-checks source in env. It rejects a transform whose result cannot be a
-// map, and one whose worst-case cost estimate exceeds the environment's ceiling, if it has one. Errors carry the
-// CEL position (line:column) of the problem.
-func Compile(env *Env, source string) (*Program, error) {
-	if env == nil {
-		return nil, errors.New("transform: compile: nil environment")
-	}
+// compile is Compile without the cache (compiled).
+func compile(env *Env, source string) (*Program, error) {
 	checked, iss := env.cel.Compile(source)
 	if iss.Err() != nil {
 		return nil, fmt.Errorf("transform: compile: %w", iss.Err())

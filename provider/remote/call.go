@@ -513,8 +513,8 @@ func (o *outgoing) apply(res transform.Value, also ...string) error {
 // result built otherwise ({}.put(k, v)), is left to apply. src is one that compiles; the
 // error starts with the key's line:column.
 func checkResultKeys(src string, also ...string) error {
-	parsed, iss := parseEnv().Parse(src)
-	if iss.Err() != nil {
+	parsed := parsedSource(src)
+	if parsed == nil {
 		return nil // Compile reports it
 	}
 	info := parsed.NativeRep().SourceInfo()

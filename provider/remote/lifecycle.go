@@ -312,8 +312,8 @@ func compileLifecycle(w *Webhook) (map[string][]*lifecycleStep, []string, config
 // stepRefs are the step names a CEL source reads, as steps.<name> or steps["<name>"]. A
 // source that does not parse gives none: Compile reports it.
 func stepRefs(src string) []string {
-	parsed, iss := parseEnv().Parse(src)
-	if iss.Err() != nil {
+	parsed := parsedSource(src)
+	if parsed == nil {
 		return nil
 	}
 	var refs []string

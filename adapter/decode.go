@@ -377,7 +377,7 @@ func (*peekedBody) Close() error { return nil }
 // plainChallenge can take, the shape Verify sends, is read without encoding/json: its
 // Decoder (with its buffer), the body escaping, reflection's pointers, the map grown as
 // it went and a string each field, key and value cost 24 allocations of an initiate's
-// body of three attributes (BenchmarkReviewDecodeChallenge: 33 → 9), and its passes over
+// body of three attributes (BenchmarkDecodeChallenge: 33 → 9), and its passes over
 // the body (utf8.Valid, the decode, the duplicate-key walk) ~8 % of a validation's
 // handler CPU. Any other body is decoded as before.
 func decodeChallenge(c echo.Context) (challengeBody, error) {

@@ -141,7 +141,7 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 // and turn a POST into a GET. Such a client copied the request's header map for the
 // redirects it never followed, copied its URL for the jar it did not have, and kept a
 // slice of the requests: six allocations a vendor call, 93 → 87 with the loopback
-// server's (TestReviewVendorCallNoClientLayer). What else it did is done here: a header
+// server's (TestVendorCallNoClientLayer). What else it did is done here: a header
 // map for the transport, a URL's userinfo sent as Basic credentials, a 3xx it would have
 // followed failed when its Location does not parse, an HTTP answer to https named so.
 func (c *client) roundTrip(req *http.Request) (*http.Response, error) {

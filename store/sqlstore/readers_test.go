@@ -15,12 +15,12 @@ import (
 	"github.com/emfa/emfa/store/sqlstore"
 )
 
-// TestReviewKeyedReadLosesReaderRace: a keyed read made under a request's deadline,
+// TestKeyedReadLosesReaderRace: a keyed read made under a request's deadline,
 // which finds the one reader connection free, loses it to another read (a listing)
 // before it takes it. It must still answer by its deadline, not when that read frees
 // the reader. The other read takes the reader at the moment the keyed read is about
 // to (OnTakingReader), so the interleaving is the same on every run.
-func TestReviewKeyedReadLosesReaderRace(t *testing.T) {
+func TestKeyedReadLosesReaderRace(t *testing.T) {
 	ctx := context.Background()
 	_, s := reviewReadStore(t, filepath.Join(t.TempDir(), "emfa.db"), 1)
 	// The other read holds the reader this long, unless the keyed read answers first.
@@ -124,11 +124,11 @@ func reviewReadStore(t *testing.T, path string, readers int) (*sqlite.Store, *sq
 	return st, s
 }
 
-// TestReviewKeyedReadStatementsCloseWithReaders: the statements the keyed reads
+// TestKeyedReadStatementsCloseWithReaders: the statements the keyed reads
 // prepare on a reader connection are finalized when the pool closes it (here, each
 // reader as it is given back) and when the store closes: SQLite keeps a connection
 // closed with statements unfinalized open, its file descriptors with it.
-func TestReviewKeyedReadStatementsCloseWithReaders(t *testing.T) {
+func TestKeyedReadStatementsCloseWithReaders(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	st, s := reviewReadStore(t, path, 2)
 	sqlstore.Readers(s).SetMaxIdleConns(0) // each reader closed as it is given back
@@ -168,11 +168,11 @@ func TestReviewKeyedReadStatementsCloseWithReaders(t *testing.T) {
 	}
 }
 
-// TestReviewKeyedReadsConcurrent: keyed reads under deadlines, some of them too short,
+// TestKeyedReadsConcurrent: keyed reads under deadlines, some of them too short,
 // beside listings on the same readers, readers closed as they are given back now and
 // then: every read answers by its deadline, right or with its context's error, and the
 // readers stay within the pool's size. Meant for -race.
-func TestReviewKeyedReadsConcurrent(t *testing.T) {
+func TestKeyedReadsConcurrent(t *testing.T) {
 	_, s := reviewReadStore(t, filepath.Join(t.TempDir(), "emfa.db"), 2)
 	r := sqlstore.Readers(s)
 	var wg sync.WaitGroup

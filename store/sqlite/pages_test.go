@@ -241,7 +241,7 @@ func treeTable(per map[string]float64) string {
 	return b.String()
 }
 
-// TestReviewPagesPerCall measures the pages a mediated push initiate (its claim unit and
+// TestPagesPerCall measures the pages a mediated push initiate (its claim unit and
 // its deciding unit, each committed alone) and a TOTP validation's unit (under DoLate: the
 // counter, the audit row, the record claimed with its answer) write to the WAL, on a file
 // of 3,000 rows of each table they write, ids from a fixed seed, and holds them to what
@@ -253,7 +253,7 @@ func treeTable(per map[string]float64) string {
 // (the audit row's AUTOINCREMENT), page 1 0.20. A validation: factors 1.00, audit 1.03
 // and its indexes 3.41, idempotency 1.05, its key's index 1.55, idempotency_expires 1.11,
 // sqlite_sequence 1.00, page 1 0.13.
-func TestReviewPagesPerCall(t *testing.T) {
+func TestPagesPerCall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 9,000 units")
 	}
@@ -275,11 +275,11 @@ func TestReviewPagesPerCall(t *testing.T) {
 	}
 }
 
-// BenchmarkReviewPagesConcurrent runs mediated initiates (claim unit, deciding unit) or
+// BenchmarkPagesConcurrent runs mediated initiates (claim unit, deciding unit) or
 // TOTP validations from 32 clients on the rig's seeded file, so that the group writer
 // batches them, and reports the log's frames a call and a commit, and logs each b-tree's
 // frames a call. Run with -benchtime 3200x -v.
-func BenchmarkReviewPagesConcurrent(b *testing.B) {
+func BenchmarkPagesConcurrent(b *testing.B) {
 	for _, kind := range []string{"initiate", "validation"} {
 		b.Run(kind, func(b *testing.B) {
 			r := newPagesRig(b)

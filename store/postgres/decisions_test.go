@@ -18,12 +18,12 @@ import (
 	"github.com/emfa/emfa/store/postgres"
 )
 
-// TestReviewConcurrentDecisionsOneSuccess: validations of one TOTP code at once, each a
+// TestConcurrentDecisionsOneSuccess: validations of one TOTP code at once, each a
 // decision (the compare-and-set with its audit row in one statement, the claim of its
 // answer's record) committed at its pipeline's Sync without BEGIN and COMMIT, on
 // connections of their own: exactly one decides SUCCESS, the others FAILED (a replay),
 // and the audit has one SUCCESS row, one row per decision, each decision's record.
-func TestReviewConcurrentDecisionsOneSuccess(t *testing.T) {
+func TestConcurrentDecisionsOneSuccess(t *testing.T) {
 	const n = 12
 	s := withAlice(t, openTraced(t, "", n, nil), time.UnixMilli(0))
 	ctx := t.Context()
@@ -75,13 +75,13 @@ func TestReviewConcurrentDecisionsOneSuccess(t *testing.T) {
 	}
 }
 
-// TestReviewImplicitUnitAtomicEveryExecMode: a unit sent whole commits at its Sync
+// TestImplicitUnitAtomicEveryExecMode: a unit sent whole commits at its Sync
 // without BEGIN and COMMIT (d43bbb3) under every default_query_exec_mode a DSN may set,
 // each of which pgx sends a batch differently (a pipeline of prepared statements, one
 // ExecBatch, one simple Query of the statements joined): a statement that fails after
 // the compare-and-set and its audit row leaves nothing of them, and the next decisions
 // decide as ever.
-func TestReviewImplicitUnitAtomicEveryExecMode(t *testing.T) {
+func TestImplicitUnitAtomicEveryExecMode(t *testing.T) {
 	sv := testdb.Connect(t)
 	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
 		t.Run(mode, func(t *testing.T) {
@@ -140,11 +140,11 @@ func (c *cutConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
-// TestReviewDecisionCutBeforeSyncCommitsNothing: a decision sent without BEGIN and
+// TestDecisionCutBeforeSyncCommitsNothing: a decision sent without BEGIN and
 // COMMIT whose connection dies after the server has its compare-and-set, audit row and
 // claim but not its Sync commits none of them: the counter does not move, no audit row,
 // no record, and the same code then decides SUCCESS on a new connection.
-func TestReviewDecisionCutBeforeSyncCommitsNothing(t *testing.T) {
+func TestDecisionCutBeforeSyncCommitsNothing(t *testing.T) {
 	d := &cutDialer{}
 	sv := testdb.Connect(t)
 	s := openAlice(t, sv.SchemaDSN(t, sv.NewSchema(t)), time.UnixMilli(0), postgres.MaxConns(1), postgres.Dialed(d.dial))

@@ -7,11 +7,11 @@ import (
 	"testing"
 )
 
-// TestReviewPeekedBodyAllocs: a contract call with an X-Webhook-ID has its body peeked
+// TestPeekedBodyAllocs: a contract call with an X-Webhook-ID has its body peeked
 // by the idempotency middleware (for its fingerprint) and read again by the handler's
 // decode. peekBody put it back as a NopCloser over a bytes.Reader, two allocations, and
 // readBody then copied it into a third: the handler now takes the peeked bytes.
-func TestReviewPeekedBodyAllocs(t *testing.T) {
+func TestPeekedBodyAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's build allocates more")
 	}
@@ -39,10 +39,10 @@ func TestReviewPeekedBodyAllocs(t *testing.T) {
 	}
 }
 
-// TestReviewPeekedBodyReads: a peeked body reads as the body did, whoever reads it and
+// TestPeekedBodyReads: a peeked body reads as the body did, whoever reads it and
 // however: readBody's bytes, a reader's (whole, or in parts and then readBody the
 // rest), peeked twice, and empty.
-func TestReviewPeekedBodyReads(t *testing.T) {
+func TestPeekedBodyReads(t *testing.T) {
 	const body = `{"username":"alice"}`
 	e := New(Options{}).echo
 	for _, b := range []string{body, ""} {

@@ -9,11 +9,11 @@ import (
 	"testing"
 )
 
-// TestReviewEnrollmentsBodyAllocs bounds the allocations of an enrollments call whose
+// TestEnrollmentsBodyAllocs bounds the allocations of an enrollments call whose
 // body is Verify's {"username": "..."} (the fake engine answering none): json.Unmarshal
 // read it by reflection (its state, the escaping body, the string's pointer), five
 // allocations more than reading the one field's string.
-func TestReviewEnrollmentsBodyAllocs(t *testing.T) {
+func TestEnrollmentsBodyAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's build allocates more")
 	}
@@ -30,9 +30,9 @@ func TestReviewEnrollmentsBodyAllocs(t *testing.T) {
 	}
 }
 
-// TestReviewBodyUsername: enrollments reads every body as decodePlain does: the same
+// TestBodyUsername: enrollments reads every body as decodePlain does: the same
 // username, or the same refusal.
-func TestReviewBodyUsername(t *testing.T) {
+func TestBodyUsername(t *testing.T) {
 	h := newHarness(t, nil)
 	for _, body := range []string{
 		`{"username":"alice"}`, `{"username": "alice@example.com"}`, " \t\r\n{ \"username\" : \"alice\" } \n", `{"username":""}`,
@@ -69,9 +69,9 @@ func TestReviewBodyUsername(t *testing.T) {
 	}
 }
 
-// FuzzReviewPlainUsername: a body plainUsername reads is one decodePlain reads to the
+// FuzzPlainUsername: a body plainUsername reads is one decodePlain reads to the
 // same username.
-func FuzzReviewPlainUsername(f *testing.F) {
+func FuzzPlainUsername(f *testing.F) {
 	for _, s := range []string{`{"username":"alice"}`, ` { "username" : "a b" } `, `{"username":"a\"}`, `{"username":""}`} {
 		f.Add(s)
 	}
@@ -91,9 +91,9 @@ func FuzzReviewPlainUsername(f *testing.F) {
 	})
 }
 
-// BenchmarkReviewBodyUsername is enrollments' body read as decodePlain reads it and as
+// BenchmarkBodyUsername is enrollments' body read as decodePlain reads it and as
 // bodyUsername does.
-func BenchmarkReviewBodyUsername(b *testing.B) {
+func BenchmarkBodyUsername(b *testing.B) {
 	const body = `{"username":"alice@example.com"}`
 	e := New(Options{}).echo
 	req := httptest.NewRequest("POST", "/", nil)

@@ -18,11 +18,11 @@ import (
 var duoEnrollments = []provider.Enrollment{{Capability: "totp", ID: "DPFZRS9FB0D46QFTM891",
 	Attributes: map[string]any{"deviceName": "iPhone", "deliveryAddress": "+1 555-0100", "authExecutionFlow": "init_then_poll"}}}
 
-// TestReviewEnrollmentsAnswerAllocs bounds the allocations of an enrollments call
+// TestEnrollmentsAnswerAllocs bounds the allocations of an enrollments call
 // answering DUO's list (the fake engine allocating nothing): encoding/json encoded it
 // through echo's Encoder (the list boxed, the Encoder, and each map's sorted keys, its
 // iterator and a copy of every key and value), eleven allocations of a mediated call's.
-func TestReviewEnrollmentsAnswerAllocs(t *testing.T) {
+func TestEnrollmentsAnswerAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's build allocates more")
 	}
@@ -46,11 +46,11 @@ func encodedAsBefore(t testing.TB, list []provider.Enrollment) string {
 	return b.String()
 }
 
-// TestReviewEnrollmentsAnswerBytes: the enrollments answer is encoding/json's, byte for
+// TestEnrollmentsAnswerBytes: the enrollments answer is encoding/json's, byte for
 // byte, whatever the strings hold (HTML characters, controls, quotes, U+2028, bytes that
 // are not UTF-8), the map's keys in its order, values that are not strings, an absent
 // list, an empty one, absent and empty attributes; and with ?pretty, indented as before.
-func TestReviewEnrollmentsAnswerBytes(t *testing.T) {
+func TestEnrollmentsAnswerBytes(t *testing.T) {
 	h := newHarness(t, nil)
 	for _, list := range [][]provider.Enrollment{
 		nil, {},
@@ -83,9 +83,9 @@ func TestReviewEnrollmentsAnswerBytes(t *testing.T) {
 	}
 }
 
-// FuzzReviewEnrollmentsAnswer: appendEnrollments writes what json.Encoder writes, or
+// FuzzEnrollmentsAnswer: appendEnrollments writes what json.Encoder writes, or
 // declines.
-func FuzzReviewEnrollmentsAnswer(f *testing.F) {
+func FuzzEnrollmentsAnswer(f *testing.F) {
 	f.Add("push", "DPFZRS9FB0D46QFTM891", "deviceName", "iPhone", "deliveryAddress")
 	f.Add("a<b", "\xff", "\u2028", "Jürgen", "\x00")
 	f.Fuzz(func(t *testing.T, capability, id, k1, v1, k2 string) {
@@ -111,9 +111,9 @@ func (h *harness) doRaw(t *testing.T, method, path, body string) (int, string, h
 	return rec.Code, rec.Body.String(), rec.Header()
 }
 
-// BenchmarkReviewEnrollmentsAnswer is DUO's one device encoded as echo's c.JSON did
+// BenchmarkEnrollmentsAnswer is DUO's one device encoded as echo's c.JSON did
 // (json.Encoder) and as appendEnrollments does.
-func BenchmarkReviewEnrollmentsAnswer(b *testing.B) {
+func BenchmarkEnrollmentsAnswer(b *testing.B) {
 	b.Run("encoder", func(b *testing.B) {
 		b.ReportAllocs()
 		var w bytes.Buffer

@@ -11,11 +11,11 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// TestReviewChallengeDecodeAllocs bounds the allocations of an initiate call through
+// TestChallengeDecodeAllocs bounds the allocations of an initiate call through
 // the whole handler (the fake engine allocating nothing): its body, as Verify sends it,
 // read by a json.Decoder into challengeBody (the Decoder, its buffer, the body escaping,
 // reflection's pointers, the attributes map and every value boxed) was 38.
-func TestReviewChallengeDecodeAllocs(t *testing.T) {
+func TestChallengeDecodeAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's build allocates more")
 	}
@@ -46,9 +46,9 @@ var challengeBodies = []string{
 	`[]`, `"x"`, ``, "  ", "\v{}", `{"capability":"totp","attributes":{"":"x","k":""}}`, `{"capability":5}`, `{"transactionId":"t","transactionid":"u"}`,
 }
 
-// TestReviewChallengeDecode: decodeChallenge reads every body as decode does: the same
+// TestChallengeDecode: decodeChallenge reads every body as decode does: the same
 // fields, or the same refusal.
-func TestReviewChallengeDecode(t *testing.T) {
+func TestChallengeDecode(t *testing.T) {
 	e := New(Options{}).echo
 	for _, body := range challengeBodies {
 		if got, want := readChallenge(e, body, decodeChallenge), readChallenge(e, body, decodeChallengeAsBefore); got != want {
@@ -57,8 +57,8 @@ func TestReviewChallengeDecode(t *testing.T) {
 	}
 }
 
-// FuzzReviewChallengeDecode: decodeChallenge reads every body as decode does.
-func FuzzReviewChallengeDecode(f *testing.F) {
+// FuzzChallengeDecode: decodeChallenge reads every body as decode does.
+func FuzzChallengeDecode(f *testing.F) {
 	for _, s := range challengeBodies {
 		f.Add(s)
 	}
@@ -103,9 +103,9 @@ type (
 	echoNew     = *echo.Echo
 )
 
-// BenchmarkReviewDecodeChallenge is an initiate's body read as decode read it and as
+// BenchmarkDecodeChallenge is an initiate's body read as decode read it and as
 // decodeChallenge does.
-func BenchmarkReviewDecodeChallenge(b *testing.B) {
+func BenchmarkDecodeChallenge(b *testing.B) {
 	const body = `{"capability":"totp","id":"f1","transactionId":"t-0123456789","attributes":{"username":"alice","locale":"en","ip":"192.0.2.1"}}`
 	e := New(Options{}).echo
 	rd := strings.NewReader(body)

@@ -28,12 +28,12 @@ func (m mixedEngine) Initiate(ctx context.Context, r provider.Request) (provider
 	return provider.Outcome{Status: provider.StatusPending, TransactionID: "tx"}, nil
 }
 
-// TestReviewCallContextNotShared: the values a request keeps in its pooled callContext
+// TestCallContextNotShared: the values a request keeps in its pooled callContext
 // (the webhook ID, the provider) are its own in its access log line, among many
 // concurrent requests some of which panic and some of whose clients go before the
 // answer: a wrapper read after it went back to its pool, or handed to two requests at
 // once, shows one request's webhook ID in another's line (or a race under -race).
-func TestReviewCallContextNotShared(t *testing.T) {
+func TestCallContextNotShared(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.Providers[0].Engine = mixedEngine{&fakeEngine{}} })
 	ts := httptest.NewServer(h.srv.Handler())
 	defer ts.Close()

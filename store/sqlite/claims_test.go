@@ -10,12 +10,12 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewConcurrentClaimsTwoBodies: one X-Webhook-ID retried at once with two bodies
+// TestConcurrentClaimsTwoBodies: one X-Webhook-ID retried at once with two bodies
 // (two fingerprints), some attempts claiming first, some recording their answer in their
 // unit, on the group writer's fresh-insert claim (claimOnWriter): exactly one claim per
 // fingerprint, the others find it held or recorded by its claimer, and exactly one of the
 // two claimers is told the ID is recorded under another fingerprint (the later).
-func TestReviewConcurrentClaimsTwoBodies(t *testing.T) {
+func TestConcurrentClaimsTwoBodies(t *testing.T) {
 	now := time.UnixMilli(1_700_000_000_000)
 	for round := range 5 {
 		s := open(t, fileDSN(t))

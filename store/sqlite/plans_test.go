@@ -5,13 +5,13 @@ import (
 	"testing"
 )
 
-// TestReviewTransactionIdempotencyPlans plans each query the store runs on the
+// TestTransactionIdempotencyPlans plans each query the store runs on the
 // transactions and the idempotency records (as sqlstore writes them: a contract call's
 // reads, the compare-and-sets, the cancellations, the pending list, the claim and its
 // reads, the sweeps), checks that none scans its table, and that every index of the two
 // tables serves at least one of them: none is left to drop for the pages its writes cost
-// (each one about a page a call, TestReviewPagesPerCall).
-func TestReviewTransactionIdempotencyPlans(t *testing.T) {
+// (each one about a page a call, TestPagesPerCall).
+func TestTransactionIdempotencyPlans(t *testing.T) {
 	db, plan := planner(t)
 	used := map[string]bool{}
 	for _, tc := range []struct{ q, want string }{

@@ -7,11 +7,11 @@ import (
 	"testing"
 )
 
-// TestReviewExoticKeys: inputs a fuzzer seldom builds, where Check, CheckValid and the
+// TestExoticKeys: inputs a fuzzer seldom builds, where Check, CheckValid and the
 // token walk Check replaced must agree: a key and its escaped spelling, lone surrogates
 // (both U+FFFD to encoding/json), bytes that are not UTF-8, an escaped duplicate past
 // maxLinearKeys (the map's side), huge numbers, the deepest nesting allowed and one more.
-func TestReviewExoticKeys(t *testing.T) {
+func TestExoticKeys(t *testing.T) {
 	var many strings.Builder
 	many.WriteString("{")
 	for i := range maxLinearKeys + 4 {

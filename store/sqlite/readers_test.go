@@ -67,10 +67,10 @@ func (s *flakyStmt) QueryContext(ctx context.Context, nv []driver.NamedValue) (d
 	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, nv)
 }
 
-// TestReviewKeyedReadBrokenReader: a keyed read that finds its reader connection
+// TestKeyedReadBrokenReader: a keyed read that finds its reader connection
 // broken (driver.ErrBadConn) drops it, its statements with it, and answers from another
 // reader, as database/sql does for a query on its pool.
-func TestReviewKeyedReadBrokenReader(t *testing.T) {
+func TestKeyedReadBrokenReader(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	st := aliceFile(t, path, 2)
@@ -124,11 +124,11 @@ func TestReviewKeyedReadBrokenReader(t *testing.T) {
 	}
 }
 
-// TestReviewKeyedReadPlainReaders: on reader connections that do not say when they
+// TestKeyedReadPlainReaders: on reader connections that do not say when they
 // close (sqlstore.ClosingConn), whose statements nothing would finalize, the keyed reads
 // run as text through database/sql on the reader they took, and still answer by their
 // deadline when no reader frees.
-func TestReviewKeyedReadPlainReaders(t *testing.T) {
+func TestKeyedReadPlainReaders(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	st := aliceFile(t, path, 1)

@@ -19,7 +19,7 @@ import (
 // have the server build and send a RowDescription for every run (the read's 17 columns,
 // each a catalog lookup of its type), and the client parse it; pgx's describe_exec
 // mode sends one with every statement.
-func TestReviewValidationMessages(t *testing.T) {
+func TestValidationMessages(t *testing.T) {
 	t.Parallel()
 	s, w, _ := wiredStore(t)
 	ctx := t.Context()
@@ -72,7 +72,7 @@ func named(n map[byte]int) map[string]int {
 // machine, 1,190 bytes of WAL a validation with every update HOT, where the 3% of
 // updates that found no room on their page (not HOT) each wrote an UPDATE, a LOCK and
 // four index inserts more.
-func TestReviewValidationUpdateIsHOT(t *testing.T) {
+func TestValidationUpdateIsHOT(t *testing.T) {
 	t.Parallel()
 	s, tr, sv, schema := tracedAlice(t)
 	ctx := t.Context()

@@ -9,7 +9,7 @@ import (
 // the keys an outgoing transform's result holds) parse it once per process, not once per
 // engine: transform.Compile keeps what it compiled, and these parses were then half of
 // what compiling a DUO Admin lifecycle cost under the race detector.
-func TestReviewSourceParsedOnce(t *testing.T) {
+func TestSourceParsedOnce(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts do not hold under -race")
 	}
@@ -36,7 +36,7 @@ func TestReviewSourceParsedOnce(t *testing.T) {
 }
 
 // The parses kept are bounded, and a source that does not parse is reported each time.
-func TestReviewParsedSourcesBounded(t *testing.T) {
+func TestParsedSourcesBounded(t *testing.T) {
 	for i := range maxParsed + 10 {
 		parsedSource(fmt.Sprintf(`{"n": %d}`, i))
 	}

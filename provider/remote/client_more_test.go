@@ -14,13 +14,13 @@ import (
 	"github.com/emfa/emfa/internal/rusage"
 )
 
-// TestReviewVendorCallNoClientLayer bounds what one vendor call through the provider's
+// TestVendorCallNoClientLayer bounds what one vendor call through the provider's
 // real transport allocates, loopback server included, as TestVendorCallTimers does, with
 // the headers a DUO call carries and the request's Host set, as vendorRequest sets it.
 // http.Client.Do, with its redirects refused (noRedirect) and no cookie jar, copied the
 // request's header map for redirects it never follows, copied its URL for a jar it does
 // not have, and kept a slice of the requests: six allocations a call.
-func TestReviewVendorCallNoClientLayer(t *testing.T) {
+func TestVendorCallNoClientLayer(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"stat":"OK","response":{"txid":"t-1"}}`))
@@ -65,12 +65,12 @@ func TestReviewVendorCallNoClientLayer(t *testing.T) {
 	}
 }
 
-// TestReviewVendorCallClientBehaviour pins what http.Client did for a vendor call beyond
+// TestVendorCallClientBehaviour pins what http.Client did for a vendor call beyond
 // the transport's round trip, whichever way do sends it: a 3xx is handed back as it is
 // (noRedirect), unless its Location does not parse, which fails the call; a URL's userinfo
 // is sent as Basic credentials when no Authorization header is set, and not over one; a
 // request without a header map is sent; an HTTP answer to an https URL is named as such.
-func TestReviewVendorCallClientBehaviour(t *testing.T) {
+func TestVendorCallClientBehaviour(t *testing.T) {
 	gotAuth := make(chan string, 8)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) {
@@ -186,10 +186,10 @@ func TestReviewVendorCallClientBehaviour(t *testing.T) {
 	}
 }
 
-// BenchmarkReviewVendorCall is one DUO-shaped vendor call through the provider's real
+// BenchmarkVendorCall is one DUO-shaped vendor call through the provider's real
 // transport to a loopback server, the request as send builds it, with the process's CPU
 // a call (client and server).
-func BenchmarkReviewVendorCall(b *testing.B) {
+func BenchmarkVendorCall(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"stat":"OK","response":{"txid":"t-1"}}`))

@@ -12,10 +12,10 @@ import (
 	"time"
 )
 
-// TestReviewLyingContentLength: a contract call's body is read into a buffer of the
+// TestLyingContentLength: a contract call's body is read into a buffer of the
 // length it says it has (530229c); what the header says cannot make emfa allocate it or
 // answer anything but a clear 4xx, and a body that is what it says is read whole.
-func TestReviewLyingContentLength(t *testing.T) {
+func TestLyingContentLength(t *testing.T) {
 	h := newHarness(t, nil) // MaxBodyBytes 1024
 	ts := httptest.NewServer(h.srv.Handler())
 	defer ts.Close()

@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestReviewWebhookIDKeyAllocs: X-Webhook-ID is read by its canonical key,
+// TestWebhookIDKeyAllocs: X-Webhook-ID is read by its canonical key,
 // X-Webhook-Id, the header it names: Header.Get canonicalized Verify's spelling into a new
 // string on every initiate, validate and result call, an allocation.
-func TestReviewWebhookIDKeyAllocs(t *testing.T) {
+func TestWebhookIDKeyAllocs(t *testing.T) {
 	if headerWebhookID != http.CanonicalHeaderKey(HeaderWebhookID) {
 		t.Errorf("%q is not %q's canonical form %q", headerWebhookID, HeaderWebhookID, http.CanonicalHeaderKey(HeaderWebhookID))
 	}
@@ -32,10 +32,10 @@ func TestReviewWebhookIDKeyAllocs(t *testing.T) {
 	}
 }
 
-// TestReviewWebhookIDUnboxed: X-Webhook-ID is kept for the handler and the access log in
+// TestWebhookIDUnboxed: X-Webhook-ID is kept for the handler and the access log in
 // the call's context unboxed (a string boxed into the context's any was an allocation
 // on every initiate, validate and result call), and both still have it.
-func TestReviewWebhookIDUnboxed(t *testing.T) {
+func TestWebhookIDUnboxed(t *testing.T) {
 	h, _, _ := idemHarness(t)
 	code, _, _ := h.do(t, "POST", "/v1/providers/acme/validate", validateBody, "Authorization", "Basic dmVyaWZ5OnB3LXNlY3JldA==", "X-Webhook-ID", "wh-unboxed")
 	if code != http.StatusOK || !strings.Contains(h.logs.String(), `"webhook_id":"wh-unboxed"`) {

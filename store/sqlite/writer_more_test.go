@@ -230,13 +230,13 @@ func createUser(s *Store, ctx context.Context, id string) error {
 	return s.CreateUser(ctx, store.User{ID: id, Name: "name-" + id, CreatedAt: reviewAt})
 }
 
-// TestReviewBadConnBeforeBatch: a writer's connection found broken (driver.ErrBadConn)
+// TestBadConnBeforeBatch: a writer's connection found broken (driver.ErrBadConn)
 // by the BEGIN of a batch, or by the PRAGMA that defers its sync before it, has run
 // nothing of the batch: the batch runs on a fresh connection, as database/sql runs a
 // BeginTx that meets a broken one, instead of failing every caller. The broken one is
 // closed with its statements (no descriptor left on the file), and no statement
 // prepared on it runs on another.
-func TestReviewBadConnBeforeBatch(t *testing.T) {
+func TestBadConnBeforeBatch(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
 		deferred bool
@@ -283,10 +283,10 @@ func TestReviewBadConnBeforeBatch(t *testing.T) {
 	}
 }
 
-// TestReviewBadConnBounded: a writer whose every connection is found broken at BEGIN
+// TestBadConnBounded: a writer whose every connection is found broken at BEGIN
 // tries a bounded number of them, as database/sql does (three), closes each, and fails
 // the batch; the next batch, once connections work, succeeds.
-func TestReviewBadConnBounded(t *testing.T) {
+func TestBadConnBounded(t *testing.T) {
 	s, f, path := openFaulty(t)
 	ctx := context.Background()
 	if err := createUser(s, ctx, "b1"); err != nil {
@@ -320,9 +320,9 @@ func TestReviewBadConnBounded(t *testing.T) {
 	}
 }
 
-// TestReviewBadConnAfterRun: a connection found broken once a unit's statement has run
+// TestBadConnAfterRun: a connection found broken once a unit's statement has run
 // (at COMMIT) fails the batch, and no unit runs twice: what it ran may have been seen.
-func TestReviewBadConnAfterRun(t *testing.T) {
+func TestBadConnAfterRun(t *testing.T) {
 	s, f, _ := openFaulty(t)
 	ctx := context.Background()
 	if err := createUser(s, ctx, "c1"); err != nil {
@@ -351,12 +351,12 @@ func TestReviewBadConnAfterRun(t *testing.T) {
 	}
 }
 
-// TestReviewRollbackFails: a ROLLBACK that fails may leave the writer's connection
+// TestRollbackFails: a ROLLBACK that fails may leave the writer's connection
 // inside the transaction, and then every later BEGIN on it fails ("cannot start a
 // transaction within a transaction"): the writer would refuse every write until the
 // process restarts. The connection whose ROLLBACK failed is discarded; the next batch
 // runs on a fresh one.
-func TestReviewRollbackFails(t *testing.T) {
+func TestRollbackFails(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		fn   func(ctx context.Context) func(w store.Writer) error
@@ -420,11 +420,11 @@ func testRollbackFails(t *testing.T, fn func(ctx context.Context) func(w store.W
 	}
 }
 
-// TestReviewFullKeepsConnection: a unit that fills the database (SQLITE_FULL, here from
+// TestFullKeepsConnection: a unit that fills the database (SQLITE_FULL, here from
 // max_page_count) has its transaction rolled back by SQLite itself, and the writer's
 // ROLLBACK then fails ("no transaction is active"): that is no reason to discard the
 // connection, which is kept, and takes the next write once there is room.
-func TestReviewFullKeepsConnection(t *testing.T) {
+func TestFullKeepsConnection(t *testing.T) {
 	s, f, _ := openFaulty(t)
 	ctx := context.Background()
 	if err := createUser(s, ctx, "e1"); err != nil {
@@ -527,13 +527,13 @@ func told(t *testing.T, s *Store, prefix string, errs []error) (failed int) {
 	return failed
 }
 
-// TestReviewCommitFails: a batch whose COMMIT fails (SQLITE_BUSY, SQLITE_FULL; rolled
+// TestCommitFails: a batch whose COMMIT fails (SQLITE_BUSY, SQLITE_FULL; rolled
 // back, as modernc.org/sqlite leaves a COMMIT that failed) tells each of its units, none
 // is half applied, and the next batch commits on the same connection. SQLite itself
 // leaves the transaction open after a COMMIT that failed with SQLITE_BUSY: were the
 // driver not to roll it back, the connection would refuse every later BEGIN, and the
 // next batch must commit on a fresh one.
-func TestReviewCommitFails(t *testing.T) {
+func TestCommitFails(t *testing.T) {
 	for _, tt := range []struct {
 		cerr     error
 		leftOpen bool
@@ -583,10 +583,10 @@ func TestReviewCommitFails(t *testing.T) {
 	}
 }
 
-// TestReviewPanicInBatch: a unit that panics in a batch rolls back alone; its own caller
+// TestPanicInBatch: a unit that panics in a batch rolls back alone; its own caller
 // sees its panic, no other caller does, the others commit, and the connection is left in
 // no transaction (the next write works on it).
-func TestReviewPanicInBatch(t *testing.T) {
+func TestPanicInBatch(t *testing.T) {
 	s, f, _ := openFaulty(t)
 	ctx := context.Background()
 	var us []queued
@@ -623,11 +623,11 @@ func TestReviewPanicInBatch(t *testing.T) {
 	}
 }
 
-// TestReviewContextEnds: a unit whose context ends while it waits in the queue fails and
+// TestContextEnds: a unit whose context ends while it waits in the queue fails and
 // writes nothing, whether or not the writer had taken it; one whose context ends while it
 // runs is not interrupted (its batch's other units would be), and is told that it
 // committed; the others commit.
-func TestReviewContextEnds(t *testing.T) {
+func TestContextEnds(t *testing.T) {
 	s, _, _ := openFaulty(t)
 	ctx := context.Background()
 	waiting, cancelWaiting := context.WithCancel(ctx)
@@ -650,10 +650,10 @@ func TestReviewContextEnds(t *testing.T) {
 	}
 }
 
-// TestReviewCloseWhileBatchRuns: Close while a batch runs waits for it; each unit queued
+// TestCloseWhileBatchRuns: Close while a batch runs waits for it; each unit queued
 // meanwhile is told the truth (committed, or refused for the close), Close returns, and
 // no descriptor is left on the database file.
-func TestReviewCloseWhileBatchRuns(t *testing.T) {
+func TestCloseWhileBatchRuns(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	s, err := Open(t.Context(), path)
 	if err != nil {
@@ -689,11 +689,11 @@ func TestReviewCloseWhileBatchRuns(t *testing.T) {
 	}
 }
 
-// TestReviewSyncResetFails: when the PRAGMA that puts synchronous back to FULL after a
+// TestSyncResetFails: when the PRAGMA that puts synchronous back to FULL after a
 // deferred batch fails, the connection would go on committing without fsync: it is
 // discarded, the deferred batch (committed) is answered, and the next batch runs on a
 // fresh connection at the DSN's synchronous=FULL.
-func TestReviewSyncResetFails(t *testing.T) {
+func TestSyncResetFails(t *testing.T) {
 	s, f, _ := openFaulty(t)
 	ctx := context.Background()
 	dctx := store.DeferSync(ctx)
@@ -725,11 +725,11 @@ func TestReviewSyncResetFails(t *testing.T) {
 	}
 }
 
-// TestReviewDiskFullAtCommit: on a file system that is full to the last byte, a batch
+// TestDiskFullAtCommit: on a file system that is full to the last byte, a batch
 // whose statements fit in SQLite's page cache fails at COMMIT, when its frames go to the
 // log (SQLITE_FULL): each unit is told, none is applied, and once there is room again the
 // next batch commits. Mounting the file system needs root: without it, the test skips.
-func TestReviewDiskFullAtCommit(t *testing.T) {
+func TestDiskFullAtCommit(t *testing.T) {
 	dir := testfs.Tmpfs(t)
 	path := filepath.Join(dir, "emfa.db")
 	s, err := Open(t.Context(), path)
@@ -792,9 +792,9 @@ func TestReviewDiskFullAtCommit(t *testing.T) {
 	}
 }
 
-// TestReviewBadConnBeforeBatchOfMany: TestReviewBadConnBeforeBatch with units queued
+// TestBadConnBeforeBatchOfMany: TestBadConnBeforeBatch with units queued
 // together: each commits, on the fresh connection, and each is told so.
-func TestReviewBadConnBeforeBatchOfMany(t *testing.T) {
+func TestBadConnBeforeBatchOfMany(t *testing.T) {
 	s, f, _ := openFaulty(t)
 	ctx := context.Background()
 	var us []queued

@@ -11,7 +11,7 @@ import (
 // A transform compiled again in the same environment is the program compiled before: start-up
 // checks and then builds every provider, each reload compiles every transform again, and a
 // test binary starting servers compiled IBM's DUO transforms tens of times.
-func TestReviewCompileCachedPerEnvironment(t *testing.T) {
+func TestCompileCachedPerEnvironment(t *testing.T) {
 	env, err := NewEnv(Outgoing)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +50,7 @@ func TestReviewCompileCachedPerEnvironment(t *testing.T) {
 
 // The cache never answers for an environment that would not compile the source: a variable
 // declared in one environment is unknown in another.
-func TestReviewCompileCacheKeepsDeclarations(t *testing.T) {
+func TestCompileCacheKeepsDeclarations(t *testing.T) {
 	withX, err := NewEnvWithVariables(map[string]*cel.Type{"x": cel.StringType})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestReviewCompileCacheKeepsDeclarations(t *testing.T) {
 
 // The cache is bounded: it keeps the programs compiled or used most recently, and forgets
 // the oldest.
-func TestReviewCompileCacheBounded(t *testing.T) {
+func TestCompileCacheBounded(t *testing.T) {
 	env, err := NewEnvWithVariables(map[string]*cel.Type{"x": cel.IntType})
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +108,7 @@ func TestReviewCompileCacheBounded(t *testing.T) {
 }
 
 // Evaluations of one cached program from different callers see only their own values.
-func TestReviewCompileCachedProgramSharedSafely(t *testing.T) {
+func TestCompileCachedProgramSharedSafely(t *testing.T) {
 	env, err := NewEnvWithVariables(map[string]*cel.Type{"x": cel.IntType})
 	if err != nil {
 		t.Fatal(err)

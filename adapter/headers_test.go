@@ -17,9 +17,7 @@ func TestWebhookIDKeyAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's build allocates more")
 	}
-	req := httptest.NewRequest("POST", "/", nil)
-	req.Header.Set(HeaderWebhookID, "wh-1")
-	c := &callContext{Context: New(Options{}).echo.NewContext(req, httptest.NewRecorder())}
+	c := webhookCall("wh-1")
 	got := testing.AllocsPerRun(200, func() {
 		c.n = 0
 		if id, err := webhookID(c); id != "wh-1" || err != nil {
@@ -44,9 +42,7 @@ func TestWebhookIDUnboxed(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's build allocates more")
 	}
-	req := httptest.NewRequest("POST", "/", nil)
-	req.Header.Set(HeaderWebhookID, "wh-1")
-	c := &callContext{Context: New(Options{}).echo.NewContext(req, httptest.NewRecorder())}
+	c := webhookCall("wh-1")
 	got := testing.AllocsPerRun(200, func() {
 		*c = callContext{Context: c.Context}
 		if id, err := webhookID(c); id != "wh-1" || err != nil {
@@ -59,4 +55,11 @@ func TestWebhookIDUnboxed(t *testing.T) {
 	if got > 0 {
 		t.Errorf("reading and keeping X-Webhook-ID allocates %v times, want none (1 before)", got)
 	}
+}
+
+// webhookCall is a contract call's context whose request carries the X-Webhook-ID id.
+func webhookCall(id string) *callContext {
+	req := httptest.NewRequest("POST", "/", nil)
+	req.Header.Set(HeaderWebhookID, id)
+	return &callContext{Context: New(Options{}).echo.NewContext(req, httptest.NewRecorder())}
 }

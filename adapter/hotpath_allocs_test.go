@@ -146,21 +146,8 @@ func FuzzDecodePlain(f *testing.F) {
 		f.Add(s)
 	}
 	e := New(Options{}).echo
-	read := func(body string, dec func(echo.Context, any) error) string {
-		c := e.NewContext(httptest.NewRequest("POST", "/", strings.NewReader(body)), httptest.NewRecorder())
-		var b struct {
-			Username *string `json:"username"`
-		}
-		if err := dec(c, &b); err != nil {
-			return "error: " + err.Error()
-		}
-		if b.Username == nil {
-			return "<nil>"
-		}
-		return *b.Username
-	}
 	f.Fuzz(func(t *testing.T, body string) {
-		if got, want := read(body, decodePlain), read(body, decode); got != want {
+		if got, want := readUsername(e, body, decodePlain), readUsername(e, body, decode); got != want {
 			t.Errorf("%q: decodePlain %q, decode %q", body, got, want)
 		}
 	})
@@ -193,4 +180,20 @@ func TestEnrollmentsAnswerNoQueryParse(t *testing.T) {
 			t.Errorf("%s %s: %d %s %q, want 200 application/json %q…", c.method, c.path, code, hdr.Get("Content-Type"), body, c.want)
 		}
 	}
+}
+
+// readUsername is what dec reads of enrollments' body: the username, "<nil>" for none, or
+// "error: " and the refusal.
+func readUsername(e *echo.Echo, body string, dec func(echo.Context, any) error) string {
+	c := e.NewContext(httptest.NewRequest("POST", "/", strings.NewReader(body)), httptest.NewRecorder())
+	var b struct {
+		Username *string `json:"username"`
+	}
+	if err := dec(c, &b); err != nil {
+		return "error: " + err.Error()
+	}
+	if b.Username == nil {
+		return "<nil>"
+	}
+	return *b.Username
 }

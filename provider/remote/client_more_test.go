@@ -21,16 +21,7 @@ import (
 // request's header map for redirects it never follows, copied its URL for a jar it does
 // not have, and kept a slice of the requests: six allocations a call.
 func TestVendorCallNoClientLayer(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"stat":"OK","response":{"txid":"t-1"}}`))
-	}))
-	t.Cleanup(srv.Close)
-	c, err := newClient(&Webhook{Timeout: Duration(5 * time.Second)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	srv, c := loopbackVendor(t, `{"stat":"OK","response":{"txid":"t-1"}}`)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	target, err := url.Parse(srv.URL + "/auth/v2/auth")
@@ -190,16 +181,7 @@ func TestVendorCallClientBehaviour(t *testing.T) {
 // transport to a loopback server, the request as send builds it, with the process's CPU
 // a call (client and server).
 func BenchmarkVendorCall(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"stat":"OK","response":{"txid":"t-1"}}`))
-	}))
-	b.Cleanup(srv.Close)
-	c, err := newClient(&Webhook{Timeout: Duration(5 * time.Second)}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(c.Close)
+	srv, c := loopbackVendor(b, `{"stat":"OK","response":{"txid":"t-1"}}`)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	target, _ := url.Parse(srv.URL + "/auth/v2/auth")

@@ -16,16 +16,7 @@ import (
 // carries a deadline within the same timeout (do, send; the OAuth token client's
 // Timeout), set before the request is written, whereas the header timer starts after it.
 func TestVendorCallTimers(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"stat":"OK","response":{"devices":[]}}`))
-	}))
-	t.Cleanup(srv.Close)
-	c, err := newClient(&Webhook{Timeout: Duration(5 * time.Second)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	srv, c := loopbackVendor(t, `{"stat":"OK","response":{"devices":[]}}`)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
 	req := newRequest(t, srv.URL+"/auth/v2/preauth")
@@ -44,4 +35,22 @@ func TestVendorCallTimers(t *testing.T) {
 	if got > 71 {
 		t.Errorf("a vendor call allocates %v times, want at most 71 (no response-header timer)", got)
 	}
+}
+
+// loopbackVendor is a vendor on loopback that answers every call with the JSON answer,
+// and a client with duo.yaml's timeout (5s) through the provider's real transport; both
+// closed when the test ends.
+func loopbackVendor(tb testing.TB, answer string) (*httptest.Server, *client) {
+	tb.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(answer))
+	}))
+	tb.Cleanup(srv.Close)
+	c, err := newClient(&Webhook{Timeout: Duration(5 * time.Second)}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	return srv, c
 }

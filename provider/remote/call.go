@@ -510,14 +510,11 @@ func (o *outgoing) apply(res transform.Value, also ...string) error {
 // checkResultKeys is apply's refusal of an unknown key, at load: for the keys an outgoing
 // transform's source shows, those of a map literal that is its result, or of the map
 // literals a conditional chooses between. A key that is not a string literal, or a
-// result built otherwise ({}.put(k, v)), is left to apply. src is one that compiles; the
-// error starts with the key's line:column.
-func checkResultKeys(src string, also ...string) error {
-	parsed := parsedSource(src)
-	if parsed == nil {
-		return nil // Compile reports it
-	}
-	info := parsed.NativeRep().SourceInfo()
+// result built otherwise ({}.put(k, v)), is left to apply. The tree is the compiled
+// program's; the error starts with the key's line:column.
+func checkResultKeys(prg *transform.Program, also ...string) error {
+	tree := prg.AST()
+	info := tree.SourceInfo()
 	var err error
 	var visit func(e ast.Expr)
 	visit = func(e ast.Expr) {
@@ -543,7 +540,7 @@ func checkResultKeys(src string, also ...string) error {
 			visit(args[2])
 		}
 	}
-	visit(parsed.NativeRep().Expr())
+	visit(tree.Expr())
 	return err
 }
 

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"cel.dev/cel-go/cel"
-
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/transform"
 )
@@ -151,7 +149,7 @@ func compile(w *Webhook) (map[string]*resource, []string, error) {
 			continue
 		}
 		if j.dir == transform.Outgoing {
-			if err := checkResultKeys(j.src); err != nil {
+			if err := checkResultKeys(j.prg); err != nil {
 				errs = append(errs, &config.FieldError{Path: fmt.Sprintf("resources.%s.transform.%s", j.name, j.dir), Msg: err.Error()})
 				continue
 			}
@@ -227,40 +225,4 @@ func compileAll(w *Webhook) (compiled, []string, error) {
 func celMessage(err error) string {
 	msg := strings.TrimPrefix(err.Error(), "transform: compile: ")
 	return strings.NewReplacer("ERROR: <input>:", "", "<input>:", "").Replace(msg)
-}
-
-// maxParsed is how many parsed sources parsedSource keeps: as transform.Compile keeps
-// programs (256), several times what a configuration holds.
-const maxParsed = 256
-
-// parsedSources are the syntax trees of the sources parsedSource parsed, nil for one that
-// does not parse. The checks at load that read a transform's source (stepRefs,
-// checkResultKeys) parse it apart from its compile, which transform.Compile does once per
-// process; these parses were then half of what compiling a DUO Admin lifecycle cost
-// under the race detector, made again for every engine. A tree is only read.
-var (
-	parsedMu      sync.Mutex
-	parsedSources = map[string]*cel.Ast{}
-)
-
-// parsedSource is src parsed without a type check, or nil when it does not parse
-// (Compile reports it).
-func parsedSource(src string) *cel.Ast {
-	parsedMu.Lock()
-	parsed, ok := parsedSources[src]
-	parsedMu.Unlock()
-	if ok {
-		return parsed
-	}
-	parsed, iss := parseEnv().Parse(src)
-	if iss.Err() != nil {
-		parsed = nil
-	}
-	parsedMu.Lock()
-	defer parsedMu.Unlock()
-	if len(parsedSources) >= maxParsed {
-		clear(parsedSources) // a configuration's sources are parsed again: bounded, and rare
-	}
-	parsedSources[src] = parsed
-	return parsed
 }

@@ -177,16 +177,6 @@ func b2i(b bool) int {
 	return 0
 }
 
-var (
-	parseEnv = sync.OnceValue(func() *cel.Env {
-		e, err := cel.NewEnv()
-		if err != nil {
-			panic(fmt.Sprintf("remote: parse environment: %v", err))
-		}
-		return e
-	})
-)
-
 // mustLifecycleEnv is the environment of a lifecycle expression: event and steps; for a
 // transform, the contract environment of its direction; for nextPage, the incoming one
 // and answer; item for forEach steps and page for paged ones (so that an expression
@@ -262,19 +252,6 @@ func compileLifecycle(w *Webhook) (map[string][]*lifecycleStep, []string, config
 				if strings.TrimSpace(d.src) == "" {
 					continue
 				}
-				for _, ref := range stepRefs(d.src) {
-					if j := slices.Index(names, ref); j < 0 || j >= i {
-						what := "no step"
-						if j == i {
-							what = "this step itself"
-						} else if j > i {
-							what = "a later step"
-						}
-						errs = append(errs, &config.FieldError{Path: at + "." + d.where,
-							Msg: fmt.Sprintf("steps.%s names %s; a step reads only the answers of earlier steps (%s)",
-								ref, what, strings.Join(names[:i], ", "))})
-					}
-				}
 				src := d.src
 				switch d.where {
 				case "forEach":
@@ -291,8 +268,21 @@ func compileLifecycle(w *Webhook) (map[string][]*lifecycleStep, []string, config
 					errs = append(errs, &config.FieldError{Path: at + "." + d.where, Msg: msg})
 					continue
 				}
+				for _, ref := range stepRefs(prg) {
+					if j := slices.Index(names, ref); j < 0 || j >= i {
+						what := "no step"
+						if j == i {
+							what = "this step itself"
+						} else if j > i {
+							what = "a later step"
+						}
+						errs = append(errs, &config.FieldError{Path: at + "." + d.where,
+							Msg: fmt.Sprintf("steps.%s names %s; a step reads only the answers of earlier steps (%s)",
+								ref, what, strings.Join(names[:i], ", "))})
+					}
+				}
 				if d.where == "transform.outgoing" {
-					if err := checkResultKeys(src, "skip"); err != nil {
+					if err := checkResultKeys(prg, "skip"); err != nil {
 						errs = append(errs, &config.FieldError{Path: at + "." + d.where, Msg: err.Error()})
 						continue
 					}
@@ -309,16 +299,12 @@ func compileLifecycle(w *Webhook) (map[string][]*lifecycleStep, []string, config
 	return out, warnings, errs
 }
 
-// stepRefs are the step names a CEL source reads, as steps.<name> or steps["<name>"]. A
-// source that does not parse gives none: Compile reports it.
-func stepRefs(src string) []string {
-	parsed := parsedSource(src)
-	if parsed == nil {
-		return nil
-	}
+// stepRefs are the step names a compiled lifecycle expression reads, as steps.<name> or
+// steps["<name>"].
+func stepRefs(prg *transform.Program) []string {
 	var refs []string
 	isSteps := func(e ast.Expr) bool { return e.Kind() == ast.IdentKind && e.AsIdent() == VarSteps }
-	ast.PostOrderVisit(parsed.NativeRep().Expr(), ast.NewExprVisitor(func(e ast.Expr) {
+	ast.PostOrderVisit(prg.AST().Expr(), ast.NewExprVisitor(func(e ast.Expr) {
 		var name string
 		switch e.Kind() {
 		case ast.SelectKind:

@@ -14,6 +14,7 @@ import (
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/telemetry"
+	"github.com/emfa/emfa/transform"
 )
 
 // Load-time checks of a lifecycle section name each problem by its path.
@@ -54,7 +55,11 @@ func TestLifecycleValidation(t *testing.T) {
 }
 
 func TestLifecycleStepRefs(t *testing.T) {
-	got := stepRefs(`has(steps.a.body) ? steps["b"].x : steps.a.y.map(i, i)`)
+	prg, err := transform.Compile(lcEnv(lcOutgoing, false, false), `{"body": has(steps.a.body) ? steps["b"].x : steps.a.y.map(i, i)}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := stepRefs(prg)
 	if strings.Join(got, ",") != "a,b" {
 		t.Errorf("refs = %v", got)
 	}

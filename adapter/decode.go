@@ -244,39 +244,19 @@ func bodyUsername(c echo.Context) (string, error) {
 // json.Unmarshal reads as that very string, in a body that names no key twice and is
 // UTF-8. false for any other body.
 func plainUsername(data []byte) (string, bool) {
-	d := skipJSONSpace(data)
-	if len(d) == 0 || d[0] != '{' {
+	// One string of the whole body, the username a part of it, as plainChallenge's.
+	s := plainScanner{d: string(data)}
+	if !s.next('{') {
 		return "", false
 	}
-	d = skipJSONSpace(d[1:])
-	rest, ok := bytes.CutPrefix(d, []byte(`"username"`))
-	if !ok {
+	if k, ok := s.str(); !ok || k != "username" || !s.next(':') {
 		return "", false
 	}
-	d = skipJSONSpace(rest)
-	if len(d) == 0 || d[0] != ':' {
+	u, ok := s.str()
+	if !ok || !s.next('}') || len(skipJSONSpace(s.d)) != 0 {
 		return "", false
 	}
-	d = skipJSONSpace(d[1:])
-	if len(d) == 0 || d[0] != '"' {
-		return "", false
-	}
-	d = d[1:]
-	end := 0
-	for ; end < len(d) && d[end] != '"'; end++ {
-		if c := d[end]; c < 0x20 || c > 0x7e || c == '\\' {
-			return "", false
-		}
-	}
-	if end == len(d) {
-		return "", false
-	}
-	u := d[:end]
-	d = skipJSONSpace(d[end+1:])
-	if len(d) == 0 || d[0] != '}' || len(skipJSONSpace(d[1:])) != 0 {
-		return "", false
-	}
-	return string(u), true
+	return u, true
 }
 
 // skipJSONSpace is d past its leading JSON whitespace (RFC 8259: space, tab, LF, CR).
@@ -454,7 +434,7 @@ func plainChallenge(data []byte) (challengeBody, bool) {
 	return b, true
 }
 
-// plainScanner reads the JSON plainChallenge takes, and nothing else.
+// plainScanner reads the JSON plainUsername and plainChallenge take, and nothing else.
 type plainScanner struct{ d string }
 
 // next reports whether c comes next, past JSON whitespace, and consumes it if so.

@@ -167,6 +167,10 @@ func (c *client) roundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
+	if resp == nil {
+		// As http.Client words it; a wrapper (Options.WrapTransport) could answer so.
+		return nil, fmt.Errorf("http: RoundTripper implementation (%T) returned a nil *Response with a nil error", c.rt)
+	}
 	if resp.Body == nil {
 		resp.Body = http.NoBody
 	}

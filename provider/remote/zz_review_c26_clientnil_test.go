@@ -1,0 +1,45 @@
+package remote
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestReviewC26WrappedTransportNilAnswer: a wrapper of the transport (Options.WrapTransport)
+// that answers no response and no error fails the call, as http.Client did ("returned a
+// nil *Response with a nil error"), rather than panic in the caller's goroutine.
+func TestReviewC26WrappedTransportNilAnswer(t *testing.T) {
+	c, err := newClient(&Webhook{Timeout: Duration(5 * time.Second)}, func(http.RoundTripper) http.RoundTripper {
+		return c26RoundTripFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	target, _ := url.Parse("http://192.0.2.1/x")
+	req, _ := vendorRequest(context.Background(), http.MethodPost, target, []byte("a=1"))
+	var resp *response
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				err = nil
+				t.Errorf("the call panicked: %v", p)
+			}
+		}()
+		resp, err = c.do(context.Background(), req)
+	}()
+	if err == nil && resp != nil {
+		t.Errorf("a nil answer with no error: %v, want an error", resp)
+	}
+	if err != nil && !strings.Contains(err.Error(), "nil *Response") {
+		t.Errorf("error %v, want it to name the nil response", err)
+	}
+}
+
+type c26RoundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f c26RoundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

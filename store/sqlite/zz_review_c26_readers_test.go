@@ -1,0 +1,243 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"modernc.org/sqlite"
+
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/sqlstore"
+)
+
+// c26MidConns makes reader connections whose rows, once armed, fail with
+// driver.ErrBadConn at the second row: a reader that breaks in the middle of a read,
+// after a row was handed to the read.
+type c26MidConns struct {
+	closingConns
+	arm    *atomic.Bool
+	closed *atomic.Int32
+}
+
+func (f c26MidConns) Connect(ctx context.Context) (driver.Conn, error) {
+	c, err := f.closingConns.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &c26MidConn{closing: c.(*closing), f: f}, nil
+}
+
+type c26MidConn struct {
+	*closing
+	f      c26MidConns
+	broken atomic.Bool
+}
+
+func (c *c26MidConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	st, err := c.closing.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return &c26MidStmt{Stmt: st, c: c}, nil
+}
+
+func (c *c26MidConn) Close() error {
+	c.f.closed.Add(1)
+	return c.closing.Close()
+}
+
+type c26MidStmt struct {
+	driver.Stmt
+	c *c26MidConn
+}
+
+func (s *c26MidStmt) QueryContext(ctx context.Context, nv []driver.NamedValue) (driver.Rows, error) {
+	if s.c.broken.Load() {
+		return nil, driver.ErrBadConn
+	}
+	rows, err := s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, nv)
+	if err != nil {
+		return nil, err
+	}
+	return &c26MidRows{Rows: rows, c: s.c, breaks: s.c.f.arm.CompareAndSwap(true, false)}, nil
+}
+
+type c26MidRows struct {
+	driver.Rows
+	c      *c26MidConn
+	breaks bool
+	n      int
+}
+
+func (r *c26MidRows) Next(dest []driver.Value) error {
+	if r.n++; r.breaks && r.n == 2 {
+		r.c.broken.Store(true)
+		return driver.ErrBadConn
+	}
+	return r.Rows.Next(dest)
+}
+
+// TestReviewC26KeyedReadBreaksMidRead: a keyed listing whose reader breaks after it
+// handed one row over (driver.ErrBadConn at the second) is answered whole from another
+// reader: every factor once, none twice from the broken attempt; the broken reader is
+// closed; a keyed read of one row on a reader that breaks so answers too.
+func TestReviewC26KeyedReadBreaksMidRead(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	st := aliceFile(t, path, 2)
+	now := time.UnixMilli(1_700_000_000_000)
+	for i := 2; i <= 4; i++ {
+		if err := st.CreateFactor(ctx, store.Factor{ID: fmt.Sprint("f", i), UserID: "u1", Type: "totp", State: store.FactorActive,
+			Secret: []byte("s"), KeyID: "k", CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := sqlite.NewConnector(uri(path) + "?" + withPragmas(url.Values{}, map[string]string{"query_only": "1"}).Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := c26MidConns{closingConns: closingConns{c}, arm: new(atomic.Bool), closed: new(atomic.Int32)}
+	r := sql.OpenDB(mid)
+	r.SetMaxOpenConns(2)
+	r.SetMaxIdleConns(2)
+	defer r.Close()
+	s := sqlstore.New(st.w, r, dialect{}, sqlstore.PrepareStatements(), sqlstore.AnonymousParams(), sqlstore.DetachedKeyedReads())
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	list := func() []string {
+		fs, err := s.ListEnabledFactors(rctx, "alice")
+		if err != nil {
+			t.Fatalf("ListEnabledFactors: %v", err)
+		}
+		var ids []string
+		for _, f := range fs {
+			ids = append(ids, f.ID)
+		}
+		return ids
+	}
+	want := fmt.Sprint(list())
+	if want != "[f1 f2 f3 f4]" {
+		t.Fatalf("factors %s, want f1..f4", want)
+	}
+	mid.arm.Store(true)
+	if got := fmt.Sprint(list()); got != want {
+		t.Errorf("a listing whose reader broke at its second row: %s, want %s", got, want)
+	}
+	if n := mid.closed.Load(); n != 1 {
+		t.Errorf("%d readers closed, want the broken one", n)
+	}
+	if got := fmt.Sprint(list()); got != want {
+		t.Errorf("the listing after: %s, want %s", got, want)
+	}
+	if st := r.Stats(); st.OpenConnections > 2 {
+		t.Errorf("%d reader connections open, the pool's size 2", st.OpenConnections)
+	}
+}
+
+// TestReviewC26MemoryKeyedReadsBesideWrites: the in-memory store's one connection is
+// the writer's and the readers': keyed reads (GetFactorAndUser, UserDisabled,
+// ListEnabledFactors) under deadlines, some too short to wait for a batch, run while the
+// group writer commits on it. Each read answers right, or with its deadline; each sees
+// a state some commit left (the factors listed a prefix of those created, in order);
+// writes all commit. Meant for -race: the driver connection is used by one at a time.
+func TestReviewC26MemoryKeyedReadsBesideWrites(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.UnixMilli(1_700_000_000_000)
+	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateFactor(ctx, store.Factor{ID: "f000", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("s"), KeyID: "k", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	const writes = 60
+	var wg sync.WaitGroup
+	errs := make(chan error, 128)
+	var written atomic.Int32
+	for w := range 2 {
+		wg.Go(func() {
+			for i := range writes / 2 {
+				n := 1 + w*(writes/2) + i
+				at := now.Add(time.Duration(n) * time.Second)
+				if err := s.CreateFactor(ctx, store.Factor{ID: fmt.Sprintf("f%03d", n), UserID: "u1", Type: "totp",
+					State: store.FactorActive, Secret: []byte("s"), KeyID: "k", CreatedAt: at, UpdatedAt: at}); err != nil {
+					errs <- fmt.Errorf("write %d: %w", n, err)
+					return
+				}
+				written.Add(1)
+				if err := s.AppendAudit(store.DeferSync(ctx), store.AuditEvent{Time: at, RequestID: fmt.Sprint("m-", n)}); err != nil {
+					errs <- fmt.Errorf("audit %d: %w", n, err)
+					return
+				}
+			}
+		})
+	}
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 60 {
+				d := time.Minute
+				if i%5 == 0 {
+					d = time.Microsecond
+				}
+				rctx, cancel := context.WithTimeout(ctx, d)
+				var err error
+				switch (g + i) % 3 {
+				case 0:
+					var f store.Factor
+					var u store.User
+					if f, u, err = s.GetFactorAndUser(rctx, "f000", "alice"); err == nil && (u.ID != "u1" || f.ID != "f000") {
+						err = fmt.Errorf("GetFactorAndUser: %s %s", f.ID, u.ID)
+					}
+				case 1:
+					var off bool
+					if off, err = s.UserDisabled(rctx, "alice"); err == nil && off {
+						err = errors.New("UserDisabled: alice disabled")
+					}
+				case 2:
+					low := int(written.Load())
+					var fs []store.Factor
+					if fs, err = s.ListEnabledFactors(rctx, "alice"); err == nil {
+						seen := map[string]bool{}
+						for _, f := range fs {
+							if seen[f.ID] {
+								err = fmt.Errorf("ListEnabledFactors: %s twice", f.ID)
+							}
+							seen[f.ID] = true
+						}
+						if len(fs) < 1+low {
+							err = fmt.Errorf("ListEnabledFactors: %d factors, %d committed before the read", len(fs), 1+low)
+						}
+					}
+				}
+				cancel()
+				if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	fs, err := s.ListEnabledFactors(ctx, "alice")
+	if err != nil || len(fs) != 1+writes {
+		t.Errorf("after: %d factors, %v; want %d", len(fs), err, 1+writes)
+	}
+}

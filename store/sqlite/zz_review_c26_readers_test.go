@@ -241,3 +241,96 @@ func TestReviewC26MemoryKeyedReadsBesideWrites(t *testing.T) {
 		t.Errorf("after: %d factors, %v; want %d", len(fs), err, 1+writes)
 	}
 }
+
+// c26ResetConns makes reader connections that run hook when database/sql hands one out
+// again (ResetSession): after the pool gave the reader to a read, before the read runs
+// on it.
+type c26ResetConns struct {
+	closingConns
+	hook   *atomic.Pointer[func()]
+	closed *atomic.Int32
+}
+
+func (f c26ResetConns) Connect(ctx context.Context) (driver.Conn, error) {
+	c, err := f.closingConns.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &c26ResetConn{closing: c.(*closing), f: f}, nil
+}
+
+type c26ResetConn struct {
+	*closing
+	f c26ResetConns
+}
+
+func (c *c26ResetConn) ResetSession(ctx context.Context) error {
+	if h := c.f.hook.Swap(nil); h != nil {
+		(*h)()
+	}
+	return c.closing.ResetSession(ctx)
+}
+
+func (c *c26ResetConn) Close() error {
+	c.f.closed.Add(1)
+	return c.closing.Close()
+}
+
+// TestReviewC26KeyedReadCancelledOnceTaken: a keyed read whose context is cancelled
+// once the pool has handed it the reader, before it runs there, runs to its answer (it
+// holds the reader; its statements run without the context's cancellation), and the
+// reader is not interrupted: nothing closes it, the next read on it answers. With the
+// caller's context handed to the driver, modernc.org/sqlite would interrupt the
+// statement, and database/sql drop the reader as invalid.
+func TestReviewC26KeyedReadCancelledOnceTaken(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	st := aliceFile(t, path, 1)
+	c, err := sqlite.NewConnector(uri(path) + "?" + withPragmas(url.Values{}, map[string]string{"query_only": "1"}).Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := c26ResetConns{closingConns: closingConns{c}, hook: new(atomic.Pointer[func()]), closed: new(atomic.Int32)}
+	r := sql.OpenDB(rc)
+	r.SetMaxOpenConns(1)
+	r.SetMaxIdleConns(1)
+	defer r.Close()
+	s := sqlstore.New(st.w, r, dialect{}, sqlstore.PrepareStatements(), sqlstore.AnonymousParams(), sqlstore.DetachedKeyedReads())
+	for name, read := range map[string]func(ctx context.Context) error{
+		"GetFactorAndUser": func(ctx context.Context) error {
+			f, u, err := s.GetFactorAndUser(ctx, "f1", "alice")
+			if err == nil && (u.ID != "u1" || f.ID != "f1") {
+				t.Errorf("GetFactorAndUser: %s %s, want f1 u1", f.ID, u.ID)
+			}
+			return err
+		},
+		"UserDisabled": func(ctx context.Context) error { _, err := s.UserDisabled(ctx, "alice"); return err },
+		"ListEnabledFactors": func(ctx context.Context) error {
+			fs, err := s.ListEnabledFactors(ctx, "alice")
+			if err == nil && len(fs) != 1 {
+				t.Errorf("ListEnabledFactors: %d factors, want 1", len(fs))
+			}
+			return err
+		},
+	} {
+		if err := read(ctx); err != nil { // its statement prepared on the reader
+			t.Fatalf("%s: %v", name, err)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		hook := func() { cancel() }
+		rc.hook.Store(&hook)
+		err := read(rctx)
+		if rc.hook.Load() != nil {
+			t.Fatalf("%s: the reader was not handed out again", name)
+		}
+		if err != nil {
+			t.Errorf("%s cancelled once it held the reader: %v, want its answer", name, err)
+		}
+		if err := read(ctx); err != nil {
+			t.Errorf("%s after: %v", name, err)
+		}
+		if n := rc.closed.Load(); n != 0 {
+			t.Errorf("%s: %d readers closed, want none", name, n)
+		}
+	}
+}

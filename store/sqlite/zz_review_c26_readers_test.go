@@ -334,3 +334,117 @@ func TestReviewC26KeyedReadCancelledOnceTaken(t *testing.T) {
 		}
 	}
 }
+
+// c26StmtConns makes reader connections that count the statements prepared on them and
+// not yet closed, and the connections opened and closed.
+type c26StmtConns struct {
+	closingConns
+	stmts, opened, closed *atomic.Int32
+}
+
+func (f c26StmtConns) Connect(ctx context.Context) (driver.Conn, error) {
+	c, err := f.closingConns.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.opened.Add(1)
+	return &c26StmtConn{closing: c.(*closing), f: f}, nil
+}
+
+type c26StmtConn struct {
+	*closing
+	f c26StmtConns
+}
+
+func (c *c26StmtConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	st, err := c.closing.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	c.f.stmts.Add(1)
+	return &c26CountedStmt{Stmt: st, n: c.f.stmts}, nil
+}
+
+func (c *c26StmtConn) Close() error {
+	c.f.closed.Add(1)
+	return c.closing.Close()
+}
+
+type c26CountedStmt struct {
+	driver.Stmt
+	n    *atomic.Int32
+	once sync.Once
+}
+
+func (s *c26CountedStmt) Close() error {
+	s.once.Do(func() { s.n.Add(-1) })
+	return s.Stmt.Close()
+}
+
+func (s *c26CountedStmt) QueryContext(ctx context.Context, nv []driver.NamedValue) (driver.Rows, error) {
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, nv)
+}
+
+// TestReviewC26KeyedReadStatementsPerReader counts the statements themselves: with each
+// reader closed as it is given back, 200 keyed reads open 200 readers, and once each
+// closes no statement prepared on it is left open (every one finalized before its
+// connection); with readers kept, each keeps its three, and closing the pool finalizes
+// them all.
+func TestReviewC26KeyedReadStatementsPerReader(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	st := aliceFile(t, path, 1)
+	c, err := sqlite.NewConnector(uri(path) + "?" + withPragmas(url.Values{}, map[string]string{"query_only": "1"}).Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := c26StmtConns{closingConns: closingConns{c}, stmts: new(atomic.Int32), opened: new(atomic.Int32), closed: new(atomic.Int32)}
+	r := sql.OpenDB(sc)
+	r.SetMaxOpenConns(2)
+	r.SetMaxIdleConns(0) // each reader closed as it is given back
+	s := sqlstore.New(st.w, r, dialect{}, sqlstore.PrepareStatements(), sqlstore.AnonymousParams(), sqlstore.DetachedKeyedReads())
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	read := func(i int) {
+		var err error
+		switch i % 3 {
+		case 0:
+			_, _, err = s.GetFactorAndUser(rctx, "f1", "alice")
+		case 1:
+			_, err = s.UserDisabled(rctx, "alice")
+		case 2:
+			_, err = s.ListEnabledFactors(rctx, "alice")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 200 {
+		read(i)
+		if n := sc.stmts.Load(); n != 0 {
+			t.Fatalf("after read %d: %d statements open on readers closed (%d opened, %d closed)", i, n, sc.opened.Load(), sc.closed.Load())
+		}
+	}
+	if o, cl := sc.opened.Load(), sc.closed.Load(); o != 200 || cl != 200 {
+		t.Errorf("%d readers opened, %d closed, want 200 each", o, cl)
+	}
+	r.SetMaxIdleConns(2)
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Go(func() {
+			for i := range 30 {
+				read(g + i)
+			}
+		})
+	}
+	wg.Wait()
+	if n, open := sc.stmts.Load(), sc.opened.Load()-sc.closed.Load(); n > 3*open {
+		t.Errorf("%d statements open on %d readers, want at most 3 each", n, open)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := sc.stmts.Load(); n != 0 {
+		t.Errorf("%d statements open after the readers' pool closed", n)
+	}
+}

@@ -26,6 +26,9 @@ type c26MidConns struct {
 	closingConns
 	arm    *atomic.Bool
 	closed *atomic.Int32
+	// fail, when set, is the error of the second row instead of driver.ErrBadConn, and
+	// leaves the connection working.
+	fail error
 }
 
 func (f c26MidConns) Connect(ctx context.Context) (driver.Conn, error) {
@@ -80,6 +83,9 @@ type c26MidRows struct {
 
 func (r *c26MidRows) Next(dest []driver.Value) error {
 	if r.n++; r.breaks && r.n == 2 {
+		if r.c.f.fail != nil {
+			return r.c.f.fail
+		}
 		r.c.broken.Store(true)
 		return driver.ErrBadConn
 	}
@@ -446,5 +452,51 @@ func TestReviewC26KeyedReadStatementsPerReader(t *testing.T) {
 	}
 	if n := sc.stmts.Load(); n != 0 {
 		t.Errorf("%d statements open after the readers' pool closed", n)
+	}
+}
+
+// TestReviewC26KeyedReadFailsMidRead: a keyed listing whose row fails with an error of
+// the database (not a broken connection) after one row was handed over fails with it,
+// and leaves the reader and its statement ready: nothing closed, the next listing on
+// the same reader answers whole.
+func TestReviewC26KeyedReadFailsMidRead(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	st := aliceFile(t, path, 1)
+	now := time.UnixMilli(1_700_000_000_000)
+	if err := st.CreateFactor(ctx, store.Factor{ID: "f2", UserID: "u1", Type: "totp", State: store.FactorActive,
+		Secret: []byte("s"), KeyID: "k", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := sqlite.NewConnector(uri(path) + "?" + withPragmas(url.Values{}, map[string]string{"query_only": "1"}).Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	injected := errors.New("injected: disk I/O error")
+	mid := c26MidConns{closingConns: closingConns{c}, arm: new(atomic.Bool), closed: new(atomic.Int32), fail: injected}
+	r := sql.OpenDB(mid)
+	r.SetMaxOpenConns(1)
+	r.SetMaxIdleConns(1)
+	defer r.Close()
+	s := sqlstore.New(st.w, r, dialect{}, sqlstore.PrepareStatements(), sqlstore.AnonymousParams(), sqlstore.DetachedKeyedReads())
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if fs, err := s.ListEnabledFactors(rctx, "alice"); err != nil || len(fs) != 2 {
+		t.Fatalf("ListEnabledFactors: %d, %v", len(fs), err)
+	}
+	mid.arm.Store(true)
+	if fs, err := s.ListEnabledFactors(rctx, "alice"); !errors.Is(err, injected) {
+		t.Errorf("a listing whose second row failed: %d factors, %v; want the error", len(fs), err)
+	}
+	for range 3 {
+		if fs, err := s.ListEnabledFactors(rctx, "alice"); err != nil || len(fs) != 2 {
+			t.Errorf("the listing after: %d factors, %v; want 2", len(fs), err)
+		}
+		if _, u, err := s.GetFactorAndUser(rctx, "f1", "alice"); err != nil || u.ID != "u1" {
+			t.Errorf("GetFactorAndUser after: %v %v", u.ID, err)
+		}
+	}
+	if n := mid.closed.Load(); n != 0 {
+		t.Errorf("%d readers closed, want none", n)
 	}
 }

@@ -2,11 +2,21 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"modernc.org/sqlite"
 
 	"github.com/emfa/emfa/internal/testfs"
 	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/sqlstore"
 )
 
 // c26Sync is the writer connection's synchronous setting between batches (the pool's one
@@ -98,5 +108,136 @@ func TestReviewC26RetriesMeetClose(t *testing.T) {
 	}
 	if n := testfs.OpenFiles(t, path); n != 0 {
 		t.Errorf("%d descriptors left on the database file after Close", n)
+	}
+}
+
+// c26RollbackConns wraps openFaulty's connections: a ROLLBACK statement (the one the
+// writer runs before a batch on a connection left unsure) fails, doing nothing, while
+// rollbackStmtFail counts.
+type c26RollbackConns struct {
+	faultConnector
+	rollbackStmtFail *atomic.Int32
+}
+
+func (c c26RollbackConns) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.faultConnector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &c26RollbackConn{faultConn: conn.(*faultConn), fail: c.rollbackStmtFail}, nil
+}
+
+type c26RollbackConn struct {
+	*faultConn
+	fail *atomic.Int32
+}
+
+func (c *c26RollbackConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	if q == "ROLLBACK" && take(c.fail) {
+		return nil, errors.New("injected: the ROLLBACK statement failed")
+	}
+	return c.faultConn.ExecContext(ctx, q, args)
+}
+
+// openFaultyRollback is openFaulty with c26RollbackConns for the writer.
+func openFaultyRollback(t *testing.T) (*Store, *connFaults, *atomic.Int32) {
+	t.Helper()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	s0, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s0.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wq := withPragmas(nil, map[string]string{
+		"busy_timeout": "5000", "foreign_keys": "1", "synchronous": "FULL", "temp_store": "MEMORY", "journal_mode": "WAL",
+	})
+	wq.Set("_txlock", "immediate")
+	c, err := sqlite.NewConnector(uri(path) + "?" + wq.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, fail := &connFaults{}, new(atomic.Int32)
+	file := &fileIdentity{path: path}
+	if file.opened, err = os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	w := sql.OpenDB(c26RollbackConns{faultConnector: faultConnector{Connector: guarded{Connector: c, file: file}, f: f}, rollbackStmtFail: fail})
+	keepOne(w)
+	rq := withPragmas(nil, map[string]string{"busy_timeout": "5000", "foreign_keys": "1", "query_only": "1"})
+	r, err := sql.Open("sqlite", uri(path)+"?"+rq.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetMaxOpenConns(1)
+	s := newStore(w, r, nil, file, sqlstore.DeferredSync("FULL", "NORMAL"))
+	t.Cleanup(func() { s.Close() })
+	return s, f, fail
+}
+
+// TestReviewC26LeftOpenRolledBackOrDiscarded: a transaction a failed ROLLBACK left
+// open on the writer's connection is rolled back before the next batch, on the same
+// connection (none closed); when that ROLLBACK fails too, the next batch cannot begin on
+// it and runs on a fresh connection (the broken one closed). Either way the writes after
+// commit and the failed unit's are not there, durable and deferred batches alike.
+func TestReviewC26LeftOpenRolledBackOrDiscarded(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		stmtFails  bool
+		deferred   bool
+		wantClosed int32
+	}{
+		{"rolled back", false, false, 0},
+		{"rolled back/deferred", false, true, 0},
+		{"ROLLBACK fails too", true, false, 1},
+		{"ROLLBACK fails too/deferred", true, true, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, f, fail := openFaultyRollback(t)
+			ctx := context.Background()
+			if tt.deferred {
+				ctx = store.DeferSync(ctx)
+			}
+			if err := createUser(s, ctx, "v1"); err != nil {
+				t.Fatal(err)
+			}
+			f.rollbackFail.Store(1)
+			if tt.stmtFails {
+				fail.Store(1)
+			}
+			if err := s.Update(ctx, func(w store.Writer) error {
+				if err := w.AppendAudit(ctx, store.AuditEvent{Time: reviewAt, RequestID: "v-failed"}); err != nil {
+					return err
+				}
+				return errors.New("the unit's own failure")
+			}); err == nil {
+				t.Fatal("a failing unit succeeded")
+			}
+			for i := range 3 {
+				if err := createUser(s, ctx, fmt.Sprint("v", i+2)); err != nil {
+					t.Errorf("write %d after a failed ROLLBACK: %v", i+1, err)
+				}
+			}
+			if n := fail.Load(); n != 0 {
+				t.Errorf("the ROLLBACK statement was not run (%d faults left)", n)
+			}
+			if n := users(t, s, "v"); n != 4 {
+				t.Errorf("%d users v*, want 4", n)
+			}
+			if n := audits(t, s, "v-failed"); n != 0 {
+				t.Errorf("%d audit rows of the failed unit, want none", n)
+			}
+			if n := f.closed.Load(); n != tt.wantClosed {
+				t.Errorf("%d connections closed, want %d", n, tt.wantClosed)
+			}
+			if got := c26Sync(t, s); got != 2 {
+				t.Errorf("synchronous %d after, want 2 (FULL)", got)
+			}
+			if n := f.misused.Load(); n != 0 {
+				t.Errorf("%d statements ran on a connection closed", n)
+			}
+		})
 	}
 }

@@ -245,6 +245,18 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 		fail(errors.New("the driver's connection begins no transaction with a context"))
 		return false, false
 	}
+	// A ROLLBACK or COMMIT that failed may have left its transaction open, its units told
+	// already: it is rolled back before the next batch begins and before the deferred
+	// sync is reset, rather than the connection discarded when either then fails on it
+	// (rawConn.opened, the reset below), for the connection of ":memory:" is its
+	// database. Its error ("no transaction is active", the usual) is not looked at: what
+	// follows tells whether the connection serves.
+	rollbackLeftOpen := func() {
+		if ex, ok := dc.(driver.ExecerContext); ok && g.raw.unsure {
+			_, _ = ex.ExecContext(ctx, "ROLLBACK", nil)
+		}
+	}
+	rollbackLeftOpen()
 	first := true
 	begin := func() (driver.Tx, error) {
 		tx, err := b.BeginTx(ctx, driver.TxOptions{})
@@ -270,6 +282,7 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 			return false, g.raw.bad
 		}
 		defer func() {
+			rollbackLeftOpen()
 			if _, err := ex.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncFull, nil); err != nil {
 				// The connection would go on committing without fsync: discard it, so
 				// that the pool opens one with the DSN's settings.
@@ -420,8 +433,9 @@ func (g *group) run1(ctx context.Context, u *unit, q Execer) (wrong bool) {
 // within a transaction"): the writer would refuse every write until the process restarts.
 // It also fails, harmlessly, when SQLite has rolled the transaction back itself (a full
 // disk, an I/O error), as often as writes fail then: rather than discard the connection
-// each time, the connection is only marked unsure, and discarded when the next batch
-// cannot begin on it (rawConn.opened), before any of that batch's units runs.
+// each time, the connection is only marked unsure: what the transaction left open is
+// rolled back before the next batch (commitOn), and the connection discarded only when
+// that batch still cannot begin on it (rawConn.opened), before any of its units runs.
 func (g *group) rollback(tx driver.Tx) {
 	if err := tx.Rollback(); err != nil {
 		g.raw.unsure = true

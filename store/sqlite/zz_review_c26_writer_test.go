@@ -142,6 +142,16 @@ func (c *c26RollbackConn) ExecContext(ctx context.Context, q string, args []driv
 // openFaultyRollback is openFaulty with c26RollbackConns for the writer.
 func openFaultyRollback(t *testing.T) (*Store, *connFaults, *atomic.Int32) {
 	t.Helper()
+	fail := new(atomic.Int32)
+	s, f := openFaultyWith(t, func(fc faultConnector) driver.Connector {
+		return c26RollbackConns{faultConnector: fc, rollbackStmtFail: fail}
+	})
+	return s, f, fail
+}
+
+// openFaultyWith is openFaulty with the writer's faultConnector wrapped by wrap.
+func openFaultyWith(t *testing.T, wrap func(faultConnector) driver.Connector) (*Store, *connFaults) {
+	t.Helper()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	s0, err := Open(ctx, path)
@@ -159,12 +169,12 @@ func openFaultyRollback(t *testing.T) (*Store, *connFaults, *atomic.Int32) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, fail := &connFaults{}, new(atomic.Int32)
+	f := &connFaults{}
 	file := &fileIdentity{path: path}
 	if file.opened, err = os.Stat(path); err != nil {
 		t.Fatal(err)
 	}
-	w := sql.OpenDB(c26RollbackConns{faultConnector: faultConnector{Connector: guarded{Connector: c, file: file}, f: f}, rollbackStmtFail: fail})
+	w := sql.OpenDB(wrap(faultConnector{Connector: guarded{Connector: c, file: file}, f: f}))
 	keepOne(w)
 	rq := withPragmas(nil, map[string]string{"busy_timeout": "5000", "foreign_keys": "1", "query_only": "1"})
 	r, err := sql.Open("sqlite", uri(path)+"?"+rq.Encode())
@@ -174,7 +184,7 @@ func openFaultyRollback(t *testing.T) (*Store, *connFaults, *atomic.Int32) {
 	r.SetMaxOpenConns(1)
 	s := newStore(w, r, nil, file, sqlstore.DeferredSync("FULL", "NORMAL"))
 	t.Cleanup(func() { s.Close() })
-	return s, f, fail
+	return s, f
 }
 
 // TestReviewC26LeftOpenRolledBackOrDiscarded: a transaction a failed ROLLBACK left
@@ -239,5 +249,90 @@ func TestReviewC26LeftOpenRolledBackOrDiscarded(t *testing.T) {
 				t.Errorf("%d statements ran on a connection closed", n)
 			}
 		})
+	}
+}
+
+// c26StmtBadConns wraps openFaulty's connections: the next run of a statement whose
+// text holds "INSERT INTO audit", once armed, fails with driver.ErrBadConn, after the
+// unit's earlier statements ran.
+type c26StmtBadConns struct {
+	faultConnector
+	arm *atomic.Bool
+}
+
+func (c c26StmtBadConns) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.faultConnector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &c26StmtBadConn{faultConn: conn.(*faultConn), arm: c.arm}, nil
+}
+
+type c26StmtBadConn struct {
+	*faultConn
+	arm *atomic.Bool
+}
+
+func (c *c26StmtBadConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	st, err := c.faultConn.PrepareContext(ctx, q)
+	if err != nil || !strings.Contains(q, "INSERT INTO audit") {
+		return st, err
+	}
+	return &c26BadStmt{faultStmt: st.(*faultStmt), arm: c.arm}, nil
+}
+
+type c26BadStmt struct {
+	*faultStmt
+	arm *atomic.Bool
+}
+
+func (s *c26BadStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	if s.arm.CompareAndSwap(true, false) {
+		return nil, driver.ErrBadConn
+	}
+	return s.faultStmt.ExecContext(ctx, args)
+}
+
+// TestReviewC26BadConnAtUnitStatement: a unit alone whose second statement finds the
+// connection broken (driver.ErrBadConn) after its first one ran fails, and runs
+// once: the batch is not taken to a fresh connection as one found broken at BEGIN is.
+// The connection is closed; the next write runs on a fresh one.
+func TestReviewC26BadConnAtUnitStatement(t *testing.T) {
+	arm := new(atomic.Bool)
+	s, f := openFaultyWith(t, func(fc faultConnector) driver.Connector { return c26StmtBadConns{faultConnector: fc, arm: arm} })
+	ctx := context.Background()
+	if err := s.AppendAudit(ctx, store.AuditEvent{Time: reviewAt, RequestID: "w-0"}); err != nil { // prepared
+		t.Fatal(err)
+	}
+	opened := f.opened.Load()
+	runs := 0
+	err := s.Update(ctx, func(w store.Writer) error {
+		runs++
+		if err := w.AppendAudit(ctx, store.AuditEvent{Time: reviewAt, RequestID: "w-a"}); err != nil {
+			return err
+		}
+		arm.Store(true) // the unit's next audit statement meets the connection broken
+		return w.AppendAudit(ctx, store.AuditEvent{Time: reviewAt, RequestID: "w-1"})
+	})
+	if !errors.Is(err, driver.ErrBadConn) {
+		t.Errorf("a unit whose statement met a broken connection: %v, want driver.ErrBadConn", err)
+	}
+	if runs != 1 {
+		t.Errorf("the unit ran %d times, want once", runs)
+	}
+	if got := f.opened.Load() - opened; got != 0 {
+		t.Errorf("%d connections opened for the batch, want none (no retry elsewhere)", got)
+	}
+	if err := s.AppendAudit(ctx, store.AuditEvent{Time: reviewAt, RequestID: "w-2"}); err != nil {
+		t.Errorf("the write after: %v", err)
+	}
+	if n := f.closed.Load(); n != 1 {
+		t.Errorf("%d connections closed, want the broken one", n)
+	}
+	if n := audits(t, s, "w-"); n != 2 {
+		t.Errorf("%d audit rows w-*, want 2 (w-0, w-2; w-a rolled back with its unit)", n)
+	}
+	if n := f.misused.Load(); n != 0 {
+		t.Errorf("%d statements ran on a connection closed", n)
 	}
 }

@@ -59,11 +59,12 @@ func TestChallengeDecode(t *testing.T) {
 
 // FuzzChallengeDecode: decodeChallenge reads every body as decode does.
 func FuzzChallengeDecode(f *testing.F) {
-	for _, s := range challengeBodies {
+	for _, s := range append(c26Bodies()[:30], challengeBodies...) {
 		f.Add(s)
 	}
 	e := New(Options{}).echo
 	f.Fuzz(func(t *testing.T, body string) {
+		checkPlainChallenge(t, body)
 		if got, want := readChallenge(e, body, decodeChallenge), readChallenge(e, body, decodeChallengeAsBefore); got != want {
 			t.Errorf("%q:\n decodeChallenge %s\n decode          %s", body, got, want)
 		}

@@ -97,15 +97,6 @@ func checkPlainChallenge(t *testing.T, body string) {
 	}
 }
 
-// FuzzReviewC26PlainChallenge: a body plainChallenge takes is read by encoding/json to the
-// same fields, with no key twice.
-func FuzzReviewC26PlainChallenge(f *testing.F) {
-	for _, s := range append(c26Bodies()[:30], challengeBodies...) {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, body string) { checkPlainChallenge(t, body) })
-}
-
 // TestReviewC26BodyUsernameFolding: bodyUsername reads "uſername", "USERNAME", escapes,
 // NUL and long names as decodePlain does.
 func TestReviewC26BodyUsernameFolding(t *testing.T) {

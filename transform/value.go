@@ -291,6 +291,20 @@ func (v Value) Elems(fn func(e Value) error) error {
 	return eachElem(l, func(_ int, e ref.Val) error { return fn(Value{v: e, size: v.size}) })
 }
 
+// Len returns the number of elements of a list Value, or of entries of a map Value; ok is
+// false for any other Value. A caller copying a list out of a Value sizes its slice with it.
+func (v Value) Len() (n int, ok bool) {
+	s, ok := v.v.(traits.Sizer)
+	if !ok {
+		return 0, false
+	}
+	switch v.v.(type) {
+	case traits.Lister, traits.Mapper:
+		return int(sizeOf(s)), true
+	}
+	return 0, false // a string or bytes has a size too
+}
+
 // Interface converts v to plain Go values as Eval returns them: map[string]any, []any, string,
 // int64, uint64, float64, bool and nil.
 func (v Value) Interface() (any, error) {

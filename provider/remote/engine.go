@@ -649,7 +649,9 @@ func enrollments(answer transform.Value) ([]provider.Enrollment, error) {
 	if answer.IsNull() {
 		return nil, nil
 	}
-	list := []provider.Enrollment{}
+	// Sized once: grown by append, a DUO user's four enrollments were three allocations.
+	n, _ := answer.Len()
+	list := make([]provider.Enrollment, 0, n)
 	err := answer.Elems(func(v transform.Value) error {
 		var en provider.Enrollment
 		if v.IsNull() {

@@ -344,11 +344,17 @@ func (p *Program) activation(vars Vars) (st *evalState, size uint64, err error) 
 		switch {
 		case in.kind == inputNow:
 			// Straight to a CEL timestamp: through v, an any, the time would be boxed twice.
-			switch tm, isTime := v.(time.Time); {
+			tm, isTime := v.(time.Time)
+			ts, isTimestamp := v.(types.Timestamp)
+			switch {
 			case !ok || v == nil:
 				val = types.Timestamp{Time: time.Now().UTC()}
 			case isTime:
 				val = types.Timestamp{Time: tm.UTC()}
+			case isTimestamp && ts.Location() == time.UTC:
+				val = v.(ref.Val) // Now's: boxed once, by the caller
+			case isTimestamp:
+				val = types.Timestamp{Time: ts.UTC()}
 			default:
 				val, sz = toCEL(v)
 			}

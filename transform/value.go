@@ -38,6 +38,10 @@ func NewValue(v any) Value {
 	return Value{v: val, size: size}
 }
 
+// Now is t for the now variable, converted once: a time.Time in Vars is boxed twice, as an
+// any and again as a CEL timestamp, on every evaluation.
+func Now(t time.Time) any { return types.Timestamp{Time: t.UTC()} }
+
 // NewHeaderValue converts a header map for the header variable (or a request's header entry):
 // put and putAll then store a string as a one-element list.
 func NewHeaderValue(h map[string][]string) Value {

@@ -64,7 +64,7 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 		res, err := r.outgoing.EvalValue(cctx, transform.Vars{
 			transform.VarBody: body, transform.VarHeader: e.headerValue,
 			transform.VarMethod: r.methodValue, transform.VarPath: e.pathValue(r, path), transform.VarHost: host,
-			transform.VarAuthenticationHeader: e.authValue, transform.VarNow: e.now(),
+			transform.VarAuthenticationHeader: e.authValue, transform.VarNow: transform.Now(e.now()),
 		})
 		provider.EndSpan(span, err != nil, "transform failed")
 		if err != nil {

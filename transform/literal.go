@@ -21,11 +21,15 @@ const maxSmall = 6
 // one-element list per iteration (which appendToAccumulator leaves out where it can). Literals
 // whose values are all constant are left to CEL's own optimiser, which folds them. CEL's cost
 // tracking is done by its own literals, so programs that track cost keep those. The environment
-// enables no optional syntax, so no literal has optional elements or entries.
+// enables no optional syntax, so no literal has optional elements or entries. A list's
+// flatten() is made as such a list too (flattenCall).
 func smallLiterals(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
 	if call, ok := i.(interpreter.InterpretableCall); ok {
 		if args := call.Args(); call.OverloadID() == "map_put_key_value" && len(args) == 3 {
 			return newPutCall(call.ID(), args[0], args[1], args[2]), nil
+		}
+		if args := call.Args(); call.OverloadID() == "list_flatten" && len(args) == 1 {
+			return &flattenCall{call: call, list: args[0]}, nil
 		}
 		return appendToAccumulator(call), nil
 	}
@@ -650,4 +654,66 @@ func labelErr(id int64, v ref.Val) ref.Val {
 		return types.LabelErrNode(id, err)
 	}
 	return v
+}
+
+// flattenCall is l.flatten() (CEL's lists extension) made in one allocation, a smallList,
+// when the result has up to maxSmall elements, or in a slice of the right size: CEL's
+// grows a slice from the outer list's length and boxes it to make the list, three or
+// four allocations for IBM's DUO enrollments answer (a list of each device's factors).
+// Anything but a list is left to the call as CEL planned it.
+type flattenCall struct {
+	call interpreter.InterpretableCall
+	list interpreter.InterpretableV2
+}
+
+func (f *flattenCall) ID() int64 { return f.call.ID() }
+
+func (f *flattenCall) Eval(act interpreter.Activation) ref.Val { return evalIn(f, act) }
+
+func (f *flattenCall) Exec(frame *interpreter.ExecutionFrame) ref.Val {
+	outer, ok := f.list.Exec(frame).(traits.Lister)
+	if !ok {
+		// An error, an unknown or no list: the call says what CEL says (its argument,
+		// evaluated again, has no side effect).
+		return f.call.Exec(frame)
+	}
+	n := sizeOf(outer)
+	total := int64(0)
+	for i := int64(0); i < n; i++ {
+		if l, ok := outer.Get(types.Int(i)).(traits.Lister); ok {
+			total += sizeOf(l)
+		} else {
+			total++
+		}
+	}
+	var small *smallList
+	var all []ref.Val
+	if total <= maxSmall {
+		small = &smallList{}
+	} else {
+		all = make([]ref.Val, 0, total)
+	}
+	add := func(v ref.Val) {
+		if small != nil {
+			small.vals[small.n] = v
+			small.n++
+			return
+		}
+		all = append(all, v)
+	}
+	for i := int64(0); i < n; i++ {
+		e := outer.Get(types.Int(i))
+		l, ok := e.(traits.Lister)
+		if !ok {
+			add(e)
+			continue
+		}
+		for j, m := int64(0), sizeOf(l); j < m; j++ {
+			add(l.Get(types.Int(j)))
+		}
+	}
+	if small != nil {
+		return small
+	}
+	return types.NewRefValList(types.DefaultTypeAdapter, all)
 }

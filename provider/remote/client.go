@@ -249,19 +249,36 @@ func (c *client) do(ctx context.Context, req *http.Request) (*response, error) {
 		resp.Header.Del("Content-Length")
 		resp.ContentLength = -1
 	}
-	var buf bytes.Buffer
-	if resp.ContentLength > 0 {
-		// Room for the body and the read that sees EOF, so the buffer grows once.
-		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
-	}
-	n, err := buf.ReadFrom(io.LimitReader(body, c.maxBody+1))
+	data, err := readAtMost(body, c.maxBody+1, resp.ContentLength)
 	if err != nil {
 		return nil, callError(ctx, req, err, true)
 	}
-	if n > c.maxBody {
+	if int64(len(data)) > c.maxBody {
 		return nil, callError(ctx, req, fmt.Errorf("%w: more than %d bytes", errTooLarge, c.maxBody), true)
 	}
-	return &response{Status: resp.StatusCode, Header: resp.Header, Body: buf.Bytes()}, nil
+	return &response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+// readAtMost reads r to its end, or to limit bytes if it has more, as bytes.Buffer.ReadFrom
+// of an io.LimitReader does, without the LimitedReader: an allocation on every vendor call.
+// size, the length announced (0 or less when unknown), is room made at once, with the read
+// that sees EOF, so that a body of that length is read into one allocation.
+func readAtMost(r io.Reader, limit, size int64) ([]byte, error) {
+	b := make([]byte, 0, min(max(size, 0), limit)+bytes.MinRead)
+	for int64(len(b)) < limit {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // more room, as append grows a slice
+		}
+		n, err := r.Read(b[len(b):min(int64(cap(b)), limit)])
+		b = b[:len(b)+n]
+		switch {
+		case err == io.EOF:
+			return b, nil
+		case err != nil:
+			return b, err
+		}
+	}
+	return b, nil
 }
 
 // Close closes the idle connections. Calls still running keep theirs until they end.

@@ -1,6 +1,7 @@
 package builtin
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
+	"encoding"
 	"encoding/base32"
 	"encoding/binary"
 	"errors"
@@ -17,6 +19,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
@@ -59,7 +62,13 @@ func (a Algorithm) SeedSize() int { return a.hash()().Size() }
 // The counter is 64-bit: RFC 6238's T for year 2603 needs more than 32.
 func HOTP(a Algorithm, seed []byte, counter uint64, digits int) string {
 	var buf [10]byte
-	return string(appendCode(buf[:0], hotp(hmac.New(a.hash(), seed), counter, new([sha512.Size]byte)), digits))
+	m := keyedMAC(a, seed)
+	v, ok := m.value(counter)
+	m.release()
+	if !ok {
+		v = hotp(hmac.New(a.hash(), seed), counter, new([sha512.Size]byte))
+	}
+	return string(appendCode(buf[:0], v, digits))
 }
 
 // hotp is RFC 4226's 31-bit value for counter before it is reduced to digits; mac is
@@ -70,9 +79,125 @@ func hotp(mac hash.Hash, counter uint64, scratch *[sha512.Size]byte) uint32 {
 	mac.Reset()
 	binary.BigEndian.PutUint64(scratch[:8], counter)
 	mac.Write(scratch[:8])
-	sum := mac.Sum(scratch[:0])   // the message is written already
-	off := sum[len(sum)-1] & 0x0f // dynamic truncation (RFC 4226 §5.3)
+	sum := mac.Sum(scratch[:0]) // the message is written already
+	return truncate(sum)
+}
+
+// truncate is RFC 4226 §5.3's dynamic truncation of an HMAC to 31 bits.
+func truncate(sum []byte) uint32 {
+	off := sum[len(sum)-1] & 0x0f
 	return binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff
+}
+
+// otpMAC is HMAC (RFC 2104) keyed with one seed, for the codes of its counters, as
+// crypto/hmac computes it: the hash states after the key's inner and outer pads are kept
+// and restored for each counter, two blocks a counter. crypto/hmac.New and its first
+// Reset allocated eight times on every validation (the HMAC, its two hashes, its two
+// pads, the two saved states, and the scratch), and hashed the inner pad twice (New,
+// then the first Reset, which hotp makes before every counter). An otpMAC comes keyed
+// from its algorithm's pool (keyedMAC), its hashes, states and scratch reused, and is
+// wiped as it goes back (release): a pooled MAC keeps nothing of the last seed.
+type otpMAC struct {
+	inner, outer   hash.Hash
+	iu, ou         encoding.BinaryUnmarshaler // inner and outer, to restore their states
+	istate, ostate []byte                     // the states after the pads, in ibuf and obuf
+	ibuf, obuf     [otpStateSize]byte
+	scratch        [sha512.Size]byte // the message, then the sums
+	pad            [sha512.BlockSize]byte
+	pool           *sync.Pool
+}
+
+// otpStateSize holds a marshaled state of SHA-1, SHA-256 and SHA-512 (204 bytes).
+const otpStateSize = 256
+
+// ipad and ipadToOpad are RFC 2104's inner pad, and what turns it into the outer one,
+// for the largest block (SHA-512's).
+var ipad, ipadToOpad = bytes.Repeat([]byte{0x36}, sha512.BlockSize), bytes.Repeat([]byte{0x36 ^ 0x5c}, sha512.BlockSize)
+
+// otpMACs are the pools of otpMAC, by algorithm.
+var otpMACs = [...]sync.Pool{{}, {}, {}}
+
+func (a Algorithm) poolIndex() int {
+	switch a {
+	case SHA256:
+		return 1
+	case SHA512:
+		return 2
+	}
+	return 0
+}
+
+// keyedMAC is an otpMAC of a keyed with seed, or nil when a's hash cannot save its state
+// (the standard library's all can): value then says so, and the caller uses crypto/hmac.
+// The caller releases it.
+func keyedMAC(a Algorithm, seed []byte) *otpMAC {
+	pool := &otpMACs[a.poolIndex()]
+	m, _ := pool.Get().(*otpMAC)
+	if m == nil {
+		m = &otpMAC{inner: a.hash()(), outer: a.hash()(), pool: pool}
+		var ok1, ok2 bool
+		m.iu, ok1 = m.inner.(encoding.BinaryUnmarshaler)
+		m.ou, ok2 = m.outer.(encoding.BinaryUnmarshaler)
+		_, ok3 := m.inner.(encoding.BinaryAppender)
+		if !ok1 || !ok2 || !ok3 {
+			return nil
+		}
+	}
+	bs := m.inner.BlockSize()
+	if bs > len(m.pad) {
+		m.release()
+		return nil
+	}
+	key := seed
+	if len(key) > bs { // RFC 2104 §2: a key longer than the block is hashed first
+		m.outer.Reset()
+		m.outer.Write(key)
+		key = m.outer.Sum(m.scratch[:0])
+	}
+	pad := m.pad[:bs]
+	clear(pad[copy(pad, key):])
+	var err1, err2 error
+	subtle.XORBytes(pad, pad, ipad[:bs])
+	m.inner.Reset()
+	m.inner.Write(pad)
+	m.istate, err1 = m.inner.(encoding.BinaryAppender).AppendBinary(m.ibuf[:0])
+	subtle.XORBytes(pad, pad, ipadToOpad[:bs])
+	m.outer.Reset()
+	m.outer.Write(pad)
+	m.ostate, err2 = m.outer.(encoding.BinaryAppender).AppendBinary(m.obuf[:0])
+	clear(pad)
+	if err1 != nil || err2 != nil || len(m.istate) > len(m.ibuf) || len(m.ostate) > len(m.obuf) {
+		m.release()
+		return nil
+	}
+	return m
+}
+
+// value is RFC 4226's 31-bit value for counter; false (and 0) when m is nil or a state
+// does not restore, which the standard library's hashes never do.
+func (m *otpMAC) value(counter uint64) (uint32, bool) {
+	if m == nil || m.iu.UnmarshalBinary(m.istate) != nil || m.ou.UnmarshalBinary(m.ostate) != nil {
+		return 0, false
+	}
+	binary.BigEndian.PutUint64(m.scratch[:8], counter)
+	m.inner.Write(m.scratch[:8])
+	sum := m.inner.Sum(m.scratch[:0]) // the message is written already
+	m.outer.Write(sum)
+	return truncate(m.outer.Sum(m.scratch[:0])), true
+}
+
+// release wipes m's keyed states and gives it back to its pool.
+func (m *otpMAC) release() {
+	if m == nil {
+		return
+	}
+	m.inner.Reset()
+	m.outer.Reset()
+	clear(m.ibuf[:])
+	clear(m.obuf[:])
+	clear(m.scratch[:])
+	m.istate, m.ostate = nil, nil
+	m.pool.Put(m)
 }
 
 // appendCode appends v's last digits decimal digits, zero-padded (RFC 4226 §5.3).
@@ -179,12 +304,23 @@ func (e *Engine) createSealed(ctx context.Context, in Enrollment, f *store.Facto
 // computed and compared, without stopping at a match, so the timing does not tell which
 // one matched; negative counters are skipped.
 func matchCounter(alg Algorithm, seed []byte, digits int, code string, from, to int64) int64 {
+	m := keyedMAC(alg, seed)
+	defer m.release()
+	var value func(uint64) (uint32, bool)
+	if m != nil {
+		value = m.value
+	} else { // never: the standard library's hashes save their states
+		mac, scratch := hmac.New(alg.hash(), seed), new([sha512.Size]byte)
+		value = func(c uint64) (uint32, bool) { return hotp(mac, c, scratch), true }
+	}
 	matched := int64(-1)
-	mac := hmac.New(alg.hash(), seed)
 	var buf [10]byte
-	scratch := new([sha512.Size]byte)
 	for c := max(from, 0); c <= to; c++ {
-		want := appendCode(buf[:0], hotp(mac, uint64(c), scratch), digits)
+		v, ok := value(uint64(c))
+		if !ok {
+			return -1 // never: a state that saved restores
+		}
+		want := appendCode(buf[:0], v, digits)
 		if subtle.ConstantTimeCompare(want, []byte(code)) == 1 && matched < 0 {
 			matched = c
 		}

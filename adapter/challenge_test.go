@@ -59,7 +59,7 @@ func TestChallengeDecode(t *testing.T) {
 
 // FuzzChallengeDecode: decodeChallenge reads every body as decode does.
 func FuzzChallengeDecode(f *testing.F) {
-	for _, s := range append(c26Bodies()[:30], challengeBodies...) {
+	for _, s := range append(edgeBodies()[:30], challengeBodies...) {
 		f.Add(s)
 	}
 	e := New(Options{}).echo

@@ -19,9 +19,9 @@ import (
 	"github.com/emfa/emfa/store/sqlstore"
 )
 
-// c26Sync is the writer connection's synchronous setting between batches (the pool's one
+// writerSync is the writer connection's synchronous setting between batches (the pool's one
 // connection).
-func c26Sync(t *testing.T, s *Store) int {
+func writerSync(t *testing.T, s *Store) int {
 	t.Helper()
 	var n int
 	if err := s.w.QueryRow("PRAGMA synchronous").Scan(&n); err != nil {
@@ -30,12 +30,12 @@ func c26Sync(t *testing.T, s *Store) int {
 	return n
 }
 
-// TestReviewC26DeferredBatchBeginBad: a deferred batch whose connection takes the
+// TestDeferredBatchBeginBad: a deferred batch whose connection takes the
 // PRAGMA that defers its sync (synchronous=NORMAL) and is then found broken at BEGIN
 // runs on a fresh connection, and neither connection is left at NORMAL for a durable
 // batch: the broken one is closed, the fresh one is put back to FULL after the batch,
 // and the durable batch after commits on a connection at FULL.
-func TestReviewC26DeferredBatchBeginBad(t *testing.T) {
+func TestDeferredBatchBeginBad(t *testing.T) {
 	s, f, path := openFaulty(t)
 	ctx := context.Background()
 	dctx := store.DeferSync(ctx)
@@ -57,13 +57,13 @@ func TestReviewC26DeferredBatchBeginBad(t *testing.T) {
 	if got := f.closed.Load(); got != 1 {
 		t.Errorf("%d connections closed, want the broken one", got)
 	}
-	if got := c26Sync(t, s); got != 2 {
+	if got := writerSync(t, s); got != 2 {
 		t.Errorf("after the deferred batch: synchronous %d, want 2 (FULL)", got)
 	}
 	if err := s.Update(ctx, audit(ctx, "x-2")); err != nil {
 		t.Errorf("the durable batch after: %v", err)
 	}
-	if got := c26Sync(t, s); got != 2 {
+	if got := writerSync(t, s); got != 2 {
 		t.Errorf("after the durable batch: synchronous %d, want 2 (FULL)", got)
 	}
 	if n := audits(t, s, "x-"); n != 3 {
@@ -77,10 +77,10 @@ func TestReviewC26DeferredBatchBeginBad(t *testing.T) {
 	}
 }
 
-// TestReviewC26RetriesMeetClose: Close while the writer goes through broken connections
+// TestRetriesMeetClose: Close while the writer goes through broken connections
 // (every BEGIN fails with driver.ErrBadConn): the unit is answered with an error, Close
 // returns, every connection opened is closed, and no descriptor is left on the file.
-func TestReviewC26RetriesMeetClose(t *testing.T) {
+func TestRetriesMeetClose(t *testing.T) {
 	s, f, path := openFaulty(t)
 	ctx := context.Background()
 	if err := createUser(s, ctx, "y1"); err != nil {
@@ -111,40 +111,40 @@ func TestReviewC26RetriesMeetClose(t *testing.T) {
 	}
 }
 
-// c26RollbackConns wraps openFaulty's connections: a ROLLBACK statement (the one the
+// rollbackConns wraps openFaulty's connections: a ROLLBACK statement (the one the
 // writer runs before a batch on a connection left unsure) fails, doing nothing, while
 // rollbackStmtFail counts.
-type c26RollbackConns struct {
+type rollbackConns struct {
 	faultConnector
 	rollbackStmtFail *atomic.Int32
 }
 
-func (c c26RollbackConns) Connect(ctx context.Context) (driver.Conn, error) {
+func (c rollbackConns) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.faultConnector.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &c26RollbackConn{faultConn: conn.(*faultConn), fail: c.rollbackStmtFail}, nil
+	return &rollbackConn{faultConn: conn.(*faultConn), fail: c.rollbackStmtFail}, nil
 }
 
-type c26RollbackConn struct {
+type rollbackConn struct {
 	*faultConn
 	fail *atomic.Int32
 }
 
-func (c *c26RollbackConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+func (c *rollbackConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
 	if q == "ROLLBACK" && take(c.fail) {
 		return nil, errors.New("injected: the ROLLBACK statement failed")
 	}
 	return c.faultConn.ExecContext(ctx, q, args)
 }
 
-// openFaultyRollback is openFaulty with c26RollbackConns for the writer.
+// openFaultyRollback is openFaulty with rollbackConns for the writer.
 func openFaultyRollback(t *testing.T) (*Store, *connFaults, *atomic.Int32) {
 	t.Helper()
 	fail := new(atomic.Int32)
 	s, f := openFaultyWith(t, func(fc faultConnector) driver.Connector {
-		return c26RollbackConns{faultConnector: fc, rollbackStmtFail: fail}
+		return rollbackConns{faultConnector: fc, rollbackStmtFail: fail}
 	})
 	return s, f, fail
 }
@@ -187,12 +187,12 @@ func openFaultyWith(t *testing.T, wrap func(faultConnector) driver.Connector) (*
 	return s, f
 }
 
-// TestReviewC26LeftOpenRolledBackOrDiscarded: a transaction a failed ROLLBACK left
+// TestLeftOpenRolledBackOrDiscarded: a transaction a failed ROLLBACK left
 // open on the writer's connection is rolled back before the next batch, on the same
 // connection (none closed); when that ROLLBACK fails too, the next batch cannot begin on
 // it and runs on a fresh connection (the broken one closed). Either way the writes after
 // commit and the failed unit's are not there, durable and deferred batches alike.
-func TestReviewC26LeftOpenRolledBackOrDiscarded(t *testing.T) {
+func TestLeftOpenRolledBackOrDiscarded(t *testing.T) {
 	for _, tt := range []struct {
 		name       string
 		stmtFails  bool
@@ -242,7 +242,7 @@ func TestReviewC26LeftOpenRolledBackOrDiscarded(t *testing.T) {
 			if n := f.closed.Load(); n != tt.wantClosed {
 				t.Errorf("%d connections closed, want %d", n, tt.wantClosed)
 			}
-			if got := c26Sync(t, s); got != 2 {
+			if got := writerSync(t, s); got != 2 {
 				t.Errorf("synchronous %d after, want 2 (FULL)", got)
 			}
 			if n := f.misused.Load(); n != 0 {
@@ -252,54 +252,54 @@ func TestReviewC26LeftOpenRolledBackOrDiscarded(t *testing.T) {
 	}
 }
 
-// c26StmtBadConns wraps openFaulty's connections: the next run of a statement whose
+// stmtBadConns wraps openFaulty's connections: the next run of a statement whose
 // text holds "INSERT INTO audit", once armed, fails with driver.ErrBadConn, after the
 // unit's earlier statements ran.
-type c26StmtBadConns struct {
+type stmtBadConns struct {
 	faultConnector
 	arm *atomic.Bool
 }
 
-func (c c26StmtBadConns) Connect(ctx context.Context) (driver.Conn, error) {
+func (c stmtBadConns) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.faultConnector.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &c26StmtBadConn{faultConn: conn.(*faultConn), arm: c.arm}, nil
+	return &stmtBadConn{faultConn: conn.(*faultConn), arm: c.arm}, nil
 }
 
-type c26StmtBadConn struct {
+type stmtBadConn struct {
 	*faultConn
 	arm *atomic.Bool
 }
 
-func (c *c26StmtBadConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+func (c *stmtBadConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
 	st, err := c.faultConn.PrepareContext(ctx, q)
 	if err != nil || !strings.Contains(q, "INSERT INTO audit") {
 		return st, err
 	}
-	return &c26BadStmt{faultStmt: st.(*faultStmt), arm: c.arm}, nil
+	return &badStmt{faultStmt: st.(*faultStmt), arm: c.arm}, nil
 }
 
-type c26BadStmt struct {
+type badStmt struct {
 	*faultStmt
 	arm *atomic.Bool
 }
 
-func (s *c26BadStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+func (s *badStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	if s.arm.CompareAndSwap(true, false) {
 		return nil, driver.ErrBadConn
 	}
 	return s.faultStmt.ExecContext(ctx, args)
 }
 
-// TestReviewC26BadConnAtUnitStatement: a unit alone whose second statement finds the
+// TestBadConnAtUnitStatement: a unit alone whose second statement finds the
 // connection broken (driver.ErrBadConn) after its first one ran fails, and runs
 // once: the batch is not taken to a fresh connection as one found broken at BEGIN is.
 // The connection is closed; the next write runs on a fresh one.
-func TestReviewC26BadConnAtUnitStatement(t *testing.T) {
+func TestBadConnAtUnitStatement(t *testing.T) {
 	arm := new(atomic.Bool)
-	s, f := openFaultyWith(t, func(fc faultConnector) driver.Connector { return c26StmtBadConns{faultConnector: fc, arm: arm} })
+	s, f := openFaultyWith(t, func(fc faultConnector) driver.Connector { return stmtBadConns{faultConnector: fc, arm: arm} })
 	ctx := context.Background()
 	if err := s.AppendAudit(ctx, store.AuditEvent{Time: reviewAt, RequestID: "w-0"}); err != nil { // prepared
 		t.Fatal(err)

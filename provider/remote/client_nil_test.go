@@ -9,12 +9,12 @@ import (
 	"time"
 )
 
-// TestReviewC26WrappedTransportNilAnswer: a wrapper of the transport (Options.WrapTransport)
+// TestWrappedTransportNilAnswer: a wrapper of the transport (Options.WrapTransport)
 // that answers no response and no error fails the call, as http.Client did ("returned a
 // nil *Response with a nil error"), rather than panic in the caller's goroutine.
-func TestReviewC26WrappedTransportNilAnswer(t *testing.T) {
+func TestWrappedTransportNilAnswer(t *testing.T) {
 	c, err := newClient(&Webhook{Timeout: Duration(5 * time.Second)}, func(http.RoundTripper) http.RoundTripper {
-		return c26RoundTripFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
+		return roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +39,3 @@ func TestReviewC26WrappedTransportNilAnswer(t *testing.T) {
 		t.Errorf("error %v, want it to name the nil response", err)
 	}
 }
-
-type c26RoundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f c26RoundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -8,7 +8,7 @@ import (
 
 // flatten() gives what CEL's does, errors and unknown receivers included, whatever the
 // size of its result (a smallList up to maxSmall elements, a slice beyond).
-func TestReviewFlattenMatchesCEL(t *testing.T) {
+func TestFlattenMatchesCEL(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)
 	vars := Vars{
@@ -44,7 +44,7 @@ func TestReviewFlattenMatchesCEL(t *testing.T) {
 // IBM's DUO enrollments answer, each device's factors flattened into one list, is one
 // allocation for its list of up to maxSmall enrollments (CEL's flatten: three or four), and
 // a list of more is two.
-func TestReviewFlattenAllocs(t *testing.T) {
+func TestFlattenAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts do not hold under the race detector")
 	}
@@ -61,7 +61,7 @@ func TestReviewFlattenAllocs(t *testing.T) {
 }
 
 // The decorator is the one an untracked evaluation of IBM's DUO enrollments transform uses.
-func TestReviewFlattenDUOEnrollments(t *testing.T) {
+func TestFlattenDUOEnrollments(t *testing.T) {
 	d := loadDUO(t)
 	src := d.resources["enrollments"].Transform.Incoming
 	if !strings.Contains(src, ".flatten()") {

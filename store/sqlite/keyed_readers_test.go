@@ -19,10 +19,10 @@ import (
 	"github.com/emfa/emfa/store/sqlstore"
 )
 
-// c26MidConns makes reader connections whose rows, once armed, fail with
+// midConns makes reader connections whose rows, once armed, fail with
 // driver.ErrBadConn at the second row: a reader that breaks in the middle of a read,
 // after a row was handed to the read.
-type c26MidConns struct {
+type midConns struct {
 	closingConns
 	arm    *atomic.Bool
 	closed *atomic.Int32
@@ -31,39 +31,39 @@ type c26MidConns struct {
 	fail error
 }
 
-func (f c26MidConns) Connect(ctx context.Context) (driver.Conn, error) {
+func (f midConns) Connect(ctx context.Context) (driver.Conn, error) {
 	c, err := f.closingConns.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &c26MidConn{closing: c.(*closing), f: f}, nil
+	return &midConn{closing: c.(*closing), f: f}, nil
 }
 
-type c26MidConn struct {
+type midConn struct {
 	*closing
-	f      c26MidConns
+	f      midConns
 	broken atomic.Bool
 }
 
-func (c *c26MidConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+func (c *midConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
 	st, err := c.closing.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	return &c26MidStmt{Stmt: st, c: c}, nil
+	return &midStmt{Stmt: st, c: c}, nil
 }
 
-func (c *c26MidConn) Close() error {
+func (c *midConn) Close() error {
 	c.f.closed.Add(1)
 	return c.closing.Close()
 }
 
-type c26MidStmt struct {
+type midStmt struct {
 	driver.Stmt
-	c *c26MidConn
+	c *midConn
 }
 
-func (s *c26MidStmt) QueryContext(ctx context.Context, nv []driver.NamedValue) (driver.Rows, error) {
+func (s *midStmt) QueryContext(ctx context.Context, nv []driver.NamedValue) (driver.Rows, error) {
 	if s.c.broken.Load() {
 		return nil, driver.ErrBadConn
 	}
@@ -71,17 +71,17 @@ func (s *c26MidStmt) QueryContext(ctx context.Context, nv []driver.NamedValue) (
 	if err != nil {
 		return nil, err
 	}
-	return &c26MidRows{Rows: rows, c: s.c, breaks: s.c.f.arm.CompareAndSwap(true, false)}, nil
+	return &midRows{Rows: rows, c: s.c, breaks: s.c.f.arm.CompareAndSwap(true, false)}, nil
 }
 
-type c26MidRows struct {
+type midRows struct {
 	driver.Rows
-	c      *c26MidConn
+	c      *midConn
 	breaks bool
 	n      int
 }
 
-func (r *c26MidRows) Next(dest []driver.Value) error {
+func (r *midRows) Next(dest []driver.Value) error {
 	if r.n++; r.breaks && r.n == 2 {
 		if r.c.f.fail != nil {
 			return r.c.f.fail
@@ -92,11 +92,11 @@ func (r *c26MidRows) Next(dest []driver.Value) error {
 	return r.Rows.Next(dest)
 }
 
-// TestReviewC26KeyedReadBreaksMidRead: a keyed listing whose reader breaks after it
+// TestKeyedReadBreaksMidRead: a keyed listing whose reader breaks after it
 // handed one row over (driver.ErrBadConn at the second) is answered whole from another
 // reader: every factor once, none twice from the broken attempt; the broken reader is
 // closed; a keyed read of one row on a reader that breaks so answers too.
-func TestReviewC26KeyedReadBreaksMidRead(t *testing.T) {
+func TestKeyedReadBreaksMidRead(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	st := aliceFile(t, path, 2)
@@ -111,7 +111,7 @@ func TestReviewC26KeyedReadBreaksMidRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mid := c26MidConns{closingConns: closingConns{c}, arm: new(atomic.Bool), closed: new(atomic.Int32)}
+	mid := midConns{closingConns: closingConns{c}, arm: new(atomic.Bool), closed: new(atomic.Int32)}
 	r := sql.OpenDB(mid)
 	r.SetMaxOpenConns(2)
 	r.SetMaxIdleConns(2)
@@ -149,13 +149,13 @@ func TestReviewC26KeyedReadBreaksMidRead(t *testing.T) {
 	}
 }
 
-// TestReviewC26MemoryKeyedReadsBesideWrites: the in-memory store's one connection is
+// TestMemoryKeyedReadsBesideWrites: the in-memory store's one connection is
 // the writer's and the readers': keyed reads (GetFactorAndUser, UserDisabled,
 // ListEnabledFactors) under deadlines, some too short to wait for a batch, run while the
 // group writer commits on it. Each read answers right, or with its deadline; each sees
 // a state some commit left (the factors listed a prefix of those created, in order);
 // writes all commit. Meant for -race: the driver connection is used by one at a time.
-func TestReviewC26MemoryKeyedReadsBesideWrites(t *testing.T) {
+func TestMemoryKeyedReadsBesideWrites(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, ":memory:")
 	if err != nil {
@@ -248,47 +248,47 @@ func TestReviewC26MemoryKeyedReadsBesideWrites(t *testing.T) {
 	}
 }
 
-// c26ResetConns makes reader connections that run hook when database/sql hands one out
+// resetConns makes reader connections that run hook when database/sql hands one out
 // again (ResetSession): after the pool gave the reader to a read, before the read runs
 // on it.
-type c26ResetConns struct {
+type resetConns struct {
 	closingConns
 	hook   *atomic.Pointer[func()]
 	closed *atomic.Int32
 }
 
-func (f c26ResetConns) Connect(ctx context.Context) (driver.Conn, error) {
+func (f resetConns) Connect(ctx context.Context) (driver.Conn, error) {
 	c, err := f.closingConns.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &c26ResetConn{closing: c.(*closing), f: f}, nil
+	return &resetConn{closing: c.(*closing), f: f}, nil
 }
 
-type c26ResetConn struct {
+type resetConn struct {
 	*closing
-	f c26ResetConns
+	f resetConns
 }
 
-func (c *c26ResetConn) ResetSession(ctx context.Context) error {
+func (c *resetConn) ResetSession(ctx context.Context) error {
 	if h := c.f.hook.Swap(nil); h != nil {
 		(*h)()
 	}
 	return c.closing.ResetSession(ctx)
 }
 
-func (c *c26ResetConn) Close() error {
+func (c *resetConn) Close() error {
 	c.f.closed.Add(1)
 	return c.closing.Close()
 }
 
-// TestReviewC26KeyedReadCancelledOnceTaken: a keyed read whose context is cancelled
+// TestKeyedReadCancelledOnceTaken: a keyed read whose context is cancelled
 // once the pool has handed it the reader, before it runs there, runs to its answer (it
 // holds the reader; its statements run without the context's cancellation), and the
 // reader is not interrupted: nothing closes it, the next read on it answers. With the
 // caller's context handed to the driver, modernc.org/sqlite would interrupt the
 // statement, and database/sql drop the reader as invalid.
-func TestReviewC26KeyedReadCancelledOnceTaken(t *testing.T) {
+func TestKeyedReadCancelledOnceTaken(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	st := aliceFile(t, path, 1)
@@ -296,7 +296,7 @@ func TestReviewC26KeyedReadCancelledOnceTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := c26ResetConns{closingConns: closingConns{c}, hook: new(atomic.Pointer[func()]), closed: new(atomic.Int32)}
+	rc := resetConns{closingConns: closingConns{c}, hook: new(atomic.Pointer[func()]), closed: new(atomic.Int32)}
 	r := sql.OpenDB(rc)
 	r.SetMaxOpenConns(1)
 	r.SetMaxIdleConns(1)
@@ -341,62 +341,62 @@ func TestReviewC26KeyedReadCancelledOnceTaken(t *testing.T) {
 	}
 }
 
-// c26StmtConns makes reader connections that count the statements prepared on them and
+// stmtCountConns makes reader connections that count the statements prepared on them and
 // not yet closed, and the connections opened and closed.
-type c26StmtConns struct {
+type stmtCountConns struct {
 	closingConns
 	stmts, opened, closed *atomic.Int32
 }
 
-func (f c26StmtConns) Connect(ctx context.Context) (driver.Conn, error) {
+func (f stmtCountConns) Connect(ctx context.Context) (driver.Conn, error) {
 	c, err := f.closingConns.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	f.opened.Add(1)
-	return &c26StmtConn{closing: c.(*closing), f: f}, nil
+	return &stmtCountConn{closing: c.(*closing), f: f}, nil
 }
 
-type c26StmtConn struct {
+type stmtCountConn struct {
 	*closing
-	f c26StmtConns
+	f stmtCountConns
 }
 
-func (c *c26StmtConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+func (c *stmtCountConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
 	st, err := c.closing.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	c.f.stmts.Add(1)
-	return &c26CountedStmt{Stmt: st, n: c.f.stmts}, nil
+	return &countedStmt{Stmt: st, n: c.f.stmts}, nil
 }
 
-func (c *c26StmtConn) Close() error {
+func (c *stmtCountConn) Close() error {
 	c.f.closed.Add(1)
 	return c.closing.Close()
 }
 
-type c26CountedStmt struct {
+type countedStmt struct {
 	driver.Stmt
 	n    *atomic.Int32
 	once sync.Once
 }
 
-func (s *c26CountedStmt) Close() error {
+func (s *countedStmt) Close() error {
 	s.once.Do(func() { s.n.Add(-1) })
 	return s.Stmt.Close()
 }
 
-func (s *c26CountedStmt) QueryContext(ctx context.Context, nv []driver.NamedValue) (driver.Rows, error) {
+func (s *countedStmt) QueryContext(ctx context.Context, nv []driver.NamedValue) (driver.Rows, error) {
 	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, nv)
 }
 
-// TestReviewC26KeyedReadStatementsPerReader counts the statements themselves: with each
+// TestKeyedReadStatementsPerReader counts the statements themselves: with each
 // reader closed as it is given back, 200 keyed reads open 200 readers, and once each
 // closes no statement prepared on it is left open (every one finalized before its
 // connection); with readers kept, each keeps its three, and closing the pool finalizes
 // them all.
-func TestReviewC26KeyedReadStatementsPerReader(t *testing.T) {
+func TestKeyedReadStatementsPerReader(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	st := aliceFile(t, path, 1)
@@ -404,7 +404,7 @@ func TestReviewC26KeyedReadStatementsPerReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := c26StmtConns{closingConns: closingConns{c}, stmts: new(atomic.Int32), opened: new(atomic.Int32), closed: new(atomic.Int32)}
+	sc := stmtCountConns{closingConns: closingConns{c}, stmts: new(atomic.Int32), opened: new(atomic.Int32), closed: new(atomic.Int32)}
 	r := sql.OpenDB(sc)
 	r.SetMaxOpenConns(2)
 	r.SetMaxIdleConns(0) // each reader closed as it is given back
@@ -455,11 +455,11 @@ func TestReviewC26KeyedReadStatementsPerReader(t *testing.T) {
 	}
 }
 
-// TestReviewC26KeyedReadFailsMidRead: a keyed listing whose row fails with an error of
+// TestKeyedReadFailsMidRead: a keyed listing whose row fails with an error of
 // the database (not a broken connection) after one row was handed over fails with it,
 // and leaves the reader and its statement ready: nothing closed, the next listing on
 // the same reader answers whole.
-func TestReviewC26KeyedReadFailsMidRead(t *testing.T) {
+func TestKeyedReadFailsMidRead(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	st := aliceFile(t, path, 1)
@@ -473,7 +473,7 @@ func TestReviewC26KeyedReadFailsMidRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	injected := errors.New("injected: disk I/O error")
-	mid := c26MidConns{closingConns: closingConns{c}, arm: new(atomic.Bool), closed: new(atomic.Int32), fail: injected}
+	mid := midConns{closingConns: closingConns{c}, arm: new(atomic.Bool), closed: new(atomic.Int32), fail: injected}
 	r := sql.OpenDB(mid)
 	r.SetMaxOpenConns(1)
 	r.SetMaxIdleConns(1)

@@ -11,12 +11,12 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// c26Bodies are bodies built to make the hand-written decoders answer otherwise than
+// edgeBodies are bodies built to make the hand-written decoders answer otherwise than
 // encoding/json: keys encoding/json folds to a field's name (ASCII case, 'ſ' U+017F for
 // s, 'K' U+212A for k, both in a key and in an escape), names and values escaped, NUL and
 // other controls, bytes that are not UTF-8, numbers and objects where strings belong,
 // very long values, duplicates each way.
-func c26Bodies() []string {
+func edgeBodies() []string {
 	long := strings.Repeat("a", 1<<16)
 	return []string{
 		// Unicode folding of the fields' names: encoding/json takes each for the field.
@@ -62,13 +62,13 @@ func c26Bodies() []string {
 	}
 }
 
-// TestReviewC26ChallengeDecodeFolding: decodeChallenge answers every c26 body as decode
+// TestChallengeDecodeFolding: decodeChallenge answers every edge body as decode
 // does, and a body plainChallenge takes itself is one encoding/json reads to the same
 // fields, whose keys jsonkeys finds unique: encoding/json's Unicode folding of keys
 // ('ſ', 'K') never reaches the hand path.
-func TestReviewC26ChallengeDecodeFolding(t *testing.T) {
+func TestChallengeDecodeFolding(t *testing.T) {
 	e := New(Options{}).echo
-	for _, body := range c26Bodies() {
+	for _, body := range edgeBodies() {
 		if got, want := readChallenge(e, body, decodeChallenge), readChallenge(e, body, decodeChallengeAsBefore); got != want {
 			t.Errorf("%.200q:\n decodeChallenge %.200s\n decode          %.200s", body, got, want)
 		}
@@ -97,9 +97,9 @@ func checkPlainChallenge(t *testing.T, body string) {
 	}
 }
 
-// TestReviewC26BodyUsernameFolding: bodyUsername reads "uſername", "USERNAME", escapes,
+// TestBodyUsernameFolding: bodyUsername reads "uſername", "USERNAME", escapes,
 // NUL and long names as decodePlain does.
-func TestReviewC26BodyUsernameFolding(t *testing.T) {
+func TestBodyUsernameFolding(t *testing.T) {
 	e := New(Options{}).echo
 	long := strings.Repeat("b", 1<<16)
 	for _, body := range []string{
@@ -123,11 +123,11 @@ func TestReviewC26BodyUsernameFolding(t *testing.T) {
 	}
 }
 
-// TestReviewC26AnswerEveryCharacter: appendEnrollments writes encoding/json's bytes, or
+// TestAnswerEveryCharacter: appendEnrollments writes encoding/json's bytes, or
 // declines, for every ASCII byte and the runes encoding/json treats apart (U+2028,
 // U+2029, U+FFFD written and as an invalid byte, the last rune, an encoded surrogate),
 // in each place a string goes: capability, id, attribute key and value.
-func TestReviewC26AnswerEveryCharacter(t *testing.T) {
+func TestAnswerEveryCharacter(t *testing.T) {
 	var chars []string
 	for c := 0; c < 0x80; c++ {
 		chars = append(chars, "a"+string(rune(c))+"b")

@@ -11,7 +11,7 @@ import (
 
 // readAtMost reads what bytes.Buffer.ReadFrom of an io.LimitReader read, errors included,
 // whatever the size announced and however the reader hands out its bytes.
-func TestReviewReadAtMostAsLimitReader(t *testing.T) {
+func TestReadAtMostAsLimitReader(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
 	for _, n := range []int{0, 1, 511, 512, 513, 1000, 4096, 5000} {

@@ -9,7 +9,7 @@ import (
 // The enrollments answer of a DUO user with four factors is copied out in one slice
 // allocation beside what each enrollment's attributes cost (a map and its strings): grown
 // by append, the slice was three.
-func TestReviewEnrollmentsSizedOnce(t *testing.T) {
+func TestEnrollmentsSizedOnce(t *testing.T) {
 	answer, err := transform.DecodeJSONValue([]byte(`[
 		{"id": "D1", "capability": "push", "attributes": {"deviceName": "iPhone", "deliveryAddress": "XXX-XXX-0123", "authExecutionFlow": "init_then_poll"}},
 		{"id": "D1", "capability": "smsotp", "attributes": {"deviceName": "iPhone", "deliveryAddress": "XXX-XXX-0123", "authExecutionFlow": "init_then_validate"}},
@@ -39,7 +39,7 @@ func TestReviewEnrollmentsSizedOnce(t *testing.T) {
 }
 
 // Len is a list's or a map's size, and nothing else's.
-func TestReviewValueLen(t *testing.T) {
+func TestValueLen(t *testing.T) {
 	for _, c := range []struct {
 		v    any
 		n    int

@@ -16,29 +16,29 @@ import (
 	"time"
 )
 
-// c26Conns counts the connections a client's transport dialed and has not closed.
-type c26Conns struct{ open atomic.Int64 }
+// countedConns counts the connections a client's transport dialed and has not closed.
+type countedConns struct{ open atomic.Int64 }
 
-type c26Conn struct {
+type countedConn struct {
 	net.Conn
-	n    *c26Conns
+	n    *countedConns
 	once sync.Once
 }
 
-func (c *c26Conn) Close() error {
+func (c *countedConn) Close() error {
 	c.once.Do(func() { c.n.open.Add(-1) })
 	return c.Conn.Close()
 }
 
-// c26CountingClient is the vendor client of a webhook whose transport's connections are
+// countingClient is the vendor client of a webhook whose transport's connections are
 // counted.
-func c26CountingClient(t *testing.T, w *Webhook) (*client, *c26Conns) {
+func countingClient(t *testing.T, w *Webhook) (*client, *countedConns) {
 	t.Helper()
 	c, err := newClient(w, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &c26Conns{}
+	n := &countedConns{}
 	dial := c.transport.DialContext
 	c.transport.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := dial(ctx, network, addr)
@@ -46,19 +46,19 @@ func c26CountingClient(t *testing.T, w *Webhook) (*client, *c26Conns) {
 			return nil, err
 		}
 		n.open.Add(1)
-		return &c26Conn{Conn: conn, n: n}, nil
+		return &countedConn{Conn: conn, n: n}, nil
 	}
 	t.Cleanup(c.Close)
 	return c, n
 }
 
-// TestReviewC26VendorCallErrorsLeaveNoConnection: every way a vendor call fails once an
+// TestVendorCallErrorsLeaveNoConnection: every way a vendor call fails once an
 // answer came (a 3xx whose Location does not parse, for a POST with a body and without; a
 // body announced or found larger than the limit; a gzip body that is not gzip; a body
 // cut short; the context ending while the body is read) hands its connection back to the
 // transport, to the idle pool or closed: after Close, none is left open. A body left
 // unclosed would keep its connection in use, out of Close's reach, for good.
-func TestReviewC26VendorCallErrorsLeaveNoConnection(t *testing.T) {
+func TestVendorCallErrorsLeaveNoConnection(t *testing.T) {
 	release := make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/badloc", func(w http.ResponseWriter, r *http.Request) {
@@ -109,7 +109,7 @@ func TestReviewC26VendorCallErrorsLeaveNoConnection(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	defer close(release)
-	c, n := c26CountingClient(t, &Webhook{Timeout: Duration(time.Minute), MaxResponseBytes: 50000})
+	c, n := countingClient(t, &Webhook{Timeout: Duration(time.Minute), MaxResponseBytes: 50000})
 	// A deadline within the client's timeout, as the engine's calls have (send): do then
 	// makes no context of its own, whose end would have the transport drop a connection
 	// whose body was left unclosed, and the calls' context is cancelled only at the end.
@@ -172,10 +172,10 @@ func TestReviewC26VendorCallErrorsLeaveNoConnection(t *testing.T) {
 	}
 }
 
-// TestReviewC26BasicAuthCopiesRequest: userinfo sent as Basic credentials leaves the
+// TestBasicAuthCopiesRequest: userinfo sent as Basic credentials leaves the
 // caller's request, header map and body as they were, and the body is sent whole (the
 // copy shares it, GetBody included).
-func TestReviewC26BasicAuthCopiesRequest(t *testing.T) {
+func TestBasicAuthCopiesRequest(t *testing.T) {
 	got := make(chan string, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b bytes.Buffer
@@ -183,7 +183,7 @@ func TestReviewC26BasicAuthCopiesRequest(t *testing.T) {
 		got <- r.Header.Get("Authorization") + " " + b.String()
 	}))
 	defer srv.Close()
-	c, _ := c26CountingClient(t, &Webhook{Timeout: Duration(5 * time.Second)})
+	c, _ := countingClient(t, &Webhook{Timeout: Duration(5 * time.Second)})
 	target, _ := url.Parse(srv.URL + "/x")
 	target.User = url.UserPassword("u", "")
 	req, _ := vendorRequest(context.Background(), http.MethodPost, target, []byte("a=1"))

@@ -12,7 +12,7 @@ import (
 // now given through Now is the time given as a time.Time, made UTC alike, and costs one
 // allocation fewer an evaluation: boxed once, where a time.Time is boxed as an any and
 // again as a CEL timestamp.
-func TestReviewNowBoxedOnce(t *testing.T) {
+func TestNowBoxedOnce(t *testing.T) {
 	env := testEnv(t)
 	p, err := Compile(env, `{"v": formatTime(now, "2006-01-02 15:04:05 -0700"), "s": s}`)
 	if err != nil {
@@ -58,9 +58,9 @@ func TestReviewNowBoxedOnce(t *testing.T) {
 	}
 }
 
-// BenchmarkReviewNow is an evaluation reading now, its Vars made per call as a vendor call
+// BenchmarkNow is an evaluation reading now, its Vars made per call as a vendor call
 // makes them: EMFA_BENCH_NOW=time hands a time.Time, else Now's.
-func BenchmarkReviewNow(b *testing.B) {
+func BenchmarkNow(b *testing.B) {
 	env := testEnv(b)
 	p, err := Compile(env, `{"v": formatTime(now, "2006-01-02 15:04:05 -0700"), "s": s}`)
 	if err != nil {

@@ -38,13 +38,13 @@ func openFaultyMemory(t *testing.T) (*Store, *connFaults) {
 	return s, f
 }
 
-// TestReviewC26MemoryRollbackFails: the in-memory store's one connection is its
+// TestMemoryRollbackFails: the in-memory store's one connection is its
 // database. A ROLLBACK that fails and leaves the transaction open makes the next BEGIN
 // fail, and the writer then discarded the connection as broken (f90c49b): for a file a
 // fresh connection is the same database; for ":memory:" it is a new, empty one, without
 // even the schema. What was written before must still be there, the failed unit's
 // writes not, and the store must take writes on the same connection.
-func TestReviewC26MemoryRollbackFails(t *testing.T) {
+func TestMemoryRollbackFails(t *testing.T) {
 	for _, deferred := range []bool{false, true} {
 		t.Run(fmt.Sprint("deferred=", deferred), func(t *testing.T) { testMemoryRollbackFails(t, deferred) })
 	}

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// BenchmarkReviewMediatedPushInitiateID is BenchmarkMediatedPushInitiate with a fresh
+// BenchmarkMediatedPushInitiateID is BenchmarkMediatedPushInitiate with a fresh
 // X-Webhook-ID a call, as Verify always sends one: the idempotency claim is in its cost.
-func BenchmarkReviewMediatedPushInitiateID(b *testing.B) {
+func BenchmarkMediatedPushInitiateID(b *testing.B) {
 	base := mediatedDUO(b)
 	client := &http.Client{Timeout: 10 * time.Second}
 	for i := 0; b.Loop(); i++ {

@@ -9,12 +9,12 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// BenchmarkReviewClaimPass is Idempotency.Do's claim as the group writer runs it: a
+// BenchmarkClaimPass is Idempotency.Do's claim as the group writer runs it: a
 // deferred unit of its own, one fresh X-Webhook-ID a call, one caller at a time. Session
 // 65 (callgrind, instructions a claim): 181k, of which an empty pass is 51k
-// (BenchmarkReviewEmptyPass) and the fresh insert with its WAL frames the rest
+// (BenchmarkEmptyPass) and the fresh insert with its WAL frames the rest
 // (_walChecksumBytes alone 17.6k).
-func BenchmarkReviewClaimPass(b *testing.B) {
+func BenchmarkClaimPass(b *testing.B) {
 	s := open(b, fileDSN(b))
 	ctx := store.DeferSync(b.Context())
 	owner := "0123456789abcdef0123456789abcdef"
@@ -28,9 +28,9 @@ func BenchmarkReviewClaimPass(b *testing.B) {
 	}
 }
 
-// BenchmarkReviewEmptyPass is a deferred unit that writes nothing: the fixed cost of a
+// BenchmarkEmptyPass is a deferred unit that writes nothing: the fixed cost of a
 // pass through the group writer (hand-off, PRAGMAs, BEGIN, COMMIT).
-func BenchmarkReviewEmptyPass(b *testing.B) {
+func BenchmarkEmptyPass(b *testing.B) {
 	s := open(b, fileDSN(b))
 	ctx := store.DeferSync(b.Context())
 	for b.Loop() {
@@ -40,13 +40,13 @@ func BenchmarkReviewEmptyPass(b *testing.B) {
 	}
 }
 
-// BenchmarkReviewInitiateUnits is a push initiate's store writes, one caller at a time,
+// BenchmarkInitiateUnits is a push initiate's store writes, one caller at a time,
 // with its idempotency record three ways: claimed apart (Idempotency.Do: a deferred pass
 // of its own, then the deciding unit completes it, durably), claimed and recorded in the
 // deciding unit (what a claim riding the decision's commit would cost: DoLate's unit), and
 // none (no X-Webhook-ID). Session 65 (callgrind, instructions a call): apart 538k,
 // inUnit 371k, none 241k.
-func BenchmarkReviewInitiateUnits(b *testing.B) {
+func BenchmarkInitiateUnits(b *testing.B) {
 	for _, mode := range []string{"apart", "inUnit", "none"} {
 		b.Run(mode, func(b *testing.B) {
 			s := open(b, fileDSN(b))
@@ -92,12 +92,12 @@ func BenchmarkReviewInitiateUnits(b *testing.B) {
 	}
 }
 
-// BenchmarkReviewGetIdempotencyMiss is the read of an ID new to the store through the
+// BenchmarkGetIdempotencyMiss is the read of an ID new to the store through the
 // readers: what a claim kept in the process (no pass through the writer) would read
 // first, to replay an answer recorded by an earlier attempt, and what a waiting retry
 // reads at each poll. Session 65 (callgrind): 81k instructions and 62 allocs through
 // database/sql, 41k and 47 as a keyed read.
-func BenchmarkReviewGetIdempotencyMiss(b *testing.B) {
+func BenchmarkGetIdempotencyMiss(b *testing.B) {
 	s := open(b, fileDSN(b))
 	ctx := b.Context()
 	for i := 0; b.Loop(); i++ {

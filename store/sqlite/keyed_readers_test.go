@@ -2,89 +2,47 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"modernc.org/sqlite"
-
 	"github.com/emfa/emfa/store"
-	"github.com/emfa/emfa/store/sqlstore"
 )
 
-// midConns makes reader connections whose rows, once armed, fail with
-// driver.ErrBadConn at the second row: a reader that breaks in the middle of a read,
-// after a row was handed to the read.
-type midConns struct {
-	closingConns
-	arm    *atomic.Bool
-	closed *atomic.Int32
-	// fail, when set, is the error of the second row instead of driver.ErrBadConn, and
-	// leaves the connection working.
-	fail error
-}
-
-func (f midConns) Connect(ctx context.Context) (driver.Conn, error) {
-	c, err := f.closingConns.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &midConn{closing: c.(*closing), f: f}, nil
-}
-
-type midConn struct {
-	*closing
-	f      midConns
-	broken atomic.Bool
-}
-
-func (c *midConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	st, err := c.closing.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	return &midStmt{Stmt: st, c: c}, nil
-}
-
-func (c *midConn) Close() error {
-	c.f.closed.Add(1)
-	return c.closing.Close()
-}
-
-type midStmt struct {
-	driver.Stmt
-	c *midConn
-}
-
-func (s *midStmt) QueryContext(ctx context.Context, nv []driver.NamedValue) (driver.Rows, error) {
-	if s.c.broken.Load() {
-		return nil, driver.ErrBadConn
-	}
-	rows, err := s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, nv)
-	if err != nil {
-		return nil, err
-	}
-	return &midRows{Rows: rows, c: s.c, breaks: s.c.f.arm.CompareAndSwap(true, false)}, nil
+// midBreaking makes reader connections whose rows, once arm is set, fail at the second
+// row: with driver.ErrBadConn, the reader marked broken (a reader that breaks in the
+// middle of a read, after a row was handed to the read), or with fail when it is set,
+// the connection left working.
+func midBreaking(arm *atomic.Bool, fail error) *hookedConns {
+	return &hookedConns{query: func(c *hookedConn, st driver.StmtQueryContext, ctx context.Context, nv []driver.NamedValue) (driver.Rows, error) {
+		if c.broken.Load() {
+			return nil, driver.ErrBadConn
+		}
+		rows, err := st.QueryContext(ctx, nv)
+		if err != nil {
+			return nil, err
+		}
+		return &midRows{Rows: rows, c: c, breaks: arm.CompareAndSwap(true, false), fail: fail}, nil
+	}}
 }
 
 type midRows struct {
 	driver.Rows
-	c      *midConn
+	c      *hookedConn
 	breaks bool
+	fail   error
 	n      int
 }
 
 func (r *midRows) Next(dest []driver.Value) error {
 	if r.n++; r.breaks && r.n == 2 {
-		if r.c.f.fail != nil {
-			return r.c.f.fail
+		if r.fail != nil {
+			return r.fail
 		}
 		r.c.broken.Store(true)
 		return driver.ErrBadConn
@@ -107,16 +65,9 @@ func TestKeyedReadBreaksMidRead(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c, err := sqlite.NewConnector(uri(path) + "?" + withPragmas(url.Values{}, map[string]string{"query_only": "1"}).Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	mid := midConns{closingConns: closingConns{c}, arm: new(atomic.Bool), closed: new(atomic.Int32)}
-	r := sql.OpenDB(mid)
-	r.SetMaxOpenConns(2)
-	r.SetMaxIdleConns(2)
-	defer r.Close()
-	s := sqlstore.New(st.w, r, dialect{}, sqlstore.PrepareStatements(), sqlstore.AnonymousParams(), sqlstore.DetachedKeyedReads())
+	var arm atomic.Bool
+	mid := midBreaking(&arm, nil)
+	s, r := hookedReaders(t, st, path, 2, 2, mid)
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	list := func() []string {
@@ -134,7 +85,7 @@ func TestKeyedReadBreaksMidRead(t *testing.T) {
 	if want != "[f1 f2 f3 f4]" {
 		t.Fatalf("factors %s, want f1..f4", want)
 	}
-	mid.arm.Store(true)
+	arm.Store(true)
 	if got := fmt.Sprint(list()); got != want {
 		t.Errorf("a listing whose reader broke at its second row: %s, want %s", got, want)
 	}
@@ -248,40 +199,6 @@ func TestMemoryKeyedReadsBesideWrites(t *testing.T) {
 	}
 }
 
-// resetConns makes reader connections that run hook when database/sql hands one out
-// again (ResetSession): after the pool gave the reader to a read, before the read runs
-// on it.
-type resetConns struct {
-	closingConns
-	hook   *atomic.Pointer[func()]
-	closed *atomic.Int32
-}
-
-func (f resetConns) Connect(ctx context.Context) (driver.Conn, error) {
-	c, err := f.closingConns.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &resetConn{closing: c.(*closing), f: f}, nil
-}
-
-type resetConn struct {
-	*closing
-	f resetConns
-}
-
-func (c *resetConn) ResetSession(ctx context.Context) error {
-	if h := c.f.hook.Swap(nil); h != nil {
-		(*h)()
-	}
-	return c.closing.ResetSession(ctx)
-}
-
-func (c *resetConn) Close() error {
-	c.f.closed.Add(1)
-	return c.closing.Close()
-}
-
 // TestKeyedReadCancelledOnceTaken: a keyed read whose context is cancelled
 // once the pool has handed it the reader, before it runs there, runs to its answer (it
 // holds the reader; its statements run without the context's cancellation), and the
@@ -292,16 +209,15 @@ func TestKeyedReadCancelledOnceTaken(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	st := aliceFile(t, path, 1)
-	c, err := sqlite.NewConnector(uri(path) + "?" + withPragmas(url.Values{}, map[string]string{"query_only": "1"}).Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := resetConns{closingConns: closingConns{c}, hook: new(atomic.Pointer[func()]), closed: new(atomic.Int32)}
-	r := sql.OpenDB(rc)
-	r.SetMaxOpenConns(1)
-	r.SetMaxIdleConns(1)
-	defer r.Close()
-	s := sqlstore.New(st.w, r, dialect{}, sqlstore.PrepareStatements(), sqlstore.AnonymousParams(), sqlstore.DetachedKeyedReads())
+	// Readers that run hook when database/sql hands one out again (ResetSession): after
+	// the pool gave the reader to a read, before the read runs on it.
+	var hooked atomic.Pointer[func()]
+	rc := &hookedConns{reset: func() {
+		if h := hooked.Swap(nil); h != nil {
+			(*h)()
+		}
+	}}
+	s, _ := hookedReaders(t, st, path, 1, 1, rc)
 	for name, read := range map[string]func(ctx context.Context) error{
 		"GetFactorAndUser": func(ctx context.Context) error {
 			f, u, err := s.GetFactorAndUser(ctx, "f1", "alice")
@@ -324,9 +240,9 @@ func TestKeyedReadCancelledOnceTaken(t *testing.T) {
 		}
 		rctx, cancel := context.WithCancel(ctx)
 		hook := func() { cancel() }
-		rc.hook.Store(&hook)
+		hooked.Store(&hook)
 		err := read(rctx)
-		if rc.hook.Load() != nil {
+		if hooked.Load() != nil {
 			t.Fatalf("%s: the reader was not handed out again", name)
 		}
 		if err != nil {
@@ -341,56 +257,6 @@ func TestKeyedReadCancelledOnceTaken(t *testing.T) {
 	}
 }
 
-// stmtCountConns makes reader connections that count the statements prepared on them and
-// not yet closed, and the connections opened and closed.
-type stmtCountConns struct {
-	closingConns
-	stmts, opened, closed *atomic.Int32
-}
-
-func (f stmtCountConns) Connect(ctx context.Context) (driver.Conn, error) {
-	c, err := f.closingConns.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	f.opened.Add(1)
-	return &stmtCountConn{closing: c.(*closing), f: f}, nil
-}
-
-type stmtCountConn struct {
-	*closing
-	f stmtCountConns
-}
-
-func (c *stmtCountConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	st, err := c.closing.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	c.f.stmts.Add(1)
-	return &countedStmt{Stmt: st, n: c.f.stmts}, nil
-}
-
-func (c *stmtCountConn) Close() error {
-	c.f.closed.Add(1)
-	return c.closing.Close()
-}
-
-type countedStmt struct {
-	driver.Stmt
-	n    *atomic.Int32
-	once sync.Once
-}
-
-func (s *countedStmt) Close() error {
-	s.once.Do(func() { s.n.Add(-1) })
-	return s.Stmt.Close()
-}
-
-func (s *countedStmt) QueryContext(ctx context.Context, nv []driver.NamedValue) (driver.Rows, error) {
-	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, nv)
-}
-
 // TestKeyedReadStatementsPerReader counts the statements themselves: with each
 // reader closed as it is given back, 200 keyed reads open 200 readers, and once each
 // closes no statement prepared on it is left open (every one finalized before its
@@ -400,15 +266,8 @@ func TestKeyedReadStatementsPerReader(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	st := aliceFile(t, path, 1)
-	c, err := sqlite.NewConnector(uri(path) + "?" + withPragmas(url.Values{}, map[string]string{"query_only": "1"}).Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := stmtCountConns{closingConns: closingConns{c}, stmts: new(atomic.Int32), opened: new(atomic.Int32), closed: new(atomic.Int32)}
-	r := sql.OpenDB(sc)
-	r.SetMaxOpenConns(2)
-	r.SetMaxIdleConns(0) // each reader closed as it is given back
-	s := sqlstore.New(st.w, r, dialect{}, sqlstore.PrepareStatements(), sqlstore.AnonymousParams(), sqlstore.DetachedKeyedReads())
+	sc := &hookedConns{stmts: new(atomic.Int32)}
+	s, r := hookedReaders(t, st, path, 2, 0, sc) // each reader closed as it is given back
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	read := func(i int) {
@@ -468,23 +327,16 @@ func TestKeyedReadFailsMidRead(t *testing.T) {
 		Secret: []byte("s"), KeyID: "k", CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := sqlite.NewConnector(uri(path) + "?" + withPragmas(url.Values{}, map[string]string{"query_only": "1"}).Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
 	injected := errors.New("injected: disk I/O error")
-	mid := midConns{closingConns: closingConns{c}, arm: new(atomic.Bool), closed: new(atomic.Int32), fail: injected}
-	r := sql.OpenDB(mid)
-	r.SetMaxOpenConns(1)
-	r.SetMaxIdleConns(1)
-	defer r.Close()
-	s := sqlstore.New(st.w, r, dialect{}, sqlstore.PrepareStatements(), sqlstore.AnonymousParams(), sqlstore.DetachedKeyedReads())
+	var arm atomic.Bool
+	mid := midBreaking(&arm, injected)
+	s, _ := hookedReaders(t, st, path, 1, 1, mid)
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if fs, err := s.ListEnabledFactors(rctx, "alice"); err != nil || len(fs) != 2 {
 		t.Fatalf("ListEnabledFactors: %d, %v", len(fs), err)
 	}
-	mid.arm.Store(true)
+	arm.Store(true)
 	if fs, err := s.ListEnabledFactors(rctx, "alice"); !errors.Is(err, injected) {
 		t.Errorf("a listing whose second row failed: %d factors, %v; want the error", len(fs), err)
 	}

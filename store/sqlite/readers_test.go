@@ -11,61 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"modernc.org/sqlite"
-
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/sqlstore"
 )
-
-// flakyConns makes reader connections of which the next to run a query (when breakNext
-// is set) is broken from then on: each query on it fails with driver.ErrBadConn.
-type flakyConns struct {
-	closingConns
-	breakNext *atomic.Bool
-	closed    *atomic.Int32 // connections closed
-}
-
-func (f flakyConns) Connect(ctx context.Context) (driver.Conn, error) {
-	c, err := f.closingConns.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &flakyConn{closing: c.(*closing), f: f}, nil
-}
-
-type flakyConn struct {
-	*closing
-	f      flakyConns
-	broken atomic.Bool
-}
-
-func (c *flakyConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	st, err := c.closing.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	return &flakyStmt{Stmt: st, c: c}, nil
-}
-
-func (c *flakyConn) Close() error {
-	c.f.closed.Add(1)
-	return c.closing.Close()
-}
-
-type flakyStmt struct {
-	driver.Stmt
-	c *flakyConn
-}
-
-func (s *flakyStmt) QueryContext(ctx context.Context, nv []driver.NamedValue) (driver.Rows, error) {
-	if s.c.f.breakNext.CompareAndSwap(true, false) {
-		s.c.broken.Store(true)
-	}
-	if s.c.broken.Load() {
-		return nil, driver.ErrBadConn
-	}
-	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, nv)
-}
 
 // TestKeyedReadBrokenReader: a keyed read that finds its reader connection
 // broken (driver.ErrBadConn) drops it, its statements with it, and answers from another
@@ -74,17 +22,20 @@ func TestKeyedReadBrokenReader(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	st := aliceFile(t, path, 2)
-	c, err := sqlite.NewConnector(uri(path) + "?" + withPragmas(url.Values{}, map[string]string{"query_only": "1"}).Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	flaky := flakyConns{closingConns: closingConns{c}, breakNext: new(atomic.Bool), closed: new(atomic.Int32)}
-	r := sql.OpenDB(flaky)
-	r.SetMaxOpenConns(2)
-	r.SetMaxIdleConns(2)
-	defer r.Close()
-	// The file store's writer, and readers that break.
-	s := sqlstore.New(st.w, r, dialect{}, sqlstore.PrepareStatements(), sqlstore.AnonymousParams(), sqlstore.DetachedKeyedReads())
+	// The file store's writer, and readers of which the next to run a query (once
+	// breakNext is set) is broken from then on: each query on it fails with
+	// driver.ErrBadConn.
+	var breakNext atomic.Bool
+	flaky := &hookedConns{query: func(c *hookedConn, st driver.StmtQueryContext, ctx context.Context, nv []driver.NamedValue) (driver.Rows, error) {
+		if breakNext.CompareAndSwap(true, false) {
+			c.broken.Store(true)
+		}
+		if c.broken.Load() {
+			return nil, driver.ErrBadConn
+		}
+		return st.QueryContext(ctx, nv)
+	}}
+	s, r := hookedReaders(t, st, path, 2, 2, flaky)
 	rctx, cancel := context.WithTimeout(ctx, time.Minute) // a request's: it can end
 	defer cancel()
 	for name, read := range map[string]func() error{
@@ -108,7 +59,7 @@ func TestKeyedReadBrokenReader(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		closed := flaky.closed.Load()
-		flaky.breakNext.Store(true)
+		breakNext.Store(true)
 		if err := read(); err != nil {
 			t.Errorf("%s on a broken reader: %v, want it answered from another", name, err)
 		}

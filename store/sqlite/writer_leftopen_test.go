@@ -2,21 +2,14 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
-
-	"modernc.org/sqlite"
 
 	"github.com/emfa/emfa/internal/testfs"
 	"github.com/emfa/emfa/store"
-	"github.com/emfa/emfa/store/sqlstore"
 )
 
 // writerSync is the writer connection's synchronous setting between batches (the pool's one
@@ -111,82 +104,6 @@ func TestRetriesMeetClose(t *testing.T) {
 	}
 }
 
-// rollbackConns wraps openFaulty's connections: a ROLLBACK statement (the one the
-// writer runs before a batch on a connection left unsure) fails, doing nothing, while
-// rollbackStmtFail counts.
-type rollbackConns struct {
-	faultConnector
-	rollbackStmtFail *atomic.Int32
-}
-
-func (c rollbackConns) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.faultConnector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &rollbackConn{faultConn: conn.(*faultConn), fail: c.rollbackStmtFail}, nil
-}
-
-type rollbackConn struct {
-	*faultConn
-	fail *atomic.Int32
-}
-
-func (c *rollbackConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	if q == "ROLLBACK" && take(c.fail) {
-		return nil, errors.New("injected: the ROLLBACK statement failed")
-	}
-	return c.faultConn.ExecContext(ctx, q, args)
-}
-
-// openFaultyRollback is openFaulty with rollbackConns for the writer.
-func openFaultyRollback(t *testing.T) (*Store, *connFaults, *atomic.Int32) {
-	t.Helper()
-	fail := new(atomic.Int32)
-	s, f := openFaultyWith(t, func(fc faultConnector) driver.Connector {
-		return rollbackConns{faultConnector: fc, rollbackStmtFail: fail}
-	})
-	return s, f, fail
-}
-
-// openFaultyWith is openFaulty with the writer's faultConnector wrapped by wrap.
-func openFaultyWith(t *testing.T, wrap func(faultConnector) driver.Connector) (*Store, *connFaults) {
-	t.Helper()
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "emfa.db")
-	s0, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s0.Close(); err != nil {
-		t.Fatal(err)
-	}
-	wq := withPragmas(nil, map[string]string{
-		"busy_timeout": "5000", "foreign_keys": "1", "synchronous": "FULL", "temp_store": "MEMORY", "journal_mode": "WAL",
-	})
-	wq.Set("_txlock", "immediate")
-	c, err := sqlite.NewConnector(uri(path) + "?" + wq.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &connFaults{}
-	file := &fileIdentity{path: path}
-	if file.opened, err = os.Stat(path); err != nil {
-		t.Fatal(err)
-	}
-	w := sql.OpenDB(wrap(faultConnector{Connector: guarded{Connector: c, file: file}, f: f}))
-	keepOne(w)
-	rq := withPragmas(nil, map[string]string{"busy_timeout": "5000", "foreign_keys": "1", "query_only": "1"})
-	r, err := sql.Open("sqlite", uri(path)+"?"+rq.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.SetMaxOpenConns(1)
-	s := newStore(w, r, nil, file, sqlstore.DeferredSync("FULL", "NORMAL"))
-	t.Cleanup(func() { s.Close() })
-	return s, f
-}
-
 // TestLeftOpenRolledBackOrDiscarded: a transaction a failed ROLLBACK left
 // open on the writer's connection is rolled back before the next batch, on the same
 // connection (none closed); when that ROLLBACK fails too, the next batch cannot begin on
@@ -205,7 +122,8 @@ func TestLeftOpenRolledBackOrDiscarded(t *testing.T) {
 		{"ROLLBACK fails too/deferred", true, true, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s, f, fail := openFaultyRollback(t)
+			s, f, _ := openFaulty(t)
+			fail := &f.rollbackStmtFail
 			ctx := context.Background()
 			if tt.deferred {
 				ctx = store.DeferSync(ctx)
@@ -252,54 +170,13 @@ func TestLeftOpenRolledBackOrDiscarded(t *testing.T) {
 	}
 }
 
-// stmtBadConns wraps openFaulty's connections: the next run of a statement whose
-// text holds "INSERT INTO audit", once armed, fails with driver.ErrBadConn, after the
-// unit's earlier statements ran.
-type stmtBadConns struct {
-	faultConnector
-	arm *atomic.Bool
-}
-
-func (c stmtBadConns) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.faultConnector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &stmtBadConn{faultConn: conn.(*faultConn), arm: c.arm}, nil
-}
-
-type stmtBadConn struct {
-	*faultConn
-	arm *atomic.Bool
-}
-
-func (c *stmtBadConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	st, err := c.faultConn.PrepareContext(ctx, q)
-	if err != nil || !strings.Contains(q, "INSERT INTO audit") {
-		return st, err
-	}
-	return &badStmt{faultStmt: st.(*faultStmt), arm: c.arm}, nil
-}
-
-type badStmt struct {
-	*faultStmt
-	arm *atomic.Bool
-}
-
-func (s *badStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	if s.arm.CompareAndSwap(true, false) {
-		return nil, driver.ErrBadConn
-	}
-	return s.faultStmt.ExecContext(ctx, args)
-}
-
 // TestBadConnAtUnitStatement: a unit alone whose second statement finds the
 // connection broken (driver.ErrBadConn) after its first one ran fails, and runs
 // once: the batch is not taken to a fresh connection as one found broken at BEGIN is.
 // The connection is closed; the next write runs on a fresh one.
 func TestBadConnAtUnitStatement(t *testing.T) {
-	arm := new(atomic.Bool)
-	s, f := openFaultyWith(t, func(fc faultConnector) driver.Connector { return stmtBadConns{faultConnector: fc, arm: arm} })
+	s, f, _ := openFaulty(t)
+	arm := &f.auditBad
 	ctx := context.Background()
 	if err := s.AppendAudit(ctx, store.AuditEvent{Time: reviewAt, RequestID: "w-0"}); err != nil { // prepared
 		t.Fatal(err)

@@ -30,6 +30,12 @@ type connFaults struct {
 	resetFail    atomic.Int32 // "PRAGMA synchronous = FULL" fails, having done nothing
 	commitBad    atomic.Int32 // COMMIT fails with driver.ErrBadConn, the transaction rolled back
 	rollbackFail atomic.Int32 // ROLLBACK fails, the transaction left open
+	// rollbackStmtFail: a ROLLBACK statement (the one the writer runs before a batch on a
+	// connection left unsure) fails, doing nothing.
+	rollbackStmtFail atomic.Int32
+	// auditBad, once armed, fails the next run of a statement inserting an audit row with
+	// driver.ErrBadConn, after the unit's earlier statements ran.
+	auditBad atomic.Bool
 	// commitErr fails the COMMIT numbered failCommit (commits counts them), rolled back.
 	commitErr           atomic.Pointer[error]
 	commits, failCommit atomic.Int32
@@ -101,6 +107,8 @@ func (c *faultConn) ExecContext(ctx context.Context, q string, args []driver.Nam
 		return nil, driver.ErrBadConn
 	case q == "PRAGMA synchronous = FULL" && take(&c.f.resetFail):
 		return nil, errors.New("injected: the reset of synchronous failed")
+	case q == "ROLLBACK" && take(&c.f.rollbackStmtFail):
+		return nil, errors.New("injected: the ROLLBACK statement failed")
 	}
 	return c.closing.ExecContext(ctx, q, args)
 }
@@ -110,7 +118,7 @@ func (c *faultConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, 
 	if err != nil {
 		return nil, err
 	}
-	return &faultStmt{Stmt: st, c: c}, nil
+	return &faultStmt{Stmt: st, c: c, audit: strings.Contains(q, "INSERT INTO audit")}, nil
 }
 
 type faultTx struct {
@@ -148,10 +156,14 @@ func (t *faultTx) Rollback() error {
 // faultStmt is a statement of a faultConn, which notes a run after its connection closed.
 type faultStmt struct {
 	driver.Stmt
-	c *faultConn
+	c     *faultConn
+	audit bool // it inserts an audit row (connFaults.auditBad)
 }
 
 func (s *faultStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	if s.audit && s.c.f.auditBad.CompareAndSwap(true, false) {
+		return nil, driver.ErrBadConn
+	}
 	if s.c.gone.Load() {
 		s.c.f.misused.Add(1)
 	}

@@ -262,7 +262,7 @@ func keepOne(db *sql.DB) {
 // more adds options (a file's PingAlone).
 func newStore(w, r *sql.DB, ck *checkpointer, file *fileIdentity, more ...sqlstore.Option) *Store {
 	opts := append([]sqlstore.Option{sqlstore.GroupCommit(), sqlstore.PrepareStatements(), sqlstore.AnonymousParams(),
-		sqlstore.DetachedKeyedReads()}, more...)
+		sqlstore.DetachedKeyedReads(), sqlstore.BeginWith("BEGIN IMMEDIATE")}, more...)
 	if ck != nil {
 		opts = append(opts, sqlstore.DeferredSync("FULL", "NORMAL"), sqlstore.AfterCommit(ck.committed))
 		go ck.run()

@@ -89,18 +89,6 @@ func take(n *atomic.Int32) bool {
 	}
 }
 
-func (c *faultConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	c.f.begins.Add(1)
-	if take(&c.f.beginBad) {
-		return nil, driver.ErrBadConn
-	}
-	tx, err := c.closing.BeginTx(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	return &faultTx{Tx: tx, c: c}, nil
-}
-
 func (c *faultConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
 	switch {
 	case q == "PRAGMA synchronous = NORMAL" && take(&c.f.deferBad):
@@ -118,45 +106,16 @@ func (c *faultConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, 
 	if err != nil {
 		return nil, err
 	}
-	return &faultStmt{Stmt: st, c: c, audit: strings.Contains(q, "INSERT INTO audit")}, nil
-}
-
-type faultTx struct {
-	driver.Tx
-	c *faultConn
-}
-
-func (t *faultTx) Commit() error {
-	if take(&t.c.f.commitBad) {
-		_ = t.Tx.Rollback()
-		return driver.ErrBadConn
-	}
-	if n := t.c.f.commits.Add(1); n == t.c.f.failCommit.Load() {
-		p := t.c.f.commitErr.Load()
-		if !t.c.f.commitLeavesOpen.Load() {
-			// As modernc.org/sqlite's Commit leaves a COMMIT that failed: rolled back.
-			_ = t.Tx.Rollback()
-		}
-		return *p
-	}
-	return t.Tx.Commit()
-}
-
-func (t *faultTx) Rollback() error {
-	if take(&t.c.f.rollbackFail) {
-		return errors.New("injected: ROLLBACK failed")
-	}
-	err := t.Tx.Rollback()
-	if err != nil {
-		t.c.f.rollbackErrs.Add(1)
-	}
-	return err
+	return &faultStmt{Stmt: st, c: c, q: q, audit: strings.Contains(q, "INSERT INTO audit")}, nil
 }
 
 // faultStmt is a statement of a faultConn, which notes a run after its connection closed.
+// The writer's BEGIN, COMMIT and ROLLBACK are statements it prepared (sqlstore.BeginWith):
+// theirs are the faults of a transaction.
 type faultStmt struct {
 	driver.Stmt
 	c     *faultConn
+	q     string
 	audit bool // it inserts an audit row (connFaults.auditBad)
 }
 
@@ -166,6 +125,35 @@ func (s *faultStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 	}
 	if s.c.gone.Load() {
 		s.c.f.misused.Add(1)
+	}
+	f := s.c.f
+	switch s.q {
+	case "BEGIN IMMEDIATE":
+		f.begins.Add(1)
+		if take(&f.beginBad) {
+			return nil, driver.ErrBadConn
+		}
+	case "COMMIT":
+		if take(&f.commitBad) {
+			_, _ = s.c.closing.ExecContext(ctx, "ROLLBACK", nil)
+			return nil, driver.ErrBadConn
+		}
+		if n := f.commits.Add(1); n == f.failCommit.Load() {
+			if !f.commitLeavesOpen.Load() {
+				// As SQLite leaves a COMMIT that failed with SQLITE_FULL: rolled back.
+				_, _ = s.c.closing.ExecContext(ctx, "ROLLBACK", nil)
+			}
+			return nil, *f.commitErr.Load()
+		}
+	case "ROLLBACK":
+		if take(&f.rollbackFail) {
+			return nil, errors.New("injected: ROLLBACK failed")
+		}
+		res, err := s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+		if err != nil {
+			f.rollbackErrs.Add(1)
+		}
+		return res, err
 	}
 	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }

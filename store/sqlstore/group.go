@@ -46,6 +46,16 @@ func DeferredSync(full, deferred string) Option {
 	return func(s *Store) { s.syncFull, s.syncDeferred = full, deferred }
 }
 
+// BeginWith makes GroupCommit begin each batch with the statement text, "BEGIN" if not
+// given: SQLite's store begins with "BEGIN IMMEDIATE", as its DSN's _txlock=immediate
+// makes database/sql's transactions begin. The batch's BEGIN, COMMIT and ROLLBACK are
+// statements prepared once on the writer's connection (rawConn), not the driver's
+// BeginTx and Tx, which prepare, run and finalize each anew (issue 16: ~9k instructions
+// of every batch with modernc.org/sqlite).
+func BeginWith(text string) Option {
+	return func(s *Store) { s.begin = text }
+}
+
 // AfterCommit makes GroupCommit call fn after each batch it has committed, on the writer's
 // goroutine: fn must return at once (SQLite's store uses it to wake its checkpointer).
 func AfterCommit(fn func()) Option {
@@ -240,11 +250,6 @@ const badConnTries = 3
 // it committed, and with early, whether it failed the batch because dc was found broken
 // before any unit ran (the batch may run on another connection).
 func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(error)) (committed, early bool) {
-	b, ok := dc.(driver.ConnBeginTx)
-	if !ok {
-		fail(errors.New("the driver's connection begins no transaction with a context"))
-		return false, false
-	}
 	// A ROLLBACK or COMMIT that failed may have left its transaction open, its units told
 	// already: it is rolled back before the next batch begins and before the deferred
 	// sync is reset, rather than the connection discarded when either then fails on it
@@ -258,12 +263,15 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 	}
 	rollbackLeftOpen()
 	first := true
-	begin := func() (driver.Tx, error) {
-		tx, err := b.BeginTx(ctx, driver.TxOptions{})
+	beginText := g.s.begin
+	if beginText == "" {
+		beginText = "BEGIN"
+	}
+	begin := func() error {
+		_, err := g.raw.Exec(ctx, beginText) // rawConn.check notes a broken connection
 		g.raw.opened(err)
-		err = g.raw.check(err)
 		early, first = first && g.raw.bad, false
-		return tx, err
+		return err
 	}
 	// The commit fsyncs unless every unit of the batch is deferred. SQLite reads the
 	// setting when it commits, and refuses to change it inside a transaction: it is set
@@ -299,7 +307,7 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 	// batches no second run each.
 	guard := g.guard
 	for {
-		tx, again := g.pass(ctx, begin, batch, guard, fail)
+		open, again := g.pass(ctx, begin, batch, guard, fail)
 		if again {
 			g.guard = true
 			guard = true
@@ -310,17 +318,23 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 			}
 			continue
 		}
-		if tx == nil {
+		if !open {
 			return false, early
 		}
 		if guard && !slices.ContainsFunc(batch, (*unit).failed) {
 			g.guard = false
 		}
-		if err := tx.Commit(); err != nil {
-			// SQLite leaves the transaction open after some failed COMMITs (SQLITE_BUSY);
-			// modernc.org/sqlite rolls it back, but a driver that did not would leave it.
+		if _, err := g.raw.Exec(ctx, "COMMIT"); err != nil {
+			// SQLite leaves the transaction open after some failed COMMITs (SQLITE_BUSY):
+			// it is rolled back at once, as modernc.org/sqlite's Tx.Commit does, so that
+			// no write made on the pool outside the group meets it. That ROLLBACK fails
+			// ("no transaction is active") when the COMMIT ended the transaction, and
+			// whether it did is not known: the connection is unsure (rawConn.opened).
+			fail(err)
+			if !g.raw.bad {
+				_, _ = g.raw.Exec(ctx, "ROLLBACK")
+			}
 			g.raw.unsure = true
-			fail(g.raw.check(err))
 			return false, false
 		}
 		return true, false
@@ -328,14 +342,13 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 }
 
 // pass runs batch in a transaction it begins, each unit in a savepoint of its own if guard,
-// and returns the transaction to commit: nil when it has failed the batch (fail), or had a
-// unit fail alone. With again, a unit of an unguarded batch of several failed: the
-// transaction is rolled back, and the batch is to run again guarded.
-func (g *group) pass(ctx context.Context, begin func() (driver.Tx, error), batch []*unit, guard bool, fail func(error)) (_ driver.Tx, again bool) {
-	tx, err := begin()
-	if err != nil {
+// and reports whether its transaction is open, to commit: not when it has failed the
+// batch (fail), or had a unit fail alone. With again, a unit of an unguarded batch of
+// several failed: the transaction is rolled back, and the batch is to run again guarded.
+func (g *group) pass(ctx context.Context, begin func() error, batch []*unit, guard bool, fail func(error)) (open, again bool) {
+	if err := begin(); err != nil {
 		fail(err)
-		return nil, false
+		return false, false
 	}
 	var q Execer = g.raw
 	if g.traced != nil {
@@ -354,9 +367,9 @@ func (g *group) pass(ctx context.Context, begin func() (driver.Tx, error), batch
 		}
 		if savepoints {
 			if _, err := q.Exec(ctx, "SAVEPOINT unit"); err != nil {
-				g.rollback(tx)
+				g.rollback(ctx)
 				fail(err)
-				return nil, false
+				return false, false
 			}
 		}
 		if g.run1(ctx, u, q) {
@@ -364,42 +377,42 @@ func (g *group) pass(ctx context.Context, begin func() (driver.Tx, error), batch
 			// rests on a result it did not have. It runs again, careful: in its own
 			// savepoint, or the batch again.
 			if !savepoints {
-				g.rollback(tx)
-				return nil, true
+				g.rollback(ctx)
+				return false, true
 			}
 			if _, err := q.Exec(ctx, "ROLLBACK TO unit"); err != nil {
-				g.rollback(tx)
+				g.rollback(ctx)
 				fail(err)
-				return nil, false
+				return false, false
 			}
 			g.run1(ctx, u, q)
 		}
 		failed := u.failed()
 		switch {
 		case failed && alone:
-			g.rollback(tx)
-			return nil, false
+			g.rollback(ctx)
+			return false, false
 		case failed && !savepoints:
-			g.rollback(tx)
-			return nil, true
+			g.rollback(ctx)
+			return false, true
 		case failed:
 			// If the unit's error aborted the transaction itself (SQLite does so for a
 			// full disk or an I/O error), ROLLBACK TO fails, and so does the batch.
 			if _, err := q.Exec(ctx, "ROLLBACK TO unit"); err != nil {
-				g.rollback(tx)
+				g.rollback(ctx)
 				fail(err)
-				return nil, false
+				return false, false
 			}
 			fallthrough
 		case savepoints:
 			if _, err := q.Exec(ctx, "RELEASE unit"); err != nil {
-				g.rollback(tx)
+				g.rollback(ctx)
 				fail(err)
-				return nil, false
+				return false, false
 			}
 		}
 	}
-	return tx, false
+	return true, false
 }
 
 // run1 runs u's fn on q, setting its result, and reports whether the run rested on an
@@ -428,7 +441,7 @@ func (g *group) run1(ctx context.Context, u *unit, q Execer) (wrong bool) {
 	return true
 }
 
-// rollback rolls tx back. A ROLLBACK that fails may leave the transaction open on the
+// rollback rolls back the batch's transaction. A ROLLBACK that fails may leave the transaction open on the
 // writer's connection, and then every later BEGIN on it fails ("cannot start a transaction
 // within a transaction"): the writer would refuse every write until the process restarts.
 // It also fails, harmlessly, when SQLite has rolled the transaction back itself (a full
@@ -436,10 +449,9 @@ func (g *group) run1(ctx context.Context, u *unit, q Execer) (wrong bool) {
 // each time, the connection is only marked unsure: what the transaction left open is
 // rolled back before the next batch (commitOn), and the connection discarded only when
 // that batch still cannot begin on it (rawConn.opened), before any of its units runs.
-func (g *group) rollback(tx driver.Tx) {
-	if err := tx.Rollback(); err != nil {
-		g.raw.unsure = true
-		g.raw.check(err)
+func (g *group) rollback(ctx context.Context) {
+	if _, err := g.raw.Exec(ctx, "ROLLBACK"); err != nil {
+		g.raw.unsure = true // rawConn.check has noted a broken connection
 	}
 }
 

@@ -127,6 +127,7 @@ type Store struct {
 	// (DeferredSync); "" leaves the connection's setting alone.
 	syncFull, syncDeferred string
 	afterCommit            func() // AfterCommit
+	begin                  string // what begins GroupCommit's batches (BeginWith)
 	// faults remembers that writes fail for a storage reason, for Ping (fault.go).
 	faults *faults
 	// holds is the dialect's TextLimits.HoldsText; nil: its text holds any string.

@@ -358,7 +358,7 @@ func TestSMTPSendErrors(t *testing.T) {
 				t.Fatal("no error")
 			}
 			tt.check(t, err)
-			checkErrorHygiene(t, err, "smtp: ", smtpPassword, "wrong-"+smtpPassword, "654321", "ob@", m.To)
+			checkErrorHygiene(t, err, "smtp: ", smtpPassword, "wrong-"+smtpPassword, "654321", "ob@rejected", "ob@Rejected", m.To)
 			if tt.within > 0 && elapsed > tt.within {
 				t.Errorf("error after %s, want within %s", elapsed, tt.within)
 			}

@@ -17,11 +17,9 @@ import (
 func BenchmarkClaimPass(b *testing.B) {
 	s := open(b, fileDSN(b))
 	ctx := store.DeferSync(b.Context())
-	owner := "0123456789abcdef0123456789abcdef"
 	now := time.Now()
-	for i := 0; b.Loop(); i++ {
-		key := store.IdempotencyKey{Provider: "duo", WebhookID: fmt.Sprint("bench-", i), Fingerprint: "initiate:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
-		c, err := s.ClaimIdempotency(ctx, key, owner, now.Add(4*time.Second), now.Add(time.Hour), now)
+	for i := int64(0); b.Loop(); i++ {
+		c, err := s.ClaimIdempotency(ctx, benchClaimKey(i), benchOwner, now.Add(4*time.Second), now.Add(time.Hour), now)
 		if err != nil || !c.Claimed {
 			b.Fatalf("claim %+v: %v", c, err)
 		}
@@ -52,10 +50,10 @@ func BenchmarkInitiateUnits(b *testing.B) {
 			s := open(b, fileDSN(b))
 			ctx := b.Context()
 			body := []byte(`{"status":"PENDING","transactionId":"0123456789abcdef0123456789abcdef"}`)
-			owner := "0123456789abcdef0123456789abcdef"
-			for i := 0; b.Loop(); i++ {
+			owner := benchOwner
+			for i := int64(0); b.Loop(); i++ {
 				now := time.Now()
-				key := store.IdempotencyKey{Provider: "duo", WebhookID: fmt.Sprint("bench-", i), Fingerprint: "initiate:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+				key := benchClaimKey(i)
 				if mode == "apart" {
 					c, err := s.ClaimIdempotency(store.DeferSync(ctx), key, owner, now.Add(4*time.Second), now.Add(time.Hour), now)
 					if err != nil || !c.Claimed {
@@ -63,13 +61,7 @@ func BenchmarkInitiateUnits(b *testing.B) {
 					}
 				}
 				err := s.Update(store.SyncNow(store.DeferSync(ctx)), func(w store.Writer) error {
-					if err := w.CreateTransaction(ctx, store.Transaction{ID: fmt.Sprint("duo", i), Provider: "duo", Username: "alice",
-						Capability: "push", FactorID: "DPFZRS9FB0D46QFTM891", Status: "PENDING", Data: []byte(`{"txid":"abc"}`),
-						ExpiresAt: now.Add(time.Minute), CreatedAt: now, UpdatedAt: now}); err != nil {
-						return err
-					}
-					if err := w.AppendAudit(ctx, store.AuditEvent{Time: now, RequestID: "req", Provider: "duo", Username: "alice",
-						Capability: "push", FactorID: "DPFZRS9FB0D46QFTM891", Resource: "initiate", Outcome: "PENDING", WebhookID: key.WebhookID}); err != nil {
+					if err := initiateWrites(ctx, w, i, now, key.WebhookID); err != nil {
 						return err
 					}
 					switch mode {

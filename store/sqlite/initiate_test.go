@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -22,26 +23,40 @@ func BenchmarkInitiateStore(b *testing.B) {
 			if _, err := s.UserDisabled(ctx, "alice"); err != nil {
 				return err
 			}
-			key := store.IdempotencyKey{Provider: "duo", WebhookID: fmt.Sprint("bench-", i), Fingerprint: "initiate:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
-			owner := "0123456789abcdef0123456789abcdef"
+			key, owner := benchClaimKey(i), benchOwner
 			c, err := s.ClaimIdempotency(store.DeferSync(ctx), key, owner, now.Add(4*time.Second), now.Add(time.Hour), now)
 			if err != nil || !c.Claimed {
 				return fmt.Errorf("claim %+v: %v", c, err)
 			}
 			return s.Update(store.SyncNow(store.DeferSync(ctx)), func(w store.Writer) error {
-				if err := w.CreateTransaction(ctx, store.Transaction{ID: fmt.Sprint("duo", i), Provider: "duo", Username: "alice",
-					Capability: "push", FactorID: "DPFZRS9FB0D46QFTM891", Status: "PENDING", Data: []byte(`{"txid":"abc"}`),
-					ExpiresAt: now.Add(time.Minute), CreatedAt: now, UpdatedAt: now}); err != nil {
-					return err
-				}
-				if err := w.AppendAudit(ctx, store.AuditEvent{Time: now, RequestID: "req", Provider: "duo", Username: "alice",
-					Capability: "push", FactorID: "DPFZRS9FB0D46QFTM891", Resource: "initiate", Outcome: "PENDING", WebhookID: key.WebhookID}); err != nil {
+				if err := initiateWrites(ctx, w, i, now, key.WebhookID); err != nil {
 					return err
 				}
 				return w.CompleteIdempotency(ctx, key, owner, 200, body, now)
 			})
 		}
 	})
+}
+
+// benchOwner and benchClaimKey are the owner and the key (a fresh X-Webhook-ID of call
+// i) of the store benchmarks' idempotency claims.
+const benchOwner = "0123456789abcdef0123456789abcdef"
+
+func benchClaimKey(i int64) store.IdempotencyKey {
+	return store.IdempotencyKey{Provider: "duo", WebhookID: fmt.Sprint("bench-", i),
+		Fingerprint: "initiate:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+}
+
+// initiateWrites are a mediated push initiate's writes in its deciding unit, before its
+// idempotency answer: the transaction and its audit row.
+func initiateWrites(ctx context.Context, w store.Writer, i int64, now time.Time, webhookID string) error {
+	if err := w.CreateTransaction(ctx, store.Transaction{ID: fmt.Sprint("duo", i), Provider: "duo", Username: "alice",
+		Capability: "push", FactorID: "DPFZRS9FB0D46QFTM891", Status: "PENDING", Data: []byte(`{"txid":"abc"}`),
+		ExpiresAt: now.Add(time.Minute), CreatedAt: now, UpdatedAt: now}); err != nil {
+		return err
+	}
+	return w.AppendAudit(ctx, store.AuditEvent{Time: now, RequestID: "req", Provider: "duo", Username: "alice",
+		Capability: "push", FactorID: "DPFZRS9FB0D46QFTM891", Resource: "initiate", Outcome: "PENDING", WebhookID: webhookID})
 }
 
 // TestClaimAllocs: the idempotency claim of every call with an X-Webhook-ID (Do's,

@@ -186,17 +186,33 @@ func (m *otpMAC) value(counter uint64) (uint32, bool) {
 	return truncate(m.outer.Sum(m.scratch[:0])), true
 }
 
-// release wipes m's keyed states and gives it back to its pool.
+// release wipes m's keyed states and gives it back to its pool. A hash's Reset sets its
+// state words and counters, not its partial-block buffer, which keeps what was written
+// last past a whole block: the outer hash the last counter's inner sum, and a seed longer
+// than the block's tail when no counter followed. Each hash is reset, then restored from
+// its own reset state, whose buffer is saved as zeros: the whole buffer is overwritten.
 func (m *otpMAC) release() {
 	if m == nil {
 		return
 	}
-	m.inner.Reset()
-	m.outer.Reset()
+	clear(m.istate) // a state that outgrew ibuf is a copy of its own
+	clear(m.ostate)
+	m.istate, m.ostate = nil, nil
+	for _, h := range [...]struct {
+		h hash.Hash
+		u encoding.BinaryUnmarshaler
+	}{{m.inner, m.iu}, {m.outer, m.ou}} {
+		h.h.Reset()
+		if a, ok := h.h.(encoding.BinaryAppender); ok {
+			if zero, err := a.AppendBinary(m.ibuf[:0]); err == nil && len(zero) <= len(m.ibuf) {
+				_ = h.u.UnmarshalBinary(zero)
+				h.h.Reset()
+			}
+		}
+	}
 	clear(m.ibuf[:])
 	clear(m.obuf[:])
 	clear(m.scratch[:])
-	m.istate, m.ostate = nil, nil
 	m.pool.Put(m)
 }
 

@@ -249,7 +249,9 @@ func (c *client) do(ctx context.Context, req *http.Request) (*response, error) {
 		resp.Header.Del("Content-Length")
 		resp.ContentLength = -1
 	}
-	data, err := readAtMost(body, c.maxBody+1, resp.ContentLength)
+	// One byte past the limit tells a body over it; none past math.MaxInt64 ("no limit"),
+	// where maxBody+1 would wrap around to a negative limit.
+	data, err := readAtMost(body, max(c.maxBody+1, c.maxBody), resp.ContentLength)
 	if err != nil {
 		return nil, callError(ctx, req, err, true)
 	}
@@ -262,8 +264,10 @@ func (c *client) do(ctx context.Context, req *http.Request) (*response, error) {
 // readAtMost reads r to its end, or to limit bytes if it has more, as bytes.Buffer.ReadFrom
 // of an io.LimitReader does, without the LimitedReader: an allocation on every vendor call.
 // size, the length announced (0 or less when unknown), is room made at once, with the read
-// that sees EOF, so that a body of that length is read into one allocation.
+// that sees EOF, so that a body of that length is read into one allocation. A limit below
+// 0 reads nothing, as io.LimitReader's.
 func readAtMost(r io.Reader, limit, size int64) ([]byte, error) {
+	limit = max(limit, 0)
 	b := make([]byte, 0, min(max(size, 0), limit)+bytes.MinRead)
 	for int64(len(b)) < limit {
 		if len(b) == cap(b) {

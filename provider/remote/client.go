@@ -265,10 +265,13 @@ func (c *client) do(ctx context.Context, req *http.Request) (*response, error) {
 // of an io.LimitReader does, without the LimitedReader: an allocation on every vendor call.
 // size, the length announced (0 or less when unknown), is room made at once, with the read
 // that sees EOF, so that a body of that length is read into one allocation. A limit below
-// 0 reads nothing, as io.LimitReader's.
+// 0 reads nothing, as io.LimitReader's. A reader that answers maxEmptyReads reads in a row
+// with no byte and no error fails with io.ErrNoProgress, as bufio's does, rather than
+// have the read spin for ever: it would never look at the call's deadline.
 func readAtMost(r io.Reader, limit, size int64) ([]byte, error) {
 	limit = max(limit, 0)
 	b := make([]byte, 0, min(max(size, 0), limit)+bytes.MinRead)
+	empty := 0
 	for int64(len(b)) < limit {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)] // more room, as append grows a slice
@@ -280,10 +283,20 @@ func readAtMost(r io.Reader, limit, size int64) ([]byte, error) {
 			return b, nil
 		case err != nil:
 			return b, err
+		case n > 0:
+			empty = 0
+		default:
+			if empty++; empty == maxEmptyReads {
+				return b, io.ErrNoProgress
+			}
 		}
 	}
 	return b, nil
 }
+
+// maxEmptyReads is how many reads in a row readAtMost takes with no byte and no error
+// (bufio's maxConsecutiveEmptyReads).
+const maxEmptyReads = 100
 
 // Close closes the idle connections. Calls still running keep theirs until they end.
 func (c *client) Close() { c.transport.CloseIdleConnections() }

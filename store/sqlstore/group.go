@@ -43,7 +43,12 @@ func GroupCommit() Option {
 // "PRAGMA synchronous = full". It is only safe where commits reach the disk in order,
 // as they do in SQLite's WAL mode: SQLite with ("FULL", "NORMAL").
 func DeferredSync(full, deferred string) Option {
-	return func(s *Store) { s.syncFull, s.syncDeferred = full, deferred }
+	return func(s *Store) {
+		s.syncFull, s.syncDeferred = "", ""
+		if deferred != "" {
+			s.syncFull, s.syncDeferred = "PRAGMA synchronous = "+full, "PRAGMA synchronous = "+deferred
+		}
+	}
 }
 
 // BeginWith makes GroupCommit begin each batch with the statement text, "BEGIN" if not
@@ -284,14 +289,14 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 			fail(errors.New("the driver's connection runs no statement text"))
 			return false, false
 		}
-		if _, err := ex.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncDeferred, nil); err != nil {
+		if _, err := ex.ExecContext(ctx, g.s.syncDeferred, nil); err != nil {
 			g.raw.opened(err) // SQLite refuses it inside a transaction
 			fail(g.raw.check(err))
 			return false, g.raw.bad
 		}
 		defer func() {
 			rollbackLeftOpen()
-			if _, err := ex.ExecContext(ctx, "PRAGMA synchronous = "+g.s.syncFull, nil); err != nil {
+			if _, err := ex.ExecContext(ctx, g.s.syncFull, nil); err != nil {
 				// The connection would go on committing without fsync: discard it, so
 				// that the pool opens one with the DSN's settings.
 				g.raw.bad = true

@@ -123,8 +123,9 @@ type Store struct {
 	stmts *stmtCache // nil: statements are sent as text
 	// anonParams: the cache prepares $n parameters as ? (AnonymousParams).
 	anonParams bool
-	// syncFull and syncDeferred are the synchronous pragmas of GroupCommit's batches
-	// (DeferredSync); "" leaves the connection's setting alone.
+	// syncFull and syncDeferred are the statements that set the synchronous pragma of
+	// GroupCommit's batches (DeferredSync), written once rather than joined at every
+	// deferred batch (two allocations each); "" leaves the connection's setting alone.
 	syncFull, syncDeferred string
 	afterCommit            func() // AfterCommit
 	begin                  string // what begins GroupCommit's batches (BeginWith)

@@ -103,6 +103,7 @@ type unit struct {
 	// (batchExecer); it runs again assuming nothing.
 	careful bool
 	ex      batchExecer // its Execer in a run, here to cost no allocation of its own
+	w       writer      // its fn's writer in a run, here for the same reason
 }
 
 // errClosed answers a write after Close.
@@ -426,7 +427,8 @@ func (g *group) pass(ctx context.Context, begin func() error, batch []*unit, gua
 // again at once, careful, in place: a replayed code costs its batch no second run.
 func (g *group) run1(ctx context.Context, u *unit, q Execer) (wrong bool) {
 	u.ex = batchExecer{Execer: q, careful: u.careful}
-	u.err, u.panicked = call(u.fn, &writer{s: g.s, e: &u.ex, unit: true, ctx: context.WithoutCancel(u.ctx)})
+	u.w = writer{s: g.s, e: &u.ex, unit: true, ctx: context.WithoutCancel(u.ctx)}
+	u.err, u.panicked = call(u.fn, &u.w)
 	if u.panicked == nil {
 		// The statement still held runs now: it may have failed the unit's assumption,
 		// whatever fn made of its error, or made of none.

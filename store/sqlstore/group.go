@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/emfa/emfa/store"
 )
@@ -104,7 +105,19 @@ type unit struct {
 	careful bool
 	ex      batchExecer // its Execer in a run, here to cost no allocation of its own
 	w       writer      // its fn's writer in a run, here for the same reason
+	wctx    detached    // the writer's context: ctx without its cancelation
 }
+
+// detached is a context's values without its cancelation, as context.WithoutCancel
+// makes it, but held in its unit rather than allocated at each run: the statements of a
+// unit in a shared batch must not be interrupted by its caller's cancelation, which
+// would abort its neighbours too. Unlike WithoutCancel's, context.Cause of it is its
+// parent's; nothing a writer runs asks it.
+type detached struct{ context.Context }
+
+func (*detached) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (*detached) Done() <-chan struct{}       { return nil }
+func (*detached) Err() error                  { return nil }
 
 // errClosed answers a write after Close.
 var errClosed = errors.New("store closed")
@@ -444,7 +457,8 @@ func (g *group) pass(ctx context.Context, begin func() error, batch []*unit, gua
 // again at once, careful, in place: a replayed code costs its batch no second run.
 func (g *group) run1(ctx context.Context, u *unit, q Execer) (wrong bool) {
 	u.ex = batchExecer{Execer: q, careful: u.careful}
-	u.w = writer{s: g.s, e: &u.ex, unit: true, ctx: context.WithoutCancel(u.ctx)}
+	u.wctx = detached{u.ctx}
+	u.w = writer{s: g.s, e: &u.ex, unit: true, ctx: &u.wctx}
 	u.err, u.panicked = call(u.fn, &u.w)
 	if u.panicked == nil {
 		// The statement still held runs now: it may have failed the unit's assumption,

@@ -286,7 +286,7 @@ func (s *Server) enrollments(c echo.Context) error {
 	}
 	if why := provider.CheckUsername(username); why != "" {
 		// Unknown to every store alike, and audited (provider/ident.go).
-		return answerJSON(c, http.StatusOK, p.RefuseEnrollments(c.Request().Context(), c.Response().Header().Get(echo.HeaderXRequestID), username, why))
+		return answerJSON(c, http.StatusOK, p.RefuseEnrollments(c.Request().Context(), callRequestID(c), username, why))
 	}
 	list, err := p.Enrollments(c.Request().Context(), username)
 	if err != nil {
@@ -425,7 +425,7 @@ func (s *Server) serve(c echo.Context, resource string) error {
 	if err != nil {
 		return err
 	}
-	req.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+	req.RequestID = callRequestID(c)
 	req.WebhookID, _ = callWebhookID(c)
 	ctx := c.Request().Context()
 	// An idempotent call's decision records this answer with it (provider.Decide).

@@ -20,6 +20,9 @@ type callContext struct {
 	// webhookID is the call's X-Webhook-ID (webhookID, callWebhookID), "" when none: a
 	// string boxed into vals was an allocation on every initiate, validate and result.
 	webhookID string
+	// requestID is the request's id (requestID, callRequestID), read back from the
+	// answer's headers on every contract call before.
+	requestID string
 }
 
 var callContexts = sync.Pool{New: func() any { return new(callContext) }}

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"math"
 	"net/http"
@@ -18,14 +19,14 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// authenticator checks what Verify sends. Secrets are kept and compared as SHA-256
-// digests, so the comparison is constant-time whatever the lengths.
+// authenticator checks what Verify sends. Secrets are compared in constant time whatever
+// the lengths (secret, secretEqual).
 type authenticator struct {
 	anonymous          bool
 	basic              bool
-	basicUser, basicPW [32]byte
+	basicUser, basicPW secret
 	header             string
-	headerValue        [32]byte
+	headerValue        secret
 	// bearer checks an Authorization: Bearer token (oauth.go, oauth_jwks.go).
 	bearer []bearerVerifier
 	// mtls admits a verified client certificate, its subject pinned when mtlsSubjects is set.
@@ -41,12 +42,12 @@ func newAuthenticator(a Auth) authenticator {
 	au := authenticator{anonymous: a.AllowAnonymous, throttleFirst: a.WeakSecrets}
 	if a.BasicUsername != "" || a.BasicPassword != "" {
 		au.basic = true
-		au.basicUser = sha256.Sum256([]byte(a.BasicUsername))
-		au.basicPW = sha256.Sum256([]byte(a.BasicPassword))
+		au.basicUser = newSecret(a.BasicUsername)
+		au.basicPW = newSecret(a.BasicPassword)
 	}
 	if a.HeaderName != "" {
 		au.header = http.CanonicalHeaderKey(a.HeaderName)
-		au.headerValue = sha256.Sum256([]byte(a.HeaderValue))
+		au.headerValue = newSecret(a.HeaderValue)
 	}
 	au.mtls, au.mtlsSubjects = a.MTLS, a.MTLSSubjects
 	return au
@@ -58,7 +59,7 @@ func newAuthenticator(a Auth) authenticator {
 // knew the secret, and Verify sends its cached token until it is told it expired.
 //
 // Every kind is cheap enough to check before the throttle (authenticate): Basic and the
-// header secret are a SHA-256 and a constant-time compare (no password hash: the secrets
+// header secret are a constant-time compare (no password hash: the secrets
 // are random, at least 16 characters, unless weak ones are allowed); a bearer token is
 // one signature verification (an external server's keys are fetched at most once a
 // minute, JWKS); a client certificate was verified in the TLS handshake already.
@@ -72,9 +73,8 @@ func (a authenticator) check(r *http.Request) (ok bool, reason string, guess boo
 	if a.basic {
 		var buf [basicBuf]byte
 		if user, pw, ok := basicCredentials(r, buf[:0]); ok {
-			u, p := sha256.Sum256(user), sha256.Sum256(pw)
 			// Both comparisons always run: the timing does not say which one failed.
-			if subtle.ConstantTimeCompare(u[:], a.basicUser[:])&subtle.ConstantTimeCompare(p[:], a.basicPW[:]) == 1 {
+			if secretEqual(&a.basicUser, user)&secretEqual(&a.basicPW, pw) == 1 {
 				return true, "", false
 			}
 			reason, wrong = "wrong basic credentials", true
@@ -82,8 +82,7 @@ func (a authenticator) check(r *http.Request) (ok bool, reason string, guess boo
 	}
 	if a.header != "" {
 		if vals := r.Header.Values(a.header); len(vals) > 0 {
-			v := sha256.Sum256([]byte(vals[0]))
-			if subtle.ConstantTimeCompare(v[:], a.headerValue[:]) == 1 {
+			if secretEqual(&a.headerValue, vals[0]) == 1 {
 				return true, "", false
 			}
 			reason, wrong = "wrong header secret", true
@@ -120,13 +119,68 @@ func (a authenticator) check(r *http.Request) (ok bool, reason string, guess boo
 	return false, reason, wrong || !expired
 }
 
+// secretRoom is the room a configured secret is compared in without a digest: far more
+// than Verify's user name, password or header secret.
+const secretRoom = 128
+
+// secret is a configured credential as check compares it. One of at most secretRoom
+// bytes is kept padded with zeros to secretRoom, and a compare reads all of them and
+// the length apart, whatever the secret's length and the one sent: the time it takes
+// says nothing of the secret. A longer one is kept as its SHA-256 digest, and the digest
+// of what was sent compared to it, as every secret was before: ~5k instructions, two
+// digests on every contract call, where the padded compare takes ~100. Whether a secret
+// is longer than secretRoom is all the timing can tell, and only of the configuration.
+type secret struct {
+	words  [secretRoom / 8]uint64
+	n      int32
+	long   bool
+	digest [32]byte
+}
+
+func newSecret(s string) secret {
+	var k secret
+	if len(s) > secretRoom {
+		k.long, k.digest = true, sha256.Sum256([]byte(s))
+		return k
+	}
+	var b [secretRoom]byte
+	copy(b[:], s)
+	for i := range k.words {
+		k.words[i] = binary.LittleEndian.Uint64(b[i*8:])
+	}
+	k.n = int32(len(s))
+	return k
+}
+
+// secretEqual is 1 when got is k's secret, else 0, in constant time: for a secret of at
+// most secretRoom bytes, every word of the room is compared, then the lengths, without
+// a branch on either result; got longer than the room is no such secret, which says
+// nothing of it.
+func secretEqual[T string | []byte](k *secret, got T) int {
+	if k.long {
+		d := sha256.Sum256([]byte(got))
+		return subtle.ConstantTimeCompare(d[:], k.digest[:])
+	}
+	if len(got) > secretRoom {
+		return 0
+	}
+	var b [secretRoom]byte
+	copy(b[:], got)
+	var diff uint64
+	for i := range k.words {
+		diff |= k.words[i] ^ binary.LittleEndian.Uint64(b[i*8:])
+	}
+	same := int((diff|-diff)>>63) ^ 1 // 1 when diff is 0
+	return same & subtle.ConstantTimeEq(int32(len(got)), k.n)
+}
+
 // basicBuf is the room check decodes Basic credentials in without allocating: Verify's
 // username and password are far shorter. Longer ones are decoded all the same.
 const basicBuf = 256
 
 // basicCredentials is r.BasicAuth, its user and password decoded into buf (grown when
 // they do not fit) rather than into a string of their own: r.BasicAuth allocates twice
-// on every contract call, and the digests check takes need only the bytes.
+// on every contract call, and check compares only the bytes.
 func basicCredentials(r *http.Request, buf []byte) (user, pw []byte, ok bool) {
 	const prefix = "Basic "
 	h := r.Header.Get(echo.HeaderAuthorization)

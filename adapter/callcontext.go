@@ -23,6 +23,9 @@ type callContext struct {
 	// requestID is the request's id (requestID, callRequestID), read back from the
 	// answer's headers on every contract call before.
 	requestID string
+	// requestIDPending: requestID left the id for deadline to put in the request's
+	// context, with the deadline's own (one copy of the request).
+	requestIDPending bool
 }
 
 var callContexts = sync.Pool{New: func() any { return new(callContext) }}

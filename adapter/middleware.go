@@ -68,7 +68,10 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Response().Header()[headerRequestID] = []string{id} // as Header.Set writes it
 		if cc, ok := c.(*callContext); ok {
-			cc.requestID = id
+			// The deadline puts it in the request's context with its own: one copy of
+			// the request (WithContext) where two were made on every call.
+			cc.requestID, cc.requestIDPending = id, true
+			return next(c)
 		}
 		c.SetRequest(c.Request().WithContext(lifecycle.WithRequestID(c.Request().Context(), id)))
 		return next(c)
@@ -172,7 +175,8 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// deadline bounds the whole call: Verify blocks a user's login on it.
+// deadline bounds the whole call: Verify blocks a user's login on it. The request's
+// context it makes carries the request's id too, when requestID left it to it.
 func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		timeout := s.timeout
@@ -184,7 +188,12 @@ func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
 			_ = rc.SetReadDeadline(time.Now().Add(t))
 			_ = rc.SetWriteDeadline(time.Now().Add(t))
 		}
-		ctx, cancel := context.WithTimeout(c.Request().Context(), timeout)
+		ctx := c.Request().Context()
+		if cc, ok := c.(*callContext); ok && cc.requestIDPending {
+			ctx = lifecycle.WithRequestID(ctx, cc.requestID)
+			cc.requestIDPending = false
+		}
+		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)

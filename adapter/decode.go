@@ -32,7 +32,7 @@ func noFormBodies(next echo.HandlerFunc) echo.HandlerFunc {
 		if r.Method == http.MethodGet {
 			return next(c)
 		}
-		mt, _, _ := strings.Cut(r.Header.Get(echo.HeaderContentType), ";")
+		mt, _, _ := strings.Cut(headerValue(r.Header, echo.HeaderContentType), ";")
 		if mt = strings.ToLower(strings.TrimSpace(mt)); browserFormTypes[mt] {
 			return &Error{Status: http.StatusUnsupportedMediaType, ID: "unsupported_media_type",
 				Msg: "the body must be JSON (Content-Type: application/json), not " + mt}

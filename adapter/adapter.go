@@ -294,7 +294,7 @@ func (s *Server) enrollments(c echo.Context) error {
 	}
 	if c.Request().URL.RawQuery == "" && !c.Echo().Debug {
 		if b, ok := appendEnrollments(make([]byte, 0, 256), list); ok {
-			return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)
+			return answerBlob(c, http.StatusOK, b)
 		}
 	}
 	return answerJSON(c, http.StatusOK, list)
@@ -471,7 +471,19 @@ func (s *Server) answer(c echo.Context, out provider.Outcome, err error) error {
 			return fmt.Errorf("encode the outcome: %v", out.Status)
 		}
 	}
-	return c.Blob(ans.Status, echo.MIMEApplicationJSON, ans.Body)
+	return answerBlob(c, ans.Status, ans.Body)
+}
+
+// answerBlob is c.Blob of a JSON body: Content-Type set, unless one is, by its canonical
+// key, where echo's Get and Set canonicalized it twice on every contract call.
+func answerBlob(c echo.Context, code int, body []byte) error {
+	resp := c.Response()
+	if h := resp.Header(); headerValue(h, echo.HeaderContentType) == "" {
+		h[echo.HeaderContentType] = []string{echo.MIMEApplicationJSON} // as Header.Set writes it
+	}
+	resp.WriteHeader(code)
+	_, err := resp.Write(body)
+	return err
 }
 
 // outcomeAnswer is the contract's answer to an outcome, byte for byte as answer sends it;

@@ -3,9 +3,13 @@ package adapter
 import (
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"path"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/labstack/echo/v4"
 )
 
 // reviewP45IsLinkPathBefore is isLinkPath as it was, cleaning every path.
@@ -55,6 +59,29 @@ func TestReviewP45HeaderValue(t *testing.T) {
 	for _, key := range []string{"Authorization", "Content-Type", "X-Absent"} {
 		if got, want := headerValue(h, key), h.Get(key); got != want {
 			t.Errorf("headerValue(%q) = %q, Header.Get %q", key, got, want)
+		}
+	}
+}
+
+// TestReviewP45AnswerBlob: answerBlob answers as c.Blob did: the status, the body, and
+// Content-Type application/json unless the handler set one already (an empty one is
+// none).
+func TestReviewP45AnswerBlob(t *testing.T) {
+	s := New(Options{})
+	for _, preset := range [][]string{nil, {""}, {"application/problem+json"}} {
+		run := func(answer func(c echo.Context) error) (int, string, http.Header) {
+			rec := httptest.NewRecorder()
+			if preset != nil {
+				rec.Header()["Content-Type"] = append([]string(nil), preset...)
+			}
+			answer(s.echo.NewContext(httptest.NewRequest("POST", "/", nil), rec))
+			return rec.Code, rec.Body.String(), rec.Header()
+		}
+		body := []byte(`{"status":"SUCCESS"}` + "\n")
+		code, got, hdr := run(func(c echo.Context) error { return answerBlob(c, http.StatusAccepted, body) })
+		wcode, want, whdr := run(func(c echo.Context) error { return c.Blob(http.StatusAccepted, echo.MIMEApplicationJSON, body) })
+		if code != wcode || got != want || !reflect.DeepEqual(hdr, whdr) {
+			t.Errorf("preset %q: answerBlob %d %q %v, c.Blob %d %q %v", preset, code, got, hdr, wcode, want, whdr)
 		}
 	}
 }

@@ -17,9 +17,9 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// headerWebhookID is HeaderWebhookID in net/http's canonical form, which Header.Get
-// takes as it is: any other form it canonicalizes into a new string, an allocation on
-// every contract call that reads the header (webhookID).
+// headerWebhookID is HeaderWebhookID in net/http's canonical form, the key http.Header
+// keeps it under: webhookID reads the map by it (headerValue), where Header.Get
+// canonicalized any key again, this one too, on every contract call that reads it.
 const headerWebhookID = "X-Webhook-Id"
 
 // HeaderWebhookID is the header IBM Verify sends with every webhook call, the same on a
@@ -41,7 +41,7 @@ const (
 
 // webhookID reads and checks X-Webhook-ID: "" when absent.
 func webhookID(c echo.Context) (string, error) {
-	id := c.Request().Header.Get(headerWebhookID)
+	id := headerValue(c.Request().Header, headerWebhookID)
 	if id == "" {
 		return "", nil
 	}

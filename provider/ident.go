@@ -45,6 +45,9 @@ func CheckIdentifier(field, s string, limit int) string {
 	if len(s) > limit {
 		return fmt.Sprintf("%s is longer than %d bytes", field, limit)
 	}
+	if printableASCII(s) {
+		return "" // what nearly every name and id is: valid, and no control character
+	}
 	if !utf8.ValidString(s) {
 		return field + " is not valid UTF-8"
 	}
@@ -52,6 +55,19 @@ func CheckIdentifier(field, s string, limit int) string {
 		return field + " contains a control character"
 	}
 	return ""
+}
+
+// printableASCII reports whether every byte of s is printable ASCII (' ' to '~'): such
+// a string is valid UTF-8 with no control character, told by one pass over its bytes
+// where the two checks decode it twice (~1k instructions for "alice", four identifiers
+// a contract call).
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // CheckUsername is CheckIdentifier for a user name.

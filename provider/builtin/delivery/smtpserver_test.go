@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -49,14 +50,25 @@ func silentServer(tb testing.TB) (host string, port int, closed <-chan struct{})
 	return h, port, ch
 }
 
-// closedPort is a loopback port nothing listens on.
+// closedPort is a loopback port nothing listens on, for the test's whole length: a
+// socket bound to it without listening, closed when the test ends, so that a dial is
+// refused (RST) and no listener on :0 (a parallel test's, another test binary's) can be
+// given it meanwhile. A port merely listened on and closed again was free for any of
+// them between its choosing and the dial.
 func closedPort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return port
+	tb.Cleanup(func() { syscall.Close(fd) })
+	// Not SO_REUSEADDR: with it on both sockets, Linux lets another bind the port.
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		tb.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sa.(*syscall.SockaddrInet4).Port
 }

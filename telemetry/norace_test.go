@@ -2,5 +2,5 @@
 
 package telemetry
 
-// raceEnabled: see zz_review_race_test.go.
+// raceEnabled: see race_test.go.
 const raceEnabled = false

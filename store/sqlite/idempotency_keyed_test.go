@@ -27,12 +27,12 @@ func poolIdempotency(t *testing.T, s *Store, key store.IdempotencyKey) (store.Id
 	return r, err
 }
 
-// TestReviewC27GetIdempotencyAnswers: GetIdempotency as a keyed read answers what the
+// TestGetIdempotencyAnswers: GetIdempotency as a keyed read answers what the
 // read through database/sql answered: ErrNotFound for a missing key (and for another
 // fingerprint of a recorded ID), a running claim, an expired record (returned, not
 // filtered), a done record with an empty body and with one, the context's error for a
 // context canceled before, an error (not ErrNotFound, no panic) after Close.
-func TestReviewC27GetIdempotencyAnswers(t *testing.T) {
+func TestGetIdempotencyAnswers(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "emfa.db"))
 	if err != nil {
@@ -100,10 +100,10 @@ func TestReviewC27GetIdempotencyAnswers(t *testing.T) {
 	}()
 }
 
-// TestReviewC27GetIdempotencyDuringClaims: keyed reads of records being claimed, completed
+// TestGetIdempotencyDuringClaims: keyed reads of records being claimed, completed
 // and released at once by other goroutines (run with -race) see either no record or a
 // whole one: its key, its owner, an answer only when done.
-func TestReviewC27GetIdempotencyDuringClaims(t *testing.T) {
+func TestGetIdempotencyDuringClaims(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "emfa.db"))
 	if err != nil {

@@ -11,12 +11,12 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewC27DeferredCommitFails: a deferred batch (synchronous=NORMAL for its commit)
+// TestDeferredCommitFails: a deferred batch (synchronous=NORMAL for its commit)
 // whose prepared COMMIT fails, the transaction rolled back or left open (SQLITE_BUSY),
 // tells its caller, writes nothing of it, leaves the writer's connection at
 // synchronous=FULL and in no transaction: the durable and deferred batches after commit
 // on the same connection, nothing runs on a closed one, no descriptor is left.
-func TestReviewC27DeferredCommitFails(t *testing.T) {
+func TestDeferredCommitFails(t *testing.T) {
 	for _, leftOpen := range []bool{false, true} {
 		t.Run(fmt.Sprint("left open ", leftOpen), func(t *testing.T) {
 			s, f, path := openFaulty(t)
@@ -65,11 +65,11 @@ func TestReviewC27DeferredCommitFails(t *testing.T) {
 	}
 }
 
-// TestReviewC27CommitBadConnNotRetried: a COMMIT that fails with driver.ErrBadConn (the
+// TestCommitBadConnNotRetried: a COMMIT that fails with driver.ErrBadConn (the
 // batch's units ran) fails the batch's caller and is not retried on another connection
 // (a retry would run the units twice, the first run's fate unknown); the connection is
 // discarded with its statements, and the next batch commits on a fresh one.
-func TestReviewC27CommitBadConnNotRetried(t *testing.T) {
+func TestCommitBadConnNotRetried(t *testing.T) {
 	s, f, path := openFaulty(t)
 	ctx := context.Background()
 	if err := createUser(s, ctx, "b"); err != nil {

@@ -10,23 +10,23 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// reviewP45CtxEngine keeps the context its Enrollments was called with.
-type reviewP45CtxEngine struct {
+// ctxKeepingEngine keeps the context its Enrollments was called with.
+type ctxKeepingEngine struct {
 	*fakeEngine
 	ctx context.Context
 }
 
-func (e *reviewP45CtxEngine) Enrollments(ctx context.Context, username string) ([]provider.Enrollment, error) {
+func (e *ctxKeepingEngine) Enrollments(ctx context.Context, username string) ([]provider.Enrollment, error) {
 	e.ctx = ctx
 	return nil, nil
 }
 
-// TestReviewP45RequestIDAndDeadlineInContext: the context a contract call's engine
+// TestRequestIDAndDeadlineInContext: the context a contract call's engine
 // gets carries the request's id, the one echoed, and the request's deadline, now that
 // both are put in it with one copy of the request.
-func TestReviewP45RequestIDAndDeadlineInContext(t *testing.T) {
+func TestRequestIDAndDeadlineInContext(t *testing.T) {
 	for _, sent := range []string{"rid-7", ""} {
-		eng := &reviewP45CtxEngine{fakeEngine: &fakeEngine{}}
+		eng := &ctxKeepingEngine{fakeEngine: &fakeEngine{}}
 		h := newHarness(t, func(o *Options) { o.Providers[0].Engine = eng })
 		req, _ := http.NewRequest("POST", "/v1/providers/acme/enrollments", strings.NewReader(`{"username":"alice"}`))
 		req.Header.Set("Content-Type", "application/json")
@@ -53,10 +53,10 @@ func TestReviewP45RequestIDAndDeadlineInContext(t *testing.T) {
 	}
 }
 
-// TestReviewP45OneRequestCopy: an enrollments call allocates 15 times at most through
+// TestOneRequestCopy: an enrollments call allocates 15 times at most through
 // the whole handler (16 before: the request copied for its id, and again for its
 // deadline). Not under the race detector, whose build allocates more.
-func TestReviewP45OneRequestCopy(t *testing.T) {
+func TestOneRequestCopy(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's build allocates more")
 	}

@@ -9,10 +9,10 @@ import (
 	"cel.dev/cel-go/common/types"
 )
 
-// TestReviewC27FlattenSizes: flatten() of results of 0 to 8 elements (either side of
+// TestFlattenSizes: flatten() of results of 0 to 8 elements (either side of
 // maxSmall), from lists of lists, of plain elements, and of both, with empty lists
 // between, gives CEL's list: its size, its elements in order, its equality.
-func TestReviewC27FlattenSizes(t *testing.T) {
+func TestFlattenSizes(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)
 	vars := Vars{"s": "x", "header": nil, "now": fixedNow}
@@ -44,10 +44,10 @@ func TestReviewC27FlattenSizes(t *testing.T) {
 	}
 }
 
-// TestReviewC27NowZones: Now of a time in a zone that is not time.UTC (one named "UTC" an
+// TestNowZones: Now of a time in a zone that is not time.UTC (one named "UTC" an
 // hour east, Local, one with a half-hour offset, the zero time's) is the same instant in
 // time.UTC itself, the one the activation passes on as it is, and reads so.
-func TestReviewC27NowZones(t *testing.T) {
+func TestNowZones(t *testing.T) {
 	env := testEnv(t)
 	p, err := Compile(env, `{"v": formatTime(now, "2006-01-02T15:04:05.000000000Z07:00 MST")}`)
 	if err != nil {

@@ -8,17 +8,17 @@ import (
 	"testing"
 )
 
-// reviewP45SafeID is the rule requestID kept a caller's X-Request-Id by before
+// safeIDBefore is the rule requestID kept a caller's X-Request-Id by before
 // safeRequestID.
-var reviewP45SafeID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+var safeIDBefore = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
-// TestReviewP45RequestIDCheck: safeRequestID keeps exactly the ids the regular
+// TestRequestIDCheck: safeRequestID keeps exactly the ids the regular
 // expression kept: every byte value alone and inside an id, the lengths around 128, and
 // random strings over the allowed bytes with others mixed in.
-func TestReviewP45RequestIDCheck(t *testing.T) {
+func TestRequestIDCheck(t *testing.T) {
 	check := func(id string) {
 		t.Helper()
-		if got, want := safeRequestID(id), reviewP45SafeID.MatchString(id); got != want {
+		if got, want := safeRequestID(id), safeIDBefore.MatchString(id); got != want {
 			t.Errorf("safeRequestID(%q) = %v, the expression %v", id, got, want)
 		}
 	}
@@ -45,10 +45,10 @@ func TestReviewP45RequestIDCheck(t *testing.T) {
 	}
 }
 
-// TestReviewP45RequestIDEchoed: a caller's X-Request-Id, however its header is
+// TestRequestIDEchoed: a caller's X-Request-Id, however its header is
 // spelled, is echoed in the answer and written in the access log; one that is not safe
 // is replaced by a fresh id of 24 hex digits, echoed and logged alike.
-func TestReviewP45RequestIDEchoed(t *testing.T) {
+func TestRequestIDEchoed(t *testing.T) {
 	for _, c := range []struct{ name, sent, want string }{
 		{"X-Request-Id", "rid-1", "rid-1"},
 		{"x-request-id", "rid-2", "rid-2"},

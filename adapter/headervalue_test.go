@@ -12,8 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// reviewP45IsLinkPathBefore is isLinkPath as it was, cleaning every path.
-func reviewP45IsLinkPathBefore(p string) bool {
+// isLinkPathCleaning is isLinkPath as it was, cleaning every path.
+func isLinkPathCleaning(p string) bool {
 	const prefix = "/self-service/link/"
 	if !strings.HasPrefix(p, "/") {
 		p = "/" + p
@@ -22,17 +22,17 @@ func reviewP45IsLinkPathBefore(p string) bool {
 	return len(p) > len(prefix) && strings.EqualFold(p[:len(prefix)], prefix)
 }
 
-// TestReviewP45IsLinkPath: isLinkPath, which cleans only a path that holds "link" in
+// TestIsLinkPath: isLinkPath, which cleans only a path that holds "link" in
 // some case, answers every path as cleaning each did: paths made of the link's pieces in
 // any case, dot segments, doubled slashes, letters that fold to ASCII ones (ſ, the
 // Kelvin sign) and bytes that are not UTF-8.
-func TestReviewP45IsLinkPath(t *testing.T) {
+func TestIsLinkPath(t *testing.T) {
 	pieces := []string{"/", "//", "self-service", "SELF-Service", "ſelf-service", "link", "LINK", "lin\u212a", "lınk", "li", "nk",
 		".", "..", "tok", "x", "\xff", "l", "ink", "/self-service/link/", "v1", "providers"}
 	for _, p := range []string{"/self-service/link/t", "/SELF-SERVICE/LINK/t", "/Self-Service/Link/t", "/self-service/lINK/t",
 		"//self-service//link//t", "/x/../self-service/./link/t", "self-service/link/t", "/self-service/link/", "/self-service/link",
 		"/ſelf-service/link/t", "/self-service/linK/t", "/v1/providers/acme/enrollments", "/self-service/linkx/t"} {
-		if got, want := isLinkPath(p), reviewP45IsLinkPathBefore(p); got != want {
+		if got, want := isLinkPath(p), isLinkPathCleaning(p); got != want {
 			t.Errorf("isLinkPath(%q) = %v, cleaning it says %v", p, got, want)
 		}
 	}
@@ -43,15 +43,15 @@ func TestReviewP45IsLinkPath(t *testing.T) {
 			b.WriteString(pieces[rnd.IntN(len(pieces))])
 		}
 		p := b.String()
-		if got, want := isLinkPath(p), reviewP45IsLinkPathBefore(p); got != want {
+		if got, want := isLinkPath(p), isLinkPathCleaning(p); got != want {
 			t.Errorf("isLinkPath(%q) = %v, cleaning it says %v", p, got, want)
 		}
 	}
 }
 
-// TestReviewP45HeaderValue: headerValue reads a canonical key as Header.Get does: the
+// TestHeaderValue: headerValue reads a canonical key as Header.Get does: the
 // first value, "" for none or an empty list.
-func TestReviewP45HeaderValue(t *testing.T) {
+func TestHeaderValue(t *testing.T) {
 	h := http.Header{}
 	h.Add("authorization", "Basic a")
 	h.Add("Authorization", "Basic b")
@@ -63,10 +63,10 @@ func TestReviewP45HeaderValue(t *testing.T) {
 	}
 }
 
-// TestReviewP45AnswerBlob: answerBlob answers as c.Blob did: the status, the body, and
+// TestAnswerBlob: answerBlob answers as c.Blob did: the status, the body, and
 // Content-Type application/json unless the handler set one already (an empty one is
 // none).
-func TestReviewP45AnswerBlob(t *testing.T) {
+func TestAnswerBlob(t *testing.T) {
 	s := New(Options{})
 	for _, preset := range [][]string{nil, {""}, {"application/problem+json"}} {
 		run := func(answer func(c echo.Context) error) (int, string, http.Header) {

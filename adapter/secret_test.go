@@ -6,11 +6,11 @@ import (
 	"testing"
 )
 
-// TestReviewP45SecretEqual: a secret compares equal to itself alone, whatever its
+// TestSecretEqual: a secret compares equal to itself alone, whatever its
 // length (none, short, at and around secretRoom, far past it) and whatever is sent: a
 // prefix, the secret with a byte more (a zero byte too, which the padding holds), one
 // byte changed at either end, the empty string, and anything longer than the room.
-func TestReviewP45SecretEqual(t *testing.T) {
+func TestSecretEqual(t *testing.T) {
 	for _, n := range []int{0, 1, 7, 8, 9, 16, 31, 64, 127, 128, 129, 300} {
 		want := ""
 		if n > 0 {
@@ -37,10 +37,10 @@ func TestReviewP45SecretEqual(t *testing.T) {
 	}
 }
 
-// TestReviewP45BasicAndHeaderSecrets: through check, the Basic user and password and
+// TestBasicAndHeaderSecrets: through check, the Basic user and password and
 // the header secret are admitted when right, each alone, and refused when any one is
 // wrong, for secrets within the room and past it.
-func TestReviewP45BasicAndHeaderSecrets(t *testing.T) {
+func TestBasicAndHeaderSecrets(t *testing.T) {
 	for _, pw := range []string{"pw-secret-0123456", strings.Repeat("p", secretRoom), strings.Repeat("q", secretRoom+40)} {
 		a := newAuthenticator(Auth{BasicUsername: "verify", BasicPassword: pw, HeaderName: "X-Api-Key", HeaderValue: pw + "-h"})
 		for _, c := range []struct {

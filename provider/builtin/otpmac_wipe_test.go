@@ -22,13 +22,13 @@ func hashMemory(h hash.Hash) []byte {
 	return unsafe.Slice((*byte)(v.UnsafePointer()), v.Elem().Type().Size())
 }
 
-// TestReviewC27ReleasedMACKeepsNoSeed: an otpMAC that went back to its pool holds no byte
+// TestReleasedMACKeepsNoSeed: an otpMAC that went back to its pool holds no byte
 // of the last seed nor of a value computed from it. Reset sets a hash's state words and
 // counters, not its partial-block buffer: a seed longer than the block, hashed first by
 // the outer hash, left its tail past the last whole block there, and the inner sum of the
 // last counter (written to the outer hash) stayed there too, in a MAC the next factor's
 // check takes from the pool.
-func TestReviewC27ReleasedMACKeepsNoSeed(t *testing.T) {
+func TestReleasedMACKeepsNoSeed(t *testing.T) {
 	for _, alg := range []Algorithm{SHA1, SHA256, SHA512} {
 		bs := alg.hash()().BlockSize()
 		for _, n := range []int{16, bs - 1, bs, bs + 1, bs + 40, 2*bs + bs/2} {
@@ -117,12 +117,12 @@ func putAlone(m *otpMAC) {
 	m.pool.Put(m)
 }
 
-// TestReviewC27StateThatDoesNotRestoreFailsClosed: a pooled MAC whose saved state does not
+// TestStateThatDoesNotRestoreFailsClosed: a pooled MAC whose saved state does not
 // restore matches no code — not the right one, and not the code of the value 0 either
 // ("000000", what a value ignored on failure would give) — and does not panic; HOTP then
 // computes its code with crypto/hmac. The MAC that failed once goes on serving: the pool
 // is not left with a broken one.
-func TestReviewC27StateThatDoesNotRestoreFailsClosed(t *testing.T) {
+func TestStateThatDoesNotRestoreFailsClosed(t *testing.T) {
 	seed := []byte("12345678901234567890")
 	for _, code := range []string{HOTP(SHA1, seed, 7, 6), "000000"} {
 		// sync.Pool may drop what is put (always under the race detector, a quarter of
@@ -170,10 +170,10 @@ func TestReviewC27StateThatDoesNotRestoreFailsClosed(t *testing.T) {
 	}
 }
 
-// TestReviewC27MACsConcurrent: many goroutines, each with its own seed and algorithm,
+// TestMACsConcurrent: many goroutines, each with its own seed and algorithm,
 // taking and releasing pooled MACs at once, each get the codes of their own seed (run
 // with -race: a MAC used by two at once, or handed out before it was released, shows).
-func TestReviewC27MACsConcurrent(t *testing.T) {
+func TestMACsConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	algs := []Algorithm{SHA1, SHA256, SHA512}
 	for g := range 16 {
@@ -201,9 +201,9 @@ func TestReviewC27MACsConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-// TestReviewC27HOTPEdges: counters 0 and 2^64-1, 6 and 8 digits, seeds of 0, one block,
+// TestHOTPEdges: counters 0 and 2^64-1, 6 and 8 digits, seeds of 0, one block,
 // a block and one byte: crypto/hmac's codes.
-func TestReviewC27HOTPEdges(t *testing.T) {
+func TestHOTPEdges(t *testing.T) {
 	for _, alg := range []Algorithm{SHA1, SHA256, SHA512} {
 		bs := alg.hash()().BlockSize()
 		for _, n := range []int{0, bs, bs + 1} {

@@ -7,12 +7,12 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewGroupDeferredPassAllocs: what a deferred pass through the group writer
+// TestGroupDeferredPassAllocs: what a deferred pass through the group writer
 // allocates, empty and with a mediated initiate's idempotency claim (Idempotency.Do's
 // first pass). Before issue 16's P44: 19 and 36, the synchronous pragma's two statements
 // joined at every deferred batch, each run's writer allocated apart from its unit, and
 // each unit and its channel allocated anew, and each run's context without cancelation.
-func TestReviewGroupDeferredPassAllocs(t *testing.T) {
+func TestGroupDeferredPassAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}

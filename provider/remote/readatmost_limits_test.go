@@ -28,11 +28,11 @@ func (r *emptyReads) Read([]byte) (int, error) {
 	return 0, nil
 }
 
-// TestReviewC27ReadAtMostNoProgress: a body that reads 0 bytes and no error, again and
+// TestReadAtMostNoProgress: a body that reads 0 bytes and no error, again and
 // again, fails the read (io.ErrNoProgress, as bufio and io's readers do after 100 such
 // reads) instead of spinning on the engine's goroutine until the call's deadline... which
 // a spinning read never looks at.
-func TestReviewC27ReadAtMostNoProgress(t *testing.T) {
+func TestReadAtMostNoProgress(t *testing.T) {
 	r := &emptyReads{max: 1_000_000}
 	_, err := readAtMost(r, 1<<20, -1)
 	if !errors.Is(err, io.ErrNoProgress) || r.calls > 1000 {
@@ -64,12 +64,12 @@ func (r *sliceReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// TestReviewC27NoLimitBody: a webhook whose maxResponseBytes is the largest it may be
+// TestNoLimitBody: a webhook whose maxResponseBytes is the largest it may be
 // (math.MaxInt64, "no limit", which validation accepts) reads its vendor's answer. The
 // limit readAtMost was handed, maxBody + 1, wrapped around to math.MinInt64: the call
 // panicked making its buffer (a negative capacity); through io.LimitReader before, the
 // answer read as empty.
-func TestReviewC27NoLimitBody(t *testing.T) {
+func TestNoLimitBody(t *testing.T) {
 	for _, announced := range []int64{-1, 5} {
 		c, err := newClient(&Webhook{Timeout: Duration(5 * time.Second), MaxResponseBytes: math.MaxInt64}, func(http.RoundTripper) http.RoundTripper {
 			return roundTripFunc(func(req *http.Request) (*http.Response, error) {

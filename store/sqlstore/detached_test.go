@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-type reviewGroupKey struct{}
+type detachedKey struct{}
 
-// TestReviewGroupDetached: a unit's writer context keeps its caller's values and none of
+// TestGroupDetached: a unit's writer context keeps its caller's values and none of
 // its cancelation, as context.WithoutCancel's does.
-func TestReviewGroupDetached(t *testing.T) {
-	parent, cancel := context.WithCancel(context.WithValue(context.Background(), reviewGroupKey{}, "v"))
+func TestGroupDetached(t *testing.T) {
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), detachedKey{}, "v"))
 	u := &unit{ctx: parent}
 	u.wctx = detached{u.ctx}
 	var ctx context.Context = &u.wctx
@@ -21,7 +21,7 @@ func TestReviewGroupDetached(t *testing.T) {
 	if _, ok := ctx.Deadline(); ok {
 		t.Error("a deadline")
 	}
-	if v := ctx.Value(reviewGroupKey{}); v != "v" {
+	if v := ctx.Value(detachedKey{}); v != "v" {
 		t.Errorf("Value = %v, want the caller's", v)
 	}
 	child, stop := context.WithCancel(ctx)

@@ -11,10 +11,10 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// reviewP45Run is contractRun with the request's context as net/http gives it, a
+// costRun is contractRun with the request's context as net/http gives it, a
 // cancelable context of its own per request (canceled once answered), so that what the
 // adapter derives from it costs what it costs under a real server.
-func reviewP45Run(tb testing.TB, method, path, body string, log *slog.Logger, hdr ...string) func() int {
+func costRun(tb testing.TB, method, path, body string, log *slog.Logger, hdr ...string) func() int {
 	tb.Helper()
 	h := newHarness(tb, func(o *Options) {
 		o.Log = log
@@ -42,24 +42,24 @@ func reviewP45Run(tb testing.TB, method, path, body string, log *slog.Logger, hd
 		r.ContentLength = int64(len(body))
 		clear(w.h)
 		w.status = 0
-		reviewP45Serve(handler, w, r)
+		costServe(handler, w, r)
 		cancel()
 		return w.status
 	}
 }
 
-// reviewP45Serve is the handler's ServeHTTP, a function of its own for callgrind's
+// costServe is the handler's ServeHTTP, a function of its own for callgrind's
 // --toggle-collect: what it counts is the adapter's, the harness's copy and context apart.
 //
 //go:noinline
-func reviewP45Serve(h http.Handler, w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }
+func costServe(h http.Handler, w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }
 
-// BenchmarkReviewP45Contract is one contract call through the adapter's whole handler
+// BenchmarkContract is one contract call through the adapter's whole handler
 // (echo, the middleware chain, Basic authentication, the body's decode, the answer) with
 // the fake engine answering: what the adapter costs a call beside the engine, with the
 // access log discarded and written as JSON at info (emfa's default), with and without a
 // caller's X-Request-Id.
-func BenchmarkReviewP45Contract(b *testing.B) {
+func BenchmarkContract(b *testing.B) {
 	for _, call := range []struct{ name, path, body string }{
 		{"enrollments", "/v1/providers/acme/enrollments", `{"username":"alice"}`},
 		{"validate", "/v1/providers/acme/validate", `{"capability":"totp","id":"f1","attributes":{"username":"alice","passvalue":"123456"}}`},
@@ -79,7 +79,7 @@ func BenchmarkReviewP45Contract(b *testing.B) {
 					hdr = []string{"X-Request-Id", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"}
 				}
 				b.Run(name, func(b *testing.B) {
-					run := reviewP45Run(b, "POST", call.path, call.body, lg.log, hdr...)
+					run := costRun(b, "POST", call.path, call.body, lg.log, hdr...)
 					if st := run(); st != http.StatusOK {
 						b.Fatalf("status %d", st)
 					}

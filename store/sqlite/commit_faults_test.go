@@ -55,12 +55,7 @@ func TestDeferredCommitFails(t *testing.T) {
 			if n := f.closed.Load(); n != 0 {
 				t.Errorf("%d connections closed, want 0", n)
 			}
-			if n := f.misused.Load(); n != 0 {
-				t.Errorf("%d statements ran on a connection closed", n)
-			}
-			if got := testfs.OpenFiles(t, path); got != fds {
-				t.Errorf("%d descriptors on the file, %d before", got, fds)
-			}
+			noStrayConns(t, f, path, fds)
 		})
 	}
 }
@@ -101,10 +96,5 @@ func TestCommitBadConnNotRetried(t *testing.T) {
 	if got := f.opened.Load() - opened; got != 1 {
 		t.Errorf("%d connections opened, want 1", got)
 	}
-	if n := f.misused.Load(); n != 0 {
-		t.Errorf("%d statements ran on a connection closed", n)
-	}
-	if got := testfs.OpenFiles(t, path); got != fds {
-		t.Errorf("%d descriptors on the file, %d before", got, fds)
-	}
+	noStrayConns(t, f, path, fds)
 }

@@ -62,12 +62,7 @@ func TestDeferredBatchBeginBad(t *testing.T) {
 	if n := audits(t, s, "x-"); n != 3 {
 		t.Errorf("%d audit rows x-*, want 3", n)
 	}
-	if n := f.misused.Load(); n != 0 {
-		t.Errorf("%d statements ran on a connection closed", n)
-	}
-	if got := testfs.OpenFiles(t, path); got != fds {
-		t.Errorf("%d descriptors on the file, %d before", got, fds)
-	}
+	noStrayConns(t, f, path, fds)
 }
 
 // TestRetriesMeetClose: Close while the writer goes through broken connections

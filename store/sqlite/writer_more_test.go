@@ -217,6 +217,19 @@ func users(t *testing.T, s *Store, prefix string) int {
 }
 
 // audits counts the audit rows whose request id begins with prefix, through the read pool.
+// noStrayConns fails t when a statement ran on a connection already closed, or when the
+// file has other than fds descriptors open: a connection the writer discarded and did not
+// close, or closed twice.
+func noStrayConns(t *testing.T, f *connFaults, path string, fds int) {
+	t.Helper()
+	if n := f.misused.Load(); n != 0 {
+		t.Errorf("%d statements ran on a connection closed", n)
+	}
+	if got := testfs.OpenFiles(t, path); got != fds {
+		t.Errorf("%d descriptors on the file, %d before", got, fds)
+	}
+}
+
 func audits(t *testing.T, s *Store, prefix string) int {
 	t.Helper()
 	var n int

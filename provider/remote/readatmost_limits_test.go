@@ -1,12 +1,11 @@
 package remote
 
 import (
-	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -80,18 +79,7 @@ func TestNoLimitBody(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		target, _ := url.Parse("http://192.0.2.1/x")
-		req, _ := vendorRequest(context.Background(), http.MethodPost, target, []byte("a=1"))
-		var resp *response
-		func() {
-			defer func() {
-				if p := recover(); p != nil {
-					err = nil
-					t.Errorf("announced %d: the call panicked: %v", announced, p)
-				}
-			}()
-			resp, err = c.do(context.Background(), req)
-		}()
+		resp, err := doRecovered(t, c, fmt.Sprintf("announced %d", announced))
 		if err != nil || resp != nil && string(resp.Body) != "hello" {
 			t.Errorf("announced %d: %v, %v; want the body hello", announced, resp, err)
 		}

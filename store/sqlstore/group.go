@@ -96,7 +96,7 @@ type unit struct {
 	fn       func(w *writer) error
 	err      error
 	panicked any
-	answered chan struct{} // a send answers it (units)
+	answered chan struct{}
 	// skipped: its context was done when the batch reached it, and it did not run; a
 	// second run of the batch (commit) skips it too.
 	skipped bool
@@ -127,38 +127,21 @@ func (g *group) do(ctx context.Context, fn func(w *writer) error) error {
 	if err := ctx.Err(); err != nil {
 		return g.s.fail("write", err)
 	}
-	u := units.Get().(*unit)
-	u.ctx, u.deferred, u.fn = ctx, store.SyncDeferred(ctx), fn
+	u := &unit{ctx: ctx, deferred: store.SyncDeferred(ctx), fn: fn, answered: make(chan struct{})}
 	select {
 	case g.units <- u:
 	case <-g.quit:
-		u.release()
 		return g.s.fail("write", errClosed)
 	case <-ctx.Done():
-		u.release()
 		return g.s.fail("write", ctx.Err())
 	}
 	// Once taken, a unit is answered after its batch whatever ctx does: whether it is
 	// committed is only known then.
 	<-u.answered
-	err, panicked := u.err, u.panicked
-	u.release()
-	if panicked != nil {
-		panic(panicked)
+	if u.panicked != nil {
+		panic(u.panicked)
 	}
-	return err
-}
-
-// units keeps the units of answered calls for the next (do): a unit and its channel were
-// two allocations every pass through the writer, two of a mediated initiate's passes.
-// A unit's answer is a send on its channel, which holds one, rather than its close, so
-// that the channel serves again; once answered, the writer no longer looks at the unit.
-var units = sync.Pool{New: func() any { return &unit{answered: make(chan struct{}, 1)} }}
-
-// release gives u back to units, emptied: nothing of its call is kept alive by it.
-func (u *unit) release() {
-	*u = unit{answered: u.answered}
-	units.Put(u)
+	return u.err
 }
 
 // close stops the writer once the batch it runs is answered; the units still queued, and
@@ -192,7 +175,7 @@ func (g *group) run() {
 		}
 		g.commit(batch)
 		for _, u := range batch {
-			u.answered <- struct{}{} // its room is free: a unit is answered once (units)
+			close(u.answered)
 		}
 		clear(batch)
 		if g.s.stmts != nil {

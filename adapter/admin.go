@@ -223,7 +223,7 @@ func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 					reason = err.Error()
 				}
 				api.s.log.Warn("admin authentication failed", "reason", reason, "remote", c.RealIP(), "path", loggedPath(c),
-					"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+					"request_id", callRequestID(c))
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="emfa admin"`)
 				return &lifecycle.Error{Kind: lifecycle.Unauthorized, Code: "unauthorized", Msg: "missing, unknown or revoked admin token"}
 			}

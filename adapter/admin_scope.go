@@ -120,7 +120,7 @@ func (api adminAPI) needScope(c echo.Context, need string) error {
 // one row a refusal.
 func (api adminAPI) refuseScope(c echo.Context, name, got, need string) error {
 	api.s.log.Warn("admin scope refused", "actor", name, "scope", got, "need", need, "method", c.Request().Method,
-		"route", c.Path(), "remote", c.RealIP(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		"route", c.Path(), "remote", c.RealIP(), "request_id", callRequestID(c))
 	api.m.RefuseScope(c.Request().Context(), lifecycle.Actor(name), need, c.Request().Method, c.Path(),
 		param(c, "user"), param(c, "factor"))
 	return &lifecycle.Error{Kind: lifecycle.Forbidden, Code: "insufficient_scope",

@@ -275,7 +275,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		s.authFailures.Add(1)
 		s.log.Warn("inbound authentication failed", "reason", reason, "remote", c.RealIP(),
-			"path", loggedPath(c), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			"path", loggedPath(c), "request_id", callRequestID(c))
 		if s.auth.basic {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="emfa", charset="UTF-8"`)
 		}
@@ -307,6 +307,6 @@ func (s *Server) throttled(c echo.Context, wait time.Duration) error {
 	c.Set(ctxAuthThrottled, true)
 	secs := retryAfter(c, wait)
 	s.log.Warn("inbound authentication throttled", "remote", c.RealIP(), "retry_after_s", secs,
-		"path", loggedPath(c), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		"path", loggedPath(c), "request_id", callRequestID(c))
 	return &Error{Status: http.StatusTooManyRequests, ID: "too_many_requests", Msg: "too many failed authentications from this address; retry later"}
 }

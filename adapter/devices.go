@@ -78,7 +78,7 @@ func (api deviceAPI) signed(next echo.HandlerFunc) echo.HandlerFunc {
 			// One answer for every refusal; the reason goes to the log only.
 			api.s.authFailures.Add(1)
 			api.s.log.Warn("device authentication failed", "reason", err.Error(), "device", provider.Printable(sr.DeviceID, provider.MaxFactorIDBytes),
-				"remote", c.RealIP(), "path", loggedPath(c), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+				"remote", c.RealIP(), "path", loggedPath(c), "request_id", callRequestID(c))
 			return &Error{Status: http.StatusUnauthorized, ID: "unauthorized", Msg: "device authentication failed"}
 		}
 		c.Set(ctxDevice, sr.DeviceID)
@@ -105,7 +105,7 @@ func (api deviceAPI) register(c echo.Context) error {
 	if errors.Is(err, provider.ErrActivation) {
 		// Unknown, expired and used codes look alike: a code cannot be probed.
 		api.s.log.Warn("device registration refused", "reason", err.Error(), "remote", c.RealIP(),
-			"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			"request_id", callRequestID(c))
 		return &Error{Status: http.StatusUnauthorized, ID: "unauthorized", Msg: "activation code invalid, expired or already used"}
 	}
 	if err != nil {
@@ -159,7 +159,7 @@ func (api deviceAPI) fail(c echo.Context, err error) error {
 func (api deviceAPI) fault(c echo.Context, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		api.s.log.Warn("device call deadline exceeded", "path", c.Path(), "err", err,
-			"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			"request_id", callRequestID(c))
 		return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable", Msg: "try again", Err: err}
 	}
 	return err

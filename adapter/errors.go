@@ -130,7 +130,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 // closed connection) failed because of that, not of emfa: a warning that says so, not an
 // error that pages someone.
 func (s *Server) logFault(c echo.Context, err error) {
-	attrs := []any{"path", c.Path(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err}
+	attrs := []any{"path", c.Path(), "request_id", callRequestID(c), "err", err}
 	if provider.Abandoned(c.Request().Context(), err) {
 		s.log.Warn("request abandoned by its client before it was answered", attrs...)
 		return

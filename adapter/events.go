@@ -106,7 +106,7 @@ func (api *syncAPI) secret(source string, h SecretHeader) echo.MiddlewareFunc {
 			if !equalSecret(c.Request().Header.Get(h.Name), h.Value) {
 				api.s.authFailures.Add(1)
 				api.s.log.Warn("sync source authentication failed", "source", source, "remote", c.RealIP(),
-					"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+					"request_id", callRequestID(c))
 				return &Error{Status: http.StatusUnauthorized, ID: "unauthorized", Msg: "missing or wrong secret header"}
 			}
 			api.s.widenConn(c)
@@ -224,7 +224,7 @@ func (api *syncAPI) source(name string, parse func(c echo.Context, body []byte) 
 		var m errMalformed
 		if errors.As(err, &m) {
 			api.s.log.Warn("sync payload refused", "source", name, "reason", m.msg,
-				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+				"request_id", callRequestID(c))
 			return badRequest(m.msg)
 		}
 		if err != nil {
@@ -239,7 +239,7 @@ func (api *syncAPI) source(name string, parse func(c echo.Context, body []byte) 
 			if p.batch != "" {
 				attrs = append(attrs, "batch", logID(p.batch))
 			}
-			attrs = append(attrs, "reasons", listed(p.refused, "; "), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			attrs = append(attrs, "reasons", listed(p.refused, "; "), "request_id", callRequestID(c))
 			api.s.log.Warn("sync events refused, the rest of the batch queued", attrs...)
 		}
 		for i := range p.events {
@@ -256,7 +256,7 @@ func (api *syncAPI) source(name string, parse func(c echo.Context, body []byte) 
 		api.counts.Duplicate.Add(int64(len(p.events) - added))
 		api.counts.Ignored.Add(int64(p.ignored))
 		api.s.log.Info("sync events received", "source", name, "queued", added, "duplicate", len(p.events)-added,
-			"ignored", p.ignored, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			"ignored", p.ignored, "request_id", callRequestID(c))
 		return c.NoContent(http.StatusNoContent)
 	}
 }

@@ -57,10 +57,7 @@ func safeRequestID(id string) bool {
 // it back from the response's headers otherwise.
 func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		var id string
-		if v := c.Request().Header[headerRequestID]; len(v) > 0 {
-			id = v[0] // as Header.Get reads it
-		}
+		id := headerValue(c.Request().Header, headerRequestID)
 		if !safeRequestID(id) {
 			var b [12]byte
 			rand.Read(b[:])
@@ -78,12 +75,13 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// callRequestID is the request's id as requestID set it in its answer's X-Request-Id.
+// callRequestID is the request's id as requestID set it in its answer's X-Request-Id:
+// every log line and record of the request reads it here.
 func callRequestID(c echo.Context) string {
 	if cc, ok := c.(*callContext); ok && cc.requestID != "" {
 		return cc.requestID
 	}
-	return c.Response().Header().Get(echo.HeaderXRequestID)
+	return headerValue(c.Response().Header(), headerRequestID)
 }
 
 // accessLog writes one line per request: never bodies, query strings or headers, so no

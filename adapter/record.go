@@ -81,7 +81,7 @@ func (s *Server) record(next echo.HandlerFunc) echo.HandlerFunc {
 			return nil
 		}
 		call := RecordedCall{
-			Time: start, RequestID: resp.Header().Get(echo.HeaderXRequestID), Method: req.Method,
+			Time: start, RequestID: callRequestID(c), Method: req.Method,
 			Query: req.URL.RawQuery, Request: in, Status: resp.Status, Response: held.buf.Bytes(), Exchanges: exchanges.List(),
 		}
 		if device {

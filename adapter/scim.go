@@ -154,7 +154,7 @@ func (api *syncAPI) scimAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		token, ok := bearerToken(c.Request()) // the scheme in any case, as auth.go reads it
 		if !ok || !equalSecret(token, api.o.SCIMToken) {
 			api.s.authFailures.Add(1)
-			api.s.log.Warn("scim authentication failed", "remote", c.RealIP(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			api.s.log.Warn("scim authentication failed", "remote", c.RealIP(), "request_id", callRequestID(c))
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="emfa scim"`)
 			return scimErr(http.StatusUnauthorized, "", "missing or wrong bearer token")
 		}

@@ -724,7 +724,7 @@ func (p *selfServicePage) switchPage(c echo.Context) error {
 // either budget, until end (which the caller defers): links opened at once, a script's
 // parallel guesses, pass no more than the budgets have left, as sign-in steps do.
 func (p *selfServicePage) linkOpening(c echo.Context) (ctx context.Context, refused func(error) error, end func()) {
-	addr, rid := c.RealIP(), c.Response().Header().Get(echo.HeaderXRequestID)
+	addr, rid := c.RealIP(), callRequestID(c)
 	ok, wait, endTry := p.s.signIns.begin(addr)
 	record, _, endRecord := p.linkAudits.begin(addr)
 	end = func() { endTry(); endRecord() }
@@ -1144,7 +1144,7 @@ func (p *selfServicePage) throttledSignIn(c echo.Context, wait time.Duration, te
 	secs := retryAfter(c, wait)
 	c.Set(ctxAuthThrottled, true)
 	p.s.log.Warn("self-service sign-in throttled", "remote", c.RealIP(), "retry_after_s", secs,
-		"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		"request_id", callRequestID(c))
 	return p.render(c, http.StatusTooManyRequests, "message", pageData{Title: "Too many attempts", Text: text})
 }
 

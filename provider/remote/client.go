@@ -263,14 +263,15 @@ func (c *client) do(ctx context.Context, req *http.Request) (*response, error) {
 
 // readAtMost reads r to its end, or to limit bytes if it has more, as bytes.Buffer.ReadFrom
 // of an io.LimitReader does, without the LimitedReader: an allocation on every vendor call.
-// size, the length announced (0 or less when unknown), is room made at once, with the read
-// that sees EOF, so that a body of that length is read into one allocation. A limit below
-// 0 reads nothing, as io.LimitReader's. A reader that answers maxEmptyReads reads in a row
-// with no byte and no error fails with io.ErrNoProgress, as bufio's does, rather than
-// have the read spin for ever: it would never look at the call's deadline.
+// size, the length announced (0 or less when unknown), is room made at once (maxRoom at
+// most), with the read that sees EOF, so that a body of that length is read into one
+// allocation. A limit below 0 reads nothing, as io.LimitReader's. A reader that answers
+// maxEmptyReads reads in a row with no byte and no error fails with io.ErrNoProgress, as
+// bufio's does, rather than have the read spin for ever: it would never look at the
+// call's deadline.
 func readAtMost(r io.Reader, limit, size int64) ([]byte, error) {
 	limit = max(limit, 0)
-	b := make([]byte, 0, min(max(size, 0), limit)+bytes.MinRead)
+	b := make([]byte, 0, min(max(size, 0), limit, maxRoom)+bytes.MinRead)
 	empty := 0
 	for int64(len(b)) < limit {
 		if len(b) == cap(b) {
@@ -293,6 +294,14 @@ func readAtMost(r io.Reader, limit, size int64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// maxRoom bounds the room readAtMost makes at once for the length a vendor announces:
+// under a raised maxResponseBytes (math.MaxInt64 too, "no limit") the announced length
+// is the vendor's word alone, and all of it made at once panicked past what the heap
+// can hold (makeslice: cap out of range), or, at math.MaxInt64, wrapped around with
+// bytes.MinRead to a negative capacity, and held memory a body never sent. A body past
+// it grows as it is read.
+const maxRoom = DefaultMaxResponseBytes
 
 // maxEmptyReads is how many reads in a row readAtMost takes with no byte and no error
 // (bufio's maxConsecutiveEmptyReads).

@@ -20,7 +20,9 @@ import (
 )
 
 // authenticator checks what Verify sends. Secrets are compared in constant time whatever
-// the lengths (secret, secretEqual).
+// the lengths (secret, secretEqual). Its methods take a pointer: the struct holds the
+// secrets themselves (padded, some 600 bytes), which a value receiver copied onto every
+// request's stack.
 type authenticator struct {
 	anonymous          bool
 	basic              bool
@@ -63,7 +65,7 @@ func newAuthenticator(a Auth) authenticator {
 // are random, at least 16 characters, unless weak ones are allowed); a bearer token is
 // one signature verification (an external server's keys are fetched at most once a
 // minute, JWKS); a client certificate was verified in the TLS handshake already.
-func (a authenticator) check(r *http.Request) (ok bool, reason string, guess bool) {
+func (a *authenticator) check(r *http.Request) (ok bool, reason string, guess bool) {
 	if a.anonymous {
 		return true, "", false
 	}
@@ -230,7 +232,7 @@ func bearerToken(r *http.Request) (string, bool) {
 // whole subject in RFC 2253 form, or, for a pin without "=" (which every RFC 2253
 // subject has), its common name. A pin written as a subject is never taken for a CN:
 // a certificate whose CN spells "CN=verify,O=Example" is not that subject's.
-func (a authenticator) checkSubject(cert *x509.Certificate) (bool, string) {
+func (a *authenticator) checkSubject(cert *x509.Certificate) (bool, string) {
 	if len(a.mtlsSubjects) == 0 {
 		return true, ""
 	}

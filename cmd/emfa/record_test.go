@@ -259,7 +259,7 @@ func replayRecorded(t *testing.T, dir string, secrets []string) string {
 		data, _ := os.ReadFile(path)
 		all.Write(data)
 		for _, secret := range secrets {
-			if strings.Contains(string(data), secret) {
+			if holdsSecret(string(data), secret) { // a short one as a word: a recording holds a vendor's UUIDs
 				t.Errorf("%s contains the secret %q", filepath.Base(path), secret)
 			}
 		}

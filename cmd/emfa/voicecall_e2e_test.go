@@ -117,7 +117,8 @@ providers:
 		}
 	}
 	for _, secret := range append(seen, twilioToken, alicePhone) {
-		if strings.Contains(reasons, secret) || strings.Contains(logs.String(), secret) {
+		// A code as a word: the audit and the log hold random ids and timestamps.
+		if holdsSecret(reasons, secret) || holdsSecret(logs.String(), secret) {
 			t.Errorf("%q is in the audit or the log", secret)
 		}
 	}

@@ -91,8 +91,10 @@ func reviewStatementsReset(t *testing.T, sanity bool) {
 	}
 	// The store's own checkpointer, woken by the commits above, may be copying the log
 	// at this moment (busy too, with busy_timeout 0): it ends, where a read transaction
-	// a statement of the writer held would not. A few tries tell the two apart.
-	for try := 0; busy != 0 && try < 20; try++ {
+	// a statement of the writer held would not. Tries until a deadline tell the two
+	// apart: twenty short tries (half a second in all) could run out on a loaded machine
+	// before a slow checkpointer ended; a read transaction held still fails, at the deadline.
+	for deadline := time.Now().Add(10 * time.Second); busy != 0 && time.Now().Before(deadline); {
 		time.Sleep(25 * time.Millisecond)
 		checkpoint()
 	}

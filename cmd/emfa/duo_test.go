@@ -269,7 +269,7 @@ func duoFlows(t *testing.T, sim *verifySim, duo *duofake.Server, clk *manualCloc
 		if !ok {
 			t.Fatal("DUO sent no code")
 		}
-		if got, _ := sim.challenge("validate", "smsotp", aliceID, "alice", txid, "000000"); got != "FAILED" {
+		if got, _ := sim.challenge("validate", "smsotp", aliceID, "alice", txid, notAmong(code)); got != "FAILED" {
 			t.Errorf("wrong code: %s", got)
 		}
 		if got, _ := sim.challenge("validate", "smsotp", aliceID, "alice", txid, code); got != "SUCCESS" {

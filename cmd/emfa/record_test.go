@@ -112,7 +112,7 @@ func TestRecordEveryBuiltinFlowThenReplay(t *testing.T) {
 	// SMS: a code, a resend refused by the send limit, a wrong code, the right one.
 	tx := want("sms", sim.step("initiate", "smsotp", daveSMS, "dave", "", ""), "PENDING").TransactionID
 	want("sms resend too soon", sim.step("initiate", "smsotp", daveSMS, "dave", "", ""), "FAILED")
-	want("sms wrong", sim.step("validate", "smsotp", daveSMS, "dave", tx, "000000"), "FAILED")
+	want("sms wrong", sim.step("validate", "smsotp", daveSMS, "dave", tx, notAmong(sentTo("+15551230123"))), "FAILED")
 	want("sms right", sim.step("validate", "smsotp", daveSMS, "dave", tx, sentTo("+15551230123")), "SUCCESS")
 
 	// E-mail and voice call.
@@ -208,7 +208,7 @@ func TestRecordDUOFlowsThenReplay(t *testing.T) {
 	_, tx = sim.challenge("initiate", "smsotp", aliceID, "alice", "", "")
 	verifySaw = append(verifySaw, tx)
 	code, _ := duo.SentPasscode("alice")
-	sim.challenge("validate", "smsotp", aliceID, "alice", tx, "000000")
+	sim.challenge("validate", "smsotp", aliceID, "alice", tx, notAmong(code))
 	if got, _ := sim.challenge("validate", "smsotp", aliceID, "alice", tx, code); got != "SUCCESS" {
 		t.Errorf("sms: %s", got)
 	}

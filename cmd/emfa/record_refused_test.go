@@ -42,7 +42,7 @@ func TestRecordedRefusalOfARightCodeFailsItsReplayWhenAccepted(t *testing.T) {
 	sim.want("totp", sim.step("validate", "totp", aliceTOTP, "alice", "", code), "SUCCESS")
 	sim.want("totp reused", sim.step("validate", "totp", aliceTOTP, "alice", "", code), "FAILED")
 	for i := range 5 {
-		sim.want(fmt.Sprintf("wrong %d", i+1), sim.step("validate", "totp", bobTOTP, "bob", "", "000000"), "FAILED")
+		sim.want(fmt.Sprintf("wrong %d", i+1), sim.step("validate", "totp", bobTOTP, "bob", "", wrongTOTP(t, recordSeed, clk.Now())), "FAILED")
 	}
 	sim.want("locked", sim.step("validate", "totp", bobTOTP, "bob", "", totpNow()), "FAILED")
 	stop()

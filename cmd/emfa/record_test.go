@@ -98,7 +98,7 @@ func TestRecordEveryBuiltinFlowThenReplay(t *testing.T) {
 
 	// Lockout: five wrong codes lock the factor; the right code is refused until it ends.
 	for i := range 5 {
-		want(fmt.Sprintf("wrong code %d", i+1), sim.step("validate", "totp", bobTOTP, "bob", "", "000000"), "FAILED")
+		want(fmt.Sprintf("wrong code %d", i+1), sim.step("validate", "totp", bobTOTP, "bob", "", wrongTOTP(t, recordSeed, clk.Now())), "FAILED")
 	}
 	want("locked", sim.step("validate", "totp", bobTOTP, "bob", "", totpNow()), "FAILED")
 	clk.Advance(16 * time.Minute)

@@ -4,6 +4,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/emfa/emfa/provider/builtin"
 )
 
 // notAmong returns a 6-digit code that is none of codes. A fixed wrong code ("000000")
@@ -25,4 +28,21 @@ func TestReviewNotAmong(t *testing.T) {
 			t.Errorf("notAmong(%q) = %q", codes, got)
 		}
 	}
+}
+
+// wrongTOTP is a code that none of the steps a validation at now may accept gives for
+// secret (base32; SHA-1, 6 digits, 30 s, the default window of one step either side),
+// nor the step after them, should the server's clock turn meanwhile.
+func wrongTOTP(t *testing.T, secret string, now time.Time) string {
+	t.Helper()
+	seed, err := builtin.DecodeSecret(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := builtin.TOTPStep(now.Unix(), 30)
+	var live []string
+	for s := step - 1; s <= step+2; s++ {
+		live = append(live, builtin.HOTP(builtin.SHA1, seed, uint64(s), 6))
+	}
+	return notAmong(live...)
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -101,7 +102,7 @@ providers:
       timeout: 5s
 `, webhook, duo.URL(), duoIKey, duoSKey))
 	mustEmfa(t, "users", "add", "alice", "--config", cfg)
-	var totp, sms struct{ ID string }
+	var totp, sms struct{ ID, Secret string }
 	jsonMust(t, mustEmfa(t, "factors", "add", "totp", "--user", "alice", "--config", cfg), &totp)
 	jsonMust(t, mustEmfa(t, "factors", "add", "smsotp", "--user", "alice", "--phone", "+15551230123", "--config", cfg), &sms)
 	base, _ := startServe(t, cfg)
@@ -116,14 +117,16 @@ providers:
 	}
 
 	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
+	// Never the live code ("000000" is, for a random secret, once in a million).
+	wrong := wrongTOTP(t, totp.Secret, time.Now())
 	for range 3 { // the third failure locks the factor
-		sim.validate("totp", totp.ID, "alice", "000000")
+		sim.validate("totp", totp.ID, "alice", wrong)
 	}
 	sim.step("initiate", "smsotp", sms.ID, "alice", "", "") // sent
 	sim.step("initiate", "smsotp", sms.ID, "alice", "", "") // refused: one per hour
 	// A retry with the same X-Webhook-ID is answered from its record.
 	for range 2 {
-		r, _ := http.NewRequest("POST", sim.base+"/validate", strings.NewReader(fmt.Sprintf(`{"capability":"totp","id":%q,"attributes":{"username":"alice","passvalue":"111111"}}`, totp.ID)))
+		r, _ := http.NewRequest("POST", sim.base+"/validate", strings.NewReader(fmt.Sprintf(`{"capability":"totp","id":%q,"attributes":{"username":"alice","passvalue":%q}}`, totp.ID, wrong)))
 		r.SetBasicAuth("verify", "sim-password-0123")
 		r.Header.Set("X-Webhook-ID", "wh-1")
 		resp, err := http.DefaultClient.Do(r)

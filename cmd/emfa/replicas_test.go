@@ -481,6 +481,7 @@ func TestReplicas(t *testing.T) {
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
 		var answered atomic.Int64
+		wrong := wrongTOTP(t, builtin.EncodeSecret(seed), time.Now()) // "000000" is the live code once in a million steps
 		wg.Go(func() {
 			for {
 				select {
@@ -488,7 +489,7 @@ func TestReplicas(t *testing.T) {
 					return
 				default:
 				}
-				st := v.outcome(v.send("POST", "validate", challengeJSON("totp", totp.ID, "alice", "", "000000"))).Status
+				st := v.outcome(v.send("POST", "validate", challengeJSON("totp", totp.ID, "alice", "", wrong))).Status
 				if st != "FAILED" {
 					t.Errorf("a wrong TOTP code answered %s", st)
 				}
@@ -597,7 +598,7 @@ func TestReplicaDatabaseDown(t *testing.T) {
 	r := startReplica(t, "A", cfg)
 	v := newHAVerify(t, r)
 
-	if got := v.outcome(v.at(0, "POST", "validate", newWebhookID(), challengeJSON("totp", f.ID, "alice", "", "000000"))).Status; got != "FAILED" {
+	if got := v.outcome(v.at(0, "POST", "validate", newWebhookID(), challengeJSON("totp", f.ID, "alice", "", wrongTOTP(t, builtin.EncodeSecret(seed), time.Now())))).Status; got != "FAILED" {
 		t.Fatalf("wrong code with the database up: %s", got)
 	}
 	proxy.down()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/emfa/emfa/internal/secretscan"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
 )
@@ -341,7 +342,7 @@ func TestFaultsNeverLeakPages(t *testing.T) {
 	h.engine.block = false
 
 	// As a word: the log's timestamps, request ids and the panic's stack hold random digits.
-	if holdsSecret(h.logs.String(), "123456") {
+	if secretscan.Holds(h.logs.String(), "123456") {
 		t.Error("a passvalue reached the log")
 	}
 }

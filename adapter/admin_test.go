@@ -18,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	legacyrouter "github.com/getkin/kin-openapi/routers/legacy"
 
+	"github.com/emfa/emfa/internal/secretscan"
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider/builtin"
@@ -435,7 +436,7 @@ func TestAdminSecretsNotLogged(t *testing.T) {
 	h.admin(t, h.revoked, "GET", "/admin/v1/users", "")
 	logs := h.logs.String()
 	for _, s := range []string{h.write, h.read, h.revoked, secret, "987654"} {
-		if holdsSecret(logs, s) { // the passcode as a word: timestamps and request ids hold random digits
+		if secretscan.Holds(logs, s) { // the passcode as a word: timestamps and request ids hold random digits
 			t.Errorf("the log holds a secret %.12q...", s)
 		}
 	}

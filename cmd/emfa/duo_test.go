@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/duofake"
+	"github.com/emfa/emfa/internal/secretscan"
 	"github.com/emfa/emfa/internal/verifyfiles"
 )
 
@@ -309,7 +310,7 @@ func duoFlows(t *testing.T, sim *verifySim, duo *duofake.Server, clk *manualCloc
 			t.Errorf("DUO refused %s %s: %s", r.Method, r.Path, r.Reject)
 		}
 	}
-	if strings.Contains(logs.String(), duoSKey) || holdsSecret(logs.String(), "314159") { // the passcode as a word: the log holds random ids
+	if strings.Contains(logs.String(), duoSKey) || secretscan.Holds(logs.String(), "314159") { // the passcode as a word: the log holds random ids
 		t.Error("the signing key or a passcode reached the log")
 	}
 }

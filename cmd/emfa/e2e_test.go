@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/secretscan"
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/provider/builtin"
 )
@@ -310,7 +311,7 @@ func simulate(t *testing.T, storage string) {
 
 	// holdsSecret: the code as a word, not inside a request id or a timestamp's nanoseconds.
 	for _, secretText := range []string{"sim-password-0123", secret, current(t, code), testEncryptionKey} {
-		if holdsSecret(logs.String(), secretText) {
+		if secretscan.Holds(logs.String(), secretText) {
 			t.Errorf("log contains a secret or code %q", secretText)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/internal/duofake"
+	"github.com/emfa/emfa/internal/secretscan"
 	"github.com/emfa/emfa/internal/verifyfiles"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/transcript"
@@ -259,7 +260,7 @@ func replayRecorded(t *testing.T, dir string, secrets []string) string {
 		data, _ := os.ReadFile(path)
 		all.Write(data)
 		for _, secret := range secrets {
-			if holdsSecret(string(data), secret) { // a short one as a word: a recording holds a vendor's UUIDs
+			if secretscan.Holds(string(data), secret) { // a short one as a word: a recording holds a vendor's UUIDs
 				t.Errorf("%s contains the secret %q", filepath.Base(path), secret)
 			}
 		}

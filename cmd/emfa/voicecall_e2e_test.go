@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/secretscan"
 	"github.com/emfa/emfa/internal/twiliofake"
 )
 
@@ -118,7 +119,7 @@ providers:
 	}
 	for _, secret := range append(seen, twilioToken, alicePhone) {
 		// A code as a word: the audit and the log hold random ids and timestamps.
-		if holdsSecret(reasons, secret) || holdsSecret(logs.String(), secret) {
+		if secretscan.Holds(reasons, secret) || secretscan.Holds(logs.String(), secret) {
 			t.Errorf("%q is in the audit or the log", secret)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/emfa/emfa/internal/secretscan"
 )
 
 // logJSON logs v under key through a JSON handler and returns the line.
@@ -43,7 +45,7 @@ func TestMessageLogValue(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			line := logJSON(t, "message", tt.m)
-			if holdsSecret(line, "918273") { // not strings.Contains: the line's time has random nanoseconds
+			if secretscan.Holds(line, "918273") { // not strings.Contains: the line's time has random nanoseconds
 				t.Errorf("code logged: %s", line)
 			}
 			var got struct {

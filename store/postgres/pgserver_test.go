@@ -147,8 +147,9 @@ func TestDecisionSendsNoBeginCommit(t *testing.T) {
 // A successful decision's audit row goes out in its compare-and-set's statement (a
 // data-modifying CTE beside the UPDATE that already carries the factor's last use): each
 // statement the server runs costs it a portal, a snapshot, an executor's start and end
-// and an answer, whatever it does. The decision is then two statements: the
-// compare-and-set with its audit row, and the claim of the answer's record.
+// and an answer, whatever it does. The decision is then one statement: the
+// compare-and-set with its audit row and the claim of the answer's record
+// (TestReviewP47DecisionOneStatement).
 func TestDecisionAuditInCompareAndSet(t *testing.T) {
 	t.Parallel()
 	s, w, _ := wiredStore(t)
@@ -158,8 +159,8 @@ func TestDecisionAuditInCompareAndSet(t *testing.T) {
 	if err != nil || out != "SUCCESS" || !claim.Claimed {
 		t.Fatalf("decided %s, claim %+v, %v; want SUCCESS, claimed", out, claim, err)
 	}
-	if got := w.take(); got['B'] != 2 || got['S'] != 1 {
-		t.Errorf("a decision sent %d statements (Bind), %d Syncs; want 2, 1", got['B'], got['S'])
+	if got := w.take(); got['B'] != 1 || got['S'] != 1 {
+		t.Errorf("a decision sent %d statements (Bind), %d Syncs; want 1, 1", got['B'], got['S'])
 	}
 	if got := audited(t, s); len(got) != 4 || got[3] != "w4:SUCCESS" {
 		t.Errorf("audit %q, want wa wb wc w4, all SUCCESS", got)
@@ -237,7 +238,7 @@ func TestAssumptionsPlanNoAggregate(t *testing.T) {
 			t.Errorf("%.60s… plans an aggregate:\n%s", q, p)
 		}
 	}
-	if assumed != 2 {
-		t.Errorf("a decision sent %d assumed statements, want 2: %q", assumed, sent)
+	if assumed != 1 {
+		t.Errorf("a decision sent %d assumed statements, want 1: %q", assumed, sent)
 	}
 }

@@ -12,8 +12,8 @@ import (
 )
 
 // A validation's statements go out as PostgreSQL's extended protocol at its least: the
-// read of the factor and user one Bind, one Execute and a Sync; the decision two Binds
-// and two Executes (the compare-and-set with its audit row, the claim of the answer's
+// read of the factor and user one Bind, one Execute and a Sync; the decision one Bind
+// and one Execute (the compare-and-set with its audit row and the claim of the answer's
 // record) and a Sync. No Parse (every statement prepared on the connection) and no
 // Describe: pgx knows each result's columns from its statement cache. A Describe would
 // have the server build and send a RowDescription for every run (the read's 17 columns,
@@ -44,7 +44,7 @@ func TestValidationMessages(t *testing.T) {
 		want map[byte]int
 	}{
 		{"the read", read, map[byte]int{'B': 1, 'E': 1, 'S': 1}},
-		{"the decision", decision, map[byte]int{'B': 2, 'E': 2, 'S': 1}},
+		{"the decision", decision, map[byte]int{'B': 1, 'E': 1, 'S': 1}},
 	} {
 		for _, typ := range []byte{'P', 'D', 'B', 'E', 'S', 'Q', 'C'} {
 			if c.got[typ] != c.want[typ] {

@@ -149,7 +149,14 @@ func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey,
 	if answer != nil {
 		mine.Done, mine.Status, mine.Body = true, answer.Status, answer.Body
 	}
-	// A speculating unit assumes the usual: claimed, with no other fingerprint.
+	audited, by := w.audited, w.auditedBy
+	w.audited, w.auditedBy = nil, nil
+	// A speculating unit assumes the usual: claimed, with no other fingerprint; in the
+	// statement of the compare-and-set queued last, where it may (advanceCounterSQL.recorded).
+	if a, ok := w.e.(Amender); ok && answer != nil && audited != nil && by.recorded != "" &&
+		a.Amend(by.audited, by.recorded, append(audited, args...)...) {
+		return store.IdempotencyClaim{Claimed: true, Record: mine}, nil
+	}
 	if w.assume(ctx, func() string { return assumed }, args...) {
 		return store.IdempotencyClaim{Claimed: true, Record: mine}, nil
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -264,6 +265,11 @@ type writer struct {
 	// last, which AppendAudit may amend with the factor's last use (Amender).
 	advanced   []any
 	advancedBy *advanceCounterSQL
+	// audited: the arguments of the compare-and-set AppendAudit amended last with its
+	// audit row (advanceCounterSQL.audited), which RecordIdempotency may amend with the
+	// claim of the answer's record (advanceCounterSQL.recorded).
+	audited   []any
+	auditedBy *advanceCounterSQL
 }
 
 var _ store.Writer = (*writer)(nil)
@@ -1601,13 +1607,17 @@ func (w *writer) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	const use = `UPDATE factors SET last_used_at = $1 WHERE id = $6 AND last_used_at < $1`
 	q, twice := insert, false
 	advanced, by := w.advanced, w.advancedBy
-	w.advanced, w.advancedBy = nil, nil
+	w.advanced, w.advancedBy, w.audited, w.auditedBy = nil, nil, nil, nil
 	args := []any{millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID, e.Actor}
 	if recordsUse(e) {
-		if a, ok := w.e.(Amender); ok && advanced != nil && advanced[0] == e.FactorID && by.audited != "" &&
-			a.Amend(by.assumed, by.audited, append(advanced, args...)...) {
-			// The audit row too, in the same statement (advanceCounterSQL.audited).
-			return nil
+		if a, ok := w.e.(Amender); ok && advanced != nil && advanced[0] == e.FactorID && by.audited != "" {
+			// Room for the claim of the answer's record, which may follow (recorded).
+			audited := append(append(make([]any, 0, len(advanced)+len(args)+recordArgs), advanced...), args...)
+			if a.Amend(by.assumed, by.audited, audited...) {
+				// The audit row too, in the same statement (advanceCounterSQL.audited).
+				w.audited, w.auditedBy = audited, by
+				return nil
+			}
 		}
 		if a, ok := w.e.(Amender); ok && advanced != nil && advanced[0] == e.FactorID &&
 			a.Amend(by.assumed, by.used, append(advanced, args[0])...) {
@@ -1800,19 +1810,54 @@ var advanceCounter = [2]advanceCounterSQL{
 // auditCols' order): a statement of its own cost the server a portal, a snapshot, an
 // executor's start and end and an answer on every validation. It commits or rolls back
 // with the compare-and-set, as the audit row queued after it did.
-type advanceCounterSQL struct{ sql, assumed, used, audited string }
+//
+// recorded, PostgreSQL's only, is audited with the claim of the answer's record as
+// RecordIdempotency assumes it (recordIdempotencyAssumed: a plain INSERT, no other
+// fingerprint) in a third data-modifying CTE, its arguments $15–$23 in that statement's
+// order: a validation with an X-Webhook-ID decides in one statement, where the claim's
+// own cost the server about 23k instructions of ~490k a validation (its Bind, portal,
+// snapshot, executor's start and end, answer), and pgx 9 allocations. The statement
+// fails, and the unit is decided again a statement at a time, when either assumption
+// does not hold: division by zero for a replay, a lockout, a disabled factor or an ID
+// recorded under another fingerprint, a unique violation for an ID recorded already.
+type advanceCounterSQL struct{ sql, assumed, used, audited, recorded string }
+
+// recordArgs is how many arguments recordIdempotencySQL takes.
+const recordArgs = 9
 
 func advanceCounterQuery(active string, postgres bool) advanceCounterSQL {
 	q := `UPDATE factors SET counter = $2, failures = 0, locked_until = 0, updated_at = $3
 		 WHERE id = $1 AND counter < $2 AND (locked_until = 0 OR locked_until <= $3)` + active
 	if !postgres {
 		used := strings.Replace(q, "updated_at = $3", "updated_at = $3, last_used_at = max(last_used_at, $4)", 1)
-		return advanceCounterSQL{q, q, used, ""}
+		return advanceCounterSQL{q, q, used, "", ""}
 	}
 	used := strings.Replace(q, "updated_at = $3", "updated_at = $3, last_used_at = GREATEST(last_used_at, CAST($4 AS BIGINT))", 1)
-	audited := "WITH a AS (INSERT INTO audit (" + auditCols + ") VALUES ($4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)), " +
-		strings.TrimPrefix(assumption(used+" RETURNING 1", ""), "WITH ")
-	return advanceCounterSQL{q, assumption(q+" RETURNING 1", ""), assumption(used+" RETURNING 1", ""), audited}
+	audit := "WITH a AS (INSERT INTO audit (" + auditCols + ") VALUES ($4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)), "
+	audited := audit + strings.TrimPrefix(assumption(used+" RETURNING 1", ""), "WITH ")
+	recorded := audit + "r AS (" + used + " RETURNING 1), i AS (" + shiftParams(assumedInsert(recordIdempotencySQL), 14) +
+		") SELECT 1/(EXISTS (SELECT FROM r) AND EXISTS (SELECT FROM i WHERE NOT i.other))::int"
+	return advanceCounterSQL{q, assumption(q+" RETURNING 1", ""), assumption(used+" RETURNING 1", ""), audited, recorded}
+}
+
+// shiftParams is q with each of its parameters $n renumbered $n+by.
+func shiftParams(q string, by int) string {
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		b.WriteByte(q[i])
+		if q[i] != '$' {
+			continue
+		}
+		j := i + 1
+		for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+			j++
+		}
+		if n, err := strconv.Atoi(q[i+1 : j]); err == nil {
+			b.WriteString(strconv.Itoa(n + by))
+			i = j - 1
+		}
+	}
+	return b.String()
 }
 
 // clearFailuresUnlocked is ClearFailuresUnlocked's statement, SQLite's ([0]) and

@@ -1812,8 +1812,8 @@ var advanceCounter = [2]advanceCounterSQL{
 // with the compare-and-set, as the audit row queued after it did.
 //
 // recorded, PostgreSQL's only, is audited with the claim of the answer's record as
-// RecordIdempotency assumes it (recordIdempotencyAssumed: a plain INSERT, no other
-// fingerprint) in a third data-modifying CTE, its arguments $15–$23 in that statement's
+// RecordIdempotency assumes it (recordIdempotencyAssumed: a plain INSERT in a third
+// data-modifying CTE, no other fingerprint), its arguments $15–$23 in that statement's
 // order: a validation with an X-Webhook-ID decides in one statement, where the claim's
 // own cost the server about 23k instructions of ~490k a validation (its Bind, portal,
 // snapshot, executor's start and end, answer), and pgx 9 allocations. The statement
@@ -1835,8 +1835,8 @@ func advanceCounterQuery(active string, postgres bool) advanceCounterSQL {
 	used := strings.Replace(q, "updated_at = $3", "updated_at = $3, last_used_at = GREATEST(last_used_at, CAST($4 AS BIGINT))", 1)
 	audit := "WITH a AS (INSERT INTO audit (" + auditCols + ") VALUES ($4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)), "
 	audited := audit + strings.TrimPrefix(assumption(used+" RETURNING 1", ""), "WITH ")
-	recorded := audit + "r AS (" + used + " RETURNING 1), i AS (" + shiftParams(assumedInsert(recordIdempotencySQL), 14) +
-		") SELECT 1/(EXISTS (SELECT FROM r) AND EXISTS (SELECT FROM i WHERE NOT i.other))::int"
+	recorded := audit + "r AS (" + used + " RETURNING 1), i AS (" + shiftParams(plainInsert(recordIdempotencySQL), 14) +
+		") SELECT 1/(EXISTS (SELECT FROM r) AND NOT EXISTS (" + shiftParams(otherFingerprintProbe, 14) + "))::int"
 	return advanceCounterSQL{q, assumption(q+" RETURNING 1", ""), assumption(used+" RETURNING 1", ""), audited, recorded}
 }
 

@@ -38,6 +38,13 @@ func BenchmarkReviewP47Serial(b *testing.B) {
 	}
 	defer s.Close()
 	ctx := context.Background()
+	// EMFA_P47_ALTER: statements run on the schema before the validations (an experiment's
+	// schema change, tables named unqualified).
+	if alter := os.Getenv("EMFA_P47_ALTER"); alter != "" {
+		if _, err := sv.Admin.Exec(ctx, "SET search_path TO "+schema+"; "+alter+"; RESET search_path"); err != nil {
+			b.Fatal(err)
+		}
+	}
 	t0 := time.Unix(1_700_000_000, 0)
 	const factors = 200
 	for i := range factors {

@@ -11,31 +11,41 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// GroupCommit makes every write of the store a unit queued for one writer goroutine that
-// commits many units at once: while one commit is flushing, the units that arrive queue;
-// the writer then takes all of them into one transaction, each in a savepoint of its own
-// so that a failing unit rolls back alone, and commits them together. A caller is answered
+// GroupCommit makes every write of the store a unit committed by one writer at a time,
+// many units at once: while one commit is flushing, the units that arrive queue; the next
+// batch then takes all of them into one transaction, each in a savepoint of its own so
+// that a failing unit rolls back alone, and commits them together. A caller is answered
 // only after that commit has returned, so nothing is acknowledged before it is durable (as
 // durable as the database's settings make a commit: SQLite's synchronous=FULL); a crash
 // before the commit loses the whole batch, none of which has been answered.
 //
 // This is what SQLite needs: one writer per database, whose throughput a commit's fsync
-// bounds. N concurrent decisions cost one fsync instead of N, and the queue in Go is fair,
-// as the single writer connection was before. w must be a pool of one connection.
+// bounds. N concurrent decisions cost one fsync instead of N, and the queue is fair (first
+// come, first committed), as the single writer connection was before. w must be a pool of
+// one connection.
+//
+// The writer is no goroutine of its own but a role its callers take in turn (lead): a
+// caller that finds no batch running runs its own unit's batch on its goroutine, and
+// every unit queued by then with it; a caller that finds one running queues its unit and
+// waits, once, to be answered or to lead the next batch, which the leader hands to the
+// first unit queued. A write meeting an idle writer so costs no goroutine switch, where a
+// writer goroutine cost two (issue 16: the unit handed over and the writer woken, its
+// answer closed and the caller woken, with a select of three channels), and a queued one
+// a single wait where it waited twice (to hand its unit over, then for the answer).
 //
 // A batch of deferred units only (store.DeferSync) commits without the fsync
 // (synchronous=NORMAL for that commit, SyncPragma): its callers make a durable write after
 // it before answering, and WAL commits reach the disk in order, so that write's fsync
 // carries this batch too. A batch with one unit that is not deferred is fsynced whole.
 //
-// Why a unit runs on the writer inside the batch rather than being sent as data: an engine
-// decides from a compare-and-set's result (AdvanceCounter's ErrReplay is a FAILED answer)
-// and the audit row records that answer, so the unit needs the result at once, in the
-// transaction that writes the row. A unit is Go code that only computes and writes (see
+// Why a unit runs inside the batch rather than being sent as data: an engine decides from
+// a compare-and-set's result (AdvanceCounter's ErrReplay is a FAILED answer) and the audit
+// row records that answer, so the unit needs the result at once, in the transaction that
+// writes the row. A unit is Go code that only computes and writes (see
 // store.Store.Update); the caller waits on the commit, never the writer on the caller.
 func GroupCommit() Option {
 	return func(s *Store) {
-		s.g = &group{s: s, units: make(chan *unit), quit: make(chan struct{}), done: make(chan struct{})}
+		s.g = &group{s: s, quit: make(chan struct{}), done: make(chan struct{}), idle: make(chan struct{})}
 	}
 }
 
@@ -62,8 +72,9 @@ func BeginWith(text string) Option {
 	return func(s *Store) { s.begin = text }
 }
 
-// AfterCommit makes GroupCommit call fn after each batch it has committed, on the writer's
-// goroutine: fn must return at once (SQLite's store uses it to wake its checkpointer).
+// AfterCommit makes GroupCommit call fn after each batch it has committed, on the goroutine
+// that led it (a caller's): fn must return at once (SQLite's store uses it to wake its
+// checkpointer).
 func AfterCommit(fn func()) Option {
 	return func(s *Store) { s.afterCommit = fn }
 }
@@ -74,11 +85,21 @@ const maxBatch = 512
 
 // group is the single writer of GroupCommit.
 type group struct {
-	s     *Store
-	units chan *unit // unbuffered: a unit is queued while its caller waits to hand it over
-	quit  chan struct{}
-	done  chan struct{}
-	stop  sync.Once
+	s *Store
+	// mu guards leading, queue and closed, and hands the writer's role over: what the
+	// fields below it hold belongs to the caller leading (lead), one at a time.
+	mu sync.Mutex
+	// leading: a caller runs a batch, or is about to (the first queued unit, handed the
+	// role); a unit that comes meanwhile queues for the next.
+	leading bool
+	queue   []*unit // in the order they came
+	closed  bool    // closing: no unit queues or leads any more
+	// quit is closed by close, done by run once the writer has stopped, and idle by the
+	// leader that finds the writer closing when its batch is answered.
+	quit, done, idle chan struct{}
+	stop             sync.Once
+	// batch is the leader's, kept for the next.
+	batch []*unit
 	// guard: the last batch had a unit fail, so the next runs its units in savepoints
 	// from the start (commit).
 	guard bool
@@ -96,7 +117,10 @@ type unit struct {
 	fn       func(w *writer) error
 	err      error
 	panicked any
+	// answered is closed when the unit's batch has committed, or when its caller is to
+	// lead the next batch (lead); nil for a unit whose caller leads at once.
 	answered chan struct{}
+	lead     bool // handed the writer's role: its caller leads (set before answered closes)
 	// skipped: its context was done when the batch reached it, and it did not run; a
 	// second run of the batch (commit) skips it too.
 	skipped bool
@@ -122,26 +146,122 @@ func (*detached) Err() error                  { return nil }
 // errClosed answers a write after Close.
 var errClosed = errors.New("store closed")
 
-// do queues fn as a unit and waits until the batch that ran it has committed.
+// do runs fn as a unit of a batch and returns once that batch has committed: a batch it
+// leads at once when none runs, else the batch of the units queued with it.
 func (g *group) do(ctx context.Context, fn func(w *writer) error) error {
 	if err := ctx.Err(); err != nil {
 		return g.s.fail("write", err)
 	}
-	u := &unit{ctx: ctx, deferred: store.SyncDeferred(ctx), fn: fn, answered: make(chan struct{})}
-	select {
-	case g.units <- u:
-	case <-g.quit:
+	u := &unit{ctx: ctx, deferred: store.SyncDeferred(ctx), fn: fn}
+	g.mu.Lock()
+	switch {
+	case g.closed:
+		g.mu.Unlock()
 		return g.s.fail("write", errClosed)
-	case <-ctx.Done():
-		return g.s.fail("write", ctx.Err())
+	case !g.leading:
+		g.leading = true
+		g.mu.Unlock()
+		g.lead(u)
+	default:
+		u.answered = make(chan struct{})
+		g.queue = append(g.queue, u)
+		g.mu.Unlock()
+		if !g.wait(ctx, u) {
+			return g.s.fail("write", ctx.Err())
+		}
+		if u.lead {
+			g.lead(u)
+		}
 	}
-	// Once taken, a unit is answered after its batch whatever ctx does: whether it is
-	// committed is only known then.
-	<-u.answered
 	if u.panicked != nil {
 		panic(u.panicked)
 	}
 	return u.err
+}
+
+// wait waits until queued u is answered or handed the lead, and reports whether it was:
+// not when ctx was done first and u still queued, which it is no longer. Once taken into
+// a batch, u is answered after it whatever ctx does: whether it is committed is only
+// known then.
+func (g *group) wait(ctx context.Context, u *unit) bool {
+	select {
+	case <-u.answered:
+		return true
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	if i := slices.Index(g.queue, u); i >= 0 {
+		g.queue = slices.Delete(g.queue, i, i+1)
+		g.mu.Unlock()
+		return false
+	}
+	g.mu.Unlock()
+	<-u.answered
+	return true
+}
+
+// lead runs the batch of u, whose caller holds the writer's role, and every unit queued
+// by then, answers them once it has committed, and hands the role to the first unit
+// queued meanwhile, which leads the next batch; or leaves the writer idle.
+func (g *group) lead(u *unit) {
+	batch := append(g.batch[:0], u)
+	committed := false
+	defer func() {
+		if !committed {
+			// commit panicked, outside any unit: the others of its batch are told, not
+			// left waiting, and the next batch runs (on a fresh connection: database/sql
+			// discards one its Raw panicked on).
+			for _, v := range batch[1:] {
+				if v.err == nil && v.panicked == nil {
+					v.err = g.s.fail("write", errors.New("the batch's commit panicked"))
+				}
+				close(v.answered)
+			}
+			g.batch = nil
+		}
+		g.handOver()
+	}()
+	g.mu.Lock()
+	n := min(len(g.queue), maxBatch-1)
+	batch = append(batch, g.queue[:n]...)
+	g.advance(n)
+	g.mu.Unlock()
+	g.commit(batch)
+	committed = true
+	for _, v := range batch[1:] {
+		close(v.answered)
+	}
+	clear(batch)
+	g.batch = batch[:0]
+	if g.s.stmts != nil {
+		g.s.stmts.prepareMissed(context.Background(), g.s.w)
+	}
+}
+
+// handOver hands the writer's role to the first unit queued, or leaves the writer idle
+// (and tells close when it is closing).
+func (g *group) handOver() {
+	g.mu.Lock()
+	if len(g.queue) == 0 || g.closed {
+		g.leading = false
+		if g.closed {
+			close(g.idle)
+		}
+		g.mu.Unlock()
+		return
+	}
+	next := g.queue[0]
+	g.advance(1)
+	next.lead = true
+	g.mu.Unlock()
+	close(next.answered)
+}
+
+// advance takes the first n units off the queue. g.mu is held.
+func (g *group) advance(n int) {
+	left := copy(g.queue, g.queue[n:])
+	clear(g.queue[left:])
+	g.queue = g.queue[:left]
 }
 
 // close stops the writer once the batch it runs is answered; the units still queued, and
@@ -151,37 +271,24 @@ func (g *group) close() {
 	<-g.done
 }
 
-// run is the writer: it takes one unit, then every other one queued by then, and commits
-// them as one batch, again and again.
+// run stops the writer when it is closed (close): it fails the units queued, waits for
+// the batch running to be answered and closes the statements the writer prepared.
 func (g *group) run() {
 	defer close(g.done)
-	defer g.closeRaw()
-	batch := make([]*unit, 0, maxBatch)
-	for {
-		select {
-		case u := <-g.units:
-			batch = append(batch[:0], u)
-		case <-g.quit:
-			return
-		}
-	take:
-		for len(batch) < maxBatch {
-			select {
-			case u := <-g.units:
-				batch = append(batch, u)
-			default:
-				break take
-			}
-		}
-		g.commit(batch)
-		for _, u := range batch {
-			close(u.answered)
-		}
-		clear(batch)
-		if g.s.stmts != nil {
-			g.s.stmts.prepareMissed(context.Background(), g.s.w)
-		}
+	<-g.quit
+	g.mu.Lock()
+	g.closed = true
+	for _, u := range g.queue {
+		u.err = g.s.fail("write", errClosed)
+		close(u.answered)
 	}
+	g.queue = nil
+	leading := g.leading
+	g.mu.Unlock()
+	if leading {
+		<-g.idle
+	}
+	g.closeRaw()
 }
 
 // closeRaw closes the statements the writer prepared on its connection, so that the

@@ -1,0 +1,24 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"github.com/emfa/emfa/store"
+)
+
+// TestReviewEmptyPassAllocs: a pass through an idle group writer allocates no channel to
+// be answered on: its caller runs the batch (issue 16's P46: 15 allocations before).
+func TestReviewEmptyPassAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under -race")
+	}
+	s := open(t, fileDSN(t))
+	ctx := store.DeferSync(t.Context())
+	if n := allocsPerCall(t, func() {
+		if err := s.Update(ctx, func(store.Writer) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}); n > 14 {
+		t.Errorf("allocations of an empty deferred pass: %v, want at most 14", n)
+	}
+}

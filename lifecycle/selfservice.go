@@ -1765,6 +1765,13 @@ func (s *SelfService) StartSignInOnce(ctx context.Context, form, username, metho
 	// again, rather than once SignInAgain has; its record outlives it (onceTTL).
 	idem := provider.Idempotency{Store: s.m.store, TTL: onceTTL(ctx), Lease: provider.RenewedLease,
 		Renew: provider.RenewInterval, Now: s.m.now}
+	// The answer is the sign-in's sealed cookie, which is the sign-in: whoever holds it
+	// reads its CSRF token off the step's page and, once the phone approves, may post
+	// "continue" first. The store, which keeps sessions and links by their hash only, keeps
+	// it sealed under a key of the form's cookie and the page's key, neither of which it
+	// holds.
+	aead := s.signInOnceAEAD(form)
+	ad := []byte(key.WebhookID)
 	ans, served, _, err := idem.Do(ctx, key, func(context.Context) (provider.Answer, error) {
 		// The request's own context: the start's writes are the sign-in's, made durable
 		// as they are without this record, and no unit of it records an answer here.
@@ -1772,12 +1779,29 @@ func (s *SelfService) StartSignInOnce(ctx context.Context, form, username, metho
 		if err != nil {
 			return provider.Answer{}, err
 		}
-		return provider.Answer{Status: 303, Body: []byte(c)}, nil
+		nonce := make([]byte, aead.NonceSize())
+		rand.Read(nonce) // never returns an error (crypto/rand, Go 1.24+)
+		return provider.Answer{Status: 303, Body: aead.Seal(nonce, nonce, []byte(c), ad)}, nil
 	})
 	if err != nil {
 		return "", false, err
 	}
-	return string(ans.Body), served == provider.Replayed, nil
+	if len(ans.Body) < aead.NonceSize() {
+		return "", false, errors.New("self-service: sign-in record unreadable")
+	}
+	c, err := aead.Open(nil, ans.Body[:aead.NonceSize()], ans.Body[aead.NonceSize():], ad)
+	if err != nil {
+		return "", false, errors.New("self-service: sign-in record unreadable")
+	}
+	return string(c), served == provider.Replayed, nil
+}
+
+// signInOnceAEAD seals StartSignInOnce's answers for the form of anonymous cookie form,
+// with a key derived from the page's key and that cookie.
+func (s *SelfService) signInOnceAEAD(form string) cipher.AEAD {
+	block, _ := aes.NewCipher(s.anonMAC("signin-start-seal", []byte(form))) // a 32-byte key: never an error
+	aead, _ := cipher.NewGCM(block)
+	return aead
 }
 
 // codeLimits are the tries and lifetime of the codes a sign-in method sends, as the first

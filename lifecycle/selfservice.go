@@ -1302,6 +1302,9 @@ var errLinkSpent = errors.New("self-service: link spent or replaced")
 // browsers racing, one wins, and the other's code is not used up; a crash leaves both or
 // neither.
 func (s *SelfService) Confirm(ctx context.Context, sess *Session, code string) (Factor, error) {
+	if sess.Kind != SessionLink && sess.Kind != SessionUser {
+		return Factor{}, ErrNoSession
+	}
 	id := sess.State.Enrolling
 	if id == "" {
 		return Factor{}, conflict("not_enrolling", "", "no factor is waiting for its first code")
@@ -1443,6 +1446,12 @@ func (s *SelfService) whyRefused(ctx context.Context, id string, wrong *Error) *
 // click, a reload that posts again) answers that factor, active, as the first did: the
 // person sees the set-up done, not an error about it.
 func (s *SelfService) ConfirmFor(ctx context.Context, sess *Session, id, code string) (Factor, error) {
+	if sess.Kind != SessionLink && sess.Kind != SessionUser {
+		// The sign-in form's session, which anyone has for the asking, enrolls nothing:
+		// refused before any record, lest a script write rows of its choosing (a factor id,
+		// under the user name of a sign-in it started) into the trail, unbounded.
+		return Factor{}, ErrNoSession
+	}
 	if f, ok := s.linkDone(ctx, *sess); ok && (id == "" || id == f.ID) {
 		return f, nil
 	}

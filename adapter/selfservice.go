@@ -1162,11 +1162,14 @@ func (p *selfServicePage) signInAllowed(c echo.Context) (end func(), ok bool, er
 }
 
 // signInRefused answers a sign-in step's error: a user name's limit as a throttle, a
-// failed sign-in counted against the address; anything else as wrap does.
+// failed sign-in counted against the address; anything else as wrap does. An attempt
+// refused by its user name's limit is a failed sign-in too (and one more record of it):
+// uncounted, one address could post a limited name's step for ever.
 func (p *selfServicePage) signInRefused(c echo.Context, err error) error {
 	var le *lifecycle.Error
 	switch {
 	case errors.As(err, &le) && le.Code == "signin_limited":
+		p.s.signIns.failed(c.RealIP())
 		return p.throttledSignIn(c, le.RetryAfter, le.Msg)
 	case errors.Is(err, lifecycle.ErrSignIn):
 		p.s.signIns.failed(c.RealIP())

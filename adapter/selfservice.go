@@ -1558,6 +1558,14 @@ func (p *selfServicePage) signInStatus(c echo.Context) error {
 }
 
 func (p *selfServicePage) signInContinue(c echo.Context, sess lifecycle.Session) error {
+	// A step of a sign-in as the code's is, under the address's budget: the sealed cookie
+	// of a sign-in whose push ended still opens until its own end, and each post of it
+	// ends it again, recorded.
+	end, ok, err := p.signInAllowed(c)
+	defer end()
+	if !ok {
+		return err
+	}
 	cookie := sess.Cookie
 	state, next, err := p.ss.FinishPushSignIn(c.Request().Context(), &sess)
 	if sess.Cookie != cookie && err != nil {
@@ -1566,6 +1574,7 @@ func (p *selfServicePage) signInContinue(c echo.Context, sess lifecycle.Session)
 	if err != nil {
 		var le *lifecycle.Error
 		if errors.As(err, &le) && (le.Code == "push_denied" || le.Code == "push_timeout") {
+			p.s.signIns.failed(c.RealIP()) // a sign-in that failed, as a wrong code's
 			// The sign-in form again, saying why, by its GET (post/redirect/get): a reload
 			// posts nothing again.
 			return c.Redirect(http.StatusSeeOther, "/self-service/?ended="+strings.TrimPrefix(le.Code, "push_"))

@@ -1,0 +1,95 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider/builtin"
+)
+
+// TestReviewEndedPushSignInReplayIsBudgeted: a push sign-in that timed out (or was
+// denied) is over: "continue" answers the sign-in form, saying so, records the end
+// (FAILED, "push timeout") and seals the browser a cookie without it. But the cookie it
+// replaces still opens until its own end (the session's idle time, 10 minutes, against a
+// push's 2), and "continue", the one step of a sign-in under no budget, answered each
+// post of it the same way, with a row each time: anyone could start a push sign-in for
+// any user name, wait two minutes, then post the old cookie's "continue" for eight, a
+// row in the trail under that name each time, never throttled. A sign-in that ends
+// unapproved is a failed sign-in, counted against the address as a wrong code is.
+func TestReviewEndedPushSignInReplayIsBudgeted(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+	h := newPushPageHarnessAt(t, clk)
+	h.srv.signIns.now = clk.Now
+	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	p := &pageClient{t: t, h: h, addr: "198.51.100.7"}
+	p.get("/self-service/")
+	if a := p.startSignIn("alice", "push"); a.status != http.StatusOK || !strings.Contains(a.body, `action="/self-service/signin/continue"`) {
+		t.Fatalf("start: %d\n%s", a.status, a.body)
+	}
+	started, csrf := p.cookie, p.csrf
+	clk.Advance(2*time.Minute + time.Second) // a push's lifetime: the sign-in timed out
+
+	const posts = 3 * throttleBurst
+	throttled := false
+	for i := range posts {
+		p.cookie, p.csrf = started, csrf // the cookie of the sign-in under way, again
+		a := p.post("/self-service/signin/continue", url.Values{})
+		switch {
+		case a.status == http.StatusSeeOther && a.header.Get("Location") == "/self-service/?ended=timeout":
+		case a.status == http.StatusTooManyRequests && strings.Contains(a.body, "from your network"):
+			throttled = true
+		default:
+			t.Fatalf("continue %d: %d %q\n%s", i+1, a.status, a.header.Get("Location"), a.body)
+		}
+	}
+	ended := 0
+	for _, r := range h.auditRows(t, lifecycle.AdminResource(lifecycle.ActionSelfServiceSignIn)) {
+		if r.Reason == "push timeout" {
+			ended++
+		}
+	}
+	if ended >= posts || !throttled {
+		t.Errorf("%d posts of a timed-out sign-in's continue from one address: %d recorded, address throttled %v; want the address's budget (%d) to bound them",
+			posts, ended, throttled, throttleBurst)
+	}
+}
+
+// newPushPageHarnessAt is newPushPageHarness on clk's time.
+func newPushPageHarnessAt(t *testing.T, clk *fakeClock) *adminHarness {
+	t.Helper()
+	st := testdb.SQLite(t)
+	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Now: clk.Now, Capabilities: []string{"totp", "push"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine}, Now: clk.Now,
+		Capabilities: map[string][]string{"acme": {"totp", "push"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &adminHarness{store: st, manager: m}
+	if h.write, err = m.CreateToken(context.Background(), "cli", "provisioning", lifecycle.ScopeWrite); err != nil {
+		t.Fatal(err)
+	}
+	h.read = h.write
+	ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp", "push"}, LinkLifetime: time.Hour,
+		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.harness = newHarness(t, func(o *Options) { o.Admin = m; o.SelfService = ss; o.MaxBodyBytes = 64 << 10 })
+	return h
+}

@@ -1453,7 +1453,11 @@ func (p *selfServicePage) remove(c echo.Context, sess lifecycle.Session) error {
 }
 
 func (p *selfServicePage) signOut(c echo.Context, sess lifecycle.Session) error {
-	p.ss.End(c.Request().Context(), sess)
+	// A session the store did not end lives on, for whoever holds a copy of its cookie: the
+	// person hears so, and keeps the cookie to sign out again, rather than "signed out".
+	if err := p.ss.End(c.Request().Context(), sess); err != nil {
+		return err
+	}
 	p.clearCookie(c)
 	return c.Redirect(http.StatusSeeOther, "/self-service/?done="+doneSignedOut)
 }

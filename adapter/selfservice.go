@@ -718,7 +718,9 @@ func (p *selfServicePage) switchPage(c echo.Context) error {
 // that does not exist is guessing, from anyone on the internet: it counts against the
 // address's budget of the page (Server.signIns, with the sign-ins), and past it is
 // answered 429, Retry-After; a real link opens whatever the budget, as right credentials
-// pass a throttled address. Its record names the address and the request; past an
+// pass a throttled address. One that exists but opens nothing (spent, expired, its user
+// disabled) is a link that does not work all the same, opened as often as its holder
+// likes: it counts alike. Its record names the address and the request; past an
 // address's few (linkAudits), or past its budget, it is logged instead, so that a flood
 // does not fill the audit table. The opening holds one of the address's attempts, in
 // either budget, until end (which the caller defers): links opened at once, a script's
@@ -731,13 +733,17 @@ func (p *selfServicePage) linkOpening(c echo.Context) (ctx context.Context, refu
 	record = record && ok
 	ctx = lifecycle.WithSource(c.Request().Context(), lifecycle.Source{Addr: addr, Unrecorded: !record})
 	return ctx, func(err error) error {
-		if !errors.Is(err, lifecycle.ErrLinkInvalid) {
+		unknown := errors.Is(err, lifecycle.ErrLinkInvalid)
+		if !unknown && !errors.Is(err, lifecycle.ErrLinkSpent) && !errors.Is(err, lifecycle.ErrLinkExpired) {
 			return err
 		}
-		if record {
+		switch {
+		case record:
 			p.linkAudits.failed(addr)
-		} else {
+		case unknown:
 			p.s.log.Warn("self-service unknown link not recorded", "remote", addr, "request_id", rid)
+		default:
+			p.s.log.Warn("self-service refused link not recorded", "err", err, "remote", addr, "request_id", rid)
 		}
 		if !ok {
 			secs := retryAfter(c, wait)

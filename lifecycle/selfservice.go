@@ -672,7 +672,11 @@ func (s *SelfService) checkLink(ctx context.Context, token string) (store.SelfSe
 	default:
 		return l, u, nil
 	}
-	s.refusedLink(ctx, u.Name, reason)
+	// A link that opens nothing may be opened as often as its holder likes: past the
+	// caller's few, it counts instead of a record, as an unknown one does.
+	if !sourceOf(ctx).Unrecorded {
+		s.refusedLink(ctx, u.Name, reason)
+	}
 	return l, u, refusal
 }
 
@@ -681,9 +685,9 @@ func (s *SelfService) checkLink(ctx context.Context, token string) (store.SelfSe
 // does, the request id ctx carries).
 type Source struct {
 	Addr string
-	// Unrecorded: an unknown link is refused without a record, the caller counting it
-	// instead: past a few from one address, a flood of guesses must not fill the audit
-	// table.
+	// Unrecorded: a refused link (unknown, spent, expired, its user disabled) is refused
+	// without a record, the caller counting it instead: past a few from one address, a
+	// flood of guesses, or of openings of an old link, must not fill the audit table.
 	Unrecorded bool
 }
 

@@ -865,6 +865,13 @@ func (s *SelfService) linkUsable(ctx context.Context, sess Session, action strin
 	default:
 		return nil
 	}
+	if st != linkGone {
+		// Spent or expired, the link enrolls nothing more: its session ends as a replaced
+		// one's does (the page clears its cookie), lest a copy of the cookie be refused, and
+		// recorded, for as long as it is used. (Its set-up done, a session waits for its
+		// form posted twice in linkDone, which comes before this.)
+		s.End(ctx, sess)
+	}
 	s.m.audit(ctx, SelfServiceActor, action, sess.User, "", "FAILED", reason)
 	return refusal
 }

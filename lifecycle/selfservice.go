@@ -728,6 +728,12 @@ func (s *SelfService) opened(ctx context.Context, action, factor, kind string, u
 // approved) and this, which ended the user's sessions, leaves it none to open
 // (errProofReset, recorded), rather than one its end of sessions came too early for.
 func (s *SelfService) signedIn(ctx context.Context, factor string, u store.User, reason string) (Session, error) {
+	if u.Disabled {
+		// Disabled after its proof (a push approved, then the user disabled): the
+		// challenge still answers as it ended, but no one is signed in, nor recorded so.
+		s.m.audit(ctx, SelfServiceActor, ActionSelfServiceSignIn, u.Name, factor, "FAILED", "user disabled during the sign-in")
+		return Session{}, errProofReset
+	}
 	// Its record (store.ResourceSelfServiceSignIn, SUCCESS, the factor) is the factor's
 	// use: the store sets its lastUsed in the same commit, as for Verify's validate.
 	next, err := s.newSession(ctx, SessionUser, u.ID, "", factor, time.Time{}, SessionState{User: u.Name},
@@ -739,8 +745,8 @@ func (s *SelfService) signedIn(ctx context.Context, factor string, u store.User,
 	return next, err
 }
 
-// errProofReset: the factor of a sign-in was reset (or disabled) before its session was
-// stored.
+// errProofReset: the factor of a sign-in was reset (or disabled), or its user disabled,
+// before its session was stored.
 var errProofReset = errors.New("self-service: sign-in factor reset meanwhile")
 
 // userByID finds the link's user by the name the store joined, checking it is the same.

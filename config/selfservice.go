@@ -45,9 +45,9 @@ type SelfServiceThrottle struct {
 	// address may make in a row, then one more per Every; past it the page answers 429.
 	// Default 10, then one per 6s.
 	SignIns Budget `mapstructure:"signIns"`
-	// UnknownLinkRecords: the unknown activation links of an address recorded in the
-	// audit trail, then one more per Every; the others are logged. Default 10, then one
-	// per 6m.
+	// UnknownLinkRecords: the refused activation links of an address (unknown, spent,
+	// expired, their user disabled) recorded in the audit trail, then one more per Every;
+	// the others are logged. Default 10, then one per 6m.
 	UnknownLinkRecords Budget `mapstructure:"unknownLinkRecords"`
 }
 

@@ -52,8 +52,10 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 	case len(trimmed) == 0:
 		return parsed{}, malformed("empty body")
 	case trimmed[0] == '[':
-		if err := decodeJSON(trimmed, &raws); err != nil {
-			return parsed{}, err
+		// Each entry is read, and refused, by itself: an array has no key of its own to
+		// check, and one entry with a key named twice must not take the batch with it.
+		if err := json.Unmarshal(trimmed, &raws); err != nil {
+			return parsed{}, malformed("body is not a JSON array: " + err.Error())
 		}
 	default: // JSON lines, or one object
 		for line := range bytes.Lines(trimmed) {

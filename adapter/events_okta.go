@@ -1,7 +1,12 @@
 package adapter
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,13 +18,6 @@ import (
 // Okta event hooks (lifecycle.md §4): a one-time GET verification, then POSTs of System
 // Log events under data.events, delivered at least once, possibly out of order, with a
 // 3-second timeout: the handler only queues them.
-
-type oktaHook struct {
-	EventID string `json:"eventId"`
-	Data    *struct {
-		Events []oktaEvent `json:"events"`
-	} `json:"data"`
-}
 
 type oktaEvent struct {
 	UUID      string                   `json:"uuid"`
@@ -61,15 +59,17 @@ func (api *syncAPI) oktaVerify(c echo.Context) error {
 }
 
 func parseOkta(_ echo.Context, body []byte) (parsed, error) {
-	var h oktaHook
-	if err := decodeJSON(body, &h); err != nil {
+	batch, events, err := oktaEnvelope(body)
+	if err != nil {
 		return parsed{}, err
 	}
-	if h.Data == nil {
-		return parsed{}, malformed("no data.events")
-	}
-	p := parsed{batch: h.EventID}
-	for i, e := range h.Data.Events {
+	p := parsed{batch: batch}
+	for i, raw := range events {
+		var e oktaEvent
+		if err := decodeJSON(raw, &e); err != nil {
+			p.refuse("", "data.events["+itoa(i)+"]: "+err.Error())
+			continue
+		}
 		if e.UUID == "" || e.EventType == "" {
 			p.refuse(e.UUID, "data.events["+itoa(i)+"]: uuid and eventType are required")
 			continue
@@ -107,4 +107,112 @@ func parseOkta(_ echo.Context, body []byte) (parsed, error) {
 		p.events = append(p.events, ev)
 	}
 	return p.whole()
+}
+
+// oktaEnvelope reads a hook's body: its eventId and data.events, each event left as its
+// bytes, for parseOkta to read one at a time, so that one event that cannot be read (a key
+// named twice, a value of the wrong type, nested too deep) is refused alone and the rest
+// of the batch queued. The envelope is held to what decodeJSON holds a body to: one JSON
+// object, no key named twice in it or in data (in any case, as encoding/json matches
+// keys), and no key named twice in any other value it holds.
+func oktaEnvelope(body []byte) (batch string, events []json.RawMessage, err error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	hasData := false
+	var isObject bool
+	isObject, err = jsonObject(dec, func(key string) error {
+		switch {
+		case strings.EqualFold(key, "eventId"):
+			return dec.Decode(&batch)
+		case !strings.EqualFold(key, "data"):
+			return skipValue(dec)
+		}
+		var err error
+		hasData, err = jsonObject(dec, func(key string) error {
+			if !strings.EqualFold(key, "events") {
+				return skipValue(dec)
+			}
+			switch t, err := dec.Token(); {
+			case err != nil:
+				return err
+			case t == nil: // null: no events
+				return nil
+			case t != json.Delim('['):
+				return malformed("data.events is not an array")
+			}
+			for dec.More() {
+				var raw json.RawMessage
+				if err := dec.Decode(&raw); err != nil {
+					return err
+				}
+				events = append(events, raw)
+			}
+			_, err := dec.Token() // ]
+			return err
+		})
+		return err
+	})
+	switch {
+	case err != nil:
+	case !isObject:
+		err = malformed("body is not a JSON object")
+	case !hasData:
+		err = malformed("no data.events")
+	default:
+		if _, end := dec.Token(); end != io.EOF {
+			err = malformed("body is more than one JSON value")
+		}
+	}
+	if err != nil {
+		if m := (errMalformed{}); !errors.As(err, &m) {
+			err = malformed("body is not the JSON expected: " + err.Error())
+		}
+		return "", nil, err
+	}
+	return batch, events, nil
+}
+
+// jsonObject reads the object dec is at, calling each for each key with dec at its value,
+// which each reads; a key named twice (in any case) is refused. A null is no object;
+// anything else is refused.
+func jsonObject(dec *json.Decoder, each func(key string) error) (bool, error) {
+	switch t, err := dec.Token(); {
+	case err != nil:
+		return false, err
+	case t == nil:
+		return false, nil
+	case t != json.Delim('{'):
+		return false, malformed("body is not the JSON expected: a value that should be an object is not one")
+	}
+	var seen []string
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return false, err
+		}
+		key, _ := t.(string)
+		for _, k := range seen {
+			if strings.EqualFold(k, key) {
+				return false, malformed("body is not valid JSON without duplicate keys: the key " +
+					strconv.Quote(logID(key)) + " is named twice")
+			}
+		}
+		seen = append(seen, key)
+		if err := each(key); err != nil {
+			return false, err
+		}
+	}
+	_, err := dec.Token() // }
+	return true, err
+}
+
+// skipValue reads the value dec is at, refusing one that names a key twice.
+func skipValue(dec *json.Decoder) error {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return err
+	}
+	if err := checkUniqueKeys(raw); err != nil {
+		return malformed("body is not valid JSON without duplicate keys: " + err.Error())
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/emfa/emfa/internal/jsonkeys"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/sync"
@@ -264,14 +266,41 @@ func (api *syncAPI) source(name string, parse func(c echo.Context, body []byte) 
 // decodeJSON refuses duplicate keys, then decodes.
 func decodeJSON(data []byte, v any) error {
 	if err := checkUniqueKeys(data); err != nil {
-		return malformed("body is not valid JSON without duplicate keys: " + err.Error())
+		return malformed("body is not valid JSON without duplicate keys: " + jsonFault(err))
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
-		return malformed("body is not the JSON expected: " + err.Error())
+		return malformed("body is not the JSON expected: " + jsonFault(err))
 	}
 	return nil
+}
+
+// jsonFault is why a payload could not be read, as an answer and a log line say it:
+// where, and what kind of value, but none of the payload's values, which encoding/json
+// quotes (a number's digits, a string given for a number: megabytes at the body's
+// limit, copied into the log that never holds a payload), and none of emfa's Go types.
+func jsonFault(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var dup *jsonkeys.DuplicateError
+	switch {
+	case errors.As(err, &dup):
+		return "the key " + strconv.Quote(logID(dup.Path)) + " is named twice"
+	case errors.As(err, &syn):
+		return "not valid JSON at byte " + strconv.FormatInt(syn.Offset, 10)
+	case errors.As(err, &typ):
+		kind, _, _ := strings.Cut(typ.Value, " ") // "number 1e999": the kind alone
+		if typ.Field == "" {
+			return "a JSON " + kind + " where another kind of value was expected"
+		}
+		return strconv.Quote(logID(typ.Field)) + " is a JSON " + kind + ", not the kind of value expected"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends early"
+	case err.Error() == "not one JSON value", err.Error() == "nested deeper than "+itoa(jsonkeys.MaxDepth)+" levels":
+		return err.Error() // jsonkeys' own words, which quote nothing
+	}
+	return "a value is not of the kind expected"
 }
 
 func strp(s string) *string {

@@ -55,7 +55,7 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 		// Each entry is read, and refused, by itself: an array has no key of its own to
 		// check, and one entry with a key named twice must not take the batch with it.
 		if err := json.Unmarshal(trimmed, &raws); err != nil {
-			return parsed{}, malformed("body is not a JSON array: " + err.Error())
+			return parsed{}, malformed("body is not a JSON array: " + jsonFault(err))
 		}
 	default: // JSON lines, or one object
 		for line := range bytes.Lines(trimmed) {
@@ -94,7 +94,7 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 		var call *auth0Call
 		if e.Type == "sapi" && len(e.Details) > 0 {
 			if err := json.Unmarshal(e.Details, &call); err != nil {
-				p.refuse(e.LogID, "entry "+itoa(i)+": details are not the JSON expected: "+err.Error())
+				p.refuse(e.LogID, "entry "+itoa(i)+": details are not the JSON expected: "+jsonFault(err))
 				continue
 			}
 		}

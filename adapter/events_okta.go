@@ -164,7 +164,7 @@ func oktaEnvelope(body []byte) (batch string, events []json.RawMessage, err erro
 	}
 	if err != nil {
 		if m := (errMalformed{}); !errors.As(err, &m) {
-			err = malformed("body is not the JSON expected: " + err.Error())
+			err = malformed("body is not the JSON expected: " + jsonFault(err))
 		}
 		return "", nil, err
 	}
@@ -212,7 +212,7 @@ func skipValue(dec *json.Decoder) error {
 		return err
 	}
 	if err := checkUniqueKeys(raw); err != nil {
-		return malformed("body is not valid JSON without duplicate keys: " + err.Error())
+		return malformed("body is not valid JSON without duplicate keys: " + jsonFault(err))
 	}
 	return nil
 }

@@ -122,23 +122,43 @@ func (api *syncAPI) secret(source string, h SecretHeader) echo.MiddlewareFunc {
 type parsed struct {
 	events  []provider.LifecycleEvent
 	ignored int
-	// refused are the events of a batch that could not be read, each with its reason: the
-	// rest of the batch is queued (Okta does not send a batch answered 4xx again), unless
-	// every event was refused.
-	refused []string
-	// refusedIDs are the source's ids of the refused events that had one (Okta's uuid,
-	// Auth0's log_id), and batch the batch's own (Okta's eventId): what an operator looks
-	// for at the source, never the content.
-	refusedIDs []string
-	batch      string
+	// refused are the reasons of the first maxListedRefusals events of a batch that could
+	// not be read, nRefused how many there were: the rest of the batch is queued (Okta
+	// does not send a batch answered 4xx again), unless every event was refused. Only
+	// those listed are kept: a body of tiny entries, each refused, kept two million
+	// reasons, gigabytes, of which a log line lists twenty.
+	refused  []string
+	nRefused int
+	// refusedIDs are the source's ids of the first refused events that had one (Okta's
+	// uuid, Auth0's log_id), nRefusedIDs how many had one, and batch the batch's own
+	// (Okta's eventId): what an operator looks for at the source, never the content.
+	refusedIDs  []string
+	nRefusedIDs int
+	batch       string
 }
 
 // refuse records a malformed event of a batch, and its id when it has one.
 func (p *parsed) refuse(id, why string) {
-	p.refused = append(p.refused, why)
-	if id != "" {
-		p.refusedIDs = append(p.refusedIDs, logID(id))
+	p.nRefused++
+	if len(p.refused) < maxListedRefusals {
+		p.refused = append(p.refused, why)
 	}
+	if id != "" {
+		p.nRefusedIDs++
+		if len(p.refusedIDs) < maxListedRefusals {
+			p.refusedIDs = append(p.refusedIDs, logID(id))
+		}
+	}
+}
+
+// refuseAt is refuse with the reason prefix+i+rest (an event's place in its batch, and
+// why), worded only when it is one that is kept.
+func (p *parsed) refuseAt(id, prefix string, i int, rest string) {
+	why := ""
+	if len(p.refused) < maxListedRefusals {
+		why = prefix + itoa(i) + rest
+	}
+	p.refuse(id, why)
 }
 
 // logID is a source's id as logged: at most 100 bytes.
@@ -187,8 +207,8 @@ func (p parsed) screen() parsed {
 
 // whole is p, or the refusal of the whole batch when nothing in it could be read.
 func (p parsed) whole() (parsed, error) {
-	if len(p.refused) > 0 && len(p.events) == 0 && p.ignored == 0 {
-		return parsed{}, malformed(listed(p.refused, "; "))
+	if p.nRefused > 0 && len(p.events) == 0 && p.ignored == 0 {
+		return parsed{}, malformed(listed(p.refused, p.nRefused, "; "))
 	}
 	return p, nil
 }
@@ -197,12 +217,12 @@ func (p parsed) whole() (parsed, error) {
 // a batch of thousands, each listed, made lines of megabytes. The count says them all.
 const maxListedRefusals = 20
 
-// listed joins list with sep, its first maxListedRefusals and how many more.
-func listed(list []string, sep string) string {
-	if len(list) <= maxListedRefusals {
+// listed joins list, the first of total, with sep, and says how many more there were.
+func listed(list []string, total int, sep string) string {
+	if total <= len(list) {
 		return strings.Join(list, sep)
 	}
-	return strings.Join(list[:maxListedRefusals], sep) + sep + "and " + itoa(len(list)-maxListedRefusals) + " more"
+	return strings.Join(list, sep) + sep + "and " + itoa(total-len(list)) + " more"
 }
 
 // errMalformed is a payload refused with 400.
@@ -232,16 +252,16 @@ func (api *syncAPI) source(name string, parse func(c echo.Context, body []byte) 
 		if err != nil {
 			return err
 		}
-		if len(p.refused) > 0 {
-			api.counts.Refused.Add(int64(len(p.refused)))
-			attrs := []any{"source", name, "refused", len(p.refused)}
-			if len(p.refusedIDs) > 0 {
-				attrs = append(attrs, "event_ids", listed(p.refusedIDs, ","))
+		if p.nRefused > 0 {
+			api.counts.Refused.Add(int64(p.nRefused))
+			attrs := []any{"source", name, "refused", p.nRefused}
+			if p.nRefusedIDs > 0 {
+				attrs = append(attrs, "event_ids", listed(p.refusedIDs, p.nRefusedIDs, ","))
 			}
 			if p.batch != "" {
 				attrs = append(attrs, "batch", logID(p.batch))
 			}
-			attrs = append(attrs, "reasons", listed(p.refused, "; "), "request_id", callRequestID(c))
+			attrs = append(attrs, "reasons", listed(p.refused, p.nRefused, "; "), "request_id", callRequestID(c))
 			api.s.log.Warn("sync events refused, the rest of the batch queued", attrs...)
 		}
 		for i := range p.events {
@@ -268,9 +288,9 @@ func decodeJSON(data []byte, v any) error {
 	if err := checkUniqueKeys(data); err != nil {
 		return malformed("body is not valid JSON without duplicate keys: " + jsonFault(err))
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
+	// Unmarshal, not a Decoder, whose buffer was most of what a batch of tiny entries cost
+	// (a Decoder's UseNumber changed nothing: no value decodeJSON reads is an interface).
+	if err := json.Unmarshal(data, v); err != nil {
 		return malformed("body is not the JSON expected: " + jsonFault(err))
 	}
 	return nil
@@ -301,6 +321,14 @@ func jsonFault(err error) string {
 		return err.Error() // jsonkeys' own words, which quote nothing
 	}
 	return "a value is not of the kind expected"
+}
+
+// jsonObjectAhead reports whether raw, an entry of a batch, begins as a JSON object: one
+// that does not is refused without decoding it, which, with the error it made, cost more
+// than a hundred times its bytes (a body of "0" lines).
+func jsonObjectAhead(raw []byte) bool {
+	raw = bytes.TrimLeft(raw, " \t\r\n")
+	return len(raw) > 0 && raw[0] == '{'
 }
 
 func strp(s string) *string {

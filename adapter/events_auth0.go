@@ -66,15 +66,19 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 	}
 	var p parsed
 	for i, raw := range raws {
+		if !jsonObjectAhead(raw) {
+			p.refuseAt("", "entry ", i, ": not a JSON object")
+			continue
+		}
 		var e auth0Entry
 		if err := decodeJSON(raw, &e); err != nil {
-			p.refuse("", "entry "+itoa(i)+": "+err.Error())
+			p.refuseAt("", "entry ", i, ": "+err.Error())
 			continue
 		}
 		if len(e.Data) > 0 {
 			var inner auth0Entry
 			if err := decodeJSON(e.Data, &inner); err != nil {
-				p.refuse(e.LogID, "entry "+itoa(i)+".data: "+err.Error())
+				p.refuseAt(e.LogID, "entry ", i, ".data: "+err.Error())
 				continue
 			}
 			if inner.LogID == "" {
@@ -83,18 +87,18 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 			e = inner
 		}
 		if e.LogID == "" || e.Type == "" {
-			p.refuse(e.LogID, "entry "+itoa(i)+": log_id and type are required")
+			p.refuseAt(e.LogID, "entry ", i, ": log_id and type are required")
 			continue
 		}
 		at, err := time.Parse(time.RFC3339Nano, e.Date)
 		if err != nil {
-			p.refuse(e.LogID, "entry "+itoa(i)+": date is not an RFC 3339 time")
+			p.refuseAt(e.LogID, "entry ", i, ": date is not an RFC 3339 time")
 			continue
 		}
 		var call *auth0Call
 		if e.Type == "sapi" && len(e.Details) > 0 {
 			if err := json.Unmarshal(e.Details, &call); err != nil {
-				p.refuse(e.LogID, "entry "+itoa(i)+": details are not the JSON expected: "+jsonFault(err))
+				p.refuseAt(e.LogID, "entry ", i, ": details are not the JSON expected: "+jsonFault(err))
 				continue
 			}
 		}

@@ -65,18 +65,22 @@ func parseOkta(_ echo.Context, body []byte) (parsed, error) {
 	}
 	p := parsed{batch: batch}
 	for i, raw := range events {
+		if !jsonObjectAhead(raw) {
+			p.refuseAt("", "data.events[", i, "]: not a JSON object")
+			continue
+		}
 		var e oktaEvent
 		if err := decodeJSON(raw, &e); err != nil {
-			p.refuse("", "data.events["+itoa(i)+"]: "+err.Error())
+			p.refuseAt("", "data.events[", i, "]: "+err.Error())
 			continue
 		}
 		if e.UUID == "" || e.EventType == "" {
-			p.refuse(e.UUID, "data.events["+itoa(i)+"]: uuid and eventType are required")
+			p.refuseAt(e.UUID, "data.events[", i, "]: uuid and eventType are required")
 			continue
 		}
 		at, err := time.Parse(time.RFC3339Nano, e.Published)
 		if err != nil {
-			p.refuse(e.UUID, "data.events["+itoa(i)+"].published is not an RFC 3339 time")
+			p.refuseAt(e.UUID, "data.events[", i, "].published is not an RFC 3339 time")
 			continue
 		}
 		typ, ok := oktaTypes[e.EventType]
@@ -97,11 +101,11 @@ func parseOkta(_ echo.Context, body []byte) (parsed, error) {
 			}
 		}
 		if ev.Username == "" {
-			p.refuse(e.UUID, "data.events["+itoa(i)+"]: no User target with an alternateId")
+			p.refuseAt(e.UUID, "data.events[", i, "]: no User target with an alternateId")
 			continue
 		}
 		if (typ == provider.EventGroupMemberAdd || typ == provider.EventGroupMemberRemove) && ev.Group == "" {
-			p.refuse(e.UUID, "data.events["+itoa(i)+"]: no UserGroup target with a displayName")
+			p.refuseAt(e.UUID, "data.events[", i, "]: no UserGroup target with a displayName")
 			continue
 		}
 		p.events = append(p.events, ev)

@@ -1,6 +1,8 @@
 package adapter
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -84,4 +86,38 @@ func BenchmarkReviewParseOkta(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzReviewParseOkta: whatever the body, reading it does not panic; and a body that
+// decodes whole as the hook's envelope without a key named twice (as every batch was
+// read before events were read one at a time) has the same batch id and events.
+func FuzzReviewParseOkta(f *testing.F) {
+	f.Add(oktaBatch(okEv("o1", "user.lifecycle.create", "alice@example.com", 1), okEv("o2", "group.user_membership.add", "alice@example.com", 2, "g")))
+	f.Add(`{"eventId":"b","data":{"events":[{},null,0,{"uuid":"x","eventType":"user.lifecycle.create","published":"2026-05-01T09:00:00Z"}]}}`)
+	f.Add(`{"data":null}`)
+	f.Add(`{"DATA":{"EVENTS":[]},"eventid":"x"}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		_, _ = parseOkta(nil, []byte(body))
+		var whole struct {
+			EventID string `json:"eventId"`
+			Data    *struct {
+				Events []json.RawMessage `json:"events"`
+			} `json:"data"`
+		}
+		if decodeJSON([]byte(body), &whole) != nil || whole.Data == nil {
+			return
+		}
+		batch, events, err := oktaEnvelope([]byte(body))
+		if err != nil {
+			t.Fatalf("read whole, refused now: %v", err)
+		}
+		if batch != whole.EventID || len(events) != len(whole.Data.Events) {
+			t.Fatalf("batch %q, %d events; whole: batch %q, %d events", batch, len(events), whole.EventID, len(whole.Data.Events))
+		}
+		for i := range events {
+			if !bytes.Equal(bytes.TrimSpace(events[i]), bytes.TrimSpace(whole.Data.Events[i])) {
+				t.Fatalf("event %d: %s, whole: %s", i, events[i], whole.Data.Events[i])
+			}
+		}
+	})
 }

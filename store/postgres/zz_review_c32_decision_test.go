@@ -1,0 +1,83 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/emfa/emfa/store"
+)
+
+// decideAll is decide with every field of the audit row and the record distinct, so that
+// an argument of the folded statement (advanceCounterSQL.recorded: the compare-and-set, its
+// audit row and the claim of its answer's record, $1-$23) taken for another shows.
+func decideAll(ctx context.Context, s store.Store, counter int64, ev store.AuditEvent, k store.IdempotencyKey, lease, expires, now time.Time) (store.IdempotencyClaim, error) {
+	var claim store.IdempotencyClaim
+	err := s.Update(ctx, func(w store.Writer) error {
+		if err := w.AdvanceCounter(ctx, "f1", counter, now); err != nil {
+			return err
+		}
+		if err := w.AppendAudit(ctx, ev); err != nil {
+			return err
+		}
+		var err error
+		claim, err = w.RecordIdempotency(ctx, k, "owner-"+k.WebhookID, 201, []byte("body-"+k.WebhookID), lease, expires, now)
+		if err == nil && !claim.Claimed {
+			err = errors.New("not claimed")
+		}
+		return err
+	})
+	return claim, err
+}
+
+// The one statement of a decision writes what its three statements wrote, field by
+// field: the audit row's eleven columns, the factor's last use, and the record's ten.
+// (C32 review of 503de65: the claim's arguments renumbered $15-$23 after the audit row's.)
+func TestReviewC32FoldedDecisionWritesEveryField(t *testing.T) {
+	t.Parallel()
+	s, w, _ := wiredStore(t)
+	ctx := t.Context()
+	warm(t, s, w)
+	at := t0.Add(17 * time.Second)
+	ev := store.AuditEvent{Time: at, RequestID: "rq", Provider: "p", Username: "alice", Capability: "totp",
+		FactorID: "f1", Resource: "validate", Outcome: "SUCCESS", Reason: "why", WebhookID: "w9", Actor: "act"}
+	k := key("w9", "fp")
+	lease, expires := t0.Add(41*time.Second), t0.Add(53*time.Minute)
+	claim, err := decideAll(ctx, s, 9, ev, k, lease, expires, at)
+	if err != nil || claim.OtherFingerprint {
+		t.Fatalf("claim %+v, %v; want claimed, no other fingerprint", claim, err)
+	}
+	if got := w.take(); got['B'] != 1 {
+		t.Fatalf("the decision sent %d statements, want 1: not folded, this test checks nothing", got['B'])
+	}
+	rec, err := s.GetIdempotency(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.IdempotencyRecord{Key: k, Owner: "owner-w9", Done: true, Status: 201, Body: []byte("body-w9"),
+		LeaseUntil: lease.UTC(), ExpiresAt: expires.UTC(), CreatedAt: at.UTC()}
+	if diff := cmp.Diff(want, rec); diff != "" {
+		t.Errorf("record (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(claim.Record, rec); diff != "" {
+		t.Errorf("the claim's record, against the one stored (-claim +stored):\n%s", diff)
+	}
+	events, err := s.ListAudit(ctx, store.AuditFilter{Limit: 1})
+	if err != nil || len(events) != 1 {
+		t.Fatalf("audit %v, %v", events, err)
+	}
+	ev.Time = ev.Time.UTC()
+	if diff := cmp.Diff(ev, events[0]); diff != "" {
+		t.Errorf("audit row (-want +got):\n%s", diff)
+	}
+	f, err := s.GetFactor(ctx, "f1")
+	if err != nil || f.Counter != 9 || !f.UpdatedAt.Equal(at) {
+		t.Errorf("factor counter %d, updated %v (%v); want 9, %v", f.Counter, f.UpdatedAt, err, at)
+	}
+	if used, err := s.LastUsed(ctx, []string{"f1"}); err != nil || !used["f1"].Equal(at) {
+		t.Errorf("last used %v, %v; want %v", used, err, at)
+	}
+}

@@ -3,12 +3,15 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/postgres"
 )
 
 // decideAll is decide with every field of the audit row and the record distinct, so that
@@ -79,5 +82,55 @@ func TestReviewC32FoldedDecisionWritesEveryField(t *testing.T) {
 	}
 	if used, err := s.LastUsed(ctx, []string{"f1"}); err != nil || !used["f1"].Equal(at) {
 		t.Errorf("last used %v, %v; want %v", used, err, at)
+	}
+}
+
+// Attempts of one call (one X-Webhook-ID and fingerprint) deciding at once on several
+// connections, each with a code of its own: one records its decision, whole; every other
+// finds that record, and its unit, the counter and the audit row with it, rolls back. The
+// folded statement's INSERT waits for the winner's uncommitted record, then fails its
+// assumption with the unique violation, and the careful run finds the record held.
+func TestReviewC32ConcurrentAttemptsOneRecords(t *testing.T) {
+	t.Parallel()
+	sv := testdb.Connect(t)
+	s := openAlice(t, sv.SchemaDSN(t, sv.NewSchema(t)), t0, postgres.MaxConns(4))
+	ctx := t.Context()
+	runs := 0
+	if _, _, err := decide(ctx, s, 1, key("w0", "a"), &runs); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	var wg sync.WaitGroup
+	outs, errs := make([]string, n), make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			runs := 0
+			outs[i], _, errs[i] = decide(ctx, s, int64(10+i), key("wx", "a"), &runs)
+		})
+	}
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won < 0:
+			won = i
+		case err == nil:
+			t.Errorf("attempts %d and %d both recorded", won, i)
+		case !errors.Is(err, errLost):
+			t.Errorf("attempt %d: %v, want the record found another's", i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no attempt recorded")
+	}
+	rec, err := s.GetIdempotency(ctx, key("wx", "a"))
+	if err != nil || string(rec.Body) != outs[won] {
+		t.Errorf("record %+v, %v; want the winner's %s", rec, err, outs[won])
+	}
+	if got := audited(t, s); len(got) != 2 || got[1] != "wx:"+outs[won] {
+		t.Errorf("audit %q, want w0's and the winner's only", got)
+	}
+	if f, err := s.GetFactor(ctx, "f1"); err != nil || (outs[won] == "SUCCESS" && f.Counter != int64(10+won)) {
+		t.Errorf("counter %d, %v; want the winner's %d", f.Counter, err, 10+won)
 	}
 }

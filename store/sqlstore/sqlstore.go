@@ -1820,6 +1820,12 @@ var advanceCounter = [2]advanceCounterSQL{
 // fails, and the unit is decided again a statement at a time, when either assumption
 // does not hold: division by zero for a replay, a lockout, a disabled factor or an ID
 // recorded under another fingerprint, a unique violation for an ID recorded already.
+// One thing it sees otherwise: its probe for another fingerprint reads the statement's
+// snapshot, taken before the compare-and-set waited for the factor's row, where the
+// claim's own statement took one after that wait. A record of the ID under another
+// fingerprint committed during the wait (another request reusing the X-Webhook-ID, on the
+// same factor) is not told (OtherFingerprint: a warning in the log), as one committed
+// between any claim's snapshot and its insert never was.
 type advanceCounterSQL struct{ sql, assumed, used, audited, recorded string }
 
 // recordArgs is how many arguments recordIdempotencySQL takes.

@@ -134,3 +134,62 @@ func TestReviewC32ConcurrentAttemptsOneRecords(t *testing.T) {
 		t.Errorf("counter %d, %v; want the winner's %d", f.Counter, err, 10+won)
 	}
 }
+
+// A statement the unit writes between the audit row and the claim of the record (another
+// assumed compare-and-set, queued last; or one that sent the batch, the folded statement
+// with it) leaves the claim a statement of its own: the audit row's arguments AppendAudit
+// kept (writer.audited) amend only the statement they were queued with, still last.
+// Either way the unit writes all it asked for. (C32 review of 503de65.)
+func TestReviewC32StatementBetweenAuditAndClaim(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		between func(ctx context.Context, w store.Writer) error
+	}{
+		{"assumed", func(ctx context.Context, w store.Writer) error {
+			return w.ClearFailuresUnlocked(ctx, "f1", t0.Add(time.Second))
+		}},
+		{"sent", func(ctx context.Context, w store.Writer) error {
+			return w.ResetFailures(ctx, "f1", t0.Add(time.Second))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, w, _ := wiredStore(t)
+			ctx := t.Context()
+			warm(t, s, w)
+			k := key("wz", "a")
+			runs := 0
+			err := s.Update(ctx, func(w store.Writer) error {
+				runs++
+				if err := w.AdvanceCounter(ctx, "f1", 9, t0); err != nil {
+					return err
+				}
+				if err := w.AppendAudit(ctx, store.AuditEvent{Time: t0, Provider: "p", Username: "alice", Capability: "totp",
+					FactorID: "f1", Resource: "validate", Outcome: "SUCCESS", WebhookID: "wz"}); err != nil {
+					return err
+				}
+				if err := tc.between(ctx, w); err != nil {
+					return err
+				}
+				c, err := w.RecordIdempotency(ctx, k, "me", 200, []byte("SUCCESS"), t0.Add(time.Minute), t0.Add(time.Hour), t0)
+				if err == nil && !c.Claimed {
+					err = errLost
+				}
+				return err
+			})
+			if err != nil || runs != 1 {
+				t.Fatalf("%v in %d runs, want nil in 1: no assumption fails", err, runs)
+			}
+			if rec, err := s.GetIdempotency(ctx, k); err != nil || !rec.Done || string(rec.Body) != "SUCCESS" {
+				t.Errorf("record %+v, %v; want done, SUCCESS", rec, err)
+			}
+			if got := audited(t, s); len(got) != 4 || got[3] != "wz:SUCCESS" {
+				t.Errorf("audit %q, want the warm three and wz:SUCCESS", got)
+			}
+			if f, err := s.GetFactor(ctx, "f1"); err != nil || f.Counter != 9 || !f.UpdatedAt.Equal(t0.Add(time.Second)) {
+				t.Errorf("counter %d, updated %v, %v; want 9, and the statement between's %v", f.Counter, f.UpdatedAt, err, t0.Add(time.Second))
+			}
+		})
+	}
+}

@@ -1812,14 +1812,18 @@ func (s *SelfService) StartSignInOnce(ctx context.Context, form, username, metho
 	if err != nil {
 		return "", false, err
 	}
-	if len(ans.Body) < aead.NonceSize() {
-		return "", false, errors.New("self-service: sign-in record unreadable")
+	if n := aead.NonceSize(); len(ans.Body) >= n {
+		if c, err := aead.Open(nil, ans.Body[:n], ans.Body[n:], ad); err == nil {
+			return string(c), served == provider.Replayed, nil
+		}
 	}
-	c, err := aead.Open(nil, ans.Body[:aead.NonceSize()], ans.Body[aead.NonceSize():], ad)
-	if err != nil {
-		return "", false, errors.New("self-service: sign-in record unreadable")
-	}
-	return string(c), served == provider.Replayed, nil
+	// A record this replica cannot open: an older emfa's, which kept the cookie as it is
+	// (a rolling upgrade), or one sealed under another page key. Refused, every post of
+	// the form failed until the record's end (onceTTL, minutes); the sign-in starts
+	// again instead, as a form without a record does.
+	s.m.log.Warn("self-service: sign-in form's record unreadable; the sign-in starts again")
+	cookie, err = start(ctx)
+	return cookie, false, err
 }
 
 // signInOnceAEAD seals StartSignInOnce's answers for the form of anonymous cookie form,

@@ -1817,6 +1817,9 @@ func (s *SelfService) StartSignInOnce(ctx context.Context, form, username, metho
 			return string(c), served == provider.Replayed, nil
 		}
 	}
+	if served != provider.Replayed {
+		return "", false, errors.New("self-service: sign-in record unreadable") // sealed just now: never
+	}
 	// A record this replica cannot open: an older emfa's, which kept the cookie as it is
 	// (a rolling upgrade), or one sealed under another page key. Refused, every post of
 	// the form failed until the record's end (onceTTL, minutes); the sign-in starts

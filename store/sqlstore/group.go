@@ -100,6 +100,8 @@ type group struct {
 	stop             sync.Once
 	// batch is the leader's, kept for the next.
 	batch []*unit
+	// committed: the running batch's COMMIT has returned without error (lead).
+	committed bool
 	// guard: the last batch had a unit fail, so the next runs its units in savepoints
 	// from the start (commit).
 	guard bool
@@ -205,14 +207,17 @@ func (g *group) wait(ctx context.Context, u *unit) bool {
 // queued meanwhile, which leads the next batch; or leaves the writer idle.
 func (g *group) lead(u *unit) {
 	batch := append(g.batch[:0], u)
-	committed := false
+	returned := false
+	g.committed = false
 	defer func() {
-		if !committed {
+		if !returned {
 			// commit panicked, outside any unit: the others of its batch are told, not
 			// left waiting, and the next batch runs (on a fresh connection: database/sql
-			// discards one its Raw panicked on).
+			// discards one its Raw panicked on). A panic after the batch's COMMIT
+			// returned (AfterCommit's, the deferred sync's reset) leaves them the answers
+			// commit set: they are durable, and an error would say they are not.
 			for _, v := range batch[1:] {
-				if v.err == nil && v.panicked == nil {
+				if !g.committed && v.err == nil && v.panicked == nil {
 					v.err = g.s.fail("write", errors.New("the batch's commit panicked"))
 				}
 				close(v.answered)
@@ -227,7 +232,7 @@ func (g *group) lead(u *unit) {
 	g.advance(n)
 	g.mu.Unlock()
 	g.commit(batch)
-	committed = true
+	returned = true
 	for _, v := range batch[1:] {
 		close(v.answered)
 	}
@@ -463,6 +468,7 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 			g.raw.unsure = true
 			return false, false
 		}
+		g.committed = true
 		return true, false
 	}
 }

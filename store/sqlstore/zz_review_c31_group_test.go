@@ -1,0 +1,109 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/sqlite"
+	"github.com/emfa/emfa/store/sqlstore"
+)
+
+// queueUnit starts s.Update(ctx, fn) on a goroutine of its own and waits a little, so
+// that units started in turn queue in that order behind a held writer. The result comes
+// on the channel: the error, or the panic its caller saw, or errGoexit when its
+// goroutine ended without either.
+func queueUnit(s store.Store, ctx context.Context, fn func(store.Writer) error) <-chan any {
+	out := make(chan any, 1)
+	go func() {
+		returned := false
+		defer func() {
+			if p := recover(); p != nil {
+				out <- p
+			} else if !returned {
+				out <- errGoexit
+			}
+		}()
+		err := s.Update(ctx, fn)
+		returned = true
+		out <- err
+	}()
+	time.Sleep(30 * time.Millisecond)
+	return out
+}
+
+var errGoexit = errors.New("the caller's goroutine ended (runtime.Goexit)")
+
+// outcome waits for what a queued unit's caller was told.
+func outcome(t *testing.T, c <-chan any, who string) any {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: never answered", who)
+		return nil
+	}
+}
+
+// audited reports whether the audit row of request id id is there.
+func audited(t *testing.T, s store.Store, id string) bool {
+	t.Helper()
+	events, err := s.ListAudit(t.Context(), store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		if e.RequestID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func auditUnit(id string) func(store.Writer) error {
+	return func(w store.Writer) error {
+		return w.AppendAudit(context.Background(), store.AuditEvent{Time: time.Now(), Username: "alice", RequestID: id, Outcome: "SUCCESS"})
+	}
+}
+
+// TestReviewAfterCommitPanicTellsTheTruth: a panic in the AfterCommit hook comes once the
+// batch has committed: the units of the batch led by another caller are told they
+// committed, as they did, not that their commit failed; the panic reaches the caller that
+// led the batch, and the writer takes writes after.
+func TestReviewAfterCommitPanicTellsTheTruth(t *testing.T) {
+	st := testdb.Memory(t)
+	s := st.(*sqlite.Store).Store
+	var arm atomic.Bool
+	sqlstore.OnCommit(s, func() {
+		if arm.CompareAndSwap(true, false) {
+			panic("after-commit hook fault")
+		}
+	})
+	release := holdWriter(t, s)
+	leader := queueUnit(s, t.Context(), func(w store.Writer) error {
+		arm.Store(true) // the hook of this batch's commit panics
+		return auditUnit("leader")(w)
+	})
+	other := queueUnit(s, t.Context(), auditUnit("other"))
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if p := outcome(t, leader, "the leader"); p != "after-commit hook fault" {
+		t.Errorf("the caller that led the batch: %v, want the hook's panic", p)
+	}
+	got := outcome(t, other, "the other unit")
+	if ok := audited(t, s, "other"); got != nil || !ok {
+		t.Errorf("a unit of a batch that committed before its hook panicked was told %v; its row is there: %v", got, ok)
+	}
+	if err := s.Update(t.Context(), auditUnit("after")); err != nil {
+		t.Errorf("a write after: %v", err)
+	}
+}
+
+var _ = fmt.Sprint

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -43,6 +44,9 @@ import (
 // row records that answer, so the unit needs the result at once, in the transaction that
 // writes the row. A unit is Go code that only computes and writes (see
 // store.Store.Update); the caller waits on the commit, never the writer on the caller.
+// Its fn may run on another caller's goroutine, the batch's leader: a fn that ends its
+// goroutine (runtime.Goexit, t.FailNow) ends that caller's, whose write is then never
+// answered, and its own caller's (group.do); the others of the batch are told it failed.
 func GroupCommit() Option {
 	return func(s *Store) {
 		s.g = &group{s: s, quit: make(chan struct{}), done: make(chan struct{}), idle: make(chan struct{})}
@@ -123,6 +127,9 @@ type unit struct {
 	// lead the next batch (lead); nil for a unit whose caller leads at once.
 	answered chan struct{}
 	lead     bool // handed the writer's role: its caller leads (set before answered closes)
+	// exited: its fn ended the goroutine it ran on (runtime.Goexit, as t.FailNow does),
+	// which may have been another caller's; its own caller's ends too (do).
+	exited bool
 	// skipped: its context was done when the batch reached it, and it did not run; a
 	// second run of the batch (commit) skips it too.
 	skipped bool
@@ -175,6 +182,9 @@ func (g *group) do(ctx context.Context, fn func(w *writer) error) error {
 			g.lead(u)
 		}
 	}
+	if u.exited {
+		runtime.Goexit()
+	}
 	if u.panicked != nil {
 		panic(u.panicked)
 	}
@@ -211,9 +221,10 @@ func (g *group) lead(u *unit) {
 	g.committed = false
 	defer func() {
 		if !returned {
-			// commit panicked, outside any unit: the others of its batch are told, not
-			// left waiting, and the next batch runs (on a fresh connection: database/sql
-			// discards one its Raw panicked on). A panic after the batch's COMMIT
+			// commit panicked, outside any unit, or a unit's fn ended the goroutine
+			// (runtime.Goexit; its caller's ends too, in do): the others of its batch
+			// are told, not left waiting, and the next batch runs (on a fresh
+			// connection: database/sql discards one its Raw panicked on). A panic after the batch's COMMIT
 			// returned (AfterCommit's, the deferred sync's reset) leaves them the answers
 			// commit set: they are durable, and an error would say they are not.
 			for _, v := range batch[1:] {
@@ -555,7 +566,9 @@ func (g *group) run1(ctx context.Context, u *unit, q Execer) (wrong bool) {
 	u.ex = batchExecer{Execer: q, careful: u.careful}
 	u.wctx = detached{u.ctx}
 	u.w = writer{s: g.s, e: &u.ex, unit: true, ctx: &u.wctx}
+	u.exited = true // until call returns: fn ended the goroutine if it does not
 	u.err, u.panicked = call(u.fn, &u.w)
+	u.exited = false
 	if u.panicked == nil {
 		// The statement still held runs now: it may have failed the unit's assumption,
 		// whatever fn made of its error, or made of none.

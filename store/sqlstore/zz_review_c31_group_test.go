@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -106,4 +107,37 @@ func TestReviewAfterCommitPanicTellsTheTruth(t *testing.T) {
 	}
 }
 
-var _ = fmt.Sprint
+// TestReviewGoexitInAQueuedUnit: a unit's fn that ends its goroutine (runtime.Goexit, as
+// t.FailNow does) while another caller leads its batch ends that caller's goroutine, which
+// nothing can stop; but its own caller's goroutine ends too, as it would have had fn run
+// there, rather than going on told that the commit panicked (a test's goroutine that then
+// waits for the leader's would wait forever). The writer takes writes after.
+func TestReviewGoexitInAQueuedUnit(t *testing.T) {
+	s := testdb.SQLite(t) // a file: the connection discarded under the Goexit is not the database
+	release := holdWriter(t, s)
+	leader := queueUnit(s, t.Context(), auditUnit("leader"))
+	exiting := queueUnit(s, t.Context(), func(w store.Writer) error {
+		if err := auditUnit("exiting")(w); err != nil {
+			return err
+		}
+		runtime.Goexit()
+		return nil
+	})
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcome(t, leader, "the leader"); got != errGoexit {
+		t.Logf("the caller that led the batch: %v", got)
+	}
+	if got := outcome(t, exiting, "the unit that ended its goroutine"); got != errGoexit {
+		t.Errorf("the caller of a unit whose fn called runtime.Goexit: %v, want its goroutine ended", got)
+	}
+	if audited(t, s, "exiting") {
+		t.Error("the unit that ended its goroutine committed")
+	}
+	for i := range 3 {
+		if err := s.Update(t.Context(), auditUnit(fmt.Sprint("after-", i))); err != nil {
+			t.Errorf("write %d after: %v", i, err)
+		}
+	}
+}

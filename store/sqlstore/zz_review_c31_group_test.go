@@ -141,3 +141,35 @@ func TestReviewGoexitInAQueuedUnit(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewLeaderCanceledMidBatch: the caller leading a batch gives up while it runs
+// (its own unit's fn cancels its context, after writing): the batch is not interrupted,
+// the units after it in the batch commit, and so does the leader's own, which had run.
+func TestReviewLeaderCanceledMidBatch(t *testing.T) {
+	s := testdb.SQLite(t)
+	release := holdWriter(t, s)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	leader := queueUnit(s, ctx, func(w store.Writer) error {
+		if err := auditUnit("leader")(w); err != nil {
+			return err
+		}
+		cancel()
+		return nil
+	})
+	var others []<-chan any
+	for i := range 3 {
+		others = append(others, queueUnit(s, t.Context(), auditUnit(fmt.Sprint("other-", i))))
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcome(t, leader, "the leader"); got != nil || !audited(t, s, "leader") {
+		t.Errorf("the leader, canceled after its unit ran: %v, its row there: %v", got, audited(t, s, "leader"))
+	}
+	for i, c := range others {
+		if got := outcome(t, c, "a unit"); got != nil || !audited(t, s, fmt.Sprint("other-", i)) {
+			t.Errorf("unit %d of a batch whose leader gave up: %v, its row there: %v", i, got, audited(t, s, fmt.Sprint("other-", i)))
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"modernc.org/sqlite"
+
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/sqlstore"
+)
+
+// resetPanics makes the writer's connections panic, once armed, at the PRAGMA that puts
+// synchronous back to FULL after a deferred batch has committed: a driver's fault.
+type resetPanics struct {
+	driver.Connector
+	armed *atomic.Bool
+}
+
+func (c resetPanics) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &resetPanicConn{closing: conn.(*closing), armed: c.armed}, nil
+}
+
+type resetPanicConn struct {
+	*closing
+	armed *atomic.Bool
+}
+
+func (c *resetPanicConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	if q == "PRAGMA synchronous = FULL" && c.armed.CompareAndSwap(true, false) {
+		panic("driver fault: the reset of synchronous")
+	}
+	return c.closing.ExecContext(ctx, q, args)
+}
+
+// TestReviewPanicAfterCommitTellsTheTruth: a panic after a deferred batch's COMMIT
+// returned (the driver's, at the reset of synchronous) leaves each unit of the batch the
+// answer of its commit: a caller told of an error would take its durable write for lost
+// (a code spent, the retry a replay). The panic reaches the caller that led the batch, and
+// the next write works, on a fresh connection.
+func TestReviewPanicAfterCommitTellsTheTruth(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	s0, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s0.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wq := withPragmas(nil, map[string]string{
+		"busy_timeout": "5000", "foreign_keys": "1", "synchronous": "FULL", "temp_store": "MEMORY", "journal_mode": "WAL",
+	})
+	wq.Set("_txlock", "immediate")
+	c, err := sqlite.NewConnector(uri(path) + "?" + wq.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := &fileIdentity{path: path}
+	if file.opened, err = os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	var armed atomic.Bool
+	w := sql.OpenDB(resetPanics{Connector: guarded{Connector: c, file: file}, armed: &armed})
+	keepOne(w)
+	r, err := sql.Open("sqlite", uri(path)+"?_pragma=query_only(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(w, r, nil, file, sqlstore.DeferredSync("FULL", "NORMAL"))
+	t.Cleanup(func() { s.Close() })
+
+	dctx := store.DeferSync(context.Background())
+	var arm sync.Once
+	var us []queued
+	for i := range 4 {
+		fn := audit(dctx, fmt.Sprint("r-", i, "."))
+		us = append(us, queued{dctx, func(w store.Writer) error {
+			arm.Do(func() { armed.Store(true) }) // the first batch of them to run
+			return fn(w)
+		}})
+	}
+	errs, panics := queueBehind(t, s, nil, us...)
+	var led int
+	for _, p := range panics {
+		if p != nil {
+			led++
+		}
+	}
+	if led != 1 {
+		t.Errorf("%d callers saw the batch's panic, want the one that led it: %v", led, panics)
+	}
+	if failed := told(t, s, "r-", errs); failed != 0 {
+		t.Errorf("%d units were told an error", failed)
+	}
+	if err := s.Update(ctx, audit(ctx, "r-after")); err != nil {
+		t.Errorf("the write after: %v", err)
+	}
+}

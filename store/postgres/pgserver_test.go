@@ -149,7 +149,7 @@ func TestDecisionSendsNoBeginCommit(t *testing.T) {
 // statement the server runs costs it a portal, a snapshot, an executor's start and end
 // and an answer, whatever it does. The decision is then one statement: the
 // compare-and-set with its audit row and the claim of the answer's record
-// (TestReviewP47DecisionOneStatement).
+// (TestDecisionOneStatement).
 func TestDecisionAuditInCompareAndSet(t *testing.T) {
 	t.Parallel()
 	s, w, _ := wiredStore(t)

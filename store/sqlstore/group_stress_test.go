@@ -16,12 +16,12 @@ import (
 	"github.com/emfa/emfa/store/sqlite"
 )
 
-// TestReviewStressHandover: writers that queue, lead, hand over, fail, panic and give up
+// TestStressHandover: writers that queue, lead, hand over, fail, panic and give up
 // (contexts that end at any moment, while queued or while their batch runs), and a Close
 // in the middle of it all: every write is answered, once, with the truth (no error: its
 // row is there; an error: it is not), and Close returns. A lost wake-up (a unit queued as
 // the leader goes idle, a handed-over unit whose context ends) hangs it.
-func TestReviewStressHandover(t *testing.T) {
+func TestStressHandover(t *testing.T) {
 	for round := range 3 {
 		t.Run(fmt.Sprint("round ", round), func(t *testing.T) { stressHandover(t) })
 	}

@@ -20,9 +20,9 @@ func notAmong(codes ...string) string {
 	}
 }
 
-// TestReviewNotAmong: the code is none of those given, however many of the usual wrong
+// TestNotAmong: the code is none of those given, however many of the usual wrong
 // codes they hold.
-func TestReviewNotAmong(t *testing.T) {
+func TestNotAmong(t *testing.T) {
 	for _, codes := range [][]string{nil, {"000000"}, {"000000", "111111", "222222", "333333"}, {"123456", "000000"}} {
 		if got := notAmong(codes...); len(got) != 6 || slices.Contains(codes, got) {
 			t.Errorf("notAmong(%q) = %q", codes, got)

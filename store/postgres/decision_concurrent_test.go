@@ -38,8 +38,8 @@ func decideAll(ctx context.Context, s store.Store, counter int64, ev store.Audit
 
 // The one statement of a decision writes what its three statements wrote, field by
 // field: the audit row's eleven columns, the factor's last use, and the record's ten.
-// (C32 review of 503de65: the claim's arguments renumbered $15-$23 after the audit row's.)
-func TestReviewC32FoldedDecisionWritesEveryField(t *testing.T) {
+// (503de65: the claim's arguments renumbered $15-$23 after the audit row's.)
+func TestFoldedDecisionWritesEveryField(t *testing.T) {
 	t.Parallel()
 	s, w, _ := wiredStore(t)
 	ctx := t.Context()
@@ -90,7 +90,7 @@ func TestReviewC32FoldedDecisionWritesEveryField(t *testing.T) {
 // finds that record, and its unit, the counter and the audit row with it, rolls back. The
 // folded statement's INSERT waits for the winner's uncommitted record, then fails its
 // assumption with the unique violation, and the careful run finds the record held.
-func TestReviewC32ConcurrentAttemptsOneRecords(t *testing.T) {
+func TestConcurrentAttemptsOneRecords(t *testing.T) {
 	t.Parallel()
 	sv := testdb.Connect(t)
 	s := openAlice(t, sv.SchemaDSN(t, sv.NewSchema(t)), t0, postgres.MaxConns(4))
@@ -139,8 +139,8 @@ func TestReviewC32ConcurrentAttemptsOneRecords(t *testing.T) {
 // assumed compare-and-set, queued last; or one that sent the batch, the folded statement
 // with it) leaves the claim a statement of its own: the audit row's arguments AppendAudit
 // kept (writer.audited) amend only the statement they were queued with, still last.
-// Either way the unit writes all it asked for. (C32 review of 503de65.)
-func TestReviewC32StatementBetweenAuditAndClaim(t *testing.T) {
+// Either way the unit writes all it asked for. (503de65)
+func TestStatementBetweenAuditAndClaim(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name    string

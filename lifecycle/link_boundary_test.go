@@ -12,13 +12,13 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewLinkEndsAtItsExpiry: a link works up to the instant before the expiry it was
+// TestLinkEndsAtItsExpiry: a link works up to the instant before the expiry it was
 // issued with (Link.Expires, which the store keeps to the millisecond), and not at it:
 // its page, its session and the confirm that would spend it all say "expired" then, and
 // none says "used already", whichever clock reading (to the nanosecond) falls there. The
 // page's check and the store's refusal to spend must agree to the instant, or a confirm
 // at the boundary would be refused as spent, or spend a link the page calls expired.
-func TestReviewLinkEndsAtItsExpiry(t *testing.T) {
+func TestLinkEndsAtItsExpiry(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, clk := newManager(t, st)

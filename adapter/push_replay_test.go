@@ -14,7 +14,7 @@ import (
 	"github.com/emfa/emfa/provider/builtin"
 )
 
-// TestReviewEndedPushSignInReplayIsBudgeted: a push sign-in that timed out (or was
+// TestEndedPushSignInReplayIsBudgeted: a push sign-in that timed out (or was
 // denied) is over: "continue" answers the sign-in form, saying so, records the end
 // (FAILED, "push timeout") and seals the browser a cookie without it. But the cookie it
 // replaces still opens until its own end (the session's idle time, 10 minutes, against a
@@ -23,7 +23,7 @@ import (
 // any user name, wait two minutes, then post the old cookie's "continue" for eight, a
 // row in the trail under that name each time, never throttled. A sign-in that ends
 // unapproved is a failed sign-in, counted against the address as a wrong code is.
-func TestReviewEndedPushSignInReplayIsBudgeted(t *testing.T) {
+func TestEndedPushSignInReplayIsBudgeted(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
 	h := newPushPageHarnessAt(t, clk)
 	h.srv.signIns.now = clk.Now

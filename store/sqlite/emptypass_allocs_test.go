@@ -6,9 +6,9 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewEmptyPassAllocs: a pass through an idle group writer allocates no channel to
-// be answered on: its caller runs the batch (issue 16's P46: 15 allocations before).
-func TestReviewEmptyPassAllocs(t *testing.T) {
+// TestEmptyPassAllocs: a pass through an idle group writer allocates no channel to
+// be answered on: its caller runs the batch (15 allocations before 0664b2e).
+func TestEmptyPassAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}

@@ -12,14 +12,14 @@ import (
 	"github.com/emfa/emfa/lifecycle"
 )
 
-// TestReviewRefusedLinksKeepTheBudgets: an unknown link counts against the address's
+// TestRefusedLinksKeepTheBudgets: an unknown link counts against the address's
 // budget, and is recorded only for the address's first few, lest a flood fill the audit
 // trail. A link that exists but opens nothing (spent, expired, its user disabled) was
 // recorded at every opening, whatever the budgets, and counted against none: whoever has
 // an old link (a used invitation, one pasted into a ticket; a spent link is kept a day)
 // could open it in a loop, a row in the trail under its user's name each time, never
 // throttled. It is a link that does not work, counted and recorded as the unknown ones.
-func TestReviewRefusedLinksKeepTheBudgets(t *testing.T) {
+func TestRefusedLinksKeepTheBudgets(t *testing.T) {
 	for _, why := range []string{"spent", "expired", "user disabled"} {
 		t.Run(why, func(t *testing.T) {
 			clk := &fakeClock{t: time.Now()}

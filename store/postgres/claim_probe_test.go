@@ -18,11 +18,11 @@ import (
 // sub-select in the INSERT's RETURNING correlated with the row it inserted: that SubPlan,
 // its parameters set and its scan rescanned for the row, and the RETURNING projection and
 // CTE scan it needed, cost the server about 14k instructions a validation (467k -> 453k,
-// BenchmarkReviewP47Serial under callgrind). The probe sees what the sub-select saw: the
+// BenchmarkSerial under callgrind). The probe sees what the sub-select saw: the
 // statement's snapshot, in which the row it inserts is not. Pinned for the three ways a
 // claim goes out assumed: a success's (in its compare-and-set's statement), a failure's
 // record and a claim alone.
-func TestReviewP47ClaimProbeNotCorrelated(t *testing.T) {
+func TestClaimProbeNotCorrelated(t *testing.T) {
 	t.Parallel()
 	s, tr, sv, schema := tracedAlice(t)
 	ctx := t.Context()
@@ -74,7 +74,7 @@ func TestReviewP47ClaimProbeNotCorrelated(t *testing.T) {
 			n, _ := strconv.Atoi(m[1])
 			params = max(params, n)
 		}
-		name := fmt.Sprintf("review_p47_claim_%d", i)
+		name := fmt.Sprintf("assumed_claim_%d", i)
 		if _, err := c.Exec(ctx, "PREPARE "+name+" AS "+q); err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/emfa/emfa/store/sqlite"
 )
 
-// TestReviewSignInRecordOpensNoSignIn: the record that makes a sign-in form posted twice
+// TestSignInRecordOpensNoSignIn: the record that makes a sign-in form posted twice
 // start one sign-in (StartSignInOnce) is kept in the store for half a minute and more.
 // It held the sign-in's sealed cookie as it was, and that cookie is the sign-in: whoever
 // reads the store (a backup, a read replica, a reporting account) sent it to the page,
@@ -20,7 +20,7 @@ import (
 // free to enroll a factor of their own. The store keeps no other bearer secret of the
 // page (sessions and links by their hash, a set-up's record sealed under the cookie):
 // nor may it keep this one.
-func TestReviewSignInRecordOpensNoSignIn(t *testing.T) {
+func TestSignInRecordOpensNoSignIn(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	st, err := sqlite.Open(ctx, "file:"+path)

@@ -10,7 +10,7 @@ import (
 	"github.com/emfa/emfa/lifecycle"
 )
 
-// TestReviewLimitedNameCountsAgainstTheAddress: once a user name's page attempts reach
+// TestLimitedNameCountsAgainstTheAddress: once a user name's page attempts reach
 // their limit, each further attempt is refused 429 unchecked, and recorded (FAILED, "page
 // sign-in limit reached; not checked"). That refusal did not count against the client
 // address's budget, which every other failed sign-in, and every unknown link, counts
@@ -18,7 +18,7 @@ import (
 // wrong codes, then posted the same sign-in's code form for ever, each post a row in the
 // audit trail under that user's name, the address never throttled. Counted as the failed
 // sign-in it is, the address is held to its budget, and so are the rows.
-func TestReviewLimitedNameCountsAgainstTheAddress(t *testing.T) {
+func TestLimitedNameCountsAgainstTheAddress(t *testing.T) {
 	for _, method := range []string{"app", "push"} {
 		t.Run(method, func(t *testing.T) {
 			h := newPushPageHarness(t)

@@ -9,11 +9,11 @@ import (
 	"github.com/emfa/emfa/lifecycle"
 )
 
-// TestReviewPageNeverReachesAnotherUsersFactor: the page's forms name a factor by its id
+// TestPageNeverReachesAnotherUsersFactor: the page's forms name a factor by its id
 // (rename, remove, the set-up's confirm). A signed-in user who puts another user's
 // factor id in them changes nothing of that factor: not its label, not its state, and it
 // stays; the answer is a refusal, the same as for an id no one has.
-func TestReviewPageNeverReachesAnotherUsersFactor(t *testing.T) {
+func TestPageNeverReachesAnotherUsersFactor(t *testing.T) {
 	h, code, alice := aliceOnPage(t)
 	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"bob"}`); code != 201 {
 		t.Fatalf("create bob: %d %v", code, out)

@@ -11,13 +11,13 @@ import (
 	"github.com/emfa/emfa/provider/builtin"
 )
 
-// TestReviewDisabledUserIsNotSignedIn: a push approved on the phone, then the user
+// TestDisabledUserIsNotSignedIn: a push approved on the phone, then the user
 // disabled (left the company, the device reported stolen) before the page that asked
 // for the approval continued. The challenge answers as it ended, approved, and the page
 // stored a signed-in session for the disabled user and recorded "signin SUCCESS": the
 // trail said a disabled user signed in. (The session was refused at its first use; the
 // record stayed.) A disabled user is signed in by nothing: the sign-in fails, recorded so.
-func TestReviewDisabledUserIsNotSignedIn(t *testing.T) {
+func TestDisabledUserIsNotSignedIn(t *testing.T) {
 	ctx := context.Background()
 	st := testdb.SQLite(t)
 	m, clk := newManager(t, st)

@@ -73,11 +73,11 @@ func auditUnit(id string) func(store.Writer) error {
 	}
 }
 
-// TestReviewAfterCommitPanicTellsTheTruth: a panic in the AfterCommit hook comes once the
+// TestAfterCommitPanicTellsTheTruth: a panic in the AfterCommit hook comes once the
 // batch has committed: the units of the batch led by another caller are told they
 // committed, as they did, not that their commit failed; the panic reaches the caller that
 // led the batch, and the writer takes writes after.
-func TestReviewAfterCommitPanicTellsTheTruth(t *testing.T) {
+func TestAfterCommitPanicTellsTheTruth(t *testing.T) {
 	st := testdb.Memory(t)
 	s := st.(*sqlite.Store).Store
 	var arm atomic.Bool
@@ -107,12 +107,12 @@ func TestReviewAfterCommitPanicTellsTheTruth(t *testing.T) {
 	}
 }
 
-// TestReviewGoexitInAQueuedUnit: a unit's fn that ends its goroutine (runtime.Goexit, as
+// TestGoexitInAQueuedUnit: a unit's fn that ends its goroutine (runtime.Goexit, as
 // t.FailNow does) while another caller leads its batch ends that caller's goroutine, which
 // nothing can stop; but its own caller's goroutine ends too, as it would have had fn run
 // there, rather than going on told that the commit panicked (a test's goroutine that then
 // waits for the leader's would wait forever). The writer takes writes after.
-func TestReviewGoexitInAQueuedUnit(t *testing.T) {
+func TestGoexitInAQueuedUnit(t *testing.T) {
 	s := testdb.SQLite(t) // a file: the connection discarded under the Goexit is not the database
 	release := holdWriter(t, s)
 	leader := queueUnit(s, t.Context(), auditUnit("leader"))
@@ -142,10 +142,10 @@ func TestReviewGoexitInAQueuedUnit(t *testing.T) {
 	}
 }
 
-// TestReviewLeaderCanceledMidBatch: the caller leading a batch gives up while it runs
+// TestLeaderCanceledMidBatch: the caller leading a batch gives up while it runs
 // (its own unit's fn cancels its context, after writing): the batch is not interrupted,
 // the units after it in the batch commit, and so does the leader's own, which had run.
-func TestReviewLeaderCanceledMidBatch(t *testing.T) {
+func TestLeaderCanceledMidBatch(t *testing.T) {
 	s := testdb.SQLite(t)
 	release := holdWriter(t, s)
 	ctx, cancel := context.WithCancel(t.Context())

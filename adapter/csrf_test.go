@@ -7,12 +7,12 @@ import (
 	"testing"
 )
 
-// TestReviewEveryPagePOSTWantsTheToken: every POST the page routes, those there now and
+// TestEveryPagePOSTWantsTheToken: every POST the page routes, those there now and
 // any added later, is refused 403 without the session's CSRF token, or with another, for
 // a signed-in session and a link's alike, and changes nothing: the session goes on, the
 // user's sign-in methods stay as they were. The routes are read from the router, not
 // listed here, so a new form that forgets the check fails this test.
-func TestReviewEveryPagePOSTWantsTheToken(t *testing.T) {
+func TestEveryPagePOSTWantsTheToken(t *testing.T) {
 	h, code, user := aliceOnPage(t)
 	user.signIn("alice", code())
 	fs, _ := h.manager.ListFactors(t.Context(), "alice")

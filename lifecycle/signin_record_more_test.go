@@ -10,14 +10,14 @@ import (
 	"github.com/emfa/emfa/store/sqlite"
 )
 
-// TestReviewC32UnsealedSignInRecordStartsAgain: a replica of an emfa from before the
+// TestUnsealedSignInRecordStartsAgain: a replica of an emfa from before the
 // sign-in form's once-record was sealed (8bbccad) keeps the sign-in's cookie as it is.
 // In a rolling upgrade the same form posted again on a new replica (a double click the
 // load balancer sends to both) found a record it cannot open and failed ("Something went
 // wrong"), and so did every post of that form until the record's end (onceTTL: half a
 // minute past the request's deadline, minutes). A record this replica cannot open starts
-// the sign-in again, as a form without a record does. (C32 review)
-func TestReviewC32UnsealedSignInRecordStartsAgain(t *testing.T) {
+// the sign-in again, as a form without a record does.
+func TestUnsealedSignInRecordStartsAgain(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	st, err := sqlite.Open(ctx, "file:"+path)

@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// TestReviewRefusalEchoesNoPayload: a payload refused whole, or an event of a batch
+// TestRefusalEchoesNoPayload: a payload refused whole, or an event of a batch
 // refused, is answered and logged with why, but never with the payload's values (a
 // number's digits, a string that should have been a number, a key of kilobytes) and
 // never with emfa's Go types; a key named twice is quoted, at most its first 100 bytes: "No payload body and no secret is logged", and a log line
 // of megabytes is one a source chose.
-func TestReviewRefusalEchoesNoPayload(t *testing.T) {
+func TestRefusalEchoesNoPayload(t *testing.T) {
 	marker := "PAYLOAD" + strings.Repeat("q", 300)
 	digits := "1" + strings.Repeat("7", 300)
 	key := "k" + strings.Repeat("K", 300)

@@ -28,13 +28,13 @@ func (s *deleteRefusing) DeleteSession(ctx context.Context, hash string) error {
 	return s.Store.DeleteSession(ctx, hash)
 }
 
-// TestReviewSignOutThatEndsNothingSaysSo: "Sign out" ended the session in the store and
+// TestSignOutThatEndsNothingSaysSo: "Sign out" ended the session in the store and
 // cleared the cookie, and said "You have signed out" whether or not the store had ended
 // it. When it had not, the session lived on, server-side, for its idle time and more (each
 // use extends it): a copy of the cookie (a shared computer's, a proxy's, a stolen one)
 // still managed the user's sign-in methods while the person believed it ended. A sign-out
 // that ended nothing must say so, and keep the cookie, so that the person signs out again.
-func TestReviewSignOutThatEndsNothingSaysSo(t *testing.T) {
+func TestSignOutThatEndsNothingSaysSo(t *testing.T) {
 	st := &deleteRefusing{Store: testdb.SQLite(t).(*sqlite.Store)}
 	h := newAdminHarnessOn(t, st)
 	ss, err := h.manager.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp"}, LinkLifetime: 3600e9,

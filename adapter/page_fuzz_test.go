@@ -39,10 +39,10 @@ var pageFuzzRoutes = []struct{ method, path string }{
 	{"GET", "/self-service/signin/status"},
 }
 
-// FuzzReviewPageRequest: whatever a browser sends the page (any route, session, query,
+// FuzzPageRequest: whatever a browser sends the page (any route, session, query,
 // form and content type, the session's CSRF token or not), the answer is a page, a
 // redirect or a 4xx, never a 5xx nor a panic; and a page is HTML with the page's headers.
-func FuzzReviewPageRequest(f *testing.F) {
+func FuzzPageRequest(f *testing.F) {
 	f.Add(uint8(0), uint8(0), "", "username=alice&method=app", uint8(0), true)
 	f.Add(uint8(4), uint8(2), "", "type=totp&destination=%2B15550100199", uint8(0), true)
 	f.Add(uint8(5), uint8(2), "wrong=1", "code=%D9%A1%D9%A2&factor=x&shown=AAAA", uint8(0), true)
@@ -55,7 +55,7 @@ func FuzzReviewPageRequest(f *testing.F) {
 	f.Fuzz(pageFuzzOne)
 }
 
-// pageFuzzOne sends one request of FuzzReviewPageRequest to a page of its own.
+// pageFuzzOne sends one request of FuzzPageRequest to a page of its own.
 func pageFuzzOne(t *testing.T, route, who uint8, query, body string, ctype uint8, withCSRF bool) {
 	h, _ := newSelfServiceHarnessOn(t)
 	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {

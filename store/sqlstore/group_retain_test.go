@@ -12,11 +12,11 @@ import (
 
 type retainKey struct{}
 
-// TestReviewAnsweredUnitsNotRetained: once answered, a unit (its fn, its context and
+// TestAnsweredUnitsNotRetained: once answered, a unit (its fn, its context and
 // what they hold) is no longer held by the writer: neither by the queue it waited in, nor
 // by the batch slice the next leader reuses, whether it led its batch, queued in one, or
 // gave up while queued.
-func TestReviewAnsweredUnitsNotRetained(t *testing.T) {
+func TestAnsweredUnitsNotRetained(t *testing.T) {
 	s := testdb.Memory(t)
 	var held []weak.Pointer[[1 << 16]byte]
 	ctxHolding := func() context.Context {

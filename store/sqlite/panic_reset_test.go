@@ -44,12 +44,12 @@ func (c *resetPanicConn) ExecContext(ctx context.Context, q string, args []drive
 	return c.closing.ExecContext(ctx, q, args)
 }
 
-// TestReviewPanicAfterCommitTellsTheTruth: a panic after a deferred batch's COMMIT
+// TestPanicAfterCommitTellsTheTruth: a panic after a deferred batch's COMMIT
 // returned (the driver's, at the reset of synchronous) leaves each unit of the batch the
 // answer of its commit: a caller told of an error would take its durable write for lost
 // (a code spent, the retry a replay). The panic reaches the caller that led the batch, and
 // the next write works, on a fresh connection.
-func TestReviewPanicAfterCommitTellsTheTruth(t *testing.T) {
+func TestPanicAfterCommitTellsTheTruth(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	s0, err := Open(ctx, path)

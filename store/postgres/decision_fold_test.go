@@ -11,7 +11,7 @@ import (
 // validation (about 55k of ~490k instructions). A replay, a recorded ID and one recorded
 // under another fingerprint still fail the one statement's assumption and are decided
 // again, a statement at a time.
-func TestReviewP47DecisionOneStatement(t *testing.T) {
+func TestDecisionOneStatement(t *testing.T) {
 	t.Parallel()
 	s, w, _ := wiredStore(t)
 	ctx := t.Context()

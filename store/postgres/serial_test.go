@@ -14,14 +14,14 @@ import (
 	"github.com/emfa/emfa/store/postgres"
 )
 
-// BenchmarkReviewP47Serial runs, one after another on one connection, what a TOTP
+// BenchmarkSerial runs, one after another on one connection, what a TOTP
 // validation through the harness asks of the store: the factor-and-user read, then the
 // deciding unit (counter, audit row with the factor's last use, the answer's idempotency
 // record under a fresh X-Webhook-ID and a "validate:"+SHA-256 fingerprint), over 200
 // factors of 200 users. It reports the CPU of the one backend a validation (pg-us/op)
 // and logs the backend's pid, so that a server run under callgrind can be read per
 // backend: the difference of two run lengths is a validation's instructions.
-func BenchmarkReviewP47Serial(b *testing.B) {
+func BenchmarkSerial(b *testing.B) {
 	sv := testdb.Connect(b)
 	schema := sv.NewSchema(b)
 	app := "emfa-p47-" + randHex(4)
@@ -38,9 +38,9 @@ func BenchmarkReviewP47Serial(b *testing.B) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	// EMFA_P47_ALTER: statements run on the schema before the validations (an experiment's
+	// EMFA_SERIAL_ALTER: statements run on the schema before the validations (an experiment's
 	// schema change, tables named unqualified).
-	if alter := os.Getenv("EMFA_P47_ALTER"); alter != "" {
+	if alter := os.Getenv("EMFA_SERIAL_ALTER"); alter != "" {
 		if _, err := sv.Admin.Exec(ctx, "SET search_path TO "+schema+"; "+alter+"; RESET search_path"); err != nil {
 			b.Fatal(err)
 		}
@@ -61,8 +61,8 @@ func BenchmarkReviewP47Serial(b *testing.B) {
 	}
 	var next [factors]int64
 	seq := 0
-	// EMFA_P47_PART=read runs the read alone, unit the deciding unit alone.
-	part := os.Getenv("EMFA_P47_PART")
+	// EMFA_SERIAL_PART=read runs the read alone, unit the deciding unit alone.
+	part := os.Getenv("EMFA_SERIAL_PART")
 	validate := func() error {
 		seq++
 		i := seq % factors
@@ -93,7 +93,7 @@ func BenchmarkReviewP47Serial(b *testing.B) {
 			return err
 		})
 	}
-	warm, _ := strconv.Atoi(os.Getenv("EMFA_P47_WARM"))
+	warm, _ := strconv.Atoi(os.Getenv("EMFA_SERIAL_WARM"))
 	for range max(warm, 500) {
 		if err := validate(); err != nil {
 			b.Fatal(err)

@@ -10,14 +10,14 @@ import (
 	"github.com/emfa/emfa/lifecycle"
 )
 
-// TestReviewSessionOfASpentLinkEnds: a link opened in two browsers, one of which set up
+// TestSessionOfASpentLinkEnds: a link opened in two browsers, one of which set up
 // a sign-in method with it, is spent; the other's session can do nothing more, and its
 // next step says so ("used already") and clears its cookie. The session itself lived on
 // in the store, for as long as it was used (each use extends it, up to the link's end):
 // whoever kept a copy of its cookie opened the choice page again and again, each time a
 // row in the audit trail (FAILED, "link spent") under the user's name, under no budget.
 // Refused for its spent link, the session ends, as one whose link was replaced does.
-func TestReviewSessionOfASpentLinkEnds(t *testing.T) {
+func TestSessionOfASpentLinkEnds(t *testing.T) {
 	h, _ := newSelfServiceHarness(t)
 	first := openLink(t, h)
 	second := &pageBrowser{h: h}

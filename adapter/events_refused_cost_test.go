@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestReviewRefusedEntriesCostBounded: a batch of entries that are all refused (tiny
+// TestRefusedEntriesCostBounded: a batch of entries that are all refused (tiny
 // JSON lines that are no log entry, an Okta batch of empty events or of numbers) costs
 // no more than a batch of read entries of its size does once queued. A 4 MiB body of "0"
 // lines, each refused, allocated 6 GB over 10 s of CPU (a json.Decoder's buffer, an
@@ -14,7 +14,7 @@ import (
 // twenty), past the request's 10 s deadline, with the contract's calls beside it: 1,500
 // times its size. A body of 2-byte entries has a slice entry of 24 bytes and a decoding
 // of some hundred bytes each: at most 160 times its size.
-func TestReviewRefusedEntriesCostBounded(t *testing.T) {
+func TestRefusedEntriesCostBounded(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocations are measured without the race detector")
 	}

@@ -17,10 +17,10 @@ import (
 	"github.com/emfa/emfa/store/sqlstore"
 )
 
-// TestReviewIdleWriterRunsOnCaller: a write that finds no batch running runs its unit on
+// TestIdleWriterRunsOnCaller: a write that finds no batch running runs its unit on
 // its caller's goroutine, rather than handing it to a writer goroutine and waiting to be
 // woken (issue 16: two goroutine switches of every pass).
-func TestReviewIdleWriterRunsOnCaller(t *testing.T) {
+func TestIdleWriterRunsOnCaller(t *testing.T) {
 	s := testdb.Memory(t)
 	var stack []byte
 	if err := s.Update(t.Context(), func(store.Writer) error {
@@ -30,7 +30,7 @@ func TestReviewIdleWriterRunsOnCaller(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(stack, []byte(".TestReviewIdleWriterRunsOnCaller(")) {
+	if !bytes.Contains(stack, []byte(".TestIdleWriterRunsOnCaller(")) {
 		t.Errorf("the unit of a write to an idle writer ran on another goroutine:\n%s", stack)
 	}
 }
@@ -55,10 +55,10 @@ func holdWriter(t *testing.T, s store.Store) (release func() error) {
 	}
 }
 
-// TestReviewQueuedUnitCanceled: a unit queued behind a running batch whose context ends
+// TestQueuedUnitCanceled: a unit queued behind a running batch whose context ends
 // returns at once with its context's error and never runs; the units queued with it
 // commit in the next batch, and the writer takes writes after.
-func TestReviewQueuedUnitCanceled(t *testing.T) {
+func TestQueuedUnitCanceled(t *testing.T) {
 	s := testdb.Memory(t)
 	ctx := t.Context()
 	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice"}); err != nil {
@@ -107,9 +107,9 @@ func TestReviewQueuedUnitCanceled(t *testing.T) {
 	}
 }
 
-// TestReviewQueuedUnitsShareOneCommit: units that queue while a batch runs commit
+// TestQueuedUnitsShareOneCommit: units that queue while a batch runs commit
 // together in the next, whichever of them leads it: n queued writers, two commits.
-func TestReviewQueuedUnitsShareOneCommit(t *testing.T) {
+func TestQueuedUnitsShareOneCommit(t *testing.T) {
 	st := testdb.Memory(t)
 	s := st.(*sqlite.Store).Store
 	commits := sqlstore.CountCommits(s)
@@ -152,11 +152,11 @@ func TestReviewQueuedUnitsShareOneCommit(t *testing.T) {
 	}
 }
 
-// TestReviewBatchPanicOutsideUnits: a panic of the batch's own statements, outside any
+// TestBatchPanicOutsideUnits: a panic of the batch's own statements, outside any
 // unit's code (here the compare-and-set a unit left held, run once its fn has returned),
 // reaches the caller that led the batch; the others queued in it are answered with an
 // error rather than left waiting, and the writer takes writes after.
-func TestReviewBatchPanicOutsideUnits(t *testing.T) {
+func TestBatchPanicOutsideUnits(t *testing.T) {
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, "file:"+filepath.Join(t.TempDir(), "emfa.db"))
 	if err != nil {

@@ -7,12 +7,12 @@ import (
 	"testing"
 )
 
-// TestReviewBatchOneUnreadableEventKeepsTheRest: an Okta batch, or an Auth0 batch sent as
+// TestBatchOneUnreadableEventKeepsTheRest: an Okta batch, or an Auth0 batch sent as
 // a JSON array, of which one event cannot be read (a key named twice, a value of the
 // wrong type, nested deeper than emfa reads) is answered 204 with the others queued and
 // that one refused: Okta never sends a batch answered 4xx again, so a 400 lost every
 // event in it. The envelope around the events is still held to the rules whole.
-func TestReviewBatchOneUnreadableEventKeepsTheRest(t *testing.T) {
+func TestBatchOneUnreadableEventKeepsTheRest(t *testing.T) {
 	deep := strings.Repeat(`{"a":`, 40) + "1" + strings.Repeat("}", 40)
 	okta := []string{"X-Okta-Secret", testSecret}
 	auth0 := []string{"Authorization", testSecret}
@@ -73,8 +73,8 @@ func TestReviewBatchOneUnreadableEventKeepsTheRest(t *testing.T) {
 	}
 }
 
-// BenchmarkReviewParseOkta: a batch of 100 events read (the envelope, then each event).
-func BenchmarkReviewParseOkta(b *testing.B) {
+// BenchmarkParseOkta: a batch of 100 events read (the envelope, then each event).
+func BenchmarkParseOkta(b *testing.B) {
 	evs := make([]string, 100)
 	for i := range evs {
 		evs[i] = okEv("u"+itoa(i), "user.lifecycle.suspend", "alice@example.com", i%60)
@@ -88,10 +88,10 @@ func BenchmarkReviewParseOkta(b *testing.B) {
 	}
 }
 
-// FuzzReviewParseOkta: whatever the body, reading it does not panic; and a body that
+// FuzzParseOkta: whatever the body, reading it does not panic; and a body that
 // decodes whole as the hook's envelope without a key named twice (as every batch was
 // read before events were read one at a time) has the same batch id and events.
-func FuzzReviewParseOkta(f *testing.F) {
+func FuzzParseOkta(f *testing.F) {
 	f.Add(oktaBatch(okEv("o1", "user.lifecycle.create", "alice@example.com", 1), okEv("o2", "group.user_membership.add", "alice@example.com", 2, "g")))
 	f.Add(`{"eventId":"b","data":{"events":[{},null,0,{"uuid":"x","eventType":"user.lifecycle.create","published":"2026-05-01T09:00:00Z"}]}}`)
 	f.Add(`{"data":null}`)

@@ -8,7 +8,7 @@ import (
 	"github.com/emfa/emfa/lifecycle"
 )
 
-// TestReviewAnonymousConfirmWritesNoAudit: the set-up's confirm form belongs to a link's
+// TestAnonymousConfirmWritesNoAudit: the set-up's confirm form belongs to a link's
 // session or a signed-in one. Posted from the sign-in form's session, which anyone on the
 // internet gets for the asking and which no budget holds here, it was answered "this
 // set-up cannot be finished" after an audit row for each post: FAILED, the factor id the
@@ -16,7 +16,7 @@ import (
 // user's), as though that user's set-up had been replaced. A script could fill the trail,
 // and put rows of its choosing in any user's. Refused as a session that may not confirm,
 // it writes nothing, as the other steps do.
-func TestReviewAnonymousConfirmWritesNoAudit(t *testing.T) {
+func TestAnonymousConfirmWritesNoAudit(t *testing.T) {
 	h, _, p := aliceOnPage(t)
 	action := lifecycle.AdminResource(lifecycle.ActionSelfServiceConfirm)
 	before := len(h.auditRows(t, action))

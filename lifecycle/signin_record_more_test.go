@@ -11,7 +11,7 @@ import (
 )
 
 // TestUnsealedSignInRecordStartsAgain: a replica of an emfa from before the
-// sign-in form's once-record was sealed (8bbccad) keeps the sign-in's cookie as it is.
+// sign-in form's once-record was sealed (3b0a881) keeps the sign-in's cookie as it is.
 // In a rolling upgrade the same form posted again on a new replica (a double click the
 // load balancer sends to both) found a record it cannot open and failed ("Something went
 // wrong"), and so did every post of that form until the record's end (onceTTL: half a

@@ -38,7 +38,7 @@ func decideAll(ctx context.Context, s store.Store, counter int64, ev store.Audit
 
 // The one statement of a decision writes what its three statements wrote, field by
 // field: the audit row's eleven columns, the factor's last use, and the record's ten.
-// (503de65: the claim's arguments renumbered $15-$23 after the audit row's.)
+// (2feacb5: the claim's arguments renumbered $15-$23 after the audit row's.)
 func TestFoldedDecisionWritesEveryField(t *testing.T) {
 	t.Parallel()
 	s, w, _ := wiredStore(t)
@@ -139,7 +139,7 @@ func TestConcurrentAttemptsOneRecords(t *testing.T) {
 // assumed compare-and-set, queued last; or one that sent the batch, the folded statement
 // with it) leaves the claim a statement of its own: the audit row's arguments AppendAudit
 // kept (writer.audited) amend only the statement they were queued with, still last.
-// Either way the unit writes all it asked for. (503de65)
+// Either way the unit writes all it asked for. (2feacb5)
 func TestStatementBetweenAuditAndClaim(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

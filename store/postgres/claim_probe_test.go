@@ -1,14 +1,9 @@
 package postgres_test
 
 import (
-	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/emfa/emfa/store"
 )
@@ -52,47 +47,14 @@ func TestClaimProbeNotCorrelated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := sv.Admin.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Release()
-	if _, err := c.Exec(ctx, "SET search_path TO "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Exec(ctx, "SET plan_cache_mode TO force_generic_plan"); err != nil {
-		t.Fatal(err)
-	}
+	plan := genericPlans(t, sv, schema)
 	claims := map[string]bool{}
-	for i, q := range tr.take() {
+	for _, q := range tr.take() {
 		if !strings.HasPrefix(q, "WITH ") || !strings.Contains(q, "INSERT INTO idempotency") || claims[q] {
 			continue
 		}
 		claims[q] = true
-		params := 0
-		for _, m := range regexp.MustCompile(`\$(\d+)`).FindAllStringSubmatch(q, -1) {
-			n, _ := strconv.Atoi(m[1])
-			params = max(params, n)
-		}
-		name := fmt.Sprintf("assumed_claim_%d", i)
-		if _, err := c.Exec(ctx, "PREPARE "+name+" AS "+q); err != nil {
-			t.Fatal(err)
-		}
-		nulls := strings.TrimSuffix(strings.Repeat("NULL, ", params), ", ")
-		rows, err := c.Query(ctx, "EXPLAIN EXECUTE "+name+"("+nulls+")", pgx.QueryExecModeSimpleProtocol)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, line)
-		}
-		rows.Close()
-		if p := strings.Join(plan, "\n"); strings.Contains(p, "SubPlan") {
+		if p := plan(q); strings.Contains(p, "SubPlan") {
 			t.Errorf("%.60s… tests the other fingerprints by a correlated sub-select:\n%s", q, p)
 		}
 	}

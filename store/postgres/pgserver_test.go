@@ -194,29 +194,50 @@ func TestAssumptionsPlanNoAggregate(t *testing.T) {
 		t.Fatal(err)
 	}
 	sent := tr.take()
+	plan := genericPlans(t, sv, schema)
+	assumed := 0
+	for _, q := range sent {
+		if !strings.HasPrefix(q, "WITH ") {
+			continue
+		}
+		assumed++
+		if p := plan(q); strings.Contains(p, "Aggregate") {
+			t.Errorf("%.60s… plans an aggregate:\n%s", q, p)
+		}
+	}
+	if assumed != 1 {
+		t.Errorf("a decision sent %d assumed statements, want 1: %q", assumed, sent)
+	}
+}
+
+// genericPlans answers, for a statement of the store's, the generic plan PostgreSQL makes
+// of it (as the store's prepared statements run after their fifth execution), on a
+// connection of its own in schema: PREPAREd there, then EXPLAIN EXECUTE with every
+// parameter NULL.
+func genericPlans(t *testing.T, sv *testdb.Server, schema string) func(q string) string {
+	t.Helper()
+	ctx := t.Context()
 	c, err := sv.Admin.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Release()
+	t.Cleanup(c.Release)
 	if _, err := c.Exec(ctx, "SET search_path TO "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Exec(ctx, "SET plan_cache_mode TO force_generic_plan"); err != nil {
 		t.Fatal(err)
 	}
-	assumed := 0
-	for i, q := range sent {
-		if !strings.HasPrefix(q, "WITH ") {
-			continue
-		}
-		assumed++
+	prepared := 0
+	return func(q string) string {
+		t.Helper()
 		params := 0
 		for _, m := range regexp.MustCompile(`\$(\d+)`).FindAllStringSubmatch(q, -1) {
 			n, _ := strconv.Atoi(m[1])
 			params = max(params, n)
 		}
-		name := fmt.Sprintf("review_assumed_%d", i)
+		prepared++
+		name := fmt.Sprintf("plan_%d", prepared)
 		if _, err := c.Exec(ctx, "PREPARE "+name+" AS "+q); err != nil {
 			t.Fatal(err)
 		}
@@ -234,11 +255,9 @@ func TestAssumptionsPlanNoAggregate(t *testing.T) {
 			plan = append(plan, line)
 		}
 		rows.Close()
-		if p := strings.Join(plan, "\n"); strings.Contains(p, "Aggregate") {
-			t.Errorf("%.60s… plans an aggregate:\n%s", q, p)
+		if err := rows.Err(); err != nil || len(plan) == 0 {
+			t.Fatalf("no plan of %.60s…: %v", q, err)
 		}
-	}
-	if assumed != 1 {
-		t.Errorf("a decision sent %d assumed statements, want 1: %q", assumed, sent)
+		return strings.Join(plan, "\n")
 	}
 }

@@ -22,27 +22,7 @@ import (
 // nor may it keep this one.
 func TestSignInRecordOpensNoSignIn(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "emfa.db")
-	st, err := sqlite.Open(ctx, "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	m, _ := newManager(t, st)
-	addAlice(t, m)
-	ss := selfService(t, m, "totp", "push")
-
-	form, err := ss.NewSession(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := func(ctx context.Context) (string, error) {
-		sess := form
-		if err := ss.StartSignIn(ctx, &sess, "alice", lifecycle.MethodPush); err != nil {
-			return "", err
-		}
-		return sess.Cookie, nil
-	}
+	ss, form, start, _, db := signInOnce(t)
 	cookie, again, err := ss.StartSignInOnce(ctx, form.Cookie, "alice", lifecycle.MethodPush, start)
 	if err != nil || again {
 		t.Fatalf("start: again %v, %v", again, err)
@@ -56,11 +36,6 @@ func TestSignInRecordOpensNoSignIn(t *testing.T) {
 	}
 
 	// What a reader of the store finds.
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	rows, err := db.QueryContext(ctx, `SELECT body FROM idempotency WHERE provider LIKE 'selfservice:%'`)
 	if err != nil {
 		t.Fatal(err)
@@ -86,4 +61,41 @@ func TestSignInRecordOpensNoSignIn(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no record of the sign-in's start in the store")
 	}
+}
+
+// signInOnce is alice with a push factor in a SQLite file store, her page, a sign-in
+// form's session, a start of a push sign-in from it that counts its calls in *starts,
+// and the store's file opened apart, as a reader of the store (a backup, an older
+// replica) has it.
+func signInOnce(t *testing.T) (ss *lifecycle.SelfService, form lifecycle.Session, start func(context.Context) (string, error), starts *int, db *sql.DB) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "emfa.db")
+	st, err := sqlite.Open(ctx, "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	m, _ := newManager(t, st)
+	addAlice(t, m)
+	ss = selfService(t, m, "totp", "push")
+	form, err = ss.NewSession(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts = new(int)
+	start = func(ctx context.Context) (string, error) {
+		*starts++
+		sess := form
+		if err := ss.StartSignIn(ctx, &sess, "alice", lifecycle.MethodPush); err != nil {
+			return "", err
+		}
+		return sess.Cookie, nil
+	}
+	db, err = sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return ss, form, start, starts, db
 }

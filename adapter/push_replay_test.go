@@ -1,17 +1,13 @@
 package adapter
 
 import (
-	"bytes"
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
-	"github.com/emfa/emfa/provider/builtin"
 )
 
 // TestEndedPushSignInReplayIsBudgeted: a push sign-in that timed out (or was
@@ -61,35 +57,4 @@ func TestEndedPushSignInReplayIsBudgeted(t *testing.T) {
 		t.Errorf("%d posts of a timed-out sign-in's continue from one address: %d recorded, address throttled %v; want the address's budget (%d) to bound them",
 			posts, ended, throttled, throttleBurst)
 	}
-}
-
-// newPushPageHarnessAt is newPushPageHarness on clk's time.
-func newPushPageHarnessAt(t *testing.T, clk *fakeClock) *adminHarness {
-	t.Helper()
-	st := testdb.SQLite(t)
-	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Now: clk.Now, Capabilities: []string{"totp", "push"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine}, Now: clk.Now,
-		Capabilities: map[string][]string{"acme": {"totp", "push"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &adminHarness{store: st, manager: m}
-	if h.write, err = m.CreateToken(context.Background(), "cli", "provisioning", lifecycle.ScopeWrite); err != nil {
-		t.Fatal(err)
-	}
-	h.read = h.write
-	ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp", "push"}, LinkLifetime: time.Hour,
-		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.harness = newHarness(t, func(o *Options) { o.Admin = m; o.SelfService = ss; o.MaxBodyBytes = 64 << 10 })
-	return h
 }

@@ -183,16 +183,26 @@ func TestWrongFirstCodeShowsTheFormAgain(t *testing.T) {
 // newPushPageHarness is the self-service page offering an app and push devices.
 func newPushPageHarness(t *testing.T) *adminHarness {
 	t.Helper()
+	return newPushPageHarnessAt(t, nil)
+}
+
+// newPushPageHarnessAt is newPushPageHarness on clk's time (the real one when clk is nil).
+func newPushPageHarnessAt(t *testing.T, clk *fakeClock) *adminHarness {
+	t.Helper()
+	var now func() time.Time
+	if clk != nil {
+		now = clk.Now
+	}
 	st := testdb.SQLite(t)
 	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: []string{"totp", "push"}})
+	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Now: now, Capabilities: []string{"totp", "push"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine},
+	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine}, Now: now,
 		Capabilities: map[string][]string{"acme": {"totp", "push"}}})
 	if err != nil {
 		t.Fatal(err)

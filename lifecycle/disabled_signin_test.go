@@ -31,14 +31,7 @@ func TestDisabledUserIsNotSignedIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, pen := enrollVia(t, ss, l.URL[strings.LastIndex(l.URL, "/")+1:], "push")
-	key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
-	pub, _ := builtin.EncodePublicKey(key)
-	device, err := devices.Register(ctx, provider.DeviceRegistration{ActivationCode: pen.Output["activationCode"].(string),
-		PublicKey: pub, Alg: builtin.AlgES256})
-	if err != nil {
-		t.Fatal(err)
-	}
+	device := pushDevice(t, ss, devices, l.URL[strings.LastIndex(l.URL, "/")+1:])
 	anon, err := ss.NewSession(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -132,14 +132,7 @@ func TestApprovedPushSignsInOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, pen := enrollVia(t, ss, linkToken(t, ss), "push")
-		key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
-		pub, _ := builtin.EncodePublicKey(key)
-		device, err := devices.Register(ctx, provider.DeviceRegistration{ActivationCode: pen.Output["activationCode"].(string),
-			PublicKey: pub, Alg: builtin.AlgES256})
-		if err != nil {
-			t.Fatal(err)
-		}
+		device := pushDevice(t, ss, devices, linkToken(t, ss))
 		anon, err := ss.NewSession(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -184,6 +184,21 @@ func enrollVia(t *testing.T, ss *lifecycle.SelfService, token, typ string) (life
 	return sess, en
 }
 
+// pushDevice enrolls a push factor through the link token and registers a device for
+// it, whose id it gives.
+func pushDevice(t *testing.T, ss *lifecycle.SelfService, devices *builtin.Devices, token string) string {
+	t.Helper()
+	_, pen := enrollVia(t, ss, token, "push")
+	key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
+	pub, _ := builtin.EncodePublicKey(key)
+	device, err := devices.Register(context.Background(), provider.DeviceRegistration{
+		ActivationCode: pen.Output["activationCode"].(string), PublicKey: pub, Alg: builtin.AlgES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return device
+}
+
 // codeOf is the code at now of a TOTP factor just enrolled.
 func codeOf(t *testing.T, en lifecycle.Enrolled, now time.Time) string {
 	t.Helper()

@@ -2,19 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 
-	"modernc.org/sqlite"
-
 	"github.com/emfa/emfa/store"
-	"github.com/emfa/emfa/store/sqlstore"
 )
 
 // resetPanics makes the writer's connections panic, once armed, at the PRAGMA that puts
@@ -51,35 +45,8 @@ func (c *resetPanicConn) ExecContext(ctx context.Context, q string, args []drive
 // the next write works, on a fresh connection.
 func TestPanicAfterCommitTellsTheTruth(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "emfa.db")
-	s0, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s0.Close(); err != nil {
-		t.Fatal(err)
-	}
-	wq := withPragmas(nil, map[string]string{
-		"busy_timeout": "5000", "foreign_keys": "1", "synchronous": "FULL", "temp_store": "MEMORY", "journal_mode": "WAL",
-	})
-	wq.Set("_txlock", "immediate")
-	c, err := sqlite.NewConnector(uri(path) + "?" + wq.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := &fileIdentity{path: path}
-	if file.opened, err = os.Stat(path); err != nil {
-		t.Fatal(err)
-	}
 	var armed atomic.Bool
-	w := sql.OpenDB(resetPanics{Connector: guarded{Connector: c, file: file}, armed: &armed})
-	keepOne(w)
-	r, err := sql.Open("sqlite", uri(path)+"?_pragma=query_only(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newStore(w, r, nil, file, sqlstore.DeferredSync("FULL", "NORMAL"))
-	t.Cleanup(func() { s.Close() })
+	s, _ := openWrapped(t, func(c driver.Connector) driver.Connector { return resetPanics{Connector: c, armed: &armed} })
 
 	dctx := store.DeferSync(context.Background())
 	var arm sync.Once

@@ -169,6 +169,15 @@ func (s *faultStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 // faultConns, and with deferred sync but no checkpointer (nothing else uses the writer).
 func openFaulty(t *testing.T) (*Store, *connFaults, string) {
 	t.Helper()
+	f := &connFaults{}
+	s, path := openWrapped(t, func(c driver.Connector) driver.Connector { return faultConnector{Connector: c, f: f} })
+	return s, f, path
+}
+
+// openWrapped opens a store created and migrated at a fresh path, its writer's connector
+// wrapped by wrap, and its deferred batches committed with synchronous=NORMAL.
+func openWrapped(t *testing.T, wrap func(driver.Connector) driver.Connector) (*Store, string) {
+	t.Helper()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "emfa.db")
 	s0, err := Open(ctx, path) // created and migrated
@@ -186,12 +195,11 @@ func openFaulty(t *testing.T) (*Store, *connFaults, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &connFaults{}
 	file := &fileIdentity{path: path}
 	if file.opened, err = os.Stat(path); err != nil {
 		t.Fatal(err)
 	}
-	w := sql.OpenDB(faultConnector{Connector: guarded{Connector: c, file: file}, f: f})
+	w := sql.OpenDB(wrap(guarded{Connector: c, file: file}))
 	keepOne(w)
 	rq := withPragmas(nil, map[string]string{"busy_timeout": "5000", "foreign_keys": "1", "query_only": "1"})
 	r, err := sql.Open("sqlite", uri(path)+"?"+rq.Encode())
@@ -201,7 +209,7 @@ func openFaulty(t *testing.T) (*Store, *connFaults, string) {
 	r.SetMaxOpenConns(1)
 	s := newStore(w, r, nil, file, sqlstore.DeferredSync("FULL", "NORMAL"))
 	t.Cleanup(func() { s.Close() })
-	return s, f, path
+	return s, path
 }
 
 var reviewAt = time.UnixMilli(1_700_000_000_000)

@@ -22,6 +22,18 @@ func (h *adminHarness) auditRows(t *testing.T, action string) []store.AuditEntry
 	return rows
 }
 
+// auditFailures counts the FAILED rows of action whose reason is reason.
+func (h *adminHarness) auditFailures(t *testing.T, action, reason string) int {
+	t.Helper()
+	n := 0
+	for _, r := range h.auditRows(t, action) {
+		if r.Outcome == "FAILED" && r.Reason == reason {
+			n++
+		}
+	}
+	return n
+}
+
 // TestAdminScopeRefusalTraced: a read token that tries a write is refused 403, and the
 // refusal names the token (never its secret), the method, the route, the address and the
 // request id, in a WARN line and in an audit row: the access log alone has only the

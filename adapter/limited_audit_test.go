@@ -54,12 +54,7 @@ func TestLimitedNameCountsAgainstTheAddress(t *testing.T) {
 				}
 				throttled = throttled || strings.Contains(a.body, "from your network")
 			}
-			limited := 0
-			for _, r := range h.auditRows(t, lifecycle.AdminResource(lifecycle.ActionSelfServiceSignIn)) {
-				if r.Reason == "page sign-in limit reached; not checked" {
-					limited++
-				}
-			}
+			limited := h.auditFailures(t, lifecycle.AdminResource(lifecycle.ActionSelfServiceSignIn), "page sign-in limit reached; not checked")
 			if limited >= posts || !throttled {
 				t.Errorf("%d attempts past alice's limit from one address: %d recorded, address throttled %v; want the address's budget (%d) to bound them",
 					posts, limited, throttled, throttleBurst)

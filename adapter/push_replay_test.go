@@ -47,12 +47,7 @@ func TestEndedPushSignInReplayIsBudgeted(t *testing.T) {
 			t.Fatalf("continue %d: %d %q\n%s", i+1, a.status, a.header.Get("Location"), a.body)
 		}
 	}
-	ended := 0
-	for _, r := range h.auditRows(t, lifecycle.AdminResource(lifecycle.ActionSelfServiceSignIn)) {
-		if r.Reason == "push timeout" {
-			ended++
-		}
-	}
+	ended := h.auditFailures(t, lifecycle.AdminResource(lifecycle.ActionSelfServiceSignIn), "push timeout")
 	if ended >= posts || !throttled {
 		t.Errorf("%d posts of a timed-out sign-in's continue from one address: %d recorded, address throttled %v; want the address's budget (%d) to bound them",
 			posts, ended, throttled, throttleBurst)

@@ -34,12 +34,7 @@ func TestSessionOfASpentLinkEnds(t *testing.T) {
 		second.cookie = kept // a copy of the cookie, kept
 		second.do(t, "GET", "/self-service/enroll", nil)
 	}
-	n := 0
-	for _, r := range h.auditRows(t, lifecycle.AdminResource(lifecycle.ActionSelfServiceChoose)) {
-		if r.Outcome == "FAILED" && r.Reason == "link spent" {
-			n++
-		}
-	}
+	n := h.auditFailures(t, lifecycle.AdminResource(lifecycle.ActionSelfServiceChoose), "link spent")
 	if n > 1 {
 		t.Errorf("the session of a spent link opened the choice %d times: %d rows, want it ended at the first", 3*throttleBurst, n)
 	}

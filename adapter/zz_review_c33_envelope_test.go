@@ -1,0 +1,78 @@
+package adapter
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestReviewOktaEnvelopeManyKeysLinear: an Okta body of the size a source may send
+// (syncMaxBody) that is an envelope of hundreds of thousands of distinct keys is read
+// well within the request's deadline. The envelope's own key walk compared each key with
+// every key before it: 40,000 keys took 2.6 s, a 4 MiB body minutes of CPU, where the
+// whole-body check it replaced (jsonkeys) keeps the keys of a large object in a map.
+func TestReviewOktaEnvelopeManyKeysLinear(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("a body of 4 MiB, timed")
+	}
+	for _, where := range []string{"envelope", "data"} {
+		t.Run(where, func(t *testing.T) {
+			var b strings.Builder
+			if where == "envelope" {
+				b.WriteString(`{"eventId":"b","data":{"events":[]}`)
+			} else {
+				b.WriteString(`{"eventId":"b","data":{"events":[]`)
+			}
+			for i := 0; b.Len() < syncMaxBody-32; i++ {
+				b.WriteString(`,"` + strings.ToUpper(itoa(i)) + `":0`)
+			}
+			if where == "data" {
+				b.WriteString(`}`)
+			}
+			b.WriteString(`}`)
+			body := []byte(b.String())
+			done := make(chan error, 1)
+			go func() {
+				_, err := parseOkta(nil, body)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+			case <-time.After(syncTimeout / 2):
+				t.Fatalf("a body of %d bytes of keys not read in %v", len(body), syncTimeout/2)
+			}
+		})
+	}
+}
+
+// TestReviewOktaEnvelopeKeyTwicePastManyKeys: a key named twice in an envelope's object
+// of many keys, in another case or under Unicode's simple folding (K and the Kelvin
+// sign, s and the long s, as encoding/json matches them), is refused as among few keys.
+func TestReviewOktaEnvelopeKeyTwicePastManyKeys(t *testing.T) {
+	var filler strings.Builder
+	for i := range 40 {
+		filler.WriteString(`"f` + itoa(i) + `":{"a":1},`)
+	}
+	for _, tc := range []struct{ name, body string }{
+		{"data, DATA", `{"eventId":"b",` + filler.String() + `"data":{"events":[]},"DATA":{"events":[]}}`},
+		{"eventId escaped", `{"eventId":"b",` + filler.String() + `"data":{"events":[]},"\u0065ventID":"c"}`},
+		{"kelvin", `{"data":{"events":[]},` + filler.String() + `"k":1,"\u212a":2}`},
+		{"long s", `{"data":{"events":[]},` + filler.String() + `"s":1,"\u017f":2}`},
+		{"in data", `{"data":{` + filler.String() + `"events":[],"EVENTS":[]}}`},
+		{"first and last", `{"x":1,` + filler.String() + `"data":{"events":[]},"X":2}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := oktaEnvelope([]byte(tc.body))
+			if err == nil || !strings.Contains(err.Error(), "named twice") {
+				t.Fatalf("%v, want a key named twice refused", err)
+			}
+		})
+	}
+	// and distinct keys, as many, are read
+	if _, _, err := oktaEnvelope([]byte(`{"data":{"events":[]},` + filler.String() + `"k":1,"s":2}`)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,104 @@
+package adapter
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// auth0AsBefore is parseAuth0 as it was before an array's entries were read one at a
+// time (24aa344^): the array checked and decoded whole, each entry decoded, refusals
+// counted without the listing's cap.
+func auth0AsBefore(body []byte) (events int, p parsed, err error) {
+	var raws []json.RawMessage
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) == 0:
+		return 0, parsed{}, malformed("empty body")
+	case trimmed[0] == '[':
+		if err := decodeJSON(trimmed, &raws); err != nil {
+			return 0, parsed{}, err
+		}
+	default:
+		for line := range bytes.Lines(trimmed) {
+			if line = bytes.TrimSpace(line); len(line) > 0 {
+				raws = append(raws, line)
+			}
+		}
+	}
+	for _, raw := range raws {
+		var e auth0Entry
+		if err := decodeJSON(raw, &e); err != nil {
+			p.refuse("", "")
+			continue
+		}
+		if len(e.Data) > 0 {
+			var inner auth0Entry
+			if err := decodeJSON(e.Data, &inner); err != nil {
+				p.refuse(e.LogID, "")
+				continue
+			}
+			if inner.LogID == "" {
+				inner.LogID = e.LogID
+			}
+			e = inner
+		}
+		if e.LogID == "" || e.Type == "" {
+			p.refuse(e.LogID, "")
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, e.Date)
+		if err != nil {
+			p.refuse(e.LogID, "")
+			continue
+		}
+		var call *auth0Call
+		if e.Type == "sapi" && len(e.Details) > 0 {
+			if err := json.Unmarshal(e.Details, &call); err != nil {
+				p.refuse(e.LogID, "")
+				continue
+			}
+		}
+		ev, ok := auth0Event(e, call)
+		if !ok {
+			p.ignored++
+			continue
+		}
+		ev.ID, ev.Time = e.LogID, at
+		p.events = append(p.events, ev)
+	}
+	p, err = p.whole()
+	return len(p.events), p, err
+}
+
+// FuzzReviewParseAuth0AsBefore: an Auth0 body read before the array's entries were read
+// one at a time is read now to the same events, ignored and refused counts; and one
+// refused before is refused now unless the array named a key twice or nested deeper than
+// emfa reads, which now refuses the entry alone.
+func FuzzReviewParseAuth0AsBefore(f *testing.F) {
+	ok := `{"log_id":"a1","type":"ss","date":"2026-05-01T09:00:00Z","user_name":"alice@example.com"}`
+	f.Add(`[` + ok + `]`)
+	f.Add(`[` + ok + `,0,null,{},{"log_id":"a2","data":{"type":"du","date":"2026-05-01T09:00:00Z","user_name":"b"}}]`)
+	f.Add(ok + "\n" + `{"log_id":"a3","type":"sapi","date":"2026-05-01T09:00:00Z","details":{"request":{"method":"DELETE","path":"/api/v2/users/x"},"response":{"body":{"email":"c"}}}}`)
+	f.Add(` [ ` + ok + ` , {"log_id":"a2","log_id":"a3"} ] `)
+	f.Fuzz(func(t *testing.T, body string) {
+		p, err := parseAuth0(nil, []byte(body))
+		_, old, oldErr := auth0AsBefore([]byte(body))
+		if oldErr != nil {
+			trimmed := bytes.TrimSpace([]byte(body))
+			if err == nil && (len(trimmed) == 0 || trimmed[0] != '[' || checkUniqueKeys(trimmed) == nil) {
+				t.Fatalf("refused before (%v), read now", oldErr)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("read before, refused now: %v", err)
+		}
+		if !reflect.DeepEqual(p.events, old.events) || p.ignored != old.ignored || p.nRefused != old.nRefused || p.nRefusedIDs != old.nRefusedIDs {
+			t.Fatalf("now %d events, %d ignored, %d refused (%d ids); before %d, %d, %d (%d)",
+				len(p.events), p.ignored, p.nRefused, p.nRefusedIDs, len(old.events), old.ignored, old.nRefused, old.nRefusedIDs)
+		}
+	})
+}

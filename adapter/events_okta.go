@@ -10,10 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/emfa/emfa/internal/jsonkeys"
 	"github.com/emfa/emfa/provider"
 )
 
@@ -202,7 +202,7 @@ func jsonObject(dec *json.Decoder, each func(key string) error) (bool, error) {
 		key, _ := t.(string)
 		var dup bool
 		if folded != nil {
-			f := foldKey(key)
+			f := jsonkeys.FoldKey(key)
 			if _, dup = folded[f]; !dup {
 				folded[f] = struct{}{}
 			}
@@ -211,7 +211,7 @@ func jsonObject(dec *json.Decoder, each func(key string) error) (bool, error) {
 			if len(seen) > maxLinearKeys {
 				folded = make(map[string]struct{}, 2*len(seen))
 				for _, k := range seen {
-					folded[foldKey(k)] = struct{}{}
+					folded[jsonkeys.FoldKey(k)] = struct{}{}
 				}
 				seen = nil
 			}
@@ -230,21 +230,6 @@ func jsonObject(dec *json.Decoder, each func(key string) error) (bool, error) {
 
 // maxLinearKeys is how many keys of an envelope's object are searched one by one.
 const maxLinearKeys = 16
-
-// foldKey is key with each rune the smallest of its simple case folding orbit: two keys
-// strings.EqualFold finds equal (as encoding/json matches keys to fields) have the same
-// foldKey, and two it does not, different ones.
-func foldKey(key string) string {
-	b := make([]rune, 0, len(key))
-	for _, r := range key { // a key from Decoder.Token is valid UTF-8
-		m := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			m = min(m, f)
-		}
-		b = append(b, m)
-	}
-	return string(b)
-}
 
 // skipValue reads the value dec is at, refusing one that names a key twice.
 func skipValue(dec *json.Decoder) error {

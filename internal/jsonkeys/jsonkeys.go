@@ -160,7 +160,7 @@ func (w *keyWalk) object(depth int) error {
 		// Compared as encoding/json matches keys to fields: under simple case folding.
 		var dup bool
 		if folded != nil {
-			f := foldKey(key)
+			f := FoldKey(key)
 			if _, dup = folded[f]; !dup {
 				folded[f] = struct{}{}
 			}
@@ -168,9 +168,9 @@ func (w *keyWalk) object(depth int) error {
 			if len(seen) == maxLinearKeys {
 				folded = make(map[string]struct{}, 2*len(seen))
 				for _, k := range seen {
-					folded[foldKey(k)] = struct{}{}
+					folded[FoldKey(k)] = struct{}{}
 				}
-				folded[foldKey(key)] = struct{}{}
+				folded[FoldKey(key)] = struct{}{}
 			} else {
 				seen = append(seen, key)
 			}
@@ -197,14 +197,15 @@ func (w *keyWalk) object(depth int) error {
 }
 
 // maxLinearKeys is how many keys of an object are searched one by one; past it they are
-// kept by foldKey in a map. Searching every key before it, a 64 KiB body of 9,000 keys
+// kept by FoldKey in a map. Searching every key before it, a 64 KiB body of 9,000 keys
 // (an unauthenticated device registration) took 40 million comparisons, 0.2 s of CPU,
 // and a SCIM body of 4 MiB minutes.
 const maxLinearKeys = 16
 
-// foldKey is key with each rune the smallest of its simple case folding orbit: two keys
-// strings.EqualFold finds equal have the same foldKey, and two it does not, different ones.
-func foldKey(key []byte) string {
+// FoldKey is key with each rune the smallest of its simple case folding orbit: two keys
+// strings.EqualFold finds equal (as encoding/json matches keys to fields) have the same
+// FoldKey, and two it does not, different ones.
+func FoldKey[K ~string | ~[]byte](key K) string {
 	b := make([]rune, 0, len(key))
 	for _, r := range string(key) { // a byte that is not UTF-8 is U+FFFD, as EqualFold reads it
 		m := r

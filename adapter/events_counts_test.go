@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// TestReviewRefusedCountsPastListed: a batch whose refused events pass the twenty listed,
+// TestRefusedCountsPastListed: a batch whose refused events pass the twenty listed,
 // reasons and ids both (and screen adding its own after the parse), counts every one of
 // them, lists the first twenty of each, and says how many more.
-func TestReviewRefusedCountsPastListed(t *testing.T) {
+func TestRefusedCountsPastListed(t *testing.T) {
 	var evs []string
 	for i := range 30 { // refused with their uuid: no eventType
 		evs = append(evs, `{"uuid":"r`+itoa(i)+`","published":"2026-05-01T09:00:00Z"}`)

@@ -6,12 +6,12 @@ import (
 	"time"
 )
 
-// TestReviewOktaEnvelopeManyKeysLinear: an Okta body of the size a source may send
+// TestOktaEnvelopeManyKeysLinear: an Okta body of the size a source may send
 // (syncMaxBody) that is an envelope of hundreds of thousands of distinct keys is read
 // well within the request's deadline. The envelope's own key walk compared each key with
 // every key before it: 40,000 keys took 2.6 s, a 4 MiB body minutes of CPU, where the
 // whole-body check it replaced (jsonkeys) keeps the keys of a large object in a map.
-func TestReviewOktaEnvelopeManyKeysLinear(t *testing.T) {
+func TestOktaEnvelopeManyKeysLinear(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("a body of 4 MiB, timed")
 	}
@@ -48,10 +48,10 @@ func TestReviewOktaEnvelopeManyKeysLinear(t *testing.T) {
 	}
 }
 
-// TestReviewOktaEnvelopeKeyTwicePastManyKeys: a key named twice in an envelope's object
+// TestOktaEnvelopeKeyTwicePastManyKeys: a key named twice in an envelope's object
 // of many keys, in another case or under Unicode's simple folding (K and the Kelvin
 // sign, s and the long s, as encoding/json matches them), is refused as among few keys.
-func TestReviewOktaEnvelopeKeyTwicePastManyKeys(t *testing.T) {
+func TestOktaEnvelopeKeyTwicePastManyKeys(t *testing.T) {
 	var filler strings.Builder
 	for i := range 40 {
 		filler.WriteString(`"f` + itoa(i) + `":{"a":1},`)

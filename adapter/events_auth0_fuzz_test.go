@@ -73,11 +73,11 @@ func auth0AsBefore(body []byte) (events int, p parsed, err error) {
 	return len(p.events), p, err
 }
 
-// FuzzReviewParseAuth0AsBefore: an Auth0 body read before the array's entries were read
+// FuzzParseAuth0AsBefore: an Auth0 body read before the array's entries were read
 // one at a time is read now to the same events, ignored and refused counts; and one
 // refused before is refused now unless the array named a key twice or nested deeper than
 // emfa reads, which now refuses the entry alone.
-func FuzzReviewParseAuth0AsBefore(f *testing.F) {
+func FuzzParseAuth0AsBefore(f *testing.F) {
 	ok := `{"log_id":"a1","type":"ss","date":"2026-05-01T09:00:00Z","user_name":"alice@example.com"}`
 	f.Add(`[` + ok + `]`)
 	f.Add(`[` + ok + `,0,null,{},{"log_id":"a2","data":{"type":"du","date":"2026-05-01T09:00:00Z","user_name":"b"}}]`)

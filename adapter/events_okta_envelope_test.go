@@ -8,9 +8,11 @@ import (
 
 // TestOktaEnvelopeManyKeysLinear: an Okta body of the size a source may send
 // (syncMaxBody) that is an envelope of hundreds of thousands of distinct keys is read
-// well within the request's deadline. The envelope's own key walk compared each key with
-// every key before it: 40,000 keys took 2.6 s, a 4 MiB body minutes of CPU, where the
-// whole-body check it replaced (jsonkeys) keeps the keys of a large object in a map.
+// in linear time. The envelope's own key walk compared each key with every key before
+// it: 40,000 keys took 2.6 s, a 4 MiB body minutes of CPU, where the whole-body check it
+// replaced (jsonkeys) keeps the keys of a large object in a map. Read linearly, the body
+// takes about a second; the bound, a minute, is far from both, so that a loaded machine
+// does not trip it and a quadratic walk still does.
 func TestOktaEnvelopeManyKeysLinear(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("a body of 4 MiB, timed")
@@ -41,8 +43,8 @@ func TestOktaEnvelopeManyKeysLinear(t *testing.T) {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
 				}
-			case <-time.After(syncTimeout / 2):
-				t.Fatalf("a body of %d bytes of keys not read in %v", len(body), syncTimeout/2)
+			case <-time.After(time.Minute):
+				t.Fatalf("a body of %d bytes of keys not read in a minute", len(body))
 			}
 		})
 	}

@@ -172,9 +172,7 @@ func TestRetryWaitsForTheRunningAttempt(t *testing.T) {
 		})
 	}
 	// Let the first attempt start; the others find its record running and wait.
-	for eng.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "the first attempt to reach the engine", time.Millisecond, func() bool { return eng.calls.Load() != 0 })
 	close(eng.gate)
 	wg.Wait()
 	close(results)

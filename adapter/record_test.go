@@ -45,9 +45,7 @@ func TestRecordSkipsRetryInProgress(t *testing.T) {
 		defer close(done)
 		h.do(t, "POST", "/v1/providers/acme/validate", validateBody, auth...)
 	}()
-	for eng.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "the first attempt to reach the engine", time.Millisecond, func() bool { return eng.calls.Load() != 0 })
 	// The retry's deadline passes while the first attempt runs.
 	if code, body, _ := h.do(t, "POST", "/v1/providers/acme/validate", validateBody, auth...); code != 503 || !strings.Contains(body, "retry_in_progress") {
 		t.Fatalf("retry while the first attempt runs: %d %s", code, body)

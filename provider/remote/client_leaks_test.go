@@ -154,9 +154,8 @@ func TestVendorCallErrorsLeaveNoConnection(t *testing.T) {
 		_, err := c.do(ctx, req)
 		done <- err
 	}()
-	for n.open.Load() == 0 {
-		time.Sleep(time.Millisecond) // dialed; cancel may land before or after the headers
-	}
+	// Dialed; cancel may land before or after the headers.
+	waitUntil(t, "the /slow call to dial the vendor", time.Millisecond, func() bool { return n.open.Load() != 0 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("/slow cancelled: %v, want context.Canceled", err)

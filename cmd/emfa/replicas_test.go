@@ -496,16 +496,14 @@ func TestReplicas(t *testing.T) {
 				answered.Add(1)
 			}
 		})
-		for answered.Load() < 10 {
-			time.Sleep(5 * time.Millisecond)
-		}
+		// A wait that fails stops the stream first: its calls report to t.
+		halt := sync.OnceFunc(func() { close(stop); wg.Wait() })
+		defer halt()
+		waitUntil(t, "10 calls answered before the kill", 5*time.Millisecond, func() bool { return answered.Load() >= 10 })
 		a.kill(t)
 		n := answered.Load()
-		for answered.Load() < n+20 {
-			time.Sleep(5 * time.Millisecond)
-		}
-		close(stop)
-		wg.Wait()
+		waitUntil(t, "20 more calls answered after the kill", 5*time.Millisecond, func() bool { return answered.Load() >= n+20 })
+		halt()
 		if v.retried.Load() == 0 {
 			t.Error("no call needed a retry: the kill happened outside the stream")
 		}

@@ -61,16 +61,19 @@ func TestApprovalHoldsItsDeviceAndUser(t *testing.T) {
 					return w.CompleteTransactionIfActive(ctx, txid, "SUCCESS", fid, t0)
 				})
 			}()
-			for !waiting(app + "a") {
+			waitUntil(t, name+": the approval waiting for the transaction's row", time.Millisecond, func() bool {
+				if waiting(app + "a") {
+					return true
+				}
 				select {
 				case err := <-approved:
 					t.Fatalf("%s: the approval did not wait for the transaction's row: %v", name, err)
 				default:
 				}
-				time.Sleep(time.Millisecond) // a poll, not a deadline
-			}
+				return false
+			})
 			// Until the change commits beside the waiting approval, or waits for it.
-			changedFirst = changeBeside(changed, func() error { return change(fid, user) }, func() bool { return waiting(app + "c") })
+			changedFirst = changeBeside(t, name+": the change", changed, func() error { return change(fid, user) }, func() bool { return waiting(app + "c") })
 			return nil
 		})
 		if err != nil {
@@ -169,19 +172,19 @@ func lockStores(t *testing.T, sv *testdb.Server, dsn string) (open func(app stri
 
 // changeBeside runs change in a goroutine of its own, its error sent on changed, and
 // returns once it has committed (true; its error put back on changed) or waits on a lock
-// (waiting: false).
-func changeBeside(changed chan error, change func() error, waiting func() bool) (first bool) {
+// (waiting: false). Neither within waitLimit fails the test, naming what (the change).
+func changeBeside(t *testing.T, what string, changed chan error, change func() error, waiting func() bool) (first bool) {
+	t.Helper()
 	go func() { changed <- change() }()
-	for {
+	waitUntil(t, what+" to commit or wait for a lock", time.Millisecond, func() bool {
 		select {
 		case err := <-changed:
 			changed <- err
+			first = true
 			return true
 		default:
 		}
-		if waiting() {
-			return false
-		}
-		time.Sleep(time.Millisecond) // a poll, not a deadline
-	}
+		return waiting()
+	})
+	return first
 }

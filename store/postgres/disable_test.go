@@ -52,16 +52,19 @@ func TestCodeWaitingSeesUserDisabled(t *testing.T) {
 			go func() {
 				decided <- validator.Update(ctx, func(w store.Writer) error { return c.decide(w, fid) })
 			}()
-			for !waiting(app + "v") {
+			waitUntil(t, c.name+": the decision waiting for the factor's row", time.Millisecond, func() bool {
+				if waiting(app + "v") {
+					return true
+				}
 				select {
 				case err := <-decided:
 					t.Fatalf("%s: the decision did not wait for the factor's row: %v", c.name, err)
 				default:
 				}
-				time.Sleep(time.Millisecond) // a poll, not a deadline
-			}
+				return false
+			})
 			// Until the disable commits beside the waiting decision, or waits for it.
-			changedFirst = changeBeside(changed, func() error { return changer.SetUserDisabled(ctx, user, true) }, func() bool { return waiting(app + "c") })
+			changedFirst = changeBeside(t, c.name+": the disable", changed, func() error { return changer.SetUserDisabled(ctx, user, true) }, func() bool { return waiting(app + "c") })
 			return nil
 		})
 		if err != nil {

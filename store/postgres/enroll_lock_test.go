@@ -85,12 +85,15 @@ func TestEnrollBesideImportDoNotDeadlock(t *testing.T) {
 // waitForLock polls until the store of app waits for a lock; done must not answer first.
 func waitForLock(t *testing.T, waiting func(string) bool, app string, done chan error) {
 	t.Helper()
-	for !waiting(app) {
+	waitUntil(t, app+" waiting for a lock", time.Millisecond, func() bool {
+		if waiting(app) {
+			return true
+		}
 		select {
 		case err := <-done:
 			t.Fatalf("%s did not wait for a lock: %v", app, err)
 		default:
 		}
-		time.Sleep(time.Millisecond) // a poll, not a deadline
-	}
+		return false
+	})
 }

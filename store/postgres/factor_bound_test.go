@@ -33,22 +33,19 @@ func TestCreateFactorWithinWaitsForTheOther(t *testing.T) {
 			other <- s.Update(ctx, func(w store.Writer) error { return w.CreateFactorWithin(ctx, factor("f2"), 1, store.Alike{}) })
 		}()
 		// Until the other is seen waiting for a lock, or done beside this uncommitted one.
-		for {
+		var qerr error
+		waitUntil(t, "the other unit to wait for a lock or commit", time.Millisecond, func() bool {
 			select {
 			case err := <-other:
 				other <- err
-				return nil
+				return true
 			default:
 			}
 			var waiting int
-			if err := sv.Admin.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting); err != nil {
-				return err
-			}
-			if waiting > 0 {
-				return nil
-			}
-			time.Sleep(time.Millisecond) // a poll, not a deadline
-		}
+			qerr = sv.Admin.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting)
+			return qerr != nil || waiting > 0
+		})
+		return qerr
 	})
 	if err != nil {
 		t.Fatal(err)

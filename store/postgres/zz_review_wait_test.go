@@ -1,0 +1,24 @@
+package postgres_test
+
+import (
+	"testing"
+	"time"
+)
+
+// waitLimit bounds every poll of a test: generous, so a loaded CI machine never reaches
+// it, and far below go test's own timeout, which would end the whole package's run with a
+// goroutine dump instead of naming what never happened.
+const waitLimit = 30 * time.Second
+
+// waitUntil polls cond every poll until it holds, and fails the test, naming what it waited
+// for, if it does not within waitLimit.
+func waitUntil(t testing.TB, what string, poll time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s: never", waitLimit, what)
+		}
+		time.Sleep(poll)
+	}
+}

@@ -290,7 +290,7 @@ func TestAdminIdempotencyKeyConcurrent(t *testing.T) {
 			code, body, _ := a.post(t, tok, "k-held", enrollPath, totpBody)
 			firstDone <- answer{code, body}
 		}()
-		<-a.held.entered // the first attempt runs, and is held there
+		recvWithin(t, "the first attempt to reach the store", a.held.entered) // and be held there
 		code, body, hdr := a.post(t, tok, "k-held", enrollPath, totpBody)
 		var out map[string]any
 		json.Unmarshal([]byte(body), &out)
@@ -298,7 +298,7 @@ func TestAdminIdempotencyKeyConcurrent(t *testing.T) {
 			t.Errorf("a retry while the first runs: %d %s %v, want 409 idempotency_key_in_use with Retry-After", code, body, hdr)
 		}
 		close(a.held.gate)
-		first := <-firstDone
+		first := recvWithin(t, "the first attempt's answer", firstDone)
 		if first.code != 201 {
 			t.Fatalf("the first attempt: %d %s", first.code, first.body)
 		}

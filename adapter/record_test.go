@@ -51,7 +51,7 @@ func TestRecordSkipsRetryInProgress(t *testing.T) {
 		t.Fatalf("retry while the first attempt runs: %d %s", code, body)
 	}
 	close(eng.gate)
-	<-done
+	recvWithin(t, "the first attempt's answer", done)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.calls) != 1 || rec.calls[0].Status != 200 {

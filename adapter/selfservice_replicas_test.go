@@ -128,7 +128,7 @@ func postedTwice(t *testing.T, a, b *adminHarness, polled <-chan struct{}, sende
 	} else {
 		sender.mu.Unlock()
 	}
-	<-done
+	recvWithin(t, "the second post's answer", done)
 	if first.Code != http.StatusSeeOther || second.Code != http.StatusSeeOther {
 		t.Fatalf("answers %d, %d", first.Code, second.Code)
 	}

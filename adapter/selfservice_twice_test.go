@@ -115,15 +115,17 @@ func TestEnrollPostedTwiceSendsOneCode(t *testing.T) {
 		return rec, done
 	}
 	first, firstDone := post()
-	<-sender.first // the first click waits on the gateway
+	recvWithin(t, "the first click to reach the gateway", sender.first) // it waits there
 	second, secondDone := post()
 	select { // the second click: sent a code of its own, or waits for the first
 	case <-sender.second:
 	case <-waiting:
+	case <-time.After(waitLimit):
+		t.Fatalf("waited %v for the second click to send a code or wait for the first: never", waitLimit)
 	}
 	close(sender.release)
-	<-firstDone
-	<-secondDone
+	recvWithin(t, "the first click's answer", firstDone)
+	recvWithin(t, "the second click's answer", secondDone)
 	if sender.n != 1 {
 		t.Errorf("%d codes sent for a form posted twice, want 1", sender.n)
 	}

@@ -157,7 +157,7 @@ func TestVendorCallErrorsLeaveNoConnection(t *testing.T) {
 	// Dialed; cancel may land before or after the headers.
 	waitUntil(t, "the /slow call to dial the vendor", time.Millisecond, func() bool { return n.open.Load() != 0 })
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	if err := recvWithin(t, "the cancelled /slow call to end", done); !errors.Is(err, context.Canceled) {
 		t.Errorf("/slow cancelled: %v, want context.Canceled", err)
 	}
 

@@ -31,10 +31,10 @@ func TestVendorCallOutlivesVerifyHangingUp(t *testing.T) {
 		defer close(done)
 		out, err = e.Initiate(ctx, req("push", "", ""))
 	}()
-	<-entered
+	recvWithin(t, "the initiate to reach the vendor", entered)
 	hangUp()
 	close(release)
-	<-done
+	recvWithin(t, "the initiate to end once the vendor answered", done)
 	if err != nil || out.Status != provider.StatusPending || out.TransactionID == "" {
 		t.Fatalf("initiate when Verify hung up during the vendor call: %+v, %v; want PENDING with a transaction", out, err)
 	}

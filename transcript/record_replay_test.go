@@ -62,9 +62,11 @@ func TestReconfigureRacingCloseDoesNotPanic(t *testing.T) {
 	call := Observed{Time: time.Now(), Provider: "emfa", Resource: "test", Status: 401}
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		for i := 0; !ok(); i++ {
-			if i > 100_000 {
-				t.Fatalf("never: %s", what)
+		// A deadline, not a count of yields: a loaded machine may not run the loop
+		// within any fixed number of them.
+		for deadline := time.Now().Add(waitLimit); !ok(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited %v for %s: never", waitLimit, what)
 			}
 			runtime.Gosched()
 		}
@@ -109,9 +111,9 @@ func TestReconfigureRacingCloseDoesNotPanic(t *testing.T) {
 		return false
 	})
 	close(release)
-	<-closed
+	recvWithin(t, "Close to end", closed)
 	if got == nil {
-		got = <-reconfigured
+		got = recvWithin(t, "Reconfigure to end", reconfigured)
 	}
 	if got != nil {
 		t.Fatalf("Reconfigure racing Close panicked: %v", got)

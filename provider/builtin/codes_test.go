@@ -792,11 +792,11 @@ func TestResendWhileTheFirstCodeIsOnItsWay(t *testing.T) {
 			first, _ = f.engine.Initiate(context.Background(), provider.Request{Capability: "smsotp", ID: id, Username: "alice",
 				Attributes: map[string]any{"username": "alice"}})
 		}()
-		<-gw.entered // the older challenge exists; its code is on its way
+		recvWithin(t, "the first initiate to reach the SMS gateway", gw.entered) // the older challenge exists; its code is on its way
 		f.clock.Advance(time.Second)
 		second := f.initiate(t, "alice", "smsotp", id)
 		close(gw.release)
-		<-done
+		recvWithin(t, "the first initiate to end once the gateway answered", done)
 		if first.Status != provider.StatusPending || second.Status != provider.StatusPending {
 			t.Fatalf("initiates: %+v, %+v", first, second)
 		}

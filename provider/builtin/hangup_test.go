@@ -45,10 +45,10 @@ func TestSendOutlivesVerifyHangingUp(t *testing.T) {
 			out, err = f.engine.Initiate(ctx, provider.Request{Capability: "smsotp", ID: id, Username: "alice",
 				Attributes: map[string]any{"username": "alice"}})
 		}()
-		<-gw.entered
+		recvWithin(t, "the initiate to reach the SMS gateway", gw.entered)
 		hangUp()
 		close(gw.release)
-		<-done
+		recvWithin(t, "the initiate to end once the gateway answered", done)
 		if err != nil || out.Status != provider.StatusPending || out.TransactionID == "" {
 			t.Fatalf("initiate when Verify hung up during the send: %+v, %v; want PENDING with a transaction", out, err)
 		}

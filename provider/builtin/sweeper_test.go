@@ -106,7 +106,7 @@ func TestSweeperRun(t *testing.T) {
 		t.Errorf("tick did not sweep: %v", err)
 	}
 	cancel()
-	<-done // Run stops with its context
+	recvWithin(t, "Run to stop with its context", done)
 }
 
 func TestSweepStopsWithContext(t *testing.T) {

@@ -71,7 +71,7 @@ func TestGroupWriteKilledJudgedByItsOwnCommit(t *testing.T) {
 			defer close(done)
 			_ = killed.ApplyGroupNow(ctx, sync.GroupWrite{ID: g.ID, Source: "scim", IfRevision: g.Revision, Events: rename("ops", "ops2")})
 		}()
-		<-done
+		recvWithin(t, "the killed ApplyGroupNow to end", done)
 		g, err := q.Store.GetGroup(ctx, g.ID)
 		if err != nil || g.Name != "ops2" {
 			t.Fatalf("the rename did not commit: %+v %v", g, err)

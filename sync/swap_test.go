@@ -49,7 +49,7 @@ func TestSwapPropagators(t *testing.T) {
 		}
 		running := make(chan error, 1)
 		go func() { _, err := q.PropagateOnce(ctx, 0); running <- err }()
-		<-old.began
+		recvWithin(t, "the propagation to reach the replaced propagator", old.began)
 
 		rotated := newVendor("duo")
 		retired, err := q.SwapPropagators([]provider.LifecyclePropagator{rotated})
@@ -74,10 +74,10 @@ func TestSwapPropagators(t *testing.T) {
 		default:
 		}
 		close(old.release)
-		if err := <-running; err != nil {
+		if err := recvWithin(t, "the propagation on the replaced propagator to end", running); err != nil {
 			t.Fatal(err)
 		}
-		<-drained
+		recvWithin(t, "retired to return once its propagation ended", drained)
 		if got, want := old.got(), []string{"user.create alice"}; !slices.Equal(got, want) {
 			t.Errorf("the replaced propagator got %q, want %q (the propagation it had begun)", got, want)
 		}
@@ -217,7 +217,7 @@ func TestSwapPropagatorsWorkers(t *testing.T) {
 			stop()
 			<-stopped
 		}()
-		<-duo.began // alice's, with bob's claimed in the same batch
+		recvWithin(t, "alice's propagation to reach the vendor", duo.began) // with bob's claimed in the same batch
 
 		okta := newVendor("okta")
 		retired, err := q.SwapPropagators([]provider.LifecyclePropagator{okta})

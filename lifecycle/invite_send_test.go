@@ -59,10 +59,10 @@ func TestInviteMailRunsToItsEnd(t *testing.T) {
 		ctx, hangUp := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { _, err := ss.IssueLink(ctx, "test", "alice", true); done <- err }()
-		<-relay.entered
+		recvWithin(t, "IssueLink to reach the mail relay", relay.entered)
 		hangUp()
 		close(relay.release)
-		if err := <-done; err != nil {
+		if err := recvWithin(t, "IssueLink to end once the relay answered", done); err != nil {
 			t.Errorf("IssueLink when the caller hung up during the send: %v", err)
 		}
 		token := relay.text[strings.LastIndex(relay.text, "/")+1:]

@@ -168,7 +168,7 @@ func TestSetUpOwnerDiesOnAnotherReplica(t *testing.T) {
 		doneA := make(chan struct{})
 		go func() { defer close(doneA); ssa.Enroll(ctx, &sessA, "totp", "") }()
 		t.Cleanup(func() { close(dying.release); <-doneA })
-		<-dying.claimed
+		recvWithin(t, "the first replica's claim", dying.claimed)
 
 		start := clkB.Now()
 		en, err := ssb.Enroll(ctx, &sessB, "totp", "")
@@ -210,7 +210,7 @@ func TestSignInOwnerDiesOnAnotherReplica(t *testing.T) {
 			ssa.StartSignInOnce(ctx, "form", "alice", lifecycle.MethodPush, func(context.Context) (string, error) { return "a", nil })
 		}()
 		t.Cleanup(func() { close(dying.release); <-doneA })
-		<-dying.claimed
+		recvWithin(t, "the first replica's claim", dying.claimed)
 
 		start := clkB.Now()
 		cookie, again, err := ssb.StartSignInOnce(ctx, "form", "alice", lifecycle.MethodPush,

@@ -79,7 +79,7 @@ func TestApprovalHoldsItsDeviceAndUser(t *testing.T) {
 		if err != nil {
 			t.Fatal(name, err)
 		}
-		errA, errC := <-approved, <-changed
+		errA, errC := recvWithin(t, name+": the approval to end", approved), recvWithin(t, name+": the change to end", changed)
 		if errC != nil {
 			t.Fatalf("%s: %v", name, errC)
 		}

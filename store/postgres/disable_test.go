@@ -70,7 +70,7 @@ func TestCodeWaitingSeesUserDisabled(t *testing.T) {
 		if err != nil {
 			t.Fatal(c.name, err)
 		}
-		errD, errC := <-decided, <-changed
+		errD, errC := recvWithin(t, c.name+": the decision to end", decided), recvWithin(t, c.name+": the disable to end", changed)
 		if errC != nil {
 			t.Fatalf("%s: disable: %v", c.name, errC)
 		}

@@ -67,10 +67,10 @@ func TestEnrollBesideImportDoNotDeadlock(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-imported; err != nil {
+	if err := recvWithin(t, "the import to end after the commit", imported); err != nil {
 		t.Errorf("import: %v", err)
 	}
-	if err := <-enrolled; err != nil {
+	if err := recvWithin(t, "the enrollment to end after the commit", enrolled); err != nil {
 		t.Errorf("enrollment: %v", err)
 	}
 	if n := d.n.Load(); n > 0 {

@@ -50,7 +50,7 @@ func TestCreateFactorWithinWaitsForTheOther(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := <-other; !errors.Is(err, store.ErrTooMany) {
+	if err := recvWithin(t, "the other enrollment to end", other); !errors.Is(err, store.ErrTooMany) {
 		t.Errorf("the enrollment beside the first: %v, want %v", err, store.ErrTooMany)
 	}
 	if fs, _ := s.ListFactors(ctx, "u1"); len(fs) != 1 {

@@ -38,7 +38,7 @@ func newPagesRig(t testing.TB) *pagesRig {
 		t.Fatal(err)
 	}
 	s.ck.stop.Do(func() { close(s.ck.quit) })
-	<-s.ck.done
+	recvWithin(t, "the checkpointer to stop", s.ck.done)
 	t.Cleanup(func() { s.Close() })
 	return &pagesRig{t: t, s: s, path: path, rnd: rand.New(rand.NewPCG(1, 2)), now: time.UnixMilli(1_700_000_000_000)}
 }

@@ -33,12 +33,12 @@ func TestPingBusyWriter(t *testing.T) {
 			return nil
 		})
 	}()
-	<-held
+	recvWithin(t, "the unit to hold its connection", held)
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	err := s.Ping(pctx)
 	cancel()
 	close(release)
-	if werr := <-done; werr != nil {
+	if werr := recvWithin(t, "the long write to end", done); werr != nil {
 		t.Errorf("long write: %v", werr)
 	}
 	if err != nil {

@@ -199,7 +199,7 @@ func TestGroupCommitBatch(t *testing.T) {
 			return nil
 		})
 	}()
-	<-started
+	recvWithin(t, "the unit to hold the writer", started)
 	boom := errors.New("boom")
 	errs := make(chan error, n)
 	for i := range n {
@@ -221,12 +221,12 @@ func TestGroupCommitBatch(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond) // the units queue behind the busy one
 	close(release)
-	if err := <-busy; err != nil {
+	if err := recvWithin(t, "the busy unit to end", busy); err != nil {
 		t.Fatal(err)
 	}
 	var ok, failed, replays int
 	for range n {
-		switch err := <-errs; {
+		switch err := recvWithin(t, "a queued unit to end", errs); {
 		case err == nil:
 			ok++
 		case errors.Is(err, boom):

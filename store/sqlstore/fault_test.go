@@ -149,11 +149,11 @@ func testPingSeesWritesFailing(t *testing.T, f faulty) {
 	})
 	first := make(chan error, 1)
 	go func() { first <- s.Ping(ctx) }()
-	<-held
+	recvWithin(t, "the first Ping's probe to start", held)
 	c.add(sqlstore.ProbeEvery)
 	failing("while another's probe runs")
 	close(hold)
-	if err := <-first; err != nil {
+	if err := recvWithin(t, "the first Ping to end", first); err != nil {
 		t.Errorf("Ping whose probe worked: %v, want nil", err)
 	}
 	if n := probes.Load(); n != 2 {

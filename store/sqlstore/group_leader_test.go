@@ -48,10 +48,10 @@ func holdWriter(t *testing.T, s store.Store) (release func() error) {
 			return nil
 		})
 	}()
-	<-started
+	recvWithin(t, "the unit to hold the writer", started)
 	return func() error {
 		close(done)
-		return <-errc
+		return recvWithin(t, "the unit holding the writer to end", errc)
 	}
 }
 
@@ -94,7 +94,7 @@ func TestQueuedUnitCanceled(t *testing.T) {
 	if err := release(); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-other; err != nil {
+	if err := recvWithin(t, "the unit queued with the canceled one to end", other); err != nil {
 		t.Fatalf("the unit queued with the canceled one: %v", err)
 	}
 	select {

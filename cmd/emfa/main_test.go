@@ -107,7 +107,7 @@ func (c *cli) serve(t testing.TB, args ...string) (string, *lockedLog, func()) {
 	stop := func() {
 		once.Do(func() {
 			cancel() // what SIGTERM does: graceful shutdown
-			if code := <-done; code != 0 {
+			if code := recvWithin(t, "serve to end its graceful shutdown", done); code != 0 {
 				t.Errorf("serve exited %d after shutdown:\n%s", code, logs)
 			}
 		})

@@ -124,8 +124,9 @@ func TestShutdownDuringAReloadOnAStalledStore(t *testing.T) {
 
 	proxy.stall()
 	trigger <- struct{}{} // taken: serve's loop is reloading
-	<-proxy.swallowed     // the database is asked, and does not answer
-	cancel()              // SIGTERM
+	// The database is asked, and does not answer.
+	recvWithin(t, "the reload to ask the stalled database", proxy.swallowed)
+	cancel() // SIGTERM
 	select {
 	case code := <-done:
 		if code != 0 {

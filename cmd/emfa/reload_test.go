@@ -55,10 +55,13 @@ func (c *cli) serveReloading(t *testing.T, cfg string, extra ...string) (base st
 	case code := <-done:
 		cancel()
 		t.Fatalf("serve exited %d:\n%s", code, logs)
+	case <-time.After(waitLimit):
+		cancel()
+		t.Fatalf("waited %v for serve to listen or exit: never\n%s", waitLimit, logs)
 	}
 	stop = sync.OnceFunc(func() {
 		cancel()
-		if code := <-done; code != 0 {
+		if code := recvWithin(t, "serve to end its graceful shutdown", done); code != 0 {
 			t.Errorf("serve exited %d:\n%s", code, logs)
 		}
 	})

@@ -22,3 +22,18 @@ func waitUntil(t testing.TB, what string, poll time.Duration, cond func() bool) 
 		time.Sleep(poll)
 	}
 }
+
+// recvWithin receives from ch, and fails the test, naming what it waited for, if nothing
+// comes within waitLimit: for a signal the code under test might never send.
+func recvWithin[T any](t testing.TB, what string, ch <-chan T) T {
+	t.Helper()
+	timer := time.NewTimer(waitLimit)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("waited %v for %s: never", waitLimit, what)
+		panic("unreachable")
+	}
+}

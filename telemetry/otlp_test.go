@@ -548,11 +548,11 @@ func TestOTLPShutdownInterrupts(t *testing.T) {
 	exp := testExporter(t, c.URL, false)
 	done := make(chan error, 1)
 	go func() { done <- exp.ExportSpans(context.Background(), oneSpan()) }()
-	<-arrived
+	recvWithin(t, "the export to reach the collector", arrived)
 	if err := exp.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err == nil {
+	if err := recvWithin(t, "the interrupted export to end", done); err == nil {
 		t.Error("an interrupted export reported success")
 	}
 }

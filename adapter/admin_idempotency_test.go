@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
@@ -290,7 +291,7 @@ func TestAdminIdempotencyKeyConcurrent(t *testing.T) {
 			code, body, _ := a.post(t, tok, "k-held", enrollPath, totpBody)
 			firstDone <- answer{code, body}
 		}()
-		recvWithin(t, "the first attempt to reach the store", a.held.entered) // and be held there
+		testwait.Recv(t, "the first attempt to reach the store", a.held.entered) // and be held there
 		code, body, hdr := a.post(t, tok, "k-held", enrollPath, totpBody)
 		var out map[string]any
 		json.Unmarshal([]byte(body), &out)
@@ -298,7 +299,7 @@ func TestAdminIdempotencyKeyConcurrent(t *testing.T) {
 			t.Errorf("a retry while the first runs: %d %s %v, want 409 idempotency_key_in_use with Retry-After", code, body, hdr)
 		}
 		close(a.held.gate)
-		first := recvWithin(t, "the first attempt's answer", firstDone)
+		first := testwait.Recv(t, "the first attempt's answer", firstDone)
 		if first.code != 201 {
 			t.Fatalf("the first attempt: %d %s", first.code, first.body)
 		}

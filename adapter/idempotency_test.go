@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/sqlite"
@@ -172,7 +173,7 @@ func TestRetryWaitsForTheRunningAttempt(t *testing.T) {
 		})
 	}
 	// Let the first attempt start; the others find its record running and wait.
-	waitUntil(t, "the first attempt to reach the engine", time.Millisecond, func() bool { return eng.calls.Load() != 0 })
+	testwait.Until(t, "the first attempt to reach the engine", time.Millisecond, func() bool { return eng.calls.Load() != 0 })
 	close(eng.gate)
 	wg.Wait()
 	close(results)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/emfa/emfa/internal/testwait"
 )
 
 // jwksFixture is a loopback JWKS server publishing k1 whose fetches after the first hang
@@ -86,7 +88,7 @@ func TestJWKSFetchDoesNotBlockKnownKeys(t *testing.T) {
 	f.clock.Advance(2 * time.Minute)
 	unknown := make(chan int, 1)
 	go func() { unknown <- contract(f.token(t, "k9")) }()
-	recvWithin(t, "the k9 fetch to reach the JWKS server", f.hung)
+	testwait.Recv(t, "the k9 fetch to reach the JWKS server", f.hung)
 	code := contract(f.token(t, "k1"))
 	stillFetching := f.inFlight.Load()
 	close(f.release)
@@ -96,7 +98,7 @@ func TestJWKSFetchDoesNotBlockKnownKeys(t *testing.T) {
 	if !stillFetching {
 		t.Error("the k1 token was answered only once the fetch another request started had ended")
 	}
-	if c := recvWithin(t, "the unknown kid's answer", unknown); c != 401 {
+	if c := testwait.Recv(t, "the unknown kid's answer", unknown); c != 401 {
 		t.Errorf("unknown kid: %d, want 401", c)
 	}
 }
@@ -113,7 +115,7 @@ func TestJWKSWaitHonoursDeadline(t *testing.T) {
 	bg, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()
 	go func() { _, _ = f.jwks.key(bg, "k9") }()
-	recvWithin(t, "the k9 fetch to reach the JWKS server", f.hung)
+	testwait.Recv(t, "the k9 fetch to reach the JWKS server", f.hung)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := f.jwks.key(ctx, "k8"); err == nil || !f.inFlight.Load() {

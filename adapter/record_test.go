@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store/sqlite"
 )
@@ -45,13 +46,13 @@ func TestRecordSkipsRetryInProgress(t *testing.T) {
 		defer close(done)
 		h.do(t, "POST", "/v1/providers/acme/validate", validateBody, auth...)
 	}()
-	waitUntil(t, "the first attempt to reach the engine", time.Millisecond, func() bool { return eng.calls.Load() != 0 })
+	testwait.Until(t, "the first attempt to reach the engine", time.Millisecond, func() bool { return eng.calls.Load() != 0 })
 	// The retry's deadline passes while the first attempt runs.
 	if code, body, _ := h.do(t, "POST", "/v1/providers/acme/validate", validateBody, auth...); code != 503 || !strings.Contains(body, "retry_in_progress") {
 		t.Fatalf("retry while the first attempt runs: %d %s", code, body)
 	}
 	close(eng.gate)
-	recvWithin(t, "the first attempt's answer", done)
+	testwait.Recv(t, "the first attempt's answer", done)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.calls) != 1 || rec.calls[0].Status != 200 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
@@ -128,7 +129,7 @@ func postedTwice(t *testing.T, a, b *adminHarness, polled <-chan struct{}, sende
 	} else {
 		sender.mu.Unlock()
 	}
-	recvWithin(t, "the second post's answer", done)
+	testwait.Recv(t, "the second post's answer", done)
 	if first.Code != http.StatusSeeOther || second.Code != http.StatusSeeOther {
 		t.Fatalf("answers %d, %d", first.Code, second.Code)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
@@ -115,17 +116,17 @@ func TestEnrollPostedTwiceSendsOneCode(t *testing.T) {
 		return rec, done
 	}
 	first, firstDone := post()
-	recvWithin(t, "the first click to reach the gateway", sender.first) // it waits there
+	testwait.Recv(t, "the first click to reach the gateway", sender.first) // it waits there
 	second, secondDone := post()
 	select { // the second click: sent a code of its own, or waits for the first
 	case <-sender.second:
 	case <-waiting:
-	case <-time.After(waitLimit):
-		t.Fatalf("waited %v for the second click to send a code or wait for the first: never", waitLimit)
+	case <-time.After(testwait.Limit):
+		t.Fatalf("waited %v for the second click to send a code or wait for the first: never", testwait.Limit)
 	}
 	close(sender.release)
-	recvWithin(t, "the first click's answer", firstDone)
-	recvWithin(t, "the second click's answer", secondDone)
+	testwait.Recv(t, "the first click's answer", firstDone)
+	testwait.Recv(t, "the second click's answer", secondDone)
 	if sender.n != 1 {
 		t.Errorf("%d codes sent for a form posted twice, want 1", sender.n)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
@@ -59,10 +60,10 @@ func TestInviteMailRunsToItsEnd(t *testing.T) {
 		ctx, hangUp := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { _, err := ss.IssueLink(ctx, "test", "alice", true); done <- err }()
-		recvWithin(t, "IssueLink to reach the mail relay", relay.entered)
+		testwait.Recv(t, "IssueLink to reach the mail relay", relay.entered)
 		hangUp()
 		close(relay.release)
-		if err := recvWithin(t, "IssueLink to end once the relay answered", done); err != nil {
+		if err := testwait.Recv(t, "IssueLink to end once the relay answered", done); err != nil {
 			t.Errorf("IssueLink when the caller hung up during the send: %v", err)
 		}
 		token := relay.text[strings.LastIndex(relay.text, "/")+1:]

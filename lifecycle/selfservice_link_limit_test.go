@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
@@ -83,7 +84,7 @@ func TestOneLinkAMinuteWhileOneIsSent(t *testing.T) {
 			_, err := ss.IssueLink(ctx, "test", "alice", true)
 			first <- err
 		}()
-		recvWithin(t, "the first IssueLink to reach the mailer", mailer.entered)
+		testwait.Recv(t, "the first IssueLink to reach the mailer", mailer.entered)
 		_, err := ss.IssueLink(ctx, "test", "alice", true)
 		var le *lifecycle.Error
 		if !errors.As(err, &le) || le.Code != "too_many_links" || le.RetryAfter <= 0 || le.RetryAfter > time.Minute {
@@ -93,7 +94,7 @@ func TestOneLinkAMinuteWhileOneIsSent(t *testing.T) {
 			t.Errorf("a link returned to the caller while one is sent: %v, want too_many_links", err)
 		}
 		close(mailer.released)
-		if err := recvWithin(t, "the first IssueLink to end once the mailer answered", first); err != nil {
+		if err := testwait.Recv(t, "the first IssueLink to end once the mailer answered", first); err != nil {
 			t.Fatalf("the first link: %v", err)
 		}
 		if n := mailer.sent(); n != 1 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
@@ -168,7 +169,7 @@ func TestSetUpOwnerDiesOnAnotherReplica(t *testing.T) {
 		doneA := make(chan struct{})
 		go func() { defer close(doneA); ssa.Enroll(ctx, &sessA, "totp", "") }()
 		t.Cleanup(func() { close(dying.release); <-doneA })
-		recvWithin(t, "the first replica's claim", dying.claimed)
+		testwait.Recv(t, "the first replica's claim", dying.claimed)
 
 		start := clkB.Now()
 		en, err := ssb.Enroll(ctx, &sessB, "totp", "")
@@ -210,7 +211,7 @@ func TestSignInOwnerDiesOnAnotherReplica(t *testing.T) {
 			ssa.StartSignInOnce(ctx, "form", "alice", lifecycle.MethodPush, func(context.Context) (string, error) { return "a", nil })
 		}()
 		t.Cleanup(func() { close(dying.release); <-doneA })
-		recvWithin(t, "the first replica's claim", dying.claimed)
+		testwait.Recv(t, "the first replica's claim", dying.claimed)
 
 		start := clkB.Now()
 		cookie, again, err := ssb.StartSignInOnce(ctx, "form", "alice", lifecycle.MethodPush,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/store"
 )
@@ -199,7 +200,7 @@ func TestKeySetUpPostedTwiceWhileTheFirstRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := recvWithin(t, "the second post's answer", done)
+		b := testwait.Recv(t, "the second post's answer", done)
 		if b.err != nil || b.en.Factor.ID != enA.Factor.ID || b.en.Output["secret"] != enA.Output["secret"] {
 			t.Errorf("the second post: %+v %v; want the first's factor %s and key", b.en.Factor, b.err, enA.Factor.ID)
 		}
@@ -308,7 +309,7 @@ func TestCodeSetUpPostedTwiceBothBeforeEitherStored(t *testing.T) {
 			}
 		}
 		enA, errA := ssa.Enroll(ctx, &sessA, "smsotp", "+15550000001")
-		recvWithin(t, "the second post's answer", done)
+		testwait.Recv(t, "the second post's answer", done)
 		if n := sent.Load(); n != 1 || errA != nil || errB != nil || enA.Factor.ID != enB.Factor.ID {
 			t.Errorf("one set-up posted twice: %d codes sent, factors %q (%v) and %q (%v); want 1 code, one factor, no error",
 				n, enA.Factor.ID, errA, enB.Factor.ID, errB)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
@@ -87,12 +88,12 @@ func TestSignInTwiceOnTwoOpenedStores(t *testing.T) {
 				<-pb.looked // the second post waits on this start's record
 				return "a", nil
 			})
-			recvWithin(t, "the first post's start", started)
+			testwait.Recv(t, "the first post's start", started)
 			c, again, err := ssb.StartSignInOnce(ctx, "form", "alice", lifecycle.MethodPush, func(context.Context) (string, error) {
 				starts.Add(1)
 				return "b", nil
 			})
-			a := recvWithin(t, "the first post's answer", first)
+			a := testwait.Recv(t, "the first post's answer", first)
 			if n := starts.Load(); n != 1 {
 				t.Errorf("%d starts of one form's sign-in on two stores; want 1", n)
 			}

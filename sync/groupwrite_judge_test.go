@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/sync"
@@ -71,7 +72,7 @@ func TestGroupWriteKilledJudgedByItsOwnCommit(t *testing.T) {
 			defer close(done)
 			_ = killed.ApplyGroupNow(ctx, sync.GroupWrite{ID: g.ID, Source: "scim", IfRevision: g.Revision, Events: rename("ops", "ops2")})
 		}()
-		recvWithin(t, "the killed ApplyGroupNow to end", done)
+		testwait.Recv(t, "the killed ApplyGroupNow to end", done)
 		g, err := q.Store.GetGroup(ctx, g.ID)
 		if err != nil || g.Name != "ops2" {
 			t.Fatalf("the rename did not commit: %+v %v", g, err)

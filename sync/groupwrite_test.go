@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
@@ -162,7 +163,7 @@ func TestGroupWriteKilledAfterItsCommit(t *testing.T) {
 			_ = killed.ApplyGroupNow(ctx, sync.GroupWrite{ID: g.ID, Source: "scim", IfRevision: g.Revision, Events: []provider.LifecycleEvent{
 				{Type: provider.EventGroupMemberAdd, Source: "scim", Username: "alice", Group: "eng"}}})
 		}()
-		recvWithin(t, "the killed ApplyGroupNow to end", done)
+		testwait.Recv(t, "the killed ApplyGroupNow to end", done)
 		clk.Advance(2 * time.Minute)
 		drain(t, q)
 		u, err := m.GetUser(ctx, "alice")
@@ -280,7 +281,7 @@ func TestGroupCreateIsOneWrite(t *testing.T) {
 			defer close(done)
 			_ = killed.ApplyGroupNow(ctx, creation("g-qa", "qa", "bob"))
 		}()
-		recvWithin(t, "the killed ApplyGroupNow to end", done)
+		testwait.Recv(t, "the killed ApplyGroupNow to end", done)
 		clk.Advance(2 * time.Minute)
 		drain(t, q)
 		if g, err := q.Store.GetGroup(ctx, "g-qa"); err != nil || g.Name != "qa" || !slices.Contains(groups("bob"), "qa") {

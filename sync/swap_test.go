@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/sync"
@@ -49,7 +50,7 @@ func TestSwapPropagators(t *testing.T) {
 		}
 		running := make(chan error, 1)
 		go func() { _, err := q.PropagateOnce(ctx, 0); running <- err }()
-		recvWithin(t, "the propagation to reach the replaced propagator", old.began)
+		testwait.Recv(t, "the propagation to reach the replaced propagator", old.began)
 
 		rotated := newVendor("duo")
 		retired, err := q.SwapPropagators([]provider.LifecyclePropagator{rotated})
@@ -74,10 +75,10 @@ func TestSwapPropagators(t *testing.T) {
 		default:
 		}
 		close(old.release)
-		if err := recvWithin(t, "the propagation on the replaced propagator to end", running); err != nil {
+		if err := testwait.Recv(t, "the propagation on the replaced propagator to end", running); err != nil {
 			t.Fatal(err)
 		}
-		recvWithin(t, "retired to return once its propagation ended", drained)
+		testwait.Recv(t, "retired to return once its propagation ended", drained)
 		if got, want := old.got(), []string{"user.create alice"}; !slices.Equal(got, want) {
 			t.Errorf("the replaced propagator got %q, want %q (the propagation it had begun)", got, want)
 		}
@@ -217,7 +218,7 @@ func TestSwapPropagatorsWorkers(t *testing.T) {
 			stop()
 			<-stopped
 		}()
-		recvWithin(t, "alice's propagation to reach the vendor", duo.began) // with bob's claimed in the same batch
+		testwait.Recv(t, "alice's propagation to reach the vendor", duo.began) // with bob's claimed in the same batch
 
 		okta := newVendor("okta")
 		retired, err := q.SwapPropagators([]provider.LifecyclePropagator{okta})

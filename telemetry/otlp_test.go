@@ -21,6 +21,8 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/emfa/emfa/internal/testwait"
 )
 
 // received is one request as the test collector saw it.
@@ -548,11 +550,11 @@ func TestOTLPShutdownInterrupts(t *testing.T) {
 	exp := testExporter(t, c.URL, false)
 	done := make(chan error, 1)
 	go func() { done <- exp.ExportSpans(context.Background(), oneSpan()) }()
-	recvWithin(t, "the export to reach the collector", arrived)
+	testwait.Recv(t, "the export to reach the collector", arrived)
 	if err := exp.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := recvWithin(t, "the interrupted export to end", done); err == nil {
+	if err := testwait.Recv(t, "the interrupted export to end", done); err == nil {
 		t.Error("an interrupted export reported success")
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emfa/emfa/internal/testwait"
 )
 
 // TestRefusesNegativeAdvanceAndNestedQuery: a clock cannot go back (advance: -1m
@@ -64,9 +66,9 @@ func TestReconfigureRacingCloseDoesNotPanic(t *testing.T) {
 		t.Helper()
 		// A deadline, not a count of yields: a loaded machine may not run the loop
 		// within any fixed number of them.
-		for deadline := time.Now().Add(waitLimit); !ok(); {
+		for deadline := time.Now().Add(testwait.Limit); !ok(); {
 			if time.Now().After(deadline) {
-				t.Fatalf("waited %v for %s: never", waitLimit, what)
+				t.Fatalf("waited %v for %s: never", testwait.Limit, what)
 			}
 			runtime.Gosched()
 		}
@@ -111,9 +113,9 @@ func TestReconfigureRacingCloseDoesNotPanic(t *testing.T) {
 		return false
 	})
 	close(release)
-	recvWithin(t, "Close to end", closed)
+	testwait.Recv(t, "Close to end", closed)
 	if got == nil {
-		got = recvWithin(t, "Reconfigure to end", reconfigured)
+		got = testwait.Recv(t, "Reconfigure to end", reconfigured)
 	}
 	if got != nil {
 		t.Fatalf("Reconfigure racing Close panicked: %v", got)

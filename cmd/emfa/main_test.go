@@ -13,6 +13,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/provider/builtin"
 )
 
@@ -107,7 +108,7 @@ func (c *cli) serve(t testing.TB, args ...string) (string, *lockedLog, func()) {
 	stop := func() {
 		once.Do(func() {
 			cancel() // what SIGTERM does: graceful shutdown
-			if code := recvWithin(t, "serve to end its graceful shutdown", done); code != 0 {
+			if code := testwait.Recv(t, "serve to end its graceful shutdown", done); code != 0 {
 				t.Errorf("serve exited %d after shutdown:\n%s", code, logs)
 			}
 		})

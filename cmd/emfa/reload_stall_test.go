@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 )
 
 // stallingProxy forwards loopback connections to target until stall(), after which it
@@ -125,7 +126,7 @@ func TestShutdownDuringAReloadOnAStalledStore(t *testing.T) {
 	proxy.stall()
 	trigger <- struct{}{} // taken: serve's loop is reloading
 	// The database is asked, and does not answer.
-	recvWithin(t, "the reload to ask the stalled database", proxy.swallowed)
+	testwait.Recv(t, "the reload to ask the stalled database", proxy.swallowed)
 	cancel() // SIGTERM
 	select {
 	case code := <-done:

@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/provider"
 )
 
@@ -55,13 +56,13 @@ func (c *cli) serveReloading(t *testing.T, cfg string, extra ...string) (base st
 	case code := <-done:
 		cancel()
 		t.Fatalf("serve exited %d:\n%s", code, logs)
-	case <-time.After(waitLimit):
+	case <-time.After(testwait.Limit):
 		cancel()
-		t.Fatalf("waited %v for serve to listen or exit: never\n%s", waitLimit, logs)
+		t.Fatalf("waited %v for serve to listen or exit: never\n%s", testwait.Limit, logs)
 	}
 	stop = sync.OnceFunc(func() {
 		cancel()
-		if code := recvWithin(t, "serve to end its graceful shutdown", done); code != 0 {
+		if code := testwait.Recv(t, "serve to end its graceful shutdown", done); code != 0 {
 			t.Errorf("serve exited %d:\n%s", code, logs)
 		}
 	})

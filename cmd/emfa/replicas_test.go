@@ -26,6 +26,7 @@ import (
 
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/internal/twiliofake"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
@@ -499,10 +500,10 @@ func TestReplicas(t *testing.T) {
 		// A wait that fails stops the stream first: its calls report to t.
 		halt := sync.OnceFunc(func() { close(stop); wg.Wait() })
 		defer halt()
-		waitUntil(t, "10 calls answered before the kill", 5*time.Millisecond, func() bool { return answered.Load() >= 10 })
+		testwait.Until(t, "10 calls answered before the kill", 5*time.Millisecond, func() bool { return answered.Load() >= 10 })
 		a.kill(t)
 		n := answered.Load()
-		waitUntil(t, "20 more calls answered after the kill", 5*time.Millisecond, func() bool { return answered.Load() >= n+20 })
+		testwait.Until(t, "20 more calls answered after the kill", 5*time.Millisecond, func() bool { return answered.Load() >= n+20 })
 		halt()
 		if v.retried.Load() == 0 {
 			t.Error("no call needed a retry: the kill happened outside the stream")

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emfa/emfa/internal/testwait"
 )
 
 // tlsTest is a CA, a server certificate for 127.0.0.1 and a client certificate ("alice"),
@@ -143,7 +145,7 @@ func TestTLSHandshakeFailures(t *testing.T) {
 	if !strings.HasPrefix(string(got), "HTTP/1.0 400 Bad Request") || !strings.Contains(string(got), "HTTP request to an HTTPS server") {
 		t.Errorf("plain HTTP answered %q", got)
 	}
-	if err := recvWithin(t, "the failed handshake's report", s.failed); !errors.Is(err, ErrHTTPToHTTPS) {
+	if err := testwait.Recv(t, "the failed handshake's report", s.failed); !errors.Is(err, ErrHTTPToHTTPS) {
 		t.Errorf("plain HTTP: %v", err)
 	}
 
@@ -153,14 +155,14 @@ func TestTLSHandshakeFailures(t *testing.T) {
 	if err == nil {
 		t.Fatal("a client without the CA completed the handshake")
 	}
-	if err := recvWithin(t, "the failed handshake's report", s.failed); err == nil || errors.Is(err, io.EOF) || !strings.Contains(err.Error(), "tls") {
+	if err := testwait.Recv(t, "the failed handshake's report", s.failed); err == nil || errors.Is(err, io.EOF) || !strings.Contains(err.Error(), "tls") {
 		t.Errorf("a client refusing the certificate: %v", err)
 	}
 
 	// A TCP health check connects and hangs up: io.EOF, for the log to tell it apart.
 	c = s.dial()
 	c.c.Close()
-	if err := recvWithin(t, "the failed handshake's report", s.failed); !errors.Is(err, io.EOF) {
+	if err := testwait.Recv(t, "the failed handshake's report", s.failed); !errors.Is(err, io.EOF) {
 		t.Errorf("a connection closed before a byte: %v", err)
 	}
 	if n := s.news.Load(); n != 3 {
@@ -174,7 +176,7 @@ func TestTLSSilentClientTimesOut(t *testing.T) {
 	s := serveWith(t, time.Hour, time.Minute, newTLSTest(t), 50*time.Millisecond)
 	c := s.dial()
 	c.closed() // the client's own deadline is 20 s
-	if err := recvWithin(t, "the failed handshake's report", s.failed); !errors.Is(err, os.ErrDeadlineExceeded) {
+	if err := testwait.Recv(t, "the failed handshake's report", s.failed); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("a silent client: %v, want a timeout", err)
 	}
 }

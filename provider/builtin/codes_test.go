@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
@@ -792,11 +793,11 @@ func TestResendWhileTheFirstCodeIsOnItsWay(t *testing.T) {
 			first, _ = f.engine.Initiate(context.Background(), provider.Request{Capability: "smsotp", ID: id, Username: "alice",
 				Attributes: map[string]any{"username": "alice"}})
 		}()
-		recvWithin(t, "the first initiate to reach the SMS gateway", gw.entered) // the older challenge exists; its code is on its way
+		testwait.Recv(t, "the first initiate to reach the SMS gateway", gw.entered) // the older challenge exists; its code is on its way
 		f.clock.Advance(time.Second)
 		second := f.initiate(t, "alice", "smsotp", id)
 		close(gw.release)
-		recvWithin(t, "the first initiate to end once the gateway answered", done)
+		testwait.Recv(t, "the first initiate to end once the gateway answered", done)
 		if first.Status != provider.StatusPending || second.Status != provider.StatusPending {
 			t.Fatalf("initiates: %+v, %+v", first, second)
 		}

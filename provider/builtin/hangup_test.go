@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
@@ -45,10 +46,10 @@ func TestSendOutlivesVerifyHangingUp(t *testing.T) {
 			out, err = f.engine.Initiate(ctx, provider.Request{Capability: "smsotp", ID: id, Username: "alice",
 				Attributes: map[string]any{"username": "alice"}})
 		}()
-		recvWithin(t, "the initiate to reach the SMS gateway", gw.entered)
+		testwait.Recv(t, "the initiate to reach the SMS gateway", gw.entered)
 		hangUp()
 		close(gw.release)
-		recvWithin(t, "the initiate to end once the gateway answered", done)
+		testwait.Recv(t, "the initiate to end once the gateway answered", done)
 		if err != nil || out.Status != provider.StatusPending || out.TransactionID == "" {
 			t.Fatalf("initiate when Verify hung up during the send: %+v, %v; want PENDING with a transaction", out, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
 )
@@ -106,7 +107,7 @@ func TestSweeperRun(t *testing.T) {
 		t.Errorf("tick did not sweep: %v", err)
 	}
 	cancel()
-	recvWithin(t, "Run to stop with its context", done)
+	testwait.Recv(t, "Run to stop with its context", done)
 }
 
 func TestSweepStopsWithContext(t *testing.T) {

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/emfa/emfa/internal/testwait"
 )
 
 // countedConns counts the connections a client's transport dialed and has not closed.
@@ -155,9 +157,9 @@ func TestVendorCallErrorsLeaveNoConnection(t *testing.T) {
 		done <- err
 	}()
 	// Dialed; cancel may land before or after the headers.
-	waitUntil(t, "the /slow call to dial the vendor", time.Millisecond, func() bool { return n.open.Load() != 0 })
+	testwait.Until(t, "the /slow call to dial the vendor", time.Millisecond, func() bool { return n.open.Load() != 0 })
 	cancel()
-	if err := recvWithin(t, "the cancelled /slow call to end", done); !errors.Is(err, context.Canceled) {
+	if err := testwait.Recv(t, "the cancelled /slow call to end", done); !errors.Is(err, context.Canceled) {
 		t.Errorf("/slow cancelled: %v, want context.Canceled", err)
 	}
 

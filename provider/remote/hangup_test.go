@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/provider"
 )
 
@@ -31,10 +32,10 @@ func TestVendorCallOutlivesVerifyHangingUp(t *testing.T) {
 		defer close(done)
 		out, err = e.Initiate(ctx, req("push", "", ""))
 	}()
-	recvWithin(t, "the initiate to reach the vendor", entered)
+	testwait.Recv(t, "the initiate to reach the vendor", entered)
 	hangUp()
 	close(release)
-	recvWithin(t, "the initiate to end once the vendor answered", done)
+	testwait.Recv(t, "the initiate to end once the vendor answered", done)
 	if err != nil || out.Status != provider.StatusPending || out.TransactionID == "" {
 		t.Fatalf("initiate when Verify hung up during the vendor call: %+v, %v; want PENDING with a transaction", out, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
 )
@@ -61,7 +62,7 @@ func TestApprovalHoldsItsDeviceAndUser(t *testing.T) {
 					return w.CompleteTransactionIfActive(ctx, txid, "SUCCESS", fid, t0)
 				})
 			}()
-			waitUntil(t, name+": the approval waiting for the transaction's row", time.Millisecond, func() bool {
+			testwait.Until(t, name+": the approval waiting for the transaction's row", time.Millisecond, func() bool {
 				if waiting(app + "a") {
 					return true
 				}
@@ -79,7 +80,7 @@ func TestApprovalHoldsItsDeviceAndUser(t *testing.T) {
 		if err != nil {
 			t.Fatal(name, err)
 		}
-		errA, errC := recvWithin(t, name+": the approval to end", approved), recvWithin(t, name+": the change to end", changed)
+		errA, errC := testwait.Recv(t, name+": the approval to end", approved), testwait.Recv(t, name+": the change to end", changed)
 		if errC != nil {
 			t.Fatalf("%s: %v", name, errC)
 		}
@@ -172,11 +173,11 @@ func lockStores(t *testing.T, sv *testdb.Server, dsn string) (open func(app stri
 
 // changeBeside runs change in a goroutine of its own, its error sent on changed, and
 // returns once it has committed (true; its error put back on changed) or waits on a lock
-// (waiting: false). Neither within waitLimit fails the test, naming what (the change).
+// (waiting: false). Neither within testwait.Limit fails the test, naming what (the change).
 func changeBeside(t *testing.T, what string, changed chan error, change func() error, waiting func() bool) (first bool) {
 	t.Helper()
 	go func() { changed <- change() }()
-	waitUntil(t, what+" to commit or wait for a lock", time.Millisecond, func() bool {
+	testwait.Until(t, what+" to commit or wait for a lock", time.Millisecond, func() bool {
 		select {
 		case err := <-changed:
 			changed <- err

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/store"
 )
 
@@ -52,7 +53,7 @@ func TestCodeWaitingSeesUserDisabled(t *testing.T) {
 			go func() {
 				decided <- validator.Update(ctx, func(w store.Writer) error { return c.decide(w, fid) })
 			}()
-			waitUntil(t, c.name+": the decision waiting for the factor's row", time.Millisecond, func() bool {
+			testwait.Until(t, c.name+": the decision waiting for the factor's row", time.Millisecond, func() bool {
 				if waiting(app + "v") {
 					return true
 				}
@@ -70,7 +71,7 @@ func TestCodeWaitingSeesUserDisabled(t *testing.T) {
 		if err != nil {
 			t.Fatal(c.name, err)
 		}
-		errD, errC := recvWithin(t, c.name+": the decision to end", decided), recvWithin(t, c.name+": the disable to end", changed)
+		errD, errC := testwait.Recv(t, c.name+": the decision to end", decided), testwait.Recv(t, c.name+": the disable to end", changed)
 		if errC != nil {
 			t.Fatalf("%s: disable: %v", c.name, errC)
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/store"
 )
 
@@ -67,10 +68,10 @@ func TestEnrollBesideImportDoNotDeadlock(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := recvWithin(t, "the import to end after the commit", imported); err != nil {
+	if err := testwait.Recv(t, "the import to end after the commit", imported); err != nil {
 		t.Errorf("import: %v", err)
 	}
-	if err := recvWithin(t, "the enrollment to end after the commit", enrolled); err != nil {
+	if err := testwait.Recv(t, "the enrollment to end after the commit", enrolled); err != nil {
 		t.Errorf("enrollment: %v", err)
 	}
 	if n := d.n.Load(); n > 0 {
@@ -85,7 +86,7 @@ func TestEnrollBesideImportDoNotDeadlock(t *testing.T) {
 // waitForLock polls until the store of app waits for a lock; done must not answer first.
 func waitForLock(t *testing.T, waiting func(string) bool, app string, done chan error) {
 	t.Helper()
-	waitUntil(t, app+" waiting for a lock", time.Millisecond, func() bool {
+	testwait.Until(t, app+" waiting for a lock", time.Millisecond, func() bool {
 		if waiting(app) {
 			return true
 		}

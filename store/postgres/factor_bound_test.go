@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/store"
 )
 
@@ -34,7 +35,7 @@ func TestCreateFactorWithinWaitsForTheOther(t *testing.T) {
 		}()
 		// Until the other is seen waiting for a lock, or done beside this uncommitted one.
 		var qerr error
-		waitUntil(t, "the other unit to wait for a lock or commit", time.Millisecond, func() bool {
+		testwait.Until(t, "the other unit to wait for a lock or commit", time.Millisecond, func() bool {
 			select {
 			case err := <-other:
 				other <- err
@@ -50,7 +51,7 @@ func TestCreateFactorWithinWaitsForTheOther(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := recvWithin(t, "the other enrollment to end", other); !errors.Is(err, store.ErrTooMany) {
+	if err := testwait.Recv(t, "the other enrollment to end", other); !errors.Is(err, store.ErrTooMany) {
 		t.Errorf("the enrollment beside the first: %v, want %v", err, store.ErrTooMany)
 	}
 	if fs, _ := s.ListFactors(ctx, "u1"); len(fs) != 1 {

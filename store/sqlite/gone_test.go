@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/store"
 )
 
@@ -34,7 +35,7 @@ func TestCheckpointerNoticesFileGone(t *testing.T) {
 	if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: time.Now()}); err != nil {
 		t.Fatalf("the write before anything noticed: %v", err)
 	}
-	recvWithin(t, "the checkpointer to run", ran)
+	testwait.Recv(t, "the checkpointer to run", ran)
 	err = s.CreateUser(ctx, store.User{ID: "u2", Name: "bob", CreatedAt: time.Now()})
 	if err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("a write after the checkpointer ran: %v, want an error naming %s", err, path)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/store"
 )
 
@@ -38,7 +39,7 @@ func newPagesRig(t testing.TB) *pagesRig {
 		t.Fatal(err)
 	}
 	s.ck.stop.Do(func() { close(s.ck.quit) })
-	recvWithin(t, "the checkpointer to stop", s.ck.done)
+	testwait.Recv(t, "the checkpointer to stop", s.ck.done)
 	t.Cleanup(func() { s.Close() })
 	return &pagesRig{t: t, s: s, path: path, rnd: rand.New(rand.NewPCG(1, 2)), now: time.UnixMilli(1_700_000_000_000)}
 }

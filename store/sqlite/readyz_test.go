@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/store"
 )
 
@@ -33,12 +34,12 @@ func TestPingBusyWriter(t *testing.T) {
 			return nil
 		})
 	}()
-	recvWithin(t, "the unit to hold its connection", held)
+	testwait.Recv(t, "the unit to hold its connection", held)
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	err := s.Ping(pctx)
 	cancel()
 	close(release)
-	if werr := recvWithin(t, "the long write to end", done); werr != nil {
+	if werr := testwait.Recv(t, "the long write to end", done); werr != nil {
 		t.Errorf("long write: %v", werr)
 	}
 	if err != nil {

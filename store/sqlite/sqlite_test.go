@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/sqlite"
 	"github.com/emfa/emfa/store/storetest"
@@ -199,7 +200,7 @@ func TestGroupCommitBatch(t *testing.T) {
 			return nil
 		})
 	}()
-	recvWithin(t, "the unit to hold the writer", started)
+	testwait.Recv(t, "the unit to hold the writer", started)
 	boom := errors.New("boom")
 	errs := make(chan error, n)
 	for i := range n {
@@ -221,12 +222,12 @@ func TestGroupCommitBatch(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond) // the units queue behind the busy one
 	close(release)
-	if err := recvWithin(t, "the busy unit to end", busy); err != nil {
+	if err := testwait.Recv(t, "the busy unit to end", busy); err != nil {
 		t.Fatal(err)
 	}
 	var ok, failed, replays int
 	for range n {
-		switch err := recvWithin(t, "a queued unit to end", errs); {
+		switch err := testwait.Recv(t, "a queued unit to end", errs); {
 		case err == nil:
 			ok++
 		case errors.Is(err, boom):

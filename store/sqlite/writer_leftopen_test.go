@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/emfa/emfa/internal/testfs"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/store"
 )
 
@@ -82,13 +83,13 @@ func TestRetriesMeetClose(t *testing.T) {
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
 	for range 8 {
-		if err := recvWithin(t, "a write on broken connections to end", done); err == nil {
+		if err := testwait.Recv(t, "a write on broken connections to end", done); err == nil {
 			t.Error("a write on broken connections succeeded")
 		} else if msg := err.Error(); !strings.Contains(msg, "bad connection") && !strings.Contains(msg, "store closed") {
 			t.Errorf("a write: %v, want driver.ErrBadConn or store closed", err)
 		}
 	}
-	if err := recvWithin(t, "Close to end", closed); err != nil {
+	if err := testwait.Recv(t, "Close to end", closed); err != nil {
 		t.Errorf("Close: %v", err)
 	}
 	if got, want := f.closed.Load(), f.opened.Load(); got != want {

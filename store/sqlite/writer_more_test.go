@@ -18,6 +18,7 @@ import (
 	"modernc.org/sqlite"
 
 	"github.com/emfa/emfa/internal/testfs"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/sqlstore"
 )
@@ -500,7 +501,7 @@ func queueBehind(t *testing.T, s *Store, during func(), us ...queued) (errs []er
 			return nil
 		})
 	}()
-	recvWithin(t, "the unit to hold the writer", in)
+	testwait.Recv(t, "the unit to hold the writer", in)
 	errs, panics = make([]error, len(us)), make([]any, len(us))
 	var wg sync.WaitGroup
 	for i, u := range us {
@@ -517,7 +518,7 @@ func queueBehind(t *testing.T, s *Store, during func(), us ...queued) (errs []er
 	}
 	close(hold)
 	wg.Wait()
-	if err := recvWithin(t, "the unit holding the writer to end", gate); err != nil {
+	if err := testwait.Recv(t, "the unit holding the writer to end", gate); err != nil {
 		t.Errorf("the unit holding the writer: %v", err)
 	}
 	return errs, panics
@@ -688,7 +689,7 @@ func TestCloseWhileBatchRuns(t *testing.T) {
 		go func() { closed <- s.Close() }()
 		time.Sleep(20 * time.Millisecond)
 	}, us...)
-	if err := recvWithin(t, "Close to end", closed); err != nil {
+	if err := testwait.Recv(t, "Close to end", closed); err != nil {
 		t.Errorf("Close: %v", err)
 	}
 	if n := testfs.OpenFiles(t, path); n != 0 {

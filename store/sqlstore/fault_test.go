@@ -15,6 +15,7 @@ import (
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/internal/testfs"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
 	"github.com/emfa/emfa/store/sqlite"
@@ -149,11 +150,11 @@ func testPingSeesWritesFailing(t *testing.T, f faulty) {
 	})
 	first := make(chan error, 1)
 	go func() { first <- s.Ping(ctx) }()
-	recvWithin(t, "the first Ping's probe to start", held)
+	testwait.Recv(t, "the first Ping's probe to start", held)
 	c.add(sqlstore.ProbeEvery)
 	failing("while another's probe runs")
 	close(hold)
-	if err := recvWithin(t, "the first Ping to end", first); err != nil {
+	if err := testwait.Recv(t, "the first Ping to end", first); err != nil {
 		t.Errorf("Ping whose probe worked: %v, want nil", err)
 	}
 	if n := probes.Load(); n != 2 {

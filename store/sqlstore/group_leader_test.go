@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/sqlite"
 	"github.com/emfa/emfa/store/sqlstore"
@@ -48,10 +49,10 @@ func holdWriter(t *testing.T, s store.Store) (release func() error) {
 			return nil
 		})
 	}()
-	recvWithin(t, "the unit to hold the writer", started)
+	testwait.Recv(t, "the unit to hold the writer", started)
 	return func() error {
 		close(done)
-		return recvWithin(t, "the unit holding the writer to end", errc)
+		return testwait.Recv(t, "the unit holding the writer to end", errc)
 	}
 }
 
@@ -94,7 +95,7 @@ func TestQueuedUnitCanceled(t *testing.T) {
 	if err := release(); err != nil {
 		t.Fatal(err)
 	}
-	if err := recvWithin(t, "the unit queued with the canceled one to end", other); err != nil {
+	if err := testwait.Recv(t, "the unit queued with the canceled one to end", other); err != nil {
 		t.Fatalf("the unit queued with the canceled one: %v", err)
 	}
 	select {

@@ -317,7 +317,7 @@ func jsonFault(err error) string {
 		return strconv.Quote(logID(typ.Field)) + " is a JSON " + kind + ", not the kind of value expected"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "the JSON ends early"
-	case err.Error() == "not one JSON value", err.Error() == "nested deeper than "+itoa(jsonkeys.MaxDepth)+" levels":
+	case errors.Is(err, jsonkeys.ErrNotOneValue), errors.Is(err, jsonkeys.ErrTooDeep):
 		return err.Error() // jsonkeys' own words, which quote nothing
 	}
 	return "a value is not of the kind expected"

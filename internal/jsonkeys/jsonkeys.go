@@ -25,6 +25,13 @@ var equalFold = bytes.EqualFold
 // ErrDuplicate marks a JSON object that names a key twice.
 var ErrDuplicate = errors.New("duplicate key")
 
+// ErrNotOneValue and ErrTooDeep are Check's refusals of a body that is not one JSON value
+// and of one nested deeper than MaxDepth: their words quote nothing of the body.
+var (
+	ErrNotOneValue = errors.New("not one JSON value")
+	ErrTooDeep     = fmt.Errorf("nested deeper than %d levels", MaxDepth)
+)
+
 // DuplicateError is ErrDuplicate with the key named twice, for a caller that must know
 // which (an import row whose username is ambiguous names no user).
 type DuplicateError struct {
@@ -59,7 +66,7 @@ func Check(data []byte) error {
 		if err := json.Unmarshal(data, &raw); err != nil {
 			return err // the syntax error, as encoding/json words it
 		}
-		return errors.New("not one JSON value")
+		return ErrNotOneValue
 	}
 	w := keyWalk{data: data}
 	return w.value(0)
@@ -109,7 +116,7 @@ func (w *keyWalk) value(depth int) error {
 	switch w.data[w.i] {
 	case '{', '[':
 		if depth >= MaxDepth {
-			return fmt.Errorf("nested deeper than %d levels", MaxDepth)
+			return ErrTooDeep
 		}
 		if w.data[w.i] == '[' {
 			return w.array(depth + 1)

@@ -524,6 +524,26 @@ func pendingAEAD(formKey []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
+// seal is data sealed under aead with ad, behind a fresh random nonce: how the page keeps
+// what it seals (a sign-in under way, a once-record's answer, a shown key).
+func seal(aead cipher.AEAD, data, ad []byte) []byte {
+	nonce := make([]byte, aead.NonceSize())
+	rand.Read(nonce) // never returns an error (crypto/rand, Go 1.24+)
+	return aead.Seal(nonce, nonce, data, ad)
+}
+
+// errUnsealed: what unseal was given is not something seal made with this key and ad.
+var errUnsealed = errors.New("self-service: not sealed with this key")
+
+// unseal opens what seal made with the same aead and ad.
+func unseal(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
+	n := aead.NonceSize()
+	if len(sealed) < n {
+		return nil, errUnsealed
+	}
+	return aead.Open(nil, sealed[:n], sealed[n:], ad)
+}
+
 // pendingLife is how long a sign-in under way lasts from its start: the session idle
 // time, or a push challenge's lifetime when longer, so that an unanswered push times out
 // on the page rather than ending its session first.
@@ -547,9 +567,7 @@ func (s *SelfService) sealPending(sess *Session) error {
 	if err != nil {
 		return err
 	}
-	nonce := make([]byte, s.pending.NonceSize())
-	rand.Read(nonce) // never returns an error (crypto/rand, Go 1.24+)
-	cookie := pendingPrefix + base64.RawURLEncoding.EncodeToString(s.pending.Seal(nonce, nonce, data, pendingAD))
+	cookie := pendingPrefix + base64.RawURLEncoding.EncodeToString(seal(s.pending, data, pendingAD))
 	if len(cookie) > maxPendingCookie {
 		return invalid("invalid_field", "username", "is too long")
 	}
@@ -565,18 +583,17 @@ func (s *SelfService) openPending(cookie string) (Session, error) {
 		return Session{}, ErrNoSession
 	}
 	sealed, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(cookie, pendingPrefix))
-	ns := s.pending.NonceSize()
-	if err != nil || len(sealed) < ns {
+	if err != nil {
 		return Session{}, ErrNoSession
 	}
 	// The cookie does not say which key sealed it: the current one, then those it
 	// replaced (GCM's tag tells a wrong key from the right one).
-	data, err := s.pending.Open(nil, sealed[:ns], sealed[ns:], pendingAD)
+	data, err := unseal(s.pending, sealed, pendingAD)
 	for _, aead := range s.previous {
 		if err == nil {
 			break
 		}
-		data, err = aead.Open(nil, sealed[:ns], sealed[ns:], pendingAD)
+		data, err = unseal(aead, sealed, pendingAD)
 	}
 	var p pendingSignIn
 	if err != nil || json.Unmarshal(data, &p) != nil || p.ID == "" || p.CSRF == "" {
@@ -1107,18 +1124,13 @@ func (s *SelfService) enrollOnce(ctx context.Context, sess *Session, typ, dest s
 			if err != nil {
 				return provider.Answer{}, err
 			}
-			nonce := make([]byte, aead.NonceSize())
-			rand.Read(nonce) // never returns an error (crypto/rand, Go 1.24+)
-			return provider.Answer{Status: 303, Body: aead.Seal(nonce, nonce, data, ad)}, nil
+			return provider.Answer{Status: 303, Body: seal(aead, data, ad)}, nil
 		})
 		if err != nil || served != provider.Replayed {
 			return out, err
 		}
 		var first enrolledOnce
-		if len(ans.Body) < aead.NonceSize() {
-			return Enrolled{}, errors.New("self-service: enrollment record unreadable")
-		}
-		data, err := aead.Open(nil, ans.Body[:aead.NonceSize()], ans.Body[aead.NonceSize():], ad)
+		data, err := unseal(aead, ans.Body, ad)
 		if err != nil || json.Unmarshal(data, &first) != nil {
 			return Enrolled{}, errors.New("self-service: enrollment record unreadable")
 		}
@@ -1805,17 +1817,13 @@ func (s *SelfService) StartSignInOnce(ctx context.Context, form, username, metho
 		if err != nil {
 			return provider.Answer{}, err
 		}
-		nonce := make([]byte, aead.NonceSize())
-		rand.Read(nonce) // never returns an error (crypto/rand, Go 1.24+)
-		return provider.Answer{Status: 303, Body: aead.Seal(nonce, nonce, []byte(c), ad)}, nil
+		return provider.Answer{Status: 303, Body: seal(aead, []byte(c), ad)}, nil
 	})
 	if err != nil {
 		return "", false, err
 	}
-	if n := aead.NonceSize(); len(ans.Body) >= n {
-		if c, err := aead.Open(nil, ans.Body[:n], ans.Body[n:], ad); err == nil {
-			return string(c), served == provider.Replayed, nil
-		}
+	if c, err := unseal(aead, ans.Body, ad); err == nil {
+		return string(c), served == provider.Replayed, nil
 	}
 	if served != provider.Replayed {
 		return "", false, errors.New("self-service: sign-in record unreadable") // sealed just now: never
@@ -2202,9 +2210,7 @@ func (s *SelfService) SealShown(sess Session, out map[string]any) string {
 		return ""
 	}
 	data, _ := json.Marshal(sh)
-	nonce := make([]byte, aead.NonceSize())
-	rand.Read(nonce) // never returns an error (crypto/rand, Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, data, shownAD(sess)))
+	return base64.RawURLEncoding.EncodeToString(seal(aead, data, shownAD(sess)))
 }
 
 // OpenShown opens a token SealShown made in this session for the factor enrolling now,
@@ -2215,10 +2221,10 @@ func (s *SelfService) OpenShown(sess Session, token string) (sh Shown, qr string
 		return Shown{}, "", false
 	}
 	sealed, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(sealed) < aead.NonceSize() {
+	if err != nil {
 		return Shown{}, "", false
 	}
-	data, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], shownAD(sess))
+	data, err := unseal(aead, sealed, shownAD(sess))
 	if err != nil || json.Unmarshal(data, &sh) != nil || sh.URI == "" {
 		return Shown{}, "", false
 	}

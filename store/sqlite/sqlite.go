@@ -270,9 +270,13 @@ func newStore(w, r *sql.DB, ck *checkpointer, file *fileIdentity, more ...sqlsto
 	return &Store{Store: sqlstore.New(w, r, dialect{file: file}, opts...), w: w, r: r, ck: ck, file: file}
 }
 
-// Close stops the writer and the checkpointer, and closes every pool.
+// Close stops the writer and the checkpointer, and closes every pool. Called from inside
+// one of the store's writes, it closes nothing (sqlstore.ErrCloseInBatch).
 func (s *Store) Close() error {
 	err := s.Store.Close() // the writer first: no commit then wakes a stopped checkpointer
+	if errors.Is(err, sqlstore.ErrCloseInBatch) {
+		return err
+	}
 	if s.ck != nil {
 		err = errors.Join(err, s.ck.close())
 	}

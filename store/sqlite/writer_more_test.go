@@ -168,16 +168,18 @@ func (s *faultStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 
 // openFaulty opens a store on a database file as Open does, its writer's connections
 // faultConns, and with deferred sync but no checkpointer (nothing else uses the writer).
-func openFaulty(t *testing.T) (*Store, *connFaults, string) {
+// more adds options (an AfterCommit hook).
+func openFaulty(t *testing.T, more ...sqlstore.Option) (*Store, *connFaults, string) {
 	t.Helper()
 	f := &connFaults{}
-	s, path := openWrapped(t, func(c driver.Connector) driver.Connector { return faultConnector{Connector: c, f: f} })
+	s, path := openWrapped(t, func(c driver.Connector) driver.Connector { return faultConnector{Connector: c, f: f} }, more...)
 	return s, f, path
 }
 
 // openWrapped opens a store created and migrated at a fresh path, its writer's connector
-// wrapped by wrap, and its deferred batches committed with synchronous=NORMAL.
-func openWrapped(t *testing.T, wrap func(driver.Connector) driver.Connector) (*Store, string) {
+// wrapped by wrap, and its deferred batches committed with synchronous=NORMAL; more adds
+// options.
+func openWrapped(t *testing.T, wrap func(driver.Connector) driver.Connector, more ...sqlstore.Option) (*Store, string) {
 	t.Helper()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "emfa.db")
@@ -208,7 +210,7 @@ func openWrapped(t *testing.T, wrap func(driver.Connector) driver.Connector) (*S
 		t.Fatal(err)
 	}
 	r.SetMaxOpenConns(1)
-	s := newStore(w, r, nil, file, sqlstore.DeferredSync("FULL", "NORMAL"))
+	s := newStore(w, r, nil, file, append([]sqlstore.Option{sqlstore.DeferredSync("FULL", "NORMAL")}, more...)...)
 	t.Cleanup(func() { s.Close() })
 	return s, path
 }

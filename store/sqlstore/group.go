@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"reflect"
 	"runtime"
 	"slices"
 	"sync"
@@ -155,6 +156,12 @@ func (*detached) Err() error                  { return nil }
 // errClosed answers a write after Close.
 var errClosed = errors.New("store closed")
 
+// ErrCloseInBatch is Close's error when it is called on the goroutine leading a batch of
+// the store's writes: from a unit's fn (store.Store.Update's), or from the AfterCommit
+// hook. Close waits for the batch running to be answered, which that goroutine would
+// never do while it waits: that Close closes nothing, and the batch goes on.
+var ErrCloseInBatch = errors.New("close called from inside one of the store's writes (a unit's fn, or the AfterCommit hook): it would wait for that write's own batch; nothing closed")
+
 // do runs fn as a unit of a batch and returns once that batch has committed: a batch it
 // leads at once when none runs, else the batch of the units queued with it.
 func (g *group) do(ctx context.Context, fn func(w *writer) error) error {
@@ -281,11 +288,45 @@ func (g *group) advance(n int) {
 }
 
 // close stops the writer once the batch it runs is answered; the units still queued, and
-// any after, fail. Closing twice is closing once.
-func (g *group) close() {
+// any after, fail. Closing twice is closing once. Called on the goroutine leading a batch
+// (inBatch), it returns ErrCloseInBatch instead and the writer goes on.
+func (g *group) close() error {
+	if g.inBatch() {
+		return ErrCloseInBatch
+	}
 	g.stop.Do(func() { close(g.quit) })
 	<-g.done
+	return nil
 }
+
+// inBatch reports whether the calling goroutine leads a batch of g: g has a leader, and
+// lead is on the goroutine's stack. Go names no goroutine, and recording the leader's
+// identity would cost every batch; only Close asks, once. lead on the stack may be
+// another store's, whose unit's fn closes g while g's own leader runs elsewhere: that
+// Close is refused too (ErrCloseInBatch), where it could have waited. No store's unit
+// has a reason to close a store.
+func (g *group) inBatch() bool {
+	g.mu.Lock()
+	leading := g.leading
+	g.mu.Unlock()
+	if !leading {
+		return false // nor will it lead while this goroutine waits in close
+	}
+	pcs := make([]uintptr, 1024) // a unit's fn calls Close a few dozen frames above lead
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if f.Function == leadFunc {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// leadFunc is the name lead's frames have.
+var leadFunc = runtime.FuncForPC(reflect.ValueOf((*group).lead).Pointer()).Name()
 
 // run stops the writer when it is closed (close): it fails the units queued, waits for
 // the batch running to be answered and closes the statements the writer prepared.

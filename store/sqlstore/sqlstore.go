@@ -346,10 +346,13 @@ func (s *Store) Update(ctx context.Context, fn func(w store.Writer) error) error
 	return s.unit(ctx, func(w *writer) error { return fn(w) })
 }
 
-// Close stops the group's writer, if any, and closes both pools.
+// Close stops the group's writer, if any, and closes both pools. Called from inside one of
+// the store's writes, it closes nothing and returns ErrCloseInBatch.
 func (s *Store) Close() error {
 	if s.g != nil {
-		s.g.close()
+		if err := s.g.close(); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
 	}
 	if s.stmts != nil {
 		s.stmts.close()

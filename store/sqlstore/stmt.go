@@ -81,7 +81,10 @@ func (c *stmtCache) get(ctx context.Context, db *sql.DB, q string) (*cached, err
 
 // prepareMissed prepares on db the statements that transactions ran as text, once db's
 // connection is free again: preparing on a pool takes a connection of its own, and the
-// writer's one is the transaction's until it ends.
+// writer's one is the transaction's until it ends. It runs after a commit (the group's
+// batch, inTx's transaction), whose callers are to be told they committed: a statement
+// whose preparing panics in the driver is left to run as text, as one that fails to
+// prepare is, rather than the panic telling its caller that the write it made failed.
 func (c *stmtCache) prepareMissed(ctx context.Context, db *sql.DB) {
 	c.mu.Lock()
 	missed := c.pending
@@ -89,8 +92,15 @@ func (c *stmtCache) prepareMissed(ctx context.Context, db *sql.DB) {
 	c.mu.Unlock()
 	for q := range missed {
 		// A statement that fails to prepare runs as text, and fails there if it must.
-		_, _ = c.get(ctx, db, q)
+		c.prepareOne(ctx, db, q)
 	}
+}
+
+// prepareOne prepares q on db for prepareMissed, a panic of the driver's taken for a
+// failure.
+func (c *stmtCache) prepareOne(ctx context.Context, db *sql.DB, q string) {
+	defer func() { _ = recover() }()
+	_, _ = c.get(ctx, db, q)
 }
 
 // close closes every statement, so that the connections close clean.

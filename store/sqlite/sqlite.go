@@ -454,6 +454,16 @@ func (dialect) Constraint(err error) error {
 	return nil
 }
 
+var _ sqlstore.NoTransaction = dialect{}
+
+// NoTransaction: SQLite refuses a ROLLBACK with no transaction open with SQLITE_ERROR,
+// "cannot rollback - no transaction is active" (its vdbe's words, stable since 3.x):
+// after a COMMIT that failed and ended its transaction, or one SQLite rolled back itself.
+func (dialect) NoTransaction(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_ERROR && strings.Contains(se.Error(), "no transaction is active")
+}
+
 // DeleteOldest picks rows by rowid, which every table here has, key or not. Writers take
 // turns, so there are no locked rows to skip.
 func (dialect) DeleteOldest(table, _, where, order string) string {

@@ -44,7 +44,10 @@ type connFaults struct {
 
 	opened, closed atomic.Int32
 	rollbackErrs   atomic.Int32 // ROLLBACKs that failed of themselves
-	begins         atomic.Int32
+	// rollbacks counts the ROLLBACKs the writer ran, prepared or as text, and idle those
+	// of them that SQLite refused for finding no transaction open.
+	rollbacks, idle atomic.Int32
+	begins          atomic.Int32
 	// misused: a statement ran on a connection already closed, or prepared on another.
 	misused atomic.Int32
 }
@@ -96,10 +99,23 @@ func (c *faultConn) ExecContext(ctx context.Context, q string, args []driver.Nam
 		return nil, driver.ErrBadConn
 	case q == "PRAGMA synchronous = FULL" && take(&c.f.resetFail):
 		return nil, errors.New("injected: the reset of synchronous failed")
-	case q == "ROLLBACK" && take(&c.f.rollbackStmtFail):
-		return nil, errors.New("injected: the ROLLBACK statement failed")
+	case q == "ROLLBACK":
+		c.f.rollbacks.Add(1)
+		if take(&c.f.rollbackStmtFail) {
+			return nil, errors.New("injected: the ROLLBACK statement failed")
+		}
+		res, err := c.closing.ExecContext(ctx, q, args)
+		c.f.noteIdle(err)
+		return res, err
 	}
 	return c.closing.ExecContext(ctx, q, args)
+}
+
+// noteIdle counts a ROLLBACK that found no transaction open.
+func (f *connFaults) noteIdle(err error) {
+	if err != nil && strings.Contains(err.Error(), "no transaction is active") {
+		f.idle.Add(1)
+	}
 }
 
 func (c *faultConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
@@ -147,6 +163,7 @@ func (s *faultStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 			return nil, *f.commitErr.Load()
 		}
 	case "ROLLBACK":
+		f.rollbacks.Add(1)
 		if take(&f.rollbackFail) {
 			return nil, errors.New("injected: ROLLBACK failed")
 		}
@@ -154,6 +171,7 @@ func (s *faultStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 		if err != nil {
 			f.rollbackErrs.Add(1)
 		}
+		f.noteIdle(err)
 		return res, err
 	}
 	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)

@@ -437,11 +437,13 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 	// already: it is rolled back before the next batch begins and before the deferred
 	// sync is reset, rather than the connection discarded when either then fails on it
 	// (rawConn.opened, the reset below), for the connection of ":memory:" is its
-	// database. Its error ("no transaction is active", the usual) is not looked at: what
-	// follows tells whether the connection serves.
+	// database. Once it has worked, or found no transaction open, the connection is sure
+	// again (rolledBack); when it fails otherwise, what follows tells whether the
+	// connection serves.
 	rollbackLeftOpen := func() {
 		if ex, ok := dc.(driver.ExecerContext); ok && g.raw.unsure {
-			_, _ = ex.ExecContext(ctx, "ROLLBACK", nil)
+			_, err := ex.ExecContext(ctx, "ROLLBACK", nil)
+			g.rolledBack(err)
 		}
 	}
 	rollbackLeftOpen()
@@ -511,13 +513,13 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 			// SQLite leaves the transaction open after some failed COMMITs (SQLITE_BUSY):
 			// it is rolled back at once, as modernc.org/sqlite's Tx.Commit does, so that
 			// no write made on the pool outside the group meets it. That ROLLBACK fails
-			// ("no transaction is active") when the COMMIT ended the transaction, and
-			// whether it did is not known: the connection is unsure (rawConn.opened).
+			// ("no transaction is active") when the COMMIT ended the transaction, which
+			// is not known before. It runs once: the connection is unsure (rawConn.opened)
+			// only when it failed otherwise, and a transaction may still be open.
 			fail(err)
 			if !g.raw.bad {
-				_, _ = g.raw.Exec(ctx, "ROLLBACK")
+				g.rollback(ctx)
 			}
-			g.raw.unsure = true
 			return false, false
 		}
 		g.committed = true
@@ -633,14 +635,31 @@ func (g *group) run1(ctx context.Context, u *unit, q Execer) (wrong bool) {
 // writer's connection, and then every later BEGIN on it fails ("cannot start a transaction
 // within a transaction"): the writer would refuse every write until the process restarts.
 // It also fails, harmlessly, when SQLite has rolled the transaction back itself (a full
-// disk, an I/O error), as often as writes fail then: rather than discard the connection
-// each time, the connection is only marked unsure: what the transaction left open is
-// rolled back before the next batch (commitOn), and the connection discarded only when
-// that batch still cannot begin on it (rawConn.opened), before any of its units runs.
+// disk, an I/O error), as often as writes fail then ("no transaction is active": the
+// connection is in none, NoTransaction). Rather than discard the connection when it
+// fails otherwise, it is only marked unsure: what the transaction left open is rolled
+// back before the next batch (commitOn), and the connection discarded only when that
+// batch still cannot begin on it (rawConn.opened), before any of its units runs.
 func (g *group) rollback(ctx context.Context) {
-	if _, err := g.raw.Exec(ctx, "ROLLBACK"); err != nil {
-		g.raw.unsure = true // rawConn.check has noted a broken connection
-	}
+	_, err := g.raw.Exec(ctx, "ROLLBACK") // rawConn.check notes a broken connection
+	g.rolledBack(err)
+}
+
+// NoTransaction is implemented by a Dialect that tells from a ROLLBACK's error that it
+// found no transaction open (SQLite's "no transaction is active": the database rolled it
+// back itself, on a full disk, or the COMMIT before ended it): the connection is in none,
+// and needs no second ROLLBACK.
+type NoTransaction interface {
+	NoTransaction(err error) bool
+}
+
+// rolledBack notes what a ROLLBACK on the writer's connection did, err its error: the
+// connection is out of any transaction when it worked or found none open, and unsure
+// (one may still be open: rolled back again before the next batch) when it failed
+// otherwise.
+func (g *group) rolledBack(err error) {
+	nt, ok := g.s.d.(NoTransaction)
+	g.raw.unsure = err != nil && !(ok && nt.NoTransaction(err))
 }
 
 // failed reports whether u's run failed: an error, or a panic.

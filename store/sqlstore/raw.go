@@ -30,8 +30,8 @@ type rawConn struct {
 	// bad: a statement found the connection broken (driver.ErrBadConn): Raw is told so,
 	// and database/sql closes it, as it does a transaction's connection that failed so.
 	bad bool
-	// unsure: a ROLLBACK or a COMMIT failed, and the transaction may still be open on the
-	// connection (group.rollback).
+	// unsure: a ROLLBACK failed, other than for finding no transaction open, and the
+	// transaction may still be open on the connection (group.rollback, group.rolledBack).
 	unsure bool
 }
 

@@ -397,6 +397,7 @@ func (g *group) commit(batch []*unit) {
 		err = conn.Raw(func(dc any) error {
 			g.raw = g.raw.on(dc, g.s.anonParams)
 			committed, early = g.commitOn(ctx, dc, batch, fail)
+			g.leaveNoTx(ctx, dc)
 			if g.raw.bad {
 				// database/sql closes the connection, as it does one a transaction found
 				// broken: its statements first.
@@ -424,6 +425,25 @@ func (g *group) commit(batch []*unit) {
 	}
 }
 
+// leaveNoTx makes sure no transaction is left open on dc, the writer's driver connection,
+// as the batch gives it back to the pool: one a ROLLBACK that failed may have left
+// (unsure) is rolled back again, and dc is discarded (bad: database/sql closes it, which
+// ends the transaction) when that fails too. Between two batches the connection serves the
+// writes made on the pool outside the group (CreateGroup's, the sync queue's), and for
+// ":memory:" the reads: inside a transaction left open, such a write was told it
+// succeeded and was then rolled back with it, and a read saw the writes of a unit told it
+// failed.
+func (g *group) leaveNoTx(ctx context.Context, dc any) {
+	if !g.raw.unsure || g.raw.bad {
+		return
+	}
+	if ex, ok := dc.(driver.ExecerContext); ok {
+		_, err := ex.ExecContext(ctx, "ROLLBACK", nil)
+		g.rolledBack(err)
+	}
+	g.raw.bad = g.raw.unsure // rawConn.opened would have found it at the next BEGIN
+}
+
 // badConnTries is how many connections a batch tries when each is found broken before
 // any of its units ran, and a keyed read when each reader is (keyed): database/sql tries
 // as many (maxBadConnRetries, then a new connection).
@@ -433,20 +453,17 @@ const badConnTries = 3
 // it committed, and with early, whether it failed the batch because dc was found broken
 // before any unit ran (the batch may run on another connection).
 func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(error)) (committed, early bool) {
-	// A ROLLBACK or COMMIT that failed may have left its transaction open, its units told
-	// already: it is rolled back before the next batch begins and before the deferred
-	// sync is reset, rather than the connection discarded when either then fails on it
-	// (rawConn.opened, the reset below), for the connection of ":memory:" is its
-	// database. Once it has worked, or found no transaction open, the connection is sure
-	// again (rolledBack); when it fails otherwise, what follows tells whether the
-	// connection serves.
+	// A ROLLBACK that failed may have left its transaction open, its units told already:
+	// it is rolled back again before the deferred sync is reset (below) and before the
+	// connection goes back to the pool (leaveNoTx), rather than the connection discarded
+	// at once, for the connection of ":memory:" is its database. Once it has worked, or
+	// found no transaction open, the connection is sure again (rolledBack).
 	rollbackLeftOpen := func() {
 		if ex, ok := dc.(driver.ExecerContext); ok && g.raw.unsure {
 			_, err := ex.ExecContext(ctx, "ROLLBACK", nil)
 			g.rolledBack(err)
 		}
 	}
-	rollbackLeftOpen()
 	first := true
 	beginText := g.s.begin
 	if beginText == "" {
@@ -638,8 +655,8 @@ func (g *group) run1(ctx context.Context, u *unit, q Execer) (wrong bool) {
 // disk, an I/O error), as often as writes fail then ("no transaction is active": the
 // connection is in none, NoTransaction). Rather than discard the connection when it
 // fails otherwise, it is only marked unsure: what the transaction left open is rolled
-// back before the next batch (commitOn), and the connection discarded only when that
-// batch still cannot begin on it (rawConn.opened), before any of its units runs.
+// back again before the connection goes back to the pool (leaveNoTx), and the connection
+// discarded only when that fails too.
 func (g *group) rollback(ctx context.Context) {
 	_, err := g.raw.Exec(ctx, "ROLLBACK") // rawConn.check notes a broken connection
 	g.rolledBack(err)

@@ -31,7 +31,8 @@ type rawConn struct {
 	// and database/sql closes it, as it does a transaction's connection that failed so.
 	bad bool
 	// unsure: a ROLLBACK failed, other than for finding no transaction open, and the
-	// transaction may still be open on the connection (group.rollback, group.rolledBack).
+	// transaction may still be open on the connection (group.rollback, group.rolledBack);
+	// never left set when the batch gives the connection back (group.leaveNoTx).
 	unsure bool
 }
 

@@ -1681,7 +1681,8 @@ func (s *Store) DeleteAuditBefore(ctx context.Context, before time.Time, limit i
 
 func (w *writer) DeleteAuditBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	ctx = w.c(ctx)
-	n, err := w.deleteOldest(ctx, "audit", "id", "time < $1", "time", millis(before), limit)
+	// By the whole of PostgreSQL's key (migration 26), which no index has id leading.
+	n, err := w.deleteOldest(ctx, "audit", "time, id", "time < $1", "time", millis(before), limit)
 	if err != nil {
 		return 0, w.s.fail("delete audit", err)
 	}

@@ -93,7 +93,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 func newHarness(t testing.TB, mutate func(*Options)) *harness {
 	t.Helper()
 	h := &harness{engine: &fakeEngine{outcome: provider.Outcome{Status: provider.StatusSuccess}}, logs: &syncBuffer{}}
-	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(NewLogHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})) // as emfa serve's, access lines written directly
 	opts := Options{
 		Providers: []*provider.Provider{
 			{Name: "A", CredentialPrefix: "acme", Enabled: true, Capabilities: []string{"totp", "smsOTP"}, Engine: h.engine, Log: log},

@@ -39,6 +39,7 @@ func BenchmarkEnrollmentsChain(b *testing.B) {
 	}{
 		{"discard", slog.New(slog.DiscardHandler)},
 		{"json-info", slog.New(slog.NewJSONHandler(io.Discard, nil))},
+		{"emfa-json-info", slog.New(NewLogHandler(io.Discard, nil))}, // emfa serve's: the access line written directly
 		{"text-info", slog.New(slog.NewTextHandler(io.Discard, nil))},
 	} {
 		b.Run(c.name, func(b *testing.B) {

@@ -113,30 +113,25 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if !h.Enabled(ctx, level) {
 			return nil
 		}
-		// Attrs rather than key-value pairs: no value boxed into an interface.
-		attrs := make([]slog.Attr, 0, 11)
-		attrs = append(attrs,
-			slog.String("method", c.Request().Method), slog.String("path", loggedPath(c)), slog.Int("status", status),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.Int64("bytes", c.Response().Size), slog.String("remote", c.RealIP()),
-			slog.String("request_id", callRequestID(c)))
+		line := accessRecord{method: c.Request().Method, path: loggedPath(c), status: status,
+			durationMS: float64(time.Since(start).Microseconds()) / 1000,
+			bytes:      c.Response().Size, remote: c.RealIP(), requestID: callRequestID(c)}
 		if p, ok := c.Get(ctxProvider).(*provider.Provider); ok {
-			attrs = append(attrs, slog.String("provider", p.CredentialPrefix))
+			line.provider, line.hasProvider = p.CredentialPrefix, true
 		}
-		if id, ok := callWebhookID(c); ok {
-			attrs = append(attrs, slog.String("webhook_id", id))
-		}
-		if a, ok := c.Get(ctxActor).(string); ok && a != "" {
-			attrs = append(attrs, slog.String("actor", a)) // the admin token's name, a refused one's too
-		}
-		if retry, _ := c.Get(ctxRetry).(bool); retry {
-			attrs = append(attrs, slog.Bool("retry", true))
+		line.webhookID, line.hasWebhookID = callWebhookID(c)
+		line.actor, _ = c.Get(ctxActor).(string)
+		line.retry, _ = c.Get(ctxRetry).(bool)
+		now := time.Now()
+		if jh, ok := h.(*jsonLog); ok && jh.writeAccess(now, level, &line) {
+			return nil // the line slog would write, written directly (NewLogHandler)
 		}
 		// To the handler, as s.log.LogAttrs would hand it, but without the caller's
 		// program counter, which slog finds by walking the stack (a seventh of the line's
-		// cost) for a source no emfa handler shows.
-		r := slog.NewRecord(time.Now(), level, "request", 0)
-		r.AddAttrs(attrs...)
+		// cost) for a source no emfa handler shows. Attrs rather than key-value pairs: no
+		// value boxed into an interface.
+		r := slog.NewRecord(now, level, "request", 0)
+		r.AddAttrs(line.attrs()...)
 		_ = h.Handle(ctx, r)
 		return nil
 	}

@@ -399,7 +399,7 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	if strings.EqualFold(cfg.Log.Format, "text") {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(adapter.NewLogHandler(w, opts)) // slog.JSONHandler's lines; the access log's written directly
 }
 
 // env is everything a command needs once configuration is loaded.

@@ -189,19 +189,36 @@ func appendJSONFloat(buf []byte, f float64) []byte {
 	return buf
 }
 
+// jsonPlain marks the bytes slog's JSON handler writes as they are: printable ASCII and
+// DEL, other than the quote and the backslash (its safeSet): one look-up a byte.
+var jsonPlain = func() (t [256]bool) {
+	for b := ' '; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
 // appendJSONEscaped appends s as slog's JSON handler escapes a string, without its
 // quotes: ", \ and control characters escaped (\n, \r, \t by name, others as \u00XX),
 // each byte that is not UTF-8 as \ufffd, U+2028 and U+2029 as \u2028 and \u2029; <, >
 // and & as they are.
 func appendJSONEscaped(buf []byte, s string) []byte {
 	const hex = "0123456789abcdef"
+	i := 0
+	for i < len(s) && jsonPlain[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		return append(buf, s...) // nothing to escape: most of a line's strings
+	}
 	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= ' ' && b != '"' && b != '\\' {
-				i++
-				continue
-			}
+	for i < len(s) {
+		b := s[i]
+		if jsonPlain[b] {
+			i++
+			continue
+		}
+		if b < utf8.RuneSelf {
 			buf = append(buf, s[start:i]...)
 			buf = append(buf, '\\')
 			switch b {

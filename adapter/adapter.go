@@ -370,11 +370,24 @@ func appendStringMap(b []byte, m map[string]any) ([]byte, bool) {
 	return append(b, '}'), true
 }
 
+// htmlPlain marks the ASCII bytes encoding/json writes as they are with its HTML
+// escaping: printable, other than the quote, the backslash, <, > and &.
+var htmlPlain = func() (t [256]bool) {
+	for c := ' '; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendPlainString appends s quoted when encoding/json writes it unescaped: printable
 // ASCII other than the quote, the backslash and the HTML characters <, > and &, and
 // valid UTF-8 other than U+2028 and U+2029. false for anything else.
 func appendPlainString(b []byte, s string) ([]byte, bool) {
-	for i := 0; i < len(s); {
+	i := 0
+	for i < len(s) && htmlPlain[s[i]] {
+		i++ // one look-up a byte: nearly every answer's strings are plain ASCII
+	}
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c < 0x20 || c == 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {

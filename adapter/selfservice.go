@@ -95,6 +95,8 @@ type selfServicePage struct {
 	forms formLocks
 	// starts are the sign-ins started lately, by the cookie they were started from (signIn).
 	starts signInStarts
+	// sends run the sign-ins' codes and pushes after the page answered (pageSends).
+	sends *pageSends
 }
 
 // formLocks holds, per session cookie, the form being handled: a form posted twice (a
@@ -152,7 +154,7 @@ func (l *formLocks) lock(ctx context.Context, cookie string) (unlock func(), err
 // proxy's https public URL); budgets are its throttles' per address.
 func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secure bool, budgets PageBudgets) {
 	s.signIns = budgets.signIns()
-	p := &selfServicePage{s: s, ss: ss, secure: secure, linkAudits: budgets.linkAudits()}
+	p := &selfServicePage{s: s, ss: ss, secure: secure, linkAudits: budgets.linkAudits(), sends: newPageSends(s)}
 	s.pages = p
 	toPage := func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/self-service/") }
 	e.GET("/self-service", toPage, p.headers)
@@ -1287,6 +1289,15 @@ func (p *selfServicePage) startSignIn(ctx context.Context, c echo.Context, sess 
 	if !ok {
 		return "", signInAnswered{err}
 	}
+	if m.By != builtin.SignInByCode {
+		// Its code or push goes out after the answer (pageSends), whose time then tells
+		// nothing of whether the name has such a factor.
+		var done func()
+		if ctx, done, ok, err = p.sendPlace(c, ctx); !ok {
+			return "", signInAnswered{err}
+		}
+		defer done()
+	}
 	if err := p.ss.StartSignIn(ctx, &sess, user, method); err != nil {
 		return "", signInAnswered{p.signInRefused(c, err)}
 	}
@@ -1430,7 +1441,12 @@ func (p *selfServicePage) signInResend(c echo.Context, sess lifecycle.Session) e
 	if !ok {
 		return err
 	}
-	if err := p.ss.StartSignIn(c.Request().Context(), &sess, sess.State.User, sess.State.Method); err != nil {
+	ctx, done, ok, err := p.sendPlace(c, c.Request().Context()) // sent after the answer, as the first (startSignIn)
+	defer done()
+	if !ok {
+		return err
+	}
+	if err := p.ss.StartSignIn(ctx, &sess, sess.State.User, sess.State.Method); err != nil {
 		return p.signInRefused(c, err)
 	}
 	p.s.signIns.failed(c.RealIP()) // a code sent again, as the first (signIn)

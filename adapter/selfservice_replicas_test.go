@@ -130,10 +130,21 @@ func postedTwice(t *testing.T, a, b *adminHarness, polled <-chan struct{}, sende
 		sender.mu.Unlock()
 	}
 	testwait.Recv(t, "the second post's answer", done)
+	drainPages(t, a, b) // the codes go out after the answers (pageSends)
 	if first.Code != http.StatusSeeOther || second.Code != http.StatusSeeOther {
 		t.Fatalf("answers %d, %d", first.Code, second.Code)
 	}
 	return first, second
+}
+
+// drainPages waits until the sends of hs' pages (pageSends) are done.
+func drainPages(t *testing.T, hs ...*adminHarness) {
+	t.Helper()
+	for _, h := range hs {
+		if err := h.srv.DrainPage(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func signInCookie(rec *httptest.ResponseRecorder) string {
@@ -270,6 +281,7 @@ func TestSignInTwoBrowsersTwoReplicas(t *testing.T) {
 			rec := postForm(h, "/self-service/signin", p.cookie, url.Values{"username": {"Alice"}, "method": {"smsotp"}, "csrf": {p.csrf}})
 			cookies = append(cookies, signInCookie(rec))
 		}
+		drainPages(t, a, b) // the codes go out after the answers (pageSends)
 		if sender.n != 2 || cookies[0] == "" || cookies[0] == cookies[1] {
 			t.Errorf("two browsers: %d codes, the second's sign-in the first's: %v; want 2 codes, two sign-ins", sender.n, cookies[0] == cookies[1])
 		}

@@ -201,6 +201,7 @@ func TestSignInPostedTwiceSendsOneCode(t *testing.T) {
 	if code := p.do(t, "POST", "/self-service/signin", form); code != 200 || !strings.Contains(p.body, `id="code"`) {
 		t.Fatalf("the second click: %d %s", code, p.body)
 	}
+	drainPages(t, h) // the code goes out after the answer (pageSends)
 	sender.mu.Lock()
 	n := sender.n
 	sender.mu.Unlock()

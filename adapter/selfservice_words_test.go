@@ -416,6 +416,7 @@ func TestSignInLockWaitFromTheSignIn(t *testing.T) {
 	if a := p.startSignIn("alice", "smsotp"); a.status != http.StatusOK || !strings.Contains(a.body, `id="code"`) {
 		t.Fatalf("the sign-in by a texted code: %d\n%s", a.status, a.body)
 	}
+	drainPages(t, h) // the code goes out after the answer (pageSends)
 	if got := sent.all(); len(got) != 1 || got[0] != "+15550100199" {
 		t.Fatalf("codes sent to %v", got)
 	}

@@ -1672,7 +1672,9 @@ const (
 // StartSignIn begins a sign-in: for a method whose code is sent (SMS, e-mail, a call) it
 // sends one to the user's factor of its types, and for an approval it asks the user's
 // device. Whether the user or factor exists never shows: the answer is the same, and the
-// code typed next fails.
+// code typed next fails. Under WithLaters (the page's), the challenge is started here and
+// its delivery and record are left to the Laters, so that neither the send's time nor its
+// record's write is in the answer's.
 func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, method string) error {
 	m, ok := builtin.SignInMethodOf(method)
 	if !ok {
@@ -1706,10 +1708,13 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 		return err
 	}
 	starts := m.By != builtin.SignInByCode
+	later := latersOf(ctx)
 	if starts && username != "" && !slices.ContainsFunc(m.Types, func(typ string) bool { return !off[typ] }) {
 		// Switched off org-wide (an SMS fraud wave, a vendor outage): nothing is sent, and
 		// the answer is the same as ever; the code typed next fails.
-		s.m.audit(ctx, SelfServiceActor, ActionSelfServiceSignInStart, username, "", "FAILED", "capability "+strings.Join(m.Types, ", ")+" switched off org-wide")
+		later.run(ctx, func(ctx context.Context) {
+			s.m.audit(ctx, SelfServiceActor, ActionSelfServiceSignInStart, username, "", "FAILED", "capability "+strings.Join(m.Types, ", ")+" switched off org-wide")
+		})
 	} else if starts && username != "" {
 		for _, e := range s.m.engines {
 			list, err := e.Enrollments(ctx, username)
@@ -1723,7 +1728,11 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 				continue
 			}
 			capability := list[i].Capability
-			out, err := e.Initiate(ctx, provider.Request{Capability: capability, ID: list[i].ID, Username: username,
+			ictx, held := ctx, &builtin.Later{}
+			if later != nil {
+				ictx = builtin.WithLater(ctx, held) // the code or the push goes out after the answer
+			}
+			out, err := e.Initiate(ictx, provider.Request{Capability: capability, ID: list[i].ID, Username: username,
 				Attributes: map[string]any{"username": username}})
 			if err != nil {
 				return err
@@ -1734,7 +1743,21 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 					sess.State.Number = n
 				}
 			}
-			s.m.audit(ctx, SelfServiceActor, ActionSelfServiceSignInStart, username, list[i].ID, string(out.Status), out.Reason)
+			factor := list[i].ID
+			later.run(ctx, func(ctx context.Context) {
+				// What the delivery decided (a code sent, or FAILED by a send that failed) is
+				// what is recorded; the page's answer was the same either way.
+				if sent, ok, err := held.Run(ctx); ok && err != nil {
+					s.m.log.Error("self-service: sign-in delivery", "factor", factor, "err", err)
+					out = provider.Failed("delivery not recorded: " + err.Error())
+				} else if ok {
+					out = sent
+					if out.Status == provider.StatusFailed { // the page said what it says of a code sent
+						s.m.log.Warn("self-service: sign-in code not sent", "factor", factor, "reason", out.Reason)
+					}
+				}
+				s.m.audit(ctx, SelfServiceActor, ActionSelfServiceSignInStart, username, factor, string(out.Status), out.Reason)
+			})
 			break
 		}
 	}
@@ -1746,6 +1769,42 @@ func (s *SelfService) StartSignIn(ctx context.Context, sess *Session, username, 
 		}
 	}
 	return s.save(ctx, sess)
+}
+
+// Laters runs a sign-in's delivery (a code's message, a push's notification) and its
+// record after the page has answered (WithLaters), so that the time of the answer is the
+// same whether a user with such a factor exists or not: a mail server's or an SMS
+// gateway's round trip otherwise told them apart. Run runs job, to its end, with a context
+// of its own; it is the caller's to bound how many run at once.
+type Laters interface {
+	Run(job func(context.Context))
+}
+
+type latersKey struct{}
+
+// WithLaters marks ctx, a sign-in start's (StartSignIn): its delivery and record are
+// left to l.
+func WithLaters(ctx context.Context, l Laters) context.Context {
+	return context.WithValue(ctx, latersKey{}, l)
+}
+
+// laters is the Laters of a context, nil for none: then each job runs at once.
+type laters struct{ l Laters }
+
+func latersOf(ctx context.Context) *laters {
+	if l, ok := ctx.Value(latersKey{}).(Laters); ok && l != nil {
+		return &laters{l}
+	}
+	return nil
+}
+
+// run runs job by the Laters, or at once, with ctx, when there is none.
+func (l *laters) run(ctx context.Context, job func(context.Context)) {
+	if l == nil {
+		job(ctx)
+		return
+	}
+	l.l.Run(job)
 }
 
 // SignInAgain is how long the sign-in form posted again (a double click on Continue)

@@ -30,6 +30,9 @@ type snapshot struct {
 	// route is what a trace may say of a request's path (adapter.Server.SpanRoute): its
 	// providers are this snapshot's.
 	route func(*http.Request) string
+	// drain waits for the self-service page's sign-in sends, which run after their
+	// answers (adapter.Server.DrainPage).
+	drain func(context.Context) error
 	admin http.Handler // admin.listen's, when it is set
 	// adminTLS is admin.listen's HTTPS settings (adminserve.go); nil: plain HTTP.
 	adminTLS *tlsSettings
@@ -153,7 +156,7 @@ func (e *env) snapshotOf(so snapshotOptions, providers []*provider.Provider) (_ 
 		}
 	}
 	srv := adapter.New(opts)
-	s.handler, s.route = srv.Handler(), srv.SpanRoute
+	s.handler, s.route, s.drain = srv.Handler(), srv.SpanRoute, srv.DrainPage
 	return s, nil
 }
 
@@ -226,6 +229,27 @@ func (l *live) swap(next *snapshot, base *env, grace time.Duration) {
 	l.retired = slices.DeleteFunc(l.retired, func(r *retiredSnapshot) bool { return r.closed.Load() })
 	r.timer = time.AfterFunc(grace, closeOld)
 	l.retired = append(l.retired, r)
+}
+
+// drain waits, until ctx ends, for the self-service page's sends of every snapshot not
+// closed yet (serve's end, before their senders close): a code the page answered for is
+// sent, or the log says it was not.
+func (l *live) drain(ctx context.Context, log interface{ Warn(string, ...any) }) {
+	l.mu.Lock()
+	snaps := []*snapshot{l.cur.Load()}
+	for _, r := range l.retired {
+		snaps = append(snaps, r.s)
+	}
+	l.mu.Unlock()
+	for _, s := range snaps {
+		if s == nil || s.drain == nil {
+			continue
+		}
+		if err := s.drain(ctx); err != nil {
+			log.Warn("self-service sign-in sends still under way at shutdown: not waited for", "err", err)
+			return
+		}
+	}
 }
 
 // closeAll closes every snapshot not closed yet but base's (serve's end).

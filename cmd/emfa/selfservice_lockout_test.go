@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/smtpfake"
+	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/store"
 )
 
@@ -101,9 +102,12 @@ func TestSelfServiceWrongCodesCount(t *testing.T) {
 	if p = s.post("/self-service/signin", url.Values{"username": {"Alice"}, "method": {"emailotp"}}); p.title != "Enter your code" {
 		t.Fatalf("sign-in: %d %q", p.status, p.title)
 	}
-	if n := len(mail.To("alice@example.com")); n != 2 {
-		t.Fatalf("%d mails: no sign-in code sent", n)
-	}
+	// The code goes out after the page's answer (the page's sends), and its record after
+	// the send.
+	testwait.Until(t, "the sign-in's code and its record", 10*time.Millisecond, func() bool {
+		trail := adminCall(t, base, token, "GET", "/admin/v1/audit?user=alice&limit=5", "", 200)
+		return len(mail.To("alice@example.com")) == 2 && strings.Contains(fmt.Sprint(trail), "admin.selfservice.signin.start")
+	})
 	code = lastCode(t, mail, "alice@example.com")
 	wrong = "000000"
 	if code == wrong {

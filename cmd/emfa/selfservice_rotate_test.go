@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/smtpfake"
+	"github.com/emfa/emfa/internal/testwait"
 )
 
 // TestSelfServiceSignInAcrossKeyRotation: a sign-in under way travels sealed in the
@@ -37,9 +38,12 @@ func TestSelfServiceSignInAcrossKeyRotation(t *testing.T) {
 	app.clock.Advance(31 * time.Second)
 	s := newSSBrowser(t, base)
 	s.get("/self-service/")
+	mails := len(mail.To("alice@example.com"))
 	if p := s.post("/self-service/signin", url.Values{"username": {"alice"}, "method": {"emailotp"}}); p.title != "Enter your code" {
 		t.Fatalf("sign-in: %d %q\n%s", p.status, p.title, p.body)
 	}
+	// The code goes out after the page's answer (the page's sends).
+	testwait.Until(t, "the sign-in's code", 10*time.Millisecond, func() bool { return len(mail.To("alice@example.com")) > mails })
 	code := lastCode(t, mail, "alice@example.com")
 
 	// The key rotates, reloaded while the user reads the mail.

@@ -200,6 +200,10 @@ wait:
 	if err := e.shutdown(ctx, srv, errc); err != nil { // adminserve.go
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	// The page's sign-in codes answered for go out before the senders close.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Server.ShutdownTimeout)
+	l.drain(dctx, e.log)
+	cancel()
 	e.log.Info("stopped")
 	return nil
 }

@@ -230,6 +230,22 @@ func (k *codeFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 		}
 		return out, err
 	}
+	deliver := func(ctx context.Context) (provider.Outcome, error) {
+		return k.deliver(ctx, f, req, code, to, masked, id, key)
+	}
+	if deferDelivery(ctx, deliver) {
+		// Started, and sent once the caller has answered (WithLater): the outcome recorded
+		// is the send's (Later.Run).
+		return provider.Outcome{Status: provider.StatusPending, TransactionID: id,
+			Attributes: map[string]any{"deliveryAddress": masked}, Reason: "code to be sent to " + masked}, nil
+	}
+	return deliver(ctx)
+}
+
+// deliver sends code to to, and decides the challenge id (its key, key) by the send: its
+// older codes withdrawn once it went out, the challenge FAILED when it did not.
+func (k *codeFactor) deliver(ctx context.Context, f *store.Factor, req provider.Request, code, to, masked, id, key string) (provider.Outcome, error) {
+	e, txs := k.e, k.e.challenges()
 	said := code
 	if k.say != nil {
 		said = k.say(code)
@@ -241,7 +257,7 @@ func (k *codeFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 		}),
 	}
 	sctx, cancel := provider.RunToEnd(ctx)
-	err = k.s.sender.Send(sctx, msg)
+	err := k.s.sender.Send(sctx, msg)
 	cancel()
 	if err != nil {
 		// Nothing usable may remain; the request may have been cancelled, the store not.

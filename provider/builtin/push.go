@@ -248,7 +248,10 @@ func (k *pushFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 	if err != nil {
 		return provider.Outcome{}, err
 	}
-	if k.notifier != nil {
+	if k.notifier == nil {
+		return out, nil
+	}
+	notify := func(ctx context.Context) (provider.Outcome, error) {
 		n := Notification{DeviceID: f.ID, ChallengeID: id, User: req.Username, ExpiresAt: tx.ExpiresAt.UTC()}
 		nctx, cancel := provider.RunToEnd(ctx) // decided and recorded: the device is told
 		err := k.notifier.Notify(nctx, n)
@@ -257,8 +260,12 @@ func (k *pushFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 			k.e.log.Warn("push notification failed; the device may still poll",
 				"device", f.ID, "user", req.Username, "challenge", id, "err", err)
 		}
+		return out, nil
 	}
-	return out, nil
+	if deferDelivery(ctx, notify) { // the device is told once the caller has answered (WithLater)
+		return out, nil
+	}
+	return notify(ctx)
 }
 
 // Result reports where the challenge stands; Load has already turned a missed deadline

@@ -763,7 +763,7 @@ func (p *selfServicePage) linkOpening(c echo.Context) (ctx context.Context, refu
 // token, and, for a browser that says where the form came from, from this page; the
 // session it replaces ends. A link that opens nothing leaves the session as it was.
 func (p *selfServicePage) switchLink(c echo.Context, cur lifecycle.Session) error {
-	return p.switchTo(c, cur, c.Param("token"))
+	return p.switchTo(c, cur, c.Param("token"), false)
 }
 
 // switchPending is switchLink for the question's form (switchPage): the token its cookie
@@ -773,8 +773,7 @@ func (p *selfServicePage) switchPending(c echo.Context, cur lifecycle.Session) e
 	if token == "" {
 		return p.reopened(c)
 	}
-	p.dropSwitch(c)
-	return p.switchTo(c, cur, token)
+	return p.switchTo(c, cur, token, true)
 }
 
 // dropSwitch deletes the switch cookie, if the request has one: answered, or declined
@@ -788,11 +787,20 @@ func (p *selfServicePage) dropSwitch(c echo.Context) {
 		Secure: p.secure || c.Request().TLS != nil, SameSite: selfServiceSameSite, MaxAge: -1})
 }
 
-func (p *selfServicePage) switchTo(c echo.Context, cur lifecycle.Session, token string) error {
+// switchTo opens the link of token in place of cur, the browser's session of another
+// user; pending: the question's cookie carried the token (switchPending), and goes with
+// the answer, but for a switch that could not end cur, which the person may try again.
+func (p *selfServicePage) switchTo(c echo.Context, cur lifecycle.Session, token string, pending bool) error {
 	c.Set(keepSession, true)
+	drop := func() {
+		if pending {
+			p.dropSwitch(c)
+		}
+	}
 	// Sec-Fetch-Site, not Origin: the page's no-referrer policy makes a browser send its
 	// own forms with Origin: null.
 	if site := c.Request().Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		drop()
 		return &Error{Status: http.StatusForbidden, ID: "forbidden", Msg: "this form was not sent by the page; open the link again"}
 	}
 	// Any browser has a form's CSRF token for the asking (the sign-in form's anonymous
@@ -800,12 +808,25 @@ func (p *selfServicePage) switchTo(c echo.Context, cur lifecycle.Session, token 
 	// is, counted against the address and recorded within its few, not each one a row.
 	ctx, refused, end := p.linkOpening(c)
 	defer end()
+	// The link is checked (as OpenLink checks it, a refusal recorded alike) before the
+	// session ends: a link that opens nothing signs no one out.
+	if _, err := p.ss.LinkUser(ctx, token); err != nil {
+		drop()
+		return refused(err)
+	}
+	// The session goes before the link opens, and a session the store did not end stops
+	// the switch: it would live on, server-side, for whoever holds a copy of its cookie
+	// (a shared computer's, a stolen one), while the person, now on the link's page,
+	// believed it ended. Nothing of the link is opened; the question may be answered again.
+	if err := p.ss.End(ctx, cur); err != nil {
+		p.s.log.Error("self-service: end the session a link would replace", "err", err, "request_id", callRequestID(c))
+		return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable",
+			Msg: "you are still signed in as " + cur.User + ": that could not be ended just now, so the link was not opened; try again in a moment"}
+	}
+	drop()
 	sess, err := p.ss.OpenLink(ctx, token)
 	if err != nil {
 		return refused(err)
-	}
-	if err := p.ss.End(ctx, cur); err != nil {
-		p.s.log.Warn("self-service: end the session a link replaced", "err", err)
 	}
 	p.setCookie(c, sess)
 	// A POST from the page: a redirect keeps the cookie, and the token leaves the address bar.

@@ -224,9 +224,15 @@ func TestReviewC35SignInAnswersBeforeTheSend(t *testing.T) {
 	}
 	// The answer came; the message is still held (nothing has been released).
 	testwait.Recv(t, "alice's code at the mail server", mail.held)
-	unknown, unknownStep := start("nobody-here")
+	unknown, unknownStep := start("zelda")
 	if got, want := pageShape(unknown), pageShape(known); got != want {
 		t.Errorf("a name no one has is answered otherwise than alice:\n%s\nwant\n%s", got, want)
+	}
+	// The sealed sign-in is as long for both (names of one length): the cookie of a
+	// sign-in that started a challenge was about 160 bytes longer, which told who has such
+	// a factor.
+	if k, u := len(signInCookieOf(known).Value), len(signInCookieOf(unknown).Value); !sameSealedLength(k, u) {
+		t.Errorf("alice's sealed sign-in is %d bytes, zelda's (no one's) %d", k, u)
 	}
 	if got, want := pageShape(unknownStep), pageShape(knownStep); got != want {
 		t.Errorf("a name no one has gets another step page than alice:\n%s\nwant\n%s", got, want)
@@ -258,6 +264,11 @@ func TestReviewC35SignInAnswersBeforeTheSend(t *testing.T) {
 		t.Errorf("alice is not signed in:\n%s", page.body)
 	}
 }
+
+// sameSealedLength: two sealed sign-ins' lengths differ by no more than the times they
+// hold do (a time's fraction of a second is written without its trailing zeros: up to
+// ten bytes each, more once base64), far less than a challenge's fields.
+func sameSealedLength(a, b int) bool { return max(a-b, b-a) <= 32 }
 
 func signInCookieOf(a pageAnswer) *http.Cookie {
 	for _, c := range a.cookies {
@@ -296,7 +307,7 @@ func TestReviewC35SendsAtTheirBound(t *testing.T) {
 	if known.status != http.StatusServiceUnavailable || known.header.Get("Retry-After") == "" {
 		t.Fatalf("alice's sign-in at the bound: %d %q", known.status, known.header.Get("Retry-After"))
 	}
-	if got, want := pageShape(start("nobody-here")), pageShape(known); got != want {
+	if got, want := pageShape(start("zelda")), pageShape(known); got != want {
 		t.Errorf("a name no one has is answered otherwise than alice at the bound:\n%s\nwant\n%s", got, want)
 	}
 	if err := h.srv.DrainPage(context.Background()); err != nil {
@@ -349,9 +360,12 @@ func TestReviewC35ResendAnswersBeforeTheSend(t *testing.T) {
 		t.Fatalf("alice's new code: %d %q", known.status, known.header.Get("Location"))
 	}
 	testwait.Recv(t, "alice's new code at the mail server", mail.held)
-	unknown, _ := resend("nobody-here", false)
+	unknown, _ := resend("zelda", false)
 	if got, want := pageShape(unknown), pageShape(known); got != want {
 		t.Errorf("a name no one has is answered otherwise than alice:\n%s\nwant\n%s", got, want)
+	}
+	if k, u := len(signInCookieOf(known).Value), len(signInCookieOf(unknown).Value); !sameSealedLength(k, u) {
+		t.Errorf("alice's sealed sign-in after a new code is %d bytes, zelda's (no one's) %d", k, u)
 	}
 	close(mail.release)
 	if err := h.srv.DrainPage(context.Background()); err != nil {

@@ -567,6 +567,7 @@ func (s *SelfService) sealPending(sess *Session) error {
 	if err != nil {
 		return err
 	}
+	data = padChallenge(data, p)
 	cookie := pendingPrefix + base64.RawURLEncoding.EncodeToString(seal(s.pending, data, pendingAD))
 	if len(cookie) > maxPendingCookie {
 		return invalid("invalid_field", "username", "is too long")
@@ -574,6 +575,24 @@ func (s *SelfService) sealPending(sess *Session) error {
 	*sess = Session{Cookie: cookie, Kind: SessionAnon, User: p.State.User, CSRF: p.CSRF, State: p.State,
 		pending: p.ID, pendsTil: time.Unix(p.Expires, 0)}
 	return nil
+}
+
+// challengeRoom is the room a sealed sign-in keeps for its challenge (the factor, its
+// type and the transaction: two ids and a type's name take about 90 bytes).
+const challengeRoom = 256
+
+// padChallenge pads data, p as sealPending marshalled it, with spaces (which JSON reads
+// past) to the length it has without its challenge plus challengeRoom: a sign-in that
+// started a challenge (a user with such a factor) and one that started none (a name no
+// one has) seal to cookies of one length. Sealed as they were, the first was about 120
+// bytes longer, and anyone could tell who exists from the length of the cookie.
+func padChallenge(data []byte, p pendingSignIn) []byte {
+	p.State.Factor, p.State.Capability, p.State.Tx = "", "", ""
+	bare, err := json.Marshal(p)
+	if n := len(bare) + challengeRoom - len(data); err == nil && n > 0 {
+		data = append(data, bytes.Repeat([]byte{' '}, n)...)
+	}
+	return data
 }
 
 // openPending is the sign-in under way of a sealed cookie (sealPending): ErrNoSession for

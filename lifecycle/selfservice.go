@@ -2114,7 +2114,11 @@ func (s *SelfService) PushSignInStatus(ctx context.Context, sess Session) (strin
 		return "", ErrNoSession
 	}
 	if st.Tx == "" {
-		// No challenge was started: it ends as a real one would, unanswered.
+		// No challenge was started: it ends as a real one would, unanswered, after the
+		// reads a real one's poll makes, on nothing. Without them it answered a store's
+		// round trips sooner, and the poll, which anyone may send as often as they like
+		// (the page's budgets count sign-ins, not polls), timed, told who exists.
+		s.pollNothing(ctx, st.User)
 		if l, _ := s.pushSignIn(); l > 0 && !st.Started.IsZero() && !s.m.now().Before(st.Started.Add(l)) {
 			return SignInTimeout, nil
 		}
@@ -2159,6 +2163,19 @@ func (s *SelfService) PushSignInStatus(ctx context.Context, sess Session) (strin
 		return SignInDenied, nil
 	}
 	return SignInPending, nil
+}
+
+// pollNothing makes the reads of a push sign-in's poll (PushSignInStatus: the switches,
+// the factor with its user, the challenge) for a sign-in that started no challenge, on
+// ids no one has; what they find (nothing) is not used.
+func (s *SelfService) pollNothing(ctx context.Context, user string) {
+	if _, err := s.m.switchedOff(ctx); err != nil {
+		return
+	}
+	if _, _, err := s.m.store.GetFactorAndUser(ctx, provider.NewID(), user); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return
+	}
+	_, _ = s.m.store.GetTransaction(ctx, "push:"+provider.NewID()) // as a push challenge's key
 }
 
 // Push sign-in refusals.

@@ -35,11 +35,19 @@ const AdminPrefix = "/admin/v1"
 // adminImportPath takes a directory export, larger and slower than any other request.
 const adminImportPath = AdminPrefix + "/import"
 
-// Import bounds: a 10,000-user CSV is about 1 MB.
+// Import bounds: a 10,000-user CSV is about 1 MB. The rows are bounded apart from the
+// bytes: each is held, with its line of the report, some hundreds of bytes however short
+// (lifecycle.ParseImportMax), and 32 MiB of two-byte rows are 16 million of them.
 const (
 	importMaxBody = 32 << 20
+	importMaxRows = 200_000
 	importTimeout = 10 * time.Minute
 )
+
+// errTooManyRows answers an import of more than importMaxRows rows: nothing is applied.
+var errTooManyRows = &Error{Status: http.StatusRequestEntityTooLarge, ID: "too_many_rows",
+	Msg: "the file has more than " + strconv.Itoa(importMaxRows) + " rows: nothing was imported; import it in parts of at most " +
+		strconv.Itoa(importMaxRows) + " rows (a full import's file cannot be split: emfa import, which reads the file where it runs, has no such bound)"}
 
 //go:embed admin_openapi.json
 var adminOpenAPIFile []byte
@@ -936,7 +944,10 @@ func (api adminAPI) importUsers(c echo.Context) error {
 	if err != nil {
 		return bodyRefused(err)
 	}
-	rows, bad, err := lifecycle.ParseImport(bytes.NewReader(data), format)
+	rows, bad, err := lifecycle.ParseImportMax(bytes.NewReader(data), format, importMaxRows)
+	if errors.Is(err, lifecycle.ErrTooManyRows) {
+		return errTooManyRows
+	}
 	if err != nil {
 		return err
 	}

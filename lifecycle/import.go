@@ -57,11 +57,23 @@ const (
 // factors hold several values separated by ';'.
 var csvColumns = []string{"username", "email", "phone", "country", "displayName", "groups", "factors", "state"}
 
+// ErrTooManyRows: a file has more rows than ParseImportMax was told to read.
+var ErrTooManyRows = errors.New("too many rows")
+
 // ParseImport reads a CSV file (a header line naming its columns) or JSON lines. A row
 // that cannot be read is returned as a refusal and the others still are; an unreadable
 // file is an error. A refusal names the row's user when it could be read for certain;
 // one without a name may be any user's row, and a full import then deletes nobody.
 func ParseImport(r io.Reader, format string) ([]ImportRow, []RowResult, error) {
+	return ParseImportMax(r, format, 0)
+}
+
+// ParseImportMax is ParseImport reading at most max rows (none when max is 0), refused
+// ones included, blank lines not: with one more it stops, and the error is
+// ErrTooManyRows. Each row read is held until the import's report is written, some
+// hundreds of bytes each however short the line ("a\n", the same user again, is two
+// bytes): a bound on the body alone lets one request hold gigabytes.
+func ParseImportMax(r io.Reader, format string, max int) ([]ImportRow, []RowResult, error) {
 	// A UTF-8 byte order mark, as Windows tools save "UTF-8" (PowerShell's Export-Csv,
 	// Excel's CSV UTF-8, Notepad), is not the file's: before a quoted CSV header it made
 	// the quote a bare one, and it made a first JSON line no JSON.
@@ -72,14 +84,22 @@ func ParseImport(r io.Reader, format string) ([]ImportRow, []RowResult, error) {
 	r = br
 	switch format {
 	case FormatCSV:
-		return parseCSV(r)
+		return parseCSV(r, max)
 	case FormatJSONL:
-		return parseJSONL(r)
+		return parseJSONL(r, max)
 	}
 	return nil, nil, invalid("invalid_format", "format", "must be csv or jsonl, not %q", format)
 }
 
-func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
+// tooMany reports whether rows and refusals, read so far, are more than max (0: no bound).
+func tooMany(rows []ImportRow, bad []RowResult, max int) error {
+	if max > 0 && len(rows)+len(bad) > max {
+		return fmt.Errorf("%w: the file has more than %d", ErrTooManyRows, max)
+	}
+	return nil
+}
+
+func parseCSV(r io.Reader, max int) ([]ImportRow, []RowResult, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
@@ -130,6 +150,9 @@ func parseCSV(r io.Reader) ([]ImportRow, []RowResult, error) {
 	// or too few before it, or a quote left open, that column holds another field, or the
 	// rows after it.
 	for {
+		if err := tooMany(rows, bad, max); err != nil {
+			return nil, nil, err
+		}
 		rec, err := cr.Read()
 		if err == io.EOF {
 			return rows, bad, nil
@@ -219,11 +242,14 @@ func splitList(s string) []string {
 // maxImportLine bounds a JSON-lines row; no user's row comes near it.
 const maxImportLine = 1 << 20
 
-func parseJSONL(r io.Reader) ([]ImportRow, []RowResult, error) {
+func parseJSONL(r io.Reader, max int) ([]ImportRow, []RowResult, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var rows []ImportRow
 	var bad []RowResult
 	for line := 1; ; line++ {
+		if err := tooMany(rows, bad, max); err != nil {
+			return nil, nil, err
+		}
 		text, tooLong, err := readLine(br, maxImportLine)
 		if err == io.EOF {
 			return rows, bad, nil

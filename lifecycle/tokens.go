@@ -167,6 +167,11 @@ type Switch struct {
 	Reason     string    `json:"reason,omitempty"`
 	Actor      string    `json:"actor,omitempty"`
 	Updated    time.Time `json:"updated,omitzero"` // none for a switch never changed
+	// Stranded, answered by a disable of a builtin provider's capability, is how many
+	// enabled users it leaves with no factor to sign in with: each factor of theirs that
+	// was usable is of a type now switched off. Warnings say so in words.
+	Stranded *int     `json:"stranded,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ListSwitches lists every provider's capabilities with their switch.
@@ -247,11 +252,78 @@ func (m *Manager) SetSwitch(ctx context.Context, actor Actor, prefix, capability
 		return Switch{}, err
 	}
 	m.switched()
-	state := "enabled"
+	out := Switch{Provider: p, Capability: c, State: "enabled", Reason: reason, Actor: string(actor), Updated: now}
 	if disabled {
-		state = "disabled"
+		out.State = "disabled"
+		// Counted after the switch is written: a break-glass switch is not held up by it,
+		// and a count that fails leaves it written (and says so).
+		n, counted, err := m.stranded(ctx, c)
+		switch {
+		case err != nil:
+			out.Warnings = []string{"the users this leaves without a usable factor could not be counted (the store failed); the switch is off"}
+		case counted:
+			out.Stranded = &n
+			who := fmt.Sprintf("%d users have", n)
+			if n == 1 {
+				who = "1 user has"
+			}
+			if n > 0 {
+				out.Warnings = []string{who + " no factor to sign in with while " + c + " is off: every usable factor of theirs is of a type switched off " +
+					"(enroll another for them, or switch it on again)"}
+			}
+		}
 	}
-	return Switch{Provider: p, Capability: c, State: state, Reason: reason, Actor: string(actor), Updated: now}, nil
+	return out, nil
+}
+
+// stranded counts the enabled users who have a factor they could sign in with (active,
+// or pre-provisioned for its first use) and none but of the types switched off
+// (switchedOff), once capability is: the users its switch leaves with no way in. counted
+// is false when capability is no builtin provider's factor type (a vendor's, whose
+// factors emfa does not hold). It reads the whole directory, page by page: a switch is
+// rare, and its answer is the moment to say what it did.
+func (m *Manager) stranded(ctx context.Context, capability string) (n int, counted bool, err error) {
+	off, err := m.switchedOff(ctx)
+	if err != nil || !off[strings.ToLower(capability)] {
+		return 0, false, err
+	}
+	q := store.UserQuery{Limit: 1000}
+	for {
+		recs, err := m.store.ListUserRecords(ctx, q)
+		if err != nil {
+			return 0, false, err
+		}
+		ids := make([]string, len(recs))
+		for i, r := range recs {
+			ids[i] = r.ID
+		}
+		fs, err := m.store.ListFactorsOf(ctx, ids)
+		if err != nil {
+			return 0, false, err
+		}
+		for _, r := range recs {
+			if r.Disabled {
+				continue // no way in anyway
+			}
+			usable, left := 0, 0
+			for _, f := range fs[r.ID] {
+				if f.State != store.FactorActive && (f.State != store.FactorPending || builtin.ActivationOf(&f) != ActivationOnFirstUse) {
+					continue
+				}
+				usable++
+				if !off[strings.ToLower(f.Type)] {
+					left++
+				}
+			}
+			if usable > 0 && left == 0 {
+				n++
+			}
+		}
+		if len(recs) < q.Limit {
+			return n, true, nil
+		}
+		q.After = recs[len(recs)-1].Name
+	}
 }
 
 // capability finds a configured provider's capability, in its configured spelling.

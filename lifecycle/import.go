@@ -104,6 +104,11 @@ func parseCSV(r io.Reader, max int) ([]ImportRow, []RowResult, error) {
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
+	if err == io.EOF {
+		// encoding/csv skips blank lines: a file of them is empty too.
+		return nil, nil, invalid("invalid_file", "file", "the file is empty: no CSV header line naming its columns (%s), which a CSV import starts with",
+			strings.Join(csvColumns, ","))
+	}
 	if err != nil {
 		return nil, nil, invalid("invalid_file", "file", "no CSV header line: %v", err)
 	}

@@ -35,3 +35,15 @@ func TestReviewC36ParseImportMax(t *testing.T) {
 		})
 	}
 }
+
+// TestReviewC36EmptyCSV: a CSV file without a header line is refused in words, not with
+// Go's "EOF". Before: "no CSV header line: EOF".
+func TestReviewC36EmptyCSV(t *testing.T) {
+	for _, text := range []string{"", "\n\n", "\r\n", "\ufeff"} {
+		_, _, err := lifecycle.ParseImport(strings.NewReader(text), lifecycle.FormatCSV)
+		var le *lifecycle.Error
+		if !errors.As(err, &le) || le.Code != "invalid_file" || strings.Contains(le.Msg, "EOF") || !strings.Contains(le.Msg, "empty") {
+			t.Errorf("%q: %v; want invalid_file saying the file is empty, not EOF", text, err)
+		}
+	}
+}

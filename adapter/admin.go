@@ -158,6 +158,7 @@ type adminAPI struct {
 func (s *Server) routeAdmin(e *echo.Echo, m *lifecycle.Manager, ss *lifecycle.SelfService) {
 	adminQueries() // read the document's parameters now: a defect in it stops start-up, not a request
 	adminBodies()
+	adminConditional()
 	api := adminAPI{s: s, m: m, ss: ss}
 	for _, r := range []struct {
 		method, path string
@@ -245,6 +246,9 @@ func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 				return api.refuseScope(c, name, got, scope)
 			}
 			if err := checkQuery(c); err != nil {
+				return err
+			}
+			if err := checkAdminIfMatch(c); err != nil {
 				return err
 			}
 			return api.idempotent(c, api.recordBodyRefusal(noBody(next))) // a POST with an Idempotency-Key runs once
@@ -646,6 +650,50 @@ func ifMatchRevision(c echo.Context, id string) *int64 {
 		return &never
 	}
 	return &n
+}
+
+// adminConditional are the operations, by "METHOD /path" as the document names them,
+// that honour an If-Match: those that list the document's ifMatch parameter. Read from
+// the embedded file, as adminQueries are.
+var adminConditional = sync.OnceValue(func() map[string]bool {
+	var d struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(adminOpenAPIFile, &d); err != nil {
+		panic("adapter: admin_openapi.json: " + err.Error())
+	}
+	ops := map[string]bool{}
+	for path, item := range d.Paths {
+		for method, raw := range item {
+			var op struct {
+				Parameters []openAPIParam `json:"parameters"`
+			}
+			if json.Unmarshal(raw, &op) != nil {
+				continue // not an operation (a path's summary); scopesOf refuses a malformed one
+			}
+			if slices.ContainsFunc(op.Parameters, func(p openAPIParam) bool { return p.Ref == "#/components/parameters/ifMatch" }) {
+				ops[strings.ToUpper(method)+" "+path] = true
+			}
+		}
+	}
+	return ops
+})
+
+// checkAdminIfMatch refuses an If-Match on a write that does not honour it (adminConditional):
+// run regardless of it, the write would be made whatever changed since the version the
+// caller made it conditional on (RFC 9110 §13.1.1: a condition not evaluated must not be
+// taken as true). A read may carry one: it changes nothing.
+func checkAdminIfMatch(c echo.Context) error {
+	req := c.Request()
+	if req.Header.Get("If-Match") == "" || req.Method == http.MethodGet || req.Method == http.MethodHead {
+		return nil
+	}
+	if adminConditional()[operationOf(req.Method, c.Path())] {
+		return nil
+	}
+	return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_header", Field: "If-Match",
+		Msg: "this operation is not conditional, and would not honour it: send it without If-Match " +
+			"(PATCH and DELETE /users/{user} and its disable and enable take one)"}
 }
 
 // errPrecondition answers a write whose If-Match names a version the user no longer has.

@@ -1,11 +1,16 @@
 package lifecycle_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/sqlite"
 )
 
 // TestReviewC36ParseImportMax: ParseImportMax reads at most max rows, refused ones
@@ -44,6 +49,48 @@ func TestReviewC36EmptyCSV(t *testing.T) {
 		var le *lifecycle.Error
 		if !errors.As(err, &le) || le.Code != "invalid_file" || strings.Contains(le.Msg, "EOF") || !strings.Contains(le.Msg, "empty") {
 			t.Errorf("%q: %v; want invalid_file saying the file is empty, not EOF", text, err)
+		}
+	}
+}
+
+// faultyInvites is a store that fails, as a database gone away, to read the user bob and
+// to reserve any send.
+type faultyInvites struct {
+	*sqlite.Store
+}
+
+var errGone = errors.New("dial tcp 10.1.2.3:5432: connect: connection refused")
+
+func (s faultyInvites) GetUserRecord(ctx context.Context, name string) (store.UserRecord, error) {
+	if name == "bob" {
+		return store.UserRecord{}, errGone
+	}
+	return s.Store.GetUserRecord(ctx, name)
+}
+
+func (s faultyInvites) ReserveSend(context.Context, []string, []store.SendLimit, time.Time) error {
+	return errGone
+}
+
+// TestReviewC36InviteFaultWorded: an import's invite that a store fault stopped says so
+// on its row, in the API's words, not the driver's. Before, bob's row (the user not read
+// back) said nothing at all, created and neither invited nor refused, and alice's held
+// the driver's text, an address of the database included.
+func TestReviewC36InviteFaultWorded(t *testing.T) {
+	st := testdb.SQLite(t).(*sqlite.Store)
+	m, _ := newManager(t, faultyInvites{st})
+	rows, bad, err := lifecycle.ParseImport(strings.NewReader("username,email\nalice,alice@example.com\nbob,bob@example.com\n"), lifecycle.FormatCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := m.Import(context.Background(), "cli", rows, bad, lifecycle.ImportOptions{})
+	if err != nil || rep.Created != 2 {
+		t.Fatalf("import: %+v, %v", rep, err)
+	}
+	mailedSelfService(t, m, nullSender{}).InviteImported(context.Background(), "cli", &rep)
+	for _, r := range rep.Rows {
+		if r.InviteError == nil || r.InviteError.Code != "link_not_sent" || strings.Contains(r.InviteError.Msg, "dial tcp") {
+			t.Errorf("%s: invited %q, invite error %+v; want link_not_sent in the API's words", r.Username, r.Invited, r.InviteError)
 		}
 	}
 }

@@ -607,7 +607,10 @@ func (api adminAPI) createUser(c echo.Context) error {
 		case errors.As(err, &le):
 			out.InviteError = le
 		default:
-			return err
+			// A fault, but the user is created: answered 503, its script's retry would be
+			// refused user_exists, and no answer would say the user exists uninvited.
+			api.s.logFault(c, err)
+			out.InviteError = lifecycle.InviteFault()
 		}
 	}
 	c.Response().Header().Set(echo.HeaderLocation, AdminPrefix+"/users/"+url.PathEscape(u.Name))

@@ -316,6 +316,12 @@ func (s *SelfService) InviteImported(ctx context.Context, actor Actor, rep *Impo
 // The fault's own text (a driver's, with the database's address) is the log's alone.
 func (s *SelfService) inviteFault(user string, err error) *Error {
 	s.m.log.Warn("import: activation link not sent", "user", user, "err", err)
+	return InviteFault()
+}
+
+// InviteFault is the refusal of an invite a fault stopped, for the answer that created
+// its user: the user stays created, and the link is sent later.
+func InviteFault() *Error {
 	return &Error{Kind: Refused, Code: "link_not_sent",
 		Msg: "the link could not be sent (a store fault): send it later with POST /admin/v1/users/{user}/activation-link or emfa users invite"}
 }

@@ -493,9 +493,15 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 	// inFile is every user a row names, applied or refused, by inFileKey: a full import
 	// deletes none of them.
 	inFile := map[string]bool{}
+	// unreadableAt is the first line of each user named by a row that could not be read:
+	// a row after it names the user twice, as a row after a readable one does.
+	unreadableAt := map[string]int{}
 	for _, r := range unreadable {
 		if r.Username != "" {
 			inFile[inFileKey(r.Username)] = true
+			if k := store.FoldName(r.Username); unreadableAt[k] == 0 {
+				unreadableAt[k] = r.Line
+			}
 		}
 	}
 	var changes []store.UserChange
@@ -506,6 +512,11 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 		if seen[key] && row.Username != "" {
 			rep.Rows = append(rep.Rows, refused(row.Line, row.Username, invalid("duplicate_row", "username",
 				"%q appears earlier in the file (user names match regardless of letter case)", row.Username)))
+			continue
+		}
+		if at := unreadableAt[key]; at > 0 && at < row.Line && row.Username != "" {
+			rep.Rows = append(rep.Rows, refused(row.Line, row.Username, invalid("duplicate_row", "username",
+				"%q appears earlier in the file, on line %d, which was refused (user names match regardless of letter case)", row.Username, at)))
 			continue
 		}
 		seen[key] = true

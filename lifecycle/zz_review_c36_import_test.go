@@ -94,3 +94,33 @@ func TestReviewC36InviteFaultWorded(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewC36DuplicateAfterUnreadableRow: a user named again after a row of theirs that
+// could not be read is refused duplicate_row, as after a row that could: the file names
+// the user twice, and which row is meant is the file's author's to say. Before, the
+// second row was applied as if it were the user's only one.
+func TestReviewC36DuplicateAfterUnreadableRow(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManager(t, st)
+		rows, bad := parse(t, lifecycle.FormatJSONL, `{"username":"bob","phone":15550100}`+"\n"+`{"username":"BOB","phone":"+15555550100"}`+"\n")
+		rep, err := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{})
+		if err != nil || rep.Created != 0 || rep.Refused != 2 {
+			t.Fatalf("import: %s, %v; want both rows refused", summary(rep), err)
+		}
+		for _, r := range rep.Rows {
+			if r.Line == 2 && (r.Error == nil || r.Error.Code != "duplicate_row") {
+				t.Errorf("line 2: %+v, want duplicate_row", r)
+			}
+		}
+		if _, err := m.GetUser(ctx, "bob"); err == nil {
+			t.Error("bob was created from the second of its two rows")
+		}
+		// The other way round, the first row is read and applied; the second is refused
+		// as it could not be read.
+		rows, bad = parse(t, lifecycle.FormatJSONL, `{"username":"carol","phone":"+15555550101"}`+"\n"+`{"username":"carol","phone":15550101}`+"\n")
+		if rep, err := m.Import(ctx, "test", rows, bad, lifecycle.ImportOptions{}); err != nil || rep.Created != 1 || rep.Refused != 1 {
+			t.Errorf("import, the unreadable row second: %s, %v; want carol created, the second row refused", summary(rep), err)
+		}
+	})
+}

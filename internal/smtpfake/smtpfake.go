@@ -69,6 +69,16 @@ type Server struct {
 	// rejectContent: DATA refused, quoting the body (RejectContent).
 	rejectContent bool
 	trace         bytes.Buffer
+	// hold: each message's DATA waits before its 250 (Hold), nil: none does.
+	hold *hold
+}
+
+// hold is what Hold sets up: held is sent on as each message starts to wait, one lets
+// one waiting message through, all (closed) every message from then on.
+type hold struct {
+	held, one chan struct{}
+	all       chan struct{}
+	allOnce   sync.Once
 }
 
 // Start serves on a free loopback port until the test ends.
@@ -109,11 +119,60 @@ func Start(tb testing.TB, o Options) *Server {
 		tb.Fatal(err)
 	}
 	go srv.Serve(l)
-	tb.Cleanup(func() { srv.Close() })
+	tb.Cleanup(func() {
+		s.ReleaseAll() // no session left waiting behind a closed server
+		srv.Close()
+	})
 	host, port, _ := net.SplitHostPort(l.Addr().String())
 	s.host = host
 	s.port, _ = strconv.Atoi(port)
 	return s
+}
+
+// Hold makes every message from now on wait, its DATA read and its 250 not yet
+// answered, until Release lets it through (or ReleaseAll every one): a test sees what
+// the sender's caller does while the message is still on its way. Held tells of each
+// message as it starts to wait. The test's end lets every one go.
+func (s *Server) Hold() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hold == nil {
+		s.hold = &hold{held: make(chan struct{}, 64), one: make(chan struct{}), all: make(chan struct{})}
+	}
+}
+
+// Held receives once for each message that starts to wait (Hold; nil before Hold).
+func (s *Server) Held() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hold == nil {
+		return nil
+	}
+	return s.hold.held
+}
+
+// Release lets one waiting message through; it waits for one to be waiting.
+func (s *Server) Release() {
+	s.mu.Lock()
+	h := s.hold
+	s.mu.Unlock()
+	if h == nil {
+		return
+	}
+	select {
+	case h.one <- struct{}{}:
+	case <-h.all:
+	}
+}
+
+// ReleaseAll lets every message through, those waiting and those to come.
+func (s *Server) ReleaseAll() {
+	s.mu.Lock()
+	h := s.hold
+	s.mu.Unlock()
+	if h != nil {
+		h.allOnce.Do(func() { close(h.all) })
+	}
 }
 
 // Host is the server's address (127.0.0.1).
@@ -248,6 +307,18 @@ func (m *session) Data(r io.Reader) error {
 	}
 	_, isTLS := m.conn.TLSConnectionState()
 	m.srv.mu.Lock()
+	if h := m.srv.hold; h != nil {
+		m.srv.mu.Unlock()
+		select {
+		case h.held <- struct{}{}:
+		case <-h.all:
+		}
+		select {
+		case <-h.one:
+		case <-h.all:
+		}
+		m.srv.mu.Lock()
+	}
 	if m.srv.rejectContent {
 		m.srv.mu.Unlock()
 		var quoted string

@@ -454,7 +454,8 @@ const badConnTries = 3
 // before any unit ran (the batch may run on another connection).
 func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(error)) (committed, early bool) {
 	// A ROLLBACK that failed may have left its transaction open, its units told already:
-	// it is rolled back again before the deferred sync is reset (below) and before the
+	// it is rolled back again before the batch's next run begins (a bare run's, whose
+	// unit failed: begin), before the deferred sync is reset (below) and before the
 	// connection goes back to the pool (leaveNoTx), rather than the connection discarded
 	// at once, for the connection of ":memory:" is its database. Once it has worked, or
 	// found no transaction open, the connection is sure again (rolledBack).
@@ -470,6 +471,9 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 		beginText = "BEGIN"
 	}
 	begin := func() error {
+		// A ROLLBACK of the run before that failed: else this BEGIN finds its
+		// transaction, and dc is discarded.
+		rollbackLeftOpen()
 		_, err := g.raw.Exec(ctx, beginText) // rawConn.check notes a broken connection
 		g.raw.opened(err)
 		early, first = first && g.raw.bad, false

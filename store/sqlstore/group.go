@@ -289,12 +289,19 @@ func (g *group) advance(n int) {
 
 // close stops the writer once the batch it runs is answered; the units still queued, and
 // any after, fail. Closing twice is closing once. Called on the goroutine leading a batch
-// (inBatch), it returns ErrCloseInBatch instead and the writer goes on.
-func (g *group) close() error {
+// (inBatch), it returns ErrCloseInBatch instead and the writer goes on. release (the
+// store's pools closed) runs before close waits for the batch running: a unit's fn that
+// writes on the pool outside the group (CreateGroup), or in memory reads, waits for the
+// writer's one connection, which its own batch holds, and would never get it, the batch
+// never answered, and Close waiting with it; closing the pool fails that wait
+// ("database is closed"), and the unit with it. The batch's own statements run on the
+// connection it holds (rawConn): a closed pool closes it once the batch gives it back.
+func (g *group) close(release func()) error {
 	if g.inBatch() {
 		return ErrCloseInBatch
 	}
 	g.stop.Do(func() { close(g.quit) })
+	release()
 	<-g.done
 	return nil
 }
@@ -390,6 +397,11 @@ func (g *group) commit(batch []*unit) {
 	for tries := 1; ; tries++ {
 		conn, err := g.s.w.Conn(ctx)
 		if err != nil {
+			select {
+			case <-g.quit:
+				err = errClosed // Close has closed the pool (close): none of the batch ran
+			default:
+			}
 			fail(err)
 			return
 		}

@@ -347,20 +347,29 @@ func (s *Store) Update(ctx context.Context, fn func(w store.Writer) error) error
 }
 
 // Close stops the group's writer, if any, and closes both pools. Called from inside one of
-// the store's writes, it closes nothing and returns ErrCloseInBatch.
+// the store's writes, it closes nothing and returns ErrCloseInBatch. The pools close
+// before the writer's batch running is answered (group.close): closing one closes the
+// statements prepared on its connections first, so that they close clean.
 func (s *Store) Close() error {
+	var err error
+	closePools := func() {
+		if s.r == s.w {
+			err = s.w.Close()
+			return
+		}
+		err = errors.Join(s.r.Close(), s.w.Close())
+	}
 	if s.g != nil {
-		if err := s.g.close(); err != nil {
+		if err := s.g.close(closePools); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
+	} else {
+		closePools()
 	}
 	if s.stmts != nil {
 		s.stmts.close()
 	}
-	if s.r == s.w {
-		return s.w.Close()
-	}
-	return errors.Join(s.r.Close(), s.w.Close())
+	return err
 }
 
 // Ping reports whether both pools can reach the database, and whether it takes writes:

@@ -319,8 +319,18 @@ func (g *group) inBatch() bool {
 	if !leading {
 		return false // nor will it lead while this goroutine waits in close
 	}
-	pcs := make([]uintptr, 1024) // a unit's fn calls Close a few dozen frames above lead
-	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	// The whole stack: a unit's fn calls Close a few dozen frames above lead, or as many
+	// as its own calls go deep (a recursive walk); missing lead is a hang.
+	pcs := make([]uintptr, 64)
+	for {
+		n := runtime.Callers(2, pcs)
+		if n < len(pcs) {
+			pcs = pcs[:n]
+			break
+		}
+		pcs = make([]uintptr, 2*len(pcs))
+	}
+	frames := runtime.CallersFrames(pcs)
 	for {
 		f, more := frames.Next()
 		if f.Function == leadFunc {

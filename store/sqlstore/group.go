@@ -698,8 +698,8 @@ type NoTransaction interface {
 
 // rolledBack notes what a ROLLBACK on the writer's connection did, err its error: the
 // connection is out of any transaction when it worked or found none open, and unsure
-// (one may still be open: rolled back again before the next batch) when it failed
-// otherwise.
+// (one may still be open: rolled back again before the batch's next BEGIN, the deferred
+// sync's reset, or the connection's return to the pool) when it failed otherwise.
 func (g *group) rolledBack(err error) {
 	nt, ok := g.s.d.(NoTransaction)
 	g.raw.unsure = err != nil && !(ok && nt.NoTransaction(err))

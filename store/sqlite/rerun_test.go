@@ -8,7 +8,7 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewC37RollbackFailsBeforeTheGuardedRun: a unit of a batch run bare fails, the
+// TestRollbackFailsBeforeTheGuardedRun: a unit of a batch run bare fails, the
 // transaction is rolled back and the batch runs again, each unit in a savepoint. When
 // that ROLLBACK failed, leaving the transaction open, the second run's BEGIN found it
 // ("cannot start a transaction within a transaction") and the connection was discarded:
@@ -17,7 +17,7 @@ import (
 // (TestMemoryRollbackFails). The ROLLBACK is tried again before that BEGIN, as before the
 // connection goes back to the pool: the batch runs again on the same connection, and each
 // unit is told the truth.
-func TestReviewC37RollbackFailsBeforeTheGuardedRun(t *testing.T) {
+func TestRollbackFailsBeforeTheGuardedRun(t *testing.T) {
 	for _, memory := range []bool{false, true} {
 		name := "file"
 		if memory {

@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-// TestReviewC36IfMatchOnlyWhereHonoured: a write that is not conditional (a factor's
+// TestIfMatchOnlyWhereHonoured: a write that is not conditional (a factor's
 // delete, a reset, an enrollment) refuses an If-Match rather than running regardless of
 // it. Before, DELETE .../factors/{id} with the ETag of a user changed since deleted the
 // factor: a script that read the user, then made its change conditional on what it read,
 // had its change made whatever happened meanwhile.
-func TestReviewC36IfMatchOnlyWhereHonoured(t *testing.T) {
+func TestIfMatchOnlyWhereHonoured(t *testing.T) {
 	h := newAdminHarness(t)
 	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != http.StatusCreated {
 		t.Fatalf("create: %d %v", code, out)

@@ -10,7 +10,7 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewC34OneRollbackAfterAFailedCommit: a batch whose COMMIT fails is rolled back
+// TestOneRollbackAfterAFailedCommit: a batch whose COMMIT fails is rolled back
 // at once; the writer then marked the connection unsure whatever that ROLLBACK did, and
 // ran a second one before the next batch (or before the deferred sync's reset), on a
 // connection out of its transaction: SQLite refused it, "no transaction is active". The
@@ -18,7 +18,7 @@ import (
 // finding no transaction (it may have left one open), and then the connection is kept
 // when that one works, discarded when it fails too. Each time the unit is told the
 // COMMIT's error, none of it is there, and the batches after commit at synchronous=FULL.
-func TestReviewC34OneRollbackAfterAFailedCommit(t *testing.T) {
+func TestOneRollbackAfterAFailedCommit(t *testing.T) {
 	busy := errors.New("injected: database is locked (5) (SQLITE_BUSY)")
 	full := errors.New("injected: database or disk is full (13) (SQLITE_FULL)")
 	for _, tt := range []struct {

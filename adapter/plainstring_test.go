@@ -45,11 +45,11 @@ func checkPlainString(t *testing.T, s string) {
 	}
 }
 
-// TestReviewP48PlainStringAsBefore: with its first scan by table, appendPlainString
+// TestPlainStringAsBefore: with its first scan by table, appendPlainString
 // refuses and writes every string as before (every single byte, alone and after a
 // plain prefix, and odd UTF-8). Mutations tried: '&' marked plain in htmlPlain, DEL
 // marked plain; each fails here.
-func TestReviewP48PlainStringAsBefore(t *testing.T) {
+func TestPlainStringAsBefore(t *testing.T) {
 	for c := 0; c < 256; c++ {
 		checkPlainString(t, string(rune(c)))
 		checkPlainString(t, string([]byte{byte(c)}))
@@ -60,17 +60,17 @@ func TestReviewP48PlainStringAsBefore(t *testing.T) {
 	}
 }
 
-// FuzzReviewP48PlainString: any string answers as before.
-func FuzzReviewP48PlainString(f *testing.F) {
+// FuzzPlainString: any string answers as before.
+func FuzzPlainString(f *testing.F) {
 	for _, s := range oddStrings {
 		f.Add(s)
 	}
 	f.Fuzz(checkPlainString)
 }
 
-// BenchmarkReviewP48PlainString is the strings of one DUO enrollment as its answer
+// BenchmarkPlainString is the strings of one DUO enrollment as its answer
 // writes them.
-func BenchmarkReviewP48PlainString(b *testing.B) {
+func BenchmarkPlainString(b *testing.B) {
 	strs := []string{"push", "DPFZRS9FB0D46QFTM891", "name", "My iPhone", "number", "XXX-XXX-0100", "type", "phone"}
 	buf := make([]byte, 0, 256)
 	for b.Loop() {

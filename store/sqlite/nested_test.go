@@ -8,14 +8,14 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewC37CloseEndsANestedPoolWrite: a unit's fn that writes on the store's pool
+// TestCloseEndsANestedPoolWrite: a unit's fn that writes on the store's pool
 // outside the group (CreateGroup), or in memory reads, waits for the writer's one
 // connection, which its own batch holds: it never gets it. That hang is the fn's; but
 // Close, called then from another goroutine, waited for that batch to be answered and
 // hung with it. Close now closes the pools before it waits: the nested write fails
 // ("database is closed"), its unit with it, and Close returns; the unit's caller is told
 // it failed, and no descriptor is left on the file.
-func TestReviewC37CloseEndsANestedPoolWrite(t *testing.T) {
+func TestCloseEndsANestedPoolWrite(t *testing.T) {
 	s, _, _ := openFaulty(t)
 	ctx := context.Background()
 	if err := s.Update(ctx, audit(ctx, "seed")); err != nil {

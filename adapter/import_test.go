@@ -6,11 +6,11 @@ import (
 	"testing"
 )
 
-// TestReviewC36ImportRowBound: an import of more rows than importMaxRows is refused 413
+// TestImportRowBound: an import of more rows than importMaxRows is refused 413
 // too_many_rows before any row is applied. Before, the rows were held in memory whatever
 // their number: 32 MiB of two-byte CSV rows ("a\n", the same user again) are 16 million
 // rows, about 9 GB of heap and a report of gigabytes, from one write-scope request.
-func TestReviewC36ImportRowBound(t *testing.T) {
+func TestImportRowBound(t *testing.T) {
 	h := newAdminHarness(t)
 	body := "username\nearly\n" + strings.Repeat("a\n", importMaxRows)
 	code, out := h.admin(t, h.write, "POST", "/admin/v1/import?format=csv", body)

@@ -28,12 +28,12 @@ func (unreservedSends) ReserveSend(context.Context, []string, []store.SendLimit,
 	return errors.New("dial tcp 10.1.2.3:5432: connect: connection refused")
 }
 
-// TestReviewC36CreateInviteFault: a user created with invite whose link a store fault
+// TestCreateInviteFault: a user created with invite whose link a store fault
 // stopped is answered 201 with the user and an inviteError, as a refused send is. Before,
 // it was answered 503 "unavailable", though the user was created: the README's promise
 // that such an answer made no change was broken, and the script's retry was refused
 // user_exists.
-func TestReviewC36CreateInviteFault(t *testing.T) {
+func TestCreateInviteFault(t *testing.T) {
 	st := testdb.SQLite(t)
 	h := newAdminHarnessOn(t, unreservedSends{Store: st, SelfService: st.(store.SelfService)})
 	ss, err := h.manager.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp"}, LinkLifetime: time.Hour,

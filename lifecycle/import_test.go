@@ -13,9 +13,9 @@ import (
 	"github.com/emfa/emfa/store/sqlite"
 )
 
-// TestReviewC36ParseImportMax: ParseImportMax reads at most max rows, refused ones
+// TestParseImportMax: ParseImportMax reads at most max rows, refused ones
 // included (each costs a report line), blank lines not; one more is ErrTooManyRows.
-func TestReviewC36ParseImportMax(t *testing.T) {
+func TestParseImportMax(t *testing.T) {
 	for _, c := range []struct {
 		name, format, text string
 		tooMany            bool
@@ -41,9 +41,9 @@ func TestReviewC36ParseImportMax(t *testing.T) {
 	}
 }
 
-// TestReviewC36EmptyCSV: a CSV file without a header line is refused in words, not with
+// TestEmptyCSV: a CSV file without a header line is refused in words, not with
 // Go's "EOF". Before: "no CSV header line: EOF".
-func TestReviewC36EmptyCSV(t *testing.T) {
+func TestEmptyCSV(t *testing.T) {
 	for _, text := range []string{"", "\n\n", "\r\n", "\ufeff"} {
 		_, _, err := lifecycle.ParseImport(strings.NewReader(text), lifecycle.FormatCSV)
 		var le *lifecycle.Error
@@ -72,11 +72,11 @@ func (s faultyInvites) ReserveSend(context.Context, []string, []store.SendLimit,
 	return errGone
 }
 
-// TestReviewC36InviteFaultWorded: an import's invite that a store fault stopped says so
+// TestInviteFaultWorded: an import's invite that a store fault stopped says so
 // on its row, in the API's words, not the driver's. Before, bob's row (the user not read
 // back) said nothing at all, created and neither invited nor refused, and alice's held
 // the driver's text, an address of the database included.
-func TestReviewC36InviteFaultWorded(t *testing.T) {
+func TestInviteFaultWorded(t *testing.T) {
 	st := testdb.SQLite(t).(*sqlite.Store)
 	m, _ := newManager(t, faultyInvites{st})
 	rows, bad, err := lifecycle.ParseImport(strings.NewReader("username,email\nalice,alice@example.com\nbob,bob@example.com\n"), lifecycle.FormatCSV)
@@ -95,11 +95,11 @@ func TestReviewC36InviteFaultWorded(t *testing.T) {
 	}
 }
 
-// TestReviewC36DuplicateAfterUnreadableRow: a user named again after a row of theirs that
+// TestDuplicateAfterUnreadableRow: a user named again after a row of theirs that
 // could not be read is refused duplicate_row, as after a row that could: the file names
 // the user twice, and which row is meant is the file's author's to say. Before, the
 // second row was applied as if it were the user's only one.
-func TestReviewC36DuplicateAfterUnreadableRow(t *testing.T) {
+func TestDuplicateAfterUnreadableRow(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, _ := newManager(t, st)

@@ -63,7 +63,7 @@ func (r *allSQL) find(part string) string {
 // the store runs on audit (its listings, QueryAudit's filters, retention's delete as
 // DeleteAuditBefore sends it) plans with an index's condition and no scan of the table,
 // where the planner takes an index wherever one serves.
-func TestReviewP49AuditKey(t *testing.T) {
+func TestAuditKey(t *testing.T) {
 	t.Parallel()
 	sv := testdb.Connect(t)
 	schema := sv.NewSchema(t)
@@ -153,7 +153,7 @@ func TestReviewP49AuditKey(t *testing.T) {
 
 // Migration 26 moves the audit trail's key to (time, id) and keeps every row and id;
 // its down migration puts back the key on id and audit_time.
-func TestReviewP49MigrationAuditKey(t *testing.T) {
+func TestMigrationAuditKey(t *testing.T) {
 	t.Parallel()
 	db, _ := schemaAt(t, 25)
 	ctx := t.Context()

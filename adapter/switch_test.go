@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// TestReviewC36SwitchSaysWhoIsStranded: switching a capability off answers how many
+// TestSwitchSaysWhoIsStranded: switching a capability off answers how many
 // enabled users it leaves with no factor to sign in with (every usable factor of theirs
 // is of a type switched off), and a warning saying so. Before, the answer was the switch
 // alone: an administrator turning totp off for a vendor's outage learnt nothing of the
 // users whose only factor was an authenticator app.
-func TestReviewC36SwitchSaysWhoIsStranded(t *testing.T) {
+func TestSwitchSaysWhoIsStranded(t *testing.T) {
 	h := newAdminHarness(t)
 	for _, c := range []struct{ path, body string }{
 		{"/admin/v1/users", `{"name":"only-totp"}`},

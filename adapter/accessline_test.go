@@ -32,13 +32,13 @@ var oddStrings = []string{
 	"<script>&amp;</script>", "é€𝄞", "/v1/providers/acme/enrollments", "127.0.0.1", "\xed\xa0\x80", "\\u2028",
 }
 
-// TestReviewP48AccessLineAsSlog: the access log's line, written directly, is the line
+// TestAccessLineAsSlog: the access log's line, written directly, is the line
 // slog's JSON handler writes for the same record, for odd strings in every field, every
 // level, durations that json.Marshal writes with an exponent, times in other zones and
 // with a monotonic reading, and every optional attribute present or absent. It failed
 // first as a build failure (no appendAccessLine); mutations tried: "<" escaped as
 // encoding/json's HTML-safe form, the e-09 clean-up dropped, U+2028 left as it is.
-func TestReviewP48AccessLineAsSlog(t *testing.T) {
+func TestAccessLineAsSlog(t *testing.T) {
 	zone := time.FixedZone("odd", -(3*3600 + 30*60))
 	times := []time.Time{time.Now(), time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC), time.Date(9999, 1, 2, 3, 4, 5, 123456789, zone), time.Date(0, 1, 1, 0, 0, 0, 1, time.UTC)}
 	levels := []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError, slog.LevelInfo + 2, slog.LevelError + 9}
@@ -66,9 +66,9 @@ func TestReviewP48AccessLineAsSlog(t *testing.T) {
 	}
 }
 
-// TestReviewP48AccessLineRefusesWhatSlogFaults: a time outside years 0–9999 and a
+// TestAccessLineRefusesWhatSlogFaults: a time outside years 0–9999 and a
 // duration that is not a number are left to slog, which writes its error for them.
-func TestReviewP48AccessLineRefusesWhatSlogFaults(t *testing.T) {
+func TestAccessLineRefusesWhatSlogFaults(t *testing.T) {
 	a := accessRecord{method: "GET", path: "/healthz"}
 	if _, ok := appendAccessLine(nil, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), slog.LevelInfo, &a); ok {
 		t.Error("year 10000 written directly")
@@ -84,8 +84,8 @@ func TestReviewP48AccessLineRefusesWhatSlogFaults(t *testing.T) {
 	}
 }
 
-// FuzzReviewP48AccessLine: any strings, status, size and duration give slog's line.
-func FuzzReviewP48AccessLine(f *testing.F) {
+// FuzzAccessLine: any strings, status, size and duration give slog's line.
+func FuzzAccessLine(f *testing.F) {
 	for i, s := range oddStrings {
 		f.Add(s, oddStrings[(i+5)%len(oddStrings)], 200+i, int64(i*100), float64(i)*0.37, uint8(i))
 	}
@@ -110,12 +110,12 @@ func FuzzReviewP48AccessLine(f *testing.F) {
 	})
 }
 
-// TestReviewP48AccessLogAllocations: through NewLogHandler at info, a contract call's
+// TestAccessLogAllocations: through NewLogHandler at info, a contract call's
 // access line allocates nothing: the call allocates as with the log discarded
 // (TestContractCallAllocations'). Through slog's JSON handler it allocated 3 more (the
 // attributes past a record's five, json.Marshal's encoder for the duration); this failed
 // first so, with the handler slog's own. Mutation tried: writeAccess answering false (slog's path).
-func TestReviewP48AccessLogAllocations(t *testing.T) {
+func TestAccessLogAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's build allocates more")
 	}
@@ -137,12 +137,12 @@ func TestReviewP48AccessLogAllocations(t *testing.T) {
 	}
 }
 
-// TestReviewP48AccessLogThroughHandler: a contract call's line through NewLogHandler is
+// TestAccessLogThroughHandler: a contract call's line through NewLogHandler is
 // slog's JSON, and the handler's other lines, the derived handlers' and those under a
 // ReplaceAttr or AddSource, are slog's own: the ReplaceAttr sees the access line's
 // attributes. Mutation tried: direct set regardless of ReplaceAttr (the redaction below
 // not applied).
-func TestReviewP48AccessLogThroughHandler(t *testing.T) {
+func TestAccessLogThroughHandler(t *testing.T) {
 	const path, body = "/v1/providers/acme/enrollments", `{"username":"alice"}`
 	var plain bytes.Buffer
 	contractRun(t, "POST", path, body, slog.New(NewLogHandler(&plain, nil)), nil)()
@@ -174,11 +174,11 @@ func TestReviewP48AccessLogThroughHandler(t *testing.T) {
 	}
 }
 
-// TestReviewP48AccessLogLinesWhole: lines written directly and lines slog writes, from
+// TestAccessLogLinesWhole: lines written directly and lines slog writes, from
 // many goroutines at once into a writer that does not lock, come out whole, one JSON
 // object a line (under -race, a missing lock is a reported race). Mutation tried:
 // lockedWriter.Write without its lock (the race detector fails the test).
-func TestReviewP48AccessLogLinesWhole(t *testing.T) {
+func TestAccessLogLinesWhole(t *testing.T) {
 	var out bytes.Buffer // not safe for concurrent writes: the handler's lock must make it so
 	h := NewLogHandler(&out, nil).(*jsonLog)
 	log := slog.New(h)
@@ -222,9 +222,9 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 
 var _ io.Writer = (*countingWriter)(nil)
 
-// BenchmarkReviewP48AccessLine is one access line of a mediated enrollments call, as the
+// BenchmarkAccessLine is one access line of a mediated enrollments call, as the
 // access log writes it directly.
-func BenchmarkReviewP48AccessLine(b *testing.B) {
+func BenchmarkAccessLine(b *testing.B) {
 	a := accessRecord{method: "POST", path: "/v1/providers/duo/enrollments", status: 200, durationMS: 1.234, bytes: 187,
 		remote: "127.0.0.1", requestID: "3f1c2a9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b", provider: "duo", hasProvider: true}
 	buf := make([]byte, 0, 512)

@@ -14,13 +14,13 @@ import (
 	"github.com/emfa/emfa/store/sqlstore"
 )
 
-// TestReviewC34CloseInsideABatch: Close called on the goroutine that leads a batch, from
+// TestCloseInsideABatch: Close called on the goroutine that leads a batch, from
 // a unit's fn or from the AfterCommit hook, waited for that batch to be answered, which
 // the goroutine waiting never did: a hang, the units queued behind it with it. It returns
 // sqlstore.ErrCloseInBatch at once, the store stays open, the unit that called it commits
 // as its fn says, and each unit queued meanwhile is told the truth. A Close after, from
 // outside, closes everything.
-func TestReviewC34CloseInsideABatch(t *testing.T) {
+func TestCloseInsideABatch(t *testing.T) {
 	for _, where := range []string{"unit", "after commit"} {
 		t.Run(where, func(t *testing.T) {
 			var s *Store

@@ -11,10 +11,10 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewC36SwitchStrandedPages: a disable's stranded count reads the whole directory,
+// TestSwitchStrandedPages: a disable's stranded count reads the whole directory,
 // past its first page of users, on either store, and counts the switches already off
 // with it: a user whose other factor's type is off is stranded too.
-func TestReviewC36SwitchStrandedPages(t *testing.T) {
+func TestSwitchStrandedPages(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, _ := newManager(t, st)

@@ -8,7 +8,7 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewC34NoTransactionLeftBetweenBatches: a ROLLBACK that fails, leaving the
+// TestNoTransactionLeftBetweenBatches: a ROLLBACK that fails, leaving the
 // batch's transaction open, left it open until the next batch rolled it back: meanwhile
 // the writer's connection served the pool. A write made on the pool outside the group
 // (CreateGroup, the sync queue's updates) ran inside that transaction, was told it
@@ -17,7 +17,7 @@ import (
 // unit told it failed. The writer tries the ROLLBACK again before it gives the
 // connection back, and discards the connection when that fails too (closing it ends the
 // transaction): the write between then runs on a fresh one.
-func TestReviewC34NoTransactionLeftBetweenBatches(t *testing.T) {
+func TestNoTransactionLeftBetweenBatches(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		memory bool

@@ -66,13 +66,13 @@ func (c c34Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	return &c34Conn{closing: conn.(*closing), h: c.h}, nil
 }
 
-// TestReviewC34PrepareMissedPanicAfterCommit: once its batch has committed, the leader
+// TestPrepareMissedPanicAfterCommit: once its batch has committed, the leader
 // prepares on the writer's pool the statements a transaction outside the group (an
 // import's) ran as text (prepareMissed). A panic of the driver's there reached the
 // leader's caller, whose write had committed: told it failed, it would retry a write
 // that is durable (a replay, for a decision). The caller is told its write committed, the
 // statement runs as text until it is prepared, and the writer and the import go on.
-func TestReviewC34PrepareMissedPanicAfterCommit(t *testing.T) {
+func TestPrepareMissedPanicAfterCommit(t *testing.T) {
 	h := &c34Hooks{entered: make(chan struct{}), release: make(chan struct{})}
 	var s *Store
 	var arm atomic.Bool

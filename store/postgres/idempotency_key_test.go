@@ -18,7 +18,7 @@ import (
 // instructions a validation under ICU's en-US, -0.5 % under C.UTF-8). A record kept
 // across the migration is found by its key after it, and the down migration puts the
 // database's collation back.
-func TestReviewP49IdempotencyKeyBytes(t *testing.T) {
+func TestIdempotencyKeyBytes(t *testing.T) {
 	t.Parallel()
 	db, _ := schemaAt(t, 26)
 	ctx := t.Context()

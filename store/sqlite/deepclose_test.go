@@ -20,11 +20,11 @@ func deepThen(depth int, fn func() error) error {
 	return deepThen(depth-1, fn)
 }
 
-// TestReviewC37CloseDeepInsideABatch: Close looked for the batch's leader (group.lead)
+// TestCloseDeepInsideABatch: Close looked for the batch's leader (group.lead)
 // among the first 1024 frames of its goroutine's stack only: called from a unit's fn
 // deeper than that above lead (a recursive walk, a deep middleware chain), it did not see
 // it, and waited for its own batch: a hang. It looks through the whole stack.
-func TestReviewC37CloseDeepInsideABatch(t *testing.T) {
+func TestCloseDeepInsideABatch(t *testing.T) {
 	s, _, _ := openFaulty(t)
 	ctx := context.Background()
 	inside := make(chan error, 1)

@@ -24,11 +24,18 @@ import (
 // (503, nothing started, nothing counted) whatever the name; one that sends nothing (a
 // name no one has) gives its place back as it answers. Each send runs with its
 // request's values and deadline (provider.RunToEnd), so none outlives the longest a
-// request may run; Drain waits for those under way.
+// request may run; Drain waits for those under way, and for the sign-ins that hold a
+// place and may yet hand it a send.
 type pageSends struct {
 	places chan struct{}
-	wg     sync.WaitGroup
 	s      *Server
+	// mu guards busy, the places held (a sign-in between take and the end of its last
+	// send), and idle, closed when busy falls to 0 (nil while it is 0). A WaitGroup
+	// counted the sends alone, from their Run: a sign-in still starting its challenge was
+	// not waited for, and its Run racing Drain's Wait at zero was the WaitGroup's misuse.
+	mu   sync.Mutex
+	busy int
+	idle chan struct{}
 }
 
 // maxPageSends bounds the page's sends under way: a mail server or a gateway that hangs
@@ -53,6 +60,12 @@ var _ lifecycle.Laters = (*sendPlace)(nil)
 func (q *pageSends) take(ctx context.Context) (*sendPlace, bool) {
 	select {
 	case q.places <- struct{}{}:
+		q.mu.Lock()
+		if q.busy == 0 {
+			q.idle = make(chan struct{})
+		}
+		q.busy++
+		q.mu.Unlock()
 		p := &sendPlace{q: q, ctx: ctx}
 		p.refs.Store(1)
 		return p, true
@@ -65,19 +78,25 @@ func (q *pageSends) take(ctx context.Context) (*sendPlace, bool) {
 func (p *sendPlace) done() { p.release() }
 
 func (p *sendPlace) release() {
-	if p.refs.Add(-1) == 0 {
-		<-p.q.places
+	if p.refs.Add(-1) != 0 {
+		return
 	}
+	q := p.q
+	<-q.places // given back before Drain hears of it: a Drain that answered finds it free
+	q.mu.Lock()
+	if q.busy--; q.busy == 0 {
+		close(q.idle)
+		q.idle = nil
+	}
+	q.mu.Unlock()
 }
 
 // Run runs job in the background, with the request's values and deadline, without its
 // cancellation: the send runs to its end (or its deadline) once the page has answered.
 func (p *sendPlace) Run(job func(context.Context)) {
-	p.refs.Add(1)
-	p.q.wg.Add(1)
+	p.refs.Add(1) // the place, and Drain with it, waits for this send
 	ctx, cancel := provider.RunToEnd(p.ctx)
 	go func() {
-		defer p.q.wg.Done()
 		defer p.release()
 		defer cancel()
 		defer func() {
@@ -89,13 +108,18 @@ func (p *sendPlace) Run(job func(context.Context)) {
 	}()
 }
 
-// Drain waits until the page's sends under way are done, or ctx ends: serve's end
-// calls it before the senders close. Each ends by its request's deadline at the latest.
+// Drain waits until the page's sends under way are done, and the sign-ins that hold a
+// place (whose sends may yet start) have answered, or ctx ends: serve's end calls it
+// before the senders close. Each ends by its request's deadline at the latest.
 func (q *pageSends) Drain(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { q.wg.Wait(); close(done) }()
+	q.mu.Lock()
+	idle := q.idle
+	q.mu.Unlock()
+	if idle == nil {
+		return nil
+	}
 	select {
-	case <-done:
+	case <-idle:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -197,13 +198,22 @@ wait:
 		}
 	}
 	e.log.Info("shutting down", "grace", e.cfg.Server.ShutdownTimeout.String())
-	if err := e.shutdown(ctx, srv, errc); err != nil { // adminserve.go
+	if err := e.stopServing(ctx, srv, errc, l); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	// The page's sign-in codes answered for go out before the senders close.
+	e.log.Info("stopped")
+	return nil
+}
+
+// stopServing shuts srv down (env.shutdown), then waits for the self-service page's
+// sign-in sends (live.drain), so that the codes it answered for go out before the
+// senders close (serve's defers). It drains also when the shutdown's grace ran out with
+// requests still running: before, that error returned at once, and the sends under way
+// ran on senders being closed.
+func (e *env) stopServing(ctx context.Context, srv *http.Server, errc <-chan error, l *live) error {
+	err := e.shutdown(ctx, srv, errc) // adminserve.go
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Server.ShutdownTimeout)
 	l.drain(dctx, e.log)
 	cancel()
-	e.log.Info("stopped")
-	return nil
+	return err
 }

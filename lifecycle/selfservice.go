@@ -2140,7 +2140,9 @@ func (s *SelfService) PushSignInStatus(ctx context.Context, sess Session) (strin
 		// reads a real one's poll makes, on nothing. Without them it answered a store's
 		// round trips sooner, and the poll, which anyone may send as often as they like
 		// (the page's budgets count sign-ins, not polls), timed, told who exists.
-		s.pollNothing(ctx, st.User)
+		if err := s.pollNothing(ctx, st.User); err != nil {
+			return "", err
+		}
 		if l, _ := s.pushSignIn(); l > 0 && !st.Started.IsZero() && !s.m.now().Before(st.Started.Add(l)) {
 			return SignInTimeout, nil
 		}
@@ -2189,15 +2191,20 @@ func (s *SelfService) PushSignInStatus(ctx context.Context, sess Session) (strin
 
 // pollNothing makes the reads of a push sign-in's poll (PushSignInStatus: the switches,
 // the factor with its user, the challenge) for a sign-in that started no challenge, on
-// ids no one has; what they find (nothing) is not used.
-func (s *SelfService) pollNothing(ctx context.Context, user string) {
+// ids no one has; what they find (nothing) is not used, but a fault of any of them is
+// answered, as a real poll answers it: ignored, a store in trouble answered a real
+// sign-in's poll with an error and this one "pending", and told who exists.
+func (s *SelfService) pollNothing(ctx context.Context, user string) error {
 	if _, err := s.m.switchedOff(ctx); err != nil {
-		return
+		return err
 	}
 	if _, _, err := s.m.store.GetFactorAndUser(ctx, provider.NewID(), user); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return
+		return err
 	}
-	_, _ = s.m.store.GetTransaction(ctx, "push:"+provider.NewID()) // as a push challenge's key
+	if _, err := s.m.store.GetTransaction(ctx, "push:"+provider.NewID()); err != nil && !errors.Is(err, store.ErrNotFound) { // as a push challenge's key
+		return err
+	}
+	return nil
 }
 
 // Push sign-in refusals.

@@ -108,6 +108,17 @@ func newHarness(t testing.TB, mutate func(*Options)) *harness {
 		mutate(&opts)
 	}
 	h.srv = New(opts)
+	if opts.SelfService != nil {
+		// The page's sign-in sends run after its answers (pageSends): none outlives the
+		// test, to log against, or write to, a store its cleanup closes.
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := h.srv.DrainPage(ctx); err != nil {
+				t.Errorf("the page's sign-in sends under way at the test's end: %v", err)
+			}
+		})
+	}
 	return h
 }
 

@@ -1,54 +1,18 @@
 package adapter
 
 import (
-	"bytes"
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/emfa/emfa/internal/testdb"
-	"github.com/emfa/emfa/lifecycle"
-	"github.com/emfa/emfa/provider/builtin"
-	"github.com/emfa/emfa/provider/builtin/delivery"
 )
 
 // limitedPageHarness is newCodePageHarnessAt with the engine's default send
 // limits (one code per 30 seconds), so that a resend at once is refused.
 func limitedPageHarness(t *testing.T, clk *fakeClock) (*adminHarness, *sentTo) {
 	t.Helper()
-	st := testdb.SQLite(t)
-	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent := &sentTo{}
-	caps := []string{"totp", "smsotp", "emailotp"}
-	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: caps, Now: clk.Now,
-		Config:  map[string]any{"smsotp": map[string]any{"sender": "record"}, "emailotp": map[string]any{"sender": "record"}},
-		Senders: func(string) (delivery.Sender, error) { return sent, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine}, Now: clk.Now,
-		Capabilities: map[string][]string{"acme": caps}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &adminHarness{store: st, manager: m}
-	if h.write, err = m.CreateToken(context.Background(), "cli", "provisioning", lifecycle.ScopeWrite); err != nil {
-		t.Fatal(err)
-	}
-	h.read = h.write
-	ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: caps, LinkLifetime: time.Hour,
-		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.harness = newHarness(t, func(o *Options) { o.Admin = m; o.SelfService = ss; o.MaxBodyBytes = 64 << 10 })
-	return h, sent
+	return newCodePage(t, codePage{clk: clk, limits: true})
 }
 
 // TestResendRefusedRedirects: "Send a new code" refused by the send limits answers

@@ -131,22 +131,60 @@ func newCodePageHarness(t *testing.T) (*adminHarness, *sentTo) {
 // newCodePageHarnessAt is newCodePageHarness on clk's time, with help on its error pages.
 func newCodePageHarnessAt(t *testing.T, clk *fakeClock, help string) (*adminHarness, *sentTo, *fakeClock) {
 	t.Helper()
+	h, sent := newCodePage(t, codePage{clk: clk, help: help})
+	return h, sent, clk
+}
+
+// codePage is what a page harness with sent codes (newCodePage) differs in.
+type codePage struct {
+	clk  *fakeClock // nil: the machine's clock
+	help string     // the error pages' help text
+	// caps: the provider's capabilities (nil: totp, smsotp, emailotp); each sent-code
+	// one sends through sender.
+	caps   []string
+	sender delivery.Sender // nil: a sentTo, which newCodePage returns
+	// limits: the engine's default send limits (one code per 30 seconds); else none,
+	// so that a new code goes out at once.
+	limits         bool
+	requestTimeout time.Duration // 0: the harness's
+}
+
+// newCodePage is the self-service page over a builtin engine whose codes go to o.sender.
+func newCodePage(t *testing.T, o codePage) (*adminHarness, *sentTo) {
+	t.Helper()
 	st := testdb.SQLite(t)
 	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sent := &sentTo{}
-	caps := []string{"totp", "smsotp", "emailotp"}
-	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: caps, Now: clk.Now,
-		Config: map[string]any{"smsotp": map[string]any{"sender": "record"}, "emailotp": map[string]any{"sender": "record"},
-			"sendLimits": map[string]any{"perUser": []any{}, "perDestination": []any{}}},
-		Senders: func(string) (delivery.Sender, error) { return sent, nil }})
+	now := time.Now
+	if o.clk != nil {
+		now = o.clk.Now
+	}
+	if o.caps == nil {
+		o.caps = []string{"totp", "smsotp", "emailotp"}
+	}
+	var sent *sentTo
+	if o.sender == nil {
+		sent = &sentTo{}
+		o.sender = sent
+	}
+	config := map[string]any{}
+	for _, c := range o.caps {
+		if c == "smsotp" || c == "emailotp" {
+			config[c] = map[string]any{"sender": "record"}
+		}
+	}
+	if !o.limits {
+		config["sendLimits"] = map[string]any{"perUser": []any{}, "perDestination": []any{}}
+	}
+	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: o.caps, Now: now, Config: config,
+		Senders: func(string) (delivery.Sender, error) { return o.sender, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine}, Now: clk.Now,
-		Capabilities: map[string][]string{"acme": caps}})
+	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine}, Now: now,
+		Capabilities: map[string][]string{"acme": o.caps}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,13 +193,20 @@ func newCodePageHarnessAt(t *testing.T, clk *fakeClock, help string) (*adminHarn
 		t.Fatal(err)
 	}
 	h.read = h.write
-	ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: caps, LinkLifetime: time.Hour,
-		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com", HelpText: help})
+	ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: o.caps, LinkLifetime: time.Hour,
+		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com", HelpText: o.help})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.harness = newHarness(t, func(o *Options) { o.Admin = m; o.SelfService = ss; o.MaxBodyBytes = 64 << 10 })
-	return h, sent, clk
+	h.harness = newHarness(t, func(opts *Options) {
+		opts.Admin = m
+		opts.SelfService = ss
+		opts.MaxBodyBytes = 64 << 10
+		if o.requestTimeout != 0 {
+			opts.RequestTimeout = o.requestTimeout
+		}
+	})
+	return h, sent
 }
 
 // TestPhoneAsTyped: a phone number typed as people write it is sent to in E.164 where

@@ -1,168 +1,53 @@
 package adapter
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/smtpfake"
 	"github.com/emfa/emfa/internal/testwait"
-	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
 )
 
-// heldSMTP is a mail server on loopback that holds each message's DATA until the test
-// releases it: a slow relay, without timing.
-type heldSMTP struct {
-	ln      net.Listener
-	held    chan struct{} // a message's DATA arrived, and is held
-	release chan struct{} // closed: every held message is taken (250)
-	mu      sync.Mutex
-	taken   int // messages answered 250 and followed by QUIT
-	codes   []string
-	wg      sync.WaitGroup
-}
-
-func newHeldSMTP(t *testing.T) *heldSMTP {
+// heldMail is a mail server on loopback that holds each message before its 250 until
+// the test releases it (smtpfake's Hold): a slow relay, without timing.
+func heldMail(t *testing.T) *smtpfake.Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &heldSMTP{ln: ln, held: make(chan struct{}, 16), release: make(chan struct{})}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go func() { defer s.wg.Done(); s.serve(c) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		select {
-		case <-s.release:
-		default:
-			close(s.release)
-		}
-		s.wg.Wait()
-	})
+	s := smtpfake.Start(t, smtpfake.Options{})
+	s.Hold()
 	return s
 }
 
-func (s *heldSMTP) port() int { return s.ln.Addr().(*net.TCPAddr).Port }
-
-func (s *heldSMTP) serve(c net.Conn) {
-	defer c.Close()
-	r := bufio.NewReader(c)
-	say := func(line string) bool { _, err := c.Write([]byte(line + "\r\n")); return err == nil }
-	if !say("220 held.example ESMTP") {
-		return
-	}
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
-		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
-			say("250 held.example")
-		case cmd == "DATA":
-			say("354 go on")
-			for {
-				l, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-				if m := sentCodeRE.FindStringSubmatch(l); m != nil {
-					s.mu.Lock()
-					s.codes = append(s.codes, m[1])
-					s.mu.Unlock()
-				}
-			}
-			s.held <- struct{}{}
-			<-s.release
-			say("250 taken")
-		case cmd == "QUIT":
-			s.mu.Lock()
-			s.taken++
-			s.mu.Unlock()
-			say("221 bye")
-			return
-		default: // MAIL, RCPT, RSET, NOOP
-			say("250 ok")
+// mailedCodes are the sign-in codes the messages ms say, in their order.
+func mailedCodes(ms ...smtpfake.Message) []string {
+	var codes []string
+	for _, m := range ms {
+		if c := sentCodeRE.FindStringSubmatch(m.Data); c != nil {
+			codes = append(codes, c[1])
 		}
 	}
-}
-
-func (s *heldSMTP) messages() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.taken
+	return codes
 }
 
 // heldMailPage is the page with e-mailed codes sent through s, and alice with such a
 // factor.
-func heldMailPage(t *testing.T, s *heldSMTP) *adminHarness {
+func heldMailPage(t *testing.T, s *smtpfake.Server) *adminHarness {
 	t.Helper()
-	st := testdb.SQLite(t)
-	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mail, err := delivery.NewSMTP(delivery.SMTPOptions{Host: "127.0.0.1", Port: s.port(), TLS: delivery.TLSNone, From: "otp@example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	caps := []string{"totp", "emailotp"}
-	engine, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Capabilities: caps,
-		Config: map[string]any{"emailotp": map[string]any{"sender": "mail"},
-			"sendLimits": map[string]any{"perUser": []any{}, "perDestination": []any{}}}, // a new code at once
-		Senders: func(string) (delivery.Sender, error) { return mail, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := lifecycle.New(lifecycle.Options{Store: st, Engines: []*builtin.Engine{engine},
-		Capabilities: map[string][]string{"acme": caps}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &adminHarness{store: st, manager: m}
-	if h.write, err = m.CreateToken(context.Background(), "cli", "provisioning", lifecycle.ScopeWrite); err != nil {
-		t.Fatal(err)
-	}
-	h.read = h.write
-	ss, err := m.SelfService(lifecycle.SelfServiceOptions{Capabilities: caps, LinkLifetime: time.Hour,
-		SessionIdle: 10 * time.Minute, PublicURL: "https://mfa.example.com"})
+	mail, err := delivery.NewSMTP(delivery.SMTPOptions{Host: s.Host(), Port: s.Port(), TLS: delivery.TLSNone, From: "otp@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A request's deadline far past the test's steps: the send, which runs to it, is not
 	// cut short on a slow machine.
-	h.harness = newHarness(t, func(o *Options) {
-		o.Admin = m
-		o.SelfService = ss
-		o.MaxBodyBytes = 64 << 10
-		o.RequestTimeout = 25 * time.Second
-	})
+	h, _ := newCodePage(t, codePage{caps: []string{"totp", "emailotp"}, sender: mail, requestTimeout: 25 * time.Second})
 	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
 		t.Fatalf("create: %d %v", code, out)
 	}
@@ -203,7 +88,7 @@ var csrfValueRE = regexp.MustCompile(`name="csrf" value="[^"]*"`)
 // they lead, cookies, the step's page). Released, the mail is taken and the sign-in's
 // record says the code was sent, as before; the code signs in.
 func TestReviewC35SignInAnswersBeforeTheSend(t *testing.T) {
-	mail := newHeldSMTP(t)
+	mail := heldMail(t)
 	h := heldMailPage(t, mail)
 
 	start := func(user string) (pageAnswer, pageAnswer) {
@@ -223,7 +108,7 @@ func TestReviewC35SignInAnswersBeforeTheSend(t *testing.T) {
 		t.Fatalf("alice's sign-in: %d %s", known.status, known.body)
 	}
 	// The answer came; the message is still held (nothing has been released).
-	testwait.Recv(t, "alice's code at the mail server", mail.held)
+	testwait.Recv(t, "alice's code at the mail server", mail.Held())
 	unknown, unknownStep := start("zelda")
 	if got, want := pageShape(unknown), pageShape(known); got != want {
 		t.Errorf("a name no one has is answered otherwise than alice:\n%s\nwant\n%s", got, want)
@@ -237,15 +122,15 @@ func TestReviewC35SignInAnswersBeforeTheSend(t *testing.T) {
 	if got, want := pageShape(unknownStep), pageShape(knownStep); got != want {
 		t.Errorf("a name no one has gets another step page than alice:\n%s\nwant\n%s", got, want)
 	}
-	if n := mail.messages(); n != 0 {
+	if n := len(mail.Messages()); n != 0 {
 		t.Fatalf("%d messages taken before the release", n)
 	}
-	close(mail.release)
+	mail.ReleaseAll()
 	if err := h.srv.DrainPage(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := mail.messages(); n != 1 || len(mail.codes) != 1 {
-		t.Fatalf("%d messages taken (codes %v), want alice's one", n, mail.codes)
+	if n := len(mail.Messages()); n != 1 || len(mailedCodes(mail.Messages()...)) != 1 {
+		t.Fatalf("%d messages taken (codes %v), want alice's one", n, mailedCodes(mail.Messages()...))
 	}
 	evs, err := h.store.ListAudit(context.Background(), store.AuditFilter{Username: "alice"})
 	if err != nil {
@@ -258,7 +143,7 @@ func TestReviewC35SignInAnswersBeforeTheSend(t *testing.T) {
 	// The code sent after the answer signs in with the sign-in the answer started.
 	p := &pageClient{t: t, h: h, addr: "198.51.100.7", cookie: signInCookieOf(known)}
 	p.get("/self-service/signin/code")
-	if a := p.post("/self-service/signin/code", url.Values{"code": {mail.codes[0]}}); a.status != http.StatusSeeOther || a.header.Get("Location") != "/self-service/" {
+	if a := p.post("/self-service/signin/code", url.Values{"code": {mailedCodes(mail.Messages()...)[0]}}); a.status != http.StatusSeeOther || a.header.Get("Location") != "/self-service/" {
 		t.Errorf("alice's code: %d %q", a.status, a.header.Get("Location"))
 	} else if page := p.get("/self-service/"); !strings.Contains(page.body, `action="/self-service/signout"`) {
 		t.Errorf("alice is not signed in:\n%s", page.body)
@@ -291,8 +176,8 @@ func httptestPost(path string, form url.Values) *http.Request {
 // looked at: nothing is sent, started or recorded, and the address's budget is not
 // spent. A place freed, alice's sign-in sends again.
 func TestReviewC35SendsAtTheirBound(t *testing.T) {
-	mail := newHeldSMTP(t)
-	close(mail.release)
+	mail := heldMail(t)
+	mail.ReleaseAll()
 	h := heldMailPage(t, mail)
 	places := h.srv.pages.sends.places
 	for range cap(places) {
@@ -317,8 +202,8 @@ func TestReviewC35SendsAtTheirBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slices.ContainsFunc(evs, func(e store.AuditEvent) bool { return strings.Contains(e.Resource, "selfservice.signin") }) || mail.messages() != 0 {
-		t.Errorf("a sign-in refused at the bound started something: %d mails, %+v", mail.messages(), evs)
+	if slices.ContainsFunc(evs, func(e store.AuditEvent) bool { return strings.Contains(e.Resource, "selfservice.signin") }) || len(mail.Messages()) != 0 {
+		t.Errorf("a sign-in refused at the bound started something: %d mails, %+v", len(mail.Messages()), evs)
 	}
 	<-places
 	if a := start("alice"); a.status != http.StatusSeeOther {
@@ -327,7 +212,7 @@ func TestReviewC35SendsAtTheirBound(t *testing.T) {
 	if err := h.srv.DrainPage(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := mail.messages(); n != 1 {
+	if n := len(mail.Messages()); n != 1 {
 		t.Errorf("%d mails once a place was free, want 1", n)
 	}
 	if len(places) != cap(places)-1 {
@@ -339,15 +224,15 @@ func TestReviewC35SendsAtTheirBound(t *testing.T) {
 // server holds the new code, as the sign-in's first code does, and alike for a name no
 // one has; the new code, once taken, is the one that signs in.
 func TestReviewC35ResendAnswersBeforeTheSend(t *testing.T) {
-	mail := newHeldSMTP(t)
+	mail := heldMail(t)
 	h := heldMailPage(t, mail)
 	resend := func(user string, first bool) (pageAnswer, *pageClient) {
 		p := &pageClient{t: t, h: h, addr: "198.51.100.7"}
 		p.get("/self-service/")
 		p.startSignIn(user, builtin.TypeEmailOTP)
 		if first {
-			testwait.Recv(t, "the first code at the mail server", mail.held)
-			mail.release <- struct{}{} // the first code is taken
+			testwait.Recv(t, "the first code at the mail server", mail.Held())
+			mail.Release() // the first code is taken
 		}
 		answered := make(chan pageAnswer, 1)
 		go func() {
@@ -359,7 +244,7 @@ func TestReviewC35ResendAnswersBeforeTheSend(t *testing.T) {
 	if known.status != http.StatusSeeOther || known.header.Get("Location") != "/self-service/signin/code?sent=1" {
 		t.Fatalf("alice's new code: %d %q", known.status, known.header.Get("Location"))
 	}
-	testwait.Recv(t, "alice's new code at the mail server", mail.held)
+	testwait.Recv(t, "alice's new code at the mail server", mail.Held())
 	unknown, _ := resend("zelda", false)
 	if got, want := pageShape(unknown), pageShape(known); got != want {
 		t.Errorf("a name no one has is answered otherwise than alice:\n%s\nwant\n%s", got, want)
@@ -367,15 +252,15 @@ func TestReviewC35ResendAnswersBeforeTheSend(t *testing.T) {
 	if k, u := len(signInCookieOf(known).Value), len(signInCookieOf(unknown).Value); !sameSealedLength(k, u) {
 		t.Errorf("alice's sealed sign-in after a new code is %d bytes, zelda's (no one's) %d", k, u)
 	}
-	close(mail.release)
+	mail.ReleaseAll()
 	if err := h.srv.DrainPage(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(mail.codes) != 2 {
-		t.Fatalf("codes %v, want alice's two", mail.codes)
+	if len(mailedCodes(mail.Messages()...)) != 2 {
+		t.Fatalf("codes %v, want alice's two", mailedCodes(mail.Messages()...))
 	}
 	p.get("/self-service/signin/code?sent=1")
-	if a := p.post("/self-service/signin/code", url.Values{"code": {mail.codes[1]}}); a.status != http.StatusSeeOther || a.header.Get("Location") != "/self-service/" {
+	if a := p.post("/self-service/signin/code", url.Values{"code": {mailedCodes(mail.Messages()...)[1]}}); a.status != http.StatusSeeOther || a.header.Get("Location") != "/self-service/" {
 		t.Errorf("alice's new code: %d %q", a.status, a.header.Get("Location"))
 	}
 }

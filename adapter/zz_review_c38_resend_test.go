@@ -18,23 +18,24 @@ import (
 // recorded once, as sent; the new code signs in, and the first, arriving with it, is
 // withdrawn by the newer one and refused.
 func TestReviewC38ResendWhileTheFirstSends(t *testing.T) {
-	mail := newHeldSMTP(t)
+	mail := heldMail(t)
 	h := heldMailPage(t, mail)
 	p := &pageClient{t: t, h: h, addr: "198.51.100.7"}
 	p.get("/self-service/")
 	p.startSignIn("alice", builtin.TypeEmailOTP)
-	testwait.Recv(t, "the first code at the mail server", mail.held) // held, not taken
+	first := testwait.Recv(t, "the first code at the mail server", mail.Held()) // held, not taken
 	a := p.send(httptestPost("/self-service/signin/resend", url.Values{"csrf": {p.csrf}}))
 	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/self-service/signin/code?sent=1" {
 		t.Fatalf("the new code while the first is held: %d %q", a.status, a.header.Get("Location"))
 	}
-	testwait.Recv(t, "the new code at the mail server", mail.held)
-	close(mail.release)
+	second := testwait.Recv(t, "the new code at the mail server", mail.Held())
+	mail.ReleaseAll()
 	if err := h.srv.DrainPage(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(mail.codes) != 2 || mail.messages() != 2 {
-		t.Fatalf("codes %v, %d messages taken: want alice's two", mail.codes, mail.messages())
+	codes := mailedCodes(first, second)
+	if len(codes) != 2 || len(mail.Messages()) != 2 {
+		t.Fatalf("codes %v, %d messages taken: want alice's two", codes, len(mail.Messages()))
 	}
 	evs, err := h.store.ListAudit(context.Background(), store.AuditFilter{Username: "alice"})
 	if err != nil {
@@ -50,11 +51,11 @@ func TestReviewC38ResendWhileTheFirstSends(t *testing.T) {
 		t.Errorf("sign-in start records %q, want two PENDING (each send once, as sent)", starts)
 	}
 	p.get("/self-service/signin/code?sent=1")
-	if a := p.post("/self-service/signin/code", url.Values{"code": {mail.codes[0]}}); a.status == http.StatusSeeOther && a.header.Get("Location") == "/self-service/" {
+	if a := p.post("/self-service/signin/code", url.Values{"code": {codes[0]}}); a.status == http.StatusSeeOther && a.header.Get("Location") == "/self-service/" {
 		t.Fatalf("the first code signed in after a new one was sent")
 	}
 	p.get("/self-service/signin/code?sent=1")
-	if a := p.post("/self-service/signin/code", url.Values{"code": {mail.codes[1]}}); a.status != http.StatusSeeOther || a.header.Get("Location") != "/self-service/" {
+	if a := p.post("/self-service/signin/code", url.Values{"code": {codes[1]}}); a.status != http.StatusSeeOther || a.header.Get("Location") != "/self-service/" {
 		t.Errorf("the new code: %d %q", a.status, a.header.Get("Location"))
 	}
 }

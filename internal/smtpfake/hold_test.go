@@ -26,8 +26,14 @@ func TestHold(t *testing.T) {
 	}
 	send("alice@example.com")
 	send("bob@example.com")
-	testwait.Recv(t, "the first message held", s.Held())
-	testwait.Recv(t, "the second message held", s.Held())
+	held := map[string]bool{}
+	for range 2 {
+		m := testwait.Recv(t, "a message held", s.Held())
+		held[m.To[0]] = true
+	}
+	if !held["alice@example.com"] || !held["bob@example.com"] {
+		t.Fatalf("held: %v, want alice's and bob's", held)
+	}
 	select {
 	case err := <-results:
 		t.Fatalf("a held message was answered: %v", err)

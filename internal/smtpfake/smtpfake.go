@@ -76,9 +76,10 @@ type Server struct {
 // hold is what Hold sets up: held is sent on as each message starts to wait, one lets
 // one waiting message through, all (closed) every message from then on.
 type hold struct {
-	held, one chan struct{}
-	all       chan struct{}
-	allOnce   sync.Once
+	held    chan Message
+	one     chan struct{}
+	all     chan struct{}
+	allOnce sync.Once
 }
 
 // Start serves on a free loopback port until the test ends.
@@ -137,12 +138,13 @@ func (s *Server) Hold() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.hold == nil {
-		s.hold = &hold{held: make(chan struct{}, 64), one: make(chan struct{}), all: make(chan struct{})}
+		s.hold = &hold{held: make(chan Message, 64), one: make(chan struct{}), all: make(chan struct{})}
 	}
 }
 
-// Held receives once for each message that starts to wait (Hold; nil before Hold).
-func (s *Server) Held() <-chan struct{} {
+// Held receives each message as it starts to wait, in the order they came (Hold; nil
+// before Hold).
+func (s *Server) Held() <-chan Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.hold == nil {
@@ -306,11 +308,12 @@ func (m *session) Data(r io.Reader) error {
 		return errors.New("no recipients")
 	}
 	_, isTLS := m.conn.TLSConnectionState()
+	msg := Message{From: m.from, To: m.to, Data: string(b), TLS: isTLS, User: m.user}
 	m.srv.mu.Lock()
 	if h := m.srv.hold; h != nil {
 		m.srv.mu.Unlock()
 		select {
-		case h.held <- struct{}{}:
+		case h.held <- msg:
 		case <-h.all:
 		}
 		select {
@@ -329,7 +332,7 @@ func (m *session) Data(r io.Reader) error {
 		}
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Message content rejected: " + quoted}
 	}
-	m.srv.messages = append(m.srv.messages, Message{From: m.from, To: m.to, Data: string(b), TLS: isTLS, User: m.user})
+	m.srv.messages = append(m.srv.messages, msg)
 	m.srv.mu.Unlock()
 	return nil
 }

@@ -38,12 +38,12 @@ func (l *heldLaters) taken() []func(context.Context) {
 	return jobs
 }
 
-// TestReviewC35PushSignInWakesTheDeviceLater: a push sign-in on the page, under the
+// TestPushSignInWakesTheDeviceLater: a push sign-in on the page, under the
 // page's Laters, answers while the push service still holds the device's notification:
 // the challenge is started (the number to type, the transaction) before the answer, the
 // notification and the start's record after it. Before, the page waited for the push
 // service's round trip for a user with a device, and not for a name no one has.
-func TestReviewC35PushSignInWakesTheDeviceLater(t *testing.T) {
+func TestPushSignInWakesTheDeviceLater(t *testing.T) {
 	ctx := context.Background()
 	held, release := make(chan struct{}, 4), make(chan struct{})
 	var mu sync.Mutex

@@ -14,13 +14,13 @@ import (
 	"github.com/emfa/emfa/internal/testwait"
 )
 
-// TestReviewC38DrainAfterAShutdownOutOfTime: serve's end drains the self-service page's
+// TestDrainAfterAShutdownOutOfTime: serve's end drains the self-service page's
 // sign-in sends (live.drain) before its defers close the senders. When the shutdown's
 // grace ran out with a request still running, serve returned its error at once, without
 // draining: every code the page had answered for and not yet sent then went out, or
 // failed, on senders being closed. Now it drains either way, and still says the
 // shutdown's error.
-func TestReviewC38DrainAfterAShutdownOutOfTime(t *testing.T) {
+func TestDrainAfterAShutdownOutOfTime(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

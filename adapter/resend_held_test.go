@@ -13,11 +13,11 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewC38ResendWhileTheFirstSends: "Send a new code" while the mail server still
+// TestResendWhileTheFirstSends: "Send a new code" while the mail server still
 // holds the first code (both sends under way at once, after their answers): each is
 // recorded once, as sent; the new code signs in, and the first, arriving with it, is
 // withdrawn by the newer one and refused.
-func TestReviewC38ResendWhileTheFirstSends(t *testing.T) {
+func TestResendWhileTheFirstSends(t *testing.T) {
 	mail := heldMail(t)
 	h := heldMailPage(t, mail)
 	p := &pageClient{t: t, h: h, addr: "198.51.100.7"}

@@ -45,12 +45,12 @@ func (s *faultyReads) GetTransaction(ctx context.Context, id string) (store.Tran
 	return s.Store.GetTransaction(ctx, id)
 }
 
-// TestReviewC38PushPollFaultsAlike: a push sign-in's poll of a name no one has makes the
+// TestPushPollFaultsAlike: a push sign-in's poll of a name no one has makes the
 // reads a real one's does (pollNothing), but ignored their faults: with the store failing
 // one of them, alice's poll answered the fault (the page's error) and a name no one has
 // "pending", which told who exists to anyone polling while the store was in trouble. Now
 // a fault of any of the reads is answered alike.
-func TestReviewC38PushPollFaultsAlike(t *testing.T) {
+func TestPushPollFaultsAlike(t *testing.T) {
 	ctx := context.Background()
 	st := &faultyReads{Store: testdb.SQLite(t).(*sqlite.Store)}
 	m, clk := newManager(t, st)

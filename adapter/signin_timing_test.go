@@ -80,14 +80,14 @@ var sentCodeRE = regexp.MustCompile(`Your sign-in code is (\d+)\.`)
 
 var csrfValueRE = regexp.MustCompile(`name="csrf" value="[^"]*"`)
 
-// TestReviewC35SignInAnswersBeforeTheSend: a sign-in with an e-mailed code answers
+// TestSignInAnswersBeforeTheSend: a sign-in with an e-mailed code answers
 // while the mail server still holds the message: the code goes out after the answer, so
 // the time of the answer is the same for a user with such a factor and for a name no one
 // has (before, the known name's answer waited for the mail server's round trip, and
 // anyone could tell who exists by it). The two answers show the same (status, where
 // they lead, cookies, the step's page). Released, the mail is taken and the sign-in's
 // record says the code was sent, as before; the code signs in.
-func TestReviewC35SignInAnswersBeforeTheSend(t *testing.T) {
+func TestSignInAnswersBeforeTheSend(t *testing.T) {
 	mail := heldMail(t)
 	h := heldMailPage(t, mail)
 
@@ -170,12 +170,12 @@ func httptestPost(path string, form url.Values) *http.Request {
 	return req
 }
 
-// TestReviewC35SendsAtTheirBound: with as many sign-ins' sends under way as the page
+// TestSendsAtTheirBound: with as many sign-ins' sends under way as the page
 // runs at once (a mail server that hangs), a sign-in that would send is refused (503,
 // Retry-After), the same for alice and for a name no one has, before either name is
 // looked at: nothing is sent, started or recorded, and the address's budget is not
 // spent. A place freed, alice's sign-in sends again.
-func TestReviewC35SendsAtTheirBound(t *testing.T) {
+func TestSendsAtTheirBound(t *testing.T) {
 	mail := heldMail(t)
 	mail.ReleaseAll()
 	h := heldMailPage(t, mail)
@@ -220,10 +220,10 @@ func TestReviewC35SendsAtTheirBound(t *testing.T) {
 	}
 }
 
-// TestReviewC35ResendAnswersBeforeTheSend: "Send a new code" answers while the mail
+// TestResendAnswersBeforeTheSend: "Send a new code" answers while the mail
 // server holds the new code, as the sign-in's first code does, and alike for a name no
 // one has; the new code, once taken, is the one that signs in.
-func TestReviewC35ResendAnswersBeforeTheSend(t *testing.T) {
+func TestResendAnswersBeforeTheSend(t *testing.T) {
 	mail := heldMail(t)
 	h := heldMailPage(t, mail)
 	resend := func(user string, first bool) (pageAnswer, *pageClient) {

@@ -14,7 +14,7 @@ import (
 	"github.com/emfa/emfa/store/sqlite"
 )
 
-// TestReviewC35SwitchRefusedWhenTheOldSessionLivesOn: a browser signed in as alice
+// TestSwitchRefusedWhenTheOldSessionLivesOn: a browser signed in as alice
 // that switches to mallory's link (the question answered "Continue") ends alice's
 // session first. When the store did not end it, the switch went ahead all the same (the
 // failure only logged): the browser went on as mallory while alice's session lived on,
@@ -22,7 +22,7 @@ import (
 // Now the switch is refused with a page that says so, alice stays signed in, nothing of
 // mallory's link is opened (no session, no record), and the question's cookie waits for
 // another try, which, the store answering again, switches.
-func TestReviewC35SwitchRefusedWhenTheOldSessionLivesOn(t *testing.T) {
+func TestSwitchRefusedWhenTheOldSessionLivesOn(t *testing.T) {
 	st := &deleteRefusing{Store: testdb.SQLite(t).(*sqlite.Store)}
 	h := newAdminHarnessOn(t, st)
 	ss, err := h.manager.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp"}, LinkLifetime: 3600e9,

@@ -9,14 +9,14 @@ import (
 	"testing/synctest"
 )
 
-// TestReviewC38DrainWaitsForASignInUnderWay: Drain (serve's end, before the senders
+// TestDrainWaitsForASignInUnderWay: Drain (serve's end, before the senders
 // close) waited on a WaitGroup that a send joined only at its Run, and a sign-in between
 // the place it took and its Run (its challenge being started) counted for nothing: Drain
 // answered "all sent" at once, and that sign-in's send then ran on senders being closed.
 // A Run racing the Wait at zero is also the WaitGroup's misuse, which the race detector
 // reports and the runtime may panic on. Drain now waits for every place taken, and the
 // sends on it.
-func TestReviewC38DrainWaitsForASignInUnderWay(t *testing.T) {
+func TestDrainWaitsForASignInUnderWay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q := newPageSends(&Server{log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		place, ok := q.take(context.Background()) // a sign-in starting its challenge

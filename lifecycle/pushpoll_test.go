@@ -57,13 +57,13 @@ func (s *pollReads) GetTransaction(ctx context.Context, id string) (store.Transa
 	return s.Store.GetTransaction(ctx, id)
 }
 
-// TestReviewC35PushPollReadsAlike: the poll of a push sign-in (its status, which the
+// TestPushPollReadsAlike: the poll of a push sign-in (its status, which the
 // page's script reads every 2 s and anyone may read as often as they like, unbudgeted,
 // and "Continue") of a user with a device reads the switches, the factor and its user,
 // and the challenge; that of a name no one has read nothing, and answered "pending" a
 // store's round trips sooner, for anyone timing it to tell who exists. Now it makes the
 // same reads, on nothing.
-func TestReviewC35PushPollReadsAlike(t *testing.T) {
+func TestPushPollReadsAlike(t *testing.T) {
 	ctx := context.Background()
 	st := &pollReads{Store: testdb.SQLite(t).(*sqlite.Store)}
 	m, clk := newManager(t, st)

@@ -2,9 +2,11 @@ package lifecycle_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/emfa/emfa/internal/testdb"
@@ -14,20 +16,29 @@ import (
 	"github.com/emfa/emfa/store/sqlite"
 )
 
-// pollReads is a store that lists the reads a push sign-in's poll makes, while on.
+// pollReads is a store that lists the reads a push sign-in's poll makes, while on, and
+// fails the one fail names ("switches", "factor and user", "transaction"; "" none).
 type pollReads struct {
 	*sqlite.Store
+	fail  atomic.Value // string
 	mu    sync.Mutex
 	on    bool
 	reads []string
 }
 
-func (s *pollReads) note(what string) {
+var errPollFault = errors.New("store fault (test)")
+
+// read notes the read what, and answers errPollFault when it is the one to fail.
+func (s *pollReads) read(what string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.on {
 		s.reads = append(s.reads, what)
 	}
+	s.mu.Unlock()
+	if f, _ := s.fail.Load().(string); f == what {
+		return errPollFault
+	}
+	return nil
 }
 
 func (s *pollReads) taken(f func()) []string {
@@ -43,32 +54,34 @@ func (s *pollReads) taken(f func()) []string {
 }
 
 func (s *pollReads) ListCapabilitySwitches(ctx context.Context) ([]store.CapabilitySwitch, error) {
-	s.note("switches")
+	if err := s.read("switches"); err != nil {
+		return nil, err
+	}
 	return s.Store.ListCapabilitySwitches(ctx)
 }
 
 func (s *pollReads) GetFactorAndUser(ctx context.Context, id, username string) (store.Factor, store.User, error) {
-	s.note("factor and user")
+	if err := s.read("factor and user"); err != nil {
+		return store.Factor{}, store.User{}, err
+	}
 	return s.Store.GetFactorAndUser(ctx, id, username)
 }
 
 func (s *pollReads) GetTransaction(ctx context.Context, id string) (store.Transaction, error) {
-	s.note("transaction")
+	if err := s.read("transaction"); err != nil {
+		return store.Transaction{}, err
+	}
 	return s.Store.GetTransaction(ctx, id)
 }
 
-// TestPushPollReadsAlike: the poll of a push sign-in (its status, which the
-// page's script reads every 2 s and anyone may read as often as they like, unbudgeted,
-// and "Continue") of a user with a device reads the switches, the factor and its user,
-// and the challenge; that of a name no one has read nothing, and answered "pending" a
-// store's round trips sooner, for anyone timing it to tell who exists. Now it makes the
-// same reads, on nothing.
-func TestPushPollReadsAlike(t *testing.T) {
+// pushSignIns are two push sign-ins started on st's page: alice's, whose device is
+// paired, and zelda's, a name no one has.
+func pushSignIns(t *testing.T, st *pollReads) (ss *lifecycle.SelfService, alice, zelda lifecycle.Session) {
+	t.Helper()
 	ctx := context.Background()
-	st := &pollReads{Store: testdb.SQLite(t).(*sqlite.Store)}
 	m, clk := newManager(t, st)
 	addAlice(t, m)
-	ss := selfService(t, m, "totp", "push")
+	ss = selfService(t, m, "totp", "push")
 	devices, err := builtin.NewDevices(builtin.DevicesOptions{Store: st, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -89,12 +102,26 @@ func TestPushPollReadsAlike(t *testing.T) {
 		}
 		return anon
 	}
-	alice, zelda := started("alice"), started("zelda")
+	alice, zelda = started("alice"), started("zelda")
 	if alice.State.Tx == "" || zelda.State.Tx != "" {
 		t.Fatalf("challenges: alice %q, zelda %q", alice.State.Tx, zelda.State.Tx)
 	}
+	return ss, alice, zelda
+}
+
+// TestPushPollReadsAlike: the poll of a push sign-in (its status, which the
+// page's script reads every 2 s and anyone may read as often as they like, unbudgeted,
+// and "Continue") of a user with a device reads the switches, the factor and its user,
+// and the challenge; that of a name no one has read nothing, and answered "pending" a
+// store's round trips sooner, for anyone timing it to tell who exists. Now it makes the
+// same reads, on nothing.
+func TestPushPollReadsAlike(t *testing.T) {
+	ctx := context.Background()
+	st := &pollReads{Store: testdb.SQLite(t).(*sqlite.Store)}
+	ss, alice, zelda := pushSignIns(t, st)
 	poll := func(sess lifecycle.Session) (state string, reads []string) {
 		reads = st.taken(func() {
+			var err error
 			if state, err = ss.PushSignInStatus(ctx, sess); err != nil {
 				t.Fatal(err)
 			}

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"io/fs"
 	"strings"
 	"sync"
 	"testing"
@@ -188,17 +187,7 @@ func TestMigrationAuditKey(t *testing.T) {
 	if got := ids(); got != was {
 		t.Errorf("rows after migration 26: %s, want %s", got, was)
 	}
-	dir, err := fs.Sub(postgres.Migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.DownTo(ctx, 25); err != nil {
-		t.Fatal(err)
-	}
+	downTo(t, db, 25)
 	if got := key(); got != `PRIMARY KEY (id)` {
 		t.Errorf("key after migration 26's down: %s", got)
 	}

@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"io/fs"
 	"strings"
 	"testing"
 
@@ -58,17 +57,7 @@ func TestIdempotencyKeyBytes(t *testing.T) {
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	dir, err := fs.Sub(postgres.Migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.DownTo(ctx, 26); err != nil {
-		t.Fatal(err)
-	}
+	downTo(t, db, 26)
 	if got, want := collations(), "provider default, webhook_id default, fingerprint default; key default, default, default"; got != want {
 		t.Errorf("idempotency's key after migration 27's down: %s, want %s", got, want)
 	}

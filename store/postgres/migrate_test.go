@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"testing"
@@ -178,6 +179,22 @@ func schemaAt(t *testing.T, version int64) (*sql.DB, string) {
 		t.Fatal(err)
 	}
 	return db, dsn
+}
+
+// downTo migrates db's schema down to version, with the migrations' own down sections.
+func downTo(t *testing.T, db *sql.DB, version int64) {
+	t.Helper()
+	dir, err := fs.Sub(postgres.Migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(t.Context(), version); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Migration 21 gives each factor its user's disabled flag, and the database keeps it:

@@ -31,13 +31,7 @@ func TestNoTransactionLeftBetweenBatches(t *testing.T) {
 	} {
 		memory := tt.memory
 		t.Run(tt.name, func(t *testing.T) {
-			var s *Store
-			var f *connFaults
-			if memory {
-				s, f = openFaultyMemory(t)
-			} else {
-				s, f, _ = openFaulty(t)
-			}
+			s, f := openFaultyAs(t, memory)
 			ctx := context.Background()
 			if err := createUser(s, ctx, "l1"); err != nil {
 				t.Fatal(err)

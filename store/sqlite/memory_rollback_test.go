@@ -14,6 +14,16 @@ import (
 )
 
 // openFaultyMemory is Open(":memory:") with the one connection a faultConn.
+// openFaultyAs is openFaultyMemory for memory, else openFaulty's file store.
+func openFaultyAs(t *testing.T, memory bool) (*Store, *connFaults) {
+	t.Helper()
+	if memory {
+		return openFaultyMemory(t)
+	}
+	s, f, _ := openFaulty(t)
+	return s, f
+}
+
 func openFaultyMemory(t *testing.T) (*Store, *connFaults) {
 	t.Helper()
 	ctx := t.Context()

@@ -24,13 +24,7 @@ func TestRollbackFailsBeforeTheGuardedRun(t *testing.T) {
 			name = "memory"
 		}
 		t.Run(name, func(t *testing.T) {
-			var s *Store
-			var f *connFaults
-			if memory {
-				s, f = openFaultyMemory(t)
-			} else {
-				s, f, _ = openFaulty(t)
-			}
+			s, f := openFaultyAs(t, memory)
 			ctx := context.Background()
 			if err := createUser(s, ctx, "v1"); err != nil {
 				t.Fatal(err)

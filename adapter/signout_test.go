@@ -28,13 +28,10 @@ func (s *deleteRefusing) DeleteSession(ctx context.Context, hash string) error {
 	return s.Store.DeleteSession(ctx, hash)
 }
 
-// TestSignOutThatEndsNothingSaysSo: "Sign out" ended the session in the store and
-// cleared the cookie, and said "You have signed out" whether or not the store had ended
-// it. When it had not, the session lived on, server-side, for its idle time and more (each
-// use extends it): a copy of the cookie (a shared computer's, a proxy's, a stolen one)
-// still managed the user's sign-in methods while the person believed it ended. A sign-out
-// that ended nothing must say so, and keep the cookie, so that the person signs out again.
-func TestSignOutThatEndsNothingSaysSo(t *testing.T) {
+// refusingPage is the page over a store whose session ends fail while st says so
+// (deleteRefusing), and alice, a user of it.
+func refusingPage(t *testing.T) (*deleteRefusing, *adminHarness) {
+	t.Helper()
 	st := &deleteRefusing{Store: testdb.SQLite(t).(*sqlite.Store)}
 	h := newAdminHarnessOn(t, st)
 	ss, err := h.manager.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp"}, LinkLifetime: 3600e9,
@@ -46,6 +43,17 @@ func TestSignOutThatEndsNothingSaysSo(t *testing.T) {
 	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
 		t.Fatalf("create: %d %v", code, out)
 	}
+	return st, h
+}
+
+// TestSignOutThatEndsNothingSaysSo: "Sign out" ended the session in the store and
+// cleared the cookie, and said "You have signed out" whether or not the store had ended
+// it. When it had not, the session lived on, server-side, for its idle time and more (each
+// use extends it): a copy of the cookie (a shared computer's, a proxy's, a stolen one)
+// still managed the user's sign-in methods while the person believed it ended. A sign-out
+// that ended nothing must say so, and keep the cookie, so that the person signs out again.
+func TestSignOutThatEndsNothingSaysSo(t *testing.T) {
+	st, h := refusingPage(t)
 	_, code := totpFactor(t, h, "alice")
 	p := &pageClient{t: t, h: h, addr: "198.51.100.7"}
 	p.signIn("alice", code())

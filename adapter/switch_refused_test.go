@@ -8,10 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emfa/emfa/internal/testdb"
-	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/store"
-	"github.com/emfa/emfa/store/sqlite"
 )
 
 // TestSwitchRefusedWhenTheOldSessionLivesOn: a browser signed in as alice
@@ -23,17 +20,7 @@ import (
 // mallory's link is opened (no session, no record), and the question's cookie waits for
 // another try, which, the store answering again, switches.
 func TestSwitchRefusedWhenTheOldSessionLivesOn(t *testing.T) {
-	st := &deleteRefusing{Store: testdb.SQLite(t).(*sqlite.Store)}
-	h := newAdminHarnessOn(t, st)
-	ss, err := h.manager.SelfService(lifecycle.SelfServiceOptions{Capabilities: []string{"totp"}, LinkLifetime: 3600e9,
-		SessionIdle: 600e9, PublicURL: "https://mfa.example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.harness = newHarness(t, func(o *Options) { o.Admin = h.manager; o.SelfService = ss; o.MaxBodyBytes = 64 << 10 })
-	if code, out := h.admin(t, h.write, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
-		t.Fatalf("create: %d %v", code, out)
-	}
+	st, h := refusingPage(t)
 	alice := signInPage(t, h)
 	signedIn := alice.cookie
 	mallory := linkOf(t, h, "mallory")

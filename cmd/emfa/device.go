@@ -233,7 +233,10 @@ func (d *deps) deviceSend(ctx context.Context, st deviceState, key crypto.Signer
 		rand.Read(nonce)
 		ts := strconv.FormatInt(d.now().Unix(), 10)
 		n := base64.RawURLEncoding.EncodeToString(nonce)
-		msg := builtin.SigningString(st.DeviceID, method, req.URL.EscapedPath(), ts, n, sha256.Sum256(body))
+		// The path signed is the one emfa routes (path), not the URL's: a server reached
+		// under a path (https://host/mfa, a proxy stripping /mfa) sees the request without
+		// it. Before, the prefix was signed, and every call through it was refused.
+		msg := builtin.SigningString(st.DeviceID, method, path, ts, n, sha256.Sum256(body))
 		sig, err := builtin.SignDevice(key, msg)
 		if err != nil {
 			return nil, err

@@ -354,6 +354,7 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 		return "", err
 	}
 	if tx.Status != string(provider.StatusPending) {
+		d.deniedLate(ctx, decision, deviceID, challengeID, tx)
 		return "", fmt.Errorf("%w: %s", provider.ErrChallengeClosed, tx.Status)
 	}
 	var data challengeData
@@ -438,12 +439,17 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 	})
 	if errors.Is(err, errExpired) {
 		// The unit rolled back: TIMEOUT is written apart, as a result would write it.
-		if _, ferr := txs.Finish(ctx, id, provider.StatusTimeout); ferr != nil {
+		ended, ferr := txs.Finish(ctx, id, provider.StatusTimeout)
+		if ferr != nil {
 			return "", ferr
 		}
+		d.deniedLate(ctx, decision, deviceID, challengeID, ended)
 		return "", fmt.Errorf("%w: %s", provider.ErrChallengeClosed, provider.StatusTimeout)
 	}
 	if errors.Is(err, store.ErrConflict) {
+		if ended, gerr := d.store.GetTransaction(ctx, id); gerr == nil {
+			d.deniedLate(ctx, decision, deviceID, challengeID, ended)
+		}
 		return "", fmt.Errorf("%w: answered concurrently", provider.ErrChallengeClosed)
 	}
 	if err != nil {
@@ -460,6 +466,39 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 		d.log.Info("push answered", attrs...)
 	}
 	return status, nil
+}
+
+// lateDenialOnce is how long a denial of a challenge that had ended is remembered, so
+// that denying it again (a retry on a bad network, a script with the device's key) is
+// recorded again at most this often.
+const lateDenialOnce = 24 * time.Hour
+
+// deniedLate keeps the fraud signal of a denial that came after the device's challenge
+// tx had ended: withdrawn by a newer one (a push-fatigue attack starts one after the
+// other), timed out while the user read it, or approved before the user thought better of
+// it. The answer is still ErrChallengeClosed and the challenge keeps its status; the
+// denial is logged at WARN as a denial in time is, and recorded once per challenge. Before,
+// it was only a 409: the "that was not me" was lost exactly when challenges came fast. A
+// challenge that ended FAILED was denied or refused already, and is on record as such;
+// a late approval or cancel is no signal.
+func (d *Devices) deniedLate(ctx context.Context, decision provider.Decision, deviceID, challengeID string, tx store.Transaction) {
+	if decision != provider.Deny || tx.Status == string(provider.StatusFailed) || tx.Status == string(provider.StatusPending) {
+		return
+	}
+	reason := "denied after the challenge ended " + tx.Status
+	d.log.Warn("push denied on the device: possible fraud", "device", deviceID, "user", tx.Username, "challenge", challengeID,
+		"status", tx.Status, "reason", reason)
+	now := d.now()
+	err := d.store.Update(ctx, func(w store.Writer) error {
+		if err := w.UseNonce(ctx, "device-denial:"+deviceID, challengeID, now.Add(lateDenialOnce), now); err != nil {
+			return err
+		}
+		return w.AppendAudit(ctx, store.AuditEvent{Time: now, RequestID: provider.RequestID(ctx), Provider: tx.Provider, Username: tx.Username,
+			Capability: tx.Capability, FactorID: deviceID, Resource: ResourceDeviceAnswer, Outcome: string(provider.StatusFailed), Reason: reason})
+	})
+	if err != nil && !errors.Is(err, store.ErrReplay) {
+		d.log.Warn("late denial not recorded", "device", deviceID, "user", tx.Username, "challenge", challengeID, "error", err)
+	}
 }
 
 // SigningString is what a device signs for a request: a version tag, then the device id,

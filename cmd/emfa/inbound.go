@@ -51,11 +51,15 @@ func signingKey(o *config.OAuthAuth) (*ecdsa.PrivateKey, error) {
 	if o.SigningKey != "" {
 		return adapter.ParseSigningKey([]byte(o.SigningKey.Reveal()))
 	}
-	path := o.SigningKeyFile
-	if path == "" {
-		path = filepath.Join(cmp.Or(os.Getenv("EMFA_DATA_DIR"), "emfa-data"), "oauth-signing-key.pem")
+	return adapter.SigningKeyFile(signingKeyPath(o))
+}
+
+// signingKeyPath is the file that keeps o's signing key when the configuration holds none.
+func signingKeyPath(o *config.OAuthAuth) string {
+	if o.SigningKeyFile != "" {
+		return o.SigningKeyFile
 	}
-	return adapter.SigningKeyFile(path)
+	return filepath.Join(cmp.Or(os.Getenv("EMFA_DATA_DIR"), "emfa-data"), "oauth-signing-key.pem")
 }
 
 // tlsSettings is one configuration's server.tls, built whole: what a handshake uses, and

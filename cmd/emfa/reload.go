@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -276,6 +277,9 @@ func (d *deps) reloadConfig(ctx context.Context, base *env, l *live, o storeOpti
 	log := base.log
 	cfg, err := loadConfig(o, forReload, d.stderr)
 	if err == nil {
+		err = signingKeyKept(cfg)
+	}
+	if err == nil {
 		var keysErr error
 		// The remote webhooks compiled once, for the snapshot's engines and directory
 		// sync's alike (propagation.build).
@@ -384,6 +388,21 @@ func (d *deps) reloadConfig(ctx context.Context, base *env, l *live, o storeOpti
 	}
 	log.Error("reload failed: the running configuration is kept", "config", o.config)
 	return err
+}
+
+// signingKeyKept refuses a reload whose OAuth signing key is kept in a file that is not
+// there (a volume wiped, a cleanup run too wide): generated anew, as a first start does,
+// the new key would refuse every token the running one signed for Verify.
+func signingKeyKept(cfg *config.Config) error {
+	o := cfg.Server.Auth.OAuth
+	if o == nil || !o.IssuesTokens() || o.SigningKey != "" {
+		return nil
+	}
+	path := signingKeyPath(o)
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("server.auth.oauth: signing key: %w: a reload generates no secret (put the file back, or restart emfa to generate it)", err)
+	}
+	return nil
 }
 
 // inFile is msg with cfg's file (and line, when msg starts with a path of it) in front,

@@ -39,6 +39,7 @@ type Metrics struct {
 	retries         *prometheus.CounterVec
 	storeErrors     *prometheus.CounterVec
 	reloads         *prometheus.CounterVec
+	lastReload      prometheus.Gauge // 1 at start and after a reload that applied, 0 after one that failed
 	syncFinished    *prometheus.CounterVec
 	sync            *syncCollector   // sync.go
 	parked          *parkedCollector // connections.go
@@ -139,6 +140,12 @@ func NewMetrics(version string) *Metrics {
 	}
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("error")
+	// The count alone said that a reload failed, not that the file is still the one
+	// refused: an alert on its increase resolved while the next restart would not start.
+	m.lastReload = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "emfa", Name: "config_last_reload_successful",
+		Help: "1 when the last configuration reload applied (or none was made since start), 0 when it failed and the previous configuration is still served."})
+	m.lastReload.Set(1)
+	m.reg.MustRegister(m.lastReload)
 	m.syncFinished = counter("sync_events_finished_total", "Attempts of directory sync on a queued event, by source (propagate:PREFIX: propagations to a provider's vendor) and outcome: applied (in emfa's store), propagated (carried to the vendor), skipped (done without either: older than a change applied since, or refused), retry (failed; it waits its backoff), dead (dead-lettered).", "source", "outcome")
 	m.sync = newSyncCollector(m)
 	m.reg.MustRegister(m.sync)
@@ -263,9 +270,10 @@ func (m *Metrics) Reload(ok bool) {
 	if m == nil {
 		return
 	}
-	result := "ok"
+	result, last := "ok", 1.0
 	if !ok {
-		result = "error"
+		result, last = "error", 0
 	}
 	m.reloads.WithLabelValues(result).Inc()
+	m.lastReload.Set(last)
 }

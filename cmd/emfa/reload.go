@@ -297,15 +297,19 @@ func (d *deps) reloadConfig(ctx context.Context, base *env, l *live, o storeOpti
 			// Directory sync wanted by a process that runs none starts with this reload
 			// (below): its settings are the reload's to apply either way.
 			startSync := so.sync == nil && so.startSync != nil && wantsSync(ne)
-			for _, w := range frozenSettings(current, cfg, so.sync != nil || so.startSync != nil) {
+			frozen := frozenSettings(current, cfg, so.sync != nil || so.startSync != nil)
+			for _, w := range frozen {
 				log.Warn("reload: " + w)
 			}
 			for _, w := range cfg.Warnings {
 				log.Warn("configuration: " + w)
 			}
+			if len(frozen) > 0 {
+				err = keptValid(cfg)
+			}
 			var next *snapshot
 			var nextTLS *tlsSettings
-			if l.tls != nil && cfg.Server.TLS != nil {
+			if err == nil && l.tls != nil && cfg.Server.TLS != nil {
 				// Built before anything is swapped: a clientCA that does not load fails
 				// the whole reload.
 				nextTLS, err = newTLSSettings(cfg.Server.TLS, log)
@@ -415,6 +419,29 @@ func inFile(cfg *config.Config, msg string) string {
 		return l
 	}
 	return cfg.Source + ": " + msg
+}
+
+// keptValid checks cfg as it would be served, the settings a reload cannot change put
+// back (frozenSettings). Valid as written, it may not be so with them: server.auth.mtls
+// added with the server.tls that waits for a restart was applied alone, and Verify,
+// its Basic credentials removed in the same edit, was refused every call.
+func keptValid(cfg *config.Config) error {
+	c := *cfg
+	c.Warnings = nil // said once already
+	err := c.Validate()
+	if err == nil {
+		return nil
+	}
+	var out config.Errors
+	for _, e := range err.(config.Errors) {
+		if fe, ok := e.(*config.FieldError); ok {
+			cp := *fe
+			cp.Msg += " (as it would be served, with the settings that change only at a restart as they are)"
+			e = &cp
+		}
+		out = append(out, e)
+	}
+	return cfg.Annotate(out)
 }
 
 // frozenSettings puts back into next what a running process cannot change (listeners,

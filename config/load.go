@@ -202,13 +202,24 @@ func (e *syntaxError) Error() string {
 	return fmt.Sprintf("parse yaml: line %d: %s", e.line, e.msg)
 }
 
-var yamlErrorLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var (
+	yamlErrorLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	// unknownAnchor is the parser's error for *NAME with no &NAME: a value written
+	// unquoted that starts with *, as a password may. It names no line, and repeats NAME.
+	unknownAnchor = regexp.MustCompile(`(?s)^yaml: unknown anchor '(.*)' referenced$`)
+	// quotedValue is a value as the decoder's errors quote it.
+	quotedValue = regexp.MustCompile("(?s)!!str `.*?`|`.*?`")
+)
 
 // yamlSyntaxError is the parser's err as a syntaxError. The parser's words for a line
 // indented with a tab ("found character that cannot start any token") name neither the
 // tab nor, at times, its line (it names the one before): a tab-indented line there or
 // just after is named as such.
 func yamlSyntaxError(data []byte, err error) error {
+	if m := unknownAnchor.FindStringSubmatch(err.Error()); m != nil {
+		return &syntaxError{aliasLine(data, m[1]), "a value that starts with * is an alias of an anchor (&NAME), and this one names none: " +
+			"quote the value if it is text, a password say (the value is not repeated here)"}
+	}
 	m := yamlErrorLine.FindStringSubmatch(err.Error())
 	if m == nil {
 		return &syntaxError{msg: strings.TrimPrefix(err.Error(), "yaml: ")}
@@ -222,6 +233,24 @@ func yamlSyntaxError(data []byte, err error) error {
 		}
 	}
 	return &syntaxError{line, m[2]}
+}
+
+// aliasLine is the line of data where *name is written (0: not found).
+func aliasLine(data []byte, name string) int {
+	for i, line := range strings.Split(string(data), "\n") {
+		for at := 0; ; {
+			j := strings.Index(line[at:], "*"+name)
+			if j < 0 {
+				break
+			}
+			j += at
+			if j == 0 || strings.ContainsRune(" \t[{,:-", rune(line[j-1])) {
+				return i + 1
+			}
+			at = j + 1
+		}
+	}
+	return 0
 }
 
 // nodeTree turns a YAML node into maps, lists and scalars with every key's case intact
@@ -301,7 +330,13 @@ func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
 	default:
 		var v any
 		if err := n.Decode(&v); err != nil {
-			return nil, &syntaxError{n.Line, strings.TrimPrefix(err.Error(), "yaml: ")}
+			// "cannot decode !!str `VALUE` as a !!int": the value may be a secret under a
+			// tag that does not fit it; the path says which it is.
+			msg := quotedValue.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "the value")
+			if path != "" {
+				msg = path + ": " + msg
+			}
+			return nil, &syntaxError{n.Line, msg}
 		}
 		return numeral(n, v), nil
 	}

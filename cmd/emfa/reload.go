@@ -470,7 +470,11 @@ func frozenSettings(running, next *config.Config, syncRuns bool) []string {
 		func() { next.Storage.MaxConnections = running.Storage.MaxConnections })
 	keep("storage.allowNewerSchema", running.Storage.AllowNewerSchema != next.Storage.AllowNewerSchema,
 		func() { next.Storage.AllowNewerSchema = running.Storage.AllowNewerSchema })
-	keep("admin.listen", running.Admin.Listen != next.Admin.Listen, func() { next.Admin.Listen = running.Admin.Listen })
+	// With the listener, what it is served with: admin.tls or admin.plaintext, which need it,
+	// are the kept listener's (keptValid would refuse them without it).
+	keep("admin.listen", running.Admin.Listen != next.Admin.Listen, func() {
+		next.Admin.Listen, next.Admin.TLS, next.Admin.Plaintext = running.Admin.Listen, running.Admin.TLS, running.Admin.Plaintext
+	})
 	keep("admin.enabled", running.Admin.IsEnabled() != next.Admin.IsEnabled(), func() { next.Admin.Enabled = running.Admin.Enabled })
 	// As server.tls: admin.listen is HTTPS or plain from the start (adminserve.go).
 	keep("admin.tls", (running.AdminTLS() == nil) != (next.AdminTLS() == nil), func() { next.Admin.TLS, next.Admin.Plaintext = running.Admin.TLS, running.Admin.Plaintext })

@@ -42,3 +42,29 @@ func TestReviewC40ReloadAppliesNoHalfOfADependentChange(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewC40ReloadKeepsTheAdminListenerWhole: a reload that gives the admin API a
+// listener of its own (admin.listen, with admin.plaintext as it is meant for one on an
+// internal network) keeps the listener for the next restart, and its settings with it:
+// admin.plaintext left without the admin.listen it belongs to is no reason to refuse the
+// rest of the file, which applies.
+func TestReviewC40ReloadKeepsTheAdminListenerWhole(t *testing.T) {
+	cfg := writeConfig(t, "")
+	original := mustRead(t, cfg)
+	base, logs, reload := reloadingServe(t, cfg)
+	replaceFile(t, cfg, strings.Replace(original, "capabilities: [totp]", "capabilities: [totp]\n    enabled: false", 1)+
+		"admin: {listen: \"127.0.0.1:0\", plaintext: true}\n")
+	if err := reload(); err != nil {
+		t.Fatalf("reload: %v\n%s", err, grepLines(logs.String(), "reload"))
+	}
+	if !strings.Contains(logs.String(), "admin.listen changed: it cannot change while serving") {
+		t.Errorf("no warning for admin.listen:\n%s", grepLines(logs.String(), "reload"))
+	}
+	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
+	if code, _ := sim.call("POST", "test", "{}"); code != 200 {
+		t.Errorf("after the reload, test: %d", code)
+	}
+	if list := sim.enrollments("alice"); len(list) != 0 {
+		t.Errorf("the rest of the file did not apply: the disabled provider lists %+v", list)
+	}
+}

@@ -277,7 +277,7 @@ func (d *deps) reloadConfig(ctx context.Context, base *env, l *live, o storeOpti
 	log := base.log
 	cfg, err := loadConfig(o, forReload, d.stderr)
 	if err == nil {
-		err = signingKeyKept(cfg)
+		err = signingKeyKept(l.cur.Load().env.cfg, cfg)
 	}
 	if err == nil {
 		var keysErr error
@@ -394,12 +394,17 @@ func (d *deps) reloadConfig(ctx context.Context, base *env, l *live, o storeOpti
 	return err
 }
 
-// signingKeyKept refuses a reload whose OAuth signing key is kept in a file that is not
-// there (a volume wiped, a cleanup run too wide): generated anew, as a first start does,
-// the new key would refuse every token the running one signed for Verify.
-func signingKeyKept(cfg *config.Config) error {
-	o := cfg.Server.Auth.OAuth
+// signingKeyKept refuses a reload whose OAuth signing key is kept in the file the running
+// configuration signs with, and that file is not there (a volume wiped, a cleanup run too
+// wide): generated anew, as a first start does, the new key would refuse every token the
+// running one signed for Verify. A reload that turns the token endpoint on, or names
+// another file, generates one as a start does: no token of the running key is lost by it.
+func signingKeyKept(running, cfg *config.Config) error {
+	o, ro := cfg.Server.Auth.OAuth, running.Server.Auth.OAuth
 	if o == nil || !o.IssuesTokens() || o.SigningKey != "" {
+		return nil
+	}
+	if ro == nil || !ro.IssuesTokens() || ro.SigningKey != "" || signingKeyPath(ro) != signingKeyPath(o) {
 		return nil
 	}
 	path := signingKeyPath(o)

@@ -61,3 +61,26 @@ func TestReviewC40ReloadGeneratesNoSigningKey(t *testing.T) {
 		t.Errorf("after the reload, the token emfa issued Verify before it: %d, want 200", code)
 	}
 }
+
+// TestReviewC40ReloadTurnsTheTokenEndpointOn: a reload that turns the OAuth token endpoint
+// on, where none ran, generates its signing key as a start does: no token of a running
+// key is lost by it.
+func TestReviewC40ReloadTurnsTheTokenEndpointOn(t *testing.T) {
+	withOAuth := mustRead(t, oauthConfig(t))
+	cfg := writeConfig(t, "")
+	keyFile := filepath.Join(t.TempDir(), "oauth.pem")
+	_, logs, reload := reloadingServe(t, cfg)
+	at := strings.Index(withOAuth, "    oauth: {")
+	if at < 0 {
+		t.Fatal("oauthConfig no longer has its oauth line")
+	}
+	line := withOAuth[at : at+strings.Index(withOAuth[at:], "\n")+1]
+	line = line[:strings.Index(line, "signingKeyFile: ")] + "signingKeyFile: " + keyFile + "}\n"
+	replaceFile(t, cfg, strings.Replace(mustRead(t, cfg), "  auth:\n", "  auth:\n"+line, 1))
+	if err := reload(); err != nil {
+		t.Fatalf("a reload turning the token endpoint on: %v\n%s", err, grepLines(logs.String(), "reload"))
+	}
+	if _, err := os.Stat(keyFile); err != nil {
+		t.Errorf("no signing key generated: %v", err)
+	}
+}

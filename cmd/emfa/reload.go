@@ -437,8 +437,12 @@ func keptValid(cfg *config.Config) error {
 	if err == nil {
 		return nil
 	}
+	es, ok := err.(config.Errors)
+	if !ok {
+		return err // Validate answers Errors; anything else goes out as it is, not as a panic
+	}
 	var out config.Errors
-	for _, e := range err.(config.Errors) {
+	for _, e := range es {
 		if fe, ok := e.(*config.FieldError); ok {
 			cp := *fe
 			cp.Msg += " (as it would be served, with the settings that change only at a restart as they are)"

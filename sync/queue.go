@@ -60,7 +60,9 @@ type Queue struct {
 	// MaxAttempts before an event is a dead letter (default 10). It, Settle and
 	// MaxDeletesPerHour are set before the queue runs; SetLimits changes them while it does.
 	MaxAttempts int
-	// Backoff is the wait after the nth failure (default 2^n seconds, at most 10 minutes).
+	// Backoff is the wait after the nth failure (default 2^n seconds, at most 10 minutes);
+	// a failure that says to wait longer (a vendor's Retry-After) waits that, at most
+	// MaxRetryAfter.
 	Backoff func(n int) time.Duration
 	// Lease is how long a claimed event is one worker's (default 1 minute).
 	Lease time.Duration
@@ -1247,7 +1249,20 @@ func (q *Queue) lost(e store.QueuedEvent, err error, log *slog.Logger) error {
 	return nil
 }
 
-// retry counts a failure: the event waits its backoff, or becomes a dead letter.
+// MaxRetryAfter is the longest a propagation waits because its vendor said so (a 429's
+// or a 503's Retry-After), whatever the vendor says: an answer asking for a day, or a
+// year, does not hold the user's later propagations that long.
+const MaxRetryAfter = time.Hour
+
+// retryAfter is a failure that says how long to wait before the next attempt: a vendor's
+// 429 or 503 with Retry-After (the remote engine's lifecycle call).
+type retryAfter interface {
+	error
+	RetryAfter() time.Duration
+}
+
+// retry counts a failure: the event waits its backoff (or, when longer, what the failure
+// says to wait, at most MaxRetryAfter), or becomes a dead letter.
 func (q *Queue) retry(ctx context.Context, e store.QueuedEvent, cause error, log *slog.Logger) error {
 	if errors.Is(cause, errTargetRemoved) {
 		// Not an attempt: the propagation waits, pending, for its target's return.
@@ -1264,7 +1279,15 @@ func (q *Queue) retry(ctx context.Context, e store.QueuedEvent, cause error, log
 	}
 	n := e.Attempts + 1
 	now := q.Now()
-	state, next, outcome := store.QueuePending, now.Add(q.Backoff(n)), OutcomeRetry
+	wait := q.Backoff(n)
+	var busy retryAfter
+	if errors.As(cause, &busy) {
+		// The vendor said when to come back: asked again sooner, it refuses again, and
+		// the propagation spends its attempts, then is a dead letter, while the vendor
+		// is only busy.
+		wait = max(wait, min(busy.RetryAfter(), MaxRetryAfter))
+	}
+	state, next, outcome := store.QueuePending, now.Add(wait), OutcomeRetry
 	if n >= q.Limits().MaxAttempts {
 		state, outcome = store.QueueDead, OutcomeDead
 		log.Error("sync event dead-lettered", "attempts", n, "err", cause)

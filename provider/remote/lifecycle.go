@@ -4,10 +4,13 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -611,7 +614,13 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 	if !e.w.accepts(r.def, resp.Status) {
 		e.stats.UnexpectedStatus.Add(1)
 		outcome = "status"
-		return nil, false, nil, fmt.Errorf("%s: vendor answered %d", where, resp.Status)
+		err := fmt.Errorf("%s: vendor answered %d", where, resp.Status)
+		if d := e.retryAfter(resp); d > 0 {
+			// Refused for now, the vendor saying when to come back: the queue waits that
+			// long (sync's retry), rather than ask again sooner and be refused again.
+			err = &busyError{err: fmt.Errorf("%w (Retry-After %s)", err, d), after: d}
+		}
+		return nil, false, nil, err
 	}
 	body, err := decodeBody(resp)
 	if err != nil {
@@ -672,3 +681,42 @@ func skipOf(res transform.Value) bool {
 	b, _ := v.Bool()
 	return b
 }
+
+// maxVendorRetryAfter bounds a Retry-After read (the sync queue bounds the wait further,
+// sync.MaxRetryAfter): a number of seconds past it is taken as it.
+const maxVendorRetryAfter = 24 * time.Hour
+
+// retryAfter is the wait a 429 or 503 answer asks for in its Retry-After, in seconds or as
+// an HTTP date (from the engine's now), at most maxVendorRetryAfter; 0 when it asks for
+// none (another status, no header, one that does not parse, a date past).
+func (e *Engine) retryAfter(resp *response) time.Duration {
+	if resp.Status != http.StatusTooManyRequests && resp.Status != http.StatusServiceUnavailable {
+		return 0
+	}
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || n > uint64(maxVendorRetryAfter/time.Second) {
+			return maxVendorRetryAfter
+		}
+		return time.Duration(n) * time.Second
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0
+	}
+	return min(max(t.Sub(e.now()), 0), maxVendorRetryAfter)
+}
+
+// busyError is a lifecycle call's failure for a vendor that asked to be called again
+// after a while: RetryAfter says how long, for the sync queue's retry.
+type busyError struct {
+	err   error
+	after time.Duration
+}
+
+func (b *busyError) Error() string             { return b.err.Error() }
+func (b *busyError) Unwrap() error             { return b.err }
+func (b *busyError) RetryAfter() time.Duration { return b.after }

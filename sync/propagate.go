@@ -54,7 +54,13 @@ func (q *Queue) propagate(ctx context.Context, i int, e store.QueuedEvent) error
 	stop()
 	done()
 	if err != nil {
-		return q.retry(ctx, e, fmt.Errorf("propagate: %w", err), log)
+		err = fmt.Errorf("propagate: %w", err)
+		if busy := retryAfter(nil); errors.As(err, &busy) && ctx.Err() == nil {
+			// The vendor is rate-limiting: its worker sends nothing more until this
+			// propagation is due again (PropagateOnce).
+			q.vendorBusy(i, q.Now().Add(q.wait(e.Attempts+1, err)))
+		}
+		return q.retry(ctx, e, err, log)
 	}
 	return q.finish(ctx, e, OutcomePropagated, store.QueueDone, note, false)
 }

@@ -116,6 +116,9 @@ type slot struct {
 	// was): the worker of a target added back waits for it, so that one process never
 	// has two at once on one target.
 	done chan struct{}
+	// busyUntil: the vendor refused a propagation for now (429: rate-limited), which is
+	// due again then; the target's worker claims nothing before (PropagateOnce).
+	busyUntil time.Time
 }
 
 // propagatorSet is one generation of the propagators, and the propagations running on it.
@@ -779,6 +782,9 @@ func (q *Queue) PropagateOnce(ctx context.Context, i int) (int, error) {
 		return 0, nil
 	}
 	now := q.Now()
+	if now.Before(q.busyUntil(i)) {
+		return 0, nil // the vendor is rate-limiting: nothing more until it said, or the backoff
+	}
 	evs, err := q.Store.ClaimPropagations(ctx, q.target(i), q.Owner, q.Batch, now, now.Add(q.Lease))
 	if err != nil {
 		return 0, err
@@ -807,8 +813,31 @@ func (q *Queue) PropagateOnce(ctx context.Context, i int) (int, error) {
 			return done, err
 		}
 		done++
+		if q.Now().Before(q.busyUntil(i)) {
+			// The vendor refused it for now: the rest of the batch, sent now, would be
+			// refused in turn, each an attempt spent and a call the vendor counts
+			// against its limit. Given back untried, claimed once it is due again.
+			q.giveBack(ctx, evs[k+1:])
+			return done, nil
+		}
 	}
 	return done, nil
+}
+
+// busyUntil is when target i's vendor, which refused a propagation for now, is tried
+// again (zero: it did not).
+func (q *Queue) busyUntil(i int) time.Time {
+	q.pmu.Lock()
+	defer q.pmu.Unlock()
+	return q.slotsLocked()[i].busyUntil
+}
+
+// vendorBusy holds target i's worker until until: its vendor refused a propagation for
+// now, due again then.
+func (q *Queue) vendorBusy(i int, until time.Time) {
+	q.pmu.Lock()
+	defer q.pmu.Unlock()
+	q.slotsLocked()[i].busyUntil = until
 }
 
 // giveBack releases evs, claimed and not begun: a target removed since, or the worker
@@ -1254,11 +1283,25 @@ func (q *Queue) lost(e store.QueuedEvent, err error, log *slog.Logger) error {
 // year, does not hold the user's later propagations that long.
 const MaxRetryAfter = time.Hour
 
-// retryAfter is a failure that says how long to wait before the next attempt: a vendor's
-// 429 or 503 with Retry-After (the remote engine's lifecycle call).
+// retryAfter is a failure of a vendor that refused the call for now, saying how long to
+// wait before the next attempt (0: it did not say): a 429, or a 503 with Retry-After (the
+// remote engine's lifecycle call).
 type retryAfter interface {
 	error
 	RetryAfter() time.Duration
+}
+
+// wait is how long an event waits after its nth attempt failed with cause: its backoff,
+// or what cause says to wait (retryAfter) when that is longer, at most MaxRetryAfter.
+// The vendor said when to come back: asked again sooner, it refuses again, and the
+// propagation spends its attempts, then is a dead letter, while the vendor is only busy.
+func (q *Queue) wait(n int, cause error) time.Duration {
+	wait := q.Backoff(n)
+	var busy retryAfter
+	if errors.As(cause, &busy) {
+		wait = max(wait, min(busy.RetryAfter(), MaxRetryAfter))
+	}
+	return wait
 }
 
 // retry counts a failure: the event waits its backoff (or, when longer, what the failure
@@ -1279,15 +1322,7 @@ func (q *Queue) retry(ctx context.Context, e store.QueuedEvent, cause error, log
 	}
 	n := e.Attempts + 1
 	now := q.Now()
-	wait := q.Backoff(n)
-	var busy retryAfter
-	if errors.As(cause, &busy) {
-		// The vendor said when to come back: asked again sooner, it refuses again, and
-		// the propagation spends its attempts, then is a dead letter, while the vendor
-		// is only busy.
-		wait = max(wait, min(busy.RetryAfter(), MaxRetryAfter))
-	}
-	state, next, outcome := store.QueuePending, now.Add(wait), OutcomeRetry
+	state, next, outcome := store.QueuePending, now.Add(q.wait(n, cause)), OutcomeRetry
 	if n >= q.Limits().MaxAttempts {
 		state, outcome = store.QueueDead, OutcomeDead
 		log.Error("sync event dead-lettered", "attempts", n, "err", cause)

@@ -3,6 +3,7 @@ package sync_test
 import (
 	"context"
 	"fmt"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -66,4 +67,72 @@ func TestReviewC42RetryAfterHonoured(t *testing.T) {
 			})
 		})
 	}
+}
+
+// limitedVendor is a vendor that rate-limits: while limited it refuses every call as
+// DUO's Admin API does (429, with no Retry-After: RetryAfter 0); it counts the calls.
+type limitedVendor struct {
+	mu      gosync.Mutex
+	limited bool
+	calls   int
+	done    []string
+}
+
+func (v *limitedVendor) PropagationTarget() string { return "limited" }
+func (v *limitedVendor) Propagate(_ context.Context, ev provider.LifecycleEvent) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.calls++
+	if v.limited {
+		return fmt.Errorf("propagate %s to limited: step add: %w", ev.Type, busyError{0})
+	}
+	v.done = append(v.done, ev.Username)
+	return nil
+}
+
+// TestReviewC42RateLimitedVendorNotHammered: once the vendor answers a propagation 429,
+// the worker stops its batch there: the propagations it had claimed besides are given
+// back untried (no attempt counted, no call made), and it claims none until the refused
+// one is due again. Before, each of them was sent and refused in turn (a bulk import of
+// a thousand users to a DUO already at its limit: a thousand refused calls, each of which
+// DUO counts against the limit, each spending one of the propagation's attempts, so that
+// a long import ended with users dead-lettered only for being sent too fast).
+func TestReviewC42RateLimitedVendorNotHammered(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, _, clk := newQueue(t, st)
+		duo := &limitedVendor{limited: true}
+		q.Propagators = []provider.LifecyclePropagator{duo}
+		var evs []provider.LifecycleEvent
+		for i, name := range []string{"alice", "bob", "carol", "dave", "erin"} {
+			evs = append(evs, ev(fmt.Sprint(i), provider.EventUserCreate, name, clk.Now().Add(-time.Minute)))
+		}
+		if _, err := q.Enqueue(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, q)
+		if duo.calls != 1 {
+			t.Errorf("the vendor, rate-limiting, was called %d times, want once", duo.calls)
+		}
+		pending, err := q.Store.ListEvents(ctx, store.QueueFilter{Source: store.PropagationSource("limited"), State: store.QueuePending, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		attempts := 0
+		for _, p := range pending {
+			attempts += p.Attempts
+		}
+		if len(pending) != 5 || attempts != 1 {
+			t.Errorf("%d propagations pending, %d attempts among them, want 5 and 1", len(pending), attempts)
+		}
+		// Its limit passed, the vendor gets them all.
+		duo.mu.Lock()
+		duo.limited = false
+		duo.mu.Unlock()
+		clk.Advance(2 * time.Second)
+		drain(t, q)
+		if len(duo.done) != 5 {
+			t.Errorf("the vendor has %v, want all five", duo.done)
+		}
+	})
 }

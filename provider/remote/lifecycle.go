@@ -615,10 +615,15 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 		e.stats.UnexpectedStatus.Add(1)
 		outcome = "status"
 		err := fmt.Errorf("%s: vendor answered %d", where, resp.Status)
-		if d := e.retryAfter(resp); d > 0 {
-			// Refused for now, the vendor saying when to come back: the queue waits that
-			// long (sync's retry), rather than ask again sooner and be refused again.
-			err = &busyError{err: fmt.Errorf("%w (Retry-After %s)", err, d), after: d}
+		if d, busy := e.retryAfter(resp); busy {
+			// Refused for now (rate-limited), the vendor saying when to come back or
+			// not: the queue waits that long, or its backoff, and sends the vendor
+			// nothing meanwhile (sync's retry), rather than ask again sooner and be
+			// refused again.
+			if d > 0 {
+				err = fmt.Errorf("%w (Retry-After %s)", err, d)
+			}
+			err = &busyError{err: err, after: d}
 		}
 		return nil, false, nil, err
 	}
@@ -686,28 +691,31 @@ func skipOf(res transform.Value) bool {
 // sync.MaxRetryAfter): a number of seconds past it is taken as it.
 const maxVendorRetryAfter = 24 * time.Hour
 
-// retryAfter is the wait a 429 or 503 answer asks for in its Retry-After, in seconds or as
-// an HTTP date (from the engine's now), at most maxVendorRetryAfter; 0 when it asks for
-// none (another status, no header, one that does not parse, a date past).
-func (e *Engine) retryAfter(resp *response) time.Duration {
+// retryAfter says whether an answer refuses the call for now (busy): a 429 (rate-limited,
+// whatever else it says: DUO's says nothing), or a 503 with a Retry-After (a 503 without
+// is a failure as a 500 is); and the wait its Retry-After asks for, in seconds or as an
+// HTTP date (from the engine's now), at most maxVendorRetryAfter; 0 when it asks for none
+// (no header, one that does not parse, a date past).
+func (e *Engine) retryAfter(resp *response) (d time.Duration, busy bool) {
 	if resp.Status != http.StatusTooManyRequests && resp.Status != http.StatusServiceUnavailable {
-		return 0
+		return 0, false
 	}
+	busy = resp.Status == http.StatusTooManyRequests
 	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
 	if v == "" {
-		return 0
+		return 0, busy
 	}
 	if n, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 		if err != nil || n > uint64(maxVendorRetryAfter/time.Second) {
-			return maxVendorRetryAfter
+			return maxVendorRetryAfter, true
 		}
-		return time.Duration(n) * time.Second
+		return time.Duration(n) * time.Second, true
 	}
 	t, err := http.ParseTime(v)
 	if err != nil {
-		return 0
+		return 0, busy
 	}
-	return min(max(t.Sub(e.now()), 0), maxVendorRetryAfter)
+	return min(max(t.Sub(e.now()), 0), maxVendorRetryAfter), true
 }
 
 // busyError is a lifecycle call's failure for a vendor that asked to be called again

@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -194,17 +195,31 @@ func (j *JWKS) fetch(ctx context.Context) (jose.JSONWebKeySet, error) {
 	if resp.StatusCode != http.StatusOK {
 		return jose.JSONWebKeySet{}, fmt.Errorf("jwks: status %d", resp.StatusCode)
 	}
-	var set jose.JSONWebKeySet
+	// Each key is decoded on its own: a set may hold keys go-jose cannot read (an X25519
+	// encryption key, a secp256k1 one, an x5c it cannot parse), and one of them must not
+	// keep the signing keys beside it from being used.
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
 		return jose.JSONWebKeySet{}, fmt.Errorf("jwks: %w", err)
 	}
 	var keep []jose.JSONWebKey
-	for _, k := range set.Keys {
+	var skipped error
+	for _, raw := range set.Keys {
+		var k jose.JSONWebKey
+		if err := k.UnmarshalJSON(raw); err != nil {
+			skipped = cmp.Or(skipped, err)
+			continue
+		}
 		if k.IsPublic() && k.Use != "enc" {
 			keep = append(keep, k)
 		}
 	}
 	if len(keep) == 0 {
+		if skipped != nil {
+			return jose.JSONWebKeySet{}, fmt.Errorf("jwks: no public signing key it can read (%w)", skipped)
+		}
 		return jose.JSONWebKeySet{}, errors.New("jwks: no public signing keys")
 	}
 	return jose.JSONWebKeySet{Keys: keep}, nil

@@ -87,9 +87,10 @@ const jwksFetchTimeout = 10 * time.Second
 // unknown kid and so start one (at most once per MinRefetch), and while it waits on a slow
 // authorization server a token whose key is cached must not wait with it; and not on the
 // context of the call that started it, which would otherwise end it by hanging up, and
-// so, once a minute, keep emfa from ever learning a rotated key. A call that needs the
-// fetch (its kid is not cached, or the set is stale) waits for it, no longer than its
-// own context.
+// so, once a minute, keep emfa from ever learning a rotated key. Only a call whose kid is
+// not cached waits for the fetch, no longer than its own context; one whose key is in a
+// stale set is admitted with it while the set is fetched again (a hung authorization
+// server would otherwise hold every call up to the fetch's timeout).
 func (j *JWKS) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 	minRefetch, maxAge := j.MinRefetch, j.MaxAge
 	if minRefetch <= 0 {
@@ -122,13 +123,16 @@ func (j *JWKS) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 			j.fetching = make(chan struct{})
 			go j.refresh(j.fetching, now)
 		}
+		if k != nil {
+			// A known key is used while a stale set is fetched again, and outlives an
+			// outage of the authorization server.
+			j.mu.Unlock()
+			return k, nil
+		}
 		if j.fetching == nil || waited {
 			lastErr := j.lastErr
 			j.mu.Unlock()
-			switch {
-			case k != nil:
-				return k, nil // a known key outlives an outage of the authorization server
-			case waited && lastErr != nil:
+			if waited && lastErr != nil {
 				return nil, lastErr
 			}
 			return nil, fmt.Errorf("no key %q in the authorization server's JWKS", kid)

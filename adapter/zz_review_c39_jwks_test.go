@@ -13,6 +13,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/emfa/emfa/internal/testwait"
 )
 
 // TestReviewC39JWKSSkipsKeysItCannotRead: an authorization server's key set may hold keys
@@ -44,5 +46,38 @@ func TestReviewC39JWKSSkipsKeysItCannotRead(t *testing.T) {
 			t.Errorf("a token of k1, with %s beside it in the set: %v", odd, err)
 		}
 		srv.Close()
+	}
+}
+
+// TestReviewC39JWKSStaleSetDoesNotHoldKnownKeys: once the cached set is older than MaxAge
+// it is fetched again, but a token signed by a key in it is admitted at once, not after
+// that fetch. Before, every call waited for it: with an authorization server that
+// hangs, every bearer-authenticated call of Verify stalled up to the fetch's timeout
+// (10 s, past Verify's own), once an hour and then again every minute while it hung.
+func TestReviewC39JWKSStaleSetDoesNotHoldKnownKeys(t *testing.T) {
+	f := newJWKSFixture(t)
+	if err := f.jwks.verify(context.Background(), f.token(t, "k1")); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(61 * time.Minute)
+	// Bounded, so that a call stuck behind the hanging fetch fails rather than hangs.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := f.jwks.verify(ctx, f.token(t, "k1"))
+	if err != nil {
+		t.Errorf("a k1 token once the set is stale and its fetch hangs: %v, want admitted at once", err)
+	}
+	if n := f.jwks.Fetches(); n != 2 {
+		t.Errorf("fetches: %d, want 2 (the stale set is fetched again)", n)
+	}
+	// The fresh set is used once it is in.
+	close(f.release)
+	testwait.Until(t, "the refetch to end", time.Millisecond, func() bool {
+		f.jwks.mu.Lock()
+		defer f.jwks.mu.Unlock()
+		return f.jwks.fetching == nil
+	})
+	if got := f.jwks.fetched; !got.Equal(f.clock.Now()) {
+		t.Errorf("the set was fetched at %v, want %v", got, f.clock.Now())
 	}
 }

@@ -332,6 +332,9 @@ func (s *Server) setupOAuth(o *OAuth) error {
 		s.auth.bearer = append(s.auth.bearer, ownTokens{pub: &o.Key.PublicKey, now: o.Now})
 	}
 	if o.JWKS != nil {
+		if o.JWKS.Log == nil {
+			o.JWKS.Log = s.log
+		}
 		s.auth.bearer = append(s.auth.bearer, o.JWKS)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -32,6 +33,9 @@ type JWKS struct {
 	// MinRefetch bounds refetches (default 1 minute); MaxAge is how long a fetched set
 	// is used before it is fetched again (default 1 hour).
 	MinRefetch, MaxAge time.Duration
+	// Log is told once when the set can no longer be fetched, and once when it can again
+	// (default: the server's log).
+	Log *slog.Logger
 
 	mu      sync.Mutex
 	keys    jose.JSONWebKeySet
@@ -42,6 +46,8 @@ type JWKS struct {
 	// last fetch's error.
 	fetching chan struct{}
 	lastErr  error
+	// failing is true from a failed fetch, logged, to the next one that succeeds.
+	failing bool
 }
 
 // Fetches counts the fetches of the key set, for tests and the log.
@@ -159,6 +165,20 @@ func (j *JWKS) refresh(done chan struct{}, now time.Time) {
 	if err == nil {
 		j.keys, j.fetched = keys, now
 	}
+	// Logged once, not at every fetch: a known key still admits its tokens meanwhile,
+	// and only the log tells the operator before the server rotates its key.
+	switch {
+	case err != nil && !j.failing && j.Log != nil:
+		kept := "none (no fetch has succeeded yet)"
+		if !j.fetched.IsZero() {
+			kept = "those fetched at " + j.fetched.UTC().Format(time.RFC3339)
+		}
+		j.Log.Warn("jwks: the authorization server's keys cannot be fetched; known keys are kept until they can",
+			"url", j.URL, "keys", kept, "err", err)
+	case err == nil && j.failing && j.Log != nil:
+		j.Log.Info("jwks: the authorization server's keys are fetched again", "url", j.URL, "keys", len(keys.Keys))
+	}
+	j.failing = err != nil
 	j.lastErr, j.fetching = err, nil
 	close(done)
 }

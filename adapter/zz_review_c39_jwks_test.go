@@ -1,13 +1,17 @@
 package adapter
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,5 +83,65 @@ func TestReviewC39JWKSStaleSetDoesNotHoldKnownKeys(t *testing.T) {
 	})
 	if got := f.jwks.fetched; !got.Equal(f.clock.Now()) {
 		t.Errorf("the set was fetched at %v, want %v", got, f.clock.Now())
+	}
+}
+
+// refreshed waits for the fetch of j under way, if any, to end.
+func refreshed(t *testing.T, j *JWKS) {
+	t.Helper()
+	testwait.Until(t, "the JWKS fetch to end", time.Millisecond, func() bool {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return j.fetching == nil
+	})
+}
+
+// TestReviewC39JWKSFetchFailureLoggedOnce: a key set that can no longer be fetched is
+// said in the log, once while it keeps failing the same way, and its recovery once. Before,
+// nothing was logged while the cached keys still admitted their tokens: the operator
+// learned of it only when the authorization server rotated its key and every Verify
+// call was refused.
+func TestReviewC39JWKSFetchFailureLoggedOnce(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var down atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", http.StatusBadGateway)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: k1.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+	}))
+	defer srv.Close()
+	var logs bytes.Buffer
+	j := &JWKS{URL: srv.URL, Issuer: "https://as.example", Audience: "emfa", Algorithms: []string{"ES256"},
+		Client: srv.Client(), Now: clock.Now, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	call := func() {
+		t.Helper()
+		tok := signToken(t, k1, jose.ES256, "k1", jwt.Claims{Issuer: "https://as.example", Audience: jwt.Audience{"emfa"},
+			Expiry: jwt.NewNumericDate(clock.Now().Add(5 * time.Minute))})
+		if err := j.verify(context.Background(), tok); err != nil {
+			t.Fatalf("k1 token: %v", err)
+		}
+		refreshed(t, j)
+	}
+	call()
+	down.Store(true)
+	clock.Advance(61 * time.Minute)
+	for range 3 {
+		call() // the cached key still admits; each call a minute apart refetches
+		clock.Advance(2 * time.Minute)
+	}
+	if n := j.Fetches(); n != 4 {
+		t.Fatalf("fetches: %d, want 4", n)
+	}
+	if n := strings.Count(logs.String(), "status 502"); n != 1 {
+		t.Errorf("the failing fetch logged %d times, want once:\n%s", n, logs.String())
+	}
+	down.Store(false)
+	call()
+	call()
+	if n := strings.Count(logs.String(), "level=INFO"); n != 1 {
+		t.Errorf("the recovery logged %d times, want once:\n%s", n, logs.String())
 	}
 }

@@ -282,7 +282,12 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="emfa", charset="UTF-8"`)
 		}
 		if len(s.auth.bearer) > 0 {
-			challenge := `Bearer realm="emfa", error="invalid_token"`
+			// RFC 6750 §3.1: a request that sent no token (none at all, or Basic
+			// credentials) is told no error code; one whose token was refused, invalid_token.
+			challenge := `Bearer realm="emfa"`
+			if _, sent := bearerToken(c.Request()); sent {
+				challenge += `, error="invalid_token"`
+			}
 			if !guess {
 				// RFC 6750 §3.1: Verify drops its cached token and fetches a new one.
 				challenge += `, error_description="the token expired"`

@@ -235,7 +235,12 @@ func (api adminAPI) auth(scope string) echo.MiddlewareFunc {
 				}
 				api.s.log.Warn("admin authentication failed", "reason", reason, "remote", c.RealIP(), "path", loggedPath(c),
 					"request_id", callRequestID(c))
-				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="emfa admin"`)
+				// RFC 6750 §3.1: an error code only when a token was sent.
+				challenge := `Bearer realm="emfa admin"`
+				if ok {
+					challenge += `, error="invalid_token"`
+				}
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
 				return &lifecycle.Error{Kind: lifecycle.Unauthorized, Code: "unauthorized", Msg: "missing, unknown or revoked admin token"}
 			}
 			// Every audit row of the request carries its id (the requestID middleware put

@@ -121,6 +121,10 @@ func (api adminAPI) needScope(c echo.Context, need string) error {
 func (api adminAPI) refuseScope(c echo.Context, name, got, need string) error {
 	api.s.log.Warn("admin scope refused", "actor", name, "scope", got, "need", need, "method", c.Request().Method,
 		"route", c.Path(), "remote", c.RealIP(), "request_id", callRequestID(c))
+	// RFC 6750 §3: a token that does not enable access is challenged, saying the scope
+	// it would need.
+	c.Response().Header().Set(echo.HeaderWWWAuthenticate,
+		fmt.Sprintf(`Bearer realm="emfa admin", error="insufficient_scope", scope="%s"`, need))
 	api.m.RefuseScope(c.Request().Context(), lifecycle.Actor(name), need, c.Request().Method, c.Path(),
 		param(c, "user"), param(c, "factor"))
 	return &lifecycle.Error{Kind: lifecycle.Forbidden, Code: "insufficient_scope",

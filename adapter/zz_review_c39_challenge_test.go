@@ -34,3 +34,27 @@ func TestReviewC39BearerChallengeWithoutToken(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewC39AdminChallenges: the admin API's refusals carry the challenge RFC 6750 §3
+// asks for: a 401 names invalid_token when a token was sent (none otherwise), and a 403
+// for a token of too small a scope says insufficient_scope and the scope needed. Before,
+// every 401 said only the realm, and a 403 had no WWW-Authenticate at all, which §3
+// requires of a token that "does not enable access".
+func TestReviewC39AdminChallenges(t *testing.T) {
+	h := newAdminHarness(t)
+	for _, tc := range []struct {
+		name    string
+		headers []string
+		code    int
+		want    string
+	}{
+		{"no token", []string{"X-Request-Id", "c39"}, 401, `Bearer realm="emfa admin"`},
+		{"an unknown token", []string{"Authorization", "Bearer emfa_unknown"}, 401, `Bearer realm="emfa admin", error="invalid_token"`},
+		{"a read token writes", []string{"Authorization", "Bearer " + h.read}, 403, `Bearer realm="emfa admin", error="insufficient_scope", scope="write"`},
+	} {
+		code, text, hdr := h.do(t, "POST", "/admin/v1/users", `{"name":"x"}`, tc.headers...)
+		if got := hdr.Values("WWW-Authenticate"); code != tc.code || len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%s: %d %q, challenges %q, want %d and %q", tc.name, code, text, got, tc.code, tc.want)
+		}
+	}
+}

@@ -51,8 +51,63 @@ func newAuthenticator(a Auth) authenticator {
 		au.header = http.CanonicalHeaderKey(a.HeaderName)
 		au.headerValue = newSecret(a.HeaderValue)
 	}
-	au.mtls, au.mtlsSubjects = a.MTLS, a.MTLSSubjects
+	au.mtls = a.MTLS
+	for _, pin := range a.MTLSSubjects {
+		au.mtlsSubjects = append(au.mtlsSubjects, canonicalSubject(pin))
+	}
 	return au
+}
+
+// canonicalSubject is a pinned subject as crypto/x509 writes a certificate's
+// (pkix.Name.String, RFC 2253): without the spaces around its separators and its "="
+// that openssl and most documents put there ("CN = verify, O = Example"), its attribute
+// types in upper case. A space escaped in a value ("verify\ ") is the value's and kept. A
+// pin without "=" is a common name, kept as it is.
+func canonicalSubject(pin string) string {
+	if !strings.Contains(pin, "=") {
+		return pin
+	}
+	var out strings.Builder
+	for i := 0; ; {
+		j := i
+		for j < len(pin) && pin[j] != ',' && pin[j] != '+' {
+			if pin[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		j = min(j, len(pin))
+		typ, val, ok := strings.Cut(pin[i:j], "=")
+		if ok {
+			out.WriteString(strings.ToUpper(strings.TrimSpace(typ)))
+			out.WriteByte('=')
+			out.WriteString(trimUnescapedSpace(val))
+		} else {
+			out.WriteString(strings.TrimSpace(typ))
+		}
+		if j == len(pin) {
+			return out.String()
+		}
+		out.WriteByte(pin[j])
+		i = j + 1
+	}
+}
+
+// trimUnescapedSpace trims v's leading spaces and its trailing ones but an escaped one
+// ("\ ") and those before it.
+func trimUnescapedSpace(v string) string {
+	v = strings.TrimLeft(v, " ")
+	for strings.HasSuffix(v, " ") {
+		n := 0 // backslashes before the last space
+		for k := len(v) - 2; k >= 0 && v[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 1 {
+			break
+		}
+		v = v[:len(v)-1]
+	}
+	return v
 }
 
 // check reports whether r carries valid credentials; if not, why, and whether the

@@ -40,7 +40,8 @@ type JWKSAuth struct {
 
 // MTLSAuth admits a caller by its TLS client certificate, verified against
 // server.tls.clientCA; Subjects, when set, pins the certificate's subject (its RFC 2253
-// form, e.g. "CN=verify,O=Example") or, written without "=", its common name.
+// form, e.g. "CN=verify,O=Example"; spaces around its separators and the case of its
+// attribute types do not matter) or, written without "=", its common name.
 type MTLSAuth struct {
 	Subjects []string `mapstructure:"subjects"`
 }

@@ -121,18 +121,28 @@ func trimUnescapedSpace(v string) string {
 // one signature verification (an external server's keys are fetched at most once a
 // minute, JWKS); a client certificate was verified in the TLS handshake already.
 func (a *authenticator) check(r *http.Request) (ok bool, reason string, guess bool) {
+	ok, reason, guess, _ = a.checkKeys(r)
+	return ok, reason, guess
+}
+
+// checkKeys is check, and whether the refusal is only that a bearer token's key could
+// not be looked up (keysDown: the authorization server's key set cannot be fetched, and
+// no other credential sent was wrong). Such a token is no guess and may be good: it is
+// answered 503, not 401 (authenticate).
+func (a *authenticator) checkKeys(r *http.Request) (ok bool, reason string, guess, keysDown bool) {
 	if a.anonymous {
-		return true, "", false
+		return true, "", false, false
 	}
 	reason = "no credentials"
-	// expired: an expired token signed by a trusted key; wrong: anything else refused.
-	var expired, wrong bool
+	// expired: an expired token signed by a trusted key; down: a token whose key could
+	// not be looked up; wrong: anything else refused.
+	var expired, down, wrong bool
 	if a.basic {
 		var buf [basicBuf]byte
 		if user, pw, ok := basicCredentials(r, buf[:0]); ok {
 			// Both comparisons always run: the timing does not say which one failed.
 			if secretEqual(&a.basicUser, user)&secretEqual(&a.basicPW, pw) == 1 {
-				return true, "", false
+				return true, "", false, false
 			}
 			reason, wrong = "wrong basic credentials", true
 		}
@@ -140,7 +150,7 @@ func (a *authenticator) check(r *http.Request) (ok bool, reason string, guess bo
 	if a.header != "" {
 		if vals := r.Header.Values(a.header); len(vals) > 0 {
 			if secretEqual(&a.headerValue, vals[0]) == 1 {
-				return true, "", false
+				return true, "", false, false
 			}
 			reason, wrong = "wrong header secret", true
 		}
@@ -150,15 +160,18 @@ func (a *authenticator) check(r *http.Request) (ok bool, reason string, guess bo
 			var err error
 			for _, v := range a.bearer {
 				if err = v.verify(r.Context(), token); err == nil {
-					return true, "", false
+					return true, "", false, false
 				}
 				if errors.Is(err, errTokenExpired) {
 					break // signed by this verifier's key: no other one admits it
 				}
 			}
-			if errors.Is(err, errTokenExpired) {
+			switch {
+			case errors.Is(err, errTokenExpired):
 				expired = true
-			} else {
+			case errors.Is(err, errKeysUnavailable):
+				down = true
+			default:
 				wrong = true
 			}
 			// The words of the token's own header (its kid, its alg) may be in it: the
@@ -168,12 +181,12 @@ func (a *authenticator) check(r *http.Request) (ok bool, reason string, guess bo
 	}
 	if a.mtls && r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
 		if ok, why := a.checkSubject(r.TLS.VerifiedChains[0][0]); ok {
-			return true, "", false
+			return true, "", false, false
 		} else {
 			reason, wrong = why, true
 		}
 	}
-	return false, reason, wrong || !expired
+	return false, reason, wrong || !expired && !down, down && !wrong
 }
 
 // secretRoom is the room a configured secret is compared in without a digest: far more
@@ -318,9 +331,16 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				return s.throttled(c, wait)
 			}
 		}
-		ok, reason, guess := s.auth.check(c.Request())
+		ok, reason, guess, keysDown := s.auth.checkKeys(c.Request())
 		if ok {
 			return next(c)
+		}
+		if keysDown {
+			// Not the caller's fault, and its token may be good: 503, retried, and
+			// the address's budget untouched. logFault logs it.
+			s.authFailures.Add(1)
+			return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable",
+				Msg: "the authorization server's keys cannot be fetched; retry", Err: errors.New(reason)}
 		}
 		if guess {
 			if !s.auth.throttleFirst {

@@ -84,6 +84,10 @@ func (j *JWKS) verify(ctx context.Context, token string) error {
 	return checkClaims(claims, j.Issuer, j.Audience, j.now())
 }
 
+// errKeysUnavailable refuses a token whose key is not cached while the key set cannot be
+// fetched: no guess, and no invalid_token either (authenticate answers 503).
+var errKeysUnavailable = errors.New("the authorization server's key set cannot be fetched")
+
 // jwksFetchTimeout bounds a fetch of the key set, whatever the client.
 const jwksFetchTimeout = 10 * time.Second
 
@@ -138,8 +142,9 @@ func (j *JWKS) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 		if j.fetching == nil || waited {
 			lastErr := j.lastErr
 			j.mu.Unlock()
-			if waited && lastErr != nil {
-				return nil, lastErr
+			if lastErr != nil {
+				// The last fetch failed: the key may be in the set emfa cannot see.
+				return nil, fmt.Errorf("no key %q cached: %w: %w", kid, errKeysUnavailable, lastErr)
 			}
 			return nil, fmt.Errorf("no key %q in the authorization server's JWKS", kid)
 		}

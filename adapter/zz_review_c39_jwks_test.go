@@ -145,3 +145,52 @@ func TestReviewC39JWKSFetchFailureLoggedOnce(t *testing.T) {
 		t.Errorf("the recovery logged %d times, want once:\n%s", n, logs.String())
 	}
 }
+
+// TestReviewC39JWKSOutageIsNoGuess: while the authorization server's key set cannot be
+// fetched, a token whose key emfa does not hold yet (a start during the outage, a key
+// rotated meanwhile) cannot be judged: it is answered 503 (retry), not 401 invalid_token
+// (which tells Verify to drop a token that may be good), and spends nothing of the
+// address's budget. Before, each such call was a failed guess: after ten, Verify's
+// address was answered 429, and its right tokens were refused as wrong. Once the set can
+// be fetched, the token is admitted.
+func TestReviewC39JWKSOutageIsNoGuess(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var down atomic.Bool
+	down.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", http.StatusBadGateway)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: k1.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+	}))
+	defer srv.Close()
+	j := &JWKS{URL: srv.URL, Issuer: "https://as.example", Audience: "emfa", Algorithms: []string{"ES256"},
+		Client: srv.Client(), Now: clock.Now}
+	h := newHarness(t, func(o *Options) { o.OAuth = &OAuth{JWKS: j} })
+	tok := signToken(t, k1, jose.ES256, "k1", jwt.Claims{Issuer: "https://as.example", Audience: jwt.Audience{"emfa"},
+		Expiry: jwt.NewNumericDate(clock.Now().Add(time.Hour))})
+	for i := range 15 {
+		code, body, hdr := h.do(t, "POST", "/v1/providers/acme/test", `{}`, "Authorization", "Bearer "+tok)
+		if code != http.StatusServiceUnavailable || strings.Contains(strings.Join(hdr.Values("WWW-Authenticate"), " "), "invalid_token") {
+			t.Fatalf("call %d while the key set cannot be fetched: %d %s %q, want 503 without invalid_token", i, code, body, hdr.Values("WWW-Authenticate"))
+		}
+		if i == 0 {
+			clock.Advance(2 * time.Minute) // then a refetch is tried, and fails, on a later call
+		}
+	}
+	down.Store(false)
+	clock.Advance(2 * time.Minute)
+	if code, body, _ := h.do(t, "POST", "/v1/providers/acme/test", `{}`, "Authorization", "Bearer "+tok); code != 200 {
+		t.Errorf("once the key set can be fetched: %d %s, want 200", code, body)
+	}
+	// A token of an unknown key once the set is in is a guess as before.
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	forged := signToken(t, other, jose.ES256, "k9", jwt.Claims{Issuer: "https://as.example", Audience: jwt.Audience{"emfa"},
+		Expiry: jwt.NewNumericDate(clock.Now().Add(time.Hour))})
+	if code, _, hdr := h.do(t, "POST", "/v1/providers/acme/test", `{}`, "Authorization", "Bearer "+forged); code != 401 ||
+		!strings.Contains(strings.Join(hdr.Values("WWW-Authenticate"), " "), "invalid_token") {
+		t.Errorf("an unknown kid once the set is in: %d %q, want 401 invalid_token", code, hdr.Values("WWW-Authenticate"))
+	}
+}

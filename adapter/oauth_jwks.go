@@ -3,6 +3,10 @@ package adapter
 import (
 	"cmp"
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,7 +77,7 @@ func (j *JWKS) verify(ctx context.Context, token string) error {
 	if err != nil {
 		return fmt.Errorf("not an acceptable JWT: %w", err)
 	}
-	key, err := j.key(ctx, tok.Headers[0].KeyID)
+	key, err := j.keyFor(ctx, tok.Headers[0].KeyID, tok.Headers[0].Algorithm)
 	if err != nil {
 		return err
 	}
@@ -87,6 +91,29 @@ func (j *JWKS) verify(ctx context.Context, token string) error {
 // errKeysUnavailable refuses a token whose key is not cached while the key set cannot be
 // fetched: no guess, and no invalid_token either (authenticate answers 503).
 var errKeysUnavailable = errors.New("the authorization server's key set cannot be fetched")
+
+// keyFits reports whether k is of the type a token of alg ("" any) is signed with.
+func keyFits(k *jose.JSONWebKey, alg string) bool {
+	if alg == "" {
+		return true
+	}
+	switch pub := k.Key.(type) {
+	case *rsa.PublicKey:
+		return strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")
+	case *ecdsa.PublicKey:
+		switch alg {
+		case "ES256":
+			return pub.Curve == elliptic.P256()
+		case "ES384":
+			return pub.Curve == elliptic.P384()
+		case "ES512":
+			return pub.Curve == elliptic.P521()
+		}
+	case ed25519.PublicKey:
+		return alg == "EdDSA"
+	}
+	return false
+}
 
 // jwksFetchTimeout bounds a fetch of the key set, whatever the client.
 const jwksFetchTimeout = 10 * time.Second
@@ -102,6 +129,13 @@ const jwksFetchTimeout = 10 * time.Second
 // stale set is admitted with it while the set is fetched again (a hung authorization
 // server would otherwise hold every call up to the fetch's timeout).
 func (j *JWKS) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
+	return j.keyFor(ctx, kid, "")
+}
+
+// keyFor is key for a token of alg ("" any): the key kid names among those of the type
+// alg needs (RFC 7517 §4.5 lets keys of different types share a kid); for a token
+// without a kid, the only key of that type.
+func (j *JWKS) keyFor(ctx context.Context, kid, alg string) (*jose.JSONWebKey, error) {
 	minRefetch, maxAge := j.MinRefetch, j.MaxAge
 	if minRefetch <= 0 {
 		minRefetch = time.Minute
@@ -110,13 +144,20 @@ func (j *JWKS) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 		maxAge = time.Hour
 	}
 	find := func() *jose.JSONWebKey {
-		if kid == "" && len(j.keys.Keys) == 1 {
-			return &j.keys.Keys[0]
+		var found *jose.JSONWebKey
+		n := 0
+		for i := range j.keys.Keys {
+			if k := &j.keys.Keys[i]; (kid == "" || k.KeyID == kid) && keyFits(k, alg) {
+				if found == nil {
+					found = k
+				}
+				n++
+			}
 		}
-		if ks := j.keys.Key(kid); kid != "" && len(ks) > 0 {
-			return &ks[0]
+		if kid == "" && n != 1 {
+			return nil // which one is meant cannot be told
 		}
-		return nil
+		return found
 	}
 	j.mu.Lock()
 	for waited := false; ; waited = true {

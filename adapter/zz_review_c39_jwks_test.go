@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -192,5 +193,43 @@ func TestReviewC39JWKSOutageIsNoGuess(t *testing.T) {
 	if code, _, hdr := h.do(t, "POST", "/v1/providers/acme/test", `{}`, "Authorization", "Bearer "+forged); code != 401 ||
 		!strings.Contains(strings.Join(hdr.Values("WWW-Authenticate"), " "), "invalid_token") {
 		t.Errorf("an unknown kid once the set is in: %d %q, want 401 invalid_token", code, hdr.Values("WWW-Authenticate"))
+	}
+}
+
+// TestReviewC39JWKSKeyOfTheTokensType: the key a token is checked with is one of the type
+// its alg needs. RFC 7517 §4.5 lets a set give one kid to keys of different types (an RSA
+// and an EC key, alternatives); a token without a kid is checked with the only key of
+// its type. Before, the first key of the kid was taken whatever its type, and an ES256
+// token named by a kid its RSA twin came first under was refused; without a kid, a set
+// of more than one key refused every token.
+func TestReviewC39JWKSKeyOfTheTokensType(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for _, tc := range []struct {
+		name string
+		keys []jose.JSONWebKey
+		sign any
+		alg  jose.SignatureAlgorithm
+		kid  string
+		ok   bool
+	}{
+		{"ES256, kid shared with an RSA key listed first", []jose.JSONWebKey{{Key: rk.Public(), KeyID: "shared"}, {Key: ek.Public(), KeyID: "shared"}}, ek, jose.ES256, "shared", true},
+		{"RS256, kid shared with an EC key listed first", []jose.JSONWebKey{{Key: ek.Public(), KeyID: "shared"}, {Key: rk.Public(), KeyID: "shared"}}, rk, jose.RS256, "shared", true},
+		{"ES256 without kid, one EC key beside an RSA one", []jose.JSONWebKey{{Key: rk.Public(), KeyID: "r"}, {Key: ek.Public(), KeyID: "e"}}, ek, jose.ES256, "", true},
+		{"ES256 without kid, two EC keys", []jose.JSONWebKey{{Key: other.Public(), KeyID: "o"}, {Key: ek.Public(), KeyID: "e"}}, ek, jose.ES256, "", false},
+		{"ES256 by another key, kid shared", []jose.JSONWebKey{{Key: rk.Public(), KeyID: "shared"}, {Key: ek.Public(), KeyID: "shared"}}, other, jose.ES256, "shared", false},
+	} {
+		set, _ := json.Marshal(jose.JSONWebKeySet{Keys: tc.keys})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(set) }))
+		j := &JWKS{URL: srv.URL, Issuer: "https://as.example", Audience: "emfa", Algorithms: []string{"ES256", "RS256"},
+			Client: srv.Client(), Now: clock.Now}
+		tok := signToken(t, tc.sign, tc.alg, tc.kid, jwt.Claims{Issuer: "https://as.example", Audience: jwt.Audience{"emfa"},
+			Expiry: jwt.NewNumericDate(clock.Now().Add(5 * time.Minute))})
+		if err := j.verify(context.Background(), tok); (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want admitted %v", tc.name, err, tc.ok)
+		}
+		srv.Close()
 	}
 }

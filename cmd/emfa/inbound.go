@@ -70,6 +70,8 @@ type tlsSettings struct {
 	// ends in none of them was admitted by a CA no longer trusted.
 	roots   map[string]bool
 	require bool
+	// now is the clock a kept connection's certificates are checked by (default time.Now).
+	now func() time.Time
 }
 
 func newTLSSettings(t *config.TLS, log *slog.Logger) (*tlsSettings, error) {
@@ -116,7 +118,8 @@ func newTLSSettingsAt(path string, t *config.TLS, log *slog.Logger) (*tlsSetting
 
 // admits reports whether a connection's TLS state, verified at its handshake under
 // whatever settings were current then, still meets s: a client certificate, when s
-// requires one, that chains to one of s's client CAs. A connection without a client CA
+// requires one, that chains to one of s's client CAs, every certificate of that chain
+// still valid (a connection kept alive may outlive its client certificate). A connection without a client CA
 // configured is admitted (no certificate is verified, none is relied on). A request
 // without TLS state (nil) where a client CA is configured is not: s serves its listener
 // in HTTPS, so one is always there, and its absence is never read as a pass.
@@ -130,12 +133,27 @@ func (s *tlsSettings) admits(cs *tls.ConnectionState) bool {
 	if len(cs.PeerCertificates) == 0 {
 		return !s.require
 	}
+	now := time.Now
+	if s.now != nil {
+		now = s.now
+	}
 	for _, chain := range cs.VerifiedChains {
-		if len(chain) > 0 && s.roots[string(chain[len(chain)-1].Raw)] {
+		if len(chain) > 0 && s.roots[string(chain[len(chain)-1].Raw)] && validAt(chain, now()) {
 			return true
 		}
 	}
 	return false
+}
+
+// validAt reports whether every certificate of chain is valid at t: one verified at its
+// connection's handshake may have expired since, on a connection kept alive.
+func validAt(chain []*x509.Certificate, t time.Time) bool {
+	for _, c := range chain {
+		if t.Before(c.NotBefore) || t.After(c.NotAfter) {
+			return false
+		}
+	}
+	return true
 }
 
 // serverTLS is the HTTPS listener's server.tls: every handshake reads the current

@@ -5,11 +5,14 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -310,7 +313,58 @@ func (a *authenticator) checkSubject(cert *x509.Certificate) (bool, string) {
 			return true, ""
 		}
 	}
+	// Made only when Go's string matched no pin: it parses the subject again.
+	if named := namedSubject(cert); named != "" && named != subject {
+		if slices.Contains(a.mtlsSubjects, named) {
+			return true, ""
+		}
+		subject = named
+	}
 	return false, "client certificate subject not allowed: " + subject
+}
+
+// subjectNames are the attributes crypto/x509 writes as a dotted OID and a hex DER value
+// (pkix.Name.String), by the names openssl and the CAs that issue them write: DC is in
+// every Active Directory subject. Upper case, as canonicalSubject makes a pin's.
+var subjectNames = map[string]string{
+	"0.9.2342.19200300.100.1.25": "DC",
+	"0.9.2342.19200300.100.1.1":  "UID",
+	"1.2.840.113549.1.9.1":       "EMAILADDRESS",
+}
+
+// namedSubject is cert's subject in RFC 4514 form, its attributes in their own order, those
+// of subjectNames by name with their string value escaped as crypto/x509 escapes one;
+// "" when none is there (or the subject does not parse): pkix.Name.String says it all.
+func namedSubject(cert *x509.Certificate) string {
+	var rdns pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(cert.RawSubject, &rdns); err != nil || len(rest) > 0 {
+		return ""
+	}
+	var b strings.Builder
+	found := false
+	for i := len(rdns) - 1; i >= 0; i-- {
+		if i < len(rdns)-1 {
+			b.WriteByte(',')
+		}
+		for j, atv := range rdns[i] {
+			if j > 0 {
+				b.WriteByte('+')
+			}
+			name, ok := subjectNames[atv.Type.String()]
+			if _, isString := atv.Value.(string); ok && isString {
+				found = true
+				// Escaped as a CN's value is: "CN=" and the escaped value.
+				cn := pkix.RDNSequence{{{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: atv.Value}}}.String()
+				b.WriteString(name + strings.TrimPrefix(cn, "CN"))
+				continue
+			}
+			b.WriteString(pkix.RDNSequence{{atv}}.String())
+		}
+	}
+	if !found {
+		return ""
+	}
+	return b.String()
 }
 
 // authenticate guards the provider routes. It runs before the provider is looked up, so

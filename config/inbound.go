@@ -41,7 +41,8 @@ type JWKSAuth struct {
 // MTLSAuth admits a caller by its TLS client certificate, verified against
 // server.tls.clientCA; Subjects, when set, pins the certificate's subject (its RFC 2253
 // form, e.g. "CN=verify,O=Example"; spaces around its separators and the case of its
-// attribute types do not matter) or, written without "=", its common name.
+// attribute types do not matter, and DC, UID and emailAddress are written by name) or,
+// written without "=", its common name.
 type MTLSAuth struct {
 	Subjects []string `mapstructure:"subjects"`
 }

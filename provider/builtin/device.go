@@ -477,17 +477,18 @@ const lateDenialOnce = 24 * time.Hour
 // tx had ended: withdrawn by a newer one (a push-fatigue attack starts one after the
 // other), timed out while the user read it, or approved before the user thought better of
 // it. The answer is still ErrChallengeClosed and the challenge keeps its status; the
-// denial is logged at WARN as a denial in time is, and recorded once per challenge. Before,
-// it was only a 409: the "that was not me" was lost exactly when challenges came fast. A
-// challenge that ended FAILED was denied or refused already, and is on record as such;
-// a late approval or cancel is no signal.
+// denial is logged at WARN as a denial in time is, and recorded, once per challenge: a
+// denial again (a retry, or a script signing with the device's key) is a debug line, not
+// another fraud signal for an alert to count. One whose record fails is still logged at
+// WARN. Before, it was only a 409: the "that was not me" was lost exactly when challenges
+// came fast. A challenge that ended FAILED was denied or refused already, and is on record
+// as such; a late approval or cancel is no signal.
 func (d *Devices) deniedLate(ctx context.Context, decision provider.Decision, deviceID, challengeID string, tx store.Transaction) {
 	if decision != provider.Deny || tx.Status == string(provider.StatusFailed) || tx.Status == string(provider.StatusPending) {
 		return
 	}
 	reason := "denied after the challenge ended " + tx.Status
-	d.log.Warn("push denied on the device: possible fraud", "device", deviceID, "user", tx.Username, "challenge", challengeID,
-		"status", tx.Status, "reason", reason)
+	attrs := []any{"device", deviceID, "user", tx.Username, "challenge", challengeID, "status", tx.Status, "reason", reason}
 	now := d.now()
 	err := d.store.Update(ctx, func(w store.Writer) error {
 		if err := w.UseNonce(ctx, "device-denial:"+deviceID, challengeID, now.Add(lateDenialOnce), now); err != nil {
@@ -496,8 +497,13 @@ func (d *Devices) deniedLate(ctx context.Context, decision provider.Decision, de
 		return w.AppendAudit(ctx, store.AuditEvent{Time: now, RequestID: provider.RequestID(ctx), Provider: tx.Provider, Username: tx.Username,
 			Capability: tx.Capability, FactorID: deviceID, Resource: ResourceDeviceAnswer, Outcome: string(provider.StatusFailed), Reason: reason})
 	})
-	if err != nil && !errors.Is(err, store.ErrReplay) {
-		d.log.Warn("late denial not recorded", "device", deviceID, "user", tx.Username, "challenge", challengeID, "error", err)
+	if errors.Is(err, store.ErrReplay) {
+		d.log.Debug("push denied again after the challenge ended", attrs...)
+		return
+	}
+	d.log.Warn("push denied on the device: possible fraud", attrs...)
+	if err != nil {
+		d.log.Warn("late denial not recorded", append(attrs, "error", err)...)
 	}
 }
 

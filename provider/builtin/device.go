@@ -354,8 +354,7 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 		return "", err
 	}
 	if tx.Status != string(provider.StatusPending) {
-		d.deniedLate(ctx, decision, deviceID, challengeID, tx)
-		return "", fmt.Errorf("%w: %s", provider.ErrChallengeClosed, tx.Status)
+		return d.closed(ctx, decision, deviceID, challengeID, tx)
 	}
 	var data challengeData
 	if err := json.Unmarshal(tx.Data, &data); err != nil {
@@ -435,20 +434,24 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 			return err
 		}
 		ev.Time, ev.Outcome, ev.Reason = now, string(status), reason
-		return w.AppendAudit(ctx, ev)
+		if err := w.AppendAudit(ctx, ev); err != nil {
+			return err
+		}
+		// Kept for the device sending this decision again, its 200 lost (closed).
+		return w.UseNonce(ctx, answerScope+deviceID, answerKey(challengeID, decision), now.Add(answerKept), now)
 	})
 	if errors.Is(err, errExpired) {
 		// The unit rolled back: TIMEOUT is written apart, as a result would write it.
+		// (Or finds it ended by the answer this one is a copy of, sent again.)
 		ended, ferr := txs.Finish(ctx, id, provider.StatusTimeout)
 		if ferr != nil {
 			return "", ferr
 		}
-		d.deniedLate(ctx, decision, deviceID, challengeID, ended)
-		return "", fmt.Errorf("%w: %s", provider.ErrChallengeClosed, provider.StatusTimeout)
+		return d.closed(ctx, decision, deviceID, challengeID, ended)
 	}
 	if errors.Is(err, store.ErrConflict) {
 		if ended, gerr := d.store.GetTransaction(ctx, id); gerr == nil {
-			d.deniedLate(ctx, decision, deviceID, challengeID, ended)
+			return d.closed(ctx, decision, deviceID, challengeID, ended)
 		}
 		return "", fmt.Errorf("%w: answered concurrently", provider.ErrChallengeClosed)
 	}
@@ -466,6 +469,61 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 		d.log.Info("push answered", attrs...)
 	}
 	return status, nil
+}
+
+// A device's answer is remembered for answerKept, under answerScope + the device id and
+// answerKey (in the nonce store, in the unit that decides): the same device sending the
+// same decision again within it, its 200 lost on a bad network, is told the status its
+// answer set (closed).
+const (
+	answerKept  = time.Hour
+	answerScope = "device-answer:"
+)
+
+func answerKey(challengeID string, decision provider.Decision) string {
+	return challengeID + " " + string(decision)
+}
+
+// closed answers a device's decision on its challenge tx, which is no longer pending.
+// When this device's own answer ended it with this same decision (within answerKept),
+// this is that answer sent again, its 200 lost on a bad network: it gets the status its
+// answer set, with nothing decided or recorded again. Before, it was a 409, what a
+// withdrawn or timed-out challenge gets, so the app could not tell "my answer took" from
+// "it was withdrawn". Anything else is ErrChallengeClosed, as before (and a denial is kept
+// as a late one, deniedLate): another decision, or a challenge withdrawn, timed out or
+// ended by a poll, learns nothing it could not before.
+func (d *Devices) closed(ctx context.Context, decision provider.Decision, deviceID, challengeID string, tx store.Transaction) (provider.Status, error) {
+	if mayHaveSet(decision, provider.Status(tx.Status)) {
+		// A read of the marker the decision wrote: a nonce already expired (expires =
+		// now) is written when there is none, so the read leaves nothing a later one would
+		// take for a marker; only an unexpired one, the decision's, is a replay.
+		now := d.now()
+		err := d.store.UseNonce(ctx, answerScope+deviceID, answerKey(challengeID, decision), now, now)
+		if errors.Is(err, store.ErrReplay) {
+			d.log.Info("push answer sent again", "device", deviceID, "user", tx.Username, "challenge", challengeID,
+				"decision", string(decision), "status", tx.Status)
+			return provider.Status(tx.Status), nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	d.deniedLate(ctx, decision, deviceID, challengeID, tx)
+	return "", fmt.Errorf("%w: %s", provider.ErrChallengeClosed, tx.Status)
+}
+
+// mayHaveSet says whether an answer with decision can have ended a challenge status:
+// approve SUCCESS or FAILED (a wrong number, a refusal), deny FAILED, cancel CANCELED.
+func mayHaveSet(decision provider.Decision, status provider.Status) bool {
+	switch decision {
+	case provider.Approve:
+		return status == provider.StatusSuccess || status == provider.StatusFailed
+	case provider.Deny:
+		return status == provider.StatusFailed
+	case provider.Cancel:
+		return status == provider.StatusCanceled
+	}
+	return false
 }
 
 // lateDenialOnce is how long a denial of a challenge that had ended is remembered, so

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,7 +68,16 @@ func TestPushLifecycle(t *testing.T) {
 						t.Errorf("result: %s, want %s", got, c.want)
 					}
 				}
-				if _, err := f.answer(alice, tx, provider.Approve, nil); !errors.Is(err, provider.ErrChallengeClosed) {
+				// The same answer sent again (its 200 lost) is told the status it set;
+				// another is refused.
+				if got, err := f.answer(alice, tx, c.decision, nil); err != nil || got != c.want {
+					t.Errorf("the answer sent again: %s %v, want %s", got, err, c.want)
+				}
+				other := provider.Approve
+				if c.decision == provider.Approve {
+					other = provider.Cancel
+				}
+				if _, err := f.answer(alice, tx, other, nil); !errors.Is(err, provider.ErrChallengeClosed) {
 					t.Errorf("second answer: %v", err)
 				}
 				if list, _ := f.devices.Pending(ctx, alice.id); len(list) != 0 {
@@ -221,7 +231,8 @@ func TestPushNumberMatching(t *testing.T) {
 }
 
 // TestPushConcurrentAnswers: approve and deny race on one challenge; exactly one is
-// recorded, and result reports that one.
+// recorded, and result reports that one. The winner's copies (the same decision, as a
+// device sending it again) are told its status; the other decision is refused.
 func TestPushConcurrentAnswers(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newPushFixture(t, st, false)
@@ -249,8 +260,14 @@ func TestPushConcurrentAnswers(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			if len(winners) != 1 {
-				t.Fatalf("round %d: %d answers recorded (%v), want 1", round, len(winners), winners)
+			if len(winners) != 4 || slices.ContainsFunc(winners, func(s provider.Status) bool { return s != winners[0] }) {
+				t.Fatalf("round %d: answers %v, want the winner's 4 alike", round, winners)
+			}
+			evs := slices.DeleteFunc(answersOf(t, st, d.id), func(ev store.AuditEvent) bool {
+				return strings.HasPrefix(ev.Reason, "denied after") // a denial that lost to an approval
+			})
+			if len(evs) != round+1 {
+				t.Fatalf("round %d: %d answers recorded, want %d", round, len(evs), round+1)
 			}
 			if got := f.result(t, "alice", d.id, tx); got != winners[0] {
 				t.Errorf("round %d: result %s, but %s won", round, got, winners[0])

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
@@ -104,8 +105,14 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 	if _, err := parsePublicKey(r.Alg, r.PublicKey); err != nil {
 		return "", err
 	}
-	if len(r.Name) > 100 || strings.ContainsFunc(r.Name, unicode.IsControl) {
-		return "", fmt.Errorf("%w: name must be at most 100 bytes, without control characters", provider.ErrInvalidDeviceRequest)
+	// The name is the app's, shown as deviceName at sign-in, on the self-service page and
+	// to administrators: control characters are refused, as in every name, and so are the
+	// bidirectional controls (U+202E RIGHT-TO-LEFT OVERRIDE and its kin), which reorder
+	// what is shown so that one device's name reads as another's. Before, they were kept.
+	if len(r.Name) > 100 || !utf8.ValidString(r.Name) || strings.ContainsFunc(r.Name, func(c rune) bool {
+		return unicode.IsControl(c) || unicode.Is(unicode.Bidi_Control, c)
+	}) {
+		return "", fmt.Errorf("%w: name must be at most 100 bytes of text, without control or bidirectional control characters", provider.ErrInvalidDeviceRequest)
 	}
 	if r.ActivationCode == "" {
 		return "", fmt.Errorf("%w: no code", provider.ErrActivation)

@@ -444,6 +444,11 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 		if err := w.AppendAudit(ctx, ev); err != nil {
 			return err
 		}
+		if status == provider.StatusSuccess {
+			// Only this device's approval sets SUCCESS: it needs no marker (closed), and
+			// the approval stays one round trip with its commit on PostgreSQL.
+			return nil
+		}
 		// Kept for the device sending this decision again, its 200 lost (closed).
 		return w.UseNonce(ctx, answerScope+deviceID, answerKey(challengeID, decision), now.Add(answerKept), now)
 	})
@@ -478,10 +483,11 @@ func (d *Devices) Answer(ctx context.Context, deviceID, challengeID string, deci
 	return status, nil
 }
 
-// A device's answer is remembered for answerKept, under answerScope + the device id and
-// answerKey (in the nonce store, in the unit that decides): the same device sending the
-// same decision again within it, its 200 lost on a bad network, is told the status its
-// answer set (closed).
+// A device's answer is remembered for answerKept, for the same device sending the same
+// decision again within it, its 200 lost on a bad network: it is told the status its
+// answer set (closed). An approval's SUCCESS is its own record (only the device's approval
+// sets it); any other answer is kept under answerScope + the device id and answerKey, in
+// the nonce store, by the unit that decides.
 const (
 	answerKept  = time.Hour
 	answerScope = "device-answer:"
@@ -500,31 +506,35 @@ func answerKey(challengeID string, decision provider.Decision) string {
 // as a late one, deniedLate): another decision, or a challenge withdrawn, timed out or
 // ended by a poll, learns nothing it could not before.
 func (d *Devices) closed(ctx context.Context, decision provider.Decision, deviceID, challengeID string, tx store.Transaction) (provider.Status, error) {
-	if mayHaveSet(decision, provider.Status(tx.Status)) {
+	again := false
+	switch now := d.now(); {
+	case decision == provider.Approve && tx.Status == string(provider.StatusSuccess):
+		again = now.Before(tx.UpdatedAt.Add(answerKept))
+	case marked(decision, provider.Status(tx.Status)):
 		// A read of the marker the decision wrote: a nonce already expired (expires =
 		// now) is written when there is none, so the read leaves nothing a later one would
 		// take for a marker; only an unexpired one, the decision's, is a replay.
-		now := d.now()
 		err := d.store.UseNonce(ctx, answerScope+deviceID, answerKey(challengeID, decision), now, now)
-		if errors.Is(err, store.ErrReplay) {
-			d.log.Info("push answer sent again", "device", deviceID, "user", tx.Username, "challenge", challengeID,
-				"decision", string(decision), "status", tx.Status)
-			return provider.Status(tx.Status), nil
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, store.ErrReplay) {
 			return "", err
 		}
+		again = err != nil
+	}
+	if again {
+		d.log.Info("push answer sent again", "device", deviceID, "user", tx.Username, "challenge", challengeID,
+			"decision", string(decision), "status", tx.Status)
+		return provider.Status(tx.Status), nil
 	}
 	d.deniedLate(ctx, decision, deviceID, challengeID, tx)
 	return "", fmt.Errorf("%w: %s", provider.ErrChallengeClosed, tx.Status)
 }
 
-// mayHaveSet says whether an answer with decision can have ended a challenge status:
-// approve SUCCESS or FAILED (a wrong number, a refusal), deny FAILED, cancel CANCELED.
-func mayHaveSet(decision provider.Decision, status provider.Status) bool {
+// marked says whether an answer with decision that ended a challenge status left a
+// marker: approve FAILED (a wrong number, a refusal), deny FAILED, cancel CANCELED.
+func marked(decision provider.Decision, status provider.Status) bool {
 	switch decision {
 	case provider.Approve:
-		return status == provider.StatusSuccess || status == provider.StatusFailed
+		return status == provider.StatusFailed
 	case provider.Deny:
 		return status == provider.StatusFailed
 	case provider.Cancel:

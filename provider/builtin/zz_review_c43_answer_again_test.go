@@ -3,6 +3,7 @@ package builtin_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/provider"
@@ -72,6 +73,24 @@ func TestReviewC43AnswerSentAgain(t *testing.T) {
 			if got := f.result(t, "alice", d.id, out.TransactionID); got != c.want {
 				t.Errorf("%s, then other answers: result %s, want %s", c.name, got, c.want)
 			}
+		}
+
+		// Sent again after an hour: 409, as any answer to an ended challenge.
+		approved := f.initiate(t, "alice", d.id)
+		n := approved.Attributes["number"].(int)
+		if got, err := f.answer(d, approved.TransactionID, provider.Approve, &n); err != nil || got != provider.StatusSuccess {
+			t.Fatalf("approve: %s %v", got, err)
+		}
+		denied := f.initiate(t, "alice", d.id).TransactionID
+		if got, err := f.answer(d, denied, provider.Deny, nil); err != nil || got != provider.StatusFailed {
+			t.Fatalf("deny: %s %v", got, err)
+		}
+		f.clock.Advance(time.Hour)
+		if got, err := f.answer(d, approved.TransactionID, provider.Approve, &n); !errors.Is(err, provider.ErrChallengeClosed) {
+			t.Errorf("an approval sent again an hour later: %s %v, want ErrChallengeClosed", got, err)
+		}
+		if got, err := f.answer(d, denied, provider.Deny, nil); !errors.Is(err, provider.ErrChallengeClosed) {
+			t.Errorf("a denial sent again an hour later: %s %v, want ErrChallengeClosed", got, err)
 		}
 
 		// A challenge the device did not decide (withdrawn by a newer one) is 409 to

@@ -11,13 +11,13 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewC43AnswerSentAgain: a phone on a bad network sends an answer, emfa decides
+// TestAnswerSentAgain: a phone on a bad network sends an answer, emfa decides
 // it, and the 200 is lost; the app sends it again (a new nonce). It got 409, exactly what
 // a challenge withdrawn or timed out gets, so the app could not tell "my answer took" from
 // "it was withdrawn". Now the same device sending the same decision again gets the status
 // its answer set (200), with no second decision and no second record; another decision,
 // or a challenge the device did not decide, is still 409, and another device's 404.
-func TestReviewC43AnswerSentAgain(t *testing.T) {
+func TestAnswerSentAgain(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newPushFixture(t, st, true)
 		d := f.register(t, "alice", builtin.AlgEd25519)

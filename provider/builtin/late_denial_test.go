@@ -27,13 +27,13 @@ func answersOf(t *testing.T, st store.Store, id string) []store.AuditEvent {
 	})
 }
 
-// TestReviewC41LateDenialIsAFraudSignal: a denial is the user saying "that was not me".
+// TestLateDenialIsAFraudSignal: a denial is the user saying "that was not me".
 // Under a push-fatigue attack each initiate withdraws the challenge before it, so the one
 // the user denies has often been CANCELED by the next (or timed out while they read it):
 // it was answered 409 and nothing else, no WARN, no record, and the signal was lost
 // exactly when it mattered. Now the answer is still 409, the challenge keeps its status,
 // and the denial is logged and recorded once per challenge.
-func TestReviewC41LateDenialIsAFraudSignal(t *testing.T) {
+func TestLateDenialIsAFraudSignal(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newPushFixture(t, st, false)
 		d := f.register(t, "alice", builtin.AlgEd25519)
@@ -107,10 +107,10 @@ func TestReviewC41LateDenialIsAFraudSignal(t *testing.T) {
 	})
 }
 
-// TestReviewC41LateDenialInTheUnit: the challenge ends while the denial's unit waits: its
+// TestLateDenialInTheUnit: the challenge ends while the denial's unit waits: its
 // deadline passes (the store's writer busy), or a newer initiate withdraws it first. The
 // denial is answered 409 and kept as a late one.
-func TestReviewC41LateDenialInTheUnit(t *testing.T) {
+func TestLateDenialInTheUnit(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		f := newPushFixture(t, st, false)

@@ -29,14 +29,14 @@ func (v busyVendor) Propagate(context.Context, provider.LifecycleEvent) error {
 	return fmt.Errorf("propagate user.create to busy: step add: %w", busyError{v.after})
 }
 
-// TestReviewC42RetryAfterHonoured: a propagation the vendor refused for now, saying when
+// TestRetryAfterHonoured: a propagation the vendor refused for now, saying when
 // to come back (429 or 503 with Retry-After), is tried again then, not at the queue's own
 // backoff: before, it was tried again 2 s later, then 4, 8 … whatever the vendor asked, so
 // a vendor rate-limiting for ten minutes was asked again eight times meanwhile, and the
 // propagation, refused each time, was a dead letter within a quarter of an hour while the
 // vendor was only busy. The wait is the queue's backoff when that is longer, and at most
 // sync.MaxRetryAfter, whatever the vendor says.
-func TestReviewC42RetryAfterHonoured(t *testing.T) {
+func TestRetryAfterHonoured(t *testing.T) {
 	for _, c := range []struct {
 		name        string
 		after, want time.Duration
@@ -90,14 +90,14 @@ func (v *limitedVendor) Propagate(_ context.Context, ev provider.LifecycleEvent)
 	return nil
 }
 
-// TestReviewC42RateLimitedVendorNotHammered: once the vendor answers a propagation 429,
+// TestRateLimitedVendorNotHammered: once the vendor answers a propagation 429,
 // the worker stops its batch there: the propagations it had claimed besides are given
 // back untried (no attempt counted, no call made), and it claims none until the refused
 // one is due again. Before, each of them was sent and refused in turn (a bulk import of
 // a thousand users to a DUO already at its limit: a thousand refused calls, each of which
 // DUO counts against the limit, each spending one of the propagation's attempts, so that
 // a long import ended with users dead-lettered only for being sent too fast).
-func TestReviewC42RateLimitedVendorNotHammered(t *testing.T) {
+func TestRateLimitedVendorNotHammered(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, _, clk := newQueue(t, st)

@@ -12,14 +12,14 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// TestReviewC42LifecycleRetryAfter: a lifecycle call the vendor refuses for now (429, or
+// TestLifecycleRetryAfter: a lifecycle call the vendor refuses for now (429, or
 // a 503 saying when to come back) fails with an error that says how long (RetryAfter,
 // which the sync queue waits before the next attempt, and holds the vendor's other
 // propagations meanwhile), in seconds or as an HTTP date, and says it in its message (the
 // queue's note); a 429 that does not say (DUO's) is refused for now all the same, with 0;
 // any other failure is no such refusal. Before, the Retry-After was dropped, and the
 // queue asked again after its own 2 s backoff.
-func TestReviewC42LifecycleRetryAfter(t *testing.T) {
+func TestLifecycleRetryAfter(t *testing.T) {
 	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
 		name       string

@@ -9,10 +9,10 @@ import (
 	"testing"
 )
 
-// TestReviewC43DeviceAnswerSentAgain: `emfa device approve` sent again (a phone whose 200
+// TestDeviceAnswerSentAgain: `emfa device approve` sent again (a phone whose 200
 // was lost sends its answer again, with a new nonce) is told the status its answer set,
 // 200, where it was a 409; another decision is still a 409, and the sign-in is decided once.
-func TestReviewC43DeviceAnswerSentAgain(t *testing.T) {
+func TestDeviceAnswerSentAgain(t *testing.T) {
 	sink := &notifierSink{}
 	gateway := httptest.NewServer(sink)
 	defer gateway.Close()

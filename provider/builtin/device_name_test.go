@@ -11,14 +11,14 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewC43DeviceNameBidi: a device's name is chosen by the app that holds the
+// TestDeviceNameBidi: a device's name is chosen by the app that holds the
 // activation code and becomes the deviceName Verify shows at sign-in, the label on the
 // self-service page and in the admin API. It refused control characters but took the
 // bidirectional controls (U+202E RIGHT-TO-LEFT OVERRIDE and its kin), which reorder what
 // is shown: "Pixel\u202Eenohp s'ecila" reads as another device's name. They are refused now
 // (400), without spending the code; a name in a right-to-left script, or with an emoji
 // joined by U+200D, is still taken.
-func TestReviewC43DeviceNameBidi(t *testing.T) {
+func TestDeviceNameBidi(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		f := newPushFixture(t, st, false)

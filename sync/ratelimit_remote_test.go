@@ -15,11 +15,11 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewC42RemoteVendorRateLimits: the whole path, a remote engine's lifecycle call to
+// TestRemoteVendorRateLimits: the whole path, a remote engine's lifecycle call to
 // a vendor that rate-limits: the vendor answers the first call 429 with Retry-After 300;
 // it is asked nothing more for five minutes (the rest of the batch given back untried),
 // then gets every propagation.
-func TestReviewC42RemoteVendorRateLimits(t *testing.T) {
+func TestRemoteVendorRateLimits(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, _, clk := newQueue(t, st)

@@ -13,12 +13,12 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewC43LateDenialWarnedOnce: a late denial is recorded once per challenge, but
+// TestLateDenialWarnedOnce: a late denial is recorded once per challenge, but
 // its WARN was logged on every call: whoever holds a device's key could sign denial after
 // denial of one old challenge and fill the log with "possible fraud" lines an alert counts,
 // each looking like a new signal. It is now logged at WARN once, as it is recorded; a
 // denial again is only a debug line. A denial whose record fails is still logged at WARN.
-func TestReviewC43LateDenialWarnedOnce(t *testing.T) {
+func TestLateDenialWarnedOnce(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newPushFixture(t, st, false)
 		d := f.register(t, "alice", builtin.AlgEd25519)

@@ -12,11 +12,11 @@ import (
 	"testing"
 )
 
-// TestReviewC41DeviceBehindAPathPrefix: emfa reached by phones under a path
+// TestDeviceBehindAPathPrefix: emfa reached by phones under a path
 // (serverURL https://host/mfa, a proxy that strips /mfa before emfa, which routes at its
 // root). `emfa device` registered through the prefix, then signed the path with it, which
 // emfa never saw: every signed call was a 401, and the device could never answer.
-func TestReviewC41DeviceBehindAPathPrefix(t *testing.T) {
+func TestDeviceBehindAPathPrefix(t *testing.T) {
 	sink := &notifierSink{}
 	gateway := httptest.NewServer(sink)
 	defer gateway.Close()

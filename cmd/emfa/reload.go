@@ -297,7 +297,7 @@ func (d *deps) reloadConfig(ctx context.Context, base *env, l *live, o storeOpti
 			// Directory sync wanted by a process that runs none starts with this reload
 			// (below): its settings are the reload's to apply either way.
 			startSync := so.sync == nil && so.startSync != nil && wantsSync(ne)
-			frozen := frozenSettings(current, cfg, so.sync != nil || so.startSync != nil)
+			frozen, kept := keptSettings(current, cfg, so.sync != nil || so.startSync != nil)
 			for _, w := range frozen {
 				log.Warn("reload: " + w)
 			}
@@ -305,7 +305,7 @@ func (d *deps) reloadConfig(ctx context.Context, base *env, l *live, o storeOpti
 				log.Warn("configuration: " + w)
 			}
 			if len(frozen) > 0 {
-				err = keptValid(cfg)
+				err = keptValid(cfg, kept)
 			}
 			var next *snapshot
 			var nextTLS *tlsSettings
@@ -427,10 +427,14 @@ func inFile(cfg *config.Config, msg string) string {
 }
 
 // keptValid checks cfg as it would be served, the settings a reload cannot change put
-// back (frozenSettings). Valid as written, it may not be so with them: server.auth.mtls
-// added with the server.tls that waits for a restart was applied alone, and Verify,
-// its Basic credentials removed in the same edit, was refused every call.
-func keptValid(cfg *config.Config) error {
+// back (frozenSettings; kept are their paths). Valid as written, it may not be so with
+// them: server.auth.mtls added with the server.tls that waits for a restart was applied
+// alone, and Verify, its Basic credentials removed in the same edit, was refused every
+// call. A problem found in a kept setting itself is not one: it is the running
+// configuration's, which loaded valid, read against the new file's record of what it
+// wrote (tracing.sampleRatio written in the file, put back to the running 0, read as "must
+// be more than 0", and the whole reload was refused).
+func keptValid(cfg *config.Config, kept []string) error {
 	c := *cfg
 	c.Warnings = nil // said once already
 	err := c.Validate()
@@ -444,23 +448,41 @@ func keptValid(cfg *config.Config) error {
 	var out config.Errors
 	for _, e := range es {
 		if fe, ok := e.(*config.FieldError); ok {
+			if slices.ContainsFunc(kept, func(k string) bool { return underPath(fe.Path, k) }) {
+				continue
+			}
 			cp := *fe
 			cp.Msg += " (as it would be served, with the settings that change only at a restart as they are)"
 			e = &cp
 		}
 		out = append(out, e)
 	}
+	if len(out) == 0 {
+		return nil
+	}
 	return cfg.Annotate(out)
+}
+
+// underPath reports whether path is at or below section (config's paths, any case).
+func underPath(path, section string) bool {
+	path, section = strings.ToLower(path), strings.ToLower(section)
+	return path == section || strings.HasPrefix(path, section+".") || strings.HasPrefix(path, section+"[")
 }
 
 // frozenSettings puts back into next what a running process cannot change (listeners,
 // store, logger, retention the sweepers were started with, directory sync when its queue
 // does not run: syncRuns false) and says what changed.
 func frozenSettings(running, next *config.Config, syncRuns bool) []string {
-	var out []string
+	out, _ := keptSettings(running, next, syncRuns)
+	return out
+}
+
+// keptSettings is frozenSettings, and the paths of the settings it put back.
+func keptSettings(running, next *config.Config, syncRuns bool) (out, paths []string) {
 	keep := func(path string, changed bool, restore func()) {
 		if changed {
 			out = append(out, fmt.Sprintf("%s changed: it cannot change while serving and takes effect at the next restart", path))
+			paths = append(paths, path)
 			restore()
 		}
 	}
@@ -497,7 +519,7 @@ func frozenSettings(running, next *config.Config, syncRuns bool) []string {
 	// their credentials and the queue's limits. Only a process that can do neither
 	// (syncRuns false) keeps sync as it was until a restart.
 	keep("sync", !syncRuns && !reflect.DeepEqual(running.Sync, next.Sync), func() { next.Sync = running.Sync })
-	return out
+	return out, paths
 }
 
 func ptrEqual[T comparable](a, b *T) bool {

@@ -207,8 +207,10 @@ var (
 	// unknownAnchor is the parser's error for *NAME with no &NAME: a value written
 	// unquoted that starts with *, as a password may. It names no line, and repeats NAME.
 	unknownAnchor = regexp.MustCompile(`(?s)^yaml: unknown anchor '(.*)' referenced$`)
-	// quotedValue is a value as the decoder's errors quote it.
-	quotedValue = regexp.MustCompile("(?s)!!str `.*?`|`.*?`")
+	// quotedValue is a value as the decoder's errors quote it, between backquotes: from
+	// the first to the last, since the value may hold backquotes of its own (a password's
+	// tail was left in the error after the first of them).
+	quotedValue = regexp.MustCompile("(?s)!!str `.*`|`.*`")
 )
 
 // yamlSyntaxError is the parser's err as a syntaxError. The parser's words for a line

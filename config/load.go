@@ -237,23 +237,40 @@ func yamlSyntaxError(data []byte, err error) error {
 	return &syntaxError{line, m[2]}
 }
 
-// aliasLine is the line of data where *name is written (0: not found).
+// aliasLine is the line of data where *name is written as an alias (0: not found). The
+// same text in a comment, a quoted value or a block of text above it is no alias: each
+// place *name is written is tried alone, the others made text, until the parser refuses
+// the one it names (before, the first place written after a blank was taken, and a
+// comment above sent the operator to the wrong line).
 func aliasLine(data []byte, name string) int {
-	for i, line := range strings.Split(string(data), "\n") {
-		for at := 0; ; {
-			j := strings.Index(line[at:], "*"+name)
-			if j < 0 {
-				break
+	needle := []byte("*" + name)
+	var at []int
+	for i := 0; len(at) < maxAliasTries; {
+		j := bytes.Index(data[i:], needle)
+		if j < 0 {
+			break
+		}
+		at = append(at, i+j)
+		i += j + 1
+	}
+	probe := bytes.Clone(data)
+	for _, try := range at {
+		for _, o := range at {
+			probe[o] = '*'
+			if o != try {
+				probe[o] = 'x'
 			}
-			j += at
-			if j == 0 || strings.ContainsRune(" \t[{,:-", rune(line[j-1])) {
-				return i + 1
-			}
-			at = j + 1
+		}
+		err := yaml.Unmarshal(probe, &yaml.Node{})
+		if m := unknownAnchor.FindStringSubmatch(fmt.Sprint(err)); m != nil && m[1] == name {
+			return bytes.Count(data[:try], []byte("\n")) + 1
 		}
 	}
 	return 0
 }
+
+// maxAliasTries bounds the places aliasLine tries, each a parse of the file.
+const maxAliasTries = 64
 
 // nodeTree turns a YAML node into maps, lists and scalars with every key's case intact
 // (resource names, JWT claims and header names are case-sensitive), and records the line

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"reflect"
@@ -145,6 +146,9 @@ func parse(data []byte, opts Options) (*Config, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, yamlSyntaxError(data, err)
 	}
+	if err := oneDocument(data); err != nil {
+		return nil, err
+	}
 	cfg := &Config{lines: map[string]int{}}
 	var tree any = map[string]any{}
 	if len(doc.Content) > 0 {
@@ -182,6 +186,34 @@ func parse(data []byte, opts Options) (*Config, error) {
 		return cfg, errs
 	}
 	return cfg, nil
+}
+
+// oneDocument refuses data of more than one YAML document: the parser reads the first,
+// and a second (two files pasted together, a "---" between sections) was dropped without
+// a word, its settings left at their defaults while the operator believed them set. An
+// empty document after the first ("---" at the end) is none.
+func oneDocument(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var first, next yaml.Node
+	if err := dec.Decode(&first); err != nil {
+		return nil // none at all: an empty file, read as such
+	}
+	for {
+		err := dec.Decode(&next)
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
+			err = yamlSyntaxError(data, err)
+			if se, ok := err.(*syntaxError); ok {
+				se.msg = "in a second YAML document, after ---: " + se.msg
+			}
+			return err
+		case len(next.Content) > 0 && !(next.Content[0].Kind == yaml.ScalarNode && next.Content[0].ShortTag() == "!!null"):
+			return &syntaxError{next.Content[0].Line, "a second YAML document starts here, after ---: emfa reads one YAML document per file " +
+				"(its settings would be ignored): put them in the first, and remove the ---"}
+		}
+	}
 }
 
 // maxNodes bounds the nodes a configuration expands to, aliases included: a file of

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/http"
 	"os"
@@ -394,24 +395,25 @@ func (d *deps) reloadConfig(ctx context.Context, base *env, l *live, o storeOpti
 	return err
 }
 
-// signingKeyKept refuses a reload whose OAuth signing key is kept in the file the running
-// configuration signs with, and that file is not there (a volume wiped, a cleanup run too
-// wide): generated anew, as a first start does, the new key would refuse every token the
-// running one signed for Verify. A reload that turns the token endpoint on, or names
-// another file, generates one as a start does: no token of the running key is lost by it.
+// signingKeyKept refuses a reload that would generate the OAuth signing key while one
+// runs: its file not there, be it the file the running key came from (a volume wiped, a
+// cleanup run too wide) or another the reload names (the key moved out of the file, or to
+// a volume of its own, the path mistyped). Generated anew, as a first start does, the new
+// key would refuse every token the running one signed for Verify. A reload that turns the
+// token endpoint on generates one as a start does: no running key's token is lost by it.
 func signingKeyKept(running, cfg *config.Config) error {
 	o, ro := cfg.Server.Auth.OAuth, running.Server.Auth.OAuth
-	if o == nil || !o.IssuesTokens() || o.SigningKey != "" {
+	if o == nil || !o.IssuesTokens() || o.SigningKey != "" || ro == nil || !ro.IssuesTokens() {
 		return nil
 	}
-	if ro == nil || !ro.IssuesTokens() || ro.SigningKey != "" || signingKeyPath(ro) != signingKeyPath(o) {
+	_, err := os.Stat(signingKeyPath(o))
+	switch {
+	case err == nil:
 		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("server.auth.oauth: signing key: %w: a reload generates no secret, and a new key would refuse every token the running one signed for Verify (put the key there, or restart emfa to generate one)", err)
 	}
-	path := signingKeyPath(o)
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("server.auth.oauth: signing key: %w: a reload generates no secret (put the file back, or restart emfa to generate it)", err)
-	}
-	return nil
+	return fmt.Errorf("server.auth.oauth: signing key: %w", err)
 }
 
 // inFile is msg with cfg's file (and line, when msg starts with a path of it) in front,

@@ -33,3 +33,22 @@ func TestEmptySigningKeyFile(t *testing.T) {
 		t.Fatalf("kept key not read back: %v", err)
 	}
 }
+
+// TestSigningKeyFileDanglingLink: a key's file that is a symbolic link to nothing reads
+// as no file, and its exclusive create is refused by the link. It was tried again
+// without end (the stack ran out, or a start hung); it is refused, naming the path, and
+// nothing is written where the link points.
+func TestSigningKeyFileDanglingLink(t *testing.T) {
+	dir := t.TempDir()
+	path, target := filepath.Join(dir, "oauth-signing-key.pem"), filepath.Join(dir, "gone", "key.pem")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	_, err := SigningKeyFile(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("err %v: want one naming %s as a link to nothing", err, path)
+	}
+	if _, err := os.Stat(target); err == nil {
+		t.Fatalf("a key was written at %s, where the link points", target)
+	}
+}

@@ -269,6 +269,14 @@ var emptyKeyWait = 2 * time.Second
 // SigningKeyFile reads the token signing key kept in path, or creates it (mode 0600)
 // when there is none.
 func SigningKeyFile(path string) (*ecdsa.PrivateKey, error) {
+	return signingKeyFile(path, true)
+}
+
+// signingKeyFile is SigningKeyFile; again says whether a file that another process made
+// first (the exclusive create refused) may be read once more. Once only: a name that
+// is there to create and not to read (a symbolic link to nothing) was tried again without
+// end, until the stack ran out.
+func signingKeyFile(path string, again bool) (*ecdsa.PrivateKey, error) {
 	data, err := keptfile.Read(path, emptyKeyWait)
 	if errors.Is(err, fs.ErrNotExist) {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -284,7 +292,10 @@ func SigningKeyFile(path string) (*ecdsa.PrivateKey, error) {
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
-			return SigningKeyFile(path) // another process made it first
+			if !again {
+				return nil, fmt.Errorf("%s: there to create but not to read (a symbolic link to a file that is not there?): put the key where it points, or name the key's own file", path)
+			}
+			return signingKeyFile(path, false) // another process made it first
 		}
 		if err != nil {
 			return nil, err

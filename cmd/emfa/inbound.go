@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -47,21 +46,13 @@ func (e *env) oauth() (*adapter.OAuth, error) {
 	return out, nil
 }
 
-// signingKey is the configured key, or the one kept in a file (created when missing).
-// A symbolic link to nothing is refused: read as no file, its key's creation was refused
-// by the link, and started again without end, until the stack ran out and the process
-// died (adapter.SigningKeyFile), at a start or at a reload while serving.
+// signingKey is the configured key, or the one kept in a file (created when missing; a
+// symbolic link to nothing is refused, adapter.SigningKeyFile).
 func signingKey(o *config.OAuthAuth) (*ecdsa.PrivateKey, error) {
 	if o.SigningKey != "" {
 		return adapter.ParseSigningKey([]byte(o.SigningKey.Reveal()))
 	}
-	path := signingKeyPath(o)
-	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s is a symbolic link to a file that is not there: put the key where it points, or name the key's own file", path)
-		}
-	}
-	return adapter.SigningKeyFile(path)
+	return adapter.SigningKeyFile(signingKeyPath(o))
 }
 
 // signingKeyPath is the file that keeps o's signing key when the configuration holds none.

@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-// TestReviewC40MetricsSayTheLastReloadFailed: the metrics said only how many reloads had
+// TestMetricsSayTheLastReloadFailed: the metrics said only how many reloads had
 // failed, and the alert on them (increase over 15 minutes) resolved a quarter of an hour
 // after a failed reload while the file on disk was still the one refused: the next
 // restart, whenever it came, would not start. emfa_config_last_reload_successful says
 // whether the last reload applied: 0 from a failed one until one that applies.
-func TestReviewC40MetricsSayTheLastReloadFailed(t *testing.T) {
+func TestMetricsSayTheLastReloadFailed(t *testing.T) {
 	cfg := writeConfig(t, "")
 	good := mustRead(t, cfg)
 	base, _, reload := reloadingServe(t, cfg)

@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// TestReviewC44SecondDocumentRefused: a file of two YAML documents (a "---" between two
+// TestSecondDocumentRefused: a file of two YAML documents (a "---" between two
 // halves, as two files pasted together) was read as its first one alone, the second
 // dropped without a word: its providers missing, or worse, its settings left at their
 // defaults while the operator believes them set.
-func TestReviewC44SecondDocumentRefused(t *testing.T) {
+func TestSecondDocumentRefused(t *testing.T) {
 	doc := strings.Replace(minimalYAML, "providers:", "---\nproviders:", 1)
 	doc += "admin: {enabled: false}\n"
 	path, err := loadDoc(t, "---"+doc)
@@ -28,9 +28,9 @@ func TestReviewC44SecondDocumentRefused(t *testing.T) {
 	}
 }
 
-// TestReviewC44SecondDocumentErrorSaid: a syntax error in a second document was never
+// TestSecondDocumentErrorSaid: a syntax error in a second document was never
 // read, and so never said.
-func TestReviewC44SecondDocumentErrorSaid(t *testing.T) {
+func TestSecondDocumentErrorSaid(t *testing.T) {
 	path, err := loadDoc(t, minimalYAML+"---\nadmin: {enabled: false\n")
 	if err == nil {
 		t.Fatal("loaded")

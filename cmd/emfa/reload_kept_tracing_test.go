@@ -5,13 +5,13 @@ import (
 	"testing"
 )
 
-// TestReviewC44ReloadKeepsTracingWithItsRatio: an operator who adds tracing to the file
+// TestReloadKeepsTracingWithItsRatio: an operator who adds tracing to the file
 // (an endpoint and a sampleRatio, as the README shows) with other edits was refused the
 // whole reload: tracing waits for a restart, and the configuration as served, tracing put
 // back to none, was checked with the file's own record of what it wrote, so that the
 // sampleRatio written but put back to 0 read as "must be more than 0". Tracing kept is
 // the running configuration's, which is valid: the rest of the file applies.
-func TestReviewC44ReloadKeepsTracingWithItsRatio(t *testing.T) {
+func TestReloadKeepsTracingWithItsRatio(t *testing.T) {
 	cfg := writeConfig(t, "")
 	original := mustRead(t, cfg)
 	base, logs, reload := reloadingServe(t, cfg)

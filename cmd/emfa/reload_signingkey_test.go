@@ -10,12 +10,12 @@ import (
 	"testing"
 )
 
-// TestReviewC40ReloadGeneratesNoSigningKey: a reload after the OAuth signing key's file
+// TestReloadGeneratesNoSigningKey: a reload after the OAuth signing key's file
 // was removed (a volume wiped, a cleanup run too wide) generated a new key, as a first
 // start does, and said nothing: every token emfa had issued to Verify was refused from
 // then on, until Verify fetched another. A reload now creates no key: it fails, naming
 // the file, and the running key keeps admitting the tokens it signed.
-func TestReviewC40ReloadGeneratesNoSigningKey(t *testing.T) {
+func TestReloadGeneratesNoSigningKey(t *testing.T) {
 	cfg := oauthConfig(t)
 	keyFile := filepath.Join(filepath.Dir(cfg), "oauth.pem")
 	m := clientLine.FindStringSubmatch(mustEmfa(t, "clients", "create", "--name", "verify", "--config", cfg, "--init"))
@@ -62,10 +62,10 @@ func TestReviewC40ReloadGeneratesNoSigningKey(t *testing.T) {
 	}
 }
 
-// TestReviewC40ReloadTurnsTheTokenEndpointOn: a reload that turns the OAuth token endpoint
+// TestReloadTurnsTheTokenEndpointOn: a reload that turns the OAuth token endpoint
 // on, where none ran, generates its signing key as a start does: no token of a running
 // key is lost by it.
-func TestReviewC40ReloadTurnsTheTokenEndpointOn(t *testing.T) {
+func TestReloadTurnsTheTokenEndpointOn(t *testing.T) {
 	withOAuth := mustRead(t, oauthConfig(t))
 	cfg := writeConfig(t, "")
 	keyFile := filepath.Join(t.TempDir(), "oauth.pem")

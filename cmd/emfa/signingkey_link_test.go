@@ -10,13 +10,13 @@ import (
 	"testing"
 )
 
-// TestReviewC44SigningKeyDanglingLink: signingKeyFile naming a symbolic link to a file
+// TestSigningKeyDanglingLink: signingKeyFile naming a symbolic link to a file
 // that is not there (a link into a volume not mounted, a Secret's key removed under a link
 // kept by hand) was read as no file, a key generated, and its exclusive creation refused
 // by the link: the generation started again, and again, until the stack ran out and the
 // process died — at a start, or in the middle of serving at the reload that turned the
 // token endpoint on. It is now refused, naming the link.
-func TestReviewC44SigningKeyDanglingLink(t *testing.T) {
+func TestSigningKeyDanglingLink(t *testing.T) {
 	withOAuth := mustRead(t, oauthConfig(t))
 	cfg := writeConfig(t, "")
 	base, logs, reload := reloadingServe(t, cfg)
@@ -42,12 +42,12 @@ func TestReviewC44SigningKeyDanglingLink(t *testing.T) {
 	}
 }
 
-// TestReviewC44ReloadKeepsTheRunningKeyWhenItsFileMoves: a reload naming another file for
+// TestReloadKeepsTheRunningKeyWhenItsFileMoves: a reload naming another file for
 // the OAuth signing key (the key moved to a volume of its own, the path mistyped), not
 // there yet, generated a new key there, as a first start does: the key that signed
 // Verify's tokens was replaced without a word, and each of them refused. A reload now
 // generates no key while one runs: it fails, naming the file, until the key is put there.
-func TestReviewC44ReloadKeepsTheRunningKeyWhenItsFileMoves(t *testing.T) {
+func TestReloadKeepsTheRunningKeyWhenItsFileMoves(t *testing.T) {
 	cfg := oauthConfig(t)
 	keyFile := filepath.Join(filepath.Dir(cfg), "oauth.pem")
 	m := clientLine.FindStringSubmatch(mustEmfa(t, "clients", "create", "--name", "verify", "--config", cfg, "--init"))

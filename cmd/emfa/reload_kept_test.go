@@ -6,14 +6,14 @@ import (
 	"testing"
 )
 
-// TestReviewC40ReloadAppliesNoHalfOfADependentChange: a reload that turns server.tls on
+// TestReloadAppliesNoHalfOfADependentChange: a reload that turns server.tls on
 // (which waits for a restart) and, with it, replaces Verify's Basic credentials by client
 // certificates (server.auth.mtls, which needs server.tls) applied the second half alone:
 // the file was valid as written, but the configuration served, server.tls put back to
 // none, was not, and every call of Verify was refused (no certificate reaches a plain
 // listener, and Basic was gone) until a restart. The configuration as it would be served
 // is now checked again: such a reload fails, saying why, and Basic keeps admitting Verify.
-func TestReviewC40ReloadAppliesNoHalfOfADependentChange(t *testing.T) {
+func TestReloadAppliesNoHalfOfADependentChange(t *testing.T) {
 	ca := newPKI(t, "clients CA")
 	dir := t.TempDir()
 	writeKeyPair(t, dir, ca.issue(t, "emfa", 10, true))
@@ -43,12 +43,12 @@ func TestReviewC40ReloadAppliesNoHalfOfADependentChange(t *testing.T) {
 	}
 }
 
-// TestReviewC40ReloadKeepsTheAdminListenerWhole: a reload that gives the admin API a
+// TestReloadKeepsTheAdminListenerWhole: a reload that gives the admin API a
 // listener of its own (admin.listen, with admin.plaintext as it is meant for one on an
 // internal network) keeps the listener for the next restart, and its settings with it:
 // admin.plaintext left without the admin.listen it belongs to is no reason to refuse the
 // rest of the file, which applies.
-func TestReviewC40ReloadKeepsTheAdminListenerWhole(t *testing.T) {
+func TestReloadKeepsTheAdminListenerWhole(t *testing.T) {
 	cfg := writeConfig(t, "")
 	original := mustRead(t, cfg)
 	base, logs, reload := reloadingServe(t, cfg)

@@ -6,11 +6,11 @@ import (
 	"testing"
 )
 
-// TestReviewC44AliasLineSkipsTextAndComments: the line of an unquoted value that starts
+// TestAliasLineSkipsTextAndComments: the line of an unquoted value that starts
 // with * (an alias of no anchor) was the first line where *NAME was written after a blank,
 // also inside a quoted value or a comment above it: the error sent the operator to a
 // line that is not. It is now the alias's own line.
-func TestReviewC44AliasLineSkipsTextAndComments(t *testing.T) {
+func TestAliasLineSkipsTextAndComments(t *testing.T) {
 	const secret = "Hunter2Secret9xyzzy"
 	for name, above := range map[string]string{
 		"comment":       "# the old password was *" + secret + "\n",

@@ -18,10 +18,10 @@ func loadDoc(t *testing.T, doc string) (string, error) {
 	return path, err
 }
 
-// TestReviewC44TagErrorRepeatsNoValue: a value under a tag that does not fit it is
+// TestTagErrorRepeatsNoValue: a value under a tag that does not fit it is
 // quoted by the decoder between backquotes; a value with a backquote of its own ended the
 // redaction there, and the rest of it, a password's tail, was in the error.
-func TestReviewC44TagErrorRepeatsNoValue(t *testing.T) {
+func TestTagErrorRepeatsNoValue(t *testing.T) {
 	const tail = "Secret9xyzzy"
 	for _, value := range []string{"!!int Hunter2`" + tail, "!!float \"Hunter2`" + tail + "\"", "!!bool 'a`b`" + tail + "'"} {
 		_, err := loadDoc(t, "server:\n  auth:\n    basic:\n      username: verify\n      password: "+value+"\n")

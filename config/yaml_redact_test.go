@@ -7,13 +7,13 @@ import (
 	"testing"
 )
 
-// TestReviewC40YAMLErrorsRepeatNoValue: a password written unquoted that YAML reads as
+// TestYAMLErrorsRepeatNoValue: a password written unquoted that YAML reads as
 // something else came back whole in the error that emfa check, serve and every reload
 // log: one that starts with * (an alias, "unknown anchor 'Hunter2…' referenced", without
 // a line either), or one under an explicit tag that does not fit it ("cannot decode !!str
 // `Hunter2…` as a !!int"). The errors now say where, at file:line, and what to do, and
 // never repeat the value.
-func TestReviewC40YAMLErrorsRepeatNoValue(t *testing.T) {
+func TestYAMLErrorsRepeatNoValue(t *testing.T) {
 	const secret = "Hunter2Secret9xyzzy"
 	for name, c := range map[string]struct{ user, value, says string }{
 		"alias":   {"verify", "*" + secret, "quote the value"},

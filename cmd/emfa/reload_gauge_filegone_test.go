@@ -6,11 +6,11 @@ import (
 	"testing"
 )
 
-// TestReviewC44GaugeOnAFileGone: a reload that cannot read its file at all (removed, as a
+// TestGaugeOnAFileGone: a reload that cannot read its file at all (removed, as a
 // ConfigMap's key renamed) fails before loading anything: the gauge says so, readiness
 // does not (the previous configuration still serves), and a later reload that applies
 // sets it back.
-func TestReviewC44GaugeOnAFileGone(t *testing.T) {
+func TestGaugeOnAFileGone(t *testing.T) {
 	cfg := writeConfig(t, "")
 	good := mustRead(t, cfg)
 	base, _, reload := reloadingServe(t, cfg)

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,17 +12,7 @@ import (
 // was lost sends its answer again, with a new nonce) is told the status its answer set,
 // 200, where it was a 409; another decision is still a 409, and the sign-in is decided once.
 func TestDeviceAnswerSentAgain(t *testing.T) {
-	sink := &notifierSink{}
-	gateway := httptest.NewServer(sink)
-	defer gateway.Close()
-	cfg := writePushConfig(t, "", gateway.URL)
-	app := fakeCLI()
-	app.must(t, "users", "add", "alice", "--config", cfg)
-	var enrolled struct{ ID, ActivationCode string }
-	if err := json.Unmarshal([]byte(app.must(t, "factors", "add", "push", "--user", "alice", "--config", cfg)), &enrolled); err != nil {
-		t.Fatal(err)
-	}
-	base, _ := app.startServe(t, cfg)
+	app, enrolled, base := alicesPushServe(t)
 	state := filepath.Join(t.TempDir(), "phone.json")
 	app.must(t, "device", "register", "--server", base, "--code", enrolled.ActivationCode, "--state", state)
 	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}

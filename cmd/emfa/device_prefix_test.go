@@ -17,17 +17,7 @@ import (
 // root). `emfa device` registered through the prefix, then signed the path with it, which
 // emfa never saw: every signed call was a 401, and the device could never answer.
 func TestDeviceBehindAPathPrefix(t *testing.T) {
-	sink := &notifierSink{}
-	gateway := httptest.NewServer(sink)
-	defer gateway.Close()
-	cfg := writePushConfig(t, "", gateway.URL)
-	app := fakeCLI()
-	app.must(t, "users", "add", "alice", "--config", cfg)
-	var enrolled struct{ ID, ActivationCode string }
-	if err := json.Unmarshal([]byte(app.must(t, "factors", "add", "push", "--user", "alice", "--config", cfg)), &enrolled); err != nil {
-		t.Fatal(err)
-	}
-	base, _ := app.startServe(t, cfg)
+	app, enrolled, base := alicesPushServe(t)
 	target, _ := url.Parse(base)
 	rp := httputil.NewSingleHostReverseProxy(target)
 	proxy := httptest.NewServer(http.StripPrefix("/mfa", rp))

@@ -388,17 +388,7 @@ func BenchmarkPushRoundTrip(b *testing.B) {
 // there) is refused before the activation code is spent: the code still registers the
 // device once the path is right.
 func TestDeviceRegisterKeepsTheCodeForAStateItCannotWrite(t *testing.T) {
-	sink := &notifierSink{}
-	gateway := httptest.NewServer(sink)
-	defer gateway.Close()
-	cfg := writePushConfig(t, "", gateway.URL)
-	app := fakeCLI()
-	app.must(t, "users", "add", "alice", "--config", cfg)
-	var enrolled struct{ ID, ActivationCode string }
-	if err := json.Unmarshal([]byte(app.must(t, "factors", "add", "push", "--user", "alice", "--config", cfg)), &enrolled); err != nil {
-		t.Fatal(err)
-	}
-	base, _ := app.startServe(t, cfg)
+	app, enrolled, base := alicesPushServe(t)
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "no-such-folder", "phone.json")
 	code, _, errOut := app.run(t, "device", "register", "--server", base, "--code", enrolled.ActivationCode, "--state", missing)
@@ -421,4 +411,20 @@ func TestDeviceRegisterKeepsTheCodeForAStateItCannotWrite(t *testing.T) {
 	if _, err := os.Stat(again); !os.IsNotExist(err) {
 		t.Errorf("a refused registration left %s: %v", again, err)
 	}
+}
+
+// alicesPushServe serves a push configuration (its notifier a sink on loopback) with
+// alice and a push factor of hers, pending its activation: enrolled's code registers it.
+func alicesPushServe(t *testing.T) (app *cli, enrolled struct{ ID, ActivationCode string }, base string) {
+	t.Helper()
+	gateway := httptest.NewServer(&notifierSink{})
+	t.Cleanup(gateway.Close)
+	cfg := writePushConfig(t, "", gateway.URL)
+	app = fakeCLI()
+	app.must(t, "users", "add", "alice", "--config", cfg)
+	if err := json.Unmarshal([]byte(app.must(t, "factors", "add", "push", "--user", "alice", "--config", cfg)), &enrolled); err != nil {
+		t.Fatal(err)
+	}
+	base, _ = app.startServe(t, cfg)
+	return app, enrolled, base
 }

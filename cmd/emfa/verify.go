@@ -527,6 +527,15 @@ func contains(have, want map[string]any) bool {
 	return true
 }
 
+// refuseRedirect stops a call to the tenant at a redirect, naming where it pointed (its
+// scheme, host and path only: a query may hold anything).
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	u := *req.URL
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment = nil, "", false, ""
+	return fmt.Errorf("the tenant answered with a redirect to %s, which register does not follow (it would carry the credentials): "+
+		"check --tenant (https://, the tenant's own host)", u.String())
+}
+
 // verifyCallTimeout bounds each call register makes to the tenant, the webhook's test
 // (Verify calling emfa, which answers within its requestTimeout) included.
 var verifyCallTimeout = time.Minute
@@ -539,7 +548,12 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 		TokenURL: tenant + "/v1.0/endpoint/default/token", AuthStyle: oauth2.AuthStyleInParams}
 	// Each call is bounded: a tenant (or a proxy) that takes the connection and never
 	// answers fails the run, naming the call, rather than hang it (a CI job) for ever.
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Timeout: verifyCallTimeout})
+	// No redirect is followed (oauth2 carries CheckRedirect into the API client): the
+	// token request's body (the API client's secret) would be resent to wherever a 307
+	// points, the OAuth transport sets the bearer token again on a redirected call
+	// whatever its host, and a 301 turns a PUT into a GET that answers 200, reported
+	// "updated" while nothing changed.
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Timeout: verifyCallTimeout, CheckRedirect: refuseRedirect})
 	// The token first, so that a refused client is said to be that, not an API call's
 	// failure.
 	if _, err := cc.Token(ctx); err != nil {

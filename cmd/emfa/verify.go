@@ -556,7 +556,9 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Timeout: verifyCallTimeout, CheckRedirect: refuseRedirect})
 	// The token first, so that a refused client is said to be that, not an API call's
 	// failure.
-	if _, err := cc.Token(ctx); err != nil {
+	src := cc.TokenSource(ctx)
+	tok, err := src.Token()
+	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.ErrorCode != "" {
 			return fmt.Errorf("the tenant refused the API client's token request (%s): check --client-id and --client-secret, "+
@@ -564,8 +566,9 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 		}
 		return fmt.Errorf("the API client's token request to %s: %w", cc.TokenURL, err)
 	}
-	client := cc.Client(ctx)
-	client.Timeout = verifyCallTimeout // the base client's is not carried over
+	// That token for every call (fetched again only should it expire during the run),
+	// rather than cc.Client's fresh source asking the tenant for a second one.
+	client := oauth2.NewClient(ctx, oauth2.ReuseTokenSource(tok, src))
 	api := verifyAPI{base: tenant, client: client}
 	var failed, unserved []string
 	for _, p := range pairs {

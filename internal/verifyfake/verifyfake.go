@@ -30,6 +30,7 @@ type Tenant struct {
 	providers map[string]map[string]any
 	next      int
 	writes    []string // "POST webhooks", "PUT mfaproviders/2"...
+	tokenReqs int
 }
 
 // New starts a tenant that accepts the given API client; Close it when done.
@@ -53,6 +54,13 @@ func (t *Tenant) Writes() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return append([]string(nil), t.writes...)
+}
+
+// TokenRequests counts the calls to the token endpoint, refused ones included.
+func (t *Tenant) TokenRequests() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.tokenReqs
 }
 
 // Webhooks and Providers return copies of the stored objects, by id.
@@ -79,6 +87,9 @@ func fail(w http.ResponseWriter, status int, id, desc string) {
 }
 
 func (t *Tenant) token(w http.ResponseWriter, r *http.Request) {
+	t.mu.Lock()
+	t.tokenReqs++
+	t.mu.Unlock()
 	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "client_credentials" {
 		fail(w, 400, "invalid_request", "grant_type client_credentials expected")
 		return

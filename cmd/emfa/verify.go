@@ -564,6 +564,11 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 			return fmt.Errorf("the tenant refused the API client's token request (%s): check --client-id and --client-secret, "+
 				"and that the client may manage webhooks and MFA providers", re.ErrorCode)
 		}
+		if re != nil && re.Response != nil {
+			// Not an OAuth error (a proxy's page, a --tenant with a path): its status and
+			// the start of the answer, not oauth2's whole body (up to 1 MiB).
+			return fmt.Errorf("the API client's token request to %s: status %d: %s", cc.TokenURL, re.Response.StatusCode, excerpt(re.Body))
+		}
 		return fmt.Errorf("the API client's token request to %s: %w", cc.TokenURL, err)
 	}
 	// That token for every call (fetched again only should it expire during the run),

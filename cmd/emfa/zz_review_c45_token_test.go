@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -23,5 +25,26 @@ func TestReviewC45RegisterFetchesTokenOnce(t *testing.T) {
 	}
 	if n := tenant.TokenRequests(); n != 1 {
 		t.Errorf("%d token requests, want 1", n)
+	}
+}
+
+// TestReviewC45RegisterBoundsTokenErrorBody: a token endpoint that fails with a page
+// rather than an OAuth error (a proxy's 502, a --tenant copied with the admin UI's path
+// answering 404) is quoted shortly, naming the status, as API calls' errors are; the
+// oauth2 error repeated the whole answer, up to 1 MiB, into the terminal or a CI log.
+func TestReviewC45RegisterBoundsTokenErrorBody(t *testing.T) {
+	page := "<html><body>" + strings.Repeat("gateway trouble ", 8000) + "</body></html>"
+	tenant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte(page))
+	}))
+	defer tenant.Close()
+	cfg := writeTestConfig(t, "", oauthProviders)
+	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "api-secret")
+	code, out, errOut := emfa(t, "verify", "register", "--config", cfg, "--tenant", tenant.URL, "--client-id", "api-client",
+		"--url", "https://emfa.example.com", "--auth", "basic", "--allow-http")
+	if code != 1 || !strings.Contains(errOut, "502") || !strings.Contains(errOut, "gateway trouble") || len(out+errOut) > 2000 {
+		t.Errorf("exit %d, %d bytes of output, want 1 naming 502 in a few lines\n%.600s", code, len(out+errOut), errOut)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -379,39 +380,93 @@ type verifyAPI struct {
 }
 
 func (v verifyAPI) do(ctx context.Context, method, path string, in, out any) (http.Header, error) {
-	var body io.Reader
+	var b []byte
 	if in != nil {
-		b, err := json.Marshal(in)
+		var err error
+		if b, err = json.Marshal(in); err != nil {
+			return nil, err
+		}
+	}
+	for try := 0; ; try++ {
+		var body io.Reader
+		if in != nil {
+			body = bytes.NewReader(b)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, v.base+path, body)
 		if err != nil {
 			return nil, err
 		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, v.base+path, body)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := v.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if resp.StatusCode/100 != 2 {
-		var e struct{ MessageID, MessageDescription string }
-		_ = json.Unmarshal(data, &e)
-		return nil, fmt.Errorf("%s %s: status %d: %s %s", method, path, resp.StatusCode, e.MessageID, cmpString(e.MessageDescription, excerpt(data)))
-	}
-	if out != nil && len(bytes.TrimSpace(data)) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
+		req.Header.Set("Accept", "application/json")
+		if in != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := v.client.Do(req)
+		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", method, path, err)
 		}
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			// The tenant limits its API clients and did nothing: wait as it asks and
+			// try again, rather than stop half-way (a webhook written, its provider not).
+			wait := retryAfter(resp.Header.Get("Retry-After"))
+			if try < verifyRetries && wait <= verifyMaxWait {
+				if err := verifyWait(ctx, wait); err != nil {
+					return nil, fmt.Errorf("%s %s: %w", method, path, err)
+				}
+				continue
+			}
+			return nil, fmt.Errorf("%s %s: status 429: the tenant limits its API clients and asks to wait %d s (%d tries made): run register again later",
+				method, path, int((wait+time.Second-1)/time.Second), try+1)
+		}
+		if resp.StatusCode/100 != 2 {
+			var e struct{ MessageID, MessageDescription string }
+			_ = json.Unmarshal(data, &e)
+			return nil, fmt.Errorf("%s %s: status %d: %s %s", method, path, resp.StatusCode, e.MessageID, cmpString(e.MessageDescription, excerpt(data)))
+		}
+		return resp.Header, decodeAnswer(method, path, data, out)
 	}
-	return resp.Header, nil
+}
+
+// verifyRetries is how many times a call the tenant rate-limits (429) is retried, and
+// verifyMaxWait the longest Retry-After register waits for.
+const (
+	verifyRetries = 3
+	verifyMaxWait = time.Minute
+)
+
+// verifyWait waits d before a retry, or until ctx ends (a test replaces it).
+var verifyWait = func(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// retryAfter is the wait a Retry-After header asks, in seconds or as an HTTP date; a
+// second when absent or unreadable.
+func retryAfter(h string) time.Duration {
+	if n, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return time.Second
+}
+
+// decodeAnswer decodes a 2xx answer's body into out, when both are there.
+func decodeAnswer(method, path string, data []byte, out any) error {
+	if out != nil && len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s: %w", method, path, err)
+		}
+	}
+	return nil
 }
 
 // excerpt is the start of an answer that is not Verify's error object (a proxy's page),

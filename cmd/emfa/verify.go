@@ -404,7 +404,7 @@ func (v verifyAPI) do(ctx context.Context, method, path string, in, out any) (ht
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", method, path, err)
 		}
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxVerifyAnswer+1))
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusTooManyRequests {
 			// The tenant limits its API clients and did nothing: wait as it asks and
@@ -424,9 +424,15 @@ func (v verifyAPI) do(ctx context.Context, method, path string, in, out any) (ht
 			_ = json.Unmarshal(data, &e)
 			return nil, fmt.Errorf("%s %s: status %d: %s %s", method, path, resp.StatusCode, e.MessageID, cmpString(e.MessageDescription, excerpt(data)))
 		}
-		return resp.Header, decodeAnswer(method, path, data, out)
+		if len(data) > maxVerifyAnswer {
+			return nil, fmt.Errorf("%s %s: status %d: the answer is larger than 4 MiB, more than register reads", method, path, resp.StatusCode)
+		}
+		return resp.Header, decodeAnswer(method, path, resp.Header.Get("Content-Type"), data, out)
 	}
 }
+
+// maxVerifyAnswer is the most register reads of an answer from the tenant.
+const maxVerifyAnswer = 4 << 20
 
 // verifyRetries is how many times a call the tenant rate-limits (429) is retried, and
 // verifyMaxWait the longest Retry-After register waits for.
@@ -459,10 +465,14 @@ func retryAfter(h string) time.Duration {
 	return time.Second
 }
 
-// decodeAnswer decodes a 2xx answer's body into out, when both are there.
-func decodeAnswer(method, path string, data []byte, out any) error {
+// decodeAnswer decodes a 2xx answer's body into out, when both are there. One that is
+// not JSON (a sign-on proxy's page) is said to be that, with its start.
+func decodeAnswer(method, path, ctype string, data []byte, out any) error {
 	if out != nil && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
+			if _, syntax := err.(*json.SyntaxError); syntax {
+				return fmt.Errorf("%s %s: the answer is not JSON (Content-Type %q): %s", method, path, ctype, excerpt(data))
+			}
 			return fmt.Errorf("%s %s: %w", method, path, err)
 		}
 	}

@@ -196,6 +196,12 @@ func registerURLs(cfg *config.Config, o verifyOptions) error {
 	if !config.IsBaseURL(o.tenant) { // not quoted: it may hold credentials
 		return usageError{"--tenant is not the tenant's base URL: want https://host[:port], without a query, a fragment or credentials (e.g. --tenant https://acme.verify.ibm.com)"}
 	}
+	// The tenant's APIs are at its root: a path (the admin console's /ui/admin/, copied
+	// from the browser) would have them appended, and its page answer the token request.
+	if u, err := url.Parse(o.tenant); err == nil && strings.Trim(u.Path, "/") != "" {
+		return usageError{fmt.Sprintf("--tenant has a path (%s): the tenant's APIs are at its root; give https://host[:port] only (e.g. --tenant https://%s)",
+			u.EscapedPath(), u.Host)}
+	}
 	bases, err := webhookBases(cfg, o)
 	if err != nil {
 		return err

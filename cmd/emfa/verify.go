@@ -47,7 +47,7 @@ func (d *deps) verifyCmd() *cobra.Command {
 		c.Flags().StringVar(&o.auth, "auth", "", "the authentication Verify uses toward emfa: oauth, mtls, header or basic (default: the first configured, in that order)")
 		c.Flags().StringVar(&o.uniqueName, "unique-name-attribute", "username", "the Verify user `ATTRIBUTE` sent to emfa as the username")
 		c.Flags().StringVar(&o.oauthID, "oauth-client-id", "", "with --auth oauth: the `ID` of an emfa OAuth client (emfa clients create)")
-		c.Flags().StringVar(&o.oauthSecret, "oauth-client-secret", "", "with --auth oauth: its secret (default $EMFA_OAUTH_CLIENT_SECRET)")
+		c.Flags().StringVar(&o.oauthSecret, "oauth-client-secret", "", "with --auth oauth: its secret, default $EMFA_OAUTH_CLIENT_SECRET: prefer that, a flag is visible to other users (ps)")
 	}
 	export := &cobra.Command{
 		Use:   "export",
@@ -55,7 +55,7 @@ func (d *deps) verifyCmd() *cobra.Command {
 		Long: `export prints, for each enabled provider, the real-time webhook and the MFA provider
 objects to create in IBM Verify (a JSON array of {"webhook", "mfaProvider"}). The webhook's
 authentication matches emfa's inbound authentication; its secrets are {{placeholders}}
-unless given (--oauth-client-secret), and the provider's webhookId is {{webhook_id}}.
+(the OAuth client's too), and the provider's webhookId is {{webhook_id}}.
 The webhook's URL is --url, else selfService.publicURL, else server.listen's address; a
 wildcard or loopback server.listen (0.0.0.0:8080), which Verify cannot call, is refused.`,
 		Example: `  emfa verify export --config emfa.yaml --url https://emfa.example.com
@@ -78,7 +78,7 @@ wildcard or loopback server.listen (0.0.0.0:8080), which Verify cannot call, is 
 	}
 	common(export)
 	register := &cobra.Command{
-		Use:   "register --tenant URL --client-id ID --client-secret SECRET",
+		Use:   "register --tenant URL --client-id ID (secret in $EMFA_VERIFY_CLIENT_SECRET)",
 		Short: "create or update emfa's webhook and MFA provider in a Verify tenant, then test it",
 		Long: `register logs in to the tenant with an API client's credentials, creates or updates the
 real-time webhook of each provider (found by name) and then its MFA provider (found by
@@ -88,9 +88,10 @@ webhooks and MFA providers. The webhook's URL is export's (--url, else
 selfService.publicURL, else server.listen). Before it changes anything it refuses a webhook
 URL taken from a wildcard or loopback server.listen (pass --url with emfa's public address) and, without
 --allow-http, an http:// tenant or URL (secrets in clear).`,
-		Example: `  emfa verify register --config emfa.yaml --tenant https://acme.verify.ibm.com \
-      --client-id 1234 --client-secret "$VERIFY_API_SECRET" --url https://emfa.example.com
-  EMFA_VERIFY_CLIENT_SECRET=… emfa verify register --tenant https://acme.verify.ibm.com --client-id 1234`,
+		Example: `  EMFA_VERIFY_CLIENT_SECRET=… emfa verify register --config emfa.yaml \
+      --tenant https://acme.verify.ibm.com --client-id 1234 --url https://emfa.example.com
+  EMFA_VERIFY_CLIENT_SECRET=… EMFA_OAUTH_CLIENT_SECRET=… emfa verify register --config emfa.yaml \
+      --tenant https://acme.verify.ibm.com --client-id 1234 --auth oauth --oauth-client-id verify`,
 		Args: noArgsNeeding(&o.tenant, "verify register needs --tenant URL"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if o.clientSecret == "" {
@@ -120,7 +121,7 @@ URL taken from a wildcard or loopback server.listen (pass --url with emfa's publ
 	common(register)
 	register.Flags().StringVar(&o.tenant, "tenant", "", "the Verify tenant's `URL`, e.g. https://acme.verify.ibm.com")
 	register.Flags().StringVar(&o.clientID, "client-id", "", "the `ID` of a Verify API client")
-	register.Flags().StringVar(&o.clientSecret, "client-secret", "", "its secret (default $EMFA_VERIFY_CLIENT_SECRET)")
+	register.Flags().StringVar(&o.clientSecret, "client-secret", "", "its secret, default $EMFA_VERIFY_CLIENT_SECRET: prefer that, a flag is visible to other users (ps) and kept in the shell's history")
 	register.Flags().BoolVar(&o.allowHTTP, "allow-http", false, "allow an http:// tenant or --url, whose secrets then travel in clear (a lab, a test tenant)")
 	return group("verify", "register emfa in IBM Verify (export or register its webhook and MFA provider)",
 		"  emfa verify export --config emfa.yaml --url https://emfa.example.com", export, register)

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/oauth2"
@@ -446,7 +447,8 @@ func (v verifyAPI) do(ctx context.Context, method, path string, in, out any) (ht
 		if resp.StatusCode/100 != 2 {
 			var e struct{ MessageID, MessageDescription string }
 			_ = json.Unmarshal(data, &e)
-			return nil, fmt.Errorf("%s %s: status %d: %s %s", method, path, resp.StatusCode, e.MessageID, cmpString(e.MessageDescription, excerpt(data)))
+			return nil, fmt.Errorf("%s %s: status %d: %s %s", method, path, resp.StatusCode, excerpt([]byte(e.MessageID)),
+				excerpt([]byte(cmpString(e.MessageDescription, string(data)))))
 		}
 		if len(data) > maxVerifyAnswer {
 			return nil, fmt.Errorf("%s %s: status %d: the answer is larger than 4 MiB, more than register reads", method, path, resp.StatusCode)
@@ -503,10 +505,18 @@ func decodeAnswer(method, path, ctype string, data []byte, out any) error {
 	return nil
 }
 
-// excerpt is the start of an answer that is not Verify's error object (a proxy's page),
-// on one line: enough to recognise it, not the whole page in a terminal or a CI log.
+// excerpt is the start of a text from the tenant (a proxy's page, an error's
+// description, what the webhook's test brought back), on one line and without control
+// characters: enough to recognise it, not a whole page nor a terminal's escape sequences
+// in a terminal or a CI log.
 func excerpt(data []byte) string {
-	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(data), "?")), " ")
+	s := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(string(data), "?"))
+	s = strings.Join(strings.Fields(s), " ")
 	if r := []rune(s); len(r) > 200 {
 		return string(r[:200]) + "…"
 	}
@@ -712,7 +722,7 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 			continue
 		}
 		if test.StatusCode != 0 && test.StatusCode != http.StatusOK {
-			fmt.Fprintf(d.stdout, "webhook %q: test: emfa answered %d: %s\n", name, test.StatusCode, test.Body)
+			fmt.Fprintf(d.stdout, "webhook %q: test: emfa answered %d: %s\n", name, test.StatusCode, excerpt([]byte(test.Body)))
 			failed = append(failed, hookURL)
 			continue
 		}
@@ -725,7 +735,7 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 			} `json:"attributes"`
 		}
 		if json.Unmarshal([]byte(test.Body), &answer) == nil && answer.Status != "" && answer.Status != "SUCCESS" {
-			fmt.Fprintf(d.stdout, "webhook %q: test: emfa answered %s: %s\n", name, answer.Status, answer.Attributes.Reason)
+			fmt.Fprintf(d.stdout, "webhook %q: test: emfa answered %s: %s\n", name, excerpt([]byte(answer.Status)), excerpt([]byte(answer.Attributes.Reason)))
 			unserved = append(unserved, prefix)
 			continue
 		}

@@ -447,8 +447,16 @@ func (v verifyAPI) do(ctx context.Context, method, path string, in, out any) (ht
 		if resp.StatusCode/100 != 2 {
 			var e struct{ MessageID, MessageDescription string }
 			_ = json.Unmarshal(data, &e)
-			return nil, fmt.Errorf("%s %s: status %d: %s %s", method, path, resp.StatusCode, excerpt([]byte(e.MessageID)),
-				excerpt([]byte(cmpString(e.MessageDescription, string(data)))))
+			hint := ""
+			switch {
+			case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+				hint = " (the tenant refused the API client this call: give it the permission to manage webhooks and MFA providers)"
+			case resp.StatusCode == http.StatusConflict && method == http.MethodPost:
+				hint = " (such an object exists in the tenant already, one register did not find by its name or credentialPrefix: " +
+					"look for it in the tenant, rename or remove it, and run again)"
+			}
+			return nil, fmt.Errorf("%s %s: status %d: %s %s%s", method, path, resp.StatusCode, excerpt([]byte(e.MessageID)),
+				excerpt([]byte(cmpString(e.MessageDescription, string(data)))), hint)
 		}
 		if len(data) > maxVerifyAnswer {
 			return nil, fmt.Errorf("%s %s: status %d: the answer is larger than 4 MiB, more than register reads", method, path, resp.StatusCode)

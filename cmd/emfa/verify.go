@@ -249,6 +249,9 @@ type verifyPair struct {
 // verifyObjects builds the objects for the configured providers. With secrets, the
 // webhook's authentication carries emfa's real inbound secrets; otherwise placeholders.
 func verifyObjects(cfg *config.Config, o verifyOptions, secrets bool) ([]verifyPair, error) {
+	if strings.TrimSpace(o.uniqueName) == "" {
+		return nil, usageError{"--unique-name-attribute is empty: Verify would have no user attribute to send emfa as the username (e.g. username, email)"}
+	}
 	bases, err := webhookBases(cfg, o)
 	if err != nil {
 		return nil, err

@@ -668,6 +668,18 @@ func (d *deps) register(ctx context.Context, o verifyOptions, pairs []verifyPair
 	// failure.
 	src := cc.TokenSource(ctx)
 	tok, err := src.Token()
+	for try := 0; err != nil && try < verifyRetries; try++ {
+		// Rate-limited as an API call is (429): wait as the tenant asks, and again.
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || re.Response == nil || re.Response.StatusCode != http.StatusTooManyRequests {
+			break
+		}
+		wait := retryAfter(re.Response.Header.Get("Retry-After"))
+		if wait > verifyMaxWait || verifyWait(ctx, wait) != nil {
+			break
+		}
+		tok, err = src.Token()
+	}
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.ErrorCode != "" {

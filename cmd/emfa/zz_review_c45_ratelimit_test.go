@@ -89,3 +89,39 @@ func TestReviewC45RegisterWaitsOutRateLimit(t *testing.T) {
 		tenant.Close()
 	}
 }
+
+// TestReviewC45RegisterWaitsOutRateLimitedToken: the token request is rate-limited as
+// the API calls are; a 429 there failed the run at once. It waits the Retry-After asked
+// and tries again, as the API calls do.
+func TestReviewC45RegisterWaitsOutRateLimitedToken(t *testing.T) {
+	cfg := writeTestConfig(t, "", oauthProviders)
+	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "api-secret")
+	waits := fakeVerifyWait(t)
+	tenant := verifyfake.New("api-client", "api-secret")
+	defer tenant.Close()
+	var mu sync.Mutex
+	limited := false
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		limit := strings.HasSuffix(r.URL.Path, "/token") && !limited
+		limited = limited || limit
+		mu.Unlock()
+		if limit {
+			w.Header().Set("Retry-After", "5")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"messageId":"CSIAQ0429E","messageDescription":"too many requests"}`))
+			return
+		}
+		tenant.Config.Handler.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	code, out, errOut := emfa(t, "verify", "register", "--config", cfg, "--tenant", front.URL, "--client-id", "api-client",
+		"--auth", "basic", "--allow-http", "--url", "https://emfa.example.com")
+	if !strings.Contains(out, `mfa provider "emfa": created`) || (code != 0 && !strings.Contains(errOut, "webhook test failed")) {
+		t.Errorf("exit %d, want the provider created after waiting\n%s%s", code, out, errOut)
+	}
+	if len(*waits) != 1 || (*waits)[0] != 5*time.Second {
+		t.Errorf("waited %v, want [5s]", *waits)
+	}
+}

@@ -18,6 +18,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/emfa/emfa/internal/retryafter"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -239,25 +241,14 @@ func (e *otlpExporter) post(ctx context.Context, body []byte) (retryAfter time.D
 	switch code {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		if v := resp.Header.Get("Retry-After"); v != "" {
-			retryAfter = parseRetryAfter(v)
+			retryAfter = -1
+			if d, ok := retryafter.Parse(v, time.Now()); ok {
+				retryAfter = d
+			}
 		}
 		return retryAfter, retryableError{err}
 	}
 	return retryAfter, err
-}
-
-// parseRetryAfter reads a Retry-After of seconds or an HTTP date; -1 if it is neither.
-func parseRetryAfter(v string) time.Duration {
-	if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n >= 0 {
-		if n > int64(math.MaxInt64/time.Second) {
-			return math.MaxInt64
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return -1
 }
 
 // partialSuccess reads an ExportTraceServiceResponse (partial_success = 1, with

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/internal/retryafter"
 )
 
 // verifyOptions are the flags of `emfa verify export` and `emfa verify register`.
@@ -493,11 +494,8 @@ var verifyWait = func(ctx context.Context, d time.Duration) error {
 // retryAfter is the wait a Retry-After header asks, in seconds or as an HTTP date; a
 // second when absent or unreadable.
 func retryAfter(h string) time.Duration {
-	if n, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return max(time.Until(t), 0)
+	if d, ok := retryafter.Parse(h, time.Now()); ok {
+		return d
 	}
 	return time.Second
 }

@@ -4,13 +4,11 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"cel.dev/cel-go/common/ast"
 
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/internal/retryafter"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/transform"
@@ -700,22 +699,11 @@ func (e *Engine) retryAfter(resp *response) (d time.Duration, busy bool) {
 	if resp.Status != http.StatusTooManyRequests && resp.Status != http.StatusServiceUnavailable {
 		return 0, false
 	}
-	busy = resp.Status == http.StatusTooManyRequests
-	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
-	if v == "" {
-		return 0, busy
+	d, ok := retryafter.Parse(resp.Header.Get("Retry-After"), e.now())
+	if !ok {
+		return 0, resp.Status == http.StatusTooManyRequests
 	}
-	if n, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
-		if err != nil || n > uint64(maxVendorRetryAfter/time.Second) {
-			return maxVendorRetryAfter, true
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, busy
-	}
-	return min(max(t.Sub(e.now()), 0), maxVendorRetryAfter), true
+	return min(d, maxVendorRetryAfter), true
 }
 
 // busyError is a lifecycle call's failure for a vendor that asked to be called again

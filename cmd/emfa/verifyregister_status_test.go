@@ -9,12 +9,12 @@ import (
 	"github.com/emfa/emfa/internal/verifyfake"
 )
 
-// TestReviewC45RegisterExplainsRefusals: an API client the tenant gives a token but not
+// TestRegisterExplainsRefusals: an API client the tenant gives a token but not
 // the right to manage webhooks or MFA providers gets 403 on the first call; a create
 // that meets an object register did not find gets 409. register printed the bare status
 // and Verify's message id; it now says what to do: grant the permission, or look for
 // the object in the tenant. Exit 1 either way.
-func TestReviewC45RegisterExplainsRefusals(t *testing.T) {
+func TestRegisterExplainsRefusals(t *testing.T) {
 	cfg := writeTestConfig(t, "", oauthProviders)
 	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "api-secret")
 	for _, tc := range []struct {

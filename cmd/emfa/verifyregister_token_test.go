@@ -9,11 +9,11 @@ import (
 	"github.com/emfa/emfa/internal/verifyfake"
 )
 
-// TestReviewC45RegisterFetchesTokenOnce: register asks the tenant for one token per run
+// TestRegisterFetchesTokenOnce: register asks the tenant for one token per run
 // and uses it for every call; it fetched a first one to check the API client, threw it
 // away and fetched a second for the calls, doubling the token requests (and a tenant's
 // token audit trail) of every run.
-func TestReviewC45RegisterFetchesTokenOnce(t *testing.T) {
+func TestRegisterFetchesTokenOnce(t *testing.T) {
 	cfg := writeTestConfig(t, "", oauthProviders)
 	tenant := verifyfake.New("api-client", "api-secret")
 	defer tenant.Close()
@@ -28,11 +28,11 @@ func TestReviewC45RegisterFetchesTokenOnce(t *testing.T) {
 	}
 }
 
-// TestReviewC45RegisterBoundsTokenErrorBody: a token endpoint that fails with a page
+// TestRegisterBoundsTokenErrorBody: a token endpoint that fails with a page
 // rather than an OAuth error (a proxy's 502, a --tenant copied with the admin UI's path
 // answering 404) is quoted shortly, naming the status, as API calls' errors are; the
 // oauth2 error repeated the whole answer, up to 1 MiB, into the terminal or a CI log.
-func TestReviewC45RegisterBoundsTokenErrorBody(t *testing.T) {
+func TestRegisterBoundsTokenErrorBody(t *testing.T) {
 	page := "<html><body>" + strings.Repeat("gateway trouble ", 8000) + "</body></html>"
 	tenant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")

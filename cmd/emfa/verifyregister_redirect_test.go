@@ -11,13 +11,13 @@ import (
 	"github.com/emfa/emfa/internal/verifyfake"
 )
 
-// TestReviewC45RegisterFollowsNoRedirect: a tenant (or something in front of it) that
+// TestRegisterFollowsNoRedirect: a tenant (or something in front of it) that
 // redirects a call to another host does not get the API client's secret (the token
 // request's body, resent on a 307) nor the tenant's bearer token (set again by the OAuth
 // transport on the redirected request) carried there; and a PUT redirected on the same
 // host (a 301, which Go turns into a GET that answers 200) is not reported "updated"
 // while nothing changed. Each is an error naming the redirect, exit 1.
-func TestReviewC45RegisterFollowsNoRedirect(t *testing.T) {
+func TestRegisterFollowsNoRedirect(t *testing.T) {
 	cfg := writeTestConfig(t, "", oauthProviders)
 	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "api-secret-c45")
 	var mu sync.Mutex

@@ -9,12 +9,12 @@ import (
 	"github.com/emfa/emfa/internal/verifyfake"
 )
 
-// TestReviewC45RegisterBoundsTestAndErrorText: register printed whole what the webhook's
+// TestRegisterBoundsTestAndErrorText: register printed whole what the webhook's
 // test brought back — a --url pointing at the company's web site answered its 404 page,
 // up to 1 MiB, into the terminal or a CI log — and a tenant's messageDescription in full,
 // terminal escape sequences included. Both are now quoted shortly, on one line, without
 // control characters.
-func TestReviewC45RegisterBoundsTestAndErrorText(t *testing.T) {
+func TestRegisterBoundsTestAndErrorText(t *testing.T) {
 	cfg := writeTestConfig(t, "", oauthProviders)
 	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "api-secret")
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -8,13 +8,13 @@ import (
 	"testing"
 )
 
-// TestReviewC45RegisterRefusesTenantPath: a --tenant copied from the browser with the
+// TestRegisterRefusesTenantPath: a --tenant copied from the browser with the
 // admin console's path (https://acme.verify.ibm.com/ui/admin/) had the API paths appended
 // to it, so the token request went to …/ui/admin/v1.0/endpoint/default/token, where the
 // console's page answers and oauth2 reports "server response missing access_token". The
 // tenant's APIs are at its root: a path is refused as such, exit 2, before anything is
 // sent; a trailing slash alone is kept.
-func TestReviewC45RegisterRefusesTenantPath(t *testing.T) {
+func TestRegisterRefusesTenantPath(t *testing.T) {
 	cfg := writeTestConfig(t, "", oauthProviders)
 	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "api-secret")
 	var calls atomic.Int32

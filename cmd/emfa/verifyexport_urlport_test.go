@@ -7,12 +7,12 @@ import (
 	"github.com/emfa/emfa/internal/verifyfake"
 )
 
-// TestReviewC45ExportRefusesURLVerifyRejects: a --url (or selfService.publicURL) that
+// TestExportRefusesURLVerifyRejects: a --url (or selfService.publicURL) that
 // parses but is no URL Verify can call — a port out of range or empty, a space in the
 // path, an IPv6 zone (a link-local address only this machine's interface knows) — was
 // written into the webhook as it was. export and register refuse it, exit 2 naming it,
 // before the tenant changes; IPv6 in brackets, a path and a trailing slash are kept.
-func TestReviewC45ExportRefusesURLVerifyRejects(t *testing.T) {
+func TestExportRefusesURLVerifyRejects(t *testing.T) {
 	cfg := writeTestConfig(t, "", oauthProviders)
 	tenant := verifyfake.New("api-client", "api-secret")
 	defer tenant.Close()

@@ -28,12 +28,12 @@ func fakeVerifyWait(t *testing.T) *[]time.Duration {
 	return &waits
 }
 
-// TestReviewC45RegisterWaitsOutRateLimit: a tenant that limits its API clients answers
+// TestRegisterWaitsOutRateLimit: a tenant that limits its API clients answers
 // 429 with Retry-After; register waited for nothing and failed half-way (the webhook
 // written, the provider not). It now waits the time the tenant asks, within a bound, and
 // carries on; a tenant asking longer than that, or limiting still after a few tries, is
 // an error naming the limit and the time asked, exit 1.
-func TestReviewC45RegisterWaitsOutRateLimit(t *testing.T) {
+func TestRegisterWaitsOutRateLimit(t *testing.T) {
 	cfg := writeTestConfig(t, "", oauthProviders)
 	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "api-secret")
 	for _, tc := range []struct {
@@ -90,10 +90,10 @@ func TestReviewC45RegisterWaitsOutRateLimit(t *testing.T) {
 	}
 }
 
-// TestReviewC45RegisterWaitsOutRateLimitedToken: the token request is rate-limited as
+// TestRegisterWaitsOutRateLimitedToken: the token request is rate-limited as
 // the API calls are; a 429 there failed the run at once. It waits the Retry-After asked
 // and tries again, as the API calls do.
-func TestReviewC45RegisterWaitsOutRateLimitedToken(t *testing.T) {
+func TestRegisterWaitsOutRateLimitedToken(t *testing.T) {
 	cfg := writeTestConfig(t, "", oauthProviders)
 	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "api-secret")
 	waits := fakeVerifyWait(t)

@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-// TestReviewC45RegisterHelpSteersSecretsOffTheCommandLine: a secret given as a flag is
+// TestRegisterHelpSteersSecretsOffTheCommandLine: a secret given as a flag is
 // in the process list (ps) and the shell's history. register's help showed
 // --client-secret SECRET in its usage line and first example; it now shows the
 // environment variables, and says why the flags are the second choice. export's help
 // said the OAuth client's secret is printed when given; it never is (a placeholder).
-func TestReviewC45RegisterHelpSteersSecretsOffTheCommandLine(t *testing.T) {
+func TestRegisterHelpSteersSecretsOffTheCommandLine(t *testing.T) {
 	reg := mustEmfa(t, "verify", "register", "--help")
 	if strings.Contains(reg, "--client-secret SECRET") || strings.Contains(reg, `--client-secret "$`) {
 		t.Errorf("register's help shows the secret on the command line:\n%s", reg)

@@ -9,12 +9,12 @@ import (
 	"github.com/emfa/emfa/internal/verifyfake"
 )
 
-// TestReviewC45RegisterNamesUnreadableAnswer: a 200 that is not Verify's JSON (a single
+// TestRegisterNamesUnreadableAnswer: a 200 that is not Verify's JSON (a single
 // sign-on proxy's login page in front of the tenant) or one larger than register reads
 // (cut at 4 MiB) was reported as a bare JSON syntax error ("invalid character '<'…",
 // "unexpected end of JSON input"). Each now says what came back: not JSON, with its
 // content type and first words, or too large; exit 1, and no token in the message.
-func TestReviewC45RegisterNamesUnreadableAnswer(t *testing.T) {
+func TestRegisterNamesUnreadableAnswer(t *testing.T) {
 	cfg := writeTestConfig(t, "", oauthProviders)
 	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "api-secret")
 	huge := `{"mfaproviders":[{"name":"` + strings.Repeat("x", 5<<20) + `"}]}`

@@ -162,7 +162,7 @@ func (c *Config) validateSelfService(add func(path, format string, args ...any))
 	if u, err := url.Parse(s.PublicURL); s.PublicURL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		add("selfService.publicURL", "must be the absolute http(s) URL users reach emfa at")
 	} else if !IsBaseURL(s.PublicURL) {
-		add("selfService.publicURL", "must be emfa's base URL, https://host[:port][/path], without a query, a fragment or credentials: links are publicURL/self-service/…")
+		add("selfService.publicURL", "must be emfa's base URL, https://host[:port][/path] (a port 1-65535, no space, no IPv6 zone), without a query, a fragment or credentials: links are publicURL/self-service/…")
 	}
 	if s.Mail.Sender == "" {
 		add("selfService.mail.sender", "is required: the name of an e-mail sender under delivery")
@@ -227,9 +227,22 @@ func pathIndex(p string, i int) string { return p + "[" + strconv.Itoa(i) + "]" 
 
 // IsBaseURL reports whether s is an absolute http(s) URL that paths can be appended to:
 // no query, fragment or credentials, which a path appended would follow (a link's token
-// in another page's query) or which would be sent on to everyone the URL is given to.
+// in another page's query) or which would be sent on to everyone the URL is given to;
+// and one that can be called from elsewhere, beyond what url.Parse checks: a port, when
+// there is a colon, of 1-65535; no white space (Parse lets one through in the path); no
+// IPv6 zone (fe80::1%eth0 names an interface of this machine).
 func IsBaseURL(s string) bool {
 	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil &&
-		u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" && !strings.HasSuffix(s, "#")
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(s, "#") {
+		return false
+	}
+	if strings.HasSuffix(u.Host, ":") || strings.ContainsAny(s, " \t\r\n") || strings.Contains(u.Hostname(), "%") {
+		return false
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		return err == nil && n >= 1 && n <= 65535
+	}
+	return true
 }

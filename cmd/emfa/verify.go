@@ -13,7 +13,6 @@ import (
 	"os"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -142,11 +141,9 @@ func webhookBases(cfg *config.Config, o verifyOptions) ([]string, error) {
 			// Written into the webhook as it is: one Verify cannot call (no scheme, a
 			// query the resource suffixes would follow) would replace the tenant's
 			// working URL.
-			if u, err := url.Parse(raw); err != nil || (!strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http")) ||
-				u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(raw, "?") || strings.HasSuffix(raw, "#") ||
-				!callable(u, raw) {
+			if !config.IsBaseURL(raw) {
 				shown := fmt.Sprintf("%q", raw)
-				if u != nil && u.User != nil {
+				if u, err := url.Parse(raw); err == nil && u.User != nil {
 					shown = "with credentials" // not repeated to the terminal, nor to a CI log
 				}
 				return nil, usageError{fmt.Sprintf("--url %s is not emfa's base URL: want https://host[:port][/path] (a port 1-65535, no space, no IPv6 zone), without a query or credentials (e.g. --url https://emfa.example.com)", shown)}
@@ -162,20 +159,6 @@ func webhookBases(cfg *config.Config, o verifyOptions) ([]string, error) {
 	return []string{base}, nil
 }
 
-// callable reports whether u, parsed from raw, is a URL Verify can call, beyond what
-// url.Parse checks: a port, when there is a colon, of 1-65535; no space (Parse lets one
-// through in the path); no IPv6 zone (fe80::1%eth0 names this machine's interface).
-func callable(u *url.URL, raw string) bool {
-	if strings.HasSuffix(u.Host, ":") || strings.ContainsAny(raw, " \t") || strings.Contains(u.Hostname(), "%") {
-		return false
-	}
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		return err == nil && n >= 1 && n <= 65535
-	}
-	return true
-}
-
 // defaultBase is emfa's base URL without --url.
 func defaultBase(cfg *config.Config) (string, error) {
 	if pub := cfg.SelfService.PublicURL; pub != "" {
@@ -183,7 +166,7 @@ func defaultBase(cfg *config.Config) (string, error) {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return "", usageError{fmt.Sprintf("selfService.publicURL %q is not an absolute http(s) URL: fix it, or pass --url with emfa's public address", pub)}
 		}
-		if !config.IsBaseURL(pub) || !callable(u, pub) { // not quoted: it may hold credentials
+		if !config.IsBaseURL(pub) { // not quoted: it may hold credentials
 			return "", usageError{"selfService.publicURL is not emfa's base URL: want https://host[:port][/path] (a port 1-65535, no space, no IPv6 zone), " +
 				"without a query, a fragment or credentials; fix it, or pass --url with emfa's public address"}
 		}

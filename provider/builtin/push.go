@@ -95,7 +95,7 @@ func (s *pushSettings) Check(c *Checker) {
 	// Registration links are serverURL + /v1/devices/register#code=…: not repeated, as it
 	// may hold credentials.
 	if s.ServerURL != "" && !config.IsBaseURL(s.ServerURL) {
-		c.Errorf("serverURL", "must be emfa's base URL as phones reach it, https://host[:port][/path], without a query, a fragment or credentials")
+		c.Errorf("serverURL", "must be emfa's base URL as phones reach it, https://host[:port][/path] (a port 1-65535, no space, no IPv6 zone), without a query, a fragment or credentials")
 	}
 	if n := s.Notifier; n != nil {
 		n.Type = strings.ToLower(cmp.Or(n.Type, "http"))

@@ -391,10 +391,19 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if keysDown {
 			// Not the caller's fault, and its token may be good: 503, retried, and
-			// the address's budget untouched. logFault logs it.
+			// the address's budget untouched. But anyone can send such a token (a JWT
+			// of their own key, under any kid): a warning, as any refused
+			// authentication, not a server fault's error (the outage is logged once,
+			// by the JWKS), and answered here, not through handleError's logFault.
 			s.authFailures.Add(1)
-			return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable",
-				Msg: "the authorization server's keys cannot be fetched; retry", Err: errors.New(reason)}
+			c.Set(ctxAuthUnavailable, true)
+			s.log.Warn("inbound authentication unavailable", "reason", reason, "remote", c.RealIP(),
+				"path", loggedPath(c), "request_id", callRequestID(c))
+			if c.Request().Method == http.MethodHead {
+				return c.NoContent(http.StatusServiceUnavailable)
+			}
+			return c.JSON(http.StatusServiceUnavailable, errorBody{MessageID: "unavailable",
+				MessageDescription: "the authorization server's keys cannot be fetched; retry"})
 		}
 		if guess {
 			if !s.auth.throttleFirst {
@@ -429,6 +438,10 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		return &Error{Status: http.StatusUnauthorized, ID: "unauthorized", Msg: "missing or invalid credentials"}
 	}
 }
+
+// ctxAuthUnavailable marks a request refused only because a bearer token's key could
+// not be looked up (503): the access log writes it as a warning, not a server fault.
+const ctxAuthUnavailable = "emfa.auth_unavailable"
 
 // retryAfter sets Retry-After to wait in whole seconds, rounded up, and returns them.
 func retryAfter(c echo.Context, wait time.Duration) int {

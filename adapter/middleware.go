@@ -102,6 +102,8 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		switch {
 		case status >= 500 && errors.Is(ctx.Err(), context.Canceled):
 			level = slog.LevelWarn // its client abandoned it (logFault)
+		case status >= 500 && c.Get(ctxAuthUnavailable) != nil:
+			level = slog.LevelWarn // a token anyone can send (authenticate)
 		case status >= 500:
 			level = slog.LevelError
 		case status >= 400:

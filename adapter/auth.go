@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -37,6 +39,8 @@ type authenticator struct {
 	// mtls admits a verified client certificate, its subject pinned when mtlsSubjects is set.
 	mtls         bool
 	mtlsSubjects []string
+	// admitted are the subjects checkSubject admitted (nil without pins).
+	admitted *admittedSubjects
 	// throttleFirst refuses a throttled address before its credentials are checked: the
 	// Basic password or header value may be weak (Auth.WeakSecrets), and then a right guess
 	// must not be told from a wrong one while throttled.
@@ -57,6 +61,9 @@ func newAuthenticator(a Auth) authenticator {
 	au.mtls = a.MTLS
 	for _, pin := range a.MTLSSubjects {
 		au.mtlsSubjects = append(au.mtlsSubjects, canonicalSubject(pin))
+	}
+	if len(au.mtlsSubjects) > 0 {
+		au.admitted = &admittedSubjects{}
 	}
 	return au
 }
@@ -307,20 +314,76 @@ func (a *authenticator) checkSubject(cert *x509.Certificate) (bool, string) {
 	if len(a.mtlsSubjects) == 0 {
 		return true, ""
 	}
+	if a.admitted.has(cert.RawSubject) {
+		return true, ""
+	}
 	subject := cert.Subject.String()
 	for _, want := range a.mtlsSubjects {
 		if want == subject || !strings.Contains(want, "=") && want == cert.Subject.CommonName {
+			a.admitted.add(cert.RawSubject)
 			return true, ""
 		}
 	}
 	// Made only when Go's string matched no pin: it parses the subject again.
 	if named := namedSubject(cert); named != "" && named != subject {
 		if slices.Contains(a.mtlsSubjects, named) {
+			a.admitted.add(cert.RawSubject)
 			return true, ""
 		}
 		subject = named
 	}
 	return false, "client certificate subject not allowed: " + subject
+}
+
+// maxAdmittedSubjects bounds admittedSubjects: a tenant's few client certificates, and
+// their renewals, many times over.
+const maxAdmittedSubjects = 64
+
+// admittedSubjects are the DER subjects (x509.Certificate.RawSubject) checkSubject
+// admitted, so that the next call of the same certificate, every contract call of a
+// pinned mTLS tenant, is one map lookup: rendering the subject (Go's string, and
+// namedSubject for one with domain components) took 14 to 80 allocations a call. The
+// decision is the subject's alone (Subject is parsed from RawSubject, the pins are
+// fixed for the authenticator's life: a reload builds a new one). Only admitted subjects
+// are kept, so only a certificate the client CA issued to a pinned subject adds one;
+// past maxAdmittedSubjects none is added. Read without a lock: the map is replaced, never
+// changed.
+type admittedSubjects struct {
+	mu  sync.Mutex // of add
+	set atomic.Pointer[map[string]struct{}]
+}
+
+func (s *admittedSubjects) has(raw []byte) bool {
+	if s == nil || len(raw) == 0 {
+		return false
+	}
+	m := s.set.Load()
+	if m == nil {
+		return false
+	}
+	_, ok := (*m)[string(raw)]
+	return ok
+}
+
+func (s *admittedSubjects) add(raw []byte) {
+	if s == nil || len(raw) == 0 {
+		return // a certificate built in a test, not parsed: its Subject is all there is
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var old map[string]struct{}
+	if p := s.set.Load(); p != nil {
+		old = *p
+	}
+	if len(old) >= maxAdmittedSubjects {
+		return
+	}
+	m := make(map[string]struct{}, len(old)+1)
+	for k := range old {
+		m[k] = struct{}{}
+	}
+	m[string(raw)] = struct{}{}
+	s.set.Store(&m)
 }
 
 // subjectNames are the attributes crypto/x509 writes as a dotted OID and a hex DER value

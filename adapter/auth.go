@@ -71,8 +71,9 @@ func newAuthenticator(a Auth) authenticator {
 // canonicalSubject is a pinned subject as crypto/x509 writes a certificate's
 // (pkix.Name.String, RFC 2253): without the spaces around its separators and its "="
 // that openssl and most documents put there ("CN = verify, O = Example"), its attribute
-// types in upper case. A space escaped in a value ("verify\ ") is the value's and kept. A
-// pin without "=" is a common name, kept as it is.
+// types in upper case, its values escaped as Go escapes them (goEscaped). A space
+// escaped in a value ("verify\ ") is the value's and kept. A pin without "=" is a common
+// name, kept as it is.
 func canonicalSubject(pin string) string {
 	if !strings.Contains(pin, "=") {
 		return pin
@@ -80,9 +81,13 @@ func canonicalSubject(pin string) string {
 	var out strings.Builder
 	for i := 0; ; {
 		j := i
-		for j < len(pin) && pin[j] != ',' && pin[j] != '+' {
-			if pin[j] == '\\' {
+		quoted := false // a separator in quotes is the value's (RFC 2253 §2.4)
+		for j < len(pin) && (quoted || pin[j] != ',' && pin[j] != '+') {
+			switch pin[j] {
+			case '\\':
 				j++
+			case '"':
+				quoted = !quoted
 			}
 			j++
 		}
@@ -91,7 +96,7 @@ func canonicalSubject(pin string) string {
 		if ok {
 			out.WriteString(strings.ToUpper(strings.TrimSpace(typ)))
 			out.WriteByte('=')
-			out.WriteString(trimUnescapedSpace(val))
+			out.WriteString(goEscaped(trimUnescapedSpace(val)))
 		} else {
 			out.WriteString(strings.TrimSpace(typ))
 		}
@@ -101,6 +106,61 @@ func canonicalSubject(pin string) string {
 		out.WriteByte(pin[j])
 		i = j + 1
 	}
+}
+
+// goEscaped is a pin's value as crypto/x509 writes it: read as RFC 4514 and 2253 let
+// one be written (a "\" before a character, or before two hex digits for a byte, as
+// openssl writes every byte of a non-ASCII character: "Soci\C3\A9t\C3\A9"; or in
+// quotes), then escaped as pkix.Name.String escapes a value. A value in hex DER ("#…",
+// as Go writes an attribute it has no name for) has nothing to read and is kept.
+func goEscaped(v string) string {
+	if !strings.ContainsAny(v, "\\\",+<>;") {
+		// Nothing to read, nothing Go escapes: v has no space at either end
+		// (trimUnescapedSpace), and a leading "#" is a value in hex DER.
+		return v
+	}
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && !escapedAt(v, len(v)-1) {
+		v = v[1 : len(v)-1]
+	}
+	raw := make([]byte, 0, len(v))
+	for k := 0; k < len(v); k++ {
+		if v[k] != '\\' || k+1 == len(v) {
+			raw = append(raw, v[k])
+			continue
+		}
+		if k+2 < len(v) && isHex(v[k+1]) && isHex(v[k+2]) {
+			raw = append(raw, unhex(v[k+1])<<4|unhex(v[k+2]))
+			k += 2
+			continue
+		}
+		k++
+		raw = append(raw, v[k])
+	}
+	cn := pkix.RDNSequence{{{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: string(raw)}}}.String()
+	return strings.TrimPrefix(cn, "CN=")
+}
+
+// escapedAt reports whether v[i] follows an odd number of backslashes.
+func escapedAt(v string, i int) bool {
+	n := 0
+	for k := i - 1; k >= 0 && v[k] == '\\'; k-- {
+		n++
+	}
+	return n%2 == 1
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
 }
 
 // trimUnescapedSpace trims v's leading spaces and its trailing ones but an escaped one

@@ -104,3 +104,12 @@ func TestReviewC46MTLSAdmittedSubjectsOnlyItsOwn(t *testing.T) {
 		t.Error("has does not say what add kept")
 	}
 }
+
+// mtlsAdmits reports whether an authenticator pinning pin admits cert.
+func mtlsAdmits(pin string, cert *x509.Certificate) bool {
+	a := newAuthenticator(Auth{MTLS: true, MTLSSubjects: []string{pin}})
+	r := httptest.NewRequest("POST", "/v1/providers/acme/test", nil)
+	r.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert}}}
+	ok, _, _ := a.check(r)
+	return ok
+}

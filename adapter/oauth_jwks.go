@@ -92,10 +92,15 @@ func (j *JWKS) verify(ctx context.Context, token string) error {
 // fetched: no guess, and no invalid_token either (authenticate answers 503).
 var errKeysUnavailable = errors.New("the authorization server's key set cannot be fetched")
 
-// keyFits reports whether k is of the type a token of alg ("" any) is signed with.
+// keyFits reports whether k is of the type a token of alg ("" any) is signed with, and,
+// when k names its algorithm (its "alg", RFC 7517 §4.4), of that one: RFC 8725 §3.1, one
+// key for one algorithm.
 func keyFits(k *jose.JSONWebKey, alg string) bool {
 	if alg == "" {
 		return true
+	}
+	if k.Algorithm != "" && k.Algorithm != alg {
+		return false
 	}
 	switch pub := k.Key.(type) {
 	case *rsa.PublicKey:

@@ -39,7 +39,7 @@ func parseRFC4514(s string) (types, values []string) {
 	return types, values
 }
 
-// FuzzReviewC46SubjectRendering: a subject's renderings are what a pin is matched with,
+// FuzzSubjectRendering: a subject's renderings are what a pin is matched with,
 // so they must say that subject and no other. For a subject of a CN, an O and a DC (an
 // attribute namedSubject writes by name) of any value:
 //   - Go's string (pkix.Name.String) and namedSubject are fixed points of
@@ -47,7 +47,7 @@ func parseRFC4514(s string) (types, values []string) {
 //   - namedSubject parses back, attribute by attribute, to the subject's own: a value
 //     crafted with ",CN=verify", "+", "\\" or spaces cannot pass for another attribute,
 //     and so cannot make a CA-issued certificate's rendering equal another's pin.
-func FuzzReviewC46SubjectRendering(f *testing.F) {
+func FuzzSubjectRendering(f *testing.F) {
 	f.Add("verify", "Example", "corp")
 	f.Add("verify ", " Example", `x\,CN=verify`)
 	f.Add("#a", `a\`, "b,CN=verify+O=x")

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestReviewC39MtlsExpiredOnKeptConnection: a client certificate is verified at the
+// TestMtlsExpiredOnKeptConnection: a client certificate is verified at the
 // handshake only, and a connection Verify keeps alive can outlive it. Each request on a
 // connection is checked against the current server.tls already (a CA removed by a reload
 // refuses it); a certificate of its chain that has expired since, or is not valid yet by
@@ -15,7 +15,7 @@ import (
 // verifies the certificate anew. Before, a certificate past its notAfter — a short-lived
 // one meant to lapse, one whose key leaked — kept admitting calls for as long as its
 // connection lasted.
-func TestReviewC39MtlsExpiredOnKeptConnection(t *testing.T) {
+func TestMtlsExpiredOnKeptConnection(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	root := &x509.Certificate{Raw: []byte("root"), NotBefore: start.Add(-time.Hour), NotAfter: start.Add(48 * time.Hour)}
 	leaf := &x509.Certificate{Raw: []byte("leaf"), NotBefore: start.Add(-time.Minute), NotAfter: start.Add(time.Hour)}

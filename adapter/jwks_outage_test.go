@@ -14,7 +14,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// TestReviewC46OutageAnswersLogNoErrors: while the authorization server's key set cannot
+// TestOutageAnswersLogNoErrors: while the authorization server's key set cannot
 // be fetched, a token whose key is not cached is answered 503, and not counted as a guess;
 // anyone can send one — a JWT of their own key, under any kid. Each was logged at ERROR
 // ("server fault", as a failing store is), once per call, unthrottled: an unauthenticated
@@ -22,7 +22,7 @@ import (
 // logged once (the JWKS's warning); each call it refuses is a warning of its own, as any
 // refused authentication is, with the caller's address. A header secret sent wrong beside
 // such a token is still a guess (401), never a 503.
-func TestReviewC46OutageAnswersLogNoErrors(t *testing.T) {
+func TestOutageAnswersLogNoErrors(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusBadGateway)

@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// TestReviewC46KeptConnectionExpiryBoundary: a kept connection's chain is judged at the
+// TestKeptConnectionExpiryBoundary: a kept connection's chain is judged at the
 // instants crypto/x509 judges a handshake's: a certificate is valid from its NotBefore
 // to its NotAfter, both included, and not a nanosecond past; an intermediate that expires
 // ends the chain as the leaf's expiry does. The check allocates nothing: it runs on every
 // request of an mTLS listener.
-func TestReviewC46KeptConnectionExpiryBoundary(t *testing.T) {
+func TestKeptConnectionExpiryBoundary(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	leaf := &x509.Certificate{Raw: []byte("leaf"), NotBefore: t0, NotAfter: t0.Add(time.Hour)}
 	inter := &x509.Certificate{Raw: []byte("inter"), NotBefore: t0, NotAfter: t0.Add(30 * time.Minute)}

@@ -22,12 +22,12 @@ import (
 	"github.com/emfa/emfa/internal/testwait"
 )
 
-// TestReviewC39JWKSSkipsKeysItCannotRead: an authorization server's key set may hold keys
+// TestJWKSSkipsKeysItCannotRead: an authorization server's key set may hold keys
 // emfa has no use for and go-jose cannot read — an X25519 encryption key, a secp256k1
 // (ES256K) key, a key whose x5c does not parse. Each is skipped; the signing keys beside
 // it still admit their tokens. Before, the whole set failed to decode, and no token of
 // that server was ever admitted.
-func TestReviewC39JWKSSkipsKeysItCannotRead(t *testing.T) {
+func TestJWKSSkipsKeysItCannotRead(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	good, err := json.Marshal(jose.JSONWebKey{Key: k1.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"})
@@ -54,12 +54,12 @@ func TestReviewC39JWKSSkipsKeysItCannotRead(t *testing.T) {
 	}
 }
 
-// TestReviewC39JWKSStaleSetDoesNotHoldKnownKeys: once the cached set is older than MaxAge
+// TestJWKSStaleSetDoesNotHoldKnownKeys: once the cached set is older than MaxAge
 // it is fetched again, but a token signed by a key in it is admitted at once, not after
 // that fetch. Before, every call waited for it: with an authorization server that
 // hangs, every bearer-authenticated call of Verify stalled up to the fetch's timeout
 // (10 s, past Verify's own), once an hour and then again every minute while it hung.
-func TestReviewC39JWKSStaleSetDoesNotHoldKnownKeys(t *testing.T) {
+func TestJWKSStaleSetDoesNotHoldKnownKeys(t *testing.T) {
 	f := newJWKSFixture(t)
 	if err := f.jwks.verify(context.Background(), f.token(t, "k1")); err != nil {
 		t.Fatal(err)
@@ -97,12 +97,12 @@ func refreshed(t *testing.T, j *JWKS) {
 	})
 }
 
-// TestReviewC39JWKSFetchFailureLoggedOnce: a key set that can no longer be fetched is
+// TestJWKSFetchFailureLoggedOnce: a key set that can no longer be fetched is
 // said in the log, once while it keeps failing the same way, and its recovery once. Before,
 // nothing was logged while the cached keys still admitted their tokens: the operator
 // learned of it only when the authorization server rotated its key and every Verify
 // call was refused.
-func TestReviewC39JWKSFetchFailureLoggedOnce(t *testing.T) {
+func TestJWKSFetchFailureLoggedOnce(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	var down atomic.Bool
@@ -147,14 +147,14 @@ func TestReviewC39JWKSFetchFailureLoggedOnce(t *testing.T) {
 	}
 }
 
-// TestReviewC39JWKSOutageIsNoGuess: while the authorization server's key set cannot be
+// TestJWKSOutageIsNoGuess: while the authorization server's key set cannot be
 // fetched, a token whose key emfa does not hold yet (a start during the outage, a key
 // rotated meanwhile) cannot be judged: it is answered 503 (retry), not 401 invalid_token
 // (which tells Verify to drop a token that may be good), and spends nothing of the
 // address's budget. Before, each such call was a failed guess: after ten, Verify's
 // address was answered 429, and its right tokens were refused as wrong. Once the set can
 // be fetched, the token is admitted.
-func TestReviewC39JWKSOutageIsNoGuess(t *testing.T) {
+func TestJWKSOutageIsNoGuess(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	var down atomic.Bool
@@ -196,13 +196,13 @@ func TestReviewC39JWKSOutageIsNoGuess(t *testing.T) {
 	}
 }
 
-// TestReviewC39JWKSKeyOfTheTokensType: the key a token is checked with is one of the type
+// TestJWKSKeyOfTheTokensType: the key a token is checked with is one of the type
 // its alg needs. RFC 7517 §4.5 lets a set give one kid to keys of different types (an RSA
 // and an EC key, alternatives); a token without a kid is checked with the only key of
 // its type. Before, the first key of the kid was taken whatever its type, and an ES256
 // token named by a kid its RSA twin came first under was refused; without a kid, a set
 // of more than one key refused every token.
-func TestReviewC39JWKSKeyOfTheTokensType(t *testing.T) {
+func TestJWKSKeyOfTheTokensType(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
 	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

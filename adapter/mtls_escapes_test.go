@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestReviewC46MTLSSubjectPinAsOpensslEscapes: the README tells an operator to pin a
+// TestMTLSSubjectPinAsOpensslEscapes: the README tells an operator to pin a
 // subject as openssl prints it. openssl writes a UTF-8 byte as a hex escape in both its
 // forms (`O=Soci\C3\A9t\C3\A9`), and, in its default one, a value holding a comma in
 // quotes (`CN = "a,b verify"`); RFC 4514 allows `\2C` for a comma and `\=` anywhere.
@@ -14,7 +14,7 @@ import (
 // matched: every call of a tenant whose subject is not plain ASCII was refused. A pin's
 // value is now read (escapes, quotes) and written again as Go writes it. The value still
 // is the value: an escaped comma never separates attributes, and another value is refused.
-func TestReviewC46MTLSSubjectPinAsOpensslEscapes(t *testing.T) {
+func TestMTLSSubjectPinAsOpensslEscapes(t *testing.T) {
 	oid := func(v ...int) asn1.ObjectIdentifier { return v }
 	cert := realCert(t, pkix.RDNSequence{
 		{{Type: oid(2, 5, 4, 10), Value: "Société Générale"}},

@@ -32,12 +32,12 @@ func mtlsCheckAllocs(t *testing.T, pin string, cert *x509.Certificate) float64 {
 	return testing.AllocsPerRun(200, func() { a.check(r) })
 }
 
-// TestReviewC46MTLSPinnedSubjectAllocs: the subject check of a pinned mTLS tenant runs on
+// TestMTLSPinnedSubjectAllocs: the subject check of a pinned mTLS tenant runs on
 // every contract call. It rendered the certificate's subject (Go's string, dozens of
 // allocations) each time, and for a subject with domain components (every Active
 // Directory CA's) parsed and rendered it a second time (namedSubject). A subject once
 // admitted is now known by its DER: the same certificate's next calls allocate nothing.
-func TestReviewC46MTLSPinnedSubjectAllocs(t *testing.T) {
+func TestMTLSPinnedSubjectAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocations are counted without -race")
 	}
@@ -54,7 +54,7 @@ func TestReviewC46MTLSPinnedSubjectAllocs(t *testing.T) {
 	}
 }
 
-func BenchmarkReviewC46MTLSPinnedSubject(b *testing.B) {
+func BenchmarkMTLSPinnedSubject(b *testing.B) {
 	dc := asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 25}
 	cert := realCert(b, pkix.RDNSequence{
 		{{Type: dc, Value: "example"}},
@@ -73,10 +73,10 @@ func BenchmarkReviewC46MTLSPinnedSubject(b *testing.B) {
 	}
 }
 
-// TestReviewC46MTLSAdmittedSubjectsOnlyItsOwn: a subject once admitted admits only
+// TestMTLSAdmittedSubjectsOnlyItsOwn: a subject once admitted admits only
 // itself: another certificate of the same CA, its CN another, is still refused after it,
 // and one refused is refused again (nothing refused is kept). The set is bounded.
-func TestReviewC46MTLSAdmittedSubjectsOnlyItsOwn(t *testing.T) {
+func TestMTLSAdmittedSubjectsOnlyItsOwn(t *testing.T) {
 	a := newAuthenticator(Auth{MTLS: true, MTLSSubjects: []string{"CN=verify,OU=Service,DC=corp,DC=example"}})
 	check := func(cert *x509.Certificate) bool {
 		r := httptest.NewRequest("POST", "/v1/providers/acme/test", nil)

@@ -9,14 +9,14 @@ import (
 	"testing"
 )
 
-// TestReviewC39MTLSSubjectPinSpacing: a pinned subject is matched as a name, not as a
+// TestMTLSSubjectPinSpacing: a pinned subject is matched as a name, not as a
 // string: spaces around its separators and the case of its attribute types, as openssl
 // and most documents write a subject ("CN = verify, O = Example", "cn=verify"), do not
 // keep the certificate with that subject out. Before, such a pin was compared to Go's
 // RFC 2253 string byte for byte, never matched, and every call of Verify was refused.
 // A different value is still refused, and a space that is part of a value (escaped)
 // still counts.
-func TestReviewC39MTLSSubjectPinSpacing(t *testing.T) {
+func TestMTLSSubjectPinSpacing(t *testing.T) {
 	check := func(pin string, subject pkix.Name) bool {
 		a := newAuthenticator(Auth{MTLS: true, MTLSSubjects: []string{pin}})
 		r := httptest.NewRequest("POST", "/v1/providers/acme/test", nil)
@@ -70,13 +70,13 @@ func adSubject(t *testing.T, cn string) *x509.Certificate {
 	return c
 }
 
-// TestReviewC39MTLSSubjectPinDomainComponents: a subject with attributes crypto/x509 has
+// TestMTLSSubjectPinDomainComponents: a subject with attributes crypto/x509 has
 // no name for — DC, as every Active Directory certificate has, UID, emailAddress — is
 // pinned as openssl and the issuing CA write it ("CN=verify,OU=Service,DC=corp,DC=example").
 // Before, it was compared with Go's string of the subject, which writes those attributes
 // as dotted OIDs with hex DER values and moves them to its end: no pin written as anyone
 // writes a subject ever matched. The pin of Go's string still matches; another CN does not.
-func TestReviewC39MTLSSubjectPinDomainComponents(t *testing.T) {
+func TestMTLSSubjectPinDomainComponents(t *testing.T) {
 	check := func(pin string, cert *x509.Certificate) bool {
 		a := newAuthenticator(Auth{MTLS: true, MTLSSubjects: []string{pin}})
 		r := httptest.NewRequest("POST", "/v1/providers/acme/test", nil)

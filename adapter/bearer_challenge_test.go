@@ -5,13 +5,13 @@ import (
 	"testing"
 )
 
-// TestReviewC39BearerChallengeWithoutToken: a contract call that sent no bearer token (no
+// TestBearerChallengeWithoutToken: a contract call that sent no bearer token (no
 // credentials, or Basic ones) is answered 401 with a Bearer challenge that names no
 // error, as RFC 6750 §3.1 says ("If the request lacks any authentication information
 // ... the resource server SHOULD NOT include an error code"); one whose token is refused
 // says invalid_token. Before, every refusal said invalid_token, as if a token had been
 // sent and was bad.
-func TestReviewC39BearerChallengeWithoutToken(t *testing.T) {
+func TestBearerChallengeWithoutToken(t *testing.T) {
 	h := newOAuthHarness(t)
 	for _, tc := range []struct {
 		name    string
@@ -35,12 +35,12 @@ func TestReviewC39BearerChallengeWithoutToken(t *testing.T) {
 	}
 }
 
-// TestReviewC39AdminChallenges: the admin API's refusals carry the challenge RFC 6750 §3
+// TestAdminChallenges: the admin API's refusals carry the challenge RFC 6750 §3
 // asks for: a 401 names invalid_token when a token was sent (none otherwise), and a 403
 // for a token of too small a scope says insufficient_scope and the scope needed. Before,
 // every 401 said only the realm, and a 403 had no WWW-Authenticate at all, which §3
 // requires of a token that "does not enable access".
-func TestReviewC39AdminChallenges(t *testing.T) {
+func TestAdminChallenges(t *testing.T) {
 	h := newAdminHarness(t)
 	for _, tc := range []struct {
 		name    string

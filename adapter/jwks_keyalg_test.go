@@ -16,13 +16,13 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// TestReviewC46JWKSKeyOfItsAlg: a key that names its algorithm (the JWK's "alg", RFC 7517
+// TestJWKSKeyOfItsAlg: a key that names its algorithm (the JWK's "alg", RFC 7517
 // §4.4) checks only tokens of that algorithm (RFC 8725 §3.1: one key, one algorithm).
 // Before, only its type was looked at: an RSA key published for RS512 checked RS256 and
 // PS256 tokens as well, and an RSA key saying "ES256" checked RS256 ones. A key without
 // "alg" still checks any algorithm of its type; PS256 by an RSA key is such a one. A
 // token without kid and two RSA keys is still refused (which one cannot be told).
-func TestReviewC46JWKSKeyOfItsAlg(t *testing.T) {
+func TestJWKSKeyOfItsAlg(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
 	rk2, _ := rsa.GenerateKey(rand.Reader, 2048)

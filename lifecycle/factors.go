@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/pquerna/otp"
 
@@ -325,7 +326,7 @@ func (m *Manager) EnrollFactor(ctx context.Context, actor Actor, name string, in
 	const action = ActionFactorsEnroll
 	v, verr := values(in.Type, in.Params)
 	if verr == nil {
-		verr = checkText("label", in.Label, false, maxText)
+		verr = checkLabel(in.Label, false)
 	}
 	// A phone number in the form a directory or a person writes it, stored in E.164.
 	if p := v.Get("phone"); verr == nil && p != "" && builtin.Destination(in.Type) == "phone" {
@@ -593,9 +594,24 @@ func (m *Manager) ResendActivation(ctx context.Context, actor Actor, name, id st
 	return expires, nil
 }
 
+// checkLabel checks a factor's label, shown as deviceName at every sign-in, on the
+// self-service page and to administrators: text (checkText) without the bidirectional
+// controls (U+202E RIGHT-TO-LEFT OVERRIDE and its kin), which reorder what is shown so
+// that one factor's name reads as another's, as a device's own name is refused them
+// (builtin.Devices.Register). Right-to-left scripts are text and stay.
+func checkLabel(label string, required bool) *Error {
+	if err := checkText("label", label, required, maxText); err != nil {
+		return err
+	}
+	if strings.ContainsFunc(label, func(c rune) bool { return unicode.Is(unicode.Bidi_Control, c) }) {
+		return invalid("invalid_field", "label", "must not hold bidirectional control characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C)")
+	}
+	return nil
+}
+
 // RenameFactor changes a factor's label (its deviceName in enrollments).
 func (m *Manager) RenameFactor(ctx context.Context, actor Actor, name, id, label string) (Factor, error) {
-	if err := checkText("label", label, true, maxText); err != nil {
+	if err := checkLabel(label, true); err != nil {
 		return Factor{}, m.refuse(ctx, actor, ActionFactorsRename, name, id, err)
 	}
 	if _, _, err := m.factor(ctx, name, id); err != nil {

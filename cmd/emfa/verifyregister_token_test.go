@@ -1,8 +1,6 @@
 package main
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -33,17 +31,7 @@ func TestRegisterFetchesTokenOnce(t *testing.T) {
 // answering 404) is quoted shortly, naming the status, as API calls' errors are; the
 // oauth2 error repeated the whole answer, up to 1 MiB, into the terminal or a CI log.
 func TestRegisterBoundsTokenErrorBody(t *testing.T) {
-	page := "<html><body>" + strings.Repeat("gateway trouble ", 8000) + "</body></html>"
-	tenant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusBadGateway)
-		_, _ = w.Write([]byte(page))
-	}))
-	defer tenant.Close()
-	cfg := writeTestConfig(t, "", oauthProviders)
-	t.Setenv("EMFA_VERIFY_CLIENT_SECRET", "api-secret")
-	code, out, errOut := emfa(t, "verify", "register", "--config", cfg, "--tenant", tenant.URL, "--client-id", "api-client",
-		"--url", "https://emfa.example.com", "--auth", "basic", "--allow-http")
+	code, out, errOut := registerBehindGatewayPage(t, false)
 	if code != 1 || !strings.Contains(errOut, "502") || !strings.Contains(errOut, "gateway trouble") || len(out+errOut) > 2000 {
 		t.Errorf("exit %d, %d bytes of output, want 1 naming 502 in a few lines\n%.600s", code, len(out+errOut), errOut)
 	}

@@ -50,8 +50,11 @@ type Sync struct {
 	// SCIMToken is the bearer token of /scim/v2; empty: SCIM is off.
 	SCIMToken string
 	Okta      SecretHeader
-	Verify    SecretHeader
-	Auth0     SecretHeader
+	// OktaMFAReset is sync.okta.mfaReset: which of Okta's factor deactivations and resets
+	// reset a user's emfa factors (OktaResetOthers, the default, OktaResetAll, OktaResetNone).
+	OktaMFAReset string
+	Verify       SecretHeader
+	Auth0        SecretHeader
 	// userPage is how many users a SCIM listing that no index selects reads at a time;
 	// 0: 1,000. Tests set fewer, to read several pages of a small directory.
 	userPage int
@@ -79,7 +82,7 @@ func (s *Server) routeSync(e *echo.Echo, o Sync) {
 	api := &syncAPI{s: s, o: o, counts: &s.syncCounts}
 	if o.Okta.on() {
 		e.GET(OktaPath, api.oktaVerify, api.secret("okta", o.Okta))
-		e.POST(OktaPath, api.source("okta", parseOkta), api.secret("okta", o.Okta))
+		e.POST(OktaPath, api.source("okta", parseOktaAs(o.OktaMFAReset)), api.secret("okta", o.Okta))
 	}
 	if o.Verify.on() {
 		e.POST(VerifyPath, api.source("verify", parseVerify), api.secret("verify", o.Verify))

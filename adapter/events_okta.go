@@ -25,6 +25,7 @@ type oktaEvent struct {
 	UUID      string                   `json:"uuid"`
 	Published string                   `json:"published"`
 	EventType string                   `json:"eventType"`
+	Actor     *oktaTarget              `json:"actor"`
 	Outcome   *struct{ Result string } `json:"outcome"`
 	Target    []oktaTarget             `json:"target"`
 }
@@ -60,7 +61,26 @@ func (api *syncAPI) oktaVerify(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"verification": ch})
 }
 
-func parseOkta(_ echo.Context, body []byte) (parsed, error) {
+// Which of Okta's factor deactivations and resets (user.mfa.factor.deactivate, .reset_all)
+// reset the user's emfa factors: sync.okta.mfaReset.
+const (
+	// OktaResetOthers (the default, also ""): those made by someone other than the user
+	// (an administrator, Okta itself); Okta sends the same event when users remove one of
+	// their own Okta factors, which are not their emfa ones.
+	OktaResetOthers = "others"
+	OktaResetAll    = "all"  // every one
+	OktaResetNone   = "none" // none: emfa's factors are reset only through emfa
+)
+
+// parseOkta reads a hook's events with sync.okta.mfaReset's default.
+func parseOkta(c echo.Context, body []byte) (parsed, error) { return parseOktaAs("")(c, body) }
+
+// parseOktaAs reads a hook's events, resetting a user's factors as mfaReset says.
+func parseOktaAs(mfaReset string) func(echo.Context, []byte) (parsed, error) {
+	return func(_ echo.Context, body []byte) (parsed, error) { return readOkta(mfaReset, body) }
+}
+
+func readOkta(mfaReset string, body []byte) (parsed, error) {
 	batch, events, err := oktaEnvelope(body)
 	if err != nil {
 		return parsed{}, err
@@ -91,10 +111,11 @@ func parseOkta(_ echo.Context, body []byte) (parsed, error) {
 			continue
 		}
 		ev := provider.LifecycleEvent{ID: e.UUID, Type: typ, Time: at}
+		userID := ""
 		for _, t := range e.Target {
 			switch t.Type {
 			case "User":
-				ev.Username = t.AlternateID
+				ev.Username, userID = t.AlternateID, t.ID
 				if typ == provider.EventUserCreate || typ == provider.EventUserUpdate {
 					ev.DisplayName = strp(t.DisplayName)
 				}
@@ -110,9 +131,26 @@ func parseOkta(_ echo.Context, body []byte) (parsed, error) {
 			p.refuseAt(e.UUID, "data.events[", i, "]: no UserGroup target with a displayName")
 			continue
 		}
+		if typ == provider.EventUserMFAReset && !oktaResets(mfaReset, e.Actor, userID) {
+			p.ignored++
+			continue
+		}
 		p.events = append(p.events, ev)
 	}
 	return p.whole()
+}
+
+// oktaResets reports whether a factor deactivation or reset made by actor on the user
+// whose Okta id is userID resets the user's emfa factors, as mfaReset says. An event
+// without an actor (or naming no user id) is taken as not the user's own doing.
+func oktaResets(mfaReset string, actor *oktaTarget, userID string) bool {
+	switch mfaReset {
+	case OktaResetAll:
+		return true
+	case OktaResetNone:
+		return false
+	}
+	return actor == nil || userID == "" || actor.ID != userID
 }
 
 // oktaEnvelope reads a hook's body: its eventId and data.events, each event left as its

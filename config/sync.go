@@ -12,7 +12,7 @@ import (
 // (each off unless enabled) and the queue that applies what they say.
 type Sync struct {
 	SCIM   SyncSCIM   `mapstructure:"scim"`
-	Okta   SyncSource `mapstructure:"okta"`
+	Okta   SyncOkta   `mapstructure:"okta"`
 	Verify SyncSource `mapstructure:"verify"`
 	Auth0  SyncSource `mapstructure:"auth0"`
 	// MaxDeletesPerHour pauses a source that deletes more users in an hour, until an
@@ -41,6 +41,20 @@ type SyncSource struct {
 	SecretHeader SecretHeader `mapstructure:"secretHeader"`
 }
 
+// SyncOkta is the Okta event hook source.
+type SyncOkta struct {
+	SyncSource `mapstructure:",squash"`
+	// MFAReset says which of Okta's factor deactivations and resets
+	// (user.mfa.factor.deactivate, .reset_all) reset the user's emfa factors: "others"
+	// (the default) those made by someone other than the user, an administrator or Okta
+	// itself (Okta sends the same event when users remove one of their own Okta factors);
+	// "all" every one; "none" none.
+	MFAReset string `mapstructure:"mfaReset"`
+}
+
+// The values of sync.okta.mfaReset.
+var OktaMFAResets = []string{"others", "all", "none"}
+
 // SecretHeader is a header that carries a shared secret.
 type SecretHeader struct {
 	Name  string `mapstructure:"name"`
@@ -62,7 +76,7 @@ func (c *Config) validateSync(add func(path, format string, args ...any)) {
 	} else if s.SCIM.Enabled && len(s.SCIM.Token) < 32 {
 		add("sync.scim.token", "must be at least 32 characters when sync.scim is enabled")
 	}
-	for name, src := range map[string]SyncSource{"okta": s.Okta, "verify": s.Verify, "auth0": s.Auth0} {
+	for name, src := range map[string]SyncSource{"okta": s.Okta.SyncSource, "verify": s.Verify, "auth0": s.Auth0} {
 		if !src.Enabled {
 			continue
 		}
@@ -90,6 +104,9 @@ func (c *Config) validateSync(add func(path, format string, args ...any)) {
 				add(fmt.Sprintf("providers[%d].policy.%s", i, capability), "must be a CEL expression")
 			}
 		}
+	}
+	if s.Okta.MFAReset != "" && !slices.Contains(OktaMFAResets, s.Okta.MFAReset) {
+		add("sync.okta.mfaReset", "must be one of %s, not %q", strings.Join(OktaMFAResets, ", "), s.Okta.MFAReset)
 	}
 	if s.MaxDeletesPerHour < -1 {
 		add("sync.maxDeletesPerHour", "must be -1 (no limit), 0 (default 100) or more, not %d", s.MaxDeletesPerHour)

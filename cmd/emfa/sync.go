@@ -96,10 +96,11 @@ func syncCredentials(s config.Sync, o *adapter.Sync) {
 	if s.SCIM.Enabled {
 		o.SCIMToken = s.SCIM.Token.Reveal()
 	}
+	o.OktaMFAReset = s.Okta.MFAReset
 	for _, src := range []struct {
 		c  config.SyncSource
 		to *adapter.SecretHeader
-	}{{c: s.Okta, to: &o.Okta}, {c: s.Verify, to: &o.Verify}, {c: s.Auth0, to: &o.Auth0}} {
+	}{{c: s.Okta.SyncSource, to: &o.Okta}, {c: s.Verify, to: &o.Verify}, {c: s.Auth0, to: &o.Auth0}} {
 		if src.c.Enabled {
 			*src.to = adapter.SecretHeader{Name: src.c.SecretHeader.Name, Value: src.c.SecretHeader.Value.Reveal()}
 		}

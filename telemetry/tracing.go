@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -30,6 +31,9 @@ type TracingOptions struct {
 	Version     string
 	// Exporter, when set, receives the spans instead of an OTLP endpoint (tests), synchronously.
 	Exporter sdktrace.SpanExporter
+	// Log, when set, is where a failed export is said (exportReporter, exportlog.go), at
+	// most once a minute, rather than OpenTelemetry's global error handler.
+	Log *slog.Logger
 }
 
 // Tracing is one server's tracer provider. The HTTP server's handler and the vendor
@@ -51,14 +55,21 @@ type Tracing struct {
 // batches in the background (otlpExporter, otlp.go), and an unreachable collector only
 // loses them.
 func NewTracing(ctx context.Context, o TracingOptions) (*Tracing, error) {
-	var sp sdktrace.SpanProcessor
-	if o.Exporter != nil {
-		sp = sdktrace.NewSimpleSpanProcessor(o.Exporter)
-	} else {
-		exp, err := newOTLPExporter(o.Endpoint, o.Insecure) // otlp.go
+	exp := o.Exporter
+	if exp == nil {
+		otlp, err := newOTLPExporter(o.Endpoint, o.Insecure) // otlp.go
 		if err != nil {
 			return nil, err
 		}
+		exp = otlp
+	}
+	if o.Log != nil {
+		exp = newExportReporter(exp, o.Log) // exportlog.go
+	}
+	var sp sdktrace.SpanProcessor
+	if o.Exporter != nil {
+		sp = sdktrace.NewSimpleSpanProcessor(exp)
+	} else {
 		sp = sdktrace.NewBatchSpanProcessor(exp)
 	}
 	ratio := o.SampleRatio

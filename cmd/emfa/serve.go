@@ -87,7 +87,7 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	if e.metrics == nil {
 		e.metrics = telemetry.NewMetrics(moduleVersion())
 	}
-	if e.tracing, err = d.newTracing(ctx, e.cfg.Tracing); err != nil {
+	if e.tracing, err = d.newTracing(ctx, e.cfg.Tracing, e.log); err != nil {
 		return err
 	}
 	// Last out: every span the server and the engines ended is flushed.

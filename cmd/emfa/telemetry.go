@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -56,14 +57,15 @@ var _ builtin.Observer = engineObserver{}
 
 // newTracing builds the tracer provider tracing.* configures, or nil (no-op, nothing
 // installed) when no endpoint is set. It becomes the process-wide provider and W3C trace
-// context the propagator, for instrumentation that reads the globals.
-func (d *deps) newTracing(ctx context.Context, c config.Tracing) (*telemetry.Tracing, error) {
+// context the propagator, for instrumentation that reads the globals. A failed export is
+// said on log, at most once a minute.
+func (d *deps) newTracing(ctx context.Context, c config.Tracing, log *slog.Logger) (*telemetry.Tracing, error) {
 	if !c.Enabled() {
 		return nil, nil
 	}
 	t, err := telemetry.NewTracing(ctx, telemetry.TracingOptions{
 		Endpoint: c.Endpoint, Insecure: c.Insecure, SampleRatio: c.SampleRatio,
-		ServiceName: c.ServiceName, Version: moduleVersion(), Exporter: d.traceExporter,
+		ServiceName: c.ServiceName, Version: moduleVersion(), Exporter: d.traceExporter, Log: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tracing: %w", err)

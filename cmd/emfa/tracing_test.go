@@ -218,7 +218,7 @@ func TestTracingBuiltinTOTP(t *testing.T) {
 // the context of a request carries no span.
 func TestTracingOff(t *testing.T) {
 	d := &deps{}
-	tr, err := d.newTracing(t.Context(), openTestEnv(t, writeConfig(t, "")).cfg.Tracing)
+	tr, err := d.newTracing(t.Context(), openTestEnv(t, writeConfig(t, "")).cfg.Tracing, nil)
 	if err != nil || tr != nil {
 		t.Fatalf("tracing off: %v, %v", tr, err)
 	}

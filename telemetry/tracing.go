@@ -85,7 +85,52 @@ func NewTracing(ctx context.Context, o TracingOptions) (*Tracing, error) {
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
 		sdktrace.WithResource(res),
 	)
-	return &Tracing{tp: tp, prop: propagation.TraceContext{}}, nil
+	return &Tracing{tp: tp, prop: boundedTraceContext{}}, nil
+}
+
+// maxTraceState and maxTraceStateEntry are the sizes W3C trace context lets a receiver
+// cut a tracestate to (§3.3.1.5): 512 characters, entries over 128 dropped first.
+const (
+	maxTraceState      = 512
+	maxTraceStateEntry = 128
+)
+
+// boundedTraceContext is W3C trace context whose caller's tracestate is kept to
+// maxTraceState characters: entries longer than maxTraceStateEntry are dropped, then
+// entries from the end until the rest fits. A caller, authenticated or not, chooses it,
+// up to 32 entries of 256-character keys and values; kept whole, its 16 KiB would ride in
+// every span of the request, the span queue, every export and every vendor call.
+type boundedTraceContext struct{ propagation.TraceContext }
+
+func (p boundedTraceContext) Extract(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
+	ctx = p.TraceContext.Extract(ctx, carrier)
+	if len(carrier.Get("tracestate")) <= maxTraceState {
+		return ctx // what it parsed is no longer
+	}
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return ctx
+	}
+	type entry struct{ key, value string }
+	var kept []entry
+	size := -1 // no comma before the first
+	sc.TraceState().Walk(func(k, v string) bool {
+		n := len(k) + 1 + len(v)
+		if n > maxTraceStateEntry {
+			return true
+		}
+		if size+1+n > maxTraceState {
+			return false // this one and those after it
+		}
+		kept = append(kept, entry{k, v})
+		size += 1 + n
+		return true
+	})
+	var ts trace.TraceState
+	for _, e := range slices.Backward(kept) { // Insert puts an entry first
+		ts, _ = ts.Insert(e.key, e.value) // valid: ParseTraceState read it
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, sc.WithTraceState(ts))
 }
 
 // SetGlobal makes t's provider and W3C trace context the process-wide defaults, for

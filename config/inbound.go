@@ -91,6 +91,12 @@ func (c *Config) validateInbound(add func(path, format string, args ...any)) {
 		if o.SigningKey != "" && o.SigningKeyFile != "" {
 			add("server.auth.oauth.signingKey", "set signingKey or signingKeyFile, not both")
 		}
+		if o.IssuesTokens() && o.SigningKey == "" && o.SigningKeyFile == "" && c.Storage.Driver == "postgres" {
+			// PostgreSQL is where replicas share a store: each would sign with its own key.
+			c.Warnings = append(c.Warnings, "server.auth.oauth has no signingKey: this replica signs its tokens with a key "+
+				"generated in its own data directory, and every other replica refuses them (401): set signingKey "+
+				"(the same on every replica) or signingKeyFile on storage they share; one server alone may ignore this")
+		}
 		if j := o.JWKS; j != nil {
 			if u, err := url.Parse(j.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 				add("server.auth.oauth.jwks.url", "not an http(s) URL")

@@ -2,11 +2,13 @@
 // It speaks the protocol a relay speaks — plaintext, STARTTLS or implicit TLS, AUTH PLAIN
 // when credentials are set — and keeps every message it accepts, so a test can read the
 // code an e-mail carried. Recipients can be made to bounce with a permanent 550 that quotes
-// them, as Postfix's does.
+// them, as Postfix's does, and a connection can be made to hang, or be hung up, once a
+// message is accepted (SetAfterData).
 package smtpfake
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -71,6 +73,30 @@ type Server struct {
 	trace         bytes.Buffer
 	// hold: each message's DATA waits before its 250 (Hold), nil: none does.
 	hold *hold
+	// afterData: what the connection does once a message has been accepted (AfterData).
+	afterData AfterData
+}
+
+// AfterData is what a server does on a connection once it has answered 250 to a
+// message's DATA, taking responsibility for it (RFC 5321 §4.1.1.4).
+type AfterData int
+
+const (
+	// Answer goes on answering commands (RSET, QUIT): a relay that works.
+	Answer AfterData = iota
+	// Hang reads what the client sends and answers nothing more, until the client closes
+	// the connection: a relay that stalls after queueing the message.
+	Hang
+	// HangUp closes the connection: a relay that drops it after queueing the message.
+	HangUp
+)
+
+// SetAfterData sets what connections do after a message is accepted, from the next
+// message on.
+func (s *Server) SetAfterData(a AfterData) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.afterData = a
 }
 
 // hold is what Hold sets up: held is sent on as each message starts to wait, one lets
@@ -106,18 +132,18 @@ func Start(tb testing.TB, o Options) *Server {
 	switch o.TLS {
 	case TLSNone:
 		srv.AllowInsecureAuth = true
-		l, err = net.Listen("tcp", "127.0.0.1:0")
-	case TLSStartTLS:
+	case TLSStartTLS, TLSImplicit:
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
-		l, err = net.Listen("tcp", "127.0.0.1:0")
-	case TLSImplicit:
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
-		l, err = tls.Listen("tcp", "127.0.0.1:0", srv.TLSConfig)
 	default:
 		tb.Fatalf("smtpfake: TLS mode %q (want none, starttls or tls)", o.TLS)
 	}
+	l, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
+	}
+	l = mutingListener{l}
+	if o.TLS == TLSImplicit {
+		l = tls.NewListener(l, srv.TLSConfig)
 	}
 	go srv.Serve(l)
 	tb.Cleanup(func() {
@@ -333,7 +359,14 @@ func (m *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Message content rejected: " + quoted}
 	}
 	m.srv.messages = append(m.srv.messages, msg)
+	after := m.srv.afterData
 	m.srv.mu.Unlock()
+	if after != Answer {
+		// The 250 is written after Data returns; the reads that follow it see the mute.
+		if mc := mutingConnOf(m.conn.Conn()); mc != nil {
+			mc.mute(after)
+		}
+	}
 	return nil
 }
 
@@ -415,6 +448,60 @@ func (n newlineStripper) Read(p []byte) (int, error) {
 		}
 		if j > 0 || err != nil {
 			return j, err
+		}
+	}
+}
+
+// mutingListener hands out connections that can stop answering (AfterData).
+type mutingListener struct{ net.Listener }
+
+func (l mutingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &mutingConn{Conn: c}, nil
+}
+
+// mutingConn is a connection whose reads, once muted, give the server nothing more: they
+// wait for the client to close (Hang) or end at once with the connection closed (HangUp).
+type mutingConn struct {
+	net.Conn
+	mu    sync.Mutex
+	after AfterData
+}
+
+func (c *mutingConn) mute(a AfterData) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.after = a
+}
+
+func (c *mutingConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	after := c.after
+	c.mu.Unlock()
+	switch after {
+	case Hang:
+		_, err := io.Copy(io.Discard, c.Conn)
+		return 0, cmp.Or(err, io.EOF)
+	case HangUp:
+		c.Conn.Close()
+		return 0, io.EOF
+	}
+	return c.Conn.Read(p)
+}
+
+// mutingConnOf is the mutingConn under a session's connection, TLS or not.
+func mutingConnOf(c net.Conn) *mutingConn {
+	for {
+		switch v := c.(type) {
+		case *mutingConn:
+			return v
+		case *tls.Conn:
+			c = v.NetConn()
+		default:
+			return nil
 		}
 	}
 }

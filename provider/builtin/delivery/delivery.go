@@ -170,14 +170,21 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 // errTooLarge is returned (wrapped) when a gateway's answer exceeds maxResponseBytes.
 var errTooLarge = errors.New("response body too large")
 
-// do sends req and reads the answer whole, up to maxResponseBytes. The body is always closed,
-// so the connection goes back to the pool or is discarded.
-func do(hc *http.Client, req *http.Request) (status int, body []byte, err error) {
+// do sends req and reads the answer whole, up to maxResponseBytes, unless its status is
+// one accepted says means the gateway took the message: then the status is the answer, and
+// the body, which only a refusal is read for, is drained as far as it comes (to reuse the
+// connection) with whatever goes wrong in it ignored. The body is always closed, so the
+// connection goes back to the pool or is discarded.
+func do(hc *http.Client, req *http.Request, accepted func(status int) bool) (status int, body []byte, err error) {
 	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, requestError(req, err)
 	}
 	defer resp.Body.Close()
+	if accepted(resp.StatusCode) {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
+		return resp.StatusCode, nil, nil
+	}
 	if resp.ContentLength > maxResponseBytes {
 		return 0, nil, fmt.Errorf("%s: %w: %d bytes announced", where(req), errTooLarge, resp.ContentLength)
 	}

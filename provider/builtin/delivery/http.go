@@ -311,7 +311,7 @@ func (h *HTTP) Send(ctx context.Context, m Message) error {
 		}
 		req.Header.Add(k, hd.Value.Reveal())
 	}
-	status, _, err := do(h.hc, req)
+	status, _, err := do(h.hc, req, h.accepts)
 	if err != nil {
 		return fmt.Errorf("http: send to %s: %w", maskRecipient(m.To), err)
 	}

@@ -218,11 +218,11 @@ func (t *Twilio) Send(ctx context.Context, m Message) error {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "emfa")
-	status, body, err := do(t.hc, req)
+	status, body, err := do(t.hc, req, twilioAccepted)
 	if err != nil {
 		return fmt.Errorf("twilio: send to %s: %w", MaskPhone(m.To), err)
 	}
-	if status == http.StatusCreated || status == http.StatusOK {
+	if twilioAccepted(status) {
 		return nil
 	}
 	serr := &StatusError{Status: status}
@@ -239,6 +239,10 @@ func (t *Twilio) Send(ctx context.Context, m Message) error {
 	}
 	return fmt.Errorf("twilio: send to %s: %w", MaskPhone(m.To), serr)
 }
+
+// twilioAccepted reports whether Twilio took the message or call: it created the
+// resource (201), or answered it (200).
+func twilioAccepted(status int) bool { return status == http.StatusCreated || status == http.StatusOK }
 
 // sayTwice is the TwiML of a call that reads text out twice (Twilio's <Say loop="2">),
 // so a user who missed a digit hears it again without a second call.

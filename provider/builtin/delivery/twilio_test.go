@@ -220,9 +220,10 @@ func TestTwilioSendErrors(t *testing.T) {
 			want: &StatusError{Status: 307, Message: "Temporary Redirect"},
 		},
 		{
-			name: "huge answer",
+			// A refusal's answer is read, within its bound; an acceptance's is not needed.
+			name: "huge refusal",
 			respond: func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(http.StatusCreated)
+				w.WriteHeader(http.StatusBadRequest)
 				w.Write([]byte(strings.Repeat("x", maxResponseBytes+1)))
 			},
 			check: func(t *testing.T, err error) {

@@ -2,6 +2,7 @@ package builtin
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/emfa/emfa/provider/builtin/delivery"
 )
@@ -24,8 +25,12 @@ func newEmailOTPSettings() Settings {
 
 func (s *emailSettings) Check(c *Checker) {
 	s.check(c, delivery.Email, TypeEmailOTP)
-	if s.Subject == "" {
+	switch {
+	case s.Subject == "":
 		c.Errorf("subject", "must not be empty")
+	case strings.ContainsAny(s.Subject, "\r\n"):
+		// The SMTP sender refuses it at every send: a line break would write headers.
+		c.Errorf("subject", "must be one line, without a line break (a YAML block scalar ends with one)")
 	}
 }
 

@@ -137,6 +137,13 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 	case auth && mode == TLSNone && !o.AllowPlaintextAuth:
 		errs = append(errs, errors.New("password over a plaintext connection: use tls or starttls, or set allowPlaintextAuth"))
 	}
+	if strings.ContainsAny(o.Username, "\r\n\x00") {
+		errs = append(errs, errors.New("username: holds a line break or NUL"))
+	}
+	if strings.ContainsAny(o.Password.Reveal(), "\r\n\x00") {
+		// Read with its trailing newline, it would make every send a 535. Not repeated.
+		errs = append(errs, errors.New("password: must not hold a line break or NUL (a secret read with its trailing newline?)"))
+	}
 	if o.AllowPlaintextAuth && mode != TLSNone {
 		errs = append(errs, fmt.Errorf("allowPlaintextAuth: only meaningful with tls none, not %s", mode))
 	}

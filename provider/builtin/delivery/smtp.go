@@ -245,11 +245,12 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	var conn net.Conn
 	stop := func() bool { return false }
 	dial := func(dctx context.Context, network, _ string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(dctx, network, s.addr)
+		raw, err := (&net.Dialer{}).DialContext(dctx, network, s.addr)
 		if err != nil {
 			return nil, err
 		}
-		conn, stop = c, context.AfterFunc(ctx, func() { c.Close() })
+		conn, stop = raw, context.AfterFunc(ctx, func() { raw.Close() })
+		var c net.Conn = &boundedConn{Conn: raw, left: maxSMTPReadBytes}
 		if s.mode != TLSImplicit {
 			return c, nil
 		}
@@ -292,6 +293,34 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		err = provider.Retold(err, masked)
 	}
 	return err
+}
+
+// maxSMTPReadBytes bounds what one session reads from the server, TLS handshake
+// included: a few replies of a few lines each, and a certificate chain. The SMTP client
+// keeps a reply line, and a multi-line reply, whole however long it grows; a server, or
+// whoever answers before STARTTLS, could otherwise fill memory until the timeout.
+const maxSMTPReadBytes = 128 << 10
+
+// errRepliesTooLong is returned (wrapped) when a session's reads pass maxSMTPReadBytes.
+var errRepliesTooLong = errors.New("the server's replies are too long")
+
+// boundedConn is a connection that reads at most left bytes, then fails with
+// errRepliesTooLong.
+type boundedConn struct {
+	net.Conn
+	left int
+}
+
+func (c *boundedConn) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, fmt.Errorf("%w: over %d bytes", errRepliesTooLong, maxSMTPReadBytes)
+	}
+	if len(p) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.Conn.Read(p)
+	c.left -= n
+	return n, err
 }
 
 // asciiDomain is address with an internationalised domain in its A-label form

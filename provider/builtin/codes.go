@@ -77,12 +77,18 @@ type destination struct {
 	// normalize checks an enrolled destination and returns the one form stored.
 	normalize func(string) (string, error)
 	mask      func(string) string
+	// key is the form in which two stored destinations that reach the same phone or
+	// mailbox are equal: the send limits count under it, and a user has one factor of a
+	// type per key.
+	key func(string) string
 }
 
 // phone is the destination of SMS and voice-call codes.
 func phone(label string) destination {
 	return destination{
 		param: "phone", meta: "E164", usage: "the phone number, E.164 (+15551230123)", label: label, mask: delivery.MaskPhone,
+		// E.164 is one form already.
+		key: func(s string) string { return s },
 		normalize: func(s string) (string, error) {
 			if !delivery.ValidE164(s) {
 				return "", fmt.Errorf("%w: phone %q is not an E.164 number (+ and 7 to 15 digits, e.g. +15551230123)", ErrInvalidDestination, s)
@@ -170,8 +176,7 @@ func (k *codeFactor) build(u store.User, existing []store.Factor, in Enrollment)
 		return store.Factor{}, nil, err
 	}
 	for _, f := range existing {
-		// Mailbox names are case-insensitive in practice, whatever RFC 5321 allows.
-		if f.Type == k.typ && strings.EqualFold(f.Params[k.to.param], to) {
+		if f.Type == k.typ && k.to.key(f.Params[k.to.param]) == k.to.key(to) {
 			return store.Factor{}, nil, fmt.Errorf("%w: %s already has %s factor %s for %s", ErrDuplicate, u.Name, k.typ, f.ID, k.to.mask(to))
 		}
 	}
@@ -219,7 +224,7 @@ func (k *codeFactor) Initiate(ctx context.Context, f *store.Factor, req provider
 	// send (never across it). A refusal is the decision, recorded with it; it stores
 	// nothing else.
 	out, err := provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {
-		if refused, err := e.reserveSend(ctx, w, req.Username, strings.ToLower(to), masked, now); err != nil || refused.Status != "" {
+		if refused, err := e.reserveSend(ctx, w, req.Username, k.to.key(to), masked, now); err != nil || refused.Status != "" {
 			return refused, err
 		}
 		return provider.Outcome{}, txs.In(w).Start(ctx, req, tx)

@@ -42,6 +42,9 @@ func (s *emailSettings) Open(e *Engine) Factor {
 // mailbox is the destination of e-mailed codes, stored with its domain lower-cased.
 var mailbox = destination{
 	param: "email", meta: "ADDRESS", usage: "the e-mail address", label: "E-mail", mask: delivery.MaskEmail,
+	// Mailbox names are case-insensitive in practice, whatever RFC 5321 allows, and a
+	// domain has many spellings.
+	key: delivery.MailboxKey,
 	normalize: func(s string) (string, error) {
 		normalized, ok := delivery.ValidEmail(s)
 		if !ok {

@@ -39,6 +39,18 @@ func ValidEmail(s string) (normalized string, ok bool) {
 	return normalized, true
 }
 
+// MailboxKey is the one form of every spelling of a mailbox, for counting sends to it and
+// telling a second enrollment of it: the address lower-cased, its domain in the A-label
+// form the SMTP sender sends to, so that bücher.example, its A-label xn--bcher-kva.example,
+// a full-width or decomposed letter in it, all name the one domain they reach. An address
+// whose domain IDNA refuses is only lower-cased.
+func MailboxKey(address string) string {
+	if a, ok := asciiDomain(address); ok {
+		address = a
+	}
+	return strings.ToLower(address)
+}
+
 // MaskPhone hides most of a phone number for display, keeping what lets its owner recognise it:
 // the country code and the last digits.
 //

@@ -50,6 +50,10 @@ var mailbox = destination{
 		if !ok {
 			return "", fmt.Errorf("%w: %q is not one bare e-mail address", ErrInvalidDestination, s)
 		}
+		if _, ok := delivery.ASCIIDomain(normalized); !ok {
+			// No code could be sent to it: the domain has no A-label form to send to.
+			return "", fmt.Errorf("%w: %q: its domain is not a valid internationalised domain name (IDNA)", ErrInvalidDestination, s)
+		}
 		return normalized, nil
 	},
 }

@@ -45,7 +45,7 @@ func ValidEmail(s string) (normalized string, ok bool) {
 // a full-width or decomposed letter in it, all name the one domain they reach. An address
 // whose domain IDNA refuses is only lower-cased.
 func MailboxKey(address string) string {
-	if a, ok := asciiDomain(address); ok {
+	if a, ok := ASCIIDomain(address); ok {
 		address = a
 	}
 	return strings.ToLower(address)

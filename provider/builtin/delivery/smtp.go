@@ -123,7 +123,7 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 	if err == nil {
 		// As a recipient's (Send), the domain goes out in its A-label form.
 		var ok bool
-		if from.Address, ok = asciiDomain(from.Address); !ok {
+		if from.Address, ok = ASCIIDomain(from.Address); !ok {
 			err = errors.New("domain")
 		}
 	}
@@ -209,7 +209,7 @@ func (*SMTP) Serves(c Channel) bool { return c == Email }
 func (s *SMTP) Send(ctx context.Context, m Message) error {
 	to, ok := ValidEmail(m.To)
 	if ok {
-		to, ok = asciiDomain(to)
+		to, ok = ASCIIDomain(to)
 	}
 	if !ok {
 		return fmt.Errorf("smtp: recipient %s: not an e-mail address", maskRecipient(m.To))
@@ -323,11 +323,11 @@ func (c *boundedConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// asciiDomain is address with an internationalised domain in its A-label form
+// ASCIIDomain is address with an internationalised domain in its A-label form
 // (jörg@bücher.example → jörg@xn--bcher-kva.example), which every server takes: raw UTF-8
 // in the envelope and headers needs SMTPUTF8 (RFC 6531), which many relays do not offer.
-// False for a domain IDNA refuses.
-func asciiDomain(address string) (string, bool) {
+// False for a domain IDNA refuses: the SMTP sender does not send to it.
+func ASCIIDomain(address string) (string, bool) {
 	i := strings.LastIndexByte(address, '@')
 	domain := address[i+1:]
 	if isASCII(domain) {

@@ -184,7 +184,7 @@ type Delivery struct {
 	URL            string        `mapstructure:"url"`
 	Method         string        `mapstructure:"method"`
 	Headers        []NamedSecret `mapstructure:"headers"`
-	Body           string        `mapstructure:"body"` // CEL over to, code, message, user
+	Body           string        `mapstructure:"body"` // CEL over to, code, message, user, subject
 	ExpectedStatus []int         `mapstructure:"expectedStatus"`
 }
 

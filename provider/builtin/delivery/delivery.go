@@ -55,7 +55,7 @@ type Message struct {
 	// HTML, when set, is an e-mail's HTML alternative to Text (an activation link's mail).
 	HTML string
 	// Code is the one-time code alone, and User the user it is for; the HTTP gateway's body
-	// expression sees both.
+	// expression sees both, and Subject.
 	Code string
 	User string
 }

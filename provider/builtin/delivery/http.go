@@ -30,6 +30,8 @@ const (
 	celCode    = "code"
 	celMessage = "message"
 	celUser    = "user"
+	// celSubject is an e-mail's subject; "" for SMS and calls.
+	celSubject = "subject"
 	// bodyKey is the entry of the wrapper map (see compileBody) that holds the body.
 	bodyKey = "body"
 )
@@ -53,8 +55,9 @@ type HTTPOptions struct {
 	// replace (application/x-www-form-urlencoded for a form built with jsonToFormURLEncoded).
 	Headers []Header
 	// Body is a CEL expression over the string variables to, code, message (the rendered
-	// text) and user. A map is sent as JSON (Content-Type application/json); a string is sent
-	// as it is (text/plain; charset=utf-8). For example
+	// text), user and subject (an e-mail's; "" for SMS and calls). A map is sent as JSON
+	// (Content-Type application/json); a string is sent as it is (text/plain;
+	// charset=utf-8). For example
 	//
 	//	{"to": to, "text": message, "sender": "EMFA"}
 	//	jsonToFormURLEncoded({"To": to, "Body": message}, true)
@@ -174,6 +177,7 @@ var bodyEnv = sync.OnceValues(func() (*transform.Env, error) {
 		celCode:    cel.StringType,
 		celMessage: cel.StringType,
 		celUser:    cel.StringType,
+		celSubject: cel.StringType,
 	})
 })
 
@@ -217,6 +221,7 @@ func compileBody(src string) (*transform.Program, error) {
 	defer cancel()
 	out, err := prg.Eval(ctx, transform.Vars{
 		celTo: "+15555550123", celCode: "123456", celMessage: "Your code is 123456", celUser: "user@example.com",
+		celSubject: "Your sign-in code",
 	})
 	if err == nil {
 		if _, _, err := encodeBody(out[bodyKey]); err != nil {
@@ -283,7 +288,7 @@ func (h *HTTP) Send(ctx context.Context, m Message) error {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	out, err := h.body.Eval(ctx, transform.Vars{
-		celTo: m.To, celCode: m.Code, celMessage: m.Text, celUser: m.User,
+		celTo: m.To, celCode: m.Code, celMessage: m.Text, celUser: m.User, celSubject: m.Subject,
 	})
 	if err != nil {
 		if msg := bodyPositions(err.Error()); msg != err.Error() {

@@ -34,6 +34,7 @@ type Metrics struct {
 	celErrors       *prometheus.CounterVec
 	codesSent       *prometheus.CounterVec
 	codesRefused    *prometheus.CounterVec
+	codesFailed     *prometheus.CounterVec
 	lockouts        *prometheus.CounterVec
 	authFailures    *prometheus.CounterVec
 	retries         *prometheus.CounterVec
@@ -127,6 +128,7 @@ func NewMetrics(version string) *Metrics {
 	m.celErrors = counter("cel_errors_total", "CEL transforms that failed or returned an unusable result.", "provider", "resource", "direction")
 	m.codesSent = counter("codes_sent_total", "One-time codes handed to a sender, by sender (a name under delivery).", "sender")
 	m.codesRefused = counter("codes_refused_total", "Codes not sent because a send limit was reached, by sender.", "sender")
+	m.codesFailed = counter("code_sends_failed_total", "Codes a sender failed to send (the vendor refused them, could not be reached or did not answer in time), by sender.", "sender")
 	m.lockouts = counter("lockouts_total", "Factors locked after too many failed verifications.", "provider", "capability")
 	m.authFailures = counter("auth_failures_total", "Inbound requests refused for their credentials, by API and reason (unauthorized, throttled).", "api", "reason")
 	m.retries = counter("idempotent_retries_total", "Retries (X-Webhook-ID) answered from their first attempt's record.", "provider", "resource")
@@ -234,6 +236,13 @@ func (m *Metrics) CodeSent(sender string) {
 func (m *Metrics) SendRefused(sender string) {
 	if m != nil {
 		m.codesRefused.WithLabelValues(strings.ToLower(sender)).Inc()
+	}
+}
+
+// SendFailed counts a code its sender failed to send.
+func (m *Metrics) SendFailed(sender string) {
+	if m != nil {
+		m.codesFailed.WithLabelValues(strings.ToLower(sender)).Inc()
 	}
 }
 

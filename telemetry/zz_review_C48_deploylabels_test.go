@@ -31,6 +31,7 @@ func gatherAll(t *testing.T) exportedSeries {
 	m.CELError("p", "validate", "incoming")
 	m.CodeSent("s")
 	m.SendRefused("s")
+	m.SendFailed("s")
 	m.Lockout("p", "totp")
 	m.AuthFailure("contract", "unauthorized")
 	m.Retry("p", "validate")

@@ -44,6 +44,7 @@ type engineObserver struct {
 
 func (o engineObserver) CodeSent(sender string)    { o.m.CodeSent(sender) }
 func (o engineObserver) SendRefused(sender string) { o.m.SendRefused(sender) }
+func (o engineObserver) SendFailed(sender string)  { o.m.SendFailed(sender) }
 func (o engineObserver) StoreError(op string)      { o.m.StoreError(op) }
 func (o engineObserver) Lockout(factorType string) {
 	c := factorType

@@ -49,13 +49,15 @@ type Options struct {
 	PendingLifetime time.Duration
 }
 
-// Observer learns what an operator counts about this engine: codes handed to a sender
-// and codes refused by a send limit (by the sender's name under delivery), factors
+// Observer learns what an operator counts about this engine: codes handed to a sender,
+// codes refused by a send limit and sends the sender failed (by the sender's name under
+// delivery), factors
 // locked (by factor type), and audit records lost (StoreError("audit")). None of it names
 // a user or a destination.
 type Observer interface {
 	CodeSent(sender string)
 	SendRefused(sender string)
+	SendFailed(sender string)
 	Lockout(capability string)
 	StoreError(operation string)
 }
@@ -64,6 +66,7 @@ type nopObserver struct{}
 
 func (nopObserver) CodeSent(string)    {}
 func (nopObserver) SendRefused(string) {}
+func (nopObserver) SendFailed(string)  {}
 func (nopObserver) Lockout(string)     {}
 func (nopObserver) StoreError(string)  {}
 

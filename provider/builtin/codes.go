@@ -265,6 +265,7 @@ func (k *codeFactor) deliver(ctx context.Context, f *store.Factor, req provider.
 	err := k.s.sender.Send(sctx, msg)
 	cancel()
 	if err != nil {
+		e.observer.SendFailed(k.s.Sender)
 		// Nothing usable may remain; the request may have been cancelled, the store not.
 		ctx := context.WithoutCancel(ctx)
 		return provider.Decide(ctx, e.store, func(w store.Writer) (provider.Outcome, error) {

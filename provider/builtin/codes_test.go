@@ -78,6 +78,8 @@ type engineConfig struct {
 	section map[string]any
 	senders map[string]delivery.Sender
 	caps    []string
+	// observer, when set, is the engine's (metrics).
+	observer builtin.Observer
 }
 
 // set sets a key of the section by its dotted path ("lockout.maxFailures").
@@ -136,7 +138,7 @@ func newEngine(t testing.TB, st store.Store, now func() time.Time, c *engineConf
 		t.Fatal(err)
 	}
 	e, err := builtin.New(builtin.Options{Store: st, Keyring: keys, Now: now, Config: c.section, Capabilities: c.caps,
-		Senders: func(name string) (delivery.Sender, error) { return c.senders[name], nil }})
+		Senders: func(name string) (delivery.Sender, error) { return c.senders[name], nil }, Observer: c.observer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ type lockouts struct{ n atomic.Int64 }
 
 func (*lockouts) CodeSent(string)    {}
 func (*lockouts) SendRefused(string) {}
+func (*lockouts) SendFailed(string)  {}
 func (o *lockouts) Lockout(string)   { o.n.Add(1) }
 func (*lockouts) StoreError(string)  {}
 

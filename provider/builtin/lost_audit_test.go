@@ -25,6 +25,7 @@ type storeErrors struct{ ops []string }
 
 func (*storeErrors) CodeSent(string)        {}
 func (*storeErrors) SendRefused(string)     {}
+func (*storeErrors) SendFailed(string)      {}
 func (*storeErrors) Lockout(string)         {}
 func (o *storeErrors) StoreError(op string) { o.ops = append(o.ops, op) }
 

@@ -133,7 +133,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		"temp_store": "MEMORY",
 	}
 	if !memory {
-		pragmas["journal_mode"] = "WAL"
+		// journal_mode=WAL is set by initWriter, once it has seen the file is emfa's.
 		// The checkpointer copies the log to the file, not the writer (checkpoint.go).
 		pragmas["wal_autocheckpoint"] = fmt.Sprint(o.backstop)
 	}
@@ -300,9 +300,13 @@ func initWriter(ctx context.Context, w *sql.DB, memory, created bool, mo sqlstor
 		return errors.New("sqlite: open: foreign keys are not enabled")
 	}
 	if !memory {
+		// Not another program's database (foreign.go), then WAL, which stays in the file.
+		if err := refuseForeign(ctx, w); err != nil {
+			return err
+		}
 		var mode string
-		if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-			return fmt.Errorf("sqlite: open: read journal_mode: %w", err)
+		if err := w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+			return fmt.Errorf("sqlite: open: set journal_mode: %w", err)
 		}
 		if !strings.EqualFold(mode, "wal") {
 			return fmt.Errorf("sqlite: open: journal_mode is %q, want wal", mode)

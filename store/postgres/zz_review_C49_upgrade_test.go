@@ -19,8 +19,9 @@ import (
 // TestReviewC49UpgradeFromEveryVersion: a schema left at each older version, a row in
 // every table it has (every column but an identity given a value of its type), opens
 // (and migrates) on this emfa with every row and every value it had, as on SQLite
-// (TestReviewC49UpgradeFromEveryVersion there). Migrations 10, 26 and 27 rebuild a key or
-// a column's collation over the rows they find.
+// (TestReviewC49UpgradeFromEveryVersion there), texts in mixed case with a letter beyond
+// ASCII. Migrations 10, 26 and 27 rebuild a key or a column's collation over the rows
+// they find.
 func TestReviewC49UpgradeFromEveryVersion(t *testing.T) {
 	entries, err := fs.ReadDir(postgres.Migrations, "migrations")
 	if err != nil {
@@ -131,7 +132,7 @@ func pgFillEveryTable(t *testing.T, db *sql.DB) {
 			case c.typ == "bytea":
 				vals = append(vals, `'\x0102'`)
 			default:
-				vals = append(vals, fmt.Sprintf("'%s-%s'", table, c.name))
+				vals = append(vals, fmt.Sprintf("'%s-%s-MiXed-É'", table, c.name))
 			}
 		}
 		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", table, strings.Join(names, ", "), strings.Join(vals, ", "))

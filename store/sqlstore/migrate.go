@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/database"
 
 	"github.com/emfa/emfa/store"
 )
@@ -60,19 +61,38 @@ func MigrateWith(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs
 	if err != nil {
 		return err
 	}
-	if newer, err := o.newer(ctx, from, p); newer || err != nil {
-		return err
-	}
-	applied, err := p.Up(ctx)
-	var partial *goose.PartialError
-	if errors.As(err, &partial) {
-		applied = partial.Applied // those before the one that failed are in
-	}
-	o.logApplied(ctx, from, applied)
-	if err != nil {
+	var applied []*goose.MigrationResult
+	for v := from; ; {
+		if newer, err := o.newer(ctx, v, p); newer || err != nil {
+			o.logApplied(ctx, from, applied)
+			return err
+		}
+		done, err := p.Up(ctx)
+		var partial *goose.PartialError
+		if errors.As(err, &partial) {
+			done = partial.Applied // those before the one that failed are in
+		}
+		applied = append(applied, done...)
+		if err == nil {
+			o.logApplied(ctx, from, applied)
+			return nil
+		}
+		// Another process may have applied the migration that failed since this one
+		// read what was pending: on SQLite nothing locks the database across goose's
+		// transactions, one a migration (a command started beside a restarted server;
+		// PostgreSQL's starts take the migration lock first). Then it failed on what
+		// that process created ("table sends already exists"), changing nothing, and
+		// the migrations go on from where the database is now. Each retry follows a
+		// migration another process applied: there are as many at most as migrations.
+		if partial != nil && partial.Failed != nil {
+			if now, verr := p.GetDBVersion(ctx); verr == nil && now >= partial.Failed.Source.Version {
+				v = now
+				continue
+			}
+		}
+		o.logApplied(ctx, from, applied)
 		return explainMigration(ctx, db, err)
 	}
-	return nil
 }
 
 // MigrateTo applies the migrations up to and including version: a database as an older
@@ -188,5 +208,38 @@ func provider(db *sql.DB, dialect goose.Dialect, fsys fs.FS) (*goose.Provider, e
 	if err != nil {
 		return nil, err
 	}
-	return goose.NewProvider(dialect, db, dir)
+	st, err := database.NewStore(dialect, goose.DefaultTablename)
+	if err != nil {
+		return nil, err
+	}
+	ext, ok := st.(database.StoreExtender)
+	if !ok {
+		return nil, fmt.Errorf("goose's store for %s lacks TableExists", dialect)
+	}
+	return goose.NewProvider(goose.DialectCustom, db, dir, goose.WithStore(onceStore{ext}))
+}
+
+// errAppliedElsewhere: the migration was recorded by another process since this one
+// found it pending.
+var errAppliedElsewhere = errors.New("applied by another process meanwhile")
+
+// onceStore is goose's store, but a migration's version is recorded only where it is not
+// yet: in the migration's transaction, which then rolls back whole. A process that found a
+// migration pending before another applied it (SQLite, where nothing locks the database
+// across goose's transactions) ran it again once it had the write lock, and a migration
+// that fails on nothing when run twice (10 rebuilds an index, 11 rewrites keys already
+// rewritten) was run, and recorded, twice. MigrateWith goes on from the version recorded.
+type onceStore struct{ database.StoreExtender }
+
+func (s onceStore) Insert(ctx context.Context, db database.DBTxConn, req database.InsertRequest) error {
+	if req.Version > 0 { // 0 comes with the table
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+s.Tablename()+` WHERE version_id = $1`, req.Version).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("migration %d: %w", req.Version, errAppliedElsewhere)
+		}
+	}
+	return s.StoreExtender.Insert(ctx, db, req)
 }

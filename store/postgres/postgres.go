@@ -257,7 +257,66 @@ func migrate(ctx context.Context, cfg *pgx.ConnConfig, db *sql.DB, o options, mo
 	if err := lockMigrations(ctx, lock, o); err != nil {
 		return fmt.Errorf("take the migration lock: %w", err)
 	}
+	if err := dropLeftoverFunctions(ctx, db, o.log); err != nil {
+		return err
+	}
 	return sqlstore.MigrateWith(ctx, db, goose.DialectPostgres, migrations, mo)
+}
+
+// migrationFunctions are the functions the migrations create for their triggers, each
+// with the migration that creates it. Every other object of the schema belongs to a table.
+var migrationFunctions = []struct {
+	name    string
+	version int64
+}{
+	{"user_profiles_revision", 17},
+	{"users_disabled_to_factors", 21},
+	{"factors_user_disabled", 21},
+	{"factors_user_disabled_moved", 24},
+}
+
+// dropLeftoverFunctions drops, from the schema the migrations create in, the functions of
+// the migrations the database has not recorded. They are a newer schema's, left by the
+// README's restore of an older backup (pg_restore --clean drops and recreates what the
+// dump holds: the tables, with their triggers, not these); the migration that creates
+// one failed on it ("already exists", SQLSTATE 42723), and every start after it. Without
+// CASCADE: a trigger that still used one would fail the drop, and the start, saying so.
+// Called under the migration lock.
+func dropLeftoverFunctions(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	var schema string
+	var versioned bool
+	if err := db.QueryRowContext(ctx, `SELECT current_schema(), to_regclass('goose_db_version') IS NOT NULL`).Scan(&schema, &versioned); err != nil {
+		return fmt.Errorf("look for functions left by a newer schema: %w", err)
+	}
+	var version int64 // none recorded: a new database, where any such function is left too
+	if versioned {
+		if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version_id), 0) FROM goose_db_version`).Scan(&version); err != nil {
+			return fmt.Errorf("look for functions left by a newer schema: %w", err)
+		}
+	}
+	var dropped []string
+	for _, f := range migrationFunctions {
+		if f.version <= version {
+			continue
+		}
+		ident := pgx.Identifier{schema, f.name}.Sanitize()
+		var found bool
+		if err := db.QueryRowContext(ctx, `SELECT to_regprocedure($1) IS NOT NULL`, ident+"()").Scan(&found); err != nil {
+			return fmt.Errorf("look for function %s: %w", ident, err)
+		}
+		if !found {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, `DROP FUNCTION `+ident+`()`); err != nil {
+			return fmt.Errorf("drop function %s, which a newer schema left (the restore of an older backup): %w", ident, err)
+		}
+		dropped = append(dropped, f.name)
+	}
+	if len(dropped) > 0 && log != nil {
+		log.InfoContext(ctx, "dropped the functions a newer schema left (a restored older backup), which its migrations create again",
+			"schema", schema, "version", version, "functions", strings.Join(dropped, ", "))
+	}
+	return nil
 }
 
 // lockMigrations takes the migration lock on c, trying it every migrationLockRetry until

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"net/url"
@@ -278,11 +280,12 @@ func (r *Recorder) write(calls []Observed) {
 	if err == nil {
 		r.seq++
 		first := calls[0]
-		name := fmt.Sprintf("%s-%s-%s-%03d.yaml", first.Time.UTC().Format("20060102T150405Z"),
-			safeName(first.Provider), safeName(first.Resource), r.seq%1000)
-		err = writeFileAtomic(filepath.Join(r.o.Dir, name), data)
+		name := fmt.Sprintf("%s-%s-%s-%03d", first.Time.UTC().Format("20060102T150405Z"),
+			safeName(first.Provider), safeName(first.Resource), r.seq)
+		var path string
+		path, err = writeFileAtomic(filepath.Join(r.o.Dir, name), ".yaml", data)
 		if err == nil {
-			r.o.Log.Info("recording: transcript written", "file", name, "calls", len(calls))
+			r.o.Log.Info("recording: transcript written", "file", filepath.Base(path), "calls", len(calls))
 			return
 		}
 	}
@@ -292,23 +295,46 @@ func (r *Recorder) write(calls []Observed) {
 	r.o.Log.Error("recording: transcript not written", "dir", r.o.Dir, "err", err)
 }
 
-// writeFileAtomic writes a whole file or nothing: a reader never sees half a transcript.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".recording-*")
+// writeFileAtomic writes a whole file or nothing, at base+ext or, when a file has that
+// name already (an earlier run's, another replica's in a shared folder), at base-2+ext,
+// base-3+ext…: a reader never sees half a transcript, and no transcript replaces
+// another. It returns the path written.
+func writeFileAtomic(base, ext string, data []byte) (string, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(base), ".recording-*")
 	if err != nil {
-		return err
+		return "", err
 	}
+	defer os.Remove(tmp.Name())
 	_, werr := tmp.Write(data)
 	if cerr := tmp.Close(); werr == nil {
 		werr = cerr
 	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
 	if werr != nil {
-		os.Remove(tmp.Name())
+		return "", werr
 	}
-	return werr
+	for n := 1; ; n++ {
+		path := base + ext
+		if n > 1 {
+			path = fmt.Sprintf("%s-%d%s", base, n, ext)
+		}
+		// A hard link is made whole and never replaces a file; a file system without
+		// them gets the rename, after a look for the name.
+		err := os.Link(tmp.Name(), path)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			if _, serr := os.Lstat(path); errors.Is(serr, fs.ErrNotExist) {
+				err = os.Rename(tmp.Name(), path)
+			} else if serr == nil {
+				err = fs.ErrExist
+			}
+		}
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return path, nil
+	}
 }
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)

@@ -493,7 +493,22 @@ func (b *builder) call(o Observed) Step {
 		}
 		step.Call.Query = replaceStrings(b.secrets.redactValue(m), b.factorVars).(map[string]any)
 	}
-	exp := &Expect{Body: b.secrets.matcher(replaceStrings(resp, b.factorVars))}
+	// The code the user typed goes to the vendor under a name of the vendor's choosing
+	// (privacyIDEA's "pass"), which a name may not tell: it is redacted by its value too.
+	vendor := b.secrets
+	switch pv := attributes(o.params())["passvalue"].(type) {
+	case string:
+		if pv != "" {
+			vendor = vendor.with(pv)
+		}
+	case exactNumber:
+		vendor = vendor.with(string(pv))
+	}
+	// A remote provider's answer may pass on the vendor's (an incoming transform's
+	// attributes: body.response): its secrets are redacted as the vendor's answer's are,
+	// by name and by value, and matched as <any>, which what replay's emfa makes of the
+	// redacted vendor answer is.
+	exp := &Expect{Body: vendor.matcher(redactKeys(replaceStrings(resp, b.factorVars), MatchAny, SecretName))}
 	if o.Status != 200 {
 		exp.Status = o.Status
 	}
@@ -525,17 +540,6 @@ func (b *builder) call(o Observed) Step {
 		}
 	}
 	step.Expect = exp
-	// The code the user typed goes to the vendor under a name of the vendor's choosing
-	// (privacyIDEA's "pass"), which a name may not tell: it is redacted by its value too.
-	vendor := b.secrets
-	switch pv := attributes(o.params())["passvalue"].(type) {
-	case string:
-		if pv != "" {
-			vendor = vendor.with(pv)
-		}
-	case exactNumber:
-		vendor = vendor.with(string(pv))
-	}
 	for _, x := range o.Exchanges {
 		step.Vendor = append(step.Vendor, vendor.recordExchange(x))
 	}

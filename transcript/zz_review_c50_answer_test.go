@@ -1,0 +1,54 @@
+package transcript
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/provider"
+)
+
+// TestReviewC50AnswerSecretsRedacted: a remote provider's incoming transform may hand
+// the vendor's answer to Verify (attributes: body.response): a token, a key or the code
+// the user typed there is as secret in emfa's answer as in the vendor's, which the
+// recording redacts. It must not reach the transcript from the answer either — and the
+// answer replay's emfa gives, from the redacted vendor answer, must match it.
+func TestReviewC50AnswerSecretsRedacted(t *testing.T) {
+	const (
+		token = "vendor-session-token-0123"
+		code  = "806795"
+	)
+	r := &Recorder{o: RecorderOptions{Config: "providers: []\n"}}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	vendorAnswer := `{"ok":true,"session":{"access_token":"` + token + `"},"echo":"` + code + `"}`
+	tr := r.transcript([]Observed{{Time: at, Provider: "acme", Resource: "validate", Method: "POST", Status: 200,
+		Request:   []byte(`{"capability":"smsotp","id":"d1","transactionId":"t1","attributes":{"username":"alice","passvalue":"` + code + `"}}`),
+		Response:  []byte(`{"status":"SUCCESS","attributes":{"session":{"access_token":"` + token + `"},"echo":"` + code + `"}}`),
+		Exchanges: []provider.Exchange{{Method: "POST", URL: mustURL(t, "https://acme.example/check"), Status: 200, ResponseBody: []byte(vendorAnswer)}},
+	}})
+	data, err := Marshal(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{token, code} {
+		if strings.Contains(string(data), secret) {
+			t.Errorf("the recording holds %q:\n%s", secret, data)
+		}
+	}
+	// Replay's vendor serves the redacted answer; its emfa passes it on.
+	replayed := map[string]any{"status": "SUCCESS", "attributes": map[string]any{"session": map[string]any{"access_token": redacted}, "echo": redacted}}
+	sc := &scope{vars: map[string]string{}}
+	if m := sc.match("body", tr.Steps[0].Expect.Body, replayed); m != nil {
+		t.Errorf("the replayed answer does not match the recorded one: %v\n%s", m, data)
+	}
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}

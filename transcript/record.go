@@ -22,6 +22,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/emfa/emfa/internal/jsonkeys"
 	"github.com/emfa/emfa/provider"
 )
 
@@ -461,7 +462,7 @@ func (b *builder) call(o Observed) Step {
 		status, _ = m["status"].(string)
 	}
 	factorID := ""
-	if req := decodeJSON(o.Request); isJSON(o.Request) {
+	if req := decodeJSON(o.Request); callJSON(o.Request) {
 		if m, ok := req.(map[string]any); ok {
 			factorID, _ = m["id"].(string)
 			if tx, ok := m["transactionId"].(string); ok {
@@ -865,7 +866,7 @@ func redactRaw(body string) string {
 		}
 		return sub[1] + sub[2] + "=" + redacted
 	})
-	if out != body && isJSON([]byte(out)) {
+	if out != body && callJSON([]byte(out)) {
 		return redacted
 	}
 	return out
@@ -985,6 +986,13 @@ func exactNumbers(v any) any {
 func isJSON(b []byte) bool {
 	b = bytes.TrimSpace(b)
 	return len(b) > 0 && json.Valid(b)
+}
+
+// callJSON reports whether a Verify call's body is JSON it can be recorded as, decoded:
+// one that names a key twice (which emfa refuses as ambiguous) is not, since decoded it
+// keeps one of them, a body emfa accepts.
+func callJSON(b []byte) bool {
+	return isJSON(b) && !errors.Is(jsonkeys.Check(b), jsonkeys.ErrDuplicate)
 }
 
 // decodeJSON is a recorded JSON body, its numbers exactNumbers; nil for another body.

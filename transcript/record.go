@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -649,8 +650,24 @@ func (s *secretValues) recordExchange(x provider.Exchange) Exchange {
 	if resp.Status == 200 {
 		resp.Status = 0
 	}
-	if ct := x.ResponseHeader.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		resp.Headers = map[string]string{"Content-Type": s.literalString(ct)}
+	// An incoming transform may read the answer's headers: each is kept (a JSON
+	// Content-Type is replay's default), but those of the transport, which replay's
+	// vendor sets itself, and a secret by name (a session cookie too) is <redacted>.
+	for name, vals := range x.ResponseHeader {
+		name = http.CanonicalHeaderKey(name)
+		v := strings.Join(vals, ", ")
+		switch {
+		case transportHeaders[name] || len(vals) == 0:
+			continue
+		case name == "Content-Type" && strings.HasPrefix(v, "application/json"):
+			continue
+		case SecretName(name) || name == "Set-Cookie":
+			v = redacted
+		}
+		if resp.Headers == nil {
+			resp.Headers = map[string]string{}
+		}
+		resp.Headers[name] = s.literalString(v)
 	}
 	if isJSON(x.ResponseBody) {
 		resp.Body = s.redactValue(decodeJSON(x.ResponseBody))
@@ -660,6 +677,11 @@ func (s *secretValues) recordExchange(x provider.Exchange) Exchange {
 	}
 	return Exchange{Request: req, Response: resp}
 }
+
+// transportHeaders are a vendor answer's headers of its transport, which a recording
+// leaves out: replay's vendor sets its own.
+var transportHeaders = map[string]bool{"Content-Length": true, "Transfer-Encoding": true, "Connection": true,
+	"Keep-Alive": true, "Trailer": true, "Upgrade": true, "Proxy-Connection": true}
 
 // secretNames are keys whose values are codes, answers or credentials, in any body or
 // query, compared lower-cased with '_', '-' and '.' left out (api_key, apiKey and

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/emfa/emfa/transcript"
 )
 
 // A call refused for naming a key twice (400: ambiguous) is recorded as it came — both
@@ -26,4 +31,45 @@ func TestReviewC50RecordedDuplicateKeyReplays(t *testing.T) {
 	if n := strings.Count(all, "f2"); n == 0 {
 		t.Errorf("the duplicate id is not in the recording:\n%s", all)
 	}
+}
+
+// An incoming transform may read the vendor's response headers (cel-dialect.md: header):
+// a recording keeps them, so that the answer it made replays — the vendor's session
+// cookie redacted.
+func TestReviewC50RecordedVendorResponseHeadersReplay(t *testing.T) {
+	const cookie = "vendor-session-cookie-0123"
+	vendor, stopVendor, err := transcript.ServeLocal(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Device-Name", "Pixel 8")
+		w.Header().Set("Set-Cookie", "sid="+cookie)
+		io.WriteString(w, `{"devices": ["D1"]}`)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopVendor)
+	cfg := writeTestConfig(t, "", fmt.Sprintf(`providers:
+  - name: ACME
+    credentialPrefix: acme
+    capabilities: [push]
+    engine: remote
+    remote:
+      urls: [%q]
+      resources:
+        enrollments:
+          suffix: /enroll
+          transform:
+            incoming: >-
+              {"body": body.devices.map(d, {"id": d, "capability": "push",
+                "attributes": {"deviceName": header["X-Device-Name"][0], "authExecutionFlow": "init_then_poll"}})}
+`, vendor))
+	recordDir := filepath.Join(t.TempDir(), "recorded")
+	base, _, stop := startServeArgs(t, "--config", cfg, "--record", recordDir)
+	sim := &verifySim{t: t, base: base + "/v1/providers/acme", user: "verify", pw: "sim-password-0123"}
+	if list := sim.enrollments("alice"); len(list) != 1 || list[0].Attributes["deviceName"] != "Pixel 8" {
+		t.Fatalf("enrollments live: %+v", list)
+	}
+	stop()
+	replayRecorded(t, recordDir, []string{cookie, "sim-password-0123", testEncryptionKey})
 }

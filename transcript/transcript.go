@@ -297,6 +297,19 @@ func (t *Transcript) validate(lines map[string]int) []Problem {
 		if s.Call == nil && (s.Expect != nil || len(s.Vendor) > 0) {
 			at(step, step+": expect and vendor go with a call")
 		}
+		// An HTTP status has three digits: replay's vendor cannot write another (net/http
+		// refuses it), and emfa never answers one.
+		status := func(path string, code int) {
+			if code != 0 && (code < 100 || code > 599) {
+				at(path, fmt.Sprintf("%s: want an HTTP status (100 to 599), got %d", path, code))
+			}
+		}
+		if s.Expect != nil {
+			status(step+".expect.status", s.Expect.Status)
+		}
+		for j, x := range s.Vendor {
+			status(fmt.Sprintf("%s.vendor[%d].response.status", step, j), x.Response.Status)
+		}
 	}
 	return problems
 }

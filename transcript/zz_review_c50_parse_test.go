@@ -1,0 +1,37 @@
+package transcript
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestReviewC50StatusOutOfRange: an HTTP status is three digits. A vendor answer's
+// status outside 100-599 made replay's vendor panic (net/http refuses to write it; the
+// panic's stack went to the replay's output) and the step fail as if emfa were wrong; an
+// expected status outside it can never match. Both are problems of the transcript, told
+// at their line when it is read.
+func TestReviewC50StatusOutOfRange(t *testing.T) {
+	for _, c := range []struct{ yaml, path string }{
+		{"    vendor: [{request: {path: /x}, response: {status: 1000}}]\n", "steps[0].vendor[0].response.status"},
+		{"    vendor: [{request: {path: /x}, response: {status: 42}}]\n", "steps[0].vendor[0].response.status"},
+		{"    expect: {status: 2000}\n", "steps[0].expect.status"},
+		{"    expect: {status: -1}\n", "steps[0].expect.status"},
+	} {
+		src := "name: x\nconfig: a\nsteps:\n  - call: {resource: validate}\n" + c.yaml
+		_, err := Parse([]byte(src))
+		var pe *ParseError
+		if !errors.As(err, &pe) {
+			t.Errorf("%q: %v, want a ParseError", c.yaml, err)
+			continue
+		}
+		if pe.Problems[0].Line != 5 || !strings.Contains(pe.Error(), c.path) {
+			t.Errorf("%q: %v (line %d), want %s at line 5", c.yaml, err, pe.Problems[0].Line, c.path)
+		}
+	}
+	for _, ok := range []string{"    expect: {status: 401}\n", "    vendor: [{request: {path: /x}, response: {status: 599}}]\n"} {
+		if _, err := Parse([]byte("name: x\nconfig: a\nsteps:\n  - call: {resource: validate}\n" + ok)); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+}

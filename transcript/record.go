@@ -89,6 +89,10 @@ type RecorderOptions struct {
 // maxSessionCalls bounds a session's transcript; a longer one is written in parts.
 const maxSessionCalls = 500
 
+// maxHeldCalls bounds the calls held in open sessions, all together: past it, the
+// sessions called least recently are written (a var for a test).
+var maxHeldCalls = 20000
+
 // Recorder groups observed calls into sessions and writes each as a transcript: the calls
 // of one user to one provider — with the device answers to that user's pushes — until
 // nobody has called for Idle (or the recorder closes), so that what one call depends on
@@ -106,6 +110,7 @@ type Recorder struct {
 	open    map[string]*group // by provider + user
 	byTx    map[string]string // transactionId → the session that started it
 	seq     int
+	held    int // calls in open sessions
 	failed  int
 	closed  bool
 	// sending counts the Observes and Reconfigures past their closed check and not yet
@@ -116,6 +121,7 @@ type Recorder struct {
 type group struct {
 	calls []Observed
 	last  time.Time
+	txs   []string // the transactionIds its calls were answered (byTx's keys for it)
 }
 
 // NewRecorder starts a recorder writing into o.Dir. An unusable directory is logged and
@@ -233,12 +239,13 @@ func (r *Recorder) loop() {
 // flush writes a session and forgets it.
 func (r *Recorder) flush(key string) {
 	r.write(r.open[key].calls)
-	delete(r.open, key)
-	for tx, k := range r.byTx {
-		if k == key {
+	r.held -= len(r.open[key].calls)
+	for _, tx := range r.open[key].txs {
+		if r.byTx[tx] == key {
 			delete(r.byTx, tx)
 		}
 	}
+	delete(r.open, key)
 }
 
 // add files a call with its session.
@@ -251,6 +258,8 @@ func (r *Recorder) add(o Observed) {
 		}
 		g := r.open[key]
 		g.calls, g.last = append(g.calls, o), time.Now()
+		r.held++
+		r.bound(key)
 		return
 	}
 	user := username(o.params())
@@ -265,13 +274,40 @@ func (r *Recorder) add(o Observed) {
 		r.open[key] = g
 	}
 	g.calls, g.last = append(g.calls, o), time.Now()
+	r.held++
 	if resp, _ := decodeJSON(o.Response).(map[string]any); resp != nil {
 		if tx, _ := resp["transactionId"].(string); tx != "" {
 			r.byTx[tx] = key
+			g.txs = append(g.txs, tx)
 		}
 	}
 	if len(g.calls) >= maxSessionCalls {
 		r.flush(key)
+		return
+	}
+	r.bound(key)
+}
+
+// bound writes the sessions called least recently while more calls than maxHeldCalls
+// are held, down to nine tenths of it (one sort for many calls), but not the session of
+// the call just added (key).
+func (r *Recorder) bound(key string) {
+	if r.held <= maxHeldCalls {
+		return
+	}
+	keys := make([]string, 0, len(r.open))
+	for k := range r.open {
+		if k != key {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b string) int { return r.open[a].last.Compare(r.open[b].last) })
+	r.o.Log.Warn("recording: too many calls held in open sessions; the sessions called least recently are written now", "held", r.held)
+	for _, k := range keys {
+		if r.held <= maxHeldCalls*9/10 {
+			break
+		}
+		r.flush(k)
 	}
 }
 

@@ -1,6 +1,8 @@
 package transcript
 
 import (
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -35,5 +37,35 @@ func TestReviewC50TranscriptNamesNeverOverwrite(t *testing.T) {
 		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v, %v; want 0600", f, fi.Mode().Perm(), err)
 		}
+	}
+}
+
+// TestReviewC50OpenSessionsBounded: a session is held until nobody has called for 10
+// minutes, and Verify calls enrollments for whatever name a user types at its login page:
+// a flood of names (or a busy tenant) held a session each, every call's bodies with it,
+// for as long. The calls held are bounded: past the bound the sessions called least
+// recently are written out.
+func TestReviewC50OpenSessionsBounded(t *testing.T) {
+	defer func(n int) { maxHeldCalls = n }(maxHeldCalls)
+	maxHeldCalls = 20
+	dir := t.TempDir()
+	r := &Recorder{o: RecorderOptions{Dir: dir, Config: "providers: []\n", Log: slog.New(slog.DiscardHandler), Idle: time.Hour},
+		secrets: newSecretValues(nil), open: map[string]*group{}, byTx: map[string]string{}}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const names = 200
+	for i := range names {
+		r.add(Observed{Time: at.Add(time.Duration(i) * time.Millisecond), Provider: "emfa", Resource: "enrollments", Method: "POST", Status: 200,
+			Request: fmt.Appendf(nil, `{"username":"user%03d"}`, i), Response: []byte(`[]`)})
+		if held := r.held; held > maxHeldCalls {
+			t.Fatalf("after %d names, %d calls held (bound %d)", i+1, held, maxHeldCalls)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if len(files)+r.held != names {
+		t.Errorf("%d transcripts written and %d calls held, of %d", len(files), r.held, names)
+	}
+	// The user called last is still being recorded: a call of theirs joins their session.
+	if _, ok := r.open["emfa\x00user199"]; !ok {
+		t.Errorf("the session called last was written out")
 	}
 }

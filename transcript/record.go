@@ -1095,6 +1095,7 @@ func redactConfig(text string, secrets *secretValues, lookup func(string) (strin
 	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
 		return "# the configuration could not be parsed for redaction and was left out\n{}\n", nil
 	}
+	dropComments(&doc)
 	redactNode(&doc, "", secrets)
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -1115,6 +1116,15 @@ func redactConfig(text string, secrets *secretValues, lookup func(string) (strin
 		env = nil
 	}
 	return out, env
+}
+
+// dropComments removes the comments of n and every node under it: an operator notes
+// there what no key marks secret (a rotated password commented out, a key's value).
+func dropComments(n *yaml.Node) {
+	n.HeadComment, n.LineComment, n.FootComment = "", "", ""
+	for _, c := range n.Content {
+		dropComments(c)
+	}
 }
 
 // redactNode replaces secret scalars under n; parent is the key n sits under.

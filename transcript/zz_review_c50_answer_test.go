@@ -52,3 +52,29 @@ func mustURL(t *testing.T, raw string) *url.URL {
 	}
 	return u
 }
+
+// TestReviewC50RecordedConfigDropsComments: the configuration a recording copies into
+// every transcript kept its comments, where an operator notes what no key marks secret —
+// a rotated password commented out, a key's value beside it — and where a secret of the
+// configuration, redacted as a value, stayed in clear.
+func TestReviewC50RecordedConfigDropsComments(t *testing.T) {
+	cfg := `# verify's password is verify-password-0123456 (rotate monthly)
+server:
+  auth:
+    basic: {username: verify, password: verify-password-0123456} # was verify-password-0123456
+    # password: previous-password-9876
+providers:
+  # the built-in factors
+  - {name: Built-in factors, credentialPrefix: emfa, capabilities: [totp]}
+# end: verify-password-0123456
+`
+	out, _ := redactConfig(cfg, newSecretValues([]string{"verify-password-0123456"}), nil)
+	for _, secret := range []string{"verify-password-0123456", "previous-password-9876", "#"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the recorded configuration holds %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "credentialPrefix: emfa") {
+		t.Errorf("the recorded configuration lost what is no comment:\n%s", out)
+	}
+}

@@ -892,6 +892,9 @@ func (s *secretValues) split(str string) []string {
 // an object or a list is not taken.
 var rawField = regexp.MustCompile(`("(?:[^"\\]|\\.)*")(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^\s,{}\[\]":]+)`)
 
+// rawContainer is a JSON object's key followed by a list or an object (m[1]: the key).
+var rawContainer = regexp.MustCompile(`("(?:[^"\\]|\\.)*")\s*:\s*[\[{]`)
+
 // rawPair is a form's name=value pair.
 var rawPair = regexp.MustCompile(`(^|&)([^=&]*)=([^&]*)`)
 
@@ -899,8 +902,18 @@ var rawPair = regexp.MustCompile(`(^|&)([^=&]*)=([^&]*)`)
 // its refusal, with the values of its secret fields (SecretName) <redacted>, found by
 // what they look like: the fields of a JSON object (cut off, a comma too many) or a
 // form's pairs. A redaction that would make the body JSON, so that replay would not be
-// refused as the call was, redacts the whole body.
+// refused as the call was, redacts the whole body, as does a secret field holding a list
+// or an object.
 func redactRaw(body string) string {
+	// A secret field holding a list or an object: its values, found by no key of their
+	// own, cannot be told apart from what follows in a body that is no JSON. The whole
+	// body is redacted, no JSON either.
+	for _, m := range rawContainer.FindAllStringSubmatch(body, -1) {
+		var key string
+		if json.Unmarshal([]byte(m[1]), &key) == nil && SecretName(key) {
+			return redacted
+		}
+	}
 	out := rawField.ReplaceAllStringFunc(body, func(m string) string {
 		sub := rawField.FindStringSubmatch(m)
 		var key string

@@ -78,3 +78,28 @@ providers:
 		t.Errorf("the recorded configuration lost what is no comment:\n%s", out)
 	}
 }
+
+// TestReviewC50RawBodySecretInAList: a Verify call's body that is not JSON is recorded as
+// it came, each secret field's value redacted; a secret field holding a list or an object
+// (["806795"], {"otp": …} under passvalue) kept the code in clear. The body still replays
+// as refused: it is no JSON either way.
+func TestReviewC50RawBodySecretInAList(t *testing.T) {
+	for _, body := range []string{
+		`{"capability":"totp","id":"f1","attributes":{"username":"alice","passvalue":["806795"]},}`,
+		`{"capability":"totp","id":"f1","attributes":{"username":"alice","passvalue":{"value":"806795"}},}`,
+		`{"capability":"totp","id":"f1","attributes":{"username":"alice","passvalue":[806795, {"x": ["806795"]}]`,
+	} {
+		got := redactRaw(body)
+		if strings.Contains(got, "806795") {
+			t.Errorf("%s recorded as %s", body, got)
+		}
+		if callJSON([]byte(got)) {
+			t.Errorf("%s recorded as %s, a body emfa accepts", body, got)
+		}
+	}
+	// What holds no secret stays as it came.
+	const plain = `{"capability":"totp","id":"f1","attributes":{"username":"alice","tags":["a"]},}`
+	if got := redactRaw(plain); got != plain {
+		t.Errorf("%s recorded as %s", plain, got)
+	}
+}

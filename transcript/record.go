@@ -708,7 +708,7 @@ func (s *secretValues) recordExchange(x provider.Exchange) Exchange {
 	if isJSON(x.ResponseBody) {
 		resp.Body = s.redactValue(decodeJSON(x.ResponseBody))
 	} else if len(x.ResponseBody) > 0 {
-		raw := s.literalString(string(x.ResponseBody))
+		raw := s.literalString(redactRawAnswer(string(x.ResponseBody)))
 		resp.Raw = &raw
 	}
 	return Exchange{Request: req, Response: resp}
@@ -941,6 +941,26 @@ func redactRaw(body string) string {
 		return redacted
 	}
 	return out
+}
+
+// rawElement is an XML element holding text alone: <token>abc</token> (m[1] and m[4]
+// its tags, m[3] its text).
+var rawElement = regexp.MustCompile(`<([A-Za-z_][\w.:-]*)(\s[^<>]*)?>([^<]*)</([A-Za-z_][\w.:-]*)\s*>`)
+
+// redactRawAnswer is a vendor's answer that is not JSON with the values of its secret
+// fields <redacted>: a form's pairs and a JSON object's fields as redactRaw finds them,
+// and the text of an XML element of a secret name (&lt;redacted&gt;).
+func redactRawAnswer(body string) string {
+	body = rawElement.ReplaceAllStringFunc(body, func(m string) string {
+		sub := rawElement.FindStringSubmatch(m)
+		name := sub[1][strings.LastIndex(sub[1], ":")+1:] // without a namespace prefix
+		if sub[1] != sub[4] || !SecretName(name) || strings.TrimSpace(sub[3]) == "" {
+			return m
+		}
+		// Escaped, the XML stays well-formed.
+		return "<" + sub[1] + sub[2] + ">&lt;redacted&gt;</" + sub[4] + ">"
+	})
+	return redactRaw(body)
 }
 
 // literalString is str with each secret it holds <redacted>.

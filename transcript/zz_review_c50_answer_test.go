@@ -1,6 +1,7 @@
 package transcript
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -101,5 +102,29 @@ func TestReviewC50RawBodySecretInAList(t *testing.T) {
 	const plain = `{"capability":"totp","id":"f1","attributes":{"username":"alice","tags":["a"]},}`
 	if got := redactRaw(plain); got != plain {
 		t.Errorf("%s recorded as %s", plain, got)
+	}
+}
+
+// TestReviewC50RawVendorAnswerSecretsRedacted: a vendor's answer that is not JSON (a
+// form, as OAuth 1 and older APIs answer; XML) was recorded with only the
+// configuration's secrets redacted: a token or a seed the vendor returned under a secret
+// name stayed in clear.
+func TestReviewC50RawVendorAnswerSecretsRedacted(t *testing.T) {
+	const token = "tok-0123456789abcdef"
+	s := newSecretValues(nil)
+	for _, c := range []struct{ ct, body string }{
+		{"application/x-www-form-urlencoded", "status=ok&access_token=" + token + "&user=alice"},
+		{"application/xml", `<r><status>ok</status><token>` + token + `</token><user>alice</user></r>`},
+		{"text/plain", `{"status":"ok","secret":"` + token + `",}`},
+	} {
+		x := provider.Exchange{Method: "POST", URL: mustURL(t, "https://acme.example/check"), Status: 200,
+			ResponseHeader: http.Header{"Content-Type": {c.ct}}, ResponseBody: []byte(c.body)}
+		got := s.recordExchange(x)
+		if got.Response.Raw == nil {
+			t.Fatalf("%s answer %s not recorded", c.ct, c.body)
+		}
+		if raw := *got.Response.Raw; strings.Contains(raw, token) || !strings.Contains(raw, "alice") && c.ct != "text/plain" {
+			t.Errorf("%s answer %s recorded as %s", c.ct, c.body, raw)
+		}
 	}
 }

@@ -317,6 +317,16 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 		}
 		cfg.Source = t.ConfigDir() + "/transcript"
 		for i, p := range cfg.Providers {
+			if p.Engine == config.EngineBuiltin {
+				// Nothing leaves a replay: a recorded configuration's push gateway is not
+				// told of its challenges (devices poll without one). Keys are read
+				// without regard to case.
+				for name, section := range p.Builtin {
+					if push, ok := section.(map[string]any); ok && strings.EqualFold(name, builtin.TypePush) {
+						maps.DeleteFunc(push, func(k string, _ any) bool { return strings.EqualFold(k, "notifier") })
+					}
+				}
+			}
 			if p.Engine != config.EngineRemote {
 				continue
 			}

@@ -400,7 +400,7 @@ func inProcess(logs *lockedLog, sharedDir string) transcript.Start {
 			return nil, nil, err
 		}
 		opts := adapter.Options{Providers: providers, RequestTimeout: cfg.Server.RequestTimeout,
-			MaxBodyBytes: cfg.Server.MaxBodyBytes, Log: e.log, Ready: st.Ping, Auth: adapterAuth(cfg), Devices: devices}
+			MaxBodyBytes: cfg.Server.MaxBodyBytes, Log: e.log, Ready: st.Ping, Auth: replayAuth(cfg), Devices: devices}
 		base, stopServer, err := transcript.ServeLocal(adapter.New(opts).Handler())
 		if err != nil {
 			e.Close()
@@ -528,6 +528,23 @@ func locateConfig(t *transcript.Transcript, err error) error {
 }
 
 var yamlLineRE = regexp.MustCompile(`yaml: line (\d+): `)
+
+// replayBasicPassword is the Basic password of a replay's calls to an emfa whose
+// configuration admits Verify by neither Basic nor a header secret (replayAuth).
+const replayBasicPassword = "replay-only-password-never-production"
+
+// replayAuth is the inbound authentication of a replay's emfa: the configuration's,
+// and where it has neither Basic nor a header secret — Verify came with an OAuth token
+// or a client certificate, which replay's plain HTTP calls cannot present — Basic
+// credentials of replay's own, so that its calls are admitted (and with auth: wrong or
+// none, refused) as Verify's were.
+func replayAuth(cfg *config.Config) adapter.Auth {
+	a := adapterAuth(cfg)
+	if a.BasicUsername == "" && a.HeaderName == "" && !a.AllowAnonymous {
+		a.BasicUsername, a.BasicPassword = "replay", replayBasicPassword
+	}
+	return a
+}
 
 // adapterAuth is the inbound authentication a configuration asks for.
 func adapterAuth(cfg *config.Config) adapter.Auth {

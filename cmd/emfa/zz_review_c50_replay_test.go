@@ -55,3 +55,35 @@ steps:
 		t.Errorf("the replay told the configuration's notifier %d times", n)
 	}
 }
+
+// A transcript recorded from an emfa that Verify reaches with OAuth or a client
+// certificate alone (no Basic, no header secret) replays in process: replay's plain HTTP
+// can present neither, so its calls were all refused (FAIL), whatever emfa answered. The
+// calls recorded refused (wrong or no credentials) are refused still.
+func TestReviewC50ReplayOAuthOrMTLSOnly(t *testing.T) {
+	for name, server := range map[string]string{
+		"oauth": "  server:\n    auth:\n      oauth: {signingKey: \"<redacted>\"}\n",
+		"mtls": "  server:\n    tls: {cert: /etc/emfa/tls.crt, key: /etc/emfa/tls.key, clientCA: /etc/emfa/verify-ca.pem}\n" +
+			"    auth:\n      mtls: {subjects: [\"CN=verify\"]}\n",
+	} {
+		tr, err := transcript.Parse([]byte(`name: recorded behind ` + name + `
+config: |
+` + server + `  providers:
+    - {name: Built-in factors, credentialPrefix: emfa, capabilities: [totp], engine: builtin}
+steps:
+  - call: {resource: enrollments, body: {username: alice}}
+    expect: {body: []}
+  - call: {resource: enrollments, auth: wrong, body: {username: alice}}
+    expect: {status: 401, body: {messageId: unauthorized, messageDescription: <any>}}
+  - call: {resource: enrollments, auth: none, body: {username: alice}}
+    expect: {status: 401, body: {messageId: unauthorized, messageDescription: <any>}}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs := &lockedLog{}
+		if err := transcript.Run(context.Background(), tr, inProcess(logs, "")); err != nil {
+			t.Errorf("%s: %v\n%s", name, err, logs)
+		}
+	}
+}

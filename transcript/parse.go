@@ -123,13 +123,13 @@ func (c *checker) add(n *yaml.Node, path, msg string) {
 }
 
 func (c *checker) check(n *yaml.Node, t reflect.Type, path string) {
-	if n.Kind == yaml.AliasNode {
-		// Not followed: an alias may be its own ancestor, or expand a billion times; the
-		// decoder checks what it names.
-		return
-	}
 	if _, ok := c.lines[path]; !ok {
 		c.lines[path] = n.Line
+	}
+	if n.Kind == yaml.AliasNode {
+		// Not followed: an alias may be its own ancestor, or expand a billion times; the
+		// decoder checks what it names (and a problem of it is at the alias's line).
+		return
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()

@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -235,7 +237,7 @@ func Parse(data []byte) (*Transcript, error) {
 	dec.KnownFields(true)
 	var t Transcript
 	if err := dec.Decode(&t); err != nil {
-		return nil, &ParseError{Problems: []Problem{{Msg: strings.TrimPrefix(strings.ReplaceAll(err.Error(), "\n  ", "; "), "yaml: ")}}}
+		return nil, decodeProblems(err)
 	}
 	if problems := t.validate(c.lines); len(problems) > 0 {
 		return nil, &ParseError{Problems: problems}
@@ -249,6 +251,29 @@ func Parse(data []byte) (*Transcript, error) {
 		t.Clock = DefaultClock
 	}
 	return &t, nil
+}
+
+// decoderLine is one of the YAML decoder's problems: "line 2: mapping key "name"
+// already defined at line 1".
+var decoderLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// decodeProblems is the decoder's error as problems, each at its line where it names
+// one (a key written twice).
+func decodeProblems(err error) *ParseError {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return &ParseError{Problems: []Problem{{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}}
+	}
+	pe := &ParseError{}
+	for _, e := range te.Errors {
+		p := Problem{Msg: e}
+		if m := decoderLine.FindStringSubmatch(e); m != nil {
+			p.Line, _ = strconv.Atoi(m[1])
+			p.Msg = m[2]
+		}
+		pe.Problems = append(pe.Problems, p)
+	}
+	return pe
 }
 
 // validate is every problem of a transcript that decoded, each at the line of its path.

@@ -2,6 +2,9 @@ package transcript
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -34,4 +37,39 @@ func TestReviewC50StatusOutOfRange(t *testing.T) {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
+}
+
+// TestReviewC50ProblemsAtTheirLines: a key written twice, and a problem of a step written
+// as an alias, are named at their file's line, as every other problem of a transcript
+// is (file:line: …), not as the YAML decoder words them ("unmarshal errors:; line 2: …")
+// or with no line at all.
+func TestReviewC50ProblemsAtTheirLines(t *testing.T) {
+	for _, c := range []struct {
+		src  string
+		line int
+		msg  string
+	}{
+		{"name: x\nname: y\nconfig: a\nsteps:\n  - advance: 1s\n", 2, `mapping key "name" already defined at line 1`},
+		{"name: x\nconfig: a\nsteps:\n  - call: {resource: v, body: {a: 1, a: 2}}\n", 4, `mapping key "a" already defined at line 4`},
+		{"name: x\nconfig: a\nsteps:\n  - &c {call: {resource: v}, advance: 1s}\n  - *c\n", 5, "steps[1]: exactly one of call, advance, device"},
+	} {
+		_, err := Load(writeTemp(t, c.src))
+		var pe *ParseError
+		if !errors.As(err, &pe) {
+			t.Fatalf("%q: %v", c.src, err)
+		}
+		want := fmt.Sprintf("t.yaml:%d: %s", c.line, c.msg)
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q:\n%v\nwant a line ending %q", c.src, err, want)
+		}
+	}
+}
+
+func writeTemp(t *testing.T, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "t.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

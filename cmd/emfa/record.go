@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -45,6 +46,9 @@ func (c callRecorder) Record(call adapter.RecordedCall) {
 	}
 	c.r.Observe(o)
 }
+
+// recordLookupTimeout bounds recordedSetup's lookups (a var for a test).
+var recordLookupTimeout = 2 * time.Second
 
 // newRecorder records every transaction served into dir (emfa serve --record).
 func newRecorder(e *env, configPath, dir string) *transcript.Recorder {
@@ -224,8 +228,10 @@ func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string) 
 	if user == "" {
 		return nil, ""
 	}
-	// The answer is held until this returns; these lookups only shape the recording.
-	ctx := context.Background()
+	// The answer is held until this returns; these lookups only shape the recording, and
+	// are bounded: a stalled store must not hold an answer emfa made within its deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), recordLookupTimeout)
+	defer cancel()
 	u, err := e.store.GetUser(ctx, user)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ""

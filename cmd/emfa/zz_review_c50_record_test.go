@@ -1,13 +1,22 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/emfa/emfa/adapter"
+	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
+	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/transcript"
 )
 
@@ -72,4 +81,42 @@ func TestReviewC50RecordedVendorResponseHeadersReplay(t *testing.T) {
 	}
 	stop()
 	replayRecorded(t, recordDir, []string{cookie, "sim-password-0123", testEncryptionKey})
+}
+
+// stalledUsers is a store whose user lookups hang as a partitioned database does: until
+// the caller's deadline, and for a caller without one, they report it and fail at once
+// (rather than hang the test).
+type stalledUsers struct {
+	store.Store
+	t *testing.T
+}
+
+func (s stalledUsers) GetUser(ctx context.Context, name string) (store.User, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		s.t.Error("a recording's lookup has no deadline: with the store stalled, it holds the answer for good")
+		return store.User{}, errors.New("stalled")
+	}
+	<-ctx.Done()
+	return store.User{}, ctx.Err()
+}
+
+// A recording looks up what a call needs to replay before its answer is released: with
+// the store stalled (a partition), that lookup held an answer emfa had made within its
+// deadline for as long as the store stayed away. It is bounded; the call is recorded
+// without its setup.
+func TestReviewC50RecordLookupBounded(t *testing.T) {
+	defer func(d time.Duration) { recordLookupTimeout = d }(recordLookupTimeout)
+	recordLookupTimeout = 10 * time.Millisecond
+	cfg := &config.Config{Providers: []config.Provider{{Name: "Built-in factors", CredentialPrefix: "emfa", Engine: config.EngineBuiltin}}}
+	e := &env{cfg: cfg, store: stalledUsers{testdb.SQLite(t), t}, log: slog.New(slog.DiscardHandler), now: time.Now}
+	r := transcript.NewRecorder(transcript.RecorderOptions{Dir: t.TempDir()})
+	defer r.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		callRecorder{r: r, e: e}.Record(adapter.RecordedCall{Provider: "emfa", Resource: "validate", Method: "POST", Status: 200,
+			Request:  []byte(`{"capability":"totp","id":"f1","attributes":{"username":"alice","passvalue":"806795"}}`),
+			Response: []byte(`{"status":"FAILED"}`)})
+	}()
+	testwait.Recv(t, "the recorded call's release", done)
 }

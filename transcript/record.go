@@ -89,6 +89,14 @@ type RecorderOptions struct {
 // maxSessionCalls bounds a session's transcript; a longer one is written in parts.
 const maxSessionCalls = 500
 
+// singleBurst and singleRate bound the transcripts of single calls (refused, or naming
+// no user), which anyone reaching emfa can cause without credentials: a burst of
+// singleBurst, then singleRate a minute.
+const (
+	singleBurst = 100
+	singleRate  = 100.0 / 60 // a second
+)
+
 // maxHeldCalls bounds the calls held in open sessions, all together: past it, the
 // sessions called least recently are written (a var for a test).
 var maxHeldCalls = 20000
@@ -98,7 +106,7 @@ var maxHeldCalls = 20000
 // nobody has called for Idle (or the recorder closes), so that what one call depends on
 // (the lockout earlier failures caused, the send limit an earlier code used up, the
 // transaction a late result polls) replays with it. A call that names no user, or is
-// refused (401, 400, 5xx), is a transcript of its own. The recorder never slows or
+// refused (401, 400, 5xx), is a transcript of its own (bounded in rate: takeSingle). The recorder never slows or
 // changes an answer: Observe only queues, and a write that fails (a full disk, a
 // directory that went away) is logged.
 type Recorder struct {
@@ -111,8 +119,14 @@ type Recorder struct {
 	byTx    map[string]string // transactionId → the session that started it
 	seq     int
 	held    int // calls in open sessions
-	failed  int
-	closed  bool
+	// singles is how many single calls may be written now (a token bucket, refilled at
+	// singleRate since singlesAt); dropped counts those left out since the last warning.
+	singles       float64
+	singlesAt     time.Time
+	dropped       int
+	droppedLogged time.Time
+	failed        int
+	closed        bool
 	// sending counts the Observes and Reconfigures past their closed check and not yet
 	// queued: Close waits for them before it closes the queue under them.
 	sending sync.WaitGroup
@@ -264,7 +278,9 @@ func (r *Recorder) add(o Observed) {
 	}
 	user := username(o.params())
 	if user == "" || o.Status != 200 {
-		r.write([]Observed{o})
+		if r.takeSingle() {
+			r.write([]Observed{o})
+		}
 		return
 	}
 	key := o.Provider + "\x00" + user
@@ -286,6 +302,27 @@ func (r *Recorder) add(o Observed) {
 		return
 	}
 	r.bound(key)
+}
+
+// takeSingle reports whether a single call may be written now (singleBurst,
+// singleRate); one that may not is counted, and the count logged once a minute.
+func (r *Recorder) takeSingle() bool {
+	now := time.Now()
+	if r.singlesAt.IsZero() {
+		r.singles = singleBurst
+	} else {
+		r.singles = min(singleBurst, r.singles+now.Sub(r.singlesAt).Seconds()*singleRate)
+	}
+	r.singlesAt = now
+	if r.singles >= 1 {
+		r.singles--
+		return true
+	}
+	if r.dropped++; now.Sub(r.droppedLogged) >= time.Minute {
+		r.o.Log.Warn("recording: too many refused calls or calls naming no user; these are not recorded", "left_out", r.dropped)
+		r.dropped, r.droppedLogged = 0, now
+	}
+	return false
 }
 
 // bound writes the sessions called least recently while more calls than maxHeldCalls

@@ -9,29 +9,30 @@ import (
 	"time"
 )
 
-// TestReviewC50TranscriptNamesNeverOverwrite: a refused call is a transcript of its own,
-// so a burst of them (a tenant with a mistyped password, a load test) writes many
-// transcripts whose first call fell in the same second; and a restarted emfa (or a
-// second replica) may record into a folder that holds an earlier run's. No transcript
-// may replace another: each call refused here must be found in a file of its own.
+// TestReviewC50TranscriptNamesNeverOverwrite: many sessions begin in the same second (a
+// busy tenant's logins), each a transcript named by that second; and a restarted emfa
+// (or a second replica) may record into a folder that holds an earlier run's. No
+// transcript may replace another: each session must be found in a file of its own.
 func TestReviewC50TranscriptNamesNeverOverwrite(t *testing.T) {
 	dir := t.TempDir()
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	refused := Observed{Time: at, Provider: "emfa", Resource: "validate", Method: "POST", Auth: "wrong", Status: 401,
-		Request: []byte(`{}`), Response: []byte(`{"message":"unauthorized"}`)}
-	const burst = 1001
+	call := func(user int) Observed {
+		return Observed{Time: at, Provider: "emfa", Resource: "enrollments", Method: "POST", Status: 200,
+			Request: fmt.Appendf(nil, `{"username":"user%04d"}`, user), Response: []byte(`[]`)}
+	}
+	const sessions = 1001
 	r := NewRecorder(RecorderOptions{Dir: dir, Config: "providers: []\n"})
-	for range burst {
-		r.Observe(refused)
+	for i := range sessions {
+		r.Observe(call(i))
 	}
 	r.Close()
 	// A second run into the same folder, its first transcript at the same second.
 	r = NewRecorder(RecorderOptions{Dir: dir, Config: "providers: []\n"})
-	r.Observe(refused)
+	r.Observe(call(0))
 	r.Close()
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if len(files) != burst+1 {
-		t.Errorf("%d refused calls recorded into %d transcripts: some replaced others", burst+1, len(files))
+	if len(files) != sessions+1 {
+		t.Errorf("%d sessions recorded into %d transcripts: some replaced others", sessions+1, len(files))
 	}
 	for _, f := range files {
 		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
@@ -67,5 +68,35 @@ func TestReviewC50OpenSessionsBounded(t *testing.T) {
 	// The user called last is still being recorded: a call of theirs joins their session.
 	if _, ok := r.open["emfa\x00user199"]; !ok {
 		t.Errorf("the session called last was written out")
+	}
+}
+
+// TestReviewC50RefusedCallsBounded: a refused call (401, 429, 400…) is a transcript of
+// its own, the whole configuration copied into it, and anyone who reaches emfa can make
+// one without credentials: a flood of them filled the disk (emfa's SQLite store's too) a
+// few KB a call. Transcripts of single calls are bounded in rate; those past it are
+// counted in the log.
+func TestReviewC50RefusedCallsBounded(t *testing.T) {
+	dir := t.TempDir()
+	r := &Recorder{o: RecorderOptions{Dir: dir, Config: "providers: []\n", Log: slog.New(slog.DiscardHandler), Idle: time.Hour},
+		secrets: newSecretValues(nil), open: map[string]*group{}, byTx: map[string]string{}}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const flood = 3 * singleBurst
+	for range flood {
+		r.add(Observed{Time: at, Provider: "emfa", Resource: "enrollments", Method: "POST", Auth: "none", Status: 401,
+			Request: []byte(`{"username":"alice"}`), Response: []byte(`{"messageId":"unauthorized"}`)})
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if len(files) > singleBurst+1 {
+		t.Errorf("%d refused calls at once wrote %d transcripts (bound %d)", flood, len(files), singleBurst)
+	}
+	if len(files) == 0 {
+		t.Error("no refused call recorded")
+	}
+	// A session's calls are not held back by the flood.
+	r.add(Observed{Time: at, Provider: "emfa", Resource: "enrollments", Method: "POST", Status: 200,
+		Request: []byte(`{"username":"bob"}`), Response: []byte(`[]`)})
+	if _, ok := r.open["emfa\x00bob"]; !ok {
+		t.Error("a session's call was left out")
 	}
 }

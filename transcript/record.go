@@ -583,7 +583,7 @@ func (b *builder) call(o Observed) Step {
 	// attributes: body.response): its secrets are redacted as the vendor's answer's are,
 	// by name and by value, and matched as <any>, which what replay's emfa makes of the
 	// redacted vendor answer is.
-	exp := &Expect{Body: vendor.matcher(redactKeys(replaceStrings(resp, b.factorVars), MatchAny, SecretName))}
+	exp := &Expect{Body: vendor.matcher(walkStrings(redactKeys(replaceStrings(resp, b.factorVars), MatchAny, SecretName), redactLinks))}
 	if o.Status != 200 {
 		exp.Status = o.Status
 	}
@@ -1000,8 +1000,31 @@ func redactRawAnswer(body string) string {
 	return redactRaw(body)
 }
 
-// literalString is str with each secret it holds <redacted>.
+// linkParam is a parameter of a link's query or fragment (m[1] its separator, m[2] its
+// name, m[3] its value).
+var linkParam = regexp.MustCompile(`([?&#])([^=&#?\s"<>]*)=([^&#\s"<>]*)`)
+
+// redactLinks is str with the values of the parameters of a secret name (token, code,
+// key…) in each link it holds redacted, escaped as the link's (%3Credacted%3E): an
+// activation or enrollment link a vendor answers.
+func redactLinks(str string) string {
+	if !strings.Contains(str, "://") {
+		return str
+	}
+	return linkParam.ReplaceAllStringFunc(str, func(m string) string {
+		sub := linkParam.FindStringSubmatch(m)
+		name, err := url.QueryUnescape(sub[2])
+		if err != nil || sub[3] == "" || !SecretName(name) || onlyEnvRef.MatchString(sub[3]) {
+			return m // a ${NAME} is no secret itself
+		}
+		return sub[1] + sub[2] + "=%3Credacted%3E"
+	})
+}
+
+// literalString is str with each secret it holds <redacted>, and the secret parameters
+// of a link (redactLinks).
 func (s *secretValues) literalString(str string) string {
+	str = redactLinks(str)
 	parts := s.split(str)
 	if parts == nil {
 		return str
@@ -1306,6 +1329,9 @@ func redactURL(v string) string {
 	out.WriteString(v[last:])
 	return out.String()
 }
+
+// walkStrings is v with f applied to each string inside it but a matcher's.
+func walkStrings(v any, f func(string) string) any { return (*secretValues)(nil).walk(v, f) }
 
 // replaceStrings replaces every string value equal to a key of with by its value.
 func replaceStrings(v any, with map[string]any) any {

@@ -128,3 +128,41 @@ func TestReviewC50RawVendorAnswerSecretsRedacted(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewC50ActivationLinkRedacted: a vendor's answer may hold a link whose query or
+// fragment carries a token (an activation or enrollment link: ?token=…, #code=…), which
+// a remote provider may pass on to Verify. Under a key of no secret name (link,
+// activation_url) it reached the transcript in clear, in both answers; its secret
+// parameters are redacted, and the answer replay's emfa passes on still matches.
+func TestReviewC50ActivationLinkRedacted(t *testing.T) {
+	const (
+		token = "act-0123456789abcdef"
+		code  = "reg-fedcba9876543210"
+	)
+	link := "https://vendor.example/activate?user=alice&token=" + token + "#code=" + code
+	r := &Recorder{o: RecorderOptions{Config: "providers: []\n"}}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tr := r.transcript([]Observed{{Time: at, Provider: "acme", Resource: "initiate", Method: "POST", Status: 200,
+		Request:   []byte(`{"capability":"push","id":"d1","attributes":{"username":"alice"}}`),
+		Response:  []byte(`{"status":"PENDING","transactionId":"t1","attributes":{"link":"` + link + `"}}`),
+		Exchanges: []provider.Exchange{{Method: "POST", URL: mustURL(t, "https://acme.example/push"), Status: 200, ResponseBody: []byte(`{"activation_url":"` + link + `"}`)}},
+	}})
+	data, err := Marshal(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{token, code} {
+		if strings.Contains(string(data), secret) {
+			t.Errorf("the recording holds %q:\n%s", secret, data)
+		}
+	}
+	if !strings.Contains(string(data), "user=alice") {
+		t.Errorf("the link lost what is no secret:\n%s", data)
+	}
+	served := tr.Steps[0].Vendor[0].Response.Body.(map[string]any)["activation_url"]
+	replayed := map[string]any{"status": "PENDING", "transactionId": "t2", "attributes": map[string]any{"link": served}}
+	sc := &scope{vars: map[string]string{}}
+	if m := sc.match("body", tr.Steps[0].Expect.Body, replayed); m != nil {
+		t.Errorf("the replayed answer does not match the recorded one: %v\n%s", m, data)
+	}
+}

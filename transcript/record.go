@@ -235,7 +235,12 @@ func (r *Recorder) loop() {
 				for _, key := range sortedKeys(r.open) {
 					r.flush(key)
 				}
-				r.o.Config, r.o.Secrets = c.config, append(slices.Clone(r.o.Secrets), c.secrets...)
+				r.o.Config = c.config
+				for _, v := range c.secrets {
+					if !r.secrets.whole[v] && !slices.Contains(r.o.Secrets, v) { // each once
+						r.o.Secrets = append(slices.Clip(r.o.Secrets), v) // never into the caller's array
+					}
+				}
 				r.secrets = newSecretValues(r.o.Secrets)
 				continue
 			}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -98,5 +99,22 @@ func TestReviewC50RefusedCallsBounded(t *testing.T) {
 		Request: []byte(`{"username":"bob"}`), Response: []byte(`[]`)})
 	if _, ok := r.open["emfa\x00bob"]; !ok {
 		t.Error("a session's call was left out")
+	}
+}
+
+// TestReviewC50ReloadsKeepSecretsOnce: each reload adds its configuration's secrets to
+// those a recording redacts (an old value may still be in a call under way); a reload
+// repeating the same ones (a configuration manager's SIGHUP every minute) added them
+// again each time, the list — and the work of each reload — growing without bound.
+func TestReviewC50ReloadsKeepSecretsOnce(t *testing.T) {
+	secrets := []string{"verify-password-0123456", "vendor-key-0123456789"}
+	r := NewRecorder(RecorderOptions{Dir: t.TempDir(), Config: "providers: []\n", Secrets: secrets})
+	for range 100 {
+		r.Reconfigure("providers: []\n", slices.Clone(secrets))
+	}
+	r.Reconfigure("providers: []\n", []string{"rotated-password-0123456"})
+	r.Close()
+	if got := len(r.o.Secrets); got != 3 {
+		t.Errorf("after 101 reloads, %d secrets kept, want the 3 distinct ones", got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -201,7 +202,7 @@ func (d Duration) IsZero() bool { return d == 0 }
 // Load reads a transcript. Unknown keys are errors: a typo must not silently weaken a test.
 // A problem of the file's text is a *ParseError naming the file and each problem's line.
 func Load(path string) (*Transcript, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +217,28 @@ func Load(path string) (*Transcript, error) {
 	}
 	t.path = path
 	return t, nil
+}
+
+// maxFileBytes bounds a transcript file, and a configuration file it names: far above
+// any recorded session (a var for a test).
+var maxFileBytes int64 = 64 << 20
+
+// readFile is the file at path, up to maxFileBytes: a larger one (or a path that never
+// ends, /dev/zero or a FIFO) is refused, not read into memory whole.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > maxFileBytes {
+		return nil, fmt.Errorf("%s: larger than %d KiB, which no transcript or configuration is", path, maxFileBytes>>10)
+	}
+	return data, nil
 }
 
 // Parse reads a transcript from YAML. Its error is a *ParseError with every problem found.
@@ -380,7 +403,7 @@ func (t *Transcript) ConfigText() (string, error) {
 	if t.Config != "" {
 		return t.Config, nil
 	}
-	data, err := os.ReadFile(t.configFilePath())
+	data, err := readFile(t.configFilePath())
 	if err != nil {
 		return "", fmt.Errorf("configFile: %w", err)
 	}

@@ -73,3 +73,30 @@ func writeTemp(t *testing.T, src string) string {
 	}
 	return path
 }
+
+// TestReviewC50HugeFileRefused: replay read a transcript whole, whatever its size: a
+// path that never ends (/dev/zero, a FIFO) or a file of gigabytes held replay's memory
+// until it failed. A transcript (and its configFile) is refused past a bound, saying so.
+func TestReviewC50HugeFileRefused(t *testing.T) {
+	defer func(n int64) { maxFileBytes = n }(maxFileBytes)
+	maxFileBytes = 1 << 10
+	path := writeTemp(t, "name: x\nconfig: a\nsteps:\n"+strings.Repeat("  - advance: 1s\n", 100))
+	_, err := Load(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "larger than 1 KiB") {
+		t.Errorf("a 1.6 KiB transcript, bound 1 KiB: %v", err)
+	}
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		if _, err := Load("/dev/zero"); err == nil || !strings.Contains(err.Error(), "larger than") {
+			t.Errorf("/dev/zero: %v", err)
+		}
+	}
+	cfg := filepath.Join(t.TempDir(), "emfa.yaml")
+	os.WriteFile(cfg, []byte(strings.Repeat("# padding\n", 200)), 0o600)
+	tr, err := Load(writeTemp(t, "name: x\nconfigFile: "+cfg+"\nsteps:\n  - advance: 1s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.ConfigText(); err == nil || !strings.Contains(err.Error(), "larger than 1 KiB") {
+		t.Errorf("a 2 KiB configFile, bound 1 KiB: %v", err)
+	}
+}

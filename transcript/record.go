@@ -25,6 +25,7 @@ import (
 
 	"github.com/emfa/emfa/internal/jsonkeys"
 	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
 )
 
 // Observed is one contract call as emfa answered it, with the vendor calls it caused, or
@@ -288,7 +289,8 @@ func (r *Recorder) add(o Observed) {
 		}
 		return
 	}
-	key := o.Provider + "\x00" + user
+	// One user whatever the case Verify sends the name in, as emfa takes it.
+	key := o.Provider + "\x00" + store.FoldName(user)
 	g, ok := r.open[key]
 	if !ok {
 		g = &group{}
@@ -483,7 +485,7 @@ type capturedNumber struct{ value, name string }
 // setup must reach it.
 func (b *builder) setup(setup []Setup) {
 	for _, s := range setup {
-		key := s.User
+		key := store.FoldName(s.User) // "Bob" and "bob" are one user, created once
 		if s.Factor != nil {
 			key = "factor:" + s.Factor.ID
 		}

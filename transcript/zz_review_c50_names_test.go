@@ -118,3 +118,35 @@ func TestReviewC50ReloadsKeepSecretsOnce(t *testing.T) {
 		t.Errorf("after 101 reloads, %d secrets kept, want the 3 distinct ones", got)
 	}
 }
+
+// TestReviewC50SessionOfAUserInAnyCase: people type their names at Verify's login in any
+// case, and emfa takes "Bob" and "bob" for one user (store.FoldName). Their calls made
+// two sessions — the failures that locked the factor in one, the refusal they caused in
+// the other, which then replayed red — and a session holding both set up the user twice,
+// which replay refuses (the user exists).
+func TestReviewC50SessionOfAUserInAnyCase(t *testing.T) {
+	r := &Recorder{o: RecorderOptions{Dir: t.TempDir(), Config: "providers: []\n", Log: slog.New(slog.DiscardHandler), Idle: time.Hour},
+		secrets: newSecretValues(nil), open: map[string]*group{}, byTx: map[string]string{}}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f := &FactorSpec{Type: "totp", User: "Bob", ID: "f1", Secret: redacted, Created: at.Add(-time.Hour)}
+	var calls []Observed
+	for i, name := range []string{"Bob", "bob", "BOB"} {
+		o := Observed{Time: at.Add(time.Duration(i) * time.Second), Provider: "emfa", Resource: "validate", Method: "POST", Status: 200,
+			Request:  []byte(`{"capability":"totp","id":"f1","attributes":{"username":"` + name + `","passvalue":"000000"}}`),
+			Response: []byte(`{"status":"FAILED"}`), Setup: []Setup{{User: name}, {Factor: f}}}
+		calls = append(calls, o)
+		r.add(o)
+	}
+	if len(r.open) != 1 {
+		t.Errorf("one user's calls in %d sessions", len(r.open))
+	}
+	users := 0
+	for _, s := range r.transcript(calls).Setup {
+		if s.User != "" {
+			users++
+		}
+	}
+	if users != 1 {
+		t.Errorf("the user is set up %d times", users)
+	}
+}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,4 +121,29 @@ func TestReviewC50RecordLookupBounded(t *testing.T) {
 			Response: []byte(`{"status":"FAILED"}`)})
 	}()
 	testwait.Recv(t, "the recorded call's release", done)
+}
+
+// A user who types their name in another case at each login ("Bob", then "bob") is one
+// user to emfa: the wrong codes that locked the factor and the refusal of the right code
+// they caused are one session, which replays green (before, the refusal was a transcript
+// of its own, answered SUCCESS on replay).
+func TestReviewC50RecordedNameInAnyCaseReplays(t *testing.T) {
+	recordDir, app := recordEnv(t, nil)
+	clk := app.clock
+	cfg := writeConfig(t, "")
+	app.must(t, "users", "add", "bob", "--config", cfg)
+	var f struct{ ID string }
+	json.Unmarshal([]byte(app.must(t, "factors", "add", "totp", "--user", "bob", "--secret", recordSeed, "--config", cfg)), &f)
+	base, _, stop := app.serve(t, "--config", cfg, "--record", recordDir)
+	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
+	for i, name := range []string{"Bob", "BOB", "Bob"} {
+		sim.want(fmt.Sprintf("wrong %d", i+1), sim.step("validate", "totp", f.ID, name, "", wrongTOTP(t, recordSeed, clk.Now())), "FAILED")
+	}
+	code := strings.TrimSpace(app.must(t, "totp", "code", "--secret", recordSeed, "--time", strconv.FormatInt(clk.Now().Unix(), 10)))
+	sim.want("locked", sim.step("validate", "totp", f.ID, "bob", "", code), "FAILED")
+	stop()
+	replayRecorded(t, recordDir, []string{"sim-password-0123", testEncryptionKey, recordSeed})
+	if files, _ := filepath.Glob(filepath.Join(recordDir, "*.yaml")); len(files) != 1 {
+		t.Errorf("one user's calls in %d transcripts", len(files))
+	}
 }

@@ -107,9 +107,9 @@ var maxHeldCalls = 20000
 // nobody has called for Idle (or the recorder closes), so that what one call depends on
 // (the lockout earlier failures caused, the send limit an earlier code used up, the
 // transaction a late result polls) replays with it. A call that names no user, or is
-// refused (401, 400, 5xx), is a transcript of its own (bounded in rate: takeSingle). The recorder never slows or
-// changes an answer: Observe only queues, and a write that fails (a full disk, a
-// directory that went away) is logged.
+// refused (401, 400, 5xx), is a transcript of its own (bounded in rate: takeSingle). The
+// recorder never slows or changes an answer: Observe only queues, and a write that fails
+// (a full disk, a directory that went away) is logged.
 type Recorder struct {
 	o       RecorderOptions
 	secrets *secretValues

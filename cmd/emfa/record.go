@@ -102,8 +102,29 @@ func recordSecrets(cfg *config.Config) []string {
 		if err == nil {
 			secretsIn(reflect.ValueOf(w), false, add)
 		}
+		// A webhookFile's placeholder values, which the recorded configuration copies
+		// filled in wherever the webhook puts them (a signing key in a transform's text,
+		// under a name that need not say so): each is a secret as the values map is,
+		// but a URL (its secrets are urlSecrets') and a short one, which whole values of a
+		// body would match by chance (a capability, a flag).
+		vals, _ := p.Remote["values"].(map[string]any)
+		for _, v := range vals {
+			if s, ok := v.(string); ok && len(strings.TrimSpace(s)) >= minPlaceholderSecret && !isAbsoluteURL(s) {
+				add(s)
+			}
+		}
 	}
 	return out
+}
+
+// minPlaceholderSecret is the shortest placeholder value recordSecrets takes for a
+// secret: the length transcript redacts a secret from inside a longer string at.
+const minPlaceholderSecret = 8
+
+// isAbsoluteURL reports whether s is a URL with a scheme and a host.
+func isAbsoluteURL(s string) bool {
+	u, err := url.Parse(strings.TrimSpace(s))
+	return err == nil && u.IsAbs() && u.Host != ""
 }
 
 var secretType = reflect.TypeFor[config.Secret]()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -145,5 +146,43 @@ func TestReviewC50RecordedNameInAnyCaseReplays(t *testing.T) {
 	replayRecorded(t, recordDir, []string{"sim-password-0123", testEncryptionKey, recordSeed})
 	if files, _ := filepath.Glob(filepath.Join(recordDir, "*.yaml")); len(files) != 1 {
 		t.Errorf("one user's calls in %d transcripts", len(files))
+	}
+}
+
+// A remote section's values fill a webhookFile's placeholders, and the recorded
+// configuration copies that webhook inline, placeholders filled: a value there — a
+// signing key under a name that does not say so (skey) — is redacted in the copy as the
+// values map itself is, wherever the webhook put it (a transform's text).
+func TestReviewC50InlinedWebhookValuesRedacted(t *testing.T) {
+	const skey = "LITERAL-SKEY-0123456789"
+	cfg := writeTestConfig(t, "", `providers:
+  - name: ACME
+    credentialPrefix: acme
+    capabilities: [push]
+    engine: remote
+    remote:
+      webhookFile: acme-webhook.json
+      values: {acme_url: "https://acme.example", skey: "`+skey+`"}
+`)
+	webhook := `{"urls": ["{{acme_url}}"], "resources": {"enrollments": {"suffix": "/enroll",
+  "transform": {"outgoing": "{\"header\": header.put(\"x-sig\", hmacSha1(body.username, \"{{skey}}\"))}",
+                "incoming": "{\"body\": []}"}}}}`
+	if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), "acme-webhook.json"), []byte(webhook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	recordDir := filepath.Join(t.TempDir(), "recorded")
+	base, _, stop := startServeArgs(t, "--config", cfg, "--record", recordDir)
+	(&verifySim{t: t, base: base + "/v1/providers/acme", user: "verify", pw: "wrong"}).call("POST", "enrollments", `{"username":"alice"}`)
+	stop()
+	files, _ := filepath.Glob(filepath.Join(recordDir, "*.yaml"))
+	if len(files) != 1 {
+		t.Fatalf("transcripts: %q", files)
+	}
+	data, _ := os.ReadFile(files[0])
+	if strings.Contains(string(data), skey) {
+		t.Errorf("the recorded configuration holds the webhook's signing key:\n%s", data)
+	}
+	if !strings.Contains(string(data), "hmacSha1") {
+		t.Errorf("the webhook is not inlined:\n%s", data)
 	}
 }

@@ -421,11 +421,15 @@ func writeFileAtomic(base, ext string, data []byte) (string, error) {
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
+// maxNamePart bounds each part of a transcript's file name: a path can be as long as a
+// URL, a file name at most 255 bytes.
+const maxNamePart = 64
+
 func safeName(s string) string {
 	if s = unsafeChars.ReplaceAllString(s, "_"); s == "" {
 		return "call"
 	}
-	return s
+	return s[:min(len(s), maxNamePart)]
 }
 
 // transcript builds the transcript of one session.

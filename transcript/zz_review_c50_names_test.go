@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -148,5 +149,19 @@ func TestReviewC50SessionOfAUserInAnyCase(t *testing.T) {
 	}
 	if users != 1 {
 		t.Errorf("the user is set up %d times", users)
+	}
+}
+
+// TestReviewC50LongPathRecorded: a transcript is named after the provider and resource
+// its first call's path named, which can be as long as a URL is: past the file system's
+// 255 bytes a name, the transcript was not written.
+func TestReviewC50LongPathRecorded(t *testing.T) {
+	dir := t.TempDir()
+	r := NewRecorder(RecorderOptions{Dir: dir, Config: "providers: []\n"})
+	r.Observe(Observed{Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Provider: strings.Repeat("p", 300), Resource: strings.Repeat("r", 300),
+		Method: "POST", Status: 404, Request: []byte(`{}`), Response: []byte(`{"messageId":"not_found"}`)})
+	r.Close()
+	if files, _ := filepath.Glob(filepath.Join(dir, "*.yaml")); len(files) != 1 || r.Failed() != 0 {
+		t.Errorf("a call to a long path: %d transcripts, %d not written", len(files), r.Failed())
 	}
 }

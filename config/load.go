@@ -705,12 +705,16 @@ func envKeys() []envKey {
 			if tag == "" || tag == "-" {
 				continue
 			}
-			fEnv := env + "_" + strings.ToUpper(tag)
-			fPath := append(slices.Clone(path), tag)
 			ft := t.Field(i).Type
 			for ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
+			if squashed(tag) { // its fields are at this level (structFields)
+				walk(ft, env, path)
+				continue
+			}
+			fEnv := env + "_" + strings.ToUpper(tag)
+			fPath := append(slices.Clone(path), tag)
 			switch {
 			case ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Duration]():
 				walk(ft, fEnv, fPath)
@@ -814,20 +818,39 @@ func canonicalPath(path string) string {
 		if t.Kind() != reflect.Struct {
 			break
 		}
-		found := false
-		for j := range t.NumField() {
-			tag := t.Field(j).Tag.Get("mapstructure")
-			if strings.EqualFold(tag, name) {
-				parts[i], t, found = tag, t.Field(j).Type, true
-				if index != "" {
-					parts[i] += "[" + index
-				}
-				break
-			}
-		}
+		tag, ft, found := taggedField(t, name)
 		if !found {
 			break
 		}
+		parts[i], t = tag, ft
+		if index != "" {
+			parts[i] += "[" + index
+		}
 	}
 	return strings.Join(parts, ".")
+}
+
+// squashed reports whether a field's mapstructure tag embeds its struct's fields at the
+// struct's own level (",squash", as structFields reads it).
+func squashed(tag string) bool {
+	name, opts, _ := strings.Cut(tag, ",")
+	return name == "" && opts == "squash"
+}
+
+// taggedField is struct t's field whose mapstructure tag is name in any case, looked for
+// in the structs it squashes too: its tag and type.
+func taggedField(t reflect.Type, name string) (string, reflect.Type, bool) {
+	for j := range t.NumField() {
+		tag, ft := t.Field(j).Tag.Get("mapstructure"), t.Field(j).Type
+		if squashed(tag) && ft.Kind() == reflect.Struct {
+			if tag, ft, ok := taggedField(ft, name); ok {
+				return tag, ft, true
+			}
+			continue
+		}
+		if strings.EqualFold(tag, name) {
+			return tag, ft, true
+		}
+	}
+	return "", nil, false
 }

@@ -64,9 +64,9 @@ func (api *syncAPI) oktaVerify(c echo.Context) error {
 // Which of Okta's factor deactivations and resets (user.mfa.factor.deactivate, .reset_all)
 // reset the user's emfa factors: sync.okta.mfaReset.
 const (
-	// OktaResetOthers (the default, also ""): those made by someone other than the user
-	// (an administrator, Okta itself); Okta sends the same event when users remove one of
-	// their own Okta factors, which are not their emfa ones.
+	// OktaResetOthers (the default, also ""): every reset_all, and the deactivations made
+	// by someone other than the user (an administrator, Okta itself); Okta sends the same
+	// event when users remove one of their own Okta factors, which are not their emfa ones.
 	OktaResetOthers = "others"
 	OktaResetAll    = "all"  // every one
 	OktaResetNone   = "none" // none: emfa's factors are reset only through emfa
@@ -131,7 +131,7 @@ func readOkta(mfaReset string, body []byte) (parsed, error) {
 			p.refuseAt(e.UUID, "data.events[", i, "]: no UserGroup target with a displayName")
 			continue
 		}
-		if typ == provider.EventUserMFAReset && !oktaResets(mfaReset, e.Actor, userID) {
+		if typ == provider.EventUserMFAReset && !oktaResets(mfaReset, e.EventType, e.Actor, userID) {
 			p.ignored++
 			continue
 		}
@@ -140,17 +140,19 @@ func readOkta(mfaReset string, body []byte) (parsed, error) {
 	return p.whole()
 }
 
-// oktaResets reports whether a factor deactivation or reset made by actor on the user
-// whose Okta id is userID resets the user's emfa factors, as mfaReset says. An event
-// without an actor (or naming no user id) is taken as not the user's own doing.
-func oktaResets(mfaReset string, actor *oktaTarget, userID string) bool {
+// oktaResets reports whether a factor deactivation or reset (eventType) made by actor on
+// the user whose Okta id is userID resets the user's emfa factors, as mfaReset says. An
+// event without an actor (or naming no user id) is taken as not the user's own doing. A
+// reset of all the user's factors (user.mfa.factor.reset_all, an administrator's, which
+// may be their own) is never a user's removing one of their own Okta factors: it resets.
+func oktaResets(mfaReset, eventType string, actor *oktaTarget, userID string) bool {
 	switch mfaReset {
 	case OktaResetAll:
 		return true
 	case OktaResetNone:
 		return false
 	}
-	return actor == nil || userID == "" || actor.ID != userID
+	return eventType == "user.mfa.factor.reset_all" || actor == nil || userID == "" || actor.ID != userID
 }
 
 // oktaEnvelope reads a hook's body: its eventId and data.events, each event left as its

@@ -23,8 +23,8 @@ func TestOktaFactorDeactivatedByTheUser(t *testing.T) {
 	}{
 		{"", "user.mfa.factor.deactivate", byUser, false},
 		{"", "user.mfa.factor.deactivate", byAdmin, true},
-		{"", "user.mfa.factor.deactivate", "", true}, // no actor: as before
-		{"", "user.mfa.factor.reset_all", byUser, false},
+		{"", "user.mfa.factor.deactivate", "", true},    // no actor: as before
+		{"", "user.mfa.factor.reset_all", byUser, true}, // an administrator's own: all of them
 		{"", "user.mfa.factor.reset_all", byAdmin, true},
 		{OktaResetOthers, "user.mfa.factor.deactivate", byUser, false},
 		{OktaResetAll, "user.mfa.factor.deactivate", byUser, true},

@@ -46,8 +46,9 @@ type SyncOkta struct {
 	SyncSource `mapstructure:",squash"`
 	// MFAReset says which of Okta's factor deactivations and resets
 	// (user.mfa.factor.deactivate, .reset_all) reset the user's emfa factors: "others"
-	// (the default) those made by someone other than the user, an administrator or Okta
-	// itself (Okta sends the same event when users remove one of their own Okta factors);
+	// (the default) every reset_all and the deactivations made by someone other than the
+	// user, an administrator or Okta itself (Okta sends the same event when users remove
+	// one of their own Okta factors);
 	// "all" every one; "none" none.
 	MFAReset string `mapstructure:"mfaReset"`
 }

@@ -46,6 +46,23 @@ func refuseForeign(ctx context.Context, w *sql.DB) error {
 	if len(names) > show {
 		list += fmt.Sprintf(" and %d more", len(names)-show)
 	}
+	if emfaTables(names) {
+		// emfa's schema whose version table was dropped, or its tables copied alone: the
+		// migrations cannot tell which of them it has had.
+		return fmt.Errorf("sqlite: open: the file holds emfa's tables (%s) but no %s, where emfa keeps its schema's "+
+			"version, so which migrations it has had is unknown; it was left as it is: restore a backup of it (or check that storage.dsn names emfa's database)", list, versionTable)
+	}
 	return fmt.Errorf("sqlite: open: the file is not emfa's database: it holds tables (%s) but no %s, "+
 		"where emfa keeps its schema's version; it was left as it is: check that storage.dsn names emfa's database", list, versionTable)
+}
+
+// emfaTables reports whether names, sorted, hold the tables every schema of emfa's has
+// had since its first migration.
+func emfaTables(names []string) bool {
+	for _, t := range []string{"audit", "factors", "transactions", "users"} {
+		if _, found := slices.BinarySearch(names, t); !found {
+			return false
+		}
+	}
+	return true
 }

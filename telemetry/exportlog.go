@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -38,9 +39,17 @@ func newExportReporter(exp sdktrace.SpanExporter, log *slog.Logger) *exportRepor
 }
 
 // ExportSpans exports spans; a failure is logged (or counted for the next warning), never
-// returned.
+// returned. A partial success loses the spans the collector rejected, and none when it
+// rejected none (a warning of the collector's: every span was taken).
 func (r *exportReporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
 	err := r.SpanExporter.ExportSpans(ctx, spans)
+	lost := len(spans)
+	if rs := (*rejectedSpans)(nil); errors.As(err, &rs) { // otlp.go: a partial success
+		lost = int(min(max(rs.n, 0), int64(len(spans))))
+		if lost == 0 { // all taken, with the collector's warning
+			err = nil
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err == nil {
@@ -51,7 +60,7 @@ func (r *exportReporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadO
 		return nil
 	}
 	r.failed++
-	r.lost += len(spans)
+	r.lost += lost
 	now := r.now()
 	if !r.failing || now.Sub(r.saidAt) >= r.every || now.Before(r.saidAt) {
 		r.log.Warn("tracing: spans not exported", "err", err, "failed_exports", r.failed, "spans_lost", r.lost)

@@ -282,7 +282,18 @@ func partialSuccess(b []byte) error {
 	if rejected == 0 && len(msg) == 0 {
 		return nil
 	}
-	return fmt.Errorf("otlp export: the collector rejected %d spans%s", int64(rejected), quoteSnippet(msg))
+	return &rejectedSpans{n: int64(rejected), msg: quoteSnippet(msg)}
+}
+
+// rejectedSpans: the collector took the batch but for n of its spans (OTLP's partial
+// success), saying msg; n is 0 where it took them all with a warning.
+type rejectedSpans struct {
+	n   int64
+	msg string
+}
+
+func (e *rejectedSpans) Error() string {
+	return fmt.Sprintf("otlp export: the collector rejected %d spans%s", e.n, e.msg)
 }
 
 // errorSnippet is a short, quoted part of an error answer: the message of a

@@ -90,8 +90,15 @@ func Log(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // the log; without it Open refuses one (sqlstore.NewerSchemaError).
 func AllowNewerSchema(allow bool) Option { return func(o *options) { o.allowNewer = allow } }
 
-// busyTimeout is how long a connection waits on another process's lock before SQLITE_BUSY.
-const busyTimeout = 5 * time.Second
+// busyTimeout is how long a connection waits on another process's lock before SQLITE_BUSY
+// (a var for a test).
+var busyTimeout = 5 * time.Second
+
+// migrationBusyTimeout is how long the writer waits on another process's lock while it
+// migrates: another process migrating the same file (a command beside a restarted server)
+// holds the lock for a whole migration, and migration 10 rebuilds an index over the whole
+// audit trail, longer than busyTimeout on a large one. Open's context still ends the wait.
+const migrationBusyTimeout = 10 * time.Minute
 
 // Open opens (creating it if need be) the database dsn names and migrates it to the
 // current schema. dsn is a path ("/var/lib/emfa/emfa.db"), a SQLite URI
@@ -330,8 +337,10 @@ func initWriter(ctx context.Context, w *sql.DB, memory, created bool, mo sqlstor
 // first commit at FULL syncs the log and with it every migration before it, as with the
 // deferred commits (sqlstore.DeferredSync); no decision is answered before such a commit,
 // and what a migration changes, applied again, comes out the same.
+//
+// It waits on another process's lock for migrationBusyTimeout rather than busyTimeout.
 func migrateUnsynced(ctx context.Context, w *sql.DB, created bool, mo sqlstore.MigrateOptions) error {
-	if _, err := w.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+	if _, err := w.ExecContext(ctx, fmt.Sprintf("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = %d", migrationBusyTimeout.Milliseconds())); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	var err error
@@ -345,7 +354,7 @@ func migrateUnsynced(ctx context.Context, w *sql.DB, created bool, mo sqlstore.M
 		err = fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	// Never serve at NORMAL: a pool whose one connection cannot be put back fails Open.
-	if _, rerr := w.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); rerr != nil {
+	if _, rerr := w.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA synchronous = FULL; PRAGMA busy_timeout = %d", busyTimeout.Milliseconds())); rerr != nil {
 		return errors.Join(err, fmt.Errorf("sqlite: open: restore synchronous=FULL: %w", rerr))
 	}
 	return err

@@ -483,6 +483,8 @@ func (c *mutingConn) Read(p []byte) (int, error) {
 	c.mu.Unlock()
 	switch after {
 	case Hang:
+		// Past the server's read timeout too, which would otherwise hang up after 10 s.
+		c.Conn.SetReadDeadline(time.Time{})
 		_, err := io.Copy(io.Discard, c.Conn)
 		return 0, cmp.Or(err, io.EOF)
 	case HangUp:

@@ -165,6 +165,9 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 		mail.WithPort(port),
 		mail.WithHELO(helo),
 		mail.WithTLSConfig(tlsConfig),
+		// One message per connection, QUIT after it: a RSET (and the NOOP before it)
+		// would only be more to wait for (send).
+		mail.WithoutRset(),
 	}
 	switch mode {
 	case TLSStartTLS:
@@ -263,7 +266,7 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	client, err := mail.NewClient(s.host, append(s.opts[:len(s.opts):len(s.opts)],
 		mail.WithTimeout(left), mail.WithDialContextFunc(dial))...)
 	if err == nil {
-		err = client.DialAndSendWithContext(ctx, msg)
+		err = send(ctx, client, msg)
 	}
 	stop()
 	if conn != nil {
@@ -291,6 +294,32 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	err = maskAddressesIn(err, id)
 	if masked := maskCode(err.Error(), m.Code); masked != err.Error() {
 		err = provider.Retold(err, masked)
+	}
+	return err
+}
+
+// quitGrace is how long a relay that has taken the message is given to answer QUIT, the
+// one command owed after it (RFC 5321 §4.1.1.10): a working relay answers at once, and one
+// that stalls once it has queued the message must not hold the contract call for the
+// time left.
+const quitGrace = time.Second
+
+// send is go-mail's DialAndSendWithContext for the one message of a connection: no NOOP
+// and RSET after the message (WithoutRset), which would be two more round trips before
+// QUIT, and the QUIT after an accepted message bounded by quitGrace.
+func send(ctx context.Context, client *mail.Client, msg *mail.Msg) error {
+	sc, err := client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return fmt.Errorf("dial failed: %w", err)
+	}
+	if err = client.SendWithSMTPClient(sc, msg); err != nil {
+		err = fmt.Errorf("send failed: %w", err)
+	}
+	if msg.IsDelivered() {
+		_ = sc.UpdateDeadline(quitGrace)
+	}
+	if cerr := client.CloseWithSMTPClient(sc); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("failed to close connection: %w", cerr))
 	}
 	return err
 }

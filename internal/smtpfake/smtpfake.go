@@ -47,6 +47,9 @@ type Options struct {
 	TLS string
 	// Username and Password, when set, make AUTH PLAIN mandatory before MAIL.
 	Username, Password string
+	// SMTPUTF8 offers the extension (RFC 6531): UTF-8 in mailbox names. Without it the
+	// server still takes them, as a careless relay does, and the trace shows them.
+	SMTPUTF8 bool
 }
 
 // Message is one message as the server accepted it.
@@ -121,6 +124,7 @@ func Start(tb testing.TB, o Options) *Server {
 	srv.WriteTimeout = 10 * time.Second
 	srv.MaxMessageBytes = 1 << 20
 	srv.MaxRecipients = 10
+	srv.EnableSMTPUTF8 = o.SMTPUTF8
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 	srv.Debug = traceWriter{s}
 	cert, pool, err := localcert.New("emfa smtpfake")

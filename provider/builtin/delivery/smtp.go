@@ -266,7 +266,7 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	client, err := mail.NewClient(s.host, append(s.opts[:len(s.opts):len(s.opts)],
 		mail.WithTimeout(left), mail.WithDialContextFunc(dial))...)
 	if err == nil {
-		err = send(ctx, client, msg)
+		err = send(ctx, client, msg, !isASCII(to) || !isASCII(s.from.Address))
 	}
 	stop()
 	if conn != nil {
@@ -304,15 +304,24 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 // time left.
 const quitGrace = time.Second
 
+// errNoSMTPUTF8 is returned (wrapped) for a mailbox name in UTF-8 and a relay that does
+// not offer SMTPUTF8.
+var errNoSMTPUTF8 = errors.New("the relay does not offer SMTPUTF8, which a mailbox name with non-ASCII letters needs (RFC 6531)")
+
 // send is go-mail's DialAndSendWithContext for the one message of a connection: no NOOP
 // and RSET after the message (WithoutRset), which would be two more round trips before
-// QUIT, and the QUIT after an accepted message bounded by quitGrace.
-func send(ctx context.Context, client *mail.Client, msg *mail.Msg) error {
+// QUIT, and the QUIT after an accepted message bounded by quitGrace. A message whose
+// addresses need UTF-8 (utf8) goes only to a relay that offers SMTPUTF8: the domains are
+// in A-label form, but a local part has no ASCII form, and a relay without the extension
+// may take the address and then mangle or bounce the message (RFC 6531 §3.2 forbids it).
+func send(ctx context.Context, client *mail.Client, msg *mail.Msg, utf8 bool) error {
 	sc, err := client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
 		return fmt.Errorf("dial failed: %w", err)
 	}
-	if err = client.SendWithSMTPClient(sc, msg); err != nil {
+	if ok, _ := sc.Extension("SMTPUTF8"); utf8 && !ok {
+		err = errNoSMTPUTF8
+	} else if err = client.SendWithSMTPClient(sc, msg); err != nil {
 		err = fmt.Errorf("send failed: %w", err)
 	}
 	if msg.IsDelivered() {

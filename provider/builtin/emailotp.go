@@ -52,7 +52,8 @@ var mailbox = destination{
 		}
 		if _, ok := delivery.ASCIIDomain(normalized); !ok {
 			// No code could be sent to it: the domain has no A-label form to send to.
-			return "", fmt.Errorf("%w: %q: its domain is not a valid internationalised domain name (IDNA)", ErrInvalidDestination, s)
+			// "e-mail" names the field for the admin API's error (lifecycle's engineRefusal).
+			return "", fmt.Errorf("%w: %q is no e-mail address a code can be sent to: its domain is not a valid internationalised domain name (IDNA)", ErrInvalidDestination, s)
 		}
 		return normalized, nil
 	},

@@ -891,8 +891,21 @@ func (m *Manager) rowFactor(u store.User, factors []store.Factor, typ string, p 
 	case dest == "":
 		return nil, "", invalid("missing_field", param, "factor %s needs the row's %s", typ, param)
 	}
+	refused := func(err error) *Error {
+		le, ok := enrollError(err, dest).(*Error)
+		if !ok {
+			le = invalid("invalid_factor", "factors", "%v", err)
+		}
+		le.Field = param
+		return le
+	}
+	// Checked and compared as an enrollment's: a re-pointed factor stores it too.
+	dest, err := builtin.NormalizeDestination(typ, dest)
+	if err != nil {
+		return nil, "", refused(err)
+	}
 	for _, f := range factors {
-		if f.Type == typ && strings.EqualFold(f.Params[param], dest) {
+		if f.Type == typ && builtin.SameDestination(typ, f.Params[param], dest) {
 			return nil, "", nil
 		}
 	}
@@ -910,12 +923,7 @@ func (m *Manager) rowFactor(u store.User, factors []store.Factor, typ string, p 
 	}
 	f, err := e.PreProvision(u, factors, typ, dest)
 	if err != nil {
-		le, ok := enrollError(err, dest).(*Error)
-		if !ok {
-			le = invalid("invalid_factor", "factors", "%v", err)
-		}
-		le.Field = param
-		return nil, "", le
+		return nil, "", refused(err)
 	}
 	return &f, "created", nil
 }

@@ -83,6 +83,39 @@ type destination struct {
 	key func(string) string
 }
 
+// destinationOf is the destination of code factor type typ; false for other types.
+func destinationOf(typ string) (destination, bool) {
+	settings, ok := registry[typ]
+	if !ok {
+		return destination{}, false
+	}
+	k, ok := settings().Open(&Engine{}).(*codeFactor)
+	if !ok {
+		return destination{}, false
+	}
+	return k.to, true
+}
+
+// NormalizeDestination checks dest as an enrollment of code factor type typ checks its
+// phone number or mailbox, and returns the form stored: what an import that re-points a
+// pre-provisioned factor writes. An error wraps ErrInvalidDestination, or ErrInput for a
+// type that sends no code.
+func NormalizeDestination(typ, dest string) (string, error) {
+	to, ok := destinationOf(typ)
+	if !ok {
+		return "", fmt.Errorf("%w: %q sends no code", ErrInput, typ)
+	}
+	return to.normalize(dest)
+}
+
+// SameDestination reports whether two stored destinations of code factor type typ reach
+// the one phone or mailbox (a domain's spellings, letter case): a user has one factor of
+// the type for it. False for a type that sends no code.
+func SameDestination(typ, a, b string) bool {
+	to, ok := destinationOf(typ)
+	return ok && to.key(a) == to.key(b)
+}
+
 // phone is the destination of SMS and voice-call codes.
 func phone(label string) destination {
 	return destination{

@@ -167,22 +167,31 @@ func newHTTPClient(timeout time.Duration) *http.Client {
 // the code somewhere the configuration does not name.
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
+// drainGrace bounds the drain of an accepted answer's body (do).
+const drainGrace = time.Second
+
 // errTooLarge is returned (wrapped) when a gateway's answer exceeds maxResponseBytes.
 var errTooLarge = errors.New("response body too large")
 
 // do sends req and reads the answer whole, up to maxResponseBytes, unless its status is
 // one accepted says means the gateway took the message: then the status is the answer, and
-// the body, which only a refusal is read for, is drained as far as it comes (to reuse the
-// connection) with whatever goes wrong in it ignored. The body is always closed, so the
-// connection goes back to the pool or is discarded.
+// the body, which only a refusal is read for, is drained as far as it comes within
+// drainGrace (to reuse the connection) with whatever goes wrong in it ignored. The body is
+// always closed, so the connection goes back to the pool or is discarded.
 func do(hc *http.Client, req *http.Request, accepted func(status int) bool) (status int, body []byte, err error) {
-	resp, err := hc.Do(req)
+	ctx, cancel := context.WithCancel(req.Context())
+	defer cancel()
+	resp, err := hc.Do(req.WithContext(ctx))
 	if err != nil {
 		return 0, nil, requestError(req, err)
 	}
 	defer resp.Body.Close()
 	if accepted(resp.StatusCode) {
+		// A body held open must not hold the answer for the time left: the message is on
+		// its way, and the connection is only worth a moment.
+		stop := time.AfterFunc(drainGrace, cancel)
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
+		stop.Stop()
 		return resp.StatusCode, nil, nil
 	}
 	if resp.ContentLength > maxResponseBytes {

@@ -165,8 +165,10 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 		mail.WithPort(port),
 		mail.WithHELO(helo),
 		mail.WithTLSConfig(tlsConfig),
-		// One message per connection, QUIT after it: a RSET (and the NOOP before it)
-		// would only be more to wait for (send).
+		// One message per connection just opened, QUIT after it: a NOOP to check it, or
+		// a RSET (with its own NOOP) after the message, would only be more round trips to
+		// wait for (send).
+		mail.WithoutNoop(),
 		mail.WithoutRset(),
 	}
 	switch mode {
@@ -309,8 +311,8 @@ const quitGrace = time.Second
 var errNoSMTPUTF8 = errors.New("the relay does not offer SMTPUTF8, which a mailbox name with non-ASCII letters needs (RFC 6531)")
 
 // send is go-mail's DialAndSendWithContext for the one message of a connection: no NOOP
-// and RSET after the message (WithoutRset), which would be two more round trips before
-// QUIT, and the QUIT after an accepted message bounded by quitGrace. A message whose
+// before it (WithoutNoop), no NOOP and RSET after it (WithoutRset), and the QUIT after an
+// accepted message bounded by quitGrace. A message whose
 // addresses need UTF-8 (utf8) goes only to a relay that offers SMTPUTF8: the domains are
 // in A-label form, but a local part has no ASCII form, and a relay without the extension
 // may take the address and then mangle or bounce the message (RFC 6531 §3.2 forbids it).

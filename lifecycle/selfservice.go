@@ -1283,7 +1283,8 @@ func (s *SelfService) SamePending(ctx context.Context, sess Session, typ, dest s
 // sameDestination compares a stored destination with one typed, as typed by a person:
 // a phone number by its digits alone, whatever it is grouped with or wrapped in (spaces,
 // dots, dashes of any kind, slashes, parentheses, a tel: URI's scheme: the forms
-// phone.Parse takes); an address case aside, as the enrollment's check of a duplicate
+// phone.Parse takes); an address by the mailbox it reaches (delivery.MailboxKey: letter
+// case aside, its domain in either IDNA form), as the enrollment's check of a duplicate
 // compares it, and nothing else: a hyphen or a parenthesis makes another mailbox.
 func sameDestination(stored, typed string) bool {
 	if stored != "" && !strings.Contains(stored, "@") {
@@ -1297,7 +1298,7 @@ func sameDestination(stored, typed string) bool {
 		}
 		return digits(stored) == digits(typed)
 	}
-	return stored != "" && strings.EqualFold(strings.TrimSpace(stored), strings.TrimSpace(typed))
+	return stored != "" && delivery.MailboxKey(strings.TrimSpace(stored)) == delivery.MailboxKey(strings.TrimSpace(typed))
 }
 
 // startedTag is the tag of sess its enrollments keep (builtin.Enrollment.StartedBy): a

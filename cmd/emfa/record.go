@@ -47,6 +47,16 @@ func (c callRecorder) Record(call adapter.RecordedCall) {
 	c.r.Observe(o)
 }
 
+// recorderFor is rec recording the calls a snapshot built from e serves: their setup is
+// looked up in the configuration (providers, keys) they were served under, not the one
+// serve started with, which a reload may have renamed a provider of.
+func recorderFor(rec adapter.Recorder, e *env) adapter.Recorder {
+	if c, ok := rec.(callRecorder); ok {
+		return callRecorder{c.r, e}
+	}
+	return rec
+}
+
 // recordLookupTimeout bounds recordedSetup's lookups (a var for a test).
 var recordLookupTimeout = 2 * time.Second
 

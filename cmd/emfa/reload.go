@@ -113,7 +113,7 @@ func (e *env) snapshotOf(so snapshotOptions, providers []*provider.Provider) (_ 
 		AnswerKeys:     e.keys,
 		TrustedProxies: e.cfg.Server.ProxyPrefixes(),
 		ConnTimeout:    so.connTimeout,
-		Recorder:       so.recorder,
+		Recorder:       recorderFor(so.recorder, e),
 	}
 	if so.sync != nil {
 		// The queue is the running one; the sources and their credentials are this

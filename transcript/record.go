@@ -953,30 +953,10 @@ var rawPair = regexp.MustCompile(`(^|&)([^=&]*)=([^&]*)`)
 // refused as the call was, redacts the whole body, as does a secret field holding a list
 // or an object.
 func redactRaw(body string) string {
-	// A secret field holding a list or an object: its values, found by no key of their
-	// own, cannot be told apart from what follows in a body that is no JSON. The whole
-	// body is redacted, no JSON either.
-	for _, m := range rawContainer.FindAllStringSubmatch(body, -1) {
-		var key string
-		if json.Unmarshal([]byte(m[1]), &key) == nil && SecretName(key) {
-			return redacted
-		}
+	out, whole := redactRawFields(body)
+	if whole {
+		return redacted
 	}
-	out := rawField.ReplaceAllStringFunc(body, func(m string) string {
-		sub := rawField.FindStringSubmatch(m)
-		var key string
-		if json.Unmarshal([]byte(sub[1]), &key) != nil || !SecretName(key) || sub[3] == `""` {
-			return m
-		}
-		v := redacted // a bare value stays bare, so that it stays what is not JSON
-		if strings.HasPrefix(sub[3], `"`) {
-			v = `"` + redacted
-			if len(sub[3]) > 1 && strings.HasSuffix(sub[3], `"`) {
-				v += `"`
-			}
-		}
-		return sub[1] + sub[2] + v
-	})
 	out = rawPair.ReplaceAllStringFunc(out, func(m string) string {
 		sub := rawPair.FindStringSubmatch(m)
 		key, err := url.QueryUnescape(sub[2])
@@ -991,24 +971,81 @@ func redactRaw(body string) string {
 	return out
 }
 
-// rawElement is an XML element holding text alone: <token>abc</token> (m[1] and m[4]
-// its tags, m[3] its text).
-var rawElement = regexp.MustCompile(`<([A-Za-z_][\w.:-]*)(\s[^<>]*)?>([^<]*)</([A-Za-z_][\w.:-]*)\s*>`)
-
-// redactRawAnswer is a vendor's answer that is not JSON with the values of its secret
-// fields <redacted>: a form's pairs and a JSON object's fields as redactRaw finds them,
-// and the text of an XML element of a secret name (&lt;redacted&gt;).
-func redactRawAnswer(body string) string {
-	body = rawElement.ReplaceAllStringFunc(body, func(m string) string {
-		sub := rawElement.FindStringSubmatch(m)
-		name := sub[1][strings.LastIndex(sub[1], ":")+1:] // without a namespace prefix
-		if sub[1] != sub[4] || !SecretName(name) || strings.TrimSpace(sub[3]) == "" {
+// redactRawFields is body with the values of the JSON object fields of a secret name
+// found in it redacted; whole when one holds a list or an object, which cannot be.
+func redactRawFields(body string) (out string, whole bool) {
+	// A secret field holding a list or an object: its values, found by no key of their
+	// own, cannot be told apart from what follows in a body that is no JSON. The whole
+	// body is redacted, no JSON either.
+	for _, m := range rawContainer.FindAllStringSubmatch(body, -1) {
+		var key string
+		if json.Unmarshal([]byte(m[1]), &key) == nil && SecretName(key) {
+			return "", true
+		}
+	}
+	return rawField.ReplaceAllStringFunc(body, func(m string) string {
+		sub := rawField.FindStringSubmatch(m)
+		var key string
+		if json.Unmarshal([]byte(sub[1]), &key) != nil || !SecretName(key) || sub[3] == `""` {
 			return m
 		}
-		// Escaped, the XML stays well-formed.
-		return "<" + sub[1] + sub[2] + ">&lt;redacted&gt;</" + sub[4] + ">"
+		v := redacted // a bare value stays bare, so that it stays what is not JSON
+		if strings.HasPrefix(sub[3], `"`) {
+			v = `"` + redacted
+			if len(sub[3]) > 1 && strings.HasSuffix(sub[3], `"`) {
+				v += `"`
+			}
+		}
+		return sub[1] + sub[2] + v
+	}), false
+}
+
+// rawElement is an XML element holding text alone, plain or in CDATA sections:
+// <token>abc</token>, <token><![CDATA[abc]]></token> (m[1] and m[4] its tags, m[3] its
+// text).
+var rawElement = regexp.MustCompile(`<([A-Za-z_][\w.:-]*)(\s[^<>]*)?>((?:[^<]+|<!\[CDATA\[(?s:.*?)\]\]>)*)</([A-Za-z_][\w.:-]*)\s*>`)
+
+// rawTag is an XML start tag (or an empty element's) with attributes; rawAttr one of
+// its attributes (m[2] its name, m[4] its quoted value).
+var (
+	rawTag  = regexp.MustCompile(`<[A-Za-z_][\w.:-]*\s[^<>]*>`)
+	rawAttr = regexp.MustCompile(`(\s)([A-Za-z_][\w.:-]*)(\s*=\s*)("[^"]*"|'[^']*')`)
+)
+
+// redactRawAnswer is a vendor's answer that is not JSON with the values of its secret
+// fields <redacted>: in XML (HTML too), the text of an element and the value of an
+// attribute of a secret name (&lt;redacted&gt;); a JSON object's fields as redactRaw
+// finds them; and, in what is no XML, a form's pairs.
+func redactRawAnswer(body string) string {
+	if !strings.HasPrefix(strings.TrimSpace(body), "<") {
+		return redactRaw(body) // no XML: a form's or a JSON-like body's fields
+	}
+	const escaped = "&lt;redacted&gt;"                                                 // escaped, the XML stays well-formed
+	local := func(name string) string { return name[strings.LastIndex(name, ":")+1:] } // without a namespace prefix
+	body = rawTag.ReplaceAllStringFunc(body, func(tag string) string {
+		return rawAttr.ReplaceAllStringFunc(tag, func(m string) string {
+			sub := rawAttr.FindStringSubmatch(m)
+			if !SecretName(local(sub[2])) || len(sub[4]) == 2 {
+				return m
+			}
+			q := sub[4][:1]
+			return sub[1] + sub[2] + sub[3] + q + escaped + q
+		})
 	})
-	return redactRaw(body)
+	body = rawElement.ReplaceAllStringFunc(body, func(m string) string {
+		sub := rawElement.FindStringSubmatch(m)
+		if sub[1] != sub[4] || !SecretName(local(sub[1])) || strings.TrimSpace(sub[3]) == "" {
+			return m
+		}
+		return "<" + sub[1] + sub[2] + ">" + escaped + "</" + sub[4] + ">"
+	})
+	// JSON in it (an HTML page's script): its fields as redactRaw finds them, not a
+	// form's pairs, which the escapes' & would run into.
+	out, whole := redactRawFields(body)
+	if whole {
+		return redacted
+	}
+	return out
 }
 
 // linkParam is a parameter of a link's query or fragment (m[1] its separator, m[2] its

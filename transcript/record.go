@@ -399,14 +399,18 @@ func writeFileAtomic(base, ext string, data []byte) (string, error) {
 		if n > 1 {
 			path = fmt.Sprintf("%s-%d%s", base, n, ext)
 		}
-		// A hard link is made whole and never replaces a file; a file system without
-		// them gets the rename, after a look for the name.
-		err := os.Link(tmp.Name(), path)
+		// A hard link is made whole and never replaces a file. A file system without
+		// them gets the name claimed — created only if free, as a link is — and the
+		// whole file renamed over the claim, this writer's own: a look for the name and
+		// then a rename let another replica take it in between, and be replaced.
+		err := link(tmp.Name(), path)
 		if err != nil && !errors.Is(err, fs.ErrExist) {
-			if _, serr := os.Lstat(path); errors.Is(serr, fs.ErrNotExist) {
-				err = os.Rename(tmp.Name(), path)
-			} else if serr == nil {
-				err = fs.ErrExist
+			var claim *os.File
+			if claim, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+				claim.Close()
+				if err = os.Rename(tmp.Name(), path); err != nil {
+					os.Remove(path) // the claim, empty
+				}
 			}
 		}
 		if errors.Is(err, fs.ErrExist) {
@@ -418,6 +422,9 @@ func writeFileAtomic(base, ext string, data []byte) (string, error) {
 		return path, nil
 	}
 }
+
+// link makes a hard link (a var for a test of a file system without them).
+var link = os.Link
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 

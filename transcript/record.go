@@ -901,6 +901,14 @@ func newSecretValues(list []string) *secretValues {
 		s.whole[v] = true
 		if len(v) >= minSecretSubstring && !strings.Contains(v, secretMark) {
 			long = append(long, v)
+			// As a URL or JSON writes it too: a base64 key's +, / and = percent-encoded
+			// in a link, a / escaped in JSON.
+			for _, e := range encodings(v) {
+				if !s.whole[e] {
+					s.whole[e] = true
+					long = append(long, e)
+				}
+			}
 		}
 	}
 	// Longest first: a secret that contains another is cut out whole.
@@ -914,6 +922,33 @@ func newSecretValues(list []string) *secretValues {
 	}
 	return s
 }
+
+// encodings are the forms other than v itself a secret v takes in a URL (its query, its
+// path; percent-encoded in upper or lower case) or a JSON string (escaped, / as \/ too).
+func encodings(v string) []string {
+	var out []string
+	add := func(e string) {
+		if e != v && !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	for _, e := range []string{url.QueryEscape(v), url.PathEscape(v)} {
+		add(e)
+		add(lowerHex.ReplaceAllStringFunc(e, strings.ToLower))
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(v) == nil {
+		js := strings.TrimSuffix(strings.TrimSpace(b.String()), `"`)[1:]
+		add(js)
+		add(strings.ReplaceAll(js, "/", `\/`))
+	}
+	return out
+}
+
+// lowerHex is a percent-escape, which some encoders write in lower case.
+var lowerHex = regexp.MustCompile(`%[0-9A-F]{2}`)
 
 // with is s with one more secret (a call's own: the code it carries).
 func (s *secretValues) with(v string) *secretValues {

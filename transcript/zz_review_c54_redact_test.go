@@ -2,6 +2,7 @@ package transcript
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -35,5 +36,36 @@ func TestReviewC54RawXMLAnswerSecretsRedacted(t *testing.T) {
 	const plain = `<r><session user="alice" id="s1"/><name><![CDATA[Alice]]></name></r>`
 	if got := redactRawAnswer(plain); got != plain {
 		t.Errorf("%s recorded as %s", plain, got)
+	}
+}
+
+// TestReviewC54EncodedSecretsRedacted: a secret of the configuration reaches a body
+// written as a URL or JSON writes it — percent-encoded in a link's query or path
+// (a base64 key's +, / and = as %2B, %2F, %3D), or with JSON's escapes (\/) in an answer
+// that is not JSON whole — where a recording looked for it only as it is.
+func TestReviewC54EncodedSecretsRedacted(t *testing.T) {
+	const key = "c2lnbmluZy1rZXk+Pz8/c2lnbmluZw==" // base64: +, / and =
+	s := newSecretValues([]string{key})
+	for _, c := range []struct{ ct, body string }{
+		{"application/json", `{"next":"https://acme.example/cb?k=` + url.QueryEscape(key) + `&user=alice"}`},
+		{"application/json", `{"next":"https://acme.example/keys/` + url.PathEscape(key) + `/alice"}`},
+		{"text/plain", `{"user":"alice","k":"` + strings.ReplaceAll(key, "/", `\/`) + `",}`},
+	} {
+		x := provider.Exchange{Method: "POST", URL: mustURL(t, "https://acme.example/check"), Status: 200,
+			ResponseHeader: http.Header{"Content-Type": {c.ct}}, ResponseBody: []byte(c.body)}
+		got := s.recordExchange(x)
+		data, err := Marshal(&Transcript{Name: "x", Steps: []Step{{Vendor: []Exchange{got}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []string{key, url.QueryEscape(key), url.PathEscape(key), strings.ReplaceAll(key, "/", `\/`), "c2lnbmluZy1rZXk"} {
+			if strings.Contains(string(data), v) {
+				t.Errorf("answer %s recorded with the key (as %s):\n%s", c.body, v, data)
+				break
+			}
+		}
+		if !strings.Contains(string(data), "alice") {
+			t.Errorf("answer %s lost what is no secret:\n%s", c.body, data)
+		}
 	}
 }

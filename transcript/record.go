@@ -128,6 +128,9 @@ type Recorder struct {
 	droppedLogged time.Time
 	failed        int
 	closed        bool
+	// queueDropped counts the calls left out for a full queue since queueDroppedLogged.
+	queueDropped       int
+	queueDroppedLogged time.Time
 	// sending counts the Observes and Reconfigures past their closed check and not yet
 	// queued: Close waits for them before it closes the queue under them.
 	sending sync.WaitGroup
@@ -157,8 +160,8 @@ func NewRecorder(o RecorderOptions) *Recorder {
 	return r
 }
 
-// Observe queues a call. When the queue is full the call is dropped and counted: a
-// recording may lose a transaction, an answer is never delayed.
+// Observe queues a call. When the queue is full the call is dropped and counted (in the
+// log, once a minute): a recording may lose a transaction, an answer is never delayed.
 func (r *Recorder) Observe(o Observed) {
 	if !r.startSend() {
 		return
@@ -167,7 +170,19 @@ func (r *Recorder) Observe(o Observed) {
 	select {
 	case r.queue <- o:
 	default:
-		r.o.Log.Warn("recording: queue full, call not recorded", "provider", o.Provider, "resource", o.Resource)
+		r.queueFull()
+	}
+}
+
+// queueFull counts a call left out for a full queue, and logs the count at most once a
+// minute: a flood of calls is no flood of log lines.
+func (r *Recorder) queueFull() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.queueDropped++
+	if now := time.Now(); now.Sub(r.queueDroppedLogged) >= time.Minute {
+		r.o.Log.Warn("recording: queue full, calls not recorded", "left_out", r.queueDropped)
+		r.queueDropped, r.queueDroppedLogged = 0, now
 	}
 }
 

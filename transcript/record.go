@@ -245,6 +245,7 @@ func (r *Recorder) loop() {
 				for _, key := range sortedKeys(r.open) {
 					r.flush(key)
 				}
+				r.logDropped(true)
 				return
 			}
 			if c := o.reconfigure; c != nil {
@@ -267,7 +268,25 @@ func (r *Recorder) loop() {
 					r.flush(key)
 				}
 			}
+			r.logDropped(false)
 		}
+	}
+}
+
+// logDropped logs the single calls, and the calls a full queue, left out since the last
+// warning, a minute after it (or at once when the recorder closes): a flood that stopped
+// within the minute is counted too, not only one that goes on.
+func (r *Recorder) logDropped(closing bool) {
+	now := time.Now()
+	if r.dropped > 0 && (closing || now.Sub(r.droppedLogged) >= time.Minute) {
+		r.o.Log.Warn("recording: too many refused calls or calls naming no user; these are not recorded", "left_out", r.dropped)
+		r.dropped, r.droppedLogged = 0, now
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.queueDropped > 0 && (closing || now.Sub(r.queueDroppedLogged) >= time.Minute) {
+		r.o.Log.Warn("recording: queue full, calls not recorded", "left_out", r.queueDropped)
+		r.queueDropped, r.queueDroppedLogged = 0, now
 	}
 }
 
@@ -327,7 +346,8 @@ func (r *Recorder) add(o Observed) {
 }
 
 // takeSingle reports whether a single call may be written now (singleBurst,
-// singleRate); one that may not is counted, and the count logged once a minute.
+// singleRate); one that may not is counted, and the count logged once a minute
+// (logDropped).
 func (r *Recorder) takeSingle() bool {
 	now := time.Now()
 	if r.singlesAt.IsZero() {
@@ -340,10 +360,8 @@ func (r *Recorder) takeSingle() bool {
 		r.singles--
 		return true
 	}
-	if r.dropped++; now.Sub(r.droppedLogged) >= time.Minute {
-		r.o.Log.Warn("recording: too many refused calls or calls naming no user; these are not recorded", "left_out", r.dropped)
-		r.dropped, r.droppedLogged = 0, now
-	}
+	r.dropped++
+	r.logDropped(false)
 	return false
 }
 

@@ -98,9 +98,14 @@ const (
 	singleRate  = 100.0 / 60 // a second
 )
 
-// maxHeldCalls bounds the calls held in open sessions, all together: past it, the
-// sessions called least recently are written (a var for a test).
-var maxHeldCalls = 20000
+// maxHeldCalls and maxHeldBytes bound the calls held in open sessions, all together, in
+// number and in the bytes of their bodies and vendor exchanges (a vendor's answer may
+// have 1 MiB): past either, the sessions called least recently are written (vars for a
+// test).
+var (
+	maxHeldCalls = 20000
+	maxHeldBytes = 64 << 20
+)
 
 // Recorder groups observed calls into sessions and writes each as a transcript: the calls
 // of one user to one provider — with the device answers to that user's pushes — until
@@ -120,6 +125,8 @@ type Recorder struct {
 	byTx    map[string]string // transactionId → the session that started it
 	seq     int
 	held    int // calls in open sessions
+	// heldBytes is what they hold (heldSize).
+	heldBytes int
 	// singles is how many single calls may be written now (a token bucket, refilled at
 	// singleRate since singlesAt); dropped counts those left out since the last warning.
 	singles       float64
@@ -138,8 +145,18 @@ type Recorder struct {
 
 type group struct {
 	calls []Observed
+	bytes int // heldSize of its calls
 	last  time.Time
 	txs   []string // the transactionIds its calls were answered (byTx's keys for it)
+}
+
+// heldSize is what a held call holds: its bodies and its vendor exchanges'.
+func heldSize(o Observed) int {
+	n := len(o.Query) + len(o.Request) + len(o.Response)
+	for _, x := range o.Exchanges {
+		n += len(x.RequestBody) + len(x.ResponseBody)
+	}
+	return n
 }
 
 // NewRecorder starts a recorder writing into o.Dir. An unusable directory is logged and
@@ -294,6 +311,7 @@ func (r *Recorder) logDropped(closing bool) {
 func (r *Recorder) flush(key string) {
 	r.write(r.open[key].calls)
 	r.held -= len(r.open[key].calls)
+	r.heldBytes -= r.open[key].bytes
 	for _, tx := range r.open[key].txs {
 		if r.byTx[tx] == key {
 			delete(r.byTx, tx)
@@ -312,7 +330,7 @@ func (r *Recorder) add(o Observed) {
 		}
 		g := r.open[key]
 		g.calls, g.last = append(g.calls, o), time.Now()
-		r.held++
+		r.hold(g, o)
 		r.bound(key)
 		return
 	}
@@ -331,7 +349,7 @@ func (r *Recorder) add(o Observed) {
 		r.open[key] = g
 	}
 	g.calls, g.last = append(g.calls, o), time.Now()
-	r.held++
+	r.hold(g, o)
 	if resp, _ := decodeJSON(o.Response).(map[string]any); resp != nil {
 		if tx, _ := resp["transactionId"].(string); tx != "" {
 			r.byTx[tx] = key
@@ -365,11 +383,19 @@ func (r *Recorder) takeSingle() bool {
 	return false
 }
 
-// bound writes the sessions called least recently while more calls than maxHeldCalls
-// are held, down to nine tenths of it (one sort for many calls), but not the session of
-// the call just added (key).
+// hold counts a call added to g.
+func (r *Recorder) hold(g *group, o Observed) {
+	n := heldSize(o)
+	g.bytes += n
+	r.held++
+	r.heldBytes += n
+}
+
+// bound writes the sessions called least recently while more calls than maxHeldCalls,
+// or more bytes than maxHeldBytes, are held, down to nine tenths of each (one sort for
+// many calls), but not the session of the call just added (key).
 func (r *Recorder) bound(key string) {
-	if r.held <= maxHeldCalls {
+	if r.held <= maxHeldCalls && r.heldBytes <= maxHeldBytes {
 		return
 	}
 	keys := make([]string, 0, len(r.open))
@@ -378,10 +404,10 @@ func (r *Recorder) bound(key string) {
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, func(a, b string) int { return r.open[a].last.Compare(r.open[b].last) })
-	r.o.Log.Warn("recording: too many calls held in open sessions; the sessions called least recently are written now", "held", r.held)
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(r.open[a].last.Compare(r.open[b].last), strings.Compare(a, b)) })
+	r.o.Log.Warn("recording: too many calls held in open sessions; the sessions called least recently are written now", "held", r.held, "bytes", r.heldBytes)
 	for _, k := range keys {
-		if r.held <= maxHeldCalls*9/10 {
+		if r.held <= maxHeldCalls*9/10 && r.heldBytes <= maxHeldBytes/10*9 {
 			break
 		}
 		r.flush(k)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emfa/emfa/provider"
 )
 
 // TestReviewC54QueueFullLoggedBounded: with the recorder behind (a slow disk) every
@@ -63,5 +65,43 @@ func TestReviewC54DroppedSinglesAllCounted(t *testing.T) {
 	written, _ := filepath.Glob(filepath.Join(r.o.Dir, "*.yaml"))
 	if len(written)+left != flood {
 		t.Errorf("%d single calls: %d written, %d counted as left out in the log", flood, len(written), left)
+	}
+}
+
+// TestReviewC54OpenSessionsBoundedInBytes: the calls held in open sessions were bounded
+// in number alone (20,000), each with its bodies and its vendor exchanges': a vendor
+// answering large bodies (up to 1 MiB each, maxResponseBytes) or calls near the body
+// limit held gigabytes under the bound. The bytes held are bounded too; past the bound
+// the sessions called least recently are written.
+func TestReviewC54OpenSessionsBoundedInBytes(t *testing.T) {
+	const limit = 4 << 20
+	defer func(n int) { maxHeldBytes = n }(maxHeldBytes)
+	maxHeldBytes = limit
+	dir := t.TempDir()
+	r := &Recorder{o: RecorderOptions{Dir: dir, Config: "providers: []\n", Log: slog.New(slog.DiscardHandler), Idle: time.Hour},
+		secrets: newSecretValues(nil), open: map[string]*group{}, byTx: map[string]string{}}
+	answer := []byte(`{"d":"` + strings.Repeat("x", 256<<10) + `"}`) // one array: the test holds 256 KiB
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const names = 64
+	for i := range names {
+		r.add(Observed{Time: at.Add(time.Duration(i) * time.Millisecond), Provider: "acme", Resource: "enrollments", Method: "POST", Status: 200,
+			Request: fmt.Appendf(nil, `{"username":"user%03d"}`, i), Response: []byte(`[]`),
+			Exchanges: []provider.Exchange{{Method: "POST", URL: mustURL(t, "https://acme.example/devices"), Status: 200, ResponseBody: answer}}})
+		held := 0
+		for _, g := range r.open {
+			for _, c := range g.calls {
+				held += len(c.Request) + len(c.Response)
+				for _, x := range c.Exchanges {
+					held += len(x.RequestBody) + len(x.ResponseBody)
+				}
+			}
+		}
+		if held > limit {
+			t.Fatalf("after %d sessions, %d bytes held (bound %d)", i+1, held, limit)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if len(files)+len(r.open) != names {
+		t.Errorf("%d transcripts written and %d sessions open, of %d", len(files), len(r.open), names)
 	}
 }

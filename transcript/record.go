@@ -51,6 +51,9 @@ type Observed struct {
 	// used already, or sent to a locked factor), so that a replay fails where emfa
 	// accepts it. A wrong code is replayed as <redacted>, which is refused too.
 	Input string
+	// SetupLost, when set, says why Setup is not what the call needs (its lookups
+	// failed): the call's step is named so, and replays red for want of it.
+	SetupLost string
 
 	// reconfigure, set on a Reconfigure's marker in the queue (not a call), is the
 	// configuration the calls after it were served under.
@@ -604,6 +607,9 @@ func boolRank(b bool) int {
 // call is the step of one contract call.
 func (b *builder) call(o Observed) Step {
 	step := Step{Name: o.Resource, Call: &Call{Provider: o.Provider, Resource: o.Resource, Auth: o.Auth}}
+	if o.SetupLost != "" {
+		step.Name += " — recorded without its setup (" + o.SetupLost + "): replays red"
+	}
 	if o.Method != "POST" {
 		step.Call.Method = o.Method
 	}

@@ -42,7 +42,13 @@ func (c callRecorder) Record(call adapter.RecordedCall) {
 		Challenge: call.Challenge, Query: call.Query, Request: call.Request, Status: call.Status, Response: call.Response, Exchanges: call.Exchanges,
 	}
 	if call.Resource != adapter.ResourceDevice {
-		o.Setup, o.Input = c.e.recordedSetup(o)
+		var err error
+		if o.Setup, o.Input, err = c.e.recordedSetup(o); err != nil {
+			// The call is recorded without what it needs, and replays red: its step says
+			// why (not the store's words, which may name its host).
+			c.e.log.Warn("recording: setup lookup failed; the call is recorded without its setup", "provider", o.Provider, "resource", o.Resource, "err", err)
+			o.SetupLost = "the store's lookups failed or did not answer within " + recordLookupTimeout.String()
+		}
 	}
 	c.r.Observe(o)
 }
@@ -229,8 +235,10 @@ func urlSecrets(s string, add func(string)) {
 // recordedSetup is what a recorded call needs created to replay — for a builtin
 // provider, the user and the factors it names (secrets redacted; the operator re-supplies
 // seeds) — and what replay sends for its passvalue: if the call succeeded, or was
-// refused a code that was right when it came (builtin.ReplayInputOfRefused).
-func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string) {
+// refused a code that was right when it came (builtin.ReplayInputOfRefused). An error is
+// a lookup that failed (the store stalled past recordLookupTimeout): what the call needs
+// is not known.
+func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string, error) {
 	var p *config.Provider
 	for i := range e.cfg.Providers {
 		if strings.EqualFold(e.cfg.Providers[i].CredentialPrefix, o.Provider) {
@@ -238,7 +246,7 @@ func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string) 
 		}
 	}
 	if p == nil || p.Engine != config.EngineBuiltin || o.Status != 200 {
-		return nil, ""
+		return nil, "", nil
 	}
 	var body struct {
 		Username   string `json:"username"`
@@ -253,11 +261,11 @@ func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string) 
 		q, _ := url.ParseQuery(o.Query)
 		body.Username, body.ID = q.Get("username"), q.Get("id")
 	} else if json.Unmarshal(o.Request, &body) != nil {
-		return nil, ""
+		return nil, "", nil
 	}
 	user := body.Username + body.Attributes.Username
 	if user == "" {
-		return nil, ""
+		return nil, "", nil
 	}
 	// The answer is held until this returns; these lookups only shape the recording, and
 	// are bounded: a stalled store must not hold an answer emfa made within its deadline.
@@ -265,17 +273,24 @@ func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string) 
 	defer cancel()
 	u, err := e.store.GetUser(ctx, user)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, ""
+		return nil, "", nil
 	}
 	if err != nil {
-		e.log.Warn("recording: setup lookup", "err", err)
-		return nil, ""
+		return nil, "", err
 	}
 	var factors []store.Factor
 	if o.Resource == provider.ResourceEnrollments {
-		factors, _ = e.store.ListFactors(ctx, u.ID)
-	} else if f, err := e.store.GetFactor(ctx, body.ID); err == nil && f.UserID == u.ID {
-		factors = []store.Factor{f}
+		if factors, err = e.store.ListFactors(ctx, u.ID); err != nil {
+			return nil, "", err
+		}
+	} else if body.ID != "" {
+		f, err := e.store.GetFactor(ctx, body.ID)
+		switch {
+		case err == nil && f.UserID == u.ID:
+			factors = []store.Factor{f}
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return nil, "", err
+		}
 	}
 	out := []transcript.Setup{{User: user}}
 	input := ""
@@ -308,7 +323,7 @@ func (e *env) recordedSetup(o transcript.Observed) ([]transcript.Setup, string) 
 		}
 		out = append(out, transcript.Setup{Factor: spec})
 	}
-	return out, input
+	return out, input, nil
 }
 
 // succeeded reports whether a contract answer says SUCCESS.

@@ -1,11 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/emfa/emfa/adapter"
+	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/transcript"
 )
 
 // A reload that renames a builtin provider's credentialPrefix: the calls served after it
@@ -40,5 +49,58 @@ func TestReviewC54RecordAfterReloadHasSetup(t *testing.T) {
 	}
 	if files, _ := filepath.Glob(filepath.Join(recordDir, "*.yaml")); len(files) != 1 {
 		t.Errorf("%d transcripts, want the one session", len(files))
+	}
+}
+
+// stalledFactors is a store whose factor lookups hang as a partitioned database does,
+// until the caller's deadline; its user lookups answer.
+type stalledFactors struct{ store.Store }
+
+func (s stalledFactors) ListFactors(ctx context.Context, userID string) ([]store.Factor, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (s stalledFactors) GetFactor(ctx context.Context, id string) (store.Factor, error) {
+	<-ctx.Done()
+	return store.Factor{}, ctx.Err()
+}
+
+// A call whose setup could not be looked up within the bound (the store stalled) is
+// recorded without it, and replays red: its step says why, and the log says so. Before,
+// a factor lookup that failed was passed over in silence, the user set up without the
+// factors the call named, and the replay's mismatch said nothing of the cause.
+func TestReviewC54SetupLookupFailureSaid(t *testing.T) {
+	defer func(d time.Duration) { recordLookupTimeout = d }(recordLookupTimeout)
+	recordLookupTimeout = 10 * time.Millisecond
+	st := testdb.SQLite(t)
+	if err := st.CreateUser(context.Background(), store.User{ID: "u1", Name: "alice", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedLog{}
+	cfg := &config.Config{Providers: []config.Provider{{Name: "Built-in factors", CredentialPrefix: "emfa", Engine: config.EngineBuiltin}}}
+	e := &env{cfg: cfg, store: stalledFactors{st}, log: slog.New(slog.NewTextHandler(logs, nil)), now: time.Now}
+	dir := t.TempDir()
+	r := transcript.NewRecorder(transcript.RecorderOptions{Dir: dir, Config: "providers: []\n"})
+	for _, c := range []adapter.RecordedCall{
+		{Provider: "emfa", Resource: "enrollments", Method: "POST", Status: 200, Request: []byte(`{"username":"alice"}`),
+			Response: []byte(`[{"capability":"totp","id":"f1","attributes":{"authExecutionFlow":"validate","deviceName":"phone"}}]`)},
+		{Provider: "emfa", Resource: "validate", Method: "POST", Status: 200,
+			Request:  []byte(`{"capability":"totp","id":"f1","attributes":{"username":"alice","passvalue":"806795"}}`),
+			Response: []byte(`{"status":"SUCCESS"}`)},
+	} {
+		callRecorder{r: r, e: e}.Record(c)
+	}
+	r.Close()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if len(files) != 1 {
+		t.Fatalf("%d transcripts, want 1", len(files))
+	}
+	data, _ := os.ReadFile(files[0])
+	if n := strings.Count(string(data), "recorded without its setup"); n != 2 {
+		t.Errorf("%d of the 2 steps recorded without their setup say so:\n%s", n, data)
+	}
+	if n := strings.Count(logs.String(), "recording: setup lookup"); n != 2 {
+		t.Errorf("%d of the 2 failed lookups logged:\n%s", n, logs)
 	}
 }

@@ -93,6 +93,11 @@ type RecorderOptions struct {
 // maxSessionCalls bounds a session's transcript; a longer one is written in parts.
 const maxSessionCalls = 500
 
+// maxSessionBytes bounds the bodies and vendor exchanges of a session's transcript, a
+// quarter of the file replay reads (maxFileBytes; YAML adds to what it holds): a session
+// that holds more is written in parts too.
+func maxSessionBytes() int64 { return maxFileBytes / 4 }
+
 // singleBurst and singleRate bound the transcripts of single calls (refused, or naming
 // no user), which anyone reaching emfa can cause without credentials: a burst of
 // singleBurst, then singleRate a minute.
@@ -359,7 +364,7 @@ func (r *Recorder) add(o Observed) {
 			g.txs = append(g.txs, tx)
 		}
 	}
-	if len(g.calls) >= maxSessionCalls {
+	if len(g.calls) >= maxSessionCalls || int64(g.bytes) >= maxSessionBytes() {
 		r.flush(key)
 		return
 	}

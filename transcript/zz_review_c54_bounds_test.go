@@ -105,3 +105,40 @@ func TestReviewC54OpenSessionsBoundedInBytes(t *testing.T) {
 		t.Errorf("%d transcripts written and %d sessions open, of %d", len(files), len(r.open), names)
 	}
 }
+
+// TestReviewC54LongSessionReadable: a session is written in parts of at most 500 calls,
+// but each call may hold a vendor's answer of up to 1 MiB: a session of large answers
+// was written as one transcript past the 64 MiB replay reads, refused whole. A session
+// is written in parts replay reads.
+func TestReviewC54LongSessionReadable(t *testing.T) {
+	defer func(n int64) { maxFileBytes = n }(maxFileBytes)
+	maxFileBytes = 1 << 20
+	dir := t.TempDir()
+	r := NewRecorder(RecorderOptions{Dir: dir, Config: "providers: []\n", Idle: time.Hour})
+	answer := []byte(`{"d":"` + strings.Repeat("x", 64<<10) + `"}`)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const calls = 40 // 2.5 MiB of answers
+	for i := range calls {
+		r.Observe(Observed{Time: at.Add(time.Duration(i) * time.Second), Provider: "acme", Resource: "enrollments", Method: "POST", Status: 200,
+			Request: []byte(`{"username":"alice"}`), Response: []byte(`[]`),
+			Exchanges: []provider.Exchange{{Method: "POST", URL: mustURL(t, "https://acme.example/devices"), Status: 200, ResponseBody: answer}}})
+	}
+	r.Close()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	steps := 0
+	for _, f := range files {
+		tr, err := Load(f)
+		if err != nil {
+			t.Errorf("a recorded transcript replay cannot read: %v", err)
+			continue
+		}
+		for _, s := range tr.Steps {
+			if s.Call != nil {
+				steps++
+			}
+		}
+	}
+	if steps != calls && !t.Failed() {
+		t.Errorf("%d calls recorded in %d steps", calls, steps)
+	}
+}

@@ -125,8 +125,11 @@ func recordSecrets(cfg *config.Config) []string {
 		// body would match by chance (a capability, a flag).
 		vals, _ := p.Remote["values"].(map[string]any)
 		for _, v := range vals {
-			if s, ok := v.(string); ok && len(strings.TrimSpace(s)) >= minPlaceholderSecret && !isAbsoluteURL(s) {
-				add(s)
+			switch v.(type) {
+			case string, int, int64, uint64, float64: // a number fills a placeholder as its digits
+				if s := fmt.Sprint(v); len(strings.TrimSpace(s)) >= minPlaceholderSecret && !isAbsoluteURL(s) {
+					add(s)
+				}
 			}
 		}
 	}

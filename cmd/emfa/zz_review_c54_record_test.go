@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,4 +141,48 @@ func TestReviewC54NumericPlaceholderValueRedacted(t *testing.T) {
 	if !strings.Contains(string(data), "hmacSha1") {
 		t.Errorf("the webhook is not inlined:\n%s", data)
 	}
+}
+
+// A webhookFile's placeholder values are redacted by value, as secrets, wherever they
+// appear; but a value that names a field (the attribute a vendor reads the user from,
+// as IBM's uniqueNameAttribute does) is no secret, and it appears in the transforms'
+// text and the vendor's bodies: redacted there, the replayed transform sent and read
+// another field, and a recording of a working webhook replayed red. A value with no
+// digit in it (a field name, a word) is no secret by value unless its name says so; the
+// signing key beside it still is.
+func TestReviewC54FieldNamePlaceholderReplays(t *testing.T) {
+	const skey = "Xk29sLq0Vd83nB1mZr7T"
+	vendor, stopVendor, err := transcript.ServeLocal(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]any
+		json.NewDecoder(r.Body).Decode(&in)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"preferred_username": in["preferred_username"], "devices": []string{"D1"}})
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopVendor)
+	cfg := writeTestConfig(t, "", `providers:
+  - name: ACME
+    credentialPrefix: acme
+    capabilities: [push]
+    engine: remote
+    remote:
+      webhookFile: acme-webhook.json
+      values: {acme_url: "`+vendor+`", user_attr: preferred_username, skey: "`+skey+`"}
+`)
+	webhook := `{"urls": ["{{acme_url}}"], "resources": {"enrollments": {"suffix": "/enroll",
+  "transform": {"outgoing": "{\"header\": header.put(\"x-sig\", hmacSha1(body.username, \"{{skey}}\")), \"body\": {\"{{user_attr}}\": body.username}}",
+                "incoming": "{\"body\": body.devices.map(d, {\"id\": d, \"capability\": \"push\", \"attributes\": {\"deviceName\": body.{{user_attr}}, \"authExecutionFlow\": \"init_then_poll\"}})}"}}}}`
+	if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), "acme-webhook.json"), []byte(webhook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	recordDir := filepath.Join(t.TempDir(), "recorded")
+	base, _, stop := startServeArgs(t, "--config", cfg, "--record", recordDir)
+	sim := &verifySim{t: t, base: base + "/v1/providers/acme", user: "verify", pw: "sim-password-0123"}
+	if list := sim.enrollments("alice"); len(list) != 1 || list[0].Attributes["deviceName"] != "alice" {
+		t.Fatalf("enrollments live: %+v", list)
+	}
+	stop()
+	replayRecorded(t, recordDir, []string{skey, "sim-password-0123", testEncryptionKey})
 }

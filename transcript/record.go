@@ -1403,7 +1403,8 @@ func redactNode(n *yaml.Node, parent string, secrets *secretValues) {
 			secret := configSecretKey(k) ||
 				(k == "value" && (keys["key"] || keys["name"])) || // header secrets
 				(k == "key" && parent == "jwt") ||
-				parent == "values" // webhookFile placeholders (signing keys)
+				// webhookFile placeholders (signing keys), but a field's name
+				(parent == "values" && !(v.Kind == yaml.ScalarNode && PlainPlaceholder(n.Content[i].Value, v.Value)))
 			if secret {
 				redactScalars(v)
 				continue
@@ -1417,6 +1418,14 @@ func redactNode(n *yaml.Node, parent string, secrets *secretValues) {
 			}
 		}
 	}
+}
+
+// PlainPlaceholder reports whether a webhookFile's placeholder value is no secret: one
+// without a digit — a field's name, a word, which a webhook's transforms and its vendor's
+// bodies hold as such — under a name that does not say it is secret, and no URL. A key
+// has digits.
+func PlainPlaceholder(name, value string) bool {
+	return !strings.ContainsAny(value, "0123456789") && !SecretName(name) && !strings.Contains(value, "://")
 }
 
 // urlPath is the path of the URL the variable name holds, without its trailing slash,

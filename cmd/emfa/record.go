@@ -122,17 +122,16 @@ func recordSecrets(cfg *config.Config) []string {
 		// filled in wherever the webhook puts them (a signing key in a transform's text,
 		// under a name that need not say so): each is a secret as the values map is,
 		// but a URL (its secrets are urlSecrets'), a short one, which whole values of a
-		// body would match by chance (a capability, a flag), and one without a digit
-		// under a name that does not say it is secret — a field's name, a word, which
-		// the transforms' text and the vendor's bodies hold as such (redacted there, a
-		// replayed transform would read and send another field); a key has digits.
+		// body would match by chance (a capability, a flag), and a field's name or a word
+		// (transcript.PlainPlaceholder), which the transforms' text and the vendor's
+		// bodies hold as such: redacted there, a replayed transform would read and send
+		// another field.
 		vals, _ := p.Remote["values"].(map[string]any)
 		for k, v := range vals {
 			switch v.(type) {
 			case string, int, int64, uint64, float64: // a number fills a placeholder as its digits
 				s := fmt.Sprint(v)
-				if len(strings.TrimSpace(s)) >= minPlaceholderSecret && !isAbsoluteURL(s) &&
-					(strings.ContainsAny(s, "0123456789") || transcript.SecretName(k)) {
+				if len(strings.TrimSpace(s)) >= minPlaceholderSecret && !isAbsoluteURL(s) && !transcript.PlainPlaceholder(k, s) {
 					add(s)
 				}
 			}

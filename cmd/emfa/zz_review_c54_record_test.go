@@ -186,3 +186,48 @@ func TestReviewC54FieldNamePlaceholderReplays(t *testing.T) {
 	stop()
 	replayRecorded(t, recordDir, []string{skey, "sim-password-0123", testEncryptionKey})
 }
+
+// The same webhook under a path that starts with ${NAME}, which a recording keeps as a
+// path: its values map is copied, and a value that names a field was redacted there
+// with the secrets, so the replayed webhook read and sent another field.
+func TestReviewC54FieldNamePlaceholderInValuesReplays(t *testing.T) {
+	const skey = "Xk29sLq0Vd83nB1mZr7T"
+	vendor, stopVendor, err := transcript.ServeLocal(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]any
+		json.NewDecoder(r.Body).Decode(&in)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"preferred_username": in["preferred_username"], "devices": []string{"D1"}})
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopVendor)
+	webhookDir := t.TempDir()
+	t.Setenv("ACME_WEBHOOKS", webhookDir)
+	cfg := writeTestConfig(t, "", `providers:
+  - name: ACME
+    credentialPrefix: acme
+    capabilities: [push]
+    engine: remote
+    remote:
+      webhookFile: ${ACME_WEBHOOKS}/acme-webhook.json
+      values: {acme_url: "`+vendor+`", user_attr: preferred_username, skey: "`+skey+`"}
+`)
+	webhook := `{"urls": ["{{acme_url}}"], "resources": {"enrollments": {"suffix": "/enroll",
+  "transform": {"outgoing": "{\"header\": header.put(\"x-sig\", hmacSha1(body.username, \"{{skey}}\")), \"body\": {\"{{user_attr}}\": body.username}}",
+                "incoming": "{\"body\": body.devices.map(d, {\"id\": d, \"capability\": \"push\", \"attributes\": {\"deviceName\": body.{{user_attr}}, \"authExecutionFlow\": \"init_then_poll\"}})}"}}}}`
+	if err := os.WriteFile(filepath.Join(webhookDir, "acme-webhook.json"), []byte(webhook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	recordDir := filepath.Join(t.TempDir(), "recorded")
+	base, _, stop := startServeArgs(t, "--config", cfg, "--record", recordDir)
+	sim := &verifySim{t: t, base: base + "/v1/providers/acme", user: "verify", pw: "sim-password-0123"}
+	if list := sim.enrollments("alice"); len(list) != 1 || list[0].Attributes["deviceName"] != "alice" {
+		t.Fatalf("enrollments live: %+v", list)
+	}
+	stop()
+	all := replayRecorded(t, recordDir, []string{skey, "sim-password-0123", testEncryptionKey})
+	if !strings.Contains(all, "webhookFile") {
+		t.Errorf("the webhook is inlined, not kept as a path:\n%s", all)
+	}
+}

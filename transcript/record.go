@@ -1072,7 +1072,17 @@ func redactRaw(body string) string {
 	out = rawPair.ReplaceAllStringFunc(out, func(m string) string {
 		sub := rawPair.FindStringSubmatch(m)
 		key, err := url.QueryUnescape(sub[2])
-		if err != nil || !SecretName(key) || sub[3] == "" {
+		if err != nil || sub[3] == "" {
+			return m
+		}
+		if !SecretName(key) {
+			// A link a form holds is percent-encoded: its secret parameters are found
+			// once it is not.
+			if v, err := url.QueryUnescape(sub[3]); err == nil && v != sub[3] {
+				if r := redactLinks(v); r != v {
+					return sub[1] + sub[2] + "=" + url.QueryEscape(r)
+				}
+			}
 			return m
 		}
 		return sub[1] + sub[2] + "=" + redacted

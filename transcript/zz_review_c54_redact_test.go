@@ -69,3 +69,28 @@ func TestReviewC54EncodedSecretsRedacted(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewC54EncodedLinkRedacted: a link's secret parameters are redacted in a
+// vendor's answer (an activation link's ?token=…); in an answer that is not JSON the
+// link is written as a form writes it (percent-encoded, https%3A%2F%2F…) or as JSON
+// escapes it (https:\/\/…), where no "://" showed it a link, and its token stayed in
+// clear.
+func TestReviewC54EncodedLinkRedacted(t *testing.T) {
+	const token = "act-0123456789abcdef"
+	link := "https://vendor.example/activate?user=alice&token=" + token
+	s := newSecretValues(nil)
+	for _, c := range []struct{ ct, body string }{
+		{"application/x-www-form-urlencoded", "status=ok&activation_uri=" + url.QueryEscape(link)},
+		{"text/plain", `{"status":"ok","activation_uri":"` + strings.ReplaceAll(link, "/", `\/`) + `",}`},
+	} {
+		x := provider.Exchange{Method: "POST", URL: mustURL(t, "https://acme.example/check"), Status: 200,
+			ResponseHeader: http.Header{"Content-Type": {c.ct}}, ResponseBody: []byte(c.body)}
+		got := s.recordExchange(x)
+		if got.Response.Raw == nil {
+			t.Fatalf("answer %s not recorded", c.body)
+		}
+		if raw := *got.Response.Raw; strings.Contains(raw, token) || !strings.Contains(raw, "alice") {
+			t.Errorf("answer %s recorded as %s", c.body, raw)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -1480,34 +1481,60 @@ var onlyEnvRef = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$`)
 
 // redactURL is v, when it is a URL, without the password of its user info and the
 // values of its query (an API key, say), each "<redacted>" escaped so the URL still
-// parses; a ${NAME} there is kept, it is no secret itself.
+// parses; a ${NAME} there is kept, it is no secret itself, but the default of a
+// ${NAME:-default} is redacted (the value served where NAME is unset; replay sets it).
 func redactURL(v string) string {
-	m := urlValue.FindStringSubmatchIndex(v)
+	// References are set aside first: their ":" and "-" are not the URL's (but in a
+	// value holding the mark itself, no URL, which is taken as it is).
+	var refs []string
+	masked := v
+	if !strings.Contains(v, "\x02") {
+		masked = urlEnvRef.ReplaceAllStringFunc(v, func(ref string) string {
+			refs = append(refs, envDefault.ReplaceAllString(ref, "${${1}:-"+escapedRedacted+"}"))
+			return fmt.Sprintf("\x02%d\x03", len(refs)-1)
+		})
+	}
+	m := urlValue.FindStringSubmatchIndex(masked)
 	if m == nil {
 		return v
 	}
-	const escaped = "%3Credacted%3E"
 	var out strings.Builder
 	last := 0
-	if m[4] >= 0 && m[5] > m[4] && !onlyEnvRef.MatchString(v[m[4]:m[5]]) {
-		out.WriteString(v[last:m[4]])
-		out.WriteString(escaped)
+	if m[4] >= 0 && m[5] > m[4] && !maskedRef.MatchString(masked[m[4]:m[5]]) {
+		out.WriteString(masked[last:m[4]])
+		out.WriteString(escapedRedacted)
 		last = m[5]
 	}
 	if m[6] >= 0 {
-		out.WriteString(v[last:m[6]])
-		pairs := strings.Split(v[m[6]:m[7]], "&")
+		out.WriteString(masked[last:m[6]])
+		pairs := strings.Split(masked[m[6]:m[7]], "&")
 		for i, p := range pairs {
-			if name, val, ok := strings.Cut(p, "="); ok && val != "" && !onlyEnvRef.MatchString(val) {
-				pairs[i] = name + "=" + escaped
+			if name, val, ok := strings.Cut(p, "="); ok && val != "" && !maskedRef.MatchString(val) {
+				pairs[i] = name + "=" + escapedRedacted
 			}
 		}
 		out.WriteString(strings.Join(pairs, "&"))
 		last = m[7]
 	}
-	out.WriteString(v[last:])
-	return out.String()
+	out.WriteString(masked[last:])
+	if refs == nil {
+		return out.String()
+	}
+	return maskedRefs.ReplaceAllStringFunc(out.String(), func(s string) string {
+		i, _ := strconv.Atoi(s[1 : len(s)-1])
+		return refs[i]
+	})
 }
+
+// escapedRedacted is <redacted> in a URL.
+const escapedRedacted = "%3Credacted%3E"
+
+// urlEnvRef is a ${…} in a URL; maskedRef one set aside (redactURL), maskedRefs each.
+var (
+	urlEnvRef  = regexp.MustCompile(`\$\{[^{}]*\}`)
+	maskedRef  = regexp.MustCompile("^\x02[0-9]+\x03$")
+	maskedRefs = regexp.MustCompile("\x02[0-9]+\x03")
+)
 
 // walkStrings is v with f applied to each string inside it but a matcher's.
 func walkStrings(v any, f func(string) string) any { return (*secretValues)(nil).walk(v, f) }

@@ -94,3 +94,49 @@ func TestReviewC54EncodedLinkRedacted(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewC54URLReferenceDefaultsRedacted: a URL's password or query value may be a
+// ${NAME:-default}, whose default is the value served where NAME is unset: it stayed in
+// clear in the copied configuration, and a reference in the user info was cut at its
+// own ":" (${P:%3Credacted%3E@…), a configuration replay could not expand.
+func TestReviewC54URLReferenceDefaultsRedacted(t *testing.T) {
+	out, env := redactConfig(`providers:
+  - remote:
+      urls: ["https://acme.example/api?k=${ACME_K:-LiteralDefaultKey42}&token=${T:-tok0123456789}&u=${U}"]
+      other: "https://vendor:${ACME_PW:-pw0123456789}@acme.example/v1"
+`, newSecretValues(nil), nil)
+	for _, secret := range []string{"LiteralDefaultKey42", "tok0123456789", "pw0123456789"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the copied configuration holds %q:\n%s", secret, out)
+		}
+	}
+	for _, ref := range []string{"k=${ACME_K:-", "token=${T:-", "u=${U}", "vendor:${ACME_PW:-%3Credacted%3E}@acme.example/v1"} {
+		if !strings.Contains(out, ref) {
+			t.Errorf("the copied configuration lost %q:\n%s", ref, out)
+		}
+	}
+	if len(env) != 4 {
+		t.Errorf("env: %v, want ACME_K, T, U and ACME_PW", env)
+	}
+}
+
+// FuzzReviewC54RedactText: the redactions a recording runs over a configuration's values
+// and a vendor's answers that are not JSON never panic, whatever the text holds (a
+// control character a YAML string escapes, half a reference, half a tag).
+func FuzzReviewC54RedactText(f *testing.F) {
+	for _, seed := range []string{
+		"https://u:${P:-pw0123456789}@h/?k=${K}&t=x",
+		"https://h/?k=\x020\x03",
+		"https://u:\x025\x03@h/",
+		`<r a="1"><token><![CDATA[x]]></token></r>`,
+		"a=https%3A%2F%2Fh%2F%3Ftoken%3Dx&b=1",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		redactURL(s)
+		redactRawAnswer(s)
+		redactRaw(s)
+		redactLinks(s)
+	})
+}

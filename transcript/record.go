@@ -332,6 +332,12 @@ func (r *Recorder) flush(key string) {
 // add files a call with its session.
 func (r *Recorder) add(o Observed) {
 	if o.Resource == ResourceDevice {
+		if o.Status != http.StatusOK {
+			// Refused (a second answer to a challenge answered already, one no longer
+			// pending, a bad signature): it changed nothing, and as a step it would fail
+			// the replay, where a device step's answer must be taken.
+			return
+		}
 		key, ok := r.byTx[o.Challenge]
 		if !ok {
 			r.o.Log.Warn("recording: a device answer to a challenge not recorded is left out", "challenge", o.Challenge)

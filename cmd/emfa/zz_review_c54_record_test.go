@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -230,4 +231,33 @@ func TestReviewC54FieldNamePlaceholderInValuesReplays(t *testing.T) {
 	if !strings.Contains(all, "webhookFile") {
 		t.Errorf("the webhook is inlined, not kept as a path:\n%s", all)
 	}
+}
+
+// A device answer the server refused — a second tap answering otherwise a challenge
+// answered already, an answer to a challenge no longer pending — is no device step of the session: it
+// changed nothing, and replayed as one it failed the replay (the challenge answered
+// already), so that a session recorded as it happened replayed red.
+func TestReviewC54RefusedDeviceAnswerReplays(t *testing.T) {
+	const cfg = "../../testdata/config/all-factors.yaml"
+	recordDir, app := recordEnv(t, nil)
+	app.must(t, "users", "add", "heidi", "--config", cfg)
+	var f struct{ ID, ActivationCode string }
+	json.Unmarshal([]byte(app.must(t, "factors", "add", "push", "--user", "heidi", "--config", cfg)), &f)
+	base, _, stop := app.serve(t, "--config", cfg, "--record", recordDir)
+	sim := &verifySim{t: t, base: base + "/v1/providers/emfa", user: "verify", pw: "sim-password-0123"}
+	state := filepath.Join(t.TempDir(), "heidi.json")
+	app.must(t, "device", "register", "--server", base, "--code", f.ActivationCode, "--state", state)
+	a := sim.want("push", sim.step("initiate", "push", f.ID, "heidi", "", ""), "PENDING")
+	args := []string{"device", "approve", a.TransactionID, "--state", state}
+	if n := a.Attributes["number"]; n != nil {
+		args = append(args, "--number", fmt.Sprint(n))
+	}
+	app.must(t, args...)
+	// A second tap, another answer: refused, the challenge answered already.
+	if code, _, _ := app.run(t, "device", "deny", a.TransactionID, "--state", state); code == 0 {
+		t.Fatal("a second answer to the challenge was taken")
+	}
+	sim.want("approved", sim.step("result", "push", f.ID, "heidi", a.TransactionID, ""), "SUCCESS")
+	stop()
+	replayRecorded(t, recordDir, []string{"sim-password-0123", testEncryptionKey})
 }

@@ -898,7 +898,49 @@ func (s *secretValues) redactValue(v any) any {
 // values of secret and varying fields <any>, and a string holding a secret of the
 // configuration a matcher for what replay sends in its place.
 func (s *secretValues) redactRequest(v any) any {
-	return s.matcher(redactKeys(v, MatchAny, func(k string) bool { return SecretName(k) || varyingFields[strings.ToLower(k)] }))
+	return s.walk(redactKeys(v, MatchAny, func(k string) bool { return SecretName(k) || varyingFields[strings.ToLower(k)] }), s.requestString)
+}
+
+// requestString is a string of a vendor request as replay must match it: matcherString's,
+// with the values of a link's parameters of a secret name open too (redactLinks).
+func (s *secretValues) requestString(str string) string {
+	if !strings.Contains(str, "://") {
+		return s.matcherString(str)
+	}
+	var open [][2]int // the secret parameters' values
+	for _, m := range linkParam.FindAllStringSubmatchIndex(str, -1) {
+		name, err := url.QueryUnescape(str[m[4]:m[5]])
+		if err == nil && m[7] > m[6] && SecretName(name) && !onlyEnvRef.MatchString(str[m[6]:m[7]]) {
+			open = append(open, [2]int{m[6], m[7]})
+		}
+	}
+	if len(open) == 0 {
+		return s.matcherString(str)
+	}
+	var re strings.Builder
+	piece := func(p string) { // as matcherString writes it
+		switch parts := s.split(p); {
+		case parts == nil:
+			re.WriteString(regexp.QuoteMeta(p))
+		case len(parts) == 1:
+			re.WriteString(".+")
+		default:
+			for i, part := range parts {
+				if i > 0 {
+					re.WriteString(".+")
+				}
+				re.WriteString(regexp.QuoteMeta(part))
+			}
+		}
+	}
+	last := 0
+	for _, o := range open {
+		piece(str[last:o[0]])
+		re.WriteString(`[^&#]+`)
+		last = o[1]
+	}
+	piece(str[last:])
+	return matchRegexp + "^" + re.String() + "$>"
 }
 
 // redactKeys replaces the values of the fields whose key is secret with with,

@@ -79,10 +79,18 @@ func compile(env *Env, source string) (*Program, error) {
 		return nil, fmt.Errorf("transform: compile: %s: worst-case cost estimate %s exceeds the limit %d (inputs assumed to hold at most %d elements)",
 			pos, costString(est.Max), env.limits.maxEstimatedCost, env.limits.inputSizeHint)
 	}
+	if err := constantPatterns(native); err != nil {
+		return nil, fmt.Errorf("transform: compile: %w", err)
+	}
 	prg, err := env.cel.Program(checked,
 		cel.CostLimit(env.limits.costLimit),
 		cel.InterruptCheckFrequency(interruptCheckFrequency),
 		cel.CostTrackerOptions(cost.OverloadTracker("", dynamicCallCost)),
+		// A constant pattern is compiled here, once, as the untracked path's OptOptimize
+		// does: a match is charged by its text's length, and compiling the pattern again on
+		// every call (every element, in a comprehension over a vendor's list) costs many
+		// times that. A constant that is no regular expression is refused here, at load.
+		cel.OptimizeRegex(interpreter.MatchesRegexOptimization),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("transform: compile: %w", err)
@@ -90,6 +98,29 @@ func compile(env *Env, source string) (*Program, error) {
 	uses := idents(root)
 	return &Program{env: env, ast: native, prg: prg, estimate: est, loops: hasComprehension(root), uses: uses, checked: checked,
 		inputs: inputsOf(env, uses)}, nil
+}
+
+// constantPatterns checks the constant patterns of the matches calls in e, which building
+// the program compiles, so that one that is no regular expression is refused with its
+// position: "<input>:line:column: error parsing regexp: …".
+func constantPatterns(a *ast.AST) error {
+	var err error
+	ast.PreOrderVisit(a.Expr(), ast.NewExprVisitor(func(x ast.Expr) {
+		if err != nil || x.Kind() != ast.CallKind || x.AsCall().FunctionName() != "matches" {
+			return
+		}
+		args := x.AsCall().Args()
+		pattern := args[len(args)-1] // s.matches(p) or matches(s, p)
+		if pattern.Kind() != ast.LiteralKind {
+			return
+		}
+		if p, ok := pattern.AsLiteral().(types.String); ok {
+			if _, perr := regexp.Compile(string(p)); perr != nil {
+				err = fmt.Errorf("%s: %w", position(a, pattern.ID()), perr)
+			}
+		}
+	}))
+	return err
 }
 
 // input is a declared variable a transform reads, and how activation converts it.

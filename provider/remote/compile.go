@@ -8,6 +8,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/operators"
+	"cel.dev/cel-go/common/types"
+
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/transform"
 )
@@ -148,11 +152,13 @@ func compile(w *Webhook) (map[string]*resource, []string, error) {
 			})
 			continue
 		}
+		check := checkIncomingBody
 		if j.dir == transform.Outgoing {
-			if err := checkResultKeys(j.prg); err != nil {
-				errs = append(errs, &config.FieldError{Path: fmt.Sprintf("resources.%s.transform.%s", j.name, j.dir), Msg: err.Error()})
-				continue
-			}
+			check = func(prg *transform.Program) error { return checkResultKeys(prg) }
+		}
+		if err := check(j.prg); err != nil {
+			errs = append(errs, &config.FieldError{Path: fmt.Sprintf("resources.%s.transform.%s", j.name, j.dir), Msg: err.Error()})
+			continue
 		}
 		*j.dst = j.prg
 		if w := j.prg.CostWarning(); w != "" {
@@ -163,6 +169,40 @@ func compile(w *Webhook) (map[string]*resource, []string, error) {
 		return nil, warnings, errs
 	}
 	return out, warnings, nil
+}
+
+// checkIncomingBody refuses an incoming transform whose result, a map literal (or one of a
+// conditional's), has only literal keys and no body: only body has an effect
+// (cel-dialect.md), so such a transform ("bdy", a key left out) answers no call, which
+// would show only at the first one. Other keys are left alone (Verify ignores them), as is
+// a map whose keys are computed or that is no literal.
+func checkIncomingBody(prg *transform.Program) error {
+	info := prg.AST().SourceInfo()
+	var visit func(e ast.Expr) error
+	visit = func(e ast.Expr) error {
+		switch {
+		case e.Kind() == ast.MapKind:
+			for _, entry := range e.AsMap().Entries() {
+				k := entry.AsMapEntry().Key()
+				if k.Kind() != ast.LiteralKind {
+					return nil
+				}
+				if key, ok := k.AsLiteral().(types.String); ok && key == "body" {
+					return nil
+				}
+			}
+			loc := info.GetStartLocation(e.ID())
+			return fmt.Errorf("%d:%d: the incoming transform's result has no body key, the only one with an effect: no call would get an answer", loc.Line(), loc.Column()+1)
+		case e.Kind() == ast.CallKind && e.AsCall().FunctionName() == operators.Conditional:
+			args := e.AsCall().Args()
+			if err := visit(args[1]); err != nil {
+				return err
+			}
+			return visit(args[2])
+		}
+		return nil
+	}
+	return visit(prg.AST().Expr())
 }
 
 // parallel runs fn(0) … fn(n-1), at most GOMAXPROCS at a time, and returns when all have.

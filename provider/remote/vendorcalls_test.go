@@ -382,7 +382,8 @@ func TestTransformFailureReason(t *testing.T) {
 		"validate": {Suffix: "/v", Transform: Transform{
 			Incoming: `{"body": {"status": size(body.list.map(x, body.list.map(y, x + y))) > 0 ? "SUCCESS" : "FAILED"}}`}},
 		"initiate": {Suffix: "/i", Transform: Transform{Incoming: `{"body": {"status": body.nope}}`}},
-		"test":     {Suffix: "/t", Transform: Transform{Incoming: `{"answer": "x"}`}},
+		// A computed key: a literal map without body is refused at load.
+		"test": {Suffix: "/t", Transform: Transform{Incoming: `{"an" + "swer": "x"}`}},
 	}})
 	ctx := context.Background()
 	for _, c := range []struct {

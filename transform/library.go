@@ -501,7 +501,7 @@ func (lib library) jsonToFormURLEncoded(mv, sortedv ref.Val) ref.Val {
 			for i := int64(0); i < sizeOf(l); i++ {
 				s, err := formScalar(l.Get(types.Int(i)))
 				if err != nil {
-					bad = types.NewErr("jsonToFormURLEncoded: key '%s': %v", string(k), err)
+					bad = types.NewErr("jsonToFormURLEncoded: key %q: %v", string(k), err)
 					return false
 				}
 				pairs = append(pairs, pair{string(k), s})
@@ -510,7 +510,7 @@ func (lib library) jsonToFormURLEncoded(mv, sortedv ref.Val) ref.Val {
 		}
 		s, err := formScalar(v)
 		if err != nil {
-			bad = types.NewErr("jsonToFormURLEncoded: key '%s': %v", string(k), err)
+			bad = types.NewErr("jsonToFormURLEncoded: key %q: %v", string(k), err)
 			return false
 		}
 		pairs = append(pairs, pair{string(k), s})

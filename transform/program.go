@@ -300,7 +300,10 @@ func (p *Program) Eval(ctx context.Context, vars Vars) (map[string]any, error) {
 	}
 	out, err := mapToJSON(val.v.(traits.Mapper))
 	if err != nil {
-		return nil, fmt.Errorf("transform: eval: result: %w", err)
+		if err == errResultTooLarge {
+			return nil, fmt.Errorf("transform: eval: result: %w", err)
+		}
+		return nil, fmt.Errorf("transform: eval: result: %s", p.namedKeys(err.Error(), '"'))
 	}
 	return out, nil
 }
@@ -495,7 +498,8 @@ func (p *Program) evalError(err error) error {
 		// cel-go recovered a panic and put its text, which may hold anything, in the message.
 		return errors.New("transform: eval: internal error (a function panicked)")
 	}
-	msg := p.unknownKey(redact(err.Error()))
+	// Keys first, in single quotes, which redact keeps: it removes what else is quoted.
+	msg := p.unknownKey(redact(p.namedKeys(err.Error(), '\'')))
 	var celErr *types.Err
 	if errors.As(err, &celErr) && celErr.NodeID() != 0 {
 		return fmt.Errorf("transform: eval: %s: %s", position(p.ast, celErr.NodeID()), msg)
@@ -534,6 +538,38 @@ func (p *Program) unknownKey(msg string) string {
 		return msg
 	}
 	return msg[:m[2]] + "(a key the transform does not name; not shown)"
+}
+
+// keyNamed is a key an error names, as %q writes it: the library's (jsonToFormURLEncoded's)
+// and a result's conversion's (the path to a value that has no JSON form).
+var keyNamed = regexp.MustCompile(`key ("(?:[^"\\]|\\.)*")`)
+
+// namedKeys keeps each key msg names, in the quote q, only when the transform's own text
+// has it, as unknownKey does: a key computed from the input may be a secret, and is not
+// shown.
+func (p *Program) namedKeys(msg string, q byte) string {
+	if !strings.Contains(msg, `key "`) {
+		return msg
+	}
+	src := p.checked.Source().Content()
+	return keyNamed.ReplaceAllStringFunc(msg, func(m string) string {
+		if k, err := strconv.Unquote(m[len("key "):]); err == nil && k != "" && !strings.ContainsRune(k, rune(q)) && strings.Contains(src, k) {
+			return "key " + string(q) + k + string(q)
+		}
+		return keyNotShown
+	})
+}
+
+// keyNotShown stands for a key an error does not show.
+const keyNotShown = "key (one the transform does not name; not shown)"
+
+// hideKeys replaces every key msg names with keyNotShown, where the transform's text is not
+// at hand to tell a key it names from one computed from its input.
+func hideKeys(msg string) string {
+	if !strings.Contains(msg, `key "`) {
+		return msg
+	}
+	return keyNamed.ReplaceAllLiteralString(msg, keyNotShown)
 }
 
 // position renders the source position of an expression as <input>:line:column.

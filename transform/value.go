@@ -311,8 +311,13 @@ func (v Value) Len() (n int, ok bool) {
 
 // Interface converts v to plain Go values as Eval returns them: map[string]any, []any, string,
 // int64, uint64, float64, bool and nil.
+// An error names no map key (hideKeys): one may come from the input.
 func (v Value) Interface() (any, error) {
-	return toJSON(v.celValue())
+	x, err := toJSON(v.celValue())
+	if err != nil && err != errResultTooLarge {
+		return nil, errors.New(hideKeys(err.Error()))
+	}
+	return x, err
 }
 
 // eachEntry calls fn for every entry of m. The maps CEL builds and those NewValue makes are walked

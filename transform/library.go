@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,9 +20,11 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/decls"
+	"cel.dev/cel-go/common/overloads"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
+	"cel.dev/cel-go/interpreter"
 	"github.com/google/uuid"
 )
 
@@ -713,4 +717,93 @@ func pathSegment(v ref.Val) ref.Val {
 		seg = decoded
 	}
 	return notPathSegment()
+}
+
+// Bounds of a pattern matches compiles on a call: one computed from the input. Compiling
+// costs what the pattern expands to, about a microsecond an instruction, which the cost
+// limit does not charge (it charges a match by the lengths of its text and pattern):
+// [a-z]{1,1000} a hundred times over, 1,300 bytes, is 200,000 instructions. These bounds
+// keep a compilation to a few milliseconds, far above what a pattern to check a code or an
+// address expands to.
+const (
+	maxPatternBytes = 16 << 10
+	maxPatternInsts = 10_000
+)
+
+// boundPatterns is the decorator of both of a transform's programs that makes a matches
+// call whose pattern is computed (from the input) refuse a pattern over the bounds before
+// compiling it. A constant pattern is left to the program, which compiles it once.
+func boundPatterns(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
+	call, ok := i.(interpreter.InterpretableCall)
+	if !ok || call.Function() != overloads.Matches {
+		return i, nil
+	}
+	args := call.Args()
+	if len(args) != 2 {
+		return i, nil
+	}
+	if _, constant := args[1].(interpreter.InterpretableConst); constant {
+		return i, nil
+	}
+	return interpreter.NewCall(call.ID(), call.Function(), call.OverloadID(), args, func(vals ...ref.Val) ref.Val {
+		if len(vals) != 2 {
+			return types.NoSuchOverloadErr()
+		}
+		return matches(vals[0], vals[1])
+	}), nil
+}
+
+// matches is standard CEL's s.matches(pattern) and matches(s, pattern), with a pattern over
+// the bounds refused before it is compiled. Neither message quotes the pattern.
+func matches(str, pattern ref.Val) ref.Val {
+	s, ok := str.(types.String)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(str)
+	}
+	p, ok := pattern.(types.String)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(pattern)
+	}
+	if len(p) > maxPatternBytes {
+		return types.NewErr("matches: a pattern of more than %d bytes, not compiled on a call (a pattern written in the transform is compiled once, at load)", maxPatternBytes)
+	}
+	re, err := syntax.Parse(string(p), syntax.Perl)
+	if err != nil {
+		return types.WrapErr(err) // its message quotes the pattern; evaluation's errors are redacted
+	}
+	if patternInsts(re, 0) > maxPatternInsts {
+		return types.NewErr("matches: a pattern that expands to more than %d instructions, not compiled on a call (a pattern written in the transform is compiled once, at load)", maxPatternInsts)
+	}
+	compiled, err := regexp.Compile(string(p))
+	if err != nil {
+		return types.WrapErr(err)
+	}
+	return types.Bool(compiled.MatchString(string(s)))
+}
+
+// patternInsts estimates, from above, the instructions re compiles to, counting from n and
+// stopping once past maxPatternInsts: a counted repeat is its operand that many times over.
+func patternInsts(re *syntax.Regexp, n int) int {
+	if n > maxPatternInsts {
+		return n
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		return n + len(re.Rune)
+	case syntax.OpRepeat:
+		times := re.Max
+		if times < 0 {
+			times = re.Min + 1
+		}
+		sub := patternInsts(re.Sub[0], 0)
+		if times > 0 && sub > (maxPatternInsts-n)/times {
+			return maxPatternInsts + 1
+		}
+		return n + times*(sub+1) + 1
+	}
+	n += 2 // the operator's own (a split, a capture's two saves, an empty width)
+	for _, sub := range re.Sub {
+		n = patternInsts(sub, n)
+	}
+	return n
 }

@@ -91,6 +91,7 @@ func compile(env *Env, source string) (*Program, error) {
 		// every call (every element, in a comprehension over a vendor's list) costs many
 		// times that. A constant that is no regular expression is refused here, at load.
 		cel.OptimizeRegex(interpreter.MatchesRegexOptimization),
+		cel.CustomDecoratorV2(boundPatterns),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("transform: compile: %w", err)
@@ -209,7 +210,7 @@ func (p *Program) untrackedProgram() untrackedPath {
 		// The context's deadline, checked between comprehension iterations, still bounds
 		// the evaluation should the estimate ever fall short.
 		prg, err := p.env.cel.Program(p.checked, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.EvalOptions(cel.OptOptimize),
-			cel.CustomDecoratorV2(dec))
+			cel.CustomDecoratorV2(boundPatterns), cel.CustomDecoratorV2(dec))
 		if err != nil {
 			return // the tracked program serves: slower, as safe
 		}

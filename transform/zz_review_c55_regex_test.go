@@ -54,3 +54,46 @@ func TestReviewC55RegexConstantCompiledOnce(t *testing.T) {
 		t.Errorf("an evaluation allocates %.0f times: the constant pattern is compiled per call", allocs)
 	}
 }
+
+// TestReviewC55RegexFromInputBounded: a pattern computed from the input is compiled on each
+// call, and the cost limit charges a match by the lengths of its text and pattern, while
+// compiling costs what the pattern expands to: 1,300 bytes of counted repeats
+// ([a-z]{1,1000} a hundred times) are 200,000 instructions, a tenth of a second or more,
+// charged some 33 units, and 1 MiB of pattern about a second. Such a pattern is refused, on
+// either path an evaluation takes, without being quoted; an ordinary one still matches, and a
+// constant pattern (the operator's own, compiled once at load) is not bounded.
+func TestReviewC55RegexFromInputBounded(t *testing.T) {
+	env := testEnv(t)
+	p, err := Compile(env, `{"v": "S3CRET".matches(s)}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pattern := range []string{
+		strings.Repeat("[a-z]{1,1000}", 100) + "S3CRET",
+		strings.Repeat("(a|b)", 200_000) + "S3CRET",
+		strings.Repeat("a", 1<<20) + "S3CRET",
+	} {
+		_, err := p.Eval(t.Context(), Vars{"s": pattern})
+		if err == nil || !strings.Contains(err.Error(), "pattern") || strings.Contains(err.Error(), "S3CRET") {
+			t.Errorf("Eval with a pattern of %d bytes = %v, want a refusal that does not quote it", len(pattern), err)
+		}
+	}
+	for pattern, want := range map[string]bool{
+		`^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,255}\.[A-Za-z]{2,63}$`: false,
+		`^S3C[A-Z]+$`:                            true,
+		strings.Repeat("(?:x?)", 100) + "S3CRET": true,
+	} {
+		out, err := p.Eval(t.Context(), Vars{"s": pattern})
+		if err != nil || out["v"] != want {
+			t.Errorf("Eval with %q = %v, %v; want %v", pattern, out, err, want)
+		}
+	}
+	big := strings.Repeat("[a-z]{1,1000}", 20)
+	c, err := Compile(env, `{"v": s.matches("`+big+`")}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Eval(t.Context(), Vars{"s": strings.Repeat("a", 20)}); err != nil || out["v"] != true {
+		t.Errorf("a large constant pattern: %v, %v", out, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"regexp/syntax"
@@ -730,27 +731,74 @@ const (
 	maxPatternInsts = 10_000
 )
 
-// boundPatterns is the decorator of both of a transform's programs that makes a matches
-// call whose pattern is computed (from the input) refuse a pattern over the bounds before
-// compiling it. A constant pattern is left to the program, which compiles it once.
-func boundPatterns(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
+// boundCalls is the decorator of both of a transform's programs that bounds, before they
+// run, the calls of standard CEL and its extensions whose work the cost limit charges only
+// once they have returned, or not at all: a matches call whose pattern is computed (from the
+// input) refuses a pattern over the bounds before compiling it (a constant pattern is left
+// to the program, which compiles it once), and replace refuses a result over maxString
+// before building it.
+func (lib library) boundCalls(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
 	call, ok := i.(interpreter.InterpretableCall)
-	if !ok || call.Function() != overloads.Matches {
+	if !ok {
 		return i, nil
 	}
 	args := call.Args()
-	if len(args) != 2 {
+	var impl func(vals ...ref.Val) ref.Val
+	switch {
+	case call.Function() == overloads.Matches && len(args) == 2:
+		if _, constant := args[1].(interpreter.InterpretableConst); constant {
+			return i, nil
+		}
+		impl = func(vals ...ref.Val) ref.Val { return matches(vals[0], vals[1]) }
+	case call.Function() == "replace" && (len(args) == 3 || len(args) == 4) &&
+		(call.OverloadID() == "" || strings.HasPrefix(call.OverloadID(), "string_replace_string_string")):
+		impl = lib.replace
+	default:
 		return i, nil
 	}
-	if _, constant := args[1].(interpreter.InterpretableConst); constant {
-		return i, nil
-	}
+	n := len(args)
 	return interpreter.NewCall(call.ID(), call.Function(), call.OverloadID(), args, func(vals ...ref.Val) ref.Val {
-		if len(vals) != 2 {
+		if len(vals) != n {
 			return types.NoSuchOverloadErr()
 		}
-		return matches(vals[0], vals[1])
+		return impl(vals...)
 	}), nil
+}
+
+// replace is the strings extension's s.replace(old, new) and s.replace(old, new, n), which
+// build a string of up to len(s) + (occurrences of old) × len(new) bytes: quadratic in the
+// inputs (an empty old occurs between every two characters). A result whose scan alone
+// exceeds the cost limit is refused before it is built, as joinStrings's is.
+func (lib library) replace(vals ...ref.Val) ref.Val {
+	var str [3]string
+	for j := range str {
+		s, ok := vals[j].(types.String)
+		if !ok {
+			return types.MaybeNoSuchOverloadErr(vals[j])
+		}
+		str[j] = string(s)
+	}
+	s, old, repl := str[0], str[1], str[2]
+	limit := int64(-1)
+	if len(vals) == 4 {
+		n, ok := vals[3].(types.Int)
+		if !ok {
+			return types.MaybeNoSuchOverloadErr(vals[3])
+		}
+		limit = int64(n)
+	}
+	count := int64(strings.Count(s, old)) // an empty old: once per code point, and once more
+	if limit >= 0 {
+		count = min(count, limit)
+	}
+	// Both factors are at most a string's length: the product does not overflow.
+	if n := int64(len(s)) + count*int64(len(repl)-len(old)); n > lib.maxString {
+		return tooLong("replace", n, lib.maxString)
+	}
+	if limit < 0 {
+		return types.String(strings.ReplaceAll(s, old, repl))
+	}
+	return types.String(strings.Replace(s, old, repl, int(min(limit, math.MaxInt))))
 }
 
 // matches is standard CEL's s.matches(pattern) and matches(s, pattern), with a pattern over

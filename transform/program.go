@@ -91,7 +91,7 @@ func compile(env *Env, source string) (*Program, error) {
 		// every call (every element, in a comprehension over a vendor's list) costs many
 		// times that. A constant that is no regular expression is refused here, at load.
 		cel.OptimizeRegex(interpreter.MatchesRegexOptimization),
-		cel.CustomDecoratorV2(boundPatterns),
+		cel.CustomDecoratorV2(library{maxString: maxString(env.limits.costLimit)}.boundCalls),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("transform: compile: %w", err)
@@ -202,7 +202,8 @@ func (p *Program) untrackedProgram() untrackedPath {
 		}
 		// Calls made twice with the same arguments are made once: that only lowers the
 		// cost, which the estimate of the transform as written bounds.
-		dec := library{maxString: maxString(p.env.limits.costLimit)}.joinLiterals
+		lib := library{maxString: maxString(p.env.limits.costLimit)}
+		dec := lib.joinLiterals
 		slots := sharedCalls(p.ast.Expr())
 		if len(slots) > 0 {
 			dec = shareCalls(slots, dec)
@@ -210,7 +211,7 @@ func (p *Program) untrackedProgram() untrackedPath {
 		// The context's deadline, checked between comprehension iterations, still bounds
 		// the evaluation should the estimate ever fall short.
 		prg, err := p.env.cel.Program(p.checked, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.EvalOptions(cel.OptOptimize),
-			cel.CustomDecoratorV2(boundPatterns), cel.CustomDecoratorV2(dec))
+			cel.CustomDecoratorV2(lib.boundCalls), cel.CustomDecoratorV2(dec))
 		if err != nil {
 			return // the tracked program serves: slower, as safe
 		}

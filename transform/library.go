@@ -175,6 +175,26 @@ func costModels() []cost.OverloadModel {
 			cost.EvalCost(scan(cost.Sum(cost.KeyTotal(cost.Arg(0)), cost.ElemTotal(cost.Arg(0)), cost.Length(cost.Arg(0)), cost.Result()))),
 			// Percent-encoding triples a byte, and a code point is up to four bytes.
 			cost.ResultSize(cost.AtMost(cost.Scale(cost.Sum(cost.KeyTotal(cost.Arg(0)), cost.ElemTotal(cost.Arg(0)), cost.Scale(cost.Length(cost.Arg(0)), 24)), 12)))),
+		// The strings extension's format has no model of its own: cel-go charged one unit
+		// for a text of any length ("%s".format([body.items]) in a comprehension made
+		// gigabytes within the cost limit). It is charged its format and its result, 0.1
+		// a character; its result's size, which its arguments' contents decide, has no
+		// static bound.
+		cost.MemberOverload("string_format", cost.ManualCost(
+			func(cost.Estimator, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+				size := cost.UnknownSizeEstimate()
+				return &cost.CallEstimate{CostEstimate: cost.UnknownCostEstimate(), ResultSize: &size}
+			},
+			func(args []ref.Val, result ref.Val) *uint64 {
+				var n uint64
+				for _, v := range append(args[:1:1], result) {
+					if s, ok := v.(types.String); ok {
+						n += uint64(len(s))
+					}
+				}
+				c := 1 + (n+9)/10
+				return &c
+			})),
 		cost.Overload("uuid",
 			cost.EvalCost(call),
 			cost.ResultSize(cost.Const(36))),

@@ -18,6 +18,8 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/operators"
+	"cel.dev/cel-go/common/overloads"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
@@ -85,7 +87,7 @@ func compile(env *Env, source string) (*Program, error) {
 	prg, err := env.cel.Program(checked,
 		cel.CostLimit(env.limits.costLimit),
 		cel.InterruptCheckFrequency(interruptCheckFrequency),
-		cel.CostTrackerOptions(cost.OverloadTracker("", dynamicCallCost)),
+		cel.CostTracking(dynamicCalls{}),
 		// A constant pattern is compiled here, once, as the untracked path's OptOptimize
 		// does: a match is charged by its text's length, and compiling the pattern again on
 		// every call (every element, in a comprehension over a vendor's list) costs many
@@ -161,25 +163,58 @@ func inputsOf(env *Env, uses map[string]bool) []input {
 	return in
 }
 
-// dynamicCallCost is the runtime cost of a call whose overload is chosen at run time (its
-// arguments are dyn, as every field of body is: body.a + body.b), which cel-go tracks under
-// no overload id and charges one unit: string and bytes arguments are charged as their
-// statically typed overloads charge them (0.1 per character), so that concatenating input
-// strings in a comprehension meets the cost limit as string(body.a) + string(body.b) does.
-// Calls on other values keep cel-go's charge.
-func dynamicCallCost(args []ref.Val, _ ref.Val) *uint64 {
-	var n uint64
-	for _, a := range args {
-		switch a.(type) {
-		case types.String, types.Bytes:
-			n += cost.ActualSize(a)
-		}
-	}
-	if n == 0 {
+// dynamicCalls prices, at run time, a call whose overload is chosen at run time (its
+// arguments are dyn, as every field of body is: body.a + body.b, body.items.sort()), which
+// cel-go tracks under no overload id and charges one unit whatever its arguments:
+//   - string and bytes arguments are charged as their statically typed overloads charge them
+//     (0.1 per character), so that concatenating input strings in a comprehension meets the
+//     cost limit as string(body.a) + string(body.b) does;
+//   - a list or map argument one unit per element or entry, as the typed overloads of the
+//     functions that walk one (sort, reverse, in, ==, format, put…) charge at least, so that
+//     sorting or searching the input as often as a comprehension repeats it meets the limit;
+//     the functions that do not walk it (size, an index, in on a map) are left out;
+//   - a string result 0.1 per character, the building of it (format).
+//
+// Calls on other values, and statically typed calls, keep cel-go's charge.
+type dynamicCalls struct{}
+
+// CallCost implements cost.ActualCostEstimator.
+func (dynamicCalls) CallCost(function, overloadID string, args []ref.Val, result ref.Val) *uint64 {
+	if overloadID != "" {
 		return nil
 	}
-	c := 1 + uint64(math.Ceil(float64(n)*cost.StringTraversalCostFactor))
+	var chars, elems uint64
+	for i, a := range args {
+		switch a.(type) {
+		case types.String, types.Bytes:
+			chars += cost.ActualSize(a)
+		case traits.Lister, traits.Mapper:
+			if walks(function, i, a) {
+				elems += cost.ActualSize(a)
+			}
+		}
+	}
+	if s, ok := result.(types.String); ok && function != operators.Add {
+		chars += uint64(len(s)) // a concatenation's is its arguments', charged already
+	}
+	if chars == 0 && elems == 0 {
+		return nil
+	}
+	c := 1 + elems + uint64(math.Ceil(float64(chars)*cost.StringTraversalCostFactor))
 	return &c
+}
+
+// walks reports whether function walks its argument i, the list or map a: all do but size,
+// an index, a map's in (a lookup) and a list concatenation (cel-go's is a view of both).
+func walks(function string, i int, a ref.Val) bool {
+	switch function {
+	case overloads.Size, operators.Index, operators.OptIndex, operators.Add:
+		return false
+	case operators.In, overloads.DeprecatedIn:
+		_, isMap := a.(traits.Mapper)
+		return i == 1 && !isMap
+	}
+	return true
 }
 
 // untrackedPath is a program evaluated without runtime cost tracking, and the input size

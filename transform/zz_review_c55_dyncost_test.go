@@ -1,0 +1,64 @@
+package transform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestReviewC55DynamicCallsCharged: a call on the input (body is dyn, so every field of it
+// is) has its overload chosen at run time, which cel-go tracks under no overload and charged
+// one unit whatever its arguments, strings aside: sorting, reversing, formatting or searching
+// a list of the input as often as a comprehension repeats it cost nothing, and 20,000 items
+// ran for seconds (gigabytes allocated) within a cost limit meant to be about 50 ms. Such a
+// call is charged by the lengths of the lists and maps it is given, and the text it returns;
+// the calls that do not walk their list or map (size, an index, a map's in) are as they were.
+func TestReviewC55DynamicCallsCharged(t *testing.T) {
+	env := testEnv(t)
+	const n = 5000
+	strs := make([]any, n)
+	for i := range strs {
+		strs[i] = fmt.Sprint("item-", i)
+	}
+	keys := map[string]any{}
+	for i := range 200 {
+		keys[fmt.Sprint("k", i)] = int64(i)
+	}
+	vars := Vars{"m": map[string]any{"strs": strs, "keys": keys}}
+	for _, src := range []string{
+		`m.strs.map(x, m.strs.sort().size())`,
+		`m.strs.map(x, m.strs.reverse().size())`,
+		`m.strs.map(x, "%s".format([m.strs]).size())`,
+		`m.strs.filter(x, x in m.strs)`,
+		`m.strs.map(x, m.strs == m.strs)`,
+		`m.strs.map(x, m.strs.distinct().size())`,
+	} {
+		p, err := Compile(env, `{"v": `+src+`}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The deadline only ends a run that the cost limit does not.
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		_, err = p.Eval(ctx, vars)
+		cancel()
+		if !errors.Is(err, ErrCostLimit) {
+			t.Errorf("%s: %v, want the cost limit", src, err)
+		}
+	}
+	for _, src := range []string{
+		`m.strs.map(x, size(m.strs) + size(m.keys))`,
+		`m.strs.map(x, m.strs[0])`,
+		`m.strs.map(x, x in m.keys)`,
+		`m.strs.map(x, m.keys.k1)`,
+	} {
+		p, err := Compile(env, `{"v": `+src+`}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Eval(t.Context(), vars); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
+	celcommon "cel.dev/cel-go/common"
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/operators"
@@ -65,7 +66,7 @@ type Program struct {
 func compile(env *Env, source string) (*Program, error) {
 	checked, iss := env.cel.Compile(source)
 	if iss.Err() != nil {
-		return nil, fmt.Errorf("transform: compile: %w", iss.Err())
+		return nil, fmt.Errorf("transform: compile: %s", compileErrors(iss))
 	}
 	native := checked.NativeRep()
 	root := native.Expr()
@@ -102,6 +103,41 @@ func compile(env *Env, source string) (*Program, error) {
 	return &Program{env: env, ast: native, prg: prg, estimate: est, loops: hasComprehension(root), uses: uses, checked: checked,
 		inputs: inputsOf(env, uses)}, nil
 }
+
+// compileErrors is CEL's refusal of a transform, each error with its position and message
+// ("ERROR: <input>:1:66: undeclared reference to 'nope'") but not the source line cel-go
+// prints under it, nor a string literal a syntax error trips on: a transform's text may hold
+// a secret (a webhookFile's placeholders are filled in transforms too), and the refusal goes
+// to emfa check's output and serve's log.
+func compileErrors(iss *cel.Issues) string {
+	errs := slices.Clone(iss.Errors())
+	slices.SortStableFunc(errs, func(a, b *celcommon.Error) int {
+		if c := a.Location.Line() - b.Location.Line(); c != 0 {
+			return c
+		}
+		return a.Location.Column() - b.Location.Column()
+	})
+	var b strings.Builder
+	for i, e := range errs {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		msg := syntaxToken.ReplaceAllStringFunc(e.Message, func(m string) string {
+			sub := syntaxToken.FindStringSubmatch(m)
+			if strings.ContainsAny(sub[2], "\"'`") {
+				return sub[1] + "(text not shown)" + sub[3]
+			}
+			return m
+		})
+		fmt.Fprintf(&b, "ERROR: <input>:%d:%d: %s", e.Location.Line(), e.Location.Column()+1, msg)
+	}
+	return b.String()
+}
+
+// syntaxToken is the text a syntax error quotes ("mismatched input '…' expecting …",
+// "token recognition error at: '…'"): an identifier is kept, text with a quote in it (a
+// string literal, or the rest of the line after one) is not shown.
+var syntaxToken = regexp.MustCompile(`(input |at: )'(.*?)'( expecting |$)`)
 
 // constantPatterns checks the constant patterns of the matches calls in e, which building
 // the program compiles, so that one that is no regular expression is refused with its

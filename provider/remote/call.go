@@ -527,6 +527,14 @@ func checkResultKeys(prg *transform.Program, also ...string) error {
 					continue
 				}
 				key, ok := k.AsLiteral().(types.String)
+				if ok && slices.Contains(outgoingKeys, string(key)) {
+					v := entry.AsMapEntry().Value()
+					if want := resultKeyType(string(key), tree.GetType(v.ID())); want != "" {
+						loc := info.GetStartLocation(v.ID())
+						err = fmt.Errorf("%d:%d: %s must be %s, and this value cannot be", loc.Line(), loc.Column()+1, key, want)
+						return
+					}
+				}
 				if !ok || slices.Contains(outgoingKeys, string(key)) || slices.Contains(also, string(key)) {
 					continue
 				}
@@ -542,6 +550,35 @@ func checkResultKeys(prg *transform.Program, also ...string) error {
 	}
 	visit(tree.Expr())
 	return err
+}
+
+// resultKeyType is what apply wants of a well-known key's value, when the value's static
+// type t is one apply refuses ("" when t may do: dyn, a value read from the input, is
+// known only at run time). body takes any JSON value.
+func resultKeyType(key string, t *types.Type) string {
+	if t == nil {
+		return ""
+	}
+	var ok bool
+	var want string
+	switch k := t.Kind(); key {
+	case "method", "path":
+		ok, want = k == types.StringKind, "a string"
+	case "header", "query":
+		ok, want = k == types.MapKind, "a map"
+	case "skip_authentication", "title_case_bearer":
+		ok, want = k == types.BoolKind, "a bool"
+	default:
+		return ""
+	}
+	switch t.Kind() {
+	case types.DynKind, types.AnyKind, types.ErrorKind, types.TypeParamKind:
+		return ""
+	}
+	if ok {
+		return ""
+	}
+	return want
 }
 
 // checkPath refuses a path an outgoing transform built with a dot segment in it: "." or

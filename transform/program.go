@@ -607,7 +607,7 @@ func (p *Program) unknownKey(msg string) string {
 		return msg
 	}
 	key := msg[m[2]:m[3]]
-	if key != "" && strings.Contains(p.checked.Source().Content(), key) {
+	if p.Names(key) {
 		return msg
 	}
 	return msg[:m[2]] + "(a key the transform does not name; not shown)"
@@ -624,9 +624,8 @@ func (p *Program) namedKeys(msg string, q byte) string {
 	if !strings.Contains(msg, `key "`) {
 		return msg
 	}
-	src := p.checked.Source().Content()
 	return keyNamed.ReplaceAllStringFunc(msg, func(m string) string {
-		if k, err := strconv.Unquote(m[len("key "):]); err == nil && k != "" && !strings.ContainsRune(k, rune(q)) && strings.Contains(src, k) {
+		if k, err := strconv.Unquote(m[len("key "):]); err == nil && !strings.ContainsRune(k, rune(q)) && p.Names(k) {
 			return "key " + string(q) + k + string(q)
 		}
 		return keyNotShown
@@ -643,6 +642,13 @@ func hideKeys(msg string) string {
 		return msg
 	}
 	return keyNamed.ReplaceAllLiteralString(msg, keyNotShown)
+}
+
+// Names reports whether the transform's text writes s, so that an error about a name it
+// gave a result (a key, a header) may show it: a name computed from the input may be a
+// secret, and is not shown (as unknownKey and namedKeys do).
+func (p *Program) Names(s string) bool {
+	return s != "" && strings.Contains(p.checked.Source().Content(), s)
 }
 
 // position renders the source position of an expression as <input>:line:column.

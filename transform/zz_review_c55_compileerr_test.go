@@ -16,10 +16,10 @@ func TestReviewC55CompileErrorsQuoteNoSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	for src, want := range map[string]string{
-		`{"header": header.put("authorization", "Bearer S3CRET"), "body": nope}`:                 "<input>:1:66: undeclared reference to 'nope'",
-		`{"header": header.put("authorization", "Bearer S3CRET" + 1)}`:                           "<input>:1:56: found no matching overload for '_+_' applied to '(string, int)'",
-		`{"header": header.put("authorization", "Bearer " "S3CRET")}`:                            "<input>:1:50: Syntax error: extraneous input",
-		`{"header": header.put("authorization", "Bearer S3CRET), "body": body}`:                  "<input>:1:58: Syntax error: mismatched input 'body' expecting ')'",
+		`{"header": header.put("authorization", "Bearer S3CRET"), "body": nope}`:                "<input>:1:66: undeclared reference to 'nope'",
+		`{"header": header.put("authorization", "Bearer S3CRET" + 1)}`:                          "<input>:1:56: found no matching overload for '_+_' applied to '(string, int)'",
+		`{"header": header.put("authorization", "Bearer " "S3CRET")}`:                           "<input>:1:50: Syntax error: extraneous input",
+		`{"header": header.put("authorization", "Bearer S3CRET), "body": body}`:                 "<input>:1:58: Syntax error: mismatched input 'body' expecting ')'",
 		"{\"header\": header.put(\"authorization\", \"Bearer S3CRET\"),\n \"body\": S3CRET2.x}": "<input>:2:10: undeclared reference to 'S3CRET2'",
 	} {
 		_, err := Compile(env, src)

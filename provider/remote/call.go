@@ -74,7 +74,7 @@ func (e *Engine) call(ctx context.Context, r *resource, verifyBody map[string]an
 			e.log.Warn("transform failed", "provider", e.prefix, "resource", r.name, "direction", "outgoing", "err", err)
 			return transform.Value{}, reasonTransform
 		}
-		if err := out.apply(res); err != nil {
+		if err := out.apply(r.outgoing, res); err != nil {
 			e.stats.TransformErrors.Add(1)
 			outcome = "transform_error"
 			e.observer.CELError(e.prefix, r.name, "outgoing")
@@ -385,12 +385,27 @@ type outgoing struct {
 var outgoingKeys = []string{"body", "header", "method", "path", "query", "skip_authentication", "title_case_bearer"}
 
 // unknownKeyError is the error of a result key that is none of want: a typo ("quer") the
-// request would otherwise go without, silently.
+// request would otherwise go without, silently. key is as shownName gives it.
 func unknownKeyError(key string, want []string) error {
-	if len(key) > 64 {
-		key = key[:64]
+	return fmt.Errorf("unknown key %s in the outgoing transform's result; want one of %s", key, strings.Join(want, ", "))
+}
+
+// shownName is a name an outgoing transform's result has (a key, a header, a query
+// parameter) as an error gives it: cut at 64 bytes, and quoted when quote is set, when the
+// transform's text writes it (or prg is nil: the text itself, checked at load); else not
+// at all, since a name computed from the input (a map keyed by a passvalue) may be a
+// secret, as the transform package's errors have it.
+func shownName(prg *transform.Program, name string, quote bool) string {
+	if prg != nil && !prg.Names(name) {
+		return "(a name the transform does not write; not shown)"
 	}
-	return fmt.Errorf("unknown key %q in the outgoing transform's result; want one of %s", key, strings.Join(want, ", "))
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	if quote {
+		return strconv.Quote(name)
+	}
+	return name
 }
 
 // resultKeys are outgoingKeys and also, sorted in, the extra keys of a kind of transform
@@ -404,8 +419,9 @@ func resultKeys(also ...string) []string {
 
 // apply takes the outgoing transform's result keys (cel-dialect.md); absent keys leave
 // that part of the request unchanged. also are keys its caller reads itself (a lifecycle
-// step's skip); any other key is an error.
-func (o *outgoing) apply(res transform.Value, also ...string) error {
+// step's skip); any other key is an error. prg is the transform, whose text tells which
+// names an error may show (shownName).
+func (o *outgoing) apply(prg *transform.Program, res transform.Value, also ...string) error {
 	return res.Entries(func(key string, v transform.Value) error {
 		switch key {
 		case "body":
@@ -430,7 +446,7 @@ func (o *outgoing) apply(res transform.Value, also ...string) error {
 		case "header":
 			h := http.Header{}
 			var bad error
-			if err := stringLists(v, "header", func(name string, vals []string) {
+			if err := stringLists(prg, v, "header", func(name string, vals []string) {
 				// net/http refuses to send these; refused here, the transform's fault is
 				// said as one, and not taken for the vendor's (nor counted against its
 				// URL). Neither name nor value is quoted: either may hold what the
@@ -482,7 +498,7 @@ func (o *outgoing) apply(res transform.Value, also ...string) error {
 			o.path = s
 		case "query":
 			q := map[string][]string{}
-			if err := stringLists(v, "query", func(name string, vals []string) { q[name] = vals }); err != nil {
+			if err := stringLists(prg, v, "query", func(name string, vals []string) { q[name] = vals }); err != nil {
 				return err
 			}
 			o.query = q
@@ -500,7 +516,7 @@ func (o *outgoing) apply(res transform.Value, also ...string) error {
 			o.titleCaseBearer = b
 		default:
 			if !slices.Contains(also, key) {
-				return unknownKeyError(key, resultKeys(also...))
+				return unknownKeyError(shownName(prg, key, true), resultKeys(also...))
 			}
 		}
 		return nil
@@ -539,7 +555,7 @@ func checkResultKeys(prg *transform.Program, also ...string) error {
 					continue
 				}
 				loc := info.GetStartLocation(k.ID())
-				err = fmt.Errorf("%d:%d: %w", loc.Line(), loc.Column()+1, unknownKeyError(string(key), resultKeys(also...)))
+				err = fmt.Errorf("%d:%d: %w", loc.Line(), loc.Column()+1, unknownKeyError(shownName(nil, string(key), true), resultKeys(also...)))
 				return
 			}
 		case e.Kind() == ast.CallKind && e.AsCall().FunctionName() == operators.Conditional:
@@ -608,7 +624,7 @@ func checkPath(p string) error {
 // stringLists calls add with each entry of the map v as a list of strings; what names the
 // result key in errors. The lists share one backing array, each capped at its end so that
 // an append to one copies it: a header map's four values were four slices, every call.
-func stringLists(v transform.Value, what string, add func(name string, vals []string)) error {
+func stringLists(prg *transform.Program, v transform.Value, what string, add func(name string, vals []string)) error {
 	if !v.IsMap() {
 		return fmt.Errorf("%s must be a map", what)
 	}
@@ -617,7 +633,7 @@ func stringLists(v transform.Value, what string, add func(name string, vals []st
 		start := len(arena)
 		var err error
 		if arena, err = appendStringList(arena, val); err != nil {
-			return fmt.Errorf("%s %s: %w", what, name, err)
+			return fmt.Errorf("%s %s: %w", what, shownName(prg, name, false), err)
 		}
 		add(name, arena[start:len(arena):len(arena)])
 		return nil

@@ -18,7 +18,7 @@ func TestHeadersTakeTheirLists(t *testing.T) {
 		"Content-Type": "application/x-www-form-urlencoded", "x-multi": []any{"a", "b"}, "x-none": []any{},
 	}})
 	var o outgoing
-	if err := o.apply(res); err != nil {
+	if err := o.apply(nil, res); err != nil {
 		t.Fatal(err)
 	}
 	want := http.Header{"Date": {"Tue, 01 Dec 2026 10:00:00 -0000"}, "Authorization": {"Basic eDp5"},
@@ -28,7 +28,7 @@ func TestHeadersTakeTheirLists(t *testing.T) {
 	}
 	n := testing.AllocsPerRun(100, func() {
 		var o outgoing
-		_ = o.apply(res)
+		_ = o.apply(nil, res)
 	})
 	if n > 16 {
 		t.Errorf("applying a result with five headers: %v allocations, want at most 16 (21 through Header.Add)", n)

@@ -585,7 +585,7 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 			outcome = ""
 			return skippedAnswer, false, nil, nil
 		}
-		if err := out.apply(res, "skip"); err != nil {
+		if err := out.apply(r.outgoing, res, "skip"); err != nil {
 			e.stats.TransformErrors.Add(1)
 			outcome = "transform_error"
 			e.observer.CELError(e.prefix, r.name, "outgoing")

@@ -23,7 +23,7 @@ func TestHeaderListsShareArray(t *testing.T) {
 		"query": map[string]any{"a": "1", "b": []any{"2", "3"}, "c": []any{}, "d": 1.5},
 	})
 	var o outgoing
-	if err := o.apply(res); err != nil {
+	if err := o.apply(nil, res); err != nil {
 		t.Fatal(err)
 	}
 	got := o.header.Clone()
@@ -56,7 +56,7 @@ func TestHeaderListsShareArray(t *testing.T) {
 		t.Errorf("query %q", u.RawQuery)
 	}
 	bad := transform.NewValue(map[string]any{"header": map[string]any{"x": []any{"a", map[string]any{}}}})
-	if err := (&outgoing{}).apply(bad); err == nil || err.Error() != "header x: value must be a string or a list of strings" {
+	if err := (&outgoing{}).apply(nil, bad); err == nil || err.Error() != "header x: value must be a string or a list of strings" {
 		t.Errorf("a list with a map: %v", err)
 	}
 	if raceEnabled {
@@ -68,7 +68,7 @@ func TestHeaderListsShareArray(t *testing.T) {
 	}})
 	n := testing.AllocsPerRun(100, func() {
 		var o outgoing
-		_ = o.apply(duo)
+		_ = o.apply(nil, duo)
 	})
 	t.Logf("a DUO call's four headers: %v allocations", n)
 	if n > 8 {

@@ -88,7 +88,7 @@ func compile(env *Env, source string) (*Program, error) {
 	prg, err := env.cel.Program(checked,
 		cel.CostLimit(env.limits.costLimit),
 		cel.InterruptCheckFrequency(interruptCheckFrequency),
-		cel.CostTracking(dynamicCalls{}),
+		cel.CostTracking(dynamicCalls{limit: env.limits.costLimit}),
 		// A constant pattern is compiled here, once, as the untracked path's OptOptimize
 		// does: a match is charged by its text's length, and compiling the pattern again on
 		// every call (every element, in a comprehension over a vendor's list) costs many
@@ -211,12 +211,19 @@ func inputsOf(env *Env, uses map[string]bool) []input {
 //     the functions that do not walk it (size, an index, in on a map) are left out;
 //   - a string result 0.1 per character, the building of it (format).
 //
-// Calls on other values, and statically typed calls, keep cel-go's charge.
-type dynamicCalls struct{}
+// A comparison (==, !=, in), typed or not, that walked its operands to the bottom (equal
+// ones, or the element in found) is charged one unit per value it walked: a map of lists
+// compared with itself is one unit at its top level, and its lists' elements at the bottom.
+//
+// Calls on other values, and other statically typed calls, keep cel-go's charge.
+type dynamicCalls struct {
+	limit uint64 // the cost limit: a walk to charge stops past it
+}
 
 // CallCost implements cost.ActualCostEstimator.
-func (dynamicCalls) CallCost(function, overloadID string, args []ref.Val, result ref.Val) *uint64 {
-	if overloadID != "" {
+func (c dynamicCalls) CallCost(function, overloadID string, args []ref.Val, result ref.Val) *uint64 {
+	deep := comparedAll(function, result)
+	if overloadID != "" && !deep {
 		return nil
 	}
 	var chars, elems uint64
@@ -225,7 +232,10 @@ func (dynamicCalls) CallCost(function, overloadID string, args []ref.Val, result
 		case types.String, types.Bytes:
 			chars += cost.ActualSize(a)
 		case traits.Lister, traits.Mapper:
-			if walks(function, i, a) {
+			switch {
+			case deep && (function != operators.In || i == 0):
+				elems += deepSize(a, 0, c.limit)
+			case walks(function, i, a):
 				elems += cost.ActualSize(a)
 			}
 		}
@@ -236,8 +246,43 @@ func (dynamicCalls) CallCost(function, overloadID string, args []ref.Val, result
 	if chars == 0 && elems == 0 {
 		return nil
 	}
-	c := 1 + elems + uint64(math.Ceil(float64(chars)*cost.StringTraversalCostFactor))
-	return &c
+	n := 1 + elems + uint64(math.Ceil(float64(chars)*cost.StringTraversalCostFactor))
+	return &n
+}
+
+// comparedAll reports whether a comparison walked its operands to the bottom: two values
+// found equal, or an element found in a list (the equal one).
+func comparedAll(function string, result ref.Val) bool {
+	switch function {
+	case operators.Equals, operators.In, overloads.DeprecatedIn:
+		return result == types.True
+	case operators.NotEquals:
+		return result == types.False
+	}
+	return false
+}
+
+// deepSize is n plus the number of values v holds at every depth (itself included), or a
+// number past limit once it gets there.
+func deepSize(v ref.Val, n, limit uint64) uint64 {
+	n++
+	if n > limit {
+		return n
+	}
+	switch x := v.(type) {
+	case traits.Mapper:
+		_ = eachEntry(x, func(_, e ref.Val) error {
+			if n = deepSize(e, n+1, limit); n > limit {
+				return errStop
+			}
+			return nil
+		})
+	case traits.Lister:
+		for i, size := int64(0), sizeOf(x); i < size && n <= limit; i++ {
+			n = deepSize(x.Get(types.Int(i)), n, limit)
+		}
+	}
+	return n
 }
 
 // walks reports whether function walks its argument i, the list or map a: all do but size,

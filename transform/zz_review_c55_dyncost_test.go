@@ -62,3 +62,41 @@ func TestReviewC55DynamicCallsCharged(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewC55DeepEqualityCharged: comparing two values that hold lists or maps (==, !=,
+// in) walks them to the bottom, and was charged by their top level at most: a map of two
+// lists of 5,000 items compared with itself as often as a comprehension repeats it cost a
+// few units each time. A comparison that walked all of them (equal values, an absent
+// element) is charged what it walked.
+func TestReviewC55DeepEqualityCharged(t *testing.T) {
+	env := testEnv(t)
+	const n = 5000
+	strs := make([]any, n)
+	for i := range strs {
+		strs[i] = fmt.Sprint("item-", i)
+	}
+	nested := []any{map[string]any{"l": strs}}
+	vars := Vars{"m": map[string]any{"strs": strs, "nested": nested}, "d": map[string]any{"a": strs, "b": strs}}
+	for _, src := range []string{
+		`m.strs.map(x, d == d)`,
+		`m.strs.map(x, d != d)`,
+		`m.strs.map(x, m.nested == m.nested)`,
+		`m.strs.map(x, {"l": m.strs} in m.nested)`,
+		`m.strs.map(x, {"l": []} in m.nested)`,
+	} {
+		p, err := Compile(env, `{"v": `+src+`}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		_, err = p.Eval(ctx, vars)
+		cancel()
+		want := ErrCostLimit
+		if src == `m.strs.map(x, {"l": []} in m.nested)` {
+			want = nil // one element, unequal at once: nothing walked
+		}
+		if !errors.Is(err, want) && !(want == nil && err == nil) {
+			t.Errorf("%s: %v, want %v", src, err, want)
+		}
+	}
+}

@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-// TestReviewC55KeysFromInputNotInErrors: an error that names a map key shows it only when
+// TestKeysFromInputNotInErrors: an error that names a map key shows it only when
 // the transform's own text names it, as "no such key" does: a key computed from the input
 // (a map keyed by a passvalue) may be a secret. jsonToFormURLEncoded put its keys in single
 // quotes, which the redaction of run-time messages keeps (CEL writes type and function names
 // so), and a result's keys reached Eval's error and Value.Interface's as they were.
-func TestReviewC55KeysFromInputNotInErrors(t *testing.T) {
+func TestKeysFromInputNotInErrors(t *testing.T) {
 	env := testEnv(t)
 	const secret = "S3CRETxyz"
 	vars := Vars{"s": secret}

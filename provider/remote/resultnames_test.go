@@ -8,12 +8,12 @@ import (
 	"github.com/emfa/emfa/provider"
 )
 
-// TestReviewC55ComputedResultNamesNotLogged: the refusal of an outgoing transform's result
+// TestComputedResultNamesNotLogged: the refusal of an outgoing transform's result
 // named a query parameter or header it could not send, and a result key it does not know,
 // as they were, though a name computed from the input (a map keyed by a passvalue) may be a
 // secret, as the transform package's errors have it. A name the transform's text has is
 // still said; one it computed is not.
-func TestReviewC55ComputedResultNamesNotLogged(t *testing.T) {
+func TestComputedResultNamesNotLogged(t *testing.T) {
 	v := newTypedVendor(t)
 	e, logs, _ := newLoggedEngine(t, &Webhook{URLs: []string{v.srv.URL}, Resources: map[string]Resource{
 		"validate": {Suffix: "/v", Transform: Transform{Outgoing: `{"query": {"S3" + body.attributes.username: {"a": 1}}}`}},

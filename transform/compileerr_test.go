@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-// TestReviewC55CompileErrorsQuoteNoSource: a transform's text may hold a secret (a
+// TestCompileErrorsQuoteNoSource: a transform's text may hold a secret (a
 // webhookFile's placeholders are filled anywhere in it, transforms included), and the
 // refusal of one that does not compile went to emfa check's output and serve's log with the
 // whole source line under it, and a syntax error with the string literal it tripped on.
 // The refusal keeps the line:column and what is wrong, identifiers included.
-func TestReviewC55CompileErrorsQuoteNoSource(t *testing.T) {
+func TestCompileErrorsQuoteNoSource(t *testing.T) {
 	env, err := NewEnv(Outgoing)
 	if err != nil {
 		t.Fatal(err)

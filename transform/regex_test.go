@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestReviewC55RegexConstantAtLoad: a constant pattern that is no regular expression is
+// TestRegexConstantAtLoad: a constant pattern that is no regular expression is
 // refused when the transform compiles, with the position of the call, not at every call.
-func TestReviewC55RegexConstantAtLoad(t *testing.T) {
+func TestRegexConstantAtLoad(t *testing.T) {
 	env := testEnv(t)
 	_, err := Compile(env, `{"v": s.matches("(a")}`)
 	if err == nil || !strings.Contains(err.Error(), "missing closing )") || !strings.Contains(err.Error(), "<input>:1:") {
@@ -23,12 +23,12 @@ func TestReviewC55RegexConstantAtLoad(t *testing.T) {
 	}
 }
 
-// TestReviewC55RegexConstantCompiledOnce: a constant pattern is compiled once, with the
+// TestRegexConstantCompiledOnce: a constant pattern is compiled once, with the
 // program, also on the cost-tracked path an evaluation takes when its inputs are larger than
 // the static estimate bounds: compiling it per call (per element, in a comprehension over a
 // vendor's list) costs far more than the cost limit charges for a match, a pattern with
 // bounded repeats ([a-z]{1,64}) some hundred allocations and tens of microseconds each time.
-func TestReviewC55RegexConstantCompiledOnce(t *testing.T) {
+func TestRegexConstantCompiledOnce(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts do not hold under the race detector")
 	}
@@ -55,14 +55,14 @@ func TestReviewC55RegexConstantCompiledOnce(t *testing.T) {
 	}
 }
 
-// TestReviewC55RegexFromInputBounded: a pattern computed from the input is compiled on each
+// TestRegexFromInputBounded: a pattern computed from the input is compiled on each
 // call, and the cost limit charges a match by the lengths of its text and pattern, while
 // compiling costs what the pattern expands to: 1,300 bytes of counted repeats
 // ([a-z]{1,1000} a hundred times) are 200,000 instructions, a tenth of a second or more,
 // charged some 33 units, and 1 MiB of pattern about a second. Such a pattern is refused, on
 // either path an evaluation takes, without being quoted; an ordinary one still matches, and a
 // constant pattern (the operator's own, compiled once at load) is not bounded.
-func TestReviewC55RegexFromInputBounded(t *testing.T) {
+func TestRegexFromInputBounded(t *testing.T) {
 	env := testEnv(t)
 	p, err := Compile(env, `{"v": "S3CRET".matches(s)}`)
 	if err != nil {

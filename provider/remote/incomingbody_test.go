@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-// TestReviewC55IncomingWithoutBodyAtLoad: an incoming transform's result is read for its
+// TestIncomingWithoutBodyAtLoad: an incoming transform's result is read for its
 // body key alone (cel-dialect.md); a result written as a map without one (a typo, "bdy")
 // can never give an answer, and is refused at load with its position, not on every call
 // as "returned no body". A result whose keys are computed, or that is no map literal, is
 // left to run time; one with body and other keys loads (Verify ignores them).
-func TestReviewC55IncomingWithoutBodyAtLoad(t *testing.T) {
+func TestIncomingWithoutBodyAtLoad(t *testing.T) {
 	for _, c := range []struct {
 		src string
 		bad string // "" when it loads, else the position and key the error names

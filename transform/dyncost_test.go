@@ -8,14 +8,14 @@ import (
 	"time"
 )
 
-// TestReviewC55DynamicCallsCharged: a call on the input (body is dyn, so every field of it
+// TestDynamicCallsCharged: a call on the input (body is dyn, so every field of it
 // is) has its overload chosen at run time, which cel-go tracks under no overload and charged
 // one unit whatever its arguments, strings aside: sorting, reversing, formatting or searching
 // a list of the input as often as a comprehension repeats it cost nothing, and 20,000 items
 // ran for seconds (gigabytes allocated) within a cost limit meant to be about 50 ms. Such a
 // call is charged by the lengths of the lists and maps it is given, and the text it returns;
 // the calls that do not walk their list or map (size, an index, a map's in) are as they were.
-func TestReviewC55DynamicCallsCharged(t *testing.T) {
+func TestDynamicCallsCharged(t *testing.T) {
 	env := testEnv(t)
 	const n = 5000
 	strs := make([]any, n)
@@ -63,12 +63,12 @@ func TestReviewC55DynamicCallsCharged(t *testing.T) {
 	}
 }
 
-// TestReviewC55DeepEqualityCharged: comparing two values that hold lists or maps (==, !=,
+// TestDeepEqualityCharged: comparing two values that hold lists or maps (==, !=,
 // in) walks them to the bottom, and was charged by their top level at most: a map of two
 // lists of 5,000 items compared with itself as often as a comprehension repeats it cost a
 // few units each time. A comparison that walked all of them (equal values, an absent
 // element) is charged what it walked.
-func TestReviewC55DeepEqualityCharged(t *testing.T) {
+func TestDeepEqualityCharged(t *testing.T) {
 	env := testEnv(t)
 	const n = 5000
 	strs := make([]any, n)

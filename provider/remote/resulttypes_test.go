@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// TestReviewC55ResultValueTypesAtLoad: a well-known key of an outgoing transform's result
+// TestResultValueTypesAtLoad: a well-known key of an outgoing transform's result
 // whose value can only be of a type apply refuses ("skip_authentication": "true", a method
 // that is a number) failed every call, found only at the first one; it is refused at load
 // with its position. A value of type dyn (read from the input) or of an accepted type loads.
-func TestReviewC55ResultValueTypesAtLoad(t *testing.T) {
+func TestResultValueTypesAtLoad(t *testing.T) {
 	for _, c := range []struct {
 		src string
 		bad string // the position and key the refusal names; "" when it loads

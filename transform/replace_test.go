@@ -6,13 +6,13 @@ import (
 	"testing"
 )
 
-// TestReviewC55ReplaceBounded: s.replace(old, new) builds a string of up to
+// TestReplaceBounded: s.replace(old, new) builds a string of up to
 // len(s) + (occurrences of old) × len(new) bytes, quadratic in its inputs (an empty old
 // occurs between every two characters), and cel-go charges a call once it has returned: 12 kB
 // from the input made 144 MB before the cost limit stopped it, 1 MiB would make a terabyte.
 // As joinStrings, it refuses a result whose scan alone exceeds the cost limit before building
 // it; an ordinary replace is as it was.
-func TestReviewC55ReplaceBounded(t *testing.T) {
+func TestReplaceBounded(t *testing.T) {
 	env := testEnv(t)
 	for _, c := range []struct {
 		src string

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -87,7 +88,7 @@ func (k *hotpFactor) refusedInput(f *store.Factor, seed []byte, code string, _ t
 	if err != nil || len(code) != p.digits {
 		return ""
 	}
-	c := matchCounter(p.alg, seed, p.digits, code, max(f.Counter, 0), f.Counter+hotpRefusedLookAhead)
+	c := matchCounter(p.alg, seed, p.digits, code, max(f.Counter, 0), capAdd(f.Counter, hotpRefusedLookAhead))
 	if c < 0 {
 		return ""
 	}
@@ -181,6 +182,25 @@ func (k *hotpFactor) Validate(ctx context.Context, f *store.Factor, req provider
 	return k.e.validateHOTP(ctx, f, req.Passvalue, k.s.Window)
 }
 
+// counterWindow is the n counter values after last, [last+1, last+n], cut at
+// math.MaxInt64, the largest counter the store holds; false when none is left. last+n
+// computed as it is wraps around past math.MaxInt64, to a negative end: the window was
+// empty, and every right code of a token that far up was refused as wrong and counted.
+func counterWindow(last int64, n int) (from, to int64, ok bool) {
+	if last == math.MaxInt64 || n < 1 {
+		return 0, 0, false
+	}
+	return last + 1, capAdd(last, n), true
+}
+
+// capAdd is c+n (n ≥ 0), or math.MaxInt64 where that sum wraps around.
+func capAdd(c int64, n int) int64 {
+	if c > 0 && int64(n) > math.MaxInt64-c {
+		return math.MaxInt64
+	}
+	return c + int64(n)
+}
+
 // validateHOTP looks for the code among the Window counter values after the last accepted
 // one, checking all of them (so timing does not tell which matched), then claims the
 // matched value with an atomic compare-and-set: of concurrent requests with one code,
@@ -197,7 +217,10 @@ func (e *Engine) validateHOTP(ctx context.Context, f *store.Factor, code string,
 	if len(code) != p.digits || !allDigits(code) {
 		return e.fail(ctx, f, "malformed code")
 	}
-	matched := matchCounter(p.alg, seed, p.digits, code, f.Counter+1, f.Counter+int64(window))
+	matched := int64(-1)
+	if from, to, ok := counterWindow(f.Counter, window); ok {
+		matched = matchCounter(p.alg, seed, p.digits, code, from, to)
+	}
 	if matched < 0 {
 		// The code just accepted, sent again (a double submit, or an observer), is a
 		// replay: refused without counting toward the lockout, so one observed code
@@ -237,10 +260,11 @@ func (e *Engine) ResyncHOTP(ctx context.Context, factorID, code1, code2 string, 
 	}
 	// Each candidate costs one HMAC: the second is only computed when the first matches.
 	resync := e.factors[TypeHOTP].(*hotpFactor).s.ResyncWindow
-	// Both codes within the window; c < last rather than c+1 <= last, which wraps around
-	// (and never ends) when last is math.MaxInt64.
-	last := f.Counter + int64(resync)
-	for c := f.Counter + 1; c < last; c++ {
+	// Both codes within the window: c < last rather than c+1 <= last, which wraps around
+	// (and never ends) when last is math.MaxInt64. The second code's counter stays below
+	// math.MaxInt64, so that the token's next one (c+2) is a counter the store holds.
+	first, last, ok := counterWindow(f.Counter, resync)
+	for c := first; ok && c < last && c < math.MaxInt64-1; c++ {
 		if HOTP(p.alg, seed, uint64(c), p.digits) != code1 || HOTP(p.alg, seed, uint64(c+1), p.digits) != code2 {
 			continue
 		}

@@ -110,7 +110,10 @@ func (k *hotpFactor) Enroll(ctx context.Context, u store.User, _ []store.Factor,
 	}
 	var counter int64
 	if v := in.Values.Get("counter"); v != "" {
-		if counter, err = strconv.ParseInt(v, 10, 64); err != nil {
+		if counter, err = strconv.ParseInt(v, 10, 64); errors.Is(err, strconv.ErrRange) {
+			// RFC 4226's counter is 64 bits unsigned; the store keeps 63.
+			return Enrolled{}, fmt.Errorf("%w: counter must be between 0 and %d, not %s", ErrInput, int64(math.MaxInt64), v)
+		} else if err != nil {
 			return Enrolled{}, fmt.Errorf("%w: counter %q is not a number", ErrInput, v)
 		}
 	}

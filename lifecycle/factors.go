@@ -710,6 +710,8 @@ func (m *Manager) ResyncFactor(ctx context.Context, actor Actor, name, id string
 	switch {
 	case errors.Is(err, builtin.ErrNotSynchronised):
 		return refuse(&Error{Kind: Refused, Code: "not_synchronised", Field: "codes", Msg: err.Error()})
+	case errors.Is(err, builtin.ErrResyncDisabled):
+		return refuse(conflict("not_active", "", "%s", err))
 	case errors.Is(err, builtin.ErrInput):
 		return refuse(invalid("invalid_field", "codes", "%s", strings.TrimPrefix(err.Error(), builtin.ErrInput.Error()+": ")))
 	case err != nil:

@@ -57,6 +57,10 @@ func (s *hotpSettings) Open(e *Engine) Factor { return &hotpFactor{e: e, s: s} }
 // resynchronisation window.
 var ErrNotSynchronised = errors.New("codes are not two consecutive codes of this token within the resynchronisation window")
 
+// ErrResyncDisabled refuses to resynchronise a token whose factor, or whose user, is
+// disabled: the store advances no counter of a factor that cannot be used.
+var ErrResyncDisabled = errors.New("the factor or its user is disabled: enable it, then resynchronise the token")
+
 // hotpFactor is RFC 4226 counter-based codes.
 type hotpFactor struct {
 	validateOnly
@@ -285,7 +289,13 @@ func (e *Engine) ResyncHOTP(ctx context.Context, factorID, code1, code2 string, 
 			}
 			return w.AppendAudit(ctx, audit())
 		})
-		if err != nil {
+		switch {
+		case errors.Is(err, store.ErrInactive):
+			return 0, fmt.Errorf("factor %s: %w", f.ID, ErrResyncDisabled)
+		case errors.Is(err, store.ErrReplay):
+			// A validation accepted this code, or a later one, since f was read.
+			return 0, fmt.Errorf("%w (the token's counter moved past them meanwhile)", ErrNotSynchronised)
+		case err != nil:
 			return 0, fmt.Errorf("factor %s: %w", f.ID, err)
 		}
 		return c + 2, nil

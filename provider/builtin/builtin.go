@@ -474,6 +474,10 @@ func (e *Engine) failIn(ctx context.Context, w store.Writer, f *store.Factor, re
 		return provider.Failed(reason + "; not counted toward the lockout"), false, nil
 	}
 	updated, err := w.RecordFailure(ctx, f.ID, e.now(), e.lockout.MaxFailures, e.lockout.Duration)
+	if errors.Is(err, store.ErrNotFound) {
+		// Deleted (a reset) since it was read: nothing is left to count against.
+		return provider.Failed(reason + "; factor deleted meanwhile"), false, nil
+	}
 	if err != nil {
 		return provider.Outcome{}, false, err
 	}

@@ -369,6 +369,10 @@ func (e *Engine) claimCounter(ctx context.Context, f *store.Factor, matched int6
 				// Disabled (the factor, or its user) since factorFor read them.
 				return provider.Failed("factor or user disabled meanwhile"), nil
 			}
+			if errors.Is(err, store.ErrNotFound) {
+				// Deleted (a reset) since factorFor read it: as unknown as it is now.
+				return provider.Failed("factor deleted meanwhile"), nil
+			}
 			return provider.Outcome{}, err
 		}
 		return success, nil

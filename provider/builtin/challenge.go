@@ -112,13 +112,17 @@ func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provi
 			if errors.Is(err, store.ErrLocked) {
 				return provider.Failed(fmt.Sprintf("right %s (attempt %d of %d), but the factor was locked meanwhile", what, n, maxAttempts)), nil
 			}
-			if errors.Is(err, store.ErrInactive) {
-				// Disabled (the factor, or its user) since factorFor read them: the
-				// challenge ends, as a push approved meanwhile does.
+			if errors.Is(err, store.ErrInactive) || errors.Is(err, store.ErrNotFound) {
+				// Disabled (the factor, or its user), or deleted, since factorFor read
+				// them: the challenge ends, as a push approved meanwhile does.
 				if _, err := txs.Finish(ctx, tx.ID, provider.StatusFailed); err != nil {
 					return provider.Outcome{}, err
 				}
-				return provider.Failed(fmt.Sprintf("right %s (attempt %d of %d), but the factor or its user was disabled meanwhile", what, n, maxAttempts)), nil
+				gone := "the factor or its user was disabled meanwhile"
+				if errors.Is(err, store.ErrNotFound) {
+					gone = "the factor was deleted meanwhile"
+				}
+				return provider.Failed(fmt.Sprintf("right %s (attempt %d of %d), but %s", what, n, maxAttempts, gone)), nil
 			}
 			return provider.Outcome{}, err
 		}

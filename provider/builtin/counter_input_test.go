@@ -9,10 +9,10 @@ import (
 	"github.com/emfa/emfa/provider/builtin"
 )
 
-// TestReviewC56HOTPCounterOutOfRange: an HOTP counter past the largest the store keeps
+// TestHOTPCounterOutOfRange: an HOTP counter past the largest the store keeps
 // (math.MaxInt64; RFC 4226's counter is 64 bits unsigned) is refused saying so. Before,
 // it was refused as "not a number", which it is.
-func TestReviewC56HOTPCounterOutOfRange(t *testing.T) {
+func TestHOTPCounterOutOfRange(t *testing.T) {
 	f := newEngineFixture(t, testdb.SQLite(t), nil)
 	for _, counter := range []string{"9223372036854775808", "18446744073709551615"} {
 		_, err := f.engine.Enroll(t.Context(), enrollment("hotp", "alice", "counter", counter))

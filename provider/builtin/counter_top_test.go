@@ -10,14 +10,14 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewC56HOTPWindowPastTheTop: an HOTP factor whose look-ahead window, or
+// TestHOTPWindowPastTheTop: an HOTP factor whose look-ahead window, or
 // resynchronisation window, would run past math.MaxInt64 (the largest counter the store
 // holds) is checked over the part of it that is left. Before, the window's end wrapped
 // around to a negative counter, so the window was empty: a token enrolled with --counter
 // 9223372036854775802, or one that reached the last ten values, had every right code
 // refused as wrong and counted toward the lockout, and a resynchronisation there always
 // failed.
-func TestReviewC56HOTPWindowPastTheTop(t *testing.T) {
+func TestHOTPWindowPastTheTop(t *testing.T) {
 	f := newEngineFixture(t, testdb.SQLite(t), nil) // hotp.window 10, resyncWindow 1000
 	ctx := context.Background()
 

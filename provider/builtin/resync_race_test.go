@@ -28,12 +28,12 @@ func (s *validatedMeanwhile) GetFactor(ctx context.Context, id string) (store.Fa
 	return f, err
 }
 
-// TestReviewC56ResyncRacedByAValidation: a resynchronisation whose codes a validation
+// TestResyncRacedByAValidation: a resynchronisation whose codes a validation
 // accepted, or passed, between its read of the factor and its write is refused as not
 // synchronised (422, the codes no longer after the last accepted counter), as the same
 // codes sent a moment later are. Before, the store's refusal came back as a fault
 // ("…: replayed code"), which the admin API answers 500.
-func TestReviewC56ResyncRacedByAValidation(t *testing.T) {
+func TestResyncRacedByAValidation(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		raced := &validatedMeanwhile{Store: st, counter: 600}
 		f := newEngineFixture(t, raced, nil)

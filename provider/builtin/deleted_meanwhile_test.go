@@ -25,12 +25,12 @@ func (s *deletedMeanwhile) GetFactorAndUser(ctx context.Context, id, name string
 	return f, u, err
 }
 
-// TestReviewC56CodeForAFactorDeletedMeanwhile: a TOTP or HOTP code, right or wrong,
+// TestCodeForAFactorDeletedMeanwhile: a TOTP or HOTP code, right or wrong,
 // checked against a factor deleted since the validation read it is FAILED, as the same
 // code a moment later is (unknown factor), and as a factor disabled meanwhile is. Before,
 // the store's ErrNotFound from the counter's compare-and-set, or from counting the
 // failure, came back as a fault: a 500 to Verify.
-func TestReviewC56CodeForAFactorDeletedMeanwhile(t *testing.T) {
+func TestCodeForAFactorDeletedMeanwhile(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		del := &deletedMeanwhile{Store: st}
 		f := newEngineFixture(t, del, nil)
@@ -61,12 +61,12 @@ func (s *deletedMeanwhileTx) GetFactorUserAndTransaction(ctx context.Context, id
 	return f, u, tx, err
 }
 
-// TestReviewC56AnswerForAFactorDeletedMeanwhile: the right code, or the right answer, to
+// TestAnswerForAFactorDeletedMeanwhile: the right code, or the right answer, to
 // the challenge of a factor deleted since the validation read it is FAILED, and the
 // challenge ends, as for a factor disabled meanwhile; before, clearing the deleted
 // factor's failures found no row, and the validation failed as a fault (a 500 to
 // Verify). A wrong one is FAILED as ever.
-func TestReviewC56AnswerForAFactorDeletedMeanwhile(t *testing.T) {
+func TestAnswerForAFactorDeletedMeanwhile(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		del := &deletedMeanwhileTx{Store: st}
 		f := newEngineFixture(t, del, nil)

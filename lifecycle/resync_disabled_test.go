@@ -14,12 +14,12 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewC56ResyncDisabled: resynchronising an HOTP token whose factor, or whose
+// TestResyncDisabled: resynchronising an HOTP token whose factor, or whose
 // user, is disabled is refused as not active (409 not_active), saying what to do, and the
 // refusal is in the audit trail as every resync attempt is. Before, the store's refusal
 // of the counter came back as it was, a fault ("sqlite: advance counter of …: factor or
 // user no longer active"), which the admin API answers 500, and nothing was recorded.
-func TestReviewC56ResyncDisabled(t *testing.T) {
+func TestResyncDisabled(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		m, _ := newManager(t, st)

@@ -337,12 +337,25 @@ func (k *questionFactor) validate(ctx context.Context, f *store.Factor, req prov
 		return legacy != n && h.matches(legacy), nil
 	})
 	if err == nil && out.Status == provider.StatusSuccess {
-		// Answered: the next challenge draws a question afresh.
-		params := maps.Clone(f.Params)
-		delete(params, paramAsking)
-		err = e.store.UpdateFactorParams(ctx, f.ID, nil, params, e.now())
+		e.forgetAsked(ctx, f)
 	}
 	return out, err
+}
+
+// forgetAsked clears the question a factor answered right was asking, so that the next
+// challenge draws one afresh. The answer stands if the write fails, as a success's
+// clearFailures has it: its unit has committed it (the challenge SUCCESS, its record),
+// and a fault answered over it had Verify retry into a challenge already used, FAILED.
+// Left, the question is only asked again. A factor deleted since (a reset) has nothing
+// to clear.
+func (e *Engine) forgetAsked(ctx context.Context, f *store.Factor) {
+	params := maps.Clone(f.Params)
+	delete(params, paramAsking)
+	dctx, cancel := provider.Detach(ctx)
+	defer cancel()
+	if err := e.store.UpdateFactorParams(dctx, f.ID, nil, params, e.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		e.log.Warn("clearing the question a factor answered right was asking", "factor", f.ID, "err", err)
+	}
 }
 
 func (k *questionFactor) Result(ctx context.Context, _ *store.Factor, req provider.Request) (provider.Outcome, error) {

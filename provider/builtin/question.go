@@ -280,7 +280,10 @@ func (k *questionFactor) Initiate(ctx context.Context, f *store.Factor, req prov
 			return provider.Outcome{}, err
 		}
 		if params != nil {
-			if err := w.UpdateFactorParams(ctx, f.ID, nil, params, now); err != nil {
+			if err := w.UpdateFactorParams(ctx, f.ID, nil, params, now); errors.Is(err, store.ErrNotFound) {
+				// Deleted (a reset) since factorFor read it: as unknown as it is now.
+				return provider.Failed("factor deleted meanwhile"), nil
+			} else if err != nil {
 				return provider.Outcome{}, err
 			}
 		}

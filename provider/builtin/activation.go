@@ -383,7 +383,9 @@ func (e *Engine) activateOnFirstUse(ctx context.Context, f *store.Factor, req pr
 		return w.AppendAudit(ctx, store.AuditEvent{Time: now, RequestID: req.RequestID, Username: req.Username, Capability: f.Type, FactorID: f.ID,
 			Resource: ResourceActivate, Outcome: string(provider.StatusSuccess), Reason: "its first successful sign-in (" + ActivationOnFirstUse + ")"})
 	})
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		// Activated by a concurrent sign-in, or deleted (a reset) since the answer's
+		// unit committed it: nothing is left to activate, and the answer stands.
 		return nil
 	}
 	return err

@@ -9,11 +9,11 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewC58QuestionInitiateDeletedMeanwhile: a question's initiate for a factor
+// TestQuestionInitiateDeletedMeanwhile: a question's initiate for a factor
 // deleted since it was read is FAILED, as the same initiate a moment later is (unknown
 // factor); before, drawing the question to ask found no row, and the initiate failed as a
 // fault (a 500 to Verify).
-func TestReviewC58QuestionInitiateDeletedMeanwhile(t *testing.T) {
+func TestQuestionInitiateDeletedMeanwhile(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		del := &deletedMeanwhile{Store: st}

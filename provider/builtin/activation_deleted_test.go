@@ -30,11 +30,11 @@ func (s *deletedBeforeUnit) Update(ctx context.Context, fn func(store.Writer) er
 	return s.Store.Update(ctx, fn)
 }
 
-// TestReviewC58FirstUseThenDeleted: the right code of a factor pending activation on its
+// TestFirstUseThenDeleted: the right code of a factor pending activation on its
 // first use is SUCCESS once its unit has committed it, even when the factor is deleted
 // before its activation: a fault answered over the committed SUCCESS had Verify retry
 // into a challenge already used, FAILED.
-func TestReviewC58FirstUseThenDeleted(t *testing.T) {
+func TestFirstUseThenDeleted(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		del := &deletedBeforeUnit{Store: st, units: -1}
 		f := newEngineFixture(t, del, nil)

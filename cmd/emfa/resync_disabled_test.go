@@ -8,10 +8,10 @@ import (
 	"github.com/emfa/emfa/provider/builtin"
 )
 
-// TestReviewC58ResyncDisabledCLI: `emfa factors resync` of a disabled HOTP factor
+// TestResyncDisabledCLI: `emfa factors resync` of a disabled HOTP factor
 // exits 1 saying it is disabled and what to do, never the store's words; enabled again,
 // the same codes resynchronise the token.
-func TestReviewC58ResyncDisabledCLI(t *testing.T) {
+func TestResyncDisabledCLI(t *testing.T) {
 	cfg := writeTestConfig(t, "", `providers:
   - name: Built-in factors
     credentialPrefix: emfa

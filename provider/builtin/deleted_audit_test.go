@@ -11,11 +11,11 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewC58DeletedMeanwhileAudited: a code or answer decided for a factor deleted
+// TestDeletedMeanwhileAudited: a code or answer decided for a factor deleted
 // since the validation read it is FAILED to Verify and recorded FAILED in the audit
 // trail, saying so, through the Provider as Verify calls it; the challenge of a sent code
 // ends FAILED rather than staying PENDING.
-func TestReviewC58DeletedMeanwhileAudited(t *testing.T) {
+func TestDeletedMeanwhileAudited(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		del := &deletedMeanwhile{Store: st}

@@ -27,12 +27,12 @@ func (s *deletedAfterDecision) UpdateFactorParams(ctx context.Context, id string
 	return s.Store.UpdateFactorParams(ctx, id, label, params, now)
 }
 
-// TestReviewC58QuestionAnsweredThenDeleted: the right answer to a security question is
+// TestQuestionAnsweredThenDeleted: the right answer to a security question is
 // SUCCESS once its unit has committed it (the challenge SUCCESS, the record SUCCESS), even
 // when the factor is deleted before the question asked is cleared. Before, the clearing's
 // ErrNotFound came back as a fault: a 500 to Verify over a committed SUCCESS, whose retry
 // then found the challenge used and was FAILED.
-func TestReviewC58QuestionAnsweredThenDeleted(t *testing.T) {
+func TestQuestionAnsweredThenDeleted(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		del := &deletedAfterDecision{Store: st}

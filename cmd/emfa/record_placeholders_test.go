@@ -111,37 +111,7 @@ func TestSetupLookupFailureSaid(t *testing.T) {
 // YAML reads it) is a secret as a string one is: only strings were taken, so a numeric
 // signing key filled into the inlined webhook stayed in clear in every transcript.
 func TestNumericPlaceholderValueRedacted(t *testing.T) {
-	const skey = "918273645546372819"
-	cfg := writeTestConfig(t, "", `providers:
-  - name: ACME
-    credentialPrefix: acme
-    capabilities: [push]
-    engine: remote
-    remote:
-      webhookFile: acme-webhook.json
-      values: {acme_url: "https://acme.example", skey: `+skey+`}
-`)
-	webhook := `{"urls": ["{{acme_url}}"], "resources": {"enrollments": {"suffix": "/enroll",
-  "transform": {"outgoing": "{\"header\": header.put(\"x-sig\", hmacSha1(body.username, \"{{skey}}\"))}",
-                "incoming": "{\"body\": []}"}}}}`
-	if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), "acme-webhook.json"), []byte(webhook), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	recordDir := filepath.Join(t.TempDir(), "recorded")
-	base, _, stop := startServeArgs(t, "--config", cfg, "--record", recordDir)
-	(&verifySim{t: t, base: base + "/v1/providers/acme", user: "verify", pw: "wrong"}).call("POST", "enrollments", `{"username":"alice"}`)
-	stop()
-	files, _ := filepath.Glob(filepath.Join(recordDir, "*.yaml"))
-	if len(files) != 1 {
-		t.Fatalf("transcripts: %q", files)
-	}
-	data, _ := os.ReadFile(files[0])
-	if strings.Contains(string(data), skey) {
-		t.Errorf("the recorded configuration holds the webhook's signing key:\n%s", data)
-	}
-	if !strings.Contains(string(data), "hmacSha1") {
-		t.Errorf("the webhook is not inlined:\n%s", data)
-	}
+	recordSigningKeyPlaceholder(t, "918273645546372819", "918273645546372819")
 }
 
 // A webhookFile's placeholder values are redacted by value, as secrets, wherever they

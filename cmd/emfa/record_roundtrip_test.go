@@ -154,7 +154,14 @@ func TestRecordedNameInAnyCaseReplays(t *testing.T) {
 // signing key under a name that does not say so (skey) — is redacted in the copy as the
 // values map itself is, wherever the webhook put it (a transform's text).
 func TestInlinedWebhookValuesRedacted(t *testing.T) {
-	const skey = "LITERAL-SKEY-0123456789"
+	recordSigningKeyPlaceholder(t, "LITERAL-SKEY-0123456789", `"LITERAL-SKEY-0123456789"`)
+}
+
+// recordSigningKeyPlaceholder records one call to a remote provider whose webhookFile
+// signs with a placeholder, skey, written in the configuration's values as skeyYAML, and
+// checks that the transcript holds the webhook inline but not the key's value.
+func recordSigningKeyPlaceholder(t *testing.T, skey, skeyYAML string) {
+	t.Helper()
 	cfg := writeTestConfig(t, "", `providers:
   - name: ACME
     credentialPrefix: acme
@@ -162,7 +169,7 @@ func TestInlinedWebhookValuesRedacted(t *testing.T) {
     engine: remote
     remote:
       webhookFile: acme-webhook.json
-      values: {acme_url: "https://acme.example", skey: "`+skey+`"}
+      values: {acme_url: "https://acme.example", skey: `+skeyYAML+`}
 `)
 	webhook := `{"urls": ["{{acme_url}}"], "resources": {"enrollments": {"suffix": "/enroll",
   "transform": {"outgoing": "{\"header\": header.put(\"x-sig\", hmacSha1(body.username, \"{{skey}}\"))}",

@@ -2,19 +2,13 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
-	"github.com/emfa/emfa/store/sqlstore"
 )
 
 // TestRestoreBackupBeforeTables follows the README's restore of a backup
@@ -25,25 +19,10 @@ import (
 // start bring any older backup up to date; it now says to restore such a backup into an
 // empty database, which this follows too. A backup from 7 on restores with --clean.
 func TestRestoreBackupBeforeTables(t *testing.T) {
-	for _, tool := range []string{"pg_dump", "pg_restore"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s: %v", tool, err)
-		}
-	}
+	needDumpTools(t)
 	sv := testdb.Connect(t)
 	ctx := context.Background()
-	database := func() string {
-		name := "emfa_t_restore_" + strings.ToLower(rand.Text()[:10])
-		if _, err := sv.Admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if _, err := sv.Admin.Exec(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-				t.Errorf("drop database %s: %v", name, err)
-			}
-		})
-		return withDatabase(sv.DSN, name)
-	}
+	database := func() string { return scratchDatabase(t, sv) }
 	restore := func(dsn, dump string, clean bool) ([]byte, error) {
 		args := []string{"--single-transaction", "--no-owner", "-d", dsn, dump}
 		if clean {
@@ -66,18 +45,7 @@ func TestRestoreBackupBeforeTables(t *testing.T) {
 	}
 	for _, before := range []int64{3, 6, 7} {
 		dsn := database()
-		db := stdlib.OpenDB(*pgConfig(t, dsn))
-		if err := sqlstore.MigrateTo(ctx, db, goose.DialectPostgres, postgres.Migrations, before); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO users (id, name, created_at) VALUES ('u1', 'alice', 0)`); err != nil {
-			t.Fatal(err)
-		}
-		dump := filepath.Join(t.TempDir(), "emfa.dump")
-		if out, err := exec.Command("pg_dump", "-Fc", "-f", dump, dsn).CombinedOutput(); err != nil {
-			t.Fatalf("pg_dump: %v\n%s", err, out)
-		}
-		db.Close()
+		dump := dumpAt(t, dsn, before)
 		s, err := postgres.Open(ctx, dsn) // the upgrade
 		if err != nil {
 			t.Fatal(err)

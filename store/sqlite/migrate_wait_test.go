@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 )
@@ -17,18 +18,7 @@ func TestOpenWaitsForAnotherProcesssMigration(t *testing.T) {
 	busyTimeout = 50 * time.Millisecond
 	t.Cleanup(func() { busyTimeout = old })
 
-	db, path := atVersion(t, 8)
-	if _, err := db.ExecContext(t.Context(), "PRAGMA journal_mode = WAL"); err != nil {
-		t.Fatal(err)
-	}
-	other, err := db.Conn(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if _, err := other.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	path, other := writingElsewhere(t)
 	released := make(chan error, 1)
 	go func() {
 		time.Sleep(10 * busyTimeout) // the other process's long migration
@@ -52,18 +42,7 @@ func TestOpenWaitsForAnotherProcesssMigration(t *testing.T) {
 // TestOpenWaitEndsWithItsContext: the wait on another process's migration ends with
 // Open's context (a start given up), not after the migration's long busy timeout.
 func TestOpenWaitEndsWithItsContext(t *testing.T) {
-	db, path := atVersion(t, 8)
-	if _, err := db.ExecContext(t.Context(), "PRAGMA journal_mode = WAL"); err != nil {
-		t.Fatal(err)
-	}
-	other, err := db.Conn(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if _, err := other.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	path, other := writingElsewhere(t)
 	defer other.ExecContext(t.Context(), "ROLLBACK")
 	ctx, cancel := context.WithCancel(t.Context())
 	opened := make(chan error, 1)
@@ -84,4 +63,23 @@ func TestOpenWaitEndsWithItsContext(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("Open still waits a minute after its context ended")
 	}
+}
+
+// writingElsewhere is a database file at version 8, in WAL mode, and a connection of
+// "another process" holding its write lock (BEGIN IMMEDIATE), closed when the test ends.
+func writingElsewhere(t *testing.T) (string, *sql.Conn) {
+	t.Helper()
+	db, path := atVersion(t, 8)
+	if _, err := db.ExecContext(t.Context(), "PRAGMA journal_mode = WAL"); err != nil {
+		t.Fatal(err)
+	}
+	other, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	if _, err := other.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	return path, other
 }

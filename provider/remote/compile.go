@@ -154,11 +154,15 @@ func compile(w *Webhook) (map[string]*resource, []string, error) {
 		}
 		check := checkIncomingBody
 		if j.dir == transform.Outgoing {
-			check = func(prg *transform.Program) error { return checkResultKeys(prg) }
+			check = func(prg *transform.Program) (string, error) { return "", checkResultKeys(prg) }
 		}
-		if err := check(j.prg); err != nil {
+		w, err := check(j.prg)
+		if err != nil {
 			errs = append(errs, &config.FieldError{Path: fmt.Sprintf("resources.%s.transform.%s", j.name, j.dir), Msg: err.Error()})
 			continue
+		}
+		if w != "" {
+			warnings = append(warnings, fmt.Sprintf("resources.%s.transform.%s: %s", j.name, j.dir, w))
 		}
 		*j.dst = j.prg
 		if w := j.prg.CostWarning(); w != "" {
@@ -171,38 +175,51 @@ func compile(w *Webhook) (map[string]*resource, []string, error) {
 	return out, warnings, nil
 }
 
-// checkIncomingBody refuses an incoming transform whose result, a map literal (or one of a
-// conditional's), has only literal keys and no body: only body has an effect
-// (cel-dialect.md), so such a transform ("bdy", a key left out) answers no call, which
-// would show only at the first one. Other keys are left alone (Verify ignores them), as is
-// a map whose keys are computed or that is no literal.
-func checkIncomingBody(prg *transform.Program) error {
+// checkIncomingBody refuses an incoming transform whose result, a map literal (or a
+// conditional's maps), has only literal keys and no body, in every branch: only body has an
+// effect (cel-dialect.md), so such a transform ("bdy", a key left out) answers no call,
+// which would show only at the first one. A conditional one of whose branches has body
+// while another has not loads with a warning (the string returned) naming that branch: a
+// call taking it fails, which may be meant (an unexpected vendor answer failed on purpose:
+// {}) or a typo. Other keys are left alone (Verify ignores them), as is a map whose keys are
+// computed or that is no literal.
+func checkIncomingBody(prg *transform.Program) (string, error) {
 	info := prg.AST().SourceInfo()
-	var visit func(e ast.Expr) error
-	visit = func(e ast.Expr) error {
+	var first ast.Expr // the first map literal without body
+	// mayAnswer reports whether e's value may have body.
+	var mayAnswer func(e ast.Expr) bool
+	mayAnswer = func(e ast.Expr) bool {
 		switch {
 		case e.Kind() == ast.MapKind:
 			for _, entry := range e.AsMap().Entries() {
 				k := entry.AsMapEntry().Key()
 				if k.Kind() != ast.LiteralKind {
-					return nil
+					return true
 				}
 				if key, ok := k.AsLiteral().(types.String); ok && key == "body" {
-					return nil
+					return true
 				}
 			}
-			loc := info.GetStartLocation(e.ID())
-			return fmt.Errorf("%d:%d: the incoming transform's result has no body key, the only one with an effect: no call would get an answer", loc.Line(), loc.Column()+1)
+			if first == nil {
+				first = e
+			}
+			return false
 		case e.Kind() == ast.CallKind && e.AsCall().FunctionName() == operators.Conditional:
 			args := e.AsCall().Args()
-			if err := visit(args[1]); err != nil {
-				return err
-			}
-			return visit(args[2])
+			yes, no := mayAnswer(args[1]), mayAnswer(args[2])
+			return yes || no
 		}
-		return nil
+		return true
 	}
-	return visit(prg.AST().Expr())
+	answers := mayAnswer(prg.AST().Expr())
+	if first == nil {
+		return "", nil
+	}
+	loc := info.GetStartLocation(first.ID())
+	if !answers {
+		return "", fmt.Errorf("%d:%d: the incoming transform's result has no body key, the only one with an effect: no call would get an answer", loc.Line(), loc.Column()+1)
+	}
+	return fmt.Sprintf("%d:%d: this branch of the incoming transform's result has no body key, the only one with an effect: a call that takes it fails (a typo?)", loc.Line(), loc.Column()+1), nil
 }
 
 // parallel runs fn(0) … fn(n-1), at most GOMAXPROCS at a time, and returns when all have.

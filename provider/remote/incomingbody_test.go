@@ -16,7 +16,8 @@ func TestIncomingWithoutBodyAtLoad(t *testing.T) {
 		bad string // "" when it loads, else the position and key the error names
 	}{
 		{`{"bdy": {"status": "SUCCESS"}}`, `1:1`},
-		{"has(body.x)\n  ? {\"body\": {\"status\": \"SUCCESS\"}}\n  : {\"bdy\": {\"status\": \"FAILED\"}}", `3:5`},
+		// One branch without body loads, with a warning (TestReviewC57IncomingBodylessBranch).
+		{"has(body.x)\n  ? {\"bdy\": {\"status\": \"SUCCESS\"}}\n  : {\"bdy\": {\"status\": \"FAILED\"}}", `2:5`},
 		{`{}`, `1:1`},
 		{`{"body": body, "note": 1}`, ""},
 		{`has(body.x) ? {"body": body} : {"body": {"status": "FAILED"}}`, ""},

@@ -155,7 +155,9 @@ func constantPatterns(a *ast.AST) error {
 		}
 		if p, ok := pattern.AsLiteral().(types.String); ok {
 			if _, perr := regexp.Compile(string(p)); perr != nil {
-				err = fmt.Errorf("%s: %w", position(a, pattern.ID()), perr)
+				// regexp's message quotes the pattern: the transform's text, which may hold
+				// a secret (a webhookFile's placeholder), as compileErrors has it.
+				err = fmt.Errorf("%s: %s", position(a, pattern.ID()), redact(perr.Error()))
 			}
 		}
 	}))

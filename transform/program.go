@@ -118,17 +118,24 @@ func compileErrors(iss *cel.Issues) string {
 		return a.Location.Column() - b.Location.Column()
 	})
 	var b strings.Builder
+	// broken says the lexer met text it could not read (a string literal's unknown escape,
+	// one left open): what follows may be the rest of a literal read as tokens (the part of
+	// "ab\qS3CRET" after the escape is an identifier), so no token after it is shown.
+	broken := false
 	for i, e := range errs {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
 		msg := syntaxToken.ReplaceAllStringFunc(e.Message, func(m string) string {
 			sub := syntaxToken.FindStringSubmatch(m)
-			if strings.ContainsAny(sub[2], "\"'`") {
+			if broken || strings.ContainsAny(sub[2], "\"'`") {
 				return sub[1] + "(text not shown)" + sub[3]
 			}
 			return m
 		})
+		if strings.Contains(e.Message, "token recognition error") {
+			broken = true
+		}
 		fmt.Fprintf(&b, "ERROR: <input>:%d:%d: %s", e.Location.Line(), e.Location.Column()+1, msg)
 	}
 	return b.String()
@@ -136,8 +143,8 @@ func compileErrors(iss *cel.Issues) string {
 
 // syntaxToken is the text a syntax error quotes ("mismatched input '…' expecting …",
 // "token recognition error at: '…'"): an identifier is kept, text with a quote in it (a
-// string literal, or the rest of the line after one) is not shown.
-var syntaxToken = regexp.MustCompile(`(input |at: )'(.*?)'( expecting |$)`)
+// string literal, or the rest of the line after one, line break included) is not shown.
+var syntaxToken = regexp.MustCompile(`(?s)(input |at: )'(.*?)'( expecting |$)`)
 
 // constantPatterns checks the constant patterns of the matches calls in e, which building
 // the program compiles, so that one that is no regular expression is refused with its

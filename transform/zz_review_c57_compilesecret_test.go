@@ -24,3 +24,32 @@ func TestReviewC57ConstantPatternNotQuoted(t *testing.T) {
 		t.Errorf("%v quotes the pattern", err)
 	}
 }
+
+// TestReviewC57CompileErrorAfterBrokenString: a string literal with an escape CEL does not
+// know (a secret with a backslash in it, filled in by a placeholder) is cut by the lexer at
+// the escape, and the rest of the literal read as tokens: the refusal hid the broken
+// literal but quoted the identifier after it ("mismatched input 'ZS3CRET'"), the rest of
+// the secret. After a token the lexer could not read, no token is quoted; the positions
+// and messages stay.
+func TestReviewC57CompileErrorAfterBrokenString(t *testing.T) {
+	env, err := NewEnv(Outgoing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{
+		`{"header": header.put("authorization", "Bearer ab\qS3CRET")}`,
+		`{"header": header.put("authorization", b"\xZZS3CRET")}`,
+		"{\"header\": header.put(\"authorization\", \"Bearer ab\\q\",\n \"x\" S3CRET)}",
+		// A literal left open at the end of a line: the token runs to the line break.
+		"{\"header\": header.put(\"authorization\", \"Bearer S3CRET),\n \"body\": body}",
+	} {
+		_, err := Compile(env, src)
+		if err == nil || !strings.Contains(err.Error(), "<input>:1:") || !strings.Contains(err.Error(), "token recognition error") {
+			t.Errorf("%s: %v, want a refusal with its positions", src, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "S3CRET") {
+			t.Errorf("%s: %v quotes the source", src, err)
+		}
+	}
+}

@@ -60,6 +60,8 @@ type Program struct {
 	// context, so without one it is evaluated without handing it the context, which costs a
 	// cancelable context per evaluation.
 	loops bool
+	// names are the names the transform's text writes (Names).
+	names map[string]bool
 }
 
 // compile is Compile without the cache (compiled).
@@ -101,7 +103,7 @@ func compile(env *Env, source string) (*Program, error) {
 	}
 	uses := idents(root)
 	return &Program{env: env, ast: native, prg: prg, estimate: est, loops: hasComprehension(root), uses: uses, checked: checked,
-		inputs: inputsOf(env, uses)}, nil
+		inputs: inputsOf(env, uses), names: writtenNames(root)}, nil
 }
 
 // compileErrors is CEL's refusal of a transform, each error with its position and message
@@ -698,11 +700,28 @@ func hideKeys(msg string) string {
 	return keyNamed.ReplaceAllLiteralString(msg, keyNotShown)
 }
 
-// Names reports whether the transform's text writes s, so that an error about a name it
-// gave a result (a key, a header) may show it: a name computed from the input may be a
-// secret, and is not shown (as unknownKey and namedKeys do).
+// Names reports whether the transform's text writes s, as a string literal or a field it
+// selects, so that an error about a name it gave a result (a key, a header) may show it: a
+// name computed from the input may be a secret, and is not shown (as unknownKey and
+// namedKeys do), even when it happens to be part of the text (a PIN inside a date layout).
 func (p *Program) Names(s string) bool {
-	return s != "" && strings.Contains(p.checked.Source().Content(), s)
+	return p.names[s]
+}
+
+// writtenNames are the string literals of e and the fields it selects.
+func writtenNames(e ast.Expr) map[string]bool {
+	names := map[string]bool{}
+	ast.PreOrderVisit(e, ast.NewExprVisitor(func(x ast.Expr) {
+		switch x.Kind() {
+		case ast.LiteralKind:
+			if s, ok := x.AsLiteral().(types.String); ok && s != "" {
+				names[string(s)] = true
+			}
+		case ast.SelectKind:
+			names[x.AsSelect().FieldName()] = true
+		}
+	}))
+	return names
 }
 
 // position renders the source position of an expression as <input>:line:column.

@@ -222,9 +222,12 @@ func inputsOf(env *Env, uses map[string]bool) []input {
 //     the functions that do not walk it (size, an index, in on a map) are left out;
 //   - a string result 0.1 per character, the building of it (format).
 //
-// A comparison (==, !=, in), typed or not, that walked its operands to the bottom (equal
-// ones, or the element in found) is charged one unit per value it walked: a map of lists
-// compared with itself is one unit at its top level, and its lists' elements at the bottom.
+// A comparison (==, !=, in) of lists or maps, typed or not, is charged one unit per value
+// it may walk, whatever it finds: two values alike but for their last element are walked
+// to it. == and != walk at most the smaller operand's values at every depth (a map of
+// lists compared with itself is one unit at its top level, and its lists' elements at the
+// bottom; one compared with {} is one unit), in on a list each element's against the one
+// sought.
 //
 // Calls on other values, and other statically typed calls, keep cel-go's charge.
 type dynamicCalls struct {
@@ -233,8 +236,10 @@ type dynamicCalls struct {
 
 // CallCost implements cost.ActualCostEstimator.
 func (c dynamicCalls) CallCost(function, overloadID string, args []ref.Val, result ref.Val) *uint64 {
-	deep := comparedAll(function, result)
-	if overloadID != "" && !deep {
+	if n, ok := c.comparison(function, args); ok {
+		return &n
+	}
+	if overloadID != "" {
 		return nil
 	}
 	var chars, elems uint64
@@ -243,10 +248,7 @@ func (c dynamicCalls) CallCost(function, overloadID string, args []ref.Val, resu
 		case types.String, types.Bytes:
 			chars += cost.ActualSize(a)
 		case traits.Lister, traits.Mapper:
-			switch {
-			case deep && (function != operators.In || i == 0):
-				elems += deepSize(a, 0, c.limit)
-			case walks(function, i, a):
+			if walks(function, i, a) {
 				elems += cost.ActualSize(a)
 			}
 		}
@@ -261,16 +263,60 @@ func (c dynamicCalls) CallCost(function, overloadID string, args []ref.Val, resu
 	return &n
 }
 
-// comparedAll reports whether a comparison walked its operands to the bottom: two values
-// found equal, or an element found in a list (the equal one).
-func comparedAll(function string, result ref.Val) bool {
+// comparison is the charge of ==, != or in when a list or map is compared (ok): one unit
+// per value it may walk, past the limit at most. Other calls, and comparisons of scalars
+// (a string's is charged by its length, as before), are not comparisons here.
+func (c dynamicCalls) comparison(function string, args []ref.Val) (uint64, bool) {
+	if len(args) != 2 {
+		return 0, false
+	}
 	switch function {
-	case operators.Equals, operators.In, overloads.DeprecatedIn:
-		return result == types.True
-	case operators.NotEquals:
-		return result == types.False
+	case operators.Equals, operators.NotEquals:
+		if !aggregate(args[0]) || !aggregate(args[1]) {
+			return 0, false // unequal at once, or scalars
+		}
+		// At most the smaller operand's values: the walk stops at its end.
+		return 1 + minDeepSize(args[0], args[1], c.limit), true
+	case operators.In, overloads.DeprecatedIn:
+		l, ok := args[1].(traits.Lister)
+		if !ok || !aggregate(args[0]) {
+			return 0, false // a map's lookup, or a scalar sought (one unit an element)
+		}
+		// Each element is walked as far as it is alike the value sought. A list smaller
+		// than the value sought bounds each element's walk as well as its own size does.
+		sought := minDeepSize(args[0], l, c.limit)
+		n := uint64(1)
+		for i, size := int64(0), sizeOf(l); i < size && n <= c.limit; i++ {
+			n += min(sought, deepSize(l.Get(types.Int(i)), 0, sought))
+		}
+		return n, true
+	}
+	return 0, false
+}
+
+// aggregate reports whether v is a list or a map.
+func aggregate(v ref.Val) bool {
+	switch v.(type) {
+	case traits.Lister, traits.Mapper:
+		return true
 	}
 	return false
+}
+
+// minDeepSize is the smaller of a's and b's deepSize (past limit at most), found by walking
+// each only about as far as the smaller goes: the charge of comparing a large value with a
+// small one must not cost a walk of the large one.
+func minDeepSize(a, b ref.Val, limit uint64) uint64 {
+	for bound := min(16, limit); ; {
+		if n := min(deepSize(a, 0, bound), deepSize(b, 0, bound)); n <= bound || bound == limit {
+			return n
+		}
+		if bound > limit/4 {
+			bound = limit
+		} else {
+			bound *= 4
+		}
+	}
 }
 
 // deepSize is n plus the number of values v holds at every depth (itself included), or a

@@ -837,16 +837,27 @@ func matches(str, pattern ref.Val) ref.Val {
 	}
 	re, err := syntax.Parse(string(p), syntax.Perl)
 	if err != nil {
-		return types.WrapErr(err) // its message quotes the pattern; evaluation's errors are redacted
+		return types.NewErr("%s", patternError(err))
 	}
 	if patternInsts(re, 0) > maxPatternInsts {
 		return types.NewErr("matches: a pattern that expands to more than %d instructions, not compiled on a call (a pattern written in the transform is compiled once, at load)", maxPatternInsts)
 	}
 	compiled, err := regexp.Compile(string(p))
 	if err != nil {
-		return types.WrapErr(err)
+		return types.NewErr("%s", patternError(err))
 	}
 	return types.Bool(compiled.MatchString(string(s)))
+}
+
+// patternError is regexp's refusal of a pattern, without the pattern its message quotes
+// between backquotes: a backquote in the pattern would end the quote redact removes, and
+// show the rest.
+func patternError(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return "error parsing regexp: " + se.Code.String()
+	}
+	return "error parsing regexp"
 }
 
 // patternInsts estimates, from above, the instructions re compiles to, counting from n and

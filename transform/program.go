@@ -166,7 +166,7 @@ func constantPatterns(a *ast.AST) error {
 			if _, perr := regexp.Compile(string(p)); perr != nil {
 				// regexp's message quotes the pattern: the transform's text, which may hold
 				// a secret (a webhookFile's placeholder), as compileErrors has it.
-				err = fmt.Errorf("%s: %s", position(a, pattern.ID()), redact(perr.Error()))
+				err = fmt.Errorf("%s: %s", position(a, pattern.ID()), patternError(perr))
 			}
 		}
 	}))

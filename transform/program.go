@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"math/bits"
 	"regexp"
 	"runtime"
 	"slices"
@@ -216,7 +217,8 @@ func inputsOf(env *Env, uses map[string]bool) []input {
 //   - string and bytes arguments are charged as their statically typed overloads charge them
 //     (0.1 per character), so that concatenating input strings in a comprehension meets the
 //     cost limit as string(body.a) + string(body.b) does;
-//   - a list or map argument one unit per element or entry, as the typed overloads of the
+//   - a list or map argument one unit per element or entry (a sort's two per comparison,
+//     n·log2(n) of them), as the typed overloads of the
 //     functions that walk one (sort, reverse, in, ==, format, put…) charge at least, so that
 //     sorting or searching the input as often as a comprehension repeats it meets the limit;
 //     the functions that do not walk it (size, an index, in on a map) are left out;
@@ -249,7 +251,13 @@ func (c dynamicCalls) CallCost(function, overloadID string, args []ref.Val, resu
 			chars += cost.ActualSize(a)
 		case traits.Lister, traits.Mapper:
 			if walks(function, i, a) {
-				elems += cost.ActualSize(a)
+				n := cost.ActualSize(a)
+				if function == "sort" {
+					// About n·log2(n) comparisons, two units each, as cel-go's typed sort
+					// charges a pair.
+					n = cost.SafeMultiply(n, 2*uint64(bits.Len64(n)))
+				}
+				elems = cost.SafeAdd(elems, n)
 			}
 		}
 	}

@@ -16,7 +16,7 @@ func TestIncomingWithoutBodyAtLoad(t *testing.T) {
 		bad string // "" when it loads, else the position and key the error names
 	}{
 		{`{"bdy": {"status": "SUCCESS"}}`, `1:1`},
-		// One branch without body loads, with a warning (TestReviewC57IncomingBodylessBranch).
+		// One branch without body loads, with a warning (TestIncomingBodylessBranch).
 		{"has(body.x)\n  ? {\"bdy\": {\"status\": \"SUCCESS\"}}\n  : {\"bdy\": {\"status\": \"FAILED\"}}", `2:5`},
 		{`{}`, `1:1`},
 		{`{"body": body, "note": 1}`, ""},

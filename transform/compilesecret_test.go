@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-// TestReviewC57ConstantPatternNotQuoted: a constant matches pattern that is no regular
+// TestConstantPatternNotQuoted: a constant matches pattern that is no regular
 // expression is refused at load, and the refusal quoted the pattern as regexp's error does:
 // the transform's text, which may hold a secret a webhookFile's placeholder put there (a
 // shared token a vendor's header is checked against). The refusal keeps its position and
 // what is wrong with the pattern.
-func TestReviewC57ConstantPatternNotQuoted(t *testing.T) {
+func TestConstantPatternNotQuoted(t *testing.T) {
 	env, err := NewEnv(Incoming)
 	if err != nil {
 		t.Fatal(err)
@@ -25,13 +25,13 @@ func TestReviewC57ConstantPatternNotQuoted(t *testing.T) {
 	}
 }
 
-// TestReviewC57CompileErrorAfterBrokenString: a string literal with an escape CEL does not
+// TestCompileErrorAfterBrokenString: a string literal with an escape CEL does not
 // know (a secret with a backslash in it, filled in by a placeholder) is cut by the lexer at
 // the escape, and the rest of the literal read as tokens: the refusal hid the broken
 // literal but quoted the identifier after it ("mismatched input 'ZS3CRET'"), the rest of
 // the secret. After a token the lexer could not read, no token is quoted; the positions
 // and messages stay.
-func TestReviewC57CompileErrorAfterBrokenString(t *testing.T) {
+func TestCompileErrorAfterBrokenString(t *testing.T) {
 	env, err := NewEnv(Outgoing)
 	if err != nil {
 		t.Fatal(err)

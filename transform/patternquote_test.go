@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-// TestReviewC57PatternWithBackquoteNotShown: a pattern that is no regular expression is
+// TestPatternWithBackquoteNotShown: a pattern that is no regular expression is
 // refused with regexp's message, which quotes it between backquotes; the redaction of
 // quoted text took a backquote in the pattern (one in a value from the input, or in the
 // transform's text) for the quote's end, and showed the rest. The refusal says what is
 // wrong, not the pattern.
-func TestReviewC57PatternWithBackquoteNotShown(t *testing.T) {
+func TestPatternWithBackquoteNotShown(t *testing.T) {
 	env := testEnv(t)
 	p, err := Compile(env, `{"v": "x".matches(s)}`)
 	if err != nil {

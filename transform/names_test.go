@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-// TestReviewC57KeyNamedOnlyWhenWritten: an error shows a key only when the transform's text
+// TestKeyNamedOnlyWhenWritten: an error shows a key only when the transform's text
 // writes it, and "writes" was any substring of the text: a key computed from the input (a
 // four-digit PIN, 0700) that happens to sit inside the text (DUO's date layout '02 Jan 06
 // 15:04 -0700', a word holding a short one) was shown. A key is written when it is a string
 // literal of the transform or a field it selects; those are still shown.
-func TestReviewC57KeyNamedOnlyWhenWritten(t *testing.T) {
+func TestKeyNamedOnlyWhenWritten(t *testing.T) {
 	env := testEnv(t)
 	for _, c := range []struct {
 		src, secret string

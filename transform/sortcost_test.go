@@ -8,13 +8,13 @@ import (
 	"time"
 )
 
-// TestReviewC57DynamicSortCharged: a sort whose overload is picked at run time (a list of
+// TestDynamicSortCharged: a sort whose overload is picked at run time (a list of
 // the input) compares about n·log2(n) pairs, and was charged one unit an element: a
 // thousand sorts of 1,000 strings took some 600 ms within a cost limit meant to be about
 // 50 ms (a thousand-element sort is most of a millisecond, not 1,000 units' 50 µs). It is charged two
 // units a comparison, as cel-go's typed sort charges per pair; one sort of a vendor's
 // 1,000 devices stays well within the limit.
-func TestReviewC57DynamicSortCharged(t *testing.T) {
+func TestDynamicSortCharged(t *testing.T) {
 	env := testEnv(t)
 	const n = 1000
 	items := make([]any, n)

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// TestReviewC57UnequalComparisonCharged: a comparison of two values alike but for their
+// TestUnequalComparisonCharged: a comparison of two values alike but for their
 // last element walks both to it, and was charged by their top level since it found them
 // unequal (only an equal result was charged what it walked): two maps of a 5,000-item
 // list differing in the last item, compared as often as a comprehension over 400 items
@@ -16,7 +16,7 @@ import (
 // charged what it may walk, the smaller operand's values at every depth (for in, each
 // element's against the one sought), whatever it finds; one against a small value (a
 // literal, an empty list) stays cheap.
-func TestReviewC57UnequalComparisonCharged(t *testing.T) {
+func TestUnequalComparisonCharged(t *testing.T) {
 	env := testEnv(t)
 	const n = 5000
 	a, b := make([]any, n), make([]any, n)

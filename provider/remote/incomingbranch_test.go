@@ -5,12 +5,12 @@ import (
 	"testing"
 )
 
-// TestReviewC57IncomingBodylessBranch: a conditional one of whose branches is a map without
+// TestIncomingBodylessBranch: a conditional one of whose branches is a map without
 // body (an unexpected vendor answer failed on purpose: {} or {"error": …}) answered every
 // call that took the other branch, and loaded before; it still loads, with a warning giving
 // the branch's position. A result no branch of which has body can answer no call, and is
 // still refused.
-func TestReviewC57IncomingBodylessBranch(t *testing.T) {
+func TestIncomingBodylessBranch(t *testing.T) {
 	for _, c := range []struct {
 		src  string
 		warn string // the position a warning names; "" when none

@@ -83,3 +83,43 @@ func writingElsewhere(t *testing.T) (string, *sql.Conn) {
 	}
 	return path, other
 }
+
+// TestOpenSwitchesToWALBesideAReader: a file not yet in WAL mode (an older emfa's, or
+// one a command opened first) is switched by Open while another process reads it: the
+// switch needs the file to itself and SQLite can answer it SQLITE_BUSY past the busy
+// handler's wait, or without one, so several processes starting together on such a file
+// failed "set journal_mode: database is locked" (CI, TestConcurrentUpgrade). Open tries
+// the switch again until the reader is done.
+func TestOpenSwitchesToWALBesideAReader(t *testing.T) {
+	old := busyTimeout
+	busyTimeout = 50 * time.Millisecond
+	t.Cleanup(func() { busyTimeout = old })
+
+	db, path := atVersion(t, 8) // rollback journal, as goose left it
+	reader, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	if _, err := reader.ExecContext(t.Context(), "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := reader.QueryRowContext(t.Context(), "SELECT count(*) FROM users").Scan(&n); err != nil { // its shared lock
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		time.Sleep(10 * busyTimeout) // the other process's read
+		_, err := reader.ExecContext(t.Context(), "COMMIT")
+		done <- err
+	}()
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open beside another process's read: %v", err)
+	}
+	s.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

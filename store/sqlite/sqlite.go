@@ -311,8 +311,8 @@ func initWriter(ctx context.Context, w *sql.DB, memory, created bool, mo sqlstor
 		if err := refuseForeign(ctx, w); err != nil {
 			return err
 		}
-		var mode string
-		if err := w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		mode, err := setWAL(ctx, w)
+		if err != nil {
 			return fmt.Errorf("sqlite: open: set journal_mode: %w", err)
 		}
 		if !strings.EqualFold(mode, "wal") {
@@ -326,6 +326,29 @@ func initWriter(ctx context.Context, w *sql.DB, memory, created bool, mo sqlstor
 		return nil
 	}
 	return migrateUnsynced(ctx, w, created, mo)
+}
+
+// setWAL switches the writer's file to WAL, or finds it so. Another process opening the
+// file at the same moment (a command beside a restarted server, after an upgrade) can have
+// SQLite answer SQLITE_BUSY at once, its busy handler passed over (a switch of journal
+// mode needs the file to itself, and a wait could deadlock): the switch is tried again
+// every few milliseconds, for as long as a migration may be waited for
+// (migrationBusyTimeout) or until ctx ends.
+func setWAL(ctx context.Context, w *sql.DB) (string, error) {
+	deadline := time.Now().Add(migrationBusyTimeout)
+	for {
+		var mode string
+		err := w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return mode, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // migrateUnsynced applies the migrations with the writer at synchronous=NORMAL, then puts

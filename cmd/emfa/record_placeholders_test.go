@@ -122,46 +122,27 @@ func TestNumericPlaceholderValueRedacted(t *testing.T) {
 // digit in it (a field name, a word) is no secret by value unless its name says so; the
 // signing key beside it still is.
 func TestFieldNamePlaceholderReplays(t *testing.T) {
-	const skey = "Xk29sLq0Vd83nB1mZr7T"
-	vendor, stopVendor, err := transcript.ServeLocal(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var in map[string]any
-		json.NewDecoder(r.Body).Decode(&in)
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"preferred_username": in["preferred_username"], "devices": []string{"D1"}})
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stopVendor)
-	cfg := writeTestConfig(t, "", `providers:
-  - name: ACME
-    credentialPrefix: acme
-    capabilities: [push]
-    engine: remote
-    remote:
-      webhookFile: acme-webhook.json
-      values: {acme_url: "`+vendor+`", user_attr: preferred_username, skey: "`+skey+`"}
-`)
-	webhook := `{"urls": ["{{acme_url}}"], "resources": {"enrollments": {"suffix": "/enroll",
-  "transform": {"outgoing": "{\"header\": header.put(\"x-sig\", hmacSha1(body.username, \"{{skey}}\")), \"body\": {\"{{user_attr}}\": body.username}}",
-                "incoming": "{\"body\": body.devices.map(d, {\"id\": d, \"capability\": \"push\", \"attributes\": {\"deviceName\": body.{{user_attr}}, \"authExecutionFlow\": \"init_then_poll\"}})}"}}}}`
-	if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), "acme-webhook.json"), []byte(webhook), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	recordDir := filepath.Join(t.TempDir(), "recorded")
-	base, _, stop := startServeArgs(t, "--config", cfg, "--record", recordDir)
-	sim := &verifySim{t: t, base: base + "/v1/providers/acme", user: "verify", pw: "sim-password-0123"}
-	if list := sim.enrollments("alice"); len(list) != 1 || list[0].Attributes["deviceName"] != "alice" {
-		t.Fatalf("enrollments live: %+v", list)
-	}
-	stop()
-	replayRecorded(t, recordDir, []string{skey, "sim-password-0123", testEncryptionKey})
+	recordFieldNamePlaceholder(t, "acme-webhook.json", filepath.Dir)
 }
 
 // The same webhook under a path that starts with ${NAME}, which a recording keeps as a
 // path: its values map is copied, and a value that names a field was redacted there
 // with the secrets, so the replayed webhook read and sent another field.
 func TestFieldNamePlaceholderInValuesReplays(t *testing.T) {
+	webhookDir := t.TempDir()
+	t.Setenv("ACME_WEBHOOKS", webhookDir)
+	all := recordFieldNamePlaceholder(t, "${ACME_WEBHOOKS}/acme-webhook.json", func(string) string { return webhookDir })
+	if !strings.Contains(all, "webhookFile") {
+		t.Errorf("the webhook is inlined, not kept as a path:\n%s", all)
+	}
+}
+
+// recordFieldNamePlaceholder records alice's enrollments through a remote provider whose
+// webhook, at webhookFile (written into dir(the configuration's path)), reads and sends
+// the user under a field named by a placeholder value (user_attr: preferred_username) and
+// signs with another (skey), replays the recording and returns what replayRecorded read.
+func recordFieldNamePlaceholder(t *testing.T, webhookFile string, dir func(cfg string) string) string {
+	t.Helper()
 	const skey = "Xk29sLq0Vd83nB1mZr7T"
 	vendor, stopVendor, err := transcript.ServeLocal(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in map[string]any
@@ -173,21 +154,19 @@ func TestFieldNamePlaceholderInValuesReplays(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stopVendor)
-	webhookDir := t.TempDir()
-	t.Setenv("ACME_WEBHOOKS", webhookDir)
 	cfg := writeTestConfig(t, "", `providers:
   - name: ACME
     credentialPrefix: acme
     capabilities: [push]
     engine: remote
     remote:
-      webhookFile: ${ACME_WEBHOOKS}/acme-webhook.json
+      webhookFile: `+webhookFile+`
       values: {acme_url: "`+vendor+`", user_attr: preferred_username, skey: "`+skey+`"}
 `)
 	webhook := `{"urls": ["{{acme_url}}"], "resources": {"enrollments": {"suffix": "/enroll",
   "transform": {"outgoing": "{\"header\": header.put(\"x-sig\", hmacSha1(body.username, \"{{skey}}\")), \"body\": {\"{{user_attr}}\": body.username}}",
                 "incoming": "{\"body\": body.devices.map(d, {\"id\": d, \"capability\": \"push\", \"attributes\": {\"deviceName\": body.{{user_attr}}, \"authExecutionFlow\": \"init_then_poll\"}})}"}}}}`
-	if err := os.WriteFile(filepath.Join(webhookDir, "acme-webhook.json"), []byte(webhook), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir(cfg), "acme-webhook.json"), []byte(webhook), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	recordDir := filepath.Join(t.TempDir(), "recorded")
@@ -197,10 +176,7 @@ func TestFieldNamePlaceholderInValuesReplays(t *testing.T) {
 		t.Fatalf("enrollments live: %+v", list)
 	}
 	stop()
-	all := replayRecorded(t, recordDir, []string{skey, "sim-password-0123", testEncryptionKey})
-	if !strings.Contains(all, "webhookFile") {
-		t.Errorf("the webhook is inlined, not kept as a path:\n%s", all)
-	}
+	return replayRecorded(t, recordDir, []string{skey, "sim-password-0123", testEncryptionKey})
 }
 
 // A device answer the server refused — a second tap answering otherwise a challenge

@@ -495,11 +495,6 @@ func (p *Program) Eval(ctx context.Context, vars Vars) (map[string]any, error) {
 // one that costs something to build: an evaluation converts only the variables it reads.
 func (p *Program) Uses(name string) bool { return p.uses[name] }
 
-// AST is the transform's checked syntax tree, with its source positions, for a caller's
-// own checks at load (which step answers a lifecycle expression reads, which keys an
-// outgoing transform's result names). It is the program's own: read it, never change it.
-func (p *Program) AST() *ast.AST { return p.ast }
-
 // EvalValue is Eval returning the result map as a Value, for callers that read a few of its
 // keys or convert it into their own types without building Go maps first. Vars may hold Values
 // (NewValue, NewHeaderValue) converted once for several evaluations.

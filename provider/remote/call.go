@@ -17,9 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"cel.dev/cel-go/common/ast"
-	"cel.dev/cel-go/common/operators"
-	"cel.dev/cel-go/common/types"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/net/http/httpguts"
@@ -526,75 +523,45 @@ func (o *outgoing) apply(prg *transform.Program, res transform.Value, also ...st
 // checkResultKeys is apply's refusal of an unknown key, at load: for the keys an outgoing
 // transform's source shows, those of a map literal that is its result, or of the map
 // literals a conditional chooses between. A key that is not a string literal, or a
-// result built otherwise ({}.put(k, v)), is left to apply. The tree is the compiled
-// program's; the error starts with the key's line:column.
+// result built otherwise ({}.put(k, v)), is left to apply, as is a value whose type is
+// known only at run time. The error starts with the key's (or value's) line:column.
 func checkResultKeys(prg *transform.Program, also ...string) error {
-	tree := prg.AST()
-	info := tree.SourceInfo()
-	var err error
-	var visit func(e ast.Expr)
-	visit = func(e ast.Expr) {
-		switch {
-		case err != nil:
-		case e.Kind() == ast.MapKind:
-			for _, entry := range e.AsMap().Entries() {
-				k := entry.AsMapEntry().Key()
-				if k.Kind() != ast.LiteralKind {
-					continue
+	maps, _ := prg.ResultMaps()
+	for _, m := range maps {
+		for _, e := range m.Entries {
+			if slices.Contains(outgoingKeys, e.Key) {
+				if want := resultKeyType(e.Key, e.ValueType); want != "" {
+					return fmt.Errorf("%s: %s must be %s, and this value cannot be", e.ValueAt, e.Key, want)
 				}
-				key, ok := k.AsLiteral().(types.String)
-				if ok && slices.Contains(outgoingKeys, string(key)) {
-					v := entry.AsMapEntry().Value()
-					if want := resultKeyType(string(key), tree.GetType(v.ID())); want != "" {
-						loc := info.GetStartLocation(v.ID())
-						err = fmt.Errorf("%d:%d: %s must be %s, and this value cannot be", loc.Line(), loc.Column()+1, key, want)
-						return
-					}
-				}
-				if !ok || slices.Contains(outgoingKeys, string(key)) || slices.Contains(also, string(key)) {
-					continue
-				}
-				loc := info.GetStartLocation(k.ID())
-				err = fmt.Errorf("%d:%d: %w", loc.Line(), loc.Column()+1, unknownKeyError(shownName(nil, string(key), true), resultKeys(also...)))
-				return
+				continue
 			}
-		case e.Kind() == ast.CallKind && e.AsCall().FunctionName() == operators.Conditional:
-			args := e.AsCall().Args()
-			visit(args[1])
-			visit(args[2])
+			if !slices.Contains(also, e.Key) {
+				return fmt.Errorf("%s: %w", e.KeyAt, unknownKeyError(shownName(nil, e.Key, true), resultKeys(also...)))
+			}
 		}
 	}
-	visit(tree.Expr())
-	return err
+	return nil
 }
 
 // resultKeyType is what apply wants of a well-known key's value, when the value's static
-// type t is one apply refuses ("" when t may do: dyn, a value read from the input, is
-// known only at run time). body takes any JSON value.
-func resultKeyType(key string, t *types.Type) string {
-	if t == nil {
-		return ""
-	}
-	var ok bool
-	var want string
-	switch k := t.Kind(); key {
+// type t is one apply refuses ("" when t may do: a value read from the input is known only
+// at run time). body takes any JSON value.
+func resultKeyType(key string, t transform.StaticType) string {
+	var want transform.StaticType
+	switch key {
 	case "method", "path":
-		ok, want = k == types.StringKind, "a string"
+		want = transform.TypeString
 	case "header", "query":
-		ok, want = k == types.MapKind, "a map"
+		want = transform.TypeMap
 	case "skip_authentication", "title_case_bearer":
-		ok, want = k == types.BoolKind, "a bool"
+		want = transform.TypeBool
 	default:
 		return ""
 	}
-	switch t.Kind() {
-	case types.DynKind, types.AnyKind, types.ErrorKind, types.TypeParamKind:
+	if t == transform.TypeUnknown || t == want {
 		return ""
 	}
-	if ok {
-		return ""
-	}
-	return want
+	return map[transform.StaticType]string{transform.TypeString: "a string", transform.TypeMap: "a map", transform.TypeBool: "a bool"}[want]
 }
 
 // checkPath refuses a path an outgoing transform built with a dot segment in it: "." or

@@ -8,10 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"cel.dev/cel-go/common/ast"
-	"cel.dev/cel-go/common/operators"
-	"cel.dev/cel-go/common/types"
-
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/transform"
 )
@@ -184,42 +180,23 @@ func compile(w *Webhook) (map[string]*resource, []string, error) {
 // {}) or a typo. Other keys are left alone (Verify ignores them), as is a map whose keys are
 // computed or that is no literal.
 func checkIncomingBody(prg *transform.Program) (string, error) {
-	info := prg.AST().SourceInfo()
-	var first ast.Expr // the first map literal without body
-	// mayAnswer reports whether e's value may have body.
-	var mayAnswer func(e ast.Expr) bool
-	mayAnswer = func(e ast.Expr) bool {
+	maps, answers := prg.ResultMaps()
+	var first *transform.ResultMap // the first map literal without body
+	for i, m := range maps {
 		switch {
-		case e.Kind() == ast.MapKind:
-			for _, entry := range e.AsMap().Entries() {
-				k := entry.AsMapEntry().Key()
-				if k.Kind() != ast.LiteralKind {
-					return true
-				}
-				if key, ok := k.AsLiteral().(types.String); ok && key == "body" {
-					return true
-				}
-			}
-			if first == nil {
-				first = e
-			}
-			return false
-		case e.Kind() == ast.CallKind && e.AsCall().FunctionName() == operators.Conditional:
-			args := e.AsCall().Args()
-			yes, no := mayAnswer(args[1]), mayAnswer(args[2])
-			return yes || no
+		case m.Computed || m.Has("body"):
+			answers = true
+		case first == nil:
+			first = &maps[i]
 		}
-		return true
 	}
-	answers := mayAnswer(prg.AST().Expr())
 	if first == nil {
 		return "", nil
 	}
-	loc := info.GetStartLocation(first.ID())
 	if !answers {
-		return "", fmt.Errorf("%d:%d: the incoming transform's result has no body key, the only one with an effect: no call would get an answer", loc.Line(), loc.Column()+1)
+		return "", fmt.Errorf("%s: the incoming transform's result has no body key, the only one with an effect: no call would get an answer", first.At)
 	}
-	return fmt.Sprintf("%d:%d: this branch of the incoming transform's result has no body key, the only one with an effect: a call that takes it fails (a typo?)", loc.Line(), loc.Column()+1), nil
+	return fmt.Sprintf("%s: this branch of the incoming transform's result has no body key, the only one with an effect: a call that takes it fails (a typo?)", first.At), nil
 }
 
 // parallel runs fn(0) … fn(n-1), at most GOMAXPROCS at a time, and returns when all have.

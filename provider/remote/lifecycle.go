@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/common/ast"
 
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/internal/retryafter"
@@ -303,28 +302,7 @@ func compileLifecycle(w *Webhook) (map[string][]*lifecycleStep, []string, config
 
 // stepRefs are the step names a compiled lifecycle expression reads, as steps.<name> or
 // steps["<name>"].
-func stepRefs(prg *transform.Program) []string {
-	var refs []string
-	isSteps := func(e ast.Expr) bool { return e.Kind() == ast.IdentKind && e.AsIdent() == VarSteps }
-	ast.PostOrderVisit(prg.AST().Expr(), ast.NewExprVisitor(func(e ast.Expr) {
-		var name string
-		switch e.Kind() {
-		case ast.SelectKind:
-			if sel := e.AsSelect(); isSteps(sel.Operand()) {
-				name = sel.FieldName()
-			}
-		case ast.CallKind:
-			c := e.AsCall()
-			if c.FunctionName() == "_[_]" && len(c.Args()) == 2 && isSteps(c.Args()[0]) && c.Args()[1].Kind() == ast.LiteralKind {
-				name, _ = c.Args()[1].AsLiteral().Value().(string)
-			}
-		}
-		if name != "" && !slices.Contains(refs, name) {
-			refs = append(refs, name)
-		}
-	}))
-	return refs
-}
+func stepRefs(prg *transform.Program) []string { return prg.Fields(VarSteps) }
 
 // Lifecycle lists the event types the provider propagates, sorted.
 func (e *Engine) Lifecycle() []string { return slices.Sorted(maps.Keys(e.lifecycle)) }

@@ -127,6 +127,8 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 		return "", err
 	case tx.Capability != activationCapability:
 		return "", fmt.Errorf("%w: not an activation code", provider.ErrActivation)
+	case tx.Status == string(provider.StatusSuccess) && d.registeredAgain(ctx, tx, r, now):
+		return tx.FactorID, nil
 	case tx.Status != string(provider.StatusPending):
 		why := "activation code already " + tx.Status
 		switch provider.Status(tx.Status) {
@@ -203,6 +205,11 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 		return "", d.codeExpired(ctx, id, tx, now)
 	}
 	if audited != "" && errors.Is(err, provider.ErrActivation) {
+		// The same registration sent twice at once (a retry overtaking a slow first
+		// attempt): the one that lost finds the other's key, and answers its device id.
+		if again, gerr := d.store.GetTransaction(ctx, id); gerr == nil && again.Status == string(provider.StatusSuccess) && d.registeredAgain(ctx, again, r, d.now()) {
+			return again.FactorID, nil
+		}
 		return "", d.refuse(ctx, tx, audited, err)
 	}
 	if err != nil {
@@ -210,6 +217,43 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 	}
 	d.log.Info("push device registered", "device", tx.FactorID, "user", tx.Username, "alg", r.Alg)
 	return tx.FactorID, nil
+}
+
+// registerAgainWithin is how long after a registration the same registration sent again
+// is answered with its device id, as the device API answers a device's answer sent again.
+const registerAgainWithin = time.Hour
+
+// registeredAgain reports whether r is the registration that spent code tx, sent again:
+// the app's 201 was lost (a phone between networks) and it retries with the same code and
+// the same public key, within registerAgainWithin of the registration. Without this the
+// app, whose key is now the device's, was refused as a copied code and could not learn its
+// device id: the device was active, unusable, and its code spent. The device id is no
+// secret (Verify is told it at every sign-in), and one who photographed the code cannot
+// sign with the key. Nothing is written: the registration was recorded once. Another key
+// is refused as before.
+func (d *Devices) registeredAgain(ctx context.Context, tx store.Transaction, r provider.DeviceRegistration, now time.Time) bool {
+	f, err := d.store.GetFactor(ctx, tx.FactorID)
+	if err != nil || f.State != store.FactorActive || f.Params["alg"] != r.Alg {
+		return false
+	}
+	at, err := time.Parse(time.RFC3339, f.Params["registeredAt"])
+	if err != nil || now.Sub(at) >= registerAgainWithin || now.Before(at.Add(-time.Minute)) {
+		return false
+	}
+	registered, err := parsePublicKey(f.Params["alg"], f.Params["publicKey"])
+	if err != nil {
+		return false
+	}
+	sent, err := parsePublicKey(r.Alg, r.PublicKey)
+	if err != nil {
+		return false
+	}
+	same, ok := sent.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !same.Equal(registered) {
+		return false
+	}
+	d.log.Debug("push device registration sent again: answered with its device id", "device", f.ID, "user", tx.Username)
+	return true
 }
 
 // errExpired: a unit found its code's or challenge's deadline passed, and wrote nothing.

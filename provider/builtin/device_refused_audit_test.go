@@ -23,9 +23,11 @@ func TestRefusedRegistrationAudited(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newPushFixture(t, st, false)
 		ctx := context.Background()
-		key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
-		pub, _ := builtin.EncodePublicKey(key)
+		// Each attempt with a key of its own: the same registration sent again, key and
+		// all, is answered (TestRegistrationSentAgain).
 		reg := func(code string) error {
+			key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
+			pub, _ := builtin.EncodePublicKey(key)
 			_, err := f.devices.Register(ctx, provider.DeviceRegistration{ActivationCode: code, PublicKey: pub, Alg: builtin.AlgES256})
 			return err
 		}
@@ -132,10 +134,11 @@ func TestRefusedInTheUnitAudited(t *testing.T) {
 		ctx := context.Background()
 		key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
 		pub, _ := builtin.EncodePublicKey(key)
-		reg := func(d *builtin.Devices, code string) error {
+		regKey := func(d *builtin.Devices, code, pub string) error {
 			_, err := d.Register(ctx, provider.DeviceRegistration{ActivationCode: code, PublicKey: pub, Alg: builtin.AlgES256})
 			return err
 		}
+		reg := func(d *builtin.Devices, code string) error { return regKey(d, code, pub) }
 		refused := func(t *testing.T, id, reason string) {
 			t.Helper()
 			evs := slices.DeleteFunc(registrations(t, st, id), func(ev store.AuditEvent) bool { return ev.Outcome != "FAILED" })
@@ -159,7 +162,10 @@ func TestRefusedInTheUnitAudited(t *testing.T) {
 			e := f.enroll(t, "alice")
 			winner := f.devices
 			loser, err := builtin.NewDevices(builtin.DevicesOptions{Store: racingStore{Store: st, first: func() {
-				if err := reg(winner, e.ActivationCode); err != nil {
+				// another phone: the same key would be the same registration, answered
+				key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
+				other, _ := builtin.EncodePublicKey(key)
+				if err := regKey(winner, e.ActivationCode, other); err != nil {
 					t.Errorf("winner: %v", err)
 				}
 			}}, Now: f.clock.Now})

@@ -319,8 +319,16 @@ func TestActivation(t *testing.T) {
 		ctx := context.Background()
 		key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
 		pub, _ := builtin.EncodePublicKey(key)
-		reg := func(code string) (string, error) {
+		regKey := func(code, pub string) (string, error) {
 			return f.devices.Register(ctx, provider.DeviceRegistration{ActivationCode: code, PublicKey: pub, Alg: builtin.AlgES256, Name: "Pixel 8"})
+		}
+		reg := func(code string) (string, error) { return regKey(code, pub) }
+		// another phone's key: the same key sent again is the same registration
+		// (TestRegistrationSentAgain)
+		otherKey := func() string {
+			key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
+			pub, _ := builtin.EncodePublicKey(key)
+			return pub
 		}
 
 		t.Run("enrollment", func(t *testing.T) {
@@ -365,7 +373,7 @@ func TestActivation(t *testing.T) {
 			if err != nil || id != e.Factor.ID {
 				t.Fatalf("register: %q %v", id, err)
 			}
-			if _, err := reg(e.ActivationCode); !errors.Is(err, provider.ErrActivation) {
+			if _, err := regKey(e.ActivationCode, otherKey()); !errors.Is(err, provider.ErrActivation) {
 				t.Errorf("second use: %v", err)
 			}
 			got, _ := st.GetFactor(ctx, id)
@@ -430,7 +438,7 @@ func TestActivation(t *testing.T) {
 			var wg sync.WaitGroup
 			for range 16 {
 				wg.Go(func() {
-					_, err := reg(e.ActivationCode)
+					_, err := regKey(e.ActivationCode, otherKey())
 					switch {
 					case err == nil:
 						won.Add(1)

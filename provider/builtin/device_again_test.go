@@ -22,11 +22,6 @@ func TestRegistrationSentAgain(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		f := newPushFixture(t, st, false)
 		ctx := context.Background()
-		newKey := func() string {
-			key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
-			pub, _ := builtin.EncodePublicKey(key)
-			return pub
-		}
 		reg := func(code, pub string) (string, error) {
 			return f.devices.Register(ctx, provider.DeviceRegistration{ActivationCode: code, PublicKey: pub, Alg: builtin.AlgES256, Name: "Pixel"})
 		}
@@ -49,7 +44,7 @@ func TestRegistrationSentAgain(t *testing.T) {
 		}
 
 		e := f.enroll(t, "alice")
-		pub := newKey()
+		pub := newDevicePublicKey(t)
 		id, err := reg(e.ActivationCode, pub)
 		if err != nil || id != e.Factor.ID {
 			t.Fatalf("register: %q, %v", id, err)
@@ -61,7 +56,7 @@ func TestRegistrationSentAgain(t *testing.T) {
 		if ok, failed := registerRows(id); ok != 1 || failed != 0 {
 			t.Errorf("audit rows after the registration sent again: %d SUCCESS, %d FAILED; want 1, 0", ok, failed)
 		}
-		if _, err := reg(e.ActivationCode, newKey()); !errors.Is(err, provider.ErrActivation) {
+		if _, err := reg(e.ActivationCode, newDevicePublicKey(t)); !errors.Is(err, provider.ErrActivation) {
 			t.Errorf("the code with another key: %v, want it refused", err)
 		}
 		f.clock.Advance(time.Minute)
@@ -71,7 +66,7 @@ func TestRegistrationSentAgain(t *testing.T) {
 
 		// Sent twice at once: both are answered the device id, one registration recorded.
 		e = f.enroll(t, "alice")
-		pub = newKey()
+		pub = newDevicePublicKey(t)
 		var wg sync.WaitGroup
 		ids := make([]string, 4)
 		errs := make([]error, 4)

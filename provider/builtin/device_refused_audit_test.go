@@ -26,9 +26,7 @@ func TestRefusedRegistrationAudited(t *testing.T) {
 		// Each attempt with a key of its own: the same registration sent again, key and
 		// all, is answered (TestRegistrationSentAgain).
 		reg := func(code string) error {
-			key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
-			pub, _ := builtin.EncodePublicKey(key)
-			_, err := f.devices.Register(ctx, provider.DeviceRegistration{ActivationCode: code, PublicKey: pub, Alg: builtin.AlgES256})
+			_, err := f.devices.Register(ctx, provider.DeviceRegistration{ActivationCode: code, PublicKey: newDevicePublicKey(t), Alg: builtin.AlgES256})
 			return err
 		}
 		refusals := func(id string) []store.AuditEvent {
@@ -163,9 +161,7 @@ func TestRefusedInTheUnitAudited(t *testing.T) {
 			winner := f.devices
 			loser, err := builtin.NewDevices(builtin.DevicesOptions{Store: racingStore{Store: st, first: func() {
 				// another phone: the same key would be the same registration, answered
-				key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
-				other, _ := builtin.EncodePublicKey(key)
-				if err := regKey(winner, e.ActivationCode, other); err != nil {
+				if err := regKey(winner, e.ActivationCode, newDevicePublicKey(t)); err != nil {
 					t.Errorf("winner: %v", err)
 				}
 			}}, Now: f.clock.Now})

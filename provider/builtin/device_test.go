@@ -97,6 +97,20 @@ func newPushFixture(t *testing.T, st store.Store, numberMatching bool) *pushFixt
 	return f
 }
 
+// newDevicePublicKey is a new phone's ES256 public key, as it registers it.
+func newDevicePublicKey(t *testing.T) string {
+	t.Helper()
+	key, err := builtin.GenerateDeviceKey(builtin.AlgES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := builtin.EncodePublicKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
+}
+
 // enrolledPush is a push enrollment's output, as a test reads it.
 type enrolledPush struct {
 	Factor                                           store.Factor
@@ -325,11 +339,7 @@ func TestActivation(t *testing.T) {
 		reg := func(code string) (string, error) { return regKey(code, pub) }
 		// another phone's key: the same key sent again is the same registration
 		// (TestRegistrationSentAgain)
-		otherKey := func() string {
-			key, _ := builtin.GenerateDeviceKey(builtin.AlgES256)
-			pub, _ := builtin.EncodePublicKey(key)
-			return pub
-		}
+		otherKey := func() string { return newDevicePublicKey(t) }
 
 		t.Run("enrollment", func(t *testing.T) {
 			e := f.enroll(t, "alice")
@@ -437,8 +447,9 @@ func TestActivation(t *testing.T) {
 			var won, refused atomic.Int32
 			var wg sync.WaitGroup
 			for range 16 {
+				pub := otherKey()
 				wg.Go(func() {
-					_, err := regKey(e.ActivationCode, otherKey())
+					_, err := regKey(e.ActivationCode, pub)
 					switch {
 					case err == nil:
 						won.Add(1)

@@ -3,6 +3,7 @@ package adapter
 import (
 	"cmp"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -14,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -77,15 +79,55 @@ func (j *JWKS) verify(ctx context.Context, token string) error {
 	if err != nil {
 		return fmt.Errorf("not an acceptable JWT: %w", err)
 	}
-	key, err := j.keyFor(ctx, tok.Headers[0].KeyID, tok.Headers[0].Algorithm)
+	kid, alg := tok.Headers[0].KeyID, tok.Headers[0].Algorithm
+	keys, err := j.keysFor(ctx, kid, alg, false)
 	if err != nil {
 		return err
 	}
 	var claims jwt.Claims
-	if err := tok.Claims(key, &claims); err != nil {
+	err = verifiedClaims(tok, keys, nil, &claims)
+	if err != nil && kid != "" {
+		// A kid emfa knows, but none of its keys signed the token: the server may have
+		// rotated its key and kept the kid (or published the new key beside the old under
+		// it). The set is fetched again, at most once per MinRefetch like an unknown kid's,
+		// and the token tried with the keys it brings. Before, such a server's tokens were
+		// refused until the cached set aged out (MaxAge, an hour).
+		if fresh, ferr := j.keysFor(ctx, kid, alg, true); ferr == nil && verifiedClaims(tok, fresh, keys, &claims) == nil {
+			err = nil
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("bad signature: %w", err)
 	}
 	return checkClaims(claims, j.Issuer, j.Audience, j.now())
+}
+
+// maxKeysAKid bounds the keys a token is tried with: those of its type under its kid.
+const maxKeysAKid = 4
+
+// verifiedClaims reads tok's claims into claims with the first of keys (at most
+// maxKeysAKid of them, none of tried) whose signature it bears.
+func verifiedClaims(tok *jwt.JSONWebToken, keys, tried []*jose.JSONWebKey, claims *jwt.Claims) error {
+	err := errors.New("no key to try")
+	n := 0
+	for _, k := range keys {
+		if slices.ContainsFunc(tried, func(t *jose.JSONWebKey) bool { return sameKey(t, k) }) {
+			continue
+		}
+		if n++; n > maxKeysAKid {
+			break
+		}
+		if err = tok.Claims(k, claims); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// sameKey reports whether a and b hold one public key.
+func sameKey(a, b *jose.JSONWebKey) bool {
+	pa, ok := a.Key.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && pa.Equal(b.Key)
 }
 
 // errKeysUnavailable refuses a token whose key is not cached while the key set cannot be
@@ -134,13 +176,20 @@ const jwksFetchTimeout = 10 * time.Second
 // stale set is admitted with it while the set is fetched again (a hung authorization
 // server would otherwise hold every call up to the fetch's timeout).
 func (j *JWKS) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
-	return j.keyFor(ctx, kid, "")
+	keys, err := j.keysFor(ctx, kid, "", false)
+	if err != nil {
+		return nil, err
+	}
+	return keys[0], nil
 }
 
-// keyFor is key for a token of alg ("" any): the key kid names among those of the type
-// alg needs (RFC 7517 §4.5 lets keys of different types share a kid); for a token
-// without a kid, the only key of that type.
-func (j *JWKS) keyFor(ctx context.Context, kid, alg string) (*jose.JSONWebKey, error) {
+// keysFor is key for a token of alg ("" any): the keys kid names among those of the type
+// alg needs (RFC 7517 §4.5 lets keys of different types share a kid; a server may keep
+// two of one type under it), never none; for a token without a kid, the only key of that
+// type. With again, the cached keys of kid did not verify the token: the set is fetched
+// again when a fetch may start (MinRefetch) and the keys of the fetched set returned;
+// otherwise, an error.
+func (j *JWKS) keysFor(ctx context.Context, kid, alg string, again bool) ([]*jose.JSONWebKey, error) {
 	minRefetch, maxAge := j.MinRefetch, j.MaxAge
 	if minRefetch <= 0 {
 		minRefetch = time.Minute
@@ -148,18 +197,14 @@ func (j *JWKS) keyFor(ctx context.Context, kid, alg string) (*jose.JSONWebKey, e
 	if maxAge <= 0 {
 		maxAge = time.Hour
 	}
-	find := func() *jose.JSONWebKey {
-		var found *jose.JSONWebKey
-		n := 0
+	find := func() []*jose.JSONWebKey {
+		var found []*jose.JSONWebKey
 		for i := range j.keys.Keys {
 			if k := &j.keys.Keys[i]; (kid == "" || k.KeyID == kid) && keyFits(k, alg) {
-				if found == nil {
-					found = k
-				}
-				n++
+				found = append(found, k)
 			}
 		}
-		if kid == "" && n != 1 {
+		if kid == "" && len(found) != 1 {
 			return nil // which one is meant cannot be told
 		}
 		return found
@@ -169,6 +214,9 @@ func (j *JWKS) keyFor(ctx context.Context, kid, alg string) (*jose.JSONWebKey, e
 		now := j.now()
 		stale := j.fetched.IsZero() || now.Sub(j.fetched) >= maxAge
 		k := find()
+		if again && !waited {
+			k = nil // the cached keys are the ones that did not do
+		}
 		if k != nil && !stale {
 			j.mu.Unlock()
 			return k, nil

@@ -154,6 +154,12 @@ func (w *writer) RecordIdempotency(ctx context.Context, key store.IdempotencyKey
 // claimIdempotency claims key for owner; with answer, the record is written done with it.
 func (w *writer) claimIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time, answer *store.IdempotencyRecord) (store.IdempotencyClaim, error) {
 	s := w.s
+	// A running record expires no sooner than its lease ends (RenewIdempotency keeps it
+	// so): past expires_at a claim takes the record over and the sweeper deletes it. With
+	// the shortest TTL allowed (twice a request's deadline), an attempt still running, its
+	// writes bounded by the deadline and WriteGrace, outlived it: a retry then ran the call
+	// beside it (a second code sent), and its own answer, not recordable, went out as 503.
+	expiresAt = latest(expiresAt, leaseUntil)
 	// Room for the answer's two from the start: growing the slice for them was an
 	// allocation of a decision's.
 	args := append(make([]any, 0, 9), key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil), millis(expiresAt), millis(now))
@@ -313,8 +319,9 @@ func (s *Store) ReleaseIdempotency(ctx context.Context, key store.IdempotencyKey
 
 func (s *Store) RenewIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, leaseUntil time.Time) (bool, error) {
 	return result(ctx, s, func(w *writer) (bool, error) {
+		// expires_at moves with the lease, never before it (claimIdempotency).
 		r, err := w.exec(w.c(ctx),
-			`UPDATE idempotency SET lease_until = $5
+			`UPDATE idempotency SET lease_until = $5, expires_at = CASE WHEN expires_at < $5 THEN $5 ELSE expires_at END
 			 WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3 AND owner = $4 AND NOT done`,
 			key.Provider, key.WebhookID, key.Fingerprint, owner, millis(leaseUntil))
 		if err != nil {
@@ -333,4 +340,12 @@ func (s *Store) DeleteExpiredIdempotency(ctx context.Context, before time.Time, 
 		return 0, s.fail("delete expired idempotency records", err)
 	}
 	return n, nil
+}
+
+// latest is the later of a and b.
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

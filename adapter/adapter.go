@@ -267,6 +267,7 @@ func (s *Server) provider(c echo.Context) (*provider.Provider, error) {
 }
 
 func (s *Server) enrollments(c echo.Context) error {
+	noteWebhookID(c)
 	p, err := s.provider(c)
 	if err != nil {
 		return err
@@ -456,6 +457,7 @@ func (s *Server) serve(c echo.Context, resource string) error {
 }
 
 func (s *Server) test(c echo.Context) error {
+	noteWebhookID(c)
 	p, err := s.provider(c)
 	if err != nil {
 		return err

@@ -461,7 +461,7 @@ type Store interface {
 	// Idempotency records (Verify's retries by X-Webhook-ID).
 
 	// ClaimIdempotency records key as running under owner until leaseUntil, kept until
-	// expiresAt, when no record of it exists, or the one that does has expired
+	// expiresAt (or leaseUntil, if later: a running record outlives its lease), when no record of it exists, or the one that does has expired
 	// (ExpiresAt <= now) or is running with a lease that has passed (LeaseUntil <= now).
 	// Otherwise it claims nothing and returns the record. Of concurrent claims on one key,
 	// across processes too, exactly one succeeds.
@@ -475,7 +475,8 @@ type Store interface {
 	// attempt executes afresh; nothing when owner does not hold it.
 	ReleaseIdempotency(ctx context.Context, key IdempotencyKey, owner string) error
 	// RenewIdempotency moves the lease of the running record that owner holds to
-	// leaseUntil (an attempt still running keeps it); false, and nothing changed, when
+	// leaseUntil (an attempt still running keeps it), and its expiry with it when that
+	// came sooner; false, and nothing changed, when
 	// owner does not hold it running (another took over, it is done or gone).
 	RenewIdempotency(ctx context.Context, key IdempotencyKey, owner string, leaseUntil time.Time) (bool, error)
 	// DeleteExpiredIdempotency deletes at most limit records that expired at or before

@@ -489,3 +489,25 @@ func TestReviewC59SameIDOtherBody(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewC59FaultThenRetryElsewhere: replica A's database connection is gone (a
+// partition): its attempt answers 503 JSON, never a business FAILED, and keeps no record;
+// Verify's retry on B runs the call, once, and B's answer is what its own retry gets.
+func TestReviewC59FaultThenRetryElsewhere(t *testing.T) {
+	c59Each(t, func(t *testing.T, s *c59Setup) {
+		ib := s.initiateBody("alice", s.factor)
+		if err := s.a.st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if c, b := s.a.call(t, "initiate", "wh-f", ib); c != 503 || !strings.Contains(b, `"messageId":"unavailable"`) || len(s.sms.sent()) != 0 {
+			t.Errorf("A without its database: %d %s; %d codes", c, b, len(s.sms.sent()))
+		}
+		c, b := s.b.call(t, "initiate", "wh-f", ib)
+		if st, tx := c59Answer(t, b); c != 200 || st != "PENDING" || tx == "" || len(s.sms.sent()) != 1 {
+			t.Errorf("the retry on B: %d %s; %d codes", c, b, len(s.sms.sent()))
+		}
+		if c2, b2 := s.b.call(t, "initiate", "wh-f", ib); c2 != c || b2 != b || len(s.sms.sent()) != 1 {
+			t.Errorf("B's retry: %d %s; %d codes", c2, b2, len(s.sms.sent()))
+		}
+	})
+}

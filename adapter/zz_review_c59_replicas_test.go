@@ -511,3 +511,29 @@ func TestReviewC59FaultThenRetryElsewhere(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewC59OddWebhookIDs: IDs of any printable UTF-8 up to 256 bytes key a retry on
+// the other replica like any other (PostgreSQL's text and SQLite alike); longer ones,
+// control characters and bytes that are not UTF-8 are refused 400 JSON, before anything runs.
+func TestReviewC59OddWebhookIDs(t *testing.T) {
+	c59Each(t, func(t *testing.T, s *c59Setup) {
+		ib := s.initiateBody("alice", s.factor)
+		good := []string{"wh-ü", "wh-😀", strings.Repeat("é", 128), "wh\u2028x", "a b", "\u00a0x", "'; DROP TABLE idempotency; --"}
+		for i, id := range good {
+			c, b := s.a.call(t, "initiate", id, ib)
+			c2, b2 := s.b.call(t, "initiate", id, ib)
+			if c != 200 || !strings.Contains(b, `"PENDING"`) || c2 != c || b2 != b || len(s.sms.sent()) != i+1 {
+				t.Errorf("ID %q: %d %s; retry %d %s; %d codes", id, c, b, c2, b2, len(s.sms.sent()))
+			}
+		}
+		sent := len(s.sms.sent())
+		for _, id := range []string{strings.Repeat("é", 128) + "x", "a\x00b", "a\xffb", "a\x7fb"} {
+			if c, b := s.b.call(t, "initiate", id, ib); c != 400 || !strings.Contains(b, `"messageId"`) {
+				t.Errorf("ID %q: %d %s, want 400", id, c, b)
+			}
+		}
+		if len(s.sms.sent()) != sent {
+			t.Error("a refused ID sent a code")
+		}
+	})
+}

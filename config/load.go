@@ -456,6 +456,10 @@ func (x *expander) tree(node any, path string) any {
 		}
 		return out
 	case string:
+		if msg := refProblem(n); msg != "" {
+			x.errs = append(x.errs, &FieldError{Path: canonicalPath(path), Msg: msg})
+			return ""
+		}
 		return envRef.ReplaceAllStringFunc(n, func(ref string) string {
 			m := envRef.FindStringSubmatch(ref)
 			if m[1] != "" {
@@ -474,6 +478,33 @@ func (x *expander) tree(node any, path string) any {
 	default:
 		return node
 	}
+}
+
+// refProblem says what is wrong with the ${…} of s that would not be expanded, or "": a
+// "${" that starts no reference (a brace or a name missing, ${NAME-x}), or a reference
+// inside a default or a file's path, where it is text (${A:-${B}} read as the default
+// "${B" and a "}" after the reference). Either was taken as text without a word, a
+// password Verify never sends. A value must hold "${" as text from a variable or a file,
+// whose content is not expanded. It names neither the value nor a variable's content.
+func refProblem(s string) string {
+	rest := 0
+	for _, m := range envRef.FindAllStringSubmatchIndex(s, -1) {
+		if strings.Contains(s[rest:m[0]], "${") {
+			break
+		}
+		for _, g := range [][2]int{{m[2], m[3]}, {m[8], m[9]}} { // a file's path, a default
+			if g[0] >= 0 && strings.Contains(s[g[0]:g[1]], "${") {
+				return "a default or a file's path holds another ${…}, which is text there, not expanded: " +
+					"set the variable itself, or write the default as text"
+			}
+		}
+		rest = m[1]
+	}
+	if strings.Contains(s[rest:], "${") {
+		return `holds a "${" that starts no reference (${NAME}, ${NAME:-default} or ${file:PATH}): a brace or a name missing? ` +
+			`(a value that must hold "${" as text can come from a variable or a file, whose content is not expanded)`
+	}
+	return ""
 }
 
 // file is the content of the file at name for the value at path, or "" with the problem

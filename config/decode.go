@@ -158,16 +158,36 @@ func decodeStruct(v reflect.Value, m map[string]any, at string, errs *Errors) {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		f, ok := fields[strings.ToLower(k)]
 		if !ok {
+			name, rest := keyName(k)
 			msg := fmt.Sprintf("unknown key %q", k)
-			near := suggest.Nearest(k, documented(fields))
+			if rest {
+				msg = fmt.Sprintf("unknown key %q", name+"…")
+			}
+			near := suggest.Nearest(name, documented(fields))
 			if near != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", near)
+			}
+			if rest {
+				msg += ": a value written after the key without a space after the colon is read as part of the key (the rest is not shown)"
 			}
 			*errs = append(*errs, &FieldError{Path: at, Key: k, Meant: near, Msg: msg})
 			continue
 		}
 		decodeValue(f.value, m[k], joinPath(at, f.name), errs)
 	}
+}
+
+// keyName is an unknown key's leading name (letters, digits, '_', '-', '.'), and whether
+// more follows it: in a flow section {password:VALUE} or password=VALUE is one key, a
+// value in it, which an error must not show.
+func keyName(k string) (string, bool) {
+	i := strings.IndexFunc(k, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.')
+	})
+	if i < 0 {
+		return k, false
+	}
+	return k[:i], true
 }
 
 type field struct {

@@ -220,6 +220,11 @@ func oneDocument(data []byte) error {
 // aliases of aliases ("billion laughs") would otherwise take all memory and time.
 const maxNodes = 100_000
 
+// maxExpandedBytes bounds the bytes of the paths and values it expands to: within
+// maxNodes, aliases repeating one long key or value (60 kB, 30,000 times) took gigabytes,
+// each copy's path kept for its line and its value read, expanded and decoded again.
+const maxExpandedBytes = 32 << 20
+
 // syntaxError is a document that cannot be read as a configuration, at its line (0: not
 // known). Load reports it as file:line, as every other problem.
 type syntaxError struct {
@@ -317,12 +322,16 @@ func nodeTree(n *yaml.Node, path string, lines map[string]int) (any, error) {
 type treeWalker struct {
 	lines map[string]int
 	nodes int
+	bytes int // of the paths and scalars expanded so far (maxExpandedBytes)
 	open  map[*yaml.Node]bool
 }
 
 func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
 	if w.nodes++; w.nodes > maxNodes {
 		return nil, &syntaxError{n.Line, fmt.Sprintf("the document expands to more than %d values (aliases of aliases?)", maxNodes)}
+	}
+	if w.bytes += len(path) + len(n.Value); w.bytes > maxExpandedBytes {
+		return nil, &syntaxError{n.Line, fmt.Sprintf("the document expands to more than %d MiB of keys and values (aliases of aliases?)", maxExpandedBytes>>20)}
 	}
 	lines := w.lines
 	lines[strings.ToLower(path)] = n.Line

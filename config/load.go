@@ -349,16 +349,8 @@ func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
-				merged, err := w.tree(v, path)
-				if err != nil {
+				if err := w.merge(out, v, path); err != nil {
 					return nil, err
-				}
-				if m, ok := merged.(map[string]any); ok {
-					for mk, mv := range m {
-						if _, set := out[mk]; !set {
-							out[mk] = mv
-						}
-					}
 				}
 				continue
 			}
@@ -374,6 +366,11 @@ func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
 				return nil, err
 			}
 			lines[strings.ToLower(p)] = k.Line
+			for mk := range out { // a merged key in another case: the written one wins
+				if strings.EqualFold(mk, k.Value) {
+					delete(out, mk)
+				}
+			}
 			out[k.Value] = val
 		}
 		return out, nil
@@ -400,6 +397,55 @@ func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
 		}
 		return numeral(n, v), nil
 	}
+}
+
+// merge adds to out the keys of a merge key's value v (<<: *a, or <<: [*a, *b], the first
+// listed winning) that out has in no case: keys written beside the merge win over it.
+// Anything else under << is refused: it was dropped without a word, a list of sections
+// with it, their settings left at their defaults.
+func (w *treeWalker) merge(out map[string]any, v *yaml.Node, path string) error {
+	merged, err := w.tree(v, path)
+	if err != nil {
+		return err
+	}
+	var sections []map[string]any
+	switch m := merged.(type) {
+	case map[string]any:
+		sections = append(sections, m)
+	case []any:
+		sections = []map[string]any{}
+		for _, e := range m {
+			if sm, ok := e.(map[string]any); ok {
+				sections = append(sections, sm)
+				continue
+			}
+			sections = nil
+			break
+		}
+	}
+	if sections == nil {
+		at := "<< (a merge)"
+		if path != "" {
+			at = path + ": " + at
+		}
+		what := describe(merged)
+		if _, ok := merged.([]any); ok {
+			what = "a list holding something else than sections"
+		}
+		return &syntaxError{v.Line, at + " takes an alias of a section (<<: *name) or a list of them, not " + what}
+	}
+	have := map[string]bool{}
+	for k := range out {
+		have[strings.ToLower(k)] = true
+	}
+	for _, m := range sections {
+		for _, mk := range slices.Sorted(maps.Keys(m)) {
+			if !have[strings.ToLower(mk)] {
+				out[mk], have[strings.ToLower(mk)] = m[mk], true
+			}
+		}
+	}
+	return nil
 }
 
 // numeral is v, a scalar as YAML read it, or a Numeral keeping its text when v is a number

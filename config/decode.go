@@ -130,21 +130,29 @@ func decodeValue(v reflect.Value, raw any, at string, errs *Errors) {
 		}
 		v.SetInt(n)
 	case reflect.Float64:
+		var f float64
 		switch x := raw.(type) {
 		case float64:
-			v.SetFloat(x)
+			f = x
 		case int:
-			v.SetFloat(float64(x))
+			f = float64(x)
 		case string: // from an EMFA_* variable
-			f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
-			if err != nil {
+			var err error
+			if f, err = strconv.ParseFloat(strings.TrimSpace(x), 64); err != nil {
 				fail("must be a number, not %s", describeScalar(raw))
 				return
 			}
-			v.SetFloat(f)
 		default:
 			fail("must be a number, not %s", describeScalar(raw))
+			return
 		}
+		// NaN passes every range check (each comparison is false) and then means what
+		// its reader's conversion makes of it: a sampler kept every trace or none.
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			fail("must be a finite number, not %s", describeScalar(raw))
+			return
+		}
+		v.SetFloat(f)
 	case reflect.Interface:
 		v.Set(reflect.ValueOf(raw))
 	default:

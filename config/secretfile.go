@@ -25,7 +25,7 @@ type secretFile struct {
 }
 
 // readSecretFile reads the file a ${file:PATH} names: its content less the trailing line
-// ending (CR, LF) that `echo` and editors add. PATH is absolute, or relative to the
+// ending (CR, LF) that `echo` and editors add, and a leading UTF-8 byte-order mark. PATH is absolute, or relative to the
 // working directory as storage.dsn's path is. Messages name the file, never its content.
 func readSecretFile(path string) secretFile {
 	fi, err := os.Stat(path)
@@ -56,7 +56,9 @@ func readSecretFile(path string) secretFile {
 	case len(data) > maxSecretFileBytes: // it grew since the Stat
 		return secretFile{err: fmt.Sprintf("file %s is larger than %d KiB: not a secret", path, maxSecretFileBytes>>10)}
 	}
-	v := strings.TrimRight(string(data), "\r\n")
+	// Windows PowerShell's Out-File and Set-Content -Encoding UTF8 write a byte-order mark
+	// before the text (and CRLF after it): no secret starts with one.
+	v := strings.TrimRight(strings.TrimPrefix(string(data), "\ufeff"), "\r\n")
 	if v == "" {
 		return secretFile{err: fmt.Sprintf("file %s is empty", path)}
 	}

@@ -824,20 +824,34 @@ func applyEnvOverrides(settings map[string]any, lookup func(string) (string, boo
 		if !ok {
 			continue
 		}
-		set = append(set, k)
-		node := settings
-		for _, key := range k.path[:len(k.path)-1] {
-			name := keyIn(node, key)
-			sub, _ := node[name].(map[string]any)
-			if sub == nil {
-				sub = map[string]any{}
-				node[name] = sub
-			}
-			node = sub
+		if node := section(settings, k.path[:len(k.path)-1]); node != nil {
+			set = append(set, k)
+			node[keyIn(node, k.path[len(k.path)-1])] = val
 		}
-		node[keyIn(node, k.path[len(k.path)-1])] = val
 	}
 	return set
+}
+
+// section is the section at path in settings, made where the file has none (or an empty
+// key); nil where the file wrote something else there (admin: false, meant as
+// admin.enabled): that is refused at its line, not replaced without a word by a section
+// holding the variable alone (an admin API believed off, served on the variable's
+// listener).
+func section(settings map[string]any, path []string) map[string]any {
+	node := settings
+	for _, key := range path {
+		name := keyIn(node, key)
+		switch sub := node[name].(type) {
+		case map[string]any:
+			node = sub
+		case nil:
+			node[name] = map[string]any{}
+			node = node[name].(map[string]any)
+		default:
+			return nil
+		}
+	}
+	return node
 }
 
 // keyIn is the spelling node uses for key (matched case-insensitively), or key itself.

@@ -167,17 +167,22 @@ func decodeStruct(v reflect.Value, m map[string]any, at string, errs *Errors) {
 		f, ok := fields[strings.ToLower(k)]
 		if !ok {
 			name, rest := keyName(k)
-			msg := fmt.Sprintf("unknown key %q", k)
-			if rest {
-				msg = fmt.Sprintf("unknown key %q", name+"…")
+			shown, hint := k, ""
+			if ref := envRef.FindString(k[len(name):]); ref != "" && strings.HasPrefix(k[len(name):], ref) {
+				// ${NAME} as a key: the reference is shown, what follows it is not.
+				shown, hint = name+ref, ": a key is not expanded (${…} is, in values)"
+				if len(shown) < len(k) {
+					shown += "…"
+				}
+			} else if rest {
+				shown, hint = name+"…", ": a value written after the key without a space after the colon is read as part of the key (the rest is not shown)"
 			}
+			msg := fmt.Sprintf("unknown key %q", shown)
 			near := suggest.Nearest(name, documented(fields))
 			if near != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", near)
 			}
-			if rest {
-				msg += ": a value written after the key without a space after the colon is read as part of the key (the rest is not shown)"
-			}
+			msg += hint
 			*errs = append(*errs, &FieldError{Path: at, Key: k, Meant: near, Msg: msg})
 			continue
 		}

@@ -385,6 +385,12 @@ func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
 		}
 		return out, nil
 	default:
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!timestamp" {
+			// No key is a time: 2024-01-01 written unquoted is that text, as a number is
+			// (Numeral). Decoded, a string key refused it showing the time reformatted (a
+			// password's), and an engine's section got a time JSON writes otherwise.
+			return n.Value, nil
+		}
 		var v any
 		if err := n.Decode(&v); err != nil {
 			// "cannot decode !!str `VALUE` as a !!int": the value may be a secret under a

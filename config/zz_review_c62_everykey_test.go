@@ -19,13 +19,17 @@ type leafKey struct {
 
 // leafKeys walks Config as an operator's file reaches it: through sections and pointers to
 // sections, into squashed structs at their own level; lists and maps are not scalar keys.
-func leafKeys() []leafKey {
-	var out []leafKey
+func leafKeys() (out []leafKey, untagged []string) {
 	var walk func(t reflect.Type, path []string, get func(*Config) reflect.Value)
 	walk = func(t reflect.Type, path []string, get func(*Config) reflect.Value) {
 		for i := range t.NumField() {
 			sf := t.Field(i)
 			tag := sf.Tag.Get("mapstructure")
+			if tag == "" && (sf.IsExported() || sf.Anonymous) {
+				// Decode reads it (by its Go name, or its fields at this level) where
+				// the EMFA_* variables and the documented paths do not reach it.
+				untagged = append(untagged, strings.Join(append(slices.Clone(path), sf.Name), "."))
+			}
 			if tag == "" || tag == "-" {
 				continue
 			}
@@ -62,7 +66,7 @@ func leafKeys() []leafKey {
 		}
 	}
 	walk(reflect.TypeFor[Config](), nil, func(c *Config) reflect.Value { return reflect.ValueOf(c).Elem() })
-	return out
+	return out, untagged
 }
 
 // sample is a value of t as YAML and an EMFA_* variable write it, and what it decodes to.
@@ -114,9 +118,12 @@ func leafValue(v reflect.Value) any {
 // from its EMFA_* variable, and either lands in its own field; EnvOverrides lists
 // exactly those variables.
 func TestReviewC62EveryKeyFromFileAndEnvironment(t *testing.T) {
-	keys := leafKeys()
+	keys, untagged := leafKeys()
 	if len(keys) < 50 {
 		t.Fatalf("walked only %d keys", len(keys))
+	}
+	if len(untagged) > 0 {
+		t.Errorf("fields without a mapstructure tag (or \"-\"): %v", untagged)
 	}
 	var envs []string
 	for _, k := range keys {

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,7 +47,9 @@ func decodeValue(v reflect.Value, raw any, at string, errs *Errors) {
 			v.SetString(n.Text) // password: 0012345678901234567, as written
 			return
 		}
-		raw = n.Value
+		if v.Type() != durationType { // parseDuration names it as written
+			raw = n.Value
+		}
 	}
 	if v.Type() == durationType {
 		d, err := parseDuration(raw)
@@ -254,15 +257,23 @@ func parseDuration(raw any) (time.Duration, error) {
 	switch x := raw.(type) {
 	case time.Duration: // a section built in Go (tests, defaults)
 		return x, nil
+	case Numeral: // 1e9, 0x10, 1_000, 00
+		if f, ok := x.Value.(float64); (ok && f == 0) || fmt.Sprint(x.Value) == "0" {
+			return 0, nil
+		}
+		return 0, noUnit(x.Text)
 	case string:
 		s := strings.TrimSpace(x)
 		if n, err := strconv.ParseFloat(s, 64); err == nil {
 			if n == 0 {
 				return 0, nil
 			}
-			return 0, fmt.Errorf("%s has no unit: write %ss (or ms, m, h)", s, s)
+			return 0, noUnit(s)
 		}
 		d, err := time.ParseDuration(s)
+		if err != nil && durationSyntax.MatchString(s) {
+			return 0, fmt.Errorf("out of range: at most 2562047h, not %q", x)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("must be a duration such as 30s, 5m or 1h30m, not %q", x)
 		}
@@ -271,9 +282,25 @@ func parseDuration(raw any) (time.Duration, error) {
 		if n, _ := asInt(x); n == 0 && fmt.Sprint(x) == "0" {
 			return 0, nil
 		}
-		return 0, fmt.Errorf("%v has no unit: write %vs (or ms, m, h)", x, x)
+		return 0, noUnit(fmt.Sprint(x))
 	}
 	return 0, fmt.Errorf("must be a duration such as 30s, 5m or 1h30m, not %s", describeScalar(raw))
+}
+
+var (
+	// durationSyntax is what time.ParseDuration reads: what it refuses so written is
+	// past the largest duration.
+	durationSyntax = regexp.MustCompile(`^[-+]?((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$`)
+	plainDecimal   = regexp.MustCompile(`^[-+]?(\d+\.?\d*|\.\d+)$`)
+)
+
+// noUnit refuses a number written as a duration, suggesting the number in seconds when
+// that parses (not 1e9s, 0x10s or 1_000s).
+func noUnit(text string) error {
+	if plainDecimal.MatchString(text) {
+		return fmt.Errorf("%s has no unit: write %ss (or ms, m, h)", text, text)
+	}
+	return fmt.Errorf("%s has no unit: write a duration such as 30s, 5m or 1h30m", text)
 }
 
 func asInt(raw any) (int64, bool) {

@@ -69,9 +69,9 @@ func (o Options) lookup() func(string) (string, bool) {
 // The returned error lists every problem found (see Errors), each with the file, its
 // line where the YAML has one, and its path.
 func Load(path string, opts Options) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfig(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, err
 	}
 	cfg, err := parse(data, opts)
 	if cfg != nil {
@@ -88,6 +88,28 @@ func Load(path string, opts Options) (*Config, error) {
 		return nil, cfg.invalid(err)
 	}
 	return cfg, nil
+}
+
+// maxConfigBytes bounds what Load reads: a configuration is kilobytes, and a path naming
+// something else (the SQLite database given for emfa.yaml, a log, a device) was read
+// whole into memory before the parser refused it.
+const maxConfigBytes = 16 << 20
+
+// readConfig reads the file at path, up to maxConfigBytes; a pipe (/dev/stdin) as well.
+func readConfig(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("config: %w", err)
+	case len(data) > maxConfigBytes:
+		return nil, fmt.Errorf("config %s: larger than %d MiB: not a configuration", path, maxConfigBytes>>20)
+	}
+	return data, nil
 }
 
 // Invalid is Load's and Parse's error for a configuration that was read but has

@@ -852,7 +852,7 @@ func applyEnvOverrides(settings map[string]any, lookup func(string) (string, boo
 		if !ok {
 			continue
 		}
-		if node := section(settings, k.path[:len(k.path)-1]); node != nil {
+		if node := section(settings, k.path[:len(k.path)-1], val != ""); node != nil {
 			set = append(set, k)
 			node[keyIn(node, k.path[len(k.path)-1])] = val
 		}
@@ -861,11 +861,12 @@ func applyEnvOverrides(settings map[string]any, lookup func(string) (string, boo
 }
 
 // section is the section at path in settings, made where the file has none (or an empty
-// key); nil where the file wrote something else there (admin: false, meant as
-// admin.enabled): that is refused at its line, not replaced without a word by a section
-// holding the variable alone (an admin API believed off, served on the variable's
-// listener).
-func section(settings map[string]any, path []string) map[string]any {
+// key) when create is true; nil where the file wrote something else there (admin: false,
+// meant as admin.enabled): that is refused at its line, not replaced without a word by a
+// section holding the variable alone (an admin API believed off, served on the
+// variable's listener). An empty variable (a manifest's value: "") makes no section:
+// an empty EMFA_SERVER_AUTH_OAUTH_SIGNINGKEY turned OAuth and its token endpoint on.
+func section(settings map[string]any, path []string, create bool) map[string]any {
 	node := settings
 	for _, key := range path {
 		name := keyIn(node, key)
@@ -873,6 +874,9 @@ func section(settings map[string]any, path []string) map[string]any {
 		case map[string]any:
 			node = sub
 		case nil:
+			if !create {
+				return nil
+			}
 			node[name] = map[string]any{}
 			node = node[name].(map[string]any)
 		default:

@@ -585,7 +585,8 @@ func refProblem(s string) string {
 	}
 	if strings.Contains(s[rest:], "${") {
 		return `holds a "${" that starts no reference (${NAME}, ${NAME:-default} or ${file:PATH}): a brace or a name missing? ` +
-			`(a value that must hold "${" as text can come from a variable or a file, whose content is not expanded)`
+			`(a value that must hold "${" as text can come from a variable or a file the file names, ${NAME} or ${file:PATH}, ` +
+			`whose content is not expanded)`
 	}
 	return ""
 }

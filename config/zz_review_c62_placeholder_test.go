@@ -49,3 +49,19 @@ func TestReviewC62PlaceholderNotExpandedRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewC62LiteralPlaceholderThroughAVariable: a password that holds "${" as text,
+// given as an EMFA_* override, is refused saying how to give it; given so, through a
+// variable the override names, it is taken as it is.
+func TestReviewC62LiteralPlaceholderThroughAVariable(t *testing.T) {
+	const literal = "abc${def-0123456789"
+	_, err := Parse([]byte(minimalYAML), "yaml", env(map[string]string{"EMFA_SERVER_AUTH_BASIC_PASSWORD": literal}))
+	if err == nil || !strings.Contains(err.Error(), "EMFA_SERVER_AUTH_BASIC_PASSWORD: server.auth.basic.password: ") ||
+		!strings.Contains(err.Error(), "${NAME} or ${file:PATH}") || strings.Contains(err.Error(), literal) {
+		t.Errorf("got %v", err)
+	}
+	cfg, err := Parse([]byte(minimalYAML), "yaml", env(map[string]string{"EMFA_SERVER_AUTH_BASIC_PASSWORD": "${VERIFY_PW}", "VERIFY_PW": literal}))
+	if err != nil || cfg.Server.Auth.Basic.Password.Reveal() != literal {
+		t.Errorf("through ${VERIFY_PW}: %v", err)
+	}
+}

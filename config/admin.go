@@ -2,6 +2,8 @@ package config
 
 import (
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emfa/emfa/internal/phone"
@@ -64,6 +66,10 @@ func (c *Config) validateAdmin(add func(path, format string, args ...any)) {
 			add("admin.listen", "%s", msg)
 		} else if _, port, _ := net.SplitHostPort(l); l == c.Server.Listen && port != "0" {
 			add("admin.listen", "is server.listen; leave it empty to serve the admin API there")
+		} else if overlaps(l, c.Server.Listen) {
+			add("admin.listen", "is on server.listen's port at an address that overlaps it (one of them on every address, "+
+				"or the same address written otherwise): the second could not listen; take another port, "+
+				"or leave admin.listen empty to serve the admin API on server.listen")
 		}
 		if !c.Admin.IsEnabled() {
 			add("admin.listen", "is set but admin.enabled is false")
@@ -93,6 +99,25 @@ func (c *Config) validateAdmin(add func(path, format string, args ...any)) {
 			add("lifecycle.defaultCountry", "%q %v", code, err)
 		}
 	}
+}
+
+// overlaps reports whether listen addresses a and b (checked as such) could not both be
+// bound: the same port, other than 0, and one of them on every address ("", 0.0.0.0, ::)
+// or both on the same address, however written (LOCALHOST, ::1 as 0:0:0:0:0:0:0:1).
+func overlaps(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	na, errPA := strconv.Atoi(pa)
+	nb, errPB := strconv.Atoi(pb)
+	if errA != nil || errB != nil || errPA != nil || errPB != nil || na != nb || na == 0 {
+		return false
+	}
+	every := func(h string) bool { ip := net.ParseIP(h); return h == "" || ip != nil && ip.IsUnspecified() }
+	if every(ha) || every(hb) || strings.EqualFold(ha, hb) {
+		return true
+	}
+	ipa, ipb := net.ParseIP(ha), net.ParseIP(hb)
+	return ipa != nil && ipa.Equal(ipb)
 }
 
 // validateTLS checks a TLS section at path (server.tls, admin.tls).

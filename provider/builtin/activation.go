@@ -266,6 +266,15 @@ func (e *Engine) ResendActivation(ctx context.Context, u store.User, factorID st
 	if f.UserID != u.ID || !ok || ActivationOf(&f) != ActivationPasscode {
 		return time.Time{}, fmt.Errorf("%w: factor %s is not a code factor waiting for a passcode", ErrActivation, factorID)
 	}
+	// A locked factor is sent nothing, as sign-in's initiate refuses it: Activate refuses
+	// its code until the lockout ends, and a code's lifetime (5 minutes) is mostly shorter
+	// than a lockout (15), so the code would be sent, paid for and counted for nothing.
+	if now := e.now(); f.LockedUntil.After(now) {
+		return time.Time{}, &NotSentError{
+			Reason:     "factor locked until " + f.LockedUntil.UTC().Format(time.RFC3339) + "; nothing sent",
+			RetryAfter: max(f.LockedUntil.Sub(now), time.Second),
+		}
+	}
 	_, expires, err := e.sendActivation(ctx, k, u, &f, audit)
 	return expires, err
 }

@@ -110,7 +110,17 @@ func (e *Engine) answerChallenge(ctx context.Context, f *store.Factor, req provi
 		// them here too, whatever the factor read before the unit said.
 		if err := w.ClearFailuresUnlocked(ctx, f.ID, e.now()); err != nil {
 			if errors.Is(err, store.ErrLocked) {
-				return provider.Failed(fmt.Sprintf("right %s (attempt %d of %d), but the factor was locked meanwhile", what, n, maxAttempts)), nil
+				reason := fmt.Sprintf("right %s (attempt %d of %d), but the factor was locked meanwhile", what, n, maxAttempts)
+				if n == maxAttempts {
+					// No attempt is left: the challenge is over, as the last wrong answer
+					// ends it, rather than PENDING until its deadline with nothing able
+					// to complete it.
+					if _, err := txs.Finish(ctx, tx.ID, provider.StatusFailed); err != nil {
+						return provider.Outcome{}, err
+					}
+					reason += "; transaction failed"
+				}
+				return provider.Failed(reason), nil
 			}
 			if errors.Is(err, store.ErrInactive) || errors.Is(err, store.ErrNotFound) {
 				// Disabled (the factor, or its user), or deleted, since factorFor read

@@ -214,7 +214,23 @@ func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User
 		}
 		return "", time.Time{}, ns
 	}
-	f.Params[paramActivationTx] = out.TransactionID
+	// The factor as it is now, not as read before the send (seconds, over SMTP): the code
+	// its user held may have activated it meanwhile, and its params, written back as read,
+	// would have put the activation's on the active factor, which then passed for one never
+	// activated (NeverActivated: never to be enabled again once disabled). The code held is
+	// dealt with by now: the send's unit canceled it, or it had succeeded before.
+	cur, err := e.store.GetFactor(ctx, f.ID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	waiting := ActivationOf(&cur) == ActivationPasscode
+	if waiting {
+		if cur.Params == nil {
+			cur.Params = map[string]string{}
+		}
+		cur.Params[paramActivationTx] = out.TransactionID
+	}
+	*f = cur
 	if err := e.store.Update(ctx, func(w store.Writer) error {
 		// The code's transaction and these params are two commits: a concurrent resend
 		// may have sent a newer code in between, cancelling this one, and written (or be
@@ -228,7 +244,7 @@ func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User
 		if err != nil {
 			return err
 		}
-		if tx.Status == string(provider.StatusPending) {
+		if waiting && tx.Status == string(provider.StatusPending) {
 			if err := w.UpdateFactorParams(ctx, f.ID, nil, f.Params, e.now()); err != nil {
 				return err
 			}

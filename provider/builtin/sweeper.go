@@ -130,10 +130,10 @@ func (s *Sweeper) Run(ctx context.Context, ticks <-chan time.Time) {
 			switch {
 			case err != nil && ctx.Err() == nil:
 				s.Log.Warn("sweep", "transactions", swept.Transactions, "sends", swept.Sends, "nonces", swept.Nonces, "idempotency", swept.Idempotency,
-					"sessions", swept.Sessions, "links", swept.Links, "err", err)
+					"audit", swept.Audit, "sessions", swept.Sessions, "links", swept.Links, "err", err)
 			case swept != Swept{}:
 				s.Log.Info("sweep", "transactions", swept.Transactions, "sends", swept.Sends, "nonces", swept.Nonces, "idempotency", swept.Idempotency,
-					"sessions", swept.Sessions, "links", swept.Links)
+					"audit", swept.Audit, "sessions", swept.Sessions, "links", swept.Links)
 			}
 		}
 		if s.OnSweep != nil {

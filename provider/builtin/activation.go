@@ -203,6 +203,11 @@ func (e *NotSentError) Is(target error) bool { return target == ErrNotSent }
 // its transaction in the factor's params: only the newest code activates. audit, when
 // set, is the enrollment's or resend's record, committed with the params.
 func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User, f *store.Factor, audit func(store.Factor) store.AuditEvent) (string, time.Time, error) {
+	if u.Disabled {
+		// A disabled user's factor is not activated (answerChallenge: the right code is
+		// refused and spent): the code would be sent, paid for and counted for nothing.
+		return "", time.Time{}, &NotSentError{Reason: "user " + u.Name + " is disabled: no code could activate the factor before they are enabled; nothing sent"}
+	}
 	out, err := k.Initiate(ctx, f, provider.Request{Username: u.Name, Capability: f.Type, ID: f.ID})
 	if err != nil {
 		return "", time.Time{}, err

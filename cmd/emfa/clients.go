@@ -30,7 +30,9 @@ func (d *deps) clientsCmd() *cobra.Command {
 			fmt.Fprintln(d.stderr, "emfa: warning: server.auth.oauth is not set with a token endpoint: this client cannot obtain tokens yet")
 		}
 		fmt.Fprintln(d.stderr, "emfa: the secret is shown once; keep it in a secret store (emfa keeps only its hash)")
-		fmt.Fprintf(d.stdout, "client_id: %s\nclient_secret: %s\n", c.ID, secret)
+		if _, err := fmt.Fprintf(d.stdout, "client_id: %s\nclient_secret: %s\n", c.ID, secret); err != nil {
+			return unprinted("client", name, err, m.RevokeClient(ctx, cliActor, name)) // tokens.go
+		}
 		return nil
 	})
 	create.Flags().StringVar(&name, "name", "", "the client's `NAME`, unique: 1 to 64 letters, digits, '_', '.', '-'")

@@ -39,7 +39,9 @@ func (d *deps) tokensCmd() *cobra.Command {
 			return cliError(err)
 		}
 		fmt.Fprintln(d.stderr, "emfa: the token is shown once; keep it in a secret store (emfa keeps only its hash)")
-		fmt.Fprintln(d.stdout, token)
+		if _, err := fmt.Fprintln(d.stdout, token); err != nil {
+			return unprinted("token", name, err, m.RevokeToken(ctx, cliActor, name))
+		}
 		return nil
 	})
 	create.Flags().StringVar(&name, "name", "", "the token's `NAME`, the actor of its actions in the audit trail")
@@ -73,4 +75,17 @@ func (d *deps) tokensCmd() *cobra.Command {
 		return nil
 	})
 	return group("tokens", "the admin API's bearer tokens", "  emfa tokens create --name iam-sync --scope write", create, list, revoke)
+}
+
+// unprinted is the error of a command whose credential, shown once, could not be written
+// (stdout on a full disk, a closed pipe): revoked is the outcome of revoking it. A token
+// nobody holds was left live, and the command exited 0 with nothing on stdout, so a
+// script went on with an empty file; revoked, it is no credential at all. A revoked one
+// keeps its name.
+func unprinted(kind, name string, err, revoked error) error {
+	if revoked != nil {
+		return fmt.Errorf("the %s %s was created but not printed (%v), and revoking it failed (%v): revoke it "+
+			"(emfa %ss revoke %s) and create another", kind, name, err, cliError(revoked), kind, name)
+	}
+	return fmt.Errorf("the %s %s was created but not printed (%v): it is revoked; create another under a new --name", kind, name, err)
 }

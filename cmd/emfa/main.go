@@ -6,9 +6,12 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
+	"sync"
 	"syscall"
 )
 
@@ -29,7 +32,38 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	code := run(ctx, os.Args[1:], processDeps())
+	code := runChecked(ctx, os.Args[1:], processDeps())
 	stop()
 	os.Exit(code)
+}
+
+// runChecked is run failing a command whose output could not be written: stdout on a full
+// disk, or a pipe closed with SIGPIPE ignored. Most commands print with fmt.Fprint and
+// ignore its error, so `emfa users add bob > log` on a full disk exited 0 with nothing
+// written, and a script took the missing output for success.
+func runChecked(ctx context.Context, args []string, d deps) int {
+	out := &checkedWriter{w: d.stdout}
+	d.stdout = out
+	code := run(ctx, args, d)
+	if code == 0 && out.err != nil {
+		fmt.Fprintf(d.stderr, "emfa: the output is incomplete: %v\n", out.err)
+		return 1
+	}
+	return code
+}
+
+// checkedWriter keeps the first error of its writes, which may come from several
+// goroutines (serve's).
+type checkedWriter struct {
+	w    io.Writer
+	once sync.Once
+	err  error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if err != nil {
+		c.once.Do(func() { c.err = err })
+	}
+	return n, err
 }

@@ -126,7 +126,13 @@ func (d *deps) addFactorCmd(typ string) *cobra.Command {
 		maps.Copy(out, enrolled.Output)
 		delete(out, "qrCode") // the admin API's PNG: --qr draws the URI on the terminal instead
 		if err := printJSON(d.stdout, out); err != nil {
-			return err
+			// Its seed or activation code shown to nobody, the factor is of no use, and
+			// left active Verify offered it; deleted, the same command can run again.
+			if derr := m.DeleteFactor(ctx, cliActor, user, f.ID); derr != nil {
+				return fmt.Errorf("factor %s was created but not printed (%v), and deleting it failed (%v): "+
+					"delete it (emfa factors delete %s) and add it again", f.ID, err, cliError(derr), f.ID)
+			}
+			return fmt.Errorf("factor %s was created but not printed (%v): it is deleted; add it again", f.ID, err)
 		}
 		if qr {
 			return printQR(d.stderr, typ, enrolled.Output)

@@ -45,3 +45,20 @@ func TestReviewC61UnprintedCredentialRevoked(t *testing.T) {
 		})
 	}
 }
+
+// A factor whose output could not be written (`emfa factors add totp … > seed.json` on a
+// full disk): the command exited 1 but left the factor active, its generated seed shown
+// to nobody, so Verify offered alice a TOTP factor no app of hers holds, and running the
+// command again added a second. Now the factor is deleted, and the message says so.
+func TestReviewC61UnprintedFactorDeleted(t *testing.T) {
+	cfg := writeConfig(t, "")
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"factors", "add", "totp", "--user", "alice", "--config", cfg}, (&cli{}).deps(fullWriter{}, &stderr))
+	if code != 1 || !strings.Contains(stderr.String(), "no space left on device") || !strings.Contains(stderr.String(), "deleted") {
+		t.Fatalf("factors add totp on a full stdout: exit %d, want 1 saying the factor is deleted\n%s", code, &stderr)
+	}
+	if out := mustEmfa(t, "factors", "list", "--user", "alice", "--json", "--config", cfg); strings.TrimSpace(out) != "" {
+		t.Errorf("the factor whose seed nobody saw is still there:\n%s", out)
+	}
+}

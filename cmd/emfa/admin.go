@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/config"
@@ -42,7 +43,7 @@ problem with its path.`,
 			return d.check(storeOptions{config: configPath, strict: strict})
 		},
 	}
-	c.Flags().StringVar(&configPath, "config", "", "configuration `FILE` (default: the embedded default)")
+	configVar(c.Flags(), &configPath, "configuration `FILE` (default: the embedded default)")
 	// --strict: an unset ${NAME} is an error, as for serve (default: a warning, so a
 	// configuration can be checked where its secrets are not).
 	c.Flags().BoolVar(&strict, "strict", false, "treat an unset ${NAME} as an error")
@@ -229,7 +230,7 @@ var readsOnly = map[string]bool{
 // run gets the opened env. Arguments and flags are checked (c.Args) before anything opens.
 func (d *deps) storeCmd(c *cobra.Command, run func(ctx context.Context, e *env, args []string) error) *cobra.Command {
 	var o storeOptions
-	c.Flags().StringVar(&o.config, "config", "", "configuration `FILE` (default: the embedded default, data in ./emfa-data or $EMFA_DATA_DIR)")
+	configVar(c.Flags(), &o.config, "configuration `FILE` (default: the embedded default, data in ./emfa-data or $EMFA_DATA_DIR)")
 	c.Flags().BoolVar(&o.init, "init", false, "create the default data directory and its encryption key if there is none (serve does this itself)")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		o.keyLossOK = readsOrRemoves[strings.TrimPrefix(c.CommandPath(), "emfa ")]
@@ -596,4 +597,26 @@ func printJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// configVar declares --config, the configuration FILE, into p. Given, it must name one:
+// `--config "$EMFA_CONFIG"` with the variable unset read as no --config at all, so check
+// passed the embedded default (exit 0) in place of the file meant, and a store command
+// or serve used ./emfa-data. Empty, it is a usage error naming the flag.
+func configVar(fs *pflag.FlagSet, p *string, usage string) {
+	fs.Var((*configFlag)(p), "config", usage)
+}
+
+// configFlag is --config's value.
+type configFlag string
+
+func (f *configFlag) String() string { return string(*f) }
+func (f *configFlag) Type() string   { return "string" }
+
+func (f *configFlag) Set(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("empty (an unset variable?): name the configuration FILE, or leave --config out for the embedded default")
+	}
+	*f = configFlag(v)
+	return nil
 }

@@ -41,7 +41,7 @@ storage and log settings change only at a restart (a reload warns when they chan
 			return d.serve(c.Context(), o, recordDir)
 		},
 	}
-	c.Flags().StringVar(&o.config, "config", "", "configuration file (default: the embedded default)")
+	configVar(c.Flags(), &o.config, "configuration file (default: the embedded default)")
 	c.Flags().StringVar(&recordDir, "record", "", "write each transaction served as a transcript into this `DIR`")
 	c.Flags().BoolVar(&printSecrets, "print-secrets", true, "print a generated Verify password on stderr (false: only the file that keeps it)")
 	return c

@@ -37,7 +37,7 @@ func (d *deps) transformCmd() *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error { return d.transformEval(c.Context(), o) },
 	}
 	f := eval.Flags()
-	f.StringVar(&o.config, "config", "", "configuration `FILE`")
+	configVar(f, &o.config, "configuration `FILE`")
 	f.StringVar(&o.prefix, "provider", "", "the provider's credentialPrefix")
 	f.StringVar(&o.resource, "resource", "", "resource name (enrollments, initiate, hotp_1...)")
 	f.StringVar(&o.direction, "direction", "", "outgoing or incoming")

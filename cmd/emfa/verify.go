@@ -42,7 +42,7 @@ type verifyOptions struct {
 func (d *deps) verifyCmd() *cobra.Command {
 	var o verifyOptions
 	common := func(c *cobra.Command) {
-		c.Flags().StringVar(&o.config, "config", "", "configuration `FILE` (default: the embedded default)")
+		configVar(c.Flags(), &o.config, "configuration `FILE` (default: the embedded default)")
 		c.Flags().StringVar(&o.provider, "provider", "", "only the provider with this credentialPrefix (default: every enabled one)")
 		c.Flags().StringArrayVar(&o.urls, "url", nil, "emfa's `BASE` URL as Verify reaches it, repeated for replicas Verify calls in turn (default: selfService.publicURL, else server.listen unless a wildcard or loopback address)")
 		c.Flags().StringVar(&o.auth, "auth", "", "the authentication Verify uses toward emfa: oauth, mtls, header or basic (default: the first configured, in that order)")

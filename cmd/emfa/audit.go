@@ -73,7 +73,26 @@ func (d *deps) auditCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		events, err := auditEvents(ctx, m, q, limit)
+		var events []lifecycle.AuditEvent
+		each := func(page []lifecycle.AuditEvent) error {
+			events = append(events, page...)
+			return nil
+		}
+		if asJSON {
+			// Each page printed as it is read: an export of the whole trail
+			// (--limit 1000000) held every event before the first line, 1.2 KB each.
+			enc := json.NewEncoder(d.stdout)
+			enc.SetEscapeHTML(false)
+			each = func(page []lifecycle.AuditEvent) error {
+				for _, ev := range page {
+					if err := enc.Encode(ev); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		}
+		err = auditEvents(ctx, m, q, limit, each)
 		if le := (*lifecycle.Error)(nil); errors.As(err, &le) && (le.Field == "since" || le.Field == "until") {
 			return usageError{"--" + cliError(err).Error()} // until not after since
 		}
@@ -81,15 +100,9 @@ func (d *deps) auditCmd() *cobra.Command {
 			return cliError(err)
 		}
 		if asJSON {
-			enc := json.NewEncoder(d.stdout)
-			enc.SetEscapeHTML(false)
-			for _, ev := range events {
-				if err := enc.Encode(ev); err != nil {
-					return err
-				}
-			}
 			return nil
 		}
+		// The table is aligned across every row, so it is held whole.
 		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tACTION\tOUTCOME\tUSER\tPROVIDER\tCAPABILITY\tFACTOR\tREASON\tREQUEST\tACTOR")
 		for _, ev := range events {
@@ -119,22 +132,25 @@ func auditTime(flag, v string, now time.Time) (time.Time, error) {
 }
 
 // auditEvents reads at most limit events of q, newest first, a page of the admin API's
-// size at a time: the same query, checked the same way, as GET /admin/v1/audit.
-func auditEvents(ctx context.Context, m *lifecycle.Manager, q lifecycle.AuditQuery, limit int) ([]lifecycle.AuditEvent, error) {
-	var events []lifecycle.AuditEvent
-	for len(events) < limit {
-		q.Limit = min(limit-len(events), 1000)
+// size at a time (the same query, checked the same way, as GET /admin/v1/audit), and
+// hands each page to each as it is read.
+func auditEvents(ctx context.Context, m *lifecycle.Manager, q lifecycle.AuditQuery, limit int, each func([]lifecycle.AuditEvent) error) error {
+	for n := 0; n < limit; {
+		q.Limit = min(limit-n, 1000)
 		page, err := m.QueryAudit(ctx, q)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		events = append(events, page.Events...)
+		if err := each(page.Events); err != nil {
+			return err
+		}
+		n += len(page.Events)
 		if page.Next == "" {
 			break
 		}
 		q.Cursor = page.Next
 	}
-	return events, nil
+	return nil
 }
 
 // cliActor is the actor of the changes made with the CLI, in the audit trail.

@@ -558,7 +558,7 @@ func (d *deps) totpCmd() *cobra.Command {
 		Example: `  emfa totp code --secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ
   emfa totp code --secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ --digits 8 --time 59`,
 		Args: noArgsNeeding(&secret, "totp code needs --secret"),
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(c *cobra.Command, _ []string) error {
 			seed, err := builtin.DecodeSecret(secret)
 			if err != nil {
 				return err
@@ -574,9 +574,13 @@ func (d *deps) totpCmd() *cobra.Command {
 			if period <= 0 {
 				return usageError{"--period must be positive"}
 			}
+			// Given, --time is the time, the epoch included: 0 was taken for "not given"
+			// and printed now's code.
 			t := at
-			if t == 0 {
+			if !c.Flags().Changed("time") {
 				t = d.now().Unix()
+			} else if t < 0 {
+				return usageError{fmt.Sprintf("--time must be a Unix time, 0 or later, not %d", t)}
 			}
 			fmt.Fprintln(d.stdout, builtin.HOTP(alg, seed, uint64(builtin.TOTPStep(t, period)), digits))
 			return nil

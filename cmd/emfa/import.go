@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
 )
 
 // importCmd is `emfa import FILE [--format csv|jsonl] [--dry-run] [--full [--max-deletes N]]
@@ -110,38 +111,49 @@ func (d *deps) importCmd() *cobra.Command {
 	return c
 }
 
+// maxReportText bounds a message of the import report (a refusal, a row's changes): the
+// longest the lifecycle writes, a profile's values quoted, is well under it.
+const maxReportText = 16 << 10
+
 // printImport prints a report as a diff: one line per row that changes or is refused.
+// What a row held (a refused user name, a JSON key) is the directory's, anyone's input:
+// shown as the audit trail shows it, control characters escaped and a name cut at the
+// longest one a user may have. Raw, an escape sequence in a name reached the operator's
+// terminal (ESC[2J cleared it, a carriage return printed a row over its own refusal),
+// and a 1 MB name was printed whole.
 func printImport(w io.Writer, rep lifecycle.ImportReport) {
 	mark := map[string]string{lifecycle.ActionCreated: "+", lifecycle.ActionUpdated: "~", lifecycle.ActionDeleted: "-", lifecycle.ActionRefused: "!"}
+	name := func(s string) string { return provider.Printable(s, provider.MaxUsernameBytes) }
+	text := func(s string) string { return provider.Printable(s, maxReportText) }
 	for _, r := range rep.Rows {
 		m, ok := mark[r.Action]
 		if !ok {
 			continue
 		}
-		where := r.Username
+		where := name(r.Username)
 		if r.Line > 0 {
 			where = fmt.Sprintf("line %d", r.Line)
 			if r.Username != "" { // a row refused without a name has none
-				where += " " + r.Username
+				where += " " + name(r.Username)
 			}
 		}
 		switch {
 		case r.Error != nil:
-			fmt.Fprintf(w, "%s %s: %s\n", m, where, r.Error.Error())
+			fmt.Fprintf(w, "%s %s: %s\n", m, where, text(r.Error.Error()))
 		case len(r.Changes) > 0:
-			fmt.Fprintf(w, "%s %s: %s\n", m, where, strings.Join(r.Changes, "; "))
+			fmt.Fprintf(w, "%s %s: %s\n", m, where, text(strings.Join(r.Changes, "; ")))
 		default:
 			fmt.Fprintf(w, "%s %s\n", m, where)
 		}
 		switch {
 		case r.Invited != "":
-			fmt.Fprintf(w, "  invited: link sent to %s\n", r.Invited)
+			fmt.Fprintf(w, "  invited: link sent to %s\n", text(r.Invited))
 		case r.InviteError != nil:
-			fmt.Fprintf(w, "  not invited: %s\n", r.InviteError.Error())
+			fmt.Fprintf(w, "  not invited: %s\n", text(r.InviteError.Error()))
 		}
 	}
 	if rep.DeletionRefused != "" {
-		fmt.Fprintln(w, "! "+rep.DeletionRefused)
+		fmt.Fprintln(w, "! "+text(rep.DeletionRefused))
 	}
 	verb := "import"
 	if rep.DryRun {

@@ -978,10 +978,13 @@ func (api adminAPI) importUsers(c echo.Context) error {
 	q := c.QueryParams()
 	format := q.Get("format")
 	if format == "" {
-		switch ct := c.Request().Header.Get(echo.HeaderContentType); {
-		case strings.HasPrefix(ct, "text/csv"):
+		// The media type alone, in any case (RFC 9110 §8.3.1: "Text/CSV" is text/csv),
+		// its parameters (a charset) aside.
+		mt, _, _ := strings.Cut(c.Request().Header.Get(echo.HeaderContentType), ";")
+		switch strings.ToLower(strings.TrimSpace(mt)) {
+		case "text/csv":
 			format = lifecycle.FormatCSV
-		case strings.HasPrefix(ct, "application/x-ndjson"), strings.HasPrefix(ct, "application/jsonl"):
+		case "application/x-ndjson", "application/jsonl", "application/jsonlines":
 			format = lifecycle.FormatJSONL
 		}
 	}

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/base64"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emfa/emfa/internal/phone"
 	"github.com/emfa/emfa/provider"
@@ -314,8 +316,12 @@ func (m *Manager) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) 
 		return UserPage{}, invalid("invalid_parameter", "limit", "must be between 1 and 1000")
 	}
 	if q.Cursor != "" {
+		// A cursor is a name a page ended with: UTF-8 without NUL, as every name is. One
+		// that is not (cut or garbled on its way, or made up) is refused as the audit
+		// trail's is, rather than answered an empty page that reads as the end (SQLite), or
+		// sent to PostgreSQL, which refuses such text: a fault, 503, that no retry mends.
 		after, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || len(after) == 0 {
+		if err != nil || len(after) == 0 || !utf8.Valid(after) || bytes.IndexByte(after, 0) >= 0 {
 			return UserPage{}, invalid("invalid_parameter", "cursor", "is not a cursor this API returned")
 		}
 		sq.After = string(after)

@@ -161,14 +161,18 @@ func adminRequestFingerprint(key provider.FingerprintKey, req *http.Request, bod
 // 404 or 409 is answered again, though what refused it may since have changed (a new
 // request takes a new key). Not kept are the answers that say nothing was done and to
 // try again, for the retry they invite to run: a 5xx (the store or a backend failed, or
-// did not answer in time), a 429 (a limit, with Retry-After), and a code or link that
-// could not be sent (lifecycle leaves nothing behind, and says to retry later).
+// did not answer in time), a 429 (a limit, with Retry-After), a code or link that
+// could not be sent (lifecycle leaves nothing behind, and says to retry later), and a
+// 409 user_changed, a write other changes kept overtaking ("read it again and retry":
+// kept, every retry with the key was refused so for the records' lifetime). A 412
+// user_changed is kept: the version its If-Match names is gone for good.
 func recordable(status int, err error) bool {
 	if status >= 500 || status == http.StatusTooManyRequests {
 		return false
 	}
 	var le *lifecycle.Error
-	if errors.As(err, &le) && (le.Code == "activation_not_sent" || le.Code == "link_not_sent") {
+	if errors.As(err, &le) && (le.Code == "activation_not_sent" || le.Code == "link_not_sent" ||
+		le.Code == lifecycle.CodeChanged && status == http.StatusConflict) {
 		return false
 	}
 	return true

@@ -287,7 +287,9 @@ func (s *Server) enrollments(c echo.Context) error {
 	}
 	if why := provider.CheckUsername(username); why != "" {
 		// Unknown to every store alike, and audited (provider/ident.go).
-		return answerJSON(c, http.StatusOK, p.RefuseEnrollments(c.Request().Context(), callRequestID(c), username, why))
+		webhookID, _ := callWebhookID(c)
+		req := provider.Request{Username: username, RequestID: callRequestID(c), WebhookID: webhookID}
+		return answerJSON(c, http.StatusOK, p.RefuseEnrollments(c.Request().Context(), req, why))
 	}
 	list, err := p.Enrollments(c.Request().Context(), username)
 	if err != nil {

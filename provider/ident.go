@@ -94,11 +94,13 @@ func (req Request) invalid() string {
 }
 
 // RefuseEnrollments audits an enrollment lookup refused at the edge (a user name outside
-// the rule) and returns its answer, the empty list an unknown user gets.
-func (p *Provider) RefuseEnrollments(ctx context.Context, requestID, username, reason string) []Enrollment {
+// the rule) and returns its answer, the empty list an unknown user gets. req names the
+// user, the request's ID and Verify's X-Webhook-ID, which the audit row keeps as every
+// call's does.
+func (p *Provider) RefuseEnrollments(ctx context.Context, req Request, reason string) []Enrollment {
 	ctx, o := p.observe(ctx, ResourceEnrollments, "") // answered [] like any enrollments
 	defer o.end(statusListed, nil)
-	req, out := Request{Username: username, RequestID: requestID}, Failed(reason)
+	out := Failed(reason)
 	p.log(ctx, ResourceEnrollments, req, out)
 	if p.Audit != nil {
 		// The answer is [] whatever happens here; a lost row must be visible, not fatal.

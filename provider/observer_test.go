@@ -77,7 +77,7 @@ func TestObserverTellsAbandonedFromFaults(t *testing.T) {
 func TestLostAuditRowCounted(t *testing.T) {
 	obs := &recordingObserver{}
 	p := &provider.Provider{CredentialPrefix: "emfa", Enabled: true, Audit: failingAuditor{}, Observer: obs, Now: time.Now}
-	if out := p.RefuseEnrollments(context.Background(), "req-1", "bad\x00user", "username has control characters"); len(out) != 0 {
+	if out := p.RefuseEnrollments(context.Background(), provider.Request{RequestID: "req-1", Username: "bad\x00user"}, "username has control characters"); len(out) != 0 {
 		t.Errorf("answer %v, want []", out)
 	}
 	if !slices.Equal(obs.storeErrors, []string{"audit"}) {

@@ -26,7 +26,7 @@ const headerWebhookID = "X-Webhook-Id"
 // retry (verify-contract.md §12).
 const HeaderWebhookID = "X-Webhook-ID"
 
-// maxWebhookIDLen bounds X-Webhook-ID; a longer one is refused with 400.
+// maxWebhookIDLen bounds X-Webhook-ID, in bytes; a longer one is refused with 400.
 const maxWebhookIDLen = 256
 
 // Echo context keys for the access log and the recorder.
@@ -46,7 +46,7 @@ func webhookID(c echo.Context) (string, error) {
 		return "", nil
 	}
 	if len(id) > maxWebhookIDLen {
-		return "", badRequest("X-Webhook-ID is longer than 256 characters")
+		return "", badRequest("X-Webhook-ID is longer than 256 bytes")
 	}
 	if strings.IndexFunc(id, unicode.IsControl) >= 0 {
 		return "", badRequest("X-Webhook-ID has control characters")

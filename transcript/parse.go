@@ -190,9 +190,19 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, path string) {
 			k, v := n.Content[i], n.Content[i+1]
 			ft, ok := fields[k.Value]
 			if !ok {
-				msg := fmt.Sprintf("unknown key %q", k.Value)
-				if near := suggest.Nearest(k.Value, names); near != "" {
+				// In a flow section {secret:SEED} (no space after the colon) is one key, a
+				// value in it: shown up to its name, since replay's output is a CI log.
+				name, rest := keyName(k.Value)
+				shown := name
+				if rest {
+					shown += "…"
+				}
+				msg := fmt.Sprintf("unknown key %q", shown)
+				if near := suggest.Nearest(name, names); near != "" {
 					msg += fmt.Sprintf(" (did you mean %q?)", near)
+				}
+				if rest {
+					msg += ": a value written after the key without a space after the colon is read as part of the key (the rest is not shown)"
 				}
 				c.add(k, path, msg)
 				continue
@@ -242,6 +252,18 @@ func typeParams(n *yaml.Node) []string {
 		}
 	}
 	return names
+}
+
+// keyName is a key's leading name (letters, digits, '_', '-', '.'), and whether more
+// follows it (config's keyName reads an unknown key so too).
+func keyName(k string) (string, bool) {
+	i := strings.IndexFunc(k, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.')
+	})
+	if i < 0 {
+		return k, false
+	}
+	return k[:i], true
 }
 
 func joinKey(path, key string) string {

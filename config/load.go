@@ -380,7 +380,12 @@ func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
 			// A key written twice would drop one of its values without a word (a second
 			// server: section, the first one's auth with it); keys match whatever their case.
 			if first, dup := seen[strings.ToLower(k.Value)]; dup {
-				return nil, &syntaxError{k.Line, fmt.Sprintf("%s is set twice (first at line %d); keys match whatever their case", p, first)}
+				// Up to its name: {password:VALUE, password:VALUE} is a value in a key.
+				shown := joinPath(path, k.Value)
+				if name, rest := keyName(k.Value); rest {
+					shown = joinPath(path, name) + "…"
+				}
+				return nil, &syntaxError{k.Line, fmt.Sprintf("%s is set twice (first at line %d); keys match whatever their case", shown, first)}
 			}
 			seen[strings.ToLower(k.Value)] = k.Line
 			val, err := w.tree(v, p)

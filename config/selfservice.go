@@ -1,11 +1,13 @@
 package config
 
 import (
+	"errors"
 	htmltemplate "html/template"
 	"net/url"
 	"strconv"
 	"strings"
 	"text/template"
+	templateparse "text/template/parse"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -188,30 +190,86 @@ func (c *Config) validateSelfService(add func(path, format string, args ...any))
 		if text == "" {
 			return
 		}
-		var b strings.Builder
+		b := &mailWriter{}
 		var err, exec error
+		var tree *templateparse.Tree
 		if html {
 			var t *htmltemplate.Template
 			if t, err = htmltemplate.New("").Option("missingkey=error").Parse(text); err == nil {
-				exec = t.Execute(&b, sample)
+				if tree = t.Tree; unboundedMail(tree.Root) == "" {
+					exec = t.Execute(b, sample)
+				}
 			}
 		} else {
 			var t *template.Template
 			if t, err = template.New("").Option("missingkey=error").Parse(text); err == nil {
-				exec = t.Execute(&b, sample)
+				if tree = t.Tree; unboundedMail(tree.Root) == "" {
+					exec = t.Execute(b, sample)
+				}
 			}
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			add(path, "%v", err)
-		} else if exec != nil {
+		case unboundedMail(tree.Root) != "":
+			add(path, "%s: a mail has no list to range over, and its template is one text (its fields are {{.DisplayName}}, {{.Link}} and {{.Expires}})", unboundedMail(tree.Root))
+		case errors.Is(exec, errMailTooLong):
+			add(path, "writes more than %d KiB for one mail", maxMailBytes>>10)
+		case exec != nil:
 			add(path, "%v (the mail's fields are {{.DisplayName}}, {{.Link}} and {{.Expires}})", exec)
-		} else if needLink && !strings.Contains(b.String(), sampleLink) {
+		case needLink && !strings.Contains(b.String(), sampleLink):
 			add(path, "must show the link: {{.Link}} is missing")
 		}
 	}
 	checkMailTemplate("selfService.mail.subject", s.Mail.Subject, false, false)
 	checkMailTemplate("selfService.mail.template", s.Mail.Template, false, true)
 	checkMailTemplate("selfService.mail.html", s.Mail.HTML, true, true)
+}
+
+// maxMailBytes bounds what a mail template may write for the sample invite: a mail is a
+// page, and a template that writes a megabyte a hundred times over ({{printf "%999999d" 1}})
+// took memory in proportion at every load and every invite.
+const maxMailBytes = 1 << 20
+
+var errMailTooLong = errors.New("mail too long")
+
+// mailWriter is a strings.Builder that refuses to grow past maxMailBytes: the template's
+// run stops at the write refused.
+type mailWriter struct{ strings.Builder }
+
+func (w *mailWriter) Write(p []byte) (int, error) {
+	if w.Len()+len(p) > maxMailBytes {
+		return 0, errMailTooLong
+	}
+	return w.Builder.Write(p)
+}
+
+// unboundedMail names what in a mail template's tree would make its run unbounded, or
+// "": a range ({{range 1000000000000}}, Go's templates range over an integer) and a call
+// of another template ({{template}}, {{block}}: nested ten deep, each calling the next ten
+// times, they run ten billion times), which emfa check ran at every load, and every invite
+// after. The mail's fields are three strings: neither has a use there.
+func unboundedMail(n templateparse.Node) string {
+	switch n := n.(type) {
+	case *templateparse.ListNode:
+		if n == nil {
+			return ""
+		}
+		for _, c := range n.Nodes {
+			if what := unboundedMail(c); what != "" {
+				return what
+			}
+		}
+	case *templateparse.RangeNode:
+		return "{{range}} is not run"
+	case *templateparse.TemplateNode:
+		return "{{template}} and {{block}} are not run"
+	case *templateparse.IfNode:
+		return cmpOr(unboundedMail(n.List), unboundedMail(n.ElseList))
+	case *templateparse.WithNode:
+		return cmpOr(unboundedMail(n.List), unboundedMail(n.ElseList))
+	}
+	return ""
 }
 
 func containsFold(list []string, v string) bool {

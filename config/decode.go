@@ -80,6 +80,7 @@ func decodeValue(v reflect.Value, raw any, at string, errs *Errors) {
 			return
 		}
 		if v.Type() == anyMapType {
+			refKeys(m, at, errs)
 			v.Set(reflect.ValueOf(m)) // an engine's section: the engine decodes it
 			return
 		}
@@ -87,6 +88,7 @@ func decodeValue(v reflect.Value, raw any, at string, errs *Errors) {
 			v.Set(reflect.MakeMap(v.Type()))
 		}
 		for _, k := range slices.Sorted(maps.Keys(m)) {
+			refKey(k, at, errs)
 			elem := reflect.New(v.Type().Elem()).Elem()
 			decodeValue(elem, m[k], joinPath(at, k), errs)
 			v.SetMapIndex(reflect.ValueOf(k).Convert(v.Type().Key()), elem)
@@ -169,16 +171,13 @@ func decodeStruct(v reflect.Value, m map[string]any, at string, errs *Errors) {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		f, ok := fields[strings.ToLower(k)]
 		if !ok {
-			name, rest := keyName(k)
-			shown, hint := k, ""
-			if ref := envRef.FindString(k[len(name):]); ref != "" && strings.HasPrefix(k[len(name):], ref) {
-				// ${NAME} as a key: the reference is shown, what follows it is not.
-				shown, hint = name+ref, ": a key is not expanded (${…} is, in values)"
-				if len(shown) < len(k) {
-					shown += "…"
-				}
+			name, _ := keyName(k)
+			shown, ref, rest := shownKey(k)
+			hint := ""
+			if ref {
+				hint = ": a key is not expanded (${…} is, in values)"
 			} else if rest {
-				shown, hint = name+"…", ": a value written after the key without a space after the colon is read as part of the key (the rest is not shown)"
+				hint = ": a value written after the key without a space after the colon is read as part of the key (the rest is not shown)"
 			}
 			msg := fmt.Sprintf("unknown key %q", shown)
 			near := suggest.Nearest(name, documented(fields))
@@ -191,6 +190,53 @@ func decodeStruct(v reflect.Value, m map[string]any, at string, errs *Errors) {
 		}
 		decodeValue(f.value, m[k], joinPath(at, f.name), errs)
 	}
+}
+
+// shownKey is key k as a problem may show it: up to its name (keyName), and a ${NAME}
+// right after the name (a key is not expanded, ref), "…" where more follows (rest).
+func shownKey(k string) (shown string, ref, rest bool) {
+	name, rest := keyName(k)
+	if r := envRef.FindString(k[len(name):]); r != "" && strings.HasPrefix(k[len(name):], r) {
+		shown, ref = name+r, true
+		rest = len(shown) < len(k)
+	} else {
+		shown = name
+	}
+	if rest {
+		shown += "…"
+	}
+	return shown, ref, rest
+}
+
+// refKeys reports each key of m, an engine's section, and of the sections and lists in
+// it, that holds a ${…}: a key is not expanded, and its name would be taken as written.
+func refKeys(raw any, at string, errs *Errors) {
+	switch x := raw.(type) {
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			refKey(k, at, errs)
+			refKeys(x[k], joinPath(at, k), errs)
+		}
+	case []any:
+		for i, e := range x {
+			refKeys(e, fmt.Sprintf("%s[%d]", at, i), errs)
+		}
+	}
+}
+
+// refKey reports k, a key of the section at where any name is taken (a sender, a
+// capability, an engine's key), when it holds a ${…}: it stayed the text "${NAME}"
+// without a word, a sender no one named or a header sent under that name.
+func refKey(k, at string, errs *Errors) {
+	if !strings.Contains(k, "${") {
+		return
+	}
+	shown, _, _ := shownKey(k)
+	if !strings.Contains(shown, "${") {
+		shown = strings.TrimSuffix(shown, "…") + "${…"
+	}
+	*errs = append(*errs, &FieldError{Path: at, Key: k, Msg: fmt.Sprintf(
+		"key %q is not expanded (${…} is, in values): a name here is taken as written", shown)})
 }
 
 // keyName is an unknown key's leading name (letters, digits, '_', '-', '.'), and whether

@@ -103,7 +103,8 @@ func (c *Config) validateAdmin(add func(path, format string, args ...any)) {
 
 // overlaps reports whether listen addresses a and b (checked as such) could not both be
 // bound: the same port, other than 0, and one of them on every address ("", 0.0.0.0, ::)
-// or both on the same address, however written (LOCALHOST, ::1 as 0:0:0:0:0:0:0:1).
+// or both on the same address, however written (LOCALHOST, ::1 as 0:0:0:0:0:0:0:1,
+// localhost as 127.0.0.1).
 func overlaps(a, b string) bool {
 	ha, pa, errA := net.SplitHostPort(a)
 	hb, pb, errB := net.SplitHostPort(b)
@@ -115,6 +116,12 @@ func overlaps(a, b string) bool {
 	every := func(h string) bool { ip := net.ParseIP(h); return h == "" || ip != nil && ip.IsUnspecified() }
 	if every(ha) || every(hb) || strings.EqualFold(ha, hb) {
 		return true
+	}
+	// Go listens on localhost at its first IPv4 address, 127.0.0.1 (beside [::1] both listen).
+	for _, h := range []*string{&ha, &hb} {
+		if strings.EqualFold(*h, "localhost") {
+			*h = "127.0.0.1"
+		}
 	}
 	ipa, ipb := net.ParseIP(ha), net.ParseIP(hb)
 	return ipa != nil && ipa.Equal(ipb)

@@ -271,28 +271,40 @@ func documented(fields map[string]field) []string {
 // struct's fields at its own level.
 func structFields(v reflect.Value) map[string]field {
 	out := map[string]field{}
-	t := v.Type()
+	for _, f := range configFields(v.Type()) {
+		out[strings.ToLower(f.name)] = field{name: f.name, value: v.FieldByIndex(f.index)}
+	}
+	return out
+}
+
+// configField is one key of a configuration struct: its name as documented (its
+// mapstructure tag, else its Go name), where it is, through the structs squashed into
+// its own (reflect's index), and its type.
+type configField struct {
+	name  string
+	index []int
+	typ   reflect.Type
+}
+
+// configFields are struct t's keys, those of the structs it squashes at its own level:
+// a struct tagged ",squash", or embedded without a tag (an embedded struct of an
+// unexported type still has exported fields). Decode reads these, the EMFA_* variables
+// (envKeys) and the documented spelling of a path (canonicalPath) are these: one rule.
+func configFields(t reflect.Type) []configField {
+	var out []configField
 	for i := range t.NumField() {
 		sf := t.Field(i)
-		tag := sf.Tag.Get("mapstructure")
-		name, opts, _ := strings.Cut(tag, ",")
-		if name == "-" {
-			continue
-		}
-		if opts == "squash" || (sf.Anonymous && name == "") {
-			// An embedded struct of an unexported type still has exported fields.
-			for k, f := range structFields(v.Field(i)) {
-				out[k] = f
+		name, opts, _ := strings.Cut(sf.Tag.Get("mapstructure"), ",")
+		switch {
+		case name == "-":
+		case (opts == "squash" || sf.Anonymous && name == "") && sf.Type.Kind() == reflect.Struct:
+			for _, f := range configFields(sf.Type) {
+				f.index = append([]int{i}, f.index...)
+				out = append(out, f)
 			}
-			continue
+		case sf.IsExported():
+			out = append(out, configField{name: cmpOr(name, sf.Name), index: []int{i}, typ: sf.Type})
 		}
-		if !sf.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = sf.Name
-		}
-		out[strings.ToLower(name)] = field{name: name, value: v.Field(i)}
 	}
 	return out
 }

@@ -836,21 +836,13 @@ func envKeys() []envKey {
 		for t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
-		for i := range t.NumField() {
-			tag := t.Field(i).Tag.Get("mapstructure")
-			if tag == "" || tag == "-" {
-				continue
-			}
-			ft := t.Field(i).Type
+		for _, f := range configFields(t) {
+			ft := f.typ
 			for ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			if squashed(tag) { // its fields are at this level (structFields)
-				walk(ft, env, path)
-				continue
-			}
-			fEnv := env + "_" + strings.ToUpper(tag)
-			fPath := append(slices.Clone(path), tag)
+			fEnv := env + "_" + strings.ToUpper(f.name)
+			fPath := append(slices.Clone(path), f.name)
 			switch {
 			case ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Duration]():
 				walk(ft, fEnv, fPath)
@@ -984,26 +976,12 @@ func canonicalPath(path string) string {
 	return strings.Join(parts, ".")
 }
 
-// squashed reports whether a field's mapstructure tag embeds its struct's fields at the
-// struct's own level (",squash", as structFields reads it).
-func squashed(tag string) bool {
-	name, opts, _ := strings.Cut(tag, ",")
-	return name == "" && opts == "squash"
-}
-
-// taggedField is struct t's field whose mapstructure tag is name in any case, looked for
-// in the structs it squashes too: its tag and type.
+// taggedField is struct t's key name in any case (configFields), looked for in the
+// structs it squashes too: its documented spelling and type.
 func taggedField(t reflect.Type, name string) (string, reflect.Type, bool) {
-	for j := range t.NumField() {
-		tag, ft := t.Field(j).Tag.Get("mapstructure"), t.Field(j).Type
-		if squashed(tag) && ft.Kind() == reflect.Struct {
-			if tag, ft, ok := taggedField(ft, name); ok {
-				return tag, ft, true
-			}
-			continue
-		}
-		if strings.EqualFold(tag, name) {
-			return tag, ft, true
+	for _, f := range configFields(t) {
+		if strings.EqualFold(f.name, name) {
+			return f.name, f.typ, true
 		}
 	}
 	return "", nil, false

@@ -51,7 +51,7 @@ func leafKeys() (out []leafKey, untagged []string) {
 			for ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			if squashed(tag) {
+			if name, opts, _ := strings.Cut(tag, ","); name == "" && opts == "squash" {
 				walk(ft, path, fget)
 				continue
 			}

@@ -1,12 +1,15 @@
 package config
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"strings"
+	"unicode/utf16"
 )
 
 // maxSecretFileBytes bounds what ${file:PATH} reads: a secret, a key or a PEM block, never
@@ -25,7 +28,8 @@ type secretFile struct {
 }
 
 // readSecretFile reads the file a ${file:PATH} names: its content less the trailing line
-// ending (CR, LF) that `echo` and editors add, and a leading UTF-8 byte-order mark. PATH is absolute, or relative to the
+// ending (CR, LF) that `echo` and editors add, and a leading byte-order mark (UTF-16 after
+// one decoded). PATH is absolute, or relative to the
 // working directory as storage.dsn's path is. Messages name the file, never its content.
 func readSecretFile(path string) secretFile {
 	fi, err := os.Stat(path)
@@ -56,9 +60,14 @@ func readSecretFile(path string) secretFile {
 	case len(data) > maxSecretFileBytes: // it grew since the Stat
 		return secretFile{err: fmt.Sprintf("file %s is larger than %d KiB: not a secret", path, maxSecretFileBytes>>10)}
 	}
-	// Windows PowerShell's Out-File and Set-Content -Encoding UTF8 write a byte-order mark
-	// before the text (and CRLF after it): no secret starts with one.
-	v := strings.TrimRight(strings.TrimPrefix(string(data), "\ufeff"), "\r\n")
+	// Windows PowerShell's Set-Content -Encoding UTF8 writes a byte-order mark before the
+	// text (and CRLF after it): no secret starts with one. Its > and Out-File (5.1) write
+	// UTF-16 after the mark FF FE, read as bytes a NUL after every letter.
+	text, ok := secretText(data)
+	if !ok {
+		return secretFile{err: fmt.Sprintf("file %s starts with a UTF-16 byte-order mark but is no UTF-16 text: save it as UTF-8", path)}
+	}
+	v := strings.TrimRight(strings.TrimPrefix(text, "\ufeff"), "\r\n")
 	if v == "" {
 		return secretFile{err: fmt.Sprintf("file %s is empty", path)}
 	}
@@ -69,6 +78,28 @@ func readSecretFile(path string) secretFile {
 		out.warn = fmt.Sprintf("file %s is readable by other users (mode %04o): chmod 600 it (0400 or 0440 on a Kubernetes Secret volume: defaultMode)", path, m)
 	}
 	return out
+}
+
+// secretText is a secret file's data as text: UTF-16 after its byte-order mark (FF FE,
+// or FE FF) decoded, anything else as it is; false for an odd number of bytes after one.
+func secretText(data []byte) (string, bool) {
+	var order binary.ByteOrder
+	switch {
+	case bytes.HasPrefix(data, []byte{0xff, 0xfe}):
+		order = binary.LittleEndian
+	case bytes.HasPrefix(data, []byte{0xfe, 0xff}):
+		order = binary.BigEndian
+	default:
+		return string(data), true
+	}
+	if len(data)%2 != 0 {
+		return "", false
+	}
+	units := make([]uint16, 0, len(data)/2)
+	for i := 0; i < len(data); i += 2 {
+		units = append(units, order.Uint16(data[i:]))
+	}
+	return string(utf16.Decode(units)), true
 }
 
 // unwrapPath drops the "stat PATH:" a *fs.PathError repeats: the message names the file.

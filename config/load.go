@@ -296,56 +296,86 @@ func yamlSyntaxError(data []byte, err error) error {
 	return &syntaxError{line, m[2]}
 }
 
-// aliasLine is the line of data where *name is written as an alias (0: not found). The
-// same text in a comment, a quoted value or a block of text above it is no alias: the
+// aliasLine is the line of data where *name is written as an alias of no anchor (0: not
+// found). The same text in a comment, a quoted value or a block of text is no alias: the
 // places *name is written are tried as aliases, the others made text, until the parser
-// refuses the one it names (before, the first place written after a blank was taken, and a
-// comment above sent the operator to the wrong line). Whether a place is refused does not
-// depend on the others, so the places are halved at each parse, the first half tried: a
-// few parses of the file where each place alone took one (64 parses of a 16 MiB file).
+// refuses one (before, the first place written after a blank was taken, and a comment
+// above sent the operator to the wrong line). The parser refuses the alias having read
+// little past it: the places at the end of what it read are tried first, and whether a
+// place is refused does not depend on the others, so they are halved at each parse of
+// what it read. Each place tried alone took a parse of the whole file: 64 for a
+// file of 64 places, a minute and more near Load's 16 MiB.
 func aliasLine(data []byte, name string) int {
+	r := &countingReader{r: bytes.NewReader(data)}
+	if !refusesAlias(yaml.NewDecoder(r).Decode(&yaml.Node{}), name) {
+		return 0
+	}
+	head := data[:min(r.n, len(data))] // the alias refused is in it
 	needle := []byte("*" + name)
 	var at []int
 	for i := 0; ; {
-		j := bytes.Index(data[i:], needle)
+		j := bytes.Index(head[i:], needle)
 		if j < 0 {
 			break
 		}
 		at = append(at, i+j)
 		i += j + 1
 	}
-	probe := bytes.Clone(data)
-	for _, o := range at {
-		probe[o] = 'x' // past maxAliasTries, text: a place not tried was named otherwise
-	}
-	at = at[:min(len(at), maxAliasTries)]
-	refused := func(lo, hi int) bool { // with at[lo:hi] alone as aliases
-		for k, o := range at {
-			probe[o] = 'x'
-			if k >= lo && k < hi {
+	probe := bytes.Clone(head)
+	// first is the first place of places refused alone, if any (-1): each parse has the
+	// places of one half written as aliases, every other place made text.
+	first := func(places []int) int {
+		refused := func(on []int) bool {
+			for _, o := range at {
+				probe[o] = 'x'
+			}
+			for _, o := range on {
 				probe[o] = '*'
 			}
+			return refusesAlias(yaml.Unmarshal(probe, &yaml.Node{}), name)
 		}
-		m := unknownAnchor.FindStringSubmatch(fmt.Sprint(yaml.Unmarshal(probe, &yaml.Node{})))
-		return m != nil && m[1] == name
-	}
-	// The first place refused, if any, is in at[lo:hi].
-	lo, hi := 0, len(at)
-	for hi-lo > 1 {
-		if mid := (lo + hi) / 2; refused(lo, mid) {
-			hi = mid
-		} else {
-			lo = mid
+		for len(places) > 1 {
+			if mid := len(places) / 2; refused(places[:mid]) {
+				places = places[:mid]
+			} else {
+				places = places[mid:]
+			}
 		}
+		if len(places) == 1 && refused(places) {
+			return places[0]
+		}
+		return -1
 	}
-	if hi-lo == 1 && refused(lo, hi) {
-		return bytes.Count(data[:at[lo]], []byte("\n")) + 1
+	// The parser reads a token past the alias, and its buffer's 512 bytes: the places
+	// in the last kilobyte it read, else in the last 16, else all of them.
+	for _, window := range []int{1 << 10, 16 << 10, len(head)} {
+		near := sort.SearchInts(at, len(head)-window)
+		if o := first(at[near:]); o >= 0 {
+			return bytes.Count(data[:o], []byte("\n")) + 1
+		}
+		if near == 0 {
+			break
+		}
 	}
 	return 0
 }
 
-// maxAliasTries bounds the places aliasLine tries: log2 of it, and one, parses of the file.
-const maxAliasTries = 1024
+func refusesAlias(err error, name string) bool {
+	m := unknownAnchor.FindStringSubmatch(fmt.Sprint(err))
+	return m != nil && m[1] == name
+}
+
+// countingReader counts the bytes read from r.
+type countingReader struct {
+	r *bytes.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
 
 // nodeTree turns a YAML node into maps, lists and scalars with every key's case intact
 // (resource names, JWT claims and header names are case-sensitive), and records the line

@@ -349,9 +349,6 @@ func recordedInput(f *store.Factor) string { return builtin.ReplayInput(f) }
 // placeholder is a {{name}} of a Verify webhook JSON (as remote.LoadWebhook fills it).
 var placeholder = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}`)
 
-// envReference is a ${NAME} the configuration's expansion would replace.
-var envReference = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*`)
-
 // inlineWebhooks is a configuration's text with each remote section that names a
 // webhookFile by a plain path (relative to dir, or absolute) holding that webhook
 // inline instead, its placeholders filled from values as written (a ${NAME} stays one):
@@ -408,8 +405,9 @@ func inlineWebhook(section *yaml.Node, dir string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("webhookFile: %w", err)
 	}
-	if envReference.Match(data) {
-		// Inline, the configuration's expansion would read it as a reference.
+	if bytes.Contains(data, []byte("${")) {
+		// Inline, the configuration's expansion would read it as a reference, or refuse
+		// a "${" that is none (${ x}, ${0}): the transcript would not replay.
 		return false, fmt.Errorf("webhookFile %s: holds a ${…}", path)
 	}
 	var section0 map[string]any

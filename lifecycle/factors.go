@@ -412,7 +412,9 @@ func engineRefusal(err error) error {
 		le := &Error{Kind: Refused, Code: "activation_not_sent", Msg: msg}
 		if ns := (*builtin.NotSentError)(nil); errors.As(err, &ns) && ns.RetryAfter > 0 {
 			le.RetryAfter = ns.RetryAfter
-			le.Msg += fmt.Sprintf(" (the send limits allow the next in %s)", ns.RetryAfter.Round(time.Second))
+			// The reason names what held the code back (a send limit, the factor's
+			// lockout): the wait is said of the next code, whichever it was.
+			le.Msg += fmt.Sprintf(" (the next code can be sent in %s)", ns.RetryAfter.Round(time.Second))
 		}
 		return le
 	case errors.Is(err, builtin.ErrLinkSpent):

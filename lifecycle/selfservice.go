@@ -1500,8 +1500,10 @@ func (s *SelfService) whyRefused(ctx context.Context, id string, wrong *Error) *
 	if key == "" {
 		return wrong
 	}
+	// A transaction the sweeper deleted (an hour past the code's expiry) is a code that
+	// can no longer activate, as one expired: only a new code can.
 	tx, err := s.m.store.GetTransaction(ctx, key)
-	if err != nil || (tx.Status == string(provider.StatusPending) && now.Before(tx.ExpiresAt)) {
+	if err != nil && !errors.Is(err, store.ErrNotFound) || err == nil && tx.Status == string(provider.StatusPending) && now.Before(tx.ExpiresAt) {
 		return wrong
 	}
 	return &Error{Kind: Refused, Code: CodeCodeSpent, Field: "passcode",

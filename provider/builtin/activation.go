@@ -208,6 +208,17 @@ func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User
 		// refused and spent): the code would be sent, paid for and counted for nothing.
 		return "", time.Time{}, &NotSentError{Reason: "user " + u.Name + " is disabled: no code could activate the factor before they are enabled; nothing sent"}
 	}
+	// The factor is deleted once it has waited its activation lifetime (Manager.
+	// SweepPending): a code sent past that end would have nothing to activate, and one
+	// sent near it is said to work only until then.
+	var deleted time.Time
+	if e.pendingLifetime > 0 {
+		deleted = f.CreatedAt.Add(e.pendingLifetime)
+		if !e.now().Before(deleted) {
+			return "", time.Time{}, &NotSentError{Reason: "factor pending since " + f.CreatedAt.UTC().Format(time.RFC3339) +
+				": its activation lifetime (" + e.pendingLifetime.String() + ") is over, and it is deleted at the next sweep; enroll it again; nothing sent"}
+		}
+	}
 	out, err := k.Initiate(ctx, f, provider.Request{Username: u.Name, Capability: f.Type, ID: f.ID})
 	if err != nil {
 		return "", time.Time{}, err
@@ -261,7 +272,11 @@ func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User
 	}); err != nil {
 		return "", time.Time{}, err
 	}
-	return out.TransactionID, e.now().Add(k.s.Lifetime), nil
+	expires := e.now().Add(k.s.Lifetime)
+	if !deleted.IsZero() && deleted.Before(expires) {
+		expires = deleted
+	}
+	return out.TransactionID, expires, nil
 }
 
 // ActivationTransaction is the store's key of the transaction of the code a pending code

@@ -100,6 +100,8 @@ type Engine struct {
 	observer   Observer
 	provider   string // Options.Provider
 	warnings   []string
+	// pendingLifetime is Options.PendingLifetime: no activation code outlives its factor.
+	pendingLifetime time.Duration
 }
 
 var _ provider.Engine = (*Engine)(nil)
@@ -185,7 +187,7 @@ func New(o Options) (*Engine, error) {
 		store: o.Store, keys: o.Keyring, log: o.Log, now: o.Now,
 		lockout: p.engine.Lockout, sendLimits: p.engine.SendLimits.withDefaults(), maxFactors: p.engine.MaxFactorsPerUser,
 		exposed: p.exposed, factors: map[string]Factor{}, served: map[string]Factor{}, warnings: p.warnings,
-		observer: o.Observer, provider: o.Provider,
+		observer: o.Observer, provider: o.Provider, pendingLifetime: o.PendingLifetime,
 	}
 	if e.observer == nil {
 		e.observer = nopObserver{}

@@ -55,6 +55,10 @@ var mailbox = destination{
 			// "e-mail" names the field for the admin API's error (lifecycle's engineRefusal).
 			return "", fmt.Errorf("%w: %q is no e-mail address a code can be sent to: its domain is not a valid internationalised domain name (IDNA)", ErrInvalidDestination, s)
 		}
+		if !delivery.HostDomain(normalized) {
+			// "-example.com", "exa_mple.com", "[192.0.2.1]": no mailbox of a user's.
+			return "", fmt.Errorf("%w: %q is no e-mail address a code can be sent to: its domain is not a host name (letters, digits and inner hyphens, labels of at most 63)", ErrInvalidDestination, s)
+		}
 		return normalized, nil
 	},
 }

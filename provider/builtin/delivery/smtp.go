@@ -380,6 +380,38 @@ func ASCIIDomain(address string) (string, bool) {
 	return address[:i+1] + a, true
 }
 
+// HostDomain reports whether address's domain, in the A-label form ASCIIDomain gives it,
+// is a host name a code can be mailed to (RFC 5321 §4.1.2 Domain; RFC 1035 lengths):
+// dot-separated labels of letters, digits and inner hyphens, each of 1 to 63 octets, 253
+// in all, an A-label (xn--) one IDNA reads back. An address literal ([192.0.2.1]) is not:
+// no user's mailbox is one, and it would have the relay deliver to the host it names.
+func HostDomain(address string) bool {
+	a, ok := ASCIIDomain(address)
+	if !ok {
+		return false
+	}
+	domain := a[strings.LastIndexByte(a, '@')+1:]
+	if domain == "" || len(domain) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(domain, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i] | 0x20; (c < 'a' || c > 'z') && (label[i] < '0' || label[i] > '9') && label[i] != '-' {
+				return false
+			}
+		}
+		if len(label) > 4 && strings.EqualFold(label[:4], "xn--") {
+			if _, err := idna.Lookup.ToUnicode(label); err != nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {

@@ -398,6 +398,11 @@ func (e *Engine) activate(ctx context.Context, u store.User, f *store.Factor, pa
 		return provider.Outcome{}, fmt.Errorf("%w: factor %s is %s and waits for no passcode", ErrActivation, f.ID, stateName(f))
 	case f.LockedUntil.After(e.now()):
 		return provider.Outcome{}, fmt.Errorf("%w: factor locked until %s", ErrActivation, f.LockedUntil.UTC().Format(time.RFC3339))
+	case u.Disabled:
+		// No factor of a disabled user is activated (answerChallenge refuses it in the
+		// unit): refused before the code is checked, so that the code sent stays good for
+		// when they are enabled, and a wrong one counts toward no lockout.
+		return provider.Outcome{}, fmt.Errorf("%w: user %s is disabled: enable them first; the code was not checked", ErrActivation, u.Name)
 	}
 	k, ok := e.factors[f.Type]
 	if !ok || !slices.Contains(activationOf(f.Type).Modes, ActivationPasscode) {

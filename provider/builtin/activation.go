@@ -235,6 +235,12 @@ func (e *Engine) sendActivation(ctx context.Context, k *codeFactor, u store.User
 	// would have put the activation's on the active factor, which then passed for one never
 	// activated (NeverActivated: never to be enabled again once disabled). The code held is
 	// dealt with by now: the send's unit canceled it, or it had succeeded before.
+	//
+	// Written to their end, as the send ran (provider.RunToEnd), though the caller hangs up
+	// meanwhile: the send has canceled the code held before, and without these params
+	// naming the new one, neither would activate.
+	ctx, cancel := provider.Detach(ctx)
+	defer cancel()
 	cur, err := e.store.GetFactor(ctx, f.ID)
 	if err != nil {
 		return "", time.Time{}, err

@@ -23,16 +23,8 @@ import (
 func TestReviewC59RunningRecordOutlivesTTL(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		var mu sync.Mutex
-		at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-		now := func() time.Time { mu.Lock(); defer mu.Unlock(); return at }
-		set := func(d time.Duration) { mu.Lock(); at = at.Add(d); mu.Unlock() }
 		const requestTimeout = time.Second
-		idem := func() *provider.Idempotency {
-			return &provider.Idempotency{Store: st, TTL: 2 * requestTimeout,
-				Lease: min(requestTimeout+provider.WriteGrace, provider.RenewedLease),
-				Poll:  time.Millisecond, Now: now}
-		}
+		idem, now, set := shortestTTL(st, requestTimeout)
 		key := store.IdempotencyKey{Provider: "acme", WebhookID: "wh-slow", Fingerprint: "initiate:x"}
 		var runs atomic.Int64
 		entered, release := make(chan struct{}), make(chan struct{})
@@ -109,4 +101,20 @@ func TestReviewC59RenewalMovesExpiry(t *testing.T) {
 			t.Errorf("after a shorter renewal: expiry %v (%v), want +5s", rec.ExpiresAt, err)
 		}
 	})
+}
+
+// shortestTTL is an Idempotency on st with the shortest TTL the configuration takes (twice
+// requestTimeout) and the lease serve gives it, on a fake clock: now reads it, advance
+// moves it.
+func shortestTTL(st store.Store, requestTimeout time.Duration) (idem func() *provider.Idempotency, now func() time.Time, advance func(time.Duration)) {
+	var mu sync.Mutex
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	now = func() time.Time { mu.Lock(); defer mu.Unlock(); return at }
+	advance = func(d time.Duration) { mu.Lock(); at = at.Add(d); mu.Unlock() }
+	idem = func() *provider.Idempotency {
+		return &provider.Idempotency{Store: st, TTL: 2 * requestTimeout,
+			Lease: min(requestTimeout+provider.WriteGrace, provider.RenewedLease),
+			Poll:  time.Millisecond, Now: now}
+	}
+	return idem, now, advance
 }

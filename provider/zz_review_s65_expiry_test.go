@@ -2,7 +2,6 @@ package provider_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,14 +22,9 @@ import (
 func TestReviewS65LateAnswerKeptForTTL(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		var mu sync.Mutex
-		at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-		now := func() time.Time { mu.Lock(); defer mu.Unlock(); return at }
-		set := func(d time.Duration) { mu.Lock(); at = at.Add(d); mu.Unlock() }
 		const requestTimeout, ttl = time.Second, 2 * time.Second
-		idem := &provider.Idempotency{Store: st, TTL: ttl,
-			Lease: min(requestTimeout+provider.WriteGrace, provider.RenewedLease),
-			Poll:  time.Millisecond, Now: now}
+		newIdem, now, set := shortestTTL(st, requestTimeout)
+		idem := newIdem()
 		key := store.IdempotencyKey{Provider: "acme", WebhookID: "wh-late", Fingerprint: "initiate:x"}
 		runs := 0
 		run := func(context.Context) (provider.Answer, error) {

@@ -81,6 +81,13 @@ func ParseImportMax(r io.Reader, format string, max int) ([]ImportRow, []RowResu
 	if b, _ := br.Peek(3); string(b) == "\ufeff" {
 		_, _ = br.Discard(3)
 	}
+	// A UTF-16 file (Windows PowerShell's > and Out-File write it) or a tab-separated
+	// one was refused as an unknown column "\xff\xfeu\x00s\x00…" or "username\temail",
+	// or every JSON line refused: the refusal now says what the file is and how to save it.
+	head, _ := br.Peek(64 << 10)
+	if err := unreadableText(head, format); err != nil {
+		return nil, nil, err
+	}
 	r = br
 	switch format {
 	case FormatCSV:
@@ -89,6 +96,30 @@ func ParseImportMax(r io.Reader, format string, max int) ([]ImportRow, []RowResu
 		return parseJSONL(r, max)
 	}
 	return nil, nil, invalid("invalid_format", "format", "must be csv or jsonl, not %q", format)
+}
+
+// unreadableText refuses, from its first bytes, a file emfa cannot read as its format:
+// UTF-16 text (a byte order mark, or a NUL byte, which no UTF-8 CSV or JSON text holds),
+// or, as CSV, a header line separated by tabs and not by commas.
+func unreadableText(head []byte, format string) error {
+	save := "UTF-8"
+	if format == FormatCSV {
+		save = `comma-separated CSV in UTF-8 (Excel's "CSV UTF-8")`
+	}
+	first := head[:min(len(head), 512)]
+	if bytes.HasPrefix(first, []byte{0xff, 0xfe}) || bytes.HasPrefix(first, []byte{0xfe, 0xff}) || bytes.IndexByte(first, 0) >= 0 {
+		return invalid("invalid_file", "file", "the file is UTF-16 text (as Windows PowerShell's > and Out-File save it), not UTF-8: "+
+			"save it as %s, e.g. with Export-Csv or Out-File -Encoding utf8", save)
+	}
+	if format != FormatCSV {
+		return nil
+	}
+	line, _, _ := bytes.Cut(head, []byte("\n"))
+	if bytes.IndexByte(line, '\t') >= 0 && bytes.IndexByte(line, ',') < 0 {
+		return invalid("invalid_file", "header", "the header line's fields are separated by tabs (as Excel's \"Text (Tab delimited)\" saves them), "+
+			"emfa's by commas: save it as %s", save)
+	}
+	return nil
 }
 
 // tooMany reports whether rows and refusals, read so far, are more than max (0: no bound).

@@ -333,7 +333,7 @@ func (d *deps) syncCmd() *cobra.Command {
 			return err
 		}
 		for _, p := range st.Paused {
-			fmt.Fprintf(d.stdout, "PAUSED %s since %s: %s (emfa sync resume %s)\n", p.Source, p.CreatedAt.Format(time.RFC3339), p.Reason, p.Source)
+			fmt.Fprintf(d.stdout, "PAUSED %s since %s: %s (emfa sync resume %s)\n", shown(p.Source), p.CreatedAt.Format(time.RFC3339), shown(p.Reason), shown(p.Source))
 		}
 		return nil
 	})
@@ -376,7 +376,7 @@ func (d *deps) syncCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(d.stdout, "dead letter %d dropped: %s %s of %s (event %s)\n", ev.Seq, ev.Source, ev.Type, ev.Key, ev.EventID)
+		fmt.Fprintf(d.stdout, "dead letter %d dropped: %s %s of %s (event %s)\n", ev.Seq, shown(ev.Source), shown(ev.Type), shown(ev.Key), shown(ev.EventID))
 		return nil
 	})
 	retry := &cobra.Command{Use: "retry [SEQ]", Short: "queue dead letters again (all, or the one numbered SEQ)", Args: seqArgs(atMostOne("at most one SEQ")),
@@ -583,17 +583,24 @@ func (d *deps) listEvents(ctx context.Context, e *env, state string, o eventList
 			if v.NextAttempt != nil {
 				next = v.NextAttempt.UTC().Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.Seq, v.Source, v.EventID, v.Type, v.Key,
-				v.Queued.UTC().Format(time.RFC3339), v.Attempts, v.Waiting, next, v.Error)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.Seq, shown(v.Source), shown(v.EventID), shown(v.Type), shown(v.Key),
+				v.Queued.UTC().Format(time.RFC3339), v.Attempts, v.Waiting, next, shown(v.Error))
 		}
 	} else {
 		fmt.Fprintln(tw, "SEQ\tSOURCE\tEVENT\tTYPE\tKEY\tATTEMPTS\tERROR")
 		for _, v := range views {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", v.Seq, v.Source, v.EventID, v.Type, v.Key, v.Attempts, v.Error)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", v.Seq, shown(v.Source), shown(v.EventID), shown(v.Type), shown(v.Key), v.Attempts, shown(v.Error))
 		}
 	}
 	return tw.Flush()
 }
+
+// shown is a queue's text (a vendor's error, an event's key and id, a pause's reason) as
+// a table prints it: the vendor's and the directory's, anyone's input, shown as the audit
+// trail and the import report show it, control characters escaped. Raw, an escape
+// sequence in a vendor's error body reached the operator's terminal (ESC[2J cleared it, a
+// carriage return printed over the row). The queue cuts a note at 500 bytes already.
+func shown(s string) string { return provider.Printable(s, maxReportText) }
 
 func (e *env) cliQueue() (*sync.Queue, error) {
 	m, err := lifecycle.New(lifecycle.Options{Store: e.store, Now: e.now, Log: e.log, DefaultCountry: e.cfg.Lifecycle.DefaultCountry})

@@ -73,10 +73,17 @@ func (d *deps) auditCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		var events []lifecycle.AuditEvent
+		// The table is aligned, and printed, a page at a time: aligned over every row, it
+		// held every event and every cell until the last page was read, 667 MB for
+		// --limit 500000 before a line came out. The header is the first page's.
+		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TIME\tACTION\tOUTCOME\tUSER\tPROVIDER\tCAPABILITY\tFACTOR\tREASON\tREQUEST\tACTOR")
 		each := func(page []lifecycle.AuditEvent) error {
-			events = append(events, page...)
-			return nil
+			for _, ev := range page {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.UTC().Format(lifecycle.AuditTimeFormat),
+					ev.Action, ev.Outcome, ev.User, ev.Provider, ev.Capability, ev.FactorID, ev.Reason, ev.RequestID, ev.Actor)
+			}
+			return tw.Flush()
 		}
 		if asJSON {
 			// Each page printed as it is read: an export of the whole trail
@@ -102,14 +109,7 @@ func (d *deps) auditCmd() *cobra.Command {
 		if asJSON {
 			return nil
 		}
-		// The table is aligned across every row, so it is held whole.
-		tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIME\tACTION\tOUTCOME\tUSER\tPROVIDER\tCAPABILITY\tFACTOR\tREASON\tREQUEST\tACTOR")
-		for _, ev := range events {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.UTC().Format(lifecycle.AuditTimeFormat),
-				ev.Action, ev.Outcome, ev.User, ev.Provider, ev.Capability, ev.FactorID, ev.Reason, ev.RequestID, ev.Actor)
-		}
-		return tw.Flush()
+		return tw.Flush() // the header of an empty trail
 	})
 }
 

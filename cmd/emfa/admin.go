@@ -592,6 +592,7 @@ func (d *deps) totpCmd() *cobra.Command {
 	f.IntVar(&digits, "digits", 6, "6 or 8")
 	f.IntVar(&period, "period", 30, "seconds per step")
 	f.Int64Var(&at, "time", 0, "Unix time (default: now)")
+	once(f, true, "secret")
 	return group("totp", "TOTP codes", "  emfa totp code --secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", code)
 }
 
@@ -609,6 +610,47 @@ func printJSON(w io.Writer, v any) error {
 // or serve used ./emfa-data. Empty, it is a usage error naming the flag.
 func configVar(fs *pflag.FlagSet, p *string, usage string) {
 	fs.Var((*configFlag)(p), "config", usage)
+}
+
+// once makes each flag named of fs refuse a second value, a usage error naming it
+// (run's flag error function turns a *repeatedFlag into its own message): pflag takes
+// the last, so `tokens create --scope read --scope write`, a wrapper's default then the
+// caller's, created a write token without a word, and two --secret values used the
+// second. A secret's values are not repeated in the refusal.
+func once(fs *pflag.FlagSet, secret bool, names ...string) {
+	for _, name := range names {
+		f := fs.Lookup(name)
+		f.Value = &onceValue{Value: f.Value, name: name, secret: secret}
+	}
+}
+
+// onceValue is a flag's value that takes one value.
+type onceValue struct {
+	pflag.Value
+	name   string
+	secret bool
+	first  *string
+}
+
+func (o *onceValue) Set(v string) error {
+	if o.first != nil {
+		return &repeatedFlag{name: o.name, first: *o.first, second: v, secret: o.secret}
+	}
+	o.first = &v
+	return o.Value.Set(v)
+}
+
+// repeatedFlag is the refusal of a flag given twice.
+type repeatedFlag struct {
+	name, first, second string
+	secret              bool
+}
+
+func (e *repeatedFlag) Error() string {
+	if e.secret {
+		return fmt.Sprintf("--%s given twice: give it once", e.name)
+	}
+	return fmt.Sprintf("--%s given twice (%q, then %q): give it once", e.name, e.first, e.second)
 }
 
 // configFlag is --config's value.

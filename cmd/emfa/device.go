@@ -56,6 +56,7 @@ func (d *deps) deviceCmd() *cobra.Command {
 	})
 	register.Flags().StringVar(&server, "server", "", "emfa's base URL, e.g. https://emfa.example.com")
 	register.Flags().StringVar(&code, "code", "", "the activation code, or the registration URI")
+	once(register.Flags(), true, "code")
 	register.Flags().StringVar(&alg, "alg", builtin.AlgES256, "key algorithm: ES256 or Ed25519")
 	register.Flags().StringVar(&name, "name", "", "device name shown to the user")
 	pending := stateFlag(&cobra.Command{

@@ -194,6 +194,9 @@ func declareFields(fs *pflag.FlagSet, fields []builtin.Field) func() url.Values 
 			fs.StringArray(f.Name, nil, usage+" (repeatable)")
 		default:
 			fs.String(f.Name, "", usage)
+			if f.Secret { // an imported seed given twice: which is the token's?
+				once(fs, true, f.Name)
+			}
 		}
 	}
 	return func() url.Values {

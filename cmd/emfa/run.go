@@ -133,7 +133,13 @@ func newRoot(d *deps) *cobra.Command {
 	root.SetIn(d.stdin)
 	root.SetOut(d.stdout)
 	root.SetErr(d.stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		// pflag's message quotes the value given, a secret's too: a repeat says its own.
+		if rep := (*repeatedFlag)(nil); errors.As(err, &rep) {
+			return usageError{rep.Error()}
+		}
+		return usageError{err.Error()}
+	})
 	root.AddCommand(d.serveCmd(), d.checkCmd(), d.usersCmd(), d.factorsCmd(), d.auditCmd(), d.totpCmd(),
 		d.deviceCmd(), d.replayCmd(), d.transformCmd(), d.tokensCmd(), d.importCmd(), d.clientsCmd(), d.verifyCmd(), d.syncCmd(), versionCmd())
 	// cobra's completion command, made here rather than at Execute so that it is a group

@@ -46,6 +46,7 @@ func (d *deps) tokensCmd() *cobra.Command {
 	})
 	create.Flags().StringVar(&name, "name", "", "the token's `NAME`, the actor of its actions in the audit trail")
 	create.Flags().StringVar(&scope, "scope", "", "read (list and get), helpdesk (read, and unlock, delete a factor, reset a user, send an activation code or link) or write (everything)")
+	once(create.Flags(), false, "scope")
 	list := d.managerCmd(&cobra.Command{
 		Use: "list", Short: "list admin API tokens", Example: "  emfa tokens list --config emfa.yaml", Args: noArgs,
 	}, func(ctx context.Context, e *env, m *lifecycle.Manager, _ []string) error {

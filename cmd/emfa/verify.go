@@ -49,6 +49,7 @@ func (d *deps) verifyCmd() *cobra.Command {
 		c.Flags().StringVar(&o.uniqueName, "unique-name-attribute", "username", "the Verify user `ATTRIBUTE` sent to emfa as the username")
 		c.Flags().StringVar(&o.oauthID, "oauth-client-id", "", "with --auth oauth: the `ID` of an emfa OAuth client (emfa clients create)")
 		c.Flags().StringVar(&o.oauthSecret, "oauth-client-secret", "", "with --auth oauth: its secret, default $EMFA_OAUTH_CLIENT_SECRET: prefer that, a flag is visible to other users (ps)")
+		once(c.Flags(), true, "oauth-client-secret")
 	}
 	export := &cobra.Command{
 		Use:   "export",
@@ -123,6 +124,7 @@ URL taken from a wildcard or loopback server.listen (pass --url with emfa's publ
 	register.Flags().StringVar(&o.tenant, "tenant", "", "the Verify tenant's `URL`, e.g. https://acme.verify.ibm.com")
 	register.Flags().StringVar(&o.clientID, "client-id", "", "the `ID` of a Verify API client")
 	register.Flags().StringVar(&o.clientSecret, "client-secret", "", "its secret, default $EMFA_VERIFY_CLIENT_SECRET: prefer that, a flag is visible to other users (ps) and kept in the shell's history")
+	once(register.Flags(), true, "client-secret")
 	register.Flags().BoolVar(&o.allowHTTP, "allow-http", false, "allow an http:// tenant or --url, whose secrets then travel in clear (a lab, a test tenant)")
 	return group("verify", "register emfa in IBM Verify (export or register its webhook and MFA provider)",
 		"  emfa verify export --config emfa.yaml --url https://emfa.example.com", export, register)

@@ -125,6 +125,7 @@ func (d *deps) addFactorCmd(typ string) *cobra.Command {
 		out := map[string]any{"id": f.ID, "type": f.Type, "user": user, "name": f.Label, "state": f.State}
 		maps.Copy(out, enrolled.Output)
 		delete(out, "qrCode") // the admin API's PNG: --qr draws the URI on the terminal instead
+		printingOnce()        // tokens.go
 		if err := printJSON(d.stdout, out); err != nil {
 			// Its seed or activation code shown to nobody, the factor is of no use, and
 			// left active Verify offered it; deleted, the same command can run again.

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os/signal"
 	"slices"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -39,6 +41,7 @@ func (d *deps) tokensCmd() *cobra.Command {
 			return cliError(err)
 		}
 		fmt.Fprintln(d.stderr, "emfa: the token is shown once; keep it in a secret store (emfa keeps only its hash)")
+		printingOnce()
 		if _, err := fmt.Fprintln(d.stdout, token); err != nil {
 			return unprinted("token", name, err, m.RevokeToken(ctx, cliActor, name))
 		}
@@ -77,6 +80,15 @@ func (d *deps) tokensCmd() *cobra.Command {
 	})
 	return group("tokens", "the admin API's bearer tokens", "  emfa tokens create --name iam-sync --scope write", create, list, revoke)
 }
+
+// printingOnce readies the process to print something shown once (a token, a client
+// secret, a factor's seed) whose failed printing the command undoes: the Go runtime ends a
+// process writing to a broken stdout with SIGPIPE, so `emfa tokens create … | vault …`
+// whose reader had exited died before it could revoke the token, a live credential nobody
+// holds (exit 141). With SIGPIPE ignored the write fails instead (EPIPE), and the command
+// revokes what it made; a command that prints nothing once keeps the default, ending
+// quietly under `| head`.
+func printingOnce() { signal.Ignore(syscall.SIGPIPE) }
 
 // unprinted is the error of a command whose credential, shown once, could not be written
 // (stdout on a full disk, a closed pipe): revoked is the outcome of revoking it. A token

@@ -32,7 +32,9 @@ func (d *deps) clientsCmd() *cobra.Command {
 		fmt.Fprintln(d.stderr, "emfa: the secret is shown once; keep it in a secret store (emfa keeps only its hash)")
 		printingOnce() // tokens.go
 		if _, err := fmt.Fprintf(d.stdout, "client_id: %s\nclient_secret: %s\n", c.ID, secret); err != nil {
-			return unprinted("client", name, err, m.RevokeClient(ctx, cliActor, name)) // tokens.go
+			ctx, cancel := undoContext(ctx) // tokens.go
+			defer cancel()
+			return unprinted("client", name, err, m.RevokeClient(ctx, cliActor, name))
 		}
 		return nil
 	})

@@ -129,6 +129,8 @@ func (d *deps) addFactorCmd(typ string) *cobra.Command {
 		if err := printJSON(d.stdout, out); err != nil {
 			// Its seed or activation code shown to nobody, the factor is of no use, and
 			// left active Verify offered it; deleted, the same command can run again.
+			ctx, cancel := undoContext(ctx) // tokens.go
+			defer cancel()
 			if derr := m.DeleteFactor(ctx, cliActor, user, f.ID); derr != nil {
 				return fmt.Errorf("factor %s was created but not printed (%v), and deleting it failed (%v): "+
 					"delete it (emfa factors delete %s) and add it again", f.ID, err, cliError(derr), f.ID)

@@ -43,6 +43,8 @@ func (d *deps) tokensCmd() *cobra.Command {
 		fmt.Fprintln(d.stderr, "emfa: the token is shown once; keep it in a secret store (emfa keeps only its hash)")
 		printingOnce()
 		if _, err := fmt.Fprintln(d.stdout, token); err != nil {
+			ctx, cancel := undoContext(ctx)
+			defer cancel()
 			return unprinted("token", name, err, m.RevokeToken(ctx, cliActor, name))
 		}
 		return nil
@@ -89,6 +91,15 @@ func (d *deps) tokensCmd() *cobra.Command {
 // revokes what it made; a command that prints nothing once keeps the default, ending
 // quietly under `| head`.
 func printingOnce() { signal.Ignore(syscall.SIGPIPE) }
+
+// undoContext is the context of undoing a credential that could not be printed: not the
+// command's, which a signal may have cancelled at that very moment (a CI job's timeout
+// stops the whole pipeline, its reader too, so the write fails as the context ends), and
+// the revocation was refused as "context canceled", the credential left live. A second
+// signal still ends the process at once.
+func undoContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+}
 
 // unprinted is the error of a command whose credential, shown once, could not be written
 // (stdout on a full disk, a closed pipe): revoked is the outcome of revoking it. A token

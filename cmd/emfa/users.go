@@ -80,15 +80,16 @@ func (d *deps) usersListCmd() *cobra.Command {
 					return err
 				}
 			}
+			// The table is aligned, and printed, a page at a time: aligned over every
+			// row, it held the whole directory until the last page was read.
+			if err := tw.Flush(); err != nil {
+				return err
+			}
 			if page.Next == "" {
-				break
+				return nil
 			}
 			q.Cursor = page.Next
 		}
-		if asJSON {
-			return nil
-		}
-		return tw.Flush()
 	})
 	fl := c.Flags()
 	fl.BoolVar(&asJSON, "json", false, "one JSON object per line, with the profile: as GET /admin/v1/users's users")

@@ -136,8 +136,8 @@ func operationOf(method, route string) string {
 // document takes none.
 func checkQuery(c echo.Context) error {
 	params := adminQueries()[operationOf(c.Request().Method, c.Path())]
-	if err := unreadablePair(c.Request().URL.RawQuery); err != nil {
-		return err
+	if name, why := unreadableQuery(c.Request().URL.RawQuery); why != "" {
+		return invalidParameter(name, "%s", why)
 	}
 	q := c.QueryParams()
 	for _, name := range slices.Sorted(maps.Keys(q)) {
@@ -156,12 +156,18 @@ func checkQuery(c echo.Context) error {
 	return nil
 }
 
-// unreadablePair refuses a query with a pair that url.ParseQuery cannot read, which
-// c.QueryParams drops without a word: one with a ';' (not a separator since Go 1.17) or
-// a '%' not followed by two hex digits. Dropped, it was a parameter ignored: ?prefix=%zz
-// listed every user, and an import's ?dryRun=true; applied the file.
-func unreadablePair(raw string) error {
-	for _, pair := range strings.Split(raw, "&") {
+// unreadableQuery is why Go's query parser, and so c.QueryParams, leaves out a parameter
+// of raw without a word, and that parameter's name; why is "" when it reads raw whole. A
+// pair with a ';' (not a separator since Go 1.17) or a '%' not followed by two hex digits
+// is left out alone, and a query of more than 10,000 pairs (net/url's limit, counting
+// empty ones) whole. Left out, it was a parameter ignored: ?prefix=%zz listed every user,
+// an import's ?dryRun=true; applied the file, and so did ?dryRun=true followed by 10,000
+// '&'.
+func unreadableQuery(raw string) (name, why string) {
+	if _, err := url.ParseQuery(raw); err == nil {
+		return "", ""
+	}
+	for pair := range strings.SplitSeq(raw, "&") {
 		key, value, _ := strings.Cut(pair, "=")
 		name, kerr := url.QueryUnescape(key)
 		if kerr != nil {
@@ -170,12 +176,12 @@ func unreadablePair(raw string) error {
 		_, verr := url.QueryUnescape(value)
 		switch {
 		case strings.Contains(pair, ";"):
-			return invalidParameter(name, "holds a ';', which does not separate parameters: separate them with '&' (a ';' in a value is %%3B)")
+			return name, "holds a ';', which does not separate parameters: separate them with '&' (a ';' in a value is %3B)"
 		case kerr != nil || verr != nil:
-			return invalidParameter(name, "holds a '%%' not followed by two hex digits (a '%%' in a value is %%25)")
+			return name, "holds a '%' not followed by two hex digits (a '%' in a value is %25)"
 		}
 	}
-	return nil
+	return "", "the query has too many '&'-separated pairs (empty ones count) to be read"
 }
 
 // check refuses v where p takes only some values, naming them.

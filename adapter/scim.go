@@ -159,8 +159,29 @@ func (api *syncAPI) scimAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			return scimErr(http.StatusUnauthorized, "", "missing or wrong bearer token")
 		}
 		api.s.widenConn(c)
+		if err := scimQueryReadable(c); err != nil {
+			return err
+		}
 		return next(c)
 	}
+}
+
+// scimQueryReadable refuses a query Go does not read whole (unreadableQuery), whose
+// parameter c.QueryParam would miss without a word: GET /Users with an unencoded ';' in
+// its filter ("Smith; Ann") answered every user as a match, and a sync acting on the
+// matches acted on everyone. A filter is 400 invalidFilter (RFC 7644 §3.4.2.2), another
+// parameter invalidValue.
+func scimQueryReadable(c echo.Context) error {
+	name, why := unreadableQuery(c.Request().URL.RawQuery)
+	switch {
+	case why == "":
+		return nil
+	case name == "filter":
+		return scimErr(http.StatusBadRequest, "invalidFilter", "query parameter filter "+why)
+	case name == "":
+		return scimErr(http.StatusBadRequest, "invalidValue", why)
+	}
+	return scimErr(http.StatusBadRequest, "invalidValue", "query parameter "+strconv.Quote(name)+" "+why)
 }
 
 // --- the user model ---

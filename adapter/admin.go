@@ -642,24 +642,45 @@ func userETag(id string, revision int64) string {
 	return `"` + id + "." + strconv.FormatInt(revision, 10) + `"`
 }
 
-// ifMatchRevision reads the If-Match a write of the user id is conditional on: the
-// revision it names, nil when there is none (or *). A tag that is not one of the user's
-// (another id, a weak or malformed tag) names a revision never held.
-func ifMatchRevision(c echo.Context, id string) *int64 {
-	im := strings.TrimSpace(c.Request().Header.Get("If-Match"))
-	if im == "" || im == "*" {
+// ifMatchRevision reads the If-Match a write of the user id, now at revision current, is
+// conditional on: the revision it names, nil when there is none (or *). If-Match may
+// list tags, in one field or several, any one of which lets the write through (RFC 9110
+// §13.1.1): of a list, the current version when it names it. A tag that is not one of
+// the user's (another id, a weak or malformed tag) names a revision never held.
+func ifMatchRevision(c echo.Context, id string, current int64) *int64 {
+	var tags []string
+	for _, v := range c.Request().Header.Values("If-Match") {
+		for tag := range strings.SplitSeq(v, ",") {
+			if tag = strings.TrimSpace(tag); tag != "" {
+				tags = append(tags, tag)
+			}
+		}
+	}
+	if len(tags) == 0 || len(tags) == 1 && tags[0] == "*" {
 		return nil
 	}
-	never := int64(-1)
-	tag, ok := strings.CutPrefix(strings.TrimSuffix(im, `"`), `"`+id+".")
-	if !ok || !strings.HasSuffix(im, `"`) {
+	var named *int64
+	for _, tag := range tags {
+		n, ok := userRevisionOf(tag, id)
+		if ok && (n == current || named == nil) {
+			named = &n
+		}
+	}
+	if named == nil {
+		never := int64(-1)
 		return &never
 	}
-	n, err := strconv.ParseInt(tag, 10, 64)
-	if err != nil || n < 0 {
-		return &never
+	return named
+}
+
+// userRevisionOf reads the revision of the user id that the strong entity tag names.
+func userRevisionOf(tag, id string) (int64, bool) {
+	rev, ok := strings.CutPrefix(strings.TrimSuffix(tag, `"`), `"`+id+".")
+	if !ok || !strings.HasSuffix(tag, `"`) {
+		return 0, false
 	}
-	return &n
+	n, err := strconv.ParseInt(rev, 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // adminConditional are the operations, by "METHOD /path" as the document names them,
@@ -722,7 +743,7 @@ func (api adminAPI) ifMatchUser(c echo.Context) (string, *int64, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	rev := ifMatchRevision(c, cur.ID)
+	rev := ifMatchRevision(c, cur.ID, cur.Revision)
 	if rev == nil {
 		return "", nil, nil
 	}

@@ -68,8 +68,10 @@ type sealedAnswer struct {
 }
 
 // keptHeaders are the headers of an answer that its replay sends again: where a new user
-// is, its version, and that an answer holding a seed is not to be cached.
-var keptHeaders = []string{echo.HeaderContentType, echo.HeaderLocation, "ETag", echo.HeaderCacheControl}
+// is, its version, that an answer holding a seed is not to be cached, and a 403's
+// challenge naming the scope the request needs (an activation link returned to a
+// helpdesk token: RFC 6750 §3).
+var keptHeaders = []string{echo.HeaderContentType, echo.HeaderLocation, "ETag", echo.HeaderCacheControl, echo.HeaderWWWAuthenticate}
 
 // errNotRecorded: fn's answer is sent but not recorded (recordable).
 var errNotRecorded = errors.New("answer not recorded")

@@ -1004,6 +1004,15 @@ func (s *Store) ListCapabilitySwitches(ctx context.Context) ([]store.CapabilityS
 
 // --- audit queries ---
 
+// millisUp is t in milliseconds since the epoch, rounded up.
+func millisUp(t time.Time) int64 {
+	ms := millis(t)
+	if t.Sub(time.UnixMilli(ms)) > 0 {
+		ms++
+	}
+	return ms
+}
+
 func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error) {
 	if s.namesNothing(q.Username, q.Resource, q.Outcome, q.Actor, q.RequestID) {
 		return []store.AuditEntry{}, nil
@@ -1019,11 +1028,14 @@ func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.Aud
 			where = append(where, col+" = "+arg(v))
 		}
 	}
+	// The trail keeps, and shows, times to the millisecond; a bound finer than that is
+	// rounded up, so that an event is selected exactly when the time it is shown with is
+	// in [Since, Until): truncated, until=…00.0005Z left out the event at …00.000Z.
 	if !q.Since.IsZero() {
-		where = append(where, "time >= "+arg(millis(q.Since)))
+		where = append(where, "time >= "+arg(millisUp(q.Since)))
 	}
 	if !q.Until.IsZero() {
-		where = append(where, "time < "+arg(millis(q.Until)))
+		where = append(where, "time < "+arg(millisUp(q.Until)))
 	}
 	if c := q.Before; c != nil {
 		t := arg(millis(c.Time))

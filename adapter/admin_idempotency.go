@@ -146,12 +146,13 @@ func badIdempotencyKey(format string, args ...any) error {
 }
 
 // adminRequestFingerprint names what a key was first used for: the method, path, query,
-// If-Match and media type, and the body (canonical when it is JSON, so a retry that
-// orders its keys otherwise is the same request).
+// If-Match (every field of it: several are one list, ifMatchRevision) and media type, and
+// the body (canonical when it is JSON, so a retry that orders its keys otherwise is the
+// same request).
 func adminRequestFingerprint(key provider.FingerprintKey, req *http.Request, body []byte) string {
 	media, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 	resource := strings.Join([]string{req.Method, req.URL.EscapedPath(), req.URL.Query().Encode(),
-		req.Header.Get("If-Match"), media}, "\x00")
+		strings.Join(req.Header.Values("If-Match"), ", "), media}, "\x00")
 	if checkUniqueKeys(body) != nil {
 		return key.FingerprintAsSent(resource, body) // refused, but not as another body
 	}

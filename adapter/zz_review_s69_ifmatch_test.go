@@ -5,6 +5,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testdb"
 )
 
 // TestReviewS69IfMatchList: If-Match may list entity tags, any one of which matching lets
@@ -62,5 +65,38 @@ func TestReviewS69IfMatchList(t *testing.T) {
 		if after := etag(); (after != cur) != (tc.want == http.StatusOK) {
 			t.Errorf("If-Match %q: the user went from %s to %s", tc.ifMatch(old, cur), cur, after)
 		}
+	}
+}
+
+// TestReviewS69IfMatchFieldsFingerprinted: If-Match given in several fields is one list,
+// every field of which decides whether the write applies; a request's Idempotency-Key
+// fingerprint read the first field alone, so the same key sent with another second field
+// (a disable that would have been refused 412) was answered the first's 200 rather than
+// 422 idempotency_key_reused.
+func TestReviewS69IfMatchFieldsFingerprinted(t *testing.T) {
+	st := testdb.SQLite(t)
+	a := newIdemAdmin(t, st, &fakeClock{t: time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)})
+	tok := a.token(t, "idm")
+	code, _, hdr := a.post(t, tok, "", AdminPrefix+"/users", `{"name":"alice"}`)
+	if code != http.StatusCreated || hdr.Get("ETag") == "" {
+		t.Fatalf("create alice: %d %v", code, hdr)
+	}
+	cur := hdr.Get("ETag")
+	disable := func(ifMatch ...string) (int, string) {
+		req := httptest.NewRequest("POST", AdminPrefix+"/users/alice/disable", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set(HeaderIdempotencyKey, "k-1")
+		for _, v := range ifMatch {
+			req.Header.Add("If-Match", v)
+		}
+		rec := httptest.NewRecorder()
+		a.srv.Handler().ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := disable(`"other.1"`, cur); code != http.StatusOK {
+		t.Fatalf("first, its second field current: %d %s", code, body)
+	}
+	if code, body := disable(`"other.1"`, `"other.2"`); code != http.StatusUnprocessableEntity || !strings.Contains(body, "idempotency_key_reused") {
+		t.Errorf("the key with another second If-Match field: %d %s, want 422 idempotency_key_reused", code, body)
 	}
 }

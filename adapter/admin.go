@@ -983,7 +983,13 @@ func (api adminAPI) audit(c echo.Context) error {
 		if v := q.Get(name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_parameter", Field: name, Msg: "must be an RFC 3339 time"}
+				msg := "must be an RFC 3339 time"
+				if _, perr := time.Parse(time.RFC3339, strings.ReplaceAll(v, " ", "+")); perr == nil {
+					// A positive offset pasted as written (…12:00:00+02:00): its '+' arrived
+					// as a space, and "not a time" told the caller they had not sent one.
+					msg += ": its '+' arrived as a space, as a '+' in a query does; send it as %2B"
+				}
+				return &lifecycle.Error{Kind: lifecycle.Invalid, Code: "invalid_parameter", Field: name, Msg: msg}
 			}
 			*dst = t
 		}

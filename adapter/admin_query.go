@@ -27,6 +27,10 @@ type queryParam struct {
 	// values are all it may be (an enum, or true and false for a boolean); nil: any
 	// string, which its handler checks if it must (a limit, a time).
 	values []string
+	// nonEmpty: the document's minLength 1, a parameter that names something (a group,
+	// a user, an actor, a request) and none is named "": given empty (?group=, as a
+	// script's unset "$GROUP" sends it), it selected nothing and listed everything.
+	nonEmpty bool
 }
 
 // adminQueries are the query parameters of each admin operation, by "METHOD /path" as
@@ -44,8 +48,9 @@ type openAPIParam struct {
 	Name   string `json:"name"`
 	In     string `json:"in"`
 	Schema struct {
-		Type string   `json:"type"`
-		Enum []string `json:"enum"`
+		Type      string   `json:"type"`
+		Enum      []string `json:"enum"`
+		MinLength int      `json:"minLength"`
 	} `json:"schema"`
 }
 
@@ -108,7 +113,7 @@ func queryParamsOf(doc []byte) (map[string][]queryParam, error) {
 				if p.In != "query" {
 					continue
 				}
-				qp := queryParam{name: p.Name, values: p.Schema.Enum}
+				qp := queryParam{name: p.Name, values: p.Schema.Enum, nonEmpty: p.Schema.MinLength > 0}
 				if p.Schema.Type == "boolean" {
 					qp.values = []string{"true", "false"}
 				}
@@ -184,8 +189,12 @@ func unreadableQuery(raw string) (name, why string) {
 	return "", "the query has too many '&'-separated pairs (empty ones count) to be read"
 }
 
-// check refuses v where p takes only some values, naming them.
+// check refuses v where p takes only some values, naming them, and an empty v where p
+// names something.
 func (p queryParam) check(v string) error {
+	if p.nonEmpty && v == "" {
+		return invalidParameter(p.name, "is empty: give a value, or leave the parameter out to select every one")
+	}
 	if p.values != nil && !slices.Contains(p.values, v) {
 		return invalidParameter(p.name, "must be %s, not %q%s", oneOf(p.values), v, didYouMean(v, p.values))
 	}

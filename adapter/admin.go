@@ -656,7 +656,7 @@ func ifMatchRevision(c echo.Context, id string, current int64) *int64 {
 			}
 		}
 	}
-	if len(tags) == 0 || len(tags) == 1 && tags[0] == "*" {
+	if len(tags) == 1 && tags[0] == "*" {
 		return nil
 	}
 	var named *int64

@@ -366,9 +366,13 @@ func requested(ctx context.Context, ev store.AuditEvent) store.AuditEvent {
 // factors.delete...) by actor, whichever way it came: the admin API, a directory, the CLI.
 // Its resource is "admin." and the action. The reason may quote text from outside (a mail
 // relay's reply): it is written as the contract calls' records write theirs, a byte that
-// is not UTF-8 escaped, which PostgreSQL's text refused, and the record with it.
+// is not UTF-8 escaped, which PostgreSQL's text refused, and the record with it. The user
+// and factor of a refusal are what the caller named (an admin API path: a%00b, or 6 KB),
+// escaped and cut as the contract's refusals write theirs: PostgreSQL refused such a row,
+// and the audit's user index an entry of kilobytes. A name emfa could hold is unchanged.
 func AdminEvent(now time.Time, actor Actor, action, user, factor, outcome, reason string) store.AuditEvent {
-	return store.AuditEvent{Time: now, Resource: AdminResource(action), Username: user, FactorID: factor,
+	return store.AuditEvent{Time: now, Resource: AdminResource(action),
+		Username: provider.Printable(user, provider.MaxUsernameBytes), FactorID: provider.Printable(factor, provider.MaxFactorIDBytes),
 		Outcome: outcome, Reason: provider.Printable(reason, math.MaxInt), Actor: string(actor)}
 }
 

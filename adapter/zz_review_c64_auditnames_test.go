@@ -73,3 +73,23 @@ func TestReviewC64RefusedAdminNamesAudited(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewC64RefusedSCIMNameAudited: a SCIM create whose userName holds a NUL is refused
+// 400 and audited (admin.users.create FAILED): on PostgreSQL its row was lost, on SQLite
+// it held the raw NUL. It is now written escaped on both.
+func TestReviewC64RefusedSCIMNameAudited(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		h := newSyncHarnessOn(t, st)
+		auth := []string{"Authorization", "Bearer " + testSCIMToken, "Content-Type", "application/scim+json"}
+		if code, out, _ := h.do("POST", SCIMPrefix+"/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a\u0000b"}`, auth...); code != http.StatusBadRequest {
+			t.Fatalf("SCIM create of a\\u0000b: %d %v; want 400", code, out)
+		}
+		evs, err := st.ListAudit(context.Background(), store.AuditFilter{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 1 || evs[0].Resource != "admin.users.create" || evs[0].Outcome != "FAILED" || evs[0].Username != `a\x00b` {
+			t.Errorf("audit rows %+v; want one admin.users.create FAILED naming a\\x00b", evs)
+		}
+	})
+}

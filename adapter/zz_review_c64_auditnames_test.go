@@ -93,3 +93,41 @@ func TestReviewC64RefusedSCIMNameAudited(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewC64RefusalReasonCut: an admin refusal's audit reason quotes what the caller
+// sent (an e-mail address, masked but for its domain; a country), and was written whole: a
+// write token's PATCH of 60 KB of e-mail domain left a 60 KB row per request, where the
+// security model promises what a caller sent is cut to its limit before an audit row. The
+// reason is now cut, with the marker, and still says what was refused.
+func TestReviewC64RefusalReasonCut(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		h := newAdminHarnessOn(t, st)
+		if code, out := h.admin(t, h.write, http.MethodPost, AdminPrefix+"/users", `{"name":"alice"}`); code != http.StatusCreated {
+			t.Fatalf("create alice: %d %v", code, out)
+		}
+		long := strings.Repeat("x", 60<<10)
+		for _, body := range []string{`{"email":"a@` + long + `.example"}`, `{"country":"` + long + `"}`} {
+			if code, out := h.admin(t, h.write, http.MethodPatch, AdminPrefix+"/users/alice", body); code != http.StatusBadRequest {
+				t.Fatalf("PATCH %.20s…: %d %v; want 400", body, code, out)
+			}
+		}
+		evs, err := st.ListAudit(context.Background(), store.AuditFilter{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refusals := 0
+		for _, e := range evs {
+			if e.Resource != "admin.users.update" || e.Outcome != "FAILED" {
+				continue
+			}
+			refusals++
+			if len(e.Reason) > 1024+len("…[truncated]") || !strings.HasSuffix(e.Reason, "…[truncated]") ||
+				!strings.HasPrefix(e.Reason, "invalid_") {
+				t.Errorf("reason of %d bytes, %.60q…; want it cut to 1 KiB with the marker, saying what was refused", len(e.Reason), e.Reason)
+			}
+		}
+		if refusals != 2 {
+			t.Errorf("%d admin.users.update FAILED rows, want 2", refusals)
+		}
+	})
+}

@@ -179,13 +179,19 @@ type Error struct {
 }
 
 // Error is the refusal as a log says it: its code, field and message, quoted personal
-// values masked.
+// values masked, escaped and cut to maxErrorText. The message may quote what the caller
+// sent (an e-mail domain, a country), which only the caller's own answer (Msg) gives
+// whole: 60 KB of a body made a 60 KB audit row or log line of every refusal.
 func (e *Error) Error() string {
 	if e.Field != "" {
-		return e.Code + ": " + e.Field + ": " + e.masked()
+		return provider.Printable(e.Code+": "+e.Field+": "+e.masked(), maxErrorText)
 	}
-	return e.Code + ": " + e.masked()
+	return provider.Printable(e.Code+": "+e.masked(), maxErrorText)
 }
+
+// maxErrorText bounds a refusal as logged and audited (Error, Reason): every message of
+// emfa's own fits, with an e-mail address or a phone number it quotes.
+const maxErrorText = 1024
 
 // Reason is the refusal as its audit record says it: its code, the field it is about and
 // its message, quoted personal values masked, as Error says it ("invalid_field: must be

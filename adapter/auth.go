@@ -499,16 +499,22 @@ func namedSubject(cert *x509.Certificate) string {
 // be guessed (emfa's check demands 16 random characters, and tokens are signed), so
 // admitting them confirms nothing a guesser could reach. A wrong one from a throttled
 // address is answered 429, not 401, and spends nothing more. Only when weak secrets are
-// allowed is the address refused first, right credentials too: a short password could
-// otherwise be guessed at line rate, each try telling right (200) from wrong (429).
+// allowed is a throttled address refused whatever it sent, right credentials too: a short
+// password could otherwise be guessed at line rate, each try telling right (200) from
+// wrong (429). Either way the budget is spent in the same step that decides (spend), so
+// guesses sent at once are no more than one at a time would be.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		ok, reason, guess, keysDown := s.auth.checkKeys(c.Request())
 		if s.auth.throttleFirst {
-			if ok, wait := s.throttle.allow(c.RealIP()); !ok {
+			// A throttled address is answered 429 whatever it sent, right or wrong: its
+			// credentials were compared (in constant time) but what came of it is not
+			// told. The decision and the guess it spends are one step (spend), so that
+			// guesses sent at once get no more attempts than one at a time.
+			if ok, wait := s.throttle.spend(c.RealIP(), guess); !ok {
 				return s.throttled(c, wait)
 			}
 		}
-		ok, reason, guess, keysDown := s.auth.checkKeys(c.Request())
 		if ok {
 			return next(c)
 		}
@@ -528,13 +534,10 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return c.JSON(http.StatusServiceUnavailable, errorBody{MessageID: "unavailable",
 				MessageDescription: "the authorization server's keys cannot be fetched; retry"})
 		}
-		if guess {
-			if !s.auth.throttleFirst {
-				if ok, wait := s.throttle.allow(c.RealIP()); !ok {
-					return s.throttled(c, wait)
-				}
+		if guess && !s.auth.throttleFirst {
+			if ok, wait := s.throttle.spend(c.RealIP(), true); !ok {
+				return s.throttled(c, wait)
 			}
-			s.throttle.failed(c.RealIP())
 		}
 		s.authFailures.Add(1)
 		s.log.Warn("inbound authentication failed", "reason", reason, "remote", c.RealIP(),

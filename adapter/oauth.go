@@ -167,10 +167,9 @@ func (s *Server) token(c echo.Context) error {
 	}
 	if err := s.issuer.authenticateClient(c.Request().Context(), id, secret); err != nil {
 		if errors.Is(err, errClientUnknown) {
-			if ok, wait := s.throttle.allow(c.RealIP()); !ok {
+			if ok, wait := s.throttle.spend(c.RealIP(), true); !ok {
 				return s.throttled(c, wait)
 			}
-			s.throttle.failed(c.RealIP())
 			s.authFailures.Add(1)
 			// The id is the caller's own, unauthenticated: escaped and bounded as a path is.
 			s.log.Warn("oauth client authentication failed", "client_id", provider.Printable(id, maxLoggedClientID),

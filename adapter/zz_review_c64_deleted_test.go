@@ -43,6 +43,29 @@ func TestReviewC64DeletedUserLeavesWhatTheREADMESays(t *testing.T) {
 	}
 	const name = "carol.c64@example.com"
 	run := func(t *testing.T, st store.Store, tablesHolding func(needle string) []string) {
+		// The admin API's way: a user with a profile, a group and a factor, deleted.
+		a := newAdminHarnessOn(t, st)
+		const erin = "erin.c64@example.com"
+		if code, out := a.admin(t, a.write, "POST", AdminPrefix+"/users",
+			`{"name":"`+erin+`","email":"`+erin+`","displayName":"Erin","groups":["c64-ops"]}`); code != 201 {
+			t.Fatalf("admin create: %d %v", code, out)
+		}
+		if code, out := a.admin(t, a.write, "POST", AdminPrefix+"/users/"+erin+"/factors", `{"type":"totp"}`); code != 201 {
+			t.Fatalf("admin enroll: %d %v", code, out)
+		}
+		if code, out := a.admin(t, a.write, "DELETE", AdminPrefix+"/users/"+erin, ""); code != 204 {
+			t.Fatalf("admin delete: %d %v", code, out)
+		}
+		found := tablesHolding(erin)
+		if !slices.Contains(found, "audit") {
+			t.Fatalf("tables holding the admin API's user: %v; its audit rows hold it: the scan sees nothing", found)
+		}
+		for _, table := range found {
+			if what, ok := named[table]; !ok || !strings.Contains(para, what) {
+				t.Errorf("table %s still holds the name of a user the admin API deleted, and README's \"Deleting a person\" does not say so", table)
+			}
+		}
+
 		h := newSyncHarnessOn(t, st)
 		auth := []string{"X-Okta-Secret", testSecret}
 		if code, _, _ := h.do("POST", OktaPath, oktaBatch(
@@ -61,7 +84,7 @@ func TestReviewC64DeletedUserLeavesWhatTheREADMESays(t *testing.T) {
 		if _, ok := h.user(name); ok {
 			t.Fatal("the directory's user was not deleted")
 		}
-		found := tablesHolding(name)
+		found = tablesHolding(name)
 		if !slices.Contains(found, "sync_events") {
 			t.Fatalf("tables holding the name: %v; the queued events (kept 7 days) hold it: the scan sees nothing", found)
 		}

@@ -206,7 +206,7 @@ func newOAuthScheme(o OAuth, base *http.Transport, timeout time.Duration) (*oaut
 	// fetch is bounded by the HTTP client's timeout instead.
 	ctx, cancel := context.WithCancel(context.Background())
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{
-		Transport:     base,
+		Transport:     switchRefused{base},
 		Timeout:       timeout,
 		CheckRedirect: noRedirect,
 	})

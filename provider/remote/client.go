@@ -174,6 +174,9 @@ func (c *client) roundTrip(req *http.Request) (*http.Response, error) {
 	if resp.Body == nil {
 		resp.Body = http.NoBody
 	}
+	if err := refuseSwitch(resp); err != nil {
+		return nil, err
+	}
 	if followed(req, resp.StatusCode) {
 		if loc := resp.Header.Get("Location"); loc != "" {
 			if _, err := req.URL.Parse(loc); err != nil {
@@ -181,6 +184,39 @@ func (c *client) roundTrip(req *http.Request) (*http.Response, error) {
 				return nil, fmt.Errorf("failed to parse Location header %q: %v", loc, err)
 			}
 		}
+	}
+	return resp, nil
+}
+
+// errProtocolSwitch is a 101 Switching Protocols answer. No call asks to switch, and
+// what follows it is the bare connection, which neither the call's deadline nor the
+// token client's timeout reaches: read, it held the call (or the one token fetch every
+// call waits for) for as long as the other end kept the connection open.
+var errProtocolSwitch = errors.New("answered 101 Switching Protocols, which no call asks for: refused, the connection closed")
+
+// refuseSwitch closes resp's connection and answers errProtocolSwitch when resp is a
+// protocol switch, else nil.
+func refuseSwitch(resp *http.Response) error {
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return nil
+	}
+	if resp.Body != nil {
+		resp.Body.Close() // a switch's body is the connection: closed with it
+	}
+	return errProtocolSwitch
+}
+
+// switchRefused is a transport that refuses a protocol switch (refuseSwitch): the
+// token client's, whose http.Client would hand the switch to oauth2 to read.
+type switchRefused struct{ base http.RoundTripper }
+
+func (s switchRefused) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := s.base.RoundTrip(req)
+	if err != nil || resp == nil {
+		return resp, err
+	}
+	if err := refuseSwitch(resp); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }

@@ -275,7 +275,8 @@ func (f tokenSourceFunc) Token() (*oauth2.Token, error) { return f() }
 // tokenCache is an oauth2.TokenSource that keeps src's token until window before it
 // expires (oauth2.ReuseTokenSource allows a fixed 10 s), assumes fallback as the lifetime
 // of a token that states none, can be told to drop a rejected token, and runs one fetch
-// at a time however many calls wait for it.
+// at a time however many calls wait for it. A renewal that fails leaves the token in
+// use until it expires: the window is room for a renewal, not the token's end.
 type tokenCache struct {
 	src      oauth2.TokenSource
 	window   time.Duration
@@ -285,6 +286,7 @@ type tokenCache struct {
 	mu       sync.Mutex
 	tok      *oauth2.Token
 	renewAt  time.Time // zero: keep until invalidated
+	expireAt time.Time // when tok expires; zero when renewAt is
 	inflight *tokenFetch
 }
 
@@ -317,6 +319,11 @@ func (c *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
 	c.mu.Unlock()
 	select {
 	case <-f.done:
+		if f.err != nil {
+			if tok := c.unexpired(); tok != nil {
+				return tok, nil
+			}
+		}
 		return f.tok, f.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -327,7 +334,8 @@ func (c *tokenCache) fetch(f *tokenFetch) {
 	tok, err := c.src.Token()
 	c.mu.Lock()
 	if err == nil {
-		c.tok, c.renewAt = tok, c.renewal(tok)
+		c.tok = tok
+		c.renewAt, c.expireAt = c.renewal(tok)
 	}
 	c.inflight = nil
 	c.mu.Unlock()
@@ -335,9 +343,21 @@ func (c *tokenCache) fetch(f *tokenFetch) {
 	close(f.done)
 }
 
+// unexpired is the cached token if it has not expired (nor been dropped), else nil: what
+// a call is given when the renewal it waited for failed.
+func (c *tokenCache) unexpired() *oauth2.Token {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tok != nil && c.now().Before(c.expireAt) {
+		return c.tok
+	}
+	return nil
+}
+
 // renewal is when a token just received stops being used: window before its expiry, or
-// halfway through a lifetime shorter than twice the window.
-func (c *tokenCache) renewal(tok *oauth2.Token) time.Time {
+// halfway through a lifetime shorter than twice the window; and when it expires. Both
+// are zero for a token kept until invalidated.
+func (c *tokenCache) renewal(tok *oauth2.Token) (renewAt, expireAt time.Time) {
 	now := c.now()
 	var life time.Duration
 	switch {
@@ -349,9 +369,9 @@ func (c *tokenCache) renewal(tok *oauth2.Token) time.Time {
 	case c.fallback > 0:
 		life = c.fallback
 	default:
-		return time.Time{}
+		return time.Time{}, time.Time{}
 	}
-	return now.Add(life - min(c.window, life/2))
+	return now.Add(life - min(c.window, life/2)), now.Add(life)
 }
 
 // invalidate drops the cached token if it is access, or whatever is cached if access is "".
@@ -359,7 +379,7 @@ func (c *tokenCache) invalidate(access string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tok != nil && (access == "" || c.tok.AccessToken == access) {
-		c.tok, c.renewAt = nil, time.Time{}
+		c.tok, c.renewAt, c.expireAt = nil, time.Time{}, time.Time{}
 	}
 }
 

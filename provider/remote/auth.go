@@ -364,11 +364,17 @@ func (c *tokenCache) renewal(tok *oauth2.Token) (renewAt, expireAt time.Time) {
 	case tok.ExpiresIn > 0:
 		life = time.Duration(tok.ExpiresIn) * time.Second
 	case !tok.Expiry.IsZero():
-		// A form-encoded response: oauth2 set only Expiry, from the real clock.
+		// A form-encoded response (oauth2 set only Expiry, from the real clock), or a
+		// negative expires_in.
 		life = time.Until(tok.Expiry)
-	case c.fallback > 0:
+	}
+	if life <= 0 {
+		// None stated, or none that is a lifetime: a negative expires_in, or a form's so
+		// large that oauth2's arithmetic wrapped it into the past. Taken as its own, such
+		// a token was stale on arrival and every call fetched one.
 		life = c.fallback
-	default:
+	}
+	if life <= 0 {
 		return time.Time{}, time.Time{}
 	}
 	return now.Add(life - min(c.window, life/2)), now.Add(life)

@@ -74,3 +74,47 @@ func TestReviewC70TokenServesUntilItExpires(t *testing.T) {
 		t.Errorf("the endpoint back: %q, %v; want tok-2", got, err)
 	}
 }
+
+// A token response whose expires_in is negative (or, form-encoded, so large that oauth2's
+// arithmetic wraps it into the past) gave a token already stale when it came: every
+// vendor call fetched a token of its own, doubling each call's latency and spending an
+// endpoint's token quota (Auth0's is by the month). A lifetime that is no lifetime is
+// taken as none stated: the configured expires_in, else kept until the vendor refuses it.
+func TestReviewC70TokenLifetimeThatIsNone(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		o           OAuth
+		wantHits    int64 // after the calls below
+	}{
+		{"json negative", "application/json", `{"access_token":"t","token_type":"bearer","expires_in":-60}`, OAuth{}, 1},
+		{"json zero", "application/json", `{"access_token":"t","token_type":"bearer","expires_in":0}`, OAuth{}, 1},
+		{"json huge", "application/json", `{"access_token":"t","token_type":"bearer","expires_in":99999999999999}`, OAuth{}, 1},
+		{"form negative", "application/x-www-form-urlencoded", `access_token=t&token_type=bearer&expires_in=-60`, OAuth{}, 1},
+		{"form wrapping into the past", "application/x-www-form-urlencoded", `access_token=t&token_type=bearer&expires_in=10000000000`, OAuth{}, 1},
+		// The configured lifetime, 600 s, renewed at 480 s: the last call below.
+		{"json negative, expires_in configured", "application/json", `{"access_token":"t","token_type":"bearer","expires_in":-60}`, OAuth{ExpiresIn: 600}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var hits atomic.Int64
+			a, clock := newOAuthBehind(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				w.Header().Set("Content-Type", tt.contentType)
+				w.Write([]byte(tt.body))
+			}), tt.o)
+			for range 5 { // at 0, 120, 240, 360 and 480 s
+				if got, err := applied(t, a); err != nil || got != "Bearer t" {
+					t.Fatalf("call: %q, %v", got, err)
+				}
+				clock.advance(120 * time.Second)
+			}
+			if n := hits.Load(); n != tt.wantHits {
+				t.Errorf("the token endpoint was asked %d times for 5 calls, want %d", n, tt.wantHits)
+			}
+		})
+	}
+}

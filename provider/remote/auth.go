@@ -476,6 +476,11 @@ func (*jwtScheme) invalidate(*http.Request) {}
 func jwtKey(alg jose.SignatureAlgorithm, secret string) (any, error) {
 	family := string(alg[:min(2, len(alg))])
 	if family == "HS" {
+		// RFC 7518 §3.2: a key at least as long as the hash, which go-jose enforces only
+		// when it signs, at serve; the secret's length is not said.
+		if want := map[jose.SignatureAlgorithm]int{jose.HS256: 32, jose.HS384: 48, jose.HS512: 64}[alg]; len(secret) < want {
+			return nil, fmt.Errorf("key: an %s secret must be at least %d bytes (RFC 7518 §3.2)", alg, want)
+		}
 		return []byte(secret), nil
 	}
 	data := []byte(secret)

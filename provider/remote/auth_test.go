@@ -708,8 +708,8 @@ func TestJWTKeyErrors(t *testing.T) {
 	for _, tt := range []struct {
 		name, alg, key, want string
 	}{
-		{"hmac key too short", "HS256", "short", "invalid key size"},
-		{"hs512 needs 64 bytes", "HS512", strings.Repeat("k", 32), "invalid key size"},
+		{"hmac key too short", "HS256", "short", "at least 32 bytes"},
+		{"hs512 needs 64 bytes", "HS512", strings.Repeat("k", 32), "at least 64 bytes"},
 		{"curve mismatch", "ES256", ecFile, "P-384 cannot sign ES256"},
 		{"ec key for rsa", "RS256", ecFile, "cannot sign RS256"},
 		{"missing file", "RS256", filepath.Join(dir, "missing.pem"), "neither PEM text nor a readable file"},

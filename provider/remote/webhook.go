@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/emfa/emfa/config"
@@ -407,8 +406,9 @@ func (a Authentication) validate(at string, add func(path, format string, args .
 		if j.Key == "" {
 			add(at+".jwt.key", "must not be empty")
 		} else if slices.Contains(jwtAlgs, j.Alg) {
-			// Read as the engine will at start, so check finds what serve would refuse.
-			if _, err := jwtKey(jose.SignatureAlgorithm(j.Alg), j.Key.Reveal()); err != nil {
+			// Read, and a token signed with it, as the engine will at start, so check
+			// finds what serve would refuse.
+			if _, err := newJWTScheme(j); err != nil {
 				add(at+".jwt.key", "%s", strings.TrimPrefix(err.Error(), "key: "))
 			}
 		}

@@ -198,7 +198,7 @@ func TestValidate(t *testing.T) {
 		}, []string{"authentication.jwt.alg", "authentication.jwt.httpHeaderName", "authentication.jwt.key",
 			"authentication.jwt.lifetime"}},
 		{"jwt ok", func(w *Webhook) {
-			w.Authentication = Authentication{Type: AuthJWT, JWT: JWT{Alg: "HS256", Key: "k", Lifetime: 61}}
+			w.Authentication = Authentication{Type: AuthJWT, JWT: JWT{Alg: "HS256", Key: "0123456789abcdef0123456789abcdef", Lifetime: 61}}
 		}, nil},
 	}
 	for _, tt := range tests {

@@ -418,6 +418,11 @@ func (a Authentication) validate(at string, add func(path, format string, args .
 		if j.HTTPHeaderName != "" && !httpguts.ValidHeaderFieldName(j.HTTPHeaderName) {
 			add(at+".jwt.httpHeaderName", "not an HTTP header name")
 		}
+		// net/http would refuse every call's header (a YAML block scalar ends in a line
+		// break), each call a network fault counted against its URL.
+		if j.HTTPHeaderPrefix != nil && !httpguts.ValidHeaderFieldValue(*j.HTTPHeaderPrefix) {
+			add(at+".jwt.httpHeaderPrefix", "holds a control character (a line break?)")
+		}
 	default:
 		add(at+".type", "unknown type (want header, basic, oauth, mtls, jwt or none)")
 	}

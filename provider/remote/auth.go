@@ -263,7 +263,10 @@ func (o *oauthScheme) invalidate(req *http.Request) {
 		o.tokens.invalidate("")
 		return
 	}
-	if v, ok := strings.CutPrefix(titleCaseBearer(req.Header.Get("Authorization")), "Bearer "); ok && v != "" {
+	// The scheme is the token's type as the endpoint named it (oauth2's Token.Type:
+	// "Bearer", or "JWT", "Token"…), perhaps title-cased since: the token is what
+	// follows it.
+	if _, v, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && v != "" {
 		o.tokens.invalidate(v)
 	}
 }

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -116,5 +117,37 @@ func TestReviewC70TokenLifetimeThatIsNone(t *testing.T) {
 				t.Errorf("the token endpoint was asked %d times for 5 calls, want %d", n, tt.wantHits)
 			}
 		})
+	}
+}
+
+// A token endpoint whose token_type is not bearer ("JWT", "Token"; oauth2 sends it as the
+// Authorization scheme) had its token sent as "JWT tok-1", and a vendor's 401 to it
+// dropped nothing, since only "Bearer …" was looked for: the retry sent the rejected
+// token again, and every call FAILED until the token's renewal time, up to its whole
+// lifetime (an hour) after the vendor revoked it. The token rejected is the one dropped,
+// whatever its scheme.
+func TestReviewC70RejectedTokenOfAnyType(t *testing.T) {
+	t.Parallel()
+	for _, typ := range []string{"JWT", "Token", "bearer"} {
+		var n atomic.Int64
+		a, _ := newOAuthBehind(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"access_token":"tok-%d","token_type":%q,"expires_in":3600}`, n.Add(1), typ)
+		}), OAuth{})
+		rejected := newRequest(t, "http://vendor.example")
+		if err := a.apply(context.Background(), rejected, applyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		a.invalidate(rejected)
+		got, err := applied(t, a)
+		if err != nil || !strings.HasSuffix(got, " tok-2") {
+			t.Errorf("token_type %s: after the vendor refused %q: %q, %v; want tok-2", typ, rejected.Header.Get("Authorization"), got, err)
+			continue
+		}
+		// A stale refusal of tok-1 leaves tok-2 alone.
+		a.invalidate(rejected)
+		if got, _ := applied(t, a); !strings.HasSuffix(got, " tok-2") {
+			t.Errorf("token_type %s: a stale refusal dropped tok-2: %q", typ, got)
+		}
 	}
 }

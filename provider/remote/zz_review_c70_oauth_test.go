@@ -2,13 +2,19 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // newOAuthBehind is newOAuth with the token endpoint behind h, which may answer for it.
@@ -150,4 +156,54 @@ func TestReviewC70RejectedTokenOfAnyType(t *testing.T) {
 			t.Errorf("token_type %s: a stale refusal dropped tok-2: %q", typ, got)
 		}
 	}
+}
+
+// A token endpoint that is down is asked once by 64 calls at once, with no token yet and
+// at the renewal of one (when they go out with the token they have), not 64 times.
+func TestReviewC70TokenEndpointDownNoStampede(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var asked atomic.Int64
+		answer := make(chan error) // the endpoint's answer to the fetch under way
+		clock := newFakeClock()
+		tc := &tokenCache{
+			src: tokenSourceFunc(func() (*oauth2.Token, error) {
+				n := asked.Add(1)
+				if err := <-answer; err != nil {
+					return nil, err
+				}
+				return &oauth2.Token{AccessToken: fmt.Sprintf("tok-%d", n), ExpiresIn: 3600}, nil
+			}),
+			window: 120 * time.Second,
+			now:    clock.now,
+		}
+		wave := func(endpoint error) []string {
+			got := make([]string, 64)
+			var wg sync.WaitGroup
+			for i := range 64 {
+				wg.Go(func() {
+					tok, err := tc.token(context.Background())
+					if err != nil {
+						got[i] = "error"
+					} else {
+						got[i] = tok.AccessToken
+					}
+				})
+			}
+			synctest.Wait() // all 64 wait for the one fetch
+			answer <- endpoint
+			wg.Wait()
+			return slices.Compact(got)
+		}
+		down := errors.New("502 Bad Gateway")
+		if got := wave(down); !slices.Equal(got, []string{"error"}) || asked.Load() != 1 {
+			t.Errorf("no token yet, the endpoint down: %q after %d fetches; want all failed on 1", got, asked.Load())
+		}
+		if got := wave(nil); !slices.Equal(got, []string{"tok-2"}) || asked.Load() != 2 {
+			t.Errorf("the endpoint back: %q after %d fetches; want tok-2 on 1 more", got, asked.Load())
+		}
+		clock.advance(3500 * time.Second) // past the renewal, before the expiry
+		if got := wave(down); !slices.Equal(got, []string{"tok-2"}) || asked.Load() != 3 {
+			t.Errorf("at the renewal, the endpoint down: %q after %d fetches; want tok-2 on 1 more", got, asked.Load())
+		}
+	})
 }

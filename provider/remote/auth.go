@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"golang.org/x/net/http/httpguts"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
@@ -215,12 +216,26 @@ func newOAuthScheme(o OAuth, base *http.Transport, timeout time.Duration) (*oaut
 		window = DefaultOAuthWindow
 	}
 	tc := &tokenCache{
-		src:      tokenSourceFunc(func() (*oauth2.Token, error) { return cfg.Token(ctx) }),
+		src:      tokenSourceFunc(func() (*oauth2.Token, error) { return sendable(cfg.Token(ctx)) }),
 		window:   time.Duration(window) * time.Second,
 		fallback: time.Duration(o.ExpiresIn) * time.Second,
 		now:      time.Now,
 	}
 	return &oauthScheme{tokens: tc}, cancel
+}
+
+// errUnsendableToken is a token net/http would refuse to send: refused as its fetch's
+// failure, it is neither cached for its lifetime nor sent, every call then failing as a
+// network fault of the vendor, counted against its URL, that no request reached.
+var errUnsendableToken = errors.New("oauth2: the token endpoint's access_token (or token_type) holds a control character: it cannot be sent in a header")
+
+// sendable is tok, err from a fetch, or errUnsendableToken for a token whose
+// Authorization value is no HTTP header value.
+func sendable(tok *oauth2.Token, err error) (*oauth2.Token, error) {
+	if err == nil && !httpguts.ValidHeaderFieldValue(tok.Type()+" "+tok.AccessToken) {
+		return nil, errUnsendableToken
+	}
+	return tok, err
 }
 
 func (o *oauthScheme) apply(ctx context.Context, req *http.Request) error {

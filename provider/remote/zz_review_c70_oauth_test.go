@@ -2,8 +2,10 @@ package remote
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -15,6 +17,9 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/provider"
 )
 
 // newOAuthBehind is newOAuth with the token endpoint behind h, which may answer for it.
@@ -206,4 +211,48 @@ func TestReviewC70TokenEndpointDownNoStampede(t *testing.T) {
 			t.Errorf("at the renewal, the endpoint down: %q after %d fetches; want tok-2 on 1 more", got, asked.Load())
 		}
 	})
+}
+
+// A token endpoint whose access_token holds a control character (a custom endpoint's
+// "tok\n") had it cached for its lifetime and sent: net/http refused every call's
+// Authorization header, and each call FAILED as a network fault of the vendor, counted
+// against its URL, which was ejected though no request reached it. The token is refused
+// as the fetch's failure, not cached, and says nothing of the vendor's URLs.
+func TestReviewC70UnsendableTokenRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, token, typ string }{
+		{"line break in the token", "tok-1\n", "bearer"},
+		{"control character in the token", "tok\x00-1", "bearer"},
+		{"line break in the type", "tok-1", "Bearer\r\nX-Injected: 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tokenSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				json.NewEncoder(w).Encode(map[string]any{"access_token": tc.token, "token_type": tc.typ, "expires_in": 3600})
+			}))
+			defer tokenSrv.Close()
+			v := newVendor(t, func(*http.Request, string) (int, string) { return 200, `{"status":"SUCCESS"}` })
+			var log syncBuffer
+			e, err := New(Options{
+				Webhook: &Webhook{URLs: []string{v.srv.URL}, EjectAfter: 1,
+					Authentication: Authentication{Type: AuthOAuth, OAuth: OAuth{TokenEndpoint: tokenSrv.URL, ClientID: "c", ClientSecret: "s"}},
+					Resources:      map[string]Resource{"validate": {Suffix: "/v"}}},
+				Provider: "acme", Store: testdb.SQLite(t), Log: slog.New(slog.NewTextHandler(&log, nil)),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			if out, _ := e.Validate(context.Background(), req("totp", "", "1")); out.Status != provider.StatusFailed {
+				t.Errorf("validate: %+v; want FAILED", out)
+			}
+			if !strings.Contains(log.String(), "access_token") || strings.Contains(log.String(), "kind=network") {
+				t.Errorf("the log does not say the token cannot be sent:\n%s", log.String())
+			}
+			if until := e.urls.state[0].ejectedUntil.Load(); until != 0 {
+				t.Errorf("the vendor's URL was ejected for the token endpoint's fault")
+			}
+		})
+	}
 }

@@ -293,8 +293,10 @@ func (f tokenSourceFunc) Token() (*oauth2.Token, error) { return f() }
 // tokenCache is an oauth2.TokenSource that keeps src's token until window before it
 // expires (oauth2.ReuseTokenSource allows a fixed 10 s), assumes fallback as the lifetime
 // of a token that states none, can be told to drop a rejected token, and runs one fetch
-// at a time however many calls wait for it. A renewal that fails leaves the token in
-// use until it expires: the window is room for a renewal, not the token's end.
+// at a time however many calls wait for it. In the window a call starts the renewal (if
+// none is under way) and goes out with the token it has, without waiting: a renewal that
+// fails or hangs leaves the token in use until it expires, as the window is room for a
+// renewal, not the token's end. Only a call with no token, or an expired one, waits.
 type tokenCache struct {
 	src      oauth2.TokenSource
 	window   time.Duration
@@ -333,6 +335,14 @@ func (c *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
 		f = &tokenFetch{done: make(chan struct{})}
 		c.inflight = f
 		go c.fetch(f)
+	}
+	if c.tok != nil && c.now().Before(c.expireAt) {
+		// In the window the renewal runs behind the call: a token endpoint that hangs
+		// would otherwise hold the call, whose deadline is the fetch's, until it failed
+		// with a token good for up to window more.
+		tok := c.tok
+		c.mu.Unlock()
+		return tok, nil
 	}
 	c.mu.Unlock()
 	select {

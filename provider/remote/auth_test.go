@@ -451,8 +451,12 @@ func TestOAuthTokenLifetime(t *testing.T) {
 				t.Errorf("1s before renewal: %q, want tok-1", got)
 			}
 			clock.advance(time.Second)
+			if got := bearer(t, a); got != "tok-1" {
+				t.Errorf("at renewal: %q, want tok-1 (the renewal runs behind the call)", got)
+			}
+			renewed(a)
 			if got := bearer(t, a); got != "tok-2" {
-				t.Errorf("at renewal: %q, want tok-2", got)
+				t.Errorf("after renewal: %q, want tok-2", got)
 			}
 			if n := ep.hits.Load(); n != 2 {
 				t.Errorf("hits = %d, want 2", n)

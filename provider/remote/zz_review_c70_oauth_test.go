@@ -73,6 +73,7 @@ func TestReviewC70TokenServesUntilItExpires(t *testing.T) {
 		if got, err := applied(t, a); err != nil || got != "Bearer tok-1" {
 			t.Errorf("call %d in the window, the endpoint down: %q, %v; want the token still good", i, got, err)
 		}
+		renewed(a)
 	}
 	if n := refused.Load(); n != 3 {
 		t.Errorf("the endpoint was asked %d times in the window, want 3 (once a call)", n)
@@ -122,6 +123,7 @@ func TestReviewC70TokenLifetimeThatIsNone(t *testing.T) {
 				if got, err := applied(t, a); err != nil || got != "Bearer t" {
 					t.Fatalf("call: %q, %v", got, err)
 				}
+				renewed(a)
 				clock.advance(120 * time.Second)
 			}
 			if n := hits.Load(); n != tt.wantHits {

@@ -39,8 +39,9 @@ var (
 )
 
 // errorKind names the class of an error from do ("refused", "timeout", "too_large",
-// "truncated", "canceled", "network") or from decodeBody ("html", "malformed"), or "" for
-// nil, for the log and traces.
+// "truncated", "canceled", "network"), from decodeBody ("html", "malformed") or from the
+// upstream authentication ("authentication": a token fetch refused), or "" for nil, for
+// the log and traces.
 func errorKind(err error) string {
 	if err == nil {
 		return ""
@@ -52,6 +53,8 @@ func errorKind(err error) string {
 		{errRefused, "refused"}, {errTimeout, "timeout"}, {errTooLarge, "too_large"},
 		{errTruncated, "truncated"}, {errCanceled, "canceled"}, {errNetwork, "network"},
 		{errHTML, "html"}, {errMalformed, "malformed"},
+		// After timeout and canceled, which a token wait may also be.
+		{errUpstreamAuth, "authentication"},
 	} {
 		if errors.Is(err, k.err) {
 			return k.name

@@ -474,11 +474,18 @@ func newJWTScheme(j JWT) (*jwtScheme, error) {
 	return s, nil
 }
 
+// jwtClockSkew backdates a JWT's nbf and iat: signed exactly now, a token was refused as
+// not yet valid by a vendor whose clock ran a second behind and that allows no leeway
+// (PyJWT's and node-jsonwebtoken's default; RFC 7519 §4.1.5 leaves leeway to the
+// verifier). GitHub asks its apps for iat 60 s in the past for the same drift; exp is not
+// moved, so a token is never valid for longer than lifetime from now.
+const jwtClockSkew = 30 * time.Second
+
 func (s *jwtScheme) sign() (string, error) {
 	now := s.now()
 	claims := maps.Clone(s.claims)
-	claims["iat"] = jwt.NewNumericDate(now)
-	claims["nbf"] = jwt.NewNumericDate(now)
+	claims["iat"] = jwt.NewNumericDate(now.Add(-jwtClockSkew))
+	claims["nbf"] = jwt.NewNumericDate(now.Add(-jwtClockSkew))
 	claims["exp"] = jwt.NewNumericDate(now.Add(s.lifetime))
 	claims["jti"] = rand.Text()
 	tok, err := jwt.Signed(s.signer).Claims(claims).Serialize()

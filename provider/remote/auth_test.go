@@ -680,7 +680,7 @@ func TestJWT(t *testing.T) {
 				if std.Subject != "emfa" || std.Issuer != "https://emfa.example" || !std.Audience.Contains("vendor") {
 					t.Errorf("claims = %+v", std)
 				}
-				if iat, exp := std.IssuedAt.Time(), std.Expiry.Time(); !iat.Equal(clock.now()) || exp.Sub(iat) != 300*time.Second ||
+				if iat, exp := std.IssuedAt.Time(), std.Expiry.Time(); !iat.Equal(clock.now().Add(-jwtClockSkew)) || exp.Sub(clock.now()) != 300*time.Second ||
 					!std.NotBefore.Time().Equal(iat) {
 					t.Errorf("iat %v nbf %v exp %v", iat, std.NotBefore.Time(), exp)
 				}

@@ -78,8 +78,15 @@ func newAuthenticator(a Authentication, base *http.Transport, timeout time.Durat
 	case AuthBasic:
 		auth.scheme = basicScheme{user: a.Basic.Username, pass: a.Basic.Password.Reveal()}
 	case AuthOAuth:
-		s, stop := newOAuthScheme(a.OAuth, base, timeout)
+		tr, err := tokenTransport(a.OAuth, base)
+		if err != nil {
+			return nil, fmt.Errorf("authentication oauth: %w", err)
+		}
+		s, stop := newOAuthScheme(a.OAuth, tr, timeout)
 		auth.scheme, auth.stop = s, stop
+		if tr != base {
+			auth.stop = func() { stop(); tr.CloseIdleConnections() }
+		}
 	case AuthJWT:
 		s, err := newJWTScheme(a.JWT)
 		if err != nil {
@@ -183,6 +190,35 @@ func clientTLSConfig(a Authentication) (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	return cfg, nil
+}
+
+// tokenTransport is the transport of o's token endpoint calls: base, which trusts what
+// the vendor's calls trust (mtls.ca, else the system roots), or, when o.CA says whom the
+// token endpoint's certificate is from, a copy of base trusting that alone (the system
+// roots, or the CA o.CA names), with the same client certificate for tls_client_auth.
+// Trust is widened only as configured: a private CA for the vendor no longer shuts out a
+// public IdP, and unset, nothing changes.
+func tokenTransport(o OAuth, base *http.Transport) (*http.Transport, error) {
+	if o.CA == "" || base == nil {
+		return base, nil
+	}
+	var roots *x509.CertPool // the system roots
+	if o.CA != OAuthCASystem {
+		data, err := os.ReadFile(o.CA)
+		if err != nil {
+			return nil, fmt.Errorf("ca: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(data) {
+			return nil, fmt.Errorf("ca %s: no PEM certificate in it", o.CA)
+		}
+	}
+	tr := base.Clone()
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	tr.TLSClientConfig.RootCAs = roots
+	return tr, nil
 }
 
 // oauthScheme sends a cached client-credentials token as a bearer token.

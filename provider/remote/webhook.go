@@ -110,8 +110,9 @@ type Transform struct {
 }
 
 // Authentication is how emfa authenticates to the vendor. Only the section named by Type
-// is used, except that MTLS.CA (trust for the vendor's server) applies to every type and
-// MTLS.Cert/Key also serve OAuth's tls_client_auth.
+// is used, except that MTLS.CA (trust for the vendor's server) applies to every type (and
+// to OAuth's token endpoint unless OAuth.CA says otherwise) and MTLS.Cert/Key also serve
+// OAuth's tls_client_auth.
 type Authentication struct {
 	Type   string     `json:"type"`
 	Header HeaderAuth `json:"header"`
@@ -154,7 +155,15 @@ type OAuth struct {
 	// Window is how many seconds before its expiry a token is replaced
 	// (DefaultOAuthWindow when unset).
 	Window int `json:"window"`
+	// CA is the token endpoint's trust, when it is not the vendor's (mtls.ca, else the
+	// system roots): a PEM file of the CA that signs its certificate, or OAuthCASystem
+	// for the system roots, as for a vendor on a private CA whose tokens come from a
+	// public IdP.
+	CA string `json:"ca"`
 }
+
+// OAuthCASystem is the oauth.ca that trusts the system roots for the token endpoint.
+const OAuthCASystem = "system"
 
 // MTLS names PEM files: a client certificate and key, and optionally the CA that signs
 // the vendor's server certificate (the system roots otherwise).
@@ -342,12 +351,8 @@ func calledResource(name string) bool {
 const maxSeconds = int64(math.MaxInt64 / int64(time.Second))
 
 func (a Authentication) validate(at string, add func(path, format string, args ...any)) {
-	if a.MTLS.CA != "" && checkFile(at+".mtls.ca", a.MTLS.CA, add) {
-		if data, err := os.ReadFile(a.MTLS.CA); err != nil {
-			add(at+".mtls.ca", "%v", err)
-		} else if !x509.NewCertPool().AppendCertsFromPEM(data) {
-			add(at+".mtls.ca", "no PEM certificate in %s", a.MTLS.CA)
-		}
+	if a.MTLS.CA != "" {
+		checkCA(at+".mtls.ca", a.MTLS.CA, add)
 	}
 	switch a.Type {
 	case "", AuthNone, AuthMTLS:
@@ -389,6 +394,9 @@ func (a Authentication) validate(at string, add func(path, format string, args .
 		default:
 			add(at+".oauth.token_endpoint_auth_method", "not one of %s, %s, %s",
 				ClientSecretBasic, ClientSecretPost, TLSClientAuth)
+		}
+		if o.CA != "" && o.CA != OAuthCASystem {
+			checkCA(at+".oauth.ca", o.CA, add)
 		}
 		if o.ExpiresIn < 0 {
 			add(at+".oauth.expires_in", "must not be negative")
@@ -462,6 +470,18 @@ func checkStatuses(at string, codes []int, add func(path, format string, args ..
 }
 
 // checkFile reports whether path names a file, and why not.
+// checkCA checks that path is a PEM file holding a certificate, as a CA to trust.
+func checkCA(at, path string, add func(path, format string, args ...any)) {
+	if !checkFile(at, path, add) {
+		return
+	}
+	if data, err := os.ReadFile(path); err != nil {
+		add(at, "%v", err)
+	} else if !x509.NewCertPool().AppendCertsFromPEM(data) {
+		add(at, "no PEM certificate in %s", path)
+	}
+}
+
 func checkFile(at, path string, add func(path, format string, args ...any)) bool {
 	if path == "" {
 		add(at, "a PEM file is required")

@@ -586,7 +586,7 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 	where = out.method + " " + where
 	if err != nil {
 		outcome = failureOutcome(err)
-		return nil, false, nil, fmt.Errorf("%s: %s: %w", where, errorKind(err), err)
+		return nil, false, nil, callFailure(where, err)
 	}
 	if !e.w.accepts(r.def, resp.Status) {
 		e.stats.UnexpectedStatus.Add(1)
@@ -607,7 +607,7 @@ func (e *Engine) lifecycleCall(ctx context.Context, st *lifecycleStep, vars tran
 	body, err := decodeBody(resp)
 	if err != nil {
 		e.stats.VendorErrors.Add(1)
-		return nil, false, nil, fmt.Errorf("%s: %s: %w", where, errorKind(err), err)
+		return nil, false, nil, callFailure(where, err)
 	}
 	answer = map[string]any{"status": int64(resp.Status), "body": body}
 	iv = maps.Clone(vars)
@@ -694,3 +694,13 @@ type busyError struct {
 func (b *busyError) Error() string             { return b.err.Error() }
 func (b *busyError) Unwrap() error             { return b.err }
 func (b *busyError) RetryAfter() time.Duration { return b.after }
+
+// callFailure is a lifecycle call's failure err at where, its kind named first, once: a
+// failed token fetch says "authentication: …" already.
+func callFailure(where string, err error) error {
+	k := errorKind(err)
+	if strings.HasPrefix(err.Error(), k+": ") {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	return fmt.Errorf("%s: %s: %w", where, k, err)
+}

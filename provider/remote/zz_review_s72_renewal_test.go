@@ -3,6 +3,8 @@ package remote
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +12,9 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/provider"
 )
 
 // A renewal the token endpoint does not answer (an IdP that hangs, a black-holed route)
@@ -97,5 +102,57 @@ func renewed(a *authenticator) {
 	tc.mu.Unlock()
 	if f != nil {
 		<-f.done
+	}
+}
+
+// A token kept past a renewal that failed, then refused by the vendor (revoked early), is
+// dropped and not sent again: the call is retried once, with no token to be had FAILED,
+// and the next calls ask the endpoint, not the vendor; no loop, no stale token resent.
+func TestReviewS72KeptTokenRefusedIsDropped(t *testing.T) {
+	t.Parallel()
+	var down atomic.Bool
+	ep := &tokenEndpoint{expiresIn: 3600}
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		ep.ServeHTTP(w, r)
+	}))
+	t.Cleanup(idp.Close)
+	v := newVendor(t, func(r *http.Request, _ string) (int, string) {
+		if r.Header.Get("Authorization") == "Bearer tok-1" && down.Load() {
+			return 401, `{}`
+		}
+		return 200, `{"status":"SUCCESS"}`
+	})
+	e, err := New(Options{Webhook: &Webhook{URLs: []string{v.srv.URL},
+		Authentication: Authentication{Type: AuthOAuth, OAuth: OAuth{TokenEndpoint: idp.URL, ClientID: "c", ClientSecret: "s"}},
+		Resources:      map[string]Resource{"validate": {Suffix: "/v"}}}, Provider: "acme", Store: testdb.SQLite(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	clock := newFakeClock()
+	e.auth.scheme.(*oauthScheme).tokens.now = clock.now
+	if out, _ := e.Validate(context.Background(), req("totp", "", "1")); out.Status != provider.StatusSuccess {
+		t.Fatalf("first call: %+v", out)
+	}
+	down.Store(true)
+	clock.advance(3500 * time.Second)
+	for i := range 3 {
+		if out, _ := e.Validate(context.Background(), req("totp", "", "1")); out.Status != provider.StatusFailed {
+			t.Errorf("call %d: %+v; want FAILED", i, out)
+		}
+		renewed(e.auth)
+	}
+	sent := 0
+	for _, r := range v.requests() {
+		if r.Header.Get("Authorization") == "Bearer tok-1" {
+			sent++
+		}
+	}
+	if sent != 2 { // the first call's, and the refused one's
+		t.Errorf("tok-1 sent %d times, want 2: once refused, it is not sent again", sent)
 	}
 }

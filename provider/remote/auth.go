@@ -383,11 +383,6 @@ func (c *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
 	c.mu.Unlock()
 	select {
 	case <-f.done:
-		if f.err != nil {
-			if tok := c.unexpired(); tok != nil {
-				return tok, nil
-			}
-		}
 		return f.tok, f.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -405,17 +400,6 @@ func (c *tokenCache) fetch(f *tokenFetch) {
 	c.mu.Unlock()
 	f.tok, f.err = tok, err
 	close(f.done)
-}
-
-// unexpired is the cached token if it has not expired (nor been dropped), else nil: what
-// a call is given when the renewal it waited for failed.
-func (c *tokenCache) unexpired() *oauth2.Token {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tok != nil && c.now().Before(c.expireAt) {
-		return c.tok
-	}
-	return nil
 }
 
 // renewal is when a token just received stops being used: window before its expiry, or

@@ -157,9 +157,9 @@ func (c *Config) Validate() error {
 	if c.Server.MaxBodyBytes < 0 {
 		add("server.maxBodyBytes", "must not be negative")
 	}
-	if ttl := c.Server.Idempotency.TTL; ttl < 2*c.Server.RequestTimeout {
-		// A retry may come up to a request deadline after the first attempt ended.
-		add("server.idempotency.ttl", "%v is shorter than twice server.requestTimeout (%v): a retry could outlive the answer kept for it", ttl, c.Server.RequestTimeout)
+	if ttl := c.Server.Idempotency.TTL; ttl < MinIdempotencyTTL(c.Server.RequestTimeout) {
+		add("server.idempotency.ttl", "%v is shorter than twice server.requestTimeout (%v) and the %v an answer may take to be recorded after it: "+
+			"a retry could outlive the answer kept for it", ttl, c.Server.RequestTimeout, IdempotencyWriteGrace)
 	} else if ttl > 7*24*time.Hour {
 		add("server.idempotency.ttl", "must be at most 168h (Verify retries within minutes), not %s", ttl)
 	}
@@ -384,3 +384,19 @@ func checkListen(addr string) string {
 }
 
 var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+
+// IdempotencyWriteGrace is the time an attempt has after its request deadline to record
+// its answer: provider.WriteGrace, which a provider test checks it equals (config imports
+// no other package of emfa's).
+const IdempotencyWriteGrace = 2 * time.Second
+
+// MinIdempotencyTTL is the shortest server.idempotency.ttl for requestTimeout. A record
+// expires ttl after its claim, and an answer is recorded at the latest requestTimeout and
+// the write grace after it; Verify's retry of that answer may come up to a request
+// deadline later, and must find it. Twice requestTimeout, as before, left an answer
+// recorded in the grace a second or none (a second code sent, a validation refused as a
+// replay); moving each record's expiry when its answer came instead cost every idempotent
+// call a write to the expiry's index.
+func MinIdempotencyTTL(requestTimeout time.Duration) time.Duration {
+	return 2*requestTimeout + IdempotencyWriteGrace
+}

@@ -24,7 +24,7 @@ func TestReviewC59RunningRecordOutlivesTTL(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		const requestTimeout = time.Second
-		idem, now, set := shortestTTL(st, requestTimeout)
+		idem, now, set := idemOnClock(st, requestTimeout, 2*requestTimeout) // TTL shorter than the lease
 		key := store.IdempotencyKey{Provider: "acme", WebhookID: "wh-slow", Fingerprint: "initiate:x"}
 		var runs atomic.Int64
 		entered, release := make(chan struct{}), make(chan struct{})
@@ -103,16 +103,15 @@ func TestReviewC59RenewalMovesExpiry(t *testing.T) {
 	})
 }
 
-// shortestTTL is an Idempotency on st with the shortest TTL the configuration takes (twice
-// requestTimeout) and the lease serve gives it, on a fake clock: now reads it, advance
-// moves it.
-func shortestTTL(st store.Store, requestTimeout time.Duration) (idem func() *provider.Idempotency, now func() time.Time, advance func(time.Duration)) {
+// idemOnClock is an Idempotency on st with ttl and the lease serve gives a call of
+// requestTimeout, on a fake clock: now reads it, advance moves it.
+func idemOnClock(st store.Store, requestTimeout, ttl time.Duration) (idem func() *provider.Idempotency, now func() time.Time, advance func(time.Duration)) {
 	var mu sync.Mutex
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	now = func() time.Time { mu.Lock(); defer mu.Unlock(); return at }
 	advance = func(d time.Duration) { mu.Lock(); at = at.Add(d); mu.Unlock() }
 	idem = func() *provider.Idempotency {
-		return &provider.Idempotency{Store: st, TTL: 2 * requestTimeout,
+		return &provider.Idempotency{Store: st, TTL: ttl,
 			Lease: min(requestTimeout+provider.WriteGrace, provider.RenewedLease),
 			Poll:  time.Millisecond, Now: now}
 	}

@@ -468,10 +468,8 @@ type Store interface {
 	ClaimIdempotency(ctx context.Context, key IdempotencyKey, owner string, leaseUntil, expiresAt, now time.Time) (IdempotencyClaim, error)
 	// GetIdempotency returns the record of key; ErrNotFound when there is none.
 	GetIdempotency(ctx context.Context, key IdempotencyKey) (IdempotencyRecord, error)
-	// CompleteIdempotency stores the answer of the running record that owner holds, and
-	// moves its expiry by the time since its claim (to now): the answer is kept as long
-	// after now as the claim asked to keep it; ErrConflict when owner no longer holds it
-	// (another took over, or it is done).
+	// CompleteIdempotency stores the answer of the running record that owner holds;
+	// ErrConflict when owner no longer holds it (another took over, or it is done).
 	CompleteIdempotency(ctx context.Context, key IdempotencyKey, owner string, status int, body []byte, now time.Time) error
 	// ReleaseIdempotency deletes the running record that owner holds, so that the next
 	// attempt executes afresh; nothing when owner does not hold it.

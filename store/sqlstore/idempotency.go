@@ -279,32 +279,23 @@ func scanIdempotency(s *Store, key store.IdempotencyKey, row Row) (store.Idempot
 }
 
 func (s *Store) CompleteIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte, now time.Time) error {
-	return s.write(ctx, func(w *writer) error { return w.completeIdempotency(w.c(ctx), key, owner, status, body, now) })
+	return s.write(ctx, func(w *writer) error { return w.completeIdempotency(w.c(ctx), key, owner, status, body) })
 }
 
 // CompleteIdempotency records the answer in w's unit (store.Writer).
-func (w *writer) CompleteIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte, now time.Time) error {
-	return w.completeIdempotency(w.c(ctx), key, owner, status, body, now)
+func (w *writer) CompleteIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte, _ time.Time) error {
+	return w.completeIdempotency(w.c(ctx), key, owner, status, body)
 }
 
-// completeIdempotencySQL records the answer, and moves the record's expiry by the time
-// its attempt ran (now, $7, less the claim's created_at): the answer is kept as long
-// after it was recorded, and sent, as the claim asked to keep it (server.idempotency.ttl,
-// or the lease when longer). Counted from the claim, an answer recorded late (a send
-// that took until the deadline, its write in the grace after it) was kept a second with
-// the shortest TTL the configuration takes, or had expired already, and Verify's retry
-// ran the call again.
-const completeIdempotencySQL = `UPDATE idempotency SET done = TRUE, status = $5, body = $6,
-	    expires_at = expires_at + CASE WHEN $7 > created_at THEN $7 - created_at ELSE 0 END
-	 WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3 AND owner = $4 AND NOT done`
-
-func (w *writer) completeIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte, now time.Time) error {
+func (w *writer) completeIdempotency(ctx context.Context, key store.IdempotencyKey, owner string, status int, body []byte) error {
 	s := w.s
 	if body == nil {
 		body = []byte{}
 	}
-	err := w.changesOne(ctx, completeIdempotencySQL,
-		key.Provider, key.WebhookID, key.Fingerprint, owner, status, body, millis(now))
+	err := w.changesOne(ctx,
+		`UPDATE idempotency SET done = TRUE, status = $5, body = $6
+		 WHERE provider = $1 AND webhook_id = $2 AND fingerprint = $3 AND owner = $4 AND NOT done`,
+		key.Provider, key.WebhookID, key.Fingerprint, owner, status, body)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			err = store.ErrConflict

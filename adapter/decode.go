@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -202,18 +203,39 @@ func queryChallenge(c echo.Context) (challengeBody, bool, error) {
 		return challengeBody{}, false, nil
 	}
 	q := req.URL.Query()
-	str := func(name string) *string {
-		if !q.Has(name) {
-			return nil
+	var b challengeBody
+	for _, f := range []struct {
+		name string
+		to   **string
+	}{{"capability", &b.Capability}, {"id", &b.ID}, {"transactionId", &b.TransactionID}} {
+		if *f.to, err = queryOnce(q, f.name); err != nil {
+			return challengeBody{}, false, err
 		}
-		v := q.Get(name)
-		return &v
 	}
-	b := challengeBody{Capability: str("capability"), ID: str("id"), TransactionID: str("transactionId"), Attributes: map[string]any{}}
-	if u := str("username"); u != nil {
+	u, err := queryOnce(q, "username")
+	if err != nil {
+		return challengeBody{}, false, err
+	}
+	b.Attributes = map[string]any{}
+	if u != nil {
 		b.Attributes["username"] = *u
 	}
 	return b, true, nil
+}
+
+// queryOnce is the query's value of name, nil when it has none. A name given twice
+// (?username=nobody&username=alice) is a 400, as a JSON body naming a key twice is: a
+// proxy or a filter before emfa may read another of the values than the first, which
+// url.Values.Get gives.
+func queryOnce(q url.Values, name string) (*string, error) {
+	vs := q[name]
+	switch len(vs) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &vs[0], nil
+	}
+	return nil, badRequest(name + " is given more than once in the query string")
 }
 
 // bodyUsername reads enrollments' username from its body ("" when it names none), as
@@ -281,12 +303,11 @@ func queryUsername(c echo.Context) (*string, bool, error) {
 	if len(bytes.TrimSpace(data)) > 0 {
 		return nil, false, nil
 	}
-	q := c.Request().URL.Query()
-	if !q.Has("username") {
-		return nil, true, nil
+	u, err := queryOnce(c.Request().URL.Query(), "username")
+	if err != nil {
+		return nil, false, err
 	}
-	u := q.Get("username")
-	return &u, true, nil
+	return u, true, nil
 }
 
 // readBody reads the request body within the body limit, answering an overflow with 413.

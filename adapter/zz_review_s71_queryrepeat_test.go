@@ -1,0 +1,47 @@
+package adapter
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/emfa/emfa/provider"
+)
+
+// TestReviewS71QueryRepeatedIdentifier: the security model refuses a JSON body that
+// names a key twice ({"username":"nobody","username":"alice"}) with 400, since what a
+// proxy or a WAF before emfa checked may not be what emfa reads. The query string of a
+// GET enrollments or result was read with url.Values.Get, the first value of many:
+// ?username=nobody&username=alice answered nobody's enrollments (a filter that looks at
+// the last value saw alice), and a result named two transactions. Now an identifier
+// named twice in the query is 400 invalid_request, naming it, and no engine is asked;
+// one named once, and another parameter repeated, are read as before.
+func TestReviewS71QueryRepeatedIdentifier(t *testing.T) {
+	h := newHarness(t, nil)
+	h.engine.enrolls = []provider.Enrollment{{Capability: "totp", ID: "f1", Attributes: map[string]any{"authExecutionFlow": "validate"}}}
+	const result = "/v1/providers/acme/result?transactionId=tx1&capability=totp&id=f1&username=alice"
+	for _, tc := range []struct{ path, field string }{
+		{"/v1/providers/acme/enrollments?username=nobody&username=alice", "username"},
+		{"/v1/providers/acme/enrollments?username=alice&username=alice", "username"},
+		{"/v1/providers/acme/enrollments?username=&username=alice", "username"},
+		{result + "&transactionId=tx2", "transactionId"},
+		{result + "&capability=sms", "capability"},
+		{result + "&id=f2", "id"},
+		{result + "&username=bob", "username"},
+	} {
+		h.engine.last = provider.Request{}
+		code, body, _ := h.do(t, "GET", tc.path, "")
+		if code != 400 || !strings.Contains(body, `"messageId":"invalid_request"`) || !strings.Contains(body, tc.field) {
+			t.Errorf("GET %s: %d %s, want 400 invalid_request naming %s", tc.path, code, body, tc.field)
+		}
+		if h.engine.last.Username != "" || h.engine.last.TransactionID != "" {
+			t.Errorf("GET %s reached the engine: %+v", tc.path, h.engine.last)
+		}
+	}
+	// Named once, with another parameter repeated: read as before.
+	if code, body, _ := h.do(t, "GET", "/v1/providers/acme/enrollments?username=alice&x=1&x=2", ""); code != 200 || !strings.Contains(body, `"f1"`) || h.engine.last.Username != "alice" {
+		t.Errorf("GET enrollments named once: %d %s (asked for %q)", code, body, h.engine.last.Username)
+	}
+	if code, body, _ := h.do(t, "GET", result+"&x=1&x=2", ""); code != 200 || h.engine.last.TransactionID != "tx1" || h.engine.last.Username != "alice" {
+		t.Errorf("GET result named once: %d %s (asked %+v)", code, body, h.engine.last)
+	}
+}

@@ -366,6 +366,11 @@ func newKeyring(cfg *config.Config) (*builtin.Keyring, error) {
 // served, each of those factors would answer 503, and new ones would be sealed with
 // another key than the old ones. It reads only the distinct key ids (an index), so it
 // costs start-up one query; the error names key ids, which reveal nothing of a key.
+// Only factors are looked at: a code's transaction (minutes), an admin Idempotency-Key's
+// recorded answer (server.idempotency.ttl) and a self-service session sealed with a key
+// dropped on purpose fail on their own, each saying why, and are gone soon after; refusing
+// to start for them would hold a deliberate rotation back until they expire, and finding
+// them means reading every row's sealed data, not an index (README, Security model).
 func checkKeys(ctx context.Context, st store.Store, keys *builtin.Keyring, cfg *config.Config) error {
 	ids, err := st.FactorKeyIDs(ctx)
 	if err != nil {

@@ -326,14 +326,17 @@ func TestIdempotencyDuplicateKeyIsItsOwnRequest(t *testing.T) {
 }
 
 // GET result from its query: transactionId=a&transactionId=b and transactionId=a,b are
-// different requests to emfa (q.Get takes "a" vs "a,b") but one fingerprint.
+// different requests to emfa (the first a 400, a value given twice; the second "a,b")
+// but one fingerprint: the second is not answered from the first's record.
 func TestIdempotencyQueryValuesApart(t *testing.T) {
 	h, eng, _ := idemHarness(t)
 	auth := []string{"Authorization", "Basic dmVyaWZ5OnB3LXNlY3JldA==", "X-Webhook-ID", "wh-q"}
-	h.do(t, "GET", "/v1/providers/acme/result?capability=totp&id=f1&username=alice&transactionId=tx-a&transactionId=tx-b", "", auth...)
-	first := eng.last.TransactionID
+	if code, body, _ := h.do(t, "GET", "/v1/providers/acme/result?capability=totp&id=f1&username=alice&transactionId=tx-a&transactionId=tx-b", "", auth...); code != 400 {
+		t.Errorf("transactionId given twice: %d %s, want 400", code, body)
+	}
 	code, body, _ := h.do(t, "GET", "/v1/providers/acme/result?capability=totp&id=f1&username=alice&transactionId=tx-a,tx-b", "", auth...)
-	if eng.calls.Load() != 2 {
-		t.Errorf("transactionId %q, then %q, same X-Webhook-ID: second answered %d %s from the record", first, "tx-a,tx-b", code, body)
+	if code != 200 || eng.calls.Load() != 1 || eng.last.TransactionID != "tx-a,tx-b" {
+		t.Errorf("transactionId given twice, then %q, same X-Webhook-ID: second answered %d %s, engine ran %d time(s) (last %q); want it run once, for tx-a,tx-b",
+			"tx-a,tx-b", code, body, eng.calls.Load(), eng.last.TransactionID)
 	}
 }

@@ -187,20 +187,24 @@ func decodeRequest(c echo.Context, resource string) (provider.Request, error) {
 	return req, nil
 }
 
+// challengeFields are the identifiers queryChallenge reads from a query string.
+var challengeFields = []string{"capability", "id", "transactionId", "username"}
+
 // queryChallenge reads a GET without a body (IBM's samples send result as a GET) from its
 // query string: transactionId, capability, id and username. ok is false when the request
-// has a body (then it is decoded as on POST) or is not a GET.
+// has a body (then it is decoded as on POST) or is not a GET; its query then names none of
+// them (notInQuery).
 func queryChallenge(c echo.Context) (challengeBody, bool, error) {
 	req := c.Request()
 	if req.Method != http.MethodGet {
-		return challengeBody{}, false, nil
+		return challengeBody{}, false, notInQuery(req, challengeFields...)
 	}
 	data, err := peekBody(c)
 	if err != nil {
 		return challengeBody{}, false, err
 	}
 	if len(bytes.TrimSpace(data)) > 0 {
-		return challengeBody{}, false, nil
+		return challengeBody{}, false, notInQuery(req, challengeFields...)
 	}
 	q := req.URL.Query()
 	var b challengeBody
@@ -236,6 +240,22 @@ func queryOnce(q url.Values, name string) (*string, error) {
 		return &vs[0], nil
 	}
 	return nil, badRequest(name + " is given more than once in the query string")
+}
+
+// notInQuery refuses a call whose body is read while its query string names one of names
+// too: two values of one identifier, the body's read and the query's ignored, where a
+// proxy or a filter before emfa may have looked at the query's.
+func notInQuery(req *http.Request, names ...string) error {
+	if req.URL.RawQuery == "" {
+		return nil
+	}
+	q := req.URL.Query()
+	for _, name := range names {
+		if q.Has(name) {
+			return badRequest(name + " is given in the query string and read from the body; send it once, in the body")
+		}
+	}
+	return nil
 }
 
 // bodyUsername reads enrollments' username from its body ("" when it names none), as
@@ -291,17 +311,17 @@ func skipJSONSpace[T string | []byte](d T) T {
 
 // queryUsername reads an enrollments GET without a body from its query string, as
 // queryChallenge does a result's: username. ok is false when the request has a body (then
-// it is decoded as on POST) or is not a GET.
+// it is decoded as on POST) or is not a GET; its query then names no username.
 func queryUsername(c echo.Context) (*string, bool, error) {
 	if c.Request().Method != http.MethodGet {
-		return nil, false, nil
+		return nil, false, notInQuery(c.Request(), "username")
 	}
 	data, err := peekBody(c)
 	if err != nil {
 		return nil, false, err
 	}
 	if len(bytes.TrimSpace(data)) > 0 {
-		return nil, false, nil
+		return nil, false, notInQuery(c.Request(), "username")
 	}
 	u, err := queryOnce(c.Request().URL.Query(), "username")
 	if err != nil {

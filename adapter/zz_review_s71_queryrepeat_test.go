@@ -45,3 +45,39 @@ func TestReviewS71QueryRepeatedIdentifier(t *testing.T) {
 		t.Errorf("GET result named once: %d %s (asked %+v)", code, body, h.engine.last)
 	}
 }
+
+// TestReviewS71QueryAndBodyIdentifier: a call whose body is read (any POST, a GET with a
+// body) ignored the query string: POST enrollments?username=nobody with
+// {"username":"alice"} answered alice's enrollments, where a proxy or a filter before
+// emfa that reads the query saw nobody; a GET result with a body and ?transactionId=tx2
+// was decided on the body's. An identifier named in the query and read from the body is
+// two values for it, refused 400 as a key named twice in the body is; a query naming no
+// identifier (?pretty) is read as before.
+func TestReviewS71QueryAndBodyIdentifier(t *testing.T) {
+	h := newHarness(t, nil)
+	h.engine.enrolls = []provider.Enrollment{{Capability: "totp", ID: "f1", Attributes: map[string]any{"authExecutionFlow": "validate"}}}
+	const challenge = `{"capability":"totp","id":"f1","transactionId":"tx1","attributes":{"username":"alice","passvalue":"123456"}}`
+	for _, tc := range []struct{ method, path, body, field string }{
+		{"POST", "/v1/providers/acme/enrollments?username=nobody", `{"username":"alice"}`, "username"},
+		{"GET", "/v1/providers/acme/enrollments?username=nobody", `{"username":"alice"}`, "username"},
+		{"GET", "/v1/providers/acme/result?transactionId=tx2", challenge, "transactionId"},
+		{"POST", "/v1/providers/acme/result?username=bob", challenge, "username"},
+		{"POST", "/v1/providers/acme/validate?id=f2", challenge, "id"},
+		{"POST", "/v1/providers/acme/initiate?capability=sms", challenge, "capability"},
+	} {
+		h.engine.last = provider.Request{}
+		code, body, _ := h.do(t, tc.method, tc.path, tc.body)
+		if code != 400 || !strings.Contains(body, `"messageId":"invalid_request"`) || !strings.Contains(body, tc.field) {
+			t.Errorf("%s %s with a body: %d %s, want 400 invalid_request naming %s", tc.method, tc.path, code, body, tc.field)
+		}
+		if h.engine.last.Username != "" || h.engine.last.TransactionID != "" {
+			t.Errorf("%s %s reached the engine: %+v", tc.method, tc.path, h.engine.last)
+		}
+	}
+	if code, body, _ := h.do(t, "POST", "/v1/providers/acme/enrollments?pretty", `{"username":"alice"}`); code != 200 || !strings.Contains(body, `"f1"`) {
+		t.Errorf("POST enrollments?pretty: %d %s", code, body)
+	}
+	if code, body, _ := h.do(t, "POST", "/v1/providers/acme/validate?x=1", challenge); code != 200 || h.engine.last.TransactionID != "tx1" {
+		t.Errorf("POST validate?x=1: %d %s", code, body)
+	}
+}

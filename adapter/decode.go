@@ -192,21 +192,46 @@ var challengeFields = []string{"capability", "id", "transactionId", "username"}
 
 // queryChallenge reads a GET without a body (IBM's samples send result as a GET) from its
 // query string: transactionId, capability, id and username. ok is false when the request
-// has a body (then it is decoded as on POST) or is not a GET; its query then names none of
-// them (notInQuery).
+// has a body (then it is decoded as on POST) or is not a GET; but when its query string
+// names one of them too, the body is read here, and each the query names must be the
+// body's (bodyAsQuery).
 func queryChallenge(c echo.Context) (challengeBody, bool, error) {
 	req := c.Request()
-	if req.Method != http.MethodGet {
-		return challengeBody{}, false, notInQuery(req, challengeFields...)
+	if req.Method == http.MethodGet {
+		data, err := peekBody(c)
+		if err != nil {
+			return challengeBody{}, false, err
+		}
+		if len(bytes.TrimSpace(data)) == 0 {
+			return challengeFromQuery(req.URL.Query())
+		}
 	}
-	data, err := peekBody(c)
+	if !queryNames(req, challengeFields...) {
+		return challengeBody{}, false, nil
+	}
+	b, err := decodeChallenge(c)
 	if err != nil {
 		return challengeBody{}, false, err
 	}
-	if len(bytes.TrimSpace(data)) > 0 {
-		return challengeBody{}, false, notInQuery(req, challengeFields...)
+	var user *string
+	if u, ok := b.Attributes["username"].(string); ok {
+		user = &u
 	}
 	q := req.URL.Query()
+	for _, f := range []struct {
+		name string
+		got  *string
+	}{{"capability", b.Capability}, {"id", b.ID}, {"transactionId", b.TransactionID}, {"username", user}} {
+		if err := bodyAsQuery(q, f.name, f.got); err != nil {
+			return challengeBody{}, false, err
+		}
+	}
+	return b, true, nil
+}
+
+// challengeFromQuery is queryChallenge's reading of a GET without a body.
+func challengeFromQuery(q url.Values) (challengeBody, bool, error) {
+	var err error
 	var b challengeBody
 	for _, f := range []struct {
 		name string
@@ -242,18 +267,31 @@ func queryOnce(q url.Values, name string) (*string, error) {
 	return nil, badRequest(name + " is given more than once in the query string")
 }
 
-// notInQuery refuses a call whose body is read while its query string names one of names
-// too: two values of one identifier, the body's read and the query's ignored, where a
-// proxy or a filter before emfa may have looked at the query's.
-func notInQuery(req *http.Request, names ...string) error {
+// queryNames reports whether req's query string names one of names.
+func queryNames(req *http.Request, names ...string) bool {
 	if req.URL.RawQuery == "" {
-		return nil
+		return false
 	}
 	q := req.URL.Query()
 	for _, name := range names {
 		if q.Has(name) {
-			return badRequest(name + " is given in the query string and read from the body; send it once, in the body")
+			return true
 		}
+	}
+	return false
+}
+
+// bodyAsQuery refuses a call whose body is read while its query string gives name
+// another value than the body's got (nil: none): two values of one identifier, the
+// body's read and the query's ignored, where a proxy or a filter before emfa may have
+// looked at the query's. The same value in both is taken.
+func bodyAsQuery(q url.Values, name string, got *string) error {
+	v, err := queryOnce(q, name)
+	if err != nil || v == nil {
+		return err
+	}
+	if got == nil || *got != *v {
+		return badRequest(name + " in the query string is not the body's; send it once, in the body")
 	}
 	return nil
 }
@@ -311,23 +349,38 @@ func skipJSONSpace[T string | []byte](d T) T {
 
 // queryUsername reads an enrollments GET without a body from its query string, as
 // queryChallenge does a result's: username. ok is false when the request has a body (then
-// it is decoded as on POST) or is not a GET; its query then names no username.
+// it is decoded as on POST) or is not a GET; but when its query names a username too, the
+// body's is read here, and must be the query's (bodyAsQuery).
 func queryUsername(c echo.Context) (*string, bool, error) {
-	if c.Request().Method != http.MethodGet {
-		return nil, false, notInQuery(c.Request(), "username")
+	req := c.Request()
+	if req.Method == http.MethodGet {
+		data, err := peekBody(c)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(bytes.TrimSpace(data)) == 0 {
+			u, err := queryOnce(req.URL.Query(), "username")
+			if err != nil {
+				return nil, false, err
+			}
+			return u, true, nil
+		}
 	}
-	data, err := peekBody(c)
+	if !queryNames(req, "username") {
+		return nil, false, nil
+	}
+	u, err := bodyUsername(c)
 	if err != nil {
 		return nil, false, err
 	}
-	if len(bytes.TrimSpace(data)) > 0 {
-		return nil, false, notInQuery(c.Request(), "username")
+	var got *string
+	if u != "" {
+		got = &u
 	}
-	u, err := queryOnce(c.Request().URL.Query(), "username")
-	if err != nil {
+	if err := bodyAsQuery(req.URL.Query(), "username", got); err != nil {
 		return nil, false, err
 	}
-	return u, true, nil
+	return got, true, nil
 }
 
 // readBody reads the request body within the body limit, answering an overflow with 413.

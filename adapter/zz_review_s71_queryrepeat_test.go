@@ -50,9 +50,10 @@ func TestReviewS71QueryRepeatedIdentifier(t *testing.T) {
 // body) ignored the query string: POST enrollments?username=nobody with
 // {"username":"alice"} answered alice's enrollments, where a proxy or a filter before
 // emfa that reads the query saw nobody; a GET result with a body and ?transactionId=tx2
-// was decided on the body's. An identifier named in the query and read from the body is
-// two values for it, refused 400 as a key named twice in the body is; a query naming no
-// identifier (?pretty) is read as before.
+// was decided on the body's. An identifier the query gives another value than the body
+// (or that the body lacks) is two values for it, refused 400 as a key named twice in the
+// body is; the same value in both, and a query naming no identifier (?pretty), are read
+// as before.
 func TestReviewS71QueryAndBodyIdentifier(t *testing.T) {
 	h := newHarness(t, nil)
 	h.engine.enrolls = []provider.Enrollment{{Capability: "totp", ID: "f1", Attributes: map[string]any{"authExecutionFlow": "validate"}}}
@@ -64,6 +65,9 @@ func TestReviewS71QueryAndBodyIdentifier(t *testing.T) {
 		{"POST", "/v1/providers/acme/result?username=bob", challenge, "username"},
 		{"POST", "/v1/providers/acme/validate?id=f2", challenge, "id"},
 		{"POST", "/v1/providers/acme/initiate?capability=sms", challenge, "capability"},
+		{"POST", "/v1/providers/acme/enrollments?username=alice", `{}`, "username"},
+		{"POST", "/v1/providers/acme/validate?transactionId=tx1", `{"capability":"totp","id":"f1","attributes":{"username":"alice"}}`, "transactionId"},
+		{"POST", "/v1/providers/acme/enrollments?username=alice&username=alice", `{"username":"alice"}`, "username"},
 	} {
 		h.engine.last = provider.Request{}
 		code, body, _ := h.do(t, tc.method, tc.path, tc.body)
@@ -79,5 +83,13 @@ func TestReviewS71QueryAndBodyIdentifier(t *testing.T) {
 	}
 	if code, body, _ := h.do(t, "POST", "/v1/providers/acme/validate?x=1", challenge); code != 200 || h.engine.last.TransactionID != "tx1" {
 		t.Errorf("POST validate?x=1: %d %s", code, body)
+	}
+	// The same value in the query and the body is one value.
+	h.engine.last = provider.Request{}
+	if code, body, _ := h.do(t, "POST", "/v1/providers/acme/enrollments?username=alice", `{"username":"alice"}`); code != 200 || !strings.Contains(body, `"f1"`) || h.engine.last.Username != "alice" {
+		t.Errorf("POST enrollments?username=alice with alice's body: %d %s", code, body)
+	}
+	if code, body, _ := h.do(t, "GET", "/v1/providers/acme/result?transactionId=tx1&username=alice&capability=totp&id=f1", challenge); code != 200 || h.engine.last.TransactionID != "tx1" {
+		t.Errorf("GET result with the body's values in the query too: %d %s", code, body)
 	}
 }

@@ -22,7 +22,7 @@ func TestTokenFailureKind(t *testing.T) {
 	}))
 	defer tokenSrv.Close()
 	v := newVendor(t, func(*http.Request, string) (int, string) { return 200, `{"status":"SUCCESS"}` })
-	var log syncBuffer
+	var log lockedBuffer
 	e, err := New(Options{
 		Webhook: &Webhook{URLs: []string{v.srv.URL},
 			Authentication: Authentication{Type: AuthOAuth, OAuth: OAuth{TokenEndpoint: tokenSrv.URL, ClientID: "c", ClientSecret: "s"}},

@@ -235,7 +235,7 @@ func TestUnsendableTokenRefused(t *testing.T) {
 			}))
 			defer tokenSrv.Close()
 			v := newVendor(t, func(*http.Request, string) (int, string) { return 200, `{"status":"SUCCESS"}` })
-			var log syncBuffer
+			var log lockedBuffer
 			e, err := New(Options{
 				Webhook: &Webhook{URLs: []string{v.srv.URL}, EjectAfter: 1,
 					Authentication: Authentication{Type: AuthOAuth, OAuth: OAuth{TokenEndpoint: tokenSrv.URL, ClientID: "c", ClientSecret: "s"}},

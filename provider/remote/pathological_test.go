@@ -9,31 +9,12 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/provider"
 )
-
-// syncBuffer is a log sink several goroutines may write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Vendors that misbehave as the brief's list has it, through the whole engine: each
 // validate answers FAILED within the webhook's timeout (300ms) or at the body limit, logs
@@ -105,7 +86,7 @@ func TestPathologicalVendors(t *testing.T) {
 		{"/big-header", "network"},
 	} {
 		t.Run(tc.path[1:], func(t *testing.T) {
-			var log syncBuffer
+			var log lockedBuffer
 			e, err := New(Options{
 				Webhook: &Webhook{URLs: []string{srv.URL + tc.path}, Timeout: Duration(300 * time.Millisecond),
 					Resources: map[string]Resource{"validate": {Suffix: "/v"}}},

@@ -59,25 +59,33 @@ func TestThrottleHoldsAtOnce(t *testing.T) {
 			}
 			// Every request is either held in its check or answered without one; then
 			// the held ones go on together.
-			got := map[int]int{}
-			for held, answered := 0, 0; held+answered < n; {
-				select {
-				case <-v.arrived:
-					held++
-				case c := <-codes:
-					got[c]++
-					answered++
-				}
-			}
-			close(v.release)
-			wg.Wait()
-			close(codes)
-			for c := range codes {
-				got[c]++
-			}
+			got := releasedTogether(n, v.arrived, v.release, codes, &wg)
 			if got[401] != throttleBurst || got[429] != n-throttleBurst {
 				t.Errorf("%d wrong credentials at once from one address: %v; want %d × 401 and the rest 429", n, got, throttleBurst)
 			}
 		})
 	}
+}
+
+// releasedTogether waits until each of n requests is held in its check (arrived) or
+// answered (codes), releases the held ones together, and counts every answer once all
+// have ended (wg).
+func releasedTogether(n int, arrived <-chan struct{}, release chan struct{}, codes chan int, wg *sync.WaitGroup) map[int]int {
+	got := map[int]int{}
+	for held, answered := 0, 0; held+answered < n; {
+		select {
+		case <-arrived:
+			held++
+		case c := <-codes:
+			got[c]++
+			answered++
+		}
+	}
+	close(release)
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		got[c]++
+	}
+	return got
 }

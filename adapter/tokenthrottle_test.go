@@ -77,22 +77,7 @@ func TestTokenEndpointThrottleHoldsAtOnce(t *testing.T) {
 					codes <- ask(fmt.Sprintf("wrong-%d", i))
 				}()
 			}
-			got := map[int]int{}
-			for held, answered := 0, 0; held+answered < n; {
-				select {
-				case <-hc.arrived:
-					held++
-				case c := <-codes:
-					got[c]++
-					answered++
-				}
-			}
-			close(hc.release)
-			wg.Wait()
-			close(codes)
-			for c := range codes {
-				got[c]++
-			}
+			got := releasedTogether(n, hc.arrived, hc.release, codes, &wg)
 			if got[401] != throttleBurst || got[429] != n-throttleBurst {
 				t.Errorf("%d wrong secrets at once from one address: %v; want %d × 401 and the rest 429", n, got, throttleBurst)
 			}

@@ -3,10 +3,8 @@ package remote
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/emfa/emfa/internal/duofake"
-	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/internal/verifyfiles"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/transform"
@@ -23,18 +21,7 @@ func BenchmarkMediatedDUO(b *testing.B) {
 		duofake.Device{ID: "DPFZRS9FB0D46QFTM891", Type: "phone", Name: "iPhone", Number: "XXX-XXX-0123",
 			Capabilities: []string{"auto", "push", "sms", "phone"}},
 		duofake.Device{ID: "DHEKH0JJIYC1LX3AZWO4", Type: "token", Name: "YubiKey", Capabilities: []string{"mobile_otp"}})
-	w, _, err := LoadWebhook(map[string]any{
-		"webhookFile": verifyfiles.Path(b, "ibm-duo-webhook.json"),
-		"values":      map[string]any{"duo_url": duo.URL(), "duo_integration_key": ikey, "duo_signing_key": skey},
-	}, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	e, err := New(Options{Webhook: w, Provider: "duo", Store: testdb.SQLite(b), ChallengeLifetime: time.Minute})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { e.Close() })
+	e := ibmDUOEngine(b, duo.URL(), ikey, skey)
 	ctx := context.Background()
 	b.Run("enrollments", func(b *testing.B) {
 		b.ReportAllocs()

@@ -34,18 +34,7 @@ func TestConstantVarsUnboxed(t *testing.T) {
 // transforms see is boxed once for the engine, not for each call's Vars (an allocation a
 // call before).
 func TestSharedHostUnboxed(t *testing.T) {
-	w, _, err := LoadWebhook(map[string]any{
-		"webhookFile": verifyfiles.Path(t, "ibm-duo-webhook.json"),
-		"values":      map[string]any{"duo_url": "https://api-x.duosecurity.com", "duo_integration_key": "I", "duo_signing_key": "S"},
-	}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(Options{Webhook: w, Provider: "duo", Store: testdb.SQLite(t), ChallengeLifetime: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+	e := ibmDUOEngine(t, "https://api-x.duosecurity.com", "I", "S")
 	r := e.resources[provider.ResourceInitiate]
 	vars := transform.Vars{transform.VarHost: nil}
 	start := testing.AllocsPerRun(100, func() { e.start(r) })

@@ -20,18 +20,7 @@ func TestDUOSignsReservedCharacters(t *testing.T) {
 	t.Parallel()
 	const ikey, skey = "DIWJ8X6AEYOR5OMC6TQ1", "Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep"
 	duo := duofake.New(t, duofake.Options{IntegrationKey: ikey, SecretKey: skey})
-	w, _, err := LoadWebhook(map[string]any{
-		"webhookFile": verifyfiles.Path(t, "ibm-duo-webhook.json"),
-		"values":      map[string]any{"duo_url": duo.URL(), "duo_integration_key": ikey, "duo_signing_key": skey},
-	}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(Options{Webhook: w, Provider: "duo", Store: testdb.SQLite(t), ChallengeLifetime: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+	e := ibmDUOEngine(t, duo.URL(), ikey, skey)
 	ctx := context.Background()
 	for _, name := range []string{"o'neil+test@example.com", "a~b", "first last", "josé", "a&b=c", "x/y*z", "100%", "ü!$(),;:"} {
 		t.Run(name, func(t *testing.T) {
@@ -53,4 +42,23 @@ func TestDUOSignsReservedCharacters(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ibmDUOEngine is an engine of IBM's DUO webhook (ibm-duo-webhook.json) calling DUO at
+// url with the keys, on a SQLite store; closed at the test's end.
+func ibmDUOEngine(tb testing.TB, url, ikey, skey string) *Engine {
+	tb.Helper()
+	w, _, err := LoadWebhook(map[string]any{
+		"webhookFile": verifyfiles.Path(tb, "ibm-duo-webhook.json"),
+		"values":      map[string]any{"duo_url": url, "duo_integration_key": ikey, "duo_signing_key": skey},
+	}, "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := New(Options{Webhook: w, Provider: "duo", Store: testdb.SQLite(tb), ChallengeLifetime: time.Minute})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { e.Close() })
+	return e
 }

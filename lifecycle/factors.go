@@ -560,6 +560,12 @@ func (m *Manager) activateFactor(ctx context.Context, actor Actor, name, id, pas
 	if builtin.ActivationOf(&f) != ActivationPasscode {
 		return Factor{}, m.refuse(ctx, actor, action, name, id, conflict("not_pending", "", "factor %s waits for no passcode", id))
 	}
+	if u.Disabled {
+		// No factor of a disabled user is activated, and its passcode is not checked (the
+		// engine refuses it first): invalid_passcode had an operator look for a wrong code.
+		return Factor{}, m.refuse(ctx, actor, action, name, id, conflict("not_active", "",
+			"user %s is disabled: enable them first (the passcode was not checked; the code sent stays good)", name))
+	}
 	// The engine records the outcome with the activation, or with the failure it counts.
 	// The reason (wrong code, locked) goes to the audit trail; the code itself nowhere.
 	activated, err := e.ActivateWith(ctx, u, id, passcode, func(outcome, reason string) store.AuditEvent {

@@ -17,15 +17,7 @@ import (
 func TestUnprintedCredentialOnClosedPipe(t *testing.T) {
 	cfg := writeConfig(t, "")
 	mustEmfa(t, "users", "add", "alice", "--config", cfg)
-	for _, c := range []struct {
-		args, list []string
-		gone       func(string) bool
-	}{
-		{[]string{"tokens", "create", "--name", "ci", "--scope", "write"}, []string{"tokens", "list"}, revokedRow},
-		{[]string{"clients", "create", "--name", "verify"}, []string{"clients", "list"}, revokedRow},
-		{[]string{"factors", "add", "totp", "--user", "alice"}, []string{"factors", "list", "--user", "alice", "--json"},
-			func(out string) bool { return strings.TrimSpace(out) == "" }},
-	} {
+	for _, c := range printedOnce() {
 		r, w, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
@@ -53,4 +45,22 @@ func TestUnprintedCredentialOnClosedPipe(t *testing.T) {
 func revokedRow(out string) bool {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	return len(lines) == 2 && !strings.HasSuffix(strings.TrimSpace(lines[1]), " -")
+}
+
+// printedOnceCommand is a command that prints a secret once (args), the command that lists
+// what it made (list), and how that list shows it undone (gone).
+type printedOnceCommand struct {
+	args, list []string
+	gone       func(string) bool
+}
+
+// printedOnce are the commands whose printing failed is undone: a token and a client
+// revoked, a factor deleted (for user alice).
+func printedOnce() []printedOnceCommand {
+	return []printedOnceCommand{
+		{[]string{"tokens", "create", "--name", "ci", "--scope", "write"}, []string{"tokens", "list"}, revokedRow},
+		{[]string{"clients", "create", "--name", "verify"}, []string{"clients", "list"}, revokedRow},
+		{[]string{"factors", "add", "totp", "--user", "alice"}, []string{"factors", "list", "--user", "alice", "--json"},
+			func(out string) bool { return strings.TrimSpace(out) == "" }},
+	}
 }

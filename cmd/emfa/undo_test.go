@@ -25,15 +25,7 @@ func (w interruptedWriter) Write([]byte) (int, error) {
 func TestUnprintedUndoneWhenStopped(t *testing.T) {
 	cfg := writeConfig(t, "")
 	mustEmfa(t, "users", "add", "alice", "--config", cfg)
-	for _, c := range []struct {
-		args, list []string
-		gone       func(string) bool
-	}{
-		{[]string{"tokens", "create", "--name", "ci", "--scope", "write"}, []string{"tokens", "list"}, revokedRow},
-		{[]string{"clients", "create", "--name", "verify"}, []string{"clients", "list"}, revokedRow},
-		{[]string{"factors", "add", "totp", "--user", "alice"}, []string{"factors", "list", "--user", "alice", "--json"},
-			func(out string) bool { return strings.TrimSpace(out) == "" }},
-	} {
+	for _, c := range printedOnce() {
 		ctx, cancel := context.WithCancel(context.Background())
 		var stderr bytes.Buffer
 		code := run(ctx, append(c.args, "--config", cfg), (&cli{}).deps(interruptedWriter{cancel}, &stderr))

@@ -56,7 +56,11 @@ func browserWith(t *testing.T, prefs string) context.Context {
 	}
 	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.UserDataDir(profile), chromedp.WindowSize(420, 900)}
+		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.UserDataDir(profile), chromedp.WindowSize(420, 900),
+		// chromedp waits 20 s for the DevTools address Chromium prints as it starts; under
+		// `.ci/run`'s -race on two cores it took longer once ("websocket url timeout
+		// reached"). The watchdog below bounds the start instead.
+		chromedp.WSURLReadTimeout(2 * time.Minute)}
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)

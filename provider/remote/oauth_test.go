@@ -169,20 +169,7 @@ func TestRejectedTokenOfAnyType(t *testing.T) {
 // at the renewal of one (when they go out with the token they have), not 64 times.
 func TestTokenEndpointDownNoStampede(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var asked atomic.Int64
-		answer := make(chan error) // the endpoint's answer to the fetch under way
-		clock := newFakeClock()
-		tc := &tokenCache{
-			src: tokenSourceFunc(func() (*oauth2.Token, error) {
-				n := asked.Add(1)
-				if err := <-answer; err != nil {
-					return nil, err
-				}
-				return &oauth2.Token{AccessToken: fmt.Sprintf("tok-%d", n), ExpiresIn: 3600}, nil
-			}),
-			window: 120 * time.Second,
-			now:    clock.now,
-		}
+		tc, asked, answer, clock := heldTokenCache()
 		wave := func(endpoint error) []string {
 			got := make([]string, 64)
 			var wg sync.WaitGroup
@@ -257,4 +244,23 @@ func TestUnsendableTokenRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// heldTokenCache is a tokenCache (window 120 s, on a fake clock) whose source counts its
+// fetches (asked) and answers each as answer is sent: an error, or nil for a token
+// "tok-N" of an hour, N the fetch's number.
+func heldTokenCache() (tc *tokenCache, asked *atomic.Int64, answer chan error, clock *fakeClock) {
+	asked, answer, clock = new(atomic.Int64), make(chan error), newFakeClock()
+	tc = &tokenCache{
+		src: tokenSourceFunc(func() (*oauth2.Token, error) {
+			n := asked.Add(1)
+			if err := <-answer; err != nil {
+				return nil, err
+			}
+			return &oauth2.Token{AccessToken: fmt.Sprintf("tok-%d", n), ExpiresIn: 3600}, nil
+		}),
+		window: 120 * time.Second,
+		now:    clock.now,
+	}
+	return tc, asked, answer, clock
 }

@@ -11,8 +11,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/provider"
 )
@@ -25,20 +23,7 @@ import (
 // call with no token, or an expired one, waits for a fetch.
 func TestRenewalThatHangsDoesNotHoldCalls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var asked atomic.Int64
-		answer := make(chan error)
-		clock := newFakeClock()
-		tc := &tokenCache{
-			src: tokenSourceFunc(func() (*oauth2.Token, error) {
-				n := asked.Add(1)
-				if err := <-answer; err != nil {
-					return nil, err
-				}
-				return &oauth2.Token{AccessToken: fmt.Sprintf("tok-%d", n), ExpiresIn: 3600}, nil
-			}),
-			window: 120 * time.Second,
-			now:    clock.now,
-		}
+		tc, asked, answer, clock := heldTokenCache()
 		first := make(chan error, 1)
 		go func() {
 			_, err := tc.token(context.Background())

@@ -36,19 +36,8 @@ func (w *deletingWriter) Write(p []byte) (int, error) {
 // page of 1,000 is printed as it is read. Shown here by emptying the trail at the first
 // line written: the lines printed after it are the first page's only.
 func TestAuditJSONStreams(t *testing.T) {
-	cfg := writeConfig(t, "")
-	mustEmfa(t, "users", "add", "alice", "--config", cfg)
-	db, err := sql.Open("sqlite", filepath.Join(filepath.Dir(cfg), "emfa.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	now := time.Now().Add(-time.Hour).UnixMilli()
-	if _, err := db.Exec(fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2499)
-		INSERT INTO audit (time, request_id, provider, username, capability, factor_id, resource, outcome, reason)
-		SELECT %d - i, 'req' || i, 'emfa', 'alice', 'totp', 'f' || i, 'validate', 'FAILED', 'wrong code' FROM n`, now)); err != nil {
-		t.Fatal(err)
-	}
+	cfg, db, fill := auditOf2500(t)
+	fill()
 	w := &deletingWriter{t: t, db: db}
 	var stderr bytes.Buffer
 	if code := run(context.Background(), []string{"audit", "--json", "--limit", "5000", "--config", cfg}, (&cli{}).deps(w, &stderr)); code != 0 {
@@ -56,5 +45,28 @@ func TestAuditJSONStreams(t *testing.T) {
 	}
 	if n := strings.Count(w.out.String(), "\n"); n != 1000 {
 		t.Errorf("audit --json printed %d events after its first line, want the first page's 1000: it read the whole trail before printing", n)
+	}
+}
+
+// auditOf2500 is a store (its configuration cfg, its database db, closed at the test's
+// end) whose trail fill adds 2,500 validate events to, each time it is called.
+func auditOf2500(t *testing.T) (cfg string, db *sql.DB, fill func()) {
+	t.Helper()
+	cfg = writeConfig(t, "")
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	db, err := sql.Open("sqlite", filepath.Join(filepath.Dir(cfg), "emfa.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	now := time.Now().Add(-time.Hour).UnixMilli()
+	insert := fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2499)
+		INSERT INTO audit (time, request_id, provider, username, capability, factor_id, resource, outcome, reason)
+		SELECT %d - i, 'req' || i, 'emfa', 'alice', 'totp', 'f' || i, 'validate', 'FAILED', 'wrong code' FROM n`, now)
+	return cfg, db, func() {
+		t.Helper()
+		if _, err := db.Exec(insert); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

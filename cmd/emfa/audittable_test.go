@@ -3,12 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // `emfa audit --limit N` as a table held every event (and tabwriter every cell) until the
@@ -17,20 +13,8 @@ import (
 // at a time. Shown as for --json (TestAuditJSONStreams), by emptying the trail
 // at the first write: the rows printed are the first page's, aligned among themselves.
 func TestAuditTableStreams(t *testing.T) {
-	cfg := writeConfig(t, "")
-	mustEmfa(t, "users", "add", "alice", "--config", cfg)
-	db, err := sql.Open("sqlite", filepath.Join(filepath.Dir(cfg), "emfa.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	now := time.Now().Add(-time.Hour).UnixMilli()
-	insert := fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2499)
-		INSERT INTO audit (time, request_id, provider, username, capability, factor_id, resource, outcome, reason)
-		SELECT %d - i, 'req' || i, 'emfa', 'alice', 'totp', 'f' || i, 'validate', 'FAILED', 'wrong code' FROM n`, now)
-	if _, err := db.Exec(insert); err != nil {
-		t.Fatal(err)
-	}
+	cfg, db, fill := auditOf2500(t)
+	fill()
 	w := &deletingWriter{t: t, db: db}
 	var stderr bytes.Buffer
 	if code := run(context.Background(), []string{"audit", "--action", "validate", "--limit", "5000", "--config", cfg}, (&cli{}).deps(w, &stderr)); code != 0 {
@@ -48,9 +32,7 @@ func TestAuditTableStreams(t *testing.T) {
 		}
 	}
 	// Over two pages, the table has one header and every row: --limit 1500 of 2500.
-	if _, err := db.Exec(insert); err != nil {
-		t.Fatal(err)
-	}
+	fill()
 	out := mustEmfa(t, "audit", "--limit", "1500", "--config", cfg)
 	if strings.Count(out, "TIME") != 1 || strings.Count(out, "\n") != 1501 {
 		t.Errorf("audit --limit 1500: %d headers, %d lines, want 1 and 1501", strings.Count(out, "TIME"), strings.Count(out, "\n"))

@@ -142,8 +142,11 @@ func (e *env) snapshotOf(so snapshotOptions, providers []*provider.Provider) (_ 
 		ao := adapter.Options{Admin: manager, Log: e.log, Ready: e.store.Ping, Metrics: metrics,
 			RequestTimeout: e.cfg.Server.RequestTimeout, MaxBodyBytes: e.cfg.Server.MaxBodyBytes,
 			Idempotency: idem, AnswerKeys: e.keys,
-			AdminLinks: opts.SelfService, // the links point to the main listener's page
-			AdminOnly:  true, ConnTimeout: so.connTimeout}
+			// The same ingress may front both listeners: its X-Forwarded-For names the
+			// admin caller for the logs and the throttles, as on the main listener.
+			TrustedProxies: opts.TrustedProxies,
+			AdminLinks:     opts.SelfService, // the links point to the main listener's page
+			AdminOnly:      true, ConnTimeout: so.connTimeout}
 		if e.metrics != nil {
 			ao.Observer = e.metrics
 		}

@@ -41,9 +41,10 @@ type authenticator struct {
 	mtlsSubjects []string
 	// admitted are the subjects checkSubject admitted (nil without pins).
 	admitted *admittedSubjects
-	// throttleFirst refuses a throttled address before its credentials are checked: the
-	// Basic password or header value may be weak (Auth.WeakSecrets), and then a right guess
-	// must not be told from a wrong one while throttled.
+	// throttleFirst refuses a throttled address whatever its credentials were: the Basic
+	// password or header value may be weak (Auth.WeakSecrets), and then a right guess must
+	// not be told from a wrong one while throttled. They are still compared (in constant
+	// time); only the outcome is not told.
 	throttleFirst bool
 }
 

@@ -56,26 +56,10 @@ func (t *throttle) refill(b *bucket, now time.Time) bool {
 	return b.tokens >= t.burst
 }
 
-// allow reports whether the address may try to authenticate now, and if not, how long
-// until it may.
-func (t *throttle) allow(addr string) (bool, time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	b, ok := t.buckets[throttleKey(addr)]
-	if !ok {
-		return true, 0
-	}
-	t.refill(b, t.now())
-	if free := b.tokens - float64(b.inflight); free >= 1 {
-		return true, 0
-	}
-	return false, time.Duration((1 + float64(b.inflight) - b.tokens) * float64(t.every))
-}
-
 // spend decides, in one step, an attempt whose credentials were just checked: false (and
 // how long to wait) when the address has no attempt left, whatever the credentials; else
-// true, and a guess takes one attempt. allow, then failed once the guess was looked at,
-// let every guess sent at once pass on the same attempts: 30 at once from a fresh address
+// true, and a guess takes one attempt. Deciding first and spending after the guess was
+// looked at let every guess sent at once pass on the same attempts: 30 at once from a fresh address
 // were all looked at where 10 may be. A right credential leaves no bucket behind.
 func (t *throttle) spend(addr string, guess bool) (bool, time.Duration) {
 	t.mu.Lock()
@@ -99,7 +83,7 @@ func (t *throttle) spend(addr string, guess bool) (bool, time.Duration) {
 	return true, 0
 }
 
-// begin is allow for an attempt whose outcome comes later (a sign-in step that reads
+// begin is spend for an attempt whose outcome comes later (a sign-in step that reads
 // the store, sends a code, checks one): the attempt holds one of the address's tokens
 // until end, so that attempts sent at once cannot each pass on the same token before any
 // of them failed. end gives the token back; failed, called before it, takes it for good.

@@ -33,8 +33,8 @@ func (h *harness) from(t *testing.T, peer, password string) (int, http.Header) {
 // TestAuthThrottle is issue 15 item 4: repeated 401s from one address are throttled, so a
 // password cannot be guessed at line rate; a caller with the right password never spends
 // its address's budget, and other addresses are not affected. With weak secrets allowed
-// (the harness's password is 9 characters), a throttled address is refused before its
-// credentials are looked at.
+// (the harness's password is 9 characters), a throttled address is refused whatever its
+// credentials were.
 func TestAuthThrottle(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.Auth.WeakSecrets = true })
 	clk := &fakeClock{t: time.Unix(1767225600, 0)}
@@ -203,8 +203,8 @@ func TestThrottleBegin(t *testing.T) {
 	if ok, wait, _ := th.begin("198.51.100.7"); ok || wait <= 0 {
 		t.Errorf("a fourth attempt while three run: %v, wait %v", ok, wait)
 	}
-	if ok, _ := th.allow("198.51.100.7"); ok {
-		t.Error("allow ignores the attempts under way")
+	if ok, _ := th.spend("198.51.100.7", false); ok {
+		t.Error("spend ignores the attempts under way")
 	}
 	ends[0]()
 	ends[0]() // again: nothing more given back

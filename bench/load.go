@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"sync"
@@ -58,12 +59,15 @@ func (m measurement) throughput() float64 { return float64(m.requests) / m.elaps
 
 func (m measurement) quantile(q float64) time.Duration { return quantile(m.lat, q) }
 
-// quantile is the q-quantile of sorted, 0 for none.
+// quantile is the q-quantile of sorted by nearest rank, the ceil(q·n)-th smallest (the p99
+// of 100 is the 99th, not the largest), 0 for none. The rank is rounded to within 1e-9 first,
+// so that a product such as 0.07·100, 7.000000000000001, is not taken for a rank above 7.
 func quantile(sorted []time.Duration, q float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
-	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
+	rank := int(math.Ceil(q*float64(len(sorted)) - 1e-9))
+	return sorted[min(len(sorted), max(rank, 1))-1]
 }
 
 // run drives s with conc workers: warmup first (not counted), then duration measured.

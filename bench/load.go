@@ -14,7 +14,8 @@ import (
 // The load generator: a closed loop of N workers, each sending its next request as soon as
 // the previous answer is read and checked, over keep-alive connections (one per worker at
 // most), for a fixed duration. Every answer is checked against what the scenario expects;
-// anything else is an error, counted and sampled.
+// anything else is an error, counted and sampled, and left out of the throughput, the
+// latencies and the CPU per request, which are the right answers'.
 
 // scenario is one kind of request against one server.
 type scenario struct {
@@ -40,11 +41,11 @@ type scenario struct {
 }
 
 type measurement struct {
-	requests  int
-	errors    int
+	requests  int // right answers: what the throughput, the latencies and CPU/request count
+	errors    int // wrong answers and failed requests
 	errSample []string
 	elapsed   time.Duration
-	lat       []time.Duration // sorted
+	lat       []time.Duration // of the right answers, sorted
 	cpu       cpuSplit        // CPU time over the measurement: the server's, and where the rest went
 	starved   time.Duration   // worker time spent waiting in build
 	conc      int
@@ -167,13 +168,14 @@ func (s *scenario) loop(ctx context.Context, client *http.Client, conc int, d ti
 				if err == nil {
 					err = s.check(resp.StatusCode, body)
 				}
-				r.lat = append(r.lat, lat)
 				if err != nil {
 					r.errors++
 					if len(r.errSample) < 3 {
 						r.errSample = append(r.errSample, err.Error())
 					}
+					continue
 				}
+				r.lat = append(r.lat, lat)
 			}
 		})
 	}

@@ -239,7 +239,7 @@ func median[T int64 | float64 | time.Duration](v []T) T {
 type summary struct {
 	tput             float64
 	p50, p99         time.Duration
-	errors, requests int
+	errors, requests int      // wrong answers, right answers
 	starved          float64  // median share of worker time spent waiting for a fresh code
 	split            cpuSplit // CPU per request by consumer, each the median over the rounds
 	rest             time.Duration
@@ -326,7 +326,7 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 			name += fmt.Sprintf(" ⚠ supply-limited: workers waited for fresh codes %.0f%% of the time", 100*x.starved)
 			limited = true
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %d / %d |\n", name, x.tput, fmtDur(x.p50), fmtDur(x.p99), fmtDur(x.split.server), x.errors, x.requests)
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %d / %d |\n", name, x.tput, fmtDur(x.p50), fmtDur(x.p99), fmtDur(x.split.server), x.errors, x.requests+x.errors)
 	}
 	for _, s := range skipped {
 		fmt.Fprintf(w, "| %s | – | – | – | – | – |\n", s)

@@ -627,7 +627,37 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	}
 	report(o, info, scenarios, results, skippedRows, mem, startups, provisioned)
-	return nil
+	return runOutcome(scenarios, results, procs)
+}
+
+// runOutcome fails a run, once its report is printed, whose answers were not all right or
+// one of whose servers ended before the harness stopped it: bench then exits 1, so that
+// nobody takes its figures for a clean run's.
+func runOutcome(scenarios []*scenario, results map[*scenario][]measurement, procs []*proc) error {
+	var errs []error
+	total := 0
+	var rows []string
+	for _, s := range scenarios {
+		n := 0
+		for _, m := range results[s] {
+			n += m.errors
+		}
+		if n > 0 {
+			total += n
+			rows = append(rows, fmt.Sprintf("%s %d", s.name, n))
+		}
+	}
+	if total > 0 {
+		errs = append(errs, fmt.Errorf("%d wrong answers (%s)", total, strings.Join(rows, ", ")))
+	}
+	for _, p := range procs {
+		select {
+		case <-p.done:
+			errs = append(errs, fmt.Errorf("%s ended during the run: %v\n%s", p.name, p.err, p.tail()))
+		default:
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // removeUnlessKept removes a directory of the run, or with -keep says where it stays.

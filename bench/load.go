@@ -49,6 +49,7 @@ type measurement struct {
 	cpu       cpuSplit        // CPU time over the measurement: the server's, and where the rest went
 	starved   time.Duration   // worker time spent waiting in build
 	conc      int
+	rss       int // KiB: the server's VmRSS as the measurement ended, 0 if unread
 }
 
 // starvedShare is the share of the workers' time spent waiting for a request to be possible.
@@ -98,6 +99,7 @@ func (s *scenario) run(ctx context.Context, conc int, warmup, duration time.Dura
 	if err != nil {
 		return measurement{}, err
 	}
+	m.rss, _ = rssKiB(pid) // an ended server is the run's error (runOutcome), not this row's
 	if s.settle != nil {
 		if err := s.settle(ctx); err != nil {
 			return measurement{}, err

@@ -195,7 +195,8 @@ type memReport struct {
 	conns                 int
 	quietFor              time.Duration
 	connsQuietFor         time.Duration // how long the connections were idle when after was read
-	loaded, before, after int           // KiB: right after the load, quiet, quiet with the connections
+	loaded, before, after int           // KiB: as its last row ended, quiet, quiet with the connections
+	loadedAfter           string        // the row at whose end loaded was read; "" if none ran
 	// afterFile is the part of after mapped from files (RssFile): the binary's pages,
 	// clean and shared with the page cache, against the process's own memory.
 	afterFile int
@@ -371,8 +372,12 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 	if mem.err != nil {
 		fmt.Fprintf(w, "Memory: could not hold %d idle connections: %v\n", mem.conns, mem.err)
 	} else {
-		fmt.Fprintf(w, "Memory (emfa duo.yaml, VmRSS): right after the load %.1f MiB, %s later %.1f MiB; ",
-			float64(mem.loaded)/1024, mem.quietFor, float64(mem.before)/1024)
+		loaded := "under load not measured (no row of it ran)"
+		if mem.loadedAfter != "" {
+			loaded = fmt.Sprintf("as its last row (%s) ended %.1f MiB", mem.loadedAfter, float64(mem.loaded)/1024)
+		}
+		fmt.Fprintf(w, "Memory (emfa duo.yaml, VmRSS): %s; at rest, %s after the run's last row, %.1f MiB; ",
+			loaded, mem.quietFor, float64(mem.before)/1024)
 		if mem.conns == 0 {
 			fmt.Fprintln(w, "idle connections not measured (-idle-conns 0).")
 		} else {

@@ -50,6 +50,9 @@ type measurement struct {
 	starved   time.Duration   // worker time spent waiting in build
 	conc      int
 	rss       int // KiB: the server's VmRSS as the measurement ended, 0 if unread
+	// unsent, in a paced row, is the requests that fell due before the time was up and
+	// were never sent, since no worker was free: the server fell behind by that many.
+	unsent int
 }
 
 // starvedShare is the share of the workers' time spent waiting for a request to be possible.
@@ -117,6 +120,7 @@ func (s *scenario) run(ctx context.Context, conc int, warmup, duration time.Dura
 }
 
 type workerResult struct {
+	sent      int
 	lat       []time.Duration
 	errors    int
 	errSample []string
@@ -154,6 +158,7 @@ func (s *scenario) loop(ctx context.Context, client *http.Client, conc int, d ti
 				if due == nil {
 					t0 = time.Now()
 				}
+				r.sent++
 				resp, err := client.Do(req.WithContext(ctx))
 				var body []byte
 				if err == nil {
@@ -186,7 +191,9 @@ func (s *scenario) loop(ctx context.Context, client *http.Client, conc int, d ti
 		return measurement{}, err
 	}
 	m := measurement{elapsed: time.Since(start)}
+	sent := 0
 	for _, r := range results {
+		sent += r.sent
 		m.lat = append(m.lat, r.lat...)
 		m.errors += r.errors
 		for _, e := range r.errSample {
@@ -197,7 +204,19 @@ func (s *scenario) loop(ctx context.Context, client *http.Client, conc int, d ti
 	}
 	m.requests = len(m.lat)
 	slices.Sort(m.lat)
+	if s.rate > 0 {
+		m.unsent = max(0, dueBefore(deadline.Sub(start), s.rate)-sent)
+	}
 	return m, nil
+}
+
+// dueBefore is how many requests pace schedules in the first d at rate a second.
+func dueBefore(d time.Duration, rate int) int {
+	n := 0
+	for time.Duration(n)*time.Second/time.Duration(rate) < d {
+		n++
+	}
+	return n
 }
 
 // pace hands out the times requests are due, rate a second from start, until ctx ends. A

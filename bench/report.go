@@ -241,6 +241,7 @@ type summary struct {
 	tput             float64
 	p50, p99         time.Duration
 	errors, requests int      // wrong answers, right answers
+	unsent           int      // paced: due and never sent, over the rounds
 	starved          float64  // median share of worker time spent waiting for a fresh code
 	split            cpuSplit // CPU per request by consumer, each the median over the rounds
 	rest             time.Duration
@@ -260,6 +261,7 @@ func summarise(ms []measurement) summary {
 		starved = append(starved, m.starvedShare())
 		s.errors += m.errors
 		s.requests += m.requests
+		s.unsent += m.unsent
 	}
 	s.tput, s.p50, s.p99 = median(tput), median(p50), median(p99)
 	s.starved = median(starved)
@@ -323,6 +325,9 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 		sum[s.name] = x
 		wrong = wrong || x.errors > 0
 		name := s.name
+		if x.unsent > 0 {
+			name += fmt.Sprintf(" ⚠ did not hold its rate: %d requests fell due and were never sent (no worker was free for them in time; the p99 leaves them out)", x.unsent)
+		}
 		if x.starved > 0.01 {
 			name += fmt.Sprintf(" ⚠ supply-limited: workers waited for fresh codes %.0f%% of the time", 100*x.starved)
 			limited = true
@@ -412,10 +417,14 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 }
 
 func starvedNote(m measurement) string {
-	if m.starved == 0 {
-		return ""
+	note := ""
+	if m.unsent > 0 {
+		note = fmt.Sprintf("  (%d due and never sent: fell behind its rate)", m.unsent)
 	}
-	return fmt.Sprintf("  (waited for fresh codes %.0f%% of the time)", 100*m.starvedShare())
+	if m.starved == 0 {
+		return note
+	}
+	return note + fmt.Sprintf("  (waited for fresh codes %.0f%% of the time)", 100*m.starvedShare())
 }
 
 // cpuTable says where the machine's CPU went per request in each row (cpu.go), and what

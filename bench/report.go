@@ -242,6 +242,7 @@ type summary struct {
 	p50, p99         time.Duration
 	errors, requests int      // wrong answers, right answers
 	unsent           int      // paced: due and never sent, over the rounds
+	none             bool     // no round had a right answer: no p50, p99 or CPU per request
 	starved          float64  // median share of worker time spent waiting for a fresh code
 	split            cpuSplit // CPU per request by consumer, each the median over the rounds
 	rest             time.Duration
@@ -254,17 +255,24 @@ func summarise(ms []measurement) summary {
 	var s summary
 	var splits []cpuSplit
 	for _, m := range ms {
-		splits = append(splits, m.cpu.per(m.requests))
 		tput = append(tput, m.throughput())
-		p50 = append(p50, m.quantile(0.5))
-		p99 = append(p99, m.quantile(0.99))
 		starved = append(starved, m.starvedShare())
+		// A round without a right answer has no latency and no cost per answer: not a 0.
+		if m.requests > 0 {
+			splits = append(splits, m.cpu.per(m.requests))
+			p50 = append(p50, m.quantile(0.5))
+			p99 = append(p99, m.quantile(0.99))
+		}
 		s.errors += m.errors
 		s.requests += m.requests
 		s.unsent += m.unsent
 	}
-	s.tput, s.p50, s.p99 = median(tput), median(p50), median(p99)
-	s.starved = median(starved)
+	s.tput, s.starved = median(tput), median(starved)
+	if len(p50) == 0 {
+		s.none = true
+		return s
+	}
+	s.p50, s.p99 = median(p50), median(p99)
 	med := func(f func(cpuSplit) time.Duration) time.Duration {
 		var v []time.Duration
 		for _, c := range splits {
@@ -332,7 +340,11 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 			name += fmt.Sprintf(" ⚠ supply-limited: workers waited for fresh codes %.0f%% of the time", 100*x.starved)
 			limited = true
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %d / %d |\n", name, x.tput, fmtDur(x.p50), fmtDur(x.p99), fmtDur(x.split.server), x.errors, x.requests+x.errors)
+		p50, p99, cpu := "–", "–", "–"
+		if !x.none {
+			p50, p99, cpu = fmtDur(x.p50), fmtDur(x.p99), fmtDur(x.split.server)
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %d / %d |\n", name, x.tput, p50, p99, cpu, x.errors, x.requests+x.errors)
 	}
 	for _, s := range skipped {
 		fmt.Fprintf(w, "| %s | – | – | – | – | – |\n", s)
@@ -445,6 +457,10 @@ func cpuTable(w io.Writer, info machine, scenarios []*scenario, sum map[string]s
 	for _, s := range scenarios {
 		x, ok := sum[s.name]
 		if !ok {
+			continue
+		}
+		if x.none {
+			fmt.Fprintf(w, "| %s | – | – | – |%s – | – | – |\n", s.name, map[bool]string{true: " – |"}[pg])
 			continue
 		}
 		c := x.split

@@ -43,10 +43,33 @@ func cpuTime(pid int) (time.Duration, error) {
 // cpuSplit is CPU time by consumer, cumulative or over a measurement.
 type cpuSplit struct {
 	server, harness, stub, postgres, machine time.Duration
+	// pgProcs, in a cumulative reading, is postgres by process, so that minus can take
+	// each process's own difference.
+	pgProcs map[int]time.Duration
 }
 
 func (a cpuSplit) minus(b cpuSplit) cpuSplit {
-	return cpuSplit{a.server - b.server, a.harness - b.harness, a.stub - b.stub, a.postgres - b.postgres, a.machine - b.machine}
+	pg := a.postgres - b.postgres
+	if a.pgProcs != nil && b.pgProcs != nil {
+		pg = commDelta(b.pgProcs, a.pgProcs)
+	}
+	return cpuSplit{server: a.server - b.server, harness: a.harness - b.harness, stub: a.stub - b.stub, postgres: pg, machine: a.machine - b.machine}
+}
+
+// commDelta is the CPU time processes used between two readings by pid: one that ended
+// in between is left out (its time went with it; subtracting its whole life's would make
+// the difference negative, as another client's backend on a shared server did), one that
+// started counts whole. A pid reused in between counts from its new start.
+func commDelta(before, after map[int]time.Duration) time.Duration {
+	var d time.Duration
+	for pid, t := range after {
+		if t0, ok := before[pid]; ok && t0 <= t {
+			d += t - t0
+		} else {
+			d += t
+		}
+	}
+	return d
 }
 
 // per is a divided by n requests.
@@ -55,7 +78,7 @@ func (a cpuSplit) per(n int) cpuSplit {
 		return cpuSplit{}
 	}
 	d := time.Duration(n)
-	return cpuSplit{a.server / d, a.harness / d, a.stub / d, a.postgres / d, a.machine / d}
+	return cpuSplit{server: a.server / d, harness: a.harness / d, stub: a.stub / d, postgres: a.postgres / d, machine: a.machine / d}
 }
 
 // rest is the machine's busy time beyond the four consumers named. Each is read to a
@@ -80,7 +103,10 @@ func readCPU(server, stub int) (cpuSplit, error) {
 	if c.harness, err = cpuTime(os.Getpid()); err != nil {
 		return c, err
 	}
-	c.postgres = commCPU("/proc", "postgres")
+	c.pgProcs = commCPUs("/proc", "postgres")
+	for _, d := range c.pgProcs {
+		c.postgres += d
+	}
 	if c.machine, err = machineBusy("/proc/stat"); err != nil {
 		return c, err
 	}
@@ -89,16 +115,27 @@ func readCPU(server, stub int) (cpuSplit, error) {
 
 // commCPU adds up the CPU time of the processes under root (a /proc) whose command name
 // is comm. A process that ends between the listing and the read is left out; one that
-// ends during a measurement takes its CPU time with it, which PostgreSQL's backends,
-// kept open by emfa's pool, do not.
+// ends during a measurement takes its CPU time over it with it (commDelta leaves it out,
+// rather than subtracting its whole life's): emfa's backends, kept open by its pool, do
+// not end, but another client's on a shared server may.
 func commCPU(root, comm string) time.Duration {
+	var total time.Duration
+	for _, d := range commCPUs(root, comm) {
+		total += d
+	}
+	return total
+}
+
+// commCPUs is commCPU by pid.
+func commCPUs(root, comm string) map[int]time.Duration {
+	out := map[int]time.Duration{}
 	ents, err := os.ReadDir(root)
 	if err != nil {
-		return 0
+		return out
 	}
-	var total time.Duration
 	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(root, e.Name(), "stat"))
@@ -107,10 +144,10 @@ func commCPU(root, comm string) time.Duration {
 		}
 		name, d, err := parseStat(string(b))
 		if err == nil && name == comm {
-			total += d
+			out[pid] = d
 		}
 	}
-	return total
+	return out
 }
 
 // parseStat reads a /proc/<pid>/stat line: the command name (field 2) and the user plus

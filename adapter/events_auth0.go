@@ -12,7 +12,8 @@ import (
 )
 
 // Auth0 log streams, custom webhook (lifecycle.md §5): a batch of log entries as a JSON
-// array, JSON lines or one object, each either the entry or {log_id, data: entry}.
+// array, JSON lines or one object (on one line or several), each either the entry or
+// {log_id, data: entry}.
 // Recognised: signup (ss), user deletion (du, sdu), MFA account deletion (gd_user_delete),
 // and successful Management API calls (sapi) that create, block/unblock, delete a user or
 // delete its MFA enrollments. A user is named by the entry's user_name, but for sapi only
@@ -57,7 +58,13 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 		if err := json.Unmarshal(trimmed, &raws); err != nil {
 			return parsed{}, malformed("body is not a JSON array: " + jsonFault(err))
 		}
-	default: // JSON lines, or one object
+	case trimmed[0] == '{' && json.Valid(trimmed):
+		// One object, however it is laid out: the "JSON object" format, or a sender that
+		// indents. Read as lines, each line of an indented object was refused, and the
+		// entry with them. JSON lines of two entries or more are never one valid value
+		// (Valid stops at the second), so they are read below, a line at a time.
+		raws = append(raws, trimmed)
+	default: // JSON lines
 		for line := range bytes.Lines(trimmed) {
 			if line = bytes.TrimSpace(line); len(line) > 0 {
 				raws = append(raws, line)

@@ -17,10 +17,12 @@ import (
 // not synced from Verify (use SCIM or the admin API).
 
 type verifyNotification struct {
-	ID        string      `json:"id"`
-	EventType string      `json:"event_type"`
-	Time      json.Number `json:"time"`
-	Data      *struct {
+	ID        string `json:"id"`
+	EventType string `json:"event_type"`
+	// Time is read by parseVerify: as a json.Number, a string that is not a number was
+	// refused by encoding/json in words that name no field.
+	Time json.RawMessage `json:"time"`
+	Data *struct {
 		Resource    string `json:"resource"`
 		Action      string `json:"action"`
 		TargetID    string `json:"targetid"`
@@ -54,8 +56,12 @@ func parseVerify(c echo.Context, body []byte) (parsed, error) {
 		return parsed{}, malformed("X-Webhook-ID is not the event's id")
 	}
 	at := time.Time{}
-	if n.Time != "" {
-		ms, err := n.Time.Int64()
+	var num json.Number // a number, or a string of one; null: none
+	if len(n.Time) > 0 && json.Unmarshal(n.Time, &num) != nil {
+		return parsed{}, malformed("time is not epoch milliseconds")
+	}
+	if num != "" {
+		ms, err := num.Int64()
 		if err != nil || ms < 0 {
 			return parsed{}, malformed("time is not epoch milliseconds")
 		}

@@ -192,7 +192,9 @@ func auth0Event(e auth0Entry, d *auth0Call) (provider.LifecycleEvent, bool) {
 // matches them. Check is tried first: the walk below runs only for an entry it refuses.
 func decodeAuth0(data []byte, v any) error {
 	err := checkUniqueKeys(data)
-	if errors.Is(err, jsonkeys.ErrDuplicate) {
+	// A key named twice in an object of fields is refused as it is; one deeper may be
+	// two keys of a customer's data, which only the walk tells apart.
+	if dup := (*jsonkeys.DuplicateError)(nil); errors.As(err, &dup) && !auth0Fields[jsonkeys.FoldKey(parentPath(dup.Path))] {
 		err = auth0Keys(json.NewDecoder(bytes.NewReader(data)), "", "", 0)
 	}
 	if err != nil {
@@ -265,4 +267,12 @@ func auth0Keys(dec *json.Decoder, path, shown string, depth int) error {
 	}
 	_, err = dec.Token()
 	return err
+}
+
+// parentPath is the path of the object that holds the key at path.
+func parentPath(path string) string {
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		return path[:i]
+	}
+	return ""
 }

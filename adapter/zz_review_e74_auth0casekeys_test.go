@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -56,5 +57,41 @@ func TestReviewE74Auth0CaseKeysNamed(t *testing.T) {
 	_, err := parseAuth0(parseCtx(), []byte(entry))
 	if err == nil || !strings.Contains(err.Error(), `"details.Request.Path"`) {
 		t.Errorf("got %v, want the key details.Request.Path named", err)
+	}
+}
+
+// TestReviewE74Auth0CaseKeysCost: the walk that tells a customer's keys apart runs only
+// for an entry the plain check refused, and a body of such entries, each walked, costs
+// no more than TestRefusedEntriesCostBounded allows a refused batch: 160 times its size.
+func TestReviewE74Auth0CaseKeysCost(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocations are measured without the race detector")
+	}
+	h := newSyncHarness(t)
+	const size = 1 << 20
+	// A key named twice among the fields is refused without the walk: half the bound
+	// (it cost 129 times its size walked, 39 not).
+	for name, tc := range map[string]struct {
+		line  string
+		bound uint64
+	}{
+		"in customer data": {`{"details":{"x":{"a":1,"A":1}}}`, 160},
+		"in a field":       {`{"a":1,"A":1}`, 80},
+	} {
+		line := tc.line
+		body := strings.Repeat(line+"\n", size/(len(line)+1))
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		code, out, _ := h.do("POST", Auth0Path, body, "Authorization", testSecret)
+		runtime.ReadMemStats(&after)
+		if code != 400 {
+			t.Errorf("%s: %d %v, want 400", name, code, out)
+		}
+		got := after.TotalAlloc - before.TotalAlloc
+		if got > tc.bound*uint64(len(body)) {
+			t.Errorf("%s: %d MB allocated for a body of %d KB, want at most %d times its size", name, got>>20, len(body)>>10, tc.bound)
+		}
+		t.Logf("%s: %.0f times the body's size", name, float64(got)/float64(len(body)))
 	}
 }

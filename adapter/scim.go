@@ -751,16 +751,11 @@ func (api *syncAPI) userToWrite(c echo.Context) (lifecycle.User, error) {
 	return u, checkIfMatch(c, r.Meta.Version)
 }
 
-// checkIfMatch answers 412 when the client's ETag is not the current version.
+// checkIfMatch answers 412 when none of the tags the client's If-Match lists (in any of
+// its fields) is the current version.
 func checkIfMatch(c echo.Context, current string) error {
-	im := c.Request().Header.Get("If-Match")
-	if im == "" || im == "*" {
+	if !ifMatchSet(c) || slices.Contains(ifMatchTags(c), current) {
 		return nil
-	}
-	for _, v := range strings.Split(im, ",") {
-		if strings.TrimSpace(v) == current {
-			return nil
-		}
 	}
 	return errChanged
 }
@@ -1095,10 +1090,24 @@ func (api *syncAPI) deleteUser(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
+// ifMatchTags are the entity tags the request's If-Match lists, in one field or in
+// several (RFC 9110 §5.3, §13.1.1: a recipient combines them as one list); empty ones
+// (a field sent empty, a stray comma) are no tags.
+func ifMatchTags(c echo.Context) []string {
+	var tags []string
+	for _, v := range c.Request().Header.Values("If-Match") {
+		for tag := range strings.SplitSeq(v, ",") {
+			if tag = strings.TrimSpace(tag); tag != "" {
+				tags = append(tags, tag)
+			}
+		}
+	}
+	return tags
+}
+
 // ifMatchSet says whether the request is conditional on a version (If-Match, not *).
 func ifMatchSet(c echo.Context) bool {
-	im := strings.TrimSpace(c.Request().Header.Get("If-Match"))
-	return im != "" && im != "*"
+	return slices.ContainsFunc(ifMatchTags(c), func(t string) bool { return t != "*" })
 }
 
 // changed says whether err refused a change made on a revision the user no longer has.

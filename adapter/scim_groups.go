@@ -341,7 +341,7 @@ func (api *syncAPI) replaceGroup(c echo.Context) error {
 // groupToWrite is the group a PUT, PATCH or DELETE names, if its If-Match holds.
 func (api *syncAPI) groupToWrite(c echo.Context) (store.Group, error) {
 	g, err := api.groupByID(c)
-	if err != nil || c.Request().Header.Get("If-Match") == "" {
+	if err != nil || !ifMatchSet(c) {
 		return g, err
 	}
 	r, err := api.groupResource(c, g, true)

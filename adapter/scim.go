@@ -1168,8 +1168,24 @@ func userMatches(u lifecycle.User, cl scimClause) (bool, error) {
 	return false, scimErr(400, "invalidFilter", "cannot filter on "+cl.attr)
 }
 
+// queryFilter reads the request's filter: none without the parameter. One given empty or
+// blank (`?filter=`) is no filter of RFC 7644 §3.4.2.2's grammar, and is refused 400
+// invalidFilter rather than read as none: every resource would match it, and a client
+// that built it from a value it failed to set would act on all of them.
+func queryFilter(c echo.Context) ([]scimClause, error) {
+	q := c.QueryParams()
+	if !q.Has("filter") {
+		return nil, nil
+	}
+	f := q.Get("filter")
+	if strings.TrimSpace(f) == "" {
+		return nil, scimErr(400, "invalidFilter", "filter is empty: give one, or leave the parameter out to list every resource")
+	}
+	return parseSCIMFilter(f)
+}
+
 func (api *syncAPI) listUsers(c echo.Context) error {
-	clauses, err := parseSCIMFilter(c.QueryParam("filter"))
+	clauses, err := queryFilter(c)
 	if err != nil {
 		return err
 	}

@@ -549,7 +549,7 @@ func (api *syncAPI) deleteGroup(c echo.Context) error {
 }
 
 func (api *syncAPI) listGroups(c echo.Context) error {
-	clauses, err := parseSCIMFilter(c.QueryParam("filter"))
+	clauses, err := queryFilter(c)
 	if err != nil {
 		return err
 	}

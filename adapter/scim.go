@@ -1116,9 +1116,15 @@ func changed(err error) bool {
 	return errors.As(err, &le) && le.Code == lifecycle.CodeChanged
 }
 
-// paging reads startIndex (1-based) and count.
+// paging reads startIndex (1-based) and count; one given twice is refused, not read by
+// its first.
 func paging(c echo.Context) (start, count int, err error) {
 	start, count = 1, 100
+	for _, name := range []string{"startIndex", "count"} {
+		if len(c.QueryParams()[name]) > 1 {
+			return 0, 0, scimErr(400, "invalidValue", name+" is given more than once")
+		}
+	}
 	if s := c.QueryParam("startIndex"); s != "" {
 		if start, err = strconv.Atoi(s); err != nil {
 			return 0, 0, scimErr(400, "invalidValue", "startIndex must be an integer")
@@ -1176,6 +1182,11 @@ func queryFilter(c echo.Context) ([]scimClause, error) {
 	q := c.QueryParams()
 	if !q.Has("filter") {
 		return nil, nil
+	}
+	if len(q["filter"]) > 1 {
+		// Which one the client meant cannot be told; the first alone would drop the
+		// other's clauses without a word, matching more than either says.
+		return nil, scimErr(400, "invalidFilter", "filter is given more than once: join its clauses with `and` in one")
 	}
 	f := q.Get("filter")
 	if strings.TrimSpace(f) == "" {

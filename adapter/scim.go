@@ -1014,7 +1014,12 @@ func patchOps(obj map[string]any) ([]patchOp, error) {
 				s, _ := v.(string)
 				op.op = strings.ToLower(s)
 			case "path":
-				op.path, _ = v.(string)
+				// null is no path; any other value not a string is refused, not read as
+				// none, which would apply the value to the resource's top level.
+				var isString bool
+				if op.path, isString = v.(string); !isString && v != nil {
+					return nil, scimErr(400, "invalidPath", "an operation's path must be a string")
+				}
 			case "value":
 				op.value = v
 			}

@@ -1008,6 +1008,7 @@ func patchOps(obj map[string]any) ([]patchOp, error) {
 			return nil, scimErr(400, "invalidSyntax", "an operation must be an object")
 		}
 		var op patchOp
+		hasValue := false
 		for k, v := range o {
 			switch strings.ToLower(k) {
 			case "op":
@@ -1021,11 +1022,16 @@ func patchOps(obj map[string]any) ([]patchOp, error) {
 					return nil, scimErr(400, "invalidPath", "an operation's path must be a string")
 				}
 			case "value":
-				op.value = v
+				op.value, hasValue = v, true
 			}
 		}
 		switch op.op {
 		case "add", "replace":
+			if !hasValue {
+				// RFC 7644 §3.5.2.1, §3.5.2.3: it MUST hold one. Read as null, a replace
+				// of members without one emptied the group.
+				return nil, scimErr(400, "invalidSyntax", op.op+" needs a value (null to unassign the attribute)")
+			}
 		case "remove":
 			if op.path == "" {
 				return nil, scimErr(400, "noTarget", "remove needs a path")

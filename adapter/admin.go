@@ -648,14 +648,7 @@ func userETag(id string, revision int64) string {
 // §13.1.1): of a list, the current version when it names it. A tag that is not one of
 // the user's (another id, a weak or malformed tag) names a revision never held.
 func ifMatchRevision(c echo.Context, id string, current int64) *int64 {
-	var tags []string
-	for _, v := range c.Request().Header.Values("If-Match") {
-		for tag := range strings.SplitSeq(v, ",") {
-			if tag = strings.TrimSpace(tag); tag != "" {
-				tags = append(tags, tag)
-			}
-		}
-	}
+	tags := ifMatchTags(c)
 	if len(tags) == 1 && tags[0] == "*" {
 		return nil
 	}
@@ -671,6 +664,13 @@ func ifMatchRevision(c echo.Context, id string, current int64) *int64 {
 		return &never
 	}
 	return named
+}
+
+// ifMatchGiven says whether the request has an If-Match with anything in it, in any of
+// its fields: an empty first field followed by a tag is conditional on that tag (read by
+// the first field alone, the write was made unconditionally).
+func ifMatchGiven(c echo.Context) bool {
+	return slices.ContainsFunc(c.Request().Header.Values("If-Match"), func(v string) bool { return strings.TrimSpace(v) != "" })
 }
 
 // userRevisionOf reads the revision of the user id that the strong entity tag names.
@@ -716,7 +716,7 @@ var adminConditional = sync.OnceValue(func() map[string]bool {
 // taken as true). A read may carry one: it changes nothing.
 func checkAdminIfMatch(c echo.Context) error {
 	req := c.Request()
-	if req.Header.Get("If-Match") == "" || req.Method == http.MethodGet || req.Method == http.MethodHead {
+	if !ifMatchGiven(c) || req.Method == http.MethodGet || req.Method == http.MethodHead {
 		return nil
 	}
 	if adminConditional()[operationOf(req.Method, c.Path())] {
@@ -736,7 +736,7 @@ var errPrecondition = &Error{Status: http.StatusPreconditionFailed, ID: lifecycl
 // with *). The write is made on both: the user found by its name when it is written may
 // be another, deleted and created again since, whose revision restarted.
 func (api adminAPI) ifMatchUser(c echo.Context) (string, *int64, error) {
-	if c.Request().Header.Get("If-Match") == "" {
+	if !ifMatchGiven(c) {
 		return "", nil, nil
 	}
 	cur, err := api.m.GetUser(c.Request().Context(), param(c, "user"))

@@ -57,7 +57,8 @@ func TestIfMatchList(t *testing.T) {
 		{func(old, cur string) []string { return []string{old, cur} }, http.StatusOK}, // two fields are one list
 		{func(old, cur string) []string { return []string{old + ", W/" + cur} }, http.StatusPreconditionFailed},
 		{func(old, cur string) []string { return []string{old + `, "other.1"`} }, http.StatusPreconditionFailed},
-		{func(old, cur string) []string { return []string{", ,"} }, http.StatusPreconditionFailed}, // no tag is none held
+		{func(old, cur string) []string { return []string{", ,"} }, http.StatusPreconditionFailed},   // no tag is none held
+		{func(old, cur string) []string { return []string{"", old} }, http.StatusPreconditionFailed}, // an empty first field
 	} {
 		cur := etag()
 		if got := patch(`{"displayName":"B `+strings.Trim(cur, `"`)+`"}`, tc.ifMatch(old, cur)...); got != tc.want {

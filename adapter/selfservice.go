@@ -412,6 +412,8 @@ func (p *selfServicePage) wrap(h echo.HandlerFunc) echo.HandlerFunc {
 					"Ask your help desk (or whoever sent you the link) for a new one, then open the new link."
 			case "enrollment_ended":
 				d.Title = "This set-up cannot be finished"
+			case lifecycle.ErrUserOff.Code:
+				d.Title, ended = "No code was sent", true // the session ended with its user's state
 			case "session_expired":
 				d.Title, ended = "Your session has ended", true
 				d.Text = "Your session has ended. Sign in again, or open your link again."

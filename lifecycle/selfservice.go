@@ -1006,6 +1006,36 @@ func (s *SelfService) PhoneCountry(ctx context.Context, sess Session) (c PhoneCo
 // Enroll starts the enrollment of a factor of type typ (dest: a phone number or an
 // e-mail address for code factors) by the session's user.
 func (s *SelfService) Enroll(ctx context.Context, sess *Session, typ, dest string) (Enrolled, error) {
+	out, err := s.enroll(ctx, sess, typ, dest)
+	return out, s.userOff(ctx, *sess, err)
+}
+
+// ErrUserOff refuses a step of a session whose user was disabled (or deleted) while the
+// step ran: the code it would send could activate nothing. A step a moment later finds
+// no session (Session), as any ended one; this one says what it could not do, and that
+// trying again will not do it, in words that name no more than the session's holder,
+// who held it a moment ago, may know: the page cannot be used for this account now.
+var ErrUserOff = &Error{Kind: Conflict, Code: "user_off",
+	Msg: "no code was sent, and none can be: this account cannot set up sign-in methods here any more; ask your help desk"}
+
+// userOff is err, or ErrUserOff when err is the refusal (a code not sent, the session
+// ended) of a session whose user is now disabled or gone.
+func (s *SelfService) userOff(ctx context.Context, sess Session, err error) error {
+	le := (*Error)(nil)
+	if !errors.Is(err, ErrNoSession) && !(errors.As(err, &le) && le.Code == "activation_not_sent" && le.RetryAfter == 0) {
+		return err
+	}
+	if sess.rec.UserID == "" {
+		return err
+	}
+	u, gerr := s.m.store.GetUser(ctx, sess.User)
+	if errors.Is(gerr, store.ErrNotFound) || (gerr == nil && (u.Disabled || u.ID != sess.rec.UserID)) {
+		return ErrUserOff
+	}
+	return err
+}
+
+func (s *SelfService) enroll(ctx context.Context, sess *Session, typ, dest string) (Enrolled, error) {
 	if sess.Kind != SessionLink && sess.Kind != SessionUser {
 		return Enrolled{}, ErrNoSession
 	}
@@ -1693,6 +1723,9 @@ func (s *SelfService) Resend(ctx context.Context, sess *Session) error {
 		return err
 	}
 	_, err := s.m.ResendActivation(ctx, SelfServiceActor, sess.User, sess.State.Enrolling)
+	if off := s.userOff(ctx, *sess, err); off == ErrUserOff {
+		return off
+	}
 	if le := (*Error)(nil); errors.As(err, &le) && le.Code == "activation_not_sent" {
 		// Kept for the page after the refusal's redirect, which says how long is left on
 		// each reload without posting again.

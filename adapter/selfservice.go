@@ -1092,7 +1092,8 @@ func (p *selfServicePage) confirm(c echo.Context, sess lifecycle.Session) error 
 		p.clearCookie(c)
 		return c.Redirect(http.StatusSeeOther, "/self-service/ready?type="+url.QueryEscape(f.Type))
 	}
-	return c.Redirect(http.StatusSeeOther, "/self-service/?done=Added+"+strings.ReplaceAll(f.Label, " ", "+"))
+	// Escaped: a label is the user's words ("R&D #2"), which unescaped ended the query.
+	return c.Redirect(http.StatusSeeOther, "/self-service/?done="+url.QueryEscape("Added "+f.Label))
 }
 
 // confirmAgain shows the confirm form again after a code that was refused, saying why:
@@ -1591,7 +1592,8 @@ func (p *selfServicePage) pushContinue(c echo.Context, sess lifecycle.Session) e
 		p.clearCookie(c)
 		return c.Redirect(http.StatusSeeOther, "/self-service/ready?type="+url.QueryEscape(f.Type))
 	}
-	return c.Redirect(http.StatusSeeOther, "/self-service/?done=Added+"+strings.ReplaceAll(f.Label, " ", "+"))
+	// Escaped: a label is the user's words ("R&D #2"), which unescaped ended the query.
+	return c.Redirect(http.StatusSeeOther, "/self-service/?done="+url.QueryEscape("Added "+f.Label))
 }
 
 // signInStatus answers {"state":"pending"|"success"|"denied"|"timeout"} for a push sign-in.

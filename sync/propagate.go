@@ -58,7 +58,7 @@ func (q *Queue) propagate(ctx context.Context, i int, e store.QueuedEvent) error
 		if busy := retryAfter(nil); errors.As(err, &busy) && ctx.Err() == nil {
 			// The vendor is rate-limiting: its worker sends nothing more until this
 			// propagation is due again (PropagateOnce).
-			q.vendorBusy(i, q.Now().Add(q.wait(e.Attempts+1, err)))
+			q.vendorBusy(ctx, i, q.Now().Add(q.wait(e.Attempts+1, err)))
 		}
 		return q.retry(ctx, e, err, log)
 	}

@@ -785,6 +785,14 @@ func (q *Queue) PropagateOnce(ctx context.Context, i int) (int, error) {
 	if now.Before(q.busyUntil(i)) {
 		return 0, nil // the vendor is rate-limiting: nothing more until it said, or the backoff
 	}
+	// Another replica's worker may have been refused: the hold is in the store, for every
+	// replica (vendorBusy).
+	if until, err := q.Store.KeyMark(ctx, busyMark(q.target(i))); err != nil {
+		return 0, err
+	} else if now.Before(until) {
+		q.holdTarget(i, until)
+		return 0, nil
+	}
 	evs, err := q.Store.ClaimPropagations(ctx, q.target(i), q.Owner, q.Batch, now, now.Add(q.Lease))
 	if err != nil {
 		return 0, err
@@ -832,12 +840,31 @@ func (q *Queue) busyUntil(i int) time.Time {
 	return q.slotsLocked()[i].busyUntil
 }
 
-// vendorBusy holds target i's worker until until: its vendor refused a propagation for
-// now, due again then.
-func (q *Queue) vendorBusy(i int, until time.Time) {
+// busyMark names the mark that holds target's workers, on every replica, until the
+// propagation its vendor refused for now is due again (vendorBusy).
+func busyMark(target string) string { return "vendor.busy:" + target }
+
+// vendorBusy holds target i's workers until until: its vendor refused a propagation for
+// now, due again then. This process's at once, the other replicas' by the store's mark,
+// which they read before each claim: else each of them went on sending the vendor what
+// it claimed, each call refused, an attempt spent and counted by the vendor against its
+// limit. A failure to write the mark is logged: this worker holds all the same.
+func (q *Queue) vendorBusy(ctx context.Context, i int, until time.Time) {
+	q.holdTarget(i, until)
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	if err := q.Store.MarkKeys(ctx, until, busyMark(q.target(i))); err != nil {
+		q.Log.Warn("sync: the vendor's hold not shared with the other replicas", "target", q.target(i), "err", err)
+	}
+}
+
+// holdTarget holds this process's worker of target i until until.
+func (q *Queue) holdTarget(i int, until time.Time) {
 	q.pmu.Lock()
 	defer q.pmu.Unlock()
-	q.slotsLocked()[i].busyUntil = until
+	if s := q.slotsLocked()[i]; until.After(s.busyUntil) {
+		s.busyUntil = until
+	}
 }
 
 // giveBack releases evs, claimed and not begun: a target removed since, or the worker

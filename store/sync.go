@@ -185,6 +185,12 @@ type SyncQueue interface {
 	// MarkKeys records, in one commit, that an event of each of keys at t was applied; a
 	// key's mark never goes back.
 	MarkKeys(ctx context.Context, t time.Time, keys ...string) error
+	// DeleteMarks deletes at most limit marks (MarkKeys) older than before and than every
+	// pending or dead event, and returns how many: such a mark skips none of the events the
+	// queue holds, nor one dated after before, so the table of marks is bounded by the
+	// changes of a while rather than grow with every user and membership ever changed.
+	// The seqs ResumeSource records among them are kept.
+	DeleteMarks(ctx context.Context, before time.Time, limit int) (int, error)
 	// KeyMark returns the mark of key, the zero time when none.
 	KeyMark(ctx context.Context, key string) (time.Time, error)
 	// LatestMark returns the latest mark of keys in one read, the zero time when none has one.

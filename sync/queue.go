@@ -20,6 +20,13 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
+// DefaultKeepMarks is how long the ordering marks of users and groups are kept: a
+// source's event dated before the marks the queue swept (by more than this) is applied
+// as if nothing newer had been. It is far past the 7 days a source's event id is kept
+// for deduplication, the lateness of the sources' deliveries (Okta retries once, at
+// once), and an Auth0 log stream's backlog (its tenant's log retention, at most 30 days).
+const DefaultKeepMarks = 90 * 24 * time.Hour
+
 // DefaultMaxDeletesPerHour is the deletion guard's default: a source that deletes more
 // users in an hour is paused until an operator resumes it.
 const DefaultMaxDeletesPerHour = 100
@@ -77,7 +84,10 @@ type Queue struct {
 	MaxDeletesPerHour int
 	// KeepDone is how long applied events are kept for deduplication (default 7 days).
 	KeepDone time.Duration
-	// PurgeBatch is how many finished events one purge deletes (default 10,000).
+	// KeepMarks is how long the ordering marks are kept (default DefaultKeepMarks): the
+	// purge deletes those older than it and than every pending or dead event.
+	KeepMarks time.Duration
+	// PurgeBatch is how many finished events (and marks) one purge deletes (default 10,000).
 	PurgeBatch int
 	// Observe, when set, is told what this process's queue made of each event and
 	// propagation it finished, once the store recorded it: by its source (a propagation's
@@ -325,6 +335,9 @@ func (q *Queue) init() {
 	}
 	if q.KeepDone <= 0 {
 		q.KeepDone = 7 * 24 * time.Hour
+	}
+	if q.KeepMarks <= 0 {
+		q.KeepMarks = DefaultKeepMarks
 	}
 	if q.PurgeBatch <= 0 {
 		q.PurgeBatch = 10000
@@ -663,10 +676,11 @@ func (q *Queue) Run(ctx context.Context) {
 		}
 	}
 	q.pmu.Unlock()
-	// The finished events are purged once an hour, a batch at a time: a full batch is
-	// followed by another at the next turn, until the purge has caught up, so that a
-	// source sending more than a batch an hour does not grow the queue without bound,
-	// and the worker applies events between the batches.
+	// The finished events, and the ordering marks past KeepMarks, are purged once an
+	// hour, a batch at a time: a full batch is followed by another at the next turn,
+	// until the purge has caught up, so that a source sending more than a batch an hour
+	// does not grow the queue without bound, nor a directory's churn the marks, and the
+	// worker applies events between the batches.
 	lastPurge, purging := time.Time{}, false
 	q.loop(ctx, nil, q.wake, "sync queue", func(ctx context.Context) (int, error) {
 		n, err := q.RunOnce(ctx)
@@ -674,11 +688,15 @@ func (q *Queue) Run(ctx context.Context) {
 			if !purging {
 				lastPurge = now
 			}
+			marks, merr := q.Store.DeleteMarks(ctx, now.Add(-q.KeepMarks), q.PurgeBatch)
+			if merr != nil && ctx.Err() == nil {
+				q.Log.Warn("sync marks purge", "err", merr)
+			}
 			m, err := q.Store.DeleteDoneEvents(ctx, now.Add(-q.KeepDone), q.PurgeBatch)
 			if err != nil && ctx.Err() == nil {
 				q.Log.Warn("sync queue purge", "err", err)
 			}
-			purging = err == nil && m >= q.PurgeBatch
+			purging = err == nil && m >= q.PurgeBatch || merr == nil && marks >= q.PurgeBatch
 		}
 		return n, err
 	})

@@ -256,6 +256,26 @@ func (s *Store) MarkKeys(ctx context.Context, t time.Time, keys ...string) error
 	return nil
 }
 
+// deleteMarksSQL deletes the marks before $1 and before the oldest pending or dead event
+// (read once: MIN over the queue's), at most $2 of them, but for resumedKey's, whose
+// event_time is a seq. Without an index on event_time it reads the marks until it has
+// found $2, once an hour.
+const deleteMarksSQL = `DELETE FROM sync_marks WHERE key IN (
+	SELECT key FROM sync_marks WHERE event_time < $1
+	  AND event_time < COALESCE((SELECT MIN(event_time) FROM sync_events WHERE state IN ('pending', 'dead')), $1)
+	  AND key NOT LIKE 'resumed-after#%' LIMIT $2)`
+
+func (s *Store) DeleteMarks(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, s.fail("delete sync marks", fmt.Errorf("limit %d is not positive", limit))
+	}
+	n, err := affected(s.w.ExecContext(ctx, deleteMarksSQL, millis(before), limit))
+	if err != nil {
+		return 0, s.fail("delete sync marks", err)
+	}
+	return n, nil
+}
+
 func (s *Store) KeyMark(ctx context.Context, key string) (time.Time, error) {
 	var ms int64
 	err := s.r.QueryRowContext(ctx, `SELECT event_time FROM sync_marks WHERE key = $1`, key).Scan(&ms)

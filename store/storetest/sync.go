@@ -31,6 +31,7 @@ var syncTests = []struct {
 	{"SyncStats", testSyncStats},
 	{"SyncListEventsPages", testSyncListEventsPages},
 	{"SyncListEventsGroups", testSyncListEventsGroups},
+	{"ReviewQ75DeleteMarks", testReviewQ75DeleteMarks},
 }
 
 // testSyncListEventsGroups: ListEvents with Groups lists those that name one of them, by

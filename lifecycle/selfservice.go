@@ -163,6 +163,8 @@ type Link struct {
 	Expires   time.Time `json:"expires"`
 	Delivered bool      `json:"delivered"`
 	To        string    `json:"to,omitempty"` // the masked address it went to
+	// hash and userID name the link stored, for WithdrawLink.
+	hash, userID string
 }
 
 // IssueLink creates a user's activation link, replacing any older one, and e-mails it
@@ -220,7 +222,7 @@ func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, d
 		return errorOf(s.st.PutLink(ctx, l, requested(ctx, AdminEvent(now, actor, action, name, "", "SUCCESS", reason))), "user")
 	}
 	url := strings.TrimSuffix(s.o.PublicURL, "/") + "/self-service/link/" + token
-	out := Link{Expires: l.ExpiresAt.Truncate(time.Millisecond)}
+	out := Link{Expires: l.ExpiresAt.Truncate(time.Millisecond), hash: hash, userID: r.ID}
 	if !deliver {
 		if err := put(ctx, "returned to the caller"); err != nil {
 			return Link{}, err
@@ -274,6 +276,32 @@ func (s *SelfService) IssueLink(ctx context.Context, actor Actor, name string, d
 		return Link{}, err
 	}
 	return out, nil
+}
+
+// WithdrawLink revokes l, a link IssueLink returned to name's caller (deliver false)
+// that the caller could not hand on (the CLI's output failed): no one holds it, so it is
+// spent, and the minute's limit given back, with the record of why, in one commit. The
+// next invite may come at once; the link l replaced stays replaced. A link opened or
+// replaced since is left as it is.
+func (s *SelfService) WithdrawLink(ctx context.Context, actor Actor, name string, l Link, why string) error {
+	if l.hash == "" {
+		return errors.New("lifecycle: WithdrawLink of a link IssueLink did not return")
+	}
+	ctx, cancel := provider.Detach(ctx)
+	defer cancel()
+	err := s.m.store.Update(ctx, func(w store.Writer) error {
+		if err := w.SpendLink(ctx, l.hash, s.m.now()); err != nil {
+			return err
+		}
+		if _, err := w.DeleteSends(ctx, store.LinkSendKey(l.userID)); err != nil {
+			return err
+		}
+		return w.AppendAudit(ctx, s.m.record(ctx, actor, ActionSelfServiceLink, name, "", "FAILED", "withdrawn: "+why))
+	})
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+		return nil // replaced, opened, expired or gone with its user since: nothing to withdraw
+	}
+	return err
 }
 
 // InviteImported e-mails an activation link to each user the import created who has an

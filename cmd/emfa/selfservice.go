@@ -136,7 +136,14 @@ minute.`,
 			return err
 		}
 		if !deliver {
-			fmt.Fprintln(d.stdout, l.URL)
+			// A link that could not be printed reached no one: it is withdrawn (spent, the
+			// minute given back), not left live for no one, and the command fails.
+			if _, werr := fmt.Fprintln(d.stdout, l.URL); werr != nil {
+				if err := ss.WithdrawLink(ctx, cliActor, args[0], l, "not printed"); err != nil {
+					return fmt.Errorf("the link was not printed (%v), nor withdrawn: %w; run invite again to replace it", werr, err)
+				}
+				return fmt.Errorf("the link was not printed (%v) and is withdrawn; run invite again", werr)
+			}
 			fmt.Fprintf(d.stderr, "expires %s\n", l.Expires.UTC().Format("2006-01-02 15:04 MST"))
 			return nil
 		}

@@ -649,6 +649,11 @@ func (m *Manager) SetFactorState(ctx context.Context, actor Actor, name, id stri
 	if f.State == store.FactorPending || !disabled && builtin.NeverActivated(&f) {
 		return Factor{}, m.refuse(ctx, actor, action, name, id, conflict("not_active", "", "factor %s is pending its activation, which alone makes it active (delete it to withdraw it)", id))
 	}
+	if f.State == state {
+		// In that state already: nothing written, no record of a change that did not
+		// happen, as for a user's state (setUserState).
+		return m.GetFactor(ctx, name, id)
+	}
 	c := store.UserChange{Name: name, Now: m.now(), StateChanges: []store.FactorStateChange{{ID: id, State: state}},
 		Audit: []store.AuditEvent{m.event(ctx, actor, action, name, id, "")}}
 	if err := m.apply(ctx, c, "factor"); err != nil {

@@ -622,8 +622,13 @@ func (m *Manager) RenameFactor(ctx context.Context, actor Actor, name, id, label
 	if err := checkLabel(label, true); err != nil {
 		return Factor{}, m.refuse(ctx, actor, ActionFactorsRename, name, id, err)
 	}
-	if _, _, err := m.factor(ctx, name, id); err != nil {
+	_, f, err := m.factor(ctx, name, id)
+	if err != nil {
 		return Factor{}, err
+	}
+	if f.Label == label {
+		// Named so already: nothing written, no record of a change that did not happen.
+		return m.GetFactor(ctx, name, id)
 	}
 	// The label alone: the params read here may be gone by the write (an activation, a
 	// device registering), and written back they would undo it.

@@ -44,3 +44,22 @@ func TestReviewL79FactorStateNoop(t *testing.T) {
 		}
 	})
 }
+
+// A rename to the label the factor has changes nothing: it wrote an admin.factors.rename
+// row all the same (an idempotent retry of a PATCH, a script setting labels it reads).
+func TestReviewL79FactorRenameNoop(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		m, _ := newManager(t, st)
+		addAlice(t, m)
+		id := enrollTOTP(t, m).Factor.ID
+		for range 2 {
+			if f, err := m.RenameFactor(ctx, "desk", "alice", id, "Laptop"); err != nil || f.Label != "Laptop" {
+				t.Fatalf("rename: %+v %v", f, err)
+			}
+		}
+		if n := len(auditOf(t, m, "admin.factors.rename").Events); n != 1 {
+			t.Errorf("two renames to one label wrote %d record(s), want 1", n)
+		}
+	})
+}

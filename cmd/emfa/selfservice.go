@@ -137,7 +137,9 @@ minute.`,
 		}
 		if !deliver {
 			// A link that could not be printed reached no one: it is withdrawn (spent, the
-			// minute given back), not left live for no one, and the command fails.
+			// minute given back), not left live for no one, and the command fails. SIGPIPE
+			// ignored, or a closed pipe would end the process before (printingOnce).
+			printingOnce()
 			if _, werr := fmt.Fprintln(d.stdout, l.URL); werr != nil {
 				if err := ss.WithdrawLink(ctx, cliActor, args[0], l, "not printed"); err != nil {
 					return fmt.Errorf("the link was not printed (%v), nor withdrawn: %w; run invite again to replace it", werr, err)

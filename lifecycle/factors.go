@@ -549,6 +549,11 @@ func (m *Manager) activateFactor(ctx context.Context, actor Actor, name, id, pas
 	if passcode == "" {
 		return Factor{}, m.refuse(ctx, actor, action, name, id, invalid("missing_field", "passcode", "is required"))
 	}
+	if strings.TrimSpace(passcode) != passcode {
+		// Bad input, not a wrong code: refused before the engine, which counted it toward
+		// the lockout and called the right code, pasted with a line end, wrong.
+		return Factor{}, m.refuse(ctx, actor, action, name, id, invalid("invalid_field", "passcode", "must not start or end with spaces"))
+	}
 	u, f, err := m.factor(ctx, name, id)
 	if err != nil {
 		return Factor{}, err

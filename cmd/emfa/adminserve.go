@@ -141,9 +141,9 @@ func (e *env) serveAdmin(ctx context.Context, l *live, connTimeout time.Duration
 	if !e.cfg.Admin.IsEnabled() || e.cfg.Admin.Listen == "" {
 		return a, nil
 	}
-	ln, err := net.Listen("tcp", e.cfg.Admin.Listen)
+	ln, err := listenOn("admin.listen", e.cfg.Admin.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("admin.listen: %w", err)
+		return nil, err
 	}
 	tlsOn := l.cur.Load().adminTLS != nil
 	var tc *tls.Config

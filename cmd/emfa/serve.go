@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -158,7 +159,7 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	}()
 	handler := trim.wrap(e.tracing.Handler(l, l.spanRoute))
 	srv := e.httpServer(handler, so.connTimeout) // adminserve.go: the admin listener's too
-	ln, err := net.Listen("tcp", e.cfg.Server.Listen)
+	ln, err := listenOn("server.listen", e.cfg.Server.Listen)
 	if err != nil {
 		return err
 	}
@@ -216,4 +217,26 @@ func (e *env) stopServing(ctx context.Context, srv *http.Server, errc <-chan err
 	l.drain(dctx, e.log)
 	cancel()
 	return err
+}
+
+// listenOn listens on addr, the value of key. An error names the key, the variable that
+// overrides it and what to do: net's own words (`bind: address already in use`) named
+// neither.
+func listenOn(key, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	env := "EMFA_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("%s %s: the address is in use (another process, perhaps another emfa, listens there): "+
+			"stop it, or choose a free port in %s (%s)", key, addr, key, env)
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("%s %s: not permitted (a port below 1024 needs privileges): choose a port from 1024 in %s (%s)",
+			key, addr, key, env)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return nil, fmt.Errorf("%s %s: no such address on this host: choose one of its addresses in %s (%s)", key, addr, key, env)
+	}
+	return nil, fmt.Errorf("%s %s: %w", key, addr, err)
 }

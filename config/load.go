@@ -293,7 +293,69 @@ func yamlSyntaxError(data []byte, err error) error {
 			return &syntaxError{l, "indented with a tab: YAML indents with spaces only (" + m[2] + ")"}
 		}
 	}
+	if strings.HasPrefix(m[2], "did not find expected ") {
+		if l, ok := misaligned(lines, line); ok {
+			return &syntaxError{l, "indented so that it lines up with no key above it: the keys of one section " +
+				"start in the same column, one section's keys further in than its own (" + m[2] + ")"}
+		}
+	}
 	return &syntaxError{line, m[2]}
+}
+
+// blockText is a value that starts a block of text (|, >, |-, >+2…): the lines after
+// it, further in than its key, are text, indented as the text likes.
+var blockText = regexp.MustCompile(`:\s*[|>][-+0-9]*\s*(#.*)?$`)
+
+// misaligned is the first line, from line (the parser's, which names the line before
+// the mistake or the start of the list holding it) on, that moves back out to a column
+// where no enclosing key or list item starts: a key indented a space too few or too
+// many, which the parser reports as "did not find expected key" (or '-' indicator).
+func misaligned(lines []string, line int) (int, bool) {
+	var open []int // the columns of the keys and list items enclosing the current line
+	text := -1     // inside a block of text: the column of its key
+	for i, s := range lines {
+		trimmed := strings.TrimLeft(s, " ")
+		col := len(s) - len(trimmed)
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		if text >= 0 {
+			if col > text {
+				continue
+			}
+			text = -1
+		}
+		for len(open) > 0 && open[len(open)-1] > col {
+			open = open[:len(open)-1]
+		}
+		if len(open) > 0 && open[len(open)-1] != col && i+1 >= line && col < prevCol(lines, i) {
+			return i + 1, true
+		}
+		if len(open) == 0 || open[len(open)-1] != col {
+			open = append(open, col)
+		}
+		// "- key: v" opens the list item's column and its keys' column.
+		for strings.HasPrefix(trimmed, "- ") {
+			inner := strings.TrimLeft(trimmed[1:], " ")
+			col += len(trimmed) - len(inner)
+			open = append(open, col)
+			trimmed = inner
+		}
+		if blockText.MatchString(s) {
+			text = len(s) - len(strings.TrimLeft(s, " "))
+		}
+	}
+	return 0, false
+}
+
+// prevCol is the column of the last line before i that holds something.
+func prevCol(lines []string, i int) int {
+	for j := i - 1; j >= 0; j-- {
+		if t := strings.TrimLeft(lines[j], " "); t != "" && !strings.HasPrefix(t, "#") {
+			return len(lines[j]) - len(t)
+		}
+	}
+	return 0
 }
 
 // aliasLine is the line of data where *name is written as an alias of no anchor (0: not

@@ -483,8 +483,8 @@ func (d *deps) openEnv(ctx context.Context, o storeOptions, mode loadMode) (*env
 	if mode == forAdmin && o.readOnly && cfg.Storage.Driver != "postgres" {
 		if path := sqlite.Path(cfg.Storage.DSN.Reveal()); path != "" {
 			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("%s: storage.dsn: no database at %s (a relative path starts in the working directory): "+
-					"this command only reads, and creates none", cfg.Source, path)
+				return nil, fmt.Errorf("%s: storage.dsn: no database at %s%s: "+
+					"this command only reads, and creates none", cfg.Source, path, relativeTo(path))
 			}
 		}
 	}
@@ -496,6 +496,16 @@ func (d *deps) openEnv(ctx context.Context, o storeOptions, mode loadMode) (*env
 	}
 	if err != nil {
 		return nil, err
+	}
+	if sq, ok := st.(*sqlite.Store); ok && sq.Created() && mode == forAdmin && !strings.HasPrefix(cfg.Source, "embedded default") {
+		// serve logs this itself; a command that made a new store (a relative
+		// storage.dsn run from another folder) would otherwise report only its own work.
+		path := sqlite.Path(cfg.Storage.DSN.Reveal())
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		fmt.Fprintf(d.stderr, "emfa: created a new store at %s: it was not there (if it should have been, check storage.dsn "+
+			"in %s: a relative path starts in the working directory)\n", path, cfg.Source)
 	}
 	if err := checkKeys(ctx, st, keys, cfg); err != nil {
 		if mode != forAdmin || !o.keyLossOK {
@@ -901,4 +911,17 @@ func envWith(dataDir string, secret func(file, section string, n int, notice str
 		}
 		return "", false
 	}
+}
+
+// relativeTo says where a relative path starts: " (DIR/PATH: a relative path starts in
+// the working directory)", or nothing for an absolute one.
+func relativeTo(path string) string {
+	if filepath.IsAbs(path) {
+		return ""
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return " (a relative path starts in the working directory)"
+	}
+	return " (" + abs + ": a relative path starts in the working directory)"
 }

@@ -205,7 +205,7 @@ func noSubcommand(c *cobra.Command, args []string) error {
 		return nil
 	}
 	if !c.HasParent() {
-		return usageError{fmt.Sprintf("unknown command %q", args[0])}
+		return usageError{fmt.Sprintf("unknown command %q", args[0]) + didYouMean(c, args[0])}
 	}
 	return usageError{fmt.Sprintf("unknown %s subcommand %s", c.Name(), args[0]) + didYouMean(c, args[0])}
 }

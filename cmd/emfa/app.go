@@ -109,7 +109,7 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 		return nil, fmt.Errorf("no data directory %s, so no store: point at the existing one with --config FILE "+
 			"or EMFA_DATA_DIR=DIR, or pass --init to create a new store there", shown)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("data directory %s: %w", dataDir, err)
+		return nil, fmt.Errorf("data directory %s: %w%s", dataDir, err, dataDirHint)
 	}
 	if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) && mode == forAdmin && !create && os.Getenv("EMFA_ENCRYPTION_KEY") == "" {
 		return nil, fmt.Errorf("no encryption key in %s: set EMFA_ENCRYPTION_KEY, point at the data directory that has one "+
@@ -137,7 +137,7 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 			return nil, fmt.Errorf("embedded default: %w", err)
 		}
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("data directory: %w", err)
+			return nil, fmt.Errorf("data directory %s: %w%s", dataDir, err, dataDirHint)
 		}
 	}
 	// secret is a generated secret of section: kept in the data directory, generated there
@@ -178,6 +178,10 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 	cfg.Source = "embedded default (data in " + dataDir + ")"
 	return cfg, nil
 }
+
+// dataDirHint says what to do about a data directory emfa cannot use.
+const dataDirHint = ": point EMFA_DATA_DIR at a directory emfa's user may write (or create it with that owner), " +
+	"or run from a folder where ./emfa-data can be made"
 
 // standIn is a well-formed secret of n bytes for a command that never uses it.
 func standIn(n int) string {

@@ -668,12 +668,28 @@ func (x *expander) tree(node any, path string) any {
 			if m[3] != "" {
 				return m[4]
 			}
-			x.missing(path, fmt.Sprintf("environment variable %s is not set", m[2]))
+			x.missing(path, fmt.Sprintf("environment variable %s is not set%s", m[2], x.meant(m[2])))
 			return ""
 		})
 	default:
 		return node
 	}
+}
+
+// meant is " (did you mean NAME, which is set?)" for a variable of the environment
+// that is set and a typo away from name (${EMFA_ENCRYPTON_KEY}), or "": the operator
+// who exported it otherwise looks for the fault in the shell, not in the file.
+func (x *expander) meant(name string) string {
+	var set []string
+	for _, kv := range x.opts.environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && v != "" && k != name {
+			set = append(set, k)
+		}
+	}
+	if near := suggest.Nearest(name, set); near != "" {
+		return " (did you mean " + near + ", which is set?)"
+	}
+	return ""
 }
 
 // refProblem says what is wrong with the ${…} of s that would not be expanded, or "": a

@@ -299,6 +299,22 @@ func decodeJSON(data []byte, v any) error {
 	return nil
 }
 
+// decodeFields is decodeJSON for a source's event that relays customers' data as they
+// sent it: keys that differ only in case are refused only in the objects fields names,
+// those encoding/json reads into v's fields (where it matches keys in any case, so which
+// would it read?); elsewhere they are distinct keys, and a key named twice exactly is
+// refused anywhere (encoding/json keeps the last). Auth0, Okta and Verify events name
+// their objects of fields.
+func decodeFields(data []byte, v any, fields *jsonkeys.Fields) error {
+	if err := jsonkeys.CheckFields(data, fields); err != nil {
+		return malformed("body is not valid JSON without duplicate keys: " + jsonFault(err))
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return malformed("body is not the JSON expected: " + jsonFault(err))
+	}
+	return nil
+}
+
 // jsonFault is why a payload could not be read, as an answer and a log line say it:
 // where, and what kind of value, but none of the payload's values, which encoding/json
 // quotes (a number's digits, a string given for a number: megabytes at the body's

@@ -3,7 +3,6 @@ package adapter
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"strings"
 	"time"
 
@@ -80,14 +79,15 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 			continue
 		}
 		var e auth0Entry
-		if err := decodeAuth0(raw, &e); err != nil {
+		if err := decodeFields(raw, &e, auth0Fields); err != nil {
 			p.refuseAt("", "entry ", i, ": "+err.Error())
 			continue
 		}
 		if len(e.Data) > 0 {
+			// Its keys were checked with the entry's (auth0Fields' "data…").
 			var inner auth0Entry
-			if err := decodeAuth0(e.Data, &inner); err != nil {
-				p.refuseAt(e.LogID, "entry ", i, ".data: "+err.Error())
+			if err := json.Unmarshal(e.Data, &inner); err != nil {
+				p.refuseAt(e.LogID, "entry ", i, ".data: body is not the JSON expected: "+jsonFault(err))
 				continue
 			}
 			if inner.LogID == "" {
@@ -183,96 +183,9 @@ func auth0Event(e auth0Entry, d *auth0Call) (provider.LifecycleEvent, bool) {
 	return ev, ev.Username != ""
 }
 
-// decodeAuth0 is decodeJSON for an entry (or its data), but for keys that differ only in
-// case outside the objects emfa reads into fields: Auth0 logs customers' data as they sent
-// it (a user's metadata in a Management API call's body, {"Team": …, "team": …}), whose
-// keys are distinct, and such an entry was refused as unreadable, a user's creation lost
-// with it. A key named twice exactly is refused anywhere (encoding/json keeps the last),
-// and one named twice in any case among the fields (auth0Fields) too, as encoding/json
-// matches them. Check is tried first: the walk below runs only for an entry it refuses.
-func decodeAuth0(data []byte, v any) error {
-	err := checkUniqueKeys(data)
-	// A key named twice in an object of fields is refused as it is; one deeper may be
-	// two keys of a customer's data, which only the walk tells apart.
-	if dup := (*jsonkeys.DuplicateError)(nil); errors.As(err, &dup) && !auth0Fields[jsonkeys.FoldKey(parentPath(dup.Path))] {
-		err = auth0Keys(json.NewDecoder(bytes.NewReader(data)), "", "", 0)
-	}
-	if err != nil {
-		return malformed("body is not valid JSON without duplicate keys: " + jsonFault(err))
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return malformed("body is not the JSON expected: " + jsonFault(err))
-	}
-	return nil
-}
-
-// auth0Fields are the paths (keys folded by jsonkeys.FoldKey, joined by '.') of the
-// objects of an entry whose keys encoding/json matches to fields, in any case.
-var auth0Fields = func() map[string]bool {
-	m := map[string]bool{}
-	for _, p := range []string{"", "data", "details", "details.request", "details.response",
-		"data.details", "data.details.request", "data.details.response"} {
-		m[jsonkeys.FoldKey(p)] = true
-	}
-	return m
-}()
-
-// auth0Keys walks the value dec is at, under path (folded; shown as the entry spells it)
-// inside depth containers, and refuses a key named twice: exactly, or in any case in an
-// object of auth0Fields.
-func auth0Keys(dec *json.Decoder, path, shown string, depth int) error {
-	t, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	d, ok := t.(json.Delim)
-	if !ok {
-		return nil
-	}
-	if depth >= jsonkeys.MaxDepth {
-		return jsonkeys.ErrTooDeep
-	}
-	if d == '[' {
-		for dec.More() {
-			if err := auth0Keys(dec, path+".[]", shown+".[]", depth+1); err != nil {
-				return err
-			}
-		}
-		_, err = dec.Token()
-		return err
-	}
-	fields := auth0Fields[path]
-	seen := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		key, _ := t.(string)
-		k := key
-		if fields {
-			k = jsonkeys.FoldKey(key)
-		}
-		if seen[k] {
-			return &jsonkeys.DuplicateError{Path: strings.TrimPrefix(shown+"."+key, ".")}
-		}
-		seen[k] = true
-		sub := jsonkeys.FoldKey(key)
-		if path != "" {
-			sub = path + "." + sub
-		}
-		if err := auth0Keys(dec, sub, strings.TrimPrefix(shown+"."+key, "."), depth+1); err != nil {
-			return err
-		}
-	}
-	_, err = dec.Token()
-	return err
-}
-
-// parentPath is the path of the object that holds the key at path.
-func parentPath(path string) string {
-	if i := strings.LastIndexByte(path, '.'); i >= 0 {
-		return path[:i]
-	}
-	return ""
-}
+// auth0Fields are the objects of an entry (bare, or as {log_id, data}) that emfa reads
+// into fields. Auth0 logs customers' data as they sent it (a user's metadata in a
+// Management API call's body, {"Team": …, "team": …}): only those objects are held to
+// keys unique in any case (decodeFields).
+var auth0Fields = jsonkeys.NewFields("", "data", "details", "details.request", "details.response",
+	"data.details", "data.details.request", "data.details.response")

@@ -69,7 +69,73 @@ func Check(data []byte) error {
 		return ErrNotOneValue
 	}
 	w := keyWalk{data: data}
-	return w.value(0)
+	return w.value(0, everywhere)
+}
+
+// Fields are the objects of a document whose keys encoding/json matches to a struct's
+// fields, without regard to case; NewFields builds them. CheckFields compares keys that
+// way only there.
+type Fields struct {
+	// object: the value here, an object, is read into fields (its keys compared folded).
+	object bool
+	// all: so is every object at or below here (Check's rule).
+	all bool
+	// names are the keys (or "[]", an array's elements) of the values below that hold
+	// fields, children their Fields.
+	names    [][]byte
+	children []*Fields
+}
+
+// everywhere is Check's rule: keys compared folded in every object.
+var everywhere = &Fields{object: true, all: true}
+
+// NewFields are the objects at paths: keys joined with '.', "[]" for an array's
+// elements, "" the document itself ("data", "target.[]", "details.request").
+func NewFields(paths ...string) *Fields {
+	root := &Fields{}
+	for _, p := range paths {
+		f := root
+		if p != "" {
+			for name := range strings.SplitSeq(p, ".") {
+				f = f.child([]byte(name), true)
+			}
+		}
+		f.object = true
+	}
+	return root
+}
+
+// child is the Fields under name (an object's key, or "[]"); nil: no object below
+// holds fields. add makes it when there is none.
+func (f *Fields) child(name []byte, add bool) *Fields {
+	if f == nil || f.all {
+		return f
+	}
+	for i, n := range f.names {
+		if bytes.EqualFold(n, name) {
+			return f.children[i]
+		}
+	}
+	if !add {
+		return nil
+	}
+	c := &Fields{}
+	f.names, f.children = append(f.names, name), append(f.children, c)
+	return c
+}
+
+// CheckFields is Check, but for the keys it compares without regard to case: only
+// those of the objects of fields, as encoding/json matches them to a struct's fields;
+// the keys of any other object (a customer's data a source relays as it was sent, where
+// "Team" and "team" are two keys) are refused only when named twice exactly. It costs
+// what Check does: the objects below fields are known by the keys above them, no path is
+// built but the one an error names.
+func CheckFields(data []byte, fields *Fields) error {
+	if !json.Valid(data) {
+		return Check(data)
+	}
+	w := keyWalk{data: data}
+	return w.value(0, fields)
 }
 
 // CheckValid is Check for data json.Valid accepts, such as a body encoding/json has just
@@ -84,7 +150,7 @@ func CheckValid(data []byte) (err error) {
 		}
 	}()
 	w := keyWalk{data: data}
-	return w.value(0)
+	return w.value(0, everywhere)
 }
 
 // keyWalk walks JSON that json.Valid accepted; path holds, per open container (at depth
@@ -110,8 +176,9 @@ func (w *keyWalk) space() {
 	}
 }
 
-// value walks the value at w.i, inside depth open containers.
-func (w *keyWalk) value(depth int) error {
+// value walks the value at w.i, inside depth open containers; f is where it is among
+// the fields (nil: below them all).
+func (w *keyWalk) value(depth int, f *Fields) error {
 	w.space()
 	switch w.data[w.i] {
 	case '{', '[':
@@ -119,9 +186,9 @@ func (w *keyWalk) value(depth int) error {
 			return ErrTooDeep
 		}
 		if w.data[w.i] == '[' {
-			return w.array(depth + 1)
+			return w.array(depth+1, f.child(inArray, false))
 		}
-		return w.object(depth + 1)
+		return w.object(depth+1, f)
 	case '"':
 		w.str()
 	default: // a number, true, false or null
@@ -132,7 +199,7 @@ func (w *keyWalk) value(depth int) error {
 	return nil
 }
 
-func (w *keyWalk) array(depth int) error {
+func (w *keyWalk) array(depth int, elem *Fields) error {
 	w.i++ // [
 	w.path[depth-1] = inArray
 	for {
@@ -141,7 +208,7 @@ func (w *keyWalk) array(depth int) error {
 			w.i++
 			return nil
 		}
-		if err := w.value(depth); err != nil {
+		if err := w.value(depth, elem); err != nil {
 			return err
 		}
 		w.space()
@@ -151,12 +218,19 @@ func (w *keyWalk) array(depth int) error {
 	}
 }
 
-func (w *keyWalk) object(depth int) error {
+func (w *keyWalk) object(depth int, f *Fields) error {
 	w.i++ // {
 	w.path[depth-1] = nil
 	var first [maxLinearKeys][]byte
 	seen := first[:0] // few keys: a linear search beats a map
 	var folded map[string]struct{}
+	// An object of fields compares its keys as encoding/json matches keys to fields,
+	// under simple case folding; any other, exactly.
+	fold := f != nil && f.object
+	same, mapKey := bytes.Equal, func(k []byte) string { return string(k) }
+	if fold {
+		same, mapKey = equalFold, FoldKey[[]byte]
+	}
 	for {
 		w.space()
 		if w.data[w.i] == '}' {
@@ -164,20 +238,19 @@ func (w *keyWalk) object(depth int) error {
 			return nil
 		}
 		key := w.key()
-		// Compared as encoding/json matches keys to fields: under simple case folding.
 		var dup bool
 		if folded != nil {
-			f := FoldKey(key)
-			if _, dup = folded[f]; !dup {
-				folded[f] = struct{}{}
+			m := mapKey(key)
+			if _, dup = folded[m]; !dup {
+				folded[m] = struct{}{}
 			}
-		} else if dup = slices.ContainsFunc(seen, func(k []byte) bool { return equalFold(k, key) }); !dup {
+		} else if dup = slices.ContainsFunc(seen, func(k []byte) bool { return same(k, key) }); !dup {
 			if len(seen) == maxLinearKeys {
 				folded = make(map[string]struct{}, 2*len(seen))
 				for _, k := range seen {
-					folded[FoldKey(k)] = struct{}{}
+					folded[mapKey(k)] = struct{}{}
 				}
-				folded[FoldKey(key)] = struct{}{}
+				folded[mapKey(key)] = struct{}{}
 			} else {
 				seen = append(seen, key)
 			}
@@ -193,7 +266,7 @@ func (w *keyWalk) object(depth int) error {
 		w.path[depth-1] = key
 		w.space()
 		w.i++ // :
-		if err := w.value(depth); err != nil {
+		if err := w.value(depth, f.child(key, false)); err != nil {
 			return err
 		}
 		w.space()

@@ -37,6 +37,13 @@ type oktaTarget struct {
 	DisplayName string `json:"displayName"`
 }
 
+// oktaFields are the objects of an event that emfa reads into fields (oktaEvent's): only
+// they are held to keys unique in any case. Okta relays data it does not own elsewhere
+// (debugContext.debugData, a target's detailEntry, the client's userAgent), where
+// {"Foo": …, "foo": …} are two keys, and such an event, refused, was lost with the user's
+// change: Okta sends no batch answered 4xx again.
+var oktaFields = jsonkeys.NewFields("", "actor", "outcome", "target.[]")
+
 var oktaTypes = map[string]string{
 	"user.lifecycle.create":           provider.EventUserCreate,
 	"user.lifecycle.delete.initiated": provider.EventUserDelete,
@@ -92,7 +99,7 @@ func readOkta(mfaReset string, body []byte) (parsed, error) {
 			continue
 		}
 		var e oktaEvent
-		if err := decodeJSON(raw, &e); err != nil {
+		if err := decodeFields(raw, &e, oktaFields); err != nil {
 			p.refuseAt("", "data.events[", i, "]: "+err.Error())
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/emfa/emfa/internal/jsonkeys"
 	"github.com/emfa/emfa/provider"
 )
 
@@ -32,6 +33,11 @@ type verifyNotification struct {
 	} `json:"data"`
 }
 
+// verifyFields are the objects of a notification that emfa reads into fields: only they
+// are held to keys unique in any case; deeper, {"Host": …, "host": …} are two keys, and
+// the notification, refused, was lost.
+var verifyFields = jsonkeys.NewFields("", "data")
+
 var verifyUserActions = map[string]string{
 	"created":  provider.EventUserCreate,
 	"deleted":  provider.EventUserDelete,
@@ -43,7 +49,7 @@ var verifyUserActions = map[string]string{
 
 func parseVerify(c echo.Context, body []byte) (parsed, error) {
 	var n verifyNotification
-	if err := decodeJSON(body, &n); err != nil {
+	if err := decodeFields(body, &n, verifyFields); err != nil {
 		return parsed{}, err
 	}
 	if n.ID == "" {

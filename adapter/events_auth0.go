@@ -84,6 +84,12 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 			continue
 		}
 		if len(e.Data) > 0 {
+			// Null too: read as an entry of nothing, it was refused as one without log_id
+			// and type, though the wrapper had its log_id and it was data that was wrong.
+			if !jsonObjectAhead(e.Data) {
+				p.refuseAt(e.LogID, "entry ", i, ".data: not a JSON object")
+				continue
+			}
 			// Its keys were checked with the entry's (auth0Fields' "data…").
 			var inner auth0Entry
 			if err := json.Unmarshal(e.Data, &inner); err != nil {

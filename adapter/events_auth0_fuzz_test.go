@@ -10,7 +10,10 @@ import (
 
 // auth0AsBefore is parseAuth0 as it was before an array's entries were read one at a
 // time (24aa344^): the array checked and decoded whole, each entry decoded, refusals
-// counted without the listing's cap.
+// counted without the listing's cap. What changed on purpose since is read as now: a body
+// that is one object is one entry, and keys differing in case are told apart below the
+// fields (auth0Fields, the entry's data checked with it); else each input read now and
+// refused before failed the target.
 func auth0AsBefore(body []byte) (events int, p parsed, err error) {
 	var raws []json.RawMessage
 	trimmed := bytes.TrimSpace(body)
@@ -21,6 +24,8 @@ func auth0AsBefore(body []byte) (events int, p parsed, err error) {
 		if err := decodeJSON(trimmed, &raws); err != nil {
 			return 0, parsed{}, err
 		}
+	case trimmed[0] == '{' && json.Valid(trimmed):
+		raws = append(raws, trimmed)
 	default:
 		for line := range bytes.Lines(trimmed) {
 			if line = bytes.TrimSpace(line); len(line) > 0 {
@@ -30,13 +35,13 @@ func auth0AsBefore(body []byte) (events int, p parsed, err error) {
 	}
 	for _, raw := range raws {
 		var e auth0Entry
-		if err := decodeJSON(raw, &e); err != nil {
+		if err := decodeFields(raw, &e, auth0Fields); err != nil {
 			p.refuse("", "")
 			continue
 		}
 		if len(e.Data) > 0 {
 			var inner auth0Entry
-			if err := decodeJSON(e.Data, &inner); err != nil {
+			if err := json.Unmarshal(e.Data, &inner); err != nil {
 				p.refuse(e.LogID, "")
 				continue
 			}
@@ -83,6 +88,10 @@ func FuzzParseAuth0AsBefore(f *testing.F) {
 	f.Add(`[` + ok + `,0,null,{},{"log_id":"a2","data":{"type":"du","date":"2026-05-01T09:00:00Z","user_name":"b"}}]`)
 	f.Add(ok + "\n" + `{"log_id":"a3","type":"sapi","date":"2026-05-01T09:00:00Z","details":{"request":{"method":"DELETE","path":"/api/v2/users/x"},"response":{"body":{"email":"c"}}}}`)
 	f.Add(` [ ` + ok + ` , {"log_id":"a2","log_id":"a3"} ] `)
+	// Read since E74: an object over several lines, keys differing in case in a customer's
+	// data.
+	f.Add("{\n \"log_id\": \"a5\",\n \"type\": \"ss\",\n \"date\": \"2026-05-01T09:00:00Z\",\n \"user_name\": \"e\"\n}")
+	f.Add(`{"log_id":"a6","type":"ss","date":"2026-05-01T09:00:00Z","user_name":"f","details":{"m":{"A":1,"a":2}}}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		p, err := parseAuth0(nil, []byte(body))
 		_, old, oldErr := auth0AsBefore([]byte(body))

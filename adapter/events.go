@@ -208,10 +208,11 @@ func (p parsed) screen() parsed {
 	return p
 }
 
-// whole is p, or the refusal of the whole batch when nothing in it could be read.
+// whole is p, or the refusal of the whole batch when nothing in it could be read (with
+// p, whose refused events are counted).
 func (p parsed) whole() (parsed, error) {
 	if p.nRefused > 0 && len(p.events) == 0 && p.ignored == 0 {
-		return parsed{}, malformed(listed(p.refused, p.nRefused, "; "))
+		return p, malformed(listed(p.refused, p.nRefused, "; "))
 	}
 	return p, nil
 }
@@ -235,6 +236,22 @@ func (e errMalformed) Error() string { return e.msg }
 
 func malformed(msg string) error { return errMalformed{msg} }
 
+// SyncObserver counts the events each posting source delivered, by outcome (queued,
+// duplicate, ignored, refused): emfa_sync_events_received_total. An Options.Observer
+// that is one is told (telemetry.Metrics is). A refused event is lost (Okta sends no
+// batch answered 4xx again, Auth0 gives up after its retries): a log line alone told
+// an operator, and no alert could fire on it.
+type SyncObserver interface {
+	SyncReceived(source, outcome string, n int)
+}
+
+// received tells the Observer, when it counts them, n events of source with outcome.
+func (api *syncAPI) received(source, outcome string, n int) {
+	if o, ok := api.s.observer.(SyncObserver); ok && n > 0 {
+		o.SyncReceived(source, outcome, n)
+	}
+}
+
 // source reads, parses and queues one request of a posting source.
 func (api *syncAPI) source(name string, parse func(c echo.Context, body []byte) (parsed, error)) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -248,6 +265,8 @@ func (api *syncAPI) source(name string, parse func(c echo.Context, body []byte) 
 		}
 		var m errMalformed
 		if errors.As(err, &m) {
+			// Its events when they are known, else one: a body that could not be read.
+			api.received(name, "refused", max(p.nRefused, 1))
 			api.s.log.Warn("sync payload refused", "source", name, "reason", m.msg,
 				"request_id", callRequestID(c))
 			return badRequest(m.msg)
@@ -280,6 +299,10 @@ func (api *syncAPI) source(name string, parse func(c echo.Context, body []byte) 
 		api.counts.Queued.Add(int64(added))
 		api.counts.Duplicate.Add(int64(len(p.events) - added))
 		api.counts.Ignored.Add(int64(p.ignored))
+		api.received(name, "refused", p.nRefused)
+		api.received(name, "queued", added)
+		api.received(name, "duplicate", len(p.events)-added)
+		api.received(name, "ignored", p.ignored)
 		api.s.log.Info("sync events received", "source", name, "queued", added, "duplicate", len(p.events)-added,
 			"ignored", p.ignored, "request_id", callRequestID(c))
 		return c.NoContent(http.StatusNoContent)

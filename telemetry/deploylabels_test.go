@@ -38,6 +38,7 @@ func gatherAll(t *testing.T) exportedSeries {
 	m.StoreError("audit")
 	m.Reload(true)
 	m.SyncFinished("okta", SyncApplied)
+	m.SyncReceived("okta", "refused", 1)
 	m.WatchParked("server", func() int { return 0 })
 	m.WatchSync(SyncWatch{Read: func(context.Context) ([]SyncSourceStats, error) {
 		return []SyncSourceStats{{Source: "okta", Pending: 1, Dead: 1, OldestPending: time.Now(), Paused: true}}, nil

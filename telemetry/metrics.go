@@ -42,6 +42,7 @@ type Metrics struct {
 	reloads         *prometheus.CounterVec
 	lastReload      prometheus.Gauge // 1 at start and after a reload that applied, 0 after one that failed
 	syncFinished    *prometheus.CounterVec
+	syncReceived    *prometheus.CounterVec
 	sync            *syncCollector   // sync.go
 	parked          *parkedCollector // connections.go
 
@@ -149,6 +150,7 @@ func NewMetrics(version string) *Metrics {
 	m.lastReload.Set(1)
 	m.reg.MustRegister(m.lastReload)
 	m.syncFinished = counter("sync_events_finished_total", "Attempts of directory sync on a queued event, by source (propagate:PREFIX: propagations to a provider's vendor) and outcome: applied (in emfa's store), propagated (carried to the vendor), skipped (done without either: older than a change applied since, or refused), retry (failed; it waits its backoff), dead (dead-lettered).", "source", "outcome")
+	m.syncReceived = counter("sync_events_received_total", "Events the posting sync sources (okta, verify, auth0) delivered, by source and outcome: queued, duplicate (queued before), ignored (a type or result emfa does not act on), refused (could not be read: lost, as the source sends it no more; the log says why).", "source", "outcome")
 	m.sync = newSyncCollector(m)
 	m.reg.MustRegister(m.sync)
 	m.parked = newParkedCollector()

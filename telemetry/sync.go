@@ -146,6 +146,14 @@ func (m *Metrics) WatchSync(w SyncWatch) {
 	c.w, c.last, c.read, c.ok, c.readAt = w, nil, false, false, time.Time{}
 }
 
+// SyncReceived counts n events a posting source delivered, by outcome (queued,
+// duplicate, ignored, refused): adapter.SyncObserver.
+func (m *Metrics) SyncReceived(source, outcome string, n int) {
+	if m != nil {
+		m.syncReceived.WithLabelValues(source, outcome).Add(float64(n))
+	}
+}
+
 // SyncFinished counts an attempt of the sync worker on an event of source, by outcome
 // (SyncApplied, SyncPropagated, SyncSkipped, SyncRetry, SyncDead).
 func (m *Metrics) SyncFinished(source, outcome string) {

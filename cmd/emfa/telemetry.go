@@ -9,10 +9,15 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/telemetry"
 )
+
+// The metrics, the adapter's Observer, count the events the sync sources deliver: the
+// adapter asks for that by assertion, so a method that drifted would count nothing.
+var _ adapter.SyncObserver = (*telemetry.Metrics)(nil)
 
 // moduleVersion is the build's module version, for emfa_build_info.
 func moduleVersion() string {

@@ -1161,12 +1161,19 @@ func listResponse[T any](total, start int, items []T) map[string]any {
 
 func userMatches(u lifecycle.User, cl scimClause) (bool, error) {
 	m := scimUserOf(u)
+	if err := checkLiteral(cl, cl.attr == "active"); err != nil {
+		return false, err
+	}
 	if cl.selAttr != "" {
 		// The one address emfa keeps is shown with its type (userResource).
 		if cl.attr != "emails.value" || cl.selAttr != "type" {
-			return false, scimErr(400, "invalidFilter", "cannot filter on "+cl.attr+" by "+cl.selAttr)
+			return false, scimErr(400, "invalidFilter", "cannot filter on "+scimAttrName(cl.attr)+" by "+cl.selAttr)
 		}
-		return strings.EqualFold(cl.selV, cmp.Or(m.emailType, keptEmailType)) && m.email != "" && strings.EqualFold(m.email, cl.value), nil
+		kept := strings.EqualFold(cl.selV, cmp.Or(m.emailType, keptEmailType)) && m.email != ""
+		if cl.literal == "null" {
+			return !kept, nil // no address of that type
+		}
+		return kept && strings.EqualFold(m.email, cl.value), nil
 	}
 	switch cl.attr {
 	case "username":
@@ -1182,7 +1189,7 @@ func userMatches(u lifecycle.User, cl scimClause) (bool, error) {
 	case "emails", "emails.value":
 		return strings.EqualFold(m.email, cl.value), nil
 	}
-	return false, scimErr(400, "invalidFilter", "cannot filter on "+cl.attr)
+	return false, scimErr(400, "invalidFilter", "cannot filter on "+scimAttrName(cl.attr))
 }
 
 // queryFilter reads the request's filter: none without the parameter. One given empty or

@@ -8,8 +8,10 @@ import (
 )
 
 // scimClause is one `attribute eq "value"` of a filter; a value filter on a multi-valued
-// attribute (`emails[type eq "work"].value`, as Entra ID sends) is in selAttr, selV.
-type scimClause struct{ attr, value, selAttr, selV string }
+// attribute (`emails[type eq "work"].value`, as Entra ID sends) is in selAttr, selV. A
+// value given bare, not quoted (null, true, false, a number), is in literal too; null's
+// value is "", the attribute unassigned.
+type scimClause struct{ attr, value, selAttr, selV, literal string }
 
 var scimClauseRE = regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9_.:\-]*)(?:\[\s*([A-Za-z][A-Za-z0-9_]*)\s+(?i:eq)\s+"([^"\\\]]*)"\s*\](\.[A-Za-z][A-Za-z0-9_]*)?)?\s+(?i:eq)\s+(?:"((?:[^"\\]|\\.)*)"|(true|false|null|-?[0-9.]+))\s*$`)
 
@@ -37,9 +39,49 @@ func parseSCIMFilter(f string) ([]scimClause, error) {
 				v = s
 			}
 		}
-		out = append(out, scimClause{attr: strings.ToLower(m[1] + m[4]), value: v, selAttr: strings.ToLower(m[2]), selV: m[3]})
+		cl := scimClause{attr: strings.ToLower(m[1] + m[4]), value: v, selAttr: strings.ToLower(m[2]), selV: m[3], literal: m[6]}
+		if cl.literal == "null" {
+			// Unassigned (RFC 7643 §2.5: null, unassigned and empty are one state): the
+			// empty value, as a resource without the attribute has it, not the text.
+			cl.value = ""
+		}
+		out = append(out, cl)
 	}
 	return out, nil
+}
+
+// checkLiteral refuses a clause whose bare value the attribute cannot hold: a boolean
+// or number against a string (`userName eq 12345`), a number against active. Read as
+// its text it matched a user named "12345"; the filter says another type, which no
+// string equals (RFC 7644 §3.4.2.2). boolAttr: the attribute is a boolean.
+func checkLiteral(cl scimClause, boolAttr bool) error {
+	switch {
+	case cl.literal == "" || cl.literal == "null":
+		return nil
+	case boolAttr && (cl.literal == "true" || cl.literal == "false"):
+		return nil
+	case boolAttr:
+		return scimErr(400, "invalidFilter", scimAttrName(cl.attr)+" is a boolean: compare it with true or false")
+	}
+	return scimErr(400, "invalidFilter", scimAttrName(cl.attr)+" is a string: quote the value ("+strconv.Quote(cl.literal)+")")
+}
+
+// scimAttrName is the attribute lower (as paths and filters are read, in lower case)
+// as the schema spells it, for a message naming it.
+func scimAttrName(lower string) string {
+	var out []string
+	for part := range strings.SplitSeq(lower, ".") {
+		if n, ok := scimAttrNames[part]; ok {
+			part = n
+		}
+		out = append(out, part)
+	}
+	return strings.Join(out, ".")
+}
+
+var scimAttrNames = map[string]string{
+	"username": "userName", "externalid": "externalId", "displayname": "displayName",
+	"givenname": "givenName", "familyname": "familyName", "phonenumbers": "phoneNumbers",
 }
 
 // unqualified is clauses with each attribute named by schema's URN (RFC 7644 §3.10:

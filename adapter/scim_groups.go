@@ -564,7 +564,10 @@ func (api *syncAPI) listGroups(c echo.Context) error {
 		case cl.selAttr != "":
 			return scimErr(400, "invalidFilter", "cannot filter groups by a value filter")
 		case cl.attr != "displayname" && cl.attr != "externalid" && cl.attr != "id":
-			return scimErr(400, "invalidFilter", "cannot filter groups on "+cl.attr)
+			return scimErr(400, "invalidFilter", "cannot filter groups on "+scimAttrName(cl.attr))
+		}
+		if err := checkLiteral(cl, false); err != nil {
+			return err
 		}
 	}
 	ctx := c.Request().Context()

@@ -320,7 +320,11 @@ func (m *scimUser) apply(op string, p scimPath, value any) error {
 		}
 		s, ok := value.(string)
 		if !ok {
-			return "", scimErr(400, "invalidValue", p.attr+" must be a string")
+			name := p.attr
+			if p.sub != "" {
+				name += "." + p.sub
+			}
+			return "", scimErr(400, "invalidValue", scimAttrName(name)+" must be a string")
 		}
 		return s, nil
 	}

@@ -487,7 +487,7 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 		case p.attr == "externalid":
 			ext = ""
 		default:
-			return "", "", nil, scimErr(400, "mutability", "cannot remove "+p.attr)
+			return "", "", nil, scimErr(400, "mutability", "cannot remove "+scimAttrName(p.attr))
 		}
 	}
 	return name, ext, want, nil

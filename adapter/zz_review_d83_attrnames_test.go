@@ -1,0 +1,36 @@
+package adapter
+
+import (
+	"net/http"
+	"testing"
+)
+
+// TestReviewD83AttrNames: a refused write named the attribute as the path was read, in
+// lower case ("username must be a string"), and a sub-attribute by its parent alone: a
+// givenName that is not a string was answered "name must be a string". The detail names
+// the attribute as the schema spells it, sub-attribute and all.
+func TestReviewD83AttrNames(t *testing.T) {
+	h := newSyncHarness(t)
+	code, u, _ := h.scim("POST", "/Users", `{"userName":"an@example.com"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %v", code, u)
+	}
+	code, g, _ := h.scim("POST", "/Groups", `{"displayName":"an"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create group: %d %v", code, g)
+	}
+	user, group := "/Users/"+u["id"].(string), "/Groups/"+g["id"].(string)
+	for _, c := range []struct{ path, body, want string }{
+		{user, `{"Operations":[{"op":"replace","path":"userName","value":5}]}`, "userName must be a string"},
+		{user, `{"Operations":[{"op":"replace","path":"externalId","value":true}]}`, "externalId must be a string"},
+		{user, `{"Operations":[{"op":"replace","path":"displayName","value":[]}]}`, "displayName must be a string"},
+		{user, `{"Operations":[{"op":"replace","path":"name.givenName","value":5}]}`, "name.givenName must be a string"},
+		{user, `{"Operations":[{"op":"replace","path":"name","value":{"familyName":5}}]}`, "name.familyName must be a string"},
+		{group, `{"Operations":[{"op":"remove","path":"displayName"}]}`, "cannot remove displayName"},
+	} {
+		code, out, _ := h.scim("PATCH", c.path, c.body)
+		if code != http.StatusBadRequest || out["detail"] != c.want {
+			t.Errorf("PATCH %s: %d %v, want 400 %q", c.body, code, out["detail"], c.want)
+		}
+	}
+}

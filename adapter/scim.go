@@ -1141,18 +1141,30 @@ func paging(c echo.Context) (start, count int, err error) {
 		}
 	}
 	if s := c.QueryParam("startIndex"); s != "" {
-		if start, err = strconv.Atoi(s); err != nil {
+		if start, err = pagingInt(s); err != nil {
 			return 0, 0, scimErr(400, "invalidValue", "startIndex must be an integer")
 		}
 		start = max(start, 1)
 	}
 	if s := c.QueryParam("count"); s != "" {
-		if count, err = strconv.Atoi(s); err != nil {
+		if count, err = pagingInt(s); err != nil {
 			return 0, 0, scimErr(400, "invalidValue", "count must be an integer")
 		}
 		count = min(max(count, 0), 1000)
 	}
 	return start, count, nil
+}
+
+// pagingInt reads an integer of paging; one beyond an int is the int nearest it (which
+// paging clamps as it would the number itself: RFC 7644 §3.4.2.4, a count above the
+// maximum is the maximum, a startIndex past the results a page of none), not refused as
+// no integer.
+func pagingInt(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if errors.Is(err, strconv.ErrRange) {
+		return n, nil // Atoi gives the int nearest in range
+	}
+	return n, err
 }
 
 func listResponse[T any](total, start int, items []T) map[string]any {

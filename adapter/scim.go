@@ -1071,7 +1071,9 @@ func (api *syncAPI) patchUser(c echo.Context) error {
 			} else {
 				var p scimPath
 				if p, err = parseSCIMPath(op.path); err == nil {
-					err = m.apply(op.op, p, op.value)
+					if err = readOnly(p, scimUserSchema, "groups"); err == nil {
+						err = m.apply(op.op, p, op.value)
+					}
 				}
 			}
 			if err != nil {
@@ -1124,6 +1126,21 @@ func ifMatchTags(c echo.Context) []string {
 func ifMatchSet(c echo.Context) bool {
 	return slices.ContainsFunc(ifMatchTags(c), func(t string) bool { return t != "*" })
 }
+
+// readOnly refuses a PATCH whose path names a read-only attribute of schema (RFC 7643:
+// id and meta; also, of a user, groups, which a group's members set): RFC 7644 §3.5.2, a
+// client MUST NOT modify one, 400 mutability. Ignored, as an attribute this server does
+// not keep is, it answered 200 a change never made (a user added to a group by its
+// groups). A PUT, and a path-less PATCH whose value holds them (the resource as read,
+// Okta's group rename with its id), ignore them (§3.5.1).
+func readOnly(p scimPath, schema string, more ...string) error {
+	if p.ofSchema(schema) && (p.attr == "id" || p.attr == "meta" || slices.Contains(more, p.attr)) {
+		return scimErr(400, "mutability", p.attr+" is read-only"+readOnlyHint[p.attr])
+	}
+	return nil
+}
+
+var readOnlyHint = map[string]string{"groups": ": change a group's members instead"}
 
 // changed says whether err refused a change made on a revision the user no longer has.
 func changed(err error) bool {

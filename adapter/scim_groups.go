@@ -436,13 +436,19 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 	// setPath is an add or replace of path: a value filter or a sub-attribute of a
 	// group's attribute (a member's display) names nothing this server keeps apart from
 	// the member.
-	setPath := func(path string, v any, op string) error {
+	setPath := func(path string, v any, op string, pathless bool) error {
 		p, err := parseSCIMPath(path)
 		if err != nil {
 			return err
 		}
 		if !p.ofSchema(scimGroupSchema) {
 			return nil // an extension's attribute: not kept
+		}
+		if err := readOnly(p, scimGroupSchema); err != nil {
+			if pathless {
+				return nil // the resource as read (Okta's rename sends its id): ignored
+			}
+			return err
 		}
 		if p.selAttr != "" || p.sub != "" {
 			return scimErr(400, "invalidPath", "path "+strconv.Quote(path)+" names a part of a group this server cannot "+op)
@@ -458,14 +464,14 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 			// Each key is a path, as a user's are (scimUser.applyObject): it may name
 			// its attribute by the schema's URN.
 			for k, v := range vo {
-				if err := setPath(k, v, op.op); err != nil {
+				if err := setPath(k, v, op.op, true); err != nil {
 					return "", "", nil, err
 				}
 			}
 			continue
 		}
 		if op.op != "remove" {
-			if err := setPath(op.path, op.value, op.op); err != nil {
+			if err := setPath(op.path, op.value, op.op, false); err != nil {
 				return "", "", nil, err
 			}
 			continue

@@ -248,9 +248,14 @@ func version(v any) string {
 	return `W/"` + hex.EncodeToString(sum[:8]) + `"`
 }
 
+// location is the URL of the resource of kind with id, or of kind itself without one
+// (/ServiceProviderConfig: with a trailing slash, a URL answered 404).
 func location(c echo.Context, kind, id string) string {
-	scheme := c.Scheme()
-	return scheme + "://" + c.Request().Host + SCIMPrefix + "/" + kind + "/" + url.PathEscape(id)
+	loc := c.Scheme() + "://" + c.Request().Host + SCIMPrefix + "/" + kind
+	if id != "" {
+		loc += "/" + url.PathEscape(id)
+	}
+	return loc
 }
 
 // userView is u's resource, its groups named by their ids (read at once; a group SCIM

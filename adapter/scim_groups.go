@@ -718,6 +718,17 @@ func attr(name, typ string, required, multi bool, sub ...map[string]any) map[str
 	return a
 }
 
+// readOnlyAttr is a with mutability readOnly, and each of its sub-attributes.
+func readOnlyAttr(a map[string]any) map[string]any {
+	a["mutability"] = "readOnly"
+	if subs, ok := a["subAttributes"].([]map[string]any); ok {
+		for _, s := range subs {
+			s["mutability"] = "readOnly"
+		}
+	}
+	return a
+}
+
 // exact is a with caseExact true: compared as it is, as filters and the store compare it.
 func exact(a map[string]any) map[string]any {
 	a["caseExact"] = true
@@ -742,6 +753,8 @@ func scimSchemaList() []map[string]any {
 			attr("emails", "complex", false, true, attr("value", "string", false, false), attr("type", "string", false, false), attr("primary", "boolean", false, false)),
 			attr("phoneNumbers", "complex", false, true, attr("value", "string", false, false), attr("type", "string", false, false), attr("primary", "boolean", false, false)),
 			attr("addresses", "complex", false, true, attr("country", "string", false, false), attr("type", "string", false, false), attr("primary", "boolean", false, false)),
+			// Set by a group's members: shown, and a PATCH of it is 400 mutability.
+			readOnlyAttr(attr("groups", "complex", false, true, exact(attr("value", "string", false, false)), attr("display", "string", false, false))),
 		}, "meta": map[string]any{"resourceType": "Schema"}},
 		{"id": scimGroupSchema, "name": "Group", "attributes": []map[string]any{group,
 			exact(attr("externalId", "string", false, false)),

@@ -770,15 +770,14 @@ func checkIfMatch(c echo.Context, current string) error {
 }
 
 // noneMatch reports whether the request's If-None-Match names the current version: `*`,
-// or any tag of its list, compared weakly (RFC 9110 §13.1.2).
+// or any tag of its list, in any of its fields (as ifMatchTags reads them), compared
+// weakly (RFC 9110 §13.1.2).
 func noneMatch(c echo.Context, current string) bool {
-	inm := strings.TrimSpace(c.Request().Header.Get("If-None-Match"))
-	if inm == "*" {
-		return true
-	}
-	for _, v := range strings.Split(inm, ",") {
-		if v = strings.TrimSpace(v); v != "" && strings.TrimPrefix(v, "W/") == strings.TrimPrefix(current, "W/") {
-			return true
+	for _, v := range c.Request().Header.Values("If-None-Match") {
+		for tag := range strings.SplitSeq(v, ",") {
+			if tag = strings.TrimSpace(tag); tag == "*" || tag != "" && strings.TrimPrefix(tag, "W/") == strings.TrimPrefix(current, "W/") {
+				return true
+			}
 		}
 	}
 	return false

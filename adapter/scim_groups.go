@@ -106,7 +106,7 @@ func (api *syncAPI) getGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if inm := c.Request().Header.Get("If-None-Match"); inm != "" {
+	if len(c.Request().Header.Values("If-None-Match")) > 0 {
 		r, err := api.groupResource(c, g, true)
 		if err != nil {
 			return err

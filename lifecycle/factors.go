@@ -782,10 +782,34 @@ func (m *Manager) ResetUserBefore(ctx context.Context, actor Actor, name, mode s
 	if mode != ResetDelete && mode != ResetDisable {
 		return 0, m.refuse(ctx, actor, ActionUsersReset, name, "", invalid("invalid_parameter", "mode", "must be delete or disable, not %q", mode))
 	}
-	u, err := m.user(ctx, name)
+	// The factors are read and reset on the condition that the user did not change
+	// between (store.UserChange.IfRevision), and read again when it did: a factor deleted
+	// meanwhile is not counted (nor recorded) as this reset's, and one enrolled meanwhile
+	// is reset with the others rather than left after a reset of "every factor".
+	for try := 1; ; try++ {
+		n, err := m.resetOnce(ctx, actor, name, mode, at)
+		var le *Error
+		if !errors.As(err, &le) || le.Code != CodeChanged {
+			return n, err
+		}
+		if try == editTries {
+			return 0, m.refuse(ctx, actor, ActionUsersReset, name, "",
+				conflict(CodeChanged, "", "user %q changed while this reset was made; retry", name))
+		}
+	}
+}
+
+// resetOnce is one try of ResetUserBefore: CodeChanged when the user changed between
+// its read and its write.
+func (m *Manager) resetOnce(ctx context.Context, actor Actor, name, mode string, at time.Time) (int, error) {
+	r, err := m.store.GetUserRecord(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, notFound("not_found", "user", "no user %q", name)
+	}
 	if err != nil {
 		return 0, err
 	}
+	u := r.User
 	fs, err := m.store.ListFactors(ctx, u.ID)
 	if err != nil {
 		return 0, err
@@ -794,7 +818,8 @@ func (m *Manager) ResetUserBefore(ctx context.Context, actor Actor, name, mode s
 	// begun before it, or signed in with a factor it resets, end, and the activation link
 	// issued before it is revoked with the sessions it opened (store.FactorReset). A late
 	// reset leaves what the user did since, as it leaves the factors enrolled since.
-	c := store.UserChange{Name: name, Now: m.now(), Reset: &store.FactorReset{At: at}}
+	rev := r.Profile.Revision
+	c := store.UserChange{Name: name, Now: m.now(), Reset: &store.FactorReset{At: at}, IfRevision: &rev, IfUser: u.ID}
 	kept := 0
 	for _, f := range fs {
 		switch {

@@ -520,7 +520,10 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 	if err != nil {
 		return ImportReport{}, err
 	}
-	seen := map[string]bool{} // by store.FoldName, as existing
+	// seen is every user a row names, by inFileKey: " alice", refused for its spaces,
+	// names alice, as it does for a full import's deletions, and a later "alice" row
+	// names her twice.
+	seen := map[string]bool{}
 	// inFile is every user a row names, applied or refused, by inFileKey: a full import
 	// deletes none of them.
 	inFile := map[string]bool{}
@@ -528,9 +531,9 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 	// a row after it names the user twice, as a row after a readable one does.
 	unreadableAt := map[string]int{}
 	for _, r := range unreadable {
-		if r.Username != "" {
-			inFile[inFileKey(r.Username)] = true
-			if k := store.FoldName(r.Username); unreadableAt[k] == 0 {
+		if k := inFileKey(r.Username); k != "" {
+			inFile[k] = true
+			if unreadableAt[k] == 0 {
 				unreadableAt[k] = r.Line
 			}
 		}
@@ -539,20 +542,20 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 	var results []int // index in rep.Rows of each change
 	for _, row := range rows {
 		res := RowResult{Line: row.Line, Username: row.Username}
-		key := store.FoldName(row.Username)
-		if seen[key] && row.Username != "" {
+		key := inFileKey(row.Username)
+		if seen[key] && key != "" {
 			rep.Rows = append(rep.Rows, refused(row.Line, row.Username, invalid("duplicate_row", "username",
 				"%q appears earlier in the file (user names match regardless of letter case)", row.Username)))
 			continue
 		}
-		if at := unreadableAt[key]; at > 0 && at < row.Line && row.Username != "" {
+		if at := unreadableAt[key]; at > 0 && at < row.Line && key != "" {
 			rep.Rows = append(rep.Rows, refused(row.Line, row.Username, invalid("duplicate_row", "username",
 				"%q appears earlier in the file, on line %d, which was refused (user names match regardless of letter case)", row.Username, at)))
 			continue
 		}
 		seen[key] = true
-		inFile[inFileKey(row.Username)] = true
-		c, changed, evs, rerr := m.rowChange(ctx, actor, row, existing[key])
+		inFile[key] = true
+		c, changed, evs, rerr := m.rowChange(ctx, actor, row, existing[store.FoldName(row.Username)])
 		if rerr != nil {
 			rep.Rows = append(rep.Rows, refused(row.Line, row.Username, rerr))
 			continue

@@ -244,15 +244,26 @@ func (m *Manager) SetSwitch(ctx context.Context, actor Actor, prefix, capability
 		return Switch{}, m.refuse(ctx, actor, action, "", "", err)
 	}
 	now := m.now()
-	sw := store.CapabilitySwitch{Provider: strings.ToLower(p), Capability: strings.ToLower(c), Disabled: disabled, Reason: reason,
-		Actor: string(actor), UpdatedAt: now}
-	ev := requested(ctx, AdminEvent(now, actor, action, "", "", "SUCCESS", reason))
-	ev.Provider, ev.Capability = p, c
-	if err := m.store.SetCapabilitySwitch(ctx, sw, ev); err != nil {
-		return Switch{}, err
-	}
-	m.switched()
 	out := Switch{Provider: p, Capability: c, State: "enabled", Reason: reason, Actor: string(actor), Updated: now}
+	// In that state already (off: for the same reason): nothing written, no record of a
+	// change that did not happen, and the switch keeps who threw it and when, as a
+	// factor's or a user's state set to what it is.
+	was, rerr := m.switchOf(ctx, p, c)
+	if rerr != nil {
+		return Switch{}, rerr
+	}
+	if was.Disabled == disabled && (!disabled || was.Reason == reason) {
+		out.Reason, out.Actor, out.Updated = was.Reason, was.Actor, was.UpdatedAt
+	} else {
+		sw := store.CapabilitySwitch{Provider: strings.ToLower(p), Capability: strings.ToLower(c), Disabled: disabled, Reason: reason,
+			Actor: string(actor), UpdatedAt: now}
+		ev := requested(ctx, AdminEvent(now, actor, action, "", "", "SUCCESS", reason))
+		ev.Provider, ev.Capability = p, c
+		if err := m.store.SetCapabilitySwitch(ctx, sw, ev); err != nil {
+			return Switch{}, err
+		}
+		m.switched()
+	}
 	if disabled {
 		out.State = "disabled"
 		// Counted after the switch is written: a break-glass switch is not held up by it,
@@ -274,6 +285,21 @@ func (m *Manager) SetSwitch(ctx context.Context, actor Actor, prefix, capability
 		}
 	}
 	return out, nil
+}
+
+// switchOf is the switch recorded for a provider's capability; the zero switch (on,
+// never thrown) when none is.
+func (m *Manager) switchOf(ctx context.Context, prefix, capability string) (store.CapabilitySwitch, error) {
+	recorded, err := m.store.ListCapabilitySwitches(ctx)
+	if err != nil {
+		return store.CapabilitySwitch{}, err
+	}
+	for _, r := range recorded {
+		if strings.EqualFold(r.Provider, prefix) && strings.EqualFold(r.Capability, capability) {
+			return r, nil
+		}
+	}
+	return store.CapabilitySwitch{}, nil
 }
 
 // stranded counts the enabled users who have a factor they could sign in with (active,

@@ -240,8 +240,14 @@ func (p *selfServicePage) reopened(c echo.Context) error {
 // answering JSON.
 func (s *Server) pageError(err error, c echo.Context) bool {
 	path := c.Request().URL.Path
-	if s.pages == nil || (path != "/self-service" && !strings.HasPrefix(path, "/self-service/")) || strings.HasSuffix(path, "/status") {
+	if s.pages == nil || (path != "/self-service" && !strings.HasPrefix(path, "/self-service/")) {
 		return false
+	}
+	// The group's headers did not run for a request refused before its routes (a body
+	// too large, a wrong method): every answer under the page carries them.
+	_ = s.pages.headers(func(c echo.Context) error { return nil })(c)
+	if strings.HasSuffix(path, "/status") {
+		return false // JSON, for the script that polls it
 	}
 	f := classify(err)
 	status := f.Status
@@ -263,8 +269,6 @@ func (s *Server) pageError(err error, c echo.Context) bool {
 			d.Title, d.Text = "That did not work", "Go back and try again."
 		}
 	}
-	// The group's headers did not run for a body refused before its routes.
-	_ = s.pages.headers(func(c echo.Context) error { return nil })(c)
 	if werr := s.pages.render(c, status, "message", d); werr != nil {
 		s.log.Debug("write error response", "err", werr)
 	}

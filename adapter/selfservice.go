@@ -660,7 +660,16 @@ func (p *selfServicePage) openLink(c echo.Context) error {
 		if err != nil {
 			return refused(err)
 		}
-		if user != cur.User {
+		if user == cur.User {
+			// The same user's link opens at once, and its cookie replaces this session's:
+			// the session ends first, as switchTo ends another user's, or it would live on
+			// for whoever holds a copy of its cookie, with no sign-out left to end it.
+			if err := p.ss.End(ctx, cur); err != nil {
+				p.s.log.Error("self-service: end the session a link would replace", "err", err, "request_id", callRequestID(c))
+				return &Error{Status: http.StatusServiceUnavailable, ID: "unavailable",
+					Msg: "your session could not be ended just now, so the link was not opened; try again in a moment"}
+			}
+		} else {
 			// The question is asked at an address without the token, as the link's own
 			// page moves on by a refresh (below): the token leaves the address bar and the
 			// history, where the next person at this browser would find a link still unspent.

@@ -596,6 +596,13 @@ func (p *selfServicePage) home(c echo.Context) error {
 	// is sealed in the cookie): the form costs no write, and the browser's anonymous cookie
 	// is kept, not replaced at each visit.
 	if err != nil || sess.Kind != lifecycle.SessionAnon {
+		if err == nil {
+			// A link's session, whose cookie the form's replaces: it ends with it, or it
+			// would live on for a copy of the cookie, with no way left to end it.
+			if err := p.ss.End(ctx, sess); err != nil {
+				p.s.log.Error("self-service: end the link session the sign-in form replaces", "err", err, "request_id", callRequestID(c))
+			}
+		}
 		if sess, err = p.ss.NewSession(ctx); err != nil {
 			return err
 		}

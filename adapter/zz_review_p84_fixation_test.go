@@ -40,3 +40,21 @@ func TestReviewP84SameUsersLinkEndsTheSessionItReplaces(t *testing.T) {
 		t.Errorf("the signed-in session the link replaced still opens the factors page for a copy of its cookie")
 	}
 }
+
+// TestReviewP84HomeEndsTheLinkSessionItReplaces: the sign-in page, opened in a browser
+// enrolling with a link, gives it a new (anonymous) cookie in place of the link
+// session's; that session lived on in the store for a copy of its cookie, able to enroll
+// with the link, with no way for the person to end it. It ends with its cookie now.
+func TestReviewP84HomeEndsTheLinkSessionItReplaces(t *testing.T) {
+	h, _ := newSelfServiceHarness(t)
+	p := openLink(t, h)
+	old := p.cookie
+	p.do(t, "GET", "/self-service/", nil)
+	if p.cookie == old || !strings.Contains(p.body, `id="username"`) {
+		t.Fatalf("the sign-in page in a browser enrolling with a link: cookie replaced %v\n%s", p.cookie != old, p.body)
+	}
+	copyHolder := &pageBrowser{h: h, cookie: old}
+	if code := copyHolder.do(t, "GET", "/self-service/enroll", nil); code == http.StatusOK {
+		t.Errorf("the link session whose cookie the sign-in page replaced still offers the choice to a copy of its cookie")
+	}
+}

@@ -1,4 +1,4 @@
--- version 22
+-- version 23
 -- Written from the migrations by the schema snapshot test (snapshot.go): do not edit.
 CREATE TABLE goose_db_version (
 		id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -199,6 +199,7 @@ CREATE INDEX user_profiles_display_name_folded ON user_profiles (lower(replace(r
 CREATE INDEX sync_events_group ON sync_events (source, state, group_name);
 CREATE INDEX sync_events_group_new ON sync_events (source, state, group_new);
 CREATE INDEX sync_groups_external_id ON sync_groups (external_id);
+CREATE INDEX sync_marks_event_time ON sync_marks (event_time);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, 1);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (1, 1);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (2, 1);
@@ -222,3 +223,4 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (19, 1);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (20, 1);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (21, 1);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (22, 1);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (23, 1);

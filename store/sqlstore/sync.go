@@ -256,13 +256,16 @@ func (s *Store) MarkKeys(ctx context.Context, t time.Time, keys ...string) error
 	return nil
 }
 
-// deleteMarksSQL deletes the marks before $1 and before the oldest pending or dead event
-// (read once: MIN over the queue's), at most $2 of them, but for resumedKey's, whose
-// event_time is a seq. Without an index on event_time it reads the marks until it has
-// found $2, once an hour.
+// deleteMarksSQL deletes the marks before $1 and before the oldest pending and the oldest
+// dead event (each read once, the first row of sync_events_claim for its state), at most
+// $2 of them, but for resumedKey's, whose event_time is a seq. The marks are found by
+// sync_marks_event_time: only the old ones are read, not every mark there is (a large
+// directory's millions, once an hour on each replica). The two states apart: MIN over
+// both at once read every pending and dead event, not the first of each.
 const deleteMarksSQL = `DELETE FROM sync_marks WHERE key IN (
 	SELECT key FROM sync_marks WHERE event_time < $1
-	  AND event_time < COALESCE((SELECT MIN(event_time) FROM sync_events WHERE state IN ('pending', 'dead')), $1)
+	  AND event_time < COALESCE((SELECT MIN(event_time) FROM sync_events WHERE state = 'pending'), $1)
+	  AND event_time < COALESCE((SELECT MIN(event_time) FROM sync_events WHERE state = 'dead'), $1)
 	  AND key NOT LIKE 'resumed-after#%' LIMIT $2)`
 
 func (s *Store) DeleteMarks(ctx context.Context, before time.Time, limit int) (int, error) {

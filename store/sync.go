@@ -222,6 +222,14 @@ type SyncQueue interface {
 	// CountApplied counts events of source and type applied since and queued after the
 	// event afterSeq (by seq: in the order the store took them).
 	CountApplied(ctx context.Context, source, typ string, since time.Time, afterSeq int64) (int, error)
+	// AllowApplying is the deletion guard's count and its record in one commit, taken one
+	// after the other by replicas counting at once: it counts the events of source and
+	// typ queued after afterSeq that were applied since, or were allowed since (their
+	// apply under way), and when there are fewer than max it records event seq, leased to
+	// owner, allowed at now (its note says so, until it is finished or tried again), and
+	// returns true. An event allowed since already is allowed again, not counted twice.
+	// ErrConflict: seq is not pending under owner's lease.
+	AllowApplying(ctx context.Context, seq int64, owner, source, typ string, since time.Time, afterSeq int64, max int, now time.Time) (int, bool, error)
 	// DeleteDoneEvents deletes at most limit done events updated before before, but for a
 	// group rename's while a membership of the same source queued before it is dead or
 	// pending (the rename is what its retry follows).

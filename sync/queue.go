@@ -468,8 +468,15 @@ func (q *Queue) Enqueue(ctx context.Context, evs []provider.LifecycleEvent) (int
 //     since is skipped). So a change a source sent reaches emfa's store and the vendors
 //     even when the source was never answered.
 func (q *Queue) ApplyNow(ctx context.Context, evs ...provider.LifecycleEvent) error {
-	return q.applyNow(ctx, evs, func(ctx context.Context, _ []int64, _ string) (int, error) {
+	return q.applyNow(ctx, evs, func(ctx context.Context, seqs []int64, owner string) (int, error) {
 		for i, ev := range evs {
+			if ev.Type == provider.EventUserDelete {
+				// Counted again, and recorded, with a worker's or another replica's
+				// deletions under way beside it (applyNow asked before it queued it).
+				if err := q.allowDelete(ctx, ev.Source, seqs[i], owner); err != nil {
+					return i, err
+				}
+			}
 			if err := q.Applier.Apply(ctx, ev); err != nil {
 				return i, err
 			}
@@ -625,8 +632,15 @@ func (q *Queue) paused(ctx context.Context, source string) (bool, error) {
 // in the order the store took them (store.SyncQueue.ResumedAfter), not by the clocks of
 // the replicas that queued them and the one that resumed: by those, a resumption on a
 // replica whose clock is ahead approved, uncounted, every deletion queued elsewhere
-// until the other replicas' clocks reached its time.
+// until the other replicas' clocks reached its time. A deletion queued (seq) is counted
+// and recorded allowed in one commit (store.SyncQueue.AllowApplying): the limit holds
+// across replicas.
 func (q *Queue) AllowDelete(ctx context.Context, source string, seq int64) error {
+	return q.allowDelete(ctx, source, seq, q.Owner)
+}
+
+// allowDelete is AllowDelete for a deletion queued as seq leased to owner.
+func (q *Queue) allowDelete(ctx context.Context, source string, seq int64, owner string) error {
 	if paused, err := q.paused(ctx, source); err != nil {
 		return err
 	} else if paused {
@@ -644,7 +658,20 @@ func (q *Queue) AllowDelete(ctx context.Context, source string, seq int64) error
 		return nil
 	}
 	now := q.Now()
-	n, err := q.Store.CountApplied(ctx, source, provider.EventUserDelete, now.Add(-time.Hour), resumed)
+	var n int
+	if seq == 0 {
+		n, err = q.Store.CountApplied(ctx, source, provider.EventUserDelete, now.Add(-time.Hour), resumed)
+	} else {
+		// The count and the deletion's record in one commit, one replica's after the
+		// other's: counted first and recorded when applied, two replicas (or a worker and
+		// a SCIM DELETE) at the last deletion allowed each counted one under the limit,
+		// and both deleted.
+		var ok bool
+		n, ok, err = q.Store.AllowApplying(ctx, seq, owner, source, provider.EventUserDelete, now.Add(-time.Hour), resumed, maxDeletes, now)
+		if ok && err == nil {
+			return nil
+		}
+	}
 	if err != nil {
 		return err
 	}

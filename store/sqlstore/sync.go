@@ -523,6 +523,56 @@ func (s *Store) CountApplied(ctx context.Context, source, typ string, since time
 	return n, nil
 }
 
+// AllowedNote is the note of an event AllowApplying allowed, while its apply is under way.
+const AllowedNote = "allowed by the deletion guard; being applied"
+
+// guardKey is the key, among the sync marks, whose row AllowApplying locks for source:
+// the counts of one source are taken one at a time (PostgreSQL; SQLite's writer is one
+// already). No key sync names holds a '#'.
+func guardKey(source string) string { return "deletion-guard#" + source }
+
+func (s *Store) AllowApplying(ctx context.Context, seq int64, owner, source, typ string, since time.Time, afterSeq int64, max int, now time.Time) (int, bool, error) {
+	var n int
+	ok := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The lock first: under it, the count reads what the counts before committed.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sync_marks (key, event_time) VALUES ($1, $2)
+			ON CONFLICT (key) DO UPDATE SET event_time = excluded.event_time`, guardKey(source), millis(now)); err != nil {
+			return err
+		}
+		var note string
+		var updated int64
+		err := tx.QueryRowContext(ctx, `SELECT note, updated_at FROM sync_events WHERE seq = $1 AND owner = $2 AND state = 'pending'`,
+			seq, owner).Scan(&note, &updated)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrConflict
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sync_events WHERE source = $1 AND type = $2
+			AND (applied OR note = $3) AND updated_at >= $4 AND seq > $5 AND seq <> $6`,
+			source, typ, AllowedNote, millis(since), afterSeq, seq).Scan(&n); err != nil {
+			return err
+		}
+		if note == AllowedNote && updated >= millis(since) {
+			ok = true // allowed already: a retry of its apply
+			return nil
+		}
+		if n >= max {
+			return nil
+		}
+		ok = true
+		_, err = tx.ExecContext(ctx, `UPDATE sync_events SET note = $3, updated_at = $4 WHERE seq = $1 AND owner = $2 AND state = 'pending'`,
+			seq, owner, AllowedNote, millis(now))
+		return err
+	})
+	if err != nil {
+		return 0, false, s.fail(fmt.Sprintf("deletion guard: allow sync event %d", seq), err)
+	}
+	return n, ok, nil
+}
+
 // keptRename is the part of DeleteDoneEvents' condition that keeps a done group rename's
 // propagation while a membership propagation of the same target queued before it is dead
 // or pending (a dead letter retried): the retried membership follows the rename to the

@@ -32,6 +32,7 @@ var syncTests = []struct {
 	{"SyncListEventsPages", testSyncListEventsPages},
 	{"SyncListEventsGroups", testSyncListEventsGroups},
 	{"ReviewQ75DeleteMarks", testReviewQ75DeleteMarks},
+	{"ReviewQ82AllowApplying", testReviewQ82AllowApplying},
 }
 
 // testSyncListEventsGroups: ListEvents with Groups lists those that name one of them, by

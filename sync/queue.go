@@ -831,10 +831,13 @@ func (q *Queue) PropagateOnce(ctx context.Context, i int) (int, error) {
 		return 0, nil // the vendor is rate-limiting: nothing more until it said, or the backoff
 	}
 	// Another replica's worker may have been refused: the hold is in the store, for every
-	// replica (vendorBusy).
+	// replica (vendorBusy). One further off than any refusal holds (longestHold) was
+	// written by a replica whose clock is ahead: the mark only moves forward, and no
+	// restart or command lifts it, so it would hold every replica until that clock's
+	// time. It is left to that replica, which holds by its own clock.
 	if until, err := q.Store.KeyMark(ctx, busyMark(q.target(i))); err != nil {
 		return 0, err
-	} else if now.Before(until) {
+	} else if now.Before(until) && !until.After(now.Add(q.longestHold())) {
 		q.holdTarget(i, until)
 		return 0, nil
 	}
@@ -901,6 +904,12 @@ func (q *Queue) vendorBusy(ctx context.Context, i int, until time.Time) {
 	if err := q.Store.MarkKeys(ctx, until, busyMark(q.target(i))); err != nil {
 		q.Log.Warn("sync: the vendor's hold not shared with the other replicas", "target", q.target(i), "err", err)
 	}
+}
+
+// longestHold is the longest hold a refusal asks (vendorBusy: its backoff, or what the
+// vendor said, at most MaxRetryAfter), with the skew allowed between replicas' clocks.
+func (q *Queue) longestHold() time.Duration {
+	return max(MaxRetryAfter, q.Backoff(q.Limits().MaxAttempts)) + MaxFutureSkew
 }
 
 // holdTarget holds this process's worker of target i until until.

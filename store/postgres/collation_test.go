@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,13 @@ import (
 func TestReplicaAcrossCollationChange(t *testing.T) {
 	db, dsn := schemaAt(t, 26)
 	ctx := t.Context()
-	if _, err := db.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (27, true)`); err != nil {
+	// 27 and the migrations after it, so that the replica applies none of them.
+	entries, err := fs.ReadDir(postgres.Migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := len(entries)
+	if _, err := db.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) SELECT v, true FROM generate_series(27, $1::int) AS v`, latest); err != nil {
 		t.Fatal(err)
 	}
 	s, err := postgres.Open(ctx, dsn, postgres.MaxConns(1))
@@ -40,7 +47,7 @@ func TestReplicaAcrossCollationChange(t *testing.T) {
 	}
 
 	// Another replica, newer, migrates.
-	if _, err := db.ExecContext(ctx, `DELETE FROM goose_db_version WHERE version_id = 27`); err != nil {
+	if _, err := db.ExecContext(ctx, `DELETE FROM goose_db_version WHERE version_id >= 27`); err != nil {
 		t.Fatal(err)
 	}
 	if err := sqlstore.MigrateTo(ctx, db, goose.DialectPostgres, postgres.Migrations, 27); err != nil {

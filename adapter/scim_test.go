@@ -22,6 +22,17 @@ func (h *syncHarness) scim(method, path, body string, hdr ...string) (int, map[s
 		"Content-Type", "application/scim+json"}, hdr...)...)
 }
 
+// created POSTs body to path (/Users, /Groups) and returns the resource, failing the test
+// unless it was created; its path, with its id, is "path/"+id.
+func (h *syncHarness) created(path, body string) (map[string]any, string) {
+	h.t.Helper()
+	code, out, _ := h.scim("POST", path, body)
+	if code != http.StatusCreated {
+		h.t.Fatalf("create %s %s: %d %v", path, body, code, out)
+	}
+	return out, path + "/" + out["id"].(string)
+}
+
 // TestSCIMEntraShapedClient replays what Microsoft Entra ID sends (lifecycle.md §3).
 func TestSCIMEntraShapedClient(t *testing.T) {
 	h := newSyncHarness(t)

@@ -13,17 +13,9 @@ import (
 // invalidSyntax, nothing changed; an explicit null is still the attribute unassigned.
 func TestReviewD73PatchMissingValue(t *testing.T) {
 	h := newSyncHarness(t)
-	code, u, _ := h.scim("POST", "/Users", `{"userName":"pv@example.com","displayName":"Pat V"}`)
-	if code != http.StatusCreated {
-		t.Fatalf("create: %d %v", code, u)
-	}
+	u, user := h.created("/Users", `{"userName":"pv@example.com","displayName":"Pat V"}`)
 	id := u["id"].(string)
-	user := "/Users/" + id
-	code, g, _ := h.scim("POST", "/Groups", fmt.Sprintf(`{"displayName":"pv","members":[{"value":%q}]}`, id))
-	if code != http.StatusCreated {
-		t.Fatalf("create group: %d %v", code, g)
-	}
-	group := "/Groups/" + g["id"].(string)
+	_, group := h.created("/Groups", fmt.Sprintf(`{"displayName":"pv","members":[{"value":%q}]}`, id))
 	for _, c := range []struct{ path, body string }{
 		{user, `{"Operations":[{"op":"replace","path":"displayName"}]}`},
 		{user, `{"Operations":[{"op":"Add","path":"emails"}]}`},

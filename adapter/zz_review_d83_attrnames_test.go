@@ -11,15 +11,8 @@ import (
 // the attribute as the schema spells it, sub-attribute and all.
 func TestReviewD83AttrNames(t *testing.T) {
 	h := newSyncHarness(t)
-	code, u, _ := h.scim("POST", "/Users", `{"userName":"an@example.com"}`)
-	if code != http.StatusCreated {
-		t.Fatalf("create: %d %v", code, u)
-	}
-	code, g, _ := h.scim("POST", "/Groups", `{"displayName":"an"}`)
-	if code != http.StatusCreated {
-		t.Fatalf("create group: %d %v", code, g)
-	}
-	user, group := "/Users/"+u["id"].(string), "/Groups/"+g["id"].(string)
+	_, user := h.created("/Users", `{"userName":"an@example.com"}`)
+	_, group := h.created("/Groups", `{"displayName":"an"}`)
 	for _, c := range []struct{ path, body, want string }{
 		{user, `{"Operations":[{"op":"replace","path":"userName","value":5}]}`, "userName must be a string"},
 		{user, `{"Operations":[{"op":"replace","path":"externalId","value":true}]}`, "externalId must be a string"},

@@ -12,15 +12,9 @@ import (
 // and a group's first field sent empty was taken for no If-None-Match at all. It is 304.
 func TestReviewD83IfNoneMatchFields(t *testing.T) {
 	h := newSyncHarness(t)
-	code, u, _ := h.scim("POST", "/Users", `{"userName":"inm@example.com"}`)
-	if code != http.StatusCreated {
-		t.Fatalf("create user: %d %v", code, u)
-	}
-	code, g, _ := h.scim("POST", "/Groups", `{"displayName":"inm"}`)
-	if code != http.StatusCreated {
-		t.Fatalf("create group: %d %v", code, g)
-	}
-	for _, path := range []string{"/Users/" + u["id"].(string), "/Groups/" + g["id"].(string)} {
+	_, user := h.created("/Users", `{"userName":"inm@example.com"}`)
+	_, group := h.created("/Groups", `{"displayName":"inm"}`)
+	for _, path := range []string{user, group} {
 		code, _, hdr := h.scim("GET", path, "")
 		if code != http.StatusOK || hdr.Get("ETag") == "" {
 			t.Fatalf("GET %s: %d %v", path, code, hdr)

@@ -15,17 +15,9 @@ import (
 // read, Okta's group rename with its id), still ignore them (§3.5.1: SHALL be ignored).
 func TestReviewD83ReadOnlyPatch(t *testing.T) {
 	h := newSyncHarness(t)
-	code, u, _ := h.scim("POST", "/Users", `{"userName":"ro@example.com","displayName":"Ro"}`)
-	if code != http.StatusCreated {
-		t.Fatalf("create: %d %v", code, u)
-	}
-	uid := u["id"].(string)
-	code, g, _ := h.scim("POST", "/Groups", `{"displayName":"ro"}`)
-	if code != http.StatusCreated {
-		t.Fatalf("create group: %d %v", code, g)
-	}
+	_, user := h.created("/Users", `{"userName":"ro@example.com","displayName":"Ro"}`)
+	g, group := h.created("/Groups", `{"displayName":"ro"}`)
 	gid := g["id"].(string)
-	user, group := "/Users/"+uid, "/Groups/"+gid
 	for _, c := range []struct{ path, body string }{
 		{user, fmt.Sprintf(`{"Operations":[{"op":"add","path":"groups","value":[{"value":%q}]}]}`, gid)},
 		{user, `{"Operations":[{"op":"replace","path":"groups","value":[]}]}`},

@@ -298,7 +298,7 @@ func (s *Store) write(ctx context.Context, fn func(w *writer) error) (err error)
 	if s.g != nil {
 		return s.g.do(ctx, fn)
 	}
-	return fn(&writer{s: s, e: sqlExecer{s.on(s.w, nil)}})
+	return fn(&writer{s: s, e: autoExecer{s.on(s.w, nil)}})
 }
 
 // result runs fn as a single write (write) and returns what it returns.

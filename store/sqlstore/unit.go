@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 )
 
 // Execer runs the statements of a write. The store's own runs them through database/sql;
@@ -100,3 +101,69 @@ type rowsAffected int64
 
 func (n rowsAffected) LastInsertId() (int64, error) { return 0, errors.New("no insert id") }
 func (n rowsAffected) RowsAffected() (int64, error) { return int64(n), nil }
+
+// autoExecer is the Execer of a single write on the pool (Store.write without the group's
+// writer), each statement of which commits by itself as it runs. A statement whose
+// caller's context has ended is not sent; one sent is awaited whatever that context does
+// then, within autoWait (or the context's deadline, if later): the driver cut the wait
+// for its answer short when the context ended meanwhile (a request's deadline, Verify
+// hanging up), and the caller was told "context canceled" of a change the database had
+// committed (an audit event appended, an admin's change made), as a unit's COMMIT was
+// (postgres.unit.commitDetached).
+type autoExecer struct{ q querier }
+
+// autoWait bounds the wait for a single write's statement once it went out (autoExecer):
+// a live database answers at once; one that stopped answering leaves the outcome
+// unknown, and the caller is told an error after it rather than held forever.
+const autoWait = 10 * time.Second
+
+// detach is ctx's values without its cancelation, bounded by autoWait, or ctx itself
+// when nothing ends it; the error of a context ended already.
+func (autoExecer) detach(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if ctx.Done() == nil {
+		return ctx, func() {}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	limit := time.Now().Add(autoWait)
+	if d, ok := ctx.Deadline(); ok && d.After(limit) {
+		limit = d
+	}
+	c, cancel := context.WithDeadline(context.WithoutCancel(ctx), limit)
+	return c, cancel, nil
+}
+
+func (e autoExecer) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	ctx, cancel, err := e.detach(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer cancel()
+	return sqlExecer(e).Exec(ctx, q, args...)
+}
+
+func (e autoExecer) QueryRow(ctx context.Context, q string, args ...any) Row {
+	ctx, cancel, err := e.detach(ctx)
+	if err != nil {
+		return errRow{err}
+	}
+	return autoRow{e.q.QueryRowContext(ctx, q, args...), cancel}
+}
+
+func (e autoExecer) Later(ctx context.Context, q string, args ...any) error {
+	_, err := e.Exec(ctx, q, args...)
+	return err
+}
+
+// autoRow is a row of autoExecer.QueryRow: its context ends once it is scanned, not
+// before (database/sql closes the rows of a context ended).
+type autoRow struct {
+	r      *sql.Row
+	cancel context.CancelFunc
+}
+
+func (r autoRow) Scan(dest ...any) error {
+	defer r.cancel()
+	return r.r.Scan(dest...)
+}

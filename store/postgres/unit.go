@@ -289,9 +289,17 @@ func (u *unit) commitDetached(ctx context.Context) error {
 	// Bounded by the connection's deadline rather than a context's timeout: a context
 	// that can end has pgx watch it (a goroutine), and a timeout cost 8 more allocations
 	// a decision (measured).
-	nc := u.c.PgConn().Conn()
-	_ = nc.SetDeadline(time.Now().Add(commitWait))
-	defer func() { _ = nc.SetDeadline(time.Time{}) }() // fails harmlessly on a connection closed
+	pc := u.c.PgConn()
+	_ = pc.Conn().SetDeadline(time.Now().Add(commitWait))
+	defer func() {
+		// Not on a connection pgx found broken (the deadline passed): its close, in a
+		// goroutine of its own, bounds the drain of what the server still sends with a
+		// deadline of its own, which a clear landing after it would lift, leaving the
+		// goroutine and the socket waiting on a silent database.
+		if !pc.IsClosed() {
+			_ = pc.Conn().SetDeadline(time.Time{})
+		}
+	}()
 	u.detached = detachedCtx{ctx}
 	return u.commit(&u.detached)
 }
@@ -307,7 +315,7 @@ func (*detachedCtx) Err() error                  { return nil }
 // commitWait bounds the wait for a COMMIT's answer once it went out (commitDetached): a
 // live database answers at once; one that stopped answering leaves the outcome unknown,
 // and the caller is told an error after it rather than held forever.
-const commitWait = 10 * time.Second
+var commitWait = 10 * time.Second // a variable for a test's silent database
 
 // commit sends what is queued with COMMIT. A unit that wrote nothing sends nothing.
 func (u *unit) commit(ctx context.Context) error {

@@ -131,8 +131,9 @@ type unit struct {
 	// exited: its fn ended the goroutine it ran on (runtime.Goexit, as t.FailNow does),
 	// which may have been another caller's; its own caller's ends too (do).
 	exited bool
-	// skipped: its context was done when the batch reached it, and it did not run; a
-	// second run of the batch (commit) skips it too.
+	// skipped: its context was done when the batch reached it, and it did not run, or
+	// it failed in a way that rolled back the batch's whole transaction (pass); a second
+	// run of the batch (commit) skips it too, its error kept.
 	skipped bool
 	// careful: a run of it assumed a compare-and-set changed a row that it did not
 	// (batchExecer); it runs again assuming nothing.
@@ -626,11 +627,19 @@ func (g *group) pass(ctx context.Context, begin func() error, batch []*unit, gua
 			return false, true
 		case failed:
 			// If the unit's error aborted the transaction itself (SQLite does so for a
-			// full disk or an I/O error), ROLLBACK TO fails, and so does the batch.
+			// full disk or an I/O error), ROLLBACK TO fails ("no such savepoint"): the
+			// unit keeps its own error, and the others run again without it, rather
+			// than each be told the savepoint's error (a failing write in a batch does
+			// not fail its neighbours). Each such run settles one unit more, so that
+			// the runs end. A broken connection fails the batch.
 			if _, err := q.Exec(ctx, "ROLLBACK TO unit"); err != nil {
 				g.rollback(ctx)
-				fail(err)
-				return false, false
+				if g.raw.bad {
+					fail(err)
+					return false, false
+				}
+				u.skipped = true
+				return false, true
 			}
 			fallthrough
 		case savepoints:

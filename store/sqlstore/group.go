@@ -393,9 +393,13 @@ func (g *group) commit(batch []*unit) {
 	// fail fails the whole batch. A unit that failed by itself was told so by what the
 	// units before it had written, which is now lost: it gets the batch's error too.
 	fail := func(err error) {
+		op := "commit"
+		if b, ok := err.(beginError); ok {
+			op, err = "begin", b.err // none of the batch ran
+		}
 		for _, u := range batch {
 			if u.panicked == nil {
-				u.err = g.s.fail("commit", err)
+				u.err = g.s.fail(op, err)
 			}
 		}
 	}
@@ -571,13 +575,21 @@ func (g *group) commitOn(ctx context.Context, dc any, batch []*unit, fail func(e
 	}
 }
 
+// beginError is the error of a batch's BEGIN, which fails its units as a BEGIN, not as
+// a COMMIT: "database is locked" (another process holds SQLite's write lock) read as a
+// commit that failed, its writes perhaps half made, of a batch none of which ran.
+type beginError struct{ err error }
+
+func (e beginError) Error() string { return e.err.Error() }
+func (e beginError) Unwrap() error { return e.err }
+
 // pass runs batch in a transaction it begins, each unit in a savepoint of its own if guard,
 // and reports whether its transaction is open, to commit: not when it has failed the
 // batch (fail), or had a unit fail alone. With again, a unit of an unguarded batch of
 // several failed: the transaction is rolled back, and the batch is to run again guarded.
 func (g *group) pass(ctx context.Context, begin func() error, batch []*unit, guard bool, fail func(error)) (open, again bool) {
 	if err := begin(); err != nil {
-		fail(err)
+		fail(beginError{err})
 		return false, false
 	}
 	var q Execer = g.raw

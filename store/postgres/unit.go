@@ -289,8 +289,14 @@ func (u *unit) commitDetached(ctx context.Context) error {
 	// Bounded by the connection's deadline rather than a context's timeout: a context
 	// that can end has pgx watch it (a goroutine), and a timeout cost 8 more allocations
 	// a decision (measured).
+	limit := time.Now().Add(commitWait)
+	if d, ok := ctx.Deadline(); ok && d.Add(sqlstore.AnswerGrace).Before(limit) {
+		// No longer than a write outliving its request is told it may take: the request
+		// answers 503 then, and a connection held for nothing is one fewer for the rest.
+		limit = d.Add(sqlstore.AnswerGrace)
+	}
 	pc := u.c.PgConn()
-	_ = pc.Conn().SetDeadline(time.Now().Add(commitWait))
+	_ = pc.Conn().SetDeadline(limit)
 	defer func() {
 		// Not on a connection pgx found broken (the deadline passed): its close, in a
 		// goroutine of its own, bounds the drain of what the server still sends with a
@@ -312,9 +318,10 @@ func (*detachedCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (*detachedCtx) Done() <-chan struct{}       { return nil }
 func (*detachedCtx) Err() error                  { return nil }
 
-// commitWait bounds the wait for a COMMIT's answer once it went out (commitDetached): a
-// live database answers at once; one that stopped answering leaves the outcome unknown,
-// and the caller is told an error after it rather than held forever.
+// commitWait bounds the wait for a COMMIT's answer once it went out (commitDetached), and
+// sqlstore.AnswerGrace past the caller's deadline, if sooner: a live database answers at
+// once; one that stopped answering leaves the outcome unknown, and the caller is told an
+// error after it rather than held forever.
 var commitWait = 10 * time.Second // a variable for a test's silent database
 
 // commit sends what is queued with COMMIT. A unit that wrote nothing sends nothing.

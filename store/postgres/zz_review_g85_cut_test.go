@@ -127,7 +127,8 @@ func TestReviewG85CommitCut(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			id := fmt.Sprint("g85-cut-", tt.single, tt.deferred, tt.sent)
-			ctx, cancel := context.WithCancel(t.Context())
+			// A request's context: it has a deadline, and Verify hanging up ends it.
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
 			cut := &g85Cut{cancel: cancel, deadline: make(chan struct{})}
 			cut.check = func() bool {

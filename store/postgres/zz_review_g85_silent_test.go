@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
+	"github.com/emfa/emfa/store/sqlstore"
 )
 
 // g85Silent dials connections on which, once a write carrying marker has gone out, the
@@ -48,6 +50,9 @@ type g85SilentConn struct {
 	deadline time.Time
 }
 
+// awaited is the deadline the last silent read waited for.
+var g85Awaited atomic.Pointer[time.Time]
+
 func (c *g85SilentConn) Write(b []byte) (int, error) {
 	c.s.mu.Lock()
 	if c.s.marker != nil && bytes.Contains(b, c.s.marker) {
@@ -68,6 +73,7 @@ func (c *g85SilentConn) Read(b []byte) (int, error) {
 		if dl.IsZero() {
 			dl = time.Now().Add(5 * time.Second) // no deadline: held, as a silent database holds it
 		}
+		g85Awaited.Store(&dl)
 		time.Sleep(time.Until(dl))
 		c.mu.Lock()
 		c.timedOut = true
@@ -148,5 +154,47 @@ func TestReviewG85CommitSilent(t *testing.T) {
 	}
 	if n := sil.cleared.Load(); n != 0 {
 		t.Errorf("%d deadlines cleared on a connection pgx was closing after a silent COMMIT: its drain could wait unbounded", n)
+	}
+}
+
+// TestReviewG85CommitSilentDeadline: a COMMIT that went out, its caller's deadline near,
+// is awaited no longer than sqlstore.AnswerGrace past that deadline (the 2 s the README
+// gives a write that outlives its request, provider.WriteGrace), not commitWait (10 s):
+// the request answers 503 then, its connection to Verify past its write deadline
+// (requestTimeout + 5 s) by the time a 10 s wait ended, and a connection of the pool held
+// for an answer nobody can use.
+func TestReviewG85CommitSilentDeadline(t *testing.T) {
+	if sqlstore.AnswerGrace != provider.WriteGrace {
+		t.Errorf("sqlstore.AnswerGrace %v, provider.WriteGrace %v: they are one promise", sqlstore.AnswerGrace, provider.WriteGrace)
+	}
+	sv := testdb.Connect(t)
+	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	sil := &g85Silent{}
+	s, err := postgres.Open(t.Context(), dsn, postgres.MaxConns(1), postgres.Dialed(sil.dial))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	limit, _ := ctx.Deadline()
+	limit = limit.Add(sqlstore.AnswerGrace)
+	sil.mu.Lock()
+	sil.marker = []byte("g85-silent-deadline")
+	sil.mu.Unlock()
+	g85Awaited.Store(nil)
+	err = s.Update(ctx, func(w store.Writer) error {
+		return w.AppendAudit(ctx, store.AuditEvent{Time: time.UnixMilli(1_800_000_000_000), RequestID: "g85-silent-deadline"})
+	})
+	if err == nil {
+		t.Error("a unit whose COMMIT was never answered was told it committed")
+	}
+	dl := g85Awaited.Load()
+	if dl == nil {
+		t.Fatal("no read went silent: the test tested nothing")
+	}
+	if dl.After(limit) {
+		t.Errorf("the COMMIT's answer was awaited until %v past its caller's deadline, want at most %v",
+			dl.Sub(limit)+sqlstore.AnswerGrace, sqlstore.AnswerGrace)
 	}
 }

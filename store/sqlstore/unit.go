@@ -105,32 +105,34 @@ func (n rowsAffected) RowsAffected() (int64, error) { return int64(n), nil }
 // autoExecer is the Execer of a single write on the pool (Store.write without the group's
 // writer), each statement of which commits by itself as it runs. A statement whose
 // caller's context has ended is not sent; one sent is awaited whatever that context does
-// then, within autoWait (or the context's deadline, if later): the driver cut the wait
-// for its answer short when the context ended meanwhile (a request's deadline, Verify
-// hanging up), and the caller was told "context canceled" of a change the database had
-// committed (an audit event appended, an admin's change made), as a unit's COMMIT was
-// (postgres.unit.commitDetached).
+// then, up to AnswerGrace past the context's deadline: the driver cut the wait for its
+// answer short when the context ended meanwhile (a request's deadline, Verify hanging
+// up), and the caller was told "context canceled" of a change the database had committed
+// (an audit event appended, an admin's change made), as a unit's COMMIT was
+// (postgres.unit.commitDetached). A context without a deadline (a background worker's,
+// ended at shutdown) still ends its statements: nothing else would bound the wait on a
+// database that stopped answering, and no statement of a worker is cut short sooner
+// than before.
 type autoExecer struct{ q querier }
 
-// autoWait bounds the wait for a single write's statement once it went out (autoExecer):
-// a live database answers at once; one that stopped answering leaves the outcome
-// unknown, and the caller is told an error after it rather than held forever.
-const autoWait = 10 * time.Second
+// AnswerGrace is how long past its caller's deadline the answer of a write that went out
+// is awaited (autoExecer, postgres' COMMIT): the 2 s a write that outlives its request
+// gets (provider.WriteGrace), after which the request answers 503. A live database
+// answers at once; one that stopped answering leaves the outcome unknown, and the caller
+// is told an error rather than held.
+const AnswerGrace = 2 * time.Second
 
-// detach is ctx's values without its cancelation, bounded by autoWait, or ctx itself
-// when nothing ends it; the error of a context ended already.
+// detach is ctx's values without its cancelation, up to AnswerGrace past its deadline,
+// or ctx itself when it has no deadline; the error of a context ended already.
 func (autoExecer) detach(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	if ctx.Done() == nil {
+	d, ok := ctx.Deadline()
+	if !ok {
 		return ctx, func() {}, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	limit := time.Now().Add(autoWait)
-	if d, ok := ctx.Deadline(); ok && d.After(limit) {
-		limit = d
-	}
-	c, cancel := context.WithDeadline(context.WithoutCancel(ctx), limit)
+	c, cancel := context.WithDeadline(context.WithoutCancel(ctx), d.Add(AnswerGrace))
 	return c, cancel, nil
 }
 

@@ -31,8 +31,8 @@ var syncTests = []struct {
 	{"SyncStats", testSyncStats},
 	{"SyncListEventsPages", testSyncListEventsPages},
 	{"SyncListEventsGroups", testSyncListEventsGroups},
-	{"ReviewQ75DeleteMarks", testReviewQ75DeleteMarks},
-	{"ReviewQ82AllowApplying", testReviewQ82AllowApplying},
+	{"DeleteMarks", testDeleteMarks},
+	{"AllowApplying", testAllowApplying},
 }
 
 // testSyncListEventsGroups: ListEvents with Groups lists those that name one of them, by

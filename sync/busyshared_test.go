@@ -21,27 +21,7 @@ import (
 func TestBusyVendorHeldAcrossReplicas(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		a, _, clk := newQueue(t, st)
-		duo := &limitedVendor{limited: true}
-		a.Propagators = []provider.LifecyclePropagator{duo}
-		b := (&sync.Queue{Store: a.Store, Applier: a.Applier, Now: clk.Now, Owner: "replica-b",
-			Propagators: []provider.LifecyclePropagator{duo}}).Init()
-		var evs []provider.LifecycleEvent
-		for i, name := range []string{"alice", "bob", "carol", "dave", "erin"} {
-			evs = append(evs, ev(fmt.Sprint(i), provider.EventUserCreate, name, clk.Now().Add(-time.Minute)))
-		}
-		if _, err := a.Enqueue(ctx, evs); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := a.RunOnce(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := a.PropagateOnce(ctx, 0); err != nil {
-			t.Fatal(err)
-		}
-		if duo.calls != 1 {
-			t.Fatalf("replica a called the vendor %d times, want once", duo.calls)
-		}
+		_, b, duo, clk := refusedOnOne(t, st, 5, 0)
 		if _, err := b.PropagateOnce(ctx, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -60,4 +40,39 @@ func TestBusyVendorHeldAcrossReplicas(t *testing.T) {
 			t.Errorf("the vendor has %v, want all five", duo.done)
 		}
 	})
+}
+
+// refusedOnOne is two replicas of one queue on st whose vendor (duo, limited) holds n
+// users' creations, and the one whose clock is ahead by ahead (the first, when 0) had its
+// first propagation refused 429: refused, then the other replica, the vendor and the
+// first replica's clock.
+func refusedOnOne(t *testing.T, st store.Store, n int, ahead time.Duration) (refused, other *sync.Queue, duo *limitedVendor, clk *clock) {
+	t.Helper()
+	ctx := context.Background()
+	q, _, clk := newQueue(t, st)
+	duo = &limitedVendor{limited: true}
+	q.Propagators = []provider.LifecyclePropagator{duo}
+	r := (&sync.Queue{Store: q.Store, Applier: q.Applier, Now: func() time.Time { return clk.Now().Add(ahead) },
+		Owner: "replica-b", Propagators: []provider.LifecyclePropagator{duo}}).Init()
+	var evs []provider.LifecycleEvent
+	for i, name := range []string{"alice", "bob", "carol", "dave", "erin"}[:n] {
+		evs = append(evs, ev(fmt.Sprint(i), provider.EventUserCreate, name, clk.Now().Add(-time.Minute)))
+	}
+	if _, err := q.Enqueue(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	refused, other = q, r
+	if ahead != 0 {
+		refused, other = r, q
+	}
+	if _, err := refused.PropagateOnce(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if duo.calls != 1 {
+		t.Fatalf("the refused replica called the vendor %d times, want once", duo.calls)
+	}
+	return refused, other, duo, clk
 }

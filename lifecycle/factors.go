@@ -642,7 +642,20 @@ func (m *Manager) RenameFactor(ctx context.Context, actor Actor, name, id, label
 	if err := m.apply(ctx, c, "factor"); err != nil {
 		return Factor{}, err
 	}
-	return m.GetFactor(ctx, name, id)
+	f.Label = label
+	return m.written(ctx, name, id, f)
+}
+
+// written answers a change to the factor id just committed and recorded, f as it wrote
+// it: the factor as read now, or f when a change since (a delete, a reset) took it. Read
+// again alone, the change was answered 404 "no factor" while its SUCCESS stood in the
+// audit trail, and its caller took it for a change never made.
+func (m *Manager) written(ctx context.Context, name, id string, f store.Factor) (Factor, error) {
+	out, err := m.GetFactor(ctx, name, id)
+	if le := (*Error)(nil); errors.As(err, &le) && le.Kind == NotFound {
+		return m.factorOf(f, time.Time{}), nil
+	}
+	return out, err
 }
 
 // SetFactorState disables or enables a factor. A pending factor is enabled only by its
@@ -669,7 +682,8 @@ func (m *Manager) SetFactorState(ctx context.Context, actor Actor, name, id stri
 	if err := m.apply(ctx, c, "factor"); err != nil {
 		return Factor{}, err
 	}
-	return m.GetFactor(ctx, name, id)
+	f.State = state
+	return m.written(ctx, name, id, f)
 }
 
 // UnlockFactor clears a factor's failures and lockout, and the self-service page's

@@ -773,14 +773,9 @@ func checkIfMatch(c echo.Context, current string) error {
 // or any tag of its list, in any of its fields (as ifMatchTags reads them), compared
 // weakly (RFC 9110 §13.1.2).
 func noneMatch(c echo.Context, current string) bool {
-	for _, v := range c.Request().Header.Values("If-None-Match") {
-		for tag := range strings.SplitSeq(v, ",") {
-			if tag = strings.TrimSpace(tag); tag == "*" || tag != "" && strings.TrimPrefix(tag, "W/") == strings.TrimPrefix(current, "W/") {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(entityTags(c, "If-None-Match"), func(tag string) bool {
+		return tag == "*" || strings.TrimPrefix(tag, "W/") == strings.TrimPrefix(current, "W/")
+	})
 }
 
 // errChanged answers a write whose If-Match names a version the resource no longer has.
@@ -1114,9 +1109,13 @@ func (api *syncAPI) deleteUser(c echo.Context) error {
 // ifMatchTags are the entity tags the request's If-Match lists, in one field or in
 // several (RFC 9110 §5.3, §13.1.1: a recipient combines them as one list); empty ones
 // (a field sent empty, a stray comma) are no tags.
-func ifMatchTags(c echo.Context) []string {
+func ifMatchTags(c echo.Context) []string { return entityTags(c, "If-Match") }
+
+// entityTags are the entity tags the request's header (If-Match, If-None-Match) lists, in
+// one field or several, as one list; empty ones are no tags.
+func entityTags(c echo.Context, header string) []string {
 	var tags []string
-	for _, v := range c.Request().Header.Values("If-Match") {
+	for _, v := range c.Request().Header.Values(header) {
 		for tag := range strings.SplitSeq(v, ",") {
 			if tag = strings.TrimSpace(tag); tag != "" {
 				tags = append(tags, tag)

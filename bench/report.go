@@ -376,11 +376,22 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 			fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
 			header = true
 		}
-		cpuRatio := "–"
-		if b.split.server > 0 {
+		// A row that answered nothing has no throughput to divide by, and no p50 or CPU
+		// per request: "–", not +Inf, NaN or a difference from a p50 never measured.
+		tput, bareOver, emfaOver, cpuRatio := "–", "–", "–", "–"
+		if b.tput > 0 {
+			tput = fmt.Sprintf("%.2f", e.tput/b.tput)
+		}
+		if !b.none && !st.none {
+			bareOver = signedDur(b.p50 - st.p50)
+		}
+		if !e.none && !st.none {
+			emfaOver = signedDur(e.p50 - st.p50)
+		}
+		if !b.none && !e.none && b.split.server > 0 {
 			cpuRatio = fmt.Sprintf("%.1f×", float64(e.split.server)/float64(b.split.server))
 		}
-		fmt.Fprintf(w, "| %s | %.2f | %s | %s | %s |\n", c.label, e.tput/b.tput, signedDur(b.p50-st.p50), signedDur(e.p50-st.p50), cpuRatio)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", c.label, tput, bareOver, emfaOver, cpuRatio)
 	}
 	if header {
 		fmt.Fprintln(w)

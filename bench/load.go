@@ -57,6 +57,9 @@ type measurement struct {
 
 // starvedShare is the share of the workers' time spent waiting for a request to be possible.
 func (m measurement) starvedShare() float64 {
+	if m.starved == 0 {
+		return 0 // and not 0/0 for a round of no workers' time
+	}
 	return m.starved.Seconds() / (float64(m.conc) * m.elapsed.Seconds())
 }
 

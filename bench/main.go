@@ -72,7 +72,7 @@ func main() {
 	fs.IntVar(&o.conc, "c", 16, "concurrent keep-alive clients (closed loop)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds of all scenarios, interleaved; the table shows medians")
 	fs.StringVar(&o.pgDSN, "pg", defaultPG, "PostgreSQL DSN for the TOTP-on-PostgreSQL scenario; \"\" skips it (so does the default DSN when unreachable)")
-	fs.IntVar(&o.factors, "factors", 20000, "TOTP factors provisioned in each store")
+	fs.IntVar(&o.factors, "factors", 20000, "TOTP factors provisioned in each store: at least the TOTP rows' rate × -period, or they run out of fresh codes (BENCHMARKS.md)")
 	fs.IntVar(&o.users, "users", 400, "users the TOTP factors are spread over")
 	fs.IntVar(&o.period, "period", 10, "TOTP period in seconds (emfa accepts 10 to 300)")
 	fs.IntVar(&o.paced, "paced", 2500, "requests a second of the paced TOTP rows, for latency at a given load (issue 16: p99 at half its 5,000/s); 0 skips them")

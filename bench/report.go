@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -243,31 +244,61 @@ type summary struct {
 	errors, requests int      // wrong answers, right answers
 	unsent           int      // paced: due and never sent, over the rounds
 	none             bool     // no round had a right answer: no p50, p99 or CPU per request
-	starved          float64  // median share of worker time spent waiting for a fresh code
 	split            cpuSplit // CPU per request by consumer, each the median over the rounds
 	rest             time.Duration
+
+	// starvedRounds of the rounds ran out of fresh codes (starvedLimit), the worst with
+	// its workers waiting starved of their time: left out of the figures unless all did.
+	starvedRounds, rounds int
+	starved               float64
+	// rate is the highest rate a round reached, or for a starved round would have reached
+	// had its workers not waited: what the codes must be able to feed.
+	rate float64
 }
+
+// starvedLimit is the share of their time a round's workers may wait for fresh TOTP codes
+// and the round still measure the server: above it, the round measured the codes' supply.
+const starvedLimit = 0.01
 
 func summarise(ms []measurement) summary {
 	var tput []float64
 	var p50, p99 []time.Duration
-	var starved []float64
 	var s summary
 	var splits []cpuSplit
+	s.rounds = len(ms)
+	var fed []measurement
 	for _, m := range ms {
+		s.errors += m.errors
+		s.requests += m.requests
+		s.unsent += m.unsent
+		share := m.starvedShare()
+		if share <= starvedLimit {
+			fed = append(fed, m)
+			s.rate = max(s.rate, m.throughput())
+			continue
+		}
+		s.starvedRounds++
+		s.starved = max(s.starved, share)
+		if share < 1 {
+			s.rate = max(s.rate, m.throughput()/(1-share))
+		}
+	}
+	// A round that ran out of codes measured their supply, and at fewer requests in
+	// flight: it is left out of the figures, unless every round ran out (the row then
+	// says its req/s is a floor).
+	if len(fed) == 0 {
+		fed = ms
+	}
+	for _, m := range fed {
 		tput = append(tput, m.throughput())
-		starved = append(starved, m.starvedShare())
 		// A round without a right answer has no latency and no cost per answer: not a 0.
 		if m.requests > 0 {
 			splits = append(splits, m.cpu.per(m.requests))
 			p50 = append(p50, m.quantile(0.5))
 			p99 = append(p99, m.quantile(0.99))
 		}
-		s.errors += m.errors
-		s.requests += m.requests
-		s.unsent += m.unsent
 	}
-	s.tput, s.starved = median(tput), median(starved)
+	s.tput = median(tput)
 	if len(p50) == 0 {
 		s.none = true
 		return s
@@ -325,6 +356,7 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
 	sum := map[string]summary{}
 	limited, wrong := false, false
+	need := 0.0 // the factors the supply-limited rows needed: rate × period
 	for _, s := range scenarios {
 		if len(results[s]) == 0 {
 			continue
@@ -336,9 +368,15 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 		if x.unsent > 0 {
 			name += fmt.Sprintf(" ⚠ did not hold its rate: %d requests fell due and were never sent (no worker was free for them in time; the p99 leaves them out)", x.unsent)
 		}
-		if x.starved > 0.01 {
-			name += fmt.Sprintf(" ⚠ supply-limited: workers waited for fresh codes %.0f%% of the time", 100*x.starved)
+		switch {
+		case x.starvedRounds == x.rounds && x.rounds > 0:
+			name += fmt.Sprintf(" ⚠ supply-limited in every round (workers waited for fresh codes up to %.0f%% of the time): its req/s is the code supply, a floor of emfa's", 100*x.starved)
+		case x.starvedRounds > 0:
+			name += fmt.Sprintf(" ⚠ supply-limited in %d of %d rounds (workers waited for fresh codes up to %.0f%% of the time), left out of its figures", x.starvedRounds, x.rounds, 100*x.starved)
+		}
+		if x.starvedRounds > 0 {
 			limited = true
+			need = max(need, x.rate*float64(o.period))
 		}
 		p50, p99, cpu := "–", "–", "–"
 		if !x.none {
@@ -354,8 +392,9 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 		fmt.Fprintf(w, "⚠ Some answers were wrong (errors above); the run's logs are gone with its temporary directory. Run again with -keep to keep emfa's logs and databases.\n\n")
 	}
 	if limited {
-		fmt.Fprintf(w, "⚠ A TOTP row ran out of fresh codes: its throughput is what %d factors with a %d s period can supply, not what emfa can serve. Raise -factors.\n\n",
-			o.factors, o.period)
+		fmt.Fprintf(w, "⚠ A TOTP row ran out of fresh codes: in such a round its throughput is what %d factors with a %d s period can supply, not what emfa can serve, so those rounds are left out of the row's figures unless every round ran out. "+
+			"Once a factor's window is spent it gives one fresh code a period: run with -factors of at least %.0f (the row's highest rate, or a starved round's req/s over the share of the time its workers did not wait, × the period).\n\n",
+			o.factors, o.period, math.Ceil(need/1000)*1000)
 	}
 
 	cpuTable(w, info, scenarios, sum)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -30,9 +31,14 @@ import (
 // every Linux ABI Go supports.
 const clockTick = 10 * time.Millisecond
 
+// procRoot is where the CPU times are read: /proc (a test's own in tests).
+var procRoot fs.FS = os.DirFS("/proc")
+
 // cpuTime is the user plus system CPU time the process has used, to a resolution of 10 ms.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+func cpuTime(pid int) (time.Duration, error) { return procCPU(procRoot, pid) }
+
+func procCPU(proc fs.FS, pid int) (time.Duration, error) {
+	b, err := fs.ReadFile(proc, strconv.Itoa(pid)+"/stat")
 	if err != nil {
 		return 0, err
 	}
@@ -46,6 +52,13 @@ type cpuSplit struct {
 	// pgProcs, in a cumulative reading, is postgres by process, so that minus can take
 	// each process's own difference.
 	pgProcs map[int]time.Duration
+	// machineFirst, in a cumulative reading, is the machine's busy time read before the
+	// processes', machine the one read after them: a measurement's machine time runs
+	// from its start's first to its end's last, so that its window holds every
+	// process's. Read after them at both ends, work running as the measurement began
+	// (the warm-up's tail) counted in the processes' times and not the machine's, and
+	// the rest came out negative.
+	machineFirst time.Duration
 }
 
 func (a cpuSplit) minus(b cpuSplit) cpuSplit {
@@ -53,7 +66,7 @@ func (a cpuSplit) minus(b cpuSplit) cpuSplit {
 	if a.pgProcs != nil && b.pgProcs != nil {
 		pg = commDelta(b.pgProcs, a.pgProcs)
 	}
-	return cpuSplit{server: a.server - b.server, harness: a.harness - b.harness, stub: a.stub - b.stub, postgres: pg, machine: a.machine - b.machine}
+	return cpuSplit{server: a.server - b.server, harness: a.harness - b.harness, stub: a.stub - b.stub, postgres: pg, machine: a.machine - b.machineFirst}
 }
 
 // commDelta is the CPU time processes used between two readings by pid: one that ended
@@ -89,25 +102,31 @@ func (a cpuSplit) rest() time.Duration {
 
 // readCPU reads the CPU time used so far by server, by the stub (when stub is not 0 and not
 // the server), by this process, by PostgreSQL's processes and by the whole machine.
-func readCPU(server, stub int) (cpuSplit, error) {
+func readCPU(server, stub int) (cpuSplit, error) { return readCPUFrom(procRoot, server, stub) }
+
+// readCPUFrom is readCPU from proc, a /proc.
+func readCPUFrom(proc fs.FS, server, stub int) (cpuSplit, error) {
 	var c cpuSplit
 	var err error
-	if c.server, err = cpuTime(server); err != nil {
+	if c.machineFirst, err = machineBusyFS(proc, "stat"); err != nil {
+		return c, err
+	}
+	if c.server, err = procCPU(proc, server); err != nil {
 		return c, err
 	}
 	if stub != 0 && stub != server {
-		if c.stub, err = cpuTime(stub); err != nil {
+		if c.stub, err = procCPU(proc, stub); err != nil {
 			return c, err
 		}
 	}
-	if c.harness, err = cpuTime(os.Getpid()); err != nil {
+	if c.harness, err = procCPU(proc, os.Getpid()); err != nil {
 		return c, err
 	}
-	c.pgProcs = commCPUs("/proc", "postgres")
+	c.pgProcs = commCPUsFS(proc, "postgres")
 	for _, d := range c.pgProcs {
 		c.postgres += d
 	}
-	if c.machine, err = machineBusy("/proc/stat"); err != nil {
+	if c.machine, err = machineBusyFS(proc, "stat"); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -127,9 +146,11 @@ func commCPU(root, comm string) time.Duration {
 }
 
 // commCPUs is commCPU by pid.
-func commCPUs(root, comm string) map[int]time.Duration {
+func commCPUs(root, comm string) map[int]time.Duration { return commCPUsFS(os.DirFS(root), comm) }
+
+func commCPUsFS(proc fs.FS, comm string) map[int]time.Duration {
 	out := map[int]time.Duration{}
-	ents, err := os.ReadDir(root)
+	ents, err := fs.ReadDir(proc, ".")
 	if err != nil {
 		return out
 	}
@@ -138,7 +159,7 @@ func commCPUs(root, comm string) map[int]time.Duration {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(root, e.Name(), "stat"))
+		b, err := fs.ReadFile(proc, e.Name()+"/stat")
 		if err != nil {
 			continue
 		}
@@ -175,7 +196,12 @@ func parseStat(s string) (comm string, cpu time.Duration, err error) {
 // in clock ticks): user, nice, system, irq and softirq. Guest time is inside user already;
 // idle, I/O wait and steal (time the hypervisor gave to others) are not busy.
 func machineBusy(path string) (time.Duration, error) {
-	b, err := os.ReadFile(path)
+	return machineBusyFS(os.DirFS(filepath.Dir(path)), filepath.Base(path))
+}
+
+func machineBusyFS(proc fs.FS, name string) (time.Duration, error) {
+	path := name
+	b, err := fs.ReadFile(proc, name)
 	if err != nil {
 		return 0, err
 	}

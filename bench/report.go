@@ -526,7 +526,8 @@ func cpuTable(w io.Writer, info machine, scenarios []*scenario, sum map[string]s
 		if c.machine > 0 {
 			fill = fmt.Sprintf("%.0f/s", float64(info.cores)*float64(time.Second)/float64(c.machine))
 		}
-		// A rest below zero is the clock ticks' rounding: shown with its sign.
+		// A rest below zero is rounding (each process read in whole ticks, the machine's
+		// busy time sampled at each tick: cpu.go): shown with its sign.
 		rest := strings.TrimPrefix(signedDur(x.rest), "+")
 		fmt.Fprintf(w, "%s %s | %s | %s |\n", row, rest, fmtDur(c.machine), fill)
 	}

@@ -19,7 +19,8 @@ import (
 //   - the server (emfa, the bare mediator, or the stub in the direct rows);
 //   - the load generator (this process: its workers and its fsync probe);
 //   - the DUO stub, in the rows that go through it;
-//   - PostgreSQL's processes (all of them: backends, WAL writer, checkpointer);
+//   - PostgreSQL's processes (all of them: backends, WAL writer, checkpointer, and those
+//     that ended meanwhile, through the time the postmaster collected from them: commCPU);
 //   - the whole machine, busy (user, nice, system, irq, softirq; not idle, I/O wait or
 //     steal), from /proc/stat.
 //
@@ -49,9 +50,6 @@ func procCPU(proc fs.FS, pid int) (time.Duration, error) {
 // cpuSplit is CPU time by consumer, cumulative or over a measurement.
 type cpuSplit struct {
 	server, harness, stub, postgres, machine time.Duration
-	// pgProcs, in a cumulative reading, is postgres by process, so that minus can take
-	// each process's own difference.
-	pgProcs map[int]time.Duration
 	// machineFirst, in a cumulative reading, is the machine's busy time read before the
 	// processes', machine the one read after them: a measurement's machine time runs
 	// from its start's first to its end's last, so that its window holds every
@@ -62,27 +60,8 @@ type cpuSplit struct {
 }
 
 func (a cpuSplit) minus(b cpuSplit) cpuSplit {
-	pg := a.postgres - b.postgres
-	if a.pgProcs != nil && b.pgProcs != nil {
-		pg = commDelta(b.pgProcs, a.pgProcs)
-	}
-	return cpuSplit{server: a.server - b.server, harness: a.harness - b.harness, stub: a.stub - b.stub, postgres: pg, machine: a.machine - b.machineFirst}
-}
-
-// commDelta is the CPU time processes used between two readings by pid: one that ended
-// in between is left out (its time went with it; subtracting its whole life's would make
-// the difference negative, as another client's backend on a shared server did), one that
-// started counts whole. A pid reused in between counts from its new start.
-func commDelta(before, after map[int]time.Duration) time.Duration {
-	var d time.Duration
-	for pid, t := range after {
-		if t0, ok := before[pid]; ok && t0 <= t {
-			d += t - t0
-		} else {
-			d += t
-		}
-	}
-	return d
+	return cpuSplit{server: a.server - b.server, harness: a.harness - b.harness, stub: a.stub - b.stub,
+		postgres: a.postgres - b.postgres, machine: a.machine - b.machineFirst}
 }
 
 // per is a divided by n requests.
@@ -122,34 +101,49 @@ func readCPUFrom(proc fs.FS, server, stub int) (cpuSplit, error) {
 	if c.harness, err = procCPU(proc, os.Getpid()); err != nil {
 		return c, err
 	}
-	c.pgProcs = commCPUsFS(proc, "postgres")
-	for _, d := range c.pgProcs {
-		c.postgres += d
-	}
+	c.postgres = commCPUFS(proc, "postgres")
 	if c.machine, err = machineBusyFS(proc, "stat"); err != nil {
 		return c, err
 	}
 	return c, nil
 }
 
-// commCPU adds up the CPU time of the processes under root (a /proc) whose command name
-// is comm. A process that ends between the listing and the read is left out; one that
-// ends during a measurement takes its CPU time over it with it (commDelta leaves it out,
-// rather than subtracting its whole life's): emfa's backends, kept open by its pool, do
-// not end, but another client's on a shared server may.
-func commCPU(root, comm string) time.Duration {
+// commCPU is the CPU time of the processes under root (a /proc) whose command name is
+// comm, and of their children that ended: each one's own time, plus what it collected
+// from its children as they ended (cutime, cstime). PostgreSQL's postmaster collects
+// every backend, autovacuum worker and parallel worker it started, so a process that
+// starts and ends between two readings counts (the backend of the harness's own VACUUM,
+// gone by the time a row's CPU is read; another client's short connection), and one that
+// ends counts up to its end rather than taking its whole life's time out of the
+// difference. Until 2026-12-07 only the processes alive at both readings counted.
+func commCPU(root, comm string) time.Duration { return commCPUFS(os.DirFS(root), comm) }
+
+func commCPUFS(proc fs.FS, comm string) time.Duration {
+	// A child that ends while the directory is read can be read alive and then again in
+	// its parent's collected time, or in neither: a scan counts once the collected times
+	// held still from the scan before it to the scan after it.
+	prev, cur := commStats(proc, comm), commStats(proc, comm)
+	for range 8 {
+		next := commStats(proc, comm)
+		if sameChildren(prev, cur) && sameChildren(cur, next) {
+			break
+		}
+		prev, cur = cur, next
+	}
 	var total time.Duration
-	for _, d := range commCPUs(root, comm) {
-		total += d
+	for _, t := range cur {
+		total += t.own + t.children
 	}
 	return total
 }
 
-// commCPUs is commCPU by pid.
-func commCPUs(root, comm string) map[int]time.Duration { return commCPUsFS(os.DirFS(root), comm) }
+// procTimes is a process's CPU time, its own and its ended children's.
+type procTimes struct{ own, children time.Duration }
 
-func commCPUsFS(proc fs.FS, comm string) map[int]time.Duration {
-	out := map[int]time.Duration{}
+// commStats reads the processes under proc named comm, by pid. One that ends between the
+// listing and the read is left out.
+func commStats(proc fs.FS, comm string) map[int]procTimes {
+	out := map[int]procTimes{}
 	ents, err := fs.ReadDir(proc, ".")
 	if err != nil {
 		return out
@@ -165,10 +159,21 @@ func commCPUsFS(proc fs.FS, comm string) map[int]time.Duration {
 		}
 		name, d, err := parseStat(string(b))
 		if err == nil && name == comm {
-			out[pid] = d
+			out[pid] = procTimes{own: d, children: parseChildren(string(b))}
 		}
 	}
 	return out
+}
+
+// sameChildren says whether every process of both readings had collected the same time
+// from ended children in both.
+func sameChildren(a, b map[int]procTimes) bool {
+	for pid, t := range a {
+		if u, ok := b[pid]; ok && u.children != t.children {
+			return false
+		}
+	}
+	return true
 }
 
 // parseStat reads a /proc/<pid>/stat line: the command name (field 2) and the user plus
@@ -189,6 +194,21 @@ func parseStat(s string) (comm string, cpu time.Duration, err error) {
 		return "", 0, errors.New("unexpected /proc stat format")
 	}
 	return s[open+1 : end], time.Duration(utime+stime) * clockTick, nil
+}
+
+// parseChildren is the CPU time of the ended children a /proc/<pid>/stat line's process
+// waited for (fields 16 and 17, cutime and cstime), 0 if unreadable.
+func parseChildren(s string) time.Duration {
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 15 {
+		return 0
+	}
+	cu, err1 := strconv.ParseInt(f[13], 10, 64)
+	cs, err2 := strconv.ParseInt(f[14], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(cu+cs) * clockTick
 }
 
 // machineBusy is the CPU time all the machine's CPUs have been busy, from the first line

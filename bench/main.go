@@ -242,7 +242,7 @@ func startEmfaTLS(ctx context.Context, bin, name, config, tmp string, kv []strin
 	if t != nil {
 		base = "https://" + addr
 	}
-	up, err := waitHealthy(ctx, p, base, started, t)
+	up, err := waitReady(ctx, p, base, started, t)
 	if err != nil {
 		p.stop(time.Second)
 		return nil, err

@@ -140,13 +140,15 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// waitHealthy polls /healthz every 2 ms and returns the time from the process's start to
-// the first 200.
-func waitHealthy(ctx context.Context, p *proc, base string, started time.Time, t *tls.Config) (time.Duration, error) {
+// waitReady polls /readyz every 2 ms and returns the time from the process's start to
+// the first 200: when an orchestrator would send it traffic, its store opened, migrated
+// and answering. (serve listens only once its store is open, so /healthz, which answers
+// while the process runs, was 200 at about the same moment; /readyz says it.)
+func waitReady(ctx context.Context, p *proc, base string, started time.Time, t *tls.Config) (time.Duration, error) {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: t}}
 	deadline := time.After(60 * time.Second)
 	for {
-		resp, err := client.Get(base + "/healthz")
+		resp, err := client.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -157,7 +159,7 @@ func waitHealthy(ctx context.Context, p *proc, base string, started time.Time, t
 		case <-p.done:
 			return 0, fmt.Errorf("%s exited: %v\n%s", p.name, p.err, p.tail())
 		case <-deadline:
-			return 0, fmt.Errorf("%s: /healthz not 200 within 60s\n%s", p.name, p.tail())
+			return 0, fmt.Errorf("%s: /readyz not 200 within 60s\n%s", p.name, p.tail())
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		case <-time.After(2 * time.Millisecond):

@@ -83,7 +83,7 @@ func provision(ctx context.Context, emfa, config string, env []string, users, fa
 	}
 	defer p.stop(5 * time.Second)
 	base := "http://" + addr
-	if _, err := waitHealthy(ctx, p, base, time.Now(), nil); err != nil {
+	if _, err := waitReady(ctx, p, base, time.Now(), nil); err != nil {
 		return nil, err
 	}
 

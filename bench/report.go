@@ -467,7 +467,7 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 		}
 		parts = append(parts, part)
 	}
-	fmt.Fprintf(w, "Start-up (process start to the first /healthz 200): %s.\n", strings.Join(parts, "; "))
+	fmt.Fprintf(w, "Start-up (process start to the first /readyz 200): %s.\n", strings.Join(parts, "; "))
 	if len(provisioned) > 0 {
 		parts = parts[:0]
 		for _, p := range provisioned {

@@ -392,9 +392,13 @@ func report(o options, info machine, scenarios []*scenario, results map[*scenari
 		fmt.Fprintf(w, "⚠ Some answers were wrong (errors above); the run's logs are gone with its temporary directory. Run again with -keep to keep emfa's logs and databases.\n\n")
 	}
 	if limited {
+		advice := fmt.Sprintf("run with -factors of at least %.0f (the row's highest rate, or a starved round's req/s over the share of the time its workers did not wait, × the period)",
+			math.Ceil(need/1000)*1000)
+		if need <= float64(o.factors) {
+			advice = fmt.Sprintf("run with -factors well above %d (no round was fed long enough to estimate how many: the warm-up may have used every code)", o.factors)
+		}
 		fmt.Fprintf(w, "⚠ A TOTP row ran out of fresh codes: in such a round its throughput is what %d factors with a %d s period can supply, not what emfa can serve, so those rounds are left out of the row's figures unless every round ran out. "+
-			"Once a factor's window is spent it gives one fresh code a period: run with -factors of at least %.0f (the row's highest rate, or a starved round's req/s over the share of the time its workers did not wait, × the period).\n\n",
-			o.factors, o.period, math.Ceil(need/1000)*1000)
+			"Once a factor's window is spent it gives one fresh code a period: %s.\n\n", o.factors, o.period, advice)
 	}
 
 	cpuTable(w, info, scenarios, sum)

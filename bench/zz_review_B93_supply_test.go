@@ -72,6 +72,15 @@ func TestReviewB93SupplyLimitedEveryRound(t *testing.T) {
 		t.Errorf("no -factors advice from the estimated rate:\n%s", got)
 	}
 
+	// A row that answered nothing (the warm-up used every code) gives no rate to size the
+	// factors from: the advice is more than there were, not "at least 0".
+	out.Reset()
+	report(options{out: &out, rounds: 1, factors: 200, period: 10}, machine{}, []*scenario{s},
+		map[*scenario][]measurement{s: {supplyRound(0, 1, 0)}}, nil, memReport{}, nil, nil)
+	if got := out.String(); !strings.Contains(got, "run with -factors well above 200 (no round was fed long enough to estimate") || strings.Contains(got, "at least 0") {
+		t.Errorf("advice for a row that answered nothing:\n%s", got)
+	}
+
 	// Rows that never waited are not flagged, nor is a round with no workers' time.
 	s2 := &scenario{name: "TOTP validate · emfa SQLite"}
 	out.Reset()

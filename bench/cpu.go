@@ -121,7 +121,8 @@ func commCPU(root, comm string) time.Duration { return commCPUFS(os.DirFS(root),
 func commCPUFS(proc fs.FS, comm string) time.Duration {
 	// A child that ends while the directory is read can be read alive and then again in
 	// its parent's collected time, or in neither: a scan counts once the collected times
-	// held still from the scan before it to the scan after it.
+	// held still from the scan before it to the scan after it (or the tenth, on a server
+	// whose clients come and go faster than that: off by a short-lived backend at most).
 	prev, cur := commStats(proc, comm), commStats(proc, comm)
 	for range 8 {
 		next := commStats(proc, comm)
@@ -220,7 +221,6 @@ func machineBusy(path string) (time.Duration, error) {
 }
 
 func machineBusyFS(proc fs.FS, name string) (time.Duration, error) {
-	path := name
 	b, err := fs.ReadFile(proc, name)
 	if err != nil {
 		return 0, err
@@ -228,13 +228,13 @@ func machineBusyFS(proc fs.FS, name string) (time.Duration, error) {
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
 	if len(f) < 8 || f[0] != "cpu" {
-		return 0, errors.New(path + ": unexpected format")
+		return 0, errors.New(name + ": unexpected format")
 	}
 	var ticks int64
 	for _, i := range []int{1, 2, 3, 6, 7} { // user nice system irq softirq
 		v, err := strconv.ParseInt(f[i], 10, 64)
 		if err != nil {
-			return 0, errors.New(path + ": unexpected format")
+			return 0, errors.New(name + ": unexpected format")
 		}
 		ticks += v
 	}

@@ -512,18 +512,51 @@ type eventView struct {
 // the deletion guard paused: emfa sync resume SOURCE), "backoff" (it failed, and is tried
 // again at its next attempt), or "queued" (its turn: it settles, waits for an earlier
 // event of the same user, or is being applied). targets are the providers propagated to;
-// nil: not known, and no propagation is said removed.
+// nil: not known, and no propagation is said removed. A "queued" event may yet wait
+// behind a paused deletion of its user (behindPaused).
 func waitingFor(ev store.QueuedEvent, paused map[string]bool, targets []string, now time.Time) string {
 	t, propagation := strings.CutPrefix(ev.Source, store.PropagationSource(""))
 	switch {
 	case propagation && targets != nil && !slices.Contains(targets, t):
 		return "removed"
-	case ev.Type == provider.EventUserDelete && !ev.Applied && paused[ev.Source]:
+	case heldByGuard(ev, paused):
 		return "paused"
 	case ev.NextAt.After(now):
 		return "backoff"
 	}
 	return "queued"
+}
+
+// heldByGuard reports whether ev is a deletion the deletion guard holds: one of a paused
+// source, not applied yet.
+func heldByGuard(ev store.QueuedEvent, paused map[string]bool) bool {
+	return ev.Type == provider.EventUserDelete && !ev.Applied && paused[ev.Source]
+}
+
+// behindPaused reports whether the pending event ev waits behind a deletion of its user
+// that the deletion guard holds: a user's events are applied in order, so it moves only
+// once the deletion does (emfa sync resume, or emfa sync pending drop). Without this an
+// event so held said "queued", its turn, however long the source stayed paused.
+func behindPaused(ctx context.Context, sq store.SyncQueue, ev store.QueuedEvent, paused map[string]bool) (bool, error) {
+	if len(paused) == 0 || strings.HasPrefix(ev.Source, store.PropagationSource("")) {
+		return false, nil
+	}
+	f := store.QueueFilter{State: store.QueuePending, Key: ev.Key, Types: []string{provider.EventUserDelete}, UpTo: ev.Time, Limit: 100}
+	for {
+		dels, err := sq.ListEvents(ctx, f)
+		if err != nil {
+			return false, err
+		}
+		for _, d := range dels {
+			if heldByGuard(d, paused) && (d.Time.Before(ev.Time) || d.Seq < ev.Seq) {
+				return true, nil
+			}
+		}
+		if len(dels) < f.Limit {
+			return false, nil
+		}
+		f.AfterSeq = dels[len(dels)-1].Seq
+	}
 }
 
 // listEvents prints the events in state, as `emfa sync pending` and `emfa sync
@@ -560,6 +593,13 @@ func (d *deps) listEvents(ctx context.Context, e *env, state string, o eventList
 			State: ev.State, Applied: ev.Applied, Attempts: ev.Attempts, Error: ev.Note}
 		if state == store.QueuePending {
 			v.Waiting = waitingFor(ev, paused, targets, now)
+			if v.Waiting == "queued" {
+				if held, err := behindPaused(ctx, q.Store, ev, paused); err != nil {
+					return err
+				} else if held {
+					v.Waiting = "paused"
+				}
+			}
 			if ev.NextAt.After(now) {
 				v.NextAttempt = &ev.NextAt
 			}

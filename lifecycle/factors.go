@@ -647,13 +647,20 @@ func (m *Manager) RenameFactor(ctx context.Context, actor Actor, name, id, label
 }
 
 // written answers a change to the factor id just committed and recorded, f as it wrote
-// it: the factor as read now, or f when a change since (a delete, a reset) took it. Read
-// again alone, the change was answered 404 "no factor" while its SUCCESS stood in the
-// audit trail, and its caller took it for a change never made.
+// it: the factor as read now, or f when a change since (a delete, a reset) took it
+// (answerWritten).
 func (m *Manager) written(ctx context.Context, name, id string, f store.Factor) (Factor, error) {
-	out, err := m.GetFactor(ctx, name, id)
+	return answerWritten(func() (Factor, error) { return m.GetFactor(ctx, name, id) }, m.factorOf(f, time.Time{}))
+}
+
+// answerWritten answers a change just committed and recorded: read(), what it changed as
+// read now, or was, what it wrote, when read finds it gone (not_found: a delete, a reset
+// since, on another replica). Read again alone, the change was answered 404 while its
+// SUCCESS stood in the audit trail, and its caller took it for a change never made.
+func answerWritten[T any](read func() (T, error), was T) (T, error) {
+	out, err := read()
 	if le := (*Error)(nil); errors.As(err, &le) && le.Kind == NotFound {
-		return m.factorOf(f, time.Time{}), nil
+		return was, nil
 	}
 	return out, err
 }
@@ -690,7 +697,8 @@ func (m *Manager) SetFactorState(ctx context.Context, actor Actor, name, id stri
 // sign-in limit of the user's name (builtin.SignInLimits): a person locked out, whom a
 // help desk unblocks, may then sign in to the page to set up a factor at once.
 func (m *Manager) UnlockFactor(ctx context.Context, actor Actor, name, id string) (Factor, error) {
-	if _, _, err := m.factor(ctx, name, id); err != nil {
+	_, f, err := m.factor(ctx, name, id)
+	if err != nil {
 		return Factor{}, err
 	}
 	// The unlock and its record in one commit.
@@ -710,7 +718,8 @@ func (m *Manager) UnlockFactor(ctx context.Context, actor Actor, name, id string
 	}); err != nil {
 		return Factor{}, errorOf(err, "factor")
 	}
-	return m.GetFactor(ctx, name, id)
+	f.Failures, f.LockedUntil = 0, time.Time{}
+	return m.written(ctx, name, id, f)
 }
 
 // ResyncFactor finds an HOTP token that has run ahead of the look-ahead window again,
@@ -754,7 +763,8 @@ func (m *Manager) ResyncFactor(ctx context.Context, actor Actor, name, id string
 	case err != nil:
 		return Factor{}, 0, errorOf(err, "factor")
 	}
-	out, err := m.GetFactor(ctx, name, id)
+	f.Failures, f.LockedUntil = 0, time.Time{}
+	out, err := m.written(ctx, name, id, f)
 	return out, next, err
 }
 

@@ -9,8 +9,9 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// afterUserChanges is a store whose next batch of user changes runs After (once) once it
-// committed: another replica's change between a write and its caller's read back.
+// afterUserChanges is a store whose next write (a batch of user changes, or an Update:
+// an unlock's, a resync's) runs After (once) once it committed: another replica's change
+// between a write and its caller's read back.
 type afterUserChanges struct {
 	store.Store
 	After func()
@@ -18,11 +19,21 @@ type afterUserChanges struct {
 
 func (s *afterUserChanges) ApplyUserChanges(ctx context.Context, cs []store.UserChange) []error {
 	errs := s.Store.ApplyUserChanges(ctx, cs)
+	s.after()
+	return errs
+}
+
+func (s *afterUserChanges) Update(ctx context.Context, fn func(w store.Writer) error) error {
+	err := s.Store.Update(ctx, fn)
+	s.after()
+	return err
+}
+
+func (s *afterUserChanges) after() {
 	if f := s.After; f != nil {
 		s.After = nil
 		f()
 	}
-	return errs
 }
 
 // TestChangeAnsweredAsWritten: a rename or a state change that committed, and was

@@ -229,7 +229,24 @@ func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (Us
 	if err != nil {
 		return User{}, err
 	}
-	return m.GetUser(ctx, in.Name)
+	return m.writtenUser(ctx, userOf(store.UserRecord{User: u, Profile: p}), now)
+}
+
+// writtenUser answers a change of user w just committed and recorded, w as it wrote it
+// but for the change's own stamp, now and the next revision: the user as read now, or w
+// so stamped when a change since took it (answerWritten): deleted, or deleted and another
+// created under its name, which is not the user changed, nor its revision the change's.
+func (m *Manager) writtenUser(ctx context.Context, w User, now time.Time) (User, error) {
+	// As the store keeps them: in milliseconds, in UTC.
+	w.Created = time.UnixMilli(w.Created.UnixMilli()).UTC()
+	w.Updated, w.Revision = timeOrNil(time.UnixMilli(now.UnixMilli()).UTC()), w.Revision+1
+	return answerWritten(func() (User, error) {
+		u, err := m.GetUser(ctx, w.Name)
+		if err == nil && u.ID != w.ID {
+			return User{}, notFound("not_found", "user", "no user %q", w.Name)
+		}
+		return u, err
+	}, w)
 }
 
 // CheckCreate refuses, as CreateUser would and recorded as its refusals are, a creation
@@ -395,13 +412,22 @@ func (m *Manager) EditUser(ctx context.Context, actor Actor, name string, edit f
 		if in == nil {
 			return u, nil
 		}
-		err = m.update(ctx, actor, r, *in)
+		c, err := m.update(ctx, actor, r, *in)
 		var le *Error
 		if !errors.As(err, &le) || le.Code != CodeChanged {
-			if err != nil {
+			switch {
+			case err != nil:
 				return User{}, err
+			case c == nil:
+				return u, nil // nothing to change
 			}
-			return m.GetUser(ctx, r.Name)
+			if c.Profile != nil {
+				r.Profile = *c.Profile
+			}
+			if c.Disabled != nil {
+				r.Disabled = *c.Disabled
+			}
+			return m.writtenUser(ctx, userOf(r), c.Now)
 		}
 		if in.IfRevision != nil || in.IfUser != "" || try == editTries {
 			return User{}, m.refuse(ctx, actor, ActionUsersUpdate, r.Name, "",
@@ -411,19 +437,20 @@ func (m *Manager) EditUser(ctx context.Context, actor Actor, name string, edit f
 }
 
 // update writes in over r, on the condition that r is still the user's latest revision
-// (a conflict, CodeChanged, otherwise).
-func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, in UserInput) error {
+// (a conflict, CodeChanged, otherwise). It returns the change written: nil when in
+// changes nothing.
+func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, in UserInput) (*store.UserChange, error) {
 	name := r.Name // as created, whatever the case the caller gave it in
 	if in.Name != "" && !store.SameName(in.Name, name) {
-		return m.refuse(ctx, actor, ActionUsersUpdate, name, "", invalid("immutable_field", "name", "a user's name cannot change (it is what Verify sends)"))
+		return nil, m.refuse(ctx, actor, ActionUsersUpdate, name, "", invalid("immutable_field", "name", "a user's name cannot change (it is what Verify sends)"))
 	}
 	if (in.IfRevision != nil && *in.IfRevision != r.Profile.Revision) || (in.IfUser != "" && in.IfUser != r.ID) {
-		return errorOf(store.ErrStale, "user")
+		return nil, errorOf(store.ErrStale, "user")
 	}
 	if m.Holds(userOf(r), in) {
 		// Nothing to change: no write, so the revision (the API's ETag) and the updated
 		// time stay what they mean, and no other client's If-Match is refused for it.
-		return nil
+		return nil, nil
 	}
 	// On the user read, not only its revision: one deleted and created again since, its
 	// revision restarted, would be given r's profile.
@@ -433,7 +460,7 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 		c.Disabled, perr = parseState(in.State)
 	}
 	if perr != nil {
-		return m.refuse(ctx, actor, ActionUsersUpdate, name, "", perr)
+		return nil, m.refuse(ctx, actor, ActionUsersUpdate, name, "", perr)
 	}
 	if in.State == nil || in.withoutNameAndState() != (UserInput{}) {
 		c.Profile = &p
@@ -443,9 +470,9 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 		c.Audit = append(c.Audit, m.event(ctx, actor, stateAction(*c.Disabled), name, "", ""))
 	}
 	if err := m.propagate(ctx, actor, &c, updateEvents(name, r.Profile, r.Disabled, p, c.Disabled)...); err != nil {
-		return err
+		return nil, err
 	}
-	return m.apply(ctx, c, "user")
+	return &c, m.apply(ctx, c, "user")
 }
 
 // AdminSource is the source of the user changes a manager propagates (Options.Propagation)
@@ -671,7 +698,8 @@ func (m *Manager) setUserState(ctx context.Context, actor Actor, name string, di
 	if err := m.applyAt(ctx, actor, action, c); err != nil {
 		return User{}, err
 	}
-	return m.GetUser(ctx, name)
+	u.State = StateName(disabled)
+	return m.writtenUser(ctx, u, c.Now)
 }
 
 // applyAt applies c, a change of a user; one on a revision that is no longer the user's

@@ -606,6 +606,14 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 				if err == nil {
 					continue
 				}
+				if changes[start+i].Delete && errors.Is(err, store.ErrNotFound) {
+					// A full import's deletion of a user deleted meanwhile (by SCIM, the
+					// admin API): what the file asks holds, and this import deleted no one,
+					// recorded nothing. Refused not_found, it failed a job whose directory
+					// agreed with its file.
+					rep.Rows[results[start+i]].Action = ActionUnchanged
+					continue
+				}
 				le, ok := errorOf(err, "user").(*Error)
 				if !ok {
 					// A fault, not the row's doing: the batch's other changes stand or fall

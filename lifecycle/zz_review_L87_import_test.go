@@ -1,0 +1,63 @@
+package lifecycle_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/store"
+)
+
+// TestReviewL87FullImportOfAUserDeletedMeanwhile: a full import that finds, when it
+// writes, that a user absent from its file was deleted meanwhile (by SCIM, the admin API)
+// has what the file asks: the user is gone. It reported the user refused not_found "user
+// not found" (emfa import exits 1: a nightly job failed on a directory that agreed with
+// it). It now reports the user unchanged, and records no deletion it did not make. A row
+// of the file whose user was deleted meanwhile is still refused: the file wants the user.
+func TestReviewL87FullImportOfAUserDeletedMeanwhile(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		hooked := &testdb.BeforeUserChanges{Store: st}
+		m, _ := newManager(t, hooked)
+		other, _ := newManager(t, st)
+		for _, n := range []string{"alice", "bob", "carol", "dave"} {
+			if _, err := m.CreateUser(ctx, "test", lifecycle.UserInput{Name: n}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hooked.Before = func() {
+			for _, n := range []string{"alice", "dave"} {
+				if err := other.DeleteUser(ctx, "sync:scim", n); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		rows, unreadable := parse(t, lifecycle.FormatCSV, "username,displayName\nbob,\ndave,Dave\n")
+		rep, err := m.Import(ctx, "test", rows, unreadable, lifecycle.ImportOptions{Full: true, MaxDeletes: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := summary(rep), "0 created, 0 updated, 2 unchanged, 1 deleted, 1 refused"; got != want {
+			t.Errorf("report %s, want %s: %+v", got, want, rep.Rows)
+		}
+		for _, r := range rep.Rows {
+			if r.Username == "alice" && (r.Action != lifecycle.ActionUnchanged || r.Error != nil) {
+				t.Errorf("alice, deleted meanwhile: %+v, want unchanged", r)
+			}
+			if r.Username == "dave" && (r.Action != lifecycle.ActionRefused || r.Error == nil || r.Error.Code != "not_found") {
+				t.Errorf("dave's row, the user deleted meanwhile: %+v, want refused not_found (the file wants dave, who is gone)", r)
+			}
+		}
+		if _, err := m.GetUser(ctx, "carol"); err == nil {
+			t.Error("carol, absent from the file, was not deleted")
+		}
+		page, err := m.QueryAudit(ctx, lifecycle.AuditQuery{Action: "admin." + lifecycle.ActionImportDelete, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Events) != 1 || page.Events[0].User != "carol" {
+			t.Errorf("the import's deletion records: %+v, want carol's alone", page.Events)
+		}
+	})
+}

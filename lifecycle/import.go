@@ -623,7 +623,7 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 					continue
 				}
 				r := &rep.Rows[results[start+i]]
-				r.Action, r.Error, r.Changes = ActionRefused, le, nil
+				r.Action, r.Error, r.Changes = ActionRefused, meanwhile(le, changes[start+i].Name), nil
 			}
 			if fault != nil {
 				for i := end; i < len(changes); i++ {
@@ -657,6 +657,27 @@ func (m *Manager) Import(ctx context.Context, actor Actor, rows []ImportRow, unr
 			len(changes)-unapplied, len(changes), fault)
 	}
 	return rep, nil
+}
+
+// meanwhile is le, the store's refusal of an import's change of user name, worded for the
+// file's author when another change came between the import's read of the directory and
+// its write: the user changed (its profile, state or factors), deleted or created
+// meanwhile. It said "read it again and retry", "user not found" or "user exists
+// already": an import has nothing to read again, and the same file again applies the row.
+func meanwhile(le *Error, name string) *Error {
+	what := ""
+	switch {
+	case le.Code == CodeChanged:
+		what = "changed"
+	case le.Kind == NotFound:
+		what = "deleted"
+	case le.Code == "exists":
+		what = "created"
+	default:
+		return le
+	}
+	return &Error{Kind: le.Kind, Code: le.Code, Field: le.Field, Msg: fmt.Sprintf("user %q was %s while the import ran, by another change: "+
+		"this row was not applied; the same file again applies it", name, what)}
 }
 
 // inFileKey is the user a row names, for a full import's deletions: as store.FoldName,

@@ -462,9 +462,17 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 	if perr != nil {
 		return nil, m.refuse(ctx, actor, ActionUsersUpdate, name, "", perr)
 	}
-	if in.State == nil || in.withoutNameAndState() != (UserInput{}) {
+	// What changes, and that alone is written and recorded: an update that gives the
+	// profile as it is with another state (a SCIM PUT deactivating a user sends the whole
+	// user) recorded a users.update that changed nothing too, and one that gives the state
+	// the user has with a new e-mail address a users.enable or .disable that did not happen.
+	// (Holds found one of the two changed.)
+	if changes := profileChanges(r.Profile, p); in.State == nil || changes != "" {
 		c.Profile = &p
-		c.Audit = append(c.Audit, m.event(ctx, actor, ActionUsersUpdate, name, "", profileChanges(r.Profile, p)))
+		c.Audit = append(c.Audit, m.event(ctx, actor, ActionUsersUpdate, name, "", changes))
+	}
+	if c.Disabled != nil && *c.Disabled == r.Disabled {
+		c.Disabled = nil
 	}
 	if c.Disabled != nil {
 		c.Audit = append(c.Audit, m.event(ctx, actor, stateAction(*c.Disabled), name, "", ""))
@@ -787,13 +795,6 @@ func (m *Manager) Holds(u User, in UserInput) bool {
 	p, err := profile(cur, in, m.defaultCountry())
 	return err == nil && p.Email == cur.Email && p.Phone == cur.Phone && p.Country == cur.Country && p.DisplayName == cur.DisplayName &&
 		slices.Equal(p.Groups, cur.Groups) && maps.Equal(p.Attributes, cur.Attributes)
-}
-
-// withoutNameAndState is in with only its profile fields: the zero UserInput when it says
-// none.
-func (in UserInput) withoutNameAndState() UserInput {
-	in.Name, in.State, in.IfRevision, in.IfUser = "", nil, nil, ""
-	return in
 }
 
 // DeleteUser deletes a user and its factors.

@@ -185,7 +185,11 @@ func TestAdminListenerTimeouts(t *testing.T) {
 	}
 	l := &live{}
 	l.swap(snap, e, 0)
-	a, err := e.serveAdmin(context.Background(), l, so.connTimeout, nil)
+	ln, err := listenOn("admin.listen", e.cfg.Admin.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.serveAdmin(context.Background(), l, ln, so.connTimeout, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

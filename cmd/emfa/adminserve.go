@@ -136,14 +136,10 @@ type adminServer struct {
 // parkIdle), in HTTPS when the configuration gives it a certificate (config.AdminTLS): l's
 // snapshots carry its settings, so a reload that changes them applies to new handshakes, as
 // server.tls's do. Without admin.listen it serves nothing (the main listener serves the API).
-func (e *env) serveAdmin(ctx context.Context, l *live, connTimeout time.Duration, onPark func()) (*adminServer, error) {
+func (e *env) serveAdmin(ctx context.Context, l *live, ln net.Listener, connTimeout time.Duration, onPark func()) (*adminServer, error) {
 	a := &adminServer{ctx: ctx, e: e}
-	if !e.cfg.Admin.IsEnabled() || e.cfg.Admin.Listen == "" {
+	if ln == nil {
 		return a, nil
-	}
-	ln, err := listenOn("admin.listen", e.cfg.Admin.Listen)
-	if err != nil {
-		return nil, err
 	}
 	tlsOn := l.cur.Load().adminTLS != nil
 	var tc *tls.Config

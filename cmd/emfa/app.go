@@ -76,6 +76,10 @@ type storeOptions struct {
 	// readOnly opens only a store that exists (readsOnly): a SQLite file that is not
 	// there is refused, not created.
 	readOnly bool
+	// bind, for serve, binds the configuration's listeners once it is read and before
+	// anything is created (a data directory, a secret, a store): a port in use is refused
+	// with nothing left behind.
+	bind func(*config.Config) error
 }
 
 // configOptions are the load options of a mode: which unset variables are errors.
@@ -94,7 +98,14 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 	path, init := o.config, o.init
 	opts := o.configOptions(mode)
 	if path != "" {
-		return config.Load(path, opts)
+		cfg, err := config.Load(path, opts)
+		if err == nil && o.bind != nil && mode == forServe {
+			err = o.bind(cfg)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return cfg, nil
 	}
 	dataDir := cmp.Or(os.Getenv("EMFA_DATA_DIR"), "emfa-data")
 	create := mode == forServe || init
@@ -133,8 +144,14 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 		// and no generated secret behind, and prints no password for a serve that never ran.
 		pre := opts
 		pre.LookupEnv = envWith(dataDir, func(_, _ string, n int, _ string) (string, bool) { return standIn(n), true })
-		if _, err := config.Parse(defaultConfig, "yaml", pre); err != nil {
+		preCfg, err := config.Parse(defaultConfig, "yaml", pre)
+		if err != nil {
 			return nil, fmt.Errorf("embedded default: %w", err)
+		}
+		if o.bind != nil && mode == forServe { // the listeners' addresses do not depend on the secrets
+			if err := o.bind(preCfg); err != nil {
+				return nil, err
+			}
 		}
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data directory %s: %w%s", dataDir, err, dataDirHint)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/store/sqlite"
 	"github.com/emfa/emfa/telemetry"
 )
@@ -56,7 +57,12 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	tuneGC() // trim.go
+	// The listeners first, before the store or a secret is made (loadConfig calls bind).
+	var b bound
+	o.bind = b.bind
+	defer b.close() // those not taken: on an error before serving
 	e, err := d.openEnv(ctx, o, forServe)
+	o.bind = nil // a reload binds nothing
 	if err != nil {
 		return err
 	}
@@ -148,7 +154,7 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	trimCtx, stopTrim := context.WithCancel(ctx)
 	defer stopTrim()
 	go trim.run(trimCtx, time.Second, trimMemory)
-	admin, err := e.serveAdmin(ctx, l, so.connTimeout, trim.touch) // adminserve.go
+	admin, err := e.serveAdmin(ctx, l, b.take(&b.admin), so.connTimeout, trim.touch) // adminserve.go
 	if err != nil {
 		return err
 	}
@@ -159,10 +165,7 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	}()
 	handler := trim.wrap(e.tracing.Handler(l, l.spanRoute))
 	srv := e.httpServer(handler, so.connTimeout) // adminserve.go: the admin listener's too
-	ln, err := listenOn("server.listen", e.cfg.Server.Listen)
-	if err != nil {
-		return err
-	}
+	ln := b.take(&b.server)
 	// server.tls serves HTTPS (inbound.go); idle connections are parked (adminserve.go).
 	if ln, l.tls, err = e.listenTLS(ln, e.cfg.Server.TLS, trim.touch); err != nil {
 		return err
@@ -217,6 +220,45 @@ func (e *env) stopServing(ctx context.Context, srv *http.Server, errc <-chan err
 	l.drain(dctx, e.log)
 	cancel()
 	return err
+}
+
+// bound are serve's listeners, bound as soon as the configuration is read, before
+// anything is created: a port in use (another emfa) left a new store behind, and from the
+// embedded default a data directory with a generated password, printed for a serve that
+// never ran.
+type bound struct {
+	server, admin net.Listener // admin: nil without an admin.listen of its own
+}
+
+// bind binds cfg's server.listen and, when the admin API has its own, admin.listen.
+func (b *bound) bind(cfg *config.Config) error {
+	ln, err := listenOn("server.listen", cfg.Server.Listen)
+	if err != nil {
+		return err
+	}
+	b.server = ln
+	if cfg.Admin.IsEnabled() && cfg.Admin.Listen != "" {
+		if b.admin, err = listenOn("admin.listen", cfg.Admin.Listen); err != nil {
+			return err // b.server closes with b
+		}
+	}
+	return nil
+}
+
+// take hands over *ln, which b then no longer closes.
+func (b *bound) take(ln *net.Listener) net.Listener {
+	l := *ln
+	*ln = nil
+	return l
+}
+
+// close closes the listeners not taken.
+func (b *bound) close() {
+	for _, ln := range []net.Listener{b.server, b.admin} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
 }
 
 // listenOn listens on addr, the value of key. An error names the key, the variable that

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/emfa/emfa/internal/suggest"
@@ -91,6 +93,28 @@ func run(ctx context.Context, args []string, d deps) int {
 	return 1
 }
 
+// badFlagValue is the refusal of a flag's value, saying what the flag accepts: pflag's
+// own, `invalid argument "maybe" for "--strict" flag: strconv.ParseBool: parsing
+// "maybe": invalid syntax`, named Go's parser instead. The value is repeated only for a
+// boolean or a number (never a secret); a flag of its own kind (--config) says why.
+func badFlagValue(e *pflag.InvalidValueError) string {
+	f, v := e.GetFlag(), e.GetValue()
+	name := "--" + f.Name
+	switch f.Value.Type() {
+	case "bool":
+		return fmt.Sprintf("%s: %q is not true or false: write %s alone (true), %s=true or %s=false", name, v, name, name, name)
+	case "int", "int64", "int32", "uint", "uint64":
+		if errors.Is(e, strconv.ErrRange) {
+			return fmt.Sprintf("%s: %q is out of range", name, v)
+		}
+		return fmt.Sprintf("%s: %q is not a whole number", name, v)
+	}
+	if cause := errors.Unwrap(e); cause != nil {
+		return name + ": " + cause.Error()
+	}
+	return e.Error()
+}
+
 // commandName is how an error names the command: emfa and the top-level command
 // ("emfa factors"), as it always has.
 func commandName(c *cobra.Command) string {
@@ -137,6 +161,9 @@ func newRoot(d *deps) *cobra.Command {
 		// pflag's message quotes the value given, a secret's too: a repeat says its own.
 		if rep := (*repeatedFlag)(nil); errors.As(err, &rep) {
 			return usageError{rep.Error()}
+		}
+		if bad := (*pflag.InvalidValueError)(nil); errors.As(err, &bad) {
+			return usageError{badFlagValue(bad)}
 		}
 		return usageError{err.Error()}
 	})

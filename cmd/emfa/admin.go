@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -61,11 +63,16 @@ func (d *deps) check(o storeOptions) error {
 	if err != nil {
 		return err
 	}
-	for _, w := range cfg.Warnings {
-		fmt.Fprintln(stderr, "warning:", w)
-	}
+	// Every warning is said where it is in the file, in the file's order, whichever check
+	// found it; those of no line (the environment's, the storage's) first.
+	warnings := slices.Clone(cfg.Warnings)
+	defer func() {
+		for _, w := range inFileOrder(cfg.Source, warnings) {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
+	}()
 	for _, w := range storageWarnings(cfg) {
-		fmt.Fprintln(stderr, "warning: storage:", w)
+		warnings = append(warnings, "storage: "+w)
 	}
 	var errs config.Errors
 	// The DSN is read as serve would read it, without connecting: a malformed one is found
@@ -82,10 +89,8 @@ func (d *deps) check(o storeOptions) error {
 		if p.Engine != config.EngineRemote {
 			continue
 		}
-		w, warnings, err := remoteWebhook(cfg, i)
-		for _, msg := range warnings {
-			fmt.Fprintf(stderr, "warning: %s: %s\n", cfg.Source, msg)
-		}
+		w, ws, err := remoteWebhook(cfg, i)
+		warnings = append(warnings, ws...)
 		if err != nil {
 			errs = append(errs, prefixed("", err)...)
 			continue
@@ -107,9 +112,9 @@ func (d *deps) check(o storeOptions) error {
 		if p.Engine != config.EngineBuiltin {
 			continue
 		}
-		warnings, err := builtin.Check(probe.builtinOptions(i))
-		for _, msg := range warnings {
-			fmt.Fprintln(stderr, "warning:", located(cfg, msg))
+		ws, err := builtin.Check(probe.builtinOptions(i))
+		for _, msg := range ws {
+			warnings = append(warnings, located(cfg, msg))
 		}
 		if err := cfg.Annotate(err); err != nil {
 			errs = append(errs, err.(config.Errors)...)
@@ -186,6 +191,25 @@ func count(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// inFileOrder sorts warnings by their line in source ("SOURCE:N: …"), keeping the order
+// of those on one line; the warnings of no line of it come first, as they were found.
+func inFileOrder(source string, warnings []string) []string {
+	line := func(w string) int {
+		rest, ok := strings.CutPrefix(w, source+":")
+		if !ok {
+			return 0
+		}
+		digits, _, _ := strings.Cut(rest, ":")
+		n, err := strconv.Atoi(digits)
+		if err != nil {
+			return 0
+		}
+		return n
+	}
+	slices.SortStableFunc(warnings, func(a, b string) int { return cmp.Compare(line(a), line(b)) })
+	return warnings
 }
 
 // located is an engine's warning "path: message" with where its path is (file and line),

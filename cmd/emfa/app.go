@@ -585,9 +585,7 @@ func checkedWebhook(cfg *config.Config, i int) (*remote.Webhook, *remote.Compile
 		return nil, nil, nil, fmt.Errorf("%s: %s: %w", cfg.Source, where, err)
 	}
 	compiled, warnings, err := remote.CheckCompiled(w)
-	for i, msg := range warnings {
-		warnings[i] = where + "." + msg
-	}
+	warnings = remoteWarnings(cfg, i, source, where, warnings)
 	if es, ok := err.(config.Errors); ok {
 		// A value whose ${NAME} is unset (emfa check without the secrets) was warned about.
 		var kept config.Errors
@@ -628,6 +626,26 @@ func remoteProblems(cfg *config.Config, i int, source, where string, err error) 
 			out[j] = fmt.Errorf("%s:%d: %w", cfg.Source, line, e)
 		} else {
 			out[j] = fmt.Errorf("%s: %w", cfg.Source, e)
+		}
+	}
+	return out
+}
+
+// remoteWarnings are a remote provider's warnings ("path: message", the path in its
+// remote section) as its problems are named (remoteProblems): the file, and the line of
+// the key when the webhook is the file's own. Without the line, the operator of a
+// provider with dozens of transforms could not tell which one a warning meant.
+func remoteWarnings(cfg *config.Config, i int, source, where string, warnings []string) []string {
+	out := make([]string, len(warnings))
+	for j, msg := range warnings {
+		line := 0
+		if path, _, ok := strings.Cut(msg, ": "); ok && source == "" {
+			line = cfg.Line(fmt.Sprintf("providers[%d].remote.%s", i, path))
+		}
+		if line > 0 {
+			out[j] = fmt.Sprintf("%s:%d: %s.%s", cfg.Source, line, where, msg)
+		} else {
+			out[j] = fmt.Sprintf("%s: %s.%s", cfg.Source, where, msg)
 		}
 	}
 	return out

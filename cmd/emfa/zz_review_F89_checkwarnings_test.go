@@ -1,0 +1,53 @@
+package main
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// warningLines are the "warning: FILE:N: …" lines of out, with N; a warning without a
+// line of file is -1.
+func warningLines(out, file string) (lines []int, text []string) {
+	at := regexp.MustCompile(`^warning: ` + regexp.QuoteMeta(file) + `:(\d+): `)
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, "warning: ") {
+			continue
+		}
+		n := -1
+		if m := at.FindStringSubmatch(l); m != nil {
+			n, _ = strconv.Atoi(m[1])
+		}
+		lines, text = append(lines, n), append(text, l)
+	}
+	return lines, text
+}
+
+// emfa check printed its warnings by the part of it that found them, not by where they
+// are: all-factors.yaml's senders came as lines 25, 24, 26 (the factor types' order), and
+// a remote provider's warnings (duo-admin.yaml's transforms) came last and named no line
+// at all, so the operator could not tell which of the file's transforms was meant. Every
+// warning of the file now has its line, and they follow the file.
+func TestReviewF89CheckWarningsFollowTheFile(t *testing.T) {
+	t.Setenv("EMFA_VERIFY_PASSWORD", "")
+	t.Setenv("EMFA_ENCRYPTION_KEY", "")
+	for _, file := range []string{"../../testdata/config/all-factors.yaml", "../../testdata/config/duo-admin.yaml"} {
+		code, _, errOut := emfa(t, "check", "--config", file)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s", file, code, errOut)
+		}
+		lines, text := warningLines(errOut, file)
+		if len(lines) < 3 {
+			t.Fatalf("%s: %d warnings, want the file's:\n%s", file, len(lines), errOut)
+		}
+		for i, n := range lines {
+			if n < 0 {
+				t.Errorf("%s: a warning without its line: %s", file, text[i])
+			}
+			if i > 0 && n < lines[i-1] {
+				t.Errorf("%s: line %d warned of after line %d:\n%s", file, n, lines[i-1], strings.Join(text, "\n"))
+			}
+		}
+	}
+}

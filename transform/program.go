@@ -456,12 +456,21 @@ func (env *Env) boundedUpTo(checked *cel.Ast, est cost.Estimate) (upTo uint64, o
 // CostWarning says, when the worst-case static estimate exceeds AdvisoryEstimatedCost
 // (or cannot be bounded), that this transform could be expensive; "" otherwise. The runtime
 // cost limit still bounds every evaluation.
+//
+// The warning says what it means for the operator, who may have copied a tested file:
+// "unbounded exceeds 10000000" read as a number, and "the runtime cost limit applies" said
+// neither that a working transform needs no change nor what a run over the limit does.
 func (p *Program) CostWarning() string {
 	if p.estimate.Max <= AdvisoryEstimatedCost {
 		return ""
 	}
-	return fmt.Sprintf("worst-case cost estimate %s exceeds %d (inputs assumed to hold at most %d elements); the runtime cost limit of %d applies",
-		costString(p.estimate.Max), AdvisoryEstimatedCost, p.env.limits.inputSizeHint, p.env.limits.costLimit)
+	then := fmt.Sprintf("nothing to change if it works: a run over the runtime cost limit of %d is stopped, and its call fails",
+		p.env.limits.costLimit)
+	if p.estimate.Max == math.MaxUint64 {
+		return "worst-case cost cannot be estimated before it runs (it hands a function a value whose size is known only then): " + then
+	}
+	return fmt.Sprintf("worst-case cost estimate %d exceeds %d (inputs assumed to hold at most %d elements): %s",
+		p.estimate.Max, AdvisoryEstimatedCost, p.env.limits.inputSizeHint, then)
 }
 
 // CostEstimate returns the static estimate of the transform's evaluation cost, assuming every

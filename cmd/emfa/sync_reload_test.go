@@ -217,9 +217,9 @@ func TestReloadAddsAndRemovesSyncVendor(t *testing.T) {
 
 	out := d.reloadTo(with)
 	// duo-admin.yaml's user.create looks the user up with a transform of unbounded cost.
-	const warning = "(duoadmin).remote.lifecycle.user.create[1].transform.outgoing: worst-case cost estimate"
+	const warning = "(duoadmin).remote.lifecycle.user.create[1].transform.outgoing: worst-case cost"
 	if n := strings.Count(out, warning); n != 1 {
-		t.Errorf("the reload logged the transform's warning %d times, want once:\n%s", n, grepLines(out, "cost estimate"))
+		t.Errorf("the reload logged the transform's warning %d times, want once:\n%s", n, grepLines(out, "worst-case cost"))
 	}
 	create("p1", "petra")
 	d.reached("petra")

@@ -51,3 +51,37 @@ func TestReviewF89CheckWarningsFollowTheFile(t *testing.T) {
 		}
 	}
 }
+
+// duo-admin.yaml, the tested example of a DUO Admin API vendor, is checked with two
+// warnings that read "worst-case cost estimate unbounded exceeds 10000000 (…); the runtime
+// cost limit of 1000000 applies": a number that is no number, and nothing of what it means
+// for the operator, who copied a tested file and cannot tell whether to change it. The
+// warning now says the cost cannot be estimated, that nothing needs changing if the
+// transform works, and what happens to a run over the limit.
+func TestReviewF89CostWarningSaysWhatItMeans(t *testing.T) {
+	t.Setenv("EMFA_VERIFY_PASSWORD", "")
+	t.Setenv("EMFA_ENCRYPTION_KEY", "")
+	file := "../../testdata/config/duo-admin.yaml"
+	code, _, errOut := emfa(t, "check", "--config", file)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	n := 0
+	for _, l := range strings.Split(errOut, "\n") {
+		if !strings.Contains(l, "worst-case cost") {
+			continue
+		}
+		n++
+		for _, want := range []string{"cannot be estimated", "nothing to change if it works", "limit of 1000000", "stopped"} {
+			if !strings.Contains(l, want) {
+				t.Errorf("the cost warning does not say %q: %s", want, l)
+			}
+		}
+		if strings.Contains(l, "unbounded exceeds") {
+			t.Errorf("the cost warning calls unbounded a number: %s", l)
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no cost warning:\n%s", errOut)
+	}
+}

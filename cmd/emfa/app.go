@@ -146,7 +146,7 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 		pre.LookupEnv = envWith(dataDir, func(_, _ string, n int, _ string) (string, bool) { return standIn(n), true })
 		preCfg, err := config.Parse(defaultConfig, "yaml", pre)
 		if err != nil {
-			return nil, fmt.Errorf("embedded default: %w", err)
+			return nil, embeddedProblems(dataDir, err)
 		}
 		if o.bind != nil && mode == forServe { // the listeners' addresses do not depend on the secrets
 			if err := o.bind(preCfg); err != nil {
@@ -190,10 +190,50 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 	opts.Environ = os.Environ // lookup is the process's environment, with the data directory's secrets
 	cfg, err := config.Parse(defaultConfig, "yaml", opts)
 	if err != nil {
-		return nil, fmt.Errorf("embedded default: %w", err)
+		return nil, embeddedProblems(dataDir, err)
 	}
 	cfg.Source = "embedded default (data in " + dataDir + ")"
 	return cfg, nil
+}
+
+// keptSecrets are the variables of the embedded default whose value serve generates and
+// keeps in a file of the data directory when the environment does not set them.
+var keptSecrets = map[string]string{"EMFA_VERIFY_PASSWORD": "verify-password", "EMFA_ENCRYPTION_KEY": "encryption.key"}
+
+// embeddedProblems are the embedded default's problems as its reader can act on them. Its
+// lines are those of a file the reader never sees, and "embedded default: " prefixed only
+// the first of several problems; each is now named by the embedded default and its data
+// directory (one an EMFA_* variable set keeps that variable's name), and a generated
+// secret that is neither set nor kept yet says where serve keeps it.
+func embeddedProblems(dataDir string, err error) error {
+	src := "embedded default (data in " + dataDir + ")"
+	var es config.Errors
+	if !errors.As(err, &es) {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	out := make(config.Errors, len(es))
+	for i, e := range es {
+		fe, ok := e.(*config.FieldError)
+		if !ok {
+			out[i] = fmt.Errorf("%s: %w", src, e)
+			continue
+		}
+		cp := *fe
+		if cp.File == "" {
+			cp.File, cp.Line = src, 0
+		}
+		for name, file := range keptSecrets {
+			if strings.HasPrefix(cp.Msg, "environment variable "+name+" is not set") {
+				cp.Msg = fmt.Sprintf("environment variable %s is not set, nor kept in %s: emfa serve generates it there on first start",
+					name, filepath.Join(dataDir, file))
+			}
+		}
+		out[i] = &cp
+	}
+	if inv := (*config.Invalid)(nil); errors.As(err, &inv) {
+		return &config.Invalid{Errs: out, Warnings: inv.Warnings}
+	}
+	return out
 }
 
 // dataDirHint says what to do about a data directory emfa cannot use.
@@ -944,9 +984,9 @@ func envWith(dataDir string, secret func(file, section string, n int, notice str
 		case "EMFA_DATA_DIR":
 			return dataDir, true
 		case "EMFA_VERIFY_PASSWORD":
-			return secret("verify-password", "server", 24, "generated the password Verify must send (Basic auth, user 'verify')")
+			return secret(keptSecrets[name], "server", 24, "generated the password Verify must send (Basic auth, user 'verify')")
 		case "EMFA_ENCRYPTION_KEY":
-			return secret("encryption.key", "storage", 32, "generated the key that encrypts factor secrets: BACK IT UP — without it no factor can be verified")
+			return secret(keptSecrets[name], "storage", 32, "generated the key that encrypts factor secrets: BACK IT UP — without it no factor can be verified")
 		}
 		return "", false
 	}

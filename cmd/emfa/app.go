@@ -114,7 +114,12 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 	if abs, err := filepath.Abs(dataDir); err == nil {
 		shown = abs
 	}
-	if _, err := os.Stat(dataDir); errors.Is(err, fs.ErrNotExist) && mode == forReload {
+	info, err := os.Stat(dataDir)
+	if err == nil && !info.IsDir() {
+		// A file: a store command went on to name storage.dsn, which the operator never set.
+		return nil, fmt.Errorf("data directory %s: a file, not a directory%s", dataDir, dataDirHint)
+	}
+	if errors.Is(err, fs.ErrNotExist) && mode == forReload {
 		return nil, fmt.Errorf("the data directory %s is gone: a reload creates none (restart emfa to start afresh)", shown)
 	} else if errors.Is(err, fs.ErrNotExist) && mode == forAdmin && !create {
 		return nil, fmt.Errorf("no data directory %s, so no store: point at the existing one with --config FILE "+

@@ -17,15 +17,19 @@ func TestDataDirUnusable(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{file, filepath.Join(file, "sub")} {
-		t.Setenv("EMFA_DATA_DIR", dir)
-		code, _, errOut := emfa(t, "serve", "--print-secrets=false")
-		if code != 1 {
-			t.Fatalf("%s: exit %d\n%s", dir, code, errOut)
-		}
-		for _, want := range []string{dir, "EMFA_DATA_DIR", "a directory emfa's user may write"} {
-			if !strings.Contains(errOut, want) {
-				t.Errorf("%s: the refusal does not name %q:\n%s", dir, want, errOut)
+	// A store command too: it named storage.dsn, which the operator had not set, and
+	// "cannot create the database's folder" for a command that only reads (review F89).
+	for _, args := range [][]string{{"serve", "--print-secrets=false"}, {"users", "list"}, {"users", "add", "alice", "--init"}} {
+		for _, dir := range []string{file, filepath.Join(file, "sub")} {
+			t.Setenv("EMFA_DATA_DIR", dir)
+			code, _, errOut := emfa(t, args...)
+			if code != 1 {
+				t.Fatalf("%v %s: exit %d\n%s", args, dir, code, errOut)
+			}
+			for _, want := range []string{dir, "EMFA_DATA_DIR", "a directory emfa's user may write"} {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("%v %s: the refusal does not name %q:\n%s", args, dir, want, errOut)
+				}
 			}
 		}
 	}

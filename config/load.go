@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -97,11 +99,26 @@ const maxConfigBytes = 16 << 20
 
 // readConfig reads the file at path, up to maxConfigBytes; a pipe (/dev/stdin) as well.
 func readConfig(path string) ([]byte, error) {
+	// Go's words ("open emfa.yml: no such file or directory", "read /etc/emfa: is a
+	// directory") said neither what the file is for nor, for a relative path, where it
+	// was looked for: serve run by a unit file or in a container starts elsewhere.
 	f, err := os.Open(path)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
+		where := ""
+		if abs, aerr := filepath.Abs(path); aerr == nil && !filepath.IsAbs(path) {
+			where = " (" + abs + ": a relative path starts in the working directory)"
+		}
+		return nil, fmt.Errorf("config %s: no such file%s", path, where)
+	}
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		return nil, fmt.Errorf("config %s: %w", path, pe.Err)
+	} else if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("config %s: a directory, not a configuration file", path)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
 	switch {
 	case err != nil:

@@ -18,6 +18,8 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/config"
 	"github.com/emfa/emfa/internal/keptfile"
@@ -324,6 +326,15 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 	case "postgres":
 		st, err := postgres.Open(ctx, cfg.Storage.DSN.Reveal(), postgres.MaxConns(cfg.Storage.MaxConnections),
 			postgres.Log(log), postgres.AllowNewerSchema(cfg.Storage.AllowNewerSchema))
+		if ce := (*pgconn.ConnectError)(nil); errors.As(err, &ce) {
+			// Where the DSN was set, so that a wrong port or host is looked for there, not
+			// in the database (pgx's reason names the user, database and address, never
+			// the password).
+			where := cfg.Annotate(&config.FieldError{Path: "storage.dsn", Msg: "cannot connect to PostgreSQL"})
+			if where != nil {
+				return nil, fmt.Errorf("%s: %w", where.Error(), err)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("storage (postgres): %w", newerSchemaHint(err))
 		}

@@ -34,3 +34,30 @@ func TestReviewF89ComposeRequiresEverySecret(t *testing.T) {
 		}
 	}
 }
+
+// After `docker compose up`, the README said nothing of how to run the operator's
+// commands (users add, tokens create) against it: the image is distroless, with no shell,
+// and a command run on the host has neither the container's configuration nor its
+// PostgreSQL. The README now shows them run in the container, with the --config its
+// serve reads (compose and Kubernetes alike).
+func TestReviewF89ReadmeRunsCommandsInTheContainer(t *testing.T) {
+	readme := string(must(os.ReadFile("../README.md")))
+	cmd := at(t, docs(t, "../compose.yaml")[0], "services", "emfa", "command").([]any)
+	cfg := ""
+	for i, a := range cmd {
+		if a == "--config" && i+1 < len(cmd) {
+			cfg = cmd[i+1].(string)
+		}
+	}
+	if cfg == "" {
+		t.Fatalf("compose's command has no --config: %v", cmd)
+	}
+	for _, want := range []string{
+		"docker compose exec emfa emfa users add alice --config " + cfg,
+		"kubectl exec deploy/emfa -- emfa users add alice --config " + cfg,
+	} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README.md does not show %q", want)
+		}
+	}
+}

@@ -401,6 +401,12 @@ func parseDSN(dsn string) (base string, query url.Values, memory bool, err error
 		// its password included. The DSN itself is not repeated: it holds that password.
 		return "", nil, false, errors.New("sqlite: the dsn is a PostgreSQL connection string: set storage.driver: postgres")
 	}
+	if lower := strings.ToLower(dsn); strings.HasPrefix(lower, "sqlite:") || strings.HasPrefix(lower, "sqlite3:") {
+		// Other tools' URL (SQLAlchemy's sqlite:///PATH): opened as a path, it was a new,
+		// empty store in a directory named "sqlite:".
+		return "", nil, false, errors.New("sqlite: the dsn is another tool's sqlite:// URL: write the database's path, " +
+			"or file:PATH (file:/var/lib/emfa/emfa.db)")
+	}
 	base, raw, _ := strings.Cut(dsn, "?")
 	query, err = url.ParseQuery(raw)
 	if err != nil {

@@ -356,15 +356,22 @@ func (c *Config) DeliveryNamed(name string) (Delivery, bool) { return c.delivery
 // exactly 32 bytes.
 func DecodeKey(s Secret) ([]byte, error) {
 	raw := strings.TrimSpace(s.Reveal())
+	// What to write, in every refusal: a count of bytes alone did not say it, and 64 hex
+	// digits (`openssl rand -hex 32`) read as base64 are 48 bytes the operator never wrote.
+	const want = ": write base64 of 32 random bytes (openssl rand -base64 32)"
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if key, err := enc.DecodeString(raw); err == nil {
 			if len(key) != 32 {
-				return nil, fmt.Errorf("malformed key: decodes to %d bytes, want 32", len(key))
+				hex := ""
+				if len(raw) == 64 && strings.Trim(strings.ToLower(raw), "0123456789abcdef") == "" {
+					hex = "; these are 64 hex digits, which are not read as hex"
+				}
+				return nil, fmt.Errorf("malformed key: decodes to %d bytes, want 32%s%s", len(key), want, hex)
 			}
 			return key, nil
 		}
 	}
-	return nil, fmt.Errorf("malformed key: not base64")
+	return nil, fmt.Errorf("malformed key: not base64%s", want)
 }
 
 // checkListen explains what is wrong with a listen address, or returns "". It does not

@@ -165,11 +165,13 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	}()
 	handler := trim.wrap(e.tracing.Handler(l, l.spanRoute))
 	srv := e.httpServer(handler, so.connTimeout) // adminserve.go: the admin listener's too
-	ln := b.take(&b.server)
 	// server.tls serves HTTPS (inbound.go); idle connections are parked (adminserve.go).
-	if ln, l.tls, err = e.listenTLS(ln, e.cfg.Server.TLS, trim.touch); err != nil {
-		return err
+	ln, tlsState, err := e.listenTLS(b.server, e.cfg.Server.TLS, trim.touch)
+	if err != nil {
+		return err // b.server closes with b
 	}
+	b.take(&b.server) // srv's from here
+	l.tls = tlsState
 	e.log.Info("emfa serving", "addr", ln.Addr().String(), "config", e.cfg.Source, "providers", len(e.cfg.Providers), "storage", e.cfg.Storage.Driver, "tls", e.cfg.Server.TLS != nil)
 	if d.listening != nil {
 		d.listening(ln.Addr().String())

@@ -145,22 +145,7 @@ func (d *deps) check(o storeOptions) error {
 			}
 		}
 	}
-	for _, sec := range []struct {
-		path string
-		t    *config.TLS
-	}{{"server.tls", cfg.Server.TLS}, {"admin.tls", cfg.Admin.TLS}} {
-		if sec.t == nil || cfg.Unset(sec.path) {
-			continue
-		}
-		if _, err := newTLSSettingsAt(sec.path, sec.t, nil); err != nil {
-			// Its errors name their key already (server.tls, server.tls.clientCA).
-			path, msg, ok := strings.Cut(err.Error(), ": ")
-			if !ok || !strings.HasPrefix(path, sec.path) {
-				path, msg = sec.path, err.Error()
-			}
-			errs = append(errs, cfg.Annotate(&config.FieldError{Path: path, Msg: msg}).(config.Errors)...)
-		}
-	}
+	errs = append(errs, tlsProblems(cfg)...)
 	for _, name := range slices.Sorted(maps.Keys(cfg.Delivery)) {
 		if cfg.Unset("delivery." + name) {
 			continue // its secret is missing (warned about): the sender cannot be built here
@@ -183,6 +168,30 @@ func (d *deps) check(o storeOptions) error {
 		count(len(cfg.Providers), "provider", "providers"), count(caps, "capability", "capabilities"),
 		count(transforms, "transform", "transforms"), cfg.Storage.Driver, cfg.Server.Listen)
 	return nil
+}
+
+// tlsProblems are those of the TLS files server.tls and admin.tls name (a certificate
+// that is not there, a key that does not match), each at its line, as serve would meet
+// them: check reports them, and serve refuses them before it touches the store.
+func tlsProblems(cfg *config.Config) config.Errors {
+	var errs config.Errors
+	for _, sec := range []struct {
+		path string
+		t    *config.TLS
+	}{{"server.tls", cfg.Server.TLS}, {"admin.tls", cfg.Admin.TLS}} {
+		if sec.t == nil || cfg.Unset(sec.path) {
+			continue
+		}
+		if _, err := newTLSSettingsAt(sec.path, sec.t, nil); err != nil {
+			// Its errors name their key already (server.tls, server.tls.clientCA).
+			path, msg, ok := strings.Cut(err.Error(), ": ")
+			if !ok || !strings.HasPrefix(path, sec.path) {
+				path, msg = sec.path, err.Error()
+			}
+			errs = append(errs, cfg.Annotate(&config.FieldError{Path: path, Msg: msg}).(config.Errors)...)
+		}
+	}
+	return errs
 }
 
 // count is n and the noun in its number: "1 capability", "3 capabilities".

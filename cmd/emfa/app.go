@@ -553,6 +553,13 @@ func (d *deps) openEnv(ctx context.Context, o storeOptions, mode loadMode) (*env
 		// So is a builtin provider's section that does not decode (as emfa check finds it).
 		problems = builtinProblems(cfg)
 	}
+	if problems == nil && mode == forServe {
+		// And a TLS file that is not there or does not load: it was refused only after the
+		// store was made, without its line.
+		if errs := tlsProblems(cfg); len(errs) > 0 {
+			problems = errs
+		}
+	}
 	if problems != nil {
 		fresh.discard()
 		return nil, problems

@@ -1280,6 +1280,9 @@ func (r *signInStarts) add(from string, st signInStart) {
 }
 
 func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
+	if err := signInOver(sess); err != nil {
+		return err
+	}
 	method, user := c.FormValue("method"), c.FormValue("username")
 	m, _ := builtin.SignInMethodOf(method) // StartSignIn refuses any other
 	form := ""
@@ -1310,6 +1313,25 @@ func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
 		}
 	}
 	return p.signInStarted(c, m)
+}
+
+// signInOver refuses the sign-in form's POST from a session that is not anonymous: a
+// signed-in one, or a link's. The page shows neither the form, so it comes from a form
+// made by hand with that session's token; started, the sign-in wrote the name typed over
+// the session's user and its state (a set-up under way), sent the name's challenge, and
+// the session, its user no longer its row's, ended at its next request, recorded as a
+// user disabled or deleted. Nothing changes now: signing in as someone else takes a
+// sign-out first (or, for a link, the sign-in page, which ends its session).
+func signInOver(sess lifecycle.Session) error {
+	switch sess.Kind {
+	case lifecycle.SessionUser:
+		return &Error{Status: http.StatusConflict, ID: "signed_in",
+			Msg: "you are signed in as " + sess.User + ": sign out first to sign in as someone else"}
+	case lifecycle.SessionLink:
+		return &Error{Status: http.StatusConflict, ID: "signed_in",
+			Msg: "this browser is setting up sign-in verification for " + sess.User + ": finish that first, or open the sign-in page to sign in instead"}
+	}
+	return nil
 }
 
 // signInAnswered is a sign-in form that started nothing (its budgets refused it, or

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf16"
 
 	"github.com/labstack/echo/v4"
 
@@ -75,7 +76,11 @@ func stateName(state string) string {
 // the page's cookies go to /self-service/ only.
 const selfServiceCookie = "emfa_ss"
 
-// maxFormField bounds each form field: anything longer is refused, not truncated.
+// maxFormField bounds each form field, in UTF-16 code units, as a browser counts the
+// fields' maxlength="256" (fieldLength): anything longer is refused, not truncated.
+// Counted in bytes, the guard refused what the page lets through (a name of 130 "é" is
+// 260 bytes) with a message about no field in particular; what a field takes is its
+// own check's to say (a label's 256 bytes: lifecycle.SelfService.Rename).
 const maxFormField = 256
 
 // maxShownField bounds the one longer field, the sealed key or activation code an
@@ -535,7 +540,7 @@ func (p *selfServicePage) form(h func(echo.Context, lifecycle.Session) error) ec
 			if k == "shown" {
 				limit = maxShownField
 			}
-			if len(vs) > 1 || (len(vs) == 1 && len(vs[0]) > limit) {
+			if len(vs) > 1 || (len(vs) == 1 && fieldLength(vs[0], limit) > limit) {
 				return &Error{Status: http.StatusBadRequest, ID: "invalid_form", Msg: "a field of the form is repeated or too long"}
 			}
 		}
@@ -558,6 +563,20 @@ func (p *selfServicePage) form(h func(echo.Context, lifecycle.Session) error) ec
 		}
 		return h(c, sess)
 	}
+}
+
+// fieldLength is the length of v as a browser's maxlength counts it, in UTF-16 code
+// units (a letter outside the Basic Multilingual Plane, an emoji, is two); a v of more
+// than 3*limit bytes is over limit uncounted, as no unit takes more than 3 bytes.
+func fieldLength(v string, limit int) int {
+	if len(v) > 3*limit {
+		return len(v)
+	}
+	n := 0
+	for _, r := range v {
+		n += utf16.RuneLen(r)
+	}
+	return n
 }
 
 // cookieTest marks the address a page sent a browser to right after setting its first

@@ -2328,7 +2328,16 @@ func (s *SelfService) Rename(ctx context.Context, sess Session, id, label string
 	if sess.Kind != SessionUser {
 		return Factor{}, ErrNoSession
 	}
-	return s.m.RenameFactor(ctx, SelfServiceActor, sess.User, id, strings.TrimSpace(label))
+	label = strings.TrimSpace(label)
+	f, err := s.m.RenameFactor(ctx, SelfServiceActor, sess.User, id, label)
+	if le := (*Error)(nil); errors.As(err, &le) && le.Field == "label" && len(label) > maxText {
+		// The page's field lets through 256 characters as a browser counts them, which
+		// in other letters than A to Z take more than the 256 bytes a label keeps: it
+		// says why a name it let through is refused (the record keeps the API's words).
+		return f, invalid("invalid_field", "label", "is too long: a name takes at most %d bytes, where a letter A to Z takes one, "+
+			"most other letters two or three and an emoji four, and this one takes %d. Shorten it, and rename again", maxText, len(label))
+	}
+	return f, err
 }
 
 // Remove deletes one of the user's factors, never the last active one unless the

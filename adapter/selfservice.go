@@ -1334,13 +1334,15 @@ func (p *selfServicePage) signIn(c echo.Context, sess lifecycle.Session) error {
 	return p.signInStarted(c, m)
 }
 
-// signInOver refuses the sign-in form's POST from a session that is not anonymous: a
-// signed-in one, or a link's. The page shows neither the form, so it comes from a form
-// made by hand with that session's token; started, the sign-in wrote the name typed over
-// the session's user and its state (a set-up under way), sent the name's challenge, and
-// the session, its user no longer its row's, ended at its next request, recorded as a
-// user disabled or deleted. Nothing changes now: signing in as someone else takes a
-// sign-out first (or, for a link, the sign-in page, which ends its session).
+// signInOver refuses a sign-in's form (its start, its code, a push's "continue") posted
+// with a session that is not anonymous: a signed-in one, or a link's. The page shows
+// neither these forms, so it comes from a form made by hand with that session's token;
+// started, the sign-in wrote the name typed over the session's user and its state (a
+// set-up under way), sent the name's challenge, and the session, its user no longer its
+// row's, ended at its next request, recorded as a user disabled or deleted; a push's
+// "continue" cleared the browser's cookie as of a session ended, which lived on in the
+// store; a code counted a failed sign-in. Nothing changes now: signing in as someone else
+// takes a sign-out first (or, for a link, the sign-in page, which ends its session).
 func signInOver(sess lifecycle.Session) error {
 	switch sess.Kind {
 	case lifecycle.SessionUser:
@@ -1463,6 +1465,9 @@ func signInCodeForm(sess lifecycle.Session) pageData {
 }
 
 func (p *selfServicePage) signInCode(c echo.Context, sess lifecycle.Session) error {
+	if err := signInOver(sess); err != nil {
+		return err
+	}
 	end, ok, err := p.signInAllowed(c)
 	defer end()
 	if !ok {
@@ -1670,6 +1675,9 @@ func (p *selfServicePage) signInStatus(c echo.Context) error {
 }
 
 func (p *selfServicePage) signInContinue(c echo.Context, sess lifecycle.Session) error {
+	if err := signInOver(sess); err != nil {
+		return err
+	}
 	// A step of a sign-in as the code's is, under the address's budget: the sealed cookie
 	// of a sign-in whose push ended still opens until its own end, and each post of it
 	// ends it again, recorded.

@@ -65,3 +65,33 @@ func TestReviewP90SignInPostKeepsTheLinkSession(t *testing.T) {
 		t.Errorf("the set-up under way after the sign-in form: %d\n%s", code, p.body)
 	}
 }
+
+// TestReviewP90SignInStepsKeepTheSignedInSession: the sign-in's later steps, posted with a
+// signed-in session's token (forms made by hand: the page shows them only to a sign-in
+// under way): "continue" of a push sign-in answered "your session has ended" and cleared
+// the browser's cookie, while the session lived on in the store for any copy of it; a
+// code counted a failed sign-in against the address. Both are refused as the sign-in
+// form is now, the session kept.
+func TestReviewP90SignInStepsKeepTheSignedInSession(t *testing.T) {
+	_, code, p := aliceOnPage(t)
+	p.signIn("alice", code())
+	cookie := p.cookie.Value
+	for _, step := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/self-service/signin/continue", url.Values{}},
+		{"/self-service/signin/code", url.Values{"code": {"123456"}}},
+	} {
+		a := p.post(step.path, step.form)
+		if a.status != http.StatusConflict || !strings.Contains(a.body, "signed in as alice") {
+			t.Errorf("%s from alice's session: %d, want 409 saying she is signed in\n%s", step.path, a.status, a.body)
+		}
+		if p.cookie == nil || p.cookie.Value != cookie {
+			t.Fatalf("%s: the session cookie was replaced or cleared", step.path)
+		}
+		if home := p.get("/self-service/"); !strings.Contains(home.body, "Signed in as alice.") {
+			t.Fatalf("after %s: alice is not signed in:\n%s", step.path, home.body)
+		}
+	}
+}

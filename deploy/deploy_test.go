@@ -388,7 +388,9 @@ func must[T any](v T, err error) T {
 
 // TestAlertRules: every alerting rule is complete (a name of its own, an expression, a
 // severity Alertmanager routes, a summary, a valid for), and the directory sync's are
-// there: dead letters, a paused source, an event that waits too long.
+// there: dead letters, a paused source, an event that waits too long, and an event a
+// source delivered that emfa refused (lost: the source does not send it again), on the
+// counter that counts it.
 func TestAlertRules(t *testing.T) {
 	d := docs(t, "prometheus/alerts.yml")[0]
 	names := map[string]bool{}
@@ -415,9 +417,23 @@ func TestAlertRules(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"EmfaSyncDeadLetters", "EmfaSyncSourcePaused", "EmfaSyncPendingTooOld"} {
+	for _, want := range []string{"EmfaSyncDeadLetters", "EmfaSyncSourcePaused", "EmfaSyncPendingTooOld", "EmfaSyncEventsRefused"} {
 		if !names[want] {
 			t.Errorf("no alert %s", want)
+		}
+	}
+	for _, g := range at(t, d, "groups").([]any) {
+		for _, r := range at(t, g, "rules").([]any) {
+			if at(t, r, "alert") == "EmfaSyncEventsRefused" {
+				expr, _ := at(t, r, "expr").(string)
+				if !strings.Contains(expr, `emfa_sync_events_received_total{outcome="refused"}`) {
+					t.Errorf("EmfaSyncEventsRefused: %q does not read the refused events' counter", expr)
+				}
+				// the README shows it as an example: the same expression
+				if !strings.Contains(string(must(os.ReadFile("../README.md"))), "expr: "+strings.TrimSpace(expr)+"\n") {
+					t.Errorf("README.md does not show EmfaSyncEventsRefused's expr %q", expr)
+				}
+			}
 		}
 	}
 }

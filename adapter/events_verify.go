@@ -2,6 +2,8 @@ package adapter
 
 import (
 	"encoding/json"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +40,66 @@ type verifyNotification struct {
 // the notification, refused, was lost.
 var verifyFields = jsonkeys.NewFields("", "data")
 
+// verifyTime reads a notification's time, epoch milliseconds (§13): a JSON number, or a
+// string of one, that is a whole number in any notation (1777626000000, 1.777626e12,
+// 1777626000000.0: one number to JSON, and a serializer of doubles writes the second); the
+// zero time when there is none (null). A fraction is refused, not rounded: epoch seconds
+// with a fraction, read as milliseconds, dated the event in 1970. Each refusal says which
+// it is, naming time and quoting none of it.
+func verifyTime(raw json.RawMessage) (time.Time, error) {
+	var num json.Number
+	if len(raw) > 0 && json.Unmarshal(raw, &num) != nil {
+		return time.Time{}, malformed("time is not a number of epoch milliseconds")
+	}
+	if num == "" {
+		return time.Time{}, nil
+	}
+	ms, whole, inRange := wholeNumber(string(num))
+	switch {
+	case !whole:
+		return time.Time{}, malformed("time is not a whole number of epoch milliseconds")
+	case !inRange:
+		return time.Time{}, malformed("time is out of range: epoch milliseconds from 0 to " + strconv.FormatInt(math.MaxInt64, 10))
+	}
+	return time.UnixMilli(ms).UTC(), nil
+}
+
+// wholeNumber reads num, a JSON number, exactly: whether it is a whole number (a float's
+// rounding took 1e-400 and 1777626000000.0000001 for whole ones), and, when it is one
+// from 0 to MaxInt64, its value. An exponent of any size costs nothing: its digits are
+// never written out past 19.
+func wholeNumber(num string) (v int64, whole, inRange bool) {
+	neg := strings.HasPrefix(num, "-")
+	mant, exp := strings.TrimPrefix(num, "-"), ""
+	if i := strings.IndexAny(mant, "eE"); i >= 0 {
+		mant, exp = mant[:i], mant[i+1:]
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	e, err := strconv.Atoi(exp)
+	switch {
+	case exp == "":
+		e = 0
+	case err != nil && strings.HasPrefix(exp, "-"): // beyond an int: as far as matters
+		e = math.MinInt32
+	case err != nil:
+		e = math.MaxInt32
+	}
+	e = max(min(e, math.MaxInt32), math.MinInt32) - len(frac)
+	digits := strings.TrimLeft(intPart+frac, "0")
+	trimmed := strings.TrimRight(digits, "0")
+	e += len(digits) - len(trimmed)
+	switch {
+	case trimmed == "":
+		return 0, true, true
+	case e < 0:
+		return 0, false, false
+	case neg || len(trimmed)+e > 19:
+		return 0, true, false
+	}
+	v, err = strconv.ParseInt(trimmed+strings.Repeat("0", e), 10, 64)
+	return v, true, err == nil
+}
+
 var verifyUserActions = map[string]string{
 	"created":  provider.EventUserCreate,
 	"deleted":  provider.EventUserDelete,
@@ -61,17 +123,9 @@ func parseVerify(c echo.Context, body []byte) (parsed, error) {
 	if h := c.Request().Header.Get("X-Webhook-ID"); h != "" && h != n.ID {
 		return parsed{}, malformed("X-Webhook-ID is not the event's id")
 	}
-	at := time.Time{}
-	var num json.Number // a number, or a string of one; null: none
-	if len(n.Time) > 0 && json.Unmarshal(n.Time, &num) != nil {
-		return parsed{}, malformed("time is not epoch milliseconds")
-	}
-	if num != "" {
-		ms, err := num.Int64()
-		if err != nil || ms < 0 {
-			return parsed{}, malformed("time is not epoch milliseconds")
-		}
-		at = time.UnixMilli(ms).UTC()
+	at, err := verifyTime(n.Time)
+	if err != nil {
+		return parsed{}, err
 	}
 	d := n.Data
 	if n.EventType != "management" || (d.Result != "" && !strings.EqualFold(d.Result, "success")) {

@@ -312,7 +312,7 @@ func (api *syncAPI) source(name string, parse func(c echo.Context, body []byte) 
 // decodeJSON refuses duplicate keys, then decodes.
 func decodeJSON(data []byte, v any) error {
 	if err := checkUniqueKeys(data); err != nil {
-		return malformed("body is not valid JSON without duplicate keys: " + jsonFault(err))
+		return malformed(keysFault(data, err))
 	}
 	// Unmarshal, not a Decoder, whose buffer was most of what a batch of tiny entries cost
 	// (a Decoder's UseNumber changed nothing: no value decodeJSON reads is an interface).
@@ -330,7 +330,7 @@ func decodeJSON(data []byte, v any) error {
 // their objects of fields.
 func decodeFields(data []byte, v any, fields *jsonkeys.Fields) error {
 	if err := jsonkeys.CheckFields(data, fields); err != nil {
-		return malformed("body is not valid JSON without duplicate keys: " + jsonFault(err))
+		return malformed(keysFault(data, err))
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		return malformed("body is not the JSON expected: " + jsonFault(err))
@@ -363,6 +363,42 @@ func jsonFault(err error) string {
 		return err.Error() // jsonkeys' own words, which quote nothing
 	}
 	return "a value is not of the kind expected"
+}
+
+// keysFault is why data, a body (or an entry of one), failed the check of its keys: where
+// it is not JSON, or which key it names twice.
+func keysFault(data []byte, err error) string {
+	if at, ok := jsonSyntax(data, err); ok {
+		return "body is " + at
+	}
+	return "body is not valid JSON without duplicate keys: " + jsonFault(err)
+}
+
+// jsonSyntax is where data stops being JSON, when err, encoding/json's refusal of the
+// whole of data, is a syntax error: its line and column (in characters, from 1; the
+// column alone when data is one line), as a sender that indents its JSON finds it, never
+// what is there. ok is false for any other error, or an offset that is not in data.
+func jsonSyntax(data []byte, err error) (at string, ok bool) {
+	var syn *json.SyntaxError
+	if !errors.As(err, &syn) || syn.Offset < 0 || syn.Offset > int64(len(data)) {
+		return "", false
+	}
+	// Offset counts the bytes read up to and with the one refused; at the end of the data
+	// the place is just after its last character.
+	i, early := max(int(syn.Offset)-1, 0), syn.Error() == "unexpected end of JSON input"
+	if early {
+		i = len(bytes.TrimRight(data, " \t\r\n"))
+	}
+	before := data[:i]
+	start := bytes.LastIndexByte(before, '\n') + 1
+	where := "column " + itoa(utf8.RuneCount(before[start:])+1)
+	if bytes.IndexByte(data, '\n') >= 0 {
+		where = "line " + itoa(bytes.Count(before, []byte{'\n'})+1) + ", " + where
+	}
+	if early {
+		return "not valid JSON: it ends early, at " + where, true
+	}
+	return "not valid JSON at " + where, true
 }
 
 // jsonObjectAhead reports whether raw, an entry of a batch, begins as a JSON object: one

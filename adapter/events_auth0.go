@@ -3,8 +3,10 @@ package adapter
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -50,6 +52,7 @@ type auth0Call struct {
 func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 	var raws []json.RawMessage
 	trimmed := bytes.TrimSpace(body)
+	lines := false
 	switch {
 	case len(trimmed) == 0:
 		return parsed{}, malformed("empty body")
@@ -57,6 +60,9 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 		// Each entry is read, and refused, by itself: an array has no key of its own to
 		// check, and one entry with a key named twice must not take the batch with it.
 		if err := json.Unmarshal(trimmed, &raws); err != nil {
+			if at, ok := syntaxIn(body, err); ok {
+				return parsed{}, malformed("body is not a JSON array: " + at)
+			}
 			return parsed{}, malformed("body is not a JSON array: " + jsonFault(err))
 		}
 	case trimmed[0] == '{' && json.Valid(trimmed):
@@ -66,6 +72,7 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 		// (Valid stops at the second), so they are read below, a line at a time.
 		raws = append(raws, trimmed)
 	default: // JSON lines
+		lines = true
 		for line := range bytes.Lines(trimmed) {
 			if line = bytes.TrimSpace(line); len(line) > 0 {
 				raws = append(raws, line)
@@ -125,7 +132,40 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 		ev.ID, ev.Time = e.LogID, at
 		p.events = append(p.events, ev)
 	}
+	if lines && p.nRefused > 0 && len(p.events) == 0 && p.ignored == 0 && cutOff(raws[0]) {
+		// Nothing read, and the first line is JSON cut off at its end: one value over
+		// several lines that is not valid JSON (an indented object), not JSON lines. Its
+		// lines, each refused as an entry, named none of them the fault and counted as
+		// many lost events: it is one body, refused where it stops being JSON.
+		var raw json.RawMessage
+		if err := json.Unmarshal(trimmed, &raw); err != nil {
+			if at, ok := syntaxIn(body, err); ok {
+				return parsed{}, malformed("body is " + at)
+			}
+		}
+	}
 	return p.whole()
+}
+
+// syntaxIn is jsonSyntax for a syntax error of body without the white space around it
+// (bytes.TrimSpace's, Unicode's, which JSON's is not), placed in body, where a line count
+// starts.
+func syntaxIn(body []byte, err error) (string, bool) {
+	var syn *json.SyntaxError
+	if !errors.As(err, &syn) {
+		return "", false
+	}
+	moved := *syn
+	moved.Offset += int64(len(body) - len(bytes.TrimLeftFunc(body, unicode.IsSpace)))
+	return jsonSyntax(body, &moved)
+}
+
+// cutOff reports whether line is JSON that encoding/json refuses at its last byte: a
+// value that goes on past it, or ends wrongly there.
+func cutOff(line []byte) bool {
+	var raw json.RawMessage
+	var syn *json.SyntaxError
+	return errors.As(json.Unmarshal(line, &raw), &syn) && syn.Offset == int64(len(line))
 }
 
 // auth0Event is the event e says; d is its details, read when it is an sapi entry.

@@ -217,11 +217,28 @@ func oktaEnvelope(body []byte) (batch string, events []json.RawMessage, err erro
 	}
 	if err != nil {
 		if m := (errMalformed{}); !errors.As(err, &m) {
-			err = malformed("body is not the JSON expected: " + jsonFault(err))
+			err = malformed(oktaFault(body, err))
 		}
 		return "", nil, err
 	}
 	return batch, events, nil
+}
+
+// oktaFault is why the envelope's decoder refused body with err. A syntax error is placed
+// by the body read whole: the decoder's offset counts only the bytes it decoded as values
+// (an event, a key), not the delimiters and white space between them that its Token
+// read, and named a place some way before the fault.
+func oktaFault(body []byte, err error) string {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+		var raw json.RawMessage
+		if whole := json.Unmarshal(body, &raw); whole != nil {
+			if at, ok := jsonSyntax(body, whole); ok {
+				return "body is " + at
+			}
+		}
+	}
+	return "body is not the JSON expected: " + jsonFault(err)
 }
 
 // jsonObject reads the object dec is at, calling each for each key with dec at its value,

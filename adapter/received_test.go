@@ -25,6 +25,26 @@ func (o *receivedObserver) SyncReceived(source, outcome string, n int) {
 	o.n[source+"/"+outcome] += n
 }
 
+// newReceivedHarness is a sync harness (Okta, Verify and Auth0 on) whose Observer
+// records what SyncReceived counts.
+func newReceivedHarness(t *testing.T) (*syncHarness, *receivedObserver) {
+	st := testdb.SQLite(t)
+	m, err := lifecycle.New(lifecycle.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sq := st.(store.SyncQueue)
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	q := (&sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq}, Log: log}).Init()
+	obs := &receivedObserver{n: map[string]int{}}
+	srv := New(Options{Log: log, Observer: obs, Sync: &Sync{Queue: q, Manager: m,
+		Okta:   SecretHeader{Name: "X-Okta-Secret", Value: testSecret},
+		Verify: SecretHeader{Name: "X-Verify-Secret", Value: testSecret},
+		Auth0:  SecretHeader{Name: "Authorization", Value: testSecret}}})
+	return &syncHarness{t: t, h: srv.Handler(), srv: srv, logs: logs, m: m, q: q, st: st}, obs
+}
+
 // TestSyncReceivedCounted: an event a source sent that emfa could not read is
 // lost (Okta sends no batch answered 4xx again, Auth0 gives up after its retries), and
 // it was told to an operator only by a log line: no metric counted what the sources
@@ -32,19 +52,7 @@ func (o *receivedObserver) SyncReceived(source, outcome string, n int) {
 // is counted by source and outcome (emfa_sync_events_received_total: queued, duplicate,
 // ignored, refused), a body refused whole too: its events when they are known, else one.
 func TestSyncReceivedCounted(t *testing.T) {
-	st := testdb.SQLite(t)
-	m, err := lifecycle.New(lifecycle.Options{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sq := st.(store.SyncQueue)
-	log := slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))
-	q := (&sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq}, Log: log}).Init()
-	obs := &receivedObserver{n: map[string]int{}}
-	srv := New(Options{Log: log, Observer: obs, Sync: &Sync{Queue: q, Manager: m,
-		Okta:  SecretHeader{Name: "X-Okta-Secret", Value: testSecret},
-		Auth0: SecretHeader{Name: "Authorization", Value: testSecret}}})
-	h := &syncHarness{t: t, h: srv.Handler(), srv: srv, m: m, q: q, st: st}
+	h, obs := newReceivedHarness(t)
 	ok := okEv("o1", "user.lifecycle.create", "alice@example.com", 1)
 	for _, tc := range []struct {
 		path, body, hdr string

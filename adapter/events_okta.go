@@ -44,6 +44,11 @@ type oktaTarget struct {
 // change: Okta sends no batch answered 4xx again.
 var oktaFields = jsonkeys.NewFields("", "actor", "outcome", "target.[]")
 
+// oktaTypes are the event types emfa acts on. Okta's values are compared as Okta spells
+// them (an eventType in lower case; a target's type "User", "UserGroup"), unlike its keys,
+// which encoding/json matches in any case: "User.Lifecycle.Deactivate" is no event type
+// of Okta's, and is ignored. Only outcome.result's FAILURE is taken in any case: it keeps
+// emfa from acting, and a failure in any case did not happen.
 var oktaTypes = map[string]string{
 	"user.lifecycle.create":           provider.EventUserCreate,
 	"user.lifecycle.delete.initiated": provider.EventUserDelete,

@@ -401,15 +401,21 @@ func keysFault(data []byte, err error) string {
 // column alone when data is one line), as a sender that indents its JSON finds it, never
 // what is there. ok is false for any other error, or an offset that is not in data.
 func jsonSyntax(data []byte, err error) (at string, ok bool) {
+	return jsonSyntaxTo(data, len(data), err)
+}
+
+// jsonSyntaxTo is jsonSyntax for a value that ends at data[end], an entry of JSON lines:
+// one that ends early is placed at its end, not the body's.
+func jsonSyntaxTo(data []byte, end int, err error) (at string, ok bool) {
 	var syn *json.SyntaxError
-	if !errors.As(err, &syn) || syn.Offset < 0 || syn.Offset > int64(len(data)) {
+	if !errors.As(err, &syn) || syn.Offset < 0 || syn.Offset > int64(end) || end > len(data) {
 		return "", false
 	}
-	// Offset counts the bytes read up to and with the one refused; at the end of the data
+	// Offset counts the bytes read up to and with the one refused; at the end of the value
 	// the place is just after its last character.
 	i, early := max(int(syn.Offset)-1, 0), syn.Error() == "unexpected end of JSON input"
 	if early {
-		i = len(bytes.TrimRight(data, " \t\r\n"))
+		i = len(bytes.TrimRight(data[:end], " \t\r\n"))
 	}
 	before := data[:i]
 	start := bytes.LastIndexByte(before, '\n') + 1

@@ -53,6 +53,7 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 	var raws []json.RawMessage
 	trimmed := bytes.TrimSpace(body)
 	lines := false
+	var at []int // JSON lines: where each entry begins in body
 	switch {
 	case len(trimmed) == 0:
 		return parsed{}, malformed("empty body")
@@ -73,10 +74,16 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 		raws = append(raws, trimmed)
 	default: // JSON lines
 		lines = true
-		for line := range bytes.Lines(trimmed) {
-			if line = bytes.TrimSpace(line); len(line) > 0 {
-				raws = append(raws, line)
+		for pos := 0; pos < len(body); {
+			end := len(body)
+			if n := bytes.IndexByte(body[pos:], '\n'); n >= 0 {
+				end = pos + n + 1
 			}
+			if line := bytes.TrimSpace(body[pos:end]); len(line) > 0 {
+				raws = append(raws, line)
+				at = append(at, end-len(bytes.TrimLeftFunc(body[pos:end], unicode.IsSpace)))
+			}
+			pos = end
 		}
 	}
 	var p parsed
@@ -87,6 +94,9 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 		}
 		var e auth0Entry
 		if err := decodeFields(raw, &e, auth0Fields); err != nil {
+			if where, ok := lineFault(body, at, i, raw); ok {
+				err = errors.New(where)
+			}
 			p.refuseAt("", "entry ", i, ": "+err.Error())
 			continue
 		}
@@ -158,6 +168,24 @@ func syntaxIn(body []byte, err error) (string, bool) {
 	moved := *syn
 	moved.Offset += int64(len(body) - len(bytes.TrimLeftFunc(body, unicode.IsSpace)))
 	return jsonSyntax(body, &moved)
+}
+
+// lineFault is where raw, the i-th entry of JSON lines beginning at at[i] in body, stops
+// being JSON, placed in body (its line, and its column with the line's indentation); ok
+// is false when raw is not JSON lines' or is valid JSON. Worked out only for an entry
+// refused.
+func lineFault(body []byte, at []int, i int, raw []byte) (string, bool) {
+	if i >= len(at) {
+		return "", false
+	}
+	var v json.RawMessage
+	var syn *json.SyntaxError
+	if !errors.As(json.Unmarshal(raw, &v), &syn) {
+		return "", false
+	}
+	moved := *syn
+	moved.Offset += int64(at[i])
+	return jsonSyntaxTo(body, at[i]+len(raw), &moved)
 }
 
 // cutOff reports whether line is JSON that encoding/json refuses at its last byte: a

@@ -65,3 +65,26 @@ func TestReviewE88InvalidIndentedBodyNamedOnce(t *testing.T) {
 		t.Errorf("JSON lines: %d %q, want each entry refused", code, msg)
 	}
 }
+
+// TestReviewE88JSONLinesEntryPlaced: an entry of JSON lines that is not valid JSON is
+// refused alone (the rest queued, as before) at its line and column in the body, where
+// its column was counted in the line without its indentation and its line was not said
+// (an entry's index skips blank lines).
+func TestReviewE88JSONLinesEntryPlaced(t *testing.T) {
+	h := newSyncHarness(t)
+	body := `{"log_id":"a1","type":"ss","date":"2026-05-01T09:00:00Z","user_name":"x"}` + "\n\n" + `   {"log_id":"a2" "type":"ss"}` + "\n"
+	if code, out, _ := h.do("POST", Auth0Path, body, "Authorization", testSecret); code != 204 {
+		t.Fatalf("%d %v, want 204", code, out)
+	}
+	if want := `reasons="entry 1: not valid JSON at line 3, column 19"`; !strings.Contains(h.logs.String(), want) {
+		t.Errorf("the log does not say %s:\n%s", want, h.logs.String())
+	}
+	// one cut off at its end: placed there, not at the body's
+	body = `{"log_id":"a3",` + "\n" + `{"log_id":"a4","type":"ss","date":"2026-05-01T09:00:00Z","user_name":"x"}` + "\n"
+	if code, out, _ := h.do("POST", Auth0Path, body, "Authorization", testSecret); code != 204 {
+		t.Fatalf("%d %v, want 204", code, out)
+	}
+	if want := `reasons="entry 0: not valid JSON: it ends early, at line 1, column 16"`; !strings.Contains(h.logs.String(), want) {
+		t.Errorf("the log does not say %s:\n%s", want, h.logs.String())
+	}
+}

@@ -649,7 +649,7 @@ func userETag(id string, revision int64) string {
 // the user's (another id, a weak or malformed tag) names a revision never held.
 func ifMatchRevision(c echo.Context, id string, current int64) *int64 {
 	tags := ifMatchTags(c)
-	if len(tags) == 1 && tags[0] == "*" {
+	if anyVersion(tags) {
 		return nil
 	}
 	var named *int64
@@ -664,13 +664,6 @@ func ifMatchRevision(c echo.Context, id string, current int64) *int64 {
 		return &never
 	}
 	return named
-}
-
-// ifMatchGiven says whether the request has an If-Match with anything in it, in any of
-// its fields: an empty first field followed by a tag is conditional on that tag (read by
-// the first field alone, the write was made unconditionally).
-func ifMatchGiven(c echo.Context) bool {
-	return slices.ContainsFunc(c.Request().Header.Values("If-Match"), func(v string) bool { return strings.TrimSpace(v) != "" })
 }
 
 // userRevisionOf reads the revision of the user id that the strong entity tag names.

@@ -1125,9 +1125,19 @@ func entityTags(c echo.Context, header string) []string {
 	return tags
 }
 
+// ifMatchGiven says whether the request has an If-Match, in any of its fields, even one
+// that lists no tag: SCIM and the admin API read it alike. Empty list elements are
+// ignored (RFC 9110 §5.6.1.2), so `If-Match:` sent empty and `If-Match: ,` are both a
+// list of no tags, which no version matches (§13.1.1): the write is refused 412, not made
+// unconditionally as if the client had asked for no condition (its tag lost on the way).
+func ifMatchGiven(c echo.Context) bool { return len(c.Request().Header.Values("If-Match")) > 0 }
+
 // ifMatchSet says whether the request is conditional on a version (If-Match, not *).
-func ifMatchSet(c echo.Context) bool {
-	return slices.ContainsFunc(ifMatchTags(c), func(t string) bool { return t != "*" })
+func ifMatchSet(c echo.Context) bool { return ifMatchGiven(c) && !anyVersion(ifMatchTags(c)) }
+
+// anyVersion says whether an If-Match's tags are `*`: any version the resource has.
+func anyVersion(tags []string) bool {
+	return len(tags) > 0 && !slices.ContainsFunc(tags, func(t string) bool { return t != "*" })
 }
 
 // readOnly refuses a PATCH whose path names a read-only attribute of schema (RFC 7643:

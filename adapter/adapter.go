@@ -165,6 +165,7 @@ func New(o Options) *Server {
 	e.Logger.SetOutput(io.Discard)
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(o.TrustedProxies)
+	e.SchemeExtractor = schemeExtractor(o.TrustedProxies)
 	// The chain is composed once, here: echo's own e.Use would compose it again on every
 	// request, a closure per middleware (eight allocations a call). Its innermost handler
 	// is the route echo's router matched (or its 404 or 405), which is what echo hands

@@ -17,10 +17,27 @@ func ipExtractor(proxies []netip.Prefix) echo.IPExtractor {
 	if len(proxies) == 0 {
 		return echo.ExtractIPDirect()
 	}
+	return echo.ExtractIPFromXFFHeader(proxyTrust(proxies)...)
+}
+
+// schemeExtractor decides the scheme SCIM's meta.location and Location name (c.Scheme):
+// https on a TLS connection; from one of the configured proxies, what its
+// X-Forwarded-Proto says (a TLS-terminating ingress: https), http otherwise. The same
+// proxies as X-Forwarded-For's: echo's default believed the forwarding headers from any
+// loopback, link-local or private address, and not from a proxy at a public address.
+func schemeExtractor(proxies []netip.Prefix) echo.SchemeExtractor {
+	if len(proxies) == 0 {
+		return echo.ExtractSchemeDirect()
+	}
+	return echo.ExtractSchemeFromHeaders(proxyTrust(proxies)...)
+}
+
+// proxyTrust are echo's trust options for proxies, and no one else.
+func proxyTrust(proxies []netip.Prefix) []echo.TrustOption {
 	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
 	for _, p := range proxies {
 		p = p.Masked()
 		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
 	}
-	return echo.ExtractIPFromXFFHeader(opts...)
+	return opts
 }

@@ -39,8 +39,9 @@ func newSyncHarness(t testing.TB) *syncHarness {
 	return newSyncHarnessOn(t, testdb.SQLite(t))
 }
 
-// newSyncHarnessOn is newSyncHarness on st, a SQLite store.
-func newSyncHarnessOn(t testing.TB, st store.Store) *syncHarness {
+// newSyncHarnessOn is newSyncHarness on st, a SQLite store; more, if any, change the
+// server's Options before it is built.
+func newSyncHarnessOn(t testing.TB, st store.Store, more ...func(*Options)) *syncHarness {
 	t.Helper()
 	m, err := lifecycle.New(lifecycle.Options{Store: st})
 	if err != nil {
@@ -50,10 +51,14 @@ func newSyncHarnessOn(t testing.TB, st store.Store) *syncHarness {
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	q := (&sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq}, Log: log}).Init()
-	srv := New(Options{Log: log, Sync: &Sync{Queue: q, Manager: m, SCIMToken: testSCIMToken,
+	o := Options{Log: log, Sync: &Sync{Queue: q, Manager: m, SCIMToken: testSCIMToken,
 		Okta:   SecretHeader{Name: "X-Okta-Secret", Value: testSecret},
 		Verify: SecretHeader{Name: "X-Verify-Secret", Value: testSecret},
-		Auth0:  SecretHeader{Name: "Authorization", Value: testSecret}}})
+		Auth0:  SecretHeader{Name: "Authorization", Value: testSecret}}}
+	for _, f := range more {
+		f(&o)
+	}
+	srv := New(o)
 	return &syncHarness{t: t, h: srv.Handler(), srv: srv, logs: logs, m: m, q: q, st: st}
 }
 

@@ -278,4 +278,7 @@ type SyncQueue interface {
 	DeleteGroup(ctx context.Context, id string) error
 	// UserNameByID finds a user's name by its id; ErrNotFound.
 	UserNameByID(ctx context.Context, id string) (string, error)
+	// UserNamesByID finds the names of the users of ids, by id, reading them at once (a
+	// group's members, however many): an id that names no user is not in the map.
+	UserNamesByID(ctx context.Context, ids []string) (map[string]string, error)
 }

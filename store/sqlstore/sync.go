@@ -893,6 +893,27 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 	return nil
 }
 
+func (s *Store) UserNamesByID(ctx context.Context, ids []string) (map[string]string, error) {
+	keys := slices.DeleteFunc(slices.Compact(slices.Sorted(slices.Values(ids))), func(id string) bool { return s.namesNothing(id) })
+	out := make(map[string]string, len(keys))
+	err := inChunks(keys, func(chunk []string) error {
+		in, args := inList(chunk, 0)
+		type idName struct{ id, name string }
+		rows, err := query(ctx, s.r, func(sc scanner) (idName, error) {
+			var r idName
+			return r, sc.Scan(&r.id, &r.name)
+		}, `SELECT id, name FROM users WHERE id IN (`+in+`)`, args...)
+		for _, r := range rows {
+			out[r.id] = r.name
+		}
+		return err
+	})
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("names of %d user ids", len(keys)), err)
+	}
+	return out, nil
+}
+
 func (s *Store) UserNameByID(ctx context.Context, id string) (string, error) {
 	if s.namesNothing(id) {
 		return "", s.fail(fmt.Sprintf("user id %q", id), store.ErrNotFound)

@@ -28,6 +28,7 @@ var groupTests = []struct {
 	{"GroupsByName", testGroupsByName},
 	{"GroupPage", testGroupPage},
 	{"GroupMembers", testGroupMembers},
+	{"UserNamesByID", testUserNamesByID},
 	{"GroupWriteWithUserBatch", func(t *testing.T, s store.Store) { GroupWriteWithUserBatch(t, s, 10) }},
 }
 
@@ -443,6 +444,26 @@ func testGroupMembers(t *testing.T, s store.Store) {
 	diff(t, "the members of ops, eng, none", map[string][]string{"eng": {"A:name-A", "b:name-b"}, "ops": {"b:name-b"}}, names)
 	if got, err := sq.GroupMembers(ctx, nil); err != nil || len(got) != 0 {
 		t.Errorf("GroupMembers(nil): %+v, %v; want none", got, err)
+	}
+}
+
+// testUserNamesByID: the names of many users by their ids in one call (a group's members),
+// across the store's chunks of ids; an id that names no user (another case of one, empty,
+// one no row could hold) is left out, and one given twice is read once.
+func testUserNamesByID(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	mustApply(t, s, create("id-0000", nil), create("id-0600", nil), create("id-1100", nil), create("other", nil))
+	ids := []string{"id-0600", "ID-0600", "", "id-\x00", "id-1100"}
+	for i := range 1200 {
+		ids = append(ids, fmt.Sprintf("id-%04d", i))
+	}
+	got, err := sq.UserNamesByID(ctx, ids)
+	must(t, "UserNamesByID", err)
+	diff(t, "the names of 1,200 ids, three of them users'", map[string]string{
+		"id-0000": "name-id-0000", "id-0600": "name-id-0600", "id-1100": "name-id-1100"}, got)
+	if got, err := sq.UserNamesByID(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("UserNamesByID(nil): %+v, %v; want none", got, err)
 	}
 }
 

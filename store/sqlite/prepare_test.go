@@ -15,13 +15,14 @@ import (
 
 // c34Hooks is what c34Conn's statements are made to do.
 type c34Hooks struct {
-	// block, once armed, holds the first statement run as text whose text begins with
-	// it: entered is closed as it is reached, and it runs once release is closed.
+	// block, once armed, holds the first statement run as text or prepared whose text
+	// begins with it: entered is closed as it is reached, and it goes on once release is
+	// closed.
 	block            atomic.Pointer[string]
 	entered, release chan struct{}
-	// panicPrepare, once armed, makes the next statement prepared on the connection panic,
-	// as a driver's fault would.
-	panicPrepare atomic.Bool
+	// panicPrepare, once armed, makes the next statement prepared on the connection whose
+	// text begins with it panic, as a driver's fault would.
+	panicPrepare atomic.Pointer[string]
 }
 
 type c34Conn struct {
@@ -47,9 +48,10 @@ func (c *c34Conn) QueryContext(ctx context.Context, q string, args []driver.Name
 }
 
 func (c *c34Conn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	if c.h.panicPrepare.CompareAndSwap(true, false) {
+	if p := c.h.panicPrepare.Load(); p != nil && strings.HasPrefix(strings.TrimSpace(q), *p) && c.h.panicPrepare.CompareAndSwap(p, nil) {
 		panic("injected: the driver panicked preparing " + q)
 	}
+	c.hold(q) // a transaction prepares on itself what the pool has not prepared yet
 	return c.closing.PrepareContext(ctx, q)
 }
 
@@ -77,14 +79,15 @@ func TestPrepareMissedPanicAfterCommit(t *testing.T) {
 	var s *Store
 	var arm atomic.Bool
 	imported := make(chan []error, 1)
+	block := "INSERT INTO users"
 	hook := func() {
 		if !arm.CompareAndSwap(true, false) {
 			return
 		}
 		// The batch has committed and given the connection back: an import takes it,
-		// and runs as text a statement not prepared yet, which it notes as missed. The
-		// leader then takes the note, and waits for the connection to prepare it.
-		block := "INSERT INTO users"
+		// and prepares on its transaction a statement the pool has not prepared yet,
+		// which it notes as missed. The leader then takes the note, and waits for the
+		// connection to prepare it on the pool.
 		h.block.Store(&block)
 		go func() {
 			imported <- s.ApplyUserChanges(context.Background(), []store.UserChange{
@@ -113,7 +116,9 @@ func TestPrepareMissedPanicAfterCommit(t *testing.T) {
 	testwait.Until(t, "the leader to wait for the writer's connection", time.Millisecond, func() bool {
 		return s.w.Stats().WaitCount > waits
 	})
-	h.panicPrepare.Store(true)
+	// The held statement, which the leader's note names: the import, bound to it already,
+	// does not prepare it again, and its other statements prepare as they would.
+	h.panicPrepare.Store(&block)
 	close(h.release)
 	for i, err := range testwait.Recv(t, "the import to end", imported) {
 		if err != nil {
@@ -124,7 +129,7 @@ func TestPrepareMissedPanicAfterCommit(t *testing.T) {
 	if n := audits(t, s, "p-leader"); got != nil || n != 1 {
 		t.Errorf("the caller that led the batch was told %v; %d rows of its write are there", got, n)
 	}
-	if h.panicPrepare.Load() {
+	if h.panicPrepare.Load() != nil {
 		t.Error("no statement was prepared after the batch: the fault was not reached")
 	}
 	if err := s.Update(ctx, audit(ctx, "p-after")); err != nil {

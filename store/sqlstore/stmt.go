@@ -160,8 +160,8 @@ type boundStmt struct {
 // stmt is q prepared on p's pool, bound to p's transaction if any, and args in the order
 // of its parameters; a nil statement when q is to run as text (with args as they are). A
 // transaction's copy reuses the statement already prepared on its connection and is
-// closed with it. A statement the cache misses in a transaction runs as text, and is
-// prepared after (prepareMissed).
+// closed with it. A statement the cache misses in a transaction is prepared on it
+// (prepareInTx), and on the pool after (prepareMissed).
 func (p *prepared) stmt(ctx context.Context, q string, args []any) (*sql.Stmt, []any) {
 	if p.tx == nil {
 		cs, err := p.c.get(ctx, p.db, q)
@@ -183,12 +183,31 @@ func (p *prepared) stmt(ctx context.Context, q string, args []any) (*sql.Stmt, [
 		}
 		p.c.pending[q] = true
 		p.c.mu.Unlock()
-		return nil, args
+		return p.prepareInTx(ctx, q, args)
 	}
 	cs := st.(*cached)
 	bound := p.tx.StmtContext(ctx, cs.st)
 	p.bound = append(p.bound, boundStmt{q, bound, cs.order})
 	return ordered(bound, cs.order, args, &p.args)
+}
+
+// prepareInTx prepares q, which the cache missed, on p's transaction and binds it there
+// for the transaction's later runs of it: run as text at each, the first transaction of
+// a process to run a statement many times (a SCIM group write's 50,000 members) had
+// SQLite parse it each time, past the request's deadline. The pool's own is prepared
+// after the transaction (prepareMissed); this one closes with the transaction. A
+// statement that fails to prepare runs as text, and fails there if it must.
+func (p *prepared) prepareInTx(ctx context.Context, q string, args []any) (*sql.Stmt, []any) {
+	text, order := q, []int(nil)
+	if p.c.anon {
+		text, order = anonymous(q)
+	}
+	st, err := p.tx.PrepareContext(ctx, text)
+	if err != nil {
+		return nil, args
+	}
+	p.bound = append(p.bound, boundStmt{q, st, order})
+	return ordered(st, order, args, &p.args)
 }
 
 // ordered is st with args in the order of its parameters, in *buf when buf is not nil

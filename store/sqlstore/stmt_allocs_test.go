@@ -31,7 +31,8 @@ func TestTxStatementReused(t *testing.T) {
 			return nil
 		}
 	}
-	// The first runs prepare the statement on the pool (a transaction's miss runs as text).
+	// The first runs prepare the statement on the pool (a transaction prepares its miss on
+	// itself, then the pool after it).
 	for range 3 {
 		if err := st.Update(ctx, audits(2)); err != nil {
 			t.Fatal(err)

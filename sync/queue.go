@@ -37,6 +37,9 @@ const DefaultMaxDeletesPerHour = 100
 // (a suspend among them).
 const MaxFutureSkew = 5 * time.Minute
 
+// unixEpoch: an event dated before it is dated at its receipt (Queue.queued).
+var unixEpoch = time.Unix(0, 0)
+
 // Outcomes told to Queue.Observe.
 const (
 	OutcomeApplied    = "applied"    // in emfa's store
@@ -404,7 +407,7 @@ func keyOf(ev provider.LifecycleEvent) string {
 }
 
 // queued is ev as the queue keeps it; ev gets the time now when it has none, or one
-// later than MaxFutureSkew from now (logged), an id when its source gave it none, and the
+// later than MaxFutureSkew from now or before 1970 (logged), an id when its source gave it none, and the
 // id of the request that queues it (lifecycle.RequestID), for its audit records.
 func (q *Queue) queued(ctx context.Context, ev *provider.LifecycleEvent, now time.Time) (store.QueuedEvent, error) {
 	if ev.RequestID == "" {
@@ -415,6 +418,14 @@ func (q *Queue) queued(ctx context.Context, ev *provider.LifecycleEvent, now tim
 	}
 	if ev.Time.After(now.Add(MaxFutureSkew)) {
 		q.Log.Warn("sync event dated in the future: ordered at the time it was received",
+			"source", ev.Source, "event_id", ev.ID, "type", ev.Type, "dated", ev.Time, "received", now)
+		ev.Time = now
+	}
+	// No directory dates an event before 1970; one before the year 1 (an Okta published
+	// of 0000-01-01T00:00:00+01:00) was older than the zero time that stands for a user
+	// without a mark, and a new user's create was skipped as older than one applied.
+	if ev.Time.Before(unixEpoch) {
+		q.Log.Warn("sync event dated before 1970: ordered at the time it was received",
 			"source", ev.Source, "event_id", ev.ID, "type", ev.Type, "dated", ev.Time, "received", now)
 		ev.Time = now
 	}

@@ -142,7 +142,16 @@ func costModels() []cost.OverloadModel {
 			cost.ResultSize(cost.Sum(cost.Length(cost.Target()), cost.Const(1)))),
 		cost.MemberOverload("map_putAll_map",
 			cost.EvalCost(cost.Sum(call, cost.Length(cost.Target()), cost.Length(cost.Arg(0)))),
-			cost.ResultSize(cost.Sum(cost.Length(cost.Target()), cost.Length(cost.Arg(0))))),
+			// Both maps' entries, with their keys and values: a function handed the
+			// result (the form encoding of a putAll chain, as DUO's Admin API signs) is
+			// bounded by what bounds them. On a header map a string value becomes a
+			// one-element list, of length 1, no more than the header's own values (a
+			// header variable's are estimated at the input size hint, at least 1); what
+			// that list holds is unknown, as cel-go merges a value stating no elements
+			// with one that does.
+			cost.ResultSize(cost.Map(cost.Sum(cost.Length(cost.Target()), cost.Length(cost.Arg(0))),
+				cost.Max(ofEntries(cost.TargetKey(), cost.Target()), ofEntries(cost.ArgKey(0), cost.Arg(0))),
+				cost.Max(ofEntries(cost.TargetElem(), cost.Target()), ofEntries(cost.ArgElem(0), cost.Arg(0)))))),
 		cost.Overload("formatTime_timestamp_string",
 			cost.EvalCost(scan(cost.Length(cost.Arg(1)))),
 			// No layout element prints more than three times its own length ("Jan" may
@@ -208,6 +217,12 @@ func costModels() []cost.OverloadModel {
 			cost.EvalCost(scan(cost.Length(cost.Arg(0)))),
 			cost.ResultSize(cost.Arg(0))),
 	}
+}
+
+// ofEntries is part (a map's key or value size) when the map may hold entries, and 0 when it
+// is empty: CEL states no key or value size for {}, which reads as unknown.
+func ofEntries(part, m cost.QuantityExpr) cost.QuantityExpr {
+	return cost.Mul(part, cost.Min(cost.Length(m), cost.Const(1)))
 }
 
 // base64Encode is standard base64 with padding, encoded through a pooled buffer rather than

@@ -206,7 +206,9 @@ func (d *duoSync) reloadTo(data string) string {
 // added back, it is propagated to again.
 func TestReloadAddsAndRemovesSyncVendor(t *testing.T) {
 	d := newDUOSync(t)
-	without, with := d.head+d.builtin+oktaSync, d.head+d.builtin+d.duoProvider+oktaSync
+	// duo-admin.yaml's transforms check clean: its user.create step create is given one
+	// whose cost is unbounded.
+	without, with := d.head+d.builtin+oktaSync, d.head+d.builtin+withUnboundedCost(t, d.duoProvider)+oktaSync
 	d.serve(without)
 	create := func(id, user string) {
 		t.Helper()
@@ -216,7 +218,6 @@ func TestReloadAddsAndRemovesSyncVendor(t *testing.T) {
 	}
 
 	out := d.reloadTo(with)
-	// duo-admin.yaml's user.create looks the user up with a transform of unbounded cost.
 	const warning = "(duoadmin).remote.lifecycle.user.create[1].transform.outgoing: worst-case cost"
 	if n := strings.Count(out, warning); n != 1 {
 		t.Errorf("the reload logged the transform's warning %d times, want once:\n%s", n, grepLines(out, "worst-case cost"))

@@ -47,6 +47,9 @@ type Config struct {
 	from map[string][]string
 	// unsetWarnings become Warnings once the file's name is known.
 	unsetWarnings []*FieldError
+	// problems are those Inspect found loading the file (Problems): none for a Config
+	// that loaded.
+	problems Errors
 }
 
 // Server configures emfa's HTTP listener toward IBM Verify.

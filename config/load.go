@@ -71,6 +71,22 @@ func (o Options) lookup() func(string) (string, bool) {
 // The returned error lists every problem found (see Errors), each with the file, its
 // line where the YAML has one, and its path.
 func Load(path string, opts Options) (*Config, error) {
+	cfg, err := Inspect(path, opts)
+	if err != nil {
+		return nil, err // never a configuration that did not load
+	}
+	return cfg, nil
+}
+
+// Inspect is Load for a checker (emfa check): where the file was read but has problems
+// (a misspelt key, a value of the wrong type or out of range), it returns, beside Load's
+// error, the configuration as far as it decoded, so that the checks made after loading
+// (an engine's own section, a transform, a sender) find their problems in the same run:
+// before, an operator mended the file's problems, ran check again, and only then learnt
+// of the engine's. Such a Config is for checking alone: its Problems are not empty, and
+// nothing may run on it (Load returns none). A file that cannot be read as a
+// configuration at all (a YAML syntax error) returns none either.
+func Inspect(path string, opts Options) (*Config, error) {
 	data, err := readConfig(path)
 	if err != nil {
 		return nil, err
@@ -87,9 +103,55 @@ func Load(path string, opts Options) (*Config, error) {
 		if cfg == nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
-		return nil, cfg.invalid(err)
+		err = cfg.invalid(err)
+		if !errors.As(err, &cfg.problems) {
+			return nil, err
+		}
+		return cfg, err
 	}
 	return cfg, nil
+}
+
+// Problems are the problems Inspect found loading c, annotated and in the file's order;
+// nil for a Config that loaded.
+func (c *Config) Problems() Errors { return c.problems }
+
+// Beside is every problem of c: those Inspect found loading it and more, those the checks
+// made after loading found (annotated), in the file's order (the load's first among those
+// of one line); nil when there are none. A problem of more that is about a path a load's
+// problem is about already (at it, under it or above it: a value that did not decode, a
+// section that is not one), or under the key a misspelt key was meant for (capabilites:
+// the capabilities then empty), follows from that problem and is left out: each is said
+// once.
+func (c *Config) Beside(more Errors) error {
+	out := slices.Clone(c.problems)
+	for _, e := range more {
+		if fe, ok := e.(*FieldError); ok && fe.Path != "" && reported(c.problems, fe.Path) {
+			continue
+		}
+		out = append(out, e)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	sort.SliceStable(out, func(i, j int) bool { return lineOf(out[i]) < lineOf(out[j]) })
+	return out
+}
+
+// ProblemAt is the line of the first problem Inspect found loading c that is about section
+// (at it, under it or above it, or a key misspelt for it), and whether there is one: a
+// check of another section that reads this one (a factor's sender under delivery) may
+// find a problem that only follows from it.
+func (c *Config) ProblemAt(section string) (line int, ok bool) {
+	for _, e := range c.problems {
+		if reported(Errors{e}, section) {
+			if fe, ok := e.(*FieldError); ok {
+				return fe.Line, true
+			}
+			return 0, true
+		}
+	}
+	return 0, false
 }
 
 // maxConfigBytes bounds what Load reads: a configuration is kilobytes, and a path naming

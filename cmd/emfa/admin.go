@@ -54,13 +54,22 @@ problem with its path.`,
 
 func (d *deps) check(o storeOptions) error {
 	stdout, stderr := d.stdout, d.stderr
-	cfg, err := loadConfig(o, forReading, stderr)
-	if inv := (*config.Invalid)(nil); errors.As(err, &inv) {
-		for _, w := range inv.Warnings {
-			fmt.Fprintln(stderr, "warning:", w)
-		}
+	// A file with problems is checked on as far as it decoded (config.Inspect), so that
+	// the checks below report theirs in the same run; its problems are reported with
+	// them (Beside), and nothing runs on it.
+	var cfg *config.Config
+	var err error
+	if o.config != "" {
+		cfg, err = config.Inspect(o.config, o.configOptions(forReading))
+	} else {
+		cfg, err = loadConfig(o, forReading, stderr)
 	}
-	if err != nil {
+	if cfg == nil {
+		if inv := (*config.Invalid)(nil); errors.As(err, &inv) {
+			for _, w := range inv.Warnings {
+				fmt.Fprintln(stderr, "warning:", w)
+			}
+		}
 		return err
 	}
 	// Every warning is said where it is in the file, in the file's order, whichever check
@@ -77,7 +86,7 @@ func (d *deps) check(o storeOptions) error {
 	var errs config.Errors
 	// The DSN is read as serve would read it, without connecting: a malformed one is found
 	// here, not at start-up (where its secret is set).
-	if !cfg.Unset("storage.dsn") {
+	if _, driverBad := cfg.ProblemAt("storage.driver"); !cfg.Unset("storage.dsn") && !driverBad {
 		if err := checkDSN(cfg.Storage.Driver, cfg.Storage.DSN.Reveal()); err != nil {
 			errs = append(errs, cfg.Annotate(&config.FieldError{Path: "storage.dsn", Msg: err.Error()}).(config.Errors)...)
 		}
@@ -86,7 +95,7 @@ func (d *deps) check(o storeOptions) error {
 	// the first login.
 	transforms := 0
 	for i, p := range cfg.Providers {
-		if p.Engine != config.EngineRemote {
+		if p.Engine != config.EngineRemote || engineUnknown(cfg, i) {
 			continue
 		}
 		w, ws, err := remoteWebhook(cfg, i)
@@ -109,7 +118,7 @@ func (d *deps) check(o storeOptions) error {
 	probe := &env{cfg: cfg, log: slog.New(slog.DiscardHandler)}
 	// Each builtin provider's section is decoded and checked by its factor types.
 	for i, p := range cfg.Providers {
-		if p.Engine != config.EngineBuiltin {
+		if p.Engine != config.EngineBuiltin || engineUnknown(cfg, i) {
 			continue
 		}
 		ws, err := builtin.Check(probe.builtinOptions(i))
@@ -157,8 +166,8 @@ func (d *deps) check(o storeOptions) error {
 	for _, c := range probe.closers {
 		c.Close()
 	}
-	if len(errs) > 0 {
-		return errs
+	if err := cfg.Beside(errs); err != nil {
+		return err
 	}
 	caps := 0
 	for _, p := range cfg.Providers {
@@ -168,6 +177,13 @@ func (d *deps) check(o storeOptions) error {
 		count(len(cfg.Providers), "provider", "providers"), count(caps, "capability", "capabilities"),
 		count(transforms, "transform", "transforms"), cfg.Storage.Driver, cfg.Server.Listen)
 	return nil
+}
+
+// engineUnknown reports whether providers[i]'s engine is not known for sure: its key
+// did not load (misspelt, not a string), and the engine checked would be the default's.
+func engineUnknown(cfg *config.Config, i int) bool {
+	_, ok := cfg.ProblemAt(fmt.Sprintf("providers[%d].engine", i))
+	return ok
 }
 
 // tlsProblems are those of the TLS files server.tls and admin.tls name (a certificate

@@ -48,12 +48,14 @@ providers:
 		path + `:2: server.listen: the port is not a number from 0 to 65535`,
 		path + `:3: server.requestTimeout: 10 has no unit`,
 		path + `:5: server.auth.basic: unknown key "pasword" (did you mean "password"?)`,
+		path + `:12: providers[0].builtin.totp: unknown key "perod" (did you mean "period"?)`,
+		path + `:13: providers[0].builtin.lockout.duration: 900 has no unit`,
 	} {
 		if code != 1 || !strings.Contains(errOut, want) {
 			t.Errorf("missing %q (exit %d):\n%s", want, code, errOut)
 		}
 	}
-	// The builtin section is checked once the rest loads.
+	// The builtin section is checked with the rest, and alone.
 	data, _ := os.ReadFile(path)
 	_, providers, _ := strings.Cut(string(data), "storage:")
 	os.WriteFile(path, []byte("server: {auth: {basic: {username: verify, password: a-strong-password-0123}}}\nstorage:"+providers), 0o600)
@@ -161,7 +163,9 @@ providers:
 	bad := strings.Replace(strings.Replace(mustRead(t, path), "requestTimeout: 5s", "requestTimeout: 5", 1), "format: json", "format: xml", 1)
 	os.WriteFile(path, []byte(bad), 0o600)
 	code, _, errOut = emfa(t, "check", "--config", path)
-	if code != 1 || !strings.HasPrefix(errOut, "emfa check:\n  "+path+":3: ") {
+	// The warnings come first (check goes on past the file's problems, and finds the
+	// log sender's too), then the problems.
+	if code != 1 || !strings.Contains(errOut, "\nemfa check:\n  "+path+":3: ") || strings.HasSuffix(errOut, "\n\n") {
 		t.Errorf("problems: exit %d\n%q", code, errOut)
 	}
 }

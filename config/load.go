@@ -860,11 +860,12 @@ func reported(errs Errors, path string) bool {
 	for _, e := range errs {
 		fe, ok := e.(*FieldError)
 		switch {
-		case !ok || fe.Path == "":
-		case fe.Key != "":
+		case !ok:
+		case fe.Key != "": // a misspelt top-level key (storag) too: its Path is ""
 			if fe.Meant != "" && under(path, joinPath(fe.Path, fe.Meant)) {
 				return true
 			}
+		case fe.Path == "":
 		case under(path, fe.Path) || under(fe.Path, path):
 			return true
 		}

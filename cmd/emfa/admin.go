@@ -24,6 +24,7 @@ import (
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/provider/builtin/delivery"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
 	"github.com/emfa/emfa/store/sqlite"
@@ -121,7 +122,9 @@ func (d *deps) check(o storeOptions) error {
 		if p.Engine != config.EngineBuiltin || engineUnknown(cfg, i) {
 			continue
 		}
-		ws, err := builtin.Check(probe.builtinOptions(i))
+		bo := probe.builtinOptions(i)
+		bo.Senders = followingFrom(cfg, bo.Senders)
+		ws, err := builtin.Check(bo)
 		for _, msg := range ws {
 			warnings = append(warnings, located(cfg, msg))
 		}
@@ -184,6 +187,30 @@ func (d *deps) check(o storeOptions) error {
 func engineUnknown(cfg *config.Config, i int) bool {
 	_, ok := cfg.ProblemAt(fmt.Sprintf("providers[%d].engine", i))
 	return ok
+}
+
+// followingFrom is senders for a configuration that may have had problems loading
+// (config.Inspect): a sender a factor names that cannot be found or built, where its
+// section under delivery had a problem (delivery misspelt, a sender's key that did not
+// decode), says that it may follow from that problem, which is reported too.
+func followingFrom(cfg *config.Config, senders builtin.Senders) builtin.Senders {
+	return func(name string) (delivery.Sender, error) {
+		s, err := senders(name)
+		if name == "" || (err == nil && s != nil) {
+			return s, err
+		}
+		line, ok := cfg.ProblemAt("delivery." + name)
+		if !ok {
+			return s, err
+		}
+		if err == nil {
+			err = errors.New("no such sender under delivery")
+		}
+		if line == 0 { // an EMFA_* variable's, say
+			return nil, fmt.Errorf("%w (this may follow from the problem of delivery)", err)
+		}
+		return nil, fmt.Errorf("%w (this may follow from the problem of delivery at line %d)", err, line)
+	}
 }
 
 // tlsProblems are those of the TLS files server.tls and admin.tls name (a certificate

@@ -96,8 +96,8 @@ func (d *deps) check(o storeOptions) error {
 	// the first login.
 	transforms := 0
 	for i, p := range cfg.Providers {
-		if p.Engine != config.EngineRemote || engineUnknown(cfg, i) {
-			continue
+		if _, bad := cfg.ProblemAt(fmt.Sprintf("providers[%d].remote", i)); p.Engine != config.EngineRemote || engineUnknown(cfg, i) || bad {
+			continue // its problems name a path of their own (providers[0] (a).remote): none would follow from it
 		}
 		w, ws, err := remoteWebhook(cfg, i)
 		warnings = append(warnings, ws...)

@@ -90,3 +90,20 @@ providers:
 		t.Errorf("check: exit %d\n%s", code, errOut)
 	}
 }
+
+// A remote section that did not load (not a section) is not checked as an empty webhook,
+// whose problems (no urls) would only follow from it.
+func TestReviewF95CheckSkipsARemoteSectionThatDidNotLoad(t *testing.T) {
+	path := writeF95Config(t, `server:
+  auth:
+    basic: {username: verify, password: a-strong-password-0123}
+storage: {dsn: ":memory:", encryptionKey: "`+testEncryptionKey+`"}
+providers:
+  - {name: A, credentialPrefix: a, capabilities: [duo], engine: remote, remote: 7}
+`)
+	code, _, errOut := emfa(t, "check", "--config", path)
+	if code != 1 || !strings.Contains(errOut, path+":6: providers[0].remote: must be a section of keys, not 7") ||
+		strings.Contains(errOut, "url") {
+		t.Errorf("check: exit %d\n%s", code, errOut)
+	}
+}

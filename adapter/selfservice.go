@@ -23,11 +23,12 @@ import (
 )
 
 // The self-service page (/self-service/): server-rendered HTML over lifecycle.SelfService.
-// No external asset and no inline script: the one script, poll.js, polls a push status
-// on the pages that wait for a phone, and each has a "continue" button without it. Every
-// form carries the session's CSRF token.
+// No external asset and no inline script: poll.js polls a push status on the pages that
+// wait for a phone, and each has a "continue" button without it; page.js, on every page,
+// asks the server again for a page the browser restored from its back/forward cache (a
+// set-up's key on Back). Every form carries the session's CSRF token.
 
-//go:embed templates/selfservice.html templates/selfservice.css templates/poll.js
+//go:embed templates/selfservice.html templates/selfservice.css templates/poll.js templates/page.js
 var selfServiceFiles embed.FS
 
 // selfServicePages are parsed at first use, not at start-up: a process serving no page
@@ -87,7 +88,7 @@ const maxFormField = 256
 // enrollment's form carries to show it again (an otpauth URI with a long user name).
 const maxShownField = 4096
 
-// script-src 'self' admits only poll.js, served below: no inline script, no eval.
+// script-src 'self' admits only poll.js and page.js, served below: no inline script, no eval.
 const selfServiceCSP = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 type selfServicePage struct {
@@ -173,11 +174,13 @@ func (s *Server) routeSelfService(e *echo.Echo, ss *lifecycle.SelfService, secur
 		c.Response().Header().Set(echo.HeaderCacheControl, "max-age=3600")
 		return c.Blob(http.StatusOK, "text/css; charset=utf-8", css)
 	})
-	g.GET("/static/poll.js", func(c echo.Context) error {
-		js, _ := selfServiceFiles.ReadFile("templates/poll.js")
-		c.Response().Header().Set(echo.HeaderCacheControl, "max-age=3600")
-		return c.Blob(http.StatusOK, "text/javascript; charset=utf-8", js)
-	})
+	for _, name := range []string{"poll.js", "page.js"} {
+		g.GET("/static/"+name, func(c echo.Context) error {
+			js, _ := selfServiceFiles.ReadFile("templates/" + name)
+			c.Response().Header().Set(echo.HeaderCacheControl, "max-age=3600")
+			return c.Blob(http.StatusOK, "text/javascript; charset=utf-8", js)
+		})
+	}
 	g.GET("/", p.wrap(p.home))
 	g.GET("/push/status", p.pushStatus)
 	g.POST("/push/continue", p.wrap(p.form(p.pushContinue)))

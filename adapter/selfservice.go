@@ -517,6 +517,16 @@ func (p *selfServicePage) clearCookie(c echo.Context) {
 		Secure: p.secure || c.Request().TLS != nil, SameSite: selfServiceSameSite, MaxAge: -1})
 }
 
+// activated sets a signed-in session's cookie again, unchanged, as the answer of a
+// factor's activation. Chromium keeps no-store pages in its back/forward cache unless an
+// HttpOnly cookie changed since: this evicts the set-up page, so that Back does not
+// restore the new factor's key, QR code or activation code even with JavaScript off
+// (page.js asks the server again for a restored page, in every browser that runs it). A
+// link's activation clears its cookie, to the same effect.
+func (p *selfServicePage) activated(c echo.Context, sess lifecycle.Session) {
+	p.setCookie(c, sess)
+}
+
 func (p *selfServicePage) session(c echo.Context) (lifecycle.Session, error) {
 	ck, err := c.Cookie(selfServiceCookie)
 	if err != nil {
@@ -1134,6 +1144,7 @@ func (p *selfServicePage) confirm(c echo.Context, sess lifecycle.Session) error 
 		p.clearCookie(c)
 		return c.Redirect(http.StatusSeeOther, "/self-service/ready?type="+url.QueryEscape(f.Type))
 	}
+	p.activated(c, sess)
 	// Escaped: a label is the user's words ("R&D #2"), which unescaped ended the query.
 	return c.Redirect(http.StatusSeeOther, "/self-service/?done="+url.QueryEscape("Added "+f.Label))
 }
@@ -1661,6 +1672,7 @@ func (p *selfServicePage) pushContinue(c echo.Context, sess lifecycle.Session) e
 		p.clearCookie(c)
 		return c.Redirect(http.StatusSeeOther, "/self-service/ready?type="+url.QueryEscape(f.Type))
 	}
+	p.activated(c, sess)
 	// Escaped: a label is the user's words ("R&D #2"), which unescaped ended the query.
 	return c.Redirect(http.StatusSeeOther, "/self-service/?done="+url.QueryEscape("Added "+f.Label))
 }

@@ -165,6 +165,38 @@ selfService:
 		t.Fatalf("after sign-in: %+v", fs)
 	}
 
+	// Signed in, a second phone: its activation's answer sets the session cookie again,
+	// unchanged, so that Chromium evicts the page that showed its activation code from
+	// its back/forward cache (Back must not bring the code back; see
+	// TestReviewP97BackAfterAddingShowsNoKeyWithoutScript for the app's).
+	p = s.post("/self-service/enroll", map[string][]string{"type": {"push"}})
+	m = activationRE.FindStringSubmatch(p.body)
+	if p.title != "Register your phone" || m == nil {
+		t.Fatalf("a second phone: %d %q\n%s", p.status, p.title, p.body)
+	}
+	app.must(t, "device", "register", "--server", base, "--code", m[1], "--state", filepath.Join(t.TempDir(), "device2.json"), "--name", "Pixel 2")
+	u, _ := url.Parse(base + "/self-service/")
+	var cookie string
+	for _, c := range s.c.Jar.Cookies(u) {
+		if c.Name == "emfa_ss" {
+			cookie = c.Value
+		}
+	}
+	resp, err = noFollow.PostForm(base+"/self-service/push/continue", url.Values{"csrf": {s.csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var set *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "emfa_ss" {
+			set = c
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || cookie == "" || set == nil || set.Value != cookie || !set.HttpOnly || set.MaxAge <= 0 {
+		t.Fatalf("the second phone's activation: %d, cookie %q set again as %+v; want the same cookie set again", resp.StatusCode, cookie, set)
+	}
+
 	// A denied sign-in says so.
 	d := newSSBrowser(t, base)
 	d.get("/self-service/")

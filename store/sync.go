@@ -17,6 +17,13 @@ const (
 	QueueDead    = "dead"
 )
 
+// MaxFutureSkew is how far ahead of the clock of the process that reads it a time written
+// by another process may be and be taken as written. One later is the writer's clock
+// running ahead (the queue's rows are written by every replica and by the CLI): an event
+// queued so is due at once (ClaimEvents), and a source's event dated so is ordered at the
+// time it was received (sync.MaxFutureSkew).
+const MaxFutureSkew = 5 * time.Minute
+
 // DropPendingBatch is how many pending events DropPending gives up in one commit.
 const DropPendingBatch = 500
 

@@ -200,8 +200,9 @@ func TestGroupAheadPastAThousand(t *testing.T) {
 		drain(t, q)
 
 		// A thousand propagations of other groups' creates wait before Eng's rename (the
-		// vendor failed them, and they wait for their retries: not due for a day here, so
-		// that the test does not retry them), then the rename fails once.
+		// vendor failed them, and they wait for their retries: queued here by a clock as far
+		// ahead as the queue waits for, so that they are not due until the clock moves on),
+		// then the rename fails once.
 		var backlog []store.QueuedEvent
 		for i := range 1000 {
 			c := member(fmt.Sprintf("c%04d", i), provider.EventGroupCreate, "", fmt.Sprintf("g%04d", i), 2*time.Second)
@@ -211,7 +212,7 @@ func TestGroupAheadPastAThousand(t *testing.T) {
 			}
 			backlog = append(backlog, rows...)
 		}
-		if n, err := q.Store.EnqueueEvents(ctx, backlog, clk.Now().Add(24*time.Hour)); err != nil || n != 1000 {
+		if n, err := q.Store.EnqueueEvents(ctx, backlog, clk.Now().Add(sync.MaxFutureSkew)); err != nil || n != 1000 {
 			t.Fatalf("the backlog: %d, %v", n, err)
 		}
 		duo.failing(provider.EventGroupRename, true)

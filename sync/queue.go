@@ -35,7 +35,7 @@ const DefaultMaxDeletesPerHour = 100
 // is ordered at the time it was received: else a wrong clock, or a wrong date, would make
 // the user's real changes until then "older than an event already applied", and skip them
 // (a suspend among them).
-const MaxFutureSkew = 5 * time.Minute
+const MaxFutureSkew = store.MaxFutureSkew
 
 // unixEpoch: an event dated before it is dated at its receipt (Queue.queued).
 var unixEpoch = time.Unix(0, 0)

@@ -11,6 +11,7 @@ import (
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/sync"
 )
 
 // propagator is what the backlogs ask of the queue: the propagations of an event.
@@ -177,8 +178,9 @@ func TestResetFoldedPastAThousandPending(t *testing.T) {
 		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev("r1", provider.EventUserMFAReset, "alice", at.Add(time.Second))}); err != nil {
 			t.Fatal(err)
 		}
-		// A thousand of alice's updates between the two resets, not yet due (queued with a
-		// later time, so that the test does not apply them), then the second reset.
+		// A thousand of alice's updates between the two resets, not yet due (queued by a
+		// clock as far ahead as the queue waits for, so that the test does not apply them),
+		// then the second reset.
 		var rows []store.QueuedEvent
 		for i := range 1000 {
 			u := ev(fmt.Sprintf("u%04d", i), provider.EventUserUpdate, "alice", at.Add(time.Second+time.Duration(i+1)*time.Millisecond))
@@ -189,7 +191,7 @@ func TestResetFoldedPastAThousandPending(t *testing.T) {
 			}
 			rows = append(rows, store.QueuedEvent{Source: u.Source, EventID: u.ID, Key: "user:alice", Type: u.Type, Time: u.Time, Body: body})
 		}
-		if n, err := q.Store.EnqueueEvents(ctx, rows, clk.Now().Add(24*time.Hour)); err != nil || n != 1000 {
+		if n, err := q.Store.EnqueueEvents(ctx, rows, clk.Now().Add(sync.MaxFutureSkew)); err != nil || n != 1000 {
 			t.Fatalf("the updates: %d, %v", n, err)
 		}
 		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev("r2", provider.EventUserMFAReset, "alice", at.Add(2*time.Second))}); err != nil {

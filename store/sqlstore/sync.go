@@ -89,10 +89,21 @@ func eventArgs(e store.QueuedEvent, owner string, leaseUntil, now time.Time) []a
 // claimSQL picks the head of each key's pending events that its first verb (claimEvents,
 // claimPropagations) selects; a leased head stays pending, so its key's later events wait
 // for it. PostgreSQL skips rows another claim has locked; SQLite has one writer.
-const claimSQL = `UPDATE sync_events SET owner = $1, lease_until = $2, updated_at = $3
+//
+// A row written due at once (queued, or a dead letter retried: next_at is then its
+// updated_at) at a time later than $6 (now + store.MaxFutureSkew) was written by a clock
+// running ahead of the claimer's: it is due, and settled, now, rather than once the
+// claimer's clock catches up with the writer's (an hour's skew held a CLI's disable from
+// the vendor an hour). A wait a worker set (a backoff, a hold: next_at later than its
+// updated_at) is kept, however long. The claim brings next_at back to now, so that a row
+// claimed and given back is due again at once.
+const claimSQL = `UPDATE sync_events SET owner = $1, lease_until = $2, updated_at = $3,
+	  next_at = CASE WHEN next_at > $3 THEN $3 ELSE next_at END
 	WHERE seq IN (
 	  SELECT e.seq FROM sync_events e
-	  WHERE e.state = 'pending' AND e.next_at <= $3 AND e.lease_until <= $3 AND e.created_at <= $4
+	  WHERE e.state = 'pending' AND e.lease_until <= $3
+	    AND (e.next_at <= $3 OR (e.next_at = e.updated_at AND e.next_at > $6))
+	    AND (e.created_at <= $4 OR e.created_at > $6)
 	    AND %s
 	    AND NOT EXISTS (SELECT 1 FROM sync_events p WHERE p.order_key = e.order_key AND p.state = 'pending'
 	      AND (p.event_time < e.event_time OR (p.event_time = e.event_time AND p.seq < e.seq)))
@@ -103,11 +114,11 @@ const claimSQL = `UPDATE sync_events SET owner = $1, lease_until = $2, updated_a
 // wait (the deletion guard), its other events do not.
 var claimEvents = `e.source NOT LIKE '` + store.PropagationSource("") + `%' AND NOT (e.type = 'user.delete' AND e.source IN (SELECT source FROM sync_pauses))`
 
-// claimPropagations: one target's propagations ($6 its source).
-const claimPropagations = `e.source = $6`
+// claimPropagations: one target's propagations ($7 its source).
+const claimPropagations = `e.source = $7`
 
 func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, now, leaseUntil, settledBefore time.Time) ([]store.QueuedEvent, error) {
-	evs, err := s.claim(ctx, claimEvents, owner, millis(leaseUntil), millis(now), millis(settledBefore), limit)
+	evs, err := s.claim(ctx, claimEvents, owner, millis(leaseUntil), millis(now), millis(settledBefore), limit, millis(now.Add(store.MaxFutureSkew)))
 	if err != nil {
 		return nil, s.fail("claim sync events", err)
 	}
@@ -115,7 +126,8 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, now, l
 }
 
 func (s *Store) ClaimPropagations(ctx context.Context, target, owner string, limit int, now, leaseUntil time.Time) ([]store.QueuedEvent, error) {
-	evs, err := s.claim(ctx, claimPropagations, owner, millis(leaseUntil), millis(now), millis(now), limit, store.PropagationSource(target))
+	evs, err := s.claim(ctx, claimPropagations, owner, millis(leaseUntil), millis(now), millis(now), limit, millis(now.Add(store.MaxFutureSkew)),
+		store.PropagationSource(target))
 	if err != nil {
 		return nil, s.fail("claim sync propagations to "+target, err)
 	}

@@ -24,3 +24,6 @@ func Dialed(dial pgconn.DialFunc) Option { return func(o *options) { o.dial = di
 
 // FoldedOf is the dialect's expression of a folded profile column (user_profiles_*_folded).
 func FoldedOf(col string) string { return dialect{}.FoldedOf(col) }
+
+// Clock has Open compare the database's clock with now rather than time.Now.
+func Clock(now func() time.Time) Option { return func(o *options) { o.now = now } }

@@ -86,7 +86,8 @@ type options struct {
 	log        *slog.Logger
 	allowNewer bool
 
-	lockWarnAfter, lockWarnEvery time.Duration // the tests' (export_test.go); 0: the defaults
+	lockWarnAfter, lockWarnEvery time.Duration    // the tests' (export_test.go); 0: the defaults
+	now                          func() time.Time // the tests' clock (export_test.go); nil: time.Now
 }
 
 // MaxConns sizes the pool (storage.maxConnections); n <= 0 leaves the DSN's
@@ -175,12 +176,21 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	// A search_path naming only schemas that do not exist leaves nowhere to create the
 	// tables; say so, rather than PostgreSQL's "no schema has been selected to create in".
+	// The same round trip reads the database's clock (checkClock).
 	var schema sql.NullString
 	var path string
-	if err := db.QueryRowContext(ctx, `SELECT current_schema(), current_setting('search_path')`).Scan(&schema, &path); err != nil {
+	var dbMillis int64
+	now := o.now
+	if now == nil {
+		now = time.Now
+	}
+	sent := now()
+	if err := db.QueryRowContext(ctx, `SELECT current_schema(), current_setting('search_path'), (extract(epoch FROM clock_timestamp()) * 1000)::bigint`).
+		Scan(&schema, &path, &dbMillis); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
+	checkClock(ctx, o.log, sent, now(), time.UnixMilli(dbMillis))
 	if !schema.Valid {
 		db.Close()
 		return nil, fmt.Errorf("postgres: open: no schema of the search_path (%s) exists: create it first (CREATE SCHEMA …), "+
@@ -201,6 +211,32 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return c.Ping(ctx)
 	}
 	return &Store{Store: sqlstore.New(db, db, dialect{unprepared: cfg.ConnConfig.DefaultQueryExecMode != pgx.QueryExecModeCacheStatement}, sqlstore.PingAlone(ping))}, nil
+}
+
+// checkClock says in log (WARN) when the database's clock, read at db between sent and
+// received by this process's, differs from this process's by more than
+// store.MaxFutureSkew: every replica and the CLI date the sync queue's rows and marks by
+// their own clocks, and a clock that far off is one that holds back or reorders them (a
+// change's propagation claimed only once the other replicas' clocks catch up with it, a
+// directory's later change skipped as older than one this process dated ahead). emfa
+// opens all the same: the database's clock is a witness, not the reference.
+func checkClock(ctx context.Context, log *slog.Logger, sent, received, db time.Time) {
+	if log == nil {
+		return
+	}
+	var off time.Duration
+	switch {
+	case db.Before(sent):
+		off = sent.Sub(db) // this clock ahead
+	case db.After(received):
+		off = -db.Sub(received) // this clock behind
+	}
+	if off > store.MaxFutureSkew || off < -store.MaxFutureSkew {
+		log.WarnContext(ctx, "this process's clock differs from the database's by more than "+store.MaxFutureSkew.String()+
+			": sync ordering and propagation to the vendors go wrong (a change made here is propagated late, or a directory's "+
+			"later change skipped as older); set the clocks right (NTP)",
+			"local", received.UTC().Format(time.RFC3339Nano), "database", db.UTC().Format(time.RFC3339Nano), "ahead_by", off.Round(time.Millisecond))
+	}
 }
 
 // migrationLockID names the advisory lock held while migrating (the bytes of "emfamigr").

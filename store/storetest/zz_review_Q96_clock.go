@@ -11,7 +11,8 @@ import (
 // is an hour ahead (a CLI's change, a replica's enqueue) is claimed by a worker whose
 // clock is right at once, and again at once when that worker gives it back; one dated
 // less than store.MaxFutureSkew ahead waits for its time, as one written by a clock a
-// little ahead may. A backoff that a worker set, however long, and a hold still hold.
+// little ahead may. A backoff that a worker set, however long, and a hold still hold. A
+// dead letter retried by a clock an hour ahead is claimed at once too.
 func testReviewQ96ClaimAheadWriter(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	sq := syncQueue(t, s)
@@ -34,7 +35,8 @@ func testReviewQ96ClaimAheadWriter(t *testing.T, s store.Store) {
 		t.Fatalf("propagations queued an hour ahead, claimed by a clock right: %q, %v; want bob's and carol's", claimed(got), err)
 	}
 	settled := now.Add(-2 * time.Second)
-	if evs, err := sq.ClaimEvents(ctx, "w", 10, now, now.Add(time.Minute), settled); err != nil || len(evs) != 1 {
+	evs, err := sq.ClaimEvents(ctx, "w", 10, now, now.Add(time.Minute), settled)
+	if err != nil || len(evs) != 1 {
 		t.Fatalf("an event queued an hour ahead: claimed %q, %v; want it", claimed(evs), err)
 	}
 
@@ -57,5 +59,16 @@ func testReviewQ96ClaimAheadWriter(t *testing.T, s store.Store) {
 	now = at(51 * time.Minute)
 	if got, err := sq.ClaimPropagations(ctx, "duo", "w2", 10, now, now.Add(time.Minute)); err != nil || len(got) != 2 {
 		t.Fatalf("after the hold and the backoff: claimed %q, %v; want bob's and carol's", claimed(got), err)
+	}
+
+	// A dead letter retried by a CLI whose clock is an hour ahead is due at once too.
+	must(t, "dead-letter", sq.FinishEvent(ctx, evs[0].Seq, "w", store.QueueDead, "boom", false, time.Time{}, now))
+	retry := store.AuditEvent{Time: now.Add(time.Hour), Resource: "admin.sync.retry", Outcome: "SUCCESS", Actor: "ops"}
+	if n, err := sq.RetryDead(ctx, evs[0].Seq, now.Add(time.Hour), retry); err != nil || n != 1 {
+		t.Fatalf("retry the dead letter: %d, %v", n, err)
+	}
+	now = at(52 * time.Minute)
+	if evs, err := sq.ClaimEvents(ctx, "w", 10, now, now.Add(time.Minute), now.Add(-2*time.Second)); err != nil || len(evs) != 1 {
+		t.Fatalf("a dead letter retried by a clock an hour ahead: claimed %q, %v; want it", claimed(evs), err)
 	}
 }

@@ -168,7 +168,7 @@ selfService:
 	// Signed in, a second phone: its activation's answer sets the session cookie again,
 	// unchanged, so that Chromium evicts the page that showed its activation code from
 	// its back/forward cache (Back must not bring the code back; see
-	// TestReviewP97BackAfterAddingShowsNoKeyWithoutScript for the app's).
+	// TestBackAfterAddingShowsNoKeyWithoutScript for the app's).
 	p = s.post("/self-service/enroll", map[string][]string{"type": {"push"}})
 	m = activationRE.FindStringSubmatch(p.body)
 	if p.title != "Register your phone" || m == nil {

@@ -33,7 +33,7 @@ var syncTests = []struct {
 	{"SyncListEventsGroups", testSyncListEventsGroups},
 	{"DeleteMarks", testDeleteMarks},
 	{"AllowApplying", testAllowApplying},
-	{"ReviewQ96ClaimAheadWriter", testReviewQ96ClaimAheadWriter},
+	{"ClaimAheadWriter", testClaimAheadWriter},
 }
 
 // testSyncListEventsGroups: ListEvents with Groups lists those that name one of them, by

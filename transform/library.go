@@ -180,7 +180,9 @@ func costModels() []cost.OverloadModel {
 			cost.ResultSize(cost.Target())),
 		cost.Overload("jsonToFormURLEncoded_map_bool",
 			// Result: the text written. A list value's strings are not in the map's element
-			// total (its length is), nor is its key, written once per element.
+			// total (its length is), nor is its key, written once per element: the estimate
+			// bounds a form of scalars, and the untracked program leaves any other to the
+			// tracked one (untrackedForms).
 			cost.EvalCost(scan(cost.Sum(cost.KeyTotal(cost.Arg(0)), cost.ElemTotal(cost.Arg(0)), cost.Length(cost.Arg(0)), cost.Result()))),
 			// Percent-encoding triples a byte, and a code point is up to four bytes.
 			cost.ResultSize(cost.AtMost(cost.Scale(cost.Sum(cost.KeyTotal(cost.Arg(0)), cost.ElemTotal(cost.Arg(0)), cost.Scale(cost.Length(cost.Arg(0)), 24)), 12)))),
@@ -765,6 +767,68 @@ const (
 	maxPatternBytes = 16 << 10
 	maxPatternInsts = 10_000
 )
+
+// untrackedForms is the decorator of a transform's untracked program that leaves a form with a
+// list value to the tracked one. jsonToFormURLEncoded's estimate counts a list value by its
+// length, not its elements' text nor its key, written again for each: it bounds a form of
+// scalars, as every request IBM's DUO transforms sign, and a field of an input, of type dyn,
+// may be a list as long as the input size hint of strings as long. Counting such lists in the
+// estimate would put DUO's outgoing transforms out of the untracked path. Such a form instead
+// marks the evaluation (evalState.retrack), which EvalValue then evaluates again with cost
+// tracking, and is meanwhile an error, having cost no more than the estimate counts.
+func (lib library) untrackedForms(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
+	call, ok := i.(interpreter.InterpretableCall)
+	if !ok || call.OverloadID() != "jsonToFormURLEncoded_map_bool" || len(call.Args()) != 2 {
+		return i, nil
+	}
+	return &scalarForm{InterpretableV2: i, m: call.Args()[0], sorted: call.Args()[1], lib: lib}, nil
+}
+
+// scalarForm is jsonToFormURLEncoded in the untracked program: see untrackedForms. Its
+// arguments are evaluated as CEL evaluates a call's, in order, the first error or unknown
+// being its value.
+type scalarForm struct {
+	interpreter.InterpretableV2
+	m, sorted interpreter.InterpretableV2
+	lib       library
+}
+
+func (f *scalarForm) Exec(frame *interpreter.ExecutionFrame) ref.Val {
+	m := f.m.Exec(frame)
+	if types.IsUnknownOrError(m) {
+		return m
+	}
+	sorted := f.sorted.Exec(frame)
+	if types.IsUnknownOrError(sorted) {
+		return sorted
+	}
+	if x, ok := frame.ResolveName(untrackedVar); ok && hasListValue(m) {
+		if st, ok := x.(*evalState); ok {
+			st.retrack = true
+			return types.NewErr("jsonToFormURLEncoded: a list value, left to the tracked program")
+		}
+	}
+	return f.lib.jsonToFormURLEncoded(m, sorted)
+}
+
+// Eval implements interpreter.Interpretable.
+func (f *scalarForm) Eval(act interpreter.Activation) ref.Val { return evalIn(f, act) }
+
+// hasListValue reports whether v is a map holding a list value.
+func hasListValue(v ref.Val) bool {
+	m, ok := v.(traits.Mapper)
+	if !ok {
+		return false
+	}
+	found := false
+	_ = eachEntry(m, func(_, e ref.Val) error {
+		if _, found = e.(traits.Lister); found {
+			return errStop
+		}
+		return nil
+	})
+	return found
+}
 
 // boundCalls is the decorator of both of a transform's programs that bounds, before they
 // run, the calls of standard CEL and its extensions whose work the cost limit charges only

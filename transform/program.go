@@ -392,7 +392,7 @@ func (p *Program) untrackedProgram() untrackedPath {
 		// The context's deadline, checked between comprehension iterations, still bounds
 		// the evaluation should the estimate ever fall short.
 		prg, err := p.env.cel.Program(p.checked, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.EvalOptions(cel.OptOptimize),
-			cel.CustomDecoratorV2(lib.boundCalls), cel.CustomDecoratorV2(dec))
+			cel.CustomDecoratorV2(lib.boundCalls), cel.CustomDecoratorV2(lib.untrackedForms), cel.CustomDecoratorV2(dec))
 		if err != nil {
 			return // the tracked program serves: slower, as safe
 		}
@@ -529,16 +529,14 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 	prg := p.prg
 	if u := p.untrackedProgram(); u.prg != nil && size <= u.upTo {
 		prg = u.prg
+		act[untrackedVar] = st
 		if u.shares {
 			act[sharedCallsVar] = &st.shared
 		}
 	}
-	var val ref.Val
-	// A context that is never done (Done is nil) has nothing for CEL to check.
-	if p.loops && ctx.Done() != nil {
-		val, _, err = prg.ContextEval(ctx, act)
-	} else {
-		val, _, err = prg.Eval(act)
+	val, err := p.run(ctx, prg, act)
+	if st.retrack { // a form the untracked path leaves to tracking (untrackedForms)
+		val, err = p.run(ctx, p.prg, act)
 	}
 	st.release()
 	if err != nil {
@@ -548,6 +546,17 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 		return Value{}, fmt.Errorf("transform: eval: result is %s, want a map", val.Type().TypeName())
 	}
 	return Value{v: val, size: unknownSize}, nil
+}
+
+// run evaluates prg, one of p's programs, with act.
+func (p *Program) run(ctx context.Context, prg cel.Program, act map[string]any) (ref.Val, error) {
+	// A context that is never done (Done is nil) has nothing for CEL to check.
+	if p.loops && ctx.Done() != nil {
+		val, _, err := prg.ContextEval(ctx, act)
+		return val, err
+	}
+	val, _, err := prg.Eval(act)
+	return val, err
 }
 
 // activation builds the evaluation's variables from vars: only declared names the transform
@@ -603,13 +612,21 @@ func (p *Program) activation(vars Vars) (st *evalState, size uint64, err error) 
 type evalState struct {
 	act    map[string]any
 	shared sharedValues
+	// retrack says the untracked program met what its estimate does not bound: the
+	// evaluation is made again with cost tracking.
+	retrack bool
 }
+
+// untrackedVar is the activation entry that holds an untracked evaluation's *evalState, which
+// untrackedForms marks. '@' cannot begin a CEL identifier, so no transform can read it.
+const untrackedVar = "@emfa.untracked"
 
 // release empties st and puts it back in activations. CEL drops the map when evaluation ends
 // (its frame lets go of it): the next evaluation reuses it and its storage.
 func (st *evalState) release() {
 	clear(st.act)
 	clear(st.shared[:])
+	st.retrack = false
 	activations.Put(st)
 }
 

@@ -557,6 +557,12 @@ func (w *treeWalker) tree(n *yaml.Node, path string) (any, error) {
 		seen := map[string]int{} // the keys written here (not merged), as they match
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind == yaml.SequenceNode || k.Kind == yaml.MappingNode {
+				// `? [x]`: read as the key "", said as an unknown key "" at the section's
+				// line, or at none and of no path at the top of the file.
+				what := map[yaml.Kind]string{yaml.SequenceNode: "a list", yaml.MappingNode: "a section"}[k.Kind]
+				return nil, &syntaxError{k.Line, strings.TrimPrefix(path+": a key must be a name, not "+what, ": ")}
+			}
 			if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
 				if err := w.merge(out, v, path); err != nil {
 					return nil, err
@@ -995,6 +1001,9 @@ func lineOf(e error) int {
 // none does (an EMFA_* override, a default).
 func (c *Config) Line(path string) int {
 	p := strings.ToLower(path)
+	if p == "" { // the document, or a key "" at its top
+		return c.lines[""]
+	}
 	for p != "" {
 		if l, ok := c.lines[p]; ok {
 			return l

@@ -26,7 +26,7 @@ func (b block) excerpt() bool {
 	return len(b.lines) > 0 && strings.HasPrefix(strings.TrimSpace(b.lines[0]), "# excerpt")
 }
 
-func readmeBlocks(t *testing.T) []block {
+func readmeBlocks(t testing.TB) []block {
 	t.Helper()
 	data, err := os.ReadFile("../../README.md")
 	if err != nil {

@@ -90,19 +90,20 @@ func eventArgs(e store.QueuedEvent, owner string, leaseUntil, now time.Time) []a
 // claimPropagations) selects; a leased head stays pending, so its key's later events wait
 // for it. PostgreSQL skips rows another claim has locked; SQLite has one writer.
 //
-// A row written due at once (queued, or a dead letter retried: next_at is then its
-// updated_at) at a time later than $6 (now + store.MaxFutureSkew) was written by a clock
-// running ahead of the claimer's: it is due, and settled, now, rather than once the
-// claimer's clock catches up with the writer's (an hour's skew held a CLI's disable from
-// the vendor an hour). A wait a worker set (a backoff, a hold: next_at later than its
-// updated_at) is kept, however long. The claim brings next_at back to now, so that a row
-// claimed and given back is due again at once.
+// A row its last writer left due (queued, or a dead letter retried: next_at is then its
+// updated_at; claimed and given back: next_at at or before the claim's updated_at) at a
+// time later than $6 (now + store.MaxFutureSkew) was written by a clock running ahead of
+// the claimer's: it is due, and settled, now, rather than once the claimer's clock
+// catches up with the writer's (an hour's skew held a CLI's disable from the vendor an
+// hour). A wait a worker set (a backoff, a hold: next_at later than its updated_at) is
+// kept, however long. The claim brings next_at back to now, so that a row claimed and
+// given back is due again at once.
 const claimSQL = `UPDATE sync_events SET owner = $1, lease_until = $2, updated_at = $3,
 	  next_at = CASE WHEN next_at > $3 THEN $3 ELSE next_at END
 	WHERE seq IN (
 	  SELECT e.seq FROM sync_events e
 	  WHERE e.state = 'pending' AND e.lease_until <= $3
-	    AND (e.next_at <= $3 OR (e.next_at = e.updated_at AND e.next_at > $6))
+	    AND (e.next_at <= $3 OR (e.next_at <= e.updated_at AND e.next_at > $6))
 	    AND (e.created_at <= $4 OR e.created_at > $6)
 	    AND %s
 	    AND NOT EXISTS (SELECT 1 FROM sync_events p WHERE p.order_key = e.order_key AND p.state = 'pending'

@@ -34,6 +34,7 @@ var syncTests = []struct {
 	{"DeleteMarks", testDeleteMarks},
 	{"AllowApplying", testAllowApplying},
 	{"ClaimAheadWriter", testClaimAheadWriter},
+	{"ReviewQ100GivenBackByAheadWorker", testReviewQ100GivenBackByAheadWorker},
 }
 
 // testSyncListEventsGroups: ListEvents with Groups lists those that name one of them, by

@@ -52,6 +52,14 @@ type QueuedEvent struct {
 	UpdatedAt time.Time
 }
 
+// Waits reports whether e, pending, waits for its NextAt at now, as the claim (ClaimEvents,
+// ClaimPropagations) sees it: its NextAt is later than now, and it is not a row its last
+// writer left due (NextAt at or before UpdatedAt) at a time past now + MaxFutureSkew,
+// which the claim takes as due now (the writer's clock ran ahead).
+func (e QueuedEvent) Waits(now time.Time) bool {
+	return e.NextAt.After(now) && (e.NextAt.After(e.UpdatedAt) || !e.NextAt.After(now.Add(MaxFutureSkew)))
+}
+
 // QueueFilter selects queued events, oldest first.
 type QueueFilter struct {
 	State  string   // "" any

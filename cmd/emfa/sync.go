@@ -521,7 +521,7 @@ func waitingFor(ev store.QueuedEvent, paused map[string]bool, targets []string, 
 		return "removed"
 	case heldByGuard(ev, paused):
 		return "paused"
-	case ev.NextAt.After(now):
+	case ev.Waits(now):
 		return "backoff"
 	}
 	return "queued"
@@ -600,7 +600,7 @@ func (d *deps) listEvents(ctx context.Context, e *env, state string, o eventList
 					v.Waiting = "paused"
 				}
 			}
-			if ev.NextAt.After(now) {
+			if ev.Waits(now) {
 				v.NextAttempt = &ev.NextAt
 			}
 		}

@@ -554,12 +554,14 @@ const groupAheadPage = 1000
 // already, being carried out by another worker, waits before it looks again.
 const groupStep = 2 * time.Second
 
-// holdBehind puts e back, pending until ahead is due (or a groupStep from now), to be
-// propagated after it: not an attempt, and no outcome, for it has not finished.
+// holdBehind puts e back, pending until ahead is due (or a groupStep from now, when ahead
+// is due already: store.QueuedEvent.Waits, so that one queued by a clock ahead, which the
+// claim takes at once, does not hold e until that clock's time), to be propagated after
+// it: not an attempt, and no outcome, for it has not finished.
 func (q *Queue) holdBehind(ctx context.Context, e, ahead store.QueuedEvent, log *slog.Logger) error {
 	now := q.Now()
 	next := ahead.NextAt
-	if !next.After(now) {
+	if !ahead.Waits(now) {
 		next = now.Add(groupStep)
 	}
 	log.Debug("sync propagation waits for an older one of its group", "ahead", ahead.Seq, "until", next)

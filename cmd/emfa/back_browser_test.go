@@ -20,19 +20,7 @@ import (
 func TestBackAfterLinkActivationShowsNoKey(t *testing.T) {
 	ctx := browser(t)
 	app := &cli{}
-	cfg := writeTestConfig(t, "", `delivery:
-  mail: {type: log}
-providers:
-  - name: Built-in factors
-    credentialPrefix: emfa
-    capabilities: [totp]
-    engine: builtin
-selfService:
-  enabled: true
-  capabilities: [totp]
-  publicURL: http://127.0.0.1:1
-  mail: {sender: mail}
-`)
+	cfg := totpPageConfig(t)
 	base, logs, _ := app.serve(t, "--config", cfg)
 	app.must(t, "users", "add", "alice", "--config", cfg)
 	link := regexp.MustCompile(`/self-service/link/[A-Za-z0-9_-]{43}`).FindString(

@@ -67,38 +67,13 @@ type backTest struct {
 // signedInForBack serves the page, signs alice in with her app in a browser (page.js
 // blocked when noScript) and leaves her on the list of her sign-in methods.
 func signedInForBack(t *testing.T, noScript bool) *backTest {
-	ctx := browser(t)
-	app := &cli{}
-	cfg := writeTestConfig(t, "", `delivery:
-  mail: {type: log}
-providers:
-  - name: Built-in factors
-    credentialPrefix: emfa
-    capabilities: [totp]
-    engine: builtin
-selfService:
-  enabled: true
-  capabilities: [totp]
-  publicURL: http://127.0.0.1:1
-  mail: {sender: mail}
-`)
-	token := strings.TrimSpace(app.must(t, "tokens", "create", "--name", "idm", "--scope", "write", "--config", cfg))
-	base, logs, _ := app.serve(t, "--config", cfg)
-	if code, out := adminDo(t, base, token, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
-		t.Fatalf("create: %d %v", code, out)
-	}
-	code, out := adminDo(t, base, token, "POST", "/admin/v1/users/alice/factors", `{"type":"totp","activation":"immediate"}`)
-	secret, _ := out["enrollment"].(map[string]any)["secret"].(string)
-	if code != 201 || secret == "" {
-		t.Fatalf("alice's app: %d %v", code, out)
-	}
-	run := browserSteps(t, ctx, logs)
+	var before func(run func(string, ...chromedp.Action))
 	if noScript {
-		run("block page.js", network.Enable(), network.SetBlockedURLs([]string{"*/self-service/static/page.js"}))
+		before = func(run func(string, ...chromedp.Action)) {
+			run("block page.js", network.Enable(), network.SetBlockedURLs([]string{"*/self-service/static/page.js"}))
+		}
 	}
-	run("sign in", chromedp.Navigate(base+"/self-service/"), retry("no #username", chromedp.WaitVisible("#username")),
-		chromedp.SendKeys("#username", "alice"), chromedp.Click("#next"), retry("no #code", chromedp.WaitVisible("#code")),
-		chromedp.SendKeys("#code", totpNow(t, secret)), chromedp.Click("#signin"), says("h1", "Your sign-in methods"))
+	base, run := aliceSignedIn(t, before)
 	return &backTest{t: t, base: base, run: run}
 }
 

@@ -13,19 +13,7 @@ import (
 func TestLongNamesKeepThePageNarrow(t *testing.T) {
 	ctx := browser(t)
 	app := &cli{}
-	cfg := writeTestConfig(t, "", `delivery:
-  mail: {type: log}
-providers:
-  - name: Built-in factors
-    credentialPrefix: emfa
-    capabilities: [totp]
-    engine: builtin
-selfService:
-  enabled: true
-  capabilities: [totp]
-  publicURL: http://127.0.0.1:1
-  mail: {sender: mail}
-`)
+	cfg := totpPageConfig(t)
 	base, logs, _ := app.serve(t, "--config", cfg)
 	user := "firstname.lastname.department.team@subsidiary.examplecorporation.com"
 	app.must(t, "users", "add", user, "--config", cfg)

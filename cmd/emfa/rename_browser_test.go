@@ -12,36 +12,8 @@ import (
 // go through, and the page says the name is too long and why, rather than "a field of
 // the form is repeated or too long"; 300 "a" are cut to 256 as typed, and kept.
 func TestRenameAsTheBrowserCounts(t *testing.T) {
-	ctx := browser(t)
-	app := &cli{}
-	cfg := writeTestConfig(t, "", `delivery:
-  mail: {type: log}
-providers:
-  - name: Built-in factors
-    credentialPrefix: emfa
-    capabilities: [totp]
-    engine: builtin
-selfService:
-  enabled: true
-  capabilities: [totp]
-  publicURL: http://127.0.0.1:1
-  mail: {sender: mail}
-`)
-	token := strings.TrimSpace(app.must(t, "tokens", "create", "--name", "idm", "--scope", "write", "--config", cfg))
-	base, logs, _ := app.serve(t, "--config", cfg)
-	if code, out := adminDo(t, base, token, "POST", "/admin/v1/users", `{"name":"alice"}`); code != 201 {
-		t.Fatalf("create: %d %v", code, out)
-	}
-	code, out := adminDo(t, base, token, "POST", "/admin/v1/users/alice/factors", `{"type":"totp","activation":"immediate"}`)
-	secret, _ := out["enrollment"].(map[string]any)["secret"].(string)
-	if code != 201 || secret == "" {
-		t.Fatalf("alice's app: %d %v", code, out)
-	}
-	run := browserSteps(t, ctx, logs)
+	_, run := aliceSignedIn(t, nil)
 	field, button := `tbody input[name="label"]`, `tbody button[aria-label^="Rename"]`
-	run("sign in", chromedp.Navigate(base+"/self-service/"), retry("no #username", chromedp.WaitVisible("#username")),
-		chromedp.SendKeys("#username", "alice"), chromedp.Click("#next"), retry("no #code", chromedp.WaitVisible("#code")),
-		chromedp.SendKeys("#code", totpNow(t, secret)), chromedp.Click("#signin"), says("h1", "Your sign-in methods"))
 
 	var text string
 	run("130 é", chromedp.SendKeys(field, strings.Repeat("é", 130)), chromedp.Click(button), says("h1", "That did not work"),

@@ -151,8 +151,15 @@ func badIdempotencyKey(format string, args ...any) error {
 // same request).
 func adminRequestFingerprint(key provider.FingerprintKey, req *http.Request, body []byte) string {
 	media, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+	ifMatch := req.Header.Values("If-Match")
+	listed := strings.Join(ifMatch, ", ")
+	if len(ifMatch) > 0 && strings.Trim(listed, ", \t") == "" {
+		// A list of no tags (sent empty, or commas), 412 (ifMatchGiven), is not the
+		// request without If-Match, made unconditionally, whose fields joined to "" too.
+		listed = ","
+	}
 	resource := strings.Join([]string{req.Method, req.URL.EscapedPath(), req.URL.Query().Encode(),
-		strings.Join(req.Header.Values("If-Match"), ", "), media}, "\x00")
+		listed, media}, "\x00")
 	if checkUniqueKeys(body) != nil {
 		return key.FingerprintAsSent(resource, body) // refused, but not as another body
 	}

@@ -401,27 +401,33 @@ func keysFault(data []byte, err error) string {
 // column alone when data is one line), as a sender that indents its JSON finds it, never
 // what is there. ok is false for any other error, or an offset that is not in data.
 func jsonSyntax(data []byte, err error) (at string, ok bool) {
-	return jsonSyntaxTo(data, len(data), err)
+	return jsonSyntaxTo(data, textLine{}, len(data), err)
 }
 
-// jsonSyntaxTo is jsonSyntax for a value that ends at data[end], an entry of JSON lines:
-// one that ends early is placed at its end, not the body's.
-func jsonSyntaxTo(data []byte, end int, err error) (at string, ok bool) {
+// textLine is where a line of a body begins: its number (from 0) and its offset.
+type textLine struct{ n, start int }
+
+// jsonSyntaxTo is jsonSyntax for a value that ends at data[end] on the line of data that
+// begins at from, an entry of JSON lines: one that ends early is placed at its end, not
+// the body's. Only that line is read to place it: the lines before it counted again for
+// each entry refused cost the body's length each time, minutes of CPU for a body of
+// refused lines.
+func jsonSyntaxTo(data []byte, from textLine, end int, err error) (at string, ok bool) {
 	var syn *json.SyntaxError
-	if !errors.As(err, &syn) || syn.Offset < 0 || syn.Offset > int64(end) || end > len(data) {
+	if !errors.As(err, &syn) || syn.Offset < 0 || syn.Offset > int64(end) || end > len(data) || from.start > end {
 		return "", false
 	}
 	// Offset counts the bytes read up to and with the one refused; at the end of the value
 	// the place is just after its last character.
-	i, early := max(int(syn.Offset)-1, 0), syn.Error() == "unexpected end of JSON input"
+	i, early := max(int(syn.Offset)-1, from.start), syn.Error() == "unexpected end of JSON input"
 	if early {
-		i = len(bytes.TrimRight(data[:end], " \t\r\n"))
+		i = max(len(bytes.TrimRight(data[:end], " \t\r\n")), from.start)
 	}
-	before := data[:i]
+	before := data[from.start:i]
 	start := bytes.LastIndexByte(before, '\n') + 1
 	where := "column " + itoa(utf8.RuneCount(before[start:])+1)
-	if bytes.IndexByte(data, '\n') >= 0 {
-		where = "line " + itoa(bytes.Count(before, []byte{'\n'})+1) + ", " + where
+	if from.n > 0 || bytes.IndexByte(data[from.start:], '\n') >= 0 {
+		where = "line " + itoa(from.n+bytes.Count(before, []byte{'\n'})+1) + ", " + where
 	}
 	if early {
 		return "not valid JSON: it ends early, at " + where, true

@@ -53,7 +53,7 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 	var raws []json.RawMessage
 	trimmed := bytes.TrimSpace(body)
 	lines := false
-	var at []int // JSON lines: where each entry begins in body
+	var at []lineEntry // JSON lines: where each entry begins in body
 	switch {
 	case len(trimmed) == 0:
 		return parsed{}, malformed("empty body")
@@ -74,14 +74,14 @@ func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
 		raws = append(raws, trimmed)
 	default: // JSON lines
 		lines = true
-		for pos := 0; pos < len(body); {
+		for pos, n := 0, 0; pos < len(body); n++ {
 			end := len(body)
 			if n := bytes.IndexByte(body[pos:], '\n'); n >= 0 {
 				end = pos + n + 1
 			}
 			if line := bytes.TrimSpace(body[pos:end]); len(line) > 0 {
 				raws = append(raws, line)
-				at = append(at, end-len(bytes.TrimLeftFunc(body[pos:end], unicode.IsSpace)))
+				at = append(at, lineEntry{textLine{n, pos}, end - len(bytes.TrimLeftFunc(body[pos:end], unicode.IsSpace))})
 			}
 			pos = end
 		}
@@ -170,11 +170,18 @@ func syntaxIn(body []byte, err error) (string, bool) {
 	return jsonSyntax(body, &moved)
 }
 
+// lineEntry is where an entry of JSON lines begins in body: its line, and its own offset
+// (after the line's indentation).
+type lineEntry struct {
+	line  textLine
+	start int
+}
+
 // lineFault is where raw, the i-th entry of JSON lines beginning at at[i] in body, stops
 // being JSON, placed in body (its line, and its column with the line's indentation); ok
 // is false when raw is not JSON lines' or is valid JSON. Worked out only for an entry
-// refused.
-func lineFault(body []byte, at []int, i int, raw []byte) (string, bool) {
+// refused, from its own line alone.
+func lineFault(body []byte, at []lineEntry, i int, raw []byte) (string, bool) {
 	if i >= len(at) {
 		return "", false
 	}
@@ -184,8 +191,8 @@ func lineFault(body []byte, at []int, i int, raw []byte) (string, bool) {
 		return "", false
 	}
 	moved := *syn
-	moved.Offset += int64(at[i])
-	return jsonSyntaxTo(body, at[i]+len(raw), &moved)
+	moved.Offset += int64(at[i].start)
+	return jsonSyntaxTo(body, at[i].line, at[i].start+len(raw), &moved)
 }
 
 // cutOff reports whether line is JSON that encoding/json refuses at its last byte: a

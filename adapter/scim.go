@@ -872,17 +872,34 @@ func (api *syncAPI) createdUser(ctx context.Context, ev provider.LifecycleEvent)
 	if ev.Disabled {
 		u.State = lifecycle.StateDisabled
 	}
+	return asWritten(u, ev), nil
+}
+
+// asWritten is u with what ev, a write of a SCIM request, wrote over it: its profile
+// fields, its attributes (said whole), its state.
+func asWritten(u lifecycle.User, ev provider.LifecycleEvent) lifecycle.User {
 	for _, f := range []struct{ to, from *string }{{&u.Email, ev.Email}, {&u.Phone, ev.Phone}, {&u.Country, ev.Country}, {&u.DisplayName, ev.DisplayName}} {
 		if f.from != nil {
 			*f.to = *f.from
 		}
 	}
-	for k, v := range ev.Attributes {
-		if s, ok := v.(string); ok {
-			u.Attributes[k] = s
+	if ev.Attributes != nil {
+		u.Attributes = map[string]string{}
+		for k, v := range ev.Attributes {
+			if s, ok := v.(string); ok {
+				u.Attributes[k] = s
+			}
 		}
 	}
-	return u, nil
+	switch {
+	case ev.Type == provider.EventUserDisable:
+		u.State = lifecycle.StateDisabled
+	case ev.Type == provider.EventUserEnable:
+		u.State = lifecycle.StateActive
+	case ev.State != "":
+		u.State = ev.State
+	}
+	return u
 }
 
 func (api *syncAPI) replaceUser(c echo.Context) error {
@@ -912,6 +929,7 @@ func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old sc
 	defer unlock()
 	edit = api.asStored(ctx, edit)
 	var u lifecycle.User
+	var evs []provider.LifecycleEvent
 	for {
 		var err error
 		if u, err = api.userToWrite(c); err != nil {
@@ -927,7 +945,7 @@ func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old sc
 		if err != nil {
 			return err
 		}
-		evs := m.events(old, u.Attributes)
+		evs = m.events(old, u.Attributes)
 		conditional := ifMatchSet(c)
 		for i := range evs {
 			// The update says the whole profile: it applies to the user as read. So does
@@ -954,10 +972,21 @@ func (api *syncAPI) writeUser(c echo.Context, edit func(u lifecycle.User, old sc
 			return err
 		}
 	}
-	if u, err = api.userOfID(c, u.Name); err != nil {
+	read, err := api.userOfID(c, u.Name)
+	var le *lifecycle.Error
+	if len(evs) > 0 && (err == errNoUserID || errors.As(err, &le) && le.Kind == lifecycle.NotFound) {
+		// Written, then deleted (or deleted and another created under its name) before
+		// this read: answered as written, stamped at its time, as the admin API's change is
+		// (and a POST's creation, createdUser). A 404 told the directory that a write
+		// that stands, and was recorded, was not made.
+		at := time.UnixMilli(cmp.Or(evs[0].Time, api.o.Queue.Now()).UnixMilli()).UTC()
+		read, err = asWritten(u, evs[0]), nil
+		read.Updated = &at
+	}
+	if err != nil {
 		return err
 	}
-	return api.answerUser(c, http.StatusOK, u)
+	return api.answerUser(c, http.StatusOK, read)
 }
 
 // asStored is edit making the e-mail address and phone number as emfa stores them

@@ -34,7 +34,7 @@ var syncTests = []struct {
 	{"DeleteMarks", testDeleteMarks},
 	{"AllowApplying", testAllowApplying},
 	{"ClaimAheadWriter", testClaimAheadWriter},
-	{"ReviewQ100GivenBackByAheadWorker", testReviewQ100GivenBackByAheadWorker},
+	{"GivenBackByAheadWorker", testGivenBackByAheadWorker},
 }
 
 // testSyncListEventsGroups: ListEvents with Groups lists those that name one of them, by

@@ -11,7 +11,7 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewQ100HeldBehindRenameFromClockAhead: Eng's create fails once at the vendor and
+// TestHeldBehindRenameFromClockAhead: Eng's create fails once at the vendor and
 // waits its backoff; a CLI whose clock is an hour ahead queues Eng's rename to Platform
 // (behind the create, by its key); alice's add to Platform waits for the rename
 // (holdBehind). Once the create is through, the rename is due at once (the claim takes a
@@ -19,7 +19,7 @@ import (
 // Before, holdBehind held the add until the rename's next_at, the CLI's time an hour
 // ahead: a wait a worker set, which the claim keeps, so alice reached Platform at the
 // vendor an hour late.
-func TestReviewQ100HeldBehindRenameFromClockAhead(t *testing.T) {
+func TestHeldBehindRenameFromClockAhead(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		q, _, clk := newQueue(t, st)

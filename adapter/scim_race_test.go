@@ -48,13 +48,13 @@ func (s *beforeSecondRead) GetUserRecord(ctx context.Context, name string) (stor
 	return s.Store.GetUserRecord(ctx, name)
 }
 
-// TestReviewL103SCIMWriteAnsweredAsWritten: a SCIM PUT or PATCH that committed, and was
+// TestSCIMWriteAnsweredAsWritten: a SCIM PUT or PATCH that committed, and was
 // recorded, is answered 200 with the user as it wrote it (as a GET just after its commit
 // shows it, its version too) even when another replica deleted the user before it was read
 // back, or deleted it and created another under its name. It was answered 404, for a write
 // that stands: the directory told its change was not made. A write that changed nothing,
 // its user deleted before it was read back, is still 404: nothing of it stands.
-func TestReviewL103SCIMWriteAnsweredAsWritten(t *testing.T) {
+func TestSCIMWriteAnsweredAsWritten(t *testing.T) {
 	st := testdb.SQLite(t)
 	hooked := &afterUserChanges{Store: st}
 	var at atomic.Int64 // the clock, in nanoseconds; between two milliseconds

@@ -12,13 +12,13 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// TestReviewL103WrittenUserIsTheReadUser: a user change answered as written (a delete
+// TestWrittenUserIsTheReadUser: a user change answered as written (a delete
 // on another replica took the user before it was read back) is answered field by field as
 // a read just after its commit shows it, for every kind of change: its groups (given out
 // of order, twice), attributes, country, phone, display name, state, created and updated
 // times (the clock in another zone than UTC, between two milliseconds), id and revision.
 // Without the race it is that read.
-func TestReviewL103WrittenUserIsTheReadUser(t *testing.T) {
+func TestWrittenUserIsTheReadUser(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		hooked := &afterUserChanges{Store: st}

@@ -7,13 +7,13 @@ import (
 	"time"
 )
 
-// TestReviewQ100PendingFromClockAhead: an event or a propagation queued by a replica or CLI whose clock
+// TestPendingFromClockAhead: an event or a propagation queued by a replica or CLI whose clock
 // is an hour ahead is claimed by the workers at once (the claim takes a row its writer left
 // due at a time past now + MaxFutureSkew as due now), so `emfa sync pending` says it waits
 // for its turn ("queued"), without a next attempt; before, it said "backoff" until a time an
 // hour ahead, which no worker waits for. A backoff a worker set is still one, and so is a
 // row queued by a clock less than MaxFutureSkew ahead, which the claim waits for.
-func TestReviewQ100PendingFromClockAhead(t *testing.T) {
+func TestPendingFromClockAhead(t *testing.T) {
 	cfg := writeConfig(t, "")
 	ahead := time.Now().Add(time.Hour).Truncate(time.Second)
 	near := time.Now().Add(time.Minute).Truncate(time.Second)

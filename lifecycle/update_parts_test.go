@@ -47,12 +47,12 @@ func (*saidEvents) MarkTime(_ context.Context, t time.Time, _ ...provider.Lifecy
 	return t, nil
 }
 
-// TestReviewL103UpdateSaysWhatChanges: an update that gives the state and the profile
+// TestUpdateSaysWhatChanges: an update that gives the state and the profile
 // records, and tells the vendors, what changes of them alone, and answers the user as a
 // read after it shows it: the state given with the whole profile as it is (a SCIM PUT
 // deactivating a user) is the state's change; the state alone too; the profile with the
 // state as it is, the profile's alone, no state said; both changed, both, in one event.
-func TestReviewL103UpdateSaysWhatChanges(t *testing.T) {
+func TestUpdateSaysWhatChanges(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		prop := &saidEvents{}

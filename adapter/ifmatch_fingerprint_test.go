@@ -10,12 +10,12 @@ import (
 	"github.com/emfa/emfa/internal/testdb"
 )
 
-// TestReviewD102IfMatchEmptyFingerprinted: an If-Match that lists no tag (sent empty) is
+// TestIfMatchEmptyFingerprinted: an If-Match that lists no tag (sent empty) is
 // 412, a write without one is made: they are two requests, and an Idempotency-Key's
 // fingerprint, which joined the fields (none, or one empty) into the same "", answered
 // either with the other's recorded answer (a disable's 200 to the empty If-Match that is
 // 412 by itself; the 412 to a retry made unconditional) rather than 422.
-func TestReviewD102IfMatchEmptyFingerprinted(t *testing.T) {
+func TestIfMatchEmptyFingerprinted(t *testing.T) {
 	st := testdb.SQLite(t)
 	a := newIdemAdmin(t, st, &fakeClock{t: time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)})
 	tok := a.token(t, "idm")

@@ -6,13 +6,13 @@ import (
 	"time"
 )
 
-// TestReviewD102Auth0LinesRefusedLinear: an Auth0 body of JSON lines of the size a
+// TestAuth0LinesRefusedLinear: an Auth0 body of JSON lines of the size a
 // source may send (syncMaxBody), each line an entry that is not JSON, is read in linear
 // time. Each refused entry was placed at its line by counting the newlines of the whole
 // body before it: two million such lines took minutes of CPU in one request, which no
 // deadline stops. Placed by the line it is on, the body takes seconds; the bound, a
 // minute, is far from both (as TestOktaEnvelopeManyKeysLinear's).
-func TestReviewD102Auth0LinesRefusedLinear(t *testing.T) {
+func TestAuth0LinesRefusedLinear(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("a body of 4 MiB, timed")
 	}
@@ -32,10 +32,10 @@ func TestReviewD102Auth0LinesRefusedLinear(t *testing.T) {
 	}
 }
 
-// TestReviewD102Auth0LinesPlaced: an entry of JSON lines is placed at its line and column
+// TestAuth0LinesPlaced: an entry of JSON lines is placed at its line and column
 // of the body, counted across blank and indented lines, once each is placed by its own
 // line alone.
-func TestReviewD102Auth0LinesPlaced(t *testing.T) {
+func TestAuth0LinesPlaced(t *testing.T) {
 	ok := `{"log_id":"1","type":"sapi","data":{}}`
 	for _, tc := range []struct{ body, want string }{
 		{ok + "\n\n  {\"log_id\":\"2\" x}\n" + ok + "\n", "line 3, column 17"},

@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// TestReviewQ100OldestPendingFromClockAhead: a source whose only pending event was queued by
+// TestOldestPendingFromClockAhead: a source whose only pending event was queued by
 // a process whose clock ran an hour ahead (its created_at an hour from now) shows an oldest
 // pending age of 0, not -3600 seconds, which an alert on the age would read as none at all
 // and a dashboard draw below its axis.
-func TestReviewQ100OldestPendingFromClockAhead(t *testing.T) {
+func TestOldestPendingFromClockAhead(t *testing.T) {
 	clock := newClock()
 	m := NewMetrics("test")
 	stats := []SyncSourceStats{{Source: "propagate:duo", Pending: 1, OldestPending: clock.Now().Add(time.Hour)}}

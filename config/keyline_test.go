@@ -11,7 +11,7 @@ import (
 // empty one is said at its line: at the top of the file it had none, and no path either
 // (`emfa.yaml: unknown key ""`), so emfa check and serve pointed nowhere; inside a section
 // it was said at the section's line as unknown key "".
-func TestReviewF101KeyNotANameHasItsLine(t *testing.T) {
+func TestKeyNotANameHasItsLine(t *testing.T) {
 	for _, c := range []struct{ name, doc, want string }{
 		{"list key at the top", "log: {level: info}\n? [x]\n: {a: 1}\n", ":2: a key must be a name, not a list"},
 		{"section key at the top", "log: {level: info}\n? {a: 1}\n: 5\n", ":2: a key must be a name, not a section"},

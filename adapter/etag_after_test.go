@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// TestReviewL103WriteAnswersTheETagOfTheNextRead: a user's write that changes the state
+// TestWriteAnswersTheETagOfTheNextRead: a user's write that changes the state
 // with the profile as it is (a PUT deactivating, the whole user sent again), the state
 // alone, the profile with the state as it is, or both, answers the version (ETag and
 // meta.version; the admin API's ETag) a GET right after answers: the tag a client's next
 // If-Match sends. A write that changes nothing answers the version as it was.
-func TestReviewL103WriteAnswersTheETagOfTheNextRead(t *testing.T) {
+func TestWriteAnswersTheETagOfTheNextRead(t *testing.T) {
 	t.Run("scim", func(t *testing.T) {
 		h := newSyncHarness(t)
 		whole := `{"userName":"et@example.com","displayName":"Et","emails":[{"value":"et@example.com","primary":true}],"active":%s}`

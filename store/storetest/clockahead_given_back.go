@@ -7,13 +7,13 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// testReviewQ100GivenBackByAheadWorker: a propagation queued by a replica whose clock is an
+// testGivenBackByAheadWorker: a propagation queued by a replica whose clock is an
 // hour ahead, claimed by that replica's own worker a second later (by its clock) and given
 // back untried (the worker stopping), is claimed at once by a worker whose clock is right.
 // The claim had brought next_at back only to the claimer's now, which left next_at (the
 // enqueue's time) a second before updated_at (the claim's): no longer "written due at once"
 // by the claim's rule, the row was held for the hour, as the change was meant not to be.
-func testReviewQ100GivenBackByAheadWorker(t *testing.T, s store.Store) {
+func testGivenBackByAheadWorker(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	sq := syncQueue(t, s)
 	ahead := at(time.Hour)

@@ -16,7 +16,7 @@ import (
 // cost tracking at many times its estimate, past the cost limit. The untracked path now
 // leaves such a form to the tracked program, which stops it at the limit; a form of scalars
 // (every DUO request) stays untracked.
-func TestReviewC104FormListValuesTracked(t *testing.T) {
+func TestFormListValuesTracked(t *testing.T) {
 	const hint, limit = 64, 1000
 	env, err := NewEnvWithVariables(map[string]*cel.Type{"body": cel.MapType(cel.StringType, cel.DynType)},
 		WithInputSizeHint(hint), WithCostLimit(limit))

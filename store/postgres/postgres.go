@@ -438,6 +438,7 @@ const (
 	uniqueViolation     = "23505"
 	foreignKeyViolation = "23503"
 	divisionByZero      = "22012" // an assumption that did not hold (unit.go)
+	deadlockDetected    = "40P01" // a unit aborted as a deadlock's victim, run again (unit.go)
 )
 
 // sqlState is the SQLSTATE of a PostgreSQL error, or "".

@@ -30,8 +30,27 @@ var _ sqlstore.Amender = (*unit)(nil)
 // is then one round trip with its COMMIT, where waiting for each result cost three
 // (issue 16). When an assumption does not hold (a replayed code, a retry that another
 // attempt recorded), the transaction aborts with it, nothing of it commits, and fn runs
-// again on the same connection, each result awaited.
+// again on the same connection, each result awaited. A unit PostgreSQL aborts as a
+// deadlock's victim runs again (deadlockRuns).
 func (d dialect) RunUnit(ctx context.Context, db *sql.DB, fn func(e sqlstore.Execer) error) error {
+	for run := 1; ; run++ {
+		err := d.runUnit(ctx, db, fn)
+		// err first: sqlState's errors.As moves its target to the heap, an allocation.
+		if err == nil || sqlState(err) != deadlockDetected || run == deadlockRuns || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// deadlockRuns is how many times a unit runs that PostgreSQL keeps aborting as a
+// deadlock's victim (40P01): aborted, it committed nothing, and runs again, as
+// PostgreSQL's manual advises, rather than answer its caller a fault for a change that
+// goes through a moment later (an activation racing its user's deletion: each held a row
+// the other waited for).
+const deadlockRuns = 3
+
+// runUnit is one run of RunUnit.
+func (d dialect) runUnit(ctx context.Context, db *sql.DB, fn func(e sqlstore.Execer) error) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: update: %w", err)

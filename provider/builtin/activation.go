@@ -388,7 +388,15 @@ func (e *Engine) ActivateWith(ctx context.Context, u store.User, factorID, passc
 	if err != nil {
 		return store.Factor{}, err
 	}
-	return e.store.GetFactor(ctx, f.ID)
+	got, err := e.store.GetFactor(ctx, f.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		// Activated and recorded, then deleted (its user's deletion, a reset, on another
+		// replica) before this read: answered as written, not as an activation never made
+		// while its SUCCESS stands in the audit trail (lifecycle's TestTransitionRaces).
+		f.State, f.Params = store.FactorActive, activatedParams(&f)
+		return f, nil
+	}
+	return got, err
 }
 
 // activationRefused is the error of an activation whose code was refused for reason.

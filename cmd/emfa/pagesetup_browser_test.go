@@ -1,18 +1,28 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/emfa/emfa/internal/smtpfake"
 )
 
 // totpPageConfig writes the configuration of the browser tests' self-service page:
 // TOTP alone, its mail logged.
 func totpPageConfig(t *testing.T) string {
 	t.Helper()
+	return totpPageConfigMail(t, "{type: log}")
+}
+
+// totpPageConfigMail is totpPageConfig with mail, a YAML flow mapping, as its mail sender
+// (smtpMail's, say).
+func totpPageConfigMail(t *testing.T, mail string) string {
+	t.Helper()
 	return writeTestConfig(t, "", `delivery:
-  mail: {type: log}
+  mail: `+mail+`
 providers:
   - name: Built-in factors
     credentialPrefix: emfa
@@ -24,6 +34,11 @@ selfService:
   publicURL: http://127.0.0.1:1
   mail: {sender: mail}
 `)
+}
+
+// smtpMail is the mail sender of m, a YAML flow mapping for totpPageConfigMail.
+func smtpMail(m *smtpfake.Server) string {
+	return fmt.Sprintf(`{type: smtp, host: %q, port: %d, tls: none, from: "emfa <otp@example.com>", timeout: 5s}`, m.Host(), m.Port())
 }
 
 // aliceSignedIn serves totpPageConfig, gives alice an active app through the admin API,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -18,19 +17,7 @@ import (
 func TestSelfServiceFormAnotherProcess(t *testing.T) {
 	app := &cli{}
 	mail := smtpfake.Start(t, smtpfake.Options{})
-	cfg := writeTestConfig(t, "", fmt.Sprintf(`delivery:
-  mail: {type: smtp, host: %q, port: %d, tls: none, from: "emfa <otp@example.com>", timeout: 5s}
-providers:
-  - name: Built-in factors
-    credentialPrefix: emfa
-    capabilities: [totp]
-    engine: builtin
-selfService:
-  enabled: true
-  capabilities: [totp]
-  publicURL: http://127.0.0.1:1
-  mail: {sender: mail}
-`, mail.Host(), mail.Port()))
+	cfg := totpPageConfigMail(t, smtpMail(mail))
 	base, _, stop := app.serve(t, "--config", cfg)
 	resp, err := http.Get(base + "/self-service/")
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -24,19 +23,7 @@ func TestSwitchedLinkLeavesNoTokenInHistory(t *testing.T) {
 	ctx := browser(t)
 	mail := smtpfake.Start(t, smtpfake.Options{})
 	app := &cli{}
-	cfg := writeTestConfig(t, "", fmt.Sprintf(`delivery:
-  mail: {type: smtp, host: %q, port: %d, tls: none, from: "emfa <otp@example.com>", timeout: 5s}
-providers:
-  - name: Built-in factors
-    credentialPrefix: emfa
-    capabilities: [totp]
-    engine: builtin
-selfService:
-  enabled: true
-  capabilities: [totp]
-  publicURL: http://127.0.0.1:1
-  mail: {sender: mail}
-`, mail.Host(), mail.Port()))
+	cfg := totpPageConfigMail(t, smtpMail(mail))
 	token := strings.TrimSpace(app.must(t, "tokens", "create", "--name", "idm", "--scope", "write", "--config", cfg))
 	base, logs, _ := app.serve(t, "--config", cfg)
 	admin := func(path, body string) string {

@@ -409,12 +409,26 @@ func (f *freshStore) discard() {
 	if err != nil {
 		return
 	}
-	c, ok := st.(interface{ Created() bool })
-	created := ok && c.Created()
+	created := f.created()
 	st.Close()
-	if !created {
-		return
+	if created {
+		f.remove()
 	}
+}
+
+// created reports whether opening made the database: another process may have made it
+// meanwhile, and it is then never this one's to remove.
+func (f *freshStore) created() bool {
+	if f == nil || f.err != nil {
+		return false
+	}
+	c, ok := f.st.(interface{ Created() bool })
+	return ok && c.Created()
+}
+
+// remove removes the database opening made, closed by then, and its folder if it made
+// that (only if empty: the lock file serve takes stays, as another serve may hold it).
+func (f *freshStore) remove() {
 	for _, p := range []string{f.path, f.path + "-wal", f.path + "-shm"} {
 		os.Remove(p)
 	}
@@ -518,6 +532,9 @@ type env struct {
 	// webhooks, when set (serve), are cfg's remote webhooks, compiled before the store
 	// opens (their problems refused before it is touched).
 	webhooks *webhooks
+	// fresh, when set (serve), is the SQLite store this start created: serve removes it
+	// when it fails before serving, so that the next start is a first start again.
+	fresh *freshStore
 }
 
 // ownEngines is an env on e's configuration, store, keys and services (its compiled
@@ -601,6 +618,9 @@ func (d *deps) openEnv(ctx context.Context, o storeOptions, mode loadMode) (*env
 		fmt.Fprintf(d.stderr, "warning: %v; the factors sealed with it cannot be verified\n", err)
 	}
 	e := &env{cfg: cfg, store: st, keys: keys, log: log, now: d.now, swept: d.swept, webhooks: wh}
+	if fresh.created() {
+		e.fresh = fresh
+	}
 	if mode == forAdmin {
 		// Admin commands send nothing (and may run without a sender's secrets).
 		e.senderOverride = func(config.Delivery) (delivery.Sender, error) { return noSender{}, nil }

@@ -66,14 +66,27 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	if err != nil {
 		return err
 	}
-	defer e.Close()
+	// A start that fails before it serves removes the SQLite store it created (never one
+	// that was there): left behind, the next start was no longer a first start, and said
+	// nothing of a new store made by a mistyped storage.dsn. Removed after the store
+	// closes, and before the file's lock is released (another serve may wait for it).
+	fresh, serving := e.fresh, false
+	release := func() error { return nil }
+	defer func() {
+		e.Close()
+		if !serving && fresh != nil {
+			fresh.remove()
+		}
+		release()
+	}()
 	if e.cfg.Storage.Driver == "sqlite" {
 		// One serving process per SQLite file: a second one refuses to start.
-		release, err := sqlite.Own(e.cfg.Storage.DSN.Reveal())
+		r, err := sqlite.Own(e.cfg.Storage.DSN.Reveal())
 		if err != nil {
+			fresh = nil // another serve has it: the store is its own now
 			return err
 		}
-		defer release()
+		release = r
 		// A mistyped storage.dsn would otherwise be a new, empty store without a word. The
 		// path only: a SQLite DSN's query is no secret, but it is not needed here.
 		if st, ok := e.store.(*sqlite.Store); ok && st.Created() {
@@ -154,6 +167,8 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	trimCtx, stopTrim := context.WithCancel(ctx)
 	defer stopTrim()
 	go trim.run(trimCtx, time.Second, trimMemory)
+	// From here a client may write to the store (the admin API serves first): it is kept.
+	serving = true
 	admin, err := e.serveAdmin(ctx, l, b.take(&b.admin), so.connTimeout, trim.touch) // adminserve.go
 	if err != nil {
 		return err

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// lateFailingConfig writes a configuration that loads and passes every check made before
+// the store opens, but fails serve after it: the OAuth signing key's file is generated at
+// start, under a path whose parent is a regular file.
+func lateFailingConfig(t *testing.T, dir string) string {
+	t.Helper()
+	notDir := filepath.Join(dir, "not-a-dir")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "emfa.yaml")
+	if err := os.WriteFile(cfg, []byte(`server:
+  listen: "127.0.0.1:0"
+  auth:
+    basic: {username: verify, password: "sim-password-0123"}
+    oauth: {signingKeyFile: "`+notDir+`/key.pem"}
+storage:
+  dsn: "file:`+dir+`/emfa.db"
+  encryptionKey: "`+testEncryptionKey+`"
+providers:
+  - {name: Built-in factors, credentialPrefix: emfa, capabilities: [totp]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// A serve that fails after it created a new SQLite store removes that store: left behind,
+// the next start was no longer a first start (no "created a new store" to catch a
+// mistyped storage.dsn), and held a schema and a key that no operator ever chose.
+func TestServeFailingLateRemovesTheStoreItCreated(t *testing.T) {
+	dir := t.TempDir()
+	cfg := lateFailingConfig(t, dir)
+	code, _, stderr := runUntilListening(t, "serve", "--config", cfg)
+	if code == 0 || !strings.Contains(stderr, "signing key") {
+		t.Fatalf("serve exited %d, want a failure about the signing key:\n%s", code, stderr)
+	}
+	for _, f := range []string{"emfa.db", "emfa.db-wal", "emfa.db-shm"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s after a serve that failed before serving: %v (want it removed)", f, err)
+		}
+	}
+	// The next start is a first start again: it says it creates the store.
+	if err := os.Remove(filepath.Join(dir, "not-a-dir")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runUntilListening(t, "serve", "--config", cfg)
+	if code != 0 || !strings.Contains(stderr, "created a new store") {
+		t.Errorf("the next serve exited %d, want a first start that creates the store:\n%s", code, stderr)
+	}
+}
+
+// A serve that fails late on a store that was there before never removes it.
+func TestServeFailingLateKeepsAnExistingStore(t *testing.T) {
+	dir := t.TempDir()
+	cfg := lateFailingConfig(t, dir)
+	mustEmfa(t, "users", "add", "alice", "--config", cfg)
+	code, _, stderr := runUntilListening(t, "serve", "--config", cfg)
+	if code == 0 || !strings.Contains(stderr, "signing key") {
+		t.Fatalf("serve exited %d, want a failure about the signing key:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "emfa.db")); err != nil {
+		t.Fatalf("the existing store after a serve that failed: %v", err)
+	}
+	if out := mustEmfa(t, "users", "list", "--config", cfg); !strings.Contains(out, "alice") {
+		t.Errorf("users list after a serve that failed: alice is gone:\n%s", out)
+	}
+}

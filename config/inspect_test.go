@@ -95,3 +95,21 @@ func TestBesideMergesInFileOrder(t *testing.T) {
 		t.Errorf("Beside(nil): the problems of loading are lost")
 	}
 }
+
+// InspectData is Inspect on bytes that are no file (emfa's embedded default): the
+// configuration as far as it decoded, beside the problems Parse reports, which name no
+// file; a document that is not YAML returns none.
+func TestInspectDataKeepsWhatDecoded(t *testing.T) {
+	opts := Options{LookupEnv: func(string) (string, bool) { return "", false }}
+	_, parseErr := Parse([]byte(f95File), "yaml", opts)
+	cfg, err := InspectData([]byte(f95File), opts)
+	if cfg == nil || err == nil || err.Error() != parseErr.Error() {
+		t.Fatalf("InspectData: %v, %v; want a configuration and Parse's error %v", cfg, err, parseErr)
+	}
+	if cfg.Source != "" || len(cfg.Problems()) != 2 || cfg.Providers[0].Builtin == nil {
+		t.Errorf("source %q, problems %v, builtin %v", cfg.Source, cfg.Problems(), cfg.Providers[0].Builtin)
+	}
+	if cfg, err := InspectData([]byte("a: [b"), opts); cfg != nil || err == nil {
+		t.Errorf("not YAML: %v, %v", cfg, err)
+	}
+}

@@ -91,25 +91,38 @@ func Inspect(path string, opts Options) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	return inspect(data, path, opts)
+}
+
+// InspectData is Inspect on bytes already read (Parse's YAML), for a checker of a
+// configuration that is no file (emfa's embedded default): its problems are annotated
+// with no file, and the caller names the source.
+func InspectData(data []byte, opts Options) (*Config, error) {
+	return inspect(data, "", opts)
+}
+
+// inspect is Inspect's work on data, read from source ("": none).
+func inspect(data []byte, source string, opts Options) (*Config, error) {
 	cfg, err := parse(data, opts)
-	if cfg != nil {
-		cfg.Source = path
-		cfg.warnUnset()
-	}
-	if err != nil {
-		if se := (*syntaxError)(nil); errors.As(err, &se) && se.line > 0 {
-			return nil, fmt.Errorf("%s:%d: %s", path, se.line, se.msg) // as every other problem
-		}
-		if cfg == nil {
-			return nil, fmt.Errorf("config %s: %w", path, err)
-		}
-		err = cfg.invalid(err)
-		if !errors.As(err, &cfg.problems) {
+	if err != nil && cfg == nil {
+		if source == "" {
 			return nil, err
 		}
-		return cfg, err
+		if se := (*syntaxError)(nil); errors.As(err, &se) && se.line > 0 {
+			return nil, fmt.Errorf("%s:%d: %s", source, se.line, se.msg) // as every other problem
+		}
+		return nil, fmt.Errorf("config %s: %w", source, err)
 	}
-	return cfg, nil
+	cfg.Source = source
+	cfg.warnUnset()
+	if err == nil {
+		return cfg, nil
+	}
+	err = cfg.invalid(err)
+	if !errors.As(err, &cfg.problems) {
+		return nil, err
+	}
+	return cfg, err
 }
 
 // Problems are the problems Inspect found loading c, annotated and in the file's order;

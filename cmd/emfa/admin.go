@@ -58,11 +58,13 @@ func (d *deps) check(o storeOptions) error {
 	// A file with problems is checked on as far as it decoded (config.Inspect), so that
 	// the checks below report theirs in the same run; its problems are reported with
 	// them (Beside), and nothing runs on it.
+	// The embedded default is checked so too (inspect): it stopped at its load's problems.
 	var cfg *config.Config
 	var err error
 	if o.config != "" {
 		cfg, err = config.Inspect(o.config, o.configOptions(forReading))
 	} else {
+		o.inspect = true
 		cfg, err = loadConfig(o, forReading, stderr)
 	}
 	if cfg == nil {
@@ -170,6 +172,9 @@ func (d *deps) check(o storeOptions) error {
 		c.Close()
 	}
 	if err := cfg.Beside(errs); err != nil {
+		if o.config == "" {
+			return embeddedProblems(embeddedDataDir(), err) // as serve words them: no line of a file the operator has
+		}
 		return err
 	}
 	caps := 0

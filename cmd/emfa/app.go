@@ -82,6 +82,10 @@ type storeOptions struct {
 	// anything is created (a data directory, a secret, a store): a port in use is refused
 	// with nothing left behind.
 	bind func(*config.Config) error
+	// inspect, for emfa check, returns the embedded default as far as it decoded beside
+	// its load's problems (config.InspectData), as check reads a file (config.Inspect):
+	// the checks made after loading report theirs in the same run.
+	inspect bool
 }
 
 // configOptions are the load options of a mode: which unset variables are errors.
@@ -109,7 +113,7 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 		}
 		return cfg, nil
 	}
-	dataDir := cmp.Or(os.Getenv("EMFA_DATA_DIR"), "emfa-data")
+	dataDir := embeddedDataDir()
 	create := mode == forServe || init
 	keyFile := filepath.Join(dataDir, "encryption.key")
 	shown := dataDir // as the operator can find it from anywhere
@@ -195,13 +199,28 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 	lookup := envWith(dataDir, secret)
 	opts.LookupEnv = lookup
 	opts.Environ = os.Environ // lookup is the process's environment, with the data directory's secrets
+	if o.inspect {
+		// Its problems are the caller's to word (embeddedProblems), with the checks'.
+		cfg, err := config.InspectData(defaultConfig, opts)
+		if cfg == nil {
+			return nil, embeddedProblems(dataDir, err)
+		}
+		cfg.Source = embeddedSource(dataDir)
+		return cfg, err
+	}
 	cfg, err := config.Parse(defaultConfig, "yaml", opts)
 	if err != nil {
 		return nil, embeddedProblems(dataDir, err)
 	}
-	cfg.Source = "embedded default (data in " + dataDir + ")"
+	cfg.Source = embeddedSource(dataDir)
 	return cfg, nil
 }
+
+// embeddedDataDir is the embedded default's data directory, as EMFA_DATA_DIR names it.
+func embeddedDataDir() string { return cmp.Or(os.Getenv("EMFA_DATA_DIR"), "emfa-data") }
+
+// embeddedSource names the embedded default as its problems are said.
+func embeddedSource(dataDir string) string { return "embedded default (data in " + dataDir + ")" }
 
 // keptSecrets are the variables of the embedded default whose value serve generates and
 // keeps in a file of the data directory when the environment does not set them.
@@ -213,20 +232,26 @@ var keptSecrets = map[string]string{"EMFA_VERIFY_PASSWORD": "verify-password", "
 // directory (one an EMFA_* variable set keeps that variable's name), and a generated
 // secret that is neither set nor kept yet says where serve keeps it.
 func embeddedProblems(dataDir string, err error) error {
-	src := "embedded default (data in " + dataDir + ")"
+	src := embeddedSource(dataDir)
+	named := func(e error) error {
+		if strings.HasPrefix(e.Error(), src+": ") {
+			return e // a check's, annotated already (Config.Annotate)
+		}
+		return fmt.Errorf("%s: %w", src, e)
+	}
 	var es config.Errors
 	if !errors.As(err, &es) {
-		return fmt.Errorf("%s: %w", src, err)
+		return named(err)
 	}
 	out := make(config.Errors, len(es))
 	for i, e := range es {
 		fe, ok := e.(*config.FieldError)
 		if !ok {
-			out[i] = fmt.Errorf("%s: %w", src, e)
+			out[i] = named(e)
 			continue
 		}
 		cp := *fe
-		if cp.File == "" {
+		if cp.File == "" || cp.File == src { // a check's is annotated with the source and its line
 			cp.File, cp.Line = src, 0
 		}
 		for name, file := range keptSecrets {

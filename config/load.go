@@ -291,9 +291,11 @@ func parse(data []byte, opts Options) (*Config, error) {
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
 		for _, e := range err.(Errors) {
-			if fe, ok := e.(*FieldError); !ok || !reported(errs, fe.Path) {
-				errs = append(errs, e)
+			fe, ok := e.(*FieldError)
+			if ok && (reported(errs, fe.Path) || fe.follows != "" && reported(errs, fe.follows)) {
+				continue
 			}
+			errs = append(errs, e)
 		}
 	}
 	if errs = cfg.drop(errs); len(errs) > 0 {
@@ -924,7 +926,7 @@ func (c *Config) Forgives(fe *FieldError) bool {
 		return false
 	}
 	for _, u := range c.unset {
-		if under(fe.Path, u) {
+		if under(fe.Path, u) || fe.follows != "" && under(fe.follows, u) {
 			return true
 		}
 	}

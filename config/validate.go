@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/emfa/emfa/internal/suggest"
 )
 
 // FieldError is one problem at one configuration path.
@@ -27,6 +29,10 @@ type FieldError struct {
 	// Vars are the ${NAME} variables the value at Path was made of: with the embedded
 	// default, or a file that only refers to them, they are what the operator sets.
 	Vars []string
+	// follows is the path this problem follows from when that path has a problem of its
+	// own (a provider's remote section refused for its engine, when the engine was
+	// misspelt): the load then says only that one.
+	follows string
 }
 
 // Error reads `emfa.yaml:14: server.auth.basic: unknown key "pasword"`.
@@ -275,24 +281,35 @@ func (c *Config) Validate() error {
 		if p.ChallengeLifetime < time.Second || p.ChallengeLifetime > time.Hour {
 			add(at+".challengeLifetime", "must be between 1s and 1h, not %s", p.ChallengeLifetime)
 		}
+		// A section refused for the engine follows from the engine's own problem, when it
+		// has one (engin: remote, the engine then the default): that one is said alone.
+		forEngine := func(path, msg string) {
+			errs = append(errs, &FieldError{Path: path, Msg: msg, follows: at + ".engine"})
+		}
 		switch p.Engine {
 		case EngineBuiltin:
 			// The builtin section is decoded and validated by the builtin engine, each
 			// factor type its own (emfa check reports both).
 			if p.Remote != nil {
-				add(at+".remote", "only a remote engine takes a remote section")
+				forEngine(at+".remote", "only a remote engine takes a remote section")
 			}
 		case EngineRemote:
 			// The webhook itself is decoded and validated by the remote engine (emfa check
 			// reports both); here only its presence.
 			if len(p.Remote) == 0 {
-				add(at+".remote", "a remote engine needs a remote section: a Verify webhook, or webhookFile")
+				forEngine(at+".remote", "a remote engine needs a remote section: a Verify webhook, or webhookFile")
 			}
 			if p.Builtin != nil {
-				add(at+".builtin", "only a builtin engine takes a builtin section")
+				forEngine(at+".builtin", "only a builtin engine takes a builtin section")
 			}
 		default:
-			add(at+".engine", "unknown engine (want %s or %s)", EngineBuiltin, EngineRemote)
+			// The engine the value was probably meant to be; the value itself is not
+			// repeated (a string: it may be a secret in the wrong place).
+			if meant := suggest.Nearest(p.Engine, []string{EngineBuiltin, EngineRemote}); meant != "" {
+				add(at+".engine", "unknown engine: did you mean %q? (want %s or %s)", meant, EngineBuiltin, EngineRemote)
+			} else {
+				add(at+".engine", "unknown engine (want %s or %s)", EngineBuiltin, EngineRemote)
+			}
 		}
 	}
 	c.validateDelivery(add)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -690,6 +691,11 @@ func checkedWebhook(cfg *config.Config, i int) (*remote.Webhook, *remote.Compile
 		return nil, nil, nil, remoteProblems(cfg, i, source, where, es) // each at its line
 	}
 	if err != nil {
+		if f := readWebhookFile(cfg, i, source); source != "" && f != nil {
+			if placed, ok := f.loadProblem(err); ok {
+				return nil, nil, nil, placed // check_webhookfile.go
+			}
+		}
 		return nil, nil, nil, fmt.Errorf("%s: %s: %w", cfg.Source, where, err)
 	}
 	compiled, warnings, err := remote.CheckCompiled(w)
@@ -717,12 +723,35 @@ func checkedWebhook(cfg *config.Config, i int) (*remote.Webhook, *remote.Compile
 // or, for a webhook loaded from webhookFile, that file.
 func remoteProblems(cfg *config.Config, i int, source, where string, err error) config.Errors {
 	es := prefixed(where+".", err)
-	if source != "" {
-		return prefixed(cfg.Source+": ", es)
-	}
 	var orig config.Errors
 	if !errors.As(err, &orig) {
 		orig = config.Errors{err}
+	}
+	if source != "" {
+		// Each problem of a key the file has at its line and column there; one of a key
+		// the configuration's remote section set (or of none) as before.
+		// Those placed come in the file's order, before the others.
+		f := readWebhookFile(cfg, i, source) // check_webhookfile.go
+		out := prefixed(cfg.Source+": ", es)
+		order := make([]int, len(out))
+		for j, e := range orig {
+			order[j] = math.MaxInt
+			if fe, ok := e.(*config.FieldError); ok && f != nil && fe.Path != "" {
+				if off, ok := f.keyOffset(fe.Path); ok {
+					out[j], order[j] = f.problem(f.at(off), fe.Path, fe.Msg), off
+				}
+			}
+		}
+		idx := make([]int, len(out))
+		for j := range idx {
+			idx[j] = j
+		}
+		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(order[a], order[b]) })
+		sorted := make(config.Errors, len(out))
+		for j, k := range idx {
+			sorted[j] = out[k]
+		}
+		return sorted
 	}
 	out := make(config.Errors, len(es))
 	for j, e := range es {

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/emfa/emfa/config"
+)
+
+// webhookFile is a remote provider's webhookFile (IBM's webhook JSON) as its problems
+// are placed in it: a problem found loading or checking the webhook was said only as
+// "w.yaml: providers[0] (duo).remote from duo.json.resources.x.transform.outgoing", and
+// the operator searched a file of hundreds of lines for it; it is now said at the file's
+// line and column, as a YAML problem is said at its line.
+type webhookFile struct {
+	path  string
+	data  []byte
+	where string         // the provider's webhookFile in the configuration, said after each problem
+	keys  map[string]int // the byte offset of each key, by its path (lower case): resources.x.transform
+}
+
+// readWebhookFile reads the webhook JSON at path for placing providers[i]'s problems;
+// nil when it cannot be read (its problem then says so) or is too large to be a webhook.
+func readWebhookFile(cfg *config.Config, i int, path string) *webhookFile {
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) > 16<<20 {
+		return nil
+	}
+	where := fmt.Sprintf("providers[%d] (%s).remote.webhookFile in %s", i, cfg.Providers[i].CredentialPrefix, cfg.Source)
+	if l := cfg.Line(fmt.Sprintf("providers[%d].remote.webhookFile", i)); l > 0 {
+		where += ":" + strconv.Itoa(l)
+	}
+	f := &webhookFile{path: path, data: data, where: where, keys: map[string]int{}}
+	f.walk() // a file that is not JSON places the keys before its syntax error (placed apart)
+	return f
+}
+
+// walk records the offset of every key of the file's JSON, by its path, up to the end or
+// to where it stops being JSON.
+func (f *webhookFile) walk() {
+	dec := json.NewDecoder(bytes.NewReader(f.data))
+	dec.UseNumber()
+	var value func(path string) error
+	value = func(path string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			for dec.More() {
+				from := int(dec.InputOffset())
+				key, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				name, _ := key.(string)
+				// The key starts at its quote, after the comma and the spaces before it.
+				at := from + bytes.IndexByte(f.data[from:], '"')
+				child := strings.ToLower(name)
+				if path != "" {
+					child = path + "." + child
+				}
+				if _, seen := f.keys[child]; !seen {
+					f.keys[child] = at
+				}
+				if err := value(child); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		case json.Delim('['):
+			for n := 0; dec.More(); n++ {
+				from := int(dec.InputOffset())
+				child := fmt.Sprintf("%s[%d]", path, n)
+				rest := bytes.TrimLeft(f.data[from:], " \t\r\n,")
+				f.keys[child] = len(f.data) - len(rest)
+				if err := value(child); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		}
+		return nil
+	}
+	_ = value("")
+}
+
+// at is "FILE:LINE:COLUMN" of offset (the column in characters, from 1).
+func (f *webhookFile) at(offset int) string {
+	offset = min(max(offset, 0), len(f.data))
+	start := bytes.LastIndexByte(f.data[:offset], '\n') + 1
+	line := bytes.Count(f.data[:start], []byte("\n")) + 1
+	return fmt.Sprintf("%s:%d:%d", f.path, line, utf8.RuneCount(f.data[start:offset])+1)
+}
+
+// keyAt is where path's key is (or that of its nearest ancestor in the file), and whether
+// one is: a problem of a key the configuration's remote section set, not the file, has
+// none.
+func (f *webhookFile) keyAt(path string) (string, bool) {
+	off, ok := f.keyOffset(path)
+	if !ok {
+		return "", false
+	}
+	return f.at(off), true
+}
+
+// keyOffset is keyAt's byte offset in the file.
+func (f *webhookFile) keyOffset(path string) (int, bool) {
+	p := strings.ToLower(path)
+	for p != "" {
+		if off, ok := f.keys[p]; ok {
+			return off, true
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0, false
+}
+
+// problem is msg (about path, "" for the file) said at where in the file.
+func (f *webhookFile) problem(at, path, msg string) error {
+	if path != "" {
+		msg = path + ": " + msg
+	}
+	return fmt.Errorf("%s: %s (%s)", at, msg, f.where)
+}
+
+// loadProblem places a problem of reading the file as a webhook (LoadWebhook's): JSON that
+// does not parse, at the character where it stops; a value of the wrong kind, at its key.
+// ok is false for one it cannot place.
+func (f *webhookFile) loadProblem(err error) (error, bool) {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		// Placed in the file as written (its placeholders not filled), which is what the
+		// operator opens; a file whose filled values alone break it is not placed.
+		// (Unmarshal's offset is the bad character's, plus one; the Decoder's is not always.)
+		var own *json.SyntaxError
+		if !errors.As(json.Unmarshal(f.data, new(any)), &own) || own.Error() != se.Error() {
+			return nil, false
+		}
+		return f.problem(f.at(int(own.Offset)-1), "", "not JSON: "+own.Error()), true
+	case errors.As(err, &te) && te.Field != "":
+		at, ok := f.keyAt(te.Field)
+		if !ok {
+			return nil, false
+		}
+		written := map[string]string{"array": "a list", "object": "an object", "string": "a string", "bool": "true or false"}[te.Value]
+		return f.problem(at, te.Field, fmt.Sprintf("must be %s, not %s", jsonKindOf(te.Type), cmp.Or(written, "a "+te.Value))), true
+	}
+	return nil, false
+}
+
+// jsonKindOf is what a JSON value of Go type t is, as an operator writes it.
+func jsonKindOf(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8,
+		reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "a " + t.Kind().String()
+}

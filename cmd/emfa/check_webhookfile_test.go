@@ -1,0 +1,111 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeWebhookConfig writes a configuration whose remote provider reads webhook (the
+// file's JSON) with its placeholders' values, and returns both paths.
+func writeWebhookConfig(t *testing.T, webhook string, extra string) (cfgPath, hookPath string) {
+	t.Helper()
+	dir := t.TempDir()
+	hookPath = filepath.Join(dir, "vendor.json")
+	cfgPath = filepath.Join(dir, "emfa.yaml")
+	if err := os.WriteFile(hookPath, []byte(webhook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, []byte(`server:
+  auth:
+    basic: {username: verify, password: a-strong-password-0123}
+storage: {dsn: ":memory:", encryptionKey: "`+testEncryptionKey+`"}
+providers:
+  - name: Vendor
+    credentialPrefix: vendor
+    capabilities: [push]
+    engine: remote
+    remote:
+      webhookFile: vendor.json
+      values: {vendor_url: "https://vendor.example", a_very_long_placeholder_value: "x"}
+`+extra), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath, hookPath
+}
+
+// A problem inside a webhookFile (IBM's webhook JSON) is said at the file's line and
+// column, as a YAML problem is said at its line, and names the configuration's
+// webhookFile: it was said as "emfa.yaml: providers[0] (vendor).remote from vendor.json
+// .resources.enrollments...", with no line in a file of hundreds. Placeholders do not move
+// it: it is placed in the file as written.
+func TestCheckPlacesWebhookFileProblems(t *testing.T) {
+	for _, tc := range []struct {
+		name, webhook string
+		want          []string // after the file's path
+	}{{
+		name: "a transform that does not compile, a resource emfa does not call",
+		webhook: `{
+  "name": "{{a_very_long_placeholder_value}}",
+  "urls": ["{{vendor_url}}"],
+  "resources": {
+    "enrollments": {"transform": {"outgoing": "statement.not.cel ((", "incoming": "{'a': 1}"}},
+    "bogus": {"transform": {}}
+  }
+}`,
+		want: []string{ // in the file's order
+			`:5:35: resources.enrollments.transform.outgoing: 1:21: Syntax error`,
+			`:5:71: resources.enrollments.transform.incoming: 1:1: `,
+			`:6:5: resources.bogus: not a resource emfa calls`,
+		},
+	}, {
+		name: "not JSON",
+		webhook: `{
+  "name": "{{a_very_long_placeholder_value}}",,
+  "urls": ["{{vendor_url}}"]
+}`,
+		want: []string{`:2:47: not JSON: invalid character ','`},
+	}, {
+		name: "a value of the wrong kind",
+		webhook: `{
+  "name": "{{a_very_long_placeholder_value}}",
+  "urls": ["{{vendor_url}}"],
+  "resources": [1]
+}`,
+		want: []string{`:4:3: resources: must be an object, not a list`},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, hook := writeWebhookConfig(t, tc.webhook, "")
+			code, _, errOut := emfa(t, "check", "--config", cfg)
+			if code != 1 {
+				t.Fatalf("check: exit %d\n%s", code, errOut)
+			}
+			at := -1
+			for _, w := range tc.want {
+				i := strings.Index(errOut, hook+w)
+				if i < 0 || i < at {
+					t.Errorf("missing, or out of the file's order: %q\n%s", hook+w, errOut)
+				}
+				at = i
+			}
+			if n := strings.Count(errOut, "(providers[0] (vendor).remote.webhookFile in "+cfg+":11)"); n != len(tc.want) {
+				t.Errorf("%d problems name the configuration's webhookFile, want %d:\n%s", n, len(tc.want), errOut)
+			}
+		})
+	}
+}
+
+// A problem of a key the configuration's remote section sets beside the webhookFile is not
+// the file's: it is named by the configuration, as before.
+func TestCheckWebhookFileOverrideProblemNamedByTheConfiguration(t *testing.T) {
+	cfg, hook := writeWebhookConfig(t, `{"name": "v", "urls": ["{{vendor_url}}"], "resources": {}}`, `      expectedStatus: [99]
+`)
+	code, _, errOut := emfa(t, "check", "--config", cfg)
+	if code != 1 || !strings.Contains(errOut, cfg+": providers[0] (vendor).remote from "+hook+".expectedStatus") {
+		t.Errorf("check: exit %d, want the override's problem named by the configuration:\n%s", code, errOut)
+	}
+	if strings.Contains(errOut, hook+":") {
+		t.Errorf("the override's problem is placed in the webhook file:\n%s", errOut)
+	}
+}

@@ -180,7 +180,7 @@ func oktaEnvelope(body []byte) (batch string, events []json.RawMessage, err erro
 	isObject, err = jsonObject(dec, func(key string) error {
 		switch {
 		case strings.EqualFold(key, "eventId"):
-			return dec.Decode(&batch)
+			return batchID(dec, &batch)
 		case !strings.EqualFold(key, "data"):
 			return skipValue(dec)
 		}
@@ -244,6 +244,25 @@ func oktaFault(body []byte, err error) string {
 		}
 	}
 	return "body is not the JSON expected: " + jsonFault(err)
+}
+
+// batchID reads the envelope's eventId, the batch's own id, into batch when it is a JSON
+// string. emfa reads nothing by it and only logs it beside refused events, so any other
+// value (a number, an object; null) leaves batch empty, as no eventId does, and the
+// batch's events are read: refusing the batch for it lost every event in it, since Okta
+// sends no batch answered 4xx again. Like any value of the envelope it names no key twice.
+func batchID(dec *json.Decoder, batch *string) error {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return err
+	}
+	if len(raw) > 0 && raw[0] == '"' {
+		return json.Unmarshal(raw, batch)
+	}
+	if err := checkUniqueKeys(raw); err != nil {
+		return malformed("body is not valid JSON without duplicate keys: " + jsonFault(err))
+	}
+	return nil
 }
 
 // jsonObject reads the object dec is at, calling each for each key with dec at its value,

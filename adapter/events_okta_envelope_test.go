@@ -78,3 +78,39 @@ func TestOktaEnvelopeKeyTwicePastManyKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOktaBatchIDNotAStringKeepsEvents: a hook whose eventId, the batch's own id that
+// emfa only logs, is a JSON value other than a string (a number, an object, an array) has
+// its events read and queued all the same, as one without an eventId has: the batch was
+// refused whole (400), and Okta, which sends no batch answered 4xx again, lost every
+// event in it for a value emfa reads nothing by. One event of the batch that cannot be
+// read is refused alone, beside it.
+func TestOktaBatchIDNotAStringKeepsEvents(t *testing.T) {
+	h := newSyncHarness(t)
+	for i, id := range []string{`7`, `{"a":1}`, `["b1"]`, `true`, `null`} {
+		uuid := "bid" + itoa(i)
+		body := `{"eventType":"com.okta.event_hook","eventId":` + id + `,"data":{"events":[` +
+			okEv(uuid, "user.lifecycle.create", "u"+uuid+"@example.com", 1) + `,` +
+			`{"uuid":5,"published":"2026-05-01T09:00:01.000Z","eventType":"user.lifecycle.create"}]}}`
+		code, out, _ := h.do("POST", OktaPath, body, "X-Okta-Secret", testSecret)
+		if code != 204 {
+			t.Errorf("eventId %s: %d %v, want 204", id, code, out)
+			continue
+		}
+		h.drain()
+		if _, ok := h.user("u" + uuid + "@example.com"); !ok {
+			t.Errorf("eventId %s: the batch's readable event was not applied", id)
+		}
+	}
+	if got := h.SyncCounts(t); got != "queued=5 duplicate=0 ignored=0" {
+		t.Errorf("counts %s", got)
+	}
+	if got := h.srv.SyncCounts().Refused.Load(); got != 5 {
+		t.Errorf("%d refused, want 5: the event whose uuid is a number, in each batch", got)
+	}
+	// A key named twice in the eventId's object still refuses the envelope, as anywhere in it.
+	body := `{"eventId":{"a":1,"a":2},"data":{"events":[` + okEv("bid9", "user.lifecycle.create", "z@example.com", 1) + `]}}`
+	if code, _, _ := h.do("POST", OktaPath, body, "X-Okta-Secret", testSecret); code != 400 {
+		t.Errorf("a key named twice in eventId: %d, want 400", code)
+	}
+}

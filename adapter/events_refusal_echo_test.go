@@ -36,7 +36,9 @@ func TestRefusalEchoesNoPayload(t *testing.T) {
 		{"okta envelope key named twice", OktaPath, `{"data":{"events":[]},"x":{"` + key + `":1,"` + key + `":2}}`, okta, 400},
 		{"okta event of the wrong type", OktaPath, oktaBatch(okEv("o1", "user.lifecycle.create", "alice@example.com", 1),
 			`{"uuid":`+digits+`}`), okta, 204},
-		{"okta eventId of the wrong type", OktaPath, `{"eventId":` + digits + `,"data":{"events":[]}}`, okta, 400},
+		// An eventId that is not a string refuses nothing, and is never logged.
+		{"okta eventId of the wrong type", OktaPath, `{"eventId":` + digits + `,"data":{"events":[` +
+			okEv("o1", "user.lifecycle.create", "alice@example.com", 1) + `,{"uuid":` + digits + `}]}}`, okta, 204},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newSyncHarness(t)

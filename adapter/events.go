@@ -450,6 +450,4 @@ func strp(s string) *string {
 	return &s
 }
 
-func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
-
 func itoa(i int) string { return strconv.Itoa(i) }

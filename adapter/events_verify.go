@@ -100,6 +100,14 @@ func wholeNumber(num string) (v int64, whole, inRange bool) {
 	return v, true, err == nil
 }
 
+// verifyWord is a value a notification is read by (event_type, data.resource, data.action,
+// data.result) as it is compared: in any letter case, all four alike, and nothing else
+// loosened (no spaces trimmed). IBM spells them in lower case in its samples but "Success
+// or Failure" in its tables of fields. Only these words are folded; the id, user and group
+// names are taken as sent. (Okta's values, which its System Log spells one way, are
+// compared exactly: oktaTypes.)
+func verifyWord(s string) string { return strings.ToLower(s) }
+
 var verifyUserActions = map[string]string{
 	"created":  provider.EventUserCreate,
 	"deleted":  provider.EventUserDelete,
@@ -128,13 +136,13 @@ func parseVerify(c echo.Context, body []byte) (parsed, error) {
 		return parsed{}, err
 	}
 	d := n.Data
-	if n.EventType != "management" || (d.Result != "" && !strings.EqualFold(d.Result, "success")) {
+	if verifyWord(n.EventType) != "management" || (d.Result != "" && verifyWord(d.Result) != "success") {
 		return parsed{ignored: 1}, nil
 	}
 	ev := provider.LifecycleEvent{ID: n.ID, Time: at, Username: d.Username}
-	switch lower(d.Resource) {
+	switch verifyWord(d.Resource) {
 	case "user":
-		typ, ok := verifyUserActions[lower(d.Action)]
+		typ, ok := verifyUserActions[verifyWord(d.Action)]
 		if !ok || d.Username == "" {
 			return parsed{ignored: 1}, nil
 		}
@@ -145,7 +153,7 @@ func parseVerify(c echo.Context, body []byte) (parsed, error) {
 			return parsed{ignored: 1}, nil
 		}
 		ev.Group, ev.Username = d.DisplayName, ""
-		switch lower(d.Action) {
+		switch verifyWord(d.Action) {
 		case "created":
 			ev.Type = provider.EventGroupCreate
 		case "deleted":

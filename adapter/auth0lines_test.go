@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,52 @@ func TestAuth0LinesPlaced(t *testing.T) {
 		}
 		if !strings.Contains(got, tc.want) {
 			t.Errorf("%q: %q, want %s", tc.body, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkAuth0LinesRefused: an Auth0 body of JSON lines of the size a source may send
+// (syncMaxBody), each line an entry refused.
+func BenchmarkAuth0LinesRefused(b *testing.B) {
+	for _, tc := range []struct{ name, line string }{
+		{"open brace", "{\n"},
+		{"not an object", "0\n"},
+		{"empty object", "{}\n"},
+	} {
+		body := []byte(strings.Repeat(tc.line, syncMaxBody/len(tc.line)))
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if _, err := parseAuth0(nil, body); err == nil {
+					b.Fatal("a body of refused lines read")
+				}
+			}
+		})
+	}
+}
+
+// TestAuth0LinesRefusedAllocateLittle: JSON lines each refused without being decoded (not
+// JSON, not an object) are read in place, their reasons worded only for the first
+// maxListedRefusals: a body of them allocates less than its own size. Each line was
+// first kept in two lists (its bytes, where it began) grown to millions of entries, and
+// each refusal placed at its line and column and worded, then dropped: a 4 MiB body of
+// "{" lines took seconds of CPU, most of it in those.
+func TestAuth0LinesRefusedAllocateLittle(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocations are measured without the race detector")
+	}
+	for _, line := range []string{"{\n", "0\n", "  [\r\n", "{\"a\":\n", "\"x\"\n"} {
+		body := []byte(strings.Repeat(line, (1<<20)/len(line)))
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		p, err := parseAuth0(nil, body)
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Fatalf("%q: a body of refused lines read: %+v", line, p)
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > uint64(len(body)) {
+			t.Errorf("%q: %d KB allocated for a body of %d KB, want less than its size", line, got>>10, len(body)>>10)
 		}
 	}
 }

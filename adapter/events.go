@@ -154,6 +154,12 @@ func (p *parsed) refuse(id, why string) {
 	}
 }
 
+// keeps reports whether the reason of the next event refused is kept: past the first
+// maxListedRefusals only the count is, and wording why one was refused cost more than
+// reading it (a body of two million refused lines, each placed at its line and column
+// and then dropped, took seconds of CPU).
+func (p *parsed) keeps() bool { return len(p.refused) < maxListedRefusals }
+
 // refuseAt is refuse with the reason prefix+i+rest (an event's place in its batch, and
 // why), worded only when it is one that is kept.
 func (p *parsed) refuseAt(id, prefix string, i int, rest string) {
@@ -351,14 +357,33 @@ func decodeJSON(data []byte, v any) error {
 // refused anywhere (encoding/json keeps the last). Auth0, Okta and Verify events name
 // their objects of fields.
 func decodeFields(data []byte, v any, fields *jsonkeys.Fields) error {
+	return decodeFieldsWorded(data, v, fields, true)
+}
+
+// decodeFieldsWorded is decodeFields, whose refusal says why only when worded: an event of
+// a batch whose reason is not kept (parsed.keeps) is refused as errUnworded, without
+// the scans of data and the words that place and name its fault.
+func decodeFieldsWorded(data []byte, v any, fields *jsonkeys.Fields, worded bool) error {
+	if !worded && !json.Valid(data) {
+		return errUnworded
+	}
 	if err := jsonkeys.CheckFields(data, fields); err != nil {
+		if !worded {
+			return errUnworded
+		}
 		return malformed(keysFault(data, err))
 	}
 	if err := json.Unmarshal(data, v); err != nil {
+		if !worded {
+			return errUnworded
+		}
 		return malformed("body is not the JSON expected: " + jsonFault(err))
 	}
 	return nil
 }
+
+// errUnworded is decodeFieldsWorded's refusal when it is not to say why.
+var errUnworded = malformed("refused")
 
 // jsonFault is why a payload could not be read, as an answer and a log line say it:
 // where, and what kind of value, but none of the payload's values, which encoding/json
@@ -441,6 +466,14 @@ func jsonSyntaxTo(data []byte, from textLine, end int, err error) (at string, ok
 func jsonObjectAhead(raw []byte) bool {
 	raw = bytes.TrimLeft(raw, " \t\r\n")
 	return len(raw) > 0 && raw[0] == '{'
+}
+
+// jsonObjectEnds reports whether raw, an entry of a batch that begins as a JSON object,
+// ends as one may: a last character, but for JSON's white space, that is not "}" tells
+// that it is not JSON without reading it.
+func jsonObjectEnds(raw []byte) bool {
+	raw = bytes.TrimRight(raw, " \t\r\n")
+	return len(raw) > 0 && raw[len(raw)-1] == '}'
 }
 
 func strp(s string) *string {

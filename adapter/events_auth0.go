@@ -50,111 +50,142 @@ type auth0Call struct {
 }
 
 func parseAuth0(_ echo.Context, body []byte) (parsed, error) {
-	var raws []json.RawMessage
 	trimmed := bytes.TrimSpace(body)
-	lines := false
-	var at []lineEntry // JSON lines: where each entry begins in body
+	var p parsed
+	// e is each entry as it is read: one for the body, where one an entry, which decoding
+	// sends to the heap, was a third of what a body of tiny entries cost.
+	var e auth0Entry
 	switch {
 	case len(trimmed) == 0:
 		return parsed{}, malformed("empty body")
 	case trimmed[0] == '[':
 		// Each entry is read, and refused, by itself: an array has no key of its own to
 		// check, and one entry with a key named twice must not take the batch with it.
+		var raws []json.RawMessage
 		if err := json.Unmarshal(trimmed, &raws); err != nil {
 			if at, ok := syntaxIn(body, err); ok {
 				return parsed{}, malformed("body is not a JSON array: " + at)
 			}
 			return parsed{}, malformed("body is not a JSON array: " + jsonFault(err))
 		}
+		for i, raw := range raws {
+			p.auth0Entry(&e, body, i, raw, nil)
+		}
 	case trimmed[0] == '{' && json.Valid(trimmed):
 		// One object, however it is laid out: the "JSON object" format, or a sender that
 		// indents. Read as lines, each line of an indented object was refused, and the
 		// entry with them. JSON lines of two entries or more are never one valid value
 		// (Valid stops at the second), so they are read below, a line at a time.
-		raws = append(raws, trimmed)
-	default: // JSON lines
-		lines = true
+		p.auth0Entry(&e, body, 0, trimmed, nil)
+	default: // JSON lines, each read as it is found: kept as a list first, the list of
+		// a body of two million tiny lines was most of what reading them cost.
+		var first []byte
+		i := 0
 		for pos, n := 0, 0; pos < len(body); n++ {
 			end := len(body)
 			if n := bytes.IndexByte(body[pos:], '\n'); n >= 0 {
 				end = pos + n + 1
 			}
 			if line := bytes.TrimSpace(body[pos:end]); len(line) > 0 {
-				raws = append(raws, line)
-				at = append(at, lineEntry{textLine{n, pos}, end - len(bytes.TrimLeftFunc(body[pos:end], unicode.IsSpace))})
+				if first == nil {
+					first = line
+				}
+				at := lineEntry{textLine{n, pos}, end - len(bytes.TrimLeftFunc(body[pos:end], unicode.IsSpace))}
+				p.auth0Entry(&e, body, i, line, &at)
+				i++
 			}
 			pos = end
 		}
-	}
-	var p parsed
-	for i, raw := range raws {
-		if !jsonObjectAhead(raw) {
-			p.refuseAt("", "entry ", i, ": not a JSON object")
-			continue
-		}
-		var e auth0Entry
-		if err := decodeFields(raw, &e, auth0Fields); err != nil {
-			if where, ok := lineFault(body, at, i, raw); ok {
-				err = errors.New(where)
-			}
-			p.refuseAt("", "entry ", i, ": "+err.Error())
-			continue
-		}
-		if len(e.Data) > 0 {
-			// Null too: read as an entry of nothing, it was refused as one without log_id
-			// and type, though the wrapper had its log_id and it was data that was wrong.
-			if !jsonObjectAhead(e.Data) {
-				p.refuseAt(e.LogID, "entry ", i, ".data: not a JSON object")
-				continue
-			}
-			// Its keys were checked with the entry's (auth0Fields' "data…").
-			var inner auth0Entry
-			if err := json.Unmarshal(e.Data, &inner); err != nil {
-				p.refuseAt(e.LogID, "entry ", i, ".data: body is not the JSON expected: "+jsonFault(err))
-				continue
-			}
-			if inner.LogID == "" {
-				inner.LogID = e.LogID
-			}
-			e = inner
-		}
-		if e.LogID == "" || e.Type == "" {
-			p.refuseAt(e.LogID, "entry ", i, ": log_id and type are required")
-			continue
-		}
-		at, err := time.Parse(time.RFC3339Nano, e.Date)
-		if err != nil {
-			p.refuseAt(e.LogID, "entry ", i, ": date is not an RFC 3339 time")
-			continue
-		}
-		var call *auth0Call
-		if e.Type == "sapi" && len(e.Details) > 0 {
-			if err := json.Unmarshal(e.Details, &call); err != nil {
-				p.refuseAt(e.LogID, "entry ", i, ": details are not the JSON expected: "+jsonFault(err))
-				continue
-			}
-		}
-		ev, ok := auth0Event(e, call)
-		if !ok {
-			p.ignored++
-			continue
-		}
-		ev.ID, ev.Time = e.LogID, at
-		p.events = append(p.events, ev)
-	}
-	if lines && p.nRefused > 0 && len(p.events) == 0 && p.ignored == 0 && cutOff(raws[0]) {
-		// Nothing read, and the first line is JSON cut off at its end: one value over
-		// several lines that is not valid JSON (an indented object), not JSON lines. Its
-		// lines, each refused as an entry, named none of them the fault and counted as
-		// many lost events: it is one body, refused where it stops being JSON.
-		var raw json.RawMessage
-		if err := json.Unmarshal(trimmed, &raw); err != nil {
-			if at, ok := syntaxIn(body, err); ok {
-				return parsed{}, malformed("body is " + at)
+		if p.nRefused > 0 && len(p.events) == 0 && p.ignored == 0 && cutOff(first) {
+			// Nothing read, and the first line is JSON cut off at its end: one value over
+			// several lines that is not valid JSON (an indented object), not JSON lines. Its
+			// lines, each refused as an entry, named none of them the fault and counted as
+			// many lost events: it is one body, refused where it stops being JSON.
+			var raw json.RawMessage
+			if err := json.Unmarshal(trimmed, &raw); err != nil {
+				if at, ok := syntaxIn(body, err); ok {
+					return parsed{}, malformed("body is " + at)
+				}
 			}
 		}
 	}
 	return p.whole()
+}
+
+// auth0Entry reads raw, the i-th entry of body, into p, decoding it into e: an event, an
+// entry ignored or one refused. at is where it begins when body is JSON lines, else nil.
+func (p *parsed) auth0Entry(e *auth0Entry, body []byte, i int, raw []byte, at *lineEntry) {
+	if !jsonObjectAhead(raw) {
+		p.refuseAt("", "entry ", i, ": not a JSON object")
+		return
+	}
+	if !p.keeps() && !jsonObjectEnds(raw) {
+		// Not JSON, and its reason not kept: refused without json.Valid's error, which
+		// was all that a line of "{" allocated.
+		p.refuse("", "")
+		return
+	}
+	*e = auth0Entry{}
+	if err := decodeFieldsWorded(raw, e, auth0Fields, p.keeps()); err != nil {
+		if !p.keeps() {
+			p.refuse("", "")
+			return
+		}
+		if where, ok := lineFault(body, at, raw); ok {
+			err = errors.New(where)
+		}
+		p.refuseAt("", "entry ", i, ": "+err.Error())
+		return
+	}
+	if len(e.Data) > 0 {
+		// Null too: read as an entry of nothing, it was refused as one without log_id
+		// and type, though the wrapper had its log_id and it was data that was wrong.
+		if !jsonObjectAhead(e.Data) {
+			p.refuseAt(e.LogID, "entry ", i, ".data: not a JSON object")
+			return
+		}
+		// Its keys were checked with the entry's (auth0Fields' "data…").
+		var inner auth0Entry
+		if err := json.Unmarshal(e.Data, &inner); err != nil {
+			why := ""
+			if p.keeps() {
+				why = ".data: body is not the JSON expected: " + jsonFault(err)
+			}
+			p.refuseAt(e.LogID, "entry ", i, why)
+			return
+		}
+		if inner.LogID == "" {
+			inner.LogID = e.LogID
+		}
+		*e = inner
+	}
+	if e.LogID == "" || e.Type == "" {
+		p.refuseAt(e.LogID, "entry ", i, ": log_id and type are required")
+		return
+	}
+	when, err := time.Parse(time.RFC3339Nano, e.Date)
+	if err != nil {
+		p.refuseAt(e.LogID, "entry ", i, ": date is not an RFC 3339 time")
+		return
+	}
+	var call *auth0Call
+	if e.Type == "sapi" && len(e.Details) > 0 {
+		if err := json.Unmarshal(e.Details, &call); err != nil {
+			why := ""
+			if p.keeps() {
+				why = ": details are not the JSON expected: " + jsonFault(err)
+			}
+			p.refuseAt(e.LogID, "entry ", i, why)
+			return
+		}
+	}
+	ev, ok := auth0Event(*e, call)
+	if !ok {
+		p.ignored++
+		return
+	}
+	ev.ID, ev.Time = e.LogID, when
+	p.events = append(p.events, ev)
 }
 
 // syntaxIn is jsonSyntax for a syntax error of body without the white space around it
@@ -177,12 +208,12 @@ type lineEntry struct {
 	start int
 }
 
-// lineFault is where raw, the i-th entry of JSON lines beginning at at[i] in body, stops
-// being JSON, placed in body (its line, and its column with the line's indentation); ok
-// is false when raw is not JSON lines' or is valid JSON. Worked out only for an entry
-// refused, from its own line alone.
-func lineFault(body []byte, at []lineEntry, i int, raw []byte) (string, bool) {
-	if i >= len(at) {
+// lineFault is where raw, an entry of JSON lines beginning at at in body, stops being
+// JSON, placed in body (its line, and its column with the line's indentation); ok is
+// false when raw is not JSON lines' (at is nil) or is valid JSON. Worked out only for an
+// entry refused whose reason is kept, from its own line alone.
+func lineFault(body []byte, at *lineEntry, raw []byte) (string, bool) {
+	if at == nil {
 		return "", false
 	}
 	var v json.RawMessage
@@ -191,8 +222,8 @@ func lineFault(body []byte, at []lineEntry, i int, raw []byte) (string, bool) {
 		return "", false
 	}
 	moved := *syn
-	moved.Offset += int64(at[i].start)
-	return jsonSyntaxTo(body, at[i].line, at[i].start+len(raw), &moved)
+	moved.Offset += int64(at.start)
+	return jsonSyntaxTo(body, at.line, at.start+len(raw), &moved)
 }
 
 // cutOff reports whether line is JSON that encoding/json refuses at its last byte: a

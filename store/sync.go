@@ -65,6 +65,7 @@ type QueueFilter struct {
 	State  string   // "" any
 	Source string   // "" any
 	Key    string   // "" any
+	Keys   []string // nil any: those of one of these keys (with Key, of both)
 	Types  []string // nil any: those of one of these types
 	// AfterSeq, when positive, lists those of seq above it: the page after one whose
 	// last event it is (events are listed by seq).

@@ -533,31 +533,67 @@ func heldByGuard(ev store.QueuedEvent, paused map[string]bool) bool {
 	return ev.Type == provider.EventUserDelete && !ev.Applied && paused[ev.Source]
 }
 
-// behindPaused reports whether the pending event ev waits behind a deletion of its user
-// that the deletion guard holds: a user's events are applied in order, so it moves only
-// once the deletion does (emfa sync resume, or emfa sync pending drop). Without this an
-// event so held said "queued", its turn, however long the source stayed paused.
-func behindPaused(ctx context.Context, sq store.SyncQueue, ev store.QueuedEvent, paused map[string]bool) (bool, error) {
-	if len(paused) == 0 || strings.HasPrefix(ev.Source, store.PropagationSource("")) {
-		return false, nil
+// behindPaused returns the seqs of those of evs (pending) that wait behind a deletion of
+// their user that the deletion guard holds: a user's events are applied in order, so such
+// an event moves only once the deletion does (emfa sync resume, or emfa sync pending
+// drop). Without this an event so held said "queued", its turn, however long the source
+// stayed paused.
+func behindPaused(ctx context.Context, sq store.SyncQueue, evs []store.QueuedEvent, paused map[string]bool) (map[int64]bool, error) {
+	held := map[int64]bool{}
+	if len(paused) == 0 {
+		return held, nil
 	}
-	f := store.QueueFilter{State: store.QueuePending, Key: ev.Key, Types: []string{provider.EventUserDelete}, UpTo: ev.Time, Limit: 100}
-	for {
-		dels, err := sq.ListEvents(ctx, f)
-		if err != nil {
-			return false, err
+	// The first held deletion of each user, by the order the worker claims a user's events
+	// in (time, then seq), read for all of evs' users at once, heldKeysRead of them to a
+	// read: a read per event cost 10,000 reads for `--limit 10000`.
+	type at struct {
+		held bool
+		time time.Time
+		seq  int64
+	}
+	first := map[string]at{}
+	var keys []string
+	for _, ev := range evs {
+		if strings.HasPrefix(ev.Source, store.PropagationSource("")) {
+			continue
 		}
-		for _, d := range dels {
-			if heldByGuard(d, paused) && (d.Time.Before(ev.Time) || d.Seq < ev.Seq) {
-				return true, nil
+		if _, ok := first[ev.Key]; !ok {
+			first[ev.Key] = at{}
+			keys = append(keys, ev.Key)
+		}
+	}
+	for chunk := range slices.Chunk(keys, heldKeysRead) {
+		f := store.QueueFilter{State: store.QueuePending, Keys: chunk, Types: []string{provider.EventUserDelete}, Limit: 1000}
+		for {
+			dels, err := sq.ListEvents(ctx, f)
+			if err != nil {
+				return nil, err
 			}
+			for _, d := range dels {
+				if !heldByGuard(d, paused) {
+					continue
+				}
+				if a := first[d.Key]; !a.held || d.Time.Before(a.time) || d.Time.Equal(a.time) && d.Seq < a.seq {
+					first[d.Key] = at{true, d.Time, d.Seq}
+				}
+			}
+			if len(dels) < f.Limit {
+				break
+			}
+			f.AfterSeq = dels[len(dels)-1].Seq
 		}
-		if len(dels) < f.Limit {
-			return false, nil
-		}
-		f.AfterSeq = dels[len(dels)-1].Seq
 	}
+	for _, ev := range evs {
+		if a, ok := first[ev.Key]; ok && a.held && (a.time.Before(ev.Time) || a.time.Equal(ev.Time) && a.seq < ev.Seq) {
+			held[ev.Seq] = true
+		}
+	}
+	return held, nil
 }
+
+// heldKeysRead is how many users' held deletions behindPaused reads at once: well under
+// the bound parameters of a statement (SQLite's 32,766, PostgreSQL's 65,535).
+const heldKeysRead = 1000
 
 // listEvents prints the events in state, as `emfa sync pending` and `emfa sync
 // dead-letters list` do.
@@ -588,23 +624,31 @@ func (d *deps) listEvents(ctx context.Context, e *env, state string, o eventList
 	}
 	now := e.now()
 	views := make([]eventView, len(evs))
+	var turn []store.QueuedEvent // those "queued": their turn, unless behind a held deletion
 	for i, ev := range evs {
 		v := eventView{Seq: ev.Seq, Source: ev.Source, EventID: ev.EventID, Type: ev.Type, Key: ev.Key, Time: ev.Time, Queued: ev.CreatedAt,
 			State: ev.State, Applied: ev.Applied, Attempts: ev.Attempts, Error: ev.Note}
 		if state == store.QueuePending {
 			v.Waiting = waitingFor(ev, paused, targets, now)
 			if v.Waiting == "queued" {
-				if held, err := behindPaused(ctx, q.Store, ev, paused); err != nil {
-					return err
-				} else if held {
-					v.Waiting = "paused"
-				}
+				turn = append(turn, ev)
 			}
 			if ev.Waits(now) {
 				v.NextAttempt = &ev.NextAt
 			}
 		}
 		views[i] = v
+	}
+	if len(turn) > 0 {
+		held, err := behindPaused(ctx, q.Store, turn, paused)
+		if err != nil {
+			return err
+		}
+		for i := range views {
+			if views[i].Waiting == "queued" && held[views[i].Seq] {
+				views[i].Waiting = "paused"
+			}
+		}
 	}
 	if o.asJSON {
 		enc := json.NewEncoder(d.stdout)

@@ -335,6 +335,14 @@ func (s *Store) ListEvents(ctx context.Context, f store.QueueFilter) ([]store.Qu
 		args = append(args, f.Key)
 		where = append(where, fmt.Sprintf("order_key = $%d", len(args)))
 	}
+	if len(f.Keys) > 0 {
+		in := make([]string, len(f.Keys))
+		for i, k := range f.Keys {
+			args = append(args, k)
+			in[i] = fmt.Sprintf("$%d", len(args))
+		}
+		where = append(where, "order_key IN ("+strings.Join(in, ", ")+")")
+	}
 	if len(f.Types) > 0 {
 		in := make([]string, len(f.Types))
 		for i, t := range f.Types {

@@ -83,7 +83,7 @@ func testSyncListEventsGroups(t *testing.T, s store.Store) {
 }
 
 // testSyncListEventsPages: ListEvents lists by seq, AfterSeq the page after a seq, UpTo
-// those of event time at or before a time.
+// those of event time at or before a time, Keys those of one of some keys.
 func testSyncListEventsPages(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	sq := syncQueue(t, s)
@@ -115,6 +115,17 @@ func testSyncListEventsPages(t *testing.T, s store.Store) {
 	upTo := list(store.QueueFilter{Source: "okta", UpTo: at(2 * time.Second)})
 	if want := []string{"okta user.create user:u2", "okta user.create user:u3", "okta user.create user:u4"}; !slices.Equal(upTo, want) {
 		t.Errorf("those up to 2 s %q, want %q", upTo, want)
+	}
+	if _, err := sq.EnqueueEvents(ctx, []store.QueuedEvent{queuedEvent("scim", "user.delete", "u3", at(0)), queuedEvent("scim", "user.delete", "u9", at(0))}, at(0)); err != nil {
+		t.Fatal(err)
+	}
+	keys := list(store.QueueFilter{Keys: []string{"user:u1", "user:u3", "user:u7"}})
+	if want := []string{"okta user.create user:u1", "okta user.create user:u3", "scim user.delete user:u3"}; !slices.Equal(keys, want) {
+		t.Errorf("those of u1, u3 and u7 %q, want %q", keys, want)
+	}
+	keys = list(store.QueueFilter{Keys: []string{"user:u1", "user:u3"}, Types: []string{"user.delete"}, UpTo: at(0)})
+	if want := []string{"scim user.delete user:u3"}; !slices.Equal(keys, want) {
+		t.Errorf("the deletions of u1 and u3 %q, want %q", keys, want)
 	}
 }
 

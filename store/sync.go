@@ -24,6 +24,19 @@ const (
 // time it was received (sync.MaxFutureSkew).
 const MaxFutureSkew = 5 * time.Minute
 
+// ClockWitness is a store with a clock of its own that every process shares (PostgreSQL's):
+// a serve compares its clock with it as it runs (the sync worker, each turn), not only at
+// open, and a clock that drifts, or is set wrong, later is said in the log.
+type ClockWitness interface {
+	// CheckClock compares the process's clock with the store's, at most once every
+	// ClockCheckEvery by the process's clock (it reads nothing in between), and says in
+	// the log (WARN) once when they come to differ by more than MaxFutureSkew.
+	CheckClock(ctx context.Context) error
+}
+
+// ClockCheckEvery is how often, at most, CheckClock reads the store's clock.
+const ClockCheckEvery = 10 * time.Minute
+
 // DropPendingBatch is how many pending events DropPending gives up in one commit.
 const DropPendingBatch = 500
 

@@ -722,6 +722,14 @@ func (q *Queue) Run(ctx context.Context) {
 	lastPurge, purging := time.Time{}, false
 	q.loop(ctx, nil, q.wake, "sync queue", func(ctx context.Context) (int, error) {
 		n, err := q.RunOnce(ctx)
+		// A clock that drifts from the store's as the worker runs, not only one off when
+		// the store was opened, is said in the log: the store reads its clock at most
+		// every store.ClockCheckEvery.
+		if w, ok := q.Store.(store.ClockWitness); ok {
+			if cerr := w.CheckClock(ctx); cerr != nil && ctx.Err() == nil {
+				q.Log.Warn("sync: the store's clock not compared with this process's", "err", cerr)
+			}
+		}
 		if now := q.Now(); purging || now.Sub(lastPurge) > time.Hour {
 			if !purging {
 				lastPurge = now

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	gosync "sync"
 	"time"
 	"unicode/utf8"
 
@@ -43,6 +44,7 @@ var (
 // which must count rows before inserting, serializes on advisory locks instead.
 type Store struct {
 	*sqlstore.Store
+	clock *clockWatch
 }
 
 // DefaultMaxConns is the pool size when neither MaxConns nor the DSN's pool_max_conns says
@@ -190,7 +192,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	checkClock(ctx, o.log, sent, now(), time.UnixMilli(dbMillis))
+	clock := &clockWatch{db: db, log: o.log, now: now, last: sent}
+	clock.saw(ctx, sent, now(), time.UnixMilli(dbMillis))
 	if !schema.Valid {
 		db.Close()
 		return nil, fmt.Errorf("postgres: open: no schema of the search_path (%s) exists: create it first (CREATE SCHEMA …), "+
@@ -210,20 +213,56 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		defer c.Close(ctx)
 		return c.Ping(ctx)
 	}
-	return &Store{Store: sqlstore.New(db, db, dialect{unprepared: cfg.ConnConfig.DefaultQueryExecMode != pgx.QueryExecModeCacheStatement}, sqlstore.PingAlone(ping))}, nil
+	return &Store{Store: sqlstore.New(db, db, dialect{unprepared: cfg.ConnConfig.DefaultQueryExecMode != pgx.QueryExecModeCacheStatement}, sqlstore.PingAlone(ping)),
+		clock: clock}, nil
 }
 
-// checkClock says in log (WARN) when the database's clock, read at db between sent and
-// received by this process's, differs from this process's by more than
-// store.MaxFutureSkew: every replica and the CLI date the sync queue's rows and marks by
-// their own clocks, and a clock that far off is one that holds back or reorders them (a
-// change's propagation claimed only once the other replicas' clocks catch up with it, a
-// directory's later change skipped as older than one this process dated ahead). emfa
-// opens all the same: the database's clock is a witness, not the reference.
-func checkClock(ctx context.Context, log *slog.Logger, sent, received, db time.Time) {
-	if log == nil {
-		return
+// clockWatch compares this process's clock with the database's: at open, and again
+// (CheckClock) at most every store.ClockCheckEvery of a serve's life, for a clock that
+// drifts, or is set wrong, after the process started. It says in the log (WARN) when the
+// two differ by more than store.MaxFutureSkew, once until they agree again (INFO):
+// every replica and the CLI date the sync queue's rows and marks by their own clocks, and
+// a clock that far off is one that holds back or reorders them (a change's propagation
+// claimed only once the other replicas' clocks catch up with it, a directory's later
+// change skipped as older than one this process dated ahead). emfa works all the same:
+// the database's clock is a witness, not the reference.
+type clockWatch struct {
+	db  *sql.DB
+	log *slog.Logger
+	now func() time.Time
+
+	mu   gosync.Mutex
+	last time.Time // the last look, by this process's clock
+	off  bool      // the last look found it off, and said so
+}
+
+// CheckClock compares this process's clock with the database's (clockWatch) when
+// store.ClockCheckEvery has passed, by this process's clock, since the last look; a clock
+// set back looks again at once. It reads nothing otherwise.
+func (s *Store) CheckClock(ctx context.Context) error {
+	c := s.clock
+	if c == nil {
+		return nil
 	}
+	c.mu.Lock()
+	sent := c.now()
+	if d := sent.Sub(c.last); d >= 0 && d < store.ClockCheckEvery {
+		c.mu.Unlock()
+		return nil
+	}
+	c.last = sent
+	c.mu.Unlock()
+	var dbMillis int64
+	if err := c.db.QueryRowContext(ctx, `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint`).Scan(&dbMillis); err != nil {
+		return fmt.Errorf("postgres: read the database's clock: %w", err)
+	}
+	c.saw(ctx, sent, c.now(), time.UnixMilli(dbMillis))
+	return nil
+}
+
+// saw is one look: the database's clock read at db between sent and received by this
+// process's.
+func (c *clockWatch) saw(ctx context.Context, sent, received, db time.Time) {
 	var off time.Duration
 	switch {
 	case db.Before(sent):
@@ -231,12 +270,23 @@ func checkClock(ctx context.Context, log *slog.Logger, sent, received, db time.T
 	case db.After(received):
 		off = -db.Sub(received) // this clock behind
 	}
-	if off > store.MaxFutureSkew || off < -store.MaxFutureSkew {
-		log.WarnContext(ctx, "this process's clock differs from the database's by more than "+store.MaxFutureSkew.String()+
-			": sync ordering and propagation to the vendors go wrong (a change made here is propagated late, or a directory's "+
-			"later change skipped as older); set the clocks right (NTP)",
-			"local", received.UTC().Format(time.RFC3339Nano), "database", db.UTC().Format(time.RFC3339Nano), "ahead_by", off.Round(time.Millisecond))
+	beyond := off > store.MaxFutureSkew || off < -store.MaxFutureSkew
+	c.mu.Lock()
+	was := c.off
+	c.off = beyond
+	c.mu.Unlock()
+	if c.log == nil || beyond == was {
+		return
 	}
+	if !beyond {
+		c.log.InfoContext(ctx, "this process's clock agrees with the database's again (within "+store.MaxFutureSkew.String()+")",
+			"local", received.UTC().Format(time.RFC3339Nano), "database", db.UTC().Format(time.RFC3339Nano), "ahead_by", off.Round(time.Millisecond))
+		return
+	}
+	c.log.WarnContext(ctx, "this process's clock differs from the database's by more than "+store.MaxFutureSkew.String()+
+		": sync ordering and propagation to the vendors go wrong (a change made here is propagated late, or a directory's "+
+		"later change skipped as older); set the clocks right (NTP)",
+		"local", received.UTC().Format(time.RFC3339Nano), "database", db.UTC().Format(time.RFC3339Nano), "ahead_by", off.Round(time.Millisecond))
 }
 
 // migrationLockID names the advisory lock held while migrating (the bytes of "emfamigr").

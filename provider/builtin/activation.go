@@ -392,8 +392,12 @@ func (e *Engine) ActivateWith(ctx context.Context, u store.User, factorID, passc
 	if errors.Is(err, store.ErrNotFound) {
 		// Activated and recorded, then deleted (its user's deletion, a reset, on another
 		// replica) before this read: answered as written, not as an activation never made
-		// while its SUCCESS stands in the audit trail (lifecycle's TestTransitionRaces).
+		// while its SUCCESS stands in the audit trail (lifecycle's
+		// TestActivationAnsweredAsWritten). The code's check cleared the failures and any
+		// lockout past in that commit (AdvanceCounter, ClearFailuresUnlocked): the answer
+		// says so, as the read would have.
 		f.State, f.Params = store.FactorActive, activatedParams(&f)
+		f.Failures, f.LockedUntil = 0, time.Time{}
 		return f, nil
 	}
 	return got, err

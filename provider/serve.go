@@ -524,6 +524,11 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 	err := st.Update(uctx, func(w store.Writer) error {
 		// Of a speculative run that did not hold (store.Store.Update).
 		u.recorded, u.claimed, u.alsoRan = nil, false, false
+		if also != nil && also.First != nil {
+			if err := also.First(w); err != nil {
+				return err
+			}
+		}
 		var err error
 		if u.out, err = fn(w); err != nil {
 			if late != nil {
@@ -616,8 +621,12 @@ func Decide(ctx context.Context, st store.Store, fn func(w store.Writer) (Outcom
 // that ends without a deciding unit (a refusal the engine makes before any write) leaves
 // the caller to write them apart. Write runs at most once per call, and follows Decide's
 // rules for fn: only computing and calls on w, and it may run more than once.
+//
+// First, when set, runs first in that unit, before the engine's writes: a lock the
+// caller's writes need taken before the rows the engine's take (store.Writer.LockUser).
 type AlsoDecided struct {
 	Write func(w store.Writer, out Outcome) error
+	First func(w store.Writer) error
 	done  bool
 }
 

@@ -280,6 +280,15 @@ type Writer interface {
 	// earlier one's challenge. Nothing to do where units run one at a time (SQLite's one
 	// writer), nor outside a unit.
 	LockFactor(ctx context.Context, id string) error
+	// LockUser holds user id's row as a second write of one of its factors in the unit
+	// would (PostgreSQL checks factors.user_id's foreign key again there, FOR KEY SHARE),
+	// taken first: a unit that writes a factor twice (an activation: the code's check,
+	// then the activation) takes it before its factor, in the order a change of users
+	// takes them (the user, then its factors). Taken by the second write, after the
+	// factor's row, it waited for a delete of the user that held the user's row and
+	// waited for the factor's (ON DELETE CASCADE): 40P01. Nothing to do where units run
+	// one at a time (SQLite's one writer), nor outside a unit.
+	LockUser(ctx context.Context, id string) error
 	AdvanceCounter(ctx context.Context, id string, next int64, now time.Time) error
 	RecordFailure(ctx context.Context, id string, now time.Time, max int, lockFor time.Duration) (Factor, error)
 	ResetFailures(ctx context.Context, id string, now time.Time) error

@@ -362,6 +362,13 @@ func (e *Engine) ActivateWith(ctx context.Context, u store.User, factorID, passc
 			return nil
 		}
 		return w.AppendAudit(ctx, audit(outcome, reason))
+	}, First: func(w store.Writer) error {
+		// The code's check writes the factor, then the activation writes it again, and
+		// takes its user's row there (the foreign key, checked again): taken first, as
+		// a delete of the user takes them (the user, then its factors), or each held
+		// what the other waited for (40P01; lifecycle's
+		// TestActivationBesideUserDeleteDoesNotDeadlock).
+		return w.LockUser(ctx, u.ID)
 	}}
 	out, err := e.activate(provider.WithAlsoDecided(ctx, decided), u, &f, passcode)
 	switch {

@@ -1358,6 +1358,23 @@ func (w *writer) LockFactor(ctx context.Context, id string) error {
 	return nil
 }
 
+func (s *Store) LockUser(ctx context.Context, id string) error {
+	return s.write(ctx, func(w *writer) error { return w.LockUser(ctx, id) })
+}
+
+func (w *writer) LockUser(ctx context.Context, id string) error {
+	if !w.unit || w.s.g != nil || w.s.name != "postgres" {
+		return nil // one unit at a time: the group's writer, or no unit at all
+	}
+	// Sent with the unit's next statement, and run before it. KEY SHARE, the foreign
+	// key's own lock: a change of the user's state or profile (FOR NO KEY UPDATE) does
+	// not wait for it; its delete does.
+	if err := w.e.Later(w.c(ctx), `SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE`, id); err != nil {
+		return w.s.fail("lock user "+id, err)
+	}
+	return nil
+}
+
 // cancel runs q, a CancelPending or a CancelOlder.
 func (w *writer) cancel(ctx context.Context, q, factorID, keepID, status string, now time.Time) (int, error) {
 	ctx = w.c(ctx)

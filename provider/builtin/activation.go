@@ -367,7 +367,7 @@ func (e *Engine) ActivateWith(ctx context.Context, u store.User, factorID, passc
 		// takes its user's row there (the foreign key, checked again): taken first, as
 		// a delete of the user takes them (the user, then its factors), or each held
 		// what the other waited for (40P01; lifecycle's
-		// TestActivationBesideUserDeleteDoesNotDeadlock).
+		// TestFactorWrittenTwiceBesideUserDeleteDoesNotDeadlock).
 		return w.LockUser(ctx, u.ID)
 	}}
 	out, err := e.activate(provider.WithAlsoDecided(ctx, decided), u, &f, passcode)

@@ -276,6 +276,13 @@ func (e *Engine) ResyncHOTP(ctx context.Context, factorID, code1, code2 string, 
 			continue
 		}
 		err := e.store.Update(ctx, func(w store.Writer) error {
+			// The factor is written twice, and the second write takes its user's row (the
+			// foreign key, checked again): taken first, as a delete of the user takes them
+			// (the user, then its factors), or each held what the other waited for (40P01;
+			// lifecycle's TestFactorWrittenTwiceBesideUserDeleteDoesNotDeadlock).
+			if err := w.LockUser(ctx, f.UserID); err != nil {
+				return err
+			}
 			// Two consecutive codes prove the token: an administrator's resync clears a
 			// lockout, as an unlock would, in the same unit.
 			if err := w.ResetFailures(ctx, f.ID, e.now()); err != nil {

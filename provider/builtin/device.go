@@ -143,7 +143,8 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 	}
 	// A user disabled while the device waited does not bind it: the code stays unspent,
 	// for the user enabled again within its lifetime. (A user deleted took the factor.)
-	if u, err := d.store.GetUser(ctx, tx.Username); err == nil && u.Disabled {
+	u, err := d.store.GetUser(ctx, tx.Username)
+	if err == nil && u.Disabled {
 		return "", d.refuse(ctx, tx, "user disabled", fmt.Errorf("%w: user %s is disabled", provider.ErrActivation, tx.Username))
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", err
@@ -181,6 +182,16 @@ func (d *Devices) Register(ctx context.Context, r provider.DeviceRegistration) (
 			return errExpired
 		}
 		params["registeredAt"], ev.Time = now.UTC().Format(time.RFC3339), now
+		// The factor is written twice (activated, then named), and the second write takes
+		// its user's row (the foreign key, checked again): taken first, as a delete of the
+		// user takes them (the user, then its factors), or each held what the other waited
+		// for (40P01; TestDeviceRegistrationBesideUserDeleteDoesNotDeadlock). A user gone
+		// took the factor: the activation below finds it so.
+		if u.ID != "" {
+			if err := w.LockUser(ctx, u.ID); err != nil {
+				return err
+			}
+		}
 		// The code is spent first: this compare-and-set decides which of concurrent
 		// registrations wins.
 		if err := w.CompleteTransaction(ctx, id, string(provider.StatusSuccess), now); err != nil {

@@ -1,0 +1,149 @@
+package builtin_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/provider/builtin"
+	"github.com/emfa/emfa/store"
+	"github.com/emfa/emfa/store/postgres"
+)
+
+// gatedRename is a store whose units, once gate is set, wait on the row of factor gate
+// (which the test holds) before they write a factor's params and label
+// (UpdateFactorParams): a device's registration, after it activated the factor. runs
+// counts the units run since (a deadlock's victim runs again).
+type gatedRename struct {
+	store.Store
+	gate string
+	runs atomic.Int32
+}
+
+func (s *gatedRename) Update(ctx context.Context, fn func(w store.Writer) error) error {
+	if s.gate == "" {
+		return s.Store.Update(ctx, fn)
+	}
+	return s.Store.Update(ctx, func(w store.Writer) error {
+		s.runs.Add(1)
+		return fn(gatedRenameWriter{Writer: w, gate: s.gate})
+	})
+}
+
+type gatedRenameWriter struct {
+	store.Writer
+	gate string
+}
+
+func (w gatedRenameWriter) UpdateFactorParams(ctx context.Context, id string, label *string, params map[string]string, now time.Time) error {
+	if id != w.gate {
+		if err := w.Writer.UpdateFactorParams(ctx, w.gate, nil, map[string]string{}, now); err != nil {
+			return err
+		}
+	}
+	return w.Writer.UpdateFactorParams(ctx, id, label, params, now)
+}
+
+// TestDeviceRegistrationBesideUserDeleteDoesNotDeadlock: a phone registering, with its
+// name, the push factor of a user being deleted at once on PostgreSQL, and that delete,
+// both go through, one after the other, and PostgreSQL aborts neither as deadlocked. The
+// registration's unit writes the factor twice (its activation, then its name), and
+// PostgreSQL checks factors.user_id's foreign key again at the second write, taking the
+// user's row FOR KEY SHARE after the factor's; the delete takes the user's row, then its
+// factors (ON DELETE CASCADE). Here the registration waits between its two writes while
+// the delete starts. Its session looks for a deadlock after 50 ms, the delete's after
+// 30 s: it was the victim, ran again and found its code's factor gone.
+func TestDeviceRegistrationBesideUserDeleteDoesNotDeadlock(t *testing.T) {
+	sv := testdb.Connect(t)
+	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	ctx := context.Background()
+	app := "lcd" + time.Now().Format("150405.000000")
+	open := func(name, deadlockTimeout string) store.Store {
+		s, err := postgres.Open(ctx, dsn+"&application_name="+app+name+"&deadlock_timeout="+deadlockTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	waiting := func(name string) bool {
+		var n int
+		if err := sv.Admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+			app+name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+	gated := &gatedRename{Store: open("r", "50ms")}
+	deleter := open("d", "30s")
+	f := newPushFixture(t, gated, false)
+	gate := f.enroll(t, "bob")
+	e := f.enroll(t, "alice")
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	hold, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(ctx)
+	if _, err := hold.Exec(ctx, `SELECT 1 FROM factors WHERE id = $1 FOR UPDATE`, gate.Factor.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	gated.gate = gate.Factor.ID
+	registered, deleted := make(chan error, 1), make(chan error, 1)
+	var id string
+	pub := newDevicePublicKey(t)
+	go func() {
+		var err error
+		id, err = f.devices.Register(ctx, provider.DeviceRegistration{ActivationCode: e.ActivationCode, PublicKey: pub,
+			Alg: builtin.AlgES256, Name: "Pixel"})
+		registered <- err
+	}()
+	waitForLock(t, waiting, "r", registered)
+	go func() {
+		deleted <- deleter.ApplyUserChanges(ctx, []store.UserChange{{Name: "alice", Delete: true, Now: f.clock.Now()}})[0]
+	}()
+	waitForLock(t, waiting, "d", deleted)
+	if err := hold.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := testwait.Recv(t, "the registration", registered); err != nil || id != e.Factor.ID {
+		t.Errorf("the registration beside its user's delete: %q, %v; want factor %s registered", id, err, e.Factor.ID)
+	}
+	if err := testwait.Recv(t, "the delete", deleted); err != nil {
+		t.Errorf("the delete of the user: %v", err)
+	}
+	if n := gated.runs.Load(); n != 1 {
+		t.Errorf("the registration's unit ran %d times; want once (a deadlock's victim runs again)", n)
+	}
+	if _, err := deleter.GetUser(ctx, "alice"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("alice after her delete: %v; want not found", err)
+	}
+}
+
+// waitForLock polls until the sessions of app wait for a lock; done must not answer first.
+func waitForLock(t *testing.T, waiting func(string) bool, app string, done chan error) {
+	t.Helper()
+	testwait.Until(t, app+" waiting for a lock", time.Millisecond, func() bool {
+		if waiting(app) {
+			return true
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("%s did not wait for a lock: %v", app, err)
+		default:
+		}
+		return false
+	})
+}

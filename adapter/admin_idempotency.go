@@ -146,16 +146,18 @@ func badIdempotencyKey(format string, args ...any) error {
 }
 
 // adminRequestFingerprint names what a key was first used for: the method, path, query,
-// If-Match (every field of it: several are one list, ifMatchRevision) and media type, and
-// the body (canonical when it is JSON, so a retry that orders its keys otherwise is the
-// same request).
+// If-Match and media type, and the body (canonical when it is JSON, so a retry that
+// orders its keys otherwise is the same request). If-Match is its list of tags as the
+// write reads it (entityTagList: every field, blanks and stray commas no tags), so a
+// retry that writes the same list otherwise is the same request, and one that lists
+// other tags is another.
 func adminRequestFingerprint(key provider.FingerprintKey, req *http.Request, body []byte) string {
 	media, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
-	ifMatch := req.Header.Values("If-Match")
-	listed := strings.Join(ifMatch, ", ")
-	if len(ifMatch) > 0 && strings.Trim(listed, ", \t") == "" {
-		// A list of no tags (sent empty, or commas), 412 (ifMatchGiven), is not the
-		// request without If-Match, made unconditionally, whose fields joined to "" too.
+	tags, given := entityTagList(req.Header, "If-Match")
+	listed := strings.Join(tags, ", ") // a tag holds no comma: the list splits at them
+	if given && len(tags) == 0 {
+		// A list of no tags, 412 (ifMatchGiven), is not the request without If-Match,
+		// made unconditionally, whose tags joined to "" too.
 		listed = ","
 	}
 	resource := strings.Join([]string{req.Method, req.URL.EscapedPath(), req.URL.Query().Encode(),

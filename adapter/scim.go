@@ -1143,15 +1143,26 @@ func ifMatchTags(c echo.Context) []string { return entityTags(c, "If-Match") }
 // entityTags are the entity tags the request's header (If-Match, If-None-Match) lists, in
 // one field or several, as one list; empty ones are no tags.
 func entityTags(c echo.Context, header string) []string {
-	var tags []string
-	for _, v := range c.Request().Header.Values(header) {
+	tags, _ := entityTagList(c.Request().Header, header)
+	return tags
+}
+
+// entityTagList is the one reader of an entity-tag header (If-Match, If-None-Match):
+// the tags it lists, in one field or several, as one list, empty ones being no tags; and
+// whether it was given at all, in any field, even one that lists no tag. SCIM's writes,
+// the admin API's and the admin API's Idempotency-Key fingerprint (adminRequestFingerprint)
+// all read If-Match through it, so that what decides a write and what names the request
+// cannot disagree.
+func entityTagList(h http.Header, header string) (tags []string, given bool) {
+	fields := h.Values(header)
+	for _, v := range fields {
 		for tag := range strings.SplitSeq(v, ",") {
 			if tag = strings.TrimSpace(tag); tag != "" {
 				tags = append(tags, tag)
 			}
 		}
 	}
-	return tags
+	return tags, len(fields) > 0
 }
 
 // ifMatchGiven says whether the request has an If-Match, in any of its fields, even one
@@ -1159,7 +1170,10 @@ func entityTags(c echo.Context, header string) []string {
 // ignored (RFC 9110 §5.6.1.2), so `If-Match:` sent empty and `If-Match: ,` are both a
 // list of no tags, which no version matches (§13.1.1): the write is refused 412, not made
 // unconditionally as if the client had asked for no condition (its tag lost on the way).
-func ifMatchGiven(c echo.Context) bool { return len(c.Request().Header.Values("If-Match")) > 0 }
+func ifMatchGiven(c echo.Context) bool {
+	_, given := entityTagList(c.Request().Header, "If-Match")
+	return given
+}
 
 // ifMatchSet says whether the request is conditional on a version (If-Match, not *).
 func ifMatchSet(c echo.Context) bool { return ifMatchGiven(c) && !anyVersion(ifMatchTags(c)) }

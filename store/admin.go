@@ -241,6 +241,10 @@ type Directory interface {
 	ApplyUserChanges(ctx context.Context, changes []UserChange) []error
 	// GetUserRecord returns a user and its profile; ErrNotFound.
 	GetUserRecord(ctx context.Context, name string) (UserRecord, error)
+	// GetUserRecords returns the users of names and their profiles, as GetUserRecord
+	// does, reading them at once (a group's members, however many), by folded name
+	// (FoldName): a name that names no user is not in the map.
+	GetUserRecords(ctx context.Context, names []string) (map[string]UserRecord, error)
 	// ListUserRecords returns a page of users and profiles.
 	ListUserRecords(ctx context.Context, q UserQuery) ([]UserRecord, error)
 	// CountUserRecords counts the users q selects, all of them: its After, Offset and

@@ -634,6 +634,32 @@ func (s *Store) GetUserRecord(ctx context.Context, name string) (store.UserRecor
 	return recs[0], nil
 }
 
+func (s *Store) GetUserRecords(ctx context.Context, names []string) (map[string]store.UserRecord, error) {
+	keys := make([]string, 0, len(names))
+	for _, n := range names {
+		if !s.namesNothing(n) {
+			keys = append(keys, store.FoldName(n))
+		}
+	}
+	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	out := make(map[string]store.UserRecord, len(keys))
+	err := inChunks(keys, func(chunk []string) error {
+		in, args := inList(chunk, 0)
+		recs, err := query(ctx, s.r, scanRecord, `SELECT `+recordCols+recordFrom+` WHERE lower(u.name) IN (`+in+`)`, args...)
+		if err == nil {
+			err = s.addGroups(ctx, recs)
+		}
+		for _, r := range recs {
+			out[store.FoldName(r.Name)] = r
+		}
+		return err
+	})
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("get %d user records", len(keys)), err)
+	}
+	return out, nil
+}
+
 func (s *Store) ListUserRecords(ctx context.Context, q store.UserQuery) ([]store.UserRecord, error) {
 	if s.namesNothing(q.Prefix, q.Group, q.ExternalID) {
 		return []store.UserRecord{}, nil

@@ -22,6 +22,7 @@ var adminTests = []struct {
 	{"ApplyUserChangesIfRevision", testApplyUserChangesIfRevision},
 	{"ApplyUserChangesConcurrentEdits", testApplyUserChangesConcurrentEdits},
 	{"ListUserRecords", testListUserRecords},
+	{"GetUserRecords", testGetUserRecords},
 	{"UserRecordsByPosition", testUserRecordsByPosition},
 	{"UserRecordsByExternalID", testUserRecordsByExternalID},
 	{"UserRecordsByFoldedProfile", testUserRecordsByFoldedProfile},
@@ -651,4 +652,42 @@ func testQueryAudit(t *testing.T, s store.Store) {
 		q.Before = &store.AuditCursor{Time: last.Time, Seq: last.Seq}
 	}
 	diff(t, "paged", []string{"9", "8", "7", "6", "5", "4", "3", "2", "1", "0"}, paged)
+}
+
+// testGetUserRecords: the records of many users by name in one call (a group write's
+// members), across the store's chunks of names, each as GetUserRecord reads it, its
+// profile and groups too, keyed by folded name; a name in another case finds its user, a
+// name given twice is read once, and one that names no user (or that no row could hold)
+// is left out.
+func testGetUserRecords(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var changes []store.UserChange
+	var names []string
+	for i := range 1200 {
+		var p *store.Profile
+		if i%300 == 0 {
+			p = &store.Profile{Email: fmt.Sprintf("r%d@example.com", i), Groups: []string{"ops", fmt.Sprintf("g%d", i)}}
+		}
+		c := create(fmt.Sprintf("R%04d", i), p)
+		changes = append(changes, c)
+		names = append(names, c.Name)
+	}
+	mustApply(t, s, changes...)
+	ask := append([]string{"NAME-R0600", "name-r0600", "nobody", "", "name-\x00"}, names...)
+	got, err := s.GetUserRecords(ctx, ask)
+	must(t, "GetUserRecords", err)
+	if len(got) != len(names) {
+		t.Errorf("GetUserRecords of %d names, %d of them users: %d records", len(ask), len(names), len(got))
+	}
+	for _, name := range names {
+		want, err := s.GetUserRecord(ctx, name)
+		must(t, "GetUserRecord", err)
+		diff(t, "the record of "+name, want, got[store.FoldName(name)])
+	}
+	if r := got["name-r0300"]; len(r.Profile.Groups) != 2 || r.Profile.Email != "r300@example.com" {
+		t.Errorf("name-R0300's profile: %+v", r.Profile)
+	}
+	if got, err := s.GetUserRecords(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("GetUserRecords(nil): %+v, %v; want none", got, err)
+	}
 }

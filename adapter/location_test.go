@@ -79,3 +79,58 @@ func TestLocationScheme(t *testing.T) {
 		t.Errorf("POST /Groups from a private address not a proxy, X-Forwarded-Proto https: %d, Location %q", rec.Code, loc)
 	}
 }
+
+// TestLocationHost: meta.location's host is the request's Host, whoever sent it;
+// X-Forwarded-Host and Forwarded are never read, from a stranger or from one of
+// server.trustedProxies, so no header beside Host steers it, and a caller's Host names
+// only the location of its own answer (the resource's version, meta.version, leaves
+// location out).
+func TestLocationHost(t *testing.T) {
+	lb := newSyncHarnessOn(t, testdb.SQLite(t), func(o *Options) {
+		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}
+	})
+	_, path := lb.created("/Users", `{"userName":"host@example.com"}`)
+	forged := []string{"X-Forwarded-Host", "evil.example", "Forwarded", "host=evil.example;proto=https", "X-Forwarded-Server", "evil.example"}
+	var version string
+	for _, tc := range []struct {
+		name, peer, host string
+		hdr              []string
+	}{
+		{"a stranger", "203.0.113.9:4000", "", forged},
+		{"a trusted proxy", "198.51.100.7:4000", "", forged},
+		{"a trusted proxy, its Host", "198.51.100.7:4000", "mfa.example.net", forged},
+		{"a stranger, its Host", "203.0.113.9:4000", "other.example:8443", nil},
+	} {
+		req := httptest.NewRequest("GET", SCIMPrefix+path, nil)
+		req.RemoteAddr = tc.peer
+		if tc.host != "" {
+			req.Host = tc.host
+		}
+		req.Header.Set("Authorization", "Bearer "+testSCIMToken)
+		for i := 0; i+1 < len(tc.hdr); i += 2 {
+			req.Header.Set(tc.hdr[i], tc.hdr[i+1])
+		}
+		rec := httptest.NewRecorder()
+		lb.h.ServeHTTP(rec, req)
+		var out struct {
+			Meta struct {
+				Location, Version string
+			} `json:"meta"`
+		}
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &out) != nil {
+			t.Fatalf("%s: GET %s: %d %s", tc.name, path, rec.Code, rec.Body)
+		}
+		host := tc.host
+		if host == "" {
+			host = "example.com"
+		}
+		if want := "http://" + host + SCIMPrefix + path; out.Meta.Location != want {
+			t.Errorf("%s: meta.location %q, want %q", tc.name, out.Meta.Location, want)
+		}
+		if version == "" {
+			version = out.Meta.Version
+		} else if out.Meta.Version != version {
+			t.Errorf("%s: meta.version %q, want %q whatever the host", tc.name, out.Meta.Version, version)
+		}
+	}
+}

@@ -799,7 +799,11 @@ func (m *Manager) directory(ctx context.Context) (map[string]*current, error) {
 // the vendors (propagate): the user's creation, or the changes of its profile, state and
 // groups (a factor pre-provisioned is emfa's own, and says nothing).
 func (m *Manager) rowChange(ctx context.Context, actor Actor, row ImportRow, cur *current) (*store.UserChange, []string, []provider.LifecycleEvent, *Error) {
-	if err := CheckName(row.Username); err != nil {
+	check := CheckNewName // a new user's name
+	if cur != nil {
+		check = CheckName // one stored before CheckNewName's rule keeps working
+	}
+	if err := check(row.Username); err != nil {
 		err.Field = "username"
 		return nil, nil, nil, err
 	}

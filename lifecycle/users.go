@@ -204,7 +204,7 @@ func profile(p store.Profile, in UserInput, country string) (store.Profile, *Err
 
 // CreateUser creates a user with its profile.
 func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (User, error) {
-	if err := CheckName(in.Name); err != nil {
+	if err := m.checkNewName(ctx, in.Name); err != nil {
 		return User{}, m.refuse(ctx, actor, ActionUsersCreate, in.Name, "", err)
 	}
 	p, perr := profile(store.Profile{}, in, m.defaultCountry())
@@ -253,7 +253,7 @@ func (m *Manager) writtenUser(ctx context.Context, w User, now time.Time) (User,
 // of name that its caller checks before asking for it (a SCIM POST, which must not take
 // a user that exists as its own creation): a name no user can have, or one taken.
 func (m *Manager) CheckCreate(ctx context.Context, actor Actor, name string) error {
-	if err := CheckName(name); err != nil {
+	if err := m.checkNewName(ctx, name); err != nil {
 		return m.refuse(ctx, actor, ActionUsersCreate, name, "", err)
 	}
 	_, err := m.store.GetUser(ctx, name)
@@ -262,6 +262,21 @@ func (m *Manager) CheckCreate(ctx context.Context, actor Actor, name string) err
 		return m.refuse(ctx, actor, ActionUsersCreate, name, "", m.userExists(ctx, name))
 	case errors.Is(err, store.ErrNotFound):
 		return nil
+	}
+	return err
+}
+
+// checkNewName is CheckNewName's refusal of name for a new user, but for a name stored
+// before that rule: its creation is answered that the user exists (userExists), as any
+// other's is, so that a directory's creation of a user it has (Okta's, delivered again)
+// applies as its update (sync.Applier) rather than being refused for a name the user has.
+func (m *Manager) checkNewName(ctx context.Context, name string) *Error {
+	err := CheckNewName(name)
+	if err == nil || CheckName(name) != nil {
+		return err
+	}
+	if _, gerr := m.store.GetUser(ctx, name); gerr == nil {
+		return m.userExists(ctx, name)
 	}
 	return err
 }

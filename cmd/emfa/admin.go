@@ -364,8 +364,9 @@ func (d *deps) usersCmd() *cobra.Command {
 		if why := provider.CheckUsername(name); why != "" {
 			return usageError{why}
 		}
-		// And the admin API's (spaces around a name are a paste's, never the directory's).
-		if err := lifecycle.CheckName(name); err != nil {
+		// And a new user's in the admin API (spaces around a name are a paste's, never the
+		// directory's; no invisible or bidirectional control character; NFC).
+		if err := lifecycle.CheckNewName(name); err != nil {
 			return usageError{fmt.Sprintf("username %q: %s", name, err.Msg)}
 		}
 		in := lifecycle.UserInput{Name: name}

@@ -134,3 +134,31 @@ func TestStoredLookAlikeNamesKeepWorking(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditOfStoredLookAlikeName: the audit trail writes a stored user's invisible
+// character escaped, so that its rows do not read as another user's ("alice"), and
+// `?user=` given the name as stored finds them.
+func TestAuditOfStoredLookAlikeName(t *testing.T) {
+	ctx := context.Background()
+	st := testdb.Memory(t)
+	m, _ := newManager(t, st)
+	addAlice(t, m)
+	const name = "alice\u200b"
+	u := store.User{ID: "legacy1", Name: name, CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if err := st.ApplyUserChanges(ctx, []store.UserChange{{Name: name, Create: &u, Now: u.CreatedAt}})[0]; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.SetUserState(ctx, "test", name, true); err != nil {
+		t.Fatal(err)
+	}
+	page, err := m.QueryAudit(ctx, lifecycle.AuditQuery{User: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Events) != 1 || page.Events[0].User != `alice\u200b` {
+		t.Errorf("audit of %q: %+v, want its one row, the user written alice\\u200b", name, page.Events)
+	}
+	if page, err := m.QueryAudit(ctx, lifecycle.AuditQuery{User: "alice"}); err != nil || len(page.Events) != 1 || page.Events[0].User != "alice" {
+		t.Errorf("audit of alice: %+v %v, want her creation alone", page.Events, err)
+	}
+}

@@ -429,7 +429,8 @@ type AuditPage struct {
 
 // QueryAudit returns a page of the audit trail.
 func (m *Manager) QueryAudit(ctx context.Context, q AuditQuery) (AuditPage, error) {
-	sq := store.AuditQuery{Username: q.User, Resource: q.Action, Outcome: q.Outcome, Actor: q.Actor, RequestID: q.RequestID,
+	// The user as its rows write it (event): an invisible character escaped.
+	sq := store.AuditQuery{Username: provider.Printable(q.User, provider.MaxUsernameBytes), Resource: q.Action, Outcome: q.Outcome, Actor: q.Actor, RequestID: q.RequestID,
 		Since: q.Since, Until: q.Until, Limit: q.Limit}
 	if sq.Limit == 0 {
 		sq.Limit = 100

@@ -93,6 +93,14 @@ func (req Request) invalid() string {
 	return ""
 }
 
+// unseen reports whether r hides or reorders the text it is in rather than showing: a
+// format character (Unicode category Cf: the bidirectional controls U+202A-U+202E,
+// U+2066-U+2069, U+200E, U+200F, U+061C; U+200B-U+200D, U+2060, U+FEFF...) or a line or
+// paragraph separator (U+2028, U+2029), which a log reader may break the line at.
+func unseen(r rune) bool {
+	return r >= 0x80 && (unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029')
+}
+
 // RefuseEnrollments audits an enrollment lookup refused at the edge (a user name outside
 // the rule) and returns its answer, the empty list an unknown user gets. req names the
 // user, the request's ID and Verify's X-Webhook-ID, which the audit row keeps as every
@@ -119,10 +127,13 @@ func (p *Provider) RefuseEnrollments(ctx context.Context, req Request, reason st
 }
 
 // Printable returns s as it may go into a log line or an audit row: invalid bytes and
-// control characters escaped (\x00, \u0085), and cut to limit bytes with a marker when
-// longer. A value that already keeps the rule comes back unchanged.
+// control characters escaped (\x00, \u0085), and so are the characters that hide or
+// reorder text (unseen): bidirectional controls and other format characters (\u202e,
+// \u200b) and line separators (\u2028); cut to limit bytes with a marker when longer.
+// "alice" and "alice" with a ZERO WIDTH SPACE read apart, and no U+202E turns the rest
+// of a line around. A value that already keeps the rule comes back unchanged.
 func Printable(s string, limit int) string {
-	if len(s) <= limit && CheckIdentifier("", s, limit) == "" {
+	if len(s) <= limit && CheckIdentifier("", s, limit) == "" && (printableASCII(s) || !strings.ContainsFunc(s, unseen)) {
 		return s
 	}
 	var b strings.Builder
@@ -134,7 +145,7 @@ func Printable(s string, limit int) string {
 			piece = fmt.Sprintf(`\x%02x`, s[i])
 		case unicode.IsControl(r) && r < 0x100:
 			piece = fmt.Sprintf(`\x%02x`, r)
-		case unicode.IsControl(r):
+		case unicode.IsControl(r), unseen(r):
 			piece = fmt.Sprintf(`\u%04x`, r)
 		default:
 			piece = s[i : i+size]

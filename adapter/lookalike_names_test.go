@@ -18,7 +18,7 @@ import (
 
 // TestNewLookAlikeNameRefusedOnEveryPath: a user is not created under a name holding an
 // invisible or bidirectional control character, nor one not in NFC, by the admin API
-// (400 naming the code point), SCIM (400 naming it) or a directory's event (skipped,
+// (400 naming the code point), SCIM (400 naming it) or a directory's event (Okta's, Verify's: skipped,
 // logged with the reason).
 func TestNewLookAlikeNameRefusedOnEveryPath(t *testing.T) {
 	t.Run("admin", func(t *testing.T) {
@@ -53,6 +53,20 @@ func TestNewLookAlikeNameRefusedOnEveryPath(t *testing.T) {
 			t.Fatal("Okta's event created alice\\u2066@example.com")
 		}
 		if !strings.Contains(h.logs.String(), `msg="sync event skipped" source=okta event_id=e1 type=user.create seq=1 reason="invalid_field: name: holds a bidirectional control, U+2066, at character 6`) {
+			t.Errorf("the refused creation is not logged with its reason:\n%s", h.logs)
+		}
+	})
+	t.Run("verify", func(t *testing.T) {
+		h := newSyncHarness(t)
+		body := `{"id":"n1","event_type":"management","tenantid":"t","time":1777626000000,"data":{"resource":"user","action":"created","targetid":"6000","username":"bob\u200d","result":"success"}}`
+		if code, _, _ := h.do("POST", VerifyPath, body, "X-Verify-Secret", testSecret, "X-Webhook-ID", "n1"); code/100 != 2 {
+			t.Fatalf("notification: %d", code)
+		}
+		h.drain()
+		if _, ok := h.user("bob\u200d"); ok {
+			t.Fatal("Verify's notification created bob\\u200d")
+		}
+		if !strings.Contains(h.logs.String(), `reason="invalid_field: name: holds an invisible character, U+200D, at character 4`) {
 			t.Errorf("the refused creation is not logged with its reason:\n%s", h.logs)
 		}
 	})

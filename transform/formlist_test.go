@@ -80,6 +80,7 @@ func retracks(t *testing.T, p *Program, vars Vars) bool {
 	}
 	defer st.release()
 	st.act[untrackedVar] = st
+	st.slack = p.untrackedProgram().slack
 	if _, _, err := p.untrackedProgram().prg.Eval(st.act); err != nil && !st.retrack {
 		t.Fatal(err)
 	}

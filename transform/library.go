@@ -21,6 +21,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/decls"
+	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/overloads"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
@@ -829,6 +830,82 @@ func hasListValue(v ref.Val) bool {
 	})
 	return found
 }
+
+// untrackedComparisons is the decorator of a transform's untracked program that bounds what its
+// comparisons of lists and maps (==, !=, in) walk. Such a comparison walks its operands to the
+// bottom, which the tracked program charges (dynamicCalls.comparison), but the estimate counts
+// it by their top level, and nothing bounds how deep an input nests: within the input size
+// the untracked path is chosen for, a list of lists compared as often as a comprehension
+// repeats it walked many times the cost limit. Each such comparison adds its charge to the
+// evaluation's walked; past the slack the estimate leaves below the limit, the evaluation is
+// left to the tracked program (evalState.retrack), and the comparison is meanwhile an error,
+// having walked no more than the slack. Comparisons of scalars, as a transform's of a field
+// with a literal, are made as before.
+func untrackedComparisons(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
+	call, ok := i.(interpreter.InterpretableCall)
+	if !ok || len(call.Args()) != 2 {
+		return i, nil
+	}
+	switch call.Function() {
+	case operators.Equals, operators.NotEquals, operators.In, overloads.DeprecatedIn:
+	default:
+		return i, nil
+	}
+	args := call.Args()
+	return &boundedComparison{InterpretableV2: i, fn: call.Function(), lhs: args[0], rhs: args[1]}, nil
+}
+
+// boundedComparison is ==, != or in in the untracked program: see untrackedComparisons. Its
+// operands are evaluated as CEL evaluates them, in order, the first error being its value.
+type boundedComparison struct {
+	interpreter.InterpretableV2
+	fn       string
+	lhs, rhs interpreter.InterpretableV2
+}
+
+func (c *boundedComparison) Exec(frame *interpreter.ExecutionFrame) ref.Val {
+	l := c.lhs.Exec(frame)
+	if types.IsError(l) {
+		return l
+	}
+	r := c.rhs.Exec(frame)
+	if types.IsError(r) {
+		return r
+	}
+	if types.IsUnknown(l) {
+		return l // the untracked program is given none: as CEL has it, but unmerged
+	}
+	if types.IsUnknown(r) {
+		return r
+	}
+	if aggregate(l) && aggregate(r) {
+		if x, ok := frame.ResolveName(untrackedVar); ok {
+			if st, ok := x.(*evalState); ok {
+				budget := st.slack - min(st.walked, st.slack)
+				n, charged := dynamicCalls{limit: budget + 1}.comparison(c.fn, []ref.Val{l, r})
+				if charged {
+					if st.walked += n; st.walked > st.slack {
+						st.retrack = true
+						return types.NewErr("%s: a comparison of lists or maps past the estimate, left to the tracked program", c.fn)
+					}
+				}
+			}
+		}
+	}
+	switch c.fn {
+	case operators.Equals:
+		return types.Equal(l, r)
+	case operators.NotEquals:
+		return types.Bool(types.Equal(l, r) != types.True)
+	}
+	if cont, ok := r.(traits.Container); ok && r.Type().HasTrait(traits.ContainerType) {
+		return cont.Contains(l)
+	}
+	return types.ValOrErr(r, "no such overload")
+}
+
+// Eval implements interpreter.Interpretable.
+func (c *boundedComparison) Eval(act interpreter.Activation) ref.Val { return evalIn(c, act) }
 
 // boundCalls is the decorator of both of a transform's programs that bounds, before they
 // run, the calls of standard CEL and its extensions whose work the cost limit charges only

@@ -369,6 +369,10 @@ func walks(function string, i int, a ref.Val) bool {
 type untrackedPath struct {
 	prg  cel.Program
 	upTo uint64
+	// slack is the cost limit less the estimate at upTo: what the comparisons of lists and
+	// maps, which the estimate charges by their top level, may walk below it before the
+	// evaluation is left to the tracked program (untrackedComparisons).
+	slack uint64
 	// shares says the program evaluates calls the transform makes more than once once
 	// (sharedCalls): an evaluation hands it a sharedValues.
 	shares bool
@@ -377,7 +381,7 @@ type untrackedPath struct {
 // untrackedProgram is the program's untracked path, made on the first call.
 func (p *Program) untrackedProgram() untrackedPath {
 	p.fast.Do(func() {
-		upTo, ok := p.env.boundedUpTo(p.checked, p.estimate)
+		upTo, est, ok := p.env.boundedUpTo(p.checked, p.estimate)
 		if !ok {
 			return
 		}
@@ -392,11 +396,12 @@ func (p *Program) untrackedProgram() untrackedPath {
 		// The context's deadline, checked between comprehension iterations, still bounds
 		// the evaluation should the estimate ever fall short.
 		prg, err := p.env.cel.Program(p.checked, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.EvalOptions(cel.OptOptimize),
-			cel.CustomDecoratorV2(lib.boundCalls), cel.CustomDecoratorV2(lib.untrackedForms), cel.CustomDecoratorV2(dec))
+			cel.CustomDecoratorV2(lib.boundCalls), cel.CustomDecoratorV2(lib.untrackedForms), cel.CustomDecoratorV2(untrackedComparisons),
+			cel.CustomDecoratorV2(dec))
 		if err != nil {
 			return // the tracked program serves: slower, as safe
 		}
-		p.untracked = untrackedPath{prg: prg, upTo: upTo, shares: len(slots) > 0}
+		p.untracked = untrackedPath{prg: prg, upTo: upTo, slack: p.env.limits.costLimit - est, shares: len(slots) > 0}
 	})
 	return p.untracked
 }
@@ -426,9 +431,9 @@ func hasComprehension(e ast.Expr) bool {
 // boundedUpTo finds an input size up to which the worst-case cost estimate of checked stays
 // within the runtime cost limit: any size when the estimate does not grow with the inputs, else
 // 4096, the input size hint the configuration was checked with (est is that estimate), or 32,
-// the largest that fits. ok is false when none does. Each estimate costs about as much as
-// compiling, so only these few are tried.
-func (env *Env) boundedUpTo(checked *cel.Ast, est cost.Estimate) (upTo uint64, ok bool) {
+// the largest that fits. ok is false when none does; bound is the estimate at upTo. Each
+// estimate costs about as much as compiling, so only these few are tried.
+func (env *Env) boundedUpTo(checked *cel.Ast, est cost.Estimate) (upTo, bound uint64, ok bool) {
 	fits := func(h uint64) (cost.Estimate, bool) {
 		e, err := env.cel.EstimateCost(checked, sizeHint(h))
 		return e, err == nil && e.Max <= env.limits.costLimit
@@ -436,21 +441,21 @@ func (env *Env) boundedUpTo(checked *cel.Ast, est cost.Estimate) (upTo uint64, o
 	hint := env.limits.inputSizeHint
 	if est.Max <= env.limits.costLimit {
 		if huge, ok := fits(1 << 32); ok && huge.Max == est.Max {
-			return unknownSize - 1, true // the same for 2^32 as for the hint: size does not matter
+			return unknownSize - 1, est.Max, true // the same for 2^32 as for the hint: size does not matter
 		}
 		if hint < 4096 {
-			if _, ok := fits(4096); ok {
-				return 4096, true
+			if e, ok := fits(4096); ok {
+				return 4096, e.Max, true
 			}
 		}
-		return hint, true
+		return hint, est.Max, true
 	}
 	if hint > 32 {
-		if _, ok := fits(32); ok {
-			return 32, true
+		if e, ok := fits(32); ok {
+			return 32, e.Max, true
 		}
 	}
-	return 0, false
+	return 0, 0, false
 }
 
 // CostWarning says, when the worst-case static estimate exceeds AdvisoryEstimatedCost
@@ -530,6 +535,7 @@ func (p *Program) EvalValue(ctx context.Context, vars Vars) (result Value, err e
 	if u := p.untrackedProgram(); u.prg != nil && size <= u.upTo {
 		prg = u.prg
 		act[untrackedVar] = st
+		st.slack = u.slack
 		if u.shares {
 			act[sharedCallsVar] = &st.shared
 		}
@@ -615,6 +621,9 @@ type evalState struct {
 	// retrack says the untracked program met what its estimate does not bound: the
 	// evaluation is made again with cost tracking.
 	retrack bool
+	// walked is what the untracked program's comparisons of lists and maps have walked,
+	// and slack what they may (untrackedComparisons).
+	walked, slack uint64
 }
 
 // untrackedVar is the activation entry that holds an untracked evaluation's *evalState, which
@@ -627,6 +636,7 @@ func (st *evalState) release() {
 	clear(st.act)
 	clear(st.shared[:])
 	st.retrack = false
+	st.walked, st.slack = 0, 0
 	activations.Put(st)
 }
 

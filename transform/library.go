@@ -841,19 +841,74 @@ func hasListValue(v ref.Val) bool {
 // left to the tracked program (evalState.retrack), and the comparison is meanwhile an error,
 // having walked no more than the slack. Comparisons of scalars, as a transform's of a field
 // with a literal, are made as before.
-func untrackedComparisons(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
+func (lib library) untrackedComparisons(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
 	call, ok := i.(interpreter.InterpretableCall)
-	if !ok || len(call.Args()) != 2 {
-		return i, nil
-	}
-	switch call.Function() {
-	case operators.Equals, operators.NotEquals, operators.In, overloads.DeprecatedIn:
-	default:
+	if !ok {
 		return i, nil
 	}
 	args := call.Args()
-	return &boundedComparison{InterpretableV2: i, fn: call.Function(), lhs: args[0], rhs: args[1]}, nil
+	switch call.Function() {
+	case operators.Equals, operators.NotEquals, operators.In, overloads.DeprecatedIn:
+		if len(args) == 2 {
+			return &boundedComparison{InterpretableV2: i, fn: call.Function(), lhs: args[0], rhs: args[1]}, nil
+		}
+	case "distinct":
+		if len(args) == 1 && (call.OverloadID() == "" || call.OverloadID() == "list_distinct") {
+			return &boundedDistinct{InterpretableV2: i, list: args[0], lib: lib}, nil
+		}
+	}
+	return i, nil
 }
+
+// walkedPast adds n to what the untracked evaluation of frame has walked, and reports whether
+// that is past its slack, having then marked it for the tracked program.
+func walkedPast(frame *interpreter.ExecutionFrame, n uint64) bool {
+	x, ok := frame.ResolveName(untrackedVar)
+	if !ok {
+		return false
+	}
+	st, ok := x.(*evalState)
+	if !ok {
+		return false
+	}
+	if st.walked = cost.SafeAdd(st.walked, n); st.walked > st.slack {
+		st.retrack = true
+		return true
+	}
+	return false
+}
+
+// remaining is what the untracked evaluation of frame may still walk.
+func remaining(frame *interpreter.ExecutionFrame) uint64 {
+	if x, ok := frame.ResolveName(untrackedVar); ok {
+		if st, ok := x.(*evalState); ok {
+			return st.slack - min(st.walked, st.slack)
+		}
+	}
+	return 0
+}
+
+// boundedDistinct is l.distinct() in the untracked program: what comparing l's elements
+// walks is counted as a comparison's is (untrackedComparisons).
+type boundedDistinct struct {
+	interpreter.InterpretableV2
+	list interpreter.InterpretableV2
+	lib  library
+}
+
+func (d *boundedDistinct) Exec(frame *interpreter.ExecutionFrame) ref.Val {
+	v := d.list.Exec(frame)
+	if types.IsUnknownOrError(v) {
+		return v
+	}
+	if l, ok := v.(traits.Lister); ok && walkedPast(frame, distinctWalk(l, remaining(frame))) {
+		return types.NewErr("distinct: a list whose elements' comparison walks past the estimate, left to the tracked program")
+	}
+	return d.lib.distinct(v)
+}
+
+// Eval implements interpreter.Interpretable.
+func (d *boundedDistinct) Eval(act interpreter.Activation) ref.Val { return evalIn(d, act) }
 
 // boundedComparison is ==, != or in in the untracked program: see untrackedComparisons. Its
 // operands are evaluated as CEL evaluates them, in order, the first error being its value.
@@ -879,17 +934,9 @@ func (c *boundedComparison) Exec(frame *interpreter.ExecutionFrame) ref.Val {
 		return r
 	}
 	if aggregate(l) && aggregate(r) {
-		if x, ok := frame.ResolveName(untrackedVar); ok {
-			if st, ok := x.(*evalState); ok {
-				budget := st.slack - min(st.walked, st.slack)
-				n, charged := dynamicCalls{limit: budget + 1}.comparison(c.fn, []ref.Val{l, r})
-				if charged {
-					if st.walked += n; st.walked > st.slack {
-						st.retrack = true
-						return types.NewErr("%s: a comparison of lists or maps past the estimate, left to the tracked program", c.fn)
-					}
-				}
-			}
+		n, charged := dynamicCalls{limit: remaining(frame) + 1}.comparison(c.fn, []ref.Val{l, r})
+		if charged && walkedPast(frame, n) {
+			return types.NewErr("%s: a comparison of lists or maps past the estimate, left to the tracked program", c.fn)
 		}
 	}
 	switch c.fn {
@@ -911,8 +958,9 @@ func (c *boundedComparison) Eval(act interpreter.Activation) ref.Val { return ev
 // run, the calls of standard CEL and its extensions whose work the cost limit charges only
 // once they have returned, or not at all: a matches call whose pattern is computed (from the
 // input) refuses a pattern over the bounds before compiling it (a constant pattern is left
-// to the program, which compiles it once), and replace refuses a result over maxString
-// before building it.
+// to the program, which compiles it once), replace refuses a result over maxString
+// before building it, and distinct a list whose elements' comparison walks past the cost
+// limit before comparing them.
 func (lib library) boundCalls(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
 	call, ok := i.(interpreter.InterpretableCall)
 	if !ok {
@@ -920,12 +968,19 @@ func (lib library) boundCalls(i interpreter.InterpretableV2) (interpreter.Interp
 	}
 	args := call.Args()
 	var impl func(vals ...ref.Val) ref.Val
+	overload := call.OverloadID()
 	switch {
 	case call.Function() == overloads.Matches && len(args) == 2:
 		if _, constant := args[1].(interpreter.InterpretableConst); constant {
 			return i, nil
 		}
 		impl = func(vals ...ref.Val) ref.Val { return matches(vals[0], vals[1]) }
+	case call.Function() == "distinct" && len(args) == 1 && (call.OverloadID() == "" || call.OverloadID() == "list_distinct"):
+		impl = func(vals ...ref.Val) ref.Val { return lib.distinct(vals[0]) }
+		// Tracked under no overload, the call is charged by dynamicCalls, which adds its
+		// elements' walk, rather than by the lists extension's model, which cel-go would
+		// prefer.
+		overload = ""
 	case call.Function() == "replace" && (len(args) == 3 || len(args) == 4) &&
 		(call.OverloadID() == "" || strings.HasPrefix(call.OverloadID(), "string_replace_string_string")):
 		impl = lib.replace
@@ -933,12 +988,42 @@ func (lib library) boundCalls(i interpreter.InterpretableV2) (interpreter.Interp
 		return i, nil
 	}
 	n := len(args)
-	return interpreter.NewCall(call.ID(), call.Function(), call.OverloadID(), args, func(vals ...ref.Val) ref.Val {
+	return interpreter.NewCall(call.ID(), call.Function(), overload, args, func(vals ...ref.Val) ref.Val {
 		if len(vals) != n {
 			return types.NoSuchOverloadErr()
 		}
 		return impl(vals...)
 	}), nil
+}
+
+// costLimit is the cost limit maxString was made from.
+func (lib library) costLimit() uint64 { return uint64(lib.maxString / 10) }
+
+// distinct is the lists extension's l.distinct(), the elements of l without those equal to one
+// before them, refused before it runs when comparing its elements would walk more than the
+// cost limit allows (distinctWalk): cel-go charges a call once it has returned, and two
+// elements alike but for their last value are walked to it, so 100 lists of 100 lists of the
+// input were compared for seconds at a charge of a few thousand units.
+func (lib library) distinct(v ref.Val) ref.Val {
+	l, ok := v.(traits.Lister)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(v)
+	}
+	if limit := lib.costLimit(); distinctWalk(l, limit) > limit {
+		return types.NewErr("distinct: comparing the list's elements walks more values than the cost limit allows")
+	}
+	n := sizeOf(l)
+	if n == 0 {
+		return l
+	}
+	kept := make([]ref.Val, 0, n)
+	for i := int64(0); i < n; i++ {
+		e := l.Get(types.Int(i))
+		if !slices.ContainsFunc(kept, func(k ref.Val) bool { return e.Equal(k) == types.True }) {
+			kept = append(kept, e)
+		}
+	}
+	return types.NewRefValList(types.DefaultTypeAdapter, kept)
 }
 
 // replace is the strings extension's s.replace(old, new) and s.replace(old, new, n), which

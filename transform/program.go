@@ -231,6 +231,9 @@ func inputsOf(env *Env, uses map[string]bool) []input {
 // bottom; one compared with {} is one unit), in on a list each element's against the one
 // sought.
 //
+// distinct, typed or not, is charged the lists extension's two units a pair and what comparing
+// its elements walks below their top level (distinctWalk).
+//
 // Calls on other values, and other statically typed calls, keep cel-go's charge.
 type dynamicCalls struct {
 	limit uint64 // the cost limit: a walk to charge stops past it
@@ -240,6 +243,17 @@ type dynamicCalls struct {
 func (c dynamicCalls) CallCost(function, overloadID string, args []ref.Val, result ref.Val) *uint64 {
 	if n, ok := c.comparison(function, args); ok {
 		return &n
+	}
+	if function == "distinct" && len(args) == 1 {
+		if l, ok := args[0].(traits.Lister); ok {
+			// The lists extension's charge, two units and a tenth per pair, and what
+			// comparing its elements walks below their top level.
+			n := cost.ActualSize(l)
+			charge := cost.SafeAdd(cost.CallCost, cost.ListCreateBaseCost,
+				cost.SafeMultiplyByFactor(cost.SafeMultiply(n, n), 2+cost.StringTraversalCostFactor),
+				distinctWalk(l, c.limit))
+			return &charge
+		}
 	}
 	if overloadID != "" {
 		return nil
@@ -350,6 +364,38 @@ func deepSize(v ref.Val, n, limit uint64) uint64 {
 	return n
 }
 
+// distinctWalk bounds, from above, what l.distinct() walks below its elements' top level (a
+// number past limit once it gets there): it compares each element with those kept before
+// it, and a comparison walks the smaller of the two elements' contents. Elements with none
+// (scalars, empty lists and maps) add nothing, as the lists extension's charge of a pair
+// covers their comparison. Every element but the largest has its contents walked by its
+// comparison with the largest, so the walk to measure them stops once those pass limit.
+func distinctWalk(l traits.Lister, limit uint64) uint64 {
+	n := sizeOf(l)
+	var inner []uint64
+	var sum, largest uint64
+	for i := int64(0); i < n; i++ {
+		e := deepSize(l.Get(types.Int(i)), 0, min(limit, math.MaxUint64-1)+1) - 1 // less the element itself
+		if e == 0 {
+			continue
+		}
+		inner = append(inner, e)
+		sum += e
+		largest = max(largest, e)
+		if sum-largest > limit {
+			return sum - largest
+		}
+	}
+	// With the contents ascending, the k-th is the smaller of its pairs with the
+	// len(inner)-1-k after it.
+	slices.Sort(inner)
+	var walk uint64
+	for k, e := range inner {
+		walk = cost.SafeAdd(walk, cost.SafeMultiply(e, uint64(len(inner)-1-k)))
+	}
+	return walk
+}
+
 // walks reports whether function walks its argument i, the list or map a: all do but size,
 // an index, a map's in (a lookup) and a list concatenation (cel-go's is a view of both).
 func walks(function string, i int, a ref.Val) bool {
@@ -396,7 +442,7 @@ func (p *Program) untrackedProgram() untrackedPath {
 		// The context's deadline, checked between comprehension iterations, still bounds
 		// the evaluation should the estimate ever fall short.
 		prg, err := p.env.cel.Program(p.checked, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.EvalOptions(cel.OptOptimize),
-			cel.CustomDecoratorV2(lib.boundCalls), cel.CustomDecoratorV2(lib.untrackedForms), cel.CustomDecoratorV2(untrackedComparisons),
+			cel.CustomDecoratorV2(lib.boundCalls), cel.CustomDecoratorV2(lib.untrackedForms), cel.CustomDecoratorV2(lib.untrackedComparisons),
 			cel.CustomDecoratorV2(dec))
 		if err != nil {
 			return // the tracked program serves: slower, as safe

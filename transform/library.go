@@ -207,6 +207,12 @@ func costModels() []cost.OverloadModel {
 				c := 1 + (n+9)/10
 				return &c
 			})),
+		// size of a string counts its code points, a scan of it, which cel-go charged one
+		// unit whatever its length (size of forty input strings as often as a
+		// comprehension over the input repeats it ran for a second, untracked, within
+		// the estimate). size of bytes, a list or a map reads a length, and keeps its unit.
+		cost.Overload(overloads.SizeString, cost.EvalCost(scan(cost.Length(cost.Arg(0))))),
+		cost.MemberOverload(overloads.SizeStringInst, cost.EvalCost(scan(cost.Length(cost.Target())))),
 		cost.Overload("uuid",
 			cost.EvalCost(call),
 			cost.ResultSize(cost.Const(36))),

@@ -76,7 +76,7 @@ const (
 const (
 	stringsVersion  = 5 // charAt … upperAscii, format, quote, join, reverse; with cost models
 	listsVersion    = 4 // slice, flatten, sort, sortBy, range, reverse, distinct; sound costs
-	encodersVersion = 0 // base64.encode/decode; json.encode (1) has an unbounded cost, 2 turns on optional types
+	encodersVersion = 0 // base64.encode/decode, costed by costModels; json.encode (1) has an unbounded cost, 2 turns on optional types
 	costModel       = 1 // cost model revision used for estimates and runtime tracking
 )
 

@@ -213,6 +213,20 @@ func costModels() []cost.OverloadModel {
 		// the estimate). size of bytes, a list or a map reads a length, and keeps its unit.
 		cost.Overload(overloads.SizeString, cost.EvalCost(scan(cost.Length(cost.Arg(0))))),
 		cost.MemberOverload(overloads.SizeStringInst, cost.EvalCost(scan(cost.Length(cost.Target())))),
+		// The encoders extension, pinned at version 0 (encodersVersion), declares these
+		// without the models its version 1 brings, which are these: one unit each
+		// whatever the length decoded or encoded (ten decodes of input strings as often
+		// as a comprehension over the input repeats them ran for seconds, untracked,
+		// within the estimate).
+		cost.Overload("base64_decode_string",
+			cost.EvalCost(scan(cost.Length(cost.Arg(0)))),
+			// At most three bytes for four characters.
+			cost.ResultSize(cost.AtMost(cost.AtLeastOneQuantity(cost.Scale(cost.Length(cost.Arg(0)), 0.75))))),
+		cost.Overload("base64_encode_bytes",
+			cost.EvalCost(scan(cost.Length(cost.Arg(0)))),
+			// Four characters for every three bytes, or part of three.
+			cost.ResultSize(cost.Ranged(cost.Scale(cost.Length(cost.Arg(0)), 4.0/3),
+				cost.Sum(cost.Scale(cost.Length(cost.Arg(0)), 4.0/3), cost.Const(3))))),
 		cost.Overload("uuid",
 			cost.EvalCost(call),
 			cost.ResultSize(cost.Const(36))),

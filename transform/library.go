@@ -227,6 +227,12 @@ func costModels() []cost.OverloadModel {
 			// Four characters for every three bytes, or part of three.
 			cost.ResultSize(cost.Ranged(cost.Scale(cost.Length(cost.Arg(0)), 4.0/3),
 				cost.Sum(cost.Scale(cost.Length(cost.Arg(0)), 4.0/3), cost.Const(3))))),
+		// A timestamp's accessors given a time zone by name: see zoneLoadCost.
+		zoneModel(overloads.TimestampToYearWithTz), zoneModel(overloads.TimestampToMonthWithTz),
+		zoneModel(overloads.TimestampToDayOfYearWithTz), zoneModel(overloads.TimestampToDayOfMonthZeroBasedWithTz),
+		zoneModel(overloads.TimestampToDayOfMonthOneBasedWithTz), zoneModel(overloads.TimestampToDayOfWeekWithTz),
+		zoneModel(overloads.TimestampToHoursWithTz), zoneModel(overloads.TimestampToMinutesWithTz),
+		zoneModel(overloads.TimestampToSecondsWithTz), zoneModel(overloads.TimestampToMillisecondsWithTz),
 		cost.Overload("uuid",
 			cost.EvalCost(call),
 			cost.ResultSize(cost.Const(36))),
@@ -240,6 +246,32 @@ func costModels() []cost.OverloadModel {
 			cost.EvalCost(scan(cost.Length(cost.Arg(0)))),
 			cost.ResultSize(cost.Arg(0))),
 	}
+}
+
+// zoneLoadCost is the charge of loading a time zone by name, which a timestamp's accessor given
+// one (now.getHours("America/New_York")) does on every call, from the system's zone database:
+// some 50 µs, about a thousand of the units of which the cost limit's million are meant to
+// be some 50 ms. cel-go charged it one unit, so that loading zones as often as a
+// comprehension over the input repeats the call ran twenty times what its estimate
+// accounts for, and for seconds within the limit.
+const zoneLoadCost = 1000
+
+// zoneModel prices the timestamp accessor overload id whose last argument is a time zone: a
+// zone's load and the call when it is a name, the call alone when it is an offset ("+05:00",
+// which holds a colon, as no zone name does), and statically the load, the argument's text
+// being known only then.
+func zoneModel(id string) cost.OverloadModel {
+	return cost.MemberOverload(id, cost.ManualCost(
+		func(cost.Estimator, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+			return &cost.CallEstimate{CostEstimate: cost.CostEstimate{Min: cost.CallCost, Max: cost.CallCost + zoneLoadCost}}
+		},
+		func(args []ref.Val, _ ref.Val) *uint64 {
+			c := cost.CallCost
+			if tz, ok := args[len(args)-1].(types.String); ok && !strings.Contains(string(tz), ":") {
+				c += zoneLoadCost
+			}
+			return &c
+		}))
 }
 
 // ofEntries is part (a map's key or value size) when the map may hold entries, and 0 when it

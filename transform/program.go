@@ -222,7 +222,10 @@ func inputsOf(env *Env, uses map[string]bool) []input {
 //     functions that walk one (sort, reverse, in, ==, format, put…) charge at least, so that
 //     sorting or searching the input as often as a comprehension repeats it meets the limit;
 //     the functions that do not walk it (size, an index, in on a map) are left out;
-//   - a string result 0.1 per character, the building of it (format).
+//   - a string result 0.1 per character, the building of it (format);
+//   - the call one unit, but for a concatenation, which is charged its text alone, as its
+//     typed overloads are (and estimated): charged one unit more, a concatenation of the
+//     input's strings was charged over the estimate of its transform at that input size.
 //
 // A comparison (==, !=, in) of lists or maps, typed or not, is charged one unit per value
 // it may walk, whatever it finds: two values alike but for their last element are walked
@@ -281,7 +284,11 @@ func (c dynamicCalls) CallCost(function, overloadID string, args []ref.Val, resu
 	if chars == 0 && elems == 0 {
 		return nil
 	}
-	n := 1 + elems + uint64(math.Ceil(float64(chars)*cost.StringTraversalCostFactor))
+	call := uint64(1)
+	if function == operators.Add {
+		call = 0 // the typed concatenation's charge, and estimate, is its text's alone
+	}
+	n := call + elems + uint64(math.Ceil(float64(chars)*cost.StringTraversalCostFactor))
 	return &n
 }
 

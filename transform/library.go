@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"cel.dev/cel-go/cel"
@@ -355,7 +356,11 @@ func mapPutAll(recv, arg ref.Val) ref.Val {
 	}
 	_, isHeader := m.(*headerMap)
 	out := make(map[ref.Val]ref.Val, int(sizeOf(m)+sizeOf(m2)))
-	keep := func(k ref.Val) bool { return !replaced(k, m2, isHeader) }
+	var folded map[string]bool
+	if isHeader && sizeOf(m2) > maxWalkedKeys {
+		folded = foldedKeys(m2)
+	}
+	keep := func(k ref.Val) bool { return !replaced(k, m2, isHeader, folded) }
 	copyEntries(out, m, keep)
 	for it := m2.Iterator(); it.HasNext() == types.True; {
 		k := it.Next()
@@ -415,13 +420,24 @@ func sameKey(k, key ref.Val, header bool) bool {
 	return ok1 && ok2 && strings.EqualFold(string(ks), string(keys))
 }
 
-// replaced reports whether the existing key k is replaced by m2 in a putAll.
-func replaced(k ref.Val, m2 traits.Mapper, header bool) bool {
+// maxWalkedKeys is the most keys a header map's putAll walks for each name the map has; past
+// it, it looks each name up by its folding (foldedKeys).
+const maxWalkedKeys = 8
+
+// replaced reports whether the existing key k is replaced by m2 in a putAll: when m2 has it,
+// and on a header map also when it has a header name that differs from k only in case, found
+// in folded (foldedKeys of m2) when given, else by walking m2's keys. Walking them for every
+// name made a putAll of two maps of 4,000 keys take seconds, at a charge of their sizes.
+func replaced(k ref.Val, m2 traits.Mapper, header bool, folded map[string]bool) bool {
 	if m2.Contains(k) == types.True {
 		return true
 	}
 	if !header {
 		return false
+	}
+	if folded != nil {
+		ks, ok := k.(types.String)
+		return ok && folded[caseFold(string(ks))]
 	}
 	for it := m2.Iterator(); it.HasNext() == types.True; {
 		if sameKey(k, it.Next(), true) {
@@ -429,6 +445,45 @@ func replaced(k ref.Val, m2 traits.Mapper, header bool) bool {
 		}
 	}
 	return false
+}
+
+// foldedKeys is the set of the case foldings (caseFold) of m's string keys.
+func foldedKeys(m traits.Mapper) map[string]bool {
+	folded := make(map[string]bool, int(sizeOf(m)))
+	_ = eachEntry(m, func(k, _ ref.Val) error {
+		if ks, ok := k.(types.String); ok {
+			folded[caseFold(string(ks))] = true
+		}
+		return nil
+	})
+	return folded
+}
+
+// caseFold is s with each code point replaced by the least of those it equals under Unicode's
+// simple case folding, so that two strings have one caseFold exactly when strings.EqualFold
+// finds them equal (sameKey): "ſeſſion" and "SESSION" both fold to "SESSION". An invalid byte
+// folds to U+FFFD, as EqualFold reads it.
+func caseFold(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ToUpper(s) // an ASCII letter's least equal is its upper case
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }
 
 func sizeOf(m traits.Sizer) int64 {

@@ -223,9 +223,10 @@ func inputsOf(env *Env, uses map[string]bool) []input {
 //     sorting or searching the input as often as a comprehension repeats it meets the limit;
 //     the functions that do not walk it (size, an index, in on a map) are left out;
 //   - a string result 0.1 per character, the building of it (format);
-//   - the call one unit, but for a concatenation, which is charged its text alone, as its
-//     typed overloads are (and estimated): charged one unit more, a concatenation of the
-//     input's strings was charged over the estimate of its transform at that input size.
+//   - the call one unit, but for a call given text alone, which is charged its text, a unit
+//     at least, as a concatenation's and a conversion's typed overloads are (and estimated):
+//     charged one unit more, a concatenation or a conversion of the input's strings was
+//     charged over the estimate of its transform at that input size.
 //
 // A comparison (==, !=, in) of lists or maps, typed or not, is charged one unit per value
 // it may walk, whatever it finds: two values alike but for their last element are walked
@@ -278,17 +279,23 @@ func (c dynamicCalls) CallCost(function, overloadID string, args []ref.Val, resu
 			}
 		}
 	}
-	if s, ok := result.(types.String); ok && function != operators.Add {
-		chars += uint64(len(s)) // a concatenation's is its arguments', charged already
+	// A concatenation's text is its arguments', charged already; a conversion's (string(x))
+	// is its argument's, or a number's or a time's few characters, which its typed
+	// overloads charge one unit.
+	if s, ok := result.(types.String); ok && function != operators.Add && function != overloads.TypeConvertString {
+		chars += uint64(len(s))
 	}
 	if chars == 0 && elems == 0 {
 		return nil
 	}
-	call := uint64(1)
-	if function == operators.Add {
-		call = 0 // the typed concatenation's charge, and estimate, is its text's alone
+	text := uint64(math.Ceil(float64(chars) * cost.StringTraversalCostFactor))
+	if elems == 0 {
+		// Text alone: a unit at least, as a concatenation's and a conversion's typed
+		// overloads charge it (and the estimate has it), not a unit more.
+		n := max(1, text)
+		return &n
 	}
-	n := call + elems + uint64(math.Ceil(float64(chars)*cost.StringTraversalCostFactor))
+	n := 1 + elems + text
 	return &n
 }
 

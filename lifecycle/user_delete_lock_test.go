@@ -14,7 +14,6 @@ import (
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
-	"github.com/emfa/emfa/store/postgres"
 )
 
 // gatedSecondWrite is a store whose units, once gate is set, wait between their two
@@ -98,22 +97,7 @@ func TestFactorWrittenTwiceBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
 	ctx := context.Background()
 	app := "lcr" + time.Now().Format("150405.000000")
-	open := func(name, deadlockTimeout string) store.Store {
-		s, err := postgres.Open(ctx, dsn+"&application_name="+app+name+"&deadlock_timeout="+deadlockTimeout)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	waiting := func(name string) bool {
-		var n int
-		if err := sv.Admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
-			app+name).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n > 0
-	}
+	open := func(name, deadlockTimeout string) store.Store { return sv.OpenAs(t, dsn, app+name, deadlockTimeout) }
 	gated := &gatedSecondWrite{Store: open("a", "50ms")}
 	sender := &keptSender{}
 	m, clk := newManagerSending(t, gated, sender)
@@ -178,9 +162,9 @@ func TestFactorWrittenTwiceBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 			got, err = c.run(user, en)
 			done <- err
 		}()
-		waitForLock(t, waiting, "a", done)
+		sv.WaitForLock(t, app+"a", done)
 		go func() { deleted <- other.DeleteUser(ctx, "test", user) }()
-		waitForLock(t, waiting, "d", deleted)
+		sv.WaitForLock(t, app+"d", deleted)
 		if err := hold.Commit(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -198,20 +182,4 @@ func TestFactorWrittenTwiceBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 			t.Errorf("%s: the user is still there", c.name)
 		}
 	}
-}
-
-// waitForLock polls until the store of app waits for a lock; done must not answer first.
-func waitForLock(t *testing.T, waiting func(string) bool, app string, done chan error) {
-	t.Helper()
-	testwait.Until(t, app+" waiting for a lock", time.Millisecond, func() bool {
-		if waiting(app) {
-			return true
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("%s did not wait for a lock: %v", app, err)
-		default:
-		}
-		return false
-	})
 }

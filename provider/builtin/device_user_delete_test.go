@@ -14,7 +14,6 @@ import (
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
 	"github.com/emfa/emfa/store"
-	"github.com/emfa/emfa/store/postgres"
 )
 
 // gatedRename is a store whose units, once gate is set, wait on the row of factor gate
@@ -65,22 +64,7 @@ func TestDeviceRegistrationBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
 	ctx := context.Background()
 	app := "lcd" + time.Now().Format("150405.000000")
-	open := func(name, deadlockTimeout string) store.Store {
-		s, err := postgres.Open(ctx, dsn+"&application_name="+app+name+"&deadlock_timeout="+deadlockTimeout)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	waiting := func(name string) bool {
-		var n int
-		if err := sv.Admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
-			app+name).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n > 0
-	}
+	open := func(name, deadlockTimeout string) store.Store { return sv.OpenAs(t, dsn, app+name, deadlockTimeout) }
 	gated := &gatedRename{Store: open("r", "50ms")}
 	deleter := open("d", "30s")
 	f := newPushFixture(t, gated, false)
@@ -110,11 +94,11 @@ func TestDeviceRegistrationBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 			Alg: builtin.AlgES256, Name: "Pixel"})
 		registered <- err
 	}()
-	waitForLock(t, waiting, "r", registered)
+	sv.WaitForLock(t, app+"r", registered)
 	go func() {
 		deleted <- deleter.ApplyUserChanges(ctx, []store.UserChange{{Name: "alice", Delete: true, Now: f.clock.Now()}})[0]
 	}()
-	waitForLock(t, waiting, "d", deleted)
+	sv.WaitForLock(t, app+"d", deleted)
 	if err := hold.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -130,20 +114,4 @@ func TestDeviceRegistrationBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 	if _, err := deleter.GetUser(ctx, "alice"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("alice after her delete: %v; want not found", err)
 	}
-}
-
-// waitForLock polls until the sessions of app wait for a lock; done must not answer first.
-func waitForLock(t *testing.T, waiting func(string) bool, app string, done chan error) {
-	t.Helper()
-	testwait.Until(t, app+" waiting for a lock", time.Millisecond, func() bool {
-		if waiting(app) {
-			return true
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("%s did not wait for a lock: %v", app, err)
-		default:
-		}
-		return false
-	})
 }

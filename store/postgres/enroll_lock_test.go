@@ -22,7 +22,6 @@ func TestEnrollBesideImportDoNotDeadlock(t *testing.T) {
 	sv := testdb.Connect(t)
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
 	ctx := context.Background()
-	_, waiting := lockStores(t, sv, dsn)
 	app := "c18" + time.Now().Format("150405.000000")
 	d := &deadlocks{}
 	s := openTraced(t, dsn+"&application_name="+app+"s", 4, d)
@@ -62,9 +61,9 @@ func TestEnrollBesideImportDoNotDeadlock(t *testing.T) {
 			FactorsWithin: 5, FactorsAlike: []store.Alike{alike}, Now: t0}})
 		imported <- errs[0]
 	}()
-	waitForLock(t, waiting, app+"i", imported)
+	sv.WaitForLock(t, app+"i", imported)
 	go func() { enrolled <- enroller.CreateFactorWithin(ctx, factor("f2", "+15550002"), 5, alike) }()
-	waitForLock(t, waiting, app+"e", enrolled)
+	sv.WaitForLock(t, app+"e", enrolled)
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -81,20 +80,4 @@ func TestEnrollBesideImportDoNotDeadlock(t *testing.T) {
 	if err != nil || len(fs) != 2 {
 		t.Errorf("factors: %d, %v; want 2", len(fs), err)
 	}
-}
-
-// waitForLock polls until the store of app waits for a lock; done must not answer first.
-func waitForLock(t *testing.T, waiting func(string) bool, app string, done chan error) {
-	t.Helper()
-	testwait.Until(t, app+" waiting for a lock", time.Millisecond, func() bool {
-		if waiting(app) {
-			return true
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("%s did not wait for a lock: %v", app, err)
-		default:
-		}
-		return false
-	})
 }

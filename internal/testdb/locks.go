@@ -1,0 +1,57 @@
+package testdb
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/internal/testwait"
+	"github.com/emfa/emfa/store/postgres"
+)
+
+// OpenAs opens a store on dsn whose sessions are named app (application_name), for
+// WaitsForLock, and look for a deadlock after deadlockTimeout (PostgreSQL's
+// deadlock_timeout, "50ms"; "" the server's): of two sessions that deadlock, the one
+// with the shorter is the one aborted, so a test that orders two units' locks chooses
+// the victim. The store closes when tb ends.
+func (sv *Server) OpenAs(tb testing.TB, dsn, app, deadlockTimeout string) *postgres.Store {
+	tb.Helper()
+	dsn += "&application_name=" + app
+	if deadlockTimeout != "" {
+		dsn += "&deadlock_timeout=" + deadlockTimeout
+	}
+	s, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		tb.Fatalf("open postgres as %s: %v", app, err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// WaitsForLock reports whether a session named app (OpenAs) waits for a lock.
+func (sv *Server) WaitsForLock(tb testing.TB, app string) bool {
+	tb.Helper()
+	var n int
+	if err := sv.Admin.QueryRow(context.Background(),
+		`SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n); err != nil {
+		tb.Fatalf("read the sessions waiting for a lock: %v", err)
+	}
+	return n > 0
+}
+
+// WaitForLock polls until a session named app waits for a lock; done, on which the work
+// that should wait answers, must not answer first.
+func (sv *Server) WaitForLock(tb testing.TB, app string, done <-chan error) {
+	tb.Helper()
+	testwait.Until(tb, app+" waiting for a lock", time.Millisecond, func() bool {
+		if sv.WaitsForLock(tb, app) {
+			return true
+		}
+		select {
+		case err := <-done:
+			tb.Fatalf("%s did not wait for a lock: %v", app, err)
+		default:
+		}
+		return false
+	})
+}

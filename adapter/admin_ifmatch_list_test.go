@@ -5,9 +5,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/emfa/emfa/internal/testdb"
 )
 
 // TestIfMatchList: If-Match may list entity tags, any one of which matching lets
@@ -76,29 +73,11 @@ func TestIfMatchList(t *testing.T) {
 // (a disable that would have been refused 412) was answered the first's 200 rather than
 // 422 idempotency_key_reused.
 func TestIfMatchFieldsFingerprinted(t *testing.T) {
-	st := testdb.SQLite(t)
-	a := newIdemAdmin(t, st, &fakeClock{t: time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)})
-	tok := a.token(t, "idm")
-	code, _, hdr := a.post(t, tok, "", AdminPrefix+"/users", `{"name":"alice"}`)
-	if code != http.StatusCreated || hdr.Get("ETag") == "" {
-		t.Fatalf("create alice: %d %v", code, hdr)
-	}
-	cur := hdr.Get("ETag")
-	disable := func(ifMatch ...string) (int, string) {
-		req := httptest.NewRequest("POST", AdminPrefix+"/users/alice/disable", nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set(HeaderIdempotencyKey, "k-1")
-		for _, v := range ifMatch {
-			req.Header.Add("If-Match", v)
-		}
-		rec := httptest.NewRecorder()
-		a.srv.Handler().ServeHTTP(rec, req)
-		return rec.Code, rec.Body.String()
-	}
-	if code, body := disable(`"other.1"`, cur); code != http.StatusOK {
+	cur, disable := aliceToDisable(t)
+	if code, body := disable("k-1", `"other.1"`, cur); code != http.StatusOK {
 		t.Fatalf("first, its second field current: %d %s", code, body)
 	}
-	if code, body := disable(`"other.1"`, `"other.2"`); code != http.StatusUnprocessableEntity || !strings.Contains(body, "idempotency_key_reused") {
+	if code, body := disable("k-1", `"other.1"`, `"other.2"`); code != http.StatusUnprocessableEntity || !strings.Contains(body, "idempotency_key_reused") {
 		t.Errorf("the key with another second If-Match field: %d %s, want 422 idempotency_key_reused", code, body)
 	}
 }

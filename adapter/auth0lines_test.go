@@ -102,3 +102,55 @@ func TestAuth0LinesRefusedAllocateLittle(t *testing.T) {
 		}
 	}
 }
+
+// TestAuth0EntriesPastListedRefusalsRead: in JSON lines past the maxListedRefusals
+// refusals whose reasons are kept, an entry that can be read is read as before, though
+// those refused there are refused without words (and a line that begins as an object but
+// cannot end as one without being parsed): one indented, one ending in CRLF or in spaces,
+// one {log_id, data: entry}, the last with no newline of its own; those refused past it
+// are counted, with their ids. The twentieth refusal is still placed at its line, the
+// twenty-first not listed. The tests of refused lines held only bodies refused whole.
+func TestAuth0EntriesPastListedRefusalsRead(t *testing.T) {
+	const date = `"date":"2026-05-01T09:00:00Z"`
+	var b strings.Builder
+	for i := range maxListedRefusals - 1 {
+		b.WriteString("0\r\n") // refused: not a JSON object
+		if i%5 == 0 {
+			b.WriteString("\n  \r\n") // blank lines are no entries
+		}
+	}
+	b.WriteString(`{"log_id":"r20","type":"ss"` + "\n") // the 20th refused, worded: cut off
+	b.WriteString(`{"log_id":"r21",` + "\n")            // the 21st: cannot end as an object
+	b.WriteString(`  {"log_id":"a1","type":"ss",` + date + `,"user_name":"alice@example.com"}` + "\r\n")
+	b.WriteString(`{"log_id":"w2","data":{"type":"du",` + date + `,"user_name":"bob@example.com"}}  ` + "\n")
+	b.WriteString(`{"log_id":"i1","type":"fp",` + date + `}` + "\n") // a type emfa does not act on
+	b.WriteString(`{"log_id":"x1","type":"ss","date":"soon","user_name":"x@example.com"}` + "\n")
+	b.WriteString(`{"log_id":"x2","data":5}` + "\n")
+	b.WriteString(`{"log_id":"x3","log_id":"x4"}` + "\n")
+	b.WriteString(`{"log_id":"x5","type":"sapi",` + date + `,"details":[]}` + "\n")
+	b.WriteString(`{"log_id":"a3","type":"ss",` + date + `,"user_name":"carol@example.com"}`)
+	p, err := parseAuth0(nil, []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range p.events {
+		got = append(got, ev.ID+" "+ev.Type+" "+ev.Username)
+	}
+	if want := "a1 user.create alice@example.com, w2 user.delete bob@example.com, a3 user.create carol@example.com"; strings.Join(got, ", ") != want {
+		t.Errorf("events %q, want %q", strings.Join(got, ", "), want)
+	}
+	if p.ignored != 1 || p.nRefused != maxListedRefusals+5 || len(p.refused) != maxListedRefusals ||
+		p.nRefusedIDs != 3 || strings.Join(p.refusedIDs, ",") != "x1,x2,x5" {
+		t.Errorf("%d ignored, %d refused (%d listed), ids %d %q; want 1, %d (%d), 3 \"x1,x2,x5\"",
+			p.ignored, p.nRefused, len(p.refused), p.nRefusedIDs, p.refusedIDs, maxListedRefusals+5, maxListedRefusals)
+	}
+	if last := p.refused[len(p.refused)-1]; last != "entry 19: not valid JSON: it ends early, at line 28, column 28" {
+		t.Errorf("the twentieth reason %q", last)
+	}
+	for i, why := range p.refused {
+		if why == "" {
+			t.Errorf("reason %d of the listed ones not worded", i)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -94,6 +95,8 @@ func FuzzParseAuth0AsBefore(f *testing.F) {
 	f.Add(`{"log_id":"a6","type":"ss","date":"2026-05-01T09:00:00Z","user_name":"f","details":{"m":{"A":1,"a":2}}}`)
 	// Refused before and now, now as one body, where it stops being JSON (E88).
 	f.Add("{\n \"log_id\": \"a7\"\n \"type\": \"ss\"\n}")
+	// Read past the refusals whose reasons are kept, where one is refused without words.
+	f.Add(strings.Repeat("0\n{\n", 11) + ok + "\r\n" + `{"log_id":"a8","data":{"type":"du","date":"2026-05-01T09:00:00Z","user_name":"b"}}` + "\n{\"log_id\":\"a9\"}")
 	f.Fuzz(func(t *testing.T, body string) {
 		p, err := parseAuth0(nil, []byte(body))
 		_, old, oldErr := auth0AsBefore([]byte(body))

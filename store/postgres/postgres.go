@@ -245,7 +245,9 @@ func (s *Store) CheckClock(ctx context.Context) error {
 		return nil
 	}
 	c.mu.Lock()
-	sent := c.now()
+	// By the wall clock (Round(0) drops the monotonic reading, which a clock set back or
+	// forward does not move): such a change is what this look is for.
+	sent := c.now().Round(0)
 	if d := sent.Sub(c.last); d >= 0 && d < store.ClockCheckEvery {
 		c.mu.Unlock()
 		return nil

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	_ "embed"
 	"encoding/base64"
 	"errors"
@@ -438,7 +439,7 @@ func (f *freshStore) discard() {
 	created := f.created()
 	st.Close()
 	if created {
-		f.remove()
+		_ = f.remove() // kept when another process wrote to it meanwhile
 	}
 }
 
@@ -454,13 +455,71 @@ func (f *freshStore) created() bool {
 
 // remove removes the database opening made, closed by then, and its folder if it made
 // that (only if empty: the lock file serve takes stays, as another serve may hold it).
-func (f *freshStore) remove() {
-	for _, p := range []string{f.path, f.path + "-wal", f.path + "-shm"} {
+// A database that holds a row is kept: another process wrote it meanwhile (an `emfa
+// users add` beside a first start), and what it wrote is not this start's to drop.
+// The rows are looked at under SQLite's write lock, held until the file is unlinked,
+// so that no write commits between the look and the removal. The error says why a
+// database was kept.
+func (f *freshStore) remove() error {
+	if err := removeUnwritten(f.path); err != nil {
+		return err
+	}
+	for _, p := range []string{f.path + "-wal", f.path + "-shm"} {
 		os.Remove(p)
 	}
 	if !f.dirExists {
 		os.Remove(filepath.Dir(f.path)) // only if empty
 	}
+	return nil
+}
+
+// removeUnwritten removes the SQLite database at path if it holds its schema and
+// nothing else (goose's version rows aside), and says why it kept it otherwise.
+func removeUnwritten(path string) (err error) {
+	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path) +
+		"?_pragma=busy_timeout(5000)&_txlock=immediate"
+	db, err := sql.Open("sqlite", uri)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name <> 'goose_db_version'`)
+	if err != nil {
+		return err
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, name)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, t := range tables {
+		var written bool
+		q := `SELECT EXISTS (SELECT 1 FROM "` + strings.ReplaceAll(t, `"`, `""`) + `")`
+		if err := tx.QueryRowContext(ctx, q).Scan(&written); err != nil {
+			return err
+		}
+		if written {
+			return fmt.Errorf("another process has written to it (table %s)", t)
+		}
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // newerSchemaHint adds to a refusal of a schema newer than this emfa's how a rollback

@@ -35,6 +35,9 @@ type deps struct {
 	// traceExporter, when set, receives serve's spans instead of tracing.endpoint's
 	// collector (tracing stays off without an endpoint).
 	traceExporter sdktrace.SpanExporter
+	// owned, when set, runs once serve has opened (and, for SQLite, locked) its store,
+	// before the rest of its start: tests write from another process beside a start.
+	owned func()
 }
 
 // processDeps are the real process's.

@@ -75,7 +75,9 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 	defer func() {
 		e.Close()
 		if !serving && fresh != nil {
-			fresh.remove()
+			if err := fresh.remove(); err != nil {
+				e.log.Warn("storage: the new store at "+fresh.path+" is kept: "+err.Error(), "path", fresh.path)
+			}
 		}
 		release()
 	}()
@@ -97,6 +99,9 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 			path := sqlite.Path(e.cfg.Storage.DSN.Reveal())
 			e.log.Info("storage: created a new store at "+path+": it was not there (if it should have been, check "+check+")", "path", path)
 		}
+	}
+	if d.owned != nil {
+		d.owned()
 	}
 	for _, w := range e.cfg.Warnings {
 		e.log.Warn("configuration: " + w)

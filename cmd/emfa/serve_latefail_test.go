@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,5 +74,31 @@ func TestServeFailingLateKeepsAnExistingStore(t *testing.T) {
 	}
 	if out := mustEmfa(t, "users", "list", "--config", cfg); !strings.Contains(out, "alice") {
 		t.Errorf("users list after a serve that failed: alice is gone:\n%s", out)
+	}
+}
+
+// A store this start created, but which another process wrote to before the start failed
+// (an `emfa users add` run beside a first start), is no longer the start's own: it is
+// kept, with what the other process wrote.
+func TestServeFailingLateKeepsAStoreAnotherProcessWrote(t *testing.T) {
+	dir := t.TempDir()
+	cfg := lateFailingConfig(t, dir)
+	var stdout, stderr bytes.Buffer
+	d := (&cli{}).deps(&stdout, &stderr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d.listening = func(string) { cancel() }
+	d.owned = func() { mustEmfa(t, "users", "add", "alice", "--config", cfg) }
+	if code := run(ctx, []string{"serve", "--config", cfg}, d); code == 0 || !strings.Contains(stderr.String(), "signing key") {
+		t.Fatalf("serve exited %d, want a failure about the signing key:\n%s", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "emfa.db")); err != nil {
+		t.Fatalf("the store alice was added to, after a serve that failed: %v", err)
+	}
+	if out := mustEmfa(t, "users", "list", "--config", cfg); !strings.Contains(out, "alice") {
+		t.Errorf("users list after a serve that failed: alice is gone:\n%s", out)
+	}
+	if !strings.Contains(stderr.String(), "is kept: another process has written to it") {
+		t.Errorf("serve did not say why it kept the store it created:\n%s", stderr.String())
 	}
 }

@@ -25,6 +25,11 @@ type webhookFile struct {
 	data  []byte
 	where string         // the provider's webhookFile in the configuration, said after each problem
 	keys  map[string]int // the byte offset of each key, by its path (lower case): resources.x.transform
+	// overridden are the keys the configuration's remote section sets beside webhookFile
+	// (lower case, as JSON matches them): their values are the configuration's, not the
+	// file's, and a problem under one is not placed in the file (where the key may be too,
+	// with a value that is fine).
+	overridden map[string]bool
 }
 
 // readWebhookFile reads the webhook JSON at path for placing providers[i]'s problems;
@@ -38,7 +43,12 @@ func readWebhookFile(cfg *config.Config, i int, path string) *webhookFile {
 	if l := cfg.Line(fmt.Sprintf("providers[%d].remote.webhookFile", i)); l > 0 {
 		where += ":" + strconv.Itoa(l)
 	}
-	f := &webhookFile{path: path, data: data, where: where, keys: map[string]int{}}
+	f := &webhookFile{path: path, data: data, where: where, keys: map[string]int{}, overridden: map[string]bool{}}
+	for k := range cfg.Providers[i].Remote {
+		if k != "webhookFile" && k != "values" {
+			f.overridden[strings.ToLower(k)] = true
+		}
+	}
 	f.walk() // a file that is not JSON places the keys before its syntax error (placed apart)
 	return f
 }
@@ -118,6 +128,13 @@ func (f *webhookFile) keyAt(path string) (string, bool) {
 // keyOffset is keyAt's byte offset in the file.
 func (f *webhookFile) keyOffset(path string) (int, bool) {
 	p := strings.ToLower(path)
+	top := p
+	if j := strings.IndexAny(p, ".["); j >= 0 {
+		top = p[:j]
+	}
+	if f.overridden[top] {
+		return 0, false // the configuration's
+	}
 	for p != "" {
 		if off, ok := f.keys[p]; ok {
 			return off, true

@@ -109,3 +109,31 @@ func TestCheckWebhookFileOverrideProblemNamedByTheConfiguration(t *testing.T) {
 		t.Errorf("the override's problem is placed in the webhook file:\n%s", errOut)
 	}
 }
+
+// A key the configuration's remote section sets overrides the file's: a problem of its
+// value is the configuration's, even where the file has the key too (with a value that
+// is fine). It was placed at the file's key, where the operator found nothing wrong.
+func TestCheckWebhookFileOverriddenKeyProblemNotPlacedInTheFile(t *testing.T) {
+	file := `{
+  "name": "v",
+  "urls": ["{{vendor_url}}"],
+  "timeout": "5s",
+  "expectedStatus": [200],
+  "resources": {}
+}`
+	for _, tc := range []struct{ extra, want string }{
+		{"      expectedStatus: [99]\n", "expectedStatus[0]: 99 is outside 100-599"},
+		{"      timeout: 5\n", "timeout: 5 has no unit"},
+		{"      Timeout: 5\n", "Timeout: 5 has no unit"},
+		{"      urls: [\"ftp://x\"]\n", "urls[0]: not an absolute http or https url"},
+	} {
+		cfg, hook := writeWebhookConfig(t, file, tc.extra)
+		code, _, errOut := emfa(t, "check", "--config", cfg)
+		if code != 1 || !strings.Contains(errOut, cfg+": providers[0] (vendor).remote from "+hook+"."+tc.want) {
+			t.Errorf("%q: exit %d, want the override's problem named by the configuration:\n%s", tc.extra, code, errOut)
+		}
+		if strings.Contains(errOut, hook+":") {
+			t.Errorf("%q: the override's problem is placed in the webhook file:\n%s", tc.extra, errOut)
+		}
+	}
+}

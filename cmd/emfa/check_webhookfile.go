@@ -23,8 +23,12 @@ import (
 type webhookFile struct {
 	path  string
 	data  []byte
-	where string         // the provider's webhookFile in the configuration, said after each problem
-	keys  map[string]int // the byte offset of each key, by its path (lower case): resources.x.transform
+	where string // the provider's webhookFile in the configuration, said after each problem
+	// keys are the byte offset of each key, by its path as written (resources.X.transform)
+	// and, in folded, in lower case: JSON matches a struct's fields in any case, a map's
+	// keys (the resources' names) as written. A key written twice is at its last place,
+	// the one whose value JSON keeps.
+	keys, folded map[string]int
 	// overridden are the keys the configuration's remote section sets beside webhookFile
 	// (lower case, as JSON matches them): their values are the configuration's, not the
 	// file's, and a problem under one is not placed in the file (where the key may be too,
@@ -43,7 +47,7 @@ func readWebhookFile(cfg *config.Config, i int, path string) *webhookFile {
 	if l := cfg.Line(fmt.Sprintf("providers[%d].remote.webhookFile", i)); l > 0 {
 		where += ":" + strconv.Itoa(l)
 	}
-	f := &webhookFile{path: path, data: data, where: where, keys: map[string]int{}, overridden: map[string]bool{}}
+	f := &webhookFile{path: path, data: data, where: where, keys: map[string]int{}, folded: map[string]int{}, overridden: map[string]bool{}}
 	for k := range cfg.Providers[i].Remote {
 		if k != "webhookFile" && k != "values" {
 			f.overridden[strings.ToLower(k)] = true
@@ -58,8 +62,8 @@ func readWebhookFile(cfg *config.Config, i int, path string) *webhookFile {
 func (f *webhookFile) walk() {
 	dec := json.NewDecoder(bytes.NewReader(f.data))
 	dec.UseNumber()
-	var value func(path string) error
-	value = func(path string) error {
+	var value func(path, lower string) error
+	value = func(path, lower string) error {
 		tok, err := dec.Token()
 		if err != nil {
 			return err
@@ -75,14 +79,12 @@ func (f *webhookFile) walk() {
 				name, _ := key.(string)
 				// The key starts at its quote, after the comma and the spaces before it.
 				at := from + bytes.IndexByte(f.data[from:], '"')
-				child := strings.ToLower(name)
+				child, lowerChild := name, strings.ToLower(name)
 				if path != "" {
-					child = path + "." + child
+					child, lowerChild = path+"."+child, lower+"."+lowerChild
 				}
-				if _, seen := f.keys[child]; !seen {
-					f.keys[child] = at
-				}
-				if err := value(child); err != nil {
+				f.keys[child], f.folded[lowerChild] = at, at
+				if err := value(child, lowerChild); err != nil {
 					return err
 				}
 			}
@@ -91,10 +93,10 @@ func (f *webhookFile) walk() {
 		case json.Delim('['):
 			for n := 0; dec.More(); n++ {
 				from := int(dec.InputOffset())
-				child := fmt.Sprintf("%s[%d]", path, n)
+				child, lowerChild := fmt.Sprintf("%s[%d]", path, n), fmt.Sprintf("%s[%d]", lower, n)
 				rest := bytes.TrimLeft(f.data[from:], " \t\r\n,")
-				f.keys[child] = len(f.data) - len(rest)
-				if err := value(child); err != nil {
+				f.keys[child], f.folded[lowerChild] = len(f.data)-len(rest), len(f.data)-len(rest)
+				if err := value(child, lowerChild); err != nil {
 					return err
 				}
 			}
@@ -103,7 +105,7 @@ func (f *webhookFile) walk() {
 		}
 		return nil
 	}
-	_ = value("")
+	_ = value("", "")
 }
 
 // at is "FILE:LINE:COLUMN" of offset (the column in characters, from 1).
@@ -127,16 +129,19 @@ func (f *webhookFile) keyAt(path string) (string, bool) {
 
 // keyOffset is keyAt's byte offset in the file.
 func (f *webhookFile) keyOffset(path string) (int, bool) {
-	p := strings.ToLower(path)
+	p := path
 	top := p
 	if j := strings.IndexAny(p, ".["); j >= 0 {
 		top = p[:j]
 	}
-	if f.overridden[top] {
+	if f.overridden[strings.ToLower(top)] {
 		return 0, false // the configuration's
 	}
 	for p != "" {
 		if off, ok := f.keys[p]; ok {
+			return off, true
+		}
+		if off, ok := f.folded[strings.ToLower(p)]; ok {
 			return off, true
 		}
 		i := strings.LastIndexAny(p, ".[")

@@ -137,3 +137,54 @@ func TestCheckWebhookFileOverriddenKeyProblemNotPlacedInTheFile(t *testing.T) {
 		}
 	}
 }
+
+// A key written twice is read as JSON reads it: the last one's value is the webhook's, and
+// a key of another case is the same struct field's (the last wins too), while a map's keys
+// (the resources' names) differ by case. A problem was placed at the first one written,
+// or at a resource of another case, whose value was fine.
+func TestCheckWebhookFileProblemAtTheKeyJSONReads(t *testing.T) {
+	for _, tc := range []struct {
+		name, webhook string
+		want          []string
+	}{{
+		name: "a key written twice",
+		webhook: `{
+  "name": "v",
+  "urls": ["{{vendor_url}}"],
+  "resources": {"enrollments": {"transform": {"outgoing": "{}",
+     "outgoing": "bad (("}}}
+}`,
+		want: []string{`:5:6: resources.enrollments.transform.outgoing: `},
+	}, {
+		name: "a field written in two cases",
+		webhook: `{
+  "name": "v",
+  "urls": ["{{vendor_url}}"],
+  "Resources": {"enrollments": {"transform": {"outgoing": "{}"}}},
+  "resources": {"enrollments": {"transform": {"outgoing": "bad (("}}}
+}`,
+		want: []string{`:5:47: resources.enrollments.transform.outgoing: `},
+	}, {
+		name: "resources whose names differ in case",
+		webhook: `{
+  "name": "v",
+  "urls": ["{{vendor_url}}"],
+  "resources": {"enrollments": {"transform": {"outgoing": "bad (("}},
+  "Enrollments": {"transform": {"outgoing": "also bad (("}}}
+}`,
+		want: []string{`:4:47: resources.enrollments.transform.outgoing: `, `:5:33: resources.Enrollments.transform.outgoing: `},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, hook := writeWebhookConfig(t, tc.webhook, "")
+			code, _, errOut := emfa(t, "check", "--config", cfg)
+			if code != 1 {
+				t.Fatalf("check: exit %d\n%s", code, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut, hook+w) {
+					t.Errorf("missing: %q\n%s", hook+w, errOut)
+				}
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/provider/remote"
 )
 
 // webhookFile is a remote provider's webhookFile (IBM's webhook JSON) as its problems
@@ -192,6 +194,14 @@ func (f *webhookFile) loadProblem(err error) (error, bool) {
 func jsonKindOf(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	// A type that reads itself from text is written as a string, whatever Go holds it in
+	// (a Duration is an int64: it was said to be "a number, not a number").
+	if t == reflect.TypeFor[remote.Duration]() {
+		return "a duration such as 5s or 1m30s"
+	}
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
+		return "a string"
 	}
 	switch t.Kind() {
 	case reflect.Map, reflect.Struct:

@@ -74,6 +74,16 @@ func TestCheckPlacesWebhookFileProblems(t *testing.T) {
   "resources": [1]
 }`,
 		want: []string{`:4:3: resources: must be an object, not a list`},
+	}, {
+		// A duration is written as a string: it was said to be a number ("must be a
+		// number, not a number"), a Duration being an int64 to Go.
+		name: "a duration without its unit",
+		webhook: `{
+  "name": "v",
+  "urls": ["{{vendor_url}}"],
+  "timeout": 5
+}`,
+		want: []string{`:4:3: timeout: must be a duration such as 5s or 1m30s, not a number`},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, hook := writeWebhookConfig(t, tc.webhook, "")

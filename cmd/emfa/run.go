@@ -35,9 +35,10 @@ type deps struct {
 	// traceExporter, when set, receives serve's spans instead of tracing.endpoint's
 	// collector (tracing stays off without an endpoint).
 	traceExporter sdktrace.SpanExporter
-	// owned, when set, runs once serve has opened (and, for SQLite, locked) its store,
-	// before the rest of its start: tests write from another process beside a start.
-	owned func()
+	// opened, when set, runs once serve has opened its store, before it locks it; owned,
+	// once it has locked it, before the rest of its start: tests run other processes
+	// beside a start.
+	opened, owned func()
 }
 
 // processDeps are the real process's.

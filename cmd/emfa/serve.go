@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -81,6 +82,9 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 		}
 		release()
 	}()
+	if d.opened != nil {
+		d.opened()
+	}
 	if e.cfg.Storage.Driver == "sqlite" {
 		// One serving process per SQLite file: a second one refuses to start.
 		r, err := sqlite.Own(e.cfg.Storage.DSN.Reveal())
@@ -89,6 +93,19 @@ func (d *deps) serve(ctx context.Context, o storeOptions, recordDir string) erro
 			return err
 		}
 		release = r
+		// The file opened is still the one at the DSN's path: a start that created it and
+		// failed may have removed it (before the lock it held was released to this one),
+		// and this one would then serve a file unlinked from its path, its writes lost.
+		if st, ok := e.store.(*sqlite.Store); ok {
+			if err := st.Ping(ctx); err != nil {
+				path := sqlite.Path(e.cfg.Storage.DSN.Reveal())
+				if _, serr := os.Stat(path); errors.Is(serr, fs.ErrNotExist) {
+					return fmt.Errorf("storage.dsn: database %s was removed as this serve opened it (another start that had "+
+						"just created it failed, and removed it): start again", path)
+				}
+				return fmt.Errorf("storage.dsn: database %s: %w", path, err)
+			}
+		}
 		// A mistyped storage.dsn would otherwise be a new, empty store without a word. The
 		// path only: a SQLite DSN's query is no secret, but it is not needed here.
 		if st, ok := e.store.(*sqlite.Store); ok && st.Created() {

@@ -102,3 +102,52 @@ func TestServeFailingLateKeepsAStoreAnotherProcessWrote(t *testing.T) {
 		t.Errorf("serve did not say why it kept the store it created:\n%s", stderr.String())
 	}
 }
+
+// A second serve that opened the store a first start created, and locks it only once that
+// start has failed and removed it, refuses to start: it served a file unlinked from
+// its path, whose writes were lost at its next start (or the lock left a third serve a
+// new file beside it).
+func TestServeRefusesTheStoreAFailedStartRemoved(t *testing.T) {
+	dir := t.TempDir()
+	cfg := lateFailingConfig(t, dir)
+	good := filepath.Join(dir, "good.yaml")
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = []byte(strings.Replace(string(data), dir+"/not-a-dir/key.pem", dir+"/key.pem", 1))
+	if err := os.WriteFile(good, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opened, failed := make(chan struct{}), make(chan struct{})
+	second := make(chan int, 1)
+	var secondErr bytes.Buffer
+	var first bytes.Buffer
+	d := (&cli{}).deps(&bytes.Buffer{}, &first)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d.listening = func(string) { cancel() }
+	d.owned = func() {
+		// The second serve opens the store the first has created, then waits.
+		go func() {
+			d2 := (&cli{}).deps(&bytes.Buffer{}, &secondErr)
+			ctx2, cancel2 := context.WithCancel(context.Background())
+			defer cancel2()
+			d2.listening = func(string) { cancel2() }
+			d2.opened = func() { close(opened); <-failed }
+			second <- run(ctx2, []string{"serve", "--config", good}, d2)
+		}()
+		<-opened
+	}
+	code := run(ctx, []string{"serve", "--config", cfg}, d)
+	close(failed)
+	if code == 0 || !strings.Contains(first.String(), "signing key") {
+		t.Fatalf("the first serve exited %d, want a failure about the signing key:\n%s", code, first.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "emfa.db")); !os.IsNotExist(err) {
+		t.Fatalf("the store the first serve created: %v (want it removed)", err)
+	}
+	if code := <-second; code == 0 || !strings.Contains(secondErr.String(), "was removed") {
+		t.Errorf("the second serve exited %d, want a refusal of the removed store:\n%s", code, secondErr.String())
+	}
+}

@@ -477,7 +477,10 @@ func (f *freshStore) remove() error {
 // nothing else (goose's version rows aside), and says why it kept it otherwise.
 func removeUnwritten(path string) (err error) {
 	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path) +
-		"?_pragma=busy_timeout(5000)&_txlock=immediate"
+		"?mode=rw&_pragma=busy_timeout(5000)&_txlock=immediate" // rw: none is created
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil // gone already: its -wal and -shm are removed still
+	}
 	db, err := sql.Open("sqlite", uri)
 	if err != nil {
 		return err
@@ -513,7 +516,7 @@ func removeUnwritten(path string) (err error) {
 			return err
 		}
 		if written {
-			return fmt.Errorf("another process has written to it (table %s)", t)
+			return fmt.Errorf("it holds rows written meanwhile (table %s): another process's (an emfa users add beside the start), or this start's directory sync's", t)
 		}
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -98,7 +98,7 @@ func TestServeFailingLateKeepsAStoreAnotherProcessWrote(t *testing.T) {
 	if out := mustEmfa(t, "users", "list", "--config", cfg); !strings.Contains(out, "alice") {
 		t.Errorf("users list after a serve that failed: alice is gone:\n%s", out)
 	}
-	if !strings.Contains(stderr.String(), "is kept: another process has written to it") {
+	if !strings.Contains(stderr.String(), "is kept: it holds rows written meanwhile (table users)") {
 		t.Errorf("serve did not say why it kept the store it created:\n%s", stderr.String())
 	}
 }

@@ -434,6 +434,9 @@ func (f *freshStore) discard() {
 	}
 	st, err := f.wait()
 	if err != nil {
+		// Opening failed, once it may have made the file (empty) and its folder: they
+		// go too, unless another process wrote to a file it made meanwhile (remove).
+		_ = f.remove()
 		return
 	}
 	created := f.created()
@@ -679,7 +682,9 @@ func (d *deps) openEnv(ctx context.Context, o storeOptions, mode loadMode) (*env
 	}
 	var st store.Store
 	if fresh != nil {
-		st, err = fresh.wait()
+		if st, err = fresh.wait(); err != nil {
+			fresh.discard() // the empty file it made, and its folder
+		}
 	} else {
 		st, err = openStore(ctx, cfg, log)
 	}

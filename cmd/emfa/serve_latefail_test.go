@@ -151,3 +151,31 @@ func TestServeRefusesTheStoreAFailedStartRemoved(t *testing.T) {
 		t.Errorf("the second serve exited %d, want a refusal of the removed store:\n%s", code, secondErr.String())
 	}
 }
+
+// A start whose new SQLite store fails to open once its file is made (here a DSN naming
+// no such VFS) leaves neither the empty file nor the folder it made: left behind, the
+// next start, the DSN mended, was no longer a first start.
+func TestServeFailingToOpenRemovesTheFileItCreated(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	cfg := filepath.Join(dir, "emfa.yaml")
+	if err := os.WriteFile(cfg, []byte(`server:
+  listen: "127.0.0.1:0"
+  auth:
+    basic: {username: verify, password: "sim-password-0123"}
+storage:
+  dsn: "file:`+data+`/emfa.db?vfs=nope"
+  encryptionKey: "`+testEncryptionKey+`"
+providers:
+  - {name: Built-in factors, credentialPrefix: emfa, capabilities: [totp]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runUntilListening(t, "serve", "--config", cfg)
+	if code == 0 || !strings.Contains(stderr, "no such vfs") {
+		t.Fatalf("serve exited %d, want a failure to open the store:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("the data folder after a start that could not open its new store: %v (want it removed)", err)
+	}
+}

@@ -74,7 +74,7 @@ func TestStringSizeChargedItsScan(t *testing.T) {
 }
 
 // trackedCost is the cost p's tracked program is charged for evaluating vars.
-func trackedCost(t *testing.T, p *Program, vars Vars) uint64 {
+func trackedCost(t testing.TB, p *Program, vars Vars) uint64 {
 	t.Helper()
 	st, _, err := p.activation(vars)
 	if err != nil {

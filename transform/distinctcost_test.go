@@ -63,12 +63,7 @@ func TestDistinctChargedItsWalk(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.src, err)
 		}
-		if _, est := p.CostEstimate(); est > limit {
-			t.Fatalf("%s: estimate %d over the limit: the test needs the untracked path", c.src, est)
-		}
-		if u := p.untrackedProgram(); u.prg == nil || u.upTo < hint {
-			t.Fatalf("%s: untracked up to %d, want at least %d", c.src, u.upTo, hint)
-		}
+		wantUntracked(t, p, c.src, limit, hint)
 		_, err = p.Eval(context.Background(), vars)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.src, err, c.want)

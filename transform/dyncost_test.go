@@ -35,17 +35,7 @@ func TestDynamicCallsCharged(t *testing.T) {
 		`m.strs.map(x, m.strs == m.strs)`,
 		`m.strs.map(x, m.strs.distinct().size())`,
 	} {
-		p, err := Compile(env, `{"v": `+src+`}`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The deadline only ends a run that the cost limit does not.
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		_, err = p.Eval(ctx, vars)
-		cancel()
-		if !errors.Is(err, ErrCostLimit) {
-			t.Errorf("%s: %v, want the cost limit", src, err)
-		}
+		wantCostLimit(t, env, src, vars)
 	}
 	for _, src := range []string{
 		`m.strs.map(x, size(m.strs) + size(m.keys))`,

@@ -36,12 +36,7 @@ func TestFormListValuesTracked(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
 		}
-		if _, est := p.CostEstimate(); est > limit {
-			t.Fatalf("%s: estimate %d over the limit: the test needs the untracked path", src, est)
-		}
-		if u := p.untrackedProgram(); u.prg == nil || u.upTo < hint {
-			t.Fatalf("%s: untracked up to %d, want at least %d", src, u.upTo, hint)
-		}
+		wantUntracked(t, p, src, limit, hint)
 		out, err := p.Eval(context.Background(), Vars{"body": map[string]any{"username": list}})
 		if !errors.Is(err, ErrCostLimit) {
 			t.Errorf("%s: got %.80v, %v; want the cost limit's error", src, out, err)

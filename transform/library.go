@@ -228,6 +228,12 @@ func costModels() []cost.OverloadModel {
 			// Four characters for every three bytes, or part of three.
 			cost.ResultSize(cost.Ranged(cost.Scale(cost.Length(cost.Arg(0)), 4.0/3),
 				cost.Sum(cost.Scale(cost.Length(cost.Arg(0)), 4.0/3), cost.Const(3))))),
+		// strings.quote: see quoteCost.
+		cost.Overload("strings_quote",
+			cost.EvalCost(cost.Sum(call, cost.Scale(cost.Length(cost.Arg(0)), quoteCost))),
+			// The quotes, and each code point itself or escaped (two characters).
+			cost.ResultSize(cost.Ranged(cost.Sum(cost.Arg(0), cost.Const(2)),
+				cost.Sum(cost.Scale(cost.Arg(0), 2), cost.Const(2))))),
 		// A timestamp's accessors given a time zone by name: see zoneLoadCost.
 		zoneModel(overloads.TimestampToYearWithTz), zoneModel(overloads.TimestampToMonthWithTz),
 		zoneModel(overloads.TimestampToDayOfYearWithTz), zoneModel(overloads.TimestampToDayOfMonthZeroBasedWithTz),
@@ -248,6 +254,17 @@ func costModels() []cost.OverloadModel {
 			cost.ResultSize(cost.Arg(0))),
 	}
 }
+
+// The charges below are of calls that do more for each code point than a scan (a string's
+// size, a comparison: 0.1 unit a code point, some 7 ns a unit, as BenchmarkChargedCost
+// measures it). Charged a scan's tenth, or a unit, a 64 KiB string cost four to a hundred
+// times that a unit, and a comprehension repeating one over the input ran as many times
+// the time the cost limit allows.
+
+// quoteCost is strings.quote's charge per code point: it decodes the text twice, writing it
+// rune by rune into a builder each time, some 35 ns a code point of ASCII and 60 of Greek or
+// an escape.
+const quoteCost = 6
 
 // zoneLoadCost is the charge of loading a time zone by name, which a timestamp's accessor given
 // one (now.getHours("America/New_York")) does on every call, from the system's zone database:

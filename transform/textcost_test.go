@@ -1,0 +1,53 @@
+package transform
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// textLen is the length, in code points, of the strings the text cost tests give a call, and
+// textReps how many times their comprehensions repeat it: within the cost limit at the old
+// charge of each call, past it at the charge of its work.
+const textLen, textReps = 16384, 32
+
+// textVars are the variables of a text cost test: s and m.s, a string of textLen code points
+// made of unit, typed and dyn, and m.l, textReps elements for a comprehension to repeat a call
+// over.
+func textVars(unit string) Vars {
+	s := strings.Repeat(unit, textLen/utf8.RuneCountInString(unit))
+	l := make([]any, textReps)
+	for i := range l {
+		l[i] = int64(i)
+	}
+	return Vars{"s": s, "m": map[string]any{"s": s, "l": l}}
+}
+
+// wantCharged checks that src, a call on arg, is charged at least perCodePoint a code point of
+// vars' text beyond arg, and estimated at least that a code point of the input size hint's.
+func wantCharged(t *testing.T, env *Env, vars Vars, src, arg string, perCodePoint float64) {
+	t.Helper()
+	got, est := callCost(t, env, src, arg, vars)
+	n := utf8.RuneCountInString(vars["s"].(string))
+	if want := uint64(perCodePoint * float64(n)); got < want {
+		t.Errorf("%s: tracked cost %d for %d code points, want at least %d", src, got, n, want)
+	}
+	if want := uint64(perCodePoint * DefaultInputSizeHint); est < want {
+		t.Errorf("%s: estimate %d, want at least %d for the size hint's %d code points", src, est, want, DefaultInputSizeHint)
+	}
+}
+
+// strings.quote decodes its text twice, writing it rune by rune into a builder each time: some
+// 35 ns a code point of ASCII, 60 of Greek or an escape, which the strings extension charged
+// a scan's 0.1 unit (BenchmarkChargedCost: 300 to 700 ns a unit, where a string's size or a
+// comparison takes 7), so that quoting the input as often as a comprehension repeats it ran
+// for 50 to 100 times the time the cost limit allows. It is charged 6 units a code point.
+func TestQuoteChargedItsWork(t *testing.T) {
+	env := testEnv(t)
+	for _, unit := range []string{"αβγδ", "a\"b\\\n\t"} {
+		vars := textVars(unit)
+		wantCostLimit(t, env, `m.l.map(x, strings.quote(m.s))`, vars)
+		wantCharged(t, env, vars, `strings.quote(s)`, `s`, 6)
+		wantCharged(t, env, vars, `strings.quote(m.s)`, `m.s`, 6)
+	}
+}

@@ -234,6 +234,8 @@ func costModels() []cost.OverloadModel {
 			// The quotes, and each code point itself or escaped (two characters).
 			cost.ResultSize(cost.Ranged(cost.Sum(cost.Arg(0), cost.Const(2)),
 				cost.Sum(cost.Scale(cost.Arg(0), 2), cost.Const(2))))),
+		// split: see splitPartCost.
+		splitModel("string_split_string"), splitModel("string_split_string_int"),
 		// A timestamp's accessors given a time zone by name: see zoneLoadCost.
 		zoneModel(overloads.TimestampToYearWithTz), zoneModel(overloads.TimestampToMonthWithTz),
 		zoneModel(overloads.TimestampToDayOfYearWithTz), zoneModel(overloads.TimestampToDayOfMonthZeroBasedWithTz),
@@ -265,6 +267,24 @@ func costModels() []cost.OverloadModel {
 // rune by rune into a builder each time, some 35 ns a code point of ASCII and 60 of Greek or
 // an escape.
 const quoteCost = 6
+
+// splitPartCost is split's charge per part, beside its scan of the text: each part is a string
+// of its own in a list of them, some 35 ns, one a code point when the separator is empty.
+const splitPartCost = 4
+
+// splitModel prices the strings extension's split overload id: a scan of the receiver, as
+// the extension's own model has it, and splitPartCost a part.
+func splitModel(id string) cost.OverloadModel {
+	return cost.MemberOverload(id,
+		cost.EvalCost(cost.AllocList(cost.StringScan(cost.Sum(cost.Length(cost.Target()), cost.Const(1))),
+			cost.Scale(cost.Length(cost.Result()), splitPartCost))),
+		// The extension's: at most a part per code point and one more, none longer than
+		// the receiver, and under the aggregate sizing strategy their content and a unit
+		// each.
+		cost.ResultSize(cost.Min(
+			cost.List(cost.AtMost(cost.Sum(cost.Target(), cost.Const(1))), cost.AtMost(cost.Target())),
+			cost.Sum(cost.Scale(cost.Target(), 2), cost.Const(2)))))
+}
 
 // zoneLoadCost is the charge of loading a time zone by name, which a timestamp's accessor given
 // one (now.getHours("America/New_York")) does on every call, from the system's zone database:

@@ -51,3 +51,18 @@ func TestQuoteChargedItsWork(t *testing.T) {
 		wantCharged(t, env, vars, `strings.quote(m.s)`, `m.s`, 6)
 	}
 }
+
+// split makes each part a string of its own in a list of them, some 35 ns a part, one a code
+// point when the separator is empty, and the strings extension charged a part one unit
+// (BenchmarkChargedCost: 30 to 40 ns a unit, where a string's size or a comparison takes
+// 7). It is charged 4 units a part, beside its scan of the text.
+func TestSplitChargedItsParts(t *testing.T) {
+	env := testEnv(t)
+	for _, unit := range []string{"abcd", "αβγδ"} {
+		vars := textVars(unit)
+		wantCostLimit(t, env, `m.l.map(x, s.split("").size())`, vars)
+		wantCharged(t, env, vars, `s.split("")`, `s`, 4)
+		wantCharged(t, env, vars, `m.s.split("")`, `m.s`, 4)
+		wantCharged(t, env, vars, `s.split("", -1)`, `s`, 4)
+	}
+}

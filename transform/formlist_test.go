@@ -17,7 +17,7 @@ import (
 // leaves such a form to the tracked program, which stops it at the limit; a form of scalars
 // (every DUO request) stays untracked.
 func TestFormListValuesTracked(t *testing.T) {
-	const hint, limit = 64, 1000
+	const hint, limit = 64, 4000 // toUpper of the form, 3 units a code point, within it at the hint
 	env, err := NewEnvWithVariables(map[string]*cel.Type{"body": cel.MapType(cel.StringType, cel.DynType)},
 		WithInputSizeHint(hint), WithCostLimit(limit))
 	if err != nil {

@@ -174,11 +174,12 @@ func costModels() []cost.OverloadModel {
 			cost.EvalCost(scan(cost.Length(cost.Target()))),
 			// Up to four UTF-8 bytes per code point, four characters per three bytes.
 			cost.ResultSize(cost.AtMost(cost.Sum(cost.Scale(cost.Length(cost.Target()), 16.0/3), cost.Const(3))))),
+		// A case change: see caseCost.
 		cost.MemberOverload("string_toUpper",
-			cost.EvalCost(scan(cost.Length(cost.Target()))),
+			cost.EvalCost(cost.Sum(call, cost.Scale(cost.Length(cost.Target()), caseCost))),
 			cost.ResultSize(cost.Target())),
 		cost.MemberOverload("string_toLower",
-			cost.EvalCost(scan(cost.Length(cost.Target()))),
+			cost.EvalCost(cost.Sum(call, cost.Scale(cost.Length(cost.Target()), caseCost))),
 			cost.ResultSize(cost.Target())),
 		cost.Overload("jsonToFormURLEncoded_map_bool",
 			// Result: the text written. A list value's strings are not in the map's element
@@ -285,6 +286,10 @@ func splitModel(id string) cost.OverloadModel {
 			cost.List(cost.AtMost(cost.Sum(cost.Target(), cost.Const(1))), cost.AtMost(cost.Target())),
 			cost.Sum(cost.Scale(cost.Target(), 2), cost.Const(2)))))
 }
+
+// caseCost is toUpper's and toLower's charge per code point: one that is not ASCII is mapped
+// through Unicode's tables, some 30 ns.
+const caseCost = 3
 
 // zoneLoadCost is the charge of loading a time zone by name, which a timestamp's accessor given
 // one (now.getHours("America/New_York")) does on every call, from the system's zone database:

@@ -66,3 +66,16 @@ func TestSplitChargedItsParts(t *testing.T) {
 		wantCharged(t, env, vars, `s.split("", -1)`, `s`, 4)
 	}
 }
+
+// toUpper and toLower map each code point that is not ASCII through Unicode's tables, some
+// 30 ns, and were charged a scan's 0.1 unit (BenchmarkChargedCost: 400 ns a unit of Greek,
+// where a string's size or a comparison takes 7). They are charged 3 units a code point.
+func TestCaseChangeChargedItsWork(t *testing.T) {
+	env := testEnv(t)
+	vars := textVars("αβγδ")
+	for _, fn := range []string{"toUpper", "toLower"} {
+		wantCostLimit(t, env, `m.l.map(x, m.s.`+fn+`())`, vars)
+		wantCharged(t, env, vars, `s.`+fn+`()`, `s`, 3)
+		wantCharged(t, env, vars, `m.s.`+fn+`()`, `m.s`, 3)
+	}
+}

@@ -237,6 +237,8 @@ func costModels() []cost.OverloadModel {
 				cost.Sum(cost.Scale(cost.Arg(0), 2), cost.Const(2))))),
 		// split: see splitPartCost.
 		splitModel("string_split_string"), splitModel("string_split_string_int"),
+		// lowerAscii, upperAscii and reverse: see runesCost.
+		runesModel("string_lower_ascii"), runesModel("string_upper_ascii"), runesModel("string_reverse"),
 		// A timestamp's accessors given a time zone by name: see zoneLoadCost.
 		zoneModel(overloads.TimestampToYearWithTz), zoneModel(overloads.TimestampToMonthWithTz),
 		zoneModel(overloads.TimestampToDayOfYearWithTz), zoneModel(overloads.TimestampToDayOfMonthZeroBasedWithTz),
@@ -290,6 +292,19 @@ func splitModel(id string) cost.OverloadModel {
 // caseCost is toUpper's and toLower's charge per code point: one that is not ASCII is mapped
 // through Unicode's tables, some 30 ns.
 const caseCost = 3
+
+// runesCost is the charge per code point of the strings extension's lowerAscii, upperAscii and
+// reverse, which make the text a slice of runes and build a string from it again: some 25 ns
+// a code point, the result's included, of ASCII and Greek alike.
+const runesCost = 3
+
+// runesModel prices the strings extension's call id that makes its receiver a slice of runes
+// and builds a string of as many from it.
+func runesModel(id string) cost.OverloadModel {
+	return cost.MemberOverload(id,
+		cost.EvalCost(cost.Sum(cost.Const(cost.CallCost), cost.Scale(cost.Length(cost.Target()), runesCost))),
+		cost.ResultSize(cost.Target()))
+}
 
 // zoneLoadCost is the charge of loading a time zone by name, which a timestamp's accessor given
 // one (now.getHours("America/New_York")) does on every call, from the system's zone database:

@@ -235,6 +235,9 @@ func inputsOf(env *Env, uses map[string]bool) []input {
 // bottom; one compared with {} is one unit), in on a list each element's against the one
 // sought.
 //
+// reverse of a string, which a list's reverse makes a call chosen at run time, is charged as
+// the string's typed overload is (runesModel), not as text alone.
+//
 // distinct, typed or not, is charged the lists extension's two units a pair and what comparing
 // its elements walks below their top level (distinctWalk).
 //
@@ -261,6 +264,14 @@ func (c dynamicCalls) CallCost(function, overloadID string, args []ref.Val, resu
 	}
 	if overloadID != "" {
 		return nil
+	}
+	if function == "reverse" && len(args) == 1 {
+		if _, ok := args[0].(types.String); ok {
+			// A string's reverse, the lists extension's reverse being a list's: as
+			// its typed overload charges it (runesModel).
+			n := cost.SafeAdd(cost.CallCost, cost.SafeMultiply(cost.ActualSize(args[0]), runesCost))
+			return &n
+		}
 	}
 	var chars, elems uint64
 	for i, a := range args {

@@ -79,3 +79,17 @@ func TestCaseChangeChargedItsWork(t *testing.T) {
 		wantCharged(t, env, vars, `m.s.`+fn+`()`, `m.s`, 3)
 	}
 }
+
+// The strings extension's lowerAscii, upperAscii and reverse make the text a slice of runes
+// and build a string from it again, some 25 ns a code point of ASCII or Greek, and were
+// charged 1.1 units a code point, a scan and the result (BenchmarkChargedCost: 20 to 30 ns a
+// unit, where a string's size or a comparison takes 7). They are charged 3 units a code point.
+func TestRunesChargedTheirWork(t *testing.T) {
+	env := testEnv(t)
+	vars := textVars("αβγδ")
+	for _, fn := range []string{"lowerAscii", "upperAscii", "reverse"} {
+		wantCostLimit(t, env, `m.l.map(x, m.s.`+fn+`())`, vars)
+		wantCharged(t, env, vars, `s.`+fn+`()`, `s`, 3)
+		wantCharged(t, env, vars, `m.s.`+fn+`()`, `m.s`, 3)
+	}
+}

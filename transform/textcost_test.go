@@ -111,3 +111,14 @@ func TestMatchChargedItsWork(t *testing.T) {
 		wantCharged(t, env, vars, `m.s.matches("[0-9]+x")`, `m.s`, perCodePoint)
 	}
 }
+
+// maskPhone decodes each code point twice and writes it again, some 15 ns (20 to 30 before its
+// builder was sized), and was charged a scan's 0.1 unit (BenchmarkChargedCost: 300 ns a
+// unit, where a string's size or a comparison takes 7). It is charged 2 units a code point.
+func TestMaskPhoneChargedItsWork(t *testing.T) {
+	env := testEnv(t)
+	vars := textVars("+1 555-1")
+	wantCostLimit(t, env, `m.l.map(x, maskPhone(m.s))`, vars)
+	wantCharged(t, env, vars, `maskPhone(s)`, `s`, 2)
+	wantCharged(t, env, vars, `maskPhone(m.s)`, `m.s`, 2)
+}

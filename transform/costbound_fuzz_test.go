@@ -55,6 +55,13 @@ var costBoundExprs = []string{
 	`{"v": body.a.split(body.b)}`,
 	`{"v": body.a.upperAscii().reverse()}`,
 	`{"v": base64.encode(bytes(body.a))}`,
+	`{"v": body.a.split("")}`,
+	`{"v": body.b.split(body.c, 3)}`,
+	`{"v": body.c.toLower() + body.a.lowerAscii()}`,
+	`{"v": body.a.reverse()}`,
+	`{"v": matches(body.a, "[0-9]+x") || body.b.matches(body.a)}`,
+	`{"v": strings.quote(body.c).size()}`,
+	`{"v": maskPhone(body.b).upperAscii()}`,
 }
 
 // FuzzUntrackedCostWithinEstimate checks what makes the untracked path safe: for IBM's DUO

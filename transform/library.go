@@ -238,6 +238,11 @@ func costModels() []cost.OverloadModel {
 				cost.Sum(cost.Scale(cost.Arg(0), 2), cost.Const(2))))),
 		// split: see splitPartCost.
 		splitModel("string_split_string"), splitModel("string_split_string_int"),
+		// charAt: see charAtCost.
+		cost.MemberOverload("string_char_at_int",
+			cost.EvalCost(cost.Sum(cost.Const(cost.CallCost+1), cost.Scale(cost.Length(cost.Target()), charAtCost))),
+			// The extension's: a code point, at most four UTF-8 bytes.
+			cost.ResultSize(cost.AtMost(cost.Min(cost.Target(), cost.Const(4))))),
 		// lowerAscii, upperAscii and reverse: see runesCost.
 		runesModel("string_lower_ascii"), runesModel("string_upper_ascii"), runesModel("string_reverse"),
 		// A match: see matchFactor.
@@ -304,6 +309,10 @@ const caseCost = 3
 // reverse, which make the text a slice of runes and build a string from it again: some 25 ns
 // a code point, the result's included, of ASCII and Greek alike.
 const runesCost = 3
+
+// charAtCost is the charge per code point of the strings extension's charAt, which makes the
+// whole text a slice of runes to take one of them: some 7 ns a code point.
+const charAtCost = 1
 
 // runesModel prices the strings extension's call id that makes its receiver a slice of runes
 // and builds a string of as many from it.

@@ -134,3 +134,14 @@ func TestBase64EncodeChargedItsWork(t *testing.T) {
 	wantCharged(t, env, vars, `s.base64Encode()`, `s`, 1)
 	wantCharged(t, env, vars, `m.s.base64Encode()`, `m.s`, 1)
 }
+
+// The strings extension's charAt makes the whole text a slice of runes to take one, some 7 ns
+// a code point, and charged a scan's 0.1 unit (BenchmarkChargedCost: 70 to 190 ns a unit,
+// where a string's size or a comparison takes 7 to 20). It is charged a unit a code point.
+func TestCharAtChargedItsWork(t *testing.T) {
+	env := testEnv(t)
+	vars := textVars("αβγδ")
+	wantCostLimit(t, env, `m.l.map(x, [m.s.charAt(0), m.s.charAt(1), m.s.charAt(2)])`, vars)
+	wantCharged(t, env, vars, `s.charAt(0)`, `s`, 1)
+	wantCharged(t, env, vars, `m.s.charAt(0)`, `m.s`, 1)
+}

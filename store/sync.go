@@ -37,6 +37,24 @@ type ClockWitness interface {
 // ClockCheckEvery is how often, at most, CheckClock reads the store's clock.
 const ClockCheckEvery = 10 * time.Minute
 
+// SharedClock is a store whose clock every process shares (PostgreSQL's) and which
+// measures this process's clock against it: at open, and at each look of CheckClock. The
+// sync queue writes and compares its times by the store's clock so measured (this
+// process's, less how far it is ahead), not by each replica's own: a lease, a backoff, a
+// vendor's hold or the wait for a user's create that one replica writes and another
+// compares with its clock is then one clock's, whatever the replicas' clocks say.
+type SharedClock interface {
+	// ClockAhead is how far this process's clock was ahead of the store's at the last
+	// look (negative: behind); 0 when they are within ClockTolerance, or the look could
+	// not tell them apart (within its round trip).
+	ClockAhead() time.Duration
+}
+
+// ClockTolerance is how far apart a process's clock and the store's (SharedClock) may be
+// and be taken as one: a replica whose clock is less ahead holds the others less long
+// than that, and what the tests compare to the millisecond is left as it was dated.
+const ClockTolerance = time.Second
+
 // DropPendingBatch is how many pending events DropPending gives up in one commit.
 const DropPendingBatch = 500
 
@@ -56,11 +74,15 @@ type QueuedEvent struct {
 	// (a rename's old and new names), recorded so that a propagation lists the pending
 	// ones of its groups (QueueFilter.Groups) without reading every other group's. They
 	// are written, not listed back.
-	Groups    []string
-	State     string
-	Attempts  int
-	NextAt    time.Time
-	Note      string // the last error, or why it was skipped
+	Groups   []string
+	State    string
+	Attempts int
+	NextAt   time.Time
+	Note     string // the last error, or why it was skipped
+	// CreatedAt, set on an event to queue, is the time it is queued at (its created_at,
+	// and its next_at and updated_at: due then) rather than the now of the call that
+	// queues it: the sync queue's clock (SharedClock), for a change that another clock
+	// dates (an operator's user change, store.UserChange.Queue).
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

@@ -58,7 +58,7 @@ func (q *Queue) propagate(ctx context.Context, i int, e store.QueuedEvent) error
 		if busy := retryAfter(nil); errors.As(err, &busy) && ctx.Err() == nil {
 			// The vendor is rate-limiting: its worker sends nothing more until this
 			// propagation is due again (PropagateOnce).
-			q.vendorBusy(ctx, i, q.Now().Add(q.wait(e.Attempts+1, err)))
+			q.vendorBusy(ctx, i, q.now().Add(q.wait(e.Attempts+1, err)))
 		}
 		return q.retry(ctx, e, err, log)
 	}
@@ -110,7 +110,7 @@ func (q *Queue) holdLease(ctx context.Context, e store.QueuedEvent, log *slog.Lo
 				return
 			case <-t.C:
 			}
-			now := q.Now()
+			now := q.now()
 			err := q.Store.RenewEvent(ctx, e.Seq, q.Owner, now.Add(q.Lease), now)
 			switch {
 			case errors.Is(err, store.ErrConflict):
@@ -559,7 +559,7 @@ const groupStep = 2 * time.Second
 // claim takes at once, does not hold e until that clock's time), to be propagated after
 // it: not an attempt, and no outcome, for it has not finished.
 func (q *Queue) holdBehind(ctx context.Context, e, ahead store.QueuedEvent, log *slog.Logger) error {
-	now := q.Now()
+	now := q.now()
 	next := ahead.NextAt
 	if !ahead.Waits(now) {
 		next = now.Add(groupStep)

@@ -362,6 +362,25 @@ func (q *Queue) init() {
 // Init sets the defaults; call it once before sharing q.
 func (q *Queue) Init() *Queue { q.init(); return q }
 
+// now is the queue's clock, by which it writes the queue's times and compares them (a
+// lease, a backoff, a hold, a vendor's hold, the wait for a user's create, an event's
+// receipt): the store's when every process shares it (store.SharedClock: PostgreSQL's),
+// read as this process's clock less how far the store last measured it ahead; else this
+// process's (SQLite's store, which one process uses). By each replica's own clock, a
+// replica 10 minutes ahead held the others 10 minutes after each of its backoffs and a
+// vendor's 429, and took at once a lease another replica held, sending the vendor what
+// that one was sending. Audit records are dated by this process's clock (Now), as all
+// of its others are.
+func (q *Queue) now() time.Time {
+	t := q.Now()
+	if c, ok := q.Store.(store.SharedClock); ok {
+		if d := c.ClockAhead(); d != 0 {
+			t = t.Add(-d)
+		}
+	}
+	return t
+}
+
 // Limits are the settings of a queue that may change while it runs (SetLimits).
 type Limits struct {
 	MaxAttempts       int           // Queue.MaxAttempts (0: 10)
@@ -444,7 +463,7 @@ func (q *Queue) queued(ctx context.Context, ev *provider.LifecycleEvent, now tim
 // crash: the source may be answered.
 func (q *Queue) Enqueue(ctx context.Context, evs []provider.LifecycleEvent) (int, error) {
 	q.init()
-	now := q.Now()
+	now := q.now()
 	rows := make([]store.QueuedEvent, 0, len(evs))
 	for _, ev := range evs {
 		r, err := q.queued(ctx, &ev, now)
@@ -530,7 +549,7 @@ func (q *Queue) ApplyGroupNow(ctx context.Context, w GroupWrite) error {
 // recorded, and they stay leased for a worker.
 func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, apply func(ctx context.Context, seqs []int64, owner string) (int, error)) error {
 	q.init()
-	now := q.Now()
+	now := q.now()
 	rows := make([]store.QueuedEvent, len(evs))
 	for i := range evs {
 		if evs[i].Type == provider.EventUserDelete {
@@ -570,7 +589,7 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 		}
 		for j, seq := range seqs[i:] {
 			q.settle(seq, owner, func() error {
-				err := q.Store.FinishEvent(ctx, seq, owner, store.QueueDone, truncate(note, 500), false, time.Time{}, q.Now())
+				err := q.Store.FinishEvent(ctx, seq, owner, store.QueueDone, truncate(note, 500), false, time.Time{}, q.now())
 				q.observed(rows[i+j].Source, OutcomeSkipped, err)
 				return err
 			})
@@ -584,7 +603,7 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 			if err != nil {
 				return err
 			}
-			err = q.Store.FinishApplied(ctx, seq, owner, "", props, q.Now())
+			err = q.Store.FinishApplied(ctx, seq, owner, "", props, q.now())
 			q.observed(rows[i].Source, OutcomeApplied, err)
 			return err
 		})
@@ -668,7 +687,7 @@ func (q *Queue) allowDelete(ctx context.Context, source string, seq int64, owner
 	if maxDeletes < 0 {
 		return nil
 	}
-	now := q.Now()
+	now := q.now()
 	var n int
 	if seq == 0 {
 		n, err = q.Store.CountApplied(ctx, source, provider.EventUserDelete, now.Add(-time.Hour), resumed)
@@ -692,9 +711,10 @@ func (q *Queue) allowDelete(ctx context.Context, source string, seq int64, owner
 	reason := fmt.Sprintf("%d users deleted in the last hour (sync.maxDeletesPerHour is %d)", n, maxDeletes)
 	// The pause and its record in one commit: the trail shows when the guard stopped the
 	// source, as it shows who resumed it.
-	ev := lifecycle.AdminEvent(now, lifecycle.Actor("sync:"+source), lifecycle.ActionSyncPause, "", "", "SUCCESS", reason)
+	at := q.Now() // a record's time, as this process dates its others
+	ev := lifecycle.AdminEvent(at, lifecycle.Actor("sync:"+source), lifecycle.ActionSyncPause, "", "", "SUCCESS", reason)
 	ev.RequestID = lifecycle.RequestID(ctx) // the request whose deletion tripped it, if any
-	if err := q.Store.PauseSource(ctx, store.SourcePause{Source: source, Reason: reason, CreatedAt: now}, ev); err != nil {
+	if err := q.Store.PauseSource(ctx, store.SourcePause{Source: source, Reason: reason, CreatedAt: at}, ev); err != nil {
 		return err
 	}
 	q.Log.Error("sync source paused: deletion guard", "source", source, "reason", reason, "resume", "emfa sync resume "+source)
@@ -730,7 +750,7 @@ func (q *Queue) Run(ctx context.Context) {
 				q.Log.Warn("sync: the store's clock not compared with this process's", "err", cerr)
 			}
 		}
-		if now := q.Now(); purging || now.Sub(lastPurge) > time.Hour {
+		if now := q.now(); purging || now.Sub(lastPurge) > time.Hour {
 			if !purging {
 				lastPurge = now
 			}
@@ -785,7 +805,7 @@ func (q *Queue) loop(ctx context.Context, stop <-chan struct{}, wake <-chan stru
 // finished. It calls no vendor: their propagations are queued (PropagateOnce).
 func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 	q.init()
-	claimed := q.Now()
+	claimed := q.now()
 	evs, err := q.Store.ClaimEvents(ctx, q.Owner, q.Batch, claimed, claimed.Add(q.Lease), claimed.Add(-q.Limits().Settle))
 	if err != nil {
 		return 0, err
@@ -801,7 +821,7 @@ func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 		// Past half the lease, it is begun only under a lease taken again, from now (as
 		// PropagateOnce does); before, the claim's leaves it that half at least, and a
 		// batch of quick applies writes nothing more.
-		if now := q.Now(); k > 0 && now.Sub(claimed) > q.Lease/2 {
+		if now := q.now(); k > 0 && now.Sub(claimed) > q.Lease/2 {
 			err := q.Store.RenewEvent(ctx, e.Seq, q.Owner, now.Add(q.Lease), now)
 			if errors.Is(err, store.ErrConflict) {
 				continue // another worker's now
@@ -845,7 +865,7 @@ func (q *Queue) PropagateOnce(ctx context.Context, i int) (int, error) {
 	if !q.active(i) {
 		return 0, nil
 	}
-	now := q.Now()
+	now := q.now()
 	if now.Before(q.busyUntil(i)) {
 		return 0, nil // the vendor is rate-limiting: nothing more until it said, or the backoff
 	}
@@ -875,7 +895,7 @@ func (q *Queue) PropagateOnce(ctx context.Context, i int) (int, error) {
 		// carrying it out. It is begun only under a lease taken again, from now (a look-up
 		// then create run twice at once makes two objects at the vendor).
 		if k > 0 {
-			now := q.Now()
+			now := q.now()
 			err := q.Store.RenewEvent(ctx, e.Seq, q.Owner, now.Add(q.Lease), now)
 			if errors.Is(err, store.ErrConflict) {
 				continue // another worker's now
@@ -888,7 +908,7 @@ func (q *Queue) PropagateOnce(ctx context.Context, i int) (int, error) {
 			return done, err
 		}
 		done++
-		if q.Now().Before(q.busyUntil(i)) {
+		if q.now().Before(q.busyUntil(i)) {
 			// The vendor refused it for now: the rest of the batch, sent now, would be
 			// refused in turn, each an attempt spent and a call the vendor counts
 			// against its limit. Given back untried, claimed once it is due again.
@@ -1080,7 +1100,7 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent, try int) error
 			}
 			return q.retry(ctx, e, err, log) // overtaken still: later, never skipped
 		}
-		if errors.As(err, &sk) && awaitsUser(ev, sk) && q.Now().Before(e.CreatedAt.Add(UserWait)) {
+		if errors.As(err, &sk) && awaitsUser(ev, sk) && q.now().Before(e.CreatedAt.Add(UserWait)) {
 			return q.hold(ctx, e, ev, log)
 		}
 		if errors.As(err, &sk) {
@@ -1160,7 +1180,7 @@ func (q *Queue) laterReset(ctx context.Context, e store.QueuedEvent) (int64, err
 func (q *Queue) finishApplied(ctx context.Context, e store.QueuedEvent, note string, props []store.QueuedEvent, log *slog.Logger) error {
 	fctx, cancel := detach(ctx)
 	defer cancel()
-	err := q.Store.FinishApplied(fctx, e.Seq, q.Owner, note, props, q.Now())
+	err := q.Store.FinishApplied(fctx, e.Seq, q.Owner, note, props, q.now())
 	if errors.Is(err, store.ErrConflict) {
 		return q.lost(e, err, log)
 	}
@@ -1200,7 +1220,7 @@ func awaitsUser(ev provider.LifecycleEvent, sk *Skipped) bool {
 // hold puts e back to wait for its user's create (UserWait): not an attempt, and no
 // outcome, for it has not finished; its note says what it waits for.
 func (q *Queue) hold(ctx context.Context, e store.QueuedEvent, ev provider.LifecycleEvent, log *slog.Logger) error {
-	now, until := q.Now(), e.CreatedAt.Add(UserWait)
+	now, until := q.now(), e.CreatedAt.Add(UserWait)
 	next := now.Add(userWaitStep)
 	if next.After(until) {
 		next = until
@@ -1324,7 +1344,15 @@ func (q *Queue) Propagations(ctx context.Context, ev provider.LifecycleEvent) ([
 	if ev.Source == "" || ev.ID == "" || ev.Time.IsZero() {
 		return nil, fmt.Errorf("sync: a %s to propagate needs its source, id and time", ev.Type)
 	}
-	return q.propagations(ctx, store.QueuedEvent{Source: ev.Source, EventID: ev.ID, Key: keyOf(ev), Type: ev.Type}, ev)
+	props, err := q.propagations(ctx, store.QueuedEvent{Source: ev.Source, EventID: ev.ID, Key: keyOf(ev), Type: ev.Type}, ev)
+	// Queued by the queue's clock, not the change's (this process's): on a replica whose
+	// clock is ahead of the store's, the change's propagation was due, to every replica's
+	// worker, only once the store's clock reached this one's.
+	now := q.now()
+	for i := range props {
+		props[i].CreatedAt = now
+	}
+	return props, err
 }
 
 // newer says what, in an event's body, this version does not know; "" when it knows all.
@@ -1349,7 +1377,7 @@ func (q *Queue) finish(ctx context.Context, e store.QueuedEvent, outcome, state,
 	// What was done is recorded even when the worker is stopping.
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	err := q.Store.FinishEvent(ctx, e.Seq, q.Owner, state, note, applied, time.Time{}, q.Now())
+	err := q.Store.FinishEvent(ctx, e.Seq, q.Owner, state, note, applied, time.Time{}, q.now())
 	if errors.Is(err, store.ErrConflict) {
 		return q.lost(e, err, q.Log)
 	}
@@ -1421,7 +1449,7 @@ func (q *Queue) retry(ctx context.Context, e store.QueuedEvent, cause error, log
 		return nil
 	}
 	n := e.Attempts + 1
-	now := q.Now()
+	now := q.now()
 	state, next, outcome := store.QueuePending, now.Add(q.wait(n, cause)), OutcomeRetry
 	if n >= q.Limits().MaxAttempts {
 		state, outcome = store.QueueDead, OutcomeDead
@@ -1513,10 +1541,9 @@ func (q *Queue) RetryDead(ctx context.Context, actor lifecycle.Actor, seq int64)
 	if seq != 0 {
 		what = fmt.Sprintf("dead letter %d", seq)
 	}
-	now := q.Now()
-	ev := lifecycle.AdminEvent(now, actor, lifecycle.ActionSyncRetry, "", "", "SUCCESS", what)
+	ev := lifecycle.AdminEvent(q.Now(), actor, lifecycle.ActionSyncRetry, "", "", "SUCCESS", what)
 	ev.RequestID = lifecycle.RequestID(ctx) // none from the CLI
-	n, err := q.Store.RetryDead(ctx, seq, now, ev)
+	n, err := q.Store.RetryDead(ctx, seq, q.now(), ev)
 	if n > 0 {
 		q.Wake()
 	}
@@ -1533,9 +1560,9 @@ func (q *Queue) DropPending(ctx context.Context, actor lifecycle.Actor, source s
 	if source == "" {
 		return 0, errors.New("sync: a drop of pending events names their source")
 	}
-	now := q.Now()
-	return q.Store.DropPending(ctx, source, "dropped by "+string(actor)+": ", now, func(n int) store.AuditEvent {
-		ev := lifecycle.AdminEvent(now, actor, lifecycle.ActionSyncDrop, "", "", "SUCCESS", fmt.Sprintf("%d pending event(s) of %s", n, source))
+	at := q.Now() // the records' time, as this process dates its others
+	return q.Store.DropPending(ctx, source, "dropped by "+string(actor)+": ", q.now(), func(n int) store.AuditEvent {
+		ev := lifecycle.AdminEvent(at, actor, lifecycle.ActionSyncDrop, "", "", "SUCCESS", fmt.Sprintf("%d pending event(s) of %s", n, source))
 		ev.RequestID = lifecycle.RequestID(ctx) // none from the CLI
 		return ev
 	})

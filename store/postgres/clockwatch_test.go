@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	gosync "sync"
@@ -55,5 +56,41 @@ func TestCheckClockWarnsOfDrift(t *testing.T) {
 	look("11 minutes ahead, past it", 11*time.Minute, 2, 1)
 	if !strings.Contains(logs.String(), "ahead_by=") {
 		t.Errorf("the warning does not say by how much:\n%s", logs.String())
+	}
+}
+
+// TestClockAheadMeasured: the store records how far this process's clock is ahead of
+// the database's at each look (store.SharedClock), by which the sync queue writes and
+// compares its times on the database's clock: at open, and at CheckClock's looks. A clock
+// within store.ClockTolerance of the database's is taken as its.
+func TestClockAheadMeasured(t *testing.T) {
+	sv := testdb.Connect(t)
+	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	var mu gosync.Mutex
+	skew := 10 * time.Minute
+	set := func(d time.Duration) { mu.Lock(); skew = d; mu.Unlock() }
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(skew) }
+	s, err := postgres.Open(t.Context(), dsn, postgres.Clock(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var c store.SharedClock = s
+	near := func(what string, want time.Duration) {
+		t.Helper()
+		if got := c.ClockAhead(); got < want-store.ClockTolerance || got > want+store.ClockTolerance {
+			t.Errorf("%s: ClockAhead %s, want about %s", what, got, want)
+		}
+	}
+	near("10 minutes ahead at open", 10*time.Minute)
+	for _, d := range []time.Duration{0, -20 * time.Minute, 300 * time.Millisecond} { // each set back: looked at once
+		set(d)
+		if err := s.CheckClock(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		near(fmt.Sprintf("set to %s off", d), d)
+		if d == 300*time.Millisecond && c.ClockAhead() != 0 {
+			t.Errorf("300 ms ahead, within the tolerance: ClockAhead %s, want 0", c.ClockAhead())
+		}
 	}
 }

@@ -224,16 +224,32 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 // every replica and the CLI date the sync queue's rows and marks by their own clocks, and
 // a clock that far off is one that holds back or reorders them (a change's propagation
 // claimed only once the other replicas' clocks catch up with it, a directory's later
-// change skipped as older than one this process dated ahead). emfa works all the same:
-// the database's clock is a witness, not the reference.
+// change skipped as older than one this process dated ahead). Each look also records how
+// far this clock is ahead (ClockAhead), by which the sync queue writes and compares its
+// times on the database's clock (store.SharedClock) rather than this process's.
 type clockWatch struct {
 	db  *sql.DB
 	log *slog.Logger
 	now func() time.Time
 
-	mu   gosync.Mutex
-	last time.Time // the last look, by this process's clock
-	off  bool      // the last look found it off, and said so
+	mu    gosync.Mutex
+	last  time.Time     // the last look, by this process's clock
+	off   bool          // the last look found it off, and said so
+	ahead time.Duration // how far the last look found this clock ahead (ClockAhead)
+}
+
+var _ store.SharedClock = (*Store)(nil)
+
+// ClockAhead is how far this process's clock was ahead of the database's at the last look
+// (store.SharedClock): at open, then at CheckClock's looks.
+func (s *Store) ClockAhead() time.Duration {
+	c := s.clock
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ahead
 }
 
 // CheckClock compares this process's clock with the database's (clockWatch) when
@@ -276,6 +292,10 @@ func (c *clockWatch) saw(ctx context.Context, sent, received, db time.Time) {
 	c.mu.Lock()
 	was := c.off
 	c.off = beyond
+	c.ahead = off
+	if off < store.ClockTolerance && off > -store.ClockTolerance {
+		c.ahead = 0
+	}
 	c.mu.Unlock()
 	if c.log == nil || beyond == was {
 		return

@@ -76,6 +76,9 @@ const insertEventSQL = `INSERT INTO sync_events
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, '', $9, $9, $10, $11, $12, $13)`
 
 func eventArgs(e store.QueuedEvent, owner string, leaseUntil, now time.Time) []any {
+	if !e.CreatedAt.IsZero() {
+		now = e.CreatedAt // queued by the queue's clock (store.QueuedEvent.CreatedAt)
+	}
 	state := e.State
 	if state == "" {
 		state = store.QueuePending

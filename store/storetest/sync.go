@@ -35,6 +35,7 @@ var syncTests = []struct {
 	{"AllowApplying", testAllowApplying},
 	{"ClaimAheadWriter", testClaimAheadWriter},
 	{"GivenBackByAheadWorker", testGivenBackByAheadWorker},
+	{"SyncQueuedAt", testSyncQueuedAt},
 }
 
 // testSyncListEventsGroups: ListEvents with Groups lists those that name one of them, by

@@ -17,6 +17,7 @@ import (
 
 var _ sqlstore.UnitRunner = dialect{}
 var _ sqlstore.Amender = (*unit)(nil)
+var _ sqlstore.Reviser = (*unit)(nil)
 
 // RunUnit runs a unit (store.Store.Update) on one connection's pgx.Conn, pipelined: BEGIN
 // goes out with the unit's first statement, and the statements it runs Later (its audit
@@ -287,6 +288,27 @@ func (u *unit) Amend(was, q string, args ...any) bool {
 	u.b.QueuedQueries[last].SQL, u.b.QueuedQueries[last].Arguments = q, args
 	u.framing[len(u.framing)-1] = q
 	return true
+}
+
+// Revise replaces the last queued assumed statement whose text is was, with q and args
+// (sqlstore.Reviser): nothing of it has gone out yet.
+func (u *unit) Revise(was, q string, args ...any) bool {
+	for k := len(u.assumed) - 1; k >= 0; k-- {
+		i := u.assumed[k]
+		if i >= u.b.Len() || u.b.QueuedQueries[i].SQL != was {
+			continue
+		}
+		// Its text in framing too, which holds each assumed statement's: the last of was.
+		for j := len(u.framing) - 1; j >= 0; j-- {
+			if u.framing[j] == was {
+				u.framing[j] = q
+				u.b.QueuedQueries[i].SQL, u.b.QueuedQueries[i].Arguments = q, args
+				return true
+			}
+		}
+		return false
+	}
+	return false
 }
 
 // commitDetached commits u (commit) unless ctx has ended already, and once its COMMIT

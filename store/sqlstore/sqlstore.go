@@ -270,6 +270,9 @@ type writer struct {
 	// claim of the answer's record (advanceCounterSQL.recorded).
 	audited   []any
 	auditedBy *advanceCounterSQL
+	// cleared: the arguments (id, now) of the ClearFailuresUnlocked this unit assumed
+	// last, which AppendAudit may revise with the factor's last use (Reviser).
+	cleared []any
 }
 
 var _ store.Writer = (*writer)(nil)
@@ -986,8 +989,14 @@ func (w *writer) ClearFailuresUnlocked(ctx context.Context, id string, now time.
 	q := clearFailuresUnlocked[0]
 	if w.s.name == "postgres" {
 		q = clearFailuresUnlocked[1]
+		// Room for the time of the factor's use, which AppendAudit may add (Reviser).
+		args := append(make([]any, 0, 3), id, millis(now))
+		if w.assume(ctx, func() string { return clearFailuresAssumed }, args...) {
+			w.cleared = args
+			return nil
+		}
 	}
-	err := w.changesOne(ctx, q, id, millis(now))
+	err := changedOne(w.exec(ctx, q, id, millis(now)))
 	if !errors.Is(err, store.ErrNotFound) {
 		if err != nil {
 			return w.s.fail(op+id, err)
@@ -1635,8 +1644,8 @@ func (w *writer) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	const insert = `INSERT INTO audit (` + auditCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	const use = `UPDATE factors SET last_used_at = $1 WHERE id = $6 AND last_used_at < $1`
 	q, twice := insert, false
-	advanced, by := w.advanced, w.advancedBy
-	w.advanced, w.advancedBy, w.audited, w.auditedBy = nil, nil, nil, nil
+	advanced, by, cleared := w.advanced, w.advancedBy, w.cleared
+	w.advanced, w.advancedBy, w.audited, w.auditedBy, w.cleared = nil, nil, nil, nil, nil
 	args := []any{millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID, e.Actor}
 	if recordsUse(e) {
 		if a, ok := w.e.(Amender); ok && advanced != nil && advanced[0] == e.FactorID && by.audited != "" {
@@ -1653,6 +1662,9 @@ func (w *writer) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 			// The factor's row is written once: a second UPDATE of a row its own
 			// transaction wrote has PostgreSQL check factors.user_id's foreign key again,
 			// a SELECT … FOR KEY SHARE that writes a lock on the user's row.
+		} else if r, ok := w.e.(Reviser); ok && cleared != nil && cleared[0] == e.FactorID &&
+			r.Revise(clearFailuresAssumed, clearFailuresUsed, append(cleared, args[0])...) {
+			// The same, for a challenge's right answer (clearFailuresUsed).
 		} else if w.s.d.WritesInWith() {
 			q = `WITH u AS (` + use + `) ` + insert
 		} else {
@@ -1899,6 +1911,19 @@ func shiftParams(q string, by int) string {
 // clearFailuresUnlocked is ClearFailuresUnlocked's statement, SQLite's ([0]) and
 // PostgreSQL's ([1]).
 var clearFailuresUnlocked = [2]string{clearFailuresUnlockedSQL + activeFactor[0], clearFailuresUnlockedSQL + activeFactor[1]}
+
+// clearFailuresAssumed is PostgreSQL's clearFailuresUnlocked as a speculating unit sends
+// it (changesOne); clearFailuresUsed is that which also records the factor's successful
+// use at $3, as AppendAudit's UPDATE of last_used_at would: a challenge's right answer
+// (a texted or mailed code, a question's) clears the failures, then its audit row records
+// the use, and the factor's row is written once (Reviser). A second UPDATE of a row its
+// own transaction wrote has PostgreSQL check factors.user_id's foreign key again, FOR KEY
+// SHARE on the user's row after the factor's: the order a delete of the user takes them
+// the other way round (40P01), and a statement the server binds and runs on every such
+// sign-in.
+var clearFailuresAssumed, clearFailuresUsed = assumption(clearFailuresUnlocked[1]+" RETURNING 1", ""),
+	assumption(strings.Replace(clearFailuresUnlocked[1], "updated_at = $2",
+		"updated_at = $2, last_used_at = GREATEST(last_used_at, CAST($3 AS BIGINT))", 1)+" RETURNING 1", "")
 
 const clearFailuresUnlockedSQL = `UPDATE factors SET failures = 0, locked_until = 0, updated_at = $2
 		 WHERE id = $1 AND (locked_until = 0 OR locked_until <= $2)`

@@ -75,6 +75,17 @@ type Amender interface {
 	Amend(was, q string, args ...any) bool
 }
 
+// Reviser is an Assumer that can change an assumed statement it queued and has not sent,
+// wherever it stands in the queue: Revise replaces the last queued assumed statement whose
+// text is was with q and args, and reports whether it did. A writer folds into it a column
+// it would otherwise write to the same row by a later statement of the unit (AppendAudit:
+// a challenge's success's last use into ClearFailuresUnlocked's UPDATE, which the
+// transaction's completion follows), where the statements between change other rows.
+// Amend is for what must stay last (an audit row, in order with the unit's others).
+type Reviser interface {
+	Revise(was, q string, args ...any) bool
+}
+
 // assumption is q as an Assumer runs it: q, a data-modifying statement whose RETURNING
 // gives its result, fails unless it returns a row (that passes where, a condition on the
 // row r, when where is not empty). 1/(EXISTS …)::int divides by zero on no such row, and

@@ -464,6 +464,33 @@ func testLastUsed(t *testing.T, s store.Store) {
 	if got, err := s.LastUsed(ctx, []string{"f1"}); err != nil || !got["f1"].Equal(at(3*time.Second)) {
 		t.Errorf("after an update: %v %v", got, err)
 	}
+	// A challenge's right answer (a texted code): its failures cleared, then its use
+	// recorded, in one unit, which PostgreSQL folds into one write of the row. The use
+	// is the factor's own: another factor's, after, is not folded into it; an earlier use
+	// than the one stored, or a failure, leaves it.
+	for _, c := range []struct {
+		cleared string
+		e       store.AuditEvent
+	}{
+		{"f2", store.AuditEvent{Time: at(20 * time.Second), FactorID: "f2", Resource: "validate", Outcome: "SUCCESS"}},
+		{"f3", store.AuditEvent{Time: at(21 * time.Second), FactorID: "f2", Resource: "validate", Outcome: "SUCCESS"}},
+		{"f3", store.AuditEvent{Time: at(5 * time.Second), FactorID: "f3", Resource: "validate", Outcome: "SUCCESS"}},
+		{"f3", store.AuditEvent{Time: at(30 * time.Second), FactorID: "f3", Resource: "validate", Outcome: "FAILED"}},
+	} {
+		if err := s.Update(ctx, func(w store.Writer) error {
+			if err := w.ClearFailuresUnlocked(ctx, c.cleared, at(40*time.Second)); err != nil {
+				return err
+			}
+			return w.AppendAudit(ctx, c.e)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err = s.LastUsed(ctx, []string{"f2", "f3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "last used after cleared failures", map[string]time.Time{"f2": at(21 * time.Second), "f3": at(7 * time.Second)}, got)
 }
 
 func testListPendingFactors(t *testing.T, s store.Store) {

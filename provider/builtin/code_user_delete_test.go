@@ -1,0 +1,140 @@
+package builtin_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
+	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
+)
+
+// factorLockClass is the store's first key of a factor's advisory lock (store.Writer
+// LockFactor), which a gated unit waits on.
+const factorLockClass = 0x656d6661
+
+// gatedUse is a store whose units, once gate is set, wait before the audit row of a
+// successful validate (the factor's use) on factor gate's advisory lock (LockFactor,
+// sent with that row: nothing of the unit goes out before), which the test holds. runs
+// counts the units run since (a deadlock's victim runs again).
+type gatedUse struct {
+	store.Store
+	gate string
+	runs atomic.Int32
+}
+
+func (s *gatedUse) Update(ctx context.Context, fn func(w store.Writer) error) error {
+	if s.gate == "" {
+		return s.Store.Update(ctx, fn)
+	}
+	return s.Store.Update(ctx, func(w store.Writer) error {
+		s.runs.Add(1)
+		return fn(gatedUseWriter{Writer: w, gate: s.gate})
+	})
+}
+
+type gatedUseWriter struct {
+	store.Writer
+	gate string
+}
+
+func (w gatedUseWriter) AppendAudit(ctx context.Context, e store.AuditEvent) error {
+	if e.Resource == "validate" && e.Outcome == "SUCCESS" {
+		if err := w.Writer.LockFactor(ctx, w.gate); err != nil {
+			return err
+		}
+	}
+	return w.Writer.AppendAudit(ctx, e)
+}
+
+// TestCodeSignInBesideUserDeleteDoesNotDeadlock: a right texted or mailed code's validate
+// (through the Provider, audited) and the deletion of its user at once on PostgreSQL both
+// go through, one after the other, and PostgreSQL aborts neither as deadlocked. The
+// validate's unit cleared the factor's failures (ClearFailuresUnlocked), then its audit
+// row wrote the factor's last use to the same row, and PostgreSQL checks factors.user_id's
+// foreign key again at a second write of a row its own transaction wrote, taking the
+// user's row FOR KEY SHARE after the factor's; the delete takes the user's row, then its
+// factors (ON DELETE CASCADE). Here the unit waits before its audit row while the delete
+// starts. Its session looks for a deadlock after 50 ms, the delete's after 30 s: it was
+// the victim and ran again. The factor's row is now written once, its last use with the
+// failures cleared, and the delete waits for the validate's commit.
+func TestCodeSignInBesideUserDeleteDoesNotDeadlock(t *testing.T) {
+	sv := testdb.Connect(t)
+	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	ctx := context.Background()
+	app := "lcc" + time.Now().Format("150405.000000")
+	gated := &gatedUse{Store: sv.OpenAs(t, dsn, app+"v", "50ms")}
+	deleter := sv.OpenAs(t, dsn, app+"d", "30s")
+	f := newEngineFixture(t, gated, nil)
+	p := &provider.Provider{CredentialPrefix: "emfa", Enabled: true, Capabilities: []string{"smsotp", "emailotp"},
+		Engine: f.engine, Audit: gated, Now: f.clock.Now}
+	gate := f.enrollSMS(t, "bob", "+15550000009")
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+
+	for _, c := range []struct {
+		capability, user string
+		enroll           func(user string) string
+		code             func() string
+	}{
+		{"smsotp", "carol", func(user string) string { return f.enrollSMS(t, user, "+15550000001") },
+			func() string { return f.sms.last(t).Code }},
+		{"emailotp", "dave", func(user string) string { return f.enrollEmail(t, user, "dave@example.com") },
+			func() string { return f.email.last(t).Code }},
+	} {
+		if err := gated.CreateUser(ctx, store.User{ID: "u-" + c.user, Name: c.user, CreatedAt: f.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		req := provider.Request{Capability: c.capability, ID: c.enroll(c.user), Username: c.user}
+		out, err := p.Initiate(ctx, req)
+		if err != nil || out.Status != provider.StatusPending {
+			t.Fatalf("%s: initiate: %+v, %v", c.capability, out, err)
+		}
+		req.TransactionID, req.Passvalue = out.TransactionID, c.code()
+		hold, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hold.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, factorLockClass, gate); err != nil {
+			t.Fatal(err)
+		}
+		gated.gate = gate
+		gated.runs.Store(0)
+		validated, deleted := make(chan error, 1), make(chan error, 1)
+		go func() {
+			var err error
+			out, err = p.Validate(ctx, req)
+			validated <- err
+		}()
+		sv.WaitForLock(t, app+"v", validated)
+		go func() {
+			deleted <- deleter.ApplyUserChanges(ctx, []store.UserChange{{Name: c.user, Delete: true, Now: f.clock.Now()}})[0]
+		}()
+		sv.WaitForLock(t, app+"d", deleted)
+		if err := hold.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := testwait.Recv(t, "the validate", validated); err != nil || out.Status != provider.StatusSuccess {
+			t.Errorf("%s: a right code beside its user's delete: %+v, %v; want SUCCESS", c.capability, out, err)
+		}
+		if err := testwait.Recv(t, "the delete", deleted); err != nil {
+			t.Errorf("%s: the delete of the user: %v", c.capability, err)
+		}
+		if n := gated.runs.Load(); n != 1 {
+			t.Errorf("%s: the validate's unit ran %d times; want once (a deadlock's victim runs again)", c.capability, n)
+		}
+		gated.gate = ""
+		if _, err := deleter.GetUser(ctx, c.user); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: %s after the delete: %v; want not found", c.capability, c.user, err)
+		}
+	}
+}

@@ -995,6 +995,9 @@ func (w *writer) ClearFailuresUnlocked(ctx context.Context, id string, now time.
 			w.cleared = args
 			return nil
 		}
+		if err := w.lockUserOf(ctx, id); err != nil {
+			return w.s.fail(op+id, err)
+		}
 	}
 	err := changedOne(w.exec(ctx, q, id, millis(now)))
 	if !errors.Is(err, store.ErrNotFound) {
@@ -1382,6 +1385,18 @@ func (w *writer) LockUser(ctx context.Context, id string) error {
 		return w.s.fail("lock user "+id, err)
 	}
 	return nil
+}
+
+// lockUserOf holds the row of factor id's user as LockUser does, for a write of the
+// factor in a unit that runs careful (an assumption of its speculative run did not
+// hold), where a later write of the factor in the unit (a success's last use, which
+// AppendAudit folds into the assumed statement otherwise) takes it after the factor's.
+// Nothing to do where units run one at a time (SQLite's one writer), nor outside a unit.
+func (w *writer) lockUserOf(ctx context.Context, id string) error {
+	if !w.unit || w.s.g != nil || w.s.name != "postgres" {
+		return nil
+	}
+	return w.e.Later(w.c(ctx), `SELECT 1 FROM users WHERE id = (SELECT user_id FROM factors WHERE id = $1) FOR KEY SHARE`, id)
 }
 
 // cancel runs q, a CancelPending or a CancelOlder.

@@ -1,0 +1,92 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/internal/testwait"
+	"github.com/emfa/emfa/store"
+)
+
+// TestCarefulUnitBesideUserDeleteDoesNotDeadlock: a unit that clears a factor's failures
+// and records its use (a challenge's right answer) run careful, each result awaited (an
+// assumption of its speculative run did not hold), and the delete of the factor's user
+// at once both go through, one after the other. The careful run cannot fold the use into
+// the clearing's statement, which went out already, and writes the factor's row twice:
+// PostgreSQL checks factors.user_id's foreign key again at the second write, taking the
+// user's row FOR KEY SHARE after the factor's; the delete takes the user's row, then its
+// factors (ON DELETE CASCADE). Here the unit waits before its audit row (on an advisory
+// lock the test holds) while the delete starts. Its session looks for a deadlock after
+// 50 ms, the delete's after 30 s: it was the victim, ran again and found its factor gone.
+// The careful run now takes the user's row first, with the clearing.
+func TestCarefulUnitBesideUserDeleteDoesNotDeadlock(t *testing.T) {
+	sv := testdb.Connect(t)
+	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	ctx := context.Background()
+	app := "lcu" + time.Now().Format("150405.000000")
+	s := withAlice(t, sv.OpenAs(t, dsn, app+"u", "50ms"), t0)
+	deleter := sv.OpenAs(t, dsn, app+"d", "30s")
+	if err := s.CreateFactor(ctx, store.Factor{ID: "spent", UserID: "u1", Type: "hotp", State: store.FactorActive,
+		Secret: []byte("sealed"), KeyID: "k1", Counter: 5, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	hold, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(ctx)
+	if _, err := hold.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, 0x656d6661, "gate"); err != nil {
+		t.Fatal(err)
+	}
+	var runs int
+	done, deleted := make(chan error, 1), make(chan error, 1)
+	go func() {
+		done <- s.Update(ctx, func(w store.Writer) error {
+			runs++
+			// A counter at 5 already: the speculative run's assumption does not hold.
+			if err := w.AdvanceCounter(ctx, "spent", 1, t0); err != nil && !errors.Is(err, store.ErrReplay) {
+				return err
+			}
+			if err := w.ClearFailuresUnlocked(ctx, "f1", t0); err != nil {
+				return err
+			}
+			if runs == 2 {
+				if err := w.LockFactor(ctx, "gate"); err != nil {
+					return err
+				}
+			}
+			return w.AppendAudit(ctx, store.AuditEvent{Time: t0, Provider: "p", Username: "alice", Capability: "smsotp",
+				FactorID: "f1", Resource: "validate", Outcome: "SUCCESS"})
+		})
+	}()
+	sv.WaitForLock(t, app+"u", done)
+	go func() {
+		deleted <- deleter.ApplyUserChanges(ctx, []store.UserChange{{Name: "alice", Delete: true, Now: t0}})[0]
+	}()
+	sv.WaitForLock(t, app+"d", deleted)
+	if err := hold.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := testwait.Recv(t, "the unit", done); err != nil {
+		t.Errorf("the careful unit beside its user's delete: %v; want it committed", err)
+	}
+	if err := testwait.Recv(t, "the delete", deleted); err != nil {
+		t.Errorf("the delete of the user: %v", err)
+	}
+	if runs != 2 {
+		t.Errorf("the unit ran %d times; want twice, speculative then careful (a deadlock's victim runs again)", runs)
+	}
+	if _, err := deleter.GetUser(ctx, "alice"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("alice after her delete: %v; want not found", err)
+	}
+}

@@ -80,8 +80,18 @@ func (s *Store) PutSession(ctx context.Context, ss store.SelfServiceSession, aud
 			// after waits for this commit, and its end of the factor's sessions (a
 			// statement after its change of the factor, so reading what committed since)
 			// finds this one.
-			res, err := w.exec(w.c(ctx), `UPDATE factors SET state = state WHERE id = $1 AND user_id = $2 AND state = $3`,
-				ss.Factor, ss.UserID, string(store.FactorActive))
+			q, args := `UPDATE factors SET state = state WHERE id = $1 AND user_id = $2 AND state = $3`,
+				[]any{ss.Factor, ss.UserID, string(store.FactorActive)}
+			if used, ok := useOf(ss.Factor, audit); ok {
+				// Its record's use of the factor, in the same UPDATE (AppendAudit leaves it):
+				// a second UPDATE of the row has PostgreSQL check factors.user_id's foreign
+				// key again, the user's row locked after the factor's, the order a delete
+				// of the user takes the other way round (40P01).
+				q = strings.Replace(q, "state = state", "last_used_at = "+w.s.greatest("last_used_at", "$4"), 1)
+				args = append(args, used)
+				w.used, w.usedAt = ss.Factor, used
+			}
+			res, err := w.exec(w.c(ctx), q, args...)
 			if err := changedOne(res, err); errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("put self-service session: factor %s is no longer active: %w", ss.Factor, store.ErrConflict)
 			} else if err != nil {
@@ -116,6 +126,19 @@ func (s *Store) PutSession(ctx context.Context, ss store.SelfServiceSession, aud
 		return s.write(ctx, write)
 	}
 	return s.unit(ctx, write)
+}
+
+// useOf is the latest time one of audit records a use of factor (recordsUse), in
+// milliseconds.
+func useOf(factor string, audit []store.AuditEvent) (int64, bool) {
+	var at int64
+	var ok bool
+	for _, e := range audit {
+		if e.FactorID == factor && recordsUse(e) {
+			at, ok = max(at, millis(e.Time)), true
+		}
+	}
+	return at, ok
 }
 
 func (s *Store) UpdateSession(ctx context.Context, ss store.SelfServiceSession) error {

@@ -273,6 +273,10 @@ type writer struct {
 	// cleared: the arguments (id, now) of the ClearFailuresUnlocked this unit assumed
 	// last, which AppendAudit may revise with the factor's last use (Reviser).
 	cleared []any
+	// used: a factor whose last use this unit has written at usedAt (milliseconds) with
+	// another change of its row (PutSession's), which AppendAudit does not write again.
+	used   string
+	usedAt int64
 }
 
 var _ store.Writer = (*writer)(nil)
@@ -1387,6 +1391,14 @@ func (w *writer) LockUser(ctx context.Context, id string) error {
 	return nil
 }
 
+// greatest is the SQL of the greater of a and b, in the store's dialect.
+func (s *Store) greatest(a, b string) string {
+	if s.name == "postgres" {
+		return "GREATEST(" + a + ", CAST(" + b + " AS BIGINT))"
+	}
+	return "max(" + a + ", " + b + ")"
+}
+
 // lockUserOf holds the row of factor id's user as LockUser does, for a write of the
 // factor in a unit that runs careful (an assumption of its speculative run did not
 // hold), where a later write of the factor in the unit (a success's last use, which
@@ -1662,7 +1674,7 @@ func (w *writer) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	advanced, by, cleared := w.advanced, w.advancedBy, w.cleared
 	w.advanced, w.advancedBy, w.audited, w.auditedBy, w.cleared = nil, nil, nil, nil, nil
 	args := []any{millis(e.Time), e.RequestID, e.Provider, e.Username, e.Capability, e.FactorID, e.Resource, e.Outcome, e.Reason, e.WebhookID, e.Actor}
-	if recordsUse(e) {
+	if recordsUse(e) && (e.FactorID != w.used || millis(e.Time) > w.usedAt) {
 		if a, ok := w.e.(Amender); ok && advanced != nil && advanced[0] == e.FactorID && by.audited != "" {
 			// Room for the claim of the answer's record, which may follow (recorded).
 			audited := append(append(make([]any, 0, len(advanced)+len(args)+recordArgs), advanced...), args...)

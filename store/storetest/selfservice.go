@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -129,6 +130,21 @@ func testSelfService(t *testing.T, s store.Store) {
 		wantErr(t, "put proved by a factor gone", ss.PutSession(ctx, proved), store.ErrConflict)
 		_, err = ss.GetSession(ctx, "s9")
 		wantErr(t, "proved by a factor gone", err, store.ErrNotFound)
+		// A sign-in's session with its record, the factor's use: the factor's last use is
+		// the record's, in the session's commit (one write of the factor's row); a use
+		// recorded earlier than the one stored leaves it.
+		mustCreateFactor(t, s, newFactor("fs", "u1", at(0)))
+		for i, used := range []time.Duration{5 * time.Second, 3 * time.Second} {
+			signIn := store.SelfServiceSession{Hash: "sign-in-" + strconv.Itoa(i), UserID: "u1", Kind: "user", CSRF: "c", Data: "{}",
+				SeenAt: at(0), ExpiresAt: at(time.Hour), Factor: "fs"}
+			wantErr(t, "put a sign-in's", ss.PutSession(ctx, signIn, store.AuditEvent{Time: at(used), Username: "u1", FactorID: "fs",
+				Resource: store.ResourceSelfServiceSignIn, Outcome: "SUCCESS"}), nil)
+			wantErr(t, "delete a sign-in's", ss.DeleteSession(ctx, signIn.Hash), nil)
+		}
+		used, err := s.LastUsed(ctx, []string{"fs"})
+		if err != nil || !used["fs"].Equal(at(5*time.Second)) {
+			t.Errorf("the factor's last use after its sign-ins: %v, %v; want %v", used, err, at(5*time.Second))
+		}
 
 		// Expiry: idle since before idleBefore, or past the absolute end.
 		for _, x := range []store.SelfServiceSession{

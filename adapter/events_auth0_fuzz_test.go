@@ -97,6 +97,10 @@ func FuzzParseAuth0AsBefore(f *testing.F) {
 	f.Add("{\n \"log_id\": \"a7\"\n \"type\": \"ss\"\n}")
 	// Read past the refusals whose reasons are kept, where one is refused without words.
 	f.Add(strings.Repeat("0\n{\n", 11) + ok + "\r\n" + `{"log_id":"a8","data":{"type":"du","date":"2026-05-01T09:00:00Z","user_name":"b"}}` + "\n{\"log_id\":\"a9\"}")
+	// Past them, entries too short to name a log_id are refused unread; the shortest that
+	// names one is read for it.
+	f.Add(strings.Repeat("0\n", 20) + "{}\n{ }\n{\"a\":0}\n{\"log_id\":\"\"}\n{\"log_id\":\"x\"}\n{\"LOG_ID\":\"y\"}\n{\"data\":{}}\n" + ok)
+	f.Add("[" + strings.Repeat("0,", 20) + `{},{"log_id":"x"},{"Log_Id":"y"},` + ok + "]")
 	f.Fuzz(func(t *testing.T, body string) {
 		p, err := parseAuth0(nil, []byte(body))
 		_, old, oldErr := auth0AsBefore([]byte(body))

@@ -103,9 +103,22 @@ func readOkta(mfaReset string, body []byte) (parsed, error) {
 			p.refuseAt("", "data.events[", i, "]: not a JSON object")
 			continue
 		}
+		if !p.keeps() && len(raw) < len(shortestOktaID) {
+			// Too short to name a uuid (an event needs one), its reason not kept: refused
+			// unread, as Auth0's entries are.
+			p.refuse("", "")
+			continue
+		}
 		var e oktaEvent
-		if err := decodeFields(raw, &e, oktaFields); err != nil {
-			p.refuseAt("", "data.events[", i, "]: "+err.Error())
+		if err := decodeFieldsWorded(raw, &e, oktaFields, p.keeps()); err != nil {
+			// Past the listed refusals, without words: a batch of events each refused
+			// for a key named twice or a value of the wrong kind worded every one (its
+			// place, the key quoted) for a log line that lists twenty.
+			why := ""
+			if p.keeps() {
+				why = "]: " + err.Error()
+			}
+			p.refuseAt("", "data.events[", i, why)
 			continue
 		}
 		if e.UUID == "" || e.EventType == "" {
@@ -151,6 +164,11 @@ func readOkta(mfaReset string, body []byte) (parsed, error) {
 	}
 	return p.whole()
 }
+
+// shortestOktaID is the shortest event that names a uuid: any event shorter is refused
+// (an event needs one) without an id to list. encoding/json matches the key in any case,
+// but no folding of uuid's letters is shorter, and an escape is longer.
+const shortestOktaID = `{"uuid":"x"}`
 
 // oktaResets reports whether a factor deactivation or reset (eventType) made by actor on
 // the user whose Okta id is userID resets the user's emfa factors, as mfaReset says. An

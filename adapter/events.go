@@ -189,6 +189,14 @@ const maxEventID = 256
 // entry of kilobytes: one such event would fail the whole batch, answered 503, which Okta
 // sends once more and then drops with every event in it. Such an event could never apply
 // anyway.
+//
+// A user's name is held here to what any stored name meets (lifecycle.CheckName), not to
+// what a new user's must (CheckNewName): whether an event creates a user is known only
+// where it applies, in the order of that user's events. A creation of a user stored
+// under a name that rule refuses is that user's update, and after its deletion, queued
+// before it, a new user's: CreateUser refuses it there, and the worker skips it, logged
+// once with that reason. Refused here, every event of such a user (its suspension, its
+// deletion) was lost.
 func (p parsed) screen() parsed {
 	kept := p.events[:0:0]
 	for _, ev := range p.events {

@@ -206,8 +206,12 @@ type CapabilitySwitch struct {
 // AuditQuery selects audit events, newest first.
 type AuditQuery struct {
 	Username string // matched by FoldName; each event keeps the name as its request gave it
-	Resource string // the action: validate, users.create, ...
-	Outcome  string
+	// UsernameForms are other writings of Username, matched as it is: an event of any of
+	// them is selected (a name's invisible characters raw, as rows written before the
+	// trail escaped them hold it, and escaped). Without Username they are not used.
+	UsernameForms []string
+	Resource      string // the action: validate, users.create, ...
+	Outcome       string
 	// Actor is who made an admin change, exactly as recorded (a token's name, cli,
 	// sync:SOURCE); "" all.
 	Actor string

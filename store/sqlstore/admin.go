@@ -1040,14 +1040,27 @@ func millisUp(t time.Time) int64 {
 }
 
 func (s *Store) QueryAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error) {
-	if s.namesNothing(q.Username, q.Resource, q.Outcome, q.Actor, q.RequestID) {
+	var users []string // folded, those a row could hold
+	if q.Username != "" {
+		for _, n := range append([]string{q.Username}, q.UsernameForms...) {
+			if !s.namesNothing(n) {
+				users = append(users, store.FoldName(n))
+			}
+		}
+		users = slices.Compact(slices.Sorted(slices.Values(users)))
+	}
+	if (q.Username != "" && len(users) == 0) || s.namesNothing(q.Resource, q.Outcome, q.Actor, q.RequestID) {
 		return []store.AuditEntry{}, nil
 	}
 	var where []string
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	if q.Username != "" {
-		where = append(where, "lower(username) = "+arg(store.FoldName(q.Username)))
+	if len(users) == 1 {
+		where = append(where, "lower(username) = "+arg(users[0]))
+	} else if len(users) > 1 {
+		in, more := inList(users, len(args))
+		args = append(args, more...)
+		where = append(where, "lower(username) IN ("+in+")")
 	}
 	for col, v := range map[string]string{"resource": q.Resource, "outcome": q.Outcome, "actor": q.Actor, "request_id": q.RequestID} {
 		if v != "" {

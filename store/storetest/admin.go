@@ -660,6 +660,7 @@ func testQueryAudit(t *testing.T, s store.Store) {
 	diff(t, "actor is exact", []string(nil), reasons(store.AuditQuery{Actor: "HelpDesk"}))
 	diff(t, "request id", []string{"5", "4", "3"}, reasons(store.AuditQuery{RequestID: "req-1"}))
 	diff(t, "request id and actor", []string{"5"}, reasons(store.AuditQuery{RequestID: "req-1", Actor: "cli"}))
+	diff(t, "forms ignored without a user", []string{"9", "8", "7", "6", "5", "4", "3", "2", "1", "0"}, reasons(store.AuditQuery{UsernameForms: []string{"alice"}}))
 
 	// Paging by cursor, through events sharing a millisecond, sees each event once.
 	var paged []string
@@ -679,6 +680,17 @@ func testQueryAudit(t *testing.T, s store.Store) {
 		q.Before = &store.AuditCursor{Time: last.Time, Seq: last.Seq}
 	}
 	diff(t, "paged", []string{"9", "8", "7", "6", "5", "4", "3", "2", "1", "0"}, paged)
+
+	// A name in more than one writing: a row of any of them, in any case; one that no row
+	// could hold (a NUL) takes nothing away from the others.
+	for i, name := range []string{"carol\u200b", `carol\u200b`, "carol"} {
+		if err := s.AppendAudit(ctx, store.AuditEvent{Time: at(time.Minute), Username: name, Resource: "validate", Reason: fmt.Sprint("c", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	diff(t, "forms", []string{"c1", "c0", "9", "7", "5", "3", "1"},
+		reasons(store.AuditQuery{Username: `CAROL\u200b`, UsernameForms: []string{"carol\u200b", "bob", "carol\x00", "carol\u200b"}}))
+	diff(t, "forms no row holds", []string(nil), reasons(store.AuditQuery{Username: "carol\x00", UsernameForms: []string{"\x00"}}))
 }
 
 // testGetUserRecords: the records of many users by name in one call (a group write's

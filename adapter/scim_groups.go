@@ -409,7 +409,10 @@ func (api *syncAPI) patchGroup(c echo.Context) error {
 
 // patchedGroup is the name, external id and members ops make of g and its members, have.
 func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Group, have []string) (name, ext string, want []string, err error) {
-	name, ext, want = g.Name, g.ExternalID, slices.Clone(have)
+	name, ext = g.Name, g.ExternalID
+	// One set of the members through all the operations: a set made at each (an add of
+	// one member each, as directories send them) was 50,000 sets of up to 50,000.
+	ms := newMemberList(have)
 	set := func(attr string, v any, op string) error {
 		switch attr {
 		case "displayname":
@@ -430,14 +433,10 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 				return err
 			}
 			if op == "replace" {
-				want = nil
+				ms = newMemberList(nil)
 			}
-			in := nameSet(want)
 			for _, n := range names {
-				if _, ok := in[n]; !ok {
-					in[n] = struct{}{}
-					want = append(want, n)
-				}
+				ms.add(n)
 			}
 		}
 		return nil
@@ -493,19 +492,72 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 		case !p.ofSchema(scimGroupSchema):
 			// an extension's attribute: not kept, nothing to remove
 		case p.attr == "members":
-			drop, err := api.membersToRemove(ctx, p, op.path, op.value, want)
+			drop, err := api.membersToRemove(ctx, p, op.path, op.value, ms)
 			if err != nil {
 				return "", "", nil, err
 			}
-			dropped := nameSet(drop)
-			want = slices.DeleteFunc(want, func(n string) bool { _, ok := dropped[n]; return ok })
+			for _, n := range drop {
+				ms.remove(n)
+			}
 		case p.attr == "externalid":
 			ext = ""
 		default:
 			return "", "", nil, scimErr(400, "mutability", "cannot remove "+scimAttrName(p.attr))
 		}
 	}
-	return name, ext, want, nil
+	return name, ext, ms.list(), nil
+}
+
+// memberList is a group's members in order, as a PATCH's operations change them, each
+// change a step whatever their number: a member added is put at the end, unless it is
+// there already; one removed leaves its place empty.
+type memberList struct {
+	names []string       // in order; "" where one was removed
+	at    map[string]int // a member's place in names, by folded name (store.FoldName)
+}
+
+func newMemberList(names []string) *memberList {
+	l := &memberList{at: make(map[string]int, len(names))}
+	for _, n := range names {
+		l.add(n)
+	}
+	return l
+}
+
+func (l *memberList) add(name string) {
+	k := store.FoldName(name)
+	if _, ok := l.at[k]; !ok {
+		l.at[k] = len(l.names)
+		l.names = append(l.names, name)
+	}
+}
+
+func (l *memberList) remove(name string) {
+	k := store.FoldName(name)
+	if i, ok := l.at[k]; ok {
+		l.names[i] = ""
+		delete(l.at, k)
+	}
+}
+
+// named is the member named name in any case (store.SameName), if one is.
+func (l *memberList) named(name string) (string, bool) {
+	i, ok := l.at[store.FoldName(name)]
+	if !ok {
+		return "", false
+	}
+	return l.names[i], true
+}
+
+// list is the members in order.
+func (l *memberList) list() []string {
+	out := make([]string, 0, len(l.at))
+	for _, n := range l.names {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // membersToRemove is which of the members, have, a remove of path p (with value) names:
@@ -513,7 +565,7 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 // those its value lists, or, for the path `members` alone without a value, all of them
 // (RFC 7644 §3.5.2.2). A filter or sub-attribute it cannot evaluate is refused rather
 // than taken for "all": a directory removing one member must never empty the group.
-func (api *syncAPI) membersToRemove(ctx context.Context, p scimPath, path string, value any, have []string) ([]string, error) {
+func (api *syncAPI) membersToRemove(ctx context.Context, p scimPath, path string, value any, have *memberList) ([]string, error) {
 	switch {
 	case p.sub != "":
 		return nil, scimErr(400, "invalidPath", "path "+strconv.Quote(path)+": a member is removed whole (members[value eq \"id\"]), not a sub-attribute of it")
@@ -521,13 +573,16 @@ func (api *syncAPI) membersToRemove(ctx context.Context, p scimPath, path string
 		return api.knownMemberNames(ctx, []any{map[string]any{"value": p.selV}})
 	case p.selAttr == "display":
 		// A member's display is its user name (groupResource), in any case as userName.
-		return slices.DeleteFunc(slices.Clone(have), func(n string) bool { return !store.SameName(n, p.selV) }), nil
+		if n, ok := have.named(p.selV); ok {
+			return []string{n}, nil
+		}
+		return nil, nil
 	case p.selAttr != "":
 		return nil, scimErr(400, "invalidFilter", "path "+strconv.Quote(path)+": members can be filtered by value or display only")
 	case value != nil:
 		return api.knownMemberNames(ctx, value)
 	}
-	return have, nil
+	return have.list(), nil
 }
 
 // deleteGroup deletes the group and its members' membership as one step, on the

@@ -851,7 +851,8 @@ func (m *Manager) deleteUser(ctx context.Context, actor Actor, name, id string, 
 // audited and returned; a user not found is a NotFound error.
 func (m *Manager) MemberChanges(ctx context.Context, actor Actor, names []string, edit func(User) ([]string, bool)) ([]store.UserChange, error) {
 	// By folded name: the order every write of these users takes their rows in, so that
-	// two group writes with users in common do not each wait for the other.
+	// two group writes with users in common do not each wait for the other; and what
+	// GetUserRecords takes (folded, each once: it folds nothing again).
 	keys := make([]string, 0, len(names))
 	for _, n := range names {
 		keys = append(keys, store.FoldName(n))

@@ -247,7 +247,10 @@ type Directory interface {
 	GetUserRecord(ctx context.Context, name string) (UserRecord, error)
 	// GetUserRecords returns the users of names and their profiles, as GetUserRecord
 	// does, reading them at once (a group's members, however many), by folded name
-	// (FoldName): a name that names no user is not in the map.
+	// (FoldName): a name that names no user is not in the map. names are folded names,
+	// each once, as the caller keys the users it changes by (lifecycle folds and
+	// de-duplicates them once, for the order it takes their rows in); the store reads them
+	// as given, and a name in another case finds nothing.
 	GetUserRecords(ctx context.Context, names []string) (map[string]UserRecord, error)
 	// ListUserRecords returns a page of users and profiles.
 	ListUserRecords(ctx context.Context, q UserQuery) ([]UserRecord, error)

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/provider/builtin"
@@ -428,7 +427,7 @@ func (e AuditEvent) MarshalJSON() ([]byte, error) {
 // it (a ZERO WIDTH SPACE itself). A name with no such character is its own one writing.
 func auditNames(name string) (string, []string) {
 	escaped := provider.Printable(name, provider.MaxUsernameBytes)
-	raw := unescapeUnseen(name)
+	raw := provider.UnescapeUnseen(name)
 	var forms []string
 	for _, f := range []string{name, raw} {
 		if f != escaped && !slices.Contains(forms, f) {
@@ -436,46 +435,6 @@ func auditNames(name string) (string, []string) {
 		}
 	}
 	return escaped, forms
-}
-
-// unescapeUnseen is s with each \uXXXX that provider.Printable writes for a character
-// that hides or reorders text (a format character, U+2028, U+2029) turned back into the
-// character; other text, and an escape of any other character, is left as it is. Printable
-// writes at least four hex digits, five or six past U+FFFF: the shortest that is such a
-// character is taken (no four-digit prefix of one past U+FFFF is one).
-func unescapeUnseen(s string) string {
-	if !strings.Contains(s, `\u`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		if strings.HasPrefix(s[i:], `\u`) {
-			if r, n := unseenEscape(s[i+2:]); n > 0 {
-				b.WriteRune(r)
-				i += 2 + n
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-		i++
-	}
-	return b.String()
-}
-
-// unseenEscape reads the hex digits after a \u at the start of s: the character they
-// write and how many they are, or 0 when no four to six of them write one that hides or
-// reorders text.
-func unseenEscape(s string) (rune, int) {
-	for n := 4; n <= 6 && n <= len(s); n++ {
-		v, err := strconv.ParseUint(s[:n], 16, 32)
-		if err != nil {
-			return 0, 0
-		}
-		if r := rune(v); r >= 0x80 && (unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029') {
-			return r, n
-		}
-	}
-	return 0, 0
 }
 
 // AuditPage is a page of events; Next is the cursor of the following one.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -158,4 +159,44 @@ func Printable(s string, limit int) string {
 		i += size
 	}
 	return b.String()
+}
+
+// UnescapeUnseen is s with each \uXXXX that Printable writes for a character
+// that hides or reorders text (a format character, U+2028, U+2029) turned back into the
+// character; other text, and an escape of any other character, is left as it is. Printable
+// writes at least four hex digits, five or six past U+FFFF: the shortest that is such a
+// character is taken (no four-digit prefix of one past U+FFFF is one).
+func UnescapeUnseen(s string) string {
+	if !strings.Contains(s, `\u`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if strings.HasPrefix(s[i:], `\u`) {
+			if r, n := unseenEscape(s[i+2:]); n > 0 {
+				b.WriteRune(r)
+				i += 2 + n
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
+}
+
+// unseenEscape reads the hex digits after a \u at the start of s: the character they
+// write and how many they are, or 0 when no four to six of them write one that hides or
+// reorders text.
+func unseenEscape(s string) (rune, int) {
+	for n := 4; n <= 6 && n <= len(s); n++ {
+		v, err := strconv.ParseUint(s[:n], 16, 32)
+		if err != nil {
+			return 0, 0
+		}
+		if r := rune(v); unseen(r) {
+			return r, n
+		}
+	}
+	return 0, 0
 }

@@ -321,7 +321,13 @@ func (d *deps) storeCmd(c *cobra.Command, run func(ctx context.Context, e *env, 
 			return err
 		}
 		defer e.Close()
-		return run(c.Context(), e, args)
+		if d.opened != nil {
+			d.opened()
+		}
+		if err := run(c.Context(), e, args); err != nil {
+			return removedStore(c.Context(), e, err)
+		}
+		return nil
 	}
 	return c
 }

@@ -347,8 +347,9 @@ func keptSecret(path string, n int, stderr io.Writer, notice string, show bool) 
 }
 
 // openStore opens the configured backend; migrations run inside Open. A SQLite error
-// names its file (a PostgreSQL DSN may hold a password: it is not repeated).
-func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
+// names its file (a PostgreSQL DSN may hold a password: it is not repeated). opts are a
+// SQLite store's further options.
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...sqlite.Option) (store.Store, error) {
 	switch cfg.Storage.Driver {
 	case "postgres":
 		st, err := postgres.Open(ctx, cfg.Storage.DSN.Reveal(), postgres.MaxConns(cfg.Storage.MaxConnections),
@@ -376,8 +377,8 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 				return nil, fmt.Errorf("storage.dsn: cannot create the database's folder %s: %w", filepath.Dir(path), err)
 			}
 		}
-		st, err := sqlite.Open(ctx, dsn, sqlite.ReadConns(cfg.Storage.MaxConnections), sqlite.Log(log),
-			sqlite.AllowNewerSchema(cfg.Storage.AllowNewerSchema))
+		st, err := sqlite.Open(ctx, dsn, append([]sqlite.Option{sqlite.ReadConns(cfg.Storage.MaxConnections), sqlite.Log(log),
+			sqlite.AllowNewerSchema(cfg.Storage.AllowNewerSchema)}, opts...)...)
 		err = newerSchemaHint(err)
 		if err != nil && path != "" {
 			return nil, fmt.Errorf("storage.dsn: database %s: %w", path, err)
@@ -526,6 +527,23 @@ func removeUnwritten(path string) (err error) {
 		return err
 	}
 	return nil
+}
+
+// removedStore is a command's err, said as what happened when the SQLite store it opened
+// was removed before it wrote (a serve whose first start failed removes the store it
+// had just created, under the write lock): the store refused the write, which would
+// have gone to the unlinked file, and nothing the command wrote is kept anywhere.
+func removedStore(ctx context.Context, e *env, err error) error {
+	st, ok := e.store.(*sqlite.Store)
+	if !ok || st.Ping(ctx) == nil {
+		return err
+	}
+	path := sqlite.Path(e.cfg.Storage.DSN.Reveal())
+	if _, serr := os.Stat(path); !errors.Is(serr, fs.ErrNotExist) {
+		return err
+	}
+	return fmt.Errorf("storage.dsn: database %s was removed after this command opened it (a serve whose first start "+
+		"failed removes the store it had just created): nothing was written; run the command again", path)
 }
 
 // newerSchemaHint adds to a refusal of a schema newer than this emfa's how a rollback
@@ -685,6 +703,10 @@ func (d *deps) openEnv(ctx context.Context, o storeOptions, mode loadMode) (*env
 		if st, err = fresh.wait(); err != nil {
 			fresh.discard() // the empty file it made, and its folder
 		}
+	} else if mode == forAdmin {
+		// A command holds no serve lock: a serve whose first start fails may remove the
+		// store under it, and each of its commits looks that it has not (removedStore).
+		st, err = openStore(ctx, cfg, log, sqlite.CheckFileAtCommit())
 	} else {
 		st, err = openStore(ctx, cfg, log)
 	}

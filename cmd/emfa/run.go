@@ -35,9 +35,9 @@ type deps struct {
 	// traceExporter, when set, receives serve's spans instead of tracing.endpoint's
 	// collector (tracing stays off without an endpoint).
 	traceExporter sdktrace.SpanExporter
-	// opened, when set, runs once serve has opened its store, before it locks it; owned,
-	// once it has locked it, before the rest of its start: tests run other processes
-	// beside a start.
+	// opened, when set, runs once serve has opened its store, before it locks it (or a
+	// store command has, before it works on it); owned, once serve has locked it, before
+	// the rest of its start: tests run other processes beside a start.
 	opened, owned func()
 }
 

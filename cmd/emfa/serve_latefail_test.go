@@ -179,3 +179,46 @@ providers:
 		t.Errorf("the data folder after a start that could not open its new store: %v (want it removed)", err)
 	}
 }
+
+// A command that opened the store a first start created, and writes only once that start
+// has failed and removed it, fails saying so: its write went to the unlinked file, and
+// it said "added user alice" of a row that was lost.
+func TestCommandRefusesTheStoreAFailedStartRemoved(t *testing.T) {
+	dir := t.TempDir()
+	cfg := lateFailingConfig(t, dir)
+	opened, failed := make(chan struct{}), make(chan struct{})
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	added := make(chan result, 1)
+	var first bytes.Buffer
+	d := (&cli{}).deps(&bytes.Buffer{}, &first)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d.listening = func(string) { cancel() }
+	d.owned = func() {
+		// The command opens the store the serve has created, then waits to write.
+		go func() {
+			var stdout, stderr bytes.Buffer
+			d2 := (&cli{}).deps(&stdout, &stderr)
+			d2.opened = func() { close(opened); <-failed }
+			code := run(context.Background(), []string{"users", "add", "alice", "--config", cfg}, d2)
+			added <- result{code, stdout.String(), stderr.String()}
+		}()
+		<-opened
+	}
+	code := run(ctx, []string{"serve", "--config", cfg}, d)
+	close(failed)
+	if code == 0 || !strings.Contains(first.String(), "signing key") {
+		t.Fatalf("serve exited %d, want a failure about the signing key:\n%s", code, first.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "emfa.db")); !os.IsNotExist(err) {
+		t.Fatalf("the store the serve created: %v (want it removed)", err)
+	}
+	r := <-added
+	if r.code == 0 || strings.Contains(r.stdout, "added user") || !strings.Contains(r.stderr, "was removed") ||
+		!strings.Contains(r.stderr, "run the command again") {
+		t.Errorf("users add exited %d, want a refusal of the removed store:\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+}

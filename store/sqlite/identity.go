@@ -24,14 +24,18 @@ import (
 //
 // It is compared where that costs no request anything: at each Ping (/readyz, which
 // probes call every few seconds) and before each background checkpoint (at most every
-// checkpointEvery, and only while writes come). Once it has found the file gone, the
-// writer's commit hook refuses every commit: a write fails, and its caller answers 503,
-// instead of being accepted and lost. The hook reads one atomic flag, nothing more.
+// checkpointEvery, and only while writes come); and, for a store opened with
+// CheckFileAtCommit (a command's), at each commit, under the write lock. Once it has found
+// the file gone, the writer's commit hook refuses every commit: a write fails, and its
+// caller answers 503, instead of being accepted and lost. The hook reads one atomic flag,
+// nothing more, unless it checks at each commit.
 type fileIdentity struct {
 	path   string
 	opened os.FileInfo // set once the writer has opened the file, before Open returns
 	log    *slog.Logger
-	gone   atomic.Bool
+	// eachCommit makes the commit hook check, not only read gone (CheckFileAtCommit).
+	eachCommit bool
+	gone       atomic.Bool
 	// why is what check found, for the error of a refused write.
 	why atomic.Pointer[error]
 }
@@ -62,8 +66,12 @@ func (f *fileIdentity) check() error {
 
 // refuseCommit is the writer's SQLite commit hook: non-zero turns the commit into a
 // rollback (SQLITE_CONSTRAINT_COMMITHOOK), which dialect.Hint explains with check's error.
+// With eachCommit it checks first, once Open has seen the file the writer opened (opened).
 func (f *fileIdentity) refuseCommit() int32 {
 	if f.gone.Load() {
+		return 1
+	}
+	if f.eachCommit && f.opened != nil && f.check() != nil {
 		return 1
 	}
 	return 0

@@ -136,3 +136,53 @@ func TestWritesRefusedOnceFileGone(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckFileAtCommit: a store opened with CheckFileAtCommit (a command's, beside a
+// serve) refuses the first write after its file was removed (a serve whose first start
+// failed removes the store it created) or replaced, with no Ping or checkpoint to notice
+// it first: the write would go to the unlinked file, be answered as done, and be lost. A
+// unit (a group commit) is refused as a single statement is.
+func TestCheckFileAtCommit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		do   func(path string) error
+	}{
+		{"file removed", os.Remove},
+		{"directory removed", func(path string) error { return os.RemoveAll(filepath.Dir(path)) }},
+		{"file replaced", func(path string) error {
+			if err := os.WriteFile(path+".other", nil, 0o600); err != nil {
+				return err
+			}
+			return os.Rename(path+".other", path)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "data", "emfa.db")
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			s, err := sqlite.Open(t.Context(), path, sqlite.CheckFileAtCommit())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ctx := t.Context()
+			if err := s.CreateUser(ctx, store.User{ID: "u1", Name: "alice", CreatedAt: time.Now()}); err != nil {
+				t.Fatalf("a write before the file went: %v", err)
+			}
+			if err := tc.do(path); err != nil {
+				t.Fatal(err)
+			}
+			err = s.CreateUser(ctx, store.User{ID: "u2", Name: "bob", CreatedAt: time.Now()})
+			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "no longer") {
+				t.Errorf("the first write after the file went: %v, want a refusal naming %s", err, path)
+			}
+			err = s.Update(ctx, func(w store.Writer) error {
+				return w.AppendAudit(ctx, store.AuditEvent{Time: time.Now(), Username: "alice", Resource: "validate", Outcome: "SUCCESS"})
+			})
+			if err == nil || !strings.Contains(err.Error(), path) {
+				t.Errorf("a unit after the file went: %v, want a refusal naming %s", err, path)
+			}
+		})
+	}
+}

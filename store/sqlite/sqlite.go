@@ -74,7 +74,18 @@ type options struct {
 	allowNewer   bool        // AllowNewerSchema
 	checkpointed func(error) // tests: told of each background checkpoint
 	backstop     int         // the writer's wal_autocheckpoint: backstopPages but in tests
+	eachCommit   bool        // CheckFileAtCommit
 }
+
+// CheckFileAtCommit makes every commit look, under SQLite's write lock, that the DSN's
+// path still names the file the store opened, and refuse the write otherwise (one stat
+// and three allocations a commit). It is for a process that does not hold the file's
+// serve lock (Own), a command beside a serve: a serve whose first start failed removes
+// the store it created under that lock and the write lock, and a command that opened
+// the file before and wrote after would be told its row was written into the unlinked
+// file. A serve that holds the lock looks once, after taking it; a file removed under it
+// later (rm -rf) is found by Ping and the checkpointer, off the commits' path.
+func CheckFileAtCommit() Option { return func(o *options) { o.eachCommit = true } }
 
 // ReadConns sizes the read pool of a database file (storage.maxConnections); n <= 0 leaves
 // the default, max(4, GOMAXPROCS). Writes go through one connection whatever it says.
@@ -160,7 +171,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		}
 	} else {
 		// The writer's connections refuse to commit once the file is found gone.
-		file = &fileIdentity{path: path, log: o.log}
+		file = &fileIdentity{path: path, log: o.log, eachCommit: o.eachCommit}
 		var c driver.Connector
 		if c, err = sqlite.NewConnector(base + "?" + wq.Encode()); err == nil {
 			w = sql.OpenDB(guarded{Connector: c, file: file})

@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/emfa/emfa/internal/jsonkeys"
+	"github.com/emfa/emfa/internal/textpos"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/sync"
@@ -456,11 +457,10 @@ func jsonSyntaxTo(data []byte, from textLine, end int, err error) (at string, ok
 	if early {
 		i = max(len(bytes.TrimRight(data[:end], " \t\r\n")), from.start)
 	}
-	before := data[from.start:i]
-	start := bytes.LastIndexByte(before, '\n') + 1
-	where := "column " + itoa(utf8.RuneCount(before[start:])+1)
+	line, column := textpos.Of(data[from.start:i], i-from.start)
+	where := "column " + itoa(column)
 	if from.n > 0 || bytes.IndexByte(data[from.start:], '\n') >= 0 {
-		where = "line " + itoa(from.n+bytes.Count(before, []byte{'\n'})+1) + ", " + where
+		where = "line " + itoa(from.n+line) + ", " + where
 	}
 	if early {
 		return "not valid JSON: it ends early, at " + where, true

@@ -11,9 +11,9 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/internal/textpos"
 	"github.com/emfa/emfa/provider/remote"
 )
 
@@ -112,10 +112,8 @@ func (f *webhookFile) walk() {
 
 // at is "FILE:LINE:COLUMN" of offset (the column in characters, from 1).
 func (f *webhookFile) at(offset int) string {
-	offset = min(max(offset, 0), len(f.data))
-	start := bytes.LastIndexByte(f.data[:offset], '\n') + 1
-	line := bytes.Count(f.data[:start], []byte("\n")) + 1
-	return fmt.Sprintf("%s:%d:%d", f.path, line, utf8.RuneCount(f.data[start:offset])+1)
+	line, column := textpos.Of(f.data, offset)
+	return fmt.Sprintf("%s:%d:%d", f.path, line, column)
 }
 
 // keyAt is where path's key is (or that of its nearest ancestor in the file), and whether

@@ -859,11 +859,24 @@ func remoteProblems(cfg *config.Config, i int, source, where string, err error) 
 
 // remoteWarnings are a remote provider's warnings ("path: message", the path in its
 // remote section) as its problems are named (remoteProblems): the file, and the line of
-// the key when the webhook is the file's own. Without the line, the operator of a
+// the key when the webhook is the file's own, or the webhookFile's line and column of a
+// key the file has. Without the line, the operator of a
 // provider with dozens of transforms could not tell which one a warning meant.
 func remoteWarnings(cfg *config.Config, i int, source, where string, warnings []string) []string {
 	out := make([]string, len(warnings))
+	var f *webhookFile
+	if source != "" && len(warnings) > 0 {
+		f = readWebhookFile(cfg, i, source) // check_webhookfile.go
+	}
 	for j, msg := range warnings {
+		// A warning of a key the webhookFile has is at its line and column there, as
+		// its problems are (remoteProblems).
+		if path, rest, ok := strings.Cut(msg, ": "); ok && f != nil {
+			if at, ok := f.keyAt(path); ok {
+				out[j] = f.problem(at, path, rest).Error()
+				continue
+			}
+		}
 		line := 0
 		if path, _, ok := strings.Cut(msg, ": "); ok && source == "" {
 			line = cfg.Line(fmt.Sprintf("providers[%d].remote.%s", i, path))

@@ -198,3 +198,26 @@ func TestCheckWebhookFileProblemAtTheKeyJSONReads(t *testing.T) {
 		})
 	}
 }
+
+// A warning of a webhookFile's transform is said at its key in the file, as its problems
+// are: it was said as "emfa.yaml: providers[0] (vendor).remote from vendor.json.resources
+// .enrollments.transform.incoming: …", without a line in a file of hundreds.
+func TestCheckPlacesWebhookFileWarnings(t *testing.T) {
+	cfg, hook := writeWebhookConfig(t, `{
+  "name": "v",
+  "urls": ["{{vendor_url}}"],
+  "resources": {
+    "enrollments": {
+      "transform": {
+        "incoming": "status_code == 200 ? {'body': {}} : {'bdy': {}}"
+      }
+    }
+  }
+}`, "")
+	code, _, errOut := emfa(t, "check", "--config", cfg)
+	want := "warning: " + hook + ":7:9: resources.enrollments.transform.incoming: 1:37: this branch of the incoming transform's result has no body key"
+	if code != 0 || !strings.Contains(errOut, want) ||
+		!strings.Contains(errOut, "(providers[0] (vendor).remote.webhookFile in "+cfg+":11)") {
+		t.Errorf("check: exit %d, want %q, naming the configuration's webhookFile:\n%s", code, want, errOut)
+	}
+}

@@ -178,14 +178,69 @@ func (f *webhookFile) loadProblem(err error) (error, bool) {
 		}
 		return f.problem(f.at(int(own.Offset)-1), "", "not JSON: "+own.Error()), true
 	case errors.As(err, &te) && te.Field != "":
-		at, ok := f.keyAt(te.Field)
+		field := te.Field
+		if path, ok := f.valueKey(te); ok {
+			field = path
+		}
+		at, ok := f.keyAt(field)
 		if !ok {
 			return nil, false
 		}
 		written := map[string]string{"array": "a list", "object": "an object", "string": "a string", "bool": "true or false"}[te.Value]
-		return f.problem(at, te.Field, fmt.Sprintf("must be %s, not %s", jsonKindOf(te.Type), cmp.Or(written, "a "+te.Value))), true
+		return f.problem(at, field, fmt.Sprintf("must be %s, not %s", jsonKindOf(te.Type), cmp.Or(written, "a "+te.Value))), true
 	}
 	return nil, false
+}
+
+// valueKey is the path, as the file writes it, of the key whose value JSON refused (te):
+// te.Field leaves out the keys of a map on the way (a resource's name, "resources.
+// transform.outgoing"), which placed the value at "resources". It is the last key before
+// where JSON refused the value in the file as written (placeholders not filled, as the
+// operator opens it) whose path is te.Field with such keys, or a list's index after it;
+// the keys te.Field names are spelled as it spells them. ok is false when the file as
+// written is not refused the same way.
+func (f *webhookFile) valueKey(te *json.UnmarshalTypeError) (string, bool) {
+	var own *json.UnmarshalTypeError
+	if !errors.As(json.Unmarshal(f.data, new(remote.Webhook)), &own) || own.Field != te.Field || own.Value != te.Value {
+		return "", false
+	}
+	want := strings.Split(te.Field, ".")
+	best, bestAt := "", -1
+	for path, off := range f.keys {
+		if off >= int(own.Offset) || off <= bestAt {
+			continue
+		}
+		if spelled, ok := fieldPath(path, want); ok {
+			best, bestAt = spelled, off
+		}
+	}
+	return best, bestAt >= 0
+}
+
+// fieldPath reports whether path, a key's as the file writes it, is want (a Go field path
+// split at its dots) with map keys between its names, or a list's indexes after it; it
+// returns path with want's spelling of the names it shares.
+func fieldPath(path string, want []string) (string, bool) {
+	var out []string
+	n := 0
+	for part := range strings.SplitSeq(path, ".") {
+		name, index, _ := strings.Cut(part, "[")
+		if index != "" {
+			index = "[" + index
+		}
+		switch {
+		case n < len(want) && strings.EqualFold(name, want[n]):
+			name = want[n]
+			n++
+		case n == len(want):
+			return "", false // a key below the value JSON refused
+		}
+		if index != "" && n < len(want) {
+			return "", false // an element of a list before the value
+		}
+		out = append(out, name+index)
+	}
+	return strings.Join(out, "."), n == len(want)
 }
 
 // jsonKindOf is what a JSON value of Go type t is, as an operator writes it.

@@ -84,6 +84,21 @@ func TestCheckPlacesWebhookFileProblems(t *testing.T) {
   "timeout": 5
 }`,
 		want: []string{`:4:3: timeout: must be a duration such as 5s or 1m30s, not a number`},
+	}, {
+		// A value of a resource (a map's, by its name) is at its own key: it was placed
+		// at "resources", the map's name left out of the path JSON reports.
+		name: "a value of the wrong kind in a resource",
+		webhook: `{
+  "name": "v",
+  "urls": ["{{vendor_url}}"],
+  "resources": {
+    "enrollments": {"transform": {"incoming": "{'body': {}}"}},
+    "initiate": {
+      "transform": {"outgoing": 5}
+    }
+  }
+}`,
+		want: []string{`:7:21: resources.initiate.transform.outgoing: must be a string, not a number`},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, hook := writeWebhookConfig(t, tc.webhook, "")

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -189,7 +191,87 @@ func (f *webhookFile) loadProblem(err error) (error, bool) {
 		written := map[string]string{"array": "a list", "object": "an object", "string": "a string", "bool": "true or false"}[te.Value]
 		return f.problem(at, field, fmt.Sprintf("must be %s, not %s", jsonKindOf(te.Type), cmp.Or(written, "a "+te.Value))), true
 	}
+	if path, ok := f.readerKey(err); ok {
+		at, _ := f.keyAt(path)
+		own := json.Unmarshal(f.data, new(remote.Webhook))
+		return f.problem(at, path, "must be "+jsonKindOf(typeAt(path))+": "+own.Error()), true
+	}
 	return nil, false
+}
+
+// readerKey is the key, the first in the file as written, whose value its type's own
+// reader refuses (a Duration's "time: invalid duration"): JSON names no key for such an
+// error, and it was said without a line. Only values of a type with a reader of its own
+// are read again, each alone; ok is false when none is refused as err says, or the
+// file as written is not refused the same way.
+func (f *webhookFile) readerKey(err error) (string, bool) {
+	own := json.Unmarshal(f.data, new(remote.Webhook))
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	if own == nil || errors.As(own, &te) || errors.As(own, &se) || !strings.HasSuffix(err.Error(), own.Error()) {
+		return "", false
+	}
+	paths := slices.SortedFunc(maps.Keys(f.keys), func(a, b string) int { return cmp.Compare(f.keys[a], f.keys[b]) })
+	for _, path := range paths {
+		t := typeAt(path)
+		if t == nil || !(reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) ||
+			reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]())) {
+			continue
+		}
+		value := f.data[f.keys[path]:]
+		if !strings.HasSuffix(path, "]") { // past the key and its colon
+			dec := json.NewDecoder(bytes.NewReader(value))
+			if dec.Decode(new(string)) != nil {
+				continue
+			}
+			value = bytes.TrimLeft(value[dec.InputOffset():], " \t\r\n")
+			value, _ = bytes.CutPrefix(value, []byte(":"))
+		}
+		var raw json.RawMessage
+		if json.NewDecoder(bytes.NewReader(value)).Decode(&raw) != nil {
+			continue
+		}
+		if e := json.Unmarshal(raw, reflect.New(t).Interface()); e != nil && e.Error() == own.Error() {
+			return path, true
+		}
+	}
+	return "", false
+}
+
+// typeAt is the Go type of the webhook's value at path (a key's, as the file writes it),
+// nil when there is none: JSON matches a struct's fields by name in any case.
+func typeAt(path string) reflect.Type {
+	t := reflect.TypeFor[remote.Webhook]()
+	for part := range strings.SplitSeq(strings.ReplaceAll(path, "[", ".["), ".") {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch {
+		case t.Kind() == reflect.Map:
+			t = t.Elem()
+		case strings.HasPrefix(part, "[") && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
+			t = t.Elem()
+		case t.Kind() == reflect.Struct:
+			var found reflect.Type
+			for _, sf := range reflect.VisibleFields(t) {
+				name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+				if name == "" {
+					name = sf.Name
+				}
+				if sf.IsExported() && !sf.Anonymous && name != "-" && strings.EqualFold(name, part) {
+					found = sf.Type
+					break
+				}
+			}
+			if found == nil {
+				return nil
+			}
+			t = found
+		default:
+			return nil
+		}
+	}
+	return t
 }
 
 // valueKey is the path, as the file writes it, of the key whose value JSON refused (te):

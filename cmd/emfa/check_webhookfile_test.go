@@ -85,6 +85,16 @@ func TestCheckPlacesWebhookFileProblems(t *testing.T) {
 }`,
 		want: []string{`:4:3: timeout: must be a duration such as 5s or 1m30s, not a number`},
 	}, {
+		// A duration that is no duration was said without a line: JSON places only the
+		// values it refuses itself, not one a type's own reader refuses.
+		name: "a duration that is no duration",
+		webhook: `{
+  "name": "v",
+  "urls": ["{{vendor_url}}"],
+  "timeout": "abc"
+}`,
+		want: []string{`:4:3: timeout: must be a duration such as 5s or 1m30s: time: invalid duration "abc"`},
+	}, {
 		// A value of a resource (a map's, by its name) is at its own key: it was placed
 		// at "resources", the map's name left out of the path JSON reports.
 		name: "a value of the wrong kind in a resource",

@@ -41,7 +41,8 @@ type fileIdentity struct {
 }
 
 // check reports an error when path no longer names the file the store opened. The first
-// time, it says so in the log, and from then on writes are refused (refuseCommit).
+// time, it says so in the log (but for a command's store, eachCommit), and from then on
+// writes are refused (refuseCommit).
 func (f *fileIdentity) check() error {
 	if f.gone.Load() {
 		return *f.why.Load()
@@ -58,7 +59,10 @@ func (f *fileIdentity) check() error {
 		"since they would go to the unlinked file and be lost when emfa stops: stop emfa, restore the file (copy "+
 		"/proc/<pid>/fd/… before stopping, or a backup) and start again", f.path, why)
 	f.why.Store(&err)
-	if !f.gone.Swap(true) && f.log != nil {
+	// A store that checks at each commit is a command's: the refused write's error
+	// reaches its caller, which says what to do (run again); a server's log would tell
+	// it to stop and restore the file.
+	if !f.gone.Swap(true) && f.log != nil && !f.eachCommit {
 		f.log.Error("storage: " + err.Error())
 	}
 	return err

@@ -23,8 +23,22 @@ import (
 // factors (ON DELETE CASCADE). Here the unit waits before its audit row (on an advisory
 // lock the test holds) while the delete starts. Its session looks for a deadlock after
 // 50 ms, the delete's after 30 s: it was the victim, ran again and found its factor gone.
-// The careful run now takes the user's row first, with the clearing.
+// The careful run now takes the user's row first, with the clearing, and so with a
+// TOTP's or HOTP's counter (AdvanceCounter), whose careful run wrote the row twice the
+// same way (AppendAudit folds the use into the compare-and-set only while it is queued).
 func TestCarefulUnitBesideUserDeleteDoesNotDeadlock(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		write func(ctx context.Context, w store.Writer) error
+	}{
+		{"cleared failures", func(ctx context.Context, w store.Writer) error { return w.ClearFailuresUnlocked(ctx, "f1", t0) }},
+		{"counter", func(ctx context.Context, w store.Writer) error { return w.AdvanceCounter(ctx, "f1", 7, t0) }},
+	} {
+		t.Run(c.name, func(t *testing.T) { testCarefulUnitBesideUserDelete(t, c.write) })
+	}
+}
+
+func testCarefulUnitBesideUserDelete(t *testing.T, write func(ctx context.Context, w store.Writer) error) {
 	sv := testdb.Connect(t)
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
 	ctx := context.Background()
@@ -57,7 +71,7 @@ func TestCarefulUnitBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 			if err := w.AdvanceCounter(ctx, "spent", 1, t0); err != nil && !errors.Is(err, store.ErrReplay) {
 				return err
 			}
-			if err := w.ClearFailuresUnlocked(ctx, "f1", t0); err != nil {
+			if err := write(ctx, w); err != nil {
 				return err
 			}
 			if runs == 2 {

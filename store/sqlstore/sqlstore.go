@@ -896,6 +896,10 @@ func (w *writer) AdvanceCounter(ctx context.Context, id string, next int64, now 
 		w.advanced, w.advancedBy = args, q
 		return nil
 	}
+	// Careful, as ClearFailuresUnlocked: the use goes by a second UPDATE (lockUserOf).
+	if err := w.lockUserOf(ctx, id); err != nil {
+		return w.s.fail(op+id, err)
+	}
 	err := changedOne(w.exec(ctx, q.sql, args...))
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
@@ -1400,7 +1404,7 @@ func (s *Store) greatest(a, b string) string {
 }
 
 // lockUserOf holds the row of factor id's user as LockUser does, for a write of the
-// factor in a unit that runs careful (an assumption of its speculative run did not
+// factor (ClearFailuresUnlocked's, AdvanceCounter's) in a unit that runs careful (an assumption of its speculative run did not
 // hold), where a later write of the factor in the unit (a success's last use, which
 // AppendAudit folds into the assumed statement otherwise) takes it after the factor's.
 // Nothing to do where units run one at a time (SQLite's one writer), nor outside a unit.

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/lifecycle"
@@ -102,11 +100,6 @@ func TestFactorWrittenTwiceBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 	sender := &keptSender{}
 	m, clk := newManagerSending(t, gated, sender)
 	other, _ := newManager(t, open("d", "30s"))
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
 
 	if _, err := other.CreateUser(ctx, "test", lifecycle.UserInput{Name: "gate"}); err != nil {
 		t.Fatal(err)
@@ -146,13 +139,7 @@ func TestFactorWrittenTwiceBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hold, err := pool.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := hold.Exec(ctx, `SELECT 1 FROM factors WHERE id = $1 FOR UPDATE`, gate.Factor.ID); err != nil {
-			t.Fatal(err)
-		}
+		release := sv.Hold(t, dsn, `SELECT 1 FROM factors WHERE id = $1 FOR UPDATE`, gate.Factor.ID)
 		gated.gate = gate.Factor.ID
 		gated.runs.Store(0)
 		done, deleted := make(chan error, 1), make(chan error, 1)
@@ -165,9 +152,7 @@ func TestFactorWrittenTwiceBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 		sv.WaitForLock(t, app+"a", done)
 		go func() { deleted <- other.DeleteUser(ctx, "test", user) }()
 		sv.WaitForLock(t, app+"d", deleted)
-		if err := hold.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
+		release()
 		if err := testwait.Recv(t, c.name, done); err != nil || got.State != lifecycle.FactorActive {
 			t.Errorf("%s beside its user's delete: %+v, %v; want it done, the factor active", c.name, got, err)
 		}

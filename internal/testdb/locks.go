@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/store/postgres"
 )
@@ -54,4 +56,31 @@ func (sv *Server) WaitForLock(tb testing.TB, app string, done <-chan error) {
 		}
 		return false
 	})
+}
+
+// Hold takes a lock in a transaction of its own on dsn, which the units a test orders
+// wait behind: q is a SELECT … FOR UPDATE of a row or a pg_advisory_xact_lock. release
+// commits it (the lock given up, they go on); a hold not released ends with the test.
+func (sv *Server) Hold(tb testing.TB, dsn, q string, args ...any) (release func()) {
+	tb.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dsn) // dsn's pool settings are the pool's, not the server's
+	if err != nil {
+		tb.Fatalf("connect to hold a lock: %v", err)
+	}
+	tb.Cleanup(pool.Close)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		tb.Fatalf("begin to hold a lock: %v", err)
+	}
+	tb.Cleanup(func() { tx.Rollback(context.Background()) }) // before the pool's Close, which waits for its connection
+	if _, err := tx.Exec(ctx, q, args...); err != nil {
+		tb.Fatalf("hold a lock (%s): %v", q, err)
+	}
+	return func() {
+		tb.Helper()
+		if err := tx.Commit(ctx); err != nil {
+			tb.Fatalf("release the lock held: %v", err)
+		}
+	}
 }

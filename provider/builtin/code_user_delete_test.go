@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/provider"
@@ -75,11 +73,6 @@ func TestCodeSignInBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 	p := &provider.Provider{CredentialPrefix: "emfa", Enabled: true, Capabilities: []string{"smsotp", "emailotp"},
 		Engine: f.engine, Audit: gated, Now: f.clock.Now}
 	gate := f.enrollSMS(t, "bob", "+15550000009")
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
 
 	for _, c := range []struct {
 		capability, user string
@@ -100,13 +93,7 @@ func TestCodeSignInBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 			t.Fatalf("%s: initiate: %+v, %v", c.capability, out, err)
 		}
 		req.TransactionID, req.Passvalue = out.TransactionID, c.code()
-		hold, err := pool.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := hold.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, factorLockClass, gate); err != nil {
-			t.Fatal(err)
-		}
+		release := sv.Hold(t, dsn, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, factorLockClass, gate)
 		gated.gate = gate
 		gated.runs.Store(0)
 		validated, deleted := make(chan error, 1), make(chan error, 1)
@@ -120,9 +107,7 @@ func TestCodeSignInBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 			deleted <- deleter.ApplyUserChanges(ctx, []store.UserChange{{Name: c.user, Delete: true, Now: f.clock.Now()}})[0]
 		}()
 		sv.WaitForLock(t, app+"d", deleted)
-		if err := hold.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
+		release()
 		if err := testwait.Recv(t, "the validate", validated); err != nil || out.Status != provider.StatusSuccess {
 			t.Errorf("%s: a right code beside its user's delete: %+v, %v; want SUCCESS", c.capability, out, err)
 		}

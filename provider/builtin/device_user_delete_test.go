@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/provider"
@@ -70,19 +68,7 @@ func TestDeviceRegistrationBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 	f := newPushFixture(t, gated, false)
 	gate := f.enroll(t, "bob")
 	e := f.enroll(t, "alice")
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	hold, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hold.Rollback(ctx)
-	if _, err := hold.Exec(ctx, `SELECT 1 FROM factors WHERE id = $1 FOR UPDATE`, gate.Factor.ID); err != nil {
-		t.Fatal(err)
-	}
+	release := sv.Hold(t, dsn, `SELECT 1 FROM factors WHERE id = $1 FOR UPDATE`, gate.Factor.ID)
 
 	gated.gate = gate.Factor.ID
 	registered, deleted := make(chan error, 1), make(chan error, 1)
@@ -99,9 +85,7 @@ func TestDeviceRegistrationBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 		deleted <- deleter.ApplyUserChanges(ctx, []store.UserChange{{Name: "alice", Delete: true, Now: f.clock.Now()}})[0]
 	}()
 	sv.WaitForLock(t, app+"d", deleted)
-	if err := hold.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err := testwait.Recv(t, "the registration", registered); err != nil || id != e.Factor.ID {
 		t.Errorf("the registration beside its user's delete: %q, %v; want factor %s registered", id, err, e.Factor.ID)
 	}

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/internal/testwait"
 	"github.com/emfa/emfa/store"
@@ -49,19 +47,7 @@ func testCarefulUnitBesideUserDelete(t *testing.T, write func(ctx context.Contex
 		Secret: []byte("sealed"), KeyID: "k1", Counter: 5, CreatedAt: t0, UpdatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	hold, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hold.Rollback(ctx)
-	if _, err := hold.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, 0x656d6661, "gate"); err != nil {
-		t.Fatal(err)
-	}
+	release := sv.Hold(t, dsn, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, 0x656d6661, "gate")
 	var runs int
 	done, deleted := make(chan error, 1), make(chan error, 1)
 	go func() {
@@ -88,9 +74,7 @@ func testCarefulUnitBesideUserDelete(t *testing.T, write func(ctx context.Contex
 		deleted <- deleter.ApplyUserChanges(ctx, []store.UserChange{{Name: "alice", Delete: true, Now: t0}})[0]
 	}()
 	sv.WaitForLock(t, app+"d", deleted)
-	if err := hold.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err := testwait.Recv(t, "the unit", done); err != nil {
 		t.Errorf("the careful unit beside its user's delete: %v; want it committed", err)
 	}

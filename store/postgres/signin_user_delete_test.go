@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/internal/testwait"
@@ -39,19 +38,7 @@ func TestSelfServiceSignInBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 		CREATE TRIGGER gate BEFORE INSERT ON `+ident+`.selfservice_sessions FOR EACH ROW EXECUTE FUNCTION `+ident+`.gate()`); err != nil {
 		t.Fatal(err)
 	}
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	hold, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hold.Rollback(ctx)
-	if _, err := hold.Exec(ctx, `SELECT pg_advisory_xact_lock(1, 2)`); err != nil {
-		t.Fatal(err)
-	}
+	release := sv.Hold(t, dsn, `SELECT pg_advisory_xact_lock(1, 2)`)
 	done, deleted := make(chan error, 1), make(chan error, 1)
 	go func() {
 		done <- s.PutSession(ctx, store.SelfServiceSession{Hash: "h1", UserID: "u1", Kind: "user", Factor: "f1",
@@ -64,9 +51,7 @@ func TestSelfServiceSignInBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 		deleted <- deleter.ApplyUserChanges(ctx, []store.UserChange{{Name: "alice", Delete: true, Now: t0}})[0]
 	}()
 	sv.WaitForLock(t, app+"d", deleted)
-	if err := hold.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err := testwait.Recv(t, "the sign-in", done); err != nil {
 		t.Errorf("the sign-in beside its user's delete: %v; want its session stored", err)
 	}

@@ -16,6 +16,8 @@ func calibrationInputs() map[string]string {
 		"digits":  strings.Repeat("+1 555-1", n/8),
 		"escapes": strings.Repeat("a\"b\\\n\t", n/6),
 		"fields":  strings.Repeat("abcdefg,", n/8),
+		"same":    strings.Repeat("a", n),
+		"emoji":   strings.Repeat("😀😁", n/8),
 	}
 }
 
@@ -27,7 +29,13 @@ var calibrationCalls = []struct{ name, input, expr string }{
 	{"contains", "ascii", `s.contains("hz")`},
 	{"equals", "ascii", `s == s + ""`},
 	{"concat", "ascii", `s + s`},
+	{"contains/same", "same", `s.contains("ab")`},
+	{"contains/greek", "greek", `s.contains("αz")`},
 	{"indexOf", "ascii", `s.indexOf("hz")`},
+	{"contains/emoji", "emoji", `s.contains("😀z")`},
+	{"indexOf/greek", "greek", `s.indexOf("αz")`},
+	{"lastIndexOf", "ascii", `s.lastIndexOf("zh")`},
+	{"lastIndexOf/greek", "greek", `s.lastIndexOf("zα")`},
 	{"base64.decode", "ascii", `base64.decode(s)`},
 	{"base64Encode", "ascii", `s.base64Encode()`},
 	{"hmacSha256", "ascii", `hmacSha256(s, "k")`},

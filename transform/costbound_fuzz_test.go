@@ -62,6 +62,8 @@ var costBoundExprs = []string{
 	`{"v": matches(body.a, "[0-9]+x") || body.b.matches(body.a)}`,
 	`{"v": strings.quote(body.c).size()}`,
 	`{"v": maskPhone(body.b).upperAscii()}`,
+	`{"v": string(body.a).contains(string(body.b)) || body.c.contains("😀z")}`,
+	`{"v": body.c.indexOf(body.b, 1) + body.b.lastIndexOf(body.a, 2) + body.a.lastIndexOf("zα")}`,
 }
 
 // FuzzUntrackedCostWithinEstimate checks what makes the untracked path safe: for IBM's DUO

@@ -245,6 +245,14 @@ func costModels() []cost.OverloadModel {
 			cost.ResultSize(cost.AtMost(cost.Min(cost.Target(), cost.Const(4))))),
 		// lowerAscii, upperAscii and reverse: see runesCost.
 		runesModel("string_lower_ascii"), runesModel("string_upper_ascii"), runesModel("string_reverse"),
+		// contains: see containsCost.
+		cost.MemberOverload(overloads.ContainsString,
+			cost.EvalCost(cost.Max(cost.Scale(cost.Length(cost.Target()), containsCost),
+				cost.Mul(cost.Scale(cost.Length(cost.Target()), cost.StringTraversalCostFactor),
+					cost.Scale(cost.Length(cost.Arg(0)), cost.StringTraversalCostFactor))))),
+		// indexOf and lastIndexOf: see searchRunes.
+		searchModel("string_index_of_string", 1), searchModel("string_index_of_string_int", 1),
+		searchModel("string_last_index_of_string", 2), searchModel("string_last_index_of_string_int", 1),
 		// A match: see matchFactor.
 		cost.Overload(overloads.Matches,
 			cost.EvalCost(cost.Sum(call, matchCost(cost.Arg(0), cost.Arg(1))))),
@@ -313,6 +321,25 @@ const runesCost = 3
 // charAtCost is the charge per code point of the strings extension's charAt, which makes the
 // whole text a slice of runes to take one of them: some 7 ns a code point.
 const charAtCost = 1
+
+// containsCost is contains' charge per code point of its text at least, beside CEL's, a
+// hundredth of a unit per code point and character of the needle: the search looks for the
+// needle's first byte and checks the needle at each, and one common in the text (each Greek
+// letter's first byte is one of two, each emoji's the same) is checked at each code point,
+// some 4 ns a code point of ASCII, 7 of Greek and 14 of emoji.
+const containsCost = 0.4
+
+// searchModel prices the strings extension's call id that finds a needle in its receiver
+// after making the receiver a slice of runes runeSlices times (lastIndexOf without an
+// offset does so twice): charAtCost a code point for each, as charAt's, beside the
+// extension's tenth of a unit per code point and character of the needle, the comparisons of
+// its search (some 8 to 20 ns a code point for indexOf, 25 to 40 for lastIndexOf).
+func searchModel(id string, runeSlices float64) cost.OverloadModel {
+	return cost.MemberOverload(id,
+		cost.EvalCost(cost.Sum(cost.Const(cost.CallCost),
+			cost.Scale(cost.Length(cost.Target()), runeSlices*charAtCost),
+			cost.StringScan(cost.Mul(cost.Length(cost.Target()), cost.Length(cost.Arg(0)))))))
+}
 
 // runesModel prices the strings extension's call id that makes its receiver a slice of runes
 // and builds a string of as many from it.

@@ -145,3 +145,43 @@ func TestCharAtChargedItsWork(t *testing.T) {
 	wantCharged(t, env, vars, `s.charAt(0)`, `s`, 1)
 	wantCharged(t, env, vars, `m.s.charAt(0)`, `m.s`, 1)
 }
+
+// contains finds its needle by the needle's first byte, and a needle whose first byte is
+// common in the text (every Greek letter's first byte is one of two, every emoji's the same)
+// is checked at each: some 4 ns a code point of ASCII, 7 of Greek, 14 of emoji, where CEL
+// charged a hundredth of a unit per code point and character of the needle, 0.02 a code
+// point for a needle of two (BenchmarkChargedCost: 200 to 600 ns a unit, where a string's
+// size or a comparison takes 7 to 20). It is charged 0.4 units a code point at least.
+func TestContainsChargedItsScan(t *testing.T) {
+	env := testEnv(t)
+	for _, c := range []struct{ unit, needle string }{{"abcdefgh", "hz"}, {"αβγδ", "αz"}, {"😀😁", "😀z"}} {
+		vars := textVars(c.unit)
+		wantCostLimit(t, env, `m.l.map(x, m.l.map(y, m.s.contains("`+c.needle+`")))`, vars)
+		wantCharged(t, env, vars, `s.contains("`+c.needle+`")`, `s`, 0.4)
+		wantCharged(t, env, vars, `m.s.contains("`+c.needle+`")`, `m.s`, 0.4)
+	}
+}
+
+// The strings extension's indexOf makes the whole text a slice of runes, as charAt does,
+// before it compares the needle at each of them, and lastIndexOf without an offset does so
+// twice: some 8 to 20 ns a code point for indexOf, 25 to 40 for lastIndexOf, charged a
+// tenth of a unit per code point and character of the needle (BenchmarkChargedCost: 40 to
+// 200 ns a unit, where a string's size or a comparison takes 7 to 20). They are charged a
+// unit a code point for each slice of runes beside that.
+func TestIndexOfChargedItsRunes(t *testing.T) {
+	env := testEnv(t)
+	vars := textVars("αβγδ")
+	wantCostLimit(t, env, `m.l.map(x, [m.s.indexOf("αz"), m.s.indexOf("βz"), m.s.indexOf("γz")])`, vars)
+	wantCostLimit(t, env, `m.l.map(x, [m.s.lastIndexOf("zα"), m.s.lastIndexOf("zβ")])`, vars)
+	wantCostLimit(t, env, `m.l.map(x, [m.s.indexOf("αz", 1), m.s.lastIndexOf("zα", 16000), m.s.indexOf("γz", 2)])`, vars)
+	for _, c := range []struct {
+		src     string
+		perRune float64
+	}{
+		{`indexOf("αz")`, 1.2}, {`indexOf("αz", 1)`, 1.2},
+		{`lastIndexOf("zα")`, 2.2}, {`lastIndexOf("zα", 16000)`, 1.2},
+	} {
+		wantCharged(t, env, vars, `s.`+c.src, `s`, c.perRune)
+		wantCharged(t, env, vars, `m.s.`+c.src, `m.s`, c.perRune)
+	}
+}

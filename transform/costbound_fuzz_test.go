@@ -64,6 +64,7 @@ var costBoundExprs = []string{
 	`{"v": maskPhone(body.b).upperAscii()}`,
 	`{"v": string(body.a).contains(string(body.b)) || body.c.contains("😀z")}`,
 	`{"v": body.c.indexOf(body.b, 1) + body.b.lastIndexOf(body.a, 2) + body.a.lastIndexOf("zα")}`,
+	`{"v": matches(body.a, "(" + body.b + "){20}") || body.c.matches(body.a)}`,
 }
 
 // FuzzUntrackedCostWithinEstimate checks what makes the untracked path safe: for IBM's DUO

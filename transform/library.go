@@ -370,6 +370,33 @@ const base64EncodeCost = 1
 // some 15 ns.
 const maskPhoneCost = 2
 
+// computedMatch is the overload id a match of a pattern computed from the input is tracked
+// under (boundCalls), that dynamicCalls charges it computedMatchCost.
+const computedMatch = "matches_computed_pattern"
+
+// computedMatchCost is the charge of matching the pattern p, computed from the input, over s:
+// matchFactor per code point of s (and one for its end) and instruction of p, as patternInsts
+// counts them from above, or character of p when it has more; and chars, the charge by its
+// characters alone. A counted repeat is its operand that many times over: a{1000}, seven
+// characters, runs a thousand instructions over each code point.
+func computedMatchCost(s, p types.String) (charge, chars uint64) {
+	n := float64(utf8.RuneCountInString(string(s)) + 1)
+	size := utf8.RuneCountInString(string(p))
+	units := size
+	if len(p) <= maxPatternBytes {
+		if re, err := syntax.Parse(string(p), syntax.Perl); err == nil {
+			units = max(units, patternInsts(re, 0))
+		}
+	}
+	price := func(u int) uint64 {
+		if c := math.Ceil(n * float64(u) * matchFactor); c < 1<<62 {
+			return cost.CallCost + uint64(c)
+		}
+		return math.MaxUint64
+	}
+	return price(units), price(size)
+}
+
 // zoneLoadCost is the charge of loading a time zone by name, which a timestamp's accessor given
 // one (now.getHours("America/New_York")) does on every call, from the system's zone database:
 // some 50 µs, about a thousand of the units of which the cost limit's million are meant to
@@ -989,7 +1016,7 @@ func pathSegment(v ref.Val) ref.Val {
 
 // Bounds of a pattern matches compiles on a call: one computed from the input. Compiling
 // costs what the pattern expands to, about a microsecond an instruction, which the cost
-// limit does not charge (it charges a match by the lengths of its text and pattern):
+// limit does not charge (it charges running the instructions, computedMatchCost):
 // [a-z]{1,1000} a hundred times over, 1,300 bytes, is 200,000 instructions. These bounds
 // keep a compilation to a few milliseconds, far above what a pattern to check a code or an
 // address expands to.
@@ -1085,6 +1112,10 @@ func (lib library) untrackedComparisons(i interpreter.InterpretableV2) (interpre
 		if len(args) == 1 && (call.OverloadID() == "" || call.OverloadID() == "list_distinct") {
 			return &boundedDistinct{InterpretableV2: i, list: args[0], lib: lib}, nil
 		}
+	case overloads.Matches:
+		if call.OverloadID() == computedMatch && len(args) == 2 {
+			return &boundedMatch{InterpretableV2: i, str: args[0], pattern: args[1]}, nil
+		}
 	}
 	return i, nil
 }
@@ -1138,6 +1169,36 @@ func (d *boundedDistinct) Exec(frame *interpreter.ExecutionFrame) ref.Val {
 
 // Eval implements interpreter.Interpretable.
 func (d *boundedDistinct) Eval(act interpreter.Activation) ref.Val { return evalIn(d, act) }
+
+// boundedMatch is a match of a pattern computed from the input in the untracked program: what
+// its instructions are charged beyond its characters, which the estimate counts, is added to
+// the evaluation's walked, as a comparison's walk is (untrackedComparisons).
+type boundedMatch struct {
+	interpreter.InterpretableV2
+	str, pattern interpreter.InterpretableV2
+}
+
+func (m *boundedMatch) Exec(frame *interpreter.ExecutionFrame) ref.Val {
+	s := m.str.Exec(frame)
+	if types.IsUnknownOrError(s) {
+		return s
+	}
+	p := m.pattern.Exec(frame)
+	if types.IsUnknownOrError(p) {
+		return p
+	}
+	str, ok1 := s.(types.String)
+	pat, ok2 := p.(types.String)
+	if ok1 && ok2 {
+		if c, chars := computedMatchCost(str, pat); c > chars && walkedPast(frame, c-chars+1) {
+			return types.NewErr("matches: a pattern computed from the input whose instructions pass the estimate, left to the tracked program")
+		}
+	}
+	return matches(s, p)
+}
+
+// Eval implements interpreter.Interpretable.
+func (m *boundedMatch) Eval(act interpreter.Activation) ref.Val { return evalIn(m, act) }
 
 // boundedComparison is ==, != or in in the untracked program: see untrackedComparisons. Its
 // operands are evaluated as CEL evaluates them, in order, the first error being its value.
@@ -1204,6 +1265,9 @@ func (lib library) boundCalls(i interpreter.InterpretableV2) (interpreter.Interp
 			return i, nil
 		}
 		impl = func(vals ...ref.Val) ref.Val { return matches(vals[0], vals[1]) }
+		// Charged by its instructions (dynamicCalls, computedMatchCost), which the
+		// overload's model, by characters, would be preferred to.
+		overload = computedMatch
 	case call.Function() == "distinct" && len(args) == 1 && (call.OverloadID() == "" || call.OverloadID() == "list_distinct"):
 		impl = func(vals ...ref.Val) ref.Val { return lib.distinct(vals[0]) }
 		// Tracked under no overload, the call is charged by dynamicCalls, which adds its

@@ -238,6 +238,9 @@ func inputsOf(env *Env, uses map[string]bool) []input {
 // reverse of a string, which a list's reverse makes a call chosen at run time, is charged as
 // the string's typed overload is (runesModel), not as text alone.
 //
+// A match of a pattern computed from the input, which boundCalls tracks under computedMatch,
+// is charged by the pattern's instructions (computedMatchCost).
+//
 // distinct, typed or not, is charged the lists extension's two units a pair and what comparing
 // its elements walks below their top level (distinctWalk).
 //
@@ -260,6 +263,14 @@ func (c dynamicCalls) CallCost(function, overloadID string, args []ref.Val, resu
 				cost.SafeMultiplyByFactor(cost.SafeMultiply(n, n), 2+cost.StringTraversalCostFactor),
 				distinctWalk(l, c.limit))
 			return &charge
+		}
+	}
+	if overloadID == computedMatch && len(args) == 2 {
+		s, ok1 := args[0].(types.String)
+		p, ok2 := args[1].(types.String)
+		if ok1 && ok2 {
+			n, _ := computedMatchCost(s, p)
+			return &n
 		}
 	}
 	if overloadID != "" {

@@ -185,3 +185,22 @@ func TestIndexOfChargedItsRunes(t *testing.T) {
 		wantCharged(t, env, vars, `m.s.`+c.src, `m.s`, c.perRune)
 	}
 }
+
+// A pattern computed from the input is compiled on each call, and runs its instructions over
+// each code point of the text: a counted repeat is its operand that many times over, so that
+// a{1000}, seven characters, is a thousand instructions, charged 0.4 units per code point
+// and character of the pattern, a hundredth of its work. A computed pattern is charged 0.4
+// units per code point and instruction (patternInsts) when it has more instructions than
+// characters; a constant one, the operator's, keeps the charge of its characters.
+func TestComputedPatternChargedItsInstructions(t *testing.T) {
+	env := testEnv(t)
+	vars := textVars("abcd")
+	vars["m"].(map[string]any)["p"] = "a{1000}"
+	wantCostLimit(t, env, `m.s.matches(m.p)`, vars)
+	wantCostLimit(t, env, `matches(s, m.p)`, vars)
+	vars["s"] = strings.Repeat("abcd", 25)
+	got, _ := callCost(t, env, `s.matches(m.p)`, `[s, m.p]`, vars)
+	if n := uint64(0.4 * 1000 * 100); got < n {
+		t.Errorf("s.matches(\"a{1000}\" from the input): tracked cost %d, want at least %d", got, n)
+	}
+}

@@ -557,16 +557,21 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 				return err
 			}
 		}
+		received := now
 		if evs[i].Time.IsZero() {
-			// Dated on receipt (SCIM's carry no time), by this replica's clock: no earlier
-			// than what it changes was marked, by another replica's clock that may be ahead.
+			// Dated on receipt (SCIM's carry no time), by the queue's clock: no earlier
+			// than what it changes was marked, by a clock that may be ahead of it (another
+			// replica's, or this process's own: an operator's change is dated by it).
 			t, err := q.MarkTime(ctx, now, evs[i])
 			if err != nil {
 				return err
 			}
 			evs[i].Time = t
+			// Its time is this queue's, not a source's: not one in the future to date
+			// back (queued), which put it before the mark it is after, and skipped it.
+			received = t
 		}
-		r, err := q.queued(ctx, &evs[i], now)
+		r, err := q.queued(ctx, &evs[i], received)
 		if err != nil {
 			return err
 		}

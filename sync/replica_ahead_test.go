@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
+	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/sync"
@@ -224,5 +225,36 @@ func TestReplicaAheadHoldsNoOne(t *testing.T) {
 				t.Errorf("a membership of a user not created yet waited %s for the create, want %s", d, sync.UserWait)
 			}
 		})
+	}
+}
+
+// TestSCIMChangeAfterOperatorsOnReplicaAhead: on a replica whose clock is 10 minutes
+// ahead of the database's, an operator disables a user (dated, and marked, by this
+// process's clock), and a minute later a SCIM client enables it through the same replica.
+// The enable is dated on receipt after the disable's mark (MarkTime), and is applied: emfa
+// and the vendor end with the user active. Before, the receipt's time, later than the
+// queue's clock (the database's) by more than sync.MaxFutureSkew, was taken as a source's
+// time in the future and dated back to the queue's clock, before the disable: the enable
+// was skipped as older, and the SCIM client told it was done.
+func TestSCIMChangeAfterOperatorsOnReplicaAhead(t *testing.T) {
+	ctx := context.Background()
+	right, ahead, duo, clk, st := replicaAheadBy(t, skew)
+	created(t, right, clk)
+	drain(t, right)
+	aclk := &clock{t: ahead.Now()}
+	m := adminManager(t, ahead, st, aclk)
+	if _, err := m.SetUserState(ctx, "ops", "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	if err := ahead.ApplyNow(ctx, provider.LifecycleEvent{ID: "s1", Type: provider.EventUserEnable, Source: "scim", Username: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, right)
+	if got := userState(t, m, "alice"); got != lifecycle.StateActive {
+		t.Errorf("the SCIM enable a minute after the operator's disable, on the replica 10 minutes ahead: emfa has alice %s, want %s", got, lifecycle.StateActive)
+	}
+	if got := duo.state("alice"); got != "active" {
+		t.Errorf("the vendor has alice %s after the later enable, want active (calls %q)", got, duo.got())
 	}
 }

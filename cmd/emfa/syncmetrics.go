@@ -11,15 +11,26 @@ import (
 
 // watchSync shows sq's state on every scrape of m (telemetry.WatchSync): one grouped
 // query (store.SyncQueue.SyncStats), at most once per telemetry.DefaultSyncStatsTTL.
+// The oldest pending event's time, which the queue dates by the store's clock where
+// every replica shares it (store.SharedClock: PostgreSQL's), is read on this process's
+// clock, which now is: a replica whose clock is ahead showed the queue older by as much.
 func watchSync(m *telemetry.Metrics, sq store.SyncQueue, now func() time.Time) {
 	m.WatchSync(telemetry.SyncWatch{Now: now, Read: func(ctx context.Context) ([]telemetry.SyncSourceStats, error) {
 		st, err := sq.SyncStats(ctx)
 		if err != nil {
 			return nil, err
 		}
+		var ahead time.Duration
+		if c, ok := sq.(store.SharedClock); ok {
+			ahead = c.ClockAhead()
+		}
 		out := make([]telemetry.SyncSourceStats, len(st))
 		for i, s := range st {
-			out[i] = telemetry.SyncSourceStats{Source: s.Source, Pending: s.Pending, Dead: s.Dead, OldestPending: s.OldestPending, Paused: s.Paused}
+			oldest := s.OldestPending
+			if !oldest.IsZero() {
+				oldest = oldest.Add(ahead)
+			}
+			out[i] = telemetry.SyncSourceStats{Source: s.Source, Pending: s.Pending, Dead: s.Dead, OldestPending: oldest, Paused: s.Paused}
 		}
 		return out, nil
 	}})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/sqlite"
 	"github.com/emfa/emfa/sync"
 	"github.com/emfa/emfa/telemetry"
@@ -164,6 +165,50 @@ func TestSyncMetricsScraped(t *testing.T) {
 	for k := range got {
 		if strings.Contains(k, "olga") {
 			t.Errorf("a user name in a label: %s", k)
+		}
+	}
+}
+
+// aheadStats is a sync queue on a store whose clock every replica shares (PostgreSQL's),
+// to which this process's clock is ahead by ahead (store.SharedClock), with one source
+// whose oldest pending event was queued at oldest, by the store's clock.
+type aheadStats struct {
+	store.SyncQueue
+	ahead  time.Duration
+	oldest time.Time
+}
+
+func (s aheadStats) ClockAhead() time.Duration { return s.ahead }
+
+func (s aheadStats) SyncStats(context.Context) ([]store.SourceStats, error) {
+	return []store.SourceStats{{Source: "verify", Pending: 1, OldestPending: s.oldest}}, nil
+}
+
+// TestSyncOldestPendingOnSkewedReplica: the oldest pending event's age is measured on the
+// clock it was queued by (the database's, on PostgreSQL: sync.Queue's), not this process's:
+// a replica 10 minutes ahead of the database, or behind it, shows an event queued a minute
+// ago as a minute old. Before, the one ahead showed it 11 minutes old (an alert on the
+// queue's age fired), the one behind 0.
+func TestSyncOldestPendingOnSkewedReplica(t *testing.T) {
+	db := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC) // the database's clock now
+	for _, ahead := range []time.Duration{10 * time.Minute, -10 * time.Minute} {
+		m := telemetry.NewMetrics("test")
+		local := db.Add(ahead)
+		watchSync(m, aheadStats{ahead: ahead, oldest: db.Add(-time.Minute)}, func() time.Time { return local })
+		families, err := m.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		age := -1.0
+		for _, f := range families {
+			if f.GetName() == "emfa_sync_oldest_pending_seconds" {
+				for _, s := range f.GetMetric() {
+					age = s.GetGauge().GetValue()
+				}
+			}
+		}
+		if age != 60 {
+			t.Errorf("this clock %s ahead of the database's: the oldest pending event, queued a minute ago, is %vs old, want 60", ahead, age)
 		}
 	}
 }

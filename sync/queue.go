@@ -458,6 +458,26 @@ func (q *Queue) queued(ctx context.Context, ev *provider.LifecycleEvent, now tim
 	return store.QueuedEvent{Source: ev.Source, EventID: ev.ID, Key: keyOf(*ev), Type: ev.Type, Time: ev.Time, Body: body}, nil
 }
 
+// received is ev, received at now, as the queue keeps it (queued). One that gives no time
+// of its own (SCIM's changes, a Verify notification whose time is null) is dated then, by
+// the queue's clock, but no earlier than what it changes was marked (MarkTime), by a clock
+// that may be ahead of the queue's: another replica's, or this process's own, by which an
+// operator's change is dated. Dated by the queue's clock alone, a directory's change
+// received a minute after an operator's on a replica 3 minutes ahead of the database was
+// skipped as older. The time MarkTime gives is the queue's, not a source's: not one in
+// the future to date back (queued), which put it before the mark it is after.
+func (q *Queue) received(ctx context.Context, ev *provider.LifecycleEvent, now time.Time) (store.QueuedEvent, error) {
+	if !ev.Time.IsZero() {
+		return q.queued(ctx, ev, now)
+	}
+	t, err := q.MarkTime(ctx, now, *ev)
+	if err != nil {
+		return store.QueuedEvent{}, err
+	}
+	ev.Time = t
+	return q.queued(ctx, ev, t)
+}
+
 // Enqueue writes events to the queue (those enqueued before, by source and id, are not
 // added again) and returns how many it added. Once it returns nil the events survive a
 // crash: the source may be answered.
@@ -466,7 +486,7 @@ func (q *Queue) Enqueue(ctx context.Context, evs []provider.LifecycleEvent) (int
 	now := q.now()
 	rows := make([]store.QueuedEvent, 0, len(evs))
 	for _, ev := range evs {
-		r, err := q.queued(ctx, &ev, now)
+		r, err := q.received(ctx, &ev, now)
 		if err != nil {
 			return 0, err
 		}
@@ -557,21 +577,7 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 				return err
 			}
 		}
-		received := now
-		if evs[i].Time.IsZero() {
-			// Dated on receipt (SCIM's carry no time), by the queue's clock: no earlier
-			// than what it changes was marked, by a clock that may be ahead of it (another
-			// replica's, or this process's own: an operator's change is dated by it).
-			t, err := q.MarkTime(ctx, now, evs[i])
-			if err != nil {
-				return err
-			}
-			evs[i].Time = t
-			// Its time is this queue's, not a source's: not one in the future to date
-			// back (queued), which put it before the mark it is after, and skipped it.
-			received = t
-		}
-		r, err := q.queued(ctx, &evs[i], received)
+		r, err := q.received(ctx, &evs[i], now)
 		if err != nil {
 			return err
 		}

@@ -258,3 +258,35 @@ func TestSCIMChangeAfterOperatorsOnReplicaAhead(t *testing.T) {
 		t.Errorf("the vendor has alice %s after the later enable, want active (calls %q)", got, duo.got())
 	}
 }
+
+// TestUndatedEventAfterOperatorsOnReplicaAhead: a directory's event that gives no time
+// of its own (a Verify notification whose time is null) is dated on receipt after the
+// mark of what it changes (MarkTime), as a SCIM change is. On a replica whose clock is 3
+// minutes ahead of the database's (within sync.MaxFutureSkew: nothing warns of it), an
+// operator disables a user, and a minute later the directory's enable of it, undated,
+// reaches the same replica: emfa and the vendor end with the user active. Before, the
+// enable was dated by the queue's clock (the database's), 2 minutes before the disable's
+// mark by this process's clock, and skipped as older.
+func TestUndatedEventAfterOperatorsOnReplicaAhead(t *testing.T) {
+	ctx := context.Background()
+	right, ahead, duo, clk, st := replicaAheadBy(t, 3*time.Minute)
+	created(t, right, clk)
+	drain(t, right)
+	aclk := &clock{t: ahead.Now()}
+	m := adminManager(t, ahead, st, aclk)
+	if _, err := m.SetUserState(ctx, "ops", "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	if _, err := ahead.Enqueue(ctx, []provider.LifecycleEvent{ev("e", provider.EventUserEnable, "alice", time.Time{})}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Second) // past sync's settle
+	drain(t, right)
+	if got := userState(t, m, "alice"); got != lifecycle.StateActive {
+		t.Errorf("the directory's undated enable a minute after the operator's disable, on the replica 3 minutes ahead: emfa has alice %s, want %s", got, lifecycle.StateActive)
+	}
+	if got := duo.state("alice"); got != "active" {
+		t.Errorf("the vendor has alice %s after the later enable, want active (calls %q)", got, duo.got())
+	}
+}

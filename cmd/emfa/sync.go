@@ -622,7 +622,9 @@ func (d *deps) listEvents(ctx context.Context, e *env, state string, o eventList
 			targets = append([]string{}, ts...)
 		}
 	}
-	now := e.now()
+	// A backoff's end is on the queue's clock (the database's, on PostgreSQL), and so is
+	// this look: on a machine whose clock is ahead, an event backing off said "queued".
+	now := e.now().Add(-clockAhead(q.Store))
 	views := make([]eventView, len(evs))
 	var turn []store.QueuedEvent // those "queued": their turn, unless behind a held deletion
 	for i, ev := range evs {

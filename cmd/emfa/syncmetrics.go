@@ -20,10 +20,7 @@ func watchSync(m *telemetry.Metrics, sq store.SyncQueue, now func() time.Time) {
 		if err != nil {
 			return nil, err
 		}
-		var ahead time.Duration
-		if c, ok := sq.(store.SharedClock); ok {
-			ahead = c.ClockAhead()
-		}
+		ahead := clockAhead(sq)
 		out := make([]telemetry.SyncSourceStats, len(st))
 		for i, s := range st {
 			oldest := s.OldestPending
@@ -44,4 +41,14 @@ func countSync(q *sync.Queue, m *telemetry.Metrics) {
 	if m != nil {
 		q.Observe = m.SyncFinished
 	}
+}
+
+// clockAhead is how far this process's clock is ahead of the store's, by which the sync
+// queue dates its times where every process shares the store's clock (store.SharedClock:
+// PostgreSQL's); 0 for another store (SQLite's, the one process's).
+func clockAhead(sq store.SyncQueue) time.Duration {
+	if c, ok := sq.(store.SharedClock); ok {
+		return c.ClockAhead()
+	}
+	return 0
 }

@@ -253,6 +253,13 @@ func costModels() []cost.OverloadModel {
 		// indexOf and lastIndexOf: see searchRunes.
 		searchModel("string_index_of_string", 1), searchModel("string_index_of_string_int", 1),
 		searchModel("string_last_index_of_string", 2), searchModel("string_last_index_of_string_int", 1),
+		// in on a list: a unit an element, as cel-go's model has it, and the call and the
+		// text of the value sought, which the charge of one chosen at run time adds
+		// (dynamicCalls: a unit and a tenth of a unit a character, beside a unit an
+		// element); estimated by the list's size alone, a comprehension over a list of
+		// short strings asking each in it was charged over its estimate, a unit or two an
+		// element.
+		cost.Overload(overloads.InList, cost.EvalCost(cost.Sum(scan(cost.Length(cost.Arg(0))), cost.Length(cost.Arg(1))))),
 		// A match: see matchFactor.
 		cost.Overload(overloads.Matches,
 			cost.EvalCost(cost.Sum(call, matchCost(cost.Arg(0), cost.Arg(1))))),

@@ -189,6 +189,18 @@ type GroupChange struct {
 	// (ErrConflict).
 	Events []int64
 	Owner  string
+	// Marks are ordering marks (SyncQueue.MarkKeys) the write's commit moves, each to its
+	// Time, as MarkKeys moves them (never back): those of its events, so that a write of
+	// thousands of members orders the events after it in its one commit, and a write that
+	// fails moves none.
+	Marks []Mark
+}
+
+// Mark is an ordering mark (SyncQueue.MarkKeys): key and the time an event applied moves
+// it to.
+type Mark struct {
+	Key  string
+	Time time.Time
 }
 
 // SyncQueue is the durable queue and the state directory sync keeps.

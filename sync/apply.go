@@ -398,9 +398,10 @@ type GroupWrite struct {
 	Events []provider.LifecycleEvent
 
 	// seqs are Events' in the queue, leased to owner (ApplyGroupNow): recorded applied
-	// in the write's commit.
+	// in the write's commit, and marks, their ordering marks, moved in it.
 	seqs  []int64
 	owner string
+	marks []store.Mark
 }
 
 // groupTries bounds how often ApplyGroup makes a write again whose members other
@@ -439,7 +440,7 @@ func (a *Applier) ApplyGroup(ctx context.Context, w GroupWrite) error {
 			return skipOf(err)
 		}
 		c := store.GroupChange{ID: g.ID, Name: name, ExternalID: w.ExternalID, UpdatedAt: a.now(), Create: creates,
-			Delete: len(w.Events) == 1 && w.Events[0].Type == provider.EventGroupDelete, Users: changes, Events: w.seqs, Owner: w.owner}
+			Delete: len(w.Events) == 1 && w.Events[0].Type == provider.EventGroupDelete, Users: changes, Events: w.seqs, Owner: w.owner, Marks: w.marks}
 		if !creates {
 			c.IfRevision = &g.Revision
 		}

@@ -125,12 +125,12 @@ func TestGroupWriteKilledBeforeItsCommit(t *testing.T) {
 }
 
 // killedAfterGroupCommit is a queue store whose process dies as a group write, committed,
-// records its marks: its events stay leased, not recorded as applied.
+// finishes its events: they stay leased, recorded applied, not done.
 type killedAfterGroupCommit struct {
 	store.SyncQueue
 }
 
-func (killedAfterGroupCommit) MarkKeys(context.Context, time.Time, ...string) error {
+func (killedAfterGroupCommit) FinishApplied(context.Context, int64, string, string, []store.QueuedEvent, time.Time) error {
 	runtime.Goexit()
 	return nil
 }

@@ -901,6 +901,12 @@ func (s *Store) ApplyGroupChange(ctx context.Context, c store.GroupChange) error
 				return err
 			}
 		}
+		// As MarkKeys moves them: in the write's commit, never back.
+		for _, m := range c.Marks {
+			if _, err := q.ExecContext(ctx, markKeySQL, m.Key, millis(m.Time)); err != nil {
+				return fmt.Errorf("mark %s: %w", m.Key, err)
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -19,6 +19,7 @@ var groupTests = []struct {
 }{
 	{"GroupChange", testGroupChange},
 	{"GroupChangeAllOrNothing", testGroupChangeAllOrNothing},
+	{"GroupChangeMarks", testGroupChangeMarks},
 	{"ConcurrentGroupChange", testConcurrentGroupChange},
 	{"GroupChangeDelete", testGroupChangeDelete},
 	{"GroupChangeCreate", testGroupChangeCreate},
@@ -124,6 +125,46 @@ func testGroupChange(t *testing.T, s store.Store) {
 	}
 	if len(evs) != 2 {
 		t.Errorf("events: %+v, want the write's 2", evs)
+	}
+}
+
+// testGroupChangeMarks: a group write moves its events' ordering marks in its commit, as
+// MarkKeys does (each to its time, never back, a key named twice to the later); a write
+// that fails moves none.
+func testGroupChangeMarks(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	must(t, "create group", sq.CreateGroup(ctx, store.Group{ID: "g1", Name: "eng", CreatedAt: at(0), UpdatedAt: at(0)}))
+	must(t, "mark ahead", sq.MarkKeys(ctx, at(time.Hour), "user:ahead/group:eng"))
+	mark := func(key string) time.Time {
+		t.Helper()
+		m, err := sq.KeyMark(ctx, key)
+		must(t, "key mark "+key, err)
+		return m
+	}
+
+	zero, five := int64(0), int64(5)
+	wantErr(t, "a change on a stale revision", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "eng", UpdatedAt: at(time.Minute),
+		IfRevision: &five, Marks: []store.Mark{{Key: "user:a/group:eng", Time: at(time.Minute)}}}), store.ErrStale)
+	if m := mark("user:a/group:eng"); !m.IsZero() {
+		t.Errorf("a change that failed moved its mark to %v", m)
+	}
+
+	must(t, "change with marks", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "eng", UpdatedAt: at(time.Minute), IfRevision: &zero,
+		Marks: []store.Mark{
+			{Key: "user:a/group:eng", Time: at(time.Minute)},
+			{Key: "user:b/group:eng", Time: at(2 * time.Minute)},
+			{Key: "user:b/group:eng", Time: at(time.Minute)},
+			{Key: "user:ahead/group:eng", Time: at(time.Minute)},
+		}}))
+	for key, want := range map[string]time.Time{
+		"user:a/group:eng":     at(time.Minute),
+		"user:b/group:eng":     at(2 * time.Minute),
+		"user:ahead/group:eng": at(time.Hour),
+	} {
+		if m := mark(key); !m.Equal(want) {
+			t.Errorf("mark %s after the change: %v, want %v", key, m, want)
+		}
 	}
 }
 

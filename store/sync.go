@@ -196,6 +196,14 @@ type GroupChange struct {
 	Marks []Mark
 }
 
+// AppliedEvent is one event FinishAppliedEvents finishes: its seq, note and propagations,
+// as FinishApplied takes them.
+type AppliedEvent struct {
+	Seq   int64
+	Note  string
+	Props []QueuedEvent
+}
+
 // Mark is an ordering mark (SyncQueue.MarkKeys): key and the time an event applied moves
 // it to.
 type Mark struct {
@@ -227,6 +235,11 @@ type SyncQueue interface {
 	// propagation queued before (by Source and EventID) is not queued again. ErrConflict
 	// when owner lost the lease, and nothing is written.
 	FinishApplied(ctx context.Context, seq int64, owner, note string, props []QueuedEvent, now time.Time) error
+	// FinishAppliedEvents finishes owner's events evs as FinishApplied finishes each, in one
+	// commit, all of them or none: ErrConflict when owner lost the lease of one, and nothing
+	// is written. The events a request applied at once (a SCIM group write's thousands)
+	// are finished so, not in a commit each.
+	FinishAppliedEvents(ctx context.Context, owner string, evs []AppliedEvent, now time.Time) error
 	// SetEventApplied records that owner's event is in emfa's store.
 	SetEventApplied(ctx context.Context, seq int64, owner string, now time.Time) error
 	// FinishEvent ends owner's lease: state done (note says why if skipped) or dead, or

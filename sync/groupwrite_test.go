@@ -130,7 +130,7 @@ type killedAfterGroupCommit struct {
 	store.SyncQueue
 }
 
-func (killedAfterGroupCommit) FinishApplied(context.Context, int64, string, string, []store.QueuedEvent, time.Time) error {
+func (killedAfterGroupCommit) FinishAppliedEvents(context.Context, string, []store.AppliedEvent, time.Time) error {
 	runtime.Goexit()
 	return nil
 }

@@ -19,7 +19,7 @@ type queueStore interface {
 }
 
 // stuckQueue is a real store whose writes of an event's outcome (FinishEvent,
-// FinishApplied) or of a user change (ApplyUserChanges), as its fields say, do not answer, as a store behind a
+// FinishApplied, FinishAppliedEvents) or of a user change (ApplyUserChanges), as its fields say, do not answer, as a store behind a
 // partition does: such a call waits until its context ends, or until the test releases
 // it (a call that would wait forever must not outlive the test).
 type stuckQueue struct {
@@ -49,6 +49,13 @@ func (s *stuckQueue) FinishApplied(ctx context.Context, seq int64, owner, note s
 		return s.wait(ctx)
 	}
 	return s.queueStore.FinishApplied(ctx, seq, owner, note, props, now)
+}
+
+func (s *stuckQueue) FinishAppliedEvents(ctx context.Context, owner string, evs []store.AppliedEvent, now time.Time) error {
+	if s.finish {
+		return s.wait(ctx)
+	}
+	return s.queueStore.FinishAppliedEvents(ctx, owner, evs, now)
 }
 
 func (s *stuckQueue) ApplyUserChanges(ctx context.Context, changes []store.UserChange) []error {

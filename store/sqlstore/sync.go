@@ -195,24 +195,47 @@ func (s *Store) FinishEvent(ctx context.Context, seq int64, owner, state, note s
 
 func (s *Store) FinishApplied(ctx context.Context, seq int64, owner, note string, props []store.QueuedEvent, now time.Time) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE sync_events SET state = 'done', note = $3, next_at = 0, updated_at = $4,
-			owner = '', lease_until = 0, applied = TRUE
-			WHERE seq = $1 AND owner = $2 AND state = 'pending'`, seq, owner, note, millis(now))
-		if err := changedOne(res, err); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				err = store.ErrConflict
-			}
-			return err
-		}
-		for _, p := range props {
-			if _, err := tx.ExecContext(ctx, insertEventSQL+` ON CONFLICT (source, event_id) DO NOTHING`, eventArgs(p, "", time.Time{}, now)...); err != nil {
-				return err
+		return finishApplied(ctx, tx, owner, store.AppliedEvent{Seq: seq, Note: note, Props: props}, now)
+	})
+	if err != nil {
+		return s.fail(fmt.Sprintf("finish applied sync event %d", seq), err)
+	}
+	return nil
+}
+
+func (s *Store) FinishAppliedEvents(ctx context.Context, owner string, evs []store.AppliedEvent, now time.Time) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, e := range evs {
+			if err := finishApplied(ctx, tx, owner, e, now); err != nil {
+				return fmt.Errorf("sync event %d: %w", e.Seq, err)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return s.fail(fmt.Sprintf("finish applied sync event %d", seq), err)
+		return s.fail(fmt.Sprintf("finish %d applied sync events", len(evs)), err)
+	}
+	return nil
+}
+
+// finishApplied ends owner's lease of e, applied, and queues its propagations, in tx.
+func finishApplied(ctx context.Context, tx *sql.Tx, owner string, e store.AppliedEvent, now time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE sync_events SET state = 'done', note = $3, next_at = 0, updated_at = $4,
+		owner = '', lease_until = 0, applied = TRUE
+		WHERE seq = $1 AND owner = $2 AND state = 'pending'`, e.Seq, owner, e.Note, millis(now))
+	if err := changedOne(res, err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = store.ErrConflict
+		}
+		return err
+	}
+	for _, p := range e.Props {
+		if _, err := tx.ExecContext(ctx, insertEventSQL+` ON CONFLICT (source, event_id) DO NOTHING`, eventArgs(p, "", time.Time{}, now)...); err != nil {
+			return err
+		}
 	}
 	return nil
 }

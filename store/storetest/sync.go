@@ -22,6 +22,7 @@ var syncTests = []struct {
 	{"SyncPauseHoldsOnlyDeletions", testSyncPauseHoldsOnlyDeletions},
 	{"SyncHoldEvent", testSyncHoldEvent},
 	{"SyncFinishApplied", testSyncFinishApplied},
+	{"SyncFinishAppliedEvents", testSyncFinishAppliedEvents},
 	{"SyncCountApplied", testSyncCountApplied},
 	{"SyncUserChangeQueue", testSyncUserChangeQueue},
 	{"SyncUserChangeMarks", testSyncUserChangeMarks},
@@ -220,6 +221,69 @@ func testSyncHoldEvent(t *testing.T, s store.Store) {
 	got, err = sq.ClaimEvents(ctx, "w", 10, at(time.Minute), at(2*time.Minute), at(time.Minute))
 	if err != nil || len(got) != 1 || got[0].Type != "user.disable" || got[0].Attempts != 0 || got[0].Note != "waiting for the user's create" {
 		t.Fatalf("after the hold: %+v, %v; want the disable, no attempt counted, its note", got, err)
+	}
+}
+
+// testSyncFinishAppliedEvents: the events one owner applied at once are finished in one
+// commit, each as FinishApplied finishes it, all or none: one whose lease the owner lost
+// finishes none of them and queues none of their propagations; finished, none is finished
+// again.
+func testSyncFinishAppliedEvents(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	now := at(time.Second)
+	seqs, err := sq.EnqueueLeased(ctx, []store.QueuedEvent{
+		queuedEvent("scim", "group.member.add", "u1", at(0)),
+		queuedEvent("scim", "group.member.add", "u2", at(0)),
+		queuedEvent("scim", "group.member.add", "u3", at(0)),
+	}, "w", now.Add(time.Minute), now)
+	must(t, "enqueue leased", err)
+	other, err := sq.EnqueueLeased(ctx, []store.QueuedEvent{queuedEvent("scim", "group.member.add", "u4", at(0))}, "other", now.Add(time.Minute), now)
+	must(t, "enqueue leased to another", err)
+	applied := func(seqs ...int64) []store.AppliedEvent {
+		var out []store.AppliedEvent
+		for _, seq := range seqs {
+			out = append(out, store.AppliedEvent{Seq: seq, Note: fmt.Sprintf("note %d", seq), Props: []store.QueuedEvent{{
+				Source: store.PropagationSource("duo"), EventID: fmt.Sprintf("scim:%d", seq), Key: store.PropagationKey("duo", "user:u"),
+				Type: "group.member.add", Time: at(0), Body: []byte(`{}`), Applied: true}}})
+		}
+		return out
+	}
+	props := func() int {
+		t.Helper()
+		evs, err := sq.ListEvents(ctx, store.QueueFilter{Source: store.PropagationSource("duo")})
+		must(t, "list propagations", err)
+		return len(evs)
+	}
+
+	wantErr(t, "a finish with an event another holds", sq.FinishAppliedEvents(ctx, "w", applied(seqs[0], seqs[1], other[0]), now), store.ErrConflict)
+	evs, err := sq.ListEvents(ctx, store.QueueFilter{Source: "scim", State: store.QueuePending})
+	must(t, "list pending", err)
+	if len(evs) != 4 || props() != 0 {
+		t.Fatalf("after a finish that failed: %d pending (want 4), %d propagations (want 0)", len(evs), props())
+	}
+
+	must(t, "finish applied events", sq.FinishAppliedEvents(ctx, "w", applied(seqs...), now))
+	evs, err = sq.ListEvents(ctx, store.QueueFilter{Source: "scim"})
+	must(t, "list events", err)
+	for _, e := range evs {
+		if e.Seq == other[0] {
+			if e.State != store.QueuePending {
+				t.Errorf("another's event: %+v, want pending", e)
+			}
+			continue
+		}
+		if e.State != store.QueueDone || !e.Applied || e.Note != fmt.Sprintf("note %d", e.Seq) {
+			t.Errorf("event %d after its finish: state %s, applied %v, note %q", e.Seq, e.State, e.Applied, e.Note)
+		}
+	}
+	if n := props(); n != 3 {
+		t.Errorf("propagations queued: %d, want 3", n)
+	}
+	wantErr(t, "a finish again", sq.FinishAppliedEvents(ctx, "w", applied(seqs[2]), now), store.ErrConflict)
+	must(t, "a finish of none", sq.FinishAppliedEvents(ctx, "w", nil, now))
+	if n := props(); n != 3 {
+		t.Errorf("propagations after a finish again: %d, want 3", n)
 	}
 }
 

@@ -271,6 +271,9 @@ type SyncQueue interface {
 	KeyMark(ctx context.Context, key string) (time.Time, error)
 	// LatestMark returns the latest mark of keys in one read, the zero time when none has one.
 	LatestMark(ctx context.Context, keys []string) (time.Time, error)
+	// KeyMarks returns the marks of those of keys that have one, by key, in one read (of a
+	// few keys to a query): the marks of the thousands of events of a group write.
+	KeyMarks(ctx context.Context, keys []string) (map[string]time.Time, error)
 	ListEvents(ctx context.Context, f QueueFilter) ([]QueuedEvent, error)
 	// RetryDead makes dead events pending again (seq 0: every one) and returns how many;
 	// when there were any, ev, the record of the retry, is appended in the same commit.

@@ -175,26 +175,74 @@ func (q *Queue) Marks(ev provider.LifecycleEvent) []string { return marks(ev) }
 func (q *Queue) MarkTime(ctx context.Context, t time.Time, evs ...provider.LifecycleEvent) (time.Time, error) {
 	var keys []string
 	for _, ev := range evs {
-		if ks := marks(ev); len(ks) > 0 {
-			keys = append(keys, ks...)
-			if ev.Username != "" {
-				keys = append(keys, existsMark(ev.Username), profileMark(ev.Username), stateMark(ev.Username))
-			}
-			if ev.Type == provider.EventGroupMemberAdd || ev.Type == provider.EventGroupMemberRemove {
-				keys = append(keys, groupMark(ev.Group))
-			}
-			for _, g := range groupNames(ev) {
-				keys = append(keys, renameMark(g)) // after a rename of its group (renameMark)
-			}
-		}
+		keys = append(keys, timeKeys(ev)...)
 	}
 	slices.Sort(keys)
 	mark, err := q.Store.LatestMark(ctx, slices.Compact(keys)) // one read, not one a key
 	if err != nil {
 		return time.Time{}, err
 	}
-	if mark.After(t) {
-		t = mark.Add(time.Millisecond)
+	return after(t, mark), nil
+}
+
+// markTimes dates each of evs without a time as MarkTime dates it alone, at t, reading
+// the marks of all of them at once: a group write's 5,000 members read them once each.
+func (q *Queue) markTimes(ctx context.Context, t time.Time, evs []provider.LifecycleEvent) error {
+	var keys []string
+	for _, ev := range evs {
+		if ev.Time.IsZero() {
+			keys = append(keys, timeKeys(ev)...)
+		}
 	}
-	return t, nil
+	if len(keys) == 0 {
+		for i := range evs {
+			if evs[i].Time.IsZero() {
+				evs[i].Time = t
+			}
+		}
+		return nil
+	}
+	marks, err := q.Store.KeyMarks(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for i := range evs {
+		if !evs[i].Time.IsZero() {
+			continue
+		}
+		var mark time.Time
+		for _, key := range timeKeys(evs[i]) {
+			if m := marks[key]; m.After(mark) {
+				mark = m
+			}
+		}
+		evs[i].Time = after(t, mark)
+	}
+	return nil
+}
+
+// timeKeys are the marks MarkTime dates ev after.
+func timeKeys(ev provider.LifecycleEvent) []string {
+	keys := marks(ev)
+	if len(keys) == 0 {
+		return nil
+	}
+	if ev.Username != "" {
+		keys = append(keys, existsMark(ev.Username), profileMark(ev.Username), stateMark(ev.Username))
+	}
+	if ev.Type == provider.EventGroupMemberAdd || ev.Type == provider.EventGroupMemberRemove {
+		keys = append(keys, groupMark(ev.Group))
+	}
+	for _, g := range groupNames(ev) {
+		keys = append(keys, renameMark(g)) // after a rename of its group (renameMark)
+	}
+	return keys
+}
+
+// after is t, or a millisecond after mark when mark is later.
+func after(t, mark time.Time) time.Time {
+	if mark.After(t) {
+		return mark.Add(time.Millisecond)
+	}
+	return t
 }

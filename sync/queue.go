@@ -581,7 +581,24 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 				return err
 			}
 		}
-		r, err := q.received(ctx, &evs[i], now)
+	}
+	// Dated on receipt (SCIM's carry no time), by the queue's clock: no earlier than
+	// what each changes was marked, by another replica's clock that may be ahead. The
+	// marks of all of them in one read, not one an event. A time so given is the queue's
+	// own, never capped as a source's future (received).
+	undated := make([]bool, len(evs))
+	for i := range evs {
+		undated[i] = evs[i].Time.IsZero()
+	}
+	if err := q.markTimes(ctx, now, evs); err != nil {
+		return err
+	}
+	for i := range evs {
+		at := now
+		if undated[i] {
+			at = evs[i].Time
+		}
+		r, err := q.queued(ctx, &evs[i], at)
 		if err != nil {
 			return err
 		}

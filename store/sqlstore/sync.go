@@ -345,6 +345,30 @@ func (s *Store) LatestMark(ctx context.Context, keys []string) (time.Time, error
 	return fromMillis(ms.Int64), nil
 }
 
+func (s *Store) KeyMarks(ctx context.Context, keys []string) (map[string]time.Time, error) {
+	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	out := make(map[string]time.Time, len(keys))
+	err := inChunks(keys, func(chunk []string) error {
+		in, args := inList(chunk, 0)
+		type keyMark struct {
+			key string
+			ms  int64
+		}
+		rows, err := query(ctx, s.r, func(sc scanner) (keyMark, error) {
+			var r keyMark
+			return r, sc.Scan(&r.key, &r.ms)
+		}, `SELECT key, event_time FROM sync_marks WHERE key IN (`+in+`)`, args...)
+		for _, r := range rows {
+			out[r.key] = fromMillis(r.ms)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, s.fail(fmt.Sprintf("sync marks of %d keys", len(keys)), err)
+	}
+	return out, nil
+}
+
 func (s *Store) ListEvents(ctx context.Context, f store.QueueFilter) ([]store.QueuedEvent, error) {
 	var where []string
 	var args []any

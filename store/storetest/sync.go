@@ -23,6 +23,7 @@ var syncTests = []struct {
 	{"SyncHoldEvent", testSyncHoldEvent},
 	{"SyncFinishApplied", testSyncFinishApplied},
 	{"SyncFinishAppliedEvents", testSyncFinishAppliedEvents},
+	{"SyncKeyMarks", testSyncKeyMarks},
 	{"SyncCountApplied", testSyncCountApplied},
 	{"SyncUserChangeQueue", testSyncUserChangeQueue},
 	{"SyncUserChangeMarks", testSyncUserChangeMarks},
@@ -221,6 +222,31 @@ func testSyncHoldEvent(t *testing.T, s store.Store) {
 	got, err = sq.ClaimEvents(ctx, "w", 10, at(time.Minute), at(2*time.Minute), at(time.Minute))
 	if err != nil || len(got) != 1 || got[0].Type != "user.disable" || got[0].Attempts != 0 || got[0].Note != "waiting for the user's create" {
 		t.Fatalf("after the hold: %+v, %v; want the disable, no attempt counted, its note", got, err)
+	}
+}
+
+// testSyncKeyMarks: the marks of many keys are read at once, those with none left out.
+func testSyncKeyMarks(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	var keys []string
+	want := map[string]time.Time{}
+	for i := range 1200 { // more than one query's worth
+		key := fmt.Sprintf("user:u%04d/group:eng", i)
+		keys = append(keys, key)
+		if i%3 == 0 {
+			want[key] = at(time.Duration(i) * time.Millisecond)
+			must(t, "mark", sq.MarkKeys(ctx, want[key], key))
+		}
+	}
+	keys = append(keys, keys[0]) // named twice
+	got, err := sq.KeyMarks(ctx, keys)
+	must(t, "key marks", err)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("KeyMarks (-want +got):\n%s", diff)
+	}
+	if got, err := sq.KeyMarks(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("KeyMarks of no keys: %v, %v", got, err)
 	}
 }
 

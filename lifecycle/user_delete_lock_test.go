@@ -3,7 +3,6 @@ package lifecycle_test
 import (
 	"context"
 	"encoding/json"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,27 +13,9 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// gatedSecondWrite is a store whose units, once gate is set, wait between their two
-// writes of a factor (an activation: the code's check, then the activation; a resync:
-// the failures cleared, then the counter), before the second, on the row of factor gate
-// (which the test holds). runs counts the units run since (a deadlock's victim runs
-// again).
-type gatedSecondWrite struct {
-	store.Store
-	gate string
-	runs atomic.Int32
-}
-
-func (s *gatedSecondWrite) Update(ctx context.Context, fn func(w store.Writer) error) error {
-	if s.gate == "" {
-		return s.Store.Update(ctx, fn)
-	}
-	return s.Store.Update(ctx, func(w store.Writer) error {
-		s.runs.Add(1)
-		return fn(&gatedWriter{Writer: w, gate: s.gate})
-	})
-}
-
+// gatedWriter waits between a unit's two writes of a factor (an activation: the code's
+// check, then the activation; a resync: the failures cleared, then the counter), before
+// the second, on the row of factor gate (which the test holds).
 type gatedWriter struct {
 	store.Writer
 	gate  string
@@ -96,7 +77,8 @@ func TestFactorWrittenTwiceBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 	ctx := context.Background()
 	app := "lcr" + time.Now().Format("150405.000000")
 	open := func(name, deadlockTimeout string) store.Store { return sv.OpenAs(t, dsn, app+name, deadlockTimeout) }
-	gated := &gatedSecondWrite{Store: open("a", "50ms")}
+	gated := &testdb.Gated{Store: open("a", "50ms"),
+		Wrap: func(w store.Writer, gate string) store.Writer { return &gatedWriter{Writer: w, gate: gate} }}
 	sender := &keptSender{}
 	m, clk := newManagerSending(t, gated, sender)
 	other, _ := newManager(t, open("d", "30s"))
@@ -140,8 +122,8 @@ func TestFactorWrittenTwiceBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 			t.Fatal(err)
 		}
 		release := sv.Hold(t, dsn, `SELECT 1 FROM factors WHERE id = $1 FOR UPDATE`, gate.Factor.ID)
-		gated.gate = gate.Factor.ID
-		gated.runs.Store(0)
+		gated.Gate = gate.Factor.ID
+		gated.Runs.Store(0)
 		done, deleted := make(chan error, 1), make(chan error, 1)
 		var got lifecycle.Factor
 		go func() {
@@ -159,10 +141,10 @@ func TestFactorWrittenTwiceBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 		if err := testwait.Recv(t, c.name+": the delete", deleted); err != nil {
 			t.Errorf("%s: the delete of the user: %v", c.name, err)
 		}
-		if n := gated.runs.Load(); n != 1 {
+		if n := gated.Runs.Load(); n != 1 {
 			t.Errorf("%s: its unit ran %d times; want once (a deadlock's victim runs again)", c.name, n)
 		}
-		gated.gate = ""
+		gated.Gate = ""
 		if _, err := other.GetUser(ctx, user); err == nil {
 			t.Errorf("%s: the user is still there", c.name)
 		}

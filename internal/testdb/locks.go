@@ -2,12 +2,14 @@ package testdb
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/emfa/emfa/internal/testwait"
+	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
 )
 
@@ -83,4 +85,25 @@ func (sv *Server) Hold(tb testing.TB, dsn, q string, args ...any) (release func(
 			tb.Fatalf("release the lock held: %v", err)
 		}
 	}
+}
+
+// Gated is a store whose units, once Gate is set, run on the writer Wrap makes of
+// theirs: one that holds the unit, at the write a lock-order test is about, on Gate (a
+// factor's row or lock the test holds). Runs counts the units run since the test last
+// reset it (a deadlock's victim runs again). Set Gate and Runs before the units start.
+type Gated struct {
+	store.Store
+	Wrap func(w store.Writer, gate string) store.Writer
+	Gate string
+	Runs atomic.Int32
+}
+
+func (s *Gated) Update(ctx context.Context, fn func(w store.Writer) error) error {
+	if s.Gate == "" {
+		return s.Store.Update(ctx, fn)
+	}
+	return s.Store.Update(ctx, func(w store.Writer) error {
+		s.Runs.Add(1)
+		return fn(s.Wrap(w, s.Gate))
+	})
 }

@@ -3,7 +3,6 @@ package builtin_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,26 +16,9 @@ import (
 // LockFactor), which a gated unit waits on.
 const factorLockClass = 0x656d6661
 
-// gatedUse is a store whose units, once gate is set, wait before the audit row of a
-// successful validate (the factor's use) on factor gate's advisory lock (LockFactor,
-// sent with that row: nothing of the unit goes out before), which the test holds. runs
-// counts the units run since (a deadlock's victim runs again).
-type gatedUse struct {
-	store.Store
-	gate string
-	runs atomic.Int32
-}
-
-func (s *gatedUse) Update(ctx context.Context, fn func(w store.Writer) error) error {
-	if s.gate == "" {
-		return s.Store.Update(ctx, fn)
-	}
-	return s.Store.Update(ctx, func(w store.Writer) error {
-		s.runs.Add(1)
-		return fn(gatedUseWriter{Writer: w, gate: s.gate})
-	})
-}
-
+// gatedUseWriter waits before the audit row of a successful validate (the factor's use)
+// on factor gate's advisory lock (LockFactor, sent with that row: nothing of the unit goes
+// out before), which the test holds.
 type gatedUseWriter struct {
 	store.Writer
 	gate string
@@ -67,7 +49,8 @@ func TestCodeSignInBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
 	ctx := context.Background()
 	app := "lcc" + time.Now().Format("150405.000000")
-	gated := &gatedUse{Store: sv.OpenAs(t, dsn, app+"v", "50ms")}
+	gated := &testdb.Gated{Store: sv.OpenAs(t, dsn, app+"v", "50ms"),
+		Wrap: func(w store.Writer, gate string) store.Writer { return gatedUseWriter{Writer: w, gate: gate} }}
 	deleter := sv.OpenAs(t, dsn, app+"d", "30s")
 	f := newEngineFixture(t, gated, nil)
 	p := &provider.Provider{CredentialPrefix: "emfa", Enabled: true, Capabilities: []string{"smsotp", "emailotp"},
@@ -94,8 +77,8 @@ func TestCodeSignInBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 		}
 		req.TransactionID, req.Passvalue = out.TransactionID, c.code()
 		release := sv.Hold(t, dsn, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, factorLockClass, gate)
-		gated.gate = gate
-		gated.runs.Store(0)
+		gated.Gate = gate
+		gated.Runs.Store(0)
 		validated, deleted := make(chan error, 1), make(chan error, 1)
 		go func() {
 			var err error
@@ -114,10 +97,10 @@ func TestCodeSignInBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 		if err := testwait.Recv(t, "the delete", deleted); err != nil {
 			t.Errorf("%s: the delete of the user: %v", c.capability, err)
 		}
-		if n := gated.runs.Load(); n != 1 {
+		if n := gated.Runs.Load(); n != 1 {
 			t.Errorf("%s: the validate's unit ran %d times; want once (a deadlock's victim runs again)", c.capability, n)
 		}
-		gated.gate = ""
+		gated.Gate = ""
 		if _, err := deleter.GetUser(ctx, c.user); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s: %s after the delete: %v; want not found", c.capability, c.user, err)
 		}

@@ -3,7 +3,6 @@ package builtin_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,26 +13,9 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// gatedRename is a store whose units, once gate is set, wait on the row of factor gate
-// (which the test holds) before they write a factor's params and label
-// (UpdateFactorParams): a device's registration, after it activated the factor. runs
-// counts the units run since (a deadlock's victim runs again).
-type gatedRename struct {
-	store.Store
-	gate string
-	runs atomic.Int32
-}
-
-func (s *gatedRename) Update(ctx context.Context, fn func(w store.Writer) error) error {
-	if s.gate == "" {
-		return s.Store.Update(ctx, fn)
-	}
-	return s.Store.Update(ctx, func(w store.Writer) error {
-		s.runs.Add(1)
-		return fn(gatedRenameWriter{Writer: w, gate: s.gate})
-	})
-}
-
+// gatedRenameWriter waits on the row of factor gate (which the test holds) before it
+// writes a factor's params and label (UpdateFactorParams): a device's registration, after
+// it activated the factor.
 type gatedRenameWriter struct {
 	store.Writer
 	gate string
@@ -63,14 +45,15 @@ func TestDeviceRegistrationBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 	ctx := context.Background()
 	app := "lcd" + time.Now().Format("150405.000000")
 	open := func(name, deadlockTimeout string) store.Store { return sv.OpenAs(t, dsn, app+name, deadlockTimeout) }
-	gated := &gatedRename{Store: open("r", "50ms")}
+	gated := &testdb.Gated{Store: open("r", "50ms"),
+		Wrap: func(w store.Writer, gate string) store.Writer { return gatedRenameWriter{Writer: w, gate: gate} }}
 	deleter := open("d", "30s")
 	f := newPushFixture(t, gated, false)
 	gate := f.enroll(t, "bob")
 	e := f.enroll(t, "alice")
 	release := sv.Hold(t, dsn, `SELECT 1 FROM factors WHERE id = $1 FOR UPDATE`, gate.Factor.ID)
 
-	gated.gate = gate.Factor.ID
+	gated.Gate = gate.Factor.ID
 	registered, deleted := make(chan error, 1), make(chan error, 1)
 	var id string
 	pub := newDevicePublicKey(t)
@@ -92,7 +75,7 @@ func TestDeviceRegistrationBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 	if err := testwait.Recv(t, "the delete", deleted); err != nil {
 		t.Errorf("the delete of the user: %v", err)
 	}
-	if n := gated.runs.Load(); n != 1 {
+	if n := gated.Runs.Load(); n != 1 {
 		t.Errorf("the registration's unit ran %d times; want once (a deadlock's victim runs again)", n)
 	}
 	if _, err := deleter.GetUser(ctx, "alice"); !errors.Is(err, store.ErrNotFound) {

@@ -72,7 +72,9 @@ type Observer interface {
 // queues (store.UserChange.Queue), and the ordering marks the change moves to its time in
 // that commit (Marks; store.UserChange.Marks), so that a directory's event older than
 // the change does not undo it. MarkTime is the time the change, made at t by this
-// replica's clock, is ordered at: never before a mark of its user already made.
+// process's clock, is ordered at, by the clock the directory's events are ordered by (the
+// sync queue's: the database's on PostgreSQL): never before a mark of its user already
+// made.
 type Propagation interface {
 	Propagations(ctx context.Context, ev provider.LifecycleEvent) ([]store.QueuedEvent, error)
 	Marks(ev provider.LifecycleEvent) []string

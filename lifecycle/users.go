@@ -508,10 +508,15 @@ const AdminSource = "admin"
 // queued in c's own commit, so that a change that fails queues none and one committed
 // loses none. In the same commit the change moves the ordering marks of what it changes
 // to its time, as a directory's event of them would (Propagation's Marks): a directory's
-// event dated before the change, delivered late, does not undo it. Its time is c's, or
-// just after a mark of the user already later (MarkTime): left by a replica whose clock
-// is ahead of this one's, it would otherwise make this later change look older, and its
-// propagation be dropped. Without a Propagation it does nothing.
+// event dated before the change, delivered late, does not undo it. Its time there, and
+// its propagations', is c's on the sync queue's clock (MarkTime: the database's on
+// PostgreSQL, which the directory's events are ordered by), or just after a mark of the
+// user already later, which would otherwise make this later change look older, and its
+// propagation be dropped. By this process's clock, a change made through a replica or a
+// CLI 10 minutes ahead skipped as older a directory's change published a minute after
+// it. The rest of c (its audit records, the times it stamps on the user and factors) keeps
+// this process's clock, as all its other records do. Without a Propagation it does
+// nothing.
 func (m *Manager) propagate(ctx context.Context, actor Actor, c *store.UserChange, evs ...provider.LifecycleEvent) error {
 	if m.propagation == nil {
 		return nil
@@ -520,9 +525,7 @@ func (m *Manager) propagate(ctx context.Context, actor Actor, c *store.UserChang
 	if err != nil {
 		return fmt.Errorf("lifecycle: ordering marks: %w", err)
 	}
-	if at.After(c.Now) {
-		c.MarksAt = at
-	}
+	c.MarksAt = at
 	for _, ev := range evs {
 		ev.ID, ev.Source, ev.Time = builtin.NewID(), AdminSource, at
 		ev.Actor, ev.RequestID = string(actor), RequestID(ctx)

@@ -152,9 +152,10 @@ type UserChange struct {
 	// step moves to Now, as MarkKeys moves them (never back): an admin's change is ordered
 	// against a directory's late events as a directory's event of the same aspects is.
 	Marks []string
-	// MarksAt, when set, is the time Marks move to instead of Now: just after a mark
-	// already later than Now (lifecycle.Propagation's MarkTime), left by a replica whose
-	// clock is ahead, so that a change made after it is not ordered before it.
+	// MarksAt, when set, is the time Marks move to instead of Now: Now on the clock the
+	// directory's events are ordered by (lifecycle.Propagation's MarkTime: the database's
+	// where every process shares it, SharedClock), or just after a mark already later,
+	// so that a change made after it is not ordered before it.
 	MarksAt time.Time
 	// Now stamps the profile and the factors changed.
 	Now time.Time

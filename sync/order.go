@@ -160,19 +160,30 @@ func (q *Queue) current(ctx context.Context, ev provider.LifecycleEvent) (cur pr
 // undo it, while one dated after it applies.
 func (q *Queue) Marks(ev provider.LifecycleEvent) []string { return marks(ev) }
 
-// MarkTime is the time changes evs, made at t by this replica's clock (outside the
-// queue, or a source's that gives no time of its own: SCIM's), are ordered at: t, or a
+// MarkTime is the time an operator's changes evs (lifecycle.Propagation's), made at t by
+// this process's clock, are ordered at, by the queue's clock (now): the database's where
+// every process shares it, so that a change made through a replica or a CLI whose clock
+// is 10 minutes ahead does not skip a directory's change published a minute after it as
+// older, nor one 10 minutes behind let a directory's change published before it, and
+// delivered late, undo it. The time is markTime's of t on the queue's clock.
+func (q *Queue) MarkTime(ctx context.Context, t time.Time, evs ...provider.LifecycleEvent) (time.Time, error) {
+	return q.markTime(ctx, q.onQueueClock(t), evs...)
+}
+
+// markTime is the time changes evs, made at t by the queue's clock (outside the queue, or
+// a source's that gives no time of its own: SCIM's), are ordered at: t, or a
 // millisecond after the newest mark of what they change or of their user's existence,
 // profile and state (and, for a membership, of its group's existence, which current
 // holds it to as well; for a change that names a group, of the renames from or to it,
 // renameMark), when that is later than t (one of t itself, as two changes of one
 // millisecond, is ordered by the queue's seq). The change is committed after whatever
 // left that mark, so it is the newer; dated by a clock behind the one that made the
-// mark (another replica's) it would look older, and its propagation be dropped as
-// overtaken or carried out before the earlier change's. The user's own marks keep its
-// changes' propagations, which the queue orders by time, in the order they were made.
-// Changes that order nothing (an MFA reset) keep t.
-func (q *Queue) MarkTime(ctx context.Context, t time.Time, evs ...provider.LifecycleEvent) (time.Time, error) {
+// mark (another replica's, within store.ClockTolerance of the queue's, or a version's
+// that dated operators' changes by its own) it would look older, and its propagation be
+// dropped as overtaken or carried out before the earlier change's. The user's own marks
+// keep its changes' propagations, which the queue orders by time, in the order they were
+// made. Changes that order nothing (an MFA reset) keep t.
+func (q *Queue) markTime(ctx context.Context, t time.Time, evs ...provider.LifecycleEvent) (time.Time, error) {
 	var keys []string
 	for _, ev := range evs {
 		keys = append(keys, timeKeys(ev)...)
@@ -185,7 +196,7 @@ func (q *Queue) MarkTime(ctx context.Context, t time.Time, evs ...provider.Lifec
 	return after(t, mark), nil
 }
 
-// markTimes dates each of evs without a time as MarkTime dates it alone, at t, reading
+// markTimes dates each of evs without a time as markTime dates it alone, at t, reading
 // the marks of all of them at once: a group write's 5,000 members read them once each.
 func (q *Queue) markTimes(ctx context.Context, t time.Time, evs []provider.LifecycleEvent) error {
 	var keys []string

@@ -371,8 +371,10 @@ func (q *Queue) Init() *Queue { q.init(); return q }
 // vendor's 429, and took at once a lease another replica held, sending the vendor what
 // that one was sending. Audit records are dated by this process's clock (Now), as all
 // of its others are.
-func (q *Queue) now() time.Time {
-	t := q.Now()
+func (q *Queue) now() time.Time { return q.onQueueClock(q.Now()) }
+
+// onQueueClock is t, a time of this process's clock, on the queue's clock (now).
+func (q *Queue) onQueueClock(t time.Time) time.Time {
 	if c, ok := q.Store.(store.SharedClock); ok {
 		if d := c.ClockAhead(); d != 0 {
 			t = t.Add(-d)
@@ -460,17 +462,18 @@ func (q *Queue) queued(ctx context.Context, ev *provider.LifecycleEvent, now tim
 
 // received is ev, received at now, as the queue keeps it (queued). One that gives no time
 // of its own (SCIM's changes, a Verify notification whose time is null) is dated then, by
-// the queue's clock, but no earlier than what it changes was marked (MarkTime), by a clock
-// that may be ahead of the queue's: another replica's, or this process's own, by which an
-// operator's change is dated. Dated by the queue's clock alone, a directory's change
-// received a minute after an operator's on a replica 3 minutes ahead of the database was
-// skipped as older. The time MarkTime gives is the queue's, not a source's: not one in
-// the future to date back (queued), which put it before the mark it is after.
+// the queue's clock, but no earlier than what it changes was marked (markTime), by a
+// clock that may be ahead of the queue's: a source's, or a version's that dated an
+// operator's change by its process's clock. Dated by the queue's clock alone, a
+// directory's change received a minute after such an operator's change on a replica 3
+// minutes ahead of the database was skipped as older. The time markTime gives is the
+// queue's, not a source's: not one in the future to date back (queued), which put it
+// before the mark it is after.
 func (q *Queue) received(ctx context.Context, ev *provider.LifecycleEvent, now time.Time) (store.QueuedEvent, error) {
 	if !ev.Time.IsZero() {
 		return q.queued(ctx, ev, now)
 	}
-	t, err := q.MarkTime(ctx, now, *ev)
+	t, err := q.markTime(ctx, now, *ev)
 	if err != nil {
 		return store.QueuedEvent{}, err
 	}

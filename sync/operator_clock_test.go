@@ -7,6 +7,7 @@ import (
 
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
+	"github.com/emfa/emfa/sync"
 )
 
 // TestOperatorsChangeOrderedOnDatabasesClock: on PostgreSQL, an operator's change made
@@ -73,5 +74,54 @@ func TestOperatorsChangeOrderedOnDatabasesClock(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestReceiptOnReplicaAheadDatedOnce: a directory's change that gives no time of its own
+// (SCIM's, applied at once; a Verify notification's whose time is null, queued), received
+// by a replica whose clock is 10 minutes ahead of the database's, is dated on the queue's
+// clock once: the directory's older change, published 5 minutes before it and delivered
+// late, is skipped as older. Taken to the queue's clock twice (as the receipt's time,
+// then as an operator's change's by MarkTime), the disable was dated 10 minutes back,
+// before it, and the late enable undid it.
+func TestReceiptOnReplicaAheadDatedOnce(t *testing.T) {
+	ctx := context.Background()
+	disable := provider.LifecycleEvent{ID: "d", Type: provider.EventUserDisable, Username: "alice"}
+	for _, tc := range []struct {
+		name    string
+		receive func(q *sync.Queue) error
+	}{
+		{"SCIM", func(q *sync.Queue) error {
+			ev := disable
+			ev.Source = "scim"
+			return q.ApplyNow(ctx, ev)
+		}},
+		{"undated, queued", func(q *sync.Queue) error {
+			ev := disable
+			ev.Source = "verify"
+			_, err := q.Enqueue(ctx, []provider.LifecycleEvent{ev})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			right, ahead, duo, clk, st := replicaAheadBy(t, skew)
+			created(t, right, clk)
+			drain(t, right)
+			clk.Advance(skew) // the create's marks long before what follows
+			if err := tc.receive(ahead); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := right.Enqueue(ctx, []provider.LifecycleEvent{ev("e", provider.EventUserEnable, "alice", clk.Now().Add(-5*time.Minute))}); err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(2 * time.Second) // past sync's settle
+			drain(t, right)
+			if got := userState(t, adminManager(t, right, st, clk), "alice"); got != lifecycle.StateDisabled {
+				t.Errorf("the directory's enable published 5 minutes before the disable received, delivered late: emfa has alice %s, want %s", got, lifecycle.StateDisabled)
+			}
+			if got := duo.state("alice"); got != "disabled" {
+				t.Errorf("the vendor has alice %s, want disabled (calls %q)", got, duo.got())
+			}
+		})
 	}
 }

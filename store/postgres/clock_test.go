@@ -11,7 +11,8 @@ import (
 )
 
 // TestOpenWarnsOfClockSkew: a process whose clock is an hour off the database's
-// says so at open (WARN), naming both times and what it breaks; one whose clock is within
+// says so at open (WARN), naming both times and what it still breaks (its TOTP checks,
+// its records' times: sync follows the database's clock); one whose clock is within
 // store.MaxFutureSkew of it says nothing. Before, nothing was said: the skew showed only as
 // propagations held for an hour and a directory's later changes skipped as older.
 func TestOpenWarnsOfClockSkew(t *testing.T) {
@@ -38,7 +39,7 @@ func TestOpenWarnsOfClockSkew(t *testing.T) {
 			if !c.warn {
 				return
 			}
-			for _, want := range []string{"level=WARN", "local=", "database=", "sync ordering", "propagation"} {
+			for _, want := range []string{"level=WARN", "local=", "database=", "TOTP", "records"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("the warning does not say %q:\n%s", want, out)
 				}

@@ -220,13 +220,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 // clockWatch compares this process's clock with the database's: at open, and again
 // (CheckClock) at most every store.ClockCheckEvery of a serve's life, for a clock that
 // drifts, or is set wrong, after the process started. It says in the log (WARN) when the
-// two differ by more than store.MaxFutureSkew, once until they agree again (INFO):
-// every replica and the CLI date the sync queue's rows and marks by their own clocks, and
-// a clock that far off is one that holds back or reorders them (a change's propagation
-// claimed only once the other replicas' clocks catch up with it, a directory's later
-// change skipped as older than one this process dated ahead). Each look also records how
-// far this clock is ahead (ClockAhead), by which the sync queue writes and compares its
-// times on the database's clock (store.SharedClock) rather than this process's.
+// two differ by more than store.MaxFutureSkew, once until they agree again (INFO): one of
+// them is wrong, and by this process's clock it checks time-based codes (a TOTP code's
+// window is 30 s) and dates its records. Each look also records how far this clock is
+// ahead (ClockAhead), by which the sync queue writes and compares its times, and an
+// operator's change made here is ordered against a directory's events, on the database's
+// clock (store.SharedClock) rather than this process's; a clock that drifts or is set
+// between two looks is off for them until the next.
 type clockWatch struct {
 	db  *sql.DB
 	log *slog.Logger
@@ -306,8 +306,8 @@ func (c *clockWatch) saw(ctx context.Context, sent, received, db time.Time) {
 		return
 	}
 	c.log.WarnContext(ctx, "this process's clock differs from the database's by more than "+store.MaxFutureSkew.String()+
-		": sync ordering and propagation to the vendors go wrong (a change made here is propagated late, or a directory's "+
-		"later change skipped as older); set the clocks right (NTP)",
+		": time-based codes (TOTP) checked here fail or pass at the wrong time, and this process's records are "+
+		"dated wrongly (directory sync follows the database's clock); set the clocks right (NTP)",
 		"local", received.UTC().Format(time.RFC3339Nano), "database", db.UTC().Format(time.RFC3339Nano), "ahead_by", off.Round(time.Millisecond))
 }
 

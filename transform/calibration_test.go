@@ -6,8 +6,10 @@ import (
 )
 
 // calibrationInputs are 64 KiB strings: ASCII text, the same length of non-ASCII text (Greek,
-// two bytes a letter, which case changes map through Unicode's tables), a phone number's
-// digits and separators, and text with a separator every eight bytes.
+// two bytes a letter, which case changes map through Unicode's tables; emoji, four, the most
+// bytes a code point has, which a call working on bytes takes longest over for a code point's
+// charge), a phone number's digits and separators, text with a separator every eight bytes,
+// e-mail addresses whose domain is the rest of the text, and percent-encoded text.
 func calibrationInputs() map[string]string {
 	const n = 64 << 10
 	return map[string]string{
@@ -18,6 +20,10 @@ func calibrationInputs() map[string]string {
 		"fields":  strings.Repeat("abcdefg,", n/8),
 		"same":    strings.Repeat("a", n),
 		"emoji":   strings.Repeat("😀😁", n/8),
+		"address": "a@" + strings.Repeat("abcdefgh", n/8),
+		"emojiAt": "a@" + strings.Repeat("😀😁", n/8),
+		"encoded": strings.Repeat("%41%42ab", n/8),
+		"emoji%":  "%41" + strings.Repeat("😀😁", n/8),
 	}
 }
 
@@ -39,6 +45,15 @@ var calibrationCalls = []struct{ name, input, expr string }{
 	{"base64.decode", "ascii", `base64.decode(s)`},
 	{"base64Encode", "ascii", `s.base64Encode()`},
 	{"hmacSha256", "ascii", `hmacSha256(s, "k")`},
+	{"hmacSha256/emoji", "emoji", `hmacSha256(s, "k")`},
+	{"hmacSha1", "ascii", `hmacSha1(s, "k")`},
+	{"hmacSha1/emoji", "emoji", `hmacSha1(s, "k")`},
+	{"base64Encode/emoji", "emoji", `s.base64Encode()`},
+	{"base64.encode", "ascii", `base64.encode(bytes(s))`},
+	{"pathSegment", "encoded", `pathSegment(s)`},
+	{"pathSegment/emoji", "emoji%", `pathSegment(s)`},
+	{"maskEmail/domain", "address", `maskEmail(s)`},
+	{"maskEmail/emoji", "emojiAt", `maskEmail(s)`},
 	{"split(,)", "fields", `s.split(",")`},
 	{"replace", "fields", `s.replace(",", ";")`},
 	{"lowerAscii/ascii", "ascii", `s.lowerAscii()`},

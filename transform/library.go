@@ -333,8 +333,9 @@ const charAtCost = 1
 // hundredth of a unit per code point and character of the needle: the search looks for the
 // needle's first byte and checks the needle at each, and one common in the text (each Greek
 // letter's first byte is one of two, each emoji's the same) is checked at each code point,
-// some 4 ns a code point of ASCII, 7 of Greek and 14 of emoji.
-const containsCost = 0.4
+// some 2 to 4 ns a code point of ASCII, 5 to 12 of Greek and 7 to 16 of emoji, the most
+// bytes a code point has, which the charge is made for.
+const containsCost = 1
 
 // searchModel prices the strings extension's call id that finds a needle in its receiver
 // after making the receiver a slice of runes runeSlices times (lastIndexOf without an

@@ -207,3 +207,20 @@ func TestComputedPatternChargedItsInstructions(t *testing.T) {
 		t.Errorf("s.matches(\"a{1000}\" from the input): tracked cost %d, want at least %d", got, n)
 	}
 }
+
+// hmacSha1 and hmacSha256 hash the bytes of their message and key, some 2 ns a byte, 8 to 9 ns
+// a code point of emoji (four bytes), and were charged a scan's 0.1 unit a code point
+// (BenchmarkChargedCost: 80 to 250 ns a unit of emoji, where a string's size or a comparison
+// takes 7 to 20). They are charged half a unit a code point of each (hmacCost: IBM's DUO
+// transforms stay within the cost limit at the input size hint).
+func TestHMACChargedItsWork(t *testing.T) {
+	env := testEnv(t)
+	vars := textVars("😀😁")
+	wantCostLimit(t, env, `m.l.map(x, [hmacSha256(m.s, "a"), hmacSha256(m.s, "b"), hmacSha256(m.s, "c"),
+		hmacSha1(m.s, "a"), hmacSha1(m.s, "b"), hmacSha1(m.s, "c")])`, vars)
+	for _, fn := range []string{"hmacSha1", "hmacSha256"} {
+		wantCharged(t, env, vars, fn+`(s, "k")`, `s`, 0.5)
+		wantCharged(t, env, vars, fn+`(m.s, "k")`, `m.s`, 0.5)
+		wantCharged(t, env, vars, fn+`("m", s)`, `s`, 0.5)
+	}
+}

@@ -224,3 +224,25 @@ func TestHMACChargedItsWork(t *testing.T) {
 		wantCharged(t, env, vars, fn+`("m", s)`, `s`, 0.5)
 	}
 }
+
+// emailVars are textVars of an address whose domain, of emoji, is all but its first two
+// code points: the most maskEmail copies, four bytes a code point.
+func emailVars() Vars {
+	vars := textVars("😀😁")
+	s := "a@" + strings.Repeat("😀", textLen-2)
+	vars["s"] = s
+	vars["m"].(map[string]any)["s"] = s
+	return vars
+}
+
+// maskEmail looks for the last @ byte by byte from the end of the address and copies its
+// domain, some 7 ns a code point of emoji (four bytes), and was charged a scan's 0.1 unit
+// (BenchmarkChargedCost: 70 to 270 ns a unit, where a string's size or a comparison takes 7
+// to 20). It is charged a unit a code point.
+func TestMaskEmailChargedItsWork(t *testing.T) {
+	env := testEnv(t)
+	vars := emailVars()
+	wantCostLimit(t, env, `m.l.map(x, [maskEmail(m.s), maskEmail(m.s + "a"), maskEmail(m.s + "b")])`, vars)
+	wantCharged(t, env, vars, `maskEmail(s)`, `s`, 1)
+	wantCharged(t, env, vars, `maskEmail(m.s)`, `m.s`, 1)
+}

@@ -283,8 +283,9 @@ func costModels() []cost.OverloadModel {
 		cost.Overload("maskEmail_string",
 			cost.EvalCost(cost.Sum(call, cost.Scale(cost.Length(cost.Arg(0)), maskEmailCost))),
 			cost.ResultSize(cost.AtMost(cost.Sum(cost.Arg(0), cost.Const(3))))),
+		// pathSegment: see pathSegmentCost.
 		cost.Overload("pathSegment_string",
-			cost.EvalCost(scan(cost.Length(cost.Arg(0)))),
+			cost.EvalCost(cost.Sum(call, cost.Scale(cost.Length(cost.Arg(0)), pathSegmentCost))),
 			cost.ResultSize(cost.Arg(0))),
 	}
 }
@@ -392,6 +393,12 @@ const maskPhoneCost = 2
 // the end of the address and copies the domain after it, some 7 ns a code point of emoji,
 // the most bytes a code point has, which the charge is made for.
 const maskEmailCost = 1
+
+// pathSegmentCost is pathSegment's charge per code point: it looks for a slash or a backslash
+// byte by byte and percent-decodes the text, twice when it holds an escape, which walks it
+// byte by byte two or three times and copies it, some 4 ns a character of an encoded ASCII
+// text and 15 to 25 a code point of emoji, the most bytes a code point has.
+const pathSegmentCost = 2
 
 // computedMatch is the overload id a match of a pattern computed from the input is tracked
 // under (boundCalls), that dynamicCalls charges it computedMatchCost.

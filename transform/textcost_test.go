@@ -246,3 +246,20 @@ func TestMaskEmailChargedItsWork(t *testing.T) {
 	wantCharged(t, env, vars, `maskEmail(s)`, `s`, 1)
 	wantCharged(t, env, vars, `maskEmail(m.s)`, `m.s`, 1)
 }
+
+// pathSegment looks for a slash or a backslash byte by byte and percent-decodes its text,
+// twice when it holds an escape, which walks it byte by byte two or three times and copies
+// it: some 4 ns a character of an encoded ASCII text and 15 to 25 a code point of emoji
+// (four bytes), and it was charged a scan's 0.1 unit (BenchmarkChargedCost: 40 to 240 ns a
+// unit, where a string's size or a comparison takes 7 to 20). It is charged 2 units a code
+// point.
+func TestPathSegmentChargedItsWork(t *testing.T) {
+	env := testEnv(t)
+	vars := textVars("😀😁")
+	s := "%41" + strings.Repeat("😀", textLen-3)
+	vars["s"] = s
+	vars["m"].(map[string]any)["s"] = s
+	wantCostLimit(t, env, `m.l.map(x, [pathSegment(m.s), pathSegment(m.s + "a")])`, vars)
+	wantCharged(t, env, vars, `pathSegment(s)`, `s`, 2)
+	wantCharged(t, env, vars, `pathSegment(m.s)`, `m.s`, 2)
+}

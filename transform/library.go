@@ -184,11 +184,13 @@ func costModels() []cost.OverloadModel {
 			cost.EvalCost(cost.Sum(call, cost.Scale(cost.Length(cost.Target()), caseCost))),
 			cost.ResultSize(cost.Target())),
 		cost.Overload("jsonToFormURLEncoded_map_bool",
-			// Result: the text written. A list value's strings are not in the map's element
-			// total (its length is), nor is its key, written once per element: the estimate
-			// bounds a form of scalars, and the untracked program leaves any other to the
-			// tracked one (untrackedForms).
-			cost.EvalCost(scan(cost.Sum(cost.KeyTotal(cost.Arg(0)), cost.ElemTotal(cost.Arg(0)), cost.Length(cost.Arg(0)), cost.Result()))),
+			// A scan of the map and formResultCost a character of the result, the text
+			// written. A list value's strings are not in the map's element total (its
+			// length is), nor is its key, written once per element: the estimate bounds a
+			// form of scalars, and the untracked program leaves any other to the tracked
+			// one (untrackedForms).
+			cost.EvalCost(cost.Sum(scan(cost.Sum(cost.KeyTotal(cost.Arg(0)), cost.ElemTotal(cost.Arg(0)), cost.Length(cost.Arg(0)))),
+				cost.Scale(cost.Result(), formResultCost))),
 			// Percent-encoding triples a byte, and a code point is up to four bytes.
 			cost.ResultSize(cost.AtMost(cost.Scale(cost.Sum(cost.KeyTotal(cost.Arg(0)), cost.ElemTotal(cost.Arg(0)), cost.Scale(cost.Length(cost.Arg(0)), 24)), 12)))),
 		// The strings extension's format has no model of its own: cel-go charged one unit
@@ -379,6 +381,11 @@ const base64DecodeCost = 0.2
 // base64EncodeBytesCost is base64.encode's charge per byte: it allocates its encoding zeroed,
 // encodes into it and copies it into a string, some 2.8 ns a byte.
 const base64EncodeBytesCost = 0.4
+
+// formResultCost is jsonToFormURLEncoded's charge per character of its result: it writes each
+// byte of a value that is not unreserved as three, some 7 to 9 ns a code point of emoji (four
+// bytes) for each twelve characters written, and ASCII text as it is, some 3 ns a character.
+const formResultCost = 0.3
 
 // hmacCost is hmacSha1's and hmacSha256's charge per code point of their message and key: they
 // hash their bytes, some 2 ns a byte, 8 to 9 ns a code point of emoji, the most bytes a code

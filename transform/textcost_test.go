@@ -263,3 +263,17 @@ func TestPathSegmentChargedItsWork(t *testing.T) {
 	wantCharged(t, env, vars, `pathSegment(s)`, `s`, 2)
 	wantCharged(t, env, vars, `pathSegment(m.s)`, `m.s`, 2)
 }
+
+// jsonToFormURLEncoded writes each byte of a value that is not unreserved as three, some 7 to
+// 9 ns a code point of emoji (four bytes) for each twelve characters it writes, and was
+// charged a scan's 0.1 unit a character of its values and of its result, 1.3 units a code
+// point of emoji (BenchmarkChargedCost: 22 to 27 ns a unit, three times what a string's size
+// takes beside it; 13 to 25 for ASCII, which it writes as it is). It is charged 0.3 units a
+// character of its result, 3.6 a code point of emoji.
+func TestFormChargedItsWork(t *testing.T) {
+	env := testEnv(t)
+	vars := textVars("😀😁")
+	wantCostLimit(t, env, `m.l.map(x, jsonToFormURLEncoded({"k": m.s}, true))`, vars)
+	wantCharged(t, env, vars, `jsonToFormURLEncoded({"k": s}, true)`, `{"k": s}`, 3.6)
+	wantCharged(t, env, vars, `jsonToFormURLEncoded({"k": m.s}, false)`, `{"k": m.s}`, 3.6)
+}

@@ -198,6 +198,12 @@ func (q *Queue) markTime(ctx context.Context, t time.Time, evs ...provider.Lifec
 
 // markTimes dates each of evs without a time as markTime dates it alone, at t, reading
 // the marks of all of them at once: a group write's 5,000 members read them once each.
+// Each is dated after the marks those before it move too, as if each were applied before
+// the next was dated: a group write's member of the name it renames its group to is dated
+// no earlier than the write's rename, which may be dated ahead of t (after a rename to
+// its old name by a replica whose clock is ahead); dated before it, the member's add was
+// propagated before the rename (groupAhead) and created the new name at the vendor for
+// the member alone, and the rename then failed on the name taken.
 func (q *Queue) markTimes(ctx context.Context, t time.Time, evs []provider.LifecycleEvent) error {
 	var keys []string
 	for _, ev := range evs {
@@ -213,21 +219,29 @@ func (q *Queue) markTimes(ctx context.Context, t time.Time, evs []provider.Lifec
 		}
 		return nil
 	}
-	marks, err := q.Store.KeyMarks(ctx, keys)
+	known, err := q.Store.KeyMarks(ctx, keys)
 	if err != nil {
 		return err
 	}
+	if known == nil {
+		known = map[string]time.Time{}
+	}
 	for i := range evs {
 		if !evs[i].Time.IsZero() {
-			continue
+			continue // a source's time, which queued may yet cap: it moves no mark here
 		}
 		var mark time.Time
 		for _, key := range timeKeys(evs[i]) {
-			if m := marks[key]; m.After(mark) {
+			if m := known[key]; m.After(mark) {
 				mark = m
 			}
 		}
 		evs[i].Time = after(t, mark)
+		for _, key := range marks(evs[i]) {
+			if evs[i].Time.After(known[key]) {
+				known[key] = evs[i].Time
+			}
+		}
 	}
 	return nil
 }

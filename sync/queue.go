@@ -586,8 +586,9 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 		}
 	}
 	// Dated on receipt (SCIM's carry no time), by the queue's clock: no earlier than
-	// what each changes was marked, by another replica's clock that may be ahead. The
-	// marks of all of them in one read, not one an event. A time so given is the queue's
+	// what each changes was marked, by another replica's clock that may be ahead, nor
+	// than the events before it in evs that change it (markTimes). The marks of all of
+	// them in one read, not one an event. A time so given is the queue's
 	// own, never capped as a source's future (received).
 	undated := make([]bool, len(evs))
 	for i := range evs {

@@ -81,3 +81,62 @@ func TestGroupWriteMembersDatedAfterItsRename(t *testing.T) {
 		}
 	})
 }
+
+// TestUndatedDeliveryMembersDatedAfterItsRename: as TestGroupWriteMembersDatedAfterItsRename,
+// for a directory's delivery of events without a time (Enqueue), dated on receipt: Dev
+// was renamed to Eng by a change dated 2 s ahead; a second later a delivery renames Eng
+// to Platform and adds alice to Platform. alice's add must be dated no earlier than the
+// delivery's rename before it, or it is propagated first and creates Platform at the
+// vendor for alice alone.
+func TestUndatedDeliveryMembersDatedAfterItsRename(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		q, _, clk := newQueue(t, st)
+		duo := &namedGroups{vendor: newVendor("duo"), groups: map[string][]string{}}
+		q.Propagators = []provider.LifecyclePropagator{duo}
+		a := adminManager(t, q, st, clk)
+		for _, u := range []string{"alice", "bob"} {
+			if _, err := a.CreateUser(ctx, "ops", lifecycle.UserInput{Name: u}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := a.UpdateUser(ctx, "ops", "bob", lifecycle.UserInput{Groups: &[]string{"Dev"}}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, q)
+
+		clk.Advance(time.Minute)
+		first := ev("r1", provider.EventGroupRename, "", clk.Now().Add(2*time.Second)) // a clock ahead's date
+		first.Group, first.NewGroup = "Dev", "Eng"
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{first}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, q)
+
+		clk.Advance(time.Second)
+		rename := provider.LifecycleEvent{ID: "r2", Type: provider.EventGroupRename, Source: "verify", Group: "Eng", NewGroup: "Platform"}
+		add := provider.LifecycleEvent{ID: "a1", Type: provider.EventGroupMemberAdd, Source: "verify", Username: "alice", Group: "Platform"}
+		if _, err := q.Enqueue(ctx, []provider.LifecycleEvent{rename, add}); err != nil {
+			t.Fatal(err)
+		}
+		for range 4 {
+			drain(t, q)
+			clk.Advance(time.Hour)
+		}
+		for _, u := range []string{"alice", "bob"} {
+			if got, err := a.GetUser(ctx, u); err != nil || !slices.Equal(got.Groups, []string{"Platform"}) {
+				t.Errorf("%s in emfa: %v, %v; want in Platform", u, got.Groups, err)
+			}
+		}
+		duo.mu.Lock()
+		defer duo.mu.Unlock()
+		if got := duo.groups["Platform"]; !slices.Contains(got, "alice") || !slices.Contains(got, "bob") {
+			t.Errorf("at the vendor Platform has %q, want alice and bob; Eng has %q", got, duo.groups["Eng"])
+		}
+		for _, old := range []string{"Dev", "Eng"} {
+			if got, ok := duo.groups[old]; ok {
+				t.Errorf("the vendor still has %s, of %q", old, got)
+			}
+		}
+	})
+}

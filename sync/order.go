@@ -165,25 +165,21 @@ func (q *Queue) Marks(ev provider.LifecycleEvent) []string { return marks(ev) }
 // every process shares it, so that a change made through a replica or a CLI whose clock
 // is 10 minutes ahead does not skip a directory's change published a minute after it as
 // older, nor one 10 minutes behind let a directory's change published before it, and
-// delivered late, undo it. The time is markTime's of t on the queue's clock.
+// delivered late, undo it. That is t on the queue's clock, or a millisecond after the
+// newest mark of what they change or of their user's existence, profile and state (and,
+// for a membership, of its group's existence, which current holds it to as well; for a
+// change that names a group, of the renames from or to it, renameMark), when that is
+// later (one of t itself, as two changes of one millisecond, is ordered by the queue's
+// seq). The change is committed after whatever left that mark, so it is the newer; dated
+// by a clock behind the one that made the mark (another replica's, within
+// store.ClockTolerance of the queue's, or a version's that dated operators' changes by
+// its own) it would look older, and its propagation be dropped as overtaken or carried
+// out before the earlier change's. The user's own marks keep its changes' propagations,
+// which the queue orders by time, in the order they were made. Changes that order nothing
+// (an MFA reset) keep t. Events received without a time are dated the same way, on
+// receipt, by markTimes.
 func (q *Queue) MarkTime(ctx context.Context, t time.Time, evs ...provider.LifecycleEvent) (time.Time, error) {
-	return q.markTime(ctx, q.onQueueClock(t), evs...)
-}
-
-// markTime is the time changes evs, made at t by the queue's clock (outside the queue, or
-// a source's that gives no time of its own: SCIM's), are ordered at: t, or a
-// millisecond after the newest mark of what they change or of their user's existence,
-// profile and state (and, for a membership, of its group's existence, which current
-// holds it to as well; for a change that names a group, of the renames from or to it,
-// renameMark), when that is later than t (one of t itself, as two changes of one
-// millisecond, is ordered by the queue's seq). The change is committed after whatever
-// left that mark, so it is the newer; dated by a clock behind the one that made the
-// mark (another replica's, within store.ClockTolerance of the queue's, or a version's
-// that dated operators' changes by its own) it would look older, and its propagation be
-// dropped as overtaken or carried out before the earlier change's. The user's own marks
-// keep its changes' propagations, which the queue orders by time, in the order they were
-// made. Changes that order nothing (an MFA reset) keep t.
-func (q *Queue) markTime(ctx context.Context, t time.Time, evs ...provider.LifecycleEvent) (time.Time, error) {
+	t = q.onQueueClock(t)
 	var keys []string
 	for _, ev := range evs {
 		keys = append(keys, timeKeys(ev)...)
@@ -196,8 +192,9 @@ func (q *Queue) markTime(ctx context.Context, t time.Time, evs ...provider.Lifec
 	return after(t, mark), nil
 }
 
-// markTimes dates each of evs without a time as markTime dates it alone, at t, reading
-// the marks of all of them at once: a group write's 5,000 members read them once each.
+// markTimes dates each of evs without a time as MarkTime dates it alone, at t (on the
+// queue's clock already), reading the marks of all of them at once: a group write's 5,000
+// members read them once each.
 // Each is dated after the marks those before it move too, as if each were applied before
 // the next was dated: a group write's member of the name it renames its group to is dated
 // no earlier than the write's rename, which may be dated ahead of t (after a rename to

@@ -460,25 +460,37 @@ func (q *Queue) queued(ctx context.Context, ev *provider.LifecycleEvent, now tim
 	return store.QueuedEvent{Source: ev.Source, EventID: ev.ID, Key: keyOf(*ev), Type: ev.Type, Time: ev.Time, Body: body}, nil
 }
 
-// received is ev, received at now, as the queue keeps it (queued). One that gives no time
-// of its own (SCIM's changes, a Verify notification whose time is null) is dated then, by
-// the queue's clock, but no earlier than what it changes was marked (markTime), by a
-// clock that may be ahead of the queue's: a source's, or a version's that dated an
-// operator's change by its process's clock. Dated by the queue's clock alone, a
-// directory's change received a minute after such an operator's change on a replica 3
-// minutes ahead of the database was skipped as older. The time markTime gives is the
-// queue's, not a source's: not one in the future to date back (queued), which put it
-// before the mark it is after.
-func (q *Queue) received(ctx context.Context, ev *provider.LifecycleEvent, now time.Time) (store.QueuedEvent, error) {
-	if !ev.Time.IsZero() {
-		return q.queued(ctx, ev, now)
+// received are evs, received at now, as the queue keeps them (queued). One that gives no
+// time of its own (SCIM's changes, a Verify notification whose time is null) is dated
+// then, by the queue's clock, but no earlier than what it changes was marked, by a clock
+// that may be ahead of the queue's (a source's, or a version's that dated an operator's
+// change by its process's clock), nor than the events before it in evs that change it
+// (markTimes): the marks of all of them in one read, not one an event. Dated by the
+// queue's clock alone, a directory's change received a minute after such an operator's
+// change on a replica 3 minutes ahead of the database was skipped as older. The time so
+// given is the queue's, not a source's: not one in the future to date back (queued),
+// which put it before the mark it is after. evs get their times, ids and request's id.
+func (q *Queue) received(ctx context.Context, evs []provider.LifecycleEvent, now time.Time) ([]store.QueuedEvent, error) {
+	undated := make([]bool, len(evs))
+	for i := range evs {
+		undated[i] = evs[i].Time.IsZero()
 	}
-	t, err := q.markTime(ctx, now, *ev)
-	if err != nil {
-		return store.QueuedEvent{}, err
+	if err := q.markTimes(ctx, now, evs); err != nil {
+		return nil, err
 	}
-	ev.Time = t
-	return q.queued(ctx, ev, t)
+	rows := make([]store.QueuedEvent, len(evs))
+	for i := range evs {
+		at := now
+		if undated[i] {
+			at = evs[i].Time
+		}
+		r, err := q.queued(ctx, &evs[i], at)
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = r
+	}
+	return rows, nil
 }
 
 // Enqueue writes events to the queue (those enqueued before, by source and id, are not
@@ -487,13 +499,11 @@ func (q *Queue) received(ctx context.Context, ev *provider.LifecycleEvent, now t
 func (q *Queue) Enqueue(ctx context.Context, evs []provider.LifecycleEvent) (int, error) {
 	q.init()
 	now := q.now()
-	rows := make([]store.QueuedEvent, 0, len(evs))
-	for _, ev := range evs {
-		r, err := q.received(ctx, &ev, now)
-		if err != nil {
-			return 0, err
-		}
-		rows = append(rows, r)
+	// As the source gave them, in its order: a rename before the adds of its new name
+	// dates them after it (received).
+	rows, err := q.received(ctx, slices.Clone(evs), now)
+	if err != nil {
+		return 0, err
 	}
 	n, err := q.Store.EnqueueEvents(ctx, rows, now)
 	if err != nil {
@@ -577,7 +587,6 @@ func (q *Queue) ApplyGroupNow(ctx context.Context, w GroupWrite) error {
 func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, apply func(ctx context.Context, seqs []int64, owner string) (int, error)) error {
 	q.init()
 	now := q.now()
-	rows := make([]store.QueuedEvent, len(evs))
 	for i := range evs {
 		if evs[i].Type == provider.EventUserDelete {
 			if err := q.AllowDelete(ctx, evs[i].Source, 0); err != nil {
@@ -585,28 +594,9 @@ func (q *Queue) applyNow(ctx context.Context, evs []provider.LifecycleEvent, app
 			}
 		}
 	}
-	// Dated on receipt (SCIM's carry no time), by the queue's clock: no earlier than
-	// what each changes was marked, by another replica's clock that may be ahead, nor
-	// than the events before it in evs that change it (markTimes). The marks of all of
-	// them in one read, not one an event. A time so given is the queue's
-	// own, never capped as a source's future (received).
-	undated := make([]bool, len(evs))
-	for i := range evs {
-		undated[i] = evs[i].Time.IsZero()
-	}
-	if err := q.markTimes(ctx, now, evs); err != nil {
+	rows, err := q.received(ctx, evs, now) // dated on receipt: SCIM's carry no time
+	if err != nil {
 		return err
-	}
-	for i := range evs {
-		at := now
-		if undated[i] {
-			at = evs[i].Time
-		}
-		r, err := q.queued(ctx, &evs[i], at)
-		if err != nil {
-			return err
-		}
-		rows[i] = r
 	}
 	owner := builtin.NewID()
 	seqs, err := q.Store.EnqueueLeased(ctx, rows, owner, now.Add(q.Lease), now)

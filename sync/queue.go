@@ -1108,8 +1108,10 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent, try int) error
 		log.Info("sync event applied in part", "reason", partly)
 	}
 	if applied && ev.Whole {
-		// A group write's commit recorded it applied; its process may have ended before
-		// it recorded the marks.
+		// A group write's commit recorded it applied, and its marks with it
+		// (store.GroupChange.Marks); an older version's recorded them after, and its
+		// process may have ended before. MarkKeys never moves a mark back: again, it
+		// changes nothing.
 		if err := q.Store.MarkKeys(ctx, ev.Time, marks(ev)...); err != nil {
 			return q.retry(ctx, e, err, log)
 		}

@@ -121,16 +121,20 @@ func (api *syncAPI) getGroup(c echo.Context) error {
 // memberNames turns member references (user ids) into user names; unknown ids are
 // refused, as SCIM asks.
 func (api *syncAPI) memberNames(ctx context.Context, v any) ([]string, error) {
-	return api.memberRefs(ctx, v, false)
+	ids, err := memberIDs(v)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	// One read of them all, not one per member: a directory's group of 50,000.
+	byID, err := api.o.Queue.Store.UserNamesByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	return namesOf(ids, byID, false)
 }
 
-// knownMemberNames is memberNames leaving out the ids that name no user: what a removal
-// names, where an id no longer a user's is no member, and nothing to remove.
-func (api *syncAPI) knownMemberNames(ctx context.Context, v any) ([]string, error) {
-	return api.memberRefs(ctx, v, true)
-}
-
-func (api *syncAPI) memberRefs(ctx context.Context, v any, skipUnknown bool) ([]string, error) {
+// memberIDs are the user ids a members value names.
+func memberIDs(v any) ([]string, error) {
 	var list []any
 	switch x := v.(type) {
 	case []any:
@@ -151,14 +155,14 @@ func (api *syncAPI) memberRefs(ctx context.Context, v any, skipUnknown bool) ([]
 		}
 		ids[i] = id
 	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	// One read of them all, not one per member: a directory's group of 50,000.
-	byID, err := api.o.Queue.Store.UserNamesByID(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
+	return ids, nil
+}
+
+// namesOf are the names of the users ids name, byID users' names by their ids: an id
+// that names no user is refused, the first in ids' order, or with skipUnknown left out
+// (what a removal names, where an id no longer a user's is no member, and nothing to
+// remove).
+func namesOf(ids []string, byID map[string]string, skipUnknown bool) ([]string, error) {
 	var names []string
 	for _, id := range ids {
 		name, ok := byID[id]
@@ -408,7 +412,44 @@ func (api *syncAPI) patchGroup(c echo.Context) error {
 }
 
 // patchedGroup is the name, external id and members ops make of g and its members, have.
+// The users the operations name as members are read at once (UserNamesByID, which reads
+// in chunks of its own), not an operation at a time: Entra ID sends an operation per
+// member, and a PATCH of 50,000 one-member adds was 50,000 reads. Which ids they are is
+// known by applying the operations first with no names at all, the same code that then
+// applies them: that first pass refuses what the second does but an id that names no
+// user, and stops at its first refusal as the second does, so it gathers every id the
+// second can reach, and none when an operation is refused before any names a member: a
+// store failing is answered as it was, at the first operation that needed the names,
+// never in place of a refusal before it.
 func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Group, have []string) (name, ext string, want []string, err error) {
+	var ids []string
+	_, _, _, _ = groupPatch(ops, g, nil, func(v any, _ bool) ([]string, error) {
+		named, err := memberIDs(v)
+		ids = append(ids, named...)
+		return nil, err
+	})
+	var byID map[string]string
+	if len(ids) > 0 {
+		if byID, err = api.o.Queue.Store.UserNamesByID(ctx, ids); err != nil {
+			return "", "", nil, err
+		}
+	}
+	return groupPatch(ops, g, have, func(v any, skipUnknown bool) ([]string, error) {
+		named, err := memberIDs(v)
+		if err != nil {
+			return nil, err
+		}
+		return namesOf(named, byID, skipUnknown)
+	})
+}
+
+// memberNamer is the names of the users a members value names: an unknown id is refused,
+// or left out with skipUnknown.
+type memberNamer func(v any, skipUnknown bool) ([]string, error)
+
+// groupPatch is patchedGroup with the names of the members the operations name from
+// names.
+func groupPatch(ops []patchOp, g store.Group, have []string, names memberNamer) (name, ext string, want []string, err error) {
 	name, ext = g.Name, g.ExternalID
 	// One set of the members through all the operations: a set made at each (an add of
 	// one member each, as directories send them) was 50,000 sets of up to 50,000.
@@ -428,14 +469,14 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 			}
 			ext = s
 		case "members":
-			names, err := api.memberNames(ctx, v)
+			added, err := names(v, false)
 			if err != nil {
 				return err
 			}
 			if op == "replace" {
 				ms = newMemberList(nil)
 			}
-			for _, n := range names {
+			for _, n := range added {
 				ms.add(n)
 			}
 		}
@@ -492,7 +533,7 @@ func (api *syncAPI) patchedGroup(ctx context.Context, ops []patchOp, g store.Gro
 		case !p.ofSchema(scimGroupSchema):
 			// an extension's attribute: not kept, nothing to remove
 		case p.attr == "members":
-			drop, err := api.membersToRemove(ctx, p, op.path, op.value, ms)
+			drop, err := membersToRemove(p, op.path, op.value, ms, names)
 			if err != nil {
 				return "", "", nil, err
 			}
@@ -564,13 +605,14 @@ func (l *memberList) list() []string {
 // those its value filter matches (members[value eq "id"], members[display eq "name"]),
 // those its value lists, or, for the path `members` alone without a value, all of them
 // (RFC 7644 §3.5.2.2). A filter or sub-attribute it cannot evaluate is refused rather
-// than taken for "all": a directory removing one member must never empty the group.
-func (api *syncAPI) membersToRemove(ctx context.Context, p scimPath, path string, value any, have *memberList) ([]string, error) {
+// than taken for "all": a directory removing one member must never empty the group. An
+// id that names no user names no member: nothing to remove.
+func membersToRemove(p scimPath, path string, value any, have *memberList, names memberNamer) ([]string, error) {
 	switch {
 	case p.sub != "":
 		return nil, scimErr(400, "invalidPath", "path "+strconv.Quote(path)+": a member is removed whole (members[value eq \"id\"]), not a sub-attribute of it")
 	case p.selAttr == "value":
-		return api.knownMemberNames(ctx, []any{map[string]any{"value": p.selV}})
+		return names([]any{map[string]any{"value": p.selV}}, true)
 	case p.selAttr == "display":
 		// A member's display is its user name (groupResource), in any case as userName.
 		if n, ok := have.named(p.selV); ok {
@@ -580,7 +622,7 @@ func (api *syncAPI) membersToRemove(ctx context.Context, p scimPath, path string
 	case p.selAttr != "":
 		return nil, scimErr(400, "invalidFilter", "path "+strconv.Quote(path)+": members can be filtered by value or display only")
 	case value != nil:
-		return api.knownMemberNames(ctx, value)
+		return names(value, true)
 	}
 	return have.list(), nil
 }

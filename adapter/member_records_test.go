@@ -10,6 +10,7 @@ import (
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/lifecycle"
+	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/sync"
 )
@@ -104,7 +105,32 @@ func TestGroupPatchReadsMemberRecordsAtOnce(t *testing.T) {
 // one step), on SQLite; the members are removed again between runs, off the clock. Not
 // through the handler: on a loaded machine the write of 5,000 users outlasts SCIM's 10 s.
 func BenchmarkGroupMembersWrite(b *testing.B) {
-	h, _ := newMemberHarness(b, testdb.SQLite(b))
+	benchGroupMembersWrite(b, testdb.SQLite(b), false)
+}
+
+// BenchmarkGroupMembersWritePostgres: BenchmarkGroupMembersWrite on PostgreSQL, where
+// each statement the write sends is a round trip.
+func BenchmarkGroupMembersWritePostgres(b *testing.B) {
+	benchGroupMembersWrite(b, testdb.Postgres(b), false)
+}
+
+// BenchmarkGroupMembersWritePropagated: BenchmarkGroupMembersWrite with a vendor
+// configured, so that finishing the write's events queues a propagation each
+// (store.SyncQueue.FinishAppliedEvents), on either store.
+func BenchmarkGroupMembersWritePropagated(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchGroupMembersWrite(b, testdb.SQLite(b), true) })
+	b.Run("postgres", func(b *testing.B) { benchGroupMembersWrite(b, testdb.Postgres(b), true) })
+}
+
+// benchGroupMembersWrite is BenchmarkGroupMembersWrite on st, with a vendor configured
+// when propagate is set.
+func benchGroupMembersWrite(b *testing.B, st store.Store, propagate bool) {
+	h, _ := newMemberHarness(b, st)
+	if propagate {
+		if _, err := h.q.SwapPropagators([]provider.LifecyclePropagator{discarded{}}); err != nil {
+			b.Fatal(err)
+		}
+	}
 	const n = 5_000
 	_, names := d92Members(b, h.st, n)
 	out, _ := h.created("/Groups", `{"displayName":"d92-bench"}`)
@@ -126,6 +152,11 @@ func BenchmarkGroupMembersWrite(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// discarded is a vendor that drops what it is sent.
+type discarded struct{}
+
+func (discarded) Propagate(context.Context, provider.LifecycleEvent) error { return nil }
 
 // BenchmarkMemberChanges: what a group write of 5,000 members reads before it writes
 // (lifecycle.MemberChanges: each member's record, and the change of its groups), on

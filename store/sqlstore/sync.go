@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -47,18 +48,40 @@ func (s *Store) EnqueueEvents(ctx context.Context, evs []store.QueuedEvent, now 
 }
 
 func (s *Store) EnqueueLeased(ctx context.Context, evs []store.QueuedEvent, owner string, leaseUntil, now time.Time) ([]int64, error) {
-	seqs := make([]int64, len(evs))
+	seqs := make([]int64, 0, len(evs))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for i, e := range evs {
-			err := tx.QueryRowContext(ctx, insertEventSQL+` RETURNING seq`, eventArgs(e, owner, leaseUntil, now)...).Scan(&seqs[i])
-			if errors.Is(s.d.Constraint(err), store.ErrExists) {
-				return fmt.Errorf("event %q of %s: %w", e.EventID, e.Source, store.ErrExists)
+		q := s.on(s.w, tx)
+		// A batch an INSERT: an event already queued (or twice in evs) is left out of
+		// what it returns, and named, rather than failing the statement unnamed.
+		return inBatches(evs, func(batch []store.QueuedEvent) error {
+			type queued struct {
+				seq        int64
+				source, id string
 			}
+			rows, err := query(ctx, q, func(sc scanner) (queued, error) {
+				var r queued
+				return r, sc.Scan(&r.seq, &r.source, &r.id)
+			}, insertEventsSQL(len(batch))+` ON CONFLICT (source, event_id) DO NOTHING RETURNING seq, source, event_id`,
+				eventsArgs(batch, owner, leaseUntil, now)...)
 			if err != nil {
 				return err
 			}
-		}
-		return nil
+			// By source and id: RETURNING's order is not the VALUES'.
+			added := make(map[[2]string]int64, len(rows))
+			for _, r := range rows {
+				added[[2]string{r.source, r.id}] = r.seq
+			}
+			for _, e := range batch {
+				k := [2]string{e.Source, e.EventID}
+				seq, ok := added[k]
+				if !ok {
+					return fmt.Errorf("event %q of %s: %w", e.EventID, e.Source, store.ErrExists)
+				}
+				delete(added, k) // the same source and id again is a second event, not added
+				seqs = append(seqs, seq)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, s.fail("enqueue leased sync events", err)
@@ -70,10 +93,32 @@ func (s *Store) EnqueueLeased(ctx context.Context, evs []store.QueuedEvent, owne
 // until $11 (an empty owner and 0: no lease), with eventArgs' arguments.
 // group_name and group_new are QueuedEvent.Groups, the empty string for none; NULL is a row queued by
 // a version that recorded no names.
-const insertEventSQL = `INSERT INTO sync_events
+const insertEventSQL = insertEventsHead + insertEventRow
+
+const insertEventsHead = `INSERT INTO sync_events
 	(source, event_id, order_key, type, event_time, body, applied, state, attempts, next_at, note, created_at, updated_at, owner, lease_until,
 	 group_name, group_new)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, '', $9, $9, $10, $11, $12, $13)`
+	VALUES `
+
+// insertEventRow is the row of one event, eventArgs' eventWidth arguments.
+const (
+	insertEventRow = `($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, '', $9, $9, $10, $11, $12, $13)`
+	eventWidth     = 13
+)
+
+// insertEventsSQL adds n events, as insertEventSQL adds one, with eventsArgs' arguments.
+func insertEventsSQL(n int) string {
+	return insertEventsHead + valueRows(insertEventRow, eventWidth, n, 0)
+}
+
+// eventsArgs are the arguments of evs' rows in turn (eventArgs').
+func eventsArgs(evs []store.QueuedEvent, owner string, leaseUntil, now time.Time) []any {
+	args := make([]any, 0, len(evs)*eventWidth)
+	for _, e := range evs {
+		args = append(args, eventArgs(e, owner, leaseUntil, now)...)
+	}
+	return args
+}
 
 func eventArgs(e store.QueuedEvent, owner string, leaseUntil, now time.Time) []any {
 	if !e.CreatedAt.IsZero() {
@@ -207,18 +252,64 @@ func (s *Store) FinishAppliedEvents(ctx context.Context, owner string, evs []sto
 	if len(evs) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, e := range evs {
-			if err := finishApplied(ctx, tx, owner, e, now); err != nil {
-				return fmt.Errorf("sync event %d: %w", e.Seq, err)
-			}
-		}
-		return nil
-	})
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return finishAppliedEvents(ctx, s.on(s.w, tx), owner, evs, now) })
 	if err != nil {
 		return s.fail(fmt.Sprintf("finish %d applied sync events", len(evs)), err)
 	}
 	return nil
+}
+
+// finishAppliedEvents ends owner's lease of each of evs, as finishApplied ends one, on
+// q, in a statement for each batch of the events of one note (a group write's have
+// none) and one for each batch of their propagations, not two an event: a group write's
+// 5,000 were 10,000 round trips to PostgreSQL. One not leased to owner, or finished
+// already (by its first in evs), fails all, the first of evs so named.
+func finishAppliedEvents(ctx context.Context, q querier, owner string, evs []store.AppliedEvent, now time.Time) error {
+	byNote := map[string][]int64{}
+	var notes []string
+	var props []store.QueuedEvent
+	for _, e := range evs {
+		if _, ok := byNote[e.Note]; !ok {
+			notes = append(notes, e.Note)
+		}
+		byNote[e.Note] = append(byNote[e.Note], e.Seq)
+		props = append(props, e.Props...)
+	}
+	finished := make(map[int64]bool, len(evs))
+	for _, note := range notes {
+		err := inBatches(byNote[note], func(seqs []int64) error {
+			args := []any{note, millis(now), owner}
+			for _, seq := range seqs {
+				args = append(args, seq)
+			}
+			got, err := query(ctx, q, scanSeq, `UPDATE sync_events SET state = 'done', note = $1, next_at = 0, updated_at = $2,
+				owner = '', lease_until = 0, applied = TRUE
+				WHERE owner = $3 AND state = 'pending' AND seq IN (`+valueRows("$1", 1, len(seqs), 3)+`) RETURNING seq`, args...)
+			for _, seq := range got {
+				finished[seq] = true
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, e := range evs {
+		if !finished[e.Seq] {
+			return fmt.Errorf("sync event %d: %w", e.Seq, store.ErrConflict)
+		}
+		delete(finished, e.Seq) // finished once: a second of it in evs is finished again
+	}
+	return inBatches(props, func(batch []store.QueuedEvent) error {
+		_, err := q.ExecContext(ctx, insertEventsSQL(len(batch))+` ON CONFLICT (source, event_id) DO NOTHING`,
+			eventsArgs(batch, "", time.Time{}, now)...)
+		return err
+	})
+}
+
+func scanSeq(sc scanner) (int64, error) {
+	var seq int64
+	return seq, sc.Scan(&seq)
 }
 
 // finishApplied ends owner's lease of e, applied, and queues its propagations, in tx.
@@ -281,18 +372,41 @@ func (s *Store) MarkKeys(ctx context.Context, t time.Time, keys ...string) error
 	if len(keys) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, key := range keys {
-			if _, err := tx.ExecContext(ctx, markKeySQL, key, millis(t)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	marks := make([]store.Mark, len(keys))
+	for i, key := range keys {
+		marks[i] = store.Mark{Key: key, Time: t}
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return markKeys(ctx, s.on(s.w, tx), marks) })
 	if err != nil {
 		return s.fail("mark sync keys", err)
 	}
 	return nil
+}
+
+// markKeys moves marks as markKeySQL moves one, a statement a batch of them. A key is
+// written once, at the latest of its times (PostgreSQL fails a statement that updates a
+// row twice), and the keys in order, so that two writers lock their common marks in the
+// same order.
+func markKeys(ctx context.Context, e execContext, marks []store.Mark) error {
+	latest := make(map[string]int64, len(marks))
+	for _, m := range marks {
+		if t, ok := latest[m.Key]; !ok || millis(m.Time) > t {
+			latest[m.Key] = millis(m.Time)
+		}
+	}
+	keys := slices.Sorted(maps.Keys(latest))
+	return inBatches(keys, func(batch []string) error {
+		args := make([]any, 0, 2*len(batch))
+		for _, key := range batch {
+			args = append(args, key, latest[key])
+		}
+		_, err := e.ExecContext(ctx, `INSERT INTO sync_marks (key, event_time) VALUES `+valueRows("($1, $2)", 2, len(batch), 0)+`
+			ON CONFLICT (key) DO UPDATE SET event_time = excluded.event_time WHERE sync_marks.event_time < excluded.event_time`, args...)
+		if err != nil {
+			return fmt.Errorf("marks %s to %s: %w", batch[0], batch[len(batch)-1], err)
+		}
+		return nil
+	})
 }
 
 // deleteMarksSQL deletes the marks before $1 and before the oldest pending and the oldest
@@ -939,25 +1053,42 @@ func (s *Store) ApplyGroupChange(ctx context.Context, c store.GroupChange) error
 				return fmt.Errorf("user %q: %w", uc.Name, err)
 			}
 		}
-		for _, seq := range c.Events {
-			res, err := q.ExecContext(ctx, `UPDATE sync_events SET applied = TRUE, updated_at = $3 WHERE seq = $1 AND owner = $2 AND state = 'pending'`,
-				seq, c.Owner, millis(c.UpdatedAt))
-			if err := changedOne(res, err); errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("sync event %d no longer leased to this write: %w", seq, store.ErrConflict)
-			} else if err != nil {
-				return err
-			}
+		if err := setApplied(ctx, q, c.Events, c.Owner, c.UpdatedAt); err != nil {
+			return err
 		}
 		// As MarkKeys moves them: in the write's commit, never back.
-		for _, m := range c.Marks {
-			if _, err := q.ExecContext(ctx, markKeySQL, m.Key, millis(m.Time)); err != nil {
-				return fmt.Errorf("mark %s: %w", m.Key, err)
-			}
-		}
-		return nil
+		return markKeys(ctx, q, c.Marks)
 	})
 	if err != nil {
 		return s.fail(fmt.Sprintf("change group %q", c.ID), err)
+	}
+	return nil
+}
+
+// setApplied records owner's events seqs applied, a statement a batch of them, not one
+// an event; one no longer owner's fails it (store.ErrConflict), the first of seqs so
+// named.
+func setApplied(ctx context.Context, q querier, seqs []int64, owner string, now time.Time) error {
+	applied := make(map[int64]bool, len(seqs))
+	err := inBatches(seqs, func(batch []int64) error {
+		args := []any{owner, millis(now)}
+		for _, seq := range batch {
+			args = append(args, seq)
+		}
+		got, err := query(ctx, q, scanSeq, `UPDATE sync_events SET applied = TRUE, updated_at = $2
+			WHERE owner = $1 AND state = 'pending' AND seq IN (`+valueRows("$1", 1, len(batch), 2)+`) RETURNING seq`, args...)
+		for _, seq := range got {
+			applied[seq] = true
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, seq := range seqs {
+		if !applied[seq] {
+			return fmt.Errorf("sync event %d no longer leased to this write: %w", seq, store.ErrConflict)
+		}
 	}
 	return nil
 }

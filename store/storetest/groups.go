@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -591,4 +593,73 @@ func affected(res sql.Result, err error) (int64, error) {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+func init() {
+	groupTests = append(groupTests, struct {
+		name string
+		run  func(t *testing.T, s store.Store)
+	}{"GroupChangeManyEvents", testGroupChangeManyEvents})
+}
+
+// testGroupChangeManyEvents: a group write of more events and marks than one statement
+// of a store carries records them all in its commit; one event no longer its own,
+// however far in, fails the write, named, and nothing of it is done.
+func testGroupChangeManyEvents(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	must(t, "create group", sq.CreateGroup(ctx, store.Group{ID: "g1", Name: "eng", CreatedAt: at(0), UpdatedAt: at(0)}))
+	evs := make([]store.QueuedEvent, 1300)
+	marks := make([]store.Mark, 0, 2*len(evs))
+	for i := range evs {
+		user := fmt.Sprintf("u%04d", i)
+		evs[i] = store.QueuedEvent{Source: "scim", EventID: "add " + user, Key: "user:" + user + "/group:eng", Type: "group.member.add",
+			Time: at(time.Minute), Body: []byte(`{}`)}
+		// Each key twice, the later time second for some, first for others.
+		first, second := at(time.Duration(i)*time.Millisecond), at(time.Hour+time.Duration(i)*time.Millisecond)
+		if i%2 == 1 {
+			first, second = second, first
+		}
+		marks = append(marks, store.Mark{Key: evs[i].Key, Time: first}, store.Mark{Key: evs[i].Key, Time: second})
+	}
+	seqs, err := sq.EnqueueLeased(ctx, evs, "writer", at(2*time.Hour), at(time.Minute))
+	must(t, "enqueue leased", err)
+	other, err := sq.EnqueueLeased(ctx, []store.QueuedEvent{{Source: "scim", EventID: "other", Key: "user:x", Type: "group.member.add",
+		Time: at(time.Minute), Body: []byte(`{}`)}}, "another", at(2*time.Hour), at(time.Minute))
+	must(t, "enqueue leased to another", err)
+
+	zero := int64(0)
+	err = sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "eng2", UpdatedAt: at(time.Minute), IfRevision: &zero,
+		Events: append(slices.Clone(seqs), other[0]), Owner: "writer", Marks: marks})
+	wantErr(t, "a write with an event another holds", err, store.ErrConflict)
+	if named := fmt.Sprintf("sync event %d ", other[0]); !strings.Contains(err.Error(), named) {
+		t.Errorf("a write with an event another holds: %v, which does not name it (%q)", err, named)
+	}
+	if g := mustGroup(t, sq, "g1"); g.Name != "eng" || g.Revision != 0 {
+		t.Errorf("the group after a write that failed: %+v", g)
+	}
+	keys := make([]string, len(evs))
+	for i, e := range evs {
+		keys[i] = e.Key
+	}
+	if got, err := sq.KeyMarks(ctx, keys); err != nil || len(got) != 0 {
+		t.Errorf("marks after a write that failed: %d, %v", len(got), err)
+	}
+
+	must(t, "a write of its events", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "eng2", UpdatedAt: at(time.Minute), IfRevision: &zero,
+		Events: seqs, Owner: "writer", Marks: marks}))
+	queued, err := sq.ListEvents(ctx, store.QueueFilter{Source: "scim", Limit: 3000})
+	must(t, "list events", err)
+	for _, e := range queued {
+		if e.Applied != (e.Seq != other[0]) {
+			t.Errorf("event %d (%s) after the write: applied %v", e.Seq, e.EventID, e.Applied)
+		}
+	}
+	got, err := sq.KeyMarks(ctx, keys)
+	must(t, "key marks", err)
+	for i, key := range keys {
+		if want := at(time.Hour + time.Duration(i)*time.Millisecond); !got[key].Equal(want) {
+			t.Fatalf("mark %s after the write: %v, want %v (the later of its two)", key, got[key], want)
+		}
+	}
 }

@@ -697,3 +697,135 @@ func testSyncStats(t *testing.T, s store.Store) {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}
 }
+
+func init() {
+	syncTests = append(syncTests,
+		struct {
+			name string
+			run  func(t *testing.T, s store.Store)
+		}{"SyncEnqueueLeasedMany", testSyncEnqueueLeasedMany},
+		struct {
+			name string
+			run  func(t *testing.T, s store.Store)
+		}{"SyncFinishAppliedEventsMany", testSyncFinishAppliedEventsMany})
+}
+
+// manyEvents are n events of source, each of its own user and id ("<prefix>-<i>").
+func manyEvents(source, prefix string, n int) []store.QueuedEvent {
+	evs := make([]store.QueuedEvent, n)
+	for i := range evs {
+		evs[i] = queuedEvent(source, "group.member.add", fmt.Sprintf("%s-%04d", prefix, i), at(0))
+	}
+	return evs
+}
+
+// testSyncEnqueueLeasedMany: more events than one statement of a store carries are
+// leased at once, their seqs returned in their order; one queued already, or twice among
+// them, fails them all with its name, however far in.
+func testSyncEnqueueLeasedMany(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	now := at(time.Second)
+	evs := manyEvents("scim", "u", 1300)
+	seqs, err := sq.EnqueueLeased(ctx, evs, "w", now.Add(time.Minute), now)
+	must(t, "enqueue leased", err)
+	queued, err := sq.ListEvents(ctx, store.QueueFilter{Source: "scim", Limit: 2000})
+	must(t, "list events", err)
+	idOf := make(map[int64]string, len(queued))
+	for _, e := range queued {
+		idOf[e.Seq] = e.EventID
+	}
+	if len(seqs) != len(evs) || len(queued) != len(evs) {
+		t.Fatalf("%d events leased: %d seqs, %d queued", len(evs), len(seqs), len(queued))
+	}
+	for i, seq := range seqs {
+		if idOf[seq] != evs[i].EventID {
+			t.Fatalf("seq %d (the %d-th returned) is event %q, want %q", seq, i, idOf[seq], evs[i].EventID)
+		}
+	}
+
+	inOne := manyEvents("scim", "w", 512) // one statement's worth, on either store
+	inOne[300] = inOne[100]
+	for what, bad := range map[string][]store.QueuedEvent{
+		"queued already":         append(manyEvents("scim", "v", 1100), evs[7]),
+		"twice":                  append(manyEvents("scim", "v", 1100), manyEvents("scim", "v", 1100)[1050]),
+		"twice in one statement": inOne,
+	} {
+		dup := bad[len(bad)-1]
+		if what == "twice in one statement" {
+			dup = inOne[100]
+		}
+		_, err := sq.EnqueueLeased(ctx, bad, "w", now.Add(time.Minute), now)
+		wantErr(t, "an event "+what, err, store.ErrExists)
+		if !strings.Contains(err.Error(), fmt.Sprintf("%q", dup.EventID)) {
+			t.Errorf("an event %s: %v, which does not name %q", what, err, dup.EventID)
+		}
+		after, err := sq.ListEvents(ctx, store.QueueFilter{Source: "scim", Limit: 3000})
+		must(t, "list events", err)
+		if len(after) != len(evs) {
+			t.Errorf("an enqueue with an event %s queued %d events", what, len(after)-len(evs))
+		}
+	}
+}
+
+// testSyncFinishAppliedEventsMany: more applied events than one statement of a store
+// carries, of several notes, are finished at once with their propagations; one leased
+// to another, or named twice, however far in, finishes none, and is named.
+func testSyncFinishAppliedEventsMany(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	now := at(time.Second)
+	seqs, err := sq.EnqueueLeased(ctx, manyEvents("scim", "u", 1300), "w", now.Add(time.Minute), now)
+	must(t, "enqueue leased", err)
+	other, err := sq.EnqueueLeased(ctx, manyEvents("scim", "o", 1), "other", now.Add(time.Minute), now)
+	must(t, "enqueue leased to another", err)
+	applied := func(seqs ...int64) []store.AppliedEvent {
+		out := make([]store.AppliedEvent, len(seqs))
+		for i, seq := range seqs {
+			out[i] = store.AppliedEvent{Seq: seq, Note: fmt.Sprintf("note %d", i%3), Props: []store.QueuedEvent{{
+				Source: store.PropagationSource("duo"), EventID: fmt.Sprintf("scim:%d", seq), Key: store.PropagationKey("duo", "user:u"),
+				Type: "group.member.add", Time: at(0), Body: []byte(`{}`), Applied: true}}}
+		}
+		return out
+	}
+	count := func(f store.QueueFilter) int {
+		t.Helper()
+		f.Limit = 3000
+		evs, err := sq.ListEvents(ctx, f)
+		must(t, "list events", err)
+		return len(evs)
+	}
+
+	for what, bad := range map[string][]int64{
+		"another's": append(slices.Clone(seqs), other[0]),
+		"twice":     append(slices.Clone(seqs), seqs[1100]),
+	} {
+		err := sq.FinishAppliedEvents(ctx, "w", applied(bad...), now)
+		wantErr(t, "a finish with an event "+what, err, store.ErrConflict)
+		if named := fmt.Sprintf("sync event %d:", bad[len(bad)-1]); !strings.Contains(err.Error(), named) {
+			t.Errorf("a finish with an event %s: %v, which does not name it (%q)", what, err, named)
+		}
+		if n, p := count(store.QueueFilter{Source: "scim", State: store.QueuePending}), count(store.QueueFilter{Source: store.PropagationSource("duo")}); n != 1301 || p != 0 {
+			t.Fatalf("after a finish with an event %s: %d pending (want 1301), %d propagations (want 0)", what, n, p)
+		}
+	}
+
+	must(t, "finish applied events", sq.FinishAppliedEvents(ctx, "w", applied(seqs...), now))
+	evs, err := sq.ListEvents(ctx, store.QueueFilter{Source: "scim", State: store.QueueDone, Limit: 3000})
+	must(t, "list done", err)
+	noteOf := make(map[int64]string, len(evs))
+	for _, e := range evs {
+		if !e.Applied {
+			t.Errorf("event %d finished, not applied", e.Seq)
+		}
+		noteOf[e.Seq] = e.Note
+	}
+	for i, seq := range seqs {
+		if want := fmt.Sprintf("note %d", i%3); noteOf[seq] != want {
+			t.Fatalf("event %d after its finish: note %q, want %q", seq, noteOf[seq], want)
+		}
+	}
+	if p := count(store.QueueFilter{Source: store.PropagationSource("duo")}); p != len(seqs) {
+		t.Errorf("propagations queued: %d, want %d", p, len(seqs))
+	}
+}

@@ -1048,8 +1048,21 @@ func (s *Store) ApplyGroupChange(ctx context.Context, c store.GroupChange) error
 			}
 			return err
 		}
+		ids, err := s.memberIDs(ctx, q, c.Users)
+		if err != nil {
+			return err
+		}
 		for _, uc := range c.Users {
-			if err := s.applyChange(ctx, q, uc, c.Name); err != nil {
+			id, ok := ids[store.FoldName(uc.Name)]
+			switch {
+			case !ok:
+				err = s.applyChange(ctx, q, uc, c.Name) // it reads the id, and says why there is none
+			case uc.IfUser != "" && id != uc.IfUser:
+				err = store.ErrStale // another user of the name, created since
+			default:
+				err = s.writeChange(ctx, q, id, uc, c.Name)
+			}
+			if err != nil {
 				return fmt.Errorf("user %q: %w", uc.Name, err)
 			}
 		}
@@ -1063,6 +1076,43 @@ func (s *Store) ApplyGroupChange(ctx context.Context, c store.GroupChange) error
 		return s.fail(fmt.Sprintf("change group %q", c.ID), err)
 	}
 	return nil
+}
+
+// memberIDs reads the ids of the users changes change, by folded name, a statement a
+// batch of them, for applyChange's read of each (a round trip a member on PostgreSQL).
+// None when a change creates or deletes a user: a later change of its name reads what
+// the earlier made, and so reads it then. A name without a user is left out, for
+// applyChange to read, and fail, as ever.
+func (s *Store) memberIDs(ctx context.Context, q querier, changes []store.UserChange) (map[string]string, error) {
+	names := make([]string, 0, len(changes))
+	for _, c := range changes {
+		if c.Create != nil || c.Delete {
+			return nil, nil
+		}
+		if !s.namesNothing(c.Name) {
+			names = append(names, store.FoldName(c.Name))
+		}
+	}
+	ids := make(map[string]string, len(names))
+	err := inBatches(slices.Compact(slices.Sorted(slices.Values(names))), func(batch []string) error {
+		args := make([]any, len(batch))
+		for i, n := range batch {
+			args[i] = n
+		}
+		type idName struct{ id, folded string }
+		rows, err := query(ctx, q, func(sc scanner) (idName, error) {
+			var r idName
+			return r, sc.Scan(&r.id, &r.folded)
+		}, `SELECT id, lower(name) FROM users WHERE lower(name) IN (`+valueRows("$1", 1, len(batch), 0)+`)`, args...)
+		for _, r := range rows {
+			ids[r.folded] = r.id
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("member ids: %w", err)
+	}
+	return ids, nil
 }
 
 // setApplied records owner's events seqs applied, a statement a batch of them, not one

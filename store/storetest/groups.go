@@ -599,7 +599,10 @@ func init() {
 	groupTests = append(groupTests, struct {
 		name string
 		run  func(t *testing.T, s store.Store)
-	}{"GroupChangeManyEvents", testGroupChangeManyEvents})
+	}{"GroupChangeManyEvents", testGroupChangeManyEvents}, struct {
+		name string
+		run  func(t *testing.T, s store.Store)
+	}{"GroupChangeMemberIDs", testGroupChangeMemberIDs})
 }
 
 // testGroupChangeManyEvents: a group write of more events and marks than one statement
@@ -660,6 +663,49 @@ func testGroupChangeManyEvents(t *testing.T, s store.Store) {
 	for i, key := range keys {
 		if want := at(time.Hour + time.Duration(i)*time.Millisecond); !got[key].Equal(want) {
 			t.Fatalf("mark %s after the write: %v, want %v (the later of its two)", key, got[key], want)
+		}
+	}
+}
+
+// testGroupChangeMemberIDs: a member's change finds its user by name as it stands when
+// the change is made (a user deleted earlier in the write is gone for a later change of
+// its name), and one for another user of the name (IfUser) is stale; either fails the
+// write, and nothing of it is done.
+func testGroupChangeMemberIDs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sq := syncQueue(t, s)
+	must(t, "create group", sq.CreateGroup(ctx, store.Group{ID: "g1", Name: "eng", CreatedAt: at(0), UpdatedAt: at(0)}))
+	mustApply(t, s, create("u1", &store.Profile{}), create("u2", &store.Profile{}))
+	zero := int64(0)
+	u1 := memberChange("name-u1", []string{"eng"}, 1)
+	otherU2 := memberChange("name-u2", []string{"eng"}, 1)
+	otherU2.IfUser = "u2-before"
+	for what, tc := range map[string]struct {
+		users []store.UserChange
+		want  error
+	}{
+		"a change of a user deleted before it": {[]store.UserChange{u1, {Name: "name-u2", Delete: true, Now: at(time.Minute)},
+			memberChange("name-u2", []string{"eng"}, 1)}, store.ErrNotFound},
+		"a change for another user of the name": {[]store.UserChange{u1, otherU2}, store.ErrStale},
+	} {
+		err := sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "eng", UpdatedAt: at(time.Hour), IfRevision: &zero, Users: tc.users})
+		wantErr(t, what, err, tc.want)
+		if g := mustGroup(t, sq, "g1"); g.Revision != 0 {
+			t.Errorf("the group after %s: %+v", what, g)
+		}
+		for _, name := range []string{"name-u1", "name-u2"} {
+			if r, err := s.GetUserRecord(ctx, name); err != nil || len(r.Profile.Groups) != 0 || r.Profile.Revision != 1 {
+				t.Errorf("%s after %s: %+v, %v", name, what, r.Profile, err)
+			}
+		}
+	}
+	u2 := memberChange("name-u2", []string{"eng"}, 1)
+	u2.IfUser = "u2"
+	must(t, "a change of both", sq.ApplyGroupChange(ctx, store.GroupChange{ID: "g1", Name: "eng", UpdatedAt: at(time.Hour), IfRevision: &zero,
+		Users: []store.UserChange{u1, u2}}))
+	for _, name := range []string{"name-u1", "name-u2"} {
+		if r, err := s.GetUserRecord(ctx, name); err != nil || !slices.Equal(r.Profile.Groups, []string{"eng"}) {
+			t.Errorf("%s after the change: %+v, %v", name, r.Profile, err)
 		}
 	}
 }

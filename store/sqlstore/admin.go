@@ -898,13 +898,11 @@ func inChunks(ids []string, fn func([]string) error) error {
 
 // inList returns "$n+1, $n+2, ..." for vals, and vals as arguments.
 func inList(vals []string, n int) (string, []any) {
-	marks := make([]string, len(vals))
 	args := make([]any, len(vals))
 	for i, v := range vals {
-		marks[i] = fmt.Sprintf("$%d", n+i+1)
 		args[i] = v
 	}
-	return strings.Join(marks, ", "), args
+	return valueRows("$1", 1, len(vals), n), args
 }
 
 // --- admin tokens ---

@@ -14,6 +14,10 @@ const batchMax = 512
 // each parsed and planned again. A batch is a round trip: a call of n values sends
 // n/batchMax of them and one for each bit of the rest, up to nine.
 //
+// inChunks, for the reads of a request's ids, chunks them by a count instead: one
+// statement for any count up to inChunk, where a power of two of them would be two or
+// three for most.
+//
 // Run them on Store.on's querier: SQLite looks each named parameter ($n) up in a list,
 // by name when it parses a statement and by number when modernc.org/sqlite binds it, so
 // a statement of thousands of them took a second; with AnonymousParams, as SQLite's store

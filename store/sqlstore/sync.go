@@ -1095,15 +1095,12 @@ func (s *Store) memberIDs(ctx context.Context, q querier, changes []store.UserCh
 	}
 	ids := make(map[string]string, len(names))
 	err := inBatches(slices.Compact(slices.Sorted(slices.Values(names))), func(batch []string) error {
-		args := make([]any, len(batch))
-		for i, n := range batch {
-			args[i] = n
-		}
+		in, args := inList(batch, 0)
 		type idName struct{ id, folded string }
 		rows, err := query(ctx, q, func(sc scanner) (idName, error) {
 			var r idName
 			return r, sc.Scan(&r.id, &r.folded)
-		}, `SELECT id, lower(name) FROM users WHERE lower(name) IN (`+valueRows("$1", 1, len(batch), 0)+`)`, args...)
+		}, `SELECT id, lower(name) FROM users WHERE lower(name) IN (`+in+`)`, args...)
 		for _, r := range rows {
 			ids[r.folded] = r.id
 		}

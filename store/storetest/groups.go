@@ -22,6 +22,8 @@ var groupTests = []struct {
 	{"GroupChange", testGroupChange},
 	{"GroupChangeAllOrNothing", testGroupChangeAllOrNothing},
 	{"GroupChangeMarks", testGroupChangeMarks},
+	{"GroupChangeManyEvents", testGroupChangeManyEvents},
+	{"GroupChangeMemberIDs", testGroupChangeMemberIDs},
 	{"ConcurrentGroupChange", testConcurrentGroupChange},
 	{"GroupChangeDelete", testGroupChangeDelete},
 	{"GroupChangeCreate", testGroupChangeCreate},
@@ -593,16 +595,6 @@ func affected(res sql.Result, err error) (int64, error) {
 		return 0, err
 	}
 	return res.RowsAffected()
-}
-
-func init() {
-	groupTests = append(groupTests, struct {
-		name string
-		run  func(t *testing.T, s store.Store)
-	}{"GroupChangeManyEvents", testGroupChangeManyEvents}, struct {
-		name string
-		run  func(t *testing.T, s store.Store)
-	}{"GroupChangeMemberIDs", testGroupChangeMemberIDs})
 }
 
 // testGroupChangeManyEvents: a group write of more events and marks than one statement

@@ -23,6 +23,8 @@ var syncTests = []struct {
 	{"SyncHoldEvent", testSyncHoldEvent},
 	{"SyncFinishApplied", testSyncFinishApplied},
 	{"SyncFinishAppliedEvents", testSyncFinishAppliedEvents},
+	{"SyncFinishAppliedEventsMany", testSyncFinishAppliedEventsMany},
+	{"SyncEnqueueLeasedMany", testSyncEnqueueLeasedMany},
 	{"SyncKeyMarks", testSyncKeyMarks},
 	{"SyncCountApplied", testSyncCountApplied},
 	{"SyncUserChangeQueue", testSyncUserChangeQueue},
@@ -696,18 +698,6 @@ func testSyncStats(t *testing.T, s store.Store) {
 	if diff := cmp.Diff(want, st, cmpOpts...); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}
-}
-
-func init() {
-	syncTests = append(syncTests,
-		struct {
-			name string
-			run  func(t *testing.T, s store.Store)
-		}{"SyncEnqueueLeasedMany", testSyncEnqueueLeasedMany},
-		struct {
-			name string
-			run  func(t *testing.T, s store.Store)
-		}{"SyncFinishAppliedEventsMany", testSyncFinishAppliedEventsMany})
 }
 
 // manyEvents are n events of source, each of its own user and id ("<prefix>-<i>").

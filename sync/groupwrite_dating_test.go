@@ -69,16 +69,7 @@ func TestGroupWriteMembersDatedAfterItsRename(t *testing.T) {
 		if u, err := m.GetUser(ctx, "alice"); err != nil || !slices.Equal(u.Groups, []string{"Platform"}) {
 			t.Fatalf("alice in emfa: %v, %v; want in Platform", u.Groups, err)
 		}
-		duo.mu.Lock()
-		defer duo.mu.Unlock()
-		if got := duo.groups["Platform"]; !slices.Contains(got, "alice") || !slices.Contains(got, "bob") {
-			t.Errorf("at the vendor Platform has %q, want alice and bob; Eng has %q", got, duo.groups["Eng"])
-		}
-		for _, old := range []string{"Dev", "Eng"} {
-			if got, ok := duo.groups[old]; ok {
-				t.Errorf("the vendor still has %s, of %q", old, got)
-			}
-		}
+		wantOnePlatform(t, duo)
 	})
 }
 
@@ -128,15 +119,22 @@ func TestUndatedDeliveryMembersDatedAfterItsRename(t *testing.T) {
 				t.Errorf("%s in emfa: %v, %v; want in Platform", u, got.Groups, err)
 			}
 		}
-		duo.mu.Lock()
-		defer duo.mu.Unlock()
-		if got := duo.groups["Platform"]; !slices.Contains(got, "alice") || !slices.Contains(got, "bob") {
-			t.Errorf("at the vendor Platform has %q, want alice and bob; Eng has %q", got, duo.groups["Eng"])
-		}
-		for _, old := range []string{"Dev", "Eng"} {
-			if got, ok := duo.groups[old]; ok {
-				t.Errorf("the vendor still has %s, of %q", old, got)
-			}
-		}
+		wantOnePlatform(t, duo)
 	})
+}
+
+// wantOnePlatform checks that the vendor has the one group emfa has after the two
+// renames, Platform of alice and bob, and neither of its old names.
+func wantOnePlatform(t *testing.T, duo *namedGroups) {
+	t.Helper()
+	duo.mu.Lock()
+	defer duo.mu.Unlock()
+	if got := duo.groups["Platform"]; !slices.Contains(got, "alice") || !slices.Contains(got, "bob") {
+		t.Errorf("at the vendor Platform has %q, want alice and bob; Eng has %q", got, duo.groups["Eng"])
+	}
+	for _, old := range []string{"Dev", "Eng"} {
+		if got, ok := duo.groups[old]; ok {
+			t.Errorf("the vendor still has %s, of %q", old, got)
+		}
+	}
 }

@@ -53,17 +53,7 @@ func TestGroupPatchOfOneOpPerMemberIsLinear(t *testing.T) {
 		ids[i] = m.(map[string]any)["value"].(string)
 	}
 	api := &syncAPI{o: Sync{Queue: h.q}}
-	ops := func(body string) []patchOp {
-		var obj map[string]any
-		if err := json.Unmarshal([]byte(body), &obj); err != nil {
-			t.Fatal(err)
-		}
-		o, err := patchOps(obj)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return o
-	}
+	ops := func(body string) []patchOp { return patchOpsOf(t, body) }
 	// patched is what a PATCH adding the first k members, one an operation, then
 	// removing the first k/2 of them by display, one an operation, makes of a group of
 	// none, and the bytes it allocated.
@@ -101,4 +91,18 @@ func TestGroupPatchOfOneOpPerMemberIsLinear(t *testing.T) {
 	if _, _, got, err := api.patchedGroup(context.Background(), ops(body), store.Group{Name: "d92"}, names[:3]); err != nil || !slices.Equal(got, names[2:3]) {
 		t.Errorf("all removed, one added: %q %v", got, err)
 	}
+}
+
+// patchOpsOf is the operations of a PATCH body, for tests that call patchedGroup.
+func patchOpsOf(t testing.TB, body string) []patchOp {
+	t.Helper()
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(body), &obj); err != nil {
+		t.Fatal(err)
+	}
+	o, err := patchOps(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }

@@ -2,7 +2,6 @@ package adapter
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -30,18 +29,7 @@ func TestGroupPatchReadsMembersOnce(t *testing.T) {
 	reads := &nameReads{SyncQueue: h.q.Store}
 	h.q.Store = reads
 	api := &syncAPI{o: Sync{Queue: h.q}}
-	ops := func(body string) []patchOp {
-		t.Helper()
-		var obj map[string]any
-		if err := json.Unmarshal([]byte(body), &obj); err != nil {
-			t.Fatal(err)
-		}
-		o, err := patchOps(obj)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return o
-	}
+	ops := func(body string) []patchOp { return patchOpsOf(t, body) }
 	patch := func(body string, have []string) ([]string, error, int64) {
 		t.Helper()
 		reads.calls.Store(0)

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -277,19 +278,8 @@ func finishAppliedEvents(ctx context.Context, q querier, owner string, evs []sto
 	}
 	finished := make(map[int64]bool, len(evs))
 	for _, note := range notes {
-		err := inBatches(byNote[note], func(seqs []int64) error {
-			args := []any{note, millis(now), owner}
-			for _, seq := range seqs {
-				args = append(args, seq)
-			}
-			got, err := query(ctx, q, scanSeq, `UPDATE sync_events SET state = 'done', note = $1, next_at = 0, updated_at = $2,
-				owner = '', lease_until = 0, applied = TRUE
-				WHERE owner = $3 AND state = 'pending' AND seq IN (`+valueRows("$1", 1, len(seqs), 3)+`) RETURNING seq`, args...)
-			for _, seq := range got {
-				finished[seq] = true
-			}
-			return err
-		})
+		err := updateLeased(ctx, q, `state = 'done', note = $1, next_at = 0, updated_at = $2, owner = '', lease_until = 0, applied = TRUE`,
+			[]any{note, millis(now)}, owner, byNote[note], finished)
 		if err != nil {
 			return err
 		}
@@ -303,6 +293,24 @@ func finishAppliedEvents(ctx context.Context, q querier, owner string, evs []sto
 	return inBatches(props, func(batch []store.QueuedEvent) error {
 		_, err := q.ExecContext(ctx, insertEventsSQL(len(batch))+` ON CONFLICT (source, event_id) DO NOTHING`,
 			eventsArgs(batch, "", time.Time{}, now)...)
+		return err
+	})
+}
+
+// updateLeased sets set (its parameters args) on the events of seqs still owner's and
+// pending, a statement a batch of them, and records in done those it set.
+func updateLeased(ctx context.Context, q querier, set string, args []any, owner string, seqs []int64, done map[int64]bool) error {
+	return inBatches(seqs, func(batch []int64) error {
+		a := append(slices.Clip(args), owner)
+		for _, seq := range batch {
+			a = append(a, seq)
+		}
+		n := len(args) + 1
+		got, err := query(ctx, q, scanSeq, `UPDATE sync_events SET `+set+` WHERE owner = $`+strconv.Itoa(n)+
+			` AND state = 'pending' AND seq IN (`+valueRows("$1", 1, len(batch), n)+`) RETURNING seq`, a...)
+		for _, seq := range got {
+			done[seq] = true
+		}
 		return err
 	})
 }
@@ -1117,19 +1125,7 @@ func (s *Store) memberIDs(ctx context.Context, q querier, changes []store.UserCh
 // named.
 func setApplied(ctx context.Context, q querier, seqs []int64, owner string, now time.Time) error {
 	applied := make(map[int64]bool, len(seqs))
-	err := inBatches(seqs, func(batch []int64) error {
-		args := []any{owner, millis(now)}
-		for _, seq := range batch {
-			args = append(args, seq)
-		}
-		got, err := query(ctx, q, scanSeq, `UPDATE sync_events SET applied = TRUE, updated_at = $2
-			WHERE owner = $1 AND state = 'pending' AND seq IN (`+valueRows("$1", 1, len(batch), 2)+`) RETURNING seq`, args...)
-		for _, seq := range got {
-			applied[seq] = true
-		}
-		return err
-	})
-	if err != nil {
+	if err := updateLeased(ctx, q, `applied = TRUE, updated_at = $1`, []any{millis(now)}, owner, seqs, applied); err != nil {
 		return err
 	}
 	for _, seq := range seqs {

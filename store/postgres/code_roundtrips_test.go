@@ -33,6 +33,26 @@ func (*lastSMS) Kind() string                   { return "test" }
 func (*lastSMS) Serves(c delivery.Channel) bool { return c == delivery.SMS }
 func (s *lastSMS) last() string                 { s.mu.Lock(); defer s.mu.Unlock(); return s.code }
 
+// smsEngine is the built-in engine on s offering smsotp alone, on the clock *now, with no
+// send limits; its texts go to the lastSMS it returns.
+func smsEngine(t *testing.T, s store.Store, now *time.Time) (*builtin.Engine, *lastSMS) {
+	t.Helper()
+	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sms := &lastSMS{}
+	e, err := builtin.New(builtin.Options{Store: s, Keyring: keys, Now: func() time.Time { return *now },
+		Capabilities: []string{"smsotp"},
+		Config: map[string]any{"smsotp": map[string]any{"sender": "sms"},
+			"sendLimits": map[string]any{"perUser": []any{}, "perDestination": []any{}}},
+		Senders: func(string) (delivery.Sender, error) { return sms, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, sms
+}
+
 // An SMS code's validate, when nothing raced, is two round trips on PostgreSQL, as a
 // TOTP validate is: one read of the factor, its user and the transaction the request
 // names, and the deciding unit with its COMMIT. Before, the transaction was read apart
@@ -42,20 +62,8 @@ func TestCodeValidateIsTwoRoundTrips(t *testing.T) {
 	s, rt := speculating(t)
 	ctx := t.Context()
 	now := t0
-	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{9}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sms := &lastSMS{}
-	e, err := builtin.New(builtin.Options{Store: s, Keyring: keys, Now: func() time.Time { return now },
-		Capabilities: []string{"smsotp"},
-		Config: map[string]any{"smsotp": map[string]any{"sender": "sms"},
-			"sendLimits": map[string]any{"perUser": []any{}, "perDestination": []any{}}},
-		Senders: func(string) (delivery.Sender, error) { return sms, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = s.CreateFactor(ctx, store.Factor{ID: "f2", UserID: "u1", Type: "smsotp", State: store.FactorActive,
+	e, sms := smsEngine(t, s, &now)
+	err := s.CreateFactor(ctx, store.Factor{ID: "f2", UserID: "u1", Type: "smsotp", State: store.FactorActive,
 		Params: map[string]string{"phone": "+15551230123"}, Counter: -1, CreatedAt: t0, UpdatedAt: t0})
 	if err != nil {
 		t.Fatal(err)
@@ -113,22 +121,10 @@ func TestCodeSignInWritesItsFactorOnce(t *testing.T) {
 	s := withAlice(t, openTraced(t, "", 1, fw), time.UnixMilli(0))
 	ctx := t.Context()
 	now := t0
-	keys, err := builtin.NewKeyring(bytes.Repeat([]byte{9}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sms := &lastSMS{}
-	e, err := builtin.New(builtin.Options{Store: s, Keyring: keys, Now: func() time.Time { return now },
-		Capabilities: []string{"smsotp"},
-		Config: map[string]any{"smsotp": map[string]any{"sender": "sms"},
-			"sendLimits": map[string]any{"perUser": []any{}, "perDestination": []any{}}},
-		Senders: func(string) (delivery.Sender, error) { return sms, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, sms := smsEngine(t, s, &now)
 	p := &provider.Provider{CredentialPrefix: "emfa", Enabled: true, Capabilities: []string{"smsotp"}, Engine: e,
 		Audit: s, Now: func() time.Time { return now }}
-	err = s.CreateFactor(ctx, store.Factor{ID: "f2", UserID: "u1", Type: "smsotp", State: store.FactorActive,
+	err := s.CreateFactor(ctx, store.Factor{ID: "f2", UserID: "u1", Type: "smsotp", State: store.FactorActive,
 		Params: map[string]string{"phone": "+15551230123"}, Counter: -1, CreatedAt: t0, UpdatedAt: t0})
 	if err != nil {
 		t.Fatal(err)

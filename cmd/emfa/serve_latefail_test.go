@@ -119,34 +119,17 @@ func TestServeRefusesTheStoreAFailedStartRemoved(t *testing.T) {
 	if err := os.WriteFile(good, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	opened, failed := make(chan struct{}), make(chan struct{})
 	second := make(chan int, 1)
 	var secondErr bytes.Buffer
-	var first bytes.Buffer
-	d := (&cli{}).deps(&bytes.Buffer{}, &first)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d.listening = func(string) { cancel() }
-	d.owned = func() {
+	failLateBeside(t, dir, cfg, func(opened func()) {
 		// The second serve opens the store the first has created, then waits.
-		go func() {
-			d2 := (&cli{}).deps(&bytes.Buffer{}, &secondErr)
-			ctx2, cancel2 := context.WithCancel(context.Background())
-			defer cancel2()
-			d2.listening = func(string) { cancel2() }
-			d2.opened = func() { close(opened); <-failed }
-			second <- run(ctx2, []string{"serve", "--config", good}, d2)
-		}()
-		<-opened
-	}
-	code := run(ctx, []string{"serve", "--config", cfg}, d)
-	close(failed)
-	if code == 0 || !strings.Contains(first.String(), "signing key") {
-		t.Fatalf("the first serve exited %d, want a failure about the signing key:\n%s", code, first.String())
-	}
-	if _, err := os.Stat(filepath.Join(dir, "emfa.db")); !os.IsNotExist(err) {
-		t.Fatalf("the store the first serve created: %v (want it removed)", err)
-	}
+		d2 := (&cli{}).deps(&bytes.Buffer{}, &secondErr)
+		ctx2, cancel2 := context.WithCancel(context.Background())
+		defer cancel2()
+		d2.listening = func(string) { cancel2() }
+		d2.opened = opened
+		second <- run(ctx2, []string{"serve", "--config", good}, d2)
+	})
 	if code := <-second; code == 0 || !strings.Contains(secondErr.String(), "was removed") {
 		t.Errorf("the second serve exited %d, want a refusal of the removed store:\n%s", code, secondErr.String())
 	}
@@ -186,39 +169,48 @@ providers:
 func TestCommandRefusesTheStoreAFailedStartRemoved(t *testing.T) {
 	dir := t.TempDir()
 	cfg := lateFailingConfig(t, dir)
-	opened, failed := make(chan struct{}), make(chan struct{})
 	type result struct {
 		code           int
 		stdout, stderr string
 	}
 	added := make(chan result, 1)
-	var first bytes.Buffer
-	d := (&cli{}).deps(&bytes.Buffer{}, &first)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d.listening = func(string) { cancel() }
-	d.owned = func() {
+	failLateBeside(t, dir, cfg, func(opened func()) {
 		// The command opens the store the serve has created, then waits to write.
-		go func() {
-			var stdout, stderr bytes.Buffer
-			d2 := (&cli{}).deps(&stdout, &stderr)
-			d2.opened = func() { close(opened); <-failed }
-			code := run(context.Background(), []string{"users", "add", "alice", "--config", cfg}, d2)
-			added <- result{code, stdout.String(), stderr.String()}
-		}()
-		<-opened
-	}
-	code := run(ctx, []string{"serve", "--config", cfg}, d)
-	close(failed)
-	if code == 0 || !strings.Contains(first.String(), "signing key") {
-		t.Fatalf("serve exited %d, want a failure about the signing key:\n%s", code, first.String())
-	}
-	if _, err := os.Stat(filepath.Join(dir, "emfa.db")); !os.IsNotExist(err) {
-		t.Fatalf("the store the serve created: %v (want it removed)", err)
-	}
+		var stdout, stderr bytes.Buffer
+		d2 := (&cli{}).deps(&stdout, &stderr)
+		d2.opened = opened
+		code := run(context.Background(), []string{"users", "add", "alice", "--config", cfg}, d2)
+		added <- result{code, stdout.String(), stderr.String()}
+	})
 	r := <-added
 	if r.code == 0 || strings.Contains(r.stdout, "added user") || !strings.Contains(r.stderr, "was removed") ||
 		!strings.Contains(r.stderr, "run the command again") || strings.Contains(r.stderr, "restore the file") {
 		t.Errorf("users add exited %d, want a refusal of the removed store:\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// failLateBeside runs a serve of cfg, a lateFailingConfig in dir, and once that serve has
+// created its store starts beside: another command, which sets its deps' opened to the
+// hook it is given, and so holds once it opened the store until the serve has failed and
+// removed it. It fails t unless the serve failed late and removed its store.
+func failLateBeside(t *testing.T, dir, cfg string, beside func(opened func())) {
+	t.Helper()
+	opened, failed := make(chan struct{}), make(chan struct{})
+	var stderr bytes.Buffer
+	d := (&cli{}).deps(&bytes.Buffer{}, &stderr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d.listening = func(string) { cancel() }
+	d.owned = func() {
+		go beside(func() { close(opened); <-failed })
+		<-opened
+	}
+	code := run(ctx, []string{"serve", "--config", cfg}, d)
+	close(failed)
+	if code == 0 || !strings.Contains(stderr.String(), "signing key") {
+		t.Fatalf("the serve exited %d, want a failure about the signing key:\n%s", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "emfa.db")); !os.IsNotExist(err) {
+		t.Fatalf("the store the serve created: %v (want it removed)", err)
 	}
 }

@@ -21,8 +21,9 @@ import (
 // (and migrates) on this emfa with every row and every value it had, as on SQLite
 // (TestUpgradeFromEveryVersion there), texts in mixed case with a letter beyond
 // ASCII. Migrations 10, 26 and 27 rebuild a key or a column's collation over the rows
-// they find.
+// they find. Each version's schema is its own, so they run in parallel.
 func TestUpgradeFromEveryVersion(t *testing.T) {
+	t.Parallel()
 	entries, err := fs.ReadDir(postgres.Migrations, "migrations")
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +31,7 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 	latest := int64(len(entries))
 	for v := int64(1); v < latest; v++ {
 		t.Run(fmt.Sprint(v), func(t *testing.T) {
+			t.Parallel()
 			db, dsn := schemaAt(t, v)
 			pgFillEveryTable(t, db)
 			before := pgDumpRows(t, db)

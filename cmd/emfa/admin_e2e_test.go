@@ -103,7 +103,7 @@ func TestAdminEndToEnd(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { adminScenario(t, "") })
 	t.Run("postgres", func(t *testing.T) {
 		sv := testdb.Connect(t)
-		adminScenario(t, fmt.Sprintf("driver: postgres\n  dsn: %q", sv.SchemaDSN(t, sv.NewSchema(t))))
+		adminScenario(t, fmt.Sprintf("driver: postgres\n  dsn: %q", sv.Migrated(t)))
 	})
 }
 

@@ -98,7 +98,7 @@ func TestCodesEndToEnd(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { simulateCodes(t, "") })
 	t.Run("postgres", func(t *testing.T) {
 		sv := testdb.Connect(t)
-		simulateCodes(t, fmt.Sprintf("driver: postgres\n  dsn: %q", sv.SchemaDSN(t, sv.NewSchema(t))))
+		simulateCodes(t, fmt.Sprintf("driver: postgres\n  dsn: %q", sv.Migrated(t)))
 	})
 }
 

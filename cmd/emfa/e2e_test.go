@@ -148,7 +148,7 @@ func TestVerifySimulatorEndToEnd(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { simulate(t, "") })
 	t.Run("postgres", func(t *testing.T) {
 		sv := testdb.Connect(t)
-		simulate(t, fmt.Sprintf("driver: postgres\n  dsn: %q", sv.SchemaDSN(t, sv.NewSchema(t))))
+		simulate(t, fmt.Sprintf("driver: postgres\n  dsn: %q", sv.Migrated(t)))
 	})
 }
 

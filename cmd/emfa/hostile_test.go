@@ -61,7 +61,7 @@ func TestHostileInputs(t *testing.T) {
 			storage := ""
 			if backend == "postgres" {
 				sv := testdb.Connect(t)
-				storage = fmt.Sprintf("driver: postgres\n  dsn: %q", sv.SchemaDSN(t, sv.NewSchema(t)))
+				storage = fmt.Sprintf("driver: postgres\n  dsn: %q", sv.Migrated(t))
 			}
 			ctx := context.Background()
 			logs := &lockedLog{}

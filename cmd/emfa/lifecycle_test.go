@@ -50,7 +50,7 @@ func eachStorage(t *testing.T, f func(t *testing.T, storage map[string]string)) 
 	})
 	t.Run("postgres", func(t *testing.T) {
 		sv := testdb.Connect(t)
-		f(t, map[string]string{"EMFA_STORAGE_DRIVER": "postgres", "EMFA_STORAGE_DSN": sv.SchemaDSN(t, sv.NewSchema(t))})
+		f(t, map[string]string{"EMFA_STORAGE_DRIVER": "postgres", "EMFA_STORAGE_DSN": sv.Migrated(t)})
 	})
 }
 

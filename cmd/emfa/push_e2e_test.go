@@ -71,7 +71,7 @@ func TestPushEndToEnd(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { simulatePush(t, "") })
 	t.Run("postgres", func(t *testing.T) {
 		sv := testdb.Connect(t)
-		simulatePush(t, fmt.Sprintf("driver: postgres\n  dsn: %q", sv.SchemaDSN(t, sv.NewSchema(t))))
+		simulatePush(t, fmt.Sprintf("driver: postgres\n  dsn: %q", sv.Migrated(t)))
 	})
 }
 

@@ -90,7 +90,7 @@ func (p *stallingProxy) stall()          { p.mu.Lock(); p.stalled = true; p.mu.U
 // SIGTERM: the process ran on until killed.
 func TestShutdownDuringAReloadOnAStalledStore(t *testing.T) {
 	sv := testdb.Connect(t)
-	u, err := url.Parse(sv.SchemaDSN(t, sv.NewSchema(t)))
+	u, err := url.Parse(sv.Migrated(t))
 	if err != nil {
 		t.Fatal(err)
 	}

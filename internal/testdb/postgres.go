@@ -12,9 +12,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"github.com/emfa/emfa/store"
 	"github.com/emfa/emfa/store/postgres"
+	"github.com/emfa/emfa/store/sqlstore"
 )
 
 // DSNEnv names the server PostgreSQL tests use. Unset, they skip; set but unreachable,
@@ -53,15 +56,39 @@ func Connect(tb testing.TB) *Server {
 func Postgres(tb testing.TB) store.Store { return Connect(tb).Open(tb) }
 
 // Open opens a store in a schema of its own, which is dropped when tb ends, so tests run
-// in parallel without seeing each other's rows and leave nothing behind.
+// in parallel without seeing each other's rows and leave nothing behind. The schema is
+// migrated first (Migrated), so Open finds it at the latest version.
 func (sv *Server) Open(tb testing.TB) *postgres.Store {
 	tb.Helper()
-	s, err := postgres.Open(context.Background(), sv.SchemaDSN(tb, sv.NewSchema(tb)))
+	s, err := postgres.Open(context.Background(), sv.Migrated(tb))
 	if err != nil {
 		tb.Fatalf("open postgres: %v", err)
 	}
 	tb.Cleanup(func() { s.Close() }) // runs before the schema's cleanup: last in, first out
 	return s
+}
+
+// Migrated returns the DSN (SchemaDSN) of a new schema that is dropped when tb ends, with
+// the migrations applied, as a first start applies them, but without the migration lock
+// that postgres.Open takes. That lock is one for the whole database, every test's schema
+// and every test binary's (go test runs two packages at once, and others' runs share the
+// server): each test's first Open waited its turn, trying every 100 ms, and the lock was
+// held in 95 of 100 looks 0.1 s apart while store/postgres and cmd/emfa ran. The schema
+// is this test's alone: there is nothing to serialize. The tests of a first start, which
+// migrates under the lock, open a NewSchema themselves.
+func (sv *Server) Migrated(tb testing.TB) string {
+	tb.Helper()
+	dsn := sv.SchemaDSN(tb, sv.NewSchema(tb))
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		tb.Fatalf("%s: %v", DSNEnv, err)
+	}
+	db := stdlib.OpenDB(*cfg.ConnConfig)
+	defer db.Close()
+	if err := sqlstore.Migrate(context.Background(), db, goose.DialectPostgres, postgres.Migrations); err != nil {
+		tb.Fatalf("migrate a new schema: %v", err)
+	}
+	return dsn
 }
 
 // NewSchema creates an empty schema that is dropped when tb ends.

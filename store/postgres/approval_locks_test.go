@@ -21,7 +21,7 @@ import (
 // statement had seen at its start: a device the admin had removed signed the user in.
 func TestApprovalHoldsItsDeviceAndUser(t *testing.T) {
 	sv := testdb.Connect(t)
-	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	dsn := sv.Migrated(t)
 	ctx := context.Background()
 	open, waiting := lockStores(t, sv, dsn)
 	app := "c10" + time.Now().Format("150405.000000")

@@ -38,7 +38,7 @@ func TestCarefulUnitBesideUserDeleteDoesNotDeadlock(t *testing.T) {
 
 func testCarefulUnitBesideUserDelete(t *testing.T, write func(ctx context.Context, w store.Writer) error) {
 	sv := testdb.Connect(t)
-	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	dsn := sv.Migrated(t)
 	ctx := context.Background()
 	app := "lcu" + time.Now().Format("150405.000000")
 	s := withAlice(t, sv.OpenAs(t, dsn, app+"u", "50ms"), t0)

@@ -21,7 +21,7 @@ import (
 // back looks at once). Before, the clocks were compared only at open.
 func TestCheckClockWarnsOfDrift(t *testing.T) {
 	sv := testdb.Connect(t)
-	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	dsn := sv.Migrated(t)
 	var mu gosync.Mutex
 	var skew time.Duration
 	set := func(d time.Duration) { mu.Lock(); skew = d; mu.Unlock() }
@@ -65,7 +65,7 @@ func TestCheckClockWarnsOfDrift(t *testing.T) {
 // within store.ClockTolerance of the database's is taken as its.
 func TestClockAheadMeasured(t *testing.T) {
 	sv := testdb.Connect(t)
-	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	dsn := sv.Migrated(t)
 	var mu gosync.Mutex
 	skew := 10 * time.Minute
 	set := func(d time.Duration) { mu.Lock(); skew = d; mu.Unlock() }

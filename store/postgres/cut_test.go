@@ -109,7 +109,7 @@ func (cc *g85Conn) past(t time.Time) {
 // admin's change reported failed that was made.
 func TestCommitCut(t *testing.T) {
 	sv := testdb.Connect(t)
-	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	dsn := sv.Migrated(t)
 	look, err := pgxpool.New(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -93,7 +93,7 @@ func TestFoldedDecisionWritesEveryField(t *testing.T) {
 func TestConcurrentAttemptsOneRecords(t *testing.T) {
 	t.Parallel()
 	sv := testdb.Connect(t)
-	s := openAlice(t, sv.SchemaDSN(t, sv.NewSchema(t)), t0, postgres.MaxConns(4))
+	s := openAlice(t, sv.Migrated(t), t0, postgres.MaxConns(4))
 	ctx := t.Context()
 	runs := 0
 	if _, _, err := decide(ctx, s, 1, key("w0", "a"), &runs); err != nil {

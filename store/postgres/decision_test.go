@@ -39,7 +39,7 @@ func tracedStore(t *testing.T) (*postgres.Store, *batchSQL) {
 	t.Helper()
 	sv := testdb.Connect(t)
 	tr := &batchSQL{}
-	s, err := postgres.Open(t.Context(), sv.SchemaDSN(t, sv.NewSchema(t)), postgres.MaxConns(1), postgres.Traced(tr))
+	s, err := postgres.Open(t.Context(), sv.Migrated(t), postgres.MaxConns(1), postgres.Traced(tr))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func TestImplicitUnitAtomicEveryExecMode(t *testing.T) {
 	sv := testdb.Connect(t)
 	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
 		t.Run(mode, func(t *testing.T) {
-			dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+			dsn := sv.Migrated(t)
 			if strings.Contains(dsn, "://") {
 				dsn += "&default_query_exec_mode=" + mode
 			} else {
@@ -147,7 +147,7 @@ func (c *cutConn) Write(b []byte) (int, error) {
 func TestDecisionCutBeforeSyncCommitsNothing(t *testing.T) {
 	d := &cutDialer{}
 	sv := testdb.Connect(t)
-	s := openAlice(t, sv.SchemaDSN(t, sv.NewSchema(t)), time.UnixMilli(0), postgres.MaxConns(1), postgres.Dialed(d.dial))
+	s := openAlice(t, sv.Migrated(t), time.UnixMilli(0), postgres.MaxConns(1), postgres.Dialed(d.dial))
 	ctx := t.Context()
 	runs := 0
 	if out, _, err := decide(ctx, s, 1, key("w1", "a"), &runs); err != nil || out != "SUCCESS" {

@@ -20,7 +20,7 @@ import (
 // user's row FOR SHARE: each held what the other waited for.
 func TestEnrollBesideImportDoNotDeadlock(t *testing.T) {
 	sv := testdb.Connect(t)
-	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	dsn := sv.Migrated(t)
 	ctx := context.Background()
 	app := "c18" + time.Now().Format("150405.000000")
 	d := &deadlocks{}

@@ -10,9 +10,6 @@ import (
 // Traced has the store's connections report their statements and batches to t.
 func Traced(t pgx.QueryTracer) Option { return func(o *options) { o.tracer = t } }
 
-// Migrations are the embedded migrations, for a test that starts at an older version.
-var Migrations = migrations
-
 // MigrationLockWait sets when a wait for the migration lock is first logged and how often
 // after (migrationLockWarnAfter, migrationLockWarnEvery).
 func MigrationLockWait(first, every time.Duration) Option {

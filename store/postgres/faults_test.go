@@ -77,7 +77,7 @@ func (c *faultConn) Read(b []byte) (int, error) {
 func faulty(t *testing.T, f *faults) store.Store {
 	t.Helper()
 	sv := testdb.Connect(t)
-	return openAlice(t, sv.SchemaDSN(t, sv.NewSchema(t)), time.UnixMilli(0), postgres.MaxConns(1), postgres.Dialed(f.dial))
+	return openAlice(t, sv.Migrated(t), time.UnixMilli(0), postgres.MaxConns(1), postgres.Dialed(f.dial))
 }
 
 // TestPooledReadFaults: a single-row read through pgx on the pooled connection

@@ -17,13 +17,13 @@ func TestMigrationFunctionsListed(t *testing.T) {
 		listed[f.name] = f.version
 	}
 	created := regexp.MustCompile(`(?i)CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+"?(\w+)"?\s*\(`)
-	entries, err := fs.ReadDir(migrations, "migrations")
+	entries, err := fs.ReadDir(Migrations, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
 	found := map[string]bool{}
 	for _, e := range entries {
-		b, err := fs.ReadFile(migrations, "migrations/"+e.Name())
+		b, err := fs.ReadFile(Migrations, "migrations/"+e.Name())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,7 +22,7 @@ import (
 func TestCommitCarriesWork(t *testing.T) {
 	defer postgres.SetCommitWait(300 * time.Millisecond)()
 	sv := testdb.Connect(t)
-	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	dsn := sv.Migrated(t)
 	s, err := postgres.Open(t.Context(), dsn, postgres.MaxConns(1))
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 func proxiedStores(t *testing.T, opts ...postgres.Option) (*postgres.Store, *postgres.Store, *tcpproxy.Proxy) {
 	t.Helper()
 	sv := testdb.Connect(t)
-	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	dsn := sv.Migrated(t)
 	pdsn, p := tcpproxy.ForDSN(t, dsn)
 	direct, err := postgres.Open(t.Context(), dsn)
 	if err != nil {

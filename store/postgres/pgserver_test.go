@@ -96,7 +96,7 @@ func wiredStore(t *testing.T) (*postgres.Store, *wire, *batchSQL) {
 	t.Helper()
 	sv := testdb.Connect(t)
 	w, tr := &wire{}, &batchSQL{}
-	return openAlice(t, sv.SchemaDSN(t, sv.NewSchema(t)), t0, postgres.MaxConns(1), postgres.Dialed(w.dial), postgres.Traced(tr)), w, tr
+	return openAlice(t, sv.Migrated(t), t0, postgres.MaxConns(1), postgres.Dialed(w.dial), postgres.Traced(tr)), w, tr
 }
 
 // warm makes three decisions on s, which prepare the statements of one, and forgets the

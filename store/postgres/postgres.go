@@ -27,8 +27,12 @@ import (
 	"github.com/emfa/emfa/store/sqlstore"
 )
 
+// Migrations are the embedded migrations (in the folder "migrations"), exported for
+// tests: one that starts a schema at an older version, and internal/testdb, which migrates
+// each test's new schema, its own, without the migration lock that Open takes.
+//
 //go:embed migrations/*.sql
-var migrations embed.FS
+var Migrations embed.FS
 
 var (
 	_ store.Store         = (*Store)(nil)
@@ -349,7 +353,7 @@ func migrate(ctx context.Context, cfg *pgx.ConnConfig, db *sql.DB, o options, mo
 		return fmt.Errorf("look for the version table: %w", err)
 	}
 	if versioned {
-		pending, err := sqlstore.Pending(ctx, db, goose.DialectPostgres, migrations, mo)
+		pending, err := sqlstore.Pending(ctx, db, goose.DialectPostgres, Migrations, mo)
 		if err != nil {
 			return err
 		}
@@ -368,7 +372,7 @@ func migrate(ctx context.Context, cfg *pgx.ConnConfig, db *sql.DB, o options, mo
 	if err := dropLeftoverFunctions(ctx, db, o.log); err != nil {
 		return err
 	}
-	return sqlstore.MigrateWith(ctx, db, goose.DialectPostgres, migrations, mo)
+	return sqlstore.MigrateWith(ctx, db, goose.DialectPostgres, Migrations, mo)
 }
 
 // migrationFunctions are the functions the migrations create for their triggers, each

@@ -20,7 +20,7 @@ func TestFailedAssumptionKeepsStatementsPrepared(t *testing.T) {
 	t.Parallel()
 	sv := testdb.Connect(t)
 	p := &wire{}
-	s := openAlice(t, sv.SchemaDSN(t, sv.NewSchema(t)), time.UnixMilli(0), postgres.MaxConns(1),
+	s := openAlice(t, sv.Migrated(t), time.UnixMilli(0), postgres.MaxConns(1),
 		postgres.Traced(&roundTrips{}), postgres.Dialed(p.dial))
 	ctx := t.Context()
 	runs := 0
@@ -56,7 +56,7 @@ func TestSimpleProtocolPreparesNothing(t *testing.T) {
 	t.Parallel()
 	sv := testdb.Connect(t)
 	p := &wire{}
-	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	dsn := sv.Migrated(t)
 	if strings.Contains(dsn, "://") {
 		dsn += "&default_query_exec_mode=simple_protocol"
 	} else {

@@ -21,7 +21,7 @@ func TestPingBusyPool(t *testing.T) {
 	sv := testdb.Connect(t)
 	ctx := context.Background()
 	const conns = 2
-	st, err := postgres.Open(ctx, sv.SchemaDSN(t, sv.NewSchema(t)), postgres.MaxConns(conns))
+	st, err := postgres.Open(ctx, sv.Migrated(t), postgres.MaxConns(conns))
 	if err != nil {
 		t.Fatal(err)
 	}

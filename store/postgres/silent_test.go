@@ -113,7 +113,7 @@ func (c *g85SilentConn) set(t time.Time) {
 func TestCommitSilent(t *testing.T) {
 	defer postgres.SetCommitWait(300 * time.Millisecond)()
 	sv := testdb.Connect(t)
-	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	dsn := sv.Migrated(t)
 	sil := &g85Silent{}
 	s, err := postgres.Open(t.Context(), dsn, postgres.MaxConns(1), postgres.Dialed(sil.dial))
 	if err != nil {
@@ -168,7 +168,7 @@ func TestCommitSilentDeadline(t *testing.T) {
 		t.Errorf("sqlstore.AnswerGrace %v, provider.WriteGrace %v: they are one promise", sqlstore.AnswerGrace, provider.WriteGrace)
 	}
 	sv := testdb.Connect(t)
-	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	dsn := sv.Migrated(t)
 	sil := &g85Silent{}
 	s, err := postgres.Open(t.Context(), dsn, postgres.MaxConns(1), postgres.Dialed(sil.dial))
 	if err != nil {

@@ -52,7 +52,7 @@ func openTraced(t *testing.T, dsn string, conns int, tracer pgx.QueryTracer) sto
 	t.Helper()
 	if dsn == "" {
 		sv := testdb.Connect(t)
-		dsn = sv.SchemaDSN(t, sv.NewSchema(t))
+		dsn = sv.Migrated(t)
 	}
 	s, err := postgres.Open(t.Context(), dsn, postgres.MaxConns(conns), postgres.Traced(tracer))
 	if err != nil {
@@ -498,7 +498,7 @@ func (h *lookupHook) TraceQueryEnd(ctx context.Context, c *pgx.Conn, d pgx.Trace
 // others and reports that one not found.
 func TestUserBatchWithAUserGone(t *testing.T) {
 	sv := testdb.Connect(t)
-	dsn := sv.SchemaDSN(t, sv.NewSchema(t))
+	dsn := sv.Migrated(t)
 	hook := &lookupHook{}
 	s := openTraced(t, dsn, 1, hook)
 	other, err := postgres.Open(t.Context(), dsn)

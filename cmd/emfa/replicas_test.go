@@ -299,7 +299,7 @@ providers:
 // from the shared store, never from one process's memory.
 func TestReplicas(t *testing.T) {
 	sv := testdb.Connect(t)
-	schemaDSN := sv.SchemaDSN(t, sv.NewSchema(t))
+	schemaDSN := sv.Migrated(t)
 	sms := twiliofake.New(t, twiliofake.Options{AccountSID: twilioSID, AuthToken: twilioToken})
 	sink := &notifierSink{}
 	gateway := httptest.NewServer(sink)
@@ -577,7 +577,7 @@ func TestReplicas(t *testing.T) {
 // retries elsewhere), never a business FAILED, and answers normally once it is back.
 func TestReplicaDatabaseDown(t *testing.T) {
 	sv := testdb.Connect(t)
-	schemaDSN := sv.SchemaDSN(t, sv.NewSchema(t))
+	schemaDSN := sv.Migrated(t)
 	u, err := url.Parse(schemaDSN)
 	if err != nil {
 		t.Fatal(err)

@@ -153,13 +153,62 @@ func CheckValid(data []byte) (err error) {
 	return w.value(0, everywhere)
 }
 
+// Value is a key of a document's top-level object that CheckValues is asked for, and the
+// value the document gives it.
+type Value struct {
+	// Name is the key as a struct's field names it: a key is matched to it as CheckFields
+	// compares keys in an object of fields, as encoding/json matches keys to fields.
+	Name string
+	// Raw is the value of the key matched, as the document has it (a string with its
+	// quotes and escapes, no white space around it); nil when no key is.
+	Raw []byte
+	// start and end are where the walk found Raw: data stored through a pointer would
+	// send it, and the caller's values, to the heap.
+	start, end int
+}
+
+// CheckValues is CheckFields for data json.Valid accepts (CheckValid's contract), that
+// also hands back values: each one's Raw is set to the value of the top-level key
+// matching its Name (unset when data is not an object). It is for a caller that says
+// nothing of why it refuses data (a batch's entry past those whose reasons are listed),
+// and so that needs not decode data to learn what a few of its keys hold: its refusals
+// are ErrDuplicate and ErrTooDeep themselves, naming no key, and the walk allocates
+// nothing that CheckFields' walk would not. In an object whose keys are compared as
+// fields, a key named twice is refused, so Raw is the one value encoding/json reads into
+// the field; elsewhere, the last key's.
+func CheckValues(data []byte, fields *Fields, values []Value) (err error) {
+	defer func() {
+		if recover() != nil { // the walk ran off data that was not valid after all
+			err = Check(data)
+		}
+	}()
+	for i := range values {
+		values[i].Raw, values[i].end = nil, 0
+	}
+	w := keyWalk{data: data, unworded: true}
+	if w.space(); w.data[w.i] != '{' {
+		return w.value(0, fields)
+	}
+	if err = w.object(1, fields, values); err != nil {
+		return err
+	}
+	for i, v := range values {
+		if v.end > 0 {
+			values[i].Raw = data[v.start:v.end]
+		}
+	}
+	return nil
+}
+
 // keyWalk walks JSON that json.Valid accepted; path holds, per open container (at depth
 // d, path[d-1]), the key or "[]" the walk is under, for the error only: an array of
-// MaxDepth on the stack, where a slice appended to went to the heap.
+// MaxDepth on the stack, where a slice appended to went to the heap. unworded is whether
+// a key named twice is refused as ErrDuplicate alone.
 type keyWalk struct {
-	data []byte
-	i    int
-	path [MaxDepth][]byte
+	data     []byte
+	i        int
+	path     [MaxDepth][]byte
+	unworded bool
 }
 
 // inArray is the path's entry for an array's elements.
@@ -188,7 +237,7 @@ func (w *keyWalk) value(depth int, f *Fields) error {
 		if w.data[w.i] == '[' {
 			return w.array(depth+1, f.child(inArray, false))
 		}
-		return w.object(depth+1, f)
+		return w.object(depth+1, f, nil)
 	case '"':
 		w.str()
 	default: // a number, true, false or null
@@ -218,7 +267,10 @@ func (w *keyWalk) array(depth int, elem *Fields) error {
 	}
 }
 
-func (w *keyWalk) object(depth int, f *Fields) error {
+// object walks the object at w.i; values are the keys whose values CheckValues hands back,
+// found here (passed, not kept in w: the walk's content goes to the heap, and a caller's
+// array of values with it).
+func (w *keyWalk) object(depth int, f *Fields, values []Value) error {
 	w.i++ // {
 	w.path[depth-1] = nil
 	var first [maxLinearKeys][]byte
@@ -255,6 +307,9 @@ func (w *keyWalk) object(depth int, f *Fields) error {
 				seen = append(seen, key)
 			}
 		}
+		if dup && w.unworded {
+			return ErrDuplicate
+		}
 		if dup {
 			// The keys above it, joined with dots: none, or only empty keys, name no prefix.
 			where := string(key)
@@ -266,14 +321,43 @@ func (w *keyWalk) object(depth int, f *Fields) error {
 		w.path[depth-1] = key
 		w.space()
 		w.i++ // :
+		v := asked(values, key)
+		w.space()
+		start := w.i
 		if err := w.value(depth, f.child(key, false)); err != nil {
 			return err
+		}
+		if v != nil {
+			v.start, v.end = start, w.i
 		}
 		w.space()
 		if w.data[w.i] == ',' {
 			w.i++
 		}
 	}
+}
+
+// asked is the Value of values whose Name key matches, nil none.
+func asked(values []Value, key []byte) *Value {
+	for i := range values {
+		if sameKey(key, values[i].Name) {
+			return &values[i]
+		}
+	}
+	return nil
+}
+
+// sameKey is bytes.EqualFold(key, []byte(name)) without the conversion.
+func sameKey(key []byte, name string) bool {
+	for len(key) > 0 && len(name) > 0 {
+		a, n := utf8.DecodeRune(key)
+		b, m := utf8.DecodeRuneInString(name)
+		if a != b && foldRune(a) != foldRune(b) {
+			return false
+		}
+		key, name = key[n:], name[m:]
+	}
+	return len(key) == 0 && len(name) == 0
 }
 
 // maxLinearKeys is how many keys of an object are searched one by one; past it they are
@@ -288,13 +372,18 @@ const maxLinearKeys = 16
 func FoldKey[K ~string | ~[]byte](key K) string {
 	b := make([]rune, 0, len(key))
 	for _, r := range string(key) { // a byte that is not UTF-8 is U+FFFD, as EqualFold reads it
-		m := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			m = min(m, f)
-		}
-		b = append(b, m)
+		b = append(b, foldRune(r))
 	}
 	return string(b)
+}
+
+// foldRune is the smallest rune of r's simple case folding orbit.
+func foldRune(r rune) rune {
+	m := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		m = min(m, f)
+	}
+	return m
 }
 
 // str skips the string at w.i and returns its raw bytes, quotes included.

@@ -50,7 +50,8 @@ func FuzzCheck(f *testing.F) {
 	for _, s := range []string{`{"username":"alice"}`, `{"a":{"x":1},"b":[{"x":1},{"x":2}],"X":[1,"x"]}`,
 		`{"username":"nobody","USERNAME":"alice"}`, `[{"a":1,"a":2}]`, `{"ſ":1,"S":2}`, `{"\u0075sername":1,"username":2}`,
 		`{"k":1,"\u212a":2}`, `{"a\"b":1,"a\"B":2}`, ` [ 1 , -2.5e3 , true , null , "x" ] `, `{"a":{}}{"a":1}`, ``, `  `,
-		strings.Repeat("[", 33) + strings.Repeat("]", 33), strings.Repeat(`{"a":`, 32) + "1" + strings.Repeat("}", 32)} {
+		strings.Repeat("[", 33) + strings.Repeat("]", 33), strings.Repeat(`{"a":`, 32) + "1" + strings.Repeat("}", 32),
+		`{"LOG_ID":"x","data":{"log_id":1}, "n":null}`, `{"log_\u0069d":"x","\u212aey":1,"data":null}`, `{"log_id":null,"data":[{"a":1,"A":2}]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -63,6 +64,17 @@ func FuzzCheck(f *testing.F) {
 			if valid := CheckValid(data); fmt.Sprint(valid) != fmt.Sprint(got) {
 				t.Fatalf("%q: CheckValid %v, Check %v", data, valid, got)
 			}
+			// CheckValues refuses what CheckFields does, and where it passes, its values are
+			// those encoding/json reads into fields.
+			v := []Value{{Name: "log_id"}, {Name: "data"}}
+			fieldsErr, valuesErr := CheckFields(data, fuzzFields), CheckValues(data, fuzzFields, v)
+			if (fieldsErr == nil) != (valuesErr == nil) || (fieldsErr != nil && !errors.Is(fieldsErr, valuesErr)) {
+				t.Fatalf("%q: CheckValues %v, CheckFields %v", data, valuesErr, fieldsErr)
+			}
+			var d valuesAsDecoded
+			if valuesErr == nil && json.Unmarshal(data, &d) == nil && (string(v[0].Raw) != string(d.LogID) || string(v[1].Raw) != string(d.Data)) {
+				t.Fatalf("%q: values %q %q, decoded %q %q", data, v[0].Raw, v[1].Raw, d.LogID, d.Data)
+			}
 		case len(bytes.TrimSpace(data)) == 0:
 			if got != nil {
 				t.Fatalf("%q: %v", data, got)
@@ -72,6 +84,9 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// fuzzFields are the objects of fields FuzzCheck holds CheckValues to CheckFields with.
+var fuzzFields = NewFields("", "data")
 
 // checkTokens is Check as it was, over encoding/json's tokens.
 func checkTokens(data []byte) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,21 @@ func FuzzParseAuth0AsBefore(f *testing.F) {
 	// names one is read for it.
 	f.Add(strings.Repeat("0\n", 20) + "{}\n{ }\n{\"a\":0}\n{\"log_id\":\"\"}\n{\"log_id\":\"x\"}\n{\"LOG_ID\":\"y\"}\n{\"data\":{}}\n" + ok)
 	f.Add("[" + strings.Repeat("0,", 20) + `{},{"log_id":"x"},{"Log_Id":"y"},` + ok + "]")
+	// Past them, entries refused from their keys and values without being decoded, with
+	// their ids (listed, then counted), and entries like them that are read whole: an
+	// escape, a key not ASCII (encoding/json matches "detailſ" to details), an object or
+	// an array for a value, trailing bytes, a date, seventeen keys.
+	refused := []string{`{"log_id":"x"}`, `{"LOG_ID":"x1","type":"ss"}`, `{"log_id":"x2","type":null,"date":"2026-05-01T09:00:00Z"}`,
+		`{"log_id":null,"type":"ss"}`, `{"log_id":"x3","data":null}`, `{"log_id":"x4","data":"s","type":5}`, `{"type":true,"log_id":"x5"}`,
+		`{"log_id":"x6","type":"ss","date":""}`, `{"log_id":"x7","a":1,"A":2}`, `{"log_id":"x8","type":"ss","user_name":"u","date":"soon"}`,
+		`{"log_id":"x\u0039"}`, `{"log\u005fid":"x10"}`, "{\"log_id\":\"x\xff\"}", `{"detailſ":1,"log_id":"x12"}`, `{"log_id":"x13","details":{"a":1,"a":2}}`,
+		`{"log_id":"x14","type":"ss","date":"2026-05-01T09:00:00Z","user_name":"u","x":[1]}`, `{"log_id":"x15"}x}`, `{"log_id":"x16",}`,
+		`{"log_id":"x17" "type":"ss"}`, `{"log_id":"x18","type":"du","date":"2026-05-01T09:00:00Z","user_name":"u"}`,
+		`{"log_id":"x19","a":0,"b":0,"c":0,"d":0,"e":0,"f":0,"g":0,"h":0,"i":0,"j":0,"k":0,"l":0,"m":0,"n":0,"o":0,"p":0}`,
+		`{"log_id":"x20","data":5,"log_id":"x21"}`, ` { "log_id" : "x22" , "n" : -1.5e3 } `, `{"log_İd":"x23"}`}
+	f.Add(strings.Repeat("0\n", 20) + strings.Join(refused, "\n") + "\n" + ok)
+	f.Add(strings.Repeat("0\n", 2) + strings.Join(refused, "\n") + "\n" + strings.Join(refused, "\n") + "\n" + ok)
+	f.Add("[" + strings.Repeat("0,", 20) + strings.Join(slices.DeleteFunc(slices.Clone(refused), func(e string) bool { return !json.Valid([]byte(e)) }), ",") + "," + ok + "]")
 	f.Fuzz(func(t *testing.T, body string) {
 		p, err := parseAuth0(nil, []byte(body))
 		_, old, oldErr := auth0AsBefore([]byte(body))
@@ -114,9 +130,10 @@ func FuzzParseAuth0AsBefore(f *testing.F) {
 		if err != nil {
 			t.Fatalf("read before, refused now: %v", err)
 		}
-		if !reflect.DeepEqual(p.events, old.events) || p.ignored != old.ignored || p.nRefused != old.nRefused || p.nRefusedIDs != old.nRefusedIDs {
-			t.Fatalf("now %d events, %d ignored, %d refused (%d ids); before %d, %d, %d (%d)",
-				len(p.events), p.ignored, p.nRefused, p.nRefusedIDs, len(old.events), old.ignored, old.nRefused, old.nRefusedIDs)
+		if !reflect.DeepEqual(p.events, old.events) || p.ignored != old.ignored || p.nRefused != old.nRefused || p.nRefusedIDs != old.nRefusedIDs ||
+			!slices.Equal(p.refusedIDs, old.refusedIDs) {
+			t.Fatalf("now %d events, %d ignored, %d refused (%d ids %q); before %d, %d, %d (%d %q)",
+				len(p.events), p.ignored, p.nRefused, p.nRefusedIDs, p.refusedIDs, len(old.events), old.ignored, old.nRefused, old.nRefusedIDs, old.refusedIDs)
 		}
 	})
 }

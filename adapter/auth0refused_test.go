@@ -1,7 +1,6 @@
 package adapter
 
 import (
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -30,28 +29,10 @@ func TestAuth0RefusedPastListedAllocateLittle(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocations are measured without the race detector")
 	}
+	// Counted by testing.AllocsPerRun (wantRefusedCheaply): .ci/run's stage of allocation
+	// tests runs the files that name it, this one too, without -race.
 	for _, entry := range auth0RefusedWithIDs {
-		line := entry + "\n"
-		body := []byte(strings.Repeat(line, 100_000))
-		var got uint64
-		var err error
-		// Counted with AllocsPerRun too, as TestAuth0LinesRefusedAllocateLittle is.
-		allocs := testing.AllocsPerRun(1, func() {
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			_, err = parseAuth0(nil, body)
-			runtime.ReadMemStats(&after)
-			got = after.TotalAlloc - before.TotalAlloc
-		})
-		if err == nil {
-			t.Fatalf("%s: a body of refused lines read", entry)
-		}
-		if got > uint64(len(body)) {
-			t.Errorf("%s: %d KB allocated for a body of %d KB, want less than its size", entry, got>>10, len(body)>>10)
-		}
-		if lines := len(body) / len(line); allocs > float64(lines)/100 {
-			t.Errorf("%s: %.0f allocations for %d lines, want fewer than one a hundred lines", entry, allocs, lines)
-		}
+		wantRefusedCheaply(t, entry+"\n", 100_000)
 	}
 }
 

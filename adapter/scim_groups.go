@@ -3,6 +3,7 @@ package adapter
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -511,9 +512,12 @@ func groupPatch(ops []patchOp, g store.Group, have []string, names memberNamer) 
 				return "", "", nil, scimErr(400, "invalidValue", "an operation without a path needs an object value")
 			}
 			// Each key is a path, as a user's are (scimUser.applyObject): it may name
-			// its attribute by the schema's URN.
-			for k, v := range vo {
-				if err := setPath(k, v, op.op, true); err != nil {
+			// its attribute by the schema's URN. In the keys' order, not the map's, which
+			// varies from one pass to the next: the first pass, stopped by a displayName
+			// met before the members, gathered none of their ids, and the second, meeting
+			// the members first, refused a user that exists as one that does not.
+			for _, k := range slices.Sorted(maps.Keys(vo)) {
+				if err := setPath(k, vo[k], op.op, true); err != nil {
 					return "", "", nil, err
 				}
 			}

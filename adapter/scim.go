@@ -628,9 +628,13 @@ func multiValue(v any, prefer string) (value, typ string, ok bool, err error) {
 	return "", "", false, scimErr(400, "invalidValue", "unexpected value")
 }
 
-// applyObject applies a path-less add/replace (or a whole resource): each key a path.
+// applyObject applies a path-less add/replace (or a whole resource): each key a path, in
+// the keys' sorted order, not the map's, which varies from one range to the next: where
+// two keys name one attribute (displayName and its URN form) the same one is kept each
+// time, and where two are invalid the same one is refused.
 func (m *scimUser) applyObject(op string, obj map[string]any) error {
-	for k, v := range obj {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		v := obj[k]
 		switch strings.ToLower(k) {
 		case "schemas", "id", "meta", "groups":
 			continue

@@ -512,7 +512,7 @@ func groupPatch(ops []patchOp, g store.Group, have []string, names memberNamer) 
 				return "", "", nil, scimErr(400, "invalidValue", "an operation without a path needs an object value")
 			}
 			// Each key is a path, as a user's are (scimUser.applyObject): it may name
-			// its attribute by the schema's URN. In the keys' order, not the map's, which
+			// its attribute by the schema's URN. In the keys' sorted order, not the map's, which
 			// varies from one pass to the next: the first pass, stopped by a displayName
 			// met before the members, gathered none of their ids, and the second, meeting
 			// the members first, refused a user that exists as one that does not.

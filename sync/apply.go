@@ -514,6 +514,16 @@ func (a *Applier) memberChanges(ctx context.Context, g store.Group, source strin
 			byName[key] = append(byName[key], ev)
 		}
 	}
+	// A member whose events change nothing of it (an add of one the group has, a remove
+	// of one it has not) is written all the same, on the revision read, and moves to the
+	// next: the write's commit moves its membership's mark, and a worker that checked an
+	// older event of it against the mark before, and writes after, must find the user
+	// changed (store.ErrStale), check again and skip it. Left as it was, the older event
+	// applied on the revision the worker read, over the write's newer one. The revision
+	// is the one check of a change against those made since (an ETag moves for it, as
+	// for a change): marks checked in the worker's commit too would still let a write
+	// that read the member before the worker's commit move the mark after it.
+	var touched []store.UserChange
 	changes, err := a.M.MemberChanges(ctx, lifecycle.Actor("sync:"+source), names, func(u lifecycle.User) ([]string, bool) {
 		groups := slices.Clone(u.Groups)
 		if old != "" && slices.Contains(groups, old) {
@@ -531,7 +541,12 @@ func (a *Applier) memberChanges(ctx context.Context, g store.Group, source strin
 				groups = slices.DeleteFunc(groups, func(n string) bool { return n == name })
 			}
 		}
-		return groups, !slices.Equal(slices.Sorted(slices.Values(groups)), slices.Sorted(slices.Values(u.Groups)))
+		changed := !slices.Equal(slices.Sorted(slices.Values(groups)), slices.Sorted(slices.Values(u.Groups)))
+		if !changed && len(byName[store.FoldName(u.Name)]) > 0 {
+			rev := u.Revision
+			touched = append(touched, store.UserChange{Name: u.Name, Now: a.now(), IfRevision: &rev, IfUser: u.ID})
+		}
+		return groups, changed
 	})
-	return changes, name, err
+	return append(changes, touched...), name, err
 }

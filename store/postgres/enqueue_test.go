@@ -1,7 +1,10 @@
 package postgres_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/store"
@@ -13,4 +16,37 @@ import (
 func BenchmarkEnqueueEvents(b *testing.B) {
 	sv := testdb.Connect(b)
 	storetest.BenchEnqueueEvents(b, func(b *testing.B) store.Store { return sv.Open(b) })
+}
+
+// TestEnqueueEventsNamesRefused: an event PostgreSQL refuses (a NUL in its id: text
+// holds none) fails the delivery, none of it queued, and the error names the events of
+// the statement that carried it, for the operator to find the delivery by.
+func TestEnqueueEventsNamesRefused(t *testing.T) {
+	t.Parallel()
+	s := testdb.Connect(t).Open(t)
+	ctx := t.Context()
+	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	evs := make([]store.QueuedEvent, 1300)
+	for i := range evs {
+		id := fmt.Sprintf("e-%04d", i)
+		evs[i] = store.QueuedEvent{Source: "okta", EventID: id, Key: "user:" + id, Type: "user.update", Time: now, Body: []byte(`{}`)}
+	}
+	evs[1100].EventID = "bad\x00"
+	_, err := s.EnqueueEvents(ctx, evs, now)
+	if err == nil {
+		t.Fatal("an event of a NUL in its id queued")
+	}
+	// Statements of 512, 512 and 256 events: the third carried it.
+	for _, named := range []string{evs[1024].EventID, evs[1279].EventID} {
+		if !strings.Contains(err.Error(), fmt.Sprintf("%q", named)) {
+			t.Errorf("%v: does not name %q", err, named)
+		}
+	}
+	queued, err := s.ListEvents(ctx, store.QueueFilter{Limit: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(queued) != 0 {
+		t.Errorf("a refused delivery queued %d events", len(queued))
+	}
 }

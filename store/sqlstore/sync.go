@@ -30,17 +30,13 @@ func scanQueued(r scanner) (store.QueuedEvent, error) {
 }
 
 func (s *Store) EnqueueEvents(ctx context.Context, evs []store.QueuedEvent, now time.Time) (int, error) {
-	added := 0
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, e := range evs {
-			res, err := tx.ExecContext(ctx, insertEventSQL+` ON CONFLICT (source, event_id) DO NOTHING`, eventArgs(e, "", time.Time{}, now)...)
-			n, err := affected(res, err)
-			if err != nil {
-				return err
-			}
-			added += n
-		}
-		return nil
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	var added int
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		added, err = queueEvents(ctx, s.on(s.w, tx), evs, now)
+		return err
 	})
 	if err != nil {
 		return 0, s.fail("enqueue sync events", err)

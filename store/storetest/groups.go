@@ -37,7 +37,7 @@ var groupTests = []struct {
 	{"GroupWriteWithUserBatch", func(t *testing.T, s store.Store) { GroupWriteWithUserBatch(t, s, 10) }},
 }
 
-func syncQueue(t *testing.T, s store.Store) store.SyncQueue {
+func syncQueue(t testing.TB, s store.Store) store.SyncQueue {
 	t.Helper()
 	sq, ok := s.(store.SyncQueue)
 	if !ok {

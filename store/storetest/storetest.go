@@ -115,6 +115,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests = append(tests, adminTests...)
 	tests = append(tests, groupTests...)
 	tests = append(tests, syncTests...)
+	tests = append(tests, enqueueTests...)
 	tests = append(tests, struct {
 		name string
 		run  func(t *testing.T, s store.Store)

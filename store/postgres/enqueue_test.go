@@ -50,3 +50,28 @@ func TestEnqueueEventsNamesRefused(t *testing.T) {
 		t.Errorf("a refused delivery queued %d events", len(queued))
 	}
 }
+
+// TestEnqueueEventsRoundTrips: a delivery of one event is one round trip, its INSERT,
+// which commits alone; one of 1,300 is a transaction of a statement a batch (512, 512,
+// 256, 16 and 4 events) with its BEGIN and COMMIT, not a statement an event; none is
+// none.
+func TestEnqueueEventsRoundTrips(t *testing.T) {
+	t.Parallel()
+	rt := &roundTrips{}
+	sq := openTraced(t, "", 1, rt).(store.SyncQueue)
+	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	for _, c := range []struct{ events, roundTrips int }{{1, 1}, {1300, 7}, {0, 0}} {
+		evs := make([]store.QueuedEvent, c.events)
+		for i := range evs {
+			id := fmt.Sprintf("e%d-%04d", c.events, i)
+			evs[i] = store.QueuedEvent{Source: "okta", EventID: id, Key: "user:" + id, Type: "user.update", Time: now, Body: []byte(`{}`)}
+		}
+		before := rt.n.Load()
+		if n, err := sq.EnqueueEvents(t.Context(), evs, now); err != nil || n != c.events {
+			t.Fatalf("%d events enqueued: %d added, %v", c.events, n, err)
+		}
+		if got := rt.n.Load() - before; got != int64(c.roundTrips) {
+			t.Errorf("%d events enqueued in %d round trips, want %d", c.events, got, c.roundTrips)
+		}
+	}
+}

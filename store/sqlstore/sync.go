@@ -34,10 +34,17 @@ func (s *Store) EnqueueEvents(ctx context.Context, evs []store.QueuedEvent, now 
 		return 0, nil
 	}
 	var added int
-	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
-		added, err = queueEvents(ctx, s.on(s.w, tx), evs, now)
-		return err
-	})
+	var err error
+	if len(evs) == 1 {
+		// One statement, all or nothing by itself: on PostgreSQL a transaction's BEGIN
+		// and COMMIT were two round trips of its three.
+		added, err = queueEvents(ctx, s.on(s.w, nil), evs, now)
+	} else {
+		err = s.inTx(ctx, func(tx *sql.Tx) (err error) {
+			added, err = queueEvents(ctx, s.on(s.w, tx), evs, now)
+			return err
+		})
+	}
 	if err != nil {
 		return 0, s.fail("enqueue sync events", err)
 	}

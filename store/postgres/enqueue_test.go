@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emfa/emfa/internal/testdb"
 	"github.com/emfa/emfa/store"
@@ -25,14 +24,9 @@ func TestEnqueueEventsNamesRefused(t *testing.T) {
 	t.Parallel()
 	s := testdb.Connect(t).Open(t)
 	ctx := t.Context()
-	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
-	evs := make([]store.QueuedEvent, 1300)
-	for i := range evs {
-		id := fmt.Sprintf("e-%04d", i)
-		evs[i] = store.QueuedEvent{Source: "okta", EventID: id, Key: "user:" + id, Type: "user.update", Time: now, Body: []byte(`{}`)}
-	}
+	evs := oktaEvents("e", 1300)
 	evs[1100].EventID = "bad\x00"
-	_, err := s.EnqueueEvents(ctx, evs, now)
+	_, err := s.EnqueueEvents(ctx, evs, t0)
 	if err == nil {
 		t.Fatal("an event of a NUL in its id queued")
 	}
@@ -59,19 +53,23 @@ func TestEnqueueEventsRoundTrips(t *testing.T) {
 	t.Parallel()
 	rt := &roundTrips{}
 	sq := openTraced(t, "", 1, rt).(store.SyncQueue)
-	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 	for _, c := range []struct{ events, roundTrips int }{{1, 1}, {1300, 7}, {0, 0}} {
-		evs := make([]store.QueuedEvent, c.events)
-		for i := range evs {
-			id := fmt.Sprintf("e%d-%04d", c.events, i)
-			evs[i] = store.QueuedEvent{Source: "okta", EventID: id, Key: "user:" + id, Type: "user.update", Time: now, Body: []byte(`{}`)}
-		}
 		before := rt.n.Load()
-		if n, err := sq.EnqueueEvents(t.Context(), evs, now); err != nil || n != c.events {
+		if n, err := sq.EnqueueEvents(t.Context(), oktaEvents(fmt.Sprint("e", c.events), c.events), t0); err != nil || n != c.events {
 			t.Fatalf("%d events enqueued: %d added, %v", c.events, n, err)
 		}
 		if got := rt.n.Load() - before; got != int64(c.roundTrips) {
 			t.Errorf("%d events enqueued in %d round trips, want %d", c.events, got, c.roundTrips)
 		}
 	}
+}
+
+// oktaEvents are n events of source okta, prefix naming them, each of its own user.
+func oktaEvents(prefix string, n int) []store.QueuedEvent {
+	evs := make([]store.QueuedEvent, n)
+	for i := range evs {
+		id := fmt.Sprintf("%s-%04d", prefix, i)
+		evs[i] = store.QueuedEvent{Source: "okta", EventID: id, Key: "user:" + id, Type: "user.update", Time: t0, Body: []byte(`{}`)}
+	}
+	return evs
 }

@@ -293,11 +293,8 @@ func finishAppliedEvents(ctx context.Context, q querier, owner string, evs []sto
 		}
 		delete(finished, e.Seq) // finished once: a second of it in evs is finished again
 	}
-	return inBatches(props, func(batch []store.QueuedEvent) error {
-		_, err := q.ExecContext(ctx, insertEventsSQL(len(batch))+` ON CONFLICT (source, event_id) DO NOTHING`,
-			eventsArgs(batch, "", time.Time{}, now)...)
-		return err
-	})
+	_, err := queueEvents(ctx, q, props, now)
+	return err
 }
 
 // updateLeased sets set (its parameters args) on the events of seqs still owner's and
@@ -334,12 +331,8 @@ func finishApplied(ctx context.Context, tx *sql.Tx, owner string, e store.Applie
 		}
 		return err
 	}
-	for _, p := range e.Props {
-		if _, err := tx.ExecContext(ctx, insertEventSQL+` ON CONFLICT (source, event_id) DO NOTHING`, eventArgs(p, "", time.Time{}, now)...); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err = queueEvents(ctx, tx, e.Props, now)
+	return err
 }
 
 func (s *Store) ReleaseEvent(ctx context.Context, seq int64, owner string, applied bool) error {

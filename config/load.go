@@ -321,7 +321,7 @@ func oneDocument(data []byte) error {
 			return nil
 		case err != nil:
 			err = yamlSyntaxError(data, err)
-			if se, ok := err.(*syntaxError); ok {
+			if se, ok := err.(*syntaxError); ok && secondMarked(data, se.line) {
 				se.msg = "in a second YAML document, after ---: " + se.msg
 			}
 			return err
@@ -330,6 +330,28 @@ func oneDocument(data []byte) error {
 				"(its settings would be ignored): put them in the first, and remove the ---"}
 		}
 	}
+}
+
+// secondMarked says whether a document marker ("---") after some content starts a line
+// of data up to line (the parser's, which may name the line before its mistake): the
+// parser also ends a first document at a line that moves out past the file's first key,
+// a section pasted without its first line, where no second document was written.
+func secondMarked(data []byte, line int) bool {
+	content := false
+	for i, s := range strings.Split(string(data), "\n") {
+		if i > line {
+			break
+		}
+		switch t := strings.TrimSpace(s); {
+		case strings.HasPrefix(s, "---"):
+			if content {
+				return true
+			}
+		case t != "" && !strings.HasPrefix(t, "#") && !strings.HasPrefix(t, "%"):
+			content = true
+		}
+	}
+	return false
 }
 
 // maxNodes bounds the nodes a configuration expands to, aliases included: a file of
@@ -413,16 +435,23 @@ func misaligned(lines []string, line int) (int, bool) {
 		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
 			continue
 		}
+		if strings.HasPrefix(s, "---") || strings.HasPrefix(s, "...") {
+			open, text = nil, -1 // a document starts or ends
+			continue
+		}
 		if text >= 0 {
 			if col > text {
 				continue
 			}
 			text = -1
 		}
+		outer := len(open) > 0 // a line above holds something
 		for len(open) > 0 && open[len(open)-1] > col {
 			open = open[:len(open)-1]
 		}
-		if len(open) > 0 && open[len(open)-1] != col && i+1 >= line && col < prevCol(lines, i) {
+		// Back out to a column inside a key's, or left of the first key's (the file's
+		// first line indented, the key before it lost).
+		if (len(open) > 0 && open[len(open)-1] != col || outer && len(open) == 0) && i+1 >= line && col < prevCol(lines, i) {
 			return i + 1, true
 		}
 		if len(open) == 0 || open[len(open)-1] != col {

@@ -138,6 +138,11 @@ func (d *deps) check(o storeOptions) error {
 	if err := selfServiceCapabilities(cfg); err != nil {
 		errs = append(errs, err.(config.Errors)...)
 	}
+	// Its invitations, each a way into its user's account, go where its sender puts them,
+	// as a factor's codes do (builtin.Check warns of those).
+	if d, ok := cfg.DeliveryNamed(cfg.SelfService.Mail.Sender); cfg.SelfService.Enabled && ok && strings.EqualFold(d.Type, config.DeliveryLog) {
+		warnings = append(warnings, located(cfg, "selfService.mail.sender: a log sender: activation links are written to the log, for development only"))
+	}
 	// Each provider's policy compiles, as serve compiles it at start.
 	for i, p := range cfg.Providers {
 		if _, err := probe.policy(p); err != nil {

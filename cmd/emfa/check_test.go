@@ -140,6 +140,27 @@ providers:
 	}
 }
 
+// The self-service page's invitations sent by a log sender are written to the log, each
+// link a way into its user's account: emfa check warned of a factor's log sender, as the
+// README's delivery section says it does, and not of the page's, which the README's
+// self-service settings pasted beside a dev sender showed passing without a word.
+func TestCheckSelfServiceLogSender(t *testing.T) {
+	path := writeTestConfig(t, "", `delivery:
+  dev: {type: log}
+providers:
+  - {name: A, credentialPrefix: a, capabilities: [totp]}
+selfService:
+  enabled: true
+  capabilities: [totp]
+  publicURL: https://mfa.example.com
+  mail: {sender: dev}
+`)
+	code, out, errOut := emfa(t, "check", "--config", path)
+	if want := "warning: " + path + ":19: selfService.mail.sender: a log sender"; code != 0 || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, want 0 and %q in:\n%s%s", code, want, out, errOut)
+	}
+}
+
 // emfa check's summary counts in words ("1 capability"), its list of problems starts on
 // the line after "emfa check:" with no trailing blank, and a builtin engine's warning
 // says where it is, file and line, as its errors do.

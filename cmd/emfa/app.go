@@ -135,21 +135,22 @@ func loadConfig(o storeOptions, mode loadMode, stderr io.Writer) (*config.Config
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("data directory %s: %w%s", dataDir, err, dataDirHint)
 	}
-	if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) && mode == forAdmin && !create && os.Getenv("EMFA_ENCRYPTION_KEY") == "" {
-		return nil, fmt.Errorf("no encryption key in %s: set EMFA_ENCRYPTION_KEY, point at the data directory that has one "+
-			"with --config FILE or EMFA_DATA_DIR=DIR, or pass --init to generate a new key (factors sealed with another key "+
-			"cannot be verified with it)", filepath.Join(shown, "encryption.key"))
-	}
-	if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) && create && os.Getenv("EMFA_ENCRYPTION_KEY") == "" && os.Getenv("EMFA_STORAGE_DSN") == "" {
+	if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) && (create || mode == forAdmin) && os.Getenv("EMFA_ENCRYPTION_KEY") == "" && os.Getenv("EMFA_STORAGE_DSN") == "" {
 		// A store without its key (the file lost, or the store made with
 		// EMFA_ENCRYPTION_KEY, now unset) gets no new one: it would open none of the
-		// factors sealed before, and, kept, be used by every later start.
+		// factors sealed before, and, kept, be used by every later start. A command
+		// without --init says so too, rather than offer --init.
 		db := filepath.Join(dataDir, "emfa.db")
 		if _, err := os.Stat(db); err == nil {
 			return nil, fmt.Errorf("the store %s exists but its key %s does not: set EMFA_ENCRYPTION_KEY to the key "+
 				"that sealed its factors, or restore %s from your backup (to start afresh instead, move %s aside)",
 				filepath.Join(shown, "emfa.db"), filepath.Join(shown, "encryption.key"), filepath.Join(shown, "encryption.key"), shown)
 		}
+	}
+	if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) && mode == forAdmin && !create && os.Getenv("EMFA_ENCRYPTION_KEY") == "" {
+		return nil, fmt.Errorf("no encryption key in %s: set EMFA_ENCRYPTION_KEY, point at the data directory that has one "+
+			"with --config FILE or EMFA_DATA_DIR=DIR, or pass --init to generate a new key (factors sealed with another key "+
+			"cannot be verified with it)", filepath.Join(shown, "encryption.key"))
 	}
 	if create {
 		// The configuration first, with stand-ins for the secrets that are not set: one

@@ -25,7 +25,9 @@ func TestLostKey(t *testing.T) {
 		t.Fatalf("the key came from the environment, yet %s: %v", key, err)
 	}
 	t.Setenv("EMFA_ENCRYPTION_KEY", "")
-	for _, args := range [][]string{{"serve", "--print-secrets=false"}, {"users", "list", "--init"}} {
+	// Without --init, a store command named the key alone and told the operator to pass
+	// --init to generate one, which the command then refused as above.
+	for _, args := range [][]string{{"serve", "--print-secrets=false"}, {"users", "list", "--init"}, {"users", "list"}} {
 		code, _, errOut := emfa(t, args...)
 		if code != 1 {
 			t.Fatalf("%q: exit %d\n%s", args, code, errOut)
@@ -34,6 +36,9 @@ func TestLostKey(t *testing.T) {
 			if !strings.Contains(errOut, want) {
 				t.Errorf("%q: the refusal does not name %q:\n%s", args, want, errOut)
 			}
+		}
+		if strings.Contains(errOut, "pass --init") {
+			t.Errorf("%q: the refusal suggests --init, which is refused too:\n%s", args, errOut)
 		}
 		if strings.Contains(errOut, "BACK IT UP") {
 			t.Errorf("%q: a key generated for a store it cannot open:\n%s", args, errOut)

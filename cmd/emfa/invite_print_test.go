@@ -59,3 +59,17 @@ func TestInviteUnprinted(t *testing.T) {
 		t.Fatalf("invite after the unprinted one: %q", got)
 	}
 }
+
+// `emfa users invite alice`, as the README's Self-service shows it, run without --config
+// (on the embedded default, which has no page) said "selfService.enabled is false in the
+// configuration": not which configuration, nor that the page is turned on in a file passed
+// with --config.
+func TestInviteWithoutPage(t *testing.T) {
+	t.Setenv("EMFA_DATA_DIR", filepath.Join(t.TempDir(), "data"))
+	t.Setenv("EMFA_ENCRYPTION_KEY", testEncryptionKey)
+	mustEmfa(t, "users", "add", "alice", "--init")
+	code, _, errOut := emfa(t, "users", "invite", "alice")
+	if code != 1 || !strings.Contains(errOut, "embedded default") || !strings.Contains(errOut, "--config") {
+		t.Errorf("exit %d, want 1 naming the embedded default and --config:\n%s", code, errOut)
+	}
+}

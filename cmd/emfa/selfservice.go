@@ -75,14 +75,13 @@ func pageBudgets(c config.SelfService) adapter.PageBudgets {
 		LinkRecordBurst: t.UnknownLinkRecords.Burst, LinkRecordEvery: t.UnknownLinkRecords.Every}
 }
 
-var errNoSelfService = errors.New("selfService.enabled is false in the configuration: there is no page to link to")
-
 // cliSelfService is the self-service rules for a command, or why there are none. Admin
 // commands send nothing, except links: with deliver, selfService.mail.sender is built for
 // real (its secrets must be set).
 func (e *env) cliSelfService(deliver bool) (*lifecycle.SelfService, error) {
 	if !e.cfg.SelfService.Enabled {
-		return nil, errNoSelfService
+		return nil, fmt.Errorf("selfService.enabled is false in %s: there is no page to link to "+
+			"(turn it on in the configuration file you pass with --config: see the README's Self-service)", e.cfg.Source)
 	}
 	m, err := e.cliManager()
 	if err != nil {

@@ -252,7 +252,9 @@ func (s *Server) readyz(c echo.Context) error {
 				msg = "store refuses writes (a full disk, an I/O error or a read-only database) since " +
 					wf.Since.UTC().Format(time.RFC3339)
 			}
-			return &Error{Status: http.StatusServiceUnavailable, ID: "not_ready", Msg: msg}
+			// Answered here, not as an error: a store down is no fault of emfa's to log
+			// again as one ("server fault", at every probe of the outage).
+			return c.JSON(http.StatusServiceUnavailable, errorBody{MessageID: "not_ready", MessageDescription: msg})
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})

@@ -364,6 +364,11 @@ func TestReadyz(t *testing.T) {
 	if code != 503 || !strings.Contains(body, "not_ready") {
 		t.Errorf("readyz down: %d %s", code, body)
 	}
+	// A store down is no fault of emfa's: said once a probe, "not ready" with why, not
+	// also "server fault" at ERROR, as a bug is, every few seconds of the outage.
+	if logs := down.logs.String(); !strings.Contains(logs, "not ready") || strings.Contains(logs, "server fault") {
+		t.Errorf("readyz down logs:\n%s", logs)
+	}
 }
 
 // TestReadyzWritesFailing: a store that answers but takes no write (a full disk) is not

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -34,9 +35,16 @@ func (e *env) oauth() (*adapter.OAuth, error) {
 		if !ok {
 			return nil, errors.New("server.auth.oauth: the store keeps no OAuth clients")
 		}
+		path := signingKeyPath(o)
+		_, before := os.Lstat(path)
 		key, err := signingKey(o)
 		if err != nil {
 			return nil, fmt.Errorf("server.auth.oauth: signing key: %w", err)
+		}
+		if o.SigningKey == "" && errors.Is(before, fs.ErrNotExist) {
+			// Said as the generated password and encryption key are: a key to keep.
+			e.log.Info("server.auth.oauth: generated the signing key of emfa's tokens, kept in "+path+
+				" (every replica needs the same: set signingKey or a shared signingKeyFile)", "file", path)
 		}
 		out.Clients, out.Key = clients, key
 	}

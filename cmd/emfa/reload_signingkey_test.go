@@ -34,6 +34,18 @@ func TestReloadGeneratesNoSigningKey(t *testing.T) {
 	}
 }
 
+// TestSigningKeyGeneratedSaid: the first start of a token endpoint without a signingKey
+// generated the key's file (by default ./emfa-data/oauth-signing-key.pem, beside a store
+// configured elsewhere) and said nothing, where the Verify password and the encryption
+// key it generates are said with their files: an operator did not know a key to keep
+// had been made, nor where.
+func TestSigningKeyGeneratedSaid(t *testing.T) {
+	_, keyFile, logs, _, _ := tokenServe(t)
+	if lines := grepLines(logs.String(), "generated"); !strings.Contains(lines, "signing key") || !strings.Contains(lines, keyFile) {
+		t.Errorf("the log does not say the signing key was generated, and where:\n%s", logs.String())
+	}
+}
+
 // TestReloadTurnsTheTokenEndpointOn: a reload that turns the OAuth token endpoint
 // on, where none ran, generates its signing key as a start does: no token of a running
 // key is lost by it.

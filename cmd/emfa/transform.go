@@ -1,14 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/internal/suggest"
 	"github.com/emfa/emfa/provider/remote"
 	"github.com/emfa/emfa/transform"
 )
@@ -55,14 +58,23 @@ func (d *deps) transformEval(ctx context.Context, o transformEval) error {
 	if err != nil {
 		return err
 	}
+	// A credentialPrefix in any case, as the contract's path and Verify's policies name it.
 	idx := -1
+	var remotes []string
 	for i, p := range cfg.Providers {
-		if p.CredentialPrefix == o.prefix {
+		if p.Engine != config.EngineRemote {
+			continue
+		}
+		remotes = append(remotes, p.CredentialPrefix)
+		if strings.EqualFold(p.CredentialPrefix, o.prefix) {
 			idx = i
 		}
 	}
-	if idx < 0 || cfg.Providers[idx].Engine != config.EngineRemote {
-		return fmt.Errorf("no remote provider %q in %s", o.prefix, cfg.Source)
+	if idx < 0 {
+		if meant := suggest.Nearest(o.prefix, remotes); meant != "" {
+			return fmt.Errorf("no remote provider %q in %s (did you mean %q?)", o.prefix, cfg.Source, meant)
+		}
+		return fmt.Errorf("no remote provider %q in %s (its remote providers: %s)", o.prefix, cfg.Source, cmp.Or(strings.Join(remotes, ", "), "none"))
 	}
 	if at := fmt.Sprintf("providers[%d]", idx); cfg.Unset(at) {
 		// Load again with its secrets required, for the errors naming each with its line.

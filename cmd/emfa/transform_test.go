@@ -31,3 +31,24 @@ func TestTransformEvalNeedsOnlyItsProvidersSecrets(t *testing.T) {
 		t.Errorf("without the provider's own secret: exit %d\n%s", code, errOut)
 	}
 }
+
+// A provider's credentialPrefix is matched in any case everywhere else (the contract's
+// path, Verify's policies), but transform eval took --provider DUO for no provider, and a
+// name mistyped got "no remote provider" without the ones there are.
+func TestTransformEvalProviderNamed(t *testing.T) {
+	t.Setenv("DUO_API_URL", "https://api-x.duosecurity.com")
+	t.Setenv("DUO_IKEY", "DIXXXXXXXXXXXXXXXXXX")
+	t.Setenv("DUO_SKEY", "duo-signing-key-0123456789abcdef0123456")
+	const duo = "../../testdata/config/duo.yaml"
+	input := filepath.Join(t.TempDir(), "in.json")
+	os.WriteFile(input, []byte(`{"body": {"username": "alice"}}`), 0o600)
+	eval := func(prefix string) (int, string, string) {
+		return emfa(t, "transform", "eval", "--config", duo, "--provider", prefix, "--resource", "enrollments", "--direction", "outgoing", "--input", input)
+	}
+	if code, out, errOut := eval("DUO"); code != 0 || !strings.Contains(out, `"body": "username=alice"`) {
+		t.Errorf("--provider DUO: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := eval("dou"); code != 1 || !strings.Contains(errOut, `did you mean "duo"?`) {
+		t.Errorf("--provider dou: exit %d\n%s", code, errOut)
+	}
+}

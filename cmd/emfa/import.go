@@ -111,6 +111,16 @@ func (d *deps) importCmd() *cobra.Command {
 	return c
 }
 
+// answered is a row's refusal as its caller reads it, POST /admin/v1/import's report as
+// the CLI's: its code, field and message, the value it quotes whole (Error masks that for
+// the audit trail and the log).
+func answered(e *lifecycle.Error) string {
+	if e.Field != "" {
+		return e.Code + ": " + e.Field + ": " + e.Msg
+	}
+	return e.Code + ": " + e.Msg
+}
+
 // maxReportText bounds a message of the import report (a refusal, a row's changes): the
 // longest the lifecycle writes, a profile's values quoted, is well under it.
 const maxReportText = 16 << 10
@@ -139,7 +149,7 @@ func printImport(w io.Writer, rep lifecycle.ImportReport) {
 		}
 		switch {
 		case r.Error != nil:
-			fmt.Fprintf(w, "%s %s: %s\n", m, where, text(r.Error.Error()))
+			fmt.Fprintf(w, "%s %s: %s\n", m, where, text(answered(r.Error)))
 		case len(r.Changes) > 0:
 			fmt.Fprintf(w, "%s %s: %s\n", m, where, text(strings.Join(r.Changes, "; ")))
 		default:
@@ -149,7 +159,7 @@ func printImport(w io.Writer, rep lifecycle.ImportReport) {
 		case r.Invited != "":
 			fmt.Fprintf(w, "  invited: link sent to %s\n", text(r.Invited))
 		case r.InviteError != nil:
-			fmt.Fprintf(w, "  not invited: %s\n", text(r.InviteError.Error()))
+			fmt.Fprintf(w, "  not invited: %s\n", text(answered(r.InviteError)))
 		}
 	}
 	if rep.DeletionRefused != "" {

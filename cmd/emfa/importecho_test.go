@@ -38,3 +38,22 @@ func TestImportReportEscapes(t *testing.T) {
 		}
 	}
 }
+
+// The report is the answer to the operator who ran the import, as POST /admin/v1/import's
+// is to its caller, and says what a refused row held: since refusals masked an address
+// or a number they quote for the audit trail and the log, emfa import printed `"***" is
+// not one bare e-mail address` for the row the README's import excerpt refused, where the
+// admin API (and emfa import --json) said "x".
+func TestImportReportQuotesRow(t *testing.T) {
+	cfg := writeConfig(t, "")
+	path := filepath.Join(t.TempDir(), "directory.csv")
+	if err := os.WriteFile(path, []byte("username,email,phone\nbad,x,\nworse,,+1555\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := emfa(t, "import", path, "--dry-run", "--config", cfg)
+	for _, want := range []string{`! line 2 bad: invalid_email: email: "x" is not`, `! line 3 worse: invalid_phone: phone: "+1555"`} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, want 1 and %q in:\n%s%s", code, want, out, errOut)
+		}
+	}
+}

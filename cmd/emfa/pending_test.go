@@ -48,3 +48,26 @@ func TestPendingBehindPausedDeletion(t *testing.T) {
 		}
 	}
 }
+
+// A --source no event can have (oktaa, a typo; propagate: without a provider) listed an
+// empty table and dropped "0 pending event(s)", which read as "nothing waits", where the
+// admin API refuses a filter it cannot match rather than answer an empty page. It is a
+// usage error, naming the sources and the one meant; the sources there are still pass.
+func TestSyncSourceChecked(t *testing.T) {
+	cfg := writeConfig(t, "")
+	syncDB(t, cfg, queueRow(1, "okta", "user.create", "user:bob", "pending", 0, time.Time{}, "", time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)))
+	for _, args := range [][]string{{"sync", "pending", "--source", "oktaa"}, {"sync", "dead-letters", "list", "--source", "oktaa"}, {"sync", "pending", "drop", "--source", "oktaa"}} {
+		code, out, errOut := emfa(t, append(args, "--config", cfg)...)
+		if code != 2 || !strings.Contains(errOut, `did you mean "okta"?`) || strings.Contains(out, "dropped") {
+			t.Errorf("%q: exit %d, want 2 and the source meant\n%s%s", args, code, out, errOut)
+		}
+	}
+	if code, _, errOut := emfa(t, "sync", "pending", "--source", "propagate:", "--config", cfg); code != 2 {
+		t.Errorf("propagate: without a provider: exit %d\n%s", code, errOut)
+	}
+	for _, source := range []string{"okta", "scim", "verify", "auth0", "propagate:duo"} {
+		if code, _, errOut := emfa(t, "sync", "pending", "--source", source, "--config", cfg); code != 0 {
+			t.Errorf("--source %s: exit %d\n%s", source, code, errOut)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/emfa/emfa/adapter"
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/internal/suggest"
 	"github.com/emfa/emfa/lifecycle"
 	"github.com/emfa/emfa/provider"
 	"github.com/emfa/emfa/store"
@@ -424,7 +425,13 @@ func (d *deps) syncCmd() *cobra.Command {
 // source given up, recorded (sync.drop) with how many.
 func (d *deps) dropPendingCmd() *cobra.Command {
 	var source string
-	c := &cobra.Command{Use: "drop", Args: noArgsNeeding(&source, "--source is required: the source whose pending events are dropped (emfa sync pending shows them)"),
+	required := noArgsNeeding(&source, "--source is required: the source whose pending events are dropped (emfa sync pending shows them)")
+	c := &cobra.Command{Use: "drop", Args: func(c *cobra.Command, args []string) error {
+		if err := required(c, args); err != nil {
+			return err
+		}
+		return checkSource(source)
+	},
 		Short:   "give up the pending events of one source that no worker holds (those queued for a removed provider: --source propagate:PREFIX): done, not applied, never retried",
 		Example: "  emfa sync pending drop --source propagate:duo --config emfa.yaml\n  emfa sync pending drop --source okta --config emfa.yaml"}
 	c.Flags().StringVar(&source, "source", "", "the source whose pending events are dropped (okta, scim, verify, auth0; propagate:PREFIX for the propagations to a provider's vendor); required")
@@ -463,13 +470,30 @@ func (d *deps) eventListCmd(use, short, example, what, state string) *cobra.Comm
 		if o.limit <= 0 { // before the store opens (storeCmd)
 			return usageError{"--limit must be positive"}
 		}
-		return nil
+		return checkSource(o.source)
 	}}
 	o.flags(c, what)
 	d.storeCmd(c, func(ctx context.Context, e *env, _ []string) error {
 		return d.listEvents(ctx, e, state, o)
 	})
 	return c
+}
+
+// sourceNames are the directory sources a --source may name, besides propagate:PREFIX.
+var sourceNames = []string{"okta", "scim", "verify", "auth0"}
+
+// checkSource refuses a --source no event can have (a typo, propagate: without its
+// provider): its empty list, or its "0 pending event(s) dropped", would read as nothing
+// waiting. "" is every source.
+func checkSource(source string) error {
+	if p, ok := strings.CutPrefix(source, store.PropagationSource("")); source == "" || slices.Contains(sourceNames, source) || ok && p != "" {
+		return nil
+	}
+	msg := fmt.Sprintf("--source: %q is no source (okta, scim, verify, auth0, or propagate:PREFIX for the propagations to a provider's vendor)", source)
+	if meant := suggest.Nearest(source, sourceNames); meant != "" {
+		msg += fmt.Sprintf(": did you mean %q?", meant)
+	}
+	return usageError{msg}
 }
 
 // eventListOptions are the flags of `emfa sync pending` and `emfa sync dead-letters list`.

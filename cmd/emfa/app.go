@@ -777,10 +777,11 @@ func checkedWebhook(cfg *config.Config, i int) (*remote.Webhook, *remote.Compile
 		where += " from " + source
 	}
 	var es config.Errors
-	if errors.As(err, &es) {
+	if errors.As(err, &es) && w == nil {
 		return nil, nil, nil, remoteProblems(cfg, i, source, where, es) // each at its line
 	}
-	if err != nil {
+	loaded := es // a duration that did not read: the rest is checked too, and said with it
+	if err != nil && loaded == nil {
 		if f := readWebhookFile(cfg, i, source); source != "" && f != nil {
 			if placed, ok := f.loadProblem(err); ok {
 				return nil, nil, nil, placed // check_webhookfile.go
@@ -801,6 +802,15 @@ func checkedWebhook(cfg *config.Config, i int) (*remote.Webhook, *remote.Compile
 		if err = nil; len(kept) > 0 {
 			err = kept
 		}
+	}
+	if err != nil && loaded != nil {
+		var more config.Errors
+		if !errors.As(err, &more) {
+			more = config.Errors{err}
+		}
+		err = append(slices.Clone(loaded), more...)
+	} else if loaded != nil {
+		err = loaded
 	}
 	if err != nil {
 		return nil, nil, warnings, remoteProblems(cfg, i, source, where, err)

@@ -37,3 +37,35 @@ func TestRemoteValueOfWrongKind(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteDurationBesideOtherProblems: a remote section's duration without its unit
+// stopped the section's check there: its authentication type misspelt and a transform
+// that does not compile were said only once the duration was fixed, one run per problem,
+// where emfa check lists every problem at once.
+func TestRemoteDurationBesideOtherProblems(t *testing.T) {
+	cfg := writeTestConfig(t, "", `providers:
+  - name: V
+    credentialPrefix: v
+    capabilities: [push]
+    engine: remote
+    remote:
+      urls: ["https://vendor.example.com"]
+      timeout: 5
+      authentication: {type: heder}
+      resources:
+        initiate:
+          suffix: /start
+          transform:
+            incoming: '{"body": {"status": status}}'
+`)
+	code, _, errOut := emfa(t, "check", "--config", cfg)
+	for _, want := range []string{
+		":18: providers[0] (v).remote.timeout: 5 has no unit",
+		":19: providers[0] (v).remote.authentication.type: unknown type",
+		":24: providers[0] (v).remote.resources.initiate.transform.incoming: 1:21: undeclared reference to 'status'",
+	} {
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("exit %d, want 1 and %q in:\n%s", code, want, errOut)
+		}
+	}
+}

@@ -27,7 +27,9 @@ var placeholderRE = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}`)
 // webhook itself, or names a Verify webhook JSON with webhookFile (relative paths from
 // baseDir) used verbatim: {{name}} placeholders in it, as in IBM's published samples, are
 // filled from the section's values, and any other keys of the section (timeout, urls...)
-// override the file's. source names where the webhook came from, for messages.
+// override the file's. source names where the webhook came from, for messages. A
+// duration of the section that does not read is a problem (config.Errors) returned beside
+// the webhook read without it, so that a check goes on to the rest.
 func LoadWebhook(section map[string]any, baseDir string) (w *Webhook, source string, err error) {
 	rest := maps.Clone(section)
 	file, _ := rest["webhookFile"].(string)
@@ -58,10 +60,14 @@ func LoadWebhook(section map[string]any, baseDir string) (w *Webhook, source str
 		}
 		source = file
 	}
+	// A duration that does not read is said, and the section read without it: the rest is
+	// checked too (the other keys, every transform), and the webhook comes back with the
+	// problems, for a check to report them all at once.
+	durations := checkDurations(rest)
+	for _, e := range durations {
+		delete(rest, e.(*config.FieldError).Path)
+	}
 	if len(rest) > 0 {
-		if errs := checkDurations(rest); errs != nil {
-			return nil, source, errs
-		}
 		// Through JSON, so the section decodes exactly as a webhook JSON would.
 		data, err := json.Marshal(rest)
 		if err != nil {
@@ -79,10 +85,13 @@ func LoadWebhook(section map[string]any, baseDir string) (w *Webhook, source str
 			// names it, and never quoted: it may be a secret in the wrong place.
 			var te *json.UnmarshalTypeError
 			if errors.As(err, &te) && te.Field != "" {
-				return nil, source, config.Errors{&config.FieldError{Path: te.Field, Msg: fmt.Sprintf("must be %s, not %s", kindOf(te.Type), jsonKind(te.Value))}}
+				return nil, source, append(durations, &config.FieldError{Path: te.Field, Msg: fmt.Sprintf("must be %s, not %s", kindOf(te.Type), jsonKind(te.Value))})
 			}
 			return nil, source, fmt.Errorf("remote section: %w", err)
 		}
+	}
+	if durations != nil {
+		return w, source, durations
 	}
 	return w, source, nil
 }

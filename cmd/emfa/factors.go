@@ -51,13 +51,25 @@ func (d *deps) factorsAddCmd() *cobra.Command {
 	return add
 }
 
+// exampleValues are what the help's example gives a type's required fields, so that it
+// runs as pasted.
+var exampleValues = map[string]string{"phone": "+15551230123", "email": "alice@example.com",
+	"question": `"Your first pet's name?"`, "answer": "Rex"}
+
 // addFactorCmd is `emfa factors add typ`.
 func (d *deps) addFactorCmd(typ string) *cobra.Command {
 	fields, _ := builtin.FieldsOf(typ)
 	var user, activation string
 	var qr bool
 	usage := typ + " --user NAME"
+	// The example gives the required fields, and the lists that pair with a required one
+	// (question's --answer).
+	example := "  emfa factors add " + typ + " --user alice"
+	pairs := slices.ContainsFunc(fields, func(f builtin.Field) bool { return f.Required && f.Kind == builtin.FieldList })
 	for _, f := range fields {
+		if f.Required || pairs && f.Kind == builtin.FieldList {
+			example += " --" + f.Name + " " + cmp.Or(exampleValues[f.Name], strings.ToUpper(f.Name))
+		}
 		arg := "--" + f.Name + " " + cmp.Or(f.Meta, strings.ToUpper(f.Name))
 		if f.Kind == builtin.FieldList {
 			arg += "..."
@@ -70,7 +82,7 @@ func (d *deps) addFactorCmd(typ string) *cobra.Command {
 	c := &cobra.Command{
 		Use:     usage,
 		Short:   "add a " + typ + " factor; prints it as JSON (shown once: seeds, activation codes)",
-		Example: "  emfa factors add " + typ + " --user alice --config emfa.yaml",
+		Example: example + " --config emfa.yaml",
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageError{"factors add takes no arguments after the type"}
